@@ -1,0 +1,150 @@
+"""One diagnostic type, and the renderers that print it (text, json, github).
+
+Every problem specc finds in a spec is a :class:`Diagnostic`: a stable code from
+:mod:`specc.codes`, a severity, one sentence in the user's terms, where it is, and a hint
+that states the fix.  Stages raise :class:`SpecError` (or collect diagnostics); the
+pipeline gathers them all so that one run reports every problem.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+from .codes import CODES
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    file: str
+    line: int  # 1-based
+    col: int  # 1-based
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass
+class Diagnostic:
+    code: str
+    message: str
+    loc: Location | None = None
+    hint: str | None = None
+    severity: Severity = "error"
+    layer: str | None = None  # qualified layer name, when a layer is involved
+
+    def __post_init__(self) -> None:
+        if self.code not in CODES:
+            raise KeyError(f"unregistered diagnostic code {self.code}")
+
+    def sort_key(self) -> tuple:
+        loc = self.loc or Location("", 0, 0)
+        return (loc.file, loc.line, loc.col, self.code)
+
+    def to_json(self) -> dict:
+        loc = self.loc
+        return {
+            "code": self.code,
+            "name": CODES[self.code].name,
+            "severity": self.severity,
+            "message": self.message,
+            "file": loc.file if loc else None,
+            "line": loc.line if loc else None,
+            "col": loc.col if loc else None,
+            "hint": self.hint,
+            "layer": self.layer,
+        }
+
+
+class SpecError(Exception):
+    """Raised by a stage for one problem; the caller turns it into a Diagnostic."""
+
+    def __init__(self, code: str, message: str, hint: str | None = None, *,
+                 loc: Location | None = None, field: str | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.hint = hint
+        self.loc = loc
+        self.field = field  # a layer parameter to point at, when one is to blame
+
+    def diagnostic(self, loc: Location | None = None, layer: str | None = None) -> Diagnostic:
+        return Diagnostic(self.code, self.message, self.loc or loc, self.hint, "error", layer)
+
+
+@dataclass
+class Diagnostics:
+    items: list[Diagnostic] = field(default_factory=list)
+
+    def add(self, d: Diagnostic) -> None:
+        self.items.append(d)
+
+    def error(self, code: str, message: str, loc: Location | None = None, hint: str | None = None,
+              layer: str | None = None) -> None:
+        self.items.append(Diagnostic(code, message, loc, hint, "error", layer))
+
+    def warning(self, code: str, message: str, loc: Location | None = None, hint: str | None = None,
+                layer: str | None = None) -> None:
+        self.items.append(Diagnostic(code, message, loc, hint, "warning", layer))
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.severity == "error" for d in self.items)
+
+    def sorted(self) -> list[Diagnostic]:
+        return sorted(self.items, key=Diagnostic.sort_key)
+
+
+# -- renderers -----------------------------------------------------------------------------
+
+def use_colour(stream=None) -> bool:
+    stream = stream or sys.stdout
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
+_STYLE = {"error": "\033[1;31m", "warning": "\033[1;33m", "bold": "\033[1m", "dim": "\033[2m",
+          "hint": "\033[36m", "reset": "\033[0m"}
+
+
+def render_text(d: Diagnostic, colour: bool = False, source_lines: list[str] | None = None) -> str:
+    def c(style: str, text: str) -> str:
+        return f"{_STYLE[style]}{text}{_STYLE['reset']}" if colour else text
+
+    where = f"{d.loc}: " if d.loc else ""
+    lines = [f"{c('bold', where)}{c(d.severity, f'{d.severity}[{d.code}]')}: {d.message}"]
+    if source_lines is not None and d.loc and 0 < d.loc.line <= len(source_lines):
+        text = source_lines[d.loc.line - 1].rstrip("\n")
+        gutter = f"{d.loc.line:>4} | "
+        lines.append(c("dim", gutter) + text)
+        lines.append(" " * (len(gutter) + d.loc.col - 1) + c(d.severity, "^"))
+    if d.hint:
+        lines.append(f"  {c('hint', 'hint')}: {d.hint}")
+    return "\n".join(lines)
+
+
+def render_github(d: Diagnostic) -> str:
+    """GitHub Actions workflow command, so errors annotate the spec in a pull request."""
+    kind = "error" if d.severity == "error" else "warning"
+    loc = f" file={d.loc.file},line={d.loc.line},col={d.loc.col}" if d.loc else ""
+    msg = d.message + (f" (hint: {d.hint})" if d.hint else "")
+    msg = msg.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return f"::{kind}{loc},title={d.code}::{msg}"
+
+
+def dumps_json(payload: object) -> str:
+    return json.dumps(payload, indent=2, default=_json_default)
+
+
+def _json_default(o: object) -> object:
+    if hasattr(o, "__dataclass_fields__"):
+        return asdict(o)  # type: ignore[arg-type]
+    return str(o)

@@ -1,0 +1,264 @@
+"""The engine: turn expanded layer items into a shaped graph.
+
+For each layer it resolves ``from:``, checks arity, dtype and rank, validates the
+parameters against the kind's model, and asks the kind for its output.  Whatever a
+rule raises gets the layer's name, type and ``file:line:col`` here, so rules stay one
+sentence.  A failed layer poisons only what depends on it: every other problem in the
+spec is still reported in the same run.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..diagnostics import Diagnostic, Location, SpecError
+from ..layers import base as layers
+from ..load.expand import LAYER_META, Group
+from ..load.yaml_loader import PosDict, PosList
+from ..shapes.tensor import TensorType
+from ..validate.errors import pydantic_diagnostics
+from .ir import Graph, Node
+from .names import auto_name, name_problem
+
+BLOCK_INPUT = "input"
+
+
+class GraphBuilder:
+    def __init__(self, broken: set[int] | None = None):
+        self.broken = broken or set()
+        self.diags: list[Diagnostic] = []
+        self._declared: list[set[str]] = []  # explicit names of the scopes being built
+
+    def error(self, code: str, message: str, loc: Location | None, hint: str | None = None,
+              layer: str | None = None) -> None:
+        self.diags.append(Diagnostic(code, message, loc, hint, "error", layer))
+
+    # -- graphs --------------------------------------------------------------------------------
+    def build(self, name: str, items: PosList, inputs: dict[str, TensorType], prefix: str = "",
+              block: str | None = None, output: Any = None, trainable: bool = True) -> Graph:
+        g = Graph(name, inputs, block=block)
+        explicit = self._explicit_names(items, inputs, prefix)
+        self._declared.append(explicit)
+        counters: dict[str, int] = {}
+        prev: str | None = next(iter(inputs)) if len(inputs) == 1 else None
+        for i, item in enumerate(items):
+            loc = items.item_loc(i) if isinstance(items, PosList) else None
+            if block == "repeat":
+                local = str(i)
+            elif isinstance(item, PosDict) and isinstance(item.get("name"), str) and item["name"] in explicit:
+                local = item["name"]
+            else:
+                local = self._auto(item, counters, explicit)
+            node = self.node(g, item, local, prefix, loc, prev, trainable)
+            g.nodes.append(node)
+            prev = node.name
+        self._declared.pop()
+        if block is not None:
+            target = output if isinstance(output, str) else prev
+            if target is not None and g.value(target) is None and g.node(target) is None:
+                self.error("G001", f"block output '{target}' is not a layer of the block", None)
+            elif target is not None:
+                g.outputs = [("output", target)]
+        return g
+
+    def _explicit_names(self, items: Any, inputs: dict[str, TensorType], prefix: str) -> set[str]:
+        names: set[str] = set()
+        if not isinstance(items, PosList):
+            return names
+        for item in items:
+            if not isinstance(item, PosDict) or "name" not in item:
+                continue
+            name = item["name"]
+            problem = name_problem(name)
+            loc = item.value_loc("name")
+            if problem:
+                self.error("V006", problem, loc, "use a plain identifier such as conv1 or head_out",
+                           layer=f"{prefix}{name}")
+                continue
+            if name in names or name in inputs:
+                self.error("V007", f"the name '{name}' is used twice", loc,
+                           "give every layer (and input) its own name", layer=f"{prefix}{name}")
+                continue
+            names.add(name)
+        return names
+
+    @staticmethod
+    def _auto(item: Any, counters: dict[str, int], taken: set[str]) -> str:
+        t = item.get("type") if isinstance(item, PosDict) else None
+        base = t if isinstance(t, str) else "layer"
+        kind = layers.lookup(base)
+        base = kind.type_name if kind else base
+        while True:
+            counters[base] = counters.get(base, 0) + 1
+            name = auto_name(base, counters[base])
+            if name not in taken:
+                return name
+
+    # -- nodes ---------------------------------------------------------------------------------
+    def node(self, g: Graph, item: Any, local: str, prefix: str, loc: Location | None, prev: str | None,
+             trainable: bool) -> Node:
+        path = f"{prefix}{local}"
+        if not isinstance(item, PosDict):
+            return Node(local, path, "?", loc, [])
+        loc = item.loc or loc
+        ltype = item.get("type")
+        node = Node(local, path, str(ltype), loc, [], explicit_name="name" in item)
+        node.field_locs = {str(k): v for k, v in item.key_locs.items()}
+        node.trainable = trainable and item.get("trainable", True) is not False
+        if id(item) in self.broken:
+            return node
+        node.inputs = self._sources(g, item, prev, path, loc)
+        if isinstance(item, Group):
+            return self._group(g, item, node)
+        if not isinstance(ltype, str):
+            self.error("V002" if ltype is None else "V003",
+                       "every layer needs a type" if ltype is None else f"layer type must be text, got {ltype!r}",
+                       loc, "e.g. {type: Conv2d, out_channels: 32, kernel_size: 3}", layer=path)
+            return node
+        kind = layers.lookup(ltype)
+        if kind is None:
+            guess = layers.suggest(ltype)
+            self.error("V004", f"unknown layer type '{ltype}'", item.value_loc("type"),
+                       f"did you mean '{guess}'?" if guess else "run `specc layers` to list the layer types",
+                       layer=path)
+            return node
+        node.type = kind.type_name
+        node.kind = kind
+        raw = {k: v for k, v in item.items() if k not in LAYER_META}
+        try:
+            node.params = kind.Params.model_validate(raw)
+        except ValidationError as exc:
+            self.diags.extend(pydantic_diagnostics(exc, item, kind.Params, what=f"{kind.type_name} '{path}'",
+                                                   layer=path))
+            return node
+        if "trainable" in item and not isinstance(item["trainable"], bool):
+            self.error("V003", f"trainable must be true or false, got {item['trainable']!r}",
+                       item.value_loc("trainable"), "trainable: false freezes the layer's parameters", layer=path)
+            return node
+        ins = [g.value(s) for s in node.inputs]
+        if not node.inputs or any(t is None for t in ins):
+            return node  # an upstream problem was already reported
+        tensors: list[TensorType] = [t for t in ins if t is not None]
+        try:
+            self._check_inputs(kind, tensors, node)
+            node.result = kind.infer(node.params, tensors)
+        except SpecError as err:
+            at = item.value_loc(err.field) if err.field and err.field in item else loc
+            self.diags.append(Diagnostic(err.code, f"{kind.type_name} '{path}': {err.message}", at, err.hint,
+                                         "error", path))
+        return node
+
+    def _check_inputs(self, kind: layers.LayerKind, ins: list[TensorType], node: Node) -> None:
+        n = len(ins)
+        if n < kind.min_inputs or (kind.max_inputs is not None and n > kind.max_inputs):
+            want = (f"{kind.min_inputs}" if kind.max_inputs == kind.min_inputs else
+                    f"at least {kind.min_inputs}" if kind.max_inputs is None else
+                    f"{kind.min_inputs} to {kind.max_inputs}")
+            raise SpecError("G003", f"takes {want} input{'s' if want != '1' else ''}, got {n}",
+                            "list the inputs with from: [a, b]" if kind.min_inputs > 1 else
+                            "give a single from: (use Concat or Add to merge branches first)")
+        for t in ins:
+            if kind.accepts == "float" and not t.is_float:
+                raise SpecError("S007", f"receives {t.dtype} data {t}, but {kind.type_name} works on floats",
+                                "token ids go through an Embedding first; or declare the input with "
+                                "dtype: float32")
+            if kind.accepts == "int" and t.is_float:
+                raise SpecError("S007", f"receives float data {t}, but {kind.type_name} takes integer ids",
+                                "declare the input as {shape: [...], dtype: int64}")
+            if kind.ranks is not None and t.rank not in kind.ranks:
+                want = " or ".join(str(r) for r in kind.ranks)
+                raise SpecError("S003", f"expects a rank-{want} input {kind.layout}, got rank {t.rank} {t}",
+                                _rank_hint(kind, t))
+
+    def _sources(self, g: Graph, item: PosDict, prev: str | None, path: str, loc: Location | None) -> list[str]:
+        if "from" not in item:
+            if prev is None:
+                if len(g.inputs) > 1:
+                    self.error("G004", f"layer '{path}' is first but the model has several inputs "
+                               f"({', '.join(g.inputs)})", loc, f"add from: {next(iter(g.inputs))}", layer=path)
+                return []
+            return [prev]
+        src = item["from"]
+        names = src if isinstance(src, list) else [src]
+        at = item.value_loc("from")
+        out: list[str] = []
+        for name in names:
+            if not isinstance(name, str):
+                self.error("V003", f"from: expects layer or input names, got {name!r}", at,
+                           "from: conv1 or from: [a, b]", layer=path)
+                return []
+            if name in g.inputs or any(n.name == name for n in g.nodes):
+                out.append(name)
+                continue
+            if name == path.rsplit(".", 1)[-1]:
+                self.error("G002", f"layer '{path}' reads from itself", at, "point from: at an earlier layer",
+                           layer=path)
+                return []
+            if self._declared and name in self._declared[-1]:
+                self.error("G002", f"layer '{path}' reads from '{name}', which comes after it", at,
+                           f"move '{name}' above this layer; layers run in the order written", layer=path)
+                return []
+            known = [*g.inputs, *(n.name for n in g.nodes)]
+            guess = difflib.get_close_matches(name, known, n=1)
+            self.error("G001", f"from: '{name}' is not an input or an earlier layer", at,
+                       f"did you mean '{guess[0]}'?" if guess else
+                       f"known names here: {', '.join(known) or 'none'} (a layer can only read layers above it)",
+                       layer=path)
+            return []
+        return out
+
+    def _group(self, g: Graph, item: Group, node: Node) -> Node:
+        ins = [g.value(s) for s in node.inputs]
+        if len(ins) != 1:
+            if len(ins) > 1:
+                self.error("G003", f"block '{node.path}' takes one input, got {len(ins)}", node.loc,
+                           "merge the branches with Concat or Add first", layer=node.path)
+            return node
+        if ins[0] is None:
+            return node
+        node.type = item.block or "repeat"
+        children = PosList(item.children, loc=item.loc)
+        children.item_locs = [getattr(c, "loc", item.loc) for c in item.children]
+        node.sub = self.build(node.name, children, {BLOCK_INPUT: ins[0]}, prefix=node.path + ".",
+                              block=item.block or "repeat", output=item.output, trainable=node.trainable)
+        node.sub.block_args = dict(item.args)
+        out = node.sub.value(node.sub.outputs[0][1]) if node.sub.outputs else None
+        if out is not None:
+            params, _, macs, buffers = node.sub.totals()
+            node.result = layers.LayerResult(out, dict(item.args), params, macs, buffers)
+        return node
+
+
+def _rank_hint(kind: layers.LayerKind, t: TensorType) -> str:
+    if kind.ranks and t.rank > max(kind.ranks) and kind.type_name.startswith(("Linear", "Dense")):
+        return "add a Flatten before it"
+    if kind.ranks and t.rank == 2 and min(kind.ranks) > 2:
+        return f"{kind.type_name} needs channel and spatial dims; add an Unflatten/Reshape, or use Linear"
+    return f"reshape to {kind.layout} first (Flatten, Unflatten, Reshape or Permute)"
+
+
+def mark_unused(g: Graph) -> list[Diagnostic]:
+    """Warnings for inputs nothing reads and layers whose value never reaches an output."""
+    used: set[str] = set()
+    frontier = [src for _, src in g.outputs]
+    by_name = {n.name: n for n in g.nodes}
+    while frontier:
+        name = frontier.pop()
+        if name in used:
+            continue
+        used.add(name)
+        if name in by_name:
+            frontier.extend(by_name[name].inputs)
+    out: list[Diagnostic] = []
+    for name in g.inputs:
+        if name not in used and g.block is None:
+            out.append(Diagnostic("G005", f"input '{name}' is never used", None,
+                                  "remove it from inputs:, or read it with from:", "warning"))
+    for n in g.nodes:
+        if n.name not in used and n.result is not None:
+            out.append(Diagnostic("G007", f"the output of {n.type} '{n.path}' is never used", n.loc,
+                                  "remove the layer, or list it under outputs:", "warning", n.path))
+    return out

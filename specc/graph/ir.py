@@ -1,0 +1,92 @@
+"""The graph IR: the one thing every later stage (lint, summary, emit, export) reads.
+
+A :class:`Graph` has named inputs, nodes in execution order and named outputs.  A node
+is a layer (``kind`` set) or a group (``sub`` set): a block instance or a ``repeat``,
+whose sub-graph reads the group's input under the name ``input``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..diagnostics import Location
+from ..layers.base import LayerKind, LayerResult
+from ..shapes.dims import DimLike, add
+from ..shapes.tensor import TensorType
+
+
+@dataclass
+class Node:
+    name: str  # local name: the attribute name in generated code
+    path: str  # qualified name: "layer1.0.conv1"
+    type: str  # layer type (canonical) or block name, or "repeat"
+    loc: Location | None
+    inputs: list[str]  # local names of what it reads: nodes of the same graph, or graph inputs
+    kind: LayerKind | None = None
+    params: Any = None  # the validated LayerParams
+    result: LayerResult | None = None  # None when the layer failed to infer
+    sub: Graph | None = None
+    explicit_name: bool = False
+    trainable: bool = True
+    field_locs: dict[str, Location] = field(default_factory=dict)
+
+    @property
+    def out(self) -> TensorType | None:
+        return self.result.out if self.result else None
+
+    @property
+    def is_group(self) -> bool:
+        return self.sub is not None
+
+
+@dataclass
+class Graph:
+    name: str
+    inputs: dict[str, TensorType]
+    nodes: list[Node] = field(default_factory=list)
+    outputs: list[tuple[str, str]] = field(default_factory=list)  # (output name, node or input name)
+    block: str | None = None  # block name for a block instance; "repeat" for a repeat
+    block_args: dict[str, Any] = field(default_factory=dict)
+
+    def node(self, name: str) -> Node | None:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        return None
+
+    def value(self, name: str) -> TensorType | None:
+        if name in self.inputs:
+            return self.inputs[name]
+        n = self.node(name)
+        return n.out if n else None
+
+    def walk(self, prefix_depth: int = 0) -> Iterator[tuple[int, Node]]:
+        """Every node, depth-first, with its nesting depth (groups before their children)."""
+        for n in self.nodes:
+            yield prefix_depth, n
+            if n.sub is not None:
+                yield from n.sub.walk(prefix_depth + 1)
+
+    def leaves(self) -> Iterator[Node]:
+        for _, n in self.walk():
+            if n.sub is None:
+                yield n
+
+    @property
+    def ok(self) -> bool:
+        return all(n.result is not None for n in self.nodes)
+
+    def totals(self) -> tuple[int, int, DimLike, int]:
+        """(params, trainable params, MACs per sample, buffers) over every leaf."""
+        params = trainable = buffers = 0
+        macs: DimLike = 0
+        for n in self.leaves():
+            if n.result is None:
+                continue
+            params += n.result.params
+            trainable += n.result.params if n.trainable else 0
+            macs = add(macs, n.result.macs)
+            buffers += n.result.buffers
+        return params, trainable, macs, buffers

@@ -1,0 +1,104 @@
+"""Which names may become Python identifiers in generated code.
+
+Layer, block and input names end up as attribute and variable names in an
+``nn.Module``.  They must be plain ASCII identifiers (no Unicode look-alikes such as
+``ﬁlter``, which Python would silently normalise to ``filter``), not keywords, not
+dunder names, and not anything ``nn.Module`` already defines.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+# Attributes and methods of torch.nn.Module (torch 2.x), written out so that checking a
+# name never imports torch.  A layer called `forward` or `to` would shadow them.
+NN_MODULE_ATTRS = frozenset(
+    [
+        "T_destination",
+        "add_module",
+        "apply",
+        "bfloat16",
+        "buffers",
+        "call_super_init",
+        "children",
+        "compile",
+        "cpu",
+        "cuda",
+        "double",
+        "dump_patches",
+        "eval",
+        "extra_repr",
+        "float",
+        "forward",
+        "get_buffer",
+        "get_extra_state",
+        "get_parameter",
+        "get_submodule",
+        "half",
+        "ipu",
+        "load_state_dict",
+        "modules",
+        "mtia",
+        "named_buffers",
+        "named_children",
+        "named_modules",
+        "named_parameters",
+        "parameters",
+        "register_backward_hook",
+        "register_buffer",
+        "register_forward_hook",
+        "register_forward_pre_hook",
+        "register_full_backward_hook",
+        "register_full_backward_pre_hook",
+        "register_load_state_dict_post_hook",
+        "register_load_state_dict_pre_hook",
+        "register_module",
+        "register_parameter",
+        "register_state_dict_post_hook",
+        "register_state_dict_pre_hook",
+        "requires_grad_",
+        "set_extra_state",
+        "set_submodule",
+        "share_memory",
+        "state_dict",
+        "to",
+        "to_empty",
+        "train",
+        "training",
+        "type",
+        "xpu",
+        "zero_grad",
+    ]
+)
+
+# Names the generated forward() and module already use.
+GENERATED = frozenset({"self", "torch", "nn", "F", "math", "Tensor", "x", "out", "input"})
+
+
+def name_problem(name: object, *, allow_input: bool = False) -> str | None:
+    """Why ``name`` cannot be used, or None when it can."""
+    if not isinstance(name, str):
+        return f"a name must be text, got {name!r}"
+    if not _IDENT.match(name):
+        if not name.isascii():
+            return f"name {name!r} contains non-ASCII characters (look-alikes are not allowed)"
+        return f"name {name!r} is not an identifier (letters, digits and _ only, not starting with a digit)"
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in ("True", "False", "None"):
+        return f"name {name!r} is a Python keyword"
+    if name.startswith("__") or name.endswith("__"):
+        return f"name {name!r} is a dunder name"
+    if name.startswith("_"):
+        return f"name {name!r} starts with an underscore, which generated code reserves"
+    if name in NN_MODULE_ATTRS:
+        return f"name {name!r} is an attribute of nn.Module and would shadow it"
+    if name in GENERATED and not (allow_input and name == "input"):
+        return f"name {name!r} is used by the generated code"
+    return None
+
+
+def auto_name(type_name: str, n: int) -> str:
+    """``conv2d_1``, ``relu_2``: the names PyTorch users give by hand."""
+    return re.sub(r"[^a-z0-9_]", "_", type_name.lower()) + f"_{n}"

@@ -1,0 +1,119 @@
+"""Element-wise activations: shape in = shape out, no parameters (PReLU aside)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, PositiveFloat, PositiveInt
+
+from ..shapes.tensor import TensorType
+from .base import LayerKind, LayerParams, LayerResult, axis, check_given, register
+
+
+class NoParams(LayerParams):
+    pass
+
+
+class InplaceParams(LayerParams):
+    inplace: bool = False
+
+
+class LeakyReLUParams(LayerParams):
+    negative_slope: float = 0.01
+    inplace: bool = False
+
+
+class ELUParams(LayerParams):
+    alpha: float = 1.0
+    inplace: bool = False
+
+
+class GELUParams(LayerParams):
+    approximate: str = Field("none", pattern="^(none|tanh)$")
+
+
+class SoftplusParams(LayerParams):
+    beta: PositiveFloat = 1.0
+    threshold: PositiveFloat = 20.0
+
+
+class SoftmaxParams(LayerParams):
+    dim: int = -1
+
+
+class HardtanhParams(LayerParams):
+    min_val: float = -1.0
+    max_val: float = 1.0
+    inplace: bool = False
+
+
+class PReLUParams(LayerParams):
+    num_parameters: PositiveInt = 1
+    init: float = 0.25
+
+
+class _Elementwise(LayerKind):
+    defaults = {"inplace": False}
+
+    def infer(self, p: Any, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        return LayerResult(TensorType(x.shape, x.dtype, x.notes), p.model_dump(), 0, 0)
+
+
+def _activation(name: str, params: type[LayerParams], doc: str, **defaults: Any) -> type[LayerKind]:
+    cls = type(name, (_Elementwise,), {
+        "type_name": name, "Params": params, "torch_class": f"nn.{name}", "summary": doc,
+        "defaults": {"inplace": False, **defaults}, "__module__": __name__,
+    })
+    return register(cls)
+
+
+ReLU = _activation("ReLU", InplaceParams, "max(0, x)")
+ReLU6 = _activation("ReLU6", InplaceParams, "min(max(0, x), 6)")
+LeakyReLU = _activation("LeakyReLU", LeakyReLUParams, "x if x > 0 else negative_slope·x", negative_slope=0.01)
+ELU = _activation("ELU", ELUParams, "exponential linear unit", alpha=1.0)
+SELU = _activation("SELU", InplaceParams, "scaled ELU (self-normalising)")
+CELU = _activation("CELU", ELUParams, "continuously differentiable ELU", alpha=1.0)
+GELU = _activation("GELU", GELUParams, "Gaussian error linear unit", approximate="none")
+SiLU = _activation("SiLU", InplaceParams, "x·sigmoid(x) (Swish)")
+Mish = _activation("Mish", InplaceParams, "x·tanh(softplus(x))")
+Sigmoid = _activation("Sigmoid", NoParams, "1 / (1 + e^-x)")
+Tanh = _activation("Tanh", NoParams, "hyperbolic tangent")
+Softplus = _activation("Softplus", SoftplusParams, "log(1 + e^(βx)) / β", beta=1.0, threshold=20.0)
+Softsign = _activation("Softsign", NoParams, "x / (1 + |x|)")
+Hardtanh = _activation("Hardtanh", HardtanhParams, "clamp(x, min_val, max_val)", min_val=-1.0, max_val=1.0)
+Hardswish = _activation("Hardswish", InplaceParams, "x·relu6(x + 3)/6 (MobileNetV3)")
+Hardsigmoid = _activation("Hardsigmoid", InplaceParams, "relu6(x + 3)/6")
+
+
+class _SoftmaxBase(_Elementwise):
+    Params = SoftmaxParams
+    defaults = {}
+
+    def infer(self, p: SoftmaxParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        axis(p.dim, x.rank)
+        return LayerResult(TensorType(x.shape, x.dtype, x.notes), {"dim": p.dim}, 0, 0)
+
+
+@register
+class Softmax(_SoftmaxBase):
+    type_name, torch_class, summary = "Softmax", "nn.Softmax", "exp(x)/Σexp(x) along dim"
+
+
+@register
+class LogSoftmax(_SoftmaxBase):
+    type_name, torch_class, summary = "LogSoftmax", "nn.LogSoftmax", "log of Softmax along dim"
+
+
+@register
+class PReLU(_Elementwise):
+    type_name, torch_class, Params = "PReLU", "nn.PReLU", PReLUParams
+    summary = "LeakyReLU with a learned slope (one, or one per channel)"
+    defaults = {"num_parameters": 1, "init": 0.25}
+
+    def infer(self, p: PReLUParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        if p.num_parameters > 1:
+            check_given(p.num_parameters, x.shape[1] if x.rank > 1 else 1, "num_parameters", x, 1, "channels")
+        return LayerResult(TensorType(x.shape, x.dtype, x.notes), p.model_dump(), p.num_parameters, 0)

@@ -1,0 +1,173 @@
+"""What a layer kind is, and the registry that holds them.
+
+A layer kind is one class: its parameters (a Pydantic model, checked where the layer is
+declared), its shape rule (``infer``, checked against the incoming tensors), its
+parameter and MAC counts, and how it is written as PyTorch (``torch_init`` /
+``torch_forward``).  Rules raise short :class:`~specc.diagnostics.SpecError` sentences;
+the graph engine adds the layer's name, type and ``file:line:col``.
+
+Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from ..diagnostics import SpecError
+from ..shapes.dims import Dim, DimLike, fmt_shape
+from ..shapes.tensor import TensorType
+
+
+class LayerParams(BaseModel):
+    """Base of every layer's parameter model: unknown keys are errors, values immutable."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+@dataclass
+class LayerResult:
+    out: TensorType
+    # PyTorch constructor arguments with every inferred size filled in, in PyTorch's order.
+    args: dict[str, Any] = field(default_factory=dict)
+    params: int = 0
+    macs: DimLike = 0  # multiply-accumulates per sample (batch dim excluded)
+    buffers: int = 0  # non-trainable state such as BatchNorm running stats
+
+
+class LayerKind:
+    type_name: ClassVar[str]
+    aliases: ClassVar[tuple[str, ...]] = ()  # Keras-style names: Dense, Conv2D, …
+    Params: ClassVar[type[LayerParams]]
+    min_inputs: ClassVar[int] = 1
+    max_inputs: ClassVar[int | None] = 1  # None: any number ≥ min_inputs
+    ranks: ClassVar[tuple[int, ...] | None] = None  # accepted input ranks, batch dim included
+    layout: ClassVar[str] = ""  # "(N, C, H, W)" for rank errors
+    accepts: ClassVar[Literal["float", "int", "any"]] = "float"
+    summary: ClassVar[str] = ""  # one line for `specc layers`
+
+    # -- how it is written in PyTorch -------------------------------------------------------------
+    torch_class: ClassVar[str | None] = None  # "nn.Conv2d"; None for operations written inline
+    positional: ClassVar[tuple[str, ...]] = ()  # leading args written without their name
+    defaults: ClassVar[dict[str, Any]] = {}  # args left out of the source when equal to these
+
+    def infer(self, p: Any, ins: list[TensorType]) -> LayerResult:
+        raise NotImplementedError
+
+    def torch_init(self, args: dict[str, Any], lit: Any = repr) -> str | None:
+        """Constructor expression for ``__init__``; ``lit`` quotes values into source."""
+        if self.torch_class is None:
+            return None
+        parts: list[str] = []
+        for i, (k, v) in enumerate(args.items()):
+            if k in self.defaults and self.defaults[k] == v and type(self.defaults[k]) is type(v):
+                continue
+            if i < len(self.positional) and self.positional[i] == k:
+                parts.append(lit(v))
+            else:
+                parts.append(f"{k}={lit(v)}")
+        return f"{self.torch_class}({', '.join(parts)})"
+
+    def torch_forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        """Expression computing the output in ``forward`` (``module`` is ``self.<name>``)."""
+        return f"{module}({', '.join(inputs)})"
+
+
+REGISTRY: dict[str, LayerKind] = {}
+ALIASES: dict[str, str] = {}
+
+
+def register(cls: type[LayerKind]) -> type[LayerKind]:
+    kind = cls()
+    for name in (cls.type_name, *cls.aliases):
+        if name in REGISTRY or name in ALIASES:
+            raise ValueError(f"layer type {name} registered twice")
+    REGISTRY[cls.type_name] = kind
+    for alias in cls.aliases:
+        ALIASES[alias] = cls.type_name
+    return cls
+
+
+def lookup(name: str) -> LayerKind | None:
+    return REGISTRY.get(ALIASES.get(name, name))
+
+
+def suggest(name: str) -> str | None:
+    names = list(REGISTRY) + list(ALIASES)
+    lowered = {n.lower(): n for n in names}
+    if name.lower() in lowered:
+        return lowered[name.lower()]
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    if close:
+        return close[0]
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+    return lowered[close[0]] if close else None
+
+
+# -- helpers every shape rule uses ---------------------------------------------------------------
+
+def ntuple(v: int | Sequence[int], n: int, name: str) -> tuple[int, ...]:
+    if isinstance(v, int):
+        return (v,) * n
+    t = tuple(v)
+    if len(t) != n:
+        raise SpecError("V003", f"{name} has {len(t)} values but this layer has {n} spatial dims",
+                        f"give one number or {n}", field=name)
+    return t
+
+
+def static(d: DimLike, what: str, field_name: str | None = None) -> int:
+    """A size the layer must know before it runs; symbolic sizes are an S005 error."""
+    if isinstance(d, int):
+        return d
+    syms = ", ".join(sorted(d.symbols()))
+    raise SpecError("S005", f"{what} must be a fixed number, but the incoming size is {d} (it depends on {syms})",
+                    f"reduce over {syms} first (e.g. AdaptiveAvgPool or a mean), or give {syms} a fixed size "
+                    "in inputs:", field=field_name)
+
+
+def check_given(given: int | None, actual: DimLike, field_name: str, tensor: TensorType, axis: int,
+                what: str) -> int:
+    """Check a size the user wrote against the incoming tensor; infer it when omitted."""
+    size = static(actual, f"{field_name} ({what})", field_name)
+    if given is not None and given != size:
+        why = tensor.note(axis)
+        raise SpecError("S001", f"{field_name} is {given} but the incoming tensor {tensor} has {size} {what}",
+                        f"set {field_name}: {size}{f' (= {why})' if why else ''}, or omit it and specc infers it",
+                        field=field_name)
+    return size
+
+
+def positive(size: DimLike, what: str, detail: str = "") -> DimLike:
+    if isinstance(size, int) and size <= 0:
+        raise SpecError("S002", f"{what} would be {size}{detail}",
+                        "use a smaller kernel/stride, more padding, or a larger input")
+    return size
+
+
+def axis(dim: int, rank: int, field_name: str = "dim") -> int:
+    if not -rank <= dim < rank:
+        raise SpecError("S008", f"{field_name}={dim} is out of range for a tensor of rank {rank}",
+                        f"use a value from {-rank} to {rank - 1}", field=field_name)
+    return dim % rank
+
+
+def same_shape(a: TensorType, b: TensorType, what: str) -> None:
+    if a.rank != b.rank:
+        raise SpecError("S006", f"{what}: {a} and {b} have different ranks", "make both branches the same rank")
+    for i, (x, y) in enumerate(zip(a.shape, b.shape)):
+        if x != y:
+            if isinstance(x, Dim) or isinstance(y, Dim):
+                raise SpecError("S010", f"{what}: dim {i} is {x} in one input and {y} in the other, and specc "
+                                "cannot prove them equal", "compute both sizes the same way")
+            raise SpecError("S006", f"{what}: shapes {a} and {b} differ at dim {i} ({x} vs {y})",
+                            "make both branches the same shape, e.g. a 1x1 conv with the right stride on the "
+                            "shortcut")
+
+
+def describe(shape: Sequence[DimLike]) -> str:
+    return fmt_shape(tuple(shape))

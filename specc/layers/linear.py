@@ -1,0 +1,50 @@
+"""Linear (Keras: Dense): acts on the last dim of a tensor of any rank."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, PositiveInt
+
+from ..diagnostics import SpecError
+from ..shapes.dims import mul, product
+from ..shapes.tensor import TensorType
+from .base import LayerKind, LayerParams, LayerResult, check_given, register
+
+
+class LinearParams(LayerParams):
+    out_features: PositiveInt = Field(validation_alias=AliasChoices("out_features", "units"))
+    in_features: PositiveInt | None = None
+    bias: bool = Field(True, validation_alias=AliasChoices("bias", "use_bias"))
+
+
+@register
+class Linear(LayerKind):
+    type_name = "Linear"
+    aliases = ("Dense",)
+    Params = LinearParams
+    summary = "y = x Aᵀ + b on the last dim; in_features inferred"
+    torch_class = "nn.Linear"
+    positional = ("in_features", "out_features")
+    defaults = {"bias": True}
+
+    def infer(self, p: LinearParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        if x.rank < 2:
+            raise SpecError("S003", f"Linear needs (N, *, in_features), got {x}", "add a batch dim to the input")
+        if p.in_features is not None and x.rank > 2 and p.in_features != x.shape[-1]:
+            flat = product(x.shape[1:])
+            factors = "·".join(str(d) for d in x.shape[1:])
+            if flat == p.in_features:
+                raise SpecError("S003", f"in_features is {flat} (= {factors}), the size of the flattened input, "
+                                f"but the input {x} was never flattened", "add - {type: Flatten} before this layer",
+                                field="in_features")
+            if isinstance(flat, int):
+                raise SpecError("S001", f"in_features is {p.in_features} but the incoming tensor {x} has "
+                                f"{x.shape[-1]} features in its last dim (Linear acts on the last dim only)",
+                                f"to use all {flat} (= {factors}) values, add - {{type: Flatten}} before it and "
+                                f"set in_features: {flat}, or omit in_features", field="in_features")
+        n_in = check_given(p.in_features, x.shape[-1], "in_features", x, -1, "features in its last dim")
+        out = TensorType((*x.shape[:-1], p.out_features), x.dtype)
+        params = n_in * p.out_features + (p.out_features if p.bias else 0)
+        positions = product(x.shape[1:-1])
+        return LayerResult(out, {"in_features": n_in, "out_features": p.out_features, "bias": p.bias},
+                           params, mul(positions, n_in * p.out_features))

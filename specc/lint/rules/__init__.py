@@ -1,0 +1,1 @@
+"""Every lint rule, one per module."""

@@ -1,0 +1,292 @@
+"""Expansion of a loaded document: ``vars``, ``--set`` overrides, ``${...}``, ``blocks`` and
+``repeat``.  Positions survive: every expanded value keeps the line and column it was
+written at, so a shape error inside the third repeat of a block still points at the
+block's line.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..diagnostics import Diagnostic, Location, SpecError
+from .expr import has_ref, substitute
+from .yaml_loader import PosDict, PosList, resolve_plain
+
+CLI = Location("<command line>", 1, 1)
+LAYER_META = ("type", "name", "from", "repeat", "trainable")  # keys that every layer item may carry
+
+
+class Group(PosDict):
+    """A block instance or a ``repeat``: a named sub-graph whose children are expanded items."""
+
+    kind: str  # "block" or "repeat"
+    block: str | None
+    children: list[Any]
+    args: dict[str, Any]
+    output: Any
+
+
+@dataclass
+class Expanded:
+    doc: PosDict
+    vars: dict[str, Any]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    broken: set[int] = field(default_factory=set)  # ids of items whose expansion failed
+    broken_sections: set[str] = field(default_factory=set)  # top-level sections that failed
+
+
+def parse_overrides(overrides: list[str] | dict[str, Any] | None) -> dict[str, Any]:
+    if not overrides:
+        return {}
+    if isinstance(overrides, dict):
+        return dict(overrides)
+    out: dict[str, Any] = {}
+    for item in overrides:
+        name, sep, raw = item.partition("=")
+        if not sep or not name.strip():
+            raise SpecError("X003", f"--set expects name=value, got {item!r}", "for example --set hidden=256",
+                            loc=CLI)
+        out[name.strip()] = resolve_plain(raw.strip())
+    return out
+
+
+class _Expander:
+    def __init__(self, doc: PosDict, overrides: dict[str, Any]):
+        self.doc = doc
+        self.overrides = overrides
+        self.diags: list[Diagnostic] = []
+        self.broken: set[int] = set()
+        self.broken_sections: set[str] = set()
+        self.blocks: dict[str, PosDict] = {}
+        self.env: dict[str, Any] = {}
+
+    def fail(self, err: SpecError, loc: Location | None = None) -> None:
+        self.diags.append(err.diagnostic(loc))
+
+    # -- vars and overrides -------------------------------------------------------------------
+    def load_vars(self) -> None:
+        raw = self.doc.get("vars") or PosDict()
+        if not isinstance(raw, PosDict):
+            self.fail(SpecError("Y005", "vars: must be a mapping of name: value", "vars: {hidden: 128}",
+                                loc=self.doc.value_loc("vars")))
+            raw = PosDict()
+        var_overrides = {k: v for k, v in self.overrides.items() if "." not in k}
+        for name in var_overrides:
+            if name not in raw:
+                close = difflib.get_close_matches(name, [str(k) for k in raw], n=1)
+                hint = f"did you mean '{close[0]}'?" if close else \
+                    f"known variables: {', '.join(map(str, raw)) or 'none'}; use a.b=value to set a key"
+                self.fail(SpecError("X003", f"--set names unknown variable '{name}'", hint, loc=CLI))
+        for name, value in raw.items():
+            if name in var_overrides:
+                self.env[name] = var_overrides[name]
+                continue
+            try:
+                self.env[name] = self.subst(value, self.env, raw.value_loc(name))
+            except SpecError as err:
+                self.fail(err)
+
+    def apply_path_overrides(self) -> None:
+        for path, value in self.overrides.items():
+            if "." not in path:
+                continue
+            keys = path.split(".")
+            target: Any = self.doc
+            for k in keys[:-1]:
+                key: Any = int(k) if isinstance(target, list) and k.isdigit() else k
+                try:
+                    target = target[key]
+                except (KeyError, IndexError, TypeError):
+                    target = None
+                if not isinstance(target, (PosDict, PosList)):
+                    self.fail(SpecError("X003", f"--set {path}: '{k}' is not a section of the spec",
+                                        "name an existing section, e.g. --set train.epochs=3", loc=CLI))
+                    break
+            else:
+                last: Any = keys[-1]
+                if isinstance(target, PosList):
+                    if not last.isdigit() or int(last) >= len(target):
+                        self.fail(SpecError("X003", f"--set {path}: no item {last}", "", loc=CLI))
+                        continue
+                    last = int(last)
+                target[last] = value
+                if isinstance(target, PosDict):
+                    target.key_locs.setdefault(last, CLI)
+                    target.value_locs[last] = CLI
+
+    # -- substitution -----------------------------------------------------------------------
+    def subst(self, value: Any, env: dict[str, Any], loc: Location | None) -> Any:
+        if isinstance(value, Group):
+            return value
+        if isinstance(value, PosDict):
+            out = value.copy_with({})
+            for k, v in value.items():
+                out[k] = self.subst(v, env, value.value_loc(k))
+            return out
+        if isinstance(value, PosList):
+            out_list = PosList(loc=value.loc)
+            out_list.item_locs = list(value.item_locs)
+            for i, v in enumerate(value):
+                out_list.append(self.subst(v, env, value.item_loc(i)))
+            return out_list
+        if has_ref(value):
+            return substitute(value, env, loc)
+        return value
+
+    # -- blocks ------------------------------------------------------------------------------
+    def load_blocks(self, layer_types: set[str]) -> None:
+        raw = self.doc.get("blocks") or PosDict()
+        if not isinstance(raw, PosDict):
+            self.fail(SpecError("Y005", "blocks: must be a mapping of BlockName: {args, layers}", "",
+                                loc=self.doc.value_loc("blocks")))
+            return
+        for name, body in raw.items():
+            loc = raw.key_loc(name)
+            if not isinstance(name, str) or not name.isidentifier():
+                self.fail(SpecError("V006", f"block name {name!r} is not a valid identifier",
+                                    "use letters, digits and underscores, e.g. BasicBlock", loc=loc))
+                continue
+            if name in layer_types:
+                self.fail(SpecError("V006", f"block '{name}' has the name of a built-in layer type",
+                                    f"rename it, e.g. {name}Block", loc=loc))
+                continue
+            if not isinstance(body, PosDict) or not isinstance(body.get("layers"), PosList):
+                self.fail(SpecError("Y005", f"block '{name}' needs a 'layers:' list",
+                                    "blocks: {Name: {args: {...}, layers: [...]}}", loc=loc))
+                continue
+            unknown = [k for k in body if k not in ("args", "layers", "output", "description")]
+            for k in unknown:
+                close = difflib.get_close_matches(str(k), ["args", "layers", "output", "description"], n=1)
+                self.fail(SpecError("V001", f"unknown key '{k}' in block '{name}'",
+                                    f"did you mean '{close[0]}'?" if close else
+                                    "a block has args, layers, output and description", loc=body.key_loc(k)))
+            args = body.get("args") or PosDict()
+            if not isinstance(args, PosDict):
+                self.fail(SpecError("Y005", f"args of block '{name}' must be a mapping of name: default",
+                                    "args: {out: 64, stride: 1}", loc=body.value_loc("args")))
+                continue
+            try:
+                body = body.copy_with(dict(body))
+                body["args"] = self.subst(args, self.env, body.value_loc("args"))
+            except SpecError as err:
+                self.fail(err)
+                continue
+            self.blocks[name] = body
+
+    # -- layers ------------------------------------------------------------------------------
+    def expand_items(self, items: Any, env: dict[str, Any], stack: tuple[str, ...],
+                     loc: Location | None) -> PosList:
+        if not isinstance(items, PosList):
+            self.fail(SpecError("Y005", "layers: must be a list of layers", "layers:\n  - {type: ReLU}", loc=loc))
+            return PosList(loc=loc)
+        out = PosList(loc=items.loc)
+        for i, item in enumerate(items):
+            item_loc = items.item_loc(i)
+            out.append(self.expand_item(item, env, stack, item_loc))
+            out.item_locs.append(item_loc)
+        return out
+
+    def expand_item(self, item: Any, env: dict[str, Any], stack: tuple[str, ...], loc: Location | None) -> Any:
+        if not isinstance(item, PosDict):
+            err = SpecError("Y005", f"a layer must be a mapping such as {{type: ReLU}}, got {item!r}",
+                            "write - {type: ReLU} or - type: ReLU", loc=loc)
+            self.fail(err)
+            bad = PosDict(loc=loc)
+            self.broken.add(id(bad))
+            return bad
+        try:
+            item = self.subst(item, env, loc)
+        except SpecError as err:
+            self.fail(err)
+            self.broken.add(id(item))
+            return item
+        if "repeat" in item:
+            return self.expand_repeat(item, env, stack)
+        btype = item.get("type")
+        if isinstance(btype, str) and btype in self.blocks:
+            return self.expand_block(item, btype, env, stack)
+        return item
+
+    def expand_repeat(self, item: PosDict, env: dict[str, Any], stack: tuple[str, ...]) -> Any:
+        n = item["repeat"]
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            self.fail(SpecError("V003", f"repeat must be a positive integer, got {n!r}", "e.g. repeat: 3",
+                                loc=item.value_loc("repeat")))
+            self.broken.add(id(item))
+            return item
+        body = item.copy_with({k: v for k, v in item.items() if k not in ("repeat", "name", "from")})
+        group = _group(item, "repeat", None)
+        group.children = [self.expand_item(body.copy_with(dict(body)), env, stack, item.loc) for _ in range(n)]
+        return group
+
+    def expand_block(self, item: PosDict, btype: str, env: dict[str, Any], stack: tuple[str, ...]) -> Any:
+        if btype in stack:
+            chain = " → ".join((*stack, btype))
+            self.fail(SpecError("G006", f"block '{btype}' uses itself ({chain})", "break the cycle",
+                                loc=item.value_loc("type")))
+            self.broken.add(id(item))
+            return item
+        block = self.blocks[btype]
+        defaults: PosDict = block.get("args") or PosDict()
+        args: dict[str, Any] = dict(defaults)
+        ok = True
+        for k, v in item.items():
+            if k in LAYER_META:
+                continue
+            if k not in defaults:
+                close = difflib.get_close_matches(str(k), [str(a) for a in defaults], n=1)
+                known = ", ".join(map(str, defaults)) or "none"
+                self.fail(SpecError("V001", f"block '{btype}' has no argument '{k}'",
+                                    f"did you mean '{close[0]}'?" if close else f"its arguments are: {known}",
+                                    loc=item.key_loc(k)))
+                ok = False
+            args[k] = v
+        if not ok:
+            self.broken.add(id(item))
+            return item
+        group = _group(item, "block", btype)
+        group.args = args
+        inner_env = {**self.env, **args}
+        group.children = list(self.expand_items(block["layers"], inner_env, (*stack, btype), block.value_loc("layers")))
+        group.output = block.get("output")
+        return group
+
+
+def _group(item: PosDict, kind: str, block: str | None) -> Group:
+    g = Group({k: v for k, v in item.items() if k in LAYER_META and k != "repeat"}, loc=item.loc)
+    g.key_locs = dict(item.key_locs)
+    g.value_locs = dict(item.value_locs)
+    g.kind = kind
+    g.block = block
+    g.children = []
+    g.args = {}
+    g.output = None
+    if kind == "repeat":
+        g["type"] = "repeat"
+    return g
+
+
+def expand(doc: Any, overrides: dict[str, Any], layer_types: set[str], file: str) -> Expanded:
+    if not isinstance(doc, PosDict):
+        raise SpecError("Y005", "a spec must be a mapping of sections (specc, inputs, layers, …)",
+                        "start with 'specc: 1' on the first line", loc=Location(file, 1, 1))
+    ex = _Expander(doc, overrides)
+    ex.apply_path_overrides()
+    ex.load_vars()
+    ex.load_blocks(layer_types)
+    out = doc.copy_with({})
+    for key, value in doc.items():
+        if key in ("blocks", "vars"):
+            out[key] = value
+        elif key == "layers":
+            out[key] = ex.expand_items(value, ex.env, (), doc.value_loc(key))
+        else:
+            try:
+                out[key] = ex.subst(value, ex.env, doc.value_loc(key))
+            except SpecError as err:
+                ex.fail(err)
+                ex.broken_sections.add(key)
+                out[key] = None
+    return Expanded(out, ex.env, ex.diags, ex.broken, ex.broken_sections)

@@ -1,0 +1,202 @@
+"""check = load → expand → validate → graph → lint.  Later verbs build on a checked Spec.
+
+Nothing here imports torch: ``specc check`` must stay fast enough for every save.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from .diagnostics import Diagnostic, Location, SpecError
+from .graph.build import GraphBuilder, mark_unused
+from .graph.ir import Graph
+from .layers import REGISTRY
+from .load.expand import expand, parse_overrides
+from .load.yaml_loader import PosDict, PosList, load_yaml
+from .shapes.dims import fmt_shape, sym
+from .shapes.tensor import TensorType
+from .validate.document import Document, InputSpec
+from .validate.errors import pydantic_diagnostics
+
+
+@dataclass
+class Spec:
+    """A loaded, checked spec. ``ok`` is False when any error was found."""
+
+    path: str
+    text: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    document: Document | None = None
+    graph: Graph | None = None
+    vars: dict[str, Any] = field(default_factory=dict)
+    raw: PosDict | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.severity == "error" for d in self.diagnostics)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def name(self) -> str:
+        if self.document and self.document.name:
+            return self.document.name
+        stem = re.sub(r"[^0-9A-Za-z]+", " ", Path(self.path).stem).title().replace(" ", "")
+        return stem if stem[:1].isalpha() else f"Model{stem}"
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+    def check(self) -> dict[str, Any]:
+        """The machine-readable report that `specc check --format json` prints."""
+        from .report.summary import check_report
+
+        return check_report(self)
+
+    def summary(self) -> Any:
+        from .report.summary import Summary
+
+        return Summary.of(self)
+
+    def require_ok(self) -> Spec:
+        if not self.ok:
+            raise SpecInvalid(self)
+        return self
+
+
+class SpecInvalid(Exception):
+    """Raised by APIs that need a valid spec (build, export); carries the diagnostics."""
+
+    def __init__(self, spec: Spec):
+        from .diagnostics import render_text
+
+        self.spec = spec
+        super().__init__("\n".join(render_text(d) for d in spec.errors))
+
+
+def load(path: str | Path, overrides: list[str] | dict[str, Any] | None = None) -> Spec:
+    """Read and check a spec file. Never raises for problems in the spec: see ``.diagnostics``."""
+    display = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        spec = Spec(display, "")
+        reason = "it is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror or str(exc)
+        spec.diagnostics.append(Diagnostic("Y006", f"cannot read the spec: {reason}", Location(display, 1, 1),
+                                           "check the path"))
+        return spec
+    return loads(text, display, overrides)
+
+
+def loads(text: str, file: str = "<string>", overrides: list[str] | dict[str, Any] | None = None) -> Spec:
+    spec = Spec(file, text)
+    try:
+        _run(spec, overrides)
+    except SpecError as err:
+        spec.diagnostics.append(err.diagnostic(Location(file, 1, 1)))
+    spec.diagnostics.sort(key=Diagnostic.sort_key)
+    return spec
+
+
+def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None) -> None:
+    raw = load_yaml(spec.text, spec.path)
+    spec.raw = raw
+    ex = expand(raw, parse_overrides(overrides), set(REGISTRY), spec.path)
+    spec.diagnostics.extend(ex.diagnostics)
+    spec.vars = ex.vars
+    doc = ex.doc
+    if "specc" in doc and doc["specc"] != 1:
+        raise SpecError("V005", f"this spec is for specc language version {doc['specc']!r}; this specc reads 1",
+                        "write specc: 1", loc=doc.value_loc("specc"))
+    try:
+        spec.document = Document.model_validate(
+            {k: v for k, v in doc.items() if k not in ex.broken_sections})
+    except ValidationError as exc:
+        for d in pydantic_diagnostics(exc, doc, Document):
+            if not (d.code == "V002" and d.message.startswith("missing required field") and
+                    any(s in d.message for s in ex.broken_sections)):
+                spec.diagnostics.append(d)
+    inputs = _inputs(doc, spec)
+    layers = doc.get("layers")
+    if inputs is None or not isinstance(layers, PosList) or not layers:
+        return
+    builder = GraphBuilder(ex.broken)
+    graph = builder.build(spec.name, layers, inputs)
+    spec.diagnostics.extend(builder.diags)
+    _outputs(graph, doc, spec)
+    spec.graph = graph
+    if graph.ok and spec.ok:
+        spec.diagnostics.extend(mark_unused(graph))
+        from .lint import run_rules
+
+        spec.diagnostics.extend(run_rules(spec))
+
+
+def _inputs(doc: PosDict, spec: Spec) -> dict[str, TensorType] | None:
+    """Input types, parsed even when other sections are broken so shapes still get checked."""
+    raw = doc.get("inputs")
+    if not isinstance(raw, PosDict) or not raw:
+        return None
+    out: dict[str, TensorType] = {}
+    from .graph.names import name_problem
+
+    for name, value in raw.items():
+        try:
+            inp = InputSpec.model_validate(value)
+        except ValidationError:
+            return None  # reported by the document validation
+        problem = name_problem(name)
+        if problem:
+            spec.diagnostics.append(Diagnostic("V006", problem, raw.key_loc(name),
+                                               "input names become argument names of forward()"))
+            return None
+        shape = tuple(sym(d) if isinstance(d, str) else d for d in inp.shape)
+        out[str(name)] = TensorType(shape, inp.dtype)
+    return out
+
+
+def _outputs(graph: Graph, doc: PosDict, spec: Spec) -> None:
+    raw = doc.get("outputs")
+    loc = doc.value_loc("outputs")
+    if raw is None:
+        if graph.nodes:
+            graph.outputs = [(graph.nodes[-1].name, graph.nodes[-1].name)]
+        return
+    pairs: list[tuple[str, str]]
+    if isinstance(raw, str):
+        pairs = [(raw, raw)]
+    elif isinstance(raw, list):
+        pairs = [(str(n), str(n)) for n in raw]
+    elif isinstance(raw, dict):
+        pairs = [(str(k), str(v)) for k, v in raw.items()]
+    else:
+        return
+    from .graph.names import name_problem
+
+    for out_name, src in pairs:
+        if graph.node(src) is None and src not in graph.inputs:
+            import difflib
+
+            guess = difflib.get_close_matches(src, [n.name for n in graph.nodes], n=1)
+            spec.diagnostics.append(Diagnostic(
+                "G001", f"outputs: '{src}' is not a layer of the model", loc,
+                f"did you mean '{guess[0]}'?" if guess else "name a layer with name: and list it here"))
+            continue
+        problem = name_problem(out_name)
+        if problem:
+            spec.diagnostics.append(Diagnostic("V006", problem, loc, "output names become ONNX output names"))
+            continue
+        graph.outputs.append((out_name, src))
+
+
+def describe_shape(t: TensorType | None) -> str:
+    return fmt_shape(t.shape) if t is not None else "?"

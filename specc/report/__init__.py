@@ -1,0 +1,1 @@
+"""Human and machine reports over a checked spec (no torch)."""

@@ -1,0 +1,165 @@
+"""The summary table (like torchinfo / Keras ``summary()``) and the JSON check report.
+
+Formatting only: counts come from each layer kind through the graph, never from
+matching class names here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..diagnostics import Diagnostic
+from ..shapes.dims import Dim, DimLike, fmt_shape
+from ..shapes.tensor import TensorType
+
+if TYPE_CHECKING:
+    from ..pipeline import Spec
+
+BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8}
+
+
+def shape_json(t: TensorType | None) -> list[int | str] | None:
+    return None if t is None else [d if isinstance(d, int) else str(d) for d in t.shape]
+
+
+def dim_json(d: DimLike) -> int | str:
+    return d if isinstance(d, int) else str(d)
+
+
+@dataclass
+class Row:
+    depth: int
+    name: str  # qualified
+    type: str
+    shape: TensorType | None
+    params: int | None
+    trainable: int | None
+    macs: DimLike | None
+    is_group: bool = False
+
+
+@dataclass
+class Summary:
+    name: str
+    file: str
+    inputs: dict[str, TensorType]
+    rows: list[Row] = field(default_factory=list)
+    outputs: list[tuple[str, TensorType | None]] = field(default_factory=list)
+    total_params: int = 0
+    trainable_params: int = 0
+    buffers: int = 0
+    macs: DimLike = 0
+    ok: bool = True
+
+    @classmethod
+    def of(cls, spec: Spec) -> Summary:
+        g = spec.graph
+        s = cls(spec.name, spec.path, dict(g.inputs) if g else {}, ok=spec.ok)
+        if g is None:
+            return s
+        for depth, n in g.walk():
+            r = n.result
+            trainable = (r.params if n.trainable else 0) if r and not n.is_group else None
+            if r and n.is_group and n.sub is not None:
+                trainable = n.sub.totals()[1]
+            s.rows.append(Row(depth, n.path, n.type, n.out, r.params if r else None, trainable,
+                              r.macs if r else None, n.is_group))
+        s.outputs = [(name, g.value(src)) for name, src in g.outputs]
+        s.total_params, s.trainable_params, s.macs, s.buffers = g.totals()
+        return s
+
+    # -- renderers -----------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "file": self.file,
+            "inputs": [{"name": k, "shape": shape_json(v), "dtype": v.dtype} for k, v in self.inputs.items()],
+            "layers": [{"name": r.name, "type": r.type, "depth": r.depth, "output_shape": shape_json(r.shape),
+                        "params": r.params, "trainable_params": r.trainable,
+                        "macs": None if r.macs is None else dim_json(r.macs), "group": r.is_group}
+                       for r in self.rows],
+            "outputs": [{"name": n, "shape": shape_json(t)} for n, t in self.outputs],
+            "total_params": self.total_params,
+            "trainable_params": self.trainable_params,
+            "non_trainable_params": self.total_params - self.trainable_params,
+            "buffers": self.buffers,
+            "macs_per_sample": dim_json(self.macs),
+            "params_bytes": self.total_params * 4,
+        }
+
+    def render(self, width: int = 100) -> str:
+        header = ("Layer", "Type", "Output shape", "Params", "Trainable", "MACs/sample")
+        table: list[tuple[str, ...]] = []
+        for name, t in self.inputs.items():
+            table.append((name, f"Input[{t.dtype}]", fmt_shape(t.shape), "-", "-", "-"))
+        for r in self.rows:
+            label = "  " * r.depth + r.name.rsplit(".", 1)[-1] if r.depth else r.name
+            table.append((label, r.type, fmt_shape(r.shape.shape) if r.shape else "?",
+                          _count(r.params), _count(r.trainable), _macs(r.macs)))
+        widths = [max(len(header[i]), *(len(row[i]) for row in table)) for i in range(len(header))]
+        widths[2] = min(widths[2], 40)
+        right = {3, 4, 5}
+
+        def line(cells: tuple[str, ...]) -> str:
+            return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+        rule = "─" * len(line(header))
+        out = [f"{self.name}  ({self.file})", rule, line(header), rule]
+        out += [line(row) for row in table]
+        out.append(rule)
+        nontrain = self.total_params - self.trainable_params
+        out.append(f"Total params:          {self.total_params:,}")
+        out.append(f"Trainable params:      {self.trainable_params:,}")
+        out.append(f"Non-trainable params:  {nontrain:,}")
+        if self.buffers:
+            out.append(f"Buffers:               {self.buffers:,} (e.g. BatchNorm running stats)")
+        out.append(f"MACs per sample:       {_macs(self.macs, human=True)}")
+        out.append(f"Params size (float32): {_bytes(self.total_params * 4)}")
+        outs = ", ".join(f"{n} {fmt_shape(t.shape) if t else '?'}" for n, t in self.outputs)
+        out.append(f"Outputs:               {outs}")
+        out.append(rule)
+        return "\n".join(out)
+
+
+def _count(n: int | None) -> str:
+    return "?" if n is None else f"{n:,}"
+
+
+def _macs(m: DimLike | None, human: bool = False) -> str:
+    if m is None:
+        return "?"
+    if isinstance(m, Dim):
+        return str(m)
+    if human:
+        for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+            if m >= scale:
+                return f"{m:,} ({m / scale:.2f} {unit})"
+    return f"{m:,}"
+
+
+def _bytes(n: int) -> str:
+    return f"{n / 1e6:.2f} MB" if n >= 1e5 else f"{n / 1e3:.2f} KB"
+
+
+def check_report(spec: Spec) -> dict[str, Any]:
+    s = Summary.of(spec)
+    js = s.to_json()
+    return {
+        "ok": spec.ok,
+        "file": spec.path,
+        "name": spec.name,
+        "diagnostics": [d.to_json() for d in spec.diagnostics],
+        "inputs": js["inputs"],
+        "layers": [{k: row[k] for k in ("name", "type", "output_shape", "params", "depth", "macs")}
+                   for row in js["layers"]],
+        "outputs": js["outputs"],
+        "total_params": s.total_params,
+        "trainable_params": s.trainable_params,
+        "macs_per_sample": js["macs_per_sample"],
+    }
+
+
+def count_errors(diags: list[Diagnostic]) -> tuple[int, int]:
+    errors = sum(d.severity == "error" for d in diags)
+    return errors, len(diags) - errors

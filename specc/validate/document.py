@@ -1,0 +1,337 @@
+"""Pydantic models of the whole spec document (everything but the layers, which each
+layer kind validates with its own model).
+
+Names follow PyTorch: ``CrossEntropyLoss`` and ``label_smoothing``, ``AdamW`` and
+``weight_decay``, ``CosineAnnealingLR`` and ``T_max``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, field_validator, model_validator
+
+from ..shapes.tensor import DTYPES
+
+NonNegFloat = Annotated[float, Field(ge=0)]
+Probability = Annotated[float, Field(ge=0, le=1)]
+Reduction = Literal["mean", "sum", "none"]
+_SYMBOL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+# -- inputs ------------------------------------------------------------------------------------
+
+Dimension = Union[PositiveInt, str]
+
+
+class InputSpec(Strict):
+    shape: list[Dimension] = Field(min_length=1)
+    dtype: Literal[DTYPES] = "float32"  # type: ignore[valid-type]
+    description: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_list(cls, v: Any) -> Any:
+        return {"shape": v} if isinstance(v, list) else v
+
+    @field_validator("shape")
+    @classmethod
+    def _dims(cls, dims: list[Dimension]) -> list[Dimension]:
+        for d in dims:
+            if isinstance(d, str) and not _SYMBOL.match(d):
+                raise ValueError(f"dimension {d!r} must be a positive integer or a symbol such as B or T")
+        return dims
+
+
+# -- loss --------------------------------------------------------------------------------------
+
+class _Loss(Strict):
+    reduction: Reduction = "mean"
+
+
+class CrossEntropyLoss(_Loss):
+    type: Literal["CrossEntropyLoss"]
+    weight: list[PositiveFloat] | None = None
+    ignore_index: int = -100
+    label_smoothing: Probability = 0.0
+
+
+class NLLLoss(_Loss):
+    type: Literal["NLLLoss"]
+    weight: list[PositiveFloat] | None = None
+    ignore_index: int = -100
+
+
+class BCELoss(_Loss):
+    type: Literal["BCELoss"]
+    weight: list[PositiveFloat] | None = None
+
+
+class BCEWithLogitsLoss(_Loss):
+    type: Literal["BCEWithLogitsLoss"]
+    weight: list[PositiveFloat] | None = None
+    pos_weight: list[PositiveFloat] | PositiveFloat | None = None
+
+
+class MSELoss(_Loss):
+    type: Literal["MSELoss"]
+
+
+class L1Loss(_Loss):
+    type: Literal["L1Loss"]
+
+
+class SmoothL1Loss(_Loss):
+    type: Literal["SmoothL1Loss"]
+    beta: NonNegFloat = 1.0
+
+
+class HuberLoss(_Loss):
+    type: Literal["HuberLoss"]
+    delta: PositiveFloat = 1.0
+
+
+class KLDivLoss(_Loss):
+    type: Literal["KLDivLoss"]
+    log_target: bool = False
+    reduction: Literal["mean", "sum", "none", "batchmean"] = "batchmean"
+
+
+class CTCLoss(_Loss):
+    type: Literal["CTCLoss"]
+    blank: Annotated[int, Field(ge=0)] = 0
+    zero_infinity: bool = False
+
+
+Loss = Annotated[Union[CrossEntropyLoss, NLLLoss, BCELoss, BCEWithLogitsLoss, MSELoss, L1Loss, SmoothL1Loss,
+                       HuberLoss, KLDivLoss, CTCLoss], Field(discriminator="type")]
+
+# -- optimizer ---------------------------------------------------------------------------------
+
+Betas = tuple[Probability, Probability]
+
+
+class SGD(Strict):
+    type: Literal["SGD"]
+    lr: PositiveFloat = 1e-3
+    momentum: NonNegFloat = 0.0
+    dampening: NonNegFloat = 0.0
+    weight_decay: NonNegFloat = 0.0
+    nesterov: bool = False
+
+    @model_validator(mode="after")
+    def _nesterov(self) -> SGD:
+        if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
+            raise ValueError("nesterov momentum needs momentum > 0 and dampening 0")
+        return self
+
+
+class Adam(Strict):
+    type: Literal["Adam"]
+    lr: PositiveFloat = 1e-3
+    betas: Betas = (0.9, 0.999)
+    eps: PositiveFloat = 1e-8
+    weight_decay: NonNegFloat = 0.0
+    amsgrad: bool = False
+
+
+class AdamW(Adam):
+    type: Literal["AdamW"]  # type: ignore[assignment]
+    weight_decay: NonNegFloat = 1e-2
+
+
+class NAdam(Adam):
+    type: Literal["NAdam"]  # type: ignore[assignment]
+    amsgrad: Literal[False] = False
+
+
+class RAdam(NAdam):
+    type: Literal["RAdam"]  # type: ignore[assignment]
+
+
+class Adamax(NAdam):
+    type: Literal["Adamax"]  # type: ignore[assignment]
+    lr: PositiveFloat = 2e-3
+
+
+class RMSprop(Strict):
+    type: Literal["RMSprop"]
+    lr: PositiveFloat = 1e-2
+    alpha: Probability = 0.99
+    eps: PositiveFloat = 1e-8
+    weight_decay: NonNegFloat = 0.0
+    momentum: NonNegFloat = 0.0
+    centered: bool = False
+
+
+class Adagrad(Strict):
+    type: Literal["Adagrad"]
+    lr: PositiveFloat = 1e-2
+    lr_decay: NonNegFloat = 0.0
+    weight_decay: NonNegFloat = 0.0
+    eps: PositiveFloat = 1e-10
+
+
+class Adadelta(Strict):
+    type: Literal["Adadelta"]
+    lr: PositiveFloat = 1.0
+    rho: Probability = 0.9
+    eps: PositiveFloat = 1e-6
+    weight_decay: NonNegFloat = 0.0
+
+
+Optimizer = Annotated[Union[SGD, Adam, AdamW, NAdam, RAdam, Adamax, RMSprop, Adagrad, Adadelta],
+                      Field(discriminator="type")]
+
+# -- scheduler ---------------------------------------------------------------------------------
+
+
+class _Sched(Strict):
+    # specc's one addition: whether the scheduler steps once per epoch or per batch.
+    interval: Literal["epoch", "step"] = "epoch"
+
+
+class StepLR(_Sched):
+    type: Literal["StepLR"]
+    step_size: PositiveInt
+    gamma: PositiveFloat = 0.1
+
+
+class MultiStepLR(_Sched):
+    type: Literal["MultiStepLR"]
+    milestones: list[PositiveInt] = Field(min_length=1)
+    gamma: PositiveFloat = 0.1
+
+    @field_validator("milestones")
+    @classmethod
+    def _increasing(cls, v: list[int]) -> list[int]:
+        if any(b <= a for a, b in itertools.pairwise(v)):
+            raise ValueError("milestones must be strictly increasing")
+        return v
+
+
+class ExponentialLR(_Sched):
+    type: Literal["ExponentialLR"]
+    gamma: PositiveFloat
+
+
+class CosineAnnealingLR(_Sched):
+    type: Literal["CosineAnnealingLR"]
+    T_max: PositiveInt
+    eta_min: NonNegFloat = 0.0
+
+
+class CosineAnnealingWarmRestarts(_Sched):
+    type: Literal["CosineAnnealingWarmRestarts"]
+    T_0: PositiveInt
+    T_mult: PositiveInt = 1
+    eta_min: NonNegFloat = 0.0
+
+
+class ReduceLROnPlateau(_Sched):
+    type: Literal["ReduceLROnPlateau"]
+    mode: Literal["min", "max"] = "min"
+    factor: Annotated[float, Field(gt=0, lt=1)] = 0.1
+    patience: Annotated[int, Field(ge=0)] = 10
+    threshold: NonNegFloat = 1e-4
+    cooldown: Annotated[int, Field(ge=0)] = 0
+    min_lr: NonNegFloat = 0.0
+
+
+class OneCycleLR(_Sched):
+    type: Literal["OneCycleLR"]
+    max_lr: PositiveFloat
+    pct_start: Annotated[float, Field(gt=0, lt=1)] = 0.3
+    anneal_strategy: Literal["cos", "linear"] = "cos"
+    div_factor: PositiveFloat = 25.0
+    final_div_factor: PositiveFloat = 1e4
+    interval: Literal["step"] = "step"
+
+
+class LinearLR(_Sched):
+    type: Literal["LinearLR"]
+    start_factor: Annotated[float, Field(gt=0, le=1)] = 1 / 3
+    end_factor: Annotated[float, Field(ge=0, le=1)] = 1.0
+    total_iters: PositiveInt = 5
+
+
+Scheduler = Annotated[Union[StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, CosineAnnealingWarmRestarts,
+                            ReduceLROnPlateau, OneCycleLR, LinearLR], Field(discriminator="type")]
+
+# -- train and export ---------------------------------------------------------------------------
+
+BUILTIN_DATASETS = ("digits", "iris", "wine", "breast_cancer", "diabetes", "synthetic")
+
+
+class DataSpec(Strict):
+    source: str = "synthetic"  # a bundled dataset name, or a .npz file with x and y arrays
+    val_split: Annotated[float, Field(ge=0, lt=1)] = 0.2
+    shuffle: bool = True
+    num_samples: PositiveInt = 512  # for source: synthetic
+    x_key: str = "x"
+    y_key: str = "y"
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, v: str) -> str:
+        if v not in BUILTIN_DATASETS and not v.endswith((".npz", ".npy")):
+            raise ValueError(f"unknown data source {v!r}: use one of {', '.join(BUILTIN_DATASETS)} or a .npz file")
+        return v
+
+
+class EarlyStopping(Strict):
+    monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
+    patience: PositiveInt = 5
+    min_delta: NonNegFloat = 0.0
+
+
+class Train(Strict):
+    epochs: PositiveInt = 10
+    batch_size: PositiveInt = 32
+    seed: int | None = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    data: DataSpec = Field(default_factory=DataSpec)
+    grad_clip: PositiveFloat | None = None
+    mixed_precision: bool = False
+    early_stopping: EarlyStopping | None = None
+    checkpoint: str | None = None  # a .safetensors path, written atomically each epoch
+    log_every: PositiveInt = 10
+
+
+class Export(Strict):
+    opset: Annotated[int, Field(ge=9, le=23)] = 18
+    exporter: Literal["auto", "torchscript", "dynamo"] = "auto"
+    batch_size: PositiveInt = 2  # example batch used to trace the model
+    sizes: dict[str, PositiveInt] = Field(default_factory=dict)  # example sizes for other symbols
+    verify: bool = True
+    rtol: PositiveFloat = 1e-3
+    atol: PositiveFloat = 1e-5
+
+
+class Document(Strict):
+    specc: Literal[1] = 1
+    name: str | None = None
+    description: str | None = None
+    vars: dict[str, Any] = Field(default_factory=dict)
+    inputs: dict[str, InputSpec] = Field(min_length=1)
+    blocks: dict[str, Any] = Field(default_factory=dict)
+    layers: list[Any] = Field(min_length=1)
+    outputs: list[str] | dict[str, str] | str | None = None
+    loss: Loss | None = None
+    optimizer: Optimizer | None = None
+    scheduler: Scheduler | None = None
+    train: Train | None = None
+    export: Export = Field(default_factory=Export)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", v):
+            raise ValueError("the model name becomes a Python class name: use letters, digits and _")
+        return v
