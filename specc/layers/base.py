@@ -54,6 +54,9 @@ class LayerKind:
     torch_class: ClassVar[str | None] = None  # "nn.Conv2d"; None for operations written inline
     positional: ClassVar[tuple[str, ...]] = ()  # leading args written without their name
     defaults: ClassVar[dict[str, Any]] = {}  # args left out of the source when equal to these
+    # Source of helper classes/functions the emitted module needs for this kind (e.g. a
+    # ConvLSTM2d that PyTorch lacks). Written once per generated file; trusted, still AST-gated.
+    support_code: ClassVar[str] = ""
 
     def infer(self, p: Any, ins: list[TensorType]) -> LayerResult:
         raise NotImplementedError
