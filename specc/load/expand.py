@@ -7,6 +7,8 @@ block's line.
 from __future__ import annotations
 
 import difflib
+import keyword
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +16,7 @@ from ..diagnostics import Diagnostic, Location, SpecError
 from .expr import has_ref, substitute
 from .yaml_loader import PosDict, PosList, resolve_plain
 
+_CLASS_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 CLI = Location("<command line>", 1, 1)
 LAYER_META = ("type", "name", "from", "repeat", "trainable")  # keys that every layer item may carry
 
@@ -144,9 +147,11 @@ class _Expander:
             return
         for name, body in raw.items():
             loc = raw.key_loc(name)
-            if not isinstance(name, str) or not name.isidentifier():
-                self.fail(SpecError("V006", f"block name {name!r} is not a valid identifier",
-                                    "use letters, digits and underscores, e.g. BasicBlock", loc=loc))
+            if not isinstance(name, str) or not _CLASS_NAME.match(name) or keyword.iskeyword(name):
+                # ASCII only: Python would silently NFKC-normalise look-alikes such as 'ﬁlter'.
+                self.fail(SpecError("V006", f"block name {name!r} is not a valid class name",
+                                    "use ASCII letters, digits and underscores, starting with a letter, "
+                                    "e.g. BasicBlock", loc=loc))
                 continue
             if name in layer_types:
                 self.fail(SpecError("V006", f"block '{name}' has the name of a built-in layer type",
