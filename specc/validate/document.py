@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, field_validator, model_validator
 
 from ..shapes.tensor import DTYPES
+from .errors import did_you_mean, invalid
 
 NonNegFloat = Annotated[float, Field(ge=0)]
 Probability = Annotated[float, Field(ge=0, le=1)]
@@ -27,7 +28,8 @@ class Strict(BaseModel):
 
 # -- inputs ------------------------------------------------------------------------------------
 
-Dimension = Union[PositiveInt, str]
+Dimension = Annotated[Union[PositiveInt, str],
+                      Field(description="a positive whole number or a symbol such as B or T")]
 
 
 class InputSpec(Strict):
@@ -45,7 +47,8 @@ class InputSpec(Strict):
     def _dims(cls, dims: list[Dimension]) -> list[Dimension]:
         for d in dims:
             if isinstance(d, str) and not _SYMBOL.match(d):
-                raise ValueError(f"dimension {d!r} must be a positive integer or a symbol such as B or T")
+                raise invalid(f"dimension {d!r} is neither a positive whole number nor a symbol",
+                              "write a number such as 32, or a symbol (letters, digits, _) such as B or T")
         return dims
 
 
@@ -128,7 +131,8 @@ class SGD(Strict):
     @model_validator(mode="after")
     def _nesterov(self) -> SGD:
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
-            raise ValueError("nesterov momentum needs momentum > 0 and dampening 0")
+            raise invalid("nesterov momentum needs momentum > 0 and dampening: 0",
+                          "set momentum: 0.9 (and leave dampening at 0), or nesterov: false")
         return self
 
 
@@ -281,7 +285,10 @@ class DataSpec(Strict):
     @classmethod
     def _source(cls, v: str) -> str:
         if v not in BUILTIN_DATASETS and not v.endswith((".npz", ".npy")):
-            raise ValueError(f"unknown data source {v!r}: use one of {', '.join(BUILTIN_DATASETS)} or a .npz file")
+            guess = did_you_mean(v, list(BUILTIN_DATASETS))
+            raise invalid(f"unknown data source {v!r}",
+                          f"did you mean '{guess}'?" if guess else
+                          f"use one of {', '.join(BUILTIN_DATASETS)}, or a path to a .npz file", code="V008")
         return v
 
 
@@ -322,7 +329,9 @@ class Document(Strict):
     inputs: dict[str, InputSpec] = Field(min_length=1)
     blocks: dict[str, Any] = Field(default_factory=dict)
     layers: list[Any] = Field(min_length=1)
-    outputs: list[str] | dict[str, str] | str | None = None
+    outputs: Annotated[list[str] | dict[str, str] | str | None,
+                       Field(description="a layer name, a list of layer names, or a mapping of output name "
+                                         "to layer name")] = None
     loss: Loss | None = None
     optimizer: Optimizer | None = None
     scheduler: Scheduler | None = None
@@ -333,5 +342,7 @@ class Document(Strict):
     @classmethod
     def _name(cls, v: str | None) -> str | None:
         if v is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", v):
-            raise ValueError("the model name becomes a Python class name: use letters, digits and _")
+            raise invalid(f"the model name {v!r} is not an identifier, and it becomes a Python class name",
+                          "use letters, digits and _, e.g. name: " + (re.sub(r"\W+", "_", v).strip("_") or "Model"),
+                          code="V006")
         return v

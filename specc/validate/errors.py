@@ -1,156 +1,487 @@
-"""Turn Pydantic's validation errors into located, hinted diagnostics."""
+"""Turn Pydantic's validation errors into located, hinted diagnostics.
+
+Pydantic reports one error per union member (``kernel_size: "abc"`` on
+``int | tuple[int, ...]`` yields an int error *and* a tuple error) and speaks in
+Python types.  Here the error path is walked alongside the model's annotations: errors
+under the same union collapse into one diagnostic that says, in the user's words, what
+the field accepts ("a positive whole number or a list of positive whole numbers"),
+and every error is located at the key or value it is about.
+
+Validators may raise :func:`invalid` to give their own code and hint; a plain
+``ValueError`` becomes a V003 with its text as the message.
+"""
 
 from __future__ import annotations
 
 import difflib
-from typing import Any
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal, Union
 
+import annotated_types as at
 from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError, PydanticUndefined
 
 from ..diagnostics import Diagnostic, Location
 from ..load.yaml_loader import PosDict, PosList
 
+SPECC_ERROR = "specc"
+
+
+def invalid(message: str, hint: str, code: str = "V003") -> PydanticCustomError:
+    """An error a validator raises to choose its own code and hint (``raise invalid(...)``)."""
+    return PydanticCustomError(SPECC_ERROR, message, {"hint": hint, "code": code})  # type: ignore[arg-type]
+
+
+# -- describing a type in the user's words ------------------------------------------------------
+
+_BASE = {int: ("a whole number", "whole numbers"), float: ("a number", "numbers"),
+         bool: ("true or false", "true/false values"), str: ("text", "text values"),
+         dict: ("a mapping", "mappings"), list: ("a list", "lists"), Any: ("a value", "values")}
+
+
+def _strip(ann: Any) -> tuple[Any, list[Any], str | None]:
+    """Unwrap Annotated layers: (base type, constraints, description if one was given)."""
+    constraints: list[Any] = []
+    desc = None
+    while typing.get_origin(ann) is typing.Annotated:
+        ann, *meta = typing.get_args(ann)
+        for m in meta:
+            if isinstance(m, FieldInfo):
+                constraints.extend(m.metadata)
+                desc = desc or m.description
+            else:
+                constraints.append(m)
+    return ann, constraints, desc
+
+
+def _field_type(info: FieldInfo) -> Any:
+    """A model field's annotation with the constraints Pydantic moved into ``metadata``."""
+    ann = info.annotation
+    if info.metadata or info.description or info.discriminator:
+        extra = FieldInfo(description=info.description, discriminator=info.discriminator)
+        extra.metadata = list(info.metadata)
+        return typing.Annotated[ann, extra]
+    return ann
+
+
+def _is_union(ann: Any) -> bool:
+    return typing.get_origin(ann) in (Union, types.UnionType)
+
+
+def _members(ann: Any) -> list[Any]:
+    return [a for a in typing.get_args(ann) if a is not type(None)]
+
+
+def _num(v: Any) -> str:
+    return str(int(v)) if isinstance(v, float) and v.is_integer() and abs(v) < 1e15 else str(v)
+
+
+def _bounds(constraints: list[Any]) -> tuple[str, str]:
+    """(adjective, suffix) for numeric bounds: ('positive', '') or ('', 'from 0 to 1')."""
+    lo = hi = None
+    lo_incl = hi_incl = True
+    for c in constraints:
+        if isinstance(c, at.Interval):
+            c_list = [at.Gt(c.gt) if c.gt is not None else None, at.Ge(c.ge) if c.ge is not None else None,
+                      at.Lt(c.lt) if c.lt is not None else None, at.Le(c.le) if c.le is not None else None]
+            a, s = _bounds([x for x in c_list if x is not None])
+            return a, s
+        if isinstance(c, at.Gt):
+            lo, lo_incl = c.gt, False
+        elif isinstance(c, at.Ge):
+            lo, lo_incl = c.ge, True
+        elif isinstance(c, at.Lt):
+            hi, hi_incl = c.lt, False
+        elif isinstance(c, at.Le):
+            hi, hi_incl = c.le, True
+    if lo is not None and hi is None:
+        if lo == 0:
+            return ("positive" if not lo_incl else "non-negative"), ""
+        return "", (f"greater than {_num(lo)}" if not lo_incl else f"of at least {_num(lo)}")
+    if hi is not None and lo is None:
+        return "", (f"less than {_num(hi)}" if not hi_incl else f"of at most {_num(hi)}")
+    if lo is not None and hi is not None:
+        if lo_incl and hi_incl:
+            return "", f"from {_num(lo)} to {_num(hi)}"
+        if not lo_incl and not hi_incl:
+            return "", f"strictly between {_num(lo)} and {_num(hi)}"
+        left = f"≥ {_num(lo)}" if lo_incl else f"> {_num(lo)}"
+        right = f"≤ {_num(hi)}" if hi_incl else f"< {_num(hi)}"
+        return "", f"{left} and {right}"
+    return "", ""
+
+
+def _join(parts: list[str]) -> str:
+    parts = list(dict.fromkeys(p for p in parts if p))
+    if len(parts) <= 1:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + " or " + parts[-1]
+
+
+def describe(ann: Any, plural: bool = False) -> str:
+    """'a positive whole number or a list of positive whole numbers' for PositiveInt | tuple[PositiveInt, ...]."""
+    ann, constraints, desc = _strip(ann)
+    if desc:
+        return desc
+    if _is_union(ann):
+        members = _members(ann)
+        literals = [a for a in members if typing.get_origin(a) is Literal]
+        others = [a for a in members if typing.get_origin(a) is not Literal]
+        parts = [describe(a, plural) for a in others]
+        options = [v for lit in literals for v in typing.get_args(lit)]
+        if options:
+            parts.append(_literal(options))
+        return _join(parts)
+    origin = typing.get_origin(ann)
+    if origin is Literal:
+        return _literal(list(typing.get_args(ann)))
+    if origin in (list, tuple, set, frozenset):
+        args = [a for a in typing.get_args(ann) if a is not Ellipsis]
+        noun = "lists" if plural else "a list"
+        if not args:
+            return noun
+        if origin is tuple and Ellipsis not in typing.get_args(ann):
+            if len({repr(a) for a in args}) == 1:
+                return f"{noun} of {len(args)} {describe(args[0], True)}"
+            return f"{noun} of [{', '.join(describe(a) for a in args)}]"
+        return f"{noun} of {describe(args[0], True)}"
+    if origin is dict or (isinstance(ann, type) and issubclass(ann, BaseModel)):
+        return "mappings" if plural else "a mapping"
+    one, many = _BASE.get(ann, ("a value", "values"))
+    adjective, suffix = _bounds(constraints) if ann in (int, float) else ("", "")
+    noun = many if plural else one
+    if adjective:
+        noun = f"{adjective} {many}" if plural else f"a {adjective} {one.removeprefix('a ')}"
+    return f"{noun} {suffix}".strip()
+
+
+def _literal(options: list[Any]) -> str:
+    shown = [repr(o) if isinstance(o, str) else _num(o) for o in options]
+    return shown[0] if len(shown) == 1 else "one of " + ", ".join(shown)
+
+
+# -- walking an error path ----------------------------------------------------------------------
+
+@dataclass
+class _Walk:
+    shown: list[Any] = field(default_factory=list)  # path segments the user wrote (keys, indices)
+    used: int = 0  # how many error-path segments were consumed
+    ann: Any = None  # annotation where the walk stopped
+    info: FieldInfo | None = None  # the last model field passed, for its default
+    model: type[BaseModel] | None = None  # the last model entered, for key suggestions
+    union: bool = False  # stopped at a union whose members each reported
+
+
+def _model_field(model: type[BaseModel], key: Any) -> FieldInfo | None:
+    for name, info in model.model_fields.items():
+        if key in _names(name, info):
+            return info
+    return None
+
+
+def _names(name: str, info: FieldInfo) -> list[str]:
+    choices = getattr(info.validation_alias, "choices", None)
+    if choices:
+        return [c for c in choices if isinstance(c, str)]
+    if isinstance(info.validation_alias, str):
+        return [info.validation_alias]
+    return [info.alias or name]
+
+
+def _tag_member(members: list[Any], seg: Any) -> Any:
+    """The member of a tagged union whose ``type`` literal is ``seg``."""
+    for m in members:
+        base, _, _ = _strip(m)
+        if (isinstance(base, type) and issubclass(base, BaseModel) and "type" in base.model_fields
+                and seg in typing.get_args(base.model_fields["type"].annotation)):
+            return base
+    return None
+
+
+def _walk(model: type[BaseModel] | None, path: tuple[Any, ...]) -> _Walk:
+    w = _Walk(ann=model, model=model)
+    if model is None:
+        w.shown = [p for p in path]
+        w.used = len(path)
+        return w
+    ann: Any = model
+    while True:
+        w.ann = ann
+        ann, _, _ = _strip(ann)
+        if _is_union(ann) and len(_members(ann)) == 1:
+            ann = _members(ann)[0]
+            continue
+        if w.used == len(path):
+            return w
+        seg = path[w.used]
+        if _is_union(ann):
+            member = _tag_member(_members(ann), seg)
+            if member is None:
+                w.union = True
+                return w
+            ann, w.used = member, w.used + 1
+            continue
+        origin = typing.get_origin(ann)
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            info = _model_field(ann, seg)
+            if info is None:
+                return w
+            w.model, w.info = ann, info
+            ann = _field_type(info)
+        elif origin in (list, tuple, set, frozenset) and isinstance(seg, int):
+            args = [a for a in typing.get_args(ann) if a is not Ellipsis]
+            fixed = origin is tuple and Ellipsis not in typing.get_args(ann)
+            ann = (args[seg] if seg < len(args) else Any) if fixed else (args[0] if args else Any)
+        elif origin is dict:
+            args = typing.get_args(ann)
+            ann = args[1] if len(args) == 2 else Any
+        else:
+            return w
+        w.shown.append(seg)
+        w.used += 1
+
 
 def _locate(root: Any, path: tuple[Any, ...], key_only: bool = False) -> tuple[Any, Location | None]:
-    """Walk ``path`` through positioned data; return the value's container and location."""
+    """Follow ``path`` through positioned data, skipping segments the data does not have
+    (union member and tag names); return the node reached and its location."""
     node, loc = root, getattr(root, "loc", None)
     for i, seg in enumerate(path):
         last = i == len(path) - 1
-        if isinstance(node, PosDict):
-            if seg not in node:
-                # Tagged unions put the tag in the path ('optimizer', 'Adam', 'lr'); skip it.
-                if isinstance(seg, str) and node.get("type") == seg:
-                    continue
-                return node, loc
+        if isinstance(node, PosDict) and seg in node:
             loc = node.key_loc(seg) if (last and key_only) else node.value_loc(seg)
             node = node[seg]
         elif isinstance(node, PosList) and isinstance(seg, int) and 0 <= seg < len(node):
             loc = node.item_loc(seg)
             node = node[seg]
-        else:
-            return node, loc
     return node, loc
 
 
-def _fields(model: type[BaseModel] | None) -> list[str]:
-    if model is None:
-        return []
-    names: list[str] = []
-    for name, info in model.model_fields.items():
-        alias = info.validation_alias
-        choices = getattr(alias, "choices", None)
-        if choices:
-            names.extend(c for c in choices if isinstance(c, str))
-        elif isinstance(alias, str):
-            names.append(alias)
-        else:
-            names.append(info.alias or name)
-    return names
-
-
-def _model_at(model: type[BaseModel] | None, path: tuple[Any, ...]) -> type[BaseModel] | None:
-    """The sub-model a path lands in, for 'did you mean' suggestions."""
-    for seg in path:
-        if model is None or not isinstance(seg, str) or seg not in model.model_fields:
-            if model is not None and isinstance(seg, (int,)):
-                continue
-            return model if not isinstance(seg, str) else None
-        ann = model.model_fields[seg].annotation
-        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else _first_model(ann)
-    return model
-
-
-def _first_model(ann: Any) -> type[BaseModel] | None:
-    for a in getattr(ann, "__args__", ()) or ():
-        if isinstance(a, type) and issubclass(a, BaseModel):
-            return a
-        inner = _first_model(a)
-        if inner is not None:
-            return inner
-    return None
+def _dotted(shown: list[Any]) -> str:
+    out = ""
+    for seg in shown:
+        out += f"[{seg}]" if isinstance(seg, int) else (f".{seg}" if out else str(seg))
+    return out
 
 
 def did_you_mean(word: str, options: list[str]) -> str | None:
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.5)
+    lowered = {o.lower(): o for o in options}
+    if word.lower() in lowered:
+        return lowered[word.lower()]
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    if not close:
+        close = [lowered[c] for c in difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)]
     return close[0] if close else None
 
 
 def _show(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if v is None:
+        return "null"
+    if isinstance(v, (dict, list)):
+        v = type(v).__mro__[-2](v)  # plain dict/list repr, not the positioned subclass
     text = repr(v)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _default(info: FieldInfo | None) -> Any:
+    if info is None or info.default is PydanticUndefined or info.default is None:
+        return PydanticUndefined
+    return info.default
+
+
+# -- the translation ----------------------------------------------------------------------------
+
 def pydantic_diagnostics(exc: ValidationError, root: Any, model: type[BaseModel] | None = None,
-                         prefix: tuple[Any, ...] = (), what: str = "", layer: str | None = None) -> list[Diagnostic]:
-    """One diagnostic per Pydantic error; ``root`` is the positioned data that was validated."""
-    out: list[Diagnostic] = []
-    seen: set[tuple] = set()
+                         prefix: tuple[Any, ...] = (), what: str = "", layer: str | None = None,
+                         extra_keys: tuple[str, ...] = ()) -> list[Diagnostic]:
+    """One diagnostic per problem the user made, located in ``root`` (the data validated).
+
+    ``what`` names the thing validated ("Conv2d 'conv1'") and prefixes every message;
+    ``extra_keys`` are keys allowed beside the model's own (a layer's name, from, …),
+    offered in "did you mean" suggestions.
+    """
+    lead = f"{what}: " if what else ""
+    out: list[tuple[tuple[Any, ...], str, Diagnostic]] = []  # (container path, kind, diagnostic)
+    seen: set[tuple[Any, ...]] = set()
     for err in exc.errors(include_url=False):
-        path = tuple(err["loc"])
+        path = (*prefix, *err["loc"])
         kind = err["type"]
-        where = what or ".".join(str(p) for p in prefix)
+        ctx = err.get("ctx") or {}
+        w = _walk(model, path)
+        name = _dotted(w.shown)
         if kind == "extra_forbidden":
             key = path[-1]
             _, loc = _locate(root, path, key_only=True)
-            options = _fields(_model_at(model, path[:-1]))
-            guess = did_you_mean(str(key), options)
-            hint = f"did you mean '{guess}'?" if guess else (
-                f"allowed keys: {', '.join(options)}" if options else "remove it")
-            d = Diagnostic("V001", f"unknown key '{key}'{f' in {where}' if where else ''}", loc, hint, layer=layer)
+            owner = _walk(model, path[:-1])
+            options = _key_options(owner.ann) + ([*extra_keys] if not owner.shown else [])
+            guess = did_you_mean(str(key), [o for o in options if o != key])
+            where = f" in {_dotted(owner.shown)}" if owner.shown else ("" if what else " at the top level")
+            noun = "parameter" if what and not owner.shown else "key"
+            d = Diagnostic("V001", f"{lead}unknown {noun} '{key}'{where}", loc,
+                           f"did you mean '{guess}'?" if guess else
+                           (f"allowed here: {', '.join(options)}" if options else "remove it"), layer=layer)
+            out.append((tuple(owner.shown), f"extra:{guess}", d))
         elif kind == "union_tag_invalid":
             _, loc = _locate(root, (*path, "type"))
-            ctx = err.get("ctx") or {}
             tag = str(ctx.get("tag", ""))
             options = [t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(",") if t.strip()]
             guess = did_you_mean(tag, options)
-            section = ".".join(str(p) for p in path) or what
-            hint = f"did you mean '{guess}'?" if guess else f"use one of: {', '.join(options)}"
-            d = Diagnostic("V008", f"unknown {section} type '{tag}'", loc, hint, layer=layer)
+            d = Diagnostic("V008", f"{lead}unknown {name or 'value'} type '{tag}'", loc,
+                           f"did you mean '{guess}'?" if guess else f"use one of: {', '.join(options)}",
+                           layer=layer)
+            out.append((tuple(w.shown), kind, d))
         elif kind == "union_tag_not_found":
             _, loc = _locate(root, path)
-            section = ".".join(str(p) for p in path) or what
-            d = Diagnostic("V002", f"{section} needs a type", loc, f"e.g. {section}: {{type: ...}}", layer=layer)
+            options = _tags(w.ann)
+            d = Diagnostic("V002", f"{lead}{name} needs a 'type'", loc,
+                           f"add type: {options[0]} (or one of {', '.join(options[1:])})" if options else
+                           "add type: ...", layer=layer)
+            out.append((tuple(w.shown), kind, d))
         elif kind == "missing":
             key = path[-1]
             _, loc = _locate(root, path[:-1])
-            d = Diagnostic("V002", f"missing required field '{key}'{f' in {where}' if where else ''}", loc,
-                           f"add {key}: <value>", layer=layer)
+            info = w.info if w.shown and w.shown[-1] == key else None
+            needs = f"<{describe(_field_type(info))}>" if info is not None else "<value>"
+            where = f"{_dotted(w.shown[:-1])} " if w.shown[:-1] else ""
+            if where or what:
+                msg = f"{lead}{where}is missing the required {'parameter' if what else 'key'} '{key}'"
+            else:
+                msg = f"the spec has no '{key}' section"
+            d = Diagnostic("V002", msg, loc, f"add {key}: {_SECTION_EXAMPLES.get(name, needs)}", layer=layer)
+            out.append((tuple(w.shown[:-1]), f"missing:{key}", d))
         else:
-            # Union members each report; keep the first error per location.
-            shown = tuple(p for p in path if not (isinstance(p, str) and p[:1].isupper() and "[" in p)
-                          and not (isinstance(p, str) and p.startswith(("function-", "literal[", "tuple["))))
-            key_path = tuple(p for p in shown if not isinstance(p, str) or p not in (
-                "int", "str", "float", "bool", "list", "dict", "none", "constrained-int", "constrained-float"))
-            if key_path in seen:
+            group = tuple(w.shown) if w.union else tuple(path)
+            if group in seen:
                 continue
-            seen.add(key_path)
-            _, loc = _locate(root, key_path)
-            field_name = ".".join(str(p) for p in key_path) or where or "value"
-            msg = err["msg"]
-            if msg.startswith("Value error, "):
-                msg = msg[len("Value error, "):]
-            hint = _hint_for(kind, err)
-            d = Diagnostic("V003", f"{field_name}: {msg[:1].lower() + msg[1:]} (got {_show(err.get('input'))})",
-                           loc, hint, layer=layer)
-        out.append(d)
+            seen.add(group)
+            value, loc = _locate(root, path[:w.used] if w.union else path)
+            d = _invalid(err, kind, ctx, w, name, value, loc, lead, layer)
+            out.append((tuple(w.shown), kind, d))
+    return _merge_misspelt(out)
+
+
+_SECTION_EXAMPLES = {"inputs": "{image: [B, 3, 32, 32]}", "layers": "[{type: Linear, out_features: 10}]"}
+
+
+def _key_options(ann: Any) -> list[str]:
+    base, _, _ = _strip(ann)
+    if isinstance(base, type) and issubclass(base, BaseModel):
+        return [n for name, info in base.model_fields.items() for n in _names(name, info)]
+    return []
+
+
+def _tags(ann: Any) -> list[str]:
+    base, _, _ = _strip(ann)
+    out: list[str] = []
+    for m in _members(base) if _is_union(base) else []:
+        mb, _, _ = _strip(m)
+        if isinstance(mb, type) and issubclass(mb, BaseModel) and "type" in mb.model_fields:
+            out.extend(str(t) for t in typing.get_args(mb.model_fields["type"].annotation))
     return out
 
 
-def _hint_for(kind: str, err: dict) -> str:
-    ctx = err.get("ctx") or {}
-    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-        bound = next(iter(ctx.values()), None)
-        return f"use a value {kind.replace('_', ' ').replace('equal', 'or equal to')} {bound}"
-    if kind == "literal_error":
-        return f"use one of {ctx.get('expected', '')}"
-    if kind.startswith("int"):
-        return "use a whole number"
-    if kind.startswith("bool"):
-        return "use true or false"
-    if kind.startswith("float"):
-        return "use a number such as 0.001"
-    if kind.startswith(("string", "str")):
-        return "use text"
-    if kind in ("tuple_type", "list_type"):
-        return "use a list such as [3, 3]"
-    return "see `specc layers` and docs/spec.md for the allowed values"
+def _invalid(err: Any, kind: str, ctx: dict, w: _Walk, name: str, value: Any, loc: Location | None,
+             lead: str, layer: str | None) -> Diagnostic:
+    """A V003 (or a validator's own code) for a value of the wrong type or out of range."""
+    got = _show(err.get("input", value))
+    subject = name or "the value"
+    if kind == SPECC_ERROR:
+        msg = str(err["msg"])
+        if w.shown and str(w.shown[-1]) not in msg:  # a model-level check: say which section
+            msg = f"{name}: {msg}"
+        return Diagnostic(str(ctx.get("code", "V003")), f"{lead}{msg}", loc, str(ctx.get("hint", "")),
+                          layer=layer)
+    if kind in ("value_error", "assertion_error"):
+        msg = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        return Diagnostic("V003", f"{lead}{subject}: {msg}", loc, _fix(w, subject), layer=layer)
+    if kind in ("too_long", "too_short"):
+        n = ctx.get("max_length" if kind == "too_long" else "min_length")
+        actual = ctx.get("actual_length")
+        many = "at most" if kind == "too_long" else "at least"
+        return Diagnostic("V003", f"{lead}{subject} has {actual} item{'s' if actual != 1 else ''}, but takes "
+                          f"{many} {n}", loc, _fix(w, subject), layer=layer)
+    hint = _fix(w, subject)
+    options = [o for o in _literal_options(w.ann) if isinstance(o, str)]
+    guess = did_you_mean(str(err.get("input")), options) if options and isinstance(err.get("input"), str) else None
+    if guess:
+        hint = f"did you mean '{guess}'?"
+    return Diagnostic("V003", f"{lead}{subject} must be {describe(w.ann)}, got {got}", loc, hint, layer=layer)
+
+
+def _literal_options(ann: Any) -> list[Any]:
+    ann, _, _ = _strip(ann)
+    if typing.get_origin(ann) is Literal:
+        return list(typing.get_args(ann))
+    return [o for m in _members(ann) for o in _literal_options(m)] if _is_union(ann) else []
+
+
+def _fix(w: _Walk, subject: str) -> str:
+    desc = describe(w.ann)
+    if not w.shown or isinstance(w.shown[-1], int):  # a list item: no key to write
+        examples = [] if _strip(w.ann)[2] else _examples(w.ann)
+        return f"use {desc}" + (f", such as {' or '.join(examples)}" if examples else "")
+    key = w.shown[-1]
+    default = _default(w.info)
+    if default is not PydanticUndefined and isinstance(default, (int, float, str, tuple)):
+        other = f" or another {desc[2:]}" if desc.startswith("a ") else ""
+        return f"write {key}: {_yaml(default)} (the default){other}"
+    examples = _examples(w.ann)
+    if examples:
+        return "write " + " or ".join(f"{key}: {e}" for e in examples)
+    return f"use {desc}"
+
+
+def _yaml(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, tuple):
+        return "[" + ", ".join(_yaml(x) for x in v) + "]"
+    if isinstance(v, float):
+        return f"{v:g}" if v != 0 else "0.0"
+    return str(v)
+
+
+def _examples(ann: Any) -> list[str]:
+    """One or two values of the type, written as YAML, for a hint."""
+    ann, constraints, _ = _strip(ann)
+    if _is_union(ann):
+        out = [e for m in _members(ann) for e in _examples(m)[:1]]
+        return out[:2]
+    origin = typing.get_origin(ann)
+    if origin is Literal:
+        return [_yaml(typing.get_args(ann)[0])]
+    if origin in (list, tuple):
+        args = [a for a in typing.get_args(ann) if a is not Ellipsis]
+        fixed = origin is tuple and Ellipsis not in typing.get_args(ann)
+        items = [(_examples(a) or ["?"])[0] for a in args] if fixed else [(_examples(args[0]) or ["?"])[0]] * 2
+        return ["[" + ", ".join(items) + "]"] if args and "?" not in items else []
+    if ann is bool:
+        return ["true"]
+    if ann in (int, float):
+        lo = hi = None
+        for c in constraints:
+            lo = c.gt + (1 if ann is int else 0.1) if isinstance(c, at.Gt) else c.ge if isinstance(c, at.Ge) else lo
+            hi = c.lt - (1 if ann is int else 0.1) if isinstance(c, at.Lt) else c.le if isinstance(c, at.Le) else hi
+        if ann is float and lo is not None and hi is not None:
+            return [_yaml(float((lo + hi) / 2))]
+        typical = 3 if ann is int else 0.1
+        value = max(lo, typical) if lo is not None else typical
+        value = min(hi, value) if hi is not None else value
+        return [_yaml(ann(value))]
+    return []
+
+
+def _merge_misspelt(items: list[tuple[tuple[Any, ...], str, Diagnostic]]) -> list[Diagnostic]:
+    """``kernal_size: 3`` is one mistake, not two: drop the 'missing kernel_size' that the
+    unknown key's suggestion already explains."""
+    suggested = {(where, kind.removeprefix("extra:")) for where, kind, _ in items if kind.startswith("extra:")}
+    out: list[Diagnostic] = []
+    for where, kind, d in items:
+        if kind.startswith("missing:") and (where, kind.removeprefix("missing:")) in suggested:
+            continue
+        out.append(d)
+    return out
