@@ -11,4 +11,13 @@ __version__ = "0.1.0"
 
 from .pipeline import Spec, SpecInvalid, load, loads
 
-__all__ = ["Spec", "SpecInvalid", "__version__", "load", "loads"]
+__all__ = ["Spec", "SpecInvalid", "__version__", "build", "load", "loads"]
+
+
+def build(spec: Spec | str, seed: int | None = None, overrides: list[str] | None = None):  # type: ignore[no-untyped-def]
+    """The ``torch.nn.Module`` of a spec (a Spec or a path), built from its generated source."""
+    from .backends.torch_build import build_module
+
+    if not isinstance(spec, Spec):
+        spec = load(spec, overrides)
+    return build_module(spec.require_ok(), seed)

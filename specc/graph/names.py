@@ -74,11 +74,13 @@ NN_MODULE_ATTRS = frozenset(
     ]
 )
 
-# Names the generated forward() and module already use.
-GENERATED = frozenset({"self", "torch", "nn", "F", "math", "Tensor", "x", "out", "input"})
+# Module-level names of the generated file: never usable.
+GENERATED = frozenset({"self", "torch", "nn", "F", "math", "Tensor", "annotations"})
+# Local variables of the generated forward(): not usable as layer names, fine as block args.
+FORWARD_LOCALS = frozenset({"x", "out", "input"})
 
 
-def name_problem(name: object, *, allow_input: bool = False) -> str | None:
+def name_problem(name: object, *, allow_input: bool = False, parameter: bool = False) -> str | None:
     """Why ``name`` cannot be used, or None when it can."""
     if not isinstance(name, str):
         return f"a name must be text, got {name!r}"
@@ -94,7 +96,7 @@ def name_problem(name: object, *, allow_input: bool = False) -> str | None:
         return f"name {name!r} starts with an underscore, which generated code reserves"
     if name in NN_MODULE_ATTRS:
         return f"name {name!r} is an attribute of nn.Module and would shadow it"
-    if name in GENERATED and not (allow_input and name == "input"):
+    if name in GENERATED or (name in FORWARD_LOCALS and not parameter and not (allow_input and name == "input")):
         return f"name {name!r} is used by the generated code"
     return None
 

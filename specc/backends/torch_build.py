@@ -1,0 +1,130 @@
+"""Build the ``nn.Module`` of a spec from the very source ``specc compile`` writes.
+
+One path, not two: the generated file is written (atomically) to a cache folder and
+imported like any module, so what a user reads is what trains and exports, and
+``inspect.getsource`` (used by ``torch.jit.script``) works on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from ..atomic import atomic_write
+from ..emit import compile_source
+from ..shapes.dims import Dim, evaluate
+
+if TYPE_CHECKING:
+    from ..pipeline import Spec
+
+DEFAULT_SIZE = 16  # for symbolic dims other than the batch when nothing else is said
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("SPECC_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache"), "specc")
+    return Path(root) / "generated"
+
+
+def load_source(source: str, label: str = "model") -> ModuleType:
+    """Import generated source as a module (cached by content hash)."""
+    digest = hashlib.sha256(source.encode()).hexdigest()[:20]
+    name = f"specc_generated_{digest}"
+    if name in sys.modules:
+        return sys.modules[name]
+    path = cache_dir() / f"{name}.py"
+    if not path.is_file() or path.read_text(encoding="utf-8") != source:
+        atomic_write(path, source)
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
+
+
+def generated_module(spec: Spec) -> ModuleType:
+    return load_source(compile_source(spec), spec.name)
+
+
+def build_module(spec: Spec, seed: int | None = None) -> torch.nn.Module:
+    """The spec's model with PyTorch's default initialisation (reproducible with ``seed``)."""
+    module = generated_module(spec)
+    cls = getattr(module, spec.name)
+    if seed is None:
+        return cls()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return cls()
+
+
+def batch_symbols(spec: Spec) -> set[str]:
+    """Symbols used as the first (batch) dim of some input."""
+    assert spec.graph is not None
+    return {str(t.shape[0]) for t in spec.graph.inputs.values() if t.shape and isinstance(t.shape[0], Dim)}
+
+
+def symbol_sizes(spec: Spec, batch: int = 2, sizes: dict[str, int] | None = None) -> dict[str, int]:
+    """A size for every symbol of the inputs: the batch symbol(s) get ``batch``; others come from
+    ``sizes``, then the spec's export.sizes, then a default."""
+    assert spec.graph is not None
+    env: dict[str, int] = {}
+    export_sizes = dict(spec.document.export.sizes) if spec.document else {}
+    for t in spec.graph.inputs.values():
+        for d in t.shape:
+            if isinstance(d, Dim):
+                for s in d.symbols():
+                    env.setdefault(s, (sizes or {}).get(s, export_sizes.get(s, DEFAULT_SIZE)))
+    for s in batch_symbols(spec):
+        env[s] = (sizes or {}).get(s, batch)
+    return env
+
+
+def _int_high(spec: Spec, name: str) -> int:
+    """Upper bound for random integer inputs: the smallest vocabulary that reads them."""
+    assert spec.graph is not None
+    highs = [n.result.args.get("num_embeddings") for n in spec.graph.leaves()
+             if n.result is not None and name in n.inputs]
+    found = [h for h in highs if isinstance(h, int)]
+    return min(found) if found else 2
+
+
+def example_inputs(spec: Spec, batch: int = 2, sizes: dict[str, int] | None = None,
+                   seed: int | None = 0) -> tuple[torch.Tensor, ...]:
+    """Random inputs of the declared shapes and dtypes."""
+    assert spec.graph is not None
+    env = symbol_sizes(spec, batch, sizes)
+    gen = torch.Generator().manual_seed(seed) if seed is not None else None
+    out: list[torch.Tensor] = []
+    for name, t in spec.graph.inputs.items():
+        shape = tuple(evaluate(d, env) for d in t.shape)
+        dtype = getattr(torch, t.dtype)
+        if t.is_float:
+            out.append(torch.randn(shape, generator=gen).to(dtype))
+        elif t.dtype == "bool":
+            out.append(torch.randint(0, 2, shape, generator=gen).bool())
+        else:
+            out.append(torch.randint(0, _int_high(spec, name), shape, generator=gen, dtype=dtype))
+    return tuple(out)
+
+
+def static_shape(spec: Spec, node_name: str, env: dict[str, int]) -> tuple[int, ...]:
+    assert spec.graph is not None
+    t = spec.graph.value(node_name)
+    assert t is not None
+    return tuple(evaluate(d, env) for d in t.shape)
+
+
+def as_tuple(out: Any) -> tuple[torch.Tensor, ...]:
+    return out if isinstance(out, tuple) else (out,)

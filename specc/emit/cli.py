@@ -1,0 +1,39 @@
+"""`specc compile`: write the generated module (atomically) or print it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..atomic import atomic_write
+from ..cli import EXIT_OK, EXIT_SPEC, UsageError, _load, _require_ok
+from ..diagnostics import Diagnostic, render_text, use_colour
+from . import compile_source
+from .context import EmitError
+from .gate import GateError
+from .quote import UnsafeValue
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    spec = _load(args.spec, args.set)
+    if not _require_ok(spec):
+        return EXIT_SPEC
+    try:
+        source = compile_source(spec, train=args.train)
+    except (EmitError, UnsafeValue, GateError) as exc:
+        node = getattr(exc, "node", None)
+        d = Diagnostic("V006" if isinstance(exc, UnsafeValue) else "E999", f"cannot write PyTorch: {exc}",
+                       node.loc if node else None, "rename or simplify the offending part of the spec",
+                       layer=node.path if node else None)
+        sys.stderr.write(render_text(d, use_colour(sys.stderr)) + "\nnothing was written\n")
+        return EXIT_SPEC
+    if not args.output or args.output == "-":
+        sys.stdout.write(source)
+        return EXIT_OK
+    if not args.output.endswith(".py"):
+        raise UsageError(f"-o should name a .py file, got {args.output!r}")
+    atomic_write(args.output, source)
+    lines = source.count("\n")
+    sys.stderr.write(f"wrote {args.output} ({lines} lines, class {spec.name}"
+                     f"{', with a training entry point' if args.train else ''})\n")
+    return EXIT_OK

@@ -1,0 +1,398 @@
+"""Template context for the generated PyTorch module. All the logic of emission is here;
+the templates only print what this computes.
+
+Every layer becomes a named attribute in ``__init__`` (its kind's ``torch_init``) and a
+line in ``forward`` (its kind's ``torch_forward``), commented with the shape it
+produces.  Each ``block`` becomes one class: instances whose structure is the same
+share it, and the constructor values that differ between instances become the class's
+parameters (named after the block argument they equal, when there is one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .. import __version__
+from ..graph.ir import Graph, Node
+from ..shapes.dims import fmt_shape
+from ..shapes.tensor import TensorType
+from .quote import Ref, UnsafeValue, comment, ident, lit
+
+if TYPE_CHECKING:
+    from ..pipeline import Spec
+
+MODEL_CHAIN, BLOCK_CHAIN, BLOCK_INPUT = "x", "out", "x"
+
+
+class EmitError(Exception):
+    """A spec that is valid but cannot be written as PyTorch (a located, user-facing problem)."""
+
+    def __init__(self, message: str, node: Node | None = None):
+        super().__init__(message)
+        self.node = node
+
+
+@dataclass
+class Item:
+    """One attribute of a module: a layer, a block instance or a repeat (nn.Sequential)."""
+
+    attr: str
+    node: Node
+    args: dict[str, Any]  # constructor arguments; Ref values are class parameters
+    cls: str | None = None  # block class name, for a block instance
+    seq: list[str] = field(default_factory=list)  # child constructors, for a repeat
+
+    def init_expr(self) -> str | None:
+        if self.cls is not None:
+            return f"{self.cls}({', '.join(f'{ident(k, parameter=True)}={lit(v)}' for k, v in self.args.items())})"
+        if self.node.sub is not None:  # repeat
+            return "nn.Sequential(" + ", ".join(self.seq) + ")"
+        assert self.node.kind is not None
+        return self.node.kind.torch_init(self.args, lit)
+
+    def signature(self) -> tuple:
+        return (self.attr, self.cls, self.node.type, tuple(self.args), tuple(self.seq))
+
+
+@dataclass
+class Step:
+    target: str
+    expr: str
+    shape: str
+
+
+@dataclass
+class ClassCtx:
+    name: str
+    doc: list[str]
+    params: list[str]
+    inits: list[tuple[str, str, bool]]  # (attr, constructor, frozen)
+    args: list[str]
+    steps: list[Step]
+    returns: list[str]
+    return_type: str
+
+
+@dataclass
+class ModuleCtx:
+    header: list[str]
+    description: list[str]
+    support: list[str]
+    classes: list[ClassCtx]
+    model: str
+    input_shapes: list[tuple[str, str, str]]  # (name, shape literal, dtype)
+    output_shapes: list[tuple[str, str]]
+    loss: str | None
+    optimizer: str | None
+    scheduler: str | None
+    scheduler_interval: str
+    train: dict[str, Any] | None = None
+
+
+# -- values ---------------------------------------------------------------------------------------
+
+def _shape_comment(t: TensorType | None) -> str:
+    return fmt_shape(t.shape) if t is not None else ""
+
+
+def _shape_literal(t: TensorType) -> str:
+    return lit(tuple(d if isinstance(d, int) else str(d) for d in t.shape))
+
+
+# -- forward ----------------------------------------------------------------------------------------
+
+def _expr(node: Node, ins: list[str]) -> str:
+    if node.sub is not None:
+        return f"self.{node.name}({', '.join(ins)})"
+    assert node.kind is not None and node.result is not None
+    module = f"self.{node.name}" if node.kind.torch_class else ""
+    return node.kind.torch_forward(module, ins, node.result.args)
+
+
+def forward_steps(g: Graph, input_vars: dict[str, str], chain: str,
+                  outputs: list[str]) -> tuple[list[Step], list[str]]:
+    """Forward lines; a value is kept in a variable named after its layer only when
+    something other than the very next layer (or the return) reads it."""
+    readers: dict[str, set[int]] = {}
+    for i, n in enumerate(g.nodes):
+        for s in n.inputs:
+            readers.setdefault(s, set()).add(i)
+    var = dict(input_vars)
+    steps: list[Step] = []
+    last = len(g.nodes) - 1
+    for i, n in enumerate(g.nodes):
+        ins = [var[s] for s in n.inputs]
+        used_by = readers.get(n.name, set())
+        sole_final_output = outputs == [n.name] and i == last
+        if sole_final_output or (n.name not in outputs and used_by <= {i + 1}):
+            target = chain
+        else:
+            target = ident(n.name)
+        var[n.name] = target
+        steps.append(Step(target, _expr(n, ins), _shape_comment(n.out)))
+    return steps, [var[o] for o in outputs]
+
+
+# -- classes ------------------------------------------------------------------------------------------
+
+@dataclass
+class Instance:
+    node: Node
+    items: list[Item]
+    steps: list[Step]
+    returns: list[str]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Variant:
+    """One class: the block instances that share a structure."""
+
+    block: str
+    cls: str
+    sig: tuple
+    instances: list[Instance] = field(default_factory=list)
+    params: list[str] = field(default_factory=list)
+    mapping: dict[tuple[str, str], str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+
+
+class _Emitter:
+    """Two passes: collect every block instance and group them by structure, then choose
+    each class's parameters from what actually differs between its instances."""
+
+    def __init__(self, spec: Spec):
+        self.spec = spec
+        self.variants: list[Variant] = []
+        self.instance: dict[int, tuple[Variant, Instance]] = {}  # id(node) ->
+        self.support: dict[str, str] = {}
+        self.taken = {spec.name}
+
+    # pass 1 ------------------------------------------------------------------------------------
+    def collect(self, g: Graph) -> None:
+        for n in g.nodes:
+            if n.sub is None:
+                continue
+            self.collect(n.sub)
+            if n.sub.block != "repeat":
+                self._register(n)
+
+    def _register(self, n: Node) -> None:
+        assert n.sub is not None and n.sub.block is not None
+        items = self.items(n.sub)
+        steps, returns = forward_steps(n.sub, {"input": BLOCK_INPUT}, BLOCK_CHAIN, [s for _, s in n.sub.outputs])
+        sig = (tuple(self._item_sig(i) for i in items), tuple((s.target, s.expr) for s in steps), tuple(returns))
+        inst = Instance(n, items, steps, returns)
+        for v in self.variants:
+            if v.block == n.sub.block and v.sig == sig:
+                v.instances.append(inst)
+                break
+        else:
+            cls = n.sub.block if n.sub.block not in self.taken else self._fresh(n.sub.block)
+            self.taken.add(cls)
+            v = Variant(n.sub.block, cls, sig, [inst])
+            self.variants.append(v)
+        self.instance[id(n)] = (v, inst)
+
+    def _item_sig(self, it: Item) -> tuple:
+        if it.node.sub is not None:
+            return (it.attr, "repeat" if it.cls is None else self.instance[id(it.node)][0].cls,
+                    tuple(self._child_sig(c) for c in it.node.sub.nodes) if it.cls is None else ())
+        return (it.attr, it.node.type, tuple(it.args))
+
+    def _child_sig(self, n: Node) -> Any:
+        if n.sub is not None and n.sub.block != "repeat":
+            return self.instance[id(n)][0].cls, self.instance[id(n)][1].node.sub.block_args.__repr__()
+        if n.sub is not None:
+            return tuple(self._child_sig(c) for c in n.sub.nodes)
+        return self._leaf_init(n)
+
+    def items(self, g: Graph) -> list[Item]:
+        out: list[Item] = []
+        for n in g.nodes:
+            if n.sub is not None:
+                cls = None if n.sub.block == "repeat" else "?"  # resolved in pass 2
+                out.append(Item(n.name, n, {}, cls=cls))
+            elif n.kind is not None and n.result is not None:
+                if n.kind.support_code:
+                    self.support.setdefault(n.kind.type_name, n.kind.support_code.strip())
+                if n.kind.torch_class is not None:
+                    out.append(Item(n.name, n, dict(n.result.args)))
+        return out
+
+    def _leaf_init(self, n: Node) -> str:
+        assert n.kind is not None and n.result is not None
+        if n.kind.support_code:
+            self.support.setdefault(n.kind.type_name, n.kind.support_code.strip())
+        init = n.kind.torch_init(n.result.args, lit)
+        if init is None:
+            raise EmitError(f"{n.type} '{n.path}' is an inline operation and cannot be repeated", n)
+        return init
+
+    # pass 2 ------------------------------------------------------------------------------------
+    def resolve(self, items: list[Item]) -> None:
+        """Fill block-instance kwargs and repeat children, now that every class is known."""
+        for it in items:
+            if it.node.sub is None:
+                continue
+            if it.cls is not None:
+                v, inst = self.instance[id(it.node)]
+                it.cls, it.args = v.cls, dict(inst.kwargs)
+            else:
+                it.seq = [self._child_expr(c) for c in it.node.sub.nodes]
+
+    def _child_expr(self, n: Node) -> str:
+        if n.sub is not None and n.sub.block != "repeat":
+            v, inst = self.instance[id(n)]
+            return f"{v.cls}({', '.join(f'{ident(k, parameter=True)}={lit(x)}' for k, x in inst.kwargs.items())})"
+        if n.sub is not None:
+            return "nn.Sequential(" + ", ".join(self._child_expr(c) for c in n.sub.nodes) + ")"
+        return self._leaf_init(n)
+
+    def finish(self) -> list[ClassCtx]:
+        classes: list[ClassCtx] = []
+        for v in self.variants:  # nested blocks were registered before the blocks using them
+            for inst in v.instances:
+                self.resolve(inst.items)
+            self._choose_params(v)
+            first = v.instances[0]
+            template = [Item(it.attr, it.node, {k: (Ref(v.mapping[(it.attr, k)]) if (it.attr, k) in v.mapping else x)
+                                                for k, x in it.args.items()}, cls=it.cls, seq=it.seq)
+                        for it in first.items]
+            assert first.node.sub is not None
+            shapes = [_shape_comment(first.node.sub.inputs["input"])]
+            doc = [f"Block {v.block}, used {len(v.instances)} time{'s' if len(v.instances) > 1 else ''} "
+                   f"(first: {first.node.path}, input {shapes[0]})."]
+            same = all([s.shape for s in self._steps_shapes(i)] == [s.shape for s in self._steps_shapes(first)]
+                       for i in v.instances)
+            steps = [Step(s.target, s.expr, s.shape if same else "") for s in self._steps_shapes(first)]
+            params = [f"{p}: {v.annotations[p]}" for p in v.params]
+            classes.append(ClassCtx(v.cls, doc, params, _inits(template), [BLOCK_INPUT], steps, first.returns,
+                                    "torch.Tensor"))
+        return classes
+
+    @staticmethod
+    def _steps_shapes(inst: Instance) -> list[Step]:
+        return inst.steps
+
+    def _choose_params(self, v: Variant) -> None:
+        """A constructor value becomes a class parameter only when it differs between the
+        instances sharing the class; it is named after the block argument it tracks, and
+        values that always move together (in_channels of two branches) share one name."""
+        keys = [(it.attr, k) for it in v.instances[0].items for k in it.args]
+        block_args = [inst.node.sub.block_args if inst.node.sub is not None else {} for inst in v.instances]
+        arg_names = list(block_args[0])
+        mapping: dict[tuple[str, str], str] = {}
+        vectors: dict[str, list[Any]] = {}
+        for key in keys:
+            vals = [self._arg(inst, key) for inst in v.instances]
+            if all(_same(x, vals[0]) for x in vals[1:]):
+                continue  # a constant of the class
+            name = next((p for p, vec in vectors.items() if all(map(_same, vec, vals))), None)
+            if name is None:
+                name = next((a for a in arg_names if all(_same(ba.get(a), x) for ba, x in zip(block_args, vals))), None)
+            if name is None:
+                attr, k = key
+                name = k if k not in vectors and k not in arg_names else f"{attr}_{k}"
+            mapping[key] = name
+            vectors[name] = vals
+        v.mapping = mapping
+        v.params = list(vectors)
+        for inst in v.instances:
+            inst.kwargs = {p: next(self._arg(inst, key) for key, name in mapping.items() if name == p)
+                           for p in v.params}
+        v.annotations = {p: _annotation(vec[0]) for p, vec in vectors.items()}
+
+    @staticmethod
+    def _arg(inst: Instance, key: tuple[str, str]) -> Any:
+        attr, k = key
+        return next(it.args[k] for it in inst.items if it.attr == attr)
+
+    def _fresh(self, base: str) -> str:
+        k = 2
+        while f"{base}{k}" in self.taken:
+            k += 1
+        return f"{base}{k}"
+
+
+def _annotation(v: Any) -> str:
+    if isinstance(v, tuple):
+        return f"tuple[{type(v[0]).__name__}, ...]" if v else "tuple"
+    return type(v).__name__
+
+
+def _same(a: Any, b: Any) -> bool:
+    return a == b and type(a) is type(b)
+
+
+def _inits(items: list[Item]) -> list[tuple[str, str, bool]]:
+    out = []
+    for it in items:
+        expr = it.init_expr()
+        if expr is not None:
+            out.append((ident(it.attr), expr, not it.node.trainable))
+    return out
+
+
+# -- sections -------------------------------------------------------------------------------------------
+
+def _call(qualname: str, fields: dict[str, Any], lead: str = "") -> str:
+    parts = [lead] if lead else []
+    for k, v in fields.items():
+        if k in ("weight", "pos_weight") and v is not None:
+            parts.append(f"{k}=torch.tensor({lit(v)})")
+        else:
+            parts.append(f"{k}={lit(v)}")
+    return f"{qualname}({', '.join(parts)})"
+
+
+def _section(model: Any, prefix: str, lead: str = "") -> str | None:
+    if model is None:
+        return None
+    fields = model.model_dump(exclude={"type", "interval"}, exclude_defaults=True)
+    return _call(f"{prefix}.{model.type}", {k: v for k, v in fields.items()}, lead)
+
+
+def module_context(spec: Spec) -> ModuleCtx:
+    g = spec.graph
+    if g is None or not spec.ok:
+        raise EmitError("the spec has errors; run `specc check` first")
+    em = _Emitter(spec)
+    try:
+        model = ident(spec.name)
+    except UnsafeValue as exc:
+        raise EmitError(f"model name: {exc}") from None
+    em.collect(g)
+    items = em.items(g)
+    classes = em.finish()
+    em.resolve(items)
+    input_vars = {name: ident(name) for name in g.inputs}
+    outputs = [src for _, src in g.outputs]
+    steps, returns = forward_steps(g, input_vars, MODEL_CHAIN, outputs)
+    params, trainable, _, _ = g.totals()
+    doc = [f"{spec.name}, generated from {comment(spec.path)}.", "", "Inputs:"]
+    doc += [f"    {n}: {_shape_comment(t)} {t.dtype}" for n, t in g.inputs.items()]
+    doc += ["Outputs:"] + [f"    {n}: {_shape_comment(g.value(s))}" for n, s in g.outputs]
+    doc += ["", f"Parameters: {params:,} ({trainable:,} trainable)."]
+    classes.append(ClassCtx(model, doc, [], _inits(items), list(input_vars.values()), steps, returns,
+                               "torch.Tensor" if len(returns) == 1 else
+                               f"tuple[{', '.join(['torch.Tensor'] * len(returns))}]"))
+    d = spec.document
+    sched = d.scheduler if d else None
+    header = [
+        f"Generated by specc {__version__} from {comment(repr(spec.path))}; do not edit by hand.",
+        f"Regenerate with: specc compile {comment(spec.path)}",
+        f"Spec sha256: {spec.sha256}",
+    ]
+    desc = [comment(line) for line in (d.description or "").splitlines()] if d else []
+    return ModuleCtx(
+        header=header, description=[x for x in desc if x], support=list(em.support.values()), classes=classes,
+        model=model,
+        input_shapes=[(n, _shape_literal(t), t.dtype) for n, t in g.inputs.items()],
+        output_shapes=[(n, _shape_literal(g.value(s))) for n, s in g.outputs if g.value(s) is not None],
+        loss=_section(d.loss, "nn") if d else None,
+        optimizer=_section(d.optimizer, "torch.optim", "params") if d else None,
+        scheduler=_section(sched, "torch.optim.lr_scheduler", "optimizer") if sched else None,
+        scheduler_interval=sched.interval if sched else "epoch",
+    )
