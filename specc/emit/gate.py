@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import ast
 
-MODULE_IMPORTS = frozenset({"__future__", "math", "torch", "torch.nn", "torch.nn.functional"})  # and `from torch import nn`
+# `from torch import nn` is an import from "torch"; `from torch.nn import functional` from "torch.nn".
+MODULE_IMPORTS = frozenset({"__future__", "math", "torch", "torch.nn", "torch.nn.functional"})
 TRAIN_IMPORTS = MODULE_IMPORTS | {"argparse", "os", "random", "tempfile", "time", "numpy", "safetensors.torch",
                                   "sklearn", "sklearn.datasets"}
 FORBIDDEN_NAMES = frozenset({

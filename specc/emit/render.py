@@ -29,7 +29,7 @@ def environment() -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
-        autoescape=False,  # noqa: S701 - Python source, not HTML; values are quoted by specc.emit.quote
+        autoescape=False,  # Python source, not HTML: values are quoted by specc.emit.quote
     )
 
 
