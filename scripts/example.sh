@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# specc's main job on a bundled example, in the project's own virtual environment.
+#   bash scripts/example.sh [SPEC]      (default: specs/course_cnn.yaml)
+source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh"
+
+SPEC="${1:-specs/course_cnn.yaml}"
+OUT="${SPECC_OUT:-out/example}"
+mkdir -p "$OUT"
+
+echo "== specc check $SPEC"
+specc check "$SPEC"
+
+echo "== specc summary $SPEC"
+specc summary "$SPEC"
+
+# The later steps of the pipeline go here as they land, each writing under $OUT:
+#   specc compile "$SPEC" --train -o "$OUT/model.py"
+#   specc export  "$SPEC" -o "$OUT/model.onnx"
+#   specc run     "$OUT/model.onnx" --batch 4
+
+echo "done: $SPEC checks clean"
