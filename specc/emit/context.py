@@ -87,7 +87,6 @@ class ModuleCtx:
     optimizer: str | None
     scheduler: str | None
     scheduler_interval: str
-    train: dict[str, Any] | None = None
 
 
 # -- values ---------------------------------------------------------------------------------------

@@ -33,8 +33,9 @@ def environment() -> jinja2.Environment:
     )
 
 
-def render_module(ctx: ModuleCtx, template: str = "module.py.j2", allowed: frozenset[str] = MODULE_IMPORTS) -> str:
-    source = environment().get_template(template).render(ctx=ctx)
+def render_module(ctx: ModuleCtx, template: str = "module.py.j2", allowed: frozenset[str] = MODULE_IMPORTS,
+                  **extra: object) -> str:
+    source = environment().get_template(template).render(ctx=ctx, **extra)
     source = tidy(_drop_unused_imports(source))
     gate(source, allowed)
     return source
