@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import functools
 import re
-from pathlib import Path
 
 import jinja2
 
+from ..resources import templates_dir
 from .context import ModuleCtx
 from .gate import MODULE_IMPORTS, gate
 
 LINE = 88  # ruff's and black's default, so the file is formatted for most projects as is
-
-
-def templates_dir() -> Path:
-    """templates/ inside an installed wheel, or at the root of a source checkout."""
-    here = Path(__file__).resolve().parent.parent
-    for candidate in (here / "templates", here.parent / "templates"):
-        if (candidate / "module.py.j2").is_file():
-            return candidate
-    raise FileNotFoundError("specc's templates folder is missing from this installation")
 
 
 @functools.lru_cache(maxsize=1)
