@@ -23,6 +23,7 @@ from .shapes.dims import fmt_shape, sym
 from .shapes.tensor import TensorType
 from .validate.document import Document, InputSpec
 from .validate.errors import pydantic_diagnostics
+from .validate.naming import suggest_name
 
 
 @dataclass
@@ -155,10 +156,10 @@ def _inputs(doc: PosDict, spec: Spec) -> dict[str, TensorType] | None:
         except ValidationError:
             return None  # reported by the document validation
         problem = name_problem(name)
-        if problem:
-            spec.diagnostics.append(Diagnostic("V006", problem, raw.key_loc(name),
-                                               "input names become argument names of forward()"))
-            return None
+        if problem:  # reported, and the input still typed so that the layers get checked
+            spec.diagnostics.append(Diagnostic("V006", f"input {problem}", raw.key_loc(name),
+                                               "input names become argument names of forward(); rename it, "
+                                               f"e.g. {suggest_name(name, 'input', name_problem)}"))
         shape = tuple(sym(d) if isinstance(d, str) else d for d in inp.shape)
         out[str(name)] = TensorType(shape, inp.dtype)
     return out
@@ -182,18 +183,29 @@ def _outputs(graph: Graph, doc: PosDict, spec: Spec) -> None:
         return
     from .graph.names import name_problem
 
-    for out_name, src in pairs:
+    for i, (out_name, src) in enumerate(pairs):
+        at = loc
+        if isinstance(raw, PosList):
+            at = raw.item_loc(i)
+        elif isinstance(raw, PosDict):
+            at = raw.value_loc(out_name)
         if graph.node(src) is None and src not in graph.inputs:
             import difflib
 
-            guess = difflib.get_close_matches(src, [n.name for n in graph.nodes], n=1)
+            known = [n.name for n in graph.nodes]
+            guess = difflib.get_close_matches(src, known, n=1)
             spec.diagnostics.append(Diagnostic(
-                "G001", f"outputs: '{src}' is not a layer of the model", loc,
-                f"did you mean '{guess[0]}'?" if guess else "name a layer with name: and list it here"))
+                "G001", f"outputs: '{src}' is not a layer of the model", at,
+                f"did you mean '{guess[0]}'?" if guess else
+                f"list one of the top-level layers ({', '.join(known[-4:])}), or give a layer name: {src}"))
             continue
         problem = name_problem(out_name)
         if problem:
-            spec.diagnostics.append(Diagnostic("V006", problem, loc, "output names become ONNX output names"))
+            if isinstance(raw, PosDict):
+                at = raw.key_loc(out_name)
+            spec.diagnostics.append(Diagnostic("V006", f"output {problem}", at,
+                                               "output names become ONNX output names; rename it, e.g. "
+                                               f"{suggest_name(out_name, 'output', name_problem)}"))
             continue
         graph.outputs.append((out_name, src))
 

@@ -20,6 +20,7 @@ from ..load.expand import LAYER_META, Group
 from ..load.yaml_loader import PosDict, PosList
 from ..shapes.tensor import TensorType
 from ..validate.errors import pydantic_diagnostics
+from ..validate.naming import suggest_name
 from .ir import Graph, Node
 from .names import auto_name, name_problem
 
@@ -75,12 +76,16 @@ class GraphBuilder:
             problem = name_problem(name)
             loc = item.value_loc("name")
             if problem:
-                self.error("V006", problem, loc, "use a plain identifier such as conv1 or head_out",
+                self.error("V006", f"layer {problem}", loc,
+                           f"rename it, e.g. name: {suggest_name(name, 'layer', name_problem)}",
                            layer=f"{prefix}{name}")
                 continue
             if name in names or name in inputs:
-                self.error("V007", f"the name '{name}' is used twice", loc,
-                           "give every layer (and input) its own name", layer=f"{prefix}{name}")
+                first = next((i.value_loc("name") for i in items if isinstance(i, PosDict) and i.get("name") == name),
+                             None)
+                where = "an input" if name in inputs else f"the layer on line {first.line}" if first else "another"
+                self.error("V007", f"the name '{name}' is already used by {where}", loc,
+                           f"give every layer and input its own name, e.g. name: {name}_2", layer=f"{prefix}{name}")
                 continue
             names.add(name)
         return names
@@ -121,6 +126,9 @@ class GraphBuilder:
         kind = layers.lookup(ltype)
         if kind is None:
             guess = layers.suggest(ltype)
+            known = layers.lookup(guess) if guess else None
+            if known and known.type_name.lower() == guess.lower():  # 'conv2d': Conv2d, not the alias Conv2D
+                guess = known.type_name
             self.error("V004", f"unknown layer type '{ltype}'", item.value_loc("type"),
                        f"did you mean '{guess}'?" if guess else "run `specc layers` to list the layer types",
                        layer=path)
@@ -147,7 +155,8 @@ class GraphBuilder:
             node.result = kind.infer(node.params, tensors)
         except SpecError as err:
             at = item.value_loc(err.field) if err.field and err.field in item else loc
-            self.diags.append(Diagnostic(err.code, f"{kind.type_name} '{path}': {err.message}", at, err.hint,
+            message = err.message.removeprefix(f"{kind.type_name}: ")  # the engine names the layer itself
+            self.diags.append(Diagnostic(err.code, f"{kind.type_name} '{path}': {message}", at, err.hint,
                                          "error", path))
         return node
 
@@ -174,39 +183,42 @@ class GraphBuilder:
                                 _rank_hint(kind, t))
 
     def _sources(self, g: Graph, item: PosDict, prev: str | None, path: str, loc: Location | None) -> list[str]:
+        t = item.get("type")
+        kind = layers.lookup(t) if isinstance(t, str) else None
+        who = f"{kind.type_name if kind else t} '{path}'"
         if "from" not in item:
             if prev is None:
                 if len(g.inputs) > 1:
-                    self.error("G004", f"layer '{path}' is first but the model has several inputs "
-                               f"({', '.join(g.inputs)})", loc, f"add from: {next(iter(g.inputs))}", layer=path)
+                    self.error("G004", f"{who} is the first layer, but the model has several inputs "
+                               f"({', '.join(g.inputs)}) and it does not say which one it reads", loc,
+                               f"add from: {next(iter(g.inputs))} (or from: [{', '.join(g.inputs)}] for a merge)",
+                               layer=path)
                 return []
             return [prev]
         src = item["from"]
         names = src if isinstance(src, list) else [src]
-        at = item.value_loc("from")
         out: list[str] = []
-        for name in names:
+        for i, name in enumerate(names):
+            at = src.item_loc(i) if isinstance(src, PosList) else item.value_loc("from")
             if not isinstance(name, str):
-                self.error("V003", f"from: expects layer or input names, got {name!r}", at,
-                           "from: conv1 or from: [a, b]", layer=path)
+                self.error("V003", f"{who}: from: expects layer or input names, got {name!r}", at,
+                           "write from: conv1 or from: [a, b]", layer=path)
                 return []
             if name in g.inputs or any(n.name == name for n in g.nodes):
                 out.append(name)
                 continue
             if name == path.rsplit(".", 1)[-1]:
-                self.error("G002", f"layer '{path}' reads from itself", at, "point from: at an earlier layer",
-                           layer=path)
+                self.error("G002", f"{who} reads from itself", at, "point from: at an earlier layer", layer=path)
                 return []
             if self._declared and name in self._declared[-1]:
-                self.error("G002", f"layer '{path}' reads from '{name}', which comes after it", at,
+                self.error("G002", f"{who} reads from '{name}', which is defined after it", at,
                            f"move '{name}' above this layer; layers run in the order written", layer=path)
                 return []
             known = [*g.inputs, *(n.name for n in g.nodes)]
             guess = difflib.get_close_matches(name, known, n=1)
-            self.error("G001", f"from: '{name}' is not an input or an earlier layer", at,
+            self.error("G001", f"{who} reads from '{name}', which is not an input or an earlier layer", at,
                        f"did you mean '{guess[0]}'?" if guess else
-                       f"known names here: {', '.join(known) or 'none'} (a layer can only read layers above it)",
-                       layer=path)
+                       f"names it can read here: {', '.join(known) or 'none'}", layer=path)
             return []
         return out
 

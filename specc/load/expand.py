@@ -72,7 +72,7 @@ class _Expander:
     def load_vars(self) -> None:
         raw = self.doc.get("vars") or PosDict()
         if not isinstance(raw, PosDict):
-            self.fail(SpecError("Y005", "vars: must be a mapping of name: value", "vars: {hidden: 128}",
+            self.fail(SpecError("Y005", "vars: must be a mapping of name: value", "write e.g. vars: {hidden: 128}",
                                 loc=self.doc.value_loc("vars")))
             raw = PosDict()
         var_overrides = {k: v for k, v in self.overrides.items() if "." not in k}
@@ -80,8 +80,10 @@ class _Expander:
             if name not in raw:
                 close = difflib.get_close_matches(name, [str(k) for k in raw], n=1)
                 hint = f"did you mean '{close[0]}'?" if close else \
-                    f"known variables: {', '.join(map(str, raw)) or 'none'}; use a.b=value to set a key"
-                self.fail(SpecError("X003", f"--set names unknown variable '{name}'", hint, loc=CLI))
+                    f"variables in vars: are {', '.join(map(str, raw)) or 'none'}; to set a key, write a path " \
+                    "such as --set train.epochs=3"
+                self.fail(SpecError("X003", f"--set {name}=... names a variable that vars: does not define", hint,
+                                    loc=CLI))
         for name, value in raw.items():
             if name in var_overrides:
                 self.env[name] = var_overrides[name]
@@ -111,7 +113,8 @@ class _Expander:
                 last: Any = keys[-1]
                 if isinstance(target, PosList):
                     if not last.isdigit() or int(last) >= len(target):
-                        self.fail(SpecError("X003", f"--set {path}: no item {last}", "", loc=CLI))
+                        self.fail(SpecError("X003", f"--set {path}: the list has no item {last}",
+                                            f"use an index from 0 to {len(target) - 1}", loc=CLI))
                         continue
                     last = int(last)
                 target[last] = value
@@ -142,7 +145,8 @@ class _Expander:
     def load_blocks(self, layer_types: set[str]) -> None:
         raw = self.doc.get("blocks") or PosDict()
         if not isinstance(raw, PosDict):
-            self.fail(SpecError("Y005", "blocks: must be a mapping of BlockName: {args, layers}", "",
+            self.fail(SpecError("Y005", "blocks: must be a mapping of BlockName: {args, layers}",
+                                "write e.g. blocks: {ConvBlock: {args: {out: 64}, layers: [...]}}",
                                 loc=self.doc.value_loc("blocks")))
             return
         for name, body in raw.items():
@@ -184,7 +188,8 @@ class _Expander:
     def expand_items(self, items: Any, env: dict[str, Any], stack: tuple[str, ...],
                      loc: Location | None) -> PosList:
         if not isinstance(items, PosList):
-            self.fail(SpecError("Y005", "layers: must be a list of layers", "layers:\n  - {type: ReLU}", loc=loc))
+            self.fail(SpecError("Y005", "layers: must be a list of layers",
+                                "write one '- {type: ...}' line per layer under layers:", loc=loc))
             return PosList(loc=loc)
         out = PosList(loc=items.loc)
         for i, item in enumerate(items):
@@ -217,8 +222,9 @@ class _Expander:
     def expand_repeat(self, item: PosDict, env: dict[str, Any], stack: tuple[str, ...]) -> Any:
         n = item["repeat"]
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            self.fail(SpecError("V003", f"repeat must be a positive integer, got {n!r}", "e.g. repeat: 3",
-                                loc=item.value_loc("repeat")))
+            self.fail(SpecError("V003", f"repeat must be a positive whole number, got {_plain(n)}",
+                                "write repeat: 1 or more (to drop the layer, delete it)" if n == 0 else
+                                "write e.g. repeat: 3", loc=item.value_loc("repeat")))
             self.broken.add(id(item))
             return item
         body = item.copy_with({k: v for k, v in item.items() if k not in ("repeat", "name", "from")})
@@ -229,8 +235,9 @@ class _Expander:
     def expand_block(self, item: PosDict, btype: str, env: dict[str, Any], stack: tuple[str, ...]) -> Any:
         if btype in stack:
             chain = " → ".join((*stack, btype))
-            self.fail(SpecError("G006", f"block '{btype}' uses itself ({chain})", "break the cycle",
-                                loc=item.value_loc("type")))
+            self.fail(SpecError("G006", f"block '{btype}' contains itself ({chain}), so it would never end",
+                                f"remove {{type: {btype}}} from block '{stack[-1]}', or use repeat: N to stack "
+                                "a block several times", loc=item.value_loc("type")))
             self.broken.add(id(item))
             return item
         block = self.blocks[btype]
@@ -257,6 +264,10 @@ class _Expander:
         group.children = list(self.expand_items(block["layers"], inner_env, (*stack, btype), block.value_loc("layers")))
         group.output = block.get("output")
         return group
+
+
+def _plain(v: Any) -> str:
+    return ("true" if v else "false") if isinstance(v, bool) else repr(v) if isinstance(v, str) else str(v)
 
 
 def _group(item: PosDict, kind: str, block: str | None) -> Group:

@@ -66,10 +66,46 @@ def evaluate(expr: str, env: Mapping[str, Any], loc: Location | None) -> Any:
     except SpecError:
         raise
     except ZeroDivisionError:
-        raise SpecError("X004", f"'${{{expr}}}' divides by zero", "check the variables it uses", loc=loc) from None
-    except (ArithmeticError, ValueError, TypeError) as exc:
-        raise SpecError("X004", f"'${{{expr}}}' cannot be evaluated: {exc}", "check the variables it uses",
+        raise SpecError("X004", f"'${{{expr}}}' divides by zero", _values_hint(tree, env, "make the divisor non-zero"),
                         loc=loc) from None
+    except (ArithmeticError, ValueError, TypeError) as exc:
+        raise SpecError("X004", f"'${{{expr}}}' cannot be evaluated ({exc})",
+                        _values_hint(tree, env, "change the values so the arithmetic is defined"), loc=loc) from None
+
+
+def _values_hint(tree: ast.AST, env: Mapping[str, Any], fix: str) -> str:
+    """'here width = 64, groups = 0: make the divisor non-zero' — the values that made it fail."""
+    names = dict.fromkeys(n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id in env)
+    values = ", ".join(f"{n} = {env[n]!r}" for n in names)
+    return f"here {values}: {fix}" if values else fix
+
+
+def _reason(node: ast.AST) -> str:
+    """What an expression does that is not arithmetic, in a few words (a call by name first:
+    in ``__import__('os').getpid()`` the telling part is ``__import__``)."""
+    reasons: list[str] = []
+    for n in ast.walk(node):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name):
+            if n.func.id not in _FUNCS:
+                return f"calls {n.func.id}()"
+            if n.keywords or not n.args:
+                return f"calls {n.func.id}() with keyword or no arguments"
+        elif isinstance(n, ast.Attribute):
+            reasons.append(f"reads the attribute .{n.attr}")
+        elif isinstance(n, ast.Subscript):
+            reasons.append("indexes a value with [...]")
+        elif isinstance(n, ast.Constant) and (isinstance(n.value, bool) or not isinstance(n.value, (int, float))):
+            reasons.append(f"contains the literal {n.value!r}")
+        elif isinstance(n, (ast.Compare, ast.BoolOp, ast.IfExp)):
+            reasons.append("compares or tests values")
+        elif isinstance(n, (ast.Lambda, ast.ListComp, ast.GeneratorExp, ast.DictComp, ast.SetComp, ast.NamedExpr)):
+            reasons.append("defines a function, comprehension or assignment")
+        elif isinstance(n, (ast.List, ast.Tuple, ast.Dict, ast.Set)):
+            reasons.append("builds a collection")
+        elif isinstance(n, (ast.BinOp, ast.UnaryOp)) and type(n.op) not in _BINOPS \
+                and not isinstance(n.op, (ast.USub, ast.UAdd)):
+            reasons.append(f"uses the operator {type(n.op).__name__}")
+    return reasons[0] if reasons else "is not plain arithmetic"
 
 
 def _eval(node: ast.AST, env: Mapping[str, Any], expr: str, loc: Location | None) -> Any:
@@ -99,9 +135,9 @@ def _eval(node: ast.AST, env: Mapping[str, Any], expr: str, loc: Location | None
             and not node.keywords and node.args):
         args = [_number(_eval(a, env, expr, loc), expr, loc) for a in node.args]
         return _FUNCS[node.func.id](*args)
-    raise SpecError("X002", f"'${{{expr}}}' uses something other than arithmetic on variables",
-                    "only numbers, variable names, + - * / // % **, parentheses and "
-                    "min/max/abs/round/int/ceil/floor are allowed", loc=loc)
+    raise SpecError("X002", f"'${{{expr}}}' {_reason(node)}, but an expression may only do arithmetic on numbers "
+                    "and variables", "use numbers, variable names, + - * / // % **, parentheses and "
+                    "min/max/abs/round/int/ceil/floor, e.g. ${hidden * 2}", loc=loc)
 
 
 def _number(v: Any, expr: str, loc: Location | None) -> int | float:

@@ -164,6 +164,41 @@ class _Builder:
             yield item
 
 
+def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> SpecError:
+    """PyYAML's parser messages, said in terms of what to change in the file."""
+    problem = exc.problem or "invalid YAML"
+    context = exc.context or ""
+    mark, opened = exc.problem_mark, exc.context_mark
+    loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
+    if "\\t" in problem or "\t" in problem:
+        return SpecError("Y001", f"line {loc.line} is indented with a tab, and YAML allows only spaces",
+                         "replace the tab with spaces (2 per level, like the lines around it)", loc=loc)
+    if "flow" in context and opened is not None and problem.startswith("expected ','"):
+        bracket = "{" if "mapping" in context else "["
+        closer = "}" if bracket == "{" else "]"
+        at = Location(file, opened.line + 1, opened.column + 1)
+        return SpecError("Y001", f"the '{bracket}' opened on line {at.line} is not closed before line {loc.line}",
+                         f"add the missing '{closer}' (or ',') at the end of line {at.line}", loc=at)
+    if "mapping values are not allowed" in problem:
+        return SpecError("Y001", "a ':' appears where YAML does not expect a new key",
+                         "put a newline before the key, or quote text that contains ': '", loc=loc)
+    if "could not find expected ':'" in problem:
+        return SpecError("Y001", "a key has no ':' after it", "write key: value", loc=loc)
+    if "found undefined alias" in problem:
+        return SpecError("Y001", f"the alias *{problem.split()[-1].strip(chr(39))} refers to no &anchor above it",
+                         "define the anchor with &name before using *name, or write the value out", loc=loc)
+    if "end of stream" in problem and "quoted scalar" in context:
+        at = Location(file, opened.line + 1, opened.column + 1) if opened else loc
+        return SpecError("Y001", f"the quote opened on line {at.line} is never closed",
+                         "add the closing quote", loc=at)
+    if "expected <block end>" in problem or "did not find expected" in problem:
+        return SpecError("Y001", "this line's indentation does not fit the lines above it",
+                         "indent keys and list items of the same level by the same number of spaces", loc=loc)
+    where = f" ({context})" if context else ""
+    return SpecError("Y001", f"the file is not valid YAML: {problem}{where}",
+                     "check the indentation and the brackets and quotes around this point", loc=loc)
+
+
 def load_yaml(text: str, file: str) -> Any:
     """Parse one YAML document into PosDict/PosList/scalars; raise SpecError on problems."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
@@ -172,13 +207,7 @@ def load_yaml(text: str, file: str) -> Any:
     try:
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
-        problem = exc.problem or "invalid YAML"
-        context = f" {exc.context}" if exc.context else ""
-        hint = "YAML does not allow tabs for indentation; use spaces" if "\\t" in problem else \
-            "check the indentation and the brackets/quotes around this point"
-        raise SpecError("Y001", f"YAML syntax error: {problem}{context}", hint, loc=loc) from None
+        raise _syntax_error(exc, file) from None
     except yaml.YAMLError as exc:
         raise SpecError("Y001", f"YAML syntax error: {exc}", "check the file is YAML",
                         loc=Location(file, 1, 1)) from None
