@@ -1,0 +1,338 @@
+"""Attention: MultiheadAttention, TransformerEncoderLayer / TransformerEncoder, PositionalEncoding.
+
+Sequences are (B, T, E) with ``batch_first`` (specc's default), else (T, B, E).
+
+Masks are extra inputs, declared in the order they follow the query/key/value inputs:
+``masks: [key_padding]`` reads ``from: [x, pad_mask]``; ``masks: [key_padding, attn]`` reads
+``from: [q, kv, pad_mask, attn_mask]``.  A key-padding mask is (B, S), true (or -inf) where
+a key is padding; an attention mask is (T, S) or (B·num_heads, T, S), as in PyTorch.
+
+MACs per sample count the matrix products, with T query steps and S key steps:
+q/k/v projections T·E² + S·E·(kdim + vdim), scores and weighted sum 2·T·S·E, output
+projection T·E².  A Transformer encoder layer adds its feed-forward 2·T·E·F and two
+LayerNorms (5 ops per element, as the LayerNorm kind counts them).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt, field_validator
+
+from ..diagnostics import SpecError
+from ..shapes.dims import Dim, DimLike, add, mul
+from ..shapes.tensor import TensorType
+from .base import REGISTRY, LayerParams, LayerResult, check_given, register
+from .recurrent import SequenceKind, seq_axes
+
+Mask = Literal["key_padding", "attn"]
+
+
+def _unique_masks(v: tuple[str, ...]) -> tuple[str, ...]:
+    if len(set(v)) != len(v):
+        raise ValueError("each mask can be given once")
+    return v
+
+
+def divisor_hint(size: int, heads: int, what: str) -> str:
+    """The head counts that divide ``size``, and the nearest sizes that ``heads`` divides."""
+    divisors = [h for h in range(1, min(size, 64) + 1) if size % h == 0]
+    lower = size // heads * heads
+    sizes = [s for s in (lower, lower + heads) if s > 0]
+    return (f"use a head count that divides {size} ({', '.join(map(str, divisors))}), or make {what} a "
+            f"multiple of {heads} ({' or '.join(map(str, sizes))})")
+
+
+def check_heads(size: int, heads: int, size_field: str, heads_field: str) -> None:
+    if size % heads:
+        raise SpecError("S004", f"{size_field} {size} is not divisible by {heads_field} {heads}: each head "
+                        "takes an equal share of the features", divisor_hint(size, heads, size_field),
+                        field=heads_field)
+
+
+def _check_float(t: TensorType, what: str) -> None:
+    if not t.is_float:
+        raise SpecError("S007", f"the {what} is {t.dtype} data {t}, but attention works on floats",
+                        "token ids go through an Embedding first")
+
+
+def check_masks(masks: tuple[str, ...], tensors: list[TensorType], batch: DimLike, t_len: DimLike,
+                s_len: DimLike, heads: int) -> None:
+    """Masks must be bool or float, key_padding (B, S), attn (T, S) or (B·heads, T, S)."""
+    for name, m in zip(masks, tensors):
+        if m.dtype not in ("bool", "float32", "float16", "bfloat16", "float64"):
+            raise SpecError("S007", f"the {name} mask is {m.dtype}; masks are bool (true = masked) or float "
+                            "(added to the scores)", "declare it with dtype: bool", field="masks")
+        if name == "key_padding":
+            wants = [(batch, s_len)]
+        else:
+            wants = [(t_len, s_len), (mul(batch, heads), t_len, s_len)]
+        if m.shape not in wants:
+            shown = " or ".join(str(TensorType(w)) for w in wants)
+            raise SpecError("S001", f"the {name} mask is {m} but this layer needs {shown}",
+                            f"declare the {name} mask as {shown.split(' or ')[0]}", field="masks")
+
+
+class MultiheadAttentionParams(LayerParams):
+    num_heads: PositiveInt = Field(validation_alias=AliasChoices("num_heads", "nhead"))
+    embed_dim: PositiveInt | None = None
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    bias: bool = True
+    add_bias_kv: bool = False
+    add_zero_attn: bool = False
+    kdim: PositiveInt | None = None
+    vdim: PositiveInt | None = None
+    batch_first: bool = True
+    masks: tuple[Mask, ...] = ()
+
+    _masks = field_validator("masks")(_unique_masks)
+
+
+@register
+class MultiheadAttention(SequenceKind):
+    type_name = "MultiheadAttention"
+    Params = MultiheadAttentionParams
+    min_inputs, max_inputs = 1, 5
+    accepts = "any"  # masks may be bool; query/key/value are checked below
+    summary = "multi-head attention: self (one input) or cross (from: [query, key_value] or [q, k, v])"
+    torch_class = "nn.MultiheadAttention"
+    positional = ("embed_dim", "num_heads")
+    defaults = {"dropout": 0.0, "bias": True, "add_bias_kv": False, "add_zero_attn": False, "kdim": None,
+                "vdim": None, "batch_first": False}
+    forward_keys = ("masks",)
+
+    def infer(self, p: MultiheadAttentionParams, ins: list[TensorType]) -> LayerResult:
+        n_qkv = len(ins) - len(p.masks)
+        if not 1 <= n_qkv <= 3:
+            raise SpecError("G003", f"MultiheadAttention reads 1 to 3 of query/key/value plus {len(p.masks)} "
+                            f"mask{'s' if len(p.masks) != 1 else ''}, but got {len(ins)} inputs",
+                            "from: [x] (self), [query, key_value] or [query, key, value], then the masks in "
+                            "the order of masks:", field="masks")
+        q = ins[0]
+        k = ins[1] if n_qkv >= 2 else q
+        v = ins[2] if n_qkv == 3 else k
+        for t, what in ((q, "query"), (k, "key"), (v, "value")):
+            _check_float(t, what)
+            if t.rank != 3:
+                raise SpecError("S003", f"the {what} must be (B, T, E) (or (T, B, E) with batch_first: false), "
+                                f"got rank {t.rank} {t}", "reshape it to a rank-3 sequence first")
+        e = check_given(p.embed_dim, q.shape[2], "embed_dim", q, 2, "features per step")
+        check_heads(e, p.num_heads, "embed_dim", "num_heads")
+        kdim = check_given(p.kdim, k.shape[2], "kdim", k, 2, "features per key step")
+        vdim = check_given(p.vdim, v.shape[2], "vdim", v, 2, "features per value step")
+        batch, t_len = seq_axes(q, p.batch_first)
+        kb, s_len = seq_axes(k, p.batch_first)
+        vb, vs = seq_axes(v, p.batch_first)
+        for other, what in ((kb, "key"), (vb, "value")):
+            if other != batch:
+                raise SpecError("S010" if isinstance(other, Dim) or isinstance(batch, Dim) else "S006",
+                                f"the {what} has batch size {other} but the query has {batch}",
+                                "feed query, key and value from the same batch")
+        if vs != s_len:
+            raise SpecError("S010" if isinstance(vs, Dim) or isinstance(s_len, Dim) else "S006",
+                            f"key {k} and value {v} have different lengths ({s_len} vs {vs})",
+                            "key and value must have one step per key position")
+        check_masks(p.masks, ins[n_qkv:], batch, t_len, s_len, p.num_heads)
+
+        same = kdim == e and vdim == e  # PyTorch then packs q/k/v into one in_proj_weight
+        params = 3 * e * e if same else e * e + e * kdim + e * vdim
+        params += (3 * e + e) if p.bias else 0  # in_proj_bias, out_proj.bias
+        params += e * e + (2 * e if p.add_bias_kv else 0)  # out_proj.weight, bias_k/bias_v
+        keys = add(s_len, int(p.add_bias_kv) + int(p.add_zero_attn))
+        macs = add(add(mul(t_len, 2 * e * e), mul(s_len, e * (kdim + vdim))), mul(mul(t_len, keys), 2 * e))
+        args = {"embed_dim": e, "num_heads": p.num_heads, "dropout": float(p.dropout), "bias": p.bias,
+                "add_bias_kv": p.add_bias_kv, "add_zero_attn": p.add_zero_attn,
+                "kdim": None if same else kdim, "vdim": None if same else vdim, "batch_first": p.batch_first,
+                "masks": p.masks}
+        return LayerResult(TensorType(q.shape, q.dtype, q.notes), args, params, macs)
+
+    def torch_forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        masks = args["masks"]
+        qkv = inputs[:len(inputs) - len(masks)]
+        q = qkv[0]
+        k = qkv[1] if len(qkv) >= 2 else q
+        v = qkv[2] if len(qkv) == 3 else k
+        names = {"key_padding": "key_padding_mask", "attn": "attn_mask"}
+        extra = "".join(f", {names[m]}={x}" for m, x in zip(masks, inputs[len(qkv):]))
+        return f"{module}({q}, {k}, {v}{extra}, need_weights=False)[0]"
+
+
+class EncoderLayerParams(LayerParams):
+    nhead: PositiveInt = Field(validation_alias=AliasChoices("nhead", "num_heads"))
+    d_model: PositiveInt | None = None
+    dim_feedforward: PositiveInt = 2048
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    activation: Literal["relu", "gelu"] = "relu"
+    layer_norm_eps: PositiveFloat = 1e-5
+    batch_first: bool = True
+    norm_first: bool = False
+    bias: bool = True
+    masks: tuple[Mask, ...] = ()
+
+    _masks = field_validator("masks")(_unique_masks)
+
+
+class EncoderParams(EncoderLayerParams):
+    num_layers: PositiveInt
+    norm: bool = False  # a final LayerNorm after the stack (usual with norm_first: true)
+
+
+class _Encoder(SequenceKind):
+    Params = EncoderLayerParams
+    min_inputs, max_inputs = 1, 3
+    accepts = "any"
+    positional = ("d_model", "nhead")
+    defaults = {"dim_feedforward": 2048, "dropout": 0.1, "activation": "relu", "layer_norm_eps": 1e-5,
+                "batch_first": False, "norm_first": False, "bias": True}
+    forward_keys: ClassVar[tuple[str, ...]] = ("masks",)
+    mask_kwargs: ClassVar[dict[str, str]]
+
+    def layer_counts(self, p: EncoderLayerParams, ins: list[TensorType]) -> tuple[TensorType, dict[str, Any],
+                                                                                   int, DimLike]:
+        x = ins[0]
+        if len(ins) != 1 + len(p.masks):
+            raise SpecError("G003", f"{self.type_name} reads x plus {len(p.masks)} mask"
+                            f"{'s' if len(p.masks) != 1 else ''} (masks: {list(p.masks)}), got {len(ins)} inputs",
+                            "list the masks under masks: in the order they follow x in from:", field="masks")
+        _check_float(x, "input")
+        if x.rank != 3:
+            raise SpecError("S003", f"{self.type_name} needs (B, T, d_model) (or (T, B, d_model) with "
+                            f"batch_first: false), got rank {x.rank} {x}", "reshape it to a rank-3 sequence first")
+        e = check_given(p.d_model, x.shape[2], "d_model", x, 2, "features per step")
+        check_heads(e, p.nhead, "d_model", "nhead")
+        batch, t_len = seq_axes(x, p.batch_first)
+        check_masks(p.masks, ins[1:], batch, t_len, t_len, p.nhead)
+        f = p.dim_feedforward
+        b = 1 if p.bias else 0
+        attn = 4 * e * e + 4 * e * b
+        ffn = 2 * e * f + (f + e) * b
+        norms = 2 * (e + e * b)
+        macs = add(mul(t_len, 4 * e * e + 2 * e * f + 2 * 5 * e), mul(mul(t_len, t_len), 2 * e))
+        args = {"d_model": e, "nhead": p.nhead, "dim_feedforward": f, "dropout": float(p.dropout),
+                "activation": p.activation, "layer_norm_eps": p.layer_norm_eps, "batch_first": p.batch_first,
+                "norm_first": p.norm_first, "bias": p.bias}
+        return TensorType(x.shape, x.dtype, x.notes), args, attn + ffn + norms, macs
+
+    def torch_forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        extra = "".join(f", {self.mask_kwargs[m]}={x}" for m, x in zip(args["masks"], inputs[1:]))
+        return f"{module}({inputs[0]}{extra})"
+
+
+@register
+class TransformerEncoderLayer(_Encoder):
+    type_name = "TransformerEncoderLayer"
+    torch_class = "nn.TransformerEncoderLayer"
+    summary = "self-attention + feed-forward block with residuals and LayerNorms (post- or pre-norm)"
+    mask_kwargs = {"attn": "src_mask", "key_padding": "src_key_padding_mask"}
+
+    def infer(self, p: EncoderLayerParams, ins: list[TensorType]) -> LayerResult:
+        out, args, params, macs = self.layer_counts(p, ins)
+        return LayerResult(out, {**args, "masks": p.masks}, params, macs)
+
+
+@register
+class TransformerEncoder(_Encoder):
+    type_name = "TransformerEncoder"
+    Params = EncoderParams
+    torch_class = "nn.TransformerEncoder"
+    summary = "num_layers copies of TransformerEncoderLayer, optionally a final LayerNorm"
+    mask_kwargs = {"attn": "mask", "key_padding": "src_key_padding_mask"}
+    forward_keys = ("masks", "num_layers", "norm")
+
+    def infer(self, p: EncoderParams, ins: list[TensorType]) -> LayerResult:
+        out, args, params, macs = self.layer_counts(p, ins)
+        e = args["d_model"]
+        final = (e + (e if p.bias else 0)) if p.norm else 0
+        macs = mul(macs, p.num_layers)
+        if p.norm:
+            macs = add(macs, mul(seq_axes(ins[0], p.batch_first)[1], 5 * e))
+        return LayerResult(out, {**args, "num_layers": p.num_layers, "norm": p.norm, "masks": p.masks},
+                           params * p.num_layers + final, macs)
+
+    def torch_init(self, args: dict[str, Any], lit: Any = repr) -> str | None:
+        """``nn.TransformerEncoder(nn.TransformerEncoderLayer(...), num_layers=N[, norm=nn.LayerNorm(E)])``.
+
+        Nested tensors (a fast path for padded batches at inference) are turned off: they
+        change the output layout for masked inputs and do not export to ONNX.
+        """
+        layer_args = {k: v for k, v in args.items() if k not in self.forward_keys}
+        layer = REGISTRY["TransformerEncoderLayer"].torch_init(layer_args, lit)
+        parts = [f"{layer}", f"num_layers={lit(args['num_layers'])}"]
+        if args["norm"] is True:
+            norm_args = [lit(args["d_model"])]
+            if args["layer_norm_eps"] != 1e-5:
+                norm_args.append(f"eps={lit(args['layer_norm_eps'])}")
+            if args["bias"] is not True:
+                norm_args.append(f"bias={lit(args['bias'])}")
+            parts.append(f"norm=nn.LayerNorm({', '.join(norm_args)})")
+        parts.append("enable_nested_tensor=False")
+        return f"nn.TransformerEncoder({', '.join(parts)})"
+
+
+# -- positional encodings ---------------------------------------------------------------------------
+
+POSITIONAL_SUPPORT = '''
+class PositionalEncoding(nn.Module):
+    """Adds position information to a (B, T, d_model) sequence ((T, B, d_model) if not batch_first).
+
+    kind="sinusoidal": the fixed sin/cos table of "Attention Is All You Need" (a buffer, no
+    parameters); kind="learned": a trained (max_len, d_model) table.  The table is sliced to
+    the input's length, so one model serves every T <= max_len and ONNX export keeps T dynamic.
+    """
+
+    def __init__(self, d_model: int, max_len: int = 512, kind: str = "sinusoidal", dropout: float = 0.0,
+                 batch_first: bool = True) -> None:
+        super().__init__()
+        self.batch_first = batch_first
+        self.dropout = nn.Dropout(dropout)
+        if kind == "learned":
+            self.pe = nn.Parameter(torch.empty(max_len, d_model))
+            nn.init.normal_(self.pe, std=0.02)
+        else:
+            position = torch.arange(max_len, dtype=torch.float32).unsqueeze(1)
+            freq = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model))
+            table = torch.zeros(max_len, d_model)
+            table[:, 0::2] = torch.sin(position * freq)
+            table[:, 1::2] = torch.cos(position * freq[: d_model // 2])
+            self.register_buffer("pe", table, persistent=False)  # recomputed, not saved
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.batch_first:
+            return self.dropout(x + self.pe[: x.size(1)])
+        return self.dropout(x + self.pe[: x.size(0)].unsqueeze(1))
+'''
+
+
+class PositionalEncodingParams(LayerParams):
+    kind: Literal["sinusoidal", "learned"] = "sinusoidal"
+    max_len: PositiveInt = 512
+    d_model: PositiveInt | None = None
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    batch_first: bool = True
+
+
+@register
+class PositionalEncoding(SequenceKind):
+    type_name = "PositionalEncoding"
+    Params = PositionalEncodingParams
+    ranks = (3,)
+    layout = "(B, T, d_model) with batch_first, else (T, B, d_model)"
+    summary = "adds sinusoidal (fixed) or learned position vectors to a (B, T, d_model) sequence"
+    torch_class = "PositionalEncoding"
+    support_code = POSITIONAL_SUPPORT
+    positional = ("d_model",)
+    defaults = {"max_len": 512, "kind": "sinusoidal", "dropout": 0.0, "batch_first": True}
+
+    def infer(self, p: PositionalEncodingParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        e = check_given(p.d_model, x.shape[2], "d_model", x, 2, "features per step")
+        t_len = seq_axes(x, p.batch_first)[1]
+        if isinstance(t_len, int) and t_len > p.max_len:
+            raise SpecError("S001", f"the sequence has {t_len} steps but the position table has max_len "
+                            f"{p.max_len}", f"set max_len: {t_len} or more", field="max_len")
+        table = p.max_len * e
+        args = {"d_model": e, "max_len": p.max_len, "kind": p.kind, "dropout": float(p.dropout),
+                "batch_first": p.batch_first}
+        learned = p.kind == "learned"
+        return LayerResult(TensorType(x.shape, x.dtype, x.notes), args, table if learned else 0, 0,
+                           0 if learned else table)

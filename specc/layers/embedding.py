@@ -1,0 +1,46 @@
+"""Embedding: integer ids (any shape) to vectors, (*) -> (*, embedding_dim)."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt
+
+from ..diagnostics import SpecError
+from ..shapes.tensor import TensorType
+from .base import LayerKind, LayerParams, LayerResult, register
+
+
+class EmbeddingParams(LayerParams):
+    num_embeddings: PositiveInt = Field(validation_alias=AliasChoices("num_embeddings", "input_dim"))
+    embedding_dim: PositiveInt = Field(validation_alias=AliasChoices("embedding_dim", "output_dim"))
+    padding_idx: int | None = None
+    max_norm: PositiveFloat | None = None
+    norm_type: PositiveFloat = 2.0
+    scale_grad_by_freq: bool = False
+    sparse: bool = False
+
+
+@register
+class Embedding(LayerKind):
+    type_name = "Embedding"
+    Params = EmbeddingParams
+    accepts = "int"
+    summary = "lookup table: integer ids (*) to vectors (*, embedding_dim)"
+    torch_class = "nn.Embedding"
+    positional = ("num_embeddings", "embedding_dim")
+    defaults = {"padding_idx": None, "max_norm": None, "norm_type": 2.0, "scale_grad_by_freq": False,
+                "sparse": False}
+
+    def infer(self, p: EmbeddingParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        n = p.num_embeddings
+        if x.rank < 1:
+            raise SpecError("S003", f"Embedding needs ids with a batch dim, got {x}", "give the input a batch dim")
+        if p.padding_idx is not None and not -n <= p.padding_idx < n:
+            raise SpecError("V003", f"padding_idx {p.padding_idx} is not an id of a table with {n} rows",
+                            f"use an id from 0 to {n - 1} (or -{n} to -1), usually 0", field="padding_idx")
+        out = TensorType((*x.shape, p.embedding_dim), "float32", {x.rank: f"embedding_dim {p.embedding_dim}"})
+        args = {"num_embeddings": n, "embedding_dim": p.embedding_dim, "padding_idx": p.padding_idx,
+                "max_norm": p.max_norm, "norm_type": p.norm_type, "scale_grad_by_freq": p.scale_grad_by_freq,
+                "sparse": p.sparse}
+        # A lookup, not a product: no multiply-accumulates.
+        return LayerResult(out, args, n * p.embedding_dim, 0)

@@ -1,0 +1,242 @@
+"""Recurrent layers: RNN, LSTM, GRU over (B, T, F) (``batch_first``, specc's default) or (T, B, F).
+
+``output`` says what flows on:
+
+- ``sequence``: every step, (B, T, D·H) with D = 2 when bidirectional (PyTorch's ``out``);
+- ``last``: the last step, (B, D·H).  For a bidirectional layer that is the forward
+  direction's last step beside the backward direction's *first* step, where the backward
+  pass has read the whole sequence; ``out[:, -1]`` would give the backward direction after
+  one token (the classic bug);
+- ``final_hidden``: the top layer's final hidden state ``h_n``, both directions side by side,
+  (B, D·H).  Without padding it holds the same numbers as ``last``.
+
+H is ``proj_size`` for an LSTM with a projection, else ``hidden_size``.  Initial states are
+optional extra inputs, ``from: [x, h0]`` (``[x, h0, c0]`` for an LSTM), shaped
+(num_layers·D, B, H) whatever ``batch_first`` says, as in PyTorch.
+
+Counts.  Parameters are PyTorch's: per layer and direction, G gate blocks
+(LSTM 4, GRU 3, RNN 1) of ``W_ih`` (G·H × I_l), ``W_hh`` (G·H × H_r) and two biases (G·H
+each), plus ``W_hr`` (P × H) with a projection; I_0 = input_size, I_l = D·H_r above.
+MACs per sample count the matrix products at every step, which torchinfo leaves out
+(it counts one step):  T · Σ_layers D · (G·H·(I_l + H_r) + P·H).  Element-wise gate
+arithmetic and biases are not counted, as for Linear.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import AliasChoices, Field, NonNegativeInt, PositiveInt
+
+from ..diagnostics import SpecError
+from ..shapes.dims import Dim, DimLike, mul
+from ..shapes.tensor import TensorType
+from .base import LayerKind, LayerParams, LayerResult, axis, check_given, register
+
+Output = Literal["sequence", "last", "final_hidden"]
+
+# Helpers the generated module needs for the bidirectional selections; plain indexing, so
+# they trace and export with dynamic B and T.
+RNN_SUPPORT = '''
+def rnn_last(out: torch.Tensor, batch_first: bool = True) -> torch.Tensor:
+    """Last step of a bidirectional RNN's output: the forward direction's last step beside the
+    backward direction's first step (where it has read the whole sequence), not out[:, -1]."""
+    if not batch_first:
+        out = out.transpose(0, 1)
+    half = out.size(-1) // 2
+    return torch.cat([out[:, -1, :half], out[:, 0, half:]], dim=-1)
+
+
+def rnn_final(h_n: torch.Tensor) -> torch.Tensor:
+    """Top layer's final hidden state of a bidirectional RNN, forward and backward side by side."""
+    return torch.cat([h_n[-2], h_n[-1]], dim=-1)
+'''
+
+
+class SequenceKind(LayerKind):
+    """A kind whose ``args`` also carry settings of ``forward`` (not constructor arguments)."""
+
+    forward_keys: ClassVar[tuple[str, ...]] = ()
+
+    def torch_init(self, args: dict[str, Any], lit: Any = repr) -> str | None:
+        return super().torch_init({k: v for k, v in args.items() if k not in self.forward_keys}, lit)
+
+
+def seq_axes(x: TensorType, batch_first: bool) -> tuple[DimLike, DimLike]:
+    """(batch, time) of a rank-3 sequence tensor."""
+    return (x.shape[0], x.shape[1]) if batch_first else (x.shape[1], x.shape[0])
+
+
+class RecurrentParams(LayerParams):
+    hidden_size: PositiveInt = Field(validation_alias=AliasChoices("hidden_size", "units"))
+    input_size: PositiveInt | None = None
+    num_layers: PositiveInt = 1
+    bias: bool = Field(True, validation_alias=AliasChoices("bias", "use_bias"))
+    batch_first: bool = True
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    bidirectional: bool = False
+    output: Output = "sequence"
+
+
+class RNNParams(RecurrentParams):
+    nonlinearity: Literal["tanh", "relu"] = "tanh"
+
+
+class LSTMParams(RecurrentParams):
+    proj_size: NonNegativeInt = 0
+
+
+class _Recurrent(SequenceKind):
+    gates: ClassVar[int]
+    ranks = (3,)
+    layout = "(B, T, features) with batch_first, else (T, B, features)"
+    positional = ("input_size", "hidden_size")
+    defaults = {"num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0, "bidirectional": False,
+                "proj_size": 0, "nonlinearity": "tanh"}
+    forward_keys = ("output",)
+    support_code = RNN_SUPPORT
+    states: ClassVar[tuple[str, ...]] = ("h0",)  # optional initial-state inputs after x
+
+    def infer(self, p: Any, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        if len(ins) not in (1, 1 + len(self.states)):
+            raise SpecError("G003", f"{self.type_name} takes x alone or x with its initial state "
+                            f"({', '.join(self.states)}), got {len(ins)} inputs",
+                            f"write from: [x, {', '.join(self.states)}], or from: x")
+        batch, time = seq_axes(x, p.batch_first)
+        n_in = check_given(p.input_size, x.shape[2], "input_size", x, 2, "features per step")
+        if p.dropout > 0 and p.num_layers == 1:
+            # PyTorch only warns, and the dropout silently does nothing.
+            raise SpecError("V003", f"dropout {p.dropout} has no effect with num_layers 1: PyTorch applies it "
+                            "between stacked layers only",
+                            "set num_layers: 2 or more, or remove dropout and add {type: Dropout, "
+                            f"p: {p.dropout}}} after this layer", field="dropout")
+        proj = getattr(p, "proj_size", 0)
+        if proj >= p.hidden_size:
+            raise SpecError("V003", f"proj_size {proj} must be smaller than hidden_size {p.hidden_size}",
+                            f"use proj_size below {p.hidden_size}, or 0 for no projection", field="proj_size")
+        d = 2 if p.bidirectional else 1
+        h, g = p.hidden_size, self.gates
+        h_out = proj or h
+        self._check_states(p, ins[1:], batch, d, h, h_out)
+
+        params, per_step = 0, 0
+        for layer in range(p.num_layers):
+            i_l = n_in if layer == 0 else d * h_out
+            per_dir = g * h * (i_l + h_out) + (2 * g * h if p.bias else 0) + proj * h
+            params += d * per_dir
+            per_step += d * (g * h * (i_l + h_out) + proj * h)
+        width = d * h_out
+        why = f"{d}·{h_out} (both directions)" if d == 2 else f"{self.type_name} hidden size"
+        if p.output == "sequence":
+            shape = (x.shape[0], x.shape[1], width)
+            out = TensorType(shape, x.dtype, {2: why})
+        else:
+            out = TensorType((batch, width), x.dtype, {1: why})
+        args: dict[str, Any] = {"input_size": n_in, "hidden_size": h, "num_layers": p.num_layers,
+                                "bias": p.bias, "batch_first": p.batch_first, "dropout": float(p.dropout),
+                                "bidirectional": p.bidirectional}
+        args.update(self.extra_args(p))
+        args["output"] = p.output
+        return LayerResult(out, args, params, mul(time, per_step))
+
+    def extra_args(self, p: Any) -> dict[str, Any]:
+        return {}
+
+    def _check_states(self, p: Any, states: list[TensorType], batch: DimLike, d: int, h: int, h_out: int) -> None:
+        for name, t in zip(self.states, states):
+            size = h if name == "c0" else h_out
+            want = (p.num_layers * d, batch, size)
+            if t.shape != want:
+                layers = f"num_layers·directions = {p.num_layers}·{d}"
+                # Only the batch dims differ, and one of them is symbolic: not provably wrong.
+                unproven = t.shape[0] == want[0] and t.shape[2] == want[2] and (
+                    isinstance(t.shape[1], Dim) or isinstance(batch, Dim))
+                raise SpecError("S010" if unproven else "S001",
+                                f"initial state {name} is {t} but this {self.type_name} needs "
+                                f"{TensorType(want)} ({layers}, batch, {'hidden_size' if name == 'c0' else 'H'})",
+                                f"declare {name} as [{want[0]}, {batch}, {size}]; initial states are "
+                                "(layers, batch, hidden) even with batch_first: true")
+
+    def torch_forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        x, *states = inputs
+        if not states:
+            call = f"{module}({x})"
+        elif len(states) == 2:  # LSTM: (h0, c0)
+            call = f"{module}({x}, ({states[0]}, {states[1]}))"
+        else:
+            call = f"{module}({x}, {states[0]})"
+        bidir, batch_first = args["bidirectional"], args["batch_first"]
+        if args["output"] == "sequence":
+            return f"{call}[0]"
+        if args["output"] == "last":
+            if bidir:
+                return f"rnn_last({call}[0]{'' if batch_first else ', batch_first=False'})"
+            return f"{call}[0][:, -1]" if batch_first else f"{call}[0][-1]"
+        h_n = f"{call}[1][0]" if self.states == ("h0", "c0") else f"{call}[1]"
+        return f"rnn_final({h_n})" if bidir else f"{h_n}[-1]"
+
+
+@register
+class RNN(_Recurrent):
+    type_name, torch_class, gates, Params = "RNN", "nn.RNN", 1, RNNParams
+    aliases = ("SimpleRNN",)
+    max_inputs = 2
+    summary = "Elman RNN (tanh or relu); output: sequence | last | final_hidden"
+
+    def extra_args(self, p: RNNParams) -> dict[str, Any]:
+        return {"nonlinearity": p.nonlinearity}
+
+
+@register
+class LSTM(_Recurrent):
+    type_name, torch_class, gates, Params = "LSTM", "nn.LSTM", 4, LSTMParams
+    max_inputs = 3
+    states = ("h0", "c0")
+    summary = "long short-term memory; bidirectional, proj_size; output: sequence | last | final_hidden"
+
+    def extra_args(self, p: LSTMParams) -> dict[str, Any]:
+        return {"proj_size": p.proj_size}
+
+
+@register
+class GRU(_Recurrent):
+    type_name, torch_class, gates, Params = "GRU", "nn.GRU", 3, RecurrentParams
+    max_inputs = 2
+    summary = "gated recurrent unit; bidirectional; output: sequence | last | final_hidden"
+
+
+# -- picking one step ---------------------------------------------------------------------------------
+
+class SelectParams(LayerParams):
+    dim: int = Field(validation_alias=AliasChoices("dim", "axis"))
+    index: int
+
+
+@register
+class Select(LayerKind):
+    """``x[:, index]`` along ``dim`` (the dim disappears): ``{type: Select, dim: 1, index: -1}``
+    takes the last step of a (B, T, F) sequence.  For a bidirectional RNN that is the wrong
+    step for the backward direction (lint L006); its ``output: last`` is the right one."""
+
+    type_name = "Select"
+    Params = SelectParams
+    accepts = "any"
+    summary = "pick one index along dim, removing it (dim: 1, index: -1 is the last step)"
+
+    def infer(self, p: SelectParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        d = axis(p.dim, x.rank)
+        if d == 0:
+            raise SpecError("S008", "Select cannot pick along the batch dim (dim 0)",
+                            "use dim: 1 or later", field="dim")
+        size = x.shape[d]
+        if isinstance(size, int) and not -size <= p.index < size:
+            raise SpecError("S008", f"index {p.index} is out of range for dim {p.dim} of size {size} in {x}",
+                            f"use an index from {-size} to {size - 1} (-1 is the last)", field="index")
+        shape = x.shape[:d] + x.shape[d + 1:]
+        notes = {(i if i < d else i - 1): why for i, why in x.notes.items() if i != d}
+        return LayerResult(TensorType(shape, x.dtype, notes), {"dim": d, "index": p.index}, 0, 0)
+
+    def torch_forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        return f"{inputs[0]}[{', '.join([':'] * args['dim'] + [str(args['index'])])}]"

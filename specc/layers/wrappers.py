@@ -1,0 +1,135 @@
+"""TimeDistributed: apply one layer to every step of a (B, T, ...) sequence.
+
+``{type: TimeDistributed, layer: {type: Conv2d, out_channels: 16, kernel_size: 3}}`` folds T
+into the batch, (B·T, ...), applies the wrapped layer, and unfolds: what people write by hand
+with ``x.flatten(0, 1)`` and ``.unflatten(0, (B, T))``.  The wrapped layer is any registered
+single-input kind, checked with its own parameter model (errors point inside the nested
+mapping) and its own shape rule, fed the folded batch.  The steps share one set of weights, so
+the parameters are the wrapped layer's and the MACs per sample are T times its MACs per
+folded sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import field_validator
+
+from ..diagnostics import SpecError
+from ..shapes.dims import mul
+from ..shapes.tensor import TensorType
+from .base import LayerKind, LayerParams, LayerResult, lookup, register, suggest
+
+META = ("name", "from", "repeat", "trainable")  # belong on the wrapper, not the wrapped layer
+
+
+@dataclass(frozen=True)
+class Wrapped:
+    """The wrapped layer: its kind, validated parameters and the mapping it came from (for locations)."""
+
+    kind: LayerKind
+    params: LayerParams
+    raw: Any
+
+
+class TimeDistributedParams(LayerParams):
+    layer: Any
+
+    @field_validator("layer", mode="before")
+    @classmethod
+    def _wrapped(cls, v: Any) -> Wrapped:
+        if not isinstance(v, dict):
+            raise ValueError("layer must be a mapping such as {type: Conv2d, out_channels: 16, kernel_size: 3}")
+        ltype = v.get("type")
+        if not isinstance(ltype, str):
+            raise ValueError("the wrapped layer needs a type, e.g. layer: {type: Linear, out_features: 64}")
+        kind = lookup(ltype)
+        if kind is None:
+            guess = suggest(ltype)
+            raise ValueError(f"unknown layer type '{ltype}'" + (f"; did you mean '{guess}'?" if guess else ""))
+        misplaced = [k for k in META if k in v]
+        if misplaced:
+            raise ValueError(f"{', '.join(misplaced)} belong{'s' if len(misplaced) == 1 else ''} on the "
+                             "TimeDistributed item, not inside layer:")
+        if kind.min_inputs != 1:
+            raise ValueError(f"{kind.type_name} merges several inputs; TimeDistributed wraps a one-input layer")
+        # A ValidationError raised here keeps its locations under ('layer', ...).
+        params = kind.Params.model_validate({k: x for k, x in v.items() if k != "type"})
+        return Wrapped(kind, params, v)
+
+
+@register
+class TimeDistributed(LayerKind):
+    type_name = "TimeDistributed"
+    Params = TimeDistributedParams
+    accepts = "any"  # the wrapped layer's own dtype rule applies
+    summary = "apply a layer to every step of (B, T, ...) by folding T into the batch"
+    # Set so that generated code gives it an attribute; torch_init writes the wrapped layer's
+    # constructor (None for an inline operation, which then needs no attribute).
+    torch_class = "TimeDistributed"
+
+    def infer(self, p: TimeDistributedParams, ins: list[TensorType]) -> LayerResult:
+        x, inner = ins[0], p.layer
+        kind = inner.kind
+        if x.rank < 3:
+            raise SpecError("S003", f"TimeDistributed needs (B, T, ...) with at least one dim per step, got {x}",
+                            f"apply {kind.type_name} directly, or reshape to (B, T, ...) first", field="layer")
+        b, t = x.shape[0], x.shape[1]
+        folded = TensorType((mul(b, t), *x.shape[2:]), x.dtype,
+                            {i - 1: why for i, why in x.notes.items() if i >= 2})
+        try:
+            self._check_folded(kind, folded)
+            res = kind.infer(inner.params, [folded])
+        except SpecError as err:
+            raise self._inside(err, inner) from None
+        y = res.out
+        if y.rank == 0 or y.shape[0] != folded.shape[0]:
+            raise SpecError("S003", f"{kind.type_name} does not keep the batch dim ({folded} -> {y}), so the "
+                            "steps cannot be unfolded", "wrap a layer that works per sample", field="layer")
+        out = TensorType((b, t, *y.shape[1:]), y.dtype, {i + 1: why for i, why in y.notes.items() if i >= 1})
+        args = {"type": kind.type_name, "args": res.args}
+        return LayerResult(out, args, res.params, mul(t, res.macs), res.buffers)
+
+    @staticmethod
+    def _check_folded(kind: LayerKind, t: TensorType) -> None:
+        """The wrapped kind's dtype and rank rules, which the engine checks for ordinary layers."""
+        if kind.accepts == "float" and not t.is_float:
+            raise SpecError("S007", f"receives {t.dtype} data, but {kind.type_name} works on floats",
+                            "token ids go through an Embedding first")
+        if kind.accepts == "int" and t.is_float:
+            raise SpecError("S007", f"receives float data, but {kind.type_name} takes integer ids",
+                            "declare the input as {shape: [...], dtype: int64}")
+        if kind.ranks is not None and t.rank not in kind.ranks:
+            want = " or ".join(str(r - 1) for r in kind.ranks)
+            raise SpecError("S003", f"{kind.type_name} expects {kind.layout} per step, i.e. (B, T) and {want} more "
+                            f"dims, but each step is {TensorType(t.shape[1:])}",
+                            f"reshape to (B, T) + {kind.layout} without its batch dim first")
+
+    @staticmethod
+    def _inside(err: SpecError, inner: Wrapped) -> SpecError:
+        """Re-raise a rule of the wrapped layer, located at its field inside layer:."""
+        raw = inner.raw
+        loc = err.loc
+        if loc is None and hasattr(raw, "value_loc"):
+            loc = raw.value_loc(err.field) if err.field and err.field in raw else getattr(raw, "loc", None)
+        out = SpecError(err.code, f"in the wrapped {inner.kind.type_name} (steps folded into the batch): "
+                        f"{err.message}", err.hint, loc=loc, field="layer")
+        return out
+
+    # -- PyTorch ------------------------------------------------------------------------------
+    # The wrapped layer's constructor is this layer's; forward folds T into the batch around it.
+    def torch_init(self, args: dict[str, Any], lit: Any = repr) -> str | None:
+        return self._kind(args).torch_init(args["args"], lit)
+
+    def torch_forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        x = inputs[0]
+        kind = self._kind(args)
+        inner = kind.torch_forward(module if kind.torch_class else "", [f"{x}.flatten(0, 1)"], args["args"])
+        return f"{inner}.unflatten(0, {x}.shape[:2])"
+
+    @staticmethod
+    def _kind(args: dict[str, Any]) -> LayerKind:
+        kind = lookup(args["type"])
+        assert kind is not None
+        return kind
