@@ -5,10 +5,15 @@ from . import (  # noqa: F401  (registration on import)
     attention,
     conv,
     convlstm,
+    dropout,
     embedding,
     linear,
     merge,
+    norm,
+    pool,
     recurrent,
+    reduce,
+    reshape,
     wrappers,
 )
 from .base import ALIASES, REGISTRY, LayerKind, LayerParams, LayerResult, lookup, register, suggest

@@ -8,10 +8,10 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field, NonNegativeInt, PositiveInt
 
 from ..diagnostics import SpecError
-from ..shapes.dims import mul, product
-from ..shapes.formulas import conv_out, conv_transpose_out
+from ..shapes.dims import DimLike, mul, product
+from ..shapes.formulas import conv_out, conv_transpose_out, min_conv_input
 from ..shapes.tensor import TensorType
-from .base import LayerKind, LayerParams, LayerResult, check_given, ntuple, positive, register
+from .base import LayerKind, LayerParams, LayerResult, check_given, ntuple, register
 
 IntOrTuple = PositiveInt | tuple[PositiveInt, ...]
 PadOrTuple = NonNegativeInt | tuple[NonNegativeInt, ...]
@@ -41,7 +41,7 @@ class ConvTransposeParams(LayerParams):
     in_channels: PositiveInt | None = None
 
 
-def _compact(t: tuple[int, ...]) -> int | tuple[int, ...]:
+def compact(t: tuple[int, ...]) -> int | tuple[int, ...]:
     """Write (3, 3) as 3, the way people write PyTorch."""
     return t[0] if len(set(t)) == 1 else t
 
@@ -56,7 +56,48 @@ def _channels(p: Any, x: TensorType, name: str) -> int:
     return c
 
 
-class _ConvBase(LayerKind):
+def window_sizes(spatial: tuple[DimLike, ...], k: tuple[int, ...], s: tuple[int, ...], pads: tuple[int, ...],
+                 d: tuple[int, ...], ceil_mode: bool = False, max_pad: tuple[int, ...] | None = None
+                 ) -> tuple[DimLike, ...]:
+    """Output sizes of a sliding window (conv or pool) along each spatial dim, checked positive.
+
+    ``max_pad`` is the largest padding the layer allows (pools: half the kernel), so the
+    hint only proposes a padding that would be accepted.
+    """
+    out = []
+    for i, (size, ki, si, pi, di) in enumerate(zip(spatial, k, s, pads, d)):
+        o = conv_out(size, ki, si, pi, di, ceil_mode)
+        if isinstance(o, int) and isinstance(size, int) and o <= 0:
+            need = min_conv_input(ki, si, pi, di, ceil_mode)
+            fixes = [f"kernel_size: {(size + 2 * pi - 1) // di + 1}"] if size + 2 * pi >= 1 else []
+            pad = -(-(di * (ki - 1) + 1 - size) // 2)  # smallest padding with one full window
+            if max_pad is None or pad <= max_pad[i]:
+                fixes.append(f"padding: {pad}")
+            raise SpecError("S002", f"output size along spatial dim {i} would be {o} (input {size}, kernel {ki}, "
+                            f"stride {si}, padding {pi}, dilation {di})",
+                            f"this window needs an input of at least {need} there; use {' or '.join(fixes)}, "
+                            "or downsample less before this layer",
+                            field="kernel_size")
+        out.append(o)
+    return tuple(out)
+
+
+def _check_padding_mode(mode: str, spatial: tuple[DimLike, ...], sides: tuple[tuple[int, int], ...]) -> None:
+    """reflect pads by mirroring (needs pad < size); circular wraps around once at most (pad <= size)."""
+    if mode not in ("reflect", "circular"):
+        return
+    for i, (size, (left, right)) in enumerate(zip(spatial, sides)):
+        pad = max(left, right)
+        limit = size - 1 if mode == "reflect" else size
+        if isinstance(size, int) and pad > limit:
+            raise SpecError("S002", f"padding_mode '{mode}' cannot pad {pad} along spatial dim {i} of size {size}",
+                            f"use padding of at most {limit} there, or padding_mode: zeros or replicate",
+                            field="padding_mode")
+
+
+class Spatial(LayerKind):
+    """A kind over (N, C, *spatial) with ``rank`` spatial dims: convs and pools of one rank."""
+
     rank: int
 
     def __init_subclass__(cls, **kw: Any) -> None:
@@ -66,7 +107,7 @@ class _ConvBase(LayerKind):
             cls.layout = "(N, C, " + ", ".join("DHW"[3 - cls.rank:]) + ")" if cls.rank > 1 else "(N, C, L)"
 
 
-class _Conv(_ConvBase):
+class _Conv(Spatial):
     Params = ConvParams
     positional = ("in_channels", "out_channels", "kernel_size")
     defaults = {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": True, "padding_mode": "zeros"}
@@ -77,29 +118,32 @@ class _Conv(_ConvBase):
         k = ntuple(p.kernel_size, r, "kernel_size")
         s = ntuple(p.stride, r, "stride")
         d = ntuple(p.dilation, r, "dilation")
+        in_spatial = tuple(x.shape[2:])
         if p.padding == "same":
             if any(v != 1 for v in s):
                 raise SpecError("V003", "padding='same' is not supported for strided convolutions (PyTorch)",
-                                f"use padding: {tuple((di * (ki - 1)) // 2 for ki, di in zip(k, d))} with stride",
-                                field="padding")
-            pads = tuple((di * (ki - 1)) // 2 for ki, di in zip(k, d))
-            spatial = tuple(x.shape[2:])
+                                f"use padding: {compact(tuple((di * (ki - 1)) // 2 for ki, di in zip(k, d)))} "
+                                "with stride", field="padding")
+            # PyTorch puts the odd pixel of an even kernel on the right.
+            sides = tuple((t // 2, t - t // 2) for t in (di * (ki - 1) for ki, di in zip(k, d)))
+            spatial = in_spatial
         else:
             pads = (0,) * r if p.padding == "valid" else ntuple(p.padding, r, "padding")
-            spatial = tuple(
-                positive(conv_out(L, ki, si, pi, di), f"{self.type_name} output size along spatial dim {i}",
-                         f" (input {L}, kernel {ki}, stride {si}, padding {pi}, dilation {di})")
-                for i, (L, ki, si, pi, di) in enumerate(zip(x.shape[2:], k, s, pads, d)))
+            sides = tuple((pi, pi) for pi in pads)
+            spatial = window_sizes(in_spatial, k, s, pads, d)
+        _check_padding_mode(p.padding_mode, in_spatial, sides)
         out = TensorType((x.shape[0], p.out_channels, *spatial), x.dtype)
         per_position = (c // p.groups) * math.prod(k)
         params = p.out_channels * per_position + (p.out_channels if p.bias else 0)
-        args = {"in_channels": c, "out_channels": p.out_channels, "kernel_size": _compact(k),
-                "stride": _compact(s), "padding": p.padding if isinstance(p.padding, str) else _compact(pads),
-                "dilation": _compact(d), "groups": p.groups, "bias": p.bias, "padding_mode": p.padding_mode}
+        padding = p.padding if isinstance(p.padding, str) else compact(tuple(left for left, _ in sides))
+        args = {"in_channels": c, "out_channels": p.out_channels, "kernel_size": compact(k),
+                "stride": compact(s), "padding": padding, "dilation": compact(d), "groups": p.groups,
+                "bias": p.bias, "padding_mode": p.padding_mode}
+        # One multiply-add per weight per output position (torchinfo/fvcore convention).
         return LayerResult(out, args, params, mul(product(spatial), p.out_channels * per_position))
 
 
-class _ConvTranspose(_ConvBase):
+class _ConvTranspose(Spatial):
     Params = ConvTransposeParams
     positional = ("in_channels", "out_channels", "kernel_size")
     defaults = {"stride": 1, "padding": 0, "output_padding": 0, "groups": 1, "bias": True, "dilation": 1}
@@ -116,15 +160,21 @@ class _ConvTranspose(_ConvBase):
             if op >= max(si, di):
                 raise SpecError("V003", f"output_padding={op} must be smaller than stride or dilation",
                                 f"use output_padding < {max(si, di)}", field="output_padding")
-        spatial = tuple(
-            positive(conv_transpose_out(L, ki, si, pi, di, oi), f"{self.type_name} output size along dim {i}")
-            for i, (L, ki, si, pi, di, oi) in enumerate(zip(x.shape[2:], k, s, pads, d, ops)))
+        spatial = []
+        for i, (size, ki, si, pi, di, oi) in enumerate(zip(x.shape[2:], k, s, pads, d, ops)):
+            o = conv_transpose_out(size, ki, si, pi, di, oi)
+            if isinstance(o, int) and isinstance(size, int) and o <= 0:
+                most = ((size - 1) * si + di * (ki - 1) + oi) // 2
+                raise SpecError("S002", f"output size along spatial dim {i} would be {o} (input {size}, kernel "
+                                f"{ki}, stride {si}, padding {pi}, dilation {di})",
+                                f"padding crops too much here; use padding: {most} or less", field="padding")
+            spatial.append(o)
         out = TensorType((x.shape[0], p.out_channels, *spatial), x.dtype)
         per_position = (p.out_channels // p.groups) * math.prod(k)
         params = c * per_position + (p.out_channels if p.bias else 0)
-        args = {"in_channels": c, "out_channels": p.out_channels, "kernel_size": _compact(k),
-                "stride": _compact(s), "padding": _compact(pads), "output_padding": _compact(ops),
-                "groups": p.groups, "bias": p.bias, "dilation": _compact(d)}
+        args = {"in_channels": c, "out_channels": p.out_channels, "kernel_size": compact(k),
+                "stride": compact(s), "padding": compact(pads), "output_padding": compact(ops),
+                "groups": p.groups, "bias": p.bias, "dilation": compact(d)}
         # Each input position scatters into kernel-many outputs.
         return LayerResult(out, args, params, mul(product(x.shape[2:]), c * per_position))
 

@@ -6,24 +6,38 @@ ONNX's ``convPoolShapeInference`` serves every conv and pool operator.
 
 from __future__ import annotations
 
-from .dims import DimLike, add, ceildiv, floordiv, mul
+from .dims import Dim, DimLike, add, ceildiv, floordiv, mul
 
 
 def conv_out(size: DimLike, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1,
              ceil_mode: bool = False) -> DimLike:
     """``floor((L + 2p - d(k-1) - 1)/s) + 1`` (``ceil`` with ``ceil_mode``).
 
-    With ``ceil_mode`` PyTorch drops a last window that would start inside the right
-    padding; that correction is applied when the size is concrete.
+    With ``ceil_mode`` PyTorch takes ``ceil(n/s) + 1`` windows (``n = L + 2p - d(k-1) - 1``)
+    but drops the last one when it would start inside the right padding, i.e. keeps
+    ``min(ceil(n/s), floor((L + p - 1)/s)) + 1``.  Both are ``floor((L + c)/s)`` for a
+    constant ``c``, so the min is one floor with the smaller constant — exact for symbolic
+    ``L`` too.  (PyTorch only drops one window; that equals the min whenever
+    ``p <= d(k-1)``, which its ``padding <= kernel_size/2`` rule guarantees for pools.)
     """
     span = 2 * padding - dilation * (kernel - 1) - 1
-    num = add(size, span)
     if not ceil_mode:
-        return add(floordiv(num, stride), 1)
-    out = add(ceildiv(num, stride), 1)
+        return add(floordiv(add(size, span), stride), 1)
+    if padding <= dilation * (kernel - 1):
+        return add(floordiv(add(size, min(span + stride - 1, padding - 1)), stride), 1)
+    out = add(ceildiv(add(size, span), stride), 1)
     if isinstance(out, int) and isinstance(size, int) and (out - 1) * stride >= size + padding:
         out -= 1
     return out
+
+
+def min_conv_input(kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1,
+                   ceil_mode: bool = False) -> int:
+    """Smallest input size for which :func:`conv_out` is at least 1 (for hints)."""
+    size = 1
+    while conv_out(size, kernel, stride, padding, dilation, ceil_mode) < 1:  # ends by d(k-1)+1
+        size += 1
+    return size
 
 
 def conv_transpose_out(size: DimLike, kernel: int, stride: int = 1, padding: int = 0,
@@ -56,3 +70,34 @@ def broadcast(a: tuple, b: tuple) -> tuple | None:
         else:
             return None
     return tuple(reversed(out))
+
+
+def exact_div(a: DimLike, b: DimLike) -> DimLike | None:
+    """``a / b`` when it is provably a whole number, else None (reshape's ``-1`` entry).
+
+    Symbolic divisors must be one term (``8*B``): every term of ``a`` has to contain
+    its symbols, so ``(B*T*512) / (8*B)`` is ``64*T`` while ``T / 4`` stays unknown.
+    """
+    if isinstance(b, int):
+        if b <= 0:
+            return None
+        if isinstance(a, int):
+            return a // b if a % b == 0 else None
+        q = floordiv(a, b)
+        return q if mul(q, b) == a else None
+    if a == b:
+        return 1
+    if len(b.terms) != 1 or isinstance(a, int):
+        return None
+    (den_mono, den_coeff), = b.terms
+    out: dict = {}
+    for mono, coeff in a.terms:
+        rest = list(mono)
+        for atom in den_mono:
+            if atom not in rest:
+                return None
+            rest.remove(atom)
+        if coeff % den_coeff:
+            return None
+        out[tuple(rest)] = out.get(tuple(rest), 0) + coeff // den_coeff
+    return Dim.make(out)

@@ -1,0 +1,156 @@
+"""Normalisation: BatchNorm1d/2d/3d, InstanceNorm1d/2d/3d, LayerNorm, GroupNorm.
+
+Sizes PyTorch's constructors need (``num_features``, ``num_channels``,
+``normalized_shape``) are inferred from the input when omitted and checked when given.
+
+MACs per sample follow fvcore at inference: BatchNorm folds its statistics into one
+scale and shift, 1 op per element (2 with affine); Layer/Group/InstanceNorm compute
+statistics on every call, 4 ops per element (5 with affine).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt
+
+from ..diagnostics import SpecError
+from ..shapes.dims import mul, product
+from ..shapes.tensor import TensorType
+from .base import LayerKind, LayerParams, LayerResult, check_given, register, static
+
+Momentum = Annotated[float, Field(ge=0.0, le=1.0)] | None
+
+
+class BatchNormParams(LayerParams):
+    num_features: PositiveInt | None = None
+    eps: PositiveFloat = Field(1e-5, validation_alias=AliasChoices("eps", "epsilon"))
+    momentum: Momentum = 0.1
+    affine: bool = True
+    track_running_stats: bool = True
+
+
+class InstanceNormParams(BatchNormParams):
+    affine: bool = False
+    track_running_stats: bool = False
+
+
+class LayerNormParams(LayerParams):
+    normalized_shape: PositiveInt | tuple[PositiveInt, ...] | None = None
+    eps: PositiveFloat = Field(1e-5, validation_alias=AliasChoices("eps", "epsilon"))
+    elementwise_affine: bool = True
+    bias: bool = True
+
+
+class GroupNormParams(LayerParams):
+    num_groups: PositiveInt = Field(validation_alias=AliasChoices("num_groups", "groups"))
+    num_channels: PositiveInt | None = None
+    eps: PositiveFloat = Field(1e-5, validation_alias=AliasChoices("eps", "epsilon"))
+    affine: bool = True
+
+
+def _same(x: TensorType) -> TensorType:
+    return TensorType(x.shape, x.dtype, x.notes)
+
+
+class _ChannelNorm(LayerKind):
+    """BatchNorm and InstanceNorm: one (weight, bias) pair and running stats per channel."""
+
+    Params = BatchNormParams
+    positional = ("num_features",)
+    defaults = {"eps": 1e-5, "momentum": 0.1, "affine": True, "track_running_stats": True}
+    ops_per_element = (1, 2)  # (plain, affine)
+
+    def infer(self, p: BatchNormParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        c = check_given(p.num_features, x.shape[1], "num_features", x, 1, "channels")
+        args = {"num_features": c, "eps": p.eps, "momentum": p.momentum, "affine": p.affine,
+                "track_running_stats": p.track_running_stats}
+        # running_mean and running_var per channel, plus the num_batches_tracked counter.
+        buffers = 2 * c + 1 if p.track_running_stats else 0
+        macs = mul(product(x.shape[1:]), self.ops_per_element[p.affine])
+        return LayerResult(_same(x), args, 2 * c if p.affine else 0, macs, buffers)
+
+
+def _channel_norm(name: str, ranks: tuple[int, ...], layout: str, doc: str, instance: bool) -> type[LayerKind]:
+    body: dict[str, Any] = {"type_name": name, "ranks": ranks, "layout": layout, "torch_class": f"nn.{name}",
+                            "summary": doc, "__module__": __name__}
+    if instance:
+        body.update(Params=InstanceNormParams, ops_per_element=(4, 5),
+                    defaults={"eps": 1e-5, "momentum": 0.1, "affine": False, "track_running_stats": False})
+    return register(type(name, (_ChannelNorm,), body))
+
+
+BatchNorm1d = _channel_norm("BatchNorm1d", (2, 3), "(N, C) or (N, C, L)", "batch norm over (N, C) or (N, C, L)",
+                            False)
+BatchNorm2d = _channel_norm("BatchNorm2d", (4,), "(N, C, H, W)", "batch norm over (N, C, H, W)", False)
+BatchNorm3d = _channel_norm("BatchNorm3d", (5,), "(N, C, D, H, W)", "batch norm over (N, C, D, H, W)", False)
+InstanceNorm1d = _channel_norm("InstanceNorm1d", (3,), "(N, C, L)", "per-sample, per-channel norm of (N, C, L)",
+                               True)
+InstanceNorm2d = _channel_norm("InstanceNorm2d", (4,), "(N, C, H, W)",
+                               "per-sample, per-channel norm of (N, C, H, W)", True)
+InstanceNorm3d = _channel_norm("InstanceNorm3d", (5,), "(N, C, D, H, W)",
+                               "per-sample, per-channel norm of (N, C, D, H, W)", True)
+
+
+@register
+class LayerNorm(LayerKind):
+    type_name, Params, torch_class = "LayerNorm", LayerNormParams, "nn.LayerNorm"
+    summary = "normalise over the trailing dims (normalized_shape; default the last dim)"
+    positional = ("normalized_shape",)
+    defaults = {"eps": 1e-5, "elementwise_affine": True, "bias": True}
+
+    def infer(self, p: LayerNormParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        given = p.normalized_shape
+        want = (given,) if isinstance(given, int) else tuple(given) if given is not None else None
+        n = len(want) if want is not None else 1
+        if n > x.rank - 1:
+            raise SpecError("S003", f"normalized_shape {list(want or ())} has {n} dims but the input {x} has only "
+                            f"{x.rank - 1} besides the batch dim",
+                            f"normalise over at most the last {x.rank - 1} dims", field="normalized_shape")
+        actual = tuple(static(d, "normalized_shape (the trailing dims LayerNorm normalises)", "normalized_shape")
+                       for d in x.shape[x.rank - n:])
+        if want is not None and want != actual:
+            fix = actual[0] if isinstance(given, int) else list(actual)
+            wrote = given if isinstance(given, int) else list(want)
+            found = f"last dim is {actual[0]}" if n == 1 else f"last {n} dims are {list(actual)}"
+            raise SpecError("S001", f"normalized_shape is {wrote} but the incoming tensor {x}'s {found}",
+                            f"set normalized_shape: {fix}, or omit it to normalise over the last dim",
+                            field="normalized_shape")
+        size = math.prod(actual)
+        params = (size + (size if p.bias else 0)) if p.elementwise_affine else 0
+        shape_arg: int | tuple[int, ...] = actual[0] if want is None or isinstance(given, int) else actual
+        args = {"normalized_shape": shape_arg, "eps": p.eps, "elementwise_affine": p.elementwise_affine,
+                "bias": p.bias}
+        return LayerResult(_same(x), args, params, mul(product(x.shape[1:]), 5 if p.elementwise_affine else 4))
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+@register
+class GroupNorm(LayerKind):
+    type_name, Params, torch_class = "GroupNorm", GroupNormParams, "nn.GroupNorm"
+    summary = "normalise groups of channels per sample (num_groups must divide the channels)"
+    positional = ("num_groups", "num_channels")
+    defaults = {"eps": 1e-5, "affine": True}
+    layout = "(N, C, *)"
+
+    def infer(self, p: GroupNormParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        if x.rank < 2:
+            raise SpecError("S003", f"GroupNorm needs (N, C, *), got {x}", "add a channel dim (Unsqueeze or Reshape)")
+        c = check_given(p.num_channels, x.shape[1], "num_channels", x, 1, "channels")
+        if c % p.num_groups:
+            valid = _divisors(c)
+            nearest = min(valid, key=lambda g: (abs(g - p.num_groups), -g))
+            shown = ", ".join(str(g) for g in valid) if len(valid) <= 16 else \
+                ", ".join(str(g) for g in sorted(sorted(valid, key=lambda g: abs(g - p.num_groups))[:8])) + ", …"
+            raise SpecError("S004", f"num_channels={c} is not divisible by num_groups={p.num_groups}",
+                            f"use num_groups: {nearest} (a divisor of {c}: {shown})", field="num_groups")
+        args = {"num_groups": p.num_groups, "num_channels": c, "eps": p.eps, "affine": p.affine}
+        return LayerResult(_same(x), args, 2 * c if p.affine else 0,
+                           mul(product(x.shape[1:]), 5 if p.affine else 4))

@@ -1,0 +1,185 @@
+"""Pooling: MaxPool/AvgPool 1d-3d (sliding windows), AdaptiveAvg/MaxPool 1d-3d, global pooling.
+
+Sliding-window pools share the conv arithmetic (``formulas.conv_out`` through
+``conv.window_sizes``), ceil_mode included.
+
+MACs per sample: a sliding pool does one compare/add per element of each window
+(output elements × kernel elements); adaptive and global pools read each input element
+about once (input elements, fvcore's count for adaptive_avg_pool).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from pydantic import AliasChoices, Field, NonNegativeInt, PositiveInt
+
+from ..diagnostics import SpecError
+from ..shapes.dims import mul, product
+from ..shapes.tensor import TensorType
+from .base import LayerKind, LayerParams, LayerResult, ntuple, register
+from .conv import Spatial, compact, window_sizes
+from .reshape import on
+
+IntOrTuple = PositiveInt | tuple[PositiveInt, ...]
+PadOrTuple = NonNegativeInt | tuple[NonNegativeInt, ...]
+
+
+class MaxPoolParams(LayerParams):
+    kernel_size: IntOrTuple = Field(validation_alias=AliasChoices("kernel_size", "pool_size"))
+    stride: IntOrTuple | None = Field(None, validation_alias=AliasChoices("stride", "strides"))
+    padding: PadOrTuple = 0
+    dilation: IntOrTuple = 1
+    ceil_mode: bool = False
+
+
+class AvgPool1dParams(LayerParams):
+    kernel_size: IntOrTuple = Field(validation_alias=AliasChoices("kernel_size", "pool_size"))
+    stride: IntOrTuple | None = Field(None, validation_alias=AliasChoices("stride", "strides"))
+    padding: PadOrTuple = 0
+    ceil_mode: bool = False
+    count_include_pad: bool = True
+
+
+class AvgPoolParams(AvgPool1dParams):
+    divisor_override: PositiveInt | None = None
+
+
+class AdaptivePoolParams(LayerParams):
+    output_size: PositiveInt | tuple[PositiveInt | None, ...] = Field(
+        description="a positive whole number, or a list of them where null keeps that dim's size")
+
+
+class GlobalPoolParams(LayerParams):
+    keepdim: bool = Field(False, validation_alias=AliasChoices("keepdim", "keepdims"))
+
+
+def _dims(dims: tuple[int, ...]) -> str:
+    return str(dims[0]) if len(dims) == 1 else str(dims)
+
+
+class _Pool(Spatial):
+    positional = ("kernel_size",)
+    has_dilation = False
+
+    def infer(self, p: Any, ins: list[TensorType]) -> LayerResult:
+        x, r = ins[0], self.rank
+        k = ntuple(p.kernel_size, r, "kernel_size")
+        s = k if p.stride is None else ntuple(p.stride, r, "stride")
+        pads = ntuple(p.padding, r, "padding")
+        d = ntuple(p.dilation, r, "dilation") if self.has_dilation else (1,) * r
+        # PyTorch rejects padding over half the (undilated) kernel in every pool.
+        for pi, ki in zip(pads, k):
+            if pi > ki // 2:
+                raise SpecError("V003", f"padding {pi} is more than half of kernel_size {ki}",
+                                f"use padding: {ki // 2} or less (at most kernel_size // 2), or a larger kernel",
+                                field="padding")
+        spatial = window_sizes(tuple(x.shape[2:]), k, s, pads, d, p.ceil_mode, tuple(ki // 2 for ki in k))
+        out = TensorType((x.shape[0], x.shape[1], *spatial), x.dtype)
+        args = self.args(p, k, s, pads, d)
+        return LayerResult(out, args, 0, mul(product(out.shape[1:]), math.prod(k)))
+
+    def args(self, p: Any, k: tuple[int, ...], s: tuple[int, ...], pads: tuple[int, ...],
+             d: tuple[int, ...]) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class _MaxPool(_Pool):
+    Params = MaxPoolParams
+    has_dilation = True
+    defaults = {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False}
+
+    def args(self, p: MaxPoolParams, k: tuple[int, ...], s: tuple[int, ...], pads: tuple[int, ...],
+             d: tuple[int, ...]) -> dict[str, Any]:
+        return {"kernel_size": compact(k), "stride": None if p.stride is None else compact(s),
+                "padding": compact(pads), "dilation": compact(d), "ceil_mode": p.ceil_mode}
+
+
+class _AvgPool(_Pool):
+    Params = AvgPoolParams
+    defaults = {"stride": None, "padding": 0, "ceil_mode": False, "count_include_pad": True,
+                "divisor_override": None}
+
+    def args(self, p: AvgPool1dParams, k: tuple[int, ...], s: tuple[int, ...], pads: tuple[int, ...],
+             d: tuple[int, ...]) -> dict[str, Any]:
+        out = {"kernel_size": compact(k), "stride": None if p.stride is None else compact(s),
+               "padding": compact(pads), "ceil_mode": p.ceil_mode, "count_include_pad": p.count_include_pad}
+        if isinstance(p, AvgPoolParams):
+            out["divisor_override"] = p.divisor_override
+        return out
+
+
+class _AdaptivePool(Spatial):
+    Params = AdaptivePoolParams
+    positional = ("output_size",)
+
+    def infer(self, p: AdaptivePoolParams, ins: list[TensorType]) -> LayerResult:
+        x, r = ins[0], self.rank
+        sizes = (p.output_size,) * r if isinstance(p.output_size, int) else tuple(p.output_size)
+        if len(sizes) != r:
+            raise SpecError("V003", f"output_size has {len(sizes)} values but this layer has {r} spatial dims",
+                            f"give one number or {r} (null keeps a dim)", field="output_size")
+        spatial = tuple(L if o is None else o for L, o in zip(x.shape[2:], sizes))
+        out = TensorType((x.shape[0], x.shape[1], *spatial), x.dtype)
+        size = p.output_size if isinstance(p.output_size, int) else tuple(p.output_size)
+        return LayerResult(out, {"output_size": size}, 0, product(x.shape[1:]))
+
+
+def _pool(name: str, base: type[LayerKind], rank: int, aliases: tuple[str, ...], doc: str,
+          params: type[LayerParams] | None = None) -> type[LayerKind]:
+    body: dict[str, Any] = {"type_name": name, "rank": rank, "aliases": aliases, "torch_class": f"nn.{name}",
+                            "summary": doc, "__module__": __name__}
+    if params is not None:
+        body["Params"] = params
+    return register(type(name, (base,), body))
+
+
+MaxPool1d = _pool("MaxPool1d", _MaxPool, 1, ("MaxPooling1D",), "max over sliding windows of (N, C, L)")
+MaxPool2d = _pool("MaxPool2d", _MaxPool, 2, ("MaxPooling2D",), "max over sliding windows of (N, C, H, W)")
+MaxPool3d = _pool("MaxPool3d", _MaxPool, 3, ("MaxPooling3D",), "max over sliding windows of (N, C, D, H, W)")
+AvgPool1d = _pool("AvgPool1d", _AvgPool, 1, ("AveragePooling1D",), "mean over sliding windows of (N, C, L)",
+                  AvgPool1dParams)
+AvgPool2d = _pool("AvgPool2d", _AvgPool, 2, ("AveragePooling2D",), "mean over sliding windows of (N, C, H, W)")
+AvgPool3d = _pool("AvgPool3d", _AvgPool, 3, ("AveragePooling3D",),
+                  "mean over sliding windows of (N, C, D, H, W)")
+AdaptiveAvgPool1d = _pool("AdaptiveAvgPool1d", _AdaptivePool, 1, (), "mean-pool (N, C, L) to output_size")
+AdaptiveAvgPool2d = _pool("AdaptiveAvgPool2d", _AdaptivePool, 2, (), "mean-pool (N, C, H, W) to output_size")
+AdaptiveAvgPool3d = _pool("AdaptiveAvgPool3d", _AdaptivePool, 3, (), "mean-pool (N, C, D, H, W) to output_size")
+AdaptiveMaxPool1d = _pool("AdaptiveMaxPool1d", _AdaptivePool, 1, (), "max-pool (N, C, L) to output_size")
+AdaptiveMaxPool2d = _pool("AdaptiveMaxPool2d", _AdaptivePool, 2, (), "max-pool (N, C, H, W) to output_size")
+AdaptiveMaxPool3d = _pool("AdaptiveMaxPool3d", _AdaptivePool, 3, (), "max-pool (N, C, D, H, W) to output_size")
+
+
+class _GlobalPool(LayerKind):
+    """Reduce every spatial dim of (N, C, *spatial), written inline as ``x.mean(dim=(2, 3))``."""
+
+    Params = GlobalPoolParams
+    ranks = (3, 4, 5)
+    layout = "(N, C, *spatial)"
+    method: str
+
+    def infer(self, p: GlobalPoolParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        dims = tuple(range(2, x.rank))
+        shape = (*x.shape[:2], *((1,) * len(dims) if p.keepdim else ()))
+        return LayerResult(TensorType(shape, x.dtype, {1: x.notes[1]} if 1 in x.notes else {}),
+                           {"dim": dims, "keepdim": p.keepdim}, 0, product(x.shape[1:]))
+
+    def torch_forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        keep = ", keepdim=True" if args["keepdim"] else ""
+        return f"{on(inputs[0])}.{self.method}(dim={_dims(args['dim'])}{keep})"
+
+
+@register
+class GlobalAvgPool(_GlobalPool):
+    type_name, method = "GlobalAvgPool", "mean"
+    aliases = ("GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D")
+    summary = "mean over every spatial dim: (N, C, *spatial) -> (N, C)"
+
+
+@register
+class GlobalMaxPool(_GlobalPool):
+    type_name, method = "GlobalMaxPool", "amax"
+    aliases = ("GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D")
+    summary = "max over every spatial dim: (N, C, *spatial) -> (N, C)"

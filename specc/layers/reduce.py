@@ -1,0 +1,88 @@
+"""Reductions over chosen dims: Reduce (mean/sum/max/min) and its shorthand Mean.
+
+Written inline (``x.mean(dim=(1, 2))``, ``x.amax(dim=1, keepdim=True)``); MACs per
+sample are the input elements (one add or compare each).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field
+
+from ..diagnostics import SpecError
+from ..shapes.dims import product
+from ..shapes.tensor import TensorType
+from .base import LayerKind, LayerParams, LayerResult, axis, register
+from .reshape import on
+
+DimOrDims = int | tuple[int, ...]
+# amax/amin reduce several dims at once and return values only (max/min return indices too).
+METHODS = {"mean": "mean", "sum": "sum", "max": "amax", "min": "amin"}
+
+
+class ReduceParams(LayerParams):
+    op: Literal["mean", "sum", "max", "min"] = "mean"
+    dim: DimOrDims = Field(validation_alias=AliasChoices("dim", "axis"))
+    keepdim: bool = Field(False, validation_alias=AliasChoices("keepdim", "keepdims"))
+
+
+class MeanParams(LayerParams):
+    dim: DimOrDims = Field(validation_alias=AliasChoices("dim", "axis"))
+    keepdim: bool = Field(False, validation_alias=AliasChoices("keepdim", "keepdims"))
+
+
+def reduced(x: TensorType, dim: DimOrDims, keepdim: bool) -> TensorType:
+    """The type of ``x`` reduced over ``dim`` (checked: in range, each dim once)."""
+    given = (dim,) if isinstance(dim, int) else tuple(dim)
+    if not given:
+        raise SpecError("V003", "dim is an empty list", "name at least one dim to reduce, e.g. dim: 1", field="dim")
+    dims = tuple(axis(d, x.rank) for d in given)
+    if len(set(dims)) != len(dims):
+        raise SpecError("S008", f"dim {list(given)} names the same dim twice (tensor of rank {x.rank})",
+                        f"list each dim once: {sorted(set(dims))}", field="dim")
+    shape: list[Any] = []
+    notes: dict[int, str] = {}
+    for i, d in enumerate(x.shape):
+        if i in dims:
+            if keepdim:
+                shape.append(1)
+            continue
+        if i in x.notes:
+            notes[len(shape)] = x.notes[i]
+        shape.append(d)
+    return TensorType(tuple(shape), x.dtype, notes)
+
+
+class _Reduce(LayerKind):
+    accepts = "any"
+
+    def infer(self, p: Any, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        op = getattr(p, "op", "mean")
+        if op == "mean" and not x.is_float:
+            raise SpecError("S007", f"cannot take the mean of {x.dtype} data {x}",
+                            "use op: sum, or embed/convert the ids to floats first")
+        out = reduced(x, p.dim, p.keepdim)
+        if op == "sum" and not x.is_float:
+            out = TensorType(out.shape, "int64", out.notes)  # PyTorch sums integers and bools as int64
+        dim = p.dim if isinstance(p.dim, int) else tuple(p.dim)
+        return LayerResult(out, {"op": op, "dim": dim, "keepdim": p.keepdim}, 0, product(x.shape[1:]))
+
+    def torch_forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        x = on(inputs[0])
+        keep = ", keepdim=True" if args["keepdim"] else ""
+        return f"{x}.{METHODS[args['op']]}(dim={args['dim']}{keep})"
+
+
+@register
+class Reduce(_Reduce):
+    type_name, Params = "Reduce", ReduceParams
+    summary = "mean, sum, max or min over dim (an int or a list), keepdim optional"
+
+
+@register
+class Mean(_Reduce):
+    type_name, Params = "Mean", MeanParams
+    accepts = "float"
+    summary = "mean over dim (an int or a list), keepdim optional"

@@ -1,0 +1,316 @@
+"""Layers that move elements around without computing: Identity, Flatten, Unflatten, Reshape,
+Permute, Transpose, Squeeze, Unsqueeze.  No parameters, 0 MACs.
+
+Flatten and Unflatten are PyTorch modules; the rest are written inline
+(``x.permute(0, 2, 1)``).  Reshape names symbolic dims by the input axis they come from
+(``x.reshape(x.shape[0], -1, 64)``), so the generated code works for any batch size and
+exports to ONNX with dynamic axes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from ..diagnostics import SpecError
+from ..shapes.dims import Dim, DimLike, product, sym
+from ..shapes.formulas import exact_div
+from ..shapes.tensor import TensorType
+from .base import LayerKind, LayerParams, LayerResult, axis, register
+
+
+def on(x: str) -> str:
+    """An input expression safe to call a method on (``a + b`` becomes ``(a + b)``)."""
+    return x if x.isidentifier() else f"({x})"
+
+
+def factor(d: DimLike) -> str:
+    """A dim as one factor of a product: ``64``, ``T``, ``(T - 2)``."""
+    s = str(d)
+    return s if isinstance(d, int) or s.isidentifier() else f"({s})"
+
+
+def _written(v: tuple[Any, ...]) -> str:
+    return "[" + ", ".join(str(e) for e in v) + "]"
+
+
+def _check_sizes(v: tuple[Any, ...], field: str, names: bool) -> None:
+    """Reshape entries are positive sizes, one -1, and (Reshape only) input dim names."""
+    also = ", or the name of an input dim such as B" if names else ""
+    for e in v:
+        if isinstance(e, str) and not (names and e.isidentifier()):
+            raise SpecError("V003", f"{field} entry '{e}' is not a size",
+                            f"use positive whole numbers, -1 once to infer a size{also}", field=field)
+        if isinstance(e, int) and (e == 0 or e < -1):
+            keep = " (PyTorch has no 0 = keep this dim)" if e == 0 else ""
+            raise SpecError("V003", f"{field} entry {e} is not a size{keep}",
+                            f"use a positive whole number, -1 once to infer a size{also}", field=field)
+    if sum(1 for e in v if e == -1) > 1:
+        raise SpecError("V003", f"{field} {_written(v)} has more than one -1", "keep -1 for the one size inferred "
+                        "from the others and write the rest out", field=field)
+
+
+class NoParams(LayerParams):
+    pass
+
+
+class FlattenParams(LayerParams):
+    start_dim: int = 1
+    end_dim: int = -1
+
+
+class UnflattenParams(LayerParams):
+    dim: int
+    unflattened_size: tuple[int, ...] = Field(min_length=1)
+
+
+class ReshapeParams(LayerParams):
+    shape: tuple[int | str, ...] = Field(
+        min_length=1, description="a list of sizes: whole numbers, -1 once, or input dim names such as B")
+
+
+class PermuteParams(LayerParams):
+    dims: tuple[int, ...] = Field(min_length=1)
+
+
+class TransposeParams(LayerParams):
+    dim0: int
+    dim1: int
+
+
+class SqueezeParams(LayerParams):
+    dim: int | tuple[int, ...] | None = None
+
+
+class UnsqueezeParams(LayerParams):
+    dim: int
+
+
+def _fill(total: DimLike, sizes: list[DimLike | None], written: tuple[Any, ...], what: str,
+          where: str, field: str) -> tuple[DimLike, ...]:
+    """Sizes with the -1 (None here) inferred; their product must be ``total``."""
+    known = product([s for s in sizes if s is not None])
+    if None in sizes:
+        rest = exact_div(total, known)
+        if rest is None or (isinstance(rest, int) and rest <= 0):
+            if isinstance(total, int) and isinstance(known, int):
+                raise SpecError("S009", f"{what} {_written(written)} cannot hold {where}: {total} is not a multiple "
+                                f"of {known}", f"the sizes besides -1 must multiply to a divisor of {total} "
+                                f"({_near_divisors(total, known)})", field=field)
+            raise SpecError("S009", f"{what} {_written(written)} cannot hold {where}: {total} cannot be proven a "
+                            f"multiple of {known}", "name the symbolic dims in the shape so they cancel, or "
+                            "give them fixed sizes", field=field)
+        return tuple(rest if s is None else s for s in sizes)
+    if known != total:
+        hint = f"the sizes must multiply to {total}; use -1 for one of them to let specc infer it"
+        unnamed = sorted(total.symbols() - set(e for e in written if isinstance(e, str))) \
+            if isinstance(total, Dim) else []
+        for j in reversed([i for i, e in enumerate(written) if isinstance(e, int)]):
+            fit = exact_div(total, product([s for i, s in enumerate(sizes) if i != j and s is not None]))
+            if (isinstance(fit, int) and fit > 0) or (isinstance(fit, Dim) and str(fit).isidentifier()):
+                hint = f"use {fit} for entry {j} (or -1 there to let specc infer it)"
+                break
+        else:
+            if unnamed:
+                hint = (f"write the symbolic dims by name ({', '.join(unnamed)}) so the shape fits every size; "
+                        "use -1 for one entry to let specc infer it")
+        raise SpecError("S009", f"{what} {_written(written)} holds {known} elements but {where} has {total}", hint,
+                        field=field)
+    return tuple(s for s in sizes if s is not None)
+
+
+def _near_divisors(n: int, near: int, most: int = 10) -> str:
+    """The divisors of ``n`` closest to ``near``, for a hint."""
+    small = [d for d in range(1, int(n ** 0.5) + 1) if n % d == 0]
+    divisors = sorted({*small, *(n // d for d in small)})
+    shown = sorted(sorted(divisors, key=lambda d: abs(d - near))[:most])
+    return ", ".join(str(d) for d in shown) + (", …" if len(divisors) > most else "")
+
+
+@register
+class Identity(LayerKind):
+    type_name, Params, torch_class = "Identity", NoParams, "nn.Identity"
+    accepts = "any"
+    summary = "passes its input through unchanged (a placeholder or a named tap)"
+
+    def infer(self, p: NoParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        return LayerResult(TensorType(x.shape, x.dtype, x.notes), {}, 0, 0)
+
+
+@register
+class Flatten(LayerKind):
+    type_name, Params, torch_class = "Flatten", FlattenParams, "nn.Flatten"
+    accepts = "any"
+    defaults = {"start_dim": 1, "end_dim": -1}
+    summary = "merge dims start_dim..end_dim into one (default: all but the batch dim)"
+
+    def infer(self, p: FlattenParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        rank = max(x.rank, 1)  # PyTorch treats a 0-d tensor as rank 1 here
+        start, end = axis(p.start_dim, rank, "start_dim"), axis(p.end_dim, rank, "end_dim")
+        if start > end:
+            raise SpecError("S008", f"start_dim={p.start_dim} comes after end_dim={p.end_dim} for the input {x}",
+                            f"swap them: start_dim: {end}, end_dim: {start}", field="start_dim")
+        merged = x.shape[start:end + 1]
+        shape = (*x.shape[:start], product(merged), *x.shape[end + 1:])
+        notes = {i: n for i, n in x.notes.items() if i < start}
+        notes.update({i - (end - start): n for i, n in x.notes.items() if i > end})
+        if len(merged) > 1:
+            notes[start] = "·".join(factor(d) for d in merged)
+        elif start in x.notes:
+            notes[start] = x.notes[start]
+        return LayerResult(TensorType(shape, x.dtype, notes), {"start_dim": p.start_dim, "end_dim": p.end_dim},
+                           0, 0)
+
+
+@register
+class Unflatten(LayerKind):
+    type_name, Params, torch_class = "Unflatten", UnflattenParams, "nn.Unflatten"
+    accepts = "any"
+    positional = ("dim", "unflattened_size")
+    summary = "split dim into unflattened_size (one entry may be -1)"
+
+    def infer(self, p: UnflattenParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        _check_sizes(p.unflattened_size, "unflattened_size", names=False)
+        d = axis(p.dim, x.rank)
+        sizes: list[DimLike | None] = [None if e == -1 else e for e in p.unflattened_size]
+        why = x.note(d)
+        where = f"dim {p.dim} of the input {x} (size {x.shape[d]}{f' = {why}' if why else ''})"
+        parts = _fill(x.shape[d], sizes, p.unflattened_size, "unflattened_size", where, "unflattened_size")
+        shape = (*x.shape[:d], *parts, *x.shape[d + 1:])
+        return LayerResult(TensorType(shape, x.dtype), {"dim": p.dim, "unflattened_size": p.unflattened_size},
+                           0, 0)
+
+
+@register
+class Reshape(LayerKind):
+    type_name, Params = "Reshape", ReshapeParams
+    accepts = "any"
+    summary = "view as shape (batch dim included): sizes, -1 once, or input dim names such as B"
+
+    def infer(self, p: ReshapeParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        _check_sizes(p.shape, "shape", names=True)
+        named = {}  # symbol -> the input axis that is exactly that symbol
+        for i, d in enumerate(x.shape):
+            if isinstance(d, Dim) and str(d).isidentifier() and str(d) not in named:
+                named[str(d)] = i
+        sizes: list[DimLike | None] = []
+        for e in p.shape:
+            if isinstance(e, str):
+                if e not in named:
+                    known = ", ".join(named)
+                    raise SpecError("S009", f"'{e}' in shape is not a dim of the input {x}",
+                                    f"name one of its dims ({known}) or use -1" if known else
+                                    "use -1 or a number: this input has no named dims", field="shape")
+                sizes.append(sym(e))
+            else:
+                sizes.append(None if e == -1 else e)
+        out = _fill(product(x.shape), sizes, p.shape, "shape", f"the input {x}", "shape")
+        return LayerResult(TensorType(out, x.dtype), {"shape": p.shape, "input_axes": named}, 0, 0)
+
+    def torch_forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        x = on(inputs[0])
+        parts = [f"{x}.shape[{args['input_axes'][e]}]" if isinstance(e, str) else str(e) for e in args["shape"]]
+        return f"{x}.reshape({', '.join(parts)})"
+
+
+@register
+class Permute(LayerKind):
+    type_name, Params = "Permute", PermuteParams
+    accepts = "any"
+    summary = "reorder dims (batch dim included), e.g. dims: [0, 2, 1]"
+
+    def infer(self, p: PermuteParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        dims = [d % x.rank if -x.rank <= d < x.rank else None for d in p.dims]
+        if len(dims) != x.rank or sorted(d for d in dims if d is not None) != list(range(x.rank)):
+            example = ", ".join(str(i) for i in [0, *range(x.rank - 1, 0, -1)])
+            raise SpecError("S008", f"dims {list(p.dims)} is not a permutation of the {x.rank} dims of {x}",
+                            f"list each of 0..{x.rank - 1} exactly once, e.g. dims: [{example}]", field="dims")
+        shape = tuple(x.shape[d] for d in dims if d is not None)
+        notes = {i: x.notes[d] for i, d in enumerate(dims) if d in x.notes}
+        return LayerResult(TensorType(shape, x.dtype, notes), {"dims": p.dims}, 0, 0)
+
+    def torch_forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        return f"{on(inputs[0])}.permute({', '.join(str(d) for d in args['dims'])})"
+
+
+@register
+class Transpose(LayerKind):
+    type_name, Params = "Transpose", TransposeParams
+    accepts = "any"
+    summary = "swap two dims, e.g. dim0: 1, dim1: 2"
+
+    def infer(self, p: TransposeParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        a, b = axis(p.dim0, x.rank, "dim0"), axis(p.dim1, x.rank, "dim1")
+        shape = list(x.shape)
+        shape[a], shape[b] = shape[b], shape[a]
+        swap = {a: b, b: a}
+        notes = {swap.get(i, i): n for i, n in x.notes.items()}
+        return LayerResult(TensorType(tuple(shape), x.dtype, notes), {"dim0": p.dim0, "dim1": p.dim1}, 0, 0)
+
+    def torch_forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        return f"{on(inputs[0])}.transpose({args['dim0']}, {args['dim1']})"
+
+
+@register
+class Squeeze(LayerKind):
+    """Remove size-1 dims.
+
+    PyTorch silently keeps a dim whose size is not 1, which would leave the rank unknown
+    to every later layer; specc requires each squeezed dim to be a fixed 1, and without
+    ``dim`` squeezes exactly the dims that are 1 in the spec (never a batch dim that
+    happens to be 1 at run time).
+    """
+
+    type_name, Params = "Squeeze", SqueezeParams
+    accepts = "any"
+    summary = "remove size-1 dims (dim: one dim or a list; default every fixed size-1 dim)"
+
+    def infer(self, p: SqueezeParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        ones = [i for i, d in enumerate(x.shape) if d == 1]
+        if p.dim is None:
+            if not ones:
+                raise SpecError("S008", f"the input {x} has no dim of size 1 to squeeze",
+                                "remove the Squeeze, or Reshape instead")
+            dims = tuple(ones)
+        else:
+            given = (p.dim,) if isinstance(p.dim, int) else p.dim
+            dims = tuple(sorted({axis(d, x.rank) for d in given}))
+            for d in dims:
+                if x.shape[d] != 1:
+                    size = x.shape[d]
+                    raise SpecError("S008", f"dim {d} of the input {x} has size {size}, not 1"
+                                    + ("" if isinstance(size, int) else " (specc cannot know it is 1)"),
+                                    f"squeeze a size-1 dim: dim: {ones[0] if len(ones) == 1 else ones}"
+                                    if ones else "the input has no size-1 dim; remove the Squeeze", field="dim")
+        shape = tuple(d for i, d in enumerate(x.shape) if i not in dims)
+        out_dim: int | tuple[int, ...] = dims[0] if len(dims) == 1 else dims
+        return LayerResult(TensorType(shape, x.dtype), {"dim": out_dim}, 0, 0)
+
+    def torch_forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        return f"{on(inputs[0])}.squeeze({args['dim']})"
+
+
+@register
+class Unsqueeze(LayerKind):
+    type_name, Params = "Unsqueeze", UnsqueezeParams
+    accepts = "any"
+    summary = "insert a size-1 dim at dim"
+
+    def infer(self, p: UnsqueezeParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        d = axis(p.dim, x.rank + 1)
+        shape = (*x.shape[:d], 1, *x.shape[d:])
+        notes = {(i + 1 if i >= d else i): n for i, n in x.notes.items()}
+        return LayerResult(TensorType(shape, x.dtype, notes), {"dim": p.dim}, 0, 0)
+
+    def torch_forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        return f"{on(inputs[0])}.unsqueeze({args['dim']})"
+
