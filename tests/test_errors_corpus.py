@@ -1,0 +1,152 @@
+"""The error corpus: one small spec per mistake, each stating what specc must say about it.
+
+A bad spec starts with comment lines:
+
+    # What is wrong, in words.
+    # args: --set hiden=128                          (optional: extra `specc check` arguments)
+    # expect: S001 at 13:33 hint~ "in_features: 18432"
+
+One ``expect`` line per error diagnostic: the code, where (``line:col``, or ``cli`` for a
+command-line argument) and a substring of the hint (``msg~ "..."`` checks the message).
+The errors reported must be exactly those: every problem in one run, and nothing that
+cascades from them.  A good spec (``corpus/good``) must check clean.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from specc.cli import main
+from specc.codes import CODES
+from specc.diagnostics import Diagnostic
+from specc.pipeline import load
+
+CORPUS = Path(__file__).parent / "corpus"
+BAD = sorted((CORPUS / "bad").glob("*.yaml"))
+GOOD = sorted((CORPUS / "good").glob("*.yaml"))
+
+_EXPECT = re.compile(r"^#\s*expect:\s*(?P<code>[A-Z]\d{3})\s+at\s+(?P<where>\S+)(?P<rest>.*)$")
+_CHECK = re.compile(r'(?P<what>hint|msg)~\s*"(?P<text>[^"]*)"')
+
+
+@dataclass
+class Expect:
+    code: str
+    where: str
+    hint: list[str] = field(default_factory=list)
+    msg: list[str] = field(default_factory=list)
+
+    def matches(self, d: Diagnostic) -> bool:
+        if d.code != self.code or d.loc is None:
+            return False
+        if self.where == "cli":
+            if d.loc.file != "<command line>":
+                return False
+        elif self.where != f"{d.loc.line}:{d.loc.col}":
+            return False
+        return all(h in (d.hint or "") for h in self.hint) and all(m in d.message for m in self.msg)
+
+
+@dataclass
+class Header:
+    description: str
+    args: list[str]
+    expects: list[Expect]
+
+
+def parse_header(path: Path) -> Header:
+    description, args, expects = "", [], []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        body = line[1:].strip()
+        m = _EXPECT.match(line)
+        if m:
+            e = Expect(m["code"], m["where"])
+            for c in _CHECK.finditer(m["rest"]):
+                (e.hint if c["what"] == "hint" else e.msg).append(c["text"])
+            expects.append(e)
+        elif body.startswith("args:"):
+            args = shlex.split(body[len("args:"):])
+        elif not description:
+            description = body
+    return Header(description, args, expects)
+
+
+def overrides(args: list[str]) -> list[str]:
+    return [args[i + 1] for i, a in enumerate(args) if a == "--set"]
+
+
+def show(diags: list[Diagnostic]) -> str:
+    return "\n".join(f"  {d.code} at {d.loc.line if d.loc else '?'}:{d.loc.col if d.loc else '?'} "
+                     f"{d.message} | hint: {d.hint}" for d in diags)
+
+
+@pytest.mark.parametrize("path", BAD, ids=lambda p: p.stem)
+def test_bad_spec_reports_exactly_what_its_header_says(path: Path) -> None:
+    header = parse_header(path)
+    assert header.description, f"{path.name}: first comment line must say what is wrong"
+    assert header.expects, f"{path.name}: no '# expect:' line"
+    errors = load(path, overrides(header.args) or None).errors
+    unmatched = list(errors)
+    for e in header.expects:
+        hit = next((d for d in unmatched if e.matches(d)), None)
+        assert hit is not None, f"{path.name}: expected {e}, got:\n{show(errors)}"
+        unmatched.remove(hit)
+    assert not unmatched, f"{path.name}: unexpected extra errors:\n{show(unmatched)}"
+    for d in errors:  # one sentence in user terms, and a hint that says what to do
+        assert d.hint, f"{path.name}: {d.code} has no hint"
+        assert "\n" not in d.message and "Traceback" not in d.message
+        assert not re.search(r"pydantic|ValidationError|constrained-|literal\[|tuple\[", d.message + d.hint), d
+
+
+@pytest.mark.parametrize("path", BAD, ids=lambda p: p.stem)
+def test_cli_check_exits_1_without_traceback(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    header = parse_header(path)
+    rc = main(["check", str(path), *header.args])
+    out, err = capsys.readouterr()
+    assert rc == 1, out + err
+    assert "Traceback" not in out + err and "internal error" not in out + err
+    for e in header.expects:
+        assert f"error[{e.code}]" in out
+
+
+@pytest.mark.parametrize("path", GOOD, ids=lambda p: p.stem)
+def test_good_spec_checks_clean(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = load(path)
+    assert spec.ok, show(spec.diagnostics)
+    assert main(["check", str(path)]) == 0
+    assert "Traceback" not in "".join(capsys.readouterr())
+
+
+def test_corpus_is_large_and_covers_every_stage() -> None:
+    assert len(BAD) >= 45
+    codes = {e.code for p in BAD for e in parse_header(p).expects}
+    for code in ("Y001", "Y002", "Y003", "Y004", "Y005", "X001", "X002", "X003", "X004", "V001", "V002", "V003",
+                 "V004", "V005", "V006", "V007", "V008", "G001", "G002", "G003", "G004", "G006", "S001", "S002",
+                 "S003", "S004", "S005", "S006", "S007"):
+        assert code in codes, f"no corpus spec for {code}"
+    assert codes <= set(CODES)
+
+
+def test_alias_bomb_is_refused_fast() -> None:
+    start = time.perf_counter()
+    spec = load(CORPUS / "bad" / "y003_alias_bomb.yaml")
+    assert time.perf_counter() - start < 2.0
+    assert [d.code for d in spec.errors] == ["Y003"]
+
+
+def test_every_problem_in_one_run() -> None:
+    errors = load(CORPUS / "bad" / "multi_three_errors.yaml").errors
+    assert sorted(d.code for d in errors) == ["G001", "V001", "V008"]
+
+
+def test_one_bad_layer_gives_one_diagnostic() -> None:
+    spec = load(CORPUS / "bad" / "no_cascade.yaml")
+    assert [d.code for d in spec.diagnostics] == ["S001"]  # no warnings or errors downstream either
