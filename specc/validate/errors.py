@@ -346,9 +346,11 @@ def pydantic_diagnostics(exc: ValidationError, root: Any, model: type[BaseModel]
             _, loc = _locate(root, path[:-1])
             info = w.info if w.shown and w.shown[-1] == key else None
             needs = f"<{describe(_field_type(info))}>" if info is not None else "<value>"
-            where = f"{_dotted(w.shown[:-1])} " if w.shown[:-1] else ""
-            if where or what:
-                msg = f"{lead}{where}is missing the required {'parameter' if what else 'key'} '{key}'"
+            where = _dotted(w.shown[:-1])
+            if where:
+                msg = f"{lead}{where} is missing the required key '{key}'"
+            elif what:
+                msg = f"{what} is missing the required parameter '{key}'"
             else:
                 msg = f"the spec has no '{key}' section"
             d = Diagnostic("V002", msg, loc, f"add {key}: {_SECTION_EXAMPLES.get(name, needs)}", layer=layer)
