@@ -99,15 +99,15 @@ class _Expander:
                 continue
             keys = path.split(".")
             target: Any = self.doc
-            for k in keys[:-1]:
+            for i, k in enumerate(keys[:-1]):
+                parent = target
                 key: Any = int(k) if isinstance(target, list) and k.isdigit() else k
                 try:
                     target = target[key]
                 except (KeyError, IndexError, TypeError):
                     target = None
                 if not isinstance(target, (PosDict, PosList)):
-                    self.fail(SpecError("X003", f"--set {path}: '{k}' is not a section of the spec",
-                                        "name an existing section, e.g. --set train.epochs=3", loc=CLI))
+                    self.fail(_bad_path(path, ".".join(keys[:i + 1]), k, parent))
                     break
             else:
                 last: Any = keys[-1]
@@ -264,6 +264,23 @@ class _Expander:
         group.children = list(self.expand_items(block["layers"], inner_env, (*stack, btype), block.value_loc("layers")))
         group.output = block.get("output")
         return group
+
+
+def _bad_path(path: str, prefix: str, key: str, parent: Any) -> SpecError:
+    """--set a.b.c=v where the spec has no a.b: say which part is missing and what is there."""
+    if isinstance(parent, PosList):
+        return SpecError("X003", f"--set {path}: the list has no item {key}",
+                         f"use an index from 0 to {len(parent) - 1}" if parent else "the list is empty", loc=CLI)
+    if isinstance(parent, PosDict) and key in parent:
+        return SpecError("X003", f"--set {path}: '{key}' is a value, not a section",
+                         f"set it directly, e.g. --set {prefix}=...", loc=CLI)
+    if isinstance(parent, PosDict):
+        close = difflib.get_close_matches(key, [str(k) for k in parent], n=1)
+        return SpecError("X003", f"--set {path}: the spec has no section '{key}' there",
+                         f"did you mean '{close[0]}'?" if close else
+                         f"sections there: {', '.join(map(str, parent)) or 'none'}", loc=CLI)
+    return SpecError("X003", f"--set {path}: '{key}' is not a section of the spec",
+                     "name an existing section, e.g. --set train.epochs=3", loc=CLI)
 
 
 def _plain(v: Any) -> str:
