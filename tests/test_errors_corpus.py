@@ -150,3 +150,86 @@ def test_every_problem_in_one_run() -> None:
 def test_one_bad_layer_gives_one_diagnostic() -> None:
     spec = load(CORPUS / "bad" / "no_cascade.yaml")
     assert [d.code for d in spec.diagnostics] == ["S001"]  # no warnings or errors downstream either
+
+
+# -- Pydantic's errors, translated -----------------------------------------------------------------
+
+CONV = """\
+specc: 1
+inputs:
+  image: [B, 3, 32, 32]
+layers:
+  - {type: Conv2d, out_channels: 8, kernel_size: KERNEL, padding: PADDING}
+"""
+
+
+@pytest.mark.parametrize(("kernel", "padding", "message", "hint"), [
+    ('"abc"', "1", "kernel_size must be a positive whole number or a list of positive whole numbers, got 'abc'",
+     "kernel_size: 3 or kernel_size: [3, 3]"),
+    ("[3, a]", "1", "kernel_size must be a positive whole number or a list of positive whole numbers, got [3, 'a']",
+     "kernel_size: 3"),
+    ("0", "1", "kernel_size must be a positive whole number or a list", "kernel_size: 3"),
+    ("3", "sme", "padding must be a non-negative whole number, a list of non-negative whole numbers or one of "
+     "'same', 'valid', got 'sme'", "did you mean 'same'?"),
+    ("3", "-1", "padding must be", "padding: 0 (the default)"),
+])
+def test_a_union_field_gives_one_clear_diagnostic(kernel: str, padding: str, message: str, hint: str) -> None:
+    from specc.pipeline import loads
+
+    errors = loads(CONV.replace("KERNEL", kernel).replace("PADDING", padding), "t.yaml").errors
+    assert len(errors) == 1, show(errors)
+    assert errors[0].code == "V003" and message in errors[0].message and hint in (errors[0].hint or "")
+    assert errors[0].message.startswith("Conv2d 'conv2d_1': ")
+    assert errors[0].loc is not None and errors[0].loc.line == 5
+
+
+def test_tagged_union_errors_stay_separate_and_named_by_section() -> None:
+    from specc.pipeline import loads
+
+    text = CONV.replace("KERNEL", "3").replace("PADDING", "1") + "optimizer: {type: Adam, lr: -1, betas: [2, 0.9]}\n"
+    errors = loads(text, "t.yaml").errors
+    assert [(d.code, d.message) for d in errors] == [
+        ("V003", "optimizer.lr must be a positive number, got -1"),
+        ("V003", "optimizer.betas[0] must be a number from 0 to 1, got 2"),
+    ]
+    assert errors[0].hint == "write lr: 0.001 (the default) or another positive number"
+
+
+def test_a_misspelt_key_is_suggested_among_layer_keys_too() -> None:
+    from specc.pipeline import loads
+
+    errors = loads(CONV.replace("KERNEL", "3").replace("PADDING", "1}").replace("1}}", "1, nmae: c1}"),
+                   "t.yaml").errors
+    assert [(d.code, d.hint) for d in errors] == [("V001", "did you mean 'name'?")]
+
+
+def test_bad_trainable_is_reported_with_the_parameter_errors() -> None:
+    from specc.pipeline import loads
+
+    text = CONV.replace("KERNEL", "3").replace("PADDING", "x, trainable: maybe")
+    assert sorted(d.message.split(": ", 1)[1][:9] for d in loads(text, "t.yaml").errors) == ["padding m", "trainable"]
+
+
+@pytest.mark.parametrize(("annotation", "words"), [
+    ("PositiveInt | tuple[PositiveInt, ...]", "a positive whole number or a list of positive whole numbers"),
+    ("Annotated[float, Field(ge=0, le=1)]", "a number from 0 to 1"),
+    ("Annotated[float, Field(gt=0, lt=1)]", "a number strictly between 0 and 1"),
+    ("Annotated[int, Field(ge=9, le=23)]", "a whole number from 9 to 23"),
+    ("Annotated[float, Field(ge=0, lt=1)]", "a number ≥ 0 and < 1"),
+    ("Annotated[int, Field(ge=2)]", "a whole number of at least 2"),
+    ("NonNegativeInt", "a non-negative whole number"),
+    ("Literal['mean', 'sum']", "one of 'mean', 'sum'"),
+    ("tuple[float, float]", "a list of 2 numbers"),
+    ("list[str] | None", "a list of text values"),
+    ("bool", "true or false"),
+    ("dict[str, int]", "a mapping"),
+    ("Annotated[int, Field(description='an odd number')]", "an odd number"),
+])
+def test_types_are_described_in_the_users_words(annotation: str, words: str) -> None:
+    from typing import Annotated, Literal  # noqa: F401  (used by eval)
+
+    from pydantic import Field, NonNegativeInt, PositiveInt  # noqa: F401
+
+    from specc.validate.errors import describe
+
+    assert describe(eval(annotation)) == words

@@ -136,15 +136,18 @@ class GraphBuilder:
         node.type = kind.type_name
         node.kind = kind
         raw = {k: v for k, v in item.items() if k not in LAYER_META}
+        bad_trainable = "trainable" in item and not isinstance(item["trainable"], bool)
+        if bad_trainable:  # reported beside any parameter errors: every problem in one run
+            self.error("V003", f"{kind.type_name} '{path}': trainable must be true or false, got "
+                       f"{item['trainable']!r}", item.value_loc("trainable"),
+                       "write trainable: false to freeze the layer's parameters, or leave it out", layer=path)
         try:
             node.params = kind.Params.model_validate(raw)
         except ValidationError as exc:
             self.diags.extend(pydantic_diagnostics(exc, item, kind.Params, what=f"{kind.type_name} '{path}'",
-                                                   layer=path))
+                                                   layer=path, extra_keys=LAYER_META))
             return node
-        if "trainable" in item and not isinstance(item["trainable"], bool):
-            self.error("V003", f"trainable must be true or false, got {item['trainable']!r}",
-                       item.value_loc("trainable"), "trainable: false freezes the layer's parameters", layer=path)
+        if bad_trainable:
             return node
         ins = [g.value(s) for s in node.inputs]
         if not node.inputs or any(t is None for t in ins):

@@ -428,10 +428,13 @@ def _fix(w: _Walk, subject: str) -> str:
         return f"use {desc}" + (f", such as {' or '.join(examples)}" if examples else "")
     key = w.shown[-1]
     default = _default(w.info)
-    if default is not PydanticUndefined and isinstance(default, (int, float, str, tuple)):
-        other = f" or another {desc[2:]}" if desc.startswith("a ") else ""
-        return f"write {key}: {_yaml(default)} (the default){other}"
     examples = _examples(w.ann)
+    if default is not PydanticUndefined and isinstance(default, (int, float, str, tuple)):
+        if _is_union(_strip(w.ann)[0]):
+            other = next((f", or e.g. {key}: {e}" for e in examples if e != _yaml(default)), "")
+        else:
+            other = f" or another {desc[2:]}" if desc.startswith("a ") else ""
+        return f"write {key}: {_yaml(default)} (the default){other}"
     if examples:
         return "write " + " or ".join(f"{key}: {e}" for e in examples)
     return f"use {desc}"
@@ -452,7 +455,7 @@ def _examples(ann: Any) -> list[str]:
     ann, constraints, _ = _strip(ann)
     if _is_union(ann):
         out = [e for m in _members(ann) for e in _examples(m)[:1]]
-        return out[:2]
+        return out[:3]
     origin = typing.get_origin(ann)
     if origin is Literal:
         return [_yaml(typing.get_args(ann)[0])]
