@@ -104,8 +104,21 @@ def loads(text: str, file: str = "<string>", overrides: list[str] | dict[str, An
         _run(spec, overrides)
     except SpecError as err:
         spec.diagnostics.append(err.diagnostic(Location(file, 1, 1)))
-    spec.diagnostics.sort(key=Diagnostic.sort_key)
+    spec.diagnostics = _once(sorted(spec.diagnostics, key=Diagnostic.sort_key))
     return spec
+
+
+def _once(diags: list[Diagnostic]) -> list[Diagnostic]:
+    """A mistake inside a block used twice is one mistake: one diagnostic per line, code and text
+    (the text without the instance's path, which is all that differs)."""
+    seen: set[tuple[Any, ...]] = set()
+    out: list[Diagnostic] = []
+    for d in diags:
+        key = (d.code, d.loc, d.message.replace(d.layer, "") if d.layer else d.message, d.hint)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
 
 
 def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None) -> None:
