@@ -1,0 +1,216 @@
+"""The heavy verbs: ``specc export``, ``specc run``, ``specc bench``.
+
+specc/cli.py declares their arguments and imports this module only when one of them runs.
+A problem the user can fix (a spec error, weights that do not fit, a model that fails
+verification, CUDA asked for but absent) prints one clear message and returns 1; bad
+arguments return 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from ..cli import EXIT_OK, EXIT_SPEC, EXIT_USAGE, UsageError, _load, _require_ok
+from ..diagnostics import dumps_json
+from ..pipeline import SpecInvalid
+from .errors import BackendError, InputError
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return str(n)
+
+
+def _fail(verb: str, exc: BaseException, fmt: str = "text") -> int:
+    code = EXIT_USAGE if isinstance(exc, InputError) else EXIT_SPEC
+    if fmt == "json":
+        _out(dumps_json({"ok": False, "error": str(exc)}))
+    _err(f"specc {verb}: error: {exc}")
+    return code
+
+
+def _spec_failed(spec: Any, fmt: str) -> int:
+    if fmt == "json":
+        _out(dumps_json({"ok": False, "diagnostics": [d.to_json() for d in spec.diagnostics]}))
+    return EXIT_SPEC
+
+
+# -- export ---------------------------------------------------------------------------------------------------
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .onnx_export import export_spec
+
+    spec = _load(args.spec, args.set)
+    if not _require_ok(spec):
+        return _spec_failed(spec, args.format)
+    output = args.output
+    if output is None and args.triton is None:
+        output = f"{Path(args.spec).stem}.onnx"
+    if output is not None and Path(output).is_dir():
+        raise UsageError(f"-o {output} is a folder; give a file name such as {Path(output) / 'model.onnx'}")
+    try:
+        result = export_spec(spec, output, weights=args.weights, opset=args.opset, exporter=args.exporter,
+                             verify_model=False if args.no_verify else None, triton=args.triton)
+    except SpecInvalid:
+        return _spec_failed(spec, args.format)
+    except BackendError as exc:
+        return _fail("export", exc, args.format)
+    if args.format == "json":
+        _out(dumps_json({"ok": True, **result.to_json()}))
+        return EXIT_OK
+    for note in result.notes:
+        _err(f"note: {note}")
+    where = [str(p) for p in (result.path, result.triton) if p is not None]
+    _out(f"wrote {' and '.join(where)} ({_size(result.size_bytes)}): {spec.name}, {result.exporter} exporter "
+         f"in {result.seconds:.2f} s, opset {result.opset}")
+    g = spec.graph
+    _out("  inputs:  " + ", ".join(f"{n} {t} {t.dtype}" for n, t in g.inputs.items()))
+    _out("  outputs: " + ", ".join(f"{n} {g.value(s)} {g.value(s).dtype}" for n, s in g.outputs))
+    if result.verification is not None:
+        _out(f"  verified: {result.verification.text()}")
+    else:
+        _out("  not verified (--no-verify)")
+    return EXIT_OK
+
+
+# -- run -----------------------------------------------------------------------------------------------------------
+
+def _parse_sizes(items: list[str]) -> dict[str, int]:
+    sizes = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip().isdigit() or int(value) < 1:
+            raise UsageError(f"--size {item}: write --size SYMBOL=N with a positive integer N (e.g. --size T=32)")
+        sizes[name.strip()] = int(value)
+    return sizes
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from . import ort as rt
+
+    if args.batch < 1:
+        raise UsageError("--batch must be a positive integer")
+    sizes = _parse_sizes(args.size)
+    model_arg = Path(args.model)
+    if not model_arg.is_file():
+        raise UsageError(f"no such model or spec: {args.model}")
+    with tempfile.TemporaryDirectory(prefix="specc-run-") as tmp:
+        try:
+            rt.select_providers(args.provider)  # first: a missing GPU is the news, not the inputs
+            if model_arg.suffix.lower() in (".yaml", ".yml"):
+                from .onnx_export import export_spec
+
+                spec = _load(args.model, args.set)
+                if not _require_ok(spec):
+                    return _spec_failed(spec, args.format)
+                result = export_spec(spec, Path(tmp) / "model.onnx", verify_model=False)
+                assert result.path is not None
+                model_path = result.path
+                if args.format == "text":
+                    _err(f"exported {args.model} with the {result.exporter} exporter in {result.seconds:.2f} s "
+                         "(not verified; `specc export` verifies)")
+            else:
+                model_path = model_arg
+            model = rt.load_untrusted(model_path)
+            names = [i.name for i in rt.model_inputs(model)]
+            given = rt.load_arrays(args.input, names)
+            feeds, random = rt.prepare_inputs(model, given, batch=args.batch, sizes=sizes)
+            sess = rt.create_session(model_path, args.provider, checked=True)
+            started = time.perf_counter()
+            outputs = rt.run(sess, feeds)
+            seconds = time.perf_counter() - started
+        except SpecInvalid as exc:
+            return _spec_failed(exc.spec, args.format)
+        except BackendError as exc:
+            return _fail("run", exc, args.format)
+    if args.output:
+        _save_npz(args.output, outputs)
+    provider = rt.ran_on(sess)
+    if args.format == "json":
+        _out(dumps_json({"ok": True, "provider": provider, "providers": sess.get_providers(),
+                         "seconds": round(seconds, 6), "random_inputs": random,
+                         "inputs": {k: rt.describe(v) for k, v in feeds.items()},
+                         "outputs": {k: rt.describe(v) for k, v in outputs.items()},
+                         "written": args.output}))
+        return EXIT_OK
+    _out(f"ran {model_arg.name} on {provider} in {seconds * 1000:.1f} ms "
+         f"(session providers: {', '.join(sess.get_providers())})")
+    for name, array in feeds.items():
+        origin = "random" if name in random else "given"
+        _out(f"  input  {name}: {tuple(array.shape)} {array.dtype} ({origin})")
+    for name, array in outputs.items():
+        d = rt.describe(array)
+        stats = f"  min {d['min']:.4g} max {d['max']:.4g} mean {d['mean']:.4g}" if "mean" in d else ""
+        _out(f"  output {name}: {tuple(array.shape)} {array.dtype}{stats}")
+    if args.output:
+        _out(f"wrote {args.output}")
+    return EXIT_OK
+
+
+def _save_npz(path: str, arrays: dict[str, Any]) -> None:
+    import numpy as np
+
+    from ..atomic import atomic_write
+
+    if not path.endswith(".npz"):
+        raise UsageError(f"-o {path}: outputs are written as .npz; give a file name ending in .npz")
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write(path, buf.getvalue())
+
+
+# -- bench ----------------------------------------------------------------------------------------------------------
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import bench_spec
+
+    try:
+        batches = [int(b) for b in args.batch.split(",") if b.strip()]
+    except ValueError:
+        batches = []
+    if not batches or any(b < 1 for b in batches):
+        raise UsageError(f"--batch {args.batch}: give comma-separated positive batch sizes, e.g. 1,64")
+    if args.runs < 1:
+        raise UsageError("--runs must be a positive integer")
+    spec = _load(args.spec, args.set)
+    if not _require_ok(spec):
+        return _spec_failed(spec, args.format)
+    progress = sys.stderr.isatty() and args.format == "text"
+    try:
+        report = bench_spec(spec, batches=batches, runs=args.runs, compile=not args.no_compile,
+                            progress=_progress if progress else None)
+    except BackendError as exc:
+        return _fail("bench", exc, args.format)
+    finally:
+        if progress:
+            sys.stderr.write("\r\033[K")
+    if args.format == "json":
+        _out(json.dumps(report.to_json(), indent=2))
+    else:
+        _out(report.render())
+    return EXIT_OK
+
+
+def _progress(text: str) -> None:
+    with contextlib.suppress(OSError):
+        sys.stderr.write("\r\033[K" + text)
+        sys.stderr.flush()

@@ -1,0 +1,358 @@
+"""Export a spec's PyTorch module to a verified ONNX file.
+
+The legacy TorchScript exporter is tried first because, on the torch versions specc targets,
+it produces a correct model in a fraction of a second where the dynamo exporter takes many
+seconds; when it fails (or its model fails verification) the dynamo exporter gets a turn.
+Symbolic dims of the spec become named dynamic axes on both paths.
+
+Everything is written in a temporary folder beside the target and moved into place only
+after verification passed, so a failure or Ctrl-C never leaves a (half-)file behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import onnx
+import torch
+
+from .. import __version__
+from ..atomic import atomic_write
+from ..shapes.dims import evaluate
+from .errors import ExportFailed, VerificationFailed, WeightsError
+from .verify import (
+    ATOL,
+    RTOL,
+    EnvCheck,
+    Signature,
+    TensorSig,
+    VerifyReport,
+    dynamic_axes,
+    export_env,
+    symbol_name,
+    verify,
+)
+
+EXPORTERS = ("torchscript", "dynamo")
+DEFAULT_OPSET = 18
+# protobuf cannot serialise a message over 2 GiB; bigger models keep weights in a side file
+_EXTERNAL_ABOVE = 1_800_000_000
+
+MakeInputs = Callable[[dict[str, int]], tuple[torch.Tensor, ...]]
+
+
+@dataclass
+class ExportResult:
+    path: Path | None
+    exporter: str
+    opset: int
+    seconds: float  # time spent inside the torch exporter
+    size_bytes: int
+    sizes: dict[str, int]  # symbol sizes the model was traced with
+    verification: VerifyReport | None = None
+    notes: list[str] = field(default_factory=list)  # e.g. why the first exporter was not used
+    triton: Path | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": str(self.path) if self.path else None, "exporter": self.exporter, "opset": self.opset,
+                "export_seconds": round(self.seconds, 4), "size_bytes": self.size_bytes, "sizes": self.sizes,
+                "verification": self.verification.to_json() if self.verification else None,
+                "notes": self.notes, "triton": str(self.triton) if self.triton else None}
+
+
+# -- quieting the exporters ---------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def _captured() -> Iterator[io.StringIO]:
+    """Swallow the exporters' progress prints, deprecation warnings and log lines; the
+    text is kept so that a failure can show it."""
+    buf = io.StringIO()
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(buf):
+            warnings.simplefilter("ignore")
+            yield buf
+    finally:
+        logger.setLevel(level)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
+
+
+# -- the two exporters -------------------------------------------------------------------------------------------
+
+def _torchscript(module: torch.nn.Module, args: tuple[torch.Tensor, ...], sig: Signature, out: Path,
+                 opset: int) -> None:
+    with _captured():
+        torch.onnx.export(module, args, str(out), dynamo=False, opset_version=opset,
+                          input_names=[t.name for t in sig.inputs], output_names=[t.name for t in sig.outputs],
+                          dynamic_axes=dynamic_axes(sig) or None, do_constant_folding=True)
+
+
+def _dynamo(module: torch.nn.Module, args: tuple[torch.Tensor, ...], sig: Signature, out: Path,
+            opset: int) -> None:
+    dims = {s: torch.export.Dim(s) for s in sig.symbols()}
+    shapes = tuple({i: dims[n] for i, d in enumerate(t.shape) if (n := symbol_name(d)) in dims} or None
+                   for t in sig.inputs)
+    with _captured():
+        program = torch.onnx.export(module, args, dynamo=True, opset_version=opset,
+                                    input_names=[t.name for t in sig.inputs],
+                                    output_names=[t.name for t in sig.outputs],
+                                    dynamic_shapes=shapes if any(shapes) else None, optimize=True)
+        program.save(str(out))
+
+
+_RUNNERS = {"torchscript": _torchscript, "dynamo": _dynamo}
+
+
+def exporter_order(choice: str) -> list[str]:
+    if choice == "auto":
+        return list(EXPORTERS)
+    if choice not in EXPORTERS:
+        raise ValueError(f"unknown exporter {choice!r}; choose auto, torchscript or dynamo")
+    return [choice]
+
+
+# -- the model file --------------------------------------------------------------------------------------------------
+
+def stamp(model: onnx.ModelProto, meta: Mapping[str, str]) -> None:
+    """Set specc's metadata_props, keeping whatever the exporter recorded."""
+    keep = [(p.key, p.value) for p in model.metadata_props if p.key not in meta]
+    del model.metadata_props[:]
+    for key, value in [*keep, *meta.items()]:
+        model.metadata_props.add(key=key, value=value)
+
+
+def name_output_dims(model: onnx.ModelProto, sig: Signature) -> None:
+    """Declare each output axis the way the spec knows it where the exporter left it unnamed or
+    auto-named (``Reshapea_dim_2``, ``unk__1``): fixed sizes as numbers, symbolic ones by name.
+    A number the exporter wrote is never replaced: that is a frozen axis, for verification to report."""
+    by_name = {t.name: t for t in sig.outputs}
+    for out in model.graph.output:
+        t = by_name.get(out.name)
+        shape = out.type.tensor_type.shape
+        if t is None or len(shape.dim) != len(t.shape):
+            continue
+        for d, want in zip(shape.dim, t.shape):
+            if d.HasField("dim_value"):
+                continue
+            if isinstance(want, int):
+                d.dim_value = want
+            else:
+                d.dim_param = str(want)
+
+
+def _save(model: onnx.ModelProto, folder: Path, name: str) -> list[Path]:
+    """Write the model (and its weights file when too big for one protobuf) into ``folder``."""
+    target = folder / name
+    if model.ByteSize() < _EXTERNAL_ABOVE:
+        target.write_bytes(model.SerializeToString())
+        return [target]
+    onnx.save_model(model, str(target), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=f"{name}.data", size_threshold=1024)
+    return [target, folder / f"{name}.data"]
+
+
+def _publish(files: list[Path], dest_dir: Path) -> None:
+    """Move verified files into place, weights first so the model never points at nothing."""
+    for f in reversed(files):
+        atomic_write(dest_dir / f.name, lambda tmp, src=f: shutil.copyfile(src, tmp))
+
+
+def export_module(module: torch.nn.Module, sig: Signature, path: str | os.PathLike[str] | None, *,
+                  make_inputs: MakeInputs, env: dict[str, int], opset: int = DEFAULT_OPSET,
+                  exporter: str = "auto", verify_model: bool = True, metadata: Mapping[str, str] | None = None,
+                  valid: EnvCheck | None = None, rtol: float = RTOL, atol: float = ATOL,
+                  keep: Callable[[Path], None] | None = None) -> ExportResult:
+    """Export ``module`` (traced at sizes ``env``), verify it, and write it to ``path``.
+
+    ``keep`` is called with the verified temporary file before it is published (the Triton
+    layout copies it); ``path`` None writes no standalone file."""
+    module.eval()
+    args = tuple(make_inputs(dict(env)))
+    target = Path(path) if path is not None else None
+    folder = target.parent if target is not None else Path(tempfile.gettempdir())
+    folder.mkdir(parents=True, exist_ok=True)
+    name = target.name if target is not None else "model.onnx"
+    notes: list[str] = []
+    first_failure: VerificationFailed | None = None
+    work = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".specc-export", dir=folder))
+    try:
+        order = exporter_order(exporter)
+        for i, which in enumerate(order):
+            raw = work / f"raw-{which}.onnx"
+            started = time.perf_counter()
+            try:
+                _RUNNERS[which](module, args, sig, raw, opset)
+            except Exception as exc:  # noqa: BLE001 -- any exporter failure: try the other one
+                notes.append(f"the {which} exporter failed: {_first_line(exc)}")
+                continue
+            seconds = time.perf_counter() - started
+            model = onnx.load(str(raw))
+            name_output_dims(model, sig)
+            stamp(model, {**(metadata or {}), "specc_exporter": which, "specc_sizes": json.dumps(env),
+                          "specc_int_high": json.dumps(_int_high(sig, args))})
+            final = work / "final"
+            final.mkdir(exist_ok=True)
+            files = _save(model, final, name)
+            report = None
+            if verify_model:
+                try:
+                    report = verify(files[0], module, sig, make_inputs, env, valid=valid, rtol=rtol, atol=atol)
+                except VerificationFailed as failed:
+                    failed.exporter = which
+                    first_failure = first_failure or failed
+                    if i + 1 < len(order):
+                        notes.append(f"the {which} exporter's model failed verification "
+                                     f"({failed.problems[0]}); trying {order[i + 1]}")
+                        shutil.rmtree(final)
+                        continue
+                    if failed is not first_failure:
+                        first_failure.problems.append(f"the {which} exporter was tried too and failed: "
+                                                      f"{failed.problems[0]}")
+                    raise VerificationFailed(first_failure.problems, first_failure.exporter) from None
+            if keep is not None:
+                keep(files[0])
+            if target is not None:
+                _publish(files, target.parent)
+            size = sum(f.stat().st_size for f in files)
+            return ExportResult(target, which, opset, seconds, size, dict(env), report, notes)
+        if first_failure is not None:
+            raise VerificationFailed(first_failure.problems + notes[-1:], first_failure.exporter)
+        raise ExportFailed("torch could not export the model to ONNX: " + "; ".join(notes))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _int_high(sig: Signature, args: tuple[torch.Tensor, ...]) -> dict[str, int]:
+    """For integer inputs, an exclusive bound that the example data respected (so random data
+    in [0, bound) is valid for the model, e.g. below an embedding's vocabulary size)."""
+    out = {}
+    for t, x in zip(sig.inputs, args):
+        if not x.dtype.is_floating_point and x.dtype != torch.bool and x.numel():
+            out[t.name] = int(x.max()) + 1
+    return out
+
+
+# -- from a spec ---------------------------------------------------------------------------------------------------
+
+def signature_of(spec: Any) -> Signature:
+    g = spec.graph
+    inputs = [TensorSig(n, t.shape, t.dtype) for n, t in g.inputs.items()]
+    outputs = []
+    for out, src in g.outputs:
+        t = g.value(src)
+        outputs.append(TensorSig(out, t.shape, t.dtype))
+    return Signature(inputs, outputs)
+
+
+def sizes_valid(spec: Any) -> EnvCheck:
+    """Whether every tensor of the spec's model has positive sizes at the given symbol sizes."""
+    shapes = [n.out.shape for _, n in spec.graph.walk() if n.out is not None]
+    shapes += [t.shape for t in spec.graph.inputs.values()]
+
+    def valid(env: Mapping[str, int]) -> bool:
+        try:
+            return all(evaluate(d, env) > 0 for shape in shapes for d in shape)
+        except (KeyError, ZeroDivisionError):
+            return False
+
+    return valid
+
+
+def spec_inputs(spec: Any, sig: Signature) -> MakeInputs:
+    """Random example inputs of the spec at the given sizes, the same for the same sizes."""
+    from .torch_build import example_inputs
+
+    def make(env: dict[str, int]) -> tuple[torch.Tensor, ...]:
+        batch = env.get(sig.batch_symbol or "", 2)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            return tuple(example_inputs(spec, batch=batch, sizes=dict(env)))
+
+    return make
+
+
+def load_weights(module: torch.nn.Module, path: str | os.PathLike[str]) -> None:
+    """Load a safetensors checkpoint, explaining any key or shape mismatch in one message."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"--weights: no such file: {path}")
+    try:
+        from safetensors.torch import load_file
+
+        state = load_file(str(path))
+    except Exception as exc:  # noqa: BLE001 -- safetensors raises its own error types for bad files
+        raise WeightsError(f"--weights: {path} is not a readable .safetensors file ({_first_line(exc)})") from None
+    own = module.state_dict()
+    if set(state) != set(own) and all(k.startswith("model.") for k in state):
+        state = {k.removeprefix("model."): v for k, v in state.items()}
+    missing = sorted(set(own) - set(state))
+    extra = sorted(set(state) - set(own))
+    wrong = sorted(k for k in set(own) & set(state) if tuple(own[k].shape) != tuple(state[k].shape))
+    problems = []
+    if missing:
+        problems.append(f"missing {_some(missing)}")
+    if extra:
+        problems.append(f"not in the model: {_some(extra)}")
+    for k in wrong[:5]:
+        problems.append(f"{k} has shape {tuple(state[k].shape)}, the model needs {tuple(own[k].shape)}")
+    if problems:
+        raise WeightsError(f"--weights: {path} does not fit this spec's model: " + "; ".join(problems))
+    module.load_state_dict(state, strict=True)
+
+
+def _some(keys: list[str]) -> str:
+    return ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+
+
+def export_spec(spec: Any, path: str | os.PathLike[str] | None, *, weights: str | os.PathLike[str] | None = None,
+                opset: int | None = None, exporter: str | None = None, verify_model: bool | None = None,
+                seed: int | None = 0, triton: str | os.PathLike[str] | None = None,
+                max_batch_size: int | None = None) -> ExportResult:
+    """Build the spec's module, export, verify (unless turned off) and write ``path`` (and/or a
+    Triton model-repository entry under ``triton``). Raises SpecInvalid for a spec with errors."""
+    from .torch_build import build_module
+
+    spec.require_ok()
+    opts = spec.document.export
+    module = build_module(spec, seed=seed)
+    if weights is not None:
+        load_weights(module, weights)
+    module.eval()
+    sig = signature_of(spec)
+    valid = sizes_valid(spec)
+    env = export_env(sig, opts.batch_size, opts.sizes, valid)
+    meta = {"spec_name": spec.name, "specc_version": __version__, "spec_sha256": spec.sha256}
+    if spec.document.description:
+        meta["spec_description"] = spec.document.description
+    entry: list[Path] = []
+
+    def keep(model_file: Path) -> None:
+        if triton is not None:
+            from .triton import write_entry
+
+            entry.append(write_entry(model_file, triton, spec.name, max_batch_size))
+
+    result = export_module(module, sig, path, make_inputs=spec_inputs(spec, sig), env=env,
+                           opset=opset or opts.opset, exporter=exporter or opts.exporter,
+                           verify_model=opts.verify if verify_model is None else verify_model, metadata=meta,
+                           valid=valid, rtol=opts.rtol, atol=opts.atol, keep=keep)
+    result.triton = entry[0] if entry else None
+    return result

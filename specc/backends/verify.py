@@ -1,0 +1,353 @@
+"""Verify an exported ONNX model against the spec and the PyTorch module it came from.
+
+Three independent witnesses, each of which catches what the others miss:
+
+1. ``onnx.checker`` with ``full_check`` — the file is a well-formed, type-correct model.
+2. Shapes — the declared inputs/outputs carry the spec's shapes (symbols as named ``dim_param``,
+   fixed sizes as ``dim_value``), and ONNX's own shape inference, run with the declared output
+   shapes removed, never computes a fixed size where the spec has a symbol (a frozen axis).
+3. Numbers — ONNX Runtime and PyTorch agree (shape, dtype, values within rtol/atol) at the export
+   sizes and at two other sizes of every symbolic dim, so an axis the tracer froze at its
+   example size shows up as a wrong shape or a failed run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import torch
+
+from ..shapes.dims import Dim, DimLike, evaluate, fmt_shape
+from .errors import VerificationFailed
+from .ort import create_session
+
+RTOL, ATOL = 1e-3, 1e-5
+DEFAULT_SIZE = 16  # example size of a non-batch symbol the spec gives no export size for
+
+
+@dataclass(frozen=True)
+class TensorSig:
+    """What the spec says a model input or output is."""
+
+    name: str
+    shape: tuple[DimLike, ...]
+    dtype: str = "float32"
+
+    def at(self, env: Mapping[str, int]) -> tuple[int, ...]:
+        return tuple(evaluate(d, env) for d in self.shape)
+
+
+@dataclass
+class Signature:
+    inputs: list[TensorSig]
+    outputs: list[TensorSig]
+
+    def symbols(self) -> list[str]:
+        """Symbols of the inputs, in order of first appearance (outputs only combine them)."""
+        seen: dict[str, None] = {}
+        for t in self.inputs:
+            for d in t.shape:
+                if isinstance(d, Dim):
+                    seen.update(dict.fromkeys(sorted(d.symbols())))
+        return list(seen)
+
+    @property
+    def batch_symbol(self) -> str | None:
+        """The symbol every input starts with, when there is one."""
+        firsts = {symbol_name(t.shape[0]) if t.shape else None for t in self.inputs}
+        return next(iter(firsts)) if len(firsts) == 1 else None
+
+
+def symbol_name(d: DimLike) -> str | None:
+    """The name when ``d`` is a bare symbol (``B``), else None (ints, ``T - 2``)."""
+    if isinstance(d, Dim) and len(d.terms) == 1:
+        mono, coeff = d.terms[0]
+        if coeff == 1 and len(mono) == 1 and hasattr(mono[0], "name"):
+            return mono[0].name
+    return None
+
+
+def dynamic_axes(sig: Signature) -> dict[str, dict[int, str]]:
+    """Axis names for every symbolic dim of every input and output, as the exporters want them."""
+    out: dict[str, dict[int, str]] = {}
+    for t in [*sig.inputs, *sig.outputs]:
+        axes = {i: str(d) for i, d in enumerate(t.shape) if isinstance(d, Dim)}
+        if axes:
+            out[t.name] = axes
+    return out
+
+
+# -- sizes ---------------------------------------------------------------------------------------------------
+
+EnvCheck = Callable[[Mapping[str, int]], bool]
+
+
+def export_env(sig: Signature, batch: int, sizes: Mapping[str, int] | None = None,
+               valid: EnvCheck | None = None) -> dict[str, int]:
+    """Sizes of every symbol to trace the model with: the batch, the spec's export sizes, else a
+    default that is doubled until every tensor of the model has positive sizes."""
+    sizes = dict(sizes or {})
+    env = {s: batch if s == sig.batch_symbol else sizes.get(s, DEFAULT_SIZE) for s in sig.symbols()}
+    free = [s for s in env if s != sig.batch_symbol and s not in sizes]
+    while valid is not None and free and not valid(env) and max(env[s] for s in free) < 1 << 14:
+        for s in free:
+            env[s] *= 2
+    return env
+
+
+def other_envs(sig: Signature, env0: Mapping[str, int], valid: EnvCheck | None = None) -> list[dict[str, int]]:
+    """Two more size settings where every symbol differs from its export size (batch 1 first:
+    the size tracers most like to specialise)."""
+    envs = []
+    for k in (0, 1):
+        env = {}
+        for s, v in env0.items():
+            if s == sig.batch_symbol:
+                env[s] = (1 if v != 1 else 2) if k == 0 else v + 3
+            else:
+                env[s] = v + 1 + 2 * k
+        bump = 0
+        while valid is not None and not valid(env) and bump < 64:
+            bump += 1
+            env = {s: (v + 1 if s != sig.batch_symbol else v) for s, v in env.items()}
+        envs.append(env)
+    return envs
+
+
+def fmt_env(env: Mapping[str, int]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in env.items()) or "fixed sizes"
+
+
+# -- witnesses ----------------------------------------------------------------------------------------------------
+
+def _dims(v: onnx.ValueInfoProto) -> list[int | str | None] | None:
+    tt = v.type.tensor_type
+    if not tt.HasField("shape"):
+        return None
+    return [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in tt.shape.dim]
+
+
+def _onnx_dtype(dtype: str) -> int:
+    return onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+
+
+def _dtype_name(elem: int) -> str:
+    return str(np.dtype(onnx.helper.tensor_dtype_to_np_dtype(elem)))
+
+
+def check_declared(model: onnx.ModelProto, sig: Signature) -> list[str]:
+    """The model's inputs and outputs are the spec's: names, order, dtypes, and every axis."""
+    problems: list[str] = []
+    inits = {i.name for i in model.graph.initializer}
+    pairs = (("input", [v for v in model.graph.input if v.name not in inits], sig.inputs),
+             ("output", list(model.graph.output), sig.outputs))
+    for role, values, expected in pairs:
+        got = [v.name for v in values]
+        want = [t.name for t in expected]
+        if got != want:
+            problems.append(f"the model's {role}s are {got}; the spec's are {want}")
+            continue
+        for v, t in zip(values, expected):
+            problems += _check_value(role, v, t, inferred=False)
+    return problems
+
+
+def _ort_message(exc: BaseException) -> str:
+    """ONNX Runtime's message without its source paths and C++ signatures."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = re.sub(r"\S*onnxruntime_src/\S+:\d+ .*?\)\s+(?=\S)", "", text, count=1)
+    text = text.replace("Non-zero status code returned while running ", "")
+    return text if len(text) <= 400 else text[:397] + "..."
+
+
+def _check_value(role: str, v: onnx.ValueInfoProto, t: TensorSig, *, inferred: bool) -> list[str]:
+    problems: list[str] = []
+    where = f"{role} '{t.name}'" + (" (after ONNX shape inference)" if inferred else "")
+    elem = v.type.tensor_type.elem_type
+    if elem and elem != _onnx_dtype(t.dtype):
+        problems.append(f"{where} is {_dtype_name(elem)}; the spec says {t.dtype}")
+    dims = _dims(v)
+    if dims is None:
+        if not inferred:
+            problems.append(f"{where} has no declared shape; the spec says {fmt_shape(t.shape)}")
+        return problems
+    if len(dims) != len(t.shape):
+        return [*problems, f"{where} has rank {len(dims)} {_fmt(dims)}; the spec says {fmt_shape(t.shape)}"]
+    for axis, (got, want) in enumerate(zip(dims, t.shape)):
+        name = symbol_name(want)
+        if isinstance(want, int):
+            if isinstance(got, int) and got != want:
+                problems.append(f"{where} axis {axis} is {got} {_fmt(dims)}; the spec says {want}")
+            elif not inferred and not isinstance(got, int):
+                problems.append(f"{where} axis {axis} is dynamic {_fmt(dims)}; the spec fixes it at {want}")
+        elif isinstance(got, int):
+            problems.append(f"{where} axis {axis} is frozen at {got} {_fmt(dims)}; the spec has {want} there "
+                            "(the exporter baked in the example size)")
+        elif not inferred and got is None:
+            problems.append(f"{where} axis {axis} has no name {_fmt(dims)}; the spec has {want}")
+        elif not inferred and name is not None and got != name:
+            problems.append(f"{where} axis {axis} is named '{got}' {_fmt(dims)}; the spec calls it '{name}'")
+    return problems
+
+
+def _fmt(dims: Sequence[int | str | None]) -> str:
+    return "(" + ", ".join("?" if d is None else str(d) for d in dims) + ")"
+
+
+def check_inferred(model: onnx.ModelProto, sig: Signature, skip: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """Run ONNX shape inference with the declared output shapes removed, and compare (outputs
+    in ``skip`` already have a reported problem)."""
+    stripped = onnx.ModelProto()
+    stripped.CopyFrom(model)
+    for out in stripped.graph.output:
+        out.type.tensor_type.ClearField("shape")
+    del stripped.graph.value_info[:]
+    try:
+        inferred = onnx.shape_inference.infer_shapes(stripped, check_type=True, strict_mode=True, data_prop=True)
+    except Exception as exc:  # noqa: BLE001 -- onnx raises InferenceError or ValidationError
+        return [f"ONNX shape inference fails on the model: {str(exc).strip().splitlines()[0]}"]
+    problems: list[str] = []
+    by_name = {t.name: t for t in sig.outputs}
+    for v in inferred.graph.output:
+        if v.name in by_name and v.name not in skip:
+            problems += _check_value("output", v, by_name[v.name], inferred=True)
+    return problems
+
+
+def _checker(path: Path) -> list[str]:
+    try:
+        onnx.checker.check_model(str(path), full_check=True)
+    except Exception as exc:  # noqa: BLE001 -- ValidationError, InferenceError, or a protobuf error
+        return [f"onnx.checker rejects the model: {str(exc).strip().splitlines()[0]}"]
+    return []
+
+
+@dataclass
+class Run:
+    env: dict[str, int]
+    max_abs_diff: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class VerifyReport:
+    checker: str = "skipped"
+    shapes: str = "skipped"
+    runs: list[Run] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"checker": self.checker, "shapes": self.shapes,
+                "runs": [{"sizes": r.env, "max_abs_diff": r.max_abs_diff} for r in self.runs]}
+
+    def text(self) -> str:
+        sizes = "; ".join(fmt_env(r.env) for r in self.runs)
+        worst = max((d for r in self.runs for d in r.max_abs_diff.values()), default=0.0)
+        return (f"onnx.checker {self.checker}; shapes {self.shapes}; "
+                f"ONNX Runtime = PyTorch at {sizes} (max |diff| {worst:.1e})")
+
+
+def _as_tuple(out: Any) -> tuple[torch.Tensor, ...]:
+    return tuple(out) if isinstance(out, (tuple, list)) else (out,)
+
+
+def _torch_dtype(t: torch.Tensor) -> str:
+    return str(t.dtype).removeprefix("torch.")
+
+
+def compare_runs(path: Path, module: torch.nn.Module, sig: Signature, make_inputs: Callable[[dict[str, int]], Any],
+                 envs: Sequence[dict[str, int]], export_sizes: Mapping[str, int], *, rtol: float = RTOL,
+                 atol: float = ATOL) -> tuple[list[Run], list[str]]:
+    """ONNX Runtime (CPU: deterministic, always there) against PyTorch at each size setting."""
+    sess = create_session(path, "cpu", threads=1, checked=True, quiet=True)
+    names = [o.name for o in sess.get_outputs()]
+    runs: list[Run] = []
+    problems: list[str] = []
+    for env in envs:
+        inputs = tuple(make_inputs(env))
+        try:
+            with torch.inference_mode():
+                expected = _as_tuple(module(*inputs))
+        except Exception as exc:  # noqa: BLE001 -- the module's own failure, reported as such
+            problems.append(f"the PyTorch module itself fails at {fmt_env(env)}: {str(exc).strip().splitlines()[0]}"
+                            " — it only works at some sizes of its symbolic dims")
+            continue
+        feeds = {t.name: x.detach().cpu().numpy() for t, x in zip(sig.inputs, inputs)}
+        try:
+            got = sess.run(names, feeds)
+        except Exception as exc:  # noqa: BLE001 -- onnxruntime's own exception types
+            problems.append(f"ONNX Runtime fails at {fmt_env(env)} (export sizes {fmt_env(export_sizes)}): "
+                            f"{_ort_message(exc)} — an axis was probably frozen at its export size")
+            continue
+        run = Run(dict(env))
+        for t, ref, arr in zip(sig.outputs, expected, got):
+            want_shape = t.at(env)
+            where = f"output '{t.name}' at {fmt_env(env)}"
+            if tuple(ref.shape) != want_shape:
+                problems.append(f"{where}: PyTorch gives shape {tuple(ref.shape)}; the spec says {want_shape}")
+            if tuple(arr.shape) != want_shape:
+                frozen = [str(t.shape[i]) for i, (a, w) in enumerate(zip(arr.shape, want_shape))
+                          if a != w and a == evaluate(t.shape[i], export_sizes)] if arr.ndim == len(want_shape) else []
+                why = f" — {', '.join(frozen)} stayed at its export size" if frozen else ""
+                problems.append(f"{where}: ONNX Runtime gives shape {tuple(arr.shape)}; the spec says "
+                                f"{want_shape}{why}")
+                continue
+            if str(arr.dtype) != t.dtype or _torch_dtype(ref) != t.dtype:
+                problems.append(f"{where}: dtypes ONNX Runtime {arr.dtype}, PyTorch {_torch_dtype(ref)}; "
+                                f"the spec says {t.dtype}")
+                continue
+            ref_np = ref.detach().cpu().numpy()
+            if ref_np.shape != arr.shape:
+                continue
+            diff = np.abs(arr.astype(np.float64) - ref_np.astype(np.float64))
+            run.max_abs_diff[t.name] = float(np.nanmax(diff)) if diff.size else 0.0
+            if not np.allclose(arr, ref_np, rtol=rtol, atol=atol, equal_nan=True):
+                bad = np.argwhere(~np.isclose(arr, ref_np, rtol=rtol, atol=atol, equal_nan=True))
+                idx = tuple(int(i) for i in bad[0])
+                problems.append(f"{where}: ONNX Runtime and PyTorch differ at {len(bad)} of {arr.size} values "
+                                f"(first at {idx}: {arr[idx]!r} vs {ref_np[idx]!r}; max |diff| "
+                                f"{run.max_abs_diff[t.name]:.2e} > atol {atol} + rtol {rtol}·|x|)")
+        runs.append(run)
+    return runs, problems
+
+
+def verify(path: str | Path, module: torch.nn.Module, sig: Signature,
+           make_inputs: Callable[[dict[str, int]], Any], env0: dict[str, int], *,
+           valid: EnvCheck | None = None, rtol: float = RTOL, atol: float = ATOL) -> VerifyReport:
+    """All three witnesses; raises :class:`VerificationFailed` listing every problem found."""
+    path = Path(path)
+    report = VerifyReport()
+    problems = _checker(path)
+    report.checker = "ok" if not problems else "failed"
+    model = onnx.load(str(path), load_external_data=False)
+    declared = check_declared(model, sig)
+    flagged = {t.name for t in sig.outputs if any(f"output '{t.name}'" in p for p in declared)}
+    shape_problems = declared + check_inferred(model, sig, flagged)
+    report.shapes = f"of {len(sig.outputs)} output{'s' if len(sig.outputs) != 1 else ''} match the spec"
+    problems += shape_problems
+    envs = [dict(env0), *(other_envs(sig, env0, valid) if sig.symbols() else [])]
+    with _no_grad_eval(module):
+        report.runs, run_problems = compare_runs(path, module, sig, make_inputs, envs, env0, rtol=rtol, atol=atol)
+    problems += run_problems
+    if problems:
+        raise VerificationFailed(_dedupe(problems))
+    return report
+
+
+def _dedupe(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+@contextlib.contextmanager
+def _no_grad_eval(module: torch.nn.Module) -> Iterator[None]:
+    was_training = module.training
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train(was_training)
