@@ -12,6 +12,8 @@ sizes of the symbols (``B``, ``L``…), and which sizes to try.
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -30,6 +32,10 @@ class Reference:
 
 def _floats(*shape: int) -> Tensor:
     return torch.randn(*shape)
+
+
+def _tokens(vocab: int, *shape: int) -> Tensor:
+    return torch.randint(0, vocab, shape)
 
 
 # -- xor.yaml -------------------------------------------------------------------------------------
@@ -205,6 +211,132 @@ class SmallUNet(nn.Module):
         return self.head(d1)
 
 
+# -- bilstm_text.yaml -------------------------------------------------------------------------------------
+
+class BiLSTMText(nn.Module):
+    """Token ids → embedding → 2-layer bidirectional LSTM → each direction's own last step → classes."""
+
+    def __init__(self, vocab: int = 5000, embed: int = 64, hidden: int = 64, num_classes: int = 4):
+        super().__init__()
+        self.hidden = hidden
+        self.embedding = nn.Embedding(vocab, embed, padding_idx=0)
+        self.lstm = nn.LSTM(embed, hidden, num_layers=2, dropout=0.2, bidirectional=True, batch_first=True)
+        self.dropout = nn.Dropout(0.3)
+        self.logits = nn.Linear(2 * hidden, num_classes)
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        seq, _ = self.lstm(self.embedding(tokens))
+        # The forward direction ends at the last step, the backward one at the first.
+        last = torch.cat([seq[:, -1, :self.hidden], seq[:, 0, self.hidden:]], dim=1)
+        return self.logits(self.dropout(last))
+
+
+# -- gru_timeseries.yaml -----------------------------------------------------------------------------------
+
+class GRUForecaster(nn.Module):
+    def __init__(self, features: int = 8, hidden: int = 32):
+        super().__init__()
+        self.gru = nn.GRU(features, hidden, num_layers=2, dropout=0.1, batch_first=True)
+        self.head = nn.Sequential(nn.Linear(hidden, 16), nn.ReLU(), nn.Linear(16, 1))
+
+    def forward(self, series: Tensor) -> Tensor:
+        _, h_n = self.gru(series)
+        return self.head(h_n[-1])
+
+
+# -- convlstm_frames.yaml ----------------------------------------------------------------------------------
+
+class ConvLSTMCell(nn.Module):
+    """Shi et al. (2015): one conv over [input, hidden] gives the four gates."""
+
+    def __init__(self, c_in: int, hidden: int, k: int = 3):
+        super().__init__()
+        self.hidden = hidden
+        self.gates = nn.Conv2d(c_in + hidden, 4 * hidden, k, padding=k // 2)
+
+    def forward(self, x: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        h, c = state
+        i, f, g, o = torch.chunk(self.gates(torch.cat([x, h], dim=1)), 4, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        return h, c
+
+
+class ConvLSTMNextFrame(nn.Module):
+    def __init__(self, hidden: tuple[int, ...] = (16, 16)):
+        super().__init__()
+        chans = (1, *hidden)
+        self.cells = nn.ModuleList(ConvLSTMCell(a, b) for a, b in itertools.pairwise(chans))
+        self.head = nn.Conv2d(hidden[-1], 1, 1)
+
+    def forward(self, frames: Tensor) -> Tensor:
+        b, t, _, height, width = frames.shape
+        seq = frames
+        for cell in self.cells:
+            h = seq.new_zeros(b, cell.hidden, height, width)
+            c = torch.zeros_like(h)
+            outs = []
+            for step in range(t):
+                h, c = cell(seq[:, step], (h, c))
+                outs.append(h)
+            seq = torch.stack(outs, dim=1)
+        return torch.sigmoid(self.head(seq[:, -1]))
+
+
+# -- timedistributed_video.yaml ----------------------------------------------------------------------------
+
+class FrameCNNGRU(nn.Module):
+    """The same small CNN on every frame (frames folded into the batch), then a GRU over time."""
+
+    def __init__(self, num_classes: int = 5):
+        super().__init__()
+        self.frame_cnn = nn.Sequential(
+            nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        )
+        self.gru = nn.GRU(32, 64, batch_first=True)
+        self.logits = nn.Linear(64, num_classes)
+
+    def forward(self, clip: Tensor) -> Tensor:
+        b, t = clip.shape[:2]
+        features = self.frame_cnn(clip.reshape(b * t, *clip.shape[2:])).reshape(b, t, -1)
+        seq, _ = self.gru(features)
+        return self.logits(seq[:, -1])
+
+
+# -- transformer_text.yaml ---------------------------------------------------------------------------------
+
+class SinusoidalPositions(nn.Module):
+    """Vaswani et al. (2017) fixed positions, added to the embeddings; a buffer, not parameters."""
+
+    def __init__(self, d_model: int, max_len: int = 512, dropout: float = 0.1):
+        super().__init__()
+        pos = torch.arange(max_len).unsqueeze(1)
+        freq = torch.exp(torch.arange(0, d_model, 2) * (-math.log(10000.0) / d_model))
+        table = torch.zeros(max_len, d_model)
+        table[:, 0::2] = torch.sin(pos * freq)
+        table[:, 1::2] = torch.cos(pos * freq)
+        self.register_buffer("table", table)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.dropout(x + self.table[: x.shape[1]])
+
+
+class TransformerText(nn.Module):
+    def __init__(self, vocab: int = 8000, d_model: int = 64, heads: int = 4, num_classes: int = 3):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab, d_model)
+        self.positions = SinusoidalPositions(d_model)
+        layer = nn.TransformerEncoderLayer(d_model, heads, 4 * d_model, 0.1, activation="gelu", batch_first=True,
+                                           norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, 2, norm=nn.LayerNorm(d_model), enable_nested_tensor=False)
+        self.logits = nn.Linear(d_model, num_classes)
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        return self.logits(self.encoder(self.positions(self.embedding(tokens))).mean(dim=1))
+
+
 # -- the table the tests and the benchmark read ------------------------------------------------------------
 
 REFERENCES: dict[str, Reference] = {
@@ -218,4 +350,14 @@ REFERENCES: dict[str, Reference] = {
     "multi_input": Reference(
         ProductClassifier, lambda s: {"image": _floats(s["B"], 3, 64, 64), "meta": _floats(s["B"], 12)}),
     "unet_small": Reference(SmallUNet, lambda s: {"image": _floats(s["B"], 1, 64, 64)}, [{"B": 1}, {"B": 2}]),
+    "bilstm_text": Reference(BiLSTMText, lambda s: {"tokens": _tokens(5000, s["B"], s["T"])},
+                             [{"B": 1, "T": 5}, {"B": 3, "T": 17}]),
+    "gru_timeseries": Reference(GRUForecaster, lambda s: {"series": _floats(s["B"], s["T"], 8)},
+                                [{"B": 2, "T": 6}, {"B": 4, "T": 31}]),
+    "convlstm_frames": Reference(ConvLSTMNextFrame, lambda s: {"frames": _floats(s["B"], s["T"], 1, 32, 32)},
+                                 [{"B": 1, "T": 2}, {"B": 2, "T": 3}]),
+    "timedistributed_video": Reference(FrameCNNGRU, lambda s: {"clip": _floats(s["B"], s["T"], 3, 32, 32)},
+                                       [{"B": 1, "T": 2}, {"B": 2, "T": 5}]),
+    "transformer_text": Reference(TransformerText, lambda s: {"tokens": _tokens(8000, s["B"], s["T"])},
+                                  [{"B": 1, "T": 7}, {"B": 3, "T": 20}]),
 }
