@@ -2,7 +2,8 @@
 
 Prefixes follow the pipeline: ``Y`` load (YAML), ``X`` variables and expressions,
 ``V`` validation of the document, ``G`` graph wiring, ``S`` shapes, ``L`` lint.
-``specc explain CODE`` prints the entry.
+``specc explain CODE`` prints the entry: what it means, why it matters, an example of
+the mistake and the fix.  A lint rule's module docstring carries the same text.
 """
 
 from __future__ import annotations
@@ -14,113 +15,257 @@ from dataclasses import dataclass
 class Code:
     code: str
     name: str
-    summary: str
-    why: str = ""
-    example: str = ""
-    fix: str = ""
+    summary: str  # what it means ("What it does" for a lint rule)
+    why: str  # why it is a problem
+    example: str  # a spec fragment that triggers it
+    fix: str  # what to write instead
 
 
 _TABLE = [
-    # -- load -------------------------------------------------------------------------
+    # -- load -------------------------------------------------------------------------------
     Code("Y001", "yaml-syntax", "The file is not valid YAML.",
-         "specc cannot read a spec it cannot parse.", "layers: [ {type: ReLU}", "Close the bracket."),
+         "specc cannot read a spec it cannot parse; the message says where the parser gave up, which is often "
+         "just after the real mistake (an unclosed bracket, a tab, a missing space after ':').",
+         "layers:\n  - {type: Conv2d, out_channels: 16, kernel_size: 3\n  - {type: ReLU}",
+         "Close the bracket or quote the message names; indent with spaces only; write 'key: value' with a "
+         "space after the colon."),
     Code("Y002", "duplicate-key", "A key appears twice in the same mapping.",
-         "YAML silently keeps the last value; the first one would be ignored without a word.",
-         "{type: Conv2d, kernel_size: 3, kernel_size: 5}", "Remove one of the two keys."),
-    Code("Y003", "yaml-too-large", "The file or its aliases expand beyond specc's limits.",
-         "Alias bombs ('billion laughs') make a tiny file expand into gigabytes.",
-         "a: &a [x, x]\nb: &b [*a, *a] ...", "Write the spec without deeply nested aliases."),
+         "Plain YAML keeps the last value without a word, so the first one would be silently ignored and the "
+         "spec would not mean what it says.",
+         "- {type: Conv2d, out_channels: 16, kernel_size: 3, kernel_size: 5}",
+         "Keep the one you mean and delete the other."),
+    Code("Y003", "yaml-too-large", "The file, or what its aliases expand to, is beyond specc's limits.",
+         "Alias bombs ('billion laughs') make a few lines expand into gigabytes; specc stops counting at a "
+         "fixed number of values and nesting levels, and refuses files over 2 MB, so a check stays instant.",
+         "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, ...]",
+         "Write the spec without deeply nested aliases; keep data (weights, datasets) out of the spec file."),
     Code("Y004", "yaml-tag", "A YAML tag such as !!python/object is used.",
-         "Tags can construct arbitrary objects; specs are untrusted input.", "w: !!python/object:os.system",
-         "Remove the tag; write plain values."),
-    Code("Y005", "not-a-mapping", "The document (or a section) is not a mapping.",
-         "A spec is a mapping of sections.", "- Conv2d", "Start with 'specc: 1' and 'layers:'."),
-    Code("Y006", "file-not-found", "The spec file cannot be read.", "", "", "Check the path."),
-    Code("Y007", "yaml-float-trap", "A value looks like a number but YAML reads it as text.",
-         "'1e-3' is a string in YAML 1.1; specc reads it as 0.001 and warns when it cannot.", "", ""),
-    # -- variables -------------------------------------------------------------------------
+         "Tags can make a YAML loader construct arbitrary objects or run commands; a spec is untrusted input, "
+         "so specc never builds anything from a tag.",
+         "out_features: !!python/object/apply:os.system [\"echo pwned\"]",
+         "Remove the tag and write a plain number, text, list or mapping."),
+    Code("Y005", "not-a-mapping", "The document, or a section or layer in it, is not the mapping it should be.",
+         "A spec is one mapping of sections (specc, inputs, layers, …) and each layer is a mapping with a type; "
+         "an empty file, several '---' documents or a bare word where a layer belongs cannot be read as one.",
+         "layers:\n  - Linear",
+         "Write one document per file, starting with 'specc: 1', and each layer as - {type: Linear, "
+         "out_features: 10}."),
+    Code("Y006", "file-not-found", "The spec file cannot be read.",
+         "The path does not exist, is not readable, or the file is not UTF-8 text.",
+         "specc check specs/mnits.yaml",
+         "Check the path, and save the file as UTF-8."),
+    Code("Y007", "yaml-float-trap", "A value looks like a number but YAML 1.1 would read it as text (reserved).",
+         "In YAML 1.1, '1e-3' (no dot) is a string and '010' is octal 8. specc reads scalars with YAML 1.2 core "
+         "rules instead, so 1e-3 is 0.001, 010 is 10 and yes/no/on stay text; this code is kept for a future "
+         "warning and is not raised today.",
+         "optimizer: {type: Adam, lr: 1e-3}",
+         "Nothing to do in specc; quote a value ('010') when you mean text."),
+    # -- variables --------------------------------------------------------------------------
     Code("X001", "undefined-variable", "A ${...} expression names a variable that is not defined.",
-         "The value cannot be computed.", "out_features: ${num_clases}", "Define it under vars: or fix the name."),
+         "The value cannot be computed; usually a typo in the name, or a variable used in a block without being "
+         "one of the block's args.",
+         "vars: {num_classes: 10}\nlayers:\n  - {type: Linear, out_features: \"${num_clases}\"}",
+         "Use the suggested name, or define the variable under vars: (or under the block's args:)."),
     Code("X002", "bad-expression", "A ${...} expression is not simple arithmetic.",
-         "Only numbers, variables, + - * / // % ** and min/max/round are allowed; nothing is evaluated with eval.",
-         "${__import__('os')}", "Use plain arithmetic."),
-    Code("X003", "bad-override", "A --set override is malformed or names an unknown variable.",
-         "", "--set hidden", "Write --set name=value with a name from vars:."),
-    Code("X004", "expression-value", "An expression fails to evaluate (division by zero, too large).",
-         "", "${hidden // 0}", "Fix the arithmetic."),
-    # -- validation ------------------------------------------------------------------------
-    Code("V001", "unknown-key", "A key is not part of the spec language here.",
-         "A misspelt key would otherwise be ignored and a default silently used.",
-         "{type: Conv2d, kernal_size: 3}", "Use the suggested key."),
-    Code("V002", "missing-field", "A required field is missing.", "", "{type: Linear}",
-         "Add the field (here out_features)."),
-    Code("V003", "invalid-value", "A value has the wrong type or is out of range.", "",
-         "{type: Dropout, p: 1.5}", "Use a value in the allowed range."),
-    Code("V004", "unknown-layer-type", "The layer type is not in specc's catalogue.", "",
-         "{type: Conv2D2}", "Use the suggested type; `specc layers` lists them all."),
-    Code("V005", "unsupported-version", "The spec declares a version of the language specc does not know.",
-         "", "specc: 7", "Write specc: 1."),
-    Code("V006", "bad-name", "A name cannot be used as a layer, block or input name.",
-         "Names become Python identifiers in generated code.", "name: 'my layer'",
-         "Use letters, digits and underscores, starting with a letter."),
+         "Expressions are evaluated by specc itself, never with eval: only numbers, variables, + - * / // % **, "
+         "parentheses and min/max/abs/round/int/ceil/floor are allowed, so a spec cannot run code.",
+         "out_features: \"${__import__('os').getpid()}\"",
+         "Write plain arithmetic on variables, e.g. \"${hidden * 2}\"."),
+    Code("X003", "bad-override", "A --set override is malformed or names something the spec does not have.",
+         "An override that silently set nothing would make the run differ from what was asked.",
+         "specc check model.yaml --set hiden=256",
+         "Write --set name=value with a name from vars:, or a key path such as --set train.epochs=3."),
+    Code("X004", "expression-value", "An expression cannot be evaluated: division by zero, a huge power, "
+         "arithmetic on text.",
+         "The arithmetic is well-formed but has no sensible value with the variables as they are.",
+         "vars: {width: 64, groups: 0}\nlayers:\n  - {type: Linear, out_features: \"${width // groups}\"}",
+         "Change the variables (the hint shows their values) or the arithmetic."),
+    # -- validation -------------------------------------------------------------------------
+    Code("V001", "unknown-key", "A key is not part of the spec language where it is written.",
+         "A misspelt key would otherwise be ignored and the default silently used: kernal_size: 5 would give a "
+         "model with kernel_size 3.",
+         "- {type: Conv2d, out_channels: 16, kernal_size: 3}",
+         "Use the suggested key; `specc layers --format json` lists every layer's parameters."),
+    Code("V002", "missing-field", "A required field or section is missing.",
+         "specc cannot guess sizes that only the author knows, such as a Linear's out_features.",
+         "- {type: Linear}",
+         "Add the field; the hint says what kind of value it takes, e.g. out_features: 10."),
+    Code("V003", "invalid-value", "A value has the wrong type or is out of range.",
+         "PyTorch would fail later (or worse, accept it): a dropout probability of 1.5, a negative learning "
+         "rate or text where a size belongs.",
+         "- {type: Dropout, p: 1.5}\noptimizer: {type: Adam, lr: -1}",
+         "Use a value of the kind and range the message states; the hint shows the default or an example."),
+    Code("V004", "unknown-layer-type", "The layer type is not in specc's catalogue.",
+         "Layer types resolve through an explicit registry (PyTorch names, plus Keras aliases such as Dense); "
+         "a typo or a wrong case cannot be guessed safely.",
+         "- {type: Lienar, out_features: 10}",
+         "Use the suggested type; `specc layers` lists them all."),
+    Code("V005", "unsupported-version", "The spec declares a version of the language this specc does not read.",
+         "A spec written for another version may mean something different here.",
+         "specc: 2",
+         "Write specc: 1, or use the specc release that reads that version."),
+    Code("V006", "bad-name", "A name cannot be used for a layer, block, input, output or model.",
+         "Names become Python identifiers in the generated code: spaces, keywords (class), dunders (__init__), "
+         "names nn.Module already has (forward, to) and Unicode look-alikes (ﬁlter, which Python silently "
+         "turns into filter) would break it or shadow something.",
+         "- {type: Linear, out_features: 10, name: my layer}",
+         "Use ASCII letters, digits and _, starting with a letter; the hint suggests a name."),
     Code("V007", "duplicate-name", "Two layers (or a layer and an input) share a name.",
-         "from: references would be ambiguous.", "", "Rename one of them."),
-    Code("V008", "unknown-section-value", "A loss, optimizer, scheduler or data source is not known.",
-         "", "optimizer: {type: Adamm}", "Use the suggested name."),
-    # -- graph -------------------------------------------------------------------------------
+         "from: and outputs: references would be ambiguous, and the generated module would have one attribute "
+         "for two layers.",
+         "- {type: Linear, out_features: 64, name: fc}\n- {type: Linear, out_features: 10, name: fc}",
+         "Give every layer and input its own name."),
+    Code("V008", "unknown-section-value", "A loss, optimizer, scheduler or data source is not one specc knows.",
+         "Training code is generated from these names; a misspelt one cannot be guessed safely.",
+         "optimizer: {type: Adamm, lr: 0.001}",
+         "Use the suggested name (PyTorch's spelling: Adam, CrossEntropyLoss, StepLR)."),
+    # -- graph ------------------------------------------------------------------------------
     Code("G001", "unknown-reference", "from: or outputs: names something that does not exist.",
-         "", "{type: Add, from: [mian, input]}", "Use the suggested name."),
-    Code("G002", "forward-reference", "A layer reads from a layer defined after it (or itself).",
-         "Layers run in the order written; a later layer has no value yet, and a cycle never has one.",
-         "", "Move the layer after the one it reads from."),
-    Code("G003", "wrong-arity", "A layer gets the wrong number of inputs.", "",
-         "{type: Add, from: x}", "Give Add/Concat/Mul two or more inputs."),
-    Code("G004", "ambiguous-input", "The first layer has several inputs to choose from.",
-         "With several inputs, specc cannot guess which one a layer reads.", "", "Add from: <input name>."),
-    Code("G005", "unused-input", "An input is never read by any layer.", "", "", "Remove it or wire it in."),
-    Code("G006", "block-recursion", "A block uses itself (directly or through another block).",
-         "The expansion would never end.", "", "Break the cycle."),
-    Code("G007", "dead-layer", "A layer's output is never used by any output.", "", "",
-         "Remove the layer, or list it under outputs:."),
-    # -- shapes ------------------------------------------------------------------------------
-    Code("S001", "size-mismatch", "A size given in the spec does not match the incoming tensor.",
-         "PyTorch would fail at the first forward with a matmul or conv error.",
-         "{type: Linear, in_features: 1000} after a flatten of 18432", "Use the size in the hint, or omit it."),
+         "The layer would have no input (or the model no output); usually a typo, or a layer that was never "
+         "given that name:.",
+         "- {type: Conv2d, out_channels: 16, kernel_size: 3, name: main}\n- {type: Add, from: [mian, image]}",
+         "Use the suggested name, or give the layer you mean a name: and refer to that."),
+    Code("G002", "forward-reference", "A layer reads from a layer defined after it, or from itself.",
+         "Layers run in the order written: a later layer has no value yet, and a cycle never has one.",
+         "- {type: Add, from: [a, b]}\n- {type: Linear, out_features: 32, name: b}",
+         "Move the layer below the one it reads from."),
+    Code("G003", "wrong-arity", "A layer gets the wrong number of inputs.",
+         "Add, Mul and Concat merge two or more tensors; most other layers take exactly one.",
+         "- {type: Add}",
+         "List the inputs with from: [a, b] for a merge; give a one-input layer a single from:."),
+    Code("G004", "ambiguous-input", "The first layer does not say which of several inputs it reads.",
+         "With one input, layers chain from it; with several, specc cannot guess which one you meant.",
+         "inputs:\n  image: [B, 3, 32, 32]\n  meta: [B, 4]\nlayers:\n  - {type: Conv2d, out_channels: 8, "
+         "kernel_size: 3}",
+         "Add from: <input name> to the first layer (and to the first layer of each other branch)."),
+    Code("G005", "unused-input", "An input is never read by any layer.",
+         "The exported model would still require it, and callers would have to feed data that is thrown away.",
+         "inputs:\n  image: [B, 3, 32, 32]\n  mask: [B, 1, 32, 32]   # nothing reads mask",
+         "Remove the input, or read it with from: in the layer that needs it."),
+    Code("G006", "block-recursion", "A block contains itself, directly or through another block.",
+         "Expanding it would never end.",
+         "blocks:\n  Ping: {layers: [{type: Pong}]}\n  Pong: {layers: [{type: Ping}]}",
+         "Remove the inner use of the block; to stack a block N times, use {type: Block, repeat: N}."),
+    Code("G007", "dead-layer", "A layer's output never reaches any output of the model.",
+         "Its parameters are trained by nothing and its compute is wasted; often a from: that skips a layer by "
+         "mistake.",
+         "- {type: Linear, out_features: 64, name: a}\n- {type: Linear, out_features: 10, from: features}",
+         "Remove the layer, read it from a later layer, or list it under outputs:."),
+    # -- shapes -----------------------------------------------------------------------------
+    Code("S001", "size-mismatch", "A size written in the spec does not match the incoming tensor.",
+         "PyTorch would fail at the first forward pass with a matmul or conv shape error that does not say "
+         "which layer or why.",
+         "- {type: Flatten}                                 # (B, 128, 12, 12) -> (B, 18432)\n"
+         "- {type: Linear, in_features: 9216, out_features: 128}",
+         "Use the size in the hint (it shows where the number comes from, e.g. 18432 = 128·12·12), or leave "
+         "the field out and specc infers it."),
     Code("S002", "non-positive-size", "A layer would produce a dimension of size zero or less.",
-         "The input is too small for this kernel/stride/padding.", "", "Pad more, or downsample less."),
+         "The input is too small for this kernel, stride and padding; PyTorch fails at runtime.",
+         "inputs: {image: [B, 3, 8, 8]}\nlayers:\n  - {type: Conv2d, out_channels: 16, kernel_size: 3, stride: 2}"
+         "\n  - {type: Conv2d, out_channels: 32, kernel_size: 5}",
+         "Use the smaller kernel or larger padding the hint gives, or downsample less before this layer."),
     Code("S003", "wrong-rank", "A layer receives a tensor with the wrong number of dimensions.",
-         "Conv2d needs (N, C, H, W); Linear needs at least one dim.", "",
-         "Add a Flatten/Reshape, or use the right layer."),
+         "Conv2d needs (N, C, H, W), an RNN (N, T, F); giving flat features to a conv (or a feature map to a "
+         "layer that expects them flat) fails at runtime or computes something else.",
+         "inputs: {pixels: [B, 784]}\nlayers:\n  - {type: Conv2d, out_channels: 32, kernel_size: 3}",
+         "Add a Flatten, Unflatten, Reshape or Permute, as the hint says, or use the layer for that rank."),
     Code("S004", "not-divisible", "A size must divide another and does not.",
-         "Grouped convolutions and attention heads split channels evenly.", "", "Change one of the sizes."),
-    Code("S005", "symbolic-size", "A layer needs a fixed size but the incoming size depends on a symbolic dim.",
-         "A Linear after flattening a variable-length sequence cannot have a fixed in_features.",
-         "", "Pool to a fixed size first (e.g. AdaptiveAvgPool1d) or fix the dim in inputs:."),
-    Code("S006", "shape-merge", "Tensors merged by Add/Mul/Concat have incompatible shapes.", "", "",
-         "Make the branches produce the same shape (e.g. a 1x1 conv on the shortcut)."),
-    Code("S007", "dtype-mismatch", "A layer receives the wrong data type (token ids vs floats).", "", "",
-         "Embed integer tokens first, or declare the input's dtype."),
-    Code("S008", "bad-axis", "A dim/axis/permutation does not fit the tensor's rank.", "", "", "Use a valid axis."),
-    Code("S009", "reshape-size", "A reshape's target does not hold the same number of elements.", "", "",
-         "Use -1 for one dim to let specc infer it."),
-    Code("S010", "unprovable-equal", "Two symbolic sizes could not be proven equal.", "", "",
-         "Check that both branches reduce the size the same way."),
-    # -- lint --------------------------------------------------------------------------------
-    Code("L001", "softmax-before-ce", "The model ends in Softmax/LogSoftmax but the loss already applies it.",
-         "CrossEntropyLoss applies log-softmax itself; softmax twice flattens gradients and slows learning.",
-         "layers: [..., {type: Softmax}]\nloss: {type: CrossEntropyLoss}", "Remove the final Softmax."),
-    Code("L002", "dropout-at-end", "Dropout is the last layer before the output.",
-         "Dropout on the logits adds noise to the prediction itself.", "", "Move dropout before the last Linear."),
-    Code("L003", "sigmoid-before-bce-logits", "The model ends in Sigmoid but the loss is BCEWithLogitsLoss.",
-         "The loss applies a sigmoid itself.", "", "Remove the Sigmoid or use BCELoss."),
-    Code("L004", "bias-before-norm", "A conv/linear with bias feeds straight into a BatchNorm.",
-         "BatchNorm subtracts the mean, so the bias is wasted parameters.", "", "Set bias: false."),
-    Code("L005", "activation-after-logits", "ReLU after the final Linear clips the logits.",
-         "Negative logits are meaningful for classification and regression.", "", "Remove the final activation."),
-    Code("L006", "bidirectional-last-step", "A bidirectional RNN's last step is taken from the sequence.",
-         "out[:, -1] holds the backward direction's *first* step.", "", "Use output: last or final_hidden."),
-    # -- internal ----------------------------------------------------------------------------
-    Code("E999", "internal-error", "specc itself failed; please report it.", "", "", ""),
+         "Grouped convolutions split channels into equal groups; attention splits embed_dim into equal heads.",
+         "- {type: Conv2d, out_channels: 32, kernel_size: 3, groups: 5}   # after 24 channels",
+         "Use a value that divides evenly; the hint suggests one."),
+    Code("S005", "symbolic-size", "A layer needs a fixed size, but the incoming size depends on a symbolic dim.",
+         "A Linear after flattening a variable-length sequence would need a different in_features for every "
+         "length, so no weight matrix fits.",
+         "inputs: {signal: [B, 4, T]}\nlayers:\n  - {type: Conv1d, out_channels: 16, kernel_size: 5}\n"
+         "  - {type: Flatten}\n  - {type: Linear, out_features: 10}",
+         "Pool to a fixed size first (AdaptiveAvgPool1d, GlobalAvgPool, a mean over T), or give the dim a fixed "
+         "size in inputs:."),
+    Code("S006", "shape-merge", "Tensors merged by Add, Mul or Concat have incompatible shapes.",
+         "Element-wise merges need equal (or broadcastable) shapes and Concat needs all dims but one equal; a "
+         "residual shortcut that skips a downsampling step is the usual cause.",
+         "- {type: Conv2d, out_channels: 128, kernel_size: 3, stride: 2, padding: 1, name: main}\n"
+         "- {type: Add, from: [main, image]}",
+         "Make the branches agree, e.g. a 1x1 Conv2d with the main path's stride and out_channels on the "
+         "shortcut."),
+    Code("S007", "dtype-mismatch", "A layer receives the wrong data type: token ids where floats belong, or "
+         "the reverse.",
+         "A Linear or Conv on int64 ids fails in PyTorch, and an Embedding needs integer indices.",
+         "inputs: {tokens: {shape: [B, 16], dtype: int64}}\nlayers:\n  - {type: Linear, out_features: 32}",
+         "Embed integer tokens first (Embedding), or declare the input with the dtype it really has."),
+    Code("S008", "bad-axis", "A dim, axis or permutation does not fit the tensor's rank.",
+         "PyTorch would raise an IndexError at runtime.",
+         "inputs: {features: [B, 16]}\nlayers:\n  - {type: Softmax, dim: 2}",
+         "Use an axis between -rank and rank-1 (the hint gives the range)."),
+    Code("S009", "reshape-size", "A reshape's target does not hold the same number of elements as its input.",
+         "A view cannot create or drop elements; PyTorch fails at runtime.",
+         "inputs: {features: [B, 64]}\nlayers:\n  - {type: Reshape, shape: [4, 4, 5]}",
+         "Make the product of the target equal the input's, or write -1 for one dim so specc infers it."),
+    Code("S010", "unprovable-equal", "Two symbolic sizes could not be proven equal.",
+         "Branches that reduce a symbolic length differently (e.g. padding on one side only) may disagree for "
+         "some lengths, and a merge would then fail at runtime.",
+         "inputs: {signal: [B, 8, T]}\nlayers:\n  - {type: Conv1d, out_channels: 8, kernel_size: 3, name: a}\n"
+         "  - {type: Add, from: [a, signal]}",
+         "Compute both sizes the same way (e.g. padding: 1 with kernel_size: 3 keeps T), or fix the dim in "
+         "inputs:."),
+    # -- lint (a rule's module docstring holds the same text) --------------------------------
+    Code("L001", "softmax-before-ce",
+         "The model ends in Softmax or LogSoftmax, but CrossEntropyLoss applies log-softmax itself.",
+         "CrossEntropyLoss expects raw logits. A Softmax before it squashes them into [0, 1], so the loss "
+         "computes log_softmax(softmax(x)): gradients shrink, learning stalls, and the loss never gets near 0. "
+         "A LogSoftmax before it is applied twice, which wastes work and hides the intent.",
+         "layers:\n  - {type: Linear, out_features: 10}\n  - {type: Softmax, dim: 1}\nloss: {type: CrossEntropyLoss}",
+         "Remove the final Softmax and apply softmax only where probabilities are needed, at inference. "
+         "(LogSoftmax followed by NLLLoss is the other correct pairing.)"),
+    Code("L002", "dropout-at-end", "Dropout is the model's last layer.",
+         "Dropout on the output zeroes random logits or predictions while training, so the loss is computed on "
+         "corrupted outputs that no later layer can compensate for; at inference it does nothing, so the model "
+         "is trained for a different function than the one it runs.",
+         "layers:\n  - {type: Linear, out_features: 10}\n  - {type: Dropout, p: 0.5}",
+         "Put the dropout before the last Linear, on the hidden features, or remove it."),
+    Code("L003", "sigmoid-before-bce-logits", "The model ends in Sigmoid, but BCEWithLogitsLoss applies a sigmoid "
+         "itself.",
+         "The loss computes sigmoid(sigmoid(x)): every prediction is squeezed into [0.5, 0.73], gradients vanish "
+         "and the model barely learns, without any error.",
+         "layers:\n  - {type: Linear, out_features: 1}\n  - {type: Sigmoid}\nloss: {type: BCEWithLogitsLoss}",
+         "Remove the final Sigmoid and apply it at inference only; or keep it and use BCELoss, which is less "
+         "numerically stable."),
+    Code("L004", "bias-before-norm", "A convolution or Linear with a bias feeds straight into a BatchNorm.",
+         "BatchNorm (and InstanceNorm) subtract the per-channel mean, which cancels any per-channel bias added "
+         "just before: the bias parameters are wasted memory and compute, since the norm's own shift does their "
+         "job.",
+         "layers:\n  - {type: Conv2d, out_channels: 64, kernel_size: 3}\n  - {type: BatchNorm2d}",
+         "Set bias: false on the layer before the BatchNorm."),
+    Code("L005", "activation-after-logits", "A non-negative activation (ReLU, ReLU6, Softplus) follows the final "
+         "Linear.",
+         "Logits and regression outputs need negative values: CrossEntropyLoss reads a negative logit as a low "
+         "probability, and a regression target below 0 becomes unreachable. ReLU also zeroes the gradient of "
+         "every negative output, so those outputs can stop learning.",
+         "layers:\n  - {type: Linear, out_features: 10}\n  - {type: ReLU}\nloss: {type: CrossEntropyLoss}",
+         "End the model with the Linear; put activations between hidden layers only."),
+    Code("L006", "bidirectional-last-step",
+         "Finds a ``Select`` of the last step (``index: -1``, or the last index of a fixed length) along the "
+         "time dim of a bidirectional RNN/LSTM/GRU's ``output: sequence``, directly or through layers that act "
+         "on each step alone (Dropout, activations, LayerNorm, Linear).",
+         "The output at the last step holds the forward direction after the whole sequence but the backward "
+         "direction after a single step: the backward half of the features has read one token.  The model "
+         "still trains, just worse, and nothing fails.",
+         "- {type: LSTM, hidden_size: 64, bidirectional: true, output: sequence}\n"
+         "- {type: Select, dim: 1, index: -1}",
+         "- {type: LSTM, hidden_size: 64, bidirectional: true, output: last}   # or final_hidden"),
+    Code("L007", "linear-without-flatten", "A Linear reads a rank-3+ tensor straight from a convolution or "
+         "pooling layer.",
+         "Linear acts on the last dim only, so after a conv it mixes the values along each row's width instead "
+         "of all the features: the channel and height dims pass through untouched, and the layers after it "
+         "(and the loss) get a shape nobody meant. A Flatten was probably forgotten.",
+         "layers:\n  - {type: Conv2d, out_channels: 16, kernel_size: 3}\n  - {type: ReLU}\n"
+         "  - {type: Linear, out_features: 10}",
+         "Add - {type: Flatten} (or a global pooling layer) before the Linear."),
+    # -- internal ---------------------------------------------------------------------------
+    Code("E999", "internal-error", "specc itself failed; this is a bug in specc, not in the spec.",
+         "Every mistake in a spec should get its own code with a location and a hint; an internal error means "
+         "specc met a case it does not handle.",
+         "(any spec that makes specc print 'internal error')",
+         "Report it with the spec attached; SPECC_DEBUG=1 shows the traceback."),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _TABLE}

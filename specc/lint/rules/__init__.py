@@ -1,1 +1,10 @@
-"""Every lint rule, one per module."""
+"""Every lint rule, one per module; importing a module registers its rule."""
+
+from . import (  # noqa: F401  (registration on import)
+    activation_after_logits,
+    bias_before_norm,
+    dropout_at_end,
+    linear_without_flatten,
+    sigmoid_before_bce_logits,
+    softmax_before_ce,
+)

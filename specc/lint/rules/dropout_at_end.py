@@ -1,0 +1,45 @@
+"""L002 dropout-at-end: a dropout layer produces the model's output.
+
+What it does
+    Dropout is the model's last layer.
+
+Why is this bad
+    Dropout on the output zeroes random logits or predictions while training, so the loss is
+    computed on corrupted outputs that no later layer can compensate for; at inference it does
+    nothing, so the model is trained for a different function than the one it runs.
+
+Example
+    layers:
+      - {type: Linear, out_features: 10}
+      - {type: Dropout, p: 0.5}
+
+Use instead
+    Put the dropout before the last Linear, on the hidden features, or remove it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from ...diagnostics import Diagnostic
+from .. import context, rule
+
+if TYPE_CHECKING:
+    from ...pipeline import Spec
+
+CODE = "L002"
+
+
+@rule
+def check(spec: Spec) -> Iterator[Diagnostic]:
+    ctx = context(spec)
+    if ctx is None:
+        return
+    for name, step in ctx.view.outputs:
+        if isinstance(step, str) or step.family != "dropout":
+            continue
+        before = step.source
+        where = f"before '{before.node.path}'" if before is not None else "earlier"
+        yield ctx.warning(CODE, step, f"dropout is the last layer, so output '{name}' itself is randomly zeroed "
+                          "while training", f"move the dropout {where}, onto the hidden features, or remove it")

@@ -1,0 +1,44 @@
+"""L003 sigmoid-before-bce-logits: the model ends in Sigmoid and the loss is BCEWithLogitsLoss.
+
+What it does
+    The model ends in Sigmoid, but BCEWithLogitsLoss applies a sigmoid itself.
+
+Why is this bad
+    The loss computes sigmoid(sigmoid(x)): every prediction is squeezed into [0.5, 0.73],
+    gradients vanish and the model barely learns, without any error.
+
+Example
+    layers:
+      - {type: Linear, out_features: 1}
+      - {type: Sigmoid}
+    loss: {type: BCEWithLogitsLoss}
+
+Use instead
+    Remove the final Sigmoid and apply it at inference only; or keep it and use BCELoss, which
+    is less numerically stable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from ...diagnostics import Diagnostic
+from .. import context, rule
+
+if TYPE_CHECKING:
+    from ...pipeline import Spec
+
+CODE = "L003"
+
+
+@rule
+def check(spec: Spec) -> Iterator[Diagnostic]:
+    ctx = context(spec)
+    last = ctx.view.main_output if ctx else None
+    if ctx is None or last is None or ctx.loss != "BCEWithLogitsLoss" or last.type != "Sigmoid":
+        return
+    yield ctx.warning(CODE, last, "the model ends in Sigmoid, but BCEWithLogitsLoss applies a sigmoid itself, "
+                      "so predictions are squashed twice",
+                      f"remove '{last.node.path}' (BCEWithLogitsLoss takes logits), or keep it and use "
+                      "loss: {type: BCELoss}")

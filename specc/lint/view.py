@@ -1,0 +1,93 @@
+"""The shaped graph as lint rules want it: every leaf layer with the leaf layers that feed it
+and that read it, blocks and repeats seen through.
+
+A rule asks "what comes right before this BatchNorm?" or "which layer produces the
+model's output?" without caring that the answer sits inside the third repeat of a block.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..graph.ir import Graph, Node
+from ..shapes.tensor import TensorType
+
+if TYPE_CHECKING:
+    from ..pipeline import Spec
+
+BLOCK_INPUT = "input"  # the name a block's layers use for the block's input
+
+
+@dataclass(eq=False)
+class Step:
+    node: Node
+    inputs: list[Step | str]  # producing steps, or the name of a model input
+    consumers: list[Step] = field(default_factory=list)
+    is_output: bool = False
+
+    @property
+    def type(self) -> str:
+        return self.node.type
+
+    @property
+    def family(self) -> str:
+        """The layers module the kind lives in: 'conv', 'pool', 'dropout', 'activation', …"""
+        return type(self.node.kind).__module__.rsplit(".", 1)[-1] if self.node.kind else ""
+
+    @property
+    def out(self) -> TensorType | None:
+        return self.node.out
+
+    @property
+    def source(self) -> Step | None:
+        """The single step this one reads, when it reads exactly one layer."""
+        return self.inputs[0] if len(self.inputs) == 1 and isinstance(self.inputs[0], Step) else None
+
+    def who(self) -> str:
+        return f"{self.node.type} '{self.node.path}'"
+
+
+@dataclass
+class View:
+    steps: list[Step]
+    outputs: list[tuple[str, Step | str]]
+
+    @property
+    def main_output(self) -> Step | None:
+        """The step behind the first output: the one a single loss is computed on."""
+        return self.outputs[0][1] if self.outputs and isinstance(self.outputs[0][1], Step) else None
+
+
+def view(graph: Graph) -> View:
+    steps: list[Step] = []
+    env: dict[str, Step | str] = {name: name for name in graph.inputs}
+    _walk(graph, env, steps)
+    outputs = [(name, env[src]) for name, src in graph.outputs if src in env]
+    for _, s in outputs:
+        if isinstance(s, Step):
+            s.is_output = True
+    for s in steps:
+        for i in s.inputs:
+            if isinstance(i, Step):
+                i.consumers.append(s)
+    return View(steps, outputs)
+
+
+def _walk(g: Graph, env: dict[str, Step | str], steps: list[Step]) -> None:
+    for n in g.nodes:
+        ins = [env[s] for s in n.inputs if s in env]
+        if n.sub is not None:
+            inner: dict[str, Step | str] = {BLOCK_INPUT: ins[0]} if ins else {}
+            _walk(n.sub, inner, steps)
+            if n.sub.outputs and n.sub.outputs[0][1] in inner:
+                env[n.name] = inner[n.sub.outputs[0][1]]
+            continue
+        step = Step(n, ins)
+        steps.append(step)
+        env[n.name] = step
+
+
+def loss_type(spec: Spec) -> str | None:
+    loss = spec.document.loss if spec.document is not None else None
+    return getattr(loss, "type", None)
