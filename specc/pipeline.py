@@ -109,12 +109,14 @@ def loads(text: str, file: str = "<string>", overrides: list[str] | dict[str, An
 
 
 def _once(diags: list[Diagnostic]) -> list[Diagnostic]:
-    """A mistake inside a block used twice is one mistake: one diagnostic per line, code and text
-    (the text without the instance's path, which is all that differs)."""
+    """A mistake inside a block used twice is one mistake: one error per line, code and text (the
+    text without the instance's path, which is all that differs), one warning per line and code."""
     seen: set[tuple[Any, ...]] = set()
     out: list[Diagnostic] = []
     for d in diags:
-        key = (d.code, d.loc, d.message.replace(d.layer, "") if d.layer else d.message, d.hint)
+        key: tuple[Any, ...] = (d.code, d.loc)
+        if d.severity == "error":
+            key += (d.message.replace(d.layer, "") if d.layer else d.message, d.hint)
         if key not in seen:
             seen.add(key)
             out.append(d)

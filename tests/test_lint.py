@@ -220,3 +220,11 @@ def test_run_rules_can_skip_codes() -> None:
     spec = check(mlp("- {type: Linear, out_features: 10}\n- {type: Softmax}\n", "CrossEntropyLoss"))
     assert [d.code for d in run_rules(spec)] == ["L001"]
     assert run_rules(spec, ignore=["L001"]) == []
+
+
+def test_a_warning_inside_a_block_used_three_times_is_given_once() -> None:
+    text = CNN + "  - {type: Unit, out: 4}\n  - {type: Unit, out: 8}\n  - {type: Unit, out: 16}\nblocks:\n" \
+                 "  Unit:\n    args: {out: 8}\n    layers:\n      - {type: Conv2d, out_channels: \"${out}\", " \
+                 "kernel_size: 3, padding: 1}\n      - {type: BatchNorm2d}\n"
+    found = warnings(text, "L004")
+    assert len(found) == 1 and found[0].loc is not None and found[0].loc.line == 12
