@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import re
+from dataclasses import dataclass
 
 import jinja2
 
@@ -48,65 +50,154 @@ def tidy(source: str) -> str:
     return text.strip("\n") + "\n"
 
 
-_ASSIGN = re.compile(r"^(?P<indent>\s*)(?P<lhs>[\w.]+ = )(?P<func>[\w.]+)\((?P<args>.*)\)(?P<tail>  # .*)?$")
-
-
 def wrap(line: str) -> str:
-    """Split ``x = f(a, b, ...)`` over several lines when it is too long, as ruff format does:
-    the arguments on one indented line when they fit there, else one per line."""
-    if len(line) <= LINE:
+    """One rendered line, split the way ``ruff format`` splits it when it is too long.
+
+    Only complete one-line statements are touched: a line inside a docstring, or one of
+    several lines of a statement written by hand in a template or in support code, is
+    left as it is.  A trailing comment moves above the statement, which ruff leaves alone.
+    """
+    if len(line) <= LINE or '"""' in line or "'''" in line:
         return line
-    m = _ASSIGN.match(line)
-    if not m or m.group("tail"):
-        if m and m.group("tail"):
-            # Move the shape comment above the statement, then wrap the statement itself.
-            indent = m.group("indent")
-            stmt = line[: line.index("  # ")]
-            return f"{indent}{m.group('tail').strip()}\n{wrap(stmt)}"
+    indent = line[: len(line) - len(line.lstrip())]
+    code = line.strip()
+    scan = _scan(code)
+    if scan is None:
         return line
-    indent, args = m.group("indent"), _split_args(m.group("args"))
-    if args is None:
-        return line
-    head = f"{indent}{m.group('lhs')}{m.group('func')}("
-    inner = indent + "    "
-    one = inner + ", ".join(args)
-    if len(one) <= LINE and len(head) <= LINE:
-        return f"{head}\n{one}\n{indent})"
-    body = "\n".join(f"{inner}{a}," for a in args)
-    return f"{head}\n{body}\n{indent})"
+    if scan.comment is not None:
+        stmt, note = code[: scan.comment].rstrip(), code[scan.comment :]
+        return f"{indent}{note}\n{wrap(indent + stmt)}" if stmt else line
+    return "\n".join(_split(indent, code))
 
 
-def _split_args(text: str) -> list[str] | None:
-    """Split top-level commas of an argument list (brackets and quotes respected)."""
-    out, depth, cur, quote = [], 0, [], ""
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if quote:
-            cur.append(ch)
-            if ch == "\\":
-                cur.append(text[i + 1])
-                i += 1
-            elif ch == quote:
-                quote = ""
-        elif ch in "\"'":
-            quote = ch
-            cur.append(ch)
-        elif ch in "([{":
-            depth += 1
-            cur.append(ch)
+@dataclass
+class _Scan:
+    pairs: list[tuple[int, int]]  # top-level bracket pairs (open, close)
+    commas: list[int]  # top-level commas
+    operators: list[tuple[int, str]]  # top-level binary operators " + " (position, text)
+    assign: int | None  # top-level " = " of an assignment
+    comment: int | None
+
+
+_OPERATORS = (" + ", " - ", " * ", " / ", " // ", " % ", " @ ")
+
+
+def _scan(code: str) -> _Scan | None:
+    """The top-level structure of one line of code (strings skipped); None when its brackets
+    do not balance, i.e. it is part of a statement written over several lines."""
+    out = _Scan([], [], [], None, None)
+    stack: list[int] = []
+    i, n = 0, len(code)
+    while i < n:
+        ch = code[i]
+        if ch in "\"'":
+            j = i + 1
+            while j < n and code[j] != ch:
+                j += 2 if code[j] == "\\" else 1
+            if j >= n:
+                return None
+            i = j + 1
+            continue
+        if ch == "#":
+            out.comment = i
+            break
+        if ch in "([{":
+            stack.append(i)
         elif ch in ")]}":
-            depth -= 1
-            cur.append(ch)
-        elif ch == "," and depth == 0:
-            out.append("".join(cur).strip())
-            cur = []
-        else:
-            cur.append(ch)
+            if not stack:
+                return None
+            start = stack.pop()
+            if not stack:
+                out.pairs.append((start, i))
+        elif not stack:
+            if ch == ",":
+                out.commas.append(i)
+            elif code.startswith(" = ", i) and out.assign is None and not out.pairs:
+                out.assign = i
+            else:
+                op = next((o for o in _OPERATORS if code.startswith(o, i)), None)
+                if op is not None:
+                    out.operators.append((i, op))
         i += 1
-    if quote or depth:
-        return None
-    last = "".join(cur).strip()
-    if last:
-        out.append(last)
-    return out
+    return None if stack else out
+
+
+def _split(indent: str, code: str, reserve: int = 0) -> list[str]:
+    """Lines for one statement or expression at ``indent`` (black's and ruff's rules, as far as
+    generated code needs them); ``reserve`` characters must stay free at the end of the line."""
+    if len(indent) + len(code) + reserve <= LINE:
+        return [indent + code]
+    if code.endswith(",") and not code.endswith(",,"):
+        lines = _split(indent, code[:-1], reserve + 1)
+        return [*lines[:-1], lines[-1] + ","]
+    closing = len(code) - len(code.lstrip(")]}"))  # the closing line of a split: ").unflatten(0, x)"
+    scan = _scan(code[closing:])
+    if scan is None:
+        return [indent + code]
+    if code.startswith(("def ", "class ")) and scan.pairs:  # split at the first bracket: the parameters
+        return _bracket(indent, code, *scan.pairs[0], reserve)
+    lead = code[:closing]
+    if scan.assign is not None:
+        lead = code[: scan.assign + 3]
+    elif code.startswith("return "):
+        lead = "return "
+    rhs = code[len(lead) :]
+    rs = _scan(rhs)
+    inner = indent + "    "
+    if rs is None:
+        return [indent + code]
+    if rs.commas or rs.operators:
+        # A tuple or an expression with operators goes inside parentheses.
+        if lead and not closing:
+            return [f"{indent}{lead}(", *_body(inner, rhs, explode=bool(rs.commas)), f"{indent})"]
+        return [indent + code]
+    if rs.pairs and rs.pairs[-1][1] == len(rhs) - 1:
+        # Right-hand split: break inside the last bracket pair whose opening line fits, leaving
+        # the trailers after it (".unflatten(0, x)") on the closing line.  When none fits, the
+        # right-hand side goes inside parentheses if that makes every line fit, else the
+        # last bracket splits anyway.  Empty brackets are never split.
+        pairs = [pair for pair in rs.pairs if pair[1] > pair[0] + 1]
+        fits = [pair for pair in pairs if len(indent) + len(lead) + pair[0] + 1 <= LINE]
+        if fits:
+            return _bracket(indent, code, len(lead) + fits[-1][0], len(lead) + fits[-1][1], reserve)
+        if lead and not closing:
+            wrapped = [f"{indent}{lead}(", *_split(inner, rhs), f"{indent})"]
+            if all(len(line) <= LINE for line in wrapped):
+                return wrapped
+        if pairs:
+            return _bracket(indent, code, len(lead) + pairs[-1][0], len(lead) + pairs[-1][1], reserve)
+    return [indent + code]
+
+
+def _bracket(indent: str, code: str, start: int, end: int, reserve: int = 0) -> list[str]:
+    # The brackets of a literal (tuple, list, dict) put one item per line once split; those
+    # of a call or subscript only when the items do not fit on one line.
+    literal = start == 0 or not (code[start - 1].isalnum() or code[start - 1] in "_)]")
+    body = code[start + 1 : end]
+    return [indent + code[: start + 1], *_body(indent + "    ", body, explode=literal),
+            *_split(indent, code[end:], reserve)]
+
+
+def _body(indent: str, body: str, explode: bool = False) -> list[str]:
+    """The inside of a bracket pair: on one line when it fits, else one item per line with a
+    trailing comma (or one operand per line, operator first)."""
+    scan = _scan(body)
+    if scan is None:
+        return [indent + body]
+    if scan.commas and (explode or body.rstrip().endswith(",")):
+        return _items(indent, body, scan)
+    if len(indent) + len(body) <= LINE:
+        return [indent + body]
+    if scan.commas:
+        return _items(indent, body, scan)
+    if scan.operators:
+        cuts = [0, *(i for i, _ in scan.operators), len(body)]
+        parts = [body[a:b].strip() for a, b in itertools.pairwise(cuts)]
+        return [line for part in parts for line in _split(indent, part)]
+    return _split(indent, body)
+
+
+def _items(indent: str, body: str, scan: _Scan) -> list[str]:
+    cuts = [0, *(c + 1 for c in scan.commas), len(body)]
+    items = [body[a:b].strip().rstrip(",").strip() for a, b in itertools.pairwise(cuts)]
+    return [line for item in items if item for line in _split(indent, item + ",")]
