@@ -17,7 +17,7 @@ from .. import __version__
 from ..graph.ir import Graph, Node
 from ..shapes.dims import fmt_shape
 from ..shapes.tensor import TensorType
-from .quote import Ref, UnsafeValue, comment, ident, lit
+from .quote import Ref, UnsafeValue, comment, docstring, ident, lit
 
 if TYPE_CHECKING:
     from ..pipeline import Spec
@@ -370,7 +370,7 @@ def module_context(spec: Spec) -> ModuleCtx:
     outputs = [src for _, src in g.outputs]
     steps, returns = forward_steps(g, input_vars, MODEL_CHAIN, outputs)
     params, trainable, _, _ = g.totals()
-    doc = [f"{spec.name}, generated from {comment(spec.path)}.", "", "Inputs:"]
+    doc = [f"{spec.name}, generated from {docstring(spec.path)}.", "", "Inputs:"]
     doc += [f"    {n}: {_shape_comment(t)} {t.dtype}" for n, t in g.inputs.items()]
     doc += ["Outputs:"] + [f"    {n}: {_shape_comment(g.value(s))}" for n, s in g.outputs]
     doc += ["", f"Parameters: {params:,} ({trainable:,} trainable)."]

@@ -59,3 +59,9 @@ def ident(name: str, *, allow_input: bool = False, parameter: bool = False) -> s
 def comment(text: str) -> str:
     """Free text (a description, a path) as the body of a ``#`` comment: one line, no control characters."""
     return "".join(ch if ch.isprintable() else " " for ch in str(text)).strip()
+
+
+def docstring(text: str) -> str:
+    """Free text (a path) inside a docstring: one line, backslashes and quotes escaped, so a
+    Windows path keeps its backslashes and a name with triple quotes cannot end the string."""
+    return comment(text).replace("\\", "\\\\").replace('"', '\\"')

@@ -43,7 +43,11 @@ def _drop_unused_imports(source: str) -> str:
 
 
 def tidy(source: str) -> str:
-    lines = [wrap(line.rstrip()) for line in source.splitlines()]
+    lines, in_string = [], False
+    for line in source.splitlines():
+        # Lines inside a triple-quoted string (a docstring of support code) are text, not code.
+        lines.append(line.rstrip() if in_string else wrap(line.rstrip()))
+        in_string ^= (line.count('"""') + line.count("'''")) % 2 == 1
     text = "\n".join(lines)
     text = re.sub(r"\n{3,}(?=\S)", "\n\n\n", text)  # at most two blank lines
     text = re.sub(r"\n{3,}(?=\s)", "\n\n", text)  # one blank line inside classes
