@@ -132,12 +132,25 @@ def render_text(d: Diagnostic, colour: bool = False, source_lines: list[str] | N
 
 
 def render_github(d: Diagnostic) -> str:
-    """GitHub Actions workflow command, so errors annotate the spec in a pull request."""
+    """GitHub Actions workflow command, so errors annotate the spec in a pull request.
+
+    Escaping follows the runner: ``%``, CR and LF in the message; also ``:`` and ``,`` in
+    property values such as the file name.
+    """
     kind = "error" if d.severity == "error" else "warning"
-    loc = f" file={d.loc.file},line={d.loc.line},col={d.loc.col}" if d.loc else ""
+    in_file = d.loc is not None and not d.loc.file.startswith("<")  # not "<command line>"
+    props = [f"file={_gh_prop(d.loc.file)}", f"line={d.loc.line}", f"col={d.loc.col}"] if in_file and d.loc else []
+    props.append(f"title={_gh_prop(f'{d.code} {CODES[d.code].name}')}")
     msg = d.message + (f" (hint: {d.hint})" if d.hint else "")
-    msg = msg.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    return f"::{kind}{loc},title={d.code}::{msg}"
+    return f"::{kind} {','.join(props)}::{_gh_data(msg)}"
+
+
+def _gh_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _gh_prop(text: str) -> str:
+    return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def dumps_json(payload: object) -> str:

@@ -235,3 +235,74 @@ def test_types_are_described_in_the_users_words(annotation: str, words: str) -> 
     from specc.validate.errors import describe
 
     assert describe(eval(annotation)) == words
+
+
+# -- renderers ---------------------------------------------------------------------------------------
+
+ROOT = Path(__file__).parents[1]
+GOLDEN = Path(__file__).parent / "golden"
+GOLDEN_SPECS = ["cifar_wrong_in_features", "typos_everywhere", "resnet_shortcut_not_projected"]
+
+
+@pytest.mark.parametrize("stem", GOLDEN_SPECS)
+def test_text_output_matches_golden(stem: str, capsys: pytest.CaptureFixture[str],
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The exact text a person reads. Regenerate with SPECC_UPDATE_GOLDEN=1 after a deliberate change."""
+    import os
+
+    monkeypatch.chdir(ROOT)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    assert main(["check", f"specs/broken/{stem}.yaml"]) == 1
+    out = capsys.readouterr().out
+    golden = GOLDEN / f"check_{stem}.txt"
+    if os.environ.get("SPECC_UPDATE_GOLDEN"):
+        golden.write_text(out, encoding="utf-8")
+    assert out == golden.read_text(encoding="utf-8")
+
+
+def test_json_report(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    assert main(["check", "--format", "json", str(ROOT / "specs/broken/cifar_wrong_in_features.yaml")]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is False
+    (d,) = report["diagnostics"]
+    assert {k: d[k] for k in ("code", "severity", "line", "col")} == {"code": "S001", "severity": "error",
+                                                                       "line": 17, "col": 33}
+    assert d["file"].endswith("cifar_wrong_in_features.yaml") and "12544" in d["message"]
+    assert "in_features: 12544 (= 64·14·14)" in d["hint"]
+    first = report["layers"][0]
+    assert first == {**first, "name": "conv2d_1", "type": "Conv2d", "output_shape": ["B", 32, 30, 30], "params": 896}
+    assert next(r for r in report["layers"] if r["name"] == "linear_1")["params"] is None  # it failed
+
+
+def test_json_report_of_a_good_spec(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    assert main(["check", "--format", "json", str(CORPUS / "good" / "yaml11_names_stay_text.yaml")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is True and report["diagnostics"] == []
+    assert [(r["name"], r["type"], r["output_shape"], r["params"]) for r in report["layers"]] == [
+        ("no", "Linear", ["B", 32], 32 * 32 + 32), ("yes", "ReLU", ["B", 32], 0),
+        ("on", "Linear", ["B", 10], 32 * 10 + 10)]
+    assert report["outputs"] == [{"name": "on", "shape": ["B", 10]}, {"name": "yes", "shape": ["B", 32]}]
+    assert report["total_params"] == 1056 + 330
+
+
+def test_github_annotations(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    assert main(["check", "--format", "github", "specs/broken/typos_everywhere.yaml"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 4
+    assert lines[0] == ("::error file=specs/broken/typos_everywhere.yaml,line=15,col=38,title=V001 unknown-key::"
+                        "Conv2d 'conv2d_1': unknown parameter 'kernal_size' (hint: did you mean 'kernel_size'?)")
+
+
+def test_github_escaping() -> None:
+    from specc.diagnostics import Location, render_github
+
+    d = Diagnostic("V003", "100% wrong,\nreally", Location("a,b:c.yaml", 2, 3), "fix it")
+    assert render_github(d) == ("::error file=a%2Cb%3Ac.yaml,line=2,col=3,title=V003 invalid-value::"
+                                "100%25 wrong,%0Areally (hint: fix it)")
+    cli = Diagnostic("X003", "bad --set", Location("<command line>", 1, 1), "h", "warning")
+    assert render_github(cli) == "::warning title=X003 bad-override::bad --set (hint: h)"
