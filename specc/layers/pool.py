@@ -120,6 +120,10 @@ class _AdaptivePool(Spatial):
         if len(sizes) != r:
             raise SpecError("V003", f"output_size has {len(sizes)} values but this layer has {r} spatial dims",
                             f"give one number or {r} (null keeps a dim)", field="output_size")
+        if r == 1 and None in sizes:
+            raise SpecError("V003", f"{self.type_name} takes no null in output_size (PyTorch's 1-d adaptive pools "
+                            "need a number)", f"give the length to pool to, e.g. output_size: "
+                            f"{x.shape[2] if isinstance(x.shape[2], int) else 1}", field="output_size")
         spatial = tuple(L if o is None else o for L, o in zip(x.shape[2:], sizes))
         out = TensorType((x.shape[0], x.shape[1], *spatial), x.dtype)
         size = p.output_size if isinstance(p.output_size, int) else tuple(p.output_size)

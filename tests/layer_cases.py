@@ -1,0 +1,437 @@
+"""The layer case table: every registered layer kind in a few configurations, each paired with
+an independent PyTorch oracle (the module or expression a PyTorch user would write by hand).
+
+A case is one spec layer (YAML flow text) over named inputs, the oracle that computes the
+same thing, and the values of the symbolic dims to run it at.  ``tests/test_layers_torch.py``
+checks specc's shapes, parameter and buffer counts, and its emitted constructor/forward
+against the oracle; other tests (emit, ONNX) may reuse the table.
+
+Adding a layer kind?  Add at least one case here: ``test_every_kind_has_a_case`` fails
+until you do.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+B23 = ({"B": 2}, {"B": 3})
+
+
+@dataclass(frozen=True)
+class Case:
+    kind: str  # the canonical type name this case covers
+    layer: str  # the layer under test, a YAML flow mapping
+    inputs: dict[str, tuple[Any, ...]]  # input name -> shape (ints and symbol names)
+    oracle: Callable[[], nn.Module]  # builds the hand-written PyTorch equivalent
+    envs: tuple[dict[str, int], ...] = B23  # values of the symbolic dims to run at
+    dtypes: dict[str, str] = field(default_factory=dict)  # input name -> dtype (default float32)
+    high: int = 10  # integer inputs are drawn from [0, high)
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}:{self.layer}"
+
+    def yaml(self) -> str:
+        lines = ["specc: 1", "inputs:"]
+        for name, shape in self.inputs.items():
+            dims = ", ".join(str(d) for d in shape)
+            dtype = self.dtypes.get(name)
+            lines.append(f"  {name}: {{shape: [{dims}], dtype: {dtype}}}" if dtype else f"  {name}: [{dims}]")
+        lines += ["layers:", f"  - {self.layer}"]
+        return "\n".join(lines) + "\n"
+
+    def tensors(self, env: dict[str, int], seed: int = 0) -> list[torch.Tensor]:
+        gen = torch.Generator().manual_seed(seed)
+        out = []
+        for name, shape in self.inputs.items():
+            size = tuple(env[d] if isinstance(d, str) else d for d in shape)
+            dtype = getattr(torch, self.dtypes.get(name, "float32"))
+            if dtype.is_floating_point:
+                out.append(torch.randn(size, generator=gen, dtype=dtype))
+            elif dtype == torch.bool:
+                out.append(torch.zeros(size, dtype=torch.bool))
+            else:
+                out.append(torch.randint(0, self.high, size, generator=gen, dtype=dtype))
+        return out
+
+
+class Fn(nn.Module):
+    """An oracle written as an expression over the inputs; ``modules`` hold its parameters."""
+
+    def __init__(self, f: Callable[..., torch.Tensor], *modules: nn.Module, **buffers: torch.Tensor):
+        super().__init__()
+        self.f = f
+        self.parts = nn.ModuleList(modules)
+        for name, value in buffers.items():
+            self.register_buffer(name, value)
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        return self.f(*xs)
+
+
+def fn(f: Callable[..., torch.Tensor]) -> Callable[[], nn.Module]:
+    return lambda: Fn(f)
+
+
+def _with(module: nn.Module, f: Callable[..., torch.Tensor]) -> nn.Module:
+    return Fn(lambda *xs: f(module, *xs), module)
+
+
+CASES: list[Case] = []
+
+
+def case(kind: str, layer: str, inputs: dict[str, tuple[Any, ...]], oracle: Callable[[], nn.Module],
+         envs: tuple[dict[str, int], ...] = B23, **kw: Any) -> None:
+    CASES.append(Case(kind, layer, inputs, oracle, envs, **kw))
+
+
+# -- Linear, convolutions ---------------------------------------------------------------------
+
+case("Linear", "{type: Linear, out_features: 5}", {"inp": ("B", 8)}, lambda: nn.Linear(8, 5))
+case("Linear", "{type: Dense, units: 4, use_bias: false}", {"inp": ("B", "T", 6)},
+     lambda: nn.Linear(6, 4, bias=False), ({"B": 2, "T": 3}, {"B": 3, "T": 5}))
+
+BL = ({"B": 2, "L": 9}, {"B": 3, "L": 16}, {"B": 1, "L": 21})
+BHW = ({"B": 2, "H": 9, "W": 12}, {"B": 3, "H": 14, "W": 7})
+case("Conv1d", "{type: Conv1d, out_channels: 6, kernel_size: 3, stride: 2, padding: 1}", {"inp": ("B", 4, "L")},
+     lambda: nn.Conv1d(4, 6, 3, stride=2, padding=1), BL)
+case("Conv1d", "{type: Conv1D, filters: 4, kernel_size: 4, dilation_rate: 2, groups: 2, padding: same, "
+     "padding_mode: reflect}", {"inp": ("B", 4, 12)},
+     lambda: nn.Conv1d(4, 4, 4, dilation=2, groups=2, padding="same", padding_mode="reflect"))
+case("Conv2d", "{type: Conv2d, out_channels: 8, kernel_size: [3, 5], stride: [2, 1], padding: [1, 2], bias: false}",
+     {"inp": ("B", 3, 11, 9)}, lambda: nn.Conv2d(3, 8, (3, 5), stride=(2, 1), padding=(1, 2), bias=False))
+case("Conv2d", "{type: Conv2d, out_channels: 6, kernel_size: 3, groups: 3, dilation: 2, padding: 2, "
+     "padding_mode: circular}", {"inp": ("B", 3, "H", "W")},
+     lambda: nn.Conv2d(3, 6, 3, groups=3, dilation=2, padding=2, padding_mode="circular"), BHW)
+case("Conv2d", "{type: Conv2D, filters: 4, kernel_size: 2, padding: valid, strides: 3}", {"inp": ("B", 2, 10, 7)},
+     lambda: nn.Conv2d(2, 4, 2, stride=3, padding="valid"))
+case("Conv3d", "{type: Conv3d, out_channels: 4, kernel_size: [2, 3, 3], stride: [1, 2, 2], padding: [0, 1, 1]}",
+     {"inp": ("B", 2, 4, 7, 8)}, lambda: nn.Conv3d(2, 4, (2, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)))
+case("Conv3d", "{type: Conv3d, out_channels: 2, kernel_size: 3, padding: same, padding_mode: replicate}",
+     {"inp": ("B", 2, "D", 5, 5)}, lambda: nn.Conv3d(2, 2, 3, padding="same", padding_mode="replicate"),
+     ({"B": 2, "D": 3}, {"B": 1, "D": 4}))
+case("ConvTranspose1d", "{type: ConvTranspose1d, out_channels: 3, kernel_size: 4, stride: 2, padding: 1}",
+     {"inp": ("B", 4, "L")}, lambda: nn.ConvTranspose1d(4, 3, 4, stride=2, padding=1), BL)
+case("ConvTranspose1d", "{type: ConvTranspose1d, out_channels: 6, kernel_size: 3, stride: 3, output_padding: 2, "
+     "groups: 2}", {"inp": ("B", 4, 5)}, lambda: nn.ConvTranspose1d(4, 6, 3, stride=3, output_padding=2, groups=2))
+case("ConvTranspose2d", "{type: ConvTranspose2d, out_channels: 4, kernel_size: 2, stride: 2}",
+     {"inp": ("B", 6, "H", "W")}, lambda: nn.ConvTranspose2d(6, 4, 2, stride=2), BHW)
+case("ConvTranspose2d", "{type: Conv2DTranspose, filters: 2, kernel_size: [3, 5], strides: [2, 3], padding: [1, 2], "
+     "output_padding: [1, 0], dilation_rate: [1, 2], use_bias: false}", {"inp": ("B", 3, 5, 6)},
+     lambda: nn.ConvTranspose2d(3, 2, (3, 5), stride=(2, 3), padding=(1, 2), output_padding=(1, 0),
+                                dilation=(1, 2), bias=False))
+case("ConvTranspose3d", "{type: ConvTranspose3d, out_channels: 2, kernel_size: 3, stride: 2, padding: 1, "
+     "output_padding: 1}", {"inp": ("B", 3, 3, 4, 4)},
+     lambda: nn.ConvTranspose3d(3, 2, 3, stride=2, padding=1, output_padding=1))
+case("ConvTranspose3d", "{type: Conv3DTranspose, filters: 4, kernel_size: [1, 2, 2], strides: [1, 2, 2], groups: 2}",
+     {"inp": ("B", 2, "D", 3, 3)}, lambda: nn.ConvTranspose3d(2, 4, (1, 2, 2), stride=(1, 2, 2), groups=2),
+     ({"B": 2, "D": 2}, {"B": 3, "D": 5}))
+
+# -- activations ------------------------------------------------------------------------------
+
+BT = ({"B": 2, "T": 3}, {"B": 3, "T": 5})
+_ACTIVATIONS: list[tuple[str, str, Callable[[], nn.Module]]] = [
+    ("ReLU", "inplace: true", lambda: nn.ReLU(inplace=True)),
+    ("ReLU6", "inplace: true", lambda: nn.ReLU6(inplace=True)),
+    ("LeakyReLU", "negative_slope: 0.2", lambda: nn.LeakyReLU(0.2)),
+    ("ELU", "alpha: 0.5", lambda: nn.ELU(0.5)),
+    ("SELU", "inplace: true", lambda: nn.SELU(inplace=True)),
+    ("CELU", "alpha: 2.0", lambda: nn.CELU(2.0)),
+    ("GELU", "approximate: tanh", lambda: nn.GELU(approximate="tanh")),
+    ("SiLU", "inplace: true", lambda: nn.SiLU(inplace=True)),
+    ("Mish", "inplace: true", lambda: nn.Mish(inplace=True)),
+    ("Sigmoid", "", nn.Sigmoid),
+    ("Tanh", "", nn.Tanh),
+    ("Softplus", "beta: 2.0, threshold: 10.0", lambda: nn.Softplus(beta=2.0, threshold=10.0)),
+    ("Softsign", "", nn.Softsign),
+    ("Hardtanh", "min_val: -2.0, max_val: 2.0", lambda: nn.Hardtanh(-2.0, 2.0)),
+    ("Hardswish", "inplace: true", lambda: nn.Hardswish(inplace=True)),
+    ("Hardsigmoid", "inplace: true", lambda: nn.Hardsigmoid(inplace=True)),
+    ("Softmax", "dim: 1", lambda: nn.Softmax(dim=1)),
+    ("LogSoftmax", "dim: -1", lambda: nn.LogSoftmax(dim=-1)),
+    ("PReLU", "num_parameters: 3, init: 0.1", lambda: nn.PReLU(3, init=0.1)),
+]
+for _name, _extra, _oracle in _ACTIVATIONS:
+    # specc's Softmax dims default to -1 (PyTorch's implicit choice is deprecated).
+    _plain = (lambda n=_name: getattr(nn, n)(dim=-1)) if "Softmax" in _name else getattr(nn, _name)
+    case(_name, f"{{type: {_name}}}", {"inp": ("B", 7)}, _plain)
+    case(_name, f"{{type: {_name}, {_extra}}}" if _extra else f"{{type: {_name}}}", {"inp": ("B", 3, "T")},
+         _oracle, BT)
+
+# -- merges ----------------------------------------------------------------------------------
+
+case("Add", "{type: Add, from: [a, b]}", {"a": ("B", 4, 5), "b": ("B", 4, 5)}, fn(lambda a, b: a + b))
+case("Add", "{type: Add, from: [a, b, c]}", {"a": ("B", 4, "T"), "b": (1, 4, 1), "c": ("B", 1, "T")},
+     fn(lambda a, b, c: a + b + c), BT)
+case("Mul", "{type: Mul, from: [a, b]}", {"a": ("B", 6), "b": ("B", 6)}, fn(lambda a, b: a * b))
+case("Mul", "{type: Multiply, from: [a, b]}", {"a": ("B", 3, 4, 4), "b": ("B", 3, 1, 1)}, fn(lambda a, b: a * b))
+case("Concat", "{type: Concat, from: [a, b]}", {"a": ("B", 3, 4), "b": ("B", 5, 4)},
+     fn(lambda a, b: torch.cat([a, b], dim=1)))
+case("Concat", "{type: Concatenate, dim: -1, from: [a, b, c]}",
+     {"a": ("B", "T", 2), "b": ("B", "T", 3), "c": ("B", "T", 1)}, fn(lambda a, b, c: torch.cat([a, b, c], -1)), BT)
+case("Concat", "{type: Cat, dim: 1, from: [a, b]}", {"a": ("B", "T", 2), "b": ("B", 4, 2)},
+     fn(lambda a, b: torch.cat([a, b], 1)), BT)
+
+# -- pooling ---------------------------------------------------------------------------------
+
+case("MaxPool1d", "{type: MaxPool1d, kernel_size: 3, stride: 2, padding: 1, dilation: 2, ceil_mode: true}",
+     {"inp": ("B", 4, "L")}, lambda: nn.MaxPool1d(3, 2, 1, dilation=2, ceil_mode=True), BL)
+case("MaxPool1d", "{type: MaxPooling1D, pool_size: 2}", {"inp": ("B", 3, "L")}, lambda: nn.MaxPool1d(2), BL)
+case("MaxPool2d", "{type: MaxPool2d, kernel_size: [3, 2], stride: [2, 1], padding: [1, 0], ceil_mode: true}",
+     {"inp": ("B", 3, "H", "W")}, lambda: nn.MaxPool2d((3, 2), (2, 1), (1, 0), ceil_mode=True), BHW)
+case("MaxPool2d", "{type: MaxPool2d, kernel_size: 3, stride: 2, padding: 1, dilation: 2}", {"inp": ("B", 2, 12, 11)},
+     lambda: nn.MaxPool2d(3, 2, 1, dilation=2))
+case("MaxPool2d", "{type: MaxPooling2D, pool_size: 2, strides: 2}", {"inp": ("B", 2, 7, 6)},
+     lambda: nn.MaxPool2d(2, 2))
+case("MaxPool3d", "{type: MaxPool3d, kernel_size: 2}", {"inp": ("B", 2, 4, 6, 5)}, lambda: nn.MaxPool3d(2))
+case("MaxPool3d", "{type: MaxPool3d, kernel_size: [1, 3, 3], stride: [1, 2, 2], padding: [0, 1, 1], "
+     "ceil_mode: true}", {"inp": ("B", 2, "D", 7, 8)},
+     lambda: nn.MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1), ceil_mode=True), ({"B": 2, "D": 2}, {"B": 3, "D": 3}))
+case("AvgPool1d", "{type: AvgPool1d, kernel_size: 3, stride: 2, padding: 1, ceil_mode: true, "
+     "count_include_pad: false}", {"inp": ("B", 3, "L")},
+     lambda: nn.AvgPool1d(3, 2, 1, ceil_mode=True, count_include_pad=False), BL)
+case("AvgPool1d", "{type: AveragePooling1D, pool_size: 4, strides: 3}", {"inp": ("B", 2, 13)},
+     lambda: nn.AvgPool1d(4, 3))
+case("AvgPool2d", "{type: AvgPool2d, kernel_size: 3, stride: 2, padding: 1, ceil_mode: true, "
+     "divisor_override: 3}", {"inp": ("B", 2, "H", "W")},
+     lambda: nn.AvgPool2d(3, 2, 1, ceil_mode=True, divisor_override=3), BHW)
+case("AvgPool2d", "{type: AvgPool2d, kernel_size: [2, 4]}", {"inp": ("B", 3, 8, 9)}, lambda: nn.AvgPool2d((2, 4)))
+case("AvgPool3d", "{type: AvgPool3d, kernel_size: 2, stride: 1}", {"inp": ("B", 2, 3, 4, 5)},
+     lambda: nn.AvgPool3d(2, 1))
+case("AvgPool3d", "{type: AveragePooling3D, pool_size: 3, strides: 2, padding: 1, ceil_mode: true}",
+     {"inp": ("B", 1, 5, 6, 7)}, lambda: nn.AvgPool3d(3, 2, 1, ceil_mode=True))
+case("AdaptiveAvgPool1d", "{type: AdaptiveAvgPool1d, output_size: 4}", {"inp": ("B", 3, "L")},
+     lambda: nn.AdaptiveAvgPool1d(4), BL)
+case("AdaptiveAvgPool1d", "{type: AdaptiveAvgPool1d, output_size: [12]}", {"inp": ("B", 3, "L")},
+     lambda: nn.AdaptiveAvgPool1d((12,)), BL)
+case("AdaptiveAvgPool2d", "{type: AdaptiveAvgPool2d, output_size: [null, 3]}", {"inp": ("B", 3, "H", "W")},
+     lambda: nn.AdaptiveAvgPool2d((None, 3)), BHW)
+case("AdaptiveAvgPool2d", "{type: AdaptiveAvgPool2d, output_size: 1}", {"inp": ("B", 4, 5, 5)},
+     lambda: nn.AdaptiveAvgPool2d(1))
+case("AdaptiveAvgPool3d", "{type: AdaptiveAvgPool3d, output_size: [2, null, 1]}", {"inp": ("B", 2, 3, 4, 5)},
+     lambda: nn.AdaptiveAvgPool3d((2, None, 1)))
+case("AdaptiveAvgPool3d", "{type: AdaptiveAvgPool3d, output_size: 2}", {"inp": ("B", 2, 3, 4, 5)},
+     lambda: nn.AdaptiveAvgPool3d(2))
+case("AdaptiveMaxPool1d", "{type: AdaptiveMaxPool1d, output_size: 5}", {"inp": ("B", 2, "L")},
+     lambda: nn.AdaptiveMaxPool1d(5), BL)
+case("AdaptiveMaxPool1d", "{type: AdaptiveMaxPool1d, output_size: 1}", {"inp": ("B", 2, 3)},
+     lambda: nn.AdaptiveMaxPool1d(1))
+case("AdaptiveMaxPool2d", "{type: AdaptiveMaxPool2d, output_size: [2, 3]}", {"inp": ("B", 3, "H", "W")},
+     lambda: nn.AdaptiveMaxPool2d((2, 3)), BHW)
+case("AdaptiveMaxPool2d", "{type: AdaptiveMaxPool2d, output_size: [null, 1]}", {"inp": ("B", 3, 6, 4)},
+     lambda: nn.AdaptiveMaxPool2d((None, 1)))
+case("AdaptiveMaxPool3d", "{type: AdaptiveMaxPool3d, output_size: 1}", {"inp": ("B", 2, 3, 4, 5)},
+     lambda: nn.AdaptiveMaxPool3d(1))
+case("AdaptiveMaxPool3d", "{type: AdaptiveMaxPool3d, output_size: [null, 2, 2]}", {"inp": ("B", 2, "D", 4, 5)},
+     lambda: nn.AdaptiveMaxPool3d((None, 2, 2)), ({"B": 2, "D": 2}, {"B": 3, "D": 3}))
+case("GlobalAvgPool", "{type: GlobalAvgPool}", {"inp": ("B", 3, 5, 6)}, fn(lambda x: x.mean(dim=(2, 3))))
+case("GlobalAvgPool", "{type: GlobalAveragePooling1D, keepdims: true}", {"inp": ("B", 4, "L")},
+     fn(lambda x: x.mean(dim=2, keepdim=True)), BL)
+case("GlobalAvgPool", "{type: GlobalAvgPool}", {"inp": ("B", 2, 3, 4, 5)}, fn(lambda x: x.mean(dim=(2, 3, 4))))
+case("GlobalMaxPool", "{type: GlobalMaxPool}", {"inp": ("B", 3, "H", "W")},
+     fn(lambda x: torch.amax(x, dim=(2, 3))), BHW)
+case("GlobalMaxPool", "{type: GlobalMaxPooling2D, keepdim: true}", {"inp": ("B", 3, 4, 5)},
+     fn(lambda x: x.amax(dim=(2, 3), keepdim=True)))
+
+# -- normalisation ---------------------------------------------------------------------------
+
+case("BatchNorm1d", "{type: BatchNorm1d}", {"inp": ("B", 5)}, lambda: nn.BatchNorm1d(5))
+case("BatchNorm1d", "{type: BatchNorm1d, affine: false, track_running_stats: false}", {"inp": ("B", 4, "L")},
+     lambda: nn.BatchNorm1d(4, affine=False, track_running_stats=False), BL)
+case("BatchNorm2d", "{type: BatchNorm2d}", {"inp": ("B", 3, "H", "W")}, lambda: nn.BatchNorm2d(3), BHW)
+case("BatchNorm2d", "{type: BatchNorm2d, num_features: 3, eps: 1.0e-3, momentum: null}", {"inp": ("B", 3, 4, 4)},
+     lambda: nn.BatchNorm2d(3, eps=1e-3, momentum=None))
+case("BatchNorm3d", "{type: BatchNorm3d}", {"inp": ("B", 2, 3, 4, 4)}, lambda: nn.BatchNorm3d(2))
+case("BatchNorm3d", "{type: BatchNorm3d, track_running_stats: false}", {"inp": ("B", 2, 2, 3, 3)},
+     lambda: nn.BatchNorm3d(2, track_running_stats=False))
+case("InstanceNorm1d", "{type: InstanceNorm1d}", {"inp": ("B", 4, "L")}, lambda: nn.InstanceNorm1d(4), BL)
+case("InstanceNorm1d", "{type: InstanceNorm1d, affine: true, track_running_stats: true}", {"inp": ("B", 4, 6)},
+     lambda: nn.InstanceNorm1d(4, affine=True, track_running_stats=True))
+case("InstanceNorm2d", "{type: InstanceNorm2d, affine: true}", {"inp": ("B", 3, 5, 5)},
+     lambda: nn.InstanceNorm2d(3, affine=True))
+case("InstanceNorm2d", "{type: InstanceNorm2d, num_features: 2}", {"inp": ("B", 2, "H", "W")},
+     lambda: nn.InstanceNorm2d(2), BHW)
+case("InstanceNorm3d", "{type: InstanceNorm3d}", {"inp": ("B", 2, 3, 3, 3)}, lambda: nn.InstanceNorm3d(2))
+case("InstanceNorm3d", "{type: InstanceNorm3d, track_running_stats: true, affine: true}",
+     {"inp": ("B", 2, 2, 3, 3)}, lambda: nn.InstanceNorm3d(2, affine=True, track_running_stats=True))
+case("LayerNorm", "{type: LayerNorm}", {"inp": ("B", "T", 8)}, lambda: nn.LayerNorm(8), BT)
+case("LayerNorm", "{type: LayerNorm, normalized_shape: [4, 5], bias: false}", {"inp": ("B", 3, 4, 5)},
+     lambda: nn.LayerNorm([4, 5], bias=False))
+case("LayerNorm", "{type: LayerNorm, normalized_shape: 6, elementwise_affine: false, eps: 1.0e-6}",
+     {"inp": ("B", 6)}, lambda: nn.LayerNorm(6, eps=1e-6, elementwise_affine=False))
+case("GroupNorm", "{type: GroupNorm, num_groups: 2}", {"inp": ("B", 4, "L")}, lambda: nn.GroupNorm(2, 4), BL)
+case("GroupNorm", "{type: GroupNorm, groups: 3, affine: false}", {"inp": ("B", 6, 3, 3)},
+     lambda: nn.GroupNorm(3, 6, affine=False))
+
+# -- dropout ---------------------------------------------------------------------------------
+
+case("Dropout", "{type: Dropout, p: 0.3}", {"inp": ("B", 5)}, lambda: nn.Dropout(0.3))
+case("Dropout", "{type: Dropout, rate: 1.0}", {"inp": ("B", 3, "T")}, lambda: nn.Dropout(1.0), BT)
+case("Dropout1d", "{type: Dropout1d}", {"inp": ("B", 4, "L")}, nn.Dropout1d, BL)
+case("Dropout1d", "{type: Dropout1d, p: 0.1, inplace: true}", {"inp": ("B", 2, 3)},
+     lambda: nn.Dropout1d(0.1, inplace=True))
+case("Dropout2d", "{type: Dropout2d, p: 0.2}", {"inp": ("B", 3, 4, 4)}, lambda: nn.Dropout2d(0.2))
+case("Dropout2d", "{type: Dropout2d}", {"inp": ("B", 3, "H", "W")}, nn.Dropout2d, BHW)
+case("Dropout3d", "{type: Dropout3d}", {"inp": ("B", 2, 2, 3, 3)}, nn.Dropout3d)
+case("Dropout3d", "{type: Dropout3d, p: 0.0}", {"inp": ("B", 2, 3, 2, 2)}, lambda: nn.Dropout3d(0.0))
+case("AlphaDropout", "{type: AlphaDropout, p: 0.1}", {"inp": ("B", 6)}, lambda: nn.AlphaDropout(0.1))
+case("AlphaDropout", "{type: AlphaDropout}", {"inp": ("B", "T", 4)}, nn.AlphaDropout, BT)
+case("FeatureAlphaDropout", "{type: FeatureAlphaDropout}", {"inp": ("B", 3, 4, 4)}, nn.FeatureAlphaDropout)
+case("FeatureAlphaDropout", "{type: FeatureAlphaDropout, p: 0.2}", {"inp": ("B", 3, "L")},
+     lambda: nn.FeatureAlphaDropout(0.2), BL)
+
+# -- reshaping -------------------------------------------------------------------------------
+
+case("Identity", "{type: Identity}", {"inp": ("B", 3)}, nn.Identity)
+case("Identity", "{type: Identity}", {"ids": ("B", "T")}, nn.Identity, BT, dtypes={"ids": "int64"})
+case("Flatten", "{type: Flatten}", {"inp": ("B", 3, 4, 5)}, nn.Flatten)
+case("Flatten", "{type: Flatten, start_dim: 2, end_dim: 3}", {"inp": ("B", 3, 4, 5, 6)}, lambda: nn.Flatten(2, 3))
+case("Flatten", "{type: Flatten}", {"inp": ("B", 4, "T")}, nn.Flatten, BT)
+case("Flatten", "{type: Flatten, start_dim: 0}", {"inp": ("B", 4)}, lambda: nn.Flatten(0))
+case("Unflatten", "{type: Unflatten, dim: 1, unflattened_size: [2, -1]}", {"inp": ("B", 12)},
+     lambda: nn.Unflatten(1, (2, -1)))
+case("Unflatten", "{type: Unflatten, dim: -1, unflattened_size: [-1, 4]}", {"inp": ("B", "T", 8)},
+     lambda: nn.Unflatten(-1, (-1, 4)), BT)
+case("Unflatten", "{type: Unflatten, dim: 1, unflattened_size: [3, 2, 2]}", {"ids": ("B", 12)},
+     lambda: nn.Unflatten(1, (3, 2, 2)), dtypes={"ids": "int64"})
+case("Reshape", "{type: Reshape, shape: [B, -1, 4]}", {"inp": ("B", 3, 8)},
+     fn(lambda x: x.reshape(x.size(0), 6, 4)))
+case("Reshape", "{type: Reshape, shape: [B, T, 2, 4]}", {"inp": ("B", "T", 8)},
+     fn(lambda x: x.view(x.size(0), x.size(1), 2, 4)), BT)
+case("Reshape", "{type: Reshape, shape: [T, B, -1]}", {"inp": ("B", "T", 6)},
+     fn(lambda x: x.reshape(x.size(1), x.size(0), 6)), BT)
+case("Reshape", "{type: Reshape, shape: [-1, 6]}", {"inp": (2, 3, 4)}, fn(lambda x: x.view(4, 6)), ({},))
+case("Reshape", "{type: Reshape, shape: [-1, 8]}", {"inp": ("B", "T", 4, 2)},
+     fn(lambda x: x.reshape(x.size(0) * x.size(1), 8)), BT)
+case("Permute", "{type: Permute, dims: [0, 2, 1]}", {"inp": ("B", "T", 8)}, fn(lambda x: x.transpose(1, 2)), BT)
+case("Permute", "{type: Permute, dims: [0, -1, 1, 2]}", {"inp": ("B", 3, 4, 5)},
+     fn(lambda x: x.permute(0, 3, 1, 2)))
+case("Transpose", "{type: Transpose, dim0: 1, dim1: 2}", {"inp": ("B", "T", 8)}, fn(lambda x: x.mT), BT)
+case("Transpose", "{type: Transpose, dim0: -1, dim1: 0}", {"inp": ("B", 3, 4)}, fn(lambda x: x.transpose(2, 0)))
+case("Squeeze", "{type: Squeeze, dim: 1}", {"inp": ("B", 1, 5)}, fn(lambda x: x[:, 0]))
+case("Squeeze", "{type: Squeeze}", {"inp": ("B", 1, 4, 1)}, fn(lambda x: x[:, 0, :, 0]))
+case("Squeeze", "{type: Squeeze, dim: [-1, 1]}", {"inp": ("B", 1, "T", 1)}, fn(lambda x: x[:, 0, :, 0]), BT)
+case("Unsqueeze", "{type: Unsqueeze, dim: 1}", {"inp": ("B", 5)}, fn(lambda x: x[:, None]))
+case("Unsqueeze", "{type: Unsqueeze, dim: -1}", {"inp": ("B", "T", 4)}, fn(lambda x: x[..., None]), BT)
+
+# -- reductions ------------------------------------------------------------------------------
+
+case("Reduce", "{type: Reduce, op: sum, dim: [1, 2]}", {"inp": ("B", 3, 4, 5)}, fn(lambda x: x.sum(dim=(1, 2))))
+case("Reduce", "{type: Reduce, op: max, dim: -1, keepdim: true}", {"inp": ("B", "T", 6)},
+     fn(lambda x: x.max(dim=-1, keepdim=True).values), BT)
+case("Reduce", "{type: Reduce, op: min, axis: 1}", {"ids": ("B", "T")}, fn(lambda x: x.min(dim=1).values), BT,
+     dtypes={"ids": "int64"})
+case("Reduce", "{type: Reduce, op: sum, dim: 1}", {"ids": ("B", 4)}, fn(lambda x: x.sum(1)),
+     dtypes={"ids": "int32"})
+case("Reduce", "{type: Reduce, dim: [2, 3], keepdim: true}", {"inp": ("B", 3, 4, 5)},
+     fn(lambda x: x.mean((2, 3), keepdim=True)))
+case("Mean", "{type: Mean, dim: 1}", {"inp": ("B", "T", 8)}, fn(lambda x: x.mean(1)), BT)
+case("Mean", "{type: Mean, dim: [-2, -1], keepdims: true}", {"inp": ("B", 3, 4, 5)},
+     fn(lambda x: x.mean((2, 3), keepdim=True)))
+
+# -- kinds written by other modules (sequences, attention, wrappers) ------------------------------
+
+
+def _cat_directions(h_n: torch.Tensor) -> torch.Tensor:
+    return torch.cat([h_n[-2], h_n[-1]], dim=-1)
+
+
+case("Embedding", "{type: Embedding, num_embeddings: 50, embedding_dim: 8}", {"ids": ("B", "T")},
+     lambda: nn.Embedding(50, 8), BT, dtypes={"ids": "int64"}, high=50)
+case("Embedding", "{type: Embedding, input_dim: 20, output_dim: 4, padding_idx: 0}", {"ids": ("B", 3, "T")},
+     lambda: nn.Embedding(20, 4, padding_idx=0), BT, dtypes={"ids": "int64"}, high=20)
+case("RNN", "{type: RNN, hidden_size: 6}", {"inp": ("B", "T", 4)}, lambda: _with(
+    nn.RNN(4, 6, batch_first=True), lambda m, x: m(x)[0]), BT)
+case("RNN", "{type: RNN, hidden_size: 5, num_layers: 2, nonlinearity: relu, output: last}", {"inp": ("B", "T", 4)},
+     lambda: _with(nn.RNN(4, 5, 2, nonlinearity="relu", batch_first=True), lambda m, x: m(x)[0][:, -1]), BT)
+case("LSTM", "{type: LSTM, hidden_size: 6, bidirectional: true}", {"inp": ("B", "T", 4)},
+     lambda: _with(nn.LSTM(4, 6, batch_first=True, bidirectional=True), lambda m, x: m(x)[0]), BT)
+case("LSTM", "{type: LSTM, hidden_size: 8, proj_size: 3, output: final_hidden}", {"inp": ("B", "T", 4)},
+     lambda: _with(nn.LSTM(4, 8, batch_first=True, proj_size=3), lambda m, x: m(x)[1][0][-1]), BT)
+case("LSTM", "{type: LSTM, hidden_size: 4, num_layers: 2, bidirectional: true, output: final_hidden}",
+     {"inp": ("B", "T", 3)}, lambda: _with(nn.LSTM(3, 4, 2, batch_first=True, bidirectional=True),
+                                           lambda m, x: _cat_directions(m(x)[1][0])), BT)
+case("GRU", "{type: GRU, hidden_size: 5, batch_first: false, output: last}", {"inp": ("T", "B", 4)},
+     lambda: _with(nn.GRU(4, 5), lambda m, x: m(x)[0][-1]), BT)
+case("GRU", "{type: GRU, hidden_size: 3, bidirectional: true, output: last}", {"inp": ("B", "T", 4)},
+     lambda: _with(nn.GRU(4, 3, batch_first=True, bidirectional=True),
+                   lambda m, x: torch.cat([m(x)[0][:, -1, :3], m(x)[0][:, 0, 3:]], dim=-1)), BT)
+case("Select", "{type: Select, dim: 1, index: -1}", {"inp": ("B", "T", 8)}, fn(lambda x: x[:, -1]), BT)
+case("Select", "{type: Select, dim: 2, index: 0}", {"inp": ("B", 3, 4)}, fn(lambda x: x[:, :, 0]))
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 2}", {"inp": ("B", "T", 8)},
+     lambda: _with(nn.MultiheadAttention(8, 2, batch_first=True),
+                   lambda m, x: m(x, x, x, need_weights=False)[0]), BT)
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 4, from: [q, kv]}",
+     {"q": ("B", "T", 8), "kv": ("B", 5, 6)},
+     lambda: _with(nn.MultiheadAttention(8, 4, kdim=6, vdim=6, batch_first=True),
+                   lambda m, q, kv: m(q, kv, kv, need_weights=False)[0]), BT)
+case("TransformerEncoderLayer", "{type: TransformerEncoderLayer, nhead: 2, dim_feedforward: 16}",
+     {"inp": ("B", "T", 8)}, lambda: nn.TransformerEncoderLayer(8, 2, 16, batch_first=True), BT)
+case("TransformerEncoderLayer", "{type: TransformerEncoderLayer, nhead: 4, dim_feedforward: 12, "
+     "norm_first: true, activation: gelu, batch_first: false}", {"inp": ("T", "B", 8)},
+     lambda: nn.TransformerEncoderLayer(8, 4, 12, activation="gelu", norm_first=True), BT)
+case("TransformerEncoder", "{type: TransformerEncoder, nhead: 2, dim_feedforward: 16, num_layers: 2}",
+     {"inp": ("B", "T", 8)}, lambda: nn.TransformerEncoder(
+         nn.TransformerEncoderLayer(8, 2, 16, batch_first=True), 2, enable_nested_tensor=False), BT)
+case("TransformerEncoder", "{type: TransformerEncoder, nhead: 2, dim_feedforward: 8, num_layers: 3, "
+     "norm_first: true, norm: true}", {"inp": ("B", "T", 4)}, lambda: nn.TransformerEncoder(
+         nn.TransformerEncoderLayer(4, 2, 8, batch_first=True, norm_first=True), 3, norm=nn.LayerNorm(4),
+         enable_nested_tensor=False), BT)
+
+
+def _sinusoidal(max_len: int, d: int) -> torch.Tensor:
+    pos = torch.arange(max_len).unsqueeze(1)
+    freq = torch.exp(torch.arange(0, d, 2) * (-math.log(10000.0) / d))
+    pe = torch.zeros(max_len, d)
+    pe[:, 0::2], pe[:, 1::2] = torch.sin(pos * freq), torch.cos(pos * freq)
+    return pe
+
+
+def _learned_positions(max_len: int, d: int) -> nn.Module:
+    table = nn.Embedding(max_len, d)
+    return _with(table, lambda m, x: x + m.weight[: x.size(1)])
+
+
+case("PositionalEncoding", "{type: PositionalEncoding}", {"inp": ("B", "T", 8)},
+     lambda: Fn(lambda x: x + _sinusoidal(512, 8)[: x.size(1)], pe=_sinusoidal(512, 8)), BT)
+case("PositionalEncoding", "{type: PositionalEncoding, kind: learned, max_len: 10}", {"inp": ("B", "T", 6)},
+     lambda: _learned_positions(10, 6), BT)
+
+
+class _ConvLSTM(nn.Module):
+    """A textbook ConvLSTM (Shi et al., 2015): one conv over [x_t, h] gives the four gates."""
+
+    def __init__(self, cin: int, hidden: list[int], k: int, sequences: bool):
+        super().__init__()
+        self.hidden, self.sequences = hidden, sequences
+        self.convs = nn.ModuleList(nn.Conv2d(c + h, 4 * h, k, padding=k // 2)
+                                   for c, h in zip([cin, *hidden[:-1]], hidden))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for conv, hid in zip(self.convs, self.hidden):
+            h = x.new_zeros(x.size(0), hid, *x.shape[3:])
+            c, steps = torch.zeros_like(h), []
+            for t in range(x.size(1)):
+                i, f, g, o = conv(torch.cat([x[:, t], h], 1)).chunk(4, 1)
+                c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+                h = o.sigmoid() * c.tanh()
+                steps.append(h)
+            x = torch.stack(steps, 1)
+        return x if self.sequences else x[:, -1]
+
+
+case("ConvLSTM2d", "{type: ConvLSTM2d, hidden_channels: 4, kernel_size: 3}", {"inp": ("B", "T", 2, 5, 5)},
+     lambda: _ConvLSTM(2, [4], 3, False), BT)
+case("ConvLSTM2d", "{type: ConvLSTM2d, hidden_channels: [3, 2], kernel_size: 1, return_sequences: true}",
+     {"inp": ("B", "T", 2, 4, 3)}, lambda: _ConvLSTM(2, [3, 2], 1, True), BT)
+case("TimeDistributed", "{type: TimeDistributed, layer: {type: Linear, out_features: 3}}", {"inp": ("B", "T", 5)},
+     lambda: _with(nn.Linear(5, 3), lambda m, x: m(x.flatten(0, 1)).unflatten(0, x.shape[:2])), BT)
+case("TimeDistributed", "{type: TimeDistributed, layer: {type: Conv2d, out_channels: 2, kernel_size: 3}}",
+     {"inp": ("B", "T", 1, 6, 6)},
+     lambda: _with(nn.Conv2d(1, 2, 3), lambda m, x: m(x.flatten(0, 1)).unflatten(0, x.shape[:2])), BT)

@@ -1,0 +1,316 @@
+"""Every layer kind against real PyTorch.
+
+For each case in ``layer_cases.CASES``: the spec's inferred output shape (evaluated at two
+values of each symbolic dim), parameter and buffer counts must equal those of a PyTorch
+module written by hand in the case table, and of the module specc's own ``torch_init`` /
+``torch_forward`` produce.  Hypothesis checks the conv/pool formulas against PyTorch over
+random kernels, strides, paddings, dilations and sizes, and that specc reports an error
+exactly when PyTorch fails.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from layer_cases import CASES, Case
+
+import specc
+from specc.diagnostics import render_text
+from specc.graph.ir import Node
+from specc.layers import REGISTRY
+from specc.shapes.dims import evaluate
+
+torch.set_num_threads(1)
+
+
+def _spec_node(text: str) -> Node:
+    spec = specc.loads(text)
+    assert spec.ok, "\n".join(render_text(d) for d in spec.errors)
+    assert spec.graph is not None
+    node = spec.graph.nodes[-1]
+    assert node.result is not None
+    return node
+
+
+def _count(tensors: Any) -> int:
+    return sum(t.numel() for t in tensors)
+
+
+def _emitted(node: Node) -> tuple[nn.Module | None, str, dict[str, Any]]:
+    """The constructor and forward expression specc would write, evaluated."""
+    kind, args = node.kind, node.result.args
+    assert kind is not None
+    ns: dict[str, Any] = {"torch": torch, "nn": nn, "F": F, "math": math}
+    if kind.support_code:
+        exec(kind.support_code, ns)
+    init = kind.torch_init(args)
+    module = eval(init, ns) if init else None
+    return module, kind.torch_forward("m", list(node.inputs), args), ns
+
+
+def _dtype(t: torch.Tensor) -> str:
+    return str(t.dtype).removeprefix("torch.")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_layer_matches_torch(case: Case) -> None:
+    node = _spec_node(case.yaml())
+    res = node.result
+    assert node.type == case.kind
+    oracle = case.oracle().eval()
+    assert res.params == _count(oracle.parameters()), "params differ from the hand-written module"
+    assert res.buffers == _count(oracle.buffers()), "buffers differ from the hand-written module"
+    module, expr, ns = _emitted(node)
+    if module is not None:
+        module.eval()
+        assert _count(module.parameters()) == res.params, f"emitted {node.kind.torch_init(res.args)}"
+        assert _count(module.buffers()) == res.buffers
+    for env in case.envs:
+        xs = case.tensors(env)
+        with torch.no_grad():
+            want = oracle(*[x.clone() for x in xs])
+            got = eval(expr, {**ns, "m": module, **{n: x.clone() for n, x in zip(node.inputs, xs)}})
+        shape = tuple(evaluate(d, env) for d in res.out.shape)
+        assert tuple(want.shape) == shape, f"specc says {res.out} at {env}"
+        assert tuple(got.shape) == shape, f"emitted `{expr}` gives {tuple(got.shape)}"
+        assert _dtype(want) == res.out.dtype
+        if res.params == 0 and not res.buffers:
+            assert torch.allclose(got.double(), want.double(), atol=1e-6), f"emitted `{expr}` computes otherwise"
+
+
+def test_every_kind_has_a_case() -> None:
+    covered = {c.kind for c in CASES}
+    missing = sorted(set(REGISTRY) - covered)
+    assert not missing, f"add cases to tests/layer_cases.py for: {', '.join(missing)}"
+    unknown = sorted(covered - set(REGISTRY))
+    assert not unknown, f"cases name kinds that are not registered: {unknown}"
+    for kind in REGISTRY:
+        configs = {(c.layer, str(c.inputs)) for c in CASES if c.kind == kind}
+        assert len(configs) >= 2, f"{kind} needs at least two configurations (layer settings or inputs)"
+
+
+# -- formulas against PyTorch, randomised ----------------------------------------------------------
+
+def _spec(layer: str, shape: list[Any]) -> specc.Spec:
+    return specc.loads(f"specc: 1\ninputs: {{inp: [{', '.join(map(str, shape))}]}}\nlayers:\n  - {layer}\n")
+
+
+def _torch_shape(f: Any) -> tuple[int, ...] | None:
+    """PyTorch's output shape, or None when it fails.  Some kernels (transposed convs on some
+    sizes) return an empty tensor where others raise; specc reports S002 for both."""
+    try:
+        with torch.no_grad():
+            shape = tuple(f().shape)
+    except (RuntimeError, ValueError):
+        return None
+    return shape if all(shape) else None
+
+
+def _check(layer: str, sizes: list[int], channels: int, run: Any) -> None:
+    """specc agrees with PyTorch on concrete sizes, and its symbolic formula evaluates the same."""
+    want = _torch_shape(run)
+    fixed = _spec(layer, [2, channels, *sizes])
+    if want is None:
+        assert not fixed.ok, f"PyTorch fails but specc accepts {layer} on {sizes}"
+        assert fixed.errors[0].code == "S002", render_text(fixed.errors[0])
+    else:
+        assert fixed.ok, "\n".join(render_text(d) for d in fixed.errors)
+        assert fixed.graph.nodes[-1].out.shape == want
+    names = ["L", "H", "W"][: len(sizes)] if len(sizes) == 1 else ["D", "H", "W"][3 - len(sizes):]
+    symbolic = _spec(layer, ["B", channels, *names])
+    assert symbolic.ok
+    out = symbolic.graph.nodes[-1].out.shape
+    env = {"B": 2, **dict(zip(names, sizes))}
+    got = tuple(evaluate(d, env) for d in out)
+    if want is None:
+        assert min(got[2:]) <= 0, f"{layer}: symbolic {out} is positive at {env} where PyTorch fails"
+    else:
+        assert got == want, f"{layer}: symbolic {out} at {env} is {got}, PyTorch {want}"
+
+
+def _tup(v: list[int]) -> str:
+    return "[" + ", ".join(map(str, v)) + "]"
+
+
+pool_dims = st.integers(1, 2).flatmap(lambda r: st.lists(st.tuples(
+    st.integers(1, 5), st.integers(1, 4), st.integers(1, 3), st.integers(1, 14)), min_size=r, max_size=r))
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(dims=pool_dims, data=st.data(), ceil=st.booleans(), kind=st.sampled_from(["Max", "Avg"]))
+def test_pool_formula_matches_torch(dims: list[tuple[int, int, int, int]], data: st.DataObject, ceil: bool,
+                                    kind: str) -> None:
+    k = [d[0] for d in dims]
+    s = [d[1] for d in dims]
+    dil = [d[2] if kind == "Max" else 1 for d in dims]
+    sizes = [d[3] for d in dims]
+    p = [data.draw(st.integers(0, ki // 2)) for ki in k]
+    r = len(dims)
+    extra = f", dilation: {_tup(dil)}" if kind == "Max" else ""
+    layer = (f"{{type: {kind}Pool{r}d, kernel_size: {_tup(k)}, stride: {_tup(s)}, padding: {_tup(p)}, "
+             f"ceil_mode: {str(ceil).lower()}{extra}}}")
+    x = torch.zeros(2, 3, *sizes)
+    if kind == "Max":
+        module: nn.Module = getattr(nn, f"MaxPool{r}d")(k, s, p, dilation=dil, ceil_mode=ceil)
+    else:
+        module = getattr(nn, f"AvgPool{r}d")(k, s, p, ceil_mode=ceil)
+    _check(layer, sizes, 3, lambda: module(x))
+
+
+conv_dims = st.integers(1, 2).flatmap(lambda r: st.lists(st.tuples(
+    st.integers(1, 5), st.integers(1, 3), st.integers(0, 3), st.integers(1, 3), st.integers(1, 12)),
+    min_size=r, max_size=r))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(dims=conv_dims, groups=st.sampled_from([1, 2]))
+def test_conv_formula_matches_torch(dims: list[tuple[int, int, int, int, int]], groups: int) -> None:
+    k, s, p, d, sizes = ([t[i] for t in dims] for i in range(5))
+    r = len(dims)
+    layer = (f"{{type: Conv{r}d, out_channels: 4, kernel_size: {_tup(k)}, stride: {_tup(s)}, padding: {_tup(p)}, "
+             f"dilation: {_tup(d)}, groups: {groups}}}")
+    module = getattr(nn, f"Conv{r}d")(2, 4, k, s, p, d, groups)
+    x = torch.zeros(2, 2, *sizes)
+    _check(layer, sizes, 2, lambda: module(x))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(dims=conv_dims, data=st.data())
+def test_conv_transpose_formula_matches_torch(dims: list[tuple[int, int, int, int, int]],
+                                              data: st.DataObject) -> None:
+    k, s, p, d, sizes = ([t[i] for t in dims] for i in range(5))
+    op = [data.draw(st.integers(0, max(si, di) - 1)) for si, di in zip(s, d)]
+    r = len(dims)
+    layer = (f"{{type: ConvTranspose{r}d, out_channels: 2, kernel_size: {_tup(k)}, stride: {_tup(s)}, "
+             f"padding: {_tup(p)}, output_padding: {_tup(op)}, dilation: {_tup(d)}}}")
+    module = getattr(nn, f"ConvTranspose{r}d")(3, 2, k, s, p, op, dilation=d)
+    x = torch.zeros(2, 3, *sizes)
+    _check(layer, sizes, 3, lambda: module(x))
+
+
+# -- errors exactly where PyTorch fails, with the fixing number in the hint -------------------------
+
+def _x(*shape: int) -> torch.Tensor:
+    return torch.zeros(*shape)
+
+
+ERRORS: list[tuple[str, list[Any], str, str, Any]] = [
+    # (layer(s), input shape, code, text the hint must contain, what PyTorch does with it)
+    ("{type: Conv2d, out_channels: 4, kernel_size: 5}", [2, 2, 3, 3], "S002", "kernel_size: 3",
+     lambda: nn.Conv2d(2, 4, 5)(_x(2, 2, 3, 3))),
+    ("{type: Conv1d, out_channels: 4, kernel_size: 5, dilation: 2}", [2, 2, 6], "S002", "padding: 2",
+     lambda: nn.Conv1d(2, 4, 5, dilation=2)(_x(2, 2, 6))),
+    ("{type: Conv2d, out_channels: 8, kernel_size: 3, groups: 4}", [2, 6, 8, 8], "S004", "e.g. 2",
+     lambda: nn.Conv2d(6, 8, 3, groups=4)),
+    ("{type: Conv1d, out_channels: 4, kernel_size: 3, padding: 3, padding_mode: reflect}", [2, 2, 3], "S002",
+     "at most 2", lambda: nn.Conv1d(2, 4, 3, padding=3, padding_mode="reflect")(_x(2, 2, 3))),
+    ("{type: Conv1d, out_channels: 4, kernel_size: 3, padding: 3, padding_mode: circular}", [2, 2, 2], "S002",
+     "at most 2", lambda: nn.Conv1d(2, 4, 3, padding=3, padding_mode="circular")(_x(2, 2, 2))),
+    ("{type: Conv2d, out_channels: 4, kernel_size: 3, stride: 2, padding: same}", [2, 2, 8, 8], "V003",
+     "padding: 1", lambda: nn.Conv2d(2, 4, 3, stride=2, padding="same")),
+    ("{type: ConvTranspose1d, out_channels: 2, kernel_size: 1, padding: 1}", [2, 3, 2], "S002", "padding: 0",
+     lambda: nn.ConvTranspose1d(3, 2, 1, padding=1)(_x(2, 3, 2))),
+    ("{type: ConvTranspose2d, out_channels: 2, kernel_size: 3, stride: 2, output_padding: 2}", [2, 3, 4, 4],
+     "V003", "< 2", lambda: nn.ConvTranspose2d(3, 2, 3, stride=2, output_padding=2)(_x(2, 3, 4, 4))),
+    ("{type: MaxPool2d, kernel_size: 3, padding: 2}", [2, 3, 8, 8], "V003", "padding: 1",
+     lambda: nn.MaxPool2d(3, padding=2)(_x(2, 3, 8, 8))),
+    ("{type: MaxPool1d, kernel_size: 3, padding: 2, dilation: 3}", [2, 3, 9], "V003", "padding: 1",
+     lambda: nn.MaxPool1d(3, padding=2, dilation=3)(_x(2, 3, 9))),
+    ("{type: AvgPool3d, kernel_size: [3, 2, 2], padding: [1, 2, 0]}", [2, 1, 4, 4, 4], "V003", "padding: 1",
+     lambda: nn.AvgPool3d((3, 2, 2), padding=(1, 2, 0))(_x(2, 1, 4, 4, 4))),
+    ("{type: MaxPool1d, kernel_size: 4}", [2, 3, 2], "S002", "at least 4",
+     lambda: nn.MaxPool1d(4)(_x(2, 3, 2))),
+    ("{type: MaxPool2d, kernel_size: 3, dilation: 3}", [2, 3, 6, 9], "S002", "at least 7",
+     lambda: nn.MaxPool2d(3, dilation=3)(_x(2, 3, 6, 9))),
+    ("{type: AvgPool2d, kernel_size: 5, stride: 2, ceil_mode: true}", [2, 3, 3, 8], "S002", "kernel_size: 3",
+     lambda: nn.AvgPool2d(5, 2, ceil_mode=True)(_x(2, 3, 3, 8))),
+    ("{type: AdaptiveAvgPool2d, output_size: [1, 2, 3]}", [2, 3, 8, 8], "V003", "2",
+     lambda: nn.AdaptiveAvgPool2d((1, 2, 3))(_x(2, 3, 8, 8))),
+    ("{type: GroupNorm, num_groups: 5}", [2, 6, 4], "S004", "num_groups: 6",
+     lambda: nn.GroupNorm(5, 6)),
+    ("{type: BatchNorm2d, num_features: 4}", [2, 3, 4, 4], "S001", "num_features: 3",
+     lambda: nn.BatchNorm2d(4)(_x(2, 3, 4, 4))),
+    ("{type: BatchNorm1d}", [2, 3, 4, 4], "S003", "(N, C)", lambda: nn.BatchNorm1d(3)(_x(2, 3, 4, 4))),
+    ("{type: InstanceNorm1d}", [2, 3, 4, 4], "S003", "(N, C, L)", lambda: nn.InstanceNorm1d(3)(_x(2, 3, 4, 4))),
+    ("{type: LayerNorm, normalized_shape: [4, 6]}", [2, 3, 4, 5], "S001", "normalized_shape: [4, 5]",
+     lambda: nn.LayerNorm([4, 6])(_x(2, 3, 4, 5))),
+    ("{type: Dropout, p: 1.5}", [2, 3], "V003", "0.5", lambda: nn.Dropout(1.5)),
+    ("{type: Dropout2d, p: -0.1}", [2, 3, 4, 4], "V003", "0.5", lambda: nn.Dropout2d(-0.1)),
+    ("{type: Flatten, start_dim: 2, end_dim: 1}", [2, 3, 4], "S008", "start_dim: 1, end_dim: 2",
+     lambda: nn.Flatten(2, 1)(_x(2, 3, 4))),
+    ("{type: Flatten, start_dim: 3}", [2, 3, 4], "S008", "2", lambda: nn.Flatten(3)(_x(2, 3, 4))),
+    ("{type: Unflatten, dim: 1, unflattened_size: [5, 3]}", [2, 16], "S009", "16",
+     lambda: nn.Unflatten(1, (5, 3))(_x(2, 16))),
+    ("{type: Unflatten, dim: 1, unflattened_size: [-1, 5]}", [2, 12], "S009", "1, 2, 3, 4, 6, 12",
+     lambda: nn.Unflatten(1, (-1, 5))(_x(2, 12))),
+    ("{type: Reshape, shape: [2, 3, 16, 8, 3]}", [2, 3, 16, 16], "S009", "use 2 for entry 4",
+     lambda: _x(2, 3, 16, 16).reshape(2, 3, 16, 8, 3)),
+    ("{type: Reshape, shape: [-1, 5]}", [2, 3, 4], "S009", "divisor of 24",
+     lambda: _x(2, 3, 4).reshape(-1, 5)),
+    ("{type: Reshape, shape: [-1, -1]}", [2, 3, 4], "V003", "-1", lambda: _x(2, 3, 4).reshape(-1, -1)),
+    ("{type: Permute, dims: [0, 2, 2]}", [2, 3, 4], "S008", "0..2", lambda: _x(2, 3, 4).permute(0, 2, 2)),
+    ("{type: Permute, dims: [0, 1]}", [2, 3, 4], "S008", "0..2", lambda: _x(2, 3, 4).permute(0, 1)),
+    ("{type: Transpose, dim0: 1, dim1: 3}", [2, 3, 4], "S008", "-3 to 2", lambda: _x(2, 3, 4).transpose(1, 3)),
+    ("{type: Unsqueeze, dim: 4}", [2, 3, 4], "S008", "-4 to 3", lambda: _x(2, 3, 4).unsqueeze(4)),
+    ("{type: Reduce, op: sum, dim: [1, -2]}", [2, 3, 4], "S008", "[1]", lambda: _x(2, 3, 4).sum(dim=(1, -2))),
+    ("{type: Mean, dim: 3}", [2, 3, 4], "S008", "-3 to 2", lambda: _x(2, 3, 4).mean(dim=3)),
+    ("{type: Conv2d, out_channels: 4, kernel_size: 3}", [2, 12], "S003", "Unflatten",
+     lambda: nn.Conv2d(3, 4, 3)(_x(2, 12))),
+]
+
+
+@pytest.mark.parametrize("layer, shape, code, fix, run", ERRORS, ids=[e[0] for e in ERRORS])
+def test_error_exactly_where_torch_fails(layer: str, shape: list[Any], code: str, fix: str, run: Any) -> None:
+    with pytest.raises((RuntimeError, ValueError, IndexError, TypeError)), torch.no_grad():
+        run()
+    spec = _spec(layer, shape)
+    assert not spec.ok
+    err = spec.errors[0]
+    assert err.code == code, render_text(err)
+    assert err.hint and fix in err.hint, render_text(err)
+    assert err.loc is not None and err.loc.line == 4, "the error points into the layer"
+
+
+def test_flatten_note_reaches_linear_hint() -> None:
+    spec = specc.loads("specc: 1\ninputs: {image: [B, 128, 12, 12]}\nlayers:\n  - {type: Flatten}\n"
+                       "  - {type: Linear, in_features: 1000, out_features: 10}\n")
+    with pytest.raises(RuntimeError):
+        nn.Linear(1000, 10)(torch.zeros(2, 128, 12, 12).flatten(1))
+    (err,) = spec.errors
+    assert err.code == "S001" and "in_features: 18432 (= 128·12·12)" in (err.hint or "")
+
+
+def test_symbolic_reshape_stays_batch_free() -> None:
+    node = _spec_node("specc: 1\ninputs: {seq: [B, T, 64]}\nlayers:\n  - {type: Reshape, shape: [B, T, 4, -1]}\n")
+    assert node.kind.torch_forward("m", ["seq"], node.result.args) == "seq.reshape(seq.shape[0], seq.shape[1], 4, -1)"
+    spec = _spec("{type: Reshape, shape: [2, 4, 4, 4]}", ["B", 4, 4, 4])
+    assert spec.errors[0].code == "S009" and "use B for entry 0" in (spec.errors[0].hint or "")
+
+
+def test_squeeze_refuses_a_dim_that_is_not_one() -> None:
+    # PyTorch silently leaves a non-1 dim alone, so the rank after Squeeze would depend on data;
+    # specc insists on a dim that is 1 in the spec (a deliberate difference from PyTorch).
+    assert _x(2, 3).squeeze(1).shape == (2, 3)
+    for shape in ([2, 3], ["B", "T"]):
+        spec = _spec("{type: Squeeze, dim: 1}", shape)
+        assert spec.errors[0].code == "S008"
+
+
+def test_macs_follow_the_documented_conventions() -> None:
+    def macs(layer: str, shape: list[Any]) -> Any:
+        return _spec_node(f"specc: 1\ninputs: {{inp: [{', '.join(map(str, shape))}]}}\nlayers:\n  - {layer}\n"
+                          ).result.macs
+    assert macs("{type: Conv2d, out_channels: 8, kernel_size: 3, padding: 1}", [1, 4, 6, 6]) == 6 * 6 * 8 * 4 * 9
+    assert macs("{type: MaxPool2d, kernel_size: 2}", [1, 4, 6, 6]) == 4 * 3 * 3 * 4  # outputs × window
+    assert macs("{type: AdaptiveAvgPool2d, output_size: 1}", [1, 4, 6, 6]) == 4 * 6 * 6  # inputs
+    assert macs("{type: BatchNorm2d}", [1, 4, 6, 6]) == 2 * 4 * 6 * 6
+    assert macs("{type: LayerNorm}", [1, 4, 6]) == 5 * 4 * 6
+    assert macs("{type: Flatten}", [1, 4, 6]) == 0
+    assert macs("{type: Dropout}", [1, 4, 6]) == 0
