@@ -38,6 +38,9 @@ def _written(v: tuple[Any, ...]) -> str:
 def _check_sizes(v: tuple[Any, ...], field: str, names: bool) -> None:
     """Reshape entries are positive sizes, one -1, and (Reshape only) input dim names."""
     also = ", or the name of an input dim such as B" if names else ""
+    if not v:
+        raise SpecError("V003", f"{field} is empty", "list the sizes, e.g. " +
+                        (f"{field}: [B, -1]" if names else f"{field}: [-1, 4]"), field=field)
     for e in v:
         if isinstance(e, str) and not (names and e.isidentifier()):
             raise SpecError("V003", f"{field} entry '{e}' is not a size",
@@ -62,12 +65,12 @@ class FlattenParams(LayerParams):
 
 class UnflattenParams(LayerParams):
     dim: int
-    unflattened_size: tuple[int, ...] = Field(min_length=1)
+    unflattened_size: tuple[int, ...]
 
 
 class ReshapeParams(LayerParams):
     shape: tuple[int | str, ...] = Field(
-        min_length=1, description="a list of sizes: whole numbers, -1 once, or input dim names such as B")
+        description="a list of sizes: whole numbers, -1 once, or input dim names such as B")
 
 
 class PermuteParams(LayerParams):
