@@ -141,6 +141,7 @@ def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None) -> None:
             if not (d.code == "V002" and d.message.startswith("missing required field") and
                     any(s in d.message for s in ex.broken_sections)):
                 spec.diagnostics.append(d)
+    _check_python_names(doc, spec)
     inputs = _inputs(doc, spec)
     layers = doc.get("layers")
     if inputs is None or not isinstance(layers, PosList) or not layers:
@@ -155,6 +156,32 @@ def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None) -> None:
         from .lint import run_rules
 
         spec.diagnostics.extend(run_rules(spec))
+
+
+def _check_python_names(doc: PosDict, spec: Spec) -> None:
+    """The model name becomes a class name and block args constructor parameters in the
+    generated module: check them here, so `check` and `compile` agree."""
+    from .graph.names import name_problem
+
+    name = doc.get("name")
+    if isinstance(name, str) and name_problem(name) is not None:
+        spec.diagnostics.append(Diagnostic("V006", f"model name: {name_problem(name)}", doc.value_loc("name"),
+                                           f"rename the model, e.g. name: {name.capitalize()}Model"
+                                           if name.isascii() and name.isidentifier() else "use an ASCII identifier"))
+    blocks = doc.get("blocks")
+    if not isinstance(blocks, PosDict):
+        return
+    for block, body in blocks.items():
+        args = body.get("args") if isinstance(body, PosDict) else None
+        if not isinstance(args, PosDict):
+            continue
+        for arg in args:
+            problem = name_problem(arg, parameter=True)
+            if problem:
+                spec.diagnostics.append(Diagnostic(
+                    "V006", f"argument of block '{block}': {problem}", args.key_loc(arg),
+                    "block arguments become constructor parameters in the generated code; use a plain name "
+                    "such as width or out_channels"))
 
 
 def _inputs(doc: PosDict, spec: Spec) -> dict[str, TensorType] | None:
