@@ -58,6 +58,7 @@ def test_example_matches_torch(stem: str, loaded: dict[str, specc.Spec]) -> None
     module = ref.build().eval()
     assert report["total_params"] == sum(p.numel() for p in module.parameters())
     assert report["trainable_params"] == sum(p.numel() for p in module.parameters() if p.requires_grad)
+    assert spec.graph.totals()[3] == sum(b.numel() for b in module.buffers()), "buffers (BatchNorm stats, tables)"
 
     graph = spec.graph
     assert len(ref.sizes) >= 2
