@@ -157,7 +157,8 @@ class GraphBuilder:
             self._check_inputs(kind, tensors, node)
             node.result = kind.infer(node.params, tensors)
         except SpecError as err:
-            at = item.value_loc(err.field) if err.field and err.field in item else loc
+            # A rule may locate itself (TimeDistributed points inside its nested layer: mapping).
+            at = err.loc or (item.value_loc(err.field) if err.field and err.field in item else loc)
             message = err.message.removeprefix(f"{kind.type_name}: ")  # the engine names the layer itself
             self.diags.append(Diagnostic(err.code, f"{kind.type_name} '{path}': {message}", at, err.hint,
                                          "error", path))

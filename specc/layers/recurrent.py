@@ -226,10 +226,7 @@ class Select(LayerKind):
 
     def infer(self, p: SelectParams, ins: list[TensorType]) -> LayerResult:
         x = ins[0]
-        d = axis(p.dim, x.rank)
-        if d == 0:
-            raise SpecError("S008", "Select cannot pick along the batch dim (dim 0)",
-                            "use dim: 1 or later", field="dim")
+        d = axis(p.dim, x.rank)  # dim 0 too: it is time for a (T, B, F) sequence
         size = x.shape[d]
         if isinstance(size, int) and not -size <= p.index < size:
             raise SpecError("S008", f"index {p.index} is out of range for dim {p.dim} of size {size} in {x}",

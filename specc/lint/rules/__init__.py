@@ -3,6 +3,7 @@
 from . import (  # noqa: F401  (registration on import)
     activation_after_logits,
     bias_before_norm,
+    bidirectional_last,
     dropout_at_end,
     linear_without_flatten,
     sigmoid_before_bce_logits,

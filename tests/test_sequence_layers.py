@@ -1,0 +1,709 @@
+"""Sequence and attention kinds against real PyTorch.
+
+For every kind and several configurations: the static output shape (evaluated at two batch
+sizes and two sequence lengths), the parameter and buffer counts equal a module built
+independently here with ``torch.nn``; the kind's own PyTorch form (``torch_init`` +
+``torch_forward`` + ``support_code``, exactly what generated code contains) builds a module
+with the same parameters and computes a tensor of the static shape; MACs per sample equal
+what ``torch.utils.flop_counter`` counts for the matrix products, at two sequence lengths.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from specc.layers import lookup
+from specc.layers.base import LayerKind, LayerResult
+from specc.pipeline import loads
+from specc.shapes.dims import evaluate, sym
+from specc.shapes.tensor import TensorType
+
+torch = pytest.importorskip("torch")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.nn import functional as F  # noqa: E402
+from torch.nn.attention import SDPBackend, sdpa_kernel  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+B, T, S = sym("B"), sym("T"), sym("S")
+SIZES = [{"B": 2, "T": 5, "S": 4}, {"B": 3, "T": 7, "S": 6}]
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*(oneDNN|enable_nested_tensor|dropout option).*:UserWarning")
+
+
+# -- helpers -----------------------------------------------------------------------------------------
+
+def infer(type_name: str, params: dict[str, Any], *ins: TensorType | tuple) -> tuple[LayerKind, LayerResult]:
+    kind = lookup(type_name)
+    assert kind is not None, type_name
+    p = kind.Params.model_validate(params)
+    tensors = [t if isinstance(t, TensorType) else TensorType(tuple(t)) for t in ins]
+    return kind, kind.infer(p, tensors)
+
+
+def concrete(shape: tuple, env: dict[str, int]) -> tuple[int, ...]:
+    return tuple(evaluate(d, env) for d in shape)
+
+
+def namespace(*kinds: LayerKind) -> dict[str, Any]:
+    ns: dict[str, Any] = {"torch": torch, "nn": nn, "F": F, "math": math}
+    for kind in kinds:
+        if kind.support_code:
+            exec(kind.support_code, ns)
+    return ns
+
+
+def emitted(kind: LayerKind, res: LayerResult, *extra_kinds: LayerKind) -> tuple[Any, Any]:
+    """The module and forward that generated code would contain for this layer."""
+    ns = namespace(kind, *extra_kinds)
+    init = kind.torch_init(res.args)
+    module = eval(init, ns) if init else None
+
+    def forward(*xs: Any) -> Any:
+        names = [f"x{i}" for i in range(len(xs))]
+        expr = kind.torch_forward("m", names, res.args)
+        return eval(expr, {**ns, "m": module, **dict(zip(names, xs))})
+
+    return module, forward
+
+
+def n_params(m: nn.Module) -> int:
+    return sum(p.numel() for p in m.parameters())
+
+
+def same_parameters(a: nn.Module, b: nn.Module) -> None:
+    """Same parameter names and shapes: the emitted constructor is the independent one."""
+    assert {k: tuple(v.shape) for k, v in a.named_parameters()} == {k: tuple(v.shape) for k, v in b.named_parameters()}
+
+
+def macs_of(module: nn.Module, *inputs: Any, **kwargs: Any) -> int:
+    """Multiply-accumulates of the matrix products ``module`` runs on one sample, in training
+    mode with autograd on, oneDNN off and plain-math attention, so that fused kernels (which
+    the counter cannot see into) are not taken."""
+    was = module.training
+    module.train()
+    try:
+        with FlopCounterMode(display=False) as counter, torch.enable_grad(), \
+                torch.backends.mkldnn.flags(enabled=False), sdpa_kernel(SDPBackend.MATH):
+            module(*inputs, **kwargs)
+    finally:
+        module.train(was)
+    return counter.get_total_flops() // 2
+
+
+def seq(batch_first: bool, b: Any, t: Any, f: int) -> tuple:
+    return (b, t, f) if batch_first else (t, b, f)
+
+
+# -- Embedding ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape", [(B, T), (B,), (B, 3, T)])
+@pytest.mark.parametrize("params", [{"num_embeddings": 50, "embedding_dim": 8},
+                                    {"input_dim": 20, "output_dim": 6, "padding_idx": 0, "max_norm": 1.0}])
+def test_embedding(shape: tuple, params: dict) -> None:
+    kind, res = infer("Embedding", params, TensorType(shape, "int64"))
+    n, d = res.args["num_embeddings"], res.args["embedding_dim"]
+    ref = nn.Embedding(n, d, padding_idx=params.get("padding_idx"), max_norm=params.get("max_norm"))
+    module, forward = emitted(kind, res)
+    same_parameters(module, ref)
+    assert res.params == n_params(ref) and res.macs == 0
+    for env in SIZES:
+        ids = torch.randint(0, n, concrete(shape, env))
+        assert tuple(forward(ids).shape) == concrete(res.out.shape, env) == tuple(ref(ids).shape)
+    assert res.out.dtype == "float32"
+
+
+def _check(text: str) -> Any:
+    return loads(text, "spec.yaml")
+
+
+def _codes(spec: Any) -> list[str]:
+    return [d.code for d in spec.diagnostics]
+
+
+def _at(spec: Any, text: str) -> tuple[int, int]:
+    """(line, col) of the first occurrence of ``text`` in the spec, 1-based."""
+    before = spec.text[:spec.text.index(text)]
+    return before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+
+
+def _loc(d: Any) -> tuple[int, int]:
+    return d.loc.line, d.loc.col
+
+
+def test_embedding_errors_and_dtypes() -> None:
+    bad_idx = _check("specc: 1\ninputs: {t: {shape: [B, T], dtype: int64}}\nlayers:\n"
+                     "  - {type: Embedding, num_embeddings: 10, embedding_dim: 4, padding_idx: 10}\n")
+    assert _codes(bad_idx) == ["V003"] and "0 to 9" in bad_idx.diagnostics[0].hint
+    assert _loc(bad_idx.diagnostics[0]) == _at(bad_idx, "10}")  # at the value of padding_idx
+    floats = _check("specc: 1\ninputs: {t: [B, T]}\nlayers:\n  - {type: Embedding, num_embeddings: 10, "
+                    "embedding_dim: 4}\n")
+    assert _codes(floats) == ["S007"] and "int64" in floats.diagnostics[0].hint
+    ids_into_lstm = _check("specc: 1\ninputs: {t: {shape: [B, T, 1], dtype: int64}}\nlayers:\n"
+                           "  - {type: LSTM, hidden_size: 4}\n")
+    assert _codes(ids_into_lstm) == ["S007"] and "Embedding" in ids_into_lstm.diagnostics[0].hint
+
+
+# -- RNN / LSTM / GRU --------------------------------------------------------------------------------
+
+RECURRENT = {"RNN": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU}
+RNN_CONFIGS = [
+    ("LSTM", {"hidden_size": 6}),
+    ("LSTM", {"hidden_size": 6, "num_layers": 2, "bidirectional": True, "dropout": 0.1}),
+    ("LSTM", {"hidden_size": 8, "num_layers": 2, "bidirectional": True, "proj_size": 3}),
+    ("LSTM", {"hidden_size": 5, "bidirectional": True, "batch_first": False, "bias": False}),
+    ("GRU", {"hidden_size": 6, "num_layers": 3, "bidirectional": True}),
+    ("GRU", {"units": 4, "batch_first": False}),
+    ("RNN", {"hidden_size": 6, "nonlinearity": "relu", "num_layers": 2}),
+    ("RNN", {"hidden_size": 3, "bidirectional": True, "bias": False}),
+]
+
+
+def _reference_rnn(type_name: str, args: dict[str, Any]) -> nn.Module:
+    kw = {k: args[k] for k in ("num_layers", "bias", "batch_first", "dropout", "bidirectional")}
+    if type_name == "LSTM":
+        kw["proj_size"] = args["proj_size"]
+    if type_name == "RNN":
+        kw["nonlinearity"] = args["nonlinearity"]
+    return RECURRENT[type_name](args["input_size"], args["hidden_size"], **kw)
+
+
+@pytest.mark.parametrize("output", ["sequence", "last", "final_hidden"])
+@pytest.mark.parametrize(("type_name", "params"), RNN_CONFIGS, ids=[f"{t}{i}" for i, (t, _) in enumerate(RNN_CONFIGS)])
+def test_recurrent_shapes_params_macs(type_name: str, params: dict, output: str) -> None:
+    batch_first = params.get("batch_first", True)
+    kind, res = infer(type_name, {**params, "output": output}, seq(batch_first, B, T, 5))
+    ref = _reference_rnn(type_name, res.args).eval()
+    module, forward = emitted(kind, res)
+    module.eval()
+    same_parameters(module, ref)
+    assert res.params == n_params(ref)
+    module.load_state_dict(ref.state_dict())
+    d = 2 if params.get("bidirectional") else 1
+    h_out = params.get("proj_size") or params.get("hidden_size") or params.get("units")
+    for env in SIZES:
+        x = torch.randn(seq(batch_first, env["B"], env["T"], 5))
+        y = forward(x)
+        assert tuple(y.shape) == concrete(res.out.shape, env)
+        assert y.shape[-1] == d * h_out
+        if output == "sequence":  # the selection costs nothing
+            assert macs_of(ref, x[:1] if batch_first else x[:, :1]) == evaluate(res.macs, env)
+
+
+def _outputs(type_name: str, bidirectional: bool, batch_first: bool = True,
+             **extra: Any) -> tuple[dict[str, Any], nn.Module, torch.Tensor]:
+    """The three selections of one RNN, from the emitted forward, and the module + input."""
+    results = {}
+    module = None
+    x = torch.randn(seq(batch_first, 3, 6, 4))
+    for output in ("sequence", "last", "final_hidden"):
+        params = {"hidden_size": 5, "num_layers": 2, "bidirectional": bidirectional, "batch_first": batch_first,
+                  "output": output, **extra}
+        kind, res = infer(type_name, params, seq(batch_first, B, T, 4))
+        m, forward = emitted(kind, res)
+        if module is None:
+            module = m.eval()
+        else:
+            m.load_state_dict(module.state_dict())
+            m.eval()
+        with torch.no_grad():
+            results[output] = forward(x)
+    assert module is not None
+    return results, module, x
+
+
+@pytest.mark.parametrize("type_name", ["LSTM", "GRU", "RNN"])
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_bidirectional_last_is_not_out_minus_one(type_name: str, batch_first: bool) -> None:
+    got, module, x = _outputs(type_name, True, batch_first)
+    with torch.no_grad():
+        out, state = module(x)
+    h_n = state[0] if type_name == "LSTM" else state
+    if not batch_first:
+        out = out.transpose(0, 1)
+    h = 5
+    torch.testing.assert_close(got["last"], torch.cat([out[:, -1, :h], out[:, 0, h:]], dim=-1))
+    torch.testing.assert_close(got["final_hidden"], torch.cat([h_n[-2], h_n[-1]], dim=-1))
+    torch.testing.assert_close(got["last"], got["final_hidden"])  # no padding: the same numbers
+    # ...and not the classic bug: out[:, -1] has the backward direction after one step.
+    assert not torch.allclose(got["last"], out[:, -1])
+
+
+@pytest.mark.parametrize("type_name", ["LSTM", "GRU"])
+def test_unidirectional_last_and_final_hidden(type_name: str) -> None:
+    got, module, x = _outputs(type_name, False, proj_size=3) if type_name == "LSTM" else _outputs(type_name, False)
+    with torch.no_grad():
+        out, state = module(x)
+    h_n = state[0] if type_name == "LSTM" else state
+    torch.testing.assert_close(got["sequence"], out)
+    torch.testing.assert_close(got["last"], out[:, -1])
+    torch.testing.assert_close(got["final_hidden"], h_n[-1])
+
+
+def test_rnn_macs_scale_with_sequence_length() -> None:
+    _, res = infer("LSTM", {"hidden_size": 64, "num_layers": 2, "bidirectional": True}, (B, T, 128))
+    assert evaluate(res.macs, {"T": 20}) == 2 * evaluate(res.macs, {"T": 10})
+    # T · Σ_layers D·4H·(I_l + H): 2·4·64·(128 + 64) + 2·4·64·(128 + 64)
+    assert evaluate(res.macs, {"T": 1}) == 2 * (2 * 4 * 64 * (128 + 64))
+
+
+@pytest.mark.parametrize(("type_name", "states"), [("LSTM", ("h0", "c0")), ("GRU", ("h0",)), ("RNN", ("h0",))])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_initial_states(type_name: str, states: tuple[str, ...], bidirectional: bool) -> None:
+    d = 2 if bidirectional else 1
+    layers, h, proj = 2, 6, (3 if type_name == "LSTM" else 0)
+    shapes = {"h0": (layers * d, B, proj or h), "c0": (layers * d, B, h)}
+    params = {"hidden_size": h, "num_layers": layers, "bidirectional": bidirectional, "output": "sequence"}
+    if proj:
+        params["proj_size"] = proj
+    kind, res = infer(type_name, params, (B, T, 4), *(shapes[s] for s in states))
+    module, forward = emitted(kind, res)
+    module.eval()
+    for env in SIZES:
+        x = torch.randn(env["B"], env["T"], 4)
+        init = [torch.randn(concrete(shapes[s], env)) for s in states]
+        with torch.no_grad():
+            y = forward(x, *init)
+            expected = module(x, tuple(init) if len(init) == 2 else init[0])[0]
+            torch.testing.assert_close(y, expected)
+            assert not torch.allclose(y, module(x)[0])  # the state was used
+        assert tuple(y.shape) == concrete(res.out.shape, env)
+
+
+SPEC_HEAD = "specc: 1\ninputs:\n  seq: [B, T, 4]\n  h0: [2, B, 8]\n  c0: [2, B, 8]\n  bad: [1, B, 8]\nlayers:\n"
+
+
+def test_recurrent_errors() -> None:
+    lstm_h0_only = _check(SPEC_HEAD + "  - {type: LSTM, hidden_size: 8, num_layers: 2, from: [seq, h0]}\n")
+    assert "G003" in _codes(lstm_h0_only) and "h0, c0" in lstm_h0_only.errors[0].message
+    wrong_state = _check(SPEC_HEAD + "  - {type: GRU, hidden_size: 8, num_layers: 2, from: [seq, bad]}\n")
+    err = wrong_state.errors[0]
+    assert err.code == "S001" and "[2, B, 8]" in err.hint and "batch_first" in err.hint
+    bidir_state = _check(SPEC_HEAD + "  - {type: GRU, hidden_size: 8, num_layers: 2, bidirectional: true, "
+                                     "from: [seq, h0]}\n")
+    assert bidir_state.errors[0].code == "S001" and "[4, B, 8]" in bidir_state.errors[0].hint
+    dropout = _check(SPEC_HEAD + "  - {type: LSTM, hidden_size: 8, dropout: 0.3, from: seq}\n")
+    assert _codes(dropout)[0] == "V003" and "num_layers" in dropout.errors[0].hint
+    assert _loc(dropout.errors[0]) == _at(dropout, "0.3")  # at the dropout value
+    proj = _check(SPEC_HEAD + "  - {type: LSTM, hidden_size: 8, proj_size: 8, from: seq}\n")
+    assert proj.errors[0].code == "V003" and "below 8" in proj.errors[0].hint
+    given = _check(SPEC_HEAD + "  - {type: GRU, hidden_size: 8, input_size: 5, from: seq}\n")
+    assert given.errors[0].code == "S001" and "input_size: 4" in given.errors[0].hint
+    bad_output = _check(SPEC_HEAD + "  - {type: GRU, hidden_size: 8, output: final, from: seq}\n")
+    assert bad_output.errors[0].code == "V003" and "'last'" in bad_output.errors[0].message
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(type_name=st.sampled_from(["LSTM", "GRU", "RNN"]), features=st.integers(1, 9),
+       hidden=st.integers(2, 9), layers=st.integers(1, 3), bidirectional=st.booleans(),
+       batch_first=st.booleans(), bias=st.booleans(), proj=st.integers(0, 8),
+       output=st.sampled_from(["sequence", "last", "final_hidden"]))
+def test_recurrent_random(type_name: str, features: int, hidden: int, layers: int, bidirectional: bool,
+                          batch_first: bool, bias: bool, proj: int, output: str) -> None:
+    params: dict[str, Any] = {"hidden_size": hidden, "num_layers": layers, "bidirectional": bidirectional,
+                              "batch_first": batch_first, "bias": bias, "output": output}
+    if type_name == "LSTM" and proj < hidden:
+        params["proj_size"] = proj
+    kind, res = infer(type_name, params, seq(batch_first, B, T, features))
+    ref = _reference_rnn(type_name, res.args)
+    assert res.params == n_params(ref)
+    module, forward = emitted(kind, res)
+    same_parameters(module, ref)
+    env = SIZES[hash((features, hidden)) % 2]
+    x = torch.randn(seq(batch_first, env["B"], env["T"], features))
+    with torch.no_grad():
+        assert tuple(forward(x).shape) == concrete(res.out.shape, env)
+        assert macs_of(ref, x[:1] if batch_first else x[:, :1]) == evaluate(res.macs, env)
+
+
+# -- MultiheadAttention -------------------------------------------------------------------------------
+
+MHA_CONFIGS = [
+    ({"num_heads": 2}, [(B, T, 8)]),
+    ({"num_heads": 4, "bias": False, "dropout": 0.1}, [(B, T, 8)]),
+    ({"nhead": 2, "add_bias_kv": True, "add_zero_attn": True}, [(B, T, 6)]),
+    ({"num_heads": 2}, [(B, T, 8), (B, S, 8)]),  # cross attention, key = value
+    ({"num_heads": 2}, [(B, T, 8), (B, S, 5), (B, S, 3)]),  # kdim / vdim
+    ({"num_heads": 1, "kdim": 5, "embed_dim": 4}, [(B, T, 4), (B, S, 5)]),  # key = value, kdim 5 = vdim
+    ({"num_heads": 3, "batch_first": False}, [(T, B, 9), (S, B, 9), (S, B, 9)]),
+]
+
+
+def _reference_mha(args: dict[str, Any]) -> nn.MultiheadAttention:
+    return nn.MultiheadAttention(**{k: v for k, v in args.items() if k != "masks"})
+
+
+@pytest.mark.parametrize(("params", "ins"), MHA_CONFIGS)
+def test_multihead_attention(params: dict, ins: list[tuple]) -> None:
+    kind, res = infer("MultiheadAttention", params, *ins)
+    ref = _reference_mha(res.args).eval()
+    module, forward = emitted(kind, res)
+    module.train(False)
+    same_parameters(module, ref)
+    assert res.params == n_params(ref)
+    module.load_state_dict(ref.state_dict())
+    for env in SIZES:
+        xs = [torch.randn(concrete(s, env)) for s in ins]
+        q = xs[0]
+        k = xs[1] if len(xs) > 1 else q
+        v = xs[2] if len(xs) > 2 else k
+        y = forward(*xs)
+        assert tuple(y.shape) == concrete(res.out.shape, env)
+        torch.testing.assert_close(y, ref(q, k, v, need_weights=False)[0])
+        bf = res.args["batch_first"]
+        one = [t[:1] if bf else t[:, :1] for t in (q, k, v)]
+        assert macs_of(ref, *one, need_weights=False) == evaluate(res.macs, env)
+
+
+def test_attention_masks() -> None:
+    params = {"num_heads": 2, "masks": ["key_padding", "attn"]}
+    ins = [(B, T, 8), (B, S, 8), TensorType((B, S), "bool"), TensorType((T, S), "bool")]
+    kind, res = infer("MultiheadAttention", params, *ins)
+    module, forward = emitted(kind, res)
+    module.eval()
+    env = SIZES[1]
+    q, kv = torch.randn(env["B"], env["T"], 8), torch.randn(env["B"], env["S"], 8)
+    pad = torch.zeros(env["B"], env["S"], dtype=torch.bool)
+    pad[:, -2:] = True
+    causal = torch.zeros(env["T"], env["S"], dtype=torch.bool)
+    causal[0, 1:] = True
+    y = forward(q, kv, pad, causal)
+    torch.testing.assert_close(y, module(q, kv, kv, key_padding_mask=pad, attn_mask=causal, need_weights=False)[0])
+    assert not torch.allclose(y, module(q, kv, kv, need_weights=False)[0])
+    assert tuple(y.shape) == concrete(res.out.shape, env)
+    # per-head masks (B·heads, T, S) are accepted too; a wrong one is an S001 naming both forms
+    infer("MultiheadAttention", {"num_heads": 2, "masks": ["attn"]}, (B, T, 8), (B * 2, T, T))
+    with pytest.raises(Exception, match=r"\(T, T\) or \(2\*B, T, T\)"):
+        infer("MultiheadAttention", {"num_heads": 2, "masks": ["attn"]}, (B, T, 8), (T, 3))
+
+
+def test_attention_errors() -> None:
+    heads = _check("specc: 1\ninputs: {seq: [B, T, 100]}\nlayers:\n  - {type: MultiheadAttention, num_heads: 8}\n")
+    err = heads.errors[0]
+    assert err.code == "S004" and "1, 2, 4, 5, 10, 20, 25, 50" in err.hint and "96 or 104" in err.hint
+    assert _loc(err) == _at(heads, "8}")  # at num_heads
+    width = _check("specc: 1\ninputs: {seq: [B, T, 64]}\nlayers:\n  - {type: MultiheadAttention, num_heads: 8, "
+                   "embed_dim: 32}\n")
+    assert width.errors[0].code == "S001" and "embed_dim: 64" in width.errors[0].hint
+    enc = _check("specc: 1\ninputs: {seq: [B, T, 30]}\nlayers:\n  - {type: TransformerEncoder, nhead: 4, "
+                 "num_layers: 2}\n")
+    assert enc.errors[0].code == "S004" and "d_model" in enc.errors[0].message
+    extra = _check("specc: 1\ninputs: {a: [B, T, 8], b: [B, T, 8], c: [B, T, 8], d: [B, T, 8]}\nlayers:\n"
+                   "  - {type: MultiheadAttention, num_heads: 2, from: [a, b, c, d]}\n")
+    assert extra.errors[0].code == "G003"
+    batch = _check("specc: 1\ninputs: {a: [4, T, 8], b: [5, T, 8]}\nlayers:\n"
+                   "  - {type: MultiheadAttention, num_heads: 2, from: [a, b]}\n")
+    assert batch.errors[0].code == "S006"
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(heads=st.integers(1, 4), per_head=st.integers(1, 4), kdim=st.integers(1, 9), vdim=st.integers(1, 9),
+       n_inputs=st.integers(1, 3), bias=st.booleans(), bias_kv=st.booleans(), zero_attn=st.booleans(),
+       batch_first=st.booleans())
+def test_attention_random(heads: int, per_head: int, kdim: int, vdim: int, n_inputs: int, bias: bool,
+                          bias_kv: bool, zero_attn: bool, batch_first: bool) -> None:
+    e = heads * per_head
+    shapes = [seq(batch_first, B, T, e), seq(batch_first, B, S, kdim), seq(batch_first, B, S, vdim)]
+    if n_inputs == 2:
+        shapes[1] = seq(batch_first, B, S, kdim)
+    ins = shapes[:n_inputs]
+    params = {"num_heads": heads, "bias": bias, "add_bias_kv": bias_kv, "add_zero_attn": zero_attn,
+              "batch_first": batch_first}
+    kind, res = infer("MultiheadAttention", params, *ins)
+    ref = _reference_mha(res.args)
+    assert res.params == n_params(ref)
+    module, forward = emitted(kind, res)
+    same_parameters(module, ref)
+    env = SIZES[(heads + kdim) % 2]
+    xs = [torch.randn(concrete(s, env)) for s in ins]
+    y = forward(*xs)
+    assert tuple(y.shape) == concrete(res.out.shape, env)
+    q = xs[0]
+    k = xs[1] if len(xs) > 1 else q
+    v = xs[2] if len(xs) > 2 else k
+    one = [t[:1] if batch_first else t[:, :1] for t in (q, k, v)]
+    assert macs_of(ref, *one, need_weights=False) == evaluate(res.macs, env)
+
+
+# -- Transformer encoder ------------------------------------------------------------------------------
+
+ENCODER_CONFIGS = [
+    {"nhead": 2, "dim_feedforward": 16},
+    {"nhead": 4, "dim_feedforward": 12, "activation": "gelu", "norm_first": True, "dropout": 0.0},
+    {"num_heads": 1, "dim_feedforward": 8, "bias": False, "layer_norm_eps": 1e-6},
+    {"nhead": 2, "dim_feedforward": 8, "batch_first": False},
+]
+
+
+def _encoder_layer(args: dict[str, Any]) -> nn.TransformerEncoderLayer:
+    keys = ("d_model", "nhead", "dim_feedforward", "dropout", "activation", "layer_norm_eps", "batch_first",
+            "norm_first", "bias")
+    return nn.TransformerEncoderLayer(**{k: args[k] for k in keys})
+
+
+def _encoder_macs(ref: nn.Module, x: torch.Tensor, batch_first: bool, e: int, norms: int) -> int:
+    # flop_counter sees the matrix products; specc adds the LayerNorms at 5 ops per element.
+    one = x[:1] if batch_first else x[:, :1]
+    t = one.shape[1] if batch_first else one.shape[0]
+    return macs_of(ref, one) + norms * 5 * t * e
+
+
+@pytest.mark.parametrize("params", ENCODER_CONFIGS)
+def test_transformer_encoder_layer(params: dict) -> None:
+    bf = params.get("batch_first", True)
+    kind, res = infer("TransformerEncoderLayer", params, seq(bf, B, T, 8))
+    ref = _encoder_layer(res.args).eval()
+    module, forward = emitted(kind, res)
+    module.eval()
+    same_parameters(module, ref)
+    assert res.params == n_params(ref)
+    module.load_state_dict(ref.state_dict())
+    for env in SIZES:
+        x = torch.randn(seq(bf, env["B"], env["T"], 8))
+        with torch.no_grad():
+            y = forward(x)
+            torch.testing.assert_close(y, ref(x))
+        assert tuple(y.shape) == concrete(res.out.shape, env)
+        assert _encoder_macs(ref, x, bf, 8, 2) == evaluate(res.macs, env)
+
+
+@pytest.mark.parametrize("norm", [False, True])
+@pytest.mark.parametrize("params", ENCODER_CONFIGS[:3])
+def test_transformer_encoder(params: dict, norm: bool) -> None:
+    kind, res = infer("TransformerEncoder", {**params, "num_layers": 3, "norm": norm}, (B, T, 8))
+    layer = _encoder_layer(res.args)
+    final = nn.LayerNorm(8, eps=res.args["layer_norm_eps"], bias=res.args["bias"]) if norm else None
+    ref = nn.TransformerEncoder(layer, 3, norm=final, enable_nested_tensor=False).eval()
+    module, forward = emitted(kind, res)
+    module.eval()
+    same_parameters(module, ref)
+    assert res.params == n_params(ref)
+    module.load_state_dict(ref.state_dict())
+    for env in SIZES:
+        x = torch.randn(env["B"], env["T"], 8)
+        with torch.no_grad():
+            y = forward(x)
+            torch.testing.assert_close(y, ref(x))
+        assert tuple(y.shape) == concrete(res.out.shape, env)
+        assert _encoder_macs(ref, x, True, 8, 2 * 3 + norm) == evaluate(res.macs, env)
+
+
+def test_transformer_masks() -> None:
+    ins = [(B, T, 8), TensorType((B, T), "bool"), TensorType((T, T), "bool")]
+    kind, res = infer("TransformerEncoder", {"nhead": 2, "dim_feedforward": 8, "num_layers": 2,
+                                             "masks": ["key_padding", "attn"]}, *ins)
+    module, forward = emitted(kind, res)
+    module.eval()
+    x = torch.randn(2, 5, 8)
+    pad = torch.zeros(2, 5, dtype=torch.bool)
+    pad[1, -2:] = True
+    causal = torch.ones(5, 5, dtype=torch.bool).triu(1)  # same dtype as the padding mask, as PyTorch wants
+    with torch.no_grad():
+        torch.testing.assert_close(forward(x, pad, causal), module(x, mask=causal, src_key_padding_mask=pad))
+    kind, res = infer("TransformerEncoderLayer", {"nhead": 2, "dim_feedforward": 8, "masks": ["attn"]}, *ins[::2])
+    module, forward = emitted(kind, res)
+    module.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(forward(x, causal), module(x, src_mask=causal))
+
+
+# -- PositionalEncoding -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("batch_first", [True, False])
+@pytest.mark.parametrize("kind_name", ["sinusoidal", "learned"])
+def test_positional_encoding(kind_name: str, batch_first: bool) -> None:
+    kind, res = infer("PositionalEncoding", {"kind": kind_name, "max_len": 16, "batch_first": batch_first},
+                      seq(batch_first, B, T, 6))
+    module, forward = emitted(kind, res)
+    learned = kind_name == "learned"
+    assert res.params == n_params(module) == (16 * 6 if learned else 0)
+    assert res.buffers == sum(b.numel() for b in module.buffers()) == (0 if learned else 16 * 6)
+    for env in SIZES:
+        x = torch.zeros(seq(batch_first, env["B"], env["T"], 6))
+        y = forward(x)
+        assert tuple(y.shape) == concrete(res.out.shape, env)
+        table = y[0] if batch_first else y[:, 0]
+        if not learned:  # the table of "Attention Is All You Need"
+            pos, i = 3, 2
+            assert table[pos, 2 * i].item() == pytest.approx(math.sin(pos / 10000 ** (2 * i / 6)), abs=1e-6)
+            assert table[pos, 2 * i + 1].item() == pytest.approx(math.cos(pos / 10000 ** (2 * i / 6)), abs=1e-6)
+    odd = emitted(*infer("PositionalEncoding", {"max_len": 8}, (B, T, 5)))[1]
+    assert tuple(odd(torch.zeros(1, 4, 5)).shape) == (1, 4, 5)  # odd widths work
+
+
+def test_positional_encoding_too_long() -> None:
+    spec = _check("specc: 1\ninputs: {seq: [B, 600, 16]}\nlayers:\n  - {type: PositionalEncoding, max_len: 512}\n")
+    assert spec.errors[0].code == "S001" and "max_len: 600" in spec.errors[0].hint
+    assert _check("specc: 1\ninputs: {seq: [B, T, 16]}\nlayers:\n  - {type: PositionalEncoding}\n").ok
+
+
+# -- ConvLSTM2d ----------------------------------------------------------------------------------------
+
+class ReferenceConvLSTM(nn.Module):
+    """Written independently: separate input and hidden convs (the same numbers of weights as one
+    conv over the concatenation), gates in the order i, f, g, o."""
+
+    def __init__(self, c: int, hidden: list[int], k: int, bias: bool):
+        super().__init__()
+        self.hidden = hidden
+        ins = [c, *hidden[:-1]]
+        self.wx = nn.ModuleList(nn.Conv2d(i, 4 * h, k, padding=k // 2, bias=bias) for i, h in zip(ins, hidden))
+        self.wh = nn.ModuleList(nn.Conv2d(h, 4 * h, k, padding=k // 2, bias=False) for h in hidden)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for wx, wh, hc in zip(self.wx, self.wh, self.hidden):
+            h = torch.zeros(x.shape[0], hc, *x.shape[3:])
+            c = torch.zeros_like(h)
+            outs = []
+            for t in range(x.shape[1]):
+                i, f, g, o = (wx(x[:, t]) + wh(h)).chunk(4, 1)
+                c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+                h = o.sigmoid() * c.tanh()
+                outs.append(h)
+            x = torch.stack(outs, 1)
+        return x
+
+    def copy_into(self, cells: nn.ModuleList) -> None:
+        """Load these weights into the emitted single-conv cells (concatenated along in-channels)."""
+        with torch.no_grad():
+            for wx, wh, cell in zip(self.wx, self.wh, cells):
+                cell.weight.copy_(torch.cat([wx.weight, wh.weight], dim=1))
+                if cell.bias is not None:
+                    cell.bias.copy_(wx.bias)
+
+
+@pytest.mark.parametrize(("params", "hidden"), [
+    ({"hidden_channels": 4}, [4]),
+    ({"hidden_channels": [3, 5], "kernel_size": 3, "return_sequences": True}, [3, 5]),
+    ({"filters": 2, "num_layers": 3, "kernel_size": 5, "bias": False}, [2, 2, 2]),
+])
+def test_convlstm(params: dict, hidden: list[int]) -> None:
+    kind, res = infer("ConvLSTM2d", params, (B, T, 2, 6, 5))
+    k, bias = params.get("kernel_size", 3), params.get("bias", True)
+    ref = ReferenceConvLSTM(2, hidden, k, bias)
+    module, forward = emitted(kind, res)
+    assert res.params == n_params(ref) == n_params(module)
+    ref.copy_into(module.cells)
+    for env in SIZES:
+        x = torch.randn(env["B"], env["T"], 2, 6, 5)
+        with torch.no_grad():
+            y, seq_out = forward(x), ref(x)
+        assert tuple(y.shape) == concrete(res.out.shape, env)
+        torch.testing.assert_close(y, seq_out if params.get("return_sequences") else seq_out[:, -1])
+        assert macs_of(ref, x[:1]) == evaluate(res.macs, env)
+
+
+def test_convlstm_errors() -> None:
+    head = "specc: 1\ninputs: {seq: [B, T, 3, 8, 8]}\nlayers:\n"
+    n = _check(head + "  - {type: ConvLSTM2d, hidden_channels: [4, 4], num_layers: 3}\n")
+    assert n.errors[0].code == "V003" and "num_layers: 2" in n.errors[0].hint
+    rank = _check("specc: 1\ninputs: {seq: [B, 3, 8, 8]}\nlayers:\n  - {type: ConvLSTM2d, hidden_channels: 4}\n")
+    assert rank.errors[0].code == "S003" and "(B, T, C, H, W)" in rank.errors[0].message
+
+
+# -- TimeDistributed -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("inner", "step", "ref"), [
+    ({"type": "Conv2d", "out_channels": 4, "kernel_size": 3, "padding": 1}, (3, 6, 6),
+     lambda: nn.Conv2d(3, 4, 3, padding=1)),
+    ({"type": "Linear", "out_features": 5}, (7,), lambda: nn.Linear(7, 5)),
+    ({"type": "Flatten"}, (2, 3, 3), lambda: nn.Flatten()),
+    ({"type": "LSTM", "hidden_size": 4, "bidirectional": True, "output": "last"}, (6, 3),
+     lambda: nn.LSTM(3, 4, bidirectional=True, batch_first=True)),
+    ({"type": "Embedding", "num_embeddings": 9, "embedding_dim": 4}, (6,), lambda: nn.Embedding(9, 4)),
+])
+def test_time_distributed(inner: dict, step: tuple, ref: Any) -> None:
+    dtype = "int64" if inner["type"] == "Embedding" else "float32"
+    kind, res = infer("TimeDistributed", {"layer": inner}, TensorType((B, T, *step), dtype))
+    inner_kind = lookup(inner["type"])
+    assert inner_kind is not None
+    module, forward = emitted(kind, res, inner_kind)
+    reference = ref()
+    assert res.params == n_params(reference) == (n_params(module) if module is not None else 0)
+    if module is not None:
+        module.load_state_dict(reference.state_dict())
+    for env in SIZES:
+        shape = (env["B"], env["T"], *step)
+        x = torch.randint(0, 9, shape) if dtype == "int64" else torch.randn(shape)
+        with torch.no_grad():
+            y = forward(x)
+            per_step = torch.stack([_apply(reference, x[:, t], inner) for t in range(env["T"])], dim=1)
+        assert tuple(y.shape) == concrete(res.out.shape, env)
+        torch.testing.assert_close(y, per_step)
+        if inner["type"] in ("Conv2d", "Linear", "LSTM"):
+            assert macs_of(reference, x[:1].flatten(0, 1)) == evaluate(res.macs, env)
+
+
+def _apply(module: nn.Module, x: torch.Tensor, inner: dict) -> torch.Tensor:
+    if inner["type"] == "LSTM":
+        out = module(x)[0]
+        return torch.cat([out[:, -1, :4], out[:, 0, 4:]], dim=-1)
+    return module(x)
+
+
+TD_HEAD = "specc: 1\ninputs: {v: [B, T, 3, 16, 16], ids: {shape: [B, T, 4], dtype: int64}}\nlayers:\n"
+
+
+def test_time_distributed_errors_are_located_inside() -> None:
+    typo = _check(TD_HEAD + "  - type: TimeDistributed\n    from: v\n    layer:\n      type: Conv2d\n"
+                  "      out_channels: 8\n      kernal_size: 3\n")
+    missing, err = typo.errors
+    assert missing.code == "V002" and "kernel_size" in missing.message
+    assert err.code == "V001" and "kernal_size" in err.message
+    assert _loc(err) == _at(typo, "kernal_size")
+    unknown = _check(TD_HEAD + "  - {type: TimeDistributed, from: v, layer: {type: Conv2D2, out_channels: 3}}\n")
+    assert unknown.errors[0].code == "V003" and "unknown layer type 'Conv2D2'" in unknown.errors[0].message
+    shape = _check(TD_HEAD + "  - type: TimeDistributed\n    from: v\n    layer:\n      type: Conv2d\n"
+                   "      out_channels: 8\n      kernel_size: 3\n      in_channels: 4\n")
+    err = shape.errors[0]
+    assert err.code == "S001" and "in_channels: 3" in err.hint and "wrapped Conv2d" in err.message
+    assert _loc(err) == _at(shape, "4\n")  # the value of the nested in_channels
+    rank = _check(TD_HEAD + "  - {type: TimeDistributed, from: v, layer: {type: Conv1d, out_channels: 3, "
+                  "kernel_size: 3}}\n")
+    assert rank.errors[0].code == "S003" and "per step" in rank.errors[0].message
+    dtype = _check(TD_HEAD + "  - {type: TimeDistributed, from: ids, layer: {type: Linear, out_features: 3}}\n")
+    assert dtype.errors[0].code == "S007"
+    meta = _check(TD_HEAD + "  - {type: TimeDistributed, from: v, layer: {type: ReLU, name: r}}\n")
+    assert meta.errors[0].code == "V003" and "TimeDistributed item" in meta.errors[0].message
+    merge = _check(TD_HEAD + "  - {type: TimeDistributed, from: v, layer: {type: Add}}\n")
+    assert merge.errors[0].code == "V003" and "one-input" in merge.errors[0].message
+
+
+# -- Select and lint L006 ------------------------------------------------------------------------------
+
+def test_select() -> None:
+    kind, res = infer("Select", {"dim": 1, "index": -1}, (B, T, 6))
+    assert res.out.shape == (B, 6)
+    _, forward = emitted(kind, res)
+    x = torch.randn(2, 5, 6)
+    torch.testing.assert_close(forward(x), x[:, -1])
+    kind, res = infer("Select", {"axis": -1, "index": 2}, (B, T, 6))
+    torch.testing.assert_close(emitted(kind, res)[1](x), x[:, :, 2])
+    out_of_range = _check("specc: 1\ninputs: {seq: [B, 4, 6]}\nlayers:\n  - {type: Select, dim: 1, index: 4}\n")
+    assert out_of_range.errors[0].code == "S008" and "-4 to 3" in out_of_range.errors[0].hint
+
+
+L006_SPEC = """specc: 1
+inputs: {{seq: [B, T, 8]}}
+layers:
+  - {{type: LSTM, hidden_size: 16, bidirectional: {bidir}, output: sequence}}
+  - {{type: Dropout, p: 0.1}}
+  - {{type: Select, dim: 1, index: {index}}}
+  - {{type: Linear, out_features: 2}}
+"""
+
+
+@pytest.mark.parametrize(("bidir", "index", "warned"), [("true", -1, True), ("false", -1, False),
+                                                         ("true", 0, False)])
+def test_lint_bidirectional_last_step(bidir: str, index: int, warned: bool) -> None:
+    spec = _check(L006_SPEC.format(bidir=bidir, index=index))
+    assert spec.ok
+    found = [d for d in spec.diagnostics if d.code == "L006"]
+    assert bool(found) == warned
+    if warned:
+        d = found[0]
+        assert d.severity == "warning" and "output: last" in (d.hint or "") and d.loc.line == 6
