@@ -181,7 +181,12 @@ class _Emitter:
         assert n.sub is not None and n.sub.block is not None
         items = self.items(n.sub)
         steps, returns = forward_steps(n.sub, {"input": BLOCK_INPUT}, BLOCK_CHAIN, [s for _, s in n.sub.outputs])
-        sig = (tuple(self._item_sig(i) for i in items), tuple((s.target, s.expr) for s in steps), tuple(returns))
+        # Layers frozen by the block itself (trainable: false inside it) are frozen in the class;
+        # instances that differ in that need classes of their own.  A frozen instance is frozen
+        # where it is used, so it takes no part in this.
+        own_frozen = tuple(n.trainable and not i.node.trainable for i in items)
+        sig = (tuple(self._item_sig(i) for i in items), tuple((s.target, s.expr) for s in steps), tuple(returns),
+               own_frozen)
         inst = Instance(n, items, steps, returns)
         for v in self.variants:
             if v.block == n.sub.block and v.sig == sig:
@@ -267,7 +272,10 @@ class _Emitter:
                        for i in v.instances)
             steps = [Step(s.target, s.expr, s.shape if same else "") for s in self._steps_shapes(first)]
             params = [f"{p}: {v.annotations[p]}" for p in v.params]
-            classes.append(ClassCtx(v.cls, doc, params, _inits(template), [BLOCK_INPUT], steps, first.returns,
+            frozen = {it.attr for it in first.items
+                      if all(not other.node.trainable for inst in v.instances for other in inst.items
+                             if other.attr == it.attr)}
+            classes.append(ClassCtx(v.cls, doc, params, _inits(template, frozen), [BLOCK_INPUT], steps, first.returns,
                                     "torch.Tensor"))
         return classes
 
@@ -325,12 +333,14 @@ def _same(a: Any, b: Any) -> bool:
     return a == b and type(a) is type(b)
 
 
-def _inits(items: list[Item]) -> list[tuple[str, str, bool]]:
+def _inits(items: list[Item], frozen: set[str] | None = None) -> list[tuple[str, str, bool]]:
+    """(attribute, constructor, frozen) for ``__init__``; ``frozen`` overrides the items' own
+    flags in a block class, which serves instances that are frozen and instances that are not."""
     out = []
     for it in items:
         expr = it.init_expr()
         if expr is not None:
-            out.append((ident(it.attr), expr, not it.node.trainable))
+            out.append((ident(it.attr), expr, it.attr in frozen if frozen is not None else not it.node.trainable))
     return out
 
 
