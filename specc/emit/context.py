@@ -207,7 +207,12 @@ class _Emitter:
 
     def _child_sig(self, n: Node) -> Any:
         if n.sub is not None and n.sub.block != "repeat":
-            return self.instance[id(n)][0].cls, self.instance[id(n)][1].node.sub.block_args.__repr__()
+            # A repeat writes its children's constructors literally, so two instances of a
+            # child class with equal block args but different inferred sizes (VGG's two
+            # 512-wide stages, fed 256 and 512 channels) must not share the enclosing class.
+            v, inst = self.instance[id(n)]
+            return v.cls, tuple(self._child_sig(it.node) if it.node.sub is not None else (it.attr, repr(it.args))
+                                for it in inst.items)
         if n.sub is not None:
             return tuple(self._child_sig(c) for c in n.sub.nodes)
         return self._leaf_init(n)
@@ -356,11 +361,21 @@ def _call(qualname: str, fields: dict[str, Any], lead: str = "") -> str:
     return f"{qualname}({', '.join(parts)})"
 
 
+# Defaults specc chooses differently from PyTorch: written out even when the spec leaves
+# them alone (PyTorch's KLDivLoss "mean" is not the KL divergence and warns).
+DEFAULTS_UNLIKE_PYTORCH = {"KLDivLoss": ("reduction",)}
+# Arguments that come from the training run rather than the spec: names in build_scheduler.
+RUN_ARGUMENTS = {"OneCycleLR": {"epochs": Ref("epochs"), "steps_per_epoch": Ref("steps_per_epoch")}}
+
+
 def _section(model: Any, prefix: str, lead: str = "") -> str | None:
     if model is None:
         return None
     fields = model.model_dump(exclude={"type", "interval"}, exclude_defaults=True)
-    return _call(f"{prefix}.{model.type}", {k: v for k, v in fields.items()}, lead)
+    for k in DEFAULTS_UNLIKE_PYTORCH.get(model.type, ()):
+        fields.setdefault(k, getattr(model, k))
+    fields.update(RUN_ARGUMENTS.get(model.type, {}))
+    return _call(f"{prefix}.{model.type}", fields, lead)
 
 
 def module_context(spec: Spec) -> ModuleCtx:

@@ -152,11 +152,13 @@ class AdamW(Adam):
 
 class NAdam(Adam):
     type: Literal["NAdam"]  # type: ignore[assignment]
+    lr: PositiveFloat = 2e-3  # PyTorch's default for NAdam
     amsgrad: Literal[False] = False
 
 
 class RAdam(NAdam):
     type: Literal["RAdam"]  # type: ignore[assignment]
+    lr: PositiveFloat = 1e-3
 
 
 class Adamax(NAdam):
