@@ -10,7 +10,7 @@ import torch
 
 import specc
 from specc.backends import bench as bench_mod
-from specc.backends.bench import COMPILED, EAGER, ORT, bench_spec, time_calls
+from specc.backends.bench import COMPILED, EAGER, ORT, bench_spec, time_interleaved
 from specc.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,10 +49,17 @@ def test_a_failing_torch_compile_is_reported_not_raised(monkeypatch: pytest.Monk
     assert report.find(ORT, "cpu", 2).p50_ms is not None  # the other engines still ran
 
 
-def test_time_calls_stops_at_the_time_cap() -> None:
-    calls = []
-    times = time_calls(lambda: calls.append(1), 1000, max_seconds=0, warmup=2)
-    assert len(times) == 5 and len(calls) == 7
+def test_timing_rounds_stop_at_the_time_cap_and_survive_a_failure() -> None:
+    calls: list[str] = []
+
+    def broken() -> None:
+        raise ValueError("no")
+
+    times, failed = time_interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b"), "c": broken},
+                                     1000, max_seconds=0, warmup=2, min_rounds=3)
+    assert {k: len(v) for k, v in times.items()} == {"a": 3, "b": 3}
+    assert calls[4:] == ["a", "b"] * 3  # after warm-up, one call of each engine per round
+    assert failed == {"c": "failed: ValueError: no"}
 
 
 def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,8 +5,9 @@ All engines run in one process on the same weights and inputs: PyTorch eager, to
 ONNX Runtime on CUDA. PyTorch and ONNX Runtime get the same number of threads (the physical
 cores), so the comparison is of engines, not of thread settings.
 
-Numbers are wall-clock medians (p50) and 90th percentiles of single calls after warm-up;
-throughput is batch / p50. Absolute times depend on the machine: compare ratios.
+Numbers are wall-clock medians (p50) and 90th percentiles of single calls after warm-up, taken
+in rounds (each engine once per round) so that load from elsewhere on the machine falls on all
+engines alike; throughput is batch / p50. Absolute times depend on the machine: compare ratios.
 """
 
 from __future__ import annotations
@@ -112,34 +113,48 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"[:200]
 
 
-def time_calls(fn: Callable[[], Any], runs: int, *, max_seconds: float = 10.0, warmup: int = 3,
-               sync: Callable[[], None] | None = None) -> list[float]:
-    """Seconds per call after ``warmup`` calls; stops early (after at least 5) past ``max_seconds``."""
-    for _ in range(warmup):
-        fn()
-    if sync:
-        sync()
-    times: list[float] = []
+def time_interleaved(calls: dict[str, Callable[[], Any]], runs: int, *, max_seconds: float = 10.0,
+                     warmup: int = 3, min_rounds: int = 3, sync: Callable[[], None] | None = None,
+                     ) -> tuple[dict[str, list[float]], dict[str, str]]:
+    """Seconds per call of each engine, timed in rounds (one call of each engine per round) so
+    that a busy machine slows every engine alike. Stops after ``runs`` rounds, or after
+    ``min_rounds`` once ``max_seconds`` have passed. Returns (times, failures by engine)."""
+    failed: dict[str, str] = {}
+    live: dict[str, Callable[[], Any]] = {}
+    for name, fn in calls.items():
+        try:
+            for _ in range(warmup):
+                fn()
+            if sync:
+                sync()
+            live[name] = fn
+        except Exception as exc:  # noqa: BLE001 -- one engine failing must not stop the others
+            failed[name] = f"failed: {_first_line(exc)}"
+    times: dict[str, list[float]] = {name: [] for name in live}
     deadline = time.perf_counter() + max_seconds
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        if sync:
-            sync()
-        times.append(time.perf_counter() - start)
-        if len(times) >= 5 and time.perf_counter() > deadline:
+    for i in range(runs):
+        for name, fn in list(live.items()):
+            start = time.perf_counter()
+            try:
+                fn()
+                if sync:
+                    sync()
+            except Exception as exc:  # noqa: BLE001
+                failed[name] = f"failed: {_first_line(exc)}"
+                del live[name], times[name]
+                continue
+            times[name].append(time.perf_counter() - start)
+        if i + 1 >= min_rounds and time.perf_counter() > deadline:
             break
-    return times
+    return times, failed
 
 
-def _measure(engine: str, device: str, batch: int, fn: Callable[[], Any], runs: int, max_seconds: float,
-             sync: Callable[[], None] | None = None) -> Measurement:
-    try:
-        times = np.array(time_calls(fn, runs, max_seconds=max_seconds, sync=sync)) * 1000
-    except Exception as exc:  # noqa: BLE001 -- one engine failing must not stop the others
-        return Measurement(engine, device, batch, note=f"failed: {_first_line(exc)}")
-    return Measurement(engine, device, batch, float(np.percentile(times, 50)), float(np.percentile(times, 90)),
-                       len(times))
+def _row(engine: str, device: str, batch: int, times: list[float] | None, note: str = "") -> Measurement:
+    if not times:
+        return Measurement(engine, device, batch, note=note)
+    ms = np.array(times) * 1000
+    return Measurement(engine, device, batch, float(np.percentile(ms, 50)), float(np.percentile(ms, 90)),
+                       len(ms), note)
 
 
 def _ort_cuda_call(sess: ort.InferenceSession, feeds: dict[str, np.ndarray]) -> Callable[[], Any]:
@@ -191,7 +206,8 @@ def _bench(spec: Any, module: torch.nn.Module, batches: list[int], runs: int, co
         assert exported.path is not None
         report = BenchReport(spec.name, sum(p.numel() for p in module.parameters()), exported.exporter,
                              exported.seconds, threads, machine, notes=list(exported.notes))
-        sessions = {"cpu": rt.create_session(exported.path, "cpu", threads=threads, checked=True)}
+        # no spinning: idle ONNX Runtime threads would otherwise steal the cores PyTorch is timed on
+        sessions = {"cpu": rt.create_session(exported.path, "cpu", threads=threads, checked=True, spin=False)}
         if cuda_ok:
             sessions["cuda"] = rt.create_session(exported.path, "cuda", checked=True)
         else:
@@ -202,38 +218,35 @@ def _bench(spec: Any, module: torch.nn.Module, batches: list[int], runs: int, co
         else:
             report.notes.append("torch.compile skipped (--no-compile)")
         devices = ["cpu", "cuda"] if gpu else ["cpu"]
-        per_batch = {d: 1 + (compiled is not None and d == "cpu") + (d in sessions) for d in devices}
-        total = len(batches) * sum(per_batch.values())
-        done = 0
-
-        def tick(label: str) -> None:
-            nonlocal done
-            done += 1
-            progress(f"[{done}/{total}] {label}")
-
-        for device in devices:
+        groups = [(d, b) for d in devices for b in batches]
+        for step, (device, batch) in enumerate(groups, 1):
+            label = f"[{step}/{len(groups)}] {device} batch {batch}"
+            env = {**env0, **({sig.batch_symbol: batch} if sig.batch_symbol else {})}
+            inputs = make(env)
+            feeds = {t.name: x.numpy() for t, x in zip(sig.inputs, inputs)}
             dev_module = module if device == "cpu" else _to_cuda(module)
-            sync = torch.cuda.synchronize if device == "cuda" else None
-            for batch in batches:
-                env = {**env0, **({sig.batch_symbol: batch} if sig.batch_symbol else {})}
-                inputs = make(env)
-                feeds = {t.name: x.numpy() for t, x in zip(sig.inputs, inputs)}
-                dev_inputs = tuple(x.to(device) for x in inputs)
-                with torch.inference_mode():
-                    tick(f"{EAGER} {device} batch {batch}")
-                    report.rows.append(_measure(EAGER, device, batch, lambda m=dev_module, x=dev_inputs: m(*x),
-                                                runs, max_seconds, sync))
-                    if compiled is not None and device == "cpu":
-                        tick(f"{COMPILED} {device} batch {batch} (compiling)")
-                        report.rows.append(_compiled_row(compiled, dev_inputs, batch, runs, max_seconds))
-                if batch == batches[0] and device == "cpu":
-                    report.notes += _agreement(module, sessions["cpu"], inputs, feeds, opts.rtol, opts.atol)
+            dev_inputs = tuple(x.to(device) for x in inputs)
+            calls: dict[str, Callable[[], Any]] = {EAGER: lambda m=dev_module, x=dev_inputs: m(*x)}
+            notes: dict[str, str] = {}
+            with torch.inference_mode():
+                if compiled is not None and device == "cpu":
+                    progress(f"{label}: compiling with torch.compile")
+                    call, notes[COMPILED] = _compile_call(compiled, dev_inputs)
+                    if call is not None:
+                        calls[COMPILED] = call
                 if device in sessions:
-                    tick(f"{ORT} {device} batch {batch}")
                     sess = sessions[device]
-                    call = (_ort_cuda_call(sess, feeds) if device == "cuda"
-                            else (lambda s=sess, f=feeds: s.run(None, f)))
-                    report.rows.append(_measure(ORT, device, batch, call, runs, max_seconds))
+                    calls[ORT] = (_ort_cuda_call(sess, feeds) if device == "cuda"
+                                  else (lambda s=sess, f=feeds: s.run(None, f)))
+                if step == 1:
+                    report.notes += _agreement(module, sessions["cpu"], inputs, feeds, opts.rtol, opts.atol)
+                progress(f"{label}: timing {', '.join(calls)}")
+                times, failed = time_interleaved(calls, runs, max_seconds=max_seconds,
+                                                 sync=torch.cuda.synchronize if device == "cuda" else None)
+            for engine in (EAGER, COMPILED, ORT):
+                if engine in calls or engine in notes:
+                    note = failed.get(engine) or notes.get(engine, "")
+                    report.rows.append(_row(engine, device, batch, times.get(engine), note))
     return report
 
 
@@ -243,18 +256,15 @@ def _to_cuda(module: torch.nn.Module) -> torch.nn.Module:
     return copy.deepcopy(module).to("cuda")
 
 
-def _compiled_row(compiled: Any, inputs: tuple[torch.Tensor, ...], batch: int, runs: int,
-                  max_seconds: float) -> Measurement:
+def _compile_call(compiled: Any, inputs: tuple[torch.Tensor, ...]) -> tuple[Callable[[], Any] | None, str]:
+    """The first call compiles for these shapes (and is where torch.compile's errors surface)."""
     started = time.perf_counter()
     try:
         with contextlib.redirect_stdout(io.StringIO()):
-            compiled(*inputs)  # compiles for this shape; errors surface here
+            compiled(*inputs)
     except Exception as exc:  # noqa: BLE001 -- torch.compile fails in many ways; report and go on
-        return Measurement(COMPILED, "cpu", batch, note=f"torch.compile failed: {_first_line(exc)}")
-    first = time.perf_counter() - started
-    row = _measure(COMPILED, "cpu", batch, lambda: compiled(*inputs), runs, max_seconds)
-    row.note = row.note or f"first call (compile) {first:.1f} s"
-    return row
+        return None, f"torch.compile failed: {_first_line(exc)}"
+    return (lambda: compiled(*inputs)), f"first call (compile) {time.perf_counter() - started:.1f} s"
 
 
 def _agreement(module: torch.nn.Module, sess: ort.InferenceSession, inputs: tuple[torch.Tensor, ...],

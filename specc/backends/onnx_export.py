@@ -180,12 +180,15 @@ def export_module(module: torch.nn.Module, sig: Signature, path: str | os.PathLi
                   exporter: str = "auto", verify_model: bool = True, metadata: Mapping[str, str] | None = None,
                   valid: EnvCheck | None = None, rtol: float = RTOL, atol: float = ATOL,
                   keep: Callable[[Path], None] | None = None) -> ExportResult:
-    """Export ``module`` (traced at sizes ``env``), verify it, and write it to ``path``.
+    """Export ``module`` (in eval mode, traced at sizes ``env``), verify it, and write it to ``path``.
 
     ``keep`` is called with the verified temporary file before it is published (the Triton
     layout copies it); ``path`` None writes no standalone file."""
     module.eval()
     args = tuple(make_inputs(dict(env)))
+    # torch.export specialises sizes 0 and 1, so dynamo traces every symbol at 2 or more
+    dynamo_env = {k: max(v, 2) for k, v in env.items()}
+    dynamo_args = args if dynamo_env == env else tuple(make_inputs(dynamo_env))
     target = Path(path) if path is not None else None
     folder = target.parent if target is not None else Path(tempfile.gettempdir())
     folder.mkdir(parents=True, exist_ok=True)
@@ -199,7 +202,7 @@ def export_module(module: torch.nn.Module, sig: Signature, path: str | os.PathLi
             raw = work / f"raw-{which}.onnx"
             started = time.perf_counter()
             try:
-                _RUNNERS[which](module, args, sig, raw, opset)
+                _RUNNERS[which](module, dynamo_args if which == "dynamo" else args, sig, raw, opset)
             except Exception as exc:  # noqa: BLE001 -- any exporter failure: try the other one
                 notes.append(f"the {which} exporter failed: {_first_line(exc)}")
                 continue

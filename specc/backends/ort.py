@@ -196,25 +196,27 @@ def load_untrusted(path: str | os.PathLike[str]) -> onnx.ModelProto:
 
 # -- sessions ------------------------------------------------------------------------------------------------
 
-def session_options(threads: int | None = None, quiet: bool = False) -> ort.SessionOptions:
+def session_options(threads: int | None = None, quiet: bool = False, spin: bool = True) -> ort.SessionOptions:
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.intra_op_num_threads = threads or physical_cores()
     so.inter_op_num_threads = 1
+    if not spin:  # spinning buys latency in a dedicated process; it starves others sharing the cores
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     # quiet: the caller reports failures itself (verification expects some runs to fail)
     so.log_severity_level = _FATAL if quiet else _ERROR
     return so
 
 
 def create_session(model: str | os.PathLike[str], provider: str = "auto", *, threads: int | None = None,
-                   checked: bool = False, quiet: bool = False) -> ort.InferenceSession:
+                   checked: bool = False, quiet: bool = False, spin: bool = True) -> ort.InferenceSession:
     """A tuned session on ``model`` (a path). Unsafe external data is refused first unless ``checked``."""
     if not checked:
         load_untrusted(model)
     providers = select_providers(provider)
     try:
-        sess = ort.InferenceSession(str(model), session_options(threads, quiet), providers=providers)
+        sess = ort.InferenceSession(str(model), session_options(threads, quiet, spin), providers=providers)
     except Exception as exc:  # noqa: BLE001 -- onnxruntime raises its own exception types per failure
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"ONNX Runtime cannot load {model}: {first}") from None

@@ -264,7 +264,7 @@ def compare_runs(path: Path, module: torch.nn.Module, sig: Signature, make_input
                  envs: Sequence[dict[str, int]], export_sizes: Mapping[str, int], *, rtol: float = RTOL,
                  atol: float = ATOL) -> tuple[list[Run], list[str]]:
     """ONNX Runtime (CPU: deterministic, always there) against PyTorch at each size setting."""
-    sess = create_session(path, "cpu", threads=1, checked=True, quiet=True)
+    sess = create_session(path, "cpu", checked=True, quiet=True)
     names = [o.name for o in sess.get_outputs()]
     runs: list[Run] = []
     problems: list[str] = []
