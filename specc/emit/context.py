@@ -224,16 +224,16 @@ class _Emitter:
                 cls = None if n.sub.block == "repeat" else "?"  # resolved in pass 2
                 out.append(Item(n.name, n, {}, cls=cls))
             elif n.kind is not None and n.result is not None:
-                if n.kind.support_code:
-                    self.support.setdefault(n.kind.type_name, n.kind.support_code.strip())
+                for code in n.kind.support(n.result.args):
+                    self.support.setdefault(code.strip(), code.strip())
                 if n.kind.torch_class is not None:
                     out.append(Item(n.name, n, dict(n.result.args)))
         return out
 
     def _leaf_init(self, n: Node) -> str:
         assert n.kind is not None and n.result is not None
-        if n.kind.support_code:
-            self.support.setdefault(n.kind.type_name, n.kind.support_code.strip())
+        for code in n.kind.support(n.result.args):
+            self.support.setdefault(code.strip(), code.strip())
         init = n.kind.torch_init(n.result.args, lit)
         if init is None:
             raise EmitError(f"{n.type} '{n.path}' is an inline operation and cannot be repeated", n)
