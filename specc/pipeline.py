@@ -147,7 +147,8 @@ def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None) -> None:
     if inputs is None or not isinstance(layers, PosList) or not layers:
         return
     builder = GraphBuilder(ex.broken)
-    graph = builder.build(spec.name, layers, inputs)
+    graph = builder.build(spec.name, layers, inputs)  # type: ignore[arg-type]  (None: a broken input)
+    graph.inputs = {k: v for k, v in graph.inputs.items() if v is not None}
     spec.diagnostics.extend(builder.diags)
     _outputs(graph, doc, spec)
     spec.graph = graph
@@ -165,9 +166,9 @@ def _check_python_names(doc: PosDict, spec: Spec) -> None:
 
     name = doc.get("name")
     if isinstance(name, str) and name_problem(name) is not None:
-        spec.diagnostics.append(Diagnostic("V006", f"model name: {name_problem(name)}", doc.value_loc("name"),
-                                           f"rename the model, e.g. name: {name.capitalize()}Model"
-                                           if name.isascii() and name.isidentifier() else "use an ASCII identifier"))
+        spec.diagnostics.append(Diagnostic("V006", f"model {name_problem(name)}, and it becomes a Python class name",
+                                           doc.value_loc("name"), "rename the model, e.g. name: "
+                                           f"{suggest_name(name, 'model', name_problem)}"))
     blocks = doc.get("blocks")
     if not isinstance(blocks, PosDict):
         return
@@ -184,19 +185,24 @@ def _check_python_names(doc: PosDict, spec: Spec) -> None:
                     "such as width or out_channels"))
 
 
-def _inputs(doc: PosDict, spec: Spec) -> dict[str, TensorType] | None:
-    """Input types, parsed even when other sections are broken so shapes still get checked."""
+def _inputs(doc: PosDict, spec: Spec) -> dict[str, TensorType | None] | None:
+    """Input types, parsed even when other sections are broken so shapes still get checked.
+
+    A broken input (already reported by the document validation) is None: the layers that
+    read it are skipped like the layers after any failed layer, and the others still checked.
+    """
     raw = doc.get("inputs")
     if not isinstance(raw, PosDict) or not raw:
         return None
-    out: dict[str, TensorType] = {}
+    out: dict[str, TensorType | None] = {}
     from .graph.names import name_problem
 
     for name, value in raw.items():
         try:
             inp = InputSpec.model_validate(value)
         except ValidationError:
-            return None  # reported by the document validation
+            out[str(name)] = None
+            continue
         problem = name_problem(name)
         if problem:  # reported, and the input still typed so that the layers get checked
             spec.diagnostics.append(Diagnostic("V006", f"input {problem}", raw.key_loc(name),

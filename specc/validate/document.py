@@ -328,7 +328,9 @@ class Document(Strict):
     name: str | None = None
     description: str | None = None
     vars: dict[str, Any] = Field(default_factory=dict)
-    inputs: dict[str, InputSpec] = Field(min_length=1)
+    inputs: dict[str, Annotated[InputSpec, Field(description="a shape such as [B, 3, 32, 32], or a mapping "
+                                                              "such as {shape: [B, T], dtype: int64}")]] = \
+        Field(min_length=1)
     blocks: dict[str, Any] = Field(default_factory=dict)
     layers: list[Any] = Field(min_length=1)
     outputs: Annotated[list[str] | dict[str, str] | str | None,
@@ -339,12 +341,3 @@ class Document(Strict):
     scheduler: Scheduler | None = None
     train: Train | None = None
     export: Export = Field(default_factory=Export)
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str | None) -> str | None:
-        if v is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", v):
-            raise invalid(f"the model name {v!r} is not an identifier, and it becomes a Python class name",
-                          "use letters, digits and _, e.g. name: " + (re.sub(r"\W+", "_", v).strip("_") or "Model"),
-                          code="V006")
-        return v

@@ -399,7 +399,11 @@ def _invalid(err: Any, kind: str, ctx: dict, w: _Walk, name: str, value: Any, lo
                           layer=layer)
     if kind in ("value_error", "assertion_error"):
         msg = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
-        return Diagnostic("V003", f"{lead}{subject}: {msg}", loc, _fix(w, subject), layer=layer)
+        # A validator may write "what is wrong; what to do" in one ValueError.
+        msg, _, advice = msg.partition("; ")
+        said = msg.startswith(f"{subject.rsplit('.', 1)[-1]} ")  # "layer must be …" already names it
+        return Diagnostic("V003", f"{lead}{msg if said else f'{subject}: {msg}'}", loc, advice or _fix(w, subject),
+                          layer=layer)
     if kind in ("too_long", "too_short"):
         n = ctx.get("max_length" if kind == "too_long" else "min_length")
         actual = ctx.get("actual_length")
@@ -423,6 +427,14 @@ def _literal_options(ann: Any) -> list[Any]:
 
 def _fix(w: _Walk, subject: str) -> str:
     desc = describe(w.ann)
+    base, _, described = _strip(w.ann)
+    if described:
+        return f"use {desc}"
+    if isinstance(base, type) and issubclass(base, BaseModel):
+        keys = [k for k in _key_options(base) if k != "type"][:4]
+        return f"write {subject.rsplit('.', 1)[-1]} as a mapping, with keys such as {', '.join(keys)}"
+    if desc == "a value":  # nothing to say about the type: point at the reference
+        return "see `specc layers --format json` for what each parameter takes"
     if not w.shown or isinstance(w.shown[-1], int):  # a list item: no key to write
         examples = [] if _strip(w.ann)[2] else _examples(w.ann)
         return f"use {desc}" + (f", such as {' or '.join(examples)}" if examples else "")
