@@ -306,3 +306,14 @@ def test_github_escaping() -> None:
                                 "100%25 wrong,%0Areally (hint: fix it)")
     cli = Diagnostic("X003", "bad --set", Location("<command line>", 1, 1), "h", "warning")
     assert render_github(cli) == "::warning title=X003 bad-override::bad --set (hint: h)"
+
+
+@pytest.mark.parametrize("code", sorted(CODES))
+def test_explain_prints_why_example_and_fix(code: str, capsys: pytest.CaptureFixture[str]) -> None:
+    entry = CODES[code]
+    assert entry.summary and entry.why and entry.example and entry.fix
+    assert main(["explain", code.lower()]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{code} ({entry.name}): ")
+    for text in (entry.why, entry.fix, entry.example.splitlines()[0]):
+        assert text in out
