@@ -150,10 +150,12 @@ def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None) -> None:
     graph = builder.build(spec.name, layers, inputs)  # type: ignore[arg-type]  (None: a broken input)
     graph.inputs = {k: v for k, v in graph.inputs.items() if v is not None}
     spec.diagnostics.extend(builder.diags)
-    _outputs(graph, doc, spec)
+    _outputs(graph, doc, spec, builder.rejected_top)
     spec.graph = graph
     if graph.ok and spec.ok:
-        spec.diagnostics.extend(mark_unused(graph))
+        raw_inputs = doc.get("inputs")
+        locs = {str(k): raw_inputs.key_loc(k) for k in raw_inputs} if isinstance(raw_inputs, PosDict) else {}
+        spec.diagnostics.extend(mark_unused(graph, {k: v for k, v in locs.items() if v is not None}))
         from .lint import run_rules
 
         spec.diagnostics.extend(run_rules(spec))
@@ -213,7 +215,7 @@ def _inputs(doc: PosDict, spec: Spec) -> dict[str, TensorType | None] | None:
     return out
 
 
-def _outputs(graph: Graph, doc: PosDict, spec: Spec) -> None:
+def _outputs(graph: Graph, doc: PosDict, spec: Spec, rejected: set[str] | None = None) -> None:
     raw = doc.get("outputs")
     loc = doc.value_loc("outputs")
     if raw is None:
@@ -237,6 +239,8 @@ def _outputs(graph: Graph, doc: PosDict, spec: Spec) -> None:
             at = raw.item_loc(i)
         elif isinstance(raw, PosDict):
             at = raw.value_loc(out_name)
+        if src in (rejected or set()):
+            continue  # the layer's name was already reported as unusable
         if graph.node(src) is None and src not in graph.inputs:
             import difflib
 

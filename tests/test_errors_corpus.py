@@ -317,3 +317,15 @@ def test_explain_prints_why_example_and_fix(code: str, capsys: pytest.CaptureFix
     assert out.startswith(f"{code} ({entry.name}): ")
     for text in (entry.why, entry.fix, entry.example.splitlines()[0]):
         assert text in out
+
+
+def test_unused_input_and_dead_layer_warnings_are_located() -> None:
+    from specc.pipeline import loads
+
+    spec = loads("specc: 1\ninputs:\n  image: [B, 3, 8, 8]\n  mask: [B, 1, 8, 8]\nlayers:\n"
+                 "  - {type: Conv2d, out_channels: 4, kernel_size: 3, from: image, name: a}\n"
+                 "  - {type: Conv2d, out_channels: 4, kernel_size: 3, from: image}\n", "t.yaml")
+    assert spec.ok
+    found = [(d.code, d.loc.line if d.loc else None, d.hint) for d in spec.diagnostics]
+    assert found == [("G005", 4, "remove it from inputs:, or read it with from: mask"),
+                     ("G007", 6, "remove the layer, or list it under outputs:")]

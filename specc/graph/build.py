@@ -32,6 +32,10 @@ class GraphBuilder:
         self.broken = broken or set()
         self.diags: list[Diagnostic] = []
         self._declared: list[set[str]] = []  # explicit names of the scopes being built
+        # Names already reported as unusable (V006), per scope: a reference to one is not a
+        # second mistake, so it is skipped silently like a layer after a failed one.
+        self._rejected: list[set[str]] = []
+        self.rejected_top: set[str] = set()
 
     def error(self, code: str, message: str, loc: Location | None, hint: str | None = None,
               layer: str | None = None) -> None:
@@ -56,17 +60,26 @@ class GraphBuilder:
             node = self.node(g, item, local, prefix, loc, prev, trainable)
             g.nodes.append(node)
             prev = node.name
-        self._declared.pop()
         if block is not None:
             target = output if isinstance(output, str) else prev
-            if target is not None and g.value(target) is None and g.node(target) is None:
-                self.error("G001", f"block output '{target}' is not a layer of the block", None)
+            if target in self._rejected[-1]:
+                pass
+            elif target is not None and g.value(target) is None and g.node(target) is None:
+                names = ", ".join(n.name for n in g.nodes) or "none"
+                self.error("G001", f"block '{block}': output '{target}' is not one of its layers",
+                           getattr(items, "loc", None), f"set output: to one of its layers ({names})")
             elif target is not None:
                 g.outputs = [("output", target)]
+        self._declared.pop()
+        self._rejected.pop()
         return g
 
     def _explicit_names(self, items: Any, inputs: dict[str, TensorType], prefix: str) -> set[str]:
         names: set[str] = set()
+        bad: set[str] = set()
+        self._rejected.append(bad)
+        if len(self._rejected) == 1:
+            self.rejected_top = bad
         if not isinstance(items, PosList):
             return names
         for item in items:
@@ -76,6 +89,7 @@ class GraphBuilder:
             problem = name_problem(name)
             loc = item.value_loc("name")
             if problem:
+                bad.add(str(name))
                 self.error("V006", f"layer {problem}", loc,
                            f"rename it, e.g. name: {suggest_name(name, 'layer', name_problem)}",
                            layer=f"{prefix}{name}")
@@ -214,6 +228,8 @@ class GraphBuilder:
             if name == path.rsplit(".", 1)[-1]:
                 self.error("G002", f"{who} reads from itself", at, "point from: at an earlier layer", layer=path)
                 return []
+            if self._rejected and name in self._rejected[-1]:
+                return []  # its bad name was reported; reading it is not a second mistake
             if self._declared and name in self._declared[-1]:
                 self.error("G002", f"{who} reads from '{name}', which is defined after it", at,
                            f"move '{name}' above this layer; layers run in the order written", layer=path)
@@ -256,8 +272,9 @@ def _rank_hint(kind: layers.LayerKind, t: TensorType) -> str:
     return f"reshape to {kind.layout} first (Flatten, Unflatten, Reshape or Permute)"
 
 
-def mark_unused(g: Graph) -> list[Diagnostic]:
-    """Warnings for inputs nothing reads and layers whose value never reaches an output."""
+def mark_unused(g: Graph, input_locs: dict[str, Location] | None = None) -> list[Diagnostic]:
+    """Warnings for inputs nothing reads and layers whose value never reaches an output
+    (``input_locs``: where each input is declared, to point at it)."""
     used: set[str] = set()
     frontier = [src for _, src in g.outputs]
     by_name = {n.name: n for n in g.nodes}
@@ -271,8 +288,8 @@ def mark_unused(g: Graph) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     for name in g.inputs:
         if name not in used and g.block is None:
-            out.append(Diagnostic("G005", f"input '{name}' is never used", None,
-                                  "remove it from inputs:, or read it with from:", "warning"))
+            out.append(Diagnostic("G005", f"input '{name}' is never used", (input_locs or {}).get(name),
+                                  f"remove it from inputs:, or read it with from: {name}", "warning"))
     for n in g.nodes:
         if n.name not in used and n.result is not None:
             out.append(Diagnostic("G007", f"the output of {n.type} '{n.path}' is never used", n.loc,
