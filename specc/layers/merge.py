@@ -34,8 +34,7 @@ class _Broadcasting(LayerKind):
                     "S010" if symbolic and len(shape) == len(t.shape) and _only_symbolic_differ(shape, t.shape)
                     else "S006",
                     f"{self.type_name} cannot combine input 1 {TensorType(shape)} with input {i + 1} {t}",
-                    "shapes must match or broadcast (each dim equal, or 1); on a residual path, project the "
-                    "shortcut with a 1x1 conv (stride and out_channels of the main path)")
+                    "shapes must match or broadcast (each dim equal, or 1); " + _merge_fix(shape, t.shape, i + 1))
             shape = merged
         dtype = ins[0].dtype
         return LayerResult(TensorType(shape, dtype), {}, 0, 0)
@@ -46,6 +45,32 @@ class _Broadcasting(LayerKind):
 
 def _only_symbolic_differ(a: tuple, b: tuple) -> bool:
     return all(x == y or isinstance(x, Dim) or isinstance(y, Dim) for x, y in zip(a, b))
+
+
+def _merge_fix(a: tuple, b: tuple, j: int) -> str:
+    """The fix, with its numbers, for the two usual mismatches of (N, C, *spatial) maps: a
+    residual shortcut that was not projected, and a per-channel gate (N, C) that lost its
+    spatial dims of size 1 (squeeze-excitation)."""
+    generic = ("on a residual path, project the shortcut with a 1x1 conv (stride and out_channels of the main "
+               "path)")
+    for gate, full, k in ((a, b, 1), (b, a, j)):
+        if 2 <= len(gate) < len(full) and gate == full[:len(gate)]:
+            want = TensorType((*gate, *(1,) * (len(full) - len(gate))))
+            return (f"input {k} {TensorType(gate)} has no spatial dims; to scale each channel make it {want} "
+                    "(GlobalAvgPool keepdim: true, or a Reshape)")
+    if len(a) != len(b) or len(a) < 3 or not all(isinstance(d, int) for d in (*a[1:], *b[1:])):
+        return generic
+    # The smaller map is the main path (it was downsampled); the other input is the shortcut.
+    main, short, k = (a, b, j) if (a[2:], -a[1]) <= (b[2:], -b[1]) else (b, a, 1)
+    strides = {s // m for s, m in zip(short[2:], main[2:]) if m and s % m == 0}
+    exact = all(m and s % m == 0 for s, m in zip(short[2:], main[2:])) and len(strides) == 1
+    stride = f", stride: {strides.pop()}" if exact and strides != {1} else ""
+    if not exact:
+        return (f"the spatial sizes differ ({'x'.join(map(str, main[2:]))} vs {'x'.join(map(str, short[2:]))}); "
+                "give both branches the same stride, kernel and padding")
+    also = "" if stride else f", or give both branches out_channels: {main[1]}"
+    return (f"on a residual path, project input {k} {TensorType(short)} to {TensorType(main)} with a 1x1 conv "
+            f"(out_channels: {main[1]}{stride}){also}")
 
 
 @register
@@ -76,12 +101,21 @@ class Concat(LayerKind):
             if t.rank != first.rank:
                 raise SpecError("S006", f"Concat inputs have different ranks: {first} and input {i + 1} {t}",
                                 "reshape one of them first")
-            for j, (x, y) in enumerate(zip(first.shape, t.shape)):
-                if j != d and x != y:
-                    raise SpecError(
-                        "S010" if isinstance(x, Dim) or isinstance(y, Dim) else "S006",
-                        f"Concat along dim {p.dim}: input 1 {first} and input {i + 1} {t} differ at dim {j}",
-                        f"all dims except dim {p.dim} must match; did you mean dim: {j}?", field="dim")
+            differ = [j for j, (x, y) in enumerate(zip(first.shape, t.shape)) if j != d and x != y]
+            if differ:
+                j = differ[0]
+                x, y = first.shape[j], t.shape[j]
+                # Another dim is a fix only when it is the one place the inputs differ.
+                fix = (f"did you mean dim: {j}?" if first.shape[d] == t.shape[d] and len(differ) == 1 else
+                       f"here they are {x} and {y} at dim {j}; make the branches agree there (same stride, kernel "
+                       "and padding for conv branches)")
+                if j >= 2 and isinstance(x, int) and isinstance(y, int) and (x - y) % 2 == 0:
+                    fix += (f"; a difference of {abs(x - y)} is what padding: {abs(x - y) // 2} on the smaller "
+                            "branch's conv makes up at stride 1")
+                raise SpecError(
+                    "S010" if isinstance(x, Dim) or isinstance(y, Dim) else "S006",
+                    f"Concat along dim {p.dim}: input 1 {first} and input {i + 1} {t} differ at dim {j}",
+                    f"all dims except dim {p.dim} must match; {fix}", field="dim")
             total = add(total, t.shape[d])
         shape = list(first.shape)
         shape[d] = total
