@@ -200,8 +200,9 @@ class _Expander:
 
     def expand_item(self, item: Any, env: dict[str, Any], stack: tuple[str, ...], loc: Location | None) -> Any:
         if not isinstance(item, PosDict):
-            err = SpecError("Y005", f"a layer must be a mapping such as {{type: ReLU}}, got {item!r}",
-                            "write - {type: ReLU} or - type: ReLU", loc=loc)
+            word = item if isinstance(item, str) and item.isidentifier() else "ReLU"
+            err = SpecError("Y005", f"a layer must be a mapping with a type, got {_plain(item)}",
+                            f"write - {{type: {word}}}, adding the layer's parameters inside the braces", loc=loc)
             self.fail(err)
             bad = PosDict(loc=loc)
             self.broken.add(id(bad))
