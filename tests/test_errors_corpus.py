@@ -329,3 +329,29 @@ def test_unused_input_and_dead_layer_warnings_are_located() -> None:
     found = [(d.code, d.loc.line if d.loc else None, d.hint) for d in spec.diagnostics]
     assert found == [("G005", 4, "remove it from inputs:, or read it with from: mask"),
                      ("G007", 6, "remove the layer, or list it under outputs:")]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_mangled_specs_never_crash(seed: int) -> None:
+    """Random edits of the example specs: every outcome is diagnostics with a place and a hint."""
+    import random
+
+    from specc.pipeline import loads
+
+    rng = random.Random(seed)
+    examples = sorted((ROOT / "specs").glob("*.yaml"))
+    alphabet = [*":{}[],-#&*!|>'\"%` \t\n0123456789abxyzB$", "${", "1e-3", "null", "type: ", "from: "]
+    for _ in range(40):
+        text = rng.choice(examples).read_text(encoding="utf-8")
+        for _ in range(rng.randint(1, 4)):
+            at, op = rng.randrange(len(text)), rng.random()
+            if op < 0.4:
+                text = text[:at] + rng.choice(alphabet) + text[at:]
+            elif op < 0.7:
+                text = text[:at] + text[at + rng.randint(1, 8):]
+            else:
+                start = rng.randrange(len(text))
+                text = text[:at] + text[start:start + rng.randint(1, 30)] + text[at:]
+        spec = loads(text, "mangled.yaml")
+        for d in spec.errors:
+            assert d.loc is not None and d.hint, (d, text)
