@@ -60,6 +60,10 @@ def _merge_fix(a: tuple, b: tuple, j: int) -> str:
                     "(GlobalAvgPool keepdim: true, or a Reshape)")
     if len(a) != len(b) or len(a) < 3 or not all(isinstance(d, int) for d in (*a[1:], *b[1:])):
         return generic
+    for gate, full, k in ((a, b, 1), (b, a, j)):
+        if all(d == 1 for d in gate[2:]) and any(d != 1 for d in full[2:]):
+            return (f"input {k} {TensorType(gate)} gates {gate[1]} channels but the map has {full[1]}; give the "
+                    f"layer that makes the gate out_channels: {full[1]}")
     # The smaller map is the main path (it was downsampled); the other input is the shortcut.
     main, short, k = (a, b, j) if (a[2:], -a[1]) <= (b[2:], -b[1]) else (b, a, 1)
     strides = {s // m for s, m in zip(short[2:], main[2:]) if m and s % m == 0}
@@ -67,7 +71,8 @@ def _merge_fix(a: tuple, b: tuple, j: int) -> str:
     stride = f", stride: {strides.pop()}" if exact and strides != {1} else ""
     if not exact:
         return (f"the spatial sizes differ ({'x'.join(map(str, main[2:]))} vs {'x'.join(map(str, short[2:]))}); "
-                "give both branches the same stride, kernel and padding")
+                "give both branches the same stride, kernel and padding (a k x k conv at stride 1 keeps the size "
+                "with padding: (k - 1) // 2, e.g. 1 for 3x3, 2 for 5x5)")
     also = "" if stride else f", or give both branches out_channels: {main[1]}"
     return (f"on a residual path, project input {k} {TensorType(short)} to {TensorType(main)} with a 1x1 conv "
             f"(out_channels: {main[1]}{stride}){also}")
