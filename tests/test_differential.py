@@ -1,0 +1,368 @@
+"""Differential testing: specc's static shapes against PyTorch on random graphs.
+
+Hypothesis draws random chains and small DAGs from the catalogue (Conv1d/2d with random
+kernel, stride, padding, dilation, groups and padding modes; max/avg pools with ceil_mode;
+adaptive and global pools; BatchNorm; activations; Dropout; Flatten; Linear; residual Add
+through a 1x1 projection; Concat of a branch), over random input sizes and widths, some
+with a symbolic length.  Each graph is written as spec YAML and, independently, run
+eagerly in PyTorch: every module is built from the sizes the real tensors have (nothing
+is taken from specc), so PyTorch is the judge.
+
+- When specc says the spec is fine, PyTorch must run it, every node must have the static
+  shape at two batch sizes (and two values of a symbolic length), the parameter and
+  buffer counts must be the static ones, and the module ``specc compile`` generates must
+  agree too, hook by hook (tests/emit_harness.py).
+- When specc reports an error for a graph with fixed sizes, PyTorch must fail on it
+  (building a module or running forward).  ``wild`` graphs draw parameters without regard
+  for the sizes, so about half of them are wrong.
+
+CI runs a few hundred examples; ``SPECC_DIFF_EXAMPLES=5000 pytest tests/test_differential.py``
+runs thousands.  A summary (examples, valid, rejected, PyTorch failures) is printed with
+``-s``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+import specc
+
+torch = pytest.importorskip("torch")
+hypothesis = pytest.importorskip("hypothesis")
+from emit_harness import verify  # noqa: E402  (needs torch)
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from specc.shapes.dims import evaluate  # noqa: E402
+
+nn = torch.nn
+
+EXAMPLES = int(os.environ.get("SPECC_DIFF_EXAMPLES", "120"))
+DIFF = settings(max_examples=EXAMPLES, deadline=None, database=None,
+                derandomize="SPECC_DIFF_EXAMPLES" not in os.environ,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+STATS: Counter[str] = Counter()
+
+ACTIVATIONS = ("ReLU", "Tanh", "GELU", "LeakyReLU", "SiLU", "Sigmoid", "ELU", "Hardswish")
+
+
+@dataclass
+class Op:
+    name: str
+    type: str
+    args: dict[str, Any]  # spec fields, named as PyTorch's constructor arguments
+    src: list[str]
+
+
+@dataclass
+class Net:
+    channels: int
+    spatial: list[int]  # [] for flat (B, F) input
+    symbolic: bool  # the last spatial dim is the symbol L
+    ops: list[Op] = field(default_factory=list)
+
+    def input_shape(self, env: dict[str, int] | None = None) -> list[Any]:
+        dims: list[Any] = ["B", self.channels, *self.spatial]
+        if self.symbolic:
+            dims[-1] = "L"
+        return [env[d] if env is not None and isinstance(d, str) else d for d in dims]
+
+    def yaml(self) -> str:
+        lines = ["specc: 1", "name: Random", "inputs:", f"  inp: [{', '.join(map(str, self.input_shape()))}]",
+                 "layers:"]
+        prev = "inp"
+        for op in self.ops:
+            fields = {"type": op.type, "name": op.name}
+            if op.src != [prev]:
+                fields["from"] = op.src[0] if len(op.src) == 1 else op.src
+            fields.update(op.args)
+            lines.append(f"  - {{{', '.join(f'{k}: {_yaml(v)}' for k, v in fields.items())}}}")
+            prev = op.name
+        lines.append(f"outputs: [{self.ops[-1].name}]")
+        return "\n".join(lines) + "\n"
+
+
+def _yaml(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_yaml(x) for x in v) + "]"
+    return str(v)
+
+
+# -- the strategy ----------------------------------------------------------------------------------
+
+def _out(size: int, k: int, s: int, p: int, d: int, ceil: bool = False) -> int:
+    """Window output size, only to steer the generator towards valid graphs (PyTorch judges)."""
+    n = size + 2 * p - d * (k - 1) - 1
+    if n < 0:
+        return 0
+    return (-(-n // s) if ceil else n // s) + 1
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+@dataclass
+class Shape:
+    c: int
+    sp: list[int]  # spatial sizes ([] when flat); estimates, may be <= 0 in wild graphs
+
+
+@st.composite
+def nets(draw: st.DrawFn, wild: bool = False, symbolic: bool = True) -> Net:
+    rank = draw(st.sampled_from([0, 1, 1, 2, 2]))
+    sym = symbolic and rank > 0 and draw(st.integers(0, 3)) == 0
+    net = Net(draw(st.integers(1, 6)), [draw(st.integers(3, 20)) for _ in range(rank)], sym)
+    shapes = {"inp": Shape(net.channels, list(net.spatial))}
+    cur = "inp"
+    for i in range(draw(st.integers(1, 7))):
+        name = f"n{i}"
+        op = _draw_op(draw, name, cur, shapes, wild)
+        for extra in op:
+            net.ops.append(extra[0])
+            shapes[extra[0].name] = extra[1]
+        cur = net.ops[-1].name
+    return net
+
+
+def _pair(draw: st.DrawFn, rank: int, lo: int, hi: int) -> int | list[int]:
+    if rank == 2 and draw(st.integers(0, 3)) == 0:
+        return [draw(st.integers(lo, hi)), draw(st.integers(lo, hi))]
+    return draw(st.integers(lo, hi))
+
+
+def _each(v: int | list[int], rank: int) -> list[int]:
+    return list(v) if isinstance(v, list) else [v] * rank
+
+
+def _draw_op(draw: st.DrawFn, name: str, cur: str, shapes: dict[str, Shape],
+             wild: bool) -> list[tuple[Op, Shape]]:
+    x = shapes[cur]
+    rank = len(x.sp)
+    kinds = ["act", "dropout", "bn", "linear", "add", "concat"]
+    kinds += ["conv", "conv", "conv", "pool", "pool", "adaptive", "gap", "flatten"] if rank else ["linear"]
+    kind = draw(st.sampled_from(kinds))
+    nd = f"{rank}d" if rank else "1d"
+
+    if kind == "act":
+        return [(Op(name, draw(st.sampled_from(ACTIVATIONS)), {}, [cur]), x)]
+    if kind == "dropout":
+        return [(Op(name, "Dropout", {"p": 0.25}, [cur]), x)]
+    if kind == "bn":
+        args: dict[str, Any] = {}
+        if draw(st.integers(0, 4)) == 0:
+            args["num_features"] = draw(st.integers(1, 8)) if wild else x.c
+        return [(Op(name, f"BatchNorm{nd}", args, [cur]), x)]
+    if kind == "linear":
+        out = draw(st.integers(1, 9))
+        args = {"out_features": out}
+        last = x.sp[-1] if rank else x.c
+        if draw(st.integers(0, 4)) == 0:
+            args["in_features"] = draw(st.integers(1, 12)) if wild else last
+        return [(Op(name, "Linear", args, [cur]), Shape(out, []) if not rank else Shape(x.c, [*x.sp[:-1], out]))]
+    if kind == "gap":
+        return [(Op(name, "GlobalAvgPool", {}, [cur]), Shape(x.c, []))]
+    if kind == "flatten":
+        return [(Op(name, "Flatten", {}, [cur]), Shape(x.c * math.prod(x.sp), []))]
+    if kind == "adaptive":
+        out = _pair(draw, rank, 1, 3)
+        pool = draw(st.sampled_from(["AdaptiveAvgPool", "AdaptiveMaxPool"]))
+        return [(Op(name, f"{pool}{nd}", {"output_size": out}, [cur]), Shape(x.c, _each(out, rank)))]
+    if kind == "conv":
+        return [_conv(draw, name, cur, x, wild)]
+    if kind == "pool":
+        return [_pool(draw, name, cur, x, wild)]
+    # Merges: a residual Add through a 1x1 projection, or a Concat with a branch.
+    earlier = [n for n, s in shapes.items() if len(s.sp) == rank]
+    src = draw(st.sampled_from(earlier))
+    s = shapes[src]
+    proj_name, merge_name = f"{name}_proj", name
+    # Add needs the projection as wide as the main path (wild graphs may get that wrong).
+    width = x.c if kind == "add" and not (wild and draw(st.booleans())) else draw(st.integers(1, 6))
+    if rank == 0:
+        proj = Op(proj_name, "Linear", {"out_features": width}, [src])
+        shape = Shape(width, [])
+    else:
+        stride = [_stride_to(a, b) for a, b in zip(s.sp, x.sp)] if not wild else [draw(st.integers(1, 3))] * rank
+        if any(v is None for v in stride):
+            src, s, stride = cur, x, [1] * rank  # no stride maps src onto cur: project cur itself
+        st_arg: Any = stride[0] if len(set(stride)) == 1 else stride
+        proj = Op(proj_name, f"Conv{nd}", {"out_channels": width, "kernel_size": 1, "stride": st_arg}, [src])
+        shape = Shape(width, [_out(a, 1, b, 0, 1) for a, b in zip(s.sp, stride)])
+    merged = Shape(x.c if kind == "add" else x.c + shape.c, x.sp)
+    merge = Op(merge_name, "Add" if kind == "add" else "Concat", {}, [cur, proj_name])
+    return [(proj, shape), (merge, merged)]
+
+
+def _stride_to(a: int, b: int) -> int | None:
+    """The stride of a 1x1 conv that maps size a onto size b, if there is one."""
+    return next((s for s in range(1, 5) if _out(a, 1, s, 0, 1) == b), None)
+
+
+def _conv(draw: st.DrawFn, name: str, cur: str, x: Shape, wild: bool) -> tuple[Op, Shape]:
+    rank = len(x.sp)
+    k, s = _pair(draw, rank, 1, 7 if wild else 5), _pair(draw, rank, 1, 4 if wild else 3)
+    d = _pair(draw, rank, 1, 3) if draw(st.integers(0, 3)) == 0 else 1
+    same = draw(st.integers(0, 5)) == 0
+    p: Any = "same" if same else _pair(draw, rank, 0, 3)
+    if same and not wild:
+        s = 1
+    ks, ss, ds = _each(k, rank), _each(s, rank), _each(d, rank)
+    ps = [0] * rank if same else _each(p, rank)
+    sp = list(x.sp) if same else [_out(L, *w) for L, *w in zip(x.sp, ks, ss, ps, ds)]
+    if not wild and min(sp) <= 0:  # too small for this window: a plain 1x1 conv
+        k, s, d, p, sp = 1, 1, 1, 0, list(x.sp)
+    if wild:
+        out, g = draw(st.integers(1, 12)), draw(st.sampled_from([1, 1, 2, 3]))
+    else:
+        g = draw(st.sampled_from(_divisors(x.c)))
+        out = g * draw(st.integers(1, 4))
+    args: dict[str, Any] = {"out_channels": out, "kernel_size": k}
+    for key, v, default in (("stride", s, 1), ("padding", p, 0), ("dilation", d, 1), ("groups", g, 1)):
+        if v != default:
+            args[key] = v
+    if draw(st.integers(0, 5)) == 0:
+        args["bias"] = False
+    if draw(st.integers(0, 5)) == 0:
+        args["padding_mode"] = draw(st.sampled_from(["reflect", "replicate", "circular"]))
+    if draw(st.integers(0, 5)) == 0:
+        args["in_channels"] = draw(st.integers(1, 8)) if wild else x.c
+    return Op(name, f"Conv{rank}d", args, [cur]), Shape(out, sp)
+
+
+def _pool(draw: st.DrawFn, name: str, cur: str, x: Shape, wild: bool) -> tuple[Op, Shape]:
+    rank = len(x.sp)
+    kind = draw(st.sampled_from(["MaxPool", "AvgPool"]))
+    k = _pair(draw, rank, 1, 5 if wild else 4)
+    s = _pair(draw, rank, 1, 4 if wild else 3) if draw(st.booleans()) else None
+    ks = _each(k, rank)
+    ss = ks if s is None else _each(s, rank)
+    p = [draw(st.integers(0, ki if wild else ki // 2)) for ki in ks]
+    d = [draw(st.integers(1, 2)) for _ in ks] if kind == "MaxPool" and draw(st.integers(0, 3)) == 0 else [1] * rank
+    ceil = draw(st.booleans())
+    sp = [_out(L, ki, si, pi, di, ceil) for L, ki, si, pi, di in zip(x.sp, ks, ss, p, d)]
+    if not wild and min(sp) <= 0:
+        k, s, p, d, sp = 1, None, [0] * rank, [1] * rank, list(x.sp)
+    args: dict[str, Any] = {"kernel_size": k}
+    if s is not None:
+        args["stride"] = s
+    if any(p):
+        args["padding"] = p if len(set(p)) > 1 else p[0]
+    if any(v != 1 for v in d):
+        args["dilation"] = d if len(set(d)) > 1 else d[0]
+    if ceil:
+        args["ceil_mode"] = True
+    if kind == "AvgPool" and draw(st.integers(0, 3)) == 0:
+        args["count_include_pad"] = False
+    return Op(name, f"{kind}{rank}d", args, [cur]), Shape(x.c, sp)
+
+
+# -- PyTorch, eagerly -----------------------------------------------------------------------------
+
+def run_torch(net: Net, env: dict[str, int]) -> tuple[dict[str, tuple[int, ...]], int, int]:
+    """Every node's shape, and the parameter and buffer counts, computed by PyTorch alone:
+    each module is built from the sizes the real incoming tensors have."""
+    torch.manual_seed(0)
+    values = {"inp": torch.randn(net.input_shape(env))}
+    modules: list[torch.nn.Module] = []
+    for op in net.ops:
+        xs = [values[s] for s in op.src]
+        x = xs[0]
+        a = dict(op.args)
+        if op.type == "Add":
+            y = xs[0] + xs[1]
+        elif op.type == "Concat":
+            y = torch.cat(xs, dim=1)
+        elif op.type == "GlobalAvgPool":
+            y = x.mean(dim=tuple(range(2, x.dim())))
+        else:
+            if op.type.startswith("Conv"):
+                m = getattr(nn, op.type)(a.pop("in_channels", x.shape[1]), a.pop("out_channels"), **a)
+            elif op.type.startswith("BatchNorm"):
+                m = getattr(nn, op.type)(a.pop("num_features", x.shape[1]))
+            elif op.type == "Linear":
+                m = nn.Linear(a.pop("in_features", x.shape[-1]), a.pop("out_features"))
+            else:
+                m = getattr(nn, op.type)(**{k: tuple(v) if isinstance(v, list) else v for k, v in a.items()})
+            modules.append(m.eval())
+            y = m(x)
+        if y.numel() == 0:
+            raise RuntimeError(f"{op.name} produced an empty tensor {tuple(y.shape)}")
+        values[op.name] = y
+    params = sum(p.numel() for m in modules for p in m.parameters())
+    buffers = sum(b.numel() for m in modules for b in m.buffers())
+    return {k: tuple(v.shape) for k, v in values.items()}, params, buffers
+
+
+def envs(net: Net) -> Iterator[dict[str, int]]:
+    yield {"B": 2, "L": net.spatial[-1] if net.spatial else 0}
+    yield {"B": 3, "L": net.spatial[-1] + 5 if net.spatial else 0}
+
+
+# -- the properties --------------------------------------------------------------------------------
+
+def check(net: Net) -> None:
+    text = net.yaml()
+    spec = specc.loads(text, "random.yaml")
+    STATS["examples"] += 1
+    if not spec.ok:
+        codes = sorted({d.code for d in spec.errors})
+        STATS["rejected"] += 1
+        if net.symbolic and set(codes) & {"S005", "S010"}:
+            STATS["rejected, symbolic (not judged)"] += 1
+            return
+        try:
+            run_torch(net, next(envs(net)))
+        except (RuntimeError, ValueError):
+            STATS["rejected, and PyTorch fails too"] += 1
+            STATS[f"rejected with {codes[0]}"] += 1
+            return
+        messages = "\n".join(f"{d.code} {d.message}" for d in spec.errors)
+        pytest.fail(f"specc rejects a graph PyTorch runs:\n{messages}\n---\n{text}")
+    STATS["valid"] += 1
+    assert spec.graph is not None
+    params, _, _, buffers = spec.graph.totals()
+    for env in envs(net):
+        try:
+            shapes, got_params, got_buffers = run_torch(net, env)
+        except (RuntimeError, ValueError) as exc:
+            pytest.fail(f"specc accepts a graph PyTorch fails on at {env}: {exc}\n---\n{text}")
+        for name, shape in shapes.items():
+            t = spec.graph.value(name)
+            assert t is not None, name
+            static = tuple(evaluate(d, env) for d in t.shape)
+            assert static == shape, f"{name} at {env}: static {static}, PyTorch {shape}\n---\n{text}"
+        assert (params, buffers) == (got_params, got_buffers), f"counts\n---\n{text}"
+    sizes = [{"B": e["B"], **({"L": e["L"]} if net.symbolic else {})} for e in envs(net)]
+    _, problems, _ = verify(spec, sizes)
+    assert not problems, "\n".join(problems) + f"\n---\n{text}"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _summary(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    os.environ.setdefault("SPECC_CACHE", str(tmp_path_factory.mktemp("specc-cache")))
+    yield
+    print("\ndifferential summary: " + ", ".join(f"{k}: {v}" for k, v in sorted(STATS.items())))
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@DIFF
+@given(nets(wild=False))
+def test_valid_graphs_agree_with_pytorch(net: Net) -> None:
+    check(net)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@DIFF
+@given(nets(wild=True, symbolic=False))
+def test_rejected_graphs_fail_in_pytorch(net: Net) -> None:
+    check(net)
