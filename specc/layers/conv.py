@@ -50,9 +50,14 @@ def _channels(p: Any, x: TensorType, name: str) -> int:
     c = check_given(p.in_channels, x.shape[1], "in_channels", x, 1, "channels")
     for what, n in (("in_channels", c), ("out_channels", p.out_channels)):
         if n % p.groups:
-            raise SpecError("S004", f"{name}: {what}={n} is not divisible by groups={p.groups}",
-                            f"use groups that divide both {c} and {p.out_channels} "
-                            f"(e.g. {math.gcd(c, p.out_channels)})", field="groups")
+            # A depthwise conv (MobileNet, EfficientNet) has groups = in_channels; say so by number.
+            if c == p.out_channels:
+                near = max(g for g in range(1, p.groups) if c % g == 0)
+                hint = f"use groups that divide {c} (e.g. {c} for a depthwise conv, or {near})"
+            else:
+                hint = (f"use groups that divide both {c} and {p.out_channels} (e.g. {math.gcd(c, p.out_channels)})"
+                        + (f"; groups: {c} makes it depthwise" if p.out_channels % c == 0 else ""))
+            raise SpecError("S004", f"{name}: {what}={n} is not divisible by groups={p.groups}", hint, field="groups")
     return c
 
 
