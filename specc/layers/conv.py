@@ -52,8 +52,8 @@ def _channels(p: Any, x: TensorType, name: str) -> int:
         if n % p.groups:
             # A depthwise conv (MobileNet, EfficientNet) has groups = in_channels; say so by number.
             if c == p.out_channels:
-                near = max(g for g in range(1, p.groups) if c % g == 0)
-                hint = f"use groups that divide {c} (e.g. {c} for a depthwise conv, or {near})"
+                near = max((g for g in range(1, min(p.groups, c)) if c % g == 0), default=1)
+                hint = f"use groups that divide {c} (e.g. {c} for a depthwise conv{f', or {near}' if near < c else ''})"
             else:
                 hint = (f"use groups that divide both {c} and {p.out_channels} (e.g. {math.gcd(c, p.out_channels)})"
                         + (f"; groups: {c} makes it depthwise" if p.out_channels % c == 0 else ""))
