@@ -11,6 +11,9 @@ what ``torch.utils.flop_counter`` counts for the matrix products, at two sequenc
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -49,17 +52,11 @@ def concrete(shape: tuple, env: dict[str, int]) -> tuple[int, ...]:
     return tuple(evaluate(d, env) for d in shape)
 
 
-def namespace(*kinds: LayerKind) -> dict[str, Any]:
-    ns: dict[str, Any] = {"torch": torch, "nn": nn, "F": F, "math": math}
-    for kind in kinds:
-        if kind.support_code:
-            exec(kind.support_code, ns)
-    return ns
-
-
-def emitted(kind: LayerKind, res: LayerResult, *extra_kinds: LayerKind) -> tuple[Any, Any]:
+def emitted(kind: LayerKind, res: LayerResult) -> tuple[Any, Any]:
     """The module and forward that generated code would contain for this layer."""
-    ns = namespace(kind, *extra_kinds)
+    ns: dict[str, Any] = {"torch": torch, "nn": nn, "F": F, "math": math}
+    for code in kind.support(res.args):
+        exec(code, ns)
     init = kind.torch_init(res.args)
     module = eval(init, ns) if init else None
 
@@ -619,9 +616,7 @@ def test_convlstm_errors() -> None:
 def test_time_distributed(inner: dict, step: tuple, ref: Any) -> None:
     dtype = "int64" if inner["type"] == "Embedding" else "float32"
     kind, res = infer("TimeDistributed", {"layer": inner}, TensorType((B, T, *step), dtype))
-    inner_kind = lookup(inner["type"])
-    assert inner_kind is not None
-    module, forward = emitted(kind, res, inner_kind)
+    module, forward = emitted(kind, res)
     reference = ref()
     assert res.params == n_params(reference) == (n_params(module) if module is not None else 0)
     if module is not None:
@@ -670,7 +665,7 @@ def test_time_distributed_errors_are_located_inside() -> None:
     meta = _check(TD_HEAD + "  - {type: TimeDistributed, from: v, layer: {type: ReLU, name: r}}\n")
     assert meta.errors[0].code == "V003" and "TimeDistributed item" in meta.errors[0].message
     merge = _check(TD_HEAD + "  - {type: TimeDistributed, from: v, layer: {type: Add}}\n")
-    assert merge.errors[0].code == "V003" and "one-input" in merge.errors[0].message
+    assert merge.errors[0].code == "V003" and "merges several inputs" in merge.errors[0].message
 
 
 # -- Select and lint L006 ------------------------------------------------------------------------------
@@ -707,3 +702,21 @@ def test_lint_bidirectional_last_step(bidir: str, index: int, warned: bool) -> N
     if warned:
         d = found[0]
         assert d.severity == "warning" and "output: last" in (d.hint or "") and d.loc.line == 6
+
+
+# -- the support code written into generated modules ------------------------------------------------
+
+RUFF = Path(sys.executable).with_name("ruff")
+
+
+@pytest.mark.skipif(not RUFF.exists(), reason="ruff is not installed beside this python")
+@pytest.mark.parametrize("type_name", ["LSTM", "PositionalEncoding", "ConvLSTM2d", "TimeDistributed"])
+def test_support_code_is_formatted(type_name: str, tmp_path: Path) -> None:
+    """Generated files are ruff-formatted at default settings; the support code must already be."""
+    kind = lookup(type_name)
+    assert kind is not None
+    header = "import math\n\nimport torch\nfrom torch import nn\n\n\n"
+    (tmp_path / "support.py").write_text(header + kind.support_code.strip() + "\n")
+    for args in (["format", "--diff"], ["check", "--select", "E,F,W,B,UP", "--ignore", "B905,F401"]):
+        done = subprocess.run([str(RUFF), *args, "--isolated", "."], cwd=tmp_path, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr

@@ -50,6 +50,29 @@ def check_heads(size: int, heads: int, size_field: str, heads_field: str) -> Non
                         field=heads_field)
 
 
+def sequence_hint(t: TensorType) -> str:
+    """How to make ``t`` a (B, T, E) sequence: a conv map's positions become the steps (ViT patches)."""
+    if t.rank == 4:
+        return (f"make the (B, C, H, W) map a sequence of H·W steps: - {{type: Flatten, start_dim: 2}} then "
+                f"- {{type: Transpose, dim0: 1, dim1: 2}} gives (B, {mul(t.shape[2], t.shape[3])}, {t.shape[1]})")
+    if t.rank == 2:
+        return ("a (B, features) vector has no steps: keep a sequence dim (Flatten start_dim: 2 and Transpose "
+                "dim0: 1, dim1: 2 on a conv map), or Unsqueeze dim: 1 for a sequence of one step")
+    return "reshape it to a rank-3 sequence first"
+
+
+def check_features_last(x: TensorType, size: int, heads: int, size_field: str, heads_field: str,
+                        batch_first: bool) -> None:
+    """(B, C, L) from a conv or a Flatten(start_dim=2) has its features in dim 1: when only that
+    width fits the heads, the layout, not the head count, is the mistake."""
+    c = x.shape[1]
+    if batch_first and size % heads and isinstance(c, int) and c % heads == 0:
+        raise SpecError("S004", f"{size_field} {size} is not divisible by {heads_field} {heads}, and the input {x} "
+                        f"looks like (B, features, steps) with {c} features", "if so, put the features last with "
+                        f"- {{type: Transpose, dim0: 1, dim1: 2}} before this layer ({size_field} becomes {c}); "
+                        f"else {divisor_hint(size, heads, size_field)}", field=heads_field)
+
+
 def _check_float(t: TensorType, what: str) -> None:
     if not t.is_float:
         raise SpecError("S007", f"the {what} is {t.dtype} data {t}, but attention works on floats",
@@ -115,8 +138,9 @@ class MultiheadAttention(SequenceKind):
             _check_float(t, what)
             if t.rank != 3:
                 raise SpecError("S003", f"the {what} must be (B, T, E) (or (T, B, E) with batch_first: false), "
-                                f"got rank {t.rank} {t}", "reshape it to a rank-3 sequence first")
+                                f"got rank {t.rank} {t}", sequence_hint(t))
         e = check_given(p.embed_dim, q.shape[2], "embed_dim", q, 2, "features per step")
+        check_features_last(q, e, p.num_heads, "embed_dim", "num_heads", p.batch_first)
         check_heads(e, p.num_heads, "embed_dim", "num_heads")
         kdim = check_given(p.kdim, k.shape[2], "kdim", k, 2, "features per key step")
         vdim = check_given(p.vdim, v.shape[2], "vdim", v, 2, "features per value step")
@@ -197,8 +221,9 @@ class _Encoder(SequenceKind):
         _check_float(x, "input")
         if x.rank != 3:
             raise SpecError("S003", f"{self.type_name} needs (B, T, d_model) (or (T, B, d_model) with "
-                            f"batch_first: false), got rank {x.rank} {x}", "reshape it to a rank-3 sequence first")
+                            f"batch_first: false), got rank {x.rank} {x}", sequence_hint(x))
         e = check_given(p.d_model, x.shape[2], "d_model", x, 2, "features per step")
+        check_features_last(x, e, p.nhead, "d_model", "nhead", p.batch_first)
         check_heads(e, p.nhead, "d_model", "nhead")
         batch, t_len = seq_axes(x, p.batch_first)
         check_masks(p.masks, ins[1:], batch, t_len, t_len, p.nhead)
@@ -273,15 +298,23 @@ class TransformerEncoder(_Encoder):
 
 POSITIONAL_SUPPORT = '''
 class PositionalEncoding(nn.Module):
-    """Adds position information to a (B, T, d_model) sequence ((T, B, d_model) if not batch_first).
+    """Adds position information to a (B, T, d_model) sequence ((T, B, d_model) when
+    not batch_first).
 
-    kind="sinusoidal": the fixed sin/cos table of "Attention Is All You Need" (a buffer, no
-    parameters); kind="learned": a trained (max_len, d_model) table.  The table is sliced to
-    the input's length, so one model serves every T <= max_len and ONNX export keeps T dynamic.
+    kind="sinusoidal": the fixed sin/cos table of "Attention Is All You Need" (a
+    buffer, no parameters); kind="learned": a trained (max_len, d_model) table.  The
+    table is sliced to the input's length, so one model serves every T <= max_len and
+    ONNX export keeps T dynamic.
     """
 
-    def __init__(self, d_model: int, max_len: int = 512, kind: str = "sinusoidal", dropout: float = 0.0,
-                 batch_first: bool = True) -> None:
+    def __init__(
+        self,
+        d_model: int,
+        max_len: int = 512,
+        kind: str = "sinusoidal",
+        dropout: float = 0.0,
+        batch_first: bool = True,
+    ) -> None:
         super().__init__()
         self.batch_first = batch_first
         self.dropout = nn.Dropout(dropout)
@@ -290,7 +323,8 @@ class PositionalEncoding(nn.Module):
             nn.init.normal_(self.pe, std=0.02)
         else:
             position = torch.arange(max_len, dtype=torch.float32).unsqueeze(1)
-            freq = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model))
+            rate = -math.log(10000.0) / d_model
+            freq = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * rate)
             table = torch.zeros(max_len, d_model)
             table[:, 0::2] = torch.sin(position * freq)
             table[:, 1::2] = torch.cos(position * freq[: d_model // 2])

@@ -81,6 +81,11 @@ class LayerKind:
         """Expression computing the output in ``forward`` (``module`` is ``self.<name>``)."""
         return f"{module}({', '.join(inputs)})"
 
+    def support(self, args: dict[str, Any]) -> list[str]:
+        """Support code one layer needs: its kind's, plus a wrapped layer's (TimeDistributed).
+        Several kinds may share one text (RNN/LSTM/GRU); the emitter writes each text once."""
+        return [self.support_code] if self.support_code else []
+
 
 REGISTRY: dict[str, LayerKind] = {}
 ALIASES: dict[str, str] = {}

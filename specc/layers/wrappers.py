@@ -2,7 +2,7 @@
 
 ``{type: TimeDistributed, layer: {type: Conv2d, out_channels: 16, kernel_size: 3}}`` folds T
 into the batch, (B·T, ...), applies the wrapped layer, and unfolds: what people write by hand
-with ``x.flatten(0, 1)`` and ``.unflatten(0, (B, T))``.  The wrapped layer is any registered
+with ``x.flatten(0, 1)`` and ``y.reshape(B, T, ...)``.  The wrapped layer is any registered
 single-input kind, checked with its own parameter model (errors point inside the nested
 mapping) and its own shape rule, fed the folded batch.  The steps share one set of weights, so
 the parameters are the wrapped layer's and the MACs per sample are T times its MACs per
@@ -68,6 +68,13 @@ class TimeDistributed(LayerKind):
     # Set so that generated code gives it an attribute; torch_init writes the wrapped layer's
     # constructor (None for an inline operation, which then needs no attribute).
     torch_class = "TimeDistributed"
+    # unflatten(0, x.shape[:2]) would be shorter, but the TorchScript ONNX exporter freezes B and T
+    # in it once two of them are chained; reshape keeps them dynamic.
+    support_code = '''
+def unfold_steps(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """(B·T, ...) back to (B, T, ...), B and T read from the sequence x of the steps."""
+    return y.reshape(x.shape[:2] + y.shape[1:])
+'''
 
     def infer(self, p: TimeDistributedParams, ins: list[TensorType]) -> LayerResult:
         x, inner = ins[0], p.layer
@@ -118,7 +125,8 @@ class TimeDistributed(LayerKind):
         return out
 
     # -- PyTorch ------------------------------------------------------------------------------
-    # The wrapped layer's constructor is this layer's; forward folds T into the batch around it.
+    # The wrapped layer's constructor is this layer's; forward folds T into the batch around it:
+    # unfold_steps(self.conv(x.flatten(0, 1)), x).
     def torch_init(self, args: dict[str, Any], lit: Any = repr) -> str | None:
         return self._kind(args).torch_init(args["args"], lit)
 
@@ -126,7 +134,10 @@ class TimeDistributed(LayerKind):
         x = inputs[0]
         kind = self._kind(args)
         inner = kind.torch_forward(module if kind.torch_class else "", [f"{x}.flatten(0, 1)"], args["args"])
-        return f"{inner}.unflatten(0, {x}.shape[:2])"
+        return f"unfold_steps({inner}, {x})"
+
+    def support(self, args: dict[str, Any]) -> list[str]:
+        return [self.support_code, *self._kind(args).support(args["args"])]
 
     @staticmethod
     def _kind(args: dict[str, Any]) -> LayerKind:

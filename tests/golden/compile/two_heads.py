@@ -18,8 +18,9 @@ OUTPUT_SHAPES = {
 
 
 def rnn_last(out: torch.Tensor, batch_first: bool = True) -> torch.Tensor:
-    """Last step of a bidirectional RNN's output: the forward direction's last step beside the
-    backward direction's first step (where it has read the whole sequence), not out[:, -1]."""
+    """Last step of a bidirectional RNN's output: the forward direction's last step
+    beside the backward direction's first step (where it has read the whole sequence),
+    not out[:, -1]."""
     if not batch_first:
         out = out.transpose(0, 1)
     half = out.size(-1) // 2
@@ -27,7 +28,8 @@ def rnn_last(out: torch.Tensor, batch_first: bool = True) -> torch.Tensor:
 
 
 def rnn_final(h_n: torch.Tensor) -> torch.Tensor:
-    """Top layer's final hidden state of a bidirectional RNN, forward and backward side by side."""
+    """Top layer's final hidden state of a bidirectional RNN, both directions side by
+    side."""
     return torch.cat([h_n[-2], h_n[-1]], dim=-1)
 
 
