@@ -220,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", default="1,64", help="comma-separated batch sizes (default 1,64)")
     p.add_argument("--runs", type=int, default=50, help="timed runs per measurement")
     p.add_argument("--no-compile", action="store_true", help="skip torch.compile")
+    p.add_argument("--threads", type=int, help="CPU threads for PyTorch and ONNX Runtime (default: physical cores)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     _spec_options(p)
     p.set_defaults(func=_backend(".backends.cli", "cmd_bench"))
