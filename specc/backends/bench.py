@@ -173,12 +173,14 @@ def _ort_cuda_call(sess: ort.InferenceSession, feeds: dict[str, np.ndarray]) -> 
 
 
 def bench_spec(spec: Any, *, batches: list[int] | tuple[int, ...] = (1, 64), runs: int = 50, compile: bool = True,
-               max_seconds: float = 10.0, progress: Progress | None = None) -> BenchReport:
-    """Measure every engine at every batch size. ``spec`` must be valid (SpecInvalid otherwise)."""
+               max_seconds: float = 10.0, threads: int | None = None,
+               progress: Progress | None = None) -> BenchReport:
+    """Measure every engine at every batch size with ``threads`` CPU threads each (default: the
+    physical cores). ``spec`` must be valid (SpecInvalid otherwise)."""
     from .torch_build import build_module
 
     spec.require_ok()
-    threads = rt.physical_cores()
+    threads = threads or rt.physical_cores()
     old_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:

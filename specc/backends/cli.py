@@ -191,12 +191,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise UsageError(f"--batch {args.batch}: give comma-separated positive batch sizes, e.g. 1,64")
     if args.runs < 1:
         raise UsageError("--runs must be a positive integer")
+    threads = getattr(args, "threads", None)
+    if threads is not None and threads < 1:
+        raise UsageError("--threads must be a positive integer")
     spec = _load(args.spec, args.set)
     if not _require_ok(spec):
         return _spec_failed(spec, args.format)
     progress = sys.stderr.isatty() and args.format == "text"
     try:
-        report = bench_spec(spec, batches=batches, runs=args.runs, compile=not args.no_compile,
+        report = bench_spec(spec, batches=batches, runs=args.runs, compile=not args.no_compile, threads=threads,
                             progress=_progress if progress else None)
     except BackendError as exc:
         return _fail("bench", exc, args.format)
