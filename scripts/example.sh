@@ -13,9 +13,13 @@ specc check "$SPEC"
 echo "== specc summary $SPEC"
 specc summary "$SPEC"
 
-# The later steps of the pipeline go here as they land, each writing under $OUT:
-#   specc compile "$SPEC" --train -o "$OUT/model.py"
-#   specc export  "$SPEC" -o "$OUT/model.onnx"
-#   specc run     "$OUT/model.onnx" --batch 4
+echo "== specc compile $SPEC --train -o $OUT/model.py"
+specc compile "$SPEC" --train -o "$OUT/model.py"
 
-echo "done: $SPEC checks clean"
+echo "== specc export $SPEC -o $OUT/model.onnx   (verified: checker, shapes, ONNX Runtime = PyTorch)"
+specc export "$SPEC" -o "$OUT/model.onnx"
+
+echo "== specc run $OUT/model.onnx --batch 4 -o $OUT/outputs.npz"
+specc run "$OUT/model.onnx" --batch 4 -o "$OUT/outputs.npz"
+
+echo "done: $SPEC checked, compiled, exported and run; outputs in $OUT/"
