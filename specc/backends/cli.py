@@ -74,6 +74,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         return _spec_failed(spec, args.format)
     except BackendError as exc:
         return _fail("export", exc, args.format)
+    except OSError as exc:  # an unwritable folder, a full disk: the user's to fix, not a crash
+        return _fail("export", BackendError(f"cannot write the model: {exc.strerror or exc}: "
+                                            f"{exc.filename or output or args.triton}"), args.format)
     if args.format == "json":
         _out(dumps_json({"ok": True, **result.to_json()}))
         return EXIT_OK
@@ -143,7 +146,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         except BackendError as exc:
             return _fail("run", exc, args.format)
     if args.output:
-        _save_npz(args.output, outputs)
+        try:
+            _save_npz(args.output, outputs)
+        except OSError as exc:
+            return _fail("run", BackendError(f"cannot write {args.output}: {exc.strerror or exc}"), args.format)
     provider = rt.ran_on(sess)
     if args.format == "json":
         _out(dumps_json({"ok": True, "provider": provider, "providers": sess.get_providers(),
