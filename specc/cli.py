@@ -130,6 +130,11 @@ def cmd_layers(args: argparse.Namespace) -> int:
 def cmd_explain(args: argparse.Namespace) -> int:
     from .codes import CODES
 
+    if args.all or not args.code:
+        width = max(len(c.name) for c in CODES.values())
+        for c in CODES.values():
+            _out(f"{c.code}  {c.name.ljust(width)}  {c.summary}")
+        return EXIT_OK
     code = CODES.get(args.code.upper()) or next((c for c in CODES.values() if c.name == args.code), None)
     if code is None:
         raise UsageError(f"unknown code {args.code!r}; codes are listed by `specc explain --all`")
@@ -230,7 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_layers)
 
     p = sub.add_parser("explain", help="explain a diagnostic code (e.g. specc explain S001)")
-    p.add_argument("code")
+    p.add_argument("code", nargs="?", help="a code such as S001, or its name such as size-mismatch")
+    p.add_argument("--all", action="store_true", help="list every code")
     p.set_defaults(func=cmd_explain)
     return parser
 

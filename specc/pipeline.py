@@ -167,8 +167,9 @@ def _check_python_names(doc: PosDict, spec: Spec) -> None:
     from .graph.names import name_problem
 
     name = doc.get("name")
-    if isinstance(name, str) and name_problem(name) is not None:
-        spec.diagnostics.append(Diagnostic("V006", f"model {name_problem(name)}, and it becomes a Python class name",
+    problem = name_problem(name, parameter=True) if isinstance(name, str) else None  # a class must not shadow builtins
+    if problem is not None:
+        spec.diagnostics.append(Diagnostic("V006", f"model {problem}, and it becomes a Python class name",
                                            doc.value_loc("name"), "rename the model, e.g. name: "
                                            f"{suggest_name(name, 'model', name_problem)}"))
     blocks = doc.get("blocks")
@@ -205,7 +206,7 @@ def _inputs(doc: PosDict, spec: Spec) -> dict[str, TensorType | None] | None:
         except ValidationError:
             out[str(name)] = None
             continue
-        problem = name_problem(name)
+        problem = name_problem(name, parameter=True)  # a parameter of forward()
         if problem:  # reported, and the input still typed so that the layers get checked
             spec.diagnostics.append(Diagnostic("V006", f"input {problem}", raw.key_loc(name),
                                                "input names become argument names of forward(); rename it, "

@@ -10,6 +10,7 @@ parameters (named after the block argument they equal, when there is one).
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,24 @@ from .quote import Ref, UnsafeValue, comment, docstring, ident, lit
 if TYPE_CHECKING:
     from ..pipeline import Spec
 
-MODEL_CHAIN, BLOCK_CHAIN, BLOCK_INPUT = "x", "out", "x"
+# Variable names of generated forward(): the first candidate that no layer or input of
+# that graph is called (a layer named `x` keeps its name; the chain variable moves over).
+CHAIN_NAMES = ("x", "h", "y", "z", "out", "hidden")
+BLOCK_INPUT_NAMES = ("x", "inp", "x_in", "block_input")
+BLOCK_CHAIN_NAMES = ("out", "h", "y", "z", "hidden", "block_out")
+
+
+def free_name(candidates: tuple[str, ...], taken: set[str]) -> str:
+    name = next((c for c in candidates if c not in taken), None)
+    if name is None:  # every candidate is a layer name: derive one nobody used
+        name = candidates[0]
+        while name in taken:
+            name += "_"
+    return name
+
+
+def graph_names(g: Graph) -> set[str]:
+    return {n.name for n in g.nodes} | set(g.inputs)
 
 
 class EmitError(Exception):
@@ -127,7 +145,8 @@ def forward_steps(g: Graph, input_vars: dict[str, str], chain: str,
         if sole_final_output or (n.name not in outputs and used_by <= {i + 1}):
             target = chain
         else:
-            target = ident(n.name)
+            # A layer may be called `filter`; its forward variable must not shadow the builtin.
+            target = ident(n.name) + ("_" if n.name in dir(builtins) else "")
         var[n.name] = target
         steps.append(Step(target, _expr(n, ins), _shape_comment(n.out)))
     return steps, [var[o] for o in outputs]
@@ -141,6 +160,7 @@ class Instance:
     items: list[Item]
     steps: list[Step]
     returns: list[str]
+    input_var: str = "x"
     kwargs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -180,14 +200,17 @@ class _Emitter:
     def _register(self, n: Node) -> None:
         assert n.sub is not None and n.sub.block is not None
         items = self.items(n.sub)
-        steps, returns = forward_steps(n.sub, {"input": BLOCK_INPUT}, BLOCK_CHAIN, [s for _, s in n.sub.outputs])
+        taken = graph_names(n.sub)
+        block_input = free_name(BLOCK_INPUT_NAMES, taken)
+        chain = free_name(BLOCK_CHAIN_NAMES, taken | {block_input})
+        steps, returns = forward_steps(n.sub, {"input": block_input}, chain, [s for _, s in n.sub.outputs])
         # Layers frozen by the block itself (trainable: false inside it) are frozen in the class;
         # instances that differ in that need classes of their own.  A frozen instance is frozen
         # where it is used, so it takes no part in this.
         own_frozen = tuple(n.trainable and not i.node.trainable for i in items)
         sig = (tuple(self._item_sig(i) for i in items), tuple((s.target, s.expr) for s in steps), tuple(returns),
                own_frozen)
-        inst = Instance(n, items, steps, returns)
+        inst = Instance(n, items, steps, returns, input_var=block_input)
         for v in self.variants:
             if v.block == n.sub.block and v.sig == sig:
                 v.instances.append(inst)
@@ -280,8 +303,8 @@ class _Emitter:
             frozen = {it.attr for it in first.items
                       if all(not other.node.trainable for inst in v.instances for other in inst.items
                              if other.attr == it.attr)}
-            classes.append(ClassCtx(v.cls, doc, params, _inits(template, frozen), [BLOCK_INPUT], steps, first.returns,
-                                    "torch.Tensor"))
+            classes.append(ClassCtx(v.cls, doc, params, _inits(template, frozen), [first.input_var], steps,
+                                    first.returns, "torch.Tensor"))
         return classes
 
     @staticmethod
@@ -393,7 +416,7 @@ def module_context(spec: Spec) -> ModuleCtx:
     em.resolve(items)
     input_vars = {name: ident(name) for name in g.inputs}
     outputs = [src for _, src in g.outputs]
-    steps, returns = forward_steps(g, input_vars, MODEL_CHAIN, outputs)
+    steps, returns = forward_steps(g, input_vars, free_name(CHAIN_NAMES, graph_names(g)), outputs)
     params, trainable, _, _ = g.totals()
     doc = [f"{spec.name}, generated from {docstring(spec.path)}.", "", "Inputs:"]
     doc += [f"    {n}: {_shape_comment(t)} {t.dtype}" for n, t in g.inputs.items()]

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import ast
 
+from ..graph.names import UNSAFE_BUILTINS
+
 # `from torch import nn` is an import from "torch"; `from torch.nn import functional` from "torch.nn".
 MODULE_IMPORTS = frozenset({"__future__", "math", "torch", "torch.nn", "torch.nn.functional"})
 TRAIN_IMPORTS = MODULE_IMPORTS | {"argparse", "os", "random", "tempfile", "time", "numpy", "safetensors.torch",
                                   "sklearn", "sklearn.datasets"}
-FORBIDDEN_NAMES = frozenset({
-    "exec", "eval", "compile", "__import__", "getattr", "setattr", "delattr", "globals", "locals", "vars",
-    "open", "input", "breakpoint", "exit", "quit", "help", "memoryview", "__builtins__", "__loader__", "__spec__",
-})
+FORBIDDEN_NAMES = UNSAFE_BUILTINS
 ALLOWED_DUNDERS = frozenset({"__init__", "__name__", "__future__"})
 
 

@@ -8,6 +8,7 @@ dunder names, and not anything ``nn.Module`` already defines.
 
 from __future__ import annotations
 
+import builtins
 import keyword
 import re
 
@@ -74,10 +75,19 @@ NN_MODULE_ATTRS = frozenset(
     ]
 )
 
+_BUILTINS = frozenset(n for n in dir(builtins) if not n.startswith("_"))
+
+# Builtins the AST gate refuses to see in generated code: no spec name may become one.
+UNSAFE_BUILTINS = frozenset({
+    "exec", "eval", "compile", "__import__", "getattr", "setattr", "delattr", "globals", "locals", "vars",
+    "open", "input", "breakpoint", "exit", "quit", "help", "memoryview", "__builtins__", "__loader__", "__spec__",
+})
+
 # Module-level names of the generated file: never usable.
 GENERATED = frozenset({"self", "torch", "nn", "F", "math", "Tensor", "annotations"})
-# Local variables of the generated forward(): not usable as layer names, fine as block args.
-FORWARD_LOCALS = frozenset({"x", "out", "input"})
+# `input` is how a block's layers refer to the block input in a spec, so no layer may take it.
+# (The generator picks its own variable names around whatever the layers are called.)
+FORWARD_LOCALS = frozenset({"input"})
 
 
 def name_problem(name: object, *, allow_input: bool = False, parameter: bool = False) -> str | None:
@@ -96,6 +106,11 @@ def name_problem(name: object, *, allow_input: bool = False, parameter: bool = F
         return f"name {name!r} starts with an underscore, which generated code reserves"
     if name in NN_MODULE_ATTRS:
         return f"name {name!r} is an attribute of nn.Module and would shadow it"
+    if name in UNSAFE_BUILTINS:
+        return f"name {name!r} is a Python builtin that generated code may not use"
+    if parameter and name in _BUILTINS:
+        # Parameters are locals of generated functions: `super` or `float` would break them.
+        return f"name {name!r} would shadow the Python builtin {name}()"
     if name in GENERATED or (name in FORWARD_LOCALS and not parameter and not (allow_input and name == "input")):
         return f"name {name!r} is used by the generated code"
     return None

@@ -6,6 +6,7 @@ block's line.
 
 from __future__ import annotations
 
+import builtins
 import difflib
 import keyword
 import re
@@ -16,6 +17,7 @@ from ..diagnostics import Diagnostic, Location, SpecError
 from .expr import has_ref, substitute
 from .yaml_loader import PosDict, PosList, resolve_plain
 
+_RESERVED_CLASS_NAMES = frozenset(dir(builtins)) | {"nn", "torch", "F", "math", "Tensor", "self"}
 _CLASS_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 CLI = Location("<command line>", 1, 1)
 LAYER_META = ("type", "name", "from", "repeat", "trainable")  # keys that every layer item may carry
@@ -156,6 +158,11 @@ class _Expander:
                 self.fail(SpecError("V006", f"block name {name!r} is not a valid class name",
                                     "use ASCII letters, digits and underscores, starting with a letter, "
                                     "e.g. BasicBlock", loc=loc))
+                continue
+            if name in _RESERVED_CLASS_NAMES:
+                # A class called `eval` or `nn` would shadow what the generated module uses.
+                self.fail(SpecError("V006", f"block name '{name}' would shadow Python's or PyTorch's '{name}'",
+                                    f"rename the block, e.g. {name.capitalize()}Block", loc=loc))
                 continue
             if name in layer_types:
                 self.fail(SpecError("V006", f"block '{name}' has the name of a built-in layer type",
