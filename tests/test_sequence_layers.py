@@ -720,3 +720,75 @@ def test_support_code_is_formatted(type_name: str, tmp_path: Path) -> None:
     for args in (["format", "--diff"], ["check", "--select", "E,F,W,B,UP", "--ignore", "B905,F401"]):
         done = subprocess.run([str(RUFF), *args, "--isolated", "."], cwd=tmp_path, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+# -- ONNX: the generated module exported and verified at other batch sizes and lengths ------------------------
+
+RECURRENT_SPEC = """specc: 1
+inputs:
+  seq: [B, T, 6]
+  h0: [4, B, 8]
+  c0: [4, B, 8]
+layers:
+  - {type: LSTM, hidden_size: 8, num_layers: 2, bidirectional: true, from: [seq, h0, c0]}
+  - {type: TimeDistributed, layer: {type: Linear, out_features: 8}}
+  - {type: PositionalEncoding, kind: learned, max_len: 64, name: pos}
+  - {type: GRU, hidden_size: 5, bidirectional: true, output: last, name: gru}
+  - {type: RNN, hidden_size: 4, num_layers: 2, bidirectional: true, output: final_hidden, from: pos, name: rnn}
+  - {type: Concat, from: [gru, rnn], dim: 1}
+  - {type: Linear, out_features: 3}
+export: {exporter: torchscript, sizes: {T: 12}}
+"""
+
+ATTENTION_SPEC = """specc: 1
+inputs:
+  query: [B, T, 8]
+  memory: [B, S, 6]
+  pad: {shape: [B, S], dtype: bool}
+layers:
+  - {type: PositionalEncoding, from: query}
+  - {type: TransformerEncoderLayer, nhead: 2, dim_feedforward: 16, name: enc}
+  - {type: MultiheadAttention, num_heads: 2, masks: [key_padding], from: [enc, memory, pad]}
+  - {type: Mean, dim: 1}
+export: {exporter: dynamo, sizes: {T: 10, S: 7}}
+"""
+
+
+def _export(text: str, tmp_path: Path) -> Any:
+    pytest.importorskip("onnxruntime")
+    from specc.backends.onnx_export import export_spec
+
+    spec = _check(text)
+    assert spec.ok, spec.diagnostics
+    return export_spec(spec, tmp_path / "model.onnx")
+
+
+def _check_runs(result: Any, symbols: set[str]) -> None:
+    runs = result.verification.runs
+    for s in symbols:  # the export size and two more of every symbolic dim
+        assert len({r.env[s] for r in runs}) >= 3, (s, [r.env for r in runs])
+
+
+def test_recurrent_layers_export_with_dynamic_batch_and_length(tmp_path: Path) -> None:
+    result = _export(RECURRENT_SPEC, tmp_path)
+    assert result.exporter == "torchscript" and not result.notes
+    _check_runs(result, {"B", "T"})
+
+
+@pytest.mark.slow
+def test_attention_with_masks_exports_with_dynamic_lengths(tmp_path: Path) -> None:
+    result = _export(ATTENTION_SPEC, tmp_path)
+    _check_runs(result, {"B", "T", "S"})
+
+
+def test_export_refusals_say_why(tmp_path: Path) -> None:
+    from specc.backends.errors import ExportFailed
+
+    proj = RECURRENT_SPEC.replace("hidden_size: 5,", "hidden_size: 5, proj_size: 2,")
+    with pytest.raises(ExportFailed, match=r"LSTM projections|proj_size") as info:
+        _export(proj.replace("{type: GRU", "{type: LSTM"), tmp_path)
+    assert "lstm" in str(info.value).lower()
+    frames = ("specc: 1\ninputs: {frames: [B, T, 2, 8, 8]}\nlayers:\n  - {type: ConvLSTM2d, hidden_channels: 3}\n"
+              "export: {exporter: torchscript}\n")
+    with pytest.raises(ExportFailed, match=r"dynamo=True"):
+        _export(frames, tmp_path)

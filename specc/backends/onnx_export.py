@@ -334,6 +334,10 @@ def export_spec(spec: Any, path: str | os.PathLike[str] | None, *, weights: str 
     from .torch_build import build_module
 
     spec.require_ok()
+    blocked = [f"{n.type} '{n.path}': {why}" for n in spec.graph.leaves()
+               if n.kind is not None and n.result is not None and (why := n.kind.onnx_problem(n.result.args))]
+    if blocked:
+        raise ExportFailed("this model cannot be exported to ONNX: " + "; ".join(blocked))
     opts = spec.document.export
     module = build_module(spec, seed=seed)
     if weights is not None:

@@ -86,6 +86,11 @@ class LayerKind:
         Several kinds may share one text (RNN/LSTM/GRU); the emitter writes each text once."""
         return [self.support_code] if self.support_code else []
 
+    def onnx_problem(self, args: dict[str, Any]) -> str | None:
+        """Why this layer cannot be exported to ONNX by torch (checked before exporting, so the
+        user reads the reason instead of an exporter's crash), or None."""
+        return None
+
 
 REGISTRY: dict[str, LayerKind] = {}
 ALIASES: dict[str, str] = {}

@@ -200,6 +200,13 @@ class LSTM(_Recurrent):
     def extra_args(self, p: LSTMParams) -> dict[str, Any]:
         return {"proj_size": p.proj_size}
 
+    def onnx_problem(self, args: dict[str, Any]) -> str | None:
+        if args.get("proj_size"):
+            # torch 2.x: the TorchScript exporter refuses projections, the dynamo one writes a broken graph.
+            return ("neither torch ONNX exporter supports LSTM projections (proj_size); set proj_size: 0, "
+                    "and if you need the smaller output, add a Linear after the LSTM")
+        return None
+
 
 @register
 class GRU(_Recurrent):

@@ -139,6 +139,9 @@ def unfold_steps(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     def support(self, args: dict[str, Any]) -> list[str]:
         return [self.support_code, *self._kind(args).support(args["args"])]
 
+    def onnx_problem(self, args: dict[str, Any]) -> str | None:
+        return self._kind(args).onnx_problem(args["args"])
+
     @staticmethod
     def _kind(args: dict[str, Any]) -> LayerKind:
         kind = lookup(args["type"])
