@@ -362,8 +362,13 @@ class PositionalEncoding(SequenceKind):
         e = check_given(p.d_model, x.shape[2], "d_model", x, 2, "features per step")
         t_len = seq_axes(x, p.batch_first)[1]
         if isinstance(t_len, int) and t_len > p.max_len:
+            fix = f"set max_len: {t_len} or more"
+            if p.batch_first and x.note(2) and e <= p.max_len:
+                # A last dim flattened from a conv map (Flatten start_dim: 2) holds positions, not features.
+                fix = (f"if {x} is (B, features, steps), put the features last with - {{type: Transpose, dim0: 1, "
+                       f"dim1: 2}} before this layer (then {e} steps fit max_len {p.max_len}); else {fix}")
             raise SpecError("S001", f"the sequence has {t_len} steps but the position table has max_len "
-                            f"{p.max_len}", f"set max_len: {t_len} or more", field="max_len")
+                            f"{p.max_len}", fix, field="max_len")
         table = p.max_len * e
         args = {"d_model": e, "max_len": p.max_len, "kind": p.kind, "dropout": float(p.dropout),
                 "batch_first": p.batch_first}
