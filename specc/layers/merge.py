@@ -72,7 +72,7 @@ def _merge_fix(a: tuple, b: tuple, j: int) -> str:
     if not exact:
         return (f"the spatial sizes differ ({'x'.join(map(str, main[2:]))} vs {'x'.join(map(str, short[2:]))}); "
                 "give both branches the same stride, kernel and padding (a k x k conv at stride 1 keeps the size "
-                "with padding: (k - 1) // 2, e.g. 1 for 3x3, 2 for 5x5)")
+                "with padding: (k - 1) // 2: 0 for 1x1, 1 for 3x3, 2 for 5x5)")
     also = "" if stride else f", or give both branches out_channels: {main[1]}"
     return (f"on a residual path, project input {k} {TensorType(short)} to {TensorType(main)} with a 1x1 conv "
             f"(out_channels: {main[1]}{stride}){also}")
