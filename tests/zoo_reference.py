@@ -72,6 +72,14 @@ class SEResNetCifar(nn.Module):
         return self.fc(self.blocks(self.stem(x)).mean(dim=(2, 3)))
 
 
+class Table(nn.Module):
+    """A learned (rows, width) table in a module of its own, so that it is listed where it is used."""
+
+    def __init__(self, rows: int, width: int) -> None:
+        super().__init__()
+        self.pe = nn.Parameter(torch.randn(rows, width) * 0.02)
+
+
 class ViT(nn.Module):
     """A ViT without a class token: patches -> learned positions -> pre-norm encoder -> mean -> head."""
 
@@ -80,7 +88,7 @@ class ViT(nn.Module):
         super().__init__()
         n = (image_size // patch) ** 2
         self.conv_proj = nn.Conv2d(3, d_model, patch, stride=patch)
-        self.pos_embedding = nn.Parameter(torch.randn(n, d_model) * 0.02)
+        self.pos_embedding = Table(n, d_model)
         layer = nn.TransformerEncoderLayer(d_model, heads, mlp, dropout=0.0, activation="gelu",
                                            layer_norm_eps=1e-6, batch_first=True, norm_first=True)
         self.encoder = nn.TransformerEncoder(layer, depth, norm=nn.LayerNorm(d_model, eps=1e-6),
@@ -89,5 +97,5 @@ class ViT(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv_proj(x).flatten(2).transpose(1, 2)
-        x = self.encoder(x + self.pos_embedding[: x.size(1)])
+        x = self.encoder(x + self.pos_embedding.pe[: x.size(1)])
         return self.head(x.mean(dim=1))
