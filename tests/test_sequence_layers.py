@@ -386,6 +386,10 @@ def test_attention_errors() -> None:
     width = _check("specc: 1\ninputs: {seq: [B, T, 64]}\nlayers:\n  - {type: MultiheadAttention, num_heads: 8, "
                    "embed_dim: 32}\n")
     assert width.errors[0].code == "S001" and "embed_dim: 64" in width.errors[0].hint
+    embedded = _check("specc: 1\ninputs: {tok: {shape: [B, T], dtype: int64}}\nlayers:\n"
+                      "  - {type: Embedding, num_embeddings: 100, embedding_dim: 64}\n  - {type: PositionalEncoding}\n"
+                      "  - {type: TransformerEncoder, d_model: 128, nhead: 4, num_layers: 2}\n")
+    assert embedded.errors[0].code == "S001" and "d_model: 64 (= embedding_dim 64)" in embedded.errors[0].hint
     enc = _check("specc: 1\ninputs: {seq: [B, T, 30]}\nlayers:\n  - {type: TransformerEncoder, nhead: 4, "
                  "num_layers: 2}\n")
     assert enc.errors[0].code == "S004" and "d_model" in enc.errors[0].message
