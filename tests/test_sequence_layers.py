@@ -796,3 +796,12 @@ def test_export_refusals_say_why(tmp_path: Path) -> None:
               "export: {exporter: torchscript}\n")
     with pytest.raises(ExportFailed, match=r"dynamo=True"):
         _export(frames, tmp_path)
+
+
+def test_names_of_support_code_are_reserved() -> None:
+    """A layer or model named like a helper of the generated file would shadow it there."""
+    layer = _check("specc: 1\ninputs: {seq: [B, T, 4]}\nlayers:\n"
+                   "  - {type: GRU, hidden_size: 2, bidirectional: true, output: last, name: rnn_last}\n")
+    assert layer.errors[0].code == "V006" and "rnn_last" in layer.errors[0].message
+    model = _check("specc: 1\nname: ConvLSTM2d\ninputs: {seq: [B, T, 4]}\nlayers:\n  - {type: ReLU}\n")
+    assert model.errors[0].code == "V006" and "ConvLSTM2d" in model.errors[0].message

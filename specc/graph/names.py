@@ -8,7 +8,9 @@ dunder names, and not anything ``nn.Module`` already defines.
 
 from __future__ import annotations
 
+import ast
 import builtins
+import functools
 import keyword
 import re
 
@@ -85,6 +87,22 @@ UNSAFE_BUILTINS = frozenset({
 
 # Module-level names of the generated file: never usable.
 GENERATED = frozenset({"self", "torch", "nn", "F", "math", "Tensor", "annotations"})
+
+
+@functools.cache
+def support_names() -> frozenset[str]:
+    """Top-level names the layer kinds' support code defines in generated files (``rnn_last``,
+    ``PositionalEncoding``, ``ConvLSTM2d``…): a layer, input or model called that would shadow them."""
+    from ..layers import REGISTRY
+
+    names: set[str] = set()
+    for kind in REGISTRY.values():
+        if kind.support_code:
+            tree = ast.parse(kind.support_code)
+            names.update(n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef)))
+    return frozenset(names)
+
+
 # `input` is how a block's layers refer to the block input in a spec, so no layer may take it.
 # (The generator picks its own variable names around whatever the layers are called.)
 FORWARD_LOCALS = frozenset({"input"})
@@ -111,7 +129,8 @@ def name_problem(name: object, *, allow_input: bool = False, parameter: bool = F
     if parameter and name in _BUILTINS:
         # Parameters are locals of generated functions: `super` or `float` would break them.
         return f"name {name!r} would shadow the Python builtin {name}()"
-    if name in GENERATED or (name in FORWARD_LOCALS and not parameter and not (allow_input and name == "input")):
+    reserved = name in GENERATED or name in support_names()
+    if reserved or (name in FORWARD_LOCALS and not parameter and not (allow_input and name == "input")):
         return f"name {name!r} is used by the generated code"
     return None
 
