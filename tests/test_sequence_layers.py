@@ -668,6 +668,9 @@ def test_time_distributed_errors_are_located_inside() -> None:
     assert dtype.errors[0].code == "S007"
     meta = _check(TD_HEAD + "  - {type: TimeDistributed, from: v, layer: {type: ReLU, name: r}}\n")
     assert meta.errors[0].code == "V003" and "TimeDistributed item" in meta.errors[0].message
+    nested = _check(TD_HEAD + "  - {type: TimeDistributed, from: v, layer: {type: TimeDistributed, "
+                    "layer: {type: ReLU}}}\n")
+    assert nested.errors[0].code == "V003" and "Reshape" in (nested.errors[0].hint or "") + nested.errors[0].message
     merge = _check(TD_HEAD + "  - {type: TimeDistributed, from: v, layer: {type: Add}}\n")
     assert merge.errors[0].code == "V003" and "merges several inputs" in merge.errors[0].message
 
@@ -805,3 +808,49 @@ def test_names_of_support_code_are_reserved() -> None:
     assert layer.errors[0].code == "V006" and "rnn_last" in layer.errors[0].message
     model = _check("specc: 1\nname: ConvLSTM2d\ninputs: {seq: [B, T, 4]}\nlayers:\n  - {type: ReLU}\n")
     assert model.errors[0].code == "V006" and "ConvLSTM2d" in model.errors[0].message
+
+
+# -- in generated block classes, where differing constructor values become parameters ---------------------
+
+BLOCK_SPECS = {
+    "time_distributed": ("""specc: 1
+inputs: {clip: [B, T, 3, 8, 8]}
+blocks:
+  Stage:
+    args: {out: 4}
+    layers:
+      - {type: TimeDistributed, layer: {type: Conv2d, out_channels: "${out}", kernel_size: 3, padding: 1}}
+      - {type: TimeDistributed, layer: {type: ReLU}}
+layers:
+  - {type: Stage, out: 4}
+  - {type: Stage, out: 8}
+""", (3, 8, 8)),
+    "encoder_norm": ("""specc: 1
+inputs: {seq: [B, T, 8]}
+blocks:
+  Enc:
+    args: {final: false}
+    layers:
+      - {type: TransformerEncoder, nhead: 2, dim_feedforward: 16, num_layers: 1, norm: "${final}"}
+layers:
+  - {type: Enc, final: false}
+  - {type: Enc, final: true}
+""", (8,)),
+}
+
+
+@pytest.mark.parametrize("name", list(BLOCK_SPECS))
+def test_block_classes_with_sequence_layers(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import specc
+
+    monkeypatch.setenv("SPECC_CACHE", str(tmp_path))
+    text, step = BLOCK_SPECS[name]
+    spec = _check(text)
+    assert spec.ok, spec.diagnostics
+    module = specc.build(spec, seed=0).eval()
+    assert n_params(module) == spec.check()["total_params"]
+    out = spec.graph.value(spec.graph.outputs[0][1])
+    for env in SIZES:
+        with torch.no_grad():
+            y = module(torch.randn(env["B"], env["T"], *step))
+        assert tuple(y.shape) == concrete(out.shape, env)

@@ -283,13 +283,16 @@ class TransformerEncoder(_Encoder):
         layer_args = {k: v for k, v in args.items() if k not in self.forward_keys}
         layer = REGISTRY["TransformerEncoderLayer"].torch_init(layer_args, lit)
         parts = [f"{layer}", f"num_layers={lit(args['num_layers'])}"]
-        if args["norm"] is True:
+        norm = args["norm"]
+        if norm is not False:
             norm_args = [lit(args["d_model"])]
             if args["layer_norm_eps"] != 1e-5:
                 norm_args.append(f"eps={lit(args['layer_norm_eps'])}")
             if args["bias"] is not True:
                 norm_args.append(f"bias={lit(args['bias'])}")
-            parts.append(f"norm=nn.LayerNorm({', '.join(norm_args)})")
+            layer_norm = f"nn.LayerNorm({', '.join(norm_args)})"
+            # In a block class whose instances differ, norm is a constructor parameter.
+            parts.append(f"norm={layer_norm}" if norm is True else f"norm={layer_norm} if {lit(norm)} else None")
         parts.append("enable_nested_tensor=False")
         return f"nn.TransformerEncoder({', '.join(parts)})"
 

@@ -54,6 +54,9 @@ class TimeDistributedParams(LayerParams):
                              "TimeDistributed item, not inside layer:")
         if kind.min_inputs != 1:
             raise ValueError(f"{kind.type_name} merges several inputs; TimeDistributed wraps a one-input layer")
+        if kind.type_name == "TimeDistributed":
+            raise ValueError("TimeDistributed cannot wrap another TimeDistributed; fold the extra dim into the "
+                             "batch with a Reshape first")
         # A ValidationError raised here keeps its locations under ('layer', ...).
         params = kind.Params.model_validate({k: x for k, x in v.items() if k != "type"})
         return Wrapped(kind, params, v)
@@ -95,7 +98,8 @@ def unfold_steps(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
             raise SpecError("S003", f"{kind.type_name} does not keep the batch dim ({folded} -> {y}), so the "
                             "steps cannot be unfolded", "wrap a layer that works per sample", field="layer")
         out = TensorType((b, t, *y.shape[1:]), y.dtype, {i + 1: why for i, why in y.notes.items() if i >= 1})
-        args = {"type": kind.type_name, "args": res.args}
+        # Flat, so that generated block classes can turn any wrapped size into a parameter.
+        args = {"layer": kind.type_name, **res.args}
         return LayerResult(out, args, res.params, mul(t, res.macs), res.buffers)
 
     @staticmethod
@@ -128,22 +132,27 @@ def unfold_steps(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     # The wrapped layer's constructor is this layer's; forward folds T into the batch around it:
     # unfold_steps(self.conv(x.flatten(0, 1)), x).
     def torch_init(self, args: dict[str, Any], lit: Any = repr) -> str | None:
-        return self._kind(args).torch_init(args["args"], lit)
+        return self._kind(args).torch_init(_inner(args), lit)
 
     def torch_forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
         x = inputs[0]
         kind = self._kind(args)
-        inner = kind.torch_forward(module if kind.torch_class else "", [f"{x}.flatten(0, 1)"], args["args"])
+        inner = kind.torch_forward(module if kind.torch_class else "", [f"{x}.flatten(0, 1)"], _inner(args))
         return f"unfold_steps({inner}, {x})"
 
     def support(self, args: dict[str, Any]) -> list[str]:
-        return [self.support_code, *self._kind(args).support(args["args"])]
+        return [self.support_code, *self._kind(args).support(_inner(args))]
 
     def onnx_problem(self, args: dict[str, Any]) -> str | None:
-        return self._kind(args).onnx_problem(args["args"])
+        return self._kind(args).onnx_problem(_inner(args))
 
     @staticmethod
     def _kind(args: dict[str, Any]) -> LayerKind:
-        kind = lookup(args["type"])
-        assert kind is not None
+        kind = lookup(args["layer"]) if isinstance(args["layer"], str) else None
+        if kind is None:  # a block whose instances wrap different types in the same place
+            raise ValueError("TimeDistributed in a block must wrap the same layer type in every instance")
         return kind
+
+
+def _inner(args: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in args.items() if k != "layer"}
