@@ -417,3 +417,29 @@ def test_mistake_is_reported_where_it_is_with_the_fix(case: tuple) -> None:
     assert first.message and not re.search(r"Traceback|Error\(", first.message)
     if severity == "error":
         assert not spec.ok
+
+
+def test_inplace_activation_never_overwrites_a_value_read_again() -> None:
+    """`ReLU inplace: true` on a tensor that a shortcut also reads would change the sum in PyTorch;
+    the spec means a + c(relu(a)), so the generated module must not write over ``a``."""
+    spec = specc.loads("""\
+specc: 1
+name: InplaceShortcut
+inputs:
+  image: [B, 4, 8, 8]
+layers:
+  - {type: Conv2d, out_channels: 4, kernel_size: 3, padding: 1, name: a}
+  - {type: ReLU, inplace: true, name: r}
+  - {type: Conv2d, out_channels: 4, kernel_size: 3, padding: 1, name: c}
+  - {type: Add, from: [c, a]}
+  - {type: ReLU, inplace: true}
+""")
+    assert spec.ok, _problems(spec)
+    model = specc.build(spec, seed=0).eval()
+    assert model.r.inplace is False  # type: ignore[union-attr]
+    assert model.relu_1.inplace is True  # type: ignore[union-attr]  # nothing else reads the sum
+    x = torch.randn(2, 4, 8, 8)
+    with torch.no_grad():
+        a = model.a(x)  # type: ignore[operator]
+        want = torch.relu(model.c(torch.relu(a)) + a)  # type: ignore[operator]
+        torch.testing.assert_close(model(x), want)

@@ -250,7 +250,10 @@ class _Emitter:
                 for code in n.kind.support(n.result.args):
                     self.support.setdefault(code.strip(), code.strip())
                 if n.kind.torch_class is not None:
-                    out.append(Item(n.name, n, dict(n.result.args)))
+                    args = dict(n.result.args)
+                    if args.get("inplace") and _shared(g, n):
+                        args["inplace"] = False  # writing over a value that is read again changes the result
+                    out.append(Item(n.name, n, args))
         return out
 
     def _leaf_init(self, n: Node) -> str:
@@ -349,6 +352,15 @@ class _Emitter:
         while f"{base}{k}" in self.taken:
             k += 1
         return f"{base}{k}"
+
+
+def _shared(g: Graph, n: Node) -> bool:
+    """Whether ``n``'s input is also read elsewhere: by another layer, as an output, or outside
+    this graph (a model input, or a block's input that the enclosing graph may read again)."""
+    src = n.inputs[0] if n.inputs else None
+    if src is None or src in g.inputs or src in (s for _, s in g.outputs):
+        return True
+    return any(src in m.inputs for m in g.nodes if m is not n)
 
 
 def _annotation(v: Any) -> str:
