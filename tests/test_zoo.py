@@ -41,6 +41,7 @@ PUBLISHED: dict[str, tuple[int, float | None]] = {
     "vgg16": (138_357_544, 15.47),
     "vgg11_bn": (132_868_840, 7.61),
     "resnet50": (25_557_032, 4.09),
+    "resnext50_32x4d": (25_028_904, 4.23),
     "mobilenet_v2": (3_504_872, 0.30),
     "squeezenet1_0": (1_248_424, 0.82),
     "squeezenet1_1": (1_235_496, 0.35),
@@ -61,6 +62,7 @@ SMALL: dict[str, list[str]] = {
     "vgg16": ["image_size=32", "hidden=256"],
     "vgg11_bn": ["image_size=32", "hidden=256"],
     "resnet50": ["image_size=64"],
+    "resnext50_32x4d": ["image_size=64"],
     "mobilenet_v2": ["image_size=64"],
     "squeezenet1_0": ["image_size=64"],
     "squeezenet1_1": ["image_size=64"],
@@ -353,6 +355,9 @@ MISTAKES: list[tuple[str, str, list[str], str, str, str, str]] = [
                                                  'bias: false, name: conv3}\n      - {type: BatchNorm2d, name: bn3}\n'
                                                  '      - {type: Add, from: [bn3, input]}')),
      [], "S006", "{type: Add, from: [bn3, input]}#1", "out_channels: 256", "error"),
+    # ResNeXt: a cardinality that does not divide the bottleneck width (128 in layer1).
+    ("resnext50-cardinality-48", _edit("resnext50_32x4d"), ["groups=48"],
+     "S004", 'groups: "${groups}"#2', "or 32)", "error"),
     # MobileNetV2: the depthwise conv's groups copied from the stem (32) into a 144-wide block.
     ("mobilenet_v2-depthwise-groups", _edit("mobilenet_v2", ('out: "${ch * t}", groups: "${ch * t}"}',
                                                              'out: "${ch * t}", groups: 32}')),
