@@ -11,6 +11,7 @@ what ``torch.utils.flop_counter`` counts for the matrix products, at two sequenc
 from __future__ import annotations
 
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -854,3 +855,69 @@ def test_block_classes_with_sequence_layers(name: str, tmp_path: Path, monkeypat
         with torch.no_grad():
             y = module(torch.randn(env["B"], env["T"], *step))
         assert tuple(y.shape) == concrete(out.shape, env)
+
+
+# -- differential: random sequence models, generated module against the static graph ------------------------
+
+@st.composite
+def sequence_models(draw: Any) -> str:
+    """A random chain over a sequence: tokens through an Embedding or float features, then
+    recurrent / attention / per-step layers of random sizes, then a reduction and a head."""
+    lines = ["specc: 1", "inputs:"]
+    width = draw(st.integers(2, 12))
+    if draw(st.booleans()):
+        lines += ["  tok: {shape: [B, T], dtype: int64}", "layers:",
+                  f"  - {{type: Embedding, num_embeddings: {draw(st.integers(2, 30))}, embedding_dim: {width}}}"]
+    else:
+        lines += [f"  seq: [B, T, {width}]", "layers:"]
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(["LSTM", "GRU", "RNN", "MultiheadAttention", "TransformerEncoderLayer",
+                                     "TransformerEncoder", "PositionalEncoding", "TimeDistributed", "LayerNorm"]))
+        heads = draw(st.sampled_from([h for h in range(1, width + 1) if width % h == 0]))
+        if kind in ("LSTM", "GRU", "RNN"):
+            hidden, bidir = draw(st.integers(1, 6)), draw(st.booleans())
+            proj = draw(st.integers(0, hidden - 1)) if kind == "LSTM" else 0
+            extra = f", proj_size: {proj}" if proj else ""
+            lines.append(f"  - {{type: {kind}, hidden_size: {hidden}, num_layers: {draw(st.integers(1, 2))}, "
+                         f"bidirectional: {str(bidir).lower()}{extra}}}")
+            width = (2 if bidir else 1) * (proj or hidden)
+        elif kind == "MultiheadAttention":
+            bias = str(draw(st.booleans())).lower()
+            lines.append(f"  - {{type: MultiheadAttention, num_heads: {heads}, bias: {bias}}}")
+        elif kind.startswith("Transformer"):
+            layers = f", num_layers: {draw(st.integers(1, 2))}, norm: true" if kind == "TransformerEncoder" else ""
+            lines.append(f"  - {{type: {kind}, nhead: {heads}, dim_feedforward: {draw(st.integers(1, 16))}, "
+                         f"norm_first: {str(draw(st.booleans())).lower()}{layers}}}")
+        elif kind == "PositionalEncoding":
+            lines.append(f"  - {{type: PositionalEncoding, kind: {draw(st.sampled_from(['sinusoidal', 'learned']))},"
+                         " max_len: 40}")
+        elif kind == "TimeDistributed":
+            width = draw(st.integers(1, 10))
+            lines.append(f"  - {{type: TimeDistributed, layer: {{type: Linear, out_features: {width}}}}}")
+        else:
+            lines.append("  - {type: LayerNorm}")
+    head = draw(st.sampled_from(["Mean", "last", "final_hidden"]))
+    if head == "Mean":
+        lines.append("  - {type: Mean, dim: 1}")
+    else:
+        kind = draw(st.sampled_from(["LSTM", "GRU", "RNN"]))
+        lines.append(f"  - {{type: {kind}, hidden_size: 3, bidirectional: {str(draw(st.booleans())).lower()}, "
+                     f"output: {head}}}")
+    lines.append(f"  - {{type: Linear, out_features: {draw(st.integers(1, 4))}}}")
+    lines.append(f"export: {{sizes: {{T: {draw(st.integers(2, 20))}}}}}")
+    return "\n".join(lines) + "\n"
+
+
+# SPECC_SEQ_EXAMPLES=500 pytest -k random_sequence runs more (and different) examples.
+@settings(max_examples=int(os.environ.get("SPECC_SEQ_EXAMPLES", "25")), deadline=None, database=None,
+          derandomize="SPECC_SEQ_EXAMPLES" not in os.environ,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(text=sequence_models())
+def test_random_sequence_models(text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from emit_harness import verify
+
+    monkeypatch.setenv("SPECC_CACHE", str(tmp_path))
+    spec = _check(text)
+    assert spec.ok, "\n".join(str(d) for d in spec.diagnostics) + "\n" + text
+    _, problems, _ = verify(spec)
+    assert not problems, "\n".join(problems) + "\n" + text
