@@ -127,7 +127,7 @@ def test_macs_match_the_published_ones(stem: str, loaded: dict[str, specc.Spec])
     published = PUBLISHED[stem][1] * 1e9  # type: ignore[operator]
     # Convs and linears alone are what torchvision counts; its figures are rounded to 0.01 G.
     assert _conv_linear_macs(report) == pytest.approx(published, rel=0.012, abs=0.005e9)
-    # specc's total also counts BatchNorm (2 per element), pools and activations-free adds: a few
+    # specc's total also counts BatchNorm (2 per element), pools and element-wise adds: a few
     # percent more for the BN-heavy mobile nets, well under 2% for the classic ones.
     tolerance = 0.05 if stem in ("mobilenet_v2", "efficientnet_b0") else 0.02
     assert report["macs_per_sample"] == pytest.approx(published, rel=tolerance, abs=0.005e9)
