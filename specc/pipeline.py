@@ -5,7 +5,6 @@ Nothing here imports torch: ``specc check`` must stay fast enough for every save
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +54,8 @@ class Spec:
 
     @property
     def sha256(self) -> str:
+        import hashlib  # only compile/export need it; keep it off `check`'s start-up
+
         return hashlib.sha256(self.text.encode()).hexdigest()
 
     def check(self) -> dict[str, Any]:
@@ -164,10 +165,11 @@ def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None) -> None:
 def _check_python_names(doc: PosDict, spec: Spec) -> None:
     """The model name becomes a class name and block args constructor parameters in the
     generated module: check them here, so `check` and `compile` agree."""
-    from .graph.names import name_problem
+    from .graph.names import name_problem, template_names
 
     name = doc.get("name")
-    problem = name_problem(name, parameter=True) if isinstance(name, str) else None  # a class must not shadow builtins
+    # A class must not shadow builtins, nor be rebound by what the templates define (build_loss, main…).
+    problem = name_problem(name, parameter=True, class_name=True) if isinstance(name, str) else None
     if problem is not None:
         spec.diagnostics.append(Diagnostic("V006", f"model {problem}, and it becomes a Python class name",
                                            doc.value_loc("name"), "rename the model, e.g. name: "
@@ -176,6 +178,10 @@ def _check_python_names(doc: PosDict, spec: Spec) -> None:
     if not isinstance(blocks, PosDict):
         return
     for block, body in blocks.items():
+        if block in template_names():
+            spec.diagnostics.append(Diagnostic(
+                "V006", f"block name '{block}' is defined by the generated module beside its classes",
+                blocks.key_loc(block), f"rename the block, e.g. {block}Block"))
         args = body.get("args") if isinstance(body, PosDict) else None
         if not isinstance(args, PosDict):
             continue

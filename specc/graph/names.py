@@ -103,13 +103,37 @@ def support_names() -> frozenset[str]:
     return frozenset(names)
 
 
+_TOP_LEVEL = re.compile(r"^(?:def|class) (\w+)|^(\w+) =", re.M)
+
+
+@functools.cache
+def template_names() -> frozenset[str]:
+    """Top-level names the templates define beside the generated classes (``INPUT_SHAPES``,
+    ``build_loss``, the training script's ``main`` and imports…): a model or block class of
+    that name would be rebound by them."""
+    from ..resources import templates_dir
+
+    names: set[str] = set()
+    for path in sorted(templates_dir().glob("*.j2")):
+        text = path.read_text(encoding="utf-8")
+        names.update(g for m in _TOP_LEVEL.finditer(text) for g in m.groups() if g)
+        for line in re.sub(r"\{%.*?%\}", "", text).splitlines():
+            if line.startswith(("import ", "from ")) and "{" not in line:
+                for node in ast.parse(line).body:
+                    if isinstance(node, (ast.Import, ast.ImportFrom)):
+                        names.update(a.asname or a.name.split(".")[0] for a in node.names)
+    return frozenset(names)
+
+
 # `input` is how a block's layers refer to the block input in a spec, so no layer may take it.
 # (The generator picks its own variable names around whatever the layers are called.)
 FORWARD_LOCALS = frozenset({"input"})
 
 
-def name_problem(name: object, *, allow_input: bool = False, parameter: bool = False) -> str | None:
-    """Why ``name`` cannot be used, or None when it can."""
+def name_problem(name: object, *, allow_input: bool = False, parameter: bool = False,
+                 class_name: bool = False) -> str | None:
+    """Why ``name`` cannot be used, or None when it can (``class_name``: a module-level class,
+    which must not collide with what the templates define at module level either)."""
     if not isinstance(name, str):
         return f"a name must be text, got {name!r}"
     if not _IDENT.match(name):
@@ -129,6 +153,8 @@ def name_problem(name: object, *, allow_input: bool = False, parameter: bool = F
     if parameter and name in _BUILTINS:
         # Parameters are locals of generated functions: `super` or `float` would break them.
         return f"name {name!r} would shadow the Python builtin {name}()"
+    if class_name and name in template_names():
+        return f"name {name!r} is defined by the generated module beside its classes"
     reserved = name in GENERATED or name in support_names()
     if reserved or (name in FORWARD_LOCALS and not parameter and not (allow_input and name == "input")):
         return f"name {name!r} is used by the generated code"
