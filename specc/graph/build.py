@@ -58,7 +58,7 @@ class GraphBuilder:
             else:
                 local = self._auto(item, counters, explicit)
             node = self.node(g, item, local, prefix, loc, prev, trainable)
-            g.nodes.append(node)
+            g.add(node)
             prev = node.name
         if block is not None:
             target = output if isinstance(output, str) else prev
@@ -222,7 +222,7 @@ class GraphBuilder:
                 self.error("V003", f"{who}: from: expects layer or input names, got {name!r}", at,
                            "write from: conv1 or from: [a, b]", layer=path)
                 return []
-            if name in g.inputs or any(n.name == name for n in g.nodes):
+            if name in g.inputs or g.node(name) is not None:
                 out.append(name)
                 continue
             if name == path.rsplit(".", 1)[-1]:

@@ -49,12 +49,15 @@ class Graph:
     outputs: list[tuple[str, str]] = field(default_factory=list)  # (output name, node or input name)
     block: str | None = None  # block name for a block instance; "repeat" for a repeat
     block_args: dict[str, Any] = field(default_factory=dict)
+    _by_name: dict[str, Node] = field(default_factory=dict, repr=False)
+
+    def add(self, n: Node) -> None:
+        self.nodes.append(n)
+        self._by_name.setdefault(n.name, n)
 
     def node(self, name: str) -> Node | None:
-        for n in self.nodes:
-            if n.name == name:
-                return n
-        return None
+        # An index, not a scan: with a scan, building a chain of n layers was O(n²).
+        return self._by_name.get(name)
 
     def value(self, name: str) -> TensorType | None:
         if name in self.inputs:
