@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,9 +21,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     For writers that need a path (torch.onnx.export, safetensors.save_file)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = _temp_beside(target)
     try:
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
@@ -32,6 +31,23 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         with contextlib.suppress(OSError):
             tmp_path.unlink()
         raise
+
+
+def _temp_beside(target: Path) -> Path:
+    """A new empty file beside ``target`` with the permissions the result should have: those of
+    the file it replaces, else what a plain ``open()`` gives (the umask applies), not
+    ``mkstemp``'s owner-only 0600."""
+    existing = stat.S_IMODE(target.stat().st_mode) if target.is_file() else None
+    while True:
+        tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        if existing is not None:
+            os.chmod(tmp, existing)
+        return tmp
 
 
 def atomic_write(target: str | os.PathLike[str], data: bytes | str | Callable[[Path], None]) -> Path:

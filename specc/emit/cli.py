@@ -32,7 +32,10 @@ def cmd_compile(args: argparse.Namespace) -> int:
         return EXIT_OK
     if not args.output.endswith(".py"):
         raise UsageError(f"-o should name a .py file, got {args.output!r}")
-    atomic_write(args.output, source)
+    try:
+        atomic_write(args.output, source)
+    except OSError as exc:  # a full disk or a read-only folder is not a bug in specc
+        raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     lines = source.count("\n")
     sys.stderr.write(f"wrote {args.output} ({lines} lines, class {spec.name}"
                      f"{', with a training entry point' if args.train else ''})\n")
