@@ -56,19 +56,29 @@ class Context:
         return Diagnostic(code, f"{step.who()}: {message}", loc, hint, "warning", step.node.path)
 
 
+_active: Context | None = None  # the context of the run in progress, shared by every rule
+
+
 def context(spec: Spec) -> Context | None:
     """What a rule reads; None when there is no graph to lint."""
     if spec.graph is None:
         return None
+    if _active is not None and _active.spec is spec:
+        return _active
     return Context(spec, view(spec.graph), loss_type(spec))
 
 
 def run_rules(spec: Spec, ignore: Iterable[str] = ()) -> list[Diagnostic]:
     from . import rules  # noqa: F401  (registration on import)
 
+    global _active
     skip = set(ignore)
     out: list[Diagnostic] = []
-    for code, r in sorted(RULES.items()):
-        if code not in skip:
-            out.extend(r.check(spec))
+    _active = context(spec)  # one view of the graph for all rules, not one per rule
+    try:
+        for code, r in sorted(RULES.items()):
+            if code not in skip:
+                out.extend(r.check(spec))
+    finally:
+        _active = None
     return out
