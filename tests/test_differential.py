@@ -44,10 +44,13 @@ from specc.shapes.dims import evaluate  # noqa: E402
 
 nn = torch.nn
 
-EXAMPLES = int(os.environ.get("SPECC_DIFF_EXAMPLES", "120"))
-DIFF = settings(max_examples=EXAMPLES, deadline=None, database=None,
-                derandomize="SPECC_DIFF_EXAMPLES" not in os.environ,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+# CI: a fixed, reproducible few hundred examples.  Locally: SPECC_DIFF_EXAMPLES=5000 draws
+# that many fresh ones per test.
+settings.register_profile("specc-diff-ci", max_examples=200, deadline=None, database=None, derandomize=True,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("specc-diff-local", settings.get_profile("specc-diff-ci"), derandomize=False,
+                          max_examples=int(os.environ.get("SPECC_DIFF_EXAMPLES", "200")))
+DIFF = settings.get_profile("specc-diff-local" if "SPECC_DIFF_EXAMPLES" in os.environ else "specc-diff-ci")
 STATS: Counter[str] = Counter()
 
 ACTIVATIONS = ("ReLU", "Tanh", "GELU", "LeakyReLU", "SiLU", "Sigmoid", "ELU", "Hardswish")
