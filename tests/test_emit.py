@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import subprocess
 import sys
 import typing
@@ -24,6 +25,7 @@ import pytest
 
 import specc
 from specc.emit import compile_source
+from specc.emit.render import wrap
 
 torch = pytest.importorskip("torch")
 from emit_harness import sites, verify  # noqa: E402  (needs torch)
@@ -235,6 +237,61 @@ def test_source_is_ruff_clean_and_formatted(path: Path, tmp_path: Path) -> None:
     assert check.returncode == 0, check.stdout + check.stderr
     fmt = _ruff(["format", "--diff"], tmp_path)
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
+def _statements(n: int, seed: int = 0) -> list[str]:
+    """Statements of the shapes the generator writes, with names from 1 to 60 characters."""
+    r = random.Random(seed)
+
+    def name() -> str:
+        return "z" + "".join(r.choice("abcdefghij_") for _ in range(r.choice([0, 2, 7, 14, 24, 39, 59])))
+
+    def value() -> str:
+        return r.choice(["1", "3", "(3, 3)", "True", '"zeros"', "0.1", "None", "(1, 2, 3)", "1e-05", "256"])
+
+    def call(depth: int = 0) -> str:
+        args = [value() for _ in range(r.randint(0, 4))]
+        args += [f"{name()}={value() if depth > 1 or r.random() < 0.7 else call(depth + 1)}"
+                 for _ in range(r.randint(0, 5))]
+        return f"nn.{name().capitalize()}({', '.join(args)})"
+
+    forms = [
+        lambda t, a, b, c: f"self.{t} = {call()}",
+        lambda t, a, b, c: f"self.{t} = nn.Sequential({', '.join(call() for _ in range(r.randint(1, 4)))})",
+        lambda t, a, b, c: f"self.{t} = Block{a}({b}={value()}, {c}={value()})",
+        lambda t, a, b, c: f"{t} = self.{a}({b})",
+        lambda t, a, b, c: f"{t} = self.{a}({b}, {c}, need_weights=False)[0]",
+        lambda t, a, b, c: f"{t} = {a} + {b} + {c}",
+        lambda t, a, b, c: f"{t} = {a} * {b}",
+        lambda t, a, b, c: f"{t} = torch.cat([{a}, {b}, {c}], dim=1)",
+        lambda t, a, b, c: f"{t} = self.{a}({b}.flatten(0, 1)).unflatten(0, {b}.shape[:2])",
+        lambda t, a, b, c: f"{t} = rnn_last(self.{a}({b})[0], batch_first=True)",
+        lambda t, a, b, c: f"{t} = {b}.reshape({b}.size(0), 4, -1)",
+        lambda t, a, b, c: f"return {a}, {b}, {c}",
+        lambda t, a, b, c: f"return torch.optim.SGD(params, lr=0.1, {a}={value()}, {b}={value()})",
+        lambda t, a, b, c: f"def __init__(self, {a}: int, {b}: tuple[int, ...], {c}: float) -> None:",
+        lambda t, a, b, c: f"def forward(self, {a}: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:",
+    ]
+    return [r.choice(forms)(name(), name(), name(), name()) for _ in range(n)]
+
+
+@pytest.mark.skipif(not RUFF.exists(), reason="ruff is not installed beside this python")
+def test_line_wrapping_matches_ruff_format(tmp_path: Path) -> None:
+    """The generator's line splitting (specc.emit.render.wrap) is what ruff format writes."""
+    blocks = []
+    for stmt in _statements(400):
+        if stmt.startswith("def "):
+            blocks.append(f"class A:\n    {stmt}\n        pass\n")
+        else:
+            blocks.append(f"class A:\n    def f(self):\n        {stmt}\n")
+    raw = tmp_path / "raw.py"
+    raw.write_text("\n\n".join(blocks))
+    subprocess.run([str(RUFF), "format", "--isolated", "-q", str(raw)], check=True)
+    expected = raw.read_text().strip().split("\n\n\n")
+    ours = ["\n".join(wrap(line) for line in block.splitlines()).strip() for block in blocks]
+    assert len(expected) == len(ours)
+    for want, got in zip(expected, ours):
+        assert got == want.strip()
 
 
 # -- build_loss / build_optimizer / build_scheduler ------------------------------------------------
