@@ -133,6 +133,30 @@ case("ConvTranspose3d", "{type: Conv3DTranspose, filters: 4, kernel_size: [1, 2,
      {"inp": ("B", 2, "D", 3, 3)}, lambda: nn.ConvTranspose3d(2, 4, (1, 2, 2), stride=(1, 2, 2), groups=2),
      ({"B": 2, "D": 2}, {"B": 3, "D": 5}))
 
+# Depthwise: PyTorch's grouped conv with groups = in_channels; separable: Keras' depthwise (no bias)
+# then a 1x1 pointwise conv.
+case("DepthwiseConv1d", "{type: DepthwiseConv1d, kernel_size: 3, padding: 1}", {"inp": ("B", 4, "L")},
+     lambda: nn.Conv1d(4, 4, 3, padding=1, groups=4), BL)
+case("DepthwiseConv1d", "{type: DepthwiseConv1D, kernel_size: 5, depth_multiplier: 3, strides: 2, dilation_rate: 2, "
+     "use_bias: false}", {"inp": ("B", 2, 20)}, lambda: nn.Conv1d(2, 6, 5, stride=2, dilation=2, groups=2, bias=False))
+case("DepthwiseConv2d", "{type: DepthwiseConv2d, kernel_size: 3, stride: 2, padding: 1, bias: false}",
+     {"inp": ("B", 6, "H", "W")}, lambda: nn.Conv2d(6, 6, 3, stride=2, padding=1, groups=6, bias=False), BHW)
+case("DepthwiseConv2d", "{type: DepthwiseConv2D, kernel_size: [3, 5], depth_multiplier: 2, padding: same, "
+     "padding_mode: reflect, in_channels: 3}", {"inp": ("B", 3, 8, 9)},
+     lambda: nn.Conv2d(3, 6, (3, 5), padding="same", padding_mode="reflect", groups=3))
+case("SeparableConv1d", "{type: SeparableConv1d, out_channels: 6, kernel_size: 3, padding: 1}", {"inp": ("B", 4, "L")},
+     lambda: nn.Sequential(nn.Conv1d(4, 4, 3, padding=1, groups=4, bias=False), nn.Conv1d(4, 6, 1)), BL)
+case("SeparableConv1d", "{type: SeparableConv1D, filters: 5, kernel_size: 3, depth_multiplier: 2, strides: 2, "
+     "use_bias: false}", {"inp": ("B", 3, 11)},
+     lambda: nn.Sequential(nn.Conv1d(3, 6, 3, stride=2, groups=3, bias=False), nn.Conv1d(6, 5, 1, bias=False)))
+case("SeparableConv2d", "{type: SeparableConv2d, out_channels: 8, kernel_size: 3, padding: 1}",
+     {"inp": ("B", 4, "H", "W")},
+     lambda: nn.Sequential(nn.Conv2d(4, 4, 3, padding=1, groups=4, bias=False), nn.Conv2d(4, 8, 1)), BHW)
+case("SeparableConv2d", "{type: SeparableConv2D, filters: 4, kernel_size: 3, depth_multiplier: 2, dilation_rate: 2, "
+     "padding: same, use_bias: false}", {"inp": ("B", 3, 9, 9)},
+     lambda: nn.Sequential(nn.Conv2d(3, 6, 3, dilation=2, padding="same", groups=3, bias=False),
+                           nn.Conv2d(6, 4, 1, bias=False)))
+
 # -- activations ------------------------------------------------------------------------------
 
 BT = ({"B": 2, "T": 3}, {"B": 3, "T": 5})
@@ -286,6 +310,10 @@ case("FeatureAlphaDropout", "{type: FeatureAlphaDropout}", {"inp": ("B", 3, 4, 4
 case("FeatureAlphaDropout", "{type: FeatureAlphaDropout, p: 0.2}", {"inp": ("B", 3, "L")},
      lambda: nn.FeatureAlphaDropout(0.2), BL)
 
+# StochasticDepth is the identity at eval, which is how these cases run (training: test_layers_torch).
+case("StochasticDepth", "{type: StochasticDepth, p: 0.2}", {"inp": ("B", 4, "H", "W")}, nn.Identity, BHW)
+case("StochasticDepth", "{type: DropPath, drop_prob: 0.1, mode: batch}", {"inp": ("B", "T", 6)}, nn.Identity, BT)
+
 # -- reshaping -------------------------------------------------------------------------------
 
 case("Identity", "{type: Identity}", {"inp": ("B", 3)}, nn.Identity)
@@ -319,6 +347,18 @@ case("Squeeze", "{type: Squeeze}", {"inp": ("B", 1, 4, 1)}, fn(lambda x: x[:, 0,
 case("Squeeze", "{type: Squeeze, dim: [-1, 1]}", {"inp": ("B", 1, "T", 1)}, fn(lambda x: x[:, 0, :, 0]), BT)
 case("Unsqueeze", "{type: Unsqueeze, dim: 1}", {"inp": ("B", 5)}, fn(lambda x: x[:, None]))
 case("Unsqueeze", "{type: Unsqueeze, dim: -1}", {"inp": ("B", "T", 4)}, fn(lambda x: x[..., None]), BT)
+
+case("Slice", "{type: Slice, dim: 1, stop: 3}", {"inp": ("B", 8, 5)}, fn(lambda x: x.narrow(1, 0, 3)))
+case("Slice", "{type: Slice, dim: -1, start: 1, stop: -1}", {"inp": ("B", 4, "T")},
+     fn(lambda x: x.narrow(2, 1, x.size(2) - 2)), BT)
+case("Slice", "{type: Slice, axis: 2, start: -3}", {"inp": ("B", 4, "T")},
+     fn(lambda x: x.narrow(2, x.size(2) - 3, 3)), BT)
+case("Slice", "{type: Slice, dim: 1, start: 1, step: 2}", {"inp": ("B", "T", 3)},
+     fn(lambda x: x.index_select(1, torch.arange(1, x.size(1), 2))), BT)
+case("Slice", "{type: Slice, dim: 1, start: 2, stop: 7, step: 3}", {"inp": ("B", 8, 2)},
+     fn(lambda x: torch.stack([x[:, 2], x[:, 5]], dim=1)))
+case("Slice", "{type: Slice, dim: 1, stop: 2}", {"ids": ("B", "T")}, fn(lambda x: x.narrow(1, 0, 2)), BT,
+     dtypes={"ids": "int64"})
 
 # -- reductions ------------------------------------------------------------------------------
 
@@ -384,6 +424,20 @@ case("TransformerEncoder", "{type: TransformerEncoder, nhead: 2, dim_feedforward
          nn.TransformerEncoderLayer(4, 2, 8, batch_first=True, norm_first=True), 3, norm=nn.LayerNorm(4),
          enable_nested_tensor=False), BT)
 
+
+
+def _prepend(n: int, d: int, batch_first: bool) -> nn.Module:
+    """n learned tokens (an Embedding's rows) in front of every sequence of the batch."""
+    rows = nn.Embedding(n, d)
+    if batch_first:
+        return _with(rows, lambda m, x: torch.cat([m.weight.unsqueeze(0).expand(x.size(0), n, d), x], dim=1))
+    return _with(rows, lambda m, x: torch.cat([m.weight.unsqueeze(1).expand(n, x.size(1), d), x], dim=0))
+
+
+case("ClassToken", "{type: ClassToken}", {"inp": ("B", "T", 8)}, lambda: _prepend(1, 8, True), BT)
+case("ClassToken", "{type: ClassToken, num_tokens: 2, batch_first: false}", {"inp": ("T", "B", 6)},
+     lambda: _prepend(2, 6, False), BT)
+case("ClassToken", "{type: ClassToken, d_model: 4}", {"inp": ("B", 5, 4)}, lambda: _prepend(1, 4, True))
 
 def _sinusoidal(max_len: int, d: int) -> torch.Tensor:
     pos = torch.arange(max_len).unsqueeze(1)

@@ -1,4 +1,5 @@
-"""Attention: MultiheadAttention, TransformerEncoderLayer / TransformerEncoder, PositionalEncoding.
+"""Attention: MultiheadAttention, TransformerEncoderLayer / TransformerEncoder, PositionalEncoding,
+ClassToken.
 
 Sequences are (B, T, E) with ``batch_first`` (specc's default), else (T, B, E).
 
@@ -61,16 +62,35 @@ def sequence_hint(t: TensorType) -> str:
     return "reshape it to a rank-3 sequence first"
 
 
+def flattened_positions(x: TensorType) -> str | None:
+    """How the last dim of ``x`` was made when it is a flattened map's positions ("14·14", from
+    Flatten start_dim: 2): in a (B, T, E) sequence those belong in dim 1, as the steps."""
+    why = x.note(2) if x.rank == 3 else None
+    # A bidirectional RNN's width also has a product note, "2·64 (both directions)": features.
+    return why if why and "·" in why and " (" not in why else None
+
+
 def check_features_last(x: TensorType, size: int, heads: int, size_field: str, heads_field: str,
                         batch_first: bool) -> None:
     """(B, C, L) from a conv or a Flatten(start_dim=2) has its features in dim 1: when only that
-    width fits the heads, the layout, not the head count, is the mistake."""
+    width fits the heads, or the last dim is a flattened map's positions, the layout, not the
+    head count, is the mistake."""
+    if not batch_first or size % heads == 0:
+        return
     c = x.shape[1]
-    if batch_first and size % heads and isinstance(c, int) and c % heads == 0:
+    if isinstance(c, int) and c % heads == 0:
         raise SpecError("S004", f"{size_field} {size} is not divisible by {heads_field} {heads}, and the input {x} "
                         f"looks like (B, features, steps) with {c} features", "if so, put the features last with "
                         f"- {{type: Transpose, dim0: 1, dim1: 2}} before this layer ({size_field} becomes {c}); "
                         f"else {divisor_hint(size, heads, size_field)}", field=heads_field)
+    positions = flattened_positions(x)
+    if positions:
+        # E.g. a ClassToken prepended to the untransposed map: dim 1 is then channels + 1.
+        raise SpecError("S004", f"{size_field} {size} is not divisible by {heads_field} {heads}, and the last dim "
+                        f"of the input {x} is {positions}: a flattened map's positions, not features",
+                        "if so, put the features last with - {type: Transpose, dim0: 1, dim1: 2} right after the "
+                        f"Flatten (before any ClassToken); else {divisor_hint(size, heads, size_field)}",
+                        field=heads_field)
 
 
 def _check_float(t: TensorType, what: str) -> None:
@@ -366,10 +386,11 @@ class PositionalEncoding(SequenceKind):
         t_len = seq_axes(x, p.batch_first)[1]
         if isinstance(t_len, int) and t_len > p.max_len:
             fix = f"set max_len: {t_len} or more"
-            if p.batch_first and x.note(2) and e <= p.max_len:
+            if p.batch_first and flattened_positions(x) and e <= p.max_len:
                 # A last dim flattened from a conv map (Flatten start_dim: 2) holds positions, not features.
                 fix = (f"if {x} is (B, features, steps), put the features last with - {{type: Transpose, dim0: 1, "
-                       f"dim1: 2}} before this layer (then {e} steps fit max_len {p.max_len}); else {fix}")
+                       f"dim1: 2}} right after the Flatten (then its {e} positions are the steps, within max_len "
+                       f"{p.max_len}); else {fix}")
             raise SpecError("S001", f"the sequence has {t_len} steps but the position table has max_len "
                             f"{p.max_len}", fix, field="max_len")
         table = p.max_len * e
@@ -378,3 +399,60 @@ class PositionalEncoding(SequenceKind):
         learned = p.kind == "learned"
         return LayerResult(TensorType(x.shape, x.dtype, x.notes), args, table if learned else 0, 0,
                            0 if learned else table)
+
+
+# -- class token ------------------------------------------------------------------------------------
+
+CLASS_TOKEN_SUPPORT = '''
+class ClassToken(nn.Module):
+    """Prepends learned tokens to a (B, T, d_model) sequence ((T, B, d_model) when not
+    batch_first): ViT's class token, or DeiT's class and distillation tokens.  One
+    (1, num_tokens, d_model) parameter, expanded over the batch, so ONNX keeps B and T
+    dynamic."""
+
+    def __init__(self, d_model: int, num_tokens: int = 1, batch_first: bool = True) -> None:
+        super().__init__()
+        self.batch_first = batch_first
+        self.token = nn.Parameter(torch.zeros(1, num_tokens, d_model))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.batch_first:
+            return torch.cat([self.token.expand(x.size(0), -1, -1), x], dim=1)
+        token = self.token.transpose(0, 1).expand(-1, x.size(1), -1)
+        return torch.cat([token, x], dim=0)
+'''
+
+
+class ClassTokenParams(LayerParams):
+    d_model: PositiveInt | None = None
+    num_tokens: PositiveInt = 1
+    batch_first: bool = True
+
+
+@register
+class ClassToken(SequenceKind):
+    """``(B, T, D) -> (B, T + num_tokens, D)``: learned tokens in front of the sequence.  The
+    encoder mixes them with every step, and ``{type: Select, dim: 1, index: 0}`` then takes
+    the class token's output (torchvision's ``x[:, 0]``)."""
+
+    type_name = "ClassToken"
+    Params = ClassTokenParams
+    ranks = (3,)
+    layout = "(B, T, d_model) with batch_first, else (T, B, d_model)"
+    summary = "prepend learned (class) tokens to a (B, T, d_model) sequence: (B, T + num_tokens, d_model)"
+    torch_class = "ClassToken"
+    support_code = CLASS_TOKEN_SUPPORT
+    positional = ("d_model",)
+    defaults = {"num_tokens": 1, "batch_first": True}
+
+    def infer(self, p: ClassTokenParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        _check_float(x, "input")
+        e = check_given(p.d_model, x.shape[2], "d_model", x, 2, "features per step")
+        t_axis = 1 if p.batch_first else 0
+        shape = list(x.shape)
+        shape[t_axis] = add(shape[t_axis], p.num_tokens)
+        # The step count changed; the other dims keep their story (a flattened map's "14·14").
+        notes = {i: why for i, why in x.notes.items() if i != t_axis}
+        args = {"d_model": e, "num_tokens": p.num_tokens, "batch_first": p.batch_first}
+        return LayerResult(TensorType(tuple(shape), x.dtype, notes), args, p.num_tokens * e, 0)

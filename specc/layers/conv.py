@@ -1,4 +1,11 @@
-"""Convolutions: Conv1d/2d/3d and ConvTranspose1d/2d/3d, one base class for every rank."""
+"""Convolutions: Conv1d/2d/3d, ConvTranspose1d/2d/3d, and the depthwise and separable convs of
+the mobile nets (Keras DepthwiseConv2D / SeparableConv2D), one base class for every rank.
+
+A depthwise conv is PyTorch's ``nn.Conv2d(C, C·m, k, groups=C)`` with C taken from the input;
+a separable conv is that depthwise conv (no bias) followed by a 1x1 pointwise conv to
+``out_channels``, as Keras builds it.  Both reuse the plain conv's shape rule, so their
+sizes, errors and counts are the plain conv's by construction.
+"""
 
 from __future__ import annotations
 
@@ -218,3 +225,148 @@ class ConvTranspose2d(_ConvTranspose):
 class ConvTranspose3d(_ConvTranspose):
     type_name, rank, aliases, torch_class = "ConvTranspose3d", 3, ("Conv3DTranspose",), "nn.ConvTranspose3d"
     summary = "3-D transposed convolution (upsampling)"
+
+
+# -- depthwise and separable -------------------------------------------------------------------------
+
+class DepthwiseConvParams(LayerParams):
+    kernel_size: IntOrTuple
+    depth_multiplier: PositiveInt = 1
+    stride: IntOrTuple = Field(1, validation_alias=AliasChoices("stride", "strides"))
+    padding: PadOrTuple | Literal["same", "valid"] = 0
+    dilation: IntOrTuple = Field(1, validation_alias=AliasChoices("dilation", "dilation_rate"))
+    bias: bool = Field(True, validation_alias=AliasChoices("bias", "use_bias"))
+    padding_mode: Literal["zeros", "reflect", "replicate", "circular"] = "zeros"
+    in_channels: PositiveInt | None = None
+
+
+class SeparableConvParams(LayerParams):
+    out_channels: PositiveInt = Field(validation_alias=AliasChoices("out_channels", "filters"))
+    kernel_size: IntOrTuple
+    depth_multiplier: PositiveInt = 1
+    stride: IntOrTuple = Field(1, validation_alias=AliasChoices("stride", "strides"))
+    padding: PadOrTuple | Literal["same", "valid"] = 0
+    dilation: IntOrTuple = Field(1, validation_alias=AliasChoices("dilation", "dilation_rate"))
+    bias: bool = Field(True, validation_alias=AliasChoices("bias", "use_bias"))  # the pointwise conv's
+    padding_mode: Literal["zeros", "reflect", "replicate", "circular"] = "zeros"
+    in_channels: PositiveInt | None = None
+
+
+def _depthwise(conv: _Conv, p: DepthwiseConvParams | SeparableConvParams, x: TensorType,
+               bias: bool) -> LayerResult:
+    """The plain conv of ``conv``'s rank with groups = in_channels (inferred from ``x``)."""
+    c = check_given(p.in_channels, x.shape[1], "in_channels", x, 1, "channels")
+    full = ConvParams(out_channels=c * p.depth_multiplier, kernel_size=p.kernel_size, stride=p.stride,
+                      padding=p.padding, dilation=p.dilation, groups=c, bias=bias, padding_mode=p.padding_mode,
+                      in_channels=c)
+    return conv.infer(full, [x])
+
+
+class _DepthwiseConv(Spatial):
+    """One k-wide filter per input channel (depth_multiplier of them), channels never mixed."""
+
+    Params = DepthwiseConvParams
+    positional = _Conv.positional
+    defaults = _Conv.defaults
+    conv: _Conv
+
+    def infer(self, p: DepthwiseConvParams, ins: list[TensorType]) -> LayerResult:
+        return _depthwise(self.conv, p, ins[0], p.bias)
+
+
+# One class per rank; the emitted module writes it once per file.  Its parameters are named as
+# Keras names its weights (depthwise, pointwise), so checkpoints map by name.
+SEPARABLE_SUPPORT = '''
+class _SeparableConv(nn.Module):
+    """A depthwise conv (one filter per input channel, depth_multiplier of them, no bias)
+    followed by a 1x1 pointwise conv that mixes the channels: Keras' SeparableConv."""
+
+    conv: type = nn.Conv2d
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        depth_multiplier: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+    ) -> None:
+        super().__init__()
+        mid = in_channels * depth_multiplier
+        self.depthwise = self.conv(
+            in_channels,
+            mid,
+            kernel_size,
+            stride=stride,
+            padding=padding,
+            dilation=dilation,
+            groups=in_channels,
+            bias=False,
+            padding_mode=padding_mode,
+        )
+        self.pointwise = self.conv(mid, out_channels, 1, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pointwise(self.depthwise(x))
+
+
+class SeparableConv1d(_SeparableConv):
+    conv = nn.Conv1d
+
+
+class SeparableConv2d(_SeparableConv):
+    conv = nn.Conv2d
+'''
+
+
+class _SeparableConv(Spatial):
+    Params = SeparableConvParams
+    positional = ("in_channels", "out_channels", "kernel_size")
+    defaults = {"stride": 1, "padding": 0, "dilation": 1, "depth_multiplier": 1, "bias": True,
+                "padding_mode": "zeros"}
+    support_code = SEPARABLE_SUPPORT
+    conv: _Conv
+
+    def infer(self, p: SeparableConvParams, ins: list[TensorType]) -> LayerResult:
+        dw = _depthwise(self.conv, p, ins[0], bias=False)
+        a = dw.args
+        mid, spatial = a["out_channels"], dw.out.shape[2:]
+        out = TensorType((ins[0].shape[0], p.out_channels, *spatial), ins[0].dtype)
+        params = dw.params + mid * p.out_channels + (p.out_channels if p.bias else 0)
+        macs = dw.macs + mul(product(spatial), mid * p.out_channels)
+        args = {"in_channels": a["in_channels"], "out_channels": p.out_channels, "kernel_size": a["kernel_size"],
+                "stride": a["stride"], "padding": a["padding"], "dilation": a["dilation"],
+                "depth_multiplier": p.depth_multiplier, "bias": p.bias, "padding_mode": p.padding_mode}
+        return LayerResult(out, args, params, macs)
+
+
+@register
+class DepthwiseConv1d(_DepthwiseConv):
+    type_name, rank, aliases, torch_class = "DepthwiseConv1d", 1, ("DepthwiseConv1D",), "nn.Conv1d"
+    conv = Conv1d()
+    summary = "depthwise 1-D conv: groups = in_channels, out_channels = in_channels·depth_multiplier"
+
+
+@register
+class DepthwiseConv2d(_DepthwiseConv):
+    type_name, rank, aliases, torch_class = "DepthwiseConv2d", 2, ("DepthwiseConv2D",), "nn.Conv2d"
+    conv = Conv2d()
+    summary = "depthwise 2-D conv (MobileNet): groups = in_channels, out_channels = in_channels·depth_multiplier"
+
+
+@register
+class SeparableConv1d(_SeparableConv):
+    type_name, rank, aliases, torch_class = "SeparableConv1d", 1, ("SeparableConv1D",), "SeparableConv1d"
+    conv = Conv1d()
+    summary = "depthwise 1-D conv (no bias) then a 1x1 pointwise conv to out_channels (Keras SeparableConv1D)"
+
+
+@register
+class SeparableConv2d(_SeparableConv):
+    type_name, rank, aliases, torch_class = "SeparableConv2d", 2, ("SeparableConv2D",), "SeparableConv2d"
+    conv = Conv2d()
+    summary = "depthwise 2-D conv (no bias) then a 1x1 pointwise conv to out_channels (Keras SeparableConv2D)"

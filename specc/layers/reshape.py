@@ -1,20 +1,21 @@
 """Layers that move elements around without computing: Identity, Flatten, Unflatten, Reshape,
-Permute, Transpose, Squeeze, Unsqueeze.  No parameters, 0 MACs.
+Permute, Transpose, Squeeze, Unsqueeze, Slice.  No parameters, 0 MACs.
 
 Flatten and Unflatten are PyTorch modules; the rest are written inline
 (``x.permute(0, 2, 1)``).  Reshape names symbolic dims by the input axis they come from
 (``x.reshape(x.shape[0], -1, 64)``), so the generated code works for any batch size and
-exports to ONNX with dynamic axes.
+exports to ONNX with dynamic axes.  Slice is Python's ``x[:, a:b]``, which ONNX exports as a
+Slice node that keeps dynamic dims dynamic.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, PositiveInt
 
 from ..diagnostics import SpecError
-from ..shapes.dims import Dim, DimLike, product, sym
+from ..shapes.dims import Dim, DimLike, add, ceildiv, product, sym
 from ..shapes.formulas import exact_div
 from ..shapes.tensor import TensorType
 from .base import LayerKind, LayerParams, LayerResult, axis, register
@@ -317,3 +318,81 @@ class Unsqueeze(LayerKind):
     def torch_forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
         return f"{on(inputs[0])}.unsqueeze({args['dim']})"
 
+
+
+class SliceParams(LayerParams):
+    dim: int = Field(validation_alias=AliasChoices("dim", "axis"))
+    start: int = 0
+    stop: int | None = Field(None, description="null: to the end of the dim")
+    step: PositiveInt = 1
+
+
+def _slice_length(size: DimLike, p: SliceParams, x: TensorType) -> DimLike:
+    """Elements ``x[start:stop:step]`` keeps along a dim of ``size``, checked like an index.
+
+    Unlike Python, an index beyond the dim is an error rather than clamped, so that the
+    length is what the spec says for every size a symbolic dim takes.
+    """
+    where = f"dim {p.dim} of {x}"
+    if isinstance(size, int):
+        if not -size <= p.start < size:
+            raise SpecError("S008", f"start {p.start} is out of range for {where} (size {size})",
+                            f"use a start from {-size} to {size - 1}", field="start")
+        if p.stop is not None and not -size <= p.stop <= size:
+            raise SpecError("S008", f"stop {p.stop} is beyond {where} (size {size})",
+                            f"use a stop from {-size} to {size}, or stop: null to slice to the end", field="stop")
+        first = p.start % size
+        end = size if p.stop is None else p.stop % size if p.stop < 0 else p.stop
+        if end <= first:
+            raise SpecError("S002", f"the slice {p.start}:{'' if p.stop is None else p.stop} of {where} (size "
+                            f"{size}) would be empty: it starts at {first} and stops at {end}",
+                            f"use a stop after {first} (up to {size}, or null for the end), or a smaller start",
+                            field="stop")
+        return -(-(end - first) // p.step)
+    # A symbolic size (assumed at least as long as the indices reach): the length is a
+    # formula in it, x[:, 1:-1] is T - 2 and x[:, -3:] is 3.
+    if p.stop is None:
+        span: DimLike = add(size, -p.start) if p.start >= 0 else -p.start
+    elif p.start >= 0 > p.stop:
+        span = add(size, p.stop - p.start)
+    elif (p.start >= 0) == (p.stop >= 0):
+        span = p.stop - p.start
+        if span <= 0:
+            hint = (f"use a stop of {p.start + 1} or more, or stop: null for the end" if p.start >= 0 else
+                    f"use a stop from {p.start + 1} to -1, or stop: null for the end" if p.start < -1 else
+                    "use stop: null (start -1 is the last element)")
+            raise SpecError("S002", f"the slice {p.start}:{p.stop} of {where} would be empty", hint, field="stop")
+    else:
+        # From the end to the front: longer dims give shorter slices, and most give none.
+        syms = ", ".join(sorted(size.symbols()))
+        raise SpecError("S005", f"start {p.start} counts from the end and stop {p.stop} from the front of {where}, "
+                        f"whose size {size} is not fixed, so the slice's length would depend on {syms}",
+                        "count both from the same end (both ≥ 0 or both negative), use stop: null for the end, "
+                        f"or give {syms} a fixed size in inputs:", field="stop")
+    return ceildiv(span, p.step) if p.step > 1 else span
+
+
+@register
+class Slice(LayerKind):
+    """``x[:, start:stop:step]`` along ``dim`` (the dim stays, shortened).  A node has one
+    output, so a split into halves is two Slices reading the same tensor: GLU's
+    ``Slice stop: H`` and ``Slice start: H``, or ShuffleNetV2's channel split."""
+
+    type_name, Params = "Slice", SliceParams
+    accepts = "any"
+    summary = "x[:, start:stop:step] along dim; negative indices count from the end, stop: null is the end"
+
+    def infer(self, p: SliceParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        d = axis(p.dim, x.rank)
+        length = _slice_length(x.shape[d], p, x)
+        shape = (*x.shape[:d], length, *x.shape[d + 1:])
+        notes = {i: why for i, why in x.notes.items() if i != d}
+        return LayerResult(TensorType(shape, x.dtype, notes),
+                           {"dim": d, "start": p.start, "stop": p.stop, "step": p.step}, 0, 0)
+
+    def torch_forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        start = str(args["start"]) if args["start"] else ""
+        stop = "" if args["stop"] is None else str(args["stop"])
+        step = f":{args['step']}" if args["step"] != 1 else ""
+        return f"{on(inputs[0])}[{', '.join([':'] * args['dim'] + [f'{start}:{stop}{step}'])}]"
