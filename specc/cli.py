@@ -34,12 +34,19 @@ def _err(text: str) -> None:
 
 # -- shared pieces ---------------------------------------------------------------------------------
 
-def _load(path: str, overrides: list[str] | None) -> Any:
+def _load(path: str, overrides: list[str] | None, ignore: list[str] | None = None) -> Any:
     from .pipeline import load
 
     if not Path(path).is_file():
         raise UsageError(f"no such spec file: {path}")
-    return load(path, overrides)
+    from .codes import WARNING_CODES
+
+    codes = [c.strip().upper() for item in ignore or [] for c in item.split(",") if c.strip()]
+    unknown = [c for c in codes if c not in WARNING_CODES]
+    if unknown:
+        raise UsageError(f"--ignore {', '.join(unknown)}: only warnings can be silenced "
+                         f"({', '.join(sorted(WARNING_CODES))})")
+    return load(path, overrides, codes)
 
 
 def print_diagnostics(spec: Any, fmt: str = "text", stream: Any = None) -> None:
@@ -70,7 +77,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     reports = []
     worst = EXIT_OK
     for path in args.specs:
-        spec = _load(path, args.set)
+        spec = _load(path, args.set, args.ignore)
         failed = not spec.ok or (args.strict and spec.diagnostics)
         worst = EXIT_SPEC if failed else worst
         if args.format == "json":
@@ -177,6 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json", "github"), default="text",
                    help="json for machines, github for Actions annotations")
     p.add_argument("--strict", action="store_true", help="fail on warnings too")
+    p.add_argument("--ignore", action="append", default=[], metavar="CODE[,CODE]",
+                   help="silence these warning codes (e.g. L004); errors cannot be silenced")
     p.add_argument("-q", "--quiet", action="store_true", help="print only problems")
     _spec_options(p)
     p.set_defaults(func=cmd_check)

@@ -270,3 +270,7 @@ _TABLE = [
 
 CODES: dict[str, Code] = {c.code: c for c in _TABLE}
 assert len(CODES) == len(_TABLE), "duplicate code in the table"
+
+# The codes that are warnings (lint rules, unused inputs and layers): the only ones a spec
+# may silence with `ignore:` or `lint: {ignore: [...]}`. Errors can never be silenced.
+WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")} | {"G005", "G007"})

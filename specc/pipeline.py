@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,7 +87,7 @@ class SpecInvalid(Exception):
         super().__init__("\n".join(render_text(d) for d in spec.errors))
 
 
-def load(path: str | Path, overrides: list[str] | dict[str, Any] | None = None) -> Spec:
+def load(path: str | Path, overrides: list[str] | dict[str, Any] | None = None, ignore: Iterable[str] = ()) -> Spec:
     """Read and check a spec file. Never raises for problems in the spec: see ``.diagnostics``."""
     display = str(path)
     try:
@@ -97,17 +98,19 @@ def load(path: str | Path, overrides: list[str] | dict[str, Any] | None = None) 
         spec.diagnostics.append(Diagnostic("Y006", f"cannot read the spec: {reason}", Location(display, 1, 1),
                                            "check the path"))
         return spec
-    return loads(text, display, overrides)
+    return loads(text, display, overrides, ignore)
 
 
-def loads(text: str, file: str = "<string>", overrides: list[str] | dict[str, Any] | None = None) -> Spec:
+def loads(text: str, file: str = "<string>", overrides: list[str] | dict[str, Any] | None = None,
+          ignore: Iterable[str] = ()) -> Spec:
+    """Check spec text; ``ignore`` silences warning codes (never errors)."""
     spec = Spec(file, text)
     # Checking allocates many small objects and frees almost none; the cyclic collector's
     # repeated passes over them made a 10,000-layer spec cost twice its linear share.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        _run(spec, overrides)
+        _run(spec, overrides, ignore)
     except SpecError as err:
         spec.diagnostics.append(err.diagnostic(Location(file, 1, 1)))
     finally:
@@ -132,7 +135,7 @@ def _once(diags: list[Diagnostic]) -> list[Diagnostic]:
     return out
 
 
-def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None) -> None:
+def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None, ignore: Iterable[str] = ()) -> None:
     raw = load_yaml(spec.text, spec.path)
     spec.raw = raw
     ex = expand(raw, parse_overrides(overrides), set(REGISTRY), spec.path)
@@ -168,6 +171,27 @@ def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None) -> None:
         from .lint import run_rules
 
         spec.diagnostics.extend(run_rules(spec))
+    _silence(spec, graph, ignore)
+
+
+def _silence(spec: Spec, graph: Graph, ignore: Iterable[str]) -> None:
+    """Drop the warnings a spec (lint: {ignore}), a layer (ignore:) or the caller silenced.
+    Errors are never dropped."""
+    everywhere = {c.upper() for c in ignore}
+    if spec.document is not None and spec.document.lint is not None:
+        everywhere |= set(spec.document.lint.ignore)
+    per_layer: dict[str, frozenset[str]] = {}
+
+    def walk(g: Graph, inherited: frozenset[str]) -> None:
+        for n in g.nodes:
+            codes = inherited | n.ignore
+            per_layer[n.path] = codes
+            if n.sub is not None:
+                walk(n.sub, codes)
+
+    walk(graph, frozenset())
+    spec.diagnostics = [d for d in spec.diagnostics if d.severity == "error" or not (
+        d.code in everywhere or d.code in per_layer.get(d.layer or "", frozenset()))]
 
 
 def _check_python_names(doc: PosDict, spec: Spec) -> None:

@@ -210,8 +210,8 @@ def test_vgg16_stages_of_equal_width_get_their_own_input_channels() -> None:
     """Regression: stage 4 (256 -> 512) and stage 5 (512 -> 512) have equal block args; the
     emitter once gave both one class, built for 256 input channels."""
     source = specc.emit.compile_source(specc.load(ZOO / "vgg16.yaml", SMALL["vgg16"]))
-    assert "ConvReLU(in_channels=256, out=512)" in source
-    assert source.count("ConvReLU(in_channels=512, out=512)") == 2 + 3
+    assert "ConvReLU(out=512, in_channels=256)" in source
+    assert source.count("ConvReLU(out=512, in_channels=512)") == 2 + 3
 
 
 # -- hand-written twins: copy the weights, compare the outputs -------------------------------------------

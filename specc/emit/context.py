@@ -11,14 +11,17 @@ parameters (named after the block argument they equal, when there is one).
 from __future__ import annotations
 
 import builtins
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
+from ..diagnostics import SpecError
 from ..graph.ir import Graph, Node
+from ..load.expr import evaluate, python_source
 from ..shapes.dims import fmt_shape
 from ..shapes.tensor import TensorType
-from .quote import Ref, UnsafeValue, comment, docstring, ident, lit
+from .quote import Code, Ref, UnsafeValue, comment, docstring, ident, lit
 
 if TYPE_CHECKING:
     from ..pipeline import Spec
@@ -292,8 +295,9 @@ class _Emitter:
                 self.resolve(inst.items)
             self._choose_params(v)
             first = v.instances[0]
-            template = [Item(it.attr, it.node, {k: (Ref(v.mapping[(it.attr, k)]) if (it.attr, k) in v.mapping else x)
-                                                for k, x in it.args.items()}, cls=it.cls, seq=it.seq)
+            template = [Item(it.attr, it.node,
+                             {k: _written(v.mapping[(it.attr, k)]) if (it.attr, k) in v.mapping else x
+                              for k, x in it.args.items()}, cls=it.cls, seq=it.seq)
                         for it in first.items]
             assert first.node.sub is not None
             shapes = [_shape_comment(first.node.sub.inputs["input"])]
@@ -302,7 +306,7 @@ class _Emitter:
             same = all([s.shape for s in self._steps_shapes(i)] == [s.shape for s in self._steps_shapes(first)]
                        for i in v.instances)
             steps = [Step(s.target, s.expr, s.shape if same else "") for s in self._steps_shapes(first)]
-            params = [f"{p}: {v.annotations[p]}" for p in v.params]
+            params = [f"{ident(p, parameter=True)}: {v.annotations[p]}" for p in v.params]
             frozen = {it.attr for it in first.items
                       if all(not other.node.trainable for inst in v.instances for other in inst.items
                              if other.attr == it.attr)}
@@ -316,31 +320,61 @@ class _Emitter:
 
     def _choose_params(self, v: Variant) -> None:
         """A constructor value becomes a class parameter only when it differs between the
-        instances sharing the class; it is named after the block argument it tracks, and
-        values that always move together (in_channels of two branches) share one name."""
+        instances sharing the class. It is written, in order of preference, as the spec's own
+        expression of the block arguments (``inp * expand``), as the block argument it equals,
+        or as a parameter of its own; values that always move together share one expression."""
         keys = [(it.attr, k) for it in v.instances[0].items for k in it.args]
+        templates = {it.attr: it.node.template for it in v.instances[0].items}
         block_args = [inst.node.sub.block_args if inst.node.sub is not None else {} for inst in v.instances]
         arg_names = list(block_args[0])
         mapping: dict[tuple[str, str], str] = {}
-        vectors: dict[str, list[Any]] = {}
+        vectors: dict[str, list[Any]] = {}  # expression -> its value in each instance
+        uses: dict[str, list[str]] = {}  # expression -> the parameters it reads
+        own: dict[str, list[Any]] = {}  # parameters that are no block argument -> values
         for key in keys:
             vals = [self._arg(inst, key) for inst in v.instances]
             if all(_same(x, vals[0]) for x in vals[1:]):
                 continue  # a constant of the class
-            name = next((p for p, vec in vectors.items() if all(map(_same, vec, vals))), None)
-            if name is None:
-                name = next((a for a in arg_names if all(_same(ba.get(a), x) for ba, x in zip(block_args, vals))), None)
-            if name is None:
+            expr = self._as_written(templates.get(key[0]), key[1], arg_names, block_args, vals, uses)
+            if expr is None:  # an inferred size: the expression of the latest value that always equals it
+                expr = next((e for e, vec in reversed(vectors.items()) if all(map(_same, vec, vals))), None)
+            if expr is None:
+                expr = next((a for a in arg_names if all(_same(ba.get(a), x) for ba, x in zip(block_args, vals))),
+                            None)
+                if expr is not None:
+                    uses[expr] = [expr]
+            if expr is None:
                 attr, k = key
-                name = k if k not in vectors and k not in arg_names else f"{attr}_{k}"
-            mapping[key] = name
-            vectors[name] = vals
+                expr = k if k not in vectors and k not in arg_names and k not in own else f"{attr}_{k}"
+                uses[expr] = [expr]
+                own[expr] = vals
+            mapping[key] = expr
+            vectors[expr] = vals
+        used = {p for e in mapping.values() for p in uses[e]}
         v.mapping = mapping
-        v.params = list(vectors)
-        for inst in v.instances:
-            inst.kwargs = {p: next(self._arg(inst, key) for key, name in mapping.items() if name == p)
-                           for p in v.params}
-        v.annotations = {p: _annotation(vec[0]) for p, vec in vectors.items()}
+        v.params = [a for a in arg_names if a in used] + [p for p in own if p in used]
+        for i, inst in enumerate(v.instances):
+            inst.kwargs = {p: own[p][i] if p in own else block_args[i][p] for p in v.params}
+        v.annotations = {p: _annotation(v.instances[0].kwargs[p]) for p in v.params}
+
+    @staticmethod
+    def _as_written(template: Any, key: str, arg_names: list[str], block_args: list[dict[str, Any]],
+                    vals: list[Any], uses: dict[str, list[str]]) -> str | None:
+        """The spec's ``${...}`` for this value when it is an expression of the block's
+        arguments that gives the actual value in every instance."""
+        raw = template.get(key) if isinstance(template, dict) else None
+        m = re.fullmatch(r"\s*\$\{([^{}]*)\}\s*", raw) if isinstance(raw, str) else None
+        source = python_source(m.group(1), set(arg_names)) if m else None
+        if source is None or not source[1]:
+            return None
+        text, names = source
+        try:
+            if not all(_same(evaluate(m.group(1), args, None), x) for args, x in zip(block_args, vals)):
+                return None
+        except SpecError:
+            return None
+        uses[text] = names
+        return text
 
     @staticmethod
     def _arg(inst: Instance, key: tuple[str, str]) -> Any:
@@ -361,6 +395,11 @@ def _shared(g: Graph, n: Node) -> bool:
     if src is None or src in g.inputs or src in (s for _, s in g.outputs):
         return True
     return any(src in m.inputs for m in g.nodes if m is not n)
+
+
+def _written(expr: str) -> Ref | Code:
+    """A parameter name goes through the identifier check; an expression came from a whitelisted AST."""
+    return Ref(expr) if expr.isidentifier() else Code(expr)
 
 
 def _annotation(v: Any) -> str:

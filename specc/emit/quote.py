@@ -17,6 +17,14 @@ class Ref:
     name: str
 
 
+@dataclass(frozen=True)
+class Code:
+    """An expression over constructor parameters, e.g. ``inp * expand``: produced only by
+    :func:`specc.load.expr.python_source` from a whitelisted AST, written as is."""
+
+    text: str
+
+
 class UnsafeValue(ValueError):
     pass
 
@@ -25,6 +33,8 @@ def lit(v: Any) -> str:
     """A Python literal for ``v``: numbers, bools, None, text, and tuples/lists/dicts of them."""
     if isinstance(v, Ref):
         return ident(v.name, parameter=True)
+    if isinstance(v, Code):
+        return v.text
     if v is None or isinstance(v, bool):
         return repr(v)
     if isinstance(v, int):

@@ -104,6 +104,23 @@ class GraphBuilder:
             names.add(name)
         return names
 
+    def _ignore_codes(self, item: PosDict, path: str) -> frozenset[str]:
+        """`ignore: [L004]` silences those warnings for this layer (and inside a block instance)."""
+        from ..codes import WARNING_CODES
+
+        raw = item["ignore"]
+        codes = raw if isinstance(raw, list) else [raw]
+        out: set[str] = set()
+        for code in codes:
+            if isinstance(code, str) and code.upper() in WARNING_CODES:
+                out.add(code.upper())
+                continue
+            warnings = sorted(WARNING_CODES)
+            guess = difflib.get_close_matches(str(code).upper(), warnings, n=1)
+            self.error("V003", f"ignore: {code!r} is not a warning code specc can silence", item.value_loc("ignore"),
+                       f"did you mean {guess[0]}?" if guess else f"warning codes: {', '.join(warnings)}", layer=path)
+        return frozenset(out)
+
     @staticmethod
     def _auto(item: Any, counters: dict[str, int], taken: set[str]) -> str:
         t = item.get("type") if isinstance(item, PosDict) else None
@@ -127,6 +144,9 @@ class GraphBuilder:
         node = Node(local, path, str(ltype), loc, [], explicit_name="name" in item)
         node.field_locs = {str(k): v for k, v in item.key_locs.items()}
         node.trainable = trainable and item.get("trainable", True) is not False
+        node.template = item.template
+        if "ignore" in item:
+            node.ignore = self._ignore_codes(item, path)
         if id(item) in self.broken:
             return node
         node.inputs = self._sources(g, item, prev, path, loc)

@@ -30,6 +30,8 @@ class Node:
     sub: Graph | None = None
     explicit_name: bool = False
     trainable: bool = True
+    ignore: frozenset[str] = frozenset()  # warning codes silenced for this layer (and a group's children)
+    template: Any = None  # the layer item as written in the spec, ${...} unexpanded
     field_locs: dict[str, Location] = field(default_factory=dict)
 
     @property

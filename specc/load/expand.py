@@ -20,7 +20,9 @@ from .yaml_loader import PosDict, PosList, resolve_plain
 _RESERVED_CLASS_NAMES = frozenset(dir(builtins)) | {"nn", "torch", "F", "math", "Tensor", "self"}
 _CLASS_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 CLI = Location("<command line>", 1, 1)
-LAYER_META = ("type", "name", "from", "repeat", "trainable")  # keys that every layer item may carry
+# Keys every layer item may carry (not parameters of the layer kind).
+LAYER_META = ("type", "name", "from", "repeat", "trainable", "when", "ignore")
+_SKIP = object()  # an item whose `when:` is false
 
 
 class Group(PosDict):
@@ -201,7 +203,14 @@ class _Expander:
         out = PosList(loc=items.loc)
         for i, item in enumerate(items):
             item_loc = items.item_loc(i)
-            out.append(self.expand_item(item, env, stack, item_loc))
+            expanded = self.expand_item(item, env, stack, item_loc)
+            if expanded is _SKIP:
+                continue
+            if isinstance(expanded, PosDict) and isinstance(item, PosDict):
+                # The item as written, ${...} and all: the code generator writes a block's
+                # varying sizes as these expressions of the block's arguments.
+                expanded.template = item
+            out.append(expanded)
             out.item_locs.append(item_loc)
         return out
 
@@ -220,6 +229,16 @@ class _Expander:
             self.fail(err)
             self.broken.add(id(item))
             return item
+        if "when" in item:
+            cond = item["when"]
+            if not isinstance(cond, bool):
+                self.fail(SpecError("V003", f"when: must be true or false, got {_plain(cond)}",
+                                    "write a condition such as when: \"${stride == 1 and inp == out}\"",
+                                    loc=item.value_loc("when")))
+                self.broken.add(id(item))
+                return item
+            if not cond:
+                return _SKIP
         if "repeat" in item:
             return self.expand_repeat(item, env, stack)
         btype = item.get("type")
@@ -235,7 +254,7 @@ class _Expander:
                                 "write e.g. repeat: 3", loc=item.value_loc("repeat")))
             self.broken.add(id(item))
             return item
-        body = item.copy_with({k: v for k, v in item.items() if k not in ("repeat", "name", "from")})
+        body = item.copy_with({k: v for k, v in item.items() if k not in ("repeat", "name", "from", "when")})
         group = _group(item, "repeat", None)
         group.children = [self.expand_item(body.copy_with(dict(body)), env, stack, item.loc) for _ in range(n)]
         return group

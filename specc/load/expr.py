@@ -1,8 +1,9 @@
 """``${...}`` substitution: variables and simple arithmetic, evaluated without ``eval``.
 
-The expression is parsed with :mod:`ast` and walked by hand; only numbers, variable
-names, ``+ - * / // % **``, unary signs, parentheses and ``min``/``max``/``abs``/
-``round``/``int`` are accepted.
+The expression is parsed with :mod:`ast` and walked by hand; only numbers, text, variable
+names, ``+ - * / // % **``, unary signs, parentheses, ``min``/``max``/``abs``/``round``/
+``int``/``ceil``/``floor``, comparisons, ``and``/``or``/``not`` and ``a if cond else b``
+are accepted.
 """
 
 from __future__ import annotations
@@ -94,10 +95,8 @@ def _reason(node: ast.AST) -> str:
             reasons.append(f"reads the attribute .{n.attr}")
         elif isinstance(n, ast.Subscript):
             reasons.append("indexes a value with [...]")
-        elif isinstance(n, ast.Constant) and (isinstance(n.value, bool) or not isinstance(n.value, (int, float))):
+        elif isinstance(n, ast.Constant) and not isinstance(n.value, (int, float, str)):
             reasons.append(f"contains the literal {n.value!r}")
-        elif isinstance(n, (ast.Compare, ast.BoolOp, ast.IfExp)):
-            reasons.append("compares or tests values")
         elif isinstance(n, (ast.Lambda, ast.ListComp, ast.GeneratorExp, ast.DictComp, ast.SetComp, ast.NamedExpr)):
             reasons.append("defines a function, comprehension or assignment")
         elif isinstance(n, (ast.List, ast.Tuple, ast.Dict, ast.Set)):
@@ -108,9 +107,35 @@ def _reason(node: ast.AST) -> str:
     return reasons[0] if reasons else "is not plain arithmetic"
 
 
+_COMPARE: dict[type, Callable[[Any, Any], bool]] = {
+    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
+    ast.Gt: operator.gt, ast.GtE: operator.ge,
+}
+
+
 def _eval(node: ast.AST, env: Mapping[str, Any], expr: str, loc: Location | None) -> Any:
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+    # Numbers, text and true/false literals; comparisons, and/or/not and `a if cond else b`
+    # exist for `when:` conditions and for choosing a value (MobileNet's residual, a width).
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str)):
         return node.value
+    if isinstance(node, ast.Name) and node.id in ("true", "false", "True", "False") and node.id not in env:
+        return node.id in ("true", "True")
+    if isinstance(node, ast.Compare) and all(type(op) in _COMPARE for op in node.ops):
+        left = _eval(node.left, env, expr, loc)
+        for op, comparator in zip(node.ops, node.comparators):
+            right = _eval(comparator, env, expr, loc)
+            if not _COMPARE[type(op)](left, right):
+                return False
+            left = right
+        return True
+    if isinstance(node, ast.BoolOp):
+        values = (_eval(v, env, expr, loc) for v in node.values)
+        return all(values) if isinstance(node.op, ast.And) else any(values)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return not _eval(node.operand, env, expr, loc)
+    if isinstance(node, ast.IfExp):
+        branch = node.body if _eval(node.test, env, expr, loc) else node.orelse
+        return _eval(branch, env, expr, loc)
     if isinstance(node, ast.Name):
         if node.id in env:
             return env[node.id]
@@ -135,9 +160,10 @@ def _eval(node: ast.AST, env: Mapping[str, Any], expr: str, loc: Location | None
             and not node.keywords and node.args):
         args = [_number(_eval(a, env, expr, loc), expr, loc) for a in node.args]
         return _FUNCS[node.func.id](*args)
-    raise SpecError("X002", f"'${{{expr}}}' {_reason(node)}, but an expression may only do arithmetic on numbers "
-                    "and variables", "use numbers, variable names, + - * / // % **, parentheses and "
-                    "min/max/abs/round/int/ceil/floor, e.g. ${hidden * 2}", loc=loc)
+    raise SpecError("X002", f"'${{{expr}}}' {_reason(node)}, but an expression may only do arithmetic and "
+                    "comparisons on numbers and variables", "use numbers, variable names, + - * / // % **, "
+                    "parentheses, min/max/abs/round/int/ceil/floor, == != < <= > >=, and/or/not and "
+                    "a if cond else b, e.g. ${hidden * 2}", loc=loc)
 
 
 def _number(v: Any, expr: str, loc: Location | None) -> int | float:
@@ -145,3 +171,48 @@ def _number(v: Any, expr: str, loc: Location | None) -> int | float:
         raise SpecError("X004", f"'${{{expr}}}' does arithmetic on a non-number ({v!r})",
                         "only numeric variables can be combined", loc=loc)
     return v
+
+
+_PY_FUNCS = {"ceil": "math.ceil", "floor": "math.floor"}
+
+
+def python_source(expr: str, names: set[str]) -> tuple[str, list[str]] | None:
+    """The Python source of a spec expression whose variables are all in ``names``, and the
+    names it uses (in order), or None when it uses anything else.
+
+    Used by the code generator to write ``nn.Conv2d(inp, inp * expand, 1)`` in a block class
+    instead of a number. Only the whitelisted node kinds pass, so the source is as safe as
+    the evaluation; the generated file is AST-gated as well.
+    """
+    try:
+        tree = ast.parse(expr.strip(), mode="eval")
+    except SyntaxError:
+        return None
+    used: list[str] = []
+    allowed_ops = (*_BINOPS, ast.USub, ast.UAdd, ast.Not, ast.And, ast.Or, *_COMPARE)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            if node.id in names:
+                used.append(node.id)
+            elif node.id not in _FUNCS and node.id not in ("true", "false", "True", "False"):
+                return None
+        elif isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name) or node.func.id not in _FUNCS or node.keywords:
+                return None
+        elif isinstance(node, ast.Constant):
+            if not isinstance(node.value, (int, float, str)) or isinstance(node.value, bool):
+                return None
+        elif not isinstance(node, (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp, ast.IfExp,
+                                   ast.Load, *allowed_ops)):
+            return None
+
+    class _Py(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.AST:
+            if node.id in ("true", "false") and node.id not in names:
+                return ast.Constant(node.id == "true")
+            if node.id in _PY_FUNCS and node.id not in names:
+                module, attr = _PY_FUNCS[node.id].split(".")
+                return ast.Attribute(ast.Name(module, ast.Load()), attr, ast.Load())
+            return node
+
+    return ast.unparse(_Py().visit(tree)), list(dict.fromkeys(used))

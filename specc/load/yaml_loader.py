@@ -40,6 +40,7 @@ class PosDict(dict):
         self.loc = loc
         self.key_locs: dict[Any, Location] = {}
         self.value_locs: dict[Any, Location] = {}
+        self.template: PosDict | None = None  # for an expanded layer: the item as written
 
     def key_loc(self, key: Any) -> Location | None:
         return self.key_locs.get(key, self.loc)

@@ -323,6 +323,22 @@ class Export(Strict):
     atol: PositiveFloat = 1e-5
 
 
+class LintSettings(Strict):
+    ignore: list[str] = Field(default_factory=list)  # warning codes silenced for the whole spec
+
+    @field_validator("ignore")
+    @classmethod
+    def _codes(cls, v: list[str]) -> list[str]:
+        from ..codes import WARNING_CODES
+
+        out = [c.upper() for c in v]
+        bad = [c for c in out if c not in WARNING_CODES]
+        if bad:
+            raise ValueError(f"{', '.join(bad)} cannot be silenced: only warnings can "
+                             f"({', '.join(sorted(WARNING_CODES))})")
+        return out
+
+
 class Document(Strict):
     specc: Literal[1] = 1
     name: str | None = None
@@ -341,3 +357,4 @@ class Document(Strict):
     scheduler: Scheduler | None = None
     train: Train | None = None
     export: Export = Field(default_factory=Export)
+    lint: LintSettings | None = None

@@ -41,7 +41,7 @@ class Basic(nn.Module):
 class Down(nn.Module):
     """Block Down, used 2 times (first: down1, input (B, 8, 32, 32))."""
 
-    def __init__(self, in_channels: int, out: int) -> None:
+    def __init__(self, out: int, in_channels: int) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, out, 3, stride=2, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(out)
@@ -73,8 +73,8 @@ class TinyResNet(nn.Module):
         self.stem = nn.Conv2d(3, 8, 3, padding=1)
         self.stem.requires_grad_(False)  # trainable: false
         self.stage1 = nn.Sequential(Basic(), Basic())
-        self.down1 = Down(in_channels=8, out=16)
-        self.down2 = Down(in_channels=16, out=32)
+        self.down1 = Down(out=16, in_channels=8)
+        self.down2 = Down(out=32, in_channels=16)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.flatten_1 = nn.Flatten()
         self.fc = nn.Linear(32, 10)
