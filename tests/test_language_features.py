@@ -1,0 +1,149 @@
+"""`when:` conditions, silencing warnings (`ignore:`, `lint:`, `--ignore`), and block
+classes written with the spec's own expressions."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+import specc
+from specc.cli import main
+from specc.emit import compile_source
+
+MOBILE = textwrap.dedent("""\
+    specc: 1
+    name: TinyMobile
+    inputs:
+      image: [B, 3, 32, 32]
+    blocks:
+      Inverted:
+        args: {inp: 16, out: 16, stride: 1, expand: 6}
+        layers:
+          - {type: Conv2d, out_channels: "${inp * expand}", kernel_size: 1, bias: false}
+          - {type: BatchNorm2d}
+          - {type: ReLU6}
+          - {type: Conv2d, out_channels: "${inp * expand}", kernel_size: 3, stride: "${stride}", padding: 1,
+             groups: "${inp * expand}", bias: false}
+          - {type: BatchNorm2d}
+          - {type: ReLU6}
+          - {type: Conv2d, out_channels: "${out}", kernel_size: 1, bias: false}
+          - {type: BatchNorm2d, name: project}
+          - {type: Add, from: [project, input], when: "${stride == 1 and inp == out}"}
+    layers:
+      - {type: Conv2d, out_channels: 16, kernel_size: 3, padding: 1, bias: false}
+      - {type: BatchNorm2d}
+      - {type: Inverted, inp: 16, out: 16}
+      - {type: Inverted, inp: 16, out: 24, stride: 2}
+      - {type: Inverted, inp: 24, out: 24}
+      - {type: GlobalAvgPool}
+      - {type: Linear, out_features: 10}
+    """)
+
+
+def test_when_keeps_the_residual_only_where_the_condition_holds() -> None:
+    spec = specc.loads(MOBILE, "mobile.yaml")
+    assert spec.ok, spec.diagnostics
+    assert spec.graph is not None
+    blocks = [n for n in spec.graph.nodes if n.sub is not None]
+    has_add = [any(c.type == "Add" for c in n.sub.nodes) for n in blocks if n.sub is not None]
+    assert has_add == [True, False, True]
+
+
+def test_block_class_is_written_with_the_spec_expressions_and_runs() -> None:
+    torch = pytest.importorskip("torch")
+    spec = specc.loads(MOBILE, "mobile.yaml")
+    source = compile_source(spec)
+    # Instances with and without the residual are different structures: two classes.
+    assert "class Inverted(nn.Module)" in source and "class Inverted2(nn.Module)" in source
+    assert "nn.Conv2d(inp, inp * expand, 1, bias=False)" in source
+    assert "groups=inp * expand" in source
+    model = specc.build(spec)
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    assert sum(p.numel() for p in model.parameters()) == spec.check()["total_params"]
+
+
+@pytest.mark.parametrize("cond", ['"${1}"', "maybe", "[true]"])
+def test_when_must_be_true_or_false(cond: str) -> None:
+    text = MOBILE.replace('when: "${stride == 1 and inp == out}"', f"when: {cond}")
+    spec = specc.loads(text, "mobile.yaml")
+    errors = spec.errors
+    assert [d.code for d in errors] == ["V003"]
+    assert errors[0].loc is not None and errors[0].loc.line == 18
+    assert "when" in errors[0].message and "${" in (errors[0].hint or "")
+
+
+def test_a_false_when_relinks_the_chain() -> None:
+    spec = specc.loads(textwrap.dedent("""\
+        specc: 1
+        vars: {deep: false}
+        inputs: {x: [B, 8]}
+        layers:
+          - {type: Linear, out_features: 16}
+          - {type: Linear, out_features: 32, when: "${deep}"}
+          - {type: Linear, out_features: 4}
+        """))
+    assert spec.ok
+    assert spec.check()["total_params"] == (8 * 16 + 16) + (16 * 4 + 4)
+    deep = specc.loads(spec.text, overrides=["deep=true"])
+    assert deep.check()["total_params"] == (8 * 16 + 16) + (16 * 32 + 32) + (32 * 4 + 4)
+
+
+BIAS_BN = textwrap.dedent("""\
+    specc: 1
+    inputs: {image: [B, 3, 8, 8]}
+    layers:
+      - {type: Conv2d, out_channels: 4, kernel_size: 3, name: conv}
+      - {type: BatchNorm2d}
+      - {type: Flatten}
+      - {type: Linear, out_features: 2}
+    """)
+
+
+def codes(text: str, **kw: object) -> list[str]:
+    return [d.code for d in specc.loads(text, "t.yaml", **kw).diagnostics]  # type: ignore[arg-type]
+
+
+def test_warnings_can_be_silenced_per_layer_per_spec_and_per_run() -> None:
+    assert codes(BIAS_BN) == ["L004"]
+    assert codes(BIAS_BN.replace("name: conv}", "name: conv, ignore: [L004]}")) == []
+    assert codes(BIAS_BN.replace("name: conv}", "name: conv, ignore: l004}")) == []
+    assert codes(BIAS_BN + "lint: {ignore: [L004]}\n") == []
+    assert codes(BIAS_BN, ignore=["L004"]) == []
+    assert codes(BIAS_BN.replace("name: conv}", "name: conv, ignore: [L001]}")) == ["L004"]
+
+
+def test_ignore_inside_a_block_instance_covers_its_layers() -> None:
+    text = textwrap.dedent("""\
+        specc: 1
+        inputs: {image: [B, 3, 8, 8]}
+        blocks:
+          ConvBN:
+            layers:
+              - {type: Conv2d, out_channels: 4, kernel_size: 3}
+              - {type: BatchNorm2d}
+        layers:
+          - {type: ConvBN, IGNORE}
+          - {type: Flatten}
+          - {type: Linear, out_features: 2}
+        """)
+    assert codes(text.replace(", IGNORE", "")) == ["L004"]
+    assert codes(text.replace("IGNORE", "ignore: [L004]")) == []
+
+
+def test_errors_cannot_be_silenced() -> None:
+    spec = specc.loads(BIAS_BN.replace("name: conv}", "name: conv, ignore: [S001, L04]}"), "t.yaml")
+    messages = [(d.code, d.hint) for d in spec.errors]
+    assert [c for c, _ in messages] == ["V003", "V003"]
+    assert any("L004" in (h or "") for _, h in messages)  # L04 -> did you mean L004?
+    spec = specc.loads(BIAS_BN + "lint: {ignore: [S001]}\n", "t.yaml")
+    assert [d.code for d in spec.errors] == ["V003"] and "only warnings" in spec.errors[0].message
+
+
+def test_cli_ignore(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "t.yaml"
+    path.write_text(BIAS_BN)
+    assert main(["check", str(path), "--strict"]) == 1
+    assert main(["check", str(path), "--strict", "--ignore", "L004"]) == 0
+    assert main(["check", str(path), "--ignore", "S001"]) == 2
+    assert "only warnings can be silenced" in capsys.readouterr().err
