@@ -11,6 +11,9 @@ exactly when PyTorch fails.
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -263,6 +266,19 @@ ERRORS: list[tuple[str, list[Any], str, str, Any]] = [
     ("{type: Mean, dim: 3}", [2, 3, 4], "S008", "-3 to 2", lambda: _x(2, 3, 4).mean(dim=3)),
     ("{type: Conv2d, out_channels: 4, kernel_size: 3}", [2, 12], "S003", "Unflatten",
      lambda: nn.Conv2d(3, 4, 3)(_x(2, 12))),
+    ("{type: DepthwiseConv2d, kernel_size: 5}", [2, 4, 3, 3], "S002", "kernel_size: 3",
+     lambda: nn.Conv2d(4, 4, 5, groups=4)(_x(2, 4, 3, 3))),
+    ("{type: DepthwiseConv1d, kernel_size: 3, in_channels: 4}", [2, 8, 6], "S001", "in_channels: 8",
+     lambda: nn.Conv1d(4, 4, 3, groups=4)(_x(2, 8, 6))),
+    ("{type: SeparableConv2d, out_channels: 8, kernel_size: 3, stride: 2, padding: same}", [2, 4, 8, 8], "V003",
+     "padding: 1", lambda: nn.Conv2d(4, 4, 3, stride=2, padding="same", groups=4)),
+    ("{type: SeparableConv1d, out_channels: 8, kernel_size: 3, padding: 2, padding_mode: reflect}", [2, 4, 2],
+     "S002", "at most 1", lambda: nn.Conv1d(4, 4, 3, padding=2, padding_mode="reflect", groups=4)(_x(2, 4, 2))),
+    ("{type: ClassToken, d_model: 6}", [2, 5, 8], "S001", "d_model: 8",
+     lambda: torch.cat([torch.zeros(2, 1, 6), _x(2, 5, 8)], dim=1)),
+    ("{type: ClassToken}", [2, 8, 4, 4], "S003", "Transpose, dim0: 1, dim1: 2",
+     lambda: torch.cat([torch.zeros(2, 1, 4), _x(2, 8, 4, 4)], dim=1)),
+    ("{type: Slice, dim: 3, stop: 1}", [2, 3, 4], "S008", "-3 to 2", lambda: _x(2, 3, 4)[:, :, :, :1]),
 ]
 
 
@@ -314,3 +330,222 @@ def test_macs_follow_the_documented_conventions() -> None:
     assert macs("{type: LayerNorm}", [1, 4, 6]) == 5 * 4 * 6
     assert macs("{type: Flatten}", [1, 4, 6]) == 0
     assert macs("{type: Dropout}", [1, 4, 6]) == 0
+
+
+# -- Slice: PyTorch clamps an index beyond the dim; specc refuses it ---------------------------------
+
+SLICE_ERRORS: list[tuple[str, list[Any], str, str]] = [
+    # (layer, input shape, code, text the hint must contain)
+    ("{type: Slice, dim: 1, stop: 9}", [2, 8, 3], "S008", "stop: null"),
+    ("{type: Slice, dim: 1, stop: -9}", [2, 8, 3], "S008", "from -8 to 8"),
+    ("{type: Slice, dim: -1, start: 3}", [2, 8, 3], "S008", "from -3 to 2"),
+    ("{type: Slice, dim: 1, start: 5, stop: 3}", [2, 8, 3], "S002", "stop after 5"),
+    ("{type: Slice, dim: 1, start: -2, stop: -3}", [2, 8, 3], "S002", "stop after 6"),
+    ("{type: Slice, dim: 1, start: 3, stop: 3}", [2, "T", 3], "S002", "stop of 4 or more"),
+    ("{type: Slice, dim: 1, start: -2, stop: -4}", [2, "T", 3], "S002", "stop from -1 to -1"),
+    ("{type: Slice, dim: 1, start: -1, stop: -1}", [2, "T", 3], "S002", "stop: null"),
+    ("{type: Slice, dim: 1, start: -3, stop: 2}", [2, "T", 3], "S005", "same end"),
+]
+
+
+@pytest.mark.parametrize("layer, shape, code, fix", SLICE_ERRORS, ids=[f"{e[0]}{e[1]}" for e in SLICE_ERRORS])
+def test_slice_refuses_what_python_would_clamp(layer: str, shape: list[Any], code: str, fix: str) -> None:
+    spec = _spec(layer, shape)
+    assert not spec.ok
+    err = spec.errors[0]
+    assert err.code == code and fix in (err.hint or ""), render_text(err)
+    assert err.loc is not None and err.loc.line == 4
+    key = "start: " if "start 3 is" in err.message else "stop: "
+    assert err.loc.col == 4 + layer.index(key) + len(key) + 1, "points at the value: " + render_text(err)
+
+
+def test_slice_of_a_symbolic_dim_is_exact_for_every_size() -> None:
+    # PyTorch's x[:, a:b:s] against specc's formula, at many lengths and settings.
+    for start, stop, step in [(0, None, 2), (1, -1, 1), (2, -1, 3), (-4, None, 1), (-5, -2, 2), (1, 4, 2)]:
+        fields = f"start: {start}, stop: {'null' if stop is None else stop}, step: {step}"
+        out = _spec(f"{{type: Slice, dim: 2, {fields}}}", ["B", 3, "T"]).graph.nodes[-1].out
+        for t in range(5, 14):
+            want = _x(2, 3, t)[:, :, start:stop:step].shape
+            assert tuple(evaluate(d, {"B": 2, "T": t}) for d in out.shape) == tuple(want), (fields, t)
+
+
+# -- whole specs: GLU, ShuffleNetV2's channel split, ViT's class token -----------------------------------
+
+def _build(text: str) -> nn.Module:
+    spec = specc.loads(text)
+    assert spec.ok, "\n".join(render_text(d) for d in spec.diagnostics)
+    return specc.build(spec, seed=0).eval()
+
+
+GLU = """\
+specc: 1
+name: GLU
+inputs:
+  x: [B, T, 8]
+layers:
+  - {type: Slice, dim: -1, stop: 4, name: a}
+  - {type: Slice, dim: -1, start: 4, from: x}
+  - {type: Sigmoid, name: gate}
+  - {type: Mul, from: [a, gate]}
+"""
+
+
+def test_glu_from_two_slices() -> None:
+    model = _build(GLU)
+    for b, t in ((2, 3), (3, 5)):
+        x = torch.randn(b, t, 8)
+        torch.testing.assert_close(model(x), F.glu(x, dim=-1))
+
+
+SHUFFLE = """\
+specc: 1
+name: Shuffle
+inputs:
+  image: [B, 8, H, W]
+blocks:
+  ShuffleUnit:          # ShuffleNetV2, stride 1: half the channels pass, the other half is convolved
+    args: {ch: 8}
+    layers:
+      - {type: Slice, dim: 1, stop: "${ch // 2}", name: keep}
+      - {type: Slice, dim: 1, start: "${ch // 2}", from: input}
+      - {type: Conv2d, out_channels: "${ch // 2}", kernel_size: 1, bias: false}
+      - {type: BatchNorm2d}
+      - {type: ReLU, inplace: true}
+      - {type: DepthwiseConv2d, kernel_size: 3, padding: 1, bias: false}
+      - {type: BatchNorm2d}
+      - {type: Conv2d, out_channels: "${ch // 2}", kernel_size: 1, bias: false}
+      - {type: BatchNorm2d}
+      - {type: ReLU, inplace: true, name: branch}
+      - {type: Concat, from: [keep, branch]}
+      - {type: Reshape, shape: [B, 2, "${ch // 2}", H, W]}    # channel shuffle, 2 groups
+      - {type: Transpose, dim0: 1, dim1: 2}
+      - {type: Reshape, shape: [B, "${ch}", H, W]}
+layers:
+  - {type: ShuffleUnit, repeat: 2}
+"""
+
+
+class _ShuffleUnit(nn.Module):
+    """torchvision's ShuffleNetV2 InvertedResidual at stride 1."""
+
+    def __init__(self, ch: int) -> None:
+        super().__init__()
+        half = ch // 2
+        self.branch = nn.Sequential(
+            nn.Conv2d(half, half, 1, bias=False), nn.BatchNorm2d(half), nn.ReLU(),
+            nn.Conv2d(half, half, 3, padding=1, groups=half, bias=False), nn.BatchNorm2d(half),
+            nn.Conv2d(half, half, 1, bias=False), nn.BatchNorm2d(half), nn.ReLU())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x1, x2 = x.chunk(2, dim=1)
+        out = torch.cat([x1, self.branch(x2)], dim=1)
+        b, c, h, w = out.shape
+        return out.view(b, 2, c // 2, h, w).transpose(1, 2).contiguous().view(b, c, h, w)
+
+
+def test_shufflenet_channel_split_matches_torch() -> None:
+    model = _build(SHUFFLE)
+    torch.manual_seed(0)
+    twin = nn.Sequential(_ShuffleUnit(8), _ShuffleUnit(8)).eval()
+    for bn in twin.modules():
+        if isinstance(bn, nn.BatchNorm2d):  # stats that make the comparison mean something
+            bn.running_mean.uniform_(-1, 1)
+            bn.running_var.uniform_(0.5, 2)
+    pairs = list(zip([*twin.parameters(), *twin.buffers()], [*model.parameters(), *model.buffers()]))
+    assert len(pairs) == len(list(twin.state_dict()))
+    with torch.no_grad():
+        for src, dst in pairs:
+            dst.copy_(src)
+        for b, h, w in ((2, 5, 6), (1, 7, 4)):
+            x = torch.randn(b, 8, h, w)
+            torch.testing.assert_close(model(x), twin(x))
+
+
+VIT_HEAD = """\
+specc: 1
+name: TinyViT
+inputs:
+  image: [B, 3, 8, 8]
+layers:
+  - {type: Conv2d, out_channels: 6, kernel_size: 4, stride: 4}
+  - {type: Flatten, start_dim: 2}
+  - {type: Transpose, dim0: 1, dim1: 2}                  # (B, 4, 6)
+  - {type: ClassToken, name: cls}                         # (B, 5, 6)
+  - {type: PositionalEncoding, kind: learned, max_len: 5}
+  - {type: StochasticDepth, p: 0.5}
+  - {type: Select, dim: 1, index: 0}                      # the class token's row
+"""
+
+
+def test_class_token_is_prepended_and_taken_back() -> None:
+    model = _build(VIT_HEAD)
+    with torch.no_grad():
+        model.cls.token.normal_()  # type: ignore[union-attr]
+        x = torch.randn(3, 3, 8, 8)
+        pe = next(p for n, p in model.named_parameters() if n.endswith("pe"))
+        want = model.cls.token[0, 0] + pe[0]  # type: ignore[union-attr,index]
+        torch.testing.assert_close(model(x), want.expand(3, 6))
+    spec = specc.loads(VIT_HEAD)
+    assert spec.check()["total_params"] == (3 * 16 * 6 + 6) + 6 + 5 * 6
+
+
+def test_stochastic_depth_drops_whole_rows_while_training() -> None:
+    ns: dict[str, Any] = {"torch": torch, "nn": nn}
+    exec(REGISTRY["StochasticDepth"].support_code, ns)
+    x = torch.rand(4000, 3, 2) + 1
+    torch.manual_seed(0)
+    row = ns["StochasticDepth"](0.25).train()
+    y = row(x)
+    kept = (y != 0).flatten(1)
+    assert (kept.all(1) | ~kept.any(1)).all(), "a row is dropped or kept whole"
+    assert kept.all(1).float().mean().item() == pytest.approx(0.75, abs=0.03)
+    torch.testing.assert_close(y[kept.all(1)], x[kept.all(1)] / 0.75)
+    batch = ns["StochasticDepth"](0.5, "batch").train()
+    outcomes = {bool((batch(x) != 0).all()) for _ in range(40)}
+    assert outcomes == {True, False} and all(((o := batch(x)) == 0).all() or (o != 0).all() for _ in range(5))
+    assert (ns["StochasticDepth"](1.0).train()(x) == 0).all()
+    assert ns["StochasticDepth"](0.0).train()(x) is x
+    assert row.eval()(x) is x
+
+
+RUFF = Path(sys.executable).with_name("ruff")
+
+
+@pytest.mark.skipif(not RUFF.exists(), reason="ruff is not installed beside this python")
+@pytest.mark.parametrize("type_name", ["SeparableConv2d", "ClassToken", "StochasticDepth"])
+def test_support_code_is_formatted(type_name: str, tmp_path: Path) -> None:
+    """Generated files are ruff-formatted at default settings; the support code must already be."""
+    header = "import math\n\nimport torch\nfrom torch import nn\n\n\n"
+    (tmp_path / "support.py").write_text(header + REGISTRY[type_name].support_code.strip() + "\n")
+    for args in (["format", "--diff"], ["check", "--select", "E,F,W,B,UP", "--ignore", "B905,F401"]):
+        done = subprocess.run([str(RUFF), *args, "--isolated", "."], cwd=tmp_path, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+SEPARABLE = """\
+specc: 1
+name: Separable
+inputs:
+  image: [B, 3, H, W]
+layers:
+  - {type: SeparableConv2d, out_channels: 8, kernel_size: 3, padding: 1, depth_multiplier: 2}
+  - {type: DepthwiseConv2d, kernel_size: 3, stride: 2, padding: 1}
+  - {type: Slice, dim: 1, start: 2, stop: -2}
+  - {type: StochasticDepth, p: 0.2}
+  - {type: Flatten, start_dim: 2}
+  - {type: Transpose, dim0: 1, dim1: 2}
+  - {type: ClassToken, num_tokens: 2}
+  - {type: Select, dim: 1, index: 0}
+export: {sizes: {H: 9, W: 8}}
+"""
+
+
+@pytest.mark.parametrize("text", [SEPARABLE, SHUFFLE], ids=["separable-token-slice", "shufflenet"])
+def test_new_kinds_export_to_onnx_with_dynamic_sizes(text: str, tmp_path: Path) -> None:
+    from specc.backends.onnx_export import export_spec
+
+    spec = specc.loads(text)
+    assert spec.ok, "\n".join(render_text(d) for d in spec.diagnostics)
+    result = export_spec(spec, tmp_path / "model.onnx")
+    runs = result.verification.runs  # type: ignore[union-attr]
+    assert len({r.env["B"] for r in runs}) >= 3 and len({r.env["H"] for r in runs}) >= 3

@@ -410,7 +410,9 @@ class ClassToken(nn.Module):
     (1, num_tokens, d_model) parameter, expanded over the batch, so ONNX keeps B and T
     dynamic."""
 
-    def __init__(self, d_model: int, num_tokens: int = 1, batch_first: bool = True) -> None:
+    def __init__(
+        self, d_model: int, num_tokens: int = 1, batch_first: bool = True
+    ) -> None:
         super().__init__()
         self.batch_first = batch_first
         self.token = nn.Parameter(torch.zeros(1, num_tokens, d_model))
@@ -437,8 +439,7 @@ class ClassToken(SequenceKind):
 
     type_name = "ClassToken"
     Params = ClassTokenParams
-    ranks = (3,)
-    layout = "(B, T, d_model) with batch_first, else (T, B, d_model)"
+    layout = "(B, T, d_model) with batch_first, else (T, B, d_model)"  # rank checked in infer, with a hint
     summary = "prepend learned (class) tokens to a (B, T, d_model) sequence: (B, T + num_tokens, d_model)"
     torch_class = "ClassToken"
     support_code = CLASS_TOKEN_SUPPORT
@@ -447,7 +448,9 @@ class ClassToken(SequenceKind):
 
     def infer(self, p: ClassTokenParams, ins: list[TensorType]) -> LayerResult:
         x = ins[0]
-        _check_float(x, "input")
+        if x.rank != 3:
+            raise SpecError("S003", f"the input must be a sequence (B, T, d_model) (or (T, B, d_model) with "
+                            f"batch_first: false), got rank {x.rank} {x}", sequence_hint(x))
         e = check_given(p.d_model, x.shape[2], "d_model", x, 2, "features per step")
         t_axis = 1 if p.batch_first else 0
         shape = list(x.shape)

@@ -278,8 +278,8 @@ class _DepthwiseConv(Spatial):
 # Keras names its weights (depthwise, pointwise), so checkpoints map by name.
 SEPARABLE_SUPPORT = '''
 class _SeparableConv(nn.Module):
-    """A depthwise conv (one filter per input channel, depth_multiplier of them, no bias)
-    followed by a 1x1 pointwise conv that mixes the channels: Keras' SeparableConv."""
+    """A depthwise conv (depth_multiplier filters per input channel, no bias) followed
+    by a 1x1 pointwise conv that mixes the channels: Keras' SeparableConv."""
 
     conv: type = nn.Conv2d
 

@@ -49,10 +49,10 @@ FeatureAlphaDropout = _dropout("FeatureAlphaDropout", (3, 4, 5), "(N, C, *spatia
 # generated code.  At eval it returns its input untouched, so it exports to ONNX as nothing.
 STOCHASTIC_DEPTH_SUPPORT = '''
 class StochasticDepth(nn.Module):
-    """Stochastic depth ("Deep Networks with Stochastic Depth", also timm's DropPath), as
-    torchvision.ops.StochasticDepth: while training, zero the whole residual branch of
-    each sample (mode="row") or of the whole batch (mode="batch") with probability p and
-    scale what is kept by 1 / (1 - p).  The identity at eval."""
+    """Stochastic depth (Huang et al., 2016; timm's DropPath), as in torchvision.ops:
+    while training, zero the whole residual branch of each sample (mode="row") or of
+    the whole batch (mode="batch") with probability p and scale what is kept by
+    1 / (1 - p).  The identity at eval."""
 
     def __init__(self, p: float, mode: str = "row") -> None:
         super().__init__()
