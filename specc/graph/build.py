@@ -10,6 +10,8 @@ spec is still reported in the same run.
 from __future__ import annotations
 
 import difflib
+import math
+import re
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,6 +20,7 @@ from ..diagnostics import Diagnostic, Location, SpecError
 from ..layers import base as layers
 from ..load.expand import LAYER_META, Group
 from ..load.yaml_loader import PosDict, PosList
+from ..shapes.dims import Dim
 from ..shapes.tensor import TensorType
 from ..validate.errors import pydantic_diagnostics
 from ..validate.naming import suggest_name
@@ -285,11 +288,39 @@ class GraphBuilder:
 
 
 def _rank_hint(kind: layers.LayerKind, t: TensorType) -> str:
-    if kind.ranks and t.rank > max(kind.ranks) and kind.type_name.startswith(("Linear", "Dense")):
-        return "add a Flatten before it"
-    if kind.ranks and t.rank == 2 and min(kind.ranks) > 2:
-        return f"{kind.type_name} needs channel and spatial dims; add an Unflatten/Reshape, or use Linear"
+    """The fix for a wrong rank: the sibling kind made for this rank, the exact Reshape that
+    gives the expected layout, or a Flatten before a Linear."""
+    assert kind.ranks is not None
+    lo = min(kind.ranks)
+    sibling = re.sub(r"[123]d$", f"{t.rank - 2}d", kind.type_name) if t.rank >= 3 else ""
+    other = layers.lookup(sibling) if sibling and sibling != kind.type_name else None
+    use_other = f"use {other.type_name} for a {other.layout} input" if other and other.ranks and \
+        t.rank in other.ranks else ""
+    if t.rank < lo:
+        dims: list[object] = [d if isinstance(d, int) else str(d) if isinstance(d, Dim) and
+                              len(d.terms) == 1 and d.terms[0][1] == 1 and len(d.terms[0][0]) == 1 else -1
+                              for d in t.shape]
+        if t.rank == 2 and lo == 4 and isinstance(t.shape[1], int):
+            return _image_hint(t.shape[1], dims[0], kind)
+        if dims.count(-1) <= 1:
+            target = ", ".join(map(str, [*dims, *[1] * (lo - t.rank)]))
+            fix = f"add - {{type: Reshape, shape: [{target}]}} before it to get {kind.layout}"
+            return f"{use_other}, or {fix}" if use_other else fix
+    if use_other:
+        return f"{use_other}, or reshape to {kind.layout}"
     return f"reshape to {kind.layout} first (Flatten, Unflatten, Reshape or Permute)"
+
+
+def _image_hint(n: int, batch: object, kind: layers.LayerKind) -> str:
+    """Flat features into a 2-d conv/pool/norm: flat pixels want an Unflatten to (C, H, W); a
+    pooled (B, C) gate wants (B, C, 1, 1)."""
+    gate = f"a (B, C) gate: Reshape to [{batch}, {n}, 1, 1]"
+    for c in (1, 3):
+        side = math.isqrt(n // c)
+        if n % c == 0 and side * side == n // c and side > 1:
+            return (f"{kind.type_name} needs {kind.layout}; for flat pixels add - {{type: Unflatten, dim: 1, "
+                    f"unflattened_size: [{c}, {side}, {side}]}} ({n} = {c}·{side}·{side}); for {gate}")
+    return f"{kind.type_name} needs {kind.layout}: Unflatten the {n} features to (C, H, W), or for {gate}"
 
 
 def mark_unused(g: Graph, input_locs: dict[str, Location] | None = None) -> list[Diagnostic]:
