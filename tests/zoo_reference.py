@@ -73,21 +73,23 @@ class SEResNetCifar(nn.Module):
 
 
 class Table(nn.Module):
-    """A learned (rows, width) table in a module of its own, so that it is listed where it is used."""
+    """A learned tensor (a position table, a class token) in a module of its own, so that it is
+    listed where it is used."""
 
-    def __init__(self, rows: int, width: int) -> None:
+    def __init__(self, *shape: int) -> None:
         super().__init__()
-        self.pe = nn.Parameter(torch.randn(rows, width) * 0.02)
+        self.pe = nn.Parameter(torch.randn(*shape) * 0.02)
 
 
 class ViT(nn.Module):
-    """A ViT without a class token: patches -> learned positions -> pre-norm encoder -> mean -> head."""
+    """torchvision's ViT: patches -> class token -> learned positions -> pre-norm encoder -> x[:, 0] -> head."""
 
     def __init__(self, image_size: int, patch: int, d_model: int, depth: int, heads: int, mlp: int,
                  num_classes: int) -> None:
         super().__init__()
-        n = (image_size // patch) ** 2
+        n = (image_size // patch) ** 2 + 1
         self.conv_proj = nn.Conv2d(3, d_model, patch, stride=patch)
+        self.class_token = Table(1, 1, d_model)
         self.pos_embedding = Table(n, d_model)
         layer = nn.TransformerEncoderLayer(d_model, heads, mlp, dropout=0.0, activation="gelu",
                                            layer_norm_eps=1e-6, batch_first=True, norm_first=True)
@@ -97,5 +99,6 @@ class ViT(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv_proj(x).flatten(2).transpose(1, 2)
+        x = torch.cat([self.class_token.pe.expand(x.size(0), -1, -1), x], dim=1)
         x = self.encoder(x + self.pos_embedding.pe[: x.size(1)])
-        return self.head(x.mean(dim=1))
+        return self.head(x[:, 0])
