@@ -260,6 +260,17 @@ _TABLE = [
          "layers:\n  - {type: Conv2d, out_channels: 16, kernel_size: 3}\n  - {type: ReLU}\n"
          "  - {type: Linear, out_features: 10}",
          "Add - {type: Flatten} (or a global pooling layer) before the Linear."),
+    Code("L008", "single-logit-cross-entropy", "CrossEntropyLoss or NLLLoss is computed over a single class.",
+         "Softmax over one logit is always 1, so the loss is always 0 and nothing is learned; this is the classic "
+         "port of a binary classifier with one output unit to CrossEntropyLoss.",
+         "layers:\n  - {type: Linear, out_features: 1}\nloss: {type: CrossEntropyLoss}",
+         "For a yes/no target keep one output and use BCEWithLogitsLoss, or give the last layer 2 outputs "
+         "(one per class) for CrossEntropyLoss."),
+    Code("L009", "softmax-over-batch", "Softmax, LogSoftmax or a normalisation runs over dim 0, the batch.",
+         "Dim 0 holds the samples of a batch: a softmax over it makes each sample's output depend on the other "
+         "samples, and the result changes with the batch size. PyTorch code usually means dim=1 or dim=-1.",
+         "layers:\n  - {type: Linear, out_features: 10}\n  - {type: Softmax, dim: 0}",
+         "Use dim: -1 (the class dim of (B, C)) or dim: 1."),
     # -- internal ---------------------------------------------------------------------------
     Code("E999", "internal-error", "specc itself failed; this is a bug in specc, not in the spec.",
          "Every mistake in a spec should get its own code with a location and a hint; an internal error means "

@@ -170,6 +170,31 @@ def test_l007_quiet(text: str) -> None:
     assert not warnings(text, "L007")
 
 
+# -- L008 single-logit-cross-entropy / L009 softmax-over-batch -----------------------------------
+
+HEAD = "specc: 1\ninputs:\n  features: [B, 32]\nlayers:\n"
+
+
+@pytest.mark.parametrize(("layers", "loss", "fires"), [
+    ("  - {type: Linear, out_features: 1}\n", "CrossEntropyLoss", True),
+    ("  - {type: Linear, out_features: 1}\n  - {type: LogSoftmax, dim: 1}\n", "NLLLoss", True),
+    ("  - {type: Linear, out_features: 2}\n", "CrossEntropyLoss", False),
+    ("  - {type: Linear, out_features: 1}\n", "BCEWithLogitsLoss", False),
+])
+def test_l008_single_logit_cross_entropy(layers: str, loss: str, fires: bool) -> None:
+    text = f"{HEAD}{layers}loss: {{type: {loss}}}\n"
+    assert bool(warnings(text, "L008")) is fires
+
+
+@pytest.mark.parametrize(("dim", "fires"), [(0, True), (-2, True), (1, False), (-1, False)])
+def test_l009_softmax_over_the_batch(dim: int, fires: bool) -> None:
+    text = f"{HEAD}  - {{type: Linear, out_features: 10}}\n  - {{type: Softmax, dim: {dim}}}\n"
+    found = warnings(text, "L009")
+    assert bool(found) is fires
+    if fires:
+        assert found[0].loc is not None and found[0].loc.line == 6 and "dim: -1" in (found[0].hint or "")
+
+
 # -- the rule table ------------------------------------------------------------------------------
 
 _SECTIONS = ("What it does", "Why is this bad", "Example", "Use instead")
@@ -209,7 +234,7 @@ def test_every_lint_code_has_a_rule() -> None:
     assert {c for c in CODES if c.startswith("L")} == set(RULES)
 
 
-@pytest.mark.parametrize("code", ["L001", "L002", "L003", "L004", "L005", "L007"])
+@pytest.mark.parametrize("code", ["L001", "L002", "L003", "L004", "L005", "L007", "L008", "L009"])
 def test_the_documented_example_triggers_its_rule(code: str) -> None:
     inputs = "image: [B, 3, 16, 16]" if code in ("L004", "L007") else "features: [B, 32]"
     spec = check(f"specc: 1\ninputs:\n  {inputs}\n{CODES[code].example}\n")

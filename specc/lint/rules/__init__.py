@@ -7,5 +7,7 @@ from . import (  # noqa: F401  (registration on import)
     dropout_at_end,
     linear_without_flatten,
     sigmoid_before_bce_logits,
+    single_logit_cross_entropy,
     softmax_before_ce,
+    softmax_over_batch,
 )

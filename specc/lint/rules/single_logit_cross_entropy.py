@@ -1,0 +1,45 @@
+"""L008 single-logit-cross-entropy: CrossEntropyLoss or NLLLoss over a single class.
+
+What it does
+    CrossEntropyLoss or NLLLoss is computed over a single class.
+
+Why is this bad
+    Softmax over one logit is always 1, so the loss is always 0 and nothing is learned; this is the
+    classic port of a binary classifier with one output unit to CrossEntropyLoss.
+
+Example
+    layers:
+      - {type: Linear, out_features: 1}
+    loss: {type: CrossEntropyLoss}
+
+Use instead
+    For a yes/no target keep one output and use BCEWithLogitsLoss, or give the last layer 2
+    outputs (one per class) for CrossEntropyLoss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from ...diagnostics import Diagnostic
+from .. import context, rule
+
+if TYPE_CHECKING:
+    from ...pipeline import Spec
+
+CODE = "L008"
+
+
+@rule
+def check(spec: Spec) -> Iterator[Diagnostic]:
+    ctx = context(spec)
+    last = ctx.view.main_output if ctx else None
+    if ctx is None or last is None or ctx.loss not in ("CrossEntropyLoss", "NLLLoss") or last.out is None:
+        return
+    # The class dim is dim 1 for CrossEntropyLoss: (B, C) or (B, C, d1, ...).
+    if last.out.rank >= 2 and last.out.shape[1] == 1:
+        yield ctx.warning(CODE, last, f"{ctx.loss} sees one class in {last.out}: a softmax over one logit is "
+                          "always 1, so the loss is always 0",
+                          "for a yes/no target use loss: {type: BCEWithLogitsLoss} with this one output, or "
+                          "give this layer 2 outputs for CrossEntropyLoss")

@@ -1,0 +1,49 @@
+"""L009 softmax-over-batch: Softmax or LogSoftmax over dim 0, the batch.
+
+What it does
+    Softmax, LogSoftmax or a normalisation runs over dim 0, the batch.
+
+Why is this bad
+    Dim 0 holds the samples of a batch: a softmax over it makes each sample's output depend on
+    the other samples, and the result changes with the batch size. PyTorch code usually means
+    dim=1 or dim=-1.
+
+Example
+    layers:
+      - {type: Linear, out_features: 10}
+      - {type: Softmax, dim: 0}
+
+Use instead
+    Use dim: -1 (the class dim of (B, C)) or dim: 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from ...diagnostics import Diagnostic
+from .. import context, rule
+
+if TYPE_CHECKING:
+    from ...pipeline import Spec
+
+CODE = "L009"
+NORMALISING = ("Softmax", "LogSoftmax")
+
+
+@rule
+def check(spec: Spec) -> Iterator[Diagnostic]:
+    ctx = context(spec)
+    if ctx is None:
+        return
+    for step in ctx.view.steps:
+        out = step.out
+        if step.type not in NORMALISING or out is None or step.node.result is None:
+            continue
+        dim = step.node.result.args.get("dim")
+        if isinstance(dim, int) and out.rank >= 2 and dim % out.rank == 0:
+            yield ctx.warning(CODE, step, f"normalises over dim {dim} of {out}, the batch: each sample's "
+                              "output then depends on the others in its batch",
+                              f"use dim: -1 (or dim: 1) to normalise over the {out.shape[-1]} values of each "
+                              "sample", field="dim")
