@@ -156,6 +156,14 @@ def test_image_size_changes_nothing_but_shapes(loaded: dict[str, specc.Spec]) ->
         assert small["macs_per_sample"] < loaded[stem].check()["macs_per_sample"]
 
 
+
+def test_efficientnet_stochastic_depth_grows_with_depth_as_in_torchvision(loaded: dict[str, specc.Spec]) -> None:
+    """torchvision: block i of 16 gets p = 0.2 · i / 16; only blocks that add their input use it."""
+    graph = loaded["efficientnet_b0"].graph
+    assert graph is not None
+    got = [n.result.args["p"] for n in graph.leaves() if n.type == "StochasticDepth" and n.result is not None]
+    assert got == [0.2 * float(i) / 16 for i in (2, 4, 6, 7, 9, 10, 12, 13, 14)]
+
 # -- compile and build -------------------------------------------------------------------------------
 
 def _static_out(spec: specc.Spec, batch: int) -> tuple[int, ...]:
@@ -388,7 +396,7 @@ MISTAKES: list[tuple[str, str, list[str], str, str, str, str]] = [
     # EfficientNet: padding: 1 hard-coded in the shared conv block (right for 3x3 only): the 1x1
     # expansion convs grow each map by 2, and the first residual add fails.
     ("efficientnet-padding-1-everywhere", _edit("efficientnet_b0", ('padding: "${(kernel - 1) // 2}"', "padding: 1")),
-     [], "S006", "{type: Add, from: [project, input]}", "0 for 1x1", "error"),
+     [], "S006", "{type: Add, from: [drop_path, input]}", "0 for 1x1", "error"),
     # ViT: patches flattened but not transposed: (B, 768, 196) reads as 768 steps of 196 features,
     # too many steps for the 196-row position table ...
     ("vit-no-transpose", _edit("vit_b16", ("  - {type: Transpose, dim0: 1, dim1: 2}", "  #")),
