@@ -144,6 +144,8 @@ case("DepthwiseConv2d", "{type: DepthwiseConv2d, kernel_size: 3, stride: 2, padd
 case("DepthwiseConv2d", "{type: DepthwiseConv2D, kernel_size: [3, 5], depth_multiplier: 2, padding: same, "
      "padding_mode: reflect, in_channels: 3}", {"inp": ("B", 3, 8, 9)},
      lambda: nn.Conv2d(3, 6, (3, 5), padding="same", padding_mode="reflect", groups=3))
+case("DepthwiseConv2d", "{type: DepthwiseConv2d, kernel_size: 1, out_channels: 12}", {"inp": ("B", 4, 3, 3)},
+     lambda: nn.Conv2d(4, 12, 1, groups=4))
 case("SeparableConv1d", "{type: SeparableConv1d, out_channels: 6, kernel_size: 3, padding: 1}", {"inp": ("B", 4, "L")},
      lambda: nn.Sequential(nn.Conv1d(4, 4, 3, padding=1, groups=4, bias=False), nn.Conv1d(4, 6, 1)), BL)
 case("SeparableConv1d", "{type: SeparableConv1D, filters: 5, kernel_size: 3, depth_multiplier: 2, strides: 2, "

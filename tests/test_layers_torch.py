@@ -268,6 +268,8 @@ ERRORS: list[tuple[str, list[Any], str, str, Any]] = [
      lambda: nn.Conv2d(3, 4, 3)(_x(2, 12))),
     ("{type: DepthwiseConv2d, kernel_size: 5}", [2, 4, 3, 3], "S002", "kernel_size: 3",
      lambda: nn.Conv2d(4, 4, 5, groups=4)(_x(2, 4, 3, 3))),
+    ("{type: DepthwiseConv2d, kernel_size: 3, out_channels: 12}", [2, 8, 6, 6], "S004", "out_channels: 8 or 16",
+     lambda: nn.Conv2d(8, 12, 3, groups=8)),
     ("{type: DepthwiseConv1d, kernel_size: 3, in_channels: 4}", [2, 8, 6], "S001", "in_channels: 8",
      lambda: nn.Conv1d(4, 4, 3, groups=4)(_x(2, 8, 6))),
     ("{type: SeparableConv2d, out_channels: 8, kernel_size: 3, stride: 2, padding: same}", [2, 4, 8, 8], "V003",

@@ -232,6 +232,7 @@ class ConvTranspose3d(_ConvTranspose):
 class DepthwiseConvParams(LayerParams):
     kernel_size: IntOrTuple
     depth_multiplier: PositiveInt = 1
+    out_channels: PositiveInt | None = None  # in_channels·depth_multiplier; checked when given
     stride: IntOrTuple = Field(1, validation_alias=AliasChoices("stride", "strides"))
     padding: PadOrTuple | Literal["same", "valid"] = 0
     dilation: IntOrTuple = Field(1, validation_alias=AliasChoices("dilation", "dilation_rate"))
@@ -252,11 +253,30 @@ class SeparableConvParams(LayerParams):
     in_channels: PositiveInt | None = None
 
 
+def _multiplier(p: DepthwiseConvParams, c: int) -> int:
+    """depth_multiplier, or out_channels / in_channels when out_channels is what was written."""
+    if p.out_channels is None:
+        return p.depth_multiplier
+    m = p.out_channels // c
+    if p.out_channels % c:
+        fits = " or ".join(str(c * k) for k in sorted({max(1, m), m + 1}))
+        raise SpecError("S004", f"out_channels {p.out_channels} of a depthwise conv is not a multiple of its {c} "
+                        "input channels: each channel gets depth_multiplier filters of its own",
+                        f"use out_channels: {fits}, or leave it out and set depth_multiplier", field="out_channels")
+    if "depth_multiplier" in p.model_fields_set and m != p.depth_multiplier:
+        raise SpecError("S001", f"out_channels {p.out_channels} is not in_channels {c} · depth_multiplier "
+                        f"{p.depth_multiplier} = {c * p.depth_multiplier}",
+                        f"give one of them: depth_multiplier: {m}, or out_channels: {c * p.depth_multiplier}",
+                        field="out_channels")
+    return m
+
+
 def _depthwise(conv: _Conv, p: DepthwiseConvParams | SeparableConvParams, x: TensorType,
                bias: bool) -> LayerResult:
     """The plain conv of ``conv``'s rank with groups = in_channels (inferred from ``x``)."""
     c = check_given(p.in_channels, x.shape[1], "in_channels", x, 1, "channels")
-    full = ConvParams(out_channels=c * p.depth_multiplier, kernel_size=p.kernel_size, stride=p.stride,
+    m = _multiplier(p, c) if isinstance(p, DepthwiseConvParams) else p.depth_multiplier
+    full = ConvParams(out_channels=c * m, kernel_size=p.kernel_size, stride=p.stride,
                       padding=p.padding, dilation=p.dilation, groups=c, bias=bias, padding_mode=p.padding_mode,
                       in_channels=c)
     return conv.infer(full, [x])
