@@ -390,11 +390,17 @@ class _Emitter:
 
 def _shared(g: Graph, n: Node) -> bool:
     """Whether ``n``'s input is also read elsewhere: by another layer, as an output, or outside
-    this graph (a model input, or a block's input that the enclosing graph may read again)."""
+    this graph (a model input, or a block's input that the enclosing graph may read again).
+    Through views: writing over a transpose or a slice writes over what it was taken from."""
     src = n.inputs[0] if n.inputs else None
     if src is None or src in g.inputs or src in (s for _, s in g.outputs):
         return True
-    return any(src in m.inputs for m in g.nodes if m is not n)
+    if any(src in m.inputs for m in g.nodes if m is not n):
+        return True
+    producer = g.node(src)
+    aliases = producer is not None and producer.kind is not None and producer.result is not None and (
+        producer.kind.may_alias or producer.result.args.get("inplace") is True)
+    return bool(aliases and producer is not None and _shared(g, producer))
 
 
 def _written(expr: str) -> Ref | Code:

@@ -51,6 +51,10 @@ class LayerKind:
     layout: ClassVar[str] = ""  # "(N, C, H, W)" for rank errors
     accepts: ClassVar[Literal["float", "int", "any"]] = "float"
     summary: ClassVar[str] = ""  # one line for `specc layers`
+    # True when the PyTorch output may share memory with the input (views such as reshape,
+    # transpose and slicing; dropout and identity at eval return the input itself): an
+    # in-place layer after it would also overwrite the input.
+    may_alias: ClassVar[bool] = False
 
     # -- how it is written in PyTorch -------------------------------------------------------------
     torch_class: ClassVar[str | None] = None  # "nn.Conv2d"; None for operations written inline

@@ -20,6 +20,7 @@ class DropoutParams(LayerParams):
 
 
 class _Dropout(LayerKind):
+    may_alias = True
     Params = DropoutParams
     defaults = {"p": 0.5, "inplace": False}
     positional = ("p",)
@@ -84,6 +85,7 @@ class StochasticDepthParams(LayerParams):
 
 @register
 class StochasticDepth(LayerKind):
+    may_alias = True
     """Drops a residual branch as a whole: put it on the branch, just before the Add that
     brings back the shortcut (``{type: Add, from: [drop_path, input]}``)."""
 

@@ -224,6 +224,7 @@ class SelectParams(LayerParams):
 
 @register
 class Select(LayerKind):
+    may_alias = True
     """``x[:, index]`` along ``dim`` (the dim disappears): ``{type: Select, dim: 1, index: -1}``
     takes the last step of a (B, T, F) sequence.  For a bidirectional RNN that is the wrong
     step for the backward direction (lint L006); its ``output: last`` is the right one."""

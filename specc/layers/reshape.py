@@ -134,6 +134,7 @@ def _near_divisors(n: int, near: int, most: int = 10) -> str:
 
 @register
 class Identity(LayerKind):
+    may_alias = True
     type_name, Params, torch_class = "Identity", NoParams, "nn.Identity"
     accepts = "any"
     summary = "passes its input through unchanged (a placeholder or a named tap)"
@@ -145,6 +146,7 @@ class Identity(LayerKind):
 
 @register
 class Flatten(LayerKind):
+    may_alias = True
     type_name, Params, torch_class = "Flatten", FlattenParams, "nn.Flatten"
     accepts = "any"
     defaults = {"start_dim": 1, "end_dim": -1}
@@ -171,6 +173,7 @@ class Flatten(LayerKind):
 
 @register
 class Unflatten(LayerKind):
+    may_alias = True
     type_name, Params, torch_class = "Unflatten", UnflattenParams, "nn.Unflatten"
     accepts = "any"
     positional = ("dim", "unflattened_size")
@@ -191,6 +194,7 @@ class Unflatten(LayerKind):
 
 @register
 class Reshape(LayerKind):
+    may_alias = True
     type_name, Params = "Reshape", ReshapeParams
     accepts = "any"
     summary = "view as shape (batch dim included): sizes, -1 once, or input dim names such as B"
@@ -224,6 +228,7 @@ class Reshape(LayerKind):
 
 @register
 class Permute(LayerKind):
+    may_alias = True
     type_name, Params = "Permute", PermuteParams
     accepts = "any"
     summary = "reorder dims (batch dim included), e.g. dims: [0, 2, 1]"
@@ -245,6 +250,7 @@ class Permute(LayerKind):
 
 @register
 class Transpose(LayerKind):
+    may_alias = True
     type_name, Params = "Transpose", TransposeParams
     accepts = "any"
     summary = "swap two dims, e.g. dim0: 1, dim1: 2"
@@ -264,6 +270,7 @@ class Transpose(LayerKind):
 
 @register
 class Squeeze(LayerKind):
+    may_alias = True
     """Remove size-1 dims.
 
     PyTorch silently keeps a dim whose size is not 1, which would leave the rank unknown
@@ -304,6 +311,7 @@ class Squeeze(LayerKind):
 
 @register
 class Unsqueeze(LayerKind):
+    may_alias = True
     type_name, Params = "Unsqueeze", UnsqueezeParams
     accepts = "any"
     summary = "insert a size-1 dim at dim"
@@ -374,6 +382,7 @@ def _slice_length(size: DimLike, p: SliceParams, x: TensorType) -> DimLike:
 
 @register
 class Slice(LayerKind):
+    may_alias = True
     """``x[:, start:stop:step]`` along ``dim`` (the dim stays, shortened).  A node has one
     output, so a split into halves is two Slices reading the same tensor: GLU's
     ``Slice stop: H`` and ``Slice start: H``, or ShuffleNetV2's channel split."""
