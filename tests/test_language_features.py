@@ -147,3 +147,35 @@ def test_cli_ignore(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["check", str(path), "--strict", "--ignore", "L004"]) == 0
     assert main(["check", str(path), "--ignore", "S001"]) == 2
     assert "only warnings can be silenced" in capsys.readouterr().err
+
+
+def test_index_numbers_the_copies_of_a_repeat() -> None:
+    spec = specc.loads(textwrap.dedent("""\
+        specc: 1
+        vars: {n: 3}
+        inputs: {x: [B, 8]}
+        blocks:
+          Layer:
+            args: {width: 8, drop: 0.0}
+            layers:
+              - {type: Linear, out_features: "${width}"}
+              - {type: Dropout, p: "${drop}"}
+        layers:
+          - {type: Linear, out_features: "${8 + index * 4}", repeat: "${n}", name: stack}
+          - {type: Layer, width: "${16 * (index + 1)}", drop: "${0.1 * index}", repeat: 2}
+        """), "t.yaml")
+    assert spec.ok, spec.diagnostics
+    g = spec.graph
+    assert g is not None
+    stack = g.node("stack")
+    assert stack is not None and stack.sub is not None
+    assert [n.result.args["out_features"] for n in stack.sub.nodes if n.result] == [8, 12, 16]
+    blocks = g.nodes[1].sub
+    assert blocks is not None
+    assert [b.sub.block_args for b in blocks.nodes if b.sub] == [{"width": 16, "drop": 0.0},
+                                                                 {"width": 32, "drop": 0.1}]
+
+
+def test_index_outside_a_repeat_is_an_undefined_variable() -> None:
+    spec = specc.loads("specc: 1\ninputs: {x: [B, 8]}\nlayers:\n  - {type: Linear, out_features: '${index}'}\n")
+    assert [d.code for d in spec.errors] == ["X001"]

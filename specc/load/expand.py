@@ -223,40 +223,53 @@ class _Expander:
             bad = PosDict(loc=loc)
             self.broken.add(id(bad))
             return bad
+        # A repeated item is expanded once per copy, so that ${index} can differ between copies;
+        # only its head (repeat, name, from, when, …) is resolved first.
+        head_keys = ("repeat", "name", "from", "when", "trainable", "ignore") if "repeat" in item else None
         try:
-            item = self.subst(item, env, loc)
+            if head_keys is None:
+                item = self.subst(item, env, loc)
+            else:
+                head = self.subst(item.copy_with({k: v for k, v in item.items() if k in head_keys}), env, loc)
         except SpecError as err:
             self.fail(err)
             self.broken.add(id(item))
             return item
-        if "when" in item:
-            cond = item["when"]
+        checked = item if head_keys is None else head
+        if "when" in checked:
+            cond = checked["when"]
             if not isinstance(cond, bool):
                 self.fail(SpecError("V003", f"when: must be true or false, got {_plain(cond)}",
                                     "write a condition such as when: \"${stride == 1 and inp == out}\"",
-                                    loc=item.value_loc("when")))
-                self.broken.add(id(item))
-                return item
+                                    loc=checked.value_loc("when")))
+                self.broken.add(id(checked))
+                return checked
             if not cond:
                 return _SKIP
-        if "repeat" in item:
-            return self.expand_repeat(item, env, stack)
+        if head_keys is not None:
+            return self.expand_repeat(item, head, env, stack)
         btype = item.get("type")
         if isinstance(btype, str) and btype in self.blocks:
             return self.expand_block(item, btype, env, stack)
         return item
 
-    def expand_repeat(self, item: PosDict, env: dict[str, Any], stack: tuple[str, ...]) -> Any:
-        n = item["repeat"]
+    def expand_repeat(self, item: PosDict, head: PosDict, env: dict[str, Any], stack: tuple[str, ...]) -> Any:
+        n = head["repeat"]
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             self.fail(SpecError("V003", f"repeat must be a positive whole number, got {_plain(n)}",
                                 "write repeat: 1 or more (to drop the layer, delete it)" if n == 0 else
-                                "write e.g. repeat: 3", loc=item.value_loc("repeat")))
-            self.broken.add(id(item))
-            return item
-        body = item.copy_with({k: v for k, v in item.items() if k not in ("repeat", "name", "from", "when")})
-        group = _group(item, "repeat", None)
-        group.children = [self.expand_item(body.copy_with(dict(body)), env, stack, item.loc) for _ in range(n)]
+                                "write e.g. repeat: 3", loc=head.value_loc("repeat")))
+            self.broken.add(id(head))
+            return head
+        merged = item.copy_with({**item, **head})
+        body = item.copy_with({k: v for k, v in item.items() if k not in head})
+        group = _group(merged, "repeat", None)
+        group.children = []
+        for i in range(n):  # ${index} is the copy's number, from 0
+            child = self.expand_item(body.copy_with(dict(body)), {**env, "index": i}, stack, item.loc)
+            if isinstance(child, PosDict):
+                child.template = body
+            group.children.append(child)
         return group
 
     def expand_block(self, item: PosDict, btype: str, env: dict[str, Any], stack: tuple[str, ...]) -> Any:
