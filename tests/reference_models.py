@@ -339,7 +339,23 @@ class TransformerText(nn.Module):
 
 # -- the table the tests and the benchmark read ------------------------------------------------------------
 
+# -- digits_cnn.yaml -------------------------------------------------------------------------------
+
+class DigitsCNN(nn.Module):
+    def __init__(self, width: int = 16, num_classes: int = 10):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(width, 2 * width, 3, padding=1, bias=False), nn.BatchNorm2d(2 * width), nn.ReLU(),
+        )
+        self.head = nn.Sequential(nn.Dropout(0.2), nn.Linear(2 * width, num_classes))
+
+    def forward(self, image: Tensor) -> Tensor:
+        return self.head(self.features(image).mean(dim=(2, 3)))
+
+
 REFERENCES: dict[str, Reference] = {
+    "digits_cnn": Reference(DigitsCNN, lambda s: {"image": _floats(s["B"], 1, 8, 8)}, [{"B": 1}, {"B": 5}]),
     "xor": Reference(XorNet, lambda s: {"bits": _floats(s["B"], 2)}, [{"B": 1}, {"B": 4}]),
     "mlp_regression": Reference(DiabetesMLP, lambda s: {"clinical": _floats(s["B"], 10)}, [{"B": 2}, {"B": 7}]),
     "course_cnn": Reference(CourseCNN, lambda s: {"image": _floats(s["B"], 3, 48, 48)}),

@@ -55,6 +55,7 @@ def render_training(spec: Spec, ctx: ModuleCtx) -> str:
         "checkpoint": lit(train.checkpoint),
         "log_every": lit(train.log_every),
         "task": lit(task_of(doc.loss.type)),
+        "threshold": lit(0.0 if doc.loss.type == "BCEWithLogitsLoss" else 0.5),
         "sizes": lit(dict(sorted(doc.export.sizes.items()))),
     }
     return render_module(ctx, "train.py.j2", TRAIN_IMPORTS, t=t)

@@ -272,7 +272,9 @@ Scheduler = Annotated[Union[StepLR, MultiStepLR, ExponentialLR, CosineAnnealingL
 
 # -- train and export ---------------------------------------------------------------------------
 
-BUILTIN_DATASETS = ("digits", "iris", "wine", "breast_cancer", "diabetes", "synthetic")
+# scikit-learn's bundled sets (no download), random data of the declared shapes, and XOR's
+# four corners with noise.
+BUILTIN_DATASETS = ("digits", "iris", "wine", "breast_cancer", "diabetes", "synthetic", "xor")
 
 
 class DataSpec(Strict):
