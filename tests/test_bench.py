@@ -56,10 +56,19 @@ def test_timing_rounds_stop_at_the_time_cap_and_survive_a_failure() -> None:
         raise ValueError("no")
 
     times, failed = time_interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b"), "c": broken},
-                                     1000, max_seconds=0, warmup=2, min_rounds=3)
+                                     1000, max_seconds=0, warmup=2, min_rounds=3, burst=1)
     assert {k: len(v) for k, v in times.items()} == {"a": 3, "b": 3}
     assert calls[4:] == ["a", "b"] * 3  # after warm-up, one call of each engine per round
     assert failed == {"c": "failed: ValueError: no"}
+
+
+def test_each_round_times_a_warm_burst_of_each_engine() -> None:
+    # The first call of a burst wakes the engine's thread pool and is not timed.
+    calls: list[str] = []
+    times, _ = time_interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
+                                4, max_seconds=60, warmup=1, burst=3)
+    assert calls[2:] == ["a"] * 3 + ["b"] * 3 + ["a"] * 3 + ["b"] * 3
+    assert {k: len(v) for k, v in times.items()} == {"a": 4, "b": 4}
 
 
 def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:

@@ -115,10 +115,13 @@ def _first_line(exc: BaseException) -> str:
 
 def time_interleaved(calls: dict[str, Callable[[], Any]], runs: int, *, max_seconds: float = 10.0,
                      warmup: int = 3, min_rounds: int = 3, sync: Callable[[], None] | None = None,
-                     ) -> tuple[dict[str, list[float]], dict[str, str]]:
-    """Seconds per call of each engine, timed in rounds (one call of each engine per round) so
-    that a busy machine slows every engine alike. Stops after ``runs`` rounds, or after
-    ``min_rounds`` once ``max_seconds`` have passed. Returns (times, failures by engine)."""
+                     burst: int = 10) -> tuple[dict[str, list[float]], dict[str, str]]:
+    """Seconds per call of each engine, timed in rounds so that a busy machine slows every
+    engine alike. In each round every engine runs a short burst of calls and the first call of
+    the burst is not timed: one cold call per engine per round would time each engine's thread
+    pool waking up (ONNX Runtime's parks its threads), which back-to-back requests never pay.
+    Stops after ``runs`` timed calls per engine, or after ``min_rounds`` rounds once
+    ``max_seconds`` have passed. Returns (times, failures by engine)."""
     failed: dict[str, str] = {}
     live: dict[str, Callable[[], Any]] = {}
     for name, fn in calls.items():
@@ -132,18 +135,22 @@ def time_interleaved(calls: dict[str, Callable[[], Any]], runs: int, *, max_seco
             failed[name] = f"failed: {_first_line(exc)}"
     times: dict[str, list[float]] = {name: [] for name in live}
     deadline = time.perf_counter() + max_seconds
-    for i in range(runs):
+    timed = max(1, burst - 1)
+    rounds = max(1, -(-runs // timed))
+    for i in range(rounds):
         for name, fn in list(live.items()):
-            start = time.perf_counter()
             try:
-                fn()
-                if sync:
-                    sync()
+                for k in range(burst):
+                    start = time.perf_counter()
+                    fn()
+                    if sync:
+                        sync()
+                    if k or burst == 1:
+                        times[name].append(time.perf_counter() - start)
             except Exception as exc:  # noqa: BLE001
                 failed[name] = f"failed: {_first_line(exc)}"
                 del live[name], times[name]
                 continue
-            times[name].append(time.perf_counter() - start)
         if i + 1 >= min_rounds and time.perf_counter() > deadline:
             break
     return times, failed
