@@ -153,7 +153,7 @@ def time_interleaved(calls: dict[str, Callable[[], Any]], runs: int, *, max_seco
                 continue
         if i + 1 >= min_rounds and time.perf_counter() > deadline:
             break
-    return times, failed
+    return {name: t[:runs] for name, t in times.items()}, failed
 
 
 def _row(engine: str, device: str, batch: int, times: list[float] | None, note: str = "") -> Measurement:
