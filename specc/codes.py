@@ -110,9 +110,9 @@ _TABLE = [
          "turns into filter) would break it or shadow something.",
          "- {type: Linear, out_features: 10, name: my layer}",
          "Use ASCII letters, digits and _, starting with a letter; the hint suggests a name."),
-    Code("V007", "duplicate-name", "Two layers (or a layer and an input) share a name.",
+    Code("V007", "duplicate-name", "Two layers (or a layer and an input, or two outputs) share a name.",
          "from: and outputs: references would be ambiguous, and the generated module would have one attribute "
-         "for two layers.",
+         "for two layers; an ONNX model needs a distinct name for every input and output.",
          "- {type: Linear, out_features: 64, name: fc}\n- {type: Linear, out_features: 10, name: fc}",
          "Give every layer and input its own name."),
     Code("V008", "unknown-section-value", "A loss, optimizer, scheduler or data source is not one specc knows.",

@@ -272,6 +272,7 @@ def _outputs(graph: Graph, doc: PosDict, spec: Spec, rejected: set[str] | None =
         return
     from .graph.names import name_problem
 
+    seen: set[str] = set()
     for i, (out_name, src) in enumerate(pairs):
         at = loc
         if isinstance(raw, PosList):
@@ -298,6 +299,18 @@ def _outputs(graph: Graph, doc: PosDict, spec: Spec, rejected: set[str] | None =
                                                "output names become ONNX output names; rename it, e.g. "
                                                f"{suggest_name(out_name, 'output', name_problem)}"))
             continue
+        # Output names become ONNX value names, which must be unique across inputs and outputs:
+        # a clash passes here and in PyTorch but breaks the exported model.
+        if out_name in seen or out_name in graph.inputs:
+            if isinstance(raw, PosDict):
+                at = raw.key_loc(out_name)
+            where = "an input" if out_name in graph.inputs else "an earlier output"
+            spec.diagnostics.append(Diagnostic(
+                "V007", f"the output name '{out_name}' is already used by {where}", at,
+                f"give the output its own name: outputs: {{{out_name}_out: {src}}}"
+                if out_name in graph.inputs else f"list '{src}' once under outputs:"))
+            continue
+        seen.add(out_name)
         graph.outputs.append((out_name, src))
 
 
