@@ -921,3 +921,12 @@ def test_random_sequence_models(text: str, tmp_path: Path, monkeypatch: pytest.M
     assert spec.ok, "\n".join(str(d) for d in spec.diagnostics) + "\n" + text
     _, problems, _ = verify(spec)
     assert not problems, "\n".join(problems) + "\n" + text
+
+
+def test_time_distributed_nesting_mistakes_hint_the_fix() -> None:
+    misplaced = _check(TD_HEAD + "  - {type: TimeDistributed, from: v, layer: {type: Flatten, repeat: 2, name: f}}\n")
+    err = misplaced.errors[0]
+    assert err.code == "V003" and err.hint == "move name, repeat next to type: TimeDistributed"
+    block = _check("specc: 1\nblocks:\n  Head: {layers: [{type: Linear, out_features: 8}]}\n"
+                   "inputs: {x: [B, T, 4]}\nlayers:\n  - {type: TimeDistributed, layer: {type: Head}}\n")
+    assert block.errors[0].code == "V003" and "a block cannot be wrapped" in (block.errors[0].hint or "")

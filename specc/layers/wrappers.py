@@ -47,11 +47,13 @@ class TimeDistributedParams(LayerParams):
         kind = lookup(ltype)
         if kind is None:
             guess = suggest(ltype)
-            raise ValueError(f"unknown layer type '{ltype}'" + (f"; did you mean '{guess}'?" if guess else ""))
+            raise ValueError(f"unknown layer type '{ltype}'" + (f"; did you mean '{guess}'?" if guess else
+                             "; wrap one layer kind listed by `specc layers` (a block cannot be wrapped)"))
         misplaced = [k for k in META if k in v]
         if misplaced:
             raise ValueError(f"{', '.join(misplaced)} belong{'s' if len(misplaced) == 1 else ''} on the "
-                             "TimeDistributed item, not inside layer:")
+                             f"TimeDistributed item, not inside layer:; move {', '.join(misplaced)} next to "
+                             "type: TimeDistributed")
         if kind.min_inputs != 1:
             raise ValueError(f"{kind.type_name} merges several inputs; TimeDistributed wraps a one-input layer")
         if kind.type_name == "TimeDistributed":
