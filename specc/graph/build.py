@@ -268,7 +268,14 @@ class GraphBuilder:
     def _group(self, g: Graph, item: Group, node: Node) -> Node:
         ins = [g.value(s) for s in node.inputs]
         if len(ins) != 1:
-            if len(ins) > 1:
+            if len(ins) > 1 and item.block is None:  # repeat: of a layer, which reads several inputs
+                first = item.children[0] if item.children else None
+                what = first.get("type", "layer") if isinstance(first, PosDict) else "layer"
+                self.error("G003", f"{what} '{node.path}' has repeat:, so each copy reads the one before "
+                           f"and it takes one input, got {len(ins)}", node.loc,
+                           "drop repeat: (or merge the inputs first, then repeat the layer after the merge)",
+                           layer=node.path)
+            elif len(ins) > 1:
                 self.error("G003", f"block '{node.path}' takes one input, got {len(ins)}", node.loc,
                            "merge the branches with Concat or Add first", layer=node.path)
             return node
