@@ -180,6 +180,16 @@ class _Expander:
                 self.fail(SpecError("V001", f"unknown key '{k}' in block '{name}'",
                                     f"did you mean '{close[0]}'?" if close else
                                     "a block has args, layers, output and description", loc=body.key_loc(k)))
+            output = body.get("output")
+            if output is not None and not isinstance(output, str):
+                # Ignoring it would silently return the block's last layer instead.
+                one = output[0] if isinstance(output, list) and len(output) == 1 else None
+                named = [str(it["name"]) for it in body["layers"] if isinstance(it, PosDict) and "name" in it]
+                self.fail(SpecError("V003", f"output of block '{name}' must be the name of one of its layers, "
+                                    f"got {output!r}", f"write output: {one}" if isinstance(one, str) else
+                                    f"write output: {' or '.join(named[-2:])}" if named else
+                                    "leave output: out to return the block's last layer",
+                                    loc=body.value_loc("output")))
             args = body.get("args") or PosDict()
             if not isinstance(args, PosDict):
                 self.fail(SpecError("Y005", f"args of block '{name}' must be a mapping of name: default",
