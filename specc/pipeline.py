@@ -267,8 +267,15 @@ def _outputs(graph: Graph, doc: PosDict, spec: Spec, rejected: set[str] | None =
     elif isinstance(raw, list):
         pairs = [(str(n), str(n)) for n in raw]
     elif isinstance(raw, dict):
-        pairs = [(str(k), str(v)) for k, v in raw.items()]
+        # A value that is not a name was reported by the document validation.
+        pairs = [(str(k), v) for k, v in raw.items() if isinstance(v, str)]
     else:
+        return
+    if not raw:  # a model that returns nothing cannot be written, run or exported
+        last = graph.nodes[-1].name if graph.nodes else "a layer name"
+        spec.diagnostics.append(Diagnostic("V003", "outputs: lists no layer", loc,
+                                           f"list what the model returns, e.g. outputs: [{last}], or leave "
+                                           "outputs: out to return the last layer"))
         return
     from .graph.names import name_problem
 

@@ -238,6 +238,11 @@ class GraphBuilder:
             return [prev]
         src = item["from"]
         names = src if isinstance(src, list) else [src]
+        if not names:
+            self.error("V003", f"{who}: from: lists no layer", item.value_loc("from"),
+                       "name what it reads, e.g. from: [a, b], or leave from: out to read the layer above",
+                       layer=path)
+            return []
         out: list[str] = []
         for i, name in enumerate(names):
             at = src.item_loc(i) if isinstance(src, PosList) else item.value_loc("from")
