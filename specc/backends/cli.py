@@ -18,18 +18,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..cli import EXIT_OK, EXIT_SPEC, EXIT_USAGE, UsageError, _load, _require_ok
+from ..cli import EXIT_OK, EXIT_SPEC, EXIT_USAGE, UsageError, _err, _load, _out, _require_ok
 from ..diagnostics import dumps_json
 from ..pipeline import SpecInvalid
 from .errors import BackendError, InputError
-
-
-def _out(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
-
-
-def _err(text: str) -> None:
-    sys.stderr.write(text + "\n")
 
 
 def _size(n: int) -> str:
