@@ -356,5 +356,9 @@ def mark_unused(g: Graph, input_locs: dict[str, Location] | None = None) -> list
     for n in g.nodes:
         if n.name not in used and n.result is not None:
             out.append(Diagnostic("G007", f"the output of {n.type} '{n.path}' is never used", n.loc,
-                                  "remove the layer, or list it under outputs:", "warning", n.path))
+                                  "remove the layer, or list it under outputs:" if g.block is None else
+                                  f"remove the layer, or make it the output: of block '{g.block}'",
+                                  "warning", n.path))
+        if n.sub is not None:  # a layer a block computes but never returns is just as dead
+            out.extend(mark_unused(n.sub))
     return out
