@@ -292,11 +292,36 @@ class GraphBuilder:
         node.sub = self.build(node.name, children, {BLOCK_INPUT: ins[0]}, prefix=node.path + ".",
                               block=item.block or "repeat", output=item.output, trainable=node.trainable)
         node.sub.block_args = dict(item.args)
+        if item.block is None:
+            self._check_repeatable(node, item)
         out = node.sub.value(node.sub.outputs[0][1]) if node.sub.outputs else None
         if out is not None:
             params, _, macs, buffers = node.sub.totals()
             node.result = layers.LayerResult(out, dict(item.args), params, macs, buffers)
         return node
+
+
+    def _check_repeatable(self, node: Node, item: Group) -> None:
+        """A repeat becomes nn.Sequential of its copies' modules, which calls each as module(x):
+        an inline operation (Transpose…) has no module, and an LSTM or attention is called
+        otherwise (it returns a tuple), so `compile` could not write it; say so where `check` sees it."""
+        assert node.sub is not None
+        leaf = node.sub.nodes[0] if node.sub.nodes else None
+        while leaf is not None and leaf.sub is not None and leaf.sub.block == "repeat":  # repeat of a repeat
+            leaf = leaf.sub.nodes[0] if leaf.sub.nodes else None
+        if leaf is None or leaf.sub is not None or leaf.kind is None or leaf.result is None:
+            return  # a block (its own class), or a layer already reported
+        args = leaf.result.args
+        if leaf.kind.torch_init(args) is None:
+            why = "an inline operation with no module"
+        elif leaf.kind.torch_forward("m", ["x"], args) != "m(x)":
+            why = "not called as module(x) in PyTorch"
+        else:
+            return
+        self.error("V003", f"{leaf.type} '{node.path}': repeat: chains copies with nn.Sequential, and "
+                   f"{leaf.type} is {why}", item.value_loc("repeat") or node.loc,
+                   f"write the {leaf.type} once per copy, or put it in a block and repeat the block",
+                   layer=node.path)
 
 
 def _rank_hint(kind: layers.LayerKind, t: TensorType) -> str:
