@@ -300,12 +300,12 @@ class _Emitter:
                               for k, x in it.args.items()}, cls=it.cls, seq=it.seq)
                         for it in first.items]
             assert first.node.sub is not None
-            shapes = [_shape_comment(first.node.sub.inputs["input"])]
             doc = [f"Block {v.block}, used {len(v.instances)} time{'s' if len(v.instances) > 1 else ''} "
-                   f"(first: {first.node.path}, input {shapes[0]})."]
-            same = all([s.shape for s in self._steps_shapes(i)] == [s.shape for s in self._steps_shapes(first)]
-                       for i in v.instances)
-            steps = [Step(s.target, s.expr, s.shape if same else "") for s in self._steps_shapes(first)]
+                   f"(first: {first.node.path}, input {_shape_comment(first.node.sub.inputs['input'])})."]
+            # Shape comments only where every instance has the same shapes.
+            shapes_of = [[s.shape for s in i.steps] for i in v.instances]
+            same = all(sh == shapes_of[0] for sh in shapes_of)
+            steps = [Step(s.target, s.expr, s.shape if same else "") for s in first.steps]
             params = [f"{ident(p, parameter=True)}: {v.annotations[p]}" for p in v.params]
             frozen = {it.attr for it in first.items
                       if all(not other.node.trainable for inst in v.instances for other in inst.items
@@ -313,10 +313,6 @@ class _Emitter:
             classes.append(ClassCtx(v.cls, doc, params, _inits(template, frozen), [first.input_var], steps,
                                     first.returns, "torch.Tensor"))
         return classes
-
-    @staticmethod
-    def _steps_shapes(inst: Instance) -> list[Step]:
-        return inst.steps
 
     def _choose_params(self, v: Variant) -> None:
         """A constructor value becomes a class parameter only when it differs between the
