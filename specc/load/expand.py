@@ -95,6 +95,13 @@ class _Expander:
             try:
                 self.env[name] = self.subst(value, self.env, raw.value_loc(name))
             except SpecError as err:
+                # vars are read top to bottom: a name defined below (or itself) is not known yet.
+                later = next((str(n) for n in raw if err.code == "X001" and n not in self.env and
+                              err.message.startswith(f"undefined variable '{n}'")), None)
+                if later == name:
+                    err.hint = f"a variable cannot use itself; give {name} a value"
+                elif later is not None:
+                    err.hint = f"vars are read top to bottom: move {later} above {name}"
                 self.fail(err)
 
     def apply_path_overrides(self) -> None:
