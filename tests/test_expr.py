@@ -49,6 +49,8 @@ def test_undefined_variable_suggests_the_closest_name() -> None:
     assert err.code == "X001" and "'hiden'" in err.message and err.hint == "did you mean 'hidden'?"
     err = fails("${width}", {"a": 1})
     assert err.code == "X001" and "known: a" in (err.hint or "")
+    err = fails("${index * 2}", {"a": 1})  # only a repeated item has one
+    assert err.code == "X001" and "repeat: N" in (err.hint or "")
 
 
 @pytest.mark.parametrize(("expr", "reason"), [

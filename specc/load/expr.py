@@ -141,6 +141,7 @@ def _eval(node: ast.AST, env: Mapping[str, Any], expr: str, loc: Location | None
             return env[node.id]
         close = difflib.get_close_matches(node.id, list(env), n=1)
         hint = f"did you mean '{close[0]}'?" if close else (
+            "index is the copy's number inside an item with repeat: N; use it there" if node.id == "index" else
             f"define it under vars: (known: {', '.join(sorted(env)) or 'none'})")
         raise SpecError("X001", f"undefined variable '{node.id}' in '${{{expr}}}'", hint, loc=loc)
     if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
