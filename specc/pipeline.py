@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .diagnostics import Diagnostic, Location, SpecError
-from .graph.build import GraphBuilder, mark_unused
+from .graph.build import GraphBuilder, inside_block_hint, mark_unused
 from .graph.ir import Graph
 from .layers import REGISTRY
 from .load.expand import expand, parse_overrides
@@ -295,8 +295,8 @@ def _outputs(graph: Graph, doc: PosDict, spec: Spec, rejected: set[str] | None =
             guess = difflib.get_close_matches(src, known, n=1)
             spec.diagnostics.append(Diagnostic(
                 "G001", f"outputs: '{src}' is not a layer of the model", at,
-                f"did you mean '{guess[0]}'?" if guess else
-                f"list one of the top-level layers ({', '.join(known[-4:])}), or give a layer name: {src}"))
+                inside_block_hint(graph, src) or (f"did you mean '{guess[0]}'?" if guess else
+                f"list one of the top-level layers ({', '.join(known[-4:])}), or give a layer name: {src}")))
             continue
         problem = name_problem(out_name)
         if problem:

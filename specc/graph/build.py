@@ -265,8 +265,9 @@ class GraphBuilder:
             known = [*g.inputs, *(n.name for n in g.nodes)]
             guess = difflib.get_close_matches(name, known, n=1)
             self.error("G001", f"{who} reads from '{name}', which is not an input or an earlier layer", at,
-                       f"did you mean '{guess[0]}'?" if guess else
-                       f"names it can read here: {', '.join(known) or 'none'}", layer=path)
+                       inside_block_hint(g, name) or (f"did you mean '{guess[0]}'?" if guess else
+                                                      f"names it can read here: {', '.join(known) or 'none'}"),
+                       layer=path)
             return []
         return out
 
@@ -358,6 +359,17 @@ def _image_hint(n: int, batch: object, kind: layers.LayerKind) -> str:
             return (f"{kind.type_name} needs {kind.layout}; for flat pixels add - {{type: Unflatten, dim: 1, "
                     f"unflattened_size: [{c}, {side}, {side}]}} ({n} = {c}·{side}·{side}); for {gate}")
     return f"{kind.type_name} needs {kind.layout}: Unflatten the {n} features to (C, H, W), or for {gate}"
+
+
+def inside_block_hint(g: Graph, name: str) -> str | None:
+    """The fix for a reference to a layer inside a block instance (``enc.linear_1``), which
+    only the block itself can read."""
+    head = name.split(".", 1)[0]
+    node = g.node(head) if "." in name else None
+    if node is None or node.sub is None:
+        return None
+    return (f"a layer inside '{head}' cannot be read from outside it: read '{head}' (its block's output), "
+            "or make that layer the block's output:")
 
 
 def mark_unused(g: Graph, input_locs: dict[str, Location] | None = None) -> list[Diagnostic]:
