@@ -68,9 +68,11 @@ class _Expander:
         self.broken_sections: set[str] = set()
         self.blocks: dict[str, PosDict] = {}
         self.env: dict[str, Any] = {}
+        self.failed_vars: set[str] = set()  # reported once; their uses are not second mistakes
 
     def fail(self, err: SpecError, loc: Location | None = None) -> None:
-        self.diags.append(err.diagnostic(loc))
+        if _undefined(err) not in self.failed_vars:
+            self.diags.append(err.diagnostic(loc))
 
     # -- vars and overrides -------------------------------------------------------------------
     def load_vars(self) -> None:
@@ -96,13 +98,13 @@ class _Expander:
                 self.env[name] = self.subst(value, self.env, raw.value_loc(name))
             except SpecError as err:
                 # vars are read top to bottom: a name defined below (or itself) is not known yet.
-                later = next((str(n) for n in raw if err.code == "X001" and n not in self.env and
-                              err.message.startswith(f"undefined variable '{n}'")), None)
+                later = _undefined(err) if _undefined(err) in raw else None
                 if later == name:
                     err.hint = f"a variable cannot use itself; give {name} a value"
                 elif later is not None:
                     err.hint = f"vars are read top to bottom: move {later} above {name}"
                 self.fail(err)
+                self.failed_vars.add(str(name))
 
     def apply_path_overrides(self) -> None:
         for path, value in self.overrides.items():
@@ -338,6 +340,12 @@ def _bad_path(path: str, prefix: str, key: str, parent: Any) -> SpecError:
                          f"sections there: {', '.join(map(str, parent)) or 'none'}", loc=CLI)
     return SpecError("X003", f"--set {path}: '{key}' is not a section of the spec",
                      "name an existing section, e.g. --set train.epochs=3", loc=CLI)
+
+
+def _undefined(err: SpecError) -> str | None:
+    """The variable an X001 (undefined variable) error is about."""
+    m = re.match(r"undefined variable '([^']*)'", err.message) if err.code == "X001" else None
+    return m.group(1) if m else None
 
 
 def _plain(v: Any) -> str:
