@@ -304,3 +304,27 @@ def test_run_accepts_a_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert main(["run", XOR, "--batch", "4", "-o", str(out), "--set", "hidden=8"]) == 0
     assert np.load(out)["logit"].shape == (4, 1)
     assert f"on {rt.CPU}" in capsys.readouterr().out or rt.cuda_status()[0]
+
+
+class MixesUpLengths(torch.nn.Module):
+    """Returns the key/value sequence where the spec says the query's: right only when T == S."""
+
+    def forward(self, q: torch.Tensor, kv: torch.Tensor) -> torch.Tensor:
+        return kv * 2.0 + q.mean()
+
+
+def test_two_symbols_get_different_trial_sizes_so_a_mix_up_is_caught(tmp_path: Path) -> None:
+    from specc.backends.verify import export_env
+
+    S = sym("S")
+    sig = Signature([TensorSig("q", (B, T, 4)), TensorSig("kv", (B, S, 4))], [TensorSig("out", (B, T, 4))])
+    env = export_env(sig, 2)
+    assert env["T"] != env["S"]  # one shared default size would let the mix-up verify
+
+    def inputs(e: dict[str, int]) -> tuple[torch.Tensor, ...]:
+        return torch.randn(e["B"], e["T"], 4), torch.randn(e["B"], e["S"], 4)
+
+    out = tmp_path / "mixed.onnx"
+    with pytest.raises(VerificationFailed):
+        export_module(MixesUpLengths(), sig, out, make_inputs=inputs, env=env, exporter="torchscript")
+    assert not out.exists()

@@ -85,7 +85,8 @@ def symbol_sizes(spec: Spec, batch: int = 2, sizes: dict[str, int] | None = None
         for d in t.shape:
             if isinstance(d, Dim):
                 for s in d.symbols():
-                    env.setdefault(s, (sizes or {}).get(s, export_sizes.get(s, DEFAULT_SIZE)))
+                    # distinct defaults per symbol, so T and S are never confused by accident
+                    env.setdefault(s, (sizes or {}).get(s, export_sizes.get(s, DEFAULT_SIZE + len(env))))
     for s in batch_symbols(spec):
         env[s] = (sizes or {}).get(s, batch)
     return env

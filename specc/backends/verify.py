@@ -94,8 +94,11 @@ def export_env(sig: Signature, batch: int, sizes: Mapping[str, int] | None = Non
     """Sizes of every symbol to trace the model with: the batch, the spec's export sizes, else a
     default that is doubled until every tensor of the model has positive sizes."""
     sizes = dict(sizes or {})
-    env = {s: batch if s == sig.batch_symbol else sizes.get(s, DEFAULT_SIZE) for s in sig.symbols()}
-    free = [s for s in env if s != sig.batch_symbol and s not in sizes]
+    # Each free symbol gets its own size (16, 17, …): with one shared size, a model that mixes
+    # up T and S would trace and verify as if it were right.
+    free = [s for s in sig.symbols() if s != sig.batch_symbol and s not in sizes]
+    env = {s: batch if s == sig.batch_symbol else sizes[s] if s in sizes else DEFAULT_SIZE + free.index(s)
+           for s in sig.symbols()}
     while valid is not None and free and not valid(env) and max(env[s] for s in free) < 1 << 14:
         for s in free:
             env[s] *= 2
