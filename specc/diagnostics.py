@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Literal
 
 from .codes import CODES
@@ -76,28 +76,6 @@ class SpecError(Exception):
     def diagnostic(self, loc: Location | None = None, layer: str | None = None) -> Diagnostic:
         return Diagnostic(self.code, self.message, self.loc or loc, self.hint, "error", layer)
 
-
-@dataclass
-class Diagnostics:
-    items: list[Diagnostic] = field(default_factory=list)
-
-    def add(self, d: Diagnostic) -> None:
-        self.items.append(d)
-
-    def error(self, code: str, message: str, loc: Location | None = None, hint: str | None = None,
-              layer: str | None = None) -> None:
-        self.items.append(Diagnostic(code, message, loc, hint, "error", layer))
-
-    def warning(self, code: str, message: str, loc: Location | None = None, hint: str | None = None,
-                layer: str | None = None) -> None:
-        self.items.append(Diagnostic(code, message, loc, hint, "warning", layer))
-
-    @property
-    def has_errors(self) -> bool:
-        return any(d.severity == "error" for d in self.items)
-
-    def sorted(self) -> list[Diagnostic]:
-        return sorted(self.items, key=Diagnostic.sort_key)
 
 
 # -- renderers -----------------------------------------------------------------------------

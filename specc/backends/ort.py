@@ -275,9 +275,6 @@ def model_inputs(model: onnx.ModelProto) -> list[IOInfo]:
     return [i for i in _io(model.graph.input) if i.name not in inits]
 
 
-def model_outputs(model: onnx.ModelProto) -> list[IOInfo]:
-    return _io(model.graph.output)
-
 
 def metadata(model: onnx.ModelProto) -> dict[str, str]:
     return {p.key: p.value for p in model.metadata_props}

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -118,14 +118,3 @@ def example_inputs(spec: Spec, batch: int = 2, sizes: dict[str, int] | None = No
         else:
             out.append(torch.randint(0, _int_high(spec, name), shape, generator=gen, dtype=dtype))
     return tuple(out)
-
-
-def static_shape(spec: Spec, node_name: str, env: dict[str, int]) -> tuple[int, ...]:
-    assert spec.graph is not None
-    t = spec.graph.value(node_name)
-    assert t is not None
-    return tuple(evaluate(d, env) for d in t.shape)
-
-
-def as_tuple(out: Any) -> tuple[torch.Tensor, ...]:
-    return out if isinstance(out, tuple) else (out,)

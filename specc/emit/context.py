@@ -72,9 +72,6 @@ class Item:
         assert self.node.kind is not None
         return self.node.kind.torch_init(self.args, lit)
 
-    def signature(self) -> tuple:
-        return (self.attr, self.cls, self.node.type, tuple(self.args), tuple(self.seq))
-
 
 @dataclass
 class Step:

@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict
 
 from ..diagnostics import SpecError
-from ..shapes.dims import Dim, DimLike, fmt_shape
+from ..shapes.dims import DimLike
 from ..shapes.tensor import TensorType
 
 
@@ -174,19 +174,3 @@ def axis(dim: int, rank: int, field_name: str = "dim") -> int:
                         f"use a value from {-rank} to {rank - 1}", field=field_name)
     return dim % rank
 
-
-def same_shape(a: TensorType, b: TensorType, what: str) -> None:
-    if a.rank != b.rank:
-        raise SpecError("S006", f"{what}: {a} and {b} have different ranks", "make both branches the same rank")
-    for i, (x, y) in enumerate(zip(a.shape, b.shape)):
-        if x != y:
-            if isinstance(x, Dim) or isinstance(y, Dim):
-                raise SpecError("S010", f"{what}: dim {i} is {x} in one input and {y} in the other, and specc "
-                                "cannot prove them equal", "compute both sizes the same way")
-            raise SpecError("S006", f"{what}: shapes {a} and {b} differ at dim {i} ({x} vs {y})",
-                            "make both branches the same shape, e.g. a 1x1 conv with the right stride on the "
-                            "shortcut")
-
-
-def describe(shape: Sequence[DimLike]) -> str:
-    return fmt_shape(tuple(shape))

@@ -16,7 +16,7 @@ from pydantic import AliasChoices, Field, NonNegativeInt, PositiveInt
 
 from ..diagnostics import SpecError
 from ..shapes.dims import DimLike, mul, product
-from ..shapes.formulas import conv_out, conv_transpose_out, min_conv_input
+from ..shapes.formulas import conv_out, conv_transpose_out, min_conv_input, same_padding
 from ..shapes.tensor import TensorType
 from .base import LayerKind, LayerParams, LayerResult, check_given, ntuple, register
 
@@ -132,12 +132,12 @@ class _Conv(Spatial):
         d = ntuple(p.dilation, r, "dilation")
         in_spatial = tuple(x.shape[2:])
         if p.padding == "same":
+            # PyTorch puts the odd pixel of an even kernel on the right.
+            sides = tuple(same_padding(ki, di) for ki, di in zip(k, d))
             if any(v != 1 for v in s):
                 raise SpecError("V003", "padding='same' is not supported for strided convolutions (PyTorch)",
-                                f"use padding: {compact(tuple((di * (ki - 1)) // 2 for ki, di in zip(k, d)))} "
-                                "with stride", field="padding")
-            # PyTorch puts the odd pixel of an even kernel on the right.
-            sides = tuple((t // 2, t - t // 2) for t in (di * (ki - 1) for ki, di in zip(k, d)))
+                                f"use padding: {compact(tuple(left for left, _ in sides))} with stride",
+                                field="padding")
             spatial = in_spatial
         else:
             pads = (0,) * r if p.padding == "valid" else ntuple(p.padding, r, "padding")

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..diagnostics import Diagnostic
 from ..shapes.dims import Dim, DimLike, fmt_shape
 from ..shapes.tensor import TensorType
 
@@ -158,8 +157,3 @@ def check_report(spec: Spec) -> dict[str, Any]:
         "trainable_params": s.trainable_params,
         "macs_per_sample": js["macs_per_sample"],
     }
-
-
-def count_errors(diags: list[Diagnostic]) -> tuple[int, int]:
-    errors = sum(d.severity == "error" for d in diags)
-    return errors, len(diags) - errors

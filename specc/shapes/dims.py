@@ -221,12 +221,6 @@ def evaluate(d: DimLike, env: Mapping[str, int]) -> int:
     return d if isinstance(d, int) else d.evaluate(env)
 
 
-def is_static(d: DimLike) -> bool:
-    return isinstance(d, int)
-
-
-def fmt(d: DimLike) -> str:
-    return str(d)
 
 
 def fmt_shape(shape: tuple[DimLike, ...] | list[DimLike]) -> str:

@@ -52,10 +52,6 @@ def same_padding(kernel: int, dilation: int = 1) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def adaptive_windows(size: int, out: int) -> int:
-    """Largest window adaptive pooling uses, for MAC counts."""
-    return max(-((-(i + 1) * size) // out) - (i * size) // out for i in range(out))
-
 
 def broadcast(a: tuple, b: tuple) -> tuple | None:
     """NumPy/PyTorch broadcasting of two shapes; None when they do not broadcast."""
