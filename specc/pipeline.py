@@ -20,7 +20,7 @@ from .graph.ir import Graph
 from .layers import REGISTRY
 from .load.expand import expand, parse_overrides
 from .load.yaml_loader import PosDict, PosList, load_yaml
-from .shapes.dims import fmt_shape, sym
+from .shapes.dims import sym
 from .shapes.tensor import TensorType
 from .validate.document import Document, InputSpec
 from .validate.errors import pydantic_diagnostics
@@ -197,23 +197,27 @@ def _silence(spec: Spec, graph: Graph, ignore: Iterable[str]) -> None:
 def _check_python_names(doc: PosDict, spec: Spec) -> None:
     """The model name becomes a class name and block args constructor parameters in the
     generated module: check them here, so `check` and `compile` agree."""
-    from .graph.names import name_problem, template_names
+    from .graph.names import name_problem
+
+    def class_problem(name: object) -> str | None:
+        # A class must not shadow builtins, nor be rebound by what the templates define (build_loss, main…).
+        return name_problem(name, parameter=True, class_name=True)
 
     name = doc.get("name")
-    # A class must not shadow builtins, nor be rebound by what the templates define (build_loss, main…).
-    problem = name_problem(name, parameter=True, class_name=True) if isinstance(name, str) else None
+    problem = class_problem(name) if isinstance(name, str) else None
     if problem is not None:
         spec.diagnostics.append(Diagnostic("V006", f"model {problem}, and it becomes a Python class name",
                                            doc.value_loc("name"), "rename the model, e.g. name: "
-                                           f"{suggest_name(name, 'model', name_problem)}"))
+                                           f"{suggest_name(name, 'model', class_problem)}"))
     blocks = doc.get("blocks")
     if not isinstance(blocks, PosDict):
         return
     for block, body in blocks.items():
-        if block in template_names():
+        problem = class_problem(block) if isinstance(block, str) else f"name {block!r} is not text"
+        if problem is not None:
             spec.diagnostics.append(Diagnostic(
-                "V006", f"block name '{block}' is defined by the generated module beside its classes",
-                blocks.key_loc(block), f"rename the block, e.g. {block}Block"))
+                "V006", f"block {problem}, and it becomes a Python class name", blocks.key_loc(block),
+                f"rename the block, e.g. {suggest_name(block, 'block', class_problem).capitalize()}"))
         args = body.get("args") if isinstance(body, PosDict) else None
         if not isinstance(args, PosDict):
             continue
@@ -319,7 +323,3 @@ def _outputs(graph: Graph, doc: PosDict, spec: Spec, rejected: set[str] | None =
             continue
         seen.add(out_name)
         graph.outputs.append((out_name, src))
-
-
-def describe_shape(t: TensorType | None) -> str:
-    return fmt_shape(t.shape) if t is not None else "?"

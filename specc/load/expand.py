@@ -6,9 +6,7 @@ block's line.
 
 from __future__ import annotations
 
-import builtins
 import difflib
-import keyword
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,8 +15,6 @@ from ..diagnostics import Diagnostic, Location, SpecError
 from .expr import has_ref, substitute
 from .yaml_loader import PosDict, PosList, resolve_plain
 
-_RESERVED_CLASS_NAMES = frozenset(dir(builtins)) | {"nn", "torch", "F", "math", "Tensor", "self"}
-_CLASS_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 CLI = Location("<command line>", 1, 1)
 # Keys every layer item may carry (not parameters of the layer kind).
 LAYER_META = ("type", "name", "from", "repeat", "trainable", "when", "ignore")
@@ -164,17 +160,8 @@ class _Expander:
             return
         for name, body in raw.items():
             loc = raw.key_loc(name)
-            if not isinstance(name, str) or not _CLASS_NAME.match(name) or keyword.iskeyword(name):
-                # ASCII only: Python would silently NFKC-normalise look-alikes such as 'ﬁlter'.
-                self.fail(SpecError("V006", f"block name {name!r} is not a valid class name",
-                                    "use ASCII letters, digits and underscores, starting with a letter, "
-                                    "e.g. BasicBlock", loc=loc))
-                continue
-            if name in _RESERVED_CLASS_NAMES:
-                # A class called `eval` or `nn` would shadow what the generated module uses.
-                self.fail(SpecError("V006", f"block name '{name}' would shadow Python's or PyTorch's '{name}'",
-                                    f"rename the block, e.g. {name.capitalize()}Block", loc=loc))
-                continue
+            if not isinstance(name, str):
+                continue  # reported with the other class-name rules (pipeline._check_python_names)
             if name in layer_types:
                 self.fail(SpecError("V006", f"block '{name}' has the name of a built-in layer type",
                                     f"rename it, e.g. {name}Block", loc=loc))
