@@ -9,7 +9,6 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from .atomic import atomic_write
 from .cli import EXIT_OK, EXIT_SPEC, UsageError, _load, print_diagnostics
 
 _SUFFIX = {"mermaid": (".mmd", ".md", ".mermaid"), "dot": (".dot", ".gv"), "svg": (".svg",), "html": (".html", ".htm")}
@@ -19,6 +18,8 @@ def _write(output: str | None, text: str, what: str) -> None:
     if not output or output == "-":
         sys.stdout.write(text)
         return
+    from .atomic import atomic_write  # secrets and friends: not on `specc check`'s start-up
+
     try:
         atomic_write(output, text)
     except OSError as exc:  # a full disk or a read-only folder is not a bug in specc
