@@ -85,6 +85,10 @@ def test_svg_boxes_never_overlap_and_frames_hold_their_layers(path: Path, expand
         assert inside
         for b in inside:
             assert f.x0 < b.x - b.w / 2 and b.x + b.w / 2 < f.x1 and f.y0 < b.y - b.h / 2 and b.y + b.h / 2 < f.y1
+    for f, g in combinations(lay.frames, 2):  # a block's frame holds the frames of the blocks inside it
+        outer, inner = (f, g) if g.group.id.startswith(f.group.id + ".") else (g, f)
+        if inner.group.id.startswith(outer.group.id + "."):
+            assert outer.x0 < inner.x0 and inner.x1 < outer.x1 and outer.y0 < inner.y0 and inner.y1 < outer.y1
     svg = render(spec, "svg", expand)
     root = ET.fromstring(svg)
     drawn = [el.get("data-id") for el in root.iter(f"{SVG}g") if "node" in (el.get("class") or "").split()]

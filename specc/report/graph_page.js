@@ -173,25 +173,25 @@
       let at = flat.parent.get(c.id);
       while (at !== null && at !== undefined) { inner.get(at).push(c.id); at = flat.parent.get(at); }
     }
-    const nest = cid => inner.get(cid).filter(i => flat.parent.get(i) === cid)
-      .reduce((m, k) => Math.max(m, 1 + nest(k)), 0);
     const centre = rows.map(row => row.length ? boxes.get(row[0]).y : 0);
-    const frames = [];
-    for (const [c] of flat.clusters) {
+    const done = new Map();
+    for (const [c] of [...flat.clusters].reverse()) {  // inner groups first: a frame holds those inside it
       if (!spans.has(c.id)) continue;
       const [lo, hi] = spans.get(c.id);
       const nested = inner.get(c.id).filter(i => spans.has(i));
       const kOpen = nested.filter(i => spans.get(i)[0] === lo).length;
       const kClose = nested.filter(i => spans.get(i)[1] === hi).length;
-      const kSide = nest(c.id);
       const ms = mem.get(c.id).map(m => boxes.get(m));
-      frames.push({ group: c,
-        x0: Math.min(Math.min(...ms.map(b => b.x - b.w / 2)) - S.FRAME_X * (kSide + 1),
-          Math.min(...ms.map(b => b.x)) - ((c.name + " · " + c.type).length * S.CHAR_W + 24)),
+      const kids = nested.filter(i => flat.parent.get(i) === c.id).map(i => done.get(i));
+      const titleW = (c.name + " · " + c.type).length * S.CHAR_W + 24;
+      done.set(c.id, { group: c,
+        x0: Math.min(...ms.map(b => b.x - b.w / 2 - S.FRAME_X), Math.min(...ms.map(b => b.x)) - titleW,
+          ...kids.map(k => k.x0 - S.FRAME_X)),
         y0: centre[lo] - heights[lo] / 2 - S.FRAME_OPEN * (kOpen + 1) + 4,
-        x1: Math.max(...ms.map(b => b.x + b.w / 2)) + S.FRAME_X * (kSide + 1),
+        x1: Math.max(...ms.map(b => b.x + b.w / 2 + S.FRAME_X), ...kids.map(k => k.x1 + S.FRAME_X)),
         y1: centre[hi] + heights[hi] / 2 + S.FRAME_CLOSE * (kClose + 1) - 3 });
     }
+    const frames = flat.clusters.filter(([c]) => done.has(c.id)).map(([c]) => done.get(c.id));
     const left = Math.min(...[...boxes.values()].map(b => b.x - b.w / 2), ...frames.map(f => f.x0));
     for (const bx of boxes.values()) bx.x += S.MARGIN - left;
     for (const f of frames) { f.x0 += S.MARGIN - left; f.x1 += S.MARGIN - left; }

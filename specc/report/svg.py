@@ -182,30 +182,24 @@ def _frame_boxes(flat: Flat, boxes: dict[str, Box], spans: dict[str, tuple[int, 
             inner[at].append(c.id)
             at = flat.parent.get(at)
     centre = [boxes[row[0]].y if row else 0.0 for row in rows]
-    out = []
-    for c, _ in flat.clusters:
+    done: dict[str, Frame] = {}
+    for c, _ in reversed(flat.clusters):  # inner groups first: a frame holds the frames inside it
         if c.id not in spans:
             continue
         lo, hi = spans[c.id]
         nested = [i for i in inner[c.id] if i in spans]
         k_open = sum(1 for i in nested if spans[i][0] == lo)
         k_close = sum(1 for i in nested if spans[i][1] == hi)
-        k_side = _height(c.id, inner, flat)
         ms = [boxes[m] for m in members[c.id]]
+        kids = [done[i] for i in nested if flat.parent.get(i) == c.id]
         # Wide enough on the left that the title ends before the arrows, which run through centres.
         title_w = len(group_title(c)) * CHAR_W + 24
-        out.append(Frame(c, min(min(b.x - b.w / 2 for b in ms) - FRAME_X * (k_side + 1),
-                             min(b.x for b in ms) - title_w),
-                         centre[lo] - heights[lo] / 2 - FRAME_OPEN * (k_open + 1) + 4,
-                         max(b.x + b.w / 2 for b in ms) + FRAME_X * (k_side + 1),
-                         centre[hi] + heights[hi] / 2 + FRAME_CLOSE * (k_close + 1) - 3))
-    return out
-
-
-def _height(cid: str, inner: dict[str, list[str]], flat: Flat) -> int:
-    """How many frames deep the groups inside ``cid`` nest."""
-    kids = [i for i in inner[cid] if flat.parent.get(i) == cid]
-    return max((1 + _height(k, inner, flat) for k in kids), default=0)
+        done[c.id] = Frame(c, min([b.x - b.w / 2 - FRAME_X for b in ms] + [min(b.x for b in ms) - title_w] +
+                                  [k.x0 - FRAME_X for k in kids]),
+                           centre[lo] - heights[lo] / 2 - FRAME_OPEN * (k_open + 1) + 4,
+                           max([b.x + b.w / 2 + FRAME_X for b in ms] + [k.x1 + FRAME_X for k in kids]),
+                           centre[hi] + heights[hi] / 2 + FRAME_CLOSE * (k_close + 1) - 3)
+    return [done[c.id] for c, _ in flat.clusters if c.id in done]
 
 
 # -- SVG -----------------------------------------------------------------------------------------------
