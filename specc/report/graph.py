@@ -205,18 +205,7 @@ def to_mermaid(v: View, is_open: Callable[[str], bool]) -> str:
         return f"{ids[n.id]}{shape[0]}{label}{shape[1]}"
 
     out = [f"%% {v.name} ({v.file}), drawn by specc graph", "flowchart TB"]
-
-    def emit(around: str | None, indent: str) -> None:
-        for n in flat.nodes:
-            if flat.parent[n.id] == around:
-                out.append(indent + box(n))
-        for c, parent in flat.clusters:
-            if parent == around:
-                out.append(f'{indent}subgraph {ids[c.id]}["{text(group_title(c))}"]')
-                emit(c.id, indent + "  ")
-                out.append(f"{indent}end")
-
-    emit(None, "  ")
+    out += _nested(flat, box, lambda c: [f'subgraph {ids[c.id]}["{text(group_title(c))}"]'], "end")
     out += [f"  {ids[a]} --> {ids[b]}" for a, b in flat.edges]
     out.append("  classDef error fill:#fde8e8,stroke:#c81e1e,color:#771d1d")
     out.append("  classDef io fill:#eef2ff,stroke:#4f46e5")
@@ -227,6 +216,22 @@ def to_mermaid(v: View, is_open: Callable[[str], bool]) -> str:
     if io:
         out.append(f"  class {','.join(io)} io")
     return "\n".join(out) + "\n"
+
+
+def _nested(flat: Flat, box: Callable[[VNode], str], opening: Callable[[VNode], list[str]], closing: str) -> list[str]:
+    """The boxes of a text format, each open group around its own (``opening`` … ``closing``)."""
+    out: list[str] = []
+
+    def emit(around: str | None, indent: str) -> None:
+        out.extend(indent + box(n) for n in flat.nodes if flat.parent[n.id] == around)
+        for c, parent in flat.clusters:
+            if parent == around:
+                out.extend(indent + line for line in opening(c))
+                emit(c.id, indent + "  ")
+                out.append(indent + closing)
+
+    emit(None, "  ")
+    return out
 
 
 def _dot_str(s: str) -> str:
@@ -249,19 +254,12 @@ def to_dot(v: View, is_open: Callable[[str], bool]) -> str:
             attrs.update(fillcolor="#fde8e8", color="#c81e1e", tooltip=n.error)
         return f"{_dot_str(n.id)} [{', '.join(f'{k}={_dot_str(x)}' for k, x in attrs.items())}];"
 
-    def emit(around: str | None, indent: str) -> None:
-        for n in flat.nodes:
-            if flat.parent[n.id] == around:
-                out.append(indent + node(n))
-        for c, parent in flat.clusters:
-            if parent == around:
-                out.append(f"{indent}subgraph {_dot_str('cluster_' + c.id)} {{")
-                colour = ', color="#c81e1e"' if c.error else ""
-                out.append(f'{indent}  graph [label={_dot_str(group_title(c))}, style="rounded"{colour}];')
-                emit(c.id, indent + "  ")
-                out.append(f"{indent}}}")
+    def cluster(c: VNode) -> list[str]:
+        colour = ', color="#c81e1e"' if c.error else ""
+        return [f"subgraph {_dot_str('cluster_' + c.id)} {{",
+                f'  graph [label={_dot_str(group_title(c))}, style="rounded"{colour}];']
 
-    emit(None, "  ")
+    out += _nested(flat, node, cluster, "}")
     out += [f"  {_dot_str(a)} -> {_dot_str(b)};" for a, b in flat.edges]
     out.append("}")
     return "\n".join(out) + "\n"
