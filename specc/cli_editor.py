@@ -38,7 +38,7 @@ def _format_of(args: argparse.Namespace) -> str:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    from .report.graph import render
+    from .report.graph import UnknownGroup, render
 
     spec = _load(args.spec, args.set)
     if spec.diagnostics:
@@ -49,7 +49,10 @@ def cmd_graph(args: argparse.Namespace) -> int:
         return EXIT_SPEC
     fmt = _format_of(args)
     expand = None if args.collapse else args.expand
-    text = render(spec, fmt, expand)
+    try:
+        text = render(spec, fmt, expand)
+    except UnknownGroup as exc:
+        raise UsageError(str(exc)) from None
     n_err = len(spec.errors)
     _write(args.output, text, f"{fmt}, {spec.name}" + (f", {n_err} error{'s' if n_err != 1 else ''} marked in red"
                                                         if n_err else ""))

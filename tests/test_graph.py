@@ -66,7 +66,8 @@ def test_every_layer_and_every_arrow_is_drawn(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", [ROOT / "specs" / "resnet18.yaml", ROOT / "specs" / "unet_small.yaml",
-                                  ROOT / "specs" / "multi_input.yaml", ROOT / "specs" / "zoo" / "densenet121.yaml"],
+                                  ROOT / "specs" / "multi_input.yaml", ROOT / "specs" / "zoo" / "squeezenet1_1.yaml",
+                                  ROOT / "specs" / "zoo" / "densenet121.yaml"],
                          ids=lambda p: p.stem)
 @pytest.mark.parametrize("expand", [None, "*"], ids=["collapsed", "expanded"])
 def test_svg_boxes_never_overlap_and_frames_hold_their_layers(path: Path, expand: str | None) -> None:
@@ -83,8 +84,10 @@ def test_svg_boxes_never_overlap_and_frames_hold_their_layers(path: Path, expand
     for f in lay.frames:
         inside = [b for b in boxes if b.id.startswith(f.group.id + ".")]
         assert inside
-        for b in inside:
-            assert f.x0 < b.x - b.w / 2 and b.x + b.w / 2 < f.x1 and f.y0 < b.y - b.h / 2 and b.y + b.h / 2 < f.y1
+        for b in boxes:
+            within = f.x0 < b.x - b.w / 2 and b.x + b.w / 2 < f.x1 and f.y0 < b.y - b.h / 2 and b.y + b.h / 2 < f.y1
+            touches = f.x0 < b.x + b.w / 2 and b.x - b.w / 2 < f.x1 and f.y0 < b.y + b.h / 2 and b.y - b.h / 2 < f.y1
+            assert within if b in inside else not touches, f"{b.id} and the frame of {f.group.id}"
     for f, g in combinations(lay.frames, 2):  # a block's frame holds the frames of the blocks inside it
         outer, inner = (f, g) if g.group.id.startswith(f.group.id + ".") else (g, f)
         if inner.group.id.startswith(outer.group.id + "."):
@@ -186,6 +189,10 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     assert not (tmp_path / "none.svg").exists()
     assert _cli("graph", str(tmp_path / "missing.yaml")).returncode == 2
     assert _cli("graph", "specs/xor.yaml", "--format", "png").returncode == 2
+    proc = _cli("graph", "specs/resnet18.yaml", "--expand", "layer2.downblok_1")
+    assert proc.returncode == 2 and "did you mean layer2.downblock_1?" in proc.stderr
+    proc = _cli("graph", "specs/xor.yaml", "--expand", "hidden")
+    assert proc.returncode == 2 and "it has no blocks or repeats to open" in proc.stderr
     proc = _cli("graph", "specs/xor.yaml", "-o", str(tmp_path / "no" / "such" / "dir" / "x.svg"))
     assert proc.returncode == 0  # folders are made, as for every other output
 

@@ -142,6 +142,25 @@ def opener(expand: str | None) -> Callable[[str], bool]:
     return lambda path: any(w == path or w.startswith(path + ".") for w in wanted)
 
 
+class UnknownGroup(ValueError):
+    """``--expand`` named something that is not a block instance or repeat of the spec."""
+
+
+def check_expand(v: View, expand: str | None) -> None:
+    if expand is None or expand.strip() == "*":
+        return
+    import difflib
+
+    ids = [g.id for g in v.groups()]
+    for wanted in (p.strip() for p in expand.split(",") if p.strip()):
+        if wanted not in ids:
+            close = difflib.get_close_matches(wanted, ids, n=1)
+            raise UnknownGroup(f"--expand {wanted}: the spec has no block or repeat of that name; " + (
+                f"did you mean {close[0]}?" if close else
+                f"its blocks and repeats are {', '.join(ids[:12])}{', …' if len(ids) > 12 else ''}" if ids else
+                "it has no blocks or repeats to open"))
+
+
 def flatten(v: View, is_open: Callable[[str], bool]) -> Flat:
     flat = Flat([], [], [], {})
     env: dict[str, str | None] = {}
@@ -268,6 +287,7 @@ def to_dot(v: View, is_open: Callable[[str], bool]) -> str:
 def render(spec: Spec, fmt: str, expand: str | None = None) -> str:
     """The picture of a spec in one of :data:`FORMATS`; ``expand`` as in :func:`opener`."""
     v = view(spec)
+    check_expand(v, expand)
     is_open = opener(expand)
     if fmt == "mermaid":
         return to_mermaid(v, is_open)

@@ -81,12 +81,16 @@
     return flat;
   }
 
+  function around(flat, id) {
+    const out = [];
+    let at = flat.parent.get(id);
+    while (at !== null && at !== undefined) { out.push(at); at = flat.parent.get(at); }
+    return out;
+  }
+
   function members(flat) {
     const out = new Map(flat.clusters.map(([c]) => [c.id, []]));
-    for (const n of flat.nodes) {
-      let at = flat.parent.get(n.id);
-      while (at !== null && at !== undefined) { out.get(at).push(n.id); at = flat.parent.get(at); }
-    }
+    for (const n of flat.nodes) for (const at of around(flat, n.id)) out.get(at).push(n.id);
     return out;
   }
 
@@ -129,30 +133,60 @@
           .map(t => t[2]);
       }
     }
-    function place(lanes) {
+    const inside = new Map([...boxes.keys()].map(bid => [bid, new Set(around(flat, bid))]));
+    const mem = members(flat);
+    const inner = new Map(flat.clusters.map(([c]) => [c.id, []]));
+    for (const [c] of flat.clusters) for (const at of around(flat, c.id)) inner.get(at).push(c.id);
+    function place(lanes, sides, before) {
       for (const row of rows) {
-        let right = null;
+        let left = null;
         for (const bid of row) {
           const bx = boxes.get(bid);
           const real = above.get(bid).filter(p => boxes.get(p).node !== null).map(p => boxes.get(p).x);
           const sources = bx.node !== null && real.length ? real : above.get(bid).map(p => boxes.get(p).x);
-          const want = lanes.has(bid) ? lanes.get(bid)
+          let want = lanes.has(bid) ? lanes.get(bid)
             : sources.length ? sources.reduce((s, x) => s + x, 0) / sources.length : bx.w / 2;
-          bx.x = right === null ? want : Math.max(want, right + S.GAP_X + bx.w / 2);
-          right = bx.x + bx.w / 2;
+          if (left !== null) {
+            const lb = boxes.get(left), a = inside.get(left), b = inside.get(bid);
+            const edge = Math.max(lb.x + lb.w / 2, ...[...a].filter(g => !b.has(g) && sides.has(g))
+              .map(g => sides.get(g)[1] - before.get(left) + lb.x));
+            const reach = Math.max(bx.w / 2, ...[...b].filter(g => !a.has(g) && sides.has(g))
+              .map(g => before.get(bid) - sides.get(g)[0]));
+            want = Math.max(want, edge + S.GAP_X + reach);
+          }
+          bx.x = want;
+          left = bid;
         }
       }
     }
-    place(new Map());
-    const lanes = new Map();
-    for (const chain of arrows) {
-      const ws = chain.slice(1, -1);
-      if (!ws.length) continue;
-      const lane = Math.max(...ws.map(w => boxes.get(w).x));
-      for (const w of ws) lanes.set(w, lane);
+    function frameSides() {
+      const sides = new Map();
+      for (const [c] of [...flat.clusters].reverse()) {  // inner groups first
+        const ms = mem.get(c.id).map(m => boxes.get(m));
+        if (!ms.length) continue;
+        const kids = inner.get(c.id).filter(i => sides.has(i) && flat.parent.get(i) === c.id).map(i => sides.get(i));
+        const titleW = (c.name + " · " + c.type).length * S.CHAR_W + 24;
+        sides.set(c.id, [
+          Math.min(...ms.map(b => b.x - b.w / 2 - S.FRAME_X), Math.min(...ms.map(b => b.x)) - titleW,
+            ...kids.map(k => k[0] - S.FRAME_X)),
+          Math.max(...ms.map(b => b.x + b.w / 2 + S.FRAME_X), ...kids.map(k => k[1] + S.FRAME_X))]);
+      }
+      return sides;
     }
-    place(lanes);
-    const mem = members(flat);
+    let lanes = new Map(), sides = new Map();
+    for (let pass = 0; pass < 4; pass++) {
+      const before = new Map([...boxes].map(([bid, bx]) => [bid, bx.x]));
+      place(lanes, sides, before);
+      lanes = new Map();
+      for (const chain of arrows) {
+        const ws = chain.slice(1, -1);
+        if (!ws.length) continue;
+        const lane = Math.max(...ws.map(w => boxes.get(w).x));
+        for (const w of ws) lanes.set(w, lane);
+      }
+      sides = frameSides();
+      if ([...boxes].every(([bid, bx]) => Math.abs(before.get(bid) - bx.x) < 0.01)) break;
+    }
     const spans = new Map();
     for (const [cid, ms] of mem) {
       if (!ms.length) continue;
@@ -168,30 +202,18 @@
       for (const bid of row) boxes.get(bid).y = y + heights[lay] / 2;
       y += heights[lay] + closes[lay] * S.FRAME_CLOSE + S.GAP_Y;
     });
-    const inner = new Map(flat.clusters.map(([c]) => [c.id, []]));
-    for (const [c] of flat.clusters) {
-      let at = flat.parent.get(c.id);
-      while (at !== null && at !== undefined) { inner.get(at).push(c.id); at = flat.parent.get(at); }
-    }
     const centre = rows.map(row => row.length ? boxes.get(row[0]).y : 0);
-    const done = new Map();
-    for (const [c] of [...flat.clusters].reverse()) {  // inner groups first: a frame holds those inside it
+    const frames = [];
+    for (const [c] of flat.clusters) {
       if (!spans.has(c.id)) continue;
       const [lo, hi] = spans.get(c.id);
       const nested = inner.get(c.id).filter(i => spans.has(i));
       const kOpen = nested.filter(i => spans.get(i)[0] === lo).length;
       const kClose = nested.filter(i => spans.get(i)[1] === hi).length;
-      const ms = mem.get(c.id).map(m => boxes.get(m));
-      const kids = nested.filter(i => flat.parent.get(i) === c.id).map(i => done.get(i));
-      const titleW = (c.name + " · " + c.type).length * S.CHAR_W + 24;
-      done.set(c.id, { group: c,
-        x0: Math.min(...ms.map(b => b.x - b.w / 2 - S.FRAME_X), Math.min(...ms.map(b => b.x)) - titleW,
-          ...kids.map(k => k.x0 - S.FRAME_X)),
+      frames.push({ group: c, x0: sides.get(c.id)[0], x1: sides.get(c.id)[1],
         y0: centre[lo] - heights[lo] / 2 - S.FRAME_OPEN * (kOpen + 1) + 4,
-        x1: Math.max(...ms.map(b => b.x + b.w / 2 + S.FRAME_X), ...kids.map(k => k.x1 + S.FRAME_X)),
         y1: centre[hi] + heights[hi] / 2 + S.FRAME_CLOSE * (kClose + 1) - 3 });
     }
-    const frames = flat.clusters.filter(([c]) => done.has(c.id)).map(([c]) => done.get(c.id));
     const left = Math.min(...[...boxes.values()].map(b => b.x - b.w / 2), ...frames.map(f => f.x0));
     for (const bx of boxes.values()) bx.x += S.MARGIN - left;
     for (const f of frames) { f.x0 += S.MARGIN - left; f.x1 += S.MARGIN - left; }

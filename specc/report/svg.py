@@ -111,10 +111,19 @@ def layout(flat: Flat) -> Layout:
         for lay in range(1, depth + 1):
             pos = {bid: i for i, bid in enumerate(rows[lay - 1])}
             rows[lay].sort(key=lambda bid: sum(pos[p] for p in above[bid]) / len(above[bid]))
-    _place(rows, boxes, above, {})
-    # A second pass draws each skipping arrow as one straight lane, at its rightmost waypoint.
-    lanes = {w: max(boxes[i].x for i in chain[1:-1]) for chain in arrows for w in chain[1:-1]}
-    _place(rows, boxes, above, lanes)
+    inside = {bid: frozenset(_around(flat, bid)) for bid in boxes}
+    members, inner = _members(flat), _inner(flat)
+    lanes: dict[str, float] = {}
+    sides: dict[str, tuple[float, float]] = {}
+    # Each pass places the boxes knowing the previous one's lanes (an arrow that skips layers runs
+    # straight, at its rightmost waypoint) and frames (a box outside a group keeps off its frame).
+    for _ in range(4):
+        before = {bid: bx.x for bid, bx in boxes.items()}
+        _place(rows, boxes, above, inside, lanes, sides, before)
+        lanes = {w: max(boxes[i].x for i in chain[1:-1]) for chain in arrows for w in chain[1:-1]}
+        sides = _frame_sides(flat, boxes, members, inner)
+        if all(abs(before[bid] - bx.x) < 0.01 for bid, bx in boxes.items()):
+            break
     frames = _frames(flat, boxes)
     opens = [0] * (depth + 1)
     closes = [0] * (depth + 1)
@@ -129,7 +138,7 @@ def layout(flat: Flat) -> Layout:
             boxes[bid].y = y + heights[lay] / 2
         y += heights[lay] + closes[lay] * FRAME_CLOSE + GAP_Y
     out = Layout(boxes, arrows)
-    out.frames = _frame_boxes(flat, boxes, frames, heights, rows)
+    out.frames = _frame_boxes(flat, boxes, frames, heights, rows, sides, inner)
     left = min([bx.x - bx.w / 2 for bx in boxes.values()] + [f.x0 for f in out.frames], default=0.0)
     for bx in boxes.values():
         bx.x += MARGIN - left
@@ -141,30 +150,72 @@ def layout(flat: Flat) -> Layout:
     return out
 
 
+def _around(flat: Flat, bid: str) -> list[str]:
+    """The open groups a box is drawn inside, innermost first (none for a waypoint)."""
+    out = []
+    at = flat.parent.get(bid)
+    while at is not None:
+        out.append(at)
+        at = flat.parent.get(at)
+    return out
+
+
 def _place(rows: list[list[str]], boxes: dict[str, Box], above: dict[str, list[str]],
-           lanes: dict[str, float]) -> None:
+           inside: dict[str, frozenset[str]], lanes: dict[str, float], sides: dict[str, tuple[float, float]],
+           before: dict[str, float]) -> None:
     """Each box under the mean of the real boxes it reads (a waypoint: in its lane, else under the
-    one before it), pushed right where it would overlap its left neighbour."""
+    one before it), pushed right where it would overlap its left neighbour, or the frame of a
+    group only one of the two is in (``sides``: where the frames were, with the boxes ``before``)."""
     for row in rows:
-        right = None
+        left: str | None = None
         for bid in row:
             bx = boxes[bid]
             real = [boxes[p].x for p in above[bid] if boxes[p].node is not None]
             sources = real if bx.node is not None and real else [boxes[p].x for p in above[bid]]
             want = lanes[bid] if bid in lanes else sum(sources) / len(sources) if sources else bx.w / 2
-            bx.x = want if right is None else max(want, right + GAP_X + bx.w / 2)
-            right = bx.x + bx.w / 2
+            if left is not None:
+                lb = boxes[left]
+                edge = max([lb.x + lb.w / 2] + [sides[g][1] - before[left] + lb.x
+                                                for g in inside[left] - inside[bid] if g in sides])
+                reach = max([bx.w / 2] + [before[bid] - sides[g][0] for g in inside[bid] - inside[left] if g in sides])
+                want = max(want, edge + GAP_X + reach)
+            bx.x = want
+            left = bid
 
 
 def _members(flat: Flat) -> dict[str, list[str]]:
     """Open group → the boxes inside it, at any depth."""
     members: dict[str, list[str]] = {c.id: [] for c, _ in flat.clusters}
     for n in flat.nodes:
-        at = flat.parent.get(n.id)
-        while at is not None:
+        for at in _around(flat, n.id):
             members[at].append(n.id)
-            at = flat.parent.get(at)
     return members
+
+
+def _inner(flat: Flat) -> dict[str, list[str]]:
+    """Open group → the open groups inside it, at any depth."""
+    inner: dict[str, list[str]] = {c.id: [] for c, _ in flat.clusters}
+    for c, _ in flat.clusters:
+        for at in _around(flat, c.id):
+            inner[at].append(c.id)
+    return inner
+
+
+def _frame_sides(flat: Flat, boxes: dict[str, Box], members: dict[str, list[str]],
+                 inner: dict[str, list[str]]) -> dict[str, tuple[float, float]]:
+    """Left and right of each open group's frame: around its boxes and the frames inside it, and
+    wide enough on the left that its title ends before the arrows, which run through centres."""
+    sides: dict[str, tuple[float, float]] = {}
+    for c, _ in reversed(flat.clusters):  # inner groups first
+        ms = [boxes[m] for m in members[c.id]]
+        if not ms:
+            continue
+        kids = [sides[i] for i in inner[c.id] if i in sides and flat.parent.get(i) == c.id]
+        title_w = len(group_title(c)) * CHAR_W + 24
+        sides[c.id] = (min([b.x - b.w / 2 - FRAME_X for b in ms] + [min(b.x for b in ms) - title_w] +
+                           [k[0] - FRAME_X for k in kids]),
+                       max([b.x + b.w / 2 + FRAME_X for b in ms] + [k[1] + FRAME_X for k in kids]))
+    return sides
 
 
 def _frames(flat: Flat, boxes: dict[str, Box]) -> dict[str, tuple[int, int]]:
@@ -173,33 +224,20 @@ def _frames(flat: Flat, boxes: dict[str, Box]) -> dict[str, tuple[int, int]]:
 
 
 def _frame_boxes(flat: Flat, boxes: dict[str, Box], spans: dict[str, tuple[int, int]], heights: list[float],
-                 rows: list[list[str]]) -> list[Frame]:
-    members = _members(flat)
-    inner: dict[str, list[str]] = {c.id: [] for c, _ in flat.clusters}
-    for c, _ in flat.clusters:  # every open group inside c, at any depth
-        at = flat.parent.get(c.id)
-        while at is not None:
-            inner[at].append(c.id)
-            at = flat.parent.get(at)
+                 rows: list[list[str]], sides: dict[str, tuple[float, float]],
+                 inner: dict[str, list[str]]) -> list[Frame]:
     centre = [boxes[row[0]].y if row else 0.0 for row in rows]
-    done: dict[str, Frame] = {}
-    for c, _ in reversed(flat.clusters):  # inner groups first: a frame holds the frames inside it
+    out = []
+    for c, _ in flat.clusters:
         if c.id not in spans:
             continue
         lo, hi = spans[c.id]
         nested = [i for i in inner[c.id] if i in spans]
         k_open = sum(1 for i in nested if spans[i][0] == lo)
         k_close = sum(1 for i in nested if spans[i][1] == hi)
-        ms = [boxes[m] for m in members[c.id]]
-        kids = [done[i] for i in nested if flat.parent.get(i) == c.id]
-        # Wide enough on the left that the title ends before the arrows, which run through centres.
-        title_w = len(group_title(c)) * CHAR_W + 24
-        done[c.id] = Frame(c, min([b.x - b.w / 2 - FRAME_X for b in ms] + [min(b.x for b in ms) - title_w] +
-                                  [k.x0 - FRAME_X for k in kids]),
-                           centre[lo] - heights[lo] / 2 - FRAME_OPEN * (k_open + 1) + 4,
-                           max([b.x + b.w / 2 + FRAME_X for b in ms] + [k.x1 + FRAME_X for k in kids]),
-                           centre[hi] + heights[hi] / 2 + FRAME_CLOSE * (k_close + 1) - 3)
-    return [done[c.id] for c, _ in flat.clusters if c.id in done]
+        out.append(Frame(c, sides[c.id][0], centre[lo] - heights[lo] / 2 - FRAME_OPEN * (k_open + 1) + 4,
+                         sides[c.id][1], centre[hi] + heights[hi] / 2 + FRAME_CLOSE * (k_close + 1) - 3))
+    return out
 
 
 # -- SVG -----------------------------------------------------------------------------------------------
