@@ -155,6 +155,16 @@ def test_hover_and_hints_agree_with_the_summary_on_resnet18() -> None:
     assert a.lines[down][:hint.at[1]].endswith("name: downsample}")
 
 
+def test_hover_on_a_from_name_and_on_an_input() -> None:
+    a = _analysis(ROOT / "specs" / "unet_small.yaml")
+    skip = _line(a.text, "from: [up2, enc2]")
+    hover = a.hover((skip, a.lines[skip].index("enc2") + 1)) or ""
+    assert hover.startswith("reads `enc2`:") and "`enc2` → `(B, 32, 32, 32)`" in hover
+    image = _line(a.text, "image: [B, 1, 64, 64]")
+    assert a.hover((image, 3)) == "**input** `image` → `(B, 1, 64, 64)` float32"
+    assert a.hover((0, 0)) is None  # a comment line
+
+
 def test_every_example_gets_a_hint_per_layer_line() -> None:
     for path in sorted((ROOT / "specs").glob("*.yaml")):
         a = _analysis(path)

@@ -125,9 +125,17 @@ class Analysis:
 
     # -- hover -----------------------------------------------------------------------------------
     def hover(self, pos: Pos) -> str | None:
+        line = self.lines[pos[0]] if pos[0] < len(self.lines) else ""
+        word = _word_at(line, pos[1])
+        if word and "from:" in line[:pos[1]]:  # a name that a layer reads: what it is
+            target = self.definition(pos)
+            if target is not None:
+                read = self._input_hover(target[0]) or self.hover((target[0], 0))
+                if read:
+                    return f"reads `{word}`:\n\n{read}"
         nodes = self.nodes_at(pos[0])
         if not nodes:
-            return None
+            return self._input_hover(pos[0])
         first = nodes[0]
         head = f"**{first.type}**" + (f" `{first.path}`" if len(nodes) == 1 else
                                       f" — {len(nodes)} instances of this line")
@@ -140,6 +148,18 @@ class Analysis:
         for d in errors[:3]:
             out += ["", f"⚠ {d.code} {d.message}" + (f" — {d.hint}" if d.hint else "")]
         return "\n".join(out)
+
+    def _input_hover(self, line: int) -> str | None:
+        raw, g = self.spec.raw, self.spec.graph
+        inputs = raw.get("inputs") if isinstance(raw, dict) else None
+        if not isinstance(inputs, dict) or g is None:
+            return None
+        for name in inputs:
+            loc = inputs.key_loc(name)
+            if loc is not None and loc.line - 1 == line and name in g.inputs:
+                t = g.inputs[name]
+                return f"**input** `{name}` → `{fmt_shape(t.shape)}` {t.dtype}"
+        return None
 
     # -- inlay hints -----------------------------------------------------------------------------
     def inlay_hints(self, first: int = 0, last: int | None = None) -> list[Hint]:
