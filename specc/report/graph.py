@@ -34,7 +34,7 @@ class VNode:
     params: int | None = None
     error: str | None = None  # every error at this layer (or inside this group), with hints
     brief: str | None = None  # the first one, as the box shows it
-    family: str = ""
+    family: str = ""  # a layer's family (conv, norm, …); an input's dtype
     inputs: list[str] = field(default_factory=list)  # local names in the same scope
     children: list[VNode] | None = None  # a group's layers
     output: str | None = None  # the child whose value a group returns
@@ -79,7 +79,7 @@ def view(spec: Spec) -> View:
     assert g is not None, "a spec without a graph has nothing to draw"
     faults: dict[str, list[str]] = {}
     short: dict[str, str] = {}
-    loose: list[str] = []
+    listed: list[str] = []
     for d in spec.errors:
         text = f"{d.code} {d.message}" + (f" (hint: {d.hint})" if d.hint else "")
         if d.layer:
@@ -87,7 +87,7 @@ def view(spec: Spec) -> View:
             # The box already says which layer it is: "Add 'stage_2.add_1': cannot …" → "cannot …".
             short.setdefault(d.layer, f"{d.code}: " + re.sub(r"^\S+ '[^']*': ", "", d.message))
         where = f"{d.loc.line}:{d.loc.col} " if d.loc else ""
-        loose.append(f"{where}{d.code} {d.message}" + (f" — {d.hint}" if d.hint else ""))
+        listed.append(f"{where}{d.code} {d.message}" + (f" — {d.hint}" if d.hint else ""))
 
     def fault(path: str, group: bool) -> tuple[str | None, str | None]:
         inner = [p for p in faults if group and p.startswith(path + ".")]
@@ -110,13 +110,13 @@ def view(spec: Spec) -> View:
             out.append(v)
         return out
 
-    ins = [VNode(f"in:{k}", k, f"Input[{t.dtype}]", "input", fmt_shape(t.shape)) for k, t in g.inputs.items()]
+    ins = [VNode(f"in:{k}", k, "Input", "input", fmt_shape(t.shape), family=t.dtype) for k, t in g.inputs.items()]
     outs = []
     for name, src in g.outputs:
         t = g.value(src)
         outs.append(VNode(f"out:{name}", name, "Output", "output", fmt_shape(t.shape) if t is not None else "?",
                           inputs=[src]))
-    return View(spec.name, spec.path, ins, nodes(g), outs, g.totals()[0], loose)
+    return View(spec.name, spec.path, ins, nodes(g), outs, g.totals()[0], listed)
 
 
 # -- which groups are open ---------------------------------------------------------------------------
@@ -197,7 +197,7 @@ def flatten(v: View, is_open: Callable[[str], bool]) -> Flat:
 def label_lines(n: VNode) -> list[str]:
     """What a box says: name and type, the output shape, the parameter count."""
     head = f"{n.role} {n.name}" if n.role in ("input", "output") else f"{n.name} · {n.type}"
-    lines = [head, n.shape if n.role != "input" else f"{n.type[6:-1]} {n.shape}"]
+    lines = [head, n.shape if n.role != "input" else f"{n.family} {n.shape}"]
     if n.role in ("layer", "group"):
         lines.append("? params" if n.params is None else f"{n.params:,} params")
     return lines

@@ -12,7 +12,7 @@
 
   function labelLines(n) {
     const head = (n.role === "input" || n.role === "output") ? n.role + " " + n.name : n.name + " · " + n.type;
-    const lines = [head, n.role !== "input" ? n.shape : n.type.slice(6, -1) + " " + n.shape];
+    const lines = [head, n.role !== "input" ? n.shape : n.family + " " + n.shape];
     if (n.role === "layer" || n.role === "group") {
       lines.push(n.params === null ? "? params" : fmtInt(n.params) + " params");
     }

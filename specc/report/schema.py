@@ -17,6 +17,7 @@ arguments fill them in before validation.
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -145,8 +146,8 @@ def _layer_branch(kind: Any, names: list[str], params: dict[str, Any]) -> dict[s
         if len(choices) > 1 and field_name in required:
             required.remove(field_name)
             either.append({"oneOf": [{"required": [c]} for c in choices]})
-        elif len(choices) > 1:
-            either.append({"not": {"minProperties": 2, "required": choices[:2]}})
+        elif len(choices) > 1:  # at most one of the names
+            either += [{"not": {"required": list(pair)}} for pair in itertools.combinations(choices, 2)]
     type_desc = kind.summary + (f" (Keras: {', '.join(names[1:])})" if len(names) > 1 else "")
     branch: dict[str, Any] = {
         "type": "object", "title": kind.type_name, "description": type_desc,
@@ -215,13 +216,16 @@ def _allow_expressions(node: Any, at_value: bool, key: str | None = None) -> Any
     if isinstance(out.get("$defs"), dict):
         out["$defs"] = {name: _allow_expressions(sub, False) for name, sub in out["$defs"].items()}
     plain_text = out.get("type") == "string" and "enum" not in out and "pattern" not in out
-    structure = {out.get("$ref"), (out.get("items") or {}).get("$ref"),
-                 (out.get("additionalProperties") or {}).get("$ref")} & _STRUCTURE
+    structure = {_ref(out), _ref(out.get("items")), _ref(out.get("additionalProperties"))} & _STRUCTURE
     if not at_value or key == "type" or plain_text or structure:
         return out
     # What an editor shows on hover and offers as a default stays on the outside.
     shown = {k: out[k] for k in ("description", "default") if k in out}
     return {"anyOf": [out, {"$ref": "#/$defs/Expression"}], **shown}
+
+
+def _ref(node: Any) -> Any:
+    return node.get("$ref") if isinstance(node, dict) else None
 
 
 def schema_text() -> str:

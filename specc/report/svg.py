@@ -3,8 +3,9 @@
 The layout is a plain layered DAG drawing: each box sits one layer below the deepest box it
 reads (longest path), an arrow that skips layers runs through invisible waypoints so it bends
 around the boxes in between, layers are ordered by the mean position of what each box reads,
-and a box sits under the boxes it reads, pushed right when it would overlap. Open groups
-(blocks, repeats) are framed, and the vertical gap above and below a frame makes room for it.
+and a box sits under the boxes it reads, pushed right when it would overlap a neighbour or
+a frame it is not in (a few passes, until nothing moves). Open groups (blocks, repeats) are
+framed, and the vertical gap above and below a frame makes room for it.
 
 The HTML page carries the same model as JSON and the same layout in JavaScript
 (``graph_page.js``), so a click can open or close a block; a test checks that the browser's
@@ -278,13 +279,12 @@ def heading(v: View) -> str:
 
 
 def svg_body(v: View, lay: Layout) -> list[str]:
-    """The drawing's elements; shared by the SVG file and, in the same order, by the HTML page."""
+    """The drawing's elements (the HTML page draws the same ones in graph_page.js)."""
     out = [f'<text class="title" x="{MARGIN}" y="{MARGIN + 12}" font-weight="bold" font-size="14">'
            f"{escape(heading(v))}</text>"]
     for f in lay.frames:
         stroke = ERROR_STROKE if f.group.error else "#94a3b8"
-        out.append(f'<g class="frame" data-id="{escape(f.group.id)}"><title>{escape(f.group.id)} — '
-                   f'click the title to close</title>'
+        out.append(f'<g class="frame" data-id="{escape(f.group.id)}"><title>{escape(f.group.id)}</title>'
                    f'<rect x="{_f(f.x0)}" y="{_f(f.y0)}" width="{_f(f.x1 - f.x0)}" height="{_f(f.y1 - f.y0)}" '
                    f'rx="8" fill="none" stroke="{stroke}" stroke-dasharray="4 3"/>'
                    f'<text x="{_f(f.x0 + 8)}" y="{_f(f.y0 + 15)}" fill="#475569">'
