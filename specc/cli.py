@@ -248,6 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("code", nargs="?", help="a code such as S001, or its name such as size-mismatch")
     p.add_argument("--all", action="store_true", help="list every code")
     p.set_defaults(func=cmd_explain)
+
+    from .cli_editor import add_verbs  # graph, schema, lsp
+
+    add_verbs(sub, _spec_options, _backend)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""`specc lsp`: the language server (see server.py) and what it knows about a spec (analysis.py)."""

@@ -1,0 +1,112 @@
+"""The Language Server Protocol side of `specc lsp` (pygls): each open spec is checked on every
+edit by the same pipeline as `specc check`, and hover, inlay hints, completion and
+definition are answered from that check (see analysis.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lsprotocol import types as lsp
+from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
+
+from .. import __version__
+from .analysis import Analysis
+
+_SEVERITY = {"error": lsp.DiagnosticSeverity.Error, "warning": lsp.DiagnosticSeverity.Warning}
+
+
+class SpeccServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("specc", __version__, text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental)
+        self.analyses: dict[str, Analysis] = {}
+        self.last_good: dict[str, Analysis] = {}  # the last check whose YAML parsed, for definition
+
+    def analyse(self, uri: str) -> Analysis:
+        doc = self.workspace.get_text_document(uri)
+        a = Analysis.of(doc.source, uri, to_fs_path(uri) or uri)
+        self.analyses[uri] = a
+        if a.spec.raw is not None:
+            self.last_good[uri] = a
+        self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(
+            uri=uri, version=doc.version, diagnostics=[_diagnostic(span, d, uri) for span, d in a.diagnostics()]))
+        return a
+
+    def current(self, uri: str) -> Analysis:
+        return self.analyses.get(uri) or self.analyse(uri)
+
+
+def _range(span: tuple[tuple[int, int], tuple[int, int]]) -> lsp.Range:
+    (l0, c0), (l1, c1) = span
+    return lsp.Range(start=lsp.Position(line=l0, character=c0), end=lsp.Position(line=l1, character=c1))
+
+
+def _diagnostic(span: Any, d: Any, uri: str) -> lsp.Diagnostic:
+    from ..codes import CODES
+
+    message = d.message + (f"\nhint: {d.hint}" if d.hint else "")
+    return lsp.Diagnostic(range=_range(span), message=message, severity=_SEVERITY[d.severity], code=d.code,
+                          source="specc", data={"name": CODES[d.code].name})
+
+
+def build_server() -> SpeccServer:
+    server = SpeccServer()
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: SpeccServer, params: lsp.DidOpenTextDocumentParams) -> None:
+        ls.analyse(params.text_document.uri)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: SpeccServer, params: lsp.DidChangeTextDocumentParams) -> None:
+        ls.analyse(params.text_document.uri)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: SpeccServer, params: lsp.DidCloseTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        ls.analyses.pop(uri, None)
+        ls.last_good.pop(uri, None)
+        ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+
+    @server.feature(lsp.TEXT_DOCUMENT_HOVER)
+    def hover(ls: SpeccServer, params: lsp.HoverParams) -> lsp.Hover | None:
+        text = ls.current(params.text_document.uri).hover((params.position.line, params.position.character))
+        if text is None:
+            return None
+        return lsp.Hover(contents=lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value=text))
+
+    @server.feature(lsp.TEXT_DOCUMENT_INLAY_HINT)
+    def inlay_hints(ls: SpeccServer, params: lsp.InlayHintParams) -> list[lsp.InlayHint]:
+        a = ls.current(params.text_document.uri)
+        return [lsp.InlayHint(position=lsp.Position(line=h.at[0], character=h.at[1]), label=h.label,
+                              kind=lsp.InlayHintKind.Type, padding_left=True)
+                for h in a.inlay_hints(params.range.start.line, params.range.end.line)]
+
+    @server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=[" ", ":", "{", ","]))
+    def completion(ls: SpeccServer, params: lsp.CompletionParams) -> lsp.CompletionList:
+        # Completion reads the text as it is now: the check of the last edit may lag a keystroke.
+        doc = ls.workspace.get_text_document(params.text_document.uri)
+        a = ls.current(params.text_document.uri)
+        if a.text != doc.source:
+            a = ls.analyse(params.text_document.uri)
+        items = [lsp.CompletionItem(label=c.label, detail=c.detail, insert_text=c.insert,
+                                    kind=lsp.CompletionItemKind.Class if c.kind == "class" else
+                                    lsp.CompletionItemKind.Field)
+                 for c in a.completions((params.position.line, params.position.character))]
+        return lsp.CompletionList(is_incomplete=False, items=items)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DEFINITION)
+    def definition(ls: SpeccServer, params: lsp.DefinitionParams) -> lsp.Location | None:
+        uri = params.text_document.uri
+        a = ls.current(uri)
+        if a.spec.raw is None:  # mid-edit, the YAML does not parse: answer from the last check that did
+            a = ls.last_good.get(uri, a)
+        at = a.definition((params.position.line, params.position.character))
+        if at is None:
+            return None
+        return lsp.Location(uri=uri, range=_range((at, at)))
+
+    return server
+
+
+def serve() -> None:
+    build_server().start_io()

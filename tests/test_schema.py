@@ -1,0 +1,148 @@
+"""`specc schema`: a valid draft 2020-12 JSON Schema, generated from the catalogue, that accepts
+every example spec and rejects exactly the broken specs whose mistake is structural."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+jsonschema = pytest.importorskip("jsonschema")
+
+from specc.diagnostics import SpecError  # noqa: E402
+from specc.layers import ALIASES, REGISTRY  # noqa: E402
+from specc.load.yaml_loader import load_yaml  # noqa: E402
+from specc.report.schema import build_schema  # noqa: E402
+from specc.validate.document import Document  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+GOOD = sorted((ROOT / "specs").glob("*.yaml")) + sorted((ROOT / "specs" / "zoo").glob("*.yaml")) + \
+    sorted((ROOT / "tests" / "corpus" / "good").glob("*.yaml"))
+BROKEN = sorted((ROOT / "specs" / "broken").glob("*.yaml")) + sorted((ROOT / "tests" / "corpus" / "bad").glob("*.yaml"))
+
+# The broken specs a schema can see are wrong: unknown keys, unknown types (of a layer in a spec
+# without blocks:, of a loss, optimizer or scheduler), a known layer type in the wrong letter case,
+# missing required keys, values of the wrong type or out of range, a layer that is not a mapping,
+# the wrong language version.
+REJECTED = {
+    "bad_training_setup",  # scheduler: StepLR without step_size
+    "typos_everywhere",  # optimizer: Adamw; layer keys such as kernel_sise
+    "multi_three_errors",  # optimizer: Adamm
+    "v001_layer_key",  # Conv2d with out_channel
+    "v001_top_level_key",  # optimiser:
+    "v001_typo_in_block_used_twice",  # a block's Conv2d with kernal_size
+    "v002_missing_field",  # Linear without out_features
+    "v002_no_inputs",  # no inputs:
+    "v003_bad_input_keeps_checking",  # an input shape written as text
+    "v003_block_output_not_a_name",  # a block's output: a list
+    "v003_dropout_p",  # p: 1.5
+    "v003_empty_from_and_outputs",  # from: []
+    "v003_input_dim_zero",  # a dim of 0
+    "v003_kernel_size_text",  # kernel_size: three
+    "v003_negative_lr",  # lr: -1
+    "v003_repeat_zero",  # repeat: 0
+    "v003_wrong_type",  # out_features: "ten"
+    "v004_conv2d2", "v004_lienar",  # unknown layer types in specs without blocks:
+    "v004_lowercase_type",  # conv2d
+    "v005_version_2",  # specc: 2
+    "v006_space_in_name", "v006_dunder_name", "v006_lookalike_name",  # not an identifier starting with a letter
+    "v008_unknown_loss", "v008_unknown_optimizer", "v008_unknown_scheduler",
+    "y005_layer_not_mapping",  # - Linear
+}
+# What stays for `specc check`: shapes (S…), from: and outputs: names (G…), names that are
+# identifiers but reserved (V006/V007), a block's arguments (V001), expressions (X…) and
+# everything the YAML parser itself rejects (Y…, which never reaches a schema).
+
+
+@pytest.fixture(scope="module")
+def validator() -> Any:
+    schema = build_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _doc(path: Path) -> Any:
+    # specc's own loader: YAML 1.2 scalars, as yaml-language-server reads them (1e-3 is a number)
+    return json.loads(json.dumps(load_yaml(path.read_text(encoding="utf-8"), str(path))))
+
+
+def _errors(validator: Any, doc: Any) -> list[str]:
+    return [f"{e.json_path}: {e.message}" for e in validator.iter_errors(doc)]
+
+
+@pytest.mark.parametrize("path", GOOD, ids=lambda p: p.stem)
+def test_every_example_spec_is_valid(validator: Any, path: Path) -> None:
+    assert _errors(validator, _doc(path)) == []
+
+
+def test_rejects_exactly_the_structurally_broken_specs(validator: Any) -> None:
+    rejected, unparsed = set(), set()
+    for path in BROKEN:
+        try:
+            doc = _doc(path)
+        except SpecError:
+            unparsed.add(path.stem)  # not YAML a schema could be applied to
+            continue
+        if _errors(validator, doc):
+            rejected.add(path.stem)
+    assert rejected == REJECTED
+    assert unparsed and all(name.startswith(("y00", "unsafe_tag")) for name in unparsed)
+
+
+def _spec(layers: list[Any], **extra: Any) -> dict[str, Any]:
+    return {"specc": 1, "inputs": {"x": ["B", 8]}, "layers": layers, **extra}
+
+
+@pytest.mark.parametrize(("layers", "extra", "ok"), [
+    ([{"type": "Linear", "out_features": 4}], {}, True),
+    ([{"type": "Dense", "units": 4, "use_bias": False}], {}, True),  # Keras names
+    ([{"type": "Linear", "units": 4, "out_features": 4}], {}, False),  # both names of one parameter
+    ([{"type": "Linear", "out_features": "${n * 2}"}], {"vars": {"n": 2}}, True),  # an expression for a number
+    ([{"type": "Linear", "out_features": 4, "bias": "${flag}"}], {"vars": {"flag": True}}, True),
+    ([{"type": "Linear", "out_features": 4.5}], {}, False),
+    ([{"type": "Linear", "out_feature": 4}], {}, False),  # a typo in a known kind's key
+    ([{"type": "Lineer", "out_features": 4}], {}, False),  # no blocks: an unknown type is a typo
+    ([{"type": "Wide", "width": 4}], {"blocks": {"Wide": {"args": {"width": 2}, "layers": [
+        {"type": "Linear", "out_features": "${width}"}]}}}, True),  # a block of the spec, with its argument
+    ([{"type": "linear", "out_features": 4}], {"blocks": {"B": {"layers": [{"type": "ReLU"}]}}}, False),
+    ([{"type": "Linear", "out_features": 4, "name": "2fc"}], {}, False),
+    ([{"type": "Linear", "out_features": 4, "name": "fc_${index}", "repeat": 2}], {}, True),
+    ([{"type": "Linear", "out_features": 4}], {"optimizer": {"type": "Adam", "lr": "1e-3"}}, False),
+    ([{"type": "Linear", "out_features": 4}], {"optimizer": {"type": "Adam", "lr": 1e-3,
+                                                             "betas": [0.9, "${b2}"]}}, True),
+    ([{"type": "Linear", "out_features": 4}], {"train": {"epochs": 0}}, False),
+    ([{"type": "Linear", "out_features": 4}], {"inputs": {"x": {"shape": ["B", 8], "dtype": "int64"}}}, True),
+], ids=lambda v: json.dumps(v)[:50] if not isinstance(v, bool) else str(v))
+def test_small_cases(validator: Any, layers: list[Any], extra: dict[str, Any], ok: bool) -> None:
+    errors = _errors(validator, _spec(layers, **extra))
+    assert (errors == []) is ok, errors
+
+
+def test_generated_from_the_catalogue_and_the_document_model() -> None:
+    schema = build_schema()
+    mapping = schema["$defs"]["KnownLayer"]["discriminator"]["mapping"]
+    assert set(mapping) == set(REGISTRY) | set(ALIASES)
+    for name, kind in REGISTRY.items():
+        branch = schema["$defs"][f"layer.{name}"]
+        assert branch["description"].startswith(kind.summary)
+        for field_name in kind.Params.model_fields:
+            assert field_name in branch["properties"], f"{name}.{field_name}"
+    assert set(Document.model_fields) <= set(schema["properties"])
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    conv = schema["$defs"]["layer.Conv2d"]["properties"]
+    assert conv["stride"]["default"] == 1 and "filters" in conv and "Conv2D" in mapping
+
+
+def test_cli_writes_the_schema(tmp_path: Path) -> None:
+    out = tmp_path / "specc.schema.json"
+    probe = ("import sys, specc.cli; rc = specc.cli.main(sys.argv[1:]); "
+             "print('HEAVY', sorted({'torch', 'numpy', 'onnx', 'jsonschema'} & set(sys.modules)), rc)")
+    proc = subprocess.run([sys.executable, "-c", probe, "schema", "-o", str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.stdout.strip() == "HEAVY [] 0", proc.stderr
+    assert json.loads(out.read_text(encoding="utf-8")) == build_schema()
+    assert "yaml-language-server: $schema=" in (ROOT / "README.md").read_text(encoding="utf-8")
