@@ -342,6 +342,9 @@ def export_spec(spec: Any, path: str | os.PathLike[str] | None, *, weights: str 
     module = build_module(spec, seed=seed)
     if weights is not None:
         load_weights(module, weights)
+    from .finetune import merge_lora
+
+    merge_lora(module)  # LoRA adapters are folded into the weights: the ONNX graph has no adapter ops
     module.eval()
     sig = signature_of(spec)
     valid = sizes_valid(spec)
