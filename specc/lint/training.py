@@ -22,9 +22,10 @@ if TYPE_CHECKING:
 CLASS_LOSSES = ("CrossEntropyLoss", "NLLLoss", "FocalLoss")
 LOG_SPACE = ("LogSoftmax", "LogSigmoid")
 PROBABILITIES = ("Softmax", "Sigmoid", "Hardsigmoid")
-# Families that move no value from one dim to another: the layer that produced the
-# values is found through them.
+# Families that change no value: the layer that produced the values is found through them.
 PASS_THROUGH = ("dropout", "reshape")
+# Families that keep every dim where it is: the layer that laid the dims out is found through them.
+SAME_LAYOUT = ("activation", "dropout", "norm")
 # Families whose output holds its features in the last dim: (B, T, K) after one of them
 # has the classes last, whatever dim 1 is.
 LAST_DIM_FEATURES = ("linear", "recurrent", "attention", "embedding")
@@ -48,9 +49,9 @@ def check_training(spec: Spec) -> list[Diagnostic]:
     return diags
 
 
-def producer(step: Step) -> Step:
-    """The layer whose values ``step`` returns: reshapes and dropout change no value."""
-    while step.family in PASS_THROUGH and step.source is not None:
+def producer(step: Step, through: tuple[str, ...] = PASS_THROUGH) -> Step:
+    """The layer whose values (or, ``through=SAME_LAYOUT``, whose layout) ``step`` returns."""
+    while step.family in through and step.source is not None:
         step = step.source
     return step
 
@@ -144,7 +145,7 @@ def _class_dim(spec: Spec, loss: Any, last: Step, out: TensorType) -> list[Diagn
                          "end the model in a layer with one output per class, e.g. - {type: Linear, "
                          "out_features: 10}", key="class_dim")]
     size = out.shape[dim]
-    made = producer(last)
+    made = producer(last, SAME_LAYOUT)
     last_features = out.rank >= 3 and made.family in LAST_DIM_FEATURES and dim != out.rank - 1
     if isinstance(size, int) and not last_features:
         return []
