@@ -134,7 +134,7 @@ def test_a_state_dict_with_adapters_loads_back(spec: Spec, tmp_path: Path) -> No
     load_weights(again, path)
     x = example_inputs(spec, batch=2)
     model.eval(), again.eval()
-    assert torch.equal(model(*x), again(*x))
+    assert torch.allclose(model(*x), again(*x), atol=1e-6)
     merged = merge_lora(again)
     assert not has_lora(merged) and torch.allclose(merged(*x), model(*x), atol=1e-5)
 

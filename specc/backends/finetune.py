@@ -67,20 +67,27 @@ def base_key(key: str) -> str:
     return key
 
 
+def read_checkpoint(path: Path, flag: str) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file; WeightsError, naming the option ``flag``, when it cannot be read."""
+    if not path.is_file():
+        raise WeightsError(f"{flag}: no such file: {path}")
+    try:
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    except Exception as exc:  # noqa: BLE001 -- safetensors raises its own error types for bad files
+        text = str(exc).strip()
+        first = f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
+        raise WeightsError(f"{flag}: {path} is not a readable .safetensors file ({first})") from None
+
+
 def load_init(module: torch.nn.Module, path: str | os.PathLike[str]) -> InitReport:
     """Load what fits of a safetensors checkpoint into ``module``; report the rest.
 
     Raises WeightsError when the file is missing or not safetensors, or when nothing in it
     fits the model (a checkpoint of another model)."""
     file = Path(path)
-    if not file.is_file():
-        raise WeightsError(f"--init-from: no such file: {file}")
-    try:
-        from safetensors.torch import load_file
-
-        state = load_file(str(file))
-    except Exception as exc:  # noqa: BLE001 -- safetensors raises its own error types for bad files
-        raise WeightsError(f"--init-from: {file} is not a readable .safetensors file ({exc})") from None
+    state = read_checkpoint(file, "--init-from")
     own = module.state_dict()
     if not set(state) & set(own) and all(k.startswith("model.") for k in state):
         state = {k.removeprefix("model."): v for k, v in state.items()}
