@@ -296,3 +296,10 @@ def test_warmup_in_steps_before_step_decay() -> None:
 def test_warmup_mistakes_are_located(sched: str, word: str) -> None:
     (code, line, _, hint), = errors("x: [B, 8]", LINEAR5, f"loss: {{type: CrossEntropyLoss}}\nscheduler: {sched}")
     assert (code, line) == ("V003", 6) and word in hint
+
+
+def test_a_conv_output_keeps_its_classes_at_dim_1() -> None:
+    conv = "  - {type: Conv2d, out_channels: 4, kernel_size: 1}\n"
+    ok("x: [B, 3, H, W]", conv, "loss: {type: CrossEntropyLoss}")  # segmentation: (B, C, H, W)
+    (code, line, message, hint), = errors("x: [B, 3, 8, 8]", conv, "loss: {type: CrossEntropyLoss, class_dim: -1}")
+    assert (code, line) == ("T051", 5) and "channels, the classes, to dim 1" in message and "class_dim at 1" in hint

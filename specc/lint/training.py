@@ -29,6 +29,8 @@ SAME_LAYOUT = ("activation", "dropout", "norm")
 # Families whose output holds its features in the last dim: (B, T, K) after one of them
 # has the classes last, whatever dim 1 is.
 LAST_DIM_FEATURES = ("linear", "recurrent", "attention", "embedding")
+# Families whose output holds its channels at dim 1: (B, C, ...) after one of them.
+CHANNELS_FIRST = ("conv", "pool")
 
 
 def check_training(spec: Spec) -> list[Diagnostic]:
@@ -146,17 +148,27 @@ def _class_dim(spec: Spec, loss: Any, last: Step, out: TensorType) -> list[Diagn
                          "out_features: 10}", key="class_dim")]
     size = out.shape[dim]
     made = producer(last, SAME_LAYOUT)
-    last_features = out.rank >= 3 and made.family in LAST_DIM_FEATURES and dim != out.rank - 1
-    if isinstance(size, int) and not last_features:
+    # Where the layer that laid the output out writes its features, which are the classes.
+    features = None
+    if out.rank >= 3 and made.family in LAST_DIM_FEATURES:
+        features = out.rank - 1
+    elif out.rank >= 3 and made.family in CHANNELS_FIRST:
+        features = 1
+    if isinstance(size, int) and features in (None, dim):
         return []
-    why = (f"which is the symbol {size}, a size of the data rather than a number of classes"
-           if not isinstance(size, int) else
-           f"but {made.who()} writes its {out.shape[-1]} features to the last dim")
     perm = [0, out.rank - 1, *range(1, out.rank - 1)]
-    hint = (f"set class_dim: -1 in the loss (specc moves the classes to dim 1 before calling {name}), or add "
-            f"- {{type: Permute, dims: {perm}}} at the end of the model")
-    if not isinstance(out.shape[-1], int):
-        hint = "make the class dim a number: end the model in a Linear with out_features set to the class count"
+    if features == 1:
+        why = f"but {made.who()} writes its {out.shape[1]} channels, the classes, to dim 1"
+        hint = "leave class_dim at 1 (the default): convolutions and pooling put their channels at dim 1"
+    else:
+        why = (f"which is the symbol {size}, a size of the data rather than a number of classes"
+               if not isinstance(size, int) else
+               f"but {made.who()} writes its {out.shape[-1]} features to the last dim")
+        hint = (f"set class_dim: -1 in the loss (specc moves the classes to dim 1 before calling {name}), or add "
+                f"- {{type: Permute, dims: {perm}}} at the end of the model")
+        if not isinstance(out.shape[-1], int):
+            hint = ("make the class dim a number: end the model in a Linear with out_features set to the class "
+                    "count")
     return [_located(spec, "T051", f"{name} reads the classes at dim {dim} of the output {out}, {why}", hint,
                      key="class_dim" if given != 1 else "type")]
 
