@@ -92,10 +92,13 @@ def cmd_check(args: argparse.Namespace) -> int:
             n_err = len(spec.errors)
             n_warn = len(spec.diagnostics) - n_err
             if spec.ok and spec.graph is not None:
-                params = spec.graph.totals()[0]
+                counts = spec.summary()
+                params = f"{counts.total_params:,} params"
+                if counts.lora_params:
+                    params += f" ({counts.lora_params:,} in LoRA adapters, the only ones that train)"
                 outs = ", ".join(f"{n} {spec.graph.value(s)}" for n, s in spec.graph.outputs)
                 tail = f" ({n_warn} warning{'s' if n_warn != 1 else ''})" if n_warn else ""
-                _out(f"{path}: ok — {params:,} params, outputs {outs}{tail}")
+                _out(f"{path}: ok — {params}, outputs {outs}{tail}")
             else:
                 _out(f"{path}: {n_err} error{'s' if n_err != 1 else ''}, {n_warn} warning{'s' if n_warn != 1 else ''}")
     if args.format == "json":

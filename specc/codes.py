@@ -1,7 +1,8 @@
 """The one table of diagnostic codes. Codes are stable and never reused.
 
 Prefixes follow the pipeline: ``Y`` load (YAML), ``X`` variables and expressions,
-``V`` validation of the document, ``G`` graph wiring, ``S`` shapes, ``L`` lint.
+``V`` validation of the document, ``G`` graph wiring, ``S`` shapes, ``L`` lint, ``T`` training
+(the loss, optimizer and data against the model).
 ``specc explain CODE`` prints the entry: what it means, why it matters, an example of
 the mistake and the fix.  A lint rule's module docstring carries the same text.
 """
@@ -119,6 +120,20 @@ _TABLE = [
          "Training code is generated from these names; a misspelt one cannot be guessed safely.",
          "optimizer: {type: Adamm, lr: 0.001}",
          "Use the suggested name (PyTorch's spelling: Adam, CrossEntropyLoss, StepLR)."),
+    # -- validation: LoRA adapters ----------------------------------------------------------
+    Code("V030", "lora-target-unknown", "A lora target names no layer of the model.",
+         "Adapters go on the layers the targets name; a misspelt name would leave the layer without an adapter, "
+         "and with every base weight frozen nothing it was meant for would train.",
+         "layers:\n  - {type: Linear, out_features: 10, name: fc1}\nlora: {rank: 8, targets: [fc]}",
+         "Use the layer's name: (a layer inside a block by its path, e.g. enc.proj, or by its own name to "
+         "adapt it in every instance); `specc summary` lists the names."),
+    Code("V031", "lora-target-type", "A lora target is not a Linear or MultiheadAttention layer.",
+         "specc puts low-rank adapters on the weight matrix of a Linear and on the query/key/value and output "
+         "projections of a MultiheadAttention; other layers (convolutions, norms, blocks) have no such matrix.",
+         "layers:\n  - {type: Conv2d, out_channels: 8, kernel_size: 3, name: conv}\nlora: {rank: 4, targets: "
+         "[conv]}",
+         "Name Linear or MultiheadAttention layers under targets:, or give the layer trainable: false/true "
+         "instead."),
     # -- graph ------------------------------------------------------------------------------
     Code("G001", "unknown-reference", "from: or outputs: names something that does not exist.",
          "The layer would have no input (or the model no output); usually a typo, or a layer that was never "
@@ -207,6 +222,46 @@ _TABLE = [
          "  - {type: Add, from: [a, signal]}",
          "Compute both sizes the same way (e.g. padding: 1 with kernel_size: 3 keeps T), or fix the dim in "
          "inputs:."),
+    # -- training: the loss, optimizer and scheduler against the model ------------------------
+    Code("T050", "loss-needs-log-probabilities", "KLDivLoss or NLLLoss reads the model's output as "
+         "log-probabilities, but the model does not end in LogSoftmax.",
+         "PyTorch's KLDivLoss and NLLLoss take log-probabilities. Given probabilities (after Softmax or "
+         "Sigmoid) they optimise a different quantity and learn something wrong; given raw logits the loss has "
+         "no lower bound and runs off to minus infinity (or NaN) without any error.",
+         "layers:\n  - {type: Linear, out_features: 10}\n  - {type: Softmax, dim: 1}\nloss: {type: KLDivLoss}",
+         "End the model in LogSoftmax over the class dim, or (KLDivLoss) keep the raw logits and set "
+         "from_logits: true so the loss applies log_softmax itself."),
+    Code("T051", "classes-not-at-class-dim", "A classification loss would read its classes from a dim that is "
+         "not the classes.",
+         "CrossEntropyLoss, NLLLoss and FocalLoss read the classes at dim 1. On a (B, T, K) output, the usual "
+         "layout of a tagger or language model, that is T: the loss treats the sequence positions as classes, "
+         "starts at ln T and trains on nonsense without any error.",
+         "inputs: {tokens: [B, T, 32]}\nlayers:\n  - {type: Linear, out_features: 5}\n"
+         "loss: {type: CrossEntropyLoss}",
+         "Set class_dim: -1 in the loss (specc moves the classes to dim 1 before calling it), or add "
+         "- {type: Permute, dims: [0, 2, 1]} so the model returns (B, K, T)."),
+    Code("T052", "class-weight-length", "A per-class weight list (weight, alpha, pos_weight) does not have one "
+         "entry per class.",
+         "PyTorch checks the length only when the first batch reaches the loss, and fails mid-run with a "
+         "traceback; a list that happens to broadcast weights the wrong classes without a word.",
+         "layers:\n  - {type: Linear, out_features: 3}\nloss: {type: CrossEntropyLoss, weight: [1.0, 2.0]}",
+         "Give one weight per class, in class order (the hint shows the count), or leave the list out."),
+    Code("T053", "bce-needs-probabilities", "BCELoss reads probabilities, but the model does not end in Sigmoid.",
+         "BCELoss takes values in [0, 1]; PyTorch stops the run with an error at the first output outside that "
+         "range, and raw outputs are outside it at once.",
+         "layers:\n  - {type: Linear, out_features: 1}\nloss: {type: BCELoss}",
+         "Use BCEWithLogitsLoss on the raw output (more stable), or end the model in Sigmoid."),
+    Code("T054", "class-dim-out-of-range", "The loss's class dim is not a dim of the model's output.",
+         "A classification loss needs a batch dim and a class dim; an output of rank 1 (B,) or a class_dim past "
+         "the output's rank has none, and PyTorch would fail at the first batch or read the batch as classes.",
+         "layers:\n  - {type: Linear, out_features: 4}\nloss: {type: CrossEntropyLoss, class_dim: 2}",
+         "Set class_dim to the dim that holds the classes (1 for (B, C), -1 for (B, T, C)), or reshape the "
+         "output so it has one."),
+    Code("T055", "needs-newer-torch", "The spec uses a PyTorch class that the installed torch does not have.",
+         "The generated code would fail with an AttributeError when it builds the optimizer; specc says so "
+         "before anything runs.",
+         "optimizer: {type: Adafactor}      # with torch 2.4",
+         "Install the PyTorch version the message names (pip install 'torch>=2.5'), or choose another type."),
     # -- lint (a rule's module docstring holds the same text) --------------------------------
     Code("L001", "softmax-before-ce",
          "The model ends in Softmax or LogSoftmax, but CrossEntropyLoss applies log-softmax itself.",

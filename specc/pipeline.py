@@ -171,6 +171,9 @@ def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None, ignore: Itera
         from .lint import run_rules
 
         spec.diagnostics.extend(run_rules(spec))
+        from .lint.training import check_training
+
+        spec.diagnostics.extend(check_training(spec))
     _silence(spec, graph, ignore)
 
 

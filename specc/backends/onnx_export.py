@@ -294,15 +294,10 @@ def spec_inputs(spec: Any, sig: Signature) -> MakeInputs:
 
 def load_weights(module: torch.nn.Module, path: str | os.PathLike[str]) -> None:
     """Load a safetensors checkpoint, explaining any key or shape mismatch in one message."""
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"--weights: no such file: {path}")
-    try:
-        from safetensors.torch import load_file
+    from .finetune import read_checkpoint
 
-        state = load_file(str(path))
-    except Exception as exc:  # noqa: BLE001 -- safetensors raises its own error types for bad files
-        raise WeightsError(f"--weights: {path} is not a readable .safetensors file ({_first_line(exc)})") from None
+    path = Path(path)
+    state = read_checkpoint(path, "--weights")
     own = module.state_dict()
     if set(state) != set(own) and all(k.startswith("model.") for k in state):
         state = {k.removeprefix("model."): v for k, v in state.items()}
@@ -342,6 +337,9 @@ def export_spec(spec: Any, path: str | os.PathLike[str] | None, *, weights: str 
     module = build_module(spec, seed=seed)
     if weights is not None:
         load_weights(module, weights)
+    from .finetune import merge_lora
+
+    merge_lora(module)  # LoRA adapters are folded into the weights: the ONNX graph has no adapter ops
     module.eval()
     sig = signature_of(spec)
     valid = sizes_valid(spec)

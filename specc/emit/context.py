@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Any
 from .. import __version__
 from ..diagnostics import SpecError
 from ..graph.ir import Graph, Node
+from ..graph.lora import Plan, plan
 from ..load.expr import evaluate, python_source
 from ..shapes.dims import fmt_shape
 from ..shapes.tensor import TensorType
+from ..validate.document import MIN_TORCH
 from .quote import Code, Ref, UnsafeValue, comment, docstring, ident, lit
 
 if TYPE_CHECKING:
@@ -90,6 +92,8 @@ class ClassCtx:
     steps: list[Step]
     returns: list[str]
     return_type: str
+    after_init: list[str] = field(default_factory=list)  # statements after the layers (LoRA adapters)
+    frozen_norms: list[str] = field(default_factory=list)  # frozen modules whose norm statistics stay fixed
 
 
 @dataclass
@@ -105,6 +109,9 @@ class ModuleCtx:
     optimizer: str | None
     scheduler: str | None
     scheduler_interval: str
+    scheduler_setup: list[str] = field(default_factory=list)  # statements before `return scheduler`
+    optimizer_since: tuple[str, str] | None = None  # (class, first torch version) for a newer optimizer
+    training_support: set[str] = field(default_factory=set)  # support code of templates/training_support
 
 
 # -- values ---------------------------------------------------------------------------------------
@@ -187,6 +194,7 @@ class _Emitter:
         self.instance: dict[int, tuple[Variant, Instance]] = {}  # id(node) ->
         self.support: dict[str, str] = {}
         self.taken = {spec.name}
+        self.uses_frozen_norms = False
 
     # pass 1 ------------------------------------------------------------------------------------
     def collect(self, g: Graph) -> None:
@@ -307,8 +315,10 @@ class _Emitter:
             frozen = {it.attr for it in first.items
                       if all(not other.node.trainable for inst in v.instances for other in inst.items
                              if other.attr == it.attr)}
+            norms = _frozen_norms(first.items, frozen)
+            self.uses_frozen_norms |= bool(norms)
             classes.append(ClassCtx(v.cls, doc, params, _inits(template, frozen), [first.input_var], steps,
-                                    first.returns, "torch.Tensor"))
+                                    first.returns, "torch.Tensor", frozen_norms=norms))
         return classes
 
     def _choose_params(self, v: Variant) -> None:
@@ -411,6 +421,21 @@ def _same(a: Any, b: Any) -> bool:
     return a == b and type(a) is type(b)
 
 
+def _has_norm_stats(n: Node) -> bool:
+    """Whether the layer (or any layer of the group) keeps running statistics (BatchNorm, InstanceNorm)."""
+    if n.sub is not None:
+        return any(_has_norm_stats(c) for c in n.sub.leaves())
+    return n.kind is not None and n.result is not None and n.result.buffers > 0 and \
+        type(n.kind).__module__.endswith(".norm")
+
+
+def _frozen_norms(items: list[Item], frozen: set[str] | None = None) -> list[str]:
+    """``self.<attr>`` of the frozen items (trainable: false) that hold normalisation statistics:
+    the generated ``train()`` keeps them in eval mode, so a frozen BatchNorm stays frozen."""
+    return [f"self.{ident(it.attr)}" for it in items
+            if (it.attr in frozen if frozen is not None else not it.node.trainable) and _has_norm_stats(it.node)]
+
+
 def _inits(items: list[Item], frozen: set[str] | None = None) -> list[tuple[str, str, bool]]:
     """(attribute, constructor, frozen) for ``__init__``; ``frozen`` overrides the items' own
     flags in a block class, which serves instances that are frozen and instances that are not."""
@@ -441,14 +466,75 @@ DEFAULTS_UNLIKE_PYTORCH = {"KLDivLoss": ("reduction",)}
 RUN_ARGUMENTS = {"OneCycleLR": {"epochs": Ref("epochs"), "steps_per_epoch": Ref("steps_per_epoch")}}
 
 
+# specc's own keys of a section, which are not arguments of the PyTorch class.
+SPECC_KEYS = {"interval", "warmup", "class_dim", "from_logits", "mode"}
+
+
 def _section(model: Any, prefix: str, lead: str = "") -> str | None:
     if model is None:
         return None
-    fields = model.model_dump(exclude={"type", "interval"}, exclude_defaults=True)
+    fields = model.model_dump(exclude={"type", *SPECC_KEYS}, exclude_defaults=True)
     for k in DEFAULTS_UNLIKE_PYTORCH.get(model.type, ()):
         fields.setdefault(k, getattr(model, k))
     fields.update(RUN_ARGUMENTS.get(model.type, {}))
     return _call(f"{prefix}.{model.type}", fields, lead)
+
+
+def _loss(loss: Any, out: TensorType | None, support: set[str]) -> str:
+    """build_loss()'s expression: PyTorch's loss, or specc's FocalLoss, wrapped when the
+    classes are not at dim 1 (ClassesAt) or the model returns logits to KLDivLoss (FromLogits)."""
+    from ..lint.training import class_dim, classification, focal_mode
+
+    if loss.type == "FocalLoss":
+        support.add("FocalLoss")
+        binary = out is not None and focal_mode(loss, out) == "binary"
+        fields = loss.model_dump(include={"gamma", "alpha", "reduction", "ignore_index"}, exclude_defaults=True)
+        if binary:
+            fields.pop("ignore_index", None)
+        expr = f"FocalLoss({', '.join(f'{k}={lit(v)}' for k, v in {**fields, 'binary': binary}.items())})"
+    else:
+        expr = _section(loss, "nn") or ""
+    if loss.type == "KLDivLoss" and loss.from_logits:
+        support.add("FromLogits")
+        return f"FromLogits({expr}, dim={lit(loss.class_dim)})"
+    if out is not None and classification(loss, out) and class_dim(loss, out) not in (None, 1):
+        support.add("ClassesAt")
+        return f"ClassesAt({expr}, dim={lit(loss.class_dim)})"
+    return expr
+
+
+def _scheduler(sched: Any) -> tuple[list[str], str]:
+    """(setup statements, returned expression) of build_scheduler(); a warmup is a LinearLR
+    that SequentialLR runs first, for as many scheduler steps as the warmup lasts."""
+    main = _section(sched, "torch.optim.lr_scheduler", "optimizer") or ""
+    w = sched.warmup
+    if w is None:
+        return [], main
+    length = w.epochs if sched.interval == "epoch" else w.steps
+    warmup = _call("torch.optim.lr_scheduler.LinearLR", {"start_factor": w.start_factor, "total_iters": length},
+                   "optimizer")
+    return ([f"warmup = {warmup}", f"main = {main}"],
+            f"torch.optim.lr_scheduler.SequentialLR(optimizer, [warmup, main], milestones={lit([length])})")
+
+
+def _path_expr(path: str) -> str:
+    """``stack.0.fc`` -> ``self.stack[0].fc``: a layer's module, reached from the model."""
+    return "self" + "".join(f"[{p}]" if p.isdigit() else f".{ident(p)}" for p in path.split("."))
+
+
+def _lora_lines(lora: Plan | None, support: set[str]) -> list[str]:
+    """``__init__``'s closing lines: freeze the base model, then one add_lora per adapted weight."""
+    if lora is None or not lora.targets:
+        return []
+    support.add("LoRA")
+    lines = [f"# LoRA, rank {lora.rank} and alpha {lit(lora.alpha)}: the base weights are frozen, only the "
+             "adapters train.", "self.requires_grad_(False)"]
+    for t in lora.targets:
+        for m in t.matrices:
+            owner, _, name = m.attr.rpartition(".")
+            module = _path_expr(f"{t.path}.{owner}" if owner else t.path)
+            lines.append(f"add_lora({module}, {lit(name)}, rank={lit(lora.rank)}, alpha={lit(lora.alpha)})")
+    return lines
 
 
 def module_context(spec: Spec) -> ModuleCtx:
@@ -468,15 +554,28 @@ def module_context(spec: Spec) -> ModuleCtx:
     outputs = [src for _, src in g.outputs]
     steps, returns = forward_steps(g, input_vars, free_name(CHAIN_NAMES, graph_names(g)), outputs)
     params, trainable, _, _ = g.totals()
+    d = spec.document
+    support: set[str] = set()
+    lora = plan(spec)[0]
+    lora_lines = _lora_lines(lora, support)
+    if lora is not None and lora_lines:
+        params, trainable = params + lora.params, lora.params
     doc = [f"{spec.name}, generated from {docstring(spec.path)}.", "", "Inputs:"]
     doc += [f"    {n}: {_shape_comment(t)} {t.dtype}" for n, t in g.inputs.items()]
     doc += ["Outputs:"] + [f"    {n}: {_shape_comment(g.value(s))}" for n, s in g.outputs]
     doc += ["", f"Parameters: {params:,} ({trainable:,} trainable)."]
+    # With LoRA the whole base model is frozen, its normalisation statistics too.
+    norms = ["self"] if lora_lines and any(_has_norm_stats(n) for n in g.nodes) else _frozen_norms(items)
+    if norms or em.uses_frozen_norms:
+        support.add("freeze_norm_stats")
     classes.append(ClassCtx(model, doc, [], _inits(items), list(input_vars.values()), steps, returns,
                                "torch.Tensor" if len(returns) == 1 else
-                               f"tuple[{', '.join(['torch.Tensor'] * len(returns))}]"))
-    d = spec.document
+                               f"tuple[{', '.join(['torch.Tensor'] * len(returns))}]",
+                            after_init=lora_lines, frozen_norms=norms))
     sched = d.scheduler if d else None
+    setup, sched_expr = _scheduler(sched) if sched else ([], None)
+    main_out = g.value(g.outputs[0][1]) if g.outputs else None
+    opt = d.optimizer if d else None
     header = [
         f"Generated by specc {__version__} from {comment(repr(spec.path))}; do not edit by hand.",
         f"Regenerate with: specc compile {comment(spec.path)}",
@@ -488,8 +587,11 @@ def module_context(spec: Spec) -> ModuleCtx:
         model=model,
         input_shapes=[(n, _shape_literal(t), t.dtype) for n, t in g.inputs.items()],
         output_shapes=[(n, _shape_literal(g.value(s))) for n, s in g.outputs if g.value(s) is not None],
-        loss=_section(d.loss, "nn") if d else None,
-        optimizer=_section(d.optimizer, "torch.optim", "params") if d else None,
-        scheduler=_section(sched, "torch.optim.lr_scheduler", "optimizer") if sched else None,
+        loss=_loss(d.loss, main_out, support) if d and d.loss else None,
+        optimizer=_section(opt, "torch.optim", "params"),
+        scheduler=sched_expr,
         scheduler_interval=sched.interval if sched else "epoch",
+        scheduler_setup=setup,
+        optimizer_since=(opt.type, MIN_TORCH[opt.type]) if opt is not None and opt.type in MIN_TORCH else None,
+        training_support=support,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..graph.ir import Node
 from ..shapes.dims import Dim, DimLike, fmt_shape
 from ..shapes.tensor import TensorType
 
@@ -50,6 +51,8 @@ class Summary:
     buffers: int = 0
     macs: DimLike = 0
     ok: bool = True
+    lora_params: int = 0  # the adapters' parameters, counted in total_params; with LoRA only they train
+    lora_note: str = ""  # rank, alpha and targets, for the text summary
 
     @classmethod
     def of(cls, spec: Spec) -> Summary:
@@ -57,15 +60,31 @@ class Summary:
         s = cls(spec.name, spec.path, dict(g.inputs) if g else {}, ok=spec.ok)
         if g is None:
             return s
+        from ..graph.lora import plan
+
+        lora = plan(spec)[0] if spec.ok else None
+        adapters = {id(t.node): t.params(lora.rank) for t in lora.targets} if lora else {}
+
+        def added(n: Node) -> int:  # adapter parameters in a layer, or in a group's layers
+            return sum(adapters.get(id(c), 0) for c in n.sub.leaves()) if n.sub is not None else adapters.get(id(n), 0)
+
         for depth, n in g.walk():
             r = n.result
             trainable = (r.params if n.trainable else 0) if r and not n.is_group else None
             if r and n.is_group and n.sub is not None:
                 trainable = n.sub.totals()[1]
-            s.rows.append(Row(depth, n.path, n.type, n.out, r.params if r else None, trainable,
+            if lora is not None and trainable is not None:
+                trainable = added(n)  # the base model is frozen; its adapters train
+            s.rows.append(Row(depth, n.path, n.type, n.out, r.params + added(n) if r else None, trainable,
                               r.macs if r else None, n.is_group))
         s.outputs = [(name, g.value(src)) for name, src in g.outputs]
         s.total_params, s.trainable_params, s.macs, s.buffers = g.totals()
+        if lora is not None:
+            s.lora_params = lora.params
+            s.total_params += lora.params
+            s.trainable_params = lora.params
+            s.lora_note = (f"rank {lora.rank}, alpha {lora.alpha:g}, on "
+                           f"{', '.join(t.path for t in lora.targets) or 'no layer'}")
         return s
 
     # -- renderers -----------------------------------------------------------------------------
@@ -82,6 +101,7 @@ class Summary:
             "total_params": self.total_params,
             "trainable_params": self.trainable_params,
             "non_trainable_params": self.total_params - self.trainable_params,
+            "lora_params": self.lora_params,
             "buffers": self.buffers,
             "macs_per_sample": dim_json(self.macs),
             "params_bytes": self.total_params * 4,
@@ -111,6 +131,8 @@ class Summary:
         out.append(f"Total params:          {self.total_params:,}")
         out.append(f"Trainable params:      {self.trainable_params:,}")
         out.append(f"Non-trainable params:  {nontrain:,}")
+        if self.lora_note:
+            out.append(f"LoRA adapter params:   {self.lora_params:,} ({self.lora_note}); only they train")
         if self.buffers:
             out.append(f"Buffers:               {self.buffers:,} (e.g. BatchNorm running stats)")
         out.append(f"MACs per sample:       {_macs(self.macs, human=True)}")
@@ -155,5 +177,6 @@ def check_report(spec: Spec) -> dict[str, Any]:
         "outputs": js["outputs"],
         "total_params": s.total_params,
         "trainable_params": s.trainable_params,
+        "lora_params": s.lora_params,
         "macs_per_sample": js["macs_per_sample"],
     }

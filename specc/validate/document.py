@@ -58,17 +58,45 @@ class _Loss(Strict):
     reduction: Reduction = "mean"
 
 
-class CrossEntropyLoss(_Loss):
+class _ClassLoss(_Loss):
+    # specc's addition: where the classes are in the model's output.  PyTorch's classification
+    # losses read them at dim 1 ((B, C) or (B, C, d1, ...)); a (B, T, K) tagger has them last.
+    class_dim: int = 1
+
+
+class CrossEntropyLoss(_ClassLoss):
     type: Literal["CrossEntropyLoss"]
     weight: list[PositiveFloat] | None = None
     ignore_index: int = -100
     label_smoothing: Probability = 0.0
 
 
-class NLLLoss(_Loss):
+class NLLLoss(_ClassLoss):
     type: Literal["NLLLoss"]
     weight: list[PositiveFloat] | None = None
     ignore_index: int = -100
+
+
+class FocalLoss(_ClassLoss):
+    """Lin et al. 2017: cross-entropy scaled by (1 - p_t)^gamma, so easy examples count less.
+
+    ``mode: binary`` reads each output element as one yes/no logit (sigmoid; also multi-label),
+    ``multiclass`` reads a softmax over the class dim; by default binary when that dim has
+    width 1, else multiclass.  ``alpha`` weights the positive class (binary, in [0, 1]) or
+    each class (multiclass, one weight per class)."""
+
+    type: Literal["FocalLoss"]
+    gamma: NonNegFloat = 2.0
+    alpha: Probability | list[PositiveFloat] | None = None
+    mode: Literal["binary", "multiclass"] | None = None
+    ignore_index: int = -100
+
+    @model_validator(mode="after")
+    def _alpha(self) -> FocalLoss:
+        if self.mode == "binary" and isinstance(self.alpha, list):
+            raise invalid("a binary focal loss takes one alpha, the weight of the positive class",
+                          "write alpha: 0.25 (a number in [0, 1]), or mode: multiclass for one weight per class")
+        return self
 
 
 class BCELoss(_Loss):
@@ -101,9 +129,15 @@ class HuberLoss(_Loss):
 
 
 class KLDivLoss(_Loss):
+    """PyTorch's KLDivLoss reads the model's output as log-probabilities.  ``from_logits:
+    true`` is specc's addition: the generated loss applies log_softmax over ``class_dim``
+    first, so the model can end in its raw logits."""
+
     type: Literal["KLDivLoss"]
     log_target: bool = False
     reduction: Literal["mean", "sum", "none", "batchmean"] = "batchmean"
+    from_logits: bool = False
+    class_dim: int = 1
 
 
 class CTCLoss(_Loss):
@@ -112,7 +146,7 @@ class CTCLoss(_Loss):
     zero_infinity: bool = False
 
 
-Loss = Annotated[Union[CrossEntropyLoss, NLLLoss, BCELoss, BCEWithLogitsLoss, MSELoss, L1Loss, SmoothL1Loss,
+Loss = Annotated[Union[CrossEntropyLoss, NLLLoss, FocalLoss, BCELoss, BCEWithLogitsLoss, MSELoss, L1Loss, SmoothL1Loss,
                        HuberLoss, KLDivLoss, CTCLoss], Field(discriminator="type")]
 
 # -- optimizer ---------------------------------------------------------------------------------
@@ -192,15 +226,68 @@ class Adadelta(Strict):
     weight_decay: NonNegFloat = 0.0
 
 
-Optimizer = Annotated[Union[SGD, Adam, AdamW, NAdam, RAdam, Adamax, RMSprop, Adagrad, Adadelta],
+class Adafactor(Strict):
+    """torch.optim.Adafactor (PyTorch 2.5 and later): factored second moments, little memory."""
+
+    type: Literal["Adafactor"]
+    lr: PositiveFloat = 1e-2
+    beta2_decay: Annotated[float, Field(le=0)] = -0.8
+    eps: tuple[PositiveFloat | None, PositiveFloat] = (None, 1e-3)
+    d: PositiveFloat = 1.0
+    weight_decay: NonNegFloat = 0.0
+    maximize: bool = False
+
+
+# Optimizers that are not in every PyTorch specc supports: the first version that has them.
+MIN_TORCH = {"Adafactor": "2.5"}
+
+Optimizer = Annotated[Union[SGD, Adam, AdamW, NAdam, RAdam, Adamax, RMSprop, Adagrad, Adadelta, Adafactor],
                       Field(discriminator="type")]
 
 # -- scheduler ---------------------------------------------------------------------------------
 
 
+class Warmup(Strict):
+    """A linear ramp of the learning rate before the scheduler starts: from start_factor × lr
+    to lr over ``epochs`` epochs (interval: epoch) or ``steps`` batches (interval: step)."""
+
+    epochs: PositiveInt | None = None
+    steps: PositiveInt | None = None
+    start_factor: Annotated[float, Field(gt=0, le=1)] = 0.1
+
+    @model_validator(mode="after")
+    def _one_length(self) -> Warmup:
+        if (self.epochs is None) == (self.steps is None):
+            raise invalid("warmup needs its length: epochs or steps, one of them",
+                          "write warmup: {epochs: 5} (the scheduler steps per epoch) or warmup: {steps: 500} "
+                          "(interval: step)")
+        return self
+
+
 class _Sched(Strict):
-    # specc's one addition: whether the scheduler steps once per epoch or per batch.
+    # specc's additions: whether the scheduler steps once per epoch or per batch, and an
+    # optional linear warmup before it.
     interval: Literal["epoch", "step"] = "epoch"
+    warmup: Warmup | None = None
+
+    @model_validator(mode="after")
+    def _warmup_unit(self) -> _Sched:
+        w = self.warmup
+        if w is None:
+            return self
+        if getattr(self, "type", "") in ("ReduceLROnPlateau", "OneCycleLR"):
+            own = "pct_start" if self.type == "OneCycleLR" else None  # type: ignore[attr-defined]
+            raise invalid(f"warmup cannot precede {self.type}",  # type: ignore[attr-defined]
+                          f"OneCycleLR warms up by itself: set {own} instead" if own else
+                          "ReduceLROnPlateau steps on a metric, not on a schedule: use a scheduler such as "
+                          "CosineAnnealingLR after the warmup, or drop warmup")
+        unit = "epochs" if self.interval == "epoch" else "steps"
+        if getattr(w, unit) is None:
+            other = "steps" if unit == "epochs" else "epochs"
+            raise invalid(f"warmup counts {other}, but this scheduler steps once per {self.interval}",
+                          f"write warmup: {{{unit}: {getattr(w, other)}}}, in the scheduler's unit, or set "
+                          f"interval: {'step' if unit == 'epochs' else 'epoch'}")
+        return self
 
 
 class StepLR(_Sched):
@@ -341,6 +428,23 @@ class LintSettings(Strict):
         return out
 
 
+class Lora(Strict):
+    """Low-rank adapters (Hu et al. 2021): each target weight W becomes W + (alpha / rank) · B·A,
+    with A (rank × in) and B (out × rank, zeros at first) the only parameters that train."""
+
+    rank: PositiveInt = 8
+    alpha: PositiveFloat = 16.0
+    targets: list[str] = Field(min_length=1)
+
+    @field_validator("targets")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        twice = sorted({t for t in v if v.count(t) > 1})
+        if twice:
+            raise invalid(f"lora target {twice[0]!r} is listed twice", "list each layer once")
+        return v
+
+
 class Document(Strict):
     specc: Literal[1] = 1
     name: str | None = None
@@ -357,6 +461,7 @@ class Document(Strict):
     loss: Loss | None = None
     optimizer: Optimizer | None = None
     scheduler: Scheduler | None = None
+    lora: Lora | None = None
     train: Train | None = None
     export: Export = Field(default_factory=Export)
     lint: LintSettings | None = None

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from ...diagnostics import Diagnostic
 from .. import context, rule
+from ..training import class_dim, classification
 
 if TYPE_CHECKING:
     from ...pipeline import Spec
@@ -35,10 +36,14 @@ CODE = "L008"
 def check(spec: Spec) -> Iterator[Diagnostic]:
     ctx = context(spec)
     last = ctx.view.main_output if ctx else None
-    if ctx is None or last is None or ctx.loss not in ("CrossEntropyLoss", "NLLLoss") or last.out is None:
+    if ctx is None or last is None or last.out is None or ctx.spec.document is None:
         return
-    # The class dim is dim 1 for CrossEntropyLoss: (B, C) or (B, C, d1, ...).
-    if last.out.rank >= 2 and last.out.shape[1] == 1:
+    loss = ctx.spec.document.loss
+    if loss is None or not classification(loss, last.out):
+        return
+    # The class dim is dim 1 for CrossEntropyLoss, (B, C) or (B, C, d1, ...), unless the loss's class_dim moves it.
+    dim = class_dim(loss, last.out)
+    if dim is not None and last.out.shape[dim] == 1:
         yield ctx.warning(CODE, last, f"{ctx.loss} sees one class in {last.out}: a softmax over one logit is "
                           "always 1, so the loss is always 0",
                           "for a yes/no target use loss: {type: BCEWithLogitsLoss} with this one output, or "

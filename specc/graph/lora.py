@@ -1,0 +1,138 @@
+"""Where a spec's ``lora:`` adapters go: the target layers, their weight matrices, and the
+parameters the adapters add.  Emission, the summary and the checks all read this one plan.
+
+An adapter on a weight W of shape (out, in) adds A (rank × in) and B (out × rank), so
+rank · (in + out) parameters.  A Linear has one such matrix, ``weight``.  A
+MultiheadAttention has the query/key/value projection (``in_proj_weight``, packed as
+(3E, E) when keys and values have the query's width, else ``q_proj_weight``,
+``k_proj_weight`` and ``v_proj_weight``) and the output projection ``out_proj.weight``;
+specc adapts all of them, as the LoRA paper's best setting (W_q, W_k, W_v, W_o) does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..diagnostics import Diagnostic, Location
+from .ir import Graph, Node
+
+if TYPE_CHECKING:
+    from ..pipeline import Spec
+    from ..validate.document import Lora
+
+LORA_TYPES = ("Linear", "MultiheadAttention")
+
+
+@dataclass(frozen=True)
+class Matrix:
+    attr: str  # the weight's attribute path inside the layer's module: "weight", "out_proj.weight"
+    out: int
+    inp: int
+
+
+@dataclass(frozen=True)
+class Target:
+    node: Node
+    matrices: tuple[Matrix, ...]
+
+    @property
+    def path(self) -> str:
+        return self.node.path
+
+    def params(self, rank: int) -> int:
+        return sum(rank * (m.out + m.inp) for m in self.matrices)
+
+
+@dataclass
+class Plan:
+    rank: int
+    alpha: float
+    targets: list[Target]
+
+    @property
+    def scale(self) -> float:
+        return self.alpha / self.rank
+
+    @property
+    def params(self) -> int:
+        return sum(t.params(self.rank) for t in self.targets)
+
+    def of(self, node: Node) -> Target | None:
+        return next((t for t in self.targets if t.node is node), None)
+
+
+def matrices(node: Node) -> tuple[Matrix, ...]:
+    assert node.result is not None
+    a = node.result.args
+    if node.type == "Linear":
+        return (Matrix("weight", a["out_features"], a["in_features"]),)
+    e = a["embed_dim"]
+    kdim, vdim = a.get("kdim"), a.get("vdim")
+    if kdim is None and vdim is None:
+        proj = (Matrix("in_proj_weight", 3 * e, e),)
+    else:
+        proj = (Matrix("q_proj_weight", e, e), Matrix("k_proj_weight", e, kdim or e),
+                Matrix("v_proj_weight", e, vdim or e))
+    return (*proj, Matrix("out_proj.weight", e, e))
+
+
+def _matches(graph: Graph, name: str) -> list[Node]:
+    """The leaf layers a target names: a qualified path (enc.0.proj), or a layer's own name,
+    which names it in every block instance and repeat that has it."""
+    leaves = list(graph.leaves())
+    exact = [n for n in leaves if n.path == name]
+    return exact or [n for n in leaves if n.name == name]
+
+
+def plan(spec: Spec) -> tuple[Plan | None, list[Diagnostic]]:
+    """The adapters of ``spec`` and the problems with its targets (V030, V031)."""
+    lora: Lora | None = spec.document.lora if spec.document is not None else None
+    if lora is None or spec.graph is None:
+        return None, []
+    diags: list[Diagnostic] = []
+    targets: list[Target] = []
+    seen: set[int] = set()
+    for i, name in enumerate(lora.targets):
+        loc = _target_loc(spec, i)
+        found = _matches(spec.graph, name)
+        if not found:
+            diags.append(Diagnostic("V030", f"lora target '{name}' is not a layer of the model", loc,
+                                    _suggest(spec.graph, name)))
+            continue
+        for n in found:
+            if n.type not in LORA_TYPES or n.result is None:
+                what = "a block or repeat" if n.is_group else f"a {n.type}"
+                diags.append(Diagnostic("V031", f"lora target '{name}' is {what}, not a Linear or "
+                                        "MultiheadAttention layer", loc,
+                                        "adapters go on Linear and MultiheadAttention weights; name those layers "
+                                        "(e.g. the Linear layers inside it), or use trainable: false/true",
+                                        layer=n.path))
+            elif id(n) not in seen:
+                seen.add(id(n))
+                targets.append(Target(n, matrices(n)))
+    return Plan(lora.rank, lora.alpha, targets), diags
+
+
+def _target_loc(spec: Spec, i: int) -> Location | None:
+    from ..load.yaml_loader import PosDict, PosList
+
+    raw = spec.raw.get("lora") if spec.raw is not None else None
+    if not isinstance(raw, PosDict):
+        return None
+    items = raw.get("targets")
+    if isinstance(items, PosList) and i < len(items):
+        return items.item_loc(i)
+    return raw.value_loc("targets")
+
+
+def _suggest(graph: Graph, name: str) -> str:
+    import difflib
+
+    names = [n.path for n in graph.leaves() if n.type in LORA_TYPES]
+    guess = difflib.get_close_matches(name, names, n=1)
+    if guess:
+        return f"did you mean '{guess[0]}'?"
+    if names:
+        return f"the Linear and MultiheadAttention layers are: {', '.join(names[:6])}"
+    return "the model has no Linear or MultiheadAttention layer to adapt"

@@ -1,0 +1,201 @@
+"""Errors about the loss against the model's output, and about the LoRA targets.
+
+Unlike the lint rules these are errors (T05x, V03x): each one names a spec that trains
+nonsense, NaN or a traceback after ``check`` said ok.  They run on the shaped graph, after
+the lint rules, and read it through the same view (blocks and repeats seen through).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..diagnostics import Diagnostic, Location
+from ..graph import lora
+from ..load.yaml_loader import PosDict
+from ..shapes.tensor import TensorType
+from . import context
+from .view import Step
+
+if TYPE_CHECKING:
+    from ..pipeline import Spec
+
+CLASS_LOSSES = ("CrossEntropyLoss", "NLLLoss", "FocalLoss")
+LOG_SPACE = ("LogSoftmax", "LogSigmoid")
+PROBABILITIES = ("Softmax", "Sigmoid", "Hardsigmoid")
+# Families that change no value: the layer that produced the values is found through them.
+PASS_THROUGH = ("dropout", "reshape")
+# Families that keep every dim where it is: the layer that laid the dims out is found through them.
+SAME_LAYOUT = ("activation", "dropout", "norm")
+# Families whose output holds its features in the last dim: (B, T, K) after one of them
+# has the classes last, whatever dim 1 is.
+LAST_DIM_FEATURES = ("linear", "recurrent", "attention", "embedding")
+# Families whose output holds its channels at dim 1: (B, C, ...) after one of them.
+CHANNELS_FIRST = ("conv", "pool")
+
+
+def check_training(spec: Spec) -> list[Diagnostic]:
+    diags = lora.plan(spec)[1]
+    ctx = context(spec)
+    loss = spec.document.loss if spec.document is not None else None
+    last = ctx.view.main_output if ctx is not None else None
+    if loss is None or last is None or last.out is None:
+        return diags
+    out = last.out
+    if loss.type in ("KLDivLoss", "NLLLoss"):
+        diags += _log_space(spec, loss, last)
+    if loss.type == "BCELoss":
+        diags += _probabilities(spec, last)
+    if classification(loss, out):
+        diags += _class_dim(spec, loss, last, out)
+    diags += _weights(spec, loss, last, out)
+    return diags
+
+
+def producer(step: Step, through: tuple[str, ...] = PASS_THROUGH) -> Step:
+    """The layer whose values (or, ``through=SAME_LAYOUT``, whose layout) ``step`` returns."""
+    while step.family in through and step.source is not None:
+        step = step.source
+    return step
+
+
+def classification(loss: Any, out: TensorType) -> bool:
+    """Whether ``loss`` reads a class dim: CrossEntropy and NLL always, FocalLoss unless binary."""
+    if loss.type not in CLASS_LOSSES:
+        return False
+    return loss.type != "FocalLoss" or focal_mode(loss, out) == "multiclass"
+
+
+def focal_mode(loss: Any, out: TensorType) -> str:
+    """binary when the spec says so or the class dim has width 1, else multiclass."""
+    if loss.mode is not None:
+        return str(loss.mode)
+    dim = class_dim(loss, out)
+    return "binary" if dim is None or out.shape[dim] == 1 else "multiclass"
+
+
+def class_dim(loss: Any, out: TensorType) -> int | None:
+    """The loss's class dim as a non-negative index into ``out``; None when it is not one (or the batch)."""
+    d = getattr(loss, "class_dim", 1)
+    d = d + out.rank if d < 0 else d
+    return d if 1 <= d < out.rank else None
+
+
+def loss_loc(spec: Spec, key: str = "type") -> Location | None:
+    raw = spec.raw.get("loss") if spec.raw is not None else None
+    if isinstance(raw, PosDict):
+        return raw.value_loc(key) if key in raw else raw.value_loc("type")
+    return spec.raw.value_loc("loss") if spec.raw is not None else None
+
+
+def _located(spec: Spec, code: str, message: str, hint: str, key: str = "type",
+             at: Step | None = None) -> Diagnostic:
+    if at is not None:
+        return Diagnostic(code, f"{at.who()}: {message}", at.node.loc, hint, layer=at.node.path)
+    return Diagnostic(code, message, loss_loc(spec, key), hint)
+
+
+def _log_space(spec: Spec, loss: Any, last: Step) -> list[Diagnostic]:
+    made = producer(last)
+    from_logits = bool(getattr(loss, "from_logits", False))
+    name = loss.type
+    if made.type in PROBABILITIES:
+        alternative = " or remove it and set from_logits: true" if name == "KLDivLoss" else ""
+        fix = ("remove it and keep from_logits: true (the loss applies log_softmax)" if from_logits else
+               f"use LogSoftmax instead (same dim){alternative}")
+        reads = "applies log_softmax to" if from_logits else "reads the output as log-probabilities, not"
+        return [_located(spec, "T050", f"the model ends in {made.type}, but {name} {reads} probabilities", fix,
+                         at=made)]
+    if from_logits:
+        return []
+    if made.type not in LOG_SPACE:
+        hint = ("add - {type: LogSoftmax, dim: " + str(getattr(loss, "class_dim", 1)) + "} at the end of the model"
+                + (", or set from_logits: true in the loss" if name == "KLDivLoss" else ""))
+        return [_located(spec, "T050", f"{name} reads the model's output as log-probabilities, but the model "
+                         f"ends in {made.who()}, whose values are not; the loss has no lower bound and training "
+                         "diverges", hint)]
+    dim = made.node.result.args.get("dim") if made.node.result is not None else None
+    cd = class_dim(loss, last.out) if name == "NLLLoss" and last.out is not None else None
+    if made.type == "LogSoftmax" and isinstance(dim, int) and cd is not None and made.out is not None \
+            and made.out.rank == last.out.rank and dim % made.out.rank != cd:  # type: ignore[union-attr]
+        return [_located(spec, "T050", f"normalises over dim {dim}, but {name} reads the classes at dim {cd}, "
+                         f"so the values are not log-probabilities over the classes",
+                         f"set dim: {cd} on this LogSoftmax (or class_dim: {dim % made.out.rank} in the loss)",
+                         at=made)]
+    return []
+
+
+def _probabilities(spec: Spec, last: Step) -> list[Diagnostic]:
+    made = producer(last)
+    if made.type in PROBABILITIES:
+        return []
+    return [_located(spec, "T053", f"BCELoss reads probabilities in [0, 1], but the model ends in {made.who()}, "
+                     "which can give any value; PyTorch stops at the first value outside [0, 1]",
+                     "use loss: {type: BCEWithLogitsLoss} on the raw output, or end the model in - {type: "
+                     "Sigmoid}")]
+
+
+def _class_dim(spec: Spec, loss: Any, last: Step, out: TensorType) -> list[Diagnostic]:
+    name = loss.type
+    given = getattr(loss, "class_dim", 1)
+    dim = class_dim(loss, out)
+    if dim is None:
+        why = ("has no class dim besides the batch" if out.rank < 2 else
+               f"has no dim {given}" if given not in range(-out.rank, out.rank) else
+               f"dim {given} is the batch")
+        return [_located(spec, "T054", f"{name} reads the classes at dim {given}, but the model's output {out} "
+                         f"{why}", "set class_dim: 1 for (B, C), -1 for (B, T, C)" if out.rank >= 2 else
+                         "end the model in a layer with one output per class, e.g. - {type: Linear, "
+                         "out_features: 10}", key="class_dim")]
+    size = out.shape[dim]
+    made = producer(last, SAME_LAYOUT)
+    # Where the layer that laid the output out writes its features, which are the classes.
+    features = None
+    if out.rank >= 3 and made.family in LAST_DIM_FEATURES:
+        features = out.rank - 1
+    elif out.rank >= 3 and made.family in CHANNELS_FIRST:
+        features = 1
+    if isinstance(size, int) and features in (None, dim):
+        return []
+    perm = [0, out.rank - 1, *range(1, out.rank - 1)]
+    if features == 1:
+        why = f"but {made.who()} writes its {out.shape[1]} channels, the classes, to dim 1"
+        hint = "leave class_dim at 1 (the default): convolutions and pooling put their channels at dim 1"
+    else:
+        why = (f"which is the symbol {size}, a size of the data rather than a number of classes"
+               if not isinstance(size, int) else
+               f"but {made.who()} writes its {out.shape[-1]} features to the last dim")
+        hint = (f"set class_dim: -1 in the loss (specc moves the classes to dim 1 before calling {name}), or add "
+                f"- {{type: Permute, dims: {perm}}} at the end of the model")
+        if not isinstance(out.shape[-1], int):
+            hint = ("make the class dim a number: end the model in a Linear with out_features set to the class "
+                    "count")
+    return [_located(spec, "T051", f"{name} reads the classes at dim {dim} of the output {out}, {why}", hint,
+                     key="class_dim" if given != 1 else "type")]
+
+
+def _weights(spec: Spec, loss: Any, last: Step, out: TensorType) -> list[Diagnostic]:
+    checks: list[tuple[str, int | None, str]] = []  # (key, expected length, what the entries weigh)
+    if classification(loss, out):
+        dim = class_dim(loss, out)
+        classes = out.shape[dim] if dim is not None and isinstance(out.shape[dim], int) else None
+        checks.append(("alpha" if loss.type == "FocalLoss" else "weight", classes, "classes"))  # type: ignore[arg-type]
+    elif loss.type == "FocalLoss" and isinstance(loss.alpha, list):
+        return [_located(spec, "T052", f"FocalLoss is binary here (the output {out} has one logit per "
+                         "element), so alpha is one number, the weight of the positive class",
+                         "write alpha: 0.25, or give the output one logit per class and mode: multiclass",
+                         key="alpha")]
+    elif loss.type in ("BCELoss", "BCEWithLogitsLoss") and out.rank >= 1:
+        width = out.shape[-1] if isinstance(out.shape[-1], int) else None
+        checks += [("weight", width, "outputs in the last dim"), ("pos_weight", width, "outputs in the last dim")]
+    diags = []
+    for key, expected, what in checks:
+        value = getattr(loss, key, None)
+        if not isinstance(value, list) or expected is None or len(value) == expected:
+            continue
+        if what != "classes" and len(value) == 1:
+            continue  # one entry broadcasts over every output
+        diags.append(_located(spec, "T052", f"{loss.type} {key} has {len(value)} entries, but the output {out} "
+                              f"has {expected} {what}", f"give {expected} entries, one per "
+                              f"{'class' if what == 'classes' else 'output'} in order, or leave {key} out",
+                              key=key))
+    return diags

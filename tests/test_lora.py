@@ -1,0 +1,226 @@
+"""LoRA adapters: counted by check/summary as PyTorch counts them, only they train, shown in
+the generated code, merged at export (ONNX Runtime equals the unmerged module), and a
+state dict with adapters loads back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+import specc
+from specc.backends.finetune import has_lora, merge_lora
+from specc.backends.torch_build import build_module, example_inputs, generated_module
+from specc.emit import compile_source
+from specc.pipeline import Spec
+
+TEXT = """\
+specc: 1
+name: Tagger
+inputs: {tokens: [B, T, 12]}
+layers:
+  - {type: Linear, out_features: 16, name: fc1}
+  - {type: BatchNorm1d, num_features: T, name: bn}
+  - {type: MultiheadAttention, num_heads: 2, name: attn}
+  - {type: Linear, out_features: 16, name: fc2}
+  - {type: ReLU}
+  - {type: Linear, out_features: 5, name: head}
+loss: {type: CrossEntropyLoss, class_dim: -1}
+optimizer: {type: Adam, lr: 0.01}
+lora: {rank: 4, alpha: 8, targets: [fc1, attn]}
+export: {sizes: {T: 6}}
+"""
+
+
+def load(text: str = TEXT) -> Spec:
+    spec = specc.loads(text, "t.yaml")
+    assert spec.ok, [(d.code, d.message) for d in spec.errors]
+    return spec
+
+
+@pytest.fixture(scope="module")
+def spec() -> Spec:
+    # BatchNorm1d over T needs a fixed T: the batch norm sees (B, T, 16) with T channels.
+    return load(TEXT.replace("[B, T, 12]", "[B, 6, 12]").replace("num_features: T", "num_features: 6"))
+
+
+def test_check_and_summary_count_what_pytorch_counts(spec: Spec) -> None:
+    model = build_module(spec, seed=0)
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    report = spec.check()
+    assert (report["total_params"], report["trainable_params"]) == (total, trainable)
+    assert report["lora_params"] == trainable == 4 * (12 + 16) + 4 * (16 + 48) + 4 * (16 + 16)
+    summary = spec.summary()
+    rows = {r.name: r for r in summary.rows}
+    assert rows["fc1"].trainable == 4 * 28 and rows["head"].trainable == 0
+    assert rows["fc1"].params == 12 * 16 + 16 + 4 * 28
+    text = summary.render()
+    assert f"LoRA adapter params:   {trainable:,} (rank 4, alpha 8, on fc1, attn)" in text
+
+
+def test_the_generated_code_shows_the_adapters(spec: Spec) -> None:
+    source = compile_source(spec)
+    assert "class LoRA(nn.Module):" in source
+    for line in ('self.requires_grad_(False)', 'add_lora(self.fc1, "weight", rank=4, alpha=8.0)',
+                 'add_lora(self.attn, "in_proj_weight", rank=4, alpha=8.0)',
+                 'add_lora(self.attn.out_proj, "weight", rank=4, alpha=8.0)', "freeze_norm_stats(self)"):
+        assert line in source
+
+
+def test_only_the_adapters_train_and_the_norm_statistics_stay(spec: Spec) -> None:
+    model = build_module(spec, seed=0)
+    mod = generated_module(spec)
+    base = {k: v.clone() for k, v in model.state_dict().items() if "lora_" not in k}
+    adapters = {k: v.clone() for k, v in model.state_dict().items() if "lora_" in k}
+    opt = mod.build_optimizer(model)
+    loss_fn = mod.build_loss()
+    model.train()
+    x = example_inputs(spec, batch=8)
+    y = torch.randint(0, 5, (8, 6))
+    for _ in range(3):
+        opt.zero_grad()
+        loss_fn(model(*x), y).backward()
+        opt.step()
+    after = model.state_dict()
+    assert all(torch.equal(after[k], v) for k, v in base.items()), "a base weight or statistic changed"
+    assert all(not torch.equal(after[k], v) for k, v in adapters.items() if k.endswith("lora_B"))
+
+
+def test_export_merges_the_adapters_and_onnx_equals_the_unmerged_module(spec: Spec, tmp_path: Path) -> None:
+    import onnx
+    import onnxruntime as ort
+
+    from specc.backends.onnx_export import export_spec
+
+    model = build_module(spec, seed=0)
+    with torch.no_grad():  # trained adapters: B is no longer zero
+        for name, p in model.named_parameters():
+            if name.endswith("lora_B"):
+                p.normal_(0, 0.5)
+    weights = tmp_path / "w.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(weights))
+    result = export_spec(spec, tmp_path / "lora.onnx", weights=weights)
+    plain = load(spec.text.replace("lora: {rank: 4, alpha: 8, targets: [fc1, attn]}\n", ""))
+    export_spec(plain, tmp_path / "plain.onnx", exporter=result.exporter)
+    ops = [n.op_type for n in onnx.load(str(tmp_path / "lora.onnx")).graph.node]
+    assert sorted(ops) == sorted(n.op_type for n in onnx.load(str(tmp_path / "plain.onnx")).graph.node)
+    model.eval()
+    x = example_inputs(spec, batch=3, seed=7)
+    with torch.no_grad():
+        want = model(*x).numpy()
+    session = ort.InferenceSession(str(tmp_path / "lora.onnx"), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"tokens": x[0].numpy()})[0]
+    assert abs(got - want).max() < 1e-4
+    # The adapters changed the function: the merged model is not the base model.
+    with torch.no_grad():
+        base = build_module(plain, seed=0).eval()
+        assert (base(*x).numpy() - want).__abs__().max() > 1e-3
+
+
+def test_a_state_dict_with_adapters_loads_back(spec: Spec, tmp_path: Path) -> None:
+    from specc.backends.onnx_export import load_weights
+
+    model = build_module(spec, seed=0)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_" in name:
+                p.normal_()
+    path = tmp_path / "w.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
+    again = build_module(spec, seed=1)
+    load_weights(again, path)
+    x = example_inputs(spec, batch=2)
+    model.eval(), again.eval()
+    assert torch.allclose(model(*x), again(*x), atol=1e-6)
+    merged = merge_lora(again)
+    assert not has_lora(merged) and torch.allclose(merged(*x), model(*x), atol=1e-5)
+
+
+def test_targets_inside_blocks_and_repeats() -> None:
+    text = """\
+specc: 1
+inputs: {x: [B, T, 8]}
+blocks:
+  Mlp:
+    layers:
+      - {type: Linear, out_features: 8, name: up}
+      - {type: GELU}
+      - {type: Linear, out_features: 8, name: down}
+layers:
+  - {type: Mlp, repeat: 2, name: stack}
+  - {type: Mlp, name: last}
+lora: {rank: 2, targets: [up, last.down]}
+"""
+    spec = load(text)
+    model = build_module(spec, seed=0)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert trainable == spec.check()["trainable_params"] == 3 * 2 * 16 + 2 * 16
+    assert sum(p.numel() for p in model.parameters()) == spec.check()["total_params"]
+    source = compile_source(spec)
+    assert 'add_lora(self.stack[1].up, "weight"' in source and 'add_lora(self.last.down, "weight"' in source
+    assert model(torch.randn(2, 5, 8)).shape == (2, 5, 8)
+
+
+@pytest.mark.parametrize("lora,code,hint", [
+    ("{rank: 4, targets: [fc]}", "V030", "did you mean 'fc1'?"),
+    ("{rank: 4, targets: [conv]}", "V031", "Linear and MultiheadAttention"),
+    ("{rank: 0, targets: [fc1]}", "V003", "rank"),
+    ("{rank: 4, targets: [fc1, fc1]}", "V003", "once"),
+    ("{rank: 4, targets: []}", "V003", ""),
+])
+def test_bad_targets_are_located(lora: str, code: str, hint: str) -> None:
+    text = ("specc: 1\ninputs: {x: [B, 3, 8, 8]}\nlayers:\n  - {type: Conv2d, out_channels: 4, kernel_size: 3, "
+            "name: conv}\n  - {type: Flatten}\n  - {type: Linear, out_features: 2, name: fc1}\n"
+            f"lora: {lora}\n")
+    spec = specc.loads(text, "t.yaml")
+    found = [(d.code, d.loc.line if d.loc else 0) for d in spec.errors]
+    assert found == [(code, 7)], [(d.code, d.message) for d in spec.errors]
+    assert hint in (spec.errors[0].hint or "") + spec.errors[0].message
+
+
+def test_cross_attention_adapts_its_separate_q_k_v_projections() -> None:
+    text = ("specc: 1\ninputs: {q: [B, T, 8], kv: [B, S, 6]}\nlayers:\n"
+            "  - {type: MultiheadAttention, num_heads: 4, from: [q, kv], name: cross}\n"
+            "lora: {rank: 2, alpha: 4, targets: [cross]}\n")
+    spec = load(text)
+    source = compile_source(spec)
+    for name in ("q_proj_weight", "k_proj_weight", "v_proj_weight"):
+        assert f'add_lora(self.cross, "{name}", rank=2, alpha=4.0)' in source
+    model = build_module(spec, seed=0)
+    assert sum(p.numel() for p in model.parameters() if p.requires_grad) == spec.check()["trainable_params"] \
+        == 2 * (16 + 14 + 14 + 16)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("lora_B"):
+                p.normal_()
+    q, kv = torch.randn(2, 3, 8), torch.randn(2, 5, 6)
+    model.eval()
+    with torch.no_grad():
+        adapted = model(q, kv)
+        merged = merge_lora(model)(q, kv)
+    assert torch.allclose(adapted, merged, atol=1e-5)
+
+
+def test_the_corpus_lora_tagger_trains_its_adapters_without_nan() -> None:
+    spec = specc.load(Path(__file__).parent / "corpus" / "good" / "finetune_tagger.yaml")
+    assert spec.ok
+    mod, model = generated_module(spec), build_module(spec, seed=0)
+    loss_fn, opt = mod.build_loss(), mod.build_optimizer(model)
+    sched = mod.build_scheduler(opt, 20, 1)
+    g = torch.Generator().manual_seed(0)
+    tokens = torch.randint(0, 1000, (32, 7), generator=g)
+    tags = tokens % 9  # a tag per token, learnable from the token alone
+    model.train()
+    losses = []
+    for _ in range(20):
+        opt.zero_grad()
+        loss = loss_fn(model(tokens), tags)
+        loss.backward()
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+    assert all(torch.isfinite(torch.tensor(losses))) and losses[-1] < losses[0]
+    assert sum(p.numel() for g_ in opt.param_groups for p in g_["params"]) == spec.check()["trainable_params"]
