@@ -83,9 +83,10 @@ def check(spec: Spec) -> Iterator[Diagnostic]:
             continue
         if m * (n + k) < n * k:  # type: ignore[operator]  # a low-rank factorisation: fewer weights than one layer
             continue
-        via = f" (only {', '.join(s.type for s in between)} between)" if between else ""
+        via = f" (only {', '.join(s.type for s in between)})" if between else ""
+        units = "units" if second.type == "Linear" else "channels"
         yield ctx.warning(
-            CODE, second, f"it reads {first.who()}{via} with no activation between: the two compose to one "
-            f"linear map from {n} to {k}, so the {m} units between add parameters but no expressive power",
+            CODE, second, f"it reads {first.who()} with no activation between{via}: the two compose to one "
+            f"linear map from {n} to {k} {units}, so the {m} {units} between add parameters but no expressive power",
             f"add an activation such as - {{type: ReLU}} after '{first.node.path}', or merge the two layers "
             "into one")
