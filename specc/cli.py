@@ -246,6 +246,21 @@ def build_parser() -> argparse.ArgumentParser:
     _spec_options(p)
     p.set_defaults(func=_backend(".backends.cli", "cmd_bench"))
 
+    from .scaffold import SCAFFOLDS
+
+    p = sub.add_parser("init", help="write a commented starting spec for a task",
+                       description="Scaffold a spec that checks clean and trains on bundled or synthetic data.")
+    p.add_argument("--task", choices=list(SCAFFOLDS), help="what the model is for")
+    p.add_argument("-o", "--output", metavar="FILE", help="where to write the spec (default: stdout)")
+    p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    p.add_argument("--list", action="store_true", help="list the tasks")
+    p.set_defaults(func=_backend(".scaffold", "cmd_init"))
+
+    p = sub.add_parser("doctor", help="report versions, CUDA and ONNX Runtime providers, thread counts",
+                       description="What specc finds in this environment, and why CUDA is or is not usable.")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=_backend(".backends.doctor", "cmd_doctor"))
+
     p = sub.add_parser("layers", help="list the layer types specc knows")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_layers)
