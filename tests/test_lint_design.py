@@ -68,3 +68,9 @@ def test_silenced_in_spec_with_ignore() -> None:
     text = (ROOT / "tests" / "corpus" / "lint" / "l015_two_units_bce.yaml").read_text()
     spec = loads(text.replace("out_features: 2}", "out_features: 2, ignore: [L015]}"), "t.yaml")
     assert spec.ok and not spec.diagnostics
+
+
+def test_every_lint_code_is_in_the_docs_table() -> None:
+    text = (ROOT / "docs" / "spec.md").read_text(encoding="utf-8")
+    for code in (c for c in CODES if c.startswith("L")):
+        assert f"| `{code}` | {CODES[code].name} |" in text, code
