@@ -29,13 +29,12 @@ from typing import TYPE_CHECKING
 
 from ...diagnostics import Diagnostic
 from .. import context, rule
-from ..view import Step, arg
+from ..view import RECURRENT, Step, arg
 
 if TYPE_CHECKING:
     from ...pipeline import Spec
 
 CODE = "L011"
-RECURRENT = ("RNN", "LSTM", "GRU")
 # Layers that keep a (B, C, L) layout: an RNN after them still reads channels as steps.
 CHANNELS_FIRST = ("activation", "dropout", "pool")
 CHANNEL_NORMS = ("BatchNorm1d", "InstanceNorm1d", "GroupNorm", "Identity")

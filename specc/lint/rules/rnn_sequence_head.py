@@ -29,15 +29,13 @@ from typing import TYPE_CHECKING
 
 from ...diagnostics import Diagnostic
 from .. import context, rule
-from ..view import arg, keeps_layout, written
+from ..view import BINARY_LOSSES, RECURRENT, arg, keeps_layout, written
 
 if TYPE_CHECKING:
     from ...pipeline import Spec
 
 CODE = "L010"
-RECURRENT = ("RNN", "LSTM", "GRU")
 CLASS_DIM_LOSSES = ("CrossEntropyLoss", "NLLLoss")  # read the classes from dim 1
-BINARY_LOSSES = ("BCELoss", "BCEWithLogitsLoss")
 
 
 @rule
@@ -59,10 +57,10 @@ def check(spec: Spec) -> Iterator[Diagnostic]:
     shape = f"({', '.join(str(d) for d in last.out.shape)})"
     why = (f"{ctx.loss} reads the classes from dim 1, not from the last dim" if ctx.loss in CLASS_DIM_LOSSES
            else f"{ctx.loss} then needs a target for every step")
+    per_step = ("add - {type: Permute, dims: [0, 2, 1]} after the head so the classes are dim 1"
+                if ctx.loss in CLASS_DIM_LOSSES else "write output: sequence on it explicitly")
     yield ctx.warning(
         CODE, step, f"every step (output: sequence) flows into the head {head.who()}, so the model outputs "
         f"{shape}, one prediction per step; {why}",
         f"for one label per sequence set output: last (or final_hidden) on '{step.node.path}'; for one label "
-        "per step add - {type: Permute, dims: [0, 2, 1]} after the head"
-        + (" so the classes are dim 1" if ctx.loss in CLASS_DIM_LOSSES else ""),
-        field="output")
+        f"per step {per_step}", field="output")

@@ -28,19 +28,19 @@ from typing import TYPE_CHECKING
 
 from ...diagnostics import Diagnostic
 from .. import context, rule
+from ..view import BINARY_LOSSES
 
 if TYPE_CHECKING:
     from ...pipeline import Spec
 
 CODE = "L015"
-BINARY = ("BCELoss", "BCEWithLogitsLoss")
 
 
 @rule
 def check(spec: Spec) -> Iterator[Diagnostic]:
     ctx = context(spec)
     last = ctx.view.main_output if ctx else None
-    if ctx is None or last is None or last.out is None or ctx.loss not in BINARY:
+    if ctx is None or last is None or last.out is None or ctx.loss not in BINARY_LOSSES:
         return
     if last.out.rank != 2 or last.out.shape[1] != 2 or last.type in ("Softmax", "LogSoftmax"):  # L014's
         return
