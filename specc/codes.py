@@ -375,7 +375,8 @@ _TABLE = [
          "does not fire."),
     Code("L018", "flatten-dense-heavy",
          "A Linear reads a Flatten of a feature map with more than one position (through dropout at "
-         "most), and that one layer holds more than half of all the model's parameters.",
+         "most), and that one layer holds more than half of all the model's parameters (and at least "
+         "100,000 of them: below that its size costs little).",
          "Flattening (B, C, H, W) gives C·H·W features, so the Linear's weights grow with the image "
          "area: it dominates the model's size, overfits easily, and ties the model to one input size. "
          "Global average pooling first gives C features that summarise each channel over the whole map, "
@@ -402,3 +403,18 @@ assert len(CODES) == len(_TABLE), "duplicate code in the table"
 # The codes that are warnings (lint rules, unused inputs and layers): the only ones a spec
 # may silence with `ignore:` or `lint: {ignore: [...]}`. Errors can never be silenced.
 WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")} | {"G005", "G007"})
+
+
+def closest_warning_code(text: str) -> str | None:
+    """The warning code a mistyped one most likely means: the same number written with its
+    zeros ('L04', 'l4' -> 'L004') first, else the nearest spelling."""
+    import difflib
+    import re
+
+    m = re.fullmatch(r"\s*([A-Za-z])\s*0*(\d{1,3})\s*", text)
+    if m:
+        padded = f"{m[1].upper()}{int(m[2]):03d}"
+        if padded in WARNING_CODES:
+            return padded
+    guess = difflib.get_close_matches(text.upper(), sorted(WARNING_CODES), n=1)
+    return guess[0] if guess else None

@@ -225,10 +225,10 @@ def write_scaffold(task: str, output: str | None, force: bool = False) -> str:
         sys.stdout.write(scaffold.text)
         return scaffold.text
     target = Path(output)
-    if target.exists() and not force:
-        raise InitError(f"{output} exists; pass --force to overwrite it")
     if target.is_dir():
         raise InitError(f"{output} is a directory; give a file name such as {output}/model.yaml")
+    if target.exists() and not force:
+        raise InitError(f"{output} exists; pass --force to overwrite it")
     atomic_write(target, scaffold.text)
     return scaffold.text
 

@@ -48,6 +48,11 @@ def test_refuses_to_overwrite_without_force(tmp_path: Path, capsys: pytest.Captu
     assert out.read_text() == SCAFFOLDS["regression"].text
 
 
+def test_a_directory_is_not_a_file_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["init", "--task", "regression", "-o", str(tmp_path), "--force"]) == 2
+    assert "is a directory" in capsys.readouterr().err
+
+
 def test_stdout_without_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["init", "--task", "tagging"]) == 0
     assert capsys.readouterr().out == SCAFFOLDS["tagging"].text

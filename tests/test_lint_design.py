@@ -74,3 +74,10 @@ def test_every_lint_code_is_in_the_docs_table() -> None:
     text = (ROOT / "docs" / "spec.md").read_text(encoding="utf-8")
     for code in (c for c in CODES if c.startswith("L")):
         assert f"| `{code}` | {CODES[code].name} |" in text, code
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("L04", "L004"), ("l4", "L004"), ("L14", "L014"), ("L0017", "L017")])
+def test_a_mistyped_ignore_code_suggests_the_one_meant(typed: str, meant: str) -> None:
+    from specc.codes import closest_warning_code
+
+    assert closest_warning_code(typed) == meant
