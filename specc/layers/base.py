@@ -155,9 +155,16 @@ def check_given(given: int | None, actual: DimLike, field_name: str, tensor: Ten
     size = static(actual, f"{field_name} ({what})", field_name)
     if given is not None and given != size:
         why = tensor.note(axis)
+        hint = f"set {field_name}: {size}{f' (= {why})' if why else ''}, or omit it and specc infers it"
+        last = tensor.rank - 1
+        if axis == 1 and what == "channels" and last > 1 and tensor.shape[last] == given:
+            # The channels the user wrote sit in the last dim: a channels-last (B, H, W, C) layout,
+            # where "set in_channels: H" would make the network convolve over the wrong axes.
+            dims = [0, last, *range(1, last)]
+            hint = (f"its last dim has {given}: if it is channels-last, add - {{type: Permute, dims: {dims}}} "
+                    f"before this layer (or declare the input channels-first); if not, set {field_name}: {size}")
         raise SpecError("S001", f"{field_name} is {given} but the incoming tensor {tensor} has {size} {what}",
-                        f"set {field_name}: {size}{f' (= {why})' if why else ''}, or omit it and specc infers it",
-                        field=field_name)
+                        hint, field=field_name)
     return size
 
 
