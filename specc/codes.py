@@ -306,19 +306,21 @@ _TABLE = [
          "  - {type: GRU, hidden_size: 64, output: last}",
          "Add - {type: Permute, dims: [0, 2, 1]} before the recurrent layer, so it reads (B, L, C): one "
          "step per position, the C channels as its features."),
-    Code("L012", "channels-last-input",
-         "A convolution with in_channels left to inference reads a model input whose last dim is small "
-         "(1, 3 or 4, like the colours of an image) and whose dim 1 is large: the layout of a "
-         "channels-last (B, H, W, C) image, as Keras, TensorFlow and PIL/NumPy arrays store it.",
+    Code("L012", "channels-last-into-conv",
+         "A convolution with in_channels left to inference reads either a model input whose last dim is "
+         "small (1, 3 or 4, like the colours of an image) and whose other sides are large, the layout of "
+         "a channels-last (B, H, W, C) image as Keras, TensorFlow and PIL/NumPy store it; or the (B, T, "
+         "F) output of a sequence layer (Embedding, RNN, attention), whose features are last.",
          "PyTorch convolutions read channels from dim 1. specc infers in_channels from the tensor, so it "
-         "takes the image height as the channel count and the colours as a spatial axis of size 3: the "
-         "spec checks, the shapes look plausible, and the network convolves over the wrong axes (and "
-         "fixes the height for good).",
+         "takes the image height (or the sequence length) as the channel count and the colours (or "
+         "features) as a spatial axis: the spec checks, the shapes look plausible, and the network "
+         "convolves over the wrong axes, with that size fixed for good.",
          "inputs: {image: [B, 48, 48, 3]}\n"
          "layers:\n"
          "  - {type: Conv2d, out_channels: 32, kernel_size: 3}",
-         "Declare the input channels-first, image: [B, 3, 48, 48], and convert the data; or keep it and "
-         "add - {type: Permute, dims: [0, 3, 1, 2]} as the first layer."),
+         "Declare the input channels-first, image: [B, 3, 48, 48], and convert the data; or add a "
+         "Permute before the convolution: - {type: Permute, dims: [0, 3, 1, 2]} for an image, - {type: "
+         "Permute, dims: [0, 2, 1]} for a sequence."),
     Code("L013", "bounded-regression-head",
          "The model ends in Sigmoid, Tanh, Hardtanh, Hardsigmoid or Softsign (a bounded range), or in "
          "ReLU, ReLU6 or Softplus after a layer other than Linear (L005 covers that case), and the loss "
