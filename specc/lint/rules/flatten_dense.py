@@ -26,6 +26,7 @@ Use instead
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -67,8 +68,10 @@ def check(spec: Spec) -> Iterator[Diagnostic]:
             continue
         params = linear.node.result.params
         pooled = channels * out + (out if arg(linear, "bias", True) else 0)
+        share = math.floor(100 * params / total)  # never rounded up to "100%" while other layers have weights
         yield ctx.warning(
-            CODE, linear, f"it holds {params:,} of the model's {total:,} parameters ({params / total:.0%}), "
-            f"reading all {channels}·{positions} values of the flattened map of {fmap.who()}",  # type: ignore[union-attr]
-            f"put - {{type: GlobalAvgPool}} before '{flat.node.path}': in_features becomes {channels} and this "  # type: ignore[union-attr]
-            f"layer {pooled:,} parameters")
+            CODE, linear, f"it holds {params:,} of the model's {total:,} parameters ({share}%), because it reads "
+            f"all {channels}·{positions} = {channels * positions:,} values of the flattened output of "
+            f"{fmap.who()}",  # type: ignore[union-attr]
+            f"put - {{type: GlobalAvgPool}} before '{flat.node.path}': in_features becomes {channels} and this layer "  # type: ignore[union-attr]
+            f"shrinks to {pooled:,} parameters")
