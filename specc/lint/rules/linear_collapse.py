@@ -37,7 +37,8 @@ if TYPE_CHECKING:
 
 CODE = "L017"
 PLAIN_CONVS = ("Conv1d", "Conv2d", "Conv3d")
-# Affine (or identity) at inference: a linear map through them stays linear.
+# Norms and dropout only shift and scale (BatchNorm and dropout are affine at inference; LayerNorm
+# and GroupNorm add one scale per sample), so the maps around them still act as one.
 TRANSPARENT_FAMILIES = ("norm", "dropout")
 
 
