@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .diagnostics import dumps_json, render_github, render_text, use_colour
+from .diagnostics import dumps_json, render_github, render_sarif, render_text, use_colour
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_CRASH, EXIT_INTERRUPT = 0, 1, 2, 3, 130
 
@@ -76,6 +76,7 @@ def _require_ok(spec: Any, fmt: str = "text") -> bool:
 
 def cmd_check(args: argparse.Namespace) -> int:
     reports = []
+    checked = []
     worst = EXIT_OK
     for path in args.specs:
         spec = _load(path, args.set, args.ignore)
@@ -83,6 +84,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         worst = EXIT_SPEC if failed else worst
         if args.format == "json":
             reports.append(spec.check())
+            continue
+        if args.format == "sarif":
+            checked.append((path, spec.diagnostics))
             continue
         if args.format == "github":
             print_diagnostics(spec, "github", sys.stdout)
@@ -103,6 +107,8 @@ def cmd_check(args: argparse.Namespace) -> int:
                 _out(f"{path}: {n_err} error{'s' if n_err != 1 else ''}, {n_warn} warning{'s' if n_warn != 1 else ''}")
     if args.format == "json":
         _out(dumps_json(reports[0] if len(reports) == 1 else reports))
+    if args.format == "sarif":
+        _out(dumps_json(render_sarif(checked, __version__)))
     return worst
 
 
@@ -185,8 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="check specs for errors and shape mismatches (fast; no torch)",
                        description="Check one or more specs. Prints every problem as file:line:col.")
     p.add_argument("specs", nargs="+", metavar="SPEC")
-    p.add_argument("--format", choices=("text", "json", "github"), default="text",
-                   help="json for machines, github for Actions annotations")
+    p.add_argument("--format", choices=("text", "json", "github", "sarif"), default="text",
+                   help="json for machines, github for Actions annotations, sarif for code scanning")
     p.add_argument("--strict", action="store_true", help="fail on warnings too")
     p.add_argument("--ignore", action="append", default=[], metavar="CODE[,CODE]",
                    help="silence these warning codes (e.g. L004); errors cannot be silenced")
@@ -242,6 +248,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json"), default="text")
     _spec_options(p)
     p.set_defaults(func=_backend(".backends.cli", "cmd_bench"))
+
+    from .scaffold import SCAFFOLDS
+
+    p = sub.add_parser("init", help="write a commented starting spec for a task",
+                       description="Scaffold a spec that checks clean and trains on bundled or synthetic data.")
+    p.add_argument("--task", choices=list(SCAFFOLDS), help="what the model is for")
+    p.add_argument("-o", "--output", metavar="FILE", help="where to write the spec (default: stdout)")
+    p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    p.add_argument("--list", action="store_true", help="list the tasks")
+    p.set_defaults(func=_backend(".scaffold", "cmd_init"))
+
+    p = sub.add_parser("doctor", help="report versions, CUDA and ONNX Runtime providers, thread counts",
+                       description="What specc finds in this environment, and why CUDA is or is not usable.")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=_backend(".backends.doctor", "cmd_doctor"))
 
     p = sub.add_parser("layers", help="list the layer types specc knows")
     p.add_argument("--format", choices=("text", "json"), default="text")

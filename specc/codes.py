@@ -284,12 +284,18 @@ _TABLE = [
          "layers:\n  - {type: Linear, out_features: 1}\n  - {type: Sigmoid}\nloss: {type: BCEWithLogitsLoss}",
          "Remove the final Sigmoid and apply it at inference only; or keep it and use BCELoss, which is less "
          "numerically stable."),
-    Code("L004", "bias-before-norm", "A convolution or Linear with a bias feeds straight into a BatchNorm.",
-         "BatchNorm (and InstanceNorm) subtract the per-channel mean, which cancels any per-channel bias added "
-         "just before: the bias parameters are wasted memory and compute, since the norm's own shift does their "
-         "job.",
-         "layers:\n  - {type: Conv2d, out_channels: 64, kernel_size: 3}\n  - {type: BatchNorm2d}",
-         "Set bias: false on the layer before the BatchNorm."),
+    Code("L004", "bias-before-norm",
+         "A convolution or Linear with a bias feeds a BatchNorm or InstanceNorm (or a GroupNorm with one "
+         "channel per group), directly or through layers that keep a per-channel shift: max pooling, "
+         "unpadded average pooling, Identity, an Add or a channel Concat.",
+         "These norms subtract the per-channel mean, which cancels any per-channel bias added before: "
+         "the bias parameters are wasted memory and compute, since the norm's own shift does their job. "
+         "(LayerNorm, and GroupNorm over several channels, subtract a mean across channels, which keeps "
+         "a per-channel bias: those are not flagged.)",
+         "layers:\n"
+         "  - {type: Conv2d, out_channels: 64, kernel_size: 3}\n"
+         "  - {type: BatchNorm2d}",
+         "Set bias: false on the layer before the norm."),
     Code("L005", "activation-after-logits", "A non-negative activation (ReLU, ReLU6, Softplus) follows the final "
          "Linear.",
          "Logits and regression outputs need negative values: CrossEntropyLoss reads a negative logit as a low "
@@ -326,6 +332,120 @@ _TABLE = [
          "samples, and the result changes with the batch size. PyTorch code usually means dim=1 or dim=-1.",
          "layers:\n  - {type: Linear, out_features: 10}\n  - {type: Softmax, dim: 0}",
          "Use dim: -1 (the class dim of (B, C)) or dim: 1."),
+    # -- lint: model-design rules (issue 13) --------------------------------------------
+    Code("L010", "rnn-sequence-to-head",
+         "An RNN, LSTM or GRU passes every step (output: sequence) through per-step layers into the "
+         "classifier head, so the model outputs one prediction per step.",
+         "A model that should give one label per sequence then gives (B, T, C), one row per step. "
+         "CrossEntropyLoss reads the classes from dim 1, which is now the time axis: the loss compares T "
+         "\"classes\" per position and the shapes only line up by accident. With a binary loss the targets "
+         "must be per step too. The spec checks and runs, and learns the wrong task.",
+         "layers:\n"
+         "  - {type: LSTM, hidden_size: 64}\n"
+         "  - {type: Linear, out_features: 5}\n"
+         "loss: {type: CrossEntropyLoss}",
+         "For one label per sequence set output: last (or final_hidden) on the recurrent layer. For one "
+         "label per step (tagging), add - {type: Permute, dims: [0, 2, 1]} after the head so the classes "
+         "are dim 1, as CrossEntropyLoss wants."),
+    Code("L011", "rnn-reads-channels",
+         "An RNN, LSTM or GRU reads the output of a Conv1d (or of a pooling or norm after one), which is "
+         "(B, C, L), with no Permute between.",
+         "A recurrent layer with batch_first reads (B, T, F): steps along dim 1 and features along dim "
+         "2. Given (B, C, L) it steps over the C channels and takes the L positions as the features of "
+         "each step, so the time axis is lost and input_size silently becomes the sequence length (which "
+         "also fixes L for good).",
+         "inputs: {signal: [B, 8, 128]}\n"
+         "layers:\n"
+         "  - {type: Conv1d, out_channels: 32, kernel_size: 5, padding: 2}\n"
+         "  - {type: ReLU}\n"
+         "  - {type: GRU, hidden_size: 64, output: last}",
+         "Add - {type: Permute, dims: [0, 2, 1]} before the recurrent layer, so it reads (B, L, C): one "
+         "step per position, the C channels as its features."),
+    Code("L012", "channels-last-into-conv",
+         "A convolution with in_channels left to inference reads either a model input whose last dim is "
+         "small (1, 3 or 4, like the colours of an image) and whose other sides are large, the layout of "
+         "a channels-last (B, H, W, C) image as Keras, TensorFlow and PIL/NumPy store it; or the (B, T, "
+         "F) output of a sequence layer (Embedding, RNN, attention), whose features are last.",
+         "PyTorch convolutions read channels from dim 1. specc infers in_channels from the tensor, so it "
+         "takes the image height (or the sequence length) as the channel count and the colours (or "
+         "features) as a spatial axis: the spec checks, the shapes look plausible, and the network "
+         "convolves over the wrong axes, with that size fixed for good.",
+         "inputs: {image: [B, 48, 48, 3]}\n"
+         "layers:\n"
+         "  - {type: Conv2d, out_channels: 32, kernel_size: 3}",
+         "Declare the input channels-first, image: [B, 3, 48, 48], and convert the data; or add a "
+         "Permute before the convolution: - {type: Permute, dims: [0, 3, 1, 2]} for an image, - {type: "
+         "Permute, dims: [0, 2, 1]} for a sequence."),
+    Code("L013", "bounded-regression-head",
+         "The model ends in Sigmoid, Tanh, Hardtanh, Hardsigmoid or Softsign (a bounded range), or in "
+         "ReLU, ReLU6 or Softplus after a layer other than Linear (L005 covers that case), and the loss "
+         "is a regression loss: MSELoss, L1Loss, SmoothL1Loss or HuberLoss.",
+         "A regression target outside the activation's range can never be reached: Sigmoid gives (0, 1), "
+         "Tanh (-1, 1), ReLU nothing below 0. Targets are usually standardised (specc's training does so "
+         "for the bundled data sets), so half of them are negative. Near the bounds the activation is "
+         "flat and its gradient vanishes, so even reachable targets learn slowly.",
+         "layers:\n"
+         "  - {type: Linear, out_features: 1}\n"
+         "  - {type: Sigmoid}\n"
+         "loss: {type: MSELoss}",
+         "End the model with the Linear (or Conv) and let it output any real value. Keep the activation "
+         "only when every target lies inside its range (pixel intensities in [0, 1] under Sigmoid) and "
+         "say so with ignore: [L013] and a comment."),
+    Code("L014", "softmax-with-bce",
+         "The model ends in Softmax or LogSoftmax, and the loss is BCELoss or BCEWithLogitsLoss.",
+         "BCE scores each output on its own, as an independent yes/no: the multi-label setting, where a "
+         "sample can have several labels at once. Softmax makes the outputs sum to 1, so they compete: "
+         "at most one label can be near 1, and two true labels can never both be predicted. "
+         "BCEWithLogitsLoss also applies a sigmoid on top of the softmax.",
+         "layers:\n"
+         "  - {type: Linear, out_features: 5}\n"
+         "  - {type: Softmax, dim: 1}\n"
+         "loss: {type: BCEWithLogitsLoss}",
+         "For multi-label targets remove the Softmax and use BCEWithLogitsLoss on the raw outputs (a "
+         "sigmoid per label). For exactly one class per sample use CrossEntropyLoss on the logits."),
+    Code("L015", "two-unit-bce",
+         "The model outputs two values per sample, (B, 2), and the loss is BCELoss or BCEWithLogitsLoss.",
+         "This is usually a binary classifier written two ways at once. BCE scores every output on its "
+         "own, so with two units it needs a (B, 2) target: a 0/1 label per sample (B,) does not fit, and "
+         "one-hot targets make the two units predict the same fact twice, one of them redundant. Two "
+         "units belong with CrossEntropyLoss (one logit per class); BCE wants one.",
+         "layers:\n"
+         "  - {type: Linear, out_features: 2}\n"
+         "loss: {type: BCEWithLogitsLoss}",
+         "Give the last layer out_features: 1 and keep BCEWithLogitsLoss, or keep 2 units and use "
+         "CrossEntropyLoss. If the two outputs really are two independent yes/no labels, silence this "
+         "with ignore: [L015]."),
+    Code("L017", "stacked-linear-maps",
+         "A Linear reads another Linear, or a convolution another of the same rank, with only norms, "
+         "dropout or Identity between them, and the first is no bottleneck: its width is not small "
+         "enough for the pair to have fewer parameters than one layer would.",
+         "With no non-linearity between them the two layers compose to a single linear map (a norm or "
+         "dropout only shifts and scales), so the model is no more expressive than with one of them: the "
+         "extra layer costs parameters, compute and optimisation difficulty for nothing. Most often an "
+         "activation was forgotten.",
+         "layers:\n"
+         "  - {type: Linear, out_features: 128}\n"
+         "  - {type: Dropout, p: 0.2}\n"
+         "  - {type: Linear, out_features: 10}",
+         "Add an activation after the first layer, e.g. - {type: ReLU}; or merge the two into one layer. "
+         "A deliberate low-rank factorisation (a narrow middle, as in MobileNet's linear bottlenecks) "
+         "does not fire."),
+    Code("L018", "flatten-dense-heavy",
+         "A Linear reads a Flatten of a feature map with more than one position (through dropout at "
+         "most), and that one layer holds more than half of all the model's parameters (and at least "
+         "100,000 of them: below that its size costs little).",
+         "Flattening (B, C, H, W) gives C·H·W features, so the Linear's weights grow with the image "
+         "area: it dominates the model's size, overfits easily, and ties the model to one input size. "
+         "Global average pooling first gives C features that summarise each channel over the whole map, "
+         "which is what modern CNNs (ResNet, MobileNet, EfficientNet) do.",
+         "layers:\n"
+         "  - {type: Conv2d, out_channels: 128, kernel_size: 3, padding: 1}\n"
+         "  - {type: ReLU}\n"
+         "  - {type: Flatten}\n"
+         "  - {type: Linear, out_features: 10}",
+         "Put - {type: GlobalAvgPool} (or AdaptiveAvgPool2d with output_size: 1) before the Flatten, or "
+         "replace the Flatten with it. Classic architectures that keep the big layer on purpose (VGG, "
+         "AlexNet, LeNet) silence this with ignore: [L018]."),
     # -- internal ---------------------------------------------------------------------------
     Code("E999", "internal-error", "specc itself failed; this is a bug in specc, not in the spec.",
          "Every mistake in a spec should get its own code with a location and a hint; an internal error means "
@@ -340,3 +460,18 @@ assert len(CODES) == len(_TABLE), "duplicate code in the table"
 # The codes that are warnings (lint rules, unused inputs and layers): the only ones a spec
 # may silence with `ignore:` or `lint: {ignore: [...]}`. Errors can never be silenced.
 WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")} | {"G005", "G007"})
+
+
+def closest_warning_code(text: str) -> str | None:
+    """The warning code a mistyped one most likely means: the same number written with its
+    zeros ('L04', 'l4' -> 'L004') first, else the nearest spelling."""
+    import difflib
+    import re
+
+    m = re.fullmatch(r"\s*([A-Za-z])\s*0*(\d{1,3})\s*", text)
+    if m:
+        padded = f"{m[1].upper()}{int(m[2]):03d}"
+        if padded in WARNING_CODES:
+            return padded
+    guess = difflib.get_close_matches(text.upper(), sorted(WARNING_CODES), n=1)
+    return guess[0] if guess else None

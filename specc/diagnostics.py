@@ -1,4 +1,4 @@
-"""One diagnostic type, and the renderers that print it (text, json, github).
+"""One diagnostic type, and the renderers that print it (text, json, github, sarif).
 
 Every problem specc finds in a spec is a :class:`Diagnostic`: a stable code from
 :mod:`specc.codes`, a severity, one sentence in the user's terms, where it is, and a hint
@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Literal
+from urllib.parse import quote
 
-from .codes import CODES
+from .codes import CODES, WARNING_CODES
 
 Severity = Literal["error", "warning"]
 
@@ -129,6 +131,62 @@ def _gh_data(text: str) -> str:
 
 def _gh_prop(text: str) -> str:
     return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+
+
+def render_sarif(checked: Iterable[tuple[str, list[Diagnostic]]], version: str) -> dict:
+    """One SARIF 2.1.0 log for the specs checked, as code-scanning services (GitHub, GitLab,
+    Azure DevOps) read it: every code of the table is a rule, every diagnostic a result.
+
+    ``checked`` pairs each spec's path with its diagnostics; a diagnostic with no place in a
+    file (a bad ``--set``) is placed at the spec's first line, since services drop results
+    without a location.  The hint goes into the message, where every viewer shows it.
+    """
+    ids = list(CODES)
+    rules = [{
+        "id": c.code, "name": c.name,
+        "shortDescription": {"text": c.summary},
+        "fullDescription": {"text": c.why},
+        "help": {"text": f"{c.summary}\n\nWhy: {c.why}\n\nExample:\n{c.example}\n\nFix: {c.fix}",
+                 "markdown": f"{c.summary}\n\n**Why.** {c.why}\n\n```yaml\n{c.example}\n```\n\n**Fix.** {c.fix}"},
+        "defaultConfiguration": {"level": "warning" if c.code in WARNING_CODES else "error"},
+    } for c in CODES.values()]
+    results = []
+    for path, diagnostics in checked:
+        for d in diagnostics:
+            in_file = d.loc is not None and not d.loc.file.startswith("<")
+            file, line, col = (d.loc.file, d.loc.line, d.loc.col) if in_file and d.loc else (path, 1, 1)
+            result: dict = {
+                "ruleId": d.code, "ruleIndex": ids.index(d.code), "level": d.severity,
+                "message": {"text": d.message + (f" (hint: {d.hint})" if d.hint else "")},
+                "locations": [{"physicalLocation": {"artifactLocation": _sarif_uri(file),
+                                                    "region": {"startLine": line, "startColumn": col}}}],
+            }
+            props = {k: v for k, v in (("hint", d.hint), ("layer", d.layer)) if v}
+            if props:
+                result["properties"] = props
+            results.append(result)
+    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [{
+        "tool": {"driver": {"name": "specc", "version": version, "semanticVersion": version, "rules": rules}},
+        "columnKind": "unicodeCodePoints",
+        "originalUriBaseIds": {"SRCROOT": {"uri": _dir_uri(os.getcwd())}},
+        "results": results,
+    }]}
+
+
+def _sarif_uri(path: str) -> dict:
+    """A file as SARIF wants it: a relative URI against the checkout root, or a file: URI."""
+    posix = path.replace(os.sep, "/")
+    if os.path.isabs(path):
+        return {"uri": "file://" + quote(posix if posix.startswith("/") else "/" + posix)}
+    return {"uri": quote(posix.removeprefix("./")), "uriBaseId": "SRCROOT"}
+
+
+def _dir_uri(path: str) -> str:
+    posix = path.replace(os.sep, "/")
+    return "file://" + quote(posix if posix.startswith("/") else "/" + posix).rstrip("/") + "/"
 
 
 def dumps_json(payload: object) -> str:

@@ -30,5 +30,8 @@ def test_a_layer_a_block_computes_but_never_returns_is_reported_once() -> None:
 
 
 def test_the_layer_a_block_returns_is_not_dead() -> None:
-    spec = loads(BLOCK_WITH_OUTPUT.replace("    output: conv\n", ""), "s.yaml")
+    # (a ReLU after the norm: two blocks of conv + norm alone would be one linear map, lint L017)
+    text = BLOCK_WITH_OUTPUT.replace("    output: conv\n", "").replace(
+        "      - {type: BatchNorm1d}\n", "      - {type: BatchNorm1d}\n      - {type: ReLU}\n")
+    spec = loads(text, "s.yaml")
     assert spec.ok and not spec.diagnostics

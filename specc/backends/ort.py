@@ -14,7 +14,6 @@ import functools
 import io
 import json
 import os
-import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -25,6 +24,7 @@ import onnx
 import onnxruntime as ort
 
 from .errors import InputError, ModelError, ProviderUnavailable, UnsafeModel
+from .gpu import gpu_present as _gpu_present
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
@@ -51,12 +51,6 @@ def physical_cores() -> int:
             elif key.strip() == "core id":
                 cores.add((phys, value.strip()))
     return max(1, min(allowed, len(cores) or allowed))
-
-
-def _gpu_present() -> bool:
-    if any(Path(p).exists() for p in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg", "/proc/driver/nvidia/version")):
-        return True
-    return shutil.which("nvidia-smi") is not None
 
 
 @contextlib.contextmanager

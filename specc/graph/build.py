@@ -109,7 +109,7 @@ class GraphBuilder:
 
     def _ignore_codes(self, item: PosDict, path: str) -> frozenset[str]:
         """`ignore: [L004]` silences those warnings for this layer (and inside a block instance)."""
-        from ..codes import WARNING_CODES
+        from ..codes import WARNING_CODES, closest_warning_code
 
         raw = item["ignore"]
         codes = raw if isinstance(raw, list) else [raw]
@@ -119,9 +119,9 @@ class GraphBuilder:
                 out.add(code.upper())
                 continue
             warnings = sorted(WARNING_CODES)
-            guess = difflib.get_close_matches(str(code).upper(), warnings, n=1)
+            guess = closest_warning_code(str(code))
             self.error("V003", f"ignore: {code!r} is not a warning code specc can silence", item.value_loc("ignore"),
-                       f"did you mean {guess[0]}?" if guess else f"warning codes: {', '.join(warnings)}", layer=path)
+                       f"did you mean {guess}?" if guess else f"warning codes: {', '.join(warnings)}", layer=path)
         return frozenset(out)
 
     @staticmethod

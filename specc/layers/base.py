@@ -152,13 +152,42 @@ def static(d: DimLike, what: str, field_name: str | None = None) -> int:
 def check_given(given: int | None, actual: DimLike, field_name: str, tensor: TensorType, axis: int,
                 what: str) -> int:
     """Check a size the user wrote against the incoming tensor; infer it when omitted."""
-    size = static(actual, f"{field_name} ({what})", field_name)
+    try:
+        size = static(actual, f"{field_name} ({what})", field_name)
+    except SpecError as exc:
+        swap = _swapped_axes(tensor, axis)
+        if swap is not None:  # a fixed size sits where the layer reads, the length where the size should be
+            dims, src, fixed = swap
+            exc.hint = (f"if dim {src} (size {fixed}) holds the {what}, the axes are swapped: add "
+                        f"- {{type: Permute, dims: {dims}}} before this layer; else {exc.hint}")
+        raise
     if given is not None and given != size:
         why = tensor.note(axis)
+        hint = f"set {field_name}: {size}{f' (= {why})' if why else ''}, or omit it and specc infers it"
+        last = tensor.rank - 1
+        if axis == 1 and what == "channels" and last > 1 and tensor.shape[last] == given:
+            # The channels the user wrote sit in the last dim: a channels-last (B, H, W, C) layout,
+            # where "set in_channels: H" would make the network convolve over the wrong axes.
+            dims = [0, last, *range(1, last)]
+            hint = (f"its last dim has {given}: if it is channels-last, add - {{type: Permute, dims: {dims}}} "
+                    f"before this layer (or declare the input channels-first); if not, set {field_name}: {size}")
         raise SpecError("S001", f"{field_name} is {given} but the incoming tensor {tensor} has {size} {what}",
-                        f"set {field_name}: {size}{f' (= {why})' if why else ''}, or omit it and specc infers it",
-                        field=field_name)
+                        hint, field=field_name)
     return size
+
+
+def _swapped_axes(tensor: TensorType, axis: int) -> tuple[list[int], int, int] | None:
+    """(Permute dims, the fixed axis, its size) when a layer's size axis of ``tensor`` is symbolic but the
+    axis it is usually confused with is fixed: (B, T, F) or (B, H, W, C) read as channels-first,
+    or (B, C, L) read as (B, T, F)."""
+    rank, last = tensor.rank, tensor.rank - 1
+    if rank < 3:
+        return None
+    if axis == 1 and isinstance(tensor.shape[last], int):
+        return [0, last, *range(1, last)], last, tensor.shape[last]
+    if axis in (last, -1) and rank == 3 and isinstance(tensor.shape[1], int):
+        return [0, 2, 1], 1, tensor.shape[1]
+    return None
 
 
 def positive(size: DimLike, what: str, detail: str = "") -> DimLike:

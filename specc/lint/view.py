@@ -91,3 +91,33 @@ def _walk(g: Graph, env: dict[str, Step | str], steps: list[Step]) -> None:
 def loss_type(spec: Spec) -> str | None:
     loss = spec.document.loss if spec.document is not None else None
     return getattr(loss, "type", None)
+
+
+RECURRENT = ("RNN", "LSTM", "GRU")
+BINARY_LOSSES = ("BCELoss", "BCEWithLogitsLoss")  # score every output as its own yes/no
+
+# Layer kinds that act on each element, or each position's feature vector, alone: they keep the
+# layout of what they read, so a rule can look through them to the layer that made the value.
+ELEMENTWISE_FAMILIES = ("activation", "dropout")
+PER_STEP_TYPES = ("Identity", "LayerNorm", "Linear")
+
+
+def keeps_layout(step: Step) -> bool:
+    """True when ``step`` reads one tensor and passes on its layout (the meaning of each dim)."""
+    if step.source is None:
+        return False
+    if step.family == "activation" and step.type in ("Softmax", "LogSoftmax"):
+        args = step.node.result.args if step.node.result else {}
+        rank = step.out.rank if step.out is not None else 0
+        return args.get("dim", -1) in (-1, rank - 1)  # over the features: per step; over time: not
+    return step.family in ELEMENTWISE_FAMILIES or step.type in PER_STEP_TYPES
+
+
+def written(step: Step, key: str, *aliases: str) -> bool:
+    """Whether the spec writes ``key`` (or an alias) on this layer, rather than leaving the default."""
+    return any(k in step.node.field_locs for k in (key, *aliases))
+
+
+def arg(step: Step, key: str, default: object = None) -> object:
+    """A resolved argument of the layer (what PyTorch gets), or ``default``."""
+    return step.node.result.args.get(key, default) if step.node.result else default

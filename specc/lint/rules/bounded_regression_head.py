@@ -1,0 +1,60 @@
+"""L013 bounded-regression-head: a regression model ends in a bounded or non-negative activation.
+
+What it does
+    The model ends in Sigmoid, Tanh, Hardtanh, Hardsigmoid or Softsign (a bounded range), or
+    in ReLU, ReLU6 or Softplus after a layer other than Linear (L005 covers that case), and
+    the loss is a regression loss: MSELoss, L1Loss, SmoothL1Loss or HuberLoss.
+
+Why is this bad
+    A regression target outside the activation's range can never be reached: Sigmoid gives
+    (0, 1), Tanh (-1, 1), ReLU nothing below 0. Targets are usually standardised (specc's
+    training does so for the bundled data sets), so half of them are negative. Near the bounds
+    the activation is flat and its gradient vanishes, so even reachable targets learn slowly.
+
+Example
+    layers:
+      - {type: Linear, out_features: 1}
+      - {type: Sigmoid}
+    loss: {type: MSELoss}
+
+Use instead
+    End the model with the Linear (or Conv) and let it output any real value. Keep the
+    activation only when every target lies inside its range (pixel intensities in [0, 1]
+    under Sigmoid) and say so with ignore: [L013] and a comment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from ...diagnostics import Diagnostic
+from .. import context, rule
+
+if TYPE_CHECKING:
+    from ...pipeline import Spec
+
+CODE = "L013"
+REGRESSION = ("MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss")
+RANGE = {"Sigmoid": "(0, 1)", "Hardsigmoid": "[0, 1]", "Tanh": "(-1, 1)", "Hardtanh": "[min_val, max_val]",
+         "Softsign": "(-1, 1)", "ReLU": "[0, ∞)", "ReLU6": "[0, 6]", "Softplus": "(0, ∞)"}
+NON_NEGATIVE = ("ReLU", "ReLU6", "Softplus")  # after a Linear these are L005's
+
+
+@rule
+def check(spec: Spec) -> Iterator[Diagnostic]:
+    ctx = context(spec)
+    last = ctx.view.main_output if ctx else None
+    if ctx is None or last is None or ctx.loss not in REGRESSION or last.type not in RANGE:
+        return
+    if last.type in NON_NEGATIVE and last.source is not None and last.source.type == "Linear":
+        return
+    span = RANGE[last.type]
+    if last.type == "Hardtanh" and last.node.result is not None:
+        a = last.node.result.args
+        span = f"[{a.get('min_val', -1.0)}, {a.get('max_val', 1.0)}]"
+    yield ctx.warning(
+        CODE, last, f"the model ends in {last.type}, so its outputs stay in {span}, but {ctx.loss} regresses "
+        "targets that can lie outside it (standardised targets are negative half the time)",
+        f"remove '{last.node.path}' so the model outputs any real value; if every target lies in {span}, keep "
+        f"it and silence this with ignore: [{CODE}] and a comment saying so")

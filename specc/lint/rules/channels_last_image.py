@@ -1,0 +1,100 @@
+"""L012 channels-last-into-conv: a convolution reads a channels-last tensor as channels-first.
+
+What it does
+    A convolution with in_channels left to inference reads either a model input whose last
+    dim is small (1, 3 or 4, like the colours of an image) and whose other sides are large,
+    the layout of a channels-last (B, H, W, C) image as Keras, TensorFlow and PIL/NumPy store
+    it; or the (B, T, F) output of a sequence layer (Embedding, RNN, attention), whose
+    features are last.
+
+Why is this bad
+    PyTorch convolutions read channels from dim 1. specc infers in_channels from the tensor,
+    so it takes the image height (or the sequence length) as the channel count and the
+    colours (or features) as a spatial axis: the spec checks, the shapes look plausible, and
+    the network convolves over the wrong axes, with that size fixed for good.
+
+Example
+    inputs: {image: [B, 48, 48, 3]}
+    layers:
+      - {type: Conv2d, out_channels: 32, kernel_size: 3}
+
+Use instead
+    Declare the input channels-first, image: [B, 3, 48, 48], and convert the data; or add a
+    Permute before the convolution: - {type: Permute, dims: [0, 3, 1, 2]} for an image,
+    - {type: Permute, dims: [0, 2, 1]} for a sequence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from ...diagnostics import Diagnostic
+from .. import context, rule
+from ..view import RECURRENT, Step, arg, keeps_layout, written
+
+if TYPE_CHECKING:
+    from ...pipeline import Spec
+    from ...shapes.tensor import TensorType
+
+CODE = "L012"
+COLOUR_CHANNELS = (1, 3, 4)  # grey, RGB, RGBA: the last dim of a channels-last image
+MIN_SIDE = 16  # sides this large next to a last dim of 1–4 are an image, not a channel count
+# Layers whose output is (B, T, F): one feature vector per step, features last.
+SEQUENCE_LAYERS = ("Embedding", "PositionalEncoding", "MultiheadAttention", "TransformerEncoderLayer",
+                   "TransformerEncoder", "ClassToken")
+
+
+def _fmt(shape: object) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"  # type: ignore[attr-defined]
+
+
+def _sequence_behind(conv: Step) -> Step | None:
+    """The sequence layer whose (B, T, F) output reaches ``conv`` with its layout kept."""
+    src = conv.source
+    while src is not None and src.out is not None and src.out.rank == 3:
+        if src.type in SEQUENCE_LAYERS or (src.type in RECURRENT and arg(src, "output") == "sequence"
+                                           and arg(src, "batch_first", True)):
+            return src
+        if not keeps_layout(src) or src.type == "Linear":
+            return None
+        src = src.source
+    return None
+
+
+def _image_input(spec: Spec, conv: Step) -> tuple[str, TensorType] | None:
+    name = conv.inputs[0] if len(conv.inputs) == 1 else None
+    x = spec.graph.inputs.get(name) if isinstance(name, str) and spec.graph is not None else None
+    if x is None or x.rank < 3:
+        return None
+    if x.shape[-1] not in COLOUR_CHANNELS or not all(isinstance(d, int) and d >= MIN_SIDE for d in x.shape[1:-1]):
+        return None
+    return name, x  # type: ignore[return-value]
+
+
+@rule
+def check(spec: Spec) -> Iterator[Diagnostic]:
+    ctx = context(spec)
+    if ctx is None:
+        return
+    for conv in ctx.view.steps:
+        if conv.family != "conv" or written(conv, "in_channels"):
+            continue
+        image = _image_input(spec, conv)
+        if image is not None:
+            name, x = image
+            shape, last = x.shape, x.rank - 1
+            dims = [0, last, *range(1, last)]
+            yield ctx.warning(
+                CODE, conv, f"input '{name}' {_fmt(shape)} looks channels-last (its last dim is {shape[-1]}), but "
+                f"convolutions read channels from dim 1, so in_channels is inferred as {shape[1]}",
+                f"declare '{name}' channels-first as {_fmt([shape[0], shape[-1], *shape[1:-1]])}, or add "
+                f"- {{type: Permute, dims: {dims}}} before '{conv.node.path}'")
+            continue
+        seq = _sequence_behind(conv)
+        if seq is not None and seq.out is not None:
+            _, steps, features = seq.out.shape
+            yield ctx.warning(
+                CODE, conv, f"it reads the (B, T, F) output of {seq.who()} as (B, C, L): in_channels is inferred "
+                f"as the {steps} steps, and the {features} features become the length it slides over",
+                f"add - {{type: Permute, dims: [0, 2, 1]}} before '{conv.node.path}' so it reads (B, F, T)")

@@ -1,0 +1,48 @@
+"""L014 softmax-with-bce: the model ends in Softmax and the loss is a binary cross-entropy.
+
+What it does
+    The model ends in Softmax or LogSoftmax, and the loss is BCELoss or BCEWithLogitsLoss.
+
+Why is this bad
+    BCE scores each output on its own, as an independent yes/no: the multi-label setting,
+    where a sample can have several labels at once. Softmax makes the outputs sum to 1, so
+    they compete: at most one label can be near 1, and two true labels can never both be
+    predicted. BCEWithLogitsLoss also applies a sigmoid on top of the softmax.
+
+Example
+    layers:
+      - {type: Linear, out_features: 5}
+      - {type: Softmax, dim: 1}
+    loss: {type: BCEWithLogitsLoss}
+
+Use instead
+    For multi-label targets remove the Softmax and use BCEWithLogitsLoss on the raw outputs
+    (a sigmoid per label). For exactly one class per sample use CrossEntropyLoss on the logits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from ...diagnostics import Diagnostic
+from .. import context, rule
+from ..view import BINARY_LOSSES
+
+if TYPE_CHECKING:
+    from ...pipeline import Spec
+
+CODE = "L014"
+
+
+@rule
+def check(spec: Spec) -> Iterator[Diagnostic]:
+    ctx = context(spec)
+    last = ctx.view.main_output if ctx else None
+    if ctx is None or last is None or ctx.loss not in BINARY_LOSSES or last.type not in ("Softmax", "LogSoftmax"):
+        return
+    yield ctx.warning(
+        CODE, last, f"{last.type} makes the outputs compete (they sum to 1), but {ctx.loss} scores each output as "
+        "an independent yes/no, so two true labels can never both be predicted",
+        f"for several labels per sample remove '{last.node.path}' and use BCEWithLogitsLoss; for one class per "
+        "sample use CrossEntropyLoss on the logits")
