@@ -8,18 +8,17 @@ Names follow PyTorch: ``CrossEntropyLoss`` and ``label_smoothing``, ``AdamW`` an
 from __future__ import annotations
 
 import itertools
-import re
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, field_validator, model_validator
 
 from ..shapes.tensor import DTYPES
 from .errors import did_you_mean, invalid
+from .naming import identifier_problem
 
 NonNegFloat = Annotated[float, Field(ge=0)]
 Probability = Annotated[float, Field(ge=0, le=1)]
 Reduction = Literal["mean", "sum", "none"]
-_SYMBOL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class Strict(BaseModel):
@@ -46,8 +45,9 @@ class InputSpec(Strict):
     @classmethod
     def _dims(cls, dims: list[Dimension]) -> list[Dimension]:
         for d in dims:
-            if isinstance(d, str) and not _SYMBOL.match(d):
-                raise invalid(f"dimension {d!r} is neither a positive whole number nor a symbol",
+            if isinstance(d, str) and identifier_problem(d):
+                raise invalid(f"dimension {d!r} is neither a positive whole number nor a symbol: it "
+                              f"{identifier_problem(d)}",
                               "write a number such as 32, or a symbol (letters, digits, _) such as B or T")
         return dims
 
