@@ -277,12 +277,12 @@ _TABLE = [
          "a YAML loader fail; specc reads integers up to 2**64 - 1 and floats up to about 1.8e308.",
          "- {type: Linear, out_features: 10000000000000000000000000000000}",
          "Write the size you mean."),
-    Code("X005", "expansion-too-large", "blocks and repeat expand to more layers than specc's limit, or blocks "
-         "nest too deeply.",
+    Code("X005", "expansion-too-large", "blocks and repeat expand to more layers than specc's limit, blocks "
+         "nest too deeply, or the spec evaluates too many ${} expressions.",
          "A few lines can describe an enormous model: repeat: 1000000, or blocks that each use the next twice, "
          "40 deep, describe more layers than any machine can build, and expanding them would exhaust memory. "
          "specc counts the layers before it expands anything: at most 10,000 layers after every repeat and "
-         "block use is expanded, and blocks nested at most 32 deep.",
+         "block use is expanded, blocks nested at most 32 deep, and at most 30,000 ${} evaluations.",
          "- {type: Linear, out_features: 16, repeat: 1000000}",
          "Repeat fewer times; a real network has hundreds or a few thousand layers."),
     Code("S011", "size-too-large", "A tensor dimension, a tensor's size or a parameter count is beyond what "

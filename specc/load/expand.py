@@ -14,13 +14,11 @@ from typing import Any
 
 from ..diagnostics import Diagnostic, Location, SpecError
 from .expr import has_ref, substitute
+from .limits import MAX_BLOCK_DEPTH, MAX_EVALUATIONS, MAX_LAYERS
 from .yaml_loader import PosDict, PosList, resolve_plain
 
 CLI = Location("<command line>", 1, 1)
-# Expanded size limits: a check of 10,000 layers takes about half a second; 60,000 took 3.5 s
-# and 320 MB, and blocks that each use the next twice, 40 deep, describe 2**40 layers.
-MAX_LAYERS = 10_000  # every layer, block instance and repeat group after expansion
-MAX_BLOCK_DEPTH = 32  # blocks inside blocks
+
 # Keys every layer item may carry (not parameters of the layer kind).
 LAYER_META = ("type", "name", "from", "repeat", "trainable", "when", "ignore")
 _SKIP = object()  # an item whose `when:` is false
@@ -75,6 +73,7 @@ class _Expander:
         self.env: dict[str, Any] = {}
         self.failed_vars: set[str] = set()  # reported once; their uses are not second mistakes
         self.count = 0  # items expanded so far, against MAX_LAYERS
+        self.evaluations = 0  # ${} expressions evaluated so far, against MAX_EVALUATIONS
         self._sizes: dict[Any, int] = {}  # block (and its arguments) -> how many items one use expands to
 
     def fail(self, err: SpecError, loc: Location | None = None) -> None:
@@ -158,6 +157,12 @@ class _Expander:
                 out_list.append(self.subst(v, env, value.item_loc(i)))
             return out_list
         if has_ref(value):
+            self.evaluations += 1
+            if self.evaluations > MAX_EVALUATIONS:
+                raise ExpansionLimit(SpecError(
+                    "X005", f"the spec evaluates more than {MAX_EVALUATIONS:,} ${{}} expressions once repeat: "
+                    "and blocks are expanded, the limit", "compute the value once under vars: and use the "
+                    "variable, or repeat fewer times", loc=loc))
             return substitute(value, env, loc)
         return value
 
@@ -475,26 +480,29 @@ def expand(doc: Any, overrides: dict[str, Any], layer_types: set[str], file: str
         raise SpecError("Y005", "a spec must be a mapping of sections (specc, inputs, layers, …)",
                         "start with 'specc: 1' on the first line", loc=Location(file, 1, 1))
     ex = _Expander(doc, overrides)
-    ex.apply_path_overrides()
-    ex.load_vars()
-    ex.load_blocks(layer_types)
     out = doc.copy_with({})
-    for key, value in doc.items():
-        if key in ("blocks", "vars"):
-            out[key] = value
-        elif key == "layers":
-            try:
+    try:
+        ex.apply_path_overrides()
+        ex.load_vars()
+        ex.load_blocks(layer_types)
+        for key, value in doc.items():
+            if key in ("blocks", "vars"):
+                out[key] = value
+            elif key == "layers":
                 ex.check_size(value)
                 out[key] = ex.expand_items(value, ex.env, (), doc.value_loc(key))
-            except ExpansionLimit as limit:
-                ex.fail(limit.err)
-                ex.broken_sections.add(key)
-                out[key] = PosList(loc=doc.value_loc(key))
-        else:
-            try:
-                out[key] = ex.subst(value, ex.env, doc.value_loc(key))
-            except SpecError as err:
-                ex.fail(err)
-                ex.broken_sections.add(key)
-                out[key] = None
+            else:
+                try:
+                    out[key] = ex.subst(value, ex.env, doc.value_loc(key))
+                except SpecError as err:
+                    ex.fail(err)
+                    ex.broken_sections.add(key)
+                    out[key] = None
+    except ExpansionLimit as limit:
+        # The expansion stops: going on would take the time the limit exists to save, and
+        # checking a model cut short would only report what follows from the cut.
+        ex.fail(limit.err)
+        ex.broken_sections.update(str(k) for k in doc if k not in out)
+        ex.broken_sections.add("layers")
+        out.pop("layers", None)
     return Expanded(out, ex.env, ex.diags, ex.broken, ex.broken_sections)

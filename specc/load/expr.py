@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 import math
 import operator
 import re
@@ -60,7 +61,7 @@ def evaluate(expr: str, env: Mapping[str, Any], loc: Location | None) -> Any:
     if len(expr) > MAX_EXPR:
         raise SpecError("X002", f"expression longer than {MAX_EXPR} characters", "simplify it", loc=loc)
     try:
-        tree = ast.parse(expr, mode="eval")
+        tree = _parse(expr)
     except SyntaxError:
         raise SpecError("X002", f"'${{{expr}}}' is not a valid expression",
                         "use variables, numbers and + - * / // % ** ( )", loc=loc) from None
@@ -74,6 +75,13 @@ def evaluate(expr: str, env: Mapping[str, Any], loc: Location | None) -> Any:
     except (ArithmeticError, ValueError, TypeError) as exc:
         raise SpecError("X004", f"'${{{expr}}}' cannot be evaluated ({exc})",
                         _values_hint(tree, env, "change the values so the arithmetic is defined"), loc=loc) from None
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(expr: str) -> ast.Expression:
+    """Parsed once per distinct text: a block used a thousand times, or a file of 50,000
+    expressions, repeats the same few (the tree is only read)."""
+    return ast.parse(expr, mode="eval")
 
 
 def _values_hint(tree: ast.AST, env: Mapping[str, Any], fix: str) -> str:
@@ -120,6 +128,8 @@ def _eval(node: ast.AST, env: Mapping[str, Any], expr: str, loc: Location | None
     # exist for `when:` conditions and for choosing a value (MobileNet's residual, a width).
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str)):
         return node.value
+    if node.__class__ is ast.Name and node.id in env:  # type: ignore[attr-defined]  (the common case first)
+        return env[node.id]  # type: ignore[attr-defined]
     if isinstance(node, ast.Name) and node.id in ("true", "false", "True", "False") and node.id not in env:
         return node.id in ("true", "True")
     if isinstance(node, ast.Compare) and all(type(op) in _COMPARE for op in node.ops):

@@ -18,13 +18,7 @@ from typing import Any
 import yaml
 
 from ..diagnostics import Location, SpecError
-
-MAX_BYTES = 2_000_000
-MAX_NODES = 200_000  # after alias expansion: a billion-laughs file stops here, fast
-MAX_DEPTH = 64
-# Integers are at most what a 64-bit tensor size or seed can hold; beyond that no framework
-# takes them, and Python's int() of a 4,300-digit string raises instead of answering.
-MAX_INT = 2**64 - 1
+from .limits import MAX_BYTES, MAX_DEPTH, MAX_INT, MAX_LAYERS, MAX_NODES
 
 _CORE = "tag:yaml.org,2002:"
 _ALLOWED_TAGS = {_CORE + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "merge")}
@@ -35,6 +29,7 @@ _OCT = re.compile(r"^0o[0-7_]+$")
 _FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?$")
 _INF = re.compile(r"^[-+]?\.(inf|Inf|INF)$")
 _NAN = re.compile(r"^\.(nan|NaN|NAN)$")
+_WORDS = frozenset({"null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE"})
 
 
 class PosDict(dict):
@@ -73,6 +68,8 @@ class PosList(list):
 def resolve_plain(text: str) -> Any:
     """YAML 1.2 core-schema resolution of an unquoted scalar; SpecError (Y008, without a
     location) for a number beyond what a 64-bit integer or float holds."""
+    if text[:1].isalpha() and text not in _WORDS:  # most scalars are names: no number starts with a letter
+        return text
     if text in ("", "~", "null", "Null", "NULL"):
         return None
     if text in ("true", "True", "TRUE"):
@@ -99,6 +96,11 @@ def resolve_plain(text: str) -> Any:
     if _NAN.match(text):
         return math.nan
     return text
+
+
+def _too_many(loc: Location) -> SpecError:
+    return SpecError("Y003", f"the document expands to more than {MAX_NODES:,} values or {MAX_DEPTH} levels of "
+                     "nesting", "remove deeply nested aliases (&anchor/*alias); a spec is never this large", loc=loc)
 
 
 def _bounded(value: int, text: str) -> int:
@@ -163,10 +165,7 @@ class _Builder:
     def build(self, node: yaml.Node, depth: int = 0) -> Any:
         self.count += 1
         if self.count > MAX_NODES or depth > MAX_DEPTH:
-            raise SpecError("Y003", f"the document expands to more than {MAX_NODES:,} values or "
-                            f"{MAX_DEPTH} levels of nesting",
-                            "remove deeply nested aliases (&anchor/*alias); a spec is never this large",
-                            loc=_loc(self.file, node))
+            raise _too_many(_loc(self.file, node))
         if node.tag is not None and node.tag not in _ALLOWED_TAGS:
             raise SpecError("Y004", f"YAML tag '{node.tag.replace(_CORE, '!!')}' is not allowed in a spec",
                             "specs are plain data: remove the tag", loc=_loc(self.file, node))
@@ -263,8 +262,7 @@ def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> SpecError:
 
 
 _FAST = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_START = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
-_END = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+_REPARSE_BYTES = 200_000
 
 
 def _compose(text: str, file: str) -> list[yaml.Node]:
@@ -273,6 +271,8 @@ def _compose(text: str, file: str) -> list[yaml.Node]:
     try:
         return _compose_events(_FAST, text, file)
     except yaml.YAMLError:
+        if len(text) > _REPARSE_BYTES:  # PyYAML's scanner is pure Python: 1 MB takes seconds
+            raise
         return _compose_events(yaml.SafeLoader, text, file)
 
 
@@ -293,6 +293,7 @@ def _compose_events(loader_cls: type, text: str, file: str) -> list[yaml.Node]:
     open_: list[Any] = []  # the collections being filled, innermost last
     keys: list[Any] = []  # beside each: a mapping's key that waits for its value (None: none)
     anchors: dict[str, yaml.Node] = {}
+    count = 0
     get, end = loader.get_event, yaml.StreamEndEvent
     scalar, alias, seq, mapping = yaml.ScalarEvent, yaml.AliasEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent
     closers = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
@@ -327,6 +328,9 @@ def _compose_events(loader_cls: type, text: str, file: str) -> list[yaml.Node]:
                 if cls is yaml.DocumentStartEvent:
                     anchors = {}
                 continue
+            count += 1
+            if count > MAX_NODES:  # the builder counts again after aliases: this bounds the parse
+                raise _too_many(Location(file, ev.start_mark.line + 1, ev.start_mark.column + 1))
             if cls is not alias and ev.anchor is not None:
                 if ev.anchor in anchors:
                     raise yaml.composer.ComposerError(
@@ -368,4 +372,17 @@ def load_yaml(text: str, file: str) -> Any:
     if len(nodes) > 1:
         raise SpecError("Y005", "the file holds several YAML documents ('---'); a spec is one",
                         "put each spec in its own file", loc=_loc(file, nodes[1]))
+    _count_layers(nodes[0], file)
     return _Builder(file).build(nodes[0])
+
+
+def _count_layers(root: yaml.Node, file: str) -> None:
+    """A list of layers longer than the expanded limit is refused before a value is built
+    (the expansion counts repeat: and blocks; this is what is written out)."""
+    if not isinstance(root, yaml.MappingNode):
+        return
+    for key, value in root.value:
+        if key.value == "layers" and isinstance(value, yaml.SequenceNode) and len(value.value) > MAX_LAYERS:
+            raise SpecError("X005", f"the model has {len(value.value):,} layers, over the limit of {MAX_LAYERS:,}",
+                            "a real network has hundreds or a few thousand layers; is a part of the spec "
+                            "generated by mistake?", loc=_loc(file, value.value[MAX_LAYERS]))
