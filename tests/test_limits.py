@@ -266,6 +266,14 @@ def test_binary_and_non_utf8_files_are_located(tmp_path: Path) -> None:
     assert (d.code, d.loc) == ("Y006", Location(str(latin), 2, 10)) and "0xe9" in d.message
 
 
+def test_text_that_is_not_unicode_is_located() -> None:
+    # Only a caller's str can hold a lone surrogate (a file is decoded strictly); libyaml raised on it.
+    spec = specc.loads("specc: 1\nname: ab\ud800\n", "t.yaml")
+    assert [(d.code, d.loc) for d in spec.errors] == [("Y006", Location("t.yaml", 2, 9))]
+    (d,) = specc.loads("é" * 1_500_000, "t.yaml").errors  # 1.5 M characters, 3 MB
+    assert d.code == "Y003" and "2 MB" in d.message
+
+
 # -- the hostile corpus, as processes --------------------------------------------------------------
 
 def _write(text: str) -> Callable[[Path], None]:

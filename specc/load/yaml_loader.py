@@ -148,8 +148,8 @@ def _byte_loc(data: bytes, offset: int, file: str) -> Location:
 
 
 def _file_too_large(at: Location, size: int | None) -> SpecError:
-    what = f"{size / 1e6:,.1f} MB" if size else "larger than 2 MB"
-    return SpecError("Y003", f"the file is {what}, over the limit of {MAX_BYTES // 1_000_000} MB for a spec",
+    what = f"the file is {size / 1e6:,.1f} MB, over" if size else "the spec is larger than"
+    return SpecError("Y003", f"{what} the limit of {MAX_BYTES // 1_000_000} MB for a spec",
                      "a spec is a page of YAML; keep data and weights in their own files", loc=at)
 
 
@@ -356,8 +356,17 @@ def _compose_events(loader_cls: type, text: str, file: str) -> list[yaml.Node]:
 
 def load_yaml(text: str, file: str) -> Any:
     """Parse one YAML document into PosDict/PosList/scalars; raise SpecError on problems."""
-    # A character is at least one byte: only text near the limit needs encoding to be measured.
-    if len(text) > MAX_BYTES or (len(text) * 4 > MAX_BYTES and len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES):
+    if len(text) > MAX_BYTES:  # a character is at least one byte: no need to encode it to know
+        raise _file_too_large(Location(file, 1, 1), None)
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError as exc:  # a lone surrogate, from a caller's str: libyaml would raise on it
+        line = text.count("\n", 0, exc.start) + 1
+        col = exc.start - (text.rfind("\n", 0, exc.start) + 1) + 1
+        raise SpecError("Y006", f"cannot read the spec: it holds {text[exc.start]!r}, half of a UTF-16 pair, which "
+                        "is not Unicode text", "pass the text as read from a UTF-8 file",
+                        loc=Location(file, line, col)) from None
+    if size > MAX_BYTES:
         raise _file_too_large(Location(file, 1, 1), None)
     try:
         nodes = _compose(text, file)
