@@ -338,7 +338,7 @@ MEMORY_BOUND_MB = 300
 
 def run_check(path: Path) -> tuple[int, float, float, str]:
     """`specc check` on one file as its own process: exit code, seconds, peak RSS in MB (this
-    child's own, from wait4), and the end of its output."""
+    child's own, from wait4), and its first error (or ok) line and the end of its output."""
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "specc", "check", str(path)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -347,7 +347,9 @@ def run_check(path: Path) -> tuple[int, float, float, str]:
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - start
-    return proc.returncode, seconds, usage.ru_maxrss / 1024, out.decode("utf-8", "replace")[-300:]
+    text = out.decode("utf-8", "replace")
+    answer = next((ln for ln in text.splitlines() if "error[" in ln or ": ok" in ln), text[-300:])
+    return proc.returncode, seconds, usage.ru_maxrss / 1024, answer[:300] + "\n" + text[-300:]
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
@@ -369,7 +371,7 @@ if __name__ == "__main__":
         for name in sorted(HOSTILE):
             path = Path(tmp) / f"{name}.yaml"
             HOSTILE[name](path)
-            code, seconds, peak_mb, tail = run_check(path)
-            first = next((ln for ln in tail.splitlines() if "error[" in ln or ": ok" in ln), tail.strip()[-80:])
-            print(f"{name:22} {code:>4} {seconds:>8.2f} {peak_mb:>8.0f}  {first.split(': ', 1)[-1][:90]}")
+            code, seconds, peak_mb, answer = run_check(path)
+            first = answer.splitlines()[0].split(": ", 1)[-1] if answer.strip() else ""
+            print(f"{name:22} {code:>4} {seconds:>8.2f} {peak_mb:>8.0f}  {first[:100]}")
             path.unlink()

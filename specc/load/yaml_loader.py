@@ -8,6 +8,7 @@ is what a spec author means: ``1e-3`` is 0.001, ``010`` is 10, and ``yes``/``no`
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -65,6 +66,7 @@ class PosList(list):
         return self.item_locs[i] if 0 <= i < len(self.item_locs) else self.loc
 
 
+@functools.lru_cache(maxsize=4096)  # aliases and long lists repeat the same few scalars
 def resolve_plain(text: str) -> Any:
     """YAML 1.2 core-schema resolution of an unquoted scalar; SpecError (Y008, without a
     location) for a number beyond what a 64-bit integer or float holds."""
