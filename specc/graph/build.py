@@ -85,8 +85,8 @@ class GraphBuilder:
         total = g.totals()[0]
         if total * 4 <= PARAM_MEMORY_WARNING:
             return
-        big = max((n for n in g.leaves() if n.result is not None), key=lambda n: n.result.params)  # type: ignore[union-attr]
-        share = f"; {big.type} '{big.path}' alone has {big.result.params:,}" if big.result else ""
+        big, most = max(((n, n.result.params) for n in g.leaves() if n.result is not None), key=lambda nb: nb[1])
+        share = f"; {big.type} '{big.path}' alone has {most:,}"
         if total > MAX_ELEMENTS:
             self.error("S011", f"the model has {total:,} parameters, over the limit of {MAX_ELEMENTS:,} (2**63 - 1)"
                        f"{share}", big.loc, "make the largest layers smaller", layer=big.path)
