@@ -110,7 +110,10 @@ def _structural(change: Callable[[random.Random, Any], None]) -> Callable[[rando
         if not isinstance(data, dict):
             return _damage_yaml(rng, text)
         change(rng, data)
-        return _dump(data)
+        try:
+            return _dump(data)
+        except (ValueError, RecursionError):  # an int of over 4,300 digits (from hex) cannot be written
+            return _damage_yaml(rng, text)
 
     op.__name__ = change.__name__
     return op
