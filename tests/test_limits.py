@@ -94,6 +94,8 @@ def test_a_huge_number_on_the_command_line_is_located_there() -> None:
     ("${1e300 * 1e300}", "not a finite number"),
     ("${1e309 * 0}", "not a finite number"),
     ("${9 ** 100}", "power"),
+    ("${100000000000000000000000}", "too large"),
+    ("${1e400}", "not a finite number"),
     ("${" + "(" * 90 + "1" + ")" * 90 + "}", None),  # deep but short: evaluates
 ])
 def test_expressions_are_bounded(expr: str, words: str | None) -> None:

@@ -127,7 +127,7 @@ def _eval(node: ast.AST, env: Mapping[str, Any], expr: str, loc: Location | None
     # Numbers, text and true/false literals; comparisons, and/or/not and `a if cond else b`
     # exist for `when:` conditions and for choosing a value (MobileNet's residual, a width).
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str)):
-        return node.value
+        return _bounded(node.value, expr, loc)  # ${100000000000000000000000}, ${1e400}
     if node.__class__ is ast.Name and node.id in env:  # type: ignore[attr-defined]  (the common case first)
         return env[node.id]  # type: ignore[attr-defined]
     if isinstance(node, ast.Name) and node.id in ("true", "false", "True", "False") and node.id not in env:
