@@ -319,6 +319,8 @@ HOSTILE: dict[str, Callable[[Path], None]] = {
     "expr_many": _write("specc: 1\nvars: {a: 3}\ninputs: {x: [B, 16]}\nlayers:\n  - {type: ReLU}\n"
                         "description: [" + ", ".join(["'${a * a + a}'"] * 50_000) + "]\n"),
     "huge_out_features": _write(HEAD + "  - {type: Linear, out_features: 9223372036854775807}\n"),
+    "python_tags": _write("specc: 1\nx: !!python/object/apply:os.system ['touch /tmp/specc-pwned']\n"
+                          "y: !!python/name:os.system ''\nz: !<tag:yaml.org,2002:python/object:os.Popen> {}\n"),
     "billion_laughs": _laughs,
     "merge_key_bomb": _merge_laughs,
     "huge_file_500mb": _sparse,
