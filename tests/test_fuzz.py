@@ -360,33 +360,78 @@ def test_each_operation_on_every_seed_spec(op: Callable[[random.Random, str], st
         assert not [d for d in spec.diagnostics if d.code == "E999"], seed.name
 
 
-HOSTILE_VALUES = ["0", "-1", "1.5", ".nan", "-.inf", "9223372036854775807", "2147483648", "1e-320", "'{{ 7*7 }}'",
-                  "'%s{0}'", '"fc\\n"', "'ﬁlter'", "null", "[]", "{a: 1}", "[.nan, 1]", "[9223372036854775807, 2]",
-                  "'${1e308 * 10}'"]
+HOSTILE_VALUES = ["0", "-1", "1.5", ".nan", "-.inf", "9223372036854775807", "18446744073709551615", "2147483648",
+                  "1e-320", "'{{ 7*7 }}'", "'%s{0}'", '"fc\\n"', "'ﬁlter'", "null", "[]", "{a: 1}", "[.nan, 1]",
+                  "[9223372036854775807, 2]", "'${1e308 * 10}'"]
+
+
+def _layer_configs() -> dict[str, tuple[dict[str, Any], list[str]]]:
+    """One working configuration per layer kind found in the seed specs: its parameters as
+    written (defaults left out) and its inputs as spec shapes, so that setting one parameter
+    to a hostile value reaches the layer's shape rule and counts, not just a missing field."""
+    from specc.shapes.dims import Dim
+
+    def shape(t: Any) -> str:
+        dims = [d if isinstance(d, int) else str(d) if isinstance(d, Dim) and str(d).isidentifier() else 8
+                for d in t.shape]
+        return f"{{shape: [{', '.join(map(str, dims))}], dtype: {t.dtype}}}"
+
+    found: dict[str, tuple[dict[str, Any], list[str]]] = {}
+
+    def visit(graph: Any) -> None:
+        for node in graph.nodes:
+            if node.sub is not None:
+                visit(node.sub)
+            elif node.kind is not None and node.params is not None and node.type not in found:
+                ins = [graph.value(s) for s in node.inputs]
+                if ins and all(t is not None for t in ins):
+                    found[node.type] = (node.params.model_dump(exclude_unset=True), [shape(t) for t in ins])
+
+    for seed in SEEDS:
+        spec = specc.loads(seed.read_text(encoding="utf-8"), seed.name)
+        if spec.graph is not None:
+            visit(spec.graph)
+    return found
 
 
 def test_hostile_values_in_every_layer_parameter() -> None:
     """Every parameter of every layer kind, set to values that once crashed the diagnostics
-    builder or the dims algebra (nan, inf, huge ints, floats where ints belong, unicode,
-    control characters, Jinja and format syntax): diagnostics, never an exception. CI takes
-    a sample of the values per parameter; SPECC_FUZZ_EXAMPLES over 1,000 takes them all."""
+    builder or the dims algebra or hung a shape rule (nan, inf, huge ints, floats where ints
+    belong, unicode, control characters, Jinja and format syntax): diagnostics, never an
+    exception, within the time bound. Kinds used by a seed spec start from that working
+    configuration; the others from their parameter alone. CI takes a sample of the values;
+    SPECC_FUZZ_EXAMPLES over 1,000 takes them all."""
     from specc.layers import REGISTRY
 
     rng = random.Random(BASE_SEED)
     every = EXAMPLES > 1_000
+    configs = _layer_configs()
     failures = []
     for name, kind in sorted(REGISTRY.items()):
+        base, shapes = configs.get(name, ({}, [rng.choice(["[B, 3, 16, 16]", "[B, 8, 16]", "[B, 16]"])]))
+        inputs = "".join(f"  x{j}: {s}\n" for j, s in enumerate(shapes))
         for field in kind.Params.model_fields:
             for value in HOSTILE_VALUES if every else rng.sample(HOSTILE_VALUES, 3):
-                for shape in (["[B, 3, 16, 16]", "[B, 8, 16]", "{shape: [B, 8], dtype: int64}"] if every else
-                              [rng.choice(["[B, 3, 16, 16]", "[B, 8, 16]", "[B, 16]"])]):
-                    text = f"specc: 1\ninputs:\n  x: {shape}\nlayers:\n  - {{type: {name}, {field}: {value}}}\n"
-                    try:
-                        with hang_guard(HANG_S):
-                            spec = specc.loads(text, "t.yaml")
-                    except Exception as exc:  # noqa: BLE001 - the defect this test looks for
-                        failures.append(f"{name}.{field} = {value} on {shape}: {type(exc).__name__}: {exc}")
-                        continue
-                    if any(d.code == "E999" or (d.severity == "error" and d.loc is None) for d in spec.diagnostics):
-                        failures.append(f"{name}.{field} = {value} on {shape}: {spec.diagnostics}")
+                params = {k: v for k, v in base.items() if k != field}
+                written = ", ".join(f"{k}: {_flow(v)}" for k, v in params.items())
+                text = (f"specc: 1\ninputs:\n{inputs}layers:\n  - {{type: {name}, from: "
+                        f"[{', '.join(f'x{j}' for j in range(len(shapes)))}], {written + ', ' if written else ''}"
+                        f"{field}: {value}}}\n")
+                start = time.perf_counter()
+                try:
+                    with hang_guard(HANG_S):
+                        spec = specc.loads(text, "t.yaml")
+                except Exception as exc:  # noqa: BLE001 - the defect this test looks for
+                    failures.append(f"{text}  -> {type(exc).__name__}: {exc}")
+                    continue
+                if time.perf_counter() - start > (SLOW_S if every else HANG_S):
+                    failures.append(f"{text}  -> {time.perf_counter() - start:.1f} s")
+                if any(d.code == "E999" or (d.severity == "error" and d.loc is None) for d in spec.diagnostics):
+                    failures.append(f"{text}  -> {spec.diagnostics}")
+    assert len(configs) >= 30, sorted(configs)
     assert not failures, "\n".join(failures[:20])
+
+
+def _flow(v: Any) -> str:
+    """A parameter value as YAML flow text."""
+    return yaml.safe_dump(v, default_flow_style=True, width=10**6).strip().removesuffix("...").strip()
