@@ -319,17 +319,19 @@ def test_mutants_get_diagnostics_never_exceptions() -> None:
     indices = [int(only)] if only else range(EXAMPLES)
     failures: list[str] = []
     slow: list[str] = []
-    seconds_total = 0.0
+    seconds_total, slowest = 0.0, (0.0, -1)
     for i in indices:
         failure, seconds, what = check_mutant(i)
         seconds_total += seconds
+        slowest = max(slowest, (seconds, i))
         if only:
             print(mutant(i)[1][:3000], f"\n-- {what}: {failure or 'ok'} in {seconds:.2f} s")
         if failure:
             failures.append(f"mutant {i} ({what}): {failure}")
         elif seconds > SLOW_S:
             slow.append(f"mutant {i} ({what}): {seconds:.2f} s")
-    print(f"\n{len(indices)} mutants in {seconds_total:.1f} s: {len(failures)} failures, {len(slow)} over {SLOW_S} s")
+    print(f"\n{len(indices)} mutants in {seconds_total:.1f} s: {len(failures)} failures, {len(slow)} over {SLOW_S} s; "
+          f"the slowest, mutant {slowest[1]}, took {slowest[0]:.2f} s")
     assert not failures, "\n".join(failures[:20]) + "\nrebuild one with SPECC_FUZZ_ONLY=<number>"
     if EXAMPLES > 1_000:  # the long local run holds the time bound too; CI machines are too noisy for it
         assert not slow, "\n".join(slow[:20])
