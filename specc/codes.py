@@ -446,6 +446,33 @@ _TABLE = [
          "Put - {type: GlobalAvgPool} (or AdaptiveAvgPool2d with output_size: 1) before the Flatten, or "
          "replace the Flatten with it. Classic architectures that keep the big layer on purpose (VGG, "
          "AlexNet, LeNet) silence this with ignore: [L018]."),
+    # -- resource limits (hostile or runaway specs) ---------------------------------------------
+    Code("Y008", "number-too-large", "A number in the spec is beyond 64 bits.",
+         "No tensor size, count or seed can be that large, and a number of thousands of digits would make "
+         "a YAML loader fail; specc reads integers up to 2**64 - 1 and floats up to about 1.8e308.",
+         "- {type: Linear, out_features: 10000000000000000000000000000000}",
+         "Write the size you mean."),
+    Code("X005", "expansion-too-large", "blocks and repeat expand to more layers than specc's limit, blocks "
+         "nest too deeply, or the spec evaluates too many ${} expressions.",
+         "A few lines can describe an enormous model: repeat: 1000000, or blocks that each use the next twice, "
+         "40 deep, describe more layers than any machine can build, and expanding them would exhaust memory. "
+         "specc counts the layers before it expands anything: at most 10,000 layers after every repeat and "
+         "block use is expanded, blocks nested at most 32 deep, and at most 30,000 ${} evaluations.",
+         "- {type: Linear, out_features: 16, repeat: 1000000}",
+         "Repeat fewer times; a real network has hundreds or a few thousand layers."),
+    Code("S011", "size-too-large", "A tensor dimension, a tensor's size or a parameter count is beyond what "
+         "a framework can allocate.",
+         "PyTorch and ONNX Runtime index tensors with 64-bit integers; a dimension over 2**31 - 1, a tensor of "
+         "more than 2**63 - 1 elements or a model with more parameters than that would overflow when built or "
+         "exported, long after check said ok.",
+         "inputs: {x: [B, 4096]}\nlayers:\n  - {type: Linear, out_features: 4000000000}",
+         "Use the sizes you mean; the message shows the size and the limit."),
+    Code("S012", "params-memory", "The model's parameters need more memory than a machine plausibly has.",
+         "The parameters alone, in float32, take more than 16 GB: building the model (or exporting or training "
+         "it) needs at least that much memory and fails or swaps on most machines.",
+         "inputs: {x: [B, 100000]}\nlayers:\n  - {type: Linear, out_features: 100000}\n"
+         "  - {type: Linear, out_features: 100000}",
+         "Make the layers smaller, or silence the warning (ignore: [S012]) for a machine with that much memory."),
     # -- internal ---------------------------------------------------------------------------
     Code("E999", "internal-error", "specc itself failed; this is a bug in specc, not in the spec.",
          "Every mistake in a spec should get its own code with a location and a hint; an internal error means "
@@ -475,3 +502,4 @@ def closest_warning_code(text: str) -> str | None:
             return padded
     guess = difflib.get_close_matches(text.upper(), sorted(WARNING_CODES), n=1)
     return guess[0] if guess else None
+WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")} | {"G005", "G007", "S012"})

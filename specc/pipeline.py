@@ -19,7 +19,7 @@ from .graph.build import GraphBuilder, inside_block_hint, mark_unused
 from .graph.ir import Graph
 from .layers import REGISTRY
 from .load.expand import expand, parse_overrides
-from .load.yaml_loader import PosDict, PosList, load_yaml
+from .load.yaml_loader import PosDict, PosList, load_yaml, read_spec
 from .shapes.dims import sym
 from .shapes.tensor import TensorType
 from .validate.document import Document, InputSpec
@@ -91,12 +91,11 @@ def load(path: str | Path, overrides: list[str] | dict[str, Any] | None = None, 
     """Read and check a spec file. Never raises for problems in the spec: see ``.diagnostics``."""
     display = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_spec(path, display)
+    except (OSError, SpecError) as exc:
         spec = Spec(display, "")
-        reason = "it is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror or str(exc)
-        spec.diagnostics.append(Diagnostic("Y006", f"cannot read the spec: {reason}", Location(display, 1, 1),
-                                           "check the path"))
+        spec.diagnostics.append(exc.diagnostic() if isinstance(exc, SpecError) else Diagnostic(
+            "Y006", f"cannot read the spec: {exc.strerror or exc}", Location(display, 1, 1), "check the path"))
         return spec
     return loads(text, display, overrides, ignore)
 
@@ -150,8 +149,7 @@ def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None, ignore: Itera
             {k: v for k, v in doc.items() if k not in ex.broken_sections})
     except ValidationError as exc:
         for d in pydantic_diagnostics(exc, doc, Document):
-            if not (d.code == "V002" and d.message.startswith("missing required field") and
-                    any(s in d.message for s in ex.broken_sections)):
+            if not (d.code == "V002" and any(f"'{s}'" in d.message for s in ex.broken_sections)):
                 spec.diagnostics.append(d)
     _check_python_names(doc, spec)
     inputs = _inputs(doc, spec)

@@ -21,7 +21,7 @@ from ..layers import base as layers
 from ..load.expand import LAYER_META, Group
 from ..load.yaml_loader import PosDict, PosList
 from ..shapes.dims import Dim
-from ..shapes.tensor import TensorType
+from ..shapes.tensor import MAX_DIM, MAX_ELEMENTS, PARAM_MEMORY_WARNING, TensorType
 from ..validate.errors import pydantic_diagnostics
 from ..validate.naming import suggest_name
 from .ir import Graph, Node
@@ -75,7 +75,27 @@ class GraphBuilder:
                 g.outputs = [("output", target)]
         self._declared.pop()
         self._rejected.pop()
+        if not self._declared and g.ok:
+            self._check_total_params(g)
         return g
+
+    def _check_total_params(self, g: Graph) -> None:
+        """The model's parameters: beyond int64 no framework counts them (S011); beyond a few
+        GB in float32 few machines hold them (S012, a warning with the size)."""
+        total = g.totals()[0]
+        if total * 4 <= PARAM_MEMORY_WARNING:
+            return
+        big, most = max(((n, n.result.params) for n in g.leaves() if n.result is not None), key=lambda nb: nb[1])
+        share = f"; {big.type} '{big.path}' alone has {most:,}"
+        if total > MAX_ELEMENTS:
+            self.error("S011", f"the model has {total:,} parameters, over the limit of {MAX_ELEMENTS:,} (2**63 - 1)"
+                       f"{share}", big.loc, "make the largest layers smaller", layer=big.path)
+            return
+        self.diags.append(Diagnostic(
+            "S012", f"the model's parameters take {total * 4 / 1e9:,.1f} GB in float32 ({total:,} parameters"
+            f"{share}), more than {PARAM_MEMORY_WARNING // 10**9} GB", big.loc,
+            "building, exporting or training it needs at least that much memory; make the largest layers "
+            "smaller, or silence this with ignore: [S012] where the machine has the memory", "warning", big.path))
 
     def _explicit_names(self, items: Any, inputs: dict[str, TensorType], prefix: str) -> set[str]:
         names: set[str] = set()
@@ -193,7 +213,9 @@ class GraphBuilder:
         try:
             self._check_inputs(kind, tensors, node)
             node.result = kind.infer(node.params, tensors)
+            _check_sizes(node.result)
         except SpecError as err:
+            node.result = None  # sizes no framework can allocate reach no later layer
             # A rule may locate itself (TimeDistributed points inside its nested layer: mapping).
             at = err.loc or (item.value_loc(err.field) if err.field and err.field in item else loc)
             message = err.message.removeprefix(f"{kind.type_name}: ")  # the engine names the layer itself
@@ -323,6 +345,28 @@ class GraphBuilder:
                    f"{leaf.type} is {why}", item.value_loc("repeat") or node.loc,
                    f"write the {leaf.type} once per copy, or put it in a block and repeat the block",
                    layer=node.path)
+
+
+def _check_sizes(result: layers.LayerResult) -> None:
+    """Refuse an output no framework can allocate (S011): a dimension over MAX_DIM, a tensor
+    of more than MAX_ELEMENTS elements (symbolic dims counted at their smallest, 1), or more
+    parameters than that."""
+    shape = result.out.shape
+    elements = 1
+    for d in shape:
+        fixed = d if isinstance(d, int) else max((abs(c) for _, c in d.terms), default=1)
+        if isinstance(d, int) and d > MAX_DIM:
+            raise SpecError("S011", f"its output {result.out} has a dimension of {d:,}, over {MAX_DIM:,} "
+                            "(2**31 - 1), the largest size specc allows for one dimension",
+                            "check the sizes written on this layer (or the layers before it)")
+        elements *= fixed
+    if elements > MAX_ELEMENTS:
+        raise SpecError("S011", f"its output {result.out} holds {elements:,} elements, over {MAX_ELEMENTS:,} "
+                        "(2**63 - 1), more than any framework can allocate",
+                        "check the sizes written on this layer (or the layers before it)")
+    if result.params > MAX_ELEMENTS:
+        raise SpecError("S011", f"it has {result.params:,} parameters, over {MAX_ELEMENTS:,} (2**63 - 1), more "
+                        "than any framework can allocate", "check the sizes written on this layer")
 
 
 def _rank_hint(kind: layers.LayerKind, t: TensorType) -> str:

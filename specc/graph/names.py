@@ -14,7 +14,7 @@ import functools
 import keyword
 import re
 
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+from ..validate.naming import identifier_problem
 
 # Attributes and methods of torch.nn.Module (torch 2.x), written out so that checking a
 # name never imports torch.  A layer called `forward` or `to` would shadow them.
@@ -136,10 +136,9 @@ def name_problem(name: object, *, allow_input: bool = False, parameter: bool = F
     which must not collide with what the templates define at module level either)."""
     if not isinstance(name, str):
         return f"a name must be text, got {name!r}"
-    if not _IDENT.match(name):
-        if not name.isascii():
-            return f"name {name!r} contains non-ASCII characters (look-alikes are not allowed)"
-        return f"name {name!r} is not an identifier (letters, digits and _ only, not starting with a digit)"
+    problem = identifier_problem(name)
+    if problem:
+        return f"name {name!r} {problem}"
     if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in ("True", "False", "None"):
         return f"name {name!r} is a Python keyword"
     if name.startswith("__") or name.endswith("__"):

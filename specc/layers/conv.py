@@ -16,7 +16,7 @@ from pydantic import AliasChoices, Field, NonNegativeInt, PositiveInt
 
 from ..diagnostics import SpecError
 from ..shapes.dims import DimLike, mul, product
-from ..shapes.formulas import conv_out, conv_transpose_out, min_conv_input, same_padding
+from ..shapes.formulas import conv_out, conv_transpose_out, divisors, min_conv_input, same_padding
 from ..shapes.tensor import TensorType
 from .base import LayerKind, LayerParams, LayerResult, check_given, ntuple, register
 
@@ -59,7 +59,7 @@ def _channels(p: Any, x: TensorType, name: str) -> int:
         if n % p.groups:
             # A depthwise conv (MobileNet, EfficientNet) has groups = in_channels; say so by number.
             if c == p.out_channels:
-                near = max((g for g in range(1, min(p.groups, c)) if c % g == 0), default=1)
+                near = max((g for g in divisors(c, p.groups) if g < min(p.groups, c)), default=1)
                 hint = f"use groups that divide {c} (e.g. {c} for a depthwise conv{f', or {near}' if near < c else ''})"
             else:
                 hint = (f"use groups that divide both {c} and {p.out_channels} (e.g. {math.gcd(c, p.out_channels)})"

@@ -120,15 +120,20 @@ class ConvLSTM2d(LayerKind):
 
     def infer(self, p: ConvLSTMParams, ins: list[TensorType]) -> LayerResult:
         x = ins[0]
-        hidden = self._hidden(p)
+        hidden, n_layers = self._hidden(p)
         k = ntuple(p.kernel_size, 2, "kernel_size")
         c = check_given(p.in_channels, x.shape[2], "in_channels", x, 2, "channels per frame")
+        # (in, out, how many such layers): equal layers are counted, not listed, since
+        # num_layers is whatever the spec says (2**63 - 1 once exhausted memory).
+        stack = [(c_in, h, 1) for c_in, h in zip((c, *hidden[:-1]), hidden)]
+        if n_layers > len(hidden):
+            stack.append((hidden[-1], hidden[-1], n_layers - len(hidden)))
         params = 0
         per_pixel = 0
-        for c_in, h in zip((c, *hidden[:-1]), hidden):
+        for c_in, h, times in stack:
             weights = 4 * h * (c_in + h) * math.prod(k)
-            params += weights + (4 * h if p.bias else 0)
-            per_pixel += weights
+            params += times * (weights + (4 * h if p.bias else 0))
+            per_pixel += times * weights
         b, t, _, height, width = x.shape
         top = hidden[-1]
         if p.return_sequences:
@@ -136,14 +141,15 @@ class ConvLSTM2d(LayerKind):
         else:
             out = TensorType((b, top, height, width), x.dtype, {1: "hidden channels of the top layer"})
         args = {"in_channels": c, "hidden_channels": hidden[0] if len(set(hidden)) == 1 else hidden,
-                "kernel_size": k[0] if k[0] == k[1] else k, "num_layers": len(hidden), "bias": p.bias,
+                "kernel_size": k[0] if k[0] == k[1] else k, "num_layers": n_layers, "bias": p.bias,
                 "return_sequences": p.return_sequences}
         return LayerResult(out, args, params, mul(product((t, height, width)), per_pixel))
 
     @staticmethod
-    def _hidden(p: ConvLSTMParams) -> tuple[int, ...]:
+    def _hidden(p: ConvLSTMParams) -> tuple[tuple[int, ...], int]:
+        """The layers' hidden channels (the last one repeats to fill num_layers), and num_layers."""
         if isinstance(p.hidden_channels, int):
-            return (p.hidden_channels,) * (p.num_layers or 1)
+            return (p.hidden_channels,), p.num_layers or 1
         if not p.hidden_channels:
             raise SpecError("V003", "hidden_channels is an empty list", "give one number per layer, e.g. [32, 32]",
                             field="hidden_channels")
@@ -151,4 +157,4 @@ class ConvLSTM2d(LayerKind):
             n = len(p.hidden_channels)
             raise SpecError("V003", f"num_layers is {p.num_layers} but hidden_channels lists {n} layers",
                             f"set num_layers: {n}, or omit it", field="num_layers")
-        return tuple(p.hidden_channels)
+        return tuple(p.hidden_channels), len(p.hidden_channels)

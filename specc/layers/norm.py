@@ -17,6 +17,7 @@ from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt
 
 from ..diagnostics import SpecError
 from ..shapes.dims import mul, product
+from ..shapes.formulas import divisors
 from ..shapes.tensor import TensorType
 from .base import LayerKind, LayerParams, LayerResult, check_given, register, static
 
@@ -127,10 +128,6 @@ class LayerNorm(LayerKind):
         return LayerResult(_same(x), args, params, mul(product(x.shape[1:]), 5 if p.elementwise_affine else 4))
 
 
-def _divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
-
-
 @register
 class GroupNorm(LayerKind):
     type_name, Params, torch_class = "GroupNorm", GroupNormParams, "nn.GroupNorm"
@@ -145,7 +142,7 @@ class GroupNorm(LayerKind):
             raise SpecError("S003", f"GroupNorm needs (N, C, *), got {x}", "add a channel dim (Unsqueeze or Reshape)")
         c = check_given(p.num_channels, x.shape[1], "num_channels", x, 1, "channels")
         if c % p.num_groups:
-            valid = _divisors(c)
+            valid = divisors(c, p.num_groups)
             nearest = min(valid, key=lambda g: (abs(g - p.num_groups), -g))
             shown = ", ".join(str(g) for g in valid) if len(valid) <= 16 else \
                 ", ".join(str(g) for g in sorted(sorted(valid, key=lambda g: abs(g - p.num_groups))[:8])) + ", …"

@@ -122,12 +122,14 @@ class _Recurrent(SequenceKind):
         h_out = proj or h
         self._check_states(p, ins[1:], batch, d, h, h_out)
 
-        params, per_step = 0, 0
-        for layer in range(p.num_layers):
-            i_l = n_in if layer == 0 else d * h_out
-            per_dir = g * h * (i_l + h_out) + (2 * g * h if p.bias else 0) + proj * h
-            params += d * per_dir
-            per_step += d * (g * h * (i_l + h_out) + proj * h)
+        # The first layer reads the input, the other num_layers - 1 the layer below: a formula,
+        # not a loop, since num_layers is whatever the spec says (2**63 - 1 once hung check).
+        def weights(i_l: int) -> int:
+            return g * h * (i_l + h_out) + proj * h
+
+        later = p.num_layers - 1
+        params = d * (weights(n_in) + later * weights(d * h_out) + p.num_layers * (2 * g * h if p.bias else 0))
+        per_step = d * (weights(n_in) + later * weights(d * h_out))
         width = d * h_out
         why = f"{d}·{h_out} (both directions)" if d == 2 else f"{self.type_name} hidden size"
         if p.output == "sequence":

@@ -16,7 +16,7 @@ from pydantic import AliasChoices, Field, PositiveInt
 
 from ..diagnostics import SpecError
 from ..shapes.dims import Dim, DimLike, add, ceildiv, product, sym
-from ..shapes.formulas import exact_div
+from ..shapes.formulas import divisors, exact_div
 from ..shapes.tensor import TensorType
 from .base import LayerKind, LayerParams, LayerResult, axis, register
 
@@ -126,10 +126,9 @@ def _fill(total: DimLike, sizes: list[DimLike | None], written: tuple[Any, ...],
 
 def _near_divisors(n: int, near: int, most: int = 10) -> str:
     """The divisors of ``n`` closest to ``near``, for a hint."""
-    small = [d for d in range(1, int(n ** 0.5) + 1) if n % d == 0]
-    divisors = sorted({*small, *(n // d for d in small)})
-    shown = sorted(sorted(divisors, key=lambda d: abs(d - near))[:most])
-    return ", ".join(str(d) for d in shown) + (", …" if len(divisors) > most else "")
+    found = divisors(n, near)
+    shown = sorted(sorted(found, key=lambda d: abs(d - near))[:most])
+    return ", ".join(str(d) for d in shown) + (", …" if len(found) > most else "")
 
 
 @register

@@ -6,6 +6,7 @@ block's line.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import re
 from dataclasses import dataclass, field
@@ -13,9 +14,11 @@ from typing import Any
 
 from ..diagnostics import Diagnostic, Location, SpecError
 from .expr import has_ref, substitute
+from .limits import MAX_BLOCK_DEPTH, MAX_EVALUATIONS, MAX_LAYERS
 from .yaml_loader import PosDict, PosList, resolve_plain
 
 CLI = Location("<command line>", 1, 1)
+
 # Keys every layer item may carry (not parameters of the layer kind).
 LAYER_META = ("type", "name", "from", "repeat", "trainable", "when", "ignore")
 _SKIP = object()  # an item whose `when:` is false
@@ -51,7 +54,11 @@ def parse_overrides(overrides: list[str] | dict[str, Any] | None) -> dict[str, A
         if not sep or not name.strip():
             raise SpecError("X003", f"--set expects name=value, got {item!r}", "for example --set hidden=256",
                             loc=CLI)
-        out[name.strip()] = resolve_plain(raw.strip())
+        try:
+            out[name.strip()] = resolve_plain(raw.strip())
+        except SpecError as err:
+            err.loc = CLI
+            raise
     return out
 
 
@@ -65,6 +72,9 @@ class _Expander:
         self.blocks: dict[str, PosDict] = {}
         self.env: dict[str, Any] = {}
         self.failed_vars: set[str] = set()  # reported once; their uses are not second mistakes
+        self.count = 0  # items expanded so far, against MAX_LAYERS
+        self.evaluations = 0  # ${} expressions evaluated so far, against MAX_EVALUATIONS
+        self._sizes: dict[Any, int] = {}  # block (and its arguments) -> how many items one use expands to
 
     def fail(self, err: SpecError, loc: Location | None = None) -> None:
         if _undefined(err) not in self.failed_vars:
@@ -147,6 +157,12 @@ class _Expander:
                 out_list.append(self.subst(v, env, value.item_loc(i)))
             return out_list
         if has_ref(value):
+            self.evaluations += 1
+            if self.evaluations > MAX_EVALUATIONS:
+                raise ExpansionLimit(SpecError(
+                    "X005", f"the spec evaluates more than {MAX_EVALUATIONS:,} ${{}} expressions once repeat: "
+                    "and blocks are expanded, the limit", "compute the value once under vars: and use the "
+                    "variable, or repeat fewer times", loc=loc))
             return substitute(value, env, loc)
         return value
 
@@ -209,6 +225,7 @@ class _Expander:
         out = PosList(loc=items.loc)
         for i, item in enumerate(items):
             item_loc = items.item_loc(i)
+            self._spend(1, item_loc)
             expanded = self.expand_item(item, env, stack, item_loc)
             if expanded is _SKIP:
                 continue
@@ -269,6 +286,7 @@ class _Expander:
             return head
         merged = item.copy_with({**item, **head})
         body = item.copy_with({k: v for k, v in item.items() if k not in head})
+        self._spend(n, head.value_loc("repeat"), f"repeat: {n:,}")
         group = _group(merged, "repeat", None)
         group.children = []
         for i in range(n):  # ${index} is the copy's number, from 0
@@ -286,6 +304,11 @@ class _Expander:
                                 "a block several times", loc=item.value_loc("type")))
             self.broken.add(id(item))
             return item
+        if len(stack) >= MAX_BLOCK_DEPTH:
+            raise ExpansionLimit(SpecError(
+                "X005", f"blocks are nested more than {MAX_BLOCK_DEPTH} deep here ({' → '.join(stack[:3])} → … → "
+                f"{btype})", "flatten the blocks: a block may use other blocks, but not this many levels down",
+                loc=item.value_loc("type")))
         block = self.blocks[btype]
         defaults: PosDict = block.get("args") or PosDict()
         args: dict[str, Any] = dict(defaults)
@@ -310,6 +333,105 @@ class _Expander:
         group.children = list(self.expand_items(block["layers"], inner_env, (*stack, btype), block.value_loc("layers")))
         group.output = block.get("output")
         return group
+
+    # -- expanded size -------------------------------------------------------------------------
+    def _spend(self, n: int, loc: Location | None, what: str = "") -> None:
+        """Count ``n`` more expanded items; past MAX_LAYERS the expansion stops here. (The
+        estimate in check_size refuses most specs before this; a block whose arguments
+        change its repeat counts can still get here.)"""
+        self.count += n
+        if self.count > MAX_LAYERS:
+            here = f"{what} makes the model" if what else "the model"
+            raise ExpansionLimit(SpecError(
+                "X005", f"{here} more than {MAX_LAYERS:,} layers once repeat: and blocks are expanded",
+                f"the limit is {MAX_LAYERS:,} layers; repeat fewer times or use fewer blocks", loc=loc))
+
+    def check_size(self, items: Any) -> None:
+        """Refuse, before anything is expanded, layers that would expand past MAX_LAYERS, at
+        the item that makes them so large: counted through repeat: and block uses
+        multiplicatively, each block once (per set of arguments), so that blocks using the
+        next one twice, 40 deep, are counted in 40 steps rather than 2**40."""
+        if not isinstance(items, PosList):
+            return
+        sizes = [self._item_size(item, self.env, ()) for item in items]
+        total = sum(sizes)
+        if total <= MAX_LAYERS:
+            return
+        i = max(range(len(sizes)), key=sizes.__getitem__)
+        item, size = items[i], sizes[i]
+        if size * 10 < total or not isinstance(item, PosDict):  # no single culprit: a long list
+            raise ExpansionLimit(SpecError(
+                "X005", f"the model has {total:,} layers, over the limit of {MAX_LAYERS:,}",
+                "a real network has hundreds or a few thousand layers; is a part of the spec generated by "
+                "mistake?", loc=items.item_loc(min(len(items) - 1, MAX_LAYERS))))
+        t = item.get("type")
+        what = f"block '{t}'" if isinstance(t, str) and t in self.blocks else f"this {t}" if isinstance(t, str) \
+            else "this item"
+        if "repeat" in item:
+            n = self._count(item["repeat"], self.env)
+            what = f"repeat: {n:,} of {what}"
+        raise ExpansionLimit(SpecError(
+            "X005", f"{what} expands to more than {MAX_LAYERS:,} layers, the limit" if size > MAX_LAYERS else
+            f"{what} makes the model {total:,} layers, over the limit of {MAX_LAYERS:,}",
+            "repeat fewer times, or make blocks use each other fewer times; a real network has hundreds or a "
+            "few thousand layers", loc=item.value_loc("repeat") if "repeat" in item else item.value_loc("type")))
+
+    def _item_size(self, item: Any, env: dict[str, Any], stack: tuple[str, ...]) -> int:
+        if not isinstance(item, PosDict):
+            return 1
+        if self._count(item.get("when", True), env) == 0:
+            return 0
+        t = item.get("type")
+        size = 1
+        if isinstance(t, str) and t in self.blocks and t not in stack and len(stack) < MAX_BLOCK_DEPTH:
+            size += self._block_size(t, item, env, stack)
+        if "repeat" in item:
+            size = 1 + self._count(item["repeat"], env) * size
+        return size
+
+    def _block_size(self, name: str, use: PosDict, env: dict[str, Any], stack: tuple[str, ...]) -> int:
+        block = self.blocks[name]
+        args = dict(block.get("args") or {})
+        for k, v in use.items():
+            if k not in LAYER_META and k in args:
+                with contextlib.suppress(SpecError):  # reported when the item is expanded
+                    args[k] = self.subst(v, env, None)
+        try:
+            key: Any = (name, tuple(sorted((str(k), v) for k, v in args.items())))
+            hash(key)
+        except TypeError:  # a list or mapping argument
+            key = None
+        if key is not None and key in self._sizes:
+            return self._sizes[key]
+        inner = {**self.env, **args}
+        total = 0
+        for item in block["layers"]:
+            total += self._item_size(item, inner, (*stack, name))
+            if total > MAX_LAYERS:  # enough to refuse; the exact size is not needed
+                break
+        if key is not None:
+            self._sizes[key] = total
+        return total
+
+    def _count(self, value: Any, env: dict[str, Any]) -> int:
+        """A repeat: (or when:) value as the expansion will see it: a bad one counts as 1 (it
+        is reported when expanded), a false condition as 0."""
+        if has_ref(value):
+            try:
+                value = substitute(value, env, None)
+            except SpecError:
+                return 1
+        if value is False:
+            return 0
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 1 else 1
+
+
+class ExpansionLimit(Exception):
+    """The expansion is over a limit: it stops, and the layers are not checked further."""
+
+    def __init__(self, err: SpecError):
+        super().__init__(err.message)
+        self.err = err
 
 
 def _bad_path(path: str, prefix: str, key: str, parent: Any) -> SpecError:
@@ -358,20 +480,29 @@ def expand(doc: Any, overrides: dict[str, Any], layer_types: set[str], file: str
         raise SpecError("Y005", "a spec must be a mapping of sections (specc, inputs, layers, …)",
                         "start with 'specc: 1' on the first line", loc=Location(file, 1, 1))
     ex = _Expander(doc, overrides)
-    ex.apply_path_overrides()
-    ex.load_vars()
-    ex.load_blocks(layer_types)
     out = doc.copy_with({})
-    for key, value in doc.items():
-        if key in ("blocks", "vars"):
-            out[key] = value
-        elif key == "layers":
-            out[key] = ex.expand_items(value, ex.env, (), doc.value_loc(key))
-        else:
-            try:
-                out[key] = ex.subst(value, ex.env, doc.value_loc(key))
-            except SpecError as err:
-                ex.fail(err)
-                ex.broken_sections.add(key)
-                out[key] = None
+    try:
+        ex.apply_path_overrides()
+        ex.load_vars()
+        ex.load_blocks(layer_types)
+        for key, value in doc.items():
+            if key in ("blocks", "vars"):
+                out[key] = value
+            elif key == "layers":
+                ex.check_size(value)
+                out[key] = ex.expand_items(value, ex.env, (), doc.value_loc(key))
+            else:
+                try:
+                    out[key] = ex.subst(value, ex.env, doc.value_loc(key))
+                except SpecError as err:
+                    ex.fail(err)
+                    ex.broken_sections.add(key)
+                    out[key] = None
+    except ExpansionLimit as limit:
+        # The expansion stops: going on would take the time the limit exists to save, and
+        # checking a model cut short would only report what follows from the cut.
+        ex.fail(limit.err)
+        ex.broken_sections.update(str(k) for k in doc if k not in out)
+        ex.broken_sections.add("layers")
+        out.pop("layers", None)
     return Expanded(out, ex.env, ex.diags, ex.broken, ex.broken_sections)

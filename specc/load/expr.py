@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 import math
 import operator
 import re
@@ -20,6 +21,8 @@ from ..diagnostics import Location, SpecError
 
 _REF = re.compile(r"\$\{([^{}]*)\}")
 MAX_EXPR = 200
+MAX_INT = 2**63 - 1  # what a tensor size can hold; Python's unbounded ints would otherwise grow
+MAX_EXPONENT = 64  # in ** and round(x, n): 10 ** (10 ** 18) never finishes
 _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
     ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow,
@@ -58,7 +61,7 @@ def evaluate(expr: str, env: Mapping[str, Any], loc: Location | None) -> Any:
     if len(expr) > MAX_EXPR:
         raise SpecError("X002", f"expression longer than {MAX_EXPR} characters", "simplify it", loc=loc)
     try:
-        tree = ast.parse(expr, mode="eval")
+        tree = _parse(expr)
     except SyntaxError:
         raise SpecError("X002", f"'${{{expr}}}' is not a valid expression",
                         "use variables, numbers and + - * / // % ** ( )", loc=loc) from None
@@ -72,6 +75,13 @@ def evaluate(expr: str, env: Mapping[str, Any], loc: Location | None) -> Any:
     except (ArithmeticError, ValueError, TypeError) as exc:
         raise SpecError("X004", f"'${{{expr}}}' cannot be evaluated ({exc})",
                         _values_hint(tree, env, "change the values so the arithmetic is defined"), loc=loc) from None
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(expr: str) -> ast.Expression:
+    """Parsed once per distinct text: a block used a thousand times, or a file of 50,000
+    expressions, repeats the same few (the tree is only read)."""
+    return ast.parse(expr, mode="eval")
 
 
 def _values_hint(tree: ast.AST, env: Mapping[str, Any], fix: str) -> str:
@@ -117,7 +127,9 @@ def _eval(node: ast.AST, env: Mapping[str, Any], expr: str, loc: Location | None
     # Numbers, text and true/false literals; comparisons, and/or/not and `a if cond else b`
     # exist for `when:` conditions and for choosing a value (MobileNet's residual, a width).
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str)):
-        return node.value
+        return _bounded(node.value, expr, loc)  # ${100000000000000000000000}, ${1e400}
+    if node.__class__ is ast.Name and node.id in env:  # type: ignore[attr-defined]  (the common case first)
+        return env[node.id]  # type: ignore[attr-defined]
     if isinstance(node, ast.Name) and node.id in ("true", "false", "True", "False") and node.id not in env:
         return node.id in ("true", "True")
     if isinstance(node, ast.Compare) and all(type(op) in _COMPARE for op in node.ops):
@@ -147,24 +159,39 @@ def _eval(node: ast.AST, env: Mapping[str, Any], expr: str, loc: Location | None
     if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
         left = _number(_eval(node.left, env, expr, loc), expr, loc)
         right = _number(_eval(node.right, env, expr, loc), expr, loc)
-        if isinstance(node.op, ast.Pow) and (abs(right) > 64 or abs(left) > 1e6):
+        if isinstance(node.op, ast.Pow) and (abs(right) > MAX_EXPONENT or abs(left) > 1e6):
             raise SpecError("X004", f"'${{{expr}}}' raises to a power too large to be a layer size",
-                            "keep exponents small", loc=loc)
-        result = _BINOPS[type(node.op)](left, right)
-        if isinstance(result, int) and result.bit_length() > 62:
-            raise SpecError("X004", f"'${{{expr}}}' is too large", "check the arithmetic", loc=loc)
-        return result
+                            f"keep exponents within ±{MAX_EXPONENT} and bases up to 1,000,000", loc=loc)
+        return _bounded(_BINOPS[type(node.op)](left, right), expr, loc)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         v = _number(_eval(node.operand, env, expr, loc), expr, loc)
         return -v if isinstance(node.op, ast.USub) else v
     if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCS
             and not node.keywords and node.args):
         args = [_number(_eval(a, env, expr, loc), expr, loc) for a in node.args]
-        return _FUNCS[node.func.id](*args)
+        if node.func.id == "round" and len(args) > 1 and abs(args[1]) > MAX_EXPONENT:
+            raise SpecError("X004", f"'${{{expr}}}' rounds to {args[1]} digits",
+                            f"round to at most {MAX_EXPONENT} digits, e.g. round(x, 2)", loc=loc)
+        return _bounded(_FUNCS[node.func.id](*args), expr, loc)
     raise SpecError("X002", f"'${{{expr}}}' {_reason(node)}, but an expression may only do arithmetic and "
                     "comparisons on numbers and variables", "use numbers, variable names, + - * / // % **, "
                     "parentheses, min/max/abs/round/int/ceil/floor, == != < <= > >=, and/or/not and "
                     "a if cond else b, e.g. ${hidden * 2}", loc=loc)
+
+
+def _bounded(v: Any, expr: str, loc: Location | None) -> Any:
+    """An arithmetic result, refused when no size or rate could be it: an int beyond 64 bits,
+    or a float that overflowed to infinity or became NaN."""
+    if isinstance(v, int) and not isinstance(v, bool) and abs(v) > MAX_INT:
+        raise SpecError("X004", f"'${{{expr}}}' is too large ({_digits(v)}; the limit is {MAX_INT:,}, 64 bits)",
+                        "check the arithmetic", loc=loc)
+    if isinstance(v, float) and not math.isfinite(v):
+        raise SpecError("X004", f"'${{{expr}}}' is {v}, not a finite number", "check the arithmetic", loc=loc)
+    return v
+
+
+def _digits(v: int) -> str:
+    return f"{v:,}" if v.bit_length() < 200 else f"a number of about {int(v.bit_length() * 0.30103):,} digits"
 
 
 def _number(v: Any, expr: str, loc: Location | None) -> int | float:

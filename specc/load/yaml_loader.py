@@ -8,18 +8,18 @@ is what a spec author means: ``1e-3`` is 0.001, ``010`` is 10, and ``yes``/``no`
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ..diagnostics import Location, SpecError
-
-MAX_BYTES = 2_000_000
-MAX_NODES = 200_000  # after alias expansion: a billion-laughs file stops here, fast
-MAX_DEPTH = 64
+from .limits import MAX_BYTES, MAX_DEPTH, MAX_INT, MAX_LAYERS, MAX_NODES
 
 _CORE = "tag:yaml.org,2002:"
 _ALLOWED_TAGS = {_CORE + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "merge")}
@@ -30,6 +30,7 @@ _OCT = re.compile(r"^0o[0-7_]+$")
 _FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?$")
 _INF = re.compile(r"^[-+]?\.(inf|Inf|INF)$")
 _NAN = re.compile(r"^\.(nan|NaN|NAN)$")
+_WORDS = frozenset({"null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE"})
 
 
 class PosDict(dict):
@@ -65,8 +66,12 @@ class PosList(list):
         return self.item_locs[i] if 0 <= i < len(self.item_locs) else self.loc
 
 
+@functools.lru_cache(maxsize=4096)  # aliases and long lists repeat the same few scalars
 def resolve_plain(text: str) -> Any:
-    """YAML 1.2 core-schema resolution of an unquoted scalar."""
+    """YAML 1.2 core-schema resolution of an unquoted scalar; SpecError (Y008, without a
+    location) for a number beyond what a 64-bit integer or float holds."""
+    if text[:1].isalpha() and text not in _WORDS:  # most scalars are names: no number starts with a letter
+        return text
     if text in ("", "~", "null", "Null", "NULL"):
         return None
     if text in ("true", "True", "TRUE"):
@@ -74,18 +79,80 @@ def resolve_plain(text: str) -> Any:
     if text in ("false", "False", "FALSE"):
         return False
     if _INT.match(text):
-        return int(text.replace("_", ""))
-    if _HEX.match(text):
-        return int(text[2:].replace("_", ""), 16)
-    if _OCT.match(text):
-        return int(text[2:].replace("_", ""), 8)
+        digits = text.replace("_", "").lstrip("+-").lstrip("0")
+        if len(digits) > len(str(MAX_INT)):  # before int(): a huge digit string is slow or refused
+            raise _too_large(text)
+        return _bounded(int(text.replace("_", "")), text)
+    if _HEX.match(text) or _OCT.match(text):
+        digits = text[2:].replace("_", "").lstrip("0")
+        if len(digits) > 64:
+            raise _too_large(text)
+        return _bounded(int(digits or "0", 16 if text[1] == "x" else 8), text)
     if _FLOAT.match(text):
-        return float(text.replace("_", ""))
+        value = float(text.replace("_", ""))
+        if math.isinf(value):  # 1e400: an overflow, not a deliberate .inf
+            raise _too_large(text)
+        return value
     if _INF.match(text):
         return -math.inf if text.startswith("-") else math.inf
     if _NAN.match(text):
         return math.nan
     return text
+
+
+def _too_many(loc: Location) -> SpecError:
+    return SpecError("Y003", f"the document expands to more than {MAX_NODES:,} values or {MAX_DEPTH} levels of "
+                     "nesting", "remove deeply nested aliases (&anchor/*alias); a spec is never this large", loc=loc)
+
+
+def _bounded(value: int, text: str) -> int:
+    if abs(value) > MAX_INT:
+        raise _too_large(text)
+    return value
+
+
+def _too_large(text: str) -> SpecError:
+    shown = text if len(text) <= 40 else f"{text[:12]}…{text[-6:]} ({len(text):,} characters)"
+    return SpecError("Y008", f"the number {shown} is too large: specc reads integers up to {MAX_INT:,} "
+                     "(64 bits) and floats up to about 1.8e308",
+                     "write the size you mean; no tensor, count or seed is this large")
+
+
+def read_spec(path: str | Path, display: str) -> str:
+    """The text of a spec file, refused by its size before it is read into memory.
+
+    A 500 MB file once cost 1.46 GB of memory before the size limit refused it; now the size
+    is taken from the file system, and at most MAX_BYTES + 1 bytes are ever read (a device
+    or pipe reports no size).  Binary files are refused by their NUL bytes, other non-UTF-8
+    files at the first bad byte.
+    """
+    at = Location(display, 1, 1)
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        data = f.read(MAX_BYTES + 1) if size <= MAX_BYTES else b""
+    if size > MAX_BYTES or len(data) > MAX_BYTES:
+        raise _file_too_large(at, size if size > MAX_BYTES else None)
+    nul = data.find(b"\0")
+    if nul >= 0:
+        raise SpecError("Y006", "cannot read the spec: it is a binary file, not YAML text",
+                        "pass the .yaml spec file, not a model or data file", loc=_byte_loc(data, nul, display))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError("Y006", f"cannot read the spec: it is not UTF-8 text (byte 0x{data[exc.start]:02x})",
+                        "save the file as UTF-8", loc=_byte_loc(data, exc.start, display)) from None
+
+
+def _byte_loc(data: bytes, offset: int, file: str) -> Location:
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    col = len(data[line_start:offset].decode("utf-8", "replace")) + 1
+    return Location(file, data.count(b"\n", 0, offset) + 1, col)
+
+
+def _file_too_large(at: Location, size: int | None) -> SpecError:
+    what = f"the file is {size / 1e6:,.1f} MB, over" if size else "the spec is larger than"
+    return SpecError("Y003", f"{what} the limit of {MAX_BYTES // 1_000_000} MB for a spec",
+                     "a spec is a page of YAML; keep data and weights in their own files", loc=at)
 
 
 def _loc(file: str, node: yaml.Node) -> Location:
@@ -96,16 +163,12 @@ class _Builder:
     def __init__(self, file: str):
         self.file = file
         self.count = 0
-        self.resolver = yaml.resolver.Resolver()
 
     def build(self, node: yaml.Node, depth: int = 0) -> Any:
         self.count += 1
         if self.count > MAX_NODES or depth > MAX_DEPTH:
-            raise SpecError("Y003", f"the document expands to more than {MAX_NODES:,} values or "
-                            f"{MAX_DEPTH} levels of nesting",
-                            "remove deeply nested aliases (&anchor/*alias); a spec is never this large",
-                            loc=_loc(self.file, node))
-        if node.tag not in _ALLOWED_TAGS:
+            raise _too_many(_loc(self.file, node))
+        if node.tag is not None and node.tag not in _ALLOWED_TAGS:
             raise SpecError("Y004", f"YAML tag '{node.tag.replace(_CORE, '!!')}' is not allowed in a spec",
                             "specs are plain data: remove the tag", loc=_loc(self.file, node))
         if isinstance(node, yaml.ScalarNode):
@@ -120,13 +183,13 @@ class _Builder:
         return self.mapping(node, depth)
 
     def scalar(self, node: yaml.ScalarNode) -> Any:
-        if node.style:  # quoted or block scalar: always text (libyaml gives '' for plain, PyYAML None)
-            return node.value
-        if node.tag == _CORE + "str":
-            implicit = self.resolver.resolve(yaml.ScalarNode, node.value, (True, False))
-            if implicit != _CORE + "str":  # an explicit !!str on something that looks typed
-                return node.value
-        return resolve_plain(node.value)
+        if node.style or node.tag == _CORE + "str":  # quoted, a block scalar or !!str: always text
+            return node.value  # (libyaml gives '' for a plain scalar's style, PyYAML None)
+        try:
+            return resolve_plain(node.value)
+        except SpecError as err:
+            err.loc = _loc(self.file, node)
+            raise
 
     def mapping(self, node: yaml.MappingNode, depth: int) -> PosDict:
         out = PosDict(loc=_loc(self.file, node))
@@ -201,24 +264,114 @@ def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> SpecError:
 
 
 _FAST = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_REPARSE_BYTES = 200_000
 
 
-def _compose(text: str) -> list[Any]:
-    """libyaml composes ~10x faster with the same nodes and marks; PyYAML words errors better,
+def _compose(text: str, file: str) -> list[yaml.Node]:
+    """libyaml parses ~10x faster with the same events and marks; PyYAML words errors better,
     so a file libyaml rejects is parsed again by PyYAML for the message."""
     try:
-        return list(yaml.compose_all(text, Loader=_FAST))
+        return _compose_events(_FAST, text, file)
     except yaml.YAMLError:
-        return list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+        if len(text) > _REPARSE_BYTES:  # PyYAML's scanner is pure Python: 1 MB takes seconds
+            raise
+        return _compose_events(yaml.SafeLoader, text, file)
+
+
+def _compose_events(loader_cls: type, text: str, file: str) -> list[yaml.Node]:
+    """PyYAML's node tree, composed from the parser's events without recursion.
+
+    PyYAML's own composer recurses once per level of nesting, in C for libyaml: 30,000
+    nested '[' overflowed the C stack and killed the process (and any editor or server that
+    called specc.loads).  Both parsers are state machines with their own stacks, so they
+    are safe at any depth; here the depth is counted as the events arrive, and the file is
+    refused at the first collection past MAX_DEPTH, before anything deeper is read.
+
+    A scalar without an explicit tag keeps the tag None: :meth:`_Builder.scalar` resolves
+    it with YAML 1.2 rules, so PyYAML's YAML 1.1 resolution would be wasted work.
+    """
+    loader = loader_cls(text)
+    docs: list[yaml.Node] = []
+    open_: list[Any] = []  # the collections being filled, innermost last
+    keys: list[Any] = []  # beside each: a mapping's key that waits for its value (None: none)
+    anchors: dict[str, yaml.Node] = {}
+    count = 0
+    get, end = loader.get_event, yaml.StreamEndEvent
+    scalar, alias, seq, mapping = yaml.ScalarEvent, yaml.AliasEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent
+    closers = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+    try:
+        while True:
+            ev = get()
+            cls = ev.__class__
+            if cls is scalar:
+                node = yaml.ScalarNode(ev.tag if ev.tag != "!" else None, ev.value, ev.start_mark, ev.end_mark,
+                                       style=ev.style)
+            elif cls in closers:
+                open_.pop().end_mark = ev.end_mark
+                keys.pop()
+                continue
+            elif cls is seq or cls is mapping:
+                if len(open_) > MAX_DEPTH:
+                    raise SpecError("Y003", f"lists and mappings are nested more than {MAX_DEPTH} levels deep",
+                                    "a spec nests a few levels; look for a '[' or '{' that is never closed",
+                                    loc=Location(file, ev.start_mark.line + 1, ev.start_mark.column + 1))
+                default = _CORE + ("seq" if cls is seq else "map")
+                kind = yaml.SequenceNode if cls is seq else yaml.MappingNode
+                node = kind(ev.tag if ev.tag not in (None, "!") else default, [], ev.start_mark, None,
+                            flow_style=ev.flow_style)
+            elif cls is alias:
+                if ev.anchor not in anchors:
+                    raise yaml.composer.ComposerError(None, None, f"found undefined alias {ev.anchor!r}",
+                                                      ev.start_mark)
+                node = anchors[ev.anchor]
+            elif cls is end:
+                break
+            else:
+                if cls is yaml.DocumentStartEvent:
+                    anchors = {}
+                continue
+            count += 1
+            if count > MAX_NODES:  # the builder counts again after aliases: this bounds the parse
+                raise _too_many(Location(file, ev.start_mark.line + 1, ev.start_mark.column + 1))
+            if cls is not alias and ev.anchor is not None:
+                if ev.anchor in anchors:
+                    raise yaml.composer.ComposerError(
+                        f"found duplicate anchor {ev.anchor!r}; first occurrence", anchors[ev.anchor].start_mark,
+                        "second occurrence", ev.start_mark)
+                anchors[ev.anchor] = node
+            if not open_:
+                docs.append(node)
+            elif open_[-1].__class__ is yaml.SequenceNode:
+                open_[-1].value.append(node)
+            elif keys[-1] is None:
+                keys[-1] = node
+            else:
+                open_[-1].value.append((keys[-1], node))
+                keys[-1] = None
+            if cls is seq or cls is mapping:
+                open_.append(node)
+                keys.append(None)
+    finally:
+        loader.dispose()
+    return docs
 
 
 def load_yaml(text: str, file: str) -> Any:
     """Parse one YAML document into PosDict/PosList/scalars; raise SpecError on problems."""
-    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
-        raise SpecError("Y003", f"the file is larger than {MAX_BYTES // 1_000_000} MB",
-                        "a spec is a page of YAML; split out data", loc=Location(file, 1, 1))
+    if len(text) > MAX_BYTES:  # a character is at least one byte: no need to encode it to know
+        raise _file_too_large(Location(file, 1, 1), None)
     try:
-        nodes = _compose(text)
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError as exc:  # a lone surrogate, from a caller's str: libyaml would raise on it
+        line = text.count("\n", 0, exc.start) + 1
+        col = exc.start - (text.rfind("\n", 0, exc.start) + 1) + 1
+        raise SpecError("Y006", f"cannot read the spec: it holds {text[exc.start]!r}, half of a UTF-16 pair, which "
+                        "is not Unicode text", "pass the text as read from a UTF-8 file",
+                        loc=Location(file, line, col)) from None
+    if size > MAX_BYTES:
+        raise _file_too_large(Location(file, 1, 1), None)
+    try:
+        nodes = _compose(text, file)
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, file) from None
     except yaml.YAMLError as exc:
@@ -230,4 +383,17 @@ def load_yaml(text: str, file: str) -> Any:
     if len(nodes) > 1:
         raise SpecError("Y005", "the file holds several YAML documents ('---'); a spec is one",
                         "put each spec in its own file", loc=_loc(file, nodes[1]))
+    _count_layers(nodes[0], file)
     return _Builder(file).build(nodes[0])
+
+
+def _count_layers(root: yaml.Node, file: str) -> None:
+    """A list of layers longer than the expanded limit is refused before a value is built
+    (the expansion counts repeat: and blocks; this is what is written out)."""
+    if not isinstance(root, yaml.MappingNode):
+        return
+    for key, value in root.value:
+        if key.value == "layers" and isinstance(value, yaml.SequenceNode) and len(value.value) > MAX_LAYERS:
+            raise SpecError("X005", f"the model has {len(value.value):,} layers, over the limit of {MAX_LAYERS:,}",
+                            "a real network has hundreds or a few thousand layers; is a part of the spec "
+                            "generated by mistake?", loc=_loc(file, value.value[MAX_LAYERS]))

@@ -6,6 +6,8 @@ ONNX's ``convPoolShapeInference`` serves every conv and pool operator.
 
 from __future__ import annotations
 
+import math
+
 from .dims import Dim, DimLike, add, ceildiv, floordiv, mul
 
 
@@ -33,11 +35,29 @@ def conv_out(size: DimLike, kernel: int, stride: int = 1, padding: int = 0, dila
 
 def min_conv_input(kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1,
                    ceil_mode: bool = False) -> int:
-    """Smallest input size for which :func:`conv_out` is at least 1 (for hints)."""
-    size = 1
-    while conv_out(size, kernel, stride, padding, dilation, ceil_mode) < 1:  # ends by d(k-1)+1
-        size += 1
-    return size
+    """Smallest input size for which :func:`conv_out` is at least 1 (for hints).
+
+    A binary search over the monotone :func:`conv_out`: a kernel_size or dilation of
+    twenty-odd digits once made a one-by-one search run for minutes.
+    """
+    lo, hi = 1, max(1, dilation * (kernel - 1) + 1)  # at d(k-1)+1 one full window fits
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if conv_out(mid, kernel, stride, padding, dilation, ceil_mode) >= 1:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def divisors(n: int, near: int = 1, window: int = 2_000) -> list[int]:
+    """The divisors of a positive ``n``, ascending, for hints: every one when ``n <= 4e8``;
+    beyond that the divisors up to 20,000, their cofactors and those within ``window`` of
+    ``near``.  Milliseconds whatever ``n`` is: a loop over every number up to a channel
+    count of 2**31 never finished."""
+    small = [d for d in range(1, min(math.isqrt(n), 20_000) + 1) if n % d == 0]
+    around = (d for d in range(max(1, near - window), min(n, near + window) + 1) if n % d == 0)
+    return sorted({*small, *(n // d for d in small), *around})
 
 
 def conv_transpose_out(size: DimLike, kernel: int, stride: int = 1, padding: int = 0,

@@ -10,6 +10,13 @@ FLOAT_DTYPES = ("float32", "float16", "bfloat16", "float64")
 INT_DTYPES = ("int64", "int32", "int16", "int8", "uint8")
 DTYPES = FLOAT_DTYPES + INT_DTYPES + ("bool",)
 
+# Sizes a framework can allocate (S011): PyTorch and ONNX Runtime count elements in int64,
+# and no real dimension comes near 2**31 (kernels and index types still use int32 in places).
+MAX_DIM = 2**31 - 1
+MAX_ELEMENTS = 2**63 - 1  # elements of one tensor, parameters of a layer or a model
+# Parameters beyond this many bytes (in float32) get the S012 warning: few machines hold them.
+PARAM_MEMORY_WARNING = 16 * 10**9
+
 
 @dataclass(frozen=True)
 class TensorType:

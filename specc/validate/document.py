@@ -8,18 +8,18 @@ Names follow PyTorch: ``CrossEntropyLoss`` and ``label_smoothing``, ``AdamW`` an
 from __future__ import annotations
 
 import itertools
-import re
+import math
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, field_validator, model_validator
 
-from ..shapes.tensor import DTYPES
+from ..shapes.tensor import DTYPES, MAX_DIM, MAX_ELEMENTS
 from .errors import did_you_mean, invalid
+from .naming import identifier_problem
 
 NonNegFloat = Annotated[float, Field(ge=0)]
 Probability = Annotated[float, Field(ge=0, le=1)]
 Reduction = Literal["mean", "sum", "none"]
-_SYMBOL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class Strict(BaseModel):
@@ -46,9 +46,18 @@ class InputSpec(Strict):
     @classmethod
     def _dims(cls, dims: list[Dimension]) -> list[Dimension]:
         for d in dims:
-            if isinstance(d, str) and not _SYMBOL.match(d):
-                raise invalid(f"dimension {d!r} is neither a positive whole number nor a symbol",
+            if isinstance(d, int) and d > MAX_DIM:
+                raise invalid(f"dimension {d:,} is over {MAX_DIM:,} (2**31 - 1), the largest size specc allows "
+                              "for one dimension", "write the size you mean, or a symbol such as T for a size "
+                              "that varies")
+            if isinstance(d, str) and identifier_problem(d):
+                raise invalid(f"dimension {d!r} is neither a positive whole number nor a symbol: it "
+                              f"{identifier_problem(d)}",
                               "write a number such as 32, or a symbol (letters, digits, _) such as B or T")
+        if math.prod(d for d in dims if isinstance(d, int)) > MAX_ELEMENTS:
+            raise invalid(f"the input holds {math.prod(d for d in dims if isinstance(d, int)):,} elements, over "
+                          f"{MAX_ELEMENTS:,} (2**63 - 1), more than any framework can allocate",
+                          "write the sizes you mean")
         return dims
 
 

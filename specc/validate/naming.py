@@ -1,8 +1,10 @@
-"""A usable name to offer when a layer, input or output name is rejected.
+"""What an identifier is, and a usable name to offer when one is rejected.
 
-The rules live in :mod:`specc.graph.names` (passed in as ``problem``, so that validation
-does not import the graph stage); this only turns a rejected name into the nearest
-accepted one, for the hint ("rename it, e.g. name: my_layer").
+:func:`identifier_problem` is the one rule for every name and symbol a spec declares (layer,
+block, input, output, model, block argument, dim symbol): a plain ASCII identifier, checked
+over the whole text.  The rules on top of it (keywords, nn.Module attributes, names the
+generated code uses) live in :mod:`specc.graph.names` and are passed to
+:func:`suggest_name` as ``problem``, so that validation does not import the graph stage.
 """
 
 from __future__ import annotations
@@ -10,6 +12,23 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
+
+# fullmatch, never `^...$`: `$` also matches before a final newline, so "fc\n" passed as an
+# identifier and reached the generated code and the exported model.
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def identifier_problem(text: str) -> str | None:
+    """Why ``text`` is not a plain ASCII identifier (to follow the quoted name in a message),
+    or None when it is one."""
+    if _IDENT.fullmatch(text):
+        return None
+    control = next((c for c in text if not c.isprintable()), None)
+    if control is not None:
+        return f"contains the control character {control!r}, which no name may hold"
+    if not text.isascii():
+        return "contains non-ASCII characters (look-alikes are not allowed)"
+    return "is not an identifier (letters, digits and _ only, not starting with a digit)"
 
 
 def suggest_name(name: object, kind: str, problem: Callable[[str], str | None]) -> str:

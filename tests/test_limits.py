@@ -1,0 +1,388 @@
+"""Resource limits: every limit in docs/spec.md ("Limits") is a located error that names the
+limit, answered fast whatever the input, and a corpus of hostile files is answered by
+`specc check` as a process within the time and memory bounds.
+
+Run as a script to print each hostile file's real time and peak memory:
+
+    python tests/test_limits.py
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import specc
+from specc.diagnostics import Location, SpecError
+from specc.load.expand import MAX_BLOCK_DEPTH, MAX_LAYERS
+from specc.load.yaml_loader import MAX_BYTES, MAX_DEPTH, load_yaml, read_spec
+from specc.shapes.formulas import conv_out, divisors, min_conv_input
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAD = "specc: 1\ninputs:\n  x: [B, 16]\nlayers:\n"
+
+
+def errors(text: str, overrides: list[str] | None = None) -> list[tuple[str, int, int, str]]:
+    spec = specc.loads(text, "t.yaml", overrides)
+    return [(d.code, d.loc.line if d.loc else 0, d.loc.col if d.loc else 0, d.message) for d in spec.errors]
+
+
+def only(text: str, code: str, overrides: list[str] | None = None) -> tuple[int, int, str]:
+    errs = errors(text, overrides)
+    assert [e[0] for e in errs] == [code], errs
+    return errs[0][1:]
+
+
+# -- nesting -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, line", [
+    ("specc: 1\nx: " + "[" * 30_000 + "\n", 2),  # killed the process with a C stack overflow
+    ("specc: 1\nx: " + "[" * 1_000 + "]" * 1_000 + "\n", 2),
+    ("specc: 1\nx: " + "{a: " * 5_000 + "1" + "}" * 5_000 + "\n", 2),
+    ("specc: 1\nx:\n  " + "- " * 30_000 + "a\n", 3),
+    ("specc: 1\nx:\n" + "".join(" " * i + f"k{i}:\n" for i in range(1, 1_000)), 67),
+])
+def test_deep_nesting_is_a_located_error(text: str, line: int) -> None:
+    at_line, col, message = only(text, "Y003")
+    assert at_line == line and col > 1 and f"{MAX_DEPTH} levels" in message
+
+
+def test_nesting_up_to_the_limit_is_read() -> None:
+    depth = MAX_DEPTH - 1  # the root mapping is level 0, x's list level 1
+    value = load_yaml("x: " + "[" * depth + "1" + "]" * depth + "\n", "t.yaml")["x"]
+    for _ in range(depth - 1):
+        value = value[0]
+    assert value == [1]
+
+
+def test_recursive_alias_is_refused_not_followed() -> None:
+    assert only("specc: 1\nx: &a [1, *a]\n", "Y003")[2].startswith("the document expands")
+
+
+# -- numbers -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", [
+    "9" * 4_400,  # Python's int() refuses more than 4,300 digits with a ValueError
+    "!!int " + "7" * 5_000,
+    "0x" + "f" * 100_000,
+    "18446744073709551616",  # 2**64
+    "-18446744073709551616",
+    "1" + "0" * 400 + ".0",  # a float literal that overflows to inf
+    "1e400",
+])
+def test_numbers_beyond_64_bits_are_located(value: str) -> None:
+    line, col, message = only(HEAD + f"  - {{type: Linear, out_features: {value}}}\n", "Y008")
+    assert (line, col) == (5, 34) and "too large" in message and len(message) < 200
+
+
+def test_a_huge_number_on_the_command_line_is_located_there() -> None:
+    spec = specc.loads("specc: 1\nvars: {n: 4}\ninputs: {x: [B, 4]}\nlayers:\n  - {type: Linear, out_features: "
+                       "'${n}'}\n", "t.yaml", ["n=" + "9" * 5_000])
+    assert [(d.code, d.loc) for d in spec.errors] == [("Y008", Location("<command line>", 1, 1))]
+
+
+@pytest.mark.parametrize("expr, words", [
+    ("${int(1e300)}", "too large"),
+    ("${2**62 * 4}", "too large"),
+    ("${round(5, -10**18)}", "digits"),  # 10**(10**18) never finishes
+    ("${1e300 * 1e300}", "not a finite number"),
+    ("${1e309 * 0}", "not a finite number"),
+    ("${9 ** 100}", "power"),
+    ("${100000000000000000000000}", "too large"),
+    ("${1e400}", "not a finite number"),
+    ("${" + "(" * 90 + "1" + ")" * 90 + "}", None),  # deep but short: evaluates
+])
+def test_expressions_are_bounded(expr: str, words: str | None) -> None:
+    errs = errors(HEAD.replace("layers:\n", f"vars: {{v: '{expr}'}}\nlayers:\n") +
+                  "  - {type: Linear, out_features: 4}\n")
+    if words is None:
+        assert errs == []
+    else:
+        assert [e[0] for e in errs] == ["X004"] and words in errs[0][3], errs
+
+
+def test_min_conv_input_is_a_search_not_a_count() -> None:
+    def one_by_one(*a: int | bool) -> int:
+        size = 1
+        while conv_out(size, *a) < 1:  # type: ignore[arg-type]
+            size += 1
+        return size
+
+    for a in itertools.product(range(1, 8), range(1, 4), range(0, 5), range(1, 4), (False, True)):
+        assert min_conv_input(*a) == one_by_one(*a), a
+    assert min_conv_input(10**18, 1, 0, 10**18) == 10**36 - 10**18 + 1  # instant, not 10**36 steps
+
+
+def test_divisors_are_exact_for_sizes_in_use_and_fast_beyond() -> None:
+    for n in range(1, 600):
+        assert divisors(n) == [d for d in range(1, n + 1) if n % d == 0]
+    found = divisors(2**31, near=32_000)  # a hint's worth: the small ones, their cofactors, those near 32,000
+    assert set(found) <= {2**i for i in range(32)} and {1, 2, 2**15, 2**30, 2**31} <= set(found)
+    assert divisors(2**31 - 1, near=1000) == [1, 2**31 - 1]  # a prime: every divisor, in milliseconds
+
+
+def test_a_huge_kernel_gets_its_hint_fast() -> None:
+    text = ("specc: 1\ninputs: {x: [B, 3, 32, 32]}\nlayers:\n"
+            "  - {type: Conv2d, out_channels: 4, kernel_size: 1000000000000000000, dilation: 9000000000}\n")
+    assert only(text, "S002")[:2] == (4, 50)
+
+
+# -- expansion -----------------------------------------------------------------------------------
+
+def _doubling_blocks(depth: int) -> str:
+    body = "".join(f"  B{i}:\n    layers:\n      - {{type: B{i + 1}}}\n      - {{type: B{i + 1}}}\n"
+                   for i in range(depth))
+    return (f"specc: 1\ninputs:\n  x: [B, 16]\nblocks:\n{body}  B{depth}:\n    layers:\n      - {{type: ReLU}}\n"
+            "layers:\n  - {type: B0}\n")
+
+
+def test_repeat_beyond_the_limit_is_refused_at_the_repeat() -> None:
+    line, col, message = only(HEAD + "  - {type: Linear, out_features: 16, repeat: 1000000}\n", "X005")
+    assert (line, col) == (5, 46) and f"{MAX_LAYERS:,}" in message
+
+
+def test_blocks_using_the_next_twice_are_counted_not_expanded() -> None:
+    text = _doubling_blocks(40)  # 2**41 layers; 17.8 GB and still expanding after 149 s, once
+    line, _, message = only(text, "X005")
+    assert line == text.count("\n") and "block 'B0'" in message and f"{MAX_LAYERS:,}" in message
+
+
+def test_a_long_written_list_is_refused_too() -> None:
+    line, _, message = only(HEAD + "  - {type: ReLU}\n" * (MAX_LAYERS + 5), "X005")
+    assert line > MAX_LAYERS and f"{MAX_LAYERS + 5:,} layers" in message
+
+
+def test_a_block_argument_that_raises_a_repeat_is_caught_while_expanding() -> None:
+    text = ("specc: 1\ninputs: {x: [B, 16]}\nblocks:\n  R:\n    args: {n: 1}\n    layers:\n"
+            "      - {type: Linear, out_features: 16, repeat: '${n}'}\nlayers:\n  - {type: R, n: 1000000}\n"
+            "  - {type: R, n: 2}\n")
+    assert only(text, "X005")[0] == 9
+
+
+def test_block_nesting_depth_is_bounded() -> None:
+    depth = MAX_BLOCK_DEPTH + 8
+    body = "".join(f"  C{i}:\n    layers:\n      - {{type: C{i + 1}}}\n" for i in range(depth))
+    text = (f"specc: 1\ninputs: {{x: [B, 16]}}\nblocks:\n{body}  C{depth}:\n    layers:\n      - {{type: ReLU}}\n"
+            "layers:\n  - {type: C0}\n")
+    line, _, message = only(text, "X005")
+    assert line == 4 + 3 * MAX_BLOCK_DEPTH - 1 and f"more than {MAX_BLOCK_DEPTH} deep" in message
+
+
+def test_up_to_the_limit_is_fine() -> None:
+    spec = specc.loads(HEAD + f"  - {{type: ReLU, repeat: {MAX_LAYERS - 1}}}\n")  # the group counts as one
+    assert spec.ok, spec.diagnostics
+    assert sum(1 for _ in spec.graph.walk()) == MAX_LAYERS  # type: ignore[union-attr]
+
+
+# -- sizes ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("inputs, layer, code, words", [
+    ("[B, 16]", "{type: Linear, out_features: 1099511627776}", "S011", "over 2,147,483,647"),
+    ("[B, 2000000000, 4, 4]", "{type: Conv2d, out_channels: 2000000000, kernel_size: 4}", "S011", "parameters"),
+    ("[B, 3, 8, 8]", "{type: Conv2d, out_channels: 4, kernel_size: 1, padding: 4000000000}", "S011", "dimension"),
+    ("[B, 3000000000]", "{type: ReLU}", "V003", "2,147,483,647"),
+    ("[B, 2000000000, 2000000000, 2000000000]", "{type: ReLU}", "V003", "elements"),
+])
+def test_sizes_no_framework_can_allocate(inputs: str, layer: str, code: str, words: str) -> None:
+    errs = errors(f"specc: 1\ninputs:\n  x: {inputs}\nlayers:\n  - {layer}\n")
+    assert [e[0] for e in errs] == [code] and words in errs[0][3], errs
+    assert errs[0][1] in (3, 5)
+
+
+def test_parameters_beyond_memory_get_a_warning_with_the_size() -> None:
+    text = "specc: 1\ninputs:\n  x: [B, 100000]\nlayers:\n" + "  - {type: Linear, out_features: 100000}\n" * 2
+    spec = specc.loads(text)
+    assert spec.ok
+    (w,) = spec.diagnostics
+    assert (w.code, w.severity, w.loc.line if w.loc else 0) == ("S012", "warning", 5)
+    assert "80.0 GB" in w.message and "20,000,200,000 parameters" in w.message
+    assert not specc.loads(text.replace("layers:", "lint: {ignore: [S012]}\nlayers:")).diagnostics
+
+
+# -- names ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, code", [
+    (HEAD + '  - {type: Linear, out_features: 4, name: "fc\\n"}\n', "V006"),
+    (HEAD + '  - {type: Linear, out_features: 4, name: "fc\\u0000"}\n', "V006"),
+    ('specc: 1\ninputs:\n  "x\\t": [B, 16]\nlayers:\n  - {type: ReLU}\n', "V006"),
+    ('specc: 1\ninputs:\n  x: [B, "T\\n", 4]\nlayers:\n  - {type: ReLU}\n', "V003"),
+    ('specc: 1\nname: "Net\\r"\ninputs:\n  x: [B, 4]\nlayers:\n  - {type: ReLU}\n', "V006"),
+    (HEAD + '  - {type: ReLU, name: a}\noutputs: {"out\\n": a}\n', "V006"),
+    ('specc: 1\ninputs: {x: [B, 4]}\nblocks:\n  "Blk\\n": {layers: [{type: ReLU}]}\nlayers:\n  - {type: ReLU}\n',
+     "V006"),
+])
+def test_control_characters_in_names_and_symbols_are_refused(text: str, code: str) -> None:
+    errs = errors(text)
+    assert code in [e[0] for e in errs] and all(e[1] > 1 for e in errs), errs
+    assert any("control character" in e[3] for e in errs), errs
+
+
+# -- files ---------------------------------------------------------------------------------------
+
+def test_a_huge_file_is_refused_by_its_size_before_it_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    big = tmp_path / "big.yaml"
+    with open(big, "wb") as f:  # sparse: 500 MB on paper, nothing on disk
+        f.truncate(500_000_000)
+    reads: list[int] = []
+    real_open = open
+
+    class Watch:
+        def __init__(self, f):  # type: ignore[no-untyped-def]
+            self.f = f
+
+        def __enter__(self):  # type: ignore[no-untyped-def]
+            return self
+
+        def __exit__(self, *a):  # type: ignore[no-untyped-def]
+            self.f.close()
+
+        def fileno(self) -> int:
+            return self.f.fileno()
+
+        def read(self, n: int = -1) -> bytes:
+            reads.append(n)
+            return self.f.read(n)
+
+    monkeypatch.setattr("builtins.open", lambda p, m="r", *a, **k: Watch(real_open(p, m, *a, **k)))
+    with pytest.raises(SpecError) as e:
+        read_spec(big, "big.yaml")
+    assert e.value.code == "Y003" and "500.0 MB" in e.value.message
+    assert all(0 <= n <= MAX_BYTES + 1 for n in reads)
+
+
+def test_binary_and_non_utf8_files_are_located(tmp_path: Path) -> None:
+    binary = tmp_path / "model.yaml"
+    binary.write_bytes(b"specc: 1\nlayers: \x00\x01\x02")
+    (d,) = specc.load(binary).errors
+    assert (d.code, d.loc) == ("Y006", Location(str(binary), 2, 9)) and "binary" in d.message
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes(b"specc: 1\nname: caf\xe9\n")
+    (d,) = specc.load(latin).errors
+    assert (d.code, d.loc) == ("Y006", Location(str(latin), 2, 10)) and "0xe9" in d.message
+
+
+def test_text_that_is_not_unicode_is_located() -> None:
+    # Only a caller's str can hold a lone surrogate (a file is decoded strictly); libyaml raised on it.
+    spec = specc.loads("specc: 1\nname: ab\ud800\n", "t.yaml")
+    assert [(d.code, d.loc) for d in spec.errors] == [("Y006", Location("t.yaml", 2, 9))]
+    (d,) = specc.loads("é" * 1_500_000, "t.yaml").errors  # 1.5 M characters, 3 MB
+    assert d.code == "Y003" and "2 MB" in d.message
+
+
+# -- the hostile corpus, as processes --------------------------------------------------------------
+
+def _write(text: str) -> Callable[[Path], None]:
+    return lambda p: p.write_text(text, encoding="utf-8")
+
+
+def _sparse(p: Path) -> None:
+    with open(p, "wb") as f:
+        f.truncate(500_000_000)
+
+
+def _laughs(p: Path) -> None:
+    rows = ["specc: 1", 'a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for prev, name in itertools.pairwise("abcdefghij"):
+        rows.append(f"{name}: &{name} [{', '.join([f'*{prev}'] * 9)}]")
+    p.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+def _merge_laughs(p: Path) -> None:
+    rows = ["specc: 1", "a0: &a0 {" + ", ".join(f"k{i}: {i}" for i in range(50)) + "}"]
+    for i in range(1, 30):
+        rows.append(f"a{i}: &a{i} {{<<: [*a{i - 1}, *a{i - 1}], x{i}: [*a{i - 1}, *a{i - 1}]}}")
+    p.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+HOSTILE: dict[str, Callable[[Path], None]] = {
+    "flow_30000_open": _write("specc: 1\nx: " + "[" * 30_000 + "\n"),
+    "flow_1000_closed": _write("specc: 1\nx: " + "[" * 1_000 + "]" * 1_000 + "\n"),
+    "flow_maps_20000": _write("specc: 1\nx: " + "{a: " * 20_000 + "1" + "}" * 20_000 + "\n"),
+    "block_seq_30000": _write("specc: 1\nx:\n  " + "- " * 30_000 + "a\n"),
+    "block_maps_1500": _write("specc: 1\nx:\n" + "".join(" " * i + f"k{i}:\n" for i in range(1, 1_500))),
+    "blocks_doubling_40": _write(_doubling_blocks(40)),
+    "repeat_million": _write(HEAD + "  - {type: Linear, out_features: 16, repeat: 1000000}\n"),
+    "layers_60000": _write(HEAD + "  - {type: ReLU}\n" * 60_000),
+    "digits_4400": _write(HEAD + f"  - {{type: Linear, out_features: {'9' * 4_400}}}\n"),
+    "int_tag_digits": _write(HEAD + f"  - {{type: Linear, out_features: !!int {'7' * 100_000}}}\n"),
+    "hex_digits": _write(HEAD + f"  - {{type: Linear, out_features: 0x{'f' * 1_000_000}}}\n"),
+    "twenty_digit_sizes": _write("specc: 1\ninputs: {x: [B, 3, 64, 64]}\nlayers:\n  - {type: Conv2d, out_channels: "
+                                 "99999999999999999, kernel_size: 9999999999999999999, dilation: 9999999999}\n"),
+    "expr_power_tower": _write(HEAD.replace("layers:", "vars: {a: '${9 ** 64 ** 64}', b: '${round(3, -10**18)}'}"
+                                            "\nlayers:") + "  - {type: ReLU}\n"),
+    "expr_many": _write("specc: 1\nvars: {a: 3}\ninputs: {x: [B, 16]}\nlayers:\n  - {type: ReLU}\n"
+                        "description: [" + ", ".join(["'${a * a + a}'"] * 50_000) + "]\n"),
+    "huge_out_features": _write(HEAD + "  - {type: Linear, out_features: 9223372036854775807}\n"),
+    "python_tags": _write("specc: 1\nx: !!python/object/apply:os.system ['touch /tmp/specc-pwned']\n"
+                          "y: !!python/name:os.system ''\nz: !<tag:yaml.org,2002:python/object:os.Popen> {}\n"),
+    "billion_laughs": _laughs,
+    "merge_key_bomb": _merge_laughs,
+    "huge_file_500mb": _sparse,
+    "binary_1mb": lambda p: p.write_bytes(os.urandom(1_000_000)),
+    "one_long_scalar": _write("specc: 1\nname: " + "a" * 1_900_000 + "\n"),
+    "unclosed_quote": _write("specc: 1\nname: \"" + "ab\\n" * 400_000 + "\n"),
+    "many_keys": _write("specc: 1\nx:\n" + "".join(f"  k{i}: {i}\n" for i in range(110_000))),
+    "many_values": _write("specc: 1\nx: [" + ", ".join("1" * 1 for _ in range(600_000)) + "]\n"),
+    "unicode_names": _write(HEAD + "".join(f"  - {{type: ReLU, name: \"\u0440\u0435\u043bu{i}\\u202e\"}}\n"
+                                           for i in range(2_000))),
+    "control_chars": _write(HEAD + "  - {type: Linear, out_features: 4, name: \"fc\\n\"}\n"
+                            "  - {type: ReLU, name: \"a\\u0000b\"}\n"),
+}
+
+TIME_BOUND_S = float(os.environ.get("SPECC_HOSTILE_SECONDS", "10"))  # CI machines are slow and shared
+MEMORY_BOUND_MB = 300
+
+
+# Peak memory is measured by a small launcher process: Linux keeps a process's peak RSS
+# across exec, so a child forked straight from a test process that has imported torch would
+# report the parent's gigabyte. The launcher's own child is forked from a 10 MB interpreter.
+_LAUNCHER = """
+import resource, subprocess, sys, time
+start = time.perf_counter()
+code = subprocess.run(sys.argv[1:]).returncode
+seconds = time.perf_counter() - start
+print(f"\\n@@ {code} {seconds} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}")
+"""
+
+
+def run_check(path: Path) -> tuple[int, float, float, str]:
+    """`specc check` on one file as its own process: exit code, seconds, peak RSS in MB, and
+    its first error (or ok) line and the end of its output."""
+    proc = subprocess.run([sys.executable, "-c", _LAUNCHER, sys.executable, "-m", "specc", "check", str(path)],
+                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
+    text = proc.stdout.decode("utf-8", "replace")
+    text, _, tail = text.rpartition("\n@@ ")
+    code, seconds, peak_kb = tail.split()
+    answer = next((ln for ln in text.splitlines() if "error[" in ln or ": ok" in ln), text[-300:])
+    return int(code), float(seconds), int(peak_kb) / 1024, answer[:300] + "\n" + text[-300:]
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_file_is_answered_within_bounds(name: str, tmp_path: Path) -> None:
+    path = tmp_path / f"{name}.yaml"
+    HOSTILE[name](path)
+    code, seconds, peak_mb, tail = run_check(path)
+    assert code in (0, 1), tail
+    assert "Traceback" not in tail and "internal error" not in tail, tail
+    assert peak_mb < MEMORY_BOUND_MB, f"{peak_mb:.0f} MB"
+    assert seconds < TIME_BOUND_S, f"{seconds:.1f} s"
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        print(f"{'file':22} {'exit':>4} {'seconds':>8} {'peak MB':>8}  first line of the answer")
+        for name in sorted(HOSTILE):
+            path = Path(tmp) / f"{name}.yaml"
+            HOSTILE[name](path)
+            code, seconds, peak_mb, answer = run_check(path)
+            first = answer.splitlines()[0].split(": ", 1)[-1] if answer.strip() else ""
+            print(f"{name:22} {code:>4} {seconds:>8.2f} {peak_mb:>8.0f}  {first[:100]}")
+            path.unlink()
