@@ -486,7 +486,7 @@ assert len(CODES) == len(_TABLE), "duplicate code in the table"
 
 # The codes that are warnings (lint rules, unused inputs and layers): the only ones a spec
 # may silence with `ignore:` or `lint: {ignore: [...]}`. Errors can never be silenced.
-WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")} | {"G005", "G007"})
+WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")} | {"G005", "G007", "S012"})
 
 
 def closest_warning_code(text: str) -> str | None:
@@ -502,4 +502,3 @@ def closest_warning_code(text: str) -> str | None:
             return padded
     guess = difflib.get_close_matches(text.upper(), sorted(WARNING_CODES), n=1)
     return guess[0] if guess else None
-WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")} | {"G005", "G007", "S012"})
