@@ -196,7 +196,8 @@ def test_sizes_no_framework_can_allocate(inputs: str, layer: str, code: str, wor
 
 
 def test_parameters_beyond_memory_get_a_warning_with_the_size() -> None:
-    text = "specc: 1\ninputs:\n  x: [B, 100000]\nlayers:\n" + "  - {type: Linear, out_features: 100000}\n" * 2
+    text = ("specc: 1\ninputs:\n  x: [B, 100000]\nlayers:\n"
+            + "  - {type: Linear, out_features: 100000}\n  - {type: ReLU}\n" * 2)
     spec = specc.loads(text)
     assert spec.ok
     (w,) = spec.diagnostics
