@@ -336,17 +336,17 @@ _TABLE = [
     Code("L010", "rnn-sequence-to-head",
          "An RNN, LSTM or GRU passes every step (output: sequence) through per-step layers into the "
          "classifier head, so the model outputs one prediction per step.",
-         "A model that should give one label per sequence then gives (B, T, C), one row per step. "
-         "CrossEntropyLoss reads the classes from dim 1, which is now the time axis: the loss compares T "
-         "\"classes\" per position and the shapes only line up by accident. With a binary loss the targets "
-         "must be per step too. The spec checks and runs, and learns the wrong task.",
+         "A model that should give one label per sequence then gives (B, T, C), one row per step. With "
+         "a binary loss the targets must be per step too: the spec checks and runs, and learns the wrong "
+         "task. With CrossEntropyLoss the class dim is then the time axis (T051), and the fix that error "
+         "offers for a tagger, class_dim: -1, would train one too; this warning names the layer at fault.",
          "layers:\n"
          "  - {type: LSTM, hidden_size: 64}\n"
-         "  - {type: Linear, out_features: 5}\n"
-         "loss: {type: CrossEntropyLoss}",
+         "  - {type: Linear, out_features: 1}\n"
+         "loss: {type: BCEWithLogitsLoss}",
          "For one label per sequence set output: last (or final_hidden) on the recurrent layer. For one "
-         "label per step (tagging), add - {type: Permute, dims: [0, 2, 1]} after the head so the classes "
-         "are dim 1, as CrossEntropyLoss wants."),
+         "label per step (tagging), say so: write output: sequence on the recurrent layer, or set class_dim: "
+         "-1 in a CrossEntropyLoss."),
     Code("L011", "rnn-reads-channels",
          "An RNN, LSTM or GRU reads the output of a Conv1d (or of a pooling or norm after one), which is "
          "(B, C, L), with no Permute between.",
