@@ -390,7 +390,8 @@ _TABLE = [
          "loss: {type: MSELoss}",
          "End the model with the Linear (or Conv) and let it output any real value. Keep the activation "
          "only when every target lies inside its range (pixel intensities in [0, 1] under Sigmoid) and "
-         "say so with ignore: [L013] and a comment."),
+         "say so with ignore: [L013] and a comment. An autoencoder (as many outputs per sample as one of "
+         "its inputs has values) does not fire: its targets are its inputs."),
     Code("L014", "softmax-with-bce",
          "The model ends in Softmax or LogSoftmax, and the loss is BCELoss or BCEWithLogitsLoss.",
          "BCE scores each output on its own, as an independent yes/no: the multi-label setting, where a "
