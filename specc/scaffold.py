@@ -8,6 +8,7 @@ shapes), and explains in comments what each part does and what to change first.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -248,6 +249,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     except InitError as exc:
         raise UsageError(str(exc)) from None
     if args.output not in (None, "-"):
-        sys.stderr.write(f"wrote {args.output} ({args.task}); next: specc check {args.output}, then "
-                         f"specc compile {args.output} --train -o train.py && python train.py\n")
+        arg = shlex.quote(args.output)  # the commands are for pasting into a shell, spaces and all
+        sys.stderr.write(f"wrote {args.output} ({args.task}); next: specc check {arg}, then "
+                         f"specc compile {arg} --train -o train.py && python train.py\n")
     return 0
