@@ -164,6 +164,25 @@ def test_hostile_types_and_paths_never_become_markup(tmp_path: Path) -> None:
     assert label is not None and json.loads(label.group(1)).startswith(f"bad · {evil}")
 
 
+BROKEN = sorted((ROOT / "specs" / "broken").glob("*.yaml")) + sorted((ROOT / "tests" / "corpus" / "bad").glob("*.yaml"))
+
+
+def test_every_broken_spec_with_a_graph_draws_in_every_format() -> None:
+    drawn = 0
+    for path in BROKEN:
+        spec = specc.load(path)
+        if spec.graph is None:
+            continue
+        for fmt in ("mermaid", "dot", "svg", "html"):
+            text = render(spec, fmt)
+            if fmt == "svg":
+                ET.fromstring(text)
+        ids = [n.id for n in flatten(view(spec), lambda _: True).nodes]
+        assert len(ids) == len(set(ids)), path.name  # a duplicate name (V007) still gets boxes of its own
+        drawn += 1
+    assert drawn >= 20
+
+
 def test_errors_are_drawn_at_the_layer_at_fault() -> None:
     spec = specc.load(ROOT / "specs" / "broken" / "resnet_shortcut_not_projected.yaml")
     assert not spec.ok

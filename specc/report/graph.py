@@ -95,11 +95,21 @@ def view(spec: Spec) -> View:
         first = short.get(path) or next((f"inside {p[len(path) + 1:]}: {short[p]}" for p in inner), None)
         return ("\n".join(found) if found else None), first
 
+    taken: set[str] = set()
+
+    def unique(path: str) -> str:
+        # A spec with a duplicate name (V007) still draws: the second box gets an id of its own.
+        k, at = 2, path
+        while at in taken:
+            at, k = f"{path}~{k}", k + 1
+        taken.add(at)
+        return at
+
     def nodes(graph: Graph) -> list[VNode]:
         out = []
         for n in graph.nodes:
             error, brief = fault(n.path, n.sub is not None)
-            v = VNode(n.path, n.name, n.type, "group" if n.sub is not None else "layer",
+            v = VNode(unique(n.path), n.name, n.type, "group" if n.sub is not None else "layer",
                       fmt_shape(n.out.shape) if n.out is not None else "?",
                       n.result.params if n.result is not None else None, error, brief, inputs=list(n.inputs))
             if n.sub is not None:
