@@ -264,3 +264,38 @@ def test_latency_benchmark_runs() -> None:
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "edit → publishDiagnostics" in proc.stdout and "median" in proc.stdout
+
+
+GARBAGE = {
+    "empty": "", "binary": "\x00\x01\ufffd\x7f" * 20,
+    "half typed": "specc: 1\ninputs:\n  x: [B, 4\nlayers:\n  - {type: Lin",
+    "tabs": "specc: 1\ninputs:\n\tx: [B, 4]\nlayers:\n\t- {type: Linear}\n", "a scalar": "42", "a list": "- 1\n- 2\n",
+    "unicode keys": "spéc: 1\ninputs: {ü: [B, 4]}\nlayers: [{type: Linear, out_features: 2}]\n",
+    "unclosed nesting": "a: " + "[" * 3000,  # deeper than Python's recursion limit
+    "2,000 layers": "specc: 1\ninputs: {x: [B, 8]}\nlayers:\n"
+                    + "  - {type: Linear, out_features: 8}\n  - {type: ReLU}\n" * 1000,
+}
+
+
+@pytest.mark.parametrize("name", GARBAGE)
+def test_garbage_never_crashes_the_analysis(name: str) -> None:
+    a = Analysis.of(GARBAGE[name], "file:///g.yaml", "/g.yaml")
+    found = a.diagnostics()
+    assert name == "2,000 layers" or found  # every broken document says why
+    for line in range(0, max(len(a.lines), 1), max(1, len(a.lines) // 10)):
+        for col in (0, 4, 500):
+            a.hover((line, col)), a.completions((line, col)), a.definition((line, col))
+    hints = a.inlay_hints()
+    assert name != "2,000 layers" or len(hints) == 2000
+
+
+def test_a_specc_bug_reaches_the_editor_as_e999(monkeypatch: pytest.MonkeyPatch) -> None:
+    import specc.lsp.analysis as analysis
+
+    def broken(text: str, path: str) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(analysis, "loads", broken)
+    [(span, d)] = Analysis.of(GOOD, "file:///t.yaml", "/t.yaml").diagnostics()
+    assert d.code == "E999" and "RuntimeError: boom" in d.message and "bug in specc" in (d.hint or "")
+    assert span[0] == (0, 0)
