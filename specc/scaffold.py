@@ -230,7 +230,10 @@ def write_scaffold(task: str, output: str | None, force: bool = False) -> str:
         raise InitError(f"{output} is a directory; give a file name such as {output}/model.yaml")
     if target.exists() and not force:
         raise InitError(f"{output} exists; pass --force to overwrite it")
-    atomic_write(target, scaffold.text)
+    try:
+        atomic_write(target, scaffold.text)
+    except OSError as exc:  # a read-only folder or a file where a folder should be: as every -o says it
+        raise InitError(f"cannot write {output}: {exc.strerror or exc}") from None
     return scaffold.text
 
 

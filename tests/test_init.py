@@ -63,6 +63,12 @@ def test_next_steps_quote_a_path_with_spaces(tmp_path: Path, capsys: pytest.Capt
     assert out.read_text(encoding="utf-8") == SCAFFOLDS["regression"].text
 
 
+def test_an_unwritable_path_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "file").write_text("x")
+    assert main(["init", "--task", "regression", "-o", str(tmp_path / "file" / "model.yaml")]) == 2  # not E999
+    assert "cannot write" in capsys.readouterr().err
+
+
 def test_stdout_without_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["init", "--task", "tagging"]) == 0
     assert capsys.readouterr().out == SCAFFOLDS["tagging"].text
