@@ -164,6 +164,20 @@ def test_hostile_types_and_paths_never_become_markup(tmp_path: Path) -> None:
     assert label is not None and json.loads(label.group(1)).startswith(f"bad · {evil}")
 
 
+def test_a_line_break_in_a_type_or_path_stays_inside_its_label(tmp_path: Path) -> None:
+    folder = tmp_path / "two\nlines"
+    folder.mkdir()
+    spec_file = folder / "m.yaml"
+    spec_file.write_text('specc: 1\ninputs: {x: [B, 4]}\nlayers:\n  - {type: "a\\nb\\r\\nc --> d", name: bad}\n')
+    spec = specc.load(spec_file)
+    mermaid = render(spec, "mermaid").splitlines()
+    assert mermaid[0].startswith("%% ") and mermaid[1] == "flowchart TB"  # the path's break left the comment whole
+    box = next(line for line in mermaid if "bad · " in line)
+    assert box.endswith('"]') and "a b c --#gt; d" in box
+    dot = render(spec, "dot").splitlines()
+    assert dot[0].startswith("// ") and dot[1].startswith("digraph")
+
+
 BROKEN = sorted((ROOT / "specs" / "broken").glob("*.yaml")) + sorted((ROOT / "tests" / "corpus" / "bad").glob("*.yaml"))
 
 

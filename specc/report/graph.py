@@ -219,21 +219,27 @@ def group_title(n: VNode) -> str:
 
 # -- text formats --------------------------------------------------------------------------------------
 
+def _one_line(s: str) -> str:
+    return " ".join(s.splitlines()) if s else s
+
+
 def to_mermaid(v: View, is_open: Callable[[str], bool]) -> str:
     flat = flatten(v, is_open)
     ids = {n.id: f"n{i}" for i, n in enumerate(flat.nodes)}
     ids.update({c.id: f"g{i}" for i, (c, _) in enumerate(flat.clusters)})
 
     def text(s: str) -> str:
-        # Mermaid reads entity codes inside quoted labels; a bare quote would end the label.
-        return s.replace("&", "#amp;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
+        # Mermaid reads entity codes inside quoted labels; a bare quote would end the label, and a line
+        # break the statement.
+        return (_one_line(s).replace("&", "#amp;").replace('"', "#quot;").replace("<", "#lt;")
+                .replace(">", "#gt;"))
 
     def box(n: VNode) -> str:
         label = "<br/>".join(text(s) for s in label_lines(n))
         shape = ('(["', '"])') if n.role in ("input", "output") else ('["', '"]')
         return f"{ids[n.id]}{shape[0]}{label}{shape[1]}"
 
-    out = [f"%% {v.name} ({v.file}), drawn by specc graph", "flowchart TB"]
+    out = [f"%% {v.name} ({_one_line(v.file)}), drawn by specc graph", "flowchart TB"]
     out += _nested(flat, box, lambda c: [f'subgraph {ids[c.id]}["{text(group_title(c))}"]'], "end")
     out += [f"  {ids[a]} --> {ids[b]}" for a, b in flat.edges]
     out.append("  classDef error fill:#fde8e8,stroke:#c81e1e,color:#771d1d")
@@ -269,7 +275,7 @@ def _dot_str(s: str) -> str:
 
 def to_dot(v: View, is_open: Callable[[str], bool]) -> str:
     flat = flatten(v, is_open)
-    out = [f"// {v.name} ({v.file}), drawn by specc graph", f"digraph {_dot_str(v.name)} {{",
+    out = [f"// {v.name} ({_one_line(v.file)}), drawn by specc graph", f"digraph {_dot_str(v.name)} {{",
            "  rankdir=TB;", '  node [shape=box, style="rounded,filled", fillcolor="#ffffff", fontname="Helvetica"];',
            '  edge [color="#64748b"];']
 
