@@ -335,18 +335,20 @@ _TABLE = [
     # -- lint: model-design rules (issue 13) --------------------------------------------
     Code("L010", "rnn-sequence-to-head",
          "An RNN, LSTM or GRU passes every step (output: sequence) through per-step layers into the "
-         "classifier head, so the model outputs one prediction per step.",
-         "A model that should give one label per sequence then gives (B, T, C), one row per step. With "
-         "a binary loss the targets must be per step too: the spec checks and runs, and learns the wrong "
-         "task. With CrossEntropyLoss the class dim is then the time axis (T051), and the fix that error "
-         "offers for a tagger, class_dim: -1, would train one too; this warning names the layer at fault.",
+         "head, so the model outputs one prediction per step, under a classification, binary or regression "
+         "loss.",
+         "A model that should give one label (or value) per sequence then gives (B, T, C), one row per "
+         "step. With a binary or regression loss the targets must be per step too: the spec checks and runs, "
+         "and learns the wrong task (or fails on the first batch of per-sequence targets). With "
+         "CrossEntropyLoss the class dim is then the time axis (T051), and the fix that error offers for a "
+         "tagger, class_dim: -1, would train one too; this warning names the layer at fault.",
          "layers:\n"
          "  - {type: LSTM, hidden_size: 64}\n"
          "  - {type: Linear, out_features: 1}\n"
          "loss: {type: BCEWithLogitsLoss}",
          "For one label per sequence set output: last (or final_hidden) on the recurrent layer. For one "
-         "label per step (tagging), say so: write output: sequence on the recurrent layer, or set class_dim: "
-         "-1 in a CrossEntropyLoss."),
+         "label per step (tagging, per-step regression), say so: write output: sequence on the recurrent "
+         "layer, or set class_dim: -1 in a CrossEntropyLoss."),
     Code("L011", "rnn-reads-channels",
          "An RNN, LSTM or GRU reads the output of a Conv1d (or of a pooling or norm after one), which is "
          "(B, C, L), with no Permute between.",

@@ -2,14 +2,15 @@
 
 What it does
     An RNN, LSTM or GRU passes every step (output: sequence) through per-step layers into the
-    classifier head, so the model outputs one prediction per step.
+    head, so the model outputs one prediction per step, under a classification, binary or
+    regression loss.
 
 Why is this bad
-    A model that should give one label per sequence then gives (B, T, C), one row per step. With
-    a binary loss the targets must be per step too: the spec checks and runs, and learns the
-    wrong task. With CrossEntropyLoss the class dim is then the time axis (T051), and the fix
-    that error offers for a tagger, class_dim: -1, would train one too; this warning names the
-    layer at fault.
+    A model that should give one label (or value) per sequence then gives (B, T, C), one row per
+    step. With a binary or regression loss the targets must be per step too: the spec checks and
+    runs, and learns the wrong task (or fails on the first batch of per-sequence targets). With
+    CrossEntropyLoss the class dim is then the time axis (T051), and the fix that error offers
+    for a tagger, class_dim: -1, would train one too; this warning names the layer at fault.
 
 Example
     layers:
@@ -19,8 +20,8 @@ Example
 
 Use instead
     For one label per sequence set output: last (or final_hidden) on the recurrent layer. For
-    one label per step (tagging), say so: write output: sequence on the recurrent layer, or set
-    class_dim: -1 in a CrossEntropyLoss.
+    one label per step (tagging, per-step regression), say so: write output: sequence on the
+    recurrent layer, or set class_dim: -1 in a CrossEntropyLoss.
 """
 
 from __future__ import annotations
@@ -37,13 +38,15 @@ if TYPE_CHECKING:
     from ...pipeline import Spec
 
 CODE = "L010"
+# Regress one value per output unit: a (B, T, K) output needs a target for every step too.
+REGRESSION_LOSSES = ("MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss")
 
 
 @rule
 def check(spec: Spec) -> Iterator[Diagnostic]:
     ctx = context(spec)
     last = ctx.view.main_output if ctx else None
-    if ctx is None or last is None or ctx.loss not in (*CLASS_LOSSES, *BINARY_LOSSES):
+    if ctx is None or last is None or ctx.loss not in (*CLASS_LOSSES, *BINARY_LOSSES, *REGRESSION_LOSSES):
         return
     loss = ctx.spec.document.loss if ctx.spec.document is not None else None
     per_class = loss is not None and last.out is not None and classification(loss, last.out)
