@@ -447,8 +447,9 @@ _TABLE = [
          "  - {type: Flatten}\n"
          "  - {type: Linear, out_features: 10}",
          "Put - {type: GlobalAvgPool} (or AdaptiveAvgPool2d with output_size: 1) before the Flatten, or "
-         "replace the Flatten with it. Classic architectures that keep the big layer on purpose (VGG, "
-         "AlexNet, LeNet) silence this with ignore: [L018]."),
+         "replace the Flatten with it. For a (B, T, F) sequence, features last (after an Embedding, RNN, "
+         "attention or Linear), replace the Flatten with - {type: Mean, dim: 1}. Classic architectures that "
+         "keep the big layer on purpose (VGG, AlexNet, LeNet) silence this with ignore: [L018]."),
     # -- internal ---------------------------------------------------------------------------
     Code("E999", "internal-error", "specc itself failed; this is a bug in specc, not in the spec.",
          "Every mistake in a spec should get its own code with a location and a hint; an internal error means "
