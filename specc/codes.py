@@ -335,18 +335,20 @@ _TABLE = [
     # -- lint: model-design rules (issue 13) --------------------------------------------
     Code("L010", "rnn-sequence-to-head",
          "An RNN, LSTM or GRU passes every step (output: sequence) through per-step layers into the "
-         "classifier head, so the model outputs one prediction per step.",
-         "A model that should give one label per sequence then gives (B, T, C), one row per step. "
-         "CrossEntropyLoss reads the classes from dim 1, which is now the time axis: the loss compares T "
-         "\"classes\" per position and the shapes only line up by accident. With a binary loss the targets "
-         "must be per step too. The spec checks and runs, and learns the wrong task.",
+         "head, so the model outputs one prediction per step, under a classification, binary or regression "
+         "loss.",
+         "A model that should give one label (or value) per sequence then gives (B, T, C), one row per "
+         "step. With a binary or regression loss the targets must be per step too: the spec checks and runs, "
+         "and learns the wrong task (or fails on the first batch of per-sequence targets). With "
+         "CrossEntropyLoss the class dim is then the time axis (T051), and the fix that error offers for a "
+         "tagger, class_dim: -1, would train one too; this warning names the layer at fault.",
          "layers:\n"
          "  - {type: LSTM, hidden_size: 64}\n"
-         "  - {type: Linear, out_features: 5}\n"
-         "loss: {type: CrossEntropyLoss}",
+         "  - {type: Linear, out_features: 1}\n"
+         "loss: {type: BCEWithLogitsLoss}",
          "For one label per sequence set output: last (or final_hidden) on the recurrent layer. For one "
-         "label per step (tagging), add - {type: Permute, dims: [0, 2, 1]} after the head so the classes "
-         "are dim 1, as CrossEntropyLoss wants."),
+         "label per step (tagging, per-step regression), say so: write output: sequence on the recurrent "
+         "layer, or set class_dim: -1 in a CrossEntropyLoss."),
     Code("L011", "rnn-reads-channels",
          "An RNN, LSTM or GRU reads the output of a Conv1d (or of a pooling or norm after one), which is "
          "(B, C, L), with no Permute between.",
@@ -390,7 +392,8 @@ _TABLE = [
          "loss: {type: MSELoss}",
          "End the model with the Linear (or Conv) and let it output any real value. Keep the activation "
          "only when every target lies inside its range (pixel intensities in [0, 1] under Sigmoid) and "
-         "say so with ignore: [L013] and a comment."),
+         "say so with ignore: [L013] and a comment. An autoencoder (as many outputs per sample as one of "
+         "its inputs has values) does not fire: its targets are its inputs."),
     Code("L014", "softmax-with-bce",
          "The model ends in Softmax or LogSoftmax, and the loss is BCELoss or BCEWithLogitsLoss.",
          "BCE scores each output on its own, as an independent yes/no: the multi-label setting, where a "
@@ -444,8 +447,9 @@ _TABLE = [
          "  - {type: Flatten}\n"
          "  - {type: Linear, out_features: 10}",
          "Put - {type: GlobalAvgPool} (or AdaptiveAvgPool2d with output_size: 1) before the Flatten, or "
-         "replace the Flatten with it. Classic architectures that keep the big layer on purpose (VGG, "
-         "AlexNet, LeNet) silence this with ignore: [L018]."),
+         "replace the Flatten with it. For a (B, T, F) sequence, features last (after an Embedding, RNN, "
+         "attention or Linear), replace the Flatten with - {type: Mean, dim: 1}. Classic architectures that "
+         "keep the big layer on purpose (VGG, AlexNet, LeNet) silence this with ignore: [L018]."),
     # -- resource limits (hostile or runaway specs) ---------------------------------------------
     Code("Y008", "number-too-large", "A number in the spec is beyond 64 bits.",
          "No tensor size, count or seed can be that large, and a number of thousands of digits would make "

@@ -8,6 +8,7 @@ shapes), and explains in comments what each part does and what to change first.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -229,7 +230,10 @@ def write_scaffold(task: str, output: str | None, force: bool = False) -> str:
         raise InitError(f"{output} is a directory; give a file name such as {output}/model.yaml")
     if target.exists() and not force:
         raise InitError(f"{output} exists; pass --force to overwrite it")
-    atomic_write(target, scaffold.text)
+    try:
+        atomic_write(target, scaffold.text)
+    except OSError as exc:  # a read-only folder or a file where a folder should be: as every -o says it
+        raise InitError(f"cannot write {output}: {exc.strerror or exc}") from None
     return scaffold.text
 
 
@@ -248,6 +252,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     except InitError as exc:
         raise UsageError(str(exc)) from None
     if args.output not in (None, "-"):
-        sys.stderr.write(f"wrote {args.output} ({args.task}); next: specc check {args.output}, then "
-                         f"specc compile {args.output} --train -o train.py && python train.py\n")
+        arg = shlex.quote(args.output)  # the commands are for pasting into a shell, spaces and all
+        sys.stderr.write(f"wrote {args.output} ({args.task}); next: specc check {arg}, then "
+                         f"specc compile {arg} --train -o train.py && python train.py\n")
     return 0

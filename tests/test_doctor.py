@@ -87,3 +87,26 @@ def test_torch_cuda_reasons(monkeypatch: pytest.MonkeyPatch, cuda: str | None, d
     info = doctor._torch_cuda(_fake_torch(cuda, available))
     assert info["usable"] is (reason == "")
     assert reason in info["reason"] if reason else info["devices"] == ["Fake GPU"]
+
+
+def test_an_installed_package_that_fails_to_import_is_not_called_missing(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # A CUDA build of torch without its libraries fails to import with an OSError; reinstalling is not the fix.
+    real = doctor.importlib.import_module
+
+    def fake(name: str, *args: object) -> object:
+        if name == "torch":
+            raise OSError("libcudnn.so.9: cannot open shared object file: No such file or directory")
+        if name == "sklearn":
+            raise ModuleNotFoundError("No module named 'scipy'", name="scipy")  # a dependency is gone
+        return real(name, *args)
+
+    monkeypatch.setattr(doctor.importlib, "import_module", fake)
+    report = doctor.collect()
+    assert "torch" not in report["missing"] and "sklearn" not in report["missing"]
+    assert "libcudnn.so.9" in report["broken"]["torch"] and "scipy" in report["broken"]["sklearn"]
+    assert "fails to import" in report["torch_cuda"]["reason"] and "libcudnn" in report["torch_cuda"]["reason"]
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "torch        installed but fails to import: OSError: libcudnn.so.9" in out
+    assert "torch        missing" not in out

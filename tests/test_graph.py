@@ -4,6 +4,7 @@ real headless Chromium (skipped, with the reason, only where no Chromium can be 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -138,6 +139,62 @@ def test_labels_escape_what_each_format_would_misread(tmp_path: Path) -> None:
     ET.fromstring(render(spec, "svg"))  # well-formed XML
     assert '"Q\\"<&>"' in render(spec, "dot")
     assert "Q#quot;" not in render(spec, "mermaid").splitlines()[0]  # a comment line: nothing to escape
+
+
+def test_hostile_types_and_paths_never_become_markup(tmp_path: Path) -> None:
+    # A mistyped layer type is drawn with its error, word for word; it and the file's path must stay text.
+    evil = "<!--<script>alert('x')</script>-->{}\\\""
+    folder = tmp_path / "sp ace--ü"
+    folder.mkdir()
+    spec_file = folder / "m--x.yaml"
+    spec_file.write_text("specc: 1\ninputs: {x: [B, 4]}\nlayers:\n  - {type: Linear, out_features: 2}\n"
+                         f"  - {{type: {json.dumps(evil)}, name: bad}}\n", encoding="utf-8")
+    spec = specc.load(spec_file)
+    assert not spec.ok
+    ET.fromstring(render(spec, "svg"))  # well-formed: no "--" inside the comment that names the file
+    page = render(spec, "html")
+    data = re.search(r'<script type="application/json" id="specc-graph">(.*?)</script>', page, re.S)
+    assert data is not None and "<" not in data.group(1)  # nothing there a parser could take for a tag or comment
+    assert any(evil in e for e in json.loads(data.group(1))["model"]["errors"])
+    assert page.count("<script") == 2 and "<!--<script" not in page
+    mermaid = render(spec, "mermaid")
+    assert "<script" not in mermaid and "-->{" not in mermaid
+    dot = render(spec, "dot")
+    label = re.search(r'"bad" \[label=("(?:[^"\\]|\\.)*")', dot)
+    assert label is not None and json.loads(label.group(1)).startswith(f"bad · {evil}")
+
+
+def test_a_line_break_in_a_type_or_path_stays_inside_its_label(tmp_path: Path) -> None:
+    folder = tmp_path / "two\nlines"
+    folder.mkdir()
+    spec_file = folder / "m.yaml"
+    spec_file.write_text('specc: 1\ninputs: {x: [B, 4]}\nlayers:\n  - {type: "a\\nb\\r\\nc --> d", name: bad}\n')
+    spec = specc.load(spec_file)
+    mermaid = render(spec, "mermaid").splitlines()
+    assert mermaid[0].startswith("%% ") and mermaid[1] == "flowchart TB"  # the path's break left the comment whole
+    box = next(line for line in mermaid if "bad · " in line)
+    assert box.endswith('"]') and "a b c --#gt; d" in box
+    dot = render(spec, "dot").splitlines()
+    assert dot[0].startswith("// ") and dot[1].startswith("digraph")
+
+
+BROKEN = sorted((ROOT / "specs" / "broken").glob("*.yaml")) + sorted((ROOT / "tests" / "corpus" / "bad").glob("*.yaml"))
+
+
+def test_every_broken_spec_with_a_graph_draws_in_every_format() -> None:
+    drawn = 0
+    for path in BROKEN:
+        spec = specc.load(path)
+        if spec.graph is None:
+            continue
+        for fmt in ("mermaid", "dot", "svg", "html"):
+            text = render(spec, fmt)
+            if fmt == "svg":
+                ET.fromstring(text)
+        ids = [n.id for n in flatten(view(spec), lambda _: True).nodes]
+        assert len(ids) == len(set(ids)), path.name  # a duplicate name (V007) still gets boxes of its own
+        drawn += 1
+    assert drawn >= 20
 
 
 def test_errors_are_drawn_at_the_layer_at_fault() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -51,6 +52,21 @@ def test_refuses_to_overwrite_without_force(tmp_path: Path, capsys: pytest.Captu
 def test_a_directory_is_not_a_file_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["init", "--task", "regression", "-o", str(tmp_path), "--force"]) == 2
     assert "is a directory" in capsys.readouterr().err
+
+
+def test_next_steps_quote_a_path_with_spaces(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "my models ü" / "net's.yaml"
+    assert main(["init", "--task", "regression", "-o", str(out)]) == 0
+    said = capsys.readouterr().err
+    check = said.split("next: ", 1)[1].split(", then ")[0]
+    assert shlex.split(check) == ["specc", "check", str(out)]  # pasted into a shell, it names the file
+    assert out.read_text(encoding="utf-8") == SCAFFOLDS["regression"].text
+
+
+def test_an_unwritable_path_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "file").write_text("x")
+    assert main(["init", "--task", "regression", "-o", str(tmp_path / "file" / "model.yaml")]) == 2  # not E999
+    assert "cannot write" in capsys.readouterr().err
 
 
 def test_stdout_without_output(capsys: pytest.CaptureFixture[str]) -> None:

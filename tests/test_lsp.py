@@ -42,6 +42,22 @@ def _pos(text: str, needle: str, offset: int = 0) -> lsp.Position:
     return lsp.Position(line=line, character=text.splitlines()[line].index(needle) + offset)
 
 
+WIDE = """specc: 1
+inputs:
+  x: [B, 4]
+layers:
+  - {name: h, when: "${'😀😀' != ''}", type: Linear, out_features: 3}  # 😀
+  - {when: "${'😀' != ''}", from: h, type: Linear, out_features: 2, in_features: 9}
+"""
+
+
+def _utf16(text: str, needle: str, offset: int = 0) -> lsp.Position:
+    """Where ``needle`` starts, in the UTF-16 code units LSP counts columns in."""
+    line = _line(text, needle)
+    before = text.splitlines()[line][:text.splitlines()[line].index(needle) + offset]
+    return lsp.Position(line=line, character=len(before.encode("utf-16-le")) // 2)
+
+
 async def _session(tmp_path: Path) -> dict[str, object]:
     """One real session; returns what the client saw."""
     seen: dict[str, object] = {}
@@ -91,6 +107,19 @@ async def _session(tmp_path: Path) -> dict[str, object]:
             text_document=doc, position=_pos(GOOD, "kernel_size: 3", 14)))
         seen["definition"] = await client.text_document_definition_async(lsp.DefinitionParams(
             text_document=doc, position=_pos(GOOD, "from: flat", 7)))
+
+        wide = tmp_path / "wide.yaml"  # characters outside the BMP before every position: 2 UTF-16 units each
+        wide_doc = lsp.TextDocumentIdentifier(uri=wide.as_uri())
+        client.text_document_did_open(lsp.DidOpenTextDocumentParams(text_document=lsp.TextDocumentItem(
+            uri=wide.as_uri(), language_id="yaml", version=1, text=WIDE)))
+        seen["wide"] = await asyncio.wait_for(published.get(), 60)
+        seen["wide_hover"] = await client.text_document_hover_async(
+            lsp.HoverParams(text_document=wide_doc, position=_utf16(WIDE, "Linear")))
+        seen["wide_definition"] = await client.text_document_definition_async(lsp.DefinitionParams(
+            text_document=wide_doc, position=_utf16(WIDE, "from: h", 6)))
+        seen["wide_hints"] = await client.text_document_inlay_hint_async(lsp.InlayHintParams(
+            text_document=wide_doc, range=lsp.Range(start=lsp.Position(line=0, character=0),
+                                                    end=lsp.Position(line=20, character=0))))
         await asyncio.wait_for(client.shutdown_async(None), 30)
         client.exit(None)
     finally:
@@ -127,6 +156,16 @@ def test_stdio_session_with_the_real_server(tmp_path: Path) -> None:
     assert not {"out_channels", "kernel_size", "type", "name"} & keys  # already written
     target = seen["definition"]
     assert target.range.start.line == _line(GOOD, "name: flat")  # type: ignore[attr-defined]
+
+    # Columns are UTF-16 code units both ways, so non-BMP text before a position moves it by two.
+    wide = seen["wide"].diagnostics  # type: ignore[attr-defined]
+    assert [d.code for d in wide] == ["S001"], wide  # in_features 9 reads 3
+    assert wide[0].range.start == _utf16(WIDE, "9}"), wide
+    assert wide[0].range.end == _utf16(WIDE, "9}", 1), wide
+    assert "**Linear** `h`" in seen["wide_hover"].contents.value  # type: ignore[attr-defined]
+    assert seen["wide_definition"].range.start == _utf16(WIDE, "h, when")  # type: ignore[attr-defined]
+    hint = next(h for h in seen["wide_hints"] if h.position.line == _line(WIDE, "Linear"))  # type: ignore[attr-defined]
+    assert hint.position == _utf16(WIDE, "  # 😀") and hint.label == "→ (B, 3)"
 
 
 # -- the analysis behind the server, on real specs ----------------------------------------------------
@@ -225,3 +264,38 @@ def test_latency_benchmark_runs() -> None:
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "edit → publishDiagnostics" in proc.stdout and "median" in proc.stdout
+
+
+GARBAGE = {
+    "empty": "", "binary": "\x00\x01\ufffd\x7f" * 20,
+    "half typed": "specc: 1\ninputs:\n  x: [B, 4\nlayers:\n  - {type: Lin",
+    "tabs": "specc: 1\ninputs:\n\tx: [B, 4]\nlayers:\n\t- {type: Linear}\n", "a scalar": "42", "a list": "- 1\n- 2\n",
+    "unicode keys": "spéc: 1\ninputs: {ü: [B, 4]}\nlayers: [{type: Linear, out_features: 2}]\n",
+    "unclosed nesting": "a: " + "[" * 3000,  # deeper than Python's recursion limit
+    "2,000 layers": "specc: 1\ninputs: {x: [B, 8]}\nlayers:\n"
+                    + "  - {type: Linear, out_features: 8}\n  - {type: ReLU}\n" * 1000,
+}
+
+
+@pytest.mark.parametrize("name", GARBAGE)
+def test_garbage_never_crashes_the_analysis(name: str) -> None:
+    a = Analysis.of(GARBAGE[name], "file:///g.yaml", "/g.yaml")
+    found = a.diagnostics()
+    assert name == "2,000 layers" or found  # every broken document says why
+    for line in range(0, max(len(a.lines), 1), max(1, len(a.lines) // 10)):
+        for col in (0, 4, 500):
+            a.hover((line, col)), a.completions((line, col)), a.definition((line, col))
+    hints = a.inlay_hints()
+    assert name != "2,000 layers" or len(hints) == 2000
+
+
+def test_a_specc_bug_reaches_the_editor_as_e999(monkeypatch: pytest.MonkeyPatch) -> None:
+    import specc.lsp.analysis as analysis
+
+    def broken(text: str, path: str) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(analysis, "loads", broken)
+    [(span, d)] = Analysis.of(GOOD, "file:///t.yaml", "/t.yaml").diagnostics()
+    assert d.code == "E999" and "RuntimeError: boom" in d.message and "bug in specc" in (d.hint or "")
+    assert span[0] == (0, 0)

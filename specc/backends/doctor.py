@@ -25,11 +25,19 @@ PACKAGES = (("torch", "build, compile --train, export, bench"), ("onnx", "export
             ("safetensors", "checkpoints"), ("sklearn", "bundled training data"))
 
 
-def _import(name: str) -> Any | None:
+def _import(name: str) -> tuple[Any | None, str | None]:
+    """The module, or None with why: None when it is not installed, else the import's error.
+
+    An installed package that fails to import (a CUDA build missing libcudnn, a dependency
+    gone) is reported as such: calling it missing would send the user to reinstall it."""
     try:
-        return importlib.import_module(name)
-    except Exception:  # noqa: BLE001 -- a broken install is as unusable as a missing one
-        return None
+        return importlib.import_module(name), None
+    except ModuleNotFoundError as exc:
+        if exc.name == name:
+            return None, None
+        return None, f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # noqa: BLE001 -- any failure of a third-party import is a finding to report
+        return None, f"{type(exc).__name__}: {exc}".strip()
 
 
 def _distribution(module: str) -> str | None:
@@ -40,9 +48,10 @@ def _distribution(module: str) -> str | None:
     return names[0] if names else None
 
 
-def _torch_cuda(torch: Any | None) -> dict[str, Any]:
+def _torch_cuda(torch: Any | None, broken: str | None = None) -> dict[str, Any]:
     if torch is None:
-        return {"usable": False, "reason": "torch is not installed", "devices": []}
+        why = f"torch is installed but fails to import ({broken})" if broken else "torch is not installed"
+        return {"usable": False, "reason": why, "devices": []}
     built = getattr(torch.version, "cuda", None)
     info: dict[str, Any] = {"usable": False, "built_for_cuda": built, "devices": []}
     if built is None:
@@ -60,10 +69,10 @@ def _torch_cuda(torch: Any | None) -> dict[str, Any]:
     return info
 
 
-def _ort_report(ort: Any | None) -> dict[str, Any]:
+def _ort_report(ort: Any | None, broken: str | None = None) -> dict[str, Any]:
     if ort is None:
-        return {"cuda": {"usable": False, "reason": "onnxruntime is not installed"}, "available_providers": [],
-                "usable_providers": []}
+        why = f"onnxruntime is installed but fails to import ({broken})" if broken else "onnxruntime is not installed"
+        return {"cuda": {"usable": False, "reason": why}, "available_providers": [], "usable_providers": []}
     listed = list(ort.get_available_providers())
     report: dict[str, Any] = {"available_providers": listed}
     try:  # the CUDA probe: a real session on a tiny model
@@ -81,7 +90,9 @@ def _ort_report(ort: Any | None) -> dict[str, Any]:
 
 def collect() -> dict[str, Any]:
     """The whole report as plain data (what ``--format json`` prints)."""
-    modules = {name: _import(name) for name, _ in PACKAGES}
+    imported = {name: _import(name) for name, _ in PACKAGES}
+    modules = {name: m for name, (m, _) in imported.items()}
+    broken = {name: why for name, (_, why) in imported.items() if why}
     versions: dict[str, str | None] = {name: getattr(m, "__version__", "unknown") if m else None
                                        for name, m in modules.items()}
     torch, ort = modules["torch"], modules["onnxruntime"]
@@ -91,7 +102,7 @@ def collect() -> dict[str, Any]:
     if torch is not None:
         threads["torch_intra_op"] = torch.get_num_threads()
         threads["torch_inter_op"] = torch.get_num_interop_threads()
-    ort_info = _ort_report(ort)
+    ort_info = _ort_report(ort, broken.get("onnxruntime"))
     if "default_intra_op_threads" in ort_info:
         threads["onnxruntime_intra_op"] = ort_info.pop("default_intra_op_threads")
     return {
@@ -101,8 +112,9 @@ def collect() -> dict[str, Any]:
         "specc": __version__,
         "packages": versions,
         "onnxruntime_package": _distribution("onnxruntime") if ort is not None else None,
-        "missing": [name for name, v in versions.items() if v is None],
-        "torch_cuda": _torch_cuda(torch),
+        "missing": [name for name, v in versions.items() if v is None and name not in broken],
+        "broken": broken,
+        "torch_cuda": _torch_cuda(torch, broken.get("torch")),
         "onnxruntime": ort_info,
         "threads": threads,
     }
@@ -115,6 +127,8 @@ def render(report: dict[str, Any]) -> str:
     for name, version in report["packages"].items():
         package = report["onnxruntime_package"] if name == "onnxruntime" else None
         extra = f"  ({package})" if package else ""
+        if version is None and name in report["broken"]:
+            version = f"installed but fails to import: {report['broken'][name]}  — needed for {uses[name]}"
         lines.append(f"  {name:<12} {version or 'missing  — needed for ' + uses[name]}{extra}")
     tc, oc = report["torch_cuda"], report["onnxruntime"]["cuda"]
     lines += ["", "CUDA",

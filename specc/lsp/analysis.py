@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..diagnostics import Diagnostic
+from ..diagnostics import Diagnostic, Location
 from ..graph.ir import Node
 from ..pipeline import Spec, loads
 from ..report.summary import _count, _macs
@@ -53,7 +53,14 @@ class Analysis:
 
     @classmethod
     def of(cls, text: str, uri: str, path: str) -> Analysis:
-        spec = loads(text, path)
+        try:
+            spec = loads(text, path)
+        except Exception as exc:  # noqa: BLE001 -- a specc bug must reach the editor as a diagnostic, not end the check
+            # Without this the handler fails, nothing is published and the last edit's diagnostics stay shown.
+            spec = Spec(path, text, [Diagnostic(
+                "E999", f"internal error: {type(exc).__name__}: {exc}", Location(path, 1, 1),
+                "this is a bug in specc, not in the spec; report it with the spec attached "
+                "(`specc check` with SPECC_DEBUG=1 shows the traceback)")])
         a = cls(uri, text, spec, text.splitlines())
         if spec.graph is not None:
             for depth, n in spec.graph.walk():

@@ -9,6 +9,7 @@ from typing import Any
 from lsprotocol import types as lsp
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
+from pygls.workspace import TextDocument
 
 from .. import __version__
 from .analysis import Analysis
@@ -29,23 +30,43 @@ class SpeccServer(LanguageServer):
         if a.spec.raw is not None:
             self.last_good[uri] = a
         self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(
-            uri=uri, version=doc.version, diagnostics=[_diagnostic(span, d, uri) for span, d in a.diagnostics()]))
+            uri=uri, version=doc.version,
+            diagnostics=[_diagnostic(_range(doc, span), d) for span, d in a.diagnostics()]))
         return a
 
     def current(self, uri: str) -> Analysis:
         return self.analyses.get(uri) or self.analyse(uri)
 
 
-def _range(span: tuple[tuple[int, int], tuple[int, int]]) -> lsp.Range:
-    (l0, c0), (l1, c1) = span
-    return lsp.Range(start=lsp.Position(line=l0, character=c0), end=lsp.Position(line=l1, character=c1))
+# Analysis counts columns in characters (code points); LSP counts them in the negotiated code units,
+# UTF-16 unless the client asked otherwise, so an emoji before a position counts twice there.
+def _to_client(doc: TextDocument, at: tuple[int, int]) -> lsp.Position:
+    line, col = at
+    lines = doc.lines
+    if line >= len(lines):
+        return lsp.Position(line=line, character=col)
+    text = lines[line].rstrip("\r\n")
+    units = doc.position_codec.client_num_units(text[:col])
+    return lsp.Position(line=line, character=units + max(0, col - len(text)))
 
 
-def _diagnostic(span: Any, d: Any, uri: str) -> lsp.Diagnostic:
+def _from_client(doc: TextDocument, position: lsp.Position) -> tuple[int, int]:
+    if position.line >= len(doc.lines):
+        return position.line, position.character
+    p = doc.position_codec.position_from_client_units(
+        doc.lines, lsp.Position(line=position.line, character=position.character))
+    return p.line, p.character
+
+
+def _range(doc: TextDocument, span: tuple[tuple[int, int], tuple[int, int]]) -> lsp.Range:
+    return lsp.Range(start=_to_client(doc, span[0]), end=_to_client(doc, span[1]))
+
+
+def _diagnostic(where: lsp.Range, d: Any) -> lsp.Diagnostic:
     from ..codes import CODES
 
     message = d.message + (f"\nhint: {d.hint}" if d.hint else "")
-    return lsp.Diagnostic(range=_range(span), message=message, severity=_SEVERITY[d.severity], code=d.code,
+    return lsp.Diagnostic(range=where, message=message, severity=_SEVERITY[d.severity], code=d.code,
                           source="specc", data={"name": CODES[d.code].name})
 
 
@@ -69,7 +90,8 @@ def build_server() -> SpeccServer:
 
     @server.feature(lsp.TEXT_DOCUMENT_HOVER)
     def hover(ls: SpeccServer, params: lsp.HoverParams) -> lsp.Hover | None:
-        text = ls.current(params.text_document.uri).hover((params.position.line, params.position.character))
+        doc = ls.workspace.get_text_document(params.text_document.uri)
+        text = ls.current(params.text_document.uri).hover(_from_client(doc, params.position))
         if text is None:
             return None
         return lsp.Hover(contents=lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value=text))
@@ -77,7 +99,8 @@ def build_server() -> SpeccServer:
     @server.feature(lsp.TEXT_DOCUMENT_INLAY_HINT)
     def inlay_hints(ls: SpeccServer, params: lsp.InlayHintParams) -> list[lsp.InlayHint]:
         a = ls.current(params.text_document.uri)
-        return [lsp.InlayHint(position=lsp.Position(line=h.at[0], character=h.at[1]), label=h.label,
+        doc = ls.workspace.get_text_document(params.text_document.uri)
+        return [lsp.InlayHint(position=_to_client(doc, h.at), label=h.label,
                               kind=lsp.InlayHintKind.Type, padding_left=True)
                 for h in a.inlay_hints(params.range.start.line, params.range.end.line)]
 
@@ -91,7 +114,7 @@ def build_server() -> SpeccServer:
         items = [lsp.CompletionItem(label=c.label, detail=c.detail, insert_text=c.insert,
                                     kind=lsp.CompletionItemKind.Class if c.kind == "class" else
                                     lsp.CompletionItemKind.Field)
-                 for c in a.completions((params.position.line, params.position.character))]
+                 for c in a.completions(_from_client(doc, params.position))]
         return lsp.CompletionList(is_incomplete=False, items=items)
 
     @server.feature(lsp.TEXT_DOCUMENT_DEFINITION)
@@ -100,10 +123,11 @@ def build_server() -> SpeccServer:
         a = ls.current(uri)
         if a.spec.raw is None:  # mid-edit, the YAML does not parse: answer from the last check that did
             a = ls.last_good.get(uri, a)
-        at = a.definition((params.position.line, params.position.character))
+        doc = ls.workspace.get_text_document(uri)
+        at = a.definition(_from_client(doc, params.position))
         if at is None:
             return None
-        return lsp.Location(uri=uri, range=_range((at, at)))
+        return lsp.Location(uri=uri, range=_range(doc, (at, at)))
 
     return server
 

@@ -95,11 +95,21 @@ def view(spec: Spec) -> View:
         first = short.get(path) or next((f"inside {p[len(path) + 1:]}: {short[p]}" for p in inner), None)
         return ("\n".join(found) if found else None), first
 
+    taken: set[str] = set()
+
+    def unique(path: str) -> str:
+        # A spec with a duplicate name (V007) still draws: the second box gets an id of its own.
+        k, at = 2, path
+        while at in taken:
+            at, k = f"{path}~{k}", k + 1
+        taken.add(at)
+        return at
+
     def nodes(graph: Graph) -> list[VNode]:
         out = []
         for n in graph.nodes:
             error, brief = fault(n.path, n.sub is not None)
-            v = VNode(n.path, n.name, n.type, "group" if n.sub is not None else "layer",
+            v = VNode(unique(n.path), n.name, n.type, "group" if n.sub is not None else "layer",
                       fmt_shape(n.out.shape) if n.out is not None else "?",
                       n.result.params if n.result is not None else None, error, brief, inputs=list(n.inputs))
             if n.sub is not None:
@@ -209,21 +219,27 @@ def group_title(n: VNode) -> str:
 
 # -- text formats --------------------------------------------------------------------------------------
 
+def _one_line(s: str) -> str:
+    return " ".join(s.splitlines()) if s else s
+
+
 def to_mermaid(v: View, is_open: Callable[[str], bool]) -> str:
     flat = flatten(v, is_open)
     ids = {n.id: f"n{i}" for i, n in enumerate(flat.nodes)}
     ids.update({c.id: f"g{i}" for i, (c, _) in enumerate(flat.clusters)})
 
     def text(s: str) -> str:
-        # Mermaid reads entity codes inside quoted labels; a bare quote would end the label.
-        return s.replace("&", "#amp;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
+        # Mermaid reads entity codes inside quoted labels; a bare quote would end the label, and a line
+        # break the statement.
+        return (_one_line(s).replace("&", "#amp;").replace('"', "#quot;").replace("<", "#lt;")
+                .replace(">", "#gt;"))
 
     def box(n: VNode) -> str:
         label = "<br/>".join(text(s) for s in label_lines(n))
         shape = ('(["', '"])') if n.role in ("input", "output") else ('["', '"]')
         return f"{ids[n.id]}{shape[0]}{label}{shape[1]}"
 
-    out = [f"%% {v.name} ({v.file}), drawn by specc graph", "flowchart TB"]
+    out = [f"%% {v.name} ({_one_line(v.file)}), drawn by specc graph", "flowchart TB"]
     out += _nested(flat, box, lambda c: [f'subgraph {ids[c.id]}["{text(group_title(c))}"]'], "end")
     out += [f"  {ids[a]} --> {ids[b]}" for a, b in flat.edges]
     out.append("  classDef error fill:#fde8e8,stroke:#c81e1e,color:#771d1d")
@@ -259,7 +275,7 @@ def _dot_str(s: str) -> str:
 
 def to_dot(v: View, is_open: Callable[[str], bool]) -> str:
     flat = flatten(v, is_open)
-    out = [f"// {v.name} ({v.file}), drawn by specc graph", f"digraph {_dot_str(v.name)} {{",
+    out = [f"// {v.name} ({_one_line(v.file)}), drawn by specc graph", f"digraph {_dot_str(v.name)} {{",
            "  rankdir=TB;", '  node [shape=box, style="rounded,filled", fillcolor="#ffffff", fontname="Helvetica"];',
            '  edge [color="#64748b"];']
 

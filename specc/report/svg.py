@@ -316,13 +316,18 @@ def svg_body(v: View, lay: Layout) -> list[str]:
 FONT = "DejaVu Sans Mono, Menlo, Consolas, monospace"
 
 
+def _comment(text: str) -> str:
+    """``text`` fit for an XML comment, which may not hold "--" (a file path may)."""
+    return escape(text).replace("--", "- -")
+
+
 def to_svg(v: View, is_open: Callable[[str], bool]) -> str:
     lay = layout(flatten(v, is_open))
     lay.width = max(lay.width, 2 * MARGIN + TITLE_CHAR_W * len(heading(v)))
     body = "\n".join(svg_body(v, lay))
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{_f(lay.width)}" height="{_f(lay.height)}" '
             f'viewBox="0 0 {_f(lay.width)} {_f(lay.height)}" font-family="{FONT}" font-size="12">\n'
-            f"<!-- {escape(v.name)} ({escape(v.file)}), drawn by specc graph -->\n"
+            f"<!-- {_comment(v.name)} ({_comment(v.file)}), drawn by specc graph -->\n"
             '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
             f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{STROKE}"/></marker></defs>\n'
             f'<rect width="100%" height="100%" fill="#ffffff"/>\n{body}\n</svg>\n')
@@ -339,8 +344,10 @@ def to_html(v: View, is_open: Callable[[str], bool]) -> str:
                  "COLOURS": COLOURS,
                  "IO_FILL": IO_FILL, "GROUP_FILL": GROUP_FILL, "ERROR_FILL": ERROR_FILL,
                  "ERROR_STROKE": ERROR_STROKE, "STROKE": STROKE, "FONT": FONT}
-    # "</" would end the <script> element early; JSON allows the escaped form.
-    data = json.dumps({"model": v.to_json(), "open": opened, "style": constants}).replace("</", "<\\/")
+    # "</script" would end the <script> element early and "<!--" would make the parser skip past its real
+    # end; JSON's \u escapes of < > & keep every such sequence out of the page with the same values.
+    data = (json.dumps({"model": v.to_json(), "open": opened, "style": constants})
+            .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
     errors = "".join(f"<li>{escape(e)}</li>" for e in v.errors)
     return f"""<!DOCTYPE html>
 <html lang="en">

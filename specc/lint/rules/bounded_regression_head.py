@@ -20,11 +20,13 @@ Example
 Use instead
     End the model with the Linear (or Conv) and let it output any real value. Keep the
     activation only when every target lies inside its range (pixel intensities in [0, 1]
-    under Sigmoid) and say so with ignore: [L013] and a comment.
+    under Sigmoid) and say so with ignore: [L013] and a comment. An autoencoder (as many
+    outputs per sample as one of its inputs has values) does not fire: its targets are its inputs.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -33,12 +35,26 @@ from .. import context, rule
 
 if TYPE_CHECKING:
     from ...pipeline import Spec
+    from ...shapes.tensor import TensorType
 
 CODE = "L013"
 REGRESSION = ("MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss")
 RANGE = {"Sigmoid": "(0, 1)", "Hardsigmoid": "[0, 1]", "Tanh": "(-1, 1)", "Hardtanh": "[min_val, max_val]",
          "Softsign": "(-1, 1)", "ReLU": "[0, ∞)", "ReLU6": "[0, 6]", "Softplus": "(0, ∞)"}
 NON_NEGATIVE = ("ReLU", "ReLU6", "Softplus")  # after a Linear these are L005's
+
+
+def _values_per_sample(t: TensorType | None) -> int | None:
+    dims = t.shape[1:] if t is not None else ()
+    return math.prod(dims) if t is not None and all(isinstance(d, int) for d in dims) else None  # type: ignore[arg-type]
+
+
+def _reconstructs_an_input(spec: Spec, out: TensorType | None) -> bool:
+    """True when the output has as many values per sample as some input (more than one)."""
+    n = _values_per_sample(out)
+    if n is None or n < 2 or spec.graph is None:
+        return False
+    return any(_values_per_sample(t) == n for t in spec.graph.inputs.values())
 
 
 @rule
@@ -49,6 +65,8 @@ def check(spec: Spec) -> Iterator[Diagnostic]:
         return
     if last.type in NON_NEGATIVE and last.source is not None and last.source.type == "Linear":
         return
+    if _reconstructs_an_input(spec, last.out):
+        return  # an autoencoder: its targets are its inputs, whose range (pixels in [0, 1]) the author chose
     span = RANGE[last.type]
     if last.type == "Hardtanh" and last.node.result is not None:
         a = last.node.result.args

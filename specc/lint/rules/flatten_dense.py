@@ -20,8 +20,10 @@ Example
 
 Use instead
     Put - {type: GlobalAvgPool} (or AdaptiveAvgPool2d with output_size: 1) before the Flatten,
-    or replace the Flatten with it. Classic architectures that keep the big layer on purpose
-    (VGG, AlexNet, LeNet) silence this with ignore: [L018].
+    or replace the Flatten with it. For a (B, T, F) sequence, features last (after an
+    Embedding, RNN, attention or Linear), replace the Flatten with - {type: Mean, dim: 1}.
+    Classic architectures that keep the big layer on purpose (VGG, AlexNet, LeNet) silence
+    this with ignore: [L018].
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import TYPE_CHECKING
 
 from ...diagnostics import Diagnostic
 from .. import context, rule
+from ..training import LAST_DIM_FEATURES, SAME_LAYOUT, producer
 from ..view import arg
 
 if TYPE_CHECKING:
@@ -60,18 +63,26 @@ def check(spec: Spec) -> Iterator[Diagnostic]:
         x = fmap.out if fmap is not None else None
         if x is None or x.rank < 3 or arg(flat, "start_dim", 1) != 1:  # type: ignore[arg-type]
             continue
+        # (B, T, F) from an Embedding, RNN, attention or Linear holds its features last: pooling means
+        # averaging the steps (dim 1), not GlobalAvgPool's dims 2+, which would average the features away.
+        features_last = producer(fmap, SAME_LAYOUT).family in LAST_DIM_FEATURES  # type: ignore[arg-type]
+        if features_last and x.rank != 3:
+            continue
+        spread = x.shape[1:-1] if features_last else x.shape[2:]
         positions = 1
-        for d in x.shape[2:]:
+        for d in spread:
             positions = positions * d if isinstance(d, int) else 0
-        channels, out = x.shape[1], arg(linear, "out_features")
+        channels, out = x.shape[-1 if features_last else 1], arg(linear, "out_features")
         if positions <= 1 or not isinstance(channels, int) or not isinstance(out, int):
             continue
         params = linear.node.result.params
         pooled = channels * out + (out if arg(linear, "bias", True) else 0)
         share = math.floor(100 * params / total)  # never rounded up to "100%" while other layers have weights
+        values = f"{positions}·{channels}" if features_last else f"{channels}·{positions}"
+        fix = (f"replace '{flat.node.path}' with - {{type: Mean, dim: 1}} (the average over the steps)"  # type: ignore[union-attr]
+               if features_last else f"put - {{type: GlobalAvgPool}} before '{flat.node.path}'")  # type: ignore[union-attr]
         yield ctx.warning(
             CODE, linear, f"it holds {params:,} of the model's {total:,} parameters ({share}%), because it reads "
-            f"all {channels}·{positions} = {channels * positions:,} values of the flattened output of "
+            f"all {values} = {channels * positions:,} values of the flattened output of "
             f"{fmap.who()}",  # type: ignore[union-attr]
-            f"put - {{type: GlobalAvgPool}} before '{flat.node.path}': in_features becomes {channels} and this layer "  # type: ignore[union-attr]
-            f"shrinks to {pooled:,} parameters")
+            f"{fix}: in_features becomes {channels} and this layer shrinks to {pooled:,} parameters")

@@ -2,24 +2,26 @@
 
 What it does
     An RNN, LSTM or GRU passes every step (output: sequence) through per-step layers into the
-    classifier head, so the model outputs one prediction per step.
+    head, so the model outputs one prediction per step, under a classification, binary or
+    regression loss.
 
 Why is this bad
-    A model that should give one label per sequence then gives (B, T, C), one row per step.
-    CrossEntropyLoss reads the classes from dim 1, which is now the time axis: the loss
-    compares T "classes" per position and the shapes only line up by accident. With a binary
-    loss the targets must be per step too. The spec checks and runs, and learns the wrong task.
+    A model that should give one label (or value) per sequence then gives (B, T, C), one row per
+    step. With a binary or regression loss the targets must be per step too: the spec checks and
+    runs, and learns the wrong task (or fails on the first batch of per-sequence targets). With
+    CrossEntropyLoss the class dim is then the time axis (T051), and the fix that error offers
+    for a tagger, class_dim: -1, would train one too; this warning names the layer at fault.
 
 Example
     layers:
       - {type: LSTM, hidden_size: 64}
-      - {type: Linear, out_features: 5}
-    loss: {type: CrossEntropyLoss}
+      - {type: Linear, out_features: 1}
+    loss: {type: BCEWithLogitsLoss}
 
 Use instead
     For one label per sequence set output: last (or final_hidden) on the recurrent layer. For
-    one label per step (tagging), add - {type: Permute, dims: [0, 2, 1]} after the head so the
-    classes are dim 1, as CrossEntropyLoss wants.
+    one label per step (tagging, per-step regression), say so: write output: sequence on the
+    recurrent layer, or set class_dim: -1 in a CrossEntropyLoss.
 """
 
 from __future__ import annotations
@@ -29,21 +31,27 @@ from typing import TYPE_CHECKING
 
 from ...diagnostics import Diagnostic
 from .. import context, rule
+from ..training import CLASS_LOSSES, class_dim, classification
 from ..view import BINARY_LOSSES, RECURRENT, arg, keeps_layout, written
 
 if TYPE_CHECKING:
     from ...pipeline import Spec
 
 CODE = "L010"
-CLASS_DIM_LOSSES = ("CrossEntropyLoss", "NLLLoss")  # read the classes from dim 1
+# Regress one value per output unit: a (B, T, K) output needs a target for every step too.
+REGRESSION_LOSSES = ("MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss")
 
 
 @rule
 def check(spec: Spec) -> Iterator[Diagnostic]:
     ctx = context(spec)
     last = ctx.view.main_output if ctx else None
-    if ctx is None or last is None or ctx.loss not in (*CLASS_DIM_LOSSES, *BINARY_LOSSES):
+    if ctx is None or last is None or ctx.loss not in (*CLASS_LOSSES, *BINARY_LOSSES, *REGRESSION_LOSSES):
         return
+    loss = ctx.spec.document.loss if ctx.spec.document is not None else None
+    per_class = loss is not None and last.out is not None and classification(loss, last.out)
+    if per_class and last.out is not None and class_dim(loss, last.out) == last.out.rank - 1:
+        return  # the loss was told the classes are last: one label per step, asked for in so many words
     step, head = last, None
     while step.type not in RECURRENT:
         if not keeps_layout(step) or len(step.consumers) > 1 - step.is_output:
@@ -52,13 +60,12 @@ def check(spec: Spec) -> Iterator[Diagnostic]:
         step = step.source  # type: ignore[assignment]  (keeps_layout implies one source)
     if arg(step, "output") != "sequence" or head is None or last.out is None or last.out.rank != 3:
         return
-    if ctx.loss in BINARY_LOSSES and written(step, "output"):
-        return  # per-step yes/no targets, asked for in so many words
+    if written(step, "output"):
+        return  # every step, asked for in so many words
     shape = f"({', '.join(str(d) for d in last.out.shape)})"
-    why = (f"{ctx.loss} reads the classes from dim 1, not from the last dim" if ctx.loss in CLASS_DIM_LOSSES
+    why = (f"{ctx.loss} reads the classes from dim 1, not from the last dim" if per_class
            else f"{ctx.loss} then needs a target for every step")
-    per_step = ("add - {type: Permute, dims: [0, 2, 1]} after the head so the classes are dim 1"
-                if ctx.loss in CLASS_DIM_LOSSES else "write output: sequence on it explicitly")
+    per_step = ("set class_dim: -1 in the loss" if per_class else "write output: sequence on it explicitly")
     yield ctx.warning(
         CODE, step, f"every step (output: sequence) flows into the head {head.who()}, so the model outputs "
         f"{shape}, one prediction per step; {why}",
