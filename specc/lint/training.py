@@ -164,8 +164,12 @@ def _class_dim(spec: Spec, loss: Any, last: Step, out: TensorType) -> list[Diagn
         why = (f"which is the symbol {size}, a size of the data rather than a number of classes"
                if not isinstance(size, int) else
                f"but {made.who()} writes its {out.shape[-1]} features to the last dim")
-        hint = (f"set class_dim: -1 in the loss (specc moves the classes to dim 1 before calling {name}), or add "
-                f"- {{type: Permute, dims: {perm}}} at the end of the model")
+        hint = (f"for one label per step, set class_dim: -1 in the loss (specc moves the classes to dim 1 before "
+                f"calling {name}), or add - {{type: Permute, dims: {perm}}} at the end of the model")
+        if out.rank == 3:
+            # A (B, T, K) output is as often a many-to-one model that forgot to reduce its steps.
+            hint += ("; for one label per sequence, reduce the steps before the head (output: last on an RNN, "
+                     "or - {type: Mean, dim: 1})")
         if not isinstance(out.shape[-1], int):
             hint = ("make the class dim a number: end the model in a Linear with out_features set to the class "
                     "count")
