@@ -53,12 +53,21 @@ def run_training(req: TrainRequest) -> Result:
     if req.run is not None and not req.resume:
         extra = {"spec.yaml": spec.text, "model.py": compile_source(spec),
                  "run.json": json.dumps({"spec": spec.path, "base": str(base), "overrides": req.overrides,
-                                         "spec_sha256": spec.sha256}, indent=2) + "\n"}
+                                         "spec_sha256": spec.sha256,
+                                         "options": {"device": req.device, "epochs": req.epochs, "seed": req.seed,
+                                                     "init_from": str(req.init_from) if req.init_from else None}},
+                                        indent=2) + "\n"}
     opts = Options(run=req.run, resume=req.resume, init_from=req.init_from, device=req.device, epochs=req.epochs,
                    seed=req.seed, max_steps=req.max_steps, base=base, log=req.log, extra_files=extra)
     if req.resume and req.run is not None:
+        # a resumed run goes on as it was started (the same epochs, seed and device), unless told otherwise
         meta = json.loads((req.run / "run.json").read_text(encoding="utf-8"))
         opts.base = Path(meta.get("base", base))
+        started = meta.get("options", {})
+        opts.device = opts.device or started.get("device")
+        opts.epochs = opts.epochs or started.get("epochs")
+        opts.seed = opts.seed if opts.seed is not None else started.get("seed")
+        opts.init_from = None  # the checkpoint replaces whatever the run started from
     return fit(generated_module(spec), cfg, opts)
 
 
