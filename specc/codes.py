@@ -283,6 +283,22 @@ _TABLE = [
          "and `specc train` cannot guess them.",
          "loss: {type: CrossEntropyLoss}\n# (no optimizer:)",
          "Add the missing section, e.g. optimizer: {type: Adam, lr: 0.001}."),
+    Code("V022", "one-loss-several-outputs", "The model has several outputs but the spec has one loss.",
+         "specc's training loop trains one loss on one output; which output the loss belongs to cannot be "
+         "guessed, and training the first one silently would leave the others untrained.",
+         "outputs: [logits, aux]\nloss: {type: CrossEntropyLoss}",
+         "Return only the trained output (outputs: logits), or train with your own loop on the compiled module."),
+    Code("V023", "monitor-not-computed", "Early stopping monitors a metric this loss's task does not compute.",
+         "Accuracy means nothing for a regression and R² nothing for a classifier; the run could never improve "
+         "on a metric it does not have.",
+         "loss: {type: MSELoss}\ntrain: {early_stopping: {monitor: val_accuracy}}",
+         "Monitor a metric of the task: val_loss always; val_accuracy/val_f1/… for classifiers; val_mae/val_rmse/"
+         "val_r2 for regression."),
+    Code("V024", "labels-needed", "class_weights: auto or sampler: balanced is set for a loss that has no class "
+         "labels.",
+         "Both count the classes in the training labels; a regression or probability target has none.",
+         "loss: {type: MSELoss}\ntrain: {class_weights: auto}",
+         "Use them with CrossEntropyLoss or NLLLoss, or remove them."),
     Code("T001", "data-not-found", "The data source (a file or folder) does not exist or cannot be read.",
          "Nothing can be trained without the data; a relative path is read from the spec's folder.",
          "train: {data: {source: data/trian.npz}}",

@@ -108,7 +108,7 @@ def test_digits_cnn_reaches_97_percent_with_a_smooth_val_loss(tmp_path: Path) ->
 
 def test_bilstm_tagger_on_a_generated_task(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
-    tokens = rng.integers(0, 20, size=(600, 12))
+    tokens = rng.integers(0, 20, size=(400, 10))
     tags = (tokens >= 10).astype(np.int64) + (np.roll(tokens, 1, axis=1) % 2 == 0) * 2  # depends on the left word
     np.savez(tmp_path / "tags.npz", x=tokens, y=tags)
     spec = write(tmp_path, """\
@@ -117,13 +117,13 @@ def test_bilstm_tagger_on_a_generated_task(tmp_path: Path) -> None:
         inputs: {tokens: {shape: [B, T], dtype: int64}}
         layers:
           - {type: Embedding, num_embeddings: 20, embedding_dim: 16}
-          - {type: LSTM, hidden_size: 24, bidirectional: true, batch_first: true}
+          - {type: LSTM, hidden_size: 16, bidirectional: true, batch_first: true}
           - {type: Linear, out_features: 4}
           - {type: Permute, dims: [0, 2, 1]}   # CrossEntropyLoss reads the classes at dim 1
         loss: {type: CrossEntropyLoss}
         optimizer: {type: Adam, lr: 0.02}
         train: {epochs: 12, batch_size: 32, data: {source: tags.npz, val_split: 0.2}}
-        export: {sizes: {T: 12}}
+        export: {sizes: {T: 10}}
         """)
     result = specc.train(spec, None)
     assert result.report["final"]["val_token_accuracy"] >= 0.95
@@ -375,3 +375,18 @@ def test_csv_with_named_columns_and_an_image_folder(tmp_path: Path) -> None:
     result = specc.train(spec, None)
     assert result.report["data"]["classes"] == ["dark", "light"]
     assert result.report["final"]["val_accuracy"] == 1.0
+
+
+@pytest.mark.parametrize(("fragment", "code"), [
+    ("outputs: [h, head]\nloss: {type: CrossEntropyLoss}", "V022"),
+    ("loss: {type: MSELoss}\ntrain: {early_stopping: {monitor: val_accuracy}}", "V023"),
+    ("loss: {type: CrossEntropyLoss}\ntrain: {early_stopping: {monitor: val_r2}}", "V023"),
+    ("loss: {type: MSELoss}\ntrain: {class_weights: auto}", "V024"),
+    ("loss: {type: BCEWithLogitsLoss}\ntrain: {data: {sampler: balanced}}", "V024"),
+])
+def test_what_training_cannot_do_is_reported_by_check(fragment: str, code: str) -> None:
+    text = ("specc: 1\ninputs: {x: [B, 4]}\nlayers:\n  - {type: Linear, out_features: 8, name: h}\n"
+            "  - {type: Linear, out_features: 3, name: head}\n" + fragment + "\noptimizer: {type: Adam}\n")
+    spec = specc.loads(text, "t.yaml")
+    assert [d.code for d in spec.errors] == [code]
+    assert spec.errors[0].loc is not None and spec.errors[0].loc.line >= 6
