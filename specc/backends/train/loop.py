@@ -312,7 +312,8 @@ class Trainer:
             t0 = time.perf_counter()
             self.model.train()
             order = batch_order(len(y), epoch, self.seed, self.cfg, labels)
-            running, seen = 0.0, 0
+            running = torch.zeros((), device=self.device)  # summed on the device: no sync per batch
+            seen = 0
             n_batches = math.ceil(len(order) / bs)
             self.optimizer.zero_grad(set_to_none=True)
             for b in range(n_batches):
@@ -327,7 +328,7 @@ class Trainer:
                 # the last group of an epoch may be short: weigh each batch by its share of it
                 group = min(accumulate, n_batches - (b // accumulate) * accumulate)
                 self.scaler.scale(loss / group).backward()
-                running += float(loss.detach()) * len(idx)
+                running.add_(loss.detach().float(), alpha=len(idx))
                 seen += len(idx)
                 if (b + 1) % accumulate == 0 or b + 1 == n_batches:
                     if tcfg["grad_clip"]:
@@ -341,7 +342,7 @@ class Trainer:
                         self.scheduler.step()
                 if self.opts.max_steps is not None and self.step >= self.opts.max_steps:
                     break
-            record: dict[str, Any] = {"epoch": epoch, "loss": running / max(seen, 1)}
+            record: dict[str, Any] = {"epoch": epoch, "loss": float(running) / max(seen, 1)}
             if not math.isfinite(record["loss"]):
                 raise TrainError(f"the training loss became {record['loss']} in epoch {epoch}; lower the lr, "
                                  "set grad_clip, or check the targets against the loss")
