@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         return report_data_error(request.config, exc, args.format)
     except TrainError as exc:
         raise UsageError(str(exc)) from None
+    if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 alone reports
+        return EXIT_OK
     if args.format == "json":
         _out(dumps_json({"ok": True, "run": str(run), **result.report}))
     else:

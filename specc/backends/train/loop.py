@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from . import data as data_mod
+from . import distributed
 from . import metrics as metrics_mod
 from .checks import check_data
 from .data import Data, DataError
@@ -164,9 +165,13 @@ class Trainer:
         self.seed = opts.seed if opts.seed is not None else (tcfg["seed"] if tcfg["seed"] is not None else 0)
         self.epochs = opts.epochs or tcfg["epochs"]
         self.device = pick_device(opts.device or tcfg["device"])
+        self.dist = distributed.setup(self.device)
+        if self.dist.on and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)
+            torch.cuda.set_device(self.device)
         self.amp, self.precision, note = precision(self.device, tcfg["mixed_precision"])
         self.notes = [note] if note else []
-        self.log = opts.log or (lambda rec: None)
+        self.log = opts.log if opts.log is not None and self.dist.main else (lambda rec: None)
         self.task = cfg["task"]
 
     # -- data -------------------------------------------------------------------------------------------
@@ -201,6 +206,12 @@ class Trainer:
         self.model = getattr(self.module, self.cfg["model"])()
         self.init_report = init_from(self.model, self.opts.init_from) if self.opts.init_from else None
         self.model.to(self.device)
+        self.net: nn.Module = self.model  # what the training steps call: the model, or its DDP wrapper
+        if self.dist.on:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.net = DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         self.loss_fn = self.module.build_loss()
         if self.cfg["train"]["class_weights"] == "auto":
             if self.task != "classification" or not hasattr(self.loss_fn, "weight"):
@@ -209,8 +220,9 @@ class Trainer:
             self.loss_fn.weight = balanced_weights(self.train_data.targets, int(width))
         self.loss_fn.to(self.device)
         self.optimizer = self.module.build_optimizer(self.model)
-        steps = max(1, math.ceil(len(self.train_data) / self.cfg["train"]["batch_size"]
-                                 / self.cfg["train"]["accumulate"]))
+        self.batch_size = max(1, self.cfg["train"]["batch_size"] // self.dist.world)  # per process
+        per_rank = math.ceil(len(self.train_data) / self.dist.world)
+        steps = max(1, math.ceil(math.ceil(per_rank / self.batch_size) / self.cfg["train"]["accumulate"]))
         build_sched = getattr(self.module, "build_scheduler", None)
         self.scheduler = build_sched(self.optimizer, self.epochs, steps) if build_sched else None
         self.sched_interval = getattr(self.module, "SCHEDULER_INTERVAL", "epoch")
@@ -230,6 +242,10 @@ class Trainer:
 
     def evaluate(self, tensors: tuple[list[torch.Tensor], torch.Tensor, torch.Tensor | None]) -> dict[str, Any]:
         xs, y, lengths = tensors
+        if self.dist.on:  # each rank scores its share; the pieces are gathered below
+            part = torch.arange(self.dist.rank, len(y), self.dist.world)
+            xs, y = [x[part] for x in xs], y[part]
+            lengths = lengths[part] if lengths is not None else None
         self.model.eval()
         bs = self.cfg["train"]["batch_size"]
         total, outs = 0.0, []
@@ -242,10 +258,18 @@ class Trainer:
                 out = out[0] if isinstance(out, tuple) else out
                 total += float(self.loss_of(out, yb, lb)) * len(yb)
                 outs.append(out.float().cpu())
-        result: dict[str, Any] = {"loss": total / max(len(y), 1)}
+        o = torch.cat(outs).numpy() if outs else np.zeros((0,), dtype=np.float32)
+        t = y.numpy()
+        if self.dist.on:
+            pieces = distributed.gather((total, len(y), o, t), self.dist)
+            total = sum(p[0] for p in pieces)
+            count = sum(p[1] for p in pieces)
+            o = np.concatenate([p[2] for p in pieces if p[1]])
+            t = np.concatenate([p[3] for p in pieces if p[1]])
+        else:
+            count = len(y)
+        result: dict[str, Any] = {"loss": total / max(count, 1)}
         if self.task in ("classification", "binary", "regression"):
-            o = torch.cat(outs).numpy()
-            t = y.numpy()
             if self.task == "regression":  # metrics in the targets' own units
                 o, t = self.pre.invert_outputs(o), self.pre.invert_outputs(t)
             result.update(metrics_mod.compute(self.task, o, t, self.cfg["threshold"]))
@@ -285,7 +309,7 @@ class Trainer:
         started = time.perf_counter()
         self.prepare()
         self.build()
-        tcfg, run = self.cfg["train"], self.opts.run
+        tcfg, run = self.cfg["train"], (self.opts.run if self.dist.main else None)  # rank 0 alone writes
         stopper = tcfg["early_stopping"]
         has_val = self.val_t is not None
         monitor = stopper["monitor"] if stopper else ("val_loss" if has_val else "loss")
@@ -299,19 +323,19 @@ class Trainer:
         if run is not None:
             run.mkdir(parents=True, exist_ok=True)
             sweep(run)
-            if self.opts.resume and (run / "last").exists():
-                done, history = self._restore(run / "last")
-                first = done + 1
-            elif not self.opts.resume:
+            if not self.opts.resume:
                 self._write_start(run)
+        if self.opts.resume and self.opts.run is not None and (self.opts.run / "last").exists():
+            done, history = self._restore(self.opts.run / "last")
+            first = done + 1
         labels = self.train_data.targets if tcfg["data"]["sampler"] == "balanced" else None
         xs, y, lengths = self.train_t
-        bs, accumulate = tcfg["batch_size"], tcfg["accumulate"]
+        bs, accumulate = self.batch_size, tcfg["accumulate"]
         stopped = None
         for epoch in range(first, self.epochs + 1):
             t0 = time.perf_counter()
             self.model.train()
-            order = batch_order(len(y), epoch, self.seed, self.cfg, labels)
+            order = distributed.shard(batch_order(len(y), epoch, self.seed, self.cfg, labels), self.dist)
             running = torch.zeros((), device=self.device)  # summed on the device: no sync per batch
             seen = 0
             n_batches = math.ceil(len(order) / bs)
@@ -322,7 +346,7 @@ class Trainer:
                 yb = y[idx].to(self.device, non_blocking=True)
                 lb = lengths[idx].to(self.device) if lengths is not None else None
                 with torch.autocast(self.device.type, enabled=self.amp):
-                    out = self.model(*xb)
+                    out = self.net(*xb)
                     out = out[0] if isinstance(out, tuple) else out
                     loss = self.loss_of(out, yb, lb)
                 # the last group of an epoch may be short: weigh each batch by its share of it
@@ -342,6 +366,9 @@ class Trainer:
                         self.scheduler.step()
                 if self.opts.max_steps is not None and self.step >= self.opts.max_steps:
                     break
+            if self.dist.on:  # the training loss over every rank's samples
+                pieces = distributed.gather((float(running), seen), self.dist)
+                running, seen = sum(p[0] for p in pieces), sum(p[1] for p in pieces)
             record: dict[str, Any] = {"epoch": epoch, "loss": float(running) / max(seen, 1)}
             if not math.isfinite(record["loss"]):
                 raise TrainError(f"the training loss became {record['loss']} in epoch {epoch}; lower the lr, "
@@ -382,9 +409,11 @@ class Trainer:
             if stopper and self.patience_left <= 0:
                 stopped = f"{monitor} did not improve for {stopper['patience']} epochs (after epoch {epoch})"
                 break
-        if stopper and stopper["restore_best"] and run is not None and (run / "best").exists():
-            self.model.load_state_dict(load_tensors(run / "best" / "model.safetensors"))
-        elif stopper and stopper["restore_best"] and run is None and self.best_epoch != len(history):
+        distributed.barrier(self.dist)  # rank 0's last checkpoint is on disk for every rank
+        best = self.opts.run / "best" if self.opts.run is not None else None
+        if stopper and stopper["restore_best"] and best is not None and best.exists():
+            self.model.load_state_dict(load_tensors(best / "model.safetensors"))
+        elif stopper and stopper["restore_best"] and best is None and self.best_epoch != len(history):
             self.notes.append("restore_best needs a run folder to keep the best weights; the last ones are kept")
         final = self.evaluate(self.val_t) if has_val and self.val_t is not None else self.evaluate(self.train_t)
         report = {
@@ -398,16 +427,19 @@ class Trainer:
             "preprocess": self.pre.describe(),
             "final": {("val_" if has_val else "train_") + k: v for k, v in final.items()},
             "init_from": self.init_report, "notes": self.notes,
+            "distributed": {"world_size": self.dist.world, "batch_per_process": self.batch_size}
+            if self.dist.on else None,
         }
         if run is not None:
             save_tensors(run / "model.safetensors", self.weights(), {"model": self.cfg["model"]})
             write_history(run, history)
             write_curves(run, history)
             write_report(run, report)
-        if tcfg.get("checkpoint"):
+        if tcfg.get("checkpoint") and self.dist.main:
             path = Path(tcfg["checkpoint"])
             save_tensors(path if path.is_absolute() else self.opts.base / path, self.weights(),
                          {"model": self.cfg["model"]})
+        distributed.teardown(self.dist)
         return Result(history, report, self.model, self.pre, run)
 
     def _write_start(self, run: Path) -> None:
