@@ -63,6 +63,13 @@ def test_xor_answers_all_four_corners(tmp_path: Path, capsys: pytest.CaptureFixt
     code, out, _ = run_cli(capsys, "predict", str(run), "--input", "[[0,0],[0,1],[1,0],[1,1]]", "--format", "json")
     assert code == 0
     assert json.loads(out)["label"] == [[0], [1], [1], [0]]
+    ort = pytest.importorskip("onnxruntime")
+    onnx_path = tmp_path / "xor.onnx"
+    assert run_cli(capsys, "export", str(ROOT / "specs" / "xor.yaml"), "--weights", str(run), "-o", str(onnx_path))[0] == 0
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    corners = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+    (logits,) = session.run(None, {"bits": corners})  # raw bits: the scaling is inside the graph
+    assert ((logits[:, 0] > 0) == [False, True, True, False]).all()
 
 
 def test_y_equals_2x_plus_1_in_raw_units_from_predict_and_onnx(tmp_path: Path,
@@ -390,3 +397,63 @@ def test_what_training_cannot_do_is_reported_by_check(fragment: str, code: str) 
     spec = specc.loads(text, "t.yaml")
     assert [d.code for d in spec.errors] == [code]
     assert spec.errors[0].loc is not None and spec.errors[0].loc.line >= 6
+
+
+def test_a_sigmoid_head_fits_targets_in_0_1_in_their_own_units(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(300, 3)).astype(np.float32)
+    y = 1 / (1 + np.exp(-(x @ np.array([1.5, -2.0, 0.5]))))
+    np.savez(tmp_path / "p.npz", x=x, y=y.astype(np.float32))
+    spec = write(tmp_path, """\
+        specc: 1
+        inputs: {x: [B, 3]}
+        layers:
+          - {type: Linear, out_features: 1}
+          - {type: Sigmoid}
+        loss: {type: MSELoss}
+        optimizer: {type: Adam, lr: 0.05}
+        train: {epochs: 30, batch_size: 32, data: {source: p.npz}}
+        """)
+    result = specc.train(spec, None)
+    assert result.report["preprocess"]["targets"] == "none"  # standardised targets fall outside (0, 1)
+    assert result.report["final"]["val_r2"] > 0.95
+
+
+def test_a_class_weight_list_of_the_wrong_length_is_an_error_not_a_traceback(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = mlp(tmp_path, "iris", 4, 3)
+    spec.write_text(spec.read_text().replace("loss: {type: CrossEntropyLoss}",
+                                             "loss: {type: CrossEntropyLoss, weight: [1.0, 2.0]}"))
+    rc, _, err = run_cli(capsys, "train", str(spec), "--run", str(tmp_path / "run"))
+    assert rc == 1 and f"{spec}:" in err and "Traceback" not in err  # at check (if it knows) or before epoch 1
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_ctc_compiles_with_train_and_the_script_trains(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = write(tmp_path, """\
+        specc: 1
+        inputs: {frames: [B, 8, 4]}
+        layers:
+          - {type: Linear, out_features: 4}
+          - {type: LogSoftmax, dim: 2}
+        loss: {type: CTCLoss}
+        optimizer: {type: Adam}
+        """)
+    assert cli(["compile", str(spec), "--train", "-o", str(tmp_path / "ctc.py")]) == 0  # once E999
+    assert "def main" in (tmp_path / "ctc.py").read_text()
+
+
+def test_predict_reads_npy_and_csv_and_names_the_classes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    assert run_cli(capsys, "train", str(mlp(tmp_path, "iris", 4, 3, epochs=20)), "--run", str(run))[0] == 0
+    rows = np.array([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]])
+    np.save(tmp_path / "x.npy", rows)
+    (tmp_path / "x.csv").write_text("a,b,c,d\n" + "\n".join(",".join(map(str, r)) for r in rows) + "\n")
+    for given in ("x.npy", "x.csv"):
+        code, out, err = run_cli(capsys, "predict", str(run), "--input", str(tmp_path / given), "--format", "json")
+        assert code == 0, err
+        answer = json.loads(out)
+        assert answer["class"] == ["setosa", "virginica"]
+        assert np.allclose(np.sum(answer["probabilities"], axis=1), 1, atol=1e-5)
+    code, _, err = run_cli(capsys, "predict", str(run), "--input", "[[1, 2]]")
+    assert code == 2 and "takes samples of shape [4]" in err

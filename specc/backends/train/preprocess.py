@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 EPS = 1e-12
+BOUNDED = {"Sigmoid", "Tanh", "Softmax", "Hardsigmoid", "Hardtanh", "Softsign"}
 
 
 @dataclass
@@ -53,7 +54,9 @@ def resolve(cfg: dict[str, Any]) -> tuple[dict[str, str], str]:
     if cfg["task"] != "regression":
         target = "none"  # class labels, 0/1 targets and probability rows keep their meaning
     elif target == "auto":
-        target = "standardize"
+        # a bounded head (Sigmoid: 0…1, Tanh: -1…1) is meant to fit targets in its own range
+        last = next(iter(cfg.get("output_layers", {}).values()), {}).get("type")
+        target = "none" if last in BOUNDED else "standardize"
     return kinds, target
 
 
