@@ -65,7 +65,9 @@ def test_xor_answers_all_four_corners(tmp_path: Path, capsys: pytest.CaptureFixt
     assert json.loads(out)["label"] == [[0], [1], [1], [0]]
     ort = pytest.importorskip("onnxruntime")
     onnx_path = tmp_path / "xor.onnx"
-    assert run_cli(capsys, "export", str(ROOT / "specs" / "xor.yaml"), "--weights", str(run), "-o", str(onnx_path))[0] == 0
+    code, _, err = run_cli(capsys, "export", str(ROOT / "specs" / "xor.yaml"), "--weights", str(run),
+                           "-o", str(onnx_path))
+    assert code == 0, err
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     corners = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
     (logits,) = session.run(None, {"bits": corners})  # raw bits: the scaling is inside the graph
