@@ -459,3 +459,23 @@ def test_predict_reads_npy_and_csv_and_names_the_classes(tmp_path: Path, capsys:
         assert np.allclose(np.sum(answer["probabilities"], axis=1), 1, atol=1e-5)
     code, _, err = run_cli(capsys, "predict", str(run), "--input", "[[1, 2]]")
     assert code == 2 and "takes samples of shape [4]" in err
+
+
+def test_progress_bars_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from specc.backends.train.cli import pick_log
+    from specc.backends.train.progress import RichLog
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr("sys.stderr", io.StringIO())
+    plain = pick_log("text")
+    assert not getattr(plain, "batches", False)  # a pipe or a file: one plain line per epoch
+    plain({"event": "epoch", "epoch": 1, "epochs": 2, "loss": 0.5, "val_loss": 0.25, "seconds": 0.1})
+    assert "epoch 1/2  loss 0.5000  val_loss 0.2500" in __import__("sys").stderr.getvalue()
+    monkeypatch.setattr("sys.stderr", Tty())
+    assert isinstance(pick_log("text"), RichLog)
+    assert not isinstance(pick_log("json"), RichLog)  # machines get JSON lines even on a terminal

@@ -332,6 +332,7 @@ class Trainer:
         xs, y, lengths = self.train_t
         bs, accumulate = self.batch_size, tcfg["accumulate"]
         stopped = None
+        batch_events = getattr(self.log, "batches", False)
         for epoch in range(first, self.epochs + 1):
             t0 = time.perf_counter()
             self.model.train()
@@ -364,6 +365,9 @@ class Trainer:
                     self.step += 1
                     if self.scheduler is not None and self.sched_interval == "step":
                         self.scheduler.step()
+                if batch_events and (b % 10 == 9 or b + 1 == n_batches):  # a progress bar's ticks
+                    self.log({"event": "batch", "epoch": epoch, "epochs": self.epochs, "batch": b + 1,
+                              "batches": n_batches, "loss": float(loss.detach())})
                 if self.opts.max_steps is not None and self.step >= self.opts.max_steps:
                     break
             if self.dist.on:  # the training loss over every rank's samples
