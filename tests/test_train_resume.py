@@ -29,7 +29,7 @@ SPEC = """\
     loss: {type: CrossEntropyLoss}
     optimizer: {type: AdamW, lr: 0.003}
     scheduler: {type: StepLR, step_size: 2, gamma: 0.5}
-    train: {epochs: 3, batch_size: 8, data: {source: digits, val_split: 0.2}}
+    train: {epochs: 3, batch_size: 16, data: {source: digits, val_split: 0.2}}
     """
 
 
@@ -49,7 +49,7 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path: Path) -> None:
         assert killed.poll() is None, killed.communicate()
         assert time.monotonic() < deadline, "the run never finished epoch 1"
         time.sleep(0.01)
-    time.sleep(0.05)  # into epoch 2 (an epoch is 180 steps)
+    time.sleep(0.02)  # into epoch 2 (an epoch is 90 steps)
     killed.send_signal(signal.SIGKILL)
     killed.wait()
     done = (tmp_path / "killed" / "history.csv").read_text().count("\n") - 1

@@ -77,7 +77,7 @@ def test_a_data_set_that_does_not_fit_the_input_says_so_at_the_spec_line(tmp_pat
 
 def test_the_script_runs_standalone_with_its_cli(tmp_path: Path) -> None:
     path = tmp_path / "model.py"
-    path.write_text(compile_source(specc.load(ROOT / "specs" / "course_cnn.yaml"), train=True))
+    path.write_text(compile_source(specc.load(ROOT / "specs" / "digits_cnn.yaml"), train=True))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, str(path), "--epochs", "1", "--max-steps", "2", "--device", "cpu",
                           "--run", str(tmp_path / "run")],

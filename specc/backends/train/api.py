@@ -105,9 +105,9 @@ def evaluate_trained(trained: Any, source: str | None, base: Path | None = None)
             _, va = split(cfg, full, seed)
             d = full.take(va) if len(va) else full
     xs = [torch.from_numpy(v) for v in trained.pre.apply_inputs(d.inputs).values()]
+    bs = cfg["train"]["batch_size"]
     with torch.no_grad():
-        out = trained.model(*xs)
-    out = (out[0] if isinstance(out, tuple) else out).float().numpy()
+        out = torch.cat([trained.model(*[x[i:i + bs] for x in xs]).float() for i in range(0, len(d), bs)]).numpy()
     task = cfg["task"]
     y = d.targets
     if task == "regression":

@@ -87,6 +87,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.format == "json":
             _out(dumps_json({"ok": False, "diagnostics": [d.to_json() for d in spec.diagnostics]}))
         return EXIT_SPEC
+    doc = spec.document
+    if doc is not None and (doc.loss is None or doc.optimizer is None):
+        missing = " and no ".join(k for k, v in (("loss", doc.loss), ("optimizer", doc.optimizer)) if v is None)
+        d = Diagnostic("V021", f"this spec cannot be trained: it has no {missing} section", Location(spec.path, 1, 1),
+                       "add it, e.g. loss: {type: CrossEntropyLoss} and optimizer: {type: Adam, lr: 0.001}")
+        sys.stderr.write(render_text(d, use_colour(sys.stderr)) + "\nnothing was trained\n")
+        return EXIT_SPEC
     request = TrainRequest(spec=spec, overrides=overrides, run=run, resume=bool(args.resume),
                            init_from=Path(args.init_from) if args.init_from else None, device=args.device,
                            epochs=args.epochs, seed=args.seed, max_steps=args.max_steps, log=pick_log(args.format))
@@ -106,8 +113,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _trained(target: str, overrides: list[str]) -> tuple[Any, Any]:
-    """(Trained, spec) from a run folder, or from a spec whose train.checkpoint/run exists."""
+def _trained(target: str, overrides: list[str]) -> tuple[Any, Path]:
+    """(Trained, the folder its data paths are read from): a run folder, or a spec's runs/<name>."""
     from ..torch_build import generated_module
     from .predict import load_run
 
@@ -119,7 +126,7 @@ def _trained(target: str, overrides: list[str]) -> tuple[Any, Any]:
         from ...pipeline import loads
 
         spec = loads((path / "spec.yaml").read_text(encoding="utf-8"), meta["spec"], meta["overrides"])
-        return load_run(path, generated_module(spec.require_ok())), spec
+        return load_run(path, generated_module(spec.require_ok())), Path(meta.get("base", "."))
     spec = _load(target, overrides)
     if not _require_ok(spec):
         raise SystemExit(EXIT_SPEC)
@@ -127,7 +134,7 @@ def _trained(target: str, overrides: list[str]) -> tuple[Any, Any]:
     if not (run / "config.json").is_file():
         raise UsageError(f"{target} has not been trained yet (no run folder {run}); run `specc train {target}` "
                          "or pass the run folder")
-    return load_run(run, generated_module(spec)), spec
+    return load_run(run, generated_module(spec)), path.resolve().parent
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -162,9 +169,10 @@ def _short(v: Any) -> str:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .api import evaluate_trained
 
-    trained, _ = _trained(args.target, args.set)
+    trained, base = _trained(args.target, args.set)
     try:
-        metrics = evaluate_trained(trained, args.data)
+        # --data is the user's path (from here); the run's own sources are read where it read them
+        metrics = evaluate_trained(trained, args.data) if args.data else evaluate_trained(trained, None, base)
     except DataError as exc:
         return report_data_error(trained.cfg, exc, args.format)
     if args.format == "json":

@@ -100,6 +100,7 @@ def predict(trained: Trained, raw: dict[str, np.ndarray], batch_size: int = 256)
     from .data import shape_inputs  # the same shape and dtype rules as training data
 
     cfg = trained.cfg
+    raw = {name: _batched(x, cfg["inputs"][name]["shape"]) for name, x in raw.items()}
     n = len(next(iter(raw.values())))
     shaped = shape_inputs(cfg, raw, n, "input")
     xs = [torch.from_numpy(np.ascontiguousarray(v)) for v in trained.pre.apply_inputs(shaped).values()]
@@ -125,6 +126,17 @@ def predict(trained: Trained, raw: dict[str, np.ndarray], batch_size: int = 256)
     else:
         result["prediction"] = trained.pre.invert_outputs(out_t.numpy()).tolist()
     return result
+
+
+def _batched(x: np.ndarray, shape: list[Any]) -> np.ndarray:
+    """A sample given without its batch dim becomes a batch of one; for an input such as [B, 1],
+    '60' is one sample and '[60, 70]' two."""
+    per_sample = len(shape) - 1
+    if all(d == 1 for d in shape[1:]) and x.ndim <= per_sample:
+        return x.reshape(-1, *[1] * per_sample)  # one value per sample: '[60, 70]' is two samples
+    if x.ndim == per_sample:
+        return x[None]
+    return x
 
 
 class WithPreprocessing(nn.Module):
