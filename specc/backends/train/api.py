@@ -21,15 +21,8 @@ from .loop import Log, Options, Result, Trainer, TrainError, fit, plain_log, spl
 @dataclass
 class TrainRequest:
     spec: Any
+    options: Options = field(default_factory=Options)  # run folder, resume, device… (base is set here)
     overrides: list[str] = field(default_factory=list)
-    run: Path | None = None
-    resume: bool = False
-    init_from: Path | None = None
-    device: str | None = None
-    epochs: int | None = None
-    seed: int | None = None
-    max_steps: int | None = None
-    log: Log | None = None
     config: dict[str, Any] = field(default_factory=dict)
 
 
@@ -48,20 +41,18 @@ def run_training(req: TrainRequest) -> Result:
         missing = "loss" if cfg["loss"] is None else "optimizer"
         raise TrainError(f"{spec.path} has no {missing} section; add one to train it "
                          "(e.g. loss: {type: CrossEntropyLoss} and optimizer: {type: Adam, lr: 0.001})")
-    base = spec_base(spec)
-    extra = {}
-    if req.run is not None and not req.resume:
-        extra = {"spec.yaml": spec.text, "model.py": compile_source(spec),
-                 "run.json": json.dumps({"spec": spec.path, "base": str(base), "overrides": req.overrides,
-                                         "spec_sha256": spec.sha256,
-                                         "options": {"device": req.device, "epochs": req.epochs, "seed": req.seed,
-                                                     "init_from": str(req.init_from) if req.init_from else None}},
-                                        indent=2) + "\n"}
-    opts = Options(run=req.run, resume=req.resume, init_from=req.init_from, device=req.device, epochs=req.epochs,
-                   seed=req.seed, max_steps=req.max_steps, base=base, log=req.log, extra_files=extra)
-    if req.resume and req.run is not None:
+    opts = req.options
+    opts.base = base = spec_base(spec)
+    if opts.run is not None and not opts.resume:
+        started = {"device": opts.device, "epochs": opts.epochs, "seed": opts.seed,
+                   "init_from": str(opts.init_from) if opts.init_from else None}
+        opts.extra_files = {"spec.yaml": spec.text, "model.py": compile_source(spec),
+                            "run.json": json.dumps({"spec": spec.path, "base": str(base), "overrides": req.overrides,
+                                                    "spec_sha256": spec.sha256, "options": started},
+                                                   indent=2) + "\n"}
+    if opts.resume and opts.run is not None:
         # a resumed run goes on as it was started (the same epochs, seed and device), unless told otherwise
-        meta = json.loads((req.run / "run.json").read_text(encoding="utf-8"))
+        meta = json.loads((opts.run / "run.json").read_text(encoding="utf-8"))
         opts.base = Path(meta.get("base", base))
         started = meta.get("options", {})
         opts.device = opts.device or started.get("device")
@@ -82,10 +73,9 @@ def train(spec: Any, run: str | Path | None = None, *, overrides: list[str] | No
 
     if not isinstance(spec, Spec):
         spec = load(spec, overrides)
-    return run_training(TrainRequest(spec=spec, overrides=list(overrides or []),
-                                     run=Path(run) if run is not None else None, resume=resume,
-                                     init_from=Path(init_from) if init_from else None, device=device,
-                                     epochs=epochs, seed=seed, log=log))
+    opts = Options(run=Path(run) if run is not None else None, resume=resume,
+                   init_from=Path(init_from) if init_from else None, device=device, epochs=epochs, seed=seed, log=log)
+    return run_training(TrainRequest(spec=spec, options=opts, overrides=list(overrides or [])))
 
 
 def evaluate_trained(trained: Any, source: str | None, base: Path | None = None) -> dict[str, Any]:

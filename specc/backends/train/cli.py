@@ -63,7 +63,7 @@ def pick_log(fmt: str) -> Any:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .api import TrainRequest, run_training
-    from .loop import TrainError
+    from .loop import Options, TrainError
 
     if args.resume:
         run = Path(args.resume)
@@ -94,9 +94,10 @@ def cmd_train(args: argparse.Namespace) -> int:
                        "add it, e.g. loss: {type: CrossEntropyLoss} and optimizer: {type: Adam, lr: 0.001}")
         sys.stderr.write(render_text(d, use_colour(sys.stderr)) + "\nnothing was trained\n")
         return EXIT_SPEC
-    request = TrainRequest(spec=spec, overrides=overrides, run=run, resume=bool(args.resume),
-                           init_from=Path(args.init_from) if args.init_from else None, device=args.device,
-                           epochs=args.epochs, seed=args.seed, max_steps=args.max_steps, log=pick_log(args.format))
+    opts = Options(run=run, resume=bool(args.resume), init_from=Path(args.init_from) if args.init_from else None,
+                   device=args.device, epochs=args.epochs, seed=args.seed, max_steps=args.max_steps,
+                   log=pick_log(args.format))
+    request = TrainRequest(spec=spec, options=opts, overrides=overrides)
     try:
         result = run_training(request)
     except DataError as exc:

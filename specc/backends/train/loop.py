@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...atomic import atomic_write
 from . import data as data_mod
 from . import distributed
 from . import metrics as metrics_mod
@@ -327,7 +328,9 @@ class Trainer:
                 self._write_start(run)
         if self.opts.resume and self.opts.run is not None and (self.opts.run / "last").exists():
             done, history = self._restore(self.opts.run / "last")
-            first = done + 1
+            # a run that had stopped early is finished: resuming it must not train on
+            first = self.epochs + 1 if stopper and self.patience_left is not None and self.patience_left <= 0 \
+                else done + 1
         labels = self.train_data.targets if tcfg["data"]["sampler"] == "balanced" else None
         xs, y, lengths = self.train_t
         bs, accumulate = self.batch_size, tcfg["accumulate"]
@@ -447,17 +450,12 @@ class Trainer:
         return Result(history, report, self.model, self.pre, run)
 
     def _write_start(self, run: Path) -> None:
-        from .run import write_json as wj
-
         for name, text in self.opts.extra_files.items():
-            from ...atomic import atomic_write
-
             atomic_write(run / name, text)
-        wj(run / "config.json", self.cfg)
-        save_tensors(run / "preprocess.safetensors",
-                     {k: torch.from_numpy(v) for k, v in self.pre.arrays().items()} or
-                     {"_empty": torch.zeros(0)})
-        wj(run / "preprocess.json", {**self.pre.meta(), "classes": self.classes})
+        write_json(run / "config.json", self.cfg)
+        arrays = {k: torch.from_numpy(v) for k, v in self.pre.arrays().items()}
+        save_tensors(run / "preprocess.safetensors", arrays or {"_empty": torch.zeros(0)})  # safetensors needs one
+        write_json(run / "preprocess.json", {**self.pre.meta(), "classes": self.classes})
 
 
 def fit(module: ModuleType, cfg: dict[str, Any], opts: Options) -> Result:
@@ -480,4 +478,4 @@ def plain_log(stream: Any = None) -> Log:
     return log
 
 
-__all__ = ["Options", "Result", "TrainError", "fit", "plain_log", "write_json"]
+__all__ = ["Options", "Result", "TrainError", "fit", "plain_log"]
