@@ -479,3 +479,21 @@ def test_progress_bars_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr("sys.stderr", Tty())
     assert isinstance(pick_log("text"), RichLog)
     assert not isinstance(pick_log("json"), RichLog)  # machines get JSON lines even on a terminal
+
+
+def test_early_stopping_on_f1_restores_the_best_weights_and_stays_stopped(tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    spec = mlp(tmp_path, "iris", 4, 3, epochs=200,
+               extra=", early_stopping: {monitor: val_f1, patience: 3, min_delta: 0.001}")
+    run = tmp_path / "run"
+    result = specc.train(spec, run)
+    report = result.report
+    assert report["stopped_early"] and "val_f1" in report["stopped_early"]
+    assert report["epochs_run"] < 200 and report["best_epoch"] == report["epochs_run"] - 3
+    best_f1 = max(r["val_f1"] for r in result.history)
+    assert report["best"] == best_f1 and report["final"]["val_f1"] == pytest.approx(best_f1)
+    final, best = load_file(str(run / "model.safetensors")), load_file(str(run / "best" / "model.safetensors"))
+    assert all(torch.equal(final[k], best[k]) for k in best)  # the best epoch's weights, not the last
+    again = specc.train(spec, run, resume=True)
+    assert len(again.history) == len(result.history)  # a finished run is not trained further
