@@ -497,3 +497,27 @@ def test_early_stopping_on_f1_restores_the_best_weights_and_stays_stopped(tmp_pa
     assert all(torch.equal(final[k], best[k]) for k in best)  # the best epoch's weights, not the last
     again = specc.train(spec, run, resume=True)
     assert len(again.history) == len(result.history)  # a finished run is not trained further
+
+
+def test_two_inputs_from_one_npz(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(300, 3)).astype(np.float32), rng.integers(0, 5, size=(300, 4))
+    y = ((a[:, 0] > 0) ^ (b[:, 0] >= 3)).astype(np.int64)
+    np.savez(tmp_path / "two.npz", feats=a, ids=b, label=y)
+    spec = write(tmp_path, """\
+        specc: 1
+        inputs: {num: [B, 3], tok: {shape: [B, 4], dtype: int64}}
+        layers:
+          - {type: Embedding, num_embeddings: 5, embedding_dim: 4, from: tok}
+          - {type: Flatten, name: emb}
+          - {type: Concat, from: [num, emb]}
+          - {type: Linear, out_features: 32}
+          - {type: ReLU}
+          - {type: Linear, out_features: 2}
+        loss: {type: CrossEntropyLoss}
+        optimizer: {type: Adam, lr: 0.01}
+        train: {epochs: 40, data: {source: two.npz, x_key: {num: feats, tok: ids}, y_key: label}}
+        """)
+    result = specc.train(spec, None)
+    assert result.report["preprocess"] == {"input num": "standardize", "input tok": "none", "targets": "none"}
+    assert result.report["final"]["val_accuracy"] > 0.9
