@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ...pipeline import Spec
 
-CLASSIFICATION = {"CrossEntropyLoss", "NLLLoss", "FocalLoss"}
-BINARY = {"BCELoss", "BCEWithLogitsLoss"}
+from ...validate.training import BINARY, CLASSIFICATION  # one list of which loss trains what
+
 DISTRIBUTION = {"KLDivLoss"}
 SEQUENCE = {"CTCLoss"}
 
