@@ -195,11 +195,14 @@ def render_sections() -> str:
     out += _kinds("`optimizer:` types", document.Optimizer)
     out += _kinds("`scheduler:` types", document.Scheduler)
     for title, model in (("`train:`", document.Train), ("`train.data:`", document.DataSpec),
+                         ("`train.preprocess:`", document.Preprocess),
                          ("`train.early_stopping:`", document.EarlyStopping), ("`export:`", document.Export),
                          ("an input (`inputs.NAME:`)", document.InputSpec)):
         out += [f"#### {title}", "", *_model_table(model), ""]
     out.append(f"Bundled data sets for `train.data.source`: {', '.join(f'`{d}`' for d in document.BUILTIN_DATASETS)}"
-               "; anything else must be a path ending in `.npz` (or `.npy`).")
+               "; anything else is a path: a `.npz`, `.npy` or `.csv` file, or a folder of images (write it "
+               "with a slash, `images/`). Early stopping can monitor "
+               f"{', '.join(f'`{m}`' for m in document.METRICS)}.")
     return "\n".join(out) + "\n"
 
 

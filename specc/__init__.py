@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 
 from .pipeline import Spec, SpecInvalid, load, loads
 
-__all__ = ["Spec", "SpecInvalid", "__version__", "build", "load", "loads"]
+__all__ = ["Spec", "SpecInvalid", "__version__", "build", "load", "loads", "train"]
 
 
 def build(spec: Spec | str, seed: int | None = None, overrides: list[str] | None = None):  # type: ignore[no-untyped-def]
@@ -21,3 +21,10 @@ def build(spec: Spec | str, seed: int | None = None, overrides: list[str] | None
     if not isinstance(spec, Spec):
         spec = load(spec, overrides)
     return build_module(spec.require_ok(), seed)
+
+
+def train(spec: Spec | str, run: str | None = None, **kwargs):  # type: ignore[no-untyped-def]
+    """Train a spec with specc's loop (see :func:`specc.backends.train.train`); returns its Result."""
+    from .backends.train import train as _train
+
+    return _train(spec, run, **kwargs)

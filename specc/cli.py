@@ -180,6 +180,41 @@ def _spec_options(p: argparse.ArgumentParser) -> None:
                    help="override a variable from vars: (or a key path such as train.epochs=3); repeatable")
 
 
+def _training_verbs(sub: Any) -> None:
+    p = sub.add_parser("train", help="train a spec: a run folder with checkpoints, curves and a report",
+                       description="Train with specc's loop. The data is checked against the model before the "
+                                   "first epoch; everything goes into a run folder, resumable with --resume.")
+    p.add_argument("spec", metavar="SPEC", nargs="?")
+    p.add_argument("--run", "--run-dir", dest="run", metavar="DIR",
+                   help="run folder (default: runs/<spec file name>); under torchrun write --run-dir, since "
+                        "torchrun takes --run for its own --run-path")
+    p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="start over in a --run folder that holds a run")
+    p.add_argument("--init-from", metavar="CKPT", help="start from these weights (.safetensors or a run folder)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default: the spec's train.device")
+    p.add_argument("--epochs", type=int, help="override train.epochs")
+    p.add_argument("--seed", type=int, help="override train.seed")
+    p.add_argument("--max-steps", type=int, help="stop after this many optimizer steps (smoke tests)")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="json: one JSON line per epoch, then the report")
+    _spec_options(p)
+    p.set_defaults(func=_backend(".backends.train.cli", "cmd_train"))
+
+    p = sub.add_parser("predict", help="predict with a trained run: raw inputs in, original units out")
+    p.add_argument("target", metavar="SPEC_OR_RUN")
+    p.add_argument("--input", required=True, metavar="X", help="a .npy, .npz or .csv file, or a literal: '[[60]]'")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    _spec_options(p)
+    p.set_defaults(func=_backend(".backends.train.cli", "cmd_predict"))
+
+    p = sub.add_parser("evaluate", help="the task's metrics of a trained run on a data source")
+    p.add_argument("target", metavar="SPEC_OR_RUN")
+    p.add_argument("--data", metavar="SOURCE", help="a data source (default: the run's validation data)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    _spec_options(p)
+    p.set_defaults(func=_backend(".backends.train.cli", "cmd_evaluate"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="specc",
@@ -263,6 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="What specc finds in this environment, and why CUDA is or is not usable.")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=_backend(".backends.doctor", "cmd_doctor"))
+
+    _training_verbs(sub)
 
     p = sub.add_parser("layers", help="list the layer types specc knows")
     p.add_argument("--format", choices=("text", "json"), default="text")

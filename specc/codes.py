@@ -2,7 +2,8 @@
 
 Prefixes follow the pipeline: ``Y`` load (YAML), ``X`` variables and expressions,
 ``V`` validation of the document, ``G`` graph wiring, ``S`` shapes, ``L`` lint, ``T`` training
-(the loss, optimizer and data against the model).
+(the loss, optimizer and data against the model; data problems are found by `specc train`
+before the first epoch).
 ``specc explain CODE`` prints the entry: what it means, why it matters, an example of
 the mistake and the fix.  A lint rule's module docstring carries the same text.
 """
@@ -477,6 +478,60 @@ _TABLE = [
          "inputs: {x: [B, 100000]}\nlayers:\n  - {type: Linear, out_features: 100000}\n"
          "  - {type: Linear, out_features: 100000}",
          "Make the layers smaller, or silence the warning (ignore: [S012]) for a machine with that much memory."),
+    # -- training and data (specc train, predict, evaluate) -----------------------------------
+    Code("V020", "stopping-without-validation", "Early stopping is set but there is no validation data.",
+         "Early stopping watches a validation metric; with val_split: 0 and no val_source it would stop after "
+         "exactly `patience` epochs whatever the model learns.",
+         "train: {data: {source: iris, val_split: 0}, early_stopping: {patience: 5}}",
+         "Keep some validation data (val_split: 0.2, or val_source: val.npz), or remove early_stopping."),
+    Code("V021", "cannot-train", "The spec cannot be trained as written (no loss or no optimizer section).",
+         "Training needs both a loss to minimise and an optimizer to minimise it with; `specc compile --train` "
+         "and `specc train` cannot guess them.",
+         "loss: {type: CrossEntropyLoss}\n# (no optimizer:)",
+         "Add the missing section, e.g. optimizer: {type: Adam, lr: 0.001}."),
+    Code("V022", "one-loss-several-outputs", "The model has several outputs but the spec has one loss.",
+         "specc's training loop trains one loss on one output; which output the loss belongs to cannot be "
+         "guessed, and training the first one silently would leave the others untrained.",
+         "outputs: [logits, aux]\nloss: {type: CrossEntropyLoss}",
+         "Return only the trained output (outputs: logits), or train with your own loop on the compiled module."),
+    Code("V023", "monitor-not-computed", "Early stopping monitors a metric this loss's task does not compute.",
+         "Accuracy means nothing for a regression and R² nothing for a classifier; the run could never improve "
+         "on a metric it does not have.",
+         "loss: {type: MSELoss}\ntrain: {early_stopping: {monitor: val_accuracy}}",
+         "Monitor a metric of the task: val_loss always; val_accuracy/val_f1/… for classifiers; val_mae/val_rmse/"
+         "val_r2 for regression."),
+    Code("V024", "labels-needed", "class_weights: auto or sampler: balanced is set for a loss that has no class "
+         "labels.",
+         "Both count the classes in the training labels; a regression or probability target has none.",
+         "loss: {type: MSELoss}\ntrain: {class_weights: auto}",
+         "Use them with CrossEntropyLoss or NLLLoss, or remove them."),
+    Code("T001", "data-not-found", "The data source (a file or folder) does not exist or cannot be read.",
+         "Nothing can be trained without the data; a relative path is read from the spec's folder.",
+         "train: {data: {source: data/trian.npz}}",
+         "Check the path, or use a bundled set (digits, iris, wine, breast_cancer, diabetes, xor, synthetic)."),
+    Code("T002", "data-key-missing", "A key, column or array the spec names is not in the data file.",
+         "The spec says where the inputs and targets are (x_key, y_key, features, target, lengths_key); the "
+         "file has other names.",
+         "train: {data: {source: data.npz, x_key: images}}   # data.npz holds x and y",
+         "Use the names the file has (the message lists them)."),
+    Code("T003", "data-shape", "The data's samples do not have the shape of the model's input or output.",
+         "A sample of the wrong shape would fail inside the first batch, or be silently reshaped into nonsense.",
+         "inputs: {x: [B, 5]}\ntrain: {data: {source: iris}}   # iris has 4 features",
+         "Declare the input as the data has it, or choose matching data."),
+    Code("T004", "data-dtype", "The data's values do not fit the input's dtype (floats fed to token ids, ids beyond "
+         "the vocabulary, NaN).",
+         "Token ids index an Embedding: fractional or out-of-range ids would crash or be silently truncated.",
+         "inputs: {tokens: {shape: [B, T], dtype: int64}}   # data holds 0.5, 1.7, …",
+         "Feed integer ids below num_embeddings, or declare a float input."),
+    Code("T005", "classes-vs-output", "The data has more classes than the output gives scores for.",
+         "A label at or beyond the output's width raises an IndexError mid-epoch (or trains a wrong model).",
+         "layers: [..., {type: Linear, out_features: 2}]   # the data has labels 0, 1, 2",
+         "Set the last layer's width to the number of classes."),
+    Code("T006", "targets-vs-loss", "The targets do not fit the loss (BCE outside [0, 1], KL rows that are not "
+         "probabilities, fractional class labels, NaN).",
+         "The loss would be NaN or meaningless from the first step, with no error.",
+         "loss: {type: KLDivLoss}   # targets are raw scores, not rows summing to 1",
+         "Give targets of the form the loss reads, or choose the loss that reads these targets."),
     # -- internal ---------------------------------------------------------------------------
     Code("E999", "internal-error", "specc itself failed; this is a bug in specc, not in the spec.",
          "Every mistake in a spec should get its own code with a location and a hint; an internal error means "

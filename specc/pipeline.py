@@ -167,11 +167,13 @@ def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None, ignore: Itera
         locs = {str(k): raw_inputs.key_loc(k) for k in raw_inputs} if isinstance(raw_inputs, PosDict) else {}
         spec.diagnostics.extend(mark_unused(graph, {k: v for k, v in locs.items() if v is not None}))
         from .lint import run_rules
+        from .validate.training import training_diagnostics
 
         spec.diagnostics.extend(run_rules(spec))
         from .lint.training import check_training
 
         spec.diagnostics.extend(check_training(spec))
+        spec.diagnostics.extend(training_diagnostics(spec))
     _silence(spec, graph, ignore)
 
 

@@ -354,7 +354,19 @@ class DigitsCNN(nn.Module):
         return self.head(self.features(image).mean(dim=(2, 3)))
 
 
+# -- linear_regression.yaml ------------------------------------------------------------------------
+
+class LinearRegression(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.y = nn.Linear(1, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.y(x)
+
+
 REFERENCES: dict[str, Reference] = {
+    "linear_regression": Reference(LinearRegression, lambda s: {"x": _floats(s["B"], 1)}),
     "digits_cnn": Reference(DigitsCNN, lambda s: {"image": _floats(s["B"], 1, 8, 8)}, [{"B": 1}, {"B": 5}]),
     "xor": Reference(XorNet, lambda s: {"bits": _floats(s["B"], 2)}, [{"B": 1}, {"B": 4}]),
     "mlp_regression": Reference(DiabetesMLP, lambda s: {"clinical": _floats(s["B"], 10)}, [{"B": 2}, {"B": 7}]),

@@ -336,10 +336,16 @@ def export_spec(spec: Any, path: str | os.PathLike[str] | None, *, weights: str 
     opts = spec.document.export
     module = build_module(spec, seed=seed)
     if weights is not None:
+        # a run folder of `specc train`: its weights, with its fitted scaling baked into the graph
+        from .train.predict import resolve_weights, with_preprocessing
+
+        weights = resolve_weights(Path(weights))
         load_weights(module, weights)
     from .finetune import merge_lora
 
     merge_lora(module)  # LoRA adapters are folded into the weights: the ONNX graph has no adapter ops
+    if weights is not None:
+        module = with_preprocessing(module, weights, list(spec.graph.inputs))
     module.eval()
     sig = signature_of(spec)
     valid = sizes_valid(spec)

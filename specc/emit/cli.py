@@ -7,7 +7,7 @@ import sys
 
 from ..atomic import atomic_write
 from ..cli import EXIT_OK, EXIT_SPEC, UsageError, _load, _require_ok
-from ..diagnostics import Diagnostic, render_text, use_colour
+from ..diagnostics import Diagnostic, Location, render_text, use_colour
 from . import compile_source
 from .context import EmitError
 from .gate import GateError
@@ -22,8 +22,10 @@ def cmd_compile(args: argparse.Namespace) -> int:
         source = compile_source(spec, train=args.train)
     except (EmitError, UnsafeValue, GateError) as exc:
         node = getattr(exc, "node", None)
-        d = Diagnostic("V006" if isinstance(exc, UnsafeValue) else "E999", f"cannot write PyTorch: {exc}",
-                       node.loc if node else None, "rename or simplify the offending part of the spec",
+        code = getattr(exc, "code", None) or ("V006" if isinstance(exc, UnsafeValue) else "E999")
+        loc = node.loc if node else (Location(spec.path, 1, 1) if code == "V021" else None)
+        d = Diagnostic(code, f"cannot write PyTorch: {exc}", loc,
+                       getattr(exc, "hint", None) or "rename or simplify the offending part of the spec",
                        layer=node.path if node else None)
         sys.stderr.write(render_text(d, use_colour(sys.stderr)) + "\nnothing was written\n")
         return EXIT_SPEC

@@ -13,8 +13,8 @@ from ..graph.names import UNSAFE_BUILTINS
 
 # `from torch import nn` is an import from "torch"; `from torch.nn import functional` from "torch.nn".
 MODULE_IMPORTS = frozenset({"__future__", "math", "torch", "torch.nn", "torch.nn.functional"})
-TRAIN_IMPORTS = MODULE_IMPORTS | {"argparse", "os", "random", "tempfile", "time", "numpy", "safetensors.torch",
-                                  "sklearn", "sklearn.datasets"}
+# a --train script hands itself (sys.modules) to specc's training loop
+TRAIN_IMPORTS = MODULE_IMPORTS | {"sys", "specc.backends.train"}
 FORBIDDEN_NAMES = UNSAFE_BUILTINS
 ALLOWED_DUNDERS = frozenset({"__init__", "__name__", "__future__"})
 

@@ -371,31 +371,69 @@ Scheduler = Annotated[Union[StepLR, MultiStepLR, ExponentialLR, CosineAnnealingL
 # scikit-learn's bundled sets (no download), random data of the declared shapes, and XOR's
 # four corners with noise.
 BUILTIN_DATASETS = ("digits", "iris", "wine", "breast_cancer", "diabetes", "synthetic", "xor")
+DATA_FILES = (".npz", ".npy", ".csv")
+# Metrics early stopping can watch; the loop computes those that fit the task (docs/spec.md).
+METRICS = ("val_loss", "val_accuracy", "val_precision", "val_recall", "val_f1", "val_roc_auc",
+           "val_token_accuracy", "val_mae", "val_rmse", "val_r2")
+Scaling = Literal["auto", "standardize", "minmax", "none"]
+
+
+def _data_path(v: str) -> str:
+    # A bare word is a bundled set (a typo gets a suggestion); anything with a dot or a slash is
+    # a file (.npz, .npy, .csv) or a folder of images, one sub-folder per class.
+    if v not in BUILTIN_DATASETS and "/" not in v and "." not in v:
+        guess = did_you_mean(v, list(BUILTIN_DATASETS))
+        raise invalid(f"unknown data source {v!r}",
+                      f"did you mean '{guess}'?" if guess else
+                      f"use one of {', '.join(BUILTIN_DATASETS)}, a .npz, .npy or .csv file, or a folder of "
+                      "images (one sub-folder per class)", code="V008")
+    return v
 
 
 class DataSpec(Strict):
-    source: str = "synthetic"  # a bundled dataset name, or a .npz file with x and y arrays
+    source: str = "synthetic"  # a bundled data set, a .npz/.npy/.csv file or a folder of images
+    val_source: str | None = None  # an explicit validation file (then val_split is not used)
     val_split: Annotated[float, Field(ge=0, lt=1)] = 0.2
+    stratify: bool = True  # classification: each class keeps its share in the validation split
     shuffle: bool = True
-    num_samples: PositiveInt = 512  # for source: synthetic
-    x_key: str = "x"
+    sampler: Literal["random", "balanced"] = "random"  # balanced: each class drawn equally often
+    num_samples: PositiveInt = 512  # for source: synthetic and xor
+    # .npz keys: one key, or a mapping of model input name to key for several inputs
+    x_key: str | dict[str, str] = "x"
     y_key: str = "y"
+    lengths_key: str = "y_lengths"  # CTC: the true length of each padded target sequence
+    targets: str | None = None  # a .npy source: the file holding the targets
+    features: list[str] | None = None  # CSV: feature columns (default: every column but the target)
+    target: str | None = None  # CSV: the target column (default: the last column)
 
-    @field_validator("source")
+    @field_validator("source", "val_source")
     @classmethod
-    def _source(cls, v: str) -> str:
-        if v not in BUILTIN_DATASETS and not v.endswith((".npz", ".npy")):
-            guess = did_you_mean(v, list(BUILTIN_DATASETS))
-            raise invalid(f"unknown data source {v!r}",
-                          f"did you mean '{guess}'?" if guess else
-                          f"use one of {', '.join(BUILTIN_DATASETS)}, or a path to a .npz file", code="V008")
-        return v
+    def _source(cls, v: str | None) -> str | None:
+        return None if v is None else _data_path(v)
+
+
+class Preprocess(Strict):
+    # auto: standardise float inputs of shape [B, features] (none for images, sequences and integer
+    # ids); standardise regression targets (never class labels). Fitted on the training split only.
+    inputs: Scaling = "auto"
+    targets: Scaling = "auto"
 
 
 class EarlyStopping(Strict):
-    monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
+    monitor: str = "val_loss"
+    mode: Literal["auto", "min", "max"] = "auto"  # auto: min for val_loss, val_mae, val_rmse; else max
     patience: PositiveInt = 5
     min_delta: NonNegFloat = 0.0
+    restore_best: bool = True  # end with the weights of the best epoch
+
+    @field_validator("monitor")
+    @classmethod
+    def _monitor(cls, v: str) -> str:
+        if v not in METRICS:
+            guess = did_you_mean(v, list(METRICS))
+            raise invalid(f"early stopping cannot monitor {v!r}",
+                          f"did you mean '{guess}'?" if guess else f"monitor one of {', '.join(METRICS)}")
+        return v
 
 
 class Train(Strict):
@@ -404,11 +442,22 @@ class Train(Strict):
     seed: int | None = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
     data: DataSpec = Field(default_factory=DataSpec)
+    preprocess: Preprocess = Field(default_factory=Preprocess)
     grad_clip: PositiveFloat | None = None
-    mixed_precision: bool = False
+    accumulate: PositiveInt = 1  # optimizer step every N batches (gradient accumulation)
+    mixed_precision: bool = False  # CUDA only (autocast + GradScaler); CPU runs stay fp32
+    class_weights: Literal["auto"] | None = None  # auto: balanced weights from the training labels
     early_stopping: EarlyStopping | None = None
-    checkpoint: str | None = None  # a .safetensors path, written atomically each epoch
+    checkpoint: str | None = None  # also copy the final weights to this .safetensors path
     log_every: PositiveInt = 10
+
+    @model_validator(mode="after")
+    def _stopping_needs_validation(self) -> Train:
+        if self.early_stopping and self.data.val_split == 0 and self.data.val_source is None:
+            raise invalid("early stopping watches validation data, but val_split is 0 and there is no val_source",
+                          "set data: {val_split: 0.2} or data: {val_source: val.npz}, or remove early_stopping",
+                          code="V020")
+        return self
 
 
 class Export(Strict):

@@ -1,0 +1,75 @@
+"""Checks of the data against the model and the loss, run before the first epoch.
+
+Each failure is a DataError (code, sentence, fix, spec key) that the CLI prints at the spec's
+line; nothing has been trained when it is raised.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .data import Data, DataError
+
+
+def check_data(cfg: dict[str, Any], train: Data, val: Data) -> None:
+    for part in (train, val):
+        if len(part):
+            _check(cfg, part)
+
+
+def _check(cfg: dict[str, Any], d: Data) -> None:
+    task, loss = cfg["task"], (cfg["loss"] or {})
+    out = next(iter(cfg["outputs"].values()))
+    out_name = next(iter(cfg["outputs"]))
+    y = d.targets
+    if task == "classification":
+        width = out[1] if len(out) > 1 else None
+        ignore = loss.get("ignore_index", -100)
+        labels = y[y != ignore]
+        if labels.size and labels.min() < 0:
+            raise DataError("T006", f"class labels must be 0 or more, but the targets hold {int(labels.min())}",
+                            "number the classes 0, 1, 2, …", "loss")
+        if isinstance(width, int) and labels.size and labels.max() >= width:
+            raise DataError("T005", f"the data has classes 0 to {int(labels.max())} ({int(labels.max()) + 1} classes), "
+                            f"but output {out_name!r} gives {width} scores per sample",
+                            f"set the last layer's width to {int(labels.max()) + 1}", f"output.{out_name}")
+        weight = loss.get("weight")
+        if weight is not None and isinstance(width, int) and len(weight) != width:
+            raise DataError("T005", f"the loss has {len(weight)} class weights but the output has {width} classes",
+                            f"give {width} weights, or class_weights: auto", "loss")
+    elif task == "binary":
+        if y.size and (np.nanmin(y) < 0 or np.nanmax(y) > 1):
+            raise DataError("T006", f"{loss.get('type')} needs targets in [0, 1], but the data holds values from "
+                            f"{float(np.nanmin(y)):g} to {float(np.nanmax(y)):g}",
+                            "use 0/1 labels (or probabilities); for class indices use CrossEntropyLoss", "loss")
+    elif task == "distribution":
+        log_target = loss.get("log_target", False)
+        p = np.exp(y) if log_target else y
+        sums = p.reshape(-1, p.shape[-1]).sum(-1) if p.ndim > 1 else p
+        if p.size and (np.nanmin(p) < 0 or not np.allclose(sums, 1.0, atol=1e-3)):
+            space = "log-probability" if log_target else "probability"
+            raise DataError("T006", f"KLDivLoss needs {space} rows as targets (each row ≥ 0 summing to 1), "
+                            f"but rows sum to {float(np.min(sums)):.3g}…{float(np.max(sums)):.3g}",
+                            "normalise each target row (y / y.sum(-1)), or use log_target: true for log-probabilities",
+                            "loss")
+    elif task == "ctc":
+        blank = loss.get("blank", 0)
+        width = out[-1]
+        if d.lengths is None or len(d.lengths) != len(y):
+            raise DataError("T002", "CTC training needs one target length per sample",
+                            "save y_lengths beside the padded targets", "source")
+        if y.size and (y.max() >= width if isinstance(width, int) else False):
+            raise DataError("T005", f"CTC targets hold label {int(y.max())}, but the output has {width} classes",
+                            f"set the last layer's width to {int(y.max()) + 1} (blank included)", f"output.{out_name}")
+        for row, n in zip(y, d.lengths):
+            if n > y.shape[1] or np.any(row[:n] == blank):
+                raise DataError("T006", f"a CTC target holds the blank label {blank} inside its length, or a length "
+                                f"beyond the padded width {y.shape[1]}",
+                                "labels are 1…C-1 with 0 the blank; check y_lengths", "loss")
+    if not all(np.isfinite(x).all() for x in d.inputs.values() if x.dtype.kind == "f"):
+        raise DataError("T004", "the data holds NaN or infinite values", "clean or impute them before training",
+                        "source")
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise DataError("T006", "the targets hold NaN or infinite values", "clean them before training", "source")

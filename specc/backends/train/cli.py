@@ -1,0 +1,184 @@
+"""`specc train`, `specc predict` and `specc evaluate`.
+
+A spec or data problem found before the first epoch is a located diagnostic (exit 1) and
+nothing is trained; a wrong command line (a missing run folder, CUDA where there is none) is a
+usage error (exit 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from ...cli import EXIT_OK, EXIT_SPEC, UsageError, _load, _out, _require_ok
+from ...diagnostics import Diagnostic, Location, dumps_json, render_text, use_colour
+from .data import DataError
+
+
+def locate(cfg: dict[str, Any], where: str) -> Location | None:
+    if where.startswith("output."):
+        loc = cfg["output_layers"].get(where.removeprefix("output."), {}).get("loc")
+    else:
+        locs = cfg["locs"]
+        loc = locs.get(where) or (locs.get("data") if where in ("source", "val_source") else None) or \
+            locs.get("train")
+    return Location(*loc) if loc else None
+
+
+def data_diagnostic(cfg: dict[str, Any], exc: DataError) -> Diagnostic:
+    return Diagnostic(exc.code, exc.message, locate(cfg, exc.where), exc.hint)
+
+
+def report_data_error(cfg: dict[str, Any], exc: DataError, fmt: str = "text") -> int:
+    d = data_diagnostic(cfg, exc)
+    if fmt == "json":
+        _out(dumps_json({"ok": False, "diagnostics": [d.to_json()]}))
+    else:
+        source = None
+        if d.loc and Path(d.loc.file).is_file():
+            source = Path(d.loc.file).read_text(encoding="utf-8").splitlines()
+        sys.stderr.write(render_text(d, use_colour(sys.stderr), source) + "\nnothing was trained\n")
+    return EXIT_SPEC
+
+
+def _json_log(rec: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(rec, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def pick_log(fmt: str) -> Any:
+    from .loop import plain_log
+    from .progress import rich_log
+
+    if fmt == "json":
+        return _json_log
+    if sys.stderr.isatty():
+        return rich_log()
+    return plain_log(sys.stderr)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .api import TrainRequest, run_training
+    from .loop import Options, TrainError
+
+    if args.resume:
+        run = Path(args.resume)
+        if not (run / "run.json").is_file():
+            raise UsageError(f"--resume {run}: not a run folder (it has no run.json)")
+        meta = json.loads((run / "run.json").read_text(encoding="utf-8"))
+        from ...pipeline import loads
+
+        spec = loads((run / "spec.yaml").read_text(encoding="utf-8"), meta["spec"], meta["overrides"])
+        overrides = meta["overrides"]
+    else:
+        if not args.spec:
+            raise UsageError("give a SPEC to train, or --resume RUN")
+        spec = _load(args.spec, args.set)
+        overrides = list(args.set)
+        run = Path(args.run) if args.run else Path("runs") / Path(args.spec).stem
+        if (run / "run.json").is_file() and not args.overwrite:
+            raise UsageError(f"{run} already holds a run; continue it with --resume {run}, or pass --overwrite "
+                             "(or --run NEW_FOLDER)")
+    if not _require_ok(spec, "text"):
+        if args.format == "json":
+            _out(dumps_json({"ok": False, "diagnostics": [d.to_json() for d in spec.diagnostics]}))
+        return EXIT_SPEC
+    doc = spec.document
+    if doc is not None and (doc.loss is None or doc.optimizer is None):
+        missing = " and no ".join(k for k, v in (("loss", doc.loss), ("optimizer", doc.optimizer)) if v is None)
+        d = Diagnostic("V021", f"this spec cannot be trained: it has no {missing} section", Location(spec.path, 1, 1),
+                       "add it, e.g. loss: {type: CrossEntropyLoss} and optimizer: {type: Adam, lr: 0.001}")
+        sys.stderr.write(render_text(d, use_colour(sys.stderr)) + "\nnothing was trained\n")
+        return EXIT_SPEC
+    opts = Options(run=run, resume=bool(args.resume), init_from=Path(args.init_from) if args.init_from else None,
+                   device=args.device, epochs=args.epochs, seed=args.seed, max_steps=args.max_steps,
+                   log=pick_log(args.format))
+    request = TrainRequest(spec=spec, options=opts, overrides=overrides)
+    try:
+        result = run_training(request)
+    except DataError as exc:
+        return report_data_error(request.config, exc, args.format)
+    except TrainError as exc:
+        raise UsageError(str(exc)) from None
+    if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 alone reports
+        return EXIT_OK
+    if args.format == "json":
+        _out(dumps_json({"ok": True, "run": str(run), **result.report}))
+    else:
+        _out((run / "report.txt").read_text(encoding="utf-8").rstrip())
+        _out(f"run folder: {run}")
+    return EXIT_OK
+
+
+def _trained(target: str, overrides: list[str]) -> tuple[Any, Path]:
+    """(Trained, the folder its data paths are read from): a run folder, or a spec's runs/<name>."""
+    from ..torch_build import generated_module
+    from .predict import load_run
+
+    path = Path(target)
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise UsageError(f"{path} is not a run folder (no config.json); train one with `specc train SPEC`")
+        meta = json.loads((path / "run.json").read_text(encoding="utf-8"))
+        from ...pipeline import loads
+
+        spec = loads((path / "spec.yaml").read_text(encoding="utf-8"), meta["spec"], meta["overrides"])
+        return load_run(path, generated_module(spec.require_ok())), Path(meta.get("base", "."))
+    spec = _load(target, overrides)
+    if not _require_ok(spec):
+        raise SystemExit(EXIT_SPEC)
+    run = Path("runs") / path.stem
+    if not (run / "config.json").is_file():
+        raise UsageError(f"{target} has not been trained yet (no run folder {run}); run `specc train {target}` "
+                         "or pass the run folder")
+    return load_run(run, generated_module(spec)), path.resolve().parent
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .predict import parse_input, predict
+
+    trained, _ = _trained(args.target, args.set)
+    try:
+        raw = parse_input(args.input, list(trained.cfg["inputs"]))
+        result = predict(trained, raw)
+    except ValueError as exc:
+        raise UsageError(f"--input: {exc}") from None
+    except DataError as exc:
+        raise UsageError(f"--input: {exc.message}; {exc.hint}") from None
+    if args.format == "json":
+        _out(dumps_json(result))
+        return EXIT_OK
+    rows = result.get("class") or result.get("label") or result.get("prediction") or []
+    for i, row in enumerate(rows):
+        line = f"{i}: {_short(row)}"
+        if "probabilities" in result:
+            line += f"  (probabilities {_short(result['probabilities'][i])})"
+        _out(line)
+    return EXIT_OK
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, list):
+        return "[" + ", ".join(_short(x) for x in v[:10]) + (", …" if len(v) > 10 else "") + "]"
+    return f"{v:.6g}" if isinstance(v, float) else str(v)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .api import evaluate_trained
+
+    trained, base = _trained(args.target, args.set)
+    try:
+        # --data is the user's path (from here); the run's own sources are read where it read them
+        metrics = evaluate_trained(trained, args.data) if args.data else evaluate_trained(trained, None, base)
+    except DataError as exc:
+        return report_data_error(trained.cfg, exc, args.format)
+    if args.format == "json":
+        _out(dumps_json(metrics))
+        return EXIT_OK
+    for k, v in metrics.items():
+        _out(f"{k}: {_short(v) if not isinstance(v, list) else v}")
+    return EXIT_OK

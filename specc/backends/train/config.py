@@ -1,0 +1,92 @@
+"""The training configuration: a plain, JSON-able dict built from a checked spec.
+
+`specc train` and the script of `specc compile --train` both hand such a dict (with the
+generated module) to the one loop, so they train alike. Locations of the spec keys travel
+with it, so a problem the data reveals is still reported at the spec's line.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ...pipeline import Spec
+
+from ...validate.training import BINARY, CLASSIFICATION  # one list of which loss trains what
+
+DISTRIBUTION = {"KLDivLoss"}
+SEQUENCE = {"CTCLoss"}
+
+
+def task_of(loss_type: str | None, output_width: int | None = None) -> str:
+    """classification, binary (also multi-label), distribution, ctc or regression."""
+    if loss_type in CLASSIFICATION:
+        return "binary" if loss_type == "FocalLoss" and output_width == 1 else "classification"
+    if loss_type in BINARY:
+        return "binary"
+    if loss_type in DISTRIBUTION:
+        return "distribution"
+    if loss_type in SEQUENCE:
+        return "ctc"
+    return "regression"
+
+
+def _loc(raw: Any, *path: str) -> list[Any] | None:
+    """[file, line, col] of the deepest key of ``path`` that the spec writes."""
+    node, best = raw, None
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            break
+        loc = node.value_loc(key) if hasattr(node, "value_loc") else None
+        best = loc or best
+        node = node[key]
+    return [best.file, best.line, best.col] if best is not None else None
+
+
+def train_config(spec: Spec) -> dict[str, Any]:
+    """Everything the loop needs besides the generated module."""
+    from ...validate.document import Train
+
+    doc, graph = spec.require_ok().document, spec.graph
+    assert doc is not None and graph is not None
+    train = doc.train or Train()
+    outputs = {n: [d if isinstance(d, int) else str(d) for d in graph.value(s).shape] for n, s in graph.outputs}
+    inputs = {n: {"shape": [d if isinstance(d, int) else str(d) for d in t.shape], "dtype": t.dtype}
+              for n, t in graph.inputs.items()}
+    first = next(iter(outputs.values()))
+    width = first[1] if len(first) > 1 and isinstance(first[1], int) else None
+    loss = doc.loss.model_dump() if doc.loss is not None else None
+    vocab = {}
+    for name in graph.inputs:
+        sizes = [n.result.args.get("num_embeddings") for n in graph.leaves()
+                 if n.result is not None and name in n.inputs]
+        found = [v for v in sizes if isinstance(v, int)]
+        if found:
+            vocab[name] = min(found)
+    last = {}
+    for n, s in graph.outputs:
+        node = graph.node(s)
+        last[n] = {"type": node.type if node is not None else None,
+                   "loc": [node.loc.file, node.loc.line, node.loc.col] if node is not None and node.loc else None}
+    raw = spec.raw
+    return {
+        "model": spec.name,
+        "spec": spec.path,
+        "task": task_of(doc.loss.type if doc.loss else None, width),
+        "loss": loss,
+        "threshold": 0.0 if doc.loss is not None and doc.loss.type == "BCEWithLogitsLoss" else 0.5,
+        "inputs": inputs,
+        "outputs": outputs,
+        "output_layers": last,
+        "vocab": vocab,
+        "sizes": dict(sorted(doc.export.sizes.items())),
+        "train": train.model_dump(),
+        "locs": {
+            "loss": _loc(raw, "loss"),
+            "source": _loc(raw, "train", "data", "source"),
+            "val_source": _loc(raw, "train", "data", "val_source"),
+            "data": _loc(raw, "train", "data"),
+            "train": _loc(raw, "train"),
+            **{f"inputs.{n}": _loc(raw, "inputs", n) for n in inputs},
+        },
+    }

@@ -1,0 +1,293 @@
+"""Training data: bundled scikit-learn sets, xor, synthetic, .npz/.npy/.csv files and image folders.
+
+Arrays stay NumPy until the loop turns them into tensors. Integer inputs (token ids) keep
+their integer dtype; float inputs become float32. Every problem the data reveals is a
+:class:`DataError` located at the spec key it comes from (the data source, an input).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+BUNDLED = ("digits", "iris", "wine", "breast_cancer", "diabetes")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+class DataError(Exception):
+    """A problem in the data or in how the spec reads it: reported with a code, at a spec key."""
+
+    def __init__(self, code: str, message: str, hint: str, where: str = "source"):
+        super().__init__(message)
+        self.code, self.message, self.hint, self.where = code, message, hint, where
+
+
+@dataclass
+class Data:
+    inputs: dict[str, np.ndarray]
+    targets: np.ndarray
+    lengths: np.ndarray | None = None  # CTC: true length of each padded target row
+    classes: list[str] | None = None  # label names, when the source has them
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def take(self, idx: np.ndarray) -> Data:
+        return Data({k: v[idx] for k, v in self.inputs.items()}, self.targets[idx],
+                    None if self.lengths is None else self.lengths[idx], self.classes, self.meta)
+
+
+def concrete(shape: list[Any], sizes: dict[str, int]) -> list[int | None]:
+    """A declared shape with the batch dim dropped; symbols without a size stay None (free)."""
+    return [d if isinstance(d, int) else sizes.get(d) for d in shape[1:]]
+
+
+def fixed(shape: list[Any], sizes: dict[str, int], default: int = 16) -> tuple[int, ...]:
+    return tuple(d if d is not None else default for d in concrete(shape, sizes))
+
+
+def load(source: str, cfg: dict[str, Any], base: Path, rng: np.random.Generator, *,
+         validation: bool = False) -> Data:
+    data_cfg = cfg["train"]["data"]
+    where = "val_source" if validation else "source"
+    if source == "synthetic":
+        return _synthetic(cfg, data_cfg["num_samples"], rng)
+    if source == "xor":
+        bits = rng.integers(0, 2, size=(data_cfg["num_samples"], 2))
+        x = (bits + rng.normal(0.0, 0.05, size=bits.shape)).astype(np.float32)
+        y = np.logical_xor(bits[:, 0], bits[:, 1]).astype(np.float32)
+        return _shaped(cfg, {_only_input(cfg, source): x}, y, where)
+    if source in BUNDLED:
+        from sklearn import datasets
+
+        bunch = getattr(datasets, f"load_{source}")()
+        names = [str(c) for c in bunch.target_names] if hasattr(bunch, "target_names") else None
+        data = _shaped(cfg, {_only_input(cfg, source): np.asarray(bunch.data)}, np.asarray(bunch.target), where)
+        data.classes = names
+        return data
+    path = Path(source) if Path(source).is_absolute() else base / source
+    if not path.exists():
+        raise DataError("T001", f"data file {source!r} does not exist (looked in {path.parent})",
+                        "check the path; a relative path is read from the spec's folder", where)
+    if path.is_dir():
+        return _images(cfg, path, where)
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        return _npz(cfg, path, data_cfg, where)
+    if suffix == ".npy":
+        return _npy(cfg, path, data_cfg, base, where)
+    if suffix == ".csv":
+        return _csv(cfg, path, data_cfg, where)
+    raise DataError("T001", f"cannot read {source!r}: specc reads .npz, .npy and .csv files and folders of images",
+                    "convert the data to .npz (np.savez('data.npz', x=x, y=y))", where)
+
+
+def _only_input(cfg: dict[str, Any], source: str) -> str:
+    names = list(cfg["inputs"])
+    if len(names) != 1:
+        raise DataError("T003", f"data source {source!r} feeds one input, but the model has {len(names)} "
+                        f"({', '.join(names)})",
+                        "use a .npz file with one array per input (x_key: {input: key, ...})")
+    return names[0]
+
+
+def _synthetic(cfg: dict[str, Any], n: int, rng: np.random.Generator) -> Data:
+    inputs: dict[str, np.ndarray] = {}
+    for name, spec in cfg["inputs"].items():
+        shape = (n, *fixed(spec["shape"], cfg["sizes"]))
+        if spec["dtype"].startswith(("float", "bfloat")):
+            inputs[name] = rng.standard_normal(shape).astype(np.float32)
+        else:
+            inputs[name] = rng.integers(0, cfg["vocab"].get(name, 2), size=shape).astype(spec["dtype"])
+    out = fixed(next(iter(cfg["outputs"].values())), cfg["sizes"])
+    task = cfg["task"]
+    if task == "classification":
+        y = rng.integers(0, out[0], size=(n, *out[1:]))
+    elif task == "binary":
+        y = rng.integers(0, 2, size=(n, *out)).astype(np.float32)
+    elif task == "distribution":
+        y = rng.dirichlet(np.ones(out[-1]), size=(n, *out[:-1])).astype(np.float32)
+    else:
+        y = rng.standard_normal((n, *out)).astype(np.float32)
+    return Data(inputs, y)
+
+
+def _npz(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], where: str) -> Data:
+    try:
+        arrays = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise DataError("T001", f"cannot read {path.name}: {exc}", "write it with np.savez", where) from None
+    keys = data_cfg["x_key"]
+    wanted = keys if isinstance(keys, dict) else {_only_input(cfg, path.name): keys}
+    unknown = sorted(set(wanted) - set(cfg["inputs"]))
+    if unknown:
+        raise DataError("T002", f"x_key names {', '.join(unknown)}, which is not an input of the model",
+                        f"map each input ({', '.join(cfg['inputs'])}) to a key of {path.name}", "data")
+    missing_inputs = sorted(set(cfg["inputs"]) - set(wanted))
+    if missing_inputs:
+        raise DataError("T002", f"x_key gives no array for input {', '.join(missing_inputs)}",
+                        "x_key: {" + ", ".join(f"{n}: KEY" for n in cfg["inputs"]) + "}", "data")
+    needed = [*wanted.values(), data_cfg["y_key"]]
+    absent = [k for k in needed if k not in arrays.files]
+    if absent:
+        raise DataError("T002", f"{path.name} has no array {absent[0]!r} (it holds {', '.join(arrays.files)})",
+                        "set x_key / y_key in train.data to the names the file uses", where)
+    lengths = np.asarray(arrays[data_cfg["lengths_key"]]) if data_cfg["lengths_key"] in arrays.files else None
+    if cfg["task"] == "ctc" and lengths is None:
+        raise DataError("T002", f"CTC training needs each target's length, but {path.name} has no "
+                        f"{data_cfg['lengths_key']!r} array",
+                        "save the lengths beside the padded targets (np.savez(..., y_lengths=lengths)) or set "
+                        "lengths_key", where)
+    data = _shaped(cfg, {n: np.asarray(arrays[k]) for n, k in wanted.items()}, np.asarray(arrays[data_cfg["y_key"]]),
+                   where)
+    data.lengths = lengths
+    return data
+
+
+def _npy(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], base: Path, where: str) -> Data:
+    if not data_cfg.get("targets"):
+        raise DataError("T002", f"{path.name} holds one array (the inputs); the targets are missing",
+                        "name the targets' file: data: {source: x.npy, targets: y.npy}, or use one .npz", where)
+    tpath = Path(data_cfg["targets"])
+    tpath = tpath if tpath.is_absolute() else base / tpath
+    if not tpath.is_file():
+        raise DataError("T001", f"targets file {data_cfg['targets']!r} does not exist", "check the path", "data")
+    x, y = np.load(path, allow_pickle=False), np.load(tpath, allow_pickle=False)
+    return _shaped(cfg, {_only_input(cfg, path.name): x}, y, where)
+
+
+def _csv(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], where: str) -> Data:
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    if len(rows) < 2:
+        raise DataError("T001", f"{path.name} has no data rows", "the first row names the columns", where)
+    header, body = [h.strip() for h in rows[0]], rows[1:]
+    target = data_cfg.get("target") or header[-1]
+    features = data_cfg.get("features") or [h for h in header if h != target]
+    for col in [*features, target]:
+        if col not in header:
+            raise DataError("T002", f"{path.name} has no column {col!r} (it has {', '.join(header)})",
+                            "set features: [...] and target: ... in train.data to column names of the file", "data")
+    fi = [header.index(c) for c in features]
+    ti = header.index(target)
+    try:
+        x = np.array([[float(r[i]) for i in fi] for r in body], dtype=np.float64)
+    except (ValueError, IndexError):
+        raise DataError("T004", f"{path.name}: a feature column holds something that is not a number",
+                        "clean the file, or list only numeric columns in features:", "data") from None
+    raw_y = [r[ti].strip() for r in body]
+    classes = None
+    try:
+        y = np.array([float(v) for v in raw_y])
+    except ValueError:
+        classes = sorted(set(raw_y))
+        y = np.array([classes.index(v) for v in raw_y])
+    data = _shaped(cfg, {_only_input(cfg, path.name): x}, y, where)
+    data.classes = classes
+    return data
+
+
+def _images(cfg: dict[str, Any], folder: Path, where: str) -> Data:
+    from PIL import Image
+
+    name = _only_input(cfg, folder.name)
+    shape = fixed(cfg["inputs"][name]["shape"], cfg["sizes"])
+    if len(shape) != 3 or shape[0] not in (1, 3):
+        raise DataError("T003", f"a folder of images feeds an input of shape [B, 1 or 3, H, W], not {shape}",
+                        "declare the input as [B, 3, H, W] (or 1 channel for greyscale)", f"inputs.{name}")
+    classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    if not classes:
+        raise DataError("T001", f"{folder} has no sub-folders; each class needs one", "put cat/*.png, dog/*.png…",
+                        where)
+    mode = "L" if shape[0] == 1 else "RGB"
+    xs, ys = [], []
+    for label, cls in enumerate(classes):
+        for f in sorted((folder / cls).iterdir()):
+            if f.suffix.lower() in IMAGE_SUFFIXES:
+                with Image.open(f) as im:
+                    arr = np.asarray(im.convert(mode).resize((shape[2], shape[1])), dtype=np.float32) / 255.0
+                xs.append(arr[None] if mode == "L" else arr.transpose(2, 0, 1))
+                ys.append(label)
+    if not xs:
+        raise DataError("T001", f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)})", "add images", where)
+    return Data({name: np.stack(xs)}, np.array(ys), classes=classes)
+
+
+def _shaped(cfg: dict[str, Any], inputs: dict[str, np.ndarray], y: np.ndarray, where: str) -> Data:
+    """Check every array against the declared input (shape and dtype) and shape the targets."""
+    return Data(shape_inputs(cfg, inputs, len(y), where), _targets(cfg, np.asarray(y), where))
+
+
+def shape_inputs(cfg: dict[str, Any], inputs: dict[str, np.ndarray], n: int, where: str = "source"
+                 ) -> dict[str, np.ndarray]:
+    """Each input array checked against its declaration and given its declared shape and dtype."""
+    out: dict[str, np.ndarray] = {}
+    for name, x in inputs.items():
+        spec = cfg["inputs"][name]
+        if len(x) != n:
+            raise DataError("T003", f"input {name!r} has {len(x)} samples but there are {n} targets",
+                            "give every input and the targets the same number of rows", where)
+        declared = concrete(spec["shape"], cfg["sizes"])
+        is_float = spec["dtype"].startswith(("float", "bfloat"))
+        if not is_float:
+            if x.dtype.kind == "f" and not np.all(np.isfinite(x) & (x == np.round(x))):
+                raise DataError("T004", f"input {name!r} is declared {spec['dtype']} (token ids), but the data "
+                                "holds fractional values",
+                                "feed integer ids, or declare the input float32 and drop the Embedding",
+                                f"inputs.{name}")
+            if x.dtype.kind not in "iub" and x.dtype.kind != "f":
+                raise DataError("T004", f"input {name!r} holds {x.dtype} values, not numbers", "feed numeric arrays",
+                                f"inputs.{name}")
+            high = cfg["vocab"].get(name)
+            if x.size and (x.min() < 0 or (high is not None and x.max() >= high)):
+                raise DataError("T004", f"input {name!r} holds ids from {int(x.min())} to {int(x.max())}, but the "
+                                f"Embedding reading it has {high} rows (ids 0 to {high - 1 if high else '?'})",
+                                f"set num_embeddings to at least {int(x.max()) + 1}", f"inputs.{name}")
+            x = x.astype(spec["dtype"])
+        else:
+            if x.dtype.kind not in "iufb":
+                raise DataError("T004", f"input {name!r} holds {x.dtype} values, not numbers", "feed numeric arrays",
+                                f"inputs.{name}")
+            x = x.astype(np.float32)
+        per = x.shape[1:]
+        if len(per) != len(declared) or any(d is not None and d != s for d, s in zip(declared, per)):
+            want = [d if d is not None else "*" for d in declared]
+            if all(d is not None for d in declared) and int(np.prod(per)) == int(np.prod(declared)) and len(per) <= 1:
+                x = x.reshape(len(x), *declared)  # flat rows of an image (digits: 64 → 1×8×8)
+            else:
+                raise DataError("T003", f"input {name!r} takes samples of shape {want}, but the data has "
+                                f"{list(per)} ({int(np.prod(per))} values)",
+                                "choose another data source, or declare the input's shape as the data has it",
+                                f"inputs.{name}")
+        out[name] = x
+    return out
+
+
+def _targets(cfg: dict[str, Any], y: np.ndarray, where: str) -> np.ndarray:
+    task = cfg["task"]
+    if task == "ctc":
+        return y.astype(np.int64)
+    out = fixed(next(iter(cfg["outputs"].values())), cfg["sizes"])
+    n = len(y)
+    if task == "classification":
+        if y.dtype.kind == "f" and not np.all(y == np.round(y)):
+            raise DataError("T006", "the loss wants class indices, but the targets hold fractional values",
+                            "use integer class labels, or a regression loss such as MSELoss", "loss")
+        want = out[1:]
+        y = y.astype(np.int64)
+        if y.ndim == 2 and y.shape[1] == 1 and not want:
+            y = y[:, 0]
+        if tuple(y.shape[1:]) != tuple(want) and not (len(want) == y.ndim - 1):
+            raise DataError("T003", f"targets have shape {list(y.shape[1:])} per sample, the output needs {list(want)}",
+                            "give one class index per position of the output", where)
+        return y
+    y = y.astype(np.float32)
+    if int(np.prod(y.shape[1:])) == int(np.prod(out)) and all(isinstance(d, int) for d in out):
+        return y.reshape(n, *out)
+    raise DataError("T003", f"targets have shape {list(y.shape[1:])} per sample, the output has {list(out)}",
+                    "make the model's output match the targets", where)

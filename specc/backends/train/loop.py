@@ -1,0 +1,481 @@
+"""The one training loop, used by `specc train`, `specc.train(...)` and `specc compile --train`.
+
+Reproducible by construction: the data order of epoch e comes from its own generator seeded
+with (seed, e), and every epoch ends with a checkpoint holding the weights, the optimizer,
+scheduler and scaler state and the RNG states of torch, NumPy and Python. A run resumed from
+that checkpoint on CPU ends bit-identical to one never interrupted.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ...atomic import atomic_write
+from . import data as data_mod
+from . import distributed
+from . import metrics as metrics_mod
+from .checks import check_data
+from .data import Data, DataError
+from .preprocess import Preprocessing
+from .run import (
+    load_tensors,
+    read_json,
+    save_tensors,
+    sweep,
+    write_checkpoint,
+    write_curves,
+    write_history,
+    write_json,
+    write_report,
+)
+from .state import flatten, rng_state, set_rng_state, unflatten
+
+Log = Callable[[dict[str, Any]], None]
+
+
+class TrainError(Exception):
+    """A problem with how training was asked for (not a spec or data error): exit 2."""
+
+
+@dataclass
+class Options:
+    run: Path | None = None
+    resume: bool = False
+    init_from: Path | None = None
+    device: str | None = None
+    epochs: int | None = None
+    seed: int | None = None
+    max_steps: int | None = None
+    base: Path = field(default_factory=Path.cwd)
+    log: Log | None = None
+    extra_files: dict[str, str] = field(default_factory=dict)  # written into a new run folder
+
+
+@dataclass
+class Result:
+    history: list[dict[str, Any]]
+    report: dict[str, Any]
+    model: nn.Module
+    preprocessing: Preprocessing
+    run: Path | None
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise TrainError(f"--device {name} was asked for, but CUDA is not available here; use --device cpu")
+    return torch.device(name)
+
+
+def precision(device: torch.device, mixed: bool) -> tuple[bool, str, str | None]:
+    """(autocast on, label, note). Mixed precision (fp16 autocast + GradScaler) runs on CUDA only;
+    on CPU the run stays fp32 and the report says so."""
+    if not mixed:
+        return False, "fp32", None
+    if device.type != "cuda":
+        return False, "fp32", f"mixed_precision asks for CUDA; this run is on {device.type}, so it ran in fp32"
+    return True, "fp16 mixed (autocast + GradScaler)", None
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def split(cfg: dict[str, Any], data: Data, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train, validation) indices: stratified for classification when every class has two rows."""
+    dcfg = cfg["train"]["data"]
+    n = len(data)
+    n_val = int(n * dcfg["val_split"])
+    if n_val == 0:
+        return np.arange(n), np.arange(0)
+    rng = np.random.default_rng(seed)
+    y = data.targets
+    if cfg["task"] == "classification" and dcfg["stratify"] and y.ndim == 1:
+        from sklearn.model_selection import train_test_split
+
+        counts = np.bincount(y) if y.size and y.min() >= 0 else np.array([0])
+        if counts[counts > 0].min() >= 2 and n_val >= (counts > 0).sum():
+            tr, va = train_test_split(np.arange(n), test_size=n_val, stratify=y, random_state=seed % 2**32)
+            return np.sort(tr), np.sort(va)
+    order = rng.permutation(n) if dcfg["shuffle"] else np.arange(n)
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def batch_order(n: int, epoch: int, seed: int, cfg: dict[str, Any], labels: np.ndarray | None) -> torch.Tensor:
+    """The sample order of one epoch, from a generator of its own: resuming at any epoch replays it."""
+    dcfg = cfg["train"]["data"]
+    gen = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    if dcfg["sampler"] == "balanced" and labels is not None:
+        counts = np.bincount(labels)
+        weights = torch.as_tensor(1.0 / counts[labels], dtype=torch.float64)
+        return torch.multinomial(weights, n, replacement=True, generator=gen)
+    if not dcfg["shuffle"]:
+        return torch.arange(n)
+    return torch.randperm(n, generator=gen)
+
+
+def balanced_weights(labels: np.ndarray, classes: int) -> torch.Tensor:
+    """scikit-learn's 'balanced': n / (classes · count); a class absent from training gets 1."""
+    counts = np.bincount(labels.reshape(-1)[labels.reshape(-1) >= 0], minlength=classes).astype(np.float64)
+    w = np.where(counts > 0, counts.sum() / (classes * np.maximum(counts, 1)), 1.0)
+    return torch.as_tensor(w, dtype=torch.float32)
+
+
+def init_from(model: nn.Module, path: Path) -> dict[str, Any]:
+    """Load matching weights from a safetensors file; report what was missing or unexpected."""
+    if path.is_dir():
+        path = path / "model.safetensors"
+    if not path.is_file():
+        raise TrainError(f"--init-from: no such checkpoint: {path}")
+    try:
+        state = load_tensors(path)
+    except Exception as exc:  # noqa: BLE001 -- safetensors has its own error types for a bad file
+        raise TrainError(f"--init-from: {path} is not a readable .safetensors file ({exc})") from None
+    own = model.state_dict()
+    wrong = [f"{k} {tuple(state[k].shape)} (the model needs {tuple(own[k].shape)})"
+             for k in own if k in state and state[k].shape != own[k].shape]
+    if wrong:
+        raise TrainError(f"--init-from: {path} has weights of other shapes: " + "; ".join(wrong[:5]))
+    result = model.load_state_dict(state, strict=False)
+    if not set(state) & set(own):
+        raise TrainError(f"--init-from: no weight of {path} belongs to this model "
+                         f"(it has {', '.join(sorted(state)[:3])}…; the model {', '.join(sorted(own)[:3])}…)")
+    return {"path": str(path), "loaded": len(set(state) & set(own)), "missing": sorted(result.missing_keys),
+            "unexpected": sorted(result.unexpected_keys)}
+
+
+class Trainer:
+    def __init__(self, module: ModuleType, cfg: dict[str, Any], opts: Options):
+        self.module, self.cfg, self.opts = module, cfg, opts
+        tcfg = cfg["train"]
+        self.seed = opts.seed if opts.seed is not None else (tcfg["seed"] if tcfg["seed"] is not None else 0)
+        self.epochs = opts.epochs or tcfg["epochs"]
+        self.device = pick_device(opts.device or tcfg["device"])
+        self.dist = distributed.setup(self.device)
+        if self.dist.on and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)
+            torch.cuda.set_device(self.device)
+        self.amp, self.precision, note = precision(self.device, tcfg["mixed_precision"])
+        self.notes = [note] if note else []
+        self.log = opts.log if opts.log is not None and self.dist.main else (lambda rec: None)
+        self.task = cfg["task"]
+
+    # -- data -------------------------------------------------------------------------------------------
+    def prepare(self) -> None:
+        cfg, dcfg = self.cfg, self.cfg["train"]["data"]
+        seed_everything(self.seed)
+        rng = np.random.default_rng(self.seed)
+        full = data_mod.load(dcfg["source"], cfg, self.opts.base, rng)
+        if dcfg["val_source"]:
+            train, val = full, data_mod.load(dcfg["val_source"], cfg, self.opts.base, rng, validation=True)
+        else:
+            tr, va = split(cfg, full, self.seed)
+            train, val = full.take(tr), full.take(va)
+        if len(train) == 0:
+            raise DataError("T003", "the training split is empty", "use more data or a smaller val_split", "data")
+        check_data(cfg, train, val)
+        self.classes = full.classes
+        self.pre = Preprocessing.fit(cfg, train.inputs, train.targets)
+        self.train_data, self.val_data = train, val
+        self.train_t = self._tensors(train)
+        self.val_t = self._tensors(val) if len(val) else None
+
+    def _tensors(self, d: Data) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor | None]:
+        xs = [torch.from_numpy(np.ascontiguousarray(v)) for v in self.pre.apply_inputs(d.inputs).values()]
+        y = torch.from_numpy(np.ascontiguousarray(self.pre.apply_targets(d.targets)))
+        lengths = torch.from_numpy(d.lengths.astype(np.int64)) if d.lengths is not None else None
+        return xs, y, lengths
+
+    # -- model ------------------------------------------------------------------------------------------
+    def build(self) -> None:
+        torch.manual_seed(self.seed)
+        self.model = getattr(self.module, self.cfg["model"])()
+        self.init_report = init_from(self.model, self.opts.init_from) if self.opts.init_from else None
+        self.model.to(self.device)
+        self.net: nn.Module = self.model  # what the training steps call: the model, or its DDP wrapper
+        if self.dist.on:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.net = DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        self.loss_fn = self.module.build_loss()
+        if self.cfg["train"]["class_weights"] == "auto":
+            if self.task != "classification" or not hasattr(self.loss_fn, "weight"):
+                raise TrainError("class_weights: auto needs a classification loss with a weight (CrossEntropyLoss)")
+            width = next(iter(self.cfg["outputs"].values()))[1]
+            self.loss_fn.weight = balanced_weights(self.train_data.targets, int(width))
+        self.loss_fn.to(self.device)
+        self.optimizer = self.module.build_optimizer(self.model)
+        self.batch_size = max(1, self.cfg["train"]["batch_size"] // self.dist.world)  # per process
+        per_rank = math.ceil(len(self.train_data) / self.dist.world)
+        steps = max(1, math.ceil(math.ceil(per_rank / self.batch_size) / self.cfg["train"]["accumulate"]))
+        build_sched = getattr(self.module, "build_scheduler", None)
+        self.scheduler = build_sched(self.optimizer, self.epochs, steps) if build_sched else None
+        self.sched_interval = getattr(self.module, "SCHEDULER_INTERVAL", "epoch")
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+
+    # -- one step ---------------------------------------------------------------------------------------
+    def loss_of(self, out: torch.Tensor, y: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+        if self.task == "ctc":
+            shape = next(iter(self.cfg["outputs"].values()))
+            batch_first = shape[0] == next(iter(self.cfg["inputs"].values()))["shape"][0] and shape[0] != shape[1]
+            log_probs = out.transpose(0, 1) if batch_first else out  # CTCLoss reads (T, B, C)
+            t, b = log_probs.shape[0], log_probs.shape[1]
+            in_len = torch.full((b,), t, dtype=torch.long, device=out.device)
+            assert lengths is not None
+            return self.loss_fn(log_probs.float(), y, in_len, lengths)
+        return self.loss_fn(out, y)
+
+    def evaluate(self, tensors: tuple[list[torch.Tensor], torch.Tensor, torch.Tensor | None]) -> dict[str, Any]:
+        xs, y, lengths = tensors
+        if self.dist.on:  # each rank scores its share; the pieces are gathered below
+            part = torch.arange(self.dist.rank, len(y), self.dist.world)
+            xs, y = [x[part] for x in xs], y[part]
+            lengths = lengths[part] if lengths is not None else None
+        self.model.eval()
+        bs = self.cfg["train"]["batch_size"]
+        total, outs = 0.0, []
+        with torch.no_grad():
+            for i in range(0, len(y), bs):
+                xb = [x[i:i + bs].to(self.device) for x in xs]
+                yb = y[i:i + bs].to(self.device)
+                lb = lengths[i:i + bs].to(self.device) if lengths is not None else None
+                out = self.model(*xb)
+                out = out[0] if isinstance(out, tuple) else out
+                total += float(self.loss_of(out, yb, lb)) * len(yb)
+                outs.append(out.float().cpu())
+        o = torch.cat(outs).numpy() if outs else np.zeros((0,), dtype=np.float32)
+        t = y.numpy()
+        if self.dist.on:
+            pieces = distributed.gather((total, len(y), o, t), self.dist)
+            total = sum(p[0] for p in pieces)
+            count = sum(p[1] for p in pieces)
+            o = np.concatenate([p[2] for p in pieces if p[1]])
+            t = np.concatenate([p[3] for p in pieces if p[1]])
+        else:
+            count = len(y)
+        result: dict[str, Any] = {"loss": total / max(count, 1)}
+        if self.task in ("classification", "binary", "regression"):
+            if self.task == "regression":  # metrics in the targets' own units
+                o, t = self.pre.invert_outputs(o), self.pre.invert_outputs(t)
+            result.update(metrics_mod.compute(self.task, o, t, self.cfg["threshold"]))
+        return result
+
+    # -- checkpoints ------------------------------------------------------------------------------------
+    def _state(self, epoch: int, history: list[dict[str, Any]]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        tensors: dict[str, torch.Tensor] = {}
+        meta = {
+            "epoch": epoch, "step": self.step, "seed": self.seed, "history": history,
+            "best": self.best, "best_epoch": self.best_epoch, "patience_left": self.patience_left,
+            "optimizer": flatten(self.optimizer.state_dict(), "optimizer", tensors),
+            "scheduler": flatten(self.scheduler.state_dict(), "scheduler", tensors) if self.scheduler else None,
+            "scaler": flatten(self.scaler.state_dict(), "scaler", tensors),
+            "rng": flatten(rng_state(), "rng", tensors),
+        }
+        return tensors, meta
+
+    def _restore(self, ckpt: Path) -> tuple[int, list[dict[str, Any]]]:
+        meta = read_json(ckpt / "state.json")
+        tensors = load_tensors(ckpt / "state.safetensors")
+        self.model.load_state_dict(load_tensors(ckpt / "model.safetensors"))
+        self.optimizer.load_state_dict(unflatten(meta["optimizer"], tensors))
+        if self.scheduler is not None and meta["scheduler"] is not None:
+            self.scheduler.load_state_dict(unflatten(meta["scheduler"], tensors))
+        self.scaler.load_state_dict(unflatten(meta["scaler"], tensors))
+        set_rng_state(unflatten(meta["rng"], tensors))
+        self.step, self.best, self.best_epoch = meta["step"], meta["best"], meta["best_epoch"]
+        self.patience_left = meta["patience_left"]
+        return int(meta["epoch"]), list(meta["history"])
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+
+    # -- the loop ---------------------------------------------------------------------------------------
+    def fit(self) -> Result:
+        started = time.perf_counter()
+        self.prepare()
+        self.build()
+        tcfg, run = self.cfg["train"], (self.opts.run if self.dist.main else None)  # rank 0 alone writes
+        stopper = tcfg["early_stopping"]
+        has_val = self.val_t is not None
+        monitor = stopper["monitor"] if stopper else ("val_loss" if has_val else "loss")
+        direction = metrics_mod.better(monitor, stopper["mode"] if stopper else "auto")
+        self.best: float | None = None
+        self.best_epoch: int | None = None
+        self.patience_left = stopper["patience"] if stopper else None
+        self.step = 0
+        history: list[dict[str, Any]] = []
+        first = 1
+        if run is not None:
+            run.mkdir(parents=True, exist_ok=True)
+            sweep(run)
+            if not self.opts.resume:
+                self._write_start(run)
+        if self.opts.resume and self.opts.run is not None and (self.opts.run / "last").exists():
+            done, history = self._restore(self.opts.run / "last")
+            # a run that had stopped early is finished: resuming it must not train on
+            first = self.epochs + 1 if stopper and self.patience_left is not None and self.patience_left <= 0 \
+                else done + 1
+        labels = self.train_data.targets if tcfg["data"]["sampler"] == "balanced" else None
+        xs, y, lengths = self.train_t
+        bs, accumulate = self.batch_size, tcfg["accumulate"]
+        stopped = None
+        batch_events = getattr(self.log, "batches", False)
+        for epoch in range(first, self.epochs + 1):
+            t0 = time.perf_counter()
+            self.model.train()
+            order = distributed.shard(batch_order(len(y), epoch, self.seed, self.cfg, labels), self.dist)
+            running = torch.zeros((), device=self.device)  # summed on the device: no sync per batch
+            seen = 0
+            n_batches = math.ceil(len(order) / bs)
+            self.optimizer.zero_grad(set_to_none=True)
+            for b in range(n_batches):
+                idx = order[b * bs:(b + 1) * bs]
+                xb = [x[idx].to(self.device, non_blocking=True) for x in xs]
+                yb = y[idx].to(self.device, non_blocking=True)
+                lb = lengths[idx].to(self.device) if lengths is not None else None
+                with torch.autocast(self.device.type, enabled=self.amp):
+                    out = self.net(*xb)
+                    out = out[0] if isinstance(out, tuple) else out
+                    loss = self.loss_of(out, yb, lb)
+                # the last group of an epoch may be short: weigh each batch by its share of it
+                group = min(accumulate, n_batches - (b // accumulate) * accumulate)
+                self.scaler.scale(loss / group).backward()
+                running.add_(loss.detach().float(), alpha=len(idx))
+                seen += len(idx)
+                if (b + 1) % accumulate == 0 or b + 1 == n_batches:
+                    if tcfg["grad_clip"]:
+                        self.scaler.unscale_(self.optimizer)
+                        nn.utils.clip_grad_norm_(self.model.parameters(), tcfg["grad_clip"])
+                    self.scaler.step(self.optimizer)
+                    self.scaler.update()
+                    self.optimizer.zero_grad(set_to_none=True)
+                    self.step += 1
+                    if self.scheduler is not None and self.sched_interval == "step":
+                        self.scheduler.step()
+                if batch_events and (b % 10 == 9 or b + 1 == n_batches):  # a progress bar's ticks
+                    self.log({"event": "batch", "epoch": epoch, "epochs": self.epochs, "batch": b + 1,
+                              "batches": n_batches, "loss": float(loss.detach())})
+                if self.opts.max_steps is not None and self.step >= self.opts.max_steps:
+                    break
+            if self.dist.on:  # the training loss over every rank's samples
+                pieces = distributed.gather((float(running), seen), self.dist)
+                running, seen = sum(p[0] for p in pieces), sum(p[1] for p in pieces)
+            record: dict[str, Any] = {"epoch": epoch, "loss": float(running) / max(seen, 1)}
+            if not math.isfinite(record["loss"]):
+                raise TrainError(f"the training loss became {record['loss']} in epoch {epoch}; lower the lr, "
+                                 "set grad_clip, or check the targets against the loss")
+            if has_val:
+                assert self.val_t is not None
+                record.update({f"val_{k}": v for k, v in self.evaluate(self.val_t).items()
+                               if k != "confusion_matrix"})
+            record["lr"] = self.optimizer.param_groups[0]["lr"]
+            record["seconds"] = time.perf_counter() - t0
+            if self.scheduler is not None and self.sched_interval == "epoch":
+                if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                    self.scheduler.step(record.get("val_loss", record["loss"]))
+                else:
+                    self.scheduler.step()
+            history.append(record)
+            value = record.get(monitor)
+            if value is None:
+                raise TrainError(f"early stopping monitors {monitor}, which a {self.task} run does not compute; "
+                                 "monitor val_loss")
+            improved = self.best is None or (value < self.best - (stopper or {}).get("min_delta", 0.0)
+                                             if direction == "min" else
+                                             value > self.best + (stopper or {}).get("min_delta", 0.0))
+            if improved:
+                self.best, self.best_epoch = float(value), epoch
+                if stopper:
+                    self.patience_left = stopper["patience"]
+            elif stopper:
+                self.patience_left -= 1
+            self.log({"event": "epoch", "epochs": self.epochs, **record})
+            if run is not None:
+                tensors, meta = self._state(epoch, history)
+                write_checkpoint(run, epoch, self.weights(), tensors, meta,
+                                 ("last", "best") if improved else ("last",))
+                write_history(run, history)
+            if self.opts.max_steps is not None and self.step >= self.opts.max_steps:
+                break
+            if stopper and self.patience_left <= 0:
+                stopped = f"{monitor} did not improve for {stopper['patience']} epochs (after epoch {epoch})"
+                break
+        distributed.barrier(self.dist)  # rank 0's last checkpoint is on disk for every rank
+        best = self.opts.run / "best" if self.opts.run is not None else None
+        if stopper and stopper["restore_best"] and best is not None and best.exists():
+            self.model.load_state_dict(load_tensors(best / "model.safetensors"))
+        elif stopper and stopper["restore_best"] and best is None and self.best_epoch != len(history):
+            self.notes.append("restore_best needs a run folder to keep the best weights; the last ones are kept")
+        final = self.evaluate(self.val_t) if has_val and self.val_t is not None else self.evaluate(self.train_t)
+        report = {
+            "model": self.cfg["model"], "spec": self.cfg["spec"], "task": self.task, "device": str(self.device),
+            "precision": self.precision, "seed": self.seed, "epochs_run": len(history),
+            "seconds": time.perf_counter() - started, "stopped_early": stopped,
+            "monitor": monitor, "best_epoch": self.best_epoch, "best": self.best,
+            "data": {"source": tcfg["data"]["source"], "val_source": tcfg["data"]["val_source"],
+                     "train_samples": len(self.train_data), "val_samples": len(self.val_data),
+                     "classes": self.classes},
+            "preprocess": self.pre.describe(),
+            "final": {("val_" if has_val else "train_") + k: v for k, v in final.items()},
+            "init_from": self.init_report, "notes": self.notes,
+            "distributed": {"world_size": self.dist.world, "batch_per_process": self.batch_size}
+            if self.dist.on else None,
+        }
+        if run is not None:
+            save_tensors(run / "model.safetensors", self.weights(), {"model": self.cfg["model"]})
+            write_history(run, history)
+            write_curves(run, history)
+            write_report(run, report)
+        if tcfg.get("checkpoint") and self.dist.main:
+            path = Path(tcfg["checkpoint"])
+            save_tensors(path if path.is_absolute() else self.opts.base / path, self.weights(),
+                         {"model": self.cfg["model"]})
+        distributed.teardown(self.dist)
+        return Result(history, report, self.model, self.pre, run)
+
+    def _write_start(self, run: Path) -> None:
+        for name, text in self.opts.extra_files.items():
+            atomic_write(run / name, text)
+        write_json(run / "config.json", self.cfg)
+        arrays = {k: torch.from_numpy(v) for k, v in self.pre.arrays().items()}
+        save_tensors(run / "preprocess.safetensors", arrays or {"_empty": torch.zeros(0)})  # safetensors needs one
+        write_json(run / "preprocess.json", {**self.pre.meta(), "classes": self.classes})
+
+
+def fit(module: ModuleType, cfg: dict[str, Any], opts: Options) -> Result:
+    return Trainer(module, cfg, opts).fit()
+
+
+def plain_log(stream: Any = None) -> Log:
+    stream = stream or sys.stdout
+
+    def log(rec: dict[str, Any]) -> None:
+        if rec.get("event") != "epoch":
+            return
+        parts = [f"epoch {rec['epoch']}/{rec['epochs']}", f"loss {rec['loss']:.4f}"]
+        parts += [f"{k} {v:.4f}" for k, v in rec.items()
+                  if k.startswith("val_") and isinstance(v, float)]
+        parts.append(f"({rec['seconds']:.1f}s)")
+        stream.write("  ".join(parts) + "\n")
+        stream.flush()
+
+    return log
+
+
+__all__ = ["Options", "Result", "TrainError", "fit", "plain_log"]

@@ -1,0 +1,70 @@
+"""The task's metrics, computed with scikit-learn from a whole split's outputs."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+
+LOWER_IS_BETTER = {"loss", "mae", "rmse"}
+
+
+def better(metric: str, mode: str) -> str:
+    """min or max for an early-stopping monitor such as val_f1."""
+    if mode != "auto":
+        return mode
+    return "min" if metric.removeprefix("val_") in LOWER_IS_BETTER else "max"
+
+
+def compute(task: str, outputs: np.ndarray, targets: np.ndarray, threshold: float = 0.5) -> dict[str, Any]:
+    """Metrics of one split: outputs as the model gives them (logits or probabilities)."""
+    from sklearn import metrics as skm
+
+    out: dict[str, Any] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # undefined precision for an absent class is reported as 0
+        if task == "classification":
+            pred = outputs.argmax(1)
+            if outputs.ndim > 2:  # a tagger: one class per position
+                y, p = targets.reshape(-1), pred.reshape(-1)
+                keep = y >= 0  # ignore_index positions (-100) are padding
+                out["token_accuracy"] = float(skm.accuracy_score(y[keep], p[keep]))
+                out["accuracy"] = out["token_accuracy"]
+                return out
+            labels = list(range(outputs.shape[1]))
+            out["accuracy"] = float(skm.accuracy_score(targets, pred))
+            p, r, f, _ = skm.precision_recall_fscore_support(targets, pred, labels=labels, average="macro",
+                                                             zero_division=0)
+            out.update(precision=float(p), recall=float(r), f1=float(f))
+            out["confusion_matrix"] = skm.confusion_matrix(targets, pred, labels=labels).tolist()
+            return out
+        if task == "binary":
+            flat_y = targets.reshape(len(targets), -1)
+            scores = outputs.reshape(len(outputs), -1)
+            pred = (scores > threshold).astype(np.int64)
+            truth = (flat_y > 0.5).astype(np.int64)
+            out["accuracy"] = float((pred == truth).mean())
+            if truth.shape[1] == 1:
+                p, r, f, _ = skm.precision_recall_fscore_support(truth[:, 0], pred[:, 0], average="binary",
+                                                                 zero_division=0)
+                out.update(precision=float(p), recall=float(r), f1=float(f))
+                out["confusion_matrix"] = skm.confusion_matrix(truth[:, 0], pred[:, 0], labels=[0, 1]).tolist()
+            else:
+                p, r, f, _ = skm.precision_recall_fscore_support(truth, pred, average="macro", zero_division=0)
+                out.update(precision=float(p), recall=float(r), f1=float(f))
+            try:
+                auc = skm.roc_auc_score(truth if truth.shape[1] > 1 else truth[:, 0],
+                                        scores if truth.shape[1] > 1 else scores[:, 0], average="macro")
+                out["roc_auc"] = float(auc)
+            except ValueError:  # one class only in this split: AUC is undefined
+                out["roc_auc"] = math.nan
+            return out
+        if task == "regression":
+            y, p = targets.reshape(len(targets), -1), outputs.reshape(len(outputs), -1)
+            out["mae"] = float(skm.mean_absolute_error(y, p))
+            out["rmse"] = float(math.sqrt(skm.mean_squared_error(y, p)))
+            out["r2"] = float(skm.r2_score(y, p)) if len(y) > 1 else math.nan
+            return out
+    return out

@@ -1,0 +1,176 @@
+"""Predict and evaluate with a trained run: raw inputs in, answers in the targets' own units.
+
+A run folder holds all that is needed: the spec, the config, the fitted preprocessing and the
+weights. The same scaling is baked into the ONNX graph by :func:`with_preprocessing`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .preprocess import Preprocessing
+from .run import load_tensors, read_json
+
+
+@dataclass
+class Trained:
+    cfg: dict[str, Any]
+    model: nn.Module
+    pre: Preprocessing
+    classes: list[str] | None
+    weights: Path
+
+
+def resolve_weights(path: Path) -> Path:
+    """A run folder (its final weights), a checkpoint folder, or a .safetensors file."""
+    if path.is_dir():
+        for candidate in (path / "model.safetensors", path / "last" / "model.safetensors"):
+            if candidate.is_file():
+                return candidate
+    return path
+
+
+def run_of(weights: Path) -> Path | None:
+    """The run folder a weights file belongs to, if any (it holds config.json)."""
+    for folder in (weights.parent, weights.parent.parent, weights.parent.parent.parent):
+        if (folder / "config.json").is_file() and (folder / "preprocess.json").is_file():
+            return folder
+    return None
+
+
+def load_preprocessing(run: Path) -> tuple[Preprocessing, list[str] | None]:
+    meta = read_json(run / "preprocess.json")
+    arrays = {k: v.numpy() for k, v in load_tensors(run / "preprocess.safetensors").items()}
+    return Preprocessing.restore(meta, arrays), meta.get("classes")
+
+
+def load_run(run: Path, module: Any) -> Trained:
+    cfg = read_json(run / "config.json")
+    model = getattr(module, cfg["model"])()
+    weights = resolve_weights(run)
+    model.load_state_dict(load_tensors(weights))
+    model.eval()
+    pre, classes = load_preprocessing(run)
+    return Trained(cfg, model, pre, classes, weights)
+
+
+def parse_input(text: str, names: list[str]) -> dict[str, np.ndarray]:
+    """--input as a .npy, .npz or .csv file, or a literal such as '[[60]]' (several inputs: a .npz)."""
+    path = Path(text)
+    if path.suffix.lower() in (".npy", ".npz", ".csv") and path.is_file():
+        if path.suffix.lower() == ".npz":
+            arrays = np.load(path, allow_pickle=False)
+            missing = [n for n in names if n not in arrays.files]
+            if missing and len(names) == 1 and len(arrays.files) == 1:
+                return {names[0]: arrays[arrays.files[0]]}
+            if missing:
+                raise ValueError(f"{path.name} has no array {missing[0]!r} (it holds {', '.join(arrays.files)})")
+            return {n: arrays[n] for n in names}
+        if path.suffix.lower() == ".npy":
+            arrays_one = np.load(path, allow_pickle=False)
+        else:
+            rows = [r for r in path.read_text(encoding="utf-8").splitlines() if r.strip()]
+            try:
+                float(rows[0].split(",")[0])
+            except ValueError:
+                rows = rows[1:]  # a header row
+            arrays_one = np.array([[float(v) for v in r.split(",")] for r in rows])
+        if len(names) != 1:
+            raise ValueError(f"the model has {len(names)} inputs; give them in one .npz with those names")
+        return {names[0]: arrays_one}
+    if path.suffix.lower() in (".npy", ".npz", ".csv"):
+        raise ValueError(f"no such file: {text}")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        raise ValueError(f"--input {text!r} is neither a file nor a literal such as '[[60]]'") from None
+    if len(names) != 1:
+        raise ValueError(f"the model has {len(names)} inputs; give them in one .npz with those names")
+    return {names[0]: np.asarray(value)}
+
+
+def predict(trained: Trained, raw: dict[str, np.ndarray], batch_size: int = 256) -> dict[str, Any]:
+    from .data import shape_inputs  # the same shape and dtype rules as training data
+
+    cfg = trained.cfg
+    raw = {name: _batched(x, cfg["inputs"][name]["shape"]) for name, x in raw.items()}
+    n = len(next(iter(raw.values())))
+    shaped = shape_inputs(cfg, raw, n, "input")
+    xs = [torch.from_numpy(np.ascontiguousarray(v)) for v in trained.pre.apply_inputs(shaped).values()]
+    outs = []
+    with torch.no_grad():
+        for i in range(0, n, batch_size):
+            out = trained.model(*[x[i:i + batch_size] for x in xs])
+            outs.append((out[0] if isinstance(out, tuple) else out).float())
+    out_t = torch.cat(outs)
+    task = cfg["task"]
+    result: dict[str, Any] = {"task": task}
+    if task == "classification":
+        probs = torch.softmax(out_t, 1) if cfg["loss"]["type"] != "NLLLoss" else out_t.exp()
+        labels = probs.argmax(1).numpy()
+        result["label"] = labels.tolist()
+        if trained.classes:
+            result["class"] = np.asarray(trained.classes, dtype=object)[labels].tolist()
+        result["probabilities"] = probs.numpy().tolist()
+    elif task == "binary":
+        probs = torch.sigmoid(out_t) if cfg["loss"]["type"] == "BCEWithLogitsLoss" else out_t
+        result["label"] = (probs > 0.5).long().numpy().tolist()
+        result["probabilities"] = probs.numpy().tolist()
+    else:
+        result["prediction"] = trained.pre.invert_outputs(out_t.numpy()).tolist()
+    return result
+
+
+def _batched(x: np.ndarray, shape: list[Any]) -> np.ndarray:
+    """A sample given without its batch dim becomes a batch of one; for an input such as [B, 1],
+    '60' is one sample and '[60, 70]' two."""
+    per_sample = len(shape) - 1
+    if all(d == 1 for d in shape[1:]) and x.ndim <= per_sample:
+        return x.reshape(-1, *[1] * per_sample)  # one value per sample: '[60, 70]' is two samples
+    if x.ndim == per_sample:
+        return x[None]
+    return x
+
+
+class WithPreprocessing(nn.Module):
+    """The model with its fitted scaling around it: raw inputs in, original units out."""
+
+    def __init__(self, model: nn.Module, pre: Preprocessing, names: list[str]):
+        super().__init__()
+        self.model = model
+        self.names = names
+        for i, n in enumerate(names):
+            s = pre.inputs.get(n)
+            self.register_buffer(f"in_shift_{i}", torch.from_numpy(s.shift) if s else torch.zeros(0))
+            self.register_buffer(f"in_scale_{i}", torch.from_numpy(s.scale) if s else torch.zeros(0))
+        t = pre.target
+        self.register_buffer("out_shift", torch.from_numpy(t.shift) if t else torch.zeros(0))
+        self.register_buffer("out_scale", torch.from_numpy(t.scale) if t else torch.zeros(0))
+        self.scaled = [bool(pre.inputs.get(n)) for n in names]
+        self.unscale = t is not None
+
+    def forward(self, *xs: torch.Tensor) -> Any:
+        ins = [(x - getattr(self, f"in_shift_{i}")) / getattr(self, f"in_scale_{i}") if self.scaled[i] else x
+               for i, x in enumerate(xs)]
+        out = self.model(*ins)
+        if self.unscale:
+            return out * self.out_scale + self.out_shift
+        return out
+
+
+def with_preprocessing(module: nn.Module, weights: Path, input_names: list[str]) -> nn.Module:
+    """Wrap ``module`` in its run's scaling when ``weights`` come from a run folder."""
+    run = run_of(weights)
+    if run is None:
+        return module
+    pre, _ = load_preprocessing(run)
+    if not pre.inputs and pre.target is None:
+        return module
+    return WithPreprocessing(module, pre, input_names)

@@ -1,0 +1,109 @@
+"""Scaling of inputs and regression targets, fitted on the training split only.
+
+Statistics are per feature (all but the batch dim). A constant feature gets scale 1, so it
+passes through shifted to 0 instead of blowing up to 10⁶. The fitted state is saved in the
+run (safetensors + JSON) and applied by predict, evaluate and the exported ONNX graph.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+EPS = 1e-12
+BOUNDED = {"Sigmoid", "Tanh", "Softmax", "Hardsigmoid", "Hardtanh", "Softsign"}
+
+
+@dataclass
+class Scaler:
+    kind: str  # standardize or minmax
+    shift: np.ndarray  # x' = (x - shift) / scale
+    scale: np.ndarray
+
+    @classmethod
+    def fit(cls, kind: str, x: np.ndarray) -> Scaler:
+        x = x.astype(np.float64)
+        if kind == "standardize":
+            shift, scale = x.mean(0), x.std(0)
+        else:
+            shift, scale = x.min(0), x.max(0) - x.min(0)
+        scale = np.where(scale > EPS, scale, 1.0)  # a constant feature: leave its spread alone
+        return cls(kind, shift.astype(np.float32), scale.astype(np.float32))
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        return ((x - self.shift) / self.scale).astype(np.float32)
+
+    def invert(self, y: np.ndarray) -> np.ndarray:
+        return (y * self.scale + self.shift).astype(np.float32)
+
+
+def resolve(cfg: dict[str, Any]) -> tuple[dict[str, str], str]:
+    """What ``auto`` means for this model: (kind per float input, kind for the targets)."""
+    pre = cfg["train"]["preprocess"]
+    kinds = {}
+    for name, spec in cfg["inputs"].items():
+        is_float = spec["dtype"].startswith(("float", "bfloat"))
+        kind = pre["inputs"]
+        if kind == "auto":
+            # tabular rows [B, features]; images and sequences are left as they are
+            kind = "standardize" if len(spec["shape"]) == 2 else "none"
+        kinds[name] = kind if is_float else "none"  # never scale token ids
+    target = pre["targets"]
+    if cfg["task"] != "regression":
+        target = "none"  # class labels, 0/1 targets and probability rows keep their meaning
+    elif target == "auto":
+        # a bounded head (Sigmoid: 0…1, Tanh: -1…1) is meant to fit targets in its own range
+        last = next(iter(cfg.get("output_layers", {}).values()), {}).get("type")
+        target = "none" if last in BOUNDED else "standardize"
+    return kinds, target
+
+
+@dataclass
+class Preprocessing:
+    inputs: dict[str, Scaler]
+    target: Scaler | None
+    kinds: dict[str, str]
+    target_kind: str
+
+    @classmethod
+    def fit(cls, cfg: dict[str, Any], inputs: dict[str, np.ndarray], targets: np.ndarray) -> Preprocessing:
+        kinds, target_kind = resolve(cfg)
+        scalers = {n: Scaler.fit(k, inputs[n]) for n, k in kinds.items() if k != "none"}
+        target = Scaler.fit(target_kind, targets) if target_kind != "none" else None
+        return cls(scalers, target, kinds, target_kind)
+
+    def apply_inputs(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {n: self.inputs[n].apply(x) if n in self.inputs else x for n, x in inputs.items()}
+
+    def apply_targets(self, y: np.ndarray) -> np.ndarray:
+        return self.target.apply(y) if self.target is not None else y
+
+    def invert_outputs(self, y: np.ndarray) -> np.ndarray:
+        return self.target.invert(y) if self.target is not None else y
+
+    def describe(self) -> dict[str, str]:
+        out = {f"input {n}": k for n, k in self.kinds.items()}
+        out["targets"] = self.target_kind
+        return out
+
+    # -- saved form: arrays for safetensors, the rest as JSON ----------------------------------------
+    def arrays(self) -> dict[str, np.ndarray]:
+        out = {}
+        for n, s in self.inputs.items():
+            out[f"inputs.{n}.shift"], out[f"inputs.{n}.scale"] = s.shift, s.scale
+        if self.target is not None:
+            out["target.shift"], out["target.scale"] = self.target.shift, self.target.scale
+        return {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in out.items()}
+
+    def meta(self) -> dict[str, Any]:
+        return {"inputs": self.kinds, "targets": self.target_kind}
+
+    @classmethod
+    def restore(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Preprocessing:
+        scalers = {n: Scaler(k, arrays[f"inputs.{n}.shift"], arrays[f"inputs.{n}.scale"])
+                   for n, k in meta["inputs"].items() if k != "none"}
+        target = (Scaler(meta["targets"], arrays["target.shift"], arrays["target.scale"])
+                  if meta["targets"] != "none" else None)
+        return cls(scalers, target, dict(meta["inputs"]), meta["targets"])

@@ -1,0 +1,166 @@
+"""The run folder: every file written atomically, checkpoints as safetensors + JSON.
+
+    run/spec.yaml, run.json        the spec as given, its overrides and the resolved config
+    run/model.py                   the generated, standalone model module
+    run/preprocess.{json,safetensors}
+    run/checkpoints/eNNNN/         model.safetensors, state.safetensors, state.json
+    run/last, run/best             links to a checkpoint folder, swapped atomically
+    run/model.safetensors          the final weights (the best epoch's when early stopping restores them)
+    run/history.csv, curves.png, report.json, report.txt
+
+A checkpoint folder is written under a hidden temporary name and renamed when complete, then
+``last`` is pointed at it: a run killed at any moment resumes from a whole checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import math
+import os
+import secrets
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ...atomic import atomic_path, atomic_write
+
+
+def write_json(path: Path, obj: Any) -> None:
+    atomic_write(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+    from safetensors.torch import save_file
+
+    with atomic_path(path) as tmp:
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
+
+
+def load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(str(path))
+
+
+def sweep(folder: Path) -> None:
+    """Remove what a killed run left half-written (hidden .tmp names are always specc's own)."""
+    for p in [*folder.glob(".*.tmp"), *(folder / "checkpoints").glob(".*.tmp")]:
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                p.unlink()
+
+
+def write_checkpoint(run: Path, epoch: int, weights: dict[str, torch.Tensor], state: dict[str, torch.Tensor],
+                     meta: dict[str, Any], links: tuple[str, ...]) -> Path:
+    folder = run / "checkpoints"
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / f"e{epoch:04d}"
+    tmp = folder / f".e{epoch:04d}.{secrets.token_hex(4)}.tmp"
+    tmp.mkdir()
+    try:
+        save_tensors(tmp / "model.safetensors", weights)
+        save_tensors(tmp / "state.safetensors", state)
+        write_json(tmp / "state.json", meta)
+        if final.exists():  # the same epoch again (a resume that re-ran it): replace it whole
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    for name in links:
+        point(run / name, Path("checkpoints") / final.name)
+    _prune(run)
+    return final
+
+
+def point(link: Path, target: Path) -> None:
+    tmp = link.parent / f".{link.name}.{secrets.token_hex(4)}.tmp"
+    os.symlink(target, tmp)
+    os.replace(tmp, link)
+
+
+def _prune(run: Path) -> None:
+    keep = {os.path.realpath(run / n) for n in ("last", "best") if (run / n).exists()}
+    for p in (run / "checkpoints").glob("e[0-9]*"):
+        if os.path.realpath(p) not in keep:
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def write_history(run: Path, history: list[dict[str, Any]]) -> None:
+    keys: list[str] = []
+    for rec in history:
+        keys += [k for k, v in rec.items() if k not in keys and not isinstance(v, (list, dict))]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore")
+    w.writeheader()
+    for rec in history:
+        w.writerow(rec)
+    atomic_write(run / "history.csv", buf.getvalue())
+
+
+def write_curves(run: Path, history: list[dict[str, Any]]) -> None:
+    """Loss and metric curves, one panel each, written by matplotlib's Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    metrics = sorted({k.removeprefix("val_") for rec in history for k, v in rec.items()
+                      if k.startswith("val_") and k != "val_loss" and isinstance(v, float)})
+    panels = ["loss", *metrics]
+    fig = Figure(figsize=(4.5 * len(panels), 3.5))
+    epochs = [r["epoch"] for r in history]
+    for i, name in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), i + 1)
+        for key, label in ((name, "train"), (f"val_{name}", "validation")):
+            ys = [r.get(key, math.nan) for r in history]
+            if any(isinstance(y, float) and math.isfinite(y) for y in ys):
+                ax.plot(epochs, ys, marker=".", label=label)
+        ax.set_title(name)
+        ax.set_xlabel("epoch")
+        ax.legend()
+    fig.tight_layout()
+    with atomic_path(run / "curves.png") as tmp:
+        fig.savefig(tmp, format="png", dpi=80)
+
+
+def write_report(run: Path, report: dict[str, Any]) -> None:
+    write_json(run / "report.json", report)
+    lines = [f"model {report['model']} trained on {report['data']['source']} "
+             f"({report['data']['train_samples']} training, {report['data']['val_samples']} validation samples)",
+             f"device {report['device']}, precision {report['precision']}, {report['epochs_run']} epochs "
+             f"in {report['seconds']:.1f} s" + (f"; stopped early: {report['stopped_early']}"
+                                               if report.get("stopped_early") else ""),
+             "preprocessing (fitted on the training split): " +
+             ", ".join(f"{k} {v}" for k, v in report["preprocess"].items())]
+    final = report.get("final", {})
+    if final:
+        lines.append("final: " + ", ".join(f"{k} {v:.4g}" for k, v in final.items()
+                                           if isinstance(v, float)))
+    if report.get("best_epoch") is not None:
+        lines.append(f"best epoch {report['best_epoch']} by {report['monitor']}")
+    if report.get("init_from"):
+        lines.append(f"initialised from {report['init_from']['path']}: "
+                     f"{len(report['init_from']['missing'])} missing, "
+                     f"{len(report['init_from']['unexpected'])} unexpected keys")
+    for note in report.get("notes", []):
+        lines.append(f"note: {note}")
+    atomic_write(run / "report.txt", "\n".join(lines) + "\n")
+
+
+def jsonable(v: Any) -> Any:
+    if isinstance(v, (np.floating, np.integer)):
+        return v.item()
+    return v

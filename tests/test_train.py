@@ -1,0 +1,523 @@
+"""`specc train` / `specc predict` / `specc evaluate`: the course's systems learn on real data,
+the data is checked against the model before the first epoch, preprocessing is fitted on the
+training split and travels with the run (predict and the exported ONNX take raw inputs)."""
+
+from __future__ import annotations
+
+import json
+import math
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import specc
+from specc.cli import main as cli
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("sklearn")
+
+from specc.backends.train import DataError  # noqa: E402
+from specc.backends.train.loop import balanced_weights, precision  # noqa: E402
+from specc.backends.train.preprocess import Preprocessing  # noqa: E402
+from specc.backends.train.state import flatten, unflatten  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path: Path, text: str, name: str = "net.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def mlp(tmp_path: Path, source: str, n_in: int, n_out: int, *, loss: str = "CrossEntropyLoss", epochs: int = 30,
+        extra: str = "", hidden: int = 32, name: str = "net.yaml") -> Path:
+    return write(tmp_path, f"""\
+        specc: 1
+        name: Net
+        inputs: {{x: [B, {n_in}]}}
+        layers:
+          - {{type: Linear, out_features: {hidden}}}
+          - {{type: ReLU}}
+          - {{type: Linear, out_features: {n_out}, name: head}}
+        loss: {{type: {loss}}}
+        optimizer: {{type: Adam, lr: 0.01}}
+        train: {{epochs: {epochs}, batch_size: 32, data: {{source: {source}, val_split: 0.25}}{extra}}}
+        """, name)
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+# -- the course's systems --------------------------------------------------------------------------------
+
+def test_xor_answers_all_four_corners(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    code, _, err = run_cli(capsys, "train", str(ROOT / "specs" / "xor.yaml"), "--run", str(run), "--epochs", "15")
+    assert code == 0, err
+    code, out, _ = run_cli(capsys, "predict", str(run), "--input", "[[0,0],[0,1],[1,0],[1,1]]", "--format", "json")
+    assert code == 0
+    assert json.loads(out)["label"] == [[0], [1], [1], [0]]
+    ort = pytest.importorskip("onnxruntime")
+    onnx_path = tmp_path / "xor.onnx"
+    code, _, err = run_cli(capsys, "export", str(ROOT / "specs" / "xor.yaml"), "--weights", str(run),
+                           "-o", str(onnx_path))
+    assert code == 0, err
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    corners = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+    (logits,) = session.run(None, {"bits": corners})  # raw bits: the scaling is inside the graph
+    assert ((logits[:, 0] > 0) == [False, True, True, False]).all()
+
+
+def test_y_equals_2x_plus_1_in_raw_units_from_predict_and_onnx(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    ort = pytest.importorskip("onnxruntime")
+    run = tmp_path / "run"
+    code, _, err = run_cli(capsys, "train", str(ROOT / "specs" / "linear_regression.yaml"), "--run", str(run))
+    assert code == 0, err
+    code, out, _ = run_cli(capsys, "predict", str(run), "--input", "[[60]]", "--format", "json")
+    assert code == 0
+    assert json.loads(out)["prediction"][0][0] == pytest.approx(121, rel=0.01)
+    onnx_path = tmp_path / "line.onnx"
+    code, _, err = run_cli(capsys, "export", str(ROOT / "specs" / "linear_regression.yaml"), "--weights", str(run),
+                           "-o", str(onnx_path))
+    assert code == 0, err
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    (y,) = session.run(None, {"x": np.array([[60.0], [0.0]], dtype=np.float32)})
+    assert y[:, 0] == pytest.approx([121, 1], rel=0.01, abs=0.05)
+    report = json.loads((run / "report.json").read_text())
+    assert report["preprocess"] == {"input x": "standardize", "targets": "standardize"}
+
+
+@pytest.mark.parametrize(("source", "n_in", "n_out"), [("iris", 4, 3), ("breast_cancer", 30, 2)])
+def test_iris_and_breast_cancer_reach_95_percent(tmp_path: Path, source: str, n_in: int, n_out: int) -> None:
+    result = specc.train(mlp(tmp_path, source, n_in, n_out, epochs=40), tmp_path / "run")
+    assert result.report["final"]["val_accuracy"] >= 0.95
+    # the report states what preprocessing did: tabular float inputs standardised, labels untouched
+    assert result.report["preprocess"] == {"input x": "standardize", "targets": "none"}
+    history = (tmp_path / "run" / "history.csv").read_text().splitlines()
+    assert history[0].startswith("epoch,loss,val_loss,val_accuracy") and len(history) == 41
+    assert (tmp_path / "run" / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_digits_cnn_reaches_97_percent_with_a_smooth_val_loss(tmp_path: Path) -> None:
+    result = specc.train(ROOT / "specs" / "digits_cnn.yaml", tmp_path / "run")
+    assert result.report["final"]["val_accuracy"] >= 0.97
+    val = [r["val_loss"] for r in result.history]
+    assert max(val) < 3 and all(math.isfinite(v) for v in val)
+    late = val[len(val) // 2:]
+    assert max(late) < 2 * min(late)  # no jumps between 21 and 142 as with unscaled constant pixels
+
+
+def test_bilstm_tagger_on_a_generated_task(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(0, 20, size=(400, 10))
+    tags = (tokens >= 10).astype(np.int64) + (np.roll(tokens, 1, axis=1) % 2 == 0) * 2  # depends on the left word
+    np.savez(tmp_path / "tags.npz", x=tokens, y=tags)
+    spec = write(tmp_path, """\
+        specc: 1
+        name: Tagger
+        inputs: {tokens: {shape: [B, T], dtype: int64}}
+        layers:
+          - {type: Embedding, num_embeddings: 20, embedding_dim: 16}
+          - {type: LSTM, hidden_size: 16, bidirectional: true, batch_first: true}
+          - {type: Linear, out_features: 4}
+          - {type: Permute, dims: [0, 2, 1]}   # CrossEntropyLoss reads the classes at dim 1
+        loss: {type: CrossEntropyLoss}
+        optimizer: {type: Adam, lr: 0.02}
+        train: {epochs: 12, batch_size: 32, data: {source: tags.npz, val_split: 0.2}}
+        export: {sizes: {T: 10}}
+        """)
+    result = specc.train(spec, None)
+    assert result.report["final"]["val_token_accuracy"] >= 0.95
+    assert result.report["preprocess"]["input tokens"] == "none"  # token ids are never scaled
+
+
+def test_kl_divergence_learns_probability_rows_without_nan(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(400, 5)).astype(np.float32)
+    logits = x @ rng.normal(size=(5, 3))
+    y = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    np.savez(tmp_path / "kl.npz", x=x, y=y.astype(np.float32))
+    spec = write(tmp_path, """\
+        specc: 1
+        name: Soft
+        inputs: {x: [B, 5]}
+        layers:
+          - {type: Linear, out_features: 3}
+          - {type: LogSoftmax, dim: 1}
+        loss: {type: KLDivLoss}
+        optimizer: {type: Adam, lr: 0.05}
+        train: {epochs: 15, batch_size: 32, data: {source: kl.npz}}
+        """)
+    result = specc.train(spec, None)
+    losses = [r["loss"] for r in result.history]
+    assert all(math.isfinite(v) for v in losses) and losses[-1] < 0.2 * losses[0]
+    assert result.report["preprocess"]["targets"] == "none"  # probability rows keep their meaning
+
+
+def test_ctc_learns_real_sequences_with_lengths(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    n, t, c = 300, 16, 5
+    labels = np.zeros((n, 4), dtype=np.int64)
+    lengths = rng.integers(2, 5, size=n)
+    x = np.zeros((n, t, c), dtype=np.float32)
+    for i in range(n):
+        seq = rng.integers(1, c, size=lengths[i])
+        labels[i, :lengths[i]] = seq
+        frames = np.repeat(seq, t // lengths[i])[:t]  # each label held for a few frames
+        x[i, np.arange(len(frames)), frames] = 1.0
+    x += rng.normal(0, 0.1, size=x.shape).astype(np.float32)
+    np.savez(tmp_path / "ctc.npz", x=x, y=labels, y_lengths=lengths)
+    spec = write(tmp_path, """\
+        specc: 1
+        name: Reader
+        inputs: {frames: [B, 16, 5]}
+        layers:
+          - {type: GRU, hidden_size: 32, batch_first: true}
+          - {type: Linear, out_features: 5}
+          - {type: LogSoftmax, dim: 2}
+        loss: {type: CTCLoss, zero_infinity: true}
+        optimizer: {type: Adam, lr: 0.01}
+        train: {epochs: 15, batch_size: 32, data: {source: ctc.npz, val_split: 0.2}}
+        """)
+    result = specc.train(spec, None)
+    losses = [r["val_loss"] for r in result.history]
+    assert all(math.isfinite(v) for v in losses) and losses[-1] < 0.5 * losses[0]
+
+
+# -- checked before the first epoch -----------------------------------------------------------------------
+
+def _fails(capsys: pytest.CaptureFixture[str], spec: Path, code: str, line: int, *words: str) -> str:
+    rc, _, err = run_cli(capsys, "train", str(spec), "--run", str(spec.parent / "run"))
+    assert rc == 1, err
+    assert f"{spec}:{line}:" in err and code in err and "nothing was trained" in err
+    assert "Traceback" not in err
+    for w in words:
+        assert w in err
+    assert not (spec.parent / "run" / "checkpoints").exists()
+    return err
+
+
+def test_an_output_narrower_than_the_classes_is_located_at_the_output_layer(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _fails(capsys, mlp(tmp_path, "iris", 4, 2), "T005", 7, "classes 0 to 2", "width to 3")
+
+
+def test_a_missing_npz_key_and_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    np.savez(tmp_path / "d.npz", features=np.zeros((10, 4)), y=np.zeros(10))
+    _fails(capsys, mlp(tmp_path, "d.npz", 4, 3), "T002", 10, "no array 'x'", "features")
+    _fails(capsys, mlp(tmp_path, "nothere.npz", 4, 3), "T001", 10, "does not exist")
+
+
+def test_floats_fed_to_an_embedding(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    np.savez(tmp_path / "t.npz", x=np.random.default_rng(0).random((20, 6)), y=np.zeros(20, dtype=np.int64))
+    spec = write(tmp_path, """\
+        specc: 1
+        inputs: {ids: {shape: [B, 6], dtype: int64}}
+        layers:
+          - {type: Embedding, num_embeddings: 10, embedding_dim: 4}
+          - {type: Flatten}
+          - {type: Linear, out_features: 2}
+        loss: {type: CrossEntropyLoss}
+        optimizer: {type: Adam}
+        train: {data: {source: t.npz}}
+        """)
+    _fails(capsys, spec, "T004", 2, "fractional")
+
+
+def test_bce_and_kl_targets_out_of_range(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    x = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
+    np.savez(tmp_path / "b.npz", x=x, y=x[:, 0] * 10)
+    _fails(capsys, mlp(tmp_path, "b.npz", 3, 1, loss="BCEWithLogitsLoss"), "T006", 8, "[0, 1]")
+    np.savez(tmp_path / "k.npz", x=x, y=np.abs(x))
+    _fails(capsys, mlp(tmp_path, "k.npz", 3, 3, loss="KLDivLoss"), "T006", 8, "probability")
+
+
+def test_a_data_set_that_does_not_fit_the_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _fails(capsys, mlp(tmp_path, "iris", 5, 3), "T003", 3, "[5]", "[4]")
+
+
+def test_a_npy_source_needs_its_targets_file(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 4)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", (x[:, 0] > 0).astype(np.int64))
+    with pytest.raises(DataError, match="targets are missing"):
+        specc.train(mlp(tmp_path, "x.npy", 4, 2), None)
+    spec = mlp(tmp_path, "x.npy", 4, 2, extra=", preprocess: {inputs: minmax}").read_text()
+    spec = spec.replace("source: x.npy", "source: x.npy, targets: y.npy")
+    result = specc.train(write(tmp_path, spec, "npy.yaml"), None, epochs=30)
+    assert result.report["final"]["val_accuracy"] > 0.9
+    assert result.report["preprocess"]["input x"] == "minmax"
+
+
+def test_early_stopping_without_validation_data_is_an_error_at_check(tmp_path: Path) -> None:
+    text = mlp(tmp_path, "iris", 4, 3, extra=", early_stopping: {patience: 3}").read_text()
+    spec = specc.load(write(tmp_path, text.replace("val_split: 0.25", "val_split: 0"), "es.yaml"))
+    assert [d.code for d in spec.errors] == ["V020"]
+    assert spec.errors[0].loc is not None and spec.errors[0].loc.line == 10
+
+
+# -- preprocessing -----------------------------------------------------------------------------------------
+
+def test_preprocessing_is_fitted_on_the_training_split_and_constant_features_are_safe() -> None:
+    cfg = {"inputs": {"x": {"shape": ["B", 3], "dtype": "float32"}}, "task": "regression",
+           "train": {"preprocess": {"inputs": "auto", "targets": "auto"}}}
+    x = np.array([[1.0, 5.0, 0.0], [3.0, 5.0, 2.0], [5.0, 5.0, 4.0]], dtype=np.float32)
+    y = np.array([[10.0], [20.0], [30.0]], dtype=np.float32)
+    pre = Preprocessing.fit(cfg, {"x": x}, y)
+    scaled = pre.apply_inputs({"x": x})["x"]
+    assert np.allclose(scaled.mean(0), 0, atol=1e-6)
+    assert np.all(scaled[:, 1] == 0)  # the constant column stays finite (std 0 → scale 1)
+    assert np.allclose(pre.invert_outputs(pre.apply_targets(y)), y)
+    restored = Preprocessing.restore(pre.meta(), pre.arrays())
+    assert np.array_equal(restored.apply_inputs({"x": x})["x"], scaled)
+
+
+def test_digits_constant_pixels_do_not_blow_up_standardisation(tmp_path: Path) -> None:
+    spec = mlp(tmp_path, "digits", 64, 10, epochs=5, extra=", preprocess: {inputs: standardize}")
+    result = specc.train(spec, None)
+    pre = result.preprocessing.inputs["x"]
+    assert np.any(pre.scale == 1.0)  # digits has pixels that never change in training
+    assert max(r["val_loss"] for r in result.history) < 1.0
+
+
+# -- loop features -----------------------------------------------------------------------------------------
+
+def test_mixed_precision_is_chosen_on_cuda_only() -> None:
+    assert precision(torch.device("cuda"), True)[0] is True
+    assert precision(torch.device("cuda"), False)[0] is False
+    enabled, label, note = precision(torch.device("cpu"), True)
+    assert not enabled and label == "fp32" and note and "fp32" in note
+
+
+def test_optimizer_state_round_trips_without_pickle() -> None:
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.Adam(model.parameters(), lr=0.1)
+    model(torch.randn(4, 3)).sum().backward()
+    opt.step()
+    tensors: dict[str, torch.Tensor] = {}
+    skeleton = json.loads(json.dumps(flatten(opt.state_dict(), "opt", tensors)))
+    back = unflatten(skeleton, tensors)
+    fresh = torch.optim.Adam(model.parameters(), lr=0.1)
+    fresh.load_state_dict(back)
+    for a, b in zip(opt.state.values(), fresh.state.values()):
+        assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_class_weights_auto_and_a_balanced_sampler_on_imbalanced_data(tmp_path: Path) -> None:
+    w = balanced_weights(np.array([0] * 90 + [1] * 10), 2)
+    assert w.tolist() == pytest.approx([100 / 180, 100 / 20])
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 2)).astype(np.float32)
+    y = (x[:, 0] > 1.3).astype(np.int64)  # about 10% positives
+    np.savez(tmp_path / "imb.npz", x=x, y=y)
+    spec = mlp(tmp_path, "imb.npz", 2, 2, epochs=15,
+               extra=", class_weights: auto").read_text().replace("val_split: 0.25", "val_split: 0.25, "
+                                                                                      "sampler: balanced")
+    result = specc.train(write(tmp_path, spec, "imb.yaml"), None)
+    assert result.report["final"]["val_recall"] > 0.85  # macro recall: the rare class is found too
+
+
+def test_gradient_accumulation_and_clipping_train(tmp_path: Path) -> None:
+    result = specc.train(mlp(tmp_path, "iris", 4, 3, epochs=60, extra=", accumulate: 4, grad_clip: 1.0"), None)
+    assert result.report["final"]["val_accuracy"] > 0.85
+
+
+def test_init_from_reports_missing_and_unexpected_keys(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    save_file({"layers.0.weight": torch.zeros(32, 4), "extra.weight": torch.zeros(2)}, str(tmp_path / "w.safetensors"))
+    model_keys = set(specc.build(mlp(tmp_path, "iris", 4, 3)).state_dict())
+    first = sorted(model_keys)[0]
+    save_file({first: specc.build(mlp(tmp_path, "iris", 4, 3)).state_dict()[first], "extra.weight": torch.zeros(2)},
+              str(tmp_path / "w.safetensors"))
+    result = specc.train(mlp(tmp_path, "iris", 4, 3, epochs=1), None, init_from=tmp_path / "w.safetensors")
+    init = result.report["init_from"]
+    assert init["loaded"] == 1 and init["unexpected"] == ["extra.weight"]
+    assert sorted(init["missing"]) == sorted(model_keys - {first})
+
+
+def test_evaluate_prints_the_task_metrics(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = mlp(tmp_path, "iris", 4, 3, epochs=20)
+    run = tmp_path / "run"
+    assert run_cli(capsys, "train", str(spec), "--run", str(run), "--format", "json")[0] == 0
+    code, out, _ = run_cli(capsys, "evaluate", str(run), "--format", "json")
+    metrics = json.loads(out)
+    assert code == 0 and metrics["samples"] == 37
+    assert {"accuracy", "precision", "recall", "f1", "confusion_matrix"} <= set(metrics)
+    assert np.array(metrics["confusion_matrix"]).sum() == 37
+
+
+def test_csv_with_named_columns_and_an_image_folder(tmp_path: Path) -> None:
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    rows = ["a,noise,b,label"] + [f"{a:.3f},{n:.3f},{b:.3f},{'yes' if a + b > 0 else 'no'}"
+                                   for a, n, b in rng.normal(size=(200, 3))]
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    spec = mlp(tmp_path, "t.csv", 2, 2, epochs=20).read_text().replace(
+        "source: t.csv", "source: t.csv, features: [a, b], target: label")
+    result = specc.train(write(tmp_path, spec, "csv.yaml"), None)
+    assert result.report["final"]["val_accuracy"] > 0.9 and result.report["data"]["classes"] == ["no", "yes"]
+    for cls, value in (("dark", 20), ("light", 230)):
+        (tmp_path / "img" / cls).mkdir(parents=True)
+        for i in range(12):
+            Image.fromarray(np.full((10, 10), value + i, dtype=np.uint8)).save(tmp_path / "img" / cls / f"{i}.png")
+    spec = write(tmp_path, """\
+        specc: 1
+        inputs: {image: [B, 1, 8, 8]}
+        layers:
+          - {type: Flatten}
+          - {type: Linear, out_features: 2}
+        loss: {type: CrossEntropyLoss}
+        optimizer: {type: Adam, lr: 0.1}
+        train: {epochs: 10, batch_size: 8, data: {source: img/, val_split: 0.25}}
+        """, "img.yaml")
+    result = specc.train(spec, None)
+    assert result.report["data"]["classes"] == ["dark", "light"]
+    assert result.report["final"]["val_accuracy"] == 1.0
+
+
+@pytest.mark.parametrize(("fragment", "code"), [
+    ("outputs: [h, head]\nloss: {type: CrossEntropyLoss}", "V022"),
+    ("loss: {type: MSELoss}\ntrain: {early_stopping: {monitor: val_accuracy}}", "V023"),
+    ("loss: {type: CrossEntropyLoss}\ntrain: {early_stopping: {monitor: val_r2}}", "V023"),
+    ("loss: {type: MSELoss}\ntrain: {class_weights: auto}", "V024"),
+    ("loss: {type: BCEWithLogitsLoss}\ntrain: {data: {sampler: balanced}}", "V024"),
+])
+def test_what_training_cannot_do_is_reported_by_check(fragment: str, code: str) -> None:
+    text = ("specc: 1\ninputs: {x: [B, 4]}\nlayers:\n  - {type: Linear, out_features: 8, name: h}\n"
+            "  - {type: Linear, out_features: 3, name: head}\n" + fragment + "\noptimizer: {type: Adam}\n")
+    spec = specc.loads(text, "t.yaml")
+    assert [d.code for d in spec.errors] == [code]
+    assert spec.errors[0].loc is not None and spec.errors[0].loc.line >= 6
+
+
+def test_a_sigmoid_head_fits_targets_in_0_1_in_their_own_units(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(300, 3)).astype(np.float32)
+    y = 1 / (1 + np.exp(-(x @ np.array([1.5, -2.0, 0.5]))))
+    np.savez(tmp_path / "p.npz", x=x, y=y.astype(np.float32))
+    spec = write(tmp_path, """\
+        specc: 1
+        inputs: {x: [B, 3]}
+        layers:
+          - {type: Linear, out_features: 1}
+          - {type: Sigmoid}
+        loss: {type: MSELoss}
+        optimizer: {type: Adam, lr: 0.05}
+        train: {epochs: 30, batch_size: 32, data: {source: p.npz}}
+        """)
+    result = specc.train(spec, None)
+    assert result.report["preprocess"]["targets"] == "none"  # standardised targets fall outside (0, 1)
+    assert result.report["final"]["val_r2"] > 0.95
+
+
+def test_a_class_weight_list_of_the_wrong_length_is_an_error_not_a_traceback(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = mlp(tmp_path, "iris", 4, 3)
+    spec.write_text(spec.read_text().replace("loss: {type: CrossEntropyLoss}",
+                                             "loss: {type: CrossEntropyLoss, weight: [1.0, 2.0]}"))
+    rc, _, err = run_cli(capsys, "train", str(spec), "--run", str(tmp_path / "run"))
+    assert rc == 1 and f"{spec}:" in err and "Traceback" not in err  # at check (if it knows) or before epoch 1
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_ctc_compiles_with_train_and_the_script_trains(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = write(tmp_path, """\
+        specc: 1
+        inputs: {frames: [B, 8, 4]}
+        layers:
+          - {type: Linear, out_features: 4}
+          - {type: LogSoftmax, dim: 2}
+        loss: {type: CTCLoss}
+        optimizer: {type: Adam}
+        """)
+    assert cli(["compile", str(spec), "--train", "-o", str(tmp_path / "ctc.py")]) == 0  # once E999
+    assert "def main" in (tmp_path / "ctc.py").read_text()
+
+
+def test_predict_reads_npy_and_csv_and_names_the_classes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    assert run_cli(capsys, "train", str(mlp(tmp_path, "iris", 4, 3, epochs=20)), "--run", str(run))[0] == 0
+    rows = np.array([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]])
+    np.save(tmp_path / "x.npy", rows)
+    (tmp_path / "x.csv").write_text("a,b,c,d\n" + "\n".join(",".join(map(str, r)) for r in rows) + "\n")
+    for given in ("x.npy", "x.csv"):
+        code, out, err = run_cli(capsys, "predict", str(run), "--input", str(tmp_path / given), "--format", "json")
+        assert code == 0, err
+        answer = json.loads(out)
+        assert answer["class"] == ["setosa", "virginica"]
+        assert np.allclose(np.sum(answer["probabilities"], axis=1), 1, atol=1e-5)
+    code, _, err = run_cli(capsys, "predict", str(run), "--input", "[[1, 2]]")
+    assert code == 2 and "takes samples of shape [4]" in err
+
+
+def test_progress_bars_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from specc.backends.train.cli import pick_log
+    from specc.backends.train.progress import RichLog
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr("sys.stderr", io.StringIO())
+    plain = pick_log("text")
+    assert not getattr(plain, "batches", False)  # a pipe or a file: one plain line per epoch
+    plain({"event": "epoch", "epoch": 1, "epochs": 2, "loss": 0.5, "val_loss": 0.25, "seconds": 0.1})
+    assert "epoch 1/2  loss 0.5000  val_loss 0.2500" in __import__("sys").stderr.getvalue()
+    monkeypatch.setattr("sys.stderr", Tty())
+    assert isinstance(pick_log("text"), RichLog)
+    assert not isinstance(pick_log("json"), RichLog)  # machines get JSON lines even on a terminal
+
+
+def test_early_stopping_on_f1_restores_the_best_weights_and_stays_stopped(tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    spec = mlp(tmp_path, "iris", 4, 3, epochs=200,
+               extra=", early_stopping: {monitor: val_f1, patience: 3, min_delta: 0.001}")
+    run = tmp_path / "run"
+    result = specc.train(spec, run)
+    report = result.report
+    assert report["stopped_early"] and "val_f1" in report["stopped_early"]
+    assert report["epochs_run"] < 200 and report["best_epoch"] == report["epochs_run"] - 3
+    best_f1 = max(r["val_f1"] for r in result.history)
+    assert report["best"] == best_f1 and report["final"]["val_f1"] == pytest.approx(best_f1)
+    final, best = load_file(str(run / "model.safetensors")), load_file(str(run / "best" / "model.safetensors"))
+    assert all(torch.equal(final[k], best[k]) for k in best)  # the best epoch's weights, not the last
+    again = specc.train(spec, run, resume=True)
+    assert len(again.history) == len(result.history)  # a finished run is not trained further
+
+
+def test_two_inputs_from_one_npz(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(300, 3)).astype(np.float32), rng.integers(0, 5, size=(300, 4))
+    y = ((a[:, 0] > 0) ^ (b[:, 0] >= 3)).astype(np.int64)
+    np.savez(tmp_path / "two.npz", feats=a, ids=b, label=y)
+    spec = write(tmp_path, """\
+        specc: 1
+        inputs: {num: [B, 3], tok: {shape: [B, 4], dtype: int64}}
+        layers:
+          - {type: Embedding, num_embeddings: 5, embedding_dim: 4, from: tok}
+          - {type: Flatten, name: emb}
+          - {type: Concat, from: [num, emb]}
+          - {type: Linear, out_features: 32}
+          - {type: ReLU}
+          - {type: Linear, out_features: 2}
+        loss: {type: CrossEntropyLoss}
+        optimizer: {type: Adam, lr: 0.01}
+        train: {epochs: 40, data: {source: two.npz, x_key: {num: feats, tok: ids}, y_key: label}}
+        """)
+    result = specc.train(spec, None)
+    assert result.report["preprocess"] == {"input num": "standardize", "input tok": "none", "targets": "none"}
+    assert result.report["final"]["val_accuracy"] > 0.9
