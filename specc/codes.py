@@ -1,7 +1,8 @@
 """The one table of diagnostic codes. Codes are stable and never reused.
 
 Prefixes follow the pipeline: ``Y`` load (YAML), ``X`` variables and expressions,
-``V`` validation of the document, ``G`` graph wiring, ``S`` shapes, ``L`` lint.
+``V`` validation of the document, ``G`` graph wiring, ``S`` shapes, ``L`` lint, ``U`` what a
+later stage (build, forward, export, train) cannot do with a spec that is otherwise well-formed.
 ``specc explain CODE`` prints the entry: what it means, why it matters, an example of
 the mistake and the fix.  A lint rule's module docstring carries the same text.
 """
@@ -271,6 +272,13 @@ _TABLE = [
          "samples, and the result changes with the batch size. PyTorch code usually means dim=1 or dim=-1.",
          "layers:\n  - {type: Linear, out_features: 10}\n  - {type: Softmax, dim: 0}",
          "Use dim: -1 (the class dim of (B, C)) or dim: 1."),
+    # -- later stages: what build, forward, export or training cannot do ---------------------
+    Code("U001", "batch-size-requirement", "A layer needs a minimum size along the batch dim.",
+         "A model must run on a batch of any size: prediction feeds one sample at a time, and the last batch of "
+         "an epoch is often smaller. Selecting index 2 along the batch works for batches of 3 or more and fails "
+         "at 2; specc cannot promise every later stage works, so it refuses the spec.",
+         "inputs: {x: [B, 4]}\nlayers:\n  - {type: Select, dim: 0, index: 2}",
+         "Select along a non-batch dim, or use an index that always exists on the batch (0 or -1)."),
     # -- internal ---------------------------------------------------------------------------
     Code("E999", "internal-error", "specc itself failed; this is a bug in specc, not in the spec.",
          "Every mistake in a spec should get its own code with a location and a hint; an internal error means "

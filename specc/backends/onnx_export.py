@@ -342,14 +342,23 @@ def signature_of(spec: Any) -> Signature:
     return Signature(inputs, outputs)
 
 
+def requirements(spec: Any) -> list[str]:
+    """The minimum sizes the spec's layers need of its symbols, as text ("T >= 21 (…)")."""
+    return list(dict.fromkeys(f"{r.text()} in {n.type} '{n.path}'" for n in spec.graph.leaves()
+                              if n.result is not None for r in n.result.requires))
+
+
 def sizes_valid(spec: Any) -> EnvCheck:
-    """Whether every tensor of the spec's model has positive sizes at the given symbol sizes."""
+    """Whether every tensor of the spec's model has positive sizes at the given symbol sizes, and
+    every size a layer needs (reflection padding, an index along a symbolic dim) is there."""
     shapes = [n.out.shape for _, n in spec.graph.walk() if n.out is not None]
     shapes += [t.shape for t in spec.graph.inputs.values()]
+    needs = [r for n in spec.graph.leaves() if n.result is not None for r in n.result.requires]
 
     def valid(env: Mapping[str, int]) -> bool:
         try:
-            return all(evaluate(d, env) > 0 for shape in shapes for d in shape)
+            return (all(evaluate(d, env) > 0 for shape in shapes for d in shape)
+                    and all(evaluate(r.size, env) >= r.at_least for r in needs))
         except (KeyError, ZeroDivisionError):
             return False
 
@@ -439,4 +448,6 @@ def export_spec(spec: Any, path: str | os.PathLike[str] | None, *, weights: str 
                            verify_model=opts.verify if verify_model is None else verify_model, metadata=meta,
                            valid=valid, rtol=opts.rtol, atol=opts.atol, keep=keep)
     result.triton = entry[0] if entry else None
+    result.notes += [f"the model needs {need}; traced and verified at {', '.join(f'{k}={v}' for k, v in env.items())}"
+                     for need in requirements(spec)]
     return result

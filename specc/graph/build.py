@@ -30,6 +30,15 @@ from .names import auto_name, name_problem
 BLOCK_INPUT = "input"
 
 
+def batch_symbol(inputs: dict[str, TensorType | None]) -> str | None:
+    """The bare symbol every input starts with (B of [B, T, 16]), if there is one."""
+    firsts = {t.shape[0] if t is not None and t.shape else None for t in inputs.values()}
+    first = next(iter(firsts)) if len(firsts) == 1 else None
+    if isinstance(first, Dim) and len(first.symbols()) == 1 and str(first) in first.symbols():
+        return str(first)
+    return None
+
+
 class GraphBuilder:
     def __init__(self, broken: set[int] | None = None):
         self.broken = broken or set()
@@ -39,6 +48,7 @@ class GraphBuilder:
         # second mistake, so it is skipped silently like a layer after a failed one.
         self._rejected: list[set[str]] = []
         self.rejected_top: set[str] = set()
+        self.batch: str | None = None  # the symbol every input starts with
 
     def error(self, code: str, message: str, loc: Location | None, hint: str | None = None,
               layer: str | None = None) -> None:
@@ -47,6 +57,8 @@ class GraphBuilder:
     # -- graphs --------------------------------------------------------------------------------
     def build(self, name: str, items: PosList, inputs: dict[str, TensorType], prefix: str = "",
               block: str | None = None, output: Any = None, trainable: bool = True) -> Graph:
+        if not self._declared:
+            self.batch = batch_symbol(inputs)
         g = Graph(name, inputs, block=block)
         explicit = self._explicit_names(items, inputs, prefix)
         self._declared.append(explicit)
@@ -192,7 +204,9 @@ class GraphBuilder:
         tensors: list[TensorType] = [t for t in ins if t is not None]
         try:
             self._check_inputs(kind, tensors, node)
-            node.result = kind.infer(node.params, tensors)
+            result = kind.infer(node.params, tensors)
+            self._check_requirements(result)
+            node.result = result
         except SpecError as err:
             # A rule may locate itself (TimeDistributed points inside its nested layer: mapping).
             at = err.loc or (item.value_loc(err.field) if err.field and err.field in item else loc)
@@ -200,6 +214,16 @@ class GraphBuilder:
             self.diags.append(Diagnostic(err.code, f"{kind.type_name} '{path}': {message}", at, err.hint,
                                          "error", path))
         return node
+
+    def _check_requirements(self, result: layers.LayerResult) -> None:
+        """A size a layer needs may bind a symbol from below (T >= 21), but never the batch: a model
+        must run on a batch of any size, a single sample included."""
+        for need in result.requires:
+            if self.batch is not None and isinstance(need.size, Dim) and self.batch in need.size.symbols():
+                raise SpecError("U001", f"{need.why} needs {need.size} >= {need.at_least}, but {self.batch} is the "
+                                "batch size, which must be free (batches of 1 included)",
+                                "act on the batch dim only with sizes that always exist (index 0 or -1), or move "
+                                "the operation to a non-batch dim", field=need.field)
 
     def _check_inputs(self, kind: layers.LayerKind, ins: list[TensorType], node: Node) -> None:
         n = len(ins)

@@ -31,7 +31,7 @@ from pydantic import AliasChoices, Field, NonNegativeInt, PositiveInt
 from ..diagnostics import SpecError
 from ..shapes.dims import Dim, DimLike, mul
 from ..shapes.tensor import TensorType
-from .base import LayerKind, LayerParams, LayerResult, axis, check_given, register
+from .base import LayerKind, LayerParams, LayerResult, axis, check_given, register, require
 
 Output = Literal["sequence", "last", "final_hidden"]
 
@@ -243,7 +243,9 @@ class Select(LayerKind):
                             f"use an index from {-size} to {size - 1} (-1 is the last)", field="index")
         shape = x.shape[:d] + x.shape[d + 1:]
         notes = {(i if i < d else i - 1): why for i, why in x.notes.items() if i != d}
-        return LayerResult(TensorType(shape, x.dtype, notes), {"dim": d, "index": p.index}, 0, 0)
+        # index i needs i + 1 elements; index -k needs k
+        need = require(size, p.index + 1 if p.index >= 0 else -p.index, f"index {p.index} along dim {p.dim}", "index")
+        return LayerResult(TensorType(shape, x.dtype, notes), {"dim": d, "index": p.index}, 0, 0, requires=need)
 
     def torch_forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
         return f"{inputs[0]}[{', '.join([':'] * args['dim'] + [str(args['index'])])}]"
