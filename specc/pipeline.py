@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .diagnostics import Diagnostic, Location, SpecError
-from .graph.build import GraphBuilder, inside_block_hint, mark_unused
+from .graph.build import GraphBuilder, fix_batch_second_macs, inside_block_hint, mark_unused
 from .graph.ir import Graph
 from .layers import REGISTRY
 from .load.expand import expand, parse_overrides
@@ -161,6 +161,7 @@ def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None, ignore: Itera
     builder = GraphBuilder(ex.broken)
     graph = builder.build(spec.name, layers, inputs)  # type: ignore[arg-type]  (None: a broken input)
     graph.inputs = {k: v for k, v in graph.inputs.items() if v is not None}
+    fix_batch_second_macs(graph)
     spec.diagnostics.extend(builder.diags)
     _outputs(graph, doc, spec, builder.rejected_top)
     spec.graph = graph
@@ -169,7 +170,9 @@ def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None, ignore: Itera
         locs = {str(k): raw_inputs.key_loc(k) for k in raw_inputs} if isinstance(raw_inputs, PosDict) else {}
         spec.diagnostics.extend(mark_unused(graph, {k: v for k, v in locs.items() if v is not None}))
         from .lint import run_rules
+        from .lint.agreement import loss_arguments
 
+        spec.diagnostics.extend(loss_arguments(spec, doc.get("loss")))
         spec.diagnostics.extend(run_rules(spec))
     _silence(spec, graph, ignore)
 

@@ -20,7 +20,7 @@ from ..diagnostics import Diagnostic, Location, SpecError
 from ..layers import base as layers
 from ..load.expand import LAYER_META, Group
 from ..load.yaml_loader import PosDict, PosList
-from ..shapes.dims import Dim
+from ..shapes.dims import Dim, Sym, add, mul
 from ..shapes.tensor import TensorType
 from ..validate.errors import pydantic_diagnostics
 from ..validate.naming import suggest_name
@@ -37,6 +37,61 @@ def batch_symbol(inputs: dict[str, TensorType | None]) -> str | None:
     if isinstance(first, Dim) and len(first.symbols()) == 1 and str(first) in first.symbols():
         return str(first)
     return None
+
+
+def _substitute(d: Any, name: str, value: Any) -> Any:
+    """``d`` with the symbol ``name`` replaced by ``value``."""
+    if not isinstance(d, Dim):
+        return d
+    total: Any = 0
+    for mono, coeff in d.terms:
+        term: Any = coeff
+        for a in mono:
+            term = mul(term, value if isinstance(a, Sym) and a.name == name else Dim.make({(a,): 1}))
+        total = add(total, term)
+    return total
+
+
+def fix_batch_second_macs(graph: Graph) -> None:
+    """Per-sample MACs exclude the batch. Shape rules count every dim but dim 0, the batch in
+    (B, T, F); after a ``batch_first: false`` layer the batch sits in dim 1 of (T, B, F), so such
+    a rule counted B in place of T. Swap them back, wherever the batch symbol (dim 1 of any
+    ``batch_first: false`` layer's input, else dim 0 of the inputs) shows up in a layer's count."""
+    batch = None
+    for g, n in _leaves_with_graph(graph):
+        if n.result is not None and getattr(n.params, "batch_first", True) is False and n.inputs:
+            x = g.value(n.inputs[0])
+            if x is not None and x.rank >= 2 and isinstance(x.shape[1], Dim) and len(x.shape[1].symbols()) == 1:
+                batch = next(iter(x.shape[1].symbols()))
+                break
+    batch = batch or batch_symbol(graph.inputs)
+    if batch is None:
+        return
+    _fix_macs(graph, batch)
+
+
+def _leaves_with_graph(g: Graph) -> Any:
+    for n in g.nodes:
+        if n.sub is not None:
+            yield from _leaves_with_graph(n.sub)
+        else:
+            yield g, n
+
+
+def _fix_macs(g: Graph, batch: str) -> None:
+    for n in g.nodes:
+        if n.result is None:
+            continue
+        if n.sub is not None:
+            _fix_macs(n.sub, batch)
+            n.result.macs = n.sub.totals()[2]
+            continue
+        x = g.value(n.inputs[0]) if n.inputs else None
+        macs = n.result.macs
+        if x is None or not x.rank or not isinstance(macs, Dim) or batch not in macs.symbols():
+            continue
+        if x.shape[0] != Dim.make({(Sym(batch),): 1}):
+            n.result.macs = _substitute(macs, batch, x.shape[0])
 
 
 class GraphBuilder:
