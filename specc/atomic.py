@@ -36,16 +36,35 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     sweep(target.parent)
-    tmp_path = _temp_beside(target)
+    made: list[Path] = []
     try:
+        tmp_path = _temp_beside(target, made)
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp_path, target)
     except BaseException:  # KeyboardInterrupt too: never leave the temp file behind
-        with contextlib.suppress(OSError):
-            tmp_path.unlink()
+        with _signals_deferred():
+            for tmp in made:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
         raise
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back while a temp is created and recorded, so that the exception
+    they raise never falls between the two (where no handler would know to remove the temp)."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    try:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    except (AttributeError, OSError, ValueError):  # no pthread_sigmask (Windows)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def temp_name(name: str) -> str:
@@ -53,15 +72,17 @@ def temp_name(name: str) -> str:
     return f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(6)}-{name}"
 
 
-def _temp_beside(target: Path) -> Path:
-    """A new empty file beside ``target`` with the permissions the result should have: those of
-    the file it replaces, else what a plain ``open()`` gives (the umask applies), not
-    ``mkstemp``'s owner-only 0600."""
+def _temp_beside(target: Path, made: list[Path]) -> Path:
+    """A new empty file beside ``target`` (appended to ``made`` as soon as it exists) with the
+    permissions the result should have: those of the file it replaces, else what a plain
+    ``open()`` gives (the umask applies), not ``mkstemp``'s owner-only 0600."""
     existing = stat.S_IMODE(target.stat().st_mode) if target.is_file() else None
     while True:
         tmp = target.parent / temp_name(target.name)
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            with _signals_deferred():
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+                made.append(tmp)
         except FileExistsError:
             continue
         os.close(fd)
@@ -76,11 +97,15 @@ def temp_dir(folder: str | os.PathLike[str], name: str) -> Iterator[Path]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     sweep(folder)
-    work = Path(tempfile.mkdtemp(prefix=temp_name(name) + ".", dir=folder))
+    made: list[Path] = []
     try:
-        yield work
+        with _signals_deferred():
+            made.append(Path(tempfile.mkdtemp(prefix=temp_name(name) + ".", dir=folder)))
+        yield made[0]
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        with _signals_deferred():  # a signal now must not cut the removal short
+            for work in made:
+                shutil.rmtree(work, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:
