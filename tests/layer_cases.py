@@ -394,8 +394,6 @@ case("RNN", "{type: RNN, hidden_size: 5, num_layers: 2, nonlinearity: relu, outp
      lambda: _with(nn.RNN(4, 5, 2, nonlinearity="relu", batch_first=True), lambda m, x: m(x)[0][:, -1]), BT)
 case("LSTM", "{type: LSTM, hidden_size: 6, bidirectional: true}", {"inp": ("B", "T", 4)},
      lambda: _with(nn.LSTM(4, 6, batch_first=True, bidirectional=True), lambda m, x: m(x)[0]), BT)
-case("LSTM", "{type: LSTM, hidden_size: 8, proj_size: 3, output: final_hidden}", {"inp": ("B", "T", 4)},
-     lambda: _with(nn.LSTM(4, 8, batch_first=True, proj_size=3), lambda m, x: m(x)[1][0][-1]), BT)
 case("LSTM", "{type: LSTM, hidden_size: 4, num_layers: 2, bidirectional: true, output: final_hidden}",
      {"inp": ("B", "T", 3)}, lambda: _with(nn.LSTM(3, 4, 2, batch_first=True, bidirectional=True),
                                            lambda m, x: _cat_directions(m(x)[1][0])), BT)

@@ -148,3 +148,10 @@ def test_reflection_padding_over_a_symbol_exports_at_sizes_that_meet_it(tmp_path
     assert result.sizes["T"] >= 21
     assert all(run.env["T"] >= 21 for run in result.verification.runs)
     assert any("T >= 21" in note for note in result.notes)
+
+
+def test_lstm_projection_is_refused_at_check_with_the_reason() -> None:
+    errs = _errors(_spec("x: [B, T, 8]", "{type: LSTM, hidden_size: 16, proj_size: 4}"))
+    assert [e[:2] for e in errs] == [("U002", 6)] and "proj_size" in errs[0][2]
+    spec = specc.loads(_spec("x: [B, T, 8]", "{type: LSTM, hidden_size: 16, proj_size: 4}"))
+    assert spec.errors[0].loc.col == 46 and "Linear" in (spec.errors[0].hint or "")  # at proj_size's value

@@ -261,6 +261,7 @@ class GraphBuilder:
             self._check_inputs(kind, tensors, node)
             result = kind.infer(node.params, tensors)
             self._check_requirements(result)
+            self._check_exportable(kind, result)
             node.result = result
         except SpecError as err:
             # A rule may locate itself (TimeDistributed points inside its nested layer: mapping).
@@ -279,6 +280,16 @@ class GraphBuilder:
                                 "batch size, which must be free (batches of 1 included)",
                                 "act on the batch dim only with sizes that always exist (index 0 or -1), or move "
                                 "the operation to a non-batch dim", field=need.field)
+
+    @staticmethod
+    def _check_exportable(kind: layers.LayerKind, result: layers.LayerResult) -> None:
+        """A layer no ONNX exporter can write is refused here, where the spec says it, not by
+        `specc export` after `check` said ok."""
+        why = kind.onnx_problem(result.args)
+        if why:
+            reason, _, fix = why.rpartition("; ") if "; " in why else (why, "", "")
+            field = next((k for k, v in result.args.items() if v and k in reason), None)
+            raise SpecError("U002", f"cannot be exported to ONNX: {reason}", fix or None, field=field)
 
     def _check_inputs(self, kind: layers.LayerKind, ins: list[TensorType], node: Node) -> None:
         n = len(ins)

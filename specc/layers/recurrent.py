@@ -203,7 +203,8 @@ class LSTM(_Recurrent):
     def onnx_problem(self, args: dict[str, Any]) -> str | None:
         if args.get("proj_size"):
             # torch 2.x: the TorchScript exporter refuses projections, the dynamo one writes a broken graph.
-            return ("neither torch ONNX exporter supports LSTM projections (proj_size); set proj_size: 0, "
+            return ("neither torch ONNX exporter supports LSTM projections (proj_size; the TorchScript one "
+                    "refuses them, the dynamo one writes a graph that ONNX Runtime rejects); set proj_size: 0, "
                     "and if you need the smaller output, add a Linear after the LSTM")
         return None
 
