@@ -23,7 +23,7 @@ from specc.atomic import TEMP_PREFIX, atomic_write, sweep
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 ROOT = Path(__file__).resolve().parents[1]
-KILLS = int(os.environ.get("SPECC_KILL_EXAMPLES", "24"))
+KILLS = int(os.environ.get("SPECC_KILL_EXAMPLES", "15"))
 SIGNALS = (signal.SIGKILL, signal.SIGTERM, signal.SIGINT)
 
 # A writer that keeps replacing two files (one through atomic_write, one through a work folder
