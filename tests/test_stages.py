@@ -155,3 +155,29 @@ def test_lstm_projection_is_refused_at_check_with_the_reason() -> None:
     assert [e[:2] for e in errs] == [("U002", 6)] and "proj_size" in errs[0][2]
     spec = specc.loads(_spec("x: [B, T, 8]", "{type: LSTM, hidden_size: 16, proj_size: 4}"))
     assert spec.errors[0].loc.col == 46 and "Linear" in (spec.errors[0].hint or "")  # at proj_size's value
+
+
+def test_avg_pool_divisor_override_is_refused_at_check() -> None:
+    errs = _errors(_spec("x: [B, 3, 8, 8]", "{type: AvgPool2d, kernel_size: 2, divisor_override: 3}"))
+    assert [e[:2] for e in errs] == [("U002", 6)] and "divisor_override" in errs[0][2]
+
+
+@pytest.mark.parametrize(("inputs", "layer", "sizes"), [
+    # an upper bound: the table of positions has max_len rows
+    ("x: [B, T, 8]", "{type: PositionalEncoding, kind: learned, max_len: 10}", lambda env: env["T"] <= 10),
+    # ONNX's Transpose takes no negative dims
+    ("x: [B, 3, 4, 5]", "{type: Permute, dims: [0, -1, 1, 2]}", lambda env: True),
+    # windows that depend on a symbolic size, and an uneven max pool
+    ("x: [B, 2, L]", "{type: AdaptiveMaxPool1d, output_size: 5}", lambda env: True),
+    ("x: [B, 2, H, W]", "{type: AdaptiveAvgPool2d, output_size: [3, null]}", lambda env: True),
+    ("x: [B, 2, 7, 7, 7]", "{type: AdaptiveAvgPool3d, output_size: 2}", lambda env: True),
+])
+def test_layers_export_at_every_size_they_accept(inputs: str, layer: str, sizes: object, tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    from specc.backends.onnx_export import export_spec
+
+    spec = specc.loads(_spec(inputs, layer))
+    assert spec.ok, spec.diagnostics
+    result = export_spec(spec, tmp_path / "m.onnx", exporter="torchscript")
+    assert result.verification is not None
+    assert all(sizes(run.env) for run in result.verification.runs)  # type: ignore[operator]

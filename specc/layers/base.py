@@ -44,9 +44,10 @@ class Requirement:
     at_least: int
     why: str  # what needs it, e.g. "index 20 along dim 1"
     field: str | None = None
+    shown: str = ""  # how to say it when not "size >= at_least" (an upper bound: "T <= 512")
 
     def text(self) -> str:
-        return f"{self.size} >= {self.at_least} ({self.why})"
+        return f"{self.shown or f'{self.size} >= {self.at_least}'} ({self.why})"
 
 
 @dataclass

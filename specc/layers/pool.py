@@ -101,6 +101,13 @@ class _AvgPool(_Pool):
     defaults = {"stride": None, "padding": 0, "ceil_mode": False, "count_include_pad": True,
                 "divisor_override": None}
 
+    def onnx_problem(self, args: dict[str, Any]) -> str | None:
+        if args.get("divisor_override") is not None:
+            # torch 2.x: both exporters drop it and divide by the window size, silently wrong
+            return ("no torch ONNX exporter keeps divisor_override (the exported model divides by the window "
+                    "size instead); drop divisor_override, and scale after the pool if you need another divisor")
+        return None
+
     def args(self, p: AvgPool1dParams, k: tuple[int, ...], s: tuple[int, ...], pads: tuple[int, ...],
              d: tuple[int, ...]) -> dict[str, Any]:
         out = {"kernel_size": compact(k), "stride": None if p.stride is None else compact(s),

@@ -242,7 +242,9 @@ class Permute(LayerKind):
                             f"list each of 0..{x.rank - 1} exactly once, e.g. dims: [{example}]", field="dims")
         shape = tuple(x.shape[d] for d in dims if d is not None)
         notes = {i: x.notes[d] for i, d in enumerate(dims) if d in x.notes}
-        return LayerResult(TensorType(shape, x.dtype, notes), {"dims": p.dims}, 0, 0)
+        # written non-negative: the TorchScript exporter copies a negative dim into ONNX's perm,
+        # which ONNX Runtime refuses to load
+        return LayerResult(TensorType(shape, x.dtype, notes), {"dims": tuple(d % x.rank for d in p.dims)}, 0, 0)
 
     def torch_forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
         return f"{on(inputs[0])}.permute({', '.join(str(d) for d in args['dims'])})"
