@@ -39,6 +39,15 @@ def batch_symbol(inputs: dict[str, TensorType | None]) -> str | None:
     return None
 
 
+def _batch_second(item: Any) -> bool:
+    if isinstance(item, dict):
+        return (item.get("batch_first") is False or any(_batch_second(v) for v in item.values())
+                or _batch_second(getattr(item, "children", None)))
+    if isinstance(item, list):
+        return any(_batch_second(v) for v in item)
+    return False
+
+
 def _substitute(d: Any, name: str, value: Any) -> Any:
     """``d`` with the symbol ``name`` replaced by ``value``."""
     if not isinstance(d, Dim):
@@ -113,7 +122,8 @@ class GraphBuilder:
     def build(self, name: str, items: PosList, inputs: dict[str, TensorType], prefix: str = "",
               block: str | None = None, output: Any = None, trainable: bool = True) -> Graph:
         if not self._declared:
-            self.batch = batch_symbol(inputs)
+            # with a batch_first: false layer, dim 0 of the inputs may be time, not the batch
+            self.batch = None if _batch_second(items) else batch_symbol(inputs)
         g = Graph(name, inputs, block=block)
         explicit = self._explicit_names(items, inputs, prefix)
         self._declared.append(explicit)
@@ -276,7 +286,7 @@ class GraphBuilder:
         must run on a batch of any size, a single sample included."""
         for need in result.requires:
             if self.batch is not None and isinstance(need.size, Dim) and self.batch in need.size.symbols():
-                raise SpecError("U001", f"{need.why} needs {need.size} >= {need.at_least}, but {self.batch} is the "
+                raise SpecError("U001", f"{need.why} needs {need.text().split(' (')[0]}, but {self.batch} is the "
                                 "batch size, which must be free (batches of 1 included)",
                                 "act on the batch dim only with sizes that always exist (index 0 or -1), or move "
                                 "the operation to a non-batch dim", field=need.field)
