@@ -147,7 +147,7 @@ def test_reflection_padding_over_a_symbol_exports_at_sizes_that_meet_it(tmp_path
     result = export_spec(spec, tmp_path / "r.onnx", exporter="torchscript")
     assert result.sizes["T"] >= 21
     assert all(run.env["T"] >= 21 for run in result.verification.runs)
-    assert any("T >= 21" in note for note in result.notes)
+    assert any("T >= 21" in need for need in result.requirements)
 
 
 def test_lstm_projection_is_refused_at_check_with_the_reason() -> None:

@@ -67,12 +67,14 @@ class ExportResult:
     verification: VerifyReport | None = None
     notes: list[str] = field(default_factory=list)  # e.g. why the first exporter was not used
     triton: Path | None = None
+    requirements: list[str] = field(default_factory=list)  # sizes the model's layers need of its symbols
 
     def to_json(self) -> dict[str, Any]:
         return {"path": str(self.path) if self.path else None, "exporter": self.exporter, "opset": self.opset,
                 "export_seconds": round(self.seconds, 4), "size_bytes": self.size_bytes, "sizes": self.sizes,
                 "verification": self.verification.to_json() if self.verification else None,
-                "notes": self.notes, "triton": str(self.triton) if self.triton else None}
+                "notes": self.notes, "triton": str(self.triton) if self.triton else None,
+                "requirements": self.requirements}
 
 
 # -- quieting the exporters ---------------------------------------------------------------------------------
@@ -448,6 +450,5 @@ def export_spec(spec: Any, path: str | os.PathLike[str] | None, *, weights: str 
                            verify_model=opts.verify if verify_model is None else verify_model, metadata=meta,
                            valid=valid, rtol=opts.rtol, atol=opts.atol, keep=keep)
     result.triton = entry[0] if entry else None
-    result.notes += [f"the model needs {need}; traced and verified at {', '.join(f'{k}={v}' for k, v in env.items())}"
-                     for need in requirements(spec)]
+    result.requirements = requirements(spec)
     return result
