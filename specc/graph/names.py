@@ -136,7 +136,7 @@ def name_problem(name: object, *, allow_input: bool = False, parameter: bool = F
     which must not collide with what the templates define at module level either)."""
     if not isinstance(name, str):
         return f"a name must be text, got {name!r}"
-    if not _IDENT.match(name):
+    if not _IDENT.fullmatch(name):  # fullmatch: "$" also matches before a final newline
         if not name.isascii():
             return f"name {name!r} contains non-ASCII characters (look-alikes are not allowed)"
         return f"name {name!r} is not an identifier (letters, digits and _ only, not starting with a digit)"

@@ -116,6 +116,10 @@ class LayerNorm(LayerKind):
         x = ins[0]
         given = p.normalized_shape
         want = (given,) if isinstance(given, int) else tuple(given) if given is not None else None
+        if want == ():
+            raise SpecError("V003", "normalized_shape is empty: LayerNorm needs at least one dim to normalise over",
+                            "omit normalized_shape to normalise over the last dim, or list the trailing sizes",
+                            field="normalized_shape")
         n = len(want) if want is not None else 1
         if n > x.rank - 1:
             raise SpecError("S003", f"normalized_shape {list(want or ())} has {n} dims but the input {x} has only "
