@@ -2,16 +2,30 @@
 
 A crash, an exception or Ctrl-C while writing never leaves a half-written model,
 checkpoint or source file: the previous file stays untouched and the temp file goes.
+
+SIGKILL (or a power cut) gives a process no chance to clean up, so every temp file or
+folder is named ``.specc-tmp-<pid>-<random>-<target>``: hidden, recognisably specc's, and
+carrying the writer's PID.  The next write to the same folder sweeps the leftovers whose
+writer is gone (never another live writer's, never anything not named so).
+:func:`terminate_cleanly` turns SIGTERM into the same clean unwinding as Ctrl-C.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
+import shutil
+import signal
 import stat
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
+
+TEMP_PREFIX = ".specc-tmp-"
+_TEMP_RE = re.compile(re.escape(TEMP_PREFIX) + r"(\d+)-[0-9a-f]+-")
 
 
 @contextlib.contextmanager
@@ -21,33 +35,111 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     For writers that need a path (torch.onnx.export, safetensors.save_file)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = _temp_beside(target)
+    sweep(target.parent)
+    made: list[Path] = []
     try:
+        tmp_path = _temp_beside(target, made)
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp_path, target)
     except BaseException:  # KeyboardInterrupt too: never leave the temp file behind
-        with contextlib.suppress(OSError):
-            tmp_path.unlink()
+        with _signals_deferred():
+            for tmp in made:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
         raise
 
 
-def _temp_beside(target: Path) -> Path:
-    """A new empty file beside ``target`` with the permissions the result should have: those of
-    the file it replaces, else what a plain ``open()`` gives (the umask applies), not
-    ``mkstemp``'s owner-only 0600."""
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back while a temp is created and recorded, so that the exception
+    they raise never falls between the two (where no handler would know to remove the temp)."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    try:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    except (AttributeError, OSError, ValueError):  # no pthread_sigmask (Windows)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def temp_name(name: str) -> str:
+    """A hidden name for a temp file or folder of ``name``, which :func:`sweep` can recognise."""
+    return f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(6)}-{name}"
+
+
+def _temp_beside(target: Path, made: list[Path]) -> Path:
+    """A new empty file beside ``target`` (appended to ``made`` as soon as it exists) with the
+    permissions the result should have: those of the file it replaces, else what a plain
+    ``open()`` gives (the umask applies), not ``mkstemp``'s owner-only 0600."""
     existing = stat.S_IMODE(target.stat().st_mode) if target.is_file() else None
     while True:
-        tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
+        tmp = target.parent / temp_name(target.name)
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            with _signals_deferred():
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+                made.append(tmp)
         except FileExistsError:
             continue
         os.close(fd)
         if existing is not None:
             os.chmod(tmp, existing)
         return tmp
+
+
+@contextlib.contextmanager
+def temp_dir(folder: str | os.PathLike[str], name: str) -> Iterator[Path]:
+    """A hidden work folder inside ``folder`` (swept like a temp file), removed on the way out."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    sweep(folder)
+    made: list[Path] = []
+    try:
+        with _signals_deferred():
+            made.append(Path(tempfile.mkdtemp(prefix=temp_name(name) + ".", dir=folder)))
+        yield made[0]
+    finally:
+        with _signals_deferred():  # a signal now must not cut the removal short
+            for work in made:
+                shutil.rmtree(work, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's live process (or we cannot tell): leave its files alone
+    return True
+
+
+def sweep(folder: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temp files and folders a killed specc writer left in ``folder``: only names
+    specc gives its temps, and only when the writing process is gone. Returns what went."""
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _TEMP_RE.match(entry.name)
+        if m is None or _alive(int(m.group(1))):
+            continue
+        path = Path(entry.path)
+        with contextlib.suppress(OSError):
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+            removed.append(path)
+    return removed
 
 
 def atomic_write(target: str | os.PathLike[str], data: bytes | str | Callable[[Path], None]) -> Path:
@@ -58,3 +150,21 @@ def atomic_write(target: str | os.PathLike[str], data: bytes | str | Callable[[P
         else:
             tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
     return Path(target)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is so that every writer unwinds (and removes its temp
+    files) exactly as after Ctrl-C."""
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # Once is enough: a second SIGTERM during the clean-up must not cut the clean-up short.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated
+
+
+def terminate_cleanly() -> None:
+    """Make SIGTERM unwind like Ctrl-C (main thread only; a no-op elsewhere)."""
+    with contextlib.suppress(ValueError, AttributeError):  # not the main thread; no SIGTERM (Windows)
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _on_sigterm)

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .atomic import Terminated, terminate_cleanly
 from .diagnostics import dumps_json, render_github, render_sarif, render_text, use_colour
 
-EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_CRASH, EXIT_INTERRUPT = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_CRASH, EXIT_INTERRUPT, EXIT_TERMINATED = 0, 1, 2, 3, 130, 143
 
 
 class UsageError(Exception):
@@ -324,9 +325,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         _err(f"specc {args.verb}: error: {exc}")
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        _err("interrupted; no partial output was left behind")
-        return EXIT_INTERRUPT
+    except KeyboardInterrupt as exc:
+        _err(f"{'terminated' if isinstance(exc, Terminated) else 'interrupted'}; no partial output was left behind")
+        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPT
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:
@@ -339,6 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def entry() -> None:
+    terminate_cleanly()  # SIGTERM unwinds like Ctrl-C, so no writer leaves a temp file behind
     code = main()
     if not any(m in sys.modules for m in ("torch", "onnx", "onnxruntime")):
         # Nothing here needs a clean interpreter teardown, which costs a sixth of a fast

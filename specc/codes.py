@@ -3,7 +3,8 @@
 Prefixes follow the pipeline: ``Y`` load (YAML), ``X`` variables and expressions,
 ``V`` validation of the document, ``G`` graph wiring, ``S`` shapes, ``L`` lint, ``T`` training
 (the loss, optimizer and data against the model; data problems are found by `specc train`
-before the first epoch).
+before the first epoch), ``U`` what a later stage (build, forward, export, train) cannot do
+with a spec that is otherwise well-formed.
 ``specc explain CODE`` prints the entry: what it means, why it matters, an example of
 the mistake and the fix.  A lint rule's module docstring carries the same text.
 """
@@ -532,6 +533,19 @@ _TABLE = [
          "The loss would be NaN or meaningless from the first step, with no error.",
          "loss: {type: KLDivLoss}   # targets are raw scores, not rows summing to 1",
          "Give targets of the form the loss reads, or choose the loss that reads these targets."),
+    # -- later stages: what build, forward, export or training cannot do ---------------------
+    Code("U001", "batch-size-requirement", "A layer needs a minimum size along the batch dim.",
+         "A model must run on a batch of any size: prediction feeds one sample at a time, and the last batch of "
+         "an epoch is often smaller. Selecting index 2 along the batch works for batches of 3 or more and fails "
+         "at 2; specc cannot promise every later stage works, so it refuses the spec.",
+         "inputs: {x: [B, 4]}\nlayers:\n  - {type: Select, dim: 0, index: 2}",
+         "Select along a non-batch dim, or use an index that always exists on the batch (0 or -1)."),
+    Code("U002", "not-exportable", "A layer, as configured, cannot be exported to ONNX.",
+         "`specc check` promises that every later stage works on a spec it accepts, export included; a layer "
+         "the torch exporters cannot write (an LSTM with proj_size) would pass check and then fail at export, "
+         "so check says so at the layer, with the reason.",
+         "- {type: LSTM, hidden_size: 64, proj_size: 16}",
+         "Set proj_size: 0 and add - {type: Linear, out_features: 16} after the LSTM for the smaller output."),
     # -- internal ---------------------------------------------------------------------------
     Code("E999", "internal-error", "specc itself failed; this is a bug in specc, not in the spec.",
          "Every mistake in a spec should get its own code with a location and a hint; an internal error means "

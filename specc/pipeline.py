@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .diagnostics import Diagnostic, Location, SpecError
-from .graph.build import GraphBuilder, inside_block_hint, mark_unused
+from .graph.build import GraphBuilder, fix_batch_second_macs, inside_block_hint, mark_unused
 from .graph.ir import Graph
 from .layers import REGISTRY
 from .load.expand import expand, parse_overrides
@@ -159,6 +159,7 @@ def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None, ignore: Itera
     builder = GraphBuilder(ex.broken)
     graph = builder.build(spec.name, layers, inputs)  # type: ignore[arg-type]  (None: a broken input)
     graph.inputs = {k: v for k, v in graph.inputs.items() if v is not None}
+    fix_batch_second_macs(graph)
     spec.diagnostics.extend(builder.diags)
     _outputs(graph, doc, spec, builder.rejected_top)
     spec.graph = graph

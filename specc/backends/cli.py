@@ -80,6 +80,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     g = spec.graph
     _out("  inputs:  " + ", ".join(f"{n} {t} {t.dtype}" for n, t in g.inputs.items()))
     _out("  outputs: " + ", ".join(f"{n} {g.value(s)} {g.value(s).dtype}" for n, s in g.outputs))
+    if result.requirements:
+        _out("  needs:   " + "; ".join(result.requirements))
     if result.verification is not None:
         _out(f"  verified: {result.verification.text()}")
     else:

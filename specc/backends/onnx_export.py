@@ -16,7 +16,9 @@ import io
 import json
 import logging
 import os
+import secrets
 import shutil
+import sys
 import tempfile
 import time
 import warnings
@@ -29,9 +31,10 @@ import onnx
 import torch
 
 from .. import __version__
-from ..atomic import atomic_write
+from ..atomic import atomic_write, temp_dir
 from ..shapes.dims import evaluate
 from .errors import ExportFailed, VerificationFailed, WeightsError
+from .triton import drop_stale_weights
 from .verify import (
     ATOL,
     RTOL,
@@ -64,12 +67,14 @@ class ExportResult:
     verification: VerifyReport | None = None
     notes: list[str] = field(default_factory=list)  # e.g. why the first exporter was not used
     triton: Path | None = None
+    requirements: list[str] = field(default_factory=list)  # sizes the model's layers need of its symbols
 
     def to_json(self) -> dict[str, Any]:
         return {"path": str(self.path) if self.path else None, "exporter": self.exporter, "opset": self.opset,
                 "export_seconds": round(self.seconds, 4), "size_bytes": self.size_bytes, "sizes": self.sizes,
                 "verification": self.verification.to_json() if self.verification else None,
-                "notes": self.notes, "triton": str(self.triton) if self.triton else None}
+                "notes": self.notes, "triton": str(self.triton) if self.triton else None,
+                "requirements": self.requirements}
 
 
 # -- quieting the exporters ---------------------------------------------------------------------------------
@@ -83,11 +88,32 @@ def _captured() -> Iterator[io.StringIO]:
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(buf):
+        with warnings.catch_warnings(), contextlib.redirect_stdout(buf), fd_stdout_to_stderr():
             warnings.simplefilter("ignore")
             yield buf
     finally:
         logger.setLevel(level)
+
+
+@contextlib.contextmanager
+def fd_stdout_to_stderr() -> Iterator[None]:
+    """Send whatever is written to file descriptor 1 meanwhile to stderr: torch's C++ side prints
+    ("Torch IR graph at exception: …") straight to the descriptor, past ``sys.stdout``, and
+    stdout belongs to specc's own output (JSON must be only JSON)."""
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError, AttributeError):  # no real descriptor (an embedding host): nothing to guard
+        yield
+        return
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -139,6 +165,53 @@ def stamp(model: onnx.ModelProto, meta: Mapping[str, str]) -> None:
         model.metadata_props.add(key=key, value=value)
 
 
+def _private(sig: Signature) -> tuple[Signature, dict[str, str]]:
+    """The signature under names no exporter makes up, and the way back to the spec's names.
+
+    Exporters name internal values after modules (``linear_1``) and may reuse a name the spec
+    gives an input or output; tracing under private names, then renaming, keeps the two apart."""
+    tag = secrets.token_hex(4)
+    private = Signature([TensorSig(f"specc_in{i}_{tag}", t.shape, t.dtype) for i, t in enumerate(sig.inputs)],
+                        [TensorSig(f"specc_out{i}_{tag}", t.shape, t.dtype) for i, t in enumerate(sig.outputs)])
+    back = {p.name: t.name for p, t in zip([*private.inputs, *private.outputs], [*sig.inputs, *sig.outputs])}
+    return private, back
+
+
+def _graphs(graph: onnx.GraphProto) -> Iterator[onnx.GraphProto]:
+    yield graph
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.HasField("g"):
+                yield from _graphs(attr.g)
+            for sub in attr.graphs:
+                yield from _graphs(sub)
+
+
+def publish_names(model: onnx.ModelProto, back: Mapping[str, str]) -> None:
+    """Give the graph's inputs and outputs the spec's names (``back``: private -> public), first
+    moving any internal value that already has one of those names out of the way."""
+    graphs = list(_graphs(model.graph))
+    used: set[str] = set()
+    for g in graphs:
+        used.update(v for n in g.node for v in (*n.input, *n.output))
+        used.update(v.name for v in (*g.input, *g.output, *g.value_info, *g.initializer))
+    public = set(back.values())
+    mapping = dict(back)
+    for name in sorted(public & used):
+        fresh, k = f"{name}_internal", 1
+        while fresh in used or fresh in public:
+            k += 1
+            fresh = f"{name}_internal{k}"
+        used.add(fresh)
+        mapping[name] = fresh
+    for g in graphs:
+        for n in g.node:
+            n.input[:] = [mapping.get(v, v) for v in n.input]
+            n.output[:] = [mapping.get(v, v) for v in n.output]
+        for v in (*g.input, *g.output, *g.value_info, *g.initializer):
+            v.name = mapping.get(v.name, v.name)
+
+
 def name_output_dims(model: onnx.ModelProto, sig: Signature) -> None:
     """Declare each output axis the way the spec knows it where the exporter left it unnamed or
     auto-named (``Reshapea_dim_2``, ``unk__1``): fixed sizes as numbers, symbolic ones by name.
@@ -159,20 +232,27 @@ def name_output_dims(model: onnx.ModelProto, sig: Signature) -> None:
 
 
 def _save(model: onnx.ModelProto, folder: Path, name: str) -> list[Path]:
-    """Write the model (and its weights file when too big for one protobuf) into ``folder``."""
+    """Write the model (and its weights file when too big for one protobuf) into ``folder``.
+
+    The weights file gets a fresh name on every export (``model.onnx.<token>.data``): the
+    model file is replaced last, so until that rename the old model still reads its own old
+    weights, and a kill between the two renames leaves a consistent pair either way."""
     target = folder / name
     if model.ByteSize() < _EXTERNAL_ABOVE:
         target.write_bytes(model.SerializeToString())
         return [target]
+    location = f"{name}.{secrets.token_hex(6)}.data"
     onnx.save_model(model, str(target), save_as_external_data=True, all_tensors_to_one_file=True,
-                    location=f"{name}.data", size_threshold=1024)
-    return [target, folder / f"{name}.data"]
+                    location=location, size_threshold=1024)
+    return [target, folder / location]
 
 
 def _publish(files: list[Path], dest_dir: Path) -> None:
-    """Move verified files into place, weights first so the model never points at nothing."""
+    """Move verified files into place, weights first so the model never points at nothing; then
+    drop the weights files earlier exports of this model left (only specc's own names)."""
     for f in reversed(files):
         atomic_write(dest_dir / f.name, lambda tmp, src=f: shutil.copyfile(src, tmp))
+    drop_stale_weights(dest_dir, files[0].name, {f.name for f in files})
 
 
 def export_module(module: torch.nn.Module, sig: Signature, path: str | os.PathLike[str] | None, *,
@@ -195,19 +275,20 @@ def export_module(module: torch.nn.Module, sig: Signature, path: str | os.PathLi
     name = target.name if target is not None else "model.onnx"
     notes: list[str] = []
     first_failure: VerificationFailed | None = None
-    work = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".specc-export", dir=folder))
-    try:
+    private, back = _private(sig)
+    with temp_dir(folder, name) as work:
         order = exporter_order(exporter)
         for i, which in enumerate(order):
             raw = work / f"raw-{which}.onnx"
             started = time.perf_counter()
             try:
-                _RUNNERS[which](module, dynamo_args if which == "dynamo" else args, sig, raw, opset)
+                _RUNNERS[which](module, dynamo_args if which == "dynamo" else args, private, raw, opset)
             except Exception as exc:  # noqa: BLE001 -- any exporter failure: try the other one
                 notes.append(f"the {which} exporter failed: {_first_line(exc)}")
                 continue
             seconds = time.perf_counter() - started
             model = onnx.load(str(raw))
+            publish_names(model, back)
             name_output_dims(model, sig)
             stamp(model, {**(metadata or {}), "specc_exporter": which, "specc_sizes": json.dumps(env),
                           "specc_int_high": json.dumps(_int_high(sig, args))})
@@ -239,8 +320,6 @@ def export_module(module: torch.nn.Module, sig: Signature, path: str | os.PathLi
         if first_failure is not None:
             raise VerificationFailed(first_failure.problems + notes[-1:], first_failure.exporter)
         raise ExportFailed("torch could not export the model to ONNX: " + "; ".join(notes))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def _int_high(sig: Signature, args: tuple[torch.Tensor, ...]) -> dict[str, int]:
@@ -265,14 +344,23 @@ def signature_of(spec: Any) -> Signature:
     return Signature(inputs, outputs)
 
 
+def requirements(spec: Any) -> list[str]:
+    """The minimum sizes the spec's layers need of its symbols, as text ("T >= 21 (…)")."""
+    return list(dict.fromkeys(f"{r.text()} in {n.type} '{n.path}'" for n in spec.graph.leaves()
+                              if n.result is not None for r in n.result.requires))
+
+
 def sizes_valid(spec: Any) -> EnvCheck:
-    """Whether every tensor of the spec's model has positive sizes at the given symbol sizes."""
+    """Whether every tensor of the spec's model has positive sizes at the given symbol sizes, and
+    every size a layer needs (reflection padding, an index along a symbolic dim) is there."""
     shapes = [n.out.shape for _, n in spec.graph.walk() if n.out is not None]
     shapes += [t.shape for t in spec.graph.inputs.values()]
+    needs = [r for n in spec.graph.leaves() if n.result is not None for r in n.result.requires]
 
     def valid(env: Mapping[str, int]) -> bool:
         try:
-            return all(evaluate(d, env) > 0 for shape in shapes for d in shape)
+            return (all(evaluate(d, env) > 0 for shape in shapes for d in shape)
+                    and all(evaluate(r.size, env) >= r.at_least for r in needs))
         except (KeyError, ZeroDivisionError):
             return False
 
@@ -366,4 +454,5 @@ def export_spec(spec: Any, path: str | os.PathLike[str] | None, *, weights: str 
                            verify_model=opts.verify if verify_model is None else verify_model, metadata=meta,
                            valid=valid, rtol=opts.rtol, atol=opts.atol, keep=keep)
     result.triton = entry[0] if entry else None
+    result.requirements = requirements(spec)
     return result

@@ -13,7 +13,9 @@ instead. Other symbolic axes are ``-1``.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -73,6 +75,23 @@ def config_text(model: onnx.ModelProto, name: str, max_batch_size: int | None = 
     return "\n".join(parts) + "\n"
 
 
+def external_files(model_file: Path) -> list[Path]:
+    """The weights files ``model_file`` points at (none for a self-contained model)."""
+    model = onnx.load(str(model_file), load_external_data=False)
+    names = {e.value for t in model.graph.initializer for e in t.external_data if e.key == "location"}
+    return [model_file.parent / n for n in sorted(names)]
+
+
+def drop_stale_weights(folder: Path, model_name: str, keep: set[str]) -> None:
+    """Remove the weights files earlier exports of ``model_name`` left in ``folder`` (each export
+    names its own, so that a model is never replaced before its weights): only specc's names."""
+    stale = re.compile(re.escape(model_name) + r"(\.[0-9a-f]{12})?\.data")
+    for old in folder.iterdir():
+        if old.name not in keep and stale.fullmatch(old.name):
+            with contextlib.suppress(OSError):
+                old.unlink()
+
+
 def write_entry(model_file: str | os.PathLike[str], repository: str | os.PathLike[str], name: str,
                 max_batch_size: int | None = None) -> Path:
     """Write ``repository/name/1/model.onnx`` (and its weights file, if any) and the config; returns
@@ -82,10 +101,11 @@ def write_entry(model_file: str | os.PathLike[str], repository: str | os.PathLik
     version = entry / "1"
     version.mkdir(parents=True, exist_ok=True)
     model = onnx.load(str(model_file), load_external_data=False)
-    side = model_file.parent / f"{model_file.name}.data"
-    if side.is_file():
+    sides = external_files(model_file)
+    for side in sides:
         # the model names its weights file; keep that name next to model.onnx
-        atomic_write(version / side.name, lambda tmp: shutil.copyfile(side, tmp))
+        atomic_write(version / side.name, lambda tmp, src=side: shutil.copyfile(src, tmp))
     atomic_write(version / "model.onnx", lambda tmp: shutil.copyfile(model_file, tmp))
+    drop_stale_weights(version, model_file.name, {s.name for s in sides})
     atomic_write(entry / "config.pbtxt", config_text(model, name, max_batch_size))
     return entry

@@ -99,9 +99,13 @@ def export_env(sig: Signature, batch: int, sizes: Mapping[str, int] | None = Non
     free = [s for s in sig.symbols() if s != sig.batch_symbol and s not in sizes]
     env = {s: batch if s == sig.batch_symbol else sizes[s] if s in sizes else DEFAULT_SIZE + free.index(s)
            for s in sig.symbols()}
-    while valid is not None and free and not valid(env) and max(env[s] for s in free) < 1 << 14:
-        for s in free:
-            env[s] *= 2
+    if valid is None or not free or valid(env):
+        return env
+    # Larger sizes first (kernels and padding need room), then smaller ones (a table's max_len).
+    for factor in [2 ** k for k in range(1, 11)] + [1 / 2, 1 / 4, 1 / 8]:
+        trial = {**env, **{s: max(2, int((DEFAULT_SIZE + free.index(s)) * factor)) for s in free}}
+        if valid(trial):
+            return trial
     return env
 
 
@@ -116,12 +120,21 @@ def other_envs(sig: Signature, env0: Mapping[str, int], valid: EnvCheck | None =
                 env[s] = (1 if v != 1 else 2) if k == 0 else v + 3
             else:
                 env[s] = v + 1 + 2 * k
-        bump = 0
-        while valid is not None and not valid(env) and bump < 64:
-            bump += 1
-            env = {s: (v + 1 if s != sig.batch_symbol else v) for s, v in env.items()}
+        if valid is not None and not valid(env):
+            env = _nearby(sig, env0, env, valid)
         envs.append(env)
     return envs
+
+
+def _nearby(sig: Signature, env0: Mapping[str, int], env: dict[str, int], valid: EnvCheck) -> dict[str, int]:
+    """The closest valid setting to ``env`` (larger first, then smaller) that still differs from the
+    export sizes in every non-batch symbol; ``env`` itself when there is none."""
+    for step in range(1, 65):
+        for sign in (1, -1):
+            trial = {s: v if s == sig.batch_symbol else max(1, v + sign * step) for s, v in env.items()}
+            if all(trial[s] != env0[s] for s in trial if s != sig.batch_symbol) and valid(trial):
+                return trial
+    return env
 
 
 def fmt_env(env: Mapping[str, int]) -> str:

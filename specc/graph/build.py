@@ -20,7 +20,7 @@ from ..diagnostics import Diagnostic, Location, SpecError
 from ..layers import base as layers
 from ..load.expand import LAYER_META, Group
 from ..load.yaml_loader import PosDict, PosList
-from ..shapes.dims import Dim
+from ..shapes.dims import Dim, Sym, add, mul
 from ..shapes.tensor import MAX_DIM, MAX_ELEMENTS, PARAM_MEMORY_WARNING, TensorType
 from ..validate.errors import pydantic_diagnostics
 from ..validate.naming import suggest_name
@@ -28,6 +28,79 @@ from .ir import Graph, Node
 from .names import auto_name, name_problem
 
 BLOCK_INPUT = "input"
+
+
+def batch_symbol(inputs: dict[str, TensorType | None]) -> str | None:
+    """The bare symbol every input starts with (B of [B, T, 16]), if there is one."""
+    firsts = {t.shape[0] if t is not None and t.shape else None for t in inputs.values()}
+    first = next(iter(firsts)) if len(firsts) == 1 else None
+    if isinstance(first, Dim) and len(first.symbols()) == 1 and str(first) in first.symbols():
+        return str(first)
+    return None
+
+
+def _batch_second(item: Any) -> bool:
+    if isinstance(item, dict):
+        return (item.get("batch_first") is False or any(_batch_second(v) for v in item.values())
+                or _batch_second(getattr(item, "children", None)))
+    if isinstance(item, list):
+        return any(_batch_second(v) for v in item)
+    return False
+
+
+def _substitute(d: Any, name: str, value: Any) -> Any:
+    """``d`` with the symbol ``name`` replaced by ``value``."""
+    if not isinstance(d, Dim):
+        return d
+    total: Any = 0
+    for mono, coeff in d.terms:
+        term: Any = coeff
+        for a in mono:
+            term = mul(term, value if isinstance(a, Sym) and a.name == name else Dim.make({(a,): 1}))
+        total = add(total, term)
+    return total
+
+
+def fix_batch_second_macs(graph: Graph) -> None:
+    """Per-sample MACs exclude the batch. Shape rules count every dim but dim 0, the batch in
+    (B, T, F); after a ``batch_first: false`` layer the batch sits in dim 1 of (T, B, F), so such
+    a rule counted B in place of T. Swap them back, wherever the batch symbol (dim 1 of any
+    ``batch_first: false`` layer's input, else dim 0 of the inputs) shows up in a layer's count."""
+    batch = None
+    for g, n in _leaves_with_graph(graph):
+        if n.result is not None and getattr(n.params, "batch_first", True) is False and n.inputs:
+            x = g.value(n.inputs[0])
+            if x is not None and x.rank >= 2 and isinstance(x.shape[1], Dim) and len(x.shape[1].symbols()) == 1:
+                batch = next(iter(x.shape[1].symbols()))
+                break
+    batch = batch or batch_symbol(graph.inputs)
+    if batch is None:
+        return
+    _fix_macs(graph, batch)
+
+
+def _leaves_with_graph(g: Graph) -> Any:
+    for n in g.nodes:
+        if n.sub is not None:
+            yield from _leaves_with_graph(n.sub)
+        else:
+            yield g, n
+
+
+def _fix_macs(g: Graph, batch: str) -> None:
+    for n in g.nodes:
+        if n.result is None:
+            continue
+        if n.sub is not None:
+            _fix_macs(n.sub, batch)
+            n.result.macs = n.sub.totals()[2]
+            continue
+        x = g.value(n.inputs[0]) if n.inputs else None
+        macs = n.result.macs
+        if x is None or not x.rank or not isinstance(macs, Dim) or batch not in macs.symbols():
+            continue
+        if x.shape[0] != Dim.make({(Sym(batch),): 1}):
+            n.result.macs = _substitute(macs, batch, x.shape[0])
 
 
 class GraphBuilder:
@@ -39,6 +112,7 @@ class GraphBuilder:
         # second mistake, so it is skipped silently like a layer after a failed one.
         self._rejected: list[set[str]] = []
         self.rejected_top: set[str] = set()
+        self.batch: str | None = None  # the symbol every input starts with
 
     def error(self, code: str, message: str, loc: Location | None, hint: str | None = None,
               layer: str | None = None) -> None:
@@ -47,6 +121,9 @@ class GraphBuilder:
     # -- graphs --------------------------------------------------------------------------------
     def build(self, name: str, items: PosList, inputs: dict[str, TensorType], prefix: str = "",
               block: str | None = None, output: Any = None, trainable: bool = True) -> Graph:
+        if not self._declared:
+            # with a batch_first: false layer, dim 0 of the inputs may be time, not the batch
+            self.batch = None if _batch_second(items) else batch_symbol(inputs)
         g = Graph(name, inputs, block=block)
         explicit = self._explicit_names(items, inputs, prefix)
         self._declared.append(explicit)
@@ -212,8 +289,11 @@ class GraphBuilder:
         tensors: list[TensorType] = [t for t in ins if t is not None]
         try:
             self._check_inputs(kind, tensors, node)
-            node.result = kind.infer(node.params, tensors)
-            _check_sizes(node.result)
+            result = kind.infer(node.params, tensors)
+            _check_sizes(result)
+            self._check_requirements(result)
+            self._check_exportable(kind, result)
+            node.result = result
         except SpecError as err:
             node.result = None  # sizes no framework can allocate reach no later layer
             # A rule may locate itself (TimeDistributed points inside its nested layer: mapping).
@@ -222,6 +302,26 @@ class GraphBuilder:
             self.diags.append(Diagnostic(err.code, f"{kind.type_name} '{path}': {message}", at, err.hint,
                                          "error", path))
         return node
+
+    def _check_requirements(self, result: layers.LayerResult) -> None:
+        """A size a layer needs may bind a symbol from below (T >= 21), but never the batch: a model
+        must run on a batch of any size, a single sample included."""
+        for need in result.requires:
+            if self.batch is not None and isinstance(need.size, Dim) and self.batch in need.size.symbols():
+                raise SpecError("U001", f"{need.why} needs {need.text().split(' (')[0]}, but {self.batch} is the "
+                                "batch size, which must be free (batches of 1 included)",
+                                "act on the batch dim only with sizes that always exist (index 0 or -1), or move "
+                                "the operation to a non-batch dim", field=need.field)
+
+    @staticmethod
+    def _check_exportable(kind: layers.LayerKind, result: layers.LayerResult) -> None:
+        """A layer no ONNX exporter can write is refused here, where the spec says it, not by
+        `specc export` after `check` said ok."""
+        why = kind.onnx_problem(result.args)
+        if why:
+            reason, _, fix = why.rpartition("; ") if "; " in why else (why, "", "")
+            field = next((k for k, v in result.args.items() if v and k in reason), None)
+            raise SpecError("U002", f"cannot be exported to ONNX: {reason}", fix or None, field=field)
 
     def _check_inputs(self, kind: layers.LayerKind, ins: list[TensorType], node: Node) -> None:
         n = len(ins)

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import Field, PositiveFloat, PositiveInt
 
+from ..diagnostics import SpecError
 from ..shapes.tensor import TensorType
 from .base import LayerKind, LayerParams, LayerResult, axis, check_given, register
 
@@ -57,7 +58,24 @@ class _Elementwise(LayerKind):
 
     def infer(self, p: Any, ins: list[TensorType]) -> LayerResult:
         x = ins[0]
+        _check_arguments(self.type_name, p)
         return LayerResult(TensorType(x.shape, x.dtype, x.notes), p.model_dump(), 0, 0)
+
+
+def _check_arguments(kind: str, p: Any) -> None:
+    """Preconditions PyTorch enforces only when the module is built or trained."""
+    if isinstance(p, HardtanhParams) and p.min_val >= p.max_val:
+        low, high = min(p.min_val, p.max_val), max(p.min_val, p.max_val)
+        raise SpecError("V003", f"max_val {p.max_val} must be greater than min_val {p.min_val}",
+                        f"e.g. min_val: {low}, max_val: {high if high > low else low + 1}", field="max_val")
+    if kind == "CELU" and p.alpha == 0:
+        raise SpecError("V003", "alpha cannot be 0 for CELU (it divides by alpha)",
+                        "use a positive alpha such as 1.0", field="alpha")
+    slope = getattr(p, "alpha", None) if kind in ("ELU", "CELU") else getattr(p, "negative_slope", None)
+    if getattr(p, "inplace", False) and slope is not None and slope < 0:
+        raise SpecError("V003", f"inplace: true with a negative {'alpha' if kind != 'LeakyReLU' else 'negative_slope'} "
+                        f"cannot be trained: PyTorch refuses the in-place backward pass",
+                        "set inplace: false", field="inplace")
 
 
 def _activation(name: str, params: type[LayerParams], doc: str, **defaults: Any) -> type[LayerKind]:

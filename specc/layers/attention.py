@@ -23,7 +23,7 @@ from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt, field_vali
 from ..diagnostics import SpecError
 from ..shapes.dims import Dim, DimLike, add, mul
 from ..shapes.tensor import TensorType
-from .base import REGISTRY, LayerParams, LayerResult, check_given, register
+from .base import REGISTRY, LayerParams, LayerResult, Requirement, check_given, register
 from .recurrent import SequenceKind, seq_axes
 
 Mask = Literal["key_padding", "attn"]
@@ -393,12 +393,16 @@ class PositionalEncoding(SequenceKind):
                        f"{p.max_len}); else {fix}")
             raise SpecError("S001", f"the sequence has {t_len} steps but the position table has max_len "
                             f"{p.max_len}", fix, field="max_len")
+        # the table is sliced to the length: a symbolic length may not run past it
+        needs = [] if isinstance(t_len, int) else [
+            Requirement(p.max_len - t_len, 0, f"the position table has max_len {p.max_len}", "max_len",
+                        f"{t_len} <= {p.max_len}")]
         table = p.max_len * e
         args = {"d_model": e, "max_len": p.max_len, "kind": p.kind, "dropout": float(p.dropout),
                 "batch_first": p.batch_first}
         learned = p.kind == "learned"
         return LayerResult(TensorType(x.shape, x.dtype, x.notes), args, table if learned else 0, 0,
-                           0 if learned else table)
+                           0 if learned else table, requires=needs)
 
 
 # -- class token ------------------------------------------------------------------------------------

@@ -28,7 +28,26 @@ class LayerParams(BaseModel):
 
     # defer_build: a schema is built the first time a kind is used, so `specc check` pays only
     # for the layer kinds a spec mentions, not the whole catalogue.
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, defer_build=True)
+    # allow_inf_nan: a nan or inf slope, bound or epsilon passes every range check and then
+    # turns the model's outputs into NaN without a word.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, defer_build=True,
+                              allow_inf_nan=False)
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """A size the layer needs when it runs: ``size >= at_least``, where ``size`` depends on
+    symbols (a fixed size is checked by the shape rule itself). The engine rejects one over
+    the batch (which must work at any size); export and tests pick sizes that meet the rest."""
+
+    size: DimLike
+    at_least: int
+    why: str  # what needs it, e.g. "index 20 along dim 1"
+    field: str | None = None
+    shown: str = ""  # how to say it when not "size >= at_least" (an upper bound: "T <= 512")
+
+    def text(self) -> str:
+        return f"{self.shown or f'{self.size} >= {self.at_least}'} ({self.why})"
 
 
 @dataclass
@@ -39,6 +58,7 @@ class LayerResult:
     params: int = 0
     macs: DimLike = 0  # multiply-accumulates per sample (batch dim excluded)
     buffers: int = 0  # non-trainable state such as BatchNorm running stats
+    requires: list[Requirement] = field(default_factory=list)  # sizes the symbols must reach
 
 
 class LayerKind:
@@ -188,6 +208,17 @@ def _swapped_axes(tensor: TensorType, axis: int) -> tuple[list[int], int, int] |
     if axis in (last, -1) and rank == 3 and isinstance(tensor.shape[1], int):
         return [0, 2, 1], 1, tensor.shape[1]
     return None
+
+
+def require(size: DimLike, at_least: int, why: str, field_name: str | None = None) -> list[Requirement]:
+    """``size >= at_least`` as a requirement when ``size`` is symbolic; a fixed size that falls
+    short is an S002 error here."""
+    if isinstance(size, int):
+        if size < at_least:
+            raise SpecError("S002", f"{why} needs a size of at least {at_least}, but the size is {size}",
+                            "change the parameter, or feed a larger input", field=field_name)
+        return []
+    return [Requirement(size, at_least, why, field_name)] if at_least > 1 else []
 
 
 def positive(size: DimLike, what: str, detail: str = "") -> DimLike:

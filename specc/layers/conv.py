@@ -18,7 +18,7 @@ from ..diagnostics import SpecError
 from ..shapes.dims import DimLike, mul, product
 from ..shapes.formulas import conv_out, conv_transpose_out, divisors, min_conv_input, same_padding
 from ..shapes.tensor import TensorType
-from .base import LayerKind, LayerParams, LayerResult, check_given, ntuple, register
+from .base import LayerKind, LayerParams, LayerResult, Requirement, check_given, ntuple, register
 
 IntOrTuple = PositiveInt | tuple[PositiveInt, ...]
 PadOrTuple = NonNegativeInt | tuple[NonNegativeInt, ...]
@@ -94,10 +94,13 @@ def window_sizes(spatial: tuple[DimLike, ...], k: tuple[int, ...], s: tuple[int,
     return tuple(out)
 
 
-def _check_padding_mode(mode: str, spatial: tuple[DimLike, ...], sides: tuple[tuple[int, int], ...]) -> None:
-    """reflect pads by mirroring (needs pad < size); circular wraps around once at most (pad <= size)."""
+def _check_padding_mode(mode: str, spatial: tuple[DimLike, ...],
+                        sides: tuple[tuple[int, int], ...]) -> list[Requirement]:
+    """reflect pads by mirroring (needs pad < size); circular wraps around once at most (pad <= size).
+    A symbolic size gets the same bound as a requirement."""
+    needs: list[Requirement] = []
     if mode not in ("reflect", "circular"):
-        return
+        return needs
     for i, (size, (left, right)) in enumerate(zip(spatial, sides)):
         pad = max(left, right)
         limit = size - 1 if mode == "reflect" else size
@@ -105,6 +108,10 @@ def _check_padding_mode(mode: str, spatial: tuple[DimLike, ...], sides: tuple[tu
             raise SpecError("S002", f"padding_mode '{mode}' cannot pad {pad} along spatial dim {i} of size {size}",
                             f"use padding of at most {limit} there, or padding_mode: zeros or replicate",
                             field="padding_mode")
+        if pad and not isinstance(size, int):
+            needs.append(Requirement(size, pad + 1 if mode == "reflect" else pad,
+                                     f"padding_mode '{mode}' with padding {pad} along spatial dim {i}", "padding"))
+    return needs
 
 
 class Spatial(LayerKind):
@@ -143,7 +150,7 @@ class _Conv(Spatial):
             pads = (0,) * r if p.padding == "valid" else ntuple(p.padding, r, "padding")
             sides = tuple((pi, pi) for pi in pads)
             spatial = window_sizes(in_spatial, k, s, pads, d)
-        _check_padding_mode(p.padding_mode, in_spatial, sides)
+        needs = _check_padding_mode(p.padding_mode, in_spatial, sides)
         out = TensorType((x.shape[0], p.out_channels, *spatial), x.dtype)
         per_position = (c // p.groups) * math.prod(k)
         params = p.out_channels * per_position + (p.out_channels if p.bias else 0)
@@ -152,7 +159,7 @@ class _Conv(Spatial):
                 "stride": compact(s), "padding": padding, "dilation": compact(d), "groups": p.groups,
                 "bias": p.bias, "padding_mode": p.padding_mode}
         # One multiply-add per weight per output position (torchinfo/fvcore convention).
-        return LayerResult(out, args, params, mul(product(spatial), p.out_channels * per_position))
+        return LayerResult(out, args, params, mul(product(spatial), p.out_channels * per_position), requires=needs)
 
 
 class _ConvTranspose(Spatial):

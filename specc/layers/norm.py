@@ -19,7 +19,7 @@ from ..diagnostics import SpecError
 from ..shapes.dims import mul, product
 from ..shapes.formulas import divisors
 from ..shapes.tensor import TensorType
-from .base import LayerKind, LayerParams, LayerResult, check_given, register, static
+from .base import LayerKind, LayerParams, LayerResult, check_given, register, require, static
 
 Momentum = Annotated[float, Field(ge=0.0, le=1.0)] | None
 
@@ -62,6 +62,7 @@ class _ChannelNorm(LayerKind):
     positional = ("num_features",)
     defaults = {"eps": 1e-5, "momentum": 0.1, "affine": True, "track_running_stats": True}
     ops_per_element = (1, 2)  # (plain, affine)
+    instance = False
 
     def infer(self, p: BatchNormParams, ins: list[TensorType]) -> LayerResult:
         x = ins[0]
@@ -71,14 +72,24 @@ class _ChannelNorm(LayerKind):
         # running_mean and running_var per channel, plus the num_batches_tracked counter.
         buffers = 2 * c + 1 if p.track_running_stats else 0
         macs = mul(product(x.shape[1:]), self.ops_per_element[p.affine])
-        return LayerResult(_same(x), args, 2 * c if p.affine else 0, macs, buffers)
+        needs = []
+        if self.instance:
+            # statistics over one element per channel are undefined: PyTorch refuses them when
+            # training, and in eval too unless running statistics are tracked
+            spatial = product(x.shape[2:])
+            if isinstance(spatial, int) and spatial < 2:
+                raise SpecError("S002", f"normalises each channel over its {spatial} spatial element, but statistics "
+                                f"of one element are undefined (PyTorch refuses them) in {x}",
+                                "normalise before the spatial size shrinks to 1, or use a LayerNorm/BatchNorm there")
+            needs = require(spatial, 2, "per-channel statistics over the spatial elements")
+        return LayerResult(_same(x), args, 2 * c if p.affine else 0, macs, buffers, requires=needs)
 
 
 def _channel_norm(name: str, ranks: tuple[int, ...], layout: str, doc: str, instance: bool) -> type[LayerKind]:
     body: dict[str, Any] = {"type_name": name, "ranks": ranks, "layout": layout, "torch_class": f"nn.{name}",
                             "summary": doc, "__module__": __name__}
     if instance:
-        body.update(Params=InstanceNormParams, ops_per_element=(4, 5),
+        body.update(Params=InstanceNormParams, ops_per_element=(4, 5), instance=True,
                     defaults={"eps": 1e-5, "momentum": 0.1, "affine": False, "track_running_stats": False})
     return register(type(name, (_ChannelNorm,), body))
 
@@ -106,6 +117,10 @@ class LayerNorm(LayerKind):
         x = ins[0]
         given = p.normalized_shape
         want = (given,) if isinstance(given, int) else tuple(given) if given is not None else None
+        if want == ():
+            raise SpecError("V003", "normalized_shape is empty: LayerNorm needs at least one dim to normalise over",
+                            "omit normalized_shape to normalise over the last dim, or list the trailing sizes",
+                            field="normalized_shape")
         n = len(want) if want is not None else 1
         if n > x.rank - 1:
             raise SpecError("S003", f"normalized_shape {list(want or ())} has {n} dims but the input {x} has only "

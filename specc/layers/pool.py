@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import AliasChoices, Field, NonNegativeInt, PositiveInt
 
 from ..diagnostics import SpecError
-from ..shapes.dims import mul, product
+from ..shapes.dims import DimLike, mul, product
 from ..shapes.tensor import TensorType
 from .base import LayerKind, LayerParams, LayerResult, ntuple, register
 from .conv import Spatial, compact, window_sizes
@@ -101,6 +101,13 @@ class _AvgPool(_Pool):
     defaults = {"stride": None, "padding": 0, "ceil_mode": False, "count_include_pad": True,
                 "divisor_override": None}
 
+    def onnx_problem(self, args: dict[str, Any]) -> str | None:
+        if args.get("divisor_override") is not None:
+            # torch 2.x: both exporters drop it and divide by the window size, silently wrong
+            return ("no torch ONNX exporter keeps divisor_override (the exported model divides by the window "
+                    "size instead); drop divisor_override, and scale after the pool if you need another divisor")
+        return None
+
     def args(self, p: AvgPool1dParams, k: tuple[int, ...], s: tuple[int, ...], pads: tuple[int, ...],
              d: tuple[int, ...]) -> dict[str, Any]:
         out = {"kernel_size": compact(k), "stride": None if p.stride is None else compact(s),
@@ -110,9 +117,44 @@ class _AvgPool(_Pool):
         return out
 
 
+ADAPTIVE_SUPPORT = '''
+class AdaptivePool(nn.Module):
+    """PyTorch's adaptive average/max pooling, with each output cell's window computed from the
+    input's size as the model runs (PyTorch's rule: from floor(k·n/o) to ceil((k+1)·n/o)), so
+    that an exported ONNX model pools correctly at every size, not only the one it was traced at."""
+
+    def __init__(self, output_size: tuple[int | None, ...], op: str) -> None:
+        super().__init__()
+        self.output_size = output_size
+        self.op = op
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        first = x.dim() - len(self.output_size)
+        for i, o in enumerate(self.output_size):
+            if o is None:
+                continue
+            axis = first + i
+            n = torch._shape_as_tensor(x)[axis]
+            k = torch.arange(o)
+            start = (k * n) // o
+            end = ((k + 1) * n + o - 1) // o
+            pos = torch.arange(n)
+            inside = (pos.unsqueeze(0) >= start.unsqueeze(1)) & (pos.unsqueeze(0) < end.unsqueeze(1))  # (o, n)
+            last = x.dim() - 1
+            steps = x.movedim(axis, last).unsqueeze(last)  # (..., 1, n)
+            if self.op == "max":
+                y = steps.masked_fill(~inside, float("-inf")).amax(last + 1)
+            else:
+                y = (steps * (inside.to(x.dtype) / (end - start).to(x.dtype).unsqueeze(1))).sum(last + 1)
+            x = y.movedim(last, axis)
+        return x
+'''
+
+
 class _AdaptivePool(Spatial):
     Params = AdaptivePoolParams
     positional = ("output_size",)
+    support_code = ADAPTIVE_SUPPORT
 
     def infer(self, p: AdaptivePoolParams, ins: list[TensorType]) -> LayerResult:
         x, r = ins[0], self.rank
@@ -127,7 +169,29 @@ class _AdaptivePool(Spatial):
         spatial = tuple(L if o is None else o for L, o in zip(x.shape[2:], sizes))
         out = TensorType((x.shape[0], x.shape[1], *spatial), x.dtype)
         size = p.output_size if isinstance(p.output_size, int) else tuple(p.output_size)
-        return LayerResult(out, {"output_size": size}, 0, product(x.shape[1:]))
+        args: dict[str, Any] = {"output_size": size}
+        if any(not self._exports(L, o) for L, o in zip(x.shape[2:], sizes)):
+            args = {"output_size": sizes, "op": "max" if "Max" in self.type_name else "avg"}
+        return LayerResult(out, args, 0, product(x.shape[1:]))
+
+    def _exports(self, size: DimLike, o: int | None) -> bool:
+        """Whether the exporters write nn's adaptive pool of ``size`` to ``o`` correctly. ONNX has no
+        adaptive pooling: they write a global pool for output 1 and a fixed pool when the size
+        divides evenly (the dynamo exporter also decomposes uneven 1-d and 2-d average pools);
+        otherwise they fail, or pool with the windows of the example size at every other size."""
+        if o is None or o == 1:
+            return True
+        if isinstance(size, int):
+            return size % o == 0 or (self.type_name.startswith("AdaptiveAvg") and self.rank <= 2)
+        return False
+
+    def torch_init(self, args: dict[str, Any], lit: Any = repr) -> str | None:
+        if "op" in args:  # windows computed from the input's size at run time, which every exporter keeps
+            return f"AdaptivePool({lit(args['output_size'])}, {lit(args['op'])})"
+        return super().torch_init(args, lit)
+
+    def support(self, args: dict[str, Any]) -> list[str]:
+        return [self.support_code] if "op" in args else []
 
 
 def _pool(name: str, base: type[LayerKind], rank: int, aliases: tuple[str, ...], doc: str,

@@ -31,7 +31,7 @@ from pydantic import AliasChoices, Field, NonNegativeInt, PositiveInt
 from ..diagnostics import SpecError
 from ..shapes.dims import Dim, DimLike, mul
 from ..shapes.tensor import TensorType
-from .base import LayerKind, LayerParams, LayerResult, axis, check_given, register
+from .base import LayerKind, LayerParams, LayerResult, axis, check_given, register, require
 
 Output = Literal["sequence", "last", "final_hidden"]
 
@@ -205,7 +205,8 @@ class LSTM(_Recurrent):
     def onnx_problem(self, args: dict[str, Any]) -> str | None:
         if args.get("proj_size"):
             # torch 2.x: the TorchScript exporter refuses projections, the dynamo one writes a broken graph.
-            return ("neither torch ONNX exporter supports LSTM projections (proj_size); set proj_size: 0, "
+            return ("neither torch ONNX exporter supports LSTM projections (proj_size; the TorchScript one "
+                    "refuses them, the dynamo one writes a graph that ONNX Runtime rejects); set proj_size: 0, "
                     "and if you need the smaller output, add a Linear after the LSTM")
         return None
 
@@ -245,7 +246,9 @@ class Select(LayerKind):
                             f"use an index from {-size} to {size - 1} (-1 is the last)", field="index")
         shape = x.shape[:d] + x.shape[d + 1:]
         notes = {(i if i < d else i - 1): why for i, why in x.notes.items() if i != d}
-        return LayerResult(TensorType(shape, x.dtype, notes), {"dim": d, "index": p.index}, 0, 0)
+        # index i needs i + 1 elements; index -k needs k
+        need = require(size, p.index + 1 if p.index >= 0 else -p.index, f"index {p.index} along dim {p.dim}", "index")
+        return LayerResult(TensorType(shape, x.dtype, notes), {"dim": d, "index": p.index}, 0, 0, requires=need)
 
     def torch_forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
         return f"{inputs[0]}[{', '.join([':'] * args['dim'] + [str(args['index'])])}]"

@@ -18,7 +18,7 @@ from ..diagnostics import SpecError
 from ..shapes.dims import Dim, DimLike, add, ceildiv, product, sym
 from ..shapes.formulas import divisors, exact_div
 from ..shapes.tensor import TensorType
-from .base import LayerKind, LayerParams, LayerResult, axis, register
+from .base import LayerKind, LayerParams, LayerResult, Requirement, axis, register, require
 
 
 def on(x: str) -> str:
@@ -241,7 +241,9 @@ class Permute(LayerKind):
                             f"list each of 0..{x.rank - 1} exactly once, e.g. dims: [{example}]", field="dims")
         shape = tuple(x.shape[d] for d in dims if d is not None)
         notes = {i: x.notes[d] for i, d in enumerate(dims) if d in x.notes}
-        return LayerResult(TensorType(shape, x.dtype, notes), {"dims": p.dims}, 0, 0)
+        # written non-negative: the TorchScript exporter copies a negative dim into ONNX's perm,
+        # which ONNX Runtime refuses to load
+        return LayerResult(TensorType(shape, x.dtype, notes), {"dims": tuple(d % x.rank for d in p.dims)}, 0, 0)
 
     def torch_forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
         return f"{on(inputs[0])}.permute({', '.join(str(d) for d in args['dims'])})"
@@ -379,6 +381,16 @@ def _slice_length(size: DimLike, p: SliceParams, x: TensorType) -> DimLike:
     return ceildiv(span, p.step) if p.step > 1 else span
 
 
+def _slice_requires(size: DimLike, p: SliceParams) -> list[Requirement]:
+    """A symbolic dim must reach every index the slice names (the formula for its length
+    assumes so; PyTorch would clamp and return a different length)."""
+    reach = max((i + 1 if i >= 0 else -i) for i in (p.start, p.stop if p.stop is not None else 0))
+    if p.stop is not None and p.stop >= 0:
+        reach = max(reach, p.stop)
+    return require(size, reach, f"the slice {p.start}:{'' if p.stop is None else p.stop} along dim {p.dim}",
+                   "stop" if p.stop is not None else "start") if not isinstance(size, int) else []
+
+
 @register
 class Slice(LayerKind):
     may_alias = True
@@ -397,7 +409,8 @@ class Slice(LayerKind):
         shape = (*x.shape[:d], length, *x.shape[d + 1:])
         notes = {i: why for i, why in x.notes.items() if i != d}
         return LayerResult(TensorType(shape, x.dtype, notes),
-                           {"dim": d, "start": p.start, "stop": p.stop, "step": p.step}, 0, 0)
+                           {"dim": d, "start": p.start, "stop": p.stop, "step": p.step}, 0, 0,
+                           requires=_slice_requires(x.shape[d], p))
 
     def torch_forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
         start = str(args["start"]) if args["start"] else ""

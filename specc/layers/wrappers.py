@@ -102,7 +102,7 @@ def unfold_steps(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         out = TensorType((b, t, *y.shape[1:]), y.dtype, {i + 1: why for i, why in y.notes.items() if i >= 1})
         # Flat, so that generated block classes can turn any wrapped size into a parameter.
         args = {"layer": kind.type_name, **res.args}
-        return LayerResult(out, args, res.params, mul(t, res.macs), res.buffers)
+        return LayerResult(out, args, res.params, mul(t, res.macs), res.buffers, requires=res.requires)
 
     @staticmethod
     def _check_folded(kind: LayerKind, t: TensorType) -> None:

@@ -1,0 +1,120 @@
+"""The promise as a property: whatever `check` accepts, every later stage handles.
+
+Specs come from three sources: every layer kind of the case table (tests/layer_cases.py), named
+and auto-named; random chains and DAGs from tests/test_differential.py's generator; and
+accepted mutants of the example specs (their variables set to other values). For each spec
+`check` accepts: build the PyTorch module, run forward at two sizes of every symbol (sizes that
+meet what the layers need), and export to ONNX with verification. A later stage refusing a
+spec that check accepted is a failure of this test, never a skip.
+
+CI runs a fixed sample (under a minute); ``SPECC_STAGES_EXAMPLES=2000`` runs that many random
+graphs locally, a tenth as many mutants, and a third of all (case, name) pairs.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+import specc
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnxruntime")
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from layer_cases import CASES  # noqa: E402
+from test_differential import nets  # noqa: E402
+
+from specc.backends.onnx_export import export_spec, signature_of, sizes_valid, spec_inputs  # noqa: E402
+from specc.backends.torch_build import build_module  # noqa: E402
+from specc.backends.verify import export_env, other_envs  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+LOCAL = int(os.environ.get("SPECC_STAGES_EXAMPLES", "0"))
+# Names a user (or specc itself) might give the layer under test, including ones that exporters
+# use for their own values.
+NAMES = (None, "out", "linear_1", "output", "input_1", "x_1", "onnx__MatMul_0", "logits")
+
+
+def every_stage(text: str, tmp_path: Path) -> bool:
+    """Run every later stage on ``text`` if check accepts it; False when check refuses it."""
+    spec = specc.loads(text, "prop.yaml")
+    if not spec.ok:
+        return False
+    module = build_module(spec).eval()
+    sig = signature_of(spec)
+    valid = sizes_valid(spec)
+    make = spec_inputs(spec, sig)
+    first = export_env(sig, 2, None, valid)
+    envs = [first, other_envs(sig, first, valid)[-1]] if sig.symbols() else [first]
+    for env in envs:
+        assert valid(env), f"no sizes meet the layers' needs at {env}\n---\n{text}"
+        with torch.no_grad():
+            out = module(*make(env))
+        outs = out if isinstance(out, (tuple, list)) else (out,)
+        for t, y in zip(sig.outputs, outs):
+            assert tuple(y.shape) == t.at(env), f"{t.name} at {env}: {tuple(y.shape)} vs {t.at(env)}\n---\n{text}"
+    try:
+        export_spec(spec, tmp_path / "model.onnx")
+    except Exception as exc:  # noqa: BLE001 -- any refusal after "ok" is the failure we look for
+        pytest.fail(f"check said ok, export failed: {exc}\n---\n{text}")
+    return True
+
+
+def _named(layer: str, name: str | None) -> str:
+    return layer if name is None else layer[:-1].rstrip() + f", name: {name}}}"
+
+
+def _case_specs() -> list[tuple[str, str]]:
+    out = []
+    for i, case in enumerate(CASES):
+        for j, name in enumerate(NAMES):
+            # CI: a sample of the cases, each under one name or another; locally a third of all pairs
+            if (i + j) % (3 if LOCAL else 31) == 0:
+                spec = case.yaml().replace(f"  - {case.layer}", f"  - {_named(case.layer, name)}")
+                out.append((f"{case.id}|{name}", spec))
+    return out
+
+
+CASE_SPECS = _case_specs()
+
+
+@pytest.mark.parametrize("text", [t for _, t in CASE_SPECS], ids=[i for i, _ in CASE_SPECS])
+def test_every_kind_passes_every_stage(text: str, tmp_path: Path) -> None:
+    every_stage(text, tmp_path)
+
+
+STAGES = settings(max_examples=LOCAL or 6, deadline=None, database=None, derandomize=not LOCAL,
+                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                         HealthCheck.function_scoped_fixture])
+
+
+@STAGES
+@given(net=nets())
+def test_random_graphs_pass_every_stage(net: object, tmp_path: Path) -> None:
+    every_stage(net.yaml(), tmp_path)  # type: ignore[attr-defined]
+
+
+EXAMPLES = ("xor.yaml", "mlp_regression.yaml", "conv1d_signal.yaml", "gru_timeseries.yaml")
+
+
+def _mutants(count: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    out = []
+    for k in range(count):
+        name = EXAMPLES[k % len(EXAMPLES)]
+        text = (ROOT / "specs" / name).read_text()
+        # every small number in a layer line becomes another small number
+        lines = [re.sub(r"(?<=: )(\d{1,3})(?=[,}\]])", lambda m: str(rng.randint(1, 2 * int(m.group(1)) + 2)), ln)
+                 if "type:" in ln and rng.random() < 0.5 else ln for ln in text.splitlines()]
+        out.append("\n".join(lines) + "\n")
+    return out
+
+
+@pytest.mark.parametrize("text", _mutants(LOCAL // 10 or 4, 8))
+def test_accepted_mutants_of_the_examples_pass_every_stage(text: str, tmp_path: Path) -> None:
+    every_stage(text, tmp_path)
