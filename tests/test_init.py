@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import shlex
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -84,6 +85,8 @@ def _training_script(tmp_path: Path, spec: specc.Spec) -> ModuleType:
     module_spec = importlib.util.spec_from_file_location("train_scaffold", path)
     assert module_spec is not None and module_spec.loader is not None
     module = importlib.util.module_from_spec(module_spec)
+    # As `import` does (and as the script's main() relies on to hand itself to specc's loop).
+    sys.modules[module_spec.name] = module
     module_spec.loader.exec_module(module)
     return module
 
@@ -108,11 +111,17 @@ def test_scaffold_trains(task: str, tmp_path: Path, one_thread: None) -> None:
     assert history and math.isfinite(history[-1]["loss"])
 
     # Fit one batch of the scaffold's own data with its own loss and optimizer: the loss must fall.
+    import numpy as np
+
+    from specc.backends.train import data as train_data
+
     torch.manual_seed(0)
-    inputs, targets = script.load_data(spec.document.train.data.source, 64)
+    cfg = script.TRAIN_CONFIG
+    data = train_data.load(cfg["train"]["data"]["source"], cfg, tmp_path, np.random.default_rng(0))
     model = specc.build(spec, seed=0)
     loss_fn, optimizer = script.build_loss(), script.build_optimizer(model)
-    batch, labels = [x[:8] for x in inputs], targets[:8]
+    batch = [torch.as_tensor(data.inputs[name][:8]) for name in spec.graph.inputs]
+    labels = torch.as_tensor(data.targets[:8])
     model.train()
     losses = []
     for _ in range(60):
