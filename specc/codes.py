@@ -127,13 +127,15 @@ _TABLE = [
          "layers:\n  - {type: Linear, out_features: 10, name: fc1}\nlora: {rank: 8, targets: [fc]}",
          "Use the layer's name: (a layer inside a block by its path, e.g. enc.proj, or by its own name to "
          "adapt it in every instance); `specc summary` lists the names."),
-    Code("V031", "lora-target-type", "A lora target is not a Linear or MultiheadAttention layer.",
-         "specc puts low-rank adapters on the weight matrix of a Linear and on the query/key/value and output "
-         "projections of a MultiheadAttention; other layers (convolutions, norms, blocks) have no such matrix.",
+    Code("V031", "lora-target-type", "A lora target is not a Linear, attention or transformer-encoder layer.",
+         "specc puts low-rank adapters on the weight matrix of a Linear, on the query/key/value and output "
+         "projections of a MultiheadAttention, and on those and the feed-forward Linears of every layer of a "
+         "TransformerEncoderLayer or TransformerEncoder; other layers (convolutions, norms) have no such matrix, "
+         "and a block is named through the layers inside it.",
          "layers:\n  - {type: Conv2d, out_channels: 8, kernel_size: 3, name: conv}\nlora: {rank: 4, targets: "
          "[conv]}",
-         "Name Linear or MultiheadAttention layers under targets:, or give the layer trainable: false/true "
-         "instead."),
+         "Name Linear, MultiheadAttention or TransformerEncoder(Layer) layers under targets: (inside a block, "
+         "by their own names), or give the layer trainable: false/true instead."),
     # -- graph ------------------------------------------------------------------------------
     Code("G001", "unknown-reference", "from: or outputs: names something that does not exist.",
          "The layer would have no input (or the model no output); usually a typo, or a layer that was never "

@@ -166,7 +166,7 @@ lora: {rank: 2, targets: [up, last.down]}
 
 @pytest.mark.parametrize("lora,code,hint", [
     ("{rank: 4, targets: [fc]}", "V030", "did you mean 'fc1'?"),
-    ("{rank: 4, targets: [conv]}", "V031", "Linear and MultiheadAttention"),
+    ("{rank: 4, targets: [conv]}", "V031", "Linear, MultiheadAttention or TransformerEncoder"),
     ("{rank: 0, targets: [fc1]}", "V003", "rank"),
     ("{rank: 4, targets: [fc1, fc1]}", "V003", "once"),
     ("{rank: 4, targets: []}", "V003", ""),
@@ -224,3 +224,91 @@ def test_the_corpus_lora_tagger_trains_its_adapters_without_nan() -> None:
         losses.append(loss.item())
     assert all(torch.isfinite(torch.tensor(losses))) and losses[-1] < losses[0]
     assert sum(p.numel() for g_ in opt.param_groups for p in g_["params"]) == spec.check()["trainable_params"]
+
+
+ENCODER = """\
+specc: 1
+inputs: {x: [B, T, 8]}
+layers:
+  - {type: TransformerEncoderLayer, d_model: 8, nhead: 2, dim_feedforward: 16, dropout: 0.0, name: one}
+  - {type: TransformerEncoder, d_model: 8, nhead: 2, dim_feedforward: 12, dropout: 0.0, num_layers: 2,
+     norm: true, name: stack}
+  - {type: Linear, out_features: 3, name: head}
+loss: {type: CrossEntropyLoss, class_dim: -1}
+optimizer: {type: Adam, lr: 0.01}
+lora: {rank: 2, alpha: 4, targets: [one, stack]}
+export: {sizes: {T: 5}}
+"""
+
+
+def _randomise_adapters(model: torch.nn.Module) -> None:
+    with torch.no_grad():  # as after training: B is no longer zero
+        for name, p in model.named_parameters():
+            if name.endswith("lora_B"):
+                p.normal_(0, 0.3)
+
+
+def test_transformer_encoders_adapt_every_projection_and_export_merged(tmp_path: Path) -> None:
+    """The encoder's projections are not layers of the spec: naming the encoder adapts its
+    attention (in_proj, out_proj) and feed-forward (linear1, linear2) in every layer.  (The
+    torchscript exporter fixes T inside attention's reshapes, adapters or not: dynamo here.)"""
+    import onnxruntime as ort
+
+    from specc.backends.onnx_export import export_spec
+
+    spec = load(ENCODER)
+    model = build_module(spec, seed=0)
+    def per_layer(f: int) -> int:  # attention in/out projections, then linear1 and linear2
+        return 2 * (8 + 24) + 2 * (8 + 8) + 2 * (8 + f) * 2
+
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert trainable == spec.check()["trainable_params"] == per_layer(16) + 2 * per_layer(12)
+    assert sum(p.numel() for p in model.parameters()) == spec.check()["total_params"]
+    assert 'add_lora(self.stack.layers[1].linear2, "weight", rank=2, alpha=4.0)' in compile_source(spec)
+    # Only the adapters move under the optimizer.
+    mod = generated_module(spec)
+    opt, loss_fn = mod.build_optimizer(model), mod.build_loss()
+    base = {k: v.clone() for k, v in model.state_dict().items() if "lora_" not in k}
+    model.train()
+    x = example_inputs(spec, batch=4)
+    for _ in range(2):
+        opt.zero_grad()
+        loss_fn(model(*x), torch.randint(0, 3, (4, x[0].shape[1]))).backward()
+        opt.step()
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in base.items())
+    _randomise_adapters(model)
+    weights = tmp_path / "w.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(weights))
+    export_spec(spec, tmp_path / "m.onnx", weights=weights, exporter="dynamo")
+    model.eval()
+    for t in (5, 9):  # the export size and another length of T
+        x = torch.randn(2, t, 8)
+        with torch.no_grad():
+            want = model(x).numpy()
+        got = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"]).run(
+            None, {"x": x.numpy()})[0]
+        assert abs(got - want).max() < 1e-4
+
+
+def test_a_repeated_layer_is_named_by_its_repeat_and_a_block_through_its_layers() -> None:
+    text = """\
+specc: 1
+inputs: {x: [B, 8]}
+blocks:
+  Mlp:
+    layers:
+      - {type: Linear, out_features: 8, name: up}
+      - {type: ReLU}
+layers:
+  - {type: Linear, out_features: 8, repeat: 3, name: r}
+  - {type: ReLU}
+  - {type: Mlp, name: mlp}
+lora: {rank: 2, targets: [r, TARGET]}
+"""
+    spec = load(text.replace("TARGET", "mlp.up"))
+    model = build_module(spec, seed=0)
+    assert sum(p.numel() for p in model.parameters() if p.requires_grad) == spec.check()["trainable_params"] \
+        == 4 * 2 * 16
+    bad = specc.loads(text.replace("TARGET", "mlp"), "t.yaml")
+    assert [(d.code, d.loc.line) for d in bad.errors] == [("V031", 12)]
+    assert "Mlp block" in bad.errors[0].message and "mlp.up" in (bad.errors[0].hint or "")

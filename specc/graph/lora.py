@@ -7,6 +7,9 @@ MultiheadAttention has the query/key/value projection (``in_proj_weight``, packe
 (3E, E) when keys and values have the query's width, else ``q_proj_weight``,
 ``k_proj_weight`` and ``v_proj_weight``) and the output projection ``out_proj.weight``;
 specc adapts all of them, as the LoRA paper's best setting (W_q, W_k, W_v, W_o) does.
+A TransformerEncoderLayer is that attention plus its feed-forward ``linear1``/``linear2``;
+a TransformerEncoder is ``num_layers`` of those under ``layers.<i>``: their projections are
+not layers of the spec, so naming the encoder adapts all of them.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ if TYPE_CHECKING:
     from ..pipeline import Spec
     from ..validate.document import Lora
 
-LORA_TYPES = ("Linear", "MultiheadAttention")
+LORA_TYPES = ("Linear", "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder")
 
 
 @dataclass(frozen=True)
@@ -67,8 +70,17 @@ def matrices(node: Node) -> tuple[Matrix, ...]:
     a = node.result.args
     if node.type == "Linear":
         return (Matrix("weight", a["out_features"], a["in_features"]),)
-    e = a["embed_dim"]
-    kdim, vdim = a.get("kdim"), a.get("vdim")
+    if node.type == "MultiheadAttention":
+        return _attention(a["embed_dim"], a.get("kdim"), a.get("vdim"))
+    e, f = a["d_model"], a["dim_feedforward"]
+    layer = (*(Matrix(f"self_attn.{m.attr}", m.out, m.inp) for m in _attention(e, None, None)),
+             Matrix("linear1.weight", f, e), Matrix("linear2.weight", e, f))
+    if node.type == "TransformerEncoderLayer":
+        return layer
+    return tuple(Matrix(f"layers.{i}.{m.attr}", m.out, m.inp) for i in range(a["num_layers"]) for m in layer)
+
+
+def _attention(e: int, kdim: int | None, vdim: int | None) -> tuple[Matrix, ...]:
     if kdim is None and vdim is None:
         proj = (Matrix("in_proj_weight", 3 * e, e),)
     else:
@@ -78,11 +90,23 @@ def matrices(node: Node) -> tuple[Matrix, ...]:
 
 
 def _matches(graph: Graph, name: str) -> list[Node]:
-    """The leaf layers a target names: a qualified path (enc.0.proj), or a layer's own name,
-    which names it in every block instance and repeat that has it."""
-    leaves = list(graph.leaves())
-    exact = [n for n in leaves if n.path == name]
-    return exact or [n for n in leaves if n.name == name]
+    """The layers a target names: a qualified path (enc.0.proj), or a layer's own name, which
+    names it in every block instance and repeat that has it.  A repeat of one layer
+    (``{type: Linear, repeat: 3, name: r}``) is that layer three times: its name names them all."""
+    nodes = [n for _, n in graph.walk()]
+    found = [n for n in nodes if n.path == name] or [n for n in nodes if n.name == name]
+    out: list[Node] = []
+    for n in found:
+        copies = _copies(n)
+        out += copies if copies else [n]
+    return out
+
+
+def _copies(n: Node) -> list[Node]:
+    """The copies of a repeated single layer, or [] when ``n`` is not such a repeat."""
+    if n.type != "repeat" or n.sub is None or not n.sub.nodes:
+        return []
+    return n.sub.nodes if all(c.sub is None for c in n.sub.nodes) else []
 
 
 def plan(spec: Spec) -> tuple[Plan | None, list[Diagnostic]]:
@@ -102,16 +126,25 @@ def plan(spec: Spec) -> tuple[Plan | None, list[Diagnostic]]:
             continue
         for n in found:
             if n.type not in LORA_TYPES or n.result is None:
-                what = "a block or repeat" if n.is_group else f"a {n.type}"
-                diags.append(Diagnostic("V031", f"lora target '{name}' is {what}, not a Linear or "
-                                        "MultiheadAttention layer", loc,
-                                        "adapters go on Linear and MultiheadAttention weights; name those layers "
-                                        "(e.g. the Linear layers inside it), or use trainable: false/true",
-                                        layer=n.path))
+                diags.append(_not_adaptable(n, name, loc))
             elif id(n) not in seen:
                 seen.add(id(n))
                 targets.append(Target(n, matrices(n)))
     return Plan(lora.rank, lora.alpha, targets), diags
+
+
+def _not_adaptable(n: Node, name: str, loc: Location | None) -> Diagnostic:
+    kinds = "Linear, MultiheadAttention or TransformerEncoder(Layer)"
+    if n.sub is not None:
+        inside = [x.path for x in n.sub.leaves() if x.type in LORA_TYPES]
+        hint = (f"name the layers inside it instead, e.g. {', '.join(inside[:4])}" if inside else
+                f"it holds no {kinds} layer; adapters go only on those")
+        what = "a repeat" if n.type == "repeat" else f"a {n.type} block"
+    else:
+        hint = (f"adapters go on the weights of {kinds} layers; name those, or train this layer in full "
+                "(trainable: true) or freeze it (trainable: false)")
+        what = f"a {n.type}"
+    return Diagnostic("V031", f"lora target '{name}' is {what}, not a {kinds} layer", loc, hint, layer=n.path)
 
 
 def _target_loc(spec: Spec, i: int) -> Location | None:
