@@ -264,6 +264,16 @@ _TABLE = [
          "before anything runs.",
          "optimizer: {type: Adafactor}      # with torch 2.4",
          "Install the PyTorch version the message names (pip install 'torch>=2.5'), or choose another type."),
+    # -- training, review of issue 9 ------------------------------------------------------------
+    Code("T056", "focal-loss-needs-logits", "FocalLoss reads raw logits, but the model ends in Softmax, Sigmoid "
+         "or (binary) a log-space layer.",
+         "specc's FocalLoss applies sigmoid (binary) or log_softmax (multiclass) to the model's output itself. "
+         "After a Sigmoid or Softmax the probabilities are squashed a second time: they stay in a narrow band, "
+         "the loss never gets near 0 and training stalls without any error. A binary focal loss after "
+         "LogSigmoid or LogSoftmax reads values <= 0, so no prediction can ever pass 0.5.",
+         "layers:\n  - {type: Linear, out_features: 1}\n  - {type: Sigmoid}\nloss: {type: FocalLoss}",
+         "Remove the final Sigmoid/Softmax and give FocalLoss the raw logits; apply the sigmoid or softmax "
+         "only where probabilities are needed, at inference."),
     # -- lint (a rule's module docstring holds the same text) --------------------------------
     Code("L001", "softmax-before-ce",
          "The model ends in Softmax or LogSoftmax, but CrossEntropyLoss applies log-softmax itself.",

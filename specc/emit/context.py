@@ -489,8 +489,6 @@ def _loss(loss: Any, out: TensorType | None, support: set[str]) -> str:
         support.add("FocalLoss")
         binary = out is not None and focal_mode(loss, out) == "binary"
         fields = loss.model_dump(include={"gamma", "alpha", "reduction", "ignore_index"}, exclude_defaults=True)
-        if binary:
-            fields.pop("ignore_index", None)
         expr = f"FocalLoss({', '.join(f'{k}={lit(v)}' for k, v in {**fields, 'binary': binary}.items())})"
     else:
         expr = _section(loss, "nn") or ""
