@@ -371,3 +371,29 @@ def test_kl_from_logits_on_a_tagger_is_kl_div_of_log_softmax_over_the_last_dim()
 def test_focal_loss_reads_raw_logits(tail: str, loss: str, quiet: bool) -> None:
     found = [e[0] for e in errors("x: [B, 8]", "  - {type: Linear, out_features: 4}\n" + tail, f"loss: {loss}")]
     assert found == ([] if quiet else ["T056"])
+
+
+@pytest.mark.parametrize("sched,main", [
+    ("{type: StepLR, step_size: 2, gamma: 0.5", lambda o: torch.optim.lr_scheduler.StepLR(o, 2, 0.5)),
+    ("{type: MultiStepLR, milestones: [2, 5], gamma: 0.5",
+     lambda o: torch.optim.lr_scheduler.MultiStepLR(o, [2, 5], 0.5)),
+    ("{type: ExponentialLR, gamma: 0.8", lambda o: torch.optim.lr_scheduler.ExponentialLR(o, 0.8)),
+    ("{type: CosineAnnealingWarmRestarts, T_0: 3, T_mult: 2",
+     lambda o: torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(o, 3, 2)),
+    ("{type: LinearLR, start_factor: 0.5, total_iters: 4",
+     lambda o: torch.optim.lr_scheduler.LinearLR(o, 0.5, total_iters=4)),
+])
+def test_warmup_then_any_scheduler_runs_that_scheduler_from_its_start(sched: str, main: object) -> None:
+    """After the warmup, the scheduler's trajectory is the one it has alone from epoch 0 (SequentialLR
+    re-steps a scheduler at its milestone; a chainable one could otherwise start one step late)."""
+    spec = ok("x: [B, 8]", LINEAR5, "loss: {type: CrossEntropyLoss}\noptimizer: {type: SGD, lr: 0.1}\n"
+              f"scheduler: {sched}, warmup: {{epochs: 3, start_factor: 0.1}}}}")
+    p = nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=0.1)
+    alone = main(opt)  # type: ignore[operator]
+    want = [0.1 * (0.1 + 0.9 * e / 3) for e in range(3)]
+    for _ in range(11):
+        want.append(opt.param_groups[0]["lr"])
+        opt.step()
+        alone.step()
+    assert lrs(spec, 14) == pytest.approx(want, rel=1e-9)
