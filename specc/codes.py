@@ -136,6 +136,15 @@ _TABLE = [
          "[conv]}",
          "Name Linear, MultiheadAttention or TransformerEncoder(Layer) layers under targets: (inside a block, "
          "by their own names), or give the layer trainable: false/true instead."),
+    # -- LoRA, review of issue 9 ----------------------------------------------------------------
+    Code("V032", "lora-rank-above-useful", "The LoRA rank is above the rank any adapted weight's update can "
+         "have (a warning).",
+         "An adapter's update B·A on a weight (out x in) has rank at most min(in, out). A rank above that for "
+         "every target trains rank * (in + out) parameters per weight that can express nothing more: the same "
+         "updates come from a lower rank at a fraction of the cost.",
+         "layers:\n  - {type: Linear, out_features: 16, name: fc}\nlora: {rank: 64, targets: [fc]}",
+         "Lower rank to the number the message gives (or below); alpha / rank scales the update, so scale "
+         "alpha with it."),
     # -- graph ------------------------------------------------------------------------------
     Code("G001", "unknown-reference", "from: or outputs: names something that does not exist.",
          "The layer would have no input (or the model no output); usually a typo, or a layer that was never "
@@ -502,7 +511,7 @@ assert len(CODES) == len(_TABLE), "duplicate code in the table"
 
 # The codes that are warnings (lint rules, unused inputs and layers): the only ones a spec
 # may silence with `ignore:` or `lint: {ignore: [...]}`. Errors can never be silenced.
-WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")} | {"G005", "G007", "S012"})
+WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")} | {"G005", "G007", "S012", "V032"})
 
 
 def closest_warning_code(text: str) -> str | None:

@@ -312,3 +312,20 @@ lora: {rank: 2, targets: [r, TARGET]}
     bad = specc.loads(text.replace("TARGET", "mlp"), "t.yaml")
     assert [(d.code, d.loc.line) for d in bad.errors] == [("V031", 12)]
     assert "Mlp block" in bad.errors[0].message and "mlp.up" in (bad.errors[0].hint or "")
+
+
+def test_a_rank_above_what_any_target_can_use_is_a_warning_and_still_works() -> None:
+    text = ("specc: 1\ninputs: {x: [B, 8]}\nlayers:\n  - {type: Linear, out_features: 6, name: a}\n"
+            "  - {type: ReLU}\n  - {type: Linear, out_features: 2, name: b}\nlora: {rank: RANK, targets: [a, b]}\n")
+    spec = load(text.replace("RANK", "10"))
+    (warning,) = [d for d in spec.diagnostics if d.code == "V032"]
+    assert warning.severity == "warning" and (warning.loc.line, warning.loc.col) == (7, 14)
+    # Every adapter's update has rank <= min(in, out): a beyond 6, b beyond 2.
+    assert "above 6" in warning.message and f"{4 * 14 + 8 * 8:,} of the {10 * 14 + 10 * 8:,}" in warning.message
+    assert "rank: 6" in (warning.hint or "")
+    model = build_module(spec, seed=0)  # a warning, not an error: it builds and counts right
+    assert sum(p.numel() for p in model.parameters() if p.requires_grad) == spec.check()["trainable_params"]
+    # A rank that only a small head cannot use stays quiet: the rank is one for all targets.
+    assert not [d for d in load(text.replace("RANK", "4")).diagnostics if d.code == "V032"]
+    assert not [d for d in specc.loads(text.replace("RANK", "10") + "lint: {ignore: [V032]}\n", "t.yaml")
+                .diagnostics if d.code == "V032"]

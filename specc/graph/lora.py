@@ -130,7 +130,29 @@ def plan(spec: Spec) -> tuple[Plan | None, list[Diagnostic]]:
             elif id(n) not in seen:
                 seen.add(id(n))
                 targets.append(Target(n, matrices(n)))
-    return Plan(lora.rank, lora.alpha, targets), diags
+    result = Plan(lora.rank, lora.alpha, targets)
+    return result, diags + _rank_above_useful(spec, result)
+
+
+def _rank_above_useful(spec: Spec, p: Plan) -> list[Diagnostic]:
+    """V032 (a warning) when the rank is above what any adapted weight can use: B·A of a weight
+    (out x in) has rank at most min(in, out), so a lower rank gives the same updates with fewer
+    parameters.  (A rank that is merely large for one small weight, such as a new 2-class head,
+    is left alone: the rank is one for all targets, and with LoRA that head trains only
+    through its adapter.)"""
+    useful = max((min(m.out, m.inp) for t in p.targets for m in t.matrices), default=0)
+    if not p.targets or p.rank <= useful:
+        return []
+    from ..load.yaml_loader import PosDict
+
+    raw = spec.raw.get("lora") if spec.raw is not None else None
+    loc = raw.value_loc("rank") if isinstance(raw, PosDict) and "rank" in raw else _target_loc(spec, 0)
+    wasted = sum(max(0, p.rank - min(m.out, m.inp)) * (m.out + m.inp) for t in p.targets for m in t.matrices)
+    return [Diagnostic("V032", f"lora rank {p.rank} is above {useful}, the highest rank an update of the adapted "
+                       f"weights can have (it is at most min(in, out) of each weight), so {wasted:,} of the "
+                       f"{p.params:,} adapter parameters add nothing", loc,
+                       f"use rank: {useful} or lower (same updates, fewer parameters; alpha / rank sets the "
+                       "step size, so scale alpha with it)", severity="warning")]
 
 
 def _not_adaptable(n: Node, name: str, loc: Location | None) -> Diagnostic:
