@@ -145,6 +145,14 @@ _TABLE = [
          "layers:\n  - {type: Linear, out_features: 16, name: fc}\nlora: {rank: 64, targets: [fc]}",
          "Lower rank to the number the message gives (or below); alpha / rank scales the update, so scale "
          "alpha with it."),
+    Code("V033", "lora-target-trained-in-full", "A lora target is also marked trainable: true.",
+         "With LoRA the base model is frozen except the layers marked trainable: true, which train in full (a "
+         "new task's head). A layer that is both would train its weight directly and through a low-rank "
+         "adapter at once: the adapter adds parameters and nothing else, and merging it is meaningless.",
+         "layers:\n  - {type: Linear, out_features: 2, name: head, trainable: true}\nlora: {rank: 4, targets: "
+         "[head]}",
+         "Choose one: remove trainable: true (the adapter trains the layer) or remove it from targets (it "
+         "trains in full)."),
     # -- graph ------------------------------------------------------------------------------
     Code("G001", "unknown-reference", "from: or outputs: names something that does not exist.",
          "The layer would have no input (or the model no output); usually a typo, or a layer that was never "

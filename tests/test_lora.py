@@ -329,3 +329,61 @@ def test_a_rank_above_what_any_target_can_use_is_a_warning_and_still_works() -> 
     assert not [d for d in load(text.replace("RANK", "4")).diagnostics if d.code == "V032"]
     assert not [d for d in specc.loads(text.replace("RANK", "10") + "lint: {ignore: [V032]}\n", "t.yaml")
                 .diagnostics if d.code == "V032"]
+
+
+HEAD = """\
+specc: 1
+inputs: {x: [B, 8]}
+blocks:
+  Out:
+    layers:
+      - {type: Linear, out_features: 6, name: proj}
+      - {type: BatchNorm1d, name: norm}
+      - {type: Linear, out_features: 3, name: logits}
+layers:
+  - {type: Linear, out_features: 6, name: fc1}
+  - {type: BatchNorm1d, name: bn}
+  - {type: ReLU}
+  - {type: Out, name: head, trainable: true}
+loss: {type: CrossEntropyLoss}
+optimizer: {type: SGD, lr: 0.1}
+lora: {rank: 2, targets: [fc1]}
+"""
+
+
+def test_layers_marked_trainable_true_train_in_full_beside_the_adapters() -> None:
+    """A new task's head must train: with LoRA, trainable: true (here on a block) keeps a layer
+    trainable, its norm statistics too, while the rest of the base model stays frozen."""
+    spec = load(HEAD)
+    model = build_module(spec, seed=0)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert {n for n in trainable if not n.startswith("head.")} == {
+        "fc1.parametrizations.weight.0.lora_A", "fc1.parametrizations.weight.0.lora_B"}
+    head = 6 * 6 + 6 + 2 * 6 + 6 * 3 + 3
+    assert sum(p.numel() for n, p in model.named_parameters() if n in trainable) \
+        == spec.check()["trainable_params"] == 2 * 14 + head
+    rows = {r.name: r for r in spec.summary().rows}
+    assert (rows["head"].trainable, rows["head.norm"].trainable, rows["bn"].trainable) == (head, 12, 0)
+    assert "self.head.requires_grad_(True)" not in compile_source(spec)  # the leaves, by path
+    assert "self.head.logits.requires_grad_(True)  # trainable: true: trained in full" in compile_source(spec)
+    mod = generated_module(spec)
+    opt, loss_fn = mod.build_optimizer(model), mod.build_loss()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    model.eval()
+    model.train()  # after eval(), train() again: the frozen statistics stay frozen, the head's move
+    x, y = torch.randn(16, 8), torch.randint(0, 3, (16,))
+    for _ in range(2):
+        opt.zero_grad()
+        loss_fn(model(x), y).backward()
+        opt.step()
+    after = model.state_dict()
+    changed = {k for k in after if not torch.equal(after[k], before[k])}
+    assert {k for k in changed if not k.startswith("head.")} == {"fc1.parametrizations.weight.0.lora_A",
+                                                                 "fc1.parametrizations.weight.0.lora_B"}
+    assert {"head.norm.running_mean", "head.logits.weight", "head.proj.weight"} <= changed
+
+
+def test_a_target_also_marked_trainable_true_is_an_error() -> None:
+    spec = specc.loads(HEAD.replace("targets: [fc1]", "targets: [fc1, logits]"), "t.yaml")
+    assert [(d.code, d.loc.line, d.loc.col) for d in spec.errors] == [("V033", 16, 32)]
+    assert "head.logits" in (spec.errors[0].hint or "")

@@ -526,7 +526,9 @@ def _lora_lines(lora: Plan | None, support: set[str]) -> list[str]:
         return []
     support.add("LoRA")
     lines = [f"# LoRA, rank {lora.rank} and alpha {lit(lora.alpha)}: the base weights are frozen, only the "
-             "adapters train.", "self.requires_grad_(False)"]
+             "adapters train" + (" (and the layers marked trainable: true)." if lora.full else "."),
+             "self.requires_grad_(False)"]
+    lines += [f"{_path_expr(n.path)}.requires_grad_(True)  # trainable: true: trained in full" for n in lora.full]
     for t in lora.targets:
         for m in t.matrices:
             owner, _, name = m.attr.rpartition(".")
@@ -557,13 +559,19 @@ def module_context(spec: Spec) -> ModuleCtx:
     lora = plan(spec)[0]
     lora_lines = _lora_lines(lora, support)
     if lora is not None and lora_lines:
-        params, trainable = params + lora.params, lora.params
+        params, trainable = params + lora.params, lora.trainable
     doc = [f"{spec.name}, generated from {docstring(spec.path)}.", "", "Inputs:"]
     doc += [f"    {n}: {_shape_comment(t)} {t.dtype}" for n, t in g.inputs.items()]
     doc += ["Outputs:"] + [f"    {n}: {_shape_comment(g.value(s))}" for n, s in g.outputs]
     doc += ["", f"Parameters: {params:,} ({trainable:,} trainable)."]
-    # With LoRA the whole base model is frozen, its normalisation statistics too.
-    norms = ["self"] if lora_lines and any(_has_norm_stats(n) for n in g.nodes) else _frozen_norms(items)
+    # With LoRA the whole base model is frozen, its normalisation statistics too, but for the
+    # layers trained in full.
+    norms = _frozen_norms(items)
+    if lora is not None and lora_lines:
+        norms = (["self"] if not lora.full else
+                 [_path_expr(n.path) for n in g.leaves() if all(n is not f for f in lora.full) and
+                  _has_norm_stats(n)]) \
+            if any(_has_norm_stats(n) for n in g.nodes) else []
     if norms or em.uses_frozen_norms:
         support.add("freeze_norm_stats")
     classes.append(ClassCtx(model, doc, [], _inits(items), list(input_vars.values()), steps, returns,

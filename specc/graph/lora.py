@@ -14,7 +14,7 @@ not layers of the spec, so naming the encoder adapts all of them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..diagnostics import Diagnostic, Location
@@ -52,6 +52,17 @@ class Plan:
     rank: int
     alpha: float
     targets: list[Target]
+    # Layers the spec marks trainable: true (on the layer or a block around it): LoRA freezes
+    # the base model, but these train in full beside the adapters, as a new task's head must.
+    full: list[Node] = field(default_factory=list)
+
+    @property
+    def full_params(self) -> int:
+        return sum(n.result.params for n in self.full if n.result is not None)
+
+    @property
+    def trainable(self) -> int:
+        return self.params + self.full_params
 
     @property
     def scale(self) -> float:
@@ -130,8 +141,32 @@ def plan(spec: Spec) -> tuple[Plan | None, list[Diagnostic]]:
             elif id(n) not in seen:
                 seen.add(id(n))
                 targets.append(Target(n, matrices(n)))
-    result = Plan(lora.rank, lora.alpha, targets)
+    full = _trained_in_full(spec.graph)
+    in_full = {id(n) for n in full}
+    for i, name in enumerate(lora.targets):
+        both = [t.path for t in targets if id(t.node) in in_full and name in (t.path, t.node.name)]
+        if both:
+            diags.append(Diagnostic("V033", f"lora target '{name}' is also marked trainable: true, so its weight "
+                                    "would train in full and through its adapter at once", _target_loc(spec, i),
+                                    f"remove trainable: true from '{both[0]}' (its adapter trains it), or remove "
+                                    f"'{name}' from targets to train it in full", layer=both[0]))
+    result = Plan(lora.rank, lora.alpha, targets, full)
     return result, diags + _rank_above_useful(spec, result)
+
+
+def _trained_in_full(graph: Graph, inherited: bool = False) -> list[Node]:
+    """The leaf layers whose item, or an enclosing block or repeat item, says trainable: true
+    (and none says false: a frozen block stays frozen)."""
+    out: list[Node] = []
+    for n in graph.nodes:
+        explicit = inherited or (isinstance(n.template, dict) and n.template.get("trainable") is True)
+        if not n.trainable:
+            continue
+        if n.sub is not None:
+            out += _trained_in_full(n.sub, explicit)
+        elif explicit:
+            out.append(n)
+    return out
 
 
 def _rank_above_useful(spec: Spec, p: Plan) -> list[Diagnostic]:
