@@ -123,3 +123,15 @@ def test_load_init_reports_what_does_not_fit(tmp_path: Path) -> None:
     save_file({"x": torch.zeros(1)}, str(tmp_path / "unrelated.safetensors"))
     with pytest.raises(WeightsError, match="nothing in"):
         load_init(model, tmp_path / "unrelated.safetensors")
+
+
+def test_a_frozen_attention_layer_exports_with_torchscript(tmp_path: Path) -> None:
+    """Frozen weights let MultiheadAttention take PyTorch's fused inference kernel, which has no
+    ONNX form; the export traces the plain path, and ONNX Runtime agrees with the module."""
+    from specc.backends.onnx_export import export_spec
+
+    spec = specc.loads("specc: 1\ninputs: {x: [B, 6, 8]}\nlayers:\n  - {type: MultiheadAttention, num_heads: 2, "
+                       "trainable: false}\n  - {type: Linear, out_features: 3}\n", "t.yaml")
+    assert spec.ok
+    result = export_spec(spec, tmp_path / "m.onnx", exporter="torchscript")
+    assert result.exporter == "torchscript" and (tmp_path / "m.onnx").is_file()
