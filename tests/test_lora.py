@@ -391,3 +391,38 @@ def test_a_target_also_marked_trainable_true_is_an_error() -> None:
     spec = specc.loads(HEAD.replace("targets: [fc1]", "targets: [fc1, logits]"), "t.yaml")
     assert [(d.code, d.loc.line, d.loc.col) for d in spec.errors] == [("V033", 16, 32)]
     assert "head.logits" in (spec.errors[0].hint or "")
+
+
+def test_a_time_distributed_linear_is_adapted_and_exports_merged(tmp_path: Path) -> None:
+    import onnxruntime as ort
+
+    from specc.backends.onnx_export import export_spec
+
+    text = """\
+specc: 1
+inputs: {frames: [B, T, 3, 6, 6]}
+layers:
+  - {type: TimeDistributed, layer: {type: Conv2d, out_channels: 4, kernel_size: 3}, name: conv}
+  - {type: TimeDistributed, layer: {type: Flatten}}
+  - {type: TimeDistributed, layer: {type: Linear, out_features: 6}, name: proj}
+  - {type: ReLU}
+  - {type: Linear, out_features: 3, name: head}
+lora: {rank: 2, targets: [TARGETS]}
+export: {sizes: {T: 4}}
+"""
+    spec = load(text.replace("TARGETS", "proj, head"))
+    model = build_module(spec, seed=0)
+    assert sum(p.numel() for p in model.parameters() if p.requires_grad) == spec.check()["trainable_params"] \
+        == 2 * (64 + 6) + 2 * (6 + 3)
+    _randomise_adapters(model)
+    weights = tmp_path / "w.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(weights))
+    export_spec(spec, tmp_path / "m.onnx", weights=weights)
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    model.eval()
+    for t in (4, 7):
+        x = torch.randn(2, t, 3, 6, 6)
+        with torch.no_grad():
+            assert abs(session.run(None, {"frames": x.numpy()})[0] - model(x).numpy()).max() < 1e-4
+    bad = specc.loads(text.replace("TARGETS", "conv"), "t.yaml")
+    assert [d.code for d in bad.errors] == ["V031"] and "TimeDistributed of Conv2d" in bad.errors[0].message

@@ -76,17 +76,26 @@ class Plan:
         return next((t for t in self.targets if t.node is node), None)
 
 
+def adapted_type(node: Node) -> str:
+    """The layer type whose weights an adapter on ``node`` changes: a TimeDistributed layer's
+    module is the layer it wraps (the steps are folded into the batch around it)."""
+    if node.type == "TimeDistributed" and node.result is not None:
+        return str(node.result.args.get("layer"))
+    return node.type
+
+
 def matrices(node: Node) -> tuple[Matrix, ...]:
     assert node.result is not None
     a = node.result.args
-    if node.type == "Linear":
+    kind = adapted_type(node)
+    if kind == "Linear":
         return (Matrix("weight", a["out_features"], a["in_features"]),)
-    if node.type == "MultiheadAttention":
+    if kind == "MultiheadAttention":
         return _attention(a["embed_dim"], a.get("kdim"), a.get("vdim"))
     e, f = a["d_model"], a["dim_feedforward"]
     layer = (*(Matrix(f"self_attn.{m.attr}", m.out, m.inp) for m in _attention(e, None, None)),
              Matrix("linear1.weight", f, e), Matrix("linear2.weight", e, f))
-    if node.type == "TransformerEncoderLayer":
+    if kind == "TransformerEncoderLayer":
         return layer
     return tuple(Matrix(f"layers.{i}.{m.attr}", m.out, m.inp) for i in range(a["num_layers"]) for m in layer)
 
@@ -136,7 +145,7 @@ def plan(spec: Spec) -> tuple[Plan | None, list[Diagnostic]]:
                                     _suggest(spec.graph, name)))
             continue
         for n in found:
-            if n.type not in LORA_TYPES or n.result is None:
+            if adapted_type(n) not in LORA_TYPES or n.result is None:
                 diags.append(_not_adaptable(n, name, loc))
             elif id(n) not in seen:
                 seen.add(id(n))
@@ -193,14 +202,14 @@ def _rank_above_useful(spec: Spec, p: Plan) -> list[Diagnostic]:
 def _not_adaptable(n: Node, name: str, loc: Location | None) -> Diagnostic:
     kinds = "Linear, MultiheadAttention or TransformerEncoder(Layer)"
     if n.sub is not None:
-        inside = [x.path for x in n.sub.leaves() if x.type in LORA_TYPES]
+        inside = [x.path for x in n.sub.leaves() if adapted_type(x) in LORA_TYPES]
         hint = (f"name the layers inside it instead, e.g. {', '.join(inside[:4])}" if inside else
                 f"it holds no {kinds} layer; adapters go only on those")
         what = "a repeat" if n.type == "repeat" else f"a {n.type} block"
     else:
         hint = (f"adapters go on the weights of {kinds} layers; name those, or train this layer in full "
                 "(trainable: true) or freeze it (trainable: false)")
-        what = f"a {n.type}"
+        what = f"a {n.type}" if n.type == adapted_type(n) else f"a {n.type} of {adapted_type(n)}"
     return Diagnostic("V031", f"lora target '{name}' is {what}, not a {kinds} layer", loc, hint, layer=n.path)
 
 
@@ -219,7 +228,7 @@ def _target_loc(spec: Spec, i: int) -> Location | None:
 def _suggest(graph: Graph, name: str) -> str:
     import difflib
 
-    names = [n.path for n in graph.leaves() if n.type in LORA_TYPES]
+    names = [n.path for n in graph.leaves() if adapted_type(n) in LORA_TYPES]
     guess = difflib.get_close_matches(name, names, n=1)
     if guess:
         return f"did you mean '{guess[0]}'?"
