@@ -170,6 +170,7 @@ lora: {rank: 2, targets: [up, last.down]}
 
 @pytest.mark.parametrize("lora,code,hint", [
     ("{rank: 4, targets: [fc]}", "V030", "did you mean 'fc1'?"),
+    ("{rank: 4, targets: [fc1.weight]}", "V030", "name the layer, 'fc1'"),
     ("{rank: 4, targets: [conv]}", "V031", "Linear, MultiheadAttention or TransformerEncoder"),
     ("{rank: 0, targets: [fc1]}", "V003", "rank"),
     ("{rank: 4, targets: [fc1, fc1]}", "V003", "once"),

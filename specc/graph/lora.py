@@ -229,9 +229,13 @@ def _suggest(graph: Graph, name: str) -> str:
     import difflib
 
     names = [n.path for n in graph.leaves() if adapted_type(n) in LORA_TYPES]
+    # A weight or submodule path (fc1.weight, attn.out_proj): the adapters are chosen per layer.
+    owner = next((p for p in names if name.startswith(p + ".")), None)
+    if owner is not None:
+        return f"name the layer, '{owner}': targets are layers, and specc adapts the weights listed in docs/spec.md"
     guess = difflib.get_close_matches(name, names, n=1)
     if guess:
         return f"did you mean '{guess[0]}'?"
     if names:
-        return f"the Linear and MultiheadAttention layers are: {', '.join(names[:6])}"
-    return "the model has no Linear or MultiheadAttention layer to adapt"
+        return f"the layers that take adapters are: {', '.join(names[:6])}"
+    return "the model has no Linear, MultiheadAttention or TransformerEncoder(Layer) layer to adapt"
