@@ -568,10 +568,9 @@ def module_context(spec: Spec) -> ModuleCtx:
     # layers trained in full.
     norms = _frozen_norms(items)
     if lora is not None and lora_lines:
-        norms = (["self"] if not lora.full else
-                 [_path_expr(n.path) for n in g.leaves() if all(n is not f for f in lora.full) and
-                  _has_norm_stats(n)]) \
-            if any(_has_norm_stats(n) for n in g.nodes) else []
+        full = {id(n) for n in lora.full}
+        held = [n for n in g.leaves() if id(n) not in full and _has_norm_stats(n)]
+        norms = ["self"] if held and not full else [_path_expr(n.path) for n in held]
     if norms or em.uses_frozen_norms:
         support.add("freeze_norm_stats")
     classes.append(ClassCtx(model, doc, [], _inits(items), list(input_vars.values()), steps, returns,

@@ -157,8 +157,9 @@ def plan(spec: Spec) -> tuple[Plan | None, list[Diagnostic]]:
         if both:
             diags.append(Diagnostic("V033", f"lora target '{name}' is also marked trainable: true, so its weight "
                                     "would train in full and through its adapter at once", _target_loc(spec, i),
-                                    f"remove trainable: true from '{both[0]}' (its adapter trains it), or remove "
-                                    f"'{name}' from targets to train it in full", layer=both[0]))
+                                    f"remove trainable: true from '{both[0]}' or the block around it (its adapter "
+                                    f"trains it), or remove '{name}' from targets to train it in full",
+                                    layer=both[0]))
     result = Plan(lora.rank, lora.alpha, targets, full)
     return result, diags + _rank_above_useful(spec, result)
 
@@ -182,8 +183,7 @@ def _rank_above_useful(spec: Spec, p: Plan) -> list[Diagnostic]:
     """V032 (a warning) when the rank is above what any adapted weight can use: B·A of a weight
     (out x in) has rank at most min(in, out), so a lower rank gives the same updates with fewer
     parameters.  (A rank that is merely large for one small weight, such as a new 2-class head,
-    is left alone: the rank is one for all targets, and with LoRA that head trains only
-    through its adapter.)"""
+    is left alone: the rank is one for all targets.)"""
     useful = max((min(m.out, m.inp) for t in p.targets for m in t.matrices), default=0)
     if not p.targets or p.rank <= useful:
         return []

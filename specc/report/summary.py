@@ -51,7 +51,7 @@ class Summary:
     buffers: int = 0
     macs: DimLike = 0
     ok: bool = True
-    lora_params: int = 0  # the adapters' parameters, counted in total_params; they train (and trainable: true layers)
+    lora_params: int = 0  # the adapters' parameters, counted in total_params; they train, as do trainable: true layers
     lora_note: str = ""  # rank, alpha and targets, for the text summary
 
     @classmethod
