@@ -526,8 +526,10 @@ def _lora_lines(lora: Plan | None, support: set[str]) -> list[str]:
         return []
     support.add("LoRA")
     lines = [f"# LoRA, rank {lora.rank} and alpha {lit(lora.alpha)}: the base weights are frozen, only the "
-             "adapters train" + (" (and the layers marked trainable: true)." if lora.full else "."),
-             "self.requires_grad_(False)"]
+             "adapters train" + ("," if lora.full else ".")]
+    if lora.full:
+        lines.append("# and the layers marked trainable: true, which train in full.")
+    lines.append("self.requires_grad_(False)")
     lines += [f"{_path_expr(n.path)}.requires_grad_(True)  # trainable: true: trained in full" for n in lora.full]
     for t in lora.targets:
         for m in t.matrices:
