@@ -100,7 +100,10 @@ def cmd_check(args: argparse.Namespace) -> int:
                 counts = spec.summary()
                 params = f"{counts.total_params:,} params"
                 if counts.lora_params:
-                    params += f" ({counts.lora_params:,} in LoRA adapters, the only ones that train)"
+                    others = counts.trainable_params - counts.lora_params
+                    params += (f" ({counts.lora_params:,} in LoRA adapters, which train with {others:,} of layers "
+                               "marked trainable: true)" if others else
+                               f" ({counts.lora_params:,} in LoRA adapters, the only ones that train)")
                 outs = ", ".join(f"{n} {spec.graph.value(s)}" for n, s in spec.graph.outputs)
                 tail = f" ({n_warn} warning{'s' if n_warn != 1 else ''})" if n_warn else ""
                 _out(f"{path}: ok — {params}, outputs {outs}{tail}")

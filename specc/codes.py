@@ -129,13 +129,32 @@ _TABLE = [
          "layers:\n  - {type: Linear, out_features: 10, name: fc1}\nlora: {rank: 8, targets: [fc]}",
          "Use the layer's name: (a layer inside a block by its path, e.g. enc.proj, or by its own name to "
          "adapt it in every instance); `specc summary` lists the names."),
-    Code("V031", "lora-target-type", "A lora target is not a Linear or MultiheadAttention layer.",
-         "specc puts low-rank adapters on the weight matrix of a Linear and on the query/key/value and output "
-         "projections of a MultiheadAttention; other layers (convolutions, norms, blocks) have no such matrix.",
+    Code("V031", "lora-target-type", "A lora target is not a Linear, attention or transformer-encoder layer.",
+         "specc puts low-rank adapters on the weight matrix of a Linear, on the query/key/value and output "
+         "projections of a MultiheadAttention, and on those and the feed-forward Linears of every layer of a "
+         "TransformerEncoderLayer or TransformerEncoder; other layers (convolutions, norms) have no such matrix, "
+         "and a block is named through the layers inside it.",
          "layers:\n  - {type: Conv2d, out_channels: 8, kernel_size: 3, name: conv}\nlora: {rank: 4, targets: "
          "[conv]}",
-         "Name Linear or MultiheadAttention layers under targets:, or give the layer trainable: false/true "
-         "instead."),
+         "Name Linear, MultiheadAttention or TransformerEncoder(Layer) layers under targets: (inside a block, "
+         "by their own names), or give the layer trainable: false/true instead."),
+    # -- LoRA, review of issue 9 ----------------------------------------------------------------
+    Code("V032", "lora-rank-above-useful", "The LoRA rank is above the rank any adapted weight's update can "
+         "have (a warning).",
+         "An adapter's update B·A on a weight (out x in) has rank at most min(in, out). A rank above that for "
+         "every target trains rank * (in + out) parameters per weight that can express nothing more: the same "
+         "updates come from a lower rank at a fraction of the cost.",
+         "layers:\n  - {type: Linear, out_features: 16, name: fc}\nlora: {rank: 64, targets: [fc]}",
+         "Lower rank to the number the message gives (or below); alpha / rank scales the update, so scale "
+         "alpha with it."),
+    Code("V033", "lora-target-trained-in-full", "A lora target is also marked trainable: true.",
+         "With LoRA the base model is frozen except the layers marked trainable: true, which train in full (a "
+         "new task's head). A layer that is both would train its weight directly and through a low-rank "
+         "adapter at once: the adapter adds parameters and nothing else, and merging it is meaningless.",
+         "layers:\n  - {type: Linear, out_features: 2, name: head, trainable: true}\nlora: {rank: 4, targets: "
+         "[head]}",
+         "Choose one: remove trainable: true (the adapter trains the layer) or remove it from targets (it "
+         "trains in full)."),
     # -- graph ------------------------------------------------------------------------------
     Code("G001", "unknown-reference", "from: or outputs: names something that does not exist.",
          "The layer would have no input (or the model no output); usually a typo, or a layer that was never "
@@ -264,6 +283,16 @@ _TABLE = [
          "before anything runs.",
          "optimizer: {type: Adafactor}      # with torch 2.4",
          "Install the PyTorch version the message names (pip install 'torch>=2.5'), or choose another type."),
+    # -- training, review of issue 9 ------------------------------------------------------------
+    Code("T056", "focal-loss-needs-logits", "FocalLoss reads raw logits, but the model ends in Softmax, Sigmoid "
+         "or (binary) a log-space layer.",
+         "specc's FocalLoss applies sigmoid (binary) or log_softmax (multiclass) to the model's output itself. "
+         "After a Sigmoid or Softmax the probabilities are squashed a second time: they stay in a narrow band, "
+         "the loss never gets near 0 and training stalls without any error. A binary focal loss after "
+         "LogSigmoid or LogSoftmax reads values <= 0, so no prediction can ever pass 0.5.",
+         "layers:\n  - {type: Linear, out_features: 1}\n  - {type: Sigmoid}\nloss: {type: FocalLoss}",
+         "Remove the final Sigmoid/Softmax and give FocalLoss the raw logits; apply the sigmoid or softmax "
+         "only where probabilities are needed, at inference."),
     # -- lint (a rule's module docstring holds the same text) --------------------------------
     Code("L001", "softmax-before-ce",
          "The model ends in Softmax or LogSoftmax, but CrossEntropyLoss applies log-softmax itself.",
@@ -559,7 +588,7 @@ assert len(CODES) == len(_TABLE), "duplicate code in the table"
 
 # The codes that are warnings (lint rules, unused inputs and layers): the only ones a spec
 # may silence with `ignore:` or `lint: {ignore: [...]}`. Errors can never be silenced.
-WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")} | {"G005", "G007", "S012"})
+WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")} | {"G005", "G007", "S012", "V032"})
 
 
 def closest_warning_code(text: str) -> str | None:

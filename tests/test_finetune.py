@@ -123,3 +123,41 @@ def test_load_init_reports_what_does_not_fit(tmp_path: Path) -> None:
     save_file({"x": torch.zeros(1)}, str(tmp_path / "unrelated.safetensors"))
     with pytest.raises(WeightsError, match="nothing in"):
         load_init(model, tmp_path / "unrelated.safetensors")
+
+
+def test_a_frozen_attention_layer_exports_with_torchscript(tmp_path: Path) -> None:
+    """Frozen weights let MultiheadAttention take PyTorch's fused inference kernel, which has no
+    ONNX form; the export traces the plain path, and ONNX Runtime agrees with the module."""
+    from specc.backends.onnx_export import export_spec
+
+    spec = specc.loads("specc: 1\ninputs: {x: [B, 6, 8]}\nlayers:\n  - {type: MultiheadAttention, num_heads: 2, "
+                       "trainable: false}\n  - {type: Linear, out_features: 3}\n", "t.yaml")
+    assert spec.ok
+    result = export_spec(spec, tmp_path / "m.onnx", exporter="torchscript")
+    assert result.exporter == "torchscript" and (tmp_path / "m.onnx").is_file()
+
+
+@pytest.mark.parametrize("norm,shape", [
+    ("{type: BatchNorm1d, num_features: 4}", "[B, 4, 10]"),
+    ("{type: BatchNorm3d, num_features: 4}", "[B, 4, 3, 4, 4]"),
+    ("{type: InstanceNorm1d, num_features: 4, track_running_stats: true, affine: true}", "[B, 4, 10]"),
+])
+def test_frozen_norm_statistics_in_repeats_survive_eval_then_train(norm: str, shape: str) -> None:
+    """Statistics of frozen norms in every copy of a repeat stay fixed through a user's
+    .eval() / .train() cycle; the unfrozen copy of the same norm keeps learning its own."""
+    spec = load(f"specc: 1\ninputs: {{x: {shape}}}\nlayers:\n  - {{{norm[1:-1]}, repeat: 2, name: frozen, "
+                f"trainable: false}}\n  - {{{norm[1:-1]}, name: live}}\n  - {{type: Flatten}}\n"
+                "  - {type: Linear, out_features: 2}\nloss: {type: CrossEntropyLoss}\n"
+                "optimizer: {type: SGD, lr: 0.1}\n")
+    model, mod = build_module(spec, seed=0), generated_module(spec)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    opt = mod.build_optimizer(model)
+    model.eval()
+    model.train()
+    x = torch.randn(8, *(int(d) for d in shape.strip("[]").split(", ")[1:])) * 2 + 3
+    opt.zero_grad()
+    mod.build_loss()(model(x), torch.randint(0, 2, (8,))).backward()
+    opt.step()
+    after = model.state_dict()
+    assert all(torch.equal(after[k], v) for k, v in before.items() if k.startswith("frozen."))
+    assert not torch.equal(after["live.running_mean"], before["live.running_mean"])

@@ -303,3 +303,97 @@ def test_a_conv_output_keeps_its_classes_at_dim_1() -> None:
     ok("x: [B, 3, H, W]", conv, "loss: {type: CrossEntropyLoss}")  # segmentation: (B, C, H, W)
     (code, line, message, hint), = errors("x: [B, 3, 8, 8]", conv, "loss: {type: CrossEntropyLoss, class_dim: -1}")
     assert (code, line) == ("T051", 5) and "channels, the classes, to dim 1" in message and "class_dim at 1" in hint
+
+
+# -- review of issue 9: FocalLoss against torchvision's formula, ignore_index, logits only --------
+
+
+def sigmoid_focal_reference(x: torch.Tensor, t: torch.Tensor, alpha: float, gamma: float) -> torch.Tensor:
+    """torchvision.ops.sigmoid_focal_loss, written out (reduction none)."""
+    p = torch.sigmoid(x)
+    ce = F.binary_cross_entropy_with_logits(x, t, reduction="none")
+    p_t = p * t + (1 - p) * (1 - t)
+    return (alpha * t + (1 - alpha) * (1 - t)) * ce * (1 - p_t) ** gamma
+
+
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_binary_focal_with_alpha_is_torchvisions_sigmoid_focal_loss(reduction: str) -> None:
+    spec = ok("x: [B, 8]", "  - {type: Linear, out_features: 4}\n",
+              f"loss: {{type: FocalLoss, mode: binary, alpha: 0.25, gamma: 2, reduction: {reduction}}}")
+    g = torch.Generator().manual_seed(0)
+    x, t = torch.randn(6, 4, generator=g).double(), (torch.rand(6, 4, generator=g) > 0.5).double()
+    ref = sigmoid_focal_reference(x, t, 0.25, 2.0)
+    want = {"none": ref, "sum": ref.sum(), "mean": ref.mean()}[reduction]
+    assert torch.allclose(module_of(spec).build_loss()(x, t), want, atol=1e-12)
+
+
+def test_binary_focal_skips_missing_labels_marked_with_ignore_index() -> None:
+    spec = ok("x: [B, 8]", "  - {type: Linear, out_features: 4}\n",
+              "loss: {type: FocalLoss, mode: binary, alpha: 0.25, ignore_index: -1}")
+    g = torch.Generator().manual_seed(1)
+    x, t = torch.randn(6, 4, generator=g).double(), (torch.rand(6, 4, generator=g) > 0.5).double()
+    t[0, 0] = t[3, 2] = -1
+    keep = t != -1
+    want = sigmoid_focal_reference(x[keep], t[keep], 0.25, 2.0).mean()
+    assert torch.allclose(module_of(spec).build_loss()(x, t), want, atol=1e-12)
+
+
+def test_multiclass_focal_on_a_tagger_reads_the_classes_last_and_skips_ignored_steps() -> None:
+    spec = ok("x: [B, T, 8]", "  - {type: Linear, out_features: 3}\n",
+              "loss: {type: FocalLoss, class_dim: -1, alpha: [0.2, 1.0, 3.0], gamma: 1.5, reduction: none, "
+              "ignore_index: 7}")
+    g = torch.Generator().manual_seed(2)
+    x, t = torch.randn(2, 5, 3, generator=g).double(), torch.randint(0, 3, (2, 5), generator=g)
+    t[1, 2] = 7
+    want = torch.zeros(2, 5, dtype=torch.float64)
+    for i, j in ((i, j) for i in range(2) for j in range(5) if t[i, j] != 7):
+        p_t = torch.softmax(x[i, j], 0)[t[i, j]]
+        want[i, j] = -[0.2, 1.0, 3.0][int(t[i, j])] * (1 - p_t) ** 1.5 * torch.log(p_t)
+    assert torch.allclose(module_of(spec).build_loss()(x, t), want, atol=1e-10)
+
+
+def test_kl_from_logits_on_a_tagger_is_kl_div_of_log_softmax_over_the_last_dim() -> None:
+    spec = ok("x: [B, T, 8]", "  - {type: Linear, out_features: 4}\n",
+              "loss: {type: KLDivLoss, from_logits: true, class_dim: -1}")
+    g = torch.Generator().manual_seed(3)
+    x, q = torch.randn(2, 3, 4, generator=g), torch.softmax(torch.randn(2, 3, 4, generator=g), -1)
+    want = F.kl_div(F.log_softmax(x, -1), q, reduction="batchmean")
+    assert torch.allclose(module_of(spec).build_loss()(x, q), want)
+
+
+@pytest.mark.parametrize("tail,loss,quiet", [
+    ("  - {type: Sigmoid}\n", "{type: FocalLoss}", False),
+    ("  - {type: Softmax, dim: 1}\n  - {type: Dropout, p: 0.1}\n", "{type: FocalLoss}", False),
+    ("  - {type: LogSoftmax, dim: 1}\n", "{type: FocalLoss, mode: binary}", False),
+    ("  - {type: LogSoftmax, dim: 1}\n", "{type: FocalLoss}", True),  # log_softmax twice is log_softmax
+    ("", "{type: FocalLoss}", True),
+])
+def test_focal_loss_reads_raw_logits(tail: str, loss: str, quiet: bool) -> None:
+    found = [e[0] for e in errors("x: [B, 8]", "  - {type: Linear, out_features: 4}\n" + tail, f"loss: {loss}")]
+    assert found == ([] if quiet else ["T056"])
+
+
+@pytest.mark.parametrize("sched,main", [
+    ("{type: StepLR, step_size: 2, gamma: 0.5", lambda o: torch.optim.lr_scheduler.StepLR(o, 2, 0.5)),
+    ("{type: MultiStepLR, milestones: [2, 5], gamma: 0.5",
+     lambda o: torch.optim.lr_scheduler.MultiStepLR(o, [2, 5], 0.5)),
+    ("{type: ExponentialLR, gamma: 0.8", lambda o: torch.optim.lr_scheduler.ExponentialLR(o, 0.8)),
+    ("{type: CosineAnnealingWarmRestarts, T_0: 3, T_mult: 2",
+     lambda o: torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(o, 3, 2)),
+    ("{type: LinearLR, start_factor: 0.5, total_iters: 4",
+     lambda o: torch.optim.lr_scheduler.LinearLR(o, 0.5, total_iters=4)),
+])
+def test_warmup_then_any_scheduler_runs_that_scheduler_from_its_start(sched: str, main: object) -> None:
+    """After the warmup, the scheduler's trajectory is the one it has alone from epoch 0 (SequentialLR
+    re-steps a scheduler at its milestone; a chainable one could otherwise start one step late)."""
+    spec = ok("x: [B, 8]", LINEAR5, "loss: {type: CrossEntropyLoss}\noptimizer: {type: SGD, lr: 0.1}\n"
+              f"scheduler: {sched}, warmup: {{epochs: 3, start_factor: 0.1}}}}")
+    p = nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=0.1)
+    alone = main(opt)  # type: ignore[operator]
+    want = [0.1 * (0.1 + 0.9 * e / 3) for e in range(3)]
+    for _ in range(11):
+        want.append(opt.param_groups[0]["lr"])
+        opt.step()
+        alone.step()
+    assert lrs(spec, 14) == pytest.approx(want, rel=1e-9)

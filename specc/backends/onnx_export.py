@@ -449,10 +449,17 @@ def export_spec(spec: Any, path: str | os.PathLike[str] | None, *, weights: str 
 
             entry.append(write_entry(model_file, triton, spec.name, max_batch_size))
 
-    result = export_module(module, sig, path, make_inputs=spec_inputs(spec, sig), env=env,
-                           opset=opset or opts.opset, exporter=exporter or opts.exporter,
-                           verify_model=opts.verify if verify_model is None else verify_model, metadata=meta,
-                           valid=valid, rtol=opts.rtol, atol=opts.atol, keep=keep)
+    # Frozen weights (trainable: false, or LoRA's base once merged) let MultiheadAttention and
+    # TransformerEncoderLayer take PyTorch's fused inference kernels, which have no ONNX form.
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        result = export_module(module, sig, path, make_inputs=spec_inputs(spec, sig), env=env,
+                               opset=opset or opts.opset, exporter=exporter or opts.exporter,
+                               verify_model=opts.verify if verify_model is None else verify_model, metadata=meta,
+                               valid=valid, rtol=opts.rtol, atol=opts.atol, keep=keep)
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
     result.triton = entry[0] if entry else None
     result.requirements = requirements(spec)
     return result

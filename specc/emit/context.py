@@ -489,8 +489,6 @@ def _loss(loss: Any, out: TensorType | None, support: set[str]) -> str:
         support.add("FocalLoss")
         binary = out is not None and focal_mode(loss, out) == "binary"
         fields = loss.model_dump(include={"gamma", "alpha", "reduction", "ignore_index"}, exclude_defaults=True)
-        if binary:
-            fields.pop("ignore_index", None)
         expr = f"FocalLoss({', '.join(f'{k}={lit(v)}' for k, v in {**fields, 'binary': binary}.items())})"
     else:
         expr = _section(loss, "nn") or ""
@@ -528,7 +526,11 @@ def _lora_lines(lora: Plan | None, support: set[str]) -> list[str]:
         return []
     support.add("LoRA")
     lines = [f"# LoRA, rank {lora.rank} and alpha {lit(lora.alpha)}: the base weights are frozen, only the "
-             "adapters train.", "self.requires_grad_(False)"]
+             "adapters train" + ("," if lora.full else ".")]
+    if lora.full:
+        lines.append("# and the layers marked trainable: true, which train in full.")
+    lines.append("self.requires_grad_(False)")
+    lines += [f"{_path_expr(n.path)}.requires_grad_(True)  # trainable: true: trained in full" for n in lora.full]
     for t in lora.targets:
         for m in t.matrices:
             owner, _, name = m.attr.rpartition(".")
@@ -559,13 +561,18 @@ def module_context(spec: Spec) -> ModuleCtx:
     lora = plan(spec)[0]
     lora_lines = _lora_lines(lora, support)
     if lora is not None and lora_lines:
-        params, trainable = params + lora.params, lora.params
+        params, trainable = params + lora.params, lora.trainable
     doc = [f"{spec.name}, generated from {docstring(spec.path)}.", "", "Inputs:"]
     doc += [f"    {n}: {_shape_comment(t)} {t.dtype}" for n, t in g.inputs.items()]
     doc += ["Outputs:"] + [f"    {n}: {_shape_comment(g.value(s))}" for n, s in g.outputs]
     doc += ["", f"Parameters: {params:,} ({trainable:,} trainable)."]
-    # With LoRA the whole base model is frozen, its normalisation statistics too.
-    norms = ["self"] if lora_lines and any(_has_norm_stats(n) for n in g.nodes) else _frozen_norms(items)
+    # With LoRA the whole base model is frozen, its normalisation statistics too, but for the
+    # layers trained in full.
+    norms = _frozen_norms(items)
+    if lora is not None and lora_lines:
+        full = {id(n) for n in lora.full}
+        held = [n for n in g.leaves() if id(n) not in full and _has_norm_stats(n)]
+        norms = ["self"] if held and not full else [_path_expr(n.path) for n in held]
     if norms or em.uses_frozen_norms:
         support.add("freeze_norm_stats")
     classes.append(ClassCtx(model, doc, [], _inits(items), list(input_vars.values()), steps, returns,

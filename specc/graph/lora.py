@@ -7,11 +7,14 @@ MultiheadAttention has the query/key/value projection (``in_proj_weight``, packe
 (3E, E) when keys and values have the query's width, else ``q_proj_weight``,
 ``k_proj_weight`` and ``v_proj_weight``) and the output projection ``out_proj.weight``;
 specc adapts all of them, as the LoRA paper's best setting (W_q, W_k, W_v, W_o) does.
+A TransformerEncoderLayer is that attention plus its feed-forward ``linear1``/``linear2``;
+a TransformerEncoder is ``num_layers`` of those under ``layers.<i>``: their projections are
+not layers of the spec, so naming the encoder adapts all of them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..diagnostics import Diagnostic, Location
@@ -21,7 +24,7 @@ if TYPE_CHECKING:
     from ..pipeline import Spec
     from ..validate.document import Lora
 
-LORA_TYPES = ("Linear", "MultiheadAttention")
+LORA_TYPES = ("Linear", "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder")
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,17 @@ class Plan:
     rank: int
     alpha: float
     targets: list[Target]
+    # Layers the spec marks trainable: true (on the layer or a block around it): LoRA freezes
+    # the base model, but these train in full beside the adapters, as a new task's head must.
+    full: list[Node] = field(default_factory=list)
+
+    @property
+    def full_params(self) -> int:
+        return sum(n.result.params for n in self.full if n.result is not None)
+
+    @property
+    def trainable(self) -> int:
+        return self.params + self.full_params
 
     @property
     def scale(self) -> float:
@@ -62,13 +76,31 @@ class Plan:
         return next((t for t in self.targets if t.node is node), None)
 
 
+def adapted_type(node: Node) -> str:
+    """The layer type whose weights an adapter on ``node`` changes: a TimeDistributed layer's
+    module is the layer it wraps (the steps are folded into the batch around it)."""
+    if node.type == "TimeDistributed" and node.result is not None:
+        return str(node.result.args.get("layer"))
+    return node.type
+
+
 def matrices(node: Node) -> tuple[Matrix, ...]:
     assert node.result is not None
     a = node.result.args
-    if node.type == "Linear":
+    kind = adapted_type(node)
+    if kind == "Linear":
         return (Matrix("weight", a["out_features"], a["in_features"]),)
-    e = a["embed_dim"]
-    kdim, vdim = a.get("kdim"), a.get("vdim")
+    if kind == "MultiheadAttention":
+        return _attention(a["embed_dim"], a.get("kdim"), a.get("vdim"))
+    e, f = a["d_model"], a["dim_feedforward"]
+    layer = (*(Matrix(f"self_attn.{m.attr}", m.out, m.inp) for m in _attention(e, None, None)),
+             Matrix("linear1.weight", f, e), Matrix("linear2.weight", e, f))
+    if kind == "TransformerEncoderLayer":
+        return layer
+    return tuple(Matrix(f"layers.{i}.{m.attr}", m.out, m.inp) for i in range(a["num_layers"]) for m in layer)
+
+
+def _attention(e: int, kdim: int | None, vdim: int | None) -> tuple[Matrix, ...]:
     if kdim is None and vdim is None:
         proj = (Matrix("in_proj_weight", 3 * e, e),)
     else:
@@ -78,11 +110,23 @@ def matrices(node: Node) -> tuple[Matrix, ...]:
 
 
 def _matches(graph: Graph, name: str) -> list[Node]:
-    """The leaf layers a target names: a qualified path (enc.0.proj), or a layer's own name,
-    which names it in every block instance and repeat that has it."""
-    leaves = list(graph.leaves())
-    exact = [n for n in leaves if n.path == name]
-    return exact or [n for n in leaves if n.name == name]
+    """The layers a target names: a qualified path (enc.0.proj), or a layer's own name, which
+    names it in every block instance and repeat that has it.  A repeat of one layer
+    (``{type: Linear, repeat: 3, name: r}``) is that layer three times: its name names them all."""
+    nodes = [n for _, n in graph.walk()]
+    found = [n for n in nodes if n.path == name] or [n for n in nodes if n.name == name]
+    out: list[Node] = []
+    for n in found:
+        copies = _copies(n)
+        out += copies if copies else [n]
+    return out
+
+
+def _copies(n: Node) -> list[Node]:
+    """The copies of a repeated single layer, or [] when ``n`` is not such a repeat."""
+    if n.type != "repeat" or n.sub is None or not n.sub.nodes:
+        return []
+    return n.sub.nodes if all(c.sub is None for c in n.sub.nodes) else []
 
 
 def plan(spec: Spec) -> tuple[Plan | None, list[Diagnostic]]:
@@ -101,17 +145,72 @@ def plan(spec: Spec) -> tuple[Plan | None, list[Diagnostic]]:
                                     _suggest(spec.graph, name)))
             continue
         for n in found:
-            if n.type not in LORA_TYPES or n.result is None:
-                what = "a block or repeat" if n.is_group else f"a {n.type}"
-                diags.append(Diagnostic("V031", f"lora target '{name}' is {what}, not a Linear or "
-                                        "MultiheadAttention layer", loc,
-                                        "adapters go on Linear and MultiheadAttention weights; name those layers "
-                                        "(e.g. the Linear layers inside it), or use trainable: false/true",
-                                        layer=n.path))
+            if adapted_type(n) not in LORA_TYPES or n.result is None:
+                diags.append(_not_adaptable(n, name, loc))
             elif id(n) not in seen:
                 seen.add(id(n))
                 targets.append(Target(n, matrices(n)))
-    return Plan(lora.rank, lora.alpha, targets), diags
+    full = _trained_in_full(spec.graph)
+    in_full = {id(n) for n in full}
+    for i, name in enumerate(lora.targets):
+        both = [t.path for t in targets if id(t.node) in in_full and name in (t.path, t.node.name)]
+        if both:
+            diags.append(Diagnostic("V033", f"lora target '{name}' is also marked trainable: true, so its weight "
+                                    "would train in full and through its adapter at once", _target_loc(spec, i),
+                                    f"remove trainable: true from '{both[0]}' or the block around it (its adapter "
+                                    f"trains it), or remove '{name}' from targets to train it in full",
+                                    layer=both[0]))
+    result = Plan(lora.rank, lora.alpha, targets, full)
+    return result, diags + _rank_above_useful(spec, result)
+
+
+def _trained_in_full(graph: Graph, inherited: bool = False) -> list[Node]:
+    """The leaf layers whose item, or an enclosing block or repeat item, says trainable: true
+    (and none says false: a frozen block stays frozen)."""
+    out: list[Node] = []
+    for n in graph.nodes:
+        explicit = inherited or (isinstance(n.template, dict) and n.template.get("trainable") is True)
+        if not n.trainable:
+            continue
+        if n.sub is not None:
+            out += _trained_in_full(n.sub, explicit)
+        elif explicit:
+            out.append(n)
+    return out
+
+
+def _rank_above_useful(spec: Spec, p: Plan) -> list[Diagnostic]:
+    """V032 (a warning) when the rank is above what any adapted weight can use: B·A of a weight
+    (out x in) has rank at most min(in, out), so a lower rank gives the same updates with fewer
+    parameters.  (A rank that is merely large for one small weight, such as a new 2-class head,
+    is left alone: the rank is one for all targets.)"""
+    useful = max((min(m.out, m.inp) for t in p.targets for m in t.matrices), default=0)
+    if not p.targets or p.rank <= useful:
+        return []
+    from ..load.yaml_loader import PosDict
+
+    raw = spec.raw.get("lora") if spec.raw is not None else None
+    loc = raw.value_loc("rank") if isinstance(raw, PosDict) and "rank" in raw else _target_loc(spec, 0)
+    wasted = sum(max(0, p.rank - min(m.out, m.inp)) * (m.out + m.inp) for t in p.targets for m in t.matrices)
+    return [Diagnostic("V032", f"lora rank {p.rank} is above {useful}, the highest rank an update of the adapted "
+                       f"weights can have (it is at most min(in, out) of each weight), so {wasted:,} of the "
+                       f"{p.params:,} adapter parameters add nothing", loc,
+                       f"use rank: {useful} or lower (same updates, fewer parameters; alpha / rank sets the "
+                       "step size, so scale alpha with it)", severity="warning")]
+
+
+def _not_adaptable(n: Node, name: str, loc: Location | None) -> Diagnostic:
+    kinds = "Linear, MultiheadAttention or TransformerEncoder(Layer)"
+    if n.sub is not None:
+        inside = [x.path for x in n.sub.leaves() if adapted_type(x) in LORA_TYPES]
+        hint = (f"name the layers inside it instead, e.g. {', '.join(inside[:4])}" if inside else
+                f"it holds no {kinds} layer; adapters go only on those")
+        what = "a repeat" if n.type == "repeat" else f"a {n.type} block"
+    else:
+        hint = (f"adapters go on the weights of {kinds} layers; name those, or train this layer in full "
+                "(trainable: true) or freeze it (trainable: false)")
+        what = f"a {n.type}" if n.type == adapted_type(n) else f"a {n.type} of {adapted_type(n)}"
+    return Diagnostic("V031", f"lora target '{name}' is {what}, not a {kinds} layer", loc, hint, layer=n.path)
 
 
 def _target_loc(spec: Spec, i: int) -> Location | None:
@@ -129,10 +228,14 @@ def _target_loc(spec: Spec, i: int) -> Location | None:
 def _suggest(graph: Graph, name: str) -> str:
     import difflib
 
-    names = [n.path for n in graph.leaves() if n.type in LORA_TYPES]
+    names = [n.path for n in graph.leaves() if adapted_type(n) in LORA_TYPES]
+    # A weight or submodule path (fc1.weight, attn.out_proj): the adapters are chosen per layer.
+    owner = next((p for p in names if name.startswith(p + ".")), None)
+    if owner is not None:
+        return f"name the layer, '{owner}': targets are layers, and specc adapts the weights listed in docs/spec.md"
     guess = difflib.get_close_matches(name, names, n=1)
     if guess:
         return f"did you mean '{guess[0]}'?"
     if names:
-        return f"the Linear and MultiheadAttention layers are: {', '.join(names[:6])}"
-    return "the model has no Linear or MultiheadAttention layer to adapt"
+        return f"the layers that take adapters are: {', '.join(names[:6])}"
+    return "the model has no Linear, MultiheadAttention or TransformerEncoder(Layer) layer to adapt"

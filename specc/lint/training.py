@@ -45,6 +45,8 @@ def check_training(spec: Spec) -> list[Diagnostic]:
         diags += _log_space(spec, loss, last)
     if loss.type == "BCELoss":
         diags += _probabilities(spec, last)
+    if loss.type == "FocalLoss":
+        diags += _focal_logits(spec, loss, last, out)
     if classification(loss, out):
         diags += _class_dim(spec, loss, last, out)
     diags += _weights(spec, loss, last, out)
@@ -132,6 +134,20 @@ def _probabilities(spec: Spec, last: Step) -> list[Diagnostic]:
                      "which can give any value; PyTorch stops at the first value outside [0, 1]",
                      "use loss: {type: BCEWithLogitsLoss} on the raw output, or end the model in - {type: "
                      "Sigmoid}")]
+
+
+def _focal_logits(spec: Spec, loss: Any, last: Step, out: TensorType) -> list[Diagnostic]:
+    made = producer(last)
+    binary = focal_mode(loss, out) == "binary"
+    # log_softmax is idempotent, so a multiclass focal loss after LogSoftmax computes the same;
+    # a sigmoid of log-space values (<= 0) never passes 0.5.
+    if made.type not in PROBABILITIES and not (binary and made.type in LOG_SPACE):
+        return []
+    mode, applies = ("binary", "a sigmoid") if binary else ("multiclass", "log_softmax")
+    return [_located(spec, "T056", f"the model ends in {made.type}, but FocalLoss ({mode}) applies {applies} "
+                     "to its input itself, so it reads raw logits",
+                     f"remove '{made.node.path}' and give FocalLoss the raw output; apply "
+                     f"{'sigmoid' if binary else 'softmax'} only at inference", at=made)]
 
 
 def _class_dim(spec: Spec, loss: Any, last: Step, out: TensorType) -> list[Diagnostic]:

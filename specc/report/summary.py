@@ -51,7 +51,7 @@ class Summary:
     buffers: int = 0
     macs: DimLike = 0
     ok: bool = True
-    lora_params: int = 0  # the adapters' parameters, counted in total_params; with LoRA only they train
+    lora_params: int = 0  # the adapters' parameters, counted in total_params; they train, as do trainable: true layers
     lora_note: str = ""  # rank, alpha and targets, for the text summary
 
     @classmethod
@@ -74,7 +74,9 @@ class Summary:
             if r and n.is_group and n.sub is not None:
                 trainable = n.sub.totals()[1]
             if lora is not None and trainable is not None:
-                trainable = added(n)  # the base model is frozen; its adapters train
+                # The base model is frozen: its adapters train, and the layers trained in full.
+                trainable = added(n) + sum(c.result.params for c in lora.full if c.result is not None and
+                                           (c is n or c.path.startswith(n.path + ".")))
             s.rows.append(Row(depth, n.path, n.type, n.out, r.params + added(n) if r else None, trainable,
                               r.macs if r else None, n.is_group))
         s.outputs = [(name, g.value(src)) for name, src in g.outputs]
@@ -82,7 +84,7 @@ class Summary:
         if lora is not None:
             s.lora_params = lora.params
             s.total_params += lora.params
-            s.trainable_params = lora.params
+            s.trainable_params = lora.trainable
             s.lora_note = (f"rank {lora.rank}, alpha {lora.alpha:g}, on "
                            f"{', '.join(t.path for t in lora.targets) or 'no layer'}")
         return s
@@ -132,7 +134,10 @@ class Summary:
         out.append(f"Trainable params:      {self.trainable_params:,}")
         out.append(f"Non-trainable params:  {nontrain:,}")
         if self.lora_note:
-            out.append(f"LoRA adapter params:   {self.lora_params:,} ({self.lora_note}); only they train")
+            others = self.trainable_params - self.lora_params
+            out.append(f"LoRA adapter params:   {self.lora_params:,} ({self.lora_note}); "
+                       + (f"they train with {others:,} of layers marked trainable: true" if others else
+                          "only they train"))
         if self.buffers:
             out.append(f"Buffers:               {self.buffers:,} (e.g. BatchNorm running stats)")
         out.append(f"MACs per sample:       {_macs(self.macs, human=True)}")
