@@ -13,13 +13,14 @@ import itertools
 import os
 import subprocess
 import sys
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import specc
-from specc.diagnostics import Location, SpecError
+from specc.diagnostics import Diagnostic, Location, SpecError, render_text, source_lines
 from specc.load.expand import MAX_BLOCK_DEPTH, MAX_LAYERS
 from specc.load.yaml_loader import MAX_BYTES, MAX_DEPTH, load_yaml, read_spec
 from specc.shapes.formulas import conv_out, divisors, min_conv_input
@@ -274,6 +275,77 @@ def test_text_that_is_not_unicode_is_located() -> None:
     assert [(d.code, d.loc) for d in spec.errors] == [("Y006", Location("t.yaml", 2, 9))]
     (d,) = specc.loads("é" * 1_500_000, "t.yaml").errors  # 1.5 M characters, 3 MB
     assert d.code == "Y003" and "2 MB" in d.message
+
+
+@pytest.mark.parametrize("text, at", [
+    ("specc: 1\ninputs:\n  x: [B, 16]\x0c\nlayers: []\n", (3, 13)),  # a form feed pasted from a PDF
+    ('specc: 1\nname: "\u65e5\u672c\x1b[31m"\n', (2, 10)),  # after wide characters: a column, not a byte
+    ("specc: 1\rname: x\r  \x07\r", (3, 3)),  # CR-only line endings count as lines, as YAML counts them
+    ("specc: 1\n# " + "\u00e9" * 250_000 + "\nx: \x7f\n", (3, 4)),  # past the size PyYAML re-reads: libyaml's offset
+])
+def test_control_characters_in_the_file_are_located(text: str, at: tuple[int, int]) -> None:
+    line, col, message = only(text, "Y006")
+    assert (line, col) == at and "U+00" in message and "\n" not in message
+
+
+def test_loads_takes_text_or_bytes_and_says_so_for_anything_else() -> None:
+    good = HEAD + "  - {type: ReLU}\n"
+    assert specc.loads(good.encode("utf-8")).ok and specc.loads(bytearray(good.encode("utf-8"))).ok
+    (d,) = specc.loads(b"specc: 1\nname: caf\xe9\n", "t.yaml").errors
+    assert (d.code, d.loc) == ("Y006", Location("t.yaml", 2, 10))
+    for bad in (None, 42, ["specc: 1"]):
+        with pytest.raises(TypeError, match="text must be str"):
+            specc.loads(bad)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="overrides"):
+        specc.loads(good, "t.yaml", "n=3")  # type: ignore[arg-type]
+    assert specc.loads(good, Path("t.yaml")).path == "t.yaml"  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("overrides, code, words", [
+    ({"n": 10**5000}, "Y008", "too large"),  # str() of it raised ValueError out of specc.loads
+    ({"n": b"8"}, "X003", "bytes"),
+    ({"n": [8]}, "X003", "list"),
+    ({3: 8}, "X003", "name must be text"),
+    ([3], "X003", "'name=value' string"),
+])
+def test_overrides_from_python_are_bounded_like_the_command_line(overrides: object, code: str, words: str) -> None:
+    spec = specc.loads("specc: 1\nvars: {n: 4}\ninputs: {x: [B, 4]}\nlayers:\n  - {type: Linear, out_features: "
+                       "'${n}'}\n", "t.yaml", overrides)  # type: ignore[arg-type]
+    assert [(d.code, d.loc) for d in spec.errors] == [(code, Location("<command line>", 1, 1))]
+    assert words in spec.errors[0].message
+
+
+# -- how a located error is shown -----------------------------------------------------------------
+
+def _caret_line(text: str, col: int) -> tuple[str, str]:
+    shown = render_text(Diagnostic("V003", "m", Location("t.yaml", 1, col)), source_lines=source_lines(text))
+    return shown.splitlines()[1].split(" | ", 1)[1], shown.splitlines()[2][len("   1 | "):]
+
+
+@pytest.mark.parametrize("text", [
+    "- {name: \u65e5\u672c\u8a9e, out: nope}",  # wide characters take two columns each
+    "- {name: \"e\u0301e\u0301\", out: nope}",  # combining accents take none
+    "- {a: 1,\tout: nope}",  # a tab moves the caret as far as it moves the text
+])
+def test_the_caret_is_under_the_column_on_screen(text: str) -> None:
+    under = "nope"
+    line, caret = _caret_line(text, text.index(under) + 1)
+    assert caret.endswith("^") and line == text
+    width = sum(0 if unicodedata.category(ch) == "Mn" else 2 if unicodedata.east_asian_width(ch) == "W" else 1
+                for ch in line.split(under)[0] if ch != "\t")
+    assert caret.replace("\t", "").index("^") == width and caret.count("\t") == line.split(under)[0].count("\t")
+
+
+def test_a_source_line_never_drives_the_terminal_and_a_long_one_is_cut() -> None:
+    line, caret = _caret_line('name: "\x1b[2J\x1b]0;pwned\x07"', 7)
+    assert not any(ord(ch) < 0x20 for ch in line) and "\u241b[2J" in line and caret.index("^") == 6
+    long = "x: " + "a" * 500_000 + " nope " + "b" * 500_000
+    line, caret = _caret_line(long, long.index("nope") + 1)
+    assert len(line) < 200 and line[caret.index("^"):].startswith("nope")
+
+
+def test_source_lines_are_counted_as_yaml_counts_them() -> None:
+    assert source_lines("a\r\nb\rc\x0cd\ne\u2028f") == ["a", "b", "c\x0cd", "e", "f"]
 
 
 # -- the hostile corpus, as processes --------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..diagnostics import Diagnostic, Location, SpecError
 from .expr import has_ref, substitute
-from .limits import MAX_BLOCK_DEPTH, MAX_EVALUATIONS, MAX_LAYERS
+from .limits import MAX_BLOCK_DEPTH, MAX_EVALUATIONS, MAX_INT, MAX_LAYERS
 from .yaml_loader import PosDict, PosList, resolve_plain
 
 CLI = Location("<command line>", 1, 1)
@@ -47,9 +47,12 @@ def parse_overrides(overrides: list[str] | dict[str, Any] | None) -> dict[str, A
     if not overrides:
         return {}
     if isinstance(overrides, dict):
-        return dict(overrides)
+        return {_override_name(k): _override_value(k, v) for k, v in overrides.items()}
     out: dict[str, Any] = {}
     for item in overrides:
+        if not isinstance(item, str):
+            raise SpecError("X003", f"an override is a 'name=value' string, got {type(item).__name__}",
+                            "for example --set hidden=256", loc=CLI)
         name, sep, raw = item.partition("=")
         if not sep or not name.strip():
             raise SpecError("X003", f"--set expects name=value, got {item!r}", "for example --set hidden=256",
@@ -60,6 +63,25 @@ def parse_overrides(overrides: list[str] | dict[str, Any] | None) -> dict[str, A
             err.loc = CLI
             raise
     return out
+
+
+def _override_name(name: object) -> str:
+    if not isinstance(name, str):
+        raise SpecError("X003", f"an override's name must be text, got {type(name).__name__}",
+                        "name the variable, for example {'hidden': 256}", loc=CLI)
+    return name
+
+
+def _override_value(name: str, value: Any) -> Any:
+    """A value given from Python holds what --set could write: text, a number within the
+    limits a spec's own numbers have (docs/spec.md, "Limits"), true/false or null."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+        raise SpecError("Y008", f"the override {name}= is a number of {value.bit_length():,} bits, too large: "
+                        f"specc reads integers up to {MAX_INT:,} (64 bits)", "write the size you mean", loc=CLI)
+    if value is not None and not isinstance(value, (str, int, float)):
+        raise SpecError("X003", f"the override {name}= is of type {type(value).__name__}; an override is text, "
+                        "a number, true/false or null", f"give {name} a plain value, as --set would", loc=CLI)
+    return value
 
 
 class _Expander:

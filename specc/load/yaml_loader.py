@@ -12,6 +12,7 @@ import functools
 import math
 import os
 import re
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,14 @@ def read_spec(path: str | Path, display: str) -> str:
         data = f.read(MAX_BYTES + 1) if size <= MAX_BYTES else b""
     if size > MAX_BYTES or len(data) > MAX_BYTES:
         raise _file_too_large(at, size if size > MAX_BYTES else None)
+    return decode_spec(data, display)
+
+
+def decode_spec(data: bytes, display: str) -> str:
+    """Bytes as a spec's text: refused, located, if binary (a NUL byte) or not UTF-8."""
+    at = Location(display, 1, 1)
+    if len(data) > MAX_BYTES:
+        raise _file_too_large(at, len(data))
     nul = data.find(b"\0")
     if nul >= 0:
         raise SpecError("Y006", "cannot read the spec: it is a binary file, not YAML text",
@@ -141,6 +150,30 @@ def read_spec(path: str | Path, display: str) -> str:
     except UnicodeDecodeError as exc:
         raise SpecError("Y006", f"cannot read the spec: it is not UTF-8 text (byte 0x{data[exc.start]:02x})",
                         "save the file as UTF-8", loc=_byte_loc(data, exc.start, display)) from None
+
+
+def _forbidden_character(text: str, exc: yaml.reader.ReaderError, file: str) -> SpecError:
+    """YAML refuses control characters (other than tab and line breaks) anywhere in a file, even
+    quoted; the reader reports them by offset, with a message that names no line."""
+    char = chr(exc.character) if isinstance(exc.character, int) else str(exc.character)[:1] or "?"
+    # libyaml counts the offset in UTF-8 bytes, PyYAML in characters; the reader stops at the
+    # first such character, so finding it in the text is right for both.
+    at = text.find(char)
+    name = unicodedata.name(char, "a control character").lower()
+    return SpecError("Y006", f"the spec holds the character U+{ord(char):04X} ({name}), which YAML does not allow "
+                     "anywhere in a file", f"delete it; inside a double-quoted string write it as \\u{ord(char):04x}",
+                     loc=text_loc(text, at if at >= 0 else min(max(exc.position, 0), len(text)), file))
+
+
+_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")  # YAML's line breaks: its marks count these
+
+
+def text_loc(text: str, offset: int, file: str) -> Location:
+    """The line and column of a character offset, counted as the YAML parser counts them."""
+    line, start = 1, 0
+    for m in _LINE_BREAK.finditer(text, 0, offset):
+        line, start = line + 1, m.end()
+    return Location(file, line, offset - start + 1)
 
 
 def _byte_loc(data: bytes, offset: int, file: str) -> Location:
@@ -363,17 +396,17 @@ def load_yaml(text: str, file: str) -> Any:
     try:
         size = len(text.encode("utf-8"))
     except UnicodeEncodeError as exc:  # a lone surrogate, from a caller's str: libyaml would raise on it
-        line = text.count("\n", 0, exc.start) + 1
-        col = exc.start - (text.rfind("\n", 0, exc.start) + 1) + 1
         raise SpecError("Y006", f"cannot read the spec: it holds {text[exc.start]!r}, half of a UTF-16 pair, which "
                         "is not Unicode text", "pass the text as read from a UTF-8 file",
-                        loc=Location(file, line, col)) from None
+                        loc=text_loc(text, exc.start, file)) from None
     if size > MAX_BYTES:
         raise _file_too_large(Location(file, 1, 1), None)
     try:
         nodes = _compose(text, file)
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, file) from None
+    except yaml.reader.ReaderError as exc:
+        raise _forbidden_character(text, exc, file) from None
     except yaml.YAMLError as exc:
         raise SpecError("Y001", f"YAML syntax error: {exc}", "check the file is YAML",
                         loc=Location(file, 1, 1)) from None
