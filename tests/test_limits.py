@@ -225,6 +225,18 @@ def test_control_characters_in_names_and_symbols_are_refused(text: str, code: st
     assert any("control character" in e[3] for e in errs), errs
 
 
+@pytest.mark.parametrize("text, at, shown", [
+    ("specc: 1\n1: 3\ninputs: {x: [B, 4]}\nlayers: [{type: ReLU}]\n", (2, 1), "the key 1 at the top level"),
+    ("specc: 1\n~: 3\ninputs: {x: [B, 4]}\nlayers: [{type: ReLU}]\n", (2, 1), "the key null"),
+    (HEAD + "  - {type: ReLU, true: 1}\n", (5, 18), "ReLU 'relu_1': the key true"),
+    (HEAD + "  - {type: ReLU}\noptimizer: {type: Adam, 1.5: 2}\n", (6, 25), "the key 1.5 in optimizer"),
+])
+def test_a_key_yaml_reads_as_a_number_or_null_is_named_as_written(text: str, at: tuple[int, int], shown: str) -> None:
+    # was "the value must be a mapping, got true": pydantic's "Keys should be strings", misread
+    line, col, message = only(text, "V001")
+    assert (line, col) == at and message.startswith(shown) and "not a name" in message
+
+
 # -- files ---------------------------------------------------------------------------------------
 
 def test_a_huge_file_is_refused_by_its_size_before_it_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
