@@ -73,6 +73,8 @@ def test_recursive_alias_is_refused_not_followed() -> None:
     "!!int " + "7" * 5_000,
     "0x" + "f" * 100_000,
     "18446744073709551616",  # 2**64
+    "9223372036854775808",  # 2**63: torch unpacks every size and stride as int64
+    "18446744073709551615",  # 2**64 - 1: a stride this large passed check and failed inside torch
     "-18446744073709551616",
     "1" + "0" * 400 + ".0",  # a float literal that overflows to inf
     "1e400",

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..diagnostics import Diagnostic, Location, SpecError
 from .expr import has_ref, substitute
-from .limits import MAX_BLOCK_DEPTH, MAX_EVALUATIONS, MAX_INT, MAX_LAYERS
+from .limits import MAX_BLOCK_DEPTH, MAX_EVALUATIONS, MAX_INT, MAX_LAYERS, MIN_INT
 from .yaml_loader import PosDict, PosList, resolve_plain
 
 CLI = Location("<command line>", 1, 1)
@@ -75,9 +75,10 @@ def _override_name(name: object) -> str:
 def _override_value(name: str, value: Any) -> Any:
     """A value given from Python holds what --set could write: text, a number within the
     limits a spec's own numbers have (docs/spec.md, "Limits"), true/false or null."""
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+    if isinstance(value, int) and not isinstance(value, bool) and not MIN_INT <= value <= MAX_INT:
         raise SpecError("Y008", f"the override {name}= is a number of {value.bit_length():,} bits, too large: "
-                        f"specc reads integers up to {MAX_INT:,} (64 bits)", "write the size you mean", loc=CLI)
+                        f"specc reads integers from {MIN_INT:,} to {MAX_INT:,} (64 bits)", "write the size you mean",
+                        loc=CLI)
     if value is not None and not isinstance(value, (str, int, float)):
         raise SpecError("X003", f"the override {name}= is of type {type(value).__name__}; an override is text, "
                         "a number, true/false or null", f"give {name} a plain value, as --set would", loc=CLI)

@@ -8,9 +8,11 @@ from __future__ import annotations
 MAX_BYTES = 2_000_000  # the file, checked by its size before it is read
 MAX_NODES = 200_000  # values after aliases are expanded: a billion-laughs file stops here, fast
 MAX_DEPTH = 64  # levels of nested lists and mappings, counted as the parser reads them
-# Integers are at most what a 64-bit tensor size or seed can hold; beyond that no framework
-# takes them, and Python's int() of a 4,300-digit string raises instead of answering.
-MAX_INT = 2**64 - 1
+# Integers are what a signed 64-bit integer holds, the type PyTorch and ONNX take every size,
+# stride and seed as: a stride of 2**64 - 1 passed check and then failed inside torch.  Beyond
+# that, Python's int() of a 4,300-digit string raises instead of answering.
+MAX_INT = 2**63 - 1
+MIN_INT = -(2**63)
 # Expanded size: a check of 10,000 layers takes about half a second; 60,000 took 3.5 s and
 # 320 MB, and blocks that each use the next twice, 40 deep, describe 2**41 layers.
 MAX_LAYERS = 10_000  # every layer, block instance and repeat group after expansion

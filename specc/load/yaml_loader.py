@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from ..diagnostics import Location, SpecError
-from .limits import MAX_BYTES, MAX_DEPTH, MAX_INT, MAX_LAYERS, MAX_NODES
+from .limits import MAX_BYTES, MAX_DEPTH, MAX_INT, MAX_LAYERS, MAX_NODES, MIN_INT
 
 _CORE = "tag:yaml.org,2002:"
 _ALLOWED_TAGS = {_CORE + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "merge")}
@@ -107,15 +107,15 @@ def _too_many(loc: Location) -> SpecError:
 
 
 def _bounded(value: int, text: str) -> int:
-    if abs(value) > MAX_INT:
+    if not MIN_INT <= value <= MAX_INT:
         raise _too_large(text)
     return value
 
 
 def _too_large(text: str) -> SpecError:
     shown = text if len(text) <= 40 else f"{text[:12]}…{text[-6:]} ({len(text):,} characters)"
-    return SpecError("Y008", f"the number {shown} is too large: specc reads integers up to {MAX_INT:,} "
-                     "(64 bits) and floats up to about 1.8e308",
+    return SpecError("Y008", f"the number {shown} is too large: specc reads integers from {MIN_INT:,} to "
+                     f"{MAX_INT:,} (64 bits) and floats up to about 1.8e308",
                      "write the size you mean; no tensor, count or seed is this large")
 
 
