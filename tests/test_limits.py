@@ -239,6 +239,17 @@ def test_a_key_yaml_reads_as_a_number_or_null_is_named_as_written(text: str, at:
     assert (line, col) == at and message.startswith(shown) and "not a name" in message
 
 
+@pytest.mark.parametrize("expr, odd", [("${\ufb01lter}", "\ufb01"), ("${\uff4e * 2}", "\uff4e"),
+                                       ("${\uff4dax(n, 2)}", "\uff4d")])
+def test_a_look_alike_name_in_an_expression_is_not_read_as_another(expr: str, odd: str) -> None:
+    # Python reads identifiers in NFKC form: '${\ufb01lter}' silently meant the variable 'filter'
+    text = ("specc: 1\nvars: {filter: 4, n: 4}\ninputs:\n  x: [B, 16]\nlayers:\n"
+            f"  - {{type: Linear, out_features: '{expr}'}}\n")
+    line, col, message = only(text, "X002")
+    assert (line, col) == (6, 34) and odd in message and "ASCII" in message
+    assert specc.loads(text.replace(expr, '${"caf\u00e9" and n}')).ok  # text inside quotes may be anything
+
+
 # -- files ---------------------------------------------------------------------------------------
 
 def test_a_huge_file_is_refused_by_its_size_before_it_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -418,6 +429,14 @@ HOSTILE: dict[str, Callable[[Path], None]] = {
     "many_values": _write("specc: 1\nx: [" + ", ".join("1" * 1 for _ in range(600_000)) + "]\n"),
     "unicode_names": _write(HEAD + "".join(f"  - {{type: ReLU, name: \"\u0440\u0435\u043bu{i}\\u202e\"}}\n"
                                            for i in range(2_000))),
+    "control_char_late": _write("specc: 1\n# " + "\u00e9" * 900_000 + "\nname: \"a\x1bb\"\n"),  # libyaml's byte offset
+    "long_line_error": _write(HEAD + "  - {type: Linear, out_features: nope}  # " + "x" * 1_900_000 + "\n"),
+    "cr_only_lines": _write((HEAD + "  - {type: ReLU}\n" * 9_000 + "  - {type: Linear, out_features: nope}\n")
+                            .replace("\n", "\r")),
+    "vars_forward_30000": _write("specc: 1\nvars:\n" + "".join(f"  v{i}: '${{v{i + 1} + 1}}'\n" for i in range(30_000))
+                                 + "inputs:\n  x: [B, 16]\nlayers:\n  - {type: Linear, out_features: '${v0}'}\n"),
+    "bom_crlf_keys": _write("\ufeffspecc: 1\r\n1: 2\r\n~: 3\r\ntrue: 4\r\n" + HEAD.replace("\n", "\r\n")
+                            + "  - {type: Linear, out_features: 18446744073709551615}\r\n"),
     "control_chars": _write(HEAD + "  - {type: Linear, out_features: 4, name: \"fc\\n\"}\n"
                             "  - {type: ReLU, name: \"a\\u0000b\"}\n"),
 }

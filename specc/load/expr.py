@@ -65,6 +65,8 @@ def evaluate(expr: str, env: Mapping[str, Any], loc: Location | None) -> Any:
     except SyntaxError:
         raise SpecError("X002", f"'${{{expr}}}' is not a valid expression",
                         "use variables, numbers and + - * / // % ** ( )", loc=loc) from None
+    if not expr.isascii():
+        _written_as_read(tree, expr, loc)
     try:
         return _eval(tree.body, env, expr, loc)
     except SpecError:
@@ -75,6 +77,20 @@ def evaluate(expr: str, env: Mapping[str, Any], loc: Location | None) -> Any:
     except (ArithmeticError, ValueError, TypeError) as exc:
         raise SpecError("X004", f"'${{{expr}}}' cannot be evaluated ({exc})",
                         _values_hint(tree, env, "change the values so the arithmetic is defined"), loc=loc) from None
+
+
+def _written_as_read(tree: ast.Expression, expr: str, loc: Location | None) -> None:
+    """Python reads names in NFKC form, so '${ﬁlter}' silently meant the variable 'filter' and
+    a full-width 'ｎ' meant 'n': a name must be read as written, in ASCII like every name."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            written = ast.get_source_segment(expr, node) or node.id
+            if written != node.id or not written.isascii():
+                odd = next(ch for ch in written if not ch.isascii())
+                raise SpecError("X002", f"'${{{expr}}}' names '{written}', which holds the non-ASCII character "
+                                f"'{odd}' (U+{ord(odd):04X}); names in ${{}} are ASCII, as every name is",
+                                f"type the name in ASCII: {node.id if node.id.isascii() else 'a plain name'}",
+                                loc=loc)
 
 
 @functools.lru_cache(maxsize=4096)
