@@ -22,6 +22,7 @@ import pytest
 import specc
 from specc.diagnostics import Diagnostic, Location, SpecError, render_text, source_lines
 from specc.load.expand import MAX_BLOCK_DEPTH, MAX_LAYERS
+from specc.load.limits import MAX_REPORTED
 from specc.load.yaml_loader import MAX_BYTES, MAX_DEPTH, load_yaml, read_spec
 from specc.shapes.formulas import conv_out, divisors, min_conv_input
 
@@ -181,6 +182,15 @@ def test_up_to_the_limit_is_fine() -> None:
     spec = specc.loads(HEAD + f"  - {{type: ReLU, repeat: {MAX_LAYERS - 1}}}\n")  # the group counts as one
     assert spec.ok, spec.diagnostics
     assert sum(1 for _ in spec.graph.walk()) == MAX_LAYERS  # type: ignore[union-attr]
+
+
+def test_errors_past_the_listed_limit_are_counted_at_the_next_one() -> None:
+    n = MAX_REPORTED + 250  # each var reads the next, not yet defined: one X001 per line
+    text = ("specc: 1\nvars:\n" + "".join(f"  v{i}: '${{v{i + 1} + 1}}'\n" for i in range(n))
+            + "inputs: {x: [B, 16]}\nlayers:\n  - {type: ReLU}\n")
+    errs = errors(text)
+    assert len(errs) == MAX_REPORTED + 1 and {e[0] for e in errs} == {"X001"}
+    assert errs[-1][1] == 3 + MAX_REPORTED and f"and {n - MAX_REPORTED:,} more errors" in errs[-1][3]
 
 
 # -- sizes ---------------------------------------------------------------------------------------

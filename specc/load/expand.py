@@ -14,7 +14,7 @@ from typing import Any
 
 from ..diagnostics import Diagnostic, Location, SpecError
 from .expr import has_ref, substitute
-from .limits import MAX_BLOCK_DEPTH, MAX_EVALUATIONS, MAX_INT, MAX_LAYERS, MIN_INT
+from .limits import MAX_BLOCK_DEPTH, MAX_EVALUATIONS, MAX_INT, MAX_LAYERS, MAX_REPORTED, MIN_INT
 from .yaml_loader import PosDict, PosList, resolve_plain
 
 CLI = Location("<command line>", 1, 1)
@@ -98,10 +98,26 @@ class _Expander:
         self.count = 0  # items expanded so far, against MAX_LAYERS
         self.evaluations = 0  # ${} expressions evaluated so far, against MAX_EVALUATIONS
         self._sizes: dict[Any, int] = {}  # block (and its arguments) -> how many items one use expands to
+        self.unlisted: Diagnostic | None = None  # the first error past MAX_REPORTED; the rest are counted
+        self.unlisted_count = 0
 
     def fail(self, err: SpecError, loc: Location | None = None) -> None:
-        if _undefined(err) not in self.failed_vars:
+        if _undefined(err) in self.failed_vars:
+            return
+        if len(self.diags) < MAX_REPORTED:
             self.diags.append(err.diagnostic(loc))
+            return
+        self.unlisted = self.unlisted or err.diagnostic(loc)
+        self.unlisted_count += 1
+
+    def count_unlisted(self) -> None:
+        first = self.unlisted
+        if first is not None:
+            self.diags.append(Diagnostic(
+                first.code, f"and {self.unlisted_count:,} more errors in vars, ${{}} and blocks, not listed past "
+                f"the first {MAX_REPORTED}; the next: {first.message}", first.loc,
+                "fix the errors above and check again; this many usually means a generated part of the spec "
+                "is wrong"))
 
     # -- vars and overrides -------------------------------------------------------------------
     def load_vars(self) -> None:
@@ -524,8 +540,9 @@ def expand(doc: Any, overrides: dict[str, Any], layer_types: set[str], file: str
     except ExpansionLimit as limit:
         # The expansion stops: going on would take the time the limit exists to save, and
         # checking a model cut short would only report what follows from the cut.
-        ex.fail(limit.err)
+        ex.diags.append(limit.err.diagnostic())  # listed however many errors came before it
         ex.broken_sections.update(str(k) for k in doc if k not in out)
         ex.broken_sections.add("layers")
         out.pop("layers", None)
+    ex.count_unlisted()
     return Expanded(out, ex.env, ex.diags, ex.broken, ex.broken_sections)
