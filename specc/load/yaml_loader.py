@@ -102,8 +102,15 @@ def resolve_plain(text: str) -> Any:
 
 
 def _too_many(loc: Location) -> SpecError:
-    return SpecError("Y003", f"the document expands to more than {MAX_NODES:,} values or {MAX_DEPTH} levels of "
-                     "nesting", "remove deeply nested aliases (&anchor/*alias); a spec is never this large", loc=loc)
+    return SpecError("Y003", f"the document holds more than {MAX_NODES:,} values, counting every value an alias "
+                     "repeats", "a spec is a page of YAML: look for aliases (*name) that repeat a large part, "
+                     "or a list generated far too long", loc=loc)
+
+
+def _too_deep(loc: Location) -> SpecError:
+    return SpecError("Y003", f"lists and mappings nest more than {MAX_DEPTH} levels once aliases are expanded "
+                     "(an alias inside the anchor it names nests forever)",
+                     "use each *alias outside the &anchor it names", loc=loc)
 
 
 def _bounded(value: int, text: str) -> int:
@@ -199,8 +206,10 @@ class _Builder:
 
     def build(self, node: yaml.Node, depth: int = 0) -> Any:
         self.count += 1
-        if self.count > MAX_NODES or depth > MAX_DEPTH:
+        if self.count > MAX_NODES:
             raise _too_many(_loc(self.file, node))
+        if depth > MAX_DEPTH:
+            raise _too_deep(_loc(self.file, node))
         if node.tag is not None and node.tag not in _ALLOWED_TAGS:
             raise SpecError("Y004", f"YAML tag '{node.tag.replace(_CORE, '!!')}' is not allowed in a spec",
                             "specs are plain data: remove the tag", loc=_loc(self.file, node))
