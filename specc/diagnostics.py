@@ -114,13 +114,13 @@ def render_text(d: Diagnostic, colour: bool = False, source_lines: list[str] | N
 
 
 _EXCERPT = 120  # characters of a source line shown around the column; a line can be 2 MB long
-_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")  # YAML's line breaks, which its marks count
 
 
 def source_lines(text: str) -> list[str]:
     """A spec's lines as YAML counts them (so a diagnostic's line number finds its line):
     str.splitlines also splits at form feeds and other controls that YAML does not."""
-    return _LINE_BREAK.split(text)
+    return LINE_BREAK.split(text)
 
 
 def _excerpt(line: str, col: int) -> tuple[str, str]:

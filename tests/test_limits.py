@@ -327,8 +327,9 @@ def test_control_characters_in_the_file_are_located(text: str, at: tuple[int, in
 def test_loads_takes_text_or_bytes_and_says_so_for_anything_else() -> None:
     good = HEAD + "  - {type: ReLU}\n"
     assert specc.loads(good.encode("utf-8")).ok and specc.loads(bytearray(good.encode("utf-8"))).ok
-    (d,) = specc.loads(b"specc: 1\nname: caf\xe9\n", "t.yaml").errors
-    assert (d.code, d.loc) == ("Y006", Location("t.yaml", 2, 10))
+    for data in (b"specc: 1\nname: caf\xe9\n", b"specc: 1\rname: caf\xe9\r"):  # CR-only lines count as YAML's do
+        (d,) = specc.loads(data, "t.yaml").errors
+        assert (d.code, d.loc) == ("Y006", Location("t.yaml", 2, 10))
     for bad in (None, 42, ["specc: 1"]):
         with pytest.raises(TypeError, match="text must be str"):
             specc.loads(bad)  # type: ignore[arg-type]

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from ..diagnostics import Location, SpecError
+from ..diagnostics import LINE_BREAK, Location, SpecError
 from .limits import MAX_BYTES, MAX_DEPTH, MAX_INT, MAX_LAYERS, MAX_NODES, MIN_INT
 
 _CORE = "tag:yaml.org,2002:"
@@ -172,21 +172,17 @@ def _forbidden_character(text: str, exc: yaml.reader.ReaderError, file: str) -> 
                      loc=text_loc(text, at if at >= 0 else min(max(exc.position, 0), len(text)), file))
 
 
-_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")  # YAML's line breaks: its marks count these
-
-
 def text_loc(text: str, offset: int, file: str) -> Location:
     """The line and column of a character offset, counted as the YAML parser counts them."""
     line, start = 1, 0
-    for m in _LINE_BREAK.finditer(text, 0, offset):
+    for m in LINE_BREAK.finditer(text, 0, offset):
         line, start = line + 1, m.end()
     return Location(file, line, offset - start + 1)
 
 
 def _byte_loc(data: bytes, offset: int, file: str) -> Location:
-    line_start = data.rfind(b"\n", 0, offset) + 1
-    col = len(data[line_start:offset].decode("utf-8", "replace")) + 1
-    return Location(file, data.count(b"\n", 0, offset) + 1, col)
+    before = data[:offset].decode("utf-8", "replace")
+    return text_loc(before, len(before), file)
 
 
 def _file_too_large(at: Location, size: int | None) -> SpecError:
