@@ -102,14 +102,14 @@ def render_text(d: Diagnostic, colour: bool = False, source_lines: list[str] | N
         return f"{_STYLE[style]}{text}{_STYLE['reset']}" if colour else text
 
     where = f"{d.loc}: " if d.loc else ""
-    lines = [f"{c('bold', where)}{c(d.severity, f'{d.severity}[{d.code}]')}: {d.message}"]
+    lines = [f"{c('bold', where)}{c(d.severity, f'{d.severity}[{d.code}]')}: {_printable(d.message)}"]
     if source_lines is not None and d.loc and 0 < d.loc.line <= len(source_lines):
         text, pad = _excerpt(source_lines[d.loc.line - 1].rstrip("\r\n"), d.loc.col)
         gutter = f"{d.loc.line:>4} | "
         lines.append(c("dim", gutter) + text)
         lines.append(" " * len(gutter) + pad + c(d.severity, "^"))
     if d.hint:
-        lines.append(f"  {c('hint', 'hint')}: {d.hint}")
+        lines.append(f"  {c('hint', 'hint')}: {_printable(d.hint)}")
     return "\n".join(lines)
 
 
@@ -139,6 +139,16 @@ def _excerpt(line: str, col: int) -> tuple[str, str]:
     if end < len(line):
         shown += "…"
     return shown, pad
+
+
+def _printable(text: str) -> str:
+    """A message as the terminal should show it: a name or value quoted from the spec can hold
+    an escape sequence, a carriage return or a bidi override (YAML's "\\e[2J" clears the screen),
+    so those are written as escapes, as in 'fc\\n'."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+                   for ch in text)
 
 
 def _visible(ch: str) -> str:

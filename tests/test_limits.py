@@ -381,6 +381,16 @@ def test_a_source_line_never_drives_the_terminal_and_a_long_one_is_cut() -> None
     assert len(line) < 200 and line[caret.index("^"):].startswith("nope")
 
 
+def test_a_message_that_quotes_the_spec_is_shown_with_escapes() -> None:
+    # YAML's "\\e[2J" in a layer type reached the terminal raw in "unknown layer type '...'"
+    spec = specc.loads(HEAD + '  - {type: "Lin\\e[2J\\rear\\u202e", out_features: 4}\n', "t.yaml")
+    (d,) = spec.errors
+    assert "\x1b" in d.message  # the diagnostic keeps the value; only its rendering escapes it
+    shown = render_text(d, source_lines=source_lines(spec.text))
+    assert "unknown layer type 'Lin\\x1b[2J\\rear\\u202e'" in shown
+    assert all(ch.isprintable() for ch in shown.replace("\n", ""))
+
+
 def test_source_lines_are_counted_as_yaml_counts_them() -> None:
     assert source_lines("a\r\nb\rc\x0cd\ne\u2028f") == ["a", "b", "c\x0cd", "e", "f"]
 
