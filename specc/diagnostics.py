@@ -133,6 +133,7 @@ def _excerpt(line: str, col: int) -> tuple[str, str]:
     end = start + _EXCERPT
     shown = line[start:end]
     pad = "".join("\t" if ch == "\t" else " " * _width(ch) for ch in shown[:at - start])
+    pad += " " * max(0, at - len(line))  # a column just past the end: a missing value
     shown = "".join(ch if ch == "\t" or ch.isprintable() or ch == " " else _visible(ch) for ch in shown)
     if start > 0:
         shown, pad = "…" + shown, " " + pad

@@ -391,6 +391,10 @@ def test_a_message_that_quotes_the_spec_is_shown_with_escapes() -> None:
     assert all(ch.isprintable() for ch in shown.replace("\n", ""))
 
 
+def test_a_caret_past_the_end_of_the_line_stays_there() -> None:
+    assert _caret_line("- {a: \u65e5", 9)[1] == " " * 9 + "^"  # one past the end, the wide character counted
+
+
 def test_source_lines_are_counted_as_yaml_counts_them() -> None:
     assert source_lines("a\r\nb\rc\x0cd\ne\u2028f") == ["a", "b", "c\x0cd", "e", "f"]
 
