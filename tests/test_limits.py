@@ -112,6 +112,18 @@ def test_expressions_are_bounded(expr: str, words: str | None) -> None:
         assert [e[0] for e in errs] == ["X004"] and words in errs[0][3], errs
 
 
+def _splice_doubling(depth: int) -> str:
+    rows = "".join(f"  v{i}: 'x${{v{i - 1}}}${{v{i - 1}}}'\n" for i in range(1, depth))
+    return f"specc: 1\nvars:\n  v0: {'a' * 1000}\n{rows}inputs:\n  x: [B, 16]\nlayers:\n  - {{type: ReLU}}\n"
+
+
+def test_spliced_text_is_bounded() -> None:
+    # 40 vars that each splice the one before twice asked for a terabyte; check ran until killed
+    line, col, message = only(_splice_doubling(40), "X004")
+    assert (line, col) == (7, 7) and "10,000 characters" in message  # v4: 16,000 characters
+    assert specc.loads(_splice_doubling(4)).ok  # v3: 8,000 characters
+
+
 def test_min_conv_input_is_a_search_not_a_count() -> None:
     def one_by_one(*a: int | bool) -> int:
         size = 1
@@ -440,6 +452,7 @@ HOSTILE: dict[str, Callable[[Path], None]] = {
                                  "99999999999999999, kernel_size: 9999999999999999999, dilation: 9999999999}\n"),
     "expr_power_tower": _write(HEAD.replace("layers:", "vars: {a: '${9 ** 64 ** 64}', b: '${round(3, -10**18)}'}"
                                             "\nlayers:") + "  - {type: ReLU}\n"),
+    "splice_doubling_40": _write(_splice_doubling(40)),
     "expr_many": _write("specc: 1\nvars: {a: 3}\ninputs: {x: [B, 16]}\nlayers:\n  - {type: ReLU}\n"
                         "description: [" + ", ".join(["'${a * a + a}'"] * 50_000) + "]\n"),
     "huge_out_features": _write(HEAD + "  - {type: Linear, out_features: 9223372036854775807}\n"),

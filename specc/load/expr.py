@@ -23,6 +23,9 @@ _REF = re.compile(r"\$\{([^{}]*)\}")
 MAX_EXPR = 200
 MAX_INT = 2**63 - 1  # what a tensor size can hold; Python's unbounded ints would otherwise grow
 MAX_EXPONENT = 64  # in ** and round(x, n): 10 ** (10 ** 18) never finishes
+# Text spliced from ${} results: vars that each splice the one before twice ('${v}${v}') double
+# the text at every step, and 40 of them asked for a terabyte (check ran until killed).
+MAX_TEXT = 10_000
 _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
     ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow,
@@ -47,7 +50,20 @@ def substitute(value: str, env: Mapping[str, Any], loc: Location | None) -> Any:
     if "${" in _REF.sub("", value):
         raise SpecError("X002", f"unterminated or nested '${{' in {value!r}",
                         "write ${name} or ${expression}, one pair of braces", loc=loc)
-    return _REF.sub(lambda m: _text(evaluate(m.group(1), env, loc)), value)
+    total = len(value)
+
+    def splice(m: re.Match[str]) -> str:
+        nonlocal total
+        text = _text(evaluate(m.group(1), env, loc))
+        total += len(text) - len(m.group(0))
+        if total > MAX_TEXT:  # each piece is at most the limit, so the text built stays near it
+            shown = value if len(value) <= 40 else value[:37] + "…"
+            raise SpecError("X004", f"'{shown}' makes a text of more than {MAX_TEXT:,} characters once its ${{}} are "
+                            "filled in", "a spliced value is a name or a short text: look for vars that splice a "
+                            "var into itself more than once, or splice a long one", loc=loc)
+        return text
+
+    return _REF.sub(splice, value)
 
 
 def _text(v: Any) -> str:
