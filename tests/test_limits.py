@@ -22,7 +22,7 @@ import pytest
 import specc
 from specc.diagnostics import Diagnostic, Location, SpecError, render_text, source_lines
 from specc.load.expand import MAX_BLOCK_DEPTH, MAX_LAYERS
-from specc.load.limits import MAX_REPORTED
+from specc.load.limits import MAX_EXPANDED_VALUES, MAX_REPORTED
 from specc.load.yaml_loader import MAX_BYTES, MAX_DEPTH, load_yaml, read_spec
 from specc.shapes.formulas import conv_out, divisors, min_conv_input
 
@@ -168,6 +168,18 @@ def test_blocks_using_the_next_twice_are_counted_not_expanded() -> None:
     text = _doubling_blocks(40)  # 2**41 layers; 17.8 GB and still expanding after 149 s, once
     line, _, message = only(text, "X005")
     assert line == text.count("\n") and "block 'B0'" in message and f"{MAX_LAYERS:,}" in message
+
+
+def _copied_list(items: int, uses: int) -> str:
+    return ("specc: 1\ninputs:\n  x: [B, 16]\nblocks:\n  Blk:\n    layers:\n      - {type: ReLU, ignore: ["
+            + ", ".join(["L001"] * items) + "]}\nlayers:\n" + "  - {type: Blk}\n" * uses)
+
+
+def test_values_copied_by_blocks_are_bounded() -> None:
+    # a 100,000-item list in a block used 1,000 times: 10**8 values, minutes of checking
+    line, _, message = only(_copied_list(100_000, 1_000), "X005")
+    assert line == 7 and f"{MAX_EXPANDED_VALUES:,} values" in message
+    assert specc.loads(_copied_list(1_000, 100)).ok
 
 
 def test_a_long_written_list_is_refused_too() -> None:
@@ -453,6 +465,7 @@ HOSTILE: dict[str, Callable[[Path], None]] = {
     "expr_power_tower": _write(HEAD.replace("layers:", "vars: {a: '${9 ** 64 ** 64}', b: '${round(3, -10**18)}'}"
                                             "\nlayers:") + "  - {type: ReLU}\n"),
     "splice_doubling_40": _write(_splice_doubling(40)),
+    "block_copies_big_list": _write(_copied_list(100_000, 1_000)),
     "expr_many": _write("specc: 1\nvars: {a: 3}\ninputs: {x: [B, 16]}\nlayers:\n  - {type: ReLU}\n"
                         "description: [" + ", ".join(["'${a * a + a}'"] * 50_000) + "]\n"),
     "huge_out_features": _write(HEAD + "  - {type: Linear, out_features: 9223372036854775807}\n"),

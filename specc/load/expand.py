@@ -14,7 +14,7 @@ from typing import Any
 
 from ..diagnostics import Diagnostic, Location, SpecError
 from .expr import has_ref, substitute
-from .limits import MAX_BLOCK_DEPTH, MAX_EVALUATIONS, MAX_INT, MAX_LAYERS, MAX_REPORTED, MIN_INT
+from .limits import MAX_BLOCK_DEPTH, MAX_EVALUATIONS, MAX_EXPANDED_VALUES, MAX_INT, MAX_LAYERS, MAX_REPORTED, MIN_INT
 from .yaml_loader import PosDict, PosList, resolve_plain
 
 CLI = Location("<command line>", 1, 1)
@@ -97,6 +97,7 @@ class _Expander:
         self.failed_vars: set[str] = set()  # reported once; their uses are not second mistakes
         self.count = 0  # items expanded so far, against MAX_LAYERS
         self.evaluations = 0  # ${} expressions evaluated so far, against MAX_EVALUATIONS
+        self.values = 0  # values copied so far, against MAX_EXPANDED_VALUES
         self._sizes: dict[Any, int] = {}  # block (and its arguments) -> how many items one use expands to
         self.unlisted: Diagnostic | None = None  # the first error past MAX_REPORTED; the rest are counted
         self.unlisted_count = 0
@@ -184,6 +185,13 @@ class _Expander:
     def subst(self, value: Any, env: dict[str, Any], loc: Location | None) -> Any:
         if isinstance(value, Group):
             return value
+        if isinstance(value, (PosDict, PosList)):
+            self.values += len(value)
+            if self.values > MAX_EXPANDED_VALUES:
+                raise ExpansionLimit(SpecError(
+                    "X005", f"the spec holds more than {MAX_EXPANDED_VALUES:,} values once blocks and repeat: are "
+                    f"expanded, the limit (this one has {len(value):,})", "a block is copied at every use: keep "
+                    "long lists out of blocks, or use the block fewer times", loc=loc))
         if isinstance(value, PosDict):
             out = value.copy_with({})
             for k, v in value.items():

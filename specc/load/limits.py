@@ -20,6 +20,9 @@ MAX_BLOCK_DEPTH = 32  # blocks inside blocks
 # ${} evaluations after expansion (each 10-40 microseconds): 100,000 distinct expressions
 # in a 2 MB file took 3.6 s; a 10,000-layer spec with three expressions per layer fits.
 MAX_EVALUATIONS = 30_000
+# Values after blocks are expanded: MAX_NODES bounds the file, but a block whose layer holds a
+# 100,000-item list, used 1,000 times, made 10**8 values (check ran for minutes).
+MAX_EXPANDED_VALUES = 2 * MAX_NODES
 # Errors listed from expanding vars, ${} and blocks; past it they are counted.  A generated
 # file of 30,000 forward references printed 6 MB of errors and took 6 s to answer.
 MAX_REPORTED = 100
