@@ -95,6 +95,26 @@ def evaluate(expr: str, env: Mapping[str, Any], loc: Location | None) -> Any:
                         _values_hint(tree, env, "change the values so the arithmetic is defined"), loc=loc) from None
 
 
+_SUGGEST_FROM = 200  # variables: past this, a hint neither searches nor lists them
+
+
+def _undefined_hint(name: str, env: Mapping[str, Any]) -> str:
+    """The fix for an undefined variable.  The spelling search and the list of known names cost
+    time and text in proportion to the variables defined, once per error: 4,000 vars and as many
+    misspellings took 130 s and printed hints of 40,000 characters, so a file with that many
+    gets the plain advice."""
+    if name == "index" and "index" not in env:
+        hint = "index is the copy's number inside an item with repeat: N; use it there"
+    else:
+        hint = "define it under vars:, above its first use"
+    if len(env) > _SUGGEST_FROM:
+        return hint
+    close = difflib.get_close_matches(name, list(env), n=1)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    return hint if name == "index" else f"define it under vars: (known: {', '.join(sorted(env)) or 'none'})"
+
+
 def _written_as_read(tree: ast.Expression, expr: str, loc: Location | None) -> None:
     """Python reads names in NFKC form, so '${ﬁlter}' silently meant the variable 'filter' and
     a full-width 'ｎ' meant 'n': a name must be read as written, in ASCII like every name."""
@@ -183,11 +203,8 @@ def _eval(node: ast.AST, env: Mapping[str, Any], expr: str, loc: Location | None
     if isinstance(node, ast.Name):
         if node.id in env:
             return env[node.id]
-        close = difflib.get_close_matches(node.id, list(env), n=1)
-        hint = f"did you mean '{close[0]}'?" if close else (
-            "index is the copy's number inside an item with repeat: N; use it there" if node.id == "index" else
-            f"define it under vars: (known: {', '.join(sorted(env)) or 'none'})")
-        raise SpecError("X001", f"undefined variable '{node.id}' in '${{{expr}}}'", hint, loc=loc)
+        raise SpecError("X001", f"undefined variable '{node.id}' in '${{{expr}}}'", _undefined_hint(node.id, env),
+                        loc=loc)
     if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
         left = _number(_eval(node.left, env, expr, loc), expr, loc)
         right = _number(_eval(node.right, env, expr, loc), expr, loc)
