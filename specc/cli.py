@@ -17,7 +17,7 @@ from typing import Any
 
 from . import __version__
 from .atomic import Terminated, terminate_cleanly
-from .diagnostics import dumps_json, render_github, render_sarif, render_text, use_colour
+from .diagnostics import dumps_json, render_github, render_sarif, render_text, source_lines, use_colour
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_CRASH, EXIT_INTERRUPT, EXIT_TERMINATED = 0, 1, 2, 3, 130, 143
 
@@ -54,7 +54,7 @@ def _load(path: str, overrides: list[str] | None, ignore: list[str] | None = Non
 def print_diagnostics(spec: Any, fmt: str = "text", stream: Any = None) -> None:
     stream = stream or sys.stderr
     colour = use_colour(stream)
-    lines = spec.text.splitlines()
+    lines = source_lines(spec.text)
     for d in spec.diagnostics:
         if fmt == "github":
             stream.write(render_github(d) + "\n")

@@ -484,7 +484,7 @@ _TABLE = [
     # -- resource limits (hostile or runaway specs) ---------------------------------------------
     Code("Y008", "number-too-large", "A number in the spec is beyond 64 bits.",
          "No tensor size, count or seed can be that large, and a number of thousands of digits would make "
-         "a YAML loader fail; specc reads integers up to 2**64 - 1 and floats up to about 1.8e308.",
+         "a YAML loader fail; specc reads integers from -2**63 to 2**63 - 1 and floats up to about 1.8e308.",
          "- {type: Linear, out_features: 10000000000000000000000000000000}",
          "Write the size you mean."),
     Code("X005", "expansion-too-large", "blocks and repeat expand to more layers than specc's limit, blocks "

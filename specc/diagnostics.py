@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Literal
@@ -100,15 +102,66 @@ def render_text(d: Diagnostic, colour: bool = False, source_lines: list[str] | N
         return f"{_STYLE[style]}{text}{_STYLE['reset']}" if colour else text
 
     where = f"{d.loc}: " if d.loc else ""
-    lines = [f"{c('bold', where)}{c(d.severity, f'{d.severity}[{d.code}]')}: {d.message}"]
+    lines = [f"{c('bold', where)}{c(d.severity, f'{d.severity}[{d.code}]')}: {_printable(d.message)}"]
     if source_lines is not None and d.loc and 0 < d.loc.line <= len(source_lines):
-        text = source_lines[d.loc.line - 1].rstrip("\n")
+        text, pad = _excerpt(source_lines[d.loc.line - 1].rstrip("\r\n"), d.loc.col)
         gutter = f"{d.loc.line:>4} | "
         lines.append(c("dim", gutter) + text)
-        lines.append(" " * (len(gutter) + d.loc.col - 1) + c(d.severity, "^"))
+        lines.append(" " * len(gutter) + pad + c(d.severity, "^"))
     if d.hint:
-        lines.append(f"  {c('hint', 'hint')}: {d.hint}")
+        lines.append(f"  {c('hint', 'hint')}: {_printable(d.hint)}")
     return "\n".join(lines)
+
+
+_EXCERPT = 120  # characters of a source line shown around the column; a line can be 2 MB long
+LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")  # YAML's line breaks, which its marks count
+
+
+def source_lines(text: str) -> list[str]:
+    """A spec's lines as YAML counts them (so a diagnostic's line number finds its line):
+    str.splitlines also splits at form feeds and other controls that YAML does not."""
+    return LINE_BREAK.split(text)
+
+
+def _excerpt(line: str, col: int) -> tuple[str, str]:
+    """The part of a source line to show and the padding that puts a caret under column
+    ``col`` in a terminal: a control character is shown as its visible symbol (a file must
+    not drive the terminal), a tab is kept so the padding moves as far, and wide (CJK, emoji)
+    and zero-width (combining) characters take the columns they take on screen."""
+    at = max(col - 1, 0)
+    start = max(0, min(at - _EXCERPT // 2, len(line) - _EXCERPT))
+    end = start + _EXCERPT
+    shown = line[start:end]
+    pad = "".join("\t" if ch == "\t" else " " * _width(ch) for ch in shown[:at - start])
+    pad += " " * max(0, at - len(line))  # a column just past the end: a missing value
+    shown = "".join(ch if ch == "\t" or ch.isprintable() or ch == " " else _visible(ch) for ch in shown)
+    if start > 0:
+        shown, pad = "…" + shown, " " + pad
+    if end < len(line):
+        shown += "…"
+    return shown, pad
+
+
+def _printable(text: str) -> str:
+    """A message as the terminal should show it: a name or value quoted from the spec can hold
+    an escape sequence, a carriage return or a bidi override (YAML's "\\e[2J" clears the screen),
+    so those are written as escapes, as in 'fc\\n'."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+                   for ch in text)
+
+
+def _visible(ch: str) -> str:
+    return chr(0x2400 + ord(ch)) if ord(ch) < 0x20 else "\u2421" if ch == "\x7f" else "\ufffd"
+
+
+def _width(ch: str) -> int:
+    if ch != " " and not ch.isprintable():
+        return 1  # shown as one visible symbol
+    if unicodedata.category(ch) in ("Mn", "Me"):  # combining marks sit on the character before
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
 
 
 def render_github(d: Diagnostic) -> str:

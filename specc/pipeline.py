@@ -6,6 +6,7 @@ Nothing here imports torch: ``specc check`` must stay fast enough for every save
 from __future__ import annotations
 
 import gc
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from .graph.build import GraphBuilder, fix_batch_second_macs, inside_block_hint,
 from .graph.ir import Graph
 from .layers import REGISTRY
 from .load.expand import expand, parse_overrides
-from .load.yaml_loader import PosDict, PosList, load_yaml, read_spec
+from .load.yaml_loader import PosDict, PosList, decode_spec, load_yaml, read_spec
 from .shapes.dims import sym
 from .shapes.tensor import TensorType
 from .validate.document import Document, InputSpec
@@ -100,9 +101,23 @@ def load(path: str | Path, overrides: list[str] | dict[str, Any] | None = None, 
     return loads(text, display, overrides, ignore)
 
 
-def loads(text: str, file: str = "<string>", overrides: list[str] | dict[str, Any] | None = None,
+def loads(text: str | bytes, file: str = "<string>", overrides: list[str] | dict[str, Any] | None = None,
           ignore: Iterable[str] = ()) -> Spec:
-    """Check spec text; ``ignore`` silences warning codes (never errors)."""
+    """Check spec text (bytes are read as a file's are: UTF-8, located Y006 if not); ``ignore``
+    silences warning codes (never errors).  A wrong type of argument is a TypeError here, not
+    a crash deep inside the parser."""
+    file = _text_argument("file", file)
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        try:
+            text = decode_spec(bytes(text), file)
+        except SpecError as err:
+            spec = Spec(file, "")
+            spec.diagnostics.append(err.diagnostic())
+            return spec
+    text = _text_argument("text", text)
+    if overrides is not None and not isinstance(overrides, (list, tuple, dict)):
+        raise TypeError(f"specc.loads: overrides is a list of 'name=value' strings or a dict, "
+                        f"got {type(overrides).__name__}")
     spec = Spec(file, text)
     # Checking allocates many small objects and frees almost none; the cyclic collector's
     # repeated passes over them made a 10,000-layer spec cost twice its linear share.
@@ -117,6 +132,15 @@ def loads(text: str, file: str = "<string>", overrides: list[str] | dict[str, An
             gc.enable()
     spec.diagnostics = _once(sorted(spec.diagnostics, key=Diagnostic.sort_key))
     return spec
+
+
+def _text_argument(name: str, value: object) -> str:
+    if isinstance(value, os.PathLike) and name == "file":
+        value = os.fspath(value)
+    if not isinstance(value, str):
+        hint = "; for a file on disk use specc.load(path)" if name == "text" else ""
+        raise TypeError(f"specc.loads: {name} must be str, got {type(value).__name__}{hint}")
+    return value
 
 
 def _once(diags: list[Diagnostic]) -> list[Diagnostic]:

@@ -11,16 +11,21 @@ from __future__ import annotations
 
 import itertools
 import os
+import random
+import string
 import subprocess
 import sys
+import time
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import specc
-from specc.diagnostics import Location, SpecError
+from specc.diagnostics import Diagnostic, Location, SpecError, render_text, source_lines
 from specc.load.expand import MAX_BLOCK_DEPTH, MAX_LAYERS
+from specc.load.limits import MAX_EXPANDED_VALUES, MAX_REPORTED
 from specc.load.yaml_loader import MAX_BYTES, MAX_DEPTH, load_yaml, read_spec
 from specc.shapes.formulas import conv_out, divisors, min_conv_input
 
@@ -62,7 +67,8 @@ def test_nesting_up_to_the_limit_is_read() -> None:
 
 
 def test_recursive_alias_is_refused_not_followed() -> None:
-    assert only("specc: 1\nx: &a [1, *a]\n", "Y003")[2].startswith("the document expands")
+    assert "an alias inside the anchor it names" in only("specc: 1\nx: &a [1, *a]\n", "Y003")[2]
+    assert "counting every value an alias repeats" in only("specc: 1\nx: [" + "1, " * 250_000 + "]\n", "Y003")[2]
 
 
 # -- numbers -------------------------------------------------------------------------------------
@@ -72,6 +78,8 @@ def test_recursive_alias_is_refused_not_followed() -> None:
     "!!int " + "7" * 5_000,
     "0x" + "f" * 100_000,
     "18446744073709551616",  # 2**64
+    "9223372036854775808",  # 2**63: torch unpacks every size and stride as int64
+    "18446744073709551615",  # 2**64 - 1: a stride this large passed check and failed inside torch
     "-18446744073709551616",
     "1" + "0" * 400 + ".0",  # a float literal that overflows to inf
     "1e400",
@@ -105,6 +113,18 @@ def test_expressions_are_bounded(expr: str, words: str | None) -> None:
         assert errs == []
     else:
         assert [e[0] for e in errs] == ["X004"] and words in errs[0][3], errs
+
+
+def _splice_doubling(depth: int) -> str:
+    rows = "".join(f"  v{i}: 'x${{v{i - 1}}}${{v{i - 1}}}'\n" for i in range(1, depth))
+    return f"specc: 1\nvars:\n  v0: {'a' * 1000}\n{rows}inputs:\n  x: [B, 16]\nlayers:\n  - {{type: ReLU}}\n"
+
+
+def test_spliced_text_is_bounded() -> None:
+    # 40 vars that each splice the one before twice asked for a terabyte; check ran until killed
+    line, col, message = only(_splice_doubling(40), "X004")
+    assert (line, col) == (7, 7) and "10,000 characters" in message  # v4: 16,000 characters
+    assert specc.loads(_splice_doubling(4)).ok  # v3: 8,000 characters
 
 
 def test_min_conv_input_is_a_search_not_a_count() -> None:
@@ -153,6 +173,18 @@ def test_blocks_using_the_next_twice_are_counted_not_expanded() -> None:
     assert line == text.count("\n") and "block 'B0'" in message and f"{MAX_LAYERS:,}" in message
 
 
+def _copied_list(items: int, uses: int) -> str:
+    return ("specc: 1\ninputs:\n  x: [B, 16]\nblocks:\n  Blk:\n    layers:\n      - {type: ReLU, ignore: ["
+            + ", ".join(["L001"] * items) + "]}\nlayers:\n" + "  - {type: Blk}\n" * uses)
+
+
+def test_values_copied_by_blocks_are_bounded() -> None:
+    # a 100,000-item list in a block used 1,000 times: 10**8 values, minutes of checking
+    line, _, message = only(_copied_list(100_000, 1_000), "X005")
+    assert line == 7 and f"{MAX_EXPANDED_VALUES:,} values" in message
+    assert specc.loads(_copied_list(1_000, 100)).ok
+
+
 def test_a_long_written_list_is_refused_too() -> None:
     line, _, message = only(HEAD + "  - {type: ReLU}\n" * (MAX_LAYERS + 5), "X005")
     assert line > MAX_LAYERS and f"{MAX_LAYERS + 5:,} layers" in message
@@ -178,6 +210,28 @@ def test_up_to_the_limit_is_fine() -> None:
     spec = specc.loads(HEAD + f"  - {{type: ReLU, repeat: {MAX_LAYERS - 1}}}\n")  # the group counts as one
     assert spec.ok, spec.diagnostics
     assert sum(1 for _ in spec.graph.walk()) == MAX_LAYERS  # type: ignore[union-attr]
+
+
+def test_errors_past_the_listed_limit_are_counted_at_the_next_one() -> None:
+    n = MAX_REPORTED + 250  # each var reads the next, not yet defined: one X001 per line
+    text = ("specc: 1\nvars:\n" + "".join(f"  v{i}: '${{v{i + 1} + 1}}'\n" for i in range(n))
+            + "inputs: {x: [B, 16]}\nlayers:\n  - {type: ReLU}\n")
+    errs = errors(text)
+    assert len(errs) == MAX_REPORTED + 1 and {e[0] for e in errs} == {"X001"}
+    assert errs[-1][1] == 3 + MAX_REPORTED and f"and {n - MAX_REPORTED:,} more errors" in errs[-1][3]
+
+
+def test_many_vars_and_many_misspellings_are_answered_in_linear_time() -> None:
+    # each undefined name was compared with every var and every var listed in its hint: 4,000 of
+    # each took 130 s and printed hints of 40,000 characters
+    names = ["".join(random.Random(i).choices(string.ascii_lowercase, k=8)) for i in range(2_000)]
+    text = ("specc: 1\nvars:\n" + "".join(f"  {n}: {i}\n" for i, n in enumerate(names))
+            + "".join(f"  u{i}: '${{zz{i} + 1}}'\n" for i in range(2_000)) + "inputs: {x: [B, 16]}\nlayers:\n"
+            "  - {type: ReLU}\n")
+    start = time.perf_counter()
+    spec = specc.loads(text)
+    assert time.perf_counter() - start < 10  # a hang bound, not a speed test
+    assert len(spec.errors) == MAX_REPORTED + 1 and all(len(d.hint or "") < 200 for d in spec.errors)
 
 
 # -- sizes ---------------------------------------------------------------------------------------
@@ -222,6 +276,29 @@ def test_control_characters_in_names_and_symbols_are_refused(text: str, code: st
     errs = errors(text)
     assert code in [e[0] for e in errs] and all(e[1] > 1 for e in errs), errs
     assert any("control character" in e[3] for e in errs), errs
+
+
+@pytest.mark.parametrize("text, at, shown", [
+    ("specc: 1\n1: 3\ninputs: {x: [B, 4]}\nlayers: [{type: ReLU}]\n", (2, 1), "the key 1 at the top level"),
+    ("specc: 1\n~: 3\ninputs: {x: [B, 4]}\nlayers: [{type: ReLU}]\n", (2, 1), "the key null"),
+    (HEAD + "  - {type: ReLU, true: 1}\n", (5, 18), "ReLU 'relu_1': the key true"),
+    (HEAD + "  - {type: ReLU}\noptimizer: {type: Adam, 1.5: 2}\n", (6, 25), "the key 1.5 in optimizer"),
+])
+def test_a_key_yaml_reads_as_a_number_or_null_is_named_as_written(text: str, at: tuple[int, int], shown: str) -> None:
+    # was "the value must be a mapping, got true": pydantic's "Keys should be strings", misread
+    line, col, message = only(text, "V001")
+    assert (line, col) == at and message.startswith(shown) and "not a name" in message
+
+
+@pytest.mark.parametrize("expr, odd", [("${\ufb01lter}", "\ufb01"), ("${\uff4e * 2}", "\uff4e"),
+                                       ("${\uff4dax(n, 2)}", "\uff4d")])
+def test_a_look_alike_name_in_an_expression_is_not_read_as_another(expr: str, odd: str) -> None:
+    # Python reads identifiers in NFKC form: '${\ufb01lter}' silently meant the variable 'filter'
+    text = ("specc: 1\nvars: {filter: 4, n: 4}\ninputs:\n  x: [B, 16]\nlayers:\n"
+            f"  - {{type: Linear, out_features: '{expr}'}}\n")
+    line, col, message = only(text, "X002")
+    assert (line, col) == (6, 34) and odd in message and "ASCII" in message
+    assert specc.loads(text.replace(expr, '${"caf\u00e9" and n}')).ok  # text inside quotes may be anything
 
 
 # -- files ---------------------------------------------------------------------------------------
@@ -276,6 +353,92 @@ def test_text_that_is_not_unicode_is_located() -> None:
     assert d.code == "Y003" and "2 MB" in d.message
 
 
+@pytest.mark.parametrize("text, at", [
+    ("specc: 1\ninputs:\n  x: [B, 16]\x0c\nlayers: []\n", (3, 13)),  # a form feed pasted from a PDF
+    ('specc: 1\nname: "\u65e5\u672c\x1b[31m"\n', (2, 10)),  # after wide characters: a column, not a byte
+    ("specc: 1\rname: x\r  \x07\r", (3, 3)),  # CR-only line endings count as lines, as YAML counts them
+    ("specc: 1\n# " + "\u00e9" * 250_000 + "\nx: \x7f\n", (3, 4)),  # past the size PyYAML re-reads: libyaml's offset
+])
+def test_control_characters_in_the_file_are_located(text: str, at: tuple[int, int]) -> None:
+    line, col, message = only(text, "Y006")
+    assert (line, col) == at and "U+00" in message and "\n" not in message
+
+
+def test_loads_takes_text_or_bytes_and_says_so_for_anything_else() -> None:
+    good = HEAD + "  - {type: ReLU}\n"
+    assert specc.loads(good.encode("utf-8")).ok and specc.loads(bytearray(good.encode("utf-8"))).ok
+    for data in (b"specc: 1\nname: caf\xe9\n", b"specc: 1\rname: caf\xe9\r"):  # CR-only lines count as YAML's do
+        (d,) = specc.loads(data, "t.yaml").errors
+        assert (d.code, d.loc) == ("Y006", Location("t.yaml", 2, 10))
+    for bad in (None, 42, ["specc: 1"]):
+        with pytest.raises(TypeError, match="text must be str"):
+            specc.loads(bad)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="overrides"):
+        specc.loads(good, "t.yaml", "n=3")  # type: ignore[arg-type]
+    assert specc.loads(good, Path("t.yaml")).path == "t.yaml"  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("overrides, code, words", [
+    ({"n": 10**5000}, "Y008", "too large"),  # str() of it raised ValueError out of specc.loads
+    ({"n": b"8"}, "X003", "bytes"),
+    ({"n": [8]}, "X003", "list"),
+    ({3: 8}, "X003", "name must be text"),
+    ([3], "X003", "'name=value' string"),
+])
+def test_overrides_from_python_are_bounded_like_the_command_line(overrides: object, code: str, words: str) -> None:
+    spec = specc.loads("specc: 1\nvars: {n: 4}\ninputs: {x: [B, 4]}\nlayers:\n  - {type: Linear, out_features: "
+                       "'${n}'}\n", "t.yaml", overrides)  # type: ignore[arg-type]
+    assert [(d.code, d.loc) for d in spec.errors] == [(code, Location("<command line>", 1, 1))]
+    assert words in spec.errors[0].message
+
+
+# -- how a located error is shown -----------------------------------------------------------------
+
+def _caret_line(text: str, col: int) -> tuple[str, str]:
+    shown = render_text(Diagnostic("V003", "m", Location("t.yaml", 1, col)), source_lines=source_lines(text))
+    return shown.splitlines()[1].split(" | ", 1)[1], shown.splitlines()[2][len("   1 | "):]
+
+
+@pytest.mark.parametrize("text", [
+    "- {name: \u65e5\u672c\u8a9e, out: nope}",  # wide characters take two columns each
+    "- {name: \"e\u0301e\u0301\", out: nope}",  # combining accents take none
+    "- {a: 1,\tout: nope}",  # a tab moves the caret as far as it moves the text
+])
+def test_the_caret_is_under_the_column_on_screen(text: str) -> None:
+    under = "nope"
+    line, caret = _caret_line(text, text.index(under) + 1)
+    assert caret.endswith("^") and line == text
+    width = sum(0 if unicodedata.category(ch) == "Mn" else 2 if unicodedata.east_asian_width(ch) == "W" else 1
+                for ch in line.split(under)[0] if ch != "\t")
+    assert caret.replace("\t", "").index("^") == width and caret.count("\t") == line.split(under)[0].count("\t")
+
+
+def test_a_source_line_never_drives_the_terminal_and_a_long_one_is_cut() -> None:
+    line, caret = _caret_line('name: "\x1b[2J\x1b]0;pwned\x07"', 7)
+    assert not any(ord(ch) < 0x20 for ch in line) and "\u241b[2J" in line and caret.index("^") == 6
+    long = "x: " + "a" * 500_000 + " nope " + "b" * 500_000
+    line, caret = _caret_line(long, long.index("nope") + 1)
+    assert len(line) < 200 and line[caret.index("^"):].startswith("nope")
+
+
+def test_a_message_that_quotes_the_spec_is_shown_with_escapes() -> None:
+    # YAML's "\\e[2J" in a layer type reached the terminal raw in "unknown layer type '...'"
+    spec = specc.loads(HEAD + '  - {type: "Lin\\e[2J\\rear\\u202e", out_features: 4}\n', "t.yaml")
+    (d,) = spec.errors
+    assert "\x1b" in d.message  # the diagnostic keeps the value; only its rendering escapes it
+    shown = render_text(d, source_lines=source_lines(spec.text))
+    assert "unknown layer type 'Lin\\x1b[2J\\rear\\u202e'" in shown
+    assert all(ch.isprintable() for ch in shown.replace("\n", ""))
+
+
+def test_a_caret_past_the_end_of_the_line_stays_there() -> None:
+    assert _caret_line("- {a: \u65e5", 9)[1] == " " * 9 + "^"  # one past the end, the wide character counted
+
+
+def test_source_lines_are_counted_as_yaml_counts_them() -> None:
+    assert source_lines("a\r\nb\rc\x0cd\ne\u2028f") == ["a", "b", "c\x0cd", "e", "f"]
+
+
 # -- the hostile corpus, as processes --------------------------------------------------------------
 
 def _write(text: str) -> Callable[[Path], None]:
@@ -317,6 +480,8 @@ HOSTILE: dict[str, Callable[[Path], None]] = {
                                  "99999999999999999, kernel_size: 9999999999999999999, dilation: 9999999999}\n"),
     "expr_power_tower": _write(HEAD.replace("layers:", "vars: {a: '${9 ** 64 ** 64}', b: '${round(3, -10**18)}'}"
                                             "\nlayers:") + "  - {type: ReLU}\n"),
+    "splice_doubling_40": _write(_splice_doubling(40)),
+    "block_copies_big_list": _write(_copied_list(100_000, 1_000)),
     "expr_many": _write("specc: 1\nvars: {a: 3}\ninputs: {x: [B, 16]}\nlayers:\n  - {type: ReLU}\n"
                         "description: [" + ", ".join(["'${a * a + a}'"] * 50_000) + "]\n"),
     "huge_out_features": _write(HEAD + "  - {type: Linear, out_features: 9223372036854775807}\n"),
@@ -332,6 +497,14 @@ HOSTILE: dict[str, Callable[[Path], None]] = {
     "many_values": _write("specc: 1\nx: [" + ", ".join("1" * 1 for _ in range(600_000)) + "]\n"),
     "unicode_names": _write(HEAD + "".join(f"  - {{type: ReLU, name: \"\u0440\u0435\u043bu{i}\\u202e\"}}\n"
                                            for i in range(2_000))),
+    "control_char_late": _write("specc: 1\n# " + "\u00e9" * 900_000 + "\nname: \"a\x1bb\"\n"),  # libyaml's byte offset
+    "long_line_error": _write(HEAD + "  - {type: Linear, out_features: nope}  # " + "x" * 1_900_000 + "\n"),
+    "cr_only_lines": _write((HEAD + "  - {type: ReLU}\n" * 9_000 + "  - {type: Linear, out_features: nope}\n")
+                            .replace("\n", "\r")),
+    "vars_forward_30000": _write("specc: 1\nvars:\n" + "".join(f"  v{i}: '${{v{i + 1} + 1}}'\n" for i in range(30_000))
+                                 + "inputs:\n  x: [B, 16]\nlayers:\n  - {type: Linear, out_features: '${v0}'}\n"),
+    "bom_crlf_keys": _write("\ufeffspecc: 1\r\n1: 2\r\n~: 3\r\ntrue: 4\r\n" + HEAD.replace("\n", "\r\n")
+                            + "  - {type: Linear, out_features: 18446744073709551615}\r\n"),
     "control_chars": _write(HEAD + "  - {type: Linear, out_features: 4, name: \"fc\\n\"}\n"
                             "  - {type: ReLU, name: \"a\\u0000b\"}\n"),
 }

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..diagnostics import Diagnostic, Location, SpecError
 from .expr import has_ref, substitute
-from .limits import MAX_BLOCK_DEPTH, MAX_EVALUATIONS, MAX_LAYERS
+from .limits import MAX_BLOCK_DEPTH, MAX_EVALUATIONS, MAX_EXPANDED_VALUES, MAX_INT, MAX_LAYERS, MAX_REPORTED, MIN_INT
 from .yaml_loader import PosDict, PosList, resolve_plain
 
 CLI = Location("<command line>", 1, 1)
@@ -47,9 +47,12 @@ def parse_overrides(overrides: list[str] | dict[str, Any] | None) -> dict[str, A
     if not overrides:
         return {}
     if isinstance(overrides, dict):
-        return dict(overrides)
+        return {_override_name(k): _override_value(k, v) for k, v in overrides.items()}
     out: dict[str, Any] = {}
     for item in overrides:
+        if not isinstance(item, str):
+            raise SpecError("X003", f"an override is a 'name=value' string, got {type(item).__name__}",
+                            "for example --set hidden=256", loc=CLI)
         name, sep, raw = item.partition("=")
         if not sep or not name.strip():
             raise SpecError("X003", f"--set expects name=value, got {item!r}", "for example --set hidden=256",
@@ -60,6 +63,26 @@ def parse_overrides(overrides: list[str] | dict[str, Any] | None) -> dict[str, A
             err.loc = CLI
             raise
     return out
+
+
+def _override_name(name: object) -> str:
+    if not isinstance(name, str):
+        raise SpecError("X003", f"an override's name must be text, got {type(name).__name__}",
+                        "name the variable, for example {'hidden': 256}", loc=CLI)
+    return name
+
+
+def _override_value(name: str, value: Any) -> Any:
+    """A value given from Python holds what --set could write: text, a number within the
+    limits a spec's own numbers have (docs/spec.md, "Limits"), true/false or null."""
+    if isinstance(value, int) and not isinstance(value, bool) and not MIN_INT <= value <= MAX_INT:
+        raise SpecError("Y008", f"the override {name}= is a number of {value.bit_length():,} bits, too large: "
+                        f"specc reads integers from {MIN_INT:,} to {MAX_INT:,} (64 bits)", "write the size you mean",
+                        loc=CLI)
+    if value is not None and not isinstance(value, (str, int, float)):
+        raise SpecError("X003", f"the override {name}= is of type {type(value).__name__}; an override is text, "
+                        "a number, true/false or null", f"give {name} a plain value, as --set would", loc=CLI)
+    return value
 
 
 class _Expander:
@@ -74,11 +97,28 @@ class _Expander:
         self.failed_vars: set[str] = set()  # reported once; their uses are not second mistakes
         self.count = 0  # items expanded so far, against MAX_LAYERS
         self.evaluations = 0  # ${} expressions evaluated so far, against MAX_EVALUATIONS
+        self.values = 0  # values copied so far, against MAX_EXPANDED_VALUES
         self._sizes: dict[Any, int] = {}  # block (and its arguments) -> how many items one use expands to
+        self.unlisted: Diagnostic | None = None  # the first error past MAX_REPORTED; the rest are counted
+        self.unlisted_count = 0
 
     def fail(self, err: SpecError, loc: Location | None = None) -> None:
-        if _undefined(err) not in self.failed_vars:
+        if _undefined(err) in self.failed_vars:
+            return
+        if len(self.diags) < MAX_REPORTED:
             self.diags.append(err.diagnostic(loc))
+            return
+        self.unlisted = self.unlisted or err.diagnostic(loc)
+        self.unlisted_count += 1
+
+    def count_unlisted(self) -> None:
+        first = self.unlisted
+        if first is not None:
+            self.diags.append(Diagnostic(
+                first.code, f"and {self.unlisted_count:,} more errors in vars, ${{}} and blocks, not listed past "
+                f"the first {MAX_REPORTED}; the next: {first.message}", first.loc,
+                "fix the errors above and check again; this many usually means a generated part of the spec "
+                "is wrong"))
 
     # -- vars and overrides -------------------------------------------------------------------
     def load_vars(self) -> None:
@@ -145,6 +185,13 @@ class _Expander:
     def subst(self, value: Any, env: dict[str, Any], loc: Location | None) -> Any:
         if isinstance(value, Group):
             return value
+        if isinstance(value, (PosDict, PosList)):
+            self.values += len(value)
+            if self.values > MAX_EXPANDED_VALUES:
+                raise ExpansionLimit(SpecError(
+                    "X005", f"the spec holds more than {MAX_EXPANDED_VALUES:,} values once blocks and repeat: are "
+                    f"expanded, the limit (this one has {len(value):,})", "a block is copied at every use: keep "
+                    "long lists out of blocks, or use the block fewer times", loc=loc))
         if isinstance(value, PosDict):
             out = value.copy_with({})
             for k, v in value.items():
@@ -501,8 +548,9 @@ def expand(doc: Any, overrides: dict[str, Any], layer_types: set[str], file: str
     except ExpansionLimit as limit:
         # The expansion stops: going on would take the time the limit exists to save, and
         # checking a model cut short would only report what follows from the cut.
-        ex.fail(limit.err)
+        ex.diags.append(limit.err.diagnostic())  # listed however many errors came before it
         ex.broken_sections.update(str(k) for k in doc if k not in out)
         ex.broken_sections.add("layers")
         out.pop("layers", None)
+    ex.count_unlisted()
     return Expanded(out, ex.env, ex.diags, ex.broken, ex.broken_sections)

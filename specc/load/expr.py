@@ -23,6 +23,9 @@ _REF = re.compile(r"\$\{([^{}]*)\}")
 MAX_EXPR = 200
 MAX_INT = 2**63 - 1  # what a tensor size can hold; Python's unbounded ints would otherwise grow
 MAX_EXPONENT = 64  # in ** and round(x, n): 10 ** (10 ** 18) never finishes
+# Text spliced from ${} results: vars that each splice the one before twice ('${v}${v}') double
+# the text at every step, and 40 of them asked for a terabyte (check ran until killed).
+MAX_TEXT = 10_000
 _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
     ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow,
@@ -47,7 +50,20 @@ def substitute(value: str, env: Mapping[str, Any], loc: Location | None) -> Any:
     if "${" in _REF.sub("", value):
         raise SpecError("X002", f"unterminated or nested '${{' in {value!r}",
                         "write ${name} or ${expression}, one pair of braces", loc=loc)
-    return _REF.sub(lambda m: _text(evaluate(m.group(1), env, loc)), value)
+    total = len(value)
+
+    def splice(m: re.Match[str]) -> str:
+        nonlocal total
+        text = _text(evaluate(m.group(1), env, loc))
+        total += len(text) - len(m.group(0))
+        if total > MAX_TEXT:  # each piece is at most the limit, so the text built stays near it
+            shown = value if len(value) <= 40 else value[:37] + "…"
+            raise SpecError("X004", f"'{shown}' makes a text of more than {MAX_TEXT:,} characters once its ${{}} are "
+                            "filled in", "a spliced value is a name or a short text: look for vars that splice a "
+                            "var into itself more than once, or splice a long one", loc=loc)
+        return text
+
+    return _REF.sub(splice, value)
 
 
 def _text(v: Any) -> str:
@@ -65,6 +81,8 @@ def evaluate(expr: str, env: Mapping[str, Any], loc: Location | None) -> Any:
     except SyntaxError:
         raise SpecError("X002", f"'${{{expr}}}' is not a valid expression",
                         "use variables, numbers and + - * / // % ** ( )", loc=loc) from None
+    if not expr.isascii():
+        _written_as_read(tree, expr, loc)
     try:
         return _eval(tree.body, env, expr, loc)
     except SpecError:
@@ -75,6 +93,40 @@ def evaluate(expr: str, env: Mapping[str, Any], loc: Location | None) -> Any:
     except (ArithmeticError, ValueError, TypeError) as exc:
         raise SpecError("X004", f"'${{{expr}}}' cannot be evaluated ({exc})",
                         _values_hint(tree, env, "change the values so the arithmetic is defined"), loc=loc) from None
+
+
+_SUGGEST_FROM = 200  # variables: past this, a hint neither searches nor lists them
+
+
+def _undefined_hint(name: str, env: Mapping[str, Any]) -> str:
+    """The fix for an undefined variable.  The spelling search and the list of known names cost
+    time and text in proportion to the variables defined, once per error: 4,000 vars and as many
+    misspellings took 130 s and printed hints of 40,000 characters, so a file with that many
+    gets the plain advice."""
+    if name == "index" and "index" not in env:
+        hint = "index is the copy's number inside an item with repeat: N; use it there"
+    else:
+        hint = "define it under vars:, above its first use"
+    if len(env) > _SUGGEST_FROM:
+        return hint
+    close = difflib.get_close_matches(name, list(env), n=1)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    return hint if name == "index" else f"define it under vars: (known: {', '.join(sorted(env)) or 'none'})"
+
+
+def _written_as_read(tree: ast.Expression, expr: str, loc: Location | None) -> None:
+    """Python reads names in NFKC form, so '${ﬁlter}' silently meant the variable 'filter' and
+    a full-width 'ｎ' meant 'n': a name must be read as written, in ASCII like every name."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            written = ast.get_source_segment(expr, node) or node.id
+            if written != node.id or not written.isascii():
+                odd = next(ch for ch in written if not ch.isascii())
+                raise SpecError("X002", f"'${{{expr}}}' names '{written}', which holds the non-ASCII character "
+                                f"'{odd}' (U+{ord(odd):04X}); names in ${{}} are ASCII, as every name is",
+                                f"type the name in ASCII: {node.id if node.id.isascii() else 'a plain name'}",
+                                loc=loc)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -151,11 +203,8 @@ def _eval(node: ast.AST, env: Mapping[str, Any], expr: str, loc: Location | None
     if isinstance(node, ast.Name):
         if node.id in env:
             return env[node.id]
-        close = difflib.get_close_matches(node.id, list(env), n=1)
-        hint = f"did you mean '{close[0]}'?" if close else (
-            "index is the copy's number inside an item with repeat: N; use it there" if node.id == "index" else
-            f"define it under vars: (known: {', '.join(sorted(env)) or 'none'})")
-        raise SpecError("X001", f"undefined variable '{node.id}' in '${{{expr}}}'", hint, loc=loc)
+        raise SpecError("X001", f"undefined variable '{node.id}' in '${{{expr}}}'", _undefined_hint(node.id, env),
+                        loc=loc)
     if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
         left = _number(_eval(node.left, env, expr, loc), expr, loc)
         right = _number(_eval(node.right, env, expr, loc), expr, loc)

@@ -12,14 +12,15 @@ import functools
 import math
 import os
 import re
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from ..diagnostics import Location, SpecError
-from .limits import MAX_BYTES, MAX_DEPTH, MAX_INT, MAX_LAYERS, MAX_NODES
+from ..diagnostics import LINE_BREAK, Location, SpecError
+from .limits import MAX_BYTES, MAX_DEPTH, MAX_INT, MAX_LAYERS, MAX_NODES, MIN_INT
 
 _CORE = "tag:yaml.org,2002:"
 _ALLOWED_TAGS = {_CORE + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "merge")}
@@ -101,20 +102,27 @@ def resolve_plain(text: str) -> Any:
 
 
 def _too_many(loc: Location) -> SpecError:
-    return SpecError("Y003", f"the document expands to more than {MAX_NODES:,} values or {MAX_DEPTH} levels of "
-                     "nesting", "remove deeply nested aliases (&anchor/*alias); a spec is never this large", loc=loc)
+    return SpecError("Y003", f"the document holds more than {MAX_NODES:,} values, counting every value an alias "
+                     "repeats", "a spec is a page of YAML: look for aliases (*name) that repeat a large part, "
+                     "or a list generated far too long", loc=loc)
+
+
+def _too_deep(loc: Location) -> SpecError:
+    return SpecError("Y003", f"lists and mappings nest more than {MAX_DEPTH} levels once aliases are expanded "
+                     "(an alias inside the anchor it names nests forever)",
+                     "use each *alias outside the &anchor it names", loc=loc)
 
 
 def _bounded(value: int, text: str) -> int:
-    if abs(value) > MAX_INT:
+    if not MIN_INT <= value <= MAX_INT:
         raise _too_large(text)
     return value
 
 
 def _too_large(text: str) -> SpecError:
     shown = text if len(text) <= 40 else f"{text[:12]}…{text[-6:]} ({len(text):,} characters)"
-    return SpecError("Y008", f"the number {shown} is too large: specc reads integers up to {MAX_INT:,} "
-                     "(64 bits) and floats up to about 1.8e308",
+    return SpecError("Y008", f"the number {shown} is too large: specc reads integers from {MIN_INT:,} to "
+                     f"{MAX_INT:,} (64 bits) and floats up to about 1.8e308",
                      "write the size you mean; no tensor, count or seed is this large")
 
 
@@ -132,6 +140,14 @@ def read_spec(path: str | Path, display: str) -> str:
         data = f.read(MAX_BYTES + 1) if size <= MAX_BYTES else b""
     if size > MAX_BYTES or len(data) > MAX_BYTES:
         raise _file_too_large(at, size if size > MAX_BYTES else None)
+    return decode_spec(data, display)
+
+
+def decode_spec(data: bytes, display: str) -> str:
+    """Bytes as a spec's text: refused, located, if binary (a NUL byte) or not UTF-8."""
+    at = Location(display, 1, 1)
+    if len(data) > MAX_BYTES:
+        raise _file_too_large(at, len(data))
     nul = data.find(b"\0")
     if nul >= 0:
         raise SpecError("Y006", "cannot read the spec: it is a binary file, not YAML text",
@@ -143,10 +159,30 @@ def read_spec(path: str | Path, display: str) -> str:
                         "save the file as UTF-8", loc=_byte_loc(data, exc.start, display)) from None
 
 
+def _forbidden_character(text: str, exc: yaml.reader.ReaderError, file: str) -> SpecError:
+    """YAML refuses control characters (other than tab and line breaks) anywhere in a file, even
+    quoted; the reader reports them by offset, with a message that names no line."""
+    char = chr(exc.character) if isinstance(exc.character, int) else str(exc.character)[:1] or "?"
+    # libyaml counts the offset in UTF-8 bytes, PyYAML in characters; the reader stops at the
+    # first such character, so finding it in the text is right for both.
+    at = text.find(char)
+    name = unicodedata.name(char, "a control character").lower()
+    return SpecError("Y006", f"the spec holds the character U+{ord(char):04X} ({name}), which YAML does not allow "
+                     "anywhere in a file", f"delete it; inside a double-quoted string write it as \\u{ord(char):04x}",
+                     loc=text_loc(text, at if at >= 0 else min(max(exc.position, 0), len(text)), file))
+
+
+def text_loc(text: str, offset: int, file: str) -> Location:
+    """The line and column of a character offset, counted as the YAML parser counts them."""
+    line, start = 1, 0
+    for m in LINE_BREAK.finditer(text, 0, offset):
+        line, start = line + 1, m.end()
+    return Location(file, line, offset - start + 1)
+
+
 def _byte_loc(data: bytes, offset: int, file: str) -> Location:
-    line_start = data.rfind(b"\n", 0, offset) + 1
-    col = len(data[line_start:offset].decode("utf-8", "replace")) + 1
-    return Location(file, data.count(b"\n", 0, offset) + 1, col)
+    before = data[:offset].decode("utf-8", "replace")
+    return text_loc(before, len(before), file)
 
 
 def _file_too_large(at: Location, size: int | None) -> SpecError:
@@ -166,8 +202,10 @@ class _Builder:
 
     def build(self, node: yaml.Node, depth: int = 0) -> Any:
         self.count += 1
-        if self.count > MAX_NODES or depth > MAX_DEPTH:
+        if self.count > MAX_NODES:
             raise _too_many(_loc(self.file, node))
+        if depth > MAX_DEPTH:
+            raise _too_deep(_loc(self.file, node))
         if node.tag is not None and node.tag not in _ALLOWED_TAGS:
             raise SpecError("Y004", f"YAML tag '{node.tag.replace(_CORE, '!!')}' is not allowed in a spec",
                             "specs are plain data: remove the tag", loc=_loc(self.file, node))
@@ -363,17 +401,17 @@ def load_yaml(text: str, file: str) -> Any:
     try:
         size = len(text.encode("utf-8"))
     except UnicodeEncodeError as exc:  # a lone surrogate, from a caller's str: libyaml would raise on it
-        line = text.count("\n", 0, exc.start) + 1
-        col = exc.start - (text.rfind("\n", 0, exc.start) + 1) + 1
         raise SpecError("Y006", f"cannot read the spec: it holds {text[exc.start]!r}, half of a UTF-16 pair, which "
                         "is not Unicode text", "pass the text as read from a UTF-8 file",
-                        loc=Location(file, line, col)) from None
+                        loc=text_loc(text, exc.start, file)) from None
     if size > MAX_BYTES:
         raise _file_too_large(Location(file, 1, 1), None)
     try:
         nodes = _compose(text, file)
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, file) from None
+    except yaml.reader.ReaderError as exc:
+        raise _forbidden_character(text, exc, file) from None
     except yaml.YAMLError as exc:
         raise SpecError("Y001", f"YAML syntax error: {exc}", "check the file is YAML",
                         loc=Location(file, 1, 1)) from None

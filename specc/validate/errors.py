@@ -325,6 +325,20 @@ def pydantic_diagnostics(exc: ValidationError, root: Any, model: type[BaseModel]
                            f"did you mean '{guess}'?" if guess else
                            (f"allowed here: {', '.join(options)}" if options else "remove it"), layer=layer)
             out.append((tuple(owner.shown), f"extra:{guess}", d))
+        elif kind == "invalid_key":  # YAML reads `1:`, `true:` or `~:` as a number, a bool or null
+            container, _ = _locate(root, path[:-1])
+            # pydantic's path holds the key as text for some types: find the key as written
+            key = next((k for k in container if not isinstance(k, str) and (k == path[-1] or str(k) == path[-1])),
+                       path[-1]) if isinstance(container, dict) else path[-1]
+            _, loc = _locate(root, (*path[:-1], key), key_only=True)
+            owner = _walk(model, path[:-1])
+            where = f" in {_dotted(owner.shown)}" if owner.shown else ("" if what else " at the top level")
+            shown = "null" if key is None else str(key).lower() if isinstance(key, bool) else str(key)
+            noun = "parameter" if what and not owner.shown else "key"
+            d = Diagnostic("V001", f"{lead}the key {shown}{where} is not a name: YAML reads it as "
+                           f"{'null' if key is None else 'true/false' if isinstance(key, bool) else 'a number'}",
+                           loc, f"write the name of a {noun}, or remove it", layer=layer)
+            out.append((tuple(owner.shown), kind, d))
         elif kind == "union_tag_invalid":
             _, loc = _locate(root, (*path, "type"))
             tag = str(ctx.get("tag", ""))
