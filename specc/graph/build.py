@@ -103,6 +103,23 @@ def _fix_macs(g: Graph, batch: str) -> None:
             n.result.macs = _substitute(macs, batch, x.shape[0])
 
 
+# Past this many names a G001 hint neither searches nor lists them all: a spec with thousands of
+# bad from: names made check quadratic (4,000 took 86 s) and printed hints of every layer name.
+_SUGGEST_FROM = 200
+
+
+def _readable_hint(name: str, known: list[str]) -> str:
+    """The fix for a from: name that names nothing: the closest name it can read (among the
+    inputs and the latest layers, where a typo's target usually is), or the names themselves."""
+    near = known if len(known) <= _SUGGEST_FROM else [*known[:8], *known[-_SUGGEST_FROM:]]
+    guess = difflib.get_close_matches(name, near, n=1)
+    if guess:
+        return f"did you mean '{guess[0]}'?"
+    if len(known) <= 20:
+        return f"names it can read here: {', '.join(known) or 'none'}"
+    return "name an input or a layer written above this one (from: takes their names)"
+
+
 class GraphBuilder:
     def __init__(self, broken: set[int] | None = None):
         self.broken = broken or set()
@@ -384,11 +401,8 @@ class GraphBuilder:
                 self.error("G002", f"{who} reads from '{name}', which is defined after it", at,
                            f"move '{name}' above this layer; layers run in the order written", layer=path)
                 return []
-            known = [*g.inputs, *(n.name for n in g.nodes)]
-            guess = difflib.get_close_matches(name, known, n=1)
             self.error("G001", f"{who} reads from '{name}', which is not an input or an earlier layer", at,
-                       inside_block_hint(g, name) or (f"did you mean '{guess[0]}'?" if guess else
-                                                      f"names it can read here: {', '.join(known) or 'none'}"),
+                       inside_block_hint(g, name) or _readable_hint(name, [*g.inputs, *(n.name for n in g.nodes)]),
                        layer=path)
             return []
         return out

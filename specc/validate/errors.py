@@ -14,6 +14,7 @@ Validators may raise :func:`invalid` to give their own code and hint; a plain
 from __future__ import annotations
 
 import difflib
+import functools
 import types
 import typing
 from dataclasses import dataclass, field
@@ -267,10 +268,16 @@ def _dotted(shown: list[Any]) -> str:
 
 
 def did_you_mean(word: str, options: list[str]) -> str | None:
+    # The same typo repeated thousands of times (a generated or hostile spec) costs one search.
+    return _did_you_mean(word, tuple(options))
+
+
+@functools.lru_cache(maxsize=4096)
+def _did_you_mean(word: str, options: tuple[str, ...]) -> str | None:
     lowered = {o.lower(): o for o in options}
     if word.lower() in lowered:
         return lowered[word.lower()]
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
     if not close:
         close = [lowered[c] for c in difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)]
     return close[0] if close else None
