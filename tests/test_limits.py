@@ -571,3 +571,14 @@ def test_many_unknown_from_names_stay_linear_and_short() -> None:
     g001 = [d for d in spec.errors if d.code == "G001"]
     assert g001 and all(d.hint and len(d.hint) < 200 for d in g001)
     assert g001[0].hint == "did you mean 'r0'?" or "r0" in (g001[0].hint or "")
+
+
+@pytest.mark.parametrize("section", ["optimizer: {type: Adam, lr: .inf}",
+                                     "optimizer: {type: SGD, lr: 0.1, weight_decay: .nan}",
+                                     "train: {grad_clip: .inf}"])
+def test_training_sections_take_no_nan_or_inf(section: str) -> None:
+    # They passed check and trained to NaN.
+    spec = specc.loads("specc: 1\ninputs:\n  x: [B, 4]\nlayers:\n  - {type: Linear, out_features: 2}\n"
+                       "loss: {type: CrossEntropyLoss}\n" + section + "\n")
+    (err,) = spec.errors
+    assert err.code == "V003" and err.loc is not None and err.loc.line == 7, err

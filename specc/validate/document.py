@@ -23,7 +23,8 @@ Reduction = Literal["mean", "sum", "none"]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
+    # No section takes nan or inf (an lr or weight_decay of .inf passed check and trained to NaN).
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True, allow_inf_nan=False)
 
 
 # -- inputs ------------------------------------------------------------------------------------
