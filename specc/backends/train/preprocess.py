@@ -78,7 +78,7 @@ class Preprocessing:
         if isinstance(targets, dict):
             from .config import head
 
-            output_kinds = {n: resolve(head(cfg, n))[1] for n in targets}
+            output_kinds = {n: resolve(head(cfg, n))[1] for n in cfg["heads"]}  # in the order of outputs:
             outputs = {n: Scaler.fit(k, targets[n]) if k != "none" else None for n, k in output_kinds.items()}
             return cls(scalers, None, kinds, "per output", outputs, output_kinds)
         target = Scaler.fit(target_kind, targets) if target_kind != "none" else None
