@@ -522,6 +522,11 @@ _TABLE = [
          "outputs: [species, size]\nloss:\n  species: {type: CrossEntropyLoss}",
          "Give the output a loss (size: {type: MSELoss}), with weight: 0 to leave it untrained, or remove it "
          "from outputs:."),
+    Code("V028", "loss-not-per-output", "CTCLoss is given as one output's loss among several.",
+         "CTC reads each sample's target length beside its padded targets, which the per-output data "
+         "(one target array per output) does not carry.",
+         "loss:\n  text: {type: CTCLoss}\n  lang: {type: CrossEntropyLoss}",
+         "Train the CTC output alone (outputs: text, loss: {type: CTCLoss}), or with your own loop."),
     Code("T001", "data-not-found", "The data source (a file or folder) does not exist or cannot be read.",
          "Nothing can be trained without the data; a relative path is read from the spec's folder.",
          "train: {data: {source: data/trian.npz}}",

@@ -86,16 +86,24 @@ def training_diagnostics(spec: Spec) -> list[Diagnostic]:
 
 
 def _per_output(given: dict[str, Any], names: list[str], raw: Any, loss_loc: Any) -> list[Diagnostic]:
-    out = []
+    out, guessed = [], set()
     for key in given:
         if key not in names:
             guess = did_you_mean(key, [n for n in names if n not in given])
+            guessed.add(guess)  # a misspelt key is one mistake: its output is not also reported as lossless
             loc = raw.key_loc(key) if isinstance(raw, PosDict) and key in raw else loss_loc
             out.append(Diagnostic("V025", f"the loss names output {key!r}, but the model's outputs are "
                                   f"{', '.join(names)}", loc,
                                   f"did you mean '{guess}'?" if guess else
                                   "key each loss by the name of an output in outputs:"))
-    missing = [n for n in names if n not in given]
+    for key, loss in given.items():
+        if loss.type == "CTCLoss":
+            loc = raw[key].value_loc("type") if isinstance(raw, PosDict) and isinstance(raw.get(key), PosDict) \
+                else loss_loc
+            out.append(Diagnostic("V028", f"output {key!r}: CTCLoss cannot be one loss among several, it needs "
+                                  "each target's length", loc,
+                                  "train the CTC output alone (outputs: NAME, loss: {type: CTCLoss})"))
+    missing = [n for n in names if n not in given and n not in guessed]
     if missing:
         out.append(Diagnostic("V027", f"output{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
                               f"{'have' if len(missing) > 1 else 'has'} no loss; specc trains every output the "

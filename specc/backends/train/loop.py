@@ -104,8 +104,11 @@ def split(cfg: dict[str, Any], data: Data, seed: int) -> tuple[np.ndarray, np.nd
     if n_val == 0:
         return np.arange(n), np.arange(0)
     rng = np.random.default_rng(seed)
-    y = data.targets
-    if cfg["task"] == "classification" and dcfg["stratify"] and isinstance(y, np.ndarray) and y.ndim == 1:
+    y, task = data.targets, cfg["task"]
+    if isinstance(y, dict):  # a loss per output: stratify on the first classifier's labels
+        first = next((n for n, h in cfg["heads"].items() if h["task"] == "classification"), None)
+        y, task = (y[first], "classification") if first is not None else (next(iter(y.values())), "multi")
+    if task == "classification" and dcfg["stratify"] and y.ndim == 1:
         from sklearn.model_selection import train_test_split
 
         counts = np.bincount(y) if y.size and y.min() >= 0 else np.array([0])
