@@ -19,6 +19,7 @@ pytest.importorskip("sklearn")
 
 from specc.backends.torch_build import generated_module  # noqa: E402
 from specc.backends.train import DataError  # noqa: E402
+from specc.backends.train.predict import load_run, predict  # noqa: E402
 
 # iris with two heads: the species, and the petal width regressed from the other three measurements
 TWO_HEADS = """\
@@ -52,7 +53,7 @@ def iris_npz(tmp_path: Path) -> Path:
     return path
 
 
-def two_heads(tmp_path: Path, *, weight: float = 1.0, epochs: int = 40, source: str = "iris.npz",
+def two_heads(tmp_path: Path, *, weight: float = 1.0, epochs: int = 25, source: str = "iris.npz",
               data: str = ", y_key: {species: species, width: width}") -> Path:
     path = tmp_path / "two.yaml"
     path.write_text(textwrap.dedent(TWO_HEADS.format(weight=weight, epochs=epochs, source=source, data=data)))
@@ -131,8 +132,14 @@ def test_csv_columns_and_synthetic_data_per_output(tmp_path: Path) -> None:
                                         for (a, b, c, w), t in zip(iris.data, iris.target)]
     (tmp_path / "iris.csv").write_text("\n".join(rows) + "\n")
     spec = two_heads(tmp_path, epochs=2, source="iris.csv", data=", target: [species, width]")
-    result = specc.train(str(spec), None)
+    run = tmp_path / "run"
+    result = specc.train(str(spec), run)
     assert result.report["data"]["train_samples"] + result.report["data"]["val_samples"] == 150
+    assert result.report["data"]["classes"] == {"species": list(iris.target_names)}
+    answer = predict(load_run(run, generated_module(specc.load(str(spec)))),
+                                                  {"x": iris.data[:2, :3]})
+    assert answer["outputs"]["species"]["class"][0] in iris.target_names
+    assert len(answer["outputs"]["width"]["prediction"]) == 2
     spec = two_heads(tmp_path, epochs=1, source="synthetic", data="")
     assert "val_width_r2" in specc.train(str(spec), None).history[-1]
     with pytest.raises(DataError) as err:

@@ -33,7 +33,7 @@ class Data:
     inputs: dict[str, np.ndarray]
     targets: np.ndarray | dict[str, np.ndarray]  # several outputs with a loss each: one array per output
     lengths: np.ndarray | None = None  # CTC: true length of each padded target row
-    classes: list[str] | None = None  # label names, when the source has them
+    classes: list[str] | None = None  # label names, when the source has them (several outputs: a dict per output)
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -198,8 +198,10 @@ def _csv(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], where: str) 
         raise DataError("T004", f"{path.name}: a feature column holds something that is not a number",
                         "clean the file, or list only numeric columns in features:", "data") from None
     if isinstance(target, dict):
-        ys = {n: _column(body, header.index(c))[0] for n, c in target.items()}
-        return _shaped(cfg, {_only_input(cfg, path.name): x}, ys, where)
+        columns_of = {n: _column(body, header.index(c)) for n, c in target.items()}
+        data = _shaped(cfg, {_only_input(cfg, path.name): x}, {n: y for n, (y, _) in columns_of.items()}, where)
+        data.classes = {n: names for n, (_, names) in columns_of.items() if names}  # type: ignore[assignment]
+        return data
     y, classes = _column(body, header.index(target))
     data = _shaped(cfg, {_only_input(cfg, path.name): x}, y, where)
     data.classes = classes

@@ -127,8 +127,9 @@ def answer(cfg: dict[str, Any], trained: Trained, out_t: torch.Tensor, output: s
         probs = torch.softmax(out_t, 1) if cfg["loss"]["type"] != "NLLLoss" else out_t.exp()
         labels = probs.argmax(1).numpy()
         result["label"] = labels.tolist()
-        if trained.classes and output is None:
-            result["class"] = np.asarray(trained.classes, dtype=object)[labels].tolist()
+        names = trained.classes.get(output) if isinstance(trained.classes, dict) else trained.classes
+        if names:
+            result["class"] = np.asarray(names, dtype=object)[labels].tolist()
         result["probabilities"] = probs.numpy().tolist()
     elif task == "binary":
         probs = torch.sigmoid(out_t) if cfg["loss"]["type"] == "BCEWithLogitsLoss" else out_t
