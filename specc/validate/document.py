@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import typing
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
@@ -173,9 +174,7 @@ Loss = Annotated[Union[CrossEntropyLoss, NLLLoss, FocalLoss, BCELoss, BCEWithLog
 # `loss: {species: {type: CrossEntropyLoss}, size: {type: MSELoss, weight: 0.5}}` trains every output
 # on its own loss; the number ``weight`` scales that output's term in the sum.  A list ``weight``
 # stays what it is in the single form, the loss's class (or element) weights, and the term weighs 1.
-FiniteNonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-LOSS_CLASSES = (CrossEntropyLoss, NLLLoss, FocalLoss, BCELoss, BCEWithLogitsLoss, MSELoss, L1Loss, SmoothL1Loss,
-                HuberLoss, KLDivLoss, CTCLoss)
+LOSS_CLASSES: tuple[type[_Loss], ...] = typing.get_args(typing.get_args(Loss)[0])  # every loss of the single form
 
 
 def _term_weight(v: Any) -> Any:
@@ -207,7 +206,7 @@ def _loss_form(v: Any) -> str | None:
         return PER_OUTPUT
     if isinstance(v, dict):
         return v.get("type") if isinstance(v.get("type"), str) else None
-    return v.type if isinstance(v, _Loss) else PER_OUTPUT if isinstance(v, dict) else None
+    return v.type if isinstance(v, _Loss) else None
 
 
 AnyLoss = Annotated[Union[tuple([*(Annotated[c, Tag(c.model_fields["type"].annotation.__args__[0])]
@@ -226,6 +225,7 @@ def class_weights(loss: Any) -> list[float] | None:
     """The loss's own weights (classes, elements): a list ``weight``, never the term's number."""
     w = getattr(loss, "weight", None)
     return w if isinstance(w, list) else None
+
 
 # -- optimizer ---------------------------------------------------------------------------------
 

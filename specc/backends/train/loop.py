@@ -268,7 +268,8 @@ class Trainer:
         self.model.eval()
         bs = self.cfg["train"]["batch_size"]
         names = self.heads or ["_"]
-        total, terms, outs = 0.0, dict.fromkeys(self.heads, 0.0), {k: [] for k in names}  # type: dict[str, Any]
+        total, terms = 0.0, dict.fromkeys(self.heads, 0.0)
+        outs: dict[str, list[torch.Tensor]] = {k: [] for k in names}
         with torch.no_grad():
             for i in range(0, n, bs):
                 xb = [x[i:i + bs].to(self.device) for x in xs]
