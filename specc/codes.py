@@ -527,6 +527,13 @@ _TABLE = [
          "(one target array per output) does not carry.",
          "loss:\n  text: {type: CTCLoss}\n  lang: {type: CrossEntropyLoss}",
          "Train the CTC output alone (outputs: text, loss: {type: CTCLoss}), or with your own loop."),
+    Code("V029", "targets-per-output", "The data does not give one target per output of a per-output loss.",
+         "Each output with its own loss trains on its own targets: a .npz names one array per output (y_key), a "
+         "CSV one column per output (target); a bundled set, .npy file or image folder holds one target only. "
+         "Likewise a mapping y_key or target needs a loss per output.",
+         "loss:\n  species: {type: CrossEntropyLoss}\n  size: {type: MSELoss}\ntrain: {data: {source: iris}}",
+         "Give each output its targets: data: {source: data.npz, y_key: {species: y1, size: y2}} (a CSV: "
+         "target: {species: col1, size: col2})."),
     Code("T001", "data-not-found", "The data source (a file or folder) does not exist or cannot be read.",
          "Nothing can be trained without the data; a relative path is read from the spec's folder.",
          "train: {data: {source: data/trian.npz}}",

@@ -142,13 +142,11 @@ def test_csv_columns_and_synthetic_data_per_output(tmp_path: Path) -> None:
     assert len(answer["outputs"]["width"]["prediction"]) == 2
     spec = two_heads(tmp_path, epochs=1, source="synthetic", data="")
     assert "val_width_r2" in specc.train(str(spec), None).history[-1]
+    # keys the file does not have are found when the data is read, at the data's line
+    iris_npz(tmp_path)
     with pytest.raises(DataError) as err:
-        specc.train(str(two_heads(tmp_path, epochs=1, source="iris", data="")), None)
-    assert err.value.code == "T002" and "y_key: {species: KEY, width: KEY}" in err.value.hint
-    with pytest.raises(DataError) as err:
-        iris_npz(tmp_path)
-        specc.train(str(two_heads(tmp_path, epochs=1, data=", y_key: {species: species}")), None)
-    assert err.value.code == "T002" and "width" in err.value.message
+        specc.train(str(two_heads(tmp_path, epochs=1, data=", y_key: {species: species, width: petal}")), None)
+    assert err.value.code == "T002" and "'petal'" in err.value.message
 
 
 BASE = ("specc: 1\ninputs: {x: [B, 4]}\nlayers:\n  - {type: Linear, out_features: 8, name: h}\n"
@@ -169,6 +167,12 @@ BASE = ("specc: 1\ninputs: {x: [B, 4]}\nlayers:\n  - {type: Linear, out_features
     ("loss:\n  head: {type: CrossEntropyLoss}\n  size: {type: MSELoss}\n"
      "train: {early_stopping: {monitor: val_size_acuracy}}", "V023", 12, ("did you mean 'val_head_accuracy'?",)),
     ("loss:\n  head: {type: CrossEntropyLoss}\n  size: {type: CTCLoss}", "V028", 11, ("output 'size'",)),
+    ("loss:\n  head: {type: CrossEntropyLoss}\n  size: {type: MSELoss}\ntrain: {data: {source: iris}}", "V029", 12,
+     ("holds one target", "y_key: {head: ..., size: ...}")),
+    ("loss:\n  head: {type: CrossEntropyLoss}\n  size: {type: MSELoss}\ntrain: {data: {source: d.npz, y_key: y}}",
+     "V029", 12, ("y_key needs one array for each",)),
+    ("loss:\n  head: {type: CrossEntropyLoss}\n  size: {type: MSELoss}\ntrain: {data: {source: d.csv, target: [a]}}",
+     "V029", 12, ("target needs one column for each",)),
     ("loss:\n  head: {type: CrossEntropyLoss}\n  size: {type: MSELoss}\ntrain: {class_weights: auto}", "V024", 12,
      ("per output",)),
 ])
@@ -179,6 +183,13 @@ def test_per_output_loss_errors_are_located(fragment: str, code: str, line: int,
     assert d.loc is not None and d.loc.line == line
     text = f"{d.message} {d.hint}"
     assert all(w in text for w in words), text
+
+
+def test_targets_per_output_need_a_loss_per_output() -> None:
+    spec = specc.loads(BASE.replace("outputs: [head, size]\n", "outputs: head\n") +
+                       "loss: {type: CrossEntropyLoss}\ntrain: {data: {source: d.npz, y_key: {head: y}}}\n", "t.yaml")
+    assert [(d.code, d.loc.line if d.loc else None) for d in spec.errors] == [("V029", 10)]
+    assert "one loss" in spec.errors[0].message
 
 
 def test_a_per_output_loss_checks_ok_and_monitors_an_output_metric() -> None:

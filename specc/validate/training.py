@@ -60,6 +60,7 @@ def training_diagnostics(spec: Spec) -> list[Diagnostic]:
         return out
     trained = losses(doc, names)
     tr = raw.get("train") if isinstance(raw, dict) else None
+    out += _targets(train.data, list(trained) if per_output else None, tr)
     stopper = train.early_stopping
     if stopper:
         loc = None
@@ -126,3 +127,38 @@ def _monitor(monitor: str, trained: dict[str, Any], per_output: bool, loc: Any) 
     guess = did_you_mean(monitor, sorted(computed))
     return [Diagnostic("V023", f"early stopping monitors {monitor}, which {what} does not compute", loc,
                        f"did you mean '{guess}'?" if guess else f"monitor one of {', '.join(sorted(computed))}")]
+
+
+def _targets(data: Any, heads: list[str] | None, tr: Any) -> list[Diagnostic]:
+    """V029: a per-output loss reads one target per output; a single loss one target."""
+    raw = tr.get("data") if isinstance(tr, PosDict) else None
+
+    def loc(key: str) -> Any:
+        if isinstance(raw, PosDict) and key in raw:
+            return raw.value_loc(key)
+        return tr.value_loc("data") if isinstance(tr, PosDict) and "data" in tr else None
+
+    suffix = data.source.rsplit(".", 1)[-1].lower() if "." in data.source else ""
+    per_output = {"npz": "y_key", "csv": "target"}
+    if heads is None:
+        given = [k for k in ("y_key", "target") if not isinstance(getattr(data, k), (str, type(None)))]
+        return [Diagnostic("V029", f"{given[0]} names a target per output, but the loss is one loss",
+                           loc(given[0]), f"write {given[0]}: NAME, or give each output its loss "
+                           "(loss: {OUTPUT: {type: ...}, ...})")] if given else []
+    sample = "{" + ", ".join(f"{h}: ..." for h in heads) + "}"
+    if data.source != "synthetic" and suffix not in per_output:
+        return [Diagnostic("V029", f"data source {data.source!r} holds one target, but the loss trains "
+                           f"{len(heads)} outputs ({', '.join(heads)})", loc("source"),
+                           f"use a .npz file with y_key: {sample}, or a .csv file with target: {sample}")]
+    if data.source == "synthetic":
+        return []
+    key = per_output[suffix]
+    value = getattr(data, key)
+    names = list(value) if isinstance(value, dict) else None
+    if isinstance(value, list):
+        names = heads if len(value) == len(heads) else None
+    if names is None or sorted(names) != sorted(heads):
+        return [Diagnostic("V029", f"the loss trains {len(heads)} outputs ({', '.join(heads)}), so {key} needs "
+                           f"one {'array' if key == 'y_key' else 'column'} for each", loc(key) or loc("source"),
+                           f"{key}: {sample}")]
+    return []
