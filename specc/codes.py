@@ -535,6 +535,35 @@ _TABLE = [
          "Both count the classes in the training labels; a regression or probability target has none.",
          "loss: {type: MSELoss}\ntrain: {class_weights: auto}",
          "Use them with CrossEntropyLoss or NLLLoss, or remove them."),
+    # -- several outputs, a loss per output (issue 9) ------------------------------------------
+    Code("V025", "loss-output-unknown", "A key of the per-output loss names no output of the model.",
+         "In `loss: {OUTPUT: {type: ...}, ...}` each key is the name of one of the model's outputs; a key "
+         "that names none would train nothing, and its output's own loss would be missing.",
+         "outputs: [species, size]\nloss:\n  specis: {type: CrossEntropyLoss}\n  size: {type: MSELoss}",
+         "Spell the key as the output is named in outputs:."),
+    Code("V026", "loss-weight-invalid", "An output's loss weight is not a finite number of 0 or more.",
+         "The training loss is the sum of weight × loss over the outputs; a negative weight would push that "
+         "output's loss up, and NaN or infinity would make every step NaN.",
+         "loss:\n  species: {type: CrossEntropyLoss}\n  size: {type: MSELoss, weight: -1}",
+         "Write a number such as 0.5 (the default is 1; 0 leaves the output untrained)."),
+    Code("V027", "output-without-loss", "The model has several outputs, and one of them has no loss.",
+         "specc trains every output it returns: an output without a loss would keep its initial weights and "
+         "predict noise. Say so explicitly with weight: 0, or stop returning it.",
+         "outputs: [species, size]\nloss:\n  species: {type: CrossEntropyLoss}",
+         "Give the output a loss (size: {type: MSELoss}), with weight: 0 to leave it untrained, or remove it "
+         "from outputs:."),
+    Code("V028", "loss-not-per-output", "CTCLoss is given as one output's loss among several.",
+         "CTC reads each sample's target length beside its padded targets, which the per-output data "
+         "(one target array per output) does not carry.",
+         "loss:\n  text: {type: CTCLoss}\n  lang: {type: CrossEntropyLoss}",
+         "Train the CTC output alone (outputs: text, loss: {type: CTCLoss}), or with your own loop."),
+    Code("V029", "targets-per-output", "The data does not give one target per output of a per-output loss.",
+         "Each output with its own loss trains on its own targets: a .npz names one array per output (y_key), a "
+         "CSV one column per output (target); a bundled set, .npy file or image folder holds one target only. "
+         "Likewise a mapping y_key or target needs a loss per output.",
+         "loss:\n  species: {type: CrossEntropyLoss}\n  size: {type: MSELoss}\ntrain: {data: {source: iris}}",
+         "Give each output its targets: data: {source: data.npz, y_key: {species: y1, size: y2}} (a CSV: "
+         "target: {species: col1, size: col2})."),
     Code("T001", "data-not-found", "The data source (a file or folder) does not exist or cannot be read.",
          "Nothing can be trained without the data; a relative path is read from the spec's folder.",
          "train: {data: {source: data/trian.npz}}",

@@ -501,6 +501,27 @@ def _loss(loss: Any, out: TensorType | None, support: set[str]) -> str:
     return expr
 
 
+def _plain(loss: Any) -> Any:
+    """A per-output loss as the single form writes it: its number ``weight`` weighs the term in
+    MultiLoss, so only a list ``weight`` (class weights) reaches PyTorch's loss."""
+    from ..validate.document import class_weights
+
+    data = loss.model_dump(exclude={"weight"})
+    if class_weights(loss) is not None:
+        data["weight"] = class_weights(loss)
+    return type(loss).__mro__[1].model_validate(data)
+
+
+def _multi_loss(losses: dict[str, Any], outs: dict[str, TensorType | None], support: set[str]) -> str:
+    """build_loss()'s MultiLoss: one loss per output, and the weight of each term in the sum."""
+    from ..validate.document import term_weight
+
+    support.add("MultiLoss")
+    terms = ", ".join(f"{lit(n)}: {_loss(_plain(loss), outs.get(n), support)}" for n, loss in losses.items())
+    weights = ", ".join(f"{lit(n)}: {lit(term_weight(loss))}" for n, loss in losses.items())
+    return f"MultiLoss({{{terms}}}, weights={{{weights}}})"
+
+
 def _scheduler(sched: Any) -> tuple[list[str], str]:
     """(setup statements, returned expression) of build_scheduler(); a warmup is a LinearLR
     that SequentialLR runs first, for as many scheduler steps as the warmup lasts."""
@@ -594,7 +615,8 @@ def module_context(spec: Spec) -> ModuleCtx:
         model=model,
         input_shapes=[(n, _shape_literal(t), t.dtype) for n, t in g.inputs.items()],
         output_shapes=[(n, _shape_literal(g.value(s))) for n, s in g.outputs if g.value(s) is not None],
-        loss=_loss(d.loss, main_out, support) if d and d.loss else None,
+        loss=(_multi_loss(d.loss, {n: g.value(src) for n, src in g.outputs}, support) if d and isinstance(d.loss, dict)
+              else _loss(d.loss, main_out, support) if d and d.loss else None),
         optimizer=_section(opt, "torch.optim", "params"),
         scheduler=sched_expr,
         scheduler_interval=sched.interval if sched else "epoch",

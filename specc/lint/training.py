@@ -37,19 +37,30 @@ def check_training(spec: Spec) -> list[Diagnostic]:
     diags = lora.plan(spec)[1]
     ctx = context(spec)
     loss = spec.document.loss if spec.document is not None else None
-    last = ctx.view.main_output if ctx is not None else None
-    if loss is None or last is None or last.out is None:
+    if loss is None or ctx is None:
         return diags
-    out = last.out
+    steps = dict(ctx.view.outputs)
+    # The single loss trains the first output; a per-output loss each output it names.
+    pairs = ([(name, loss[name], steps.get(name)) for name in loss] if isinstance(loss, dict) else
+             [(None, loss, ctx.view.main_output)])
+    for key, one, last in pairs:
+        if not isinstance(last, Step) or last.out is None:
+            continue
+        diags += _check_one(spec, one, last, last.out, key)
+    return diags
+
+
+def _check_one(spec: Spec, loss: Any, last: Step, out: TensorType, output: str | None) -> list[Diagnostic]:
+    diags: list[Diagnostic] = []
     if loss.type in ("KLDivLoss", "NLLLoss"):
-        diags += _log_space(spec, loss, last)
+        diags += _log_space(spec, loss, last, output)
     if loss.type == "BCELoss":
-        diags += _probabilities(spec, last)
+        diags += _probabilities(spec, last, output)
     if loss.type == "FocalLoss":
-        diags += _focal_logits(spec, loss, last, out)
+        diags += _focal_logits(spec, loss, last, out, output)
     if classification(loss, out):
-        diags += _class_dim(spec, loss, last, out)
-    diags += _weights(spec, loss, last, out)
+        diags += _class_dim(spec, loss, last, out, output)
+    diags += _weights(spec, loss, last, out, output)
     return diags
 
 
@@ -62,7 +73,7 @@ def producer(step: Step, through: tuple[str, ...] = PASS_THROUGH) -> Step:
 
 def classification(loss: Any, out: TensorType) -> bool:
     """Whether ``loss`` reads a class dim: CrossEntropy and NLL always, FocalLoss unless binary."""
-    if loss.type not in CLASS_LOSSES:
+    if getattr(loss, "type", None) not in CLASS_LOSSES:  # a per-output mapping is no one loss
         return False
     return loss.type != "FocalLoss" or focal_mode(loss, out) == "multiclass"
 
@@ -82,21 +93,25 @@ def class_dim(loss: Any, out: TensorType) -> int | None:
     return d if 1 <= d < out.rank else None
 
 
-def loss_loc(spec: Spec, key: str = "type") -> Location | None:
+def loss_loc(spec: Spec, key: str = "type", output: str | None = None) -> Location | None:
     raw = spec.raw.get("loss") if spec.raw is not None else None
+    if output is not None and isinstance(raw, PosDict) and isinstance(raw.get(output), PosDict):
+        raw = raw[output]
     if isinstance(raw, PosDict):
         return raw.value_loc(key) if key in raw else raw.value_loc("type")
     return spec.raw.value_loc("loss") if spec.raw is not None else None
 
 
 def _located(spec: Spec, code: str, message: str, hint: str, key: str = "type",
-             at: Step | None = None) -> Diagnostic:
+             at: Step | None = None, output: str | None = None) -> Diagnostic:
+    if output is not None:
+        message = f"output {output!r}: {message}"
     if at is not None:
         return Diagnostic(code, f"{at.who()}: {message}", at.node.loc, hint, layer=at.node.path)
-    return Diagnostic(code, message, loss_loc(spec, key), hint)
+    return Diagnostic(code, message, loss_loc(spec, key, output), hint)
 
 
-def _log_space(spec: Spec, loss: Any, last: Step) -> list[Diagnostic]:
+def _log_space(spec: Spec, loss: Any, last: Step, output: str | None = None) -> list[Diagnostic]:
     made = producer(last)
     from_logits = bool(getattr(loss, "from_logits", False))
     name = loss.type
@@ -106,7 +121,7 @@ def _log_space(spec: Spec, loss: Any, last: Step) -> list[Diagnostic]:
                f"use LogSoftmax instead (same dim){alternative}")
         reads = "applies log_softmax to" if from_logits else "reads the output as log-probabilities, not"
         return [_located(spec, "T050", f"the model ends in {made.type}, but {name} {reads} probabilities", fix,
-                         at=made)]
+                         at=made, output=output)]
     if from_logits:
         return []
     if made.type not in LOG_SPACE:
@@ -114,7 +129,7 @@ def _log_space(spec: Spec, loss: Any, last: Step) -> list[Diagnostic]:
                 + (", or set from_logits: true in the loss" if name == "KLDivLoss" else ""))
         return [_located(spec, "T050", f"{name} reads the model's output as log-probabilities, but the model "
                          f"ends in {made.who()}, whose values are not; the loss has no lower bound and training "
-                         "diverges", hint)]
+                         "diverges", hint, output=output)]
     dim = made.node.result.args.get("dim") if made.node.result is not None else None
     cd = class_dim(loss, last.out) if name == "NLLLoss" and last.out is not None else None
     if made.type == "LogSoftmax" and isinstance(dim, int) and cd is not None and made.out is not None \
@@ -122,21 +137,21 @@ def _log_space(spec: Spec, loss: Any, last: Step) -> list[Diagnostic]:
         return [_located(spec, "T050", f"normalises over dim {dim}, but {name} reads the classes at dim {cd}, "
                          f"so the values are not log-probabilities over the classes",
                          f"set dim: {cd} on this LogSoftmax (or class_dim: {dim % made.out.rank} in the loss)",
-                         at=made)]
+                         at=made, output=output)]
     return []
 
 
-def _probabilities(spec: Spec, last: Step) -> list[Diagnostic]:
+def _probabilities(spec: Spec, last: Step, output: str | None = None) -> list[Diagnostic]:
     made = producer(last)
     if made.type in PROBABILITIES:
         return []
     return [_located(spec, "T053", f"BCELoss reads probabilities in [0, 1], but the model ends in {made.who()}, "
                      "which can give any value; PyTorch stops at the first value outside [0, 1]",
                      "use loss: {type: BCEWithLogitsLoss} on the raw output, or end the model in - {type: "
-                     "Sigmoid}")]
+                     "Sigmoid}", output=output)]
 
 
-def _focal_logits(spec: Spec, loss: Any, last: Step, out: TensorType) -> list[Diagnostic]:
+def _focal_logits(spec: Spec, loss: Any, last: Step, out: TensorType, output: str | None = None) -> list[Diagnostic]:
     made = producer(last)
     binary = focal_mode(loss, out) == "binary"
     # log_softmax is idempotent, so a multiclass focal loss after LogSoftmax computes the same;
@@ -147,10 +162,10 @@ def _focal_logits(spec: Spec, loss: Any, last: Step, out: TensorType) -> list[Di
     return [_located(spec, "T056", f"the model ends in {made.type}, but FocalLoss ({mode}) applies {applies} "
                      "to its input itself, so it reads raw logits",
                      f"remove '{made.node.path}' and give FocalLoss the raw output; apply "
-                     f"{'sigmoid' if binary else 'softmax'} only at inference", at=made)]
+                     f"{'sigmoid' if binary else 'softmax'} only at inference", at=made, output=output)]
 
 
-def _class_dim(spec: Spec, loss: Any, last: Step, out: TensorType) -> list[Diagnostic]:
+def _class_dim(spec: Spec, loss: Any, last: Step, out: TensorType, output: str | None = None) -> list[Diagnostic]:
     name = loss.type
     given = getattr(loss, "class_dim", 1)
     dim = class_dim(loss, out)
@@ -161,7 +176,7 @@ def _class_dim(spec: Spec, loss: Any, last: Step, out: TensorType) -> list[Diagn
         return [_located(spec, "T054", f"{name} reads the classes at dim {given}, but the model's output {out} "
                          f"{why}", "set class_dim: 1 for (B, C), -1 for (B, T, C)" if out.rank >= 2 else
                          "end the model in a layer with one output per class, e.g. - {type: Linear, "
-                         "out_features: 10}", key="class_dim")]
+                         "out_features: 10}", key="class_dim", output=output)]
     size = out.shape[dim]
     made = producer(last, SAME_LAYOUT)
     # Where the layer that laid the output out writes its features, which are the classes.
@@ -190,10 +205,10 @@ def _class_dim(spec: Spec, loss: Any, last: Step, out: TensorType) -> list[Diagn
             hint = ("make the class dim a number: end the model in a Linear with out_features set to the class "
                     "count")
     return [_located(spec, "T051", f"{name} reads the classes at dim {dim} of the output {out}, {why}", hint,
-                     key="class_dim" if given != 1 else "type")]
+                     key="class_dim" if given != 1 else "type", output=output)]
 
 
-def _weights(spec: Spec, loss: Any, last: Step, out: TensorType) -> list[Diagnostic]:
+def _weights(spec: Spec, loss: Any, last: Step, out: TensorType, output: str | None = None) -> list[Diagnostic]:
     checks: list[tuple[str, int | None, str]] = []  # (key, expected length, what the entries weigh)
     if classification(loss, out):
         dim = class_dim(loss, out)
@@ -203,7 +218,7 @@ def _weights(spec: Spec, loss: Any, last: Step, out: TensorType) -> list[Diagnos
         return [_located(spec, "T052", f"FocalLoss is binary here (the output {out} has one logit per "
                          "element), so alpha is one number, the weight of the positive class",
                          "write alpha: 0.25, or give the output one logit per class and mode: multiclass",
-                         key="alpha")]
+                         key="alpha", output=output)]
     elif loss.type in ("BCELoss", "BCEWithLogitsLoss") and out.rank >= 1:
         width = out.shape[-1] if isinstance(out.shape[-1], int) else None
         checks += [("weight", width, "outputs in the last dim"), ("pos_weight", width, "outputs in the last dim")]
@@ -217,5 +232,5 @@ def _weights(spec: Spec, loss: Any, last: Step, out: TensorType) -> list[Diagnos
         diags.append(_located(spec, "T052", f"{loss.type} {key} has {len(value)} entries, but the output {out} "
                               f"has {expected} {what}", f"give {expected} entries, one per "
                               f"{'class' if what == 'classes' else 'output'} in order, or leave {key} out",
-                              key=key))
+                              key=key, output=output))
     return diags

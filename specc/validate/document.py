@@ -9,9 +9,20 @@ from __future__ import annotations
 
 import itertools
 import math
+import typing
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from ..shapes.tensor import DTYPES, MAX_DIM, MAX_ELEMENTS
 from .errors import did_you_mean, invalid
@@ -158,6 +169,64 @@ class CTCLoss(_Loss):
 
 Loss = Annotated[Union[CrossEntropyLoss, NLLLoss, FocalLoss, BCELoss, BCEWithLogitsLoss, MSELoss, L1Loss, SmoothL1Loss,
                        HuberLoss, KLDivLoss, CTCLoss], Field(discriminator="type")]
+
+
+# -- a loss per output -------------------------------------------------------------------------
+# `loss: {species: {type: CrossEntropyLoss}, size: {type: MSELoss, weight: 0.5}}` trains every output
+# on its own loss; the number ``weight`` scales that output's term in the sum.  A list ``weight``
+# stays what it is in the single form, the loss's class (or element) weights, and the term weighs 1.
+LOSS_CLASSES: tuple[type[_Loss], ...] = typing.get_args(typing.get_args(Loss)[0])  # every loss of the single form
+
+
+def _term_weight(v: Any) -> Any:
+    if isinstance(v, list):
+        return v
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+        raise invalid(f"an output's weight must be a finite number ≥ 0, not {v!r}",
+                      "write weight: 0.5 (1 is the default; 0 leaves the output untrained)", "V026")
+    return float(v)
+
+
+def _per_output(cls: type[_Loss]) -> type[_Loss]:
+    own = cls.model_fields.get("weight")
+    weight: Any = float if own is None else Union[own.annotation, float]  # type: ignore[name-defined]
+    default = 1.0 if own is None else None
+    check = field_validator("weight", mode="before")(_term_weight)
+    return type(cls.__name__, (cls,), {"__annotations__": {"weight": weight}, "weight": default,
+                                       "_term_weight": check, "__module__": __name__, "__doc__": cls.__doc__})
+
+
+OutputLoss = Annotated[Union[tuple(_per_output(c) for c in LOSS_CLASSES)],  # type: ignore[misc]
+                       Field(discriminator="type")]
+PER_OUTPUT = "per output"
+
+
+def _loss_form(v: Any) -> str | None:
+    """The single form's tag is its ``type``; a mapping of outputs to losses is the per-output form."""
+    if isinstance(v, dict) and "type" not in v and v and all(isinstance(x, dict) for x in v.values()):
+        return PER_OUTPUT
+    if isinstance(v, dict):
+        return v.get("type") if isinstance(v.get("type"), str) else None
+    return v.type if isinstance(v, _Loss) else None
+
+
+AnyLoss = Annotated[Union[tuple([*(Annotated[c, Tag(c.model_fields["type"].annotation.__args__[0])]
+                                   for c in LOSS_CLASSES),
+                                 Annotated[dict[str, OutputLoss], Tag(PER_OUTPUT)]])],  # type: ignore[misc]
+                    Discriminator(_loss_form)]
+
+
+def term_weight(loss: Any) -> float:
+    """The weight of one output's term in the summed loss (1 unless a number is given)."""
+    w = getattr(loss, "weight", None)
+    return float(w) if isinstance(w, (int, float)) else 1.0
+
+
+def class_weights(loss: Any) -> list[float] | None:
+    """The loss's own weights (classes, elements): a list ``weight``, never the term's number."""
+    w = getattr(loss, "weight", None)
+    return w if isinstance(w, list) else None
+
 
 # -- optimizer ---------------------------------------------------------------------------------
 
@@ -401,11 +470,13 @@ class DataSpec(Strict):
     num_samples: PositiveInt = 512  # for source: synthetic and xor
     # .npz keys: one key, or a mapping of model input name to key for several inputs
     x_key: str | dict[str, str] = "x"
-    y_key: str = "y"
+    y_key: str | dict[str, str] = "y"  # several outputs: a mapping of output name to key
     lengths_key: str = "y_lengths"  # CTC: the true length of each padded target sequence
     targets: str | None = None  # a .npy source: the file holding the targets
     features: list[str] | None = None  # CSV: feature columns (default: every column but the target)
-    target: str | None = None  # CSV: the target column (default: the last column)
+    # CSV: the target column (default: the last column); several outputs: one column per output, as a
+    # mapping of output name to column or a list in the order of outputs:
+    target: str | list[str] | dict[str, str] | None = None
 
     @field_validator("source", "val_source")
     @classmethod
@@ -430,7 +501,8 @@ class EarlyStopping(Strict):
     @field_validator("monitor")
     @classmethod
     def _monitor(cls, v: str) -> str:
-        if v not in METRICS:
+        per_output = v.startswith("val_") and "_" in v[4:]  # val_<output>_<metric>: V023 checks it against the loss
+        if v not in METRICS and not per_output:
             guess = did_you_mean(v, list(METRICS))
             raise invalid(f"early stopping cannot monitor {v!r}",
                           f"did you mean '{guess}'?" if guess else f"monitor one of {', '.join(METRICS)}")
@@ -517,7 +589,7 @@ class Document(Strict):
     outputs: Annotated[list[str] | dict[str, str] | str | None,
                        Field(description="a layer name, a list of layer names, or a mapping of output name "
                                          "to layer name")] = None
-    loss: Loss | None = None
+    loss: AnyLoss | None = None
     optimizer: Optimizer | None = None
     scheduler: Scheduler | None = None
     lora: Lora | None = None

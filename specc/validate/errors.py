@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Union
 
 import annotated_types as at
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Tag, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError, PydanticUndefined
 
@@ -195,7 +195,9 @@ def _names(name: str, info: FieldInfo) -> list[str]:
 def _tag_member(members: list[Any], seg: Any) -> Any:
     """The member of a tagged union whose ``type`` literal is ``seg``."""
     for m in members:
-        base, _, _ = _strip(m)
+        base, meta, _ = _strip(m)
+        if any(isinstance(x, Tag) and x.tag == seg for x in meta):  # a member a callable discriminator names
+            return base
         if (isinstance(base, type) and issubclass(base, BaseModel) and "type" in base.model_fields
                 and seg in typing.get_args(base.model_fields["type"].annotation)):
             return base

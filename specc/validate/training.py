@@ -3,9 +3,12 @@ with a spec is reported by `specc check`, at its line (no torch, no data needed)
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import Diagnostic
+from ..load.yaml_loader import PosDict
+from .document import class_weights
+from .errors import did_you_mean
 
 if TYPE_CHECKING:
     from ..pipeline import Spec
@@ -21,45 +24,141 @@ METRICS_OF = {
 REGRESSION = {"MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss"}
 
 
+def losses(doc: Any, outputs: list[str]) -> dict[str, Any]:
+    """Each trained output's loss: the per-output mapping as written (keys naming no output left
+    out), or the single loss on the first output."""
+    if doc is None or doc.loss is None or not outputs:
+        return {}
+    if isinstance(doc.loss, dict):
+        return {n: doc.loss[n] for n in outputs if n in doc.loss}
+    return {outputs[0]: doc.loss}
+
+
+def task(loss_type: str) -> str | None:
+    return ("classification" if loss_type in CLASSIFICATION else "binary" if loss_type in BINARY
+            else "regression" if loss_type in REGRESSION else None)
+
+
 def training_diagnostics(spec: Spec) -> list[Diagnostic]:
     doc, graph, raw = spec.document, spec.graph, spec.raw
     if doc is None or graph is None or doc.loss is None or raw is None:
         return []
     out: list[Diagnostic] = []
     loss_loc = raw.value_loc("loss") if hasattr(raw, "value_loc") else None
-    if len(graph.outputs) > 1:
-        names = ", ".join(n for n, _ in graph.outputs)
+    names = [n for n, _ in graph.outputs]
+    per_output = isinstance(doc.loss, dict)
+    if per_output:
+        out += _per_output(doc.loss, names, raw.get("loss"), loss_loc)
+    elif len(graph.outputs) > 1:
         out.append(Diagnostic(
-            "V022", f"the model has {len(graph.outputs)} outputs ({names}) but one loss; specc trains a loss on "
-            "one output", loss_loc,
-            "return the trained output alone (outputs: NAME), or train the model with your own loop "
-            "(specc compile gives the module)"))
+            "V022", f"the model has {len(graph.outputs)} outputs ({', '.join(names)}) but one loss; specc "
+            "trains a loss on one output", loss_loc,
+            "give each output its own loss (loss: {" + ", ".join(f"{n}: {{type: ...}}" for n in names) +
+            "}), return the trained output alone (outputs: NAME), or train the model with your own loop"))
     train = doc.train
     if train is None:
         return out
-    loss = doc.loss.type
-    task = ("classification" if loss in CLASSIFICATION else "binary" if loss in BINARY
-            else "regression" if loss in REGRESSION else None)
+    trained = losses(doc, names)
     tr = raw.get("train") if isinstance(raw, dict) else None
+    out += _targets(train.data, list(trained) if per_output else None, tr)
     stopper = train.early_stopping
-    if stopper and task is not None and stopper.monitor not in METRICS_OF[task]:
+    if stopper:
         loc = None
         if isinstance(tr, dict) and isinstance(tr.get("early_stopping"), dict):
             loc = tr["early_stopping"].value_loc("monitor")
-        out.append(Diagnostic("V023", f"early stopping monitors {stopper.monitor}, which a {loss} run does not "
-                              "compute", loc or loss_loc,
-                              f"monitor one of {', '.join(sorted(METRICS_OF[task]))}"))
-    elif stopper and task is None and stopper.monitor != "val_loss":
-        out.append(Diagnostic("V023", f"early stopping monitors {stopper.monitor}; a {loss} run computes only "
-                              "val_loss", loss_loc, "monitor val_loss"))
+        out += _monitor(stopper.monitor, trained, per_output, loc or loss_loc)
+    kinds = {n: task(loss.type) for n, loss in trained.items()}
     wants_labels = [k for k, on in (("class_weights: auto", train.class_weights == "auto"),
                                     ("sampler: balanced", train.data.sampler == "balanced")) if on]
-    if wants_labels and task != "classification":
+    if wants_labels and (per_output or "classification" not in kinds.values()):
         loc = tr.value_loc("class_weights") if isinstance(tr, dict) and "class_weights" in tr else loss_loc
-        out.append(Diagnostic("V024", f"{' and '.join(wants_labels)} need class labels, but {loss} does not train "
-                              "a classifier", loc,
-                              "use them with CrossEntropyLoss (or NLLLoss), or remove them"))
-    if train.class_weights == "auto" and getattr(doc.loss, "weight", None):
+        if per_output:
+            out.append(Diagnostic("V024", f"{' and '.join(wants_labels)} need one set of class labels, but the "
+                                  "loss is per output", loc,
+                                  "give each classifier's loss its class weights (weight: [...]), or remove them"))
+        else:
+            out.append(Diagnostic("V024", f"{' and '.join(wants_labels)} need class labels, but "
+                                  f"{next(iter(trained.values())).type} does not train a classifier", loc,
+                                  "use them with CrossEntropyLoss (or NLLLoss), or remove them"))
+    if train.class_weights == "auto" and not per_output and class_weights(doc.loss):
         out.append(Diagnostic("V024", "class_weights: auto and the loss's weight: both set the class weights",
                               loss_loc, "keep one of them"))
     return out
+
+
+def _per_output(given: dict[str, Any], names: list[str], raw: Any, loss_loc: Any) -> list[Diagnostic]:
+    out, guessed = [], set()
+    for key in given:
+        if key not in names:
+            guess = did_you_mean(key, [n for n in names if n not in given])
+            guessed.add(guess)  # a misspelt key is one mistake: its output is not also reported as lossless
+            loc = raw.key_loc(key) if isinstance(raw, PosDict) and key in raw else loss_loc
+            out.append(Diagnostic("V025", f"the loss names output {key!r}, but the model's outputs are "
+                                  f"{', '.join(names)}", loc,
+                                  f"did you mean '{guess}'?" if guess else
+                                  "key each loss by the name of an output in outputs:"))
+    for key, loss in given.items():
+        if loss.type == "CTCLoss":
+            loc = raw[key].value_loc("type") if isinstance(raw, PosDict) and isinstance(raw.get(key), PosDict) \
+                else loss_loc
+            out.append(Diagnostic("V028", f"output {key!r}: CTCLoss cannot be one loss among several, it needs "
+                                  "each target's length", loc,
+                                  "train the CTC output alone (outputs: NAME, loss: {type: CTCLoss})"))
+    missing = [n for n in names if n not in given and n not in guessed]
+    if missing:
+        out.append(Diagnostic("V027", f"output{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+                              f"{'have' if len(missing) > 1 else 'has'} no loss; specc trains every output the "
+                              "model returns", loss_loc,
+                              f"add {missing[0]}: {{type: ...}} to loss: (with weight: 0 to leave it untrained), "
+                              "or remove it from outputs:"))
+    return out
+
+
+def _monitor(monitor: str, trained: dict[str, Any], per_output: bool, loc: Any) -> list[Diagnostic]:
+    """V023: the monitored metric is one this run computes."""
+    computed = {"val_loss"}
+    for name, loss in trained.items():
+        kind = task(loss.type)
+        metrics = METRICS_OF[kind] if kind is not None else {"val_loss"}
+        computed |= {f"val_{name}_{m.removeprefix('val_')}" for m in metrics} if per_output else metrics
+    if monitor in computed:
+        return []
+    what = ("this run" if per_output else f"a {next(iter(trained.values())).type} run") if trained else "the run"
+    guess = did_you_mean(monitor, sorted(computed))
+    return [Diagnostic("V023", f"early stopping monitors {monitor}, which {what} does not compute", loc,
+                       f"did you mean '{guess}'?" if guess else f"monitor one of {', '.join(sorted(computed))}")]
+
+
+def _targets(data: Any, heads: list[str] | None, tr: Any) -> list[Diagnostic]:
+    """V029: a per-output loss reads one target per output; a single loss one target."""
+    raw = tr.get("data") if isinstance(tr, PosDict) else None
+
+    def loc(key: str) -> Any:
+        if isinstance(raw, PosDict) and key in raw:
+            return raw.value_loc(key)
+        return tr.value_loc("data") if isinstance(tr, PosDict) and "data" in tr else None
+
+    suffix = data.source.rsplit(".", 1)[-1].lower() if "." in data.source else ""
+    per_output = {"npz": "y_key", "csv": "target"}
+    if heads is None:
+        given = [k for k in ("y_key", "target") if not isinstance(getattr(data, k), (str, type(None)))]
+        return [Diagnostic("V029", f"{given[0]} names a target per output, but the loss is one loss",
+                           loc(given[0]), f"write {given[0]}: NAME, or give each output its loss "
+                           "(loss: {OUTPUT: {type: ...}, ...})")] if given else []
+    sample = "{" + ", ".join(f"{h}: ..." for h in heads) + "}"
+    if data.source != "synthetic" and suffix not in per_output:
+        return [Diagnostic("V029", f"data source {data.source!r} holds one target, but the loss trains "
+                           f"{len(heads)} outputs ({', '.join(heads)})", loc("source"),
+                           f"use a .npz file with y_key: {sample}, or a .csv file with target: {sample}")]
+    if data.source == "synthetic":
+        return []
+    key = per_output[suffix]
+    value = getattr(data, key)
+    names = list(value) if isinstance(value, dict) else None
+    if isinstance(value, list):
+        names = heads if len(value) == len(heads) else None
+    if names is None or sorted(names) != sorted(heads):
+        return [Diagnostic("V029", f"the loss trains {len(heads)} outputs ({', '.join(heads)}), so {key} needs "
+                           f"one {'array' if key == 'y_key' else 'column'} for each", loc(key) or loc("source"),
+                           f"{key}: {sample}")]
+    return []

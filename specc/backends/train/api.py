@@ -14,7 +14,7 @@ import torch
 
 from . import data as data_mod
 from . import metrics as metrics_mod
-from .config import train_config
+from .config import head, train_config
 from .loop import Log, Options, Result, Trainer, TrainError, fit, plain_log, split
 
 
@@ -97,12 +97,20 @@ def evaluate_trained(trained: Any, source: str | None, base: Path | None = None)
     xs = [torch.from_numpy(v) for v in trained.pre.apply_inputs(d.inputs).values()]
     bs = cfg["train"]["batch_size"]
     with torch.no_grad():
-        out = torch.cat([trained.model(*[x[i:i + bs] for x in xs]).float() for i in range(0, len(d), bs)]).numpy()
-    task = cfg["task"]
-    y = d.targets
-    if task == "regression":
-        out = trained.pre.invert_outputs(out)
-    result = {"samples": len(d), **metrics_mod.compute(task, out, y, cfg["threshold"])}
+        batches = [trained.model(*[x[i:i + bs] for x in xs]) for i in range(0, len(d), bs)]
+    batches = [b if isinstance(b, tuple) else (b,) for b in batches]
+    result: dict[str, Any] = {"samples": len(d)}
+    names = list(cfg["outputs"])
+    for name in cfg.get("heads") or names[:1]:  # a loss per output: each output scored on its own task
+        one = head(cfg, name) if cfg.get("heads") else cfg
+        out = torch.cat([b[names.index(name)].float() for b in batches]).numpy()
+        y = d.targets[name] if isinstance(d.targets, dict) else d.targets
+        if one["task"] == "regression":
+            out = trained.pre.invert_outputs(out, name if cfg.get("heads") else None)
+        prefix = f"{name}_" if cfg.get("heads") else ""
+        if one["task"] in ("classification", "binary", "regression"):
+            scores = metrics_mod.compute(one["task"], out, y, one["threshold"])
+            result.update({prefix + k: v for k, v in scores.items()})
     return result
 
 

@@ -10,12 +10,18 @@ from typing import Any
 
 import numpy as np
 
+from .config import head
 from .data import Data, DataError
 
 
 def check_data(cfg: dict[str, Any], train: Data, val: Data) -> None:
     for part in (train, val):
-        if len(part):
+        if not len(part):
+            continue
+        if isinstance(part.targets, dict):  # a loss per output: each output's targets against its loss
+            for name, y in part.targets.items():
+                _check(head(cfg, name), Data(part.inputs, y, part.lengths))
+        else:
             _check(cfg, part)
 
 

@@ -152,12 +152,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.format == "json":
         _out(dumps_json(result))
         return EXIT_OK
-    rows = result.get("class") or result.get("label") or result.get("prediction") or []
-    for i, row in enumerate(rows):
-        line = f"{i}: {_short(row)}"
-        if "probabilities" in result:
-            line += f"  (probabilities {_short(result['probabilities'][i])})"
-        _out(line)
+    # a loss per output answers per output: one line per sample and output
+    answers = result["outputs"] if result.get("task") == "multi" else {"": result}
+    for name, answer in answers.items():
+        rows = answer.get("class") or answer.get("label") or answer.get("prediction") or []
+        for i, row in enumerate(rows):
+            line = f"{i}: {name + ' ' if name else ''}{_short(row)}"
+            if "probabilities" in answer:
+                line += f"  (probabilities {_short(answer['probabilities'][i])})"
+            _out(line)
     return EXIT_OK
 
 

@@ -55,7 +55,8 @@ def train_config(spec: Spec) -> dict[str, Any]:
               for n, t in graph.inputs.items()}
     first = next(iter(outputs.values()))
     width = first[1] if len(first) > 1 and isinstance(first[1], int) else None
-    loss = doc.loss.model_dump() if doc.loss is not None else None
+    loss = ({n: one.model_dump() for n, one in doc.loss.items()} if isinstance(doc.loss, dict) else
+            doc.loss.model_dump() if doc.loss is not None else None)
     vocab = {}
     for name in graph.inputs:
         sizes = [n.result.args.get("num_embeddings") for n in graph.leaves()
@@ -69,12 +70,26 @@ def train_config(spec: Spec) -> dict[str, Any]:
         last[n] = {"type": node.type if node is not None else None,
                    "loc": [node.loc.file, node.loc.line, node.loc.col] if node is not None and node.loc else None}
     raw = spec.raw
+    heads = None
+    if isinstance(doc.loss, dict):  # a loss per output: each output trains as its own task
+        from ...validate.document import term_weight
+        from ...validate.training import losses
+
+        heads = {}
+        for n, one in losses(doc, list(outputs)).items():
+            shape = outputs[n]
+            plain = one.model_dump()
+            plain["weight"] = plain["weight"] if isinstance(plain.get("weight"), list) else None
+            heads[n] = {"task": task_of(one.type, shape[1] if len(shape) > 1 and isinstance(shape[1], int) else None),
+                        "loss": plain, "weight": term_weight(one),
+                        "threshold": 0.0 if one.type == "BCEWithLogitsLoss" else 0.5}
     return {
         "model": spec.name,
         "spec": spec.path,
-        "task": task_of(doc.loss.type if doc.loss else None, width),
+        "task": "multi" if heads else task_of(doc.loss.type if doc.loss else None, width),
         "loss": loss,
-        "threshold": 0.0 if doc.loss is not None and doc.loss.type == "BCEWithLogitsLoss" else 0.5,
+        "heads": heads,
+        "threshold": 0.0 if getattr(doc.loss, "type", None) == "BCEWithLogitsLoss" else 0.5,
         "inputs": inputs,
         "outputs": outputs,
         "output_layers": last,
@@ -90,3 +105,12 @@ def train_config(spec: Spec) -> dict[str, Any]:
             **{f"inputs.{n}": _loc(raw, "inputs", n) for n in inputs},
         },
     }
+
+
+def head(cfg: dict[str, Any], name: str) -> dict[str, Any]:
+    """The config one output of a per-output loss trains under, shaped like a one-output model's:
+    what reads the data, checks it, scales it and scores it for one task reads it for each output."""
+    h = cfg["heads"][name]
+    return {**cfg, "task": h["task"], "loss": h["loss"], "threshold": h["threshold"], "heads": None,
+            "outputs": {name: cfg["outputs"][name]},
+            "output_layers": {name: cfg.get("output_layers", {}).get(name, {})}}

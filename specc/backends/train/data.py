@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from .config import head
+
 BUNDLED = ("digits", "iris", "wine", "breast_cancer", "diabetes")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -29,16 +31,17 @@ class DataError(Exception):
 @dataclass
 class Data:
     inputs: dict[str, np.ndarray]
-    targets: np.ndarray
+    targets: np.ndarray | dict[str, np.ndarray]  # several outputs with a loss each: one array per output
     lengths: np.ndarray | None = None  # CTC: true length of each padded target row
-    classes: list[str] | None = None  # label names, when the source has them
+    classes: list[str] | None = None  # label names, when the source has them (several outputs: a dict per output)
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
-        return len(self.targets)
+        return len(next(iter(self.targets.values())) if isinstance(self.targets, dict) else self.targets)
 
     def take(self, idx: np.ndarray) -> Data:
-        return Data({k: v[idx] for k, v in self.inputs.items()}, self.targets[idx],
+        y = {k: v[idx] for k, v in self.targets.items()} if isinstance(self.targets, dict) else self.targets[idx]
+        return Data({k: v[idx] for k, v in self.inputs.items()}, y,
                     None if self.lengths is None else self.lengths[idx], self.classes, self.meta)
 
 
@@ -57,6 +60,12 @@ def load(source: str, cfg: dict[str, Any], base: Path, rng: np.random.Generator,
     where = "val_source" if validation else "source"
     if source == "synthetic":
         return _synthetic(cfg, data_cfg["num_samples"], rng)
+    if cfg.get("heads") and (source in ("xor", *BUNDLED) or Path(source).suffix.lower() not in (".npz", ".csv")):
+        raise DataError("T002", f"data source {source!r} holds one target, but the model trains "
+                        f"{len(cfg['heads'])} outputs ({', '.join(cfg['heads'])})",
+                        "use a .npz file with y_key: {" + ", ".join(f"{n}: KEY" for n in cfg["heads"]) +
+                        "}, or a .csv file with target: {" + ", ".join(f"{n}: COLUMN" for n in cfg["heads"]) +
+                        "}", where)
     if source == "xor":
         bits = rng.integers(0, 2, size=(data_cfg["num_samples"], 2))
         x = (bits + rng.normal(0.0, 0.05, size=bits.shape)).astype(np.float32)
@@ -104,6 +113,12 @@ def _synthetic(cfg: dict[str, Any], n: int, rng: np.random.Generator) -> Data:
             inputs[name] = rng.standard_normal(shape).astype(np.float32)
         else:
             inputs[name] = rng.integers(0, cfg["vocab"].get(name, 2), size=shape).astype(spec["dtype"])
+    if cfg.get("heads"):
+        return Data(inputs, {name: _random_targets(head(cfg, name), n, rng) for name in cfg["heads"]})
+    return Data(inputs, _random_targets(cfg, n, rng))
+
+
+def _random_targets(cfg: dict[str, Any], n: int, rng: np.random.Generator) -> np.ndarray:
     out = fixed(next(iter(cfg["outputs"].values())), cfg["sizes"])
     task = cfg["task"]
     if task == "classification":
@@ -114,7 +129,7 @@ def _synthetic(cfg: dict[str, Any], n: int, rng: np.random.Generator) -> Data:
         y = rng.dirichlet(np.ones(out[-1]), size=(n, *out[:-1])).astype(np.float32)
     else:
         y = rng.standard_normal((n, *out)).astype(np.float32)
-    return Data(inputs, y)
+    return y
 
 
 def _npz(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], where: str) -> Data:
@@ -132,7 +147,8 @@ def _npz(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], where: str) 
     if missing_inputs:
         raise DataError("T002", f"x_key gives no array for input {', '.join(missing_inputs)}",
                         "x_key: {" + ", ".join(f"{n}: KEY" for n in cfg["inputs"]) + "}", "data")
-    needed = [*wanted.values(), data_cfg["y_key"]]
+    y_keys = _per_output(cfg, data_cfg["y_key"], "y_key", "KEY")
+    needed = [*wanted.values(), *(y_keys.values() if isinstance(y_keys, dict) else [y_keys])]
     absent = [k for k in needed if k not in arrays.files]
     if absent:
         raise DataError("T002", f"{path.name} has no array {absent[0]!r} (it holds {', '.join(arrays.files)})",
@@ -143,8 +159,9 @@ def _npz(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], where: str) 
                         f"{data_cfg['lengths_key']!r} array",
                         "save the lengths beside the padded targets (np.savez(..., y_lengths=lengths)) or set "
                         "lengths_key", where)
-    data = _shaped(cfg, {n: np.asarray(arrays[k]) for n, k in wanted.items()}, np.asarray(arrays[data_cfg["y_key"]]),
-                   where)
+    y = ({n: np.asarray(arrays[k]) for n, k in y_keys.items()} if isinstance(y_keys, dict) else
+         np.asarray(arrays[y_keys]))
+    data = _shaped(cfg, {n: np.asarray(arrays[k]) for n, k in wanted.items()}, y, where)
     data.lengths = lengths
     return data
 
@@ -167,29 +184,56 @@ def _csv(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], where: str) 
     if len(rows) < 2:
         raise DataError("T001", f"{path.name} has no data rows", "the first row names the columns", where)
     header, body = [h.strip() for h in rows[0]], rows[1:]
-    target = data_cfg.get("target") or header[-1]
-    features = data_cfg.get("features") or [h for h in header if h != target]
-    for col in [*features, target]:
+    target = _per_output(cfg, data_cfg.get("target") or header[-1], "target", "COLUMN")
+    columns = list(target.values()) if isinstance(target, dict) else [target]
+    features = data_cfg.get("features") or [h for h in header if h not in columns]
+    for col in [*features, *columns]:
         if col not in header:
             raise DataError("T002", f"{path.name} has no column {col!r} (it has {', '.join(header)})",
                             "set features: [...] and target: ... in train.data to column names of the file", "data")
     fi = [header.index(c) for c in features]
-    ti = header.index(target)
     try:
         x = np.array([[float(r[i]) for i in fi] for r in body], dtype=np.float64)
     except (ValueError, IndexError):
         raise DataError("T004", f"{path.name}: a feature column holds something that is not a number",
                         "clean the file, or list only numeric columns in features:", "data") from None
-    raw_y = [r[ti].strip() for r in body]
-    classes = None
-    try:
-        y = np.array([float(v) for v in raw_y])
-    except ValueError:
-        classes = sorted(set(raw_y))
-        y = np.array([classes.index(v) for v in raw_y])
+    if isinstance(target, dict):
+        columns_of = {n: _column(body, header.index(c)) for n, c in target.items()}
+        data = _shaped(cfg, {_only_input(cfg, path.name): x}, {n: y for n, (y, _) in columns_of.items()}, where)
+        data.classes = {n: names for n, (_, names) in columns_of.items() if names}  # type: ignore[assignment]
+        return data
+    y, classes = _column(body, header.index(target))
     data = _shaped(cfg, {_only_input(cfg, path.name): x}, y, where)
     data.classes = classes
     return data
+
+
+def _column(body: list[list[str]], index: int) -> tuple[np.ndarray, list[str] | None]:
+    """One CSV column as numbers, or as class indices (and their names) when it holds text."""
+    raw_y = [r[index].strip() for r in body]
+    try:
+        return np.array([float(v) for v in raw_y]), None
+    except ValueError:
+        classes = sorted(set(raw_y))
+        return np.array([classes.index(v) for v in raw_y]), classes
+
+
+def _per_output(cfg: dict[str, Any], given: Any, key: str, what: str) -> Any:
+    """y_key or target: one name for one trained output; a mapping (or a list in the order of
+    outputs:) of output name to name when each output has its own loss."""
+    heads = list(cfg.get("heads") or [])
+    if not heads:
+        if not isinstance(given, str):
+            raise DataError("T002", f"{key} names one target per output, but the model trains one output",
+                            f"write {key}: {what}", "data")
+        return given
+    if isinstance(given, list) and len(given) == len(heads):
+        given = dict(zip(heads, given))
+    if not isinstance(given, dict) or sorted(given) != sorted(heads):
+        raise DataError("T002", f"the model trains {len(heads)} outputs ({', '.join(heads)}), so {key} needs one "
+                        f"{what.lower()} for each of them", f"{key}: {{" + ", ".join(f"{n}: {what}" for n in heads) +
+                        "}", "data")
+    return given
 
 
 def _images(cfg: dict[str, Any], folder: Path, where: str) -> Data:
@@ -218,8 +262,17 @@ def _images(cfg: dict[str, Any], folder: Path, where: str) -> Data:
     return Data({name: np.stack(xs)}, np.array(ys), classes=classes)
 
 
-def _shaped(cfg: dict[str, Any], inputs: dict[str, np.ndarray], y: np.ndarray, where: str) -> Data:
+def _shaped(cfg: dict[str, Any], inputs: dict[str, np.ndarray], y: np.ndarray | dict[str, np.ndarray],
+            where: str) -> Data:
     """Check every array against the declared input (shape and dtype) and shape the targets."""
+    if isinstance(y, dict):
+        n = len(next(iter(y.values())))
+        for name, arr in y.items():
+            if len(arr) != n:
+                raise DataError("T003", f"the targets of {name!r} have {len(arr)} rows, the others {n}",
+                                "give every output's targets the same number of rows", where)
+        return Data(shape_inputs(cfg, inputs, n, where),
+                    {name: _targets(head(cfg, name), np.asarray(arr), where) for name, arr in y.items()})
     return Data(shape_inputs(cfg, inputs, len(y), where), _targets(cfg, np.asarray(y), where))
 
 

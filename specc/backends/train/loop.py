@@ -104,8 +104,11 @@ def split(cfg: dict[str, Any], data: Data, seed: int) -> tuple[np.ndarray, np.nd
     if n_val == 0:
         return np.arange(n), np.arange(0)
     rng = np.random.default_rng(seed)
-    y = data.targets
-    if cfg["task"] == "classification" and dcfg["stratify"] and y.ndim == 1:
+    y, task = data.targets, cfg["task"]
+    if isinstance(y, dict):  # a loss per output: stratify on the first classifier's labels
+        first = next((n for n, h in cfg["heads"].items() if h["task"] == "classification"), None)
+        y, task = (y[first], "classification") if first is not None else (next(iter(y.values())), "multi")
+    if task == "classification" and dcfg["stratify"] and y.ndim == 1:
         from sklearn.model_selection import train_test_split
 
         counts = np.bincount(y) if y.size and y.min() >= 0 else np.array([0])
@@ -174,6 +177,7 @@ class Trainer:
         self.notes = [note] if note else []
         self.log = opts.log if opts.log is not None and self.dist.main else (lambda rec: None)
         self.task = cfg["task"]
+        self.heads: list[str] = list(cfg.get("heads") or [])  # the outputs of a per-output loss
 
     # -- data -------------------------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -195,9 +199,11 @@ class Trainer:
         self.train_t = self._tensors(train)
         self.val_t = self._tensors(val) if len(val) else None
 
-    def _tensors(self, d: Data) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor | None]:
+    def _tensors(self, d: Data) -> tuple[list[torch.Tensor], Any, torch.Tensor | None]:
         xs = [torch.from_numpy(np.ascontiguousarray(v)) for v in self.pre.apply_inputs(d.inputs).values()]
-        y = torch.from_numpy(np.ascontiguousarray(self.pre.apply_targets(d.targets)))
+        scaled = self.pre.apply_targets(d.targets)
+        y: Any = ({n: torch.from_numpy(np.ascontiguousarray(v)) for n, v in scaled.items()}
+                  if isinstance(scaled, dict) else torch.from_numpy(np.ascontiguousarray(scaled)))
         lengths = torch.from_numpy(d.lengths.astype(np.int64)) if d.lengths is not None else None
         return xs, y, lengths
 
@@ -230,7 +236,17 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
 
     # -- one step ---------------------------------------------------------------------------------------
-    def loss_of(self, out: torch.Tensor, y: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+    def outputs(self, out: Any) -> Any:
+        """The model's answer as the loss reads it: the first output, or (a loss per output) every
+        output by name."""
+        if self.heads:
+            return dict(zip(self.cfg["outputs"], out if isinstance(out, tuple) else (out,)))
+        return out[0] if isinstance(out, tuple) else out
+
+    def loss_of(self, out: Any, y: Any, lengths: torch.Tensor | None) -> torch.Tensor:
+        if self.heads:
+            self.terms = self.loss_fn.terms(out, y)  # each output's own loss, for the log
+            return self.loss_fn.total(self.terms)
         if self.task == "ctc":
             shape = next(iter(self.cfg["outputs"].values()))
             batch_first = shape[0] == next(iter(self.cfg["inputs"].values()))["shape"][0] and shape[0] != shape[1]
@@ -241,39 +257,55 @@ class Trainer:
             return self.loss_fn(log_probs.float(), y, in_len, lengths)
         return self.loss_fn(out, y)
 
-    def evaluate(self, tensors: tuple[list[torch.Tensor], torch.Tensor, torch.Tensor | None]) -> dict[str, Any]:
+    def evaluate(self, tensors: tuple[list[torch.Tensor], Any, torch.Tensor | None]) -> dict[str, Any]:
         xs, y, lengths = tensors
+        n = len(xs[0]) if xs else 0
         if self.dist.on:  # each rank scores its share; the pieces are gathered below
-            part = torch.arange(self.dist.rank, len(y), self.dist.world)
-            xs, y = [x[part] for x in xs], y[part]
+            part = torch.arange(self.dist.rank, n, self.dist.world)
+            xs, y = [x[part] for x in xs], _rows(y, part)
             lengths = lengths[part] if lengths is not None else None
+            n = len(part)
         self.model.eval()
         bs = self.cfg["train"]["batch_size"]
-        total, outs = 0.0, []
+        names = self.heads or ["_"]
+        total, terms = 0.0, dict.fromkeys(self.heads, 0.0)
+        outs: dict[str, list[torch.Tensor]] = {k: [] for k in names}
         with torch.no_grad():
-            for i in range(0, len(y), bs):
+            for i in range(0, n, bs):
                 xb = [x[i:i + bs].to(self.device) for x in xs]
-                yb = y[i:i + bs].to(self.device)
+                yb = _to(_rows(y, slice(i, i + bs)), self.device)
                 lb = lengths[i:i + bs].to(self.device) if lengths is not None else None
-                out = self.model(*xb)
-                out = out[0] if isinstance(out, tuple) else out
-                total += float(self.loss_of(out, yb, lb)) * len(yb)
-                outs.append(out.float().cpu())
-        o = torch.cat(outs).numpy() if outs else np.zeros((0,), dtype=np.float32)
-        t = y.numpy()
+                out = self.outputs(self.model(*xb))
+                rows = len(xb[0])
+                total += float(self.loss_of(out, yb, lb)) * rows
+                for k in self.heads:
+                    terms[k] += float(self.terms[k]) * rows
+                for k in names:
+                    outs[k].append((out[k] if self.heads else out).float().cpu())
+        o = {k: torch.cat(v).numpy() if v else np.zeros((0,), dtype=np.float32) for k, v in outs.items()}
+        t = {k: v.numpy() for k, v in y.items()} if self.heads else {"_": y.numpy()}
         if self.dist.on:
-            pieces = distributed.gather((total, len(y), o, t), self.dist)
+            pieces = distributed.gather((total, n, o, t, terms), self.dist)
             total = sum(p[0] for p in pieces)
             count = sum(p[1] for p in pieces)
-            o = np.concatenate([p[2] for p in pieces if p[1]])
-            t = np.concatenate([p[3] for p in pieces if p[1]])
+            o = {k: np.concatenate([p[2][k] for p in pieces if p[1]]) for k in names}
+            t = {k: np.concatenate([p[3][k] for p in pieces if p[1]]) for k in names}
+            terms = {k: sum(p[4][k] for p in pieces) for k in self.heads}
         else:
-            count = len(y)
+            count = n
         result: dict[str, Any] = {"loss": total / max(count, 1)}
-        if self.task in ("classification", "binary", "regression"):
-            if self.task == "regression":  # metrics in the targets' own units
-                o, t = self.pre.invert_outputs(o), self.pre.invert_outputs(t)
-            result.update(metrics_mod.compute(self.task, o, t, self.cfg["threshold"]))
+        for k in names:
+            task = self.cfg["heads"][k]["task"] if self.heads else self.task
+            prefix = f"{k}_" if self.heads else ""
+            if self.heads:
+                result[f"{k}_loss"] = terms[k] / max(count, 1)
+            if task in ("classification", "binary", "regression"):
+                ok, tk = o[k], t[k]
+                if task == "regression":  # metrics in the targets' own units
+                    ok = self.pre.invert_outputs(ok, k if self.heads else None)
+                    tk = self.pre.invert_outputs(tk, k if self.heads else None)
+                threshold = self.cfg["heads"][k]["threshold"] if self.heads else self.cfg["threshold"]
+                result.update({prefix + m: v for m, v in metrics_mod.compute(task, ok, tk, threshold).items()})
         return result
 
     # -- checkpoints ------------------------------------------------------------------------------------
@@ -333,30 +365,33 @@ class Trainer:
                 else done + 1
         labels = self.train_data.targets if tcfg["data"]["sampler"] == "balanced" else None
         xs, y, lengths = self.train_t
+        n_train = len(xs[0])
         bs, accumulate = self.batch_size, tcfg["accumulate"]
         stopped = None
         batch_events = getattr(self.log, "batches", False)
         for epoch in range(first, self.epochs + 1):
             t0 = time.perf_counter()
             self.model.train()
-            order = distributed.shard(batch_order(len(y), epoch, self.seed, self.cfg, labels), self.dist)
+            order = distributed.shard(batch_order(n_train, epoch, self.seed, self.cfg, labels), self.dist)
             running = torch.zeros((), device=self.device)  # summed on the device: no sync per batch
+            running_terms = {k: torch.zeros((), device=self.device) for k in self.heads}
             seen = 0
             n_batches = math.ceil(len(order) / bs)
             self.optimizer.zero_grad(set_to_none=True)
             for b in range(n_batches):
                 idx = order[b * bs:(b + 1) * bs]
                 xb = [x[idx].to(self.device, non_blocking=True) for x in xs]
-                yb = y[idx].to(self.device, non_blocking=True)
+                yb = _to(_rows(y, idx), self.device)
                 lb = lengths[idx].to(self.device) if lengths is not None else None
                 with torch.autocast(self.device.type, enabled=self.amp):
-                    out = self.net(*xb)
-                    out = out[0] if isinstance(out, tuple) else out
+                    out = self.outputs(self.net(*xb))
                     loss = self.loss_of(out, yb, lb)
                 # the last group of an epoch may be short: weigh each batch by its share of it
                 group = min(accumulate, n_batches - (b // accumulate) * accumulate)
                 self.scaler.scale(loss / group).backward()
                 running.add_(loss.detach().float(), alpha=len(idx))
+                for k in self.heads:
+                    running_terms[k].add_(self.terms[k].detach().float(), alpha=len(idx))
                 seen += len(idx)
                 if (b + 1) % accumulate == 0 or b + 1 == n_batches:
                     if tcfg["grad_clip"]:
@@ -373,17 +408,19 @@ class Trainer:
                               "batches": n_batches, "loss": float(loss.detach())})
                 if self.opts.max_steps is not None and self.step >= self.opts.max_steps:
                     break
+            sums = {"loss": float(running), **{f"{k}_loss": float(v) for k, v in running_terms.items()}}
             if self.dist.on:  # the training loss over every rank's samples
-                pieces = distributed.gather((float(running), seen), self.dist)
-                running, seen = sum(p[0] for p in pieces), sum(p[1] for p in pieces)
-            record: dict[str, Any] = {"epoch": epoch, "loss": float(running) / max(seen, 1)}
+                pieces = distributed.gather((sums, seen), self.dist)
+                sums = {k: sum(p[0][k] for p in pieces) for k in sums}
+                seen = sum(p[1] for p in pieces)
+            record: dict[str, Any] = {"epoch": epoch, **{k: v / max(seen, 1) for k, v in sums.items()}}
             if not math.isfinite(record["loss"]):
                 raise TrainError(f"the training loss became {record['loss']} in epoch {epoch}; lower the lr, "
                                  "set grad_clip, or check the targets against the loss")
             if has_val:
                 assert self.val_t is not None
                 record.update({f"val_{k}": v for k, v in self.evaluate(self.val_t).items()
-                               if k != "confusion_matrix"})
+                               if not k.endswith("confusion_matrix")})
             record["lr"] = self.optimizer.param_groups[0]["lr"]
             record["seconds"] = time.perf_counter() - t0
             if self.scheduler is not None and self.sched_interval == "epoch":
@@ -456,6 +493,16 @@ class Trainer:
         arrays = {k: torch.from_numpy(v) for k, v in self.pre.arrays().items()}
         save_tensors(run / "preprocess.safetensors", arrays or {"_empty": torch.zeros(0)})  # safetensors needs one
         write_json(run / "preprocess.json", {**self.pre.meta(), "classes": self.classes})
+
+
+def _rows(y: Any, idx: Any) -> Any:
+    """Rows ``idx`` of the targets: one tensor, or one per output."""
+    return {k: v[idx] for k, v in y.items()} if isinstance(y, dict) else y[idx]
+
+
+def _to(y: Any, device: torch.device) -> Any:
+    return {k: v.to(device, non_blocking=True) for k, v in y.items()} if isinstance(y, dict) else \
+        y.to(device, non_blocking=True)
 
 
 def fit(module: ModuleType, cfg: dict[str, Any], opts: Options) -> Result:

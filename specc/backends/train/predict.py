@@ -104,27 +104,39 @@ def predict(trained: Trained, raw: dict[str, np.ndarray], batch_size: int = 256)
     n = len(next(iter(raw.values())))
     shaped = shape_inputs(cfg, raw, n, "input")
     xs = [torch.from_numpy(np.ascontiguousarray(v)) for v in trained.pre.apply_inputs(shaped).values()]
-    outs = []
+    outs: list[list[torch.Tensor]] = []
     with torch.no_grad():
         for i in range(0, n, batch_size):
             out = trained.model(*[x[i:i + batch_size] for x in xs])
-            outs.append((out[0] if isinstance(out, tuple) else out).float())
-    out_t = torch.cat(outs)
+            outs.append([o.float() for o in (out if isinstance(out, tuple) else (out,))])
+    if cfg.get("heads"):  # a loss per output: each output answers in its own task's terms
+        from .config import head
+
+        names = list(cfg["outputs"])
+        return {"task": "multi", "outputs": {
+            name: answer(head(cfg, name), trained, torch.cat([o[names.index(name)] for o in outs]), name)
+            for name in cfg["heads"]}}
+    return answer(cfg, trained, torch.cat([o[0] for o in outs]))
+
+
+def answer(cfg: dict[str, Any], trained: Trained, out_t: torch.Tensor, output: str | None = None) -> dict[str, Any]:
+    """One output's answer: labels and probabilities for a classifier, original units for a regression."""
     task = cfg["task"]
     result: dict[str, Any] = {"task": task}
     if task == "classification":
         probs = torch.softmax(out_t, 1) if cfg["loss"]["type"] != "NLLLoss" else out_t.exp()
         labels = probs.argmax(1).numpy()
         result["label"] = labels.tolist()
-        if trained.classes:
-            result["class"] = np.asarray(trained.classes, dtype=object)[labels].tolist()
+        names = trained.classes.get(output) if isinstance(trained.classes, dict) else trained.classes
+        if names:
+            result["class"] = np.asarray(names, dtype=object)[labels].tolist()
         result["probabilities"] = probs.numpy().tolist()
     elif task == "binary":
         probs = torch.sigmoid(out_t) if cfg["loss"]["type"] == "BCEWithLogitsLoss" else out_t
         result["label"] = (probs > 0.5).long().numpy().tolist()
         result["probabilities"] = probs.numpy().tolist()
     else:
-        result["prediction"] = trained.pre.invert_outputs(out_t.numpy()).tolist()
+        result["prediction"] = trained.pre.invert_outputs(out_t.numpy(), output).tolist()
     return result
 
 
@@ -142,7 +154,7 @@ def _batched(x: np.ndarray, shape: list[Any]) -> np.ndarray:
 class WithPreprocessing(nn.Module):
     """The model with its fitted scaling around it: raw inputs in, original units out."""
 
-    def __init__(self, model: nn.Module, pre: Preprocessing, names: list[str]):
+    def __init__(self, model: nn.Module, pre: Preprocessing, names: list[str], outputs: list[str] | None = None):
         super().__init__()
         self.model = model
         self.names = names
@@ -150,27 +162,34 @@ class WithPreprocessing(nn.Module):
             s = pre.inputs.get(n)
             self.register_buffer(f"in_shift_{i}", torch.from_numpy(s.shift) if s else torch.zeros(0))
             self.register_buffer(f"in_scale_{i}", torch.from_numpy(s.scale) if s else torch.zeros(0))
-        t = pre.target
-        self.register_buffer("out_shift", torch.from_numpy(t.shift) if t else torch.zeros(0))
-        self.register_buffer("out_scale", torch.from_numpy(t.scale) if t else torch.zeros(0))
+        # the targets' scaling of each output, in the order the model returns them (one target: the first)
+        scalers = ([pre.scaler(o) for o in outputs] if pre.outputs is not None else [pre.target])
+        for i, t in enumerate(scalers):
+            self.register_buffer(f"out_shift_{i}", torch.from_numpy(t.shift) if t else torch.zeros(0))
+            self.register_buffer(f"out_scale_{i}", torch.from_numpy(t.scale) if t else torch.zeros(0))
         self.scaled = [bool(pre.inputs.get(n)) for n in names]
-        self.unscale = t is not None
+        self.unscale = [t is not None for t in scalers]
 
     def forward(self, *xs: torch.Tensor) -> Any:
         ins = [(x - getattr(self, f"in_shift_{i}")) / getattr(self, f"in_scale_{i}") if self.scaled[i] else x
                for i, x in enumerate(xs)]
         out = self.model(*ins)
-        if self.unscale:
-            return out * self.out_scale + self.out_shift
-        return out
+        several = isinstance(out, tuple)
+        outs = list(out) if several else [out]
+        for i, on in enumerate(self.unscale):
+            if on:
+                outs[i] = outs[i] * getattr(self, f"out_scale_{i}") + getattr(self, f"out_shift_{i}")
+        return tuple(outs) if several else outs[0]
 
 
-def with_preprocessing(module: nn.Module, weights: Path, input_names: list[str]) -> nn.Module:
+def with_preprocessing(module: nn.Module, weights: Path, input_names: list[str],
+                       output_names: list[str] | None = None) -> nn.Module:
     """Wrap ``module`` in its run's scaling when ``weights`` come from a run folder."""
     run = run_of(weights)
     if run is None:
         return module
     pre, _ = load_preprocessing(run)
-    if not pre.inputs and pre.target is None:
+    if not pre.inputs and pre.target is None and not any((pre.outputs or {}).values()):
         return module
-    return WithPreprocessing(module, pre, input_names)
+    outputs = output_names or list(read_json(run / "config.json").get("outputs", {}))
+    return WithPreprocessing(module, pre, input_names, outputs)
