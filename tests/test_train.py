@@ -237,7 +237,7 @@ def test_bce_and_kl_targets_out_of_range(tmp_path: Path, capsys: pytest.CaptureF
     np.savez(tmp_path / "b.npz", x=x, y=x[:, 0] * 10)
     _fails(capsys, mlp(tmp_path, "b.npz", 3, 1, loss="BCEWithLogitsLoss"), "T006", 8, "[0, 1]")
     np.savez(tmp_path / "k.npz", x=x, y=np.abs(x))
-    _fails(capsys, mlp(tmp_path, "k.npz", 3, 3, loss="KLDivLoss"), "T006", 8, "probability")
+    _fails(capsys, mlp(tmp_path, "k.npz", 3, 3, loss="KLDivLoss, from_logits: true"), "T006", 8, "probability")
 
 
 def test_a_data_set_that_does_not_fit_the_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,15 +3,19 @@ with a spec is reported by `specc check`, at its line (no torch, no data needed)
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import Diagnostic
 
 if TYPE_CHECKING:
     from ..pipeline import Spec
+    from ..shapes.tensor import TensorType
 
+# Which loss trains what: the one list that check, `specc train` and its metrics read.
 CLASSIFICATION = {"CrossEntropyLoss", "NLLLoss", "FocalLoss"}
 BINARY = {"BCELoss", "BCEWithLogitsLoss"}
+DISTRIBUTION = {"KLDivLoss"}
+SEQUENCE = {"CTCLoss"}
 # the metrics each kind of loss gives (docs/spec.md, "Metrics")
 METRICS_OF = {
     "classification": {"val_loss", "val_accuracy", "val_precision", "val_recall", "val_f1", "val_token_accuracy"},
@@ -19,6 +23,25 @@ METRICS_OF = {
     "regression": {"val_loss", "val_mae", "val_rmse", "val_r2"},
 }
 REGRESSION = {"MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss"}
+
+
+def task_of(loss: Any, out: TensorType | None) -> str:
+    """classification, binary (also multi-label), distribution, ctc or regression.
+
+    FocalLoss is binary when its mode says so or its class dim has width 1 (one logit per
+    element), as the emitted loss decides; a loss that reads a class dim is classification."""
+    from ..lint.training import classification
+
+    name = loss.type
+    if name in CLASSIFICATION:
+        return "classification" if out is None or classification(loss, out) else "binary"
+    if name in BINARY:
+        return "binary"
+    if name in DISTRIBUTION:
+        return "distribution"
+    if name in SEQUENCE:
+        return "ctc"
+    return "regression"
 
 
 def training_diagnostics(spec: Spec) -> list[Diagnostic]:
@@ -38,8 +61,9 @@ def training_diagnostics(spec: Spec) -> list[Diagnostic]:
     if train is None:
         return out
     loss = doc.loss.type
-    task = ("classification" if loss in CLASSIFICATION else "binary" if loss in BINARY
-            else "regression" if loss in REGRESSION else None)
+    out_t = graph.value(graph.outputs[0][1]) if graph.outputs else None
+    kind = task_of(doc.loss, out_t)
+    task = kind if kind in METRICS_OF else None
     tr = raw.get("train") if isinstance(raw, dict) else None
     stopper = train.early_stopping
     if stopper and task is not None and stopper.monitor not in METRICS_OF[task]:

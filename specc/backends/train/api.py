@@ -14,7 +14,8 @@ import torch
 
 from . import data as data_mod
 from . import metrics as metrics_mod
-from .config import train_config
+from .config import classes_at, train_config
+from .data import DataError
 from .loop import Log, Options, Result, Trainer, TrainError, fit, plain_log, split
 
 
@@ -41,6 +42,10 @@ def run_training(req: TrainRequest) -> Result:
         missing = "loss" if cfg["loss"] is None else "optimizer"
         raise TrainError(f"{spec.path} has no {missing} section; add one to train it "
                          "(e.g. loss: {type: CrossEntropyLoss} and optimizer: {type: Adam, lr: 0.001})")
+    from ..finetune import torch_support_problems
+
+    for problem in torch_support_problems(spec):  # e.g. Adafactor on a torch that has none: before any epoch
+        raise DataError(problem.code, problem.message, problem.hint or "", "optimizer")
     opts = req.options
     opts.base = base = spec_base(spec)
     if opts.run is not None and not opts.resume:
@@ -102,7 +107,7 @@ def evaluate_trained(trained: Any, source: str | None, base: Path | None = None)
     y = d.targets
     if task == "regression":
         out = trained.pre.invert_outputs(out)
-    result = {"samples": len(d), **metrics_mod.compute(task, out, y, cfg["threshold"])}
+    result = {"samples": len(d), **metrics_mod.compute(task, out, y, cfg["threshold"], classes_at(cfg))}
     return result
 
 

@@ -106,8 +106,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 alone reports
         return EXIT_OK
-    if args.format == "json":
-        _out(dumps_json({"ok": True, "run": str(run), **result.report}))
+    if args.format == "json":  # JSON lines: the epochs' records, then the report on one line of its own
+        _json_log({"event": "report", "ok": True, "run": str(run), **result.report})
     else:
         _out((run / "report.txt").read_text(encoding="utf-8").rstrip())
         _out(f"run folder: {run}")

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from .config import classes_at
+
 BUNDLED = ("digits", "iris", "wine", "breast_cancer", "diabetes")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -107,7 +109,8 @@ def _synthetic(cfg: dict[str, Any], n: int, rng: np.random.Generator) -> Data:
     out = fixed(next(iter(cfg["outputs"].values())), cfg["sizes"])
     task = cfg["task"]
     if task == "classification":
-        y = rng.integers(0, out[0], size=(n, *out[1:]))
+        at = classes_at(cfg) - 1  # per sample: the class dim without the batch
+        y = rng.integers(0, out[at], size=(n, *out[:at], *out[at + 1:]))
     elif task == "binary":
         y = rng.integers(0, 2, size=(n, *out)).astype(np.float32)
     elif task == "distribution":
@@ -232,7 +235,9 @@ def shape_inputs(cfg: dict[str, Any], inputs: dict[str, np.ndarray], n: int, whe
         if len(x) != n:
             raise DataError("T003", f"input {name!r} has {len(x)} samples but there are {n} targets",
                             "give every input and the targets the same number of rows", where)
-        declared = concrete(spec["shape"], cfg["sizes"])
+        # a symbol's size is the data's (export.sizes only picks the size of a dummy example): a tagger
+        # trained on 12 tokens predicts on 4
+        declared = [d if isinstance(d, int) else None for d in spec["shape"][1:]]
         is_float = spec["dtype"].startswith(("float", "bfloat"))
         if not is_float:
             if x.dtype.kind == "f" and not np.all(np.isfinite(x) & (x == np.round(x))):
@@ -278,7 +283,8 @@ def _targets(cfg: dict[str, Any], y: np.ndarray, where: str) -> np.ndarray:
         if y.dtype.kind == "f" and not np.all(y == np.round(y)):
             raise DataError("T006", "the loss wants class indices, but the targets hold fractional values",
                             "use integer class labels, or a regression loss such as MSELoss", "loss")
-        want = out[1:]
+        at = classes_at(cfg) - 1
+        want = [*out[:at], *out[at + 1:]]  # one class index per position of the output
         y = y.astype(np.int64)
         if y.ndim == 2 and y.shape[1] == 1 and not want:
             y = y[:, 0]

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .config import classes_at
 from .preprocess import Preprocessing
 from .run import load_tensors, read_json
 
@@ -113,14 +114,16 @@ def predict(trained: Trained, raw: dict[str, np.ndarray], batch_size: int = 256)
     task = cfg["task"]
     result: dict[str, Any] = {"task": task}
     if task == "classification":
-        probs = torch.softmax(out_t, 1) if cfg["loss"]["type"] != "NLLLoss" else out_t.exp()
-        labels = probs.argmax(1).numpy()
+        at = classes_at(cfg)
+        probs = torch.softmax(out_t, at) if cfg["loss"]["type"] != "NLLLoss" else out_t.exp()
+        labels = probs.argmax(at).numpy()
         result["label"] = labels.tolist()
         if trained.classes:
             result["class"] = np.asarray(trained.classes, dtype=object)[labels].tolist()
         result["probabilities"] = probs.numpy().tolist()
     elif task == "binary":
-        probs = torch.sigmoid(out_t) if cfg["loss"]["type"] == "BCEWithLogitsLoss" else out_t
+        # only BCELoss reads probabilities; BCEWithLogitsLoss and a binary FocalLoss read logits
+        probs = out_t if cfg["loss"]["type"] == "BCELoss" else torch.sigmoid(out_t)
         result["label"] = (probs > 0.5).long().numpy().tolist()
         result["probabilities"] = probs.numpy().tolist()
     else:
