@@ -213,3 +213,35 @@ def test_reduce_on_plateau_with_mode_max_watches_accuracy(tmp_path: Path) -> Non
     record = {"loss": 0.5, "val_loss": 0.4, "val_accuracy": 0.9}
     assert plateau_metric(record, "max") == 0.9 and plateau_metric(record, "min") == 0.4
     assert plateau_metric({"loss": 0.5}, "min") == 0.5
+
+
+def test_the_loop_keeps_frozen_norm_statistics_of_a_pretrained_start(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    spec = write(tmp_path, """\
+        specc: 1
+        name: Net
+        inputs: {image: [B, 1, 8, 8]}
+        layers:
+          - {type: Conv2d, out_channels: 4, kernel_size: 3, padding: 1, bias: false, name: conv, trainable: false}
+          - {type: BatchNorm2d, name: bn, trainable: false}
+          - {type: ReLU}
+          - {type: Conv2d, out_channels: 4, kernel_size: 3, padding: 1}
+          - {type: BatchNorm2d, name: live}
+          - {type: GlobalAvgPool}
+          - {type: Linear, out_features: 10, name: head}
+        loss: {type: CrossEntropyLoss}
+        optimizer: {type: Adam, lr: 0.01}
+        train: {epochs: 2, batch_size: 64, data: {source: digits, val_split: 0.2}}
+        """)
+    pretrained = {k: v.clone() for k, v in specc.build(spec).state_dict().items()}
+    pretrained["bn.running_mean"].uniform_(1, 2)  # what only a pretrained checkpoint has
+    pretrained["bn.running_var"].uniform_(2, 3)
+    save_file(pretrained, str(tmp_path / "pre.safetensors"))
+    result = specc.train(spec, tmp_path / "run", init_from=tmp_path / "pre.safetensors")
+    after = load_tensors(tmp_path / "run" / "model.safetensors")
+    for key in ("conv.weight", "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var", "bn.num_batches_tracked"):
+        assert torch.equal(after[key], pretrained[key]), key  # frozen, statistics included
+    for key in ("live.running_mean", "head.weight"):
+        assert not torch.equal(after[key], pretrained[key]), key
+    assert result.report["init_from"]["missing"] == [] and result.report["init_from"]["loaded"] == len(pretrained)
