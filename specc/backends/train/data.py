@@ -226,6 +226,13 @@ def _shaped(cfg: dict[str, Any], inputs: dict[str, np.ndarray], y: np.ndarray, w
     return Data(shape_inputs(cfg, inputs, len(y), where), _targets(cfg, np.asarray(y), where))
 
 
+def _kind(x: np.ndarray) -> str:
+    """What a non-numeric array holds, in words: text such as 'a', or its dtype."""
+    if x.dtype.kind in "USO" and x.size:
+        return f"text such as {str(x.flat[0])[:20]!r}"
+    return f"{x.dtype} values"
+
+
 def shape_inputs(cfg: dict[str, Any], inputs: dict[str, np.ndarray], n: int, where: str = "source"
                  ) -> dict[str, np.ndarray]:
     """Each input array checked against its declaration and given its declared shape and dtype."""
@@ -246,7 +253,7 @@ def shape_inputs(cfg: dict[str, Any], inputs: dict[str, np.ndarray], n: int, whe
                                 "feed integer ids, or declare the input float32 and drop the Embedding",
                                 f"inputs.{name}")
             if x.dtype.kind not in "iub" and x.dtype.kind != "f":
-                raise DataError("T004", f"input {name!r} holds {x.dtype} values, not numbers", "feed numeric arrays",
+                raise DataError("T004", f"input {name!r} holds {_kind(x)}, not numbers", "feed numeric arrays",
                                 f"inputs.{name}")
             high = cfg["vocab"].get(name)
             if x.size and (x.min() < 0 or (high is not None and x.max() >= high)):
@@ -256,7 +263,7 @@ def shape_inputs(cfg: dict[str, Any], inputs: dict[str, np.ndarray], n: int, whe
             x = x.astype(spec["dtype"])
         else:
             if x.dtype.kind not in "iufb":
-                raise DataError("T004", f"input {name!r} holds {x.dtype} values, not numbers", "feed numeric arrays",
+                raise DataError("T004", f"input {name!r} holds {_kind(x)}, not numbers", "feed numeric arrays",
                                 f"inputs.{name}")
             x = x.astype(np.float32)
         per = x.shape[1:]

@@ -9,7 +9,9 @@ that checkpoint on CPU ends bit-identical to one never interrupted.
 from __future__ import annotations
 
 import math
+import os
 import random
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -156,6 +158,18 @@ def init_from(model: nn.Module, path: Path) -> dict[str, Any]:
                            for k, have, want in found.mismatched],
             "adapters_only": bool(found.missing) and found.missing_adapters_only,
             "text": found.describe()}
+
+
+def signal_hook() -> tuple[int, int, int] | None:
+    """(signal, epoch, batch) from SPECC_TRAIN_SIGNAL_AT=KILL@2:5 (or INT@…): the loop sends itself
+    that signal after that batch. Tests use it to interrupt a run at a known point with a real
+    SIGKILL or Ctrl-C, instead of racing a timer against the epochs."""
+    text = os.environ.get("SPECC_TRAIN_SIGNAL_AT")
+    if not text:
+        return None
+    name, _, at = text.partition("@")
+    epoch, _, batch = at.partition(":")
+    return int(getattr(signal, f"SIG{name.upper()}")), int(epoch), int(batch)
 
 
 def plateau_metric(record: dict[str, Any], mode: str) -> float:
@@ -359,6 +373,7 @@ class Trainer:
         bs, accumulate = self.batch_size, tcfg["accumulate"]
         stopped = None
         batch_events = getattr(self.log, "batches", False)
+        hook = signal_hook()
         for epoch in range(first, self.epochs + 1):
             t0 = time.perf_counter()
             self.model.train()
@@ -394,6 +409,8 @@ class Trainer:
                 if batch_events and (b % 10 == 9 or b + 1 == n_batches):  # a progress bar's ticks
                     self.log({"event": "batch", "epoch": epoch, "epochs": self.epochs, "batch": b + 1,
                               "batches": n_batches, "loss": float(loss.detach())})
+                if hook is not None and (epoch, b + 1) == hook[1:]:
+                    os.kill(os.getpid(), hook[0])
                 if self.opts.max_steps is not None and self.step >= self.opts.max_steps:
                     break
             if self.dist.on:  # the training loss over every rank's samples

@@ -53,10 +53,19 @@ def load_preprocessing(run: Path) -> tuple[Preprocessing, list[str] | None]:
 
 
 def load_run(run: Path, module: Any) -> Trained:
+    from ..errors import WeightsError
+
     cfg = read_json(run / "config.json")
-    model = getattr(module, cfg["model"])()
+    model_class = getattr(module, cfg["model"], None)
+    if model_class is None:
+        raise WeightsError(f"{run} is a run of the model {cfg['model']}, which this spec does not define")
+    model = model_class()
     weights = resolve_weights(run)
-    model.load_state_dict(load_tensors(weights))
+    try:
+        model.load_state_dict(load_tensors(weights))
+    except RuntimeError as exc:  # another spec's run: keys or shapes differ
+        first = next((ln.strip() for ln in str(exc).splitlines()[1:] if ln.strip()), str(exc))
+        raise WeightsError(f"{weights} does not fit this spec's model ({first})") from None
     model.eval()
     pre, classes = load_preprocessing(run)
     return Trained(cfg, model, pre, classes, weights)
@@ -75,14 +84,12 @@ def parse_input(text: str, names: list[str]) -> dict[str, np.ndarray]:
                 raise ValueError(f"{path.name} has no array {missing[0]!r} (it holds {', '.join(arrays.files)})")
             return {n: arrays[n] for n in names}
         if path.suffix.lower() == ".npy":
-            arrays_one = np.load(path, allow_pickle=False)
-        else:
-            rows = [r for r in path.read_text(encoding="utf-8").splitlines() if r.strip()]
             try:
-                float(rows[0].split(",")[0])
-            except ValueError:
-                rows = rows[1:]  # a header row
-            arrays_one = np.array([[float(v) for v in r.split(",")] for r in rows])
+                arrays_one = np.load(path, allow_pickle=False)
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"cannot read {path.name} as a NumPy array ({exc})") from None
+        else:
+            arrays_one = _csv_rows(path)
         if len(names) != 1:
             raise ValueError(f"the model has {len(names)} inputs; give them in one .npz with those names")
         return {names[0]: arrays_one}
@@ -97,13 +104,37 @@ def parse_input(text: str, names: list[str]) -> dict[str, np.ndarray]:
     return {names[0]: np.asarray(value)}
 
 
+def _csv_rows(path: Path) -> np.ndarray:
+    """The numbers of a CSV file, one sample a row; a first row that is not numbers is a header."""
+    rows = [r for r in path.read_text(encoding="utf-8", errors="replace").splitlines() if r.strip()]
+    try:
+        float(rows[0].split(",")[0]) if rows else None
+    except ValueError:
+        rows = rows[1:]  # a header row
+    if not rows:
+        raise ValueError(f"{path.name} holds no rows of numbers")
+    values = []
+    for i, row in enumerate(rows, start=1):
+        try:
+            values.append([float(v) for v in row.split(",")])
+        except ValueError:
+            raise ValueError(f"{path.name}: data row {i} is not all numbers: {row[:60]!r}") from None
+    if len({len(v) for v in values}) > 1:
+        raise ValueError(f"{path.name}: the rows have different numbers of values")
+    return np.array(values)
+
+
 def predict(trained: Trained, raw: dict[str, np.ndarray], batch_size: int = 256) -> dict[str, Any]:
-    from .data import shape_inputs  # the same shape and dtype rules as training data
+    from .data import DataError, shape_inputs  # the same shape and dtype rules as training data
 
     cfg = trained.cfg
     raw = {name: _batched(x, cfg["inputs"][name]["shape"]) for name, x in raw.items()}
     n = len(next(iter(raw.values())))
     shaped = shape_inputs(cfg, raw, n, "input")
+    for name, x in shaped.items():  # a NaN would come back as a confident-looking label
+        if x.dtype.kind == "f" and not np.isfinite(x).all():
+            raise DataError("T004", f"input {name!r} holds NaN or infinite values",
+                            "give finite numbers (impute missing values first)", "input")
     xs = [torch.from_numpy(np.ascontiguousarray(v)) for v in trained.pre.apply_inputs(shaped).values()]
     outs = []
     with torch.no_grad():
