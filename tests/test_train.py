@@ -4,6 +4,7 @@ training split and travels with the run (predict and the exported ONNX take raw 
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import textwrap
@@ -127,8 +128,11 @@ def test_digits_cnn_reaches_97_percent_with_a_smooth_val_loss(tmp_path: Path) ->
     assert result.report["final"]["val_accuracy"] >= 0.97
     val = [r["val_loss"] for r in result.history]
     assert max(val) < 3 and all(math.isfinite(v) for v in val)
-    late = val[len(val) // 2:]
-    assert max(late) < 2 * min(late)  # no jumps between 21 and 142 as with unscaled constant pixels
+    # no jumps (between 21 and 142 with unscaled constant pixels): each epoch within 1.5x of the one
+    # before, and the last third settled
+    assert all(b < 1.5 * a for a, b in itertools.pairwise(val)), val
+    late = val[2 * len(val) // 3:]
+    assert max(late) < 1.5 * min(late), val
 
 
 def test_bilstm_tagger_on_a_generated_task(tmp_path: Path) -> None:
