@@ -4,6 +4,7 @@ training split and travels with the run (predict and the exported ONNX take raw 
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import textwrap
@@ -94,25 +95,44 @@ def test_y_equals_2x_plus_1_in_raw_units_from_predict_and_onnx(tmp_path: Path,
     assert report["preprocess"] == {"input x": "standardize", "targets": "standardize"}
 
 
-@pytest.mark.parametrize(("source", "n_in", "n_out"), [("iris", 4, 3), ("breast_cancer", 30, 2)])
-def test_iris_and_breast_cancer_reach_95_percent(tmp_path: Path, source: str, n_in: int, n_out: int) -> None:
-    result = specc.train(mlp(tmp_path, source, n_in, n_out, epochs=40), tmp_path / "run")
-    assert result.report["final"]["val_accuracy"] >= 0.95
+@pytest.fixture(scope="module")
+def iris_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One trained iris run folder, shared by the tests that read a run (train once, not per test)."""
+    folder = tmp_path_factory.mktemp("iris")
+    assert cli(["train", str(mlp(folder, "iris", 4, 3, epochs=40)), "--run", str(folder / "run")]) == 0
+    return folder / "run"
+
+
+@pytest.mark.parametrize(("source", "n_in", "n_out", "epochs"), [("iris", 4, 3, 40), ("breast_cancer", 30, 2, 15)])
+def test_iris_and_breast_cancer_reach_95_percent(tmp_path: Path, request: pytest.FixtureRequest, source: str,
+                                                 n_in: int, n_out: int, epochs: int) -> None:
+    if source == "iris":
+        run = request.getfixturevalue("iris_run")
+    else:
+        run = tmp_path / "run"
+        specc.train(mlp(tmp_path, source, n_in, n_out, epochs=epochs), run)
+    report = json.loads((run / "report.json").read_text())
+    assert report["final"]["val_accuracy"] >= 0.95
     # the report states what preprocessing did: tabular float inputs standardised, labels untouched
-    assert result.report["preprocess"] == {"input x": "standardize", "targets": "none"}
-    history = (tmp_path / "run" / "history.csv").read_text().splitlines()
-    assert history[0].startswith("epoch,loss,val_loss,val_accuracy") and len(history) == 41
-    assert (tmp_path / "run" / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert report["preprocess"] == {"input x": "standardize", "targets": "none"}
+    history = (run / "history.csv").read_text().splitlines()
+    assert history[0].startswith("epoch,loss,val_loss,val_accuracy") and len(history) == epochs + 1
+    assert (run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.slow
 def test_digits_cnn_reaches_97_percent_with_a_smooth_val_loss(tmp_path: Path) -> None:
-    result = specc.train(ROOT / "specs" / "digits_cnn.yaml", tmp_path / "run")
+    # 12 of the spec's 30 epochs (the cosine schedule shortened to match) reach about 98.6 %
+    result = specc.train(ROOT / "specs" / "digits_cnn.yaml", tmp_path / "run",
+                         overrides=["train.epochs=12", "scheduler.T_max=12"])
     assert result.report["final"]["val_accuracy"] >= 0.97
     val = [r["val_loss"] for r in result.history]
     assert max(val) < 3 and all(math.isfinite(v) for v in val)
-    late = val[len(val) // 2:]
-    assert max(late) < 2 * min(late)  # no jumps between 21 and 142 as with unscaled constant pixels
+    # no jumps (between 21 and 142 with unscaled constant pixels): each epoch within 1.5x of the one
+    # before, and the last third settled
+    assert all(b < 1.5 * a for a, b in itertools.pairwise(val)), val
+    late = val[2 * len(val) // 3:]
+    assert max(late) < 1.5 * min(late), val
 
 
 def test_bilstm_tagger_on_a_generated_task(tmp_path: Path) -> None:
@@ -237,7 +257,7 @@ def test_bce_and_kl_targets_out_of_range(tmp_path: Path, capsys: pytest.CaptureF
     np.savez(tmp_path / "b.npz", x=x, y=x[:, 0] * 10)
     _fails(capsys, mlp(tmp_path, "b.npz", 3, 1, loss="BCEWithLogitsLoss"), "T006", 8, "[0, 1]")
     np.savez(tmp_path / "k.npz", x=x, y=np.abs(x))
-    _fails(capsys, mlp(tmp_path, "k.npz", 3, 3, loss="KLDivLoss"), "T006", 8, "probability")
+    _fails(capsys, mlp(tmp_path, "k.npz", 3, 3, loss="KLDivLoss, from_logits: true"), "T006", 8, "probability")
 
 
 def test_a_data_set_that_does_not_fit_the_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -345,11 +365,8 @@ def test_init_from_reports_missing_and_unexpected_keys(tmp_path: Path) -> None:
     assert sorted(init["missing"]) == sorted(model_keys - {first})
 
 
-def test_evaluate_prints_the_task_metrics(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    spec = mlp(tmp_path, "iris", 4, 3, epochs=20)
-    run = tmp_path / "run"
-    assert run_cli(capsys, "train", str(spec), "--run", str(run), "--format", "json")[0] == 0
-    code, out, _ = run_cli(capsys, "evaluate", str(run), "--format", "json")
+def test_evaluate_prints_the_task_metrics(iris_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "evaluate", str(iris_run), "--format", "json")
     metrics = json.loads(out)
     assert code == 0 and metrics["samples"] == 37
     assert {"accuracy", "precision", "recall", "f1", "confusion_matrix"} <= set(metrics)
@@ -445,9 +462,9 @@ def test_ctc_compiles_with_train_and_the_script_trains(tmp_path: Path, capsys: p
     assert "def main" in (tmp_path / "ctc.py").read_text()
 
 
-def test_predict_reads_npy_and_csv_and_names_the_classes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    run = tmp_path / "run"
-    assert run_cli(capsys, "train", str(mlp(tmp_path, "iris", 4, 3, epochs=20)), "--run", str(run))[0] == 0
+def test_predict_reads_npy_and_csv_and_names_the_classes(tmp_path: Path, iris_run: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    run = iris_run
     rows = np.array([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]])
     np.save(tmp_path / "x.npy", rows)
     (tmp_path / "x.csv").write_text("a,b,c,d\n" + "\n".join(",".join(map(str, r)) for r in rows) + "\n")
@@ -521,3 +538,37 @@ def test_two_inputs_from_one_npz(tmp_path: Path) -> None:
     result = specc.train(spec, None)
     assert result.report["preprocess"] == {"input num": "standardize", "input tok": "none", "targets": "none"}
     assert result.report["final"]["val_accuracy"] > 0.9
+
+
+@pytest.mark.parametrize(("given", "says"), [
+    ("[[NaN, 1, 2, 3]]", "NaN or infinite"), ("[[1e400, 1, 2, 3]]", "NaN or infinite"),
+    ('[["a", "b", "c", "d"]]', "text such as 'a'"), ("[]", "takes samples of shape [4]"),
+    ("", "neither a file nor a literal"), ("empty.csv", "holds no rows of numbers"),
+    ("ragged.csv", "different numbers of values"), ("words.csv", "data row 1 is not all numbers"),
+    ("nothere.npy", "no such file")])
+def test_predict_refuses_odd_input_with_a_usage_error(tmp_path: Path, iris_run: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str], given: str, says: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty.csv").write_text("a,b,c,d\n")
+    (tmp_path / "ragged.csv").write_text("1,2,3,4\n1,2,3\n")
+    (tmp_path / "words.csv").write_text("1,2,3,four\n")
+    code, out, err = run_cli(capsys, "predict", str(iris_run), "--input", given, "--format", "json")
+    assert code == 2 and says in err and out == "", err  # nothing on stdout: no half answer, no NaN label
+
+
+def test_predict_with_a_spec_whose_run_is_of_another_spec(tmp_path: Path, iris_run: Path,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(iris_run, tmp_path / "runs" / "wider")
+    shutil.copytree(iris_run, tmp_path / "runs" / "renamed")
+    wider = mlp(tmp_path, "iris", 4, 3, hidden=16, name="wider.yaml")
+    renamed = write(tmp_path, mlp(tmp_path, "iris", 4, 3).read_text().replace("name: Net", "name: Other"),
+                    "renamed.yaml")
+    for spec, says in ((wider, "does not fit this spec's model"), (renamed, "which this spec does not define")):
+        code, _, err = run_cli(capsys, "predict", str(spec), "--input", "[[5.1, 3.5, 1.4, 0.2]]")
+        assert code == 2 and says in err and "internal error" not in err, err
+    code, _, err = run_cli(capsys, "evaluate", str(iris_run), "--data", "nothere.npz")
+    assert code == 2 and "--data nothere.npz" in err

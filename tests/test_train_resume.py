@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -28,40 +27,53 @@ SPEC = """\
       - {type: Linear, out_features: 10}
     loss: {type: CrossEntropyLoss}
     optimizer: {type: AdamW, lr: 0.003}
-    scheduler: {type: StepLR, step_size: 2, gamma: 0.5}
-    train: {epochs: 3, batch_size: 16, data: {source: digits, val_split: 0.2}}
+    scheduler: {type: StepLR, step_size: 1, gamma: 0.5}
+    train: {epochs: 2, batch_size: 32, data: {source: digits, val_split: 0.2}}
     """
 
 
-def train(*args: str, cwd: Path) -> subprocess.Popen[str]:
+def train(*args: str, cwd: Path, signal_at: str | None = None) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    if signal_at:  # the loop sends itself this signal after that batch (a real SIGKILL / Ctrl-C, no timing race)
+        env["SPECC_TRAIN_SIGNAL_AT"] = signal_at
     return subprocess.Popen([sys.executable, "-m", "specc", "train", *args], cwd=cwd, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path: Path) -> None:
+def test_sigkill_or_ctrl_c_mid_epoch_then_resume_is_bit_identical(tmp_path: Path) -> None:
     (tmp_path / "mlp.yaml").write_text(textwrap.dedent(SPEC))
     whole = train("mlp.yaml", "--run", "whole", cwd=tmp_path)
-    killed = train("mlp.yaml", "--run", "killed", cwd=tmp_path)
-    link = tmp_path / "killed" / "last"
-    deadline = time.monotonic() + 240
-    while not (link.is_symlink() and os.readlink(link).endswith("e0001")):
-        assert killed.poll() is None, killed.communicate()
-        assert time.monotonic() < deadline, "the run never finished epoch 1"
-        time.sleep(0.01)
-    time.sleep(0.02)  # into epoch 2 (an epoch is 90 steps)
-    killed.send_signal(signal.SIGKILL)
-    killed.wait()
-    done = (tmp_path / "killed" / "history.csv").read_text().count("\n") - 1
-    assert done < 3, "killed too late: the run had finished"
+    killed = train("mlp.yaml", "--run", "killed", cwd=tmp_path, signal_at="KILL@2:20")  # epoch 2 of 2, batch 20 of 45
+    interrupted = train("mlp.yaml", "--run", "interrupted", cwd=tmp_path, signal_at="INT@2:20")
+    killed.communicate(timeout=240)
+    assert killed.returncode == -signal.SIGKILL
+    _, err = interrupted.communicate(timeout=240)
+    assert interrupted.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
+    for run in ("killed", "interrupted"):
+        assert os.readlink(tmp_path / run / "last").endswith("e0001")  # epoch 1's checkpoint, no later one
+        assert (tmp_path / run / "history.csv").read_text().count("\n") == 2  # the header and epoch 1
+    assert not list((tmp_path / "interrupted").rglob("*.tmp"))  # Ctrl-C leaves no temp files
     _, err = whole.communicate(timeout=240)
     assert whole.returncode == 0, err
-    resumed = train("--resume", "killed", cwd=tmp_path)
-    _, err = resumed.communicate(timeout=240)
-    assert resumed.returncode == 0, err
     a = safetensors_torch.load_file(str(tmp_path / "whole" / "model.safetensors"))
-    b = safetensors_torch.load_file(str(tmp_path / "killed" / "model.safetensors"))
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    history = [line.split(",")[:3] for line in (tmp_path / "killed" / "history.csv").read_text().splitlines()]
-    assert history == [line.split(",")[:3] for line in (tmp_path / "whole" / "history.csv").read_text().splitlines()]
-    assert not list((tmp_path / "killed").rglob("*.tmp"))  # the killed write was swept on resume
+    expected = [line.split(",")[:3] for line in (tmp_path / "whole" / "history.csv").read_text().splitlines()]
+    for run in ("killed", "interrupted"):
+        resumed = train("--resume", run, cwd=tmp_path)
+        _, err = resumed.communicate(timeout=240)
+        assert resumed.returncode == 0, err
+        b = safetensors_torch.load_file(str(tmp_path / run / "model.safetensors"))
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), run
+        history = [line.split(",")[:3] for line in (tmp_path / run / "history.csv").read_text().splitlines()]
+        assert history == expected, run
+        assert not list((tmp_path / run).rglob("*.tmp"))  # a killed write is swept on resume
+
+
+def test_training_twice_into_one_run_folder_is_a_usage_error(tmp_path: Path) -> None:
+    from specc.cli import main
+
+    (tmp_path / "mlp.yaml").write_text(textwrap.dedent(SPEC).replace("epochs: 2", "epochs: 1"))
+    run = str(tmp_path / "run")
+    assert main(["train", str(tmp_path / "mlp.yaml"), "--run", run]) == 0
+    before = (tmp_path / "run" / "model.safetensors").read_bytes()
+    assert main(["train", str(tmp_path / "mlp.yaml"), "--run", run]) == 2
+    assert (tmp_path / "run" / "model.safetensors").read_bytes() == before  # the first run is untouched

@@ -124,3 +124,17 @@ def test_compile_train_without_an_optimizer_is_a_located_error(tmp_path: Path,
     assert main(["compile", str(path), "--train"]) == 1
     err = capsys.readouterr().err
     assert "V021" in err and "E999" not in err and "optimizer" in err
+
+
+def test_compile_train_works_on_every_example_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from specc.cli import main
+
+    specs = sorted((ROOT / "specs").glob("*.yaml")) + sorted((ROOT / "specs" / "zoo").glob("*.yaml"))
+    assert len(specs) > 20
+    for path in specs:
+        code = main(["compile", "--train", str(path), "-o", str(tmp_path / f"{path.stem}.py")])
+        err = capsys.readouterr().err
+        assert code == 0 and "E999" not in err and "internal error" not in err, (path.name, err)
+        text = (tmp_path / f"{path.stem}.py").read_text()
+        compile(text, path.name, "exec")  # a valid Python script
+        assert "script_main(" in text  # it runs specc's one loop

@@ -12,9 +12,13 @@ from .errors import did_you_mean
 
 if TYPE_CHECKING:
     from ..pipeline import Spec
+    from ..shapes.tensor import TensorType
 
+# Which loss trains what: the one list that check, `specc train` and its metrics read.
 CLASSIFICATION = {"CrossEntropyLoss", "NLLLoss", "FocalLoss"}
 BINARY = {"BCELoss", "BCEWithLogitsLoss"}
+DISTRIBUTION = {"KLDivLoss"}
+SEQUENCE = {"CTCLoss"}
 # the metrics each kind of loss gives (docs/spec.md, "Metrics")
 METRICS_OF = {
     "classification": {"val_loss", "val_accuracy", "val_precision", "val_recall", "val_f1", "val_token_accuracy"},
@@ -37,6 +41,25 @@ def losses(doc: Any, outputs: list[str]) -> dict[str, Any]:
 def task(loss_type: str) -> str | None:
     return ("classification" if loss_type in CLASSIFICATION else "binary" if loss_type in BINARY
             else "regression" if loss_type in REGRESSION else None)
+
+
+def task_of(loss: Any, out: TensorType | None) -> str:
+    """classification, binary (also multi-label), distribution, ctc or regression.
+
+    FocalLoss is binary when its mode says so or its class dim has width 1 (one logit per
+    element), as the emitted loss decides; a loss that reads a class dim is classification."""
+    from ..lint.training import classification
+
+    name = loss.type
+    if name in CLASSIFICATION:
+        return "classification" if out is None or classification(loss, out) else "binary"
+    if name in BINARY:
+        return "binary"
+    if name in DISTRIBUTION:
+        return "distribution"
+    if name in SEQUENCE:
+        return "ctc"
+    return "regression"
 
 
 def training_diagnostics(spec: Spec) -> list[Diagnostic]:

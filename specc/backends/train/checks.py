@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import head
+from .config import classes_at, head
 from .data import Data, DataError
 
 
@@ -31,7 +31,7 @@ def _check(cfg: dict[str, Any], d: Data) -> None:
     out_name = next(iter(cfg["outputs"]))
     y = d.targets
     if task == "classification":
-        width = out[1] if len(out) > 1 else None
+        width = out[classes_at(cfg)] if len(out) > classes_at(cfg) else None
         ignore = loss.get("ignore_index", -100)
         labels = y[y != ignore]
         if labels.size and labels.min() < 0:

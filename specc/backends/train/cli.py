@@ -33,7 +33,8 @@ def data_diagnostic(cfg: dict[str, Any], exc: DataError) -> Diagnostic:
     return Diagnostic(exc.code, exc.message, locate(cfg, exc.where), exc.hint)
 
 
-def report_data_error(cfg: dict[str, Any], exc: DataError, fmt: str = "text") -> int:
+def report_data_error(cfg: dict[str, Any], exc: DataError, fmt: str = "text",
+                      outcome: str = "nothing was trained") -> int:
     d = data_diagnostic(cfg, exc)
     if fmt == "json":
         _out(dumps_json({"ok": False, "diagnostics": [d.to_json()]}))
@@ -41,7 +42,7 @@ def report_data_error(cfg: dict[str, Any], exc: DataError, fmt: str = "text") ->
         source = None
         if d.loc and Path(d.loc.file).is_file():
             source = Path(d.loc.file).read_text(encoding="utf-8").splitlines()
-        sys.stderr.write(render_text(d, use_colour(sys.stderr), source) + "\nnothing was trained\n")
+        sys.stderr.write(render_text(d, use_colour(sys.stderr), source) + f"\n{outcome}\n")
     return EXIT_SPEC
 
 
@@ -106,8 +107,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 alone reports
         return EXIT_OK
-    if args.format == "json":
-        _out(dumps_json({"ok": True, "run": str(run), **result.report}))
+    if args.format == "json":  # JSON lines: the epochs' records, then the report on one line of its own
+        _json_log({"event": "report", "ok": True, "run": str(run), **result.report})
     else:
         _out((run / "report.txt").read_text(encoding="utf-8").rstrip())
         _out(f"run folder: {run}")
@@ -116,6 +117,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _trained(target: str, overrides: list[str]) -> tuple[Any, Path]:
     """(Trained, the folder its data paths are read from): a run folder, or a spec's runs/<name>."""
+    from ..errors import WeightsError
+
+    try:
+        return _trained_or_raise(target, overrides)
+    except WeightsError as exc:  # runs/<name> of another spec, or a damaged run
+        raise UsageError(f"{exc}; pass the run folder itself, or retrain with `specc train {target}`") from None
+
+
+def _trained_or_raise(target: str, overrides: list[str]) -> tuple[Any, Path]:
     from ..torch_build import generated_module
     from .predict import load_run
 
@@ -178,7 +188,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         # --data is the user's path (from here); the run's own sources are read where it read them
         metrics = evaluate_trained(trained, args.data) if args.data else evaluate_trained(trained, None, base)
     except DataError as exc:
-        return report_data_error(trained.cfg, exc, args.format)
+        if args.data:  # the user's --data, not the spec's source line, is what to fix
+            raise UsageError(f"--data {args.data}: {exc.message}; {exc.hint}") from None
+        return report_data_error(trained.cfg, exc, args.format, "nothing was evaluated")
     if args.format == "json":
         _out(dumps_json(metrics))
         return EXIT_OK

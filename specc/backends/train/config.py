@@ -12,23 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ...pipeline import Spec
 
-from ...validate.training import BINARY, CLASSIFICATION  # one list of which loss trains what
-
-DISTRIBUTION = {"KLDivLoss"}
-SEQUENCE = {"CTCLoss"}
-
-
-def task_of(loss_type: str | None, output_width: int | None = None) -> str:
-    """classification, binary (also multi-label), distribution, ctc or regression."""
-    if loss_type in CLASSIFICATION:
-        return "binary" if loss_type == "FocalLoss" and output_width == 1 else "classification"
-    if loss_type in BINARY:
-        return "binary"
-    if loss_type in DISTRIBUTION:
-        return "distribution"
-    if loss_type in SEQUENCE:
-        return "ctc"
-    return "regression"
+from ...validate.training import task_of  # one rule of which loss trains what
 
 
 def _loc(raw: Any, *path: str) -> list[Any] | None:
@@ -53,10 +37,17 @@ def train_config(spec: Spec) -> dict[str, Any]:
     outputs = {n: [d if isinstance(d, int) else str(d) for d in graph.value(s).shape] for n, s in graph.outputs}
     inputs = {n: {"shape": [d if isinstance(d, int) else str(d) for d in t.shape], "dtype": t.dtype}
               for n, t in graph.inputs.items()}
-    first = next(iter(outputs.values()))
-    width = first[1] if len(first) > 1 and isinstance(first[1], int) else None
+    from ...lint.training import class_dim, classification
+
     loss = ({n: one.model_dump() for n, one in doc.loss.items()} if isinstance(doc.loss, dict) else
             doc.loss.model_dump() if doc.loss is not None else None)
+    out_t = graph.value(graph.outputs[0][1]) if graph.outputs else None
+    single = doc.loss if doc.loss is not None and not isinstance(doc.loss, dict) else None
+    task = task_of(single, out_t) if single is not None else "regression"
+    # where the output holds the classes (an index into the output's shape, batch included):
+    # 1 for (B, C, ...), the last dim of a tagger's (B, T, K) under class_dim: -1
+    classes_at = class_dim(single, out_t) if single is not None and out_t is not None and \
+        classification(single, out_t) else None
     vocab = {}
     for name in graph.inputs:
         sizes = [n.result.args.get("num_embeddings") for n in graph.leaves()
@@ -77,19 +68,21 @@ def train_config(spec: Spec) -> dict[str, Any]:
 
         heads = {}
         for n, one in losses(doc, list(outputs)).items():
-            shape = outputs[n]
             plain = one.model_dump()
             plain["weight"] = plain["weight"] if isinstance(plain.get("weight"), list) else None
-            heads[n] = {"task": task_of(one.type, shape[1] if len(shape) > 1 and isinstance(shape[1], int) else None),
-                        "loss": plain, "weight": term_weight(one),
-                        "threshold": 0.0 if one.type == "BCEWithLogitsLoss" else 0.5}
+            kind = task_of(one, graph.value(dict(graph.outputs)[n]))
+            heads[n] = {"task": kind, "loss": plain, "weight": term_weight(one),
+                        "threshold": 0.0 if kind == "binary" and one.type != "BCELoss" else 0.5}
     return {
         "model": spec.name,
         "spec": spec.path,
-        "task": "multi" if heads else task_of(doc.loss.type if doc.loss else None, width),
+        "task": "multi" if heads else task,
+        "class_dim": classes_at,
         "loss": loss,
         "heads": heads,
-        "threshold": 0.0 if getattr(doc.loss, "type", None) == "BCEWithLogitsLoss" else 0.5,
+        # a binary model's decision threshold on what it returns: logits (BCEWithLogitsLoss, a binary
+        # FocalLoss) at 0, BCELoss's probabilities at 0.5
+        "threshold": 0.0 if task == "binary" and single is not None and single.type != "BCELoss" else 0.5,
         "inputs": inputs,
         "outputs": outputs,
         "output_layers": last,
@@ -102,6 +95,7 @@ def train_config(spec: Spec) -> dict[str, Any]:
             "val_source": _loc(raw, "train", "data", "val_source"),
             "data": _loc(raw, "train", "data"),
             "train": _loc(raw, "train"),
+            "optimizer": _loc(raw, "optimizer", "type"),
             **{f"inputs.{n}": _loc(raw, "inputs", n) for n in inputs},
         },
     }
@@ -114,3 +108,9 @@ def head(cfg: dict[str, Any], name: str) -> dict[str, Any]:
     return {**cfg, "task": h["task"], "loss": h["loss"], "threshold": h["threshold"], "heads": None,
             "outputs": {name: cfg["outputs"][name]},
             "output_layers": {name: cfg.get("output_layers", {}).get(name, {})}}
+
+
+def classes_at(cfg: dict[str, Any]) -> int:
+    """The dim of the output (batch included) that holds a classifier's classes: 1, or the last dim
+    of a tagger whose loss has class_dim: -1. Run folders written before class_dim read as 1."""
+    return int(cfg.get("class_dim") or 1)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import head
+from .config import classes_at, head
 
 BUNDLED = ("digits", "iris", "wine", "breast_cancer", "diabetes")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
@@ -122,7 +122,8 @@ def _random_targets(cfg: dict[str, Any], n: int, rng: np.random.Generator) -> np
     out = fixed(next(iter(cfg["outputs"].values())), cfg["sizes"])
     task = cfg["task"]
     if task == "classification":
-        y = rng.integers(0, out[0], size=(n, *out[1:]))
+        at = classes_at(cfg) - 1  # per sample: the class dim without the batch
+        y = rng.integers(0, out[at], size=(n, *out[:at], *out[at + 1:]))
     elif task == "binary":
         y = rng.integers(0, 2, size=(n, *out)).astype(np.float32)
     elif task == "distribution":
@@ -276,6 +277,13 @@ def _shaped(cfg: dict[str, Any], inputs: dict[str, np.ndarray], y: np.ndarray | 
     return Data(shape_inputs(cfg, inputs, len(y), where), _targets(cfg, np.asarray(y), where))
 
 
+def _kind(x: np.ndarray) -> str:
+    """What a non-numeric array holds, in words: text such as 'a', or its dtype."""
+    if x.dtype.kind in "USO" and x.size:
+        return f"text such as {str(x.flat[0])[:20]!r}"
+    return f"{x.dtype} values"
+
+
 def shape_inputs(cfg: dict[str, Any], inputs: dict[str, np.ndarray], n: int, where: str = "source"
                  ) -> dict[str, np.ndarray]:
     """Each input array checked against its declaration and given its declared shape and dtype."""
@@ -285,7 +293,9 @@ def shape_inputs(cfg: dict[str, Any], inputs: dict[str, np.ndarray], n: int, whe
         if len(x) != n:
             raise DataError("T003", f"input {name!r} has {len(x)} samples but there are {n} targets",
                             "give every input and the targets the same number of rows", where)
-        declared = concrete(spec["shape"], cfg["sizes"])
+        # a symbol's size is the data's (export.sizes only picks the size of a dummy example): a tagger
+        # trained on 12 tokens predicts on 4
+        declared = [d if isinstance(d, int) else None for d in spec["shape"][1:]]
         is_float = spec["dtype"].startswith(("float", "bfloat"))
         if not is_float:
             if x.dtype.kind == "f" and not np.all(np.isfinite(x) & (x == np.round(x))):
@@ -294,7 +304,7 @@ def shape_inputs(cfg: dict[str, Any], inputs: dict[str, np.ndarray], n: int, whe
                                 "feed integer ids, or declare the input float32 and drop the Embedding",
                                 f"inputs.{name}")
             if x.dtype.kind not in "iub" and x.dtype.kind != "f":
-                raise DataError("T004", f"input {name!r} holds {x.dtype} values, not numbers", "feed numeric arrays",
+                raise DataError("T004", f"input {name!r} holds {_kind(x)}, not numbers", "feed numeric arrays",
                                 f"inputs.{name}")
             high = cfg["vocab"].get(name)
             if x.size and (x.min() < 0 or (high is not None and x.max() >= high)):
@@ -304,7 +314,7 @@ def shape_inputs(cfg: dict[str, Any], inputs: dict[str, np.ndarray], n: int, whe
             x = x.astype(spec["dtype"])
         else:
             if x.dtype.kind not in "iufb":
-                raise DataError("T004", f"input {name!r} holds {x.dtype} values, not numbers", "feed numeric arrays",
+                raise DataError("T004", f"input {name!r} holds {_kind(x)}, not numbers", "feed numeric arrays",
                                 f"inputs.{name}")
             x = x.astype(np.float32)
         per = x.shape[1:]
@@ -331,7 +341,8 @@ def _targets(cfg: dict[str, Any], y: np.ndarray, where: str) -> np.ndarray:
         if y.dtype.kind == "f" and not np.all(y == np.round(y)):
             raise DataError("T006", "the loss wants class indices, but the targets hold fractional values",
                             "use integer class labels, or a regression loss such as MSELoss", "loss")
-        want = out[1:]
+        at = classes_at(cfg) - 1
+        want = [*out[:at], *out[at + 1:]]  # one class index per position of the output
         y = y.astype(np.int64)
         if y.ndim == 2 and y.shape[1] == 1 and not want:
             y = y[:, 0]

@@ -9,7 +9,9 @@ that checkpoint on CPU ends bit-identical to one never interrupted.
 from __future__ import annotations
 
 import math
+import os
 import random
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -27,6 +29,7 @@ from . import data as data_mod
 from . import distributed
 from . import metrics as metrics_mod
 from .checks import check_data
+from .config import classes_at, head
 from .data import Data, DataError
 from .preprocess import Preprocessing
 from .run import (
@@ -140,26 +143,47 @@ def balanced_weights(labels: np.ndarray, classes: int) -> torch.Tensor:
 
 
 def init_from(model: nn.Module, path: Path) -> dict[str, Any]:
-    """Load matching weights from a safetensors file; report what was missing or unexpected."""
+    """Load what fits of a safetensors checkpoint (a run folder: its final weights) with
+    finetune.load_init, so a base model's weights load into its LoRA version with only the
+    adapters missing; the run's report keeps what was loaded, missing, unexpected or mismatched."""
+    from ..errors import WeightsError
+    from ..finetune import load_init
+
     if path.is_dir():
         path = path / "model.safetensors"
-    if not path.is_file():
-        raise TrainError(f"--init-from: no such checkpoint: {path}")
     try:
-        state = load_tensors(path)
-    except Exception as exc:  # noqa: BLE001 -- safetensors has its own error types for a bad file
-        raise TrainError(f"--init-from: {path} is not a readable .safetensors file ({exc})") from None
-    own = model.state_dict()
-    wrong = [f"{k} {tuple(state[k].shape)} (the model needs {tuple(own[k].shape)})"
-             for k in own if k in state and state[k].shape != own[k].shape]
-    if wrong:
-        raise TrainError(f"--init-from: {path} has weights of other shapes: " + "; ".join(wrong[:5]))
-    result = model.load_state_dict(state, strict=False)
-    if not set(state) & set(own):
-        raise TrainError(f"--init-from: no weight of {path} belongs to this model "
-                         f"(it has {', '.join(sorted(state)[:3])}…; the model {', '.join(sorted(own)[:3])}…)")
-    return {"path": str(path), "loaded": len(set(state) & set(own)), "missing": sorted(result.missing_keys),
-            "unexpected": sorted(result.unexpected_keys)}
+        found = load_init(model, path)
+    except WeightsError as exc:
+        raise TrainError(str(exc)) from None
+    return {"path": found.path, "loaded": len(found.loaded), "missing": found.missing,
+            "unexpected": found.unexpected,
+            "mismatched": [{"key": k, "checkpoint": list(have), "model": list(want)}
+                           for k, have, want in found.mismatched],
+            "adapters_only": bool(found.missing) and found.missing_adapters_only,
+            "text": found.describe()}
+
+
+def signal_hook() -> tuple[int, int, int] | None:
+    """(signal, epoch, batch) from SPECC_TRAIN_SIGNAL_AT=KILL@2:5 (or INT@…): the loop sends itself
+    that signal after that batch. Tests use it to interrupt a run at a known point with a real
+    SIGKILL or Ctrl-C, instead of racing a timer against the epochs."""
+    text = os.environ.get("SPECC_TRAIN_SIGNAL_AT")
+    if not text:
+        return None
+    name, _, at = text.partition("@")
+    epoch, _, batch = at.partition(":")
+    return int(getattr(signal, f"SIG{name.upper()}")), int(epoch), int(batch)
+
+
+def plateau_metric(record: dict[str, Any], mode: str) -> float:
+    """What ReduceLROnPlateau watches: the validation loss (mode min), or with mode max the
+    validation accuracy (R² for a regressor), as docs/spec.md says; the training loss without
+    validation data."""
+    keys = ("val_accuracy", "val_r2") if mode == "max" else ("val_loss",)
+    for key in keys:
+        if isinstance(record.get(key), float) and math.isfinite(record[key]):
+            return float(record[key])
+    return -record["loss"] if mode == "max" else record["loss"]
 
 
 class Trainer:
@@ -221,18 +245,30 @@ class Trainer:
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         self.loss_fn = self.module.build_loss()
         if self.cfg["train"]["class_weights"] == "auto":
-            if self.task != "classification" or not hasattr(self.loss_fn, "weight"):
-                raise TrainError("class_weights: auto needs a classification loss with a weight (CrossEntropyLoss)")
-            width = next(iter(self.cfg["outputs"].values()))[1]
-            self.loss_fn.weight = balanced_weights(self.train_data.targets, int(width))
+            inner = getattr(self.loss_fn, "loss", self.loss_fn)  # inside ClassesAt for class_dim: -1
+            # FocalLoss weighs the classes with alpha, PyTorch's losses with weight
+            key = "alpha" if type(inner).__name__ == "FocalLoss" else "weight"
+            if self.task != "classification" or not hasattr(inner, key):
+                raise TrainError("class_weights: auto needs a classification loss with class weights "
+                                 "(CrossEntropyLoss, NLLLoss, FocalLoss)")
+            width = next(iter(self.cfg["outputs"].values()))[classes_at(self.cfg)]
+            setattr(inner, key, balanced_weights(self.train_data.targets, int(width)))
         self.loss_fn.to(self.device)
-        self.optimizer = self.module.build_optimizer(self.model)
+        try:
+            self.optimizer = self.module.build_optimizer(self.model)
+        except RuntimeError as exc:  # the generated check: an optimizer this torch lacks (Adafactor before 2.5)
+            raise TrainError(f"{exc}; install a newer torch, or use another optimizer such as AdamW") from None
         self.batch_size = max(1, self.cfg["train"]["batch_size"] // self.dist.world)  # per process
         per_rank = math.ceil(len(self.train_data) / self.dist.world)
         steps = max(1, math.ceil(math.ceil(per_rank / self.batch_size) / self.cfg["train"]["accumulate"]))
         build_sched = getattr(self.module, "build_scheduler", None)
         self.scheduler = build_sched(self.optimizer, self.epochs, steps) if build_sched else None
         self.sched_interval = getattr(self.module, "SCHEDULER_INTERVAL", "epoch")
+        if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau) and self.sched_interval != "epoch":
+            # it steps on an epoch's validation metric, which a batch does not have
+            self.sched_interval = "epoch"
+            self.notes.append("ReduceLROnPlateau steps once per epoch, on the validation metric; interval: step "
+                              "was ignored")
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
 
     # -- one step ---------------------------------------------------------------------------------------
@@ -305,7 +341,9 @@ class Trainer:
                     ok = self.pre.invert_outputs(ok, k if self.heads else None)
                     tk = self.pre.invert_outputs(tk, k if self.heads else None)
                 threshold = self.cfg["heads"][k]["threshold"] if self.heads else self.cfg["threshold"]
-                result.update({prefix + m: v for m, v in metrics_mod.compute(task, ok, tk, threshold).items()})
+                one = head(self.cfg, k) if self.heads else self.cfg
+                result.update({prefix + m: v for m, v in
+                               metrics_mod.compute(task, ok, tk, threshold, classes_at(one)).items()})
         return result
 
     # -- checkpoints ------------------------------------------------------------------------------------
@@ -369,6 +407,7 @@ class Trainer:
         bs, accumulate = self.batch_size, tcfg["accumulate"]
         stopped = None
         batch_events = getattr(self.log, "batches", False)
+        hook = signal_hook()
         for epoch in range(first, self.epochs + 1):
             t0 = time.perf_counter()
             self.model.train()
@@ -406,6 +445,8 @@ class Trainer:
                 if batch_events and (b % 10 == 9 or b + 1 == n_batches):  # a progress bar's ticks
                     self.log({"event": "batch", "epoch": epoch, "epochs": self.epochs, "batch": b + 1,
                               "batches": n_batches, "loss": float(loss.detach())})
+                if hook is not None and (epoch, b + 1) == hook[1:]:
+                    os.kill(os.getpid(), hook[0])
                 if self.opts.max_steps is not None and self.step >= self.opts.max_steps:
                     break
             sums = {"loss": float(running), **{f"{k}_loss": float(v) for k, v in running_terms.items()}}
@@ -425,7 +466,7 @@ class Trainer:
             record["seconds"] = time.perf_counter() - t0
             if self.scheduler is not None and self.sched_interval == "epoch":
                 if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                    self.scheduler.step(record.get("val_loss", record["loss"]))
+                    self.scheduler.step(plateau_metric(record, self.scheduler.mode))
                 else:
                     self.scheduler.step()
             history.append(record)

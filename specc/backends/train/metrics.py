@@ -18,14 +18,18 @@ def better(metric: str, mode: str) -> str:
     return "min" if metric.removeprefix("val_") in LOWER_IS_BETTER else "max"
 
 
-def compute(task: str, outputs: np.ndarray, targets: np.ndarray, threshold: float = 0.5) -> dict[str, Any]:
-    """Metrics of one split: outputs as the model gives them (logits or probabilities)."""
+def compute(task: str, outputs: np.ndarray, targets: np.ndarray, threshold: float = 0.5,
+            class_dim: int = 1) -> dict[str, Any]:
+    """Metrics of one split: outputs as the model gives them (logits or probabilities), a
+    classifier's classes at ``class_dim`` (the last dim of a tagger's (B, T, K) under class_dim: -1)."""
     from sklearn import metrics as skm
 
     out: dict[str, Any] = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # undefined precision for an absent class is reported as 0
         if task == "classification":
+            if class_dim != 1:
+                outputs = np.moveaxis(outputs, class_dim, 1)
             pred = outputs.argmax(1)
             if outputs.ndim > 2:  # a tagger: one class per position
                 y, p = targets.reshape(-1), pred.reshape(-1)

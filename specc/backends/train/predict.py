@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .config import classes_at
 from .preprocess import Preprocessing
 from .run import load_tensors, read_json
 
@@ -52,10 +53,19 @@ def load_preprocessing(run: Path) -> tuple[Preprocessing, list[str] | None]:
 
 
 def load_run(run: Path, module: Any) -> Trained:
+    from ..errors import WeightsError
+
     cfg = read_json(run / "config.json")
-    model = getattr(module, cfg["model"])()
+    model_class = getattr(module, cfg["model"], None)
+    if model_class is None:
+        raise WeightsError(f"{run} is a run of the model {cfg['model']}, which this spec does not define")
+    model = model_class()
     weights = resolve_weights(run)
-    model.load_state_dict(load_tensors(weights))
+    try:
+        model.load_state_dict(load_tensors(weights))
+    except RuntimeError as exc:  # another spec's run: keys or shapes differ
+        first = next((ln.strip() for ln in str(exc).splitlines()[1:] if ln.strip()), str(exc))
+        raise WeightsError(f"{weights} does not fit this spec's model ({first})") from None
     model.eval()
     pre, classes = load_preprocessing(run)
     return Trained(cfg, model, pre, classes, weights)
@@ -74,14 +84,12 @@ def parse_input(text: str, names: list[str]) -> dict[str, np.ndarray]:
                 raise ValueError(f"{path.name} has no array {missing[0]!r} (it holds {', '.join(arrays.files)})")
             return {n: arrays[n] for n in names}
         if path.suffix.lower() == ".npy":
-            arrays_one = np.load(path, allow_pickle=False)
-        else:
-            rows = [r for r in path.read_text(encoding="utf-8").splitlines() if r.strip()]
             try:
-                float(rows[0].split(",")[0])
-            except ValueError:
-                rows = rows[1:]  # a header row
-            arrays_one = np.array([[float(v) for v in r.split(",")] for r in rows])
+                arrays_one = np.load(path, allow_pickle=False)
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"cannot read {path.name} as a NumPy array ({exc})") from None
+        else:
+            arrays_one = _csv_rows(path)
         if len(names) != 1:
             raise ValueError(f"the model has {len(names)} inputs; give them in one .npz with those names")
         return {names[0]: arrays_one}
@@ -96,13 +104,37 @@ def parse_input(text: str, names: list[str]) -> dict[str, np.ndarray]:
     return {names[0]: np.asarray(value)}
 
 
+def _csv_rows(path: Path) -> np.ndarray:
+    """The numbers of a CSV file, one sample a row; a first row that is not numbers is a header."""
+    rows = [r for r in path.read_text(encoding="utf-8", errors="replace").splitlines() if r.strip()]
+    try:
+        float(rows[0].split(",")[0]) if rows else None
+    except ValueError:
+        rows = rows[1:]  # a header row
+    if not rows:
+        raise ValueError(f"{path.name} holds no rows of numbers")
+    values = []
+    for i, row in enumerate(rows, start=1):
+        try:
+            values.append([float(v) for v in row.split(",")])
+        except ValueError:
+            raise ValueError(f"{path.name}: data row {i} is not all numbers: {row[:60]!r}") from None
+    if len({len(v) for v in values}) > 1:
+        raise ValueError(f"{path.name}: the rows have different numbers of values")
+    return np.array(values)
+
+
 def predict(trained: Trained, raw: dict[str, np.ndarray], batch_size: int = 256) -> dict[str, Any]:
-    from .data import shape_inputs  # the same shape and dtype rules as training data
+    from .data import DataError, shape_inputs  # the same shape and dtype rules as training data
 
     cfg = trained.cfg
     raw = {name: _batched(x, cfg["inputs"][name]["shape"]) for name, x in raw.items()}
     n = len(next(iter(raw.values())))
     shaped = shape_inputs(cfg, raw, n, "input")
+    for name, x in shaped.items():  # a NaN would come back as a confident-looking label
+        if x.dtype.kind == "f" and not np.isfinite(x).all():
+            raise DataError("T004", f"input {name!r} holds NaN or infinite values",
+                            "give finite numbers (impute missing values first)", "input")
     xs = [torch.from_numpy(np.ascontiguousarray(v)) for v in trained.pre.apply_inputs(shaped).values()]
     outs: list[list[torch.Tensor]] = []
     with torch.no_grad():
@@ -124,15 +156,17 @@ def answer(cfg: dict[str, Any], trained: Trained, out_t: torch.Tensor, output: s
     task = cfg["task"]
     result: dict[str, Any] = {"task": task}
     if task == "classification":
-        probs = torch.softmax(out_t, 1) if cfg["loss"]["type"] != "NLLLoss" else out_t.exp()
-        labels = probs.argmax(1).numpy()
+        at = classes_at(cfg)
+        probs = torch.softmax(out_t, at) if cfg["loss"]["type"] != "NLLLoss" else out_t.exp()
+        labels = probs.argmax(at).numpy()
         result["label"] = labels.tolist()
         names = trained.classes.get(output) if isinstance(trained.classes, dict) else trained.classes
         if names:
             result["class"] = np.asarray(names, dtype=object)[labels].tolist()
         result["probabilities"] = probs.numpy().tolist()
     elif task == "binary":
-        probs = torch.sigmoid(out_t) if cfg["loss"]["type"] == "BCEWithLogitsLoss" else out_t
+        # only BCELoss reads probabilities; BCEWithLogitsLoss and a binary FocalLoss read logits
+        probs = out_t if cfg["loss"]["type"] == "BCELoss" else torch.sigmoid(out_t)
         result["label"] = (probs > 0.5).long().numpy().tolist()
         result["probabilities"] = probs.numpy().tolist()
     else:

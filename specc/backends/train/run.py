@@ -152,9 +152,9 @@ def write_report(run: Path, report: dict[str, Any]) -> None:
     if report.get("best_epoch") is not None:
         lines.append(f"best epoch {report['best_epoch']} by {report['monitor']}")
     if report.get("init_from"):
-        lines.append(f"initialised from {report['init_from']['path']}: "
-                     f"{len(report['init_from']['missing'])} missing, "
-                     f"{len(report['init_from']['unexpected'])} unexpected keys")
+        init = report["init_from"]
+        lines.append(init.get("text") or f"initialised from {init['path']}: {len(init['missing'])} missing, "
+                     f"{len(init['unexpected'])} unexpected keys")
     for note in report.get("notes", []):
         lines.append(f"note: {note}")
     atomic_write(run / "report.txt", "\n".join(lines) + "\n")
