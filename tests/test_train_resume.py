@@ -33,7 +33,9 @@ SPEC = """\
 
 
 def train(*args: str, cwd: Path, signal_at: str | None = None) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    # One intra-op thread: bit-identity is promised for the same thread setup, and three runs share
+    # this machine's cores, where OpenMP may hand a process fewer threads and split reductions otherwise.
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent), "OMP_NUM_THREADS": "1"}
     if signal_at:  # the loop sends itself this signal after that batch (a real SIGKILL / Ctrl-C, no timing race)
         env["SPECC_TRAIN_SIGNAL_AT"] = signal_at
     return subprocess.Popen([sys.executable, "-m", "specc", "train", *args], cwd=cwd, env=env, text=True,
