@@ -323,6 +323,9 @@ def check(net: Net) -> None:
         if net.symbolic and set(codes) & {"S005", "S010"}:
             STATS["rejected, symbolic (not judged)"] += 1
             return
+        if all(c.startswith("U") for c in codes):  # PyTorch runs it; a later stage (export) cannot
+            STATS["rejected for a later stage (U codes)"] += 1
+            return
         try:
             run_torch(net, next(envs(net)))
         except (RuntimeError, ValueError):

@@ -181,3 +181,13 @@ def test_layers_export_at_every_size_they_accept(inputs: str, layer: str, sizes:
     result = export_spec(spec, tmp_path / "m.onnx", exporter="torchscript")
     assert result.verification is not None
     assert all(sizes(run.env) for run in result.verification.runs)  # type: ignore[operator]
+
+
+def test_ceil_mode_with_padding_where_onnx_keeps_a_window_is_refused_at_check() -> None:
+    # Found by the every-stage property test: PyTorch gives 2 positions, the exported model 3.
+    errs = _errors(_spec("x: [B, 1, 3]", "{type: MaxPool1d, kernel_size: 2, padding: 1, ceil_mode: true}"))
+    assert [e[:2] for e in errs] == [("U002", 6)] and "ceil_mode" in errs[0][2]
+    # a window wider than padding + stride - 1 always reaches the input: allowed, and it exports
+    wide = "{type: MaxPool1d, kernel_size: 3, stride: 2, padding: 1, ceil_mode: true}"
+    assert _errors(_spec("x: [B, 2, T]", wide)) == []
+    assert _errors(_spec("x: [B, 2, T]", "{type: AvgPool1d, kernel_size: 2, ceil_mode: true}")) == []

@@ -85,10 +85,38 @@ class _Pool(Spatial):
         raise NotImplementedError
 
 
+def _as_tuple(v: Any) -> tuple[int, ...]:
+    return tuple(v) if isinstance(v, (list, tuple)) else (v,)
+
+
+def ceil_padding_problem(args: dict[str, Any]) -> str | None:
+    """PyTorch's ceil_mode drops a last window that would start in the right padding; the torch
+    exporters write a padded pool as an explicit Pad before it, which loses that rule, so at some
+    sizes ONNX keeps one more window than PyTorch (MaxPool1d k=2, padding 1, L=3: 3 vs 2). Such a
+    window can exist when the window reaches no further than padding + stride - 1."""
+    if not args.get("ceil_mode"):
+        return None
+    k, pads = _as_tuple(args["kernel_size"]), _as_tuple(args.get("padding", 0))
+    s = _as_tuple(args["stride"] if args.get("stride") is not None else args["kernel_size"])
+    d = _as_tuple(args.get("dilation", 1))
+    n = max(len(k), len(pads), len(s), len(d))
+    pick = lambda t, i: t[i] if len(t) > 1 else t[0]
+    for i in range(n):
+        reach = pick(d, i) * (pick(k, i) - 1) + 1
+        if pick(pads, i) > 0 and reach <= pick(pads, i) + pick(s, i) - 1:
+            return ("with ceil_mode and padding, PyTorch drops a last window that starts in the padding and the "
+                    "exported ONNX model keeps it, so the two disagree at some input sizes; set ceil_mode: false, "
+                    "or padding: 0, or a kernel_size larger than padding + stride - 1")
+    return None
+
+
 class _MaxPool(_Pool):
     Params = MaxPoolParams
     has_dilation = True
     defaults = {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False}
+
+    def onnx_problem(self, args: dict[str, Any]) -> str | None:
+        return ceil_padding_problem(args)
 
     def args(self, p: MaxPoolParams, k: tuple[int, ...], s: tuple[int, ...], pads: tuple[int, ...],
              d: tuple[int, ...]) -> dict[str, Any]:
@@ -106,7 +134,7 @@ class _AvgPool(_Pool):
             # torch 2.x: both exporters drop it and divide by the window size, silently wrong
             return ("no torch ONNX exporter keeps divisor_override (the exported model divides by the window "
                     "size instead); drop divisor_override, and scale after the pool if you need another divisor")
-        return None
+        return ceil_padding_problem(args)
 
     def args(self, p: AvgPool1dParams, k: tuple[int, ...], s: tuple[int, ...], pads: tuple[int, ...],
              d: tuple[int, ...]) -> dict[str, Any]:
