@@ -191,3 +191,6 @@ def test_ceil_mode_with_padding_where_onnx_keeps_a_window_is_refused_at_check() 
     wide = "{type: MaxPool1d, kernel_size: 3, stride: 2, padding: 1, ceil_mode: true}"
     assert _errors(_spec("x: [B, 2, T]", wide)) == []
     assert _errors(_spec("x: [B, 2, T]", "{type: AvgPool1d, kernel_size: 2, ceil_mode: true}")) == []
+    # the property test's second case: no padding, a window narrower than the stride (2 vs 1 rows at H=3)
+    errs = _errors(_spec("x: [B, 1, 3, L]", "{type: MaxPool2d, kernel_size: 1, stride: 3, ceil_mode: true}"))
+    assert [e[:2] for e in errs] == [("U002", 6)]

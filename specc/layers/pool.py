@@ -90,10 +90,10 @@ def _as_tuple(v: Any) -> tuple[int, ...]:
 
 
 def ceil_padding_problem(args: dict[str, Any]) -> str | None:
-    """PyTorch's ceil_mode drops a last window that would start in the right padding; the torch
-    exporters write a padded pool as an explicit Pad before it, which loses that rule, so at some
-    sizes ONNX keeps one more window than PyTorch (MaxPool1d k=2, padding 1, L=3: 3 vs 2). Such a
-    window can exist when the window reaches no further than padding + stride - 1."""
+    """PyTorch's ceil_mode drops a last window that would start in the right padding (or past the
+    input); the exported models do not always drop it (MaxPool1d k=2, padding 1, L=3: 3 vs 2;
+    MaxPool2d k=1, stride 3, H=3: 2 vs 1), so ONNX can keep one more window than PyTorch. Such a
+    window can exist only when the window reaches no further than padding + stride - 1."""
     if not args.get("ceil_mode"):
         return None
     k, pads = _as_tuple(args["kernel_size"]), _as_tuple(args.get("padding", 0))
@@ -103,10 +103,10 @@ def ceil_padding_problem(args: dict[str, Any]) -> str | None:
     pick = lambda t, i: t[i] if len(t) > 1 else t[0]
     for i in range(n):
         reach = pick(d, i) * (pick(k, i) - 1) + 1
-        if pick(pads, i) > 0 and reach <= pick(pads, i) + pick(s, i) - 1:
-            return ("with ceil_mode and padding, PyTorch drops a last window that starts in the padding and the "
-                    "exported ONNX model keeps it, so the two disagree at some input sizes; set ceil_mode: false, "
-                    "or padding: 0, or a kernel_size larger than padding + stride - 1")
+        if reach <= pick(pads, i) + pick(s, i) - 1:
+            return ("with ceil_mode, PyTorch drops a last window that starts past the input and the exported "
+                    "ONNX model can keep it, so the two disagree at some input sizes; set ceil_mode: false, or a "
+                    "kernel_size larger than padding + stride - 1")
     return None
 
 
