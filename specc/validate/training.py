@@ -38,9 +38,11 @@ def losses(doc: Any, outputs: list[str]) -> dict[str, Any]:
     return {outputs[0]: doc.loss}
 
 
-def task(loss_type: str) -> str | None:
-    return ("classification" if loss_type in CLASSIFICATION else "binary" if loss_type in BINARY
-            else "regression" if loss_type in REGRESSION else None)
+def task(loss: Any, out: TensorType | None) -> str | None:
+    """The metrics a loss's run computes (a key of METRICS_OF; None: val_loss alone), from the one
+    rule the loop trains by, task_of, so check and training agree (a binary FocalLoss included)."""
+    kind = task_of(loss, out)
+    return kind if kind in METRICS_OF else None
 
 
 def task_of(loss: Any, out: TensorType | None) -> str:
@@ -85,12 +87,13 @@ def training_diagnostics(spec: Spec) -> list[Diagnostic]:
     tr = raw.get("train") if isinstance(raw, dict) else None
     out += _targets(train.data, list(trained) if per_output else None, tr)
     stopper = train.early_stopping
+    sources = dict(graph.outputs)
+    kinds = {n: task(loss, graph.value(sources[n])) for n, loss in trained.items()}
     if stopper:
         loc = None
         if isinstance(tr, dict) and isinstance(tr.get("early_stopping"), dict):
             loc = tr["early_stopping"].value_loc("monitor")
-        out += _monitor(stopper.monitor, trained, per_output, loc or loss_loc)
-    kinds = {n: task(loss.type) for n, loss in trained.items()}
+        out += _monitor(stopper.monitor, trained, kinds, per_output, loc or loss_loc)
     wants_labels = [k for k, on in (("class_weights: auto", train.class_weights == "auto"),
                                     ("sampler: balanced", train.data.sampler == "balanced")) if on]
     if wants_labels and (per_output or "classification" not in kinds.values()):
@@ -137,11 +140,12 @@ def _per_output(given: dict[str, Any], names: list[str], raw: Any, loss_loc: Any
     return out
 
 
-def _monitor(monitor: str, trained: dict[str, Any], per_output: bool, loc: Any) -> list[Diagnostic]:
+def _monitor(monitor: str, trained: dict[str, Any], kinds: dict[str, str | None], per_output: bool,
+             loc: Any) -> list[Diagnostic]:
     """V023: the monitored metric is one this run computes."""
     computed = {"val_loss"}
-    for name, loss in trained.items():
-        kind = task(loss.type)
+    for name in trained:
+        kind = kinds[name]
         metrics = METRICS_OF[kind] if kind is not None else {"val_loss"}
         computed |= {f"val_{name}_{m.removeprefix('val_')}" for m in metrics} if per_output else metrics
     if monitor in computed:

@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from ...diagnostics import Diagnostic
+from ...validate.training import REGRESSION
 from .. import context, rule
 
 if TYPE_CHECKING:
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
     from ...shapes.tensor import TensorType
 
 CODE = "L013"
-REGRESSION = ("MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss")
 RANGE = {"Sigmoid": "(0, 1)", "Hardsigmoid": "[0, 1]", "Tanh": "(-1, 1)", "Hardtanh": "[min_val, max_val]",
          "Softsign": "(-1, 1)", "ReLU": "[0, ∞)", "ReLU6": "[0, 6]", "Softplus": "(0, ∞)"}
 NON_NEGATIVE = ("ReLU", "ReLU6", "Softplus")  # after a Linear these are L005's

@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from ...diagnostics import Diagnostic
+from ...validate.training import REGRESSION
 from .. import context, rule
 from ..training import CLASS_LOSSES, class_dim, classification
 from ..view import BINARY_LOSSES, RECURRENT, arg, keeps_layout, written
@@ -39,14 +40,13 @@ if TYPE_CHECKING:
 
 CODE = "L010"
 # Regress one value per output unit: a (B, T, K) output needs a target for every step too.
-REGRESSION_LOSSES = ("MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss")
 
 
 @rule
 def check(spec: Spec) -> Iterator[Diagnostic]:
     ctx = context(spec)
     last = ctx.view.main_output if ctx else None
-    if ctx is None or last is None or ctx.loss not in (*CLASS_LOSSES, *BINARY_LOSSES, *REGRESSION_LOSSES):
+    if ctx is None or last is None or ctx.loss not in (*CLASS_LOSSES, *BINARY_LOSSES, *REGRESSION):
         return
     loss = ctx.spec.document.loss if ctx.spec.document is not None else None
     per_class = loss is not None and last.out is not None and classification(loss, last.out)
