@@ -12,6 +12,7 @@ writer is gone (never another live writer's, never anything not named so).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import re
@@ -26,6 +27,29 @@ from types import FrameType
 
 TEMP_PREFIX = ".specc-tmp-"
 _TEMP_RE = re.compile(re.escape(TEMP_PREFIX) + r"(\d+)-[0-9a-f]+-")
+
+# Every temp this process has made and not yet published or removed.  The context managers
+# below remove their own; this is the backstop for the one window they cannot cover: a signal
+# handled inside contextlib's __enter__ after the generator yielded, where the ``with`` never
+# registers __exit__ and the generator's ``finally`` waits for garbage collection (which an
+# uncaught exception's traceback can postpone past module teardown).
+_LIVE: set[Path] = set()
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink()
+    _LIVE.discard(path)
+
+
+@atexit.register
+def _remove_live_temps() -> None:
+    with _signals_deferred():
+        for path in list(_LIVE):
+            _remove(path)
 
 
 @contextlib.contextmanager
@@ -42,12 +66,13 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
-        os.replace(tmp_path, target)
+        with _signals_deferred():
+            os.replace(tmp_path, target)
+            _LIVE.discard(tmp_path)
     except BaseException:  # KeyboardInterrupt too: never leave the temp file behind
         with _signals_deferred():
             for tmp in made:
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
+                _remove(tmp)
         raise
 
 
@@ -57,11 +82,14 @@ def _signals_deferred() -> Iterator[None]:
     they raise never falls between the two (where no handler would know to remove the temp)."""
     held = {signal.SIGINT, signal.SIGTERM}
     try:
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+        # Read the mask without changing it first: Python runs pending handlers inside every
+        # pthread_sigmask call, and one raising in the blocking call must still find it restored.
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, ())
     except (AttributeError, OSError, ValueError):  # no pthread_sigmask (Windows)
         yield
         return
     try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, held)
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
@@ -83,6 +111,7 @@ def _temp_beside(target: Path, made: list[Path]) -> Path:
             with _signals_deferred():
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
                 made.append(tmp)
+                _LIVE.add(tmp)
         except FileExistsError:
             continue
         os.close(fd)
@@ -101,11 +130,12 @@ def temp_dir(folder: str | os.PathLike[str], name: str) -> Iterator[Path]:
     try:
         with _signals_deferred():
             made.append(Path(tempfile.mkdtemp(prefix=temp_name(name) + ".", dir=folder)))
+            _LIVE.add(made[0])
         yield made[0]
     finally:
         with _signals_deferred():  # a signal now must not cut the removal short
             for work in made:
-                shutil.rmtree(work, ignore_errors=True)
+                _remove(work)
 
 
 def _alive(pid: int) -> bool:
