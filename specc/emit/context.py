@@ -22,6 +22,7 @@ from ..graph.lora import Plan, plan
 from ..load.expr import evaluate, python_source
 from ..shapes.dims import fmt_shape
 from ..shapes.tensor import TensorType
+from ..targets.torch.lower import forward_expr, has_module, init_expr, support_texts
 from ..validate.document import MIN_TORCH
 from .quote import Code, Ref, UnsafeValue, comment, docstring, ident, lit
 
@@ -72,7 +73,7 @@ class Item:
         if self.node.sub is not None:  # repeat
             return "nn.Sequential(" + ", ".join(self.seq) + ")"
         assert self.node.kind is not None
-        return self.node.kind.torch_init(self.args, lit)
+        return init_expr(self.node.kind, self.args, lit)
 
 
 @dataclass
@@ -130,8 +131,8 @@ def _expr(node: Node, ins: list[str]) -> str:
     if node.sub is not None:
         return f"self.{node.name}({', '.join(ins)})"
     assert node.kind is not None and node.result is not None
-    module = f"self.{node.name}" if node.kind.torch_class else ""
-    return node.kind.torch_forward(module, ins, node.result.args)
+    module = f"self.{node.name}" if has_module(node.kind) else ""
+    return forward_expr(node.kind, module, ins, node.result.args)
 
 
 def forward_steps(g: Graph, input_vars: dict[str, str], chain: str,
@@ -255,9 +256,9 @@ class _Emitter:
                 cls = None if n.sub.block == "repeat" else "?"  # resolved in pass 2
                 out.append(Item(n.name, n, {}, cls=cls))
             elif n.kind is not None and n.result is not None:
-                for code in n.kind.support(n.result.args):
+                for code in support_texts(n.kind, n.result.args):
                     self.support.setdefault(code.strip(), code.strip())
-                if n.kind.torch_class is not None:
+                if has_module(n.kind):
                     args = dict(n.result.args)
                     if args.get("inplace") and _shared(g, n):
                         args["inplace"] = False  # writing over a value that is read again changes the result
@@ -266,9 +267,9 @@ class _Emitter:
 
     def _leaf_init(self, n: Node) -> str:
         assert n.kind is not None and n.result is not None
-        for code in n.kind.support(n.result.args):
+        for code in support_texts(n.kind, n.result.args):
             self.support.setdefault(code.strip(), code.strip())
-        init = n.kind.torch_init(n.result.args, lit)
+        init = init_expr(n.kind, n.result.args, lit)
         if init is None:
             raise EmitError(f"{n.type} '{n.path}' is an inline operation and cannot be repeated", n)
         return init

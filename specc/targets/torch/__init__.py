@@ -1,0 +1,1 @@
+"""The PyTorch target: how each layer kind is written as PyTorch source."""
