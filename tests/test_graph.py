@@ -103,15 +103,15 @@ def test_svg_boxes_never_overlap_and_frames_hold_their_layers(path: Path, expand
 
 def test_expand_names_a_block_and_opens_the_groups_around_it() -> None:
     spec = specc.load(ROOT / "specs" / "resnet18.yaml")
-    flat = flatten(view(spec), opener("layer2.downblock_1"))
-    assert [c.id for c, _ in flat.clusters] == ["layer2", "layer2.downblock_1"]
+    flat = flatten(view(spec), opener("layer2.down_block_1"))
+    assert [c.id for c, _ in flat.clusters] == ["layer2", "layer2.down_block_1"]
     ids = [n.id for n in flat.nodes]
-    assert "layer2.downblock_1.downsample" in ids and "layer2.basicblock_1" in ids and "layer3" in ids
+    assert "layer2.down_block_1.downsample" in ids and "layer2.basic_block_1" in ids and "layer3" in ids
     # the projection shortcut branches off the block's input and merges at the Add
-    assert ("layer1", "layer2.downblock_1.conv1") in flat.edges
-    assert ("layer1", "layer2.downblock_1.downsample") in flat.edges
-    add = next(n.id for n in flat.nodes if n.id.startswith("layer2.downblock_1.add"))
-    assert {("layer2.downblock_1.bn2", add), ("layer2.downblock_1.downsample_bn", add)} <= set(flat.edges)
+    assert ("layer1", "layer2.down_block_1.conv1") in flat.edges
+    assert ("layer1", "layer2.down_block_1.downsample") in flat.edges
+    add = next(n.id for n in flat.nodes if n.id.startswith("layer2.down_block_1.add"))
+    assert {("layer2.down_block_1.bn2", add), ("layer2.down_block_1.downsample_bn", add)} <= set(flat.edges)
 
 
 def test_mermaid_and_dot_carry_nodes_edges_and_blocks() -> None:
@@ -247,7 +247,7 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     assert _cli("graph", str(tmp_path / "missing.yaml")).returncode == 2
     assert _cli("graph", "specs/xor.yaml", "--format", "png").returncode == 2
     proc = _cli("graph", "specs/resnet18.yaml", "--expand", "layer2.downblok_1")
-    assert proc.returncode == 2 and "did you mean layer2.downblock_1?" in proc.stderr
+    assert proc.returncode == 2 and "did you mean layer2.down_block_1?" in proc.stderr
     proc = _cli("graph", "specs/xor.yaml", "--expand", "hidden")
     assert proc.returncode == 2 and "it has no blocks or repeats to open" in proc.stderr
     proc = _cli("graph", "specs/xor.yaml", "-o", str(tmp_path / "no" / "such" / "dir" / "x.svg"))

@@ -119,7 +119,7 @@ def test_l004_linear_default_bias_before_batchnorm1d() -> None:
     CNN + "  - {type: Conv2d, out_channels: 8, kernel_size: 3}\n  - {type: LayerNorm, normalized_shape: [14]}\n",
     # the biased conv output is also read by a residual branch: its bias is not wasted
     CNN + "  - {type: Conv2d, out_channels: 8, kernel_size: 3, padding: 1, name: c}\n  - {type: BatchNorm2d}\n"
-          "  - {type: Add, from: [c, batchnorm2d_1]}\n",
+          "  - {type: Add, from: [c, batch_norm2d_1]}\n",
 ])
 def test_l004_quiet(text: str) -> None:
     assert not warnings(text, "L004")
