@@ -96,7 +96,9 @@ STAGES = settings(max_examples=LOCAL or 6, deadline=None, database=None, derando
 @STAGES
 @given(net=nets())
 def test_random_graphs_pass_every_stage(net: object, tmp_path: Path) -> None:
-    every_stage(net.yaml(), tmp_path)  # type: ignore[attr-defined]
+    # --hypothesis-show-statistics says how many of the examples check accepted (and so went through export)
+    accepted = every_stage(net.yaml(), tmp_path)  # type: ignore[attr-defined]
+    hypothesis.event("check accepted: built, run at two sizes, exported" if accepted else "check refused")
 
 
 EXAMPLES = ("xor.yaml", "mlp_regression.yaml", "conv1d_signal.yaml", "gru_timeseries.yaml")
