@@ -240,6 +240,11 @@ case("AdaptiveAvgPool2d", "{type: AdaptiveAvgPool2d, output_size: [null, 3]}", {
      lambda: nn.AdaptiveAvgPool2d((None, 3)), BHW)
 case("AdaptiveAvgPool2d", "{type: AdaptiveAvgPool2d, output_size: 1}", {"inp": ("B", 4, 5, 5)},
      lambda: nn.AdaptiveAvgPool2d(1))
+# an output of 1 beside another size is a fixed window to the exporters, not a global pool
+case("AdaptiveAvgPool2d", "{type: AdaptiveAvgPool2d, output_size: [3, 1]}", {"inp": ("B", 1, 3, "W")},
+     lambda: nn.AdaptiveAvgPool2d((3, 1)), ({"B": 2, "W": 9}, {"B": 3, "W": 16}))
+case("AdaptiveMaxPool2d", "{type: AdaptiveMaxPool2d, output_size: [1, null]}", {"inp": ("B", 2, "H", 5)},
+     lambda: nn.AdaptiveMaxPool2d((1, None)), ({"B": 2, "H": 9}, {"B": 3, "H": 16}))
 case("AdaptiveAvgPool3d", "{type: AdaptiveAvgPool3d, output_size: [2, null, 1]}", {"inp": ("B", 2, 3, 4, 5)},
      lambda: nn.AdaptiveAvgPool3d((2, None, 1)))
 case("AdaptiveAvgPool3d", "{type: AdaptiveAvgPool3d, output_size: 2}", {"inp": ("B", 2, 3, 4, 5)},

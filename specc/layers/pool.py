@@ -198,16 +198,17 @@ class _AdaptivePool(Spatial):
         out = TensorType((x.shape[0], x.shape[1], *spatial), x.dtype)
         size = p.output_size if isinstance(p.output_size, int) else tuple(p.output_size)
         args: dict[str, Any] = {"output_size": size}
-        if any(not self._exports(L, o) for L, o in zip(x.shape[2:], sizes)):
+        if any(not self._exports(L, o, sizes) for L, o in zip(x.shape[2:], sizes)):
             args = {"output_size": sizes, "op": "max" if "Max" in self.type_name else "avg"}
         return LayerResult(out, args, 0, product(x.shape[1:]))
 
-    def _exports(self, size: DimLike, o: int | None) -> bool:
+    def _exports(self, size: DimLike, o: int | None, sizes: tuple[int | None, ...]) -> bool:
         """Whether the exporters write nn's adaptive pool of ``size`` to ``o`` correctly. ONNX has no
-        adaptive pooling: they write a global pool for output 1 and a fixed pool when the size
-        divides evenly (the dynamo exporter also decomposes uneven 1-d and 2-d average pools);
-        otherwise they fail, or pool with the windows of the example size at every other size."""
-        if o is None or o == 1:
+        adaptive pooling: they write a global pool when every output size is 1 and a fixed pool when
+        the size divides evenly (the dynamo exporter also decomposes uneven 1-d and 2-d average pools);
+        otherwise they fail, or pool with the windows of the example size at every other size (an
+        output of 1 beside another size, e.g. (3, 1) over (3, L), is such a fixed window)."""
+        if o is None or (o == 1 and all(other == 1 for other in sizes)):
             return True
         if isinstance(size, int):
             return size % o == 0 or (self.type_name.startswith("AdaptiveAvg") and self.rank <= 2)
