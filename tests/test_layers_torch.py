@@ -29,8 +29,11 @@ from specc.diagnostics import render_text
 from specc.graph.ir import Node
 from specc.layers import REGISTRY
 from specc.layers.conv import window_sizes
-from specc.layers.pool import ceil_padding_problem
 from specc.shapes.dims import evaluate
+from specc.targets.torch import support
+from specc.targets.torch.export_limits import ceil_padding_problem
+from specc.targets.torch.kinds import LOWERINGS
+from specc.targets.torch.lower import forward_expr, init_expr, support_texts
 
 torch.set_num_threads(1)
 
@@ -53,11 +56,11 @@ def _emitted(node: Node) -> tuple[nn.Module | None, str, dict[str, Any]]:
     kind, args = node.kind, node.result.args
     assert kind is not None
     ns: dict[str, Any] = {"torch": torch, "nn": nn, "F": F, "math": math}
-    if kind.support_code:
-        exec(kind.support_code, ns)
-    init = kind.torch_init(args)
+    for code in support_texts(kind, args):
+        exec(code, ns)
+    init = init_expr(kind, args)
     module = eval(init, ns) if init else None
-    return module, kind.torch_forward("m", list(node.inputs), args), ns
+    return module, forward_expr(kind, "m", list(node.inputs), args), ns
 
 
 def _dtype(t: torch.Tensor) -> str:
@@ -75,7 +78,7 @@ def test_layer_matches_torch(case: Case) -> None:
     module, expr, ns = _emitted(node)
     if module is not None:
         module.eval()
-        assert _count(module.parameters()) == res.params, f"emitted {node.kind.torch_init(res.args)}"
+        assert _count(module.parameters()) == res.params, f"emitted {init_expr(node.kind, res.args)}"
         assert _count(module.buffers()) == res.buffers
     for env in case.envs:
         xs = case.tensors(env)
@@ -320,7 +323,7 @@ def test_flatten_note_reaches_linear_hint() -> None:
 
 def test_symbolic_reshape_stays_batch_free() -> None:
     node = _spec_node("specc: 1\ninputs: {seq: [B, T, 64]}\nlayers:\n  - {type: Reshape, shape: [B, T, 4, -1]}\n")
-    assert node.kind.torch_forward("m", ["seq"], node.result.args) == "seq.reshape(seq.shape[0], seq.shape[1], 4, -1)"
+    assert forward_expr(node.kind, "m", ["seq"], node.result.args) == "seq.reshape(seq.shape[0], seq.shape[1], 4, -1)"
     spec = _spec("{type: Reshape, shape: [2, 4, 4, 4]}", ["B", 4, 4, 4])
     assert spec.errors[0].code == "S009" and "use B for entry 0" in (spec.errors[0].hint or "")
 
@@ -505,8 +508,10 @@ def test_class_token_is_prepended_and_taken_back() -> None:
 
 
 def test_stochastic_depth_drops_whole_rows_while_training() -> None:
-    ns: dict[str, Any] = {"torch": torch, "nn": nn}
-    exec(REGISTRY["StochasticDepth"].support_code, ns)
+    # the support module itself, whose text below its marker is what generated files carry
+    from specc.targets.torch.support import stochastic_depth
+
+    ns: dict[str, Any] = vars(stochastic_depth)
     x = torch.rand(4000, 3, 2) + 1
     torch.manual_seed(0)
     row = ns["StochasticDepth"](0.25).train()
@@ -531,7 +536,8 @@ RUFF = Path(sys.executable).with_name("ruff")
 def test_support_code_is_formatted(type_name: str, tmp_path: Path) -> None:
     """Generated files are ruff-formatted at default settings; the support code must already be."""
     header = "import math\n\nimport torch\nfrom torch import nn\n\n\n"
-    (tmp_path / "support.py").write_text(header + REGISTRY[type_name].support_code.strip() + "\n")
+    code = "\n\n".join(support.text(name).strip() for name in LOWERINGS[type_name].support)
+    (tmp_path / "support.py").write_text(header + code + "\n")
     for args in (["format", "--diff"], ["check", "--select", "E,F,W,B,UP", "--ignore", "B905,F401"]):
         done = subprocess.run([str(RUFF), *args, "--isolated", "."], cwd=tmp_path, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr
