@@ -561,7 +561,23 @@ export: {sizes: {H: 9, W: 8}}
 """
 
 
-@pytest.mark.parametrize("text", [SEPARABLE, SHUFFLE], ids=["separable-token-slice", "shufflenet"])
+SUBPIXEL = """\
+specc: 1
+name: SubPixel
+inputs:
+  image: [B, 3, H, W]
+layers:
+  - {type: Conv2d, out_channels: 12, kernel_size: 3, padding: 1}
+  - {type: PixelShuffle, upscale_factor: 2}
+  - {type: PixelUnshuffle, downscale_factor: 2}
+  - {type: Conv2d, out_channels: 4, kernel_size: 1}
+  - {type: DepthToSpace, block_size: 2}
+export: {sizes: {H: 9, W: 8}}
+"""
+
+
+@pytest.mark.parametrize("text", [SEPARABLE, SHUFFLE, SUBPIXEL],
+                         ids=["separable-token-slice", "shufflenet", "subpixel"])
 def test_new_kinds_export_to_onnx_with_dynamic_sizes(text: str, tmp_path: Path) -> None:
     from specc.backends.onnx_export import export_spec
 
@@ -570,3 +586,21 @@ def test_new_kinds_export_to_onnx_with_dynamic_sizes(text: str, tmp_path: Path) 
     result = export_spec(spec, tmp_path / "model.onnx")
     runs = result.verification.runs  # type: ignore[union-attr]
     assert len({r.env["B"] for r in runs}) >= 3 and len({r.env["H"] for r in runs}) >= 3
+
+
+def test_pixel_shuffle_refuses_sizes_it_cannot_divide() -> None:
+    """PyTorch raises at run time for these; check refuses them at the layer, with the fix."""
+    channels = _spec("{type: PixelShuffle, upscale_factor: 2}", ["B", 6, 4, 4])
+    (err,) = channels.errors
+    assert err.code == "S004" and "6 is not divisible by upscale_factor² = 4" in err.message
+    assert err.hint == "set out_channels of the layer before it to a multiple of 4 (4 or 8)"
+    with pytest.raises(RuntimeError, match="divisible"):
+        nn.PixelShuffle(2)(torch.zeros(1, 6, 4, 4))
+    odd = _spec("{type: PixelUnshuffle, downscale_factor: 2}", ["B", 3, 5, 4])
+    assert [e.code for e in odd.errors] == ["S004"] and "height 5" in odd.errors[0].message
+    # a symbolic height may be odd at run time: refused unless it is provably a multiple
+    free = _spec("{type: PixelUnshuffle, downscale_factor: 2}", ["B", 3, "H", 4])
+    assert [e.code for e in free.errors] == ["S005"] and "give H a fixed size" in (free.errors[0].hint or "")
+    assert _spec("{type: PixelUnshuffle, downscale_factor: 2}", ["B", 3, 4, 4]).ok
+    rank = _spec("{type: PixelShuffle, upscale_factor: 2}", ["B", 8, 4])
+    assert [e.code for e in rank.errors] == ["S003"]

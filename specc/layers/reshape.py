@@ -1,5 +1,5 @@
 """Layers that move elements around without computing: Identity, Flatten, Unflatten, Reshape,
-Permute, Transpose, Squeeze, Unsqueeze, Slice.  No parameters, 0 MACs.
+Permute, Transpose, Squeeze, Unsqueeze, Slice, PixelShuffle, PixelUnshuffle.  No parameters, 0 MACs.
 
 Reshape names symbolic dims by the input axis they come from (its ``input_axes``), so a
 target can write the new shape for any batch size.
@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import AliasChoices, Field, PositiveInt
 
 from ..diagnostics import SpecError
-from ..shapes.dims import Dim, DimLike, add, ceildiv, product, sym
+from ..shapes.dims import Dim, DimLike, add, ceildiv, mul, product, sym
 from ..shapes.formulas import divisors, exact_div
 from ..shapes.tensor import TensorType
 from .base import LayerKind, LayerParams, LayerResult, NoParams, Requirement, axis, register, require
@@ -392,3 +392,73 @@ class Slice(LayerKind):
                            {"dim": d, "start": p.start, "stop": p.stop, "step": p.step}, 0, 0,
                            requires=_slice_requires(x.shape[d], p))
 
+
+
+# -- moving channels into space and back ---------------------------------------------------------------
+
+class PixelShuffleParams(LayerParams):
+    upscale_factor: PositiveInt = Field(validation_alias=AliasChoices("upscale_factor", "block_size"))
+
+
+class PixelUnshuffleParams(LayerParams):
+    downscale_factor: PositiveInt = Field(validation_alias=AliasChoices("downscale_factor", "block_size"))
+
+
+def _multiple(size: DimLike, r: int, what: str, by: str, fix: str, field: str, fixes_symbols: bool) -> DimLike:
+    """``size / r``, which must be a whole number at every size the symbols take (``by`` names
+    ``r`` in the message; ``fix`` is how to get a multiple of ``r``, also for a symbolic size
+    when ``fixes_symbols``)."""
+    q = exact_div(size, r)
+    if q is not None:
+        return q
+    if isinstance(size, int):
+        lower = size // r * r
+        near = " or ".join(str(s) for s in (lower, lower + r) if s > 0)
+        raise SpecError("S004", f"the {what} {size} is not divisible by {by}",
+                        f"{fix} to a multiple of {r} ({near})", field=field)
+    syms = ", ".join(sorted(size.symbols()))
+    raise SpecError("S005", f"the {what} {size} must be a multiple of {by} at every size, which a symbolic size "
+                    f"cannot promise (it depends on {syms})",
+                    f"give {syms} a fixed size in inputs: that {r} divides" +
+                    (f", or {fix} to a multiple of {r}" if fixes_symbols else ""), field=field)
+
+
+@register
+class PixelShuffle(LayerKind):
+    """(N, C·r², H, W) -> (N, C, H·r, W·r): each group of r² channels becomes an r x r block of
+    pixels (sub-pixel convolution, ESPCN; TensorFlow's depth_to_space)."""
+
+    type_name, Params = "PixelShuffle", PixelShuffleParams
+    aliases = ("DepthToSpace",)
+    ranks, layout = (4,), "(N, C, H, W)"
+    accepts = "any"
+    summary = "(N, C·r², H, W) -> (N, C, H·r, W·r): channels into r x r blocks of pixels (sub-pixel upsampling)"
+
+    def infer(self, p: PixelShuffleParams, ins: list[TensorType]) -> LayerResult:
+        x, r = ins[0], p.upscale_factor
+        c = _multiple(x.shape[1], r * r, "channel count", f"upscale_factor² = {r * r}",
+                      "set out_channels of the layer before it", "upscale_factor", True)
+        shape = (x.shape[0], c, mul(x.shape[2], r), mul(x.shape[3], r))
+        return LayerResult(TensorType(shape, x.dtype), {"upscale_factor": r}, 0, 0)
+
+
+@register
+class PixelUnshuffle(LayerKind):
+    """(N, C, H·r, W·r) -> (N, C·r², H, W): each r x r block of pixels becomes r² channels
+    (TensorFlow's space_to_depth)."""
+
+    type_name, Params = "PixelUnshuffle", PixelUnshuffleParams
+    aliases = ("SpaceToDepth",)
+    ranks, layout = (4,), "(N, C, H, W)"
+    accepts = "any"
+    summary = "(N, C, H·r, W·r) -> (N, C·r², H, W): r x r blocks of pixels into channels"
+
+    def infer(self, p: PixelUnshuffleParams, ins: list[TensorType]) -> LayerResult:
+        x, r = ins[0], p.downscale_factor
+        by = f"downscale_factor {r}"
+        h = _multiple(x.shape[2], r, "height", by, "crop or pad the height (a Slice, or padding on a conv)",
+                      "downscale_factor", False)
+        w = _multiple(x.shape[3], r, "width", by, "crop or pad the width (a Slice, or padding on a conv)",
+                      "downscale_factor", False)
+        shape = (x.shape[0], mul(x.shape[1], r * r), h, w)
+        return LayerResult(TensorType(shape, x.dtype), {"downscale_factor": r}, 0, 0)

@@ -71,3 +71,15 @@ class Slice(Lowering):
         step = f":{args['step']}" if args["step"] != 1 else ""
         return f"{on(inputs[0])}[{', '.join([':'] * args['dim'] + [f'{start}:{stop}{step}'])}]"
 
+
+
+@lowering
+class PixelShuffle(Lowering):
+    torch_class = "nn.PixelShuffle"
+    positional = ("upscale_factor",)
+
+
+@lowering
+class PixelUnshuffle(Lowering):
+    torch_class = "nn.PixelUnshuffle"
+    positional = ("downscale_factor",)
