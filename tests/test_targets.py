@@ -77,3 +77,49 @@ def test_support_module_is_what_generated_files_carry(name: str) -> None:
 def test_every_support_module_is_used() -> None:
     used = {name for lowering in LOWERINGS.values() for name in lowering.support}
     assert used == set(support.NAMES)
+
+
+# What each support module is called with: (the name it defines, constructor arguments or None
+# for a function, the inputs).
+SUPPORT_CALLS: dict[str, list[tuple[str, tuple[Any, ...] | None, tuple[tuple[int, ...], ...]]]] = {
+    "adaptive_pool": [("AdaptivePool", ((3, None), "max"), ((2, 4, 7, 5),)),
+                      ("AdaptivePool", ((2, 3), "avg"), ((2, 4, 7, 5),))],
+    "class_token": [("ClassToken", (4, 2), ((2, 3, 4),)), ("ClassToken", (4, 1, False), ((3, 2, 4),))],
+    "conv_lstm": [("ConvLSTM2d", (2, (3, 4)), ((2, 3, 2, 5, 5),))],
+    "positional_encoding": [("PositionalEncoding", (6, 10), ((2, 4, 6),)),
+                            ("PositionalEncoding", (6, 10, "learned"), ((2, 4, 6),))],
+    "rnn": [("rnn_last", None, ((2, 3, 8),)), ("rnn_final", None, ((4, 2, 5),))],
+    "separable_conv": [("SeparableConv1d", (3, 4, 3), ((2, 3, 9),)),
+                       ("SeparableConv2d", (3, 4, 3, 1, 1, 1, 2), ((2, 3, 5, 5),))],
+    "stochastic_depth": [("StochasticDepth", (0.5,), ((4, 3),))],
+    "unfold_steps": [("unfold_steps", None, ((6, 4), (2, 3, 5)))],
+}
+
+
+def test_every_support_module_has_calls() -> None:
+    assert set(SUPPORT_CALLS) == set(support.NAMES)
+
+
+@pytest.mark.parametrize("name", support.NAMES)
+def test_support_module_computes_what_its_emitted_text_computes(name: str) -> None:
+    """The imported module and its text run in a generated file's namespace give the same
+    outputs and parameters (both built from the same seed)."""
+    import math
+
+    torch = pytest.importorskip("torch")
+    module = importlib.import_module(f"specc.targets.torch.support.{name}")
+    emitted: dict[str, Any] = {"torch": torch, "nn": torch.nn, "math": math}
+    exec(support.text(name), emitted)
+    for top, ctor, shapes in SUPPORT_CALLS[name]:
+        gen = torch.Generator().manual_seed(0)
+        xs = [torch.randn(s, generator=gen) for s in shapes]
+        outs = []
+        for ns in (vars(module), emitted):
+            torch.manual_seed(1)
+            f = ns[top] if ctor is None else ns[top](*ctor).eval()
+            outs.append((f(*xs), [p.detach().clone() for p in getattr(f, "parameters", list)()]))
+        (got, got_params), (want, want_params) = outs
+        torch.testing.assert_close(got, want)
+        assert len(got_params) == len(want_params)
+        for a, b in zip(got_params, want_params):
+            torch.testing.assert_close(a, b)
