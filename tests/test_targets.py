@@ -123,3 +123,27 @@ def test_support_module_computes_what_its_emitted_text_computes(name: str) -> No
         assert len(got_params) == len(want_params)
         for a, b in zip(got_params, want_params):
             torch.testing.assert_close(a, b)
+
+
+def test_layer_schemas_name_no_framework() -> None:
+    """specc/layers/ holds op schemas only: no identifier there names torch, ONNX or support
+    code, and no string but a docstring holds framework source (``nn.Conv2d``, ``torch.cat``);
+    those belong to a target. (Imports are guarded by the layering contract.)"""
+    import re
+    from pathlib import Path
+
+    import specc.layers
+
+    found = []
+    for path in sorted(Path(specc.layers.__file__).parent.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                      if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef))
+                      and ast.get_docstring(node, clean=False) is not None}
+        for node in ast.walk(tree):
+            names = [v for v in (getattr(node, a, None) for a in ("id", "attr", "name")) if isinstance(v, str)]
+            found += [f"{path.name}:{node.lineno} {n}" for n in names if re.search(r"torch|onnx|support", n, re.I)]
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings \
+                    and re.search(r"\bnn\.\w|torch\.\w", node.value):
+                found.append(f"{path.name}:{node.lineno} {node.value[:40]!r}")
+    assert not found, found
