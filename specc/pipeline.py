@@ -18,15 +18,21 @@ from pydantic import ValidationError
 from .diagnostics import Diagnostic, Location, SpecError
 from .graph.build import GraphBuilder, fix_batch_second_macs, inside_block_hint, mark_unused
 from .graph.ir import Graph
+from .graph.names import reserve_target_names
 from .layers import REGISTRY
 from .load.expand import expand, parse_overrides
 from .load.yaml_loader import PosDict, PosList, decode_spec, load_yaml, read_spec
 from .shapes.dims import sym
 from .shapes.tensor import TensorType
+from .targets.torch import export_limits
+from .targets.torch import support as torch_support
 from .validate.document import Document, InputSpec
 from .validate.errors import pydantic_diagnostics
 from .validate.naming import suggest_name
 
+# Specs are checked for the PyTorch target: its exporter's limits are U002 errors at the layer,
+# and the names its generated files define (support classes) are not free for layers and models.
+reserve_target_names(torch_support.defined_names)
 
 @dataclass
 class Spec:
@@ -180,7 +186,7 @@ def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None, ignore: Itera
     layers = doc.get("layers")
     if inputs is None or not isinstance(layers, PosList) or not layers:
         return
-    builder = GraphBuilder(ex.broken)
+    builder = GraphBuilder(ex.broken, limits=export_limits.onnx_problem)
     graph = builder.build(spec.name, layers, inputs)  # type: ignore[arg-type]  (None: a broken input)
     graph.inputs = {k: v for k, v in graph.inputs.items() if v is not None}
     fix_batch_second_macs(graph)

@@ -24,6 +24,7 @@ import specc
 from specc.backends.torch_build import batch_symbols, build_module, example_inputs, symbol_sizes
 from specc.graph.ir import Graph, Node
 from specc.shapes.dims import evaluate
+from specc.targets.torch.lower import forward_expr, has_module
 
 INPUT = "input:"  # key prefix of the model's inputs (node paths never contain ':')
 
@@ -37,7 +38,7 @@ class Site:
 
     @property
     def has_module(self) -> bool:
-        return self.node.sub is not None or (self.node.kind is not None and self.node.kind.torch_class is not None)
+        return self.node.sub is not None or (self.node.kind is not None and has_module(self.node.kind))
 
     @property
     def direct(self) -> bool:
@@ -46,11 +47,11 @@ class Site:
         n = self.node
         if n.sub is not None:
             return True
-        if n.kind is None or n.result is None or n.kind.torch_class is None:
+        if n.kind is None or n.result is None or not has_module(n.kind):
             return False
         module = f"self.{n.name}"
         ins = [f"v{i}" for i in range(len(n.inputs))]
-        return n.kind.torch_forward(module, ins, n.result.args) == f"{module}({', '.join(ins)})"
+        return forward_expr(n.kind, module, ins, n.result.args) == f"{module}({', '.join(ins)})"
 
 
 def sites(g: Graph, scope: dict[str, str] | None = None) -> Iterator[Site]:

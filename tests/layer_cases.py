@@ -367,6 +367,30 @@ case("Slice", "{type: Slice, dim: 1, start: 2, stop: 7, step: 3}", {"inp": ("B",
 case("Slice", "{type: Slice, dim: 1, stop: 2}", {"ids": ("B", "T")}, fn(lambda x: x.narrow(1, 0, 2)), BT,
      dtypes={"ids": "int64"})
 
+
+def _shuffle(r: int) -> Callable[[], nn.Module]:
+    """(N, C·r², H, W) -> (N, C, H·r, W·r) written out: channel c·r² + i·r + j goes to pixel (h·r + i, w·r + j)."""
+    def f(x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        return x.reshape(n, c // (r * r), r, r, h, w).permute(0, 1, 4, 2, 5, 3).reshape(n, c // (r * r), h * r, w * r)
+    return fn(f)
+
+
+def _unshuffle(r: int) -> Callable[[], nn.Module]:
+    """The inverse of ``_shuffle``: each r x r block of pixels becomes r² channels."""
+    def f(x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        return x.reshape(n, c, h // r, r, w // r, r).permute(0, 1, 3, 5, 2, 4).reshape(n, c * r * r, h // r, w // r)
+    return fn(f)
+
+
+case("PixelShuffle", "{type: PixelShuffle, upscale_factor: 2}", {"inp": ("B", 8, "H", "W")}, _shuffle(2), BHW)
+case("PixelShuffle", "{type: DepthToSpace, block_size: 3}", {"inp": ("B", 9, 2, 3)}, _shuffle(3))
+case("PixelUnshuffle", "{type: PixelUnshuffle, downscale_factor: 2}", {"inp": ("B", 3, 4, 6)}, _unshuffle(2))
+case("PixelUnshuffle", "{type: SpaceToDepth, block_size: 3}", {"ids": ("B", 1, 6, 3)}, _unshuffle(3),
+     dtypes={"ids": "int64"})
+
+
 # -- reductions ------------------------------------------------------------------------------
 
 case("Reduce", "{type: Reduce, op: sum, dim: [1, 2]}", {"inp": ("B", 3, 4, 5)}, fn(lambda x: x.sum(dim=(1, 2))))

@@ -29,8 +29,11 @@ from specc.diagnostics import render_text
 from specc.graph.ir import Node
 from specc.layers import REGISTRY
 from specc.layers.conv import window_sizes
-from specc.layers.pool import ceil_padding_problem
 from specc.shapes.dims import evaluate
+from specc.targets.torch import support
+from specc.targets.torch.export_limits import ceil_padding_problem
+from specc.targets.torch.kinds import LOWERINGS
+from specc.targets.torch.lower import forward_expr, init_expr, support_texts
 
 torch.set_num_threads(1)
 
@@ -53,11 +56,11 @@ def _emitted(node: Node) -> tuple[nn.Module | None, str, dict[str, Any]]:
     kind, args = node.kind, node.result.args
     assert kind is not None
     ns: dict[str, Any] = {"torch": torch, "nn": nn, "F": F, "math": math}
-    if kind.support_code:
-        exec(kind.support_code, ns)
-    init = kind.torch_init(args)
+    for code in support_texts(kind, args):
+        exec(code, ns)
+    init = init_expr(kind, args)
     module = eval(init, ns) if init else None
-    return module, kind.torch_forward("m", list(node.inputs), args), ns
+    return module, forward_expr(kind, "m", list(node.inputs), args), ns
 
 
 def _dtype(t: torch.Tensor) -> str:
@@ -75,7 +78,7 @@ def test_layer_matches_torch(case: Case) -> None:
     module, expr, ns = _emitted(node)
     if module is not None:
         module.eval()
-        assert _count(module.parameters()) == res.params, f"emitted {node.kind.torch_init(res.args)}"
+        assert _count(module.parameters()) == res.params, f"emitted {init_expr(node.kind, res.args)}"
         assert _count(module.buffers()) == res.buffers
     for env in case.envs:
         xs = case.tensors(env)
@@ -320,7 +323,7 @@ def test_flatten_note_reaches_linear_hint() -> None:
 
 def test_symbolic_reshape_stays_batch_free() -> None:
     node = _spec_node("specc: 1\ninputs: {seq: [B, T, 64]}\nlayers:\n  - {type: Reshape, shape: [B, T, 4, -1]}\n")
-    assert node.kind.torch_forward("m", ["seq"], node.result.args) == "seq.reshape(seq.shape[0], seq.shape[1], 4, -1)"
+    assert forward_expr(node.kind, "m", ["seq"], node.result.args) == "seq.reshape(seq.shape[0], seq.shape[1], 4, -1)"
     spec = _spec("{type: Reshape, shape: [2, 4, 4, 4]}", ["B", 4, 4, 4])
     assert spec.errors[0].code == "S009" and "use B for entry 0" in (spec.errors[0].hint or "")
 
@@ -505,8 +508,10 @@ def test_class_token_is_prepended_and_taken_back() -> None:
 
 
 def test_stochastic_depth_drops_whole_rows_while_training() -> None:
-    ns: dict[str, Any] = {"torch": torch, "nn": nn}
-    exec(REGISTRY["StochasticDepth"].support_code, ns)
+    # the support module itself, whose text below its marker is what generated files carry
+    from specc.targets.torch.support import stochastic_depth
+
+    ns: dict[str, Any] = vars(stochastic_depth)
     x = torch.rand(4000, 3, 2) + 1
     torch.manual_seed(0)
     row = ns["StochasticDepth"](0.25).train()
@@ -531,7 +536,8 @@ RUFF = Path(sys.executable).with_name("ruff")
 def test_support_code_is_formatted(type_name: str, tmp_path: Path) -> None:
     """Generated files are ruff-formatted at default settings; the support code must already be."""
     header = "import math\n\nimport torch\nfrom torch import nn\n\n\n"
-    (tmp_path / "support.py").write_text(header + REGISTRY[type_name].support_code.strip() + "\n")
+    code = "\n\n".join(support.text(name).strip() for name in LOWERINGS[type_name].support)
+    (tmp_path / "support.py").write_text(header + code + "\n")
     for args in (["format", "--diff"], ["check", "--select", "E,F,W,B,UP", "--ignore", "B905,F401"]):
         done = subprocess.run([str(RUFF), *args, "--isolated", "."], cwd=tmp_path, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr
@@ -555,7 +561,23 @@ export: {sizes: {H: 9, W: 8}}
 """
 
 
-@pytest.mark.parametrize("text", [SEPARABLE, SHUFFLE], ids=["separable-token-slice", "shufflenet"])
+SUBPIXEL = """\
+specc: 1
+name: SubPixel
+inputs:
+  image: [B, 3, H, W]
+layers:
+  - {type: Conv2d, out_channels: 12, kernel_size: 3, padding: 1}
+  - {type: PixelShuffle, upscale_factor: 2}
+  - {type: PixelUnshuffle, downscale_factor: 2}
+  - {type: Conv2d, out_channels: 4, kernel_size: 1}
+  - {type: DepthToSpace, block_size: 2}
+export: {sizes: {H: 9, W: 8}}
+"""
+
+
+@pytest.mark.parametrize("text", [SEPARABLE, SHUFFLE, SUBPIXEL],
+                         ids=["separable-token-slice", "shufflenet", "subpixel"])
 def test_new_kinds_export_to_onnx_with_dynamic_sizes(text: str, tmp_path: Path) -> None:
     from specc.backends.onnx_export import export_spec
 
@@ -564,3 +586,21 @@ def test_new_kinds_export_to_onnx_with_dynamic_sizes(text: str, tmp_path: Path) 
     result = export_spec(spec, tmp_path / "model.onnx")
     runs = result.verification.runs  # type: ignore[union-attr]
     assert len({r.env["B"] for r in runs}) >= 3 and len({r.env["H"] for r in runs}) >= 3
+
+
+def test_pixel_shuffle_refuses_sizes_it_cannot_divide() -> None:
+    """PyTorch raises at run time for these; check refuses them at the layer, with the fix."""
+    channels = _spec("{type: PixelShuffle, upscale_factor: 2}", ["B", 6, 4, 4])
+    (err,) = channels.errors
+    assert err.code == "S004" and "6 is not divisible by upscale_factor² = 4" in err.message
+    assert err.hint == "set out_channels of the layer before it to a multiple of 4 (4 or 8)"
+    with pytest.raises(RuntimeError, match="divisible"):
+        nn.PixelShuffle(2)(torch.zeros(1, 6, 4, 4))
+    odd = _spec("{type: PixelUnshuffle, downscale_factor: 2}", ["B", 3, 5, 4])
+    assert [e.code for e in odd.errors] == ["S004"] and "height 5" in odd.errors[0].message
+    # a symbolic height may be odd at run time: refused unless it is provably a multiple
+    free = _spec("{type: PixelUnshuffle, downscale_factor: 2}", ["B", 3, "H", 4])
+    assert [e.code for e in free.errors] == ["S005"] and "give H a fixed size" in (free.errors[0].hint or "")
+    assert _spec("{type: PixelUnshuffle, downscale_factor: 2}", ["B", 3, 4, 4]).ok
+    rank = _spec("{type: PixelShuffle, upscale_factor: 2}", ["B", 8, 4])
+    assert [e.code for e in rank.errors] == ["S003"]

@@ -53,7 +53,10 @@ def test_installed_wheel_finds_its_templates(wheel: Path, tmp_path: Path) -> Non
                    check=True, capture_output=True, timeout=300)
     # Run from a folder with no checkout in sight, so only the installed copy can be imported.
     code = ("import specc, specc.resources as r; d = r.templates_dir(); "
-            "print(specc.__file__); print(d); assert (d / 'README.md').is_file()")
+            "print(specc.__file__); print(d); assert (d / 'README.md').is_file(); "
+            # the support classes generated modules carry are read from the installed package's files
+            "from specc.targets.torch import support; "
+            "assert all(support.text(n).strip() for n in support.NAMES)")
     env = {**os.environ, "PYTHONPATH": str(target)}
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=60)

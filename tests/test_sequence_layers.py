@@ -24,6 +24,9 @@ from specc.layers.base import LayerKind, LayerResult
 from specc.pipeline import loads
 from specc.shapes.dims import evaluate, sym
 from specc.shapes.tensor import TensorType
+from specc.targets.torch import support
+from specc.targets.torch.kinds import LOWERINGS
+from specc.targets.torch.lower import forward_expr, init_expr, support_texts
 
 torch = pytest.importorskip("torch")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
@@ -56,14 +59,14 @@ def concrete(shape: tuple, env: dict[str, int]) -> tuple[int, ...]:
 def emitted(kind: LayerKind, res: LayerResult) -> tuple[Any, Any]:
     """The module and forward that generated code would contain for this layer."""
     ns: dict[str, Any] = {"torch": torch, "nn": nn, "F": F, "math": math}
-    for code in kind.support(res.args):
+    for code in support_texts(kind, res.args):
         exec(code, ns)
-    init = kind.torch_init(res.args)
+    init = init_expr(kind, res.args)
     module = eval(init, ns) if init else None
 
     def forward(*xs: Any) -> Any:
         names = [f"x{i}" for i in range(len(xs))]
-        expr = kind.torch_forward("m", names, res.args)
+        expr = forward_expr(kind, "m", names, res.args)
         return eval(expr, {**ns, "m": module, **dict(zip(names, xs))})
 
     return module, forward
@@ -724,7 +727,8 @@ def test_support_code_is_formatted(type_name: str, tmp_path: Path) -> None:
     kind = lookup(type_name)
     assert kind is not None
     header = "import math\n\nimport torch\nfrom torch import nn\n\n\n"
-    (tmp_path / "support.py").write_text(header + kind.support_code.strip() + "\n")
+    code = "\n\n".join(support.text(name).strip() for name in LOWERINGS[kind.type_name].support)
+    (tmp_path / "support.py").write_text(header + code + "\n")
     for args in (["format", "--diff"], ["check", "--select", "E,F,W,B,UP", "--ignore", "B905,F401"]):
         done = subprocess.run([str(RUFF), *args, "--isolated", "."], cwd=tmp_path, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr

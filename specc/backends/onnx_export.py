@@ -414,11 +414,13 @@ def export_spec(spec: Any, path: str | os.PathLike[str] | None, *, weights: str 
                 max_batch_size: int | None = None) -> ExportResult:
     """Build the spec's module, export, verify (unless turned off) and write ``path`` (and/or a
     Triton model-repository entry under ``triton``). Raises SpecInvalid for a spec with errors."""
+    from ..targets.torch.export_limits import onnx_problem
     from .torch_build import build_module
 
     spec.require_ok()
     blocked = [f"{n.type} '{n.path}': {why}" for n in spec.graph.leaves()
-               if n.kind is not None and n.result is not None and (why := n.kind.onnx_problem(n.result.args))]
+               if n.kind is not None and n.result is not None
+               and (why := onnx_problem(n.kind.type_name, n.result.args))]
     if blocked:
         raise ExportFailed("this model cannot be exported to ONNX: " + "; ".join(blocked))
     opts = spec.document.export

@@ -10,18 +10,18 @@ spec is still reported in the same run.
 from __future__ import annotations
 
 import difflib
-import math
-import re
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
 
 from ..diagnostics import Diagnostic, Location, SpecError
 from ..layers import base as layers
+from ..layers.check import check_layer
 from ..load.expand import LAYER_META, Group
 from ..load.yaml_loader import PosDict, PosList
 from ..shapes.dims import Dim, Sym, add, mul
-from ..shapes.tensor import MAX_DIM, MAX_ELEMENTS, PARAM_MEMORY_WARNING, TensorType
+from ..shapes.tensor import MAX_ELEMENTS, PARAM_MEMORY_WARNING, TensorType
 from ..validate.errors import pydantic_diagnostics
 from ..validate.naming import suggest_name
 from .ir import Graph, Node
@@ -120,9 +120,16 @@ def _readable_hint(name: str, known: list[str]) -> str:
     return "name an input or a layer written above this one (from: takes their names)"
 
 
+# Why a target cannot write a layer of this type with these attributes ("reason; fix"), or None.
+Limits = Callable[[str, dict[str, Any]], str | None]
+
+
 class GraphBuilder:
-    def __init__(self, broken: set[int] | None = None):
+    def __init__(self, broken: set[int] | None = None, limits: Limits | None = None):
+        """``limits``: what the caller's target and exporter cannot write (the engine knows no
+        target; the pipeline passes them in), reported as U002 at the layer's line."""
         self.broken = broken or set()
+        self.limits = limits
         self.diags: list[Diagnostic] = []
         self._declared: list[set[str]] = []  # explicit names of the scopes being built
         # Names already reported as unusable (V006), per scope: a reference to one is not a
@@ -305,11 +312,9 @@ class GraphBuilder:
             return node  # an upstream problem was already reported
         tensors: list[TensorType] = [t for t in ins if t is not None]
         try:
-            self._check_inputs(kind, tensors, node)
-            result = kind.infer(node.params, tensors)
-            _check_sizes(result)
+            result = check_layer(kind, node.params, tensors)
             self._check_requirements(result)
-            self._check_exportable(kind, result)
+            self._check_target(kind, result)
             node.result = result
         except SpecError as err:
             node.result = None  # sizes no framework can allocate reach no later layer
@@ -330,37 +335,14 @@ class GraphBuilder:
                                 "act on the batch dim only with sizes that always exist (index 0 or -1), or move "
                                 "the operation to a non-batch dim", field=need.field)
 
-    @staticmethod
-    def _check_exportable(kind: layers.LayerKind, result: layers.LayerResult) -> None:
-        """A layer no ONNX exporter can write is refused here, where the spec says it, not by
-        `specc export` after `check` said ok."""
-        why = kind.onnx_problem(result.args)
+    def _check_target(self, kind: layers.LayerKind, result: layers.LayerResult) -> None:
+        """A layer the caller's target or exporter cannot write (``limits``) is refused here, where
+        the spec says it, not by `specc export` after `check` said ok."""
+        why = self.limits(kind.type_name, result.args) if self.limits is not None else None
         if why:
             reason, _, fix = why.rpartition("; ") if "; " in why else (why, "", "")
             field = next((k for k, v in result.args.items() if v and k in reason), None)
             raise SpecError("U002", f"cannot be exported to ONNX: {reason}", fix or None, field=field)
-
-    def _check_inputs(self, kind: layers.LayerKind, ins: list[TensorType], node: Node) -> None:
-        n = len(ins)
-        if n < kind.min_inputs or (kind.max_inputs is not None and n > kind.max_inputs):
-            want = (f"{kind.min_inputs}" if kind.max_inputs == kind.min_inputs else
-                    f"at least {kind.min_inputs}" if kind.max_inputs is None else
-                    f"{kind.min_inputs} to {kind.max_inputs}")
-            raise SpecError("G003", f"takes {want} input{'s' if want != '1' else ''}, got {n}",
-                            "list the inputs with from: [a, b]" if kind.min_inputs > 1 else
-                            "give a single from: (use Concat or Add to merge branches first)")
-        for t in ins:
-            if kind.accepts == "float" and not t.is_float:
-                raise SpecError("S007", f"receives {t.dtype} data {t}, but {kind.type_name} works on floats",
-                                "token ids go through an Embedding first; or declare the input with "
-                                "dtype: float32")
-            if kind.accepts == "int" and t.is_float:
-                raise SpecError("S007", f"receives float data {t}, but {kind.type_name} takes integer ids",
-                                "declare the input as {shape: [...], dtype: int64}")
-            if kind.ranks is not None and t.rank not in kind.ranks:
-                want = " or ".join(str(r) for r in kind.ranks)
-                raise SpecError("S003", f"expects a rank-{want} input {kind.layout}, got rank {t.rank} {t}",
-                                _rank_hint(kind, t))
 
     def _sources(self, g: Graph, item: PosDict, prev: str | None, path: str, loc: Location | None) -> list[str]:
         t = item.get("type")
@@ -439,84 +421,24 @@ class GraphBuilder:
 
 
     def _check_repeatable(self, node: Node, item: Group) -> None:
-        """A repeat becomes nn.Sequential of its copies' modules, which calls each as module(x):
-        an inline operation (Transpose…) has no module, and an LSTM or attention is called
-        otherwise (it returns a tuple), so `compile` could not write it; say so where `check` sees it."""
+        """A repeat chains its copies, calling each on the previous copy's output (nn.Sequential
+        in PyTorch): an inline operation (Transpose…) has no module to chain, and an LSTM or
+        attention is applied otherwise (it returns a tuple), so `compile` could not write it; say
+        so where `check` sees it (the kind's declared ``form``)."""
         assert node.sub is not None
         leaf = node.sub.nodes[0] if node.sub.nodes else None
         while leaf is not None and leaf.sub is not None and leaf.sub.block == "repeat":  # repeat of a repeat
             leaf = leaf.sub.nodes[0] if leaf.sub.nodes else None
         if leaf is None or leaf.sub is not None or leaf.kind is None or leaf.result is None:
             return  # a block (its own class), or a layer already reported
-        args = leaf.result.args
-        if leaf.kind.torch_init(args) is None:
-            why = "an inline operation with no module"
-        elif leaf.kind.torch_forward("m", ["x"], args) != "m(x)":
-            why = "not called as module(x) in PyTorch"
-        else:
+        form = leaf.kind.applied(leaf.result.args)
+        if form == "module":
             return
+        why = "an inline operation with no module" if form == "inline" else "not called as module(x) in PyTorch"
         self.error("V003", f"{leaf.type} '{node.path}': repeat: chains copies with nn.Sequential, and "
                    f"{leaf.type} is {why}", item.value_loc("repeat") or node.loc,
                    f"write the {leaf.type} once per copy, or put it in a block and repeat the block",
                    layer=node.path)
-
-
-def _check_sizes(result: layers.LayerResult) -> None:
-    """Refuse an output no framework can allocate (S011): a dimension over MAX_DIM, a tensor
-    of more than MAX_ELEMENTS elements (symbolic dims counted at their smallest, 1), or more
-    parameters than that."""
-    shape = result.out.shape
-    elements = 1
-    for d in shape:
-        fixed = d if isinstance(d, int) else max((abs(c) for _, c in d.terms), default=1)
-        if isinstance(d, int) and d > MAX_DIM:
-            raise SpecError("S011", f"its output {result.out} has a dimension of {d:,}, over {MAX_DIM:,} "
-                            "(2**31 - 1), the largest size specc allows for one dimension",
-                            "check the sizes written on this layer (or the layers before it)")
-        elements *= fixed
-    if elements > MAX_ELEMENTS:
-        raise SpecError("S011", f"its output {result.out} holds {elements:,} elements, over {MAX_ELEMENTS:,} "
-                        "(2**63 - 1), more than any framework can allocate",
-                        "check the sizes written on this layer (or the layers before it)")
-    if result.params > MAX_ELEMENTS:
-        raise SpecError("S011", f"it has {result.params:,} parameters, over {MAX_ELEMENTS:,} (2**63 - 1), more "
-                        "than any framework can allocate", "check the sizes written on this layer")
-
-
-def _rank_hint(kind: layers.LayerKind, t: TensorType) -> str:
-    """The fix for a wrong rank: the sibling kind made for this rank, the exact Reshape that
-    gives the expected layout, or a Flatten before a Linear."""
-    assert kind.ranks is not None
-    lo = min(kind.ranks)
-    sibling = re.sub(r"[123]d$", f"{t.rank - 2}d", kind.type_name) if t.rank >= 3 else ""
-    other = layers.lookup(sibling) if sibling and sibling != kind.type_name else None
-    use_other = f"use {other.type_name} for a {other.layout} input" if other and other.ranks and \
-        t.rank in other.ranks else ""
-    if t.rank < lo:
-        dims: list[object] = [d if isinstance(d, int) else str(d) if isinstance(d, Dim) and
-                              len(d.terms) == 1 and d.terms[0][1] == 1 and len(d.terms[0][0]) == 1 else -1
-                              for d in t.shape]
-        if t.rank == 2 and lo == 4 and isinstance(t.shape[1], int):
-            return _image_hint(t.shape[1], dims[0], kind)
-        if dims.count(-1) <= 1:
-            target = ", ".join(map(str, [*dims, *[1] * (lo - t.rank)]))
-            fix = f"add - {{type: Reshape, shape: [{target}]}} before it to get {kind.layout}"
-            return f"{use_other}, or {fix}" if use_other else fix
-    if use_other:
-        return f"{use_other}, or reshape to {kind.layout}"
-    return f"reshape to {kind.layout} first (Flatten, Unflatten, Reshape or Permute)"
-
-
-def _image_hint(n: int, batch: object, kind: layers.LayerKind) -> str:
-    """Flat features into a 2-d conv/pool/norm: flat pixels want an Unflatten to (C, H, W); a
-    pooled (B, C) gate wants (B, C, 1, 1)."""
-    gate = f"a (B, C) gate: Reshape to [{batch}, {n}, 1, 1]"
-    for c in (1, 3):
-        side = math.isqrt(n // c)
-        if n % c == 0 and side * side == n // c and side > 1:
-            return (f"{kind.type_name} needs {kind.layout}; for flat pixels add - {{type: Unflatten, dim: 1, "
-                    f"unflattened_size: [{c}, {side}, {side}]}} ({n} = {c}·{side}·{side}); for {gate}")
-    return f"{kind.type_name} needs {kind.layout}: Unflatten the {n} features to (C, H, W), or for {gate}"
 
 
 def inside_block_hint(g: Graph, name: str) -> str | None:

@@ -13,6 +13,7 @@ import builtins
 import functools
 import keyword
 import re
+from collections.abc import Callable
 
 from ..validate.naming import identifier_problem
 
@@ -89,18 +90,26 @@ UNSAFE_BUILTINS = frozenset({
 GENERATED = frozenset({"self", "torch", "nn", "F", "math", "Tensor", "annotations"})
 
 
-@functools.cache
-def support_names() -> frozenset[str]:
-    """Top-level names the layer kinds' support code defines in generated files (``rnn_last``,
-    ``PositionalEncoding``, ``ConvLSTM2d``…): a layer, input or model called that would shadow them."""
-    from ..layers import REGISTRY
+# Top-level names a target writes into generated files beside the model (its support code:
+# ``rnn_last``, ``PositionalEncoding``, ``ConvLSTM2d``…): a layer, input or model called that
+# would shadow them.  The graph knows no target, so the caller that does reserves them
+# (specc/pipeline.py, for the PyTorch target).
+_target_names: list[Callable[[], frozenset[str]]] = []
+_reserved: list[frozenset[str]] = []  # their union, once asked for
 
-    names: set[str] = set()
-    for kind in REGISTRY.values():
-        if kind.support_code:
-            tree = ast.parse(kind.support_code)
-            names.update(n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef)))
-    return frozenset(names)
+
+def reserve_target_names(names: Callable[[], frozenset[str]]) -> None:
+    """Reserve the names ``names()`` gives (asked the first time a name is checked)."""
+    if names not in _target_names:
+        _target_names.append(names)
+        _reserved.clear()
+
+
+def support_names() -> frozenset[str]:
+    """Top-level names the reserved targets' support code defines in generated files."""
+    if not _reserved:
+        _reserved.append(frozenset().union(*(names() for names in _target_names)))
+    return _reserved[0]
 
 
 _TOP_LEVEL = re.compile(r"^(?:def|class) (\w+)|^(\w+) =", re.M)

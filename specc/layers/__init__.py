@@ -1,4 +1,5 @@
-"""The layer catalogue. Each module registers its kinds; the list below is the whole catalogue."""
+"""The layer catalogue: backend-neutral op schemas. Each module registers its kinds; the list
+below is the whole catalogue. How a target writes each kind lives under specc/targets/."""
 
 from . import (  # noqa: F401  (registration on import)
     activation,
@@ -16,6 +17,8 @@ from . import (  # noqa: F401  (registration on import)
     reshape,
     wrappers,
 )
-from .base import ALIASES, REGISTRY, LayerKind, LayerParams, LayerResult, lookup, register, suggest
+from .base import ALIASES, REGISTRY, Form, LayerKind, LayerParams, LayerResult, NoParams, lookup, register, suggest
+from .check import check_layer
 
-__all__ = ["ALIASES", "REGISTRY", "LayerKind", "LayerParams", "LayerResult", "lookup", "register", "suggest"]
+__all__ = ["ALIASES", "REGISTRY", "Form", "LayerKind", "LayerParams", "LayerResult", "NoParams", "check_layer",
+           "lookup", "register", "suggest"]

@@ -8,11 +8,7 @@ from pydantic import Field, PositiveFloat, PositiveInt
 
 from ..diagnostics import SpecError
 from ..shapes.tensor import TensorType
-from .base import LayerKind, LayerParams, LayerResult, axis, check_given, register
-
-
-class NoParams(LayerParams):
-    pass
+from .base import LayerKind, LayerParams, LayerResult, NoParams, axis, check_given, register
 
 
 class InplaceParams(LayerParams):
@@ -54,7 +50,7 @@ class PReLUParams(LayerParams):
 
 
 class _Elementwise(LayerKind):
-    defaults = {"inplace": False}
+    """Shape in = shape out, applied element by element."""
 
     def infer(self, p: Any, ins: list[TensorType]) -> LayerResult:
         x = ins[0]
@@ -78,35 +74,88 @@ def _check_arguments(kind: str, p: Any) -> None:
                         "set inplace: false", field="inplace")
 
 
-def _activation(name: str, params: type[LayerParams], doc: str, **defaults: Any) -> type[LayerKind]:
-    cls = type(name, (_Elementwise,), {
-        "type_name": name, "Params": params, "torch_class": f"nn.{name}", "summary": doc,
-        "defaults": {"inplace": False, **defaults}, "__module__": __name__,
-    })
-    return register(cls)
+@register
+class ReLU(_Elementwise):
+    type_name, Params, summary = "ReLU", InplaceParams, "max(0, x)"
 
 
-ReLU = _activation("ReLU", InplaceParams, "max(0, x)")
-ReLU6 = _activation("ReLU6", InplaceParams, "min(max(0, x), 6)")
-LeakyReLU = _activation("LeakyReLU", LeakyReLUParams, "x if x > 0 else negative_slope·x", negative_slope=0.01)
-ELU = _activation("ELU", ELUParams, "exponential linear unit", alpha=1.0)
-SELU = _activation("SELU", InplaceParams, "scaled ELU (self-normalising)")
-CELU = _activation("CELU", ELUParams, "continuously differentiable ELU", alpha=1.0)
-GELU = _activation("GELU", GELUParams, "Gaussian error linear unit", approximate="none")
-SiLU = _activation("SiLU", InplaceParams, "x·sigmoid(x) (Swish)")
-Mish = _activation("Mish", InplaceParams, "x·tanh(softplus(x))")
-Sigmoid = _activation("Sigmoid", NoParams, "1 / (1 + e^-x)")
-Tanh = _activation("Tanh", NoParams, "hyperbolic tangent")
-Softplus = _activation("Softplus", SoftplusParams, "log(1 + e^(βx)) / β", beta=1.0, threshold=20.0)
-Softsign = _activation("Softsign", NoParams, "x / (1 + |x|)")
-Hardtanh = _activation("Hardtanh", HardtanhParams, "clamp(x, min_val, max_val)", min_val=-1.0, max_val=1.0)
-Hardswish = _activation("Hardswish", InplaceParams, "x·relu6(x + 3)/6 (MobileNetV3)")
-Hardsigmoid = _activation("Hardsigmoid", InplaceParams, "relu6(x + 3)/6")
+@register
+class ReLU6(_Elementwise):
+    type_name, Params, summary = "ReLU6", InplaceParams, "min(max(0, x), 6)"
+
+
+@register
+class LeakyReLU(_Elementwise):
+    type_name, Params, summary = "LeakyReLU", LeakyReLUParams, "x if x > 0 else negative_slope·x"
+
+
+@register
+class ELU(_Elementwise):
+    type_name, Params, summary = "ELU", ELUParams, "exponential linear unit"
+
+
+@register
+class SELU(_Elementwise):
+    type_name, Params, summary = "SELU", InplaceParams, "scaled ELU (self-normalising)"
+
+
+@register
+class CELU(_Elementwise):
+    type_name, Params, summary = "CELU", ELUParams, "continuously differentiable ELU"
+
+
+@register
+class GELU(_Elementwise):
+    type_name, Params, summary = "GELU", GELUParams, "Gaussian error linear unit"
+
+
+@register
+class SiLU(_Elementwise):
+    type_name, Params, summary = "SiLU", InplaceParams, "x·sigmoid(x) (Swish)"
+
+
+@register
+class Mish(_Elementwise):
+    type_name, Params, summary = "Mish", InplaceParams, "x·tanh(softplus(x))"
+
+
+@register
+class Sigmoid(_Elementwise):
+    type_name, Params, summary = "Sigmoid", NoParams, "1 / (1 + e^-x)"
+
+
+@register
+class Tanh(_Elementwise):
+    type_name, Params, summary = "Tanh", NoParams, "hyperbolic tangent"
+
+
+@register
+class Softplus(_Elementwise):
+    type_name, Params, summary = "Softplus", SoftplusParams, "log(1 + e^(βx)) / β"
+
+
+@register
+class Softsign(_Elementwise):
+    type_name, Params, summary = "Softsign", NoParams, "x / (1 + |x|)"
+
+
+@register
+class Hardtanh(_Elementwise):
+    type_name, Params, summary = "Hardtanh", HardtanhParams, "clamp(x, min_val, max_val)"
+
+
+@register
+class Hardswish(_Elementwise):
+    type_name, Params, summary = "Hardswish", InplaceParams, "x·relu6(x + 3)/6 (MobileNetV3)"
+
+
+@register
+class Hardsigmoid(_Elementwise):
+    type_name, Params, summary = "Hardsigmoid", InplaceParams, "relu6(x + 3)/6"
 
 
 class _SoftmaxBase(_Elementwise):
     Params = SoftmaxParams
-    defaults = {}
 
     def infer(self, p: SoftmaxParams, ins: list[TensorType]) -> LayerResult:
         x = ins[0]
@@ -116,19 +165,18 @@ class _SoftmaxBase(_Elementwise):
 
 @register
 class Softmax(_SoftmaxBase):
-    type_name, torch_class, summary = "Softmax", "nn.Softmax", "exp(x)/Σexp(x) along dim"
+    type_name, summary = "Softmax", "exp(x)/Σexp(x) along dim"
 
 
 @register
 class LogSoftmax(_SoftmaxBase):
-    type_name, torch_class, summary = "LogSoftmax", "nn.LogSoftmax", "log of Softmax along dim"
+    type_name, summary = "LogSoftmax", "log of Softmax along dim"
 
 
 @register
 class PReLU(_Elementwise):
-    type_name, torch_class, Params = "PReLU", "nn.PReLU", PReLUParams
+    type_name, Params = "PReLU", PReLUParams
     summary = "LeakyReLU with a learned slope (one, or one per channel)"
-    defaults = {"num_parameters": 1, "init": 0.25}
 
     def infer(self, p: PReLUParams, ins: list[TensorType]) -> LayerResult:
         x = ins[0]

@@ -16,15 +16,16 @@ LayerNorms (5 ops per element, as the LayerNorm kind counts them).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt, field_validator
 
 from ..diagnostics import SpecError
 from ..shapes.dims import Dim, DimLike, add, mul
 from ..shapes.tensor import TensorType
-from .base import REGISTRY, LayerParams, LayerResult, Requirement, check_given, register
-from .recurrent import SequenceKind, seq_axes
+from .base import LayerKind, LayerParams, LayerResult, Requirement, check_given, register
+from .hints import EMBED_IDS, divisor_hint, sequence_hint
+from .recurrent import seq_axes
 
 Mask = Literal["key_padding", "attn"]
 
@@ -35,31 +36,11 @@ def _unique_masks(v: tuple[str, ...]) -> tuple[str, ...]:
     return v
 
 
-def divisor_hint(size: int, heads: int, what: str) -> str:
-    """The head counts that divide ``size``, and the nearest sizes that ``heads`` divides."""
-    divisors = [h for h in range(1, min(size, 64) + 1) if size % h == 0]
-    lower = size // heads * heads
-    sizes = [s for s in (lower, lower + heads) if s > 0]
-    return (f"use a head count that divides {size} ({', '.join(map(str, divisors))}), or make {what} a "
-            f"multiple of {heads} ({' or '.join(map(str, sizes))})")
-
-
 def check_heads(size: int, heads: int, size_field: str, heads_field: str) -> None:
     if size % heads:
         raise SpecError("S004", f"{size_field} {size} is not divisible by {heads_field} {heads}: each head "
                         "takes an equal share of the features", divisor_hint(size, heads, size_field),
                         field=heads_field)
-
-
-def sequence_hint(t: TensorType) -> str:
-    """How to make ``t`` a (B, T, E) sequence: a conv map's positions become the steps (ViT patches)."""
-    if t.rank == 4:
-        return (f"make the (B, C, H, W) map a sequence of H·W steps: - {{type: Flatten, start_dim: 2}} then "
-                f"- {{type: Transpose, dim0: 1, dim1: 2}} gives (B, {mul(t.shape[2], t.shape[3])}, {t.shape[1]})")
-    if t.rank == 2:
-        return ("a (B, features) vector has no steps: keep a sequence dim (Flatten start_dim: 2 and Transpose "
-                "dim0: 1, dim1: 2 on a conv map), or Unsqueeze dim: 1 for a sequence of one step")
-    return "reshape it to a rank-3 sequence first"
 
 
 def flattened_positions(x: TensorType) -> str | None:
@@ -96,7 +77,7 @@ def check_features_last(x: TensorType, size: int, heads: int, size_field: str, h
 def _check_float(t: TensorType, what: str) -> None:
     if not t.is_float:
         raise SpecError("S007", f"the {what} is {t.dtype} data {t}, but attention works on floats",
-                        "token ids go through an Embedding first")
+                        EMBED_IDS)
 
 
 def check_masks(masks: tuple[str, ...], tensors: list[TensorType], batch: DimLike, t_len: DimLike,
@@ -132,17 +113,13 @@ class MultiheadAttentionParams(LayerParams):
 
 
 @register
-class MultiheadAttention(SequenceKind):
+class MultiheadAttention(LayerKind):
     type_name = "MultiheadAttention"
     Params = MultiheadAttentionParams
     min_inputs, max_inputs = 1, 5
     accepts = "any"  # masks may be bool; query/key/value are checked below
     summary = "multi-head attention: self (one input) or cross (from: [query, key_value] or [q, k, v])"
-    torch_class = "nn.MultiheadAttention"
-    positional = ("embed_dim", "num_heads")
-    defaults = {"dropout": 0.0, "bias": True, "add_bias_kv": False, "add_zero_attn": False, "kdim": None,
-                "vdim": None, "batch_first": False}
-    forward_keys = ("masks",)
+    form = "call"  # query, key and value
 
     def infer(self, p: MultiheadAttentionParams, ins: list[TensorType]) -> LayerResult:
         n_qkv = len(ins) - len(p.masks)
@@ -190,16 +167,6 @@ class MultiheadAttention(SequenceKind):
                 "masks": p.masks}
         return LayerResult(TensorType(q.shape, q.dtype, q.notes), args, params, macs)
 
-    def torch_forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
-        masks = args["masks"]
-        qkv = inputs[:len(inputs) - len(masks)]
-        q = qkv[0]
-        k = qkv[1] if len(qkv) >= 2 else q
-        v = qkv[2] if len(qkv) == 3 else k
-        names = {"key_padding": "key_padding_mask", "attn": "attn_mask"}
-        extra = "".join(f", {names[m]}={x}" for m, x in zip(masks, inputs[len(qkv):]))
-        return f"{module}({q}, {k}, {v}{extra}, need_weights=False)[0]"
-
 
 class EncoderLayerParams(LayerParams):
     nhead: PositiveInt = Field(validation_alias=AliasChoices("nhead", "num_heads"))
@@ -221,15 +188,10 @@ class EncoderParams(EncoderLayerParams):
     norm: bool = False  # a final LayerNorm after the stack (usual with norm_first: true)
 
 
-class _Encoder(SequenceKind):
+class _Encoder(LayerKind):
     Params = EncoderLayerParams
     min_inputs, max_inputs = 1, 3
     accepts = "any"
-    positional = ("d_model", "nhead")
-    defaults = {"dim_feedforward": 2048, "dropout": 0.1, "activation": "relu", "layer_norm_eps": 1e-5,
-                "batch_first": False, "norm_first": False, "bias": True}
-    forward_keys: ClassVar[tuple[str, ...]] = ("masks",)
-    mask_kwargs: ClassVar[dict[str, str]]
 
     def layer_counts(self, p: EncoderLayerParams, ins: list[TensorType]) -> tuple[TensorType, dict[str, Any],
                                                                                    int, DimLike]:
@@ -258,17 +220,11 @@ class _Encoder(SequenceKind):
                 "norm_first": p.norm_first, "bias": p.bias}
         return TensorType(x.shape, x.dtype, x.notes), args, attn + ffn + norms, macs
 
-    def torch_forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
-        extra = "".join(f", {self.mask_kwargs[m]}={x}" for m, x in zip(args["masks"], inputs[1:]))
-        return f"{module}({inputs[0]}{extra})"
-
 
 @register
 class TransformerEncoderLayer(_Encoder):
     type_name = "TransformerEncoderLayer"
-    torch_class = "nn.TransformerEncoderLayer"
     summary = "self-attention + feed-forward block with residuals and LayerNorms (post- or pre-norm)"
-    mask_kwargs = {"attn": "src_mask", "key_padding": "src_key_padding_mask"}
 
     def infer(self, p: EncoderLayerParams, ins: list[TensorType]) -> LayerResult:
         out, args, params, macs = self.layer_counts(p, ins)
@@ -279,10 +235,7 @@ class TransformerEncoderLayer(_Encoder):
 class TransformerEncoder(_Encoder):
     type_name = "TransformerEncoder"
     Params = EncoderParams
-    torch_class = "nn.TransformerEncoder"
     summary = "num_layers copies of TransformerEncoderLayer, optionally a final LayerNorm"
-    mask_kwargs = {"attn": "mask", "key_padding": "src_key_padding_mask"}
-    forward_keys = ("masks", "num_layers", "norm")
 
     def infer(self, p: EncoderParams, ins: list[TensorType]) -> LayerResult:
         out, args, params, macs = self.layer_counts(p, ins)
@@ -294,71 +247,8 @@ class TransformerEncoder(_Encoder):
         return LayerResult(out, {**args, "num_layers": p.num_layers, "norm": p.norm, "masks": p.masks},
                            params * p.num_layers + final, macs)
 
-    def torch_init(self, args: dict[str, Any], lit: Any = repr) -> str | None:
-        """``nn.TransformerEncoder(nn.TransformerEncoderLayer(...), num_layers=N[, norm=nn.LayerNorm(E)])``.
-
-        Nested tensors (a fast path for padded batches at inference) are turned off: they
-        change the output layout for masked inputs and do not export to ONNX.
-        """
-        layer_args = {k: v for k, v in args.items() if k not in self.forward_keys}
-        layer = REGISTRY["TransformerEncoderLayer"].torch_init(layer_args, lit)
-        parts = [f"{layer}", f"num_layers={lit(args['num_layers'])}"]
-        norm = args["norm"]
-        if norm is not False:
-            norm_args = [lit(args["d_model"])]
-            if args["layer_norm_eps"] != 1e-5:
-                norm_args.append(f"eps={lit(args['layer_norm_eps'])}")
-            if args["bias"] is not True:
-                norm_args.append(f"bias={lit(args['bias'])}")
-            layer_norm = f"nn.LayerNorm({', '.join(norm_args)})"
-            # In a block class whose instances differ, norm is a constructor parameter.
-            parts.append(f"norm={layer_norm}" if norm is True else f"norm={layer_norm} if {lit(norm)} else None")
-        parts.append("enable_nested_tensor=False")
-        return f"nn.TransformerEncoder({', '.join(parts)})"
-
 
 # -- positional encodings ---------------------------------------------------------------------------
-
-POSITIONAL_SUPPORT = '''
-class PositionalEncoding(nn.Module):
-    """Adds position information to a (B, T, d_model) sequence ((T, B, d_model) when
-    not batch_first).
-
-    kind="sinusoidal": the fixed sin/cos table of "Attention Is All You Need" (a
-    buffer, no parameters); kind="learned": a trained (max_len, d_model) table.  The
-    table is sliced to the input's length, so one model serves every T <= max_len and
-    ONNX export keeps T dynamic.
-    """
-
-    def __init__(
-        self,
-        d_model: int,
-        max_len: int = 512,
-        kind: str = "sinusoidal",
-        dropout: float = 0.0,
-        batch_first: bool = True,
-    ) -> None:
-        super().__init__()
-        self.batch_first = batch_first
-        self.dropout = nn.Dropout(dropout)
-        if kind == "learned":
-            self.pe = nn.Parameter(torch.empty(max_len, d_model))
-            nn.init.normal_(self.pe, std=0.02)
-        else:
-            position = torch.arange(max_len, dtype=torch.float32).unsqueeze(1)
-            rate = -math.log(10000.0) / d_model
-            freq = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * rate)
-            table = torch.zeros(max_len, d_model)
-            table[:, 0::2] = torch.sin(position * freq)
-            table[:, 1::2] = torch.cos(position * freq[: d_model // 2])
-            self.register_buffer("pe", table, persistent=False)  # recomputed, not saved
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.batch_first:
-            return self.dropout(x + self.pe[: x.size(1)])
-        return self.dropout(x + self.pe[: x.size(0)].unsqueeze(1))
-'''
-
 
 class PositionalEncodingParams(LayerParams):
     kind: Literal["sinusoidal", "learned"] = "sinusoidal"
@@ -369,16 +259,12 @@ class PositionalEncodingParams(LayerParams):
 
 
 @register
-class PositionalEncoding(SequenceKind):
+class PositionalEncoding(LayerKind):
     type_name = "PositionalEncoding"
     Params = PositionalEncodingParams
     ranks = (3,)
     layout = "(B, T, d_model) with batch_first, else (T, B, d_model)"
     summary = "adds sinusoidal (fixed) or learned position vectors to a (B, T, d_model) sequence"
-    torch_class = "PositionalEncoding"
-    support_code = POSITIONAL_SUPPORT
-    positional = ("d_model",)
-    defaults = {"max_len": 512, "kind": "sinusoidal", "dropout": 0.0, "batch_first": True}
 
     def infer(self, p: PositionalEncodingParams, ins: list[TensorType]) -> LayerResult:
         x = ins[0]
@@ -407,28 +293,6 @@ class PositionalEncoding(SequenceKind):
 
 # -- class token ------------------------------------------------------------------------------------
 
-CLASS_TOKEN_SUPPORT = '''
-class ClassToken(nn.Module):
-    """Prepends learned tokens to a (B, T, d_model) sequence ((T, B, d_model) when not
-    batch_first): ViT's class token, or DeiT's class and distillation tokens.  One
-    (1, num_tokens, d_model) parameter, expanded over the batch, so ONNX keeps B and T
-    dynamic."""
-
-    def __init__(
-        self, d_model: int, num_tokens: int = 1, batch_first: bool = True
-    ) -> None:
-        super().__init__()
-        self.batch_first = batch_first
-        self.token = nn.Parameter(torch.zeros(1, num_tokens, d_model))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.batch_first:
-            return torch.cat([self.token.expand(x.size(0), -1, -1), x], dim=1)
-        token = self.token.transpose(0, 1).expand(-1, x.size(1), -1)
-        return torch.cat([token, x], dim=0)
-'''
-
-
 class ClassTokenParams(LayerParams):
     d_model: PositiveInt | None = None
     num_tokens: PositiveInt = 1
@@ -436,7 +300,7 @@ class ClassTokenParams(LayerParams):
 
 
 @register
-class ClassToken(SequenceKind):
+class ClassToken(LayerKind):
     """``(B, T, D) -> (B, T + num_tokens, D)``: learned tokens in front of the sequence.  The
     encoder mixes them with every step, and ``{type: Select, dim: 1, index: 0}`` then takes
     the class token's output (torchvision's ``x[:, 0]``)."""
@@ -445,10 +309,6 @@ class ClassToken(SequenceKind):
     Params = ClassTokenParams
     layout = "(B, T, d_model) with batch_first, else (T, B, d_model)"  # rank checked in infer, with a hint
     summary = "prepend learned (class) tokens to a (B, T, d_model) sequence: (B, T + num_tokens, d_model)"
-    torch_class = "ClassToken"
-    support_code = CLASS_TOKEN_SUPPORT
-    positional = ("d_model",)
-    defaults = {"num_tokens": 1, "batch_first": True}
 
     def infer(self, p: ClassTokenParams, ins: list[TensorType]) -> LayerResult:
         x = ins[0]

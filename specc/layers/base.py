@@ -1,12 +1,12 @@
 """What a layer kind is, and the registry that holds them.
 
-A layer kind is one class: its parameters (a Pydantic model, checked where the layer is
-declared), its shape rule (``infer``, checked against the incoming tensors), its
-parameter and MAC counts, and how it is written as PyTorch (``torch_init`` /
-``torch_forward``).  Rules raise short :class:`~specc.diagnostics.SpecError` sentences;
-the graph engine adds the layer's name, type and ``file:line:col``.
-
-Nothing here imports torch.
+A layer kind is one class, the op's schema: its parameters (a Pydantic model, checked where
+the layer is declared), what inputs it takes (count, ranks, dtype), its shape rule (``infer``,
+checked against the incoming tensors), its parameter, MAC and buffer counts, and the sizes its
+symbols must reach.  How an op is written for a framework is a target's business
+(``specc/targets/``), keyed by the kind's ``type_name``.  Rules raise short
+:class:`~specc.diagnostics.SpecError` sentences; the graph engine adds the layer's name, type
+and ``file:line:col``.
 """
 
 from __future__ import annotations
@@ -34,6 +34,18 @@ class LayerParams(BaseModel):
                               allow_inf_nan=False)
 
 
+class NoParams(LayerParams):
+    """The parameters of a kind that takes none."""
+
+
+# How an op is applied, which decides whether ``repeat:`` may chain copies of it (a chain
+# calls each copy on the previous copy's output): "module", an object holding its settings
+# and weights, applied to one tensor and giving one; "inline", an operation on its inputs
+# with no object of its own (Add, Reshape); "call", an object applied otherwise (several
+# inputs, or several values out, such as an LSTM's output and state).
+Form = Literal["module", "inline", "call"]
+
+
 @dataclass(frozen=True)
 class Requirement:
     """A size the layer needs when it runs: ``size >= at_least``, where ``size`` depends on
@@ -53,7 +65,8 @@ class Requirement:
 @dataclass
 class LayerResult:
     out: TensorType
-    # PyTorch constructor arguments with every inferred size filled in, in PyTorch's order.
+    # The op's resolved attributes: every argument with its inferred sizes filled in, in the
+    # order the op takes them (what a target lowers; see specc/targets/).
     args: dict[str, Any] = field(default_factory=dict)
     params: int = 0
     macs: DimLike = 0  # multiply-accumulates per sample (batch dim excluded)
@@ -71,49 +84,18 @@ class LayerKind:
     layout: ClassVar[str] = ""  # "(N, C, H, W)" for rank errors
     accepts: ClassVar[Literal["float", "int", "any"]] = "float"
     summary: ClassVar[str] = ""  # one line for `specc layers`
-    # True when the PyTorch output may share memory with the input (views such as reshape,
-    # transpose and slicing; dropout and identity at eval return the input itself): an
-    # in-place layer after it would also overwrite the input.
+    # True when the output may share memory with the input (views such as reshape, transpose
+    # and slicing; dropout and identity at eval return the input itself): an in-place layer
+    # after it would also overwrite the input.
     may_alias: ClassVar[bool] = False
-
-    # -- how it is written in PyTorch -------------------------------------------------------------
-    torch_class: ClassVar[str | None] = None  # "nn.Conv2d"; None for operations written inline
-    positional: ClassVar[tuple[str, ...]] = ()  # leading args written without their name
-    defaults: ClassVar[dict[str, Any]] = {}  # args left out of the source when equal to these
-    # Source of helper classes/functions the emitted module needs for this kind (e.g. a
-    # ConvLSTM2d that PyTorch lacks). Written once per generated file; trusted, still AST-gated.
-    support_code: ClassVar[str] = ""
+    form: ClassVar[Form] = "module"
 
     def infer(self, p: Any, ins: list[TensorType]) -> LayerResult:
         raise NotImplementedError
 
-    def torch_init(self, args: dict[str, Any], lit: Any = repr) -> str | None:
-        """Constructor expression for ``__init__``; ``lit`` quotes values into source."""
-        if self.torch_class is None:
-            return None
-        parts: list[str] = []
-        for i, (k, v) in enumerate(args.items()):
-            if k in self.defaults and self.defaults[k] == v and type(self.defaults[k]) is type(v):
-                continue
-            if i < len(self.positional) and self.positional[i] == k:
-                parts.append(lit(v))
-            else:
-                parts.append(f"{k}={lit(v)}")
-        return f"{self.torch_class}({', '.join(parts)})"
-
-    def torch_forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
-        """Expression computing the output in ``forward`` (``module`` is ``self.<name>``)."""
-        return f"{module}({', '.join(inputs)})"
-
-    def support(self, args: dict[str, Any]) -> list[str]:
-        """Support code one layer needs: its kind's, plus a wrapped layer's (TimeDistributed).
-        Several kinds may share one text (RNN/LSTM/GRU); the emitter writes each text once."""
-        return [self.support_code] if self.support_code else []
-
-    def onnx_problem(self, args: dict[str, Any]) -> str | None:
-        """Why this layer cannot be exported to ONNX by torch (checked before exporting, so the
-        user reads the reason instead of an exporter's crash), or None."""
-        return None
+    def applied(self, args: dict[str, Any]) -> Form:
+        """How this layer, with these resolved attributes, is applied (see ``Form``)."""
+        return self.form
 
 
 REGISTRY: dict[str, LayerKind] = {}

@@ -128,8 +128,6 @@ class Spatial(LayerKind):
 
 class _Conv(Spatial):
     Params = ConvParams
-    positional = ("in_channels", "out_channels", "kernel_size")
-    defaults = {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": True, "padding_mode": "zeros"}
 
     def infer(self, p: ConvParams, ins: list[TensorType]) -> LayerResult:
         x, r = ins[0], self.rank
@@ -164,8 +162,6 @@ class _Conv(Spatial):
 
 class _ConvTranspose(Spatial):
     Params = ConvTransposeParams
-    positional = ("in_channels", "out_channels", "kernel_size")
-    defaults = {"stride": 1, "padding": 0, "output_padding": 0, "groups": 1, "bias": True, "dilation": 1}
 
     def infer(self, p: ConvTransposeParams, ins: list[TensorType]) -> LayerResult:
         x, r = ins[0], self.rank
@@ -200,37 +196,37 @@ class _ConvTranspose(Spatial):
 
 @register
 class Conv1d(_Conv):
-    type_name, rank, aliases, torch_class = "Conv1d", 1, ("Conv1D",), "nn.Conv1d"
+    type_name, rank, aliases = "Conv1d", 1, ("Conv1D",)
     summary = "1-D convolution over (N, C, L)"
 
 
 @register
 class Conv2d(_Conv):
-    type_name, rank, aliases, torch_class = "Conv2d", 2, ("Conv2D",), "nn.Conv2d"
+    type_name, rank, aliases = "Conv2d", 2, ("Conv2D",)
     summary = "2-D convolution over (N, C, H, W)"
 
 
 @register
 class Conv3d(_Conv):
-    type_name, rank, aliases, torch_class = "Conv3d", 3, ("Conv3D",), "nn.Conv3d"
+    type_name, rank, aliases = "Conv3d", 3, ("Conv3D",)
     summary = "3-D convolution over (N, C, D, H, W)"
 
 
 @register
 class ConvTranspose1d(_ConvTranspose):
-    type_name, rank, aliases, torch_class = "ConvTranspose1d", 1, ("Conv1DTranspose",), "nn.ConvTranspose1d"
+    type_name, rank, aliases = "ConvTranspose1d", 1, ("Conv1DTranspose",)
     summary = "1-D transposed convolution (upsampling)"
 
 
 @register
 class ConvTranspose2d(_ConvTranspose):
-    type_name, rank, aliases, torch_class = "ConvTranspose2d", 2, ("Conv2DTranspose",), "nn.ConvTranspose2d"
+    type_name, rank, aliases = "ConvTranspose2d", 2, ("Conv2DTranspose",)
     summary = "2-D transposed convolution (upsampling)"
 
 
 @register
 class ConvTranspose3d(_ConvTranspose):
-    type_name, rank, aliases, torch_class = "ConvTranspose3d", 3, ("Conv3DTranspose",), "nn.ConvTranspose3d"
+    type_name, rank, aliases = "ConvTranspose3d", 3, ("Conv3DTranspose",)
     summary = "3-D transposed convolution (upsampling)"
 
 
@@ -293,69 +289,14 @@ class _DepthwiseConv(Spatial):
     """One k-wide filter per input channel (depth_multiplier of them), channels never mixed."""
 
     Params = DepthwiseConvParams
-    positional = _Conv.positional
-    defaults = _Conv.defaults
     conv: _Conv
 
     def infer(self, p: DepthwiseConvParams, ins: list[TensorType]) -> LayerResult:
         return _depthwise(self.conv, p, ins[0], p.bias)
 
 
-# One class per rank; the emitted module writes it once per file.  Its parameters are named as
-# Keras names its weights (depthwise, pointwise), so checkpoints map by name.
-SEPARABLE_SUPPORT = '''
-class _SeparableConv(nn.Module):
-    """A depthwise conv (depth_multiplier filters per input channel, no bias) followed
-    by a 1x1 pointwise conv that mixes the channels: Keras' SeparableConv."""
-
-    conv: type = nn.Conv2d
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        depth_multiplier: int = 1,
-        bias: bool = True,
-        padding_mode: str = "zeros",
-    ) -> None:
-        super().__init__()
-        mid = in_channels * depth_multiplier
-        self.depthwise = self.conv(
-            in_channels,
-            mid,
-            kernel_size,
-            stride=stride,
-            padding=padding,
-            dilation=dilation,
-            groups=in_channels,
-            bias=False,
-            padding_mode=padding_mode,
-        )
-        self.pointwise = self.conv(mid, out_channels, 1, bias=bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pointwise(self.depthwise(x))
-
-
-class SeparableConv1d(_SeparableConv):
-    conv = nn.Conv1d
-
-
-class SeparableConv2d(_SeparableConv):
-    conv = nn.Conv2d
-'''
-
-
 class _SeparableConv(Spatial):
     Params = SeparableConvParams
-    positional = ("in_channels", "out_channels", "kernel_size")
-    defaults = {"stride": 1, "padding": 0, "dilation": 1, "depth_multiplier": 1, "bias": True,
-                "padding_mode": "zeros"}
-    support_code = SEPARABLE_SUPPORT
     conv: _Conv
 
     def infer(self, p: SeparableConvParams, ins: list[TensorType]) -> LayerResult:
@@ -373,27 +314,27 @@ class _SeparableConv(Spatial):
 
 @register
 class DepthwiseConv1d(_DepthwiseConv):
-    type_name, rank, aliases, torch_class = "DepthwiseConv1d", 1, ("DepthwiseConv1D",), "nn.Conv1d"
+    type_name, rank, aliases = "DepthwiseConv1d", 1, ("DepthwiseConv1D",)
     conv = Conv1d()
     summary = "depthwise 1-D conv: groups = in_channels, out_channels = in_channels·depth_multiplier"
 
 
 @register
 class DepthwiseConv2d(_DepthwiseConv):
-    type_name, rank, aliases, torch_class = "DepthwiseConv2d", 2, ("DepthwiseConv2D",), "nn.Conv2d"
+    type_name, rank, aliases = "DepthwiseConv2d", 2, ("DepthwiseConv2D",)
     conv = Conv2d()
     summary = "depthwise 2-D conv (MobileNet): groups = in_channels, out_channels = in_channels·depth_multiplier"
 
 
 @register
 class SeparableConv1d(_SeparableConv):
-    type_name, rank, aliases, torch_class = "SeparableConv1d", 1, ("SeparableConv1D",), "SeparableConv1d"
+    type_name, rank, aliases = "SeparableConv1d", 1, ("SeparableConv1D",)
     conv = Conv1d()
     summary = "depthwise 1-D conv (no bias) then a 1x1 pointwise conv to out_channels (Keras SeparableConv1D)"
 
 
 @register
 class SeparableConv2d(_SeparableConv):
-    type_name, rank, aliases, torch_class = "SeparableConv2d", 2, ("SeparableConv2D",), "SeparableConv2d"
+    type_name, rank, aliases = "SeparableConv2d", 2, ("SeparableConv2D",)
     conv = Conv2d()
     summary = "depthwise 2-D conv (no bias) then a 1x1 pointwise conv to out_channels (Keras SeparableConv2D)"

@@ -25,10 +25,6 @@ class Embedding(LayerKind):
     Params = EmbeddingParams
     accepts = "int"
     summary = "lookup table: integer ids (*) to vectors (*, embedding_dim)"
-    torch_class = "nn.Embedding"
-    positional = ("num_embeddings", "embedding_dim")
-    defaults = {"padding_idx": None, "max_norm": None, "norm_type": 2.0, "scale_grad_by_freq": False,
-                "sparse": False}
 
     def infer(self, p: EmbeddingParams, ins: list[TensorType]) -> LayerResult:
         x = ins[0]

@@ -22,9 +22,6 @@ class Linear(LayerKind):
     aliases = ("Dense",)
     Params = LinearParams
     summary = "y = x Aᵀ + b on the last dim; in_features inferred"
-    torch_class = "nn.Linear"
-    positional = ("in_features", "out_features")
-    defaults = {"bias": True}
 
     def infer(self, p: LinearParams, ins: list[TensorType]) -> LayerResult:
         x = ins[0]

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..diagnostics import SpecError
 from ..shapes.dims import Dim, add
 from ..shapes.formulas import broadcast
 from ..shapes.tensor import TensorType
-from .base import LayerKind, LayerParams, LayerResult, axis, register
-
-
-class NoParams(LayerParams):
-    pass
+from .base import LayerKind, LayerParams, LayerResult, NoParams, axis, register
 
 
 class ConcatParams(LayerParams):
@@ -22,7 +16,7 @@ class ConcatParams(LayerParams):
 class _Broadcasting(LayerKind):
     Params = NoParams
     min_inputs, max_inputs = 2, None
-    op: str
+    form = "inline"
 
     def infer(self, p: NoParams, ins: list[TensorType]) -> LayerResult:
         shape = ins[0].shape
@@ -38,10 +32,6 @@ class _Broadcasting(LayerKind):
             shape = merged
         dtype = ins[0].dtype
         return LayerResult(TensorType(shape, dtype), {}, 0, 0)
-
-    def torch_forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
-        return f" {self.op} ".join(inputs)
-
 
 def _only_symbolic_differ(a: tuple, b: tuple) -> bool:
     return all(x == y or isinstance(x, Dim) or isinstance(y, Dim) for x, y in zip(a, b))
@@ -80,13 +70,13 @@ def _merge_fix(a: tuple, b: tuple, j: int) -> str:
 
 @register
 class Add(_Broadcasting):
-    type_name, op, aliases = "Add", "+", ()
+    type_name, aliases = "Add", ()
     summary = "element-wise sum of two or more inputs (residual connections)"
 
 
 @register
 class Mul(_Broadcasting):
-    type_name, op, aliases = "Mul", "*", ("Multiply",)
+    type_name, aliases = "Mul", ("Multiply",)
     summary = "element-wise product of two or more inputs (gating, squeeze-excitation)"
 
 
@@ -96,6 +86,7 @@ class Concat(LayerKind):
     Params = ConcatParams
     min_inputs, max_inputs = 2, None
     accepts = "any"
+    form = "inline"
     summary = "concatenate inputs along dim (default 1, the channel dim)"
 
     def infer(self, p: ConcatParams, ins: list[TensorType]) -> LayerResult:
@@ -125,6 +116,3 @@ class Concat(LayerKind):
         shape = list(first.shape)
         shape[d] = total
         return LayerResult(TensorType(tuple(shape), first.dtype), {"dim": p.dim}, 0, 0)
-
-    def torch_forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
-        return f"torch.cat([{', '.join(inputs)}], dim={args['dim']})"

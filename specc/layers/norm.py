@@ -11,7 +11,7 @@ statistics on every call, 4 ops per element (5 with affine).
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt
 
@@ -59,8 +59,6 @@ class _ChannelNorm(LayerKind):
     """BatchNorm and InstanceNorm: one (weight, bias) pair and running stats per channel."""
 
     Params = BatchNormParams
-    positional = ("num_features",)
-    defaults = {"eps": 1e-5, "momentum": 0.1, "affine": True, "track_running_stats": True}
     ops_per_element = (1, 2)  # (plain, affine)
     instance = False
 
@@ -85,33 +83,54 @@ class _ChannelNorm(LayerKind):
         return LayerResult(_same(x), args, 2 * c if p.affine else 0, macs, buffers, requires=needs)
 
 
-def _channel_norm(name: str, ranks: tuple[int, ...], layout: str, doc: str, instance: bool) -> type[LayerKind]:
-    body: dict[str, Any] = {"type_name": name, "ranks": ranks, "layout": layout, "torch_class": f"nn.{name}",
-                            "summary": doc, "__module__": __name__}
-    if instance:
-        body.update(Params=InstanceNormParams, ops_per_element=(4, 5), instance=True,
-                    defaults={"eps": 1e-5, "momentum": 0.1, "affine": False, "track_running_stats": False})
-    return register(type(name, (_ChannelNorm,), body))
+class _InstanceNorm(_ChannelNorm):
+    """Statistics per sample and channel, over the spatial elements only."""
+
+    Params = InstanceNormParams
+    ops_per_element = (4, 5)
+    instance = True
 
 
-BatchNorm1d = _channel_norm("BatchNorm1d", (2, 3), "(N, C) or (N, C, L)", "batch norm over (N, C) or (N, C, L)",
-                            False)
-BatchNorm2d = _channel_norm("BatchNorm2d", (4,), "(N, C, H, W)", "batch norm over (N, C, H, W)", False)
-BatchNorm3d = _channel_norm("BatchNorm3d", (5,), "(N, C, D, H, W)", "batch norm over (N, C, D, H, W)", False)
-InstanceNorm1d = _channel_norm("InstanceNorm1d", (3,), "(N, C, L)", "per-sample, per-channel norm of (N, C, L)",
-                               True)
-InstanceNorm2d = _channel_norm("InstanceNorm2d", (4,), "(N, C, H, W)",
-                               "per-sample, per-channel norm of (N, C, H, W)", True)
-InstanceNorm3d = _channel_norm("InstanceNorm3d", (5,), "(N, C, D, H, W)",
-                               "per-sample, per-channel norm of (N, C, D, H, W)", True)
+@register
+class BatchNorm1d(_ChannelNorm):
+    type_name, ranks, layout = "BatchNorm1d", (2, 3), "(N, C) or (N, C, L)"
+    summary = "batch norm over (N, C) or (N, C, L)"
+
+
+@register
+class BatchNorm2d(_ChannelNorm):
+    type_name, ranks, layout = "BatchNorm2d", (4,), "(N, C, H, W)"
+    summary = "batch norm over (N, C, H, W)"
+
+
+@register
+class BatchNorm3d(_ChannelNorm):
+    type_name, ranks, layout = "BatchNorm3d", (5,), "(N, C, D, H, W)"
+    summary = "batch norm over (N, C, D, H, W)"
+
+
+@register
+class InstanceNorm1d(_InstanceNorm):
+    type_name, ranks, layout = "InstanceNorm1d", (3,), "(N, C, L)"
+    summary = "per-sample, per-channel norm of (N, C, L)"
+
+
+@register
+class InstanceNorm2d(_InstanceNorm):
+    type_name, ranks, layout = "InstanceNorm2d", (4,), "(N, C, H, W)"
+    summary = "per-sample, per-channel norm of (N, C, H, W)"
+
+
+@register
+class InstanceNorm3d(_InstanceNorm):
+    type_name, ranks, layout = "InstanceNorm3d", (5,), "(N, C, D, H, W)"
+    summary = "per-sample, per-channel norm of (N, C, D, H, W)"
 
 
 @register
 class LayerNorm(LayerKind):
-    type_name, Params, torch_class = "LayerNorm", LayerNormParams, "nn.LayerNorm"
+    type_name, Params = "LayerNorm", LayerNormParams
     summary = "normalise over the trailing dims (normalized_shape; default the last dim)"
-    positional = ("normalized_shape",)
-    defaults = {"eps": 1e-5, "elementwise_affine": True, "bias": True}
 
     def infer(self, p: LayerNormParams, ins: list[TensorType]) -> LayerResult:
         x = ins[0]
@@ -145,10 +164,8 @@ class LayerNorm(LayerKind):
 
 @register
 class GroupNorm(LayerKind):
-    type_name, Params, torch_class = "GroupNorm", GroupNormParams, "nn.GroupNorm"
+    type_name, Params = "GroupNorm", GroupNormParams
     summary = "normalise groups of channels per sample (num_groups must divide the channels)"
-    positional = ("num_groups", "num_channels")
-    defaults = {"eps": 1e-5, "affine": True}
     layout = "(N, C, *)"
 
     def infer(self, p: GroupNormParams, ins: list[TensorType]) -> LayerResult:

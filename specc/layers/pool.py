@@ -20,7 +20,6 @@ from ..shapes.dims import DimLike, mul, product
 from ..shapes.tensor import TensorType
 from .base import LayerKind, LayerParams, LayerResult, ntuple, register
 from .conv import Spatial, compact, window_sizes
-from .reshape import on
 
 IntOrTuple = PositiveInt | tuple[PositiveInt, ...]
 PadOrTuple = NonNegativeInt | tuple[NonNegativeInt, ...]
@@ -55,12 +54,7 @@ class GlobalPoolParams(LayerParams):
     keepdim: bool = Field(False, validation_alias=AliasChoices("keepdim", "keepdims"))
 
 
-def _dims(dims: tuple[int, ...]) -> str:
-    return str(dims[0]) if len(dims) == 1 else str(dims)
-
-
 class _Pool(Spatial):
-    positional = ("kernel_size",)
     has_dilation = False
 
     def infer(self, p: Any, ins: list[TensorType]) -> LayerResult:
@@ -85,38 +79,9 @@ class _Pool(Spatial):
         raise NotImplementedError
 
 
-def _as_tuple(v: Any) -> tuple[int, ...]:
-    return tuple(v) if isinstance(v, (list, tuple)) else (v,)
-
-
-def ceil_padding_problem(args: dict[str, Any]) -> str | None:
-    """PyTorch's ceil_mode drops a last window that would start in the right padding (or past the
-    input); the exported models do not always drop it (MaxPool1d k=2, padding 1, L=3: 3 vs 2;
-    MaxPool2d k=1, stride 3, H=3: 2 vs 1), so ONNX can keep one more window than PyTorch. Such a
-    window can exist only when the window reaches no further than padding + stride - 1."""
-    if not args.get("ceil_mode"):
-        return None
-    k, pads = _as_tuple(args["kernel_size"]), _as_tuple(args.get("padding", 0))
-    s = _as_tuple(args["stride"] if args.get("stride") is not None else args["kernel_size"])
-    d = _as_tuple(args.get("dilation", 1))
-    n = max(len(k), len(pads), len(s), len(d))
-    pick = lambda t, i: t[i] if len(t) > 1 else t[0]
-    for i in range(n):
-        reach = pick(d, i) * (pick(k, i) - 1) + 1
-        if reach <= pick(pads, i) + pick(s, i) - 1:
-            return ("with ceil_mode, PyTorch drops a last window that starts past the input and the exported "
-                    "ONNX model can keep it, so the two disagree at some input sizes; set ceil_mode: false, or a "
-                    "kernel_size larger than padding + stride - 1")
-    return None
-
-
 class _MaxPool(_Pool):
     Params = MaxPoolParams
     has_dilation = True
-    defaults = {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False}
-
-    def onnx_problem(self, args: dict[str, Any]) -> str | None:
-        return ceil_padding_problem(args)
 
     def args(self, p: MaxPoolParams, k: tuple[int, ...], s: tuple[int, ...], pads: tuple[int, ...],
              d: tuple[int, ...]) -> dict[str, Any]:
@@ -126,15 +91,6 @@ class _MaxPool(_Pool):
 
 class _AvgPool(_Pool):
     Params = AvgPoolParams
-    defaults = {"stride": None, "padding": 0, "ceil_mode": False, "count_include_pad": True,
-                "divisor_override": None}
-
-    def onnx_problem(self, args: dict[str, Any]) -> str | None:
-        if args.get("divisor_override") is not None:
-            # torch 2.x: both exporters drop it and divide by the window size, silently wrong
-            return ("no torch ONNX exporter keeps divisor_override (the exported model divides by the window "
-                    "size instead); drop divisor_override, and scale after the pool if you need another divisor")
-        return ceil_padding_problem(args)
 
     def args(self, p: AvgPool1dParams, k: tuple[int, ...], s: tuple[int, ...], pads: tuple[int, ...],
              d: tuple[int, ...]) -> dict[str, Any]:
@@ -145,44 +101,8 @@ class _AvgPool(_Pool):
         return out
 
 
-ADAPTIVE_SUPPORT = '''
-class AdaptivePool(nn.Module):
-    """PyTorch's adaptive average/max pooling, with each output cell's window computed from the
-    input's size as the model runs (PyTorch's rule: from floor(k·n/o) to ceil((k+1)·n/o)), so
-    that an exported ONNX model pools correctly at every size, not only the one it was traced at."""
-
-    def __init__(self, output_size: tuple[int | None, ...], op: str) -> None:
-        super().__init__()
-        self.output_size = output_size
-        self.op = op
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        first = x.dim() - len(self.output_size)
-        for i, o in enumerate(self.output_size):
-            if o is None:
-                continue
-            axis = first + i
-            n = torch._shape_as_tensor(x)[axis]
-            k = torch.arange(o)
-            start = (k * n) // o
-            end = ((k + 1) * n + o - 1) // o
-            pos = torch.arange(n)
-            inside = (pos.unsqueeze(0) >= start.unsqueeze(1)) & (pos.unsqueeze(0) < end.unsqueeze(1))  # (o, n)
-            last = x.dim() - 1
-            steps = x.movedim(axis, last).unsqueeze(last)  # (..., 1, n)
-            if self.op == "max":
-                y = steps.masked_fill(~inside, float("-inf")).amax(last + 1)
-            else:
-                y = (steps * (inside.to(x.dtype) / (end - start).to(x.dtype).unsqueeze(1))).sum(last + 1)
-            x = y.movedim(last, axis)
-        return x
-'''
-
-
 class _AdaptivePool(Spatial):
     Params = AdaptivePoolParams
-    positional = ("output_size",)
-    support_code = ADAPTIVE_SUPPORT
 
     def infer(self, p: AdaptivePoolParams, ins: list[TensorType]) -> LayerResult:
         x, r = ins[0], self.rank
@@ -214,47 +134,93 @@ class _AdaptivePool(Spatial):
             return size % o == 0 or (self.type_name.startswith("AdaptiveAvg") and self.rank <= 2)
         return False
 
-    def torch_init(self, args: dict[str, Any], lit: Any = repr) -> str | None:
-        if "op" in args:  # windows computed from the input's size at run time, which every exporter keeps
-            return f"AdaptivePool({lit(args['output_size'])}, {lit(args['op'])})"
-        return super().torch_init(args, lit)
 
-    def support(self, args: dict[str, Any]) -> list[str]:
-        return [self.support_code] if "op" in args else []
-
-
-def _pool(name: str, base: type[LayerKind], rank: int, aliases: tuple[str, ...], doc: str,
-          params: type[LayerParams] | None = None) -> type[LayerKind]:
-    body: dict[str, Any] = {"type_name": name, "rank": rank, "aliases": aliases, "torch_class": f"nn.{name}",
-                            "summary": doc, "__module__": __name__}
-    if params is not None:
-        body["Params"] = params
-    return register(type(name, (base,), body))
+@register
+class MaxPool1d(_MaxPool):
+    type_name, rank = "MaxPool1d", 1
+    aliases = ("MaxPooling1D",)
+    summary = "max over sliding windows of (N, C, L)"
 
 
-MaxPool1d = _pool("MaxPool1d", _MaxPool, 1, ("MaxPooling1D",), "max over sliding windows of (N, C, L)")
-MaxPool2d = _pool("MaxPool2d", _MaxPool, 2, ("MaxPooling2D",), "max over sliding windows of (N, C, H, W)")
-MaxPool3d = _pool("MaxPool3d", _MaxPool, 3, ("MaxPooling3D",), "max over sliding windows of (N, C, D, H, W)")
-AvgPool1d = _pool("AvgPool1d", _AvgPool, 1, ("AveragePooling1D",), "mean over sliding windows of (N, C, L)",
-                  AvgPool1dParams)
-AvgPool2d = _pool("AvgPool2d", _AvgPool, 2, ("AveragePooling2D",), "mean over sliding windows of (N, C, H, W)")
-AvgPool3d = _pool("AvgPool3d", _AvgPool, 3, ("AveragePooling3D",),
-                  "mean over sliding windows of (N, C, D, H, W)")
-AdaptiveAvgPool1d = _pool("AdaptiveAvgPool1d", _AdaptivePool, 1, (), "mean-pool (N, C, L) to output_size")
-AdaptiveAvgPool2d = _pool("AdaptiveAvgPool2d", _AdaptivePool, 2, (), "mean-pool (N, C, H, W) to output_size")
-AdaptiveAvgPool3d = _pool("AdaptiveAvgPool3d", _AdaptivePool, 3, (), "mean-pool (N, C, D, H, W) to output_size")
-AdaptiveMaxPool1d = _pool("AdaptiveMaxPool1d", _AdaptivePool, 1, (), "max-pool (N, C, L) to output_size")
-AdaptiveMaxPool2d = _pool("AdaptiveMaxPool2d", _AdaptivePool, 2, (), "max-pool (N, C, H, W) to output_size")
-AdaptiveMaxPool3d = _pool("AdaptiveMaxPool3d", _AdaptivePool, 3, (), "max-pool (N, C, D, H, W) to output_size")
+@register
+class MaxPool2d(_MaxPool):
+    type_name, rank = "MaxPool2d", 2
+    aliases = ("MaxPooling2D",)
+    summary = "max over sliding windows of (N, C, H, W)"
+
+
+@register
+class MaxPool3d(_MaxPool):
+    type_name, rank = "MaxPool3d", 3
+    aliases = ("MaxPooling3D",)
+    summary = "max over sliding windows of (N, C, D, H, W)"
+
+
+@register
+class AvgPool1d(_AvgPool):
+    type_name, rank = "AvgPool1d", 1
+    aliases = ("AveragePooling1D",)
+    Params = AvgPool1dParams
+    summary = "mean over sliding windows of (N, C, L)"
+
+
+@register
+class AvgPool2d(_AvgPool):
+    type_name, rank = "AvgPool2d", 2
+    aliases = ("AveragePooling2D",)
+    summary = "mean over sliding windows of (N, C, H, W)"
+
+
+@register
+class AvgPool3d(_AvgPool):
+    type_name, rank = "AvgPool3d", 3
+    aliases = ("AveragePooling3D",)
+    summary = "mean over sliding windows of (N, C, D, H, W)"
+
+
+@register
+class AdaptiveAvgPool1d(_AdaptivePool):
+    type_name, rank = "AdaptiveAvgPool1d", 1
+    summary = "mean-pool (N, C, L) to output_size"
+
+
+@register
+class AdaptiveAvgPool2d(_AdaptivePool):
+    type_name, rank = "AdaptiveAvgPool2d", 2
+    summary = "mean-pool (N, C, H, W) to output_size"
+
+
+@register
+class AdaptiveAvgPool3d(_AdaptivePool):
+    type_name, rank = "AdaptiveAvgPool3d", 3
+    summary = "mean-pool (N, C, D, H, W) to output_size"
+
+
+@register
+class AdaptiveMaxPool1d(_AdaptivePool):
+    type_name, rank = "AdaptiveMaxPool1d", 1
+    summary = "max-pool (N, C, L) to output_size"
+
+
+@register
+class AdaptiveMaxPool2d(_AdaptivePool):
+    type_name, rank = "AdaptiveMaxPool2d", 2
+    summary = "max-pool (N, C, H, W) to output_size"
+
+
+@register
+class AdaptiveMaxPool3d(_AdaptivePool):
+    type_name, rank = "AdaptiveMaxPool3d", 3
+    summary = "max-pool (N, C, D, H, W) to output_size"
 
 
 class _GlobalPool(LayerKind):
-    """Reduce every spatial dim of (N, C, *spatial), written inline as ``x.mean(dim=(2, 3))``."""
+    """Reduce every spatial dim of (N, C, *spatial): an operation, with no module of its own."""
 
     Params = GlobalPoolParams
     ranks = (3, 4, 5)
     layout = "(N, C, *spatial)"
-    method: str
+    form = "inline"
 
     def infer(self, p: GlobalPoolParams, ins: list[TensorType]) -> LayerResult:
         x = ins[0]
@@ -263,20 +229,16 @@ class _GlobalPool(LayerKind):
         return LayerResult(TensorType(shape, x.dtype, {1: x.notes[1]} if 1 in x.notes else {}),
                            {"dim": dims, "keepdim": p.keepdim}, 0, product(x.shape[1:]))
 
-    def torch_forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
-        keep = ", keepdim=True" if args["keepdim"] else ""
-        return f"{on(inputs[0])}.{self.method}(dim={_dims(args['dim'])}{keep})"
-
 
 @register
 class GlobalAvgPool(_GlobalPool):
-    type_name, method = "GlobalAvgPool", "mean"
+    type_name = "GlobalAvgPool"
     aliases = ("GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D")
     summary = "mean over every spatial dim: (N, C, *spatial) -> (N, C)"
 
 
 @register
 class GlobalMaxPool(_GlobalPool):
-    type_name, method = "GlobalMaxPool", "amax"
+    type_name = "GlobalMaxPool"
     aliases = ("GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D")
     summary = "max over every spatial dim: (N, C, *spatial) -> (N, C)"

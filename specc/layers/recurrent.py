@@ -35,35 +35,6 @@ from .base import LayerKind, LayerParams, LayerResult, axis, check_given, regist
 
 Output = Literal["sequence", "last", "final_hidden"]
 
-# Helpers the generated module needs for the bidirectional selections; plain indexing, so
-# they trace and export with dynamic B and T.
-RNN_SUPPORT = '''
-def rnn_last(out: torch.Tensor, batch_first: bool = True) -> torch.Tensor:
-    """Last step of a bidirectional RNN's output: the forward direction's last step
-    beside the backward direction's first step (where it has read the whole sequence),
-    not out[:, -1]."""
-    if not batch_first:
-        out = out.transpose(0, 1)
-    half = out.size(-1) // 2
-    return torch.cat([out[:, -1, :half], out[:, 0, half:]], dim=-1)
-
-
-def rnn_final(h_n: torch.Tensor) -> torch.Tensor:
-    """Top layer's final hidden state of a bidirectional RNN, both directions side by
-    side."""
-    return torch.cat([h_n[-2], h_n[-1]], dim=-1)
-'''
-
-
-class SequenceKind(LayerKind):
-    """A kind whose ``args`` also carry settings of ``forward`` (not constructor arguments)."""
-
-    forward_keys: ClassVar[tuple[str, ...]] = ()
-
-    def torch_init(self, args: dict[str, Any], lit: Any = repr) -> str | None:
-        return super().torch_init({k: v for k, v in args.items() if k not in self.forward_keys}, lit)
-
-
 def seq_axes(x: TensorType, batch_first: bool) -> tuple[DimLike, DimLike]:
     """(batch, time) of a rank-3 sequence tensor."""
     return (x.shape[0], x.shape[1]) if batch_first else (x.shape[1], x.shape[0])
@@ -88,15 +59,11 @@ class LSTMParams(RecurrentParams):
     proj_size: NonNegativeInt = 0
 
 
-class _Recurrent(SequenceKind):
+class _Recurrent(LayerKind):
     gates: ClassVar[int]
     ranks = (3,)
     layout = "(B, T, features) with batch_first, else (T, B, features)"
-    positional = ("input_size", "hidden_size")
-    defaults = {"num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0, "bidirectional": False,
-                "proj_size": 0, "nonlinearity": "tanh"}
-    forward_keys = ("output",)
-    support_code = RNN_SUPPORT
+    form = "call"  # the output and the final state
     states: ClassVar[tuple[str, ...]] = ("h0",)  # optional initial-state inputs after x
 
     def infer(self, p: Any, ins: list[TensorType]) -> LayerResult:
@@ -162,28 +129,10 @@ class _Recurrent(SequenceKind):
                                 f"declare {name} as [{want[0]}, {batch}, {size}]; initial states are "
                                 "(layers, batch, hidden) even with batch_first: true")
 
-    def torch_forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
-        x, *states = inputs
-        if not states:
-            call = f"{module}({x})"
-        elif len(states) == 2:  # LSTM: (h0, c0)
-            call = f"{module}({x}, ({states[0]}, {states[1]}))"
-        else:
-            call = f"{module}({x}, {states[0]})"
-        bidir, batch_first = args["bidirectional"], args["batch_first"]
-        if args["output"] == "sequence":
-            return f"{call}[0]"
-        if args["output"] == "last":
-            if bidir:
-                return f"rnn_last({call}[0]{'' if batch_first else ', batch_first=False'})"
-            return f"{call}[0][:, -1]" if batch_first else f"{call}[0][-1]"
-        h_n = f"{call}[1][0]" if self.states == ("h0", "c0") else f"{call}[1]"
-        return f"rnn_final({h_n})" if bidir else f"{h_n}[-1]"
-
 
 @register
 class RNN(_Recurrent):
-    type_name, torch_class, gates, Params = "RNN", "nn.RNN", 1, RNNParams
+    type_name, gates, Params = "RNN", 1, RNNParams
     aliases = ("SimpleRNN",)
     max_inputs = 2
     summary = "Elman RNN (tanh or relu); output: sequence | last | final_hidden"
@@ -194,7 +143,7 @@ class RNN(_Recurrent):
 
 @register
 class LSTM(_Recurrent):
-    type_name, torch_class, gates, Params = "LSTM", "nn.LSTM", 4, LSTMParams
+    type_name, gates, Params = "LSTM", 4, LSTMParams
     max_inputs = 3
     states = ("h0", "c0")
     summary = "long short-term memory; bidirectional, proj_size; output: sequence | last | final_hidden"
@@ -202,18 +151,10 @@ class LSTM(_Recurrent):
     def extra_args(self, p: LSTMParams) -> dict[str, Any]:
         return {"proj_size": p.proj_size}
 
-    def onnx_problem(self, args: dict[str, Any]) -> str | None:
-        if args.get("proj_size"):
-            # torch 2.x: the TorchScript exporter refuses projections, the dynamo one writes a broken graph.
-            return ("neither torch ONNX exporter supports LSTM projections (proj_size; the TorchScript one "
-                    "refuses them, the dynamo one writes a graph that ONNX Runtime rejects); set proj_size: 0, "
-                    "and if you need the smaller output, add a Linear after the LSTM")
-        return None
-
 
 @register
 class GRU(_Recurrent):
-    type_name, torch_class, gates, Params = "GRU", "nn.GRU", 3, RecurrentParams
+    type_name, gates, Params = "GRU", 3, RecurrentParams
     max_inputs = 2
     summary = "gated recurrent unit; bidirectional; output: sequence | last | final_hidden"
 
@@ -228,6 +169,7 @@ class SelectParams(LayerParams):
 @register
 class Select(LayerKind):
     may_alias = True
+    form = "inline"
     """``x[:, index]`` along ``dim`` (the dim disappears): ``{type: Select, dim: 1, index: -1}``
     takes the last step of a (B, T, F) sequence.  For a bidirectional RNN that is the wrong
     step for the backward direction (lint L006); its ``output: last`` is the right one."""
@@ -249,6 +191,3 @@ class Select(LayerKind):
         # index i needs i + 1 elements; index -k needs k
         need = require(size, p.index + 1 if p.index >= 0 else -p.index, f"index {p.index} along dim {p.dim}", "index")
         return LayerResult(TensorType(shape, x.dtype, notes), {"dim": d, "index": p.index}, 0, 0, requires=need)
-
-    def torch_forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
-        return f"{inputs[0]}[{', '.join([':'] * args['dim'] + [str(args['index'])])}]"

@@ -14,11 +14,8 @@ from ..diagnostics import SpecError
 from ..shapes.dims import product
 from ..shapes.tensor import TensorType
 from .base import LayerKind, LayerParams, LayerResult, axis, register
-from .reshape import on
 
 DimOrDims = int | tuple[int, ...]
-# amax/amin reduce several dims at once and return values only (max/min return indices too).
-METHODS = {"mean": "mean", "sum": "sum", "max": "amax", "min": "amin"}
 
 
 class ReduceParams(LayerParams):
@@ -56,6 +53,7 @@ def reduced(x: TensorType, dim: DimOrDims, keepdim: bool) -> TensorType:
 
 class _Reduce(LayerKind):
     accepts = "any"
+    form = "inline"
 
     def infer(self, p: Any, ins: list[TensorType]) -> LayerResult:
         x = ins[0]
@@ -68,12 +66,6 @@ class _Reduce(LayerKind):
             out = TensorType(out.shape, "int64", out.notes)  # PyTorch sums integers and bools as int64
         dim = p.dim if isinstance(p.dim, int) else tuple(p.dim)
         return LayerResult(out, {"op": op, "dim": dim, "keepdim": p.keepdim}, 0, product(x.shape[1:]))
-
-    def torch_forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
-        x = on(inputs[0])
-        keep = ", keepdim=True" if args["keepdim"] else ""
-        return f"{x}.{METHODS[args['op']]}(dim={args['dim']}{keep})"
-
 
 @register
 class Reduce(_Reduce):

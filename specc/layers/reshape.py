@@ -1,11 +1,8 @@
 """Layers that move elements around without computing: Identity, Flatten, Unflatten, Reshape,
-Permute, Transpose, Squeeze, Unsqueeze, Slice.  No parameters, 0 MACs.
+Permute, Transpose, Squeeze, Unsqueeze, Slice, PixelShuffle, PixelUnshuffle.  No parameters, 0 MACs.
 
-Flatten and Unflatten are PyTorch modules; the rest are written inline
-(``x.permute(0, 2, 1)``).  Reshape names symbolic dims by the input axis they come from
-(``x.reshape(x.shape[0], -1, 64)``), so the generated code works for any batch size and
-exports to ONNX with dynamic axes.  Slice is Python's ``x[:, a:b]``, which ONNX exports as a
-Slice node that keeps dynamic dims dynamic.
+Reshape names symbolic dims by the input axis they come from (its ``input_axes``), so a
+target can write the new shape for any batch size.
 """
 
 from __future__ import annotations
@@ -15,15 +12,10 @@ from typing import Any
 from pydantic import AliasChoices, Field, PositiveInt
 
 from ..diagnostics import SpecError
-from ..shapes.dims import Dim, DimLike, add, ceildiv, product, sym
+from ..shapes.dims import Dim, DimLike, add, ceildiv, mul, product, sym
 from ..shapes.formulas import divisors, exact_div
 from ..shapes.tensor import TensorType
-from .base import LayerKind, LayerParams, LayerResult, Requirement, axis, register, require
-
-
-def on(x: str) -> str:
-    """An input expression safe to call a method on (``a + b`` becomes ``(a + b)``)."""
-    return x if x.isidentifier() else f"({x})"
+from .base import LayerKind, LayerParams, LayerResult, NoParams, Requirement, axis, register, require
 
 
 def factor(d: DimLike) -> str:
@@ -53,10 +45,6 @@ def _check_sizes(v: tuple[Any, ...], field: str, names: bool) -> None:
     if sum(1 for e in v if e == -1) > 1:
         raise SpecError("V003", f"{field} {_written(v)} has more than one -1", "keep -1 for the one size inferred "
                         "from the others and write the rest out", field=field)
-
-
-class NoParams(LayerParams):
-    pass
 
 
 class FlattenParams(LayerParams):
@@ -134,7 +122,7 @@ def _near_divisors(n: int, near: int, most: int = 10) -> str:
 @register
 class Identity(LayerKind):
     may_alias = True
-    type_name, Params, torch_class = "Identity", NoParams, "nn.Identity"
+    type_name, Params = "Identity", NoParams
     accepts = "any"
     summary = "passes its input through unchanged (a placeholder or a named tap)"
 
@@ -146,9 +134,8 @@ class Identity(LayerKind):
 @register
 class Flatten(LayerKind):
     may_alias = True
-    type_name, Params, torch_class = "Flatten", FlattenParams, "nn.Flatten"
+    type_name, Params = "Flatten", FlattenParams
     accepts = "any"
-    defaults = {"start_dim": 1, "end_dim": -1}
     summary = "merge dims start_dim..end_dim into one (default: all but the batch dim)"
 
     def infer(self, p: FlattenParams, ins: list[TensorType]) -> LayerResult:
@@ -173,9 +160,8 @@ class Flatten(LayerKind):
 @register
 class Unflatten(LayerKind):
     may_alias = True
-    type_name, Params, torch_class = "Unflatten", UnflattenParams, "nn.Unflatten"
+    type_name, Params = "Unflatten", UnflattenParams
     accepts = "any"
-    positional = ("dim", "unflattened_size")
     summary = "split dim into unflattened_size (one entry may be -1)"
 
     def infer(self, p: UnflattenParams, ins: list[TensorType]) -> LayerResult:
@@ -194,6 +180,7 @@ class Unflatten(LayerKind):
 @register
 class Reshape(LayerKind):
     may_alias = True
+    form = "inline"
     type_name, Params = "Reshape", ReshapeParams
     accepts = "any"
     summary = "view as shape (batch dim included): sizes, -1 once, or input dim names such as B"
@@ -219,15 +206,12 @@ class Reshape(LayerKind):
         out = _fill(product(x.shape), sizes, p.shape, "shape", f"the input {x}", "shape")
         return LayerResult(TensorType(out, x.dtype), {"shape": p.shape, "input_axes": named}, 0, 0)
 
-    def torch_forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
-        x = on(inputs[0])
-        parts = [f"{x}.shape[{args['input_axes'][e]}]" if isinstance(e, str) else str(e) for e in args["shape"]]
-        return f"{x}.reshape({', '.join(parts)})"
 
 
 @register
 class Permute(LayerKind):
     may_alias = True
+    form = "inline"
     type_name, Params = "Permute", PermuteParams
     accepts = "any"
     summary = "reorder dims (batch dim included), e.g. dims: [0, 2, 1]"
@@ -245,13 +229,12 @@ class Permute(LayerKind):
         # which ONNX Runtime refuses to load
         return LayerResult(TensorType(shape, x.dtype, notes), {"dims": tuple(d % x.rank for d in p.dims)}, 0, 0)
 
-    def torch_forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
-        return f"{on(inputs[0])}.permute({', '.join(str(d) for d in args['dims'])})"
 
 
 @register
 class Transpose(LayerKind):
     may_alias = True
+    form = "inline"
     type_name, Params = "Transpose", TransposeParams
     accepts = "any"
     summary = "swap two dims, e.g. dim0: 1, dim1: 2"
@@ -265,13 +248,12 @@ class Transpose(LayerKind):
         notes = {swap.get(i, i): n for i, n in x.notes.items()}
         return LayerResult(TensorType(tuple(shape), x.dtype, notes), {"dim0": p.dim0, "dim1": p.dim1}, 0, 0)
 
-    def torch_forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
-        return f"{on(inputs[0])}.transpose({args['dim0']}, {args['dim1']})"
 
 
 @register
 class Squeeze(LayerKind):
     may_alias = True
+    form = "inline"
     """Remove size-1 dims.
 
     PyTorch silently keeps a dim whose size is not 1, which would leave the rank unknown
@@ -306,13 +288,12 @@ class Squeeze(LayerKind):
         out_dim: int | tuple[int, ...] = dims[0] if len(dims) == 1 else dims
         return LayerResult(TensorType(shape, x.dtype), {"dim": out_dim}, 0, 0)
 
-    def torch_forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
-        return f"{on(inputs[0])}.squeeze({args['dim']})"
 
 
 @register
 class Unsqueeze(LayerKind):
     may_alias = True
+    form = "inline"
     type_name, Params = "Unsqueeze", UnsqueezeParams
     accepts = "any"
     summary = "insert a size-1 dim at dim"
@@ -324,8 +305,6 @@ class Unsqueeze(LayerKind):
         notes = {(i + 1 if i >= d else i): n for i, n in x.notes.items()}
         return LayerResult(TensorType(shape, x.dtype, notes), {"dim": p.dim}, 0, 0)
 
-    def torch_forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
-        return f"{on(inputs[0])}.unsqueeze({args['dim']})"
 
 
 
@@ -394,6 +373,7 @@ def _slice_requires(size: DimLike, p: SliceParams) -> list[Requirement]:
 @register
 class Slice(LayerKind):
     may_alias = True
+    form = "inline"
     """``x[:, start:stop:step]`` along ``dim`` (the dim stays, shortened).  A node has one
     output, so a split into halves is two Slices reading the same tensor: GLU's
     ``Slice stop: H`` and ``Slice start: H``, or ShuffleNetV2's channel split."""
@@ -412,8 +392,73 @@ class Slice(LayerKind):
                            {"dim": d, "start": p.start, "stop": p.stop, "step": p.step}, 0, 0,
                            requires=_slice_requires(x.shape[d], p))
 
-    def torch_forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
-        start = str(args["start"]) if args["start"] else ""
-        stop = "" if args["stop"] is None else str(args["stop"])
-        step = f":{args['step']}" if args["step"] != 1 else ""
-        return f"{on(inputs[0])}[{', '.join([':'] * args['dim'] + [f'{start}:{stop}{step}'])}]"
+
+
+# -- moving channels into space and back ---------------------------------------------------------------
+
+class PixelShuffleParams(LayerParams):
+    upscale_factor: PositiveInt = Field(validation_alias=AliasChoices("upscale_factor", "block_size"))
+
+
+class PixelUnshuffleParams(LayerParams):
+    downscale_factor: PositiveInt = Field(validation_alias=AliasChoices("downscale_factor", "block_size"))
+
+
+def _multiple(size: DimLike, r: int, what: str, by: str, fix: str, field: str, fixes_symbols: bool) -> DimLike:
+    """``size / r``, which must be a whole number at every size the symbols take (``by`` names
+    ``r`` in the message; ``fix`` is how to get a multiple of ``r``, also for a symbolic size
+    when ``fixes_symbols``)."""
+    q = exact_div(size, r)
+    if q is not None:
+        return q
+    if isinstance(size, int):
+        lower = size // r * r
+        near = " or ".join(str(s) for s in (lower, lower + r) if s > 0)
+        raise SpecError("S004", f"the {what} {size} is not divisible by {by}",
+                        f"{fix} to a multiple of {r} ({near})", field=field)
+    syms = ", ".join(sorted(size.symbols()))
+    raise SpecError("S005", f"the {what} {size} must be a multiple of {by} at every size, which a symbolic size "
+                    f"cannot promise (it depends on {syms})",
+                    f"give {syms} a fixed size in inputs: that {r} divides" +
+                    (f", or {fix} to a multiple of {r}" if fixes_symbols else ""), field=field)
+
+
+@register
+class PixelShuffle(LayerKind):
+    """(N, C·r², H, W) -> (N, C, H·r, W·r): each group of r² channels becomes an r x r block of
+    pixels (sub-pixel convolution, ESPCN; TensorFlow's depth_to_space)."""
+
+    type_name, Params = "PixelShuffle", PixelShuffleParams
+    aliases = ("DepthToSpace",)
+    ranks, layout = (4,), "(N, C, H, W)"
+    accepts = "any"
+    summary = "(N, C·r², H, W) -> (N, C, H·r, W·r): channels into r x r blocks of pixels (sub-pixel upsampling)"
+
+    def infer(self, p: PixelShuffleParams, ins: list[TensorType]) -> LayerResult:
+        x, r = ins[0], p.upscale_factor
+        c = _multiple(x.shape[1], r * r, "channel count", f"upscale_factor² = {r * r}",
+                      "set out_channels of the layer before it", "upscale_factor", True)
+        shape = (x.shape[0], c, mul(x.shape[2], r), mul(x.shape[3], r))
+        return LayerResult(TensorType(shape, x.dtype), {"upscale_factor": r}, 0, 0)
+
+
+@register
+class PixelUnshuffle(LayerKind):
+    """(N, C, H·r, W·r) -> (N, C·r², H, W): each r x r block of pixels becomes r² channels
+    (TensorFlow's space_to_depth)."""
+
+    type_name, Params = "PixelUnshuffle", PixelUnshuffleParams
+    aliases = ("SpaceToDepth",)
+    ranks, layout = (4,), "(N, C, H, W)"
+    accepts = "any"
+    summary = "(N, C, H·r, W·r) -> (N, C·r², H, W): r x r blocks of pixels into channels"
+
+    def infer(self, p: PixelUnshuffleParams, ins: list[TensorType]) -> LayerResult:
+        x, r = ins[0], p.downscale_factor
+        by = f"downscale_factor {r}"
+        h = _multiple(x.shape[2], r, "height", by, "crop or pad the height (a Slice, or padding on a conv)",
+                      "downscale_factor", False)
+        w = _multiple(x.shape[3], r, "width", by, "crop or pad the width (a Slice, or padding on a conv)",
+                      "downscale_factor", False)
+        shape = (x.shape[0], mul(x.shape[1], r * r), h, w)
+        return LayerResult(TensorType(shape, x.dtype), {"downscale_factor": r}, 0, 0)

@@ -19,7 +19,8 @@ from pydantic import field_validator
 from ..diagnostics import SpecError
 from ..shapes.dims import mul
 from ..shapes.tensor import TensorType
-from .base import LayerKind, LayerParams, LayerResult, lookup, register, suggest
+from .base import Form, LayerKind, LayerParams, LayerResult, lookup, register, suggest
+from .check import check_layer
 
 META = ("name", "from", "repeat", "trainable")  # belong on the wrapper, not the wrapped layer
 
@@ -70,16 +71,6 @@ class TimeDistributed(LayerKind):
     Params = TimeDistributedParams
     accepts = "any"  # the wrapped layer's own dtype rule applies
     summary = "apply a layer to every step of (B, T, ...) by folding T into the batch"
-    # Set so that generated code gives it an attribute; torch_init writes the wrapped layer's
-    # constructor (None for an inline operation, which then needs no attribute).
-    torch_class = "TimeDistributed"
-    # unflatten(0, x.shape[:2]) would be shorter, but the TorchScript ONNX exporter freezes B and T
-    # in it once two of them are chained; reshape keeps them dynamic.
-    support_code = '''
-def unfold_steps(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """(B·T, ...) back to (B, T, ...), B and T read from the sequence x of the steps."""
-    return y.reshape(x.shape[:2] + y.shape[1:])
-'''
 
     def infer(self, p: TimeDistributedParams, ins: list[TensorType]) -> LayerResult:
         x, inner = ins[0], p.layer
@@ -91,8 +82,7 @@ def unfold_steps(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         folded = TensorType((mul(b, t), *x.shape[2:]), x.dtype,
                             {i - 1: why for i, why in x.notes.items() if i >= 2})
         try:
-            self._check_folded(kind, folded)
-            res = kind.infer(inner.params, [folded])
+            res = check_layer(kind, inner.params, [folded], steps=True)
         except SpecError as err:
             raise self._inside(err, inner) from None
         y = res.out
@@ -105,21 +95,6 @@ def unfold_steps(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return LayerResult(out, args, res.params, mul(t, res.macs), res.buffers, requires=res.requires)
 
     @staticmethod
-    def _check_folded(kind: LayerKind, t: TensorType) -> None:
-        """The wrapped kind's dtype and rank rules, which the engine checks for ordinary layers."""
-        if kind.accepts == "float" and not t.is_float:
-            raise SpecError("S007", f"receives {t.dtype} data, but {kind.type_name} works on floats",
-                            "token ids go through an Embedding first")
-        if kind.accepts == "int" and t.is_float:
-            raise SpecError("S007", f"receives float data, but {kind.type_name} takes integer ids",
-                            "declare the input as {shape: [...], dtype: int64}")
-        if kind.ranks is not None and t.rank not in kind.ranks:
-            want = " or ".join(str(r - 1) for r in kind.ranks)
-            raise SpecError("S003", f"{kind.type_name} expects {kind.layout} per step, i.e. (B, T) and {want} more "
-                            f"dims, but each step is {TensorType(t.shape[1:])}",
-                            f"reshape to (B, T) + {kind.layout} without its batch dim first")
-
-    @staticmethod
     def _inside(err: SpecError, inner: Wrapped) -> SpecError:
         """Re-raise a rule of the wrapped layer, located at its field inside layer:."""
         raw = inner.raw
@@ -130,31 +105,12 @@ def unfold_steps(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
                         f"{err.message}", err.hint, loc=loc, field="layer")
         return out
 
-    # -- PyTorch ------------------------------------------------------------------------------
-    # The wrapped layer's constructor is this layer's; forward folds T into the batch around it:
-    # unfold_steps(self.conv(x.flatten(0, 1)), x).
-    def torch_init(self, args: dict[str, Any], lit: Any = repr) -> str | None:
-        return self._kind(args).torch_init(_inner(args), lit)
-
-    def torch_forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
-        x = inputs[0]
-        kind = self._kind(args)
-        inner = kind.torch_forward(module if kind.torch_class else "", [f"{x}.flatten(0, 1)"], _inner(args))
-        return f"unfold_steps({inner}, {x})"
-
-    def support(self, args: dict[str, Any]) -> list[str]:
-        return [self.support_code, *self._kind(args).support(_inner(args))]
-
-    def onnx_problem(self, args: dict[str, Any]) -> str | None:
-        return self._kind(args).onnx_problem(_inner(args))
-
-    @staticmethod
-    def _kind(args: dict[str, Any]) -> LayerKind:
-        kind = lookup(args["layer"]) if isinstance(args["layer"], str) else None
-        if kind is None:  # a block whose instances wrap different types in the same place
-            raise ValueError("TimeDistributed in a block must wrap the same layer type in every instance")
-        return kind
+    def applied(self, args: dict[str, Any]) -> Form:
+        """Called around the wrapped layer, which folds and unfolds the steps: never plain f(x)."""
+        inner = lookup(args["layer"]) if isinstance(args["layer"], str) else None
+        return "inline" if inner is not None and inner.applied(inner_args(args)) == "inline" else "call"
 
 
-def _inner(args: dict[str, Any]) -> dict[str, Any]:
+def inner_args(args: dict[str, Any]) -> dict[str, Any]:
+    """The wrapped layer's attributes, out of TimeDistributed's flat ones."""
     return {k: v for k, v in args.items() if k != "layer"}

@@ -1,0 +1,70 @@
+"""What every layer goes through, in one place: its inputs against the kind's input
+constraints, its shape rule, and the sizes of what comes out.  The graph engine calls
+``check_layer`` for each layer, and TimeDistributed for the layer it wraps, fed the steps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..diagnostics import SpecError
+from ..shapes.tensor import MAX_DIM, MAX_ELEMENTS, TensorType
+from .base import LayerKind, LayerResult
+from .hints import CHECK_SIZES, CHECK_SIZES_ABOVE, EMBED_IDS, FLOAT_INPUT, INT_INPUT, rank_hint
+
+
+def check_layer(kind: LayerKind, params: Any, ins: list[TensorType], *, steps: bool = False) -> LayerResult:
+    """The layer's result once its inputs and output pass every rule (a SpecError otherwise).
+    ``steps``: ``ins`` are the steps of a sequence folded into the batch (TimeDistributed), so
+    errors speak of what each step is."""
+    check_inputs(kind, ins, steps=steps)
+    result = kind.infer(params, ins)
+    check_sizes(result)
+    return result
+
+
+def check_inputs(kind: LayerKind, ins: list[TensorType], *, steps: bool = False) -> None:
+    """Input count, dtype and rank against what the kind accepts."""
+    n = len(ins)
+    if n < kind.min_inputs or (kind.max_inputs is not None and n > kind.max_inputs):
+        want = (f"{kind.min_inputs}" if kind.max_inputs == kind.min_inputs else
+                f"at least {kind.min_inputs}" if kind.max_inputs is None else
+                f"{kind.min_inputs} to {kind.max_inputs}")
+        raise SpecError("G003", f"takes {want} input{'s' if want != '1' else ''}, got {n}",
+                        "list the inputs with from: [a, b]" if kind.min_inputs > 1 else
+                        "give a single from: (use Concat or Add to merge branches first)")
+    for t in ins:
+        shown = "" if steps else f" {t}"
+        if kind.accepts == "float" and not t.is_float:
+            raise SpecError("S007", f"receives {t.dtype} data{shown}, but {kind.type_name} works on floats",
+                            EMBED_IDS if steps else FLOAT_INPUT)
+        if kind.accepts == "int" and t.is_float:
+            raise SpecError("S007", f"receives float data{shown}, but {kind.type_name} takes integer ids", INT_INPUT)
+        if kind.ranks is not None and t.rank not in kind.ranks:
+            if steps:
+                want = " or ".join(str(r - 1) for r in kind.ranks)
+                raise SpecError("S003", f"{kind.type_name} expects {kind.layout} per step, i.e. (B, T) and {want} "
+                                f"more dims, but each step is {TensorType(t.shape[1:])}",
+                                f"reshape to (B, T) + {kind.layout} without its batch dim first")
+            want = " or ".join(str(r) for r in kind.ranks)
+            raise SpecError("S003", f"expects a rank-{want} input {kind.layout}, got rank {t.rank} {t}",
+                            rank_hint(kind, t))
+
+
+def check_sizes(result: LayerResult) -> None:
+    """Refuse an output no framework can allocate (S011): a dimension over MAX_DIM, a tensor
+    of more than MAX_ELEMENTS elements (symbolic dims counted at their smallest, 1), or more
+    parameters than that."""
+    shape = result.out.shape
+    elements = 1
+    for d in shape:
+        fixed = d if isinstance(d, int) else max((abs(c) for _, c in d.terms), default=1)
+        if isinstance(d, int) and d > MAX_DIM:
+            raise SpecError("S011", f"its output {result.out} has a dimension of {d:,}, over {MAX_DIM:,} "
+                            "(2**31 - 1), the largest size specc allows for one dimension", CHECK_SIZES_ABOVE)
+        elements *= fixed
+    if elements > MAX_ELEMENTS:
+        raise SpecError("S011", f"its output {result.out} holds {elements:,} elements, over {MAX_ELEMENTS:,} "
+                        "(2**63 - 1), more than any framework can allocate", CHECK_SIZES_ABOVE)
+    if result.params > MAX_ELEMENTS:
+        raise SpecError("S011", f"it has {result.params:,} parameters, over {MAX_ELEMENTS:,} (2**63 - 1), more "
+                        "than any framework can allocate", CHECK_SIZES)

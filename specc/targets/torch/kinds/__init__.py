@@ -1,0 +1,21 @@
+"""The PyTorch lowering of every layer kind, one module per family of ``specc/layers/``."""
+
+from . import (  # noqa: F401  (registration on import)
+    activation,
+    attention,
+    conv,
+    convlstm,
+    dropout,
+    embedding,
+    linear,
+    merge,
+    norm,
+    pool,
+    recurrent,
+    reduce,
+    reshape,
+    wrappers,
+)
+from .base import LOWERINGS, Lowering, lowering
+
+__all__ = ["LOWERINGS", "Lowering", "lowering"]

@@ -1,0 +1,60 @@
+"""PyTorch lowering of RNN, LSTM, GRU and Select.
+
+nn's recurrent modules return ``(output, state)``; ``forward`` picks what the layer's
+``output`` says, with the ``rnn_last``/``rnn_final`` helpers for the bidirectional cases.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import Lowering, lowering
+
+
+class _Recurrent(Lowering):
+    positional = ("input_size", "hidden_size")
+    defaults = {"num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0, "bidirectional": False,
+                "proj_size": 0, "nonlinearity": "tanh"}
+    forward_keys = ("output",)
+    support = ("rnn",)
+    cell_state = False  # an LSTM's state is (h, c)
+
+    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        x, *states = inputs
+        if not states:
+            call = f"{module}({x})"
+        elif len(states) == 2:  # LSTM: (h0, c0)
+            call = f"{module}({x}, ({states[0]}, {states[1]}))"
+        else:
+            call = f"{module}({x}, {states[0]})"
+        bidir, batch_first = args["bidirectional"], args["batch_first"]
+        if args["output"] == "sequence":
+            return f"{call}[0]"
+        if args["output"] == "last":
+            if bidir:
+                return f"rnn_last({call}[0]{'' if batch_first else ', batch_first=False'})"
+            return f"{call}[0][:, -1]" if batch_first else f"{call}[0][-1]"
+        h_n = f"{call}[1][0]" if self.cell_state else f"{call}[1]"
+        return f"rnn_final({h_n})" if bidir else f"{h_n}[-1]"
+
+
+@lowering
+class RNN(_Recurrent):
+    torch_class = "nn.RNN"
+
+
+@lowering
+class LSTM(_Recurrent):
+    torch_class = "nn.LSTM"
+    cell_state = True
+
+
+@lowering
+class GRU(_Recurrent):
+    torch_class = "nn.GRU"
+
+
+@lowering
+class Select(Lowering):
+    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        return f"{inputs[0]}[{', '.join([':'] * args['dim'] + [str(args['index'])])}]"

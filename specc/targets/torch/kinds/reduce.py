@@ -1,0 +1,26 @@
+"""PyTorch lowering of the reductions, written inline in ``forward``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import Lowering, lowering, on
+
+# amax/amin reduce several dims at once and return values only (max/min return indices too).
+METHODS = {"mean": "mean", "sum": "sum", "max": "amax", "min": "amin"}
+
+
+class _Reduce(Lowering):
+    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        keep = ", keepdim=True" if args["keepdim"] else ""
+        return f"{on(inputs[0])}.{METHODS[args['op']]}(dim={args['dim']}{keep})"
+
+
+@lowering
+class Reduce(_Reduce):
+    pass
+
+
+@lowering
+class Mean(_Reduce):
+    pass

@@ -1,0 +1,85 @@
+"""PyTorch lowering of the layers that move elements around.
+
+Identity, Flatten and Unflatten are nn modules; the rest are written inline
+(``x.permute(0, 2, 1)``).  Reshape names symbolic dims by the input axis they come from
+(``x.reshape(x.shape[0], -1, 64)``), so the generated code works for any batch size and
+exports to ONNX with dynamic axes.  Slice is Python's ``x[:, a:b]``, which ONNX exports as a
+Slice node that keeps dynamic dims dynamic.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import Lowering, lowering, on
+
+
+@lowering
+class Identity(Lowering):
+    torch_class = "nn.Identity"
+
+
+@lowering
+class Flatten(Lowering):
+    torch_class = "nn.Flatten"
+    defaults = {"start_dim": 1, "end_dim": -1}
+
+
+@lowering
+class Unflatten(Lowering):
+    torch_class = "nn.Unflatten"
+    positional = ("dim", "unflattened_size")
+
+
+@lowering
+class Reshape(Lowering):
+    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        x = on(inputs[0])
+        parts = [f"{x}.shape[{args['input_axes'][e]}]" if isinstance(e, str) else str(e) for e in args["shape"]]
+        return f"{x}.reshape({', '.join(parts)})"
+
+
+@lowering
+class Permute(Lowering):
+    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        return f"{on(inputs[0])}.permute({', '.join(str(d) for d in args['dims'])})"
+
+
+@lowering
+class Transpose(Lowering):
+    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        return f"{on(inputs[0])}.transpose({args['dim0']}, {args['dim1']})"
+
+
+@lowering
+class Squeeze(Lowering):
+    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        return f"{on(inputs[0])}.squeeze({args['dim']})"
+
+
+@lowering
+class Unsqueeze(Lowering):
+    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        return f"{on(inputs[0])}.unsqueeze({args['dim']})"
+
+
+@lowering
+class Slice(Lowering):
+    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        start = str(args["start"]) if args["start"] else ""
+        stop = "" if args["stop"] is None else str(args["stop"])
+        step = f":{args['step']}" if args["step"] != 1 else ""
+        return f"{on(inputs[0])}[{', '.join([':'] * args['dim'] + [f'{start}:{stop}{step}'])}]"
+
+
+
+@lowering
+class PixelShuffle(Lowering):
+    torch_class = "nn.PixelShuffle"
+    positional = ("upscale_factor",)
+
+
+@lowering
+class PixelUnshuffle(Lowering):
+    torch_class = "nn.PixelUnshuffle"
+    positional = ("downscale_factor",)

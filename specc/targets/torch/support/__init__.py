@@ -1,0 +1,41 @@
+"""Helper classes and functions that generated modules carry for kinds PyTorch lacks.
+
+Each is a real module here (linted, imported by the tests), and its text below ``MARKER`` is
+what the emitter writes into a generated file, once per file.  The modules are read as text,
+never imported, so neither ``check`` nor ``compile`` imports torch for them.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+from importlib import resources
+
+MARKER = "# -- written into generated modules: everything below this line --"
+
+# The helper modules, by the name a lowering lists in its ``support``.
+NAMES = ("adaptive_pool", "class_token", "conv_lstm", "positional_encoding", "rnn", "separable_conv",
+         "stochastic_depth", "unfold_steps")
+
+
+@functools.cache
+def text(name: str) -> str:
+    """The source the generated module gets for ``name``, framed by newlines as the emitter expects."""
+    if name not in NAMES:
+        raise ValueError(f"no support module {name!r} (known: {', '.join(NAMES)})")
+    source = resources.files(__package__).joinpath(f"{name}.py").read_text(encoding="utf-8")
+    _, found, body = source.partition(MARKER)
+    if not found:
+        raise ValueError(f"support module {name}.py lacks its marker line {MARKER!r}")
+    return "\n" + body.strip("\n") + "\n"
+
+
+@functools.cache
+def defined_names() -> frozenset[str]:
+    """Top-level names the support code defines in generated files (``rnn_last``,
+    ``PositionalEncoding``, ``ConvLSTM2d``…): a layer, input or model called that would shadow them."""
+    names: set[str] = set()
+    for name in NAMES:
+        tree = ast.parse(text(name))
+        names.update(n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef)))
+    return frozenset(names)

@@ -1,0 +1,149 @@
+"""Every layer kind is lowered by every target, and what a kind's schema declares about itself
+agrees with how the target writes it.
+
+Adding a layer kind?  Add its lowering to specc/targets/torch/kinds/ (the module named like its
+family in specc/layers/): ``test_every_kind_has_a_lowering`` fails until you do.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.resources
+from typing import Any
+
+import pytest
+from layer_cases import CASES
+
+import specc
+from specc.diagnostics import render_text
+from specc.layers import REGISTRY
+from specc.targets.torch import export_limits, support
+from specc.targets.torch.kinds import LOWERINGS
+from specc.targets.torch.lower import forward_expr, init_expr
+
+# One entry per target: its name and its lowerings by layer type name.
+TARGETS: dict[str, dict[str, Any]] = {"torch": LOWERINGS}
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_every_kind_has_a_lowering(target: str) -> None:
+    lowerings = TARGETS[target]
+    missing = sorted(set(REGISTRY) - set(lowerings))
+    assert not missing, f"add lowerings to specc/targets/{target}/ for: {', '.join(missing)}"
+    stale = sorted(set(lowerings) - set(REGISTRY))
+    assert not stale, f"lowerings of kinds that are not registered (misspelt class names?): {stale}"
+
+
+def test_export_limits_name_registered_kinds() -> None:
+    assert set(export_limits.LIMITS) <= set(REGISTRY), sorted(set(export_limits.LIMITS) - set(REGISTRY))
+
+
+def _leaf(case_yaml: str) -> Any:
+    spec = specc.loads(case_yaml)
+    assert spec.ok, "\n".join(render_text(d) for d in spec.errors)
+    assert spec.graph is not None
+    return spec.graph.nodes[-1]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_declared_form_matches_the_lowering(case: Any) -> None:
+    """The schema's ``form`` (which decides whether repeat: may chain a layer) says what the
+    PyTorch lowering does: "inline" has no module, "module" is called as module(x)."""
+    node = _leaf(case.yaml())
+    args = node.result.args
+    form = node.kind.applied(args)
+    init = init_expr(node.kind, args)
+    called = init is not None and forward_expr(node.kind, "m", ["x"], args) == "m(x)"
+    assert (form == "inline") == (init is None), (form, init)
+    assert (form == "module") == called, (form, forward_expr(node.kind, "m", ["x"], args))
+
+
+@pytest.mark.parametrize("name", support.NAMES)
+def test_support_module_is_what_generated_files_carry(name: str) -> None:
+    """Each support module imports (so its code runs as written), and every name its emitted
+    text defines is one the module defines, and is reserved against layer and model names."""
+    module = importlib.import_module(f"specc.targets.torch.support.{name}")
+    text = support.text(name)
+    defined = [n.name for n in ast.parse(text).body if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
+    assert defined, f"{name}.py defines nothing below its marker"
+    for top in defined:
+        assert hasattr(module, top), top
+        assert top in support.defined_names()
+    source = importlib.resources.files(support).joinpath(f"{name}.py").read_text(encoding="utf-8")
+    assert source.rstrip("\n").endswith(text.strip("\n")), "the emitted text is the end of the module"
+
+
+def test_every_support_module_is_used() -> None:
+    used = {name for lowering in LOWERINGS.values() for name in lowering.support}
+    assert used == set(support.NAMES)
+
+
+# What each support module is called with: (the name it defines, constructor arguments or None
+# for a function, the inputs).
+SUPPORT_CALLS: dict[str, list[tuple[str, tuple[Any, ...] | None, tuple[tuple[int, ...], ...]]]] = {
+    "adaptive_pool": [("AdaptivePool", ((3, None), "max"), ((2, 4, 7, 5),)),
+                      ("AdaptivePool", ((2, 3), "avg"), ((2, 4, 7, 5),))],
+    "class_token": [("ClassToken", (4, 2), ((2, 3, 4),)), ("ClassToken", (4, 1, False), ((3, 2, 4),))],
+    "conv_lstm": [("ConvLSTM2d", (2, (3, 4)), ((2, 3, 2, 5, 5),))],
+    "positional_encoding": [("PositionalEncoding", (6, 10), ((2, 4, 6),)),
+                            ("PositionalEncoding", (6, 10, "learned"), ((2, 4, 6),))],
+    "rnn": [("rnn_last", None, ((2, 3, 8),)), ("rnn_final", None, ((4, 2, 5),))],
+    "separable_conv": [("SeparableConv1d", (3, 4, 3), ((2, 3, 9),)),
+                       ("SeparableConv2d", (3, 4, 3, 1, 1, 1, 2), ((2, 3, 5, 5),))],
+    "stochastic_depth": [("StochasticDepth", (0.5,), ((4, 3),))],
+    "unfold_steps": [("unfold_steps", None, ((6, 4), (2, 3, 5)))],
+}
+
+
+def test_every_support_module_has_calls() -> None:
+    assert set(SUPPORT_CALLS) == set(support.NAMES)
+
+
+@pytest.mark.parametrize("name", support.NAMES)
+def test_support_module_computes_what_its_emitted_text_computes(name: str) -> None:
+    """The imported module and its text run in a generated file's namespace give the same
+    outputs and parameters (both built from the same seed)."""
+    import math
+
+    torch = pytest.importorskip("torch")
+    module = importlib.import_module(f"specc.targets.torch.support.{name}")
+    emitted: dict[str, Any] = {"torch": torch, "nn": torch.nn, "math": math}
+    exec(support.text(name), emitted)
+    for top, ctor, shapes in SUPPORT_CALLS[name]:
+        gen = torch.Generator().manual_seed(0)
+        xs = [torch.randn(s, generator=gen) for s in shapes]
+        outs = []
+        for ns in (vars(module), emitted):
+            torch.manual_seed(1)
+            f = ns[top] if ctor is None else ns[top](*ctor).eval()
+            outs.append((f(*xs), [p.detach().clone() for p in getattr(f, "parameters", list)()]))
+        (got, got_params), (want, want_params) = outs
+        torch.testing.assert_close(got, want)
+        assert len(got_params) == len(want_params)
+        for a, b in zip(got_params, want_params):
+            torch.testing.assert_close(a, b)
+
+
+def test_layer_schemas_name_no_framework() -> None:
+    """specc/layers/ holds op schemas only: no identifier there names torch, ONNX or support
+    code, and no string but a docstring holds framework source (``nn.Conv2d``, ``torch.cat``);
+    those belong to a target. (Imports are guarded by the layering contract.)"""
+    import re
+    from pathlib import Path
+
+    import specc.layers
+
+    found = []
+    for path in sorted(Path(specc.layers.__file__).parent.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                      if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef))
+                      and ast.get_docstring(node, clean=False) is not None}
+        for node in ast.walk(tree):
+            names = [v for v in (getattr(node, a, None) for a in ("id", "attr", "name")) if isinstance(v, str)]
+            found += [f"{path.name}:{node.lineno} {n}" for n in names if re.search(r"torch|onnx|support", n, re.I)]
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings \
+                    and re.search(r"\bnn\.\w|torch\.\w", node.value):
+                found.append(f"{path.name}:{node.lineno} {node.value[:40]!r}")
+    assert not found, found
