@@ -19,8 +19,8 @@ import pytest
 
 import specc
 from specc.cli import main
-from specc.emit import compile_source
-from specc.emit.gate import MODULE_IMPORTS, TRAIN_IMPORTS, GateError, gate
+from specc.targets.torch.emit import compile_source
+from specc.targets.torch.emit.gate import MODULE_IMPORTS, TRAIN_IMPORTS, GateError, gate
 
 HOSTILE_NAMES = [
     "a'b", 'a"b', "a\nb", "a\rb", "a#b", "a;b", "a b", "a-b", "a.b", "a(b)", "a\\b", "", " ",

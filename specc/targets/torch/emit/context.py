@@ -15,19 +15,19 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .. import __version__
-from ..diagnostics import SpecError
-from ..graph.ir import Graph, Node
-from ..graph.lora import Plan, plan
-from ..load.expr import evaluate, python_source
-from ..shapes.dims import fmt_shape
-from ..shapes.tensor import TensorType
-from ..targets.torch.lower import forward_expr, has_module, init_expr, support_texts
-from ..validate.document import MIN_TORCH
+from .... import __version__
+from ....diagnostics import SpecError
+from ....graph.ir import Graph, Node
+from ....graph.lora import Plan, plan
+from ....load.expr import evaluate, python_source
+from ....shapes.dims import fmt_shape
+from ....shapes.tensor import TensorType
+from ....validate.document import MIN_TORCH
+from ..lower import forward_expr, has_module, init_expr, support_texts
 from .quote import Code, Ref, UnsafeValue, comment, docstring, ident, lit
 
 if TYPE_CHECKING:
-    from ..pipeline import Spec
+    from ....pipeline import Spec
 
 # Variable names of generated forward(): the first candidate that no layer or input of
 # that graph is called (a layer named `x` keeps its name; the chain variable moves over).
@@ -484,7 +484,7 @@ def _section(model: Any, prefix: str, lead: str = "") -> str | None:
 def _loss(loss: Any, out: TensorType | None, support: set[str]) -> str:
     """build_loss()'s expression: PyTorch's loss, or specc's FocalLoss, wrapped when the
     classes are not at dim 1 (ClassesAt) or the model returns logits to KLDivLoss (FromLogits)."""
-    from ..lint.training import class_dim, classification, focal_mode
+    from ....lint.training import class_dim, classification, focal_mode
 
     if loss.type == "FocalLoss":
         support.add("FocalLoss")
@@ -505,7 +505,7 @@ def _loss(loss: Any, out: TensorType | None, support: set[str]) -> str:
 def _plain(loss: Any) -> Any:
     """A per-output loss as the single form writes it: its number ``weight`` weighs the term in
     MultiLoss, so only a list ``weight`` (class weights) reaches PyTorch's loss."""
-    from ..validate.document import class_weights
+    from ....validate.document import class_weights
 
     data = loss.model_dump(exclude={"weight"})
     if class_weights(loss) is not None:
@@ -515,7 +515,7 @@ def _plain(loss: Any) -> Any:
 
 def _multi_loss(losses: dict[str, Any], outs: dict[str, TensorType | None], support: set[str]) -> str:
     """build_loss()'s MultiLoss: one loss per output, and the weight of each term in the sum."""
-    from ..validate.document import term_weight
+    from ....validate.document import term_weight
 
     support.add("MultiLoss")
     terms = ", ".join(f"{lit(n)}: {_loss(_plain(loss), outs.get(n), support)}" for n, loss in losses.items())

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import jinja2
 
-from ..resources import templates_dir
+from ....resources import templates_dir
 from .context import ModuleCtx
 from .gate import MODULE_IMPORTS, gate
 

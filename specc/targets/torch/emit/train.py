@@ -12,7 +12,7 @@ from .quote import lit
 from .render import render_module
 
 if TYPE_CHECKING:
-    from ..pipeline import Spec
+    from ....pipeline import Spec
 
 
 class CannotTrain(EmitError):
@@ -32,7 +32,7 @@ def render_training(spec: Spec, ctx: ModuleCtx) -> str:
         missing = " and ".join(s for s, v in (("loss", doc.loss), ("optimizer", doc.optimizer)) if v is None)
         raise CannotTrain(f"--train needs a {missing} section in the spec",
                           "add it, e.g. loss: {type: CrossEntropyLoss} and optimizer: {type: Adam, lr: 0.001}")
-    from ..backends.train.config import train_config
+    from ....backends.train.config import train_config
 
     # JSON round trip: plain dicts, lists, numbers and text only (tuples become lists)
     config = json.loads(json.dumps(train_config(spec)))
