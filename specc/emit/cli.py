@@ -8,10 +8,7 @@ import sys
 from ..atomic import atomic_write
 from ..cli import EXIT_OK, EXIT_SPEC, UsageError, _load, _require_ok
 from ..diagnostics import Diagnostic, Location, render_text, use_colour
-from ..targets.torch.emit import compile_source
-from ..targets.torch.emit.context import EmitError
-from ..targets.torch.emit.gate import GateError
-from ..targets.torch.emit.quote import UnsafeValue
+from ..targets.torch.emit import EmitError, GateError, UnsafeValue, compile_source
 
 
 def cmd_compile(args: argparse.Namespace) -> int:

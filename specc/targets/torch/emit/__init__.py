@@ -1,21 +1,25 @@
 """Emission: the spec's graph written as readable, standalone PyTorch source.
 
-Rendering needs no torch; building the module from that same source does (see
-:mod:`specc.backends.torch_build`).
+Three stages: :mod:`.plan` takes every decision and produces plain records
+(:mod:`.records`), :mod:`.render` prints them through the Jinja2 templates and
+:mod:`.format` formats the text (ruff when installed).  Rendering needs no torch; building
+the module from that same source does (see :mod:`specc.backends.torch_build`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .context import EmitError, module_context
+from .errors import EmitError
 from .gate import GateError
+from .plan import plan_module
+from .quote import UnsafeValue
 from .render import render_module
 
 if TYPE_CHECKING:
     from ....pipeline import Spec
 
-__all__ = ["EmitError", "GateError", "compile_source"]
+__all__ = ["EmitError", "GateError", "UnsafeValue", "compile_source"]
 
 
 def compile_source(spec: Spec, train: bool = False) -> str:
@@ -24,9 +28,9 @@ def compile_source(spec: Spec, train: bool = False) -> str:
 
     if not spec.ok:
         raise SpecInvalid(spec)
-    ctx = module_context(spec)
+    module = plan_module(spec)
     if not train:
-        return render_module(ctx)
+        return render_module(module)
     from .train import render_training
 
-    return render_training(spec, ctx)
+    return render_training(spec, module)

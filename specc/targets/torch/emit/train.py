@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from .context import EmitError, ModuleCtx
+from .errors import EmitError
 from .gate import TRAIN_IMPORTS
 from .quote import lit
+from .records import ModuleRecord
 from .render import render_module
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ class CannotTrain(EmitError):
         self.hint = hint
 
 
-def render_training(spec: Spec, ctx: ModuleCtx) -> str:
+def render_training(spec: Spec, module: ModuleRecord) -> str:
     doc = spec.document
     assert doc is not None
     if doc.loss is None or doc.optimizer is None:
@@ -36,4 +37,4 @@ def render_training(spec: Spec, ctx: ModuleCtx) -> str:
 
     # JSON round trip: plain dicts, lists, numbers and text only (tuples become lists)
     config = json.loads(json.dumps(train_config(spec)))
-    return render_module(ctx, "train.py.j2", TRAIN_IMPORTS, t={"script": "model.py", "config": lit(config)})
+    return render_module(module, "train.py.j2", TRAIN_IMPORTS, t={"script": "model.py", "config": lit(config)})
