@@ -14,6 +14,7 @@ import pytest
 
 import specc
 from specc.targets.torch.emit import compile_source
+from specc.targets.torch.emit import format as fmt
 from specc.targets.torch.emit.imports import PROVIDERS, TRAINING_SUPPORT, import_groups, names_in
 from specc.targets.torch.emit.render import environment
 
@@ -38,6 +39,12 @@ SUPPORT_SPECS = {
                         "  - {type: ReLU}\n  - {type: Linear, out_features: 3}\n"
                         "lora: {rank: 4, alpha: 8, targets: [fc1]}\nloss: {type: CrossEntropyLoss}\n",
 }
+
+
+@pytest.fixture(autouse=True)
+def _fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What is imported does not depend on the formatter; the fallback is the quicker one."""
+    monkeypatch.setattr(fmt, "ruff_binary", lambda: None)
 
 
 def _imports_match_reads(source: str) -> None:

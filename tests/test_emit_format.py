@@ -1,0 +1,82 @@
+"""Generated source is formatted by ``ruff format`` when ruff is installed, else by specc's
+own fallback (specc/targets/torch/emit/format.py).  Both write the same text: for every
+example spec and golden module, with and without the training entry point, the fallback's
+output is compared with ruff's, and the golden files hold with the fallback as they do
+with ruff.  A ruff that fails leaves the fallback to write the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import specc
+from specc.targets.torch.emit import compile_source
+from specc.targets.torch.emit import format as fmt
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted(p for p in (ROOT / "specs").rglob("*.yaml") if "broken" not in p.parts)
+GOLDEN = sorted((ROOT / "tests" / "golden" / "compile").glob("*.yaml"))
+RUFF = fmt.ruff_binary()
+
+
+def _load(path: Path) -> specc.Spec:
+    spec = specc.loads(path.read_text(encoding="utf-8"), str(path.relative_to(ROOT)))
+    assert spec.ok, [str(d) for d in spec.errors]
+    return spec
+
+
+def _both(spec: specc.Spec, monkeypatch: pytest.MonkeyPatch, train: bool = False) -> tuple[str, str]:
+    """(ruff's text, the fallback's text) of the module."""
+    with monkeypatch.context() as m:
+        m.setattr(fmt, "ruff_binary", lambda: RUFF)
+        ruffs = compile_source(spec, train=train)
+    with monkeypatch.context() as m:
+        m.setattr(fmt, "ruff_binary", lambda: None)
+        ours = compile_source(spec, train=train)
+    return ruffs, ours
+
+
+@pytest.mark.skipif(RUFF is None, reason="ruff is not installed")
+@pytest.mark.parametrize("path", EXAMPLES + GOLDEN, ids=[str(p.relative_to(ROOT)) for p in EXAMPLES + GOLDEN])
+def test_the_fallback_writes_what_ruff_writes(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = _load(path)
+    ruffs, ours = _both(spec, monkeypatch)
+    assert ours == ruffs
+    if spec.document is not None and spec.document.loss is not None and spec.document.optimizer is not None:
+        ruffs, ours = _both(spec, monkeypatch, train=True)
+        assert ours == ruffs
+
+
+@pytest.mark.parametrize("path", GOLDEN, ids=[p.stem for p in GOLDEN])
+def test_golden_modules_hold_with_the_fallback(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fmt, "ruff_binary", lambda: None)
+    assert compile_source(_load(path)) == path.with_suffix(".py").read_text(encoding="utf-8")
+
+
+def test_a_ruff_that_fails_leaves_the_file_to_the_fallback(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    spec = _load(GOLDEN[0])
+    monkeypatch.setattr(fmt, "ruff_binary", lambda: None)
+    expected = compile_source(spec)
+    monkeypatch.setattr(fmt, "ruff_binary", lambda: str(tmp_path / "no-such-ruff"))
+    assert compile_source(spec) == expected
+    assert fmt.ruff_format("x = (\n", str(tmp_path / "no-such-ruff")) is None
+
+
+@pytest.mark.skipif(RUFF is None, reason="ruff is not installed")
+def test_ruff_refusing_the_text_is_no_formatting() -> None:
+    assert RUFF is not None
+    assert fmt.ruff_format("x = (\n", RUFF) is None
+    assert fmt.ruff_format("x = [1,\n  2]\n", RUFF) == "x = [1, 2]\n"
+
+
+def test_a_too_long_trailing_comment_moves_above_its_statement() -> None:
+    """The one layout choice ruff never makes, taken before either formatter runs."""
+    stmt = "        out = self.layer(" + ", ".join(f"argument_{i}" for i in range(6)) + ")"
+    line = stmt + "  # (B, 512, 7, 7)"
+    assert len(line) > fmt.LINE
+    assert fmt.place_comments(line) == "        # (B, 512, 7, 7)\n" + stmt + "\n"
+    short = "        out = self.layer(x)  # (B, 512, 7, 7)"
+    assert fmt.place_comments(short) == short + "\n"
+    inside = '    """' + "a docstring line that is long enough to pass the limit " * 2 + "  # not code"
+    assert fmt.place_comments(f'"""\n{inside}\n"""') == f'"""\n{inside}\n"""\n'
