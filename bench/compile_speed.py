@@ -28,9 +28,9 @@ import specc  # noqa: E402
 from specc.targets.torch.emit import compile_source  # noqa: E402
 from specc.targets.torch.emit import format as fmt  # noqa: E402
 
-# The fallback in a whole process: the CLI with ruff out of reach.
-FALLBACK = ("import sys; import specc.targets.torch.emit.format as f; f.ruff_binary = lambda: None; "
-            "from specc.cli import main; sys.exit(main(sys.argv[1:]))")
+# The fallback in a whole process: the CLI's own entry point (its fast exit included), ruff out of reach.
+FALLBACK = ("import specc.targets.torch.emit.format as f; f.ruff_binary = lambda: None; "
+            "from specc.cli import entry; entry()")
 
 
 def run(argv: list[str], checkout: Path) -> float:
