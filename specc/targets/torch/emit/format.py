@@ -48,12 +48,20 @@ def ruff_format(source: str, ruff: str) -> str | None:
     """``ruff format`` of ``source`` with ruff's defaults (no project settings), or None when
     ruff fails: the fallback formatter writes the file instead."""
     try:
-        done = subprocess.run([ruff, "format", "--isolated", f"--line-length={LINE}", "--stdin-filename",
-                               "model.py", "-"], input=source, capture_output=True, text=True,
-                              timeout=RUFF_TIMEOUT_S, check=False)
+        return _ruff_format(source, ruff)
     except (OSError, subprocess.SubprocessError):
         return None
-    return done.stdout if done.returncode == 0 and done.stdout else None
+
+
+# A process often writes one module several times (build, then export or train, all compile
+# it); ruff's output depends on its input alone.  Failures raise, so they are never kept.
+@functools.lru_cache(maxsize=32)
+def _ruff_format(source: str, ruff: str) -> str:
+    done = subprocess.run([ruff, "format", "--isolated", f"--line-length={LINE}", "--stdin-filename", "model.py",
+                           "-"], input=source, capture_output=True, text=True, timeout=RUFF_TIMEOUT_S, check=False)
+    if done.returncode != 0 or not done.stdout:
+        raise subprocess.SubprocessError(f"ruff format exited with {done.returncode}: {done.stderr.strip()}")
+    return done.stdout
 
 
 def _code_lines(source: str) -> Iterator[tuple[str, bool]]:
