@@ -1,8 +1,8 @@
 """Generated source is formatted by ``ruff format`` when ruff is installed, else by specc's
-own fallback (specc/targets/torch/emit/format.py).  Both write the same text: for every
-example spec and golden module, with and without the training entry point, the fallback's
-output is compared with ruff's, and the golden files hold with the fallback as they do
-with ruff.  A ruff that fails leaves the fallback to write the file."""
+own fallback (specc/targets/torch/emit/format.py).  Both write the same text: the
+fallback's output is compared with ruff's for every example spec and golden module (with
+and without the training entry point) and every layer case, and the golden files hold with
+the fallback as they do with ruff.  A ruff that fails leaves the fallback to write the file."""
 
 from __future__ import annotations
 
@@ -46,6 +46,18 @@ def test_the_fallback_writes_what_ruff_writes(path: Path, monkeypatch: pytest.Mo
     if spec.document is not None and spec.document.loss is not None and spec.document.optimizer is not None:
         ruffs, ours = _both(spec, monkeypatch, train=True)
         assert ours == ruffs
+
+
+@pytest.mark.torch
+@pytest.mark.skipif(RUFF is None, reason="ruff is not installed")
+def test_the_fallback_writes_what_ruff_writes_for_every_layer_case(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every kind's constructor, forward line and support code, formatted both ways."""
+    cases = pytest.importorskip("layer_cases")  # needs torch: its oracle builds the modules
+    for case in cases.CASES:
+        spec = specc.loads(case.yaml(), f"{case.kind}.yaml")
+        assert spec.ok, case.id
+        ruffs, ours = _both(spec, monkeypatch)
+        assert ours == ruffs, case.id
 
 
 @pytest.mark.parametrize("path", GOLDEN, ids=[p.stem for p in GOLDEN])
