@@ -244,7 +244,7 @@ def _statements(n: int, seed: int = 0) -> list[str]:
     r = random.Random(seed)
 
     def name() -> str:
-        return "z" + "".join(r.choice("abcdefghij_") for _ in range(r.choice([0, 2, 7, 14, 24, 39, 59])))
+        return "z" + "".join(r.choice("abcdefghij_") for _ in range(r.choice([0, 2, 7, 14, 24, 39, 59, 74, 92])))
 
     def value() -> str:
         return r.choice(["1", "3", "(3, 3)", "True", '"zeros"', "0.1", "None", "(1, 2, 3)", "1e-05", "256"])

@@ -6,6 +6,8 @@ the fallback as they do with ruff.  A ruff that fails leaves the fallback to wri
 
 from __future__ import annotations
 
+import os
+import random
 from pathlib import Path
 
 import pytest
@@ -58,6 +60,26 @@ def test_the_fallback_writes_what_ruff_writes_for_every_layer_case(monkeypatch: 
         assert spec.ok, case.id
         ruffs, ours = _both(spec, monkeypatch)
         assert ours == ruffs, case.id
+
+
+@pytest.mark.torch
+@pytest.mark.skipif(RUFF is None, reason="ruff is not installed")
+def test_the_fallback_writes_what_ruff_writes_with_names_as_long_as_a_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Layer cases under names of 40 to 100 characters, where a line cannot hold a call and
+    ruff breaks brackets from the left (SPECC_FUZZ_EXAMPLES sets how many; 40 by default)."""
+    cases = pytest.importorskip("layer_cases").CASES
+    r = random.Random(0)
+    for _ in range(int(os.environ.get("SPECC_FUZZ_EXAMPLES", "40"))):
+        case = r.choice(cases)
+        name = "n" + "".join(r.choice("abcdefghij_") for _ in range(r.randint(40, 100)))
+        text = case.yaml()
+        if "name:" not in text:
+            text = text.replace("  - {", f"  - {{name: {name}, ", 1)
+        spec = specc.loads(text, "long_names.yaml")
+        if not spec.ok:  # a case whose layer takes no name this way
+            continue
+        ruffs, ours = _both(spec, monkeypatch)
+        assert ours == ruffs, (case.id, name)
 
 
 @pytest.mark.parametrize("path", GOLDEN, ids=[p.stem for p in GOLDEN])

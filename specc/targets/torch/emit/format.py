@@ -205,8 +205,9 @@ def _split(indent: str, code: str, reserve: int = 0) -> list[str]:
     if rs.pairs and rs.pairs[-1][1] == len(rhs) - 1:
         # Right-hand split: break inside the last bracket pair whose opening line fits, leaving
         # the trailers after it (".unflatten(0, x)") on the closing line.  When none fits, the
-        # right-hand side goes inside parentheses if that makes every line fit, else the
-        # last bracket splits anyway.  Empty brackets are never split.
+        # right-hand side goes inside parentheses if that makes every line fit; else (a name
+        # longer than the line) ruff breaks the brackets from the left: the first one splits
+        # and what follows its closing bracket is split the same way.  Empty brackets never split.
         pairs = [pair for pair in rs.pairs if pair[1] > pair[0] + 1]
         fits = [pair for pair in pairs if len(indent) + len(lead) + pair[0] + 1 <= LINE]
         if fits:
@@ -216,7 +217,7 @@ def _split(indent: str, code: str, reserve: int = 0) -> list[str]:
             if all(len(line) <= LINE for line in wrapped):
                 return wrapped
         if pairs:
-            return _bracket(indent, code, len(lead) + pairs[-1][0], len(lead) + pairs[-1][1], reserve)
+            return _bracket(indent, code, len(lead) + pairs[0][0], len(lead) + pairs[0][1], reserve)
     return [indent + code]
 
 
