@@ -106,3 +106,13 @@ def test_import_groups_follow_the_standard_library_then_torch() -> None:
         ["import math"], ["import torch", "from torch.nn import functional as F"]]
     assert import_groups({"nn", "torch"}) == [["import torch", "from torch import nn"]]
     assert import_groups(set()) == []
+
+
+def test_every_importable_name_is_reserved() -> None:
+    """A layer, input or model called ``F`` or ``math`` would shadow the import: check refuses
+    the names the module may import (specc.graph.names.GENERATED), whatever a module imports."""
+    from specc.graph.names import GENERATED, name_problem
+
+    assert set(PROVIDERS) <= GENERATED
+    for name in PROVIDERS:
+        assert name_problem(name) is not None, name
