@@ -59,7 +59,10 @@ class Spec:
         if self.document and self.document.name:
             return self.document.name
         stem = re.sub(r"[^0-9A-Za-z]+", " ", Path(self.path).stem).title().replace(" ", "")
-        return stem if stem[:1].isalpha() else f"Model{stem}"
+        stem = stem if stem[:1].isalpha() else f"Model{stem}"
+        # f.yaml or focal_loss.yaml must not name the class after what the generated module
+        # defines (F, FocalLoss): compile would refuse it, or define FocalLoss twice.
+        return stem if class_name_problem(stem) is None else f"{stem}Model"
 
     @property
     def sha256(self) -> str:
@@ -228,30 +231,34 @@ def _silence(spec: Spec, graph: Graph, ignore: Iterable[str]) -> None:
         d.code in everywhere or d.code in per_layer.get(d.layer or "", frozenset()))]
 
 
+def class_name_problem(name: object) -> str | None:
+    """Why ``name`` cannot name a generated class, or None: it must not shadow builtins, nor be
+    rebound by what the templates define (build_loss, main…)."""
+    from .graph.names import name_problem
+
+    return name_problem(name, parameter=True, class_name=True)
+
+
 def _check_python_names(doc: PosDict, spec: Spec) -> None:
     """The model name becomes a class name and block args constructor parameters in the
     generated module: check them here, so `check` and `compile` agree."""
     from .graph.names import name_problem
 
-    def class_problem(name: object) -> str | None:
-        # A class must not shadow builtins, nor be rebound by what the templates define (build_loss, main…).
-        return name_problem(name, parameter=True, class_name=True)
-
     name = doc.get("name")
-    problem = class_problem(name) if isinstance(name, str) else None
+    problem = class_name_problem(name) if isinstance(name, str) else None
     if problem is not None:
         spec.diagnostics.append(Diagnostic("V006", f"model {problem}, and it becomes a Python class name",
                                            doc.value_loc("name"), "rename the model, e.g. name: "
-                                           f"{suggest_name(name, 'model', class_problem)}"))
+                                           f"{suggest_name(name, 'model', class_name_problem)}"))
     blocks = doc.get("blocks")
     if not isinstance(blocks, PosDict):
         return
     for block, body in blocks.items():
-        problem = class_problem(block) if isinstance(block, str) else f"name {block!r} is not text"
+        problem = class_name_problem(block) if isinstance(block, str) else f"name {block!r} is not text"
         if problem is not None:
             spec.diagnostics.append(Diagnostic(
                 "V006", f"block {problem}, and it becomes a Python class name", blocks.key_loc(block),
-                f"rename the block, e.g. {suggest_name(block, 'block', class_problem).capitalize()}"))
+                f"rename the block, e.g. {suggest_name(block, 'block', class_name_problem).capitalize()}"))
         args = body.get("args") if isinstance(body, PosDict) else None
         if not isinstance(args, PosDict):
             continue

@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 
 import specc
-from specc.emit import compile_source
-from specc.emit.render import wrap
+from specc.targets.torch.emit import compile_source
+from specc.targets.torch.emit.format import wrap
 
 torch = pytest.importorskip("torch")
 from emit_harness import sites, verify  # noqa: E402  (needs torch)
@@ -244,7 +244,7 @@ def _statements(n: int, seed: int = 0) -> list[str]:
     r = random.Random(seed)
 
     def name() -> str:
-        return "z" + "".join(r.choice("abcdefghij_") for _ in range(r.choice([0, 2, 7, 14, 24, 39, 59])))
+        return "z" + "".join(r.choice("abcdefghij_") for _ in range(r.choice([0, 2, 7, 14, 24, 39, 59, 74, 92])))
 
     def value() -> str:
         return r.choice(["1", "3", "(3, 3)", "True", '"zeros"', "0.1", "None", "(1, 2, 3)", "1e-05", "256"])
@@ -277,7 +277,7 @@ def _statements(n: int, seed: int = 0) -> list[str]:
 
 @pytest.mark.skipif(not RUFF.exists(), reason="ruff is not installed beside this python")
 def test_line_wrapping_matches_ruff_format(tmp_path: Path) -> None:
-    """The generator's line splitting (specc.emit.render.wrap) is what ruff format writes."""
+    """The generator's line splitting (specc.targets.torch.emit.format.wrap) is what ruff format writes."""
     blocks = []
     for stmt in _statements(400):
         if stmt.startswith("def "):
@@ -341,7 +341,7 @@ LAST_FOR = {"NLLLoss": "LogSoftmax, dim: 1", "KLDivLoss": "LogSoftmax, dim: 1", 
 
 
 def _expected(model: typing.Any) -> dict[str, typing.Any]:
-    from specc.emit.context import SPECC_KEYS
+    from specc.targets.torch.emit.sections import SPECC_KEYS
 
     return model.model_dump(exclude={"type", *SPECC_KEYS})
 

@@ -45,6 +45,6 @@ def test_inplace_after_a_view_keeps_the_viewed_value(case: str) -> None:
 
 def test_inplace_is_kept_where_nothing_reads_the_value_again() -> None:
     spec = specc.loads(SPEC.replace("VIEW", "Linear, out_features: 5").replace("READBACK", "Linear, out_features: 2"))
-    from specc.emit import compile_source
+    from specc.targets.torch.emit import compile_source
 
     assert "nn.ReLU(inplace=True)" in compile_source(spec)

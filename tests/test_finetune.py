@@ -14,8 +14,8 @@ import specc
 from specc.backends.errors import WeightsError
 from specc.backends.finetune import load_init
 from specc.backends.torch_build import build_module, generated_module
-from specc.emit import compile_source
 from specc.pipeline import Spec
+from specc.targets.torch.emit import compile_source
 
 FROZEN = """\
 specc: 1

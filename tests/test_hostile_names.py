@@ -19,8 +19,8 @@ import pytest
 
 import specc
 from specc.cli import main
-from specc.emit import compile_source
-from specc.emit.gate import MODULE_IMPORTS, TRAIN_IMPORTS, GateError, gate
+from specc.targets.torch.emit import compile_source
+from specc.targets.torch.emit.gate import MODULE_IMPORTS, TRAIN_IMPORTS, GateError, gate
 
 HOSTILE_NAMES = [
     "a'b", 'a"b', "a\nb", "a\rb", "a#b", "a;b", "a b", "a-b", "a.b", "a(b)", "a\\b", "", " ",
@@ -302,3 +302,21 @@ def test_gate_rejects(snippet: str) -> None:
 
 def test_gate_allows_only_the_header_imports() -> None:
     assert set(MODULE_IMPORTS) == HEADER_IMPORTS
+
+
+@pytest.mark.parametrize(("stem", "cls"), [("F", "FModel"), ("focal_loss", "FocalLossModel"),
+                                           ("positional_encoding", "PositionalEncodingModel"),
+                                           ("build_loss", "BuildLoss"), ("7up", "Model7Up")])
+def test_a_file_name_that_would_name_a_generated_class_badly_gets_another(stem: str, cls: str, tmp_path: Path) -> None:
+    """The class name comes from the file when the spec has no name:; what check accepts,
+    compile writes, with one class of each name (focal_loss.yaml with a FocalLoss loss)."""
+    path = tmp_path / f"{stem}.yaml"
+    path.write_text("specc: 1\ninputs: {x: [B, 4, 8]}\nlayers:\n  - {type: PositionalEncoding}\n"
+                    "  - {type: Flatten}\n  - {type: Linear, out_features: 2}\nloss: {type: FocalLoss}\n"
+                    "optimizer: {type: Adam}\n", encoding="utf-8")
+    spec = specc.load(path)
+    assert spec.ok, [str(d) for d in spec.errors]
+    assert spec.name == cls
+    tree = gate(compile_source(spec))
+    classes = [n.name for n in tree.body if isinstance(n, ast.ClassDef)]
+    assert sorted(classes) == sorted({"FocalLoss", "PositionalEncoding", cls}), classes

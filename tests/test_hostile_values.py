@@ -24,7 +24,7 @@ from layer_cases import CASES  # noqa: E402
 from specc.backends.onnx_export import signature_of, sizes_valid, spec_inputs  # noqa: E402
 from specc.backends.torch_build import build_module  # noqa: E402
 from specc.backends.verify import export_env  # noqa: E402
-from specc.emit import compile_source  # noqa: E402
+from specc.targets.torch.emit import compile_source  # noqa: E402
 
 HOSTILE = [
     "\"a'b\"", '"a\\nb"', '"__import__(\'os\').system(\'true\')"', '"{{ 7*7 }}"', '"{0}"', '"%s"', '"${1+1}"',

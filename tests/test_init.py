@@ -78,7 +78,7 @@ def test_stdout_without_output(capsys: pytest.CaptureFixture[str]) -> None:
 # -- it trains ------------------------------------------------------------------------------------
 
 def _training_script(tmp_path: Path, spec: specc.Spec) -> ModuleType:
-    from specc.emit import compile_source
+    from specc.targets.torch.emit import compile_source
 
     path = tmp_path / "train_scaffold.py"
     path.write_text(compile_source(spec, train=True))

@@ -9,7 +9,7 @@ import pytest
 
 import specc
 from specc.cli import main
-from specc.emit import compile_source
+from specc.targets.torch.emit import compile_source
 
 MOBILE = textwrap.dedent("""\
     specc: 1

@@ -13,8 +13,8 @@ from safetensors.torch import save_file
 import specc
 from specc.backends.finetune import has_lora, merge_lora
 from specc.backends.torch_build import build_module, example_inputs, generated_module
-from specc.emit import compile_source
 from specc.pipeline import Spec
+from specc.targets.torch.emit import compile_source
 
 TEXT = """\
 specc: 1

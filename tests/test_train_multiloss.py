@@ -197,8 +197,8 @@ def test_a_per_output_loss_checks_ok_and_monitors_an_output_metric() -> None:
                        "  size: {type: HuberLoss, weight: 0.25}\ntrain: {early_stopping: {monitor: val_size_r2}}\n",
                        "t.yaml")
     assert spec.ok, [str(d) for d in spec.errors]
-    from specc.emit.context import module_context
+    from specc.targets.torch.emit.plan import plan_module
 
-    loss = module_context(spec).loss
+    loss = plan_module(spec).builders.loss
     assert loss == ('MultiLoss({"head": nn.CrossEntropyLoss(weight=torch.tensor([1.0, 2.0, 1.0])), '
                     '"size": nn.HuberLoss()}, weights={"head": 1.0, "size": 0.25})')

@@ -15,7 +15,7 @@ from types import ModuleType
 import pytest
 
 import specc
-from specc.emit import compile_source
+from specc.targets.torch.emit import compile_source
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")

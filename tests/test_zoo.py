@@ -211,7 +211,7 @@ def test_small_module_runs_a_forward(stem: str) -> None:
 def test_vgg16_stages_of_equal_width_get_their_own_input_channels() -> None:
     """Regression: stage 4 (256 -> 512) and stage 5 (512 -> 512) have equal block args; the
     emitter once gave both one class, built for 256 input channels."""
-    source = specc.emit.compile_source(specc.load(ZOO / "vgg16.yaml", SMALL["vgg16"]))
+    source = specc.targets.torch.emit.compile_source(specc.load(ZOO / "vgg16.yaml", SMALL["vgg16"]))
     assert "ConvReLU(out=512, in_channels=256)" in source
     assert source.count("ConvReLU(out=512, in_channels=512)") == 2 + 3
 

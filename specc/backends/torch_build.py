@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..atomic import atomic_write
-from ..emit import compile_source
 from ..shapes.dims import Dim, evaluate
+from ..targets.torch.emit import compile_source
 
 if TYPE_CHECKING:
     from ..pipeline import Spec

@@ -8,10 +8,7 @@ import sys
 from ..atomic import atomic_write
 from ..cli import EXIT_OK, EXIT_SPEC, UsageError, _load, _require_ok
 from ..diagnostics import Diagnostic, Location, render_text, use_colour
-from . import compile_source
-from .context import EmitError
-from .gate import GateError
-from .quote import UnsafeValue
+from ..targets.torch.emit import EmitError, GateError, UnsafeValue, compile_source
 
 
 def cmd_compile(args: argparse.Namespace) -> int:

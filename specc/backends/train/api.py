@@ -34,7 +34,7 @@ def spec_base(spec: Any) -> Path:
 
 
 def run_training(req: TrainRequest) -> Result:
-    from ...emit import compile_source
+    from ...targets.torch.emit import compile_source
     from ..torch_build import generated_module
 
     spec = req.spec.require_ok()

@@ -1,54 +1,98 @@
-"""Render the module template, wrap long lines the way ``ruff format`` would, and gate it."""
+"""Formatting of the generated source: ``ruff format`` when ruff is installed, else a small
+formatter of our own that writes what ruff writes for the code specc generates (the
+tests hold it to ruff's output on every example spec and golden file).
+
+One layout choice comes first either way, because ruff never makes it: a trailing comment
+that would make its line too long moves onto its own line above the statement.
+"""
 
 from __future__ import annotations
 
 import functools
 import itertools
 import re
+import shutil
+import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-import jinja2
-
-from ..resources import templates_dir
-from .context import ModuleCtx
-from .gate import MODULE_IMPORTS, gate
-
 LINE = 88  # ruff's and black's default, so the file is formatted for most projects as is
+RUFF_TIMEOUT_S = 60
+
+
+def format_source(source: str) -> str:
+    """``source`` formatted by ruff when it is installed (and works), else by :func:`tidy`."""
+    ruff = ruff_binary()
+    if ruff is not None:
+        formatted = ruff_format(place_comments(source), ruff)
+        if formatted is not None:
+            return formatted
+    return tidy(source)
 
 
 @functools.lru_cache(maxsize=1)
-def environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir())),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        autoescape=False,  # Python source, not HTML: values are quoted by specc.emit.quote
-    )
+def ruff_binary() -> str | None:
+    """The ruff executable: the one the ``ruff`` package installed beside this Python, else
+    one on PATH, else None."""
+    try:
+        from ruff.__main__ import find_ruff_bin  # the wheel's own lookup of its binary
+    except ImportError:
+        return shutil.which("ruff")
+    try:
+        return str(find_ruff_bin())
+    except FileNotFoundError:
+        return shutil.which("ruff")
 
 
-def render_module(ctx: ModuleCtx, template: str = "module.py.j2", allowed: frozenset[str] = MODULE_IMPORTS,
-                  **extra: object) -> str:
-    source = environment().get_template(template).render(ctx=ctx, **extra)
-    source = tidy(_drop_unused_imports(source))
-    gate(source, allowed)
-    return source
+def ruff_format(source: str, ruff: str) -> str | None:
+    """``ruff format`` of ``source`` with ruff's defaults (no project settings), or None when
+    ruff fails: the fallback formatter writes the file instead."""
+    try:
+        return _ruff_format(source, ruff)
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
-def _drop_unused_imports(source: str) -> str:
-    for line, prefix in (("import math\n", "math."), ("from torch.nn import functional as F\n", "F.")):
-        if line in source and not re.search(rf"\b{re.escape(prefix)}", source.replace(line, "")):
-            source = source.replace(line, "")
-    # Dropping `import math` must not leave a double gap inside the import block.
-    return source.replace("from __future__ import annotations\n\n\n", "from __future__ import annotations\n\n")
+# A process often writes one module several times (build, then export or train, all compile
+# it); ruff's output depends on its input alone.  Failures raise, so they are never kept.
+@functools.lru_cache(maxsize=32)
+def _ruff_format(source: str, ruff: str) -> str:
+    done = subprocess.run([ruff, "format", "--isolated", f"--line-length={LINE}", "--stdin-filename", "model.py",
+                           "-"], input=source, capture_output=True, text=True, timeout=RUFF_TIMEOUT_S, check=False)
+    if done.returncode != 0 or not done.stdout:
+        raise subprocess.SubprocessError(f"ruff format exited with {done.returncode}: {done.stderr.strip()}")
+    return done.stdout
+
+
+def _code_lines(source: str) -> Iterator[tuple[str, bool]]:
+    """Each line and whether it is code: lines inside a triple-quoted string (a docstring of
+    support code) are text."""
+    in_string = False
+    for line in source.splitlines():
+        yield line, not in_string
+        in_string ^= (line.count('"""') + line.count("'''")) % 2 == 1
+
+
+def place_comments(source: str) -> str:
+    """Trailing comments of too-long statements moved onto their own line above."""
+    lines = [_lift_comment(line.rstrip()) if code else line for line, code in _code_lines(source)]
+    return "\n".join(lines) + "\n"
+
+
+def _lift_comment(line: str) -> str:
+    if len(line) <= LINE or '"""' in line or "'''" in line:
+        return line
+    indent = line[: len(line) - len(line.lstrip())]
+    code = line.strip()
+    scan = _scan(code)
+    if scan is None or scan.comment is None or not code[: scan.comment].strip():
+        return line
+    return f"{indent}{code[scan.comment :]}\n{indent}{code[: scan.comment].rstrip()}"
 
 
 def tidy(source: str) -> str:
-    lines, in_string = [], False
-    for line in source.splitlines():
-        # Lines inside a triple-quoted string (a docstring of support code) are text, not code.
-        lines.append(line.rstrip() if in_string else wrap(line.rstrip()))
-        in_string ^= (line.count('"""') + line.count("'''")) % 2 == 1
-    text = "\n".join(lines)
+    """The fallback formatter: long statements split, blank lines as ruff leaves them."""
+    text = "\n".join(wrap(line.rstrip()) if code else line.rstrip() for line, code in _code_lines(source))
     text = re.sub(r"\n{3,}(?=\S)", "\n\n\n", text)  # at most two blank lines
     text = re.sub(r"\n{3,}(?=\s)", "\n\n", text)  # one blank line inside classes
     return text.strip("\n") + "\n"
@@ -69,8 +113,11 @@ def wrap(line: str) -> str:
     if scan is None:
         return line
     if scan.comment is not None:
-        stmt, note = code[: scan.comment].rstrip(), code[scan.comment :]
-        return f"{indent}{note}\n{wrap(indent + stmt)}" if stmt else line
+        lifted = _lift_comment(line)
+        if lifted == line:
+            return line
+        note, stmt = lifted.split("\n")
+        return f"{note}\n{wrap(stmt)}"
     return "\n".join(_split(indent, code))
 
 
@@ -158,8 +205,9 @@ def _split(indent: str, code: str, reserve: int = 0) -> list[str]:
     if rs.pairs and rs.pairs[-1][1] == len(rhs) - 1:
         # Right-hand split: break inside the last bracket pair whose opening line fits, leaving
         # the trailers after it (".unflatten(0, x)") on the closing line.  When none fits, the
-        # right-hand side goes inside parentheses if that makes every line fit, else the
-        # last bracket splits anyway.  Empty brackets are never split.
+        # right-hand side goes inside parentheses if that makes every line fit; else (a name
+        # longer than the line) ruff breaks the brackets from the left: the first one splits
+        # and what follows its closing bracket is split the same way.  Empty brackets never split.
         pairs = [pair for pair in rs.pairs if pair[1] > pair[0] + 1]
         fits = [pair for pair in pairs if len(indent) + len(lead) + pair[0] + 1 <= LINE]
         if fits:
@@ -169,7 +217,7 @@ def _split(indent: str, code: str, reserve: int = 0) -> list[str]:
             if all(len(line) <= LINE for line in wrapped):
                 return wrapped
         if pairs:
-            return _bracket(indent, code, len(lead) + pairs[-1][0], len(lead) + pairs[-1][1], reserve)
+            return _bracket(indent, code, len(lead) + pairs[0][0], len(lead) + pairs[0][1], reserve)
     return [indent + code]
 
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from .context import EmitError, ModuleCtx
+from .errors import EmitError
 from .gate import TRAIN_IMPORTS
 from .quote import lit
+from .records import ModuleRecord
 from .render import render_module
 
 if TYPE_CHECKING:
-    from ..pipeline import Spec
+    from ....pipeline import Spec
 
 
 class CannotTrain(EmitError):
@@ -25,15 +26,15 @@ class CannotTrain(EmitError):
         self.hint = hint
 
 
-def render_training(spec: Spec, ctx: ModuleCtx) -> str:
+def render_training(spec: Spec, module: ModuleRecord) -> str:
     doc = spec.document
     assert doc is not None
     if doc.loss is None or doc.optimizer is None:
         missing = " and ".join(s for s, v in (("loss", doc.loss), ("optimizer", doc.optimizer)) if v is None)
         raise CannotTrain(f"--train needs a {missing} section in the spec",
                           "add it, e.g. loss: {type: CrossEntropyLoss} and optimizer: {type: Adam, lr: 0.001}")
-    from ..backends.train.config import train_config
+    from ....backends.train.config import train_config
 
     # JSON round trip: plain dicts, lists, numbers and text only (tuples become lists)
     config = json.loads(json.dumps(train_config(spec)))
-    return render_module(ctx, "train.py.j2", TRAIN_IMPORTS, t={"script": "model.py", "config": lit(config)})
+    return render_module(module, "train.py.j2", TRAIN_IMPORTS, t={"script": "model.py", "config": lit(config)})

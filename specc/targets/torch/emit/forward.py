@@ -1,0 +1,95 @@
+"""The lines of ``forward`` and the one aliasing decision: which in-place layers may write
+over their input."""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+from ....graph.ir import Graph, Node
+from ....shapes.dims import fmt_shape
+from ....shapes.tensor import TensorType
+from ..lower import forward_expr, has_module
+from .quote import ident
+from .records import ForwardStep
+
+# Variable names of generated forward(): the first candidate that no layer or input of
+# that graph is called (a layer named `x` keeps its name; the chain variable moves over).
+CHAIN_NAMES = ("x", "h", "y", "z", "out", "hidden")
+BLOCK_INPUT_NAMES = ("x", "inp", "x_in", "block_input")
+BLOCK_CHAIN_NAMES = ("out", "h", "y", "z", "hidden", "block_out")
+
+
+def free_name(candidates: tuple[str, ...], taken: set[str]) -> str:
+    name = next((c for c in candidates if c not in taken), None)
+    if name is None:  # every candidate is a layer name: derive one nobody used
+        name = candidates[0]
+        while name in taken:
+            name += "_"
+    return name
+
+
+def graph_names(g: Graph) -> set[str]:
+    return {n.name for n in g.nodes} | set(g.inputs)
+
+
+def shape_comment(t: TensorType | None) -> str:
+    return fmt_shape(t.shape) if t is not None else ""
+
+
+def _expr(node: Node, ins: list[str]) -> str:
+    if node.sub is not None:
+        return f"self.{node.name}({', '.join(ins)})"
+    assert node.kind is not None and node.result is not None
+    module = f"self.{node.name}" if has_module(node.kind) else ""
+    return forward_expr(node.kind, module, ins, node.result.args)
+
+
+def forward_steps(g: Graph, input_vars: dict[str, str], chain: str,
+                  outputs: list[str]) -> tuple[list[ForwardStep], list[str]]:
+    """Forward lines and the returned variables; a value is kept in a variable named after
+    its layer only when something other than the very next layer (or the return) reads it."""
+    readers: dict[str, set[int]] = {}
+    for i, n in enumerate(g.nodes):
+        for s in n.inputs:
+            readers.setdefault(s, set()).add(i)
+    var = dict(input_vars)
+    steps: list[ForwardStep] = []
+    last = len(g.nodes) - 1
+    for i, n in enumerate(g.nodes):
+        ins = [var[s] for s in n.inputs]
+        used_by = readers.get(n.name, set())
+        sole_final_output = outputs == [n.name] and i == last
+        if sole_final_output or (n.name not in outputs and used_by <= {i + 1}):
+            target = chain
+        else:
+            # A layer may be called `filter`; its forward variable must not shadow the builtin.
+            target = ident(n.name) + ("_" if n.name in dir(builtins) else "")
+        var[n.name] = target
+        steps.append(ForwardStep(target, _expr(n, ins), shape_comment(n.out)))
+    return steps, [var[o] for o in outputs]
+
+
+def constructor_args(g: Graph, n: Node) -> dict[str, Any]:
+    """A layer's constructor arguments as written: ``inplace`` is dropped to False where
+    writing over the input would change a value that is read again."""
+    assert n.result is not None
+    args = dict(n.result.args)
+    if args.get("inplace") and _input_read_again(g, n):
+        args["inplace"] = False
+    return args
+
+
+def _input_read_again(g: Graph, n: Node) -> bool:
+    """Whether ``n``'s input is also read elsewhere: by another layer, as an output, or outside
+    this graph (a model input, or a block's input that the enclosing graph may read again).
+    Through views: writing over a transpose or a slice writes over what it was taken from."""
+    src = n.inputs[0] if n.inputs else None
+    if src is None or src in g.inputs or src in (s for _, s in g.outputs):
+        return True
+    if any(src in m.inputs for m in g.nodes if m is not n):
+        return True
+    producer = g.node(src)
+    aliases = producer is not None and producer.kind is not None and producer.result is not None and (
+        producer.kind.may_alias or producer.result.args.get("inplace") is True)
+    return bool(aliases and producer is not None and _input_read_again(g, producer))
