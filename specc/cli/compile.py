@@ -6,12 +6,12 @@ import argparse
 import sys
 
 from ..atomic import atomic_write
-from ..cli import EXIT_OK, EXIT_SPEC, UsageError, _load, _require_ok
 from ..diagnostics import Diagnostic, Location, render_text, use_colour
-from . import compile_source
-from .context import EmitError
-from .gate import GateError
-from .quote import UnsafeValue
+from ..emit import compile_source
+from ..emit.context import EmitError
+from ..emit.gate import GateError
+from ..emit.quote import UnsafeValue
+from .main import EXIT_OK, EXIT_SPEC, UsageError, _load, _require_ok
 
 
 def cmd_compile(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from .cli import EXIT_OK, EXIT_SPEC, UsageError, _load, print_diagnostics
+from .main import EXIT_OK, EXIT_SPEC, UsageError, _load, print_diagnostics
 
 _SUFFIX = {"mermaid": (".mmd", ".md", ".mermaid"), "dot": (".dot", ".gv"), "svg": (".svg",), "html": (".html", ".htm")}
 
@@ -18,7 +18,7 @@ def _write(output: str | None, text: str, what: str) -> None:
     if not output or output == "-":
         sys.stdout.write(text)
         return
-    from .atomic import atomic_write  # secrets and friends: not on `specc check`'s start-up
+    from ..atomic import atomic_write  # secrets and friends: not on `specc check`'s start-up
 
     try:
         atomic_write(output, text)
@@ -38,7 +38,7 @@ def _format_of(args: argparse.Namespace) -> str:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    from .report.graph import UnknownGroup, render
+    from ..report.graph import UnknownGroup, render
 
     spec = _load(args.spec, args.set)
     if spec.diagnostics:
@@ -60,7 +60,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from .report.schema import schema_text
+    from ..report.schema import schema_text
 
     _write(args.output, schema_text(), "JSON Schema of the spec language")
     return EXIT_OK
@@ -68,7 +68,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 def cmd_lsp(args: argparse.Namespace) -> int:
     try:
-        from .lsp.server import serve
+        from ..lsp.server import serve
     except ImportError as exc:
         raise UsageError(f"specc lsp needs pygls: pip install 'specc[lsp]' ({exc})") from None
     serve()
@@ -88,15 +88,15 @@ def add_verbs(sub: argparse._SubParsersAction, spec_options: Callable[[argparse.
                    help="draw blocks and repeats open: all of them, or the named instances (e.g. layer2.0)")
     p.add_argument("--collapse", action="store_true", help="draw every block as one box (the default)")
     spec_options(p)
-    p.set_defaults(func=make(".cli_editor", "cmd_graph"))
+    p.set_defaults(func=make(".editor", "cmd_graph"))
 
     p = sub.add_parser("schema", help="write the JSON Schema of the spec language (for editors)",
                        description="Write a JSON Schema (draft 2020-12) of the spec language, generated from "
                                    "specc's own layer catalogue and models.")
     p.add_argument("-o", "--output", metavar="FILE", help="file to write (default: stdout)")
-    p.set_defaults(func=make(".cli_editor", "cmd_schema"))
+    p.set_defaults(func=make(".editor", "cmd_schema"))
 
     p = sub.add_parser("lsp", help="run the language server (stdio) for editors",
                        description="A Language Server Protocol server on stdin/stdout: diagnostics as you type, "
                                    "shapes on hover and as inlay hints, completion, go to definition.")
-    p.set_defaults(func=make(".cli_editor", "cmd_lsp"))
+    p.set_defaults(func=make(".editor", "cmd_lsp"))

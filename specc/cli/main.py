@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .atomic import Terminated, terminate_cleanly
-from .diagnostics import dumps_json, render_github, render_sarif, render_text, source_lines, use_colour
+from .. import __version__
+from ..atomic import Terminated, terminate_cleanly
+from ..diagnostics import dumps_json, render_github, render_sarif, render_text, source_lines, use_colour
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_CRASH, EXIT_INTERRUPT, EXIT_TERMINATED = 0, 1, 2, 3, 130, 143
 
@@ -37,11 +37,11 @@ def _err(text: str) -> None:
 # -- shared pieces ---------------------------------------------------------------------------------
 
 def _load(path: str, overrides: list[str] | None, ignore: list[str] | None = None) -> Any:
-    from .pipeline import load
+    from ..pipeline import load
 
     if not Path(path).is_file():
         raise UsageError(f"no such spec file: {path}")
-    from .codes import WARNING_CODES
+    from ..codes import WARNING_CODES
 
     codes = [c.strip().upper() for item in ignore or [] for c in item.split(",") if c.strip()]
     unknown = [c for c in codes if c not in WARNING_CODES]
@@ -131,7 +131,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_layers(args: argparse.Namespace) -> int:
-    from .layers import ALIASES, REGISTRY
+    from ..layers import ALIASES, REGISTRY
 
     aliases: dict[str, list[str]] = {}
     for alias, target in ALIASES.items():
@@ -149,7 +149,7 @@ def cmd_layers(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from .codes import CODES
+    from ..codes import CODES
 
     if args.all or not args.code:
         width = max(len(c.name) for c in CODES.values())
@@ -202,21 +202,21 @@ def _training_verbs(sub: Any) -> None:
     p.add_argument("--format", choices=("text", "json"), default="text",
                    help="json: one JSON line per epoch, then the report")
     _spec_options(p)
-    p.set_defaults(func=_backend(".backends.train.cli", "cmd_train"))
+    p.set_defaults(func=_backend(".train", "cmd_train"))
 
     p = sub.add_parser("predict", help="predict with a trained run: raw inputs in, original units out")
     p.add_argument("target", metavar="SPEC_OR_RUN")
     p.add_argument("--input", required=True, metavar="X", help="a .npy, .npz or .csv file, or a literal: '[[60]]'")
     p.add_argument("--format", choices=("text", "json"), default="text")
     _spec_options(p)
-    p.set_defaults(func=_backend(".backends.train.cli", "cmd_predict"))
+    p.set_defaults(func=_backend(".train", "cmd_predict"))
 
     p = sub.add_parser("evaluate", help="the task's metrics of a trained run on a data source")
     p.add_argument("target", metavar="SPEC_OR_RUN")
     p.add_argument("--data", metavar="SOURCE", help="a data source (default: the run's validation data)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     _spec_options(p)
-    p.set_defaults(func=_backend(".backends.train.cli", "cmd_evaluate"))
+    p.set_defaults(func=_backend(".train", "cmd_evaluate"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -251,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="FILE", help="where to write the module (default: stdout)")
     p.add_argument("--train", action="store_true", help="also write a runnable training script")
     _spec_options(p)
-    p.set_defaults(func=_backend(".emit.cli", "cmd_compile"))
+    p.set_defaults(func=_backend(".compile", "cmd_compile"))
 
     p = sub.add_parser("export", help="export a spec to a verified ONNX model")
     p.add_argument("spec", metavar="SPEC")
@@ -263,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--triton", metavar="DIR", help="also write a Triton model-repository entry under DIR")
     p.add_argument("--format", choices=("text", "json"), default="text")
     _spec_options(p)
-    p.set_defaults(func=_backend(".backends.cli", "cmd_export"))
+    p.set_defaults(func=_backend(".export", "cmd_export"))
 
     p = sub.add_parser("run", help="run an ONNX model (or a spec) on ONNX Runtime")
     p.add_argument("model", metavar="MODEL", help="a .onnx file, or a spec (exported first)")
@@ -276,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto: CUDA when it really loads, else CPU; cuda: fail if CUDA cannot run")
     p.add_argument("--format", choices=("text", "json"), default="text")
     _spec_options(p)
-    p.set_defaults(func=_backend(".backends.cli", "cmd_run"))
+    p.set_defaults(func=_backend(".export", "cmd_run"))
 
     p = sub.add_parser("bench", help="latency and throughput: PyTorch eager, torch.compile, ONNX Runtime")
     p.add_argument("spec", metavar="SPEC")
@@ -286,9 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, help="CPU threads for PyTorch and ONNX Runtime (default: physical cores)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     _spec_options(p)
-    p.set_defaults(func=_backend(".backends.cli", "cmd_bench"))
+    p.set_defaults(func=_backend(".export", "cmd_bench"))
 
-    from .scaffold import SCAFFOLDS
+    from ..scaffold import SCAFFOLDS
 
     p = sub.add_parser("init", help="write a commented starting spec for a task",
                        description="Scaffold a spec that checks clean and trains on bundled or synthetic data.")
@@ -296,12 +296,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="FILE", help="where to write the spec (default: stdout)")
     p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     p.add_argument("--list", action="store_true", help="list the tasks")
-    p.set_defaults(func=_backend(".scaffold", "cmd_init"))
+    p.set_defaults(func=_backend("..scaffold", "cmd_init"))
 
     p = sub.add_parser("doctor", help="report versions, CUDA and ONNX Runtime providers, thread counts",
                        description="What specc finds in this environment, and why CUDA is or is not usable.")
     p.add_argument("--format", choices=("text", "json"), default="text")
-    p.set_defaults(func=_backend(".backends.doctor", "cmd_doctor"))
+    p.set_defaults(func=_backend("..backends.doctor", "cmd_doctor"))
 
     _training_verbs(sub)
 
@@ -314,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="list every code")
     p.set_defaults(func=cmd_explain)
 
-    from .cli_editor import add_verbs  # graph, schema, lsp
+    from .editor import add_verbs  # graph, schema, lsp
 
     add_verbs(sub, _spec_options, _backend)
     return parser

@@ -1,6 +1,6 @@
 """The heavy verbs: ``specc export``, ``specc run``, ``specc bench``.
 
-specc/cli.py declares their arguments and imports this module only when one of them runs.
+specc/cli/main.py declares their arguments and imports this module only when one of them runs.
 A problem the user can fix (a spec error, weights that do not fit, a model that fails
 verification, CUDA asked for but absent) prints one clear message and returns 1; bad
 arguments return 2.
@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..cli import EXIT_OK, EXIT_SPEC, EXIT_USAGE, UsageError, _err, _load, _out, _require_ok
+from ..backends.errors import BackendError, InputError
 from ..diagnostics import dumps_json
 from ..pipeline import SpecInvalid
-from .errors import BackendError, InputError
+from .main import EXIT_OK, EXIT_SPEC, EXIT_USAGE, UsageError, _err, _load, _out, _require_ok
 
 
 def _size(n: int) -> str:
@@ -49,7 +49,7 @@ def _spec_failed(spec: Any, fmt: str) -> int:
 # -- export ---------------------------------------------------------------------------------------------------
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .onnx_export import export_spec
+    from ..backends.onnx_export import export_spec
 
     spec = _load(args.spec, args.set)
     if not _require_ok(spec):
@@ -102,7 +102,7 @@ def _parse_sizes(items: list[str]) -> dict[str, int]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from . import ort as rt
+    from ..backends import ort as rt
 
     if args.batch < 1:
         raise UsageError("--batch must be a positive integer")
@@ -114,7 +114,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         try:
             rt.select_providers(args.provider)  # first: a missing GPU is the news, not the inputs
             if model_arg.suffix.lower() in (".yaml", ".yml"):
-                from .onnx_export import export_spec
+                from ..backends.onnx_export import export_spec
 
                 spec = _load(args.model, args.set)
                 if not _require_ok(spec):
@@ -181,7 +181,7 @@ def _save_npz(path: str, arrays: dict[str, Any]) -> None:
 # -- bench ----------------------------------------------------------------------------------------------------------
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import bench_spec
+    from ..backends.bench import bench_spec
 
     try:
         batches = [int(b) for b in args.batch.split(",") if b.strip()]

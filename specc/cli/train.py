@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ...cli import EXIT_OK, EXIT_SPEC, UsageError, _load, _out, _require_ok
-from ...diagnostics import Diagnostic, Location, dumps_json, render_text, use_colour
-from .data import DataError
+from ..backends.train.data import DataError
+from ..diagnostics import Diagnostic, Location, dumps_json, render_text, use_colour
+from .main import EXIT_OK, EXIT_SPEC, UsageError, _load, _out, _require_ok
 
 
 def locate(cfg: dict[str, Any], where: str) -> Location | None:
@@ -52,8 +52,8 @@ def _json_log(rec: dict[str, Any]) -> None:
 
 
 def pick_log(fmt: str) -> Any:
-    from .loop import plain_log
-    from .progress import rich_log
+    from ..backends.train.loop import plain_log
+    from ..backends.train.progress import rich_log
 
     if fmt == "json":
         return _json_log
@@ -63,15 +63,15 @@ def pick_log(fmt: str) -> Any:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .api import TrainRequest, run_training
-    from .loop import Options, TrainError
+    from ..backends.train.api import TrainRequest, run_training
+    from ..backends.train.loop import Options, TrainError
 
     if args.resume:
         run = Path(args.resume)
         if not (run / "run.json").is_file():
             raise UsageError(f"--resume {run}: not a run folder (it has no run.json)")
         meta = json.loads((run / "run.json").read_text(encoding="utf-8"))
-        from ...pipeline import loads
+        from ..pipeline import loads
 
         spec = loads((run / "spec.yaml").read_text(encoding="utf-8"), meta["spec"], meta["overrides"])
         overrides = meta["overrides"]
@@ -117,7 +117,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _trained(target: str, overrides: list[str]) -> tuple[Any, Path]:
     """(Trained, the folder its data paths are read from): a run folder, or a spec's runs/<name>."""
-    from ..errors import WeightsError
+    from ..backends.errors import WeightsError
 
     try:
         return _trained_or_raise(target, overrides)
@@ -126,15 +126,15 @@ def _trained(target: str, overrides: list[str]) -> tuple[Any, Path]:
 
 
 def _trained_or_raise(target: str, overrides: list[str]) -> tuple[Any, Path]:
-    from ..torch_build import generated_module
-    from .predict import load_run
+    from ..backends.torch_build import generated_module
+    from ..backends.train.predict import load_run
 
     path = Path(target)
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise UsageError(f"{path} is not a run folder (no config.json); train one with `specc train SPEC`")
         meta = json.loads((path / "run.json").read_text(encoding="utf-8"))
-        from ...pipeline import loads
+        from ..pipeline import loads
 
         spec = loads((path / "spec.yaml").read_text(encoding="utf-8"), meta["spec"], meta["overrides"])
         return load_run(path, generated_module(spec.require_ok())), Path(meta.get("base", "."))
@@ -149,7 +149,7 @@ def _trained_or_raise(target: str, overrides: list[str]) -> tuple[Any, Path]:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from .predict import parse_input, predict
+    from ..backends.train.predict import parse_input, predict
 
     trained, _ = _trained(args.target, args.set)
     try:
@@ -181,7 +181,7 @@ def _short(v: Any) -> str:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .api import evaluate_trained
+    from ..backends.train.api import evaluate_trained
 
     trained, base = _trained(args.target, args.set)
     try:
