@@ -56,13 +56,13 @@ def test_examples_are_clean_under_strict(path: Path, capsys: pytest.CaptureFixtu
 
 @pytest.mark.parametrize("code", NEW)
 def test_the_documented_example_fires_its_rule(code: str) -> None:
-    example = CODES[code].example
+    example = RULES[code].docs.example
     inputs = {"L010": "tokens: [B, T, 16]", "L018": "image: [B, 3, 16, 16]"}.get(code, "features: [B, 32]")
     head = "specc: 1\n" if example.startswith("inputs:") else f"specc: 1\ninputs:\n  {inputs}\n"
     spec = loads(head + example + "\n", "t.yaml")
     assert spec.ok, show(spec.errors)
     assert [d.code for d in spec.diagnostics] == [code], show(spec.diagnostics)
-    assert RULES[code].doc.startswith(f"{code} {CODES[code].name}:")
+    assert RULES[code].docs.name == CODES[code].name
 
 
 def test_silenced_in_spec_with_ignore() -> None:

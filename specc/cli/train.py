@@ -16,7 +16,7 @@ from typing import Any
 
 from ..backends.train.data import DataError
 from ..diagnostics import Diagnostic, Location, dumps_json, render_text, use_colour
-from .main import EXIT_OK, EXIT_SPEC, UsageError, _load, _out, _require_ok
+from .common import EXIT_OK, EXIT_SPEC, UsageError, Verb, load_spec, out, require_ok, spec_options
 
 
 def locate(cfg: dict[str, Any], where: str) -> Location | None:
@@ -37,7 +37,7 @@ def report_data_error(cfg: dict[str, Any], exc: DataError, fmt: str = "text",
                       outcome: str = "nothing was trained") -> int:
     d = data_diagnostic(cfg, exc)
     if fmt == "json":
-        _out(dumps_json({"ok": False, "diagnostics": [d.to_json()]}))
+        out(dumps_json({"ok": False, "diagnostics": [d.to_json()]}))
     else:
         source = None
         if d.loc and Path(d.loc.file).is_file():
@@ -78,15 +78,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         if not args.spec:
             raise UsageError("give a SPEC to train, or --resume RUN")
-        spec = _load(args.spec, args.set)
+        spec = load_spec(args.spec, args.set)
         overrides = list(args.set)
         run = Path(args.run) if args.run else Path("runs") / Path(args.spec).stem
         if (run / "run.json").is_file() and not args.overwrite:
             raise UsageError(f"{run} already holds a run; continue it with --resume {run}, or pass --overwrite "
                              "(or --run NEW_FOLDER)")
-    if not _require_ok(spec, "text"):
+    if not require_ok(spec, "text"):
         if args.format == "json":
-            _out(dumps_json({"ok": False, "diagnostics": [d.to_json() for d in spec.diagnostics]}))
+            out(dumps_json({"ok": False, "diagnostics": [d.to_json() for d in spec.diagnostics]}))
         return EXIT_SPEC
     doc = spec.document
     if doc is not None and (doc.loss is None or doc.optimizer is None):
@@ -110,8 +110,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.format == "json":  # JSON lines: the epochs' records, then the report on one line of its own
         _json_log({"event": "report", "ok": True, "run": str(run), **result.report})
     else:
-        _out((run / "report.txt").read_text(encoding="utf-8").rstrip())
-        _out(f"run folder: {run}")
+        out((run / "report.txt").read_text(encoding="utf-8").rstrip())
+        out(f"run folder: {run}")
     return EXIT_OK
 
 
@@ -138,8 +138,8 @@ def _trained_or_raise(target: str, overrides: list[str]) -> tuple[Any, Path]:
 
         spec = loads((path / "spec.yaml").read_text(encoding="utf-8"), meta["spec"], meta["overrides"])
         return load_run(path, generated_module(spec.require_ok())), Path(meta.get("base", "."))
-    spec = _load(target, overrides)
-    if not _require_ok(spec):
+    spec = load_spec(target, overrides)
+    if not require_ok(spec):
         raise SystemExit(EXIT_SPEC)
     run = Path("runs") / path.stem
     if not (run / "config.json").is_file():
@@ -160,7 +160,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     except DataError as exc:
         raise UsageError(f"--input: {exc.message}; {exc.hint}") from None
     if args.format == "json":
-        _out(dumps_json(result))
+        out(dumps_json(result))
         return EXIT_OK
     # a loss per output answers per output: one line per sample and output
     answers = result["outputs"] if result.get("task") == "multi" else {"": result}
@@ -170,7 +170,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             line = f"{i}: {name + ' ' if name else ''}{_short(row)}"
             if "probabilities" in answer:
                 line += f"  (probabilities {_short(answer['probabilities'][i])})"
-            _out(line)
+            out(line)
     return EXIT_OK
 
 
@@ -192,8 +192,48 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             raise UsageError(f"--data {args.data}: {exc.message}; {exc.hint}") from None
         return report_data_error(trained.cfg, exc, args.format, "nothing was evaluated")
     if args.format == "json":
-        _out(dumps_json(metrics))
+        out(dumps_json(metrics))
         return EXIT_OK
     for k, v in metrics.items():
-        _out(f"{k}: {_short(v) if not isinstance(v, list) else v}")
+        out(f"{k}: {_short(v) if not isinstance(v, list) else v}")
     return EXIT_OK
+
+
+def _train_arguments(p: argparse.ArgumentParser) -> None:
+    p.description = ("Train with specc's loop. The data is checked against the model before the "
+                     "first epoch; everything goes into a run folder, resumable with --resume.")
+    p.add_argument("spec", metavar="SPEC", nargs="?")
+    p.add_argument("--run", "--run-dir", dest="run", metavar="DIR",
+                   help="run folder (default: runs/<spec file name>); under torchrun write --run-dir, since "
+                        "torchrun takes --run for its own --run-path")
+    p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="start over in a --run folder that holds a run")
+    p.add_argument("--init-from", metavar="CKPT", help="start from these weights (.safetensors or a run folder)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default: the spec's train.device")
+    p.add_argument("--epochs", type=int, help="override train.epochs")
+    p.add_argument("--seed", type=int, help="override train.seed")
+    p.add_argument("--max-steps", type=int, help="stop after this many optimizer steps (smoke tests)")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="json: one JSON line per epoch, then the report")
+    spec_options(p)
+
+
+def _predict_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("target", metavar="SPEC_OR_RUN")
+    p.add_argument("--input", required=True, metavar="X", help="a .npy, .npz or .csv file, or a literal: '[[60]]'")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    spec_options(p)
+
+
+def _evaluate_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("target", metavar="SPEC_OR_RUN")
+    p.add_argument("--data", metavar="SOURCE", help="a data source (default: the run's validation data)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    spec_options(p)
+
+
+VERBS = {
+    "train": Verb(_train_arguments, cmd_train),
+    "predict": Verb(_predict_arguments, cmd_predict),
+    "evaluate": Verb(_evaluate_arguments, cmd_evaluate),
+}

@@ -14,7 +14,7 @@ from ..graph import lora
 from ..load.yaml_loader import PosDict
 from ..shapes.tensor import TensorType
 from . import context
-from .view import Step
+from .view import Leaf
 
 if TYPE_CHECKING:
     from ..pipeline import Spec
@@ -44,13 +44,13 @@ def check_training(spec: Spec) -> list[Diagnostic]:
     pairs = ([(name, loss[name], steps.get(name)) for name in loss] if isinstance(loss, dict) else
              [(None, loss, ctx.view.main_output)])
     for key, one, last in pairs:
-        if not isinstance(last, Step) or last.out is None:
+        if not isinstance(last, Leaf) or last.out is None:
             continue
         diags += _check_one(spec, one, last, last.out, key)
     return diags
 
 
-def _check_one(spec: Spec, loss: Any, last: Step, out: TensorType, output: str | None) -> list[Diagnostic]:
+def _check_one(spec: Spec, loss: Any, last: Leaf, out: TensorType, output: str | None) -> list[Diagnostic]:
     diags: list[Diagnostic] = []
     if loss.type in ("KLDivLoss", "NLLLoss"):
         diags += _log_space(spec, loss, last, output)
@@ -64,7 +64,7 @@ def _check_one(spec: Spec, loss: Any, last: Step, out: TensorType, output: str |
     return diags
 
 
-def producer(step: Step, through: tuple[str, ...] = PASS_THROUGH) -> Step:
+def producer(step: Leaf, through: tuple[str, ...] = PASS_THROUGH) -> Leaf:
     """The layer whose values (or, ``through=SAME_LAYOUT``, whose layout) ``step`` returns."""
     while step.family in through and step.source is not None:
         step = step.source
@@ -103,7 +103,7 @@ def loss_loc(spec: Spec, key: str = "type", output: str | None = None) -> Locati
 
 
 def _located(spec: Spec, code: str, message: str, hint: str, key: str = "type",
-             at: Step | None = None, output: str | None = None) -> Diagnostic:
+             at: Leaf | None = None, output: str | None = None) -> Diagnostic:
     if output is not None:
         message = f"output {output!r}: {message}"
     if at is not None:
@@ -111,7 +111,7 @@ def _located(spec: Spec, code: str, message: str, hint: str, key: str = "type",
     return Diagnostic(code, message, loss_loc(spec, key, output), hint)
 
 
-def _log_space(spec: Spec, loss: Any, last: Step, output: str | None = None) -> list[Diagnostic]:
+def _log_space(spec: Spec, loss: Any, last: Leaf, output: str | None = None) -> list[Diagnostic]:
     made = producer(last)
     from_logits = bool(getattr(loss, "from_logits", False))
     name = loss.type
@@ -141,7 +141,7 @@ def _log_space(spec: Spec, loss: Any, last: Step, output: str | None = None) -> 
     return []
 
 
-def _probabilities(spec: Spec, last: Step, output: str | None = None) -> list[Diagnostic]:
+def _probabilities(spec: Spec, last: Leaf, output: str | None = None) -> list[Diagnostic]:
     made = producer(last)
     if made.type in PROBABILITIES:
         return []
@@ -151,7 +151,7 @@ def _probabilities(spec: Spec, last: Step, output: str | None = None) -> list[Di
                      "Sigmoid}", output=output)]
 
 
-def _focal_logits(spec: Spec, loss: Any, last: Step, out: TensorType, output: str | None = None) -> list[Diagnostic]:
+def _focal_logits(spec: Spec, loss: Any, last: Leaf, out: TensorType, output: str | None = None) -> list[Diagnostic]:
     made = producer(last)
     binary = focal_mode(loss, out) == "binary"
     # log_softmax is idempotent, so a multiclass focal loss after LogSoftmax computes the same;
@@ -165,7 +165,7 @@ def _focal_logits(spec: Spec, loss: Any, last: Step, out: TensorType, output: st
                      f"{'sigmoid' if binary else 'softmax'} only at inference", at=made, output=output)]
 
 
-def _class_dim(spec: Spec, loss: Any, last: Step, out: TensorType, output: str | None = None) -> list[Diagnostic]:
+def _class_dim(spec: Spec, loss: Any, last: Leaf, out: TensorType, output: str | None = None) -> list[Diagnostic]:
     name = loss.type
     given = getattr(loss, "class_dim", 1)
     dim = class_dim(loss, out)
@@ -208,7 +208,7 @@ def _class_dim(spec: Spec, loss: Any, last: Step, out: TensorType, output: str |
                      key="class_dim" if given != 1 else "type", output=output)]
 
 
-def _weights(spec: Spec, loss: Any, last: Step, out: TensorType, output: str | None = None) -> list[Diagnostic]:
+def _weights(spec: Spec, loss: Any, last: Leaf, out: TensorType, output: str | None = None) -> list[Diagnostic]:
     checks: list[tuple[str, int | None, str]] = []  # (key, expected length, what the entries weigh)
     if classification(loss, out):
         dim = class_dim(loss, out)
