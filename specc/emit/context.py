@@ -19,7 +19,7 @@ from .. import __version__
 from ..diagnostics import SpecError
 from ..graph.ir import Graph, Node
 from ..graph.lora import Plan, plan
-from ..load.expr import evaluate, python_source
+from ..load.expr import evaluate_expression, python_source
 from ..shapes.dims import fmt_shape
 from ..shapes.tensor import TensorType
 from ..targets.torch.lower import forward_expr, has_module, init_expr, support_texts
@@ -373,7 +373,7 @@ class _Emitter:
             return None
         text, names = source
         try:
-            if not all(_same(evaluate(m.group(1), args, None), x) for args, x in zip(block_args, vals)):
+            if not all(_same(evaluate_expression(m.group(1), args, None), x) for args, x in zip(block_args, vals)):
                 return None
         except SpecError:
             return None
