@@ -15,7 +15,7 @@ import platform
 import sys
 from typing import Any
 
-from .. import __version__
+from ..version import __version__
 from .gpu import gpu_present
 
 # (import name, what it is for): the libraries specc's verbs rely on beyond its own three.

@@ -30,9 +30,9 @@ from typing import Any
 import onnx
 import torch
 
-from .. import __version__
 from ..atomic import atomic_write, temp_dir
 from ..shapes.dims import evaluate
+from ..version import __version__
 from .errors import ExportFailed, VerificationFailed, WeightsError
 from .triton import drop_stale_weights
 from .verify import (

@@ -9,8 +9,8 @@ import argparse
 import sys
 from typing import Any
 
-from .. import __version__
 from ..diagnostics import dumps_json, render_sarif
+from ..version import __version__
 from .common import (
     EXIT_OK,
     EXIT_SPEC,

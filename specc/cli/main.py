@@ -15,8 +15,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .. import __version__
 from ..atomic import Terminated, terminate_cleanly
+from ..version import __version__
 from .common import EXIT_CRASH, EXIT_INTERRUPT, EXIT_OK, EXIT_TERMINATED, EXIT_USAGE, UsageError, err
 
 # Every verb, in the order `specc --help` lists them: the module of specc.cli that declares and

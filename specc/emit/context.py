@@ -15,7 +15,6 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .. import __version__
 from ..diagnostics import SpecError
 from ..graph.ir import Graph, Node
 from ..graph.lora import Plan, plan
@@ -24,6 +23,7 @@ from ..shapes.dims import fmt_shape
 from ..shapes.tensor import TensorType
 from ..targets.torch.lower import forward_expr, has_module, init_expr, support_texts
 from ..validate.document import MIN_TORCH
+from ..version import __version__
 from .quote import Code, Ref, UnsafeValue, comment, docstring, ident, lit
 
 if TYPE_CHECKING:
@@ -484,7 +484,7 @@ def _section(model: Any, prefix: str, lead: str = "") -> str | None:
 def _loss(loss: Any, out: TensorType | None, support: set[str]) -> str:
     """build_loss()'s expression: PyTorch's loss, or specc's FocalLoss, wrapped when the
     classes are not at dim 1 (ClassesAt) or the model returns logits to KLDivLoss (FromLogits)."""
-    from ..lint.training import class_dim, classification, focal_mode
+    from ..validate.training import class_dim, classification, focal_mode
 
     if loss.type == "FocalLoss":
         support.add("FocalLoss")

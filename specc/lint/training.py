@@ -13,13 +13,13 @@ from ..diagnostics import Diagnostic, Location
 from ..graph import lora
 from ..load.yaml_loader import PosDict
 from ..shapes.tensor import TensorType
+from ..validate.training import class_dim, classification, focal_mode
 from . import context
 from .view import Leaf
 
 if TYPE_CHECKING:
     from ..pipeline import Spec
 
-CLASS_LOSSES = ("CrossEntropyLoss", "NLLLoss", "FocalLoss")
 LOG_SPACE = ("LogSoftmax", "LogSigmoid")
 PROBABILITIES = ("Softmax", "Sigmoid", "Hardsigmoid")
 # Families that change no value: the layer that produced the values is found through them.
@@ -69,28 +69,6 @@ def producer(step: Leaf, through: tuple[str, ...] = PASS_THROUGH) -> Leaf:
     while step.family in through and step.source is not None:
         step = step.source
     return step
-
-
-def classification(loss: Any, out: TensorType) -> bool:
-    """Whether ``loss`` reads a class dim: CrossEntropy and NLL always, FocalLoss unless binary."""
-    if getattr(loss, "type", None) not in CLASS_LOSSES:  # a per-output mapping is no one loss
-        return False
-    return loss.type != "FocalLoss" or focal_mode(loss, out) == "multiclass"
-
-
-def focal_mode(loss: Any, out: TensorType) -> str:
-    """binary when the spec says so or the class dim has width 1, else multiclass."""
-    if loss.mode is not None:
-        return str(loss.mode)
-    dim = class_dim(loss, out)
-    return "binary" if dim is None or out.shape[dim] == 1 else "multiclass"
-
-
-def class_dim(loss: Any, out: TensorType) -> int | None:
-    """The loss's class dim as a non-negative index into ``out``; None when it is not one (or the batch)."""
-    d = getattr(loss, "class_dim", 1)
-    d = d + out.rank if d < 0 else d
-    return d if 1 <= d < out.rank else None
 
 
 def loss_loc(spec: Spec, key: str = "type", output: str | None = None) -> Location | None:

@@ -22,8 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ...diagnostics import Diagnostic
+from ...validate.training import class_dim, classification
 from .. import Context, rule
-from ..training import class_dim, classification
 
 CODE = "L008"
 
