@@ -67,11 +67,12 @@ def _verb_of(argv: Sequence[str]) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser(_verb_of(argv)).parse_args(argv)
-    try:
+    verb = _verb_of(argv)
+    try:  # the verb's module is imported while the parser is built: Ctrl-C there is an interrupt too
+        args = build_parser(verb).parse_args(argv)
         return int(args.func(args))
     except UsageError as exc:
-        err(f"specc {args.verb}: error: {exc}")
+        err(f"specc {verb}: error: {exc}")
         return EXIT_USAGE
     except KeyboardInterrupt as exc:
         err(f"{'terminated' if isinstance(exc, Terminated) else 'interrupted'}; no partial output was left behind")
@@ -81,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if os.environ.get("SPECC_DEBUG"):
             raise
-        err(f"specc {args.verb}: internal error: {type(exc).__name__}: {exc}\n"
+        err(f"specc {verb}: internal error: {type(exc).__name__}: {exc}\n"
             "This is a bug in specc, not in your spec. Please report it with the spec attached "
             "(set SPECC_DEBUG=1 to see the traceback).")
         return EXIT_CRASH
