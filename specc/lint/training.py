@@ -36,8 +36,8 @@ CHANNELS_FIRST = ("conv", "pool")
 def check_training(spec: Spec) -> list[Diagnostic]:
     diags = lora.plan(spec)[1]
     ctx = context(spec)
-    loss = spec.document.loss if spec.document is not None else None
-    if loss is None or ctx is None:
+    loss = ctx.loss_section if ctx is not None else None
+    if ctx is None or loss is None:
         return diags
     steps = dict(ctx.view.outputs)
     # The single loss trains the first output; a per-output loss each output it names.
