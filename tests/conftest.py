@@ -9,8 +9,9 @@ The rule reads source, never runs it. A test needs a heavy package when
   specc module whose own top-level imports reach one): every test of the module needs it, and
   the module is not even imported when the -m expression leaves out its markers;
 - its function, a decorator, a fixture it asks for or a helper of its module it names (and so
-  on, transitively) imports one inside a function, calls ``specc.build``/``specc.train``, or
-  runs a CLI verb that imports one (``main(["export", ...])``, ``python -m specc train ...``).
+  on, transitively) imports one inside a function, calls ``specc.build``/``specc.train``, uses
+  something from specc.backends or specc.targets that imports one when it runs, or runs a CLI
+  verb that imports one (``main(["export", ...])``, ``python -m specc train ...``).
 
 A guard keeps the rule honest: a test without the marker that imports a heavy package while
 none is loaded yet (every test of the run above) fails, naming the marker it needs.
@@ -116,6 +117,40 @@ def heavy_on_import(name: str) -> frozenset[str]:
         _IN_PROGRESS.discard(name)
 
 
+@cache
+def heavy_on_use(name: str) -> frozenset[str]:
+    """The markers whose packages using ``name`` (a module under specc.backends or specc.targets, the
+    only places allowed to import them) may load: what any of its imports loads, and torch and onnx
+    both when it imports modules by name (specc doctor probes every backend so)."""
+    path = _module_file(name)
+    if path is None:
+        return heavy_on_import(name)
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    is_package = path.name == "__init__.py"
+    out = set(heavy_on_import(name))
+    for imported in _imports(tree.body, name, is_package, top=False):
+        out |= heavy_on_import(imported)
+    if any(isinstance(n, ast.Attribute) and n.attr == "import_module" for n in ast.walk(tree)):
+        out |= {"torch", "onnx"}
+    return frozenset(out)
+
+
+def _backend_names(tree: ast.Module) -> dict[str, str]:
+    """Names a test module binds at its top to a backend or target module, or to something in one."""
+    out: dict[str, str] = {}
+    for stmt in tree.body:
+        if isinstance(stmt, ast.ImportFrom) and stmt.module and stmt.module.startswith(_BACKENDS):
+            for a in stmt.names:
+                sub = f"{stmt.module}.{a.name}"
+                out[a.asname or a.name] = sub if _module_file(sub) else stmt.module
+        elif isinstance(stmt, ast.Import):
+            out.update({a.asname: a.name for a in stmt.names if a.asname and a.name.startswith(_BACKENDS)})
+    return out
+
+
+_BACKENDS = ("specc.backends", "specc.targets")
+
+
 # -- what running a test's code needs ---------------------------------------------------------------------------
 
 def _verb_markers(node: ast.AST) -> set[str]:
@@ -133,7 +168,7 @@ def _verb_markers(node: ast.AST) -> set[str]:
     return out
 
 
-def _direct_needs(fn: ast.AST, module: str, specc_names: set[str]) -> set[str]:
+def _direct_needs(fn: ast.AST, module: str, specc_names: set[str], backend_names: dict[str, str]) -> set[str]:
     out: set[str] = set()
     for imported in _imports([fn], module, False, top=False) if isinstance(fn, ast.stmt) else ():
         out |= heavy_on_import(imported)
@@ -143,6 +178,8 @@ def _direct_needs(fn: ast.AST, module: str, specc_names: set[str]) -> set[str]:
             out |= SPECC_API.get(node.attr, set())
         elif isinstance(node, ast.Name) and node.id in specc_names:
             out |= SPECC_API.get(node.id, set())
+        if isinstance(node, ast.Name) and node.id in backend_names:
+            out |= heavy_on_use(backend_names[node.id])
     return out
 
 
@@ -159,7 +196,8 @@ class ModuleNeeds:
         specc_names = {a.asname or a.name for s in tree.body if isinstance(s, ast.ImportFrom) and s.module == "specc"
                        for a in s.names}
         self.defs = {s.name: s for s in tree.body if isinstance(s, (ast.FunctionDef, ast.ClassDef))}
-        self.direct = {name: _direct_needs(d, self.name, specc_names) for name, d in self.defs.items()}
+        backend_names = _backend_names(tree)
+        self.direct = {name: _direct_needs(d, self.name, specc_names, backend_names) for name, d in self.defs.items()}
         self._memo: dict[str, set[str]] = {}
 
     def of(self, name: str, seen: frozenset[str] = frozenset()) -> set[str]:

@@ -41,6 +41,8 @@ def test_lazy_imports_verbs_and_helpers_are_followed(tmp_path: Path) -> None:
     needs = _needs(tmp_path, '''
 import pytest
 from specc import build
+from specc.backends import doctor
+from specc.backends.gpu import gpu_present
 from specc.cli import main
 
 def helper():
@@ -67,6 +69,12 @@ def test_skip():
 
 def test_light(tmp_path):
     main(["check", str(tmp_path / "run")])
+
+def test_doctor_probes():
+    doctor.collect()
+
+def test_gpu():
+    gpu_present()
 ''')
     assert needs.module == set()
     assert needs.of("test_export") == {"torch", "onnx"}
@@ -75,3 +83,5 @@ def test_light(tmp_path):
     assert needs.of("test_fixture") == {"torch"}
     assert needs.of("test_skip") == {"torch"}
     assert needs.of("test_light") == set()
+    assert needs.of("test_doctor_probes") == {"torch", "onnx"}  # it imports every backend by name
+    assert needs.of("test_gpu") == set()
