@@ -1,6 +1,6 @@
 """The heavy verbs: ``specc export``, ``specc run``, ``specc bench``.
 
-specc/cli/main.py imports this module only when one of them runs.
+specc/cli/dispatch.py imports this module only when one of them runs.
 A problem the user can fix (a spec error, weights that do not fit, a model that fails
 verification, CUDA asked for but absent) prints one clear message and returns 1; bad
 arguments return 2.
