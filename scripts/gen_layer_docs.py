@@ -2,7 +2,8 @@
 
 - the layer catalogue, from the layer registry (``specc.layers.REGISTRY``);
 - the keys of the loss, optimizer, scheduler, train and export sections, from the
-  Pydantic models in ``specc/validate/document.py``.
+  Pydantic models in ``specc/validate/document.py``;
+- the table of lint rules, from each rule's docstring (``specc.lint.RULES``).
 
 Each part sits between ``<!-- BEGIN GENERATED: name -->`` and ``<!-- END GENERATED: name -->``.
 
@@ -28,7 +29,10 @@ from pydantic import BaseModel  # noqa: E402
 from pydantic.fields import FieldInfo  # noqa: E402
 from pydantic_core import PydanticUndefined  # noqa: E402
 
+from specc.codes import CODES  # noqa: E402
 from specc.layers import ALIASES, REGISTRY  # noqa: E402
+from specc.lint import RULES  # noqa: E402
+from specc.lint import rules as _rules  # noqa: E402, F401  (registration on import)
 from specc.validate import document  # noqa: E402
 
 _BLOCK = re.compile(r"(<!-- BEGIN GENERATED: (\w+) -->\n).*?(<!-- END GENERATED: \2 -->)", re.S)
@@ -206,7 +210,18 @@ def render_sections() -> str:
     return "\n".join(out) + "\n"
 
 
-GENERATORS = {"layers": render_layers, "sections": render_sections}
+# -- the lint rules ---------------------------------------------------------------------------------
+
+def render_lint() -> str:
+    lines = ["| code | name | warns about |", "| --- | --- | --- |"]
+    for code in (c for c in CODES if c in RULES):
+        r = RULES[code]
+        headline = r.headline.replace("|", "\\|")
+        lines.append(f"| `{code}` | {r.docs.name} | {headline} |")
+    return "\n".join(lines) + "\n"
+
+
+GENERATORS = {"layers": render_layers, "sections": render_sections, "lint": render_lint}
 
 
 def regenerate(text: str) -> str:

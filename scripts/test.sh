@@ -6,6 +6,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh"
 echo "== ruff"
 ruff check specc tests bench scripts
 
+echo "== import contracts (pyproject.toml [tool.importlinter])"
+lint-imports --no-cache
+
 # tests/test_graph.py drives Debian's chromium (playwright cannot download its own browser here):
 # install it when it is missing and we may (root with apt-get); the test skips, saying why, otherwise.
 if [ ! -x "${SPECC_CHROMIUM:-/usr/bin/chromium}" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -7,9 +7,8 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from .pipeline import Spec, SpecInvalid, load, loads
+from .version import __version__
 
 __all__ = ["Spec", "SpecInvalid", "__version__", "build", "load", "loads", "train"]
 

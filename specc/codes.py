@@ -6,7 +6,9 @@ Prefixes follow the pipeline: ``Y`` load (YAML), ``X`` variables and expressions
 before the first epoch), ``U`` what a later stage (build, forward, export, train) cannot do
 with a spec that is otherwise well-formed.
 ``specc explain CODE`` prints the entry: what it means, why it matters, an example of
-the mistake and the fix.  A lint rule's module docstring carries the same text.
+the mistake and the fix.  A lint code's entry here is its code and name only: the rule's
+module docstring is its documentation (``specc.lint.docs.catalogue()`` gives every code
+documented), so the text is written once.
 """
 
 from __future__ import annotations
@@ -24,7 +26,16 @@ class Code:
     fix: str  # what to write instead
 
 
-_TABLE = [
+@dataclass(frozen=True)
+class LintCode:
+    """A lint rule's line in the table: its code and name. The rule's module docstring
+    (specc/lint/rules/) is its documentation, read by :mod:`specc.lint.docs`."""
+
+    code: str
+    name: str
+
+
+_TABLE: list[Code | LintCode] = [
     # -- load -------------------------------------------------------------------------------
     Code("Y001", "yaml-syntax", "The file is not valid YAML.",
          "specc cannot read a spec it cannot parse; the message says where the parser gave up, which is often "
@@ -293,194 +304,25 @@ _TABLE = [
          "layers:\n  - {type: Linear, out_features: 1}\n  - {type: Sigmoid}\nloss: {type: FocalLoss}",
          "Remove the final Sigmoid/Softmax and give FocalLoss the raw logits; apply the sigmoid or softmax "
          "only where probabilities are needed, at inference."),
-    # -- lint (a rule's module docstring holds the same text) --------------------------------
-    Code("L001", "softmax-before-ce",
-         "The model ends in Softmax or LogSoftmax, but CrossEntropyLoss applies log-softmax itself.",
-         "CrossEntropyLoss expects raw logits. A Softmax before it squashes them into [0, 1], so the loss "
-         "computes log_softmax(softmax(x)): gradients shrink, learning stalls, and the loss never gets near 0. "
-         "A LogSoftmax before it is applied twice, which wastes work and hides the intent.",
-         "layers:\n  - {type: Linear, out_features: 10}\n  - {type: Softmax, dim: 1}\nloss: {type: CrossEntropyLoss}",
-         "Remove the final Softmax and apply softmax only where probabilities are needed, at inference. "
-         "(LogSoftmax followed by NLLLoss is the other correct pairing.)"),
-    Code("L002", "dropout-at-end", "Dropout is the model's last layer.",
-         "Dropout on the output zeroes random logits or predictions while training, so the loss is computed on "
-         "corrupted outputs that no later layer can compensate for; at inference it does nothing, so the model "
-         "is trained for a different function than the one it runs.",
-         "layers:\n  - {type: Linear, out_features: 10}\n  - {type: Dropout, p: 0.5}",
-         "Put the dropout before the last Linear, on the hidden features, or remove it."),
-    Code("L003", "sigmoid-before-bce-logits", "The model ends in Sigmoid, but BCEWithLogitsLoss applies a sigmoid "
-         "itself.",
-         "The loss computes sigmoid(sigmoid(x)): every prediction is squeezed into [0.5, 0.73], gradients vanish "
-         "and the model barely learns, without any error.",
-         "layers:\n  - {type: Linear, out_features: 1}\n  - {type: Sigmoid}\nloss: {type: BCEWithLogitsLoss}",
-         "Remove the final Sigmoid and apply it at inference only; or keep it and use BCELoss, which is less "
-         "numerically stable."),
-    Code("L004", "bias-before-norm",
-         "A convolution or Linear with a bias feeds a BatchNorm or InstanceNorm (or a GroupNorm with one "
-         "channel per group), directly or through layers that keep a per-channel shift: max pooling, "
-         "unpadded average pooling, Identity, an Add or a channel Concat.",
-         "These norms subtract the per-channel mean, which cancels any per-channel bias added before: "
-         "the bias parameters are wasted memory and compute, since the norm's own shift does their job. "
-         "(LayerNorm, and GroupNorm over several channels, subtract a mean across channels, which keeps "
-         "a per-channel bias: those are not flagged.)",
-         "layers:\n"
-         "  - {type: Conv2d, out_channels: 64, kernel_size: 3}\n"
-         "  - {type: BatchNorm2d}",
-         "Set bias: false on the layer before the norm."),
-    Code("L005", "activation-after-logits", "A non-negative activation (ReLU, ReLU6, Softplus) follows the final "
-         "Linear.",
-         "Logits and regression outputs need negative values: CrossEntropyLoss reads a negative logit as a low "
-         "probability, and a regression target below 0 becomes unreachable. ReLU also zeroes the gradient of "
-         "every negative output, so those outputs can stop learning.",
-         "layers:\n  - {type: Linear, out_features: 10}\n  - {type: ReLU}\nloss: {type: CrossEntropyLoss}",
-         "End the model with the Linear; put activations between hidden layers only."),
-    Code("L006", "bidirectional-last-step",
-         "Finds a ``Select`` of the last step (``index: -1``, or the last index of a fixed length) along the "
-         "time dim of a bidirectional RNN/LSTM/GRU's ``output: sequence``, directly or through layers that act "
-         "on each step alone (Dropout, activations, LayerNorm, Linear).",
-         "The output at the last step holds the forward direction after the whole sequence but the backward "
-         "direction after a single step: the backward half of the features has read one token.  The model "
-         "still trains, just worse, and nothing fails.",
-         "- {type: LSTM, hidden_size: 64, bidirectional: true, output: sequence}\n"
-         "- {type: Select, dim: 1, index: -1}",
-         "- {type: LSTM, hidden_size: 64, bidirectional: true, output: last}   # or final_hidden"),
-    Code("L007", "linear-without-flatten", "A Linear reads a rank-3+ tensor straight from a convolution or "
-         "pooling layer.",
-         "Linear acts on the last dim only, so after a conv it mixes the values along each row's width instead "
-         "of all the features: the channel and height dims pass through untouched, and the layers after it "
-         "(and the loss) get a shape nobody meant. A Flatten was probably forgotten.",
-         "layers:\n  - {type: Conv2d, out_channels: 16, kernel_size: 3}\n  - {type: ReLU}\n"
-         "  - {type: Linear, out_features: 10}",
-         "Add - {type: Flatten} (or a global pooling layer) before the Linear."),
-    Code("L008", "single-logit-cross-entropy", "CrossEntropyLoss or NLLLoss is computed over a single class.",
-         "Softmax over one logit is always 1, so the loss is always 0 and nothing is learned; this is the classic "
-         "port of a binary classifier with one output unit to CrossEntropyLoss.",
-         "layers:\n  - {type: Linear, out_features: 1}\nloss: {type: CrossEntropyLoss}",
-         "For a yes/no target keep one output and use BCEWithLogitsLoss, or give the last layer 2 outputs "
-         "(one per class) for CrossEntropyLoss."),
-    Code("L009", "softmax-over-batch", "Softmax, LogSoftmax or a normalisation runs over dim 0, the batch.",
-         "Dim 0 holds the samples of a batch: a softmax over it makes each sample's output depend on the other "
-         "samples, and the result changes with the batch size. PyTorch code usually means dim=1 or dim=-1.",
-         "layers:\n  - {type: Linear, out_features: 10}\n  - {type: Softmax, dim: 0}",
-         "Use dim: -1 (the class dim of (B, C)) or dim: 1."),
+    # -- lint: the rule's module docstring (specc/lint/rules/) is the documentation ---------
+    LintCode("L001", "softmax-before-ce"),
+    LintCode("L002", "dropout-at-end"),
+    LintCode("L003", "sigmoid-before-bce-logits"),
+    LintCode("L004", "bias-before-norm"),
+    LintCode("L005", "activation-after-logits"),
+    LintCode("L006", "bidirectional-last-step"),
+    LintCode("L007", "linear-without-flatten"),
+    LintCode("L008", "single-logit-cross-entropy"),
+    LintCode("L009", "softmax-over-batch"),
     # -- lint: model-design rules (issue 13) --------------------------------------------
-    Code("L010", "rnn-sequence-to-head",
-         "An RNN, LSTM or GRU passes every step (output: sequence) through per-step layers into the "
-         "head, so the model outputs one prediction per step, under a classification, binary or regression "
-         "loss.",
-         "A model that should give one label (or value) per sequence then gives (B, T, C), one row per "
-         "step. With a binary or regression loss the targets must be per step too: the spec checks and runs, "
-         "and learns the wrong task (or fails on the first batch of per-sequence targets). With "
-         "CrossEntropyLoss the class dim is then the time axis (T051), and the fix that error offers for a "
-         "tagger, class_dim: -1, would train one too; this warning names the layer at fault.",
-         "layers:\n"
-         "  - {type: LSTM, hidden_size: 64}\n"
-         "  - {type: Linear, out_features: 1}\n"
-         "loss: {type: BCEWithLogitsLoss}",
-         "For one label per sequence set output: last (or final_hidden) on the recurrent layer. For one "
-         "label per step (tagging, per-step regression), say so: write output: sequence on the recurrent "
-         "layer, or set class_dim: -1 in a CrossEntropyLoss."),
-    Code("L011", "rnn-reads-channels",
-         "An RNN, LSTM or GRU reads the output of a Conv1d (or of a pooling or norm after one), which is "
-         "(B, C, L), with no Permute between.",
-         "A recurrent layer with batch_first reads (B, T, F): steps along dim 1 and features along dim "
-         "2. Given (B, C, L) it steps over the C channels and takes the L positions as the features of "
-         "each step, so the time axis is lost and input_size silently becomes the sequence length (which "
-         "also fixes L for good).",
-         "inputs: {signal: [B, 8, 128]}\n"
-         "layers:\n"
-         "  - {type: Conv1d, out_channels: 32, kernel_size: 5, padding: 2}\n"
-         "  - {type: ReLU}\n"
-         "  - {type: GRU, hidden_size: 64, output: last}",
-         "Add - {type: Permute, dims: [0, 2, 1]} before the recurrent layer, so it reads (B, L, C): one "
-         "step per position, the C channels as its features."),
-    Code("L012", "channels-last-into-conv",
-         "A convolution with in_channels left to inference reads either a model input whose last dim is "
-         "small (1, 3 or 4, like the colours of an image) and whose other sides are large, the layout of "
-         "a channels-last (B, H, W, C) image as Keras, TensorFlow and PIL/NumPy store it; or the (B, T, "
-         "F) output of a sequence layer (Embedding, RNN, attention), whose features are last.",
-         "PyTorch convolutions read channels from dim 1. specc infers in_channels from the tensor, so it "
-         "takes the image height (or the sequence length) as the channel count and the colours (or "
-         "features) as a spatial axis: the spec checks, the shapes look plausible, and the network "
-         "convolves over the wrong axes, with that size fixed for good.",
-         "inputs: {image: [B, 48, 48, 3]}\n"
-         "layers:\n"
-         "  - {type: Conv2d, out_channels: 32, kernel_size: 3}",
-         "Declare the input channels-first, image: [B, 3, 48, 48], and convert the data; or add a "
-         "Permute before the convolution: - {type: Permute, dims: [0, 3, 1, 2]} for an image, - {type: "
-         "Permute, dims: [0, 2, 1]} for a sequence."),
-    Code("L013", "bounded-regression-head",
-         "The model ends in Sigmoid, Tanh, Hardtanh, Hardsigmoid or Softsign (a bounded range), or in "
-         "ReLU, ReLU6 or Softplus after a layer other than Linear (L005 covers that case), and the loss "
-         "is a regression loss: MSELoss, L1Loss, SmoothL1Loss or HuberLoss.",
-         "A regression target outside the activation's range can never be reached: Sigmoid gives (0, 1), "
-         "Tanh (-1, 1), ReLU nothing below 0. Targets are usually standardised (specc's training does so "
-         "for the bundled data sets), so half of them are negative. Near the bounds the activation is "
-         "flat and its gradient vanishes, so even reachable targets learn slowly.",
-         "layers:\n"
-         "  - {type: Linear, out_features: 1}\n"
-         "  - {type: Sigmoid}\n"
-         "loss: {type: MSELoss}",
-         "End the model with the Linear (or Conv) and let it output any real value. Keep the activation "
-         "only when every target lies inside its range (pixel intensities in [0, 1] under Sigmoid) and "
-         "say so with ignore: [L013] and a comment. An autoencoder (as many outputs per sample as one of "
-         "its inputs has values) does not fire: its targets are its inputs."),
-    Code("L014", "softmax-with-bce",
-         "The model ends in Softmax or LogSoftmax, and the loss is BCELoss or BCEWithLogitsLoss.",
-         "BCE scores each output on its own, as an independent yes/no: the multi-label setting, where a "
-         "sample can have several labels at once. Softmax makes the outputs sum to 1, so they compete: "
-         "at most one label can be near 1, and two true labels can never both be predicted. "
-         "BCEWithLogitsLoss also applies a sigmoid on top of the softmax.",
-         "layers:\n"
-         "  - {type: Linear, out_features: 5}\n"
-         "  - {type: Softmax, dim: 1}\n"
-         "loss: {type: BCEWithLogitsLoss}",
-         "For multi-label targets remove the Softmax and use BCEWithLogitsLoss on the raw outputs (a "
-         "sigmoid per label). For exactly one class per sample use CrossEntropyLoss on the logits."),
-    Code("L015", "two-unit-bce",
-         "The model outputs two values per sample, (B, 2), and the loss is BCELoss or BCEWithLogitsLoss.",
-         "This is usually a binary classifier written two ways at once. BCE scores every output on its "
-         "own, so with two units it needs a (B, 2) target: a 0/1 label per sample (B,) does not fit, and "
-         "one-hot targets make the two units predict the same fact twice, one of them redundant. Two "
-         "units belong with CrossEntropyLoss (one logit per class); BCE wants one.",
-         "layers:\n"
-         "  - {type: Linear, out_features: 2}\n"
-         "loss: {type: BCEWithLogitsLoss}",
-         "Give the last layer out_features: 1 and keep BCEWithLogitsLoss, or keep 2 units and use "
-         "CrossEntropyLoss. If the two outputs really are two independent yes/no labels, silence this "
-         "with ignore: [L015]."),
-    Code("L017", "stacked-linear-maps",
-         "A Linear reads another Linear, or a convolution another of the same rank, with only norms, "
-         "dropout or Identity between them, and the first is no bottleneck: its width is not small "
-         "enough for the pair to have fewer parameters than one layer would.",
-         "With no non-linearity between them the two layers compose to a single linear map (a norm or "
-         "dropout only shifts and scales), so the model is no more expressive than with one of them: the "
-         "extra layer costs parameters, compute and optimisation difficulty for nothing. Most often an "
-         "activation was forgotten.",
-         "layers:\n"
-         "  - {type: Linear, out_features: 128}\n"
-         "  - {type: Dropout, p: 0.2}\n"
-         "  - {type: Linear, out_features: 10}",
-         "Add an activation after the first layer, e.g. - {type: ReLU}; or merge the two into one layer. "
-         "A deliberate low-rank factorisation (a narrow middle, as in MobileNet's linear bottlenecks) "
-         "does not fire."),
-    Code("L018", "flatten-dense-heavy",
-         "A Linear reads a Flatten of a feature map with more than one position (through dropout at "
-         "most), and that one layer holds more than half of all the model's parameters (and at least "
-         "100,000 of them: below that its size costs little).",
-         "Flattening (B, C, H, W) gives C·H·W features, so the Linear's weights grow with the image "
-         "area: it dominates the model's size, overfits easily, and ties the model to one input size. "
-         "Global average pooling first gives C features that summarise each channel over the whole map, "
-         "which is what modern CNNs (ResNet, MobileNet, EfficientNet) do.",
-         "layers:\n"
-         "  - {type: Conv2d, out_channels: 128, kernel_size: 3, padding: 1}\n"
-         "  - {type: ReLU}\n"
-         "  - {type: Flatten}\n"
-         "  - {type: Linear, out_features: 10}",
-         "Put - {type: GlobalAvgPool} (or AdaptiveAvgPool2d with output_size: 1) before the Flatten, or "
-         "replace the Flatten with it. For a (B, T, F) sequence, features last (after an Embedding, RNN, "
-         "attention or Linear), replace the Flatten with - {type: Mean, dim: 1}. Classic architectures that "
-         "keep the big layer on purpose (VGG, AlexNet, LeNet) silence this with ignore: [L018]."),
+    LintCode("L010", "rnn-sequence-to-head"),
+    LintCode("L011", "rnn-reads-channels"),
+    LintCode("L012", "channels-last-into-conv"),
+    LintCode("L013", "bounded-regression-head"),
+    LintCode("L014", "softmax-with-bce"),
+    LintCode("L015", "two-unit-bce"),
+    LintCode("L017", "stacked-linear-maps"),
+    LintCode("L018", "flatten-dense-heavy"),
     # -- resource limits (hostile or runaway specs) ---------------------------------------------
     Code("Y008", "number-too-large", "A number in the spec is beyond 64 bits.",
          "No tensor size, count or seed can be that large, and a number of thousands of digits would make "
@@ -612,7 +454,7 @@ _TABLE = [
          "Report it with the spec attached; SPECC_DEBUG=1 shows the traceback."),
 ]
 
-CODES: dict[str, Code] = {c.code: c for c in _TABLE}
+CODES: dict[str, Code | LintCode] = {c.code: c for c in _TABLE}
 assert len(CODES) == len(_TABLE), "duplicate code in the table"
 
 # The codes that are warnings (lint rules, unused inputs and layers): the only ones a spec

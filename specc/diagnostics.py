@@ -13,12 +13,12 @@ import os
 import re
 import sys
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
 from urllib.parse import quote
 
-from .codes import CODES, WARNING_CODES
+from .codes import CODES, WARNING_CODES, Code
 
 Severity = Literal["error", "warning"]
 
@@ -189,15 +189,17 @@ def _gh_prop(text: str) -> str:
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 
 
-def render_sarif(checked: Iterable[tuple[str, list[Diagnostic]]], version: str) -> dict:
+def render_sarif(checked: Iterable[tuple[str, list[Diagnostic]]], version: str, codes: Sequence[Code]) -> dict:
     """One SARIF 2.1.0 log for the specs checked, as code-scanning services (GitHub, GitLab,
-    Azure DevOps) read it: every code of the table is a rule, every diagnostic a result.
+    Azure DevOps) read it: every code of ``codes`` is a rule, every diagnostic a result.
 
+    ``codes`` is every code of the table, documented (``specc.lint.docs.catalogue()``: a lint
+    rule's docs live with the rule, above this module).
     ``checked`` pairs each spec's path with its diagnostics; a diagnostic with no place in a
     file (a bad ``--set``) is placed at the spec's first line, since services drop results
     without a location.  The hint goes into the message, where every viewer shows it.
     """
-    ids = list(CODES)
+    ids = [c.code for c in codes]
     rules = [{
         "id": c.code, "name": c.name,
         "shortDescription": {"text": c.summary},
@@ -205,7 +207,7 @@ def render_sarif(checked: Iterable[tuple[str, list[Diagnostic]]], version: str) 
         "help": {"text": f"{c.summary}\n\nWhy: {c.why}\n\nExample:\n{c.example}\n\nFix: {c.fix}",
                  "markdown": f"{c.summary}\n\n**Why.** {c.why}\n\n```yaml\n{c.example}\n```\n\n**Fix.** {c.fix}"},
         "defaultConfiguration": {"level": "warning" if c.code in WARNING_CODES else "error"},
-    } for c in CODES.values()]
+    } for c in codes]
     results = []
     for path, diagnostics in checked:
         for d in diagnostics:

@@ -7,8 +7,6 @@ shapes), and explains in comments what each part does and what to change first.
 
 from __future__ import annotations
 
-import argparse
-import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -235,24 +233,3 @@ def write_scaffold(task: str, output: str | None, force: bool = False) -> str:
     except OSError as exc:  # a read-only folder or a file where a folder should be: as every -o says it
         raise InitError(f"cannot write {output}: {exc.strerror or exc}") from None
     return scaffold.text
-
-
-def cmd_init(args: argparse.Namespace) -> int:
-    from .cli import UsageError
-
-    if args.list:
-        width = max(len(t) for t in SCAFFOLDS)
-        for s in SCAFFOLDS.values():
-            sys.stdout.write(f"{s.task.ljust(width)}  {s.summary}\n")
-        return 0
-    if not args.task:
-        raise UsageError(f"choose a task with --task: {', '.join(SCAFFOLDS)} (specc init --list describes them)")
-    try:
-        write_scaffold(args.task, args.output, args.force)
-    except InitError as exc:
-        raise UsageError(str(exc)) from None
-    if args.output not in (None, "-"):
-        arg = shlex.quote(args.output)  # the commands are for pasting into a shell, spaces and all
-        sys.stderr.write(f"wrote {args.output} ({args.task}); next: specc check {arg}, then "
-                         f"specc compile {arg} --train -o train.py && python train.py\n")
-    return 0

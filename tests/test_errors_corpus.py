@@ -24,6 +24,7 @@ import pytest
 from specc.cli import main
 from specc.codes import CODES
 from specc.diagnostics import Diagnostic
+from specc.lint.docs import catalogue
 from specc.pipeline import load
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -321,7 +322,7 @@ def test_github_escaping() -> None:
 
 @pytest.mark.parametrize("code", sorted(CODES))
 def test_explain_prints_why_example_and_fix(code: str, capsys: pytest.CaptureFixture[str]) -> None:
-    entry = CODES[code]
+    entry = next(c for c in catalogue() if c.code == code)
     assert entry.summary and entry.why and entry.example and entry.fix
     assert main(["explain", code.lower()]) == 0
     out = capsys.readouterr().out

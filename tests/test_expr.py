@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from specc.diagnostics import Location, SpecError
-from specc.load.expr import evaluate, has_ref, substitute
+from specc.load.expr import evaluate_expression, has_ref, substitute
 
 ENV = {"hidden": 128, "heads": 8, "p": 0.1, "name": "enc", "zero": 0}
 LOC = Location("t.yaml", 3, 7)
@@ -121,9 +121,9 @@ def test_integer_arithmetic_matches_python(a: int, b: int, op: str) -> None:
     if op in ("//", "%") and b == 0:
         assert fails(f"${{a {op} b}}", {"a": a, "b": b}).code == "X004"
         return
-    assert evaluate(f"a {op} b", {"a": a, "b": b}, LOC) == _OPS[op](a, b)
+    assert evaluate_expression(f"a {op} b", {"a": a, "b": b}, LOC) == _OPS[op](a, b)
 
 
 @given(x=st.floats(0.001, 1000), y=st.floats(0.001, 1000))
 def test_float_arithmetic_matches_python(x: float, y: float) -> None:
-    assert math.isclose(evaluate("x / y + x * y", {"x": x, "y": y}, LOC), x / y + x * y)
+    assert math.isclose(evaluate_expression("x / y + x * y", {"x": x, "y": y}, LOC), x / y + x * y)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
+import sys
 import textwrap
 
 import pytest
 
 import specc.lint.rules  # noqa: F401  (registers every rule)
-from specc.codes import CODES
+from specc.cli import main
+from specc.codes import CODES, LintCode
 from specc.diagnostics import Diagnostic
 from specc.lint import RULES, run_rules
+from specc.lint.docs import catalogue, parse_rule_doc
 from specc.pipeline import Spec, loads
 
 MLP = """\
@@ -218,16 +221,40 @@ def _sections(doc: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("code", sorted(RULES))
-def test_rule_docstring_is_the_code_table_entry(code: str) -> None:
-    sections = _sections(RULES[code].doc)
-    entry = CODES[code]
+def test_the_documentation_read_is_the_rule_docstring(code: str, capsys: pytest.CaptureFixture[str]) -> None:
+    sections = _sections(sys.modules[RULES[code].check.__module__].__doc__ or "")
+    docs = RULES[code].docs
     def prose(text: str) -> str:
         return re.sub(r"\s+", " ", text).strip()
 
-    assert sections.get("What it does") == prose(entry.summary)
-    assert sections.get("Why is this bad") == prose(entry.why)
-    assert sections.get("Example") == entry.example
-    assert sections.get("Use instead") == prose(entry.fix)
+    assert sections.get("What it does") == prose(docs.summary)
+    assert sections.get("Why is this bad") == prose(docs.why)
+    assert sections.get("Example") == docs.example
+    assert sections.get("Use instead") == prose(docs.fix)
+    assert (docs.code, docs.name) == (code, CODES[code].name)
+    assert main(["explain", code]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{code} ({docs.name}): {docs.summary}\n")
+    assert docs.fix in out and docs.example.splitlines()[0] in out
+
+
+def test_the_code_table_holds_a_lint_code_and_name_only() -> None:
+    lint = [c for c in CODES.values() if c.code.startswith("L")]
+    assert lint and all(isinstance(c, LintCode) for c in lint)
+    documented = catalogue()
+    assert [c.code for c in documented] == list(CODES)  # the table's order: SARIF's rule indices
+    assert all(c.summary and c.why and c.example and c.fix for c in documented)
+
+
+@pytest.mark.parametrize("drop", ["What it does", "Why is this bad", "Example", "Use instead"])
+def test_a_rule_docstring_without_a_section_is_refused(drop: str) -> None:
+    doc = sys.modules[RULES["L002"].check.__module__].__doc__ or ""
+    assert parse_rule_doc(CODES["L002"], doc, "dropout_at_end")[0] == RULES["L002"].docs  # type: ignore[arg-type]
+    broken = doc.replace(f"\n{drop}\n", "\nSomething else\n")
+    with pytest.raises(ValueError, match=drop):
+        parse_rule_doc(CODES["L002"], broken, "dropout_at_end")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="must open with 'L002 dropout-at-end:'"):
+        parse_rule_doc(CODES["L002"], doc.replace("L002 dropout-at-end", "L002 dropout-last"), "dropout_at_end")  # type: ignore[arg-type]
 
 
 def test_every_lint_code_has_a_rule() -> None:
@@ -237,7 +264,7 @@ def test_every_lint_code_has_a_rule() -> None:
 @pytest.mark.parametrize("code", ["L001", "L002", "L003", "L004", "L005", "L007", "L008", "L009"])
 def test_the_documented_example_triggers_its_rule(code: str) -> None:
     inputs = "image: [B, 3, 16, 16]" if code in ("L004", "L007") else "features: [B, 32]"
-    spec = check(f"specc: 1\ninputs:\n  {inputs}\n{CODES[code].example}\n")
+    spec = check(f"specc: 1\ninputs:\n  {inputs}\n{RULES[code].docs.example}\n")
     assert [d.code for d in spec.diagnostics if d.code.startswith("L")] == [code]
 
 

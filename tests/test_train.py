@@ -481,8 +481,8 @@ def test_predict_reads_npy_and_csv_and_names_the_classes(tmp_path: Path, iris_ru
 def test_progress_bars_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
     import io
 
-    from specc.backends.train.cli import pick_log
     from specc.backends.train.progress import RichLog
+    from specc.cli.train import pick_log
 
     class Tty(io.StringIO):
         def isatty(self) -> bool:

@@ -26,7 +26,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from .. import __version__
+from ..version import __version__
 from . import ort as rt
 from .onnx_export import export_module, signature_of, sizes_valid, spec_inputs
 from .verify import export_env

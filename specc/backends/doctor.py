@@ -9,14 +9,13 @@ on it (the probe in :mod:`.ort`), not because a build lists it.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import platform
 import sys
 from typing import Any
 
-from .. import __version__
+from ..version import __version__
 from .gpu import gpu_present
 
 # (import name, what it is for): the libraries specc's verbs rely on beyond its own three.
@@ -148,11 +147,3 @@ def render(report: dict[str, Any]) -> str:
     if "onnxruntime_intra_op" in t:
         lines.append(f"  onnxruntime  {t['onnxruntime_intra_op']} intra-op (one per physical core, specc's default)")
     return "\n".join(lines)
-
-
-def cmd_doctor(args: argparse.Namespace) -> int:
-    from ..diagnostics import dumps_json
-
-    report = collect()
-    sys.stdout.write((dumps_json(report) if args.format == "json" else render(report)) + "\n")
-    return 0

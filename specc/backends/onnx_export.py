@@ -30,9 +30,9 @@ from typing import Any
 import onnx
 import torch
 
-from .. import __version__
 from ..atomic import atomic_write, temp_dir
 from ..shapes.dims import evaluate
+from ..version import __version__
 from .errors import ExportFailed, VerificationFailed, WeightsError
 from .triton import drop_stale_weights
 from .verify import (
@@ -291,7 +291,7 @@ def export_module(module: torch.nn.Module, sig: Signature, path: str | os.PathLi
             publish_names(model, back)
             name_output_dims(model, sig)
             stamp(model, {**(metadata or {}), "specc_exporter": which, "specc_sizes": json.dumps(env),
-                          "specc_int_high": json.dumps(_int_high(sig, args))})
+                          "specc_int_high": json.dumps(_int_bounds_seen(sig, args))})
             final = work / "final"
             final.mkdir(exist_ok=True)
             files = _save(model, final, name)
@@ -322,7 +322,7 @@ def export_module(module: torch.nn.Module, sig: Signature, path: str | os.PathLi
         raise ExportFailed("torch could not export the model to ONNX: " + "; ".join(notes))
 
 
-def _int_high(sig: Signature, args: tuple[torch.Tensor, ...]) -> dict[str, int]:
+def _int_bounds_seen(sig: Signature, args: tuple[torch.Tensor, ...]) -> dict[str, int]:
     """For integer inputs, an exclusive bound that the example data respected (so random data
     in [0, bound) is valid for the model, e.g. below an embedding's vocabulary size)."""
     out = {}

@@ -92,7 +92,7 @@ def symbol_sizes(spec: Spec, batch: int = 2, sizes: dict[str, int] | None = None
     return env
 
 
-def _int_high(spec: Spec, name: str) -> int:
+def _vocabulary_bound(spec: Spec, name: str) -> int:
     """Upper bound for random integer inputs: the smallest vocabulary that reads them."""
     assert spec.graph is not None
     highs = [n.result.args.get("num_embeddings") for n in spec.graph.leaves()
@@ -116,5 +116,5 @@ def example_inputs(spec: Spec, batch: int = 2, sizes: dict[str, int] | None = No
         elif t.dtype == "bool":
             out.append(torch.randint(0, 2, shape, generator=gen).bool())
         else:
-            out.append(torch.randint(0, _int_high(spec, name), shape, generator=gen, dtype=dtype))
+            out.append(torch.randint(0, _vocabulary_bound(spec, name), shape, generator=gen, dtype=dtype))
     return tuple(out)

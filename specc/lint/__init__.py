@@ -1,10 +1,11 @@
 """Lint: rules over the shaped graph for mistakes that are not shape errors.
 
-One rule per module in ``rules/``: the module sets ``CODE`` (from :mod:`specc.codes`) and
-registers a ``check(spec)`` with :func:`rule`.  Its docstring says What it does / Why is
-this bad / Example / Use instead, the same text ``specc explain CODE`` prints.  Rules read
-the graph through :func:`context` (blocks and repeats seen through, the loss at hand) and
-yield warnings.
+One rule per module in ``rules/``: the module sets ``CODE`` (its line in :mod:`specc.codes`)
+and registers a ``check(ctx)`` with :func:`rule`.  The module docstring is the rule's only
+documentation: What it does / Why is this bad / Example / Use instead, which ``specc explain
+CODE``, SARIF and docs/spec.md read through :mod:`specc.lint.docs`.  A rule receives a
+:class:`Context` (the graph with blocks and repeats seen through, the loss at hand) and
+yields warnings.
 """
 
 from __future__ import annotations
@@ -12,73 +13,78 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ..codes import CODES
+from ..codes import CODES, LintCode
 from ..diagnostics import Diagnostic
-from .view import Step, View, loss_type, view
+from .docs import parse_rule_doc
+from .view import Leaf, View, loss_type, view
 
 if TYPE_CHECKING:
+    from ..codes import Code
+    from ..graph.ir import Graph
     from ..pipeline import Spec
 
-Check = Callable[["Spec"], Iterable[Diagnostic]]
+
+@dataclass(frozen=True)
+class Context:
+    """What a rule reads: the shaped graph, the same graph as its leaf layers (blocks and
+    repeats seen through), and the loss that trains the model."""
+
+    graph: Graph
+    view: View
+    loss: str | None  # the loss type, e.g. "CrossEntropyLoss" (a per-output loss: None); None when there is none
+    loss_section: Any  # the validated loss: section (one loss, a loss per output name), or None
+
+    def warning(self, code: str, step: Leaf, message: str, hint: str, field: str | None = None) -> Diagnostic:
+        """A warning about ``step``, located at its ``field`` key when the spec writes one."""
+        loc = step.node.field_locs.get(field, step.node.loc) if field else step.node.loc
+        return Diagnostic(code, f"{step.who()}: {message}", loc, hint, "warning", step.node.path)
+
+
+Check = Callable[[Context], Iterable[Diagnostic]]
 
 
 @dataclass(frozen=True)
 class Rule:
     code: str
     check: Check
-    doc: str  # the module docstring
+    docs: Code  # read from the module docstring
+    headline: str  # what it warns about, in a few words: the docstring's first line
 
 
 RULES: dict[str, Rule] = {}
 
 
 def rule(fn: Check) -> Check:
-    """Register ``fn`` as the rule for its module's ``CODE``."""
+    """Register ``fn`` as the rule for its module's ``CODE``, documented by the module docstring."""
     module = sys.modules[fn.__module__]
     code = getattr(module, "CODE", None)
-    if code not in CODES or code in RULES:
-        raise ValueError(f"lint rule {fn.__module__}: CODE {code!r} is not in specc.codes or is registered twice")
-    RULES[code] = Rule(code, fn, module.__doc__ or "")
+    entry = CODES.get(code) if isinstance(code, str) else None
+    if not isinstance(entry, LintCode) or code in RULES:
+        raise ValueError(f"lint rule {fn.__module__}: CODE {code!r} is not a lint code of specc.codes or is "
+                         "registered twice")
+    RULES[entry.code] = Rule(entry.code, fn, *parse_rule_doc(entry, module.__doc__ or "", fn.__module__))
     return fn
 
 
-@dataclass
-class Context:
-    spec: Spec
-    view: View
-    loss: str | None  # the loss type, e.g. "CrossEntropyLoss"; None when the spec has none
-
-    def warning(self, code: str, step: Step, message: str, hint: str, field: str | None = None) -> Diagnostic:
-        """A warning about ``step``, located at its ``field`` key when the spec writes one."""
-        loc = step.node.field_locs.get(field, step.node.loc) if field else step.node.loc
-        return Diagnostic(code, f"{step.who()}: {message}", loc, hint, "warning", step.node.path)
-
-
-_active: Context | None = None  # the context of the run in progress, shared by every rule
-
-
 def context(spec: Spec) -> Context | None:
-    """What a rule reads; None when there is no graph to lint."""
+    """What the rules of ``spec`` read; None when there is no graph to lint."""
     if spec.graph is None:
         return None
-    if _active is not None and _active.spec is spec:
-        return _active
-    return Context(spec, view(spec.graph), loss_type(spec))
+    section = spec.document.loss if spec.document is not None else None
+    return Context(spec.graph, view(spec.graph), loss_type(spec), section)
 
 
 def run_rules(spec: Spec, ignore: Iterable[str] = ()) -> list[Diagnostic]:
     from . import rules  # noqa: F401  (registration on import)
 
-    global _active
+    ctx = context(spec)  # one view of the graph for all rules, not one per rule
+    if ctx is None:
+        return []
     skip = set(ignore)
     out: list[Diagnostic] = []
-    _active = context(spec)  # one view of the graph for all rules, not one per rule
-    try:
-        for code, r in sorted(RULES.items()):
-            if code not in skip:
-                out.extend(r.check(spec))
-    finally:
-        _active = None
+    for code, r in sorted(RULES.items()):
+        if code not in skip:
+            out.extend(r.check(ctx))
     return out

@@ -13,13 +13,13 @@ from ..diagnostics import Diagnostic, Location
 from ..graph import lora
 from ..load.yaml_loader import PosDict
 from ..shapes.tensor import TensorType
+from ..validate.training import class_dim, classification, focal_mode
 from . import context
-from .view import Step
+from .view import Leaf
 
 if TYPE_CHECKING:
     from ..pipeline import Spec
 
-CLASS_LOSSES = ("CrossEntropyLoss", "NLLLoss", "FocalLoss")
 LOG_SPACE = ("LogSoftmax", "LogSigmoid")
 PROBABILITIES = ("Softmax", "Sigmoid", "Hardsigmoid")
 # Families that change no value: the layer that produced the values is found through them.
@@ -36,21 +36,21 @@ CHANNELS_FIRST = ("conv", "pool")
 def check_training(spec: Spec) -> list[Diagnostic]:
     diags = lora.plan(spec)[1]
     ctx = context(spec)
-    loss = spec.document.loss if spec.document is not None else None
-    if loss is None or ctx is None:
+    loss = ctx.loss_section if ctx is not None else None
+    if ctx is None or loss is None:
         return diags
     steps = dict(ctx.view.outputs)
     # The single loss trains the first output; a per-output loss each output it names.
     pairs = ([(name, loss[name], steps.get(name)) for name in loss] if isinstance(loss, dict) else
              [(None, loss, ctx.view.main_output)])
     for key, one, last in pairs:
-        if not isinstance(last, Step) or last.out is None:
+        if not isinstance(last, Leaf) or last.out is None:
             continue
         diags += _check_one(spec, one, last, last.out, key)
     return diags
 
 
-def _check_one(spec: Spec, loss: Any, last: Step, out: TensorType, output: str | None) -> list[Diagnostic]:
+def _check_one(spec: Spec, loss: Any, last: Leaf, out: TensorType, output: str | None) -> list[Diagnostic]:
     diags: list[Diagnostic] = []
     if loss.type in ("KLDivLoss", "NLLLoss"):
         diags += _log_space(spec, loss, last, output)
@@ -64,33 +64,11 @@ def _check_one(spec: Spec, loss: Any, last: Step, out: TensorType, output: str |
     return diags
 
 
-def producer(step: Step, through: tuple[str, ...] = PASS_THROUGH) -> Step:
+def producer(step: Leaf, through: tuple[str, ...] = PASS_THROUGH) -> Leaf:
     """The layer whose values (or, ``through=SAME_LAYOUT``, whose layout) ``step`` returns."""
     while step.family in through and step.source is not None:
         step = step.source
     return step
-
-
-def classification(loss: Any, out: TensorType) -> bool:
-    """Whether ``loss`` reads a class dim: CrossEntropy and NLL always, FocalLoss unless binary."""
-    if getattr(loss, "type", None) not in CLASS_LOSSES:  # a per-output mapping is no one loss
-        return False
-    return loss.type != "FocalLoss" or focal_mode(loss, out) == "multiclass"
-
-
-def focal_mode(loss: Any, out: TensorType) -> str:
-    """binary when the spec says so or the class dim has width 1, else multiclass."""
-    if loss.mode is not None:
-        return str(loss.mode)
-    dim = class_dim(loss, out)
-    return "binary" if dim is None or out.shape[dim] == 1 else "multiclass"
-
-
-def class_dim(loss: Any, out: TensorType) -> int | None:
-    """The loss's class dim as a non-negative index into ``out``; None when it is not one (or the batch)."""
-    d = getattr(loss, "class_dim", 1)
-    d = d + out.rank if d < 0 else d
-    return d if 1 <= d < out.rank else None
 
 
 def loss_loc(spec: Spec, key: str = "type", output: str | None = None) -> Location | None:
@@ -103,7 +81,7 @@ def loss_loc(spec: Spec, key: str = "type", output: str | None = None) -> Locati
 
 
 def _located(spec: Spec, code: str, message: str, hint: str, key: str = "type",
-             at: Step | None = None, output: str | None = None) -> Diagnostic:
+             at: Leaf | None = None, output: str | None = None) -> Diagnostic:
     if output is not None:
         message = f"output {output!r}: {message}"
     if at is not None:
@@ -111,7 +89,7 @@ def _located(spec: Spec, code: str, message: str, hint: str, key: str = "type",
     return Diagnostic(code, message, loss_loc(spec, key, output), hint)
 
 
-def _log_space(spec: Spec, loss: Any, last: Step, output: str | None = None) -> list[Diagnostic]:
+def _log_space(spec: Spec, loss: Any, last: Leaf, output: str | None = None) -> list[Diagnostic]:
     made = producer(last)
     from_logits = bool(getattr(loss, "from_logits", False))
     name = loss.type
@@ -141,7 +119,7 @@ def _log_space(spec: Spec, loss: Any, last: Step, output: str | None = None) -> 
     return []
 
 
-def _probabilities(spec: Spec, last: Step, output: str | None = None) -> list[Diagnostic]:
+def _probabilities(spec: Spec, last: Leaf, output: str | None = None) -> list[Diagnostic]:
     made = producer(last)
     if made.type in PROBABILITIES:
         return []
@@ -151,7 +129,7 @@ def _probabilities(spec: Spec, last: Step, output: str | None = None) -> list[Di
                      "Sigmoid}", output=output)]
 
 
-def _focal_logits(spec: Spec, loss: Any, last: Step, out: TensorType, output: str | None = None) -> list[Diagnostic]:
+def _focal_logits(spec: Spec, loss: Any, last: Leaf, out: TensorType, output: str | None = None) -> list[Diagnostic]:
     made = producer(last)
     binary = focal_mode(loss, out) == "binary"
     # log_softmax is idempotent, so a multiclass focal loss after LogSoftmax computes the same;
@@ -165,7 +143,7 @@ def _focal_logits(spec: Spec, loss: Any, last: Step, out: TensorType, output: st
                      f"{'sigmoid' if binary else 'softmax'} only at inference", at=made, output=output)]
 
 
-def _class_dim(spec: Spec, loss: Any, last: Step, out: TensorType, output: str | None = None) -> list[Diagnostic]:
+def _class_dim(spec: Spec, loss: Any, last: Leaf, out: TensorType, output: str | None = None) -> list[Diagnostic]:
     name = loss.type
     given = getattr(loss, "class_dim", 1)
     dim = class_dim(loss, out)
@@ -208,7 +186,7 @@ def _class_dim(spec: Spec, loss: Any, last: Step, out: TensorType, output: str |
                      key="class_dim" if given != 1 else "type", output=output)]
 
 
-def _weights(spec: Spec, loss: Any, last: Step, out: TensorType, output: str | None = None) -> list[Diagnostic]:
+def _weights(spec: Spec, loss: Any, last: Leaf, out: TensorType, output: str | None = None) -> list[Diagnostic]:
     checks: list[tuple[str, int | None, str]] = []  # (key, expected length, what the entries weigh)
     if classification(loss, out):
         dim = class_dim(loss, out)

@@ -20,10 +20,10 @@ BLOCK_INPUT = "input"  # the name a block's layers use for the block's input
 
 
 @dataclass(eq=False)
-class Step:
+class Leaf:
     node: Node
-    inputs: list[Step | str]  # producing steps, or the name of a model input
-    consumers: list[Step] = field(default_factory=list)
+    inputs: list[Leaf | str]  # the leaves it reads, or the name of a model input
+    consumers: list[Leaf] = field(default_factory=list)
     is_output: bool = False
 
     @property
@@ -40,9 +40,9 @@ class Step:
         return self.node.out
 
     @property
-    def source(self) -> Step | None:
+    def source(self) -> Leaf | None:
         """The single step this one reads, when it reads exactly one layer."""
-        return self.inputs[0] if len(self.inputs) == 1 and isinstance(self.inputs[0], Step) else None
+        return self.inputs[0] if len(self.inputs) == 1 and isinstance(self.inputs[0], Leaf) else None
 
     def who(self) -> str:
         return f"{self.node.type} '{self.node.path}'"
@@ -50,41 +50,41 @@ class Step:
 
 @dataclass
 class View:
-    steps: list[Step]
-    outputs: list[tuple[str, Step | str]]
+    leaves: list[Leaf]
+    outputs: list[tuple[str, Leaf | str]]
 
     @property
-    def main_output(self) -> Step | None:
+    def main_output(self) -> Leaf | None:
         """The step behind the first output: the one a single loss is computed on."""
-        return self.outputs[0][1] if self.outputs and isinstance(self.outputs[0][1], Step) else None
+        return self.outputs[0][1] if self.outputs and isinstance(self.outputs[0][1], Leaf) else None
 
 
 def view(graph: Graph) -> View:
-    steps: list[Step] = []
-    env: dict[str, Step | str] = {name: name for name in graph.inputs}
-    _walk(graph, env, steps)
+    leaves: list[Leaf] = []
+    env: dict[str, Leaf | str] = {name: name for name in graph.inputs}
+    _walk(graph, env, leaves)
     outputs = [(name, env[src]) for name, src in graph.outputs if src in env]
     for _, s in outputs:
-        if isinstance(s, Step):
+        if isinstance(s, Leaf):
             s.is_output = True
-    for s in steps:
+    for s in leaves:
         for i in s.inputs:
-            if isinstance(i, Step):
+            if isinstance(i, Leaf):
                 i.consumers.append(s)
-    return View(steps, outputs)
+    return View(leaves, outputs)
 
 
-def _walk(g: Graph, env: dict[str, Step | str], steps: list[Step]) -> None:
+def _walk(g: Graph, env: dict[str, Leaf | str], leaves: list[Leaf]) -> None:
     for n in g.nodes:
         ins = [env[s] for s in n.inputs if s in env]
         if n.sub is not None:
-            inner: dict[str, Step | str] = {BLOCK_INPUT: ins[0]} if ins else {}
-            _walk(n.sub, inner, steps)
+            inner: dict[str, Leaf | str] = {BLOCK_INPUT: ins[0]} if ins else {}
+            _walk(n.sub, inner, leaves)
             if n.sub.outputs and n.sub.outputs[0][1] in inner:
                 env[n.name] = inner[n.sub.outputs[0][1]]
             continue
-        step = Step(n, ins)
-        steps.append(step)
+        step = Leaf(n, ins)
+        leaves.append(step)
         env[n.name] = step
 
 
@@ -102,7 +102,7 @@ ELEMENTWISE_FAMILIES = ("activation", "dropout")
 PER_STEP_TYPES = ("Identity", "LayerNorm", "Linear")
 
 
-def keeps_layout(step: Step) -> bool:
+def keeps_layout(step: Leaf) -> bool:
     """True when ``step`` reads one tensor and passes on its layout (the meaning of each dim)."""
     if step.source is None:
         return False
@@ -113,11 +113,11 @@ def keeps_layout(step: Step) -> bool:
     return step.family in ELEMENTWISE_FAMILIES or step.type in PER_STEP_TYPES
 
 
-def written(step: Step, key: str, *aliases: str) -> bool:
+def written(step: Leaf, key: str, *aliases: str) -> bool:
     """Whether the spec writes ``key`` (or an alias) on this layer, rather than leaving the default."""
     return any(k in step.node.field_locs for k in (key, *aliases))
 
 
-def arg(step: Step, key: str, default: object = None) -> object:
+def arg(step: Leaf, key: str, default: object = None) -> object:
     """A resolved argument of the layer (what PyTorch gets), or ``default``."""
     return step.node.result.args.get(key, default) if step.node.result else default

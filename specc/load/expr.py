@@ -46,7 +46,7 @@ def substitute(value: str, env: Mapping[str, Any], loc: Location | None) -> Any:
     """
     whole = _REF.fullmatch(value.strip())
     if whole:
-        return evaluate(whole.group(1), env, loc)
+        return evaluate_expression(whole.group(1), env, loc)
     if "${" in _REF.sub("", value):
         raise SpecError("X002", f"unterminated or nested '${{' in {value!r}",
                         "write ${name} or ${expression}, one pair of braces", loc=loc)
@@ -54,7 +54,7 @@ def substitute(value: str, env: Mapping[str, Any], loc: Location | None) -> Any:
 
     def splice(m: re.Match[str]) -> str:
         nonlocal total
-        text = _text(evaluate(m.group(1), env, loc))
+        text = _text(evaluate_expression(m.group(1), env, loc))
         total += len(text) - len(m.group(0))
         if total > MAX_TEXT:  # each piece is at most the limit, so the text built stays near it
             shown = value if len(value) <= 40 else value[:37] + "…"
@@ -70,7 +70,7 @@ def _text(v: Any) -> str:
     return str(v).lower() if isinstance(v, bool) else str(v)
 
 
-def evaluate(expr: str, env: Mapping[str, Any], loc: Location | None) -> Any:
+def evaluate_expression(expr: str, env: Mapping[str, Any], loc: Location | None) -> Any:
     expr = expr.strip()
     if not expr:
         raise SpecError("X002", "empty ${} expression", "write ${name} or ${expression}", loc=loc)

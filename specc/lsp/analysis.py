@@ -15,7 +15,7 @@ from typing import Any
 from ..diagnostics import Diagnostic, Location
 from ..graph.ir import Node
 from ..pipeline import Spec, loads
-from ..report.summary import _count, _macs
+from ..report.summary import format_count, format_macs
 from ..shapes.dims import fmt_shape
 
 Pos = tuple[int, int]
@@ -277,9 +277,9 @@ def _describe(n: Node) -> str:
     r = n.result
     if r is None:
         return f"`{n.path}`: not inferred (see the error)"
-    macs = _macs(r.macs, human=True) if not isinstance(r.macs, int) or r.macs else "0"
+    macs = format_macs(r.macs, human=True) if not isinstance(r.macs, int) or r.macs else "0"
     group = f" in {len(list(n.sub.leaves()))} layers" if n.sub is not None else ""
-    return (f"`{n.path}` → `{fmt_shape(r.out.shape)}` {r.out.dtype} · {_count(r.params)} params{group} · "
+    return (f"`{n.path}` → `{fmt_shape(r.out.shape)}` {r.out.dtype} · {format_count(r.params)} params{group} · "
             f"{macs} MACs/sample")
 
 

@@ -117,7 +117,7 @@ class Summary:
         for r in self.rows:
             label = "  " * r.depth + r.name.rsplit(".", 1)[-1] if r.depth else r.name
             table.append((label, r.type, fmt_shape(r.shape.shape) if r.shape else "?",
-                          _count(r.params), _count(r.trainable), _macs(r.macs)))
+                          format_count(r.params), format_count(r.trainable), format_macs(r.macs)))
         widths = [max(len(header[i]), *(len(row[i]) for row in table)) for i in range(len(header))]
         widths[2] = min(widths[2], 40)
         right = {3, 4, 5}
@@ -140,7 +140,7 @@ class Summary:
                           "only they train"))
         if self.buffers:
             out.append(f"Buffers:               {self.buffers:,} (e.g. BatchNorm running stats)")
-        out.append(f"MACs per sample:       {_macs(self.macs, human=True)}")
+        out.append(f"MACs per sample:       {format_macs(self.macs, human=True)}")
         out.append(f"Params size (float32): {_bytes(self.total_params * 4)}")
         outs = ", ".join(f"{n} {fmt_shape(t.shape) if t else '?'}" for n, t in self.outputs)
         out.append(f"Outputs:               {outs}")
@@ -148,11 +148,13 @@ class Summary:
         return "\n".join(out)
 
 
-def _count(n: int | None) -> str:
+def format_count(n: int | None) -> str:
+    """A count with thousands separators; ? when unknown (the summary table, LSP hovers)."""
     return "?" if n is None else f"{n:,}"
 
 
-def _macs(m: DimLike | None, human: bool = False) -> str:
+def format_macs(m: DimLike | None, human: bool = False) -> str:
+    """MACs per sample: a number, a symbolic expression, or ?; ``human`` adds K/M/G."""
     if m is None:
         return "?"
     if isinstance(m, Dim):

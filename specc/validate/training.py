@@ -45,13 +45,33 @@ def task(loss: Any, out: TensorType | None) -> str | None:
     return kind if kind in METRICS_OF else None
 
 
+def classification(loss: Any, out: TensorType) -> bool:
+    """Whether ``loss`` reads a class dim: CrossEntropy and NLL always, FocalLoss unless binary."""
+    if getattr(loss, "type", None) not in CLASSIFICATION:  # a per-output mapping is no one loss
+        return False
+    return loss.type != "FocalLoss" or focal_mode(loss, out) == "multiclass"
+
+
+def focal_mode(loss: Any, out: TensorType) -> str:
+    """binary when the spec says so or the class dim has width 1, else multiclass."""
+    if loss.mode is not None:
+        return str(loss.mode)
+    dim = class_dim(loss, out)
+    return "binary" if dim is None or out.shape[dim] == 1 else "multiclass"
+
+
+def class_dim(loss: Any, out: TensorType) -> int | None:
+    """The loss's class dim as a non-negative index into ``out``; None when it is not one (or the batch)."""
+    d = getattr(loss, "class_dim", 1)
+    d = d + out.rank if d < 0 else d
+    return d if 1 <= d < out.rank else None
+
+
 def task_of(loss: Any, out: TensorType | None) -> str:
     """classification, binary (also multi-label), distribution, ctc or regression.
 
     FocalLoss is binary when its mode says so or its class dim has width 1 (one logit per
     element), as the emitted loss decides; a loss that reads a class dim is classification."""
-    from ..lint.training import classification
-
     name = loss.type
     if name in CLASSIFICATION:
         return "classification" if out is None or classification(loss, out) else "binary"

@@ -37,7 +37,7 @@ def train_config(spec: Spec) -> dict[str, Any]:
     outputs = {n: [d if isinstance(d, int) else str(d) for d in graph.value(s).shape] for n, s in graph.outputs}
     inputs = {n: {"shape": [d if isinstance(d, int) else str(d) for d in t.shape], "dtype": t.dtype}
               for n, t in graph.inputs.items()}
-    from ...lint.training import class_dim, classification
+    from ...validate.training import class_dim, classification
 
     loss = ({n: one.model_dump() for n, one in doc.loss.items()} if isinstance(doc.loss, dict) else
             doc.loss.model_dump() if doc.loss is not None else None)

@@ -21,13 +21,9 @@ Use instead
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from ...diagnostics import Diagnostic
-from .. import context, rule
-
-if TYPE_CHECKING:
-    from ...pipeline import Spec
+from .. import Context, rule
 
 CODE = "L005"
 NON_NEGATIVE = ("ReLU", "ReLU6", "Softplus")
@@ -36,10 +32,9 @@ LOSSES = ("CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss", "MSELoss", "L1Loss
 
 
 @rule
-def check(spec: Spec) -> Iterator[Diagnostic]:
-    ctx = context(spec)
-    last = ctx.view.main_output if ctx else None
-    if ctx is None or last is None or ctx.loss not in LOSSES or last.type not in NON_NEGATIVE:
+def check(ctx: Context) -> Iterator[Diagnostic]:
+    last = ctx.view.main_output
+    if last is None or ctx.loss not in LOSSES or last.type not in NON_NEGATIVE:
         return
     linear = last.source
     if linear is None or linear.type != "Linear":

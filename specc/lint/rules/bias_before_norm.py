@@ -23,14 +23,10 @@ Use instead
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from ...diagnostics import Diagnostic
-from .. import context, rule
-from ..view import Step, arg
-
-if TYPE_CHECKING:
-    from ...pipeline import Spec
+from .. import Context, rule
+from ..view import Leaf, arg
 
 CODE = "L004"
 # Norms that subtract a mean per channel: a per-channel bias before them cancels out.
@@ -42,14 +38,14 @@ SHIFT_KEEPING = ("MaxPool1d", "MaxPool2d", "MaxPool3d", "AdaptiveMaxPool1d", "Ad
 AVG_POOLS = ("AvgPool1d", "AvgPool2d", "AvgPool3d")
 
 
-def _cancels(norm: Step) -> bool:
+def _cancels(norm: Leaf) -> bool:
     if norm.type in CHANNEL_NORMS:
         return True
     # One channel per group: GroupNorm is InstanceNorm then, and subtracts each channel's mean.
     return norm.type == "GroupNorm" and arg(norm, "num_groups") == arg(norm, "num_channels")
 
 
-def _keeps_shift(step: Step) -> bool:
+def _keeps_shift(step: Leaf) -> bool:
     if step.type in SHIFT_KEEPING:
         return True
     if step.type in AVG_POOLS:  # zero padding averages the border with values that have no bias
@@ -60,9 +56,9 @@ def _keeps_shift(step: Step) -> bool:
     return step.type == "Concat" and arg(step, "dim") in (1, -(step.out.rank - 1) if step.out else 1)
 
 
-def _biased(norm: Step) -> Iterator[tuple[Step, list[Step]]]:
+def _biased(norm: Leaf) -> Iterator[tuple[Leaf, list[Leaf]]]:
     """Biased conv/Linear layers whose output reaches ``norm`` only, through shift-keeping layers."""
-    stack: list[tuple[Step, list[Step]]] = [(i, []) for i in norm.inputs[:1] if isinstance(i, Step)]
+    stack: list[tuple[Leaf, list[Leaf]]] = [(i, []) for i in norm.inputs[:1] if isinstance(i, Leaf)]
     while stack:
         step, path = stack.pop()
         if len(step.consumers) != 1 or step.is_output:  # the biased value is used elsewhere too
@@ -72,15 +68,12 @@ def _biased(norm: Step) -> Iterator[tuple[Step, list[Step]]]:
                 yield step, path  # (a Linear on (N, L, C) feeds BatchNorm1d's dim 1, not its features)
             continue
         if _keeps_shift(step):
-            stack.extend((i, [*path, step]) for i in step.inputs if isinstance(i, Step))
+            stack.extend((i, [*path, step]) for i in step.inputs if isinstance(i, Leaf))
 
 
 @rule
-def check(spec: Spec) -> Iterator[Diagnostic]:
-    ctx = context(spec)
-    if ctx is None:
-        return
-    for norm in ctx.view.steps:
+def check(ctx: Context) -> Iterator[Diagnostic]:
+    for norm in ctx.view.leaves:
         if not _cancels(norm):
             continue
         for prev, path in _biased(norm):

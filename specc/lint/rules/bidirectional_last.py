@@ -21,14 +21,10 @@ Use instead
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from ...diagnostics import Diagnostic
 from ...graph.ir import Graph, Node
-from .. import rule
-
-if TYPE_CHECKING:
-    from ...pipeline import Spec
+from .. import Context, rule
 
 CODE = "L006"
 RECURRENT = ("RNN", "LSTM", "GRU")
@@ -81,10 +77,8 @@ def _is_last_step(sel: Node, rnn: Node, g: Graph) -> bool:
 
 
 @rule
-def bidirectional_last_step(spec: Spec) -> Iterator[Diagnostic]:
-    if spec.graph is None:
-        return
-    for g in _graphs(spec.graph):
+def bidirectional_last_step(ctx: Context) -> Iterator[Diagnostic]:
+    for g in _graphs(ctx.graph):
         for n in g.nodes:
             if n.type != "Select" or n.result is None or len(n.inputs) != 1:
                 continue

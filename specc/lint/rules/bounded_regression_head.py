@@ -32,10 +32,10 @@ from typing import TYPE_CHECKING
 
 from ...diagnostics import Diagnostic
 from ...validate.training import REGRESSION
-from .. import context, rule
+from .. import Context, rule
 
 if TYPE_CHECKING:
-    from ...pipeline import Spec
+    from ...graph.ir import Graph
     from ...shapes.tensor import TensorType
 
 CODE = "L013"
@@ -49,23 +49,22 @@ def _values_per_sample(t: TensorType | None) -> int | None:
     return math.prod(dims) if t is not None and all(isinstance(d, int) for d in dims) else None  # type: ignore[arg-type]
 
 
-def _reconstructs_an_input(spec: Spec, out: TensorType | None) -> bool:
+def _reconstructs_an_input(graph: Graph, out: TensorType | None) -> bool:
     """True when the output has as many values per sample as some input (more than one)."""
     n = _values_per_sample(out)
-    if n is None or n < 2 or spec.graph is None:
+    if n is None or n < 2:
         return False
-    return any(_values_per_sample(t) == n for t in spec.graph.inputs.values())
+    return any(_values_per_sample(t) == n for t in graph.inputs.values())
 
 
 @rule
-def check(spec: Spec) -> Iterator[Diagnostic]:
-    ctx = context(spec)
-    last = ctx.view.main_output if ctx else None
-    if ctx is None or last is None or ctx.loss not in REGRESSION or last.type not in RANGE:
+def check(ctx: Context) -> Iterator[Diagnostic]:
+    last = ctx.view.main_output
+    if last is None or ctx.loss not in REGRESSION or last.type not in RANGE:
         return
     if last.type in NON_NEGATIVE and last.source is not None and last.source.type == "Linear":
         return
-    if _reconstructs_an_input(spec, last.out):
+    if _reconstructs_an_input(ctx.graph, last.out):
         return  # an autoencoder: its targets are its inputs, whose range (pixels in [0, 1]) the author chose
     span = RANGE[last.type]
     if last.type == "Hardtanh" and last.node.result is not None:

@@ -30,11 +30,11 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from ...diagnostics import Diagnostic
-from .. import context, rule
-from ..view import RECURRENT, Step, arg, keeps_layout, written
+from .. import Context, rule
+from ..view import RECURRENT, Leaf, arg, keeps_layout, written
 
 if TYPE_CHECKING:
-    from ...pipeline import Spec
+    from ...graph.ir import Graph
     from ...shapes.tensor import TensorType
 
 CODE = "L012"
@@ -49,7 +49,7 @@ def _fmt(shape: object) -> str:
     return "[" + ", ".join(str(d) for d in shape) + "]"  # type: ignore[attr-defined]
 
 
-def _sequence_behind(conv: Step) -> Step | None:
+def _sequence_behind(conv: Leaf) -> Leaf | None:
     """The sequence layer whose (B, T, F) output reaches ``conv`` with its layout kept."""
     src = conv.source
     while src is not None and src.out is not None and src.out.rank == 3:
@@ -62,9 +62,9 @@ def _sequence_behind(conv: Step) -> Step | None:
     return None
 
 
-def _image_input(spec: Spec, conv: Step) -> tuple[str, TensorType] | None:
+def _image_input(graph: Graph, conv: Leaf) -> tuple[str, TensorType] | None:
     name = conv.inputs[0] if len(conv.inputs) == 1 else None
-    x = spec.graph.inputs.get(name) if isinstance(name, str) and spec.graph is not None else None
+    x = graph.inputs.get(name) if isinstance(name, str) else None
     if x is None or x.rank < 3:
         return None
     if x.shape[-1] not in COLOUR_CHANNELS or not all(isinstance(d, int) and d >= MIN_SIDE for d in x.shape[1:-1]):
@@ -73,14 +73,11 @@ def _image_input(spec: Spec, conv: Step) -> tuple[str, TensorType] | None:
 
 
 @rule
-def check(spec: Spec) -> Iterator[Diagnostic]:
-    ctx = context(spec)
-    if ctx is None:
-        return
-    for conv in ctx.view.steps:
+def check(ctx: Context) -> Iterator[Diagnostic]:
+    for conv in ctx.view.leaves:
         if conv.family != "conv" or written(conv, "in_channels"):
             continue
-        image = _image_input(spec, conv)
+        image = _image_input(ctx.graph, conv)
         if image is not None:
             name, x = image
             shape, last = x.shape, x.rank - 1

@@ -20,22 +20,15 @@ Use instead
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from ...diagnostics import Diagnostic
-from .. import context, rule
-
-if TYPE_CHECKING:
-    from ...pipeline import Spec
+from .. import Context, rule
 
 CODE = "L002"
 
 
 @rule
-def check(spec: Spec) -> Iterator[Diagnostic]:
-    ctx = context(spec)
-    if ctx is None:
-        return
+def check(ctx: Context) -> Iterator[Diagnostic]:
     for name, step in ctx.view.outputs:
         if isinstance(step, str) or step.family != "dropout":
             continue

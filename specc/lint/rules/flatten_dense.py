@@ -30,15 +30,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from ...diagnostics import Diagnostic
-from .. import context, rule
+from .. import Context, rule
 from ..training import LAST_DIM_FEATURES, SAME_LAYOUT, producer
 from ..view import arg
-
-if TYPE_CHECKING:
-    from ...pipeline import Spec
 
 CODE = "L018"
 SHARE = 0.5  # "most of the parameters"
@@ -46,12 +42,9 @@ MIN_PARAMS = 100_000  # a smaller layer is cheap whatever its share (toy and tes
 
 
 @rule
-def check(spec: Spec) -> Iterator[Diagnostic]:
-    ctx = context(spec)
-    if ctx is None or spec.graph is None:
-        return
-    total = spec.graph.totals()[0]
-    for linear in ctx.view.steps:
+def check(ctx: Context) -> Iterator[Diagnostic]:
+    total = ctx.graph.totals()[0]
+    for linear in ctx.view.leaves:
         if linear.type != "Linear" or linear.node.result is None:
             continue
         if linear.node.result.params <= SHARE * total or linear.node.result.params < MIN_PARAMS:

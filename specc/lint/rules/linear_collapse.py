@@ -26,14 +26,10 @@ Use instead
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from ...diagnostics import Diagnostic
-from .. import context, rule
-from ..view import Step, arg
-
-if TYPE_CHECKING:
-    from ...pipeline import Spec
+from .. import Context, rule
+from ..view import Leaf, arg
 
 CODE = "L017"
 PLAIN_CONVS = ("Conv1d", "Conv2d", "Conv3d")
@@ -42,7 +38,7 @@ PLAIN_CONVS = ("Conv1d", "Conv2d", "Conv3d")
 TRANSPARENT_FAMILIES = ("norm", "dropout")
 
 
-def _widths(step: Step) -> tuple[object, object] | None:
+def _widths(step: Leaf) -> tuple[object, object] | None:
     """(in, out) widths of a Linear or an ungrouped plain conv; None for anything else."""
     if step.type == "Linear":
         return arg(step, "in_features"), arg(step, "out_features")
@@ -51,9 +47,9 @@ def _widths(step: Step) -> tuple[object, object] | None:
     return None
 
 
-def _previous_map(step: Step) -> tuple[Step, list[Step]] | None:
+def _previous_map(step: Leaf) -> tuple[Leaf, list[Leaf]] | None:
     """The linear layer feeding ``step`` through transparent layers only, with those layers."""
-    between: list[Step] = []
+    between: list[Leaf] = []
     src = step.source
     while src is not None and (src.family in TRANSPARENT_FAMILIES or src.type == "Identity"):
         if len(src.consumers) != 1 or src.is_output:
@@ -66,11 +62,8 @@ def _previous_map(step: Step) -> tuple[Step, list[Step]] | None:
 
 
 @rule
-def check(spec: Spec) -> Iterator[Diagnostic]:
-    ctx = context(spec)
-    if ctx is None:
-        return
-    for second in ctx.view.steps:
+def check(ctx: Context) -> Iterator[Diagnostic]:
+    for second in ctx.view.leaves:
         outer = _widths(second)
         found = _previous_map(second) if outer else None
         if found is None:

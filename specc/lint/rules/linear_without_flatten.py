@@ -22,15 +22,11 @@ Use instead
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from ...diagnostics import Diagnostic
 from ...shapes.dims import product
-from .. import context, rule
-from ..view import Step
-
-if TYPE_CHECKING:
-    from ...pipeline import Spec
+from .. import Context, rule
+from ..view import Leaf
 
 CODE = "L007"
 FEATURE_MAPS = ("conv", "pool")  # layer families whose output is (N, C, *spatial)
@@ -38,7 +34,7 @@ FEATURE_MAPS = ("conv", "pool")  # layer families whose output is (N, C, *spatia
 SAME_LAYOUT = ("activation", "dropout", "norm")
 
 
-def _feature_map_source(step: Step) -> Step | None:
+def _feature_map_source(step: Leaf) -> Leaf | None:
     prev = step.source
     while prev is not None and prev.family in SAME_LAYOUT and prev.out is not None:
         prev = prev.source
@@ -46,11 +42,8 @@ def _feature_map_source(step: Step) -> Step | None:
 
 
 @rule
-def check(spec: Spec) -> Iterator[Diagnostic]:
-    ctx = context(spec)
-    if ctx is None:
-        return
-    for step in ctx.view.steps:
+def check(ctx: Context) -> Iterator[Diagnostic]:
+    for step in ctx.view.leaves:
         x = step.source.out if step.source is not None else None
         if step.type != "Linear" or x is None or x.rank < 3:
             continue

@@ -25,14 +25,10 @@ Use instead
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from ...diagnostics import Diagnostic
-from .. import context, rule
-from ..view import RECURRENT, Step, arg
-
-if TYPE_CHECKING:
-    from ...pipeline import Spec
+from .. import Context, rule
+from ..view import RECURRENT, Leaf, arg
 
 CODE = "L011"
 # Layers that keep a (B, C, L) layout: an RNN after them still reads channels as steps.
@@ -40,7 +36,7 @@ CHANNELS_FIRST = ("activation", "dropout", "pool")
 CHANNEL_NORMS = ("BatchNorm1d", "InstanceNorm1d", "GroupNorm", "Identity")
 
 
-def _conv_behind(step: Step) -> Step | None:
+def _conv_behind(step: Leaf) -> Leaf | None:
     """The 1-d convolution whose (B, C, L) layout reaches ``step`` unchanged, if any."""
     src = step.source
     while src is not None and src.out is not None and src.out.rank == 3:
@@ -55,11 +51,8 @@ def _conv_behind(step: Step) -> Step | None:
 
 
 @rule
-def check(spec: Spec) -> Iterator[Diagnostic]:
-    ctx = context(spec)
-    if ctx is None:
-        return
-    for rnn in ctx.view.steps:
+def check(ctx: Context) -> Iterator[Diagnostic]:
+    for rnn in ctx.view.leaves:
         if rnn.type not in RECURRENT:
             continue
         conv = _conv_behind(rnn)

@@ -27,28 +27,22 @@ Use instead
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from ...diagnostics import Diagnostic
-from ...validate.training import REGRESSION
-from .. import context, rule
-from ..training import CLASS_LOSSES, class_dim, classification
+from ...validate.training import CLASSIFICATION, REGRESSION, class_dim, classification
+from .. import Context, rule
 from ..view import BINARY_LOSSES, RECURRENT, arg, keeps_layout, written
-
-if TYPE_CHECKING:
-    from ...pipeline import Spec
 
 CODE = "L010"
 # Regress one value per output unit: a (B, T, K) output needs a target for every step too.
 
 
 @rule
-def check(spec: Spec) -> Iterator[Diagnostic]:
-    ctx = context(spec)
-    last = ctx.view.main_output if ctx else None
-    if ctx is None or last is None or ctx.loss not in (*CLASS_LOSSES, *BINARY_LOSSES, *REGRESSION):
+def check(ctx: Context) -> Iterator[Diagnostic]:
+    last = ctx.view.main_output
+    if last is None or ctx.loss not in (*CLASSIFICATION, *BINARY_LOSSES, *REGRESSION):
         return
-    loss = ctx.spec.document.loss if ctx.spec.document is not None else None
+    loss = ctx.loss_section
     per_class = loss is not None and last.out is not None and classification(loss, last.out)
     if per_class and last.out is not None and class_dim(loss, last.out) == last.out.rank - 1:
         return  # the loss was told the classes are last: one label per step, asked for in so many words

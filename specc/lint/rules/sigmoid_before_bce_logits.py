@@ -21,22 +21,17 @@ Use instead
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from ...diagnostics import Diagnostic
-from .. import context, rule
-
-if TYPE_CHECKING:
-    from ...pipeline import Spec
+from .. import Context, rule
 
 CODE = "L003"
 
 
 @rule
-def check(spec: Spec) -> Iterator[Diagnostic]:
-    ctx = context(spec)
-    last = ctx.view.main_output if ctx else None
-    if ctx is None or last is None or ctx.loss != "BCEWithLogitsLoss" or last.type != "Sigmoid":
+def check(ctx: Context) -> Iterator[Diagnostic]:
+    last = ctx.view.main_output
+    if last is None or ctx.loss != "BCEWithLogitsLoss" or last.type != "Sigmoid":
         return
     yield ctx.warning(CODE, last, "the model ends in Sigmoid, but BCEWithLogitsLoss applies a sigmoid itself, "
                       "so predictions are squashed twice",

@@ -20,25 +20,20 @@ Use instead
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from ...diagnostics import Diagnostic
-from .. import context, rule
-from ..training import class_dim, classification
-
-if TYPE_CHECKING:
-    from ...pipeline import Spec
+from ...validate.training import class_dim, classification
+from .. import Context, rule
 
 CODE = "L008"
 
 
 @rule
-def check(spec: Spec) -> Iterator[Diagnostic]:
-    ctx = context(spec)
-    last = ctx.view.main_output if ctx else None
-    if ctx is None or last is None or last.out is None or ctx.spec.document is None:
+def check(ctx: Context) -> Iterator[Diagnostic]:
+    last = ctx.view.main_output
+    if last is None or last.out is None:
         return
-    loss = ctx.spec.document.loss
+    loss = ctx.loss_section
     if loss is None or not classification(loss, last.out):
         return
     # The class dim is dim 1 for CrossEntropyLoss, (B, C) or (B, C, d1, ...), unless the loss's class_dim moves it.

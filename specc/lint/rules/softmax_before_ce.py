@@ -22,23 +22,18 @@ Use instead
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from ...diagnostics import Diagnostic
-from .. import context, rule
-
-if TYPE_CHECKING:
-    from ...pipeline import Spec
+from .. import Context, rule
 
 CODE = "L001"
 SOFTMAX = ("Softmax", "LogSoftmax")
 
 
 @rule
-def check(spec: Spec) -> Iterator[Diagnostic]:
-    ctx = context(spec)
-    last = ctx.view.main_output if ctx else None
-    if ctx is None or last is None or ctx.loss != "CrossEntropyLoss" or last.type not in SOFTMAX:
+def check(ctx: Context) -> Iterator[Diagnostic]:
+    last = ctx.view.main_output
+    if last is None or ctx.loss != "CrossEntropyLoss" or last.type not in SOFTMAX:
         return
     yield ctx.warning(CODE, last, f"the model ends in {last.type}, but CrossEntropyLoss applies log-softmax "
                       "itself, so the outputs are normalised twice",

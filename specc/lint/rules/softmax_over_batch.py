@@ -20,24 +20,17 @@ Use instead
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from ...diagnostics import Diagnostic
-from .. import context, rule
-
-if TYPE_CHECKING:
-    from ...pipeline import Spec
+from .. import Context, rule
 
 CODE = "L009"
 NORMALISING = ("Softmax", "LogSoftmax")
 
 
 @rule
-def check(spec: Spec) -> Iterator[Diagnostic]:
-    ctx = context(spec)
-    if ctx is None:
-        return
-    for step in ctx.view.steps:
+def check(ctx: Context) -> Iterator[Diagnostic]:
+    for step in ctx.view.leaves:
         out = step.out
         if step.type not in NORMALISING or out is None or step.node.result is None:
             continue

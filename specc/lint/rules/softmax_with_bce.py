@@ -23,23 +23,18 @@ Use instead
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from ...diagnostics import Diagnostic
-from .. import context, rule
+from .. import Context, rule
 from ..view import BINARY_LOSSES
-
-if TYPE_CHECKING:
-    from ...pipeline import Spec
 
 CODE = "L014"
 
 
 @rule
-def check(spec: Spec) -> Iterator[Diagnostic]:
-    ctx = context(spec)
-    last = ctx.view.main_output if ctx else None
-    if ctx is None or last is None or ctx.loss not in BINARY_LOSSES or last.type not in ("Softmax", "LogSoftmax"):
+def check(ctx: Context) -> Iterator[Diagnostic]:
+    last = ctx.view.main_output
+    if last is None or ctx.loss not in BINARY_LOSSES or last.type not in ("Softmax", "LogSoftmax"):
         return
     yield ctx.warning(
         CODE, last, f"{last.type} makes the outputs compete (they sum to 1), but {ctx.loss} scores each output as "

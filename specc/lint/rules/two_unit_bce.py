@@ -24,23 +24,18 @@ Use instead
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from ...diagnostics import Diagnostic
-from .. import context, rule
+from .. import Context, rule
 from ..view import BINARY_LOSSES
-
-if TYPE_CHECKING:
-    from ...pipeline import Spec
 
 CODE = "L015"
 
 
 @rule
-def check(spec: Spec) -> Iterator[Diagnostic]:
-    ctx = context(spec)
-    last = ctx.view.main_output if ctx else None
-    if ctx is None or last is None or last.out is None or ctx.loss not in BINARY_LOSSES:
+def check(ctx: Context) -> Iterator[Diagnostic]:
+    last = ctx.view.main_output
+    if last is None or last.out is None or ctx.loss not in BINARY_LOSSES:
         return
     if last.out.rank != 2 or last.out.shape[1] != 2 or last.type in ("Softmax", "LogSoftmax"):  # L014's
         return

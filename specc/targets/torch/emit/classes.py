@@ -16,7 +16,7 @@ from typing import Any
 
 from ....diagnostics import SpecError
 from ....graph.ir import Graph, Node
-from ....load.expr import evaluate, python_source
+from ....load.expr import evaluate_expression, python_source
 from ..lower import has_module, init_expr, support_texts
 from .errors import EmitError
 from .forward import BLOCK_CHAIN_NAMES, BLOCK_INPUT_NAMES, constructor_args, forward_steps, free_name, graph_names
@@ -278,7 +278,7 @@ def _as_written(template: Any, key: str, arg_names: list[str], block_args: list[
         return None
     text, names = source
     try:
-        if not all(_same(evaluate(m.group(1), args, None), x) for args, x in zip(block_args, vals)):
+        if not all(_same(evaluate_expression(m.group(1), args, None), x) for args, x in zip(block_args, vals)):
             return None
     except SpecError:
         return None

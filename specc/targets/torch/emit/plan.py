@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .... import __version__
 from ....graph.ir import Graph
 from ....graph.lora import Plan, plan
 from ....shapes.tensor import TensorType
+from ....version import __version__
 from . import imports
 from .classes import ClassPlan, Member, frozen_norms, has_norm_stats
 from .errors import EmitError

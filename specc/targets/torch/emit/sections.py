@@ -68,7 +68,7 @@ def _section(model: Any, prefix: str, lead: str = "") -> str | None:
 def _loss(loss: Any, out: TensorType | None, support: set[str]) -> str:
     """build_loss()'s expression: PyTorch's loss, or specc's FocalLoss, wrapped when the
     classes are not at dim 1 (ClassesAt) or the model returns logits to KLDivLoss (FromLogits)."""
-    from ....lint.training import class_dim, classification, focal_mode
+    from ....validate.training import class_dim, classification, focal_mode
 
     if loss.type == "FocalLoss":
         support.add("FocalLoss")

@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ...cli import EXIT_OK, EXIT_SPEC, UsageError, _load, _out, _require_ok
-from ...diagnostics import Diagnostic, Location, dumps_json, render_text, use_colour
-from .data import DataError
+from ..backends.train.data import DataError
+from ..diagnostics import Diagnostic, Location, dumps_json, render_text, use_colour
+from .common import EXIT_OK, EXIT_SPEC, UsageError, Verb, load_spec, out, require_ok, spec_options
 
 
 def locate(cfg: dict[str, Any], where: str) -> Location | None:
@@ -37,7 +37,7 @@ def report_data_error(cfg: dict[str, Any], exc: DataError, fmt: str = "text",
                       outcome: str = "nothing was trained") -> int:
     d = data_diagnostic(cfg, exc)
     if fmt == "json":
-        _out(dumps_json({"ok": False, "diagnostics": [d.to_json()]}))
+        out(dumps_json({"ok": False, "diagnostics": [d.to_json()]}))
     else:
         source = None
         if d.loc and Path(d.loc.file).is_file():
@@ -52,8 +52,8 @@ def _json_log(rec: dict[str, Any]) -> None:
 
 
 def pick_log(fmt: str) -> Any:
-    from .loop import plain_log
-    from .progress import rich_log
+    from ..backends.train.loop import plain_log
+    from ..backends.train.progress import rich_log
 
     if fmt == "json":
         return _json_log
@@ -63,30 +63,30 @@ def pick_log(fmt: str) -> Any:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .api import TrainRequest, run_training
-    from .loop import Options, TrainError
+    from ..backends.train.api import TrainRequest, run_training
+    from ..backends.train.loop import Options, TrainError
 
     if args.resume:
         run = Path(args.resume)
         if not (run / "run.json").is_file():
             raise UsageError(f"--resume {run}: not a run folder (it has no run.json)")
         meta = json.loads((run / "run.json").read_text(encoding="utf-8"))
-        from ...pipeline import loads
+        from ..pipeline import loads
 
         spec = loads((run / "spec.yaml").read_text(encoding="utf-8"), meta["spec"], meta["overrides"])
         overrides = meta["overrides"]
     else:
         if not args.spec:
             raise UsageError("give a SPEC to train, or --resume RUN")
-        spec = _load(args.spec, args.set)
+        spec = load_spec(args.spec, args.set)
         overrides = list(args.set)
         run = Path(args.run) if args.run else Path("runs") / Path(args.spec).stem
         if (run / "run.json").is_file() and not args.overwrite:
             raise UsageError(f"{run} already holds a run; continue it with --resume {run}, or pass --overwrite "
                              "(or --run NEW_FOLDER)")
-    if not _require_ok(spec, "text"):
+    if not require_ok(spec, "text"):
         if args.format == "json":
-            _out(dumps_json({"ok": False, "diagnostics": [d.to_json() for d in spec.diagnostics]}))
+            out(dumps_json({"ok": False, "diagnostics": [d.to_json() for d in spec.diagnostics]}))
         return EXIT_SPEC
     doc = spec.document
     if doc is not None and (doc.loss is None or doc.optimizer is None):
@@ -110,14 +110,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.format == "json":  # JSON lines: the epochs' records, then the report on one line of its own
         _json_log({"event": "report", "ok": True, "run": str(run), **result.report})
     else:
-        _out((run / "report.txt").read_text(encoding="utf-8").rstrip())
-        _out(f"run folder: {run}")
+        out((run / "report.txt").read_text(encoding="utf-8").rstrip())
+        out(f"run folder: {run}")
     return EXIT_OK
 
 
 def _trained(target: str, overrides: list[str]) -> tuple[Any, Path]:
     """(Trained, the folder its data paths are read from): a run folder, or a spec's runs/<name>."""
-    from ..errors import WeightsError
+    from ..backends.errors import WeightsError
 
     try:
         return _trained_or_raise(target, overrides)
@@ -126,20 +126,20 @@ def _trained(target: str, overrides: list[str]) -> tuple[Any, Path]:
 
 
 def _trained_or_raise(target: str, overrides: list[str]) -> tuple[Any, Path]:
-    from ..torch_build import generated_module
-    from .predict import load_run
+    from ..backends.torch_build import generated_module
+    from ..backends.train.predict import load_run
 
     path = Path(target)
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise UsageError(f"{path} is not a run folder (no config.json); train one with `specc train SPEC`")
         meta = json.loads((path / "run.json").read_text(encoding="utf-8"))
-        from ...pipeline import loads
+        from ..pipeline import loads
 
         spec = loads((path / "spec.yaml").read_text(encoding="utf-8"), meta["spec"], meta["overrides"])
         return load_run(path, generated_module(spec.require_ok())), Path(meta.get("base", "."))
-    spec = _load(target, overrides)
-    if not _require_ok(spec):
+    spec = load_spec(target, overrides)
+    if not require_ok(spec):
         raise SystemExit(EXIT_SPEC)
     run = Path("runs") / path.stem
     if not (run / "config.json").is_file():
@@ -149,7 +149,7 @@ def _trained_or_raise(target: str, overrides: list[str]) -> tuple[Any, Path]:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from .predict import parse_input, predict
+    from ..backends.train.predict import parse_input, predict
 
     trained, _ = _trained(args.target, args.set)
     try:
@@ -160,7 +160,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     except DataError as exc:
         raise UsageError(f"--input: {exc.message}; {exc.hint}") from None
     if args.format == "json":
-        _out(dumps_json(result))
+        out(dumps_json(result))
         return EXIT_OK
     # a loss per output answers per output: one line per sample and output
     answers = result["outputs"] if result.get("task") == "multi" else {"": result}
@@ -170,7 +170,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             line = f"{i}: {name + ' ' if name else ''}{_short(row)}"
             if "probabilities" in answer:
                 line += f"  (probabilities {_short(answer['probabilities'][i])})"
-            _out(line)
+            out(line)
     return EXIT_OK
 
 
@@ -181,7 +181,7 @@ def _short(v: Any) -> str:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .api import evaluate_trained
+    from ..backends.train.api import evaluate_trained
 
     trained, base = _trained(args.target, args.set)
     try:
@@ -192,8 +192,48 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             raise UsageError(f"--data {args.data}: {exc.message}; {exc.hint}") from None
         return report_data_error(trained.cfg, exc, args.format, "nothing was evaluated")
     if args.format == "json":
-        _out(dumps_json(metrics))
+        out(dumps_json(metrics))
         return EXIT_OK
     for k, v in metrics.items():
-        _out(f"{k}: {_short(v) if not isinstance(v, list) else v}")
+        out(f"{k}: {_short(v) if not isinstance(v, list) else v}")
     return EXIT_OK
+
+
+def _train_arguments(p: argparse.ArgumentParser) -> None:
+    p.description = ("Train with specc's loop. The data is checked against the model before the "
+                     "first epoch; everything goes into a run folder, resumable with --resume.")
+    p.add_argument("spec", metavar="SPEC", nargs="?")
+    p.add_argument("--run", "--run-dir", dest="run", metavar="DIR",
+                   help="run folder (default: runs/<spec file name>); under torchrun write --run-dir, since "
+                        "torchrun takes --run for its own --run-path")
+    p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="start over in a --run folder that holds a run")
+    p.add_argument("--init-from", metavar="CKPT", help="start from these weights (.safetensors or a run folder)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default: the spec's train.device")
+    p.add_argument("--epochs", type=int, help="override train.epochs")
+    p.add_argument("--seed", type=int, help="override train.seed")
+    p.add_argument("--max-steps", type=int, help="stop after this many optimizer steps (smoke tests)")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="json: one JSON line per epoch, then the report")
+    spec_options(p)
+
+
+def _predict_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("target", metavar="SPEC_OR_RUN")
+    p.add_argument("--input", required=True, metavar="X", help="a .npy, .npz or .csv file, or a literal: '[[60]]'")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    spec_options(p)
+
+
+def _evaluate_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("target", metavar="SPEC_OR_RUN")
+    p.add_argument("--data", metavar="SOURCE", help="a data source (default: the run's validation data)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    spec_options(p)
+
+
+VERBS = {
+    "train": Verb(_train_arguments, cmd_train),
+    "predict": Verb(_predict_arguments, cmd_predict),
+    "evaluate": Verb(_evaluate_arguments, cmd_evaluate),
+}

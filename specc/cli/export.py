@@ -1,6 +1,6 @@
 """The heavy verbs: ``specc export``, ``specc run``, ``specc bench``.
 
-specc/cli.py declares their arguments and imports this module only when one of them runs.
+specc/cli/dispatch.py imports this module only when one of them runs.
 A problem the user can fix (a spec error, weights that do not fit, a model that fails
 verification, CUDA asked for but absent) prints one clear message and returns 1; bad
 arguments return 2.
@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..cli import EXIT_OK, EXIT_SPEC, EXIT_USAGE, UsageError, _err, _load, _out, _require_ok
+from ..backends.errors import BackendError, InputError
 from ..diagnostics import dumps_json
 from ..pipeline import SpecInvalid
-from .errors import BackendError, InputError
+from .common import EXIT_OK, EXIT_SPEC, EXIT_USAGE, UsageError, Verb, err, load_spec, out, require_ok, spec_options
 
 
 def _size(n: int) -> str:
@@ -35,24 +35,24 @@ def _size(n: int) -> str:
 def _fail(verb: str, exc: BaseException, fmt: str = "text") -> int:
     code = EXIT_USAGE if isinstance(exc, InputError) else EXIT_SPEC
     if fmt == "json":
-        _out(dumps_json({"ok": False, "error": str(exc)}))
-    _err(f"specc {verb}: error: {exc}")
+        out(dumps_json({"ok": False, "error": str(exc)}))
+    err(f"specc {verb}: error: {exc}")
     return code
 
 
 def _spec_failed(spec: Any, fmt: str) -> int:
     if fmt == "json":
-        _out(dumps_json({"ok": False, "diagnostics": [d.to_json() for d in spec.diagnostics]}))
+        out(dumps_json({"ok": False, "diagnostics": [d.to_json() for d in spec.diagnostics]}))
     return EXIT_SPEC
 
 
 # -- export ---------------------------------------------------------------------------------------------------
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .onnx_export import export_spec
+    from ..backends.onnx_export import export_spec
 
-    spec = _load(args.spec, args.set)
-    if not _require_ok(spec):
+    spec = load_spec(args.spec, args.set)
+    if not require_ok(spec):
         return _spec_failed(spec, args.format)
     output = args.output
     if output is None and args.triton is None:
@@ -70,22 +70,22 @@ def cmd_export(args: argparse.Namespace) -> int:
         return _fail("export", BackendError(f"cannot write the model: {exc.strerror or exc}: "
                                             f"{exc.filename or output or args.triton}"), args.format)
     if args.format == "json":
-        _out(dumps_json({"ok": True, **result.to_json()}))
+        out(dumps_json({"ok": True, **result.to_json()}))
         return EXIT_OK
     for note in result.notes:
-        _err(f"note: {note}")
+        err(f"note: {note}")
     where = [str(p) for p in (result.path, result.triton) if p is not None]
-    _out(f"wrote {' and '.join(where)} ({_size(result.size_bytes)}): {spec.name}, {result.exporter} exporter "
+    out(f"wrote {' and '.join(where)} ({_size(result.size_bytes)}): {spec.name}, {result.exporter} exporter "
          f"in {result.seconds:.2f} s, opset {result.opset}")
     g = spec.graph
-    _out("  inputs:  " + ", ".join(f"{n} {t} {t.dtype}" for n, t in g.inputs.items()))
-    _out("  outputs: " + ", ".join(f"{n} {g.value(s)} {g.value(s).dtype}" for n, s in g.outputs))
+    out("  inputs:  " + ", ".join(f"{n} {t} {t.dtype}" for n, t in g.inputs.items()))
+    out("  outputs: " + ", ".join(f"{n} {g.value(s)} {g.value(s).dtype}" for n, s in g.outputs))
     if result.requirements:
-        _out("  needs:   " + "; ".join(result.requirements))
+        out("  needs:   " + "; ".join(result.requirements))
     if result.verification is not None:
-        _out(f"  verified: {result.verification.text()}")
+        out(f"  verified: {result.verification.text()}")
     else:
-        _out("  not verified (--no-verify)")
+        out("  not verified (--no-verify)")
     return EXIT_OK
 
 
@@ -102,7 +102,7 @@ def _parse_sizes(items: list[str]) -> dict[str, int]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from . import ort as rt
+    from ..backends import ort as rt
 
     if args.batch < 1:
         raise UsageError("--batch must be a positive integer")
@@ -114,16 +114,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         try:
             rt.select_providers(args.provider)  # first: a missing GPU is the news, not the inputs
             if model_arg.suffix.lower() in (".yaml", ".yml"):
-                from .onnx_export import export_spec
+                from ..backends.onnx_export import export_spec
 
-                spec = _load(args.model, args.set)
-                if not _require_ok(spec):
+                spec = load_spec(args.model, args.set)
+                if not require_ok(spec):
                     return _spec_failed(spec, args.format)
                 result = export_spec(spec, Path(tmp) / "model.onnx", verify_model=False)
                 assert result.path is not None
                 model_path = result.path
                 if args.format == "text":
-                    _err(f"exported {args.model} with the {result.exporter} exporter in {result.seconds:.2f} s "
+                    err(f"exported {args.model} with the {result.exporter} exporter in {result.seconds:.2f} s "
                          "(not verified; `specc export` verifies)")
             else:
                 model_path = model_arg
@@ -146,23 +146,23 @@ def cmd_run(args: argparse.Namespace) -> int:
             return _fail("run", BackendError(f"cannot write {args.output}: {exc.strerror or exc}"), args.format)
     provider = rt.ran_on(sess)
     if args.format == "json":
-        _out(dumps_json({"ok": True, "provider": provider, "providers": sess.get_providers(),
+        out(dumps_json({"ok": True, "provider": provider, "providers": sess.get_providers(),
                          "seconds": round(seconds, 6), "random_inputs": random,
                          "inputs": {k: rt.describe(v) for k, v in feeds.items()},
                          "outputs": {k: rt.describe(v) for k, v in outputs.items()},
                          "written": args.output}))
         return EXIT_OK
-    _out(f"ran {model_arg.name} on {provider} in {seconds * 1000:.1f} ms "
+    out(f"ran {model_arg.name} on {provider} in {seconds * 1000:.1f} ms "
          f"(session providers: {', '.join(sess.get_providers())})")
     for name, array in feeds.items():
         origin = "random" if name in random else "given"
-        _out(f"  input  {name}: {tuple(array.shape)} {array.dtype} ({origin})")
+        out(f"  input  {name}: {tuple(array.shape)} {array.dtype} ({origin})")
     for name, array in outputs.items():
         d = rt.describe(array)
         stats = f"  min {d['min']:.4g} max {d['max']:.4g} mean {d['mean']:.4g}" if "mean" in d else ""
-        _out(f"  output {name}: {tuple(array.shape)} {array.dtype}{stats}")
+        out(f"  output {name}: {tuple(array.shape)} {array.dtype}{stats}")
     if args.output:
-        _out(f"wrote {args.output}")
+        out(f"wrote {args.output}")
     return EXIT_OK
 
 
@@ -181,7 +181,7 @@ def _save_npz(path: str, arrays: dict[str, Any]) -> None:
 # -- bench ----------------------------------------------------------------------------------------------------------
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import bench_spec
+    from ..backends.bench import bench_spec
 
     try:
         batches = [int(b) for b in args.batch.split(",") if b.strip()]
@@ -194,8 +194,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     threads = getattr(args, "threads", None)
     if threads is not None and threads < 1:
         raise UsageError("--threads must be a positive integer")
-    spec = _load(args.spec, args.set)
-    if not _require_ok(spec):
+    spec = load_spec(args.spec, args.set)
+    if not require_ok(spec):
         return _spec_failed(spec, args.format)
     progress = sys.stderr.isatty() and args.format == "text"
     try:
@@ -207,9 +207,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if progress:
             sys.stderr.write("\r\033[K")
     if args.format == "json":
-        _out(json.dumps(report.to_json(), indent=2))
+        out(json.dumps(report.to_json(), indent=2))
     else:
-        _out(report.render())
+        out(report.render())
     return EXIT_OK
 
 
@@ -217,3 +217,45 @@ def _progress(text: str) -> None:
     with contextlib.suppress(OSError):
         sys.stderr.write("\r\033[K" + text)
         sys.stderr.flush()
+
+
+def _export_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", metavar="SPEC")
+    p.add_argument("-o", "--output", metavar="FILE", help="ONNX file to write (default: <name>.onnx)")
+    p.add_argument("--weights", metavar="FILE", help="load weights from a .safetensors checkpoint")
+    p.add_argument("--opset", type=int, help="ONNX opset (default: the spec's export.opset, else 18)")
+    p.add_argument("--exporter", choices=("auto", "torchscript", "dynamo"), help="torch exporter to use")
+    p.add_argument("--no-verify", action="store_true", help="skip checker, shape and ONNX Runtime verification")
+    p.add_argument("--triton", metavar="DIR", help="also write a Triton model-repository entry under DIR")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    spec_options(p)
+
+
+def _run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", metavar="MODEL", help="a .onnx file, or a spec (exported first)")
+    p.add_argument("-i", "--input", action="append", default=[], metavar="NAME=FILE.npy",
+                   help="an input array; or one .npz holding every input; random data when omitted")
+    p.add_argument("-o", "--output", metavar="FILE.npz", help="write outputs to this .npz file")
+    p.add_argument("--batch", type=int, default=1, help="batch size for random inputs (default 1)")
+    p.add_argument("--size", action="append", default=[], metavar="SYM=N", help="size for another symbolic dim")
+    p.add_argument("--provider", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="auto: CUDA when it really loads, else CPU; cuda: fail if CUDA cannot run")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    spec_options(p)
+
+
+def _bench_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", metavar="SPEC")
+    p.add_argument("--batch", default="1,64", help="comma-separated batch sizes (default 1,64)")
+    p.add_argument("--runs", type=int, default=50, help="timed runs per measurement")
+    p.add_argument("--no-compile", action="store_true", help="skip torch.compile")
+    p.add_argument("--threads", type=int, help="CPU threads for PyTorch and ONNX Runtime (default: physical cores)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    spec_options(p)
+
+
+VERBS = {
+    "export": Verb(_export_arguments, cmd_export),
+    "run": Verb(_run_arguments, cmd_run),
+    "bench": Verb(_bench_arguments, cmd_bench),
+}

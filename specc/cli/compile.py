@@ -5,15 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..atomic import atomic_write
-from ..cli import EXIT_OK, EXIT_SPEC, UsageError, _load, _require_ok
 from ..diagnostics import Diagnostic, Location, render_text, use_colour
 from ..targets.torch.emit import EmitError, GateError, UnsafeValue, compile_source
+from .common import EXIT_OK, EXIT_SPEC, UsageError, Verb, load_spec, require_ok, spec_options, write_file
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    spec = _load(args.spec, args.set)
-    if not _require_ok(spec):
+    spec = load_spec(args.spec, args.set)
+    if not require_ok(spec):
         return EXIT_SPEC
     try:
         source = compile_source(spec, train=args.train)
@@ -31,11 +30,18 @@ def cmd_compile(args: argparse.Namespace) -> int:
         return EXIT_OK
     if not args.output.endswith(".py"):
         raise UsageError(f"-o should name a .py file, got {args.output!r}")
-    try:
-        atomic_write(args.output, source)
-    except OSError as exc:  # a full disk or a read-only folder is not a bug in specc
-        raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    write_file(args.output, source)
     lines = source.count("\n")
     sys.stderr.write(f"wrote {args.output} ({lines} lines, class {spec.name}"
                      f"{', with a training entry point' if args.train else ''})\n")
     return EXIT_OK
+
+
+def _compile_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", metavar="SPEC")
+    p.add_argument("-o", "--output", metavar="FILE", help="where to write the module (default: stdout)")
+    p.add_argument("--train", action="store_true", help="also write a runnable training script")
+    spec_options(p)
+
+
+VERBS = {"compile": Verb(_compile_arguments, cmd_compile)}

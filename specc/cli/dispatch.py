@@ -1,0 +1,102 @@
+"""The ``specc`` command line: the parser, and the dispatch to the module of the verb being run.
+
+Exit codes: 0 success; 1 the spec (or a model) has errors; 2 usage error; 3 specc itself
+failed (a bug: the note says how to report it); 130 interrupted.
+Only the module of the verb being run is imported, so `specc check` never pays for the
+heavy backends (torch, onnx, onnxruntime) that other verbs import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from ..atomic import Terminated, terminate_cleanly
+from ..version import __version__
+from .common import EXIT_CRASH, EXIT_INTERRUPT, EXIT_OK, EXIT_TERMINATED, EXIT_USAGE, UsageError, err
+
+# Every verb, in the order `specc --help` lists them: the module of specc.cli that declares and
+# runs it (its VERBS entry), and its line in the help.
+VERBS: dict[str, tuple[str, str]] = {
+    "check": ("check", "check specs for errors and shape mismatches (fast; no torch)"),
+    "summary": ("check", "layer table: output shapes, parameters, MACs"),
+    "compile": ("compile", "write readable, standalone PyTorch source for a spec"),
+    "export": ("export", "export a spec to a verified ONNX model"),
+    "run": ("export", "run an ONNX model (or a spec) on ONNX Runtime"),
+    "bench": ("export", "latency and throughput: PyTorch eager, torch.compile, ONNX Runtime"),
+    "init": ("editor", "write a commented starting spec for a task"),
+    "doctor": ("editor", "report versions, CUDA and ONNX Runtime providers, thread counts"),
+    "train": ("train", "train a spec: a run folder with checkpoints, curves and a report"),
+    "predict": ("train", "predict with a trained run: raw inputs in, original units out"),
+    "evaluate": ("train", "the task's metrics of a trained run on a data source"),
+    "layers": ("check", "list the layer types specc knows"),
+    "explain": ("check", "explain a diagnostic code (e.g. specc explain S001)"),
+    "graph": ("editor", "draw the network: Mermaid, Graphviz DOT, SVG or an HTML page"),
+    "schema": ("editor", "write the JSON Schema of the spec language (for editors)"),
+    "lsp": ("editor", "run the language server (stdio) for editors"),
+}
+
+
+def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every verb's name and help line; ``verb``'s own options are declared too
+    (by its module, imported here), the others' only when they run."""
+    parser = argparse.ArgumentParser(
+        prog="specc",
+        description="Compile declarative YAML model specs: check shapes, summarise, emit PyTorch, export ONNX.",
+        epilog="Exit codes: 0 ok, 1 the spec has errors, 2 usage error, 3 specc failed (please report).")
+    parser.add_argument("--version", action="version", version=f"specc {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="COMMAND", required=True)
+    for name, (module, help_line) in VERBS.items():
+        p = sub.add_parser(name, help=help_line)
+        if name == verb:
+            declared = importlib.import_module(f".{module}", __package__).VERBS[name]
+            declared.arguments(p)
+            p.set_defaults(func=declared.run)
+    return parser
+
+
+def _verb_of(argv: Sequence[str]) -> str | None:
+    """The verb named on the command line (the options before it take no values)."""
+    first = next((a for a in argv if not a.startswith("-")), None)
+    return first if first in VERBS else None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    verb = _verb_of(argv)
+    try:  # the verb's module is imported while the parser is built: Ctrl-C there is an interrupt too
+        args = build_parser(verb).parse_args(argv)
+        return int(args.func(args))
+    except UsageError as exc:
+        err(f"specc {verb}: error: {exc}")
+        return EXIT_USAGE
+    except KeyboardInterrupt as exc:
+        err(f"{'terminated' if isinstance(exc, Terminated) else 'interrupted'}; no partial output was left behind")
+        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPT
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:
+        if os.environ.get("SPECC_DEBUG"):
+            raise
+        err(f"specc {verb}: internal error: {type(exc).__name__}: {exc}\n"
+            "This is a bug in specc, not in your spec. Please report it with the spec attached "
+            "(set SPECC_DEBUG=1 to see the traceback).")
+        return EXIT_CRASH
+
+
+def entry() -> None:
+    terminate_cleanly()  # SIGTERM unwinds like Ctrl-C, so no writer leaves a temp file behind
+    code = main()
+    if not any(m in sys.modules for m in ("torch", "onnx", "onnxruntime")):
+        # Nothing here needs a clean interpreter teardown, which costs a sixth of a fast
+        # `specc check` (freeing every Pydantic schema); mypy exits the same way. Backends that
+        # own threads or files (torch, ONNX Runtime) get the normal exit.
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(BrokenPipeError, OSError):  # `specc check … | head`: the reader left
+                stream.flush()
+        os._exit(code)
+    sys.exit(code)

@@ -1,0 +1,43 @@
+"""The command line's table of verbs (specc/cli/dispatch.py) and the modules that declare them
+agree, and each verb's parser is built from its own module alone."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+from specc.cli import main
+from specc.cli.dispatch import VERBS, build_parser
+
+
+def test_every_verb_is_declared_by_its_module_and_only_there() -> None:
+    modules = {module for module, _ in VERBS.values()}
+    declared = {}
+    for module in modules:
+        for verb in importlib.import_module(f"specc.cli.{module}").VERBS:
+            assert verb not in declared, f"{verb} is declared by {declared[verb]} and {module}"
+            declared[verb] = module
+    assert declared == {verb: module for verb, (module, _) in VERBS.items()}
+
+
+@pytest.mark.parametrize("verb", list(VERBS))
+def test_each_verb_has_its_own_help(verb: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main([verb, "--help"])
+    assert exit_.value.code == 0
+    help_text = capsys.readouterr().out
+    assert help_text.startswith(f"usage: specc {verb} [-h]")
+    # the other verbs' parsers stay bare: only the verb being run had its options declared
+    parser = build_parser(verb)
+    sub = next(a for a in parser._actions if a.dest == "verb")
+    bare = [name for name, p in sub.choices.items() if name != verb and len(p._actions) > 1]
+    assert bare == []
+
+
+def test_the_top_level_help_lists_every_verb_in_order(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    positions = [text.index(f"\n    {verb} ") for verb in VERBS]
+    assert positions == sorted(positions)
