@@ -10,7 +10,11 @@ Prints, in one run:
 2. The scaling of check on generated chains of 100, 1,000 and 10,000 layers: in-process
    time of ``specc.loads`` and the time per layer (goal: flat, i.e. linear growth).
 
-Run:  .venv/bin/python bench/check_speed.py [--runs 7] [--sizes 100,1000,10000] [--profile]
+3. With ``--against DIR`` (another checkout of specc, e.g. ``git worktree add /tmp/prev HEAD~1``):
+   check of the same spec as a whole process from that tree and from this one, runs alternated
+   in one loop so that both see the same machine, and the ratio.
+
+Run:  .venv/bin/python bench/check_speed.py [--runs 7] [--sizes 100,1000,10000] [--profile] [--against DIR]
 """
 
 from __future__ import annotations
@@ -58,11 +62,11 @@ assert total == 11_689_512, total
 """
 
 
-def _env() -> dict[str, str]:
+def _env(root: Path = ROOT) -> dict[str, str]:
     # Let both processes use compiled bytecode, as an installed package would; this
     # machine's environment may switch it off (PYTHONDONTWRITEBYTECODE).
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = str(root) + os.pathsep + env.get("PYTHONPATH", "")
     return env
 
 
@@ -75,17 +79,25 @@ class Timing:
 
 def time_process(argv: list[str], runs: int) -> Timing:
     """Whole-process medians, after one untimed warm-up (file cache, bytecode)."""
-    env = _env()
-    subprocess.run(argv, cwd=ROOT, env=env, check=True, capture_output=True)
-    walls, cpus = [], []
+    return time_alternated(argv, [ROOT], runs)[0]
+
+
+def time_alternated(argv: list[str], roots: list[Path], runs: int) -> list[Timing]:
+    """The same command from each tree, one run of each in turn (after a warm-up of each)."""
+    envs = [_env(root) for root in roots]
+    for root, env in zip(roots, envs):
+        subprocess.run(argv, cwd=root, env=env, check=True, capture_output=True)
+    walls: list[list[float]] = [[] for _ in roots]
+    cpus: list[list[float]] = [[] for _ in roots]
     for _ in range(runs):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t0 = time.perf_counter()
-        subprocess.run(argv, cwd=ROOT, env=env, check=True, capture_output=True)
-        walls.append(time.perf_counter() - t0)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
-    return Timing(statistics.median(walls), statistics.median(cpus), walls)
+        for i, (root, env) in enumerate(zip(roots, envs)):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t0 = time.perf_counter()
+            subprocess.run(argv, cwd=root, env=env, check=True, capture_output=True)
+            walls[i].append(time.perf_counter() - t0)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus[i].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return [Timing(statistics.median(w), statistics.median(c), w) for w, c in zip(walls, cpus)]
 
 
 def chain_spec(n: int) -> str:
@@ -126,8 +138,11 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=7, help="timed runs per whole-process measurement")
     ap.add_argument("--sizes", default="100,1000,10000", help="chain lengths for the scaling table")
     ap.add_argument("--profile", action="store_true", help="cProfile check of the largest chain")
+    ap.add_argument("--against", type=Path, help="another specc checkout: its check of the spec, side by side")
     args = ap.parse_args()
     py = sys.executable
+    if args.against:
+        against(args.against.resolve(), args.runs)
 
     print(f"== whole process, {SPEC} (median of {args.runs} runs after a warm-up; CPU = user+sys of the process)")
     specc_t = time_process([py, "-m", "specc", "check", SPEC], args.runs)
@@ -171,6 +186,16 @@ def main() -> int:
     if args.profile:
         profile(chain_spec(sizes[-1]))
     return 0
+
+
+def against(other: Path, runs: int) -> None:
+    print(f"== whole process, {SPEC}: this tree against {other} (runs alternated; median of {runs} each)")
+    here, there = time_alternated([sys.executable, "-m", "specc", "check", SPEC], [ROOT, other], runs)
+    print(f"  {'':44} {'wall':>9} {'CPU':>9}")
+    for label, tm in (("this tree", here), (str(other), there)):
+        print(f"  {label[-44:]:<44} {tm.wall * 1000:6.0f} ms {tm.cpu * 1000:6.0f} ms   (wall runs: {_fmt(tm.walls)})")
+    print(f"  {'ratio (other / this): above 1 is faster here':<44} {there.wall / here.wall:7.2f}x  "
+          f"{there.cpu / here.cpu:7.2f}x\n")
 
 
 def _time(fn: Callable[[], object]) -> float:
