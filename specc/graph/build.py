@@ -23,9 +23,9 @@ from ..load.yaml_loader import PosDict, PosList
 from ..shapes.dims import Dim, Sym, add, mul
 from ..shapes.tensor import MAX_DIM, MAX_ELEMENTS, PARAM_MEMORY_WARNING, TensorType
 from ..validate.errors import pydantic_diagnostics
-from ..validate.naming import suggest_name
+from ..validate.naming import name_problem, silenceable_list, split_silenceable, suggest_name
 from .ir import Graph, Node
-from .names import auto_name, name_problem
+from .names import auto_name
 
 BLOCK_INPUT = "input"
 
@@ -223,19 +223,14 @@ class GraphBuilder:
 
     def _ignore_codes(self, item: PosDict, path: str) -> frozenset[str]:
         """`ignore: [L004]` silences those warnings for this layer (and inside a block instance)."""
-        from ..codes import WARNING_CODES, closest_warning_code
+        from ..codes import closest_warning_code
 
         raw = item["ignore"]
-        codes = raw if isinstance(raw, list) else [raw]
-        out: set[str] = set()
-        for code in codes:
-            if isinstance(code, str) and code.upper() in WARNING_CODES:
-                out.add(code.upper())
-                continue
-            warnings = sorted(WARNING_CODES)
+        out, bad = split_silenceable(raw if isinstance(raw, list) else [raw])
+        for code in bad:
             guess = closest_warning_code(str(code))
             self.error("V003", f"ignore: {code!r} is not a warning code specc can silence", item.value_loc("ignore"),
-                       f"did you mean {guess}?" if guess else f"warning codes: {', '.join(warnings)}", layer=path)
+                       f"did you mean {guess}?" if guess else f"warning codes: {silenceable_list()}", layer=path)
         return frozenset(out)
 
     @staticmethod
