@@ -9,7 +9,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .pipeline import Spec, SpecInvalid, load, loads
+from .pipeline import load, loads
+from .spec import Spec, SpecInvalid
 
 __all__ = ["Spec", "SpecInvalid", "__version__", "build", "load", "loads", "train"]
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..cli import EXIT_OK, EXIT_SPEC, EXIT_USAGE, UsageError, _err, _load, _out, _require_ok
 from ..diagnostics import dumps_json
-from ..pipeline import SpecInvalid
+from ..spec import SpecInvalid
 from .errors import BackendError, InputError
 
 

@@ -21,7 +21,7 @@ from ..diagnostics import Diagnostic, Location
 from .ir import Graph, Node
 
 if TYPE_CHECKING:
-    from ..pipeline import Spec
+    from ..spec import Spec
     from ..validate.document import Lora
 
 LORA_TYPES = ("Linear", "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder")

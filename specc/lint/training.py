@@ -17,7 +17,7 @@ from . import context
 from .view import Step
 
 if TYPE_CHECKING:
-    from ..pipeline import Spec
+    from ..spec import Spec
 
 CLASS_LOSSES = ("CrossEntropyLoss", "NLLLoss", "FocalLoss")
 LOG_SPACE = ("LogSoftmax", "LogSigmoid")

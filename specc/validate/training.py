@@ -11,8 +11,8 @@ from .document import class_weights
 from .errors import did_you_mean
 
 if TYPE_CHECKING:
-    from ..pipeline import Spec
     from ..shapes.tensor import TensorType
+    from ..spec import Spec
 
 # Which loss trains what: the one list that check, `specc train` and its metrics read.
 CLASSIFICATION = {"CrossEntropyLoss", "NLLLoss", "FocalLoss"}
