@@ -17,8 +17,9 @@ from .graph.outputs import resolve_outputs
 from .layers import REGISTRY
 from .lint.silence import silence
 from .load.expand import expand, parse_overrides
-from .load.yaml_loader import PosList, decode_spec, load_yaml, read_spec
+from .load.yaml_loader import decode_spec, load_yaml, read_spec
 from .spec import Spec, SpecInvalid
+from .validate.items import model_layers
 from .validate.locations import Locations
 from .validate.sections import (
     check_version,
@@ -115,11 +116,11 @@ def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None, ignore: Itera
     spec.diagnostics.extend(python_name_diagnostics(doc))
     inputs, problems = input_decls(doc)
     spec.diagnostics.extend(problems)
-    layers = doc.get("layers")
-    if inputs is None or not isinstance(layers, PosList) or not layers:
+    layers = model_layers(doc, ex.broken)
+    if inputs is None or layers is None:
         return
-    builder = GraphBuilder(ex.broken)
-    graph = builder.build(spec.name, layers, {i.name: i.type for i in inputs})  # type: ignore[misc]  (None: broken)
+    builder = GraphBuilder()
+    graph = builder.build(spec.name, layers, {i.name: i.type for i in inputs})  # type: ignore[arg-type]  (None: broken)
     graph.inputs = {k: v for k, v in graph.inputs.items() if v is not None}
     fix_batch_second_macs(graph)
     spec.diagnostics.extend(builder.diags)
