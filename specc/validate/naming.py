@@ -25,7 +25,8 @@ from ..codes import WARNING_CODES
 
 # fullmatch, never `^...$`: `$` also matches before a final newline, so "fc\n" passed as an
 # identifier and reached the generated code and the exported model.
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"  # also the JSON schema's pattern for names (report/schema.py)
+_IDENT = re.compile(IDENTIFIER)
 
 
 def identifier_problem(text: str) -> str | None:
