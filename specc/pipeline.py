@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .diagnostics import Diagnostic, Location, SpecError
-from .graph.build import GraphBuilder, fix_batch_second_macs, mark_unused
-from .graph.outputs import resolve_outputs
+from .diagnostics import Diagnostic, Location, SpecError, one_per_mistake
+from .graph.build import GraphBuilder, mark_unused
+from .graph.model import build_model
 from .layers import REGISTRY
 from .lint.silence import silence
 from .load.expand import expand, parse_overrides
@@ -74,7 +74,7 @@ def loads(text: str | bytes, file: str = "<string>", overrides: list[str] | dict
     finally:
         if collecting:
             gc.enable()
-    spec.diagnostics = _once(sorted(spec.diagnostics, key=Diagnostic.sort_key))
+    spec.diagnostics = one_per_mistake(sorted(spec.diagnostics, key=Diagnostic.sort_key))
     return spec
 
 
@@ -85,21 +85,6 @@ def _text_argument(name: str, value: object) -> str:
         hint = "; for a file on disk use specc.load(path)" if name == "text" else ""
         raise TypeError(f"specc.loads: {name} must be str, got {type(value).__name__}{hint}")
     return value
-
-
-def _once(diags: list[Diagnostic]) -> list[Diagnostic]:
-    """A mistake inside a block used twice is one mistake: one error per line, code and text (the
-    text without the instance's path, which is all that differs), one warning per line and code."""
-    seen: set[tuple[Any, ...]] = set()
-    out: list[Diagnostic] = []
-    for d in diags:
-        key: tuple[Any, ...] = (d.code, d.loc)
-        if d.severity == "error":
-            key += (d.message.replace(d.layer, "") if d.layer else d.message, d.hint)
-        if key not in seen:
-            seen.add(key)
-            out.append(d)
-    return out
 
 
 def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None, ignore: Iterable[str] = ()) -> None:
@@ -119,12 +104,8 @@ def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None, ignore: Itera
     layers = model_layers(doc, ex.broken)
     if inputs is None or layers is None:
         return
-    builder = GraphBuilder()
-    graph = builder.build(spec.name, layers, {i.name: i.type for i in inputs})  # type: ignore[arg-type]  (None: broken)
-    graph.inputs = {k: v for k, v in graph.inputs.items() if v is not None}
-    fix_batch_second_macs(graph)
-    spec.diagnostics.extend(builder.diags)
-    spec.diagnostics.extend(resolve_outputs(graph, outputs_decl(doc), builder.rejected_top))
+    graph, problems = build_model(GraphBuilder(), spec.name, layers, inputs, outputs_decl(doc))
+    spec.diagnostics.extend(problems)
     spec.graph = graph
     if graph.ok and spec.ok:
         spec.diagnostics.extend(mark_unused(graph, {i.name: i.loc for i in inputs if i.loc is not None}))
@@ -135,7 +116,4 @@ def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None, ignore: Itera
         spec.diagnostics.extend(run_rules(spec))
         spec.diagnostics.extend(check_training(spec))
         spec.diagnostics.extend(training_diagnostics(spec))
-    everywhere = {c.upper() for c in ignore}
-    if spec.document is not None and spec.document.lint is not None:
-        everywhere |= set(spec.document.lint.ignore)
-    spec.diagnostics = silence(spec.diagnostics, graph, everywhere)
+    spec.diagnostics = silence(spec, graph, ignore)

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from ..diagnostics import Diagnostic
 from ..graph.ir import Graph
 
+if TYPE_CHECKING:
+    from ..spec import Spec
 
-def silence(diagnostics: list[Diagnostic], graph: Graph, everywhere: Iterable[str]) -> list[Diagnostic]:
-    """``everywhere``: the codes silenced for the whole spec (lint: {ignore}, --ignore); a layer's
-    ignore: holds for it and for everything inside it."""
-    codes_everywhere = set(everywhere)
+
+def silence(spec: Spec, graph: Graph, ignore: Iterable[str] = ()) -> list[Diagnostic]:
+    """The spec's diagnostics less the warnings silenced: for the whole spec by ``lint: {ignore}``
+    and the caller's ``ignore`` (--ignore), for a layer and everything inside it by its ``ignore:``."""
+    codes_everywhere = {c.upper() for c in ignore}
+    if spec.document is not None and spec.document.lint is not None:
+        codes_everywhere |= set(spec.document.lint.ignore)
     per_layer: dict[str, frozenset[str]] = {}
 
     def walk(g: Graph, inherited: frozenset[str]) -> None:
@@ -22,5 +28,5 @@ def silence(diagnostics: list[Diagnostic], graph: Graph, everywhere: Iterable[st
                 walk(n.sub, codes)
 
     walk(graph, frozenset())
-    return [d for d in diagnostics if d.severity == "error" or not (
+    return [d for d in spec.diagnostics if d.severity == "error" or not (
         d.code in codes_everywhere or d.code in per_layer.get(d.layer or "", frozenset()))]
