@@ -3,6 +3,7 @@ leaves the others typed, so their own mistakes and settings still count in the s
 
 from __future__ import annotations
 
+import ast
 import textwrap
 from pathlib import Path
 
@@ -111,3 +112,22 @@ def test_errors_cannot_be_silenced_anywhere(code: str, tmp_path: Path, capsys: p
     path.write_text("inputs: {x: [B, 8]}\nlayers: [{type: Linear, out_features: 3}]\n")
     assert main(["check", str(path), "--ignore", code.lower()]) == 2
     assert f"--ignore {code}: only warnings can be silenced" in capsys.readouterr().err
+
+
+def test_no_stage_after_validate_imports_the_raw_yaml_types() -> None:
+    """load/ makes the positioned mappings and validate/ turns them into declarations; the
+    stages after them read declarations and ``Spec.locations``."""
+    raw_types = {"PosDict", "PosList", "Group"}
+    # the editor's copy of the parsed text (Spec.raw), named for its annotation only
+    allowed = {("spec.py", "PosDict")}
+    package = Path(__file__).resolve().parents[1] / "specc"
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        rel = path.relative_to(package)
+        if rel.parts[0] in ("load", "validate"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").endswith(("yaml_loader", "expand")):
+                found += [(rel.as_posix(), a.name) for a in node.names
+                          if a.name in raw_types and (rel.as_posix(), a.name) not in allowed]
+    assert not found
