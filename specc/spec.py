@@ -6,13 +6,12 @@ without importing the pipeline that makes one.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .diagnostics import Diagnostic
 from .validate.locations import Locations
+from .validate.naming import model_name_of
 
 if TYPE_CHECKING:
     from .graph.ir import Graph
@@ -47,8 +46,7 @@ class Spec:
     def name(self) -> str:
         if self.document and self.document.name:
             return self.document.name
-        stem = re.sub(r"[^0-9A-Za-z]+", " ", Path(self.path).stem).title().replace(" ", "")
-        return stem if stem[:1].isalpha() else f"Model{stem}"
+        return model_name_of(self.path)
 
     @property
     def sha256(self) -> str:

@@ -20,6 +20,7 @@ import keyword
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
+from pathlib import PurePath
 
 from ..codes import WARNING_CODES
 
@@ -40,6 +41,12 @@ def identifier_problem(text: str) -> str | None:
     if not text.isascii():
         return "contains non-ASCII characters (look-alikes are not allowed)"
     return "is not an identifier (letters, digits and _ only, not starting with a digit)"
+
+
+def model_name_of(path: str) -> str:
+    """The class name of a model whose spec gives no name: its file's, 'my-net.yaml' -> MyNet."""
+    stem = re.sub(r"[^0-9A-Za-z]+", " ", PurePath(path).stem).title().replace(" ", "")
+    return stem if stem[:1].isalpha() else f"Model{stem}"
 
 
 def suggest_name(name: object, kind: str, problem: Callable[[str], str | None]) -> str:
