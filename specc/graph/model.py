@@ -14,7 +14,7 @@ def build_model(builder: GraphBuilder, name: str, layers: Layers, inputs: list[I
                 outputs: OutputsDecl) -> tuple[Graph, list[Diagnostic]]:
     """The shaped graph and the problems found building it.  A broken input (reported by
     validation) skips the layers that read it, and is no input of the graph."""
-    graph = builder.build(name, layers, {i.name: i.type for i in inputs})  # type: ignore[misc]
+    graph = builder.build(name, layers, {i.name: i.type for i in inputs})  # type: ignore[arg-type]  (None: broken)
     graph.inputs = {k: v for k, v in graph.inputs.items() if v is not None}
     fix_batch_second_macs(graph)
     return graph, [*builder.diags, *resolve_outputs(graph, outputs, builder.rejected_top)]
