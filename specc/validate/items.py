@@ -8,7 +8,7 @@ keys hold is checked by the engine, which knows the kinds and the names in scope
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..diagnostics import Location
@@ -28,6 +28,8 @@ class GroupDecl:
 
 @dataclass(eq=False)
 class LayerDecl:
+    """One item of a layers: list, as the graph engine reads it."""
+
     loc: Location | None
     keys: frozenset[str]  # the keys written (`"ignore" in decl.keys`)
     type: Any = None  # as written; None when not written
@@ -35,8 +37,8 @@ class LayerDecl:
     source: Any = None  # from:
     trainable: Any = True
     ignore: Any = None
-    params: Any = None  # the kind's parameters as written (every key but the layer keys)
-    field_locs: Any = None  # where each key is written
+    params: dict[str, Any] = field(default_factory=dict)  # the kind's parameters as written (not the layer keys)
+    field_locs: dict[str, Location] = field(default_factory=dict)  # where each key is written
     written: Any = None  # the positioned item: validate.errors locates a parameter's problem in it
     template: Any = None  # the item before expansion, ${...} and all (generated code reuses its expressions)
     broken: bool = False  # its expansion failed (reported); the engine only names it

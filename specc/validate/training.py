@@ -117,14 +117,14 @@ def _per_output(given: dict[str, Any], names: list[str], at: Locations, loss_loc
         if key not in names:
             guess = did_you_mean(key, [n for n in names if n not in given])
             guessed.add(guess)  # a misspelt key is one mistake: its output is not also reported as lossless
-            loc = at.key("loss", key) if at.mapping("loss") and at.written("loss", key) else loss_loc
+            loc = at.key("loss", key) if at.written("loss", key) else loss_loc
             out.append(Diagnostic("V025", f"the loss names output {key!r}, but the model's outputs are "
                                   f"{', '.join(names)}", loc,
                                   f"did you mean '{guess}'?" if guess else
                                   "key each loss by the name of an output in outputs:"))
     for key, loss in given.items():
         if loss.type == "CTCLoss":
-            loc = at.value("loss", key, "type") if at.mapping("loss") and at.mapping("loss", key) else loss_loc
+            loc = at.value("loss", key, "type") if at.mapping("loss", key) else loss_loc
             out.append(Diagnostic("V028", f"output {key!r}: CTCLoss cannot be one loss among several, it needs "
                                   "each target's length", loc,
                                   "train the CTC output alone (outputs: NAME, loss: {type: CTCLoss})"))
@@ -158,9 +158,9 @@ def _targets(data: Any, heads: list[str] | None, at: Locations) -> list[Diagnost
     """V029: a per-output loss reads one target per output; a single loss one target."""
 
     def loc(key: str) -> Any:
-        if at.mapping("train", "data") and at.written("train", "data", key):
+        if at.written("train", "data", key):
             return at.value("train", "data", key)
-        return at.value("train", "data") if at.mapping("train") and at.written("train", "data") else None
+        return at.value("train", "data") if at.written("train", "data") else None
 
     suffix = data.source.rsplit(".", 1)[-1].lower() if "." in data.source else ""
     per_output = {"npz": "y_key", "csv": "target"}
