@@ -13,9 +13,8 @@ from typing import Any
 
 from .diagnostics import Diagnostic, Location, SpecError, one_per_mistake
 from .graph.build import GraphBuilder, mark_unused
-from .graph.model import build_model
+from .graph.model import build_model, silence
 from .layers import REGISTRY
-from .lint.silence import silence
 from .load.expand import expand, parse_overrides
 from .load.yaml_loader import decode_spec, load_yaml, read_spec
 from .spec import Spec, SpecInvalid

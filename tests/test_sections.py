@@ -131,3 +131,12 @@ def test_no_stage_after_validate_imports_the_raw_yaml_types() -> None:
                 found += [(rel.as_posix(), a.name) for a in node.names
                           if a.name in raw_types and (rel.as_posix(), a.name) not in allowed]
     assert not found
+
+
+def test_the_support_names_scan_finds_what_python_parses() -> None:
+    from specc.layers import REGISTRY
+    from specc.validate.naming import support_names
+
+    parsed = {n.name for kind in REGISTRY.values() if kind.support_code
+              for n in ast.parse(kind.support_code).body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    assert parsed and support_names() == parsed

@@ -8,42 +8,51 @@ keys hold is checked by the engine, which knows the kinds and the names in scope
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..diagnostics import Location
 from ..load.expand import LAYER_META, Group
 from ..load.yaml_loader import PosDict, PosList
 
+# Plain slotted classes, not dataclasses: see validate.sections.
 
-@dataclass(eq=False)
 class GroupDecl:
     """A block instance or a ``repeat``: a named sub-graph of layer declarations."""
 
-    block: str | None  # the block's name; None for a repeat of one layer
-    children: Layers
-    args: dict[str, Any]
-    output: Any
+    __slots__ = ("args", "block", "children", "output")
+
+    def __init__(self, block: str | None, children: Layers, args: dict[str, Any], output: Any) -> None:
+        self.block = block  # the block's name; None for a repeat of one layer
+        self.children = children
+        self.args = args
+        self.output = output
 
 
-@dataclass(eq=False)
 class LayerDecl:
     """One item of a layers: list, as the graph engine reads it."""
 
-    loc: Location | None
-    keys: frozenset[str]  # the keys written (`"ignore" in decl.keys`)
-    type: Any = None  # as written; None when not written
-    name: Any = None
-    source: Any = None  # from:
-    trainable: Any = True
-    ignore: Any = None
-    params: dict[str, Any] = field(default_factory=dict)  # the kind's parameters as written (not the layer keys)
-    field_locs: dict[str, Location] = field(default_factory=dict)  # where each key is written
-    written: Any = None  # the positioned item: validate.errors locates a parameter's problem in it
-    template: Any = None  # the item before expansion, ${...} and all (generated code reuses its expressions)
-    broken: bool = False  # its expansion failed (reported); the engine only names it
-    mapping: bool = True  # False: the item is not a mapping (reported by expansion)
-    group: GroupDecl | None = None
+    __slots__ = ("broken", "field_locs", "group", "ignore", "keys", "loc", "mapping", "name", "params", "source",
+                 "template", "trainable", "type", "written")
+
+    def __init__(self, loc: Location | None, item: PosDict | None = None, broken: bool = False,
+                 group: GroupDecl | None = None) -> None:
+        """``item``: the expanded item, None when it is not a mapping (reported by expansion)."""
+        self.loc = loc
+        self.mapping = item is not None
+        item = item if item is not None else PosDict()
+        self.keys = frozenset(k for k in item if isinstance(k, str))  # the keys written: `"ignore" in decl.keys`
+        self.type: Any = item.get("type")  # as written; None when not written
+        self.name: Any = item.get("name")
+        self.source: Any = item.get("from")
+        self.trainable: Any = item.get("trainable", True)
+        self.ignore: Any = item.get("ignore")
+        # the kind's parameters as written (not the layer keys), and where each key is written
+        self.params = {k: v for k, v in item.items() if k not in LAYER_META}
+        self.field_locs = {str(k): v for k, v in item.key_locs.items()}
+        self.written = item  # validate.errors locates a parameter's problem in it
+        self.template = item.template  # the item before expansion (generated code reuses its ${...})
+        self.broken = broken  # its expansion failed (reported); the engine only names it
+        self.group = group
 
     @property
     def named(self) -> bool:
@@ -51,7 +60,7 @@ class LayerDecl:
 
     def at(self, key: str) -> Location | None:
         """Where the value of ``key`` is written (the item itself when it lacks the key)."""
-        return self.written.value_loc(key) if isinstance(self.written, PosDict) else self.loc
+        return self.written.value_loc(key) if self.mapping else self.loc
 
     def source_at(self, i: int) -> Location | None:
         """Where the i-th name of ``from:`` is written."""
@@ -84,14 +93,10 @@ def layer_decls(items: Any, broken: set[int], loc: Location | None = None) -> La
 
 def _decl(item: Any, broken: set[int], item_loc: Location | None) -> LayerDecl:
     if not isinstance(item, PosDict):
-        return LayerDecl(item_loc, frozenset(), mapping=False)
+        return LayerDecl(item_loc)
     group = None
     if isinstance(item, Group):
         children = layer_decls(item.children, broken, item.loc)
         children.loc = item.loc  # a block's own problems point at its instance
         group = GroupDecl(item.block, children, item.args, item.output)
-    return LayerDecl(
-        item.loc or item_loc, frozenset(k for k in item if isinstance(k, str)), item.get("type"), item.get("name"),
-        item.get("from"), item.get("trainable", True), item.get("ignore"),
-        {k: v for k, v in item.items() if k not in LAYER_META}, {str(k): v for k, v in item.key_locs.items()},
-        item, item.template, id(item) in broken, group=group)
+    return LayerDecl(item.loc or item_loc, item, id(item) in broken, group)
