@@ -18,15 +18,8 @@ from .layers import REGISTRY
 from .load.expand import expand, parse_overrides
 from .load.yaml_loader import decode_spec, load_yaml, read_spec
 from .spec import Spec, SpecInvalid
-from .validate.items import model_layers
 from .validate.locations import Locations
-from .validate.sections import (
-    check_version,
-    input_decls,
-    outputs_decl,
-    python_name_diagnostics,
-    validate_document,
-)
+from .validate.sections import validate_sections
 
 __all__ = ["Spec", "SpecInvalid", "load", "loads"]  # Spec lives in specc.spec; kept here for callers
 
@@ -93,17 +86,13 @@ def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None, ignore: Itera
     ex = expand(raw, parse_overrides(overrides), set(REGISTRY), spec.path)
     spec.diagnostics.extend(ex.diagnostics)
     spec.vars = ex.vars
-    doc = ex.doc
-    check_version(doc)
-    spec.document, problems = validate_document(doc, ex.broken_sections)
-    spec.diagnostics.extend(problems)
-    spec.diagnostics.extend(python_name_diagnostics(doc))
-    inputs, problems = input_decls(doc)
-    spec.diagnostics.extend(problems)
-    layers = model_layers(doc, ex.broken)
-    if inputs is None or layers is None:
+    declared = validate_sections(ex)
+    spec.document = declared.document
+    spec.diagnostics.extend(declared.diagnostics)
+    inputs = declared.inputs
+    if inputs is None or declared.layers is None:
         return
-    graph, problems = build_model(GraphBuilder(), spec.name, layers, inputs, outputs_decl(doc))
+    graph, problems = build_model(GraphBuilder(), spec.name, declared.layers, inputs, declared.outputs)
     spec.diagnostics.extend(problems)
     spec.graph = graph
     if graph.ok and spec.ok:

@@ -14,11 +14,13 @@ from typing import Any
 from pydantic import ValidationError, create_model
 
 from ..diagnostics import Diagnostic, Location, SpecError
+from ..load.expand import Expanded
 from ..load.yaml_loader import PosDict, PosList
 from ..shapes.dims import sym
 from ..shapes.tensor import TensorType
 from .document import Document, InputSpec
 from .errors import pydantic_diagnostics
+from .items import Layers, model_layers
 from .naming import name_problem, suggest_name
 
 # The declarations are plain slotted classes: `check` runs once per process, and a dataclass
@@ -52,6 +54,32 @@ class OutputsDecl:
         self.items = items or []
         self.loc = loc
         self.empty = empty  # outputs: [] or {} (a model that returns nothing)
+
+
+class Declarations:
+    """What validation hands the graph stage: the typed document, the inputs, the layers and the
+    outputs as declarations, and the problems found.  ``inputs`` or ``layers`` is None when there
+    is nothing to build a graph from (reported)."""
+
+    __slots__ = ("diagnostics", "document", "inputs", "layers", "outputs")
+
+    def __init__(self, document: Document | None, inputs: list[InputDecl] | None, layers: Layers | None,
+                 outputs: OutputsDecl, diagnostics: list[Diagnostic]) -> None:
+        self.document = document
+        self.inputs = inputs
+        self.layers = layers
+        self.outputs = outputs
+        self.diagnostics = diagnostics
+
+
+def validate_sections(ex: Expanded) -> Declarations:
+    """The expanded document, section by section; raises V005 for a spec of another language version."""
+    doc = ex.doc
+    check_version(doc)
+    document, diags = validate_document(doc, ex.broken_sections)
+    diags += python_name_diagnostics(doc)
+    inputs, problems = input_decls(doc)
+    return Declarations(document, inputs, model_layers(doc, ex.broken), outputs_decl(doc), diags + problems)
 
 
 @functools.cache
