@@ -2,8 +2,8 @@
 
 A broken section is reported and left out; every other section is still typed, so one
 mistake in ``optimizer:`` hides neither a mistake in ``inputs:`` nor the checks that read
-the good sections.  The graph stage gets the inputs and outputs as declarations, never as
-YAML.
+the good sections.  The graph stage gets the inputs, the layers (validate/items.py) and the
+outputs as declarations, never as YAML.
 """
 
 from __future__ import annotations
