@@ -46,7 +46,16 @@ def identifier_problem(text: str) -> str | None:
 def model_name_of(path: str) -> str:
     """The class name of a model whose spec gives no name: its file's, 'my-net.yaml' -> MyNet."""
     stem = re.sub(r"[^0-9A-Za-z]+", " ", PurePath(path).stem).title().replace(" ", "")
-    return stem if stem[:1].isalpha() else f"Model{stem}"
+    stem = stem if stem[:1].isalpha() else f"Model{stem}"
+    # f.yaml or focal_loss.yaml must not name the class after what the generated module
+    # defines (F, FocalLoss): compile would refuse it, or define FocalLoss twice.
+    return stem if class_name_problem(stem) is None else f"{stem}Model"
+
+
+def class_name_problem(name: object) -> str | None:
+    """Why ``name`` cannot name a generated class, or None: it must not shadow builtins, nor be
+    rebound by what the templates define (build_loss, main…)."""
+    return name_problem(name, parameter=True, class_name=True)
 
 
 def suggest_name(name: object, kind: str, problem: Callable[[str], str | None]) -> str:

@@ -21,7 +21,7 @@ from ..shapes.tensor import TensorType
 from .document import Document, InputSpec
 from .errors import pydantic_diagnostics
 from .items import Layers, model_layers
-from .naming import name_problem, suggest_name
+from .naming import class_name_problem, name_problem, suggest_name
 
 # The declarations are plain slotted classes: `check` runs once per process, and a dataclass
 # costs ~0.4 ms to define, a measurable share of checking a spec from the command line.
@@ -113,29 +113,24 @@ def validate_document(doc: PosDict, broken_sections: set[str]) -> tuple[Document
     return partial, diags
 
 
-def _class_problem(name: object) -> str | None:
-    # A class must not shadow builtins, nor be rebound by what the templates define (build_loss, main…).
-    return name_problem(name, parameter=True, class_name=True)
-
-
 def python_name_diagnostics(doc: PosDict) -> list[Diagnostic]:
     """The model name becomes a class name and block args constructor parameters in the
     generated module: check them here, so `check` and `compile` agree."""
     out: list[Diagnostic] = []
     name = doc.get("name")
-    problem = _class_problem(name) if isinstance(name, str) else None
+    problem = class_name_problem(name) if isinstance(name, str) else None
     if problem is not None:
         out.append(Diagnostic("V006", f"model {problem}, and it becomes a Python class name", doc.value_loc("name"),
-                              f"rename the model, e.g. name: {suggest_name(name, 'model', _class_problem)}"))
+                              f"rename the model, e.g. name: {suggest_name(name, 'model', class_name_problem)}"))
     blocks = doc.get("blocks")
     if not isinstance(blocks, PosDict):
         return out
     for block, body in blocks.items():
-        problem = _class_problem(block) if isinstance(block, str) else f"name {block!r} is not text"
+        problem = class_name_problem(block) if isinstance(block, str) else f"name {block!r} is not text"
         if problem is not None:
             out.append(Diagnostic(
                 "V006", f"block {problem}, and it becomes a Python class name", blocks.key_loc(block),
-                f"rename the block, e.g. {suggest_name(block, 'block', _class_problem).capitalize()}"))
+                f"rename the block, e.g. {suggest_name(block, 'block', class_name_problem).capitalize()}"))
         args = body.get("args") if isinstance(body, PosDict) else None
         if not isinstance(args, PosDict):
             continue
