@@ -7,7 +7,8 @@
 
 from __future__ import annotations
 
-from .pipeline import Spec, SpecInvalid, load, loads
+from .pipeline import load, loads
+from .spec import Spec, SpecInvalid
 from .version import __version__
 
 __all__ = ["Spec", "SpecInvalid", "__version__", "build", "load", "loads", "train"]

@@ -15,7 +15,7 @@ import sys
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import quote
 
 from .codes import CODES, WARNING_CODES, Code
@@ -80,6 +80,20 @@ class SpecError(Exception):
     def diagnostic(self, loc: Location | None = None, layer: str | None = None) -> Diagnostic:
         return Diagnostic(self.code, self.message, self.loc or loc, self.hint, "error", layer)
 
+
+def one_per_mistake(diags: list[Diagnostic]) -> list[Diagnostic]:
+    """A mistake inside a block used twice is one mistake: one error per line, code and text (the
+    text without the instance's path, which is all that differs), one warning per line and code."""
+    seen: set[tuple[Any, ...]] = set()
+    out: list[Diagnostic] = []
+    for d in diags:
+        key: tuple[Any, ...] = (d.code, d.loc)
+        if d.severity == "error":
+            key += (d.message.replace(d.layer, "") if d.layer else d.message, d.hint)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
 
 
 # -- renderers -----------------------------------------------------------------------------

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from specc.graph.names import auto_name, name_problem, snake_words
+import specc.pipeline  # noqa: F401  (reserves the PyTorch target's names)
+from specc.graph.names import auto_name, snake_words
 from specc.layers import REGISTRY
+from specc.validate.naming import name_problem
 
 
 @pytest.mark.parametrize(("type_name", "words"), [

@@ -110,8 +110,8 @@ def test_import_groups_follow_the_standard_library_then_torch() -> None:
 
 def test_every_importable_name_is_reserved() -> None:
     """A layer, input or model called ``F`` or ``math`` would shadow the import: check refuses
-    the names the module may import (specc.graph.names.GENERATED), whatever a module imports."""
-    from specc.graph.names import GENERATED, name_problem
+    the names the module may import (specc.validate.naming.GENERATED), whatever a module imports."""
+    from specc.validate.naming import GENERATED, name_problem
 
     assert set(PROVIDERS) <= GENERATED
     for name in PROVIDERS:

@@ -23,7 +23,7 @@ from ..diagnostics import Diagnostic
 from .errors import WeightsError
 
 if TYPE_CHECKING:
-    from ..pipeline import Spec
+    from ..spec import Spec
 
 ADAPTER_KEYS = (".lora_A", ".lora_B")
 _PARAMETRIZED = ".parametrizations."
@@ -128,14 +128,12 @@ def has_lora(module: torch.nn.Module) -> bool:
 
 def torch_support_problems(spec: Spec) -> list[Diagnostic]:
     """Located errors (T055) for what the spec uses that the installed torch lacks."""
-    from ..load.yaml_loader import PosDict
     from ..validate.document import MIN_TORCH
 
     opt = spec.document.optimizer if spec.document is not None else None
     if opt is None or opt.type not in MIN_TORCH or hasattr(torch.optim, opt.type):
         return []
-    raw = spec.raw.get("optimizer") if spec.raw is not None else None
-    loc = raw.value_loc("type") if isinstance(raw, PosDict) else None
+    loc = spec.locations.value("optimizer", "type") if spec.locations.mapping("optimizer") else None
     version = torch.__version__.split("+")[0]
     return [Diagnostic("T055", f"optimizer {opt.type} needs PyTorch {MIN_TORCH[opt.type]} or later, and this is "
                        f"PyTorch {version}", loc,

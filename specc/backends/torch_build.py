@@ -22,7 +22,7 @@ from ..shapes.dims import Dim, evaluate
 from ..targets.torch.emit import compile_source
 
 if TYPE_CHECKING:
-    from ..pipeline import Spec
+    from ..spec import Spec
 
 DEFAULT_SIZE = 16  # for symbolic dims other than the batch when nothing else is said
 

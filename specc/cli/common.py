@@ -50,13 +50,12 @@ def load_spec(path: str, overrides: list[str] | None, ignore: list[str] | None =
 
     if not Path(path).is_file():
         raise UsageError(f"no such spec file: {path}")
-    from ..codes import WARNING_CODES
+    from ..validate.naming import silenceable_list, split_silenceable
 
-    codes = [c.strip().upper() for item in ignore or [] for c in item.split(",") if c.strip()]
-    unknown = [c for c in codes if c not in WARNING_CODES]
+    codes, unknown = split_silenceable(c.strip() for item in ignore or [] for c in item.split(",") if c.strip())
     if unknown:
-        raise UsageError(f"--ignore {', '.join(unknown)}: only warnings can be silenced "
-                         f"({', '.join(sorted(WARNING_CODES))})")
+        raise UsageError(f"--ignore {', '.join(str(c).upper() for c in unknown)}: only warnings can be silenced "
+                         f"({silenceable_list()})")
     return load(path, overrides, codes)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..backends.errors import BackendError, InputError
 from ..diagnostics import dumps_json
-from ..pipeline import SpecInvalid
+from ..spec import SpecInvalid
 from .common import EXIT_OK, EXIT_SPEC, EXIT_USAGE, UsageError, Verb, err, load_spec, out, require_ok, spec_options
 
 

@@ -18,14 +18,14 @@ from pydantic import ValidationError
 from ..diagnostics import Diagnostic, Location, SpecError
 from ..layers import base as layers
 from ..layers.check import check_layer
-from ..load.expand import LAYER_META, Group
-from ..load.yaml_loader import PosDict, PosList
+from ..load.expand import LAYER_META
 from ..shapes.dims import Dim, Sym, add, mul
 from ..shapes.tensor import MAX_ELEMENTS, PARAM_MEMORY_WARNING, TensorType
 from ..validate.errors import pydantic_diagnostics
-from ..validate.naming import suggest_name
+from ..validate.items import LayerDecl, Layers
+from ..validate.naming import name_problem, silenceable_list, split_silenceable, suggest_name
 from .ir import Graph, Node
-from .names import auto_name, name_problem
+from .names import auto_name
 
 BLOCK_INPUT = "input"
 
@@ -40,6 +40,8 @@ def batch_symbol(inputs: dict[str, TensorType | None]) -> str | None:
 
 
 def _batch_second(item: Any) -> bool:
+    if isinstance(item, LayerDecl):
+        return _batch_second(item.params) or (item.group is not None and _batch_second(item.group.children))
     if isinstance(item, dict):
         return (item.get("batch_first") is False or any(_batch_second(v) for v in item.values())
                 or _batch_second(getattr(item, "children", None)))
@@ -125,10 +127,9 @@ Limits = Callable[[str, dict[str, Any]], str | None]
 
 
 class GraphBuilder:
-    def __init__(self, broken: set[int] | None = None, limits: Limits | None = None):
+    def __init__(self, limits: Limits | None = None) -> None:
         """``limits``: what the caller's target and exporter cannot write (the engine knows no
         target; the pipeline passes them in), reported as U002 at the layer's line."""
-        self.broken = broken or set()
         self.limits = limits
         self.diags: list[Diagnostic] = []
         self._declared: list[set[str]] = []  # explicit names of the scopes being built
@@ -143,7 +144,7 @@ class GraphBuilder:
         self.diags.append(Diagnostic(code, message, loc, hint, "error", layer))
 
     # -- graphs --------------------------------------------------------------------------------
-    def build(self, name: str, items: PosList, inputs: dict[str, TensorType], prefix: str = "",
+    def build(self, name: str, items: Layers, inputs: dict[str, TensorType], prefix: str = "",
               block: str | None = None, output: Any = None, trainable: bool = True) -> Graph:
         if not self._declared:
             # with a batch_first: false layer, dim 0 of the inputs may be time, not the batch
@@ -154,11 +155,11 @@ class GraphBuilder:
         counters: dict[str, int] = {}
         prev: str | None = next(iter(inputs)) if len(inputs) == 1 else None
         for i, item in enumerate(items):
-            loc = items.item_loc(i) if isinstance(items, PosList) else None
+            loc = item.loc
             if block == "repeat":
                 local = str(i)
-            elif isinstance(item, PosDict) and isinstance(item.get("name"), str) and item["name"] in explicit:
-                local = item["name"]
+            elif isinstance(item.name, str) and item.name in explicit:
+                local = item.name
             else:
                 local = self._auto(item, counters, explicit)
             node = self.node(g, item, local, prefix, loc, prev, trainable)
@@ -198,20 +199,18 @@ class GraphBuilder:
             "building, exporting or training it needs at least that much memory; make the largest layers "
             "smaller, or silence this with ignore: [S012] where the machine has the memory", "warning", big.path))
 
-    def _explicit_names(self, items: Any, inputs: dict[str, TensorType], prefix: str) -> set[str]:
+    def _explicit_names(self, items: Layers, inputs: dict[str, TensorType], prefix: str) -> set[str]:
         names: set[str] = set()
         bad: set[str] = set()
         self._rejected.append(bad)
         if len(self._rejected) == 1:
             self.rejected_top = bad
-        if not isinstance(items, PosList):
-            return names
         for item in items:
-            if not isinstance(item, PosDict) or "name" not in item:
+            if not item.named:
                 continue
-            name = item["name"]
+            name = item.name
             problem = name_problem(name)
-            loc = item.value_loc("name")
+            loc = item.at("name")
             if problem:
                 bad.add(str(name))
                 self.error("V006", f"layer {problem}", loc,
@@ -219,8 +218,7 @@ class GraphBuilder:
                            layer=f"{prefix}{name}")
                 continue
             if name in names or name in inputs:
-                first = next((i.value_loc("name") for i in items if isinstance(i, PosDict) and i.get("name") == name),
-                             None)
+                first = next((i.at("name") for i in items if i.named and i.name == name), None)
                 where = "an input" if name in inputs else f"the layer on line {first.line}" if first else "another"
                 self.error("V007", f"the name '{name}' is already used by {where}", loc,
                            f"give every layer and input its own name, e.g. name: {name}_2", layer=f"{prefix}{name}")
@@ -228,26 +226,21 @@ class GraphBuilder:
             names.add(name)
         return names
 
-    def _ignore_codes(self, item: PosDict, path: str) -> frozenset[str]:
+    def _ignore_codes(self, item: LayerDecl, path: str) -> frozenset[str]:
         """`ignore: [L004]` silences those warnings for this layer (and inside a block instance)."""
-        from ..codes import WARNING_CODES, closest_warning_code
+        from ..codes import closest_warning_code
 
-        raw = item["ignore"]
-        codes = raw if isinstance(raw, list) else [raw]
-        out: set[str] = set()
-        for code in codes:
-            if isinstance(code, str) and code.upper() in WARNING_CODES:
-                out.add(code.upper())
-                continue
-            warnings = sorted(WARNING_CODES)
+        raw = item.ignore
+        out, bad = split_silenceable(raw if isinstance(raw, list) else [raw])
+        for code in bad:
             guess = closest_warning_code(str(code))
-            self.error("V003", f"ignore: {code!r} is not a warning code specc can silence", item.value_loc("ignore"),
-                       f"did you mean {guess}?" if guess else f"warning codes: {', '.join(warnings)}", layer=path)
+            self.error("V003", f"ignore: {code!r} is not a warning code specc can silence", item.at("ignore"),
+                       f"did you mean {guess}?" if guess else f"warning codes: {silenceable_list()}", layer=path)
         return frozenset(out)
 
     @staticmethod
-    def _auto(item: Any, counters: dict[str, int], taken: set[str]) -> str:
-        t = item.get("type") if isinstance(item, PosDict) else None
+    def _auto(item: LayerDecl, counters: dict[str, int], taken: set[str]) -> str:
+        t = item.type
         base = t if isinstance(t, str) else "layer"
         kind = layers.lookup(base)
         base = kind.type_name if kind else base
@@ -258,23 +251,22 @@ class GraphBuilder:
                 return name
 
     # -- nodes ---------------------------------------------------------------------------------
-    def node(self, g: Graph, item: Any, local: str, prefix: str, loc: Location | None, prev: str | None,
+    def node(self, g: Graph, item: LayerDecl, local: str, prefix: str, loc: Location | None, prev: str | None,
              trainable: bool) -> Node:
         path = f"{prefix}{local}"
-        if not isinstance(item, PosDict):
+        if not item.mapping:
             return Node(local, path, "?", loc, [])
-        loc = item.loc or loc
-        ltype = item.get("type")
-        node = Node(local, path, str(ltype), loc, [], explicit_name="name" in item)
-        node.field_locs = {str(k): v for k, v in item.key_locs.items()}
-        node.trainable = trainable and item.get("trainable", True) is not False
+        ltype = item.type
+        node = Node(local, path, str(ltype), loc, [], explicit_name=item.named)
+        node.field_locs = item.field_locs
+        node.trainable = trainable and item.trainable is not False
         node.template = item.template
-        if "ignore" in item:
+        if "ignore" in item.keys:
             node.ignore = self._ignore_codes(item, path)
-        if id(item) in self.broken:
+        if item.broken:
             return node
         node.inputs = self._sources(g, item, prev, path, loc)
-        if isinstance(item, Group):
+        if item.group is not None:
             return self._group(g, item, node)
         if not isinstance(ltype, str):
             self.error("V002" if ltype is None else "V003",
@@ -287,22 +279,22 @@ class GraphBuilder:
             known = layers.lookup(guess) if guess else None
             if known and known.type_name.lower() == guess.lower():  # 'conv2d': Conv2d, not the alias Conv2D
                 guess = known.type_name
-            self.error("V004", f"unknown layer type '{ltype}'", item.value_loc("type"),
+            self.error("V004", f"unknown layer type '{ltype}'", item.at("type"),
                        f"did you mean '{guess}'?" if guess else "run `specc layers` to list the layer types",
                        layer=path)
             return node
         node.type = kind.type_name
         node.kind = kind
-        raw = {k: v for k, v in item.items() if k not in LAYER_META}
-        bad_trainable = "trainable" in item and not isinstance(item["trainable"], bool)
+        raw = item.params
+        bad_trainable = "trainable" in item.keys and not isinstance(item.trainable, bool)
         if bad_trainable:  # reported beside any parameter errors: every problem in one run
             self.error("V003", f"{kind.type_name} '{path}': trainable must be true or false, got "
-                       f"{item['trainable']!r}", item.value_loc("trainable"),
+                       f"{item.trainable!r}", item.at("trainable"),
                        "write trainable: false to freeze the layer's parameters, or leave it out", layer=path)
         try:
             node.params = kind.Params.model_validate(raw)
         except ValidationError as exc:
-            self.diags.extend(pydantic_diagnostics(exc, item, kind.Params, what=f"{kind.type_name} '{path}'",
+            self.diags.extend(pydantic_diagnostics(exc, item.written, kind.Params, what=f"{kind.type_name} '{path}'",
                                                    layer=path, extra_keys=LAYER_META))
             return node
         if bad_trainable:
@@ -319,7 +311,7 @@ class GraphBuilder:
         except SpecError as err:
             node.result = None  # sizes no framework can allocate reach no later layer
             # A rule may locate itself (TimeDistributed points inside its nested layer: mapping).
-            at = err.loc or (item.value_loc(err.field) if err.field and err.field in item else loc)
+            at = err.loc or (item.at(err.field) if err.field and err.field in item.keys else loc)
             message = err.message.removeprefix(f"{kind.type_name}: ")  # the engine names the layer itself
             self.diags.append(Diagnostic(err.code, f"{kind.type_name} '{path}': {message}", at, err.hint,
                                          "error", path))
@@ -344,11 +336,11 @@ class GraphBuilder:
             field = next((k for k, v in result.args.items() if v and k in reason), None)
             raise SpecError("U002", f"cannot be exported to ONNX: {reason}", fix or None, field=field)
 
-    def _sources(self, g: Graph, item: PosDict, prev: str | None, path: str, loc: Location | None) -> list[str]:
-        t = item.get("type")
+    def _sources(self, g: Graph, item: LayerDecl, prev: str | None, path: str, loc: Location | None) -> list[str]:
+        t = item.type
         kind = layers.lookup(t) if isinstance(t, str) else None
         who = f"{kind.type_name if kind else t} '{path}'"
-        if "from" not in item:
+        if "from" not in item.keys:
             if prev is None:
                 if len(g.inputs) > 1:
                     self.error("G004", f"{who} is the first layer, but the model has several inputs "
@@ -357,16 +349,16 @@ class GraphBuilder:
                                layer=path)
                 return []
             return [prev]
-        src = item["from"]
+        src = item.source
         names = src if isinstance(src, list) else [src]
         if not names:
-            self.error("V003", f"{who}: from: lists no layer", item.value_loc("from"),
+            self.error("V003", f"{who}: from: lists no layer", item.at("from"),
                        "name what it reads, e.g. from: [a, b], or leave from: out to read the layer above",
                        layer=path)
             return []
         out: list[str] = []
         for i, name in enumerate(names):
-            at = src.item_loc(i) if isinstance(src, PosList) else item.value_loc("from")
+            at = item.source_at(i)
             if not isinstance(name, str):
                 self.error("V003", f"{who}: from: expects layer or input names, got {name!r}", at,
                            "write from: conv1 or from: [a, b]", layer=path)
@@ -389,12 +381,14 @@ class GraphBuilder:
             return []
         return out
 
-    def _group(self, g: Graph, item: Group, node: Node) -> Node:
+    def _group(self, g: Graph, item: LayerDecl, node: Node) -> Node:
+        group = item.group
+        assert group is not None
         ins = [g.value(s) for s in node.inputs]
         if len(ins) != 1:
-            if len(ins) > 1 and item.block is None:  # repeat: of a layer, which reads several inputs
-                first = item.children[0] if item.children else None
-                what = first.get("type", "layer") if isinstance(first, PosDict) else "layer"
+            if len(ins) > 1 and group.block is None:  # repeat: of a layer, which reads several inputs
+                first = group.children[0] if group.children else None
+                what = first.type if first is not None and "type" in first.keys else "layer"
                 self.error("G003", f"{what} '{node.path}' has repeat:, so each copy reads the one before "
                            f"and it takes one input, got {len(ins)}", node.loc,
                            "drop repeat: (or merge the inputs first, then repeat the layer after the merge)",
@@ -405,22 +399,20 @@ class GraphBuilder:
             return node
         if ins[0] is None:
             return node
-        node.type = item.block or "repeat"
-        children = PosList(item.children, loc=item.loc)
-        children.item_locs = [getattr(c, "loc", item.loc) for c in item.children]
-        node.sub = self.build(node.name, children, {BLOCK_INPUT: ins[0]}, prefix=node.path + ".",
-                              block=item.block or "repeat", output=item.output, trainable=node.trainable)
-        node.sub.block_args = dict(item.args)
-        if item.block is None:
+        node.type = group.block or "repeat"
+        node.sub = self.build(node.name, group.children, {BLOCK_INPUT: ins[0]}, prefix=node.path + ".",
+                              block=group.block or "repeat", output=group.output, trainable=node.trainable)
+        node.sub.block_args = dict(group.args)
+        if group.block is None:
             self._check_repeatable(node, item)
         out = node.sub.value(node.sub.outputs[0][1]) if node.sub.outputs else None
         if out is not None:
             params, _, macs, buffers = node.sub.totals()
-            node.result = layers.LayerResult(out, dict(item.args), params, macs, buffers)
+            node.result = layers.LayerResult(out, dict(group.args), params, macs, buffers)
         return node
 
 
-    def _check_repeatable(self, node: Node, item: Group) -> None:
+    def _check_repeatable(self, node: Node, item: LayerDecl) -> None:
         """A repeat chains its copies, calling each on the previous copy's output (nn.Sequential
         in PyTorch): an inline operation (Transpose…) has no module to chain, and an LSTM or
         attention is applied otherwise (it returns a tuple), so `compile` could not write it; say
@@ -436,7 +428,7 @@ class GraphBuilder:
             return
         why = "an inline operation with no module" if form == "inline" else "not called as module(x) in PyTorch"
         self.error("V003", f"{leaf.type} '{node.path}': repeat: chains copies with nn.Sequential, and "
-                   f"{leaf.type} is {why}", item.value_loc("repeat") or node.loc,
+                   f"{leaf.type} is {why}", item.at("repeat") or node.loc,
                    f"write the {leaf.type} once per copy, or put it in a block and repeat the block",
                    layer=node.path)
 

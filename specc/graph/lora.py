@@ -21,7 +21,7 @@ from ..diagnostics import Diagnostic, Location
 from .ir import Graph, Node
 
 if TYPE_CHECKING:
-    from ..pipeline import Spec
+    from ..spec import Spec
     from ..validate.document import Lora
 
 LORA_TYPES = ("Linear", "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder")
@@ -187,10 +187,7 @@ def _rank_above_useful(spec: Spec, p: Plan) -> list[Diagnostic]:
     useful = max((min(m.out, m.inp) for t in p.targets for m in t.matrices), default=0)
     if not p.targets or p.rank <= useful:
         return []
-    from ..load.yaml_loader import PosDict
-
-    raw = spec.raw.get("lora") if spec.raw is not None else None
-    loc = raw.value_loc("rank") if isinstance(raw, PosDict) and "rank" in raw else _target_loc(spec, 0)
+    loc = spec.locations.value("lora", "rank") if spec.locations.written("lora", "rank") else _target_loc(spec, 0)
     wasted = sum(max(0, p.rank - min(m.out, m.inp)) * (m.out + m.inp) for t in p.targets for m in t.matrices)
     return [Diagnostic("V032", f"lora rank {p.rank} is above {useful}, the highest rank an update of the adapted "
                        f"weights can have (it is at most min(in, out) of each weight), so {wasted:,} of the "
@@ -214,15 +211,10 @@ def _not_adaptable(n: Node, name: str, loc: Location | None) -> Diagnostic:
 
 
 def _target_loc(spec: Spec, i: int) -> Location | None:
-    from ..load.yaml_loader import PosDict, PosList
-
-    raw = spec.raw.get("lora") if spec.raw is not None else None
-    if not isinstance(raw, PosDict):
+    at = spec.locations
+    if not at.mapping("lora"):
         return None
-    items = raw.get("targets")
-    if isinstance(items, PosList) and i < len(items):
-        return items.item_loc(i)
-    return raw.value_loc("targets")
+    return at.value("lora", "targets", i) if at.written("lora", "targets", i) else at.value("lora", "targets")
 
 
 def _suggest(graph: Graph, name: str) -> str:

@@ -23,7 +23,7 @@ from .view import Leaf, View, loss_type, view
 if TYPE_CHECKING:
     from ..codes import Code
     from ..graph.ir import Graph
-    from ..pipeline import Spec
+    from ..spec import Spec
 
 
 @dataclass(frozen=True)

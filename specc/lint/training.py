@@ -11,14 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import Diagnostic, Location
 from ..graph import lora
-from ..load.yaml_loader import PosDict
 from ..shapes.tensor import TensorType
 from ..validate.training import class_dim, classification, focal_mode
 from . import context
 from .view import Leaf
 
 if TYPE_CHECKING:
-    from ..pipeline import Spec
+    from ..spec import Spec
 
 LOG_SPACE = ("LogSoftmax", "LogSigmoid")
 PROBABILITIES = ("Softmax", "Sigmoid", "Hardsigmoid")
@@ -72,12 +71,11 @@ def producer(step: Leaf, through: tuple[str, ...] = PASS_THROUGH) -> Leaf:
 
 
 def loss_loc(spec: Spec, key: str = "type", output: str | None = None) -> Location | None:
-    raw = spec.raw.get("loss") if spec.raw is not None else None
-    if output is not None and isinstance(raw, PosDict) and isinstance(raw.get(output), PosDict):
-        raw = raw[output]
-    if isinstance(raw, PosDict):
-        return raw.value_loc(key) if key in raw else raw.value_loc("type")
-    return spec.raw.value_loc("loss") if spec.raw is not None else None
+    at = spec.locations
+    path = ("loss", output) if output is not None and at.mapping("loss", output) else ("loss",)
+    if at.mapping(*path):
+        return at.value(*path, key) if at.written(*path, key) else at.value(*path, "type")
+    return at.value("loss")
 
 
 def _located(spec: Spec, code: str, message: str, hint: str, key: str = "type",

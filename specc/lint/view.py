@@ -14,7 +14,7 @@ from ..graph.ir import Graph, Node
 from ..shapes.tensor import TensorType
 
 if TYPE_CHECKING:
-    from ..pipeline import Spec
+    from ..spec import Spec
 
 BLOCK_INPUT = "input"  # the name a block's layers use for the block's input
 

@@ -224,7 +224,7 @@ class _Expander:
         for name, body in raw.items():
             loc = raw.key_loc(name)
             if not isinstance(name, str):
-                continue  # reported with the other class-name rules (pipeline._check_python_names)
+                continue  # reported with the other class-name rules (validate.sections.python_name_diagnostics)
             if name in layer_types:
                 self.fail(SpecError("V006", f"block '{name}' has the name of a built-in layer type",
                                     f"rename it, e.g. {name}Block", loc=loc))

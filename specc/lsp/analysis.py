@@ -14,9 +14,10 @@ from typing import Any
 
 from ..diagnostics import Diagnostic, Location
 from ..graph.ir import Node
-from ..pipeline import Spec, loads
+from ..pipeline import loads
 from ..report.summary import format_count, format_macs
 from ..shapes.dims import fmt_shape
+from ..spec import Spec
 
 Pos = tuple[int, int]
 Span = tuple[Pos, Pos]

@@ -19,7 +19,7 @@ from ..shapes.dims import fmt_shape
 
 if TYPE_CHECKING:
     from ..graph.ir import Graph
-    from ..pipeline import Spec
+    from ..spec import Spec
 
 FORMATS = ("mermaid", "dot", "svg", "html")
 

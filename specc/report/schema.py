@@ -47,6 +47,7 @@ def build_schema() -> dict[str, Any]:
     from ..layers import ALIASES, REGISTRY
     from ..load.expand import LAYER_META
     from ..validate.document import Document, InputSpec
+    from ..validate.naming import IDENTIFIER
 
     assert set(_META) == set(LAYER_META) - {"type"}, "the schema's layer keys drift from load.expand.LAYER_META"
     kinds = sorted(REGISTRY.values(), key=lambda k: k.type_name)
@@ -80,7 +81,7 @@ def build_schema() -> dict[str, Any]:
     defs["BlockInstance"] = {
         "description": "a use of a block defined under blocks:, with its arguments (checked by specc check)",
         "type": "object", "required": ["type"],
-        "properties": {"type": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$",
+        "properties": {"type": {"type": "string", "pattern": f"^{IDENTIFIER}$",
                                 "not": {"pattern": _any_case(known)},
                                 "description": "the block's name (a layer kind's name in other letter case "
                                                "is a typo, not a block)"},
@@ -109,7 +110,7 @@ def build_schema() -> dict[str, Any]:
                        "description": "the network, in execution order: each layer reads the one above unless "
                                       "from: says otherwise"}
     props["blocks"] = {"type": "object", "additionalProperties": {"$ref": "#/$defs/Block"},
-                       "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
+                       "propertyNames": {"pattern": f"^{IDENTIFIER}$"},
                        "description": "reusable sub-networks, by name"}
     props["vars"] = {"type": "object", "description": "named values for ${...} expressions; --set overrides them"}
     doc["allOf"] = [{

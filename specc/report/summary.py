@@ -14,7 +14,7 @@ from ..shapes.dims import Dim, DimLike, fmt_shape
 from ..shapes.tensor import TensorType
 
 if TYPE_CHECKING:
-    from ..pipeline import Spec
+    from ..spec import Spec
 
 BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8}
 

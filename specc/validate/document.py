@@ -26,7 +26,7 @@ from pydantic import (
 
 from ..shapes.tensor import DTYPES, MAX_DIM, MAX_ELEMENTS
 from .errors import did_you_mean, invalid
-from .naming import identifier_problem
+from .naming import identifier_problem, silenceable_list, split_silenceable
 
 NonNegFloat = Annotated[float, Field(ge=0)]
 Probability = Annotated[float, Field(ge=0, le=1)]
@@ -549,13 +549,10 @@ class LintSettings(Strict):
     @field_validator("ignore")
     @classmethod
     def _codes(cls, v: list[str]) -> list[str]:
-        from ..codes import WARNING_CODES
-
-        out = [c.upper() for c in v]
-        bad = [c for c in out if c not in WARNING_CODES]
+        out, bad = split_silenceable(v)
         if bad:
-            raise ValueError(f"{', '.join(bad)} cannot be silenced: only warnings can "
-                             f"({', '.join(sorted(WARNING_CODES))})")
+            raise ValueError(f"{', '.join(str(c).upper() for c in bad)} cannot be silenced: only warnings can "
+                             f"({silenceable_list()})")
         return out
 
 

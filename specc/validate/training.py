@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import Diagnostic
-from ..load.yaml_loader import PosDict
 from .document import class_weights
 from .errors import did_you_mean
+from .locations import Locations
 
 if TYPE_CHECKING:
-    from ..pipeline import Spec
     from ..shapes.tensor import TensorType
+    from ..spec import Spec
 
 # Which loss trains what: the one list that check, `specc train` and its metrics read.
 CLASSIFICATION = {"CrossEntropyLoss", "NLLLoss", "FocalLoss"}
@@ -85,15 +85,15 @@ def task_of(loss: Any, out: TensorType | None) -> str:
 
 
 def training_diagnostics(spec: Spec) -> list[Diagnostic]:
-    doc, graph, raw = spec.document, spec.graph, spec.raw
-    if doc is None or graph is None or doc.loss is None or raw is None:
+    doc, graph, at = spec.document, spec.graph, spec.locations
+    if doc is None or graph is None or doc.loss is None or not at.written():
         return []
     out: list[Diagnostic] = []
-    loss_loc = raw.value_loc("loss") if hasattr(raw, "value_loc") else None
+    loss_loc = at.value("loss")
     names = [n for n, _ in graph.outputs]
     per_output = isinstance(doc.loss, dict)
     if per_output:
-        out += _per_output(doc.loss, names, raw.get("loss"), loss_loc)
+        out += _per_output(doc.loss, names, at, loss_loc)
     elif len(graph.outputs) > 1:
         out.append(Diagnostic(
             "V022", f"the model has {len(graph.outputs)} outputs ({', '.join(names)}) but one loss; specc "
@@ -104,20 +104,19 @@ def training_diagnostics(spec: Spec) -> list[Diagnostic]:
     if train is None:
         return out
     trained = losses(doc, names)
-    tr = raw.get("train") if isinstance(raw, dict) else None
-    out += _targets(train.data, list(trained) if per_output else None, tr)
+    out += _targets(train.data, list(trained) if per_output else None, at)
     stopper = train.early_stopping
     sources = dict(graph.outputs)
     kinds = {n: task(loss, graph.value(sources[n])) for n, loss in trained.items()}
     if stopper:
         loc = None
-        if isinstance(tr, dict) and isinstance(tr.get("early_stopping"), dict):
-            loc = tr["early_stopping"].value_loc("monitor")
+        if at.mapping("train", "early_stopping"):
+            loc = at.value("train", "early_stopping", "monitor")
         out += _monitor(stopper.monitor, trained, kinds, per_output, loc or loss_loc)
     wants_labels = [k for k, on in (("class_weights: auto", train.class_weights == "auto"),
                                     ("sampler: balanced", train.data.sampler == "balanced")) if on]
     if wants_labels and (per_output or "classification" not in kinds.values()):
-        loc = tr.value_loc("class_weights") if isinstance(tr, dict) and "class_weights" in tr else loss_loc
+        loc = at.value("train", "class_weights") if at.written("train", "class_weights") else loss_loc
         if per_output:
             out.append(Diagnostic("V024", f"{' and '.join(wants_labels)} need one set of class labels, but the "
                                   "loss is per output", loc,
@@ -132,21 +131,20 @@ def training_diagnostics(spec: Spec) -> list[Diagnostic]:
     return out
 
 
-def _per_output(given: dict[str, Any], names: list[str], raw: Any, loss_loc: Any) -> list[Diagnostic]:
+def _per_output(given: dict[str, Any], names: list[str], at: Locations, loss_loc: Any) -> list[Diagnostic]:
     out, guessed = [], set()
     for key in given:
         if key not in names:
             guess = did_you_mean(key, [n for n in names if n not in given])
             guessed.add(guess)  # a misspelt key is one mistake: its output is not also reported as lossless
-            loc = raw.key_loc(key) if isinstance(raw, PosDict) and key in raw else loss_loc
+            loc = at.key("loss", key) if at.written("loss", key) else loss_loc
             out.append(Diagnostic("V025", f"the loss names output {key!r}, but the model's outputs are "
                                   f"{', '.join(names)}", loc,
                                   f"did you mean '{guess}'?" if guess else
                                   "key each loss by the name of an output in outputs:"))
     for key, loss in given.items():
         if loss.type == "CTCLoss":
-            loc = raw[key].value_loc("type") if isinstance(raw, PosDict) and isinstance(raw.get(key), PosDict) \
-                else loss_loc
+            loc = at.value("loss", key, "type") if at.mapping("loss", key) else loss_loc
             out.append(Diagnostic("V028", f"output {key!r}: CTCLoss cannot be one loss among several, it needs "
                                   "each target's length", loc,
                                   "train the CTC output alone (outputs: NAME, loss: {type: CTCLoss})"))
@@ -176,14 +174,13 @@ def _monitor(monitor: str, trained: dict[str, Any], kinds: dict[str, str | None]
                        f"did you mean '{guess}'?" if guess else f"monitor one of {', '.join(sorted(computed))}")]
 
 
-def _targets(data: Any, heads: list[str] | None, tr: Any) -> list[Diagnostic]:
+def _targets(data: Any, heads: list[str] | None, at: Locations) -> list[Diagnostic]:
     """V029: a per-output loss reads one target per output; a single loss one target."""
-    raw = tr.get("data") if isinstance(tr, PosDict) else None
 
     def loc(key: str) -> Any:
-        if isinstance(raw, PosDict) and key in raw:
-            return raw.value_loc(key)
-        return tr.value_loc("data") if isinstance(tr, PosDict) and "data" in tr else None
+        if at.written("train", "data", key):
+            return at.value("train", "data", key)
+        return at.value("train", "data") if at.written("train", "data") else None
 
     suffix = data.source.rsplit(".", 1)[-1].lower() if "." in data.source else ""
     per_output = {"npz": "y_key", "csv": "target"}

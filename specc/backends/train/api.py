@@ -75,7 +75,8 @@ def train(spec: Any, run: str | Path | None = None, *, overrides: list[str] | No
 
     Raises SpecInvalid for a spec with errors, DataError for data that does not fit the model
     (``.code``, ``.message``, ``.hint``), TrainError for a request that cannot run."""
-    from ...pipeline import Spec, load
+    from ...pipeline import load
+    from ...spec import Spec
 
     if not isinstance(spec, Spec):
         spec = load(spec, overrides)

@@ -10,20 +10,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ...pipeline import Spec
+    from ...spec import Spec
 
 from ...validate.training import task_of  # one rule of which loss trains what
 
 
-def _loc(raw: Any, *path: str) -> list[Any] | None:
+def _loc(spec: Spec, *path: str) -> list[Any] | None:
     """[file, line, col] of the deepest key of ``path`` that the spec writes."""
-    node, best = raw, None
-    for key in path:
-        if not isinstance(node, dict) or key not in node:
-            break
-        loc = node.value_loc(key) if hasattr(node, "value_loc") else None
-        best = loc or best
-        node = node[key]
+    best = spec.locations.nearest(*path)
     return [best.file, best.line, best.col] if best is not None else None
 
 
@@ -60,7 +54,6 @@ def train_config(spec: Spec) -> dict[str, Any]:
         node = graph.node(s)
         last[n] = {"type": node.type if node is not None else None,
                    "loc": [node.loc.file, node.loc.line, node.loc.col] if node is not None and node.loc else None}
-    raw = spec.raw
     heads = None
     if isinstance(doc.loss, dict):  # a loss per output: each output trains as its own task
         from ...validate.document import term_weight
@@ -90,13 +83,13 @@ def train_config(spec: Spec) -> dict[str, Any]:
         "sizes": dict(sorted(doc.export.sizes.items())),
         "train": train.model_dump(),
         "locs": {
-            "loss": _loc(raw, "loss"),
-            "source": _loc(raw, "train", "data", "source"),
-            "val_source": _loc(raw, "train", "data", "val_source"),
-            "data": _loc(raw, "train", "data"),
-            "train": _loc(raw, "train"),
-            "optimizer": _loc(raw, "optimizer", "type"),
-            **{f"inputs.{n}": _loc(raw, "inputs", n) for n in inputs},
+            "loss": _loc(spec, "loss"),
+            "source": _loc(spec, "train", "data", "source"),
+            "val_source": _loc(spec, "train", "data", "val_source"),
+            "data": _loc(spec, "train", "data"),
+            "train": _loc(spec, "train"),
+            "optimizer": _loc(spec, "optimizer", "type"),
+            **{f"inputs.{n}": _loc(spec, "inputs", n) for n in inputs},
         },
     }
 

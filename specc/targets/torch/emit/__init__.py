@@ -17,18 +17,14 @@ from .quote import UnsafeValue
 from .render import render_module
 
 if TYPE_CHECKING:
-    from ....pipeline import Spec
+    from ....spec import Spec
 
 __all__ = ["EmitError", "GateError", "UnsafeValue", "compile_source"]
 
 
 def compile_source(spec: Spec, train: bool = False) -> str:
     """The generated module for a checked spec (with a training entry point when ``train``)."""
-    from ....pipeline import SpecInvalid
-
-    if not spec.ok:
-        raise SpecInvalid(spec)
-    module = plan_module(spec)
+    module = plan_module(spec.require_ok())  # SpecInvalid, with the diagnostics, when it has errors
     if not train:
         return render_module(module)
     from .train import render_training

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 
-from ....graph.names import UNSAFE_BUILTINS
+from ....validate.naming import UNSAFE_BUILTINS
 
 # `from torch import nn` is an import from "torch"; `from torch.nn import functional` from "torch.nn".
 MODULE_IMPORTS = frozenset({"__future__", "math", "torch", "torch.nn", "torch.nn.functional"})

@@ -24,7 +24,7 @@ from .records import ClassRecord, ModuleRecord
 from .sections import builders
 
 if TYPE_CHECKING:
-    from ....pipeline import Spec
+    from ....spec import Spec
 
 
 def plan_module(spec: Spec) -> ModuleRecord:

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ....graph.names import name_problem
+from ....validate.naming import name_problem
 
 
 @dataclass(frozen=True)

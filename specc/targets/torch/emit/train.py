@@ -13,7 +13,7 @@ from .records import ModuleRecord
 from .render import render_module
 
 if TYPE_CHECKING:
-    from ....pipeline import Spec
+    from ....spec import Spec
 
 
 class CannotTrain(EmitError):
