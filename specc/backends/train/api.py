@@ -13,9 +13,9 @@ from typing import Any, cast
 import numpy as np
 import torch
 
+from ...validate.train_config import classes_at, head, train_config
 from . import data as data_mod
 from . import metrics as metrics_mod
-from .config import classes_at, head, train_config
 from .data import DataError
 from .loop import Log, Options, Result, Trainer, TrainError, fit, plain_log, split
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import classes_at, head
+from ...validate.train_config import classes_at, head
 from .data import Data, DataError
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import classes_at, head
+from ...validate.train_config import classes_at, head
 
 BUNDLED = ("digits", "iris", "wine", "breast_cancer", "diabetes")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")

@@ -25,11 +25,11 @@ import torch
 from torch import nn
 
 from ...atomic import atomic_write
+from ...validate.train_config import classes_at, head
 from . import data as data_mod
 from . import distributed
 from . import metrics as metrics_mod
 from .checks import check_data
-from .config import classes_at, head
 from .data import Data, DataError
 from .preprocess import Preprocessing
 from .run import (

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import classes_at
+from ...validate.train_config import classes_at
 from .preprocess import Preprocessing
 from .run import load_tensors, read_json
 
@@ -142,7 +142,7 @@ def predict(trained: Trained, raw: dict[str, np.ndarray], batch_size: int = 256)
             out = trained.model(*[x[i:i + batch_size] for x in xs])
             outs.append([o.float() for o in (out if isinstance(out, tuple) else (out,))])
     if cfg.get("heads"):  # a loss per output: each output answers in its own task's terms
-        from .config import head
+        from ...validate.train_config import head
 
         names = list(cfg["outputs"])
         return {"task": "multi", "outputs": {

@@ -76,7 +76,7 @@ class Preprocessing:
         kinds, target_kind = resolve(cfg)
         scalers = {n: Scaler.fit(k, inputs[n]) for n, k in kinds.items() if k != "none"}
         if isinstance(targets, dict):
-            from .config import head
+            from ...validate.train_config import head
 
             output_kinds = {n: resolve(head(cfg, n))[1] for n in cfg["heads"]}  # in the order of outputs:
             outputs = {n: Scaler.fit(k, targets[n]) if k != "none" else None for n, k in output_kinds.items()}

@@ -33,7 +33,7 @@ def render_training(spec: Spec, module: ModuleRecord) -> str:
         missing = " and ".join(s for s, v in (("loss", doc.loss), ("optimizer", doc.optimizer)) if v is None)
         raise CannotTrain(f"--train needs a {missing} section in the spec",
                           "add it, e.g. loss: {type: CrossEntropyLoss} and optimizer: {type: Adam, lr: 0.001}")
-    from ....backends.train.config import train_config
+    from ....validate.train_config import train_config
 
     # JSON round trip: plain dicts, lists, numbers and text only (tuples become lists)
     config = json.loads(json.dumps(train_config(spec)))

@@ -2,7 +2,9 @@
 
 `specc train` and the script of `specc compile --train` both hand such a dict (with the
 generated module) to the one loop, so they train alike. Locations of the spec keys travel
-with it, so a problem the data reveals is still reported at the spec's line.
+with it, so a problem the data reveals is still reported at the spec's line. It lives in
+validate/ (it reads only the typed document, the loss rules and the shaped graph it is handed),
+so the PyTorch target's script writer and the training backend both stand above it.
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ...spec import Spec
+    from ..spec import Spec
 
-from ...validate.training import task_of  # one rule of which loss trains what
+from .training import task_of  # one rule of which loss trains what
 
 
 def _loc(spec: Spec, *path: str) -> list[Any] | None:
@@ -23,7 +25,7 @@ def _loc(spec: Spec, *path: str) -> list[Any] | None:
 
 def train_config(spec: Spec) -> dict[str, Any]:
     """Everything the loop needs besides the generated module."""
-    from ...validate.document import Train
+    from .document import Train
 
     doc, graph = spec.require_ok().document, spec.graph
     assert doc is not None and graph is not None
@@ -31,7 +33,7 @@ def train_config(spec: Spec) -> dict[str, Any]:
     outputs = {n: [d if isinstance(d, int) else str(d) for d in graph.value(s).shape] for n, s in graph.outputs}
     inputs = {n: {"shape": [d if isinstance(d, int) else str(d) for d in t.shape], "dtype": t.dtype}
               for n, t in graph.inputs.items()}
-    from ...validate.training import class_dim, classification
+    from .training import class_dim, classification
 
     loss = ({n: one.model_dump() for n, one in doc.loss.items()} if isinstance(doc.loss, dict) else
             doc.loss.model_dump() if doc.loss is not None else None)
@@ -56,8 +58,8 @@ def train_config(spec: Spec) -> dict[str, Any]:
                    "loc": [node.loc.file, node.loc.line, node.loc.col] if node is not None and node.loc else None}
     heads = None
     if isinstance(doc.loss, dict):  # a loss per output: each output trains as its own task
-        from ...validate.document import term_weight
-        from ...validate.training import losses
+        from .document import term_weight
+        from .training import losses
 
         heads = {}
         for n, one in losses(doc, list(outputs)).items():
