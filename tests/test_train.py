@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_run import run_cli
 
 import specc
 from specc.cli import main as cli
@@ -47,12 +48,6 @@ def mlp(tmp_path: Path, source: str, n_in: int, n_out: int, *, loss: str = "Cros
         optimizer: {{type: Adam, lr: 0.01}}
         train: {{epochs: {epochs}, batch_size: 32, data: {{source: {source}, val_split: 0.25}}{extra}}}
         """, name)
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = cli(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 # -- the course's systems --------------------------------------------------------------------------------
