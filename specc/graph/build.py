@@ -75,7 +75,7 @@ def fix_batch_second_macs(graph: Graph) -> None:
 def graph_batch_symbol(graph: Graph) -> str | None:
     """The batch symbol of a built graph: dim 1 of any ``batch_first: false`` layer's input, else
     dim 0 of the inputs."""
-    for g, n in _leaves_with_graph(graph):
+    for g, n in leaves_with_graph(graph):
         if n.result is not None and getattr(n.params, "batch_first", True) is False and n.inputs:
             x = g.value(n.inputs[0])
             if x is not None and x.rank >= 2 and isinstance(x.shape[1], Dim) and len(x.shape[1].symbols()) == 1:
@@ -83,10 +83,11 @@ def graph_batch_symbol(graph: Graph) -> str | None:
     return batch_symbol(graph.inputs)
 
 
-def _leaves_with_graph(g: Graph) -> Any:
+def leaves_with_graph(g: Graph) -> Any:
+    """(graph, node) for every leaf node, with the (sub)graph whose values its inputs name."""
     for n in g.nodes:
         if n.sub is not None:
-            yield from _leaves_with_graph(n.sub)
+            yield from leaves_with_graph(n.sub)
         else:
             yield g, n
 
@@ -125,7 +126,8 @@ def _readable_hint(name: str, known: list[str]) -> str:
 
 
 # Why a target cannot write a layer of this type with these attributes ("reason; fix"), or None.
-Limits = Callable[[str, dict[str, Any]], str | None]
+# (layer type, resolved attributes, inputs as (value name, type)) -> "reason; fix" or None
+Limits = Callable[[str, dict[str, Any], list[tuple[str, TensorType]]], str | None]
 
 
 class GraphBuilder:
@@ -336,7 +338,7 @@ class GraphBuilder:
         try:
             result = check_layer(kind, node.params, tensors)
             self._check_requirements(result)
-            self._check_target(kind, result)
+            self._check_target(kind, result, list(zip(node.inputs, tensors)))
             node.result = result
         except SpecError as err:
             node.result = None  # sizes no framework can allocate reach no later layer
@@ -357,10 +359,11 @@ class GraphBuilder:
                                 "act on the batch dim only with sizes that always exist (index 0 or -1), or move "
                                 "the operation to a non-batch dim", field=need.field)
 
-    def _check_target(self, kind: layers.LayerKind, result: layers.LayerResult) -> None:
+    def _check_target(self, kind: layers.LayerKind, result: layers.LayerResult,
+                      inputs: list[tuple[str, TensorType]]) -> None:
         """A layer the caller's target or exporter cannot write (``limits``) is refused here, where
         the spec says it, not by `specc export` after `check` said ok."""
-        why = self.limits(kind.type_name, result.args) if self.limits is not None else None
+        why = self.limits(kind.type_name, result.args, inputs) if self.limits is not None else None
         if why:
             reason, _, fix = why.rpartition("; ") if "; " in why else (why, "", "")
             field = next((k for k, v in result.args.items() if v and k in reason), None)
