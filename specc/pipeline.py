@@ -19,7 +19,7 @@ from .diagnostics import Diagnostic, Location, SpecError
 from .graph.build import GraphBuilder, fix_batch_second_macs, inside_block_hint, leaves_with_graph, mark_unused
 from .graph.ir import Graph
 from .graph.names import reserve_target_names
-from .layers import REGISTRY
+from .layers import ALIASES, REGISTRY
 from .load.expand import expand, parse_overrides
 from .load.yaml_loader import PosDict, PosList, decode_spec, load_yaml, read_spec
 from .shapes.dims import sym
@@ -167,7 +167,7 @@ def _once(diags: list[Diagnostic]) -> list[Diagnostic]:
 def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None, ignore: Iterable[str] = ()) -> None:
     raw = load_yaml(spec.text, spec.path)
     spec.raw = raw
-    ex = expand(raw, parse_overrides(overrides), set(REGISTRY), spec.path)
+    ex = expand(raw, parse_overrides(overrides), set(REGISTRY) | set(ALIASES), spec.path)
     spec.diagnostics.extend(ex.diagnostics)
     spec.vars = ex.vars
     doc = ex.doc
