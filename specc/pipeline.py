@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .diagnostics import Diagnostic, Location, SpecError
-from .graph.build import GraphBuilder, fix_batch_second_macs, inside_block_hint, leaves_with_graph, mark_unused
+from .graph.build import GraphBuilder, fix_batch_second_macs, inside_block_hint, mark_unused
 from .graph.ir import Graph
 from .graph.names import reserve_target_names
 from .layers import ALIASES, REGISTRY
@@ -194,8 +194,6 @@ def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None, ignore: Itera
     graph.inputs = {k: v for k, v in graph.inputs.items() if v is not None}
     fix_batch_second_macs(graph)
     spec.diagnostics.extend(builder.diags)
-    if exporter == "auto" and graph.ok:
-        spec.diagnostics.extend(auto_export_problems(graph))
     _outputs(graph, doc, spec, builder.rejected_top)
     spec.graph = graph
     if graph.ok and spec.ok:
@@ -211,19 +209,6 @@ def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None, ignore: Itera
         spec.diagnostics.extend(check_training(spec))
         spec.diagnostics.extend(training_diagnostics(spec))
     _silence(spec, graph, ignore)
-
-
-def auto_export_problems(graph: Graph) -> list[Diagnostic]:
-    """U002 where `auto` finds no exporter for the whole model (export_limits.auto_problem)."""
-    leaves = [(n, [(i, t) for i in n.inputs if (t := g.value(i)) is not None])
-              for g, n in leaves_with_graph(graph) if n.kind is not None and n.result is not None]
-    found = export_limits.auto_problem([(f"{n.type} '{n.path}'", n.kind.type_name, n.result.args, ins)
-                                        for n, ins in leaves])  # type: ignore[union-attr]
-    if found is None:
-        return []
-    node, (reason, _, fix) = leaves[found[0]][0], found[1].rpartition("; ")
-    return [Diagnostic("U002", f"{node.type} '{node.path}': cannot be exported to ONNX: {reason}", node.loc, fix,
-                       "error", node.path)]
 
 
 def _silence(spec: Spec, graph: Graph, ignore: Iterable[str]) -> None:

@@ -90,24 +90,3 @@ def test_self_attention_is_refused_under_torchscript_only_over_a_symbolic_length
     fixed = specc.loads(_pinned(f"specc: 1\ninputs: {{x: [B, 4, 8]}}\nlayers:\n{layer}", "torchscript"))
     assert fixed.ok, fixed.diagnostics
 
-
-MIXED = """\
-specc: 1
-inputs: {{x: [B, {T}, 8]}}
-layers:
-  - {{type: LSTM, hidden_size: 8}}
-  - {{type: TransformerEncoderLayer, nhead: 2, dim_feedforward: 16}}
-"""
-
-
-def test_auto_refuses_a_model_that_each_exporter_fails_on_a_different_layer(tmp_path: Path) -> None:
-    # TorchScript freezes T in the encoder, dynamo in the LSTM: `auto` has no exporter left
-    spec = specc.loads(MIXED.format(T="T"), "mixed.yaml")
-    [err] = [d for d in spec.diagnostics if d.severity == "error"]
-    assert (err.code, err.loc.line if err.loc else None) == ("U002", 4), str(err)
-    assert "no torch exporter" in err.message and "TransformerEncoderLayer" in err.message
-    assert err.hint is not None and "inputs:" in err.hint
-    # with the length fixed both layers export, and auto's first exporter writes the model
-    fixed = specc.loads(MIXED.format(T=12), "mixed.yaml")
-    assert fixed.ok, fixed.diagnostics
-    assert export_spec(fixed, tmp_path / "m.onnx").exporter == "torchscript"

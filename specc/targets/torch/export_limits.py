@@ -149,7 +149,9 @@ def _ts_conv_lstm(args: dict[str, Any], inputs: Inputs) -> str | None:
 
 def _dynamo_recurrent(args: dict[str, Any], inputs: Inputs) -> str | None:
     if _sequence_symbolic(args, inputs):
-        return "freezes the number of time steps of a recurrent layer at the export size"
+        # not in every graph (an LSTM reading a model input with output: last keeps T), but in most
+        return ("freezes the number of time steps of a recurrent layer at the export size in most models (the "
+                "layer cases of tests/layer_cases.py, all of them)")
     return None
 
 
@@ -205,23 +207,3 @@ def onnx_problem(type_name: str, args: dict[str, Any], exporter: str = "auto", i
                f"{{exporter: auto}} (or {other}), which exports this layer correctly")
     return why
 
-
-def auto_problem(layers: Sequence[tuple[str, str, dict[str, Any], Inputs]]) -> tuple[int, str] | None:
-    """``auto`` exports with TorchScript and falls back to dynamo, so it fails on a model with one
-    layer that only TorchScript cannot write and another that only dynamo cannot (an LSTM and a
-    Transformer over a symbolic length). Given the model's layers as (who, type, attributes,
-    inputs): the index of the layer dynamo cannot write and "reason; fix", or None."""
-    def first(exporter: str) -> tuple[int, str] | None:
-        for i, (_, type_name, args, inputs) in enumerate(layers):
-            limit = PINNED[exporter].get(type_name)
-            if limit is not None and (why := limit(args, inputs)):
-                return i, why
-        return None
-
-    script, dynamo = first("torchscript"), first("dynamo")
-    if script is None or dynamo is None:
-        return None
-    return dynamo[0], (f"no torch exporter writes this model: the dynamo exporter {dynamo[1]}, and the "
-                       f"TorchScript one, which writes this layer, cannot write {layers[script[0]][0]} (it "
-                       f"{script[1]}); give the sizes these layers read fixed values in inputs:, or replace one "
-                       "of the two")
