@@ -3,7 +3,7 @@ Spec (the same pipeline as `specc check`), where each layer item sits in the tex
 answers to hover, inlay-hint, completion and definition questions.
 
 Positions here are 0-based (line, character), as in LSP; the pipeline's are 1-based. Lines end
-where an editor ends them, at \n, \r\n or \r (the LSP rule); YAML also ends them at U+0085,
+where an editor ends them, at \\n, \\r\\n or \\r (the LSP rule); YAML also ends them at U+0085,
 U+2028 and U+2029, so the pipeline's positions are converted (``at``).
 Completion reads the text itself, since what is being typed is rarely valid YAML yet.
 """
@@ -30,13 +30,13 @@ _TYPE_IN = re.compile(r"""\btype:\s*["']?([A-Za-z_][A-Za-z0-9_]*)""")
 _KEY = re.compile(r"""(?:^|[{,\s])([A-Za-z_][A-Za-z0-9_]*):""")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 _SECTION = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*):")
-EDITOR_BREAK = re.compile(r"\r\n|\r|\n")
+_EDITOR_BREAK = re.compile(r"\r\n|\r|\n")
 _YAML_BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
 
 
 def editor_lines(text: str) -> list[str]:
     """The text's lines as an editor (and LSP) counts them, without their ends."""
-    lines = EDITOR_BREAK.split(text)
+    lines = _EDITOR_BREAK.split(text)
     return lines[:-1] if lines and not lines[-1] else lines
 
 
@@ -90,7 +90,7 @@ class Analysis:
                 "(`specc check` with SPECC_DEBUG=1 shows the traceback)")])
         a = cls(uri, text, spec, editor_lines(text))
         if any(c in text for c in "\x85\u2028\u2029"):
-            a._starts = (_starts(text, _YAML_BREAK), _starts(text, EDITOR_BREAK))
+            a._starts = (_starts(text, _YAML_BREAK), _starts(text, _EDITOR_BREAK))
         if spec.graph is not None:
             for depth, n in spec.graph.walk():
                 if n.loc is not None and n.loc.file == path:

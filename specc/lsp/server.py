@@ -23,7 +23,7 @@ class EditorDocument(TextDocument):
     """pygls' document splits its lines with str.splitlines, which also ends them at U+2028,
     U+2029, U+0085 and other characters no editor breaks at; every position an editor sends after
     one (an incremental edit's range included) would then land on the wrong line. LSP ends lines
-    at \n, \r\n and \r only, and so does this document."""
+    at \\n, \\r\\n and \\r only, and so does this document."""
 
     @property
     def lines(self) -> Sequence[str]:
@@ -34,6 +34,7 @@ def _editor_document(doc_uri: str, source: str | None = None, version: int | Non
                      language_id: str | None = None, *, codec: Any) -> TextDocument:
     return EditorDocument(doc_uri, source=source, version=version, language_id=language_id,
                           sync_kind=lsp.TextDocumentSyncKind.Incremental, position_codec=codec)
+
 
 _SEVERITY = {"error": lsp.DiagnosticSeverity.Error, "warning": lsp.DiagnosticSeverity.Warning}
 
