@@ -304,6 +304,15 @@ _TABLE: list[Code | LintCode] = [
          "layers:\n  - {type: Linear, out_features: 1}\n  - {type: Sigmoid}\nloss: {type: FocalLoss}",
          "Remove the final Sigmoid/Softmax and give FocalLoss the raw logits; apply the sigmoid or softmax "
          "only where probabilities are needed, at inference."),
+    # -- training, area R of issue 10 (loose ends of issues 8, 9 and 13) --------------------------
+    Code("T057", "focal-alpha-degenerate", "A binary FocalLoss has alpha: 0 or alpha: 1, so one class gets no "
+         "weight.",
+         "A binary focal loss weights each positive by alpha and each negative by 1 - alpha. With alpha: 0 the "
+         "positives add nothing to the loss (alpha: 1, the negatives), so the model learns one class only and "
+         "can answer that class everywhere while the loss goes to 0.",
+         "layers:\n  - {type: Linear, out_features: 1}\nloss: {type: FocalLoss, alpha: 0}",
+         "Use an alpha strictly between 0 and 1: 0.25 as in the paper, 0.5 for equal weights, or leave alpha "
+         "out (no class weighting)."),
     # -- lint: the rule's module docstring (specc/lint/rules/) is the documentation ---------
     LintCode("L001", "softmax-before-ce"),
     LintCode("L002", "dropout-at-end"),

@@ -14,7 +14,7 @@ from typing import Any
 from .diagnostics import Diagnostic, Location, SpecError, one_per_mistake
 from .graph.build import GraphBuilder, mark_unused
 from .graph.model import build_model, silence
-from .layers import REGISTRY
+from .layers import ALIASES, REGISTRY
 from .load.expand import expand, parse_overrides
 from .load.yaml_loader import decode_spec, load_yaml, read_spec
 from .spec import Spec, SpecInvalid
@@ -90,7 +90,7 @@ def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None, ignore: Itera
     raw = load_yaml(spec.text, spec.path)
     spec.raw = raw
     spec.locations = Locations(raw)
-    ex = expand(raw, parse_overrides(overrides), set(REGISTRY), spec.path)
+    ex = expand(raw, parse_overrides(overrides), set(REGISTRY) | set(ALIASES), spec.path)
     spec.diagnostics.extend(ex.diagnostics)
     spec.vars = ex.vars
     declared = validate_sections(ex)
@@ -99,7 +99,9 @@ def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None, ignore: Itera
     inputs = declared.inputs
     if inputs is None or declared.layers is None:
         return
-    builder = GraphBuilder(limits=export_limits.onnx_problem)
+    # a pinned exporter's own limits too: `auto` falls back to the other exporter, a pinned one cannot
+    exporter = spec.document.export.exporter if spec.document is not None else "auto"
+    builder = GraphBuilder(limits=lambda kind, args, ins: export_limits.onnx_problem(kind, args, exporter, ins))
     graph, problems = build_model(builder, spec.name, declared.layers, inputs, declared.outputs)
     spec.diagnostics.extend(problems)
     spec.graph = graph

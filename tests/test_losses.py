@@ -192,6 +192,23 @@ def test_log_softmax_over_the_wrong_dim_is_caught_for_nll() -> None:
     assert (code, line) == ("T050", 5) and "dim: 1" in hint
 
 
+def test_log_softmax_over_another_dim_than_kl_div_class_dim_is_caught() -> None:
+    tagger = "  - {type: Linear, out_features: 4}\n  - {type: LogSoftmax, dim: -1}\n"
+    (code, line, message, hint), = errors("x: [B, T, 8]", tagger, "loss: {type: KLDivLoss}")
+    assert (code, line) == ("T050", 5) and "dim 1" in message and "class_dim: 2" in hint and "dim: 1" in hint
+    ok("x: [B, T, 8]", tagger, "loss: {type: KLDivLoss, class_dim: -1}")
+    ok("x: [B, T, 8]", tagger, "loss: {type: KLDivLoss, class_dim: 2}")
+
+
+@pytest.mark.parametrize(("alpha", "word"), [(0, "positive"), (1, "negative"), (0.0, "positive")])
+def test_a_binary_focal_alpha_that_drops_a_class_is_an_error_at_alpha(alpha: float, word: str) -> None:
+    (code, line, message, hint), = errors("x: [B, 8]", "  - {type: Linear, out_features: 1}\n",
+                                          f"loss: {{type: FocalLoss, alpha: {alpha}}}")
+    assert (code, line) == ("T057", 5) and f"{word} class no weight" in message and "alpha: 0.25" in hint
+    ok("x: [B, 8]", "  - {type: Linear, out_features: 1}\n", "loss: {type: FocalLoss, alpha: 0.25}")
+    ok("x: [B, 8]", "  - {type: Linear, out_features: 1}\n", "loss: {type: FocalLoss}")
+
+
 def test_kl_with_log_softmax_or_from_logits_learns_probability_targets() -> None:
     ok("x: [B, 8]", LINEAR5 + "  - {type: LogSoftmax, dim: 1}\n", "loss: {type: KLDivLoss}")
     found = errors("x: [B, 8]", LINEAR5 + "  - {type: Softmax, dim: 1}\n", "loss: {type: KLDivLoss, from_logits: true}")

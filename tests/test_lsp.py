@@ -58,6 +58,18 @@ def _utf16(text: str, needle: str, offset: int = 0) -> lsp.Position:
     return lsp.Position(line=line, character=len(before.encode("utf-16-le")) // 2)
 
 
+ODD = ('specc: 1\ndescription: "first\u2028second\u2029third\x85fourth"\ninputs:\n  x: [B, 4]\nlayers:\n'
+       "  - {type: Linear, out_features: 3, name: h}\n  - {type: ReLU}\n"
+       "  - {type: Linear, out_features: 2, in_features: 9}\n")
+
+
+def _editor_pos(text: str, needle: str, offset: int = 0) -> lsp.Position:
+    """Where ``needle`` starts, with lines ended only at \\n, \\r\\n and \\r, as LSP and editors end them."""
+    lines = text.split("\n")
+    line = next(i for i, x in enumerate(lines) if needle in x)
+    return lsp.Position(line=line, character=lines[line].index(needle) + offset)
+
+
 async def _session(tmp_path: Path) -> dict[str, object]:
     """One real session; returns what the client saw."""
     seen: dict[str, object] = {}
@@ -120,6 +132,17 @@ async def _session(tmp_path: Path) -> dict[str, object]:
         seen["wide_hints"] = await client.text_document_inlay_hint_async(lsp.InlayHintParams(
             text_document=wide_doc, range=lsp.Range(start=lsp.Position(line=0, character=0),
                                                     end=lsp.Position(line=20, character=0))))
+        odd = tmp_path / "odd.yaml"  # line ends for YAML and Python, not for an editor
+        odd_doc = lsp.VersionedTextDocumentIdentifier(uri=odd.as_uri(), version=2)
+        client.text_document_did_open(lsp.DidOpenTextDocumentParams(text_document=lsp.TextDocumentItem(
+            uri=odd.as_uri(), language_id="yaml", version=1, text=ODD)))
+        seen["odd"] = await asyncio.wait_for(published.get(), 60)
+        client.text_document_did_change(lsp.DidChangeTextDocumentParams(text_document=odd_doc, content_changes=[
+            lsp.TextDocumentContentChangePartial(range=lsp.Range(
+                start=_editor_pos(ODD, ", in_features: 9"), end=_editor_pos(ODD, ", in_features: 9", 16)), text="")]))
+        seen["odd_fixed"] = await asyncio.wait_for(published.get(), 60)
+        seen["odd_hover"] = await client.text_document_hover_async(lsp.HoverParams(
+            text_document=lsp.TextDocumentIdentifier(uri=odd.as_uri()), position=_editor_pos(ODD, "name: h", 6)))
         await asyncio.wait_for(client.shutdown_async(None), 30)
         client.exit(None)
     finally:
@@ -166,6 +189,12 @@ def test_stdio_session_with_the_real_server(tmp_path: Path) -> None:
     assert seen["wide_definition"].range.start == _utf16(WIDE, "h, when")  # type: ignore[attr-defined]
     hint = next(h for h in seen["wide_hints"] if h.position.line == _line(WIDE, "Linear"))  # type: ignore[attr-defined]
     assert hint.position == _utf16(WIDE, "  # 😀") and hint.label == "→ (B, 3)"
+
+    # U+2028, U+2029 and U+0085 end lines for YAML but not for editors: positions count editor lines
+    odd = seen["odd"].diagnostics  # type: ignore[attr-defined]
+    assert [d.code for d in odd] == ["S001"] and odd[0].range.start == _editor_pos(ODD, "9}"), odd
+    assert list(seen["odd_fixed"].diagnostics) == []  # type: ignore[attr-defined]  (the edit hit its line)
+    assert "**Linear** `h`" in seen["odd_hover"].contents.value  # type: ignore[attr-defined]
 
 
 # -- the analysis behind the server, on real specs ----------------------------------------------------

@@ -4,6 +4,7 @@ every example spec and rejects exactly the broken specs whose mistake is structu
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,10 +12,13 @@ from typing import Any
 
 import pytest
 
+import specc
+
 jsonschema = pytest.importorskip("jsonschema")
 
 from specc.diagnostics import SpecError  # noqa: E402
 from specc.layers import ALIASES, REGISTRY  # noqa: E402
+from specc.load.near import near_pattern, near_type  # noqa: E402
 from specc.load.yaml_loader import load_yaml  # noqa: E402
 from specc.report.schema import build_schema  # noqa: E402
 from specc.validate.document import Document  # noqa: E402
@@ -146,3 +150,31 @@ def test_cli_writes_the_schema(tmp_path: Path) -> None:
     assert proc.stdout.strip() == "HEAVY [] 0", proc.stderr
     assert json.loads(out.read_text(encoding="utf-8")) == build_schema()
     assert "yaml-language-server: $schema=" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+WIDE_BLOCK = {"args": {"width": 2}, "layers": [{"type": "Linear", "out_features": "${width}"}]}
+
+
+@pytest.mark.parametrize(("block", "used"), [
+    ("Wide", "Wide"), ("ConvBlock", "ConvBlock"), ("Residual", "Residual"),  # blocks of the spec
+    ("Wide", "Lienar"),  # a typo of a built-in in a spec with blocks
+    ("linear", "linear"), ("LINEAR", "LINEAR"), ("gru", "gru"),  # a built-in's name in another case
+    ("Lineer", "Lineer"), ("Dense2", "Dense2"), ("Conv2dd", "Conv2dd"),  # one slip from a built-in
+])
+def test_schema_and_check_agree_on_block_names_and_types(validator: Any, block: str, used: str) -> None:
+    doc = _spec([{"type": used, "width": 4}], blocks={block: WIDE_BLOCK})
+    schema_ok = _errors(validator, doc) == []
+    spec = specc.loads(json.dumps(doc), "blocks.yaml")  # JSON is YAML
+    assert schema_ok == spec.ok, (schema_ok, [str(d) for d in spec.errors])
+    if block != used or not spec.ok:
+        assert {d.code for d in spec.errors} <= {"V004", "V006"}, [str(d) for d in spec.errors]
+
+
+def test_near_names_are_the_same_to_check_and_to_the_schema() -> None:
+    names = set(REGISTRY) | set(ALIASES)
+    pattern = re.compile(near_pattern(names))
+    words = {"ConvBlock", "DownBlock", "Residual", "Bottleneck", "Encoder", "Stem", "Head", "MLP", "Wide"}
+    for n in sorted(names)[::3]:  # every kind of slip of a third of the names
+        words |= {n.lower(), n.upper(), n[1:], n[:-1] + "x", n + "s", n[1] + n[0] + n[2:], n[:2] + "_" + n[2:]}
+    for w in sorted(words):
+        assert (pattern.match(w) is not None) == (near_type(w, names) is not None), w

@@ -801,8 +801,13 @@ def test_export_refusals_say_why(tmp_path: Path) -> None:
     assert [e.code for e in refused.errors] == ["U002"] and "LSTM projections" in refused.errors[0].message
     frames = ("specc: 1\ninputs: {frames: [B, T, 2, 8, 8]}\nlayers:\n  - {type: ConvLSTM2d, hidden_channels: 3}\n"
               "export: {exporter: torchscript}\n")
-    with pytest.raises(ExportFailed, match=r"dynamo=True"):
-        _export(frames, tmp_path)
+    pinned = _check(frames)  # the pinned exporter freezes T: refused at check (tests/test_export_limits.py)
+    assert [(e.code, e.loc.line if e.loc else 0) for e in pinned.errors] == [("U002", 4)]
+    pytest.importorskip("onnxruntime")
+    from specc.backends.onnx_export import export_spec
+
+    with pytest.raises(ExportFailed, match=r"time steps T"):  # `specc export --exporter torchscript` too
+        export_spec(_check(frames.replace("torchscript", "auto")), tmp_path / "m.onnx", exporter="torchscript")
 
 
 def test_names_of_support_code_are_reserved() -> None:

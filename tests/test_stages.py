@@ -57,6 +57,21 @@ def test_select_beyond_a_batch_that_may_be_small_is_refused() -> None:
     assert _errors(_spec("x: [B, 4]", "{type: Select, dim: 0, index: -1}")) == []
 
 
+def test_batch_requirements_hold_in_specs_with_a_batch_second_layer() -> None:
+    # (T, B, F): the batch is dim 1 of the LSTM's input, found once the graph is built
+    lstm = "{type: LSTM, hidden_size: 4, batch_first: false, output: sequence}"
+    errs = _errors(_spec("x: [T, B, 8]", lstm, "{type: Select, dim: 1, index: 2}"))
+    assert [e[:2] for e in errs] == [("U001", 7)] and "B >= 3" in errs[0][2] and "batch size" in errs[0][2], errs
+    # the same requirement on the time dim binds T from below, as in a batch-first spec
+    spec = specc.loads(_spec("x: [T, B, 8]", lstm, "{type: Select, dim: 0, index: 2}"))
+    assert spec.ok, spec.diagnostics
+    assert [(str(r.size), r.at_least) for n in spec.graph.leaves() if n.result for r in n.result.requires] == [("T", 3)]
+    # inside a block
+    block = "blocks:\n  pick:\n    layers:\n      - {type: Select, dim: 1, index: 3}\n"
+    errs = _errors(_spec("x: [T, B, 8]", lstm, "{type: pick}", extra=block))
+    assert [e[:2] for e in errs] == [("U001", 11)] and "B >= 4" in errs[0][2], errs
+
+
 def test_requirements_on_other_symbols_are_recorded() -> None:
     spec = specc.loads(_spec("x: [B, 3, T]", "{type: Conv1d, out_channels: 4, kernel_size: 3, padding: 20, "
                                               "padding_mode: reflect}"))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_run import run_cli
 
 import specc
 from specc.cli import main as cli
@@ -47,12 +48,6 @@ def mlp(tmp_path: Path, source: str, n_in: int, n_out: int, *, loss: str = "Cros
         optimizer: {{type: Adam, lr: 0.01}}
         train: {{epochs: {epochs}, batch_size: 32, data: {{source: {source}, val_split: 0.25}}{extra}}}
         """, name)
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = cli(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 # -- the course's systems --------------------------------------------------------------------------------
@@ -572,3 +567,28 @@ def test_predict_with_a_spec_whose_run_is_of_another_spec(tmp_path: Path, iris_r
         assert code == 2 and says in err and "internal error" not in err, err
     code, _, err = run_cli(capsys, "evaluate", str(iris_run), "--data", "nothere.npz")
     assert code == 2 and "--data nothere.npz" in err
+
+
+@pytest.mark.parametrize("norm", [True, False])
+def test_a_last_batch_of_one_sample_is_left_out_only_for_batchnorm(tmp_path: Path, norm: bool) -> None:
+    # 33 samples in batches of 8 leave one over: BatchNorm1d on (1, 16) cannot train on it
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.normal(size=(33, 4)).astype(np.float32), y=rng.integers(0, 2, 33))
+    bn = "- {type: BatchNorm1d}\n          " if norm else ""
+    spec = write(tmp_path, f"""\
+        specc: 1
+        inputs: {{x: [B, 4]}}
+        layers:
+          - {{type: Linear, out_features: 16}}
+          {bn}- {{type: ReLU}}
+          - {{type: Linear, out_features: 2}}
+        loss: {{type: CrossEntropyLoss}}
+        optimizer: {{type: Adam, lr: 0.01}}
+        train: {{epochs: 2, batch_size: 8, data: {{source: d.npz, val_split: 0}}}}
+        """)
+    result = specc.train(str(spec), tmp_path / "run")
+    notes = [n for n in result.report["notes"] if "batch of one sample" in n]
+    assert len(notes) == (1 if norm else 0), result.report["notes"]
+    assert result.report["epochs_run"] == 2 and math.isfinite(result.report["final"]["train_loss"])
+    steps = json.loads((tmp_path / "run" / "last" / "state.json").read_text())["step"]
+    assert steps == 2 * (4 if norm else 5)  # the single sample's batch is a step only without BatchNorm

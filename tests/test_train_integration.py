@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_run import run_cli
 
 import specc
-from specc.cli import main as cli
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
@@ -25,12 +25,6 @@ def write(tmp_path: Path, text: str, name: str = "net.yaml") -> Path:
     path = tmp_path / name
     path.write_text(textwrap.dedent(text))
     return path
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = cli(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def imbalanced(tmp_path: Path, binary: bool) -> None:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_run import run_cli
 
 import specc
-from specc.cli import main as cli
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
@@ -58,12 +58,6 @@ def two_heads(tmp_path: Path, *, weight: float = 1.0, epochs: int = 25, source: 
     path = tmp_path / "two.yaml"
     path.write_text(textwrap.dedent(TWO_HEADS.format(weight=weight, epochs=epochs, source=source, data=data)))
     return path
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = cli(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_iris_species_and_petal_width_from_one_trunk(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

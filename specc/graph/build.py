@@ -68,23 +68,28 @@ def fix_batch_second_macs(graph: Graph) -> None:
     (B, T, F); after a ``batch_first: false`` layer the batch sits in dim 1 of (T, B, F), so such
     a rule counted B in place of T. Swap them back, wherever the batch symbol (dim 1 of any
     ``batch_first: false`` layer's input, else dim 0 of the inputs) shows up in a layer's count."""
-    batch = None
-    for g, n in _leaves_with_graph(graph):
-        if n.result is not None and getattr(n.params, "batch_first", True) is False and n.inputs:
-            x = g.value(n.inputs[0])
-            if x is not None and x.rank >= 2 and isinstance(x.shape[1], Dim) and len(x.shape[1].symbols()) == 1:
-                batch = next(iter(x.shape[1].symbols()))
-                break
-    batch = batch or batch_symbol(graph.inputs)
+    batch = graph_batch_symbol(graph)
     if batch is None:
         return
     _fix_macs(graph, batch)
 
 
-def _leaves_with_graph(g: Graph) -> Any:
+def graph_batch_symbol(graph: Graph) -> str | None:
+    """The batch symbol of a built graph: dim 1 of any ``batch_first: false`` layer's input, else
+    dim 0 of the inputs."""
+    for g, n in leaves_with_graph(graph):
+        if n.result is not None and getattr(n.params, "batch_first", True) is False and n.inputs:
+            x = g.value(n.inputs[0])
+            if x is not None and x.rank >= 2 and isinstance(x.shape[1], Dim) and len(x.shape[1].symbols()) == 1:
+                return next(iter(x.shape[1].symbols()))
+    return batch_symbol(graph.inputs)
+
+
+def leaves_with_graph(g: Graph) -> Any:
+    """(graph, node) for every leaf node, with the (sub)graph whose values its inputs name."""
     for n in g.nodes:
         if n.sub is not None:
-            yield from _leaves_with_graph(n.sub)
+            yield from leaves_with_graph(n.sub)
         else:
             yield g, n
 
@@ -123,7 +128,8 @@ def _readable_hint(name: str, known: list[str]) -> str:
 
 
 # Why a target cannot write a layer of this type with these attributes ("reason; fix"), or None.
-Limits = Callable[[str, dict[str, Any]], str | None]
+# (layer type, resolved attributes, inputs as (value name, type)) -> "reason; fix" or None
+Limits = Callable[[str, dict[str, Any], list[tuple[str, TensorType]]], str | None]
 
 
 class GraphBuilder:
@@ -146,9 +152,11 @@ class GraphBuilder:
     # -- graphs --------------------------------------------------------------------------------
     def build(self, name: str, items: Layers, inputs: dict[str, TensorType], prefix: str = "",
               block: str | None = None, output: Any = None, trainable: bool = True) -> Graph:
+        batch_second = not self._declared and _batch_second(items)
         if not self._declared:
-            # with a batch_first: false layer, dim 0 of the inputs may be time, not the batch
-            self.batch = None if _batch_second(items) else batch_symbol(inputs)
+            # with a batch_first: false layer, dim 0 of the inputs may be time, not the batch: the
+            # batch is known once the graph is built, and its requirements are checked then
+            self.batch = None if batch_second else batch_symbol(inputs)
         g = Graph(name, inputs, block=block)
         explicit = self._explicit_names(items, inputs, prefix)
         self._declared.append(explicit)
@@ -177,9 +185,25 @@ class GraphBuilder:
                 g.outputs = [("output", target)]
         self._declared.pop()
         self._rejected.pop()
+        if batch_second:
+            self._check_batch_second_requirements(g)
         if not self._declared and g.ok:
             self._check_total_params(g)
         return g
+
+    def _check_batch_second_requirements(self, g: Graph) -> None:
+        """U001 for a graph whose batch symbol was found only once it was built (a ``batch_first:
+        false`` layer puts it in dim 1); the layers after a refused one keep their results here."""
+        self.batch = graph_batch_symbol(g)
+        for node in g.leaves():
+            if node.result is None or node.kind is None:
+                continue
+            try:
+                self._check_requirements(node.result)
+            except SpecError as err:
+                at = node.field_locs.get(err.field, node.loc) if err.field else node.loc
+                self.diags.append(Diagnostic(err.code, f"{node.kind.type_name} '{node.path}': {err.message}", at,
+                                             err.hint, "error", node.path))
 
     def _check_total_params(self, g: Graph) -> None:
         """The model's parameters: beyond int64 no framework counts them (S011); beyond a few
@@ -306,7 +330,7 @@ class GraphBuilder:
         try:
             result = check_layer(kind, node.params, tensors)
             self._check_requirements(result)
-            self._check_target(kind, result)
+            self._check_target(kind, result, list(zip(node.inputs, tensors)))
             node.result = result
         except SpecError as err:
             node.result = None  # sizes no framework can allocate reach no later layer
@@ -327,10 +351,11 @@ class GraphBuilder:
                                 "act on the batch dim only with sizes that always exist (index 0 or -1), or move "
                                 "the operation to a non-batch dim", field=need.field)
 
-    def _check_target(self, kind: layers.LayerKind, result: layers.LayerResult) -> None:
+    def _check_target(self, kind: layers.LayerKind, result: layers.LayerResult,
+                      inputs: list[tuple[str, TensorType]]) -> None:
         """A layer the caller's target or exporter cannot write (``limits``) is refused here, where
         the spec says it, not by `specc export` after `check` said ok."""
-        why = self.limits(kind.type_name, result.args) if self.limits is not None else None
+        why = self.limits(kind.type_name, result.args, inputs) if self.limits is not None else None
         if why:
             reason, _, fix = why.rpartition("; ") if "; " in why else (why, "", "")
             field = next((k for k, v in result.args.items() if v and k in reason), None)

@@ -57,6 +57,7 @@ def _check_one(spec: Spec, loss: Any, last: Leaf, out: TensorType, output: str |
         diags += _probabilities(spec, last, output)
     if loss.type == "FocalLoss":
         diags += _focal_logits(spec, loss, last, out, output)
+        diags += _focal_alpha(spec, loss, out, output)
     if classification(loss, out):
         diags += _class_dim(spec, loss, last, out, output)
     diags += _weights(spec, loss, last, out, output)
@@ -107,11 +108,13 @@ def _log_space(spec: Spec, loss: Any, last: Leaf, output: str | None = None) -> 
                          f"ends in {made.who()}, whose values are not; the loss has no lower bound and training "
                          "diverges", hint, output=output)]
     dim = made.node.result.args.get("dim") if made.node.result is not None else None
-    cd = class_dim(loss, last.out) if name == "NLLLoss" and last.out is not None else None
+    # KLDivLoss compares distributions over its class_dim (the dim its from_logits would normalise)
+    cd = class_dim(loss, last.out) if last.out is not None else None
+    what = "the classes at" if name == "NLLLoss" else "each distribution along its class_dim,"
     if made.type == "LogSoftmax" and isinstance(dim, int) and cd is not None and made.out is not None \
             and made.out.rank == last.out.rank and dim % made.out.rank != cd:  # type: ignore[union-attr]
-        return [_located(spec, "T050", f"normalises over dim {dim}, but {name} reads the classes at dim {cd}, "
-                         f"so the values are not log-probabilities over the classes",
+        return [_located(spec, "T050", f"normalises over dim {dim}, but {name} reads {what} dim {cd}, "
+                         f"so the values it reads are not log-probabilities",
                          f"set dim: {cd} on this LogSoftmax (or class_dim: {dim % made.out.rank} in the loss)",
                          at=made, output=output)]
     return []
@@ -139,6 +142,19 @@ def _focal_logits(spec: Spec, loss: Any, last: Leaf, out: TensorType, output: st
                      "to its input itself, so it reads raw logits",
                      f"remove '{made.node.path}' and give FocalLoss the raw output; apply "
                      f"{'sigmoid' if binary else 'softmax'} only at inference", at=made, output=output)]
+
+
+def _focal_alpha(spec: Spec, loss: Any, out: TensorType, output: str | None = None) -> list[Diagnostic]:
+    """A binary focal loss weights positives by alpha and negatives by 1 - alpha: 0 or 1 leaves one
+    class out of the loss altogether."""
+    alpha = loss.alpha
+    if isinstance(alpha, list) or alpha is None or focal_mode(loss, out) != "binary" or 0 < alpha < 1:
+        return []
+    ignored, learnt = ("positive", 0) if alpha == 0 else ("negative", 1)
+    return [_located(spec, "T057", f"FocalLoss alpha: {alpha:g} gives the {ignored} class no weight (positives "
+                     "count alpha, negatives 1 - alpha), so the model can learn to answer "
+                     f"{learnt} everywhere", "write alpha: 0.25 (the paper's value) or 0.5 to weigh both classes "
+                     "alike, or leave alpha out", key="alpha", output=output)]
 
 
 def _class_dim(spec: Spec, loss: Any, last: Leaf, out: TensorType, output: str | None = None) -> list[Diagnostic]:

@@ -15,6 +15,7 @@ from typing import Any
 from ..diagnostics import Diagnostic, Location, SpecError
 from .expr import has_ref, substitute
 from .limits import MAX_BLOCK_DEPTH, MAX_EVALUATIONS, MAX_EXPANDED_VALUES, MAX_INT, MAX_LAYERS, MAX_REPORTED, MIN_INT
+from .near import near_type
 from .yaml_loader import PosDict, PosList, resolve_plain
 
 CLI = Location("<command line>", 1, 1)
@@ -228,6 +229,13 @@ class _Expander:
             if name in layer_types:
                 self.fail(SpecError("V006", f"block '{name}' has the name of a built-in layer type",
                                     f"rename it, e.g. {name}Block", loc=loc))
+                continue
+            near = near_type(name, layer_types)
+            if near is not None:
+                # a typo of the built-in would silently become this block (and editors' schema cannot tell)
+                self.fail(SpecError("V006", f"block '{name}' is one slip from the built-in layer type '{near}', so "
+                                    f"a typo of '{near}' would become this block", f"rename it, e.g. {name}Block",
+                                    loc=loc))
                 continue
             if not isinstance(body, PosDict) or not isinstance(body.get("layers"), PosList):
                 self.fail(SpecError("Y005", f"block '{name}' needs a 'layers:' list",

@@ -2,13 +2,16 @@
 Spec (the same pipeline as `specc check`), where each layer item sits in the text, and the
 answers to hover, inlay-hint, completion and definition questions.
 
-Positions here are 0-based (line, character), as in LSP; the pipeline's are 1-based.
+Positions here are 0-based (line, character), as in LSP; the pipeline's are 1-based. Lines end
+where an editor ends them, at \\n, \\r\\n or \\r (the LSP rule); YAML also ends them at U+0085,
+U+2028 and U+2029, so the pipeline's positions are converted (``at``).
 Completion reads the text itself, since what is being typed is rarely valid YAML yet.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +31,18 @@ _TYPE_IN = re.compile(r"""\btype:\s*["']?([A-Za-z_][A-Za-z0-9_]*)""")
 _KEY = re.compile(r"""(?:^|[{,\s])([A-Za-z_][A-Za-z0-9_]*):""")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 _SECTION = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*):")
+_EDITOR_BREAK = re.compile(r"\r\n|\r|\n")
+_YAML_BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
+
+
+def editor_lines(text: str) -> list[str]:
+    """The text's lines as an editor (and LSP) counts them, without their ends."""
+    lines = _EDITOR_BREAK.split(text)
+    return lines[:-1] if lines and not lines[-1] else lines
+
+
+def _starts(text: str, breaks: re.Pattern[str]) -> list[int]:
+    return [0] + [m.end() for m in breaks.finditer(text)]
 
 
 @dataclass
@@ -51,6 +66,18 @@ class Analysis:
     spec: Spec
     lines: list[str] = field(default_factory=list)
     by_line: dict[int, list[tuple[int, Node]]] = field(default_factory=dict)  # 0-based line → (depth, node)
+    # where each line starts in the text, as YAML and as an editor count lines; None when they agree
+    _starts: tuple[list[int], list[int]] | None = None
+
+    def at(self, loc: Location) -> Pos:
+        """A pipeline position (1-based, YAML's lines) as an editor's (0-based, LSP's lines)."""
+        line, col = loc.line - 1, loc.col - 1
+        if self._starts is None:
+            return line, col
+        yaml, editor = self._starts
+        offset = (yaml[line] if line < len(yaml) else len(self.text)) + col
+        row = bisect_right(editor, offset) - 1
+        return row, offset - editor[row]
 
     @classmethod
     def of(cls, text: str, uri: str, path: str) -> Analysis:
@@ -62,11 +89,13 @@ class Analysis:
                 "E999", f"internal error: {type(exc).__name__}: {exc}", Location(path, 1, 1),
                 "this is a bug in specc, not in the spec; report it with the spec attached "
                 "(`specc check` with SPECC_DEBUG=1 shows the traceback)")])
-        a = cls(uri, text, spec, text.splitlines())
+        a = cls(uri, text, spec, editor_lines(text))
+        if any(c in text for c in "\x85\u2028\u2029"):
+            a._starts = (_starts(text, _YAML_BREAK), _starts(text, _EDITOR_BREAK))
         if spec.graph is not None:
             for depth, n in spec.graph.walk():
                 if n.loc is not None and n.loc.file == path:
-                    a.by_line.setdefault(n.loc.line - 1, []).append((depth, n))
+                    a.by_line.setdefault(a.at(n.loc)[0], []).append((depth, n))
         return a
 
     # -- diagnostics ---------------------------------------------------------------------------
@@ -74,7 +103,7 @@ class Analysis:
         out = []
         for d in self.spec.diagnostics:
             here = d.loc is not None and d.loc.file == self.spec.path
-            line, col = (d.loc.line - 1, d.loc.col - 1) if here and d.loc else (0, 0)
+            line, col = self.at(d.loc) if here and d.loc else (0, 0)
             out.append(((((line, col), (line, self._token_end(line, col)))), d))
         return out
 
@@ -164,7 +193,7 @@ class Analysis:
             return None
         for name in inputs:
             loc = inputs.key_loc(name)
-            if loc is not None and loc.line - 1 == line and name in g.inputs:
+            if loc is not None and self.at(loc)[0] == line and name in g.inputs:
                 t = g.inputs[name]
                 return f"**input** `{name}` → `{fmt_shape(t.shape)}` {t.dtype}"
         return None
@@ -244,16 +273,16 @@ class Analysis:
         blocks = raw.get("blocks")
         if isinstance(blocks, dict) and word in blocks and blocks.key_loc(word):
             loc = blocks.key_loc(word)
-            return (loc.line - 1, loc.col - 1)
+            return self.at(loc)
         scope = self._scope_items(pos[0])
         for item in scope:
             if isinstance(item, dict) and item.get("name") == word:
                 loc = item.value_loc("name")
-                return (loc.line - 1, loc.col - 1) if loc else None
+                return self.at(loc) if loc else None
         inputs = raw.get("inputs")
         if scope is raw.get("layers") and isinstance(inputs, dict) and word in inputs:
             loc = inputs.key_loc(word)
-            return (loc.line - 1, loc.col - 1) if loc else None
+            return self.at(loc) if loc else None
         return None
 
     def _scope_items(self, line: int) -> list[Any]:
@@ -265,8 +294,8 @@ class Analysis:
             for body in blocks.values():
                 items = body.get("layers") if isinstance(body, dict) else None
                 if isinstance(items, list) and items and getattr(items, "loc", None):
-                    first = items.loc.line - 1
-                    last = max((loc.line - 1 for loc in items.item_locs if loc), default=first)
+                    first = self.at(items.loc)[0]
+                    last = max((self.at(loc)[0] for loc in items.item_locs if loc), default=first)
                     span = self.item_span(last)
                     if first <= line <= (span[1] if span else last):
                         return items

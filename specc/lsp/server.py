@@ -4,6 +4,8 @@ definition are answered from that check (see analysis.py)."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Any
 
 from lsprotocol import types as lsp
@@ -13,6 +15,26 @@ from pygls.workspace import TextDocument
 
 from ..version import __version__
 from .analysis import Analysis
+
+_EDITOR_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
+class EditorDocument(TextDocument):
+    """pygls' document splits its lines with str.splitlines, which also ends them at U+2028,
+    U+2029, U+0085 and other characters no editor breaks at; every position an editor sends after
+    one (an incremental edit's range included) would then land on the wrong line. LSP ends lines
+    at \\n, \\r\\n and \\r only, and so does this document."""
+
+    @property
+    def lines(self) -> Sequence[str]:
+        return tuple(_EDITOR_LINE.findall(self.source))
+
+
+def _editor_document(doc_uri: str, source: str | None = None, version: int | None = None,
+                     language_id: str | None = None, *, codec: Any) -> TextDocument:
+    return EditorDocument(doc_uri, source=source, version=version, language_id=language_id,
+                          sync_kind=lsp.TextDocumentSyncKind.Incremental, position_codec=codec)
+
 
 _SEVERITY = {"error": lsp.DiagnosticSeverity.Error, "warning": lsp.DiagnosticSeverity.Warning}
 
@@ -72,6 +94,14 @@ def _diagnostic(where: lsp.Range, d: Any) -> lsp.Diagnostic:
 
 def build_server() -> SpeccServer:
     server = SpeccServer()
+
+    @server.feature(lsp.INITIALIZE)
+    def initialize(ls: SpeccServer, params: lsp.InitializeParams) -> None:
+        # pygls makes the workspace just before this handler; its documents count lines as editors do
+        codec = ls.workspace.position_codec
+        ls.workspace._create_text_document = (  # type: ignore[method-assign]
+            lambda uri, source=None, version=None, language_id=None:
+            _editor_document(uri, source, version, language_id, codec=codec))
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: SpeccServer, params: lsp.DidOpenTextDocumentParams) -> None:

@@ -8,8 +8,9 @@ What a schema cannot see is left to ``specc check``: shapes, ``from:`` names, an
 of a spec's own blocks. A block instance is written like a layer (``{type: DownBlock, out:
 128}``) with the block's own arguments, so an item whose type is not in the catalogue is
 allowed by an open branch, but only in a spec that defines ``blocks:`` (without it, every
-type must be a known kind), and never for a type that is a known kind in other letter case
-(``conv2d``). A known kind's branch is closed: a mistyped parameter is an error.
+type must be a known kind), and never for a type one slip from a known kind, letter case aside
+(``conv2d``, ``Lienar``: specc/load/near.py, the rule check applies to block names). A known
+kind's branch is closed: a mistyped parameter is an error.
 
 Wherever a value is expected, a ``${...}`` expression is accepted too: vars and block
 arguments fill them in before validation.
@@ -22,6 +23,8 @@ import json
 from typing import Any
 
 from pydantic.fields import FieldInfo
+
+from ..load.near import near_pattern
 
 SCHEMA_ID = "urn:specc:schema:spec:1"  # not fetched from anywhere: `specc schema` writes it
 EXPRESSION = {"type": "string", "pattern": r"\$\{.*\}",
@@ -82,9 +85,10 @@ def build_schema() -> dict[str, Any]:
         "description": "a use of a block defined under blocks:, with its arguments (checked by specc check)",
         "type": "object", "required": ["type"],
         "properties": {"type": {"type": "string", "pattern": f"^{IDENTIFIER}$",
-                                "not": {"pattern": _any_case(known)},
-                                "description": "the block's name (a layer kind's name in other letter case "
-                                               "is a typo, not a block)"},
+                                "not": {"pattern": near_pattern(known)},
+                                "description": "the block's name (a name one slip from a layer kind's, "
+                                               "letter case aside, is a typo, not a block: specc check "
+                                               "refuses such block names)"},
                        **_meta_refs()}}
     # Discriminate first, so that a mistake in a known kind is reported against that kind alone.
     defs["Layer"] = {"type": "object", "if": {"required": ["type"], "properties": {"type": {"enum": known}}},
@@ -173,14 +177,6 @@ def _describe(kind: str, name: str, info: FieldInfo) -> str:
         return info.description
     words = name.replace("_", " ")
     return f"{kind}'s {words}" + ("" if info.is_required() else " (optional)")
-
-
-def _any_case(names: list[str]) -> str:
-    """A pattern matching any of ``names`` in any letter case (JSON Schema patterns have no flags)."""
-    def one(name: str) -> str:
-        return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in name)
-
-    return "^(" + "|".join(one(n) for n in names) + ")$"
 
 
 # Where a subschema describes a value (wrapped), and where it is one alternative, condition or

@@ -260,7 +260,18 @@ class Trainer:
             raise TrainError(f"{exc}; install a newer torch, or use another optimizer such as AdamW") from None
         self.batch_size = max(1, self.cfg["train"]["batch_size"] // self.dist.world)  # per process
         per_rank = math.ceil(len(self.train_data) / self.dist.world)
-        steps = max(1, math.ceil(math.ceil(per_rank / self.batch_size) / self.cfg["train"]["accumulate"]))
+        # A batch of one sample gives BatchNorm one value per channel (PyTorch stops: "Expected more
+        # than 1 value per channel when training") or statistics of a single sample: such a last batch
+        # is left out of each epoch, as drop_last would, and only then. Shuffled, no sample is always the one.
+        self.drop_single = per_rank > 1 and per_rank % self.batch_size == 1 and any(
+            isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.model.modules())
+        if self.drop_single:
+            self.notes.append(f"{len(self.train_data)} training samples in batches of {self.batch_size} leave a "
+                              "last batch of one sample, which BatchNorm cannot normalise; it is left out of each "
+                              "epoch (a different sample each epoch when shuffled); a batch_size that leaves no "
+                              "single sample over trains on all of them")
+        batches = math.ceil(per_rank / self.batch_size) - self.drop_single
+        steps = max(1, math.ceil(batches / self.cfg["train"]["accumulate"]))
         build_sched = getattr(self.module, "build_scheduler", None)
         self.scheduler = build_sched(self.optimizer, self.epochs, steps) if build_sched else None
         self.sched_interval = getattr(self.module, "SCHEDULER_INTERVAL", "epoch")
@@ -415,7 +426,7 @@ class Trainer:
             running = torch.zeros((), device=self.device)  # summed on the device: no sync per batch
             running_terms = {k: torch.zeros((), device=self.device) for k in self.heads}
             seen = 0
-            n_batches = math.ceil(len(order) / bs)
+            n_batches = math.ceil(len(order) / bs) - (self.drop_single and len(order) % bs == 1)
             self.optimizer.zero_grad(set_to_none=True)
             for b in range(n_batches):
                 idx = order[b * bs:(b + 1) * bs]

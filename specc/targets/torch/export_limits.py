@@ -3,15 +3,27 @@
 ``specc export`` before exporting, so the user reads the reason instead of an exporter's crash.
 
 Each entry answers for one layer type with its resolved attributes: "reason; fix", or None.
+``LIMITS`` holds what neither exporter writes; ``PINNED`` what one exporter alone cannot write,
+which matters only when the spec (or ``specc export --exporter``) pins that exporter, since
+``auto`` falls back to the other one. tests/test_export_limits.py exports every layer case under
+each pinned exporter: refused here, or exported and verified.
 Nothing here imports torch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
+from ...shapes.dims import Dim
+from ...shapes.tensor import TensorType
+
 Limit = Callable[[dict[str, Any]], "str | None"]
+# The layer's inputs as (value name, type): a limit of one exporter may depend on whether a
+# sequence length is symbolic or one tensor is read twice.
+Inputs = Sequence[tuple[str, TensorType]]
+PinnedLimit = Callable[[dict[str, Any], Inputs], "str | None"]
 
 
 def _as_tuple(v: Any) -> tuple[int, ...]:
@@ -74,8 +86,124 @@ LIMITS: dict[str, Limit] = {
 }
 
 
-def onnx_problem(type_name: str, args: dict[str, Any]) -> str | None:
-    """Why torch.onnx cannot export a layer of ``type_name`` with these attributes ("reason; fix"),
-    or None."""
+# -- what one exporter alone cannot write (torch 2.13; found by exporting every layer case) ------------
+
+def _symbolic(d: Any) -> bool:
+    return isinstance(d, Dim) and bool(d.symbols())
+
+
+def _sequence_symbolic(args: dict[str, Any], inputs: Inputs) -> bool:
+    seq = 1 if args.get("batch_first", True) else 0
+    return any(t.rank > seq and _symbolic(t.shape[seq]) for _, t in inputs[:1])
+
+
+def _ts_self_attention(args: dict[str, Any], inputs: Inputs) -> str | None:
+    # torch's MultiheadAttention packs the projections when query, key and value are one tensor;
+    # traced, that path records the sequence length as a constant
+    if len({name for name, _ in inputs}) == 1 and _sequence_symbolic(args, inputs):
+        return "writes self-attention over a symbolic sequence length with that length frozen at the export size"
+    return None
+
+
+def _ts_encoder(args: dict[str, Any], inputs: Inputs) -> str | None:
+    if _sequence_symbolic(args, inputs):
+        return "writes the encoder's self-attention with the sequence length frozen at the export size"
+    return None
+
+
+def _ts_conv(args: dict[str, Any], inputs: Inputs) -> str | None:
+    if args.get("padding") == "same" and args.get("padding_mode", "zeros") == "zeros" \
+            and any(d > 1 for d in _as_tuple(args.get("dilation", 1))):
+        return ("writes padding: same with a dilation as ONNX's auto_pad, which ONNX Runtime refuses with "
+                "dilation")
+    return None
+
+
+def _ts_adaptive(args: dict[str, Any], inputs: Inputs) -> str | None:
+    if "op" not in args and None in _as_tuple(args["output_size"]):
+        return "cannot write an adaptive pool whose output_size keeps an input size (null)"
+    return None
+
+
+def _ts_batch_norm(args: dict[str, Any], inputs: Inputs) -> str | None:
+    if args.get("track_running_stats") is False:
+        return "cannot write batch statistics (track_running_stats: false) over a symbolic batch"
+    return None
+
+
+def _ts_instance_norm(args: dict[str, Any], inputs: Inputs) -> str | None:
+    if args.get("track_running_stats"):
+        return "cannot write InstanceNorm's running statistics (track_running_stats: true) over a symbolic batch"
+    return None
+
+
+def _ts_squeeze(args: dict[str, Any], inputs: Inputs) -> str | None:
+    if len(_as_tuple(args.get("dim"))) > 1:
+        return "cannot write a squeeze of several dims at once"
+    return None
+
+
+def _ts_conv_lstm(args: dict[str, Any], inputs: Inputs) -> str | None:
+    return "freezes the number of time steps T of a ConvLSTM2d at the export size"
+
+
+def _dynamo_recurrent(args: dict[str, Any], inputs: Inputs) -> str | None:
+    if _sequence_symbolic(args, inputs):
+        # not in every graph (an LSTM reading a model input with output: last keeps T), but in most
+        return ("freezes the number of time steps of a recurrent layer at the export size in most models (the "
+                "layer cases of tests/layer_cases.py, all of them)")
+    return None
+
+
+def _dynamo_max_pool1d(args: dict[str, Any], inputs: Inputs) -> str | None:
+    if any(t.rank and _symbolic(t.shape[-1]) for _, t in inputs[:1]):
+        return "freezes the length a MaxPool1d reads at the export size"
+    return None
+
+
+def _time_distributed_pinned(exporter: str) -> PinnedLimit:
+    """The wrapped layer's limit under ``exporter``, on what it reads: (B·T, ...) of (B, T, ...)."""
+    def limit(args: dict[str, Any], inputs: Inputs) -> str | None:
+        inner = args["layer"]
+        pinned = PINNED[exporter].get(inner) if isinstance(inner, str) else None
+        if pinned is None:
+            return None
+        steps = [(name, replace(t, shape=t.shape[:1] + t.shape[2:])) for name, t in inputs if t.rank >= 2]
+        return pinned({k: v for k, v in args.items() if k != "layer"}, steps)
+    return limit
+
+
+PINNED: dict[str, dict[str, PinnedLimit]] = {
+    "torchscript": {
+        **{k: _ts_conv for k in ("Conv1d", "Conv2d", "Conv3d", "DepthwiseConv1d", "DepthwiseConv2d",
+                                 "SeparableConv1d", "SeparableConv2d")},
+        **{f"Adaptive{op}Pool{n}d": _ts_adaptive for op in ("Avg", "Max") for n in (1, 2, 3)},
+        **{f"BatchNorm{n}d": _ts_batch_norm for n in (1, 2, 3)},
+        **{f"InstanceNorm{n}d": _ts_instance_norm for n in (1, 2, 3)},
+        "Squeeze": _ts_squeeze,
+        "MultiheadAttention": _ts_self_attention,
+        "TransformerEncoderLayer": _ts_encoder,
+        "TransformerEncoder": _ts_encoder,
+        "ConvLSTM2d": _ts_conv_lstm,
+        "TimeDistributed": _time_distributed_pinned("torchscript"),
+    },
+    "dynamo": {
+        **{k: _dynamo_recurrent for k in ("RNN", "LSTM", "GRU")},
+        "MaxPool1d": _dynamo_max_pool1d,
+        "TimeDistributed": _time_distributed_pinned("dynamo"),
+    },
+}
+
+
+def onnx_problem(type_name: str, args: dict[str, Any], exporter: str = "auto", inputs: Inputs = ()) -> str | None:
+    """Why torch.onnx cannot export a layer of ``type_name`` with these attributes and ``inputs``
+    ("reason; fix") under ``exporter`` (auto, torchscript or dynamo), or None."""
     limit = LIMITS.get(type_name)
-    return limit(args) if limit is not None else None
+    why = limit(args) if limit is not None else None
+    pinned = PINNED.get(exporter, {}).get(type_name)
+    if why is None and pinned is not None and (why := pinned(args, inputs)):
+        other = "dynamo" if exporter == "torchscript" else "torchscript"
+        why = (f"the {exporter} exporter (export: {{exporter: {exporter}}}) {why}; set export: "
+               f"{{exporter: auto}} (or {other}), which exports this layer correctly")
+    return why
+

@@ -1,0 +1,92 @@
+"""A pinned exporter (``export: {exporter: torchscript}`` or ``dynamo``) gets no fallback, so
+`check` refuses every layer that exporter cannot write correctly (specc/targets/torch/export_limits.py,
+PINNED). The proof: every layer case of tests/layer_cases.py under each pinned exporter is refused
+at check (U002, naming the exporter, with the fix) or exported and verified by ONNX Runtime.
+
+CI exports the cases of the kinds that have a limit under that exporter (the limit must be neither
+too broad nor too narrow there); ``SPECC_EXPORTER_CASES=all`` exports every case under both
+exporters (about ten minutes, most of it in the dynamo exporter).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import specc
+
+pytest.importorskip("torch")
+pytest.importorskip("onnxruntime")
+from layer_cases import CASES
+
+from specc.backends.errors import ExportFailed
+from specc.backends.onnx_export import export_spec
+from specc.targets.torch.export_limits import PINNED
+
+ALL = os.environ.get("SPECC_EXPORTER_CASES") == "all"
+EXPORTERS = ("torchscript", "dynamo")
+
+
+def _pinned(text: str, exporter: str) -> str:
+    return text + f"export: {{exporter: {exporter}}}\n"
+
+
+def _params() -> list[object]:
+    return [pytest.param(exporter, case.yaml(), id=f"{exporter}|{case.id}") for exporter in EXPORTERS
+            for case in CASES if ALL or case.kind in PINNED[exporter]]
+
+
+@pytest.mark.parametrize(("exporter", "text"), _params())
+def test_every_layer_case_under_a_pinned_exporter_is_refused_at_check_or_exports(
+        exporter: str, text: str, tmp_path: Path) -> None:
+    spec = specc.loads(_pinned(text, exporter), "pinned.yaml")
+    errors = [d for d in spec.diagnostics if d.severity == "error"]
+    if errors:
+        assert [d.code for d in errors] == ["U002"], [str(d) for d in errors]
+        assert f"the {exporter} exporter" in errors[0].message and errors[0].loc is not None
+        assert errors[0].hint and "exporter: auto" in errors[0].hint
+        # the same layer under `auto` is accepted: the refusal is the pinned exporter's alone
+        assert specc.loads(_pinned(text, "auto"), "auto.yaml").ok
+        return
+    try:
+        result = export_spec(spec, tmp_path / "model.onnx")  # verifies against PyTorch at other sizes
+    except Exception as exc:  # noqa: BLE001 -- any failure after "ok" is a limit missing from PINNED
+        pytest.fail(f"check said ok under {exporter}, export failed: {exc}\n---\n{text}")
+    assert result.exporter == exporter
+
+
+CONV_LSTM = """\
+specc: 1
+inputs: {frames: [B, T, 2, 5, 5]}
+layers:
+  - {type: ConvLSTM2d, hidden_channels: 4, kernel_size: 3}
+"""
+
+
+def test_conv_lstm_under_torchscript_is_refused_at_its_line_with_the_fix() -> None:
+    spec = specc.loads(_pinned(CONV_LSTM, "torchscript"), "clstm.yaml")
+    [err] = [d for d in spec.diagnostics if d.severity == "error"]
+    assert (err.code, err.loc.line if err.loc else None) == ("U002", 4)
+    assert "freezes the number of time steps T" in err.message
+    assert err.hint is not None and "exporter: auto" in err.hint
+    assert specc.loads(_pinned(CONV_LSTM, "dynamo"), "clstm.yaml").ok
+
+
+def test_an_exporter_pinned_at_export_time_is_refused_with_the_reason(tmp_path: Path) -> None:
+    # `specc export --exporter torchscript` on a spec that check saw under `auto`
+    spec = specc.loads(CONV_LSTM, "clstm.yaml")
+    assert spec.ok
+    with pytest.raises(ExportFailed, match="freezes the number of time steps T"):
+        export_spec(spec, tmp_path / "m.onnx", exporter="torchscript")
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_self_attention_is_refused_under_torchscript_only_over_a_symbolic_length() -> None:
+    layer = "  - {type: MultiheadAttention, num_heads: 2}\n"
+    free = specc.loads(_pinned(f"specc: 1\ninputs: {{x: [B, T, 8]}}\nlayers:\n{layer}", "torchscript"))
+    assert [d.code for d in free.diagnostics if d.severity == "error"] == ["U002"]
+    fixed = specc.loads(_pinned(f"specc: 1\ninputs: {{x: [B, 4, 8]}}\nlayers:\n{layer}", "torchscript"))
+    assert fixed.ok, fixed.diagnostics
+
