@@ -101,7 +101,7 @@ def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None, ignore: Itera
         return
     # a pinned exporter's own limits too: `auto` falls back to the other exporter, a pinned one cannot
     exporter = spec.document.export.exporter if spec.document is not None else "auto"
-    builder = GraphBuilder(limits=lambda kind, args, ins: export_limits.onnx_problem(kind, args, exporter, ins))
+    builder = GraphBuilder(limits=export_limits.model_limits(exporter))
     graph, problems = build_model(builder, spec.name, declared.layers, inputs, declared.outputs)
     spec.diagnostics.extend(problems)
     spec.graph = graph

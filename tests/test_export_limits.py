@@ -90,3 +90,34 @@ def test_self_attention_is_refused_under_torchscript_only_over_a_symbolic_length
     fixed = specc.loads(_pinned(f"specc: 1\ninputs: {{x: [B, 4, 8]}}\nlayers:\n{layer}", "torchscript"))
     assert fixed.ok, fixed.diagnostics
 
+
+
+def _model(shape: str, body: str) -> str:
+    return f"specc: 1\ninputs: {{x: {shape}}}\nlayers:\n{body}"
+
+
+RECURRENT_THEN_ATTENTION = ("  - {type: LSTM, hidden_size: 8}\n"
+                            "  - {type: TransformerEncoderLayer, nhead: 2, dim_feedforward: 16}\n")
+
+
+@pytest.mark.parametrize("body", [
+    RECURRENT_THEN_ATTENTION,
+    "  - {type: MultiheadAttention, num_heads: 2}\n  - {type: GRU, hidden_size: 8}\n",
+])
+def test_a_model_that_needs_both_exporters_is_refused_under_auto(body: str, tmp_path: Path) -> None:
+    """TorchScript freezes T in the attention and dynamo in the recurrent layer; `auto` exports a model
+    with one of them, so check refuses the second layer of the pair, naming the first."""
+    spec = specc.loads(_model("[B, T, 8]", body), "both.yaml")
+    assert [d.code for d in spec.errors] == ["U002"], spec.errors
+    error = spec.errors[0]
+    assert error.loc is not None and error.loc.line == 5 and "no torch exporter writes this model" in error.message
+    assert "fixed size" in (error.hint or "")
+    # the fix the hint gives: with a fixed length the model exports and verifies
+    fixed = specc.loads(_model("[B, 16, 8]", body), "fixed.yaml")
+    assert fixed.ok, fixed.errors
+    export_spec(fixed, tmp_path / "fixed.onnx")
+
+
+def test_a_recurrent_model_alone_is_not_refused_under_auto() -> None:
+    assert specc.loads(_model("[B, T, 8]", "  - {type: LSTM, hidden_size: 8}\n  - {type: Linear, out_features: 3}\n"),
+                       "rnn.yaml").ok

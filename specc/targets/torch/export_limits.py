@@ -207,3 +207,30 @@ def onnx_problem(type_name: str, args: dict[str, Any], exporter: str = "auto", i
                f"{{exporter: auto}} (or {other}), which exports this layer correctly")
     return why
 
+
+
+def model_limits(exporter: str = "auto") -> Callable[[str, dict[str, Any], Inputs], str | None]:
+    """``onnx_problem`` for the layers of one model, in order. Under ``auto`` it also refuses a model
+    that needs both exporters: a layer only TorchScript writes (a recurrent layer over a symbolic
+    length) beside one only dynamo writes (self-attention over one), since ``auto`` exports a model
+    with one exporter or the other (an LSTM before a TransformerEncoderLayer: TorchScript froze T in
+    the attention, dynamo in the LSTM)."""
+    only: dict[str, str] = {}  # exporter -> the first layer type that only it writes
+
+    def problem(type_name: str, args: dict[str, Any], inputs: Inputs) -> str | None:
+        why = onnx_problem(type_name, args, exporter, inputs)
+        if why is not None or exporter != "auto":
+            return why
+        for cannot, can in (("torchscript", "dynamo"), ("dynamo", "torchscript")):
+            limit = PINNED[cannot].get(type_name)
+            if limit is not None and limit(args, inputs) and can not in only:
+                only[can] = type_name
+        if len(only) < 2:
+            return None
+        first = only["dynamo"] if only["torchscript"] == type_name else only["torchscript"]
+        return (f"no torch exporter writes this model: it needs the TorchScript exporter for one layer and the "
+                f"dynamo exporter for another ({first} and {type_name} over a symbolic sequence length), and a "
+                f"model is exported by one of them; give the sequence length a fixed size in inputs:, or export "
+                f"the two parts as separate models")
+
+    return problem
