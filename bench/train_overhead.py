@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 import specc  # noqa: E402
 from specc.backends.torch_build import generated_module  # noqa: E402
-from specc.backends.train.config import train_config  # noqa: E402
 from specc.backends.train.loop import Options, Trainer  # noqa: E402
+from specc.validate.train_config import train_config  # noqa: E402
 
 MLP = """\
 specc: 1
