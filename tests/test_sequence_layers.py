@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -926,6 +927,12 @@ def test_random_sequence_models(text: str, tmp_path: Path, monkeypatch: pytest.M
 
     monkeypatch.setenv("SPECC_CACHE", str(tmp_path))
     spec = _check(text)
+    if any("no torch exporter writes this model" in d.message for d in spec.errors):
+        # a recurrent layer beside self-attention over a symbolic T: refused under `auto` at its line,
+        # and the fix the hint gives, a fixed length, must then check and run
+        assert all(d.code == "U002" and d.loc is not None for d in spec.errors), spec.errors
+        text = re.sub(r"\[B, T\b", "[B, 7", text)
+        spec = _check(text)
     assert spec.ok, "\n".join(str(d) for d in spec.diagnostics) + "\n" + text
     _, problems, _ = verify(spec)
     assert not problems, "\n".join(problems) + "\n" + text
