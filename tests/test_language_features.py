@@ -179,3 +179,42 @@ def test_index_numbers_the_copies_of_a_repeat() -> None:
 def test_index_outside_a_repeat_is_an_undefined_variable() -> None:
     spec = specc.loads("specc: 1\ninputs: {x: [B, 8]}\nlayers:\n  - {type: Linear, out_features: '${index}'}\n")
     assert [d.code for d in spec.errors] == ["X001"]
+
+
+def test_a_second_structure_of_a_block_never_takes_a_real_blocks_name() -> None:
+    """Block ``Unit`` used with two structures needs two classes; a block really called ``Unit2``
+    keeps its name, and the variant is numbered past it (in either order of appearance)."""
+    torch = pytest.importorskip("torch")
+    from specc.backends.torch_build import build_module
+
+    head = textwrap.dedent("""\
+        specc: 1
+        name: Net
+        inputs: {x: [B, 8]}
+        blocks:
+          Unit:
+            args: {n: 8, act: ReLU}
+            layers:
+              - {type: Linear, out_features: "${n}"}
+              - {type: "${act}"}
+          Unit2:
+            args: {n: 8}
+            layers:
+              - {type: Linear, out_features: "${n}", bias: false}
+        layers:
+        """)
+    orders = (["{type: Unit, n: 8}", "{type: Unit, n: 8, act: Tanh}", "{type: Unit2, n: 4}"],
+              ["{type: Unit2, n: 8}", "{type: Unit, n: 8}", "{type: Unit, n: 4, act: Tanh}"])
+    for layers in orders:
+        spec = specc.loads(head + "".join(f"  - {x}\n" for x in layers), "unit.yaml")
+        assert spec.ok, spec.diagnostics
+        source = compile_source(spec)
+        assert 'class Unit2(nn.Module):\n    """Block Unit2,' in source
+        variant = 'class Unit3(nn.Module):\n    """Block Unit,'
+        assert variant in source, source
+        model = build_module(spec, seed=0)
+        real = next(m for m in model.modules() if type(m).__name__ == "Unit2")
+        linears = [m for m in real.modules() if isinstance(m, torch.nn.Linear)]
+        assert len(linears) == 1 and linears[0].bias is None  # the real Unit2, not a Unit variant
+        out = model(torch.zeros(2, 8))
+        assert out.shape[0] == 2
