@@ -368,10 +368,13 @@ class GraphBuilder:
         if "from" not in item.keys:
             if prev is None:
                 if len(g.inputs) > 1:
+                    # The merge is offered only to a layer that takes that many inputs.
+                    merges = kind is not None and kind.min_inputs > 1 and (
+                        kind.max_inputs is None or kind.max_inputs >= len(g.inputs))
+                    merge = f" (or from: [{', '.join(g.inputs)}] for a merge)" if merges else ""
                     self.error("G004", f"{who} is the first layer, but the model has several inputs "
                                f"({', '.join(g.inputs)}) and it does not say which one it reads", loc,
-                               f"add from: {next(iter(g.inputs))} (or from: [{', '.join(g.inputs)}] for a merge)",
-                               layer=path)
+                               f"add from: {next(iter(g.inputs))}{merge}", layer=path)
                 return []
             return [prev]
         src = item.source
