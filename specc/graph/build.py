@@ -20,6 +20,7 @@ from ..layers import base as layers
 from ..layers.check import check_layer
 from ..load.expand import LAYER_META
 from ..shapes.dims import Dim, Sym, add, mul
+from ..shapes.formulas import exact_div
 from ..shapes.tensor import MAX_ELEMENTS, PARAM_MEMORY_WARNING, TensorType
 from ..validate.errors import pydantic_diagnostics
 from ..validate.items import LayerDecl, Layers
@@ -64,10 +65,13 @@ def _substitute(d: Any, name: str, value: Any) -> Any:
 
 
 def fix_batch_second_macs(graph: Graph) -> None:
-    """Per-sample MACs exclude the batch. Shape rules count every dim but dim 0, the batch in
-    (B, T, F); after a ``batch_first: false`` layer the batch sits in dim 1 of (T, B, F), so such
-    a rule counted B in place of T. Swap them back, wherever the batch symbol (dim 1 of any
-    ``batch_first: false`` layer's input, else dim 0 of the inputs) shows up in a layer's count."""
+    """Per-sample MACs exclude the batch. Shape rules count the work of one slice along dim 0,
+    the batch in (B, T, F); after a ``batch_first: false`` layer the batch sits in dim 1 of
+    (T, B, F), so such a rule counted one time step over the whole batch.  The layer's work is
+    that count times its dim 0; per sample, that over the batch symbol (dim 1 of any
+    ``batch_first: false`` layer's input, else dim 0 of the inputs): (T, B, F) into a Linear is
+    T·F·out per sample, and an attention that takes T for its batch and B for its steps keeps
+    its B² term as T·B."""
     batch = graph_batch_symbol(graph)
     if batch is None:
         return
@@ -106,8 +110,12 @@ def _fix_macs(g: Graph, batch: str) -> None:
         macs = n.result.macs
         if x is None or not x.rank or not isinstance(macs, Dim) or batch not in macs.symbols():
             continue
-        if x.shape[0] != Dim.make({(Sym(batch),): 1}):
-            n.result.macs = _substitute(macs, batch, x.shape[0])
+        if getattr(n.params, "batch_first", True) is False:
+            continue  # its own rule knows the batch is dim 1
+        b = Dim.make({(Sym(batch),): 1})
+        if x.shape[0] != b:
+            per_sample = exact_div(mul(x.shape[0], macs), b)
+            n.result.macs = per_sample if per_sample is not None else _substitute(macs, batch, x.shape[0])
 
 
 # Past this many names a G001 hint neither searches nor lists them all: a spec with thousands of
