@@ -60,10 +60,11 @@ class Spec:
 
         return check_report(self)
 
-    def summary(self) -> Any:
+    def summary(self, macs: str = "specc") -> Any:
+        """The summary table; ``macs`` names whose MACs convention it shows (specc, torchinfo, fvcore)."""
         from .report.summary import Summary
 
-        return Summary.of(self)
+        return Summary.of(self, macs)
 
     def require_ok(self) -> Spec:
         if not self.ok:

@@ -9,12 +9,15 @@ dim 0 counted B in place of S.
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import pytest
 from layer_cases import CASES, Case
 
 import specc
+from specc.cli import main
 from specc.shapes.dims import evaluate
 
 MARKER = "  - {type: LSTM, hidden_size: 4, batch_first: false, from: seq, name: marker}"
@@ -126,3 +129,64 @@ def test_most_cases_take_the_moved_batch() -> None:
     swapped = [c.kind for c in SWAPPED if _load(_swapped(c)[0]).ok]  # type: ignore[index]
     for kind in ("MultiheadAttention", "TransformerEncoderLayer", "LSTM", "Mean", "TimeDistributed"):
         assert kind in swapped, (kind, sorted(set(swapped)))
+
+
+# -- the conventions of torchinfo and fvcore, against numbers derived from their documented rules ------
+
+CNN = """\
+specc: 1
+inputs: {x: [B, 3, 8, 8]}
+layers:
+  - {type: Conv2d, out_channels: 4, kernel_size: 3}
+  - {type: BatchNorm2d}
+  - {type: ReLU}
+  - {type: MaxPool2d, kernel_size: 2}
+  - {type: Flatten}
+  - {type: Linear, out_features: 5}
+  - {type: LayerNorm}
+"""
+
+
+def test_torchinfo_counts_parameters_once_per_output_position() -> None:
+    """torchinfo: a Conv's weight and bias (4·3·3·3 + 4 = 112) once per output position (6·6);
+    any other module's parameters once per sample: BatchNorm 8, Linear 36·5 + 5, LayerNorm 10."""
+    s = specc.loads(CNN, "cnn.yaml").summary("torchinfo")
+    assert [r.macs for r in s.rows] == [112 * 36, 8, 0, 0, 0, 185, 10]
+    assert s.macs == 4032 + 8 + 185 + 10
+
+
+def test_fvcore_counts_products_and_norms_and_skips_the_rest() -> None:
+    """fvcore: the conv 6·6·4 outputs × 3·3·3 (no bias), batch_norm at inference 2 per element
+    of (4, 6, 6), no handle for relu or max_pool2d, linear 36·5, layer_norm 5 per element."""
+    s = specc.loads(CNN, "cnn.yaml").summary("fvcore")
+    assert [r.macs for r in s.rows] == [144 * 27, 2 * 144, 0, 0, 0, 180, 25]
+    assert s.macs == 3888 + 288 + 180 + 25
+
+
+def test_a_linear_over_steps_counts_once_per_sample_in_torchinfo_and_per_step_in_fvcore() -> None:
+    spec = specc.loads("specc: 1\ninputs: {x: [B, T, 6]}\nlayers:\n  - {type: Linear, out_features: 4}\n")
+    assert spec.summary("torchinfo").macs == 6 * 4 + 4
+    fv = spec.summary("fvcore").macs
+    assert evaluate(fv, {"T": 7}) == 7 * 24 == evaluate(spec.summary().macs, {"T": 7})
+
+
+def test_a_count_not_modelled_is_unknown_not_zero() -> None:
+    spec = specc.loads("specc: 1\ninputs: {x: [B, T, 8]}\nlayers:\n  - {type: LSTM, hidden_size: 4}\n"
+                       "  - {type: Linear, out_features: 2}\n")
+    s = spec.summary("fvcore")
+    assert s.macs is None and s.macs_left_out == ["LSTM"] and s.rows[1].macs is not None
+    assert "? where fvcore's count is not modelled: LSTM" in s.render()
+    assert spec.summary("fvcore").to_json()["macs_per_sample"] is None
+
+
+def test_summary_takes_the_convention_on_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "cnn.yaml"
+    path.write_text(CNN, encoding="utf-8")
+    assert main(["summary", str(path), "--macs", "torchinfo"]) == 0
+    assert "MACs per sample:       4,235 (4.24 K) (as torchinfo counts them)" in capsys.readouterr().out
+    assert main(["summary", str(path), "--macs", "fvcore", "--format", "json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["macs_per_sample"] == 4381 and payload["macs_convention"] == "fvcore"
+    with pytest.raises(SystemExit) as usage:
+        main(["summary", str(path), "--macs", "thop"])
+    assert usage.value.code == 2

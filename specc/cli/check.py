@@ -75,14 +75,14 @@ def _verdict(path: str, spec: Any) -> str:
 def cmd_summary(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec, args.set)
     if args.format == "json":
-        payload = spec.summary().to_json()
+        payload = spec.summary(args.macs).to_json()
         payload["ok"] = spec.ok
         payload["diagnostics"] = [d.to_json() for d in spec.diagnostics]
         out(dumps_json(payload))
         return EXIT_OK if spec.ok else EXIT_SPEC
     ok = require_ok(spec)
     if spec.graph is not None:
-        out(spec.summary().render())
+        out(spec.summary(args.macs).render())
     return EXIT_OK if ok else EXIT_SPEC
 
 
@@ -139,6 +139,9 @@ def _summary_arguments(p: argparse.ArgumentParser) -> None:
     p.description = "Print a torchinfo-style table of the model."
     p.add_argument("spec", metavar="SPEC")
     p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--macs", choices=("specc", "torchinfo", "fvcore"), default="specc",
+                   help="count MACs as specc does (default), or as torchinfo's Mult-Adds or fvcore's "
+                        "FlopCountAnalysis count them, to compare with those tools")
     spec_options(p)
 
 
