@@ -218,3 +218,53 @@ def test_a_second_structure_of_a_block_never_takes_a_real_blocks_name() -> None:
         assert len(linears) == 1 and linears[0].bias is None  # the real Unit2, not a Unit variant
         out = model(torch.zeros(2, 8))
         assert out.shape[0] == 2
+
+
+IGNORE_INSIDE = textwrap.dedent("""\
+    specc: 1
+    inputs: {x: [B, 8]}
+    blocks:
+      Unit:
+        args: {n: 8}
+        layers:
+          - {type: Linear, out_features: "${n}", name: a}
+          - {type: Linear, out_features: "${n}", name: proj}
+          - {type: ReLU}
+      Outer:
+        layers:
+          - {type: Unit, name: inner}
+    layers:
+      - {type: Unit, ignore: IGNORE}
+      - {type: Unit}
+      - {type: Outer, ignore: [{inner.proj: [L017]}]}
+      - {type: Linear, out_features: 2}
+    """)
+
+
+def test_a_warning_is_silenced_for_one_layer_of_one_block_instance() -> None:
+    spec = specc.loads(IGNORE_INSIDE.replace("IGNORE", "[{proj: L017}]"), "t.yaml")
+    assert spec.ok, spec.errors
+    # The other instance keeps its warning; the nested path reaches the layer in Outer's Unit.
+    warnings = [d for d in spec.diagnostics if d.severity == "warning"]
+    assert [(d.code, d.layer) for d in warnings] == [("L017", "unit_2.proj")]
+    together = specc.loads(IGNORE_INSIDE.replace("IGNORE", "[L004, {proj: L017, a: [L017]}]"), "t.yaml")
+    assert together.ok and [d.layer for d in together.diagnostics] == ["unit_2.proj"]
+
+
+@pytest.mark.parametrize("ignore, hint", [
+    ("[{porj: L017}]", "did you mean 'proj'?"),
+    ("[{proj: X017}]", "did you mean L017?"),
+    ("[{nothing_like_it: L017}]", "the layers inside it: a, proj, relu_1"),
+])
+def test_a_silenced_layer_that_is_not_inside_the_instance_is_located(ignore: str, hint: str) -> None:
+    spec = specc.loads(IGNORE_INSIDE.replace("IGNORE", ignore), "t.yaml")
+    (err,) = spec.errors
+    assert err.code == "V003" and err.loc is not None and err.loc.line == 14
+    assert hint in (err.hint or ""), err
+
+
+def test_a_single_layer_names_no_layer_inside_it() -> None:
+    spec = specc.loads("specc: 1\ninputs: {x: [B, 8]}\nlayers:\n"
+                       "  - {type: Linear, out_features: 4, ignore: [{proj: L017}]}\n", "t.yaml")
+    (err,) = spec.errors
+    assert err.code == "V003" and "single layer" in err.message and "ignore: [L017]" in (err.hint or "")

@@ -118,6 +118,14 @@ def _fix_macs(g: Graph, batch: str) -> None:
             n.result.macs = per_sample if per_sample is not None else _substitute(macs, batch, x.shape[0])
 
 
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _plain_map(entry: dict[Any, Any]) -> str:
+    return "{" + ", ".join(f"{k}: {v}" for k, v in entry.items()) + "}"
+
+
 # Past this many names a G001 hint neither searches nor lists them all: a spec with thousands of
 # bad from: names made check quadratic (4,000 took 86 s) and printed hints of every layer name.
 _SUGGEST_FROM = 200
@@ -258,17 +266,49 @@ class GraphBuilder:
             names.add(name)
         return names
 
-    def _ignore_codes(self, item: LayerDecl, path: str) -> frozenset[str]:
-        """`ignore: [L004]` silences those warnings for this layer (and inside a block instance)."""
+    def _ignore_codes(self, item: LayerDecl, path: str) -> tuple[frozenset[str], dict[str, frozenset[str]]]:
+        """`ignore: [L004]` silences those warnings for this layer (and inside a block instance);
+        on a block instance or repeat, `ignore: [{proj: L017}]` silences them for the layer of
+        that path inside this instance only."""
+        raw = item.ignore
+        codes: set[str] = set()
+        inside: dict[str, frozenset[str]] = {}
+        for entry in raw if isinstance(raw, list) else [raw]:
+            if not isinstance(entry, dict):
+                codes |= self._silenceable([entry], item, path)
+                continue
+            if item.group is None:
+                self.error("V003", f"ignore: {_plain_map(entry)} names a layer inside a block or repeat, but "
+                           f"'{path}' is a single layer", item.at("ignore"),
+                           f"write ignore: [{', '.join(map(str, _as_list(next(iter(entry.values()), ''))))}] to "
+                           "silence it on this layer", layer=path)
+                continue
+            for inner, value in entry.items():
+                found = self._silenceable(_as_list(value), item, path)
+                inside[str(inner)] = inside.get(str(inner), frozenset()) | found
+        return frozenset(codes), inside
+
+    def _silenceable(self, raw: list[Any], item: LayerDecl, path: str) -> frozenset[str]:
         from ..codes import closest_warning_code
 
-        raw = item.ignore
-        out, bad = split_silenceable(raw if isinstance(raw, list) else [raw])
+        out, bad = split_silenceable(raw)
         for code in bad:
             guess = closest_warning_code(str(code))
             self.error("V003", f"ignore: {code!r} is not a warning code specc can silence", item.at("ignore"),
                        f"did you mean {guess}?" if guess else f"warning codes: {silenceable_list()}", layer=path)
         return frozenset(out)
+
+    def _check_ignored_paths(self, node: Node, item: LayerDecl) -> None:
+        """Each layer an instance's `ignore:` names must be inside it (V003 with the names otherwise)."""
+        assert node.sub is not None
+        names = [p.path[len(node.path) + 1:] for _, p in node.sub.walk()]
+        for inner in node.ignore_inside:
+            if inner not in names:
+                guess = difflib.get_close_matches(inner, names, n=1)
+                shown = ", ".join(names[:20]) + (", …" if len(names) > 20 else "")
+                self.error("V003", f"ignore: names '{inner}', which is not a layer inside '{node.path}'",
+                           item.at("ignore"), f"did you mean '{guess[0]}'?" if guess else
+                           f"the layers inside it: {shown}", layer=node.path)
 
     @staticmethod
     def _auto(item: LayerDecl, counters: dict[str, int], taken: set[str]) -> str:
@@ -294,7 +334,7 @@ class GraphBuilder:
         node.trainable = trainable and item.trainable is not False
         node.template = item.template
         if "ignore" in item.keys:
-            node.ignore = self._ignore_codes(item, path)
+            node.ignore, node.ignore_inside = self._ignore_codes(item, path)
         if item.broken:
             return node
         node.inputs = self._sources(g, item, prev, path, loc)
@@ -439,6 +479,8 @@ class GraphBuilder:
         node.sub = self.build(node.name, group.children, {BLOCK_INPUT: ins[0]}, prefix=node.path + ".",
                               block=group.block or "repeat", output=group.output, trainable=node.trainable)
         node.sub.block_args = dict(group.args)
+        if node.ignore_inside:
+            self._check_ignored_paths(node, item)
         if group.block is None:
             self._check_repeatable(node, item)
         out = node.sub.value(node.sub.outputs[0][1]) if node.sub.outputs else None
