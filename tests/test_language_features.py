@@ -268,3 +268,81 @@ def test_a_single_layer_names_no_layer_inside_it() -> None:
                        "  - {type: Linear, out_features: 4, ignore: [{proj: L017}]}\n", "t.yaml")
     (err,) = spec.errors
     assert err.code == "V003" and "single layer" in err.message and "ignore: [L017]" in (err.hint or "")
+
+
+# -- a block reads its input's sizes: ${input_shape[i]} ----------------------------------------------
+
+SQUEEZE_EXCITE = textwrap.dedent("""\
+    specc: 1
+    name: SENet
+    inputs: {image: [B, 3, 32, 32]}
+    blocks:
+      SE:
+        args: {r: 4}
+        layers:
+          - {type: Conv2d, out_channels: "${input_shape[1] * 2}", kernel_size: 3, padding: 1}
+          - {type: GlobalAvgPool}
+          - {type: Linear, out_features: "${input_shape[1] // r}"}
+          - {type: ReLU}
+          - {type: Linear, out_features: "${input_shape[-3]}", repeat: 2}
+    layers:
+      - {type: Conv2d, out_channels: 16, kernel_size: 3}
+      - {type: ReLU}
+      - {type: SE}
+      - {type: Linear, out_features: 32}
+      - {type: Unflatten, dim: 1, unflattened_size: [32, 1, 1]}
+      - {type: SE, r: 8}
+    """)
+
+
+def test_a_block_reads_the_channels_of_each_instances_input() -> None:
+    torch = pytest.importorskip("torch")
+    from specc.backends.torch_build import build_module
+
+    spec = specc.loads(SQUEEZE_EXCITE, "se.yaml")
+    assert spec.ok, spec.errors
+    assert spec.graph is not None
+    first, second = (n for n in spec.graph.nodes if n.sub is not None)
+    widths = [[c.result.args.get("out_features", c.result.args.get("out_channels")) for c in b.sub.leaves()
+               if c.result is not None and c.result.params] for b in (first, second) if b.sub is not None]
+    # 16 channels in: conv to 32, squeeze to 16 // 4, back to 16 twice; 32 in: 64, 32 // 8, 32, 32.
+    assert widths == [[32, 4, 16, 16], [64, 4, 32, 32]]
+    model = build_module(spec, seed=0)
+    assert sum(p.numel() for p in model.parameters()) == spec.summary().total_params
+    assert tuple(model(torch.zeros(2, 3, 32, 32)).shape) == (2, 32)
+
+
+_READS = textwrap.dedent("""\
+    specc: 1
+    inputs: {x: [B, T, 8]}
+    blocks:
+      Inner:
+        args: {w: 4}
+        layers:
+          - {type: Linear, out_features: "${w}"}
+      P:
+        layers:
+          - LAYER
+    layers:
+      - TOP
+    """)
+
+
+@pytest.mark.parametrize("layer, top, code, where, hint", [
+    ('{type: Linear, out_features: "${input_shape[1]}"}', "{type: P}", "X007", (10, 38), "input_shape[2] = 8"),
+    ('{type: Linear, out_features: "${input_shape[3]}"}', "{type: P}", "X006", (10, 38), "index 0 to 2"),
+    ('{type: Linear, out_features: 4, repeat: "${input_shape[2]}"}', "{type: P}", "X006", (10, 49),
+     "in a parameter of the block's own layers"),
+    ('{type: Linear, out_features: 4, when: "${input_shape[2] > 2}"}', "{type: P}", "X006", (10, 47),
+     "pass the size as a block argument"),
+    ('{type: Linear, out_features: 3, name: "l${input_shape[2]}"}', "{type: P}", "X006", (10, 47), "block"),
+    ('{type: Inner, w: "${input_shape[2]}"}', "{type: P}", "X006", (10, 26), "block argument"),
+    ("{type: ReLU}", '{type: Linear, out_features: "${input_shape[2]}"}', "X006", (12, 34),
+     "move the layer into a block"),
+])
+def test_reading_the_input_shape_where_it_cannot_be_read_is_located(layer: str, top: str, code: str,
+                                                                    where: tuple[int, int], hint: str) -> None:
+    spec = specc.loads(_READS.replace("LAYER", layer).replace("TOP", top), "t.yaml")
+    (err,) = spec.errors
+    assert (err.code, err.loc.line, err.loc.col) == (code, *where), err  # type: ignore[union-attr]
+    assert hint in (err.hint or ""), err

@@ -18,7 +18,8 @@ from pydantic import ValidationError
 from ..diagnostics import Diagnostic, Location, SpecError
 from ..layers import base as layers
 from ..layers.check import check_layer
-from ..load.expand import LAYER_META
+from ..load.expand import LAYER_META, deferred_in, resolve_deferred
+from ..load.expr import InputShape
 from ..shapes.dims import Dim, Sym, add, mul
 from ..shapes.formulas import exact_div
 from ..shapes.tensor import MAX_ELEMENTS, PARAM_MEMORY_WARNING, TensorType
@@ -476,6 +477,8 @@ class GraphBuilder:
         if ins[0] is None:
             return node
         node.type = group.block or "repeat"
+        if group.block is not None:
+            self._read_input_shape(group.children, InputShape(ins[0].shape, str(ins[0])), node.path)
         node.sub = self.build(node.name, group.children, {BLOCK_INPUT: ins[0]}, prefix=node.path + ".",
                               block=group.block or "repeat", output=group.output, trainable=node.trainable)
         node.sub.block_args = dict(group.args)
@@ -489,6 +492,20 @@ class GraphBuilder:
             node.result = layers.LayerResult(out, dict(group.args), params, macs, buffers)
         return node
 
+
+    def _read_input_shape(self, children: Layers, shape: InputShape, path: str) -> None:
+        """Evaluate the block's ``${input_shape[...]}`` now that its input is known: in its own
+        layers and the copies of a repeat among them (a nested block reads its own input)."""
+        for decl in children:
+            if decl.group is not None and decl.group.block is None:
+                self._read_input_shape(decl.group.children, shape, path)
+            if decl.broken or deferred_in(decl.params) is None:
+                continue
+            try:
+                decl.params = resolve_deferred(decl.params, shape)
+            except SpecError as err:
+                self.error(err.code, err.message, err.loc, err.hint, layer=path)
+                decl.broken = True
 
     def _check_repeatable(self, node: Node, item: LayerDecl) -> None:
         """A repeat chains its copies, calling each on the previous copy's output (nn.Sequential
