@@ -18,7 +18,7 @@ from layer_cases import CASES, Case
 
 import specc
 from specc.cli import main
-from specc.shapes.dims import evaluate
+from specc.shapes.dims import DimLike, evaluate
 
 MARKER = "  - {type: LSTM, hidden_size: 4, batch_first: false, from: seq, name: marker}"
 # The same mark where a model with an LSTM cannot export (U002: an attention over a symbolic length).
@@ -60,18 +60,23 @@ def _batched(case: Case) -> bool:
 BATCHED = [c for c in CASES if _batched(c)]
 
 
-@pytest.mark.parametrize("case", BATCHED, ids=[c.id for c in BATCHED])
-def test_per_sample_macs_with_the_batch_in_dim_1(case: Case) -> None:
+def _counts(case: Case, moved_text: str, skip: str) -> tuple[DimLike, DimLike]:
+    """(the plain case's MACs per sample, the probe's in the moved spec); skips where the
+    layer does not take the moved input."""
     plain = specc.loads(case.yaml(), "plain.yaml")
     assert plain.ok and plain.graph is not None, plain.diagnostics
-    moved = _load(_moved(case))
+    moved = _load(moved_text)
     if not moved.ok:
-        pytest.skip("the layer does not take one more leading dim")
+        pytest.skip(skip)
     assert moved.graph is not None
     probe = moved.graph.node("probe")
     assert probe is not None and probe.result is not None
-    want = plain.graph.nodes[-1].result.macs
-    got = probe.result.macs
+    return plain.graph.nodes[-1].result.macs, probe.result.macs
+
+
+@pytest.mark.parametrize("case", BATCHED, ids=[c.id for c in BATCHED])
+def test_per_sample_macs_with_the_batch_in_dim_1(case: Case) -> None:
+    want, got = _counts(case, _moved(case), "the layer does not take one more leading dim")
     assert isinstance(got, int) or "B" not in got.symbols(), (case.id, got)
     for env in case.envs:
         for s in (1, 5):
@@ -105,19 +110,11 @@ def test_per_sample_macs_of_a_layer_that_takes_the_steps_for_its_batch(case: Cas
     swapped = _swapped(case)
     assert swapped is not None
     text, step = swapped
-    plain = specc.loads(case.yaml(), "plain.yaml")
-    assert plain.ok and plain.graph is not None, plain.diagnostics
-    moved = _load(text)
-    if not moved.ok:
-        pytest.skip("the layer does not take these dims swapped")
-    assert moved.graph is not None
-    probe = moved.graph.node("probe")
-    assert probe is not None and probe.result is not None
-    want = plain.graph.nodes[-1].result.macs
+    want, got = _counts(case, text, "the layer does not take these dims swapped")
     for env in case.envs:
         b, t = env["B"], env[step]
         total = t * evaluate(want, {**env, step: b})  # the layer's work: its batch T, its steps B
-        assert evaluate(probe.result.macs, env) * b == total, (case.id, env, probe.result.macs, want)
+        assert evaluate(got, env) * b == total, (case.id, env, got, want)
 
 
 def test_most_cases_take_the_moved_batch() -> None:

@@ -492,7 +492,6 @@ class GraphBuilder:
             node.result = layers.LayerResult(out, dict(group.args), params, macs, buffers)
         return node
 
-
     def _read_input_shape(self, children: Layers, shape: InputShape, path: str) -> None:
         """Evaluate the block's ``${input_shape[...]}`` now that its input is known: in its own
         layers and the copies of a repeat among them (a nested block reads its own input)."""
