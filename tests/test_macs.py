@@ -184,6 +184,10 @@ def test_summary_takes_the_convention_on_the_command_line(tmp_path: Path, capsys
     assert main(["summary", str(path), "--macs", "fvcore", "--format", "json"]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["macs_per_sample"] == 4381 and payload["macs_convention"] == "fvcore"
+    assert main(["check", str(path), "--format", "json", "--macs", "torchinfo"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["macs_per_sample"] == 4235 and report["macs_convention"] == "torchinfo"
+    assert report["layers"][0]["macs"] == 112 * 36
     with pytest.raises(SystemExit) as usage:
         main(["summary", str(path), "--macs", "thop"])
     assert usage.value.code == 2

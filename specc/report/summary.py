@@ -195,8 +195,8 @@ def _bytes(n: int) -> str:
     return f"{n / 1e6:.2f} MB" if n >= 1e5 else f"{n / 1e3:.2f} KB"
 
 
-def check_report(spec: Spec) -> dict[str, Any]:
-    s = Summary.of(spec)
+def check_report(spec: Spec, macs: str = "specc") -> dict[str, Any]:
+    s = Summary.of(spec, macs)
     js = s.to_json()
     return {
         "ok": spec.ok,
@@ -211,4 +211,5 @@ def check_report(spec: Spec) -> dict[str, Any]:
         "trainable_params": s.trainable_params,
         "lora_params": s.lora_params,
         "macs_per_sample": js["macs_per_sample"],
+        "macs_convention": s.convention,
     }
