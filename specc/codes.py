@@ -346,6 +346,23 @@ _TABLE: list[Code | LintCode] = [
          "block use is expanded, blocks nested at most 32 deep, and at most 30,000 ${} evaluations.",
          "- {type: Linear, out_features: 16, repeat: 1000000}",
          "Repeat fewer times; a real network has hundreds or a few thousand layers."),
+    # -- language gaps (issue 12, area E): a block reading its input's sizes ----------------------
+    Code("X006", "input-shape-misplaced", "A block reads ${input_shape[...]} where its input is not known yet, "
+         "or reads a dim its input does not have.",
+         "A block's input shape is known only once the layers before the block are built, so it can be read "
+         "in the parameters of the block's own layers, not in when:, repeat:, name:, from:, type: or the "
+         "arguments passed to a nested block, and not outside a block.",
+         "blocks:\n  Head:\n    layers:\n      - {type: Linear, out_features: 4, repeat: \"${input_shape[1]}\"}",
+         "Read the size in a layer's parameter (out_features: \"${input_shape[1]}\"), or pass it as a block "
+         "argument; index a dim the input has (0 to rank - 1, or -1 for the last)."),
+    Code("X007", "symbolic-size-read", "A block reads a dim of its input that is symbolic (B, T) where a "
+         "number is needed.",
+         "A layer's sizes are fixed when it is built; a dim that differs from batch to batch, such as B or a "
+         "sequence length T, has no single value to build it with.",
+         "inputs: {x: [B, T, 8]}\nblocks:\n  Proj:\n    layers:\n      - {type: Linear, out_features: "
+         "\"${input_shape[1]}\"}",
+         "Read a fixed dim (input_shape[-1] for the features, input_shape[1] for a conv map's channels), or "
+         "give that dim a fixed size in inputs:."),
     Code("S011", "size-too-large", "A tensor dimension, a tensor's size or a parameter count is beyond what "
          "a framework can allocate.",
          "PyTorch and ONNX Runtime index tensors with 64-bit integers; a dimension over 2**31 - 1, a tensor of "

@@ -54,16 +54,18 @@ class Spec:
 
         return hashlib.sha256(self.text.encode()).hexdigest()
 
-    def check(self) -> dict[str, Any]:
-        """The machine-readable report that `specc check --format json` prints."""
+    def check(self, macs: str = "specc") -> dict[str, Any]:
+        """The machine-readable report that `specc check --format json` prints; ``macs`` names
+        whose MACs convention its counts follow (specc, torchinfo, fvcore)."""
         from .report.summary import check_report
 
-        return check_report(self)
+        return check_report(self, macs)
 
-    def summary(self) -> Any:
+    def summary(self, macs: str = "specc") -> Any:
+        """The summary table; ``macs`` names whose MACs convention it shows (specc, torchinfo, fvcore)."""
         from .report.summary import Summary
 
-        return Summary.of(self)
+        return Summary.of(self, macs)
 
     def require_ok(self) -> Spec:
         if not self.ok:

@@ -179,3 +179,170 @@ def test_index_numbers_the_copies_of_a_repeat() -> None:
 def test_index_outside_a_repeat_is_an_undefined_variable() -> None:
     spec = specc.loads("specc: 1\ninputs: {x: [B, 8]}\nlayers:\n  - {type: Linear, out_features: '${index}'}\n")
     assert [d.code for d in spec.errors] == ["X001"]
+
+
+def test_a_second_structure_of_a_block_never_takes_a_real_blocks_name() -> None:
+    """Block ``Unit`` used with two structures needs two classes; a block really called ``Unit2``
+    keeps its name, and the variant is numbered past it (in either order of appearance)."""
+    torch = pytest.importorskip("torch")
+    from specc.backends.torch_build import build_module
+
+    head = textwrap.dedent("""\
+        specc: 1
+        name: Net
+        inputs: {x: [B, 8]}
+        blocks:
+          Unit:
+            args: {n: 8, act: ReLU}
+            layers:
+              - {type: Linear, out_features: "${n}"}
+              - {type: "${act}"}
+          Unit2:
+            args: {n: 8}
+            layers:
+              - {type: Linear, out_features: "${n}", bias: false}
+        layers:
+        """)
+    orders = (["{type: Unit, n: 8}", "{type: Unit, n: 8, act: Tanh}", "{type: Unit2, n: 4}"],
+              ["{type: Unit2, n: 8}", "{type: Unit, n: 8}", "{type: Unit, n: 4, act: Tanh}"])
+    for layers in orders:
+        spec = specc.loads(head + "".join(f"  - {x}\n" for x in layers), "unit.yaml")
+        assert spec.ok, spec.diagnostics
+        source = compile_source(spec)
+        assert 'class Unit2(nn.Module):\n    """Block Unit2,' in source
+        variant = 'class Unit3(nn.Module):\n    """Block Unit,'
+        assert variant in source, source
+        model = build_module(spec, seed=0)
+        real = next(m for m in model.modules() if type(m).__name__ == "Unit2")
+        linears = [m for m in real.modules() if isinstance(m, torch.nn.Linear)]
+        assert len(linears) == 1 and linears[0].bias is None  # the real Unit2, not a Unit variant
+        out = model(torch.zeros(2, 8))
+        assert out.shape[0] == 2
+
+
+IGNORE_INSIDE = textwrap.dedent("""\
+    specc: 1
+    inputs: {x: [B, 8]}
+    blocks:
+      Unit:
+        args: {n: 8}
+        layers:
+          - {type: Linear, out_features: "${n}", name: a}
+          - {type: Linear, out_features: "${n}", name: proj}
+          - {type: ReLU}
+      Outer:
+        layers:
+          - {type: Unit, name: inner}
+    layers:
+      - {type: Unit, ignore: IGNORE}
+      - {type: Unit}
+      - {type: Outer, ignore: [{inner.proj: [L017]}]}
+      - {type: Linear, out_features: 2}
+    """)
+
+
+def test_a_warning_is_silenced_for_one_layer_of_one_block_instance() -> None:
+    spec = specc.loads(IGNORE_INSIDE.replace("IGNORE", "[{proj: L017}]"), "t.yaml")
+    assert spec.ok, spec.errors
+    # The other instance keeps its warning; the nested path reaches the layer in Outer's Unit.
+    warnings = [d for d in spec.diagnostics if d.severity == "warning"]
+    assert [(d.code, d.layer) for d in warnings] == [("L017", "unit_2.proj")]
+    together = specc.loads(IGNORE_INSIDE.replace("IGNORE", "[L004, {proj: L017, a: [L017]}]"), "t.yaml")
+    assert together.ok and [d.layer for d in together.diagnostics] == ["unit_2.proj"]
+
+
+@pytest.mark.parametrize("ignore, hint", [
+    ("[{porj: L017}]", "did you mean 'proj'?"),
+    ("[{proj: X017}]", "did you mean L017?"),
+    ("[{nothing_like_it: L017}]", "the layers inside it: a, proj, relu_1"),
+])
+def test_a_silenced_layer_that_is_not_inside_the_instance_is_located(ignore: str, hint: str) -> None:
+    spec = specc.loads(IGNORE_INSIDE.replace("IGNORE", ignore), "t.yaml")
+    (err,) = spec.errors
+    assert err.code == "V003" and err.loc is not None and err.loc.line == 14
+    assert hint in (err.hint or ""), err
+
+
+def test_a_single_layer_names_no_layer_inside_it() -> None:
+    spec = specc.loads("specc: 1\ninputs: {x: [B, 8]}\nlayers:\n"
+                       "  - {type: Linear, out_features: 4, ignore: [{proj: L017}]}\n", "t.yaml")
+    (err,) = spec.errors
+    assert err.code == "V003" and "single layer" in err.message and "ignore: [L017]" in (err.hint or "")
+
+
+# -- a block reads its input's sizes: ${input_shape[i]} ----------------------------------------------
+
+SQUEEZE_EXCITE = textwrap.dedent("""\
+    specc: 1
+    name: SENet
+    inputs: {image: [B, 3, 32, 32]}
+    blocks:
+      SE:
+        args: {r: 4}
+        layers:
+          - {type: Conv2d, out_channels: "${input_shape[1] * 2}", kernel_size: 3, padding: 1}
+          - {type: GlobalAvgPool}
+          - {type: Linear, out_features: "${input_shape[1] // r}"}
+          - {type: ReLU}
+          - {type: Linear, out_features: "${input_shape[-3]}", repeat: 2}
+    layers:
+      - {type: Conv2d, out_channels: 16, kernel_size: 3}
+      - {type: ReLU}
+      - {type: SE}
+      - {type: Linear, out_features: 32}
+      - {type: Unflatten, dim: 1, unflattened_size: [32, 1, 1]}
+      - {type: SE, r: 8}
+    """)
+
+
+def test_a_block_reads_the_channels_of_each_instances_input() -> None:
+    torch = pytest.importorskip("torch")
+    from specc.backends.torch_build import build_module
+
+    spec = specc.loads(SQUEEZE_EXCITE, "se.yaml")
+    assert spec.ok, spec.errors
+    assert spec.graph is not None
+    first, second = (n for n in spec.graph.nodes if n.sub is not None)
+    widths = [[c.result.args.get("out_features", c.result.args.get("out_channels")) for c in b.sub.leaves()
+               if c.result is not None and c.result.params] for b in (first, second) if b.sub is not None]
+    # 16 channels in: conv to 32, squeeze to 16 // 4, back to 16 twice; 32 in: 64, 32 // 8, 32, 32.
+    assert widths == [[32, 4, 16, 16], [64, 4, 32, 32]]
+    model = build_module(spec, seed=0)
+    assert sum(p.numel() for p in model.parameters()) == spec.summary().total_params
+    assert tuple(model(torch.zeros(2, 3, 32, 32)).shape) == (2, 32)
+
+
+_READS = textwrap.dedent("""\
+    specc: 1
+    inputs: {x: [B, T, 8]}
+    blocks:
+      Inner:
+        args: {w: 4}
+        layers:
+          - {type: Linear, out_features: "${w}"}
+      P:
+        layers:
+          - LAYER
+    layers:
+      - TOP
+    """)
+
+
+@pytest.mark.parametrize("layer, top, code, where, hint", [
+    ('{type: Linear, out_features: "${input_shape[1]}"}', "{type: P}", "X007", (10, 38), "input_shape[2] = 8"),
+    ('{type: Linear, out_features: "${input_shape[3]}"}', "{type: P}", "X006", (10, 38), "index 0 to 2"),
+    ('{type: Linear, out_features: 4, repeat: "${input_shape[2]}"}', "{type: P}", "X006", (10, 49),
+     "in a parameter of the block's own layers"),
+    ('{type: Linear, out_features: 4, when: "${input_shape[2] > 2}"}', "{type: P}", "X006", (10, 47),
+     "pass the size as a block argument"),
+    ('{type: Linear, out_features: 3, name: "l${input_shape[2]}"}', "{type: P}", "X006", (10, 47), "block"),
+    ('{type: Inner, w: "${input_shape[2]}"}', "{type: P}", "X006", (10, 26), "block argument"),
+    ("{type: ReLU}", '{type: Linear, out_features: "${input_shape[2]}"}', "X006", (12, 34),
+     "move the layer into a block"),
+])
+def test_reading_the_input_shape_where_it_cannot_be_read_is_located(layer: str, top: str, code: str,
+                                                                    where: tuple[int, int], hint: str) -> None:
+    spec = specc.loads(_READS.replace("LAYER", layer).replace("TOP", top), "t.yaml")
+    (err,) = spec.errors
+    assert (err.code, err.loc.line, err.loc.col) == (code, *where), err  # type: ignore[union-attr]
+    assert hint in (err.hint or ""), err

@@ -33,7 +33,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         failed = not spec.ok or (args.strict and spec.diagnostics)
         worst = EXIT_SPEC if failed else worst
         if args.format == "json":
-            reports.append(spec.check())
+            reports.append(spec.check(args.macs))
             continue
         if args.format == "sarif":
             checked.append((path, spec.diagnostics))
@@ -75,14 +75,14 @@ def _verdict(path: str, spec: Any) -> str:
 def cmd_summary(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec, args.set)
     if args.format == "json":
-        payload = spec.summary().to_json()
+        payload = spec.summary(args.macs).to_json()
         payload["ok"] = spec.ok
         payload["diagnostics"] = [d.to_json() for d in spec.diagnostics]
         out(dumps_json(payload))
         return EXIT_OK if spec.ok else EXIT_SPEC
     ok = require_ok(spec)
     if spec.graph is not None:
-        out(spec.summary().render())
+        out(spec.summary(args.macs).render())
     return EXIT_OK if ok else EXIT_SPEC
 
 
@@ -132,13 +132,21 @@ def _check_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ignore", action="append", default=[], metavar="CODE[,CODE]",
                    help="silence these warning codes (e.g. L004); errors cannot be silenced")
     p.add_argument("-q", "--quiet", action="store_true", help="print only problems")
+    _macs_argument(p)
     spec_options(p)
+
+
+def _macs_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--macs", choices=("specc", "torchinfo", "fvcore"), default="specc",
+                   help="count MACs as specc does (default), or as torchinfo's Mult-Adds or fvcore's "
+                        "FlopCountAnalysis count them, to compare with those tools")
 
 
 def _summary_arguments(p: argparse.ArgumentParser) -> None:
     p.description = "Print a torchinfo-style table of the model."
     p.add_argument("spec", metavar="SPEC")
     p.add_argument("--format", choices=("text", "json"), default="text")
+    _macs_argument(p)
     spec_options(p)
 
 

@@ -18,8 +18,10 @@ from pydantic import ValidationError
 from ..diagnostics import Diagnostic, Location, SpecError
 from ..layers import base as layers
 from ..layers.check import check_layer
-from ..load.expand import LAYER_META
+from ..load.expand import LAYER_META, deferred_in, resolve_deferred
+from ..load.expr import InputShape
 from ..shapes.dims import Dim, Sym, add, mul
+from ..shapes.formulas import exact_div
 from ..shapes.tensor import MAX_ELEMENTS, PARAM_MEMORY_WARNING, TensorType
 from ..validate.errors import pydantic_diagnostics
 from ..validate.items import LayerDecl, Layers
@@ -64,10 +66,13 @@ def _substitute(d: Any, name: str, value: Any) -> Any:
 
 
 def fix_batch_second_macs(graph: Graph) -> None:
-    """Per-sample MACs exclude the batch. Shape rules count every dim but dim 0, the batch in
-    (B, T, F); after a ``batch_first: false`` layer the batch sits in dim 1 of (T, B, F), so such
-    a rule counted B in place of T. Swap them back, wherever the batch symbol (dim 1 of any
-    ``batch_first: false`` layer's input, else dim 0 of the inputs) shows up in a layer's count."""
+    """Per-sample MACs exclude the batch. Shape rules count the work of one slice along dim 0,
+    the batch in (B, T, F); after a ``batch_first: false`` layer the batch sits in dim 1 of
+    (T, B, F), so such a rule counted one time step over the whole batch.  The layer's work is
+    that count times its dim 0; per sample, that over the batch symbol (dim 1 of any
+    ``batch_first: false`` layer's input, else dim 0 of the inputs): (T, B, F) into a Linear is
+    T·F·out per sample, and an attention that takes T for its batch and B for its steps keeps
+    its B² term as T·B."""
     batch = graph_batch_symbol(graph)
     if batch is None:
         return
@@ -106,8 +111,20 @@ def _fix_macs(g: Graph, batch: str) -> None:
         macs = n.result.macs
         if x is None or not x.rank or not isinstance(macs, Dim) or batch not in macs.symbols():
             continue
-        if x.shape[0] != Dim.make({(Sym(batch),): 1}):
-            n.result.macs = _substitute(macs, batch, x.shape[0])
+        if getattr(n.params, "batch_first", True) is False:
+            continue  # its own rule knows the batch is dim 1
+        b = Dim.make({(Sym(batch),): 1})
+        if x.shape[0] != b:
+            per_sample = exact_div(mul(x.shape[0], macs), b)
+            n.result.macs = per_sample if per_sample is not None else _substitute(macs, batch, x.shape[0])
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _plain_map(entry: dict[Any, Any]) -> str:
+    return "{" + ", ".join(f"{k}: {v}" for k, v in entry.items()) + "}"
 
 
 # Past this many names a G001 hint neither searches nor lists them all: a spec with thousands of
@@ -250,17 +267,49 @@ class GraphBuilder:
             names.add(name)
         return names
 
-    def _ignore_codes(self, item: LayerDecl, path: str) -> frozenset[str]:
-        """`ignore: [L004]` silences those warnings for this layer (and inside a block instance)."""
+    def _ignore_codes(self, item: LayerDecl, path: str) -> tuple[frozenset[str], dict[str, frozenset[str]]]:
+        """`ignore: [L004]` silences those warnings for this layer (and inside a block instance);
+        on a block instance or repeat, `ignore: [{proj: L017}]` silences them for the layer of
+        that path inside this instance only."""
+        raw = item.ignore
+        codes: set[str] = set()
+        inside: dict[str, frozenset[str]] = {}
+        for entry in raw if isinstance(raw, list) else [raw]:
+            if not isinstance(entry, dict):
+                codes |= self._silenceable([entry], item, path)
+                continue
+            if item.group is None:
+                self.error("V003", f"ignore: {_plain_map(entry)} names a layer inside a block or repeat, but "
+                           f"'{path}' is a single layer", item.at("ignore"),
+                           f"write ignore: [{', '.join(map(str, _as_list(next(iter(entry.values()), ''))))}] to "
+                           "silence it on this layer", layer=path)
+                continue
+            for inner, value in entry.items():
+                found = self._silenceable(_as_list(value), item, path)
+                inside[str(inner)] = inside.get(str(inner), frozenset()) | found
+        return frozenset(codes), inside
+
+    def _silenceable(self, raw: list[Any], item: LayerDecl, path: str) -> frozenset[str]:
         from ..codes import closest_warning_code
 
-        raw = item.ignore
-        out, bad = split_silenceable(raw if isinstance(raw, list) else [raw])
+        out, bad = split_silenceable(raw)
         for code in bad:
             guess = closest_warning_code(str(code))
             self.error("V003", f"ignore: {code!r} is not a warning code specc can silence", item.at("ignore"),
                        f"did you mean {guess}?" if guess else f"warning codes: {silenceable_list()}", layer=path)
         return frozenset(out)
+
+    def _check_ignored_paths(self, node: Node, item: LayerDecl) -> None:
+        """Each layer an instance's `ignore:` names must be inside it (V003 with the names otherwise)."""
+        assert node.sub is not None
+        names = [p.path[len(node.path) + 1:] for _, p in node.sub.walk()]
+        for inner in node.ignore_inside:
+            if inner not in names:
+                guess = difflib.get_close_matches(inner, names, n=1)
+                shown = ", ".join(names[:20]) + (", …" if len(names) > 20 else "")
+                self.error("V003", f"ignore: names '{inner}', which is not a layer inside '{node.path}'",
+                           item.at("ignore"), f"did you mean '{guess[0]}'?" if guess else
+                           f"the layers inside it: {shown}", layer=node.path)
 
     @staticmethod
     def _auto(item: LayerDecl, counters: dict[str, int], taken: set[str]) -> str:
@@ -286,7 +335,7 @@ class GraphBuilder:
         node.trainable = trainable and item.trainable is not False
         node.template = item.template
         if "ignore" in item.keys:
-            node.ignore = self._ignore_codes(item, path)
+            node.ignore, node.ignore_inside = self._ignore_codes(item, path)
         if item.broken:
             return node
         node.inputs = self._sources(g, item, prev, path, loc)
@@ -368,10 +417,13 @@ class GraphBuilder:
         if "from" not in item.keys:
             if prev is None:
                 if len(g.inputs) > 1:
+                    # The merge is offered only to a layer that takes that many inputs.
+                    merges = kind is not None and kind.min_inputs > 1 and (
+                        kind.max_inputs is None or kind.max_inputs >= len(g.inputs))
+                    merge = f" (or from: [{', '.join(g.inputs)}] for a merge)" if merges else ""
                     self.error("G004", f"{who} is the first layer, but the model has several inputs "
                                f"({', '.join(g.inputs)}) and it does not say which one it reads", loc,
-                               f"add from: {next(iter(g.inputs))} (or from: [{', '.join(g.inputs)}] for a merge)",
-                               layer=path)
+                               f"add from: {next(iter(g.inputs))}{merge}", layer=path)
                 return []
             return [prev]
         src = item.source
@@ -425,9 +477,13 @@ class GraphBuilder:
         if ins[0] is None:
             return node
         node.type = group.block or "repeat"
+        if group.block is not None:
+            self._read_input_shape(group.children, InputShape(ins[0].shape, str(ins[0])), node.path)
         node.sub = self.build(node.name, group.children, {BLOCK_INPUT: ins[0]}, prefix=node.path + ".",
                               block=group.block or "repeat", output=group.output, trainable=node.trainable)
         node.sub.block_args = dict(group.args)
+        if node.ignore_inside:
+            self._check_ignored_paths(node, item)
         if group.block is None:
             self._check_repeatable(node, item)
         out = node.sub.value(node.sub.outputs[0][1]) if node.sub.outputs else None
@@ -436,6 +492,19 @@ class GraphBuilder:
             node.result = layers.LayerResult(out, dict(group.args), params, macs, buffers)
         return node
 
+    def _read_input_shape(self, children: Layers, shape: InputShape, path: str) -> None:
+        """Evaluate the block's ``${input_shape[...]}`` now that its input is known: in its own
+        layers and the copies of a repeat among them (a nested block reads its own input)."""
+        for decl in children:
+            if decl.group is not None and decl.group.block is None:
+                self._read_input_shape(decl.group.children, shape, path)
+            if decl.broken or deferred_in(decl.params) is None:
+                continue
+            try:
+                decl.params = resolve_deferred(decl.params, shape)
+            except SpecError as err:
+                self.error(err.code, err.message, err.loc, err.hint, layer=path)
+                decl.broken = True
 
     def _check_repeatable(self, node: Node, item: LayerDecl) -> None:
         """A repeat chains its copies, calling each on the previous copy's output (nn.Sequential

@@ -31,6 +31,8 @@ class Node:
     explicit_name: bool = False
     trainable: bool = True
     ignore: frozenset[str] = frozenset()  # warning codes silenced for this layer (and a group's children)
+    # A group's ``ignore: [{proj: L017}]``: layer path inside it -> the codes silenced there only.
+    ignore_inside: dict[str, frozenset[str]] = field(default_factory=dict)
     template: Any = None  # the layer item as written in the spec, ${...} unexpanded
     field_locs: dict[str, Location] = field(default_factory=dict)
 

@@ -75,15 +75,19 @@ def resolve_outputs(graph: Graph, decl: OutputsDecl, rejected: set[str] | None =
 
 def silence(spec: Spec, graph: Graph, ignore: Iterable[str] = ()) -> list[Diagnostic]:
     """The spec's diagnostics less the warnings silenced: for the whole spec by ``lint: {ignore}``
-    and the caller's ``ignore`` (--ignore), for a layer and everything inside it by its ``ignore:``."""
+    and the caller's ``ignore`` (--ignore), for a layer and everything inside it by its ``ignore:``,
+    and for one layer inside one block instance by the instance's ``ignore: [{path: code}]``."""
     codes_everywhere = {c.upper() for c in ignore}
     if spec.document is not None and spec.document.lint is not None:
         codes_everywhere |= set(spec.document.lint.ignore)
     per_layer: dict[str, frozenset[str]] = {}
+    targeted: dict[str, frozenset[str]] = {}  # a layer inside a block instance -> codes its instance silences
 
     def walk(g: Graph, inherited: frozenset[str]) -> None:
         for n in g.nodes:
-            codes = inherited | n.ignore
+            codes = inherited | n.ignore | targeted.get(n.path, frozenset())
+            for inner, silenced in n.ignore_inside.items():
+                targeted[f"{n.path}.{inner}"] = targeted.get(f"{n.path}.{inner}", frozenset()) | silenced
             per_layer[n.path] = codes
             if n.sub is not None:
                 walk(n.sub, codes)

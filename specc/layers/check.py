@@ -7,23 +7,25 @@ from __future__ import annotations
 from typing import Any
 
 from ..diagnostics import SpecError
+from ..shapes.dims import DimLike
 from ..shapes.tensor import MAX_DIM, MAX_ELEMENTS, TensorType
 from .base import LayerKind, LayerResult
-from .hints import CHECK_SIZES, CHECK_SIZES_ABOVE, EMBED_IDS, FLOAT_INPUT, INT_INPUT, rank_hint
+from .hints import CHECK_SIZES, CHECK_SIZES_ABOVE, EMBED_IDS, FLOAT_INPUT, INT_INPUT, Fits, rank_hint
 
 
 def check_layer(kind: LayerKind, params: Any, ins: list[TensorType], *, steps: bool = False) -> LayerResult:
     """The layer's result once its inputs and output pass every rule (a SpecError otherwise).
     ``steps``: ``ins`` are the steps of a sequence folded into the batch (TimeDistributed), so
     errors speak of what each step is."""
-    check_inputs(kind, ins, steps=steps)
+    check_inputs(kind, ins, steps=steps, params=params)
     result = kind.infer(params, ins)
     check_sizes(result)
     return result
 
 
-def check_inputs(kind: LayerKind, ins: list[TensorType], *, steps: bool = False) -> None:
-    """Input count, dtype and rank against what the kind accepts."""
+def check_inputs(kind: LayerKind, ins: list[TensorType], *, steps: bool = False, params: Any = None) -> None:
+    """Input count, dtype and rank against what the kind accepts.  With the layer's ``params``,
+    a rank error proposes only a reshape the layer then passes."""
     n = len(ins)
     if n < kind.min_inputs or (kind.max_inputs is not None and n > kind.max_inputs):
         want = (f"{kind.min_inputs}" if kind.max_inputs == kind.min_inputs else
@@ -47,7 +49,18 @@ def check_inputs(kind: LayerKind, ins: list[TensorType], *, steps: bool = False)
                                 f"reshape to (B, T) + {kind.layout} without its batch dim first")
             want = " or ".join(str(r) for r in kind.ranks)
             raise SpecError("S003", f"expects a rank-{want} input {kind.layout}, got rank {t.rank} {t}",
-                            rank_hint(kind, t))
+                            rank_hint(kind, t, None if params is None else _fits(kind, params, ins, t)))
+
+
+def _fits(kind: LayerKind, params: Any, ins: list[TensorType], t: TensorType) -> Fits:
+    def fits(shape: tuple[DimLike, ...]) -> bool:
+        trial = [TensorType(shape, x.dtype) if x is t else x for x in ins]
+        try:
+            check_layer(kind, params, trial)
+        except SpecError:
+            return False
+        return True
+    return fits
 
 
 def check_sizes(result: LayerResult) -> None:

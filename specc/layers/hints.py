@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 
-from ..shapes.dims import Dim, mul
+from ..shapes.dims import Dim, DimLike, mul
 from ..shapes.tensor import TensorType
 from .base import LayerKind, lookup
+
+# Whether a layer passes its rules on an input of this shape (the other inputs as they are).
+Fits = Callable[[tuple[DimLike, ...]], bool]
 
 # Integer data reaching a layer that works on floats, and the reverse.
 EMBED_IDS = "token ids go through an Embedding first"
@@ -19,10 +23,13 @@ CHECK_SIZES = "check the sizes written on this layer"
 CHECK_SIZES_ABOVE = CHECK_SIZES + " (or the layers before it)"
 
 
-def rank_hint(kind: LayerKind, t: TensorType) -> str:
+def rank_hint(kind: LayerKind, t: TensorType, fits: Fits | None = None) -> str:
     """The fix for a wrong rank: the sibling kind made for this rank, the exact Reshape that
-    gives the expected layout, or a Flatten before a Linear."""
+    gives the expected layout, or a Flatten before a Linear.  ``fits`` says whether the layer
+    passes its own rules on a shape: an edit that would only trade this error for another
+    (a batch of one where a kernel needs room, a 1-wide map under a pool) is not offered."""
     assert kind.ranks is not None
+    ok = fits or (lambda _shape: True)
     lo = min(kind.ranks)
     sibling = re.sub(r"[123]d$", f"{t.rank - 2}d", kind.type_name) if t.rank >= 3 else ""
     other = lookup(sibling) if sibling and sibling != kind.type_name else None
@@ -32,27 +39,41 @@ def rank_hint(kind: LayerKind, t: TensorType) -> str:
         dims: list[object] = [d if isinstance(d, int) else str(d) if isinstance(d, Dim) and
                               len(d.terms) == 1 and d.terms[0][1] == 1 and len(d.terms[0][0]) == 1 else -1
                               for d in t.shape]
-        if t.rank == 2 and lo == 4 and isinstance(t.shape[1], int):
-            return image_hint(t.shape[1], dims[0], kind)
+        batched = not isinstance(t.shape[0], int)
+        if t.rank == 2 and lo == 4 and isinstance(t.shape[1], int) and batched:
+            flat = image_hint(t.shape[1], dims[0], kind, t.shape[0], ok)
+            if flat:
+                return flat
         if dims.count(-1) <= 1:
-            target = ", ".join(map(str, [*dims, *[1] * (lo - t.rank)]))
-            fix = f"add - {{type: Reshape, shape: [{target}]}} before it to get {kind.layout}"
-            return f"{use_other}, or {fix}" if use_other else fix
+            pad = [1] * (lo - t.rank)
+            # A fixed first dim is most likely a sample without its batch: the 1s go in front.
+            # A symbolic one is the batch: they go after it, as trailing positions.
+            for front in ((False, True) if batched else (True, False)):
+                target = [*pad, *dims] if front else [*dims, *pad]
+                if ok((*pad, *t.shape) if front else (*t.shape, *pad)):
+                    what = "a batch of one" if front and not batched else kind.layout
+                    fix = (f"add - {{type: Reshape, shape: [{', '.join(map(str, target))}]}} before it to get "
+                           f"{what}")
+                    return f"{use_other}, or {fix}" if use_other else fix
     if use_other:
         return f"{use_other}, or reshape to {kind.layout}"
     return f"reshape to {kind.layout} first (Flatten, Unflatten, Reshape or Permute)"
 
 
-def image_hint(n: int, batch: object, kind: LayerKind) -> str:
+def image_hint(n: int, batch: object, kind: LayerKind, size: DimLike = 1, fits: Fits | None = None) -> str:
     """Flat features into a 2-d conv/pool/norm: flat pixels want an Unflatten to (C, H, W); a
-    pooled (B, C) gate wants (B, C, 1, 1)."""
-    gate = f"a (B, C) gate: Reshape to [{batch}, {n}, 1, 1]"
+    pooled (B, C) gate wants (B, C, 1, 1).  Only the edits ``fits`` accepts are offered: ""
+    when there is none.  ``size`` is the batch dim itself, for ``fits``."""
+    ok = fits or (lambda _shape: True)
+    gate = f"a (B, C) gate: Reshape to [{batch}, {n}, 1, 1]" if ok((size, n, 1, 1)) else ""
     for c in (1, 3):
         side = math.isqrt(n // c)
-        if n % c == 0 and side * side == n // c and side > 1:
+        if n % c == 0 and side * side == n // c and side > 1 and ok((size, c, side, side)):
             return (f"{kind.type_name} needs {kind.layout}; for flat pixels add - {{type: Unflatten, dim: 1, "
-                    f"unflattened_size: [{c}, {side}, {side}]}} ({n} = {c}·{side}·{side}); for {gate}")
-    return f"{kind.type_name} needs {kind.layout}: Unflatten the {n} features to (C, H, W), or for {gate}"
+                    f"unflattened_size: [{c}, {side}, {side}]}} ({n} = {c}·{side}·{side})"
+                    + (f"; for {gate}" if gate else ""))
+    return f"{kind.type_name} needs {kind.layout}: Unflatten the {n} features to (C, H, W), or for {gate}" \
+        if gate else ""
 
 
 def divisor_hint(size: int, heads: int, what: str) -> str:

@@ -80,8 +80,9 @@ class UnsqueezeParams(LayerParams):
 
 
 def _fill(total: DimLike, sizes: list[DimLike | None], written: tuple[Any, ...], what: str,
-          where: str, field: str) -> tuple[DimLike, ...]:
-    """Sizes with the -1 (None here) inferred; their product must be ``total``."""
+          where: str, field: str, source: tuple[DimLike, ...] = ()) -> tuple[DimLike, ...]:
+    """Sizes with the -1 (None here) inferred; their product must be ``total``, the product of
+    ``source`` when the dims reshaped are given."""
     known = product([s for s in sizes if s is not None])
     if None in sizes:
         rest = exact_div(total, known)
@@ -98,18 +99,43 @@ def _fill(total: DimLike, sizes: list[DimLike | None], written: tuple[Any, ...],
         hint = f"the sizes must multiply to {total}; use -1 for one of them to let specc infer it"
         unnamed = sorted(total.symbols() - set(e for e in written if isinstance(e, str))) \
             if isinstance(total, Dim) else []
-        for j in reversed([i for i, e in enumerate(written) if isinstance(e, int)]):
-            fit = exact_div(total, product([s for i, s in enumerate(sizes) if i != j and s is not None]))
-            if (isinstance(fit, int) and fit > 0) or (isinstance(fit, Dim) and str(fit).isidentifier()):
-                hint = f"use {fit} for entry {j} (or -1 there to let specc infer it)"
-                break
+        restored = _restore(source, sizes, written)
+        if restored:
+            hint = restored
         else:
-            if unnamed:
-                hint = (f"write the symbolic dims by name ({', '.join(unnamed)}) so the shape fits every size; "
-                        "use -1 for one entry to let specc infer it")
+            for j in reversed([i for i, e in enumerate(written) if isinstance(e, int)]):
+                fit = exact_div(total, product([s for i, s in enumerate(sizes) if i != j and s is not None]))
+                if (isinstance(fit, int) and fit > 0) or (isinstance(fit, Dim) and str(fit).isidentifier()):
+                    hint = f"use {fit} for entry {j} (or -1 there to let specc infer it)"
+                    break
+            else:
+                if unnamed:
+                    hint = (f"write the symbolic dims by name ({', '.join(unnamed)}) so the shape fits every "
+                            "size; use -1 for one entry to let specc infer it")
         raise SpecError("S009", f"{what} {_written(written)} holds {known} elements but {where} has {total}", hint,
                         field=field)
     return tuple(s for s in sizes if s is not None)
+
+
+def _restore(source: tuple[DimLike, ...], sizes: list[DimLike | None], written: tuple[Any, ...]) -> str:
+    """When the shape is the input's dims with some left out, the fix that writes them back:
+    a shape that drops the 768 of (B, 128, 768) means to keep it, not to fold it into a 98304."""
+    full: list[object] = []
+    k = 0
+    for d in source:
+        if k < len(sizes) and sizes[k] == d:
+            full.append(written[k])
+            k += 1
+        elif isinstance(d, int) or (isinstance(d, Dim) and str(d).isidentifier()):
+            full.append(d)
+        else:
+            return ""
+    if k < len(sizes) or len(full) == len(sizes):
+        return ""
+    left = [str(d) for d in full[len(sizes):]] if full[:len(sizes)] == list(written) else []
+    gone = len(full) - len(sizes)
+    what = f"the input's {', '.join(left)}" if left else f"{gone} dim{'s' if gone > 1 else ''} of the input"
+    return f"the shape leaves out {what}: write [{', '.join(map(str, full))}] to keep {'them' if gone > 1 else 'it'}"
 
 
 def _near_divisors(n: int, near: int, most: int = 10) -> str:
@@ -203,7 +229,7 @@ class Reshape(LayerKind):
                 sizes.append(sym(e))
             else:
                 sizes.append(None if e == -1 else e)
-        out = _fill(product(x.shape), sizes, p.shape, "shape", f"the input {x}", "shape")
+        out = _fill(product(x.shape), sizes, p.shape, "shape", f"the input {x}", "shape", x.shape)
         return LayerResult(TensorType(out, x.dtype), {"shape": p.shape, "input_axes": named}, 0, 0)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..diagnostics import Diagnostic, Location, SpecError
-from .expr import has_ref, substitute
+from .expr import INPUT_SHAPE, InputShape, has_ref, reads_input_shape, substitute
 from .limits import MAX_BLOCK_DEPTH, MAX_EVALUATIONS, MAX_EXPANDED_VALUES, MAX_INT, MAX_LAYERS, MAX_REPORTED, MIN_INT
 from .near import near_type
 from .yaml_loader import PosDict, PosList, resolve_plain
@@ -23,6 +23,60 @@ CLI = Location("<command line>", 1, 1)
 # Keys every layer item may carry (not parameters of the layer kind).
 LAYER_META = ("type", "name", "from", "repeat", "trainable", "when", "ignore")
 _SKIP = object()  # an item whose `when:` is false
+# The env key naming the block whose layers are being expanded (not an identifier: no ${} reads it).
+_IN_BLOCK = "<block>"
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """A ``${...}`` in a block's layer that reads ``input_shape``: evaluated by the graph engine
+    once the block instance's input is known (``resolve``)."""
+
+    text: str
+    env: dict[str, Any]
+    loc: Location | None
+
+    def resolve(self, shape: InputShape) -> Any:
+        return substitute(self.text, {**self.env, INPUT_SHAPE: shape}, self.loc)
+
+
+def deferred_in(value: Any) -> Deferred | None:
+    """The first Deferred in ``value`` (a value, list or mapping), if any."""
+    if isinstance(value, Deferred):
+        return value
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return next((d for v in value if (d := deferred_in(v)) is not None), None)
+    return None
+
+
+def resolve_deferred(value: Any, shape: InputShape) -> Any:
+    """``value`` with every Deferred in it evaluated against ``shape`` (SpecError when one fails)."""
+    if isinstance(value, Deferred):
+        return value.resolve(shape)
+    if isinstance(value, PosDict):
+        out = value.copy_with({})
+        for k, v in value.items():
+            out[k] = resolve_deferred(v, shape)
+        return out
+    if isinstance(value, PosList):
+        out_list = PosList(loc=value.loc)
+        out_list.item_locs = list(value.item_locs)
+        out_list.extend(resolve_deferred(v, shape) for v in value)
+        return out_list
+    if isinstance(value, dict):
+        return {k: resolve_deferred(v, shape) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve_deferred(v, shape) for v in value]
+    return value
+
+
+def _misplaced(where: str, loc: Location | None) -> SpecError:
+    return SpecError("X006", f"{where} reads ${{{INPUT_SHAPE}[...]}}, the block's input shape, which is known "
+                     "only once the graph is built", f"read {INPUT_SHAPE} in a parameter of the block's own "
+                     "layers (e.g. out_features: \"${input_shape[1]}\"), or pass the size as a block argument",
+                     loc=loc)
 
 
 class Group(PosDict):
@@ -205,6 +259,8 @@ class _Expander:
                 out_list.append(self.subst(v, env, value.item_loc(i)))
             return out_list
         if has_ref(value):
+            if _IN_BLOCK in env and INPUT_SHAPE not in env and reads_input_shape(value):
+                return Deferred(value, env, loc)
             self.evaluations += 1
             if self.evaluations > MAX_EVALUATIONS:
                 raise ExpansionLimit(SpecError(
@@ -314,6 +370,12 @@ class _Expander:
             self.broken.add(id(item))
             return item
         checked = item if head_keys is None else head
+        for key in LAYER_META:
+            if key in checked and deferred_in(checked[key]) is not None:
+                self.fail(_misplaced(f"{key}:", checked.value_loc(key)))
+                del checked[key]  # reported here: no second error about the unevaluated value
+                self.broken.add(id(checked))
+                return checked
         if "when" in checked:
             cond = checked["when"]
             if not isinstance(cond, bool):
@@ -379,12 +441,16 @@ class _Expander:
                                     loc=item.key_loc(k)))
                 ok = False
             args[k] = v
+        for k, v in args.items():
+            if deferred_in(v) is not None:
+                self.fail(_misplaced(f"the argument {k} of block '{btype}'", item.value_loc(k)))
+                ok = False
         if not ok:
             self.broken.add(id(item))
             return item
         group = _group(item, "block", btype)
         group.args = args
-        inner_env = {**self.env, **args}
+        inner_env = {**self.env, **args, _IN_BLOCK: btype}
         group.children = list(self.expand_items(block["layers"], inner_env, (*stack, btype), block.value_loc("layers")))
         group.output = block.get("output")
         return group

@@ -34,6 +34,39 @@ _FUNCS: dict[str, Callable[..., Any]] = {"min": min, "max": max, "abs": abs, "ro
                                          "ceil": math.ceil, "floor": math.floor}
 
 
+# Inside a block, ${input_shape[i]} reads dim i of the block's input.  Its value is known only
+# when the graph is built, so expansion leaves such a value for the graph engine (load/expand.py).
+INPUT_SHAPE = "input_shape"
+_READS_INPUT = re.compile(r"\$\{[^{}]*\b" + INPUT_SHAPE + r"\b")
+
+
+def reads_input_shape(value: Any) -> bool:
+    return isinstance(value, str) and _READS_INPUT.search(value) is not None
+
+
+class InputShape:
+    """The shape of a block's input as ``${input_shape[i]}`` reads it: fixed dims as numbers; a
+    symbolic one (B, T) is an X007 error, a dim it does not have an X006 error."""
+
+    def __init__(self, dims: tuple[Any, ...], shown: str):
+        self.dims = dims
+        self.shown = shown
+
+    def dim(self, i: Any, expr: str, loc: Location | None) -> int:
+        rank = len(self.dims)
+        if isinstance(i, bool) or not isinstance(i, int) or not -rank <= i < rank:
+            raise SpecError("X006", f"'${{{expr}}}' reads dim {i!r} of the block's input {self.shown}, which has "
+                            f"{rank} dims", f"index 0 to {rank - 1}, or -1 for the last", loc=loc)
+        d = self.dims[i]
+        if not isinstance(d, int):
+            fixed = [f"input_shape[{j}] = {x}" for j, x in enumerate(self.dims) if isinstance(x, int)]
+            raise SpecError("X007", f"'${{{expr}}}' reads {d}, dim {i} of the block's input {self.shown}: a size "
+                            "that differs from run to run, where a number is needed",
+                            f"read a fixed dim ({', '.join(fixed)})" if fixed else
+                            "give that dim a fixed size in inputs:", loc=loc)
+        return d
+
+
 def has_ref(value: Any) -> bool:
     return isinstance(value, str) and "${" in value
 
@@ -105,14 +138,18 @@ def _undefined_hint(name: str, env: Mapping[str, Any]) -> str:
     gets the plain advice."""
     if name == "index" and "index" not in env:
         hint = "index is the copy's number inside an item with repeat: N; use it there"
+    elif name == INPUT_SHAPE:
+        return (f"{INPUT_SHAPE} is the shape of a block's input, read in its layers' parameters "
+                f"(${{{INPUT_SHAPE}[1]}}); outside a block, write the size")
     else:
         hint = "define it under vars:, above its first use"
     if len(env) > _SUGGEST_FROM:
         return hint
-    close = difflib.get_close_matches(name, list(env), n=1)
+    names = [k for k in env if k.isidentifier()]  # not the markers expansion keeps beside the variables
+    close = difflib.get_close_matches(name, names, n=1)
     if close:
         return f"did you mean '{close[0]}'?"
-    return hint if name == "index" else f"define it under vars: (known: {', '.join(sorted(env)) or 'none'})"
+    return hint if name == "index" else f"define it under vars: (known: {', '.join(sorted(names)) or 'none'})"
 
 
 def _written_as_read(tree: ast.Expression, expr: str, loc: Location | None) -> None:
@@ -215,6 +252,14 @@ def _eval(node: ast.AST, env: Mapping[str, Any], expr: str, loc: Location | None
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         v = _number(_eval(node.operand, env, expr, loc), expr, loc)
         return -v if isinstance(node.op, ast.USub) else v
+    if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == INPUT_SHAPE:
+        shape = env.get(INPUT_SHAPE)
+        if isinstance(shape, InputShape):
+            return shape.dim(_eval(node.slice, env, expr, loc), expr, loc)
+        if shape is None:
+            raise SpecError("X006", f"'${{{expr}}}' reads {INPUT_SHAPE}, the shape of a block's input, outside a "
+                            "block", "write the size here, or move the layer into a block whose input it reads",
+                            loc=loc)
     if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCS
             and not node.keywords and node.args):
         args = [_number(_eval(a, env, expr, loc), expr, loc) for a in node.args]

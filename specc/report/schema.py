@@ -39,8 +39,12 @@ _META: dict[str, dict[str, Any]] = {
     "repeat": {"type": "integer", "minimum": 1, "description": "stack this many copies (${index} counts from 0)"},
     "trainable": {"type": "boolean", "default": True, "description": "false freezes its parameters"},
     "when": {"type": "boolean", "description": "false leaves the item out (usually a ${...} condition)"},
-    "ignore": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
-               "description": "warning codes silenced for this layer, e.g. [L004]"},
+    "ignore": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"anyOf": [
+        {"type": "string"},
+        {"type": "object", "additionalProperties": {"anyOf": [{"type": "string"},
+                                                              {"type": "array", "items": {"type": "string"}}]}}]}}],
+               "description": "warning codes silenced for this layer, e.g. [L004]; on a block instance, "
+                              "{layer: code} silences one layer inside it, e.g. [{proj: L017}]"},
 }
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..graph.ir import Node
-from ..shapes.dims import Dim, DimLike, fmt_shape
+from ..shapes.dims import Dim, DimLike, add, fmt_shape
 from ..shapes.tensor import TensorType
 
 if TYPE_CHECKING:
@@ -49,17 +49,22 @@ class Summary:
     total_params: int = 0
     trainable_params: int = 0
     buffers: int = 0
-    macs: DimLike = 0
+    macs: DimLike | None = 0  # None: the convention's count is not modelled for some layer
     ok: bool = True
     lora_params: int = 0  # the adapters' parameters, counted in total_params; they train, as do trainable: true layers
     lora_note: str = ""  # rank, alpha and targets, for the text summary
+    convention: str = "specc"  # whose MACs the table shows (report/macs.py)
+    macs_left_out: list[str] = field(default_factory=list)  # kinds that convention's count is not modelled for
 
     @classmethod
-    def of(cls, spec: Spec) -> Summary:
+    def of(cls, spec: Spec, macs: str = "specc") -> Summary:
         g = spec.graph
-        s = cls(spec.name, spec.path, dict(g.inputs) if g else {}, ok=spec.ok)
+        s = cls(spec.name, spec.path, dict(g.inputs) if g else {}, ok=spec.ok, convention=macs)
         if g is None:
             return s
+        from .macs import batch_dim, layer_macs
+
+        batch = batch_dim(g)
         from ..graph.lora import plan
 
         lora = plan(spec)[0] if spec.ok else None
@@ -77,10 +82,15 @@ class Summary:
                 # The base model is frozen: its adapters train, and the layers trained in full.
                 trainable = added(n) + sum(c.result.params for c in lora.full if c.result is not None and
                                            (c is n or c.path.startswith(n.path + ".")))
+            m = layer_macs(n, macs, batch) if r else None
+            if r and m is None and n.sub is None and n.type not in s.macs_left_out:
+                s.macs_left_out.append(n.type)
             s.rows.append(Row(depth, n.path, n.type, n.out, r.params + added(n) if r else None, trainable,
-                              r.macs if r else None, n.is_group))
+                              m, n.is_group))
         s.outputs = [(name, g.value(src)) for name, src in g.outputs]
         s.total_params, s.trainable_params, s.macs, s.buffers = g.totals()
+        if macs != "specc":
+            s.macs = _sum([layer_macs(n, macs, batch) for n in g.nodes])
         if lora is not None:
             s.lora_params = lora.params
             s.total_params += lora.params
@@ -105,7 +115,9 @@ class Summary:
             "non_trainable_params": self.total_params - self.trainable_params,
             "lora_params": self.lora_params,
             "buffers": self.buffers,
-            "macs_per_sample": dim_json(self.macs),
+            "macs_per_sample": None if self.macs is None else dim_json(self.macs),
+            "macs_convention": self.convention,
+            "macs_not_modelled": self.macs_left_out,
             "params_bytes": self.total_params * 4,
         }
 
@@ -140,12 +152,25 @@ class Summary:
                           "only they train"))
         if self.buffers:
             out.append(f"Buffers:               {self.buffers:,} (e.g. BatchNorm running stats)")
-        out.append(f"MACs per sample:       {format_macs(self.macs, human=True)}")
+        whose = "" if self.convention == "specc" else f" (as {self.convention} counts them)"
+        out.append(f"MACs per sample:       {format_macs(self.macs, human=True)}{whose}")
+        if self.macs_left_out:
+            out.append(f"                       ? where {self.convention}'s count is not modelled: "
+                       f"{', '.join(self.macs_left_out)}")
         out.append(f"Params size (float32): {_bytes(self.total_params * 4)}")
         outs = ", ".join(f"{n} {fmt_shape(t.shape) if t else '?'}" for n, t in self.outputs)
         out.append(f"Outputs:               {outs}")
         out.append(rule)
         return "\n".join(out)
+
+
+def _sum(values: list[DimLike | None]) -> DimLike | None:
+    total: DimLike = 0
+    for v in values:
+        if v is None:
+            return None
+        total = add(total, v)
+    return total
 
 
 def format_count(n: int | None) -> str:
@@ -170,8 +195,8 @@ def _bytes(n: int) -> str:
     return f"{n / 1e6:.2f} MB" if n >= 1e5 else f"{n / 1e3:.2f} KB"
 
 
-def check_report(spec: Spec) -> dict[str, Any]:
-    s = Summary.of(spec)
+def check_report(spec: Spec, macs: str = "specc") -> dict[str, Any]:
+    s = Summary.of(spec, macs)
     js = s.to_json()
     return {
         "ok": spec.ok,
@@ -186,4 +211,5 @@ def check_report(spec: Spec) -> dict[str, Any]:
         "trainable_params": s.trainable_params,
         "lora_params": s.lora_params,
         "macs_per_sample": js["macs_per_sample"],
+        "macs_convention": s.convention,
     }

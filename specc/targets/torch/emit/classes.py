@@ -57,6 +57,17 @@ class BlockClass:
     annotations: dict[str, str] = field(default_factory=dict)
 
 
+def _blocks_used(g: Graph) -> set[str]:
+    """The names of the blocks instantiated anywhere under ``g``."""
+    out: set[str] = set()
+    for n in g.nodes:
+        if n.sub is not None:
+            out |= _blocks_used(n.sub)
+            if n.sub.block is not None and n.sub.block != "repeat":
+                out.add(n.sub.block)
+    return out
+
+
 class ClassPlan:
     """The block classes of one module, and the support code their layers need."""
 
@@ -66,11 +77,15 @@ class ClassPlan:
         self.kwargs: dict[str, dict[str, Any]] = {}  # block instance path -> its constructor arguments
         self.support: dict[str, None] = {}  # texts in the order the layers needing them are met
         self.taken = taken
+        # Every block the spec uses keeps its own name: a second structure of block ``Unit`` is
+        # numbered past them, so it never takes the name of a real block called ``Unit2``.
+        self.block_names: set[str] = set()
         self.uses_frozen_norms = False
 
     # grouping -----------------------------------------------------------------------------------
     def group(self, g: Graph) -> None:
         """Give every block instance under ``g`` its class, nested instances first."""
+        self.block_names |= _blocks_used(g)
         for n in g.nodes:
             if n.sub is None:
                 continue
@@ -149,7 +164,7 @@ class ClassPlan:
 
     def _fresh(self, base: str) -> str:
         k = 2
-        while f"{base}{k}" in self.taken:
+        while f"{base}{k}" in self.taken or f"{base}{k}" in self.block_names:
             k += 1
         return f"{base}{k}"
 
