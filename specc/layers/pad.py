@@ -83,8 +83,8 @@ class _Pad(LayerKind):
         pad = max(before, after)
         if isinstance(size, int):
             if pad >= size:
-                raise SpecError("S002", f"{self.type_name} cannot pad {pad} along dim {dim} of size {size}: "
-                                "reflection needs padding smaller than the size it mirrors",
+                raise SpecError("S002", f"cannot pad {pad} along dim {dim} of size {size} by reflection, "
+                                "which needs padding smaller than the size it mirrors",
                                 f"use padding of at most {size - 1} there, or ReplicationPad{self.rank}d, or "
                                 "pad less and add a conv's padding", field="padding")
             return []
