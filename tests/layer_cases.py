@@ -531,6 +531,8 @@ case("ZeroPad1d", "{type: ZeroPad1d, padding: [2, 0]}", {"inp": ("B", 3, "L")},
 case("ZeroPad1d", "{type: ZeroPad1d, padding: 1}", {"inp": (2, "L")}, fn(lambda x: F.pad(x, (1, 1))), BLD)
 case("ZeroPad2d", "{type: ZeroPad2d, padding: 1}", {"inp": ("B", 2, "H", "W")}, fn(lambda x: F.pad(x, (1, 1, 1, 1))),
      BHW)
+case("ZeroPad2d", "{type: ZeroPad2d, padding: [2, 1, 0, 1]}", {"inp": ("B", 2, "D", 4, 5)},
+     fn(lambda x: F.pad(x, (2, 1, 0, 1))), BDHW)
 case("ZeroPad2d", "{type: ZeroPad2d, padding: [0, 1, 2, 3]}", {"inp": ("B", 2, 4, 5)},
      fn(lambda x: F.pad(x, (0, 1, 2, 3))))
 case("ZeroPad3d", "{type: ZeroPad3d, padding: 2}", {"inp": (1, 3, 3, 3)}, fn(lambda x: F.pad(x, (2,) * 6)))
@@ -540,6 +542,8 @@ case("ConstantPad1d", "{type: ConstantPad1d, padding: 3, value: -1.5}", {"inp": 
      fn(lambda x: F.pad(x, (3, 3), value=-1.5)), BLD)
 case("ConstantPad1d", "{type: ConstantPad1d, padding: [0, 2], value: 0}", {"inp": ("B", 2, 6)},
      fn(lambda x: F.pad(x, (0, 2))))
+case("ConstantPad1d", "{type: ConstantPad1d, padding: [1, 2], value: 7}", {"inp": ("B", 2, 3, 4)},
+     fn(lambda x: F.pad(x, (1, 2), value=7)), dtypes={"inp": "int64"})
 case("ConstantPad2d", "{type: ConstantPad2d, padding: 2, value: -1}", {"inp": (3, 4, 5)},
      fn(lambda x: F.pad(x, (2, 2, 2, 2), value=-1.0)))
 case("ConstantPad2d", "{type: ConstantPad2d, padding: [1, 2, 0, 1], value: 3.5}", {"inp": ("B", 3, "H", "W")},

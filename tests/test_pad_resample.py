@@ -63,6 +63,20 @@ def test_error_exactly_where_torch_fails(layer: str, shape: list[Any], code: str
     assert err.loc is not None and err.loc.line == 4, "the error points into the layer"
 
 
+def test_constant_pad_refuses_a_value_an_integer_input_would_truncate() -> None:
+    assert F.pad(torch.zeros(2, 3, dtype=torch.long), (1, 1), value=1.5)[0, 0].item() == 1  # silently
+    spec = specc.loads("specc: 1\ninputs: {ids: {shape: [B, 6], dtype: int64}}\nlayers:\n"
+                       "  - {type: ConstantPad1d, padding: 1, value: 1.5}\n")
+    (err,) = spec.errors
+    assert err.code == "V003" and "pad with 1" in err.message and err.hint == "use value: 1, or give this layer a " \
+        "float input"
+    assert err.loc is not None and err.loc.line == 4
+    flat = _spec("{type: ZeroPad2d, padding: 1}", ["B"])
+    assert [e.code for e in flat.errors] == ["S003"] and "ZeroPad1d" in (flat.errors[0].hint or "")
+    with pytest.raises(RuntimeError):
+        nn.ZeroPad2d(1)(_x(2))
+
+
 def test_constant_pad_needs_its_value_as_pytorch_does() -> None:
     spec = _spec("{type: ConstantPad2d, padding: 1}", ["B", 3, 4, 4])
     assert not spec.ok and "value" in render_text(spec.errors[0])

@@ -34,6 +34,7 @@ class ConstantPadParams(PadParams):
 
 
 _DIMS = {1: "(N, C, L) or (C, L)", 2: "(N, C, H, W) or (C, H, W)", 3: "(N, C, D, H, W) or (C, D, H, W)"}
+_ANY_LEADING = {1: "(*, L)", 2: "(*, H, W)", 3: "(*, D, H, W)"}
 _SIDES = {1: "left, right", 2: "left, right, top, bottom", 3: "left, right, top, bottom, front, back"}
 
 
@@ -58,12 +59,23 @@ class _Pad(LayerKind):
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
-        if hasattr(cls, "rank"):
+        if hasattr(cls, "rank") and cls.mode != "constant":
             cls.ranks = (cls.rank + 1, cls.rank + 2)
             cls.layout = _DIMS[cls.rank]
+        elif hasattr(cls, "rank"):
+            cls.layout = _ANY_LEADING[cls.rank]
 
     def infer(self, p: PadParams, ins: list[TensorType]) -> LayerResult:
         x, r = ins[0], self.rank
+        if x.rank < r:
+            raise SpecError("S003", f"pads the last {r} dims, but its input {x} has {x.rank}",
+                            f"use ZeroPad{x.rank}d or ConstantPad{x.rank}d for a rank-{x.rank} input" if x.rank
+                            else "pad a tensor with dims", field="padding")
+        if isinstance(p, ConstantPadParams) and not x.is_float and (
+                p.value != int(p.value) or (x.dtype == "bool" and p.value not in (0, 1))):
+            fit = int(p.value) if x.dtype != "bool" else int(bool(p.value))
+            raise SpecError("V003", f"value {p.value} cannot be stored in the {x.dtype} input {x}: PyTorch would "
+                            f"pad with {fit}", f"use value: {fit}, or give this layer a float input", field="value")
         sides = _sides(p.padding, r)
         lead = x.rank - r
         needs: list[Requirement] = []
@@ -102,7 +114,7 @@ class _ConstantPad(_Pad):
 
 class _ReflectionPad(_Pad):
     Params, mode = PadParams, "reflect"
-    accepts = "float"  # PyTorch's reflection kernels are written for floating types only
+    accepts = "float"  # integer inputs run in PyTorch, but no export of them is verified here
 
 
 class _ReplicationPad(_Pad):
