@@ -584,6 +584,8 @@ case("Upsample", "{type: Interpolate, scale_factor: [1.5, 0.5], mode: bicubic}",
      fn(lambda x: F.interpolate(x, scale_factor=(1.5, 0.5), mode="bicubic")), BHW)
 case("Upsample", "{type: Upsample, size: [6, 4], mode: bilinear}", {"inp": ("B", 3, "H", "W")},
      fn(lambda x: F.interpolate(x, size=(6, 4), mode="bilinear")), BHW)
+case("Upsample", "{type: Upsample, size: [12, 10]}", {"inp": ("B", 2, 4, 5)},
+     fn(lambda x: F.interpolate(x, size=(12, 10))))
 case("Upsample", "{type: Upsample, scale_factor: 2.5, mode: linear}", {"inp": ("B", 2, "L")},
      fn(lambda x: F.interpolate(x, scale_factor=2.5, mode="linear")), BLD)
 case("Upsample", "{type: Upsample, scale_factor: 0.3, mode: nearest}", {"inp": ("B", 2, 17)},

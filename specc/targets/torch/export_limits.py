@@ -12,6 +12,8 @@ Nothing here imports torch.
 
 from __future__ import annotations
 
+import math
+import struct
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -84,6 +86,40 @@ LIMITS: dict[str, Limit] = {
     "LSTM": _lstm,
     "TimeDistributed": _time_distributed,
 }
+
+
+# -- what neither exporter writes at some input sizes -------------------------------------------------
+
+def _f32(x: float) -> float:
+    return float(struct.unpack("f", struct.pack("f", x))[0])
+
+
+def _nearest_picks_agree(n: int, out: int) -> bool:
+    """Whether ONNX Resize (nearest, floor(i / (out / n)) with a float32 scale) picks the source
+    pixels PyTorch picks (floor(i · f32(n / out)), float32). Only whole-number upsampling is
+    trusted: out / n is then exact in ONNX, and the float32 product is checked at every i."""
+    if out % n:
+        return False
+    step = _f32(n / out)
+    return all(math.floor(_f32(i * step)) == i * n // out for i in range(out))
+
+
+def _upsample(args: dict[str, Any], inputs: Inputs) -> str | None:
+    """Nearest resizing to a given size: ONNX and PyTorch compute the source index with two different
+    float32 scales (out / in against in / out), which pick different pixels at many sizes (14 -> 4:
+    row 6 against row 7), and at any size a symbolic input may take."""
+    if args.get("mode") != "nearest" or args.get("size") is None:
+        return None
+    spatial = inputs[0][1].shape[2:] if inputs else ()
+    sizes = args["size"] if isinstance(args["size"], tuple) else (args["size"],) * len(spatial)
+    if all(isinstance(n, int) and _nearest_picks_agree(n, o) for n, o in zip(spatial, sizes)):
+        return None
+    return ("nearest resizing to a fixed size picks other source pixels in ONNX Resize than in PyTorch (their "
+            "float32 scales differ) unless it enlarges fixed sizes by whole factors; use scale_factor (2, 0.5 "
+            "...), or mode: bilinear")
+
+
+SHAPED: dict[str, PinnedLimit] = {"Upsample": _upsample}
 
 
 # -- what one exporter alone cannot write (torch 2.13; found by exporting every layer case) ------------
@@ -198,8 +234,9 @@ PINNED: dict[str, dict[str, PinnedLimit]] = {
 def onnx_problem(type_name: str, args: dict[str, Any], exporter: str = "auto", inputs: Inputs = ()) -> str | None:
     """Why torch.onnx cannot export a layer of ``type_name`` with these attributes and ``inputs``
     ("reason; fix") under ``exporter`` (auto, torchscript or dynamo), or None."""
-    limit = LIMITS.get(type_name)
+    limit, shaped = LIMITS.get(type_name), SHAPED.get(type_name)
     why = limit(args) if limit is not None else None
+    why = why or (shaped(args, inputs) if shaped is not None else None)
     pinned = PINNED.get(exporter, {}).get(type_name)
     if why is None and pinned is not None and (why := pinned(args, inputs)):
         other = "dynamo" if exporter == "torchscript" else "torchscript"
