@@ -195,12 +195,33 @@ def test_nearest_to_a_size_is_refused_where_onnx_picks_other_pixels(tmp_path: Pa
     export_spec(grow, tmp_path / "grow.onnx")  # whole factors: exported and verified
 
 
-@pytest.mark.xfail(strict=True, reason="known defect: ONNX Runtime's PadFusion folds a zero Pad into the next "
-                   "MaxPool/AveragePool (wrong numbers, or a model it cannot load); check does not refuse it yet")
-def test_zero_pad_before_a_pool_exports(tmp_path: Path) -> None:
+ZERO_PAD_POOL = """\
+specc: 1
+inputs: {x: [B, 1, 5, 6]}
+blocks:
+  Padded:
+    layers:
+      - {type: ConstantPad2d, padding: 1, value: 0}
+      - {type: Dropout, p: 0.1}
+      - {type: AvgPool2d, kernel_size: 1}
+layers:
+  - {type: ZeroPad2d, padding: [0, 0, 0, 1], name: pad}
+  - {type: MaxPool2d, kernel_size: 2}
+"""
+
+
+def test_a_zero_pad_read_by_a_pool_is_refused(tmp_path: Path) -> None:
+    """ONNX Runtime folds a zero Pad into the MaxPool or AveragePool reading it: the max pool then takes
+    zeros into its maxima, and a pad wider than the kernel will not load."""
     from specc.backends.onnx_export import export_spec
 
-    spec = specc.loads("specc: 1\ninputs: {x: [B, 1, 5, 6]}\nlayers:\n  - {type: ZeroPad2d, padding: [0, 0, 0, 1]}\n"
-                       "  - {type: MaxPool2d, kernel_size: 2}\n")
-    assert spec.ok
-    export_spec(spec, tmp_path / "model.onnx")
+    in_block = ZERO_PAD_POOL.replace("type: MaxPool2d, kernel_size: 2", "type: Padded")
+    for text, line in ((ZERO_PAD_POOL, 11), (in_block, 8)):
+        spec = specc.loads(text)
+        assert [(e.code, e.loc.line if e.loc else None) for e in spec.errors] == [("U002", line)]
+        assert "own padding" in (spec.errors[0].hint or "")
+    # a pad of another value, or a layer between, leaves nothing to fold
+    fine = ZERO_PAD_POOL.replace("value: 0}", "value: 1}").replace("name: pad}", "name: pad}\n  - {type: ReLU}")
+    ok = specc.loads(fine)
+    assert ok.ok, "\n".join(render_text(d) for d in ok.diagnostics)
+    export_spec(ok, tmp_path / "model.onnx")

@@ -246,16 +246,42 @@ def onnx_problem(type_name: str, args: dict[str, Any], exporter: str = "auto", i
 
 
 
-def model_limits(exporter: str = "auto") -> Callable[[str, dict[str, Any], Inputs], str | None]:
+# ONNX Runtime's PadFusion folds a zero Pad into the MaxPool or AveragePool that reads it: a max pool
+# then pads with zeros where PyTorch pads nothing (wrong maxima), and a pad wider than the kernel
+# stops the model from loading. Layers that export to nothing at eval pass the padding on.
+_ZERO_PADS = tuple(f"{kind}Pad{n}d" for kind in ("Zero", "Constant") for n in (1, 2, 3))
+_FOLDED_INTO = tuple(f"{kind}Pool{n}d" for kind in ("Max", "Avg", "AdaptiveAvg", "AdaptiveMax") for n in (1, 2, 3))
+_VANISH = ("Identity", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout",
+           "StochasticDepth")
+
+
+def _fused_pad_problem(zero_padded: set[str], type_name: str, args: dict[str, Any], inputs: Inputs,
+                       path: str) -> str | None:
+    """Records in ``zero_padded`` the values a zero pad writes; the reason to refuse a pool reading one."""
+    prefix = path.rpartition(".")[0]
+    reads = [f"{prefix}.{name}" if prefix else name for name, _ in inputs[:1]]
+    if (type_name in _ZERO_PADS and not args.get("value", 0)) or (type_name in _VANISH and set(reads) & zero_padded):
+        zero_padded.add(path)
+    elif type_name in _FOLDED_INTO and set(reads) & zero_padded:
+        return ("ONNX Runtime folds the zero padding of the layer before it into this pool (its PadFusion), "
+                "which then pads a max pool with zeros or refuses a pad wider than the kernel; give the pool its "
+                "own padding: (a max pool pads with -inf), or put another layer (an activation, a conv) between "
+                "them")
+    return None
+
+
+def model_limits(exporter: str = "auto") -> Callable[[str, dict[str, Any], Inputs, str], str | None]:
     """``onnx_problem`` for the layers of one model, in order. Under ``auto`` it also refuses a model
     that needs both exporters: a layer only TorchScript writes (a recurrent layer over a symbolic
     length) beside one only dynamo writes (self-attention over one), since ``auto`` exports a model
     with one exporter or the other (an LSTM before a TransformerEncoderLayer: TorchScript froze T in
     the attention, dynamo in the LSTM)."""
     only: dict[str, str] = {}  # exporter -> the first layer type that only it writes
+    zero_padded: set[str] = set()  # paths of the values a zero pad writes
 
-    def problem(type_name: str, args: dict[str, Any], inputs: Inputs) -> str | None:
-        why = onnx_problem(type_name, args, exporter, inputs)
+    def problem(type_name: str, args: dict[str, Any], inputs: Inputs, path: str = "") -> str | None:
+        why = onnx_problem(type_name, args, exporter, inputs) or _fused_pad_problem(zero_padded, type_name, args,
+                                                                                   inputs, path)
         if why is not None or exporter != "auto":
             return why
         for cannot, can in (("torchscript", "dynamo"), ("dynamo", "torchscript")):
