@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 B23 = ({"B": 2}, {"B": 3})
 
@@ -518,3 +519,78 @@ case("TimeDistributed", "{type: TimeDistributed, layer: {type: Linear, out_featu
 case("TimeDistributed", "{type: TimeDistributed, layer: {type: Conv2d, out_channels: 2, kernel_size: 3}}",
      {"inp": ("B", "T", 1, 6, 6)},
      lambda: _with(nn.Conv2d(1, 2, 3), lambda m, x: m(x.flatten(0, 1)).unflatten(0, x.shape[:2])), BT)
+
+
+# -- padding and resampling (issue 12, area B) ------------------------------------------------
+# Oracles call F.pad and F.interpolate, not the nn modules specc writes.
+
+BLD = ({"B": 2, "L": 5}, {"B": 3, "L": 8})
+BDHW = ({"B": 2, "D": 4, "H": 5, "W": 6}, {"B": 1, "D": 3, "H": 7, "W": 4})
+case("ZeroPad1d", "{type: ZeroPad1d, padding: [2, 0]}", {"inp": ("B", 3, "L")},
+     fn(lambda x: F.pad(x, (2, 0))), BLD)
+case("ZeroPad1d", "{type: ZeroPad1d, padding: 1}", {"inp": (2, "L")}, fn(lambda x: F.pad(x, (1, 1))), BLD)
+case("ZeroPad2d", "{type: ZeroPad2d, padding: 1}", {"inp": ("B", 2, "H", "W")}, fn(lambda x: F.pad(x, (1, 1, 1, 1))),
+     BHW)
+case("ZeroPad2d", "{type: ZeroPad2d, padding: [2, 1, 0, 1]}", {"inp": ("B", 2, "D", 4, 5)},
+     fn(lambda x: F.pad(x, (2, 1, 0, 1))), BDHW)
+case("ZeroPad2d", "{type: ZeroPad2d, padding: [0, 1, 2, 3]}", {"inp": ("B", 2, 4, 5)},
+     fn(lambda x: F.pad(x, (0, 1, 2, 3))))
+case("ZeroPad3d", "{type: ZeroPad3d, padding: 2}", {"inp": (1, 3, 3, 3)}, fn(lambda x: F.pad(x, (2,) * 6)))
+case("ZeroPad3d", "{type: ZeroPad3d, padding: [1, 0, 0, 2, 1, 1]}", {"inp": ("B", 2, "D", 3, 4)},
+     fn(lambda x: F.pad(x, (1, 0, 0, 2, 1, 1))), BDHW)
+case("ConstantPad1d", "{type: ConstantPad1d, padding: 3, value: -1.5}", {"inp": (4, "L")},
+     fn(lambda x: F.pad(x, (3, 3), value=-1.5)), BLD)
+case("ConstantPad1d", "{type: ConstantPad1d, padding: [0, 2], value: 0}", {"inp": ("B", 2, 6)},
+     fn(lambda x: F.pad(x, (0, 2))))
+case("ConstantPad1d", "{type: ConstantPad1d, padding: [1, 2], value: 7}", {"inp": ("B", 2, 3, 4)},
+     fn(lambda x: F.pad(x, (1, 2), value=7)), dtypes={"inp": "int64"})
+case("ConstantPad2d", "{type: ConstantPad2d, padding: 2, value: -1}", {"inp": (3, 4, 5)},
+     fn(lambda x: F.pad(x, (2, 2, 2, 2), value=-1.0)))
+case("ConstantPad2d", "{type: ConstantPad2d, padding: [1, 2, 0, 1], value: 3.5}", {"inp": ("B", 3, "H", "W")},
+     fn(lambda x: F.pad(x, (1, 2, 0, 1), value=3.5)), BHW)
+case("ConstantPad3d", "{type: ConstantPad3d, padding: [0, 1, 0, 0, 2, 0], value: 0.25}", {"inp": ("B", 2, 2, 3, 3)},
+     fn(lambda x: F.pad(x, (0, 1, 0, 0, 2, 0), value=0.25)))
+case("ConstantPad3d", "{type: ConstantPad3d, padding: 1, value: 2}", {"inp": ("B", 1, "D", "H", "W")},
+     fn(lambda x: F.pad(x, (1,) * 6, value=2.0)), BDHW)
+case("ReflectionPad1d", "{type: ReflectionPad1d, padding: [3, 1]}", {"inp": ("B", 2, "L")},
+     fn(lambda x: F.pad(x, (3, 1), mode="reflect")), BLD)
+case("ReflectionPad1d", "{type: ReflectionPad1d, padding: 2}", {"inp": (3, 5)},
+     fn(lambda x: F.pad(x, (2, 2), mode="reflect")))
+case("ReflectionPad2d", "{type: ReflectionPad2d, padding: 3}", {"inp": ("B", 3, "H", "W")},
+     fn(lambda x: F.pad(x, (3, 3, 3, 3), mode="reflect")), BHW)
+case("ReflectionPad2d", "{type: ReflectionPad2d, padding: [1, 0, 2, 1]}", {"inp": ("B", 2, 4, 3)},
+     fn(lambda x: F.pad(x, (1, 0, 2, 1), mode="reflect")))
+case("ReflectionPad3d", "{type: ReflectionPad3d, padding: 1}", {"inp": (2, 3, 4, 5)},
+     fn(lambda x: F.pad(x, (1,) * 6, mode="reflect")))
+case("ReflectionPad3d", "{type: ReflectionPad3d, padding: [1, 1, 2, 0, 0, 2]}", {"inp": ("B", 2, "D", "H", "W")},
+     fn(lambda x: F.pad(x, (1, 1, 2, 0, 0, 2), mode="reflect")), BDHW)
+case("ReplicationPad1d", "{type: ReplicationPad1d, padding: [4, 1]}", {"inp": ("B", 2, "L")},
+     fn(lambda x: F.pad(x, (4, 1), mode="replicate")), BLD)
+case("ReplicationPad1d", "{type: ReplicationPad1d, padding: 2}", {"inp": (3, "L")},
+     fn(lambda x: F.pad(x, (2, 2), mode="replicate")), BLD)
+case("ReplicationPad2d", "{type: ReplicationPad2d, padding: 2}", {"inp": ("B", 3, "H", "W")},
+     fn(lambda x: F.pad(x, (2, 2, 2, 2), mode="replicate")), BHW)
+case("ReplicationPad2d", "{type: ReplicationPad2d, padding: [3, 0, 1, 2]}", {"inp": ("B", 2, 4, "W")},
+     fn(lambda x: F.pad(x, (3, 0, 1, 2), mode="replicate")), BHW)
+case("ReplicationPad3d", "{type: ReplicationPad3d, padding: [0, 1, 1, 0, 2, 1]}", {"inp": ("B", 1, "D", 3, "W")},
+     fn(lambda x: F.pad(x, (0, 1, 1, 0, 2, 1), mode="replicate")), BDHW)
+case("ReplicationPad3d", "{type: ReplicationPad3d, padding: 1}", {"inp": (2, "D", "H", "W")},
+     fn(lambda x: F.pad(x, (1,) * 6, mode="replicate")), BDHW)
+case("Upsample", "{type: Upsample, scale_factor: 2}", {"inp": ("B", 3, "H", "W")},
+     fn(lambda x: F.interpolate(x, scale_factor=2.0)), BHW)
+case("Upsample", "{type: Upsample, scale_factor: 2, mode: bilinear, align_corners: true}", {"inp": ("B", 2, "H", "W")},
+     fn(lambda x: F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=True)), BHW)
+case("Upsample", "{type: Interpolate, scale_factor: [1.5, 0.5], mode: bicubic}", {"inp": ("B", 2, "H", "W")},
+     fn(lambda x: F.interpolate(x, scale_factor=(1.5, 0.5), mode="bicubic")), BHW)
+case("Upsample", "{type: Upsample, size: [6, 4], mode: bilinear}", {"inp": ("B", 3, "H", "W")},
+     fn(lambda x: F.interpolate(x, size=(6, 4), mode="bilinear")), BHW)
+case("Upsample", "{type: Upsample, size: [12, 10]}", {"inp": ("B", 2, 4, 5)},
+     fn(lambda x: F.interpolate(x, size=(12, 10))))
+case("Upsample", "{type: Upsample, scale_factor: 2.5, mode: linear}", {"inp": ("B", 2, "L")},
+     fn(lambda x: F.interpolate(x, scale_factor=2.5, mode="linear")), BLD)
+case("Upsample", "{type: Upsample, scale_factor: 0.3, mode: nearest}", {"inp": ("B", 2, 17)},
+     fn(lambda x: F.interpolate(x, scale_factor=0.3)))
+case("Upsample", "{type: Upsample, size: 3, mode: trilinear, align_corners: false}", {"inp": ("B", 1, "D", "H", "W")},
+     fn(lambda x: F.interpolate(x, size=(3, 3, 3), mode="trilinear", align_corners=False)), BDHW)
+case("Upsample", "{type: Upsample, scale_factor: [1, 2, 2]}", {"inp": ("B", 2, "D", "H", "W")},
+     fn(lambda x: F.interpolate(x, scale_factor=(1.0, 2.0, 2.0))), BDHW)

@@ -2,11 +2,12 @@
 
 Hypothesis draws random chains and small DAGs from the catalogue (Conv1d/2d with random
 kernel, stride, padding, dilation, groups and padding modes; max/avg pools with ceil_mode;
-adaptive and global pools; BatchNorm; activations; Dropout; Flatten; Linear; residual Add
-through a 1x1 projection; Concat of a branch), over random input sizes and widths, some
-with a symbolic length.  Each graph is written as spec YAML and, independently, run
-eagerly in PyTorch: every module is built from the sizes the real tensors have (nothing
-is taken from specc), so PyTorch is the judge.
+adaptive and global pools; the four padding layers; Upsample by a scale or to a size;
+BatchNorm; activations; Dropout; Flatten; Linear; residual Add through a 1x1 projection;
+Concat of a branch), over random input sizes and widths, some with a symbolic length.
+Each graph is written as spec YAML and, independently, run eagerly in PyTorch: every module
+is built from the sizes the real tensors have (nothing is taken from specc), so PyTorch is
+the judge.
 
 - When specc says the spec is fine, PyTorch must run it, every node must have the static
   shape at two batch sizes (and two values of a symbolic length), the parameter and
@@ -152,7 +153,8 @@ def _draw_op(draw: st.DrawFn, name: str, cur: str, shapes: dict[str, Shape],
     x = shapes[cur]
     rank = len(x.sp)
     kinds = ["act", "dropout", "bn", "linear", "add", "concat"]
-    kinds += ["conv", "conv", "conv", "pool", "pool", "adaptive", "gap", "flatten"] if rank else ["linear"]
+    kinds += ["conv", "conv", "conv", "pool", "pool", "adaptive", "gap", "flatten", "pad", "upsample"] if rank \
+        else ["linear"]
     kind = draw(st.sampled_from(kinds))
     nd = f"{rank}d" if rank else "1d"
 
@@ -180,6 +182,10 @@ def _draw_op(draw: st.DrawFn, name: str, cur: str, shapes: dict[str, Shape],
         out = _pair(draw, rank, 1, 3)
         pool = draw(st.sampled_from(["AdaptiveAvgPool", "AdaptiveMaxPool"]))
         return [(Op(name, f"{pool}{nd}", {"output_size": out}, [cur]), Shape(x.c, _each(out, rank)))]
+    if kind == "pad":
+        return [_pad(draw, name, cur, x, wild)]
+    if kind == "upsample":
+        return [_upsample(draw, name, cur, x, wild)]
     if kind == "conv":
         return [_conv(draw, name, cur, x, wild)]
     if kind == "pool":
@@ -267,6 +273,42 @@ def _pool(draw: st.DrawFn, name: str, cur: str, x: Shape, wild: bool) -> tuple[O
     if kind == "AvgPool" and draw(st.integers(0, 3)) == 0:
         args["count_include_pad"] = False
     return Op(name, f"{kind}{rank}d", args, [cur]), Shape(x.c, sp)
+
+
+def _pad(draw: st.DrawFn, name: str, cur: str, x: Shape, wild: bool) -> tuple[Op, Shape]:
+    """A padding layer; reflection mirrors at most size - 1 per side (wild graphs may ask more)."""
+    rank = len(x.sp)
+    mode = draw(st.sampled_from(["ZeroPad", "ConstantPad", "ReflectionPad", "ReplicationPad"]))
+    most = [4 if wild or mode != "ReflectionPad" else max(0, min(4, size - 1)) for size in reversed(x.sp)]
+    sides = [draw(st.integers(0, m)) for m in most for _ in range(2)]  # PyTorch's order: last dim first
+    padding: Any = sides[0] if len(set(sides)) == 1 and draw(st.booleans()) else sides
+    args: dict[str, Any] = {"padding": padding}
+    if mode == "ConstantPad":
+        args["value"] = draw(st.sampled_from([0, 1.5, -2]))
+    grown = [size + sides[2 * i] + sides[2 * i + 1] for i, size in enumerate(reversed(x.sp))]
+    return Op(name, f"{mode}{rank}d", args, [cur]), Shape(x.c, list(reversed(grown)))
+
+
+def _upsample(draw: st.DrawFn, name: str, cur: str, x: Shape, wild: bool) -> tuple[Op, Shape]:
+    """Upsample by a scale (exact on symbolic sizes unless wild) or to a fixed size."""
+    rank = len(x.sp)
+    mode = draw(st.sampled_from(["nearest", "linear" if rank == 1 else "bilinear",
+                                 "bicubic" if rank == 2 else "linear"]))
+    args: dict[str, Any] = {}
+    if draw(st.integers(0, 3)) == 0:
+        size = _pair(draw, rank, 1, 12)
+        args["size"], sp = size, _each(size, rank)
+    else:
+        scales = [2, 3, 0.5, 1.5, 0.25] + ([0.3, 0.7, 1.1] if wild else [])
+        scale = [draw(st.sampled_from(scales)) for _ in range(rank)]
+        args["scale_factor"] = scale[0] if len(set(scale)) == 1 else scale
+        sp = [math.floor(float(size) * s) for size, s in zip(x.sp, scale)]
+        if not wild and min(sp) < 1:  # too small to shrink: double it instead
+            args["scale_factor"], sp = 2, [2 * size for size in x.sp]
+    args["mode"] = mode
+    if mode != "nearest" and draw(st.booleans()):
+        args["align_corners"] = draw(st.booleans())
+    return Op(name, "Upsample", args, [cur]), Shape(x.c, sp)
 
 
 # -- PyTorch, eagerly -----------------------------------------------------------------------------

@@ -49,8 +49,12 @@ PUBLISHED: dict[str, tuple[int, float | None]] = {
     # LeNet-5, 6-16-120-84-10 with full C3 connectivity: 156 + 2,416 + 48,120 + 10,164 + 850.
     "lenet5": (61_706, None),
     "vit_b16": (86_567_656, 17.56),
+    # The PyTorch DCGAN tutorial (nz = 100, ngf = ndf = 64) and pytorch/examples' fast_neural_style.
+    "dcgan_generator": (3_576_704, None),
+    "dcgan_discriminator": (2_765_568, None),
+    "style_transfer": (1_679_235, None),
 }
-UNPUBLISHED = {"se_resnet_cifar"}
+UNPUBLISHED = {"se_resnet_cifar", "espcn", "unet"}
 
 # Overrides that keep the real forward pass cheap on CPU (the architecture is unchanged).
 SMALL: dict[str, list[str]] = {
@@ -67,6 +71,11 @@ SMALL: dict[str, list[str]] = {
     "efficientnet_b0": ["image_size=64"],
     "se_resnet_cifar": [],
     "vit_b16": ["image_size=64", "d_model=64", "depth=2", "heads=4", "mlp=128"],
+    "espcn": ["image_size=8"],
+    "dcgan_generator": ["ngf=8"],
+    "dcgan_discriminator": ["ndf=8"],
+    "style_transfer": ["image_size=32"],
+    "unet": ["image_size=32", "base=8"],
 }
 HEAVY = {"vgg16", "vgg11_bn", "alexnet"}  # 60-140M parameters even when small: slow to initialise
 
@@ -233,6 +242,11 @@ TWINS = {
     "se_resnet_cifar": ([], lambda: ref.SEResNetCifar(), [["image_size=32"], ["image_size=40"]]),
     "vit_b16": (["d_model=48", "depth=2", "heads=3", "mlp=96"],
                 lambda: ref.ViT(32, 16, 48, 2, 3, 96, 1000), [["image_size=32"]]),
+    "espcn": ([], lambda: ref.ESPCN(3, 1), [["image_size=8"], ["image_size=11"]]),
+    "dcgan_generator": (["ngf=8"], lambda: ref.DCGANGenerator(100, 8, 3), [[]]),
+    "dcgan_discriminator": (["ndf=8"], lambda: ref.DCGANDiscriminator(8, 3), [[]]),
+    "style_transfer": ([], lambda: ref.TransformerNet(), [["image_size=32"], ["image_size=44"]]),
+    "unet": (["base=4"], lambda: ref.UNet(3, 2, 4), [["image_size=32"], ["image_size=48"]]),
 }
 
 

@@ -102,3 +102,137 @@ class ViT(nn.Module):
         x = torch.cat([self.class_token.pe.expand(x.size(0), -1, -1), x], dim=1)
         x = self.encoder(x + self.pos_embedding.pe[: x.size(1)])
         return self.head(x[:, 0])
+
+
+# -- issue 12, area B: super-resolution, GAN, style transfer, segmentation ------------------------------
+
+class ESPCN(nn.Module):
+    """Shi et al., 2016: three convs, the last with r² filters per channel, then PixelShuffle(r)."""
+
+    def __init__(self, r: int = 3, channels: int = 1) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, 64, 5, padding=2)
+        self.conv2 = nn.Conv2d(64, 32, 3, padding=1)
+        self.conv3 = nn.Conv2d(32, channels * r * r, 3, padding=1)
+        self.shuffle = nn.PixelShuffle(r)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.shuffle(self.conv3(torch.tanh(self.conv2(torch.tanh(self.conv1(x))))))
+
+
+class DCGANGenerator(nn.Module):
+    """The PyTorch DCGAN tutorial's generator."""
+
+    def __init__(self, nz: int = 100, ngf: int = 64, nc: int = 3) -> None:
+        super().__init__()
+        self.main = nn.Sequential(
+            nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 8), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh())
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.main(z)
+
+
+class DCGANDiscriminator(nn.Module):
+    """The PyTorch DCGAN tutorial's discriminator, without its final Sigmoid (the spec's loss applies it)."""
+
+    def __init__(self, ndf: int = 64, nc: int = 3) -> None:
+        super().__init__()
+        self.main = nn.Sequential(
+            nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4), nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf * 4, ndf * 8, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 8), nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf * 8, 1, 4, 1, 0, bias=False))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.main(x).view(-1, 1)
+
+
+class ConvLayer(nn.Module):
+    def __init__(self, cin: int, cout: int, k: int, stride: int) -> None:
+        super().__init__()
+        self.reflection_pad = nn.ReflectionPad2d(k // 2)
+        self.conv2d = nn.Conv2d(cin, cout, k, stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv2d(self.reflection_pad(x))
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, ch: int) -> None:
+        super().__init__()
+        self.conv1 = ConvLayer(ch, ch, 3, 1)
+        self.in1 = nn.InstanceNorm2d(ch, affine=True)
+        self.conv2 = ConvLayer(ch, ch, 3, 1)
+        self.in2 = nn.InstanceNorm2d(ch, affine=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.in2(self.conv2(torch.relu(self.in1(self.conv1(x))))) + x
+
+
+class UpsampleConvLayer(nn.Module):
+    def __init__(self, cin: int, cout: int, k: int, upsample: int) -> None:
+        super().__init__()
+        self.upsample = upsample
+        self.conv = ConvLayer(cin, cout, k, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(nn.functional.interpolate(x, mode="nearest", scale_factor=self.upsample))
+
+
+class TransformerNet(nn.Module):
+    """pytorch/examples fast_neural_style's TransformerNet (Johnson et al., 2016)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1, self.in1 = ConvLayer(3, 32, 9, 1), nn.InstanceNorm2d(32, affine=True)
+        self.conv2, self.in2 = ConvLayer(32, 64, 3, 2), nn.InstanceNorm2d(64, affine=True)
+        self.conv3, self.in3 = ConvLayer(64, 128, 3, 2), nn.InstanceNorm2d(128, affine=True)
+        self.res = nn.Sequential(*(ResidualBlock(128) for _ in range(5)))
+        self.deconv1, self.in4 = UpsampleConvLayer(128, 64, 3, 2), nn.InstanceNorm2d(64, affine=True)
+        self.deconv2, self.in5 = UpsampleConvLayer(64, 32, 3, 2), nn.InstanceNorm2d(32, affine=True)
+        self.deconv3 = ConvLayer(32, 3, 9, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.in1(self.conv1(x)))
+        y = torch.relu(self.in2(self.conv2(y)))
+        y = torch.relu(self.in3(self.conv3(y)))
+        y = self.res(y)
+        y = torch.relu(self.in4(self.deconv1(y)))
+        y = torch.relu(self.in5(self.deconv2(y)))
+        return self.deconv3(y)
+
+
+class DoubleConv(nn.Sequential):
+    def __init__(self, cin: int, cout: int, mid: int) -> None:
+        super().__init__(nn.Conv2d(cin, mid, 3, padding=1, bias=False), nn.BatchNorm2d(mid), nn.ReLU(inplace=True),
+                         nn.Conv2d(mid, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class UNet(nn.Module):
+    """milesial/Pytorch-UNet with bilinear=True: the decoder interpolates, then concatenates the skip."""
+
+    def __init__(self, n_channels: int = 3, n_classes: int = 2, base: int = 64) -> None:
+        super().__init__()
+        b = base
+        self.inc = DoubleConv(n_channels, b, b)
+        self.downs = nn.ModuleList(nn.Sequential(nn.MaxPool2d(2), DoubleConv(cin, cout, cout))
+                                   for cin, cout in ((b, 2 * b), (2 * b, 4 * b), (4 * b, 8 * b), (8 * b, 8 * b)))
+        self.ups = nn.ModuleList(DoubleConv(cin, cout, cin // 2) for cin, cout in
+                                 ((16 * b, 4 * b), (8 * b, 2 * b), (4 * b, b)))
+        self.ups.append(DoubleConv(2 * b, b, b))
+        self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
+        self.outc = nn.Conv2d(b, n_classes, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = [self.inc(x)]
+        for down in self.downs:
+            skips.append(down(skips[-1]))
+        y = skips.pop()
+        for conv in self.ups:
+            y = conv(torch.cat([skips.pop(), self.up(y)], dim=1))
+        return self.outc(y)

@@ -145,8 +145,9 @@ def _readable_hint(name: str, known: list[str]) -> str:
 
 
 # Why a target cannot write a layer of this type with these attributes ("reason; fix"), or None.
-# (layer type, resolved attributes, inputs as (value name, type)) -> "reason; fix" or None
-Limits = Callable[[str, dict[str, Any], list[tuple[str, TensorType]]], str | None]
+# (layer type, resolved attributes, inputs as (value name, type), the layer's qualified path)
+# -> "reason; fix" or None
+Limits = Callable[[str, dict[str, Any], list[tuple[str, TensorType]], str], str | None]
 
 
 class GraphBuilder:
@@ -379,7 +380,7 @@ class GraphBuilder:
         try:
             result = check_layer(kind, node.params, tensors)
             self._check_requirements(result)
-            self._check_target(kind, result, list(zip(node.inputs, tensors)))
+            self._check_target(kind, result, list(zip(node.inputs, tensors)), node.path)
             node.result = result
         except SpecError as err:
             node.result = None  # sizes no framework can allocate reach no later layer
@@ -401,10 +402,10 @@ class GraphBuilder:
                                 "the operation to a non-batch dim", field=need.field)
 
     def _check_target(self, kind: layers.LayerKind, result: layers.LayerResult,
-                      inputs: list[tuple[str, TensorType]]) -> None:
+                      inputs: list[tuple[str, TensorType]], path: str) -> None:
         """A layer the caller's target or exporter cannot write (``limits``) is refused here, where
         the spec says it, not by `specc export` after `check` said ok."""
-        why = self.limits(kind.type_name, result.args, inputs) if self.limits is not None else None
+        why = self.limits(kind.type_name, result.args, inputs, path) if self.limits is not None else None
         if why:
             reason, _, fix = why.rpartition("; ") if "; " in why else (why, "", "")
             field = next((k for k, v in result.args.items() if v and k in reason), None)

@@ -11,9 +11,11 @@ from . import (  # noqa: F401  (registration on import)
     linear,
     merge,
     norm,
+    pad,
     pool,
     recurrent,
     reduce,
+    resample,
     reshape,
     wrappers,
 )

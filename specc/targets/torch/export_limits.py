@@ -12,6 +12,8 @@ Nothing here imports torch.
 
 from __future__ import annotations
 
+import math
+import struct
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -84,6 +86,40 @@ LIMITS: dict[str, Limit] = {
     "LSTM": _lstm,
     "TimeDistributed": _time_distributed,
 }
+
+
+# -- what neither exporter writes at some input sizes -------------------------------------------------
+
+def _f32(x: float) -> float:
+    return float(struct.unpack("f", struct.pack("f", x))[0])
+
+
+def _nearest_picks_agree(n: int, out: int) -> bool:
+    """Whether ONNX Resize (nearest, floor(i / (out / n)) with a float32 scale) picks the source
+    pixels PyTorch picks (floor(i · f32(n / out)), float32). Only whole-number upsampling is
+    trusted: out / n is then exact in ONNX, and the float32 product is checked at every i."""
+    if out % n:
+        return False
+    step = _f32(n / out)
+    return all(math.floor(_f32(i * step)) == i * n // out for i in range(out))
+
+
+def _upsample(args: dict[str, Any], inputs: Inputs) -> str | None:
+    """Nearest resizing to a given size: ONNX and PyTorch compute the source index with two different
+    float32 scales (out / in against in / out), which pick different pixels at many sizes (14 -> 4:
+    row 6 against row 7), and at any size a symbolic input may take."""
+    if args.get("mode") != "nearest" or args.get("size") is None:
+        return None
+    spatial = inputs[0][1].shape[2:] if inputs else ()
+    sizes = args["size"] if isinstance(args["size"], tuple) else (args["size"],) * len(spatial)
+    if all(isinstance(n, int) and _nearest_picks_agree(n, o) for n, o in zip(spatial, sizes)):
+        return None
+    return ("nearest resizing to a fixed size picks other source pixels in ONNX Resize than in PyTorch (their "
+            "float32 scales differ) unless it enlarges fixed sizes by whole factors; use scale_factor (2, 0.5 "
+            "...), or mode: bilinear")
+
+
+SHAPED: dict[str, PinnedLimit] = {"Upsample": _upsample}
 
 
 # -- what one exporter alone cannot write (torch 2.13; found by exporting every layer case) ------------
@@ -198,8 +234,9 @@ PINNED: dict[str, dict[str, PinnedLimit]] = {
 def onnx_problem(type_name: str, args: dict[str, Any], exporter: str = "auto", inputs: Inputs = ()) -> str | None:
     """Why torch.onnx cannot export a layer of ``type_name`` with these attributes and ``inputs``
     ("reason; fix") under ``exporter`` (auto, torchscript or dynamo), or None."""
-    limit = LIMITS.get(type_name)
+    limit, shaped = LIMITS.get(type_name), SHAPED.get(type_name)
     why = limit(args) if limit is not None else None
+    why = why or (shaped(args, inputs) if shaped is not None else None)
     pinned = PINNED.get(exporter, {}).get(type_name)
     if why is None and pinned is not None and (why := pinned(args, inputs)):
         other = "dynamo" if exporter == "torchscript" else "torchscript"
@@ -209,16 +246,42 @@ def onnx_problem(type_name: str, args: dict[str, Any], exporter: str = "auto", i
 
 
 
-def model_limits(exporter: str = "auto") -> Callable[[str, dict[str, Any], Inputs], str | None]:
+# ONNX Runtime's PadFusion folds a zero Pad into the MaxPool or AveragePool that reads it: a max pool
+# then pads with zeros where PyTorch pads nothing (wrong maxima), and a pad wider than the kernel
+# stops the model from loading. Layers that export to nothing at eval pass the padding on.
+_ZERO_PADS = tuple(f"{kind}Pad{n}d" for kind in ("Zero", "Constant") for n in (1, 2, 3))
+_FOLDED_INTO = tuple(f"{kind}Pool{n}d" for kind in ("Max", "Avg", "AdaptiveAvg", "AdaptiveMax") for n in (1, 2, 3))
+_VANISH = ("Identity", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout",
+           "StochasticDepth")
+
+
+def _fused_pad_problem(zero_padded: set[str], type_name: str, args: dict[str, Any], inputs: Inputs,
+                       path: str) -> str | None:
+    """Records in ``zero_padded`` the values a zero pad writes; the reason to refuse a pool reading one."""
+    prefix = path.rpartition(".")[0]
+    reads = [f"{prefix}.{name}" if prefix else name for name, _ in inputs[:1]]
+    if (type_name in _ZERO_PADS and not args.get("value", 0)) or (type_name in _VANISH and set(reads) & zero_padded):
+        zero_padded.add(path)
+    elif type_name in _FOLDED_INTO and set(reads) & zero_padded:
+        return ("ONNX Runtime folds the zero padding of the layer before it into this pool (its PadFusion), "
+                "which then pads a max pool with zeros or refuses a pad wider than the kernel; give the pool its "
+                "own padding: (a max pool pads with -inf), or put another layer (an activation, a conv) between "
+                "them")
+    return None
+
+
+def model_limits(exporter: str = "auto") -> Callable[[str, dict[str, Any], Inputs, str], str | None]:
     """``onnx_problem`` for the layers of one model, in order. Under ``auto`` it also refuses a model
     that needs both exporters: a layer only TorchScript writes (a recurrent layer over a symbolic
     length) beside one only dynamo writes (self-attention over one), since ``auto`` exports a model
     with one exporter or the other (an LSTM before a TransformerEncoderLayer: TorchScript froze T in
     the attention, dynamo in the LSTM)."""
     only: dict[str, str] = {}  # exporter -> the first layer type that only it writes
+    zero_padded: set[str] = set()  # paths of the values a zero pad writes
 
-    def problem(type_name: str, args: dict[str, Any], inputs: Inputs) -> str | None:
-        why = onnx_problem(type_name, args, exporter, inputs)
+    def problem(type_name: str, args: dict[str, Any], inputs: Inputs, path: str = "") -> str | None:
+        why = onnx_problem(type_name, args, exporter, inputs) or _fused_pad_problem(zero_padded, type_name, args,
+                                                                                   inputs, path)
         if why is not None or exporter != "auto":
             return why
         for cannot, can in (("torchscript", "dynamo"), ("dynamo", "torchscript")):
