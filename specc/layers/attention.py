@@ -118,6 +118,12 @@ def check_causal(causal: bool, masks: tuple[str, ...], t_len: DimLike, s_len: Di
                         "cross-attention reads the whole key sequence: set causal: false", field="causal")
 
 
+def bool_padding(masks: tuple[str, ...], tensors: list[TensorType], name: str = "key_padding") -> bool:
+    """Whether the key-padding mask the causal mask joins is bool: PyTorch wants the two of one
+    type (it warns, and converts, otherwise), so the causal mask is then written as bool too."""
+    return any(m == name and t.dtype == "bool" for m, t in zip(masks, tensors))
+
+
 class MultiheadAttentionParams(LayerParams):
     num_heads: PositiveInt = Field(validation_alias=AliasChoices("num_heads", "nhead"))
     embed_dim: PositiveInt | None = None
@@ -187,7 +193,7 @@ class MultiheadAttention(LayerKind):
         args = {"embed_dim": e, "num_heads": p.num_heads, "dropout": float(p.dropout), "bias": p.bias,
                 "add_bias_kv": p.add_bias_kv, "add_zero_attn": p.add_zero_attn,
                 "kdim": None if same else kdim, "vdim": None if same else vdim, "batch_first": p.batch_first,
-                "masks": p.masks, "causal": p.causal}
+                "masks": p.masks, "causal": p.causal, "bool_masks": bool_padding(p.masks, ins[n_qkv:])}
         return LayerResult(TensorType(q.shape, q.dtype, q.notes), args, params, macs)
 
 
@@ -246,7 +252,8 @@ class _Encoder(LayerKind):
         macs = add(mul(t_len, 4 * e * e + 2 * e * f + 2 * 5 * e), mul(mul(t_len, t_len), 2 * e))
         args = {"d_model": e, "nhead": p.nhead, "dim_feedforward": f, "dropout": float(p.dropout),
                 "activation": p.activation, "layer_norm_eps": p.layer_norm_eps, "batch_first": p.batch_first,
-                "norm_first": p.norm_first, "bias": p.bias}
+                "norm_first": p.norm_first, "bias": p.bias, "masks": p.masks, "causal": p.causal,
+                "bool_masks": bool_padding(p.masks, ins[1:])}
         return TensorType(x.shape, x.dtype, x.notes), args, attn + ffn + norms, macs
 
 
@@ -257,7 +264,7 @@ class TransformerEncoderLayer(_Encoder):
 
     def infer(self, p: EncoderLayerParams, ins: list[TensorType]) -> LayerResult:
         out, args, params, macs = self.layer_counts(p, ins)
-        return LayerResult(out, {**args, "masks": p.masks, "causal": p.causal}, params, macs)
+        return LayerResult(out, args, params, macs)
 
 
 @register
@@ -273,8 +280,8 @@ class TransformerEncoder(_Encoder):
         macs = mul(macs, p.num_layers)
         if p.norm:
             macs = add(macs, mul(seq_axes(ins[0], p.batch_first)[1], 5 * e))
-        return LayerResult(out, {**args, "num_layers": p.num_layers, "norm": p.norm, "masks": p.masks,
-                                 "causal": p.causal}, params * p.num_layers + final, macs)
+        return LayerResult(out, {**args, "num_layers": p.num_layers, "norm": p.norm}, params * p.num_layers + final,
+                           macs)
 
 
 # -- decoders: self-attention on the target, cross-attention on a named memory ---------------------------
@@ -305,23 +312,25 @@ class DecoderParams(DecoderLayerParams):
 
 class _Decoder(LayerKind):
     Params = DecoderLayerParams
-    min_inputs, max_inputs = 2, 4
+    min_inputs, max_inputs = 1, 4  # one input is refused below, with the decoder's own hint
     accepts = "any"
     form = "call"  # the target and the memory
 
     def layer_counts(self, p: DecoderLayerParams, ins: list[TensorType]) -> tuple[TensorType, dict[str, Any],
                                                                                    int, DimLike]:
         if len(ins) != 2 + len(p.masks):
-            raise SpecError("G003", f"{self.type_name} reads the target and the memory plus {len(p.masks)} "
-                            f"mask{'s' if len(p.masks) != 1 else ''} (masks: {list(p.masks)}), got {len(ins)} "
-                            "inputs", "from: [tgt, memory] (the target sequence, then the encoder's output), then "
-                            "the masks in the order of masks:", field="masks")
+            masks = f" and the {len(p.masks)} mask{'s' if len(p.masks) != 1 else ''} of masks:" if p.masks else ""
+            raise SpecError("G003", f"{self.type_name} reads the target sequence and the memory it attends to"
+                            f"{masks}, {2 + len(p.masks)} inputs, but got {len(ins)}",
+                            "write from: [tgt, memory] (the target, then the encoder's output)"
+                            + (", then the masks in the order of masks:" if p.masks else ""),
+                            field="masks" if p.masks else None)
         x, mem = ins[0], ins[1]
         for t, what in ((x, "target"), (mem, "memory")):
             _check_float(t, what)
             if t.rank != 3:
                 raise SpecError("S003", f"{self.type_name} needs the {what} as (B, T, d_model) (or (T, B, d_model) "
-                                f"with batch_first: false), got rank {t.rank} {t}", sequence_hint(t))
+                                f"with batch_first: false), got rank {t.rank} {t}", sequence_hint(t), field="from")
         e = check_given(p.d_model, x.shape[2], "d_model", x, 2, "features per target step")
         check_features_last(x, e, p.nhead, "d_model", "nhead", p.batch_first)
         check_heads(e, p.nhead, "d_model", "nhead")
@@ -336,7 +345,8 @@ class _Decoder(LayerKind):
             raise SpecError("S010" if isinstance(mb, Dim) or isinstance(batch, Dim) else "S006",
                             f"the memory has batch size {mb} but the target has {batch}",
                             "feed the target and the memory from the same batch"
-                            + ("" if p.batch_first else " (with batch_first: false both are (T, B, d_model))"))
+                            + ("" if p.batch_first else " (with batch_first: false both are (T, B, d_model))"),
+                            field="from")
         for name, m in zip(p.masks, ins[2:]):
             # a key-padding mask over the target's own steps, or over the memory's
             check_masks((name,), [m], batch, t_len, t_len if name == "key_padding" else s_len, p.nhead)
@@ -348,7 +358,8 @@ class _Decoder(LayerKind):
                    add(mul(mul(t_len, t_len), 2 * e), mul(mul(t_len, s_len), 2 * e)))
         args = {"d_model": e, "nhead": p.nhead, "dim_feedforward": f, "dropout": float(p.dropout),
                 "activation": p.activation, "layer_norm_eps": p.layer_norm_eps, "batch_first": p.batch_first,
-                "norm_first": p.norm_first, "bias": p.bias}
+                "norm_first": p.norm_first, "bias": p.bias, "masks": p.masks, "causal": p.causal,
+                "bool_masks": bool_padding(p.masks, ins[2:])}
         return TensorType(x.shape, x.dtype, x.notes), args, params, macs
 
 
@@ -360,7 +371,7 @@ class TransformerDecoderLayer(_Decoder):
 
     def infer(self, p: DecoderLayerParams, ins: list[TensorType]) -> LayerResult:
         out, args, params, macs = self.layer_counts(p, ins)
-        return LayerResult(out, {**args, "masks": p.masks, "causal": p.causal}, params, macs)
+        return LayerResult(out, args, params, macs)
 
 
 @register
@@ -376,8 +387,8 @@ class TransformerDecoder(_Decoder):
         macs = mul(macs, p.num_layers)
         if p.norm:
             macs = add(macs, mul(seq_axes(ins[0], p.batch_first)[1], 5 * e))
-        return LayerResult(out, {**args, "num_layers": p.num_layers, "norm": p.norm, "masks": p.masks,
-                                 "causal": p.causal}, params * p.num_layers + final, macs)
+        return LayerResult(out, {**args, "num_layers": p.num_layers, "norm": p.norm}, params * p.num_layers + final,
+                           macs)
 
 
 # -- positional encodings ---------------------------------------------------------------------------

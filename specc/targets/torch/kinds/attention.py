@@ -8,10 +8,13 @@ from typing import Any, ClassVar
 from .base import Lit, Lowering, lowering, on
 
 
-def causal_mask(x: str, batch_first: bool) -> str:
-    """The (T, T) mask of ``x``'s own length, built in forward: -inf above the diagonal (a float
-    mask of the input's dtype, as PyTorch's fast paths want), so one model serves every T."""
-    t = f"{on(x)}.size({1 if batch_first else 0})"
+def causal_mask(x: str, args: dict[str, Any]) -> str:
+    """The (T, T) mask of ``x``'s own length, built in forward so that one model serves every T:
+    true (masked) above the diagonal when it joins a bool key-padding mask, else -inf there in the
+    input's dtype (PyTorch wants the two masks of one type)."""
+    t = f"{on(x)}.size({1 if args['batch_first'] else 0})"
+    if args["bool_masks"]:
+        return f"torch.ones({t}, {t}, dtype=torch.bool, device={on(x)}.device).triu(1)"
     return f"nn.Transformer.generate_square_subsequent_mask({t}, device={on(x)}.device, dtype={on(x)}.dtype)"
 
 
@@ -21,7 +24,7 @@ class MultiheadAttention(Lowering):
     positional = ("embed_dim", "num_heads")
     defaults = {"dropout": 0.0, "bias": True, "add_bias_kv": False, "add_zero_attn": False, "kdim": None,
                 "vdim": None, "batch_first": False}
-    forward_keys = ("masks", "causal")
+    forward_keys = ("masks", "causal", "bool_masks")
 
     def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
         masks = args["masks"]
@@ -32,7 +35,7 @@ class MultiheadAttention(Lowering):
         names = {"key_padding": "key_padding_mask", "attn": "attn_mask"}
         extra = "".join(f", {names[m]}={x}" for m, x in zip(masks, inputs[len(qkv):]))
         if args["causal"]:
-            extra += f", attn_mask={causal_mask(q, args['batch_first'])}, is_causal=True"
+            extra += f", attn_mask={causal_mask(q, args)}, is_causal=True"
         return f"{module}({q}, {k}, {v}{extra}, need_weights=False)[0]"
 
 
@@ -40,14 +43,14 @@ class _Encoder(Lowering):
     positional = ("d_model", "nhead")
     defaults = {"dim_feedforward": 2048, "dropout": 0.1, "activation": "relu", "layer_norm_eps": 1e-5,
                 "batch_first": False, "norm_first": False, "bias": True}
-    forward_keys: ClassVar[tuple[str, ...]] = ("masks", "causal")
+    forward_keys: ClassVar[tuple[str, ...]] = ("masks", "causal", "bool_masks")
     mask_kwargs: ClassVar[dict[str, str]]
     reads: ClassVar[int] = 1  # the inputs before the masks: x, or the target and the memory
 
     def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
         extra = "".join(f", {self.mask_kwargs[m]}={x}" for m, x in zip(args["masks"], inputs[self.reads:]))
         if args["causal"]:
-            extra += f", {self.mask_kwargs['causal']}={causal_mask(inputs[0], args['batch_first'])}"
+            extra += f", {self.mask_kwargs['causal']}={causal_mask(inputs[0], args)}"
             extra += f", {self.mask_kwargs['is_causal']}=True"
         return f"{module}({', '.join(inputs[:self.reads])}{extra})"
 
@@ -79,7 +82,7 @@ class TransformerEncoder(_Encoder):
     torch_class = "nn.TransformerEncoder"
     mask_kwargs = {"attn": "mask", "key_padding": "src_key_padding_mask", "causal": "mask",
                    "is_causal": "is_causal"}
-    forward_keys = ("masks", "causal", "num_layers", "norm")
+    forward_keys = ("masks", "causal", "bool_masks", "num_layers", "norm")
 
     def init(self, args: dict[str, Any], lit: Lit = repr) -> str | None:
         """``nn.TransformerEncoder(nn.TransformerEncoderLayer(...), num_layers=N[, norm=nn.LayerNorm(E)])``.
@@ -104,7 +107,7 @@ class TransformerDecoder(_Encoder):
     torch_class = "nn.TransformerDecoder"
     reads = 2
     mask_kwargs = TransformerDecoderLayer.mask_kwargs
-    forward_keys = ("masks", "causal", "num_layers", "norm")
+    forward_keys = ("masks", "causal", "bool_masks", "num_layers", "norm")
 
     def init(self, args: dict[str, Any], lit: Lit = repr) -> str | None:
         """``nn.TransformerDecoder(nn.TransformerDecoderLayer(...), num_layers=N[, norm=nn.LayerNorm(E)])``."""
