@@ -651,7 +651,10 @@ DECODER_MISTAKES = [
     ("inputs: {tgt: [B, T, 30], memory: [B, S, 30]}\nlayers:\n"
      "  - {type: TransformerDecoder, nhead: 4, num_layers: 2, from: [tgt, memory]}\n", "S004", "4,", "(28 or 32)"),
     ("inputs: {tgt: [B, T, 32]}\nlayers:\n  - {type: TransformerDecoder, nhead: 4, num_layers: 2}\n", "G003",
-     "{type: TransformerDecoder", "from: [tgt, memory]"),
+     "{type: TransformerDecoder", "from: [a, b]"),
+    ("inputs: {tgt: [B, T, 32], memory: [B, S, 32]}\nlayers:\n  - {type: TransformerDecoder, nhead: 4, "
+     "num_layers: 2, masks: [key_padding], from: [tgt, memory]}\n", "G003", "[key_padding]",
+     "from: [tgt, memory] (the target, then the encoder's output), then the masks"),
     ("inputs: {tgt: [4, T, 32], memory: [5, S, 32]}\nlayers:\n"
      "  - {type: TransformerDecoderLayer, nhead: 4, from: [tgt, memory]}\n", "S006", "[tgt, memory]", "same batch"),
     ("inputs: {tgt: [B, T, 32], memory: [B, 32]}\nlayers:\n"

@@ -312,7 +312,7 @@ class DecoderParams(DecoderLayerParams):
 
 class _Decoder(LayerKind):
     Params = DecoderLayerParams
-    min_inputs, max_inputs = 1, 4  # one input is refused below, with the decoder's own hint
+    min_inputs, max_inputs = 2, 4
     accepts = "any"
     form = "call"  # the target and the memory
 
