@@ -218,17 +218,46 @@ class EncoderParams(EncoderLayerParams):
     norm: bool = False  # a final LayerNorm after the stack (usual with norm_first: true)
 
 
-class _Encoder(LayerKind):
+def layer_args(p: EncoderLayerParams, e: int, masks: list[TensorType]) -> dict[str, Any]:
+    """A Transformer layer's resolved attributes, in nn.Transformer*Layer's order, then how forward
+    calls it (masks: the mask inputs; causal: the mask built from the length)."""
+    return {"d_model": e, "nhead": p.nhead, "dim_feedforward": p.dim_feedforward, "dropout": float(p.dropout),
+            "activation": p.activation, "layer_norm_eps": p.layer_norm_eps, "batch_first": p.batch_first,
+            "norm_first": p.norm_first, "bias": p.bias, "masks": p.masks, "causal": p.causal,
+            "bool_masks": bool_padding(p.masks, masks)}
+
+
+class _Transformer(LayerKind):
+    """A Transformer layer (``layer_counts``), or with ``num_layers`` a stack of its copies and an
+    optional final LayerNorm."""
+
+    accepts = "any"
+
+    def layer_counts(self, p: Any, ins: list[TensorType]) -> tuple[TensorType, dict[str, Any], int, DimLike]:
+        raise NotImplementedError
+
+    def infer(self, p: Any, ins: list[TensorType]) -> LayerResult:
+        out, args, params, macs = self.layer_counts(p, ins)
+        if not hasattr(p, "num_layers"):
+            return LayerResult(out, args, params, macs)
+        e = args["d_model"]
+        final = (e + (e if p.bias else 0)) if p.norm else 0
+        macs = mul(macs, p.num_layers)
+        if p.norm:
+            macs = add(macs, mul(seq_axes(ins[0], p.batch_first)[1], 5 * e))
+        return LayerResult(out, {**args, "num_layers": p.num_layers, "norm": p.norm}, params * p.num_layers + final,
+                           macs)
+
+
+class _Encoder(_Transformer):
     Params = EncoderLayerParams
     min_inputs, max_inputs = 1, 3
-    accepts = "any"
 
     def applied(self, args: dict[str, Any]) -> Form:
         # with masks (read or built from the length) forward is not module(x), so repeat: cannot chain it
         return "call" if args.get("masks") or args.get("causal") else self.form
 
-    def layer_counts(self, p: EncoderLayerParams, ins: list[TensorType]) -> tuple[TensorType, dict[str, Any],
-                                                                                   int, DimLike]:
+    def layer_counts(self, p: Any, ins: list[TensorType]) -> tuple[TensorType, dict[str, Any], int, DimLike]:
         x = ins[0]
         if len(ins) != 1 + len(p.masks):
             raise SpecError("G003", f"{self.type_name} reads x plus {len(p.masks)} mask"
@@ -250,21 +279,13 @@ class _Encoder(LayerKind):
         ffn = 2 * e * f + (f + e) * b
         norms = 2 * (e + e * b)
         macs = add(mul(t_len, 4 * e * e + 2 * e * f + 2 * 5 * e), mul(mul(t_len, t_len), 2 * e))
-        args = {"d_model": e, "nhead": p.nhead, "dim_feedforward": f, "dropout": float(p.dropout),
-                "activation": p.activation, "layer_norm_eps": p.layer_norm_eps, "batch_first": p.batch_first,
-                "norm_first": p.norm_first, "bias": p.bias, "masks": p.masks, "causal": p.causal,
-                "bool_masks": bool_padding(p.masks, ins[1:])}
-        return TensorType(x.shape, x.dtype, x.notes), args, attn + ffn + norms, macs
+        return TensorType(x.shape, x.dtype, x.notes), layer_args(p, e, ins[1:]), attn + ffn + norms, macs
 
 
 @register
 class TransformerEncoderLayer(_Encoder):
     type_name = "TransformerEncoderLayer"
     summary = "self-attention + feed-forward block with residuals and LayerNorms (post- or pre-norm)"
-
-    def infer(self, p: EncoderLayerParams, ins: list[TensorType]) -> LayerResult:
-        out, args, params, macs = self.layer_counts(p, ins)
-        return LayerResult(out, args, params, macs)
 
 
 @register
@@ -273,36 +294,15 @@ class TransformerEncoder(_Encoder):
     Params = EncoderParams
     summary = "num_layers copies of TransformerEncoderLayer, optionally a final LayerNorm"
 
-    def infer(self, p: EncoderParams, ins: list[TensorType]) -> LayerResult:
-        out, args, params, macs = self.layer_counts(p, ins)
-        e = args["d_model"]
-        final = (e + (e if p.bias else 0)) if p.norm else 0
-        macs = mul(macs, p.num_layers)
-        if p.norm:
-            macs = add(macs, mul(seq_axes(ins[0], p.batch_first)[1], 5 * e))
-        return LayerResult(out, {**args, "num_layers": p.num_layers, "norm": p.norm}, params * p.num_layers + final,
-                           macs)
-
 
 # -- decoders: self-attention on the target, cross-attention on a named memory ---------------------------
 
 DecoderMask = Literal["key_padding", "memory_key_padding"]
 
 
-class DecoderLayerParams(LayerParams):
-    nhead: PositiveInt = Field(validation_alias=AliasChoices("nhead", "num_heads"))
-    d_model: PositiveInt | None = None
-    dim_feedforward: PositiveInt = 2048
-    dropout: float = Field(0.1, ge=0.0, lt=1.0)
-    activation: Literal["relu", "gelu"] = "relu"
-    layer_norm_eps: PositiveFloat = 1e-5
-    batch_first: bool = True
-    norm_first: bool = False
-    bias: bool = True
-    causal: bool = False  # the target's self-attention sees no later step (tgt_mask)
-    masks: tuple[DecoderMask, ...] = ()
-
-    _masks = field_validator("masks")(_unique_masks)
+class DecoderLayerParams(EncoderLayerParams):
+    # causal: the target's self-attention sees no later step (tgt_mask)
+    masks: tuple[DecoderMask, ...] = ()  # type: ignore[assignment]  # a decoder's masks are its own
 
 
 class DecoderParams(DecoderLayerParams):
@@ -310,14 +310,12 @@ class DecoderParams(DecoderLayerParams):
     norm: bool = False
 
 
-class _Decoder(LayerKind):
+class _Decoder(_Transformer):
     Params = DecoderLayerParams
     min_inputs, max_inputs = 2, 4
-    accepts = "any"
     form = "call"  # the target and the memory
 
-    def layer_counts(self, p: DecoderLayerParams, ins: list[TensorType]) -> tuple[TensorType, dict[str, Any],
-                                                                                   int, DimLike]:
+    def layer_counts(self, p: Any, ins: list[TensorType]) -> tuple[TensorType, dict[str, Any], int, DimLike]:
         if len(ins) != 2 + len(p.masks):
             masks = f" and the {len(p.masks)} mask{'s' if len(p.masks) != 1 else ''} of masks:" if p.masks else ""
             raise SpecError("G003", f"{self.type_name} reads the target sequence and the memory it attends to"
@@ -356,11 +354,7 @@ class _Decoder(LayerKind):
         params = 2 * attn + 2 * e * f + (f + e) * b + 3 * (e + e * b)
         macs = add(add(mul(t_len, 6 * e * e + 2 * e * f + 3 * 5 * e), mul(s_len, 2 * e * e)),
                    add(mul(mul(t_len, t_len), 2 * e), mul(mul(t_len, s_len), 2 * e)))
-        args = {"d_model": e, "nhead": p.nhead, "dim_feedforward": f, "dropout": float(p.dropout),
-                "activation": p.activation, "layer_norm_eps": p.layer_norm_eps, "batch_first": p.batch_first,
-                "norm_first": p.norm_first, "bias": p.bias, "masks": p.masks, "causal": p.causal,
-                "bool_masks": bool_padding(p.masks, ins[2:])}
-        return TensorType(x.shape, x.dtype, x.notes), args, params, macs
+        return TensorType(x.shape, x.dtype, x.notes), layer_args(p, e, ins[2:]), params, macs
 
 
 @register
@@ -369,26 +363,12 @@ class TransformerDecoderLayer(_Decoder):
     summary = ("self-attention on the target, cross-attention on a memory (from: [tgt, memory]), feed-forward, "
                "with residuals and LayerNorms")
 
-    def infer(self, p: DecoderLayerParams, ins: list[TensorType]) -> LayerResult:
-        out, args, params, macs = self.layer_counts(p, ins)
-        return LayerResult(out, args, params, macs)
-
 
 @register
 class TransformerDecoder(_Decoder):
     type_name = "TransformerDecoder"
     Params = DecoderParams
     summary = "num_layers copies of TransformerDecoderLayer on one memory, optionally a final LayerNorm"
-
-    def infer(self, p: DecoderParams, ins: list[TensorType]) -> LayerResult:
-        out, args, params, macs = self.layer_counts(p, ins)
-        e = args["d_model"]
-        final = (e + (e if p.bias else 0)) if p.norm else 0
-        macs = mul(macs, p.num_layers)
-        if p.norm:
-            macs = add(macs, mul(seq_axes(ins[0], p.batch_first)[1], 5 * e))
-        return LayerResult(out, {**args, "num_layers": p.num_layers, "norm": p.norm}, params * p.num_layers + final,
-                           macs)
 
 
 # -- positional encodings ---------------------------------------------------------------------------
