@@ -273,7 +273,8 @@ _TABLE: list[Code | LintCode] = [
          "or be ignored.",
          "inputs: {x: [B, T, 16], m: [T, T]}\nlayers:\n"
          "  - {type: TransformerEncoderLayer, nhead: 4, causal: true, masks: [attn], from: [x, m]}",
-         "Keep one: drop 'attn' from masks:, or set causal: false and pass the mask you want."),
+         "Keep one: drop 'attn' from masks: and the mask's input from from:, or set causal: false and pass "
+         "the mask you want."),
     # -- training: the loss, optimizer and scheduler against the model ------------------------
     Code("T050", "loss-needs-log-probabilities", "KLDivLoss or NLLLoss reads the model's output as "
          "log-probabilities, but the model does not end in LogSoftmax.",

@@ -676,7 +676,8 @@ def test_decoder_and_causal_mistakes_are_located_with_the_fix(body: str, code: s
 
 
 def test_the_fixes_pass_check() -> None:
-    """The S023 and S022 hints applied: a Linear to d_model on the memory; causal: false on cross-attention."""
+    """The S023, S022 and V038 hints applied: a Linear to d_model on the memory; causal: false on
+    cross-attention; one mask, not two."""
     memory = _check("specc: 1\ninputs: {tgt: [B, T, 64], memory: [B, S, 32]}\nlayers:\n"
                     "  - {type: Linear, out_features: 64, from: memory, name: mem64}\n"
                     "  - {type: TransformerDecoderLayer, nhead: 4, from: [tgt, mem64]}\n")
@@ -684,6 +685,10 @@ def test_the_fixes_pass_check() -> None:
     cross = _check("specc: 1\ninputs: {q: [B, 10, 16], kv: [B, 7, 16]}\nlayers:\n"
                    "  - {type: MultiheadAttention, num_heads: 4, causal: false, from: [q, kv]}\n")
     assert cross.ok, cross.errors
+    # V038: the attn mask dropped from masks: and from from:
+    one = _check("specc: 1\ninputs: {x: [B, T, 16]}\nlayers:\n"
+                 "  - {type: TransformerEncoderLayer, nhead: 4, causal: true, from: [x]}\n")
+    assert one.ok, one.errors
 
 
 DECODER_SPEC = """specc: 1

@@ -111,7 +111,8 @@ def check_causal(causal: bool, masks: tuple[str, ...], t_len: DimLike, s_len: Di
         return
     if mask in masks:
         raise SpecError("V038", f"causal: true builds the attention mask, and masks: also lists '{mask}'",
-                        f"drop '{mask}' from masks: (or set causal: false and pass your own mask)", field="causal")
+                        f"drop '{mask}' from masks: and its input from from: (or set causal: false to keep "
+                        "your own mask)", field="causal")
     if t_len != s_len:
         raise SpecError("S022", f"causal: true masks later steps of one sequence, but the queries have {t_len} "
                         f"steps and the keys {s_len}", "use causal: true on self-attention (from: [x]); "
