@@ -92,14 +92,13 @@ def _symbolic(d: Any) -> bool:
     return isinstance(d, Dim) and bool(d.symbols())
 
 
-def _sequence_symbolic(args: dict[str, Any], inputs: Inputs) -> bool:
-    seq = 1 if args.get("batch_first", True) else 0
-    return any(t.rank > seq and _symbolic(t.shape[seq]) for _, t in inputs[:1])
-
-
 def _seq_symbolic(args: dict[str, Any], t: TensorType) -> bool:
     seq = 1 if args.get("batch_first", True) else 0
     return t.rank > seq and _symbolic(t.shape[seq])
+
+
+def _sequence_symbolic(args: dict[str, Any], inputs: Inputs) -> bool:
+    return any(_seq_symbolic(args, t) for _, t in inputs[:1])
 
 
 def _ts_attention(args: dict[str, Any], inputs: Inputs) -> str | None:
