@@ -4,7 +4,9 @@ The oracle is what the papers and torchvision publish: every parameter of
 torchvision.models.X (counts from its documentation, since torchvision is not installed
 here) and its multiply-accumulates.  LeNet-5's classic variant is counted by hand, and the
 SE-ResNet has no published count; those two and a small ViT have hand-written PyTorch
-twins in tests/zoo_reference.py whose weights are copied in to compare outputs.
+twins in tests/zoo_reference.py whose weights are copied in to compare outputs, as do the two
+sequence models (an encoder-decoder Transformer whose core is nn.Transformer, and a
+decoder-only language model), whose causal masks are tested too.
 
 Each generated module is built twice: at the published size on the meta device (no
 memory, no arithmetic: counts and output shape), and at a small image size for a real
