@@ -254,6 +254,27 @@ _TABLE: list[Code | LintCode] = [
          "  - {type: Add, from: [a, signal]}",
          "Compute both sizes the same way (e.g. padding: 1 with kernel_size: 3 keeps T), or fix the dim in "
          "inputs:."),
+    # -- area C (issue 12): Transformer decoders and causal masks --------------------------------
+    Code("S022", "causal-cross-attention", "causal: true on attention whose keys are not the queries' own steps.",
+         "A causal mask is (T, T): step t may read steps 0..t of the same sequence. Cross-attention reads "
+         "another sequence of S steps, where 'later' has no meaning and the mask would not fit.",
+         "inputs: {q: [B, 10, 16], kv: [B, 7, 16]}\nlayers:\n"
+         "  - {type: MultiheadAttention, num_heads: 4, causal: true, from: [q, kv]}",
+         "Put causal: true on self-attention (from: [x]) or on a decoder, whose causal mask covers the target "
+         "only; cross-attention reads the whole memory."),
+    Code("S023", "memory-width", "A Transformer decoder's memory has another feature width than its target.",
+         "nn.TransformerDecoderLayer projects the target and the memory with one d_model; PyTorch fails at "
+         "runtime when the encoder's output is narrower or wider.",
+         "inputs: {tgt: [B, T, 64], memory: [B, S, 32]}\nlayers:\n"
+         "  - {type: TransformerDecoderLayer, nhead: 4, from: [tgt, memory]}",
+         "Give the encoder the decoder's d_model, or map the memory with a Linear of out_features d_model."),
+    Code("V038", "causal-and-attn-mask", "causal: true together with an attention mask in masks:.",
+         "causal: true builds the attention mask in forward; a second one given in masks: would replace it "
+         "or be ignored.",
+         "inputs: {x: [B, T, 16], m: [T, T]}\nlayers:\n"
+         "  - {type: TransformerEncoderLayer, nhead: 4, causal: true, masks: [attn], from: [x, m]}",
+         "Keep one: drop 'attn' from masks: and the mask's input from from:, or set causal: false and pass "
+         "the mask you want."),
     # -- training: the loss, optimizer and scheduler against the model ------------------------
     Code("T050", "loss-needs-log-probabilities", "KLDivLoss or NLLLoss reads the model's output as "
          "log-probabilities, but the model does not end in LogSoftmax.",

@@ -594,3 +594,42 @@ case("Upsample", "{type: Upsample, size: 3, mode: trilinear, align_corners: fals
      fn(lambda x: F.interpolate(x, size=(3, 3, 3), mode="trilinear", align_corners=False)), BDHW)
 case("Upsample", "{type: Upsample, scale_factor: [1, 2, 2]}", {"inp": ("B", 2, "D", "H", "W")},
      fn(lambda x: F.interpolate(x, scale_factor=(1.0, 2.0, 2.0))), BDHW)
+# -- area C (issue 12): decoders with cross-attention on a named memory, causal masks -----------------
+
+BTS = ({"B": 2, "T": 3, "S": 4}, {"B": 3, "T": 5, "S": 2})
+
+
+def _causal(t: int) -> torch.Tensor:
+    """-inf above the diagonal: step i sees steps 0..i (written out, not PyTorch's helper)."""
+    return torch.triu(torch.full((t, t), float("-inf")), diagonal=1)
+
+
+case("TransformerDecoderLayer", "{type: TransformerDecoderLayer, nhead: 2, dim_feedforward: 16, from: [tgt, mem]}",
+     {"tgt": ("B", "T", 8), "mem": ("B", "S", 8)},
+     lambda: _with(nn.TransformerDecoderLayer(8, 2, 16, batch_first=True), lambda m, t, s: m(t, s)), BTS)
+case("TransformerDecoderLayer", "{type: TransformerDecoderLayer, nhead: 4, dim_feedforward: 12, norm_first: true, "
+     "activation: gelu, batch_first: false, causal: true, from: [tgt, mem]}",
+     {"tgt": ("T", "B", 8), "mem": ("S", "B", 8)},
+     lambda: _with(nn.TransformerDecoderLayer(8, 4, 12, activation="gelu", norm_first=True),
+                   lambda m, t, s: m(t, s, tgt_mask=_causal(t.size(0)))), BTS)
+case("TransformerDecoder", "{type: TransformerDecoder, nhead: 2, dim_feedforward: 16, num_layers: 2, causal: true, "
+     "norm: true, masks: [memory_key_padding], from: [tgt, mem, pad]}",
+     {"tgt": ("B", "T", 4), "mem": ("B", "S", 4), "pad": ("B", "S")},
+     lambda: _with(nn.TransformerDecoder(nn.TransformerDecoderLayer(4, 2, 16, batch_first=True), 2,
+                                         norm=nn.LayerNorm(4)),
+                   lambda m, t, s, pad: m(t, s, tgt_mask=_causal(t.size(1)), memory_key_padding_mask=pad)),
+     BTS, dtypes={"pad": "bool"})
+case("TransformerDecoder", "{type: TransformerDecoder, nhead: 2, dim_feedforward: 8, num_layers: 3, bias: false, "
+     "from: [tgt, mem]}", {"tgt": ("B", 5, 6), "mem": ("B", "S", 6)},
+     lambda: _with(nn.TransformerDecoder(nn.TransformerDecoderLayer(6, 2, 8, batch_first=True, bias=False), 3),
+                   lambda m, t, s: m(t, s)), BTS)
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 2, causal: true}", {"inp": ("B", "T", 8)},
+     lambda: _with(nn.MultiheadAttention(8, 2, batch_first=True),
+                   lambda m, x: m(x, x, x, attn_mask=_causal(x.size(1)), need_weights=False)[0]), BT)
+case("TransformerEncoderLayer", "{type: TransformerEncoderLayer, nhead: 2, dim_feedforward: 16, causal: true}",
+     {"inp": ("B", "T", 8)}, lambda: _with(nn.TransformerEncoderLayer(8, 2, 16, batch_first=True),
+                                           lambda m, x: m(x, src_mask=_causal(x.size(1)))), BT)
+case("TransformerEncoder", "{type: TransformerEncoder, nhead: 2, dim_feedforward: 8, num_layers: 2, causal: true, "
+     "batch_first: false}", {"inp": ("T", "B", 4)},
+     lambda: _with(nn.TransformerEncoder(nn.TransformerEncoderLayer(4, 2, 8), 2, enable_nested_tensor=False),
+                   lambda m, x: m(x, mask=_causal(x.size(0)))), BT)

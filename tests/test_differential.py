@@ -4,10 +4,11 @@ Hypothesis draws random chains and small DAGs from the catalogue (Conv1d/2d with
 kernel, stride, padding, dilation, groups and padding modes; max/avg pools with ceil_mode;
 adaptive and global pools; the four padding layers; Upsample by a scale or to a size;
 BatchNorm; activations; Dropout; Flatten; Linear; residual Add through a 1x1 projection;
-Concat of a branch), over random input sizes and widths, some with a symbolic length.
-Each graph is written as spec YAML and, independently, run eagerly in PyTorch: every module
-is built from the sizes the real tensors have (nothing is taken from specc), so PyTorch is
-the judge.
+Concat of a branch; on (B, C, L) read as a sequence, self-attention, encoder and decoder
+layers, causal or not, a decoder's memory an earlier sequence), over random input sizes and
+widths, some with a symbolic length. Each graph is written as spec YAML and, independently,
+run eagerly in PyTorch: every module is built from the sizes the real tensors have (nothing is
+taken from specc), so PyTorch is the judge.
 
 - When specc says the spec is fine, PyTorch must run it, every node must have the static
   shape at two batch sizes (and two values of a symbolic length), the parameter and
@@ -155,8 +156,11 @@ def _draw_op(draw: st.DrawFn, name: str, cur: str, shapes: dict[str, Shape],
     kinds = ["act", "dropout", "bn", "linear", "add", "concat"]
     kinds += ["conv", "conv", "conv", "pool", "pool", "adaptive", "gap", "flatten", "pad", "upsample"] if rank \
         else ["linear"]
+    kinds += ["attention"] if rank == 1 else []  # (B, C, L) read as a sequence (B, T, E): C steps of L features
     kind = draw(st.sampled_from(kinds))
     nd = f"{rank}d" if rank else "1d"
+    if kind == "attention":
+        return [_attention(draw, name, cur, shapes, wild)]
 
     if kind == "act":
         return [(Op(name, draw(st.sampled_from(ACTIVATIONS)), {}, [cur]), x)]
@@ -248,6 +252,51 @@ def _conv(draw: st.DrawFn, name: str, cur: str, x: Shape, wild: bool) -> tuple[O
     return Op(name, f"Conv{rank}d", args, [cur]), Shape(out, sp)
 
 
+def _attention(draw: st.DrawFn, name: str, cur: str, shapes: dict[str, Shape], wild: bool) -> tuple[Op, Shape]:
+    """Self-attention, an encoder layer, or a decoder (layer) whose memory is an earlier sequence of
+    the same width (any width in wild graphs), causal or not; the output keeps the input's shape."""
+    x = shapes[cur]
+    e = x.sp[0]
+    heads = draw(st.integers(1, 4)) if wild else draw(st.sampled_from(_divisors(e)[:4]))
+    kind = draw(st.sampled_from(["MultiheadAttention", "TransformerEncoderLayer", "TransformerDecoderLayer",
+                                 "TransformerDecoder"]))
+    args: dict[str, Any] = {"num_heads" if kind == "MultiheadAttention" else "nhead": heads}
+    if kind != "MultiheadAttention":
+        args.update(dim_feedforward=draw(st.integers(1, 12)), dropout=0.0)
+        if draw(st.booleans()):
+            args["norm_first"] = True
+    if kind == "TransformerDecoder":
+        args["num_layers"] = draw(st.integers(1, 2))
+    if draw(st.booleans()):
+        args["causal"] = True
+    src = [cur]
+    if kind.startswith("TransformerDecoder"):
+        same = [n for n, sh in shapes.items() if len(sh.sp) == 1 and (wild or sh.sp[0] == e)]
+        src.append(draw(st.sampled_from(same)))
+    return Op(name, kind, args, src), x
+
+
+def _attention_torch(op: Op, xs: list[torch.Tensor]) -> tuple[torch.nn.Module, torch.Tensor]:
+    """The op as a PyTorch user writes it, the causal mask spelled out."""
+    a = dict(op.args)
+    causal = a.pop("causal", False)
+    x = xs[0]
+    mask = torch.triu(torch.full((x.shape[1], x.shape[1]), float("-inf")), diagonal=1) if causal else None
+    try:
+        if op.type == "MultiheadAttention":
+            m = nn.MultiheadAttention(x.shape[-1], a["num_heads"], batch_first=True).eval()
+            return m, m(x, x, x, attn_mask=mask, need_weights=False)[0]
+        layers = a.pop("num_layers", None)
+        cls = nn.TransformerEncoderLayer if op.type == "TransformerEncoderLayer" else nn.TransformerDecoderLayer
+        m = cls(x.shape[-1], batch_first=True, **a)
+        if layers is not None:
+            m = nn.TransformerDecoder(m, layers)
+    except AssertionError as exc:  # PyTorch's own check of the head count
+        raise ValueError(str(exc)) from exc
+    m.eval()
+    return m, m(x, src_mask=mask) if op.type == "TransformerEncoderLayer" else m(x, xs[1], tgt_mask=mask)
+
+
 def _pool(draw: st.DrawFn, name: str, cur: str, x: Shape, wild: bool) -> tuple[Op, Shape]:
     rank = len(x.sp)
     kind = draw(st.sampled_from(["MaxPool", "AvgPool"]))
@@ -329,6 +378,9 @@ def run_torch(net: Net, env: dict[str, int]) -> tuple[dict[str, tuple[int, ...]]
             y = torch.cat(xs, dim=1)
         elif op.type == "GlobalAvgPool":
             y = x.mean(dim=tuple(range(2, x.dim())))
+        elif "Attention" in op.type or op.type.startswith("Transformer"):
+            m, y = _attention_torch(op, xs)
+            modules.append(m)
         else:
             if op.type.startswith("Conv"):
                 m = getattr(nn, op.type)(a.pop("in_channels", x.shape[1]), a.pop("out_channels"), **a)

@@ -305,7 +305,11 @@ def test_training_sections_construct(path: Path) -> None:
     for section, fn in (("loss", "build_loss"), ("optimizer", "build_optimizer"), ("scheduler", "build_scheduler")):
         assert hasattr(module, fn) == (getattr(d, section) is not None), fn
     if d.loss is not None:
-        assert type(module.build_loss()).__name__ == d.loss.type
+        loss = module.build_loss()
+        if getattr(d.loss, "class_dim", None) not in (None, 1):  # wrapped to move the classes to dim 1
+            assert type(loss).__name__ == "ClassesAt"
+            loss = loss.loss
+        assert type(loss).__name__ == d.loss.type
     if d.optimizer is not None:
         model = build_module(spec, seed=0)
         opt = module.build_optimizer(model)

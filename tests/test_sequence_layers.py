@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -336,7 +337,7 @@ MHA_CONFIGS = [
 
 
 def _reference_mha(args: dict[str, Any]) -> nn.MultiheadAttention:
-    return nn.MultiheadAttention(**{k: v for k, v in args.items() if k != "masks"})
+    return nn.MultiheadAttention(**{k: v for k, v in args.items() if k not in ("masks", "causal", "bool_masks")})
 
 
 @pytest.mark.parametrize(("params", "ins"), MHA_CONFIGS)
@@ -515,6 +516,193 @@ def test_transformer_masks() -> None:
     module.eval()
     with torch.no_grad():
         torch.testing.assert_close(forward(x, causal), module(x, src_mask=causal))
+
+
+# -- Transformer decoder and causal masks (issue 12) -------------------------------------------------
+
+DECODER_CONFIGS = [
+    {"nhead": 2, "dim_feedforward": 16},
+    {"nhead": 4, "dim_feedforward": 12, "activation": "gelu", "norm_first": True, "causal": True},
+    {"num_heads": 1, "dim_feedforward": 8, "bias": False, "layer_norm_eps": 1e-6, "causal": True},
+    {"nhead": 2, "dim_feedforward": 8, "batch_first": False, "causal": True},
+]
+
+
+def _decoder_layer(args: dict[str, Any]) -> nn.TransformerDecoderLayer:
+    keys = ("d_model", "nhead", "dim_feedforward", "dropout", "activation", "layer_norm_eps", "batch_first",
+            "norm_first", "bias")
+    return nn.TransformerDecoderLayer(**{k: args[k] for k in keys})
+
+
+def _causal(t: int) -> torch.Tensor:
+    return torch.ones(t, t, dtype=torch.bool).triu(1)  # True = masked, the same rule as -inf above the diagonal
+
+
+def _decoder_check(kind: LayerKind, res: LayerResult, ref: nn.Module, norms: int) -> None:
+    """The emitted module has the reference's parameters, and with its weights computes what the
+    reference computes (given the causal mask by hand), with the counted MACs, at two sizes of T and S."""
+    module, forward = emitted(kind, res)
+    module.eval()
+    same_parameters(module, ref)
+    assert res.params == n_params(ref)
+    module.load_state_dict(ref.state_dict())
+    bf = res.args["batch_first"]
+    for env in SIZES:
+        tgt, mem = torch.randn(seq(bf, env["B"], env["T"], 8)), torch.randn(seq(bf, env["B"], env["S"], 8))
+        mask = _causal(env["T"]) if res.args["causal"] else None
+        with torch.no_grad():
+            y = forward(tgt, mem)
+            torch.testing.assert_close(y, ref(tgt, mem, tgt_mask=mask))
+        assert tuple(y.shape) == concrete(res.out.shape, env)
+        one = (tgt[:1], mem[:1]) if bf else (tgt[:, :1], mem[:, :1])
+        counted = macs_of(ref, *one, tgt_mask=mask) + norms * 5 * env["T"] * 8
+        assert counted == evaluate(res.macs, env)
+
+
+@pytest.mark.parametrize("params", DECODER_CONFIGS)
+def test_transformer_decoder_layer(params: dict) -> None:
+    bf = params.get("batch_first", True)
+    kind, res = infer("TransformerDecoderLayer", params, seq(bf, B, T, 8), seq(bf, B, S, 8))
+    _decoder_check(kind, res, _decoder_layer(res.args).eval(), 3)
+
+
+@pytest.mark.parametrize("norm", [False, True])
+@pytest.mark.parametrize("params", DECODER_CONFIGS[:3])
+def test_transformer_decoder(params: dict, norm: bool) -> None:
+    kind, res = infer("TransformerDecoder", {**params, "num_layers": 2, "norm": norm}, (B, T, 8), (B, S, 8))
+    final = nn.LayerNorm(8, eps=res.args["layer_norm_eps"], bias=res.args["bias"]) if norm else None
+    ref = nn.TransformerDecoder(_decoder_layer(res.args), 2, norm=final).eval()
+    _decoder_check(kind, res, ref, 2 * 3 + norm)
+
+
+def test_decoder_masks() -> None:
+    ins = [(B, T, 8), (B, S, 8), TensorType((B, S), "bool"), TensorType((B, T), "bool")]
+    kind, res = infer("TransformerDecoder", {"nhead": 2, "dim_feedforward": 8, "num_layers": 2, "causal": True,
+                                             "masks": ["memory_key_padding", "key_padding"]}, *ins)
+    module, forward = emitted(kind, res)
+    module.eval()
+    tgt, mem = torch.randn(2, 5, 8), torch.randn(2, 4, 8)
+    mem_pad, tgt_pad = torch.zeros(2, 4, dtype=torch.bool), torch.zeros(2, 5, dtype=torch.bool)
+    mem_pad[1, -2:] = True
+    tgt_pad[0, -1] = True
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("error")  # the causal mask is bool like the padding mask: no type-mismatch warning
+        y = forward(tgt, mem, mem_pad, tgt_pad)
+    with torch.no_grad():
+        want = module(tgt, mem, tgt_mask=_causal(5),
+                      memory_key_padding_mask=mem_pad, tgt_key_padding_mask=tgt_pad)
+        torch.testing.assert_close(y, want)
+        assert not torch.allclose(y, module(tgt, mem))
+    # a padding mask over the memory's steps must be (B, S): S001 naming the shape wanted
+    with pytest.raises(Exception, match=r"memory_key_padding mask is \(B, T\).*\(B, S\)"):
+        infer("TransformerDecoderLayer", {"nhead": 2, "masks": ["memory_key_padding"]}, *ins[:2], ins[3])
+
+
+CAUSAL_LAYERS = [
+    ("MultiheadAttention", {"num_heads": 2}),
+    ("MultiheadAttention", {"num_heads": 2, "batch_first": False}),
+    ("TransformerEncoderLayer", {"nhead": 2, "dim_feedforward": 16, "norm_first": True}),
+    ("TransformerEncoder", {"nhead": 2, "dim_feedforward": 16, "num_layers": 2, "batch_first": False}),
+    ("TransformerDecoderLayer", {"nhead": 2, "dim_feedforward": 16}),
+    ("TransformerDecoder", {"nhead": 4, "dim_feedforward": 16, "num_layers": 2, "norm": True}),
+]
+
+
+@pytest.mark.parametrize(("type_name", "params"), CAUSAL_LAYERS, ids=[f"{t}{i}" for i, (t, _) in
+                                                                       enumerate(CAUSAL_LAYERS)])
+def test_causal_output_at_step_t_ignores_later_steps(type_name: str, params: dict) -> None:
+    """What causal: true promises, at every length: change steps t+1.. and steps 0..t keep their output
+    (and without causal: true they would not)."""
+    bf = params.get("batch_first", True)
+    decoder = "Decoder" in type_name
+    shapes = [seq(bf, B, T, 8), *([seq(bf, B, S, 8)] if decoder else [])]
+    kind, res = infer(type_name, {**params, "causal": True}, *shapes)
+    module, forward = emitted(kind, res)
+    module.eval()
+    unmasked, plain = emitted(*infer(type_name, params, *shapes))
+    unmasked.load_state_dict(module.state_dict())
+    unmasked.eval()
+    head = (lambda y: y[:, :2]) if bf else (lambda y: y[:2])
+    gen = torch.Generator().manual_seed(0)
+    for steps in (4, 9):
+        xs = [torch.randn(seq(bf, 2, steps, 8), generator=gen)]
+        if decoder:
+            xs.append(torch.randn(seq(bf, 2, 6, 8), generator=gen))
+        later = xs[0].clone()
+        # new values, not a shift: a pre-norm layer's LayerNorm would erase a constant added to a step
+        tail = later[:, 2:] if bf else later[2:]
+        tail.copy_(torch.randn(tail.shape, generator=gen))
+        with torch.no_grad():
+            a, b = forward(*xs), forward(later, *xs[1:])
+            torch.testing.assert_close(head(a), head(b))
+            assert not torch.allclose(a, b)
+            assert not torch.allclose(head(plain(*xs)), head(plain(later, *xs[1:])))
+
+
+DECODER_MISTAKES = [
+    # (spec body, code, where the caret points, words of the hint)
+    ("inputs: {tgt: [B, T, 64], memory: [B, S, 32]}\nlayers:\n"
+     "  - {type: TransformerDecoderLayer, nhead: 4, from: [tgt, memory]}\n", "S023", "[tgt, memory]",
+     "give the memory 64 features"),
+    ("inputs: {q: [B, 10, 16], kv: [B, 7, 16]}\nlayers:\n"
+     "  - {type: MultiheadAttention, num_heads: 4, causal: true, from: [q, kv]}\n", "S022", "true", "causal: false"),
+    ("inputs: {x: [B, T, 16], m: [T, T]}\nlayers:\n"
+     "  - {type: TransformerEncoderLayer, nhead: 4, causal: true, masks: [attn], from: [x, m]}\n", "V038", "true",
+     "drop 'attn' from masks:"),
+    ("inputs: {tgt: [B, T, 30], memory: [B, S, 30]}\nlayers:\n"
+     "  - {type: TransformerDecoder, nhead: 4, num_layers: 2, from: [tgt, memory]}\n", "S004", "4,", "(28 or 32)"),
+    ("inputs: {tgt: [B, T, 32]}\nlayers:\n  - {type: TransformerDecoder, nhead: 4, num_layers: 2}\n", "G003",
+     "{type: TransformerDecoder", "from: [a, b]"),
+    ("inputs: {tgt: [B, T, 32], memory: [B, S, 32]}\nlayers:\n  - {type: TransformerDecoder, nhead: 4, "
+     "num_layers: 2, masks: [key_padding], from: [tgt, memory]}\n", "G003", "[key_padding]",
+     "from: [tgt, memory] (the target, then the encoder's output), then the masks"),
+    ("inputs: {tgt: [4, T, 32], memory: [5, S, 32]}\nlayers:\n"
+     "  - {type: TransformerDecoderLayer, nhead: 4, from: [tgt, memory]}\n", "S006", "[tgt, memory]", "same batch"),
+    ("inputs: {tgt: [B, T, 32], memory: [B, 32]}\nlayers:\n"
+     "  - {type: TransformerDecoderLayer, nhead: 4, from: [tgt, memory]}\n", "S003", "[tgt, memory]",
+     "Unsqueeze dim: 1"),
+    ("inputs: {tgt: [B, T, 32], memory: [B, S, 32], m: [T, T]}\nlayers:\n"
+     "  - {type: TransformerDecoderLayer, nhead: 4, masks: [attn], from: [tgt, memory, m]}\n", "V003", "attn]",
+     "memory_key_padding"),
+]
+
+
+@pytest.mark.parametrize(("body", "code", "at", "fix"), DECODER_MISTAKES, ids=[m[1] for m in DECODER_MISTAKES])
+def test_decoder_and_causal_mistakes_are_located_with_the_fix(body: str, code: str, at: str, fix: str) -> None:
+    spec = _check("specc: 1\n" + body)
+    [err] = spec.errors
+    assert err.code == code, err
+    assert _loc(err) == _at(spec, at), err
+    assert fix in (err.hint or ""), err.hint
+
+
+def test_the_fixes_pass_check() -> None:
+    """The S023, S022 and V038 hints applied: a Linear to d_model on the memory; causal: false on
+    cross-attention; one mask, not two."""
+    memory = _check("specc: 1\ninputs: {tgt: [B, T, 64], memory: [B, S, 32]}\nlayers:\n"
+                    "  - {type: Linear, out_features: 64, from: memory, name: mem64}\n"
+                    "  - {type: TransformerDecoderLayer, nhead: 4, from: [tgt, mem64]}\n")
+    assert memory.ok, memory.errors
+    cross = _check("specc: 1\ninputs: {q: [B, 10, 16], kv: [B, 7, 16]}\nlayers:\n"
+                   "  - {type: MultiheadAttention, num_heads: 4, causal: false, from: [q, kv]}\n")
+    assert cross.ok, cross.errors
+    # V038: the attn mask dropped from masks: and from from:
+    one = _check("specc: 1\ninputs: {x: [B, T, 16]}\nlayers:\n"
+                 "  - {type: TransformerEncoderLayer, nhead: 4, causal: true, from: [x]}\n")
+    assert one.ok, one.errors
+
+
+DECODER_SPEC = """specc: 1
+inputs:
+  tokens: {shape: [B, T], dtype: int64}
+  memory: [B, S, 8]
+  pad: {shape: [B, S], dtype: bool}
+layers:
+  - {type: Embedding, num_embeddings: 20, embedding_dim: 8, from: tokens}
+  - {type: TransformerEncoderLayer, nhead: 2, dim_feedforward: 16, causal: true, name: enc}
+  - {type: TransformerDecoder, nhead: 2, dim_feedforward: 16, num_layers: 1, causal: true,
+     masks: [memory_key_padding], from: [enc, memory, pad]}
+"""
 
 
 # -- PositionalEncoding -------------------------------------------------------------------------------
@@ -792,6 +980,16 @@ def test_recurrent_layers_export_with_dynamic_batch_and_length(tmp_path: Path) -
 def test_attention_with_masks_exports_with_dynamic_lengths(tmp_path: Path) -> None:
     result = _export(ATTENTION_SPEC, tmp_path)
     _check_runs(result, {"B", "T", "S"})
+
+
+def test_decoder_and_causal_masks_export_at_other_lengths(tmp_path: Path) -> None:
+    """The causal masks are built from the length in forward: the ONNX model is right at T and S
+    other than the export size (auto picks dynamo: TorchScript freezes attention lengths)."""
+    result = _export(DECODER_SPEC, tmp_path)
+    assert result.exporter == "dynamo"
+    _check_runs(result, {"B", "T", "S"})
+    pinned = _check(DECODER_SPEC + "export: {exporter: torchscript}\n")
+    assert [(e.code, e.loc.line if e.loc else 0) for e in pinned.errors] == [("U002", 8)]
 
 
 def test_export_refusals_say_why(tmp_path: Path) -> None:

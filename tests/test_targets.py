@@ -54,9 +54,10 @@ def test_declared_form_matches_the_lowering(case: Any) -> None:
     args = node.result.args
     form = node.kind.applied(args)
     init = init_expr(node.kind, args)
-    called = init is not None and forward_expr(node.kind, "m", ["x"], args) == "m(x)"
+    inputs = ["x", *(f"x{i}" for i in range(1, len(node.inputs)))]  # a decoder reads a memory too
+    called = init is not None and forward_expr(node.kind, "m", inputs, args) == "m(x)"
     assert (form == "inline") == (init is None), (form, init)
-    assert (form == "module") == called, (form, forward_expr(node.kind, "m", ["x"], args))
+    assert (form == "module") == called, (form, forward_expr(node.kind, "m", inputs, args))
 
 
 @pytest.mark.parametrize("name", support.NAMES)

@@ -4,7 +4,9 @@ The oracle is what the papers and torchvision publish: every parameter of
 torchvision.models.X (counts from its documentation, since torchvision is not installed
 here) and its multiply-accumulates.  LeNet-5's classic variant is counted by hand, and the
 SE-ResNet has no published count; those two and a small ViT have hand-written PyTorch
-twins in tests/zoo_reference.py whose weights are copied in to compare outputs.
+twins in tests/zoo_reference.py whose weights are copied in to compare outputs, as do the two
+sequence models (an encoder-decoder Transformer whose core is nn.Transformer, and a
+decoder-only language model), whose causal masks are tested too.
 
 Each generated module is built twice: at the published size on the meta device (no
 memory, no arithmetic: counts and output shape), and at a small image size for a real
@@ -54,7 +56,7 @@ PUBLISHED: dict[str, tuple[int, float | None]] = {
     "dcgan_discriminator": (2_765_568, None),
     "style_transfer": (1_679_235, None),
 }
-UNPUBLISHED = {"se_resnet_cifar", "espcn", "unet"}
+UNPUBLISHED = {"se_resnet_cifar", "espcn", "unet", "seq2seq_transformer", "decoder_lm"}
 
 # Overrides that keep the real forward pass cheap on CPU (the architecture is unchanged).
 SMALL: dict[str, list[str]] = {
@@ -76,6 +78,8 @@ SMALL: dict[str, list[str]] = {
     "dcgan_discriminator": ["ndf=8"],
     "style_transfer": ["image_size=32"],
     "unet": ["image_size=32", "base=8"],
+    "seq2seq_transformer": [],
+    "decoder_lm": [],
 }
 HEAVY = {"vgg16", "vgg11_bn", "alexnet"}  # 60-140M parameters even when small: slow to initialise
 
@@ -172,19 +176,34 @@ def test_efficientnet_stochastic_depth_grows_with_depth_as_in_torchvision(loaded
 
 # -- compile and build -------------------------------------------------------------------------------
 
+SEQ = 7  # the size of every symbol but the batch B (sequence lengths S and T)
+
+
+def _env(dims: tuple, batch: int) -> dict[str, int]:
+    names = {s for d in dims if not isinstance(d, int) for s in d.symbols()}
+    return {s: batch if s == "B" else SEQ for s in names}
+
+
 def _static_out(spec: specc.Spec, batch: int) -> tuple[int, ...]:
     g = spec.graph
     assert g is not None and len(g.outputs) == 1
     value = g.value(g.outputs[0][1])
     assert value is not None
-    return tuple(evaluate(d, {"B": batch}) for d in value.shape)
+    return tuple(evaluate(d, _env(value.shape, batch)) for d in value.shape)
 
 
-def _input(spec: specc.Spec, batch: int, device: str = "cpu") -> torch.Tensor:
+def _inputs(spec: specc.Spec, batch: int, device: str = "cpu") -> list[torch.Tensor]:
+    """One tensor per model input: images as floats, token ids as small integers (every vocabulary here
+    holds them)."""
     g = spec.graph
     assert g is not None
-    (t,) = g.inputs.values()
-    return torch.randn(*(evaluate(d, {"B": batch}) for d in t.shape), device=device)
+    out = []
+    for t in g.inputs.values():
+        size = tuple(evaluate(d, _env(t.shape, batch)) for d in t.shape)
+        dtype = getattr(torch, t.dtype)
+        out.append(torch.randn(*size, device=device) if dtype.is_floating_point
+                   else torch.randint(0, 10, size, dtype=dtype, device=device))
+    return out
 
 
 @pytest.mark.parametrize("stem", STEMS)
@@ -196,7 +215,7 @@ def test_published_size_module_on_meta(stem: str, loaded: dict[str, specc.Spec])
     params, _, _, buffers = spec.graph.totals()
     with torch.device("meta"):
         model = cls().eval()
-        out = model(_input(spec, 2, "meta"))
+        out = model(*_inputs(spec, 2, "meta"))
     assert sum(p.numel() for p in model.parameters()) == params
     assert sum(b.numel() for b in model.buffers()) == buffers
     assert tuple(out.shape) == _static_out(spec, 2)
@@ -212,7 +231,7 @@ def test_small_module_runs_a_forward(stem: str) -> None:
     assert sum(p.numel() for p in model.parameters()) == params == spec.check()["total_params"]
     assert sum(b.numel() for b in model.buffers()) == buffers
     with torch.no_grad():
-        out = model(_input(spec, 2))
+        out = model(*_inputs(spec, 2))
     assert tuple(out.shape) == _static_out(spec, 2)
     assert torch.isfinite(out).all()
 
@@ -247,6 +266,8 @@ TWINS = {
     "dcgan_discriminator": (["ndf=8"], lambda: ref.DCGANDiscriminator(8, 3), [[]]),
     "style_transfer": ([], lambda: ref.TransformerNet(), [["image_size=32"], ["image_size=44"]]),
     "unet": (["base=4"], lambda: ref.UNet(3, 2, 4), [["image_size=32"], ["image_size=48"]]),
+    "seq2seq_transformer": ([], lambda: ref.Seq2SeqTransformer(1000, 1200, 128, 4, 512, 3, 3, 256), [[]]),
+    "decoder_lm": ([], lambda: ref.DecoderLM(2000, 128, 4, 4, 256), [[]]),
 }
 
 
@@ -261,11 +282,36 @@ def test_matches_hand_written_twin(stem: str) -> None:
         model = specc.build(spec, seed=1).eval()
         _copy_weights(twin, model)
         for batch in (1, 3):
-            x = _input(spec, batch)
+            xs = _inputs(spec, batch)
             with torch.no_grad():
-                got, want = model(x), twin(x)
+                got, want = model(*xs), twin(*xs)
             assert tuple(got.shape) == _static_out(spec, batch)
             torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_seq2seq_counts_are_nn_transformers() -> None:
+    """The encoder and decoder are exactly nn.Transformer(128, 4, 3, 3, 512): its parameters plus the two
+    embeddings and the generator."""
+    spec = specc.load(ZOO / "seq2seq_transformer.yaml")
+    core = sum(p.numel() for p in torch.nn.Transformer(128, 4, 3, 3, 512, batch_first=True).parameters())
+    assert spec.check()["total_params"] == core + 1000 * 128 + 1200 * 128 + (128 * 1200 + 1200) == 1_825_456
+
+
+@pytest.mark.parametrize("stem", ["seq2seq_transformer", "decoder_lm"])
+def test_a_later_token_never_changes_an_earlier_output(stem: str) -> None:
+    """Causal: the logits at step t read target tokens 0..t only, at every length the model runs at."""
+    spec = specc.load(ZOO / f"{stem}.yaml")
+    model = specc.build(spec, seed=0).eval()
+    gen = torch.Generator().manual_seed(0)
+    for t in (5, 11):
+        xs = [torch.randint(0, 10, (2, n), generator=gen) for n in ((9, t) if len(spec.graph.inputs) == 2 else (t,))]
+        changed = [x.clone() for x in xs]
+        changed[-1][:, 3:] = torch.randint(10, 20, (2, t - 3), generator=gen)  # the target's steps 3..t-1
+        with torch.no_grad():
+            a, b = model(*xs), model(*changed)
+        assert a.shape == (2, t, spec.check()["outputs"][0]["shape"][-1])
+        torch.testing.assert_close(a[:, :3], b[:, :3])
+        assert not torch.allclose(a[:, 3:], b[:, 3:])
 
 
 # -- the mistakes people make when porting these models ----------------------------------------------------

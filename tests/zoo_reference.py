@@ -236,3 +236,66 @@ class UNet(nn.Module):
         for conv in self.ups:
             y = conv(torch.cat([skips.pop(), self.up(y)], dim=1))
         return self.outc(y)
+# -- sequence models (issue 12, area C): the masks are written out here, not taken from specc ----------
+
+def causal_mask(t: int) -> torch.Tensor:
+    """-inf above the diagonal: step i attends to steps 0..i."""
+    return torch.triu(torch.full((t, t), float("-inf")), diagonal=1)
+
+
+class Sinusoid(nn.Module):
+    """The fixed sin/cos position table of "Attention Is All You Need", added to (B, T, d)."""
+
+    def __init__(self, max_len: int, d: int) -> None:
+        super().__init__()
+        pos = torch.arange(max_len, dtype=torch.float32).unsqueeze(1)
+        angle = pos / torch.pow(10000.0, torch.arange(0, d, 2, dtype=torch.float32) / d)
+        table = torch.zeros(max_len, d)
+        table[:, 0::2], table[:, 1::2] = torch.sin(angle), torch.cos(angle)
+        self.register_buffer("pe", table, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.pe[: x.size(1)]
+
+
+class Seq2SeqTransformer(nn.Module):
+    """PyTorch's translation tutorial model: nn.Transformer's encoder and decoder (post-norm, each
+    with its final LayerNorm), token embeddings plus sinusoidal positions on both sides, a causal
+    target mask, and a linear generator."""
+
+    def __init__(self, src_vocab: int, tgt_vocab: int, d: int, heads: int, ff: int, enc_layers: int,
+                 dec_layers: int, max_len: int) -> None:
+        super().__init__()
+        self.src_embed = nn.Embedding(src_vocab, d)
+        self.src_pos = Sinusoid(max_len, d)
+        self.encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(d, heads, ff, batch_first=True), enc_layers,
+                                             norm=nn.LayerNorm(d), enable_nested_tensor=False)
+        self.tgt_embed = nn.Embedding(tgt_vocab, d)
+        self.tgt_pos = Sinusoid(max_len, d)
+        self.decoder = nn.TransformerDecoder(nn.TransformerDecoderLayer(d, heads, ff, batch_first=True), dec_layers,
+                                             norm=nn.LayerNorm(d))
+        self.generator = nn.Linear(d, tgt_vocab)
+
+    def forward(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
+        memory = self.encoder(self.src_pos(self.src_embed(src)))
+        y = self.decoder(self.tgt_pos(self.tgt_embed(tgt)), memory, tgt_mask=causal_mask(tgt.size(1)))
+        return self.generator(y)
+
+
+class DecoderLM(nn.Module):
+    """A GPT-style decoder-only model: token embedding, learned positions, causal pre-norm layers
+    with GELU, a final LayerNorm, a bias-free head (untied)."""
+
+    def __init__(self, vocab: int, d: int, heads: int, depth: int, context: int) -> None:
+        super().__init__()
+        self.wte = nn.Embedding(vocab, d)
+        self.wpe = Table(context, d)
+        layer = nn.TransformerEncoderLayer(d, heads, 4 * d, dropout=0.0, activation="gelu", batch_first=True,
+                                           norm_first=True)
+        self.blocks = nn.TransformerEncoder(layer, depth, norm=nn.LayerNorm(d), enable_nested_tensor=False)
+        self.lm_head = nn.Linear(d, vocab, bias=False)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        x = self.wte(tokens)
+        x = x + self.wpe.pe[: x.size(1)]
+        return self.lm_head(self.blocks(x, mask=causal_mask(x.size(1))))

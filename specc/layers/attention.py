@@ -1,5 +1,5 @@
-"""Attention: MultiheadAttention, TransformerEncoderLayer / TransformerEncoder, PositionalEncoding,
-ClassToken.
+"""Attention: MultiheadAttention, TransformerEncoderLayer / TransformerEncoder,
+TransformerDecoderLayer / TransformerDecoder, PositionalEncoding, ClassToken.
 
 Sequences are (B, T, E) with ``batch_first`` (specc's default), else (T, B, E).
 
@@ -11,7 +11,14 @@ a key is padding; an attention mask is (T, S) or (B·num_heads, T, S), as in PyT
 MACs per sample count the matrix products, with T query steps and S key steps:
 q/k/v projections T·E² + S·E·(kdim + vdim), scores and weighted sum 2·T·S·E, output
 projection T·E².  A Transformer encoder layer adds its feed-forward 2·T·E·F and two
-LayerNorms (5 ops per element, as the LayerNorm kind counts them).
+LayerNorms (5 ops per element, as the LayerNorm kind counts them).  A decoder layer reads the
+target (T steps) and a named memory (S steps, ``from: [tgt, memory]``): self-attention on the
+target 4·T·E² + 2·T²·E, cross-attention 2·T·E² + 2·S·E² + 2·T·S·E, the feed-forward 2·T·E·F and
+three LayerNorms.
+
+``causal: true`` (self-attention, encoder and decoder layers) keeps step t from attending to
+later steps: the generated forward builds the (T, T) mask from the length it is given, so one
+model runs, and exports, at every T.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt, field_vali
 from ..diagnostics import SpecError
 from ..shapes.dims import Dim, DimLike, add, mul
 from ..shapes.tensor import TensorType
-from .base import LayerKind, LayerParams, LayerResult, Requirement, check_given, register
+from .base import Form, LayerKind, LayerParams, LayerResult, Requirement, check_given, register
 from .hints import EMBED_IDS, divisor_hint, sequence_hint
 from .recurrent import seq_axes
 
@@ -87,7 +94,7 @@ def check_masks(masks: tuple[str, ...], tensors: list[TensorType], batch: DimLik
         if m.dtype not in ("bool", "float32", "float16", "bfloat16", "float64"):
             raise SpecError("S007", f"the {name} mask is {m.dtype}; masks are bool (true = masked) or float "
                             "(added to the scores)", "declare it with dtype: bool", field="masks")
-        if name == "key_padding":
+        if name.endswith("key_padding"):
             wants = [(batch, s_len)]
         else:
             wants = [(t_len, s_len), (mul(batch, heads), t_len, s_len)]
@@ -95,6 +102,27 @@ def check_masks(masks: tuple[str, ...], tensors: list[TensorType], batch: DimLik
             shown = " or ".join(str(TensorType(w)) for w in wants)
             raise SpecError("S001", f"the {name} mask is {m} but this layer needs {shown}",
                             f"declare the {name} mask as {shown.split(' or ')[0]}", field="masks")
+
+
+def check_causal(causal: bool, masks: tuple[str, ...], t_len: DimLike, s_len: DimLike, mask: str = "attn") -> None:
+    """A causal mask is (T, T): step t sees steps 0..t of the same sequence, so the keys must be
+    as many as the queries, and it is the attention mask (a second one would be ignored)."""
+    if not causal:
+        return
+    if mask in masks:
+        raise SpecError("V038", f"causal: true builds the attention mask, and masks: also lists '{mask}'",
+                        f"drop '{mask}' from masks: and its input from from: (or set causal: false to keep "
+                        "your own mask)", field="causal")
+    if t_len != s_len:
+        raise SpecError("S022", f"causal: true masks later steps of one sequence, but the queries have {t_len} "
+                        f"steps and the keys {s_len}", "use causal: true on self-attention (from: [x]); "
+                        "cross-attention reads the whole key sequence: set causal: false", field="causal")
+
+
+def bool_padding(masks: tuple[str, ...], tensors: list[TensorType], name: str = "key_padding") -> bool:
+    """Whether the key-padding mask the causal mask joins is bool: PyTorch wants the two of one
+    type (it warns, and converts, otherwise), so the causal mask is then written as bool too."""
+    return any(m == name and t.dtype == "bool" for m, t in zip(masks, tensors))
 
 
 class MultiheadAttentionParams(LayerParams):
@@ -107,6 +135,7 @@ class MultiheadAttentionParams(LayerParams):
     kdim: PositiveInt | None = None
     vdim: PositiveInt | None = None
     batch_first: bool = True
+    causal: bool = False
     masks: tuple[Mask, ...] = ()
 
     _masks = field_validator("masks")(_unique_masks)
@@ -154,6 +183,7 @@ class MultiheadAttention(LayerKind):
                             f"key {k} and value {v} have different lengths ({s_len} vs {vs})",
                             "key and value must have one step per key position")
         check_masks(p.masks, ins[n_qkv:], batch, t_len, s_len, p.num_heads)
+        check_causal(p.causal, p.masks, t_len, s_len)
 
         same = kdim == e and vdim == e  # PyTorch then packs q/k/v into one in_proj_weight
         params = 3 * e * e if same else e * e + e * kdim + e * vdim
@@ -164,7 +194,7 @@ class MultiheadAttention(LayerKind):
         args = {"embed_dim": e, "num_heads": p.num_heads, "dropout": float(p.dropout), "bias": p.bias,
                 "add_bias_kv": p.add_bias_kv, "add_zero_attn": p.add_zero_attn,
                 "kdim": None if same else kdim, "vdim": None if same else vdim, "batch_first": p.batch_first,
-                "masks": p.masks}
+                "masks": p.masks, "causal": p.causal, "bool_masks": bool_padding(p.masks, ins[n_qkv:])}
         return LayerResult(TensorType(q.shape, q.dtype, q.notes), args, params, macs)
 
 
@@ -178,6 +208,7 @@ class EncoderLayerParams(LayerParams):
     batch_first: bool = True
     norm_first: bool = False
     bias: bool = True
+    causal: bool = False
     masks: tuple[Mask, ...] = ()
 
     _masks = field_validator("masks")(_unique_masks)
@@ -188,13 +219,46 @@ class EncoderParams(EncoderLayerParams):
     norm: bool = False  # a final LayerNorm after the stack (usual with norm_first: true)
 
 
-class _Encoder(LayerKind):
-    Params = EncoderLayerParams
-    min_inputs, max_inputs = 1, 3
+def layer_args(p: EncoderLayerParams, e: int, masks: list[TensorType]) -> dict[str, Any]:
+    """A Transformer layer's resolved attributes, in nn.Transformer*Layer's order, then how forward
+    calls it (masks: the mask inputs; causal: the mask built from the length)."""
+    return {"d_model": e, "nhead": p.nhead, "dim_feedforward": p.dim_feedforward, "dropout": float(p.dropout),
+            "activation": p.activation, "layer_norm_eps": p.layer_norm_eps, "batch_first": p.batch_first,
+            "norm_first": p.norm_first, "bias": p.bias, "masks": p.masks, "causal": p.causal,
+            "bool_masks": bool_padding(p.masks, masks)}
+
+
+class _Transformer(LayerKind):
+    """A Transformer layer (``layer_counts``), or with ``num_layers`` a stack of its copies and an
+    optional final LayerNorm."""
+
     accepts = "any"
 
-    def layer_counts(self, p: EncoderLayerParams, ins: list[TensorType]) -> tuple[TensorType, dict[str, Any],
-                                                                                   int, DimLike]:
+    def layer_counts(self, p: Any, ins: list[TensorType]) -> tuple[TensorType, dict[str, Any], int, DimLike]:
+        raise NotImplementedError
+
+    def infer(self, p: Any, ins: list[TensorType]) -> LayerResult:
+        out, args, params, macs = self.layer_counts(p, ins)
+        if not hasattr(p, "num_layers"):
+            return LayerResult(out, args, params, macs)
+        e = args["d_model"]
+        final = (e + (e if p.bias else 0)) if p.norm else 0
+        macs = mul(macs, p.num_layers)
+        if p.norm:
+            macs = add(macs, mul(seq_axes(ins[0], p.batch_first)[1], 5 * e))
+        return LayerResult(out, {**args, "num_layers": p.num_layers, "norm": p.norm}, params * p.num_layers + final,
+                           macs)
+
+
+class _Encoder(_Transformer):
+    Params = EncoderLayerParams
+    min_inputs, max_inputs = 1, 3
+
+    def applied(self, args: dict[str, Any]) -> Form:
+        # with masks (read or built from the length) forward is not module(x), so repeat: cannot chain it
+        return "call" if args.get("masks") or args.get("causal") else self.form
+
+    def layer_counts(self, p: Any, ins: list[TensorType]) -> tuple[TensorType, dict[str, Any], int, DimLike]:
         x = ins[0]
         if len(ins) != 1 + len(p.masks):
             raise SpecError("G003", f"{self.type_name} reads x plus {len(p.masks)} mask"
@@ -209,26 +273,20 @@ class _Encoder(LayerKind):
         check_heads(e, p.nhead, "d_model", "nhead")
         batch, t_len = seq_axes(x, p.batch_first)
         check_masks(p.masks, ins[1:], batch, t_len, t_len, p.nhead)
+        check_causal(p.causal, p.masks, t_len, t_len)
         f = p.dim_feedforward
         b = 1 if p.bias else 0
         attn = 4 * e * e + 4 * e * b
         ffn = 2 * e * f + (f + e) * b
         norms = 2 * (e + e * b)
         macs = add(mul(t_len, 4 * e * e + 2 * e * f + 2 * 5 * e), mul(mul(t_len, t_len), 2 * e))
-        args = {"d_model": e, "nhead": p.nhead, "dim_feedforward": f, "dropout": float(p.dropout),
-                "activation": p.activation, "layer_norm_eps": p.layer_norm_eps, "batch_first": p.batch_first,
-                "norm_first": p.norm_first, "bias": p.bias}
-        return TensorType(x.shape, x.dtype, x.notes), args, attn + ffn + norms, macs
+        return TensorType(x.shape, x.dtype, x.notes), layer_args(p, e, ins[1:]), attn + ffn + norms, macs
 
 
 @register
 class TransformerEncoderLayer(_Encoder):
     type_name = "TransformerEncoderLayer"
     summary = "self-attention + feed-forward block with residuals and LayerNorms (post- or pre-norm)"
-
-    def infer(self, p: EncoderLayerParams, ins: list[TensorType]) -> LayerResult:
-        out, args, params, macs = self.layer_counts(p, ins)
-        return LayerResult(out, {**args, "masks": p.masks}, params, macs)
 
 
 @register
@@ -237,15 +295,81 @@ class TransformerEncoder(_Encoder):
     Params = EncoderParams
     summary = "num_layers copies of TransformerEncoderLayer, optionally a final LayerNorm"
 
-    def infer(self, p: EncoderParams, ins: list[TensorType]) -> LayerResult:
-        out, args, params, macs = self.layer_counts(p, ins)
-        e = args["d_model"]
-        final = (e + (e if p.bias else 0)) if p.norm else 0
-        macs = mul(macs, p.num_layers)
-        if p.norm:
-            macs = add(macs, mul(seq_axes(ins[0], p.batch_first)[1], 5 * e))
-        return LayerResult(out, {**args, "num_layers": p.num_layers, "norm": p.norm, "masks": p.masks},
-                           params * p.num_layers + final, macs)
+
+# -- decoders: self-attention on the target, cross-attention on a named memory ---------------------------
+
+DecoderMask = Literal["key_padding", "memory_key_padding"]
+
+
+class DecoderLayerParams(EncoderLayerParams):
+    # causal: the target's self-attention sees no later step (tgt_mask)
+    masks: tuple[DecoderMask, ...] = ()  # type: ignore[assignment]  # a decoder's masks are its own
+
+
+class DecoderParams(DecoderLayerParams):
+    num_layers: PositiveInt
+    norm: bool = False
+
+
+class _Decoder(_Transformer):
+    Params = DecoderLayerParams
+    min_inputs, max_inputs = 2, 4
+    form = "call"  # the target and the memory
+
+    def layer_counts(self, p: Any, ins: list[TensorType]) -> tuple[TensorType, dict[str, Any], int, DimLike]:
+        if len(ins) != 2 + len(p.masks):
+            masks = f" and the {len(p.masks)} mask{'s' if len(p.masks) != 1 else ''} of masks:" if p.masks else ""
+            raise SpecError("G003", f"{self.type_name} reads the target sequence and the memory it attends to"
+                            f"{masks}, {2 + len(p.masks)} inputs, but got {len(ins)}",
+                            "write from: [tgt, memory] (the target, then the encoder's output)"
+                            + (", then the masks in the order of masks:" if p.masks else ""),
+                            field="masks" if p.masks else None)
+        x, mem = ins[0], ins[1]
+        for t, what in ((x, "target"), (mem, "memory")):
+            _check_float(t, what)
+            if t.rank != 3:
+                raise SpecError("S003", f"{self.type_name} needs the {what} as (B, T, d_model) (or (T, B, d_model) "
+                                f"with batch_first: false), got rank {t.rank} {t}", sequence_hint(t), field="from")
+        e = check_given(p.d_model, x.shape[2], "d_model", x, 2, "features per target step")
+        check_features_last(x, e, p.nhead, "d_model", "nhead", p.batch_first)
+        check_heads(e, p.nhead, "d_model", "nhead")
+        if mem.shape[2] != e:
+            raise SpecError("S023", f"the memory {mem} has {mem.shape[2]} features per step but the target has "
+                            f"d_model {e}: cross-attention projects both with one width",
+                            f"give the memory {e} features (the encoder's d_model, or a Linear with out_features: "
+                            f"{e} on it), or the target {mem.shape[2]}", field="from")
+        batch, t_len = seq_axes(x, p.batch_first)
+        mb, s_len = seq_axes(mem, p.batch_first)
+        if mb != batch:
+            raise SpecError("S010" if isinstance(mb, Dim) or isinstance(batch, Dim) else "S006",
+                            f"the memory has batch size {mb} but the target has {batch}",
+                            "feed the target and the memory from the same batch"
+                            + ("" if p.batch_first else " (with batch_first: false both are (T, B, d_model))"),
+                            field="from")
+        for name, m in zip(p.masks, ins[2:]):
+            # a key-padding mask over the target's own steps, or over the memory's
+            check_masks((name,), [m], batch, t_len, t_len if name == "key_padding" else s_len, p.nhead)
+        f = p.dim_feedforward
+        b = 1 if p.bias else 0
+        attn = 4 * e * e + 4 * e * b
+        params = 2 * attn + 2 * e * f + (f + e) * b + 3 * (e + e * b)
+        macs = add(add(mul(t_len, 6 * e * e + 2 * e * f + 3 * 5 * e), mul(s_len, 2 * e * e)),
+                   add(mul(mul(t_len, t_len), 2 * e), mul(mul(t_len, s_len), 2 * e)))
+        return TensorType(x.shape, x.dtype, x.notes), layer_args(p, e, ins[2:]), params, macs
+
+
+@register
+class TransformerDecoderLayer(_Decoder):
+    type_name = "TransformerDecoderLayer"
+    summary = ("self-attention on the target, cross-attention on a memory (from: [tgt, memory]), feed-forward, "
+               "with residuals and LayerNorms")
+
+
+@register
+class TransformerDecoder(_Decoder):
+    type_name = "TransformerDecoder"
+    Params = DecoderParams
+    summary = "num_layers copies of TransformerDecoderLayer on one memory, optionally a final LayerNorm"
 
 
 # -- positional encodings ---------------------------------------------------------------------------

@@ -128,22 +128,35 @@ def _symbolic(d: Any) -> bool:
     return isinstance(d, Dim) and bool(d.symbols())
 
 
-def _sequence_symbolic(args: dict[str, Any], inputs: Inputs) -> bool:
+def _seq_symbolic(args: dict[str, Any], t: TensorType) -> bool:
     seq = 1 if args.get("batch_first", True) else 0
-    return any(t.rank > seq and _symbolic(t.shape[seq]) for _, t in inputs[:1])
+    return t.rank > seq and _symbolic(t.shape[seq])
 
 
-def _ts_self_attention(args: dict[str, Any], inputs: Inputs) -> str | None:
-    # torch's MultiheadAttention packs the projections when query, key and value are one tensor;
-    # traced, that path records the sequence length as a constant
-    if len({name for name, _ in inputs}) == 1 and _sequence_symbolic(args, inputs):
-        return "writes self-attention over a symbolic sequence length with that length frozen at the export size"
+def _sequence_symbolic(args: dict[str, Any], inputs: Inputs) -> bool:
+    return any(_seq_symbolic(args, t) for _, t in inputs[:1])
+
+
+def _ts_attention(args: dict[str, Any], inputs: Inputs) -> str | None:
+    # Traced, PyTorch's attention reshapes the keys to (S, B·heads, head_dim) with the key length
+    # S recorded as a constant: self-attention (keys = queries) and cross-attention alike.
+    qkv = inputs[:len(inputs) - len(args.get("masks", ()))]
+    keys = qkv[1] if len(qkv) >= 2 else qkv[0] if qkv else None
+    if keys is not None and _seq_symbolic(args, keys[1]):
+        return "writes attention over a symbolic key length with that length frozen at the export size"
     return None
 
 
 def _ts_encoder(args: dict[str, Any], inputs: Inputs) -> str | None:
     if _sequence_symbolic(args, inputs):
         return "writes the encoder's self-attention with the sequence length frozen at the export size"
+    return None
+
+
+def _ts_decoder(args: dict[str, Any], inputs: Inputs) -> str | None:
+    # the target's self-attention freezes T, the cross-attention on the memory freezes S
+    if any(_seq_symbolic(args, t) for _, t in inputs[:2]):
+        return "writes the decoder's attention with the target and memory lengths frozen at the export size"
     return None
 
 
@@ -217,9 +230,11 @@ PINNED: dict[str, dict[str, PinnedLimit]] = {
         **{f"BatchNorm{n}d": _ts_batch_norm for n in (1, 2, 3)},
         **{f"InstanceNorm{n}d": _ts_instance_norm for n in (1, 2, 3)},
         "Squeeze": _ts_squeeze,
-        "MultiheadAttention": _ts_self_attention,
+        "MultiheadAttention": _ts_attention,
         "TransformerEncoderLayer": _ts_encoder,
         "TransformerEncoder": _ts_encoder,
+        "TransformerDecoderLayer": _ts_decoder,
+        "TransformerDecoder": _ts_decoder,
         "ConvLSTM2d": _ts_conv_lstm,
         "TimeDistributed": _time_distributed_pinned("torchscript"),
     },

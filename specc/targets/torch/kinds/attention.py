@@ -1,11 +1,21 @@
 """PyTorch lowering of the attention kinds: nn.MultiheadAttention, nn.TransformerEncoder(Layer),
-and the PositionalEncoding and ClassToken support classes."""
+nn.TransformerDecoder(Layer), and the PositionalEncoding and ClassToken support classes."""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from .base import Lit, Lowering, lowering
+from .base import Lit, Lowering, lowering, on
+
+
+def causal_mask(x: str, args: dict[str, Any]) -> str:
+    """The (T, T) mask of ``x``'s own length, built in forward so that one model serves every T:
+    true (masked) above the diagonal when it joins a bool key-padding mask, else -inf there in the
+    input's dtype (PyTorch wants the two masks of one type)."""
+    t = f"{on(x)}.size({1 if args['batch_first'] else 0})"
+    if args["bool_masks"]:
+        return f"torch.ones({t}, {t}, dtype=torch.bool, device={on(x)}.device).triu(1)"
+    return f"nn.Transformer.generate_square_subsequent_mask({t}, device={on(x)}.device, dtype={on(x)}.dtype)"
 
 
 @lowering
@@ -14,7 +24,7 @@ class MultiheadAttention(Lowering):
     positional = ("embed_dim", "num_heads")
     defaults = {"dropout": 0.0, "bias": True, "add_bias_kv": False, "add_zero_attn": False, "kdim": None,
                 "vdim": None, "batch_first": False}
-    forward_keys = ("masks",)
+    forward_keys = ("masks", "causal", "bool_masks")
 
     def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
         masks = args["masks"]
@@ -24,6 +34,8 @@ class MultiheadAttention(Lowering):
         v = qkv[2] if len(qkv) == 3 else k
         names = {"key_padding": "key_padding_mask", "attn": "attn_mask"}
         extra = "".join(f", {names[m]}={x}" for m, x in zip(masks, inputs[len(qkv):]))
+        if args["causal"]:
+            extra += f", attn_mask={causal_mask(q, args)}, is_causal=True"
         return f"{module}({q}, {k}, {v}{extra}, need_weights=False)[0]"
 
 
@@ -31,35 +43,20 @@ class _Encoder(Lowering):
     positional = ("d_model", "nhead")
     defaults = {"dim_feedforward": 2048, "dropout": 0.1, "activation": "relu", "layer_norm_eps": 1e-5,
                 "batch_first": False, "norm_first": False, "bias": True}
-    forward_keys: ClassVar[tuple[str, ...]] = ("masks",)
+    forward_keys: ClassVar[tuple[str, ...]] = ("masks", "causal", "bool_masks")
     mask_kwargs: ClassVar[dict[str, str]]
+    reads: ClassVar[int] = 1  # the inputs before the masks: x, or the target and the memory
 
     def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
-        extra = "".join(f", {self.mask_kwargs[m]}={x}" for m, x in zip(args["masks"], inputs[1:]))
-        return f"{module}({inputs[0]}{extra})"
+        extra = "".join(f", {self.mask_kwargs[m]}={x}" for m, x in zip(args["masks"], inputs[self.reads:]))
+        if args["causal"]:
+            extra += f", {self.mask_kwargs['causal']}={causal_mask(inputs[0], args)}"
+            extra += f", {self.mask_kwargs['is_causal']}=True"
+        return f"{module}({', '.join(inputs[:self.reads])}{extra})"
 
-
-@lowering
-class TransformerEncoderLayer(_Encoder):
-    torch_class = "nn.TransformerEncoderLayer"
-    mask_kwargs = {"attn": "src_mask", "key_padding": "src_key_padding_mask"}
-
-
-@lowering
-class TransformerEncoder(_Encoder):
-    torch_class = "nn.TransformerEncoder"
-    mask_kwargs = {"attn": "mask", "key_padding": "src_key_padding_mask"}
-    forward_keys = ("masks", "num_layers", "norm")
-
-    def init(self, args: dict[str, Any], lit: Lit = repr) -> str | None:
-        """``nn.TransformerEncoder(nn.TransformerEncoderLayer(...), num_layers=N[, norm=nn.LayerNorm(E)])``.
-
-        Nested tensors (a fast path for padded batches at inference) are turned off: they
-        change the output layout for masked inputs and do not export to ONNX.
-        """
-        layer_args = {k: v for k, v in args.items() if k not in self.forward_keys}
-        layer = TransformerEncoderLayer().init(layer_args, lit)
-        parts = [f"{layer}", f"num_layers={lit(args['num_layers'])}"]
+    def stack(self, layer: str, args: dict[str, Any], lit: Lit, *extra: str) -> str:
+        """``nn.<Stack>(<layer>, num_layers=N[, norm=nn.LayerNorm(E)], *extra)``."""
+        parts = [layer, f"num_layers={lit(args['num_layers'])}"]
         norm = args["norm"]
         if norm is not False:
             norm_args = [lit(args["d_model"])]
@@ -70,8 +67,52 @@ class TransformerEncoder(_Encoder):
             layer_norm = f"nn.LayerNorm({', '.join(norm_args)})"
             # In a block class whose instances differ, norm is a constructor parameter.
             parts.append(f"norm={layer_norm}" if norm is True else f"norm={layer_norm} if {lit(norm)} else None")
-        parts.append("enable_nested_tensor=False")
-        return f"nn.TransformerEncoder({', '.join(parts)})"
+        return f"{self.torch_class}({', '.join([*parts, *extra])})"
+
+
+@lowering
+class TransformerEncoderLayer(_Encoder):
+    torch_class = "nn.TransformerEncoderLayer"
+    mask_kwargs = {"attn": "src_mask", "key_padding": "src_key_padding_mask", "causal": "src_mask",
+                   "is_causal": "is_causal"}
+
+
+@lowering
+class TransformerEncoder(_Encoder):
+    torch_class = "nn.TransformerEncoder"
+    mask_kwargs = {"attn": "mask", "key_padding": "src_key_padding_mask", "causal": "mask",
+                   "is_causal": "is_causal"}
+    forward_keys = ("masks", "causal", "bool_masks", "num_layers", "norm")
+
+    def init(self, args: dict[str, Any], lit: Lit = repr) -> str | None:
+        """``nn.TransformerEncoder(nn.TransformerEncoderLayer(...), num_layers=N[, norm=nn.LayerNorm(E)])``.
+
+        Nested tensors (a fast path for padded batches at inference) are turned off: they
+        change the output layout for masked inputs and do not export to ONNX.
+        """
+        layer_args = {k: v for k, v in args.items() if k not in self.forward_keys}
+        return self.stack(TransformerEncoderLayer().init(layer_args, lit), args, lit, "enable_nested_tensor=False")
+
+
+@lowering
+class TransformerDecoderLayer(_Encoder):
+    torch_class = "nn.TransformerDecoderLayer"
+    reads = 2
+    mask_kwargs = {"key_padding": "tgt_key_padding_mask", "memory_key_padding": "memory_key_padding_mask",
+                   "causal": "tgt_mask", "is_causal": "tgt_is_causal"}
+
+
+@lowering
+class TransformerDecoder(_Encoder):
+    torch_class = "nn.TransformerDecoder"
+    reads = 2
+    mask_kwargs = TransformerDecoderLayer.mask_kwargs
+    forward_keys = ("masks", "causal", "bool_masks", "num_layers", "norm")
+
+    def init(self, args: dict[str, Any], lit: Lit = repr) -> str | None:
+        """``nn.TransformerDecoder(nn.TransformerDecoderLayer(...), num_layers=N[, norm=nn.LayerNorm(E)])``."""
+        layer_args = {k: v for k, v in args.items() if k not in self.forward_keys}
+        return self.stack(TransformerDecoderLayer().init(layer_args, lit), args, lit)
 
 
 @lowering
