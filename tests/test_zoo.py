@@ -50,7 +50,7 @@ PUBLISHED: dict[str, tuple[int, float | None]] = {
     "lenet5": (61_706, None),
     "vit_b16": (86_567_656, 17.56),
 }
-UNPUBLISHED = {"se_resnet_cifar"}
+UNPUBLISHED = {"se_resnet_cifar", "siamese"}
 
 # Overrides that keep the real forward pass cheap on CPU (the architecture is unchanged).
 SMALL: dict[str, list[str]] = {
@@ -66,6 +66,7 @@ SMALL: dict[str, list[str]] = {
     "densenet121": ["image_size=64"],
     "efficientnet_b0": ["image_size=64"],
     "se_resnet_cifar": [],
+    "siamese": [],
     "vit_b16": ["image_size=64", "d_model=64", "depth=2", "heads=4", "mlp=128"],
 }
 HEAVY = {"vgg16", "vgg11_bn", "alexnet"}  # 60-140M parameters even when small: slow to initialise
@@ -171,11 +172,11 @@ def _static_out(spec: specc.Spec, batch: int) -> tuple[int, ...]:
     return tuple(evaluate(d, {"B": batch}) for d in value.shape)
 
 
-def _input(spec: specc.Spec, batch: int, device: str = "cpu") -> torch.Tensor:
+def _input(spec: specc.Spec, batch: int, device: str = "cpu") -> tuple[torch.Tensor, ...]:
+    """One random tensor per input of the model (a Siamese network has two)."""
     g = spec.graph
     assert g is not None
-    (t,) = g.inputs.values()
-    return torch.randn(*(evaluate(d, {"B": batch}) for d in t.shape), device=device)
+    return tuple(torch.randn(*(evaluate(d, {"B": batch}) for d in t.shape), device=device) for t in g.inputs.values())
 
 
 @pytest.mark.parametrize("stem", STEMS)
@@ -187,7 +188,7 @@ def test_published_size_module_on_meta(stem: str, loaded: dict[str, specc.Spec])
     params, _, _, buffers = spec.graph.totals()
     with torch.device("meta"):
         model = cls().eval()
-        out = model(_input(spec, 2, "meta"))
+        out = model(*_input(spec, 2, "meta"))
     assert sum(p.numel() for p in model.parameters()) == params
     assert sum(b.numel() for b in model.buffers()) == buffers
     assert tuple(out.shape) == _static_out(spec, 2)
@@ -203,7 +204,7 @@ def test_small_module_runs_a_forward(stem: str) -> None:
     assert sum(p.numel() for p in model.parameters()) == params == spec.check()["total_params"]
     assert sum(b.numel() for b in model.buffers()) == buffers
     with torch.no_grad():
-        out = model(_input(spec, 2))
+        out = model(*_input(spec, 2))
     assert tuple(out.shape) == _static_out(spec, 2)
     assert torch.isfinite(out).all()
 
@@ -231,6 +232,7 @@ def _copy_weights(src: torch.nn.Module, dst: torch.nn.Module) -> None:
 TWINS = {
     "lenet5": ([], lambda: ref.LeNet5(), [[], []]),
     "se_resnet_cifar": ([], lambda: ref.SEResNetCifar(), [["image_size=32"], ["image_size=40"]]),
+    "siamese": ([], lambda: ref.SiameseNet(), [[]]),
     "vit_b16": (["d_model=48", "depth=2", "heads=3", "mlp=96"],
                 lambda: ref.ViT(32, 16, 48, 2, 3, 96, 1000), [["image_size=32"]]),
 }
@@ -249,7 +251,7 @@ def test_matches_hand_written_twin(stem: str) -> None:
         for batch in (1, 3):
             x = _input(spec, batch)
             with torch.no_grad():
-                got, want = model(x), twin(x)
+                got, want = model(*x), twin(*x)
             assert tuple(got.shape) == _static_out(spec, batch)
             torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
 
