@@ -165,7 +165,8 @@ def test_tied_lm_exports_and_verifies(tmp_path: Path, capsys: pytest.CaptureFixt
 # -- mistakes: located, with the fix ---------------------------------------------------------------------------
 
 MISTAKES = [
-    # (edit of REUSED or LM, code, the text where it points (the value at fault), words of the message, words of the hint)
+    # (edit of REUSED or LM, code, the text where it points (the value at fault), words of the message,
+    # words of the hint)
     (REUSED.replace("y: [B, S, 8]", "y: [B, S, 4]"), "G008", "y, name: on_y", "built for (B, T, 8)",
      "feed it a tensor shaped like"),
     (REUSED.replace("{use: step, name: again}", "{use: step, name: again, out_features: 4}"), "V040",

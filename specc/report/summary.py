@@ -133,7 +133,8 @@ class Summary:
         out += [line(row) for row in table]
         out.append(rule)
         calls = {r.name for r in self.rows if r.shares}  # the layers inside a reused block are called with it
-        shared = [f"{r.name} calls {r.shares}" for r in self.rows if r.shares and r.name.rpartition(".")[0] not in calls]
+        shared = [f"{r.name} calls {r.shares}" for r in self.rows
+                  if r.shares and r.name.rpartition(".")[0] not in calls]
         shared += [f"{r.name}.weight is {r.tie}.weight" for r in self.rows if r.tie]
         if shared:
             out.append(f"Shared weights:        {'; '.join(shared)} (each tensor counted once; MACs per call)")

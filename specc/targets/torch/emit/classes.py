@@ -19,8 +19,15 @@ from ....graph.ir import Graph, Node
 from ....load.expr import evaluate_expression, python_source
 from ..lower import has_module, init_expr, support_texts
 from .errors import EmitError
-from .forward import (BLOCK_CHAIN_NAMES, BLOCK_INPUT_NAMES, constructor_args, forward_steps, free_name, graph_names,
-                      tie_lines)
+from .forward import (
+    BLOCK_CHAIN_NAMES,
+    BLOCK_INPUT_NAMES,
+    constructor_args,
+    forward_steps,
+    free_name,
+    graph_names,
+    tie_lines,
+)
 from .forward import shape_comment as _shape_comment
 from .quote import Code, Ref, ident, lit
 from .records import Attribute, ClassRecord, ForwardStep
