@@ -17,6 +17,7 @@ from specc.targets.torch.emit import compile_source
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 import zoo_reference as ref  # noqa: E402
+from emit_harness import verify  # noqa: E402
 
 SIAMESE = ROOT / "specs" / "zoo" / "siamese.yaml"
 
@@ -44,6 +45,7 @@ layers:
   - {use: step, name: again}
   - {use: step, from: y, name: on_y}
   - {type: Concat, from: [again, on_y], dim: 1}
+export: {sizes: {T: 6, S: 4}}
 """
 
 
@@ -120,6 +122,13 @@ def test_a_layer_applied_three_times_at_any_length(tmp_path: Path) -> None:
         want = torch.cat([model.step(torch.tanh(model.step(x))), model.step(y)], dim=1)
     torch.testing.assert_close(got, want)
     assert tuple(got.shape) == (2, 8, 8)
+
+
+@pytest.mark.parametrize("text", [REUSED, LM], ids=["reused", "tied"])
+def test_every_call_has_the_static_shapes_at_two_sizes(text: str, tmp_path: Path) -> None:
+    """Forward hooks on the shared module see each call in turn (T and S differ at the second size)."""
+    _, problems, _ = verify(_spec(tmp_path, text))
+    assert not problems, problems
 
 
 # -- tied weights -------------------------------------------------------------------------------------------

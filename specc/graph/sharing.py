@@ -106,8 +106,7 @@ def reuse(b: GraphBuilder, g: Graph, item: LayerDecl, node: Node, decls: dict[st
             return node
         assert target.sub is not None
         pairs = list(zip(target.sub.leaves(), (n.result for n in node.sub.leaves())))
-        for (t, _), mine in zip(pairs, node.sub.leaves()):
-            mine.shares = t.path
+        for mine in node.sub.leaves():  # called through node's module: their tensors are the target's
             if mine.result is not None:
                 mine.result = dataclasses.replace(mine.result, params=0, buffers=0)
         result = node.result

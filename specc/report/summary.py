@@ -132,9 +132,7 @@ class Summary:
         out = [f"{self.name}  ({self.file})", rule, line(header), rule]
         out += [line(row) for row in table]
         out.append(rule)
-        calls = {r.name for r in self.rows if r.shares}  # the layers inside a reused block are called with it
-        shared = [f"{r.name} calls {r.shares}" for r in self.rows
-                  if r.shares and r.name.rpartition(".")[0] not in calls]
+        shared = [f"{r.name} calls {r.shares}" for r in self.rows if r.shares]
         shared += [f"{r.name}.weight is {r.tie}.weight" for r in self.rows if r.tie]
         if shared:
             out.append(f"Shared weights:        {'; '.join(shared)} (each tensor counted once; MACs per call)")
@@ -158,10 +156,9 @@ class Summary:
 
 
 def _scoped(path: str, local: str | None) -> str | None:
-    """A name local to ``path``'s graph as a path (``enc_b`` shares ``encoder`` -> ``encoder``; a
-    layer inside a reused block already names its path)."""
-    if local is None or "." in local:
-        return local
+    """A name local to ``path``'s graph as a path (``blk.again`` shares ``fc`` -> ``blk.fc``)."""
+    if local is None:
+        return None
     head, dot, _ = path.rpartition(".")
     return f"{head}{dot}{local}"
 
