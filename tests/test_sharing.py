@@ -210,3 +210,15 @@ def test_mistake_is_located_with_the_fix(case: tuple, tmp_path: Path) -> None:
     assert d.loc is not None
     assert text.splitlines()[d.loc.line - 1][d.loc.col - 1:].startswith(line_text), (d.loc, text)
     assert message in d.message and d.hint is not None and hint in d.hint, (d.message, d.hint)
+
+
+def test_lora_adapts_the_shared_module_once(tmp_path: Path) -> None:
+    text = REUSED + "lora: {rank: 2, targets: [step]}\n"
+    spec = _spec(tmp_path, text)
+    assert spec.ok, spec.diagnostics
+    model = specc.build(spec, seed=0)
+    assert spec.check()["total_params"] == _numel(model) == 72 + 2 * (8 + 8)
+    bad = _spec(tmp_path, text.replace("targets: [step]", "targets: [on_y]"), "bad.yaml")
+    (d,) = bad.errors
+    assert d.code == "V030" and "calls 'step' again" in d.message
+    assert d.hint == "adapt 'step': both calls use its adapter"

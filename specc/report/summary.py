@@ -132,7 +132,10 @@ class Summary:
         out = [f"{self.name}  ({self.file})", rule, line(header), rule]
         out += [line(row) for row in table]
         out.append(rule)
-        shared = [f"{r.name} calls {r.shares}" for r in self.rows if r.shares]
+        calls = {r.name for r in self.rows if r.shares}
+        # inside a block that is itself a second call, a use: is part of that call: not listed again
+        shared = [f"{r.name} calls {r.shares}" for r in self.rows
+                  if r.shares and not any(".".join(r.name.split(".")[:i]) in calls for i in range(1, r.depth + 1))]
         shared += [f"{r.name}.weight is {r.tie}.weight" for r in self.rows if r.tie]
         if shared:
             out.append(f"Shared weights:        {'; '.join(shared)} (each tensor counted once; MACs per call)")
