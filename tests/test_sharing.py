@@ -131,6 +131,55 @@ def test_every_call_has_the_static_shapes_at_two_sizes(text: str, tmp_path: Path
     assert not problems, problems
 
 
+# A use: inside a block (its class calls its own attribute twice), a use: of a repeat and of a block
+# instance whose class itself reuses a layer.
+NESTED = """\
+inputs:
+  x: [B, 16]
+blocks:
+  Twice:
+    layers:
+      - {type: Linear, out_features: 16, name: fc}
+      - {type: ReLU}
+      - {use: fc, name: fc_again}
+      - {type: Add, from: [input, fc_again]}
+layers:
+  - {type: Twice}
+  - {type: Linear, out_features: 16, repeat: 2, name: mlp, ignore: [L017]}
+  - {use: mlp}
+  - {type: Twice, name: t2}
+  - {use: t2}
+"""
+
+
+def test_use_inside_blocks_and_of_blocks_and_repeats(tmp_path: Path) -> None:
+    spec = _spec(tmp_path, NESTED)
+    assert spec.ok, spec.diagnostics
+    assert spec.check()["total_params"] == 4 * 272
+    source = compile_source(spec)
+    assert source.count("out = self.fc(") == 2 and source.count("= Twice()") == 2
+    model, problems, _ = verify(spec)
+    assert not problems, problems
+    assert _numel(model) == 4 * 272
+
+
+@pytest.mark.parametrize("sizes", [(3, 4), (4, 3)])
+def test_a_layer_without_weights_written_per_input_still_exports(sizes: tuple[int, int], tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """An adaptive pool is written in its exportable form where the output does not divide the
+    input: reused on another size it may need the other form, so it gets a module of its own
+    (it has no weights to share) rather than a call that `specc export` cannot write."""
+    a, b = sizes
+    text = (f"inputs:\n  a: [B, 1, {a}, {a}]\n  b: [B, 1, {b}, {b}]\nlayers:\n"
+            "  - {type: AdaptiveMaxPool2d, from: a, name: n0, output_size: 2}\n"
+            "  - {use: n0, from: b, name: n1}\n  - {type: Add, from: [n0, n1]}\n")
+    spec = _spec(tmp_path, text)
+    assert spec.ok, spec.diagnostics
+    _, problems, _ = verify(spec)
+    assert not problems, problems
+    assert main(["export", str(tmp_path / "s.yaml"), "-o", str(tmp_path / "s.onnx")]) == 0, capsys.readouterr().err
+
+
 # -- tied weights -------------------------------------------------------------------------------------------
 
 def test_tied_head_is_the_embedding_table(tmp_path: Path) -> None:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from ..diagnostics import SpecError
+from ..diagnostics import Diagnostic, SpecError
+from ..layers.base import LayerResult
 from ..layers.check import check_layer
 from ..shapes.dims import fmt_shape
 from ..shapes.tensor import TensorType
@@ -92,6 +93,15 @@ def reuse(b: GraphBuilder, g: Graph, item: LayerDecl, node: Node, decls: dict[st
             b.error("G008", f"'{path}' applies {target.type} '{target.name}' to {on}, which it cannot take: "
                     f"{err.message.removeprefix(f'{target.type}: ')}", at, fix, layer=path)
             return node
+        if result.args != target.result.args and not (target.result.params or target.result.buffers):
+            # Written differently for this input (an adaptive pool that does not divide it is written
+            # in its exportable form): with no weights to share, it is a layer of its own.
+            node.shares = None
+        if not _fits_later_stages(b, node, result, list(zip(node.inputs, tensors)), item):
+            return node
+        if node.shares is None:
+            node.result = result
+            return node
         pairs = [(target, result)]
     else:
         before = len(b.diags)
@@ -113,6 +123,8 @@ def reuse(b: GraphBuilder, g: Graph, item: LayerDecl, node: Node, decls: dict[st
     for t, r in pairs:
         if t.result is None or r is None:
             continue
+        # The module is written once, for its first input: on this one it must be the same (the sizes it
+        # took from its input, and the form it is written in, which may depend on them).
         differ = next((k for k in t.result.args if r.args.get(k) != t.result.args[k]), None)
         if differ is not None:
             who = f"its {t.type} '{t.path}'" if t is not target else "it"
@@ -123,6 +135,21 @@ def reuse(b: GraphBuilder, g: Graph, item: LayerDecl, node: Node, decls: dict[st
             return node
     node.result = dataclasses.replace(result, params=0, buffers=0)
     return node
+
+
+def _fits_later_stages(b: GraphBuilder, node: Node, result: LayerResult, inputs: list[tuple[str, TensorType]],
+                       item: LayerDecl) -> bool:
+    """What the builder requires of every layer (a free batch, what the target can export) holds
+    for this call too: a module exported for its first input may not be for this one."""
+    assert node.kind is not None
+    try:
+        b._check_requirements(result)
+        b._check_target(node.kind, result, inputs)
+    except SpecError as err:
+        b.diags.append(Diagnostic(err.code, f"{node.type} '{node.path}': {err.message}",
+                                  item.at("from") if "from" in item.keys else node.loc, err.hint, "error", node.path))
+        return False
+    return True
 
 
 def tie(b: GraphBuilder, g: Graph, item: LayerDecl, node: Node) -> None:
