@@ -198,6 +198,32 @@ _TABLE: list[Code | LintCode] = [
          "mistake.",
          "- {type: Linear, out_features: 64, name: a}\n- {type: Linear, out_features: 10, from: features}",
          "Remove the layer, read it from a later layer, or list it under outputs:."),
+    # -- shared and tied weights (use:, tie:) ---------------------------------------------------
+    Code("G008", "shared-module-misfit", "A use: item applies a layer or block to an input it was not built for.",
+         "use: calls the module built for its first input again, with the same weights: a Linear built for 64 "
+         "features cannot take 32, and PyTorch would fail in forward.",
+         "- {type: Linear, out_features: 16, from: a, name: enc}   # a: [B, 64]\n- {use: enc, from: b}"
+         "   # b: [B, 32]",
+         "Feed it a tensor shaped like its first input, or write a layer with weights of its own (type: ...)."),
+    Code("G009", "tied-shape-mismatch", "tie: names a layer whose weight has another shape.",
+         "Tied layers hold one tensor: a Linear's (out_features, in_features) weight must be the Embedding's "
+         "(num_embeddings, embedding_dim) table.",
+         "- {type: Embedding, num_embeddings: 1000, embedding_dim: 64, name: embed}\n- {type: Linear, "
+         "out_features: 999, tie: embed}",
+         "Set out_features to num_embeddings and feed the Linear embedding_dim features."),
+    Code("G010", "shared-target-kind", "use: or tie: names something that has no weights to share.",
+         "An input has no weights; tie: shares a weight matrix, which only an Embedding or a Linear has.",
+         "- {type: Linear, out_features: 1000, tie: tokens}   # tokens is an input",
+         "Name the layer whose weights it shares: an Embedding (or a Linear) written above it."),
+    Code("V040", "use-with-own-settings", "A use: item also sets a type, parameters or repeat:.",
+         "use: applies a module that already exists; settings of its own would describe another module.",
+         "- {use: encoder, from: image_b, out_features: 32}",
+         "Remove the other keys (use:, from:, name:, ignore:, when: remain), or write a layer of its own."),
+    Code("V041", "tie-unsupported-kind", "tie: is written on a layer with no weight matrix that can be tied.",
+         "tie: shares a weight the way PyTorch ties an output projection to its embedding: on a Linear (or "
+         "Embedding) only.",
+         "- {type: Conv2d, out_channels: 8, kernel_size: 3, tie: embed}",
+         "Put tie: on the output Linear, naming the Embedding."),
     # -- shapes -----------------------------------------------------------------------------
     Code("S001", "size-mismatch", "A size written in the spec does not match the incoming tensor.",
          "PyTorch would fail at the first forward pass with a matmul or conv shape error that does not say "

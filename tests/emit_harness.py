@@ -35,6 +35,7 @@ class Site:
 
     node: Node
     reads: list[str]
+    module: str  # the submodule that computes it: a use: item's is the module it calls again
 
     @property
     def has_module(self) -> bool:
@@ -54,15 +55,17 @@ class Site:
         return forward_expr(n.kind, module, ins, n.result.args) == f"{module}({', '.join(ins)})"
 
 
-def sites(g: Graph, scope: dict[str, str] | None = None) -> Iterator[Site]:
-    """Every node of ``g`` and of its sub-graphs, depth-first, with global keys for its reads."""
+def sites(g: Graph, scope: dict[str, str] | None = None, prefix: str = "") -> Iterator[Site]:
+    """Every node of ``g`` and of its sub-graphs, depth-first (the order forward calls them), with
+    global keys for its reads and its module's path under ``prefix``."""
     keys = dict(scope) if scope is not None else {name: INPUT + name for name in g.inputs}
     for n in g.nodes:
         reads = [keys[s] for s in n.inputs]
         keys[n.name] = n.path
-        yield Site(n, reads)
+        module = f"{prefix}{n.shares or n.name}"
+        yield Site(n, reads, module)
         if n.sub is not None:
-            yield from sites(n.sub, {"input": reads[0]})
+            yield from sites(n.sub, {"input": reads[0]}, module + ".")
 
 
 def static_shapes(spec: specc.Spec, env: dict[str, int]) -> dict[str, tuple[tuple[int, ...], str]]:
@@ -111,19 +114,27 @@ def run_and_compare(spec: specc.Spec, model: torch.nn.Module, sizes: dict[str, i
 
     handles = []
     all_sites = list(sites(g))
+    # A module shared by use: is called once per site, in the order of the sites.
+    calls: dict[str, list[Site]] = {}
     try:
         for site in all_sites:
             if not site.has_module:
                 continue
             try:
-                module = model.get_submodule(site.node.path)
+                model.get_submodule(site.module)
             except AttributeError:
-                report.problems.append(f"layer '{site.node.path}' has no submodule of that name")
+                report.problems.append(f"layer '{site.node.path}' has no submodule '{site.module}'")
                 continue
-            if not site.direct:
-                continue
+            if site.direct:
+                calls.setdefault(site.module, []).append(site)
+        for name, queue in calls.items():
 
-            def hook(_m: torch.nn.Module, args: tuple[Any, ...], output: Any, site: Site = site) -> None:
+            def hook(_m: torch.nn.Module, args: tuple[Any, ...], output: Any, queue: list[Site] = queue,
+                     name: str = name) -> None:
+                if not queue:
+                    report.problems.append(f"'{name}' was called more often than the spec calls it")
+                    return
+                site = queue.pop(0)
                 if len(args) != len(site.reads):
                     report.problems.append(f"'{site.node.path}' was called with {len(args)} inputs, "
                                            f"the spec gives it {len(site.reads)}")
@@ -131,7 +142,7 @@ def run_and_compare(spec: specc.Spec, model: torch.nn.Module, sizes: dict[str, i
                     observe(key, value, f"input of '{site.node.path}':")
                 observe(site.node.path, output, "layer")
 
-            handles.append(module.register_forward_hook(hook))
+            handles.append(model.get_submodule(name).register_forward_hook(hook))
         inputs = example_inputs(spec, 2, env)
         for name, value in zip(g.inputs, inputs):
             observe(INPUT + name, value, "input")

@@ -5,7 +5,8 @@ kernel, stride, padding, dilation, groups and padding modes; max/avg pools with 
 adaptive and global pools; the four padding layers; Upsample by a scale or to a size;
 BatchNorm; activations; Dropout; Flatten; Linear; residual Add through a 1x1 projection;
 Concat of a branch; on (B, C, L) read as a sequence, self-attention, encoder and decoder
-layers, causal or not, a decoder's memory an earlier sequence), over random input sizes and
+layers, causal or not, a decoder's memory an earlier sequence; an earlier module applied
+again with use:), over random input sizes and
 widths, some with a symbolic length. Each graph is written as spec YAML and, independently,
 run eagerly in PyTorch: every module is built from the sizes the real tensors have (nothing is
 taken from specc), so PyTorch is the judge.
@@ -55,6 +56,8 @@ settings.register_profile("specc-diff-local", settings.get_profile("specc-diff-c
 DIFF = settings.get_profile("specc-diff-local" if "SPECC_DIFF_EXAMPLES" in os.environ else "specc-diff-ci")
 STATS: Counter[str] = Counter()
 
+USE = "use"  # an Op that applies an earlier op's module again: {use: <its name>} (shared weights)
+MERGES = ("Add", "Concat", "GlobalAvgPool")  # ops with no module of their own
 ACTIVATIONS = ("ReLU", "Tanh", "GELU", "LeakyReLU", "SiLU", "Sigmoid", "ELU", "Hardswish")
 
 
@@ -84,10 +87,10 @@ class Net:
                  "layers:"]
         prev = "inp"
         for op in self.ops:
-            fields = {"type": op.type, "name": op.name}
+            fields = {"use": op.args["use"], "name": op.name} if op.type == USE else {"type": op.type, "name": op.name}
             if op.src != [prev]:
                 fields["from"] = op.src[0] if len(op.src) == 1 else op.src
-            fields.update(op.args)
+            fields.update(op.args if op.type != USE else {})
             lines.append(f"  - {{{', '.join(f'{k}: {_yaml(v)}' for k, v in fields.items())}}}")
             prev = op.name
         lines.append(f"outputs: [{self.ops[-1].name}]")
@@ -131,7 +134,7 @@ def nets(draw: st.DrawFn, wild: bool = False, symbolic: bool = True) -> Net:
     cur = "inp"
     for i in range(draw(st.integers(1, 7))):
         name = f"n{i}"
-        op = _draw_op(draw, name, cur, shapes, wild)
+        op = _draw_op(draw, name, cur, shapes, wild, net.ops)
         for extra in op:
             net.ops.append(extra[0])
             shapes[extra[0].name] = extra[1]
@@ -150,10 +153,10 @@ def _each(v: int | list[int], rank: int) -> list[int]:
 
 
 def _draw_op(draw: st.DrawFn, name: str, cur: str, shapes: dict[str, Shape],
-             wild: bool) -> list[tuple[Op, Shape]]:
+             wild: bool, ops: list[Op]) -> list[tuple[Op, Shape]]:
     x = shapes[cur]
     rank = len(x.sp)
-    kinds = ["act", "dropout", "bn", "linear", "add", "concat"]
+    kinds = ["act", "dropout", "bn", "linear", "add", "concat", "use"]
     kinds += ["conv", "conv", "conv", "pool", "pool", "adaptive", "gap", "flatten", "pad", "upsample"] if rank \
         else ["linear"]
     kinds += ["attention"] if rank == 1 else []  # (B, C, L) read as a sequence (B, T, E): C steps of L features
@@ -161,6 +164,17 @@ def _draw_op(draw: st.DrawFn, name: str, cur: str, shapes: dict[str, Shape],
     nd = f"{rank}d" if rank else "1d"
     if kind == "attention":
         return [_attention(draw, name, cur, shapes, wild)]
+
+    if kind == "use":
+        # Shared weights: an earlier module applied to the current value. Valid graphs reuse one built
+        # for a value of this shape; wild ones any, which PyTorch refuses where the sizes differ.
+        def fits(op: Op) -> bool:
+            return wild or (op.src[0] in shapes and shapes[op.src[0]] == x)
+        mods = [op for op in ops if op.type not in (*MERGES, USE) and fits(op)]
+        if mods:
+            target = draw(st.sampled_from(mods))
+            return [(Op(name, USE, {"use": target.name}, [cur]), shapes[target.name])]
+        kind = "act"
 
     if kind == "act":
         return [(Op(name, draw(st.sampled_from(ACTIVATIONS)), {}, [cur]), x)]
@@ -368,6 +382,7 @@ def run_torch(net: Net, env: dict[str, int]) -> tuple[dict[str, tuple[int, ...]]
     torch.manual_seed(0)
     values = {"inp": torch.randn(net.input_shape(env))}
     modules: list[torch.nn.Module] = []
+    built: dict[str, torch.nn.Module] = {}
     for op in net.ops:
         xs = [values[s] for s in op.src]
         x = xs[0]
@@ -381,6 +396,8 @@ def run_torch(net: Net, env: dict[str, int]) -> tuple[dict[str, tuple[int, ...]]
         elif "Attention" in op.type or op.type.startswith("Transformer"):
             m, y = _attention_torch(op, xs)
             modules.append(m)
+        elif op.type == USE:
+            y = built[a["use"]](x)  # the same module object: its parameters count once
         else:
             if op.type.startswith("Conv"):
                 m = getattr(nn, op.type)(a.pop("in_channels", x.shape[1]), a.pop("out_channels"), **a)
@@ -391,6 +408,7 @@ def run_torch(net: Net, env: dict[str, int]) -> tuple[dict[str, tuple[int, ...]]
             else:
                 m = getattr(nn, op.type)(**{k: tuple(v) if isinstance(v, list) else v for k, v in a.items()})
             modules.append(m.eval())
+            built[op.name] = m
             y = m(x)
         if y.numel() == 0:
             raise RuntimeError(f"{op.name} produced an empty tensor {tuple(y.shape)}")
@@ -411,6 +429,7 @@ def check(net: Net) -> None:
     text = net.yaml()
     spec = specc.loads(text, "random.yaml")
     STATS["examples"] += 1
+    STATS["with a use: (shared module)"] += any(op.type == USE for op in net.ops)
     if not spec.ok:
         codes = sorted({d.code for d in spec.errors})
         STATS["rejected"] += 1

@@ -120,6 +120,13 @@ def _spec(layers: list[Any], **extra: Any) -> dict[str, Any]:
                                                              "betas": [0.9, "${b2}"]}}, True),
     ([{"type": "Linear", "out_features": 4}], {"train": {"epochs": 0}}, False),
     ([{"type": "Linear", "out_features": 4}], {"inputs": {"x": {"shape": ["B", 8], "dtype": "int64"}}}, True),
+    # shared and tied weights: a use: item carries no type or settings of its own
+    ([{"type": "Linear", "out_features": 8, "name": "fc"}, {"use": "fc", "name": "again"}], {}, True),
+    ([{"type": "Linear", "out_features": 8, "name": "fc"}, {"use": "fc", "out_features": 8}], {}, False),
+    ([{"type": "Linear", "out_features": 8, "name": "fc"}, {"use": "fc", "type": "Linear"}], {}, False),
+    ([{"type": "Embedding", "num_embeddings": 9, "embedding_dim": 8, "name": "e"},
+      {"type": "Linear", "out_features": 9, "tie": "e"}], {"inputs": {"x": {"shape": ["B"], "dtype": "int64"}}},
+     True),
 ], ids=lambda v: json.dumps(v)[:50] if not isinstance(v, bool) else str(v))
 def test_small_cases(validator: Any, layers: list[Any], extra: dict[str, Any], ok: bool) -> None:
     errors = _errors(validator, _spec(layers, **extra))

@@ -56,7 +56,7 @@ PUBLISHED: dict[str, tuple[int, float | None]] = {
     "dcgan_discriminator": (2_765_568, None),
     "style_transfer": (1_679_235, None),
 }
-UNPUBLISHED = {"se_resnet_cifar", "espcn", "unet", "seq2seq_transformer", "decoder_lm"}
+UNPUBLISHED = {"se_resnet_cifar", "espcn", "unet", "seq2seq_transformer", "decoder_lm", "siamese"}
 
 # Overrides that keep the real forward pass cheap on CPU (the architecture is unchanged).
 SMALL: dict[str, list[str]] = {
@@ -72,6 +72,7 @@ SMALL: dict[str, list[str]] = {
     "densenet121": ["image_size=64"],
     "efficientnet_b0": ["image_size=64"],
     "se_resnet_cifar": [],
+    "siamese": [],
     "vit_b16": ["image_size=64", "d_model=64", "depth=2", "heads=4", "mlp=128"],
     "espcn": ["image_size=8"],
     "dcgan_generator": ["ngf=8"],
@@ -259,6 +260,7 @@ def _copy_weights(src: torch.nn.Module, dst: torch.nn.Module) -> None:
 TWINS = {
     "lenet5": ([], lambda: ref.LeNet5(), [[], []]),
     "se_resnet_cifar": ([], lambda: ref.SEResNetCifar(), [["image_size=32"], ["image_size=40"]]),
+    "siamese": ([], lambda: ref.SiameseNet(), [[]]),
     "vit_b16": (["d_model=48", "depth=2", "heads=3", "mlp=96"],
                 lambda: ref.ViT(32, 16, 48, 2, 3, 96, 1000), [["image_size=32"]]),
     "espcn": ([], lambda: ref.ESPCN(3, 1), [["image_size=8"], ["image_size=11"]]),

@@ -299,3 +299,16 @@ class DecoderLM(nn.Module):
         x = self.wte(tokens)
         x = x + self.wpe.pe[: x.size(1)]
         return self.lm_head(self.blocks(x, mask=causal_mask(x.size(1))))
+class SiameseNet(nn.Module):
+    """One encoder applied to both images (PyTorch's examples/siamese_network, a small encoder)."""
+
+    def __init__(self, embedding: int = 128, hidden: int = 64, image_size: int = 28) -> None:
+        super().__init__()
+        side = ((image_size - 2) // 2 - 2) // 2
+        self.encoder = nn.Sequential(
+            nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(64 * side * side, embedding))
+        self.head = nn.Sequential(nn.Linear(2 * embedding, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+
+    def forward(self, left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.cat([self.encoder(left), self.encoder(right)], dim=1))

@@ -28,6 +28,7 @@ from ..validate.items import LayerDecl, Layers
 from ..validate.naming import name_problem, silenceable_list, split_silenceable, suggest_name
 from .ir import Graph, Node
 from .names import auto_name
+from .sharing import reuse, tie
 
 BLOCK_INPUT = "input"
 
@@ -162,6 +163,7 @@ class GraphBuilder:
         self._rejected: list[set[str]] = []
         self.rejected_top: set[str] = set()
         self.batch: str | None = None  # the symbol every input starts with
+        self._decls: dict[str, LayerDecl] = {}  # the items built, by path: `use:` rebuilds a block on its input
 
     def error(self, code: str, message: str, loc: Location | None, hint: str | None = None,
               layer: str | None = None) -> None:
@@ -315,7 +317,7 @@ class GraphBuilder:
     @staticmethod
     def _auto(item: LayerDecl, counters: dict[str, int], taken: set[str]) -> str:
         t = item.type
-        base = t if isinstance(t, str) else "layer"
+        base = t if isinstance(t, str) else item.use if isinstance(item.use, str) else "layer"
         kind = layers.lookup(base)
         base = kind.type_name if kind else base
         while True:
@@ -340,8 +342,14 @@ class GraphBuilder:
         if item.broken:
             return node
         node.inputs = self._sources(g, item, prev, path, loc)
+        self._decls[path] = item
+        if "use" in item.keys:
+            return reuse(self, g, item, node, self._decls)
         if item.group is not None:
-            return self._group(g, item, node)
+            self._group(g, item, node)
+            if "tie" in item.keys:
+                tie(self, g, item, node)
+            return node
         if not isinstance(ltype, str):
             self.error("V002" if ltype is None else "V003",
                        "every layer needs a type" if ltype is None else f"layer type must be text, got {ltype!r}",
@@ -382,6 +390,8 @@ class GraphBuilder:
             self._check_requirements(result)
             self._check_target(kind, result, list(zip(node.inputs, tensors)), node.path)
             node.result = result
+            if "tie" in item.keys:
+                tie(self, g, item, node)
         except SpecError as err:
             node.result = None  # sizes no framework can allocate reach no later layer
             # A rule may locate itself (TimeDistributed points inside its nested layer: mapping).
@@ -414,7 +424,7 @@ class GraphBuilder:
     def _sources(self, g: Graph, item: LayerDecl, prev: str | None, path: str, loc: Location | None) -> list[str]:
         t = item.type
         kind = layers.lookup(t) if isinstance(t, str) else None
-        who = f"{kind.type_name if kind else t} '{path}'"
+        who = f"{kind.type_name if kind else t} '{path}'" if "use" not in item.keys else f"'{path}' (use: {item.use})"
         if "from" not in item.keys:
             if prev is None:
                 if len(g.inputs) > 1:
@@ -552,6 +562,8 @@ def mark_unused(g: Graph, input_locs: dict[str, Location] | None = None) -> list
         used.add(name)
         if name in by_name:
             frontier.extend(by_name[name].inputs)
+            # a module called again by use: (or whose weight a tie: shares) is needed to build it
+            frontier.extend(x for x in (by_name[name].shares, by_name[name].tie) if x is not None)
     out: list[Diagnostic] = []
     for name in g.inputs:
         if name not in used and g.block is None:

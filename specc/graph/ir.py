@@ -35,6 +35,11 @@ class Node:
     ignore_inside: dict[str, frozenset[str]] = field(default_factory=dict)
     template: Any = None  # the layer item as written in the spec, ${...} unexpanded
     field_locs: dict[str, Location] = field(default_factory=dict)
+    # `use:` applies this earlier module of the same graph again, with its weights (local name);
+    # such a node (and every layer inside it) owns no parameters. `tie:` shares the weight of
+    # that earlier layer.
+    shares: str | None = None
+    tie: str | None = None
 
     @property
     def out(self) -> TensorType | None:

@@ -14,6 +14,7 @@ not layers of the spec, so naming the encoder adapts all of them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -113,13 +114,23 @@ def _matches(graph: Graph, name: str) -> list[Node]:
     """The layers a target names: a qualified path (enc.0.proj), or a layer's own name, which
     names it in every block instance and repeat that has it.  A repeat of one layer
     (``{type: Linear, repeat: 3, name: r}``) is that layer three times: its name names them all."""
-    nodes = [n for _, n in graph.walk()]
+    nodes = list(_own_modules(graph))
     found = [n for n in nodes if n.path == name] or [n for n in nodes if n.name == name]
     out: list[Node] = []
     for n in found:
         copies = _copies(n)
         out += copies if copies else [n]
     return out
+
+
+def _own_modules(g: Graph) -> Iterator[Node]:
+    """Every node with a module of its own: a ``use:`` item (and what it contains) calls another
+    layer's module, whose adapter serves both calls."""
+    for n in g.nodes:
+        if n.shares is None:
+            yield n
+            if n.sub is not None:
+                yield from _own_modules(n.sub)
 
 
 def _copies(n: Node) -> list[Node]:
@@ -141,6 +152,12 @@ def plan(spec: Spec) -> tuple[Plan | None, list[Diagnostic]]:
         loc = _target_loc(spec, i)
         found = _matches(spec.graph, name)
         if not found:
+            calls = next((n for _, n in spec.graph.walk() if n.shares is not None and name in (n.path, n.name)), None)
+            if calls is not None:
+                diags.append(Diagnostic("V030", f"lora target '{name}' calls '{calls.shares}' again (use:) and has "
+                                        "no weights of its own", loc, f"adapt '{calls.shares}': both calls use its "
+                                        "adapter"))
+                continue
             diags.append(Diagnostic("V030", f"lora target '{name}' is not a layer of the model", loc,
                                     _suggest(spec.graph, name)))
             continue

@@ -21,7 +21,7 @@ from .yaml_loader import PosDict, PosList, resolve_plain
 CLI = Location("<command line>", 1, 1)
 
 # Keys every layer item may carry (not parameters of the layer kind).
-LAYER_META = ("type", "name", "from", "repeat", "trainable", "when", "ignore")
+LAYER_META = ("type", "name", "from", "repeat", "trainable", "when", "ignore", "use", "tie")
 _SKIP = object()  # an item whose `when:` is false
 # The env key naming the block whose layers are being expanded (not an identifier: no ${} reads it).
 _IN_BLOCK = "<block>"

@@ -45,7 +45,13 @@ _META: dict[str, dict[str, Any]] = {
                                                               {"type": "array", "items": {"type": "string"}}]}}]}}],
                "description": "warning codes silenced for this layer, e.g. [L004]; on a block instance, "
                               "{layer: code} silences one layer inside it, e.g. [{proj: L017}]"},
+    "use": {"type": "string", "description": "apply the layer or block of this name (written above) again, with "
+                                             "its weights: {use: encoder, from: image_b}"},
+    "tie": {"type": "string", "description": "on a Linear: share the weight of the Embedding of this name "
+                                             "(head.weight = embed.weight)"},
 }
+# The keys of a use: item (sharing.USE_KEYS): the module's own settings belong to the layer it names.
+_USE_KEYS = ("use", "from", "name", "ignore", "when")
 
 
 def build_schema() -> dict[str, Any]:
@@ -95,8 +101,15 @@ def build_schema() -> dict[str, Any]:
                                                "refuses such block names)"},
                        **_meta_refs()}}
     # Discriminate first, so that a mistake in a known kind is reported against that kind alone.
-    defs["Layer"] = {"type": "object", "if": {"required": ["type"], "properties": {"type": {"enum": known}}},
-                     "then": {"$ref": "#/$defs/KnownLayer"}, "else": {"$ref": "#/$defs/BlockInstance"}}
+    defs["Reuse"] = {"description": "a layer or block written above, applied again with its weights",
+                      "type": "object", "required": ["use"], "additionalProperties": False,
+                      "properties": {k: {"$ref": f"#/$defs/meta.{k}"} for k in _USE_KEYS}}
+    reuse = {"required": ["use"]}
+    defs["KnownLayerOrReuse"] = {"type": "object", "if": reuse, "then": {"$ref": "#/$defs/Reuse"},
+                                 "else": {"$ref": "#/$defs/KnownLayer"}}
+    defs["Layer"] = {"type": "object", "if": reuse, "then": {"$ref": "#/$defs/Reuse"}, "else": {
+        "if": {"required": ["type"], "properties": {"type": {"enum": known}}},
+        "then": {"$ref": "#/$defs/KnownLayer"}, "else": {"$ref": "#/$defs/BlockInstance"}}}
     for key, sub in _META.items():
         defs[f"meta.{key}"] = sub
     defs["Block"] = {
@@ -124,7 +137,7 @@ def build_schema() -> dict[str, Any]:
     doc["allOf"] = [{
         # Without blocks: there is no block name an unknown type could be.
         "if": {"not": {"required": ["blocks"]}},
-        "then": {"properties": {"layers": {"items": {"$ref": "#/$defs/KnownLayer"}}}}}]
+        "then": {"properties": {"layers": {"items": {"$ref": "#/$defs/KnownLayerOrReuse"}}}}}]
     schema: dict[str, Any] = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID,
                               "title": "specc model spec",
                               "description": "A specc spec (language version 1). Written by `specc schema` from "
@@ -191,7 +204,8 @@ _VALUE_MAP = ("properties", "patternProperties")
 _INNER_ONE = ("not", "if", "then", "else", "propertyNames")
 _INNER_MANY = ("anyOf", "oneOf", "allOf")
 # The spec's structure is written out, never computed: layers, their items and blocks.
-_STRUCTURE = {"#/$defs/Layer", "#/$defs/KnownLayer", "#/$defs/Block"}
+_STRUCTURE = {"#/$defs/Layer", "#/$defs/KnownLayer", "#/$defs/Block", "#/$defs/Reuse",
+              "#/$defs/KnownLayerOrReuse"}
 
 
 def _allow_expressions(node: Any, at_value: bool, key: str | None = None) -> Any:

@@ -37,6 +37,8 @@ class Row:
     trainable: int | None
     macs: DimLike | None
     is_group: bool = False
+    shares: str | None = None  # the layer whose module it calls again (use:), or whose weight it ties (tie:)
+    tie: str | None = None
 
 
 @dataclass
@@ -86,7 +88,7 @@ class Summary:
             if r and m is None and n.sub is None and n.type not in s.macs_left_out:
                 s.macs_left_out.append(n.type)
             s.rows.append(Row(depth, n.path, n.type, n.out, r.params + added(n) if r else None, trainable,
-                              m, n.is_group))
+                              m, n.is_group, _scoped(n.path, n.shares), _scoped(n.path, n.tie)))
         s.outputs = [(name, g.value(src)) for name, src in g.outputs]
         s.total_params, s.trainable_params, s.macs, s.buffers = g.totals()
         if macs != "specc":
@@ -107,7 +109,8 @@ class Summary:
             "inputs": [{"name": k, "shape": shape_json(v), "dtype": v.dtype} for k, v in self.inputs.items()],
             "layers": [{"name": r.name, "type": r.type, "depth": r.depth, "output_shape": shape_json(r.shape),
                         "params": r.params, "trainable_params": r.trainable,
-                        "macs": None if r.macs is None else dim_json(r.macs), "group": r.is_group}
+                        "macs": None if r.macs is None else dim_json(r.macs), "group": r.is_group,
+                        "shares": r.shares, "tied_to": r.tie}
                        for r in self.rows],
             "outputs": [{"name": n, "shape": shape_json(t)} for n, t in self.outputs],
             "total_params": self.total_params,
@@ -141,6 +144,13 @@ class Summary:
         out = [f"{self.name}  ({self.file})", rule, line(header), rule]
         out += [line(row) for row in table]
         out.append(rule)
+        calls = {r.name for r in self.rows if r.shares}
+        # inside a block that is itself a second call, a use: is part of that call: not listed again
+        shared = [f"{r.name} calls {r.shares}" for r in self.rows
+                  if r.shares and not any(".".join(r.name.split(".")[:i]) in calls for i in range(1, r.depth + 1))]
+        shared += [f"{r.name}.weight is {r.tie}.weight" for r in self.rows if r.tie]
+        if shared:
+            out.append(f"Shared weights:        {'; '.join(shared)} (each tensor counted once; MACs per call)")
         nontrain = self.total_params - self.trainable_params
         out.append(f"Total params:          {self.total_params:,}")
         out.append(f"Trainable params:      {self.trainable_params:,}")
@@ -171,6 +181,14 @@ def _sum(values: list[DimLike | None]) -> DimLike | None:
             return None
         total = add(total, v)
     return total
+
+
+def _scoped(path: str, local: str | None) -> str | None:
+    """A name local to ``path``'s graph as a path (``blk.again`` shares ``fc`` -> ``blk.fc``)."""
+    if local is None:
+        return None
+    head, dot, _ = path.rpartition(".")
+    return f"{head}{dot}{local}"
 
 
 def format_count(n: int | None) -> str:
@@ -204,7 +222,8 @@ def check_report(spec: Spec, macs: str = "specc") -> dict[str, Any]:
         "name": spec.name,
         "diagnostics": [d.to_json() for d in spec.diagnostics],
         "inputs": js["inputs"],
-        "layers": [{k: row[k] for k in ("name", "type", "output_shape", "params", "depth", "macs")}
+        "layers": [{k: row[k] for k in ("name", "type", "output_shape", "params", "depth", "macs", "shares",
+                                        "tied_to")}
                    for row in js["layers"]],
         "outputs": js["outputs"],
         "total_params": s.total_params,

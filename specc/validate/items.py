@@ -32,7 +32,7 @@ class LayerDecl:
     """One item of a layers: list, as the graph engine reads it."""
 
     __slots__ = ("broken", "field_locs", "group", "ignore", "keys", "loc", "mapping", "name", "params", "source",
-                 "template", "trainable", "type", "written")
+                 "template", "tie", "trainable", "type", "use", "written")
 
     def __init__(self, loc: Location | None, item: PosDict | None = None, broken: bool = False,
                  group: GroupDecl | None = None) -> None:
@@ -46,6 +46,8 @@ class LayerDecl:
         self.source: Any = item.get("from")
         self.trainable: Any = item.get("trainable", True)
         self.ignore: Any = item.get("ignore")
+        self.use: Any = item.get("use")  # an earlier layer or block applied again, with its weights
+        self.tie: Any = item.get("tie")  # an earlier layer whose weight this one shares
         # the kind's parameters as written (not the layer keys), and where each key is written
         self.params = {k: v for k, v in item.items() if k not in LAYER_META}
         self.field_locs = {str(k): v for k, v in item.key_locs.items()}

@@ -19,7 +19,15 @@ from ....graph.ir import Graph, Node
 from ....load.expr import evaluate_expression, python_source
 from ..lower import has_module, init_expr, support_texts
 from .errors import EmitError
-from .forward import BLOCK_CHAIN_NAMES, BLOCK_INPUT_NAMES, constructor_args, forward_steps, free_name, graph_names
+from .forward import (
+    BLOCK_CHAIN_NAMES,
+    BLOCK_INPUT_NAMES,
+    constructor_args,
+    forward_steps,
+    free_name,
+    graph_names,
+    tie_lines,
+)
 from .forward import shape_comment as _shape_comment
 from .quote import Code, Ref, ident, lit
 from .records import Attribute, ClassRecord, ForwardStep
@@ -87,7 +95,7 @@ class ClassPlan:
         """Give every block instance under ``g`` its class, nested instances first."""
         self.block_names |= _blocks_used(g)
         for n in g.nodes:
-            if n.sub is None:
+            if n.sub is None or n.shares is not None:  # a second call of a module has no class of its own
                 continue
             self.group(n.sub)
             if n.sub.block != "repeat":
@@ -105,7 +113,7 @@ class ClassPlan:
         # where it is used, so it takes no part in this.
         own_frozen = tuple(n.trainable and not m.node.trainable for m in members)
         sig = (tuple(self._member_sig(m) for m in members), tuple((s.target, s.expr) for s in steps),
-               tuple(returns), own_frozen)
+               tuple(returns), own_frozen, tuple(tie_lines(n.sub)))
         inst = Instance(n, members, steps, returns, block_input)
         cls = next((c for c in self.classes if c.block == n.sub.block and c.sig == sig), None)
         if cls is None:
@@ -120,6 +128,8 @@ class ClassPlan:
         """The attributes of ``g``'s module; the block instances under it have their classes."""
         out: list[Member] = []
         for n in g.nodes:
+            if n.shares is not None:
+                continue  # calls the attribute of the module it shares
             if n.sub is not None:
                 cls = None if n.sub.block == "repeat" else self.class_of[n.path][0].name
                 out.append(Member(n.name, n, {}, cls))
@@ -222,7 +232,7 @@ class ClassPlan:
             if expr is not None:
                 attributes.append(Attribute(ident(m.attr), expr, m.attr in frozen))
         return ClassRecord(c.name, doc, params, attributes, [first.input_var], steps, first.returns,
-                           "torch.Tensor", frozen_norms=norms)
+                           "torch.Tensor", after_init=tie_lines(first.node.sub), frozen_norms=norms)
 
     def attributes(self, members: list[Member]) -> list[Attribute]:
         """``__init__``'s attributes of the model itself, frozen where the spec says trainable: false."""

@@ -38,10 +38,11 @@ def shape_comment(t: TensorType | None) -> str:
 
 
 def _expr(node: Node, ins: list[str]) -> str:
+    attr = ident(node.shares or node.name)  # use: calls the module it names again, as PyTorch shares one
     if node.sub is not None:
-        return f"self.{node.name}({', '.join(ins)})"
+        return f"self.{attr}({', '.join(ins)})"
     assert node.kind is not None and node.result is not None
-    module = f"self.{node.name}" if has_module(node.kind) else ""
+    module = f"self.{attr}" if has_module(node.kind) else ""
     return forward_expr(node.kind, module, ins, node.result.args)
 
 
@@ -68,6 +69,12 @@ def forward_steps(g: Graph, input_vars: dict[str, str], chain: str,
         var[n.name] = target
         steps.append(ForwardStep(target, _expr(n, ins), shape_comment(n.out)))
     return steps, [var[o] for o in outputs]
+
+
+def tie_lines(g: Graph) -> list[str]:
+    """``__init__``'s statements that tie weights, after every layer is built (``tie:``)."""
+    return [f"self.{ident(n.name)}.weight = self.{ident(n.tie)}.weight  # tie: one tensor, trained once"
+            for n in g.nodes if n.tie is not None]
 
 
 def constructor_args(g: Graph, n: Node) -> dict[str, Any]:

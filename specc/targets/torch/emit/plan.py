@@ -18,7 +18,7 @@ from ....version import __version__
 from . import imports
 from .classes import ClassPlan, Member, frozen_norms, has_norm_stats
 from .errors import EmitError
-from .forward import CHAIN_NAMES, forward_steps, free_name, graph_names, shape_comment
+from .forward import CHAIN_NAMES, forward_steps, free_name, graph_names, shape_comment, tie_lines
 from .quote import UnsafeValue, comment, docstring, ident, lit
 from .records import ClassRecord, ModuleRecord
 from .sections import builders
@@ -84,7 +84,7 @@ def _model_class(spec: Spec, g: Graph, model: str, cp: ClassPlan, members: list[
         support.add("freeze_norm_stats")
     return_type = "torch.Tensor" if len(returns) == 1 else f"tuple[{', '.join(['torch.Tensor'] * len(returns))}]"
     return ClassRecord(model, _model_doc(spec, g, adapted), [], attributes, list(input_vars.values()), steps,
-                       returns, return_type, after_init=lora_lines, frozen_norms=norms)
+                       returns, return_type, after_init=[*tie_lines(g), *lora_lines], frozen_norms=norms)
 
 
 def needed_names(m: ModuleRecord) -> set[str]:
