@@ -359,6 +359,25 @@ _TABLE: list[Code | LintCode] = [
          "inputs: {x: [B, 100000]}\nlayers:\n  - {type: Linear, out_features: 100000}\n"
          "  - {type: Linear, out_features: 100000}",
          "Make the layers smaller, or silence the warning (ignore: [S012]) for a machine with that much memory."),
+    # -- layers with several outputs (Split, Chunk; issue 12, area A) --------------------------
+    Code("S016", "split-sizes", "A Split's sizes do not add up to the dim it splits, or a size or number of "
+         "chunks does not divide it.",
+         "PyTorch raises for sizes that do not add up, and torch.chunk quietly returns fewer or uneven parts "
+         "than asked: the layers that read the parts would get other shapes than the spec says.",
+         "inputs: {x: [B, 6]}\nlayers:\n  - {type: Split, sizes: [2, 3]}",
+         "Use the sizes the message proposes (the last one made to fit), a size or number of chunks that "
+         "divides the dim, or a Split with sizes: [...] to keep a remainder."),
+    Code("S017", "several-outputs-read-whole", "from: or outputs: reads a layer with several outputs (a Split) "
+         "without saying which one.",
+         "A Split gives a tuple of tensors; a layer takes one tensor, so specc cannot know which part it meant.",
+         "- {type: Chunk, chunks: 2, name: halves}\n- {type: Linear, out_features: 4, from: halves}",
+         "Read one output by its index or name: from: halves.0 (or halves.left with names: [left, right])."),
+    Code("S018", "weights-dtype", "A layer with weights receives floats other than float32 (float16, bfloat16, "
+         "float64).",
+         "Weights are created in float32 and the framework multiplies them with the input as is: a float16 "
+         "input to a Linear or a conv fails when the model runs (mat1 and mat2 must have the same dtype).",
+         "inputs: {x: [B, 8]}\nlayers:\n  - {type: Cast, dtype: float16}\n  - {type: Linear, out_features: 4}",
+         "Cast back to float32 before the layer with weights, or declare the input float32."),
     # -- training and data (specc train, predict, evaluate) -----------------------------------
     Code("V020", "stopping-without-validation", "Early stopping is set but there is no validation data.",
          "Early stopping watches a validation metric; with val_split: 0 and no val_source it would stop after "

@@ -85,12 +85,16 @@ def test_layer_matches_torch(case: Case) -> None:
         with torch.no_grad():
             want = oracle(*[x.clone() for x in xs])
             got = eval(expr, {**ns, "m": module, **{n: x.clone() for n, x in zip(node.inputs, xs)}})
-        shape = tuple(evaluate(d, env) for d in res.out.shape)
-        assert tuple(want.shape) == shape, f"specc says {res.out} at {env}"
-        assert tuple(got.shape) == shape, f"emitted `{expr}` gives {tuple(got.shape)}"
-        assert _dtype(want) == res.out.dtype
-        if res.params == 0 and not res.buffers:
-            assert torch.allclose(got.double(), want.double(), atol=1e-6), f"emitted `{expr}` computes otherwise"
+        outs = res.outs or (res.out,)  # a Split's parts, one by one
+        wants, gots = (want, got) if res.outs else ((want,), (got,))
+        assert len(wants) == len(gots) == len(outs), f"specc says {len(outs)} outputs"
+        for t, want, got in zip(outs, wants, gots):
+            shape = tuple(evaluate(d, env) for d in t.shape)
+            assert tuple(want.shape) == shape, f"specc says {t} at {env}"
+            assert tuple(got.shape) == shape, f"emitted `{expr}` gives {tuple(got.shape)}"
+            assert _dtype(want) == _dtype(got) == t.dtype
+            if res.params == 0 and not res.buffers:
+                assert torch.allclose(got.double(), want.double(), atol=1e-6), f"emitted `{expr}` computes otherwise"
 
 
 def test_every_kind_has_a_case() -> None:
@@ -604,3 +608,117 @@ def test_pixel_shuffle_refuses_sizes_it_cannot_divide() -> None:
     assert _spec("{type: PixelUnshuffle, downscale_factor: 2}", ["B", 3, 4, 4]).ok
     rank = _spec("{type: PixelShuffle, upscale_factor: 2}", ["B", 8, 4])
     assert [e.code for e in rank.errors] == ["S003"]
+
+
+# -- area A (issue 12): element-wise Sub/Div/Max/Min/Abs, Cast, Split/Chunk -------------------------
+
+PARTS = """\
+specc: 1
+name: Parts
+inputs:
+  x: [B, 6, T]
+  ids: {shape: [B, T], dtype: int64}
+layers:
+  - {type: Split, sizes: [2, 4], from: x, name: sp, names: [gate, value]}
+  - {type: Chunk, chunks: 2, from: sp.value, name: halves}
+  - {type: Sub, from: [halves.0, halves.1], name: diff}
+  - {type: Abs, name: mag}
+  - {type: Max, from: [mag, sp.gate], name: top}
+  - {type: Min, from: [top, sp.0], name: low}
+  - {type: Cast, dtype: float16, name: to16}
+  - {type: Cast, dtype: float32, name: back}
+  - {type: Div, from: [ids, ids], name: ratio}
+  - {type: Cast, dtype: int64, from: back, name: whole}
+  - {type: Permute, dims: [0, 2, 1], from: back, name: steps}
+  - {type: Linear, out_features: 3, name: head}
+outputs: [head, ratio, whole, halves.1]
+export: {sizes: {T: 5}}
+"""
+
+
+def test_parts_export_to_onnx_at_several_sizes(tmp_path: Path) -> None:
+    from specc.backends.onnx_export import export_spec
+
+    spec = specc.loads(PARTS)
+    assert spec.ok, "\n".join(render_text(d) for d in spec.diagnostics)
+    assert [n for n, _ in spec.graph.outputs] == ["head", "ratio", "whole", "halves_1"]
+    assert spec.graph.value("ratio").dtype == "float32" and spec.graph.value("whole").dtype == "int64"
+    result = export_spec(spec, tmp_path / "model.onnx")
+    runs = result.verification.runs  # type: ignore[union-attr]
+    assert len({r.env["B"] for r in runs}) >= 3 and len({r.env["T"] for r in runs}) >= 3
+
+
+@pytest.mark.parametrize(("layers", "code", "message", "hint"), [
+    ("- {type: Split, sizes: [2, 3]}", "S016", "sizes [2, 3] add up to 5, but dim 1 of (B, 6) has 6",
+     "use sizes: [2, 4]"),
+    ("- {type: Split, size: 4}", "S016", "size 4 does not divide dim 1 of (B, 6) (size 6)",
+     "use a size that divides 6 (1, 2, 3, 6), or sizes: [4, 2] to keep the remainder"),
+    ("- {type: Chunk, chunks: 4}", "S016", "chunks: 4 does not divide dim 1 of (B, 6)", "(1, 2, 3, 6)"),
+    ("- {type: Chunk, chunks: 2, dim: 0}", "S005", "the size of dim 0 that Chunk splits must be a fixed number",
+     None),
+    ("- {type: Chunk, chunks: 2, names: [a]}", "V003", "names: lists 1 names but the layer has 2 outputs",
+     "give one name per output (2)"),
+    ("- {type: Chunk, chunks: 2, name: c}\n  - {type: Linear, out_features: 2, from: c}", "S017",
+     "reads 'c', but Chunk 'c' has 2 outputs", "read one of them: c.0, c.1"),
+    ("- {type: Chunk, chunks: 2, name: c}\n  - {type: Abs}", "S017", "reads 'c', but Chunk 'c' has 2 outputs",
+     "read one of them: c.0, c.1"),
+    ("- {type: Chunk, chunks: 2, name: c, names: [l, r]}\n  - {type: Abs, from: c.2}", "G001",
+     "Chunk 'c' has no output '2'", "its outputs are c.l, c.r"),
+    ("- {type: Abs, name: a}\n  - {type: Abs, from: a.0}", "G001", "reads 'a.0', but Abs 'a' has one output",
+     "read it as a"),
+    ("- {type: Sub, from: [inp, inp2]}", "S006", "Sub cannot combine input 1 (B, 6) with input 2 (B, 4)", None),
+    ("- {type: Cast, dtype: bool, name: m}\n  - {type: Sub, from: [m, m]}", "S007",
+     "input 1 is bool, but Sub works on numbers", "add - {type: Cast, dtype: float32} before the Sub"),
+    ("- {type: Cast, dtype: float16}\n  - {type: Linear, out_features: 2}", "S018",
+     "receives float16 data (B, 6), but its weights are float32", "add - {type: Cast, dtype: float32}"),
+    ("- {type: Cast, dtype: int64}\n  - {type: Linear, out_features: 2}", "S007", "receives int64 data", None),
+])
+def test_parts_and_arithmetic_errors(layers: str, code: str, message: str, hint: str | None) -> None:
+    text = f"specc: 1\ninputs: {{inp: [B, 6], inp2: [B, 4]}}\nlayers:\n  - {{type: Identity, from: inp2}}\n  {layers}\n"
+    text = text.replace("  - {type: Identity, from: inp2}\n  - {type: Sub, from: [inp, inp2]}",
+                        "  - {type: Sub, from: [inp, inp2]}")
+    if "from: inp" not in layers:
+        text = text.replace("  - {type: Identity, from: inp2}\n", "  - {type: Identity, from: inp2, name: other}\n"
+                            "  - {type: Identity, from: inp}\n")
+    errors = [d for d in specc.loads(text).diagnostics if d.severity == "error"]
+    assert [e.code for e in errors] == [code], [render_text(e) for e in errors]
+    assert message in errors[0].message
+    assert errors[0].loc is not None and errors[0].loc.line >= 4
+    if hint is not None:
+        assert hint in (errors[0].hint or "")
+
+
+def test_split_hints_pass_check_once_applied() -> None:
+    """The fix S016 proposes is an edit: made, the spec checks."""
+    spec = _spec("{type: Split, sizes: [2, 3]}", ["B", 6])
+    fix = spec.errors[0].hint.removeprefix("use ")
+    assert specc.loads(f"specc: 1\ninputs: {{inp: [B, 6]}}\nlayers:\n  - {{type: Split, {fix}}}\n").ok
+    spec = _spec("{type: Split, size: 4}", ["B", 6])
+    fix = spec.errors[0].hint.split(", or ")[-1].removesuffix(" to keep the remainder")
+    assert specc.loads(f"specc: 1\ninputs: {{inp: [B, 6]}}\nlayers:\n  - {{type: Split, {fix}}}\n").ok
+
+
+def test_outputs_read_a_split_by_part() -> None:
+    whole = specc.loads("specc: 1\ninputs: {x: [B, 4]}\nlayers:\n  - {type: Chunk, chunks: 2, name: c}\n"
+                        "outputs: [c]\n")
+    assert [(e.code, e.hint) for e in whole.errors] == [("S017", "list one of them: c.0, c.1")]
+    last = specc.loads("specc: 1\ninputs: {x: [B, 4]}\nlayers:\n  - {type: Chunk, chunks: 2, name: c}\n")
+    assert last.ok and last.graph.outputs == [("c_0", "c.0"), ("c_1", "c.1")]
+    block = specc.loads("specc: 1\ninputs: {x: [B, 4]}\nblocks:\n  Halve:\n    layers:\n"
+                        "      - {type: Chunk, chunks: 2, name: c, names: [a, b]}\n    output: c\n"
+                        "layers:\n  - {type: Halve}\n")
+    assert [(e.code, e.hint) for e in block.errors] == [("S017", "set output: to one of them: c.a, c.b")]
+
+
+def test_inplace_after_a_split_keeps_the_split_input() -> None:
+    """A part of a Split is a view of its input: an in-place ReLU on it would change the input,
+    which the model reads again."""
+    text = ("specc: 1\ninputs: {x: [B, 4]}\nlayers:\n  - {type: Chunk, chunks: 2, name: c}\n"
+            "  - {type: ReLU, inplace: true, from: c.0, name: r}\n  - {type: Concat, from: [r, x]}\n")
+    from specc.backends.torch_build import build_module
+
+    spec = specc.loads(text)
+    assert spec.ok
+    model = build_module(spec, 0).eval()
+    x = torch.randn(2, 4)
+    assert torch.equal(model(x.clone()), torch.cat([torch.relu(x[:, :2]), x], 1))
