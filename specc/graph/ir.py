@@ -75,15 +75,17 @@ class Graph:
 
     def value(self, name: str) -> TensorType | None:
         """The type of a value: an input, a layer's output, or one output of a layer with several
-        (``split.1``)."""
+        (``split.1``, or ``split.left`` by its name)."""
         if name in self.inputs:
             return self.inputs[name]
         n = self.node(name)
         if n is not None:
             return n.out
         n = self.node(producer(name))
-        index = port_index(name)
-        return n.result.outs[index] if n is not None and n.result is not None and index is not None else None
+        if n is None or n.result is None or "." not in name:
+            return None
+        index = n.result.port(name.split(".", 1)[1])
+        return n.result.outs[index] if index is not None else None
 
     def walk(self, prefix_depth: int = 0) -> Iterator[tuple[int, Node]]:
         """Every node, depth-first, with its nesting depth (groups before their children)."""
