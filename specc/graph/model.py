@@ -57,7 +57,8 @@ def resolve_outputs(graph: Graph, decl: OutputsDecl, rejected: set[str] | None =
         if name == src and "." in src:  # outputs: [split.1] returns it as split_1
             name = src.replace(".", "_")
         src = port
-        if graph.node(producer(src)) is None and src not in graph.inputs:
+        made_by = graph.node(producer(src))
+        if src not in graph.inputs and (made_by is None or (made_by.sub is not None and src != made_by.name)):
             known = [n.name for n in graph.nodes]
             guess = difflib.get_close_matches(src, known, n=1)
             out.append(Diagnostic(
