@@ -37,6 +37,11 @@ class Row:
     trainable: int | None
     macs: DimLike | None
     is_group: bool = False
+    parts: tuple[TensorType, ...] = ()  # each output of a layer with several (Split); shape is the first
+
+    def shape_text(self) -> str:
+        return " | ".join(fmt_shape(t.shape) for t in self.parts) if self.parts else \
+            fmt_shape(self.shape.shape) if self.shape else "?"
 
 
 @dataclass
@@ -78,7 +83,7 @@ class Summary:
                 trainable = added(n) + sum(c.result.params for c in lora.full if c.result is not None and
                                            (c is n or c.path.startswith(n.path + ".")))
             s.rows.append(Row(depth, n.path, n.type, n.out, r.params + added(n) if r else None, trainable,
-                              r.macs if r else None, n.is_group))
+                              r.macs if r else None, n.is_group, r.outs if r else ()))
         s.outputs = [(name, g.value(src)) for name, src in g.outputs]
         s.total_params, s.trainable_params, s.macs, s.buffers = g.totals()
         if lora is not None:
@@ -97,7 +102,8 @@ class Summary:
             "inputs": [{"name": k, "shape": shape_json(v), "dtype": v.dtype} for k, v in self.inputs.items()],
             "layers": [{"name": r.name, "type": r.type, "depth": r.depth, "output_shape": shape_json(r.shape),
                         "params": r.params, "trainable_params": r.trainable,
-                        "macs": None if r.macs is None else dim_json(r.macs), "group": r.is_group}
+                        "macs": None if r.macs is None else dim_json(r.macs), "group": r.is_group,
+                        **({"output_shapes": [shape_json(t) for t in r.parts]} if r.parts else {})}
                        for r in self.rows],
             "outputs": [{"name": n, "shape": shape_json(t)} for n, t in self.outputs],
             "total_params": self.total_params,
@@ -116,7 +122,7 @@ class Summary:
             table.append((name, f"Input[{t.dtype}]", fmt_shape(t.shape), "-", "-", "-"))
         for r in self.rows:
             label = "  " * r.depth + r.name.rsplit(".", 1)[-1] if r.depth else r.name
-            table.append((label, r.type, fmt_shape(r.shape.shape) if r.shape else "?",
+            table.append((label, r.type, r.shape_text(),
                           format_count(r.params), format_count(r.trainable), format_macs(r.macs)))
         widths = [max(len(header[i]), *(len(row[i]) for row in table)) for i in range(len(header))]
         widths[2] = min(widths[2], 40)
