@@ -722,3 +722,46 @@ def test_inplace_after_a_split_keeps_the_split_input() -> None:
     model = build_module(spec, 0).eval()
     x = torch.randn(2, 4)
     assert torch.equal(model(x.clone()), torch.cat([torch.relu(x[:, :2]), x], 1))
+
+
+HALF = """\
+specc: 1
+name: Half
+inputs:
+  x: [B, 4, H, W]
+layers:
+  - {type: Cast, dtype: float16}
+  - {type: GELU}
+  - {type: AvgPool2d, kernel_size: 2}
+  - {type: Abs}
+  - {type: GlobalAvgPool}
+  - {type: Cast, dtype: float32}
+  - {type: Linear, out_features: 2}
+export: {sizes: {H: 8, W: 8}}
+"""
+
+
+def test_float16_layers_export_and_verify_at_half_precision(tmp_path: Path) -> None:
+    """ONNX Runtime and PyTorch round float16 in other orders: verified to half precision's
+    tolerance (float32's fails on the GELU and the pools), unless the spec sets its own."""
+    from specc.backends.onnx_export import HALF_TOLERANCES, export_spec, tolerances
+
+    spec = specc.loads(HALF)
+    assert spec.ok, "\n".join(render_text(d) for d in spec.diagnostics)
+    assert tolerances(spec.graph, spec.document.export) == HALF_TOLERANCES
+    result = export_spec(spec, tmp_path / "model.onnx")
+    assert len({r.env["H"] for r in result.verification.runs}) >= 3  # type: ignore[union-attr]
+    strict = specc.loads(HALF.replace("export: {", "export: {rtol: 0.0001, "))
+    assert tolerances(strict.graph, strict.document.export) == (1e-4, HALF_TOLERANCES[1])
+    plain = specc.loads(PARTS.replace("float16", "float32"))
+    assert tolerances(plain.graph, plain.document.export) == (1e-3, 1e-5)
+
+
+def test_bfloat16_compute_is_refused_where_onnx_runtime_has_no_kernel() -> None:
+    text = ("specc: 1\ninputs: {x: [B, 4]}\nlayers:\n  - {type: Cast, dtype: bfloat16}\n  - {type: Dropout, p: 0.1}\n"
+            "  - {type: ReLU}\n  - {type: Cast, dtype: float32}\n")
+    (err,) = specc.loads(text).errors
+    assert err.code == "U002" and err.loc.line == 6 and "no bfloat16 ReLU" in err.message
+    assert err.hint == "add - {type: Cast, dtype: float32} before it (float16 runs)"
+    fixed = text.replace("  - {type: ReLU}\n", "  - {type: Cast, dtype: float32}\n  - {type: ReLU}\n")
+    assert specc.loads(fixed).ok
