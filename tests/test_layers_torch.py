@@ -765,3 +765,43 @@ def test_bfloat16_compute_is_refused_where_onnx_runtime_has_no_kernel() -> None:
     assert err.hint == "add - {type: Cast, dtype: float32} before it (float16 runs)"
     fixed = text.replace("  - {type: ReLU}\n", "  - {type: Cast, dtype: float32}\n  - {type: ReLU}\n")
     assert specc.loads(fixed).ok
+
+
+TRAINED = """\
+specc: 1
+inputs: {bits: [B, 2]}
+layers:
+  - {type: Linear, out_features: 4, name: hidden}
+{middle}
+  - {type: Linear, out_features: 1, name: logit}
+loss: {type: MSELoss}
+"""
+
+
+def test_integer_values_cut_the_gradient_and_check_says_where() -> None:
+    cut = TRAINED.replace("{middle}", "  - {type: Cast, dtype: int64, name: ids}\n  - {type: Cast, dtype: float32}")
+    spec = specc.loads(cut)
+    (err,) = spec.errors
+    assert err.code == "V035" and err.layer == "hidden" and "through Cast 'ids', which gives int64" in err.message
+    assert err.hint == "keep that path in floats (drop or move Cast 'ids'), or freeze the layer with trainable: false"
+    frozen = specc.loads(cut.replace("name: hidden}", "name: hidden, trainable: false}"))
+    assert frozen.ok  # the hint, applied: logit still trains
+    # PyTorch agrees: no gradient reaches the first Linear through the integers.
+    hidden, logit = nn.Linear(2, 4), nn.Linear(4, 1)
+    logit(hidden(torch.randn(3, 2)).long().float()).sum().backward()
+    assert hidden.weight.grad is None and logit.weight.grad is not None
+
+
+def test_a_loss_needs_float_outputs_and_something_to_train() -> None:
+    plain = TRAINED.replace("{middle}\n", "")
+    assert specc.loads(plain).ok
+    ends_in_ints = specc.loads(plain.replace("name: logit}", "name: logit}\n  - {type: Cast, dtype: int64}"))
+    (err,) = ends_in_ints.errors
+    assert err.code == "V034" and "holds int64 values (made by Cast 'cast_1')" in err.message
+    assert err.loc.line == 7  # the loss
+    frozen = plain.replace("name: hidden}", "name: hidden, trainable: false}").replace(
+        "name: logit}", "name: logit, trainable: false}")
+    (err,) = specc.loads(frozen).errors
+    assert err.code == "V035" and "the loss trains no parameter" in err.message and err.loc.line == 6
+    with pytest.raises(ValueError, match="empty parameter list"):  # what training would have met
+        torch.optim.SGD([p for p in nn.Linear(2, 1).requires_grad_(False).parameters() if p.requires_grad], lr=0.1)
