@@ -383,7 +383,8 @@ _TABLE: list[Code | LintCode] = [
          "value has no gradient to train anything before it.",
          "layers:\n  - {type: Linear, out_features: 1}\n  - {type: Cast, dtype: int64}\nloss: {type: MSELoss}",
          "End the model in a float layer; round or cast what predict returns instead."),
-    Code("V035", "gradient-cut", "Trainable parameters reach the loss only through integer or bool values.",
+    Code("V035", "gradient-cut", "Trainable parameters reach the loss only through integer or bool values, or "
+         "the loss reaches no trainable parameter at all.",
          "No gradient flows back through a Cast to an integer type, so the layers before it keep their initial "
          "weights; with nothing left to train, PyTorch refuses the backward pass.",
          "layers:\n  - {type: Linear, out_features: 4}\n  - {type: Cast, dtype: int64}\n  - {type: Cast, dtype: "
