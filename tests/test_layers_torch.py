@@ -805,3 +805,30 @@ def test_a_loss_needs_float_outputs_and_something_to_train() -> None:
     assert err.code == "V035" and "the loss trains no parameter" in err.message and err.loc.line == 6
     with pytest.raises(ValueError, match="empty parameter list"):  # what training would have met
         torch.optim.SGD([p for p in nn.Linear(2, 1).requires_grad_(False).parameters() if p.requires_grad], lr=0.1)
+
+
+@pytest.mark.parametrize(("layers", "made"), [
+    ("- {type: Cast, dtype: int64}", "Cast 'cast_1' makes them from float32 values"),
+    ("- {type: Flatten}\n  - {type: Cast, dtype: int64}\n  - {type: Reshape, shape: [B, 2]}",
+     "Cast 'cast_1' makes them from float32 values"),
+])
+def test_embedding_refuses_ids_computed_from_floats(layers: str, made: str) -> None:
+    """Ids cast from floats run past the table (torch raises IndexError at the first one)."""
+    text = f"specc: 1\ninputs: {{x: [B, 2]}}\nlayers:\n  {layers}\n  - {{type: Embedding, num_embeddings: 4, embedding_dim: 3}}\n"
+    (err,) = specc.loads(text).errors
+    assert err.code == "S007" and made in err.message
+    fixed = text.replace("x: [B, 2]", "x: {shape: [B, 2], dtype: int64}").replace("{type: Cast, dtype: int64}",
+                                                                                "{type: Identity}")
+    assert specc.loads(fixed).ok, "the hint, applied, checks"
+    with pytest.raises(IndexError):
+        nn.Embedding(4, 3)(torch.tensor([[-3.7, 9.2]]).long())
+
+
+def test_ids_moved_split_or_taken_max_of_still_embed() -> None:
+    text = ("specc: 1\ninputs: {x: {shape: [B, 2], dtype: int64}}\nlayers:\n  - {type: Cast, dtype: int32}\n"
+            "  - {type: Chunk, chunks: 2, name: c}\n  - {type: Max, from: [c.0, c.1]}\n"
+            "  - {type: Embedding, num_embeddings: 10, embedding_dim: 3}\n")
+    assert specc.loads(text).ok
+    sub = text.replace("type: Max", "type: Sub")
+    (err,) = specc.loads(sub).errors
+    assert err.code == "S007" and "Sub 'sub_1' computes them, and a difference can be negative" in err.message

@@ -132,6 +132,27 @@ def _readable_hint(name: str, known: list[str]) -> str:
 Limits = Callable[[str, dict[str, Any], list[tuple[str, TensorType]]], str | None]
 
 
+def _check_ids(g: Graph, kind: layers.LayerKind, ref: str) -> None:
+    """Ids (an Embedding's) must be an input's ids, passed on by layers that move them: ids computed
+    from floats (a Cast) or by a Sub can fall outside [0, num_embeddings), and the lookup then fails
+    at run time on the first out-of-range value."""
+    for _ in range(len(g.nodes) + 1):
+        node = g.node(producer(ref))
+        if node is None or node.kind is None or not node.inputs:
+            return  # an input's ids, or a block's output
+        src = g.value(node.inputs[0])
+        made = (f"Cast '{node.path}' makes them from {src.dtype} values" if node.type == "Cast" and src is not None
+                and src.is_float else f"Sub '{node.path}' computes them, and a difference can be negative"
+                if node.type == "Sub" else None)
+        if made:
+            raise SpecError("S007", f"{kind.type_name} looks up ids, but {made}: nothing keeps them within "
+                            "its table, and the first one outside fails the lookup when the model runs",
+                            "read the ids from an input declared {shape: [...], dtype: int64}")
+        if not (node.kind.may_alias or node.type in ("Cast", "Dropout")):
+            return  # Max, Min, Abs of ids keep them within the ids' range
+        ref = node.inputs[0]
+
+
 def resolve_port(g: Graph, name: str) -> tuple[str, tuple[str, str, str] | None]:
     """``name`` as the graph stores it (``split.left`` is ``split.1``), and (code, why, fix) when it
     reads a layer of several outputs whole, or an output its layer does not have.  Names of inputs,
@@ -357,6 +378,8 @@ class GraphBuilder:
         tensors: list[TensorType] = [t for t in ins if t is not None]
         try:
             result = check_layer(kind, node.params, tensors)
+            if kind.accepts == "int":
+                _check_ids(g, kind, node.inputs[0])
             self._check_requirements(result)
             self._check_target(kind, result, list(zip(node.inputs, tensors)))
             node.result = result
