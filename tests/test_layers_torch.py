@@ -814,7 +814,8 @@ def test_a_loss_needs_float_outputs_and_something_to_train() -> None:
 ])
 def test_embedding_refuses_ids_computed_from_floats(layers: str, made: str) -> None:
     """Ids cast from floats run past the table (torch raises IndexError at the first one)."""
-    text = f"specc: 1\ninputs: {{x: [B, 2]}}\nlayers:\n  {layers}\n  - {{type: Embedding, num_embeddings: 4, embedding_dim: 3}}\n"
+    text = (f"specc: 1\ninputs: {{x: [B, 2]}}\nlayers:\n  {layers}\n"
+            "  - {type: Embedding, num_embeddings: 4, embedding_dim: 3}\n")
     (err,) = specc.loads(text).errors
     assert err.code == "S007" and made in err.message
     fixed = text.replace("x: [B, 2]", "x: {shape: [B, 2], dtype: int64}").replace("{type: Cast, dtype: int64}",
