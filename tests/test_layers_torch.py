@@ -833,3 +833,12 @@ def test_ids_moved_split_or_taken_max_of_still_embed() -> None:
     sub = text.replace("type: Max", "type: Sub")
     (err,) = specc.loads(sub).errors
     assert err.code == "S007" and "Sub 'sub_1' computes them, and a difference can be negative" in err.message
+
+
+def test_time_distributed_refuses_a_layer_with_several_outputs() -> None:
+    spec = specc.loads("specc: 1\ninputs: {x: [B, T, 4]}\nlayers:\n"
+                       "  - {type: TimeDistributed, layer: {type: Chunk, chunks: 2}}\n")
+    (err,) = spec.errors
+    assert err.code == "S017" and err.loc.line == 4 and "Chunk gives 2 outputs" in err.message
+    direct = specc.loads("specc: 1\ninputs: {x: [B, T, 4]}\nlayers:\n  - {type: Chunk, chunks: 2, dim: 2}\n")
+    assert direct.ok and [str(direct.graph.value(s)) for _, s in direct.graph.outputs] == ["(B, T, 2)"] * 2
