@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-from .base import Lowering, lowering, on
+from .base import Lowering, lowering
 
 
 @lowering
@@ -19,28 +19,33 @@ class Mul(Lowering):
         return " * ".join(inputs)
 
 
-@lowering
-class Sub(Lowering):
-    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
-        return f"{on(inputs[0])} - {on(inputs[1])}"
+class _Binary(Lowering):
+    """Two inputs into one expression: ``template`` with ``{a}`` and ``{b}``."""
 
+    template: ClassVar[str]
 
-@lowering
-class Div(Lowering):
     def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
-        return f"torch.div({inputs[0]}, {inputs[1]})"
+        return self.template.format(a=inputs[0], b=inputs[1])
 
 
 @lowering
-class Max(Lowering):
-    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
-        return f"torch.maximum({inputs[0]}, {inputs[1]})"
+class Sub(_Binary):
+    template = "{a} - {b}"  # each input is a name or name[i] (a Split's part): no parentheses needed
 
 
 @lowering
-class Min(Lowering):
-    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
-        return f"torch.minimum({inputs[0]}, {inputs[1]})"
+class Div(_Binary):
+    template = "torch.div({a}, {b})"
+
+
+@lowering
+class Max(_Binary):
+    template = "torch.maximum({a}, {b})"
+
+
+@lowering
+class Min(_Binary):
+    template = "torch.minimum({a}, {b})"
 
 
 @lowering
