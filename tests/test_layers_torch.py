@@ -842,3 +842,39 @@ def test_time_distributed_refuses_a_layer_with_several_outputs() -> None:
     assert err.code == "S017" and err.loc.line == 4 and "Chunk gives 2 outputs" in err.message
     direct = specc.loads("specc: 1\ninputs: {x: [B, T, 4]}\nlayers:\n  - {type: Chunk, chunks: 2, dim: 2}\n")
     assert direct.ok and [str(direct.graph.value(s)) for _, s in direct.graph.outputs] == ["(B, T, 2)"] * 2
+
+
+GLU_BLOCKS = """\
+specc: 1
+inputs: {x: [B, 8, T]}
+blocks:
+  Glu:
+    layers:
+      - {type: Conv1d, out_channels: 16, kernel_size: 3, padding: 1, name: conv}
+      - {type: Chunk, chunks: 2, name: c, names: [value, gate]}
+      - {type: Sigmoid, from: c.gate, name: g}
+      - {type: Mul, from: [c.value, g]}
+  Half:
+    layers:
+      - {type: Split, sizes: [3, 5], name: s}
+    output: s.1
+layers:
+  - {type: Glu, repeat: 2}
+  - {type: Half}
+"""
+
+
+def test_parts_inside_repeated_blocks_and_as_a_block_output() -> None:
+    """A GLU written with a Chunk equals F.glu over the conv; a block may return one part."""
+    from emit_harness import verify
+
+    spec = specc.loads(GLU_BLOCKS)
+    assert spec.ok, "\n".join(render_text(d) for d in spec.diagnostics)
+    model, problems, _ = verify(spec)
+    assert not problems
+    x = torch.randn(2, 8, 7)
+    with torch.no_grad():
+        h = x
+        for unit in model.repeat_1:
+            h = F.glu(unit.conv(h), dim=1)
+        assert torch.allclose(model(x), h.split([3, 5], 1)[1], atol=1e-6)
