@@ -704,6 +704,9 @@ def test_outputs_read_a_split_by_part() -> None:
     assert [(e.code, e.hint) for e in whole.errors] == [("S017", "list one of them: c.0, c.1")]
     last = specc.loads("specc: 1\ninputs: {x: [B, 4]}\nlayers:\n  - {type: Chunk, chunks: 2, name: c}\n")
     assert last.ok and last.graph.outputs == [("c_0", "c.0"), ("c_1", "c.1")]
+    summary = last.summary()
+    assert "(B, 2) | (B, 2)" in summary.render()
+    assert summary.to_json()["layers"][0]["output_shapes"] == [["B", 2], ["B", 2]]
     block = specc.loads("specc: 1\ninputs: {x: [B, 4]}\nblocks:\n  Halve:\n    layers:\n"
                         "      - {type: Chunk, chunks: 2, name: c, names: [a, b]}\n    output: c\n"
                         "layers:\n  - {type: Halve}\n")
