@@ -881,3 +881,15 @@ def test_parts_inside_repeated_blocks_and_as_a_block_output() -> None:
         for unit in model.repeat_1:
             h = F.glu(unit.conv(h), dim=1)
         assert torch.allclose(model(x), h.split([3, 5], 1)[1], atol=1e-6)
+
+
+def test_weights_refuse_half_precision_and_the_cast_fixes_it() -> None:
+    text = ("specc: 1\ninputs: {x: [B, 6]}\nlayers:\n  - {type: Cast, dtype: float16}\n"
+            "  - {type: Linear, out_features: 2}\n")
+    (err,) = specc.loads(text).errors
+    assert err.code == "S018" and err.loc.line == 5
+    cast = err.hint.split(" before")[0].removeprefix("add ")  # - {type: Cast, dtype: float32}
+    fixed = text.replace("  - {type: Linear", f"  {cast}\n  - {{type: Linear")
+    assert specc.loads(fixed).ok
+    with pytest.raises(RuntimeError, match="dtype"):
+        nn.Linear(6, 2)(torch.zeros(1, 6, dtype=torch.float16))
