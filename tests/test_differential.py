@@ -161,9 +161,10 @@ def _draw_op(draw: st.DrawFn, name: str, cur: str, shapes: dict[str, Shape],
     if kind == "act":
         return [(Op(name, draw(st.sampled_from((*ACTIVATIONS, "Abs"))), {}, [cur]), x)]
     if kind == "arith":
-        # Sub/Div/Max/Min of the current value and an earlier one of its shape (any earlier
-        # value in wild graphs, which may not broadcast).
-        same = [n for n, v in shapes.items() if v == x or wild]
+        # Sub/Div/Max/Min of the current value and an earlier one of its shape (in wild graphs any
+        # earlier one of its rank, which may not broadcast; across ranks the batch would broadcast
+        # against a feature dim, as Add never draws either).
+        same = [n for n, v in shapes.items() if v == x or (wild and len(v.sp) == rank)]
         other = draw(st.sampled_from(same))
         return [(Op(name, draw(st.sampled_from(list(ARITHMETIC))), {}, [cur, other]), x)]
     if kind == "split":
