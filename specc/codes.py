@@ -423,6 +423,37 @@ _TABLE: list[Code | LintCode] = [
          "inputs: {x: [B, 100000]}\nlayers:\n  - {type: Linear, out_features: 100000}\n"
          "  - {type: Linear, out_features: 100000}",
          "Make the layers smaller, or silence the warning (ignore: [S012]) for a machine with that much memory."),
+    # -- issue 12, area A: element-wise arithmetic, Cast, layers with several outputs ---------
+    Code("S016", "split-sizes", "A Split's sizes do not add up to the dim it splits, or a size or number of "
+         "chunks does not divide it.",
+         "PyTorch raises for sizes that do not add up, and torch.chunk quietly returns fewer or uneven parts "
+         "than asked: the layers that read the parts would get other shapes than the spec says.",
+         "inputs: {x: [B, 6]}\nlayers:\n  - {type: Split, sizes: [2, 3]}",
+         "Use the sizes the message proposes (the last one made to fit), a size or number of chunks that "
+         "divides the dim, or a Split with sizes: [...] to keep a remainder."),
+    Code("S017", "several-outputs-read-whole", "from: or outputs: reads a layer with several outputs (a Split) "
+         "without saying which one.",
+         "A Split gives a tuple of tensors; a layer takes one tensor, so specc cannot know which part it meant.",
+         "- {type: Chunk, chunks: 2, name: halves}\n- {type: Linear, out_features: 4, from: halves}",
+         "Read one output by its index or name: from: halves.0 (or halves.left with names: [left, right])."),
+    Code("S018", "weights-dtype", "A layer with weights receives floats other than float32 (float16, bfloat16, "
+         "float64).",
+         "Weights are created in float32 and the framework multiplies them with the input as is: a float16 "
+         "input to a Linear or a conv fails when the model runs (mat1 and mat2 must have the same dtype).",
+         "inputs: {x: [B, 8]}\nlayers:\n  - {type: Cast, dtype: float16}\n  - {type: Linear, out_features: 4}",
+         "Cast back to float32 before the layer with weights, or declare the input float32."),
+    Code("V034", "loss-on-integers", "A loss trains an output that holds integers or bools (after a Cast).",
+         "A loss needs float values with a gradient: PyTorch's losses refuse integer outputs, and an integer "
+         "value has no gradient to train anything before it.",
+         "layers:\n  - {type: Linear, out_features: 1}\n  - {type: Cast, dtype: int64}\nloss: {type: MSELoss}",
+         "End the model in a float layer; round or cast what predict returns instead."),
+    Code("V035", "gradient-cut", "Trainable parameters reach the loss only through integer or bool values, or "
+         "the loss reaches no trainable parameter at all.",
+         "No gradient flows back through a Cast to an integer type, so the layers before it keep their initial "
+         "weights; with nothing left to train, PyTorch refuses the backward pass.",
+         "layers:\n  - {type: Linear, out_features: 4}\n  - {type: Cast, dtype: int64}\n  - {type: Cast, dtype: "
+         "float32}\n  - {type: Linear, out_features: 1}\nloss: {type: MSELoss}",
+         "Keep the path in floats, or freeze the layers before the Cast with trainable: false."),
     # -- training and data (specc train, predict, evaluate) -----------------------------------
     Code("V020", "stopping-without-validation", "Early stopping is set but there is no validation data.",
          "Early stopping watches a validation metric; with val_split: 0 and no val_source it would stop after "

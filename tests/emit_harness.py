@@ -22,7 +22,7 @@ import torch
 
 import specc
 from specc.backends.torch_build import batch_symbols, build_module, example_inputs, symbol_sizes
-from specc.graph.ir import Graph, Node
+from specc.graph.ir import Graph, Node, port_index, producer
 from specc.shapes.dims import evaluate
 from specc.targets.torch.lower import forward_expr, has_module
 
@@ -60,12 +60,18 @@ def sites(g: Graph, scope: dict[str, str] | None = None, prefix: str = "") -> It
     global keys for its reads and its module's path under ``prefix``."""
     keys = dict(scope) if scope is not None else {name: INPUT + name for name in g.inputs}
     for n in g.nodes:
-        reads = [keys[s] for s in n.inputs]
+        reads = [_key(keys, s) for s in n.inputs]
         keys[n.name] = n.path
         module = f"{prefix}{n.shares or n.name}"
         yield Site(n, reads, module)
         if n.sub is not None:
             yield from sites(n.sub, {"input": reads[0]}, module + ".")
+
+
+def _key(keys: dict[str, str], ref: str) -> str:
+    """The global key of a value: one output of a Split is its path and the output's index."""
+    index = port_index(ref)
+    return keys[ref] if index is None else f"{keys[producer(ref)]}.{index}"
 
 
 def static_shapes(spec: specc.Spec, env: dict[str, int]) -> dict[str, tuple[tuple[int, ...], str]]:
@@ -77,6 +83,8 @@ def static_shapes(spec: specc.Spec, env: dict[str, int]) -> dict[str, tuple[tupl
         t = site.node.out
         assert t is not None, site.node.path
         out[site.node.path] = (tuple(evaluate(d, env) for d in t.shape), t.dtype)
+        for i, part in enumerate(site.node.result.outs if site.node.result else ()):
+            out[f"{site.node.path}.{i}"] = (tuple(evaluate(d, env) for d in part.shape), part.dtype)
     return out
 
 
@@ -155,8 +163,9 @@ def run_and_compare(spec: specc.Spec, model: torch.nn.Module, sizes: dict[str, i
     if len(outs) != len(g.outputs):
         report.problems.append(f"model returned {len(outs)} values, the spec has {len(g.outputs)} outputs")
     key_of = {s.node.name: s.node.path for s in all_sites if s.node.path == s.node.name}
+    key_of.update({name: INPUT + name for name in g.inputs})
     for (name, src), value in zip(g.outputs, outs):
-        observe(key_of.get(src, INPUT + src), value, f"output {name}:")
+        observe(_key(key_of, src), value, f"output {name}:")
     report.unseen = [s.node.path for s in all_sites if s.node.path not in report.seen]
     return report
 

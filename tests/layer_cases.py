@@ -633,3 +633,29 @@ case("TransformerEncoder", "{type: TransformerEncoder, nhead: 2, dim_feedforward
      "batch_first: false}", {"inp": ("T", "B", 4)},
      lambda: _with(nn.TransformerEncoder(nn.TransformerEncoderLayer(4, 2, 8), 2, enable_nested_tensor=False),
                    lambda m, x: m(x, mask=_causal(x.size(0)))), BT)
+# -- area A (issue 12): Sub, Div, Max, Min, Abs, Cast, Split, Chunk ---------------------------------
+
+BT2 = ({"B": 2, "T": 3}, {"B": 3, "T": 5})
+case("Sub", "{type: Sub, from: [a, b]}", {"a": ("B", 4, "T"), "b": (1, 4, 1)}, fn(lambda a, b: a - b), BT2)
+case("Sub", "{type: Subtract, from: [a, b]}", {"a": ("B", 3), "b": ("B", 3)}, fn(lambda a, b: a - b),
+     dtypes={"a": "int64", "b": "int32"})
+case("Div", "{type: Div, from: [a, b]}", {"a": ("B", 5), "b": (1, 5)}, fn(lambda a, b: a / b))
+case("Div", "{type: Divide, from: [a, b]}", {"a": ("B", "T"), "b": ("B", 1)}, fn(lambda a, b: torch.div(a, b)), BT2,
+     dtypes={"a": "int64", "b": "int64"}, high=7)
+case("Max", "{type: Max, from: [a, b]}", {"a": ("B", 2, "T"), "b": ("B", 2, 1)}, fn(torch.maximum), BT2)
+case("Max", "{type: Maximum, from: [a, b]}", {"a": ("B", 4), "b": ("B", 4)}, fn(torch.maximum),
+     dtypes={"a": "float16", "b": "float32"})
+case("Min", "{type: Min, from: [a, b]}", {"a": ("B", 3, 4), "b": (4,)}, fn(torch.minimum))
+case("Min", "{type: Minimum, from: [a, b]}", {"a": ("B", "T"), "b": ("B", "T")}, fn(torch.minimum), BT2,
+     dtypes={"a": "int32", "b": "int32"})
+case("Abs", "{type: Abs}", {"inp": ("B", 3, "T")}, fn(torch.abs), BT2)
+case("Abs", "{type: Abs}", {"inp": ("B", 5)}, fn(torch.abs), dtypes={"inp": "int64"})
+case("Cast", "{type: Cast, dtype: int64}", {"inp": ("B", 4)}, fn(lambda x: x.to(torch.int64)))
+case("Cast", "{type: Cast, dtype: float16}", {"inp": ("B", "T")}, fn(lambda x: x.half()), BT2)
+case("Cast", "{type: Cast, dtype: float32}", {"inp": ("B", 3)}, fn(lambda x: x.float()), dtypes={"inp": "int32"})
+case("Cast", "{type: Cast, dtype: bool}", {"inp": ("B", 3)}, fn(lambda x: x.bool()), dtypes={"inp": "int64"}, high=2)
+case("Split", "{type: Split, sizes: [2, 3, 1]}", {"inp": ("B", 6, "T")}, fn(lambda x: x.split([2, 3, 1], 1)), BT2)
+case("Split", "{type: Split, size: 2, dim: -1, names: [lo, hi]}", {"inp": ("B", "T", 4)},
+     fn(lambda x: x.split(2, -1)), BT2)
+case("Chunk", "{type: Chunk, chunks: 3, dim: 2}", {"inp": ("B", "T", 9)}, fn(lambda x: x.chunk(3, 2)), BT2)
+case("Chunk", "{type: Chunk, chunks: 2}", {"inp": ("B", 4)}, fn(lambda x: x.chunk(2, 1)), dtypes={"inp": "int64"})

@@ -59,6 +59,7 @@ STATS: Counter[str] = Counter()
 USE = "use"  # an Op that applies an earlier op's module again: {use: <its name>} (shared weights)
 MERGES = ("Add", "Concat", "GlobalAvgPool")  # ops with no module of their own
 ACTIVATIONS = ("ReLU", "Tanh", "GELU", "LeakyReLU", "SiLU", "Sigmoid", "ELU", "Hardswish")
+ARITHMETIC = {"Sub": torch.sub, "Div": torch.div, "Max": torch.maximum, "Min": torch.minimum}
 
 
 @dataclass
@@ -137,7 +138,8 @@ def nets(draw: st.DrawFn, wild: bool = False, symbolic: bool = True) -> Net:
         op = _draw_op(draw, name, cur, shapes, wild, net.ops)
         for extra in op:
             net.ops.append(extra[0])
-            shapes[extra[0].name] = extra[1]
+            if extra[1] is not None:  # a Split's parts are read by the op after it, not by later merges
+                shapes[extra[0].name] = extra[1]
         cur = net.ops[-1].name
     return net
 
@@ -156,7 +158,7 @@ def _draw_op(draw: st.DrawFn, name: str, cur: str, shapes: dict[str, Shape],
              wild: bool, ops: list[Op]) -> list[tuple[Op, Shape]]:
     x = shapes[cur]
     rank = len(x.sp)
-    kinds = ["act", "dropout", "bn", "linear", "add", "concat", "use"]
+    kinds = ["act", "dropout", "bn", "linear", "add", "concat", "use", "arith", "split"]
     kinds += ["conv", "conv", "conv", "pool", "pool", "adaptive", "gap", "flatten", "pad", "upsample"] if rank \
         else ["linear"]
     kinds += ["attention"] if rank == 1 else []  # (B, C, L) read as a sequence (B, T, E): C steps of L features
@@ -177,7 +179,16 @@ def _draw_op(draw: st.DrawFn, name: str, cur: str, shapes: dict[str, Shape],
         kind = "act"
 
     if kind == "act":
-        return [(Op(name, draw(st.sampled_from(ACTIVATIONS)), {}, [cur]), x)]
+        return [(Op(name, draw(st.sampled_from((*ACTIVATIONS, "Abs"))), {}, [cur]), x)]
+    if kind == "arith":
+        # Sub/Div/Max/Min of the current value and an earlier one of its shape (in wild graphs any
+        # earlier one of its rank, which may not broadcast; across ranks the batch would broadcast
+        # against a feature dim, as Add never draws either).
+        same = [n for n, v in shapes.items() if v == x or (wild and len(v.sp) == rank)]
+        other = draw(st.sampled_from(same))
+        return [(Op(name, draw(st.sampled_from(list(ARITHMETIC))), {}, [cur, other]), x)]
+    if kind == "split":
+        return _split(draw, name, cur, x, wild)
     if kind == "dropout":
         return [(Op(name, "Dropout", {"p": 0.25}, [cur]), x)]
     if kind == "bn":
@@ -228,6 +239,22 @@ def _draw_op(draw: st.DrawFn, name: str, cur: str, shapes: dict[str, Shape],
     merged = Shape(x.c if kind == "add" else x.c + shape.c, x.sp)
     merge = Op(merge_name, "Add" if kind == "add" else "Concat", {}, [cur, proj_name])
     return [(proj, shape), (merge, merged)]
+
+
+def _split(draw: st.DrawFn, name: str, cur: str, x: Shape, wild: bool) -> list[tuple[Op, Shape | None]]:
+    """A Split or Chunk along dim 1, its parts merged back: Chunk's first and last part by an
+    element-wise op, Split's two parts by a Concat in swapped order."""
+    if x.c >= 2 and draw(st.booleans()):
+        chunks = draw(st.sampled_from([d for d in _divisors(x.c) if d > 1]))
+        part = Shape(x.c // chunks, x.sp)
+        merge = Op(f"{name}_m", draw(st.sampled_from(list(ARITHMETIC))), {}, [f"{name}.0", f"{name}.{chunks - 1}"])
+        return [(Op(name, "Chunk", {"chunks": chunks}, [cur]), None), (merge, part)]
+    first = draw(st.integers(1, max(1, x.c - 1)))
+    second = draw(st.integers(1, 6)) if wild else x.c - first
+    if second <= 0:
+        return [(Op(name, "Abs", {}, [cur]), x)]
+    split = Op(name, "Split", {"sizes": [first, second], "names": ["head", "tail"]}, [cur])
+    return [(split, None), (Op(f"{name}_m", "Concat", {}, [f"{name}.tail", f"{name}.head"]), x)]
 
 
 def _stride_to(a: int, b: int) -> int | None:
@@ -387,8 +414,17 @@ def run_torch(net: Net, env: dict[str, int]) -> tuple[dict[str, tuple[int, ...]]
         xs = [values[s] for s in op.src]
         x = xs[0]
         a = dict(op.args)
+        if op.type in ("Split", "Chunk"):
+            parts = x.split(a["sizes"], 1) if op.type == "Split" else x.chunk(a["chunks"], 1)
+            names = a.get("names") or range(len(parts))
+            values.update({f"{op.name}.{k}": part for k, part in zip(names, parts)})
+            continue
         if op.type == "Add":
             y = xs[0] + xs[1]
+        elif op.type in ARITHMETIC:
+            y = ARITHMETIC[op.type](xs[0], xs[1])
+        elif op.type == "Abs":
+            y = x.abs()
         elif op.type == "Concat":
             y = torch.cat(xs, dim=1)
         elif op.type == "GlobalAvgPool":

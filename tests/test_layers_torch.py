@@ -85,12 +85,16 @@ def test_layer_matches_torch(case: Case) -> None:
         with torch.no_grad():
             want = oracle(*[x.clone() for x in xs])
             got = eval(expr, {**ns, "m": module, **{n: x.clone() for n, x in zip(node.inputs, xs)}})
-        shape = tuple(evaluate(d, env) for d in res.out.shape)
-        assert tuple(want.shape) == shape, f"specc says {res.out} at {env}"
-        assert tuple(got.shape) == shape, f"emitted `{expr}` gives {tuple(got.shape)}"
-        assert _dtype(want) == res.out.dtype
-        if res.params == 0 and not res.buffers:
-            assert torch.allclose(got.double(), want.double(), atol=1e-6), f"emitted `{expr}` computes otherwise"
+        outs = res.outs or (res.out,)  # a Split's parts, one by one
+        wants, gots = (want, got) if res.outs else ((want,), (got,))
+        assert len(wants) == len(gots) == len(outs), f"specc says {len(outs)} outputs"
+        for t, want, got in zip(outs, wants, gots):
+            shape = tuple(evaluate(d, env) for d in t.shape)
+            assert tuple(want.shape) == shape, f"specc says {t} at {env}"
+            assert tuple(got.shape) == shape, f"emitted `{expr}` gives {tuple(got.shape)}"
+            assert _dtype(want) == _dtype(got) == t.dtype
+            if res.params == 0 and not res.buffers:
+                assert torch.allclose(got.double(), want.double(), atol=1e-6), f"emitted `{expr}` computes otherwise"
 
 
 def test_every_kind_has_a_case() -> None:
@@ -604,3 +608,284 @@ def test_pixel_shuffle_refuses_sizes_it_cannot_divide() -> None:
     assert _spec("{type: PixelUnshuffle, downscale_factor: 2}", ["B", 3, 4, 4]).ok
     rank = _spec("{type: PixelShuffle, upscale_factor: 2}", ["B", 8, 4])
     assert [e.code for e in rank.errors] == ["S003"]
+
+
+# -- area A (issue 12): element-wise Sub/Div/Max/Min/Abs, Cast, Split/Chunk -------------------------
+
+PARTS = """\
+specc: 1
+name: Parts
+inputs:
+  x: [B, 6, T]
+  ids: {shape: [B, T], dtype: int64}
+layers:
+  - {type: Split, sizes: [2, 4], from: x, name: sp, names: [gate, value]}
+  - {type: Chunk, chunks: 2, from: sp.value, name: halves}
+  - {type: Sub, from: [halves.0, halves.1], name: diff}
+  - {type: Abs, name: mag}
+  - {type: Max, from: [mag, sp.gate], name: top}
+  - {type: Min, from: [top, sp.0], name: low}
+  - {type: Cast, dtype: float16, name: to16}
+  - {type: Cast, dtype: float32, name: back}
+  - {type: Div, from: [ids, ids], name: ratio}
+  - {type: Cast, dtype: int64, from: back, name: whole}
+  - {type: Permute, dims: [0, 2, 1], from: back, name: steps}
+  - {type: Linear, out_features: 3, name: head}
+outputs: [head, ratio, whole, halves.1]
+export: {sizes: {T: 5}}
+"""
+
+
+def test_parts_export_to_onnx_at_several_sizes(tmp_path: Path) -> None:
+    from specc.backends.onnx_export import export_spec
+
+    spec = specc.loads(PARTS)
+    assert spec.ok, "\n".join(render_text(d) for d in spec.diagnostics)
+    assert [n for n, _ in spec.graph.outputs] == ["head", "ratio", "whole", "halves_1"]
+    assert spec.graph.value("ratio").dtype == "float32" and spec.graph.value("whole").dtype == "int64"
+    result = export_spec(spec, tmp_path / "model.onnx")
+    runs = result.verification.runs  # type: ignore[union-attr]
+    assert len({r.env["B"] for r in runs}) >= 3 and len({r.env["T"] for r in runs}) >= 3
+
+
+@pytest.mark.parametrize(("layers", "code", "message", "hint"), [
+    ("- {type: Split, sizes: [2, 3]}", "S016", "sizes [2, 3] add up to 5, but dim 1 of (B, 6) has 6",
+     "use sizes: [2, 4]"),
+    ("- {type: Split, size: 4}", "S016", "size 4 does not divide dim 1 of (B, 6) (size 6)",
+     "use a size that divides 6 (1, 2, 3, 6), or sizes: [4, 2] to keep the remainder"),
+    ("- {type: Chunk, chunks: 4}", "S016", "chunks: 4 does not divide dim 1 of (B, 6)", "(1, 2, 3, 6)"),
+    ("- {type: Chunk, chunks: 2, dim: 0}", "S005", "the size of dim 0 that Chunk splits must be a fixed number",
+     None),
+    ("- {type: Chunk, chunks: 2, names: [a]}", "V003", "names: lists 1 names but the layer has 2 outputs",
+     "give one name per output (2)"),
+    ("- {type: Chunk, chunks: 2, name: c}\n  - {type: Linear, out_features: 2, from: c}", "S017",
+     "reads 'c', but Chunk 'c' has 2 outputs", "read one of them: c.0, c.1"),
+    ("- {type: Chunk, chunks: 2, name: c}\n  - {type: Abs}", "S017", "reads 'c', but Chunk 'c' has 2 outputs",
+     "read one of them: c.0, c.1"),
+    ("- {type: Chunk, chunks: 2, name: c, names: [l, r]}\n  - {type: Abs, from: c.2}", "G001",
+     "Chunk 'c' has no output '2'", "its outputs are c.l, c.r"),
+    ("- {type: Abs, name: a}\n  - {type: Abs, from: a.0}", "G001", "reads 'a.0', but Abs 'a' has one output",
+     "read it as a"),
+    ("- {type: Slice, dim: 1, stop: 4, name: inp2}\n  - {type: Sub, from: [inp, inp2]}", "S006",
+     "Sub cannot combine input 1 (B, 6) with input 2 (B, 4)", None),
+    ("- {type: Cast, dtype: bool, name: m}\n  - {type: Sub, from: [m, m]}", "S007",
+     "input 1 is bool, but Sub works on numbers", "add - {type: Cast, dtype: float32} before the Sub"),
+    ("- {type: Cast, dtype: float16}\n  - {type: Linear, out_features: 2}", "S018",
+     "receives float16 data (B, 6), but its weights are float32", "add - {type: Cast, dtype: float32}"),
+    ("- {type: Cast, dtype: int64}\n  - {type: Linear, out_features: 2}", "S007", "receives int64 data", None),
+])
+def test_parts_and_arithmetic_errors(layers: str, code: str, message: str, hint: str | None) -> None:
+    text = f"specc: 1\ninputs: {{inp: [B, 6]}}\nlayers:\n  {layers}\n"
+    errors = [d for d in specc.loads(text).diagnostics if d.severity == "error"]
+    assert [e.code for e in errors] == [code], [render_text(e) for e in errors]
+    assert message in errors[0].message
+    assert errors[0].loc is not None and errors[0].loc.line >= 4
+    if hint is not None:
+        assert hint in (errors[0].hint or "")
+
+
+def test_split_hints_pass_check_once_applied() -> None:
+    """The fix S016 proposes is an edit: made, the spec checks."""
+    spec = _spec("{type: Split, sizes: [2, 3]}", ["B", 6])
+    fix = spec.errors[0].hint.removeprefix("use ")
+    assert specc.loads(f"specc: 1\ninputs: {{inp: [B, 6]}}\nlayers:\n  - {{type: Split, {fix}}}\n").ok
+    spec = _spec("{type: Split, size: 4}", ["B", 6])
+    fix = spec.errors[0].hint.split(", or ")[-1].removesuffix(" to keep the remainder")
+    assert specc.loads(f"specc: 1\ninputs: {{inp: [B, 6]}}\nlayers:\n  - {{type: Split, {fix}}}\n").ok
+
+
+def test_outputs_read_a_split_by_part() -> None:
+    whole = specc.loads("specc: 1\ninputs: {x: [B, 4]}\nlayers:\n  - {type: Chunk, chunks: 2, name: c}\n"
+                        "outputs: [c]\n")
+    assert [(e.code, e.hint) for e in whole.errors] == [("S017", "list one of them: c.0, c.1")]
+    last = specc.loads("specc: 1\ninputs: {x: [B, 4]}\nlayers:\n  - {type: Chunk, chunks: 2, name: c}\n")
+    assert last.ok and last.graph.outputs == [("c_0", "c.0"), ("c_1", "c.1")]
+    summary = last.summary()
+    assert "(B, 2) | (B, 2)" in summary.render()
+    assert summary.to_json()["layers"][0]["output_shapes"] == [["B", 2], ["B", 2]]
+    block = specc.loads("specc: 1\ninputs: {x: [B, 4]}\nblocks:\n  Halve:\n    layers:\n"
+                        "      - {type: Chunk, chunks: 2, name: c, names: [a, b]}\n    output: c\n"
+                        "layers:\n  - {type: Halve}\n")
+    assert [(e.code, e.hint) for e in block.errors] == [("S017", "set output: to one of them: c.a, c.b")]
+
+
+def test_inplace_after_a_split_keeps_the_split_input() -> None:
+    """A part of a Split is a view of its input: an in-place ReLU on it would change the input,
+    which the model reads again."""
+    text = ("specc: 1\ninputs: {x: [B, 4]}\nlayers:\n  - {type: Chunk, chunks: 2, name: c}\n"
+            "  - {type: ReLU, inplace: true, from: c.0, name: r}\n  - {type: Concat, from: [r, x]}\n")
+    from specc.backends.torch_build import build_module
+
+    spec = specc.loads(text)
+    assert spec.ok
+    model = build_module(spec, 0).eval()
+    x = torch.randn(2, 4)
+    assert torch.equal(model(x.clone()), torch.cat([torch.relu(x[:, :2]), x], 1))
+
+
+HALF = """\
+specc: 1
+name: Half
+inputs:
+  x: [B, 4, H, W]
+layers:
+  - {type: Cast, dtype: float16}
+  - {type: GELU}
+  - {type: AvgPool2d, kernel_size: 2}
+  - {type: Abs}
+  - {type: GlobalAvgPool}
+  - {type: Cast, dtype: float32}
+  - {type: Linear, out_features: 2}
+export: {sizes: {H: 8, W: 8}}
+"""
+
+
+def test_float16_layers_export_and_verify_at_half_precision(tmp_path: Path) -> None:
+    """ONNX Runtime and PyTorch round float16 in other orders: verified to half precision's
+    tolerance (float32's fails on the GELU and the pools), unless the spec sets its own."""
+    from specc.backends.onnx_export import HALF_TOLERANCES, export_spec, tolerances
+
+    spec = specc.loads(HALF)
+    assert spec.ok, "\n".join(render_text(d) for d in spec.diagnostics)
+    assert tolerances(spec.graph, spec.document.export) == HALF_TOLERANCES
+    result = export_spec(spec, tmp_path / "model.onnx")
+    assert len({r.env["H"] for r in result.verification.runs}) >= 3  # type: ignore[union-attr]
+    strict = specc.loads(HALF.replace("export: {", "export: {rtol: 0.0001, "))
+    assert tolerances(strict.graph, strict.document.export) == (1e-4, HALF_TOLERANCES[1])
+    plain = specc.loads(PARTS.replace("float16", "float32"))
+    assert tolerances(plain.graph, plain.document.export) == (1e-3, 1e-5)
+
+
+def test_bfloat16_compute_is_refused_where_onnx_runtime_has_no_kernel() -> None:
+    text = ("specc: 1\ninputs: {x: [B, 4]}\nlayers:\n  - {type: Cast, dtype: bfloat16}\n  - {type: Dropout, p: 0.1}\n"
+            "  - {type: ReLU}\n  - {type: Cast, dtype: float32}\n")
+    (err,) = specc.loads(text).errors
+    assert err.code == "U002" and err.loc.line == 6 and "no bfloat16 ReLU" in err.message
+    assert err.hint == "add - {type: Cast, dtype: float32} before it (float16 runs)"
+    fixed = text.replace("  - {type: ReLU}\n", "  - {type: Cast, dtype: float32}\n  - {type: ReLU}\n")
+    assert specc.loads(fixed).ok
+
+
+TRAINED = """\
+specc: 1
+inputs: {bits: [B, 2]}
+layers:
+  - {type: Linear, out_features: 4, name: hidden}
+{middle}
+  - {type: Linear, out_features: 1, name: logit}
+loss: {type: MSELoss}
+"""
+
+
+def test_integer_values_cut_the_gradient_and_check_says_where() -> None:
+    cut = TRAINED.replace("{middle}", "  - {type: Cast, dtype: int64, name: ids}\n  - {type: Cast, dtype: float32}")
+    spec = specc.loads(cut)
+    (err,) = spec.errors
+    assert err.code == "V035" and err.layer == "hidden" and "through Cast 'ids', which gives int64" in err.message
+    assert err.hint == "keep that path in floats (drop or move Cast 'ids'), or freeze the layer with trainable: false"
+    frozen = specc.loads(cut.replace("name: hidden}", "name: hidden, trainable: false}"))
+    assert frozen.ok  # the hint, applied: logit still trains
+    # PyTorch agrees: no gradient reaches the first Linear through the integers.
+    hidden, logit = nn.Linear(2, 4), nn.Linear(4, 1)
+    logit(hidden(torch.randn(3, 2)).long().float()).sum().backward()
+    assert hidden.weight.grad is None and logit.weight.grad is not None
+
+
+def test_a_loss_needs_float_outputs_and_something_to_train() -> None:
+    plain = TRAINED.replace("{middle}\n", "")
+    assert specc.loads(plain).ok
+    ends_in_ints = specc.loads(plain.replace("name: logit}", "name: logit}\n  - {type: Cast, dtype: int64}"))
+    (err,) = ends_in_ints.errors
+    assert err.code == "V034" and "holds int64 values (made by Cast 'cast_1')" in err.message
+    assert err.loc.line == 7  # the loss
+    frozen = plain.replace("name: hidden}", "name: hidden, trainable: false}").replace(
+        "name: logit}", "name: logit, trainable: false}")
+    (err,) = specc.loads(frozen).errors
+    assert err.code == "V035" and "the loss trains no parameter" in err.message and err.loc.line == 6
+    with pytest.raises(ValueError, match="empty parameter list"):  # what training would have met
+        torch.optim.SGD([p for p in nn.Linear(2, 1).requires_grad_(False).parameters() if p.requires_grad], lr=0.1)
+
+
+@pytest.mark.parametrize(("layers", "made"), [
+    ("- {type: Cast, dtype: int64}", "Cast 'cast_1' makes them from float32 values"),
+    ("- {type: Flatten}\n  - {type: Cast, dtype: int64}\n  - {type: Reshape, shape: [B, 2]}",
+     "Cast 'cast_1' makes them from float32 values"),
+])
+def test_embedding_refuses_ids_computed_from_floats(layers: str, made: str) -> None:
+    """Ids cast from floats run past the table (torch raises IndexError at the first one)."""
+    text = (f"specc: 1\ninputs: {{x: [B, 2]}}\nlayers:\n  {layers}\n"
+            "  - {type: Embedding, num_embeddings: 4, embedding_dim: 3}\n")
+    (err,) = specc.loads(text).errors
+    assert err.code == "S007" and made in err.message
+    fixed = text.replace("x: [B, 2]", "x: {shape: [B, 2], dtype: int64}").replace("{type: Cast, dtype: int64}",
+                                                                                "{type: Identity}")
+    assert specc.loads(fixed).ok, "the hint, applied, checks"
+    with pytest.raises(IndexError):
+        nn.Embedding(4, 3)(torch.tensor([[-3.7, 9.2]]).long())
+
+
+def test_ids_moved_split_or_taken_max_of_still_embed() -> None:
+    text = ("specc: 1\ninputs: {x: {shape: [B, 2], dtype: int64}}\nlayers:\n  - {type: Cast, dtype: int32}\n"
+            "  - {type: Chunk, chunks: 2, name: c}\n  - {type: Max, from: [c.0, c.1]}\n"
+            "  - {type: Embedding, num_embeddings: 10, embedding_dim: 3}\n")
+    assert specc.loads(text).ok
+    sub = text.replace("type: Max", "type: Sub")
+    (err,) = specc.loads(sub).errors
+    assert err.code == "S007" and "Sub 'sub_1' computes them, and a difference can be negative" in err.message
+
+
+def test_time_distributed_refuses_a_layer_with_several_outputs() -> None:
+    spec = specc.loads("specc: 1\ninputs: {x: [B, T, 4]}\nlayers:\n"
+                       "  - {type: TimeDistributed, layer: {type: Chunk, chunks: 2}}\n")
+    (err,) = spec.errors
+    assert err.code == "S017" and err.loc.line == 4 and "Chunk gives 2 outputs" in err.message
+    direct = specc.loads("specc: 1\ninputs: {x: [B, T, 4]}\nlayers:\n  - {type: Chunk, chunks: 2, dim: 2}\n")
+    assert direct.ok and [str(direct.graph.value(s)) for _, s in direct.graph.outputs] == ["(B, T, 2)"] * 2
+
+
+GLU_BLOCKS = """\
+specc: 1
+inputs: {x: [B, 8, T]}
+blocks:
+  Glu:
+    layers:
+      - {type: Conv1d, out_channels: 16, kernel_size: 3, padding: 1, name: conv}
+      - {type: Chunk, chunks: 2, name: c, names: [value, gate]}
+      - {type: Sigmoid, from: c.gate, name: g}
+      - {type: Mul, from: [c.value, g]}
+  Half:
+    layers:
+      - {type: Split, sizes: [3, 5], name: s}
+    output: s.1
+layers:
+  - {type: Glu, repeat: 2}
+  - {type: Half}
+"""
+
+
+def test_parts_inside_repeated_blocks_and_as_a_block_output() -> None:
+    """A GLU written with a Chunk equals F.glu over the conv; a block may return one part."""
+    from emit_harness import verify
+
+    spec = specc.loads(GLU_BLOCKS)
+    assert spec.ok, "\n".join(render_text(d) for d in spec.diagnostics)
+    model, problems, _ = verify(spec)
+    assert not problems
+    x = torch.randn(2, 8, 7)
+    with torch.no_grad():
+        h = x
+        for unit in model.repeat_1:
+            h = F.glu(unit.conv(h), dim=1)
+        assert torch.allclose(model(x), h.split([3, 5], 1)[1], atol=1e-6)
+
+
+def test_weights_refuse_half_precision_and_the_cast_fixes_it() -> None:
+    text = ("specc: 1\ninputs: {x: [B, 6]}\nlayers:\n  - {type: Cast, dtype: float16}\n"
+            "  - {type: Linear, out_features: 2}\n")
+    (err,) = specc.loads(text).errors
+    assert err.code == "S018" and err.loc.line == 5
+    cast = err.hint.split(" before")[0].removeprefix("add ")  # - {type: Cast, dtype: float32}
+    fixed = text.replace("  - {type: Linear", f"  {cast}\n  - {{type: Linear")
+    assert specc.loads(fixed).ok
+    with pytest.raises(RuntimeError, match="dtype"):
+        nn.Linear(6, 2)(torch.zeros(1, 6, dtype=torch.float16))

@@ -26,7 +26,7 @@ from ..shapes.tensor import MAX_ELEMENTS, PARAM_MEMORY_WARNING, TensorType
 from ..validate.errors import pydantic_diagnostics
 from ..validate.items import LayerDecl, Layers
 from ..validate.naming import name_problem, silenceable_list, split_silenceable, suggest_name
-from .ir import Graph, Node
+from .ir import Graph, Node, producer
 from .names import auto_name
 from .sharing import reuse, tie
 
@@ -151,6 +151,51 @@ def _readable_hint(name: str, known: list[str]) -> str:
 Limits = Callable[[str, dict[str, Any], list[tuple[str, TensorType]], str], str | None]
 
 
+def _check_ids(g: Graph, kind: layers.LayerKind, ref: str) -> None:
+    """Ids (an Embedding's) must be an input's ids, passed on by layers that move them: ids computed
+    from floats (a Cast) or by a Sub can fall outside [0, num_embeddings), and the lookup then fails
+    at run time on the first out-of-range value."""
+    for _ in range(len(g.nodes) + 1):
+        node = g.node(producer(ref))
+        if node is None or node.kind is None or not node.inputs:
+            return  # an input's ids, or a block's output
+        src = g.value(node.inputs[0])
+        made = (f"Cast '{node.path}' makes them from {src.dtype} values" if node.type == "Cast" and src is not None
+                and src.is_float else f"Sub '{node.path}' computes them, and a difference can be negative"
+                if node.type == "Sub" else None)
+        if made:
+            raise SpecError("S007", f"{kind.type_name} looks up ids, but {made}: nothing keeps them within "
+                            "its table, and the first one outside fails the lookup when the model runs",
+                            "read the ids from an input declared {shape: [...], dtype: int64}")
+        if not (node.kind.may_alias or node.type in ("Cast", "Dropout")):
+            return  # Max, Min, Abs of ids keep them within the ids' range
+        ref = node.inputs[0]
+
+
+def resolve_port(g: Graph, name: str) -> tuple[str, tuple[str, str, str] | None]:
+    """``name`` as the graph stores it (``split.left`` is ``split.1``), and (code, why, fix) when it
+    reads a layer of several outputs whole, or an output its layer does not have.  Names of inputs,
+    of blocks and of nothing are returned as they are, for the caller's own checks."""
+    node = g.node(producer(name))
+    if name in g.inputs or node is None or node.sub is not None or node.result is None:
+        return name, None  # a failed layer was reported; what reads it is skipped
+    res, layer = node.result, node.name
+    if not res.outs:
+        if name == layer:
+            return name, None
+        return name, ("G001", f"reads '{name}', but {node.type} '{layer}' has one output",
+                      f"read it as {layer}")
+    ports = ", ".join(res.port_names(layer))
+    if name == layer:
+        return name, ("S017", f"reads '{layer}', but {node.type} '{layer}' has {len(res.outs)} outputs",
+                      f"read one of them: {ports}")
+    index = res.port(name.split(".", 1)[1])
+    if index is None:
+        return name, ("G001", f"reads '{name}', but {node.type} '{layer}' has no output "
+                      f"'{name.split('.', 1)[1]}'", f"its outputs are {ports}")
+    return f"{layer}.{index}", None
+
+
 class GraphBuilder:
     def __init__(self, limits: Limits | None = None) -> None:
         """``limits``: what the caller's target and exporter cannot write (the engine knows no
@@ -197,12 +242,16 @@ class GraphBuilder:
             target = output if isinstance(output, str) else prev
             if target in self._rejected[-1]:
                 pass
+            elif target is not None and (port := resolve_port(g, target))[1] is not None:
+                code, why, fix = port[1]
+                self.error(code, f"block '{block}': its output {why}", getattr(items, "loc", None),
+                           fix.replace("read one of them", "set output: to one of them"))
             elif target is not None and g.value(target) is None and g.node(target) is None:
                 names = ", ".join(n.name for n in g.nodes) or "none"
                 self.error("G001", f"block '{block}': output '{target}' is not one of its layers",
                            getattr(items, "loc", None), f"set output: to one of its layers ({names})")
             elif target is not None:
-                g.outputs = [("output", target)]
+                g.outputs = [("output", resolve_port(g, target)[0])]
         self._declared.pop()
         self._rejected.pop()
         if batch_second:
@@ -387,6 +436,8 @@ class GraphBuilder:
         tensors: list[TensorType] = [t for t in ins if t is not None]
         try:
             result = check_layer(kind, node.params, tensors)
+            if kind.accepts == "int":
+                _check_ids(g, kind, node.inputs[0])
             self._check_requirements(result)
             self._check_target(kind, result, list(zip(node.inputs, tensors)), node.path)
             node.result = result
@@ -436,7 +487,7 @@ class GraphBuilder:
                                f"({', '.join(g.inputs)}) and it does not say which one it reads", loc,
                                f"add from: {next(iter(g.inputs))}{merge}", layer=path)
                 return []
-            return [prev]
+            return self._read(g, prev, who, loc, path)
         src = item.source
         names = src if isinstance(src, list) else [src]
         if not names:
@@ -451,8 +502,12 @@ class GraphBuilder:
                 self.error("V003", f"{who}: from: expects layer or input names, got {name!r}", at,
                            "write from: conv1 or from: [a, b]", layer=path)
                 return []
-            if name in g.inputs or g.node(name) is not None:
-                out.append(name)
+            node = g.node(producer(name))
+            if name in g.inputs or (node is not None and (node.sub is None or name == node.name)):
+                ref = self._read(g, name, who, at, path)
+                if not ref:
+                    return []
+                out.extend(ref)
                 continue
             if name == path.rsplit(".", 1)[-1]:
                 self.error("G002", f"{who} reads from itself", at, "point from: at an earlier layer", layer=path)
@@ -468,6 +523,15 @@ class GraphBuilder:
                        layer=path)
             return []
         return out
+
+    def _read(self, g: Graph, name: str, who: str, at: Location | None, path: str) -> list[str]:
+        """``[name]`` as the graph stores it, or [] once the reason it cannot be read is reported."""
+        ref, problem = resolve_port(g, name)
+        if problem is None:
+            return [ref]
+        code, why, fix = problem
+        self.error(code, f"{who} {why}", at, fix, layer=path)
+        return []
 
     def _group(self, g: Graph, item: LayerDecl, node: Node) -> Node:
         group = item.group
@@ -559,6 +623,8 @@ def mark_unused(g: Graph, input_locs: dict[str, Location] | None = None) -> list
         name = frontier.pop()
         if name in used:
             continue
+        used.add(name)
+        name = producer(name)  # reading one output of a Split uses the Split
         used.add(name)
         if name in by_name:
             frontier.extend(by_name[name].inputs)

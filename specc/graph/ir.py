@@ -17,6 +17,18 @@ from ..shapes.dims import DimLike, add
 from ..shapes.tensor import TensorType
 
 
+def producer(ref: str) -> str:
+    """The input or node a value reference reads: ``split.1`` and ``split.left`` are ``split``'s."""
+    return ref.split(".", 1)[0]
+
+
+def port_index(ref: str) -> int | None:
+    """Which output of a layer with several a reference reads (references are stored by index,
+    ``split.1``), or None for a plain name."""
+    _, dot, tail = ref.partition(".")
+    return int(tail) if dot and tail.isdigit() else None
+
+
 @dataclass
 class Node:
     name: str  # local name: the attribute name in generated code
@@ -69,10 +81,18 @@ class Graph:
         return self._by_name.get(name)
 
     def value(self, name: str) -> TensorType | None:
+        """The type of a value: an input, a layer's output, or one output of a layer with several
+        (``split.1``, or ``split.left`` by its name)."""
         if name in self.inputs:
             return self.inputs[name]
         n = self.node(name)
-        return n.out if n else None
+        if n is not None:
+            return n.out
+        n = self.node(producer(name))
+        if n is None or n.result is None or "." not in name:
+            return None
+        index = n.result.port(name.split(".", 1)[1])
+        return n.result.outs[index] if index is not None else None
 
     def walk(self, prefix_depth: int = 0) -> Iterator[tuple[int, Node]]:
         """Every node, depth-first, with its nesting depth (groups before their children)."""

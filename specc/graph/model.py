@@ -11,8 +11,8 @@ from ..diagnostics import Diagnostic
 from ..validate.items import Layers
 from ..validate.naming import name_problem, suggest_name
 from ..validate.sections import InputDecl, OutputsDecl
-from .build import GraphBuilder, fix_batch_second_macs, inside_block_hint
-from .ir import Graph
+from .build import GraphBuilder, fix_batch_second_macs, inside_block_hint, resolve_port
+from .ir import Graph, producer
 
 if TYPE_CHECKING:
     from ..spec import Spec
@@ -31,8 +31,12 @@ def build_model(builder: GraphBuilder, name: str, layers: Layers, inputs: list[I
 def resolve_outputs(graph: Graph, decl: OutputsDecl, rejected: set[str] | None = None) -> list[Diagnostic]:
     """Fill ``graph.outputs`` from ``outputs:`` (the last layer when it is not written)."""
     if not decl.written:
-        if graph.nodes:
-            graph.outputs = [(graph.nodes[-1].name, graph.nodes[-1].name)]
+        last = graph.nodes[-1] if graph.nodes else None
+        if last is not None and last.result is not None and last.result.outs:  # a Split: each part
+            graph.outputs = [(p.replace(".", "_"), p) for p in
+                             (f"{last.name}.{i}" for i in range(len(last.result.outs)))]
+        elif last is not None:
+            graph.outputs = [(last.name, last.name)]
         return []
     if decl.empty:  # a model that returns nothing cannot be written, run or exported
         last = graph.nodes[-1].name if graph.nodes else "a layer name"
@@ -45,7 +49,16 @@ def resolve_outputs(graph: Graph, decl: OutputsDecl, rejected: set[str] | None =
         name, src = item.name, item.source
         if src in (rejected or set()):
             continue  # the layer's name was already reported as unusable
-        if graph.node(src) is None and src not in graph.inputs:
+        port, problem = resolve_port(graph, src)
+        if problem is not None:
+            code, why, fix = problem
+            out.append(Diagnostic(code, f"outputs: {why}", item.loc, fix.replace("read one", "list one")))
+            continue
+        if name == src and "." in src:  # outputs: [split.1] returns it as split_1
+            name = src.replace(".", "_")
+        src = port
+        made_by = graph.node(producer(src))
+        if src not in graph.inputs and (made_by is None or (made_by.sub is not None and src != made_by.name)):
             known = [n.name for n in graph.nodes]
             guess = difflib.get_close_matches(src, known, n=1)
             out.append(Diagnostic(

@@ -183,3 +183,19 @@ class PReLU(_Elementwise):
         if p.num_parameters > 1:
             check_given(p.num_parameters, x.shape[1] if x.rank > 1 else 1, "num_parameters", x, 1, "channels")
         return LayerResult(TensorType(x.shape, x.dtype, x.notes), p.model_dump(), p.num_parameters, 0)
+
+
+@register
+class Abs(LayerKind):
+    type_name, Params = "Abs", NoParams
+    summary = "|x|, element by element, of floats or integers"
+    accepts = "any"
+    form = "inline"
+
+    def infer(self, p: NoParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        if x.dtype == "bool":
+            raise SpecError("S007", f"receives bool data {x}, but Abs works on numbers",
+                            "a bool is already its own absolute value: drop the Abs, or add - {type: Cast, dtype: "
+                            "float32} before it")
+        return LayerResult(TensorType(x.shape, x.dtype, x.notes), {}, 0, 0)

@@ -72,6 +72,20 @@ class LayerResult:
     macs: DimLike = 0  # multiply-accumulates per sample (batch dim excluded)
     buffers: int = 0  # non-trainable state such as BatchNorm running stats
     requires: list[Requirement] = field(default_factory=list)  # sizes the symbols must reach
+    # A layer with several outputs (Split): the type of each, read as ``layer.0``, ``layer.1`` or
+    # ``layer.<out_names[i]>``; ``out`` is then the first, for what shows a single shape.
+    outs: tuple[TensorType, ...] = ()
+    out_names: tuple[str, ...] = ()
+
+    def port(self, key: str) -> int | None:
+        """The index of output ``key`` (its number, or its name in ``out_names``), or None."""
+        if key in self.out_names:
+            return self.out_names.index(key)
+        return int(key) if key.isdigit() and int(key) < len(self.outs) else None
+
+    def port_names(self, layer: str) -> list[str]:
+        """How each output is read: ``split.0``, … (``split.left`` where the outputs are named)."""
+        return [f"{layer}.{n}" for n in (self.out_names or range(len(self.outs)))]
 
 
 class LayerKind:

@@ -1,11 +1,11 @@
-"""Layers that merge several inputs: Add, Mul (broadcasting) and Concat."""
+"""Layers that merge several inputs: Add, Mul, Sub, Div, Max, Min (broadcasting) and Concat."""
 
 from __future__ import annotations
 
 from ..diagnostics import SpecError
 from ..shapes.dims import Dim, add
 from ..shapes.formulas import broadcast
-from ..shapes.tensor import TensorType
+from ..shapes.tensor import FLOAT_DTYPES, INT_DTYPES, TensorType
 from .base import LayerKind, LayerParams, LayerResult, NoParams, axis, register
 
 
@@ -30,8 +30,11 @@ class _Broadcasting(LayerKind):
                     f"{self.type_name} cannot combine input 1 {TensorType(shape)} with input {i + 1} {t}",
                     "shapes must match or broadcast (each dim equal, or 1); " + _merge_fix(shape, t.shape, i + 1))
             shape = merged
-        dtype = ins[0].dtype
-        return LayerResult(TensorType(shape, dtype), {}, 0, 0)
+        return LayerResult(TensorType(shape, self.dtype([t.dtype for t in ins])), {}, 0, 0)
+
+    def dtype(self, dtypes: list[str]) -> str:
+        return dtypes[0]
+
 
 def _only_symbolic_differ(a: tuple, b: tuple) -> bool:
     return all(x == y or isinstance(x, Dim) or isinstance(y, Dim) for x, y in zip(a, b))
@@ -78,6 +81,67 @@ class Add(_Broadcasting):
 class Mul(_Broadcasting):
     type_name, aliases = "Mul", ("Multiply",)
     summary = "element-wise product of two or more inputs (gating, squeeze-excitation)"
+
+
+def promote(dtypes: list[str]) -> str:
+    """The dtype PyTorch gives an element-wise op of tensors of these dtypes (its type promotion
+    between tensors of one category: bool < integers < floats, and the wider within one)."""
+    floats = [d for d in dtypes if d in FLOAT_DTYPES]
+    if floats:
+        if len(set(floats)) > 1 and set(floats) <= {"float16", "bfloat16"}:
+            return "float32"  # neither holds the other
+        return max(floats, key=("bfloat16", "float16", "float32", "float64").index)
+    ints = [d for d in dtypes if d in INT_DTYPES]
+    if not ints:
+        return "bool"
+    if set(ints) == {"int8", "uint8"}:
+        return "int16"
+    return max(ints, key=("uint8", "int8", "int16", "int32", "int64").index)
+
+
+class _Arithmetic(_Broadcasting):
+    """Two inputs of any number dtype, broadcast by PyTorch's rule, in the dtype PyTorch promotes
+    them to."""
+
+    min_inputs, max_inputs = 2, 2
+    accepts = "any"
+    bool_ok = False
+
+    def dtype(self, dtypes: list[str]) -> str:
+        if not self.bool_ok and "bool" in dtypes:
+            i = dtypes.index("bool") + 1
+            raise SpecError("S007", f"input {i} is bool, but {self.type_name} works on numbers",
+                            f"add - {{type: Cast, dtype: float32}} before the {self.type_name} (or int64)")
+        return promote(dtypes)
+
+
+@register
+class Sub(_Arithmetic):
+    type_name, aliases = "Sub", ("Subtract",)
+    summary = "element-wise difference of two inputs, input 1 minus input 2 (broadcasting)"
+
+
+@register
+class Div(_Arithmetic):
+    type_name, aliases = "Div", ("Divide",)
+    summary = "element-wise true division, input 1 by input 2 (integers give float32)"
+    bool_ok = True
+
+    def dtype(self, dtypes: list[str]) -> str:
+        out = promote(dtypes)
+        return out if out in FLOAT_DTYPES else "float32"
+
+
+@register
+class Max(_Arithmetic):
+    type_name, aliases = "Max", ("Maximum",)
+    summary = "element-wise maximum of two inputs (broadcasting)"
+
+
+@register
+class Min(_Arithmetic):
+    type_name, aliases = "Min", ("Minimum",)
+    summary = "element-wise minimum of two inputs (broadcasting)"
 
 
 @register

@@ -1,5 +1,6 @@
 """Layers that move elements around without computing: Identity, Flatten, Unflatten, Reshape,
-Permute, Transpose, Squeeze, Unsqueeze, Slice, PixelShuffle, PixelUnshuffle.  No parameters, 0 MACs.
+Permute, Transpose, Squeeze, Unsqueeze, Slice, Split, Chunk, PixelShuffle, PixelUnshuffle, and Cast,
+which changes only the dtype.  No parameters, 0 MACs.
 
 Reshape names symbolic dims by the input axis they come from (its ``input_axes``), so a
 target can write the new shape for any batch size.
@@ -7,15 +8,15 @@ target can write the new shape for any batch size.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, PositiveInt
+from pydantic import AliasChoices, Field, PositiveInt, model_validator
 
 from ..diagnostics import SpecError
 from ..shapes.dims import Dim, DimLike, add, ceildiv, mul, product, sym
 from ..shapes.formulas import divisors, exact_div
-from ..shapes.tensor import TensorType
-from .base import LayerKind, LayerParams, LayerResult, NoParams, Requirement, axis, register, require
+from ..shapes.tensor import DTYPES, TensorType
+from .base import LayerKind, LayerParams, LayerResult, NoParams, Requirement, axis, register, require, static
 
 
 def factor(d: DimLike) -> str:
@@ -418,6 +419,130 @@ class Slice(LayerKind):
                            {"dim": d, "start": p.start, "stop": p.stop, "step": p.step}, 0, 0,
                            requires=_slice_requires(x.shape[d], p))
 
+
+
+# -- one tensor into several ---------------------------------------------------------------------
+
+class SplitParams(LayerParams):
+    sizes: list[PositiveInt] | None = Field(None, description="the size of each part, in order")
+    size: PositiveInt | None = Field(None, description="every part this size (it must divide the dim)")
+    dim: int = 1
+    names: list[str] | None = Field(None, description="names to read the parts by: split.left")
+
+    @model_validator(mode="after")
+    def _one_way(self) -> SplitParams:
+        if (self.sizes is None) == (self.size is None):
+            raise ValueError("give either sizes: [a, b, ...] (one size per part) or size: n (parts of n each)")
+        return self
+
+
+class ChunkParams(LayerParams):
+    chunks: PositiveInt
+    dim: int = 1
+    names: list[str] | None = Field(None, description="names to read the parts by: chunk.left")
+
+
+class _Split(LayerKind):
+    """Several outputs, read by later layers and ``outputs:`` as ``<layer>.0``, ``<layer>.1``, …
+    or by the names in ``names:``.  The split dim must be fixed: how many parts there are, and
+    their sizes, are part of the graph."""
+
+    may_alias = True  # the parts are views of the input
+    form = "inline"
+    accepts = "any"
+
+    def parts(self, p: Any, n: int, where: str) -> list[int]:
+        raise NotImplementedError
+
+    def infer(self, p: Any, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        d = axis(p.dim, x.rank)
+        n = static(x.shape[d], f"the size of dim {p.dim} that {self.type_name} splits", "dim")
+        parts = self.parts(p, n, f"dim {p.dim} of {x}")
+        if p.names is not None:
+            _check_part_names(p.names, len(parts))
+        outs = tuple(TensorType((*x.shape[:d], k, *x.shape[d + 1:]), x.dtype,
+                                {i: why for i, why in x.notes.items() if i != d}) for k in parts)
+        return LayerResult(outs[0], self.args(p, d), 0, 0, outs=outs, out_names=tuple(p.names or ()))
+
+    def args(self, p: Any, d: int) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+def _check_part_names(names: list[str], count: int) -> None:
+    """Names are read only in ``from:`` (``split.left``), never written into generated code: they
+    must be plain names, unlike the indices, and each its own."""
+    if len(names) != count:
+        raise SpecError("V003", f"names: lists {len(names)} names but the layer has {count} outputs",
+                        f"give one name per output ({count})", field="names")
+    for i, name in enumerate(names):
+        if not name.isidentifier():
+            raise SpecError("V006", f"output name {name!r} is not a plain name (letters, digits and _, not "
+                            "starting with a digit)", f"e.g. part{i}", field="names")
+        if name in names[:i]:
+            raise SpecError("V007", f"names: lists '{name}' twice", "give every output its own name",
+                            field="names")
+
+
+@register
+class Split(_Split):
+    type_name, Params = "Split", SplitParams
+    summary = "split dim into parts of sizes: [a, b, ...] (or of size: n each); read them as split.0, split.1"
+
+    def parts(self, p: SplitParams, n: int, where: str) -> list[int]:
+        if p.sizes is not None:
+            if sum(p.sizes) != n:
+                rest = n - sum(p.sizes[:-1])
+                fix = (f"sizes: {_written((*p.sizes[:-1], rest))}" if rest > 0 else
+                       f"sizes that add up to {n}")
+                raise SpecError("S016", f"sizes {_written(tuple(p.sizes))} add up to {sum(p.sizes)}, but {where} "
+                                f"has {n}", f"use {fix}", field="sizes")
+            return list(p.sizes)
+        if n % p.size:
+            fit = _near_divisors(n, p.size, 6)
+            raise SpecError("S016", f"size {p.size} does not divide {where} (size {n}) into equal parts",
+                            f"use a size that divides {n} ({fit}), or sizes: "
+                            f"{_written((*(p.size,) * (n // p.size), n % p.size))} to keep the remainder",
+                            field="size")
+        return [p.size] * (n // p.size)
+
+    def args(self, p: SplitParams, d: int) -> dict[str, Any]:
+        return {"split_size_or_sections": list(p.sizes) if p.sizes is not None else p.size, "dim": d}
+
+
+@register
+class Chunk(_Split):
+    type_name, Params = "Chunk", ChunkParams
+    summary = "split dim into chunks: n equal parts; read them as chunk.0, chunk.1"
+
+    def parts(self, p: ChunkParams, n: int, where: str) -> list[int]:
+        if n % p.chunks:
+            # torch.chunk would return parts of ceil(n / chunks) and fewer of them than asked.
+            fit = _near_divisors(n, p.chunks, 6)
+            raise SpecError("S016", f"chunks: {p.chunks} does not divide {where} (size {n}) into equal parts",
+                            f"use a number of chunks that divides {n} ({fit}), or a Split with sizes: [...]",
+                            field="chunks")
+        return [n // p.chunks] * p.chunks
+
+    def args(self, p: ChunkParams, d: int) -> dict[str, Any]:
+        return {"chunks": p.chunks, "dim": d}
+
+
+class CastParams(LayerParams):
+    dtype: Literal[DTYPES]  # type: ignore[valid-type]
+
+
+@register
+class Cast(LayerKind):
+    may_alias = True  # a cast to the dtype it already has returns the input itself
+    form = "inline"
+    type_name, Params = "Cast", CastParams
+    accepts = "any"
+    summary = "convert to dtype (float32, float16, bfloat16, int64, int32, bool, ...); the shape is kept"
+
+    def infer(self, p: CastParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        return LayerResult(TensorType(x.shape, p.dtype, x.notes), {"dtype": p.dtype}, 0, 0)
 
 
 # -- moving channels into space and back ---------------------------------------------------------------

@@ -85,6 +85,10 @@ class TimeDistributed(LayerKind):
             res = check_layer(kind, inner.params, [folded], steps=True)
         except SpecError as err:
             raise self._inside(err, inner) from None
+        if res.outs:
+            raise SpecError("S017", f"{kind.type_name} gives {len(res.outs)} outputs, and TimeDistributed returns "
+                            "one", f"apply the {kind.type_name} directly: it splits (B, T, ...) as well (a dim "
+                            "after T is one further along)", field="layer")
         y = res.out
         if y.rank == 0 or y.shape[0] != folded.shape[0]:
             raise SpecError("S003", f"{kind.type_name} does not keep the batch dim ({folded} -> {y}), so the "

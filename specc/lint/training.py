@@ -39,14 +39,77 @@ def check_training(spec: Spec) -> list[Diagnostic]:
     if ctx is None or loss is None:
         return diags
     steps = dict(ctx.view.outputs)
+    # The value each output returns (one part of a Split is not the Split's first part).
+    values = {name: ctx.graph.value(src) for name, src in ctx.graph.outputs}
+    first = ctx.graph.outputs[0][0] if ctx.graph.outputs else None
     # The single loss trains the first output; a per-output loss each output it names.
-    pairs = ([(name, loss[name], steps.get(name)) for name in loss] if isinstance(loss, dict) else
-             [(None, loss, ctx.view.main_output)])
-    for key, one, last in pairs:
-        if not isinstance(last, Leaf) or last.out is None:
+    pairs = ([(name, loss[name], steps.get(name), values.get(name)) for name in loss] if isinstance(loss, dict)
+             else [(None, loss, ctx.view.main_output, values.get(first) if first is not None else None)])
+    trained: list[Leaf] = []
+    for key, one, last, out in pairs:
+        if not isinstance(last, Leaf) or out is None:
             continue
-        diags += _check_one(spec, one, last, last.out, key)
+        if not out.is_float:
+            diags.append(_located(spec, "V034", f"{one.type} trains the output {out}, but it holds {out.dtype} "
+                                  f"values (made by {last.who()}), and no gradient flows through integers",
+                                  f"end the model in a float layer: drop the Cast to {out.dtype} or move it after "
+                                  "training (predict can round)" if last.type == "Cast" else
+                                  "end the model in a float layer (a Cast to float32 gives values but no gradient "
+                                  "to what is before the integers)", output=key))
+            continue
+        trained.append(last)
+        diags += _check_one(spec, one, last, out, key)
+    if trained and spec.document is not None and spec.document.lora is None:  # LoRA trains its adapters
+        diags += _cut_off(spec, trained)
     return diags
+
+
+def _cut_off(spec: Spec, trained: list[Leaf]) -> list[Diagnostic]:
+    """V035 for layers with trainable parameters that feed a trained output only through integer or
+    bool values (a Cast to int64, a bool mask): no gradient reaches them, so they keep their initial
+    values; and for a loss that reaches no trainable parameter at all, where training cannot start
+    (PyTorch refuses the backward pass, or an optimizer of no parameters)."""
+    reached: set[int] = set()  # layers a gradient reaches
+    stack = list(trained)
+    while stack:
+        step = stack.pop()
+        if id(step) in reached or step.out is None or not step.out.is_float:
+            continue
+        reached.add(id(step))
+        stack.extend(i for i in step.inputs if isinstance(i, Leaf))
+    feeding: list[tuple[Leaf, Leaf]] = []  # (a layer that feeds an output, the integer step after it)
+    seen: set[int] = set()
+    stack_cut = [(s, s) for s in trained]
+    while stack_cut:
+        step, cut = stack_cut.pop()
+        if id(step) in seen:
+            continue
+        seen.add(id(step))
+        if step.out is not None and not step.out.is_float:
+            cut = step
+        feeding.append((step, cut))
+        stack_cut.extend((i, cut) for i in step.inputs if isinstance(i, Leaf))
+    def trains(step: Leaf) -> bool:
+        return bool(step.node.result is not None and step.node.result.params and step.node.trainable)
+
+    # Freezing a cut-off layer is a fix only while another layer still trains.
+    others = any(trains(step) for step, _ in feeding if id(step) in reached)
+    out: list[Diagnostic] = []
+    for step, cut in feeding:
+        if id(step) in reached or not trains(step):
+            continue
+        out.append(Diagnostic(
+            "V035", f"{step.who()} has {step.node.result.params:,} trainable parameters, but its values reach "  # type: ignore[union-attr]
+            f"the loss only through {cut.who()}, which gives {cut.out.dtype if cut.out else 'integer'} values: no "
+            "gradient flows back through them, so the parameters never train", step.node.loc,
+            f"keep that path in floats (drop or move {cut.who()})" +
+            (", or freeze the layer with trainable: false" if others else ""), layer=step.node.path))
+    if not out and not others:
+        out.append(_located(spec, "V035", "the loss trains no parameter: every layer the trained output depends "
+                            "on is frozen (trainable: false) or has no parameters, so there is nothing to optimise",
+                            "remove trainable: false from a layer, or drop loss:, optimizer: and train: (the model "
+                            "still compiles, exports and predicts)"))
+    return out
 
 
 def _check_one(spec: Spec, loss: Any, last: Leaf, out: TensorType, output: str | None) -> list[Diagnostic]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..graph.ir import Graph, Node
+from ..graph.ir import Graph, Node, producer
 from ..shapes.tensor import TensorType
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ def view(graph: Graph) -> View:
     leaves: list[Leaf] = []
     env: dict[str, Leaf | str] = {name: name for name in graph.inputs}
     _walk(graph, env, leaves)
-    outputs = [(name, env[src]) for name, src in graph.outputs if src in env]
+    outputs = [(name, env[producer(src)]) for name, src in graph.outputs if producer(src) in env]
     for _, s in outputs:
         if isinstance(s, Leaf):
             s.is_output = True
@@ -76,12 +76,12 @@ def view(graph: Graph) -> View:
 
 def _walk(g: Graph, env: dict[str, Leaf | str], leaves: list[Leaf]) -> None:
     for n in g.nodes:
-        ins = [env[s] for s in n.inputs if s in env]
+        ins = [env[producer(s)] for s in n.inputs if producer(s) in env]  # a Split's part: the Split
         if n.sub is not None:
             inner: dict[str, Leaf | str] = {BLOCK_INPUT: ins[0]} if ins else {}
             _walk(n.sub, inner, leaves)
-            if n.sub.outputs and n.sub.outputs[0][1] in inner:
-                env[n.name] = inner[n.sub.outputs[0][1]]
+            if n.sub.outputs and producer(n.sub.outputs[0][1]) in inner:
+                env[n.name] = inner[producer(n.sub.outputs[0][1])]
             continue
         step = Leaf(n, ins)
         leaves.append(step)

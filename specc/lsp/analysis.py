@@ -209,7 +209,9 @@ class Analysis:
                 continue
             seen.add(span[1])
             nodes = self.nodes_at(line)
-            shapes = list(dict.fromkeys(fmt_shape(n.out.shape) if n.out else "?" for n in nodes))
+            shapes = list(dict.fromkeys(" | ".join(fmt_shape(t.shape) for t in n.result.outs)
+                                        if n.result is not None and n.result.outs else
+                                        fmt_shape(n.out.shape) if n.out else "?" for n in nodes))
             if not shapes:
                 continue
             label = "→ " + " | ".join(shapes[:3]) + (" | …" if len(shapes) > 3 else "")
@@ -275,6 +277,7 @@ class Analysis:
             loc = blocks.key_loc(word)
             return self.at(loc)
         scope = self._scope_items(pos[0])
+        word = word.split(".", 1)[0]  # one output of a Split, split.0 or split.left: the Split
         for item in scope:
             if isinstance(item, dict) and item.get("name") == word:
                 loc = item.value_loc("name")
@@ -309,7 +312,8 @@ def _describe(n: Node) -> str:
         return f"`{n.path}`: not inferred (see the error)"
     macs = format_macs(r.macs, human=True) if not isinstance(r.macs, int) or r.macs else "0"
     group = f" in {len(list(n.sub.leaves()))} layers" if n.sub is not None else ""
-    return (f"`{n.path}` → `{fmt_shape(r.out.shape)}` {r.out.dtype} · {format_count(r.params)} params{group} · "
+    shown = " | ".join(fmt_shape(t.shape) for t in r.outs) if r.outs else fmt_shape(r.out.shape)
+    return (f"`{n.path}` → `{shown}` {r.out.dtype} · {format_count(r.params)} params{group} · "
             f"{macs} MACs/sample")
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..graph.ir import producer
 from ..shapes.dims import fmt_shape
 
 if TYPE_CHECKING:
@@ -110,7 +111,8 @@ def view(spec: Spec) -> View:
         for n in graph.nodes:
             error, brief = fault(n.path, n.sub is not None)
             v = VNode(unique(n.path), n.name, n.type, "group" if n.sub is not None else "layer",
-                      fmt_shape(n.out.shape) if n.out is not None else "?",
+                      " | ".join(fmt_shape(t.shape) for t in n.result.outs) if n.result is not None and n.result.outs
+                      else fmt_shape(n.out.shape) if n.out is not None else "?",
                       n.result.params if n.result is not None else None, error, brief, inputs=list(n.inputs))
             if n.sub is not None:
                 v.children = nodes(n.sub)
@@ -181,13 +183,13 @@ def flatten(v: View, is_open: Callable[[str], bool]) -> Flat:
 
     def scope(nodes: list[VNode], env: dict[str, str | None], around: str | None) -> None:
         for n in nodes:
-            sources = [s for s in (env.get(i) for i in n.inputs) if s is not None]
+            sources = [s for s in (env.get(producer(i)) for i in n.inputs) if s is not None]
             if n.children is not None and is_open(n.id):
                 flat.clusters.append((n, around))
                 flat.parent[n.id] = around
                 inner: dict[str, str | None] = {"input": sources[0] if sources else None}
                 scope(n.children, inner, n.id)
-                env[n.name] = inner.get(n.output) if n.output else None
+                env[n.name] = inner.get(producer(n.output)) if n.output else None
                 continue
             flat.nodes.append(n)
             flat.parent[n.id] = around
@@ -196,7 +198,7 @@ def flatten(v: View, is_open: Callable[[str], bool]) -> Flat:
 
     scope(v.nodes, env, None)
     for n in v.outputs:
-        src = env.get(n.inputs[0]) if n.inputs else None
+        src = env.get(producer(n.inputs[0])) if n.inputs else None
         flat.nodes.append(n)
         flat.parent[n.id] = None
         if src is not None:

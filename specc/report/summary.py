@@ -39,6 +39,11 @@ class Row:
     is_group: bool = False
     shares: str | None = None  # the layer whose module it calls again (use:), or whose weight it ties (tie:)
     tie: str | None = None
+    parts: tuple[TensorType, ...] = ()  # each output of a layer with several (Split); shape is the first
+
+    def shape_text(self) -> str:
+        return " | ".join(fmt_shape(t.shape) for t in self.parts) if self.parts else \
+            fmt_shape(self.shape.shape) if self.shape else "?"
 
 
 @dataclass
@@ -88,7 +93,8 @@ class Summary:
             if r and m is None and n.sub is None and n.type not in s.macs_left_out:
                 s.macs_left_out.append(n.type)
             s.rows.append(Row(depth, n.path, n.type, n.out, r.params + added(n) if r else None, trainable,
-                              m, n.is_group, _scoped(n.path, n.shares), _scoped(n.path, n.tie)))
+                              m, n.is_group, _scoped(n.path, n.shares), _scoped(n.path, n.tie),
+                              r.outs if r else ()))
         s.outputs = [(name, g.value(src)) for name, src in g.outputs]
         s.total_params, s.trainable_params, s.macs, s.buffers = g.totals()
         if macs != "specc":
@@ -110,7 +116,8 @@ class Summary:
             "layers": [{"name": r.name, "type": r.type, "depth": r.depth, "output_shape": shape_json(r.shape),
                         "params": r.params, "trainable_params": r.trainable,
                         "macs": None if r.macs is None else dim_json(r.macs), "group": r.is_group,
-                        "shares": r.shares, "tied_to": r.tie}
+                        "shares": r.shares, "tied_to": r.tie,
+                        **({"output_shapes": [shape_json(t) for t in r.parts]} if r.parts else {})}
                        for r in self.rows],
             "outputs": [{"name": n, "shape": shape_json(t)} for n, t in self.outputs],
             "total_params": self.total_params,
@@ -131,7 +138,7 @@ class Summary:
             table.append((name, f"Input[{t.dtype}]", fmt_shape(t.shape), "-", "-", "-"))
         for r in self.rows:
             label = "  " * r.depth + r.name.rsplit(".", 1)[-1] if r.depth else r.name
-            table.append((label, r.type, fmt_shape(r.shape.shape) if r.shape else "?",
+            table.append((label, r.type, r.shape_text(),
                           format_count(r.params), format_count(r.trainable), format_macs(r.macs)))
         widths = [max(len(header[i]), *(len(row[i]) for row in table)) for i in range(len(header))]
         widths[2] = min(widths[2], 40)

@@ -53,7 +53,7 @@ def train_config(spec: Spec) -> dict[str, Any]:
             vocab[name] = min(found)
     last = {}
     for n, s in graph.outputs:
-        node = graph.node(s)
+        node = graph.node(s.split(".", 1)[0])  # a part of a Split (split.1) is the Split's
         last[n] = {"type": node.type if node is not None else None,
                    "loc": [node.loc.file, node.loc.line, node.loc.col] if node is not None and node.loc else None}
     heads = None

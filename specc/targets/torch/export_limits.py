@@ -246,12 +246,26 @@ PINNED: dict[str, dict[str, PinnedLimit]] = {
 }
 
 
+# Layers that only move or convert elements: ONNX Runtime runs them for any dtype. Every other
+# op has no bfloat16 kernel on CPU, where the export is verified (Relu, Sigmoid, ReduceMean, ...).
+BFLOAT16_MOVES = frozenset({"Cast", "Identity", "Dropout", "Flatten", "Unflatten", "Reshape", "Permute", "Transpose",
+                            "Squeeze", "Unsqueeze", "Slice", "Split", "Chunk", "Concat"})
+
+
+def _bfloat16(type_name: str, inputs: Inputs) -> str | None:
+    if type_name in BFLOAT16_MOVES or all(t.dtype != "bfloat16" for _, t in inputs):
+        return None
+    return (f"it computes in bfloat16, and ONNX Runtime has no bfloat16 {type_name} on CPU, where the exported "
+            "model is verified; add - {type: Cast, dtype: float32} before it (float16 runs)")
+
+
 def onnx_problem(type_name: str, args: dict[str, Any], exporter: str = "auto", inputs: Inputs = ()) -> str | None:
     """Why torch.onnx cannot export a layer of ``type_name`` with these attributes and ``inputs``
     ("reason; fix") under ``exporter`` (auto, torchscript or dynamo), or None."""
     limit, shaped = LIMITS.get(type_name), SHAPED.get(type_name)
     why = limit(args) if limit is not None else None
     why = why or (shaped(args, inputs) if shaped is not None else None)
+    why = why or _bfloat16(type_name, inputs)
     pinned = PINNED.get(exporter, {}).get(type_name)
     if why is None and pinned is not None and (why := pinned(args, inputs)):
         other = "dynamo" if exporter == "torchscript" else "torchscript"

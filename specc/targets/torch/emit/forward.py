@@ -6,7 +6,7 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from ....graph.ir import Graph, Node
+from ....graph.ir import Graph, Node, port_index, producer
 from ....shapes.dims import fmt_shape
 from ....shapes.tensor import TensorType
 from ..lower import forward_expr, has_module
@@ -37,6 +37,17 @@ def shape_comment(t: TensorType | None) -> str:
     return fmt_shape(t.shape) if t is not None else ""
 
 
+def _node_comment(n: Node) -> str:
+    outs = n.result.outs if n.result is not None else ()
+    return ", ".join(shape_comment(t) for t in outs) if outs else shape_comment(n.out)
+
+
+def _read(var: dict[str, str], ref: str) -> str:
+    """The expression for a value: its variable, or one item of a layer's tuple of outputs."""
+    index = port_index(ref)
+    return var[ref] if index is None else f"{var[producer(ref)]}[{index}]"
+
+
 def _expr(node: Node, ins: list[str]) -> str:
     attr = ident(node.shares or node.name)  # use: calls the module it names again, as PyTorch shares one
     if node.sub is not None:
@@ -53,22 +64,23 @@ def forward_steps(g: Graph, input_vars: dict[str, str], chain: str,
     readers: dict[str, set[int]] = {}
     for i, n in enumerate(g.nodes):
         for s in n.inputs:
-            readers.setdefault(s, set()).add(i)
+            readers.setdefault(producer(s), set()).add(i)
+    returned = {producer(o) for o in outputs}
     var = dict(input_vars)
     steps: list[ForwardStep] = []
     last = len(g.nodes) - 1
     for i, n in enumerate(g.nodes):
-        ins = [var[s] for s in n.inputs]
+        ins = [_read(var, s) for s in n.inputs]
         used_by = readers.get(n.name, set())
         sole_final_output = outputs == [n.name] and i == last
-        if sole_final_output or (n.name not in outputs and used_by <= {i + 1}):
+        if sole_final_output or (n.name not in returned and used_by <= {i + 1}):
             target = chain
         else:
             # A layer may be called `filter`; its forward variable must not shadow the builtin.
             target = ident(n.name) + ("_" if n.name in dir(builtins) else "")
         var[n.name] = target
-        steps.append(ForwardStep(target, _expr(n, ins), shape_comment(n.out)))
-    return steps, [var[o] for o in outputs]
+        steps.append(ForwardStep(target, _expr(n, ins), _node_comment(n)))
+    return steps, [_read(var, o) for o in outputs]
 
 
 def tie_lines(g: Graph) -> list[str]:
@@ -91,12 +103,14 @@ def _input_read_again(g: Graph, n: Node) -> bool:
     """Whether ``n``'s input is also read elsewhere: by another layer, as an output, or outside
     this graph (a model input, or a block's input that the enclosing graph may read again).
     Through views: writing over a transpose or a slice writes over what it was taken from."""
-    src = n.inputs[0] if n.inputs else None
-    if src is None or src in g.inputs or src in (s for _, s in g.outputs):
+    # One output of a Split is a view of the Split's input: writing over it is judged as writing
+    # over what the Split read, and any reader of any of its outputs counts.
+    src = producer(n.inputs[0]) if n.inputs else None
+    if src is None or src in g.inputs or src in (producer(s) for _, s in g.outputs):
         return True
-    if any(src in m.inputs for m in g.nodes if m is not n):
+    if any(src in map(producer, m.inputs) for m in g.nodes if m is not n):
         return True
-    producer = g.node(src)
-    aliases = producer is not None and producer.kind is not None and producer.result is not None and (
-        producer.kind.may_alias or producer.result.args.get("inplace") is True)
-    return bool(aliases and producer is not None and _input_read_again(g, producer))
+    made_by = g.node(src)
+    aliases = made_by is not None and made_by.kind is not None and made_by.result is not None and (
+        made_by.kind.may_alias or made_by.result.args.get("inplace") is True)
+    return bool(aliases and made_by is not None and _input_read_again(g, made_by))

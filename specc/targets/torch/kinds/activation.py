@@ -1,6 +1,9 @@
-"""PyTorch lowering of the element-wise activations: each is the nn module of its name."""
+"""PyTorch lowering of the element-wise activations: each is the nn module of its name (Abs,
+which has none, is torch.abs inline)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from .base import Lowering, lowering
 
@@ -109,3 +112,9 @@ class LogSoftmax(Lowering):
 class PReLU(Lowering):
     torch_class = "nn.PReLU"
     defaults = {"num_parameters": 1, "init": 0.25}
+
+
+@lowering
+class Abs(Lowering):
+    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        return f"torch.abs({inputs[0]})"

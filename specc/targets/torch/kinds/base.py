@@ -10,6 +10,7 @@ needs.  Nothing here imports torch: it writes source text.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -65,5 +66,6 @@ def lowering(cls: type[Lowering]) -> type[Lowering]:
 
 
 def on(x: str) -> str:
-    """An input expression safe to call a method on (``a + b`` becomes ``(a + b)``)."""
-    return x if x.isidentifier() else f"({x})"
+    """An input expression safe to call a method on (``a + b`` becomes ``(a + b)``; a name and one
+    output of a Split, ``parts[1]``, stay as they are)."""
+    return x if re.fullmatch(r"[^\W\d]\w*(\[\d+\])?", x) else f"({x})"

@@ -83,3 +83,21 @@ class PixelShuffle(Lowering):
 class PixelUnshuffle(Lowering):
     torch_class = "nn.PixelUnshuffle"
     positional = ("downscale_factor",)
+
+
+@lowering
+class Split(Lowering):
+    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        return f"torch.split({inputs[0]}, {args['split_size_or_sections']!r}, dim={args['dim']})"
+
+
+@lowering
+class Chunk(Lowering):
+    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        return f"torch.chunk({inputs[0]}, {args['chunks']}, dim={args['dim']})"
+
+
+@lowering
+class Cast(Lowering):
+    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        return f"{on(inputs[0])}.to(torch.{args['dtype']})"
