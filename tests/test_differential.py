@@ -154,6 +154,13 @@ def _each(v: int | list[int], rank: int) -> list[int]:
     return list(v) if isinstance(v, list) else [v] * rank
 
 
+def _own_module(op: Op) -> bool:
+    """Whether run_torch builds the op as a module of its own, which a later `use:` can call again
+    (merges, arithmetic, splits and Abs are computed inline; attention is built apart)."""
+    inline = (*MERGES, USE, "Split", "Chunk", "Abs", *ARITHMETIC)
+    return op.type not in inline and "Attention" not in op.type and not op.type.startswith("Transformer")
+
+
 def _draw_op(draw: st.DrawFn, name: str, cur: str, shapes: dict[str, Shape],
              wild: bool, ops: list[Op]) -> list[tuple[Op, Shape]]:
     x = shapes[cur]
@@ -172,7 +179,7 @@ def _draw_op(draw: st.DrawFn, name: str, cur: str, shapes: dict[str, Shape],
         # for a value of this shape; wild ones any, which PyTorch refuses where the sizes differ.
         def fits(op: Op) -> bool:
             return wild or (op.src[0] in shapes and shapes[op.src[0]] == x)
-        mods = [op for op in ops if op.type not in (*MERGES, USE) and fits(op)]
+        mods = [op for op in ops if _own_module(op) and fits(op)]
         if mods:
             target = draw(st.sampled_from(mods))
             return [(Op(name, USE, {"use": target.name}, [cur]), shapes[target.name])]

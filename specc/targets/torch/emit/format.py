@@ -197,6 +197,12 @@ def _split(indent: str, code: str, reserve: int = 0) -> list[str]:
     inner = indent + "    "
     if rs is None:
         return [indent + code]
+    if lead == "return " and not closing and len(rs.commas) == 1 and not rs.operators:
+        # A two-item return whose first item ends in brackets keeps no parentheses: ruff splits
+        # that item's brackets and leaves ", second" on the closing line.
+        first = next((p for p in rs.pairs if p[1] == rs.commas[0] - 1 and p[1] > p[0] + 1), None)
+        if first is not None and len(indent) + len(lead) + first[0] + 1 <= LINE:
+            return _bracket(indent, code, len(lead) + first[0], len(lead) + first[1], reserve)
     if rs.commas or rs.operators:
         # A tuple or an expression with operators goes inside parentheses.
         if lead and not closing:
