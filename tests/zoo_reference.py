@@ -284,7 +284,7 @@ class Seq2SeqTransformer(nn.Module):
 
 class DecoderLM(nn.Module):
     """A GPT-style decoder-only model: token embedding, learned positions, causal pre-norm layers
-    with GELU, a final LayerNorm, a bias-free head (untied)."""
+    with GELU, a final LayerNorm, a bias-free head tied to the token embedding (GPT-2)."""
 
     def __init__(self, vocab: int, d: int, heads: int, depth: int, context: int) -> None:
         super().__init__()
@@ -294,11 +294,14 @@ class DecoderLM(nn.Module):
                                            norm_first=True)
         self.blocks = nn.TransformerEncoder(layer, depth, norm=nn.LayerNorm(d), enable_nested_tensor=False)
         self.lm_head = nn.Linear(d, vocab, bias=False)
+        self.lm_head.weight = self.wte.weight
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         x = self.wte(tokens)
         x = x + self.wpe.pe[: x.size(1)]
         return self.lm_head(self.blocks(x, mask=causal_mask(x.size(1))))
+
+
 class SiameseNet(nn.Module):
     """One encoder applied to both images (PyTorch's examples/siamese_network, a small encoder)."""
 
