@@ -178,7 +178,10 @@ def _draw_op(draw: st.DrawFn, name: str, cur: str, shapes: dict[str, Shape],
         # Shared weights: an earlier module applied to the current value. Valid graphs reuse one built
         # for a value of this shape; wild ones any, which PyTorch refuses where the sizes differ.
         def fits(op: Op) -> bool:
-            return wild or (op.src[0] in shapes and shapes[op.src[0]] == x)
+            # Wild graphs keep the rank: one less, and PyTorch would read the batch as an unbatched
+            # input's channels ((B, 1) through AdaptiveAvgPool1d), which specc rightly refuses.
+            seen = shapes.get(op.src[0])
+            return seen is not None and (seen == x or (wild and len(seen.sp) == len(x.sp)))
         mods = [op for op in ops if _own_module(op) and fits(op)]
         if mods:
             target = draw(st.sampled_from(mods))
