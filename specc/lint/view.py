@@ -94,7 +94,6 @@ def loss_type(spec: Spec) -> str | None:
 
 
 RECURRENT = ("RNN", "LSTM", "GRU")
-BINARY_LOSSES = ("BCELoss", "BCEWithLogitsLoss")  # score every output as its own yes/no
 
 # Layer kinds that act on each element, or each position's feature vector, alone: they keep the
 # layout of what they read, so a rule can look through them to the layer that made the value.

@@ -29,9 +29,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ...diagnostics import Diagnostic
-from ...validate.training import CLASSIFICATION, REGRESSION, class_dim, classification
+from ...validate.training import BINARY, CLASSIFICATION, REGRESSION, class_dim, classification
 from .. import Context, rule
-from ..view import BINARY_LOSSES, RECURRENT, arg, keeps_layout, written
+from ..view import RECURRENT, arg, keeps_layout, written
 
 CODE = "L010"
 # Regress one value per output unit: a (B, T, K) output needs a target for every step too.
@@ -40,7 +40,7 @@ CODE = "L010"
 @rule
 def check(ctx: Context) -> Iterator[Diagnostic]:
     last = ctx.view.main_output
-    if last is None or ctx.loss not in (*CLASSIFICATION, *BINARY_LOSSES, *REGRESSION):
+    if last is None or ctx.loss not in (*CLASSIFICATION, *BINARY, *REGRESSION):
         return
     loss = ctx.loss_section
     per_class = loss is not None and last.out is not None and classification(loss, last.out)

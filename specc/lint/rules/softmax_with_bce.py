@@ -25,8 +25,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ...diagnostics import Diagnostic
+from ...validate.training import BINARY
 from .. import Context, rule
-from ..view import BINARY_LOSSES
 
 CODE = "L014"
 
@@ -34,7 +34,7 @@ CODE = "L014"
 @rule
 def check(ctx: Context) -> Iterator[Diagnostic]:
     last = ctx.view.main_output
-    if last is None or ctx.loss not in BINARY_LOSSES or last.type not in ("Softmax", "LogSoftmax"):
+    if last is None or ctx.loss not in BINARY or last.type not in ("Softmax", "LogSoftmax"):
         return
     yield ctx.warning(
         CODE, last, f"{last.type} makes the outputs compete (they sum to 1), but {ctx.loss} scores each output as "

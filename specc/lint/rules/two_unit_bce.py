@@ -26,8 +26,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ...diagnostics import Diagnostic
+from ...validate.training import BINARY
 from .. import Context, rule
-from ..view import BINARY_LOSSES
 
 CODE = "L015"
 
@@ -35,7 +35,7 @@ CODE = "L015"
 @rule
 def check(ctx: Context) -> Iterator[Diagnostic]:
     last = ctx.view.main_output
-    if last is None or last.out is None or ctx.loss not in BINARY_LOSSES:
+    if last is None or last.out is None or ctx.loss not in BINARY:
         return
     if last.out.rank != 2 or last.out.shape[1] != 2 or last.type in ("Softmax", "LogSoftmax"):  # L014's
         return
