@@ -18,10 +18,10 @@ from specc.layers.base import REGISTRY
 pytest.importorskip("onnxruntime")
 pytest.importorskip("torch")
 
-from layer_cases import CASES  # noqa: E402
+from layer_cases import CASES
 
-from specc.backends.direct_export import direct_problem, export_direct  # noqa: E402
-from specc.targets.onnx.kinds import LOWERINGS  # noqa: E402
+from specc.backends.direct_export import direct_problem, export_direct
+from specc.targets.onnx.kinds import LOWERINGS
 
 PENDING = {
     "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
