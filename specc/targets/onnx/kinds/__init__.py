@@ -1,10 +1,15 @@
 """The ONNX lowering of every layer kind, one module per family (as ``specc/layers/``).
 
-Importing a family module registers its kinds' lowerings; add one line per family."""
+Every module of this package is a family: importing it registers its kinds' lowerings, so a
+new family file needs no line here."""
 
-from . import activation  # noqa: F401
-from . import dropout  # noqa: F401
-from . import linear  # noqa: F401
+import importlib
+import pkgutil
+
 from .base import LOWERINGS, Layer, Unsupported, lowers
+
+for _family in pkgutil.iter_modules(__path__):
+    if _family.name != "base":
+        importlib.import_module(f"{__name__}.{_family.name}")
 
 __all__ = ["LOWERINGS", "Layer", "Unsupported", "lowers"]
