@@ -41,7 +41,6 @@ from .verify import (
     verify_against,
 )
 
-VIAS = ("auto", "direct", "torch")
 COMPARES = ("auto", "torch", "shapes")
 
 
