@@ -23,7 +23,7 @@ import onnx
 
 from ..atomic import temp_dir
 from ..shapes.dims import evaluate
-from ..targets.onnx.builder import Unsupported
+from ..targets.onnx.builder import Unsupported, bare_symbol
 from ..targets.onnx.lower import DEFAULT_OPSET, Lowered, lower_graph, missing_lowerings
 from ..targets.onnx.weights import Weights, WeightsError, read_safetensors
 from ..version import __version__
@@ -142,18 +142,24 @@ def _torch_twin(spec: Any, sig: Signature, weights: Weights, checkpoint: Path | 
 
 # -- layer shapes ----------------------------------------------------------------------------------------------------
 
-def layer_shapes(lowered: Lowered) -> Any:
+class LayerShapes:
     """A check of the model's inner values: ONNX shape inference, run on the model as written,
-    must agree with specc's shape of every layer's output (a fixed size equal, a symbol named)."""
+    must agree with specc's shape of every layer's output (a fixed size equal, a symbol not
+    frozen); ``found`` counts the layer outputs it gave a shape, ``named`` those whose symbols it
+    also named as specc does."""
 
-    def check(model: onnx.ModelProto) -> list[str]:
+    def __init__(self, lowered: Lowered) -> None:
+        self.lowered = lowered
+        self.found = self.named = 0
+
+    def __call__(self, model: onnx.ModelProto) -> list[str]:
         try:
             inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
         except Exception as exc:  # noqa: BLE001 -- onnx raises InferenceError or ValidationError
             return [f"ONNX shape inference fails on the model: {str(exc).strip().splitlines()[0]}"]
-        found = {v.name: v for v in inferred.graph.value_info}
+        found = {v.name: v for v in (*inferred.graph.value_info, *inferred.graph.output)}
         problems: list[str] = []
-        for value, (path, t) in lowered.values.items():
+        for value, (path, t) in self.lowered.values.items():
             v = found.get(value)
             if v is None or not v.type.tensor_type.HasField("shape"):
                 continue
@@ -161,12 +167,19 @@ def layer_shapes(lowered: Lowered) -> Any:
             if len(dims) != t.rank:
                 problems.append(f"layer '{path}': ONNX infers rank {len(dims)}, specc says {t}")
                 continue
+            self.found += 1
             for axis, (d, want) in enumerate(zip(dims, t.shape)):
                 if d.HasField("dim_value") and (not isinstance(want, int) or d.dim_value != want):
                     problems.append(f"layer '{path}' axis {axis}: ONNX infers {d.dim_value}, specc says {want}")
+            named = all(d.dim_value == want if isinstance(want, int) else
+                        d.dim_param == (bare_symbol(want) or d.dim_param or " ") for d, want in zip(dims, t.shape))
+            self.named += named
         return problems
 
-    return check
+    def text(self) -> str:
+        total = len(self.lowered.values)
+        return (f"ONNX shape inference gives {self.found} of {total} layer outputs specc's shapes "
+                f"({self.named} with every size and symbol)")
 
 
 # -- export --------------------------------------------------------------------------------------------------------
@@ -222,12 +235,14 @@ def export_direct(spec: Any, path: str | os.PathLike[str] | None, *, weights: st
             reference = _torch_twin(spec, sig, source, checkpoint) if use_torch else _shapes_only(spec, sig)
             against = "PyTorch" if use_torch else "shapes only: torch is not installed" if compare == "auto" \
                 else "shapes only"
+            inner = LayerShapes(lowered)
             try:
                 report = verify_against(files[0], sig, reference, env, valid=valid, rtol=rtol, atol=atol,
-                                        against=against, extra=layer_shapes(lowered))
+                                        against=against, extra=inner)
             except VerificationFailed as failed:
                 failed.exporter = "direct"
                 raise
+            report.shapes += f"; {inner.text()}"
         entry = None
         if triton is not None:
             from .triton import write_entry
