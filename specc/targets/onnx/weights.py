@@ -67,14 +67,15 @@ class Weights:
     used: set[str] = field(default_factory=set)
     drawn: dict[str, np.ndarray] = field(default_factory=dict)
     _rng: np.random.Generator | None = None
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # tensors of the wrong shape
+    missing: list[str] = field(default_factory=list)
 
     def tensor(self, name: str, shape: Sequence[int], init: Init, dtype: str = "float32") -> np.ndarray:
         shape = tuple(int(s) for s in shape)
         self.used.add(name)
         if self.state is not None:
             if name not in self.state:
-                self.problems.append(f"missing {name}")
+                self.missing.append(name)
                 return np.zeros(shape, dtype=dtype)
             arr = np.asarray(self.state[name])
             if tuple(arr.shape) != shape:
@@ -94,13 +95,14 @@ class Weights:
     def check(self) -> None:
         """Raise when the checkpoint lacks a tensor, has one of another shape, or has one the
         model does not hold."""
-        problems = list(self.problems)
+        problems = [f"missing {_some(self.missing)}"] if self.missing else []
+        problems += self.problems[:5]
         if self.state is not None:
             extra = sorted(k for k in self.state if k not in self.used and not k.endswith(UNREAD_SUFFIXES))
             if extra:
                 problems.append("not in the model: " + _some(extra))
         if problems:
-            raise WeightsError("the checkpoint does not fit this spec's model: " + "; ".join(problems[:6]))
+            raise WeightsError("the checkpoint does not fit this spec's model: " + "; ".join(problems))
 
 
 def _some(keys: list[str]) -> str:
