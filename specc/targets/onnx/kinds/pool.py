@@ -1,0 +1,194 @@
+"""ONNX lowering of the pools: MaxPool/AveragePool for the sliding windows, global and uniform
+adaptive pools as ONNX's pooling ops, and uneven adaptive windows as a mask over each axis.
+
+Sliding pools with ``ceil_mode``: ONNX Runtime takes PyTorch's windows (it too drops a last
+window that would start inside the right padding), but ONNX's shape inference does not, so a
+fixed size where the two differ gets pads (or a crop) that make the window count exact in
+both modes, and the model's inferred shapes stay specc's.
+
+Adaptive pools follow PyTorch's windows, cell ``i`` of ``o`` over ``n`` reading
+``[floor(i·n/o), ceil((i+1)·n/o))``; pooling is separable, so each axis is pooled on its own.
+An axis pooled to 1 is a reduction and one that divides evenly a pool with kernel = stride,
+at any size; other windows are a mask of shape (o, n), a constant at a fixed size and
+computed from the input's shape as the model runs at a symbolic one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ....shapes.dims import DimLike, add, mul
+from ....shapes.formulas import conv_out
+from ..builder import ELEM, Unsupported, attr_ints
+from .base import Layer, lowers
+
+_MAX = ("MaxPool1d", "MaxPool2d", "MaxPool3d")
+_AVG = ("AvgPool1d", "AvgPool2d", "AvgPool3d")
+_ADAPTIVE = tuple(f"Adaptive{op}Pool{r}d" for op in ("Avg", "Max") for r in (1, 2, 3))
+
+
+@lowers(*_MAX, *_AVG)
+def window_pool(layer: Layer) -> str:
+    a, r = layer.args, layer.in_type.rank - 2
+    if a.get("return_indices"):
+        raise Unsupported("return_indices (the argmax indices beside the values) is not written yet")
+    k = attr_ints(a["kernel_size"], r)
+    s = k if a["stride"] is None else attr_ints(a["stride"], r)
+    p = attr_ints(a["padding"], r)
+    d = attr_ints(a.get("dilation", 1), r)
+    if layer.b.opset < 10 and (a["ceil_mode"] or any(di != 1 for di in d)):
+        raise Unsupported(f"ceil_mode and dilation need opset 10 or later (this export uses {layer.b.opset})")
+    is_max = layer.kind in _MAX
+    if not is_max and a.get("divisor_override") is not None:
+        return _sum_pool(layer, k, s, p, int(a["divisor_override"]))
+    x, pads, ceil = _ceil_windows(layer, k, s, p, d) if a["ceil_mode"] else (layer.x, p + p, 0)
+    attrs: dict[str, Any] = {"kernel_shape": k, "strides": s, "pads": pads}
+    if layer.b.opset >= 10:
+        attrs["ceil_mode"] = ceil
+    if is_max:
+        return layer.op("MaxPool", [x], dilations=d if any(di != 1 for di in d) else None, **attrs)
+    return layer.op("AveragePool", [x], count_include_pad=int(a["count_include_pad"]), **attrs)
+
+
+def _ceil_windows(layer: Layer, k: list[int], s: list[int], p: list[int], d: list[int]
+                  ) -> tuple[str, list[int], int]:
+    """The input, pads and ceil_mode attribute that give PyTorch's ceil_mode windows.
+
+    Where every fixed size has as many windows as floor mode gives, floor mode is exact. Else
+    ceil_mode 1; a fixed axis where PyTorch drops the last window (ONNX's shape inference would
+    keep it) gets the right pad, or a crop of the unread tail, that ends at its last window, so
+    the division is exact and both modes count the same windows."""
+    ins, outs = layer.in_type.shape[2:], layer.out.shape[2:]
+    fixed = [isinstance(n, int) for n in ins]
+    if all(fixed) and all(o == conv_out(n, ki, si, pi, di) for n, o, ki, si, pi, di in zip(ins, outs, k, s, p, d)):
+        return layer.x, p + p, 0
+    ends, crop = list(p), {}
+    for i, (n, o, ki, si, pi, di) in enumerate(zip(ins, outs, k, s, p, d)):
+        if not isinstance(n, int) or not isinstance(o, int):
+            continue
+        span = n + 2 * pi - di * (ki - 1) - 1
+        if -(-span // si) + 1 == o:
+            continue
+        right = (o - 1) * si + di * (ki - 1) + 1 - n - pi  # past the data to the last window's end
+        ends[i] = max(right, 0)
+        if right < 0:
+            crop[i + 2] = n + right
+    x = layer.x
+    if crop:
+        axes = sorted(crop)
+        x = layer.op("Slice", [x, layer.const([0] * len(axes)), layer.const([crop[ax] for ax in axes]),
+                               layer.const(axes)])
+    return x, p + ends, 1
+
+
+def _sum_pool(layer: Layer, k: list[int], s: list[int], p: list[int], divisor: int) -> str:
+    """PyTorch's divisor_override: the window's sum (zeros read in the padding) over ``divisor``.
+
+    The input is zero-padded until the last window (ceil_mode's partial one included) is whole,
+    so every window of a plain average holds the kernel's count and the sum is that times it."""
+    ins, outs, r = layer.in_type.shape[2:], layer.out.shape[2:], len(k)
+    if layer.b.opset < 11:
+        raise Unsupported(f"divisor_override needs opset 11 or later (this export uses {layer.b.opset})")
+    # the padded length the windows read, (o-1)·s + k, less the data and the left pad; a
+    # negative amount crops a tail that no window reads
+    rights = [add(add(mul(o, si), ki - si - pi), mul(n, -1)) for n, o, ki, si, pi in zip(ins, outs, k, s, p)]
+    pads = layer.shape([0, 0, *p, 0, 0, *rights])
+    t = layer.float_dtype
+    padded = layer.op("Pad", [layer.x, pads, layer.const(0.0, t)], mode="constant")
+    mean = layer.op("AveragePool", [padded], kernel_shape=k, strides=s, pads=[0] * (2 * r), count_include_pad=1)
+    return layer.op("Mul", [mean, layer.const(float(np.prod(k)) / divisor, t)])
+
+
+@lowers(*_ADAPTIVE)
+def adaptive_pool(layer: Layer) -> str:
+    ins, r = layer.in_type.shape[2:], layer.in_type.rank - 2
+    size = layer.args["output_size"]
+    outs: Sequence[int | None] = (size,) * r if isinstance(size, int) else tuple(size)
+    is_max = layer.kind.startswith("AdaptiveMax")
+    if all(o == 1 for o in outs):
+        return _global(layer, is_max, keepdims=1)
+    x = layer.x
+    # evenly divided fixed axes: one pooling op with kernel = stride = n/o (but ONNX Runtime has
+    # no double AveragePool on CPU, so float64 takes the masks)
+    pools = is_max or layer.float_dtype != "float64"
+    kernel = [n // o if pools and isinstance(n, int) and o is not None and o != 1 and n != o and n % o == 0 else 1
+              for n, o in zip(ins, outs)]
+    if any(ki != 1 for ki in kernel):
+        x = layer.op("MaxPool" if is_max else "AveragePool", [x], kernel_shape=kernel, strides=kernel)
+    reduce_axes = [i + 2 for i, (n, o) in enumerate(zip(ins, outs)) if o == 1 and n != 1]
+    if reduce_axes:
+        x = _reduce(layer, "ReduceMax" if is_max else "ReduceMean", x, reduce_axes, keepdims=1)
+    for i, (n, o) in enumerate(zip(ins, outs)):
+        if o is None or o == 1 or n == o or kernel[i] != 1:
+            continue
+        x = _masked_axis(layer, x, i + 2, n, o, is_max)
+    return x
+
+
+def _masked_axis(layer: Layer, x: str, axis: int, n: DimLike, o: int, is_max: bool) -> str:
+    """Pool ``axis`` (size ``n``) to ``o`` cells with PyTorch's adaptive windows: a mask
+    (o, n) of which positions each cell reads, broadcast against the input with a new axis
+    for the cells before ``axis``, then reduced over ``axis``."""
+    t, rank = layer.float_dtype, layer.in_type.rank
+    rest = [1] * (rank - axis - 1)  # the mask's trailing 1s broadcast over the dims after ``axis``
+    if isinstance(n, int):
+        cell = np.arange(o)
+        start, end = cell * n // o, ((cell + 1) * n + o - 1) // o
+        pos = np.arange(n)
+        inside = (pos[None, :] >= start[:, None]) & (pos[None, :] < end[:, None])
+        if is_max:
+            mask = layer.const(inside.reshape(o, n, *rest), "bool")
+        else:
+            mask = layer.const((inside / (end - start)[:, None]).reshape(o, n, *rest), t)
+    else:
+        if layer.b.opset < 11:
+            raise Unsupported(f"adaptive windows over the symbolic size {n} need opset 11 or later")
+        size = layer.size(n)
+        cell = layer.const(np.arange(o).reshape(o, 1))
+        start = layer.op("Div", [layer.op("Mul", [cell, size]), layer.const(o)])
+        end = layer.op("Div", [layer.op("Add", [layer.op("Mul", [layer.const(np.arange(1, o + 1).reshape(o, 1)),
+                                                                  size]), layer.const(o - 1)]), layer.const(o)])
+        pos = layer.op("Range", [layer.const(0), layer.op("Reshape", [size, layer.const([])]),
+                                 layer.const(1)])
+        inside = layer.op("And", [layer.op("Not", [layer.op("Less", [pos, start])]),
+                                  layer.op("Less", [pos, end])])  # (o, n)
+        if not is_max:
+            count = layer.op("Cast", [layer.op("Sub", [end, start])], to=ELEM[t])
+            inside = layer.op("Div", [layer.op("Cast", [inside], to=ELEM[t]), count])
+        mask = layer.op("Reshape", [inside, layer.op("Concat", [layer.const([o]), size, layer.const(rest)],
+                                                     axis=0)]) if rest else inside
+    cells = _unsqueeze(layer, x, axis)  # (..., 1, n, ...) against the mask's (o, n, 1, ...)
+    if is_max:
+        low = layer.const(-np.inf, t)
+        return _reduce(layer, "ReduceMax", layer.op("Where", [mask, cells, low]), [axis + 1], keepdims=0)
+    return _reduce(layer, "ReduceSum", layer.op("Mul", [cells, mask]), [axis + 1], keepdims=0)
+
+
+@lowers("GlobalAvgPool", "GlobalMaxPool")
+def global_pool(layer: Layer) -> str:
+    return _global(layer, layer.kind == "GlobalMaxPool", keepdims=int(layer.args["keepdim"]))
+
+
+def _global(layer: Layer, is_max: bool, keepdims: int) -> str:
+    if layer.float_dtype == "float64":  # ONNX Runtime has no double GlobalAveragePool/GlobalMaxPool on CPU
+        axes = list(range(2, layer.in_type.rank))
+        return _reduce(layer, "ReduceMax" if is_max else "ReduceMean", layer.x, axes, keepdims)
+    pooled = layer.op("GlobalMaxPool" if is_max else "GlobalAveragePool", [layer.x])
+    # (N, C, 1, …) -> (N, C): every dim after C is 1
+    return pooled if keepdims else layer.op("Flatten", [pooled], axis=1)
+
+
+def _reduce(layer: Layer, op: str, x: str, axes: list[int], keepdims: int) -> str:
+    # axes became an input in opset 13 for ReduceSum and in opset 18 for the others
+    if layer.b.opset >= (13 if op == "ReduceSum" else 18):
+        return layer.op(op, [x, layer.const(axes)], keepdims=keepdims)
+    return layer.op(op, [x], axes=axes, keepdims=keepdims)
+
+
+def _unsqueeze(layer: Layer, x: str, axis: int) -> str:
+    if layer.b.opset >= 13:
+        return layer.op("Unsqueeze", [x, layer.const([axis])])
+    return layer.op("Unsqueeze", [x], axes=[axis])
