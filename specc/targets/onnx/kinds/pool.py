@@ -42,6 +42,8 @@ def window_pool(layer: Layer) -> str:
     if layer.b.opset < 10 and (a["ceil_mode"] or any(di != 1 for di in d)):
         raise Unsupported(f"ceil_mode and dilation need opset 10 or later (this export uses {layer.b.opset})")
     is_max = layer.kind in _MAX
+    if not is_max and layer.float_dtype == "float64":
+        return _float64_avg_pool(layer, k, s, p)
     if not is_max and a.get("divisor_override") is not None:
         return _sum_pool(layer, k, s, p, int(a["divisor_override"]))
     x, pads, ceil = _ceil_windows(layer, k, s, p, d) if a["ceil_mode"] else (layer.x, p + p, 0)
@@ -129,42 +131,95 @@ def adaptive_pool(layer: Layer) -> str:
 
 
 def _masked_axis(layer: Layer, x: str, axis: int, n: DimLike, o: int, is_max: bool) -> str:
-    """Pool ``axis`` (size ``n``) to ``o`` cells with PyTorch's adaptive windows: a mask
-    (o, n) of which positions each cell reads, broadcast against the input with a new axis
-    for the cells before ``axis``, then reduced over ``axis``."""
-    t, rank = layer.float_dtype, layer.in_type.rank
-    rest = [1] * (rank - axis - 1)  # the mask's trailing 1s broadcast over the dims after ``axis``
+    """Pool ``axis`` (size ``n``) to ``o`` cells with PyTorch's adaptive windows: cell ``i``
+    reads ``[floor(i·n/o), ceil((i+1)·n/o))``."""
     if isinstance(n, int):
         cell = np.arange(o)
-        start, end = cell * n // o, ((cell + 1) * n + o - 1) // o
+        lo, hi = cell * n // o, ((cell + 1) * n + o - 1) // o
+        return _window_axis(layer, x, axis, n, o, lo, hi, hi - lo, is_max)
+    size = _runtime_windows(layer, n)
+    cell = layer.const(np.arange(o).reshape(o, 1))
+    lo = layer.op("Div", [layer.op("Mul", [cell, size]), layer.const(o)])
+    hi = layer.op("Div", [layer.op("Add", [layer.op("Mul", [layer.const(np.arange(1, o + 1).reshape(o, 1)), size]),
+                                           layer.const(o - 1)]), layer.const(o)])
+    return _window_axis(layer, x, axis, n, o, lo, hi, layer.op("Sub", [hi, lo]), is_max)
+
+
+def _float64_avg_pool(layer: Layer, k: list[int], s: list[int], p: list[int]) -> str:
+    """A sliding average as masks, axis by axis (ONNX Runtime has no double AveragePool on CPU).
+    PyTorch divides by a product of one count per axis, so the average is separable: cell ``i``
+    starts at ``i·s - p``, reads the data in ``[start, start + k)`` and divides by the window
+    clipped to the padded input (count_include_pad) or to the data; with divisor_override by 1,
+    then by the override."""
+    include_pad, override = layer.args["count_include_pad"], layer.args.get("divisor_override")
+    x = layer.x
+    for i, (n, o, ki, si, pi) in enumerate(zip(layer.in_type.shape[2:], layer.out.shape[2:], k, s, p)):
+        if isinstance(n, int) and isinstance(o, int):
+            start = np.arange(o) * si - pi
+            lo, hi = np.maximum(start, 0), np.minimum(start + ki, n)
+            count = np.ones(o, np.int64) if override else np.minimum(start + ki, n + pi) - start if include_pad \
+                else hi - lo
+            x = _window_axis(layer, x, i + 2, n, o, lo, hi, count, False)
+            continue
+        size = _runtime_windows(layer, n)
+        cells = layer.op("Range", [layer.const(0), _scalar(layer, layer.size(o)), layer.const(1)])
+        start = layer.op("Sub", [layer.op("Mul", [_unsqueeze(layer, cells, 1), layer.const(si)]), layer.const(pi)])
+        end = layer.op("Add", [start, layer.const(ki)])
+        lo, hi = _larger(layer, start, layer.const(0)), _smaller(layer, end, size)
+        count = layer.op("Sub", [hi, lo])
+        if override:
+            count = layer.const(np.ones((1, 1), np.int64))
+        elif include_pad:
+            count = layer.op("Sub", [_smaller(layer, end, layer.op("Add", [size, layer.const(pi)])), start])
+        x = _window_axis(layer, x, i + 2, n, o, lo, hi, count, False)
+    return layer.op("Mul", [x, layer.const(1 / override, layer.float_dtype)]) if override else x
+
+
+def _runtime_windows(layer: Layer, n: DimLike) -> str:
+    if layer.b.opset < 11:
+        raise Unsupported(f"windows over the symbolic size {n} need opset 11 or later (Range)")
+    return layer.size(n)
+
+
+def _window_axis(layer: Layer, x: str, axis: int, n: DimLike, o: DimLike, lo: Any, hi: Any, count: Any,
+                 is_max: bool) -> str:
+    """Pool ``axis`` (size ``n``) into ``o`` cells, cell ``i`` reading positions ``[lo_i, hi_i)``
+    divided by ``count_i`` (an average) or their max: a mask (o, n) broadcast against the input
+    with a new axis for the cells before ``axis``, then reduced over ``axis``. The bounds are
+    numpy arrays (o,) at a fixed size, else int64 values (o, 1) computed as the model runs."""
+    t, rank = layer.float_dtype, layer.in_type.rank
+    rest = [1] * (rank - axis - 1)  # the mask's trailing 1s broadcast over the dims after ``axis``
+    if isinstance(lo, np.ndarray):
+        assert isinstance(n, int) and isinstance(o, int)
         pos = np.arange(n)
-        inside = (pos[None, :] >= start[:, None]) & (pos[None, :] < end[:, None])
-        if is_max:
-            mask = layer.const(inside.reshape(o, n, *rest), "bool")
-        else:
-            mask = layer.const((inside / (end - start)[:, None]).reshape(o, n, *rest), t)
+        inside = (pos[None, :] >= lo[:, None]) & (pos[None, :] < hi[:, None])
+        mask = layer.const(inside.reshape(o, n, *rest), "bool") if is_max else \
+            layer.const((inside / count[:, None]).reshape(o, n, *rest), t)
     else:
-        if layer.b.opset < 11:
-            raise Unsupported(f"adaptive windows over the symbolic size {n} need opset 11 or later")
         size = layer.size(n)
-        cell = layer.const(np.arange(o).reshape(o, 1))
-        start = layer.op("Div", [layer.op("Mul", [cell, size]), layer.const(o)])
-        end = layer.op("Div", [layer.op("Add", [layer.op("Mul", [layer.const(np.arange(1, o + 1).reshape(o, 1)),
-                                                                  size]), layer.const(o - 1)]), layer.const(o)])
-        pos = layer.op("Range", [layer.const(0), layer.op("Reshape", [size, layer.const([])]),
-                                 layer.const(1)])
-        inside = layer.op("And", [layer.op("Not", [layer.op("Less", [pos, start])]),
-                                  layer.op("Less", [pos, end])])  # (o, n)
+        pos = layer.op("Range", [layer.const(0), _scalar(layer, size), layer.const(1)])
+        inside = layer.op("And", [layer.op("Not", [layer.op("Less", [pos, lo])]), layer.op("Less", [pos, hi])])
         if not is_max:
-            count = layer.op("Cast", [layer.op("Sub", [end, start])], to=ELEM[t])
-            inside = layer.op("Div", [layer.op("Cast", [inside], to=ELEM[t]), count])
-        mask = layer.op("Reshape", [inside, layer.op("Concat", [layer.const([o]), size, layer.const(rest)],
-                                                     axis=0)]) if rest else inside
+            inside = layer.op("Div", [layer.op("Cast", [inside], to=ELEM[t]), layer.op("Cast", [count], to=ELEM[t])])
+        mask = layer.op("Reshape", [inside, layer.shape([o, n, *rest])]) if rest else inside
     cells = _unsqueeze(layer, x, axis)  # (..., 1, n, ...) against the mask's (o, n, 1, ...)
     if is_max:
         low = layer.const(-np.inf, t)
         return _reduce(layer, "ReduceMax", layer.op("Where", [mask, cells, low]), [axis + 1], keepdims=0)
     return _reduce(layer, "ReduceSum", layer.op("Mul", [cells, mask]), [axis + 1], keepdims=0)
+
+
+def _scalar(layer: Layer, size: str) -> str:
+    return layer.op("Reshape", [size, layer.const([])])
+
+
+def _smaller(layer: Layer, a: str, b: str) -> str:
+    # Where, not Min: Min takes int64 only from opset 12
+    return layer.op("Where", [layer.op("Less", [a, b]), a, b])
+
+
+def _larger(layer: Layer, a: str, b: str) -> str:
+    return layer.op("Where", [layer.op("Less", [a, b]), b, a])
 
 
 @lowers("GlobalAvgPool", "GlobalMaxPool")
