@@ -67,13 +67,14 @@ def _agree(session: ort.InferenceSession, x: torch.Tensor, oracle: Callable[[tor
 
 
 def _sweep(layer: str, oracle: Callable[[torch.Tensor], torch.Tensor], shapes: list[tuple[int, ...]],
-           symbolic: tuple[object, ...], opset: int = 18, dtype: str = "float32") -> None:
+           symbolic: tuple[object, ...] | None, opset: int = 18, dtype: str = "float32") -> None:
     """The model with symbolic dims at every shape, and a model written for each fixed shape."""
     gen = torch.Generator().manual_seed(0)
-    dynamic = _session(layer, symbolic, opset, dtype)
+    dynamic = _session(layer, symbolic, opset, dtype) if symbolic is not None else None
     for shape in shapes:
         x = torch.randn(shape, generator=gen, dtype=getattr(torch, dtype))
-        _agree(dynamic, x, oracle)
+        if dynamic is not None:
+            _agree(dynamic, x, oracle)
         _agree(_session(layer, shape, opset, dtype), x, oracle)
 
 
@@ -156,6 +157,19 @@ def test_pools_at_older_opsets(opset: int) -> None:
            ("B", 3, "H", "W"), opset)
     _sweep("{type: MaxPool2d, kernel_size: 3, stride: 2, padding: 1, ceil_mode: true}",
            lambda x: F.max_pool2d(x, 3, 2, 1, ceil_mode=True), shapes, ("B", 3, "H", "W"), opset)
+
+
+@pytest.mark.parametrize("opset", [9, 10])
+def test_fixed_size_pools_before_opset_11(opset: int) -> None:
+    shapes = [(2, 3, 5, 7)]
+    _sweep("{type: MaxPool2d, kernel_size: 3, stride: 2, padding: 1}", lambda x: F.max_pool2d(x, 3, 2, 1), shapes,
+           None, opset)
+    _sweep("{type: AvgPool2d, kernel_size: 2, padding: 1, count_include_pad: false}",
+           lambda x: F.avg_pool2d(x, 2, padding=1, count_include_pad=False), shapes, None, opset)
+    for op, fn in (("Avg", F.adaptive_avg_pool2d), ("Max", F.adaptive_max_pool2d)):
+        _sweep(f"{{type: Adaptive{op}Pool2d, output_size: [3, 2]}}", lambda x, fn=fn: fn(x, (3, 2)), shapes, None,
+               opset)
+    _sweep("{type: GlobalAvgPool}", lambda x: x.mean(dim=(2, 3)), shapes, None, opset)
 
 
 def test_ceil_mode_before_opset_10_is_unsupported_with_the_reason() -> None:

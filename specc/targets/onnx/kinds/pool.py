@@ -11,6 +11,10 @@ Adaptive pools follow PyTorch's windows, cell ``i`` of ``o`` over ``n`` reading
 An axis pooled to 1 is a reduction and one that divides evenly a pool with kernel = stride,
 at any size; other windows are a mask of shape (o, n), a constant at a fixed size and
 computed from the input's shape as the model runs at a symbolic one.
+
+ONNX Runtime has no double AveragePool or global pools on CPU: in float64 the averages take the
+masks (a sliding average is separable too, PyTorch dividing by one count per axis multiplied)
+and the global pools are reductions.
 """
 
 from __future__ import annotations
@@ -157,8 +161,10 @@ def _float64_avg_pool(layer: Layer, k: list[int], s: list[int], p: list[int]) ->
         if isinstance(n, int) and isinstance(o, int):
             start = np.arange(o) * si - pi
             lo, hi = np.maximum(start, 0), np.minimum(start + ki, n)
-            count = np.ones(o, np.int64) if override else np.minimum(start + ki, n + pi) - start if include_pad \
-                else hi - lo
+            if override:
+                count = np.ones(o, np.int64)
+            else:
+                count = np.minimum(start + ki, n + pi) - start if include_pad else hi - lo
             x = _window_axis(layer, x, i + 2, n, o, lo, hi, count, False)
             continue
         size = _runtime_windows(layer, n)
