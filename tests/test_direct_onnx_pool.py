@@ -84,13 +84,13 @@ def _flag(b: bool) -> str:
 
 # (kernel, stride, padding, dilation): each ceil_mode case has sizes where PyTorch keeps a partial
 # last window and sizes where it drops the one starting in the right padding
-CEIL = [(1, 2, 0, 1), (2, 2, 1, 1), (3, 2, 1, 1), (2, 3, 1, 1), (3, 3, 1, 2), (4, 3, 2, 1), (2, 2, 0, 3)]
+CEIL = [(1, 2, 0, 1), (2, 2, 1, 1), (3, 2, 1, 1), (2, 3, 1, 1), (3, 3, 1, 2), (4, 3, 2, 1), (2, 2, 0, 3), (2, 1, 1, 2)]
 
 
 @pytest.mark.parametrize("k,s,p,d", CEIL)
 def test_max_pool_ceil_mode_windows_at_every_size(k: int, s: int, p: int, d: int, direct_limits: None) -> None:
     layer = f"{{type: MaxPool1d, kernel_size: {k}, stride: {s}, padding: {p}, dilation: {d}, ceil_mode: true}}"
-    first = d * (k - 1) + 1  # from here every window holds data (PyTorch's all-padding window is -inf)
+    first = max(1, d * (k - 1) + 1 - 2 * p)  # dilated windows at the smallest sizes read padding alone: -inf
     _sweep(layer, lambda x: F.max_pool1d(x, k, s, p, d, ceil_mode=True),
            [(2, 3, n) for n in range(first, first + 6)], ("B", 3, "L"))
 
@@ -170,6 +170,9 @@ def test_fixed_size_pools_before_opset_11(opset: int) -> None:
         _sweep(f"{{type: Adaptive{op}Pool2d, output_size: [3, 2]}}", lambda x, fn=fn: fn(x, (3, 2)), shapes, None,
                opset)
     _sweep("{type: GlobalAvgPool}", lambda x: x.mean(dim=(2, 3)), shapes, None, opset)
+    if opset >= 10:  # dilation came in opset 10; windows of padding alone at H = 1
+        _sweep("{type: MaxPool2d, kernel_size: 2, stride: 1, padding: 1, dilation: 2}",
+               lambda x: F.max_pool2d(x, 2, 1, 1, 2), [(1, 2, 1, 3), *shapes], None, opset)
 
 
 def test_ceil_mode_before_opset_10_is_unsupported_with_the_reason() -> None:
@@ -210,7 +213,8 @@ def _random_sliding(rng: random.Random) -> tuple[str, Callable[[torch.Tensor], t
     if rng.random() < 0.5:
         d = rng.randint(1, 3)
         return (f"{{type: MaxPool1d, kernel_size: {k}, stride: {s}, padding: {p}, dilation: {d}, "
-                f"ceil_mode: {_flag(ceil)}}}", lambda x: F.max_pool1d(x, k, s, p, d, ceil_mode=ceil), d * (k - 1) + 1)
+                f"ceil_mode: {_flag(ceil)}}}", lambda x: F.max_pool1d(x, k, s, p, d, ceil_mode=ceil),
+                max(1, d * (k - 1) + 1 - 2 * p))
     cip = rng.random() < 0.5
     return (f"{{type: AvgPool1d, kernel_size: {k}, stride: {s}, padding: {p}, ceil_mode: {_flag(ceil)}, "
             f"count_include_pad: {_flag(cip)}}}",

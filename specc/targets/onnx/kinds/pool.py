@@ -51,6 +51,14 @@ def window_pool(layer: Layer) -> str:
     if not is_max and a.get("divisor_override") is not None:
         return _sum_pool(layer, k, s, p, int(a["divisor_override"]))
     x, pads, ceil = _ceil_windows(layer, k, s, p, d) if a["ceil_mode"] else (layer.x, p + p, 0)
+    if is_max and any(di > 1 and pi > 0 for di, pi in zip(d, p)):
+        # A dilated window can hold padding alone (L=1, kernel 2, dilation 2, padding 1): PyTorch
+        # gives -inf there, ONNX Runtime the lowest float. The left padding, written as -inf values,
+        # is in every such window; the right stays a pad, so ceil_mode drops the same windows.
+        t = layer.float_dtype
+        x = layer.op("Pad", [x, layer.const([0, 0, *p, 0, 0, *[0] * r]), layer.const(-np.inf, t)], mode="constant") \
+            if layer.b.opset >= 11 else layer.op("Pad", [x], pads=[0, 0, *p, 0, 0, *[0] * r], value=float("-inf"))
+        pads = [0] * r + pads[r:]
     attrs: dict[str, Any] = {"kernel_shape": k, "strides": s, "pads": pads}
     if layer.b.opset >= 10:
         attrs["ceil_mode"] = ceil
