@@ -271,6 +271,26 @@ case("GlobalMaxPool", "{type: GlobalMaxPool}", {"inp": ("B", 3, "H", "W")},
 case("GlobalMaxPool", "{type: GlobalMaxPooling2D, keepdim: true}", {"inp": ("B", 3, 4, 5)},
      fn(lambda x: x.amax(dim=(2, 3), keepdim=True)))
 
+# -- pools for the direct ONNX target (issue 11): float16, padding not counted, adaptive windows fixed and uneven,
+# uniform (a pooling op), uneven beside a reduction over a symbolic dim
+
+case("MaxPool2d", "{type: MaxPool2d, kernel_size: 3, stride: 2, padding: 1, ceil_mode: true}",
+     {"inp": ("B", 2, "H", "W")}, lambda: nn.MaxPool2d(3, 2, 1, ceil_mode=True), BHW, dtypes={"inp": "float16"})
+case("AvgPool2d", "{type: AvgPool2d, kernel_size: [3, 4], stride: [1, 3], padding: [1, 2], count_include_pad: false}",
+     {"inp": ("B", 2, "H", "W")}, lambda: nn.AvgPool2d((3, 4), (1, 3), (1, 2), count_include_pad=False), BHW)
+case("AdaptiveAvgPool2d", "{type: AdaptiveAvgPool2d, output_size: [3, 2]}", {"inp": ("B", 2, "H", 7)},
+     lambda: nn.AdaptiveAvgPool2d((3, 2)), ({"B": 2, "H": 5}, {"B": 1, "H": 11}))
+case("AdaptiveMaxPool1d", "{type: AdaptiveMaxPool1d, output_size: 3}", {"inp": ("B", 2, 10)},
+     lambda: nn.AdaptiveMaxPool1d(3), dtypes={"inp": "float16"})
+case("AdaptiveAvgPool1d", "{type: AdaptiveAvgPool1d, output_size: 3}", {"inp": ("B", 2, 10)},
+     lambda: nn.AdaptiveAvgPool1d(3), dtypes={"inp": "float16"})
+case("AdaptiveAvgPool2d", "{type: AdaptiveAvgPool2d, output_size: [2, 3]}", {"inp": ("B", 3, 6, 9)},
+     lambda: nn.AdaptiveAvgPool2d((2, 3)))
+case("AdaptiveMaxPool2d", "{type: AdaptiveMaxPool2d, output_size: [4, 1]}", {"inp": ("B", 3, 10, "W")},
+     lambda: nn.AdaptiveMaxPool2d((4, 1)), ({"B": 2, "W": 3}, {"B": 1, "W": 8}))
+case("GlobalMaxPool", "{type: GlobalMaxPool, keepdim: true}", {"inp": ("B", 2, "D", 4, 5)},
+     fn(lambda x: x.amax(dim=(2, 3, 4), keepdim=True)), ({"B": 2, "D": 3}, {"B": 1, "D": 1}))
+
 # -- normalisation ---------------------------------------------------------------------------
 
 case("BatchNorm1d", "{type: BatchNorm1d}", {"inp": ("B", 5)}, lambda: nn.BatchNorm1d(5))

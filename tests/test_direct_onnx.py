@@ -32,13 +32,6 @@ PENDING |= {
     "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d", "Upsample"
 }
 
-# pool
-PENDING |= {
-    "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d",
-    "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d",
-    "GlobalAvgPool", "GlobalMaxPool"
-}
-
 # recurrent, convlstm, wrappers
 PENDING |= {
     "RNN", "LSTM", "GRU", "Select", "ConvLSTM2d", "TimeDistributed"

@@ -112,7 +112,12 @@ class Builder:
         key = ("sym", atom.name)
         if key not in self._sizes:
             value, axis = self.symbol_at[atom.name]
-            self._sizes[key] = self.op("Shape", [value], f"{atom.name}", start=axis, end=axis + 1)
+            if self.opset >= 15:
+                self._sizes[key] = self.op("Shape", [value], f"{atom.name}", start=axis, end=axis + 1)
+            else:  # Shape's start and end came in opset 15
+                whole = self.op("Shape", [value], f"{atom.name}")
+                self._sizes[key] = self.op("Slice", [whole, self.const([axis]), self.const([axis + 1])],
+                                           f"{atom.name}")
         return self._sizes[key]
 
     def shape(self, dims: Sequence[DimLike]) -> str:

@@ -171,6 +171,12 @@ def _ts_conv(args: dict[str, Any], inputs: Inputs) -> str | None:
 def _ts_adaptive(args: dict[str, Any], inputs: Inputs) -> str | None:
     if "op" not in args and None in _as_tuple(args["output_size"]):
         return "cannot write an adaptive pool whose output_size keeps an input size (null)"
+    if "op" not in args and inputs:
+        # the shape rule leaves uneven 1-d and 2-d average pools to the exporter, which only dynamo decomposes
+        spatial = inputs[0][1].shape[2:]
+        sizes = _as_tuple(args["output_size"]) * (len(spatial) if isinstance(args["output_size"], int) else 1)
+        if any(isinstance(n, int) and n % o for n, o in zip(spatial, sizes)):
+            return "cannot write an adaptive pool whose output_size does not divide the input size"
     return None
 
 
