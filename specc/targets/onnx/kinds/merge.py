@@ -1,10 +1,9 @@
 """ONNX lowering of the merges: Add, Mul, Sub, Div, Max, Min (broadcasting) and Concat.
 
-ONNX's element-wise ops take inputs of one type, where PyTorch promotes mixed ones; each input is
-cast to the type PyTorch computes in first (the type specc inferred for the output), and integer
-types ONNX Runtime has no kernel for are computed in int64 and cast back, which wraps around
-exactly as PyTorch's narrow integers do.  Several inputs are combined left to right, as
-``a + b + c`` is in PyTorch, so the rounding is the same.
+ONNX's element-wise ops take inputs of one type, where PyTorch promotes mixed ones: each step is
+computed in the type PyTorch promotes it to, and integer types ONNX Runtime has no kernel for
+in int64, cast back after, which wraps around exactly as PyTorch's narrow integers do.  Several
+inputs are combined left to right, as ``a + b + c`` is in PyTorch, so the rounding is the same.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from .base import Layer, lowers
 
 # integer types ONNX Runtime's CPU kernels of Add, Sub, Mul, Max and Min all take
 _NATIVE_INTS = ("int32", "int64")
-_ONNX_OP = {"Add": "Add", "Mul": "Mul", "Sub": "Sub", "Div": "Div", "Max": "Max", "Min": "Min"}
+_SAME = ("Add", "Mul", "Sub", "Div", "Max", "Min")  # ONNX names them as specc does
 
 
 def cast(layer: Layer, value: str, have: str, want: str) -> str:
@@ -23,22 +22,25 @@ def cast(layer: Layer, value: str, have: str, want: str) -> str:
     return value if have == want else layer.op("Cast", [value], to=ELEM[want])
 
 
-@lowers(*_ONNX_OP)
+@lowers(*_SAME)
 def elementwise(layer: Layer) -> str:
-    want = layer.out.dtype
-    # Div of integers (or bools) divides in float32, as torch.div does; every other op in the
-    # type PyTorch promotes the inputs to
-    work = "int64" if want not in _NATIVE_INTS and not want.startswith(("float", "bfloat")) else want
-    values = [cast(layer, v, t.dtype, work) for v, t in zip(layer.inputs, layer.in_types)]
-    acc = values[0]
-    for v in values[1:]:
-        acc = layer.op(_ONNX_OP[layer.kind], [acc, v])
-    return cast(layer, acc, work, want)
+    op = layer.kind
+    acc, have = layer.inputs[0], layer.in_types[0].dtype
+    for v, t in zip(layer.inputs[1:], layer.in_types[1:]):
+        # one step of a + b + c at a time, in the type PyTorch promotes that step to (Div of
+        # integers divides in float32, as torch.div does)
+        step = promote([have, t.dtype])
+        if layer.kind == "Div" and not step.startswith(("float", "bfloat")):
+            step = "float32"
+        work = step if step in _NATIVE_INTS or step.startswith(("float", "bfloat")) else "int64"
+        acc = layer.op(op, [cast(layer, acc, have, work), cast(layer, v, t.dtype, work)])
+        acc, have = cast(layer, acc, work, step), step
+    return cast(layer, acc, have, layer.out.dtype)
 
 
 @lowers("Concat")
 def concat(layer: Layer) -> str:
-    # torch.cat promotes mixed inputs to one type; specc's output type says which
-    want = promote([t.dtype for t in layer.in_types])
-    values = [cast(layer, v, t.dtype, want) for v, t in zip(layer.inputs, layer.in_types)]
-    return cast(layer, layer.op("Concat", values, axis=int(layer.args["dim"])), want, layer.out.dtype)
+    # torch.cat promotes mixed inputs to one type, the output's
+    want = layer.out.dtype
+    return layer.op("Concat", [cast(layer, v, t.dtype, want) for v, t in zip(layer.inputs, layer.in_types)],
+                    axis=int(layer.args["dim"]))

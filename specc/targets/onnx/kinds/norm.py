@@ -5,10 +5,10 @@ ONNX's BatchNormalization in inference mode.  Without running statistics PyTorch
 with the statistics of the input itself, also in eval: over the batch and the spatial dims for
 BatchNorm (written as means), per sample for InstanceNorm (InstanceNormalization).
 LayerNorm is LayerNormalization from opset 17 and means before.  GroupNorm is
-InstanceNormalization over the (N, groups, -1) view, then the per-channel scale and shift (the
-GroupNormalization of opsets 18 to 20 scales per group, not per channel as PyTorch does; from
-opset 21 it is PyTorch's and is used).  The tensors are PyTorch's defaults: weight 1, bias 0,
-running mean 0 and running variance 1.
+InstanceNormalization over the (N, groups, -1) view, then the per-channel scale and shift: the
+GroupNormalization of opsets 18 to 20 scales per group, not per channel as PyTorch does, and
+ONNX's shape inference cannot type the output of opset 21's.  The tensors are PyTorch's
+defaults: weight 1, bias 0, running mean 0 and running variance 1.
 """
 
 from __future__ import annotations
@@ -81,8 +81,6 @@ def layer_norm(layer: Layer) -> str:
 def group_norm(layer: Layer) -> str:
     g, c, eps = int(layer.args["num_groups"]), int(layer.args["num_channels"]), float(layer.args["eps"])
     scale, shift = _affine(layer, c)
-    if layer.b.opset >= 21:
-        return layer.op("GroupNormalization", [layer.x, scale, shift], num_groups=g, epsilon=eps)
     t = layer.float_dtype
     grouped = layer.op("Reshape", [layer.x, layer.const([0, g, -1])])
     normed = layer.op("InstanceNormalization", [grouped, layer.const(np.ones(g), t), layer.const(np.zeros(g), t)],
