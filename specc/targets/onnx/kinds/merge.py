@@ -33,7 +33,12 @@ def elementwise(layer: Layer) -> str:
         if layer.kind == "Div" and not step.startswith(("float", "bfloat")):
             step = "float32"
         work = step if step in _NATIVE_INTS or step.startswith(("float", "bfloat")) else "int64"
-        acc = layer.op(op, [cast(layer, acc, have, work), cast(layer, v, t.dtype, work)])
+        a, b = cast(layer, acc, have, work), cast(layer, v, t.dtype, work)
+        if op in ("Max", "Min") and work in _NATIVE_INTS and layer.b.opset < 12:
+            # Max and Min take integers from opset 12; before, the larger (or smaller) one is picked
+            acc = layer.op("Where", [layer.op("Greater" if op == "Max" else "Less", [a, b]), a, b])
+        else:
+            acc = layer.op(op, [a, b])
         acc, have = cast(layer, acc, work, step), step
     return cast(layer, acc, have, layer.out.dtype)
 

@@ -161,9 +161,13 @@ def slice_(layer: Layer) -> str:
     if layer.b.opset >= 10:
         return layer.op("Slice", [layer.x, layer.const([start]), layer.const([end]), layer.const([d]),
                                   layer.const([step])])
-    if step != 1:
-        raise Unsupported(f"a slice with step {step} needs opset 10 or later (this export is opset {layer.b.opset})")
-    return layer.op("Slice", [layer.x], starts=[start], ends=[end], axes=[d])
+    if step == 1:
+        return layer.op("Slice", [layer.x], starts=[start], ends=[end], axes=[d])
+    size = layer.in_type.shape[d]
+    if not isinstance(size, int):
+        raise Unsupported(f"a slice with step {step} along a dim of symbolic size ({size}) needs opset 10 or "
+                          f"later (this export is opset {layer.b.opset})")
+    return layer.op("Gather", [layer.x, layer.const(list(range(size))[start:stop:step])], axis=d)
 
 
 @lowers("Split", "Chunk")
@@ -185,7 +189,7 @@ def cast(layer: Layer) -> str:
 @lowers("PixelShuffle")
 def pixel_shuffle(layer: Layer) -> str:
     r = int(layer.args["upscale_factor"])
-    if layer.in_type.dtype in _NATIVE_DEPTH_TO_SPACE:
+    if layer.in_type.dtype in _NATIVE_DEPTH_TO_SPACE and layer.b.opset >= 11:  # DepthToSpace has modes from 11
         # DepthToSpace's CRD order is PyTorch's: channel c·r² + i·r + j goes to pixel (h·r + i, w·r + j)
         return layer.op("DepthToSpace", [layer.x], blocksize=r, mode="CRD")
     c = layer.out.shape[1]
