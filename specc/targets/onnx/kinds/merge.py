@@ -17,7 +17,7 @@ _NATIVE_INTS = ("int32", "int64")
 _SAME = ("Add", "Mul", "Sub", "Div", "Max", "Min")  # ONNX names them as specc does
 
 
-def cast(layer: Layer, value: str, have: str, want: str) -> str:
+def as_dtype(layer: Layer, value: str, have: str, want: str) -> str:
     """``value`` (of dtype ``have``) as dtype ``want``: itself when they agree."""
     return value if have == want else layer.op("Cast", [value], to=ELEM[want])
 
@@ -33,19 +33,19 @@ def elementwise(layer: Layer) -> str:
         if layer.kind == "Div" and not step.startswith(("float", "bfloat")):
             step = "float32"
         work = step if step in _NATIVE_INTS or step.startswith(("float", "bfloat")) else "int64"
-        a, b = cast(layer, acc, have, work), cast(layer, v, t.dtype, work)
+        a, b = as_dtype(layer, acc, have, work), as_dtype(layer, v, t.dtype, work)
         if op in ("Max", "Min") and work in _NATIVE_INTS and layer.b.opset < 12:
             # Max and Min take integers from opset 12; before, the larger (or smaller) one is picked
             acc = layer.op("Where", [layer.op("Greater" if op == "Max" else "Less", [a, b]), a, b])
         else:
             acc = layer.op(op, [a, b])
-        acc, have = cast(layer, acc, work, step), step
-    return cast(layer, acc, have, layer.out.dtype)
+        acc, have = as_dtype(layer, acc, work, step), step
+    return as_dtype(layer, acc, have, layer.out.dtype)
 
 
 @lowers("Concat")
 def concat(layer: Layer) -> str:
     # torch.cat promotes mixed inputs to one type, the output's
     want = layer.out.dtype
-    return layer.op("Concat", [cast(layer, v, t.dtype, want) for v, t in zip(layer.inputs, layer.in_types)],
+    return layer.op("Concat", [as_dtype(layer, v, t.dtype, want) for v, t in zip(layer.inputs, layer.in_types)],
                     axis=int(layer.args["dim"]))

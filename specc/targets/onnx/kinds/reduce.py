@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .base import Layer, lowers
-from .merge import cast
+from .merge import as_dtype
 
 _OPS = {"mean": "ReduceMean", "sum": "ReduceSum", "max": "ReduceMax", "min": "ReduceMin"}
 # the opset from which each ReduceX reads its axes from an input
@@ -34,5 +34,5 @@ def reduction(layer: Layer) -> str:
     have, want = layer.in_type.dtype, layer.out.dtype
     floats = have.startswith(("float", "bfloat"))
     work = have if floats or (have in ("int32", "int64") and op in ("max", "min")) else "int64"
-    y = reduce(layer, _OPS[op], cast(layer, layer.x, have, work), axes, keep)
-    return cast(layer, y, work, want)
+    y = reduce(layer, _OPS[op], as_dtype(layer, layer.x, have, work), axes, keep)
+    return as_dtype(layer, y, work, want)

@@ -172,7 +172,7 @@ def slice_(layer: Layer) -> str:
 
 @lowers("Split", "Chunk")
 def split(layer: Layer) -> list[str]:
-    d = layer.in_type.rank and int(layer.args["dim"]) % layer.in_type.rank
+    d = int(layer.args["dim"]) % layer.in_type.rank
     sizes = [int(t.shape[d]) for t in layer.outs]
     if layer.b.opset >= 13:
         parts = layer.op("Split", [layer.x, layer.const(sizes)], outputs=len(sizes), axis=d)
