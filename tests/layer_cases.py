@@ -690,4 +690,4 @@ case("Embedding", "{type: Embedding, num_embeddings: 12, embedding_dim: 4, max_n
      lambda: nn.Embedding(12, 4, max_norm=1.0), BT, dtypes={"ids": "int64"}, high=12)
 case("Embedding", "{type: Embedding, num_embeddings: 9, embedding_dim: 3, padding_idx: -1, max_norm: 1.5, "
      "norm_type: 1.0}", {"ids": ("B", 2)}, lambda: nn.Embedding(9, 3, padding_idx=-1, max_norm=1.5, norm_type=1.0),
-     dtypes={"ids": "int32"}, high=9)
+     dtypes={"ids": "int64"}, high=9)

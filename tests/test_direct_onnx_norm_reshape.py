@@ -22,6 +22,7 @@ from safetensors.torch import save_file
 
 from specc.backends.direct_export import export_direct
 from specc.backends.errors import ExportFailed
+from specc.backends.onnx_export import export_spec
 
 FAMILIES = {
     "norm": {"BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
@@ -147,3 +148,20 @@ def test_batch_norm_without_running_stats_needs_two_values_per_channel() -> None
     spatial = specc.loads(text.replace("[B, 5]", "[B, 5, L]"))
     assert spatial.ok
     assert any("L >= 2" in r.text() for n in spatial.graph.leaves() for r in n.result.requires)
+
+
+def test_embedding_max_norm_over_int32_ids_is_refused_for_the_torch_route(tmp_path: Path) -> None:
+    """TorchScript drops max_norm and dynamo writes a ScatterND ONNX Runtime refuses for int32 ids:
+    check says so at the layer, with the cast that fixes it; the direct target writes either."""
+    text = ("specc: 1\ninputs: {ids: {shape: [B, 3], dtype: int32}}\nlayers:\n"
+            "  - {type: Embedding, num_embeddings: 9, embedding_dim: 4, max_norm: 1.0}\n")
+    (err,) = specc.loads(text).errors
+    assert err.code == "U002" and err.loc.line == 4 and "max_norm over int32 ids" in err.message
+    assert err.hint == "add - {type: Cast, dtype: int64} before the Embedding"
+    fixed = specc.loads(text.replace("  - {type: Embedding", "  - {type: Cast, dtype: int64}\n  - {type: Embedding"))
+    assert fixed.ok
+    assert export_spec(fixed, tmp_path / "torch.onnx").verification is not None
+    assert export_direct(fixed, tmp_path / "direct.onnx", compare="torch").verification is not None
+    pinned = specc.loads(fixed.text + "export: {exporter: torchscript}\n")
+    (err,) = pinned.errors
+    assert err.code == "U002" and "torchscript exporter" in err.message and "drops max_norm" in err.message
