@@ -679,3 +679,35 @@ case("Split", "{type: Split, size: 2, dim: -1, names: [lo, hi]}", {"inp": ("B", 
      fn(lambda x: x.split(2, -1)), BT2)
 case("Chunk", "{type: Chunk, chunks: 3, dim: 2}", {"inp": ("B", "T", 9)}, fn(lambda x: x.chunk(3, 2)), BT2)
 case("Chunk", "{type: Chunk, chunks: 2}", {"inp": ("B", 4)}, fn(lambda x: x.chunk(2, 1)), dtypes={"inp": "int64"})
+
+# -- area F5 (issue 11): norm, reshape, merge, reduce and embedding configurations the direct ONNX target
+# writes differently (batch statistics, symbolic sizes read at run time, type promotion, max_norm)
+
+case("BatchNorm2d", "{type: BatchNorm2d, track_running_stats: false, eps: 1.0e-3}", {"inp": ("B", 3, "H", "W")},
+     lambda: nn.BatchNorm2d(3, eps=1e-3, track_running_stats=False), BHW)
+case("InstanceNorm2d", "{type: InstanceNorm2d, track_running_stats: true}", {"inp": ("B", 3, "H", "W")},
+     lambda: nn.InstanceNorm2d(3, track_running_stats=True), BHW)
+case("GroupNorm", "{type: GroupNorm, num_groups: 3}", {"inp": ("B", 6)}, lambda: nn.GroupNorm(3, 6))
+case("GroupNorm", "{type: GroupNorm, num_groups: 2, eps: 1.0e-3}", {"inp": ("B", 4, "H", "W")},
+     lambda: nn.GroupNorm(2, 4, eps=1e-3), BHW)
+case("Flatten", "{type: Flatten, start_dim: 0, end_dim: 1}", {"inp": ("B", "T", 3)}, lambda: nn.Flatten(0, 1), BT)
+case("Flatten", "{type: Flatten, start_dim: 1, end_dim: 2}", {"inp": ("B", 3, 4, "T")}, lambda: nn.Flatten(1, 2), BT)
+case("Unflatten", "{type: Unflatten, dim: 1, unflattened_size: [3, 4]}", {"inp": ("B", 12, "T")},
+     lambda: nn.Unflatten(1, (3, 4)), BT)
+case("PixelShuffle", "{type: PixelShuffle, upscale_factor: 2}", {"ids": ("B", 8, "H", "W")}, _shuffle(2), BHW,
+     dtypes={"ids": "int64"})
+case("Chunk", "{type: Chunk, chunks: 1, dim: -1}", {"inp": ("B", "T", 3)}, fn(lambda x: x.chunk(1, -1)), BT)
+case("Add", "{type: Add, from: [a, b, c]}", {"a": ("B", 4), "b": ("B", 4), "c": (1, 4)}, fn(lambda a, b, c: a + b + c),
+     dtypes={"a": "float16", "b": "float16"})
+case("Concat", "{type: Concat, dim: 0, from: [a, b]}", {"a": ("B", 3), "b": (2, 3)}, fn(lambda a, b: torch.cat([a, b])),
+     dtypes={"a": "int64"})
+case("Max", "{type: Max, from: [a, b]}", {"a": ("B", 5), "b": (1, 5)}, fn(torch.maximum),
+     dtypes={"a": "int8", "b": "uint8"})
+case("Reduce", "{type: Reduce, op: max, dim: [0, 2]}", {"inp": ("B", 3, "T")}, fn(lambda x: x.amax((0, 2))), BT)
+case("Reduce", "{type: Reduce, op: sum, dim: -1, keepdim: true}", {"ids": ("B", 4)},
+     fn(lambda x: x.sum(-1, keepdim=True)), dtypes={"ids": "uint8"})
+case("Embedding", "{type: Embedding, num_embeddings: 12, embedding_dim: 4, max_norm: 1.0}", {"ids": ("B", "T")},
+     lambda: nn.Embedding(12, 4, max_norm=1.0), BT, dtypes={"ids": "int64"}, high=12)
+case("Embedding", "{type: Embedding, num_embeddings: 9, embedding_dim: 3, padding_idx: -1, max_norm: 1.5, "
+     "norm_type: 1.0}", {"ids": ("B", 2)}, lambda: nn.Embedding(9, 3, padding_idx=-1, max_norm=1.5, norm_type=1.0),
+     dtypes={"ids": "int64"}, high=9)

@@ -119,7 +119,17 @@ def _upsample(args: dict[str, Any], inputs: Inputs) -> str | None:
             "...), or mode: bilinear")
 
 
-SHAPED: dict[str, PinnedLimit] = {"Upsample": _upsample}
+def _embedding_renorm(args: dict[str, Any], inputs: Inputs) -> str | None:
+    """max_norm renormalises the rows looked up, which the TorchScript exporter drops and the dynamo
+    exporter writes as a ScatterND whose indices ONNX Runtime takes as int64 only."""
+    if args.get("max_norm") is None or all(t.dtype == "int64" for _, t in inputs[:1]):
+        return None
+    return ("no torch exporter writes max_norm over int32 ids (TorchScript drops the renormalisation, dynamo "
+            "writes it as a ScatterND that ONNX Runtime refuses for int32 ids); add - {type: Cast, dtype: int64} "
+            "before the Embedding")
+
+
+SHAPED: dict[str, PinnedLimit] = {"Upsample": _upsample, "Embedding": _embedding_renorm}
 
 
 # -- what one exporter alone cannot write (torch 2.13; found by exporting every layer case) ------------
@@ -198,6 +208,12 @@ def _ts_squeeze(args: dict[str, Any], inputs: Inputs) -> str | None:
     return None
 
 
+def _ts_embedding(args: dict[str, Any], inputs: Inputs) -> str | None:
+    if args.get("max_norm") is not None:
+        return "drops max_norm: the exported model looks rows up without renormalising them"
+    return None
+
+
 def _ts_conv_lstm(args: dict[str, Any], inputs: Inputs) -> str | None:
     return "freezes the number of time steps T of a ConvLSTM2d at the export size"
 
@@ -236,6 +252,7 @@ PINNED: dict[str, dict[str, PinnedLimit]] = {
         **{f"BatchNorm{n}d": _ts_batch_norm for n in (1, 2, 3)},
         **{f"InstanceNorm{n}d": _ts_instance_norm for n in (1, 2, 3)},
         "Squeeze": _ts_squeeze,
+        "Embedding": _ts_embedding,
         "MultiheadAttention": _ts_attention,
         "TransformerEncoderLayer": _ts_encoder,
         "TransformerEncoder": _ts_encoder,
