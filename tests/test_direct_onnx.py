@@ -22,6 +22,7 @@ from layer_cases import CASES
 
 from specc.backends.direct_export import direct_problem, export_direct
 from specc.targets.onnx.kinds import LOWERINGS
+from specc.targets.onnx.lower import kinds_used
 
 PENDING: set[str] = set()
 # conv, pad, resample
@@ -37,11 +38,6 @@ PENDING |= {
     "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d",
     "GlobalAvgPool", "GlobalMaxPool"
-}
-
-# recurrent, convlstm, wrappers
-PENDING |= {
-    "RNN", "LSTM", "GRU", "Select", "ConvLSTM2d", "TimeDistributed"
 }
 
 # attention
@@ -78,7 +74,7 @@ def test_example_and_zoo_specs_written_direct_equal_pytorch(path: Path, tmp_path
     assert spec.ok
     why = direct_problem(spec)
     if why is not None:
-        kinds = {n.kind.type_name for n in spec.graph.leaves() if n.kind is not None}
+        kinds = set(kinds_used(spec.graph))
         assert kinds & PENDING or "LoRA" in why, f"{path.name} cannot go direct: {why}"
         pytest.skip(why)
     result = export_direct(spec, tmp_path / "m.onnx", compare="torch")
@@ -95,7 +91,7 @@ def test_layer_case_written_direct_equals_pytorch(case: object, tmp_path: Path) 
     assert spec.ok, [d.message for d in spec.errors]
     why = direct_problem(spec)
     if why is not None:
-        kinds = {n.kind.type_name for n in spec.graph.leaves() if n.kind is not None}
+        kinds = set(kinds_used(spec.graph))
         assert kinds & PENDING, f"no direct lowering, and none pending: {why}"
         pytest.skip(why)
     result = export_direct(spec, tmp_path / "m.onnx", compare="torch")
