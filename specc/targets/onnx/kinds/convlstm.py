@@ -13,7 +13,7 @@ import dataclasses
 from ..builder import value_info
 from ..weights import fan_in
 from .base import Layer, lowers
-from .recurrent import dims_of, split, zeros
+from .recurrent import dims_of, lstm_cell, zeros
 
 
 @lowers("ConvLSTM2d")
@@ -50,15 +50,11 @@ def _layer(layer: Layer, x: str, i: int, c_in: int, h: int, kernel: tuple[int, i
     body = dataclasses.replace(layer, b=sb)
     h_in, c_in_, x_t = (sb.fresh(f"{layer.path}/{n}") for n in (f"h{i}", f"c{i}", f"x{i}"))
     conv = [body.op("Concat", [x_t, h_in], axis=1), w, *([b] if b else [])]
-    gates = body.op("Conv", conv, kernel_shape=[kh, kw], pads=pads)
-    gi, gf, gg, go = split(body, gates, [h] * 4, 1)
-    c_new = body.op("Add", [body.op("Mul", [body.op("Sigmoid", [gf]), c_in_]),
-                            body.op("Mul", [body.op("Sigmoid", [gi]), body.op("Tanh", [gg])])])
-    h_new = body.op("Mul", [body.op("Sigmoid", [go]), body.op("Tanh", [c_new])])
+    h_new, c_new = lstm_cell(body, body.op("Conv", conv, kernel_shape=[kh, kw], pads=pads), c_in_, h)
     state = (batch, h, height, width)
     outputs = [value_info(h_new, t, state), value_info(c_new, t, state)]
     if sequences:
-        h_step = body.op("Identity", [h_new])
+        h_step = body.op("Identity", [h_new])  # the scan output: a body output may not repeat a name
         outputs.append(value_info(h_step, t, state))
     graph = sb.body(f"{layer.path}/step{i}", [value_info(h_in, t, state), value_info(c_in_, t, state),
                                               value_info(x_t, t, (batch, c_in, height, width))], outputs)

@@ -72,6 +72,14 @@ def zeros(layer: Layer, shape: str) -> str:
     return layer.op("Expand", [layer.const(0.0, layer.float_dtype), shape])
 
 
+def lstm_cell(layer: Layer, gates: str, c: str, h: int) -> tuple[str, str]:
+    """PyTorch's LSTM cell on the (i, f, g, o) gate blocks of axis 1: o·tanh(c') and c' = f·c + i·g."""
+    i, f, g, o = split(layer, gates, [h] * 4, 1)
+    c_new = layer.op("Add", [layer.op("Mul", [layer.op("Sigmoid", [f]), c]),
+                             layer.op("Mul", [layer.op("Sigmoid", [i]), layer.op("Tanh", [g])])])
+    return layer.op("Mul", [layer.op("Sigmoid", [o]), layer.op("Tanh", [c_new])]), c_new
+
+
 def state_name(layer: Layer, key: str) -> str:
     return f"{layer.prefix}.{key}" if layer.prefix else key
 
@@ -160,10 +168,11 @@ def _projected_layer(layer: Layer, x: str, k: int, d: int, in_size: int, states:
     """One LSTM layer with a projection (PyTorch's proj_size), both directions: a Scan each."""
     seqs, finals = [], []
     for direction in range(d):
-        h0, c0 = ([slice_axis(layer, s, direction, direction + 1, 0) for s in states] if d == 2 else states) \
-            if states else ("", "")
-        seq, final = _projected_direction(layer, x, k, direction, in_size, squeeze_state(layer, h0),
-                                          squeeze_state(layer, c0))
+        # this direction's (1, B, ·) of the given (D, B, ·) states, as the (B, ·) a step reads
+        own = [squeeze(layer, slice_axis(layer, s, direction, direction + 1, 0) if d == 2 else s, [0])
+               for s in states]
+        h0, c0 = own if own else ("", "")
+        seq, final = _projected_direction(layer, x, k, direction, in_size, h0, c0)
         seqs.append(seq)
         finals.append(final)
     if d == 1:
@@ -171,15 +180,12 @@ def _projected_layer(layer: Layer, x: str, k: int, d: int, in_size: int, states:
     return layer.op("Concat", seqs, axis=2), layer.op("Concat", finals, axis=1)
 
 
-def squeeze_state(layer: Layer, s: str) -> str:
-    return squeeze(layer, s, [0]) if s else ""
-
-
 def _projected_direction(layer: Layer, x: str, k: int, direction: int, in_size: int, h0: str,
                          c0: str) -> tuple[str, str]:
     a, t = layer.args, layer.float_dtype
     h, p = a["hidden_size"], a["proj_size"]
-    names = [state_name(layer, f"onnx_{m}_l{k}" + ("_reverse" if direction else "")) for m in ("Wt", "Rt", "Pt", "B")]
+    suffix = f"_l{k}" + ("_reverse" if direction else "")
+    names = [state_name(layer, f"onnx_{m}{suffix}") for m in ("Wt", "Rt", "Pt", "B")]
     if names[0] not in layer.b.initializers:
         w = _weights(layer, k, direction, in_size)
         layer.b.initializer(names[0], np.ascontiguousarray(w["weight_ih"].T))
@@ -199,14 +205,12 @@ def _projected_direction(layer: Layer, x: str, k: int, direction: int, in_size: 
     body = dataclasses.replace(layer, b=sb)
     b_dim: DimLike = layer.in_type.shape[0 if a["batch_first"] else 1]
     h_in, c_in, g_in = (sb.fresh(f"{layer.path}/{n}") for n in ("h", "c", "gates_x"))
-    gates = body.op("Add", [g_in, body.op("MatMul", [h_in, names[1]])])
-    i, f, g, o = split(body, gates, [h] * 4, 1)
-    c_new = body.op("Add", [body.op("Mul", [body.op("Sigmoid", [f]), c_in]),
-                            body.op("Mul", [body.op("Sigmoid", [i]), body.op("Tanh", [g])])])
-    h_new = body.op("MatMul", [body.op("Mul", [body.op("Sigmoid", [o]), body.op("Tanh", [c_new])]), names[2]])
-    h_step = body.op("Identity", [h_new])
-    graph = sb.body(f"{layer.path}/step", [value_info(h_in, t, (b_dim, p)), value_info(c_in, t, (b_dim, h)),
-                                           value_info(g_in, t, (b_dim, 4 * h))],
+    cell, c_new = lstm_cell(body, body.op("Add", [g_in, body.op("MatMul", [h_in, names[1]])]), c_in, h)
+    h_new = body.op("MatMul", [cell, names[2]])
+    h_step = body.op("Identity", [h_new])  # the scan output: a body output may not repeat a name
+    graph = sb.body(f"{layer.path}/step{suffix}",
+                    [value_info(h_in, t, (b_dim, p)), value_info(c_in, t, (b_dim, h)),
+                     value_info(g_in, t, (b_dim, 4 * h))],
                     [value_info(h_new, t, (b_dim, p)), value_info(c_new, t, (b_dim, h)),
                      value_info(h_step, t, (b_dim, p))])
     h_n, _, seq = layer.op("Scan", [h0, c0, xw], outputs=3, body=graph, num_scan_inputs=1,
