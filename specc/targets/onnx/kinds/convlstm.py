@@ -54,7 +54,7 @@ def _layer(layer: Layer, x: str, i: int, c_in: int, h: int, kernel: tuple[int, i
     state = (batch, h, height, width)
     outputs = [value_info(h_new, t, state), value_info(c_new, t, state)]
     if sequences:
-        h_step = body.op("Identity", [h_new])  # the scan output: a body output may not repeat a name
+        h_step = body.op("Identity", [h_new])  # listed twice, ONNX Runtime loses the final state
         outputs.append(value_info(h_step, t, state))
     graph = sb.body(f"{layer.path}/step{i}", [value_info(h_in, t, state), value_info(c_in_, t, state),
                                               value_info(x_t, t, (batch, c_in, height, width))], outputs)

@@ -207,7 +207,7 @@ def _projected_direction(layer: Layer, x: str, k: int, direction: int, in_size: 
     h_in, c_in, g_in = (sb.fresh(f"{layer.path}/{n}") for n in ("h", "c", "gates_x"))
     cell, c_new = lstm_cell(body, body.op("Add", [g_in, body.op("MatMul", [h_in, names[1]])]), c_in, h)
     h_new = body.op("MatMul", [cell, names[2]])
-    h_step = body.op("Identity", [h_new])  # the scan output: a body output may not repeat a name
+    h_step = body.op("Identity", [h_new])  # listed twice, ONNX Runtime loses the final state
     graph = sb.body(f"{layer.path}/step{suffix}",
                     [value_info(h_in, t, (b_dim, p)), value_info(c_in, t, (b_dim, h)),
                      value_info(g_in, t, (b_dim, 4 * h))],
