@@ -92,3 +92,22 @@ def test_the_wrapped_kind_is_a_kind_the_model_needs() -> None:
                  "kernel_size: 3}}")
     assert spec.graph is not None
     assert kinds_used(spec.graph) == ["TimeDistributed", "Conv2d"]
+
+
+@pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
+def test_a_pytorch_checkpoint_fills_every_recurrent_tensor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # every tensor of the state dict is read (an unread one fails the export), and packed where ONNX wants it
+    from safetensors.torch import save_file
+
+    monkeypatch.delitem(export_limits.LIMITS, "LSTM")
+    # fixed lengths: no torch exporter writes a ConvLSTM2d and an LSTM over a symbolic T together
+    spec = _spec("seq: [B, 5, 3]; windows: [B, 2, 4, 3]; frames: [B, 3, 2, 4, 4]",
+                 "{type: LSTM, hidden_size: 4, num_layers: 2, bidirectional: true, from: seq, name: lstm}",
+                 "{type: LSTM, hidden_size: 5, proj_size: 2, bidirectional: true, output: last, name: proj}",
+                 "{type: TimeDistributed, layer: {type: GRU, hidden_size: 3, output: last}, from: windows, name: td}",
+                 "{type: ConvLSTM2d, hidden_channels: [2, 3], kernel_size: 3, from: frames, name: conv}",
+                 outputs="[proj, td, conv]")
+    state = {k: v.contiguous() for k, v in specc.build(spec, seed=3).state_dict().items()}
+    save_file(state, str(tmp_path / "w.safetensors"))
+    result = export_direct(spec, tmp_path / "m.onnx", weights=tmp_path / "w.safetensors", compare="torch")
+    assert result.verification is not None and all(r.max_abs_diff for r in result.verification.runs)
