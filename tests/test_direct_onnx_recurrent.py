@@ -1,10 +1,13 @@
 """The direct ONNX target's recurrent layers, ConvLSTM2d and TimeDistributed beyond the layer cases:
 LSTM projections, weights shared through use:, the ops whose form changed between opsets, and the
-wrapped kind of a TimeDistributed counted among the kinds a model needs.
+wrapped kind of a TimeDistributed counted among the kinds a model needs, a PyTorch checkpoint,
+and random recurrent layers (4 in CI; ``SPECC_DIRECT_RNN_EXAMPLES=200`` for a long local run).
 """
 
 from __future__ import annotations
 
+import os
+import random
 from pathlib import Path
 
 import pytest
@@ -33,6 +36,27 @@ def _spec(inputs: str, *layers: str, opset: int | None = None, outputs: str | No
     return spec
 
 
+def _random_recurrent(seed: int) -> tuple[str, str]:
+    """A random RNN, LSTM or GRU with its inputs: every switch the lowering branches on."""
+    rng = random.Random(seed)
+    kind = rng.choice(["RNN", "LSTM", "GRU"])
+    h, features, layers = rng.choice([1, 3, 5]), rng.choice([1, 2, 4]), rng.choice([1, 2, 3])
+    bidirectional, batch_first = rng.random() < 0.5, rng.random() < 0.6
+    proj = rng.choice([0, 0, 1, 2]) if kind == "LSTM" and h > 2 else 0
+    d = 2 if bidirectional else 1
+    layer = (f"{{type: {kind}, hidden_size: {h}, num_layers: {layers}, bidirectional: {str(bidirectional).lower()}, "
+             f"batch_first: {str(batch_first).lower()}, output: {rng.choice(['sequence', 'last', 'final_hidden'])}, "
+             f"bias: {str(rng.random() < 0.7).lower()}")
+    layer += f", proj_size: {proj}" if proj else ""
+    layer += f", nonlinearity: {rng.choice(['tanh', 'relu'])}" if kind == "RNN" else ""
+    inputs = f"x: [{'B, T' if batch_first else 'T, B'}, {features}]"
+    if rng.random() < 0.4:
+        states = ["h0", "c0"] if kind == "LSTM" else ["h0"]
+        layer += f", from: [x, {', '.join(states)}]"
+        inputs += "".join(f"; {s}: [{layers * d}, B, {h if s == 'c0' else proj or h}]" for s in states)
+    return inputs, layer + "}"
+
+
 def _export(spec: specc.Spec, tmp_path: Path) -> onnx.ModelProto:
     result = export_direct(spec, tmp_path / "m.onnx", compare="torch")
     report = result.verification
@@ -56,6 +80,15 @@ def test_lstm_projection_written_direct_equals_pytorch(layer: str, inputs: str, 
     model = _export(_spec(inputs, layer), tmp_path)
     ops = {n.op_type for n in model.graph.node}
     assert "Scan" in ops and "LSTM" not in ops
+
+
+@pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
+@pytest.mark.parametrize("seed", range(int(os.environ.get("SPECC_DIRECT_RNN_EXAMPLES", "4"))))
+def test_random_recurrent_layers_written_direct_equal_pytorch(seed: int, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(export_limits.LIMITS, "LSTM")  # proj_size, refused for torch's exporters only
+    inputs, layer = _random_recurrent(seed)
+    _export(_spec(inputs, layer), tmp_path)
 
 
 def test_a_recurrent_layer_used_twice_reads_one_set_of_weights(tmp_path: Path) -> None:
