@@ -40,12 +40,12 @@ def kinds_used(graph: Graph) -> list[str]:
     (TimeDistributed writes it with that kind's lowering)."""
     kinds: list[str] = []
     for n in graph.leaves():
-        if n.kind is not None:
-            kinds.append(n.kind.type_name)
-            wrapped = n.result.args.get("layer") if n.result is not None and n.kind.type_name == "TimeDistributed" \
-                else None
-            if isinstance(wrapped, str):
-                kinds.append(wrapped)
+        if n.kind is None:
+            continue
+        kinds.append(n.kind.type_name)
+        wrapped = n.result.args.get("layer") if n.result is not None else None
+        if n.kind.type_name == "TimeDistributed" and isinstance(wrapped, str):
+            kinds.append(wrapped)
     return list(dict.fromkeys(kinds))
 
 
