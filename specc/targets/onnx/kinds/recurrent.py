@@ -40,12 +40,6 @@ def squeeze(layer: Layer, v: str, axes: Sequence[int]) -> str:
     return layer.op("Squeeze", [v], axes=list(axes))
 
 
-def unsqueeze(layer: Layer, v: str, axes: Sequence[int]) -> str:
-    if layer.b.opset >= 13:
-        return layer.op("Unsqueeze", [v, layer.const(list(axes))])
-    return layer.op("Unsqueeze", [v], axes=list(axes))
-
-
 def slice_axis(layer: Layer, v: str, start: int, end: int, axis: int) -> str:
     if layer.b.opset >= 10:
         return layer.op("Slice", [v, layer.const([start]), layer.const([end]), layer.const([axis])])
