@@ -1,7 +1,7 @@
 """The direct ONNX target's recurrent layers, ConvLSTM2d and TimeDistributed beyond the layer cases:
-LSTM projections, weights shared through use:, the ops whose form changed between opsets, and the
-wrapped kind of a TimeDistributed counted among the kinds a model needs, a PyTorch checkpoint,
-and random recurrent layers (4 in CI; ``SPECC_DIRECT_RNN_EXAMPLES=200`` for a long local run).
+LSTM projections, weights shared through use:, the ops whose form changed between opsets, the
+wrapped kind of a TimeDistributed counted among the kinds a model needs, weights from a PyTorch
+checkpoint, and random recurrent layers (4 in CI; ``SPECC_DIRECT_RNN_EXAMPLES=200`` locally).
 """
 
 from __future__ import annotations
