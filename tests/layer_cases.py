@@ -541,6 +541,50 @@ case("TimeDistributed", "{type: TimeDistributed, layer: {type: Conv2d, out_chann
      lambda: _with(nn.Conv2d(1, 2, 3), lambda m, x: m(x.flatten(0, 1)).unflatten(0, x.shape[:2])), BT)
 
 
+# -- recurrent layers, ConvLSTM2d and TimeDistributed: the configurations the direct ONNX target
+# writes differently (issue 11, area F3)
+
+
+def _lstm_state(m: nn.Module, x: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor) -> torch.Tensor:
+    return m(x, (h0, c0))[0]
+
+
+case("RNN", "{type: RNN, hidden_size: 4, batch_first: false, bidirectional: true, nonlinearity: relu}",
+     {"inp": ("T", "B", 3)}, lambda: _with(nn.RNN(3, 4, nonlinearity="relu", bidirectional=True),
+                                           lambda m, x: m(x)[0]), BT)
+case("LSTM", "{type: LSTM, hidden_size: 5, bias: false, output: last}", {"inp": ("B", "T", 3)},
+     lambda: _with(nn.LSTM(3, 5, bias=False, batch_first=True), lambda m, x: m(x)[0][:, -1]), BT)
+case("LSTM", "{type: LSTM, hidden_size: 4, num_layers: 2, from: [inp, h0, c0]}",
+     {"inp": ("B", "T", 3), "h0": (2, "B", 4), "c0": (2, "B", 4)},
+     lambda: _with(nn.LSTM(3, 4, 2, batch_first=True), _lstm_state), BT)
+case("GRU", "{type: GRU, hidden_size: 3, num_layers: 2, bidirectional: true, batch_first: false, from: [inp, h0]}",
+     {"inp": ("T", "B", 4), "h0": (4, "B", 3)},
+     lambda: _with(nn.GRU(4, 3, 2, bidirectional=True), lambda m, x, h0: m(x, h0)[0]), BT)
+case("Select", "{type: Select, dim: 0, index: 2}", {"inp": (4, "T", 3)}, fn(lambda x: x[2]),
+     ({"T": 2}, {"T": 5}))
+
+
+class _ConvLSTMSame(_ConvLSTM):
+    """_ConvLSTM with any kernel, padded as nn.Conv2d's padding='same' pads an even one."""
+
+    def __init__(self, cin: int, hidden: list[int], k: tuple[int, int], sequences: bool, bias: bool):
+        super().__init__(cin, hidden, 1, sequences)
+        self.convs = nn.ModuleList(nn.Conv2d(c + h, 4 * h, k, padding="same", bias=bias)
+                                   for c, h in zip([cin, *hidden[:-1]], hidden))
+
+
+case("ConvLSTM2d", "{type: ConvLSTM2d, hidden_channels: 2, num_layers: 2, kernel_size: [2, 3], bias: false}",
+     {"inp": ("B", "T", 1, "H", "W")}, lambda: _ConvLSTMSame(1, [2, 2], (2, 3), False, False),
+     ({"B": 2, "T": 3, "H": 4, "W": 5}, {"B": 1, "T": 2, "H": 3, "W": 6}))
+case("TimeDistributed", "{type: TimeDistributed, layer: {type: GELU}}", {"inp": ("B", "T", 3, "W")},
+     fn(lambda x: F.gelu(x)), ({"B": 2, "T": 3, "W": 4}, {"B": 1, "T": 2, "W": 5}))
+case("TimeDistributed", "{type: TimeDistributed, layer: {type: LSTM, hidden_size: 3, output: last}}",
+     {"inp": ("B", "T", 4, 2)}, lambda: _with(nn.LSTM(2, 3, batch_first=True),
+                                              lambda m, x: m(x.flatten(0, 1))[0][:, -1].unflatten(0, x.shape[:2])),
+     BT)
+case("TimeDistributed", "{type: TimeDistributed, layer: {type: Select, dim: 1, index: -1}}", {"inp": ("B", "T", 3, 2)},
+     fn(lambda x: x[:, :, -1]), BT)
+
 # -- padding and resampling (issue 12, area B) ------------------------------------------------
 # Oracles call F.pad and F.interpolate, not the nn modules specc writes.
 

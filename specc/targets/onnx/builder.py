@@ -127,6 +127,18 @@ class Builder:
         parts = [self.size(d) for d in dims]
         return self.op("Concat", parts, "shape", axis=0)
 
+    def subgraph(self) -> Builder:
+        """A builder for the body of a Scan or Loop: its names are fresh in the whole model (a body
+        may not shadow an outer value), and its constants and parameters are initialisers of the
+        outer graph, which the body reads from the outer scope."""
+        return Builder(self.opset, initializers=self.initializers, symbol_at=self.symbol_at, _taken=self._taken,
+                       _consts=self._consts)
+
+    def body(self, name: str, inputs: Sequence[onnx.ValueInfoProto],
+             outputs: Sequence[onnx.ValueInfoProto]) -> onnx.GraphProto:
+        """The graph of a :meth:`subgraph` builder (its initialisers live in the outer graph)."""
+        return helper.make_graph(self.nodes, name, list(inputs), list(outputs))
+
     def graph(self, name: str, inputs: Sequence[onnx.ValueInfoProto], outputs: Sequence[onnx.ValueInfoProto],
               value_info: Sequence[onnx.ValueInfoProto] = ()) -> onnx.GraphProto:
         inits = [numpy_helper.from_array(v, k) for k, v in self.initializers.items()]
