@@ -14,11 +14,17 @@ from .version import __version__
 if TYPE_CHECKING:
     from .pipeline import load, loads
     from .spec import Spec, SpecInvalid
+else:
+    # Importing the subpackage specc.load (the loader) the first time sets the package's
+    # attribute `load`, hiding the function: import it here, before anything else can, and drop
+    # the name, so that `specc.load` is the function (see __getattr__).
+    from . import load
+    del load
 
 __all__ = ["Spec", "SpecInvalid", "__version__", "build", "load", "loads", "train"]
 
-# Imported when first used: every module of the package imports this one first, and the
-# language server, `specc layers` or `specc explain` need no pipeline (nor Pydantic).
+# Imported when first used: every module of the package imports this one first, and
+# `specc --help` or `specc --version` need no pipeline (nor Pydantic).
 _LAZY = {"load": "pipeline", "loads": "pipeline", "Spec": "spec", "SpecInvalid": "spec"}
 
 

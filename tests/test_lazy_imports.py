@@ -1,8 +1,9 @@
-"""Layer families load on demand: checking a spec imports the families of the layer types it
-writes (and what those modules import), no other; the catalogue that finds a type's family
-(specc/layers/catalogue.py) names exactly what the families register.
+"""What `specc check` imports, it imports when it needs it: layer families load on demand
+(checking a spec imports the families of the layer types it writes, and what those modules
+import, no other), and the catalogue that finds a type's family (specc/layers/catalogue.py)
+names exactly what the families register; importing the package imports no pipeline.
 
-Each check runs in a fresh interpreter, where sys.modules tells the truth.
+Each probe runs in a fresh interpreter, where sys.modules tells the truth.
 """
 
 from __future__ import annotations
@@ -114,3 +115,16 @@ def test_register_refuses_a_kind_the_catalogue_does_not_list() -> None:
     with pytest.raises(ValueError, match=r"catalogue\.py"):
         register(Unlisted)
     assert lookup("UnlistedKind") is None
+
+
+def test_importing_the_package_imports_no_pipeline() -> None:
+    code = ("import sys, specc; assert specc.__version__; "
+            "print(sorted(m for m in ('pydantic', 'yaml', 'specc.pipeline', 'specc.layers') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+    # and the lazy names still resolve, to the pipeline's own objects
+    import specc.pipeline
+    import specc.spec
+
+    assert specc.load is specc.pipeline.load and specc.Spec is specc.spec.Spec
