@@ -21,20 +21,24 @@ Prints, in one run:
 With ``--instructions`` (valgrind installed), parts 2 and 4 also count the instructions each
 process executes (callgrind): steady where other work shares the machine and blurs the times.
 
-What it found (issue 11, item 6; 2-core shared machine, Python 3.11, Pydantic 2.14), in CPU ms
-of a ~190 ms check before the change: Python's start ~19, Pydantic and PyYAML ~55, Pydantic's
-first model (its plugin lookup imports importlib.metadata and reads every installed package's
-entry points) ~25 more, so ~100 ms before specc runs a line, and no Pydantic program here
-starts faster (the floor printed below).  specc's own share was ~90 ms: every layer family
-imported whether used or not (~20 ms), the document's ~50 Pydantic models (~15 ms to define,
-~12 ms to build their schemas on first use), the package root importing the whole pipeline
-(so `specc --help` paid for Pydantic), importlib.resources for the torch target's support
-texts (~3 ms), then the check itself (~8 ms for ResNet-18).  Families now load when a spec
-names one of their kinds (specc/layers/catalogue.py), the package root and the verbs import
-their stages on first use, and the rest is the floor.
+What it found (issue 11, item 6), in instructions counted by callgrind (steady on this shared
+2-core machine, where times swing 5x with its load; on it, quiet, 1 M instructions ~ 0.16 ms):
+a whole-process check of ResNet-18 executed 1,164 M (~190 ms).  Of those, 675 M (~110 ms) are
+the floor of any program that validates with Pydantic here, before specc runs a line: Python's
+start 90 M, importing Pydantic and PyYAML 395 M, Pydantic's first model 190 M (its plugin lookup
+imports importlib.metadata, 70 M, and reads every installed package's entry points).  specc's
+own 489 M were: defining the document's ~54 Pydantic models 151 M and building their schema on
+first use 77 M; all 16 layer families imported whatever the spec (ResNet-18 uses 7, 93 M of
+them); the lint and report modules 61 M; the check itself ~50 M; and the rest of specc's
+modules, importlib.resources for the torch target's support texts among them.  Now families load
+when a spec names one of their kinds (specc/layers/catalogue.py), the package root imports the
+pipeline on first use (`specc --help` fell from 960 M to 241 M), and the support texts are read
+beside their package: ResNet-18 1,100 M, XOR 1,106 M -> 998 M.  The goals (<= 100 ms, >= 14x)
+are below the Pydantic floor on this machine; what is left of specc's share is mostly the
+document's models (228 M), which a per-section, per-type definition would cut.
 
 Run:  .venv/bin/python bench/check_speed.py [--runs 7] [--sizes 100,1000,10000] [--profile]
-                                           [--against DIR [--instructions]]
+                                           [--against DIR] [--instructions]
 """
 
 from __future__ import annotations
