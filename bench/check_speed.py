@@ -236,7 +236,9 @@ def main() -> int:
         print(f"  {label:<44}" + (f" {t * 1000:6.0f} ms" if t is not None else ""))
     print(f"  {'specc check, whole process':<44} {specc_t.cpu * 1000:6.0f} ms   "
           f"(floor + specc's own {(specc_t.cpu - floor.cpu) * 1000:.0f} ms)")
-    if args.instructions and shutil.which("valgrind") is not None:
+    if args.instructions and shutil.which("valgrind") is None:
+        print("  instructions: valgrind is not installed; skipped")
+    elif args.instructions:
         counts = [count_instructions(argv, ROOT) for argv in
                   ([py, "-c", "pass"], [py, "-c", DEPS], [py, "-c", DEPS + FIRST_MODEL],
                    [py, "-m", "specc", "check", SPEC])]
