@@ -12,7 +12,6 @@ and ``file:line:col``.
 from __future__ import annotations
 
 import difflib
-import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
@@ -141,16 +140,22 @@ def lookup(name: str) -> LayerKind | None:
     None for a name no family registers."""
     kind = _KINDS.get(_ALIASES.get(name, name))
     if kind is None and name in FAMILY_OF:
-        importlib.import_module(f"{__package__}.{FAMILY_OF[name]}")
+        _import_family(FAMILY_OF[name])
         kind = _KINDS.get(_ALIASES.get(name, name))
     return kind
+
+
+def _import_family(family: str) -> None:
+    # __import__ rather than importlib.import_module: `python -X importtime`, the tool for
+    # start-up time, lists only what goes through it.
+    __import__(f"{__package__}.{family}")
 
 
 def all_kinds() -> dict[str, LayerKind]:
     """Every layer kind by type name, in catalogue order, every family imported: for what lists
     the whole catalogue (`specc layers`, the docs, the JSON Schema, completion, coverage tests)."""
     for family in FAMILIES:
-        importlib.import_module(f"{__package__}.{family}")
+        _import_family(family)
     stale = [name for name in FAMILY_OF if name not in _KINDS and name not in _ALIASES]
     if stale:
         raise ValueError(f"specc/layers/catalogue.py lists {', '.join(stale)}, which no family registers")
