@@ -44,13 +44,22 @@ def _cnn(path: Path) -> Path:
     return _save(path, nodes, inits, [("x", ["B", 3, 8, 8])], [("y", ["B", 5])])
 
 
-def _save(path: Path, nodes: list, inits: list, ins: list, outs: list) -> Path:
+def _pairs(path: Path) -> Path:
+    """x (B, T, 4) -> Reshape (B, T/2, 8) -> MatMul (B, T/2, 3): runs only at even T."""
+    rng = np.random.default_rng(2)
+    inits = [numpy_helper.from_array(np.array([0, -1, 8], np.int64), "shape"),
+             numpy_helper.from_array(rng.standard_normal((8, 3)).astype(np.float32), "W")]
+    nodes = [helper.make_node("Reshape", ["x", "shape"], ["r"]), helper.make_node("MatMul", ["r", "W"], ["y"])]
+    return _save(path, nodes, inits, [("x", ["B", "T", 4])], [("y", ["B", "H", 3])], {"B": 2, "T": 4})
+
+
+def _save(path: Path, nodes: list, inits: list, ins: list, outs: list, sizes: dict | None = None) -> Path:
     graph = helper.make_graph(nodes, "hand", [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in ins],
                               [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in outs],
                               initializer=inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     model.ir_version = 8
-    model.metadata_props.add(key="specc_sizes", value=json.dumps({"B": 2}))
+    model.metadata_props.add(key="specc_sizes", value=json.dumps(sizes or {"B": 2}))
     model.metadata_props.add(key="spec_name", value="Hand")
     onnx.checker.check_model(model, full_check=True)
     path.write_bytes(model.SerializeToString())
@@ -112,7 +121,7 @@ def test_dynamic_int8_for_a_linear_model(tmp_path: Path) -> None:
     assert v.path == tmp_path / "m.int8.onnx" and v.method.startswith("dynamic")
     assert v.size_bytes < 0.5 * v.float_size_bytes  # int8 weights: a quarter, plus scales and graph
     assert "MatMulInteger" in _ops(v.path) or "DynamicQuantizeMatMul" in _ops(v.path)
-    assert "batch 2 and 1" in " ".join(v.checks)
+    assert "runs it at B=2; B=1 with" in " ".join(v.checks)
     assert v.accuracy is not None and 0 < v.accuracy.relative_error < 0.05
     assert v.speed is not None and v.speed.float_ms and v.speed.variant_ms and v.speed.threads >= 1
     meta = rt.metadata(onnx.load(str(v.path)))
@@ -140,6 +149,22 @@ def test_static_int8_for_convolutions_uses_the_calibration_data(tmp_path: Path) 
                 and n.input[0] == "x"]
 
     assert scales(w.path)[0] > 50 * scales(v.path)[0]
+
+
+def test_variants_run_at_a_second_size_of_every_symbol_the_float_model_takes(tmp_path: Path) -> None:
+    v = var.make_variant(_pairs(tmp_path / "m.onnx"), "fp16", runs=3)
+    # T=5 would be the other size, but the float model needs an even T: only the batch changes
+    assert "runs it at B=2, T=4; B=1, T=4 with" in " ".join(v.checks)
+    model = onnx.load(str(tmp_path / "m.onnx"))
+    model.metadata_props[0].value = json.dumps({"B": 2, "T": 3})
+    odd = tmp_path / "odd.onnx"
+    odd.write_bytes(model.SerializeToString())
+    with pytest.raises(var.VariantFailed, match=r"the float model itself fails at .* \(B=2, T=3\)"):
+        var.make_variant(odd, "fp16", runs=3)
+    assert not (tmp_path / "odd.fp16.onnx").exists()
+    _no_temps(tmp_path)
+    w = var.make_variant(_mlp(tmp_path / "plain.onnx"), "optimized", runs=3)
+    assert "runs it at B=2; B=1 with" in " ".join(w.checks)
 
 
 # -- fp16 --------------------------------------------------------------------------------------------------------------
@@ -176,7 +201,7 @@ def test_int8_accuracy_is_scored_on_the_runs_validation_split(tmp_path: Path,
 
     spec_path = ROOT / "specs" / "digits_cnn.yaml"
     run = tmp_path / "run"
-    assert main(["train", str(spec_path), "--run", str(run), "--epochs", "2"]) == 0
+    assert main(["train", str(spec_path), "--run", str(run), "--epochs", "1"]) == 0
     capsys.readouterr()
     out = tmp_path / "digits.onnx"
     assert main(["export", str(spec_path), "-o", str(out), "--weights", str(run), "--quantize", "int8",
