@@ -240,3 +240,42 @@ def test_a_model_with_external_data_is_refused(tmp_path: Path) -> None:
     with pytest.raises(var.VariantFailed, match="external data"):
         var.make_variant(tmp_path / "big.onnx", "int8")
     assert not (tmp_path / "big.int8.onnx").exists()
+
+
+HIDE_TORCH = """
+import sys
+
+
+class Hidden:
+    def __init__(self, finder):
+        self.finder = finder
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "torch" or not hasattr(self.finder, "find_spec"):
+            return None
+        return self.finder.find_spec(name, path, target)
+
+    def __getattr__(self, name):  # find_distributions: importlib.metadata (onnx's version) asks for it
+        return getattr(self.finder, name)
+
+
+sys.meta_path[:] = [Hidden(f) for f in sys.meta_path]
+"""
+
+
+def test_variants_need_no_torch(tmp_path: Path) -> None:
+    """The deploy install (onnx + onnxruntime) makes, checks and scores variants without torch,
+    here hidden from the import system."""
+    import subprocess
+    import sys
+
+    model = _cnn(tmp_path / "m.onnx")
+    code = HIDE_TORCH + (
+        "import specc\nfrom specc.backends import variants as var\n"
+        f"samples, _ = var.spec_samples(specc.load({str(ROOT / 'specs' / 'mlp_regression.yaml')!r}), None)\n"
+        "assert samples.validation['clinical'].shape == (88, 10)\n"
+        f"for kind in var.KINDS:\n    var.make_variant({str(model)!r}, kind, runs=3)\n"
+        "assert 'torch' not in sys.modules\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert {p.name for p in tmp_path.iterdir()} == {"m.onnx", "m.opt.onnx", "m.int8.onnx", "m.fp16.onnx"}
