@@ -196,10 +196,11 @@ class Variant:
             a = self.accuracy
             out.append(f"  vs float on {a.origin}: max |diff| {a.max_abs_error:.2e}, "
                        f"relative error {a.relative_error:.2e}")
-            for k, v in a.float_metrics.items():
-                if k in a.variant_metrics:
-                    out.append(f"  {k}: float {v:.4f} -> {self.kind} {a.variant_metrics[k]:.4f} "
-                               f"({a.variant_metrics[k] - v:+.4f})")
+            shared = [k for k in a.float_metrics if k in a.variant_metrics]
+            if shared:
+                out.append(f"  validation metrics, float -> {self.kind}: " + "; ".join(
+                    f"{k} {a.float_metrics[k]:.4f} -> {a.variant_metrics[k]:.4f} "
+                    f"({a.variant_metrics[k] - a.float_metrics[k]:+.4f})" for k in shared))
         if self.speed is not None and self.speed.speedup is not None:
             s = self.speed
             out.append(f"  speed on this CPU, batch {s.batch}, {s.threads} thread{'s' if s.threads != 1 else ''}: "
@@ -443,7 +444,8 @@ def _two_sizes(model: onnx.ModelProto, ref: Any) -> Iterator[tuple[dict[str, int
     symbols = list(dict.fromkeys(d for i in rt.model_inputs(model) for d in i.dims if isinstance(d, str)))
     batch = {i.dims[0] for i in rt.model_inputs(model) if i.dims and isinstance(i.dims[0], str)}
     export = rt.json_meta(rt.metadata(model), "specc_sizes")
-    first = rt.resolve_dims(rt.model_inputs(model), {}, batch=2, defaults=export) if symbols else {}
+    known = {k: v for k, v in export.items() if k in symbols}
+    first = rt.resolve_dims(rt.model_inputs(model), {}, batch=2, sizes=known) if symbols else {}
     first = {k: first[k] for k in symbols}
     other = {k: (1 if v != 1 else 3) if k in batch else v + 1 for k, v in first.items()}
     only_batch = {k: other[k] if k in batch else v for k, v in first.items()}
