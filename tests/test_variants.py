@@ -279,3 +279,38 @@ def test_variants_need_no_torch(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert {p.name for p in tmp_path.iterdir()} == {"m.onnx", "m.opt.onnx", "m.int8.onnx", "m.fp16.onnx"}
+
+
+def test_converters_leave_nothing_in_the_current_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ONNX Runtime's symbolic shape inference saves its model into the current folder when it gives up."""
+    import onnxruntime.quantization.shape_inference as si
+
+    def gives_up(model_in: str, model_out: str, **kw: object) -> None:
+        Path("sym_shape_infer_temp.onnx").write_bytes(b"junk")
+        raise Exception("Incomplete symbolic shape inference")
+
+    monkeypatch.setattr(si, "quant_pre_process", gives_up)
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    v = var.make_variant(_mlp(tmp_path / "m.onnx"), "int8", runs=3)
+    assert "pre-processing failed" in " ".join(v.notes) and v.path.is_file()
+    assert list(cwd.iterdir()) == [] and Path.cwd() == cwd
+    _no_temps(tmp_path)
+
+
+def test_a_failed_variant_is_an_error_after_the_float_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    import onnxruntime.quantization as q
+
+    def unsupported(*a: object, **k: object) -> None:
+        raise ValueError("no quantiser for this graph")
+
+    monkeypatch.setattr(q, "quantize_dynamic", unsupported)
+    out = tmp_path / "xor.onnx"
+    assert main(["export", str(ROOT / "specs" / "xor.yaml"), "-o", str(out), "--quantize", "int8"]) == 1
+    err = capsys.readouterr().err
+    assert "could not quantise the model to int8: ValueError: no quantiser for this graph" in err
+    assert f"the float model {out} was written" in err and "Traceback" not in err
+    assert out.is_file() and not (tmp_path / "xor.int8.onnx").exists()
+    _no_temps(tmp_path)

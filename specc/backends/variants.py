@@ -235,17 +235,21 @@ def has_convolutions(model: onnx.ModelProto) -> bool:
 
 
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """The quantisers print progress and warnings meant for their developers."""
+def _contained(work: Path) -> Iterator[None]:
+    """Run ONNX Runtime's converters quietly (they print progress and warnings meant for their
+    developers) inside ``work``: its symbolic shape inference, when it gives up, saves its model
+    and a weights file of a random name into the current folder, which must not be the user's."""
     import logging
 
-    old = logging.root.level
+    old_level, old_dir = logging.root.level, os.getcwd()
     logging.root.setLevel(logging.ERROR)
+    os.chdir(work)
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             yield
     finally:
-        logging.root.setLevel(old)
+        os.chdir(old_dir)
+        logging.root.setLevel(old_level)
 
 
 def _int8(src: Path, dst: Path, work: Path, samples: Samples) -> tuple[str, list[str]]:
@@ -272,7 +276,7 @@ def _int8(src: Path, dst: Path, work: Path, samples: Samples) -> tuple[str, list
     # Runtime's symbolic shape inference gives up on some graphs, ONNX's own then does the work
     for skip_symbolic in (False, True):
         try:
-            with _quiet():
+            with _contained(work):
                 quant_pre_process(str(plain), str(pre), skip_symbolic_shape=skip_symbolic)
             break
         except Exception as exc:  # noqa: BLE001 -- an optional step: quantise the model as it is
@@ -290,7 +294,7 @@ def _int8(src: Path, dst: Path, work: Path, samples: Samples) -> tuple[str, list
             return next(self.batches, None)
 
     try:
-        with _quiet():
+        with _contained(work):
             if static:
                 # QDQ: ONNX Runtime fuses each DequantizeLinear-op-QuantizeLinear into an integer kernel
                 # (QLinearConv, QGemm); per-channel weight scales keep thin filters accurate
@@ -307,13 +311,13 @@ def _int8(src: Path, dst: Path, work: Path, samples: Samples) -> tuple[str, list
     return method, notes
 
 
-def _fp16(src: Path, dst: Path) -> tuple[str, list[str]]:
+def _fp16(src: Path, dst: Path, work: Path) -> tuple[str, list[str]]:
     from onnxruntime.transformers.float16 import convert_float_to_float16
     from onnxruntime.transformers.onnx_model import OnnxModel
 
     model = onnx.load(str(src))
     try:
-        with _quiet():
+        with _contained(work):
             half = convert_float_to_float16(model, keep_io_types=True)
             # the converter appends the input Casts after the nodes that read them
             OnnxModel(half).topological_sort()
@@ -340,6 +344,7 @@ def make_variant(model: str | os.PathLike[str], kind: str, *, samples: Samples |
     samples = samples or random_samples(src)
     notes = list(notes)
     with temp_dir(dst.parent, dst.name) as work:
+        src, work = src.resolve(), work.resolve()  # the converters run inside work (_contained)
         made = work / dst.name
         if kind == "optimized":
             rt.save_optimized(src, made)
@@ -347,7 +352,7 @@ def make_variant(model: str | os.PathLike[str], kind: str, *, samples: Samples |
         elif kind == "int8":
             method, more = _int8(src, made, work, samples)
         else:
-            method, more = _fp16(src, made)
+            method, more = _fp16(src, made, work)
         notes += more
         _stamp(made, float_model, kind)
         checks, accuracy = verify_variant(src, made, kind, samples)
