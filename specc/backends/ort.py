@@ -54,7 +54,8 @@ def physical_cores() -> int:
 
 
 @contextlib.contextmanager
-def _quiet_ort() -> Iterator[None]:
+def quiet_ort() -> Iterator[None]:
+    """Nothing from ONNX Runtime (or its Python tools) on the console."""
     ort.set_default_logger_severity(_FATAL)
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
@@ -81,7 +82,7 @@ def cuda_status() -> tuple[bool, str]:
         return False, f"this onnxruntime {ort.__version__} build has no CUDA provider (install onnxruntime-gpu)"
     if not _gpu_present():
         return False, "no NVIDIA GPU was found on this machine (no /dev/nvidia* device)"
-    with _quiet_ort():
+    with quiet_ort():
         if hasattr(ort, "preload_dlls"):  # CUDA/cuDNN from pip's nvidia-* wheels, when installed
             with contextlib.suppress(Exception):
                 ort.preload_dlls()

@@ -22,7 +22,6 @@ shapes equal, outputs finite wherever the float model's are) and measured agains
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import math
 import os
@@ -245,7 +244,7 @@ def _contained(work: Path) -> Iterator[None]:
     logging.root.setLevel(logging.ERROR)
     os.chdir(work)
     try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        with rt.quiet_ort():
             yield
     finally:
         os.chdir(old_dir)
