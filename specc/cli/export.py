@@ -51,17 +51,17 @@ def _spec_failed(spec: Any, fmt: str) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from ..backends.onnx_export import export_spec
 
+    kinds = _variant_kinds(args)
+    if kinds and args.output is None and args.triton is not None:
+        raise UsageError("--optimize, --quantize and --precision write files beside the .onnx file; give -o FILE")
+    if args.threads is not None and args.threads < 1:
+        raise UsageError("--threads must be a positive integer")
     spec = load_spec(args.spec, args.set)
     if not require_ok(spec):
         return _spec_failed(spec, args.format)
     output = args.output
     if output is None and args.triton is None:
         output = f"{Path(args.spec).stem}.onnx"
-    kinds = _variant_kinds(args)
-    if kinds and output is None:
-        raise UsageError("--optimize, --quantize and --precision write files beside the .onnx file; give -o FILE")
-    if args.threads is not None and args.threads < 1:
-        raise UsageError("--threads must be a positive integer")
     if output is not None and Path(output).is_dir():
         raise UsageError(f"-o {output} is a folder; give a file name such as {Path(output) / 'model.onnx'}")
     try:
@@ -78,6 +78,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         variants = _make_variants(args, spec, result.path, kinds)
     except BackendError as exc:
         return _fail("export", BackendError(f"{exc} (the float model {result.path} was written)"), args.format)
+    except OSError as exc:  # a full disk
+        return _fail("export", BackendError(f"cannot write a variant of {result.path}: {exc.strerror or exc}"),
+                     args.format)
     if args.format == "json":
         out(dumps_json({"ok": True, **result.to_json(), "variants": [v.to_json() for v in variants]}))
         return EXIT_OK
