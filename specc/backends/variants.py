@@ -252,14 +252,18 @@ def _contained(work: Path) -> Iterator[None]:
 
 
 def _int8(src: Path, dst: Path, work: Path, samples: Samples) -> tuple[str, list[str]]:
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        QuantFormat,
-        QuantType,
-        quantize_dynamic,
-        quantize_static,
-    )
-    from onnxruntime.quantization.shape_inference import quant_pre_process
+    try:
+        from onnxruntime.quantization import (
+            CalibrationDataReader,
+            QuantFormat,
+            QuantType,
+            quantize_dynamic,
+            quantize_static,
+        )
+        from onnxruntime.quantization.shape_inference import quant_pre_process
+    except ImportError as exc:  # its quantisation extra (ml_dtypes) is an optional install of onnxruntime
+        raise VariantFailed(f"onnxruntime's quantisation tools cannot be imported ({exc}); install them with "
+                            "pip install 'onnxruntime[quantization]'") from None
 
     notes: list[str] = []
     # Shape annotations of intermediate values are hints that shape inference recomputes; the
