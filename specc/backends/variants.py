@@ -143,6 +143,8 @@ class Speed:
     batch: int
     float_ms: float | None
     variant_ms: float | None
+    float_load_ms: float | None = None  # creating the session: where a saved optimised graph saves time
+    variant_load_ms: float | None = None
 
     @property
     def speedup(self) -> float | None:
@@ -185,7 +187,8 @@ class Variant:
                     "change": {k: _num(v) for k, v in acc.change().items()}},
                 "speed": None if self.speed is None else {
                     "threads": self.speed.threads, "batch": self.speed.batch, "float_ms": self.speed.float_ms,
-                    "variant_ms": self.speed.variant_ms, "speedup": self.speed.speedup},
+                    "variant_ms": self.speed.variant_ms, "speedup": self.speed.speedup,
+                    "float_load_ms": self.speed.float_load_ms, "variant_load_ms": self.speed.variant_load_ms},
                 "notes": self.notes}
 
     def lines(self) -> list[str]:
@@ -203,7 +206,8 @@ class Variant:
         if self.speed is not None and self.speed.speedup is not None:
             s = self.speed
             out.append(f"  speed on this CPU, batch {s.batch}, {s.threads} thread{'s' if s.threads != 1 else ''}: "
-                       f"float {s.float_ms:.3f} ms, {self.kind} {s.variant_ms:.3f} ms ({s.speedup:.2f}x)")
+                       f"float {s.float_ms:.3f} ms, {self.kind} {s.variant_ms:.3f} ms ({s.speedup:.2f}x); "
+                       f"session start {s.float_load_ms:.0f} ms vs {s.variant_load_ms:.0f} ms")
         out += [f"  note: {n}" for n in self.notes]
         return out
 
@@ -519,14 +523,20 @@ def measure(src: Path, made: Path, samples: Samples, *, threads: int | None = No
     threads = threads or rt.physical_cores()
     float_model = rt.load_untrusted(src)
     feeds = _cast(float_model, {k: v[:batch] for k, v in samples.validation.items()})
-    calls = {}
-    for name, path in (("float", src), ("variant", made)):
-        sess = rt.create_session(path, "cpu", threads=threads, checked=True, spin=False)
-        calls[name] = lambda s=sess: s.run(None, feeds)
-    times, _ = time_interleaved(calls, runs, max_seconds=5.0)
+    calls, loads = {}, {}
 
-    def p50(name: str) -> float | None:
-        t = times.get(name)
+    def start(path: Path) -> Any:
+        return rt.create_session(path, "cpu", threads=threads, checked=True, spin=False)
+
+    for name, path in (("float", src), ("variant", made)):
+        sess = start(path)
+        calls[name] = lambda s=sess: s.run(None, feeds)
+        loads[name] = lambda p=path: start(p)
+    times, _ = time_interleaved(calls, runs, max_seconds=5.0)
+    load_times, _ = time_interleaved(loads, 3, warmup=0, burst=1, min_rounds=3, max_seconds=2.0)
+
+    def p50(t: Sequence[float] | None) -> float | None:
         return float(np.median(t) * 1000) if t else None
 
-    return Speed(threads, batch, p50("float"), p50("variant"))
+    return Speed(threads, batch, p50(times.get("float")), p50(times.get("variant")),
+                 p50(load_times.get("float")), p50(load_times.get("variant")))
