@@ -109,6 +109,7 @@ def test_saved_optimized_model_fuses_and_equals(tmp_path: Path) -> None:
     assert "FusedConv" in {n.op_type for n in saved.graph.node}
     assert not [n for n in saved.graph.node if "Nchwc" in n.op_type or n.domain == "com.microsoft.nchwc"]
     assert v.accuracy is not None and v.accuracy.max_abs_error < 1e-5
+    assert v.speed is not None and v.speed.float_load_ms and v.speed.variant_load_ms  # session start, both
     assert {p.key: p.value for p in saved.metadata_props}["specc_variant"] == "optimized"
     _no_temps(tmp_path)
 
