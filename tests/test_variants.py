@@ -194,6 +194,19 @@ def test_samples_say_why_there_is_no_accuracy() -> None:
     assert samples.validation["clinical"].shape == (88, 10)  # diabetes: 442 rows, val_split 0.2
 
 
+def test_calibration_and_validation_subsets_are_drawn_at_random(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sklearn.datasets import load_diabetes
+
+    monkeypatch.setattr(var, "VALIDATION_SAMPLES", 10)
+    monkeypatch.setattr(var, "CALIBRATION_SAMPLES", 32)
+    samples, _ = var.spec_samples(specc.load(ROOT / "specs" / "mlp_regression.yaml"), None)
+    assert samples is not None and samples.origin == "diabetes (10 of 88 validation samples)"
+    cal = np.concatenate([b["clinical"] for b in samples.calibration])
+    rows = load_diabetes().data.astype(np.float32)
+    where = [int(np.flatnonzero((rows == r).all(1))[0]) for r in cal]
+    assert len(set(where)) == 32 and max(where) > 100  # not the file's first rows
+
+
 def test_int8_accuracy_is_scored_on_the_runs_validation_split(tmp_path: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     from specc.backends.torch_build import generated_module

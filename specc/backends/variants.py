@@ -114,10 +114,15 @@ def spec_samples(spec: Any, weights: str | os.PathLike[str] | None) -> tuple[Sam
         return None, [f"the spec's data could not be read ({exc.code}: {exc.message})"]
     except ImportError as exc:  # the bundled sets need scikit-learn, which a deploy install may lack
         return None, [f"the spec's data could not be read ({exc})"]
-    val = val.take(np.arange(min(len(val), VALIDATION_SAMPLES)))
-    cal = train.take(np.arange(min(len(train), CALIBRATION_SAMPLES)))
+    # random subsets, not the first rows: a file or a folder of images is often sorted by class
+    pick = np.random.default_rng(seed)
+    whole = len(val)
+    if whole > VALIDATION_SAMPLES:
+        val = val.take(np.sort(pick.choice(whole, VALIDATION_SAMPLES, replace=False)))
+    cal = train.take(pick.permutation(len(train))[:CALIBRATION_SAMPLES])
     batches = [{k: v[i:i + 16] for k, v in cal.inputs.items()} for i in range(0, len(cal), 16)]
-    origin = f"{dcfg['val_source'] or dcfg['source']} ({len(val)} validation samples)"
+    origin = f"{dcfg['val_source'] or dcfg['source']} ({len(val)}{f' of {whole}' if whole > len(val) else ''} " \
+             "validation samples)"
     notes = []
     if weights is None:
         notes.append("no --weights: the model is untrained, so its metrics are not reported; the output error "
