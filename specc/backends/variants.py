@@ -333,7 +333,7 @@ def _fp16(src: Path, dst: Path, work: Path) -> tuple[str, list[str]]:
             half = convert_float_to_float16(model, keep_io_types=True)
             # the converter appends the input Casts after the nodes that read them
             OnnxModel(half).topological_sort()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 -- the converter raises assorted types per unsupported graph
         raise VariantFailed(f"onnxruntime could not convert the model to float16: {first_line(exc)}") from None
     dst.write_bytes(half.SerializeToString())
     return ("float16 weights and arithmetic, float32 inputs and outputs (keep_io_types); for GPUs: "
