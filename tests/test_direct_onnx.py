@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import specc
-from specc.layers.base import REGISTRY
+from specc.layers import REGISTRY
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("torch")
