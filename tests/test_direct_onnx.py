@@ -44,12 +44,6 @@ PENDING |= {
     "RNN", "LSTM", "GRU", "Select", "ConvLSTM2d", "TimeDistributed"
 }
 
-# attention
-PENDING |= {
-    "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer",
-    "TransformerDecoder", "PositionalEncoding", "ClassToken"
-}
-
 # norm, reshape, merge, reduce, embedding
 PENDING |= {
     "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
