@@ -724,3 +724,7 @@ case("PositionalEncoding", "{type: PositionalEncoding, max_len: 16, batch_first:
 case("PositionalEncoding", "{type: PositionalEncoding, kind: learned, max_len: 7, batch_first: false}",
      {"inp": ("T", "B", 4)}, lambda: _with(nn.Embedding(7, 4), lambda m, x: x + m.weight[: x.size(0)].unsqueeze(1)),
      BT)
+# float16 data: the float32 table is added in the data's dtype (PyTorch would promote the sum to float32)
+case("PositionalEncoding", "{type: PositionalEncoding, max_len: 12}", {"inp": ("B", "T", 6)},
+     lambda: Fn(lambda x: x + _sinusoidal(12, 6)[: x.size(1)].half(), pe=_sinusoidal(12, 6)), BT,
+     dtypes={"inp": "float16"})

@@ -33,8 +33,8 @@ from ..weights import ONES, XAVIER, ZEROS, Init, fan_in
 from .activation import gelu
 from .base import Layer, lowers
 
-# Split and Unsqueeze read their sizes and axes from inputs from opset 13 on.
-MIN_OPSET = 13
+# Range (the causal mask's positions) and Pad's pads as an input are opset 11's.
+MIN_OPSET = 11
 # LayerNormalization is an ONNX op from opset 17; earlier opsets get its formula.
 LAYER_NORM_OPSET = 17
 
@@ -63,10 +63,10 @@ class _Mask:
     guard: bool = False
 
 
-def _check_opset(layer: Layer) -> None:
-    if layer.b.opset < MIN_OPSET:
-        raise Unsupported(f"the direct target writes attention at opset {MIN_OPSET} or later, and this export "
-                          f"asks for opset {layer.b.opset}: set export.opset to {MIN_OPSET} or more")
+def _check_opset(layer: Layer, least: int = MIN_OPSET) -> None:
+    if layer.b.opset < least:
+        raise Unsupported(f"the direct target writes {layer.kind} at opset {least} or later, and this export "
+                          f"asks for opset {layer.b.opset}: set export.opset to {least} or more")
 
 
 def _ft(layer: Layer, value: float | list[float]) -> str:
@@ -77,11 +77,14 @@ def _ft(layer: Layer, value: float | list[float]) -> str:
 def _dim(layer: Layer, x: str, axis: int, d: DimLike) -> str:
     """A 1-element int64 tensor with dim ``axis`` of ``x``: a constant when fixed, else read from
     ``x``'s shape at run time."""
-    if isinstance(d, int):
-        return layer.const([d])
+    return layer.const([d]) if isinstance(d, int) else _shape(layer, x, axis, axis + 1)
+
+
+def _shape(layer: Layer, x: str, start: int, end: int) -> str:
+    """Dims ``start`` to ``end`` of ``x``'s shape, at run time (Shape's own start and end are opset 15's)."""
     if layer.b.opset >= 15:
-        return layer.op("Shape", [x], start=axis, end=axis + 1)
-    return layer.op("Slice", [layer.op("Shape", [x]), layer.const([axis]), layer.const([axis + 1])])
+        return layer.op("Shape", [x], start=start, end=end)
+    return layer.op("Gather", [layer.op("Shape", [x]), layer.const(list(range(start, end)))], axis=0)
 
 
 # -- building blocks ------------------------------------------------------------------------------------
@@ -113,9 +116,11 @@ def _layer_norm(layer: Layer, x: str, key: str, e: int, eps: float, bias: bool) 
     return layer.op("Add", [y, b]) if b else y
 
 
-def _split3(layer: Layer, t: str, e: int) -> list[str]:
-    """Three (e, …) parts of a packed (3e, …) tensor, along dim 0."""
-    return layer.op("Split", [t, layer.const([e, e, e])], outputs=3, axis=0)
+def _split3(layer: Layer, t: str, e: int, axis: int = 0) -> list[str]:
+    """Three parts of size e of a packed tensor, along ``axis`` (sizes an input from opset 13)."""
+    if layer.b.opset >= 13:
+        return layer.op("Split", [t, layer.const([e, e, e])], outputs=3, axis=axis)
+    return layer.op("Split", [t], outputs=3, axis=axis, split=[e, e, e])
 
 
 def _projections(layer: Layer, a: _Attn, q_in: str, k_in: str, v_in: str) -> tuple[str, str, str]:
@@ -131,7 +136,7 @@ def _projections(layer: Layer, a: _Attn, q_in: str, k_in: str, v_in: str) -> tup
             if bias:
                 bias = layer.op("Mul", [bias, _ft(layer, rows.tolist())])
             qkv = _dense(layer, q_in, w, bias)
-            q, k, v = layer.op("Split", [qkv, layer.const([e, e, e])], outputs=3, axis=-1)
+            q, k, v = _split3(layer, qkv, e, axis=-1)
             return q, k, v
         ws = _split3(layer, w, e)
     else:
@@ -174,7 +179,7 @@ def _attend(layer: Layer, a: _Attn, q_in: str, k_in: str, v_in: str, mask: _Mask
         zero = _ft(layer, np.zeros((1, 1, e)).tolist())
         extra += [zero, zero]
     if extra:
-        batch = layer.op("Shape", [k], start=int(not a.batch_first), end=int(not a.batch_first) + 1)
+        batch = _shape(layer, k, int(not a.batch_first), int(not a.batch_first) + 1)
         for bk, bv in zip(extra[::2], extra[1::2]):
             k, v = _append_step(layer, a, k, bk, batch), _append_step(layer, a, v, bv, batch)
     scores = layer.op("MatMul", [_heads(layer, a, q), _heads(layer, a, k, keys=True)])
@@ -212,8 +217,7 @@ def _attn_mask(layer: Layer, m: str, dtype: str, rank: int, heads: int) -> str:
     m = _additive(layer, m, dtype)
     if rank == 2:
         return m
-    steps = layer.op("Shape", [m], start=1, end=3) if layer.b.opset >= 15 else layer.op(
-        "Slice", [layer.op("Shape", [m]), layer.const([1]), layer.const([3])])
+    steps = _shape(layer, m, 1, 3)
     return layer.op("Reshape", [m, layer.op("Concat", [layer.const([-1, heads]), steps], axis=0)])
 
 
@@ -398,6 +402,7 @@ def sinusoidal_table(max_len: int, d: int) -> np.ndarray:
 
 @lowers("PositionalEncoding")
 def positional_encoding(layer: Layer) -> str:
+    _check_opset(layer, 10)  # Slice's bounds as inputs
     args = layer.args
     e, max_len, batch_first = int(args["d_model"]), int(args["max_len"]), bool(args["batch_first"])
     if args["kind"] == "learned":
