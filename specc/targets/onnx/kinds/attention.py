@@ -8,7 +8,7 @@ scale 1/√d is folded into the query projection's weight and bias (a Mul of con
 Runtime folds when it loads the model), and masks become one additive float tensor: a bool mask
 is -inf where true, as PyTorch's ``_canonical_mask`` makes it.  A row whose keys are all masked
 is 0 after attention in PyTorch (SDPA's safe softmax) and NaN after ONNX's Softmax, so where a
-user mask can mask a whole row the NaNs are replaced by 0.
+user mask can mask a whole row, a row of -inf scores is given weights 0 as PyTorch gives them.
 
 Parameters carry the PyTorch state-dict names (``self_attn.in_proj_weight``, ``layers.0.linear1.weight``,
 ``norm.bias``, ``pe``, ``token``) and, without a checkpoint, PyTorch's initial distributions:
@@ -186,8 +186,11 @@ def _attend(layer: Layer, a: _Attn, q_in: str, k_in: str, v_in: str, mask: _Mask
     if mask.value is not None:
         scores = layer.op("Add", [scores, mask.value])
     weights = layer.op("Softmax", [scores], axis=-1)
-    if mask.guard:
-        weights = layer.op("Where", [layer.op("IsNaN", [weights]), _ft(layer, 0.0), weights])
+    if mask.guard:  # PyTorch's safe softmax: 0, not NaN, where every key of a row is masked
+        top = (layer.op("ReduceMax", [scores, layer.const([-1])], keepdims=1) if layer.b.opset >= 18
+               else layer.op("ReduceMax", [scores], axes=[-1], keepdims=1))
+        hidden = layer.op("Equal", [top, _ft(layer, -math.inf)])
+        weights = layer.op("Where", [hidden, _ft(layer, 0.0), weights])
     out = layer.op("MatMul", [weights, _heads(layer, a, v)])  # (B, heads, T, d)
     out = layer.op("Transpose", [out], perm=[0, 2, 1, 3] if a.batch_first else [2, 0, 1, 3])
     out = layer.op("Reshape", [out, layer.const([0, 0, e])])
@@ -235,6 +238,8 @@ def _causal(layer: Layer, x: str, t_axis: int, t: DimLike, extra: int = 0) -> st
 
 def _pad_keys(layer: Layer, m: str, rank: int, n: int) -> str:
     """``m`` with ``n`` unmasked key columns appended (bias_kv's and zero_attn's steps)."""
+    if not n:
+        return m
     pads = [0] * (2 * rank)
     pads[-1] = n
     return layer.op("Pad", [m, layer.const(pads), _ft(layer, 0.0)])
@@ -274,12 +279,10 @@ def multihead_attention(layer: Layer) -> str:
     parts = []
     if "attn" in given:
         m, dtype, rank = given["attn"]
-        parts.append(_pad_keys(layer, _attn_mask(layer, m, dtype, rank, heads), rank if rank == 2 else 4, extra)
-                     if extra else _attn_mask(layer, m, dtype, rank, heads))
+        parts.append(_pad_keys(layer, _attn_mask(layer, m, dtype, rank, heads), 2 if rank == 2 else 4, extra))
     if "key_padding" in given:
         m, dtype, _ = given["key_padding"]
-        kpm = _key_padding(layer, m, dtype)
-        parts.append(_pad_keys(layer, kpm, 4, extra) if extra else kpm)
+        parts.append(_pad_keys(layer, _key_padding(layer, m, dtype), 4, extra))
     if args["causal"]:
         t_axis = 1 if batch_first else 0
         t = layer.in_types[0].shape[t_axis]
@@ -287,27 +290,26 @@ def multihead_attention(layer: Layer) -> str:
         # zero_attn's steps then visible; alone it is SDPA's top-left (T, T + extra) mask, and
         # those steps come after every query, hidden.
         if "key_padding" in given:
-            causal = _causal(layer, q_in, t_axis, t)
-            parts.append(_pad_keys(layer, causal, 2, extra) if extra else causal)
+            parts.append(_pad_keys(layer, _causal(layer, q_in, t_axis, t), 2, extra))
         else:
             parts.append(_causal(layer, q_in, t_axis, t, extra))
     return _attend(layer, a, q_in, k_in, v_in, _Mask(_sum(layer, parts), bool(given)))
 
 
-def _self_mask(layer: Layer, given: dict[str, tuple[str, str, int]], padding: str, heads: int,
-               x: str, t_axis: int, t: DimLike) -> _Mask:
+def _self_mask(layer: Layer, given: dict[str, tuple[str, str, int]], heads: int, x: str, t_axis: int,
+               t: DimLike) -> _Mask:
     """The self-attention mask of an encoder or decoder layer: its attention mask, key padding
-    (``padding``: the mask's name) and causal mask, added."""
+    and causal mask, added."""
     parts = []
     if "attn" in given:
         m, dtype, rank = given["attn"]
         parts.append(_attn_mask(layer, m, dtype, rank, heads))
-    if padding in given:
-        m, dtype, _ = given[padding]
+    if "key_padding" in given:
+        m, dtype, _ = given["key_padding"]
         parts.append(_key_padding(layer, m, dtype))
     if layer.args["causal"]:
         parts.append(_causal(layer, x, t_axis, t))
-    return _Mask(_sum(layer, parts), "attn" in given or padding in given)
+    return _Mask(_sum(layer, parts), "attn" in given or "key_padding" in given)
 
 
 def _feed_forward(layer: Layer, x: str, key: str, e: int) -> str:
@@ -368,7 +370,7 @@ def transformer_encoder(layer: Layer) -> str:
     a = _Attn("", e, heads, batch_first, bool(args["bias"]))
     t_axis = 1 if batch_first else 0
     given = _masks(layer, tuple(args["masks"]), 1)
-    mask = _self_mask(layer, given, "key_padding", heads, layer.x, t_axis, layer.in_type.shape[t_axis])
+    mask = _self_mask(layer, given, heads, layer.x, t_axis, layer.in_type.shape[t_axis])
     return _stack(layer, lambda x, key: _encoder_layer(layer, x, key, a, mask))
 
 
@@ -380,7 +382,7 @@ def transformer_decoder(layer: Layer) -> str:
     a = _Attn("", e, heads, batch_first, bool(args["bias"]))
     t_axis = 1 if batch_first else 0
     given = _masks(layer, tuple(args["masks"]), 2)
-    self_mask = _self_mask(layer, given, "key_padding", heads, layer.x, t_axis, layer.in_type.shape[t_axis])
+    self_mask = _self_mask(layer, given, heads, layer.x, t_axis, layer.in_type.shape[t_axis])
     memory_mask = _Mask()
     if "memory_key_padding" in given:
         m, dtype, _ = given["memory_key_padding"]
