@@ -296,10 +296,13 @@ def multihead_attention(layer: Layer) -> str:
     return _attend(layer, a, q_in, k_in, v_in, _Mask(_sum(layer, parts), bool(given)))
 
 
-def _self_mask(layer: Layer, given: dict[str, tuple[str, str, int]], heads: int, x: str, t_axis: int,
-               t: DimLike) -> _Mask:
-    """The self-attention mask of an encoder or decoder layer: its attention mask, key padding
-    and causal mask, added."""
+def _transformer(layer: Layer, reads: int) -> tuple[_Attn, dict[str, tuple[str, str, int]], _Mask]:
+    """A Transformer layer's attention configuration, its mask inputs (after the ``reads`` inputs
+    it attends over) and its self-attention mask: attention mask, key padding and causal, added."""
+    _check_opset(layer)
+    args = layer.args
+    e, heads, batch_first = int(args["d_model"]), int(args["nhead"]), bool(args["batch_first"])
+    given = _masks(layer, tuple(args["masks"]), reads)
     parts = []
     if "attn" in given:
         m, dtype, rank = given["attn"]
@@ -307,9 +310,11 @@ def _self_mask(layer: Layer, given: dict[str, tuple[str, str, int]], heads: int,
     if "key_padding" in given:
         m, dtype, _ = given["key_padding"]
         parts.append(_key_padding(layer, m, dtype))
-    if layer.args["causal"]:
-        parts.append(_causal(layer, x, t_axis, t))
-    return _Mask(_sum(layer, parts), "attn" in given or "key_padding" in given)
+    if args["causal"]:
+        t_axis = 1 if batch_first else 0
+        parts.append(_causal(layer, layer.x, t_axis, layer.in_type.shape[t_axis]))
+    mask = _Mask(_sum(layer, parts), "attn" in given or "key_padding" in given)
+    return _Attn("", e, heads, batch_first, bool(args["bias"])), given, mask
 
 
 def _feed_forward(layer: Layer, x: str, key: str, e: int) -> str:
@@ -364,25 +369,13 @@ def _stack(layer: Layer, one: Callable[[str, str], str]) -> str:
 
 @lowers("TransformerEncoderLayer", "TransformerEncoder")
 def transformer_encoder(layer: Layer) -> str:
-    _check_opset(layer)
-    args = layer.args
-    e, heads, batch_first = int(args["d_model"]), int(args["nhead"]), bool(args["batch_first"])
-    a = _Attn("", e, heads, batch_first, bool(args["bias"]))
-    t_axis = 1 if batch_first else 0
-    given = _masks(layer, tuple(args["masks"]), 1)
-    mask = _self_mask(layer, given, heads, layer.x, t_axis, layer.in_type.shape[t_axis])
+    a, _, mask = _transformer(layer, 1)
     return _stack(layer, lambda x, key: _encoder_layer(layer, x, key, a, mask))
 
 
 @lowers("TransformerDecoderLayer", "TransformerDecoder")
 def transformer_decoder(layer: Layer) -> str:
-    _check_opset(layer)
-    args = layer.args
-    e, heads, batch_first = int(args["d_model"]), int(args["nhead"]), bool(args["batch_first"])
-    a = _Attn("", e, heads, batch_first, bool(args["bias"]))
-    t_axis = 1 if batch_first else 0
-    given = _masks(layer, tuple(args["masks"]), 2)
-    self_mask = _self_mask(layer, given, heads, layer.x, t_axis, layer.in_type.shape[t_axis])
+    a, given, self_mask = _transformer(layer, 2)
     memory_mask = _Mask()
     if "memory_key_padding" in given:
         m, dtype, _ = given["memory_key_padding"]
