@@ -661,7 +661,6 @@ case("Chunk", "{type: Chunk, chunks: 3, dim: 2}", {"inp": ("B", "T", 9)}, fn(lam
 case("Chunk", "{type: Chunk, chunks: 2}", {"inp": ("B", 4)}, fn(lambda x: x.chunk(2, 1)), dtypes={"inp": "int64"})
 # -- area F4 (issue 11): attention configurations the direct ONNX target writes its own way -----------
 
-BTS = ({"B": 2, "T": 3, "S": 4}, {"B": 3, "T": 5, "S": 2})
 case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 2, batch_first: false, bias: false, from: [q, kv]}",
      {"q": ("T", "B", 8), "kv": ("S", "B", 8)},
      lambda: _with(nn.MultiheadAttention(8, 2, bias=False), lambda m, q, kv: m(q, kv, kv, need_weights=False)[0]),
