@@ -493,7 +493,7 @@ def _sinusoidal(max_len: int, d: int) -> torch.Tensor:
     pos = torch.arange(max_len).unsqueeze(1)
     freq = torch.exp(torch.arange(0, d, 2) * (-math.log(10000.0) / d))
     pe = torch.zeros(max_len, d)
-    pe[:, 0::2], pe[:, 1::2] = torch.sin(pos * freq), torch.cos(pos * freq)
+    pe[:, 0::2], pe[:, 1::2] = torch.sin(pos * freq), torch.cos(pos * freq[: d // 2])  # d odd: one cos less
     return pe
 
 
@@ -755,3 +755,72 @@ case("Embedding", "{type: Embedding, num_embeddings: 12, embedding_dim: 4, max_n
 case("Embedding", "{type: Embedding, num_embeddings: 9, embedding_dim: 3, padding_idx: -1, max_norm: 1.5, "
      "norm_type: 1.0}", {"ids": ("B", 2)}, lambda: nn.Embedding(9, 3, padding_idx=-1, max_norm=1.5, norm_type=1.0),
      dtypes={"ids": "int64"}, high=9)
+
+# -- area F4 (issue 11): attention configurations the direct ONNX target writes its own way -----------
+
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 2, batch_first: false, bias: false, from: [q, kv]}",
+     {"q": ("T", "B", 8), "kv": ("S", "B", 8)},
+     lambda: _with(nn.MultiheadAttention(8, 2, bias=False), lambda m, q, kv: m(q, kv, kv, need_weights=False)[0]),
+     BTS)
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 2, from: [q, k, v]}",
+     {"q": ("B", "T", 8), "k": ("B", "S", 6), "v": ("B", "S", 4)},
+     lambda: _with(nn.MultiheadAttention(8, 2, kdim=6, vdim=4, batch_first=True),
+                   lambda m, q, k, v: m(q, k, v, need_weights=False)[0]), BTS)
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 2, add_bias_kv: true, add_zero_attn: true, "
+     "batch_first: false, masks: [key_padding, attn], from: [x, pad, am]}",
+     {"x": ("T", "B", 8), "pad": ("B", "T"), "am": ("T", "T")},
+     lambda: _with(nn.MultiheadAttention(8, 2, add_bias_kv=True, add_zero_attn=True),
+                   lambda m, x, pad, am: m(x, x, x, key_padding_mask=pad, attn_mask=am, need_weights=False)[0]),
+     BT, dtypes={"pad": "bool", "am": "bool"})
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 2, masks: [attn], from: [q, kv, am]}",
+     {"q": (3, "T", 8), "kv": (3, "S", 8), "am": (6, "T", "S")},
+     lambda: _with(nn.MultiheadAttention(8, 2, batch_first=True),
+                   lambda m, q, kv, am: m(q, kv, kv, attn_mask=am, need_weights=False)[0]),
+     ({"T": 3, "S": 4}, {"T": 5, "S": 2}), dtypes={"am": "bool"})
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 4, masks: [attn], from: [x, am]}",
+     {"x": ("B", "T", 8), "am": ("T", "T")},
+     lambda: _with(nn.MultiheadAttention(8, 4, batch_first=True),
+                   lambda m, x, am: m(x, x, x, attn_mask=am, need_weights=False)[0]), BT)
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 2, causal: true, masks: [key_padding], "
+     "from: [x, pad]}", {"x": ("B", "T", 8), "pad": ("B", "T")},
+     lambda: _with(nn.MultiheadAttention(8, 2, batch_first=True), lambda m, x, pad: m(
+         x, x, x, key_padding_mask=pad, attn_mask=_causal(x.size(1)) == float("-inf"), need_weights=False)[0]),
+     BT, dtypes={"pad": "bool"})
+# Causal with bias_kv: PyTorch hides the extra key from every query (SDPA's top-left causal mask
+# over T + 1 keys) unless a key-padding mask joins it, which pads the (T, T) mask and shows it.
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 2, causal: true, add_bias_kv: true}",
+     {"x": ("B", "T", 8)}, lambda: _with(nn.MultiheadAttention(8, 2, add_bias_kv=True, batch_first=True),
+                                         lambda m, x: m(x, x, x, attn_mask=_causal(x.size(1)), is_causal=True,
+                                                        need_weights=False)[0]), BT)
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 2, causal: true, add_zero_attn: true, "
+     "masks: [key_padding], from: [x, pad]}", {"x": ("B", "T", 8), "pad": ("B", "T")},
+     lambda: _with(nn.MultiheadAttention(8, 2, add_zero_attn=True, batch_first=True), lambda m, x, pad: m(
+         x, x, x, key_padding_mask=pad, attn_mask=_causal(x.size(1)) == float("-inf"), need_weights=False)[0]),
+     BT, dtypes={"pad": "bool"})
+case("TransformerEncoderLayer", "{type: TransformerEncoderLayer, nhead: 2, dim_feedforward: 8, bias: false, "
+     "masks: [attn, key_padding], from: [x, am, pad]}", {"x": ("B", "T", 4), "am": ("T", "T"), "pad": ("B", "T")},
+     lambda: _with(nn.TransformerEncoderLayer(4, 2, 8, batch_first=True, bias=False),
+                   lambda m, x, am, pad: m(x, src_mask=am, src_key_padding_mask=pad)), BT,
+     dtypes={"am": "bool", "pad": "bool"})
+case("TransformerEncoder", "{type: TransformerEncoder, nhead: 2, dim_feedforward: 8, num_layers: 2, norm: true, "
+     "layer_norm_eps: 0.001, activation: gelu, causal: true, masks: [key_padding], from: [x, pad]}",
+     {"x": ("B", "T", 4), "pad": ("B", "T")},
+     lambda: _with(nn.TransformerEncoder(nn.TransformerEncoderLayer(4, 2, 8, activation="gelu", layer_norm_eps=1e-3,
+                                                                    batch_first=True), 2,
+                                         norm=nn.LayerNorm(4, eps=1e-3), enable_nested_tensor=False),
+                   lambda m, x, pad: m(x, mask=_causal(x.size(1)) == float("-inf"), src_key_padding_mask=pad)), BT,
+     dtypes={"pad": "bool"})
+case("TransformerDecoderLayer", "{type: TransformerDecoderLayer, nhead: 2, dim_feedforward: 8, batch_first: false, "
+     "masks: [key_padding, memory_key_padding], from: [tgt, mem, tpad, mpad]}",
+     {"tgt": ("T", "B", 4), "mem": ("S", "B", 4), "tpad": ("B", "T"), "mpad": ("B", "S")},
+     lambda: _with(nn.TransformerDecoderLayer(4, 2, 8), lambda m, t, s, tpad, mpad: m(
+         t, s, tgt_key_padding_mask=tpad, memory_key_padding_mask=mpad)), BTS, dtypes={"tpad": "bool", "mpad": "bool"})
+case("PositionalEncoding", "{type: PositionalEncoding, max_len: 16, batch_first: false}", {"inp": ("T", "B", 5)},
+     lambda: Fn(lambda x: x + _sinusoidal(16, 5)[: x.size(0)].unsqueeze(1), pe=_sinusoidal(16, 5)), BT)
+case("PositionalEncoding", "{type: PositionalEncoding, kind: learned, max_len: 7, batch_first: false}",
+     {"inp": ("T", "B", 4)}, lambda: _with(nn.Embedding(7, 4), lambda m, x: x + m.weight[: x.size(0)].unsqueeze(1)),
+     BT)
+# float16 data: the float32 table is added in the data's dtype (PyTorch would promote the sum to float32)
+case("PositionalEncoding", "{type: PositionalEncoding, max_len: 12}", {"inp": ("B", "T", 6)},
+     lambda: Fn(lambda x: x + _sinusoidal(12, 6)[: x.size(1)].half(), pe=_sinusoidal(12, 6)), BT,
+     dtypes={"inp": "float16"})

@@ -33,12 +33,6 @@ PENDING |= {
     "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d", "Upsample"
 }
 
-# attention
-PENDING |= {
-    "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer",
-    "TransformerDecoder", "PositionalEncoding", "ClassToken"
-}
-
 
 def test_every_kind_has_a_direct_lowering_or_is_pending() -> None:
     missing = set(REGISTRY) - set(LOWERINGS)
