@@ -24,13 +24,8 @@ from specc.backends.direct_export import direct_problem, export_direct
 from specc.targets.onnx.kinds import LOWERINGS
 
 PENDING: set[str] = set()
-# conv, pad, resample
-PENDING |= {
-    "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "DepthwiseConv1d",
-    "DepthwiseConv2d", "SeparableConv1d", "SeparableConv2d", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d",
-    "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d",
-    "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d", "Upsample"
-}
+# resample
+PENDING |= {"Upsample"}
 
 # pool
 PENDING |= {
