@@ -24,9 +24,6 @@ from specc.backends.direct_export import direct_problem, export_direct
 from specc.targets.onnx.kinds import LOWERINGS
 
 PENDING: set[str] = set()
-# resample
-PENDING |= {"Upsample"}
-
 # pool
 PENDING |= {
     "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d",
