@@ -285,9 +285,11 @@ def _cubic2(ops: _Float32, x: Value) -> Value:
 
 
 def _weigh(layer: Layer, x: str, d: _Dim, taps: list[tuple[Value, Value | None]]) -> str:
-    """Σ x gathered at each tap's indices along ``d.axis``, times its weight."""
+    """Σ x gathered at each tap's indices along ``d.axis``, times its weight; half-precision
+    inputs are weighed in float32 and rounded once, as PyTorch does."""
     trailing = layer.in_type.rank - 1 - d.axis
     dtype = layer.float_dtype
+    acc = "float32" if dtype in ("float16", "bfloat16") else dtype
     total = None
     for index, weight in taps:
         if isinstance(index, np.ndarray):
@@ -295,17 +297,20 @@ def _weigh(layer: Layer, x: str, d: _Dim, taps: list[tuple[Value, Value | None]]
         else:
             index = layer.op("Cast", [index], to=TensorProto.INT64)
         y = layer.op("Gather", [x, index], axis=d.axis)
-        if weight is not None:
-            if isinstance(weight, np.ndarray):
-                weight = layer.const(weight.reshape(-1, *[1] * trailing), dtype)
-            else:
-                weight = layer.op("Reshape", [weight, layer.const([-1] + [1] * trailing)])
-                if dtype != "float32":
-                    weight = layer.op("Cast", [weight], to=ELEM[dtype])
-            y = layer.op("Mul", [y, weight])
+        if weight is None:
+            return y
+        if acc != dtype:
+            y = layer.op("Cast", [y], to=ELEM[acc])
+        if isinstance(weight, np.ndarray):
+            weight = layer.const(weight.reshape(-1, *[1] * trailing), acc)
+        else:
+            weight = layer.op("Reshape", [weight, layer.const([-1] + [1] * trailing)])
+            if acc != "float32":
+                weight = layer.op("Cast", [weight], to=ELEM[acc])
+        y = layer.op("Mul", [y, weight])
         total = y if total is None else layer.op("Add", [total, y])
     assert total is not None
-    return total
+    return total if acc == dtype else layer.op("Cast", [total], to=ELEM[dtype])
 
 
 def _dim(layer: Layer, axis: int) -> str:
