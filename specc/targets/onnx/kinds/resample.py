@@ -87,7 +87,13 @@ def upsample(layer: Layer) -> str:
             raise Unsupported(f"PyTorch's 2-D nearest kernel resamples spatial dim {d.axis - 2} ({d.n} -> {d.m}, "
                               f"scale_factor {d.scale}) one way on small tensors and another on large ones, so no "
                               "single model equals it; give size: instead")
-        x = _weigh(layer, x, d, _taps(layer, d, mode, align))
+        taps = _taps(layer, d, mode, align)
+        if d.axis < rank - 1:
+            x = _weigh(layer, x, d.axis, taps)
+            continue
+        # ONNX Runtime gathers whole rows many times faster than single elements of the last axis
+        swap = [*range(rank - 2), rank - 1, rank - 2]
+        x = layer.op("Transpose", [_weigh(layer, layer.op("Transpose", [x], perm=swap), rank - 2, taps)], perm=swap)
     return x
 
 
@@ -284,10 +290,10 @@ def _cubic2(ops: _Float32, x: Value) -> Value:
     return ops.sub(ops.mul(ops.add(ops.mul(ops.sub(ops.mul(x, _A), 5 * _A), x), 8 * _A), x), 4 * _A)
 
 
-def _weigh(layer: Layer, x: str, d: _Dim, taps: list[tuple[Value, Value | None]]) -> str:
-    """Σ x gathered at each tap's indices along ``d.axis``, times its weight; half-precision
+def _weigh(layer: Layer, x: str, axis: int, taps: list[tuple[Value, Value | None]]) -> str:
+    """Σ x gathered at each tap's indices along ``axis``, times its weight; half-precision
     inputs are weighed in float32 and rounded once, as PyTorch does."""
-    trailing = layer.in_type.rank - 1 - d.axis
+    trailing = layer.in_type.rank - 1 - axis
     dtype = layer.float_dtype
     acc = "float32" if dtype in ("float16", "bfloat16") else dtype
     total = None
@@ -296,7 +302,7 @@ def _weigh(layer: Layer, x: str, d: _Dim, taps: list[tuple[Value, Value | None]]
             index = layer.const(index.astype(np.int64))
         else:
             index = layer.op("Cast", [index], to=TensorProto.INT64)
-        y = layer.op("Gather", [x, index], axis=d.axis)
+        y = layer.op("Gather", [x, index], axis=axis)
         if weight is None:
             return y
         if acc != dtype:
