@@ -46,16 +46,19 @@ def _wrap(layer: Layer, x: str, rank: int, sides: Sequence[tuple[int, int]]) -> 
         pads = [0] * lead + [b for b, _ in sides] + [0] * lead + [a for _, a in sides]
         return layer.op("Pad", [x, layer.const(pads)], mode="wrap")
     for i, (before, after) in enumerate(sides):
-        if not (before or after):
-            continue
-        axis = layer.const([rank - len(sides) + i])
-        parts = [x]
-        if before:
-            parts.insert(0, layer.op("Slice", [x, layer.const([-before]), layer.const([_INT64_MAX]), axis]))
+        axis = rank - len(sides) + i
+        parts = [_slice(layer, x, -before, _INT64_MAX, axis)] if before else []
+        parts.append(x)
         if after:
-            parts.append(layer.op("Slice", [x, layer.const([0]), layer.const([after]), axis]))
-        x = layer.op("Concat", parts, axis=rank - len(sides) + i)
+            parts.append(_slice(layer, x, 0, after, axis))
+        x = layer.op("Concat", parts, axis=axis) if len(parts) > 1 else x
     return x
+
+
+def _slice(layer: Layer, x: str, start: int, end: int, axis: int) -> str:
+    if layer.b.opset < 10:  # starts, ends and axes were attributes then
+        return layer.op("Slice", [x], starts=[start], ends=[end], axes=[axis])
+    return layer.op("Slice", [x, layer.const([start]), layer.const([end]), layer.const([axis])])
 
 
 def pytorch_sides(padding: int | Sequence[int], n: int) -> list[tuple[int, int]]:

@@ -37,6 +37,8 @@ from ..builder import ELEM, Unsupported
 from .base import Layer, lowers
 
 _LINEAR = {"linear", "bilinear", "trilinear"}
+# the input types ONNX Runtime has a Resize kernel for on the CPU (float64 gathers instead)
+_RESIZE_DTYPES = ("float32", "float16")
 _A = -0.75  # PyTorch's bicubic coefficient (ONNX's default cubic_coeff_a too)
 Value = Any  # a float32 numpy array (fixed sizes) or the name of an ONNX value (run-time sizes)
 
@@ -66,18 +68,9 @@ def upsample(layer: Layer) -> str:
     dims = [_Dim(axis, n, m, scales[axis - 2] if scales else None)
             for axis, n, m in zip(range(2, rank), layer.in_type.shape[2:], layer.out.shape[2:])]
     mode, align = a["mode"], bool(a["align_corners"])
-    if mode == "nearest":
-        if scales is not None and all(_nearest_resize_exact(s) for s in scales):
-            return _resize(layer, [np.float32(s) for s in scales], mode="nearest",
-                           coordinate_transformation_mode="asymmetric", nearest_mode="floor")
-    else:
-        exact = _linear_resize_scales(dims, mode, align)
-        if exact is not None:
-            attrs = {"mode": "linear" if mode in _LINEAR else "cubic",
-                     "coordinate_transformation_mode": "align_corners" if align else "half_pixel"}
-            if mode == "bicubic":
-                attrs["cubic_coeff_a"] = _A
-            return _resize(layer, exact, sizes=_per_dim(a["size"], rank - 2), **attrs)
+    native = _native(layer, dims, mode, align)
+    if native is not None:
+        return native
     x = layer.x
     for d in dims:
         if d.fixed and d.n == d.m and (mode in _LINEAR or (mode == "nearest" and d.scale is None)):
@@ -95,6 +88,27 @@ def upsample(layer: Layer) -> str:
         swap = [*range(rank - 2), rank - 1, rank - 2]
         x = layer.op("Transpose", [_weigh(layer, layer.op("Transpose", [x], perm=swap), rank - 2, taps)], perm=swap)
     return x
+
+
+def _native(layer: Layer, dims: list[_Dim], mode: str, align: bool) -> str | None:
+    """Resize, where it reads PyTorch's positions along every dim and ONNX Runtime has a kernel
+    for the input's type; else None."""
+    if layer.in_type.dtype not in _RESIZE_DTYPES:
+        return None
+    if mode == "nearest":
+        if any(d.scale is None or not _nearest_resize_exact(d.scale) for d in dims):
+            return None
+        return _resize(layer, [np.float32(d.scale) for d in dims], mode="nearest",
+                       coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    exact = _linear_resize_scales(dims, mode, align)
+    if exact is None:
+        return None
+    attrs = {"mode": "linear" if mode in _LINEAR else "cubic",
+             "coordinate_transformation_mode": "align_corners" if align else "half_pixel"}
+    if mode == "bicubic":
+        attrs["cubic_coeff_a"] = _A
+    given = [int(d.m) for d in dims] if dims[0].scale is None else None
+    return _resize(layer, exact, sizes=given, **attrs)
 
 
 def _per_dim(v: Any, n: int) -> list[Any] | None:
@@ -133,6 +147,8 @@ def _linear_resize_scales(dims: list[_Dim], mode: str, align: bool) -> list[np.f
             continue
         n, m = int(d.n), int(d.m)
         r = _fit(d.scale, n, m) if d.scale is not None else np.float32(m) / np.float32(n)
+        if r is None:
+            return None
         dst = np.arange(m, dtype=np.float32)
         if align:
             f = np.float32(n - 1) / np.float32(m - 1) if m > 1 else np.float32(0)
@@ -146,17 +162,17 @@ def _linear_resize_scales(dims: list[_Dim], mode: str, align: bool) -> list[np.f
     return out
 
 
-def _fit(scale: float, d_in: int, d_out: int) -> np.float32:
+def _fit(scale: float, d_in: int, d_out: int) -> np.float32 | None:
     """The float32 scale nearest ``scale`` that sizes ``d_in`` to PyTorch's ``d_out`` both in ONNX
     Runtime (floor of the float32 product) and in ONNX shape inference (which rounds the product
-    otherwise)."""
+    otherwise); None if a few ulps do not reach one."""
     s = np.float32(scale)
     for _ in range(64):
         got = {math.floor(np.float32(s * np.float32(d_in))), math.floor(float(s) * d_in)}
         if got == {d_out}:
             return s
         s = np.nextafter(s, np.float32(0 if max(got) > d_out else np.inf), dtype=np.float32)
-    raise Unsupported(f"no float32 scale near {scale} makes ONNX resize {d_in} to PyTorch's {d_out}")
+    return None
 
 
 def _resize(layer: Layer, scales: list[np.float32], *, sizes: list[int] | None = None, **attrs: Any) -> str:
