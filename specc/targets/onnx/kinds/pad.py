@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from .base import Layer, lowers
 
 # PyTorch's padding_mode (and the pad layers' kinds) -> ONNX Pad's mode
-MODES = {"zeros": "constant", "constant": "constant", "reflect": "reflect", "replicate": "edge"}
+_MODES = {"zeros": "constant", "constant": "constant", "reflect": "reflect", "replicate": "edge"}
 # the pad layers' family (ZeroPad2d's is Zero) -> PyTorch's mode
 _FAMILY_MODE = {"Zero": "constant", "Constant": "constant", "Reflection": "reflect", "Replication": "replicate"}
 _INT64_MAX = 2**63 - 1
@@ -26,13 +26,11 @@ def pad(layer: Layer, x: str, rank: int, sides: Sequence[tuple[int, int]], mode:
     circular). A constant pad fills with ``value`` in ``dtype`` (the layer's float type by default)."""
     if mode == "circular":
         return _wrap(layer, x, rank, sides)
-    lead = rank - len(sides)
-    pads = [0] * lead + [b for b, _ in sides] + [0] * lead + [a for _, a in sides]
-    onnx_mode = MODES[mode]
+    onnx_mode = _MODES[mode]
     if layer.b.opset < 11:  # pads and value were attributes then
-        return layer.op("Pad", [x], mode=onnx_mode, pads=pads,
+        return layer.op("Pad", [x], mode=onnx_mode, pads=_pads(rank, sides),
                         value=float(value) if onnx_mode == "constant" else None)
-    inputs = [x, layer.const(pads)]
+    inputs = [x, layer.const(_pads(rank, sides))]
     if onnx_mode == "constant" and value:
         inputs.append(layer.const(value, dtype or layer.float_dtype))
     return layer.op("Pad", inputs, mode=onnx_mode)
@@ -42,9 +40,7 @@ def _wrap(layer: Layer, x: str, rank: int, sides: Sequence[tuple[int, int]]) -> 
     """PyTorch's circular padding: the last ``before`` elements of a dim go before it, its first
     ``after`` elements after it (each at most the dim's size, as specc checks)."""
     if layer.b.opset >= 19:
-        lead = rank - len(sides)
-        pads = [0] * lead + [b for b, _ in sides] + [0] * lead + [a for _, a in sides]
-        return layer.op("Pad", [x, layer.const(pads)], mode="wrap")
+        return layer.op("Pad", [x, layer.const(_pads(rank, sides))], mode="wrap")
     for i, (before, after) in enumerate(sides):
         axis = rank - len(sides) + i
         parts = [_slice(layer, x, -before, _INT64_MAX, axis)] if before else []
@@ -53,6 +49,12 @@ def _wrap(layer: Layer, x: str, rank: int, sides: Sequence[tuple[int, int]]) -> 
             parts.append(_slice(layer, x, 0, after, axis))
         x = layer.op("Concat", parts, axis=axis) if len(parts) > 1 else x
     return x
+
+
+def _pads(rank: int, sides: Sequence[tuple[int, int]]) -> list[int]:
+    """ONNX's pads: every dim's start, then every dim's end; the leading dims unpadded."""
+    lead = [0] * (rank - len(sides))
+    return [*lead, *(before for before, _ in sides), *lead, *(after for _, after in sides)]
 
 
 def _slice(layer: Layer, x: str, start: int, end: int, axis: int) -> str:
