@@ -624,10 +624,10 @@ case("Upsample", "{type: Upsample, scale_factor: 2, mode: bicubic, align_corners
      fn(lambda x: F.interpolate(x, scale_factor=2.0, mode="bicubic", align_corners=True)), BHW)
 case("Upsample", "{type: Upsample, scale_factor: 1.25, mode: linear}", {"inp": ("B", 2, "L")},
      fn(lambda x: F.interpolate(x, scale_factor=1.25, mode="linear")), ({"B": 2, "L": 3}, {"B": 1, "L": 8}))
-case("Upsample", "{type: Upsample, scale_factor: [1.1, 2, 0.7], mode: trilinear}", {"inp": ("B", 1, 9, 3, 90)},
-     fn(lambda x: F.interpolate(x, scale_factor=(1.1, 2.0, 0.7), mode="trilinear")))
-case("Upsample", "{type: Upsample, scale_factor: [1.5, 0.7], mode: bicubic}", {"inp": ("B", 1, 4, 90)},
-     fn(lambda x: F.interpolate(x, scale_factor=(1.5, 0.7), mode="bicubic")))
+case("Upsample", "{type: Upsample, scale_factor: [1, 2, 0.75], mode: trilinear}", {"inp": ("B", 1, 3, 3, 10)},
+     fn(lambda x: F.interpolate(x, scale_factor=(1.0, 2.0, 0.75), mode="trilinear")))
+case("Upsample", "{type: Upsample, scale_factor: [1.5, 0.75], mode: bicubic}", {"inp": ("B", 1, 4, 10)},
+     fn(lambda x: F.interpolate(x, scale_factor=(1.5, 0.75), mode="bicubic")))
 # -- area C (issue 12): decoders with cross-attention on a named memory, causal masks -----------------
 
 BTS = ({"B": 2, "T": 3, "S": 4}, {"B": 3, "T": 5, "S": 2})

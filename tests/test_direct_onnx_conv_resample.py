@@ -80,6 +80,19 @@ def test_linear_positions_are_pytorchs_at_large_sizes(tmp_path: Path) -> None:
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize(("layer", "shape"), [
+    ("{type: Upsample, scale_factor: [1.1, 2, 0.7], mode: trilinear}", "[B, 1, 9, 3, 90]"),
+    ("{type: Upsample, scale_factor: [1.5, 0.7], mode: bicubic}", "[B, 1, 4, 120]"),
+])
+def test_a_scale_whose_float32_product_rounds_up_keeps_pytorchs_size(layer: str, shape: str, tmp_path: Path) -> None:
+    # PyTorch sizes 90 · 0.7 as 62 where ONNX Runtime's float32 product rounds to 63, and 120 · 0.7 as
+    # 84 where ONNX shape inference floors 83.9999986 (the float32 scale's exact product) to 83; and
+    # it copies the depth 9 that scale 1.1 leaves at 9, which Resize resamples. The torch route's
+    # Resize fails verification on all three
+    result = export_direct(_spec(layer, shape), tmp_path / "m.onnx", compare="torch")
+    assert result.verification is not None and len(result.verification.runs) >= 1
+
+
 @pytest.mark.parametrize(("size", "shapes"), [((5, 7), [(2, 2, 3, 4), (1, 2, 11, 13)]),
                                               ((9,), [(2, 1, 4), (1, 1, 23)])])
 def test_nearest_to_a_size_from_symbolic_sizes_picks_pytorchs_pixels(
