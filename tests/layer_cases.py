@@ -658,6 +658,35 @@ case("Upsample", "{type: Upsample, size: 3, mode: trilinear, align_corners: fals
      fn(lambda x: F.interpolate(x, size=(3, 3, 3), mode="trilinear", align_corners=False)), BDHW)
 case("Upsample", "{type: Upsample, scale_factor: [1, 2, 2]}", {"inp": ("B", 2, "D", "H", "W")},
      fn(lambda x: F.interpolate(x, scale_factor=(1.0, 2.0, 2.0))), BDHW)
+
+# -- conv, pad and resample configurations the direct ONNX target writes its own way (issue 11, F1) ----
+# padding_modes as a Pad before the Conv (circular: slices around it), asymmetric same padding, and resizes
+# that the direct target gathers rather than Resize (tests/test_direct_onnx_conv_resample.py has the
+# configurations the torch route cannot write yet).
+case("Conv2d", "{type: Conv2d, out_channels: 4, kernel_size: [2, 4], padding: same, padding_mode: circular}",
+     {"inp": ("B", 2, "H", "W")}, lambda: nn.Conv2d(2, 4, (2, 4), padding="same", padding_mode="circular"), BHW)
+case("Conv1d", "{type: Conv1d, out_channels: 3, kernel_size: 3, stride: 2, padding: 2, padding_mode: replicate}",
+     {"inp": ("B", 2, "L")}, lambda: nn.Conv1d(2, 3, 3, stride=2, padding=2, padding_mode="replicate"), BL)
+case("DepthwiseConv1d", "{type: DepthwiseConv1d, kernel_size: 3, padding: 1, padding_mode: circular}",
+     {"inp": ("B", 3, "L")}, lambda: nn.Conv1d(3, 3, 3, padding=1, groups=3, padding_mode="circular"), BL)
+case("SeparableConv2d", "{type: SeparableConv2d, out_channels: 5, kernel_size: 3, stride: 2, padding: 1, "
+     "padding_mode: reflect}", {"inp": ("B", 2, "H", "W")},
+     lambda: nn.Sequential(nn.Conv2d(2, 2, 3, stride=2, padding=1, groups=2, bias=False, padding_mode="reflect"),
+                           nn.Conv2d(2, 5, 1)), BHW)
+case("Upsample", "{type: Upsample, scale_factor: 1.5}", {"inp": ("B", 2, "H", "W")},
+     fn(lambda x: F.interpolate(x, scale_factor=1.5)), BHW)
+case("Upsample", "{type: Upsample, scale_factor: [0.75, 3]}", {"inp": ("B", 2, 8, 5)},
+     fn(lambda x: F.interpolate(x, scale_factor=(0.75, 3.0))))
+case("Upsample", "{type: Upsample, size: [1, 5], mode: bilinear}", {"inp": ("B", 2, "H", "W")},
+     fn(lambda x: F.interpolate(x, size=(1, 5), mode="bilinear")), BHW)
+case("Upsample", "{type: Upsample, scale_factor: 2, mode: bicubic, align_corners: true}", {"inp": ("B", 1, "H", "W")},
+     fn(lambda x: F.interpolate(x, scale_factor=2.0, mode="bicubic", align_corners=True)), BHW)
+case("Upsample", "{type: Upsample, scale_factor: 1.25, mode: linear}", {"inp": ("B", 2, "L")},
+     fn(lambda x: F.interpolate(x, scale_factor=1.25, mode="linear")), ({"B": 2, "L": 3}, {"B": 1, "L": 8}))
+case("Upsample", "{type: Upsample, scale_factor: [1, 2, 0.75], mode: trilinear}", {"inp": ("B", 1, 3, 3, 10)},
+     fn(lambda x: F.interpolate(x, scale_factor=(1.0, 2.0, 0.75), mode="trilinear")))
+case("Upsample", "{type: Upsample, scale_factor: [1.5, 0.75], mode: bicubic}", {"inp": ("B", 1, 4, 10)},
+     fn(lambda x: F.interpolate(x, scale_factor=(1.5, 0.75), mode="bicubic")))
 # -- area C (issue 12): decoders with cross-attention on a named memory, causal masks -----------------
 
 BTS = ({"B": 2, "T": 3, "S": 4}, {"B": 3, "T": 5, "S": 2})

@@ -1,8 +1,9 @@
 """Every layer kind is lowered by every target, and what a kind's schema declares about itself
 agrees with how the target writes it.
 
-Adding a layer kind?  Add its lowering to specc/targets/torch/kinds/ (the module named like its
-family in specc/layers/): ``test_every_kind_has_a_lowering`` fails until you do.
+Adding a layer kind?  Add its lowerings to specc/targets/torch/kinds/ and specc/targets/onnx/kinds/
+(the modules named like its family in specc/layers/): ``test_every_kind_has_a_lowering`` fails
+until you do.
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ from specc.targets.torch.lower import forward_expr, init_expr
 
 # One entry per target: its name and its lowerings by layer type name.
 TARGETS: dict[str, dict[str, Any]] = {"torch": LOWERINGS}
+try:  # the direct ONNX target needs onnx and numpy, which a pure-Python run may lack
+    from specc.targets.onnx.kinds import LOWERINGS as ONNX_LOWERINGS
+
+    TARGETS["onnx"] = ONNX_LOWERINGS
+except ImportError:
+    pass
 
 
 @pytest.mark.parametrize("target", sorted(TARGETS))
