@@ -324,8 +324,8 @@ _TABLE: list[Code | LintCode] = [
          "stride, padding or output_size unlike the pool's), or output_size is one PyTorch refuses.",
          "An index is h·W + w in the pool's input. Read in an output of another width it lands in another "
          "row and column, silently; beyond the output's last row PyTorch fails when the model runs. PyTorch "
-         "accepts only output sizes from the default (in - 1)·stride - 2·padding + kernel_size to stride - 1 "
-         "more.",
+         "accepts only output sizes within stride - 1 of the default (in - 1)·stride - 2·padding + "
+         "kernel_size.",
          "inputs: {x: [B, 8, 5, 5]}\nlayers:\n"
          "  - {type: MaxPool2d, kernel_size: 2, return_indices: true, name: pool}\n"
          "  - {type: MaxUnpool2d, kernel_size: 2, from: [pool.values, pool.indices]}",

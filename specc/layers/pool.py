@@ -64,8 +64,8 @@ class PoolIndices(TensorType):
     within its own plane of the pool's input (``h * W + w`` in 2-d), as PyTorch numbers them.
     Positions mean nothing without the plane they number, so the type keeps that plane's
     size and the pool's window: MaxUnpool reads them to put the values back where they
-    were.  A layer that keeps its input as it is (Identity) passes the type on; one that
-    computes a new tensor (Reshape, Cast, Add) makes plain integers of them."""
+    were.  Only the pool makes this type: any layer in between (a Reshape, a Cast) gives plain
+    integers, which MaxUnpool refuses (S024)."""
 
     pool: str = ""  # the kind that pooled, MaxPool2d
     pooled: tuple[DimLike, ...] = ()  # spatial size of the pool's input: the plane the positions number
@@ -260,8 +260,8 @@ class MaxUnpoolParams(LayerParams):
     stride: IntOrTuple | None = None
     padding: PadOrTuple = 0
     output_size: PositiveInt | tuple[PositiveInt | None, ...] | None = Field(
-        None, description="the spatial size to give back (null keeps a dim's default); from the default "
-                          "(in - 1)·stride - 2·padding + kernel_size to stride - 1 more")
+        None, description="the spatial size to give back (null keeps a dim's default): within stride - 1 of "
+                          "the default (in - 1)·stride - 2·padding + kernel_size, either way")
 
 
 class _MaxUnpool(Spatial):
@@ -292,7 +292,7 @@ class _MaxUnpool(Spatial):
         if not values.is_float:
             raise SpecError("S007", f"receives {values.dtype} values {values}, but {name} puts back floats",
                             f"read the {pool}'s values first: from: [pool.values, pool.indices]", field="from")
-        _check_indices(where, r, name)
+        _check_indices(where, r)
         assert isinstance(where, PoolIndices)
         if values.shape != where.shape:
             raise SpecError("S025", f"the values {values} and the indices {where} differ in shape: each value "
@@ -322,7 +322,9 @@ class _MaxUnpool(Spatial):
         return LayerResult(out, args, 0, 0)
 
 
-def _check_indices(where: TensorType, r: int, name: str) -> None:
+def _check_indices(where: TensorType, r: int) -> None:
+    """Integers are indices only as the pool of this rank gave them (one of another rank fails the
+    rank check first, whose hint names the unpool of its rank)."""
     pool = f"MaxPool{r}d"
     if where.dtype != "int64":
         raise SpecError("S024", f"its second input {where} holds {where.dtype}, not the int64 indices of a "
@@ -333,15 +335,11 @@ def _check_indices(where: TensorType, r: int, name: str) -> None:
                         "way: a reshape or a cast keeps no record of the plane they number)",
                         f"read them straight from a {pool} with return_indices: true: from: [pool.values, "
                         "pool.indices]", field="from")
-    if where.pool != pool:
-        other = len(where.pooled)
-        raise SpecError("S024", f"the indices come from a {where.pool}, whose positions number {other}-d "
-                        f"planes, not the {r}-d ones of {name}", f"use MaxUnpool{other}d for them", field="type")
 
 
 def _output_size(given: int | tuple[int | None, ...] | None, default: tuple[DimLike, ...],
                  s: tuple[int, ...], r: int) -> tuple[DimLike, ...]:
-    """PyTorch's output_size: one of ``default .. default + stride - 1`` per dim (null: the default)."""
+    """PyTorch's output_size: within ``stride - 1`` of the default per dim (null: the default)."""
     if given is None:
         return default
     sizes = (given,) * r if isinstance(given, int) else tuple(given)
@@ -359,14 +357,26 @@ def _output_size(given: int | tuple[int | None, ...] | None, default: tuple[DimL
                             "write null there (the default size), or give a third input whose size the output "
                             "takes at run time: from: [values, indices, the tensor the pool read]",
                             field="output_size")
-        if not d <= want <= d + si - 1:
-            accepted = str(d) if si == 1 else f"{d} to {d + si - 1}"
+        if not _accepts(want - d, si):
+            accepted = _accepted(d, si)
             raise SpecError("S026", f"output_size {want} along spatial dim {i} is not one PyTorch accepts: "
                             f"with stride {si} the unpooled size there is {accepted}",
                             f"use {accepted} there (null for {d}), or change kernel_size, stride or padding",
                             field="output_size")
         out.append(want)
     return tuple(out)
+
+
+def _accepts(gap: int, stride: int) -> bool:
+    """Whether PyTorch takes an output size ``gap`` away from the default: it asks for
+    ``default - stride < size < default + stride``."""
+    return -stride < gap < stride
+
+
+def _accepted(default: DimLike, stride: int) -> str:
+    """The output sizes PyTorch takes around ``default``, in words."""
+    lo = max(1, default - stride + 1) if isinstance(default, int) else add(default, 1 - stride)
+    return str(default) if stride == 1 else f"{lo} to {add(default, stride - 1)}"
 
 
 def _pool_window(where: PoolIndices) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
@@ -386,19 +396,19 @@ def _own_window(where: PoolIndices, k: tuple[int, ...], s: tuple[int, ...], pads
 
 def _check_accepted(size: tuple[DimLike, ...], default: tuple[DimLike, ...], s: tuple[int, ...],
                     where: PoolIndices, k: tuple[int, ...], pads: tuple[int, ...]) -> None:
-    """A size read at run time must still be one PyTorch accepts (``default .. default + stride
-    - 1``).  Proven for every size when it is the pool's input and the unpool has the pool's window
+    """A size read at run time must still be one PyTorch accepts (within ``stride - 1`` of the
+    default).  Proven for every size when it is the pool's input and the unpool has the pool's window
     without ceil_mode (then ``(n - 1)·s <= L + 2p - k < n·s``, k the window's span); else when the gap
     is fixed."""
     plain = not _own_window(where, k, s, pads) and not where.ceil_mode
     for i, (want, d, si) in enumerate(zip(size, default, s)):
         gap = add(want, mul(d, -1))
-        if (isinstance(gap, int) and 0 <= gap < si) or (plain and want == where.pooled[i]):
+        if (isinstance(gap, int) and _accepts(gap, si)) or (plain and want == where.pooled[i]):
             continue
         window = _own_window(where, k, s, pads)
         raise SpecError("S026", f"the third input sets spatial dim {i} to {want}, which is not "
                         f"{'' if isinstance(gap, int) else 'always '}within the sizes PyTorch accepts there "
-                        f"({d}{f' to {add(d, si - 1)}' if si > 1 else ''})",
+                        f"({_accepted(d, si)})",
                         f"give as third input the tensor the pool read{f', and {window}' if window else ''}",
                         field="from")
 
@@ -408,9 +418,7 @@ def _check_plane(size: tuple[DimLike, ...], where: PoolIndices, k: tuple[int, ..
     """The values land where they were only in the plane the indices number: every dim but the
     first equal to the pool's input, the first reaching past the last row a window read."""
     pooled = where.pooled
-    # One past the last position a window of the pool reads along the first dim (or the input's end).
-    reach = add(mul(add(where.shape[2], -1), where.stride[0]),
-                where.dilation[0] * (where.kernel[0] - 1) + 1 - where.padding[0])
+    reach = _reach(where)
     gaps = (add(size[0], mul(bound, -1)) for bound in (reach, pooled[0]))
     wrong = [] if any(isinstance(gap, int) and gap >= 0 for gap in gaps) else [0]
     wrong += [i for i in range(1, len(size)) if size[i] != pooled[i]]
@@ -421,7 +429,21 @@ def _check_plane(size: tuple[DimLike, ...], where: PoolIndices, k: tuple[int, ..
                     f"layer unpools to {fmt_shape(size)}: along spatial dim {i} "
                     + ("the values would land at other positions than they came from" if i else
                        "the last rows the pool read fall outside (PyTorch fails on the first such index)"),
-                    _plane_fix(where, k, s, pads, third), field="output_size")
+                    _plane_fix(where, k, s, pads, third),
+                    field="kernel_size" if _own_window(where, k, s, pads) else "output_size")
+
+
+def _reach(where: PoolIndices) -> DimLike:
+    """One past the last position a window of the pool reads along the first spatial dim.  Window
+    i starts at i·s - p and reads every d-th position up to d·(k - 1) further, but none past the
+    input's end, so a dilated window near the end may stop short of an earlier one's last read:
+    the windows that reach the end are compared (a span's worth of them at most)."""
+    n, s, p = where.shape[2], where.stride[0], where.padding[0]
+    d, span, size = where.dilation[0], where.dilation[0] * (where.kernel[0] - 1), where.pooled[0]
+    if not (isinstance(n, int) and isinstance(size, int)):
+        return add(mul(add(n, -1), s), span + 1 - p)  # every window taken whole: never short of the true reach
+    starts = (i * s - p for i in range(max(0, n - span // s - 2), n))
+    return max(start + d * ((min(size - 1, start + span) - start) // d) for start in starts) + 1
 
 
 def _plane_fix(where: PoolIndices, k: tuple[int, ...], s: tuple[int, ...], pads: tuple[int, ...],
@@ -435,7 +457,7 @@ def _plane_fix(where: PoolIndices, k: tuple[int, ...], s: tuple[int, ...], pads:
                     "its size is restored at run time")
     for (kk, ss, pp), edit in (((k, s, pads), ""), (_pool_window(where), window)):
         default = [conv_transpose_out(n, *w) for n, *w in zip(where.shape[2:], kk, ss, pp)]
-        if all(isinstance(d, int) and 0 <= want - d < si for want, d, si in zip(pooled, default, ss)):
+        if all(isinstance(d, int) and _accepts(want - d, si) for want, d, si in zip(pooled, default, ss)):
             size = "" if default == list(pooled) else f"set output_size: {list(pooled)} (the pool's input size)"
             return join(edit, size)
     return ("no MaxUnpool gives back this pool's input size (its ceil_mode window reads past the sizes PyTorch "
