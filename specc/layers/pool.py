@@ -424,13 +424,12 @@ def _check_plane(size: tuple[DimLike, ...], where: PoolIndices, k: tuple[int, ..
     wrong += [i for i in range(1, len(size)) if size[i] != pooled[i]]
     if not wrong:
         return
-    i = wrong[0]
+    i, fix = wrong[0], _plane_fix(where, k, s, pads, third)
     raise SpecError("S026", f"the pool's indices number positions in planes of {fmt_shape(pooled)}, but this "
                     f"layer unpools to {fmt_shape(size)}: along spatial dim {i} "
                     + ("the values would land at other positions than they came from" if i else
                        "the last rows the pool read fall outside (PyTorch fails on the first such index)"),
-                    _plane_fix(where, k, s, pads, third),
-                    field="kernel_size" if _own_window(where, k, s, pads) else "output_size")
+                    fix, field="kernel_size" if fix.startswith("use the pool's") else "output_size")
 
 
 def _reach(where: PoolIndices) -> DimLike:
