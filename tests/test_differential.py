@@ -55,6 +55,10 @@ settings.register_profile("specc-diff-ci", max_examples=200, deadline=None, data
 settings.register_profile("specc-diff-local", settings.get_profile("specc-diff-ci"), derandomize=False,
                           max_examples=int(os.environ.get("SPECC_DIFF_EXAMPLES", "200")))
 DIFF = settings.get_profile("specc-diff-local" if "SPECC_DIFF_EXAMPLES" in os.environ else "specc-diff-ci")
+# The direct ONNX target on the same random graphs: each example exports and runs ONNX Runtime three
+# times, so CI takes fewer of them.
+settings.register_profile("specc-diff-direct-ci", settings.get_profile("specc-diff-ci"), max_examples=80)
+DIRECT = DIFF if "SPECC_DIFF_EXAMPLES" in os.environ else settings.get_profile("specc-diff-direct-ci")
 STATS: Counter[str] = Counter()
 
 USE = "use"  # an Op that applies an earlier op's module again: {use: <its name>} (shared weights)
@@ -615,3 +619,27 @@ def test_valid_graphs_agree_with_pytorch(net: Net) -> None:
 @given(nets(wild=True, symbolic=False))
 def test_rejected_graphs_fail_in_pytorch(net: Net) -> None:
     check(net)
+
+
+def check_direct(net: Net, folder: Any) -> None:
+    """A graph check accepts, written by the direct ONNX target, equals the PyTorch target with the
+    same weights under ONNX Runtime at the export sizes and two others."""
+    from specc.backends.direct_export import direct_problem, export_direct
+
+    spec = specc.loads(net.yaml(), "random.yaml")
+    if not spec.ok:
+        return
+    why = direct_problem(spec)
+    if why is not None:
+        STATS[f"direct: not written ({why})"] += 1
+        return
+    result = export_direct(spec, folder / "m.onnx", compare="torch")
+    assert result.verification is not None and all(r.max_abs_diff for r in result.verification.runs)
+    STATS["direct: equal to PyTorch"] += 1
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@DIRECT
+@given(net=nets(wild=False))
+def test_valid_graphs_written_direct_equal_pytorch(net: Net, tmp_path_factory: pytest.TempPathFactory) -> None:
+    check_direct(net, tmp_path_factory.mktemp("direct"))

@@ -23,58 +23,35 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import onnx
 import torch
 
-from ..atomic import atomic_write, temp_dir
-from ..shapes.dims import evaluate
+from ..atomic import temp_dir
 from ..version import __version__
 from .errors import ExportFailed, VerificationFailed, WeightsError
-from .triton import drop_stale_weights
+from .onnx_files import DEFAULT_OPSET, ExportResult, name_output_dims, publish, save, stamp
 from .verify import (
     ATOL,
     RTOL,
     EnvCheck,
     Signature,
     TensorSig,
-    VerifyReport,
     dynamic_axes,
     export_env,
+    requirements,
+    signature_of,
+    sizes_valid,
     symbol_name,
+    tolerances,
     verify,
 )
 
 EXPORTERS = ("torchscript", "dynamo")
-DEFAULT_OPSET = 18
-# protobuf cannot serialise a message over 2 GiB; bigger models keep weights in a side file
-_EXTERNAL_ABOVE = 1_800_000_000
 
 MakeInputs = Callable[[dict[str, int]], tuple[torch.Tensor, ...]]
-
-
-@dataclass
-class ExportResult:
-    path: Path | None
-    exporter: str
-    opset: int
-    seconds: float  # time spent inside the torch exporter
-    size_bytes: int
-    sizes: dict[str, int]  # symbol sizes the model was traced with
-    verification: VerifyReport | None = None
-    notes: list[str] = field(default_factory=list)  # e.g. why the first exporter was not used
-    triton: Path | None = None
-    requirements: list[str] = field(default_factory=list)  # sizes the model's layers need of its symbols
-
-    def to_json(self) -> dict[str, Any]:
-        return {"path": str(self.path) if self.path else None, "exporter": self.exporter, "opset": self.opset,
-                "export_seconds": round(self.seconds, 4), "size_bytes": self.size_bytes, "sizes": self.sizes,
-                "verification": self.verification.to_json() if self.verification else None,
-                "notes": self.notes, "triton": str(self.triton) if self.triton else None,
-                "requirements": self.requirements}
 
 
 # -- quieting the exporters ---------------------------------------------------------------------------------
@@ -157,14 +134,6 @@ def exporter_order(choice: str) -> list[str]:
 
 # -- the model file --------------------------------------------------------------------------------------------------
 
-def stamp(model: onnx.ModelProto, meta: Mapping[str, str]) -> None:
-    """Set specc's metadata_props, keeping whatever the exporter recorded."""
-    keep = [(p.key, p.value) for p in model.metadata_props if p.key not in meta]
-    del model.metadata_props[:]
-    for key, value in [*keep, *meta.items()]:
-        model.metadata_props.add(key=key, value=value)
-
-
 def _private(sig: Signature) -> tuple[Signature, dict[str, str]]:
     """The signature under names no exporter makes up, and the way back to the spec's names.
 
@@ -212,49 +181,6 @@ def publish_names(model: onnx.ModelProto, back: Mapping[str, str]) -> None:
             v.name = mapping.get(v.name, v.name)
 
 
-def name_output_dims(model: onnx.ModelProto, sig: Signature) -> None:
-    """Declare each output axis the way the spec knows it where the exporter left it unnamed or
-    auto-named (``Reshapea_dim_2``, ``unk__1``): fixed sizes as numbers, symbolic ones by name.
-    A number the exporter wrote is never replaced: that is a frozen axis, for verification to report."""
-    by_name = {t.name: t for t in sig.outputs}
-    for out in model.graph.output:
-        t = by_name.get(out.name)
-        shape = out.type.tensor_type.shape
-        if t is None or len(shape.dim) != len(t.shape):
-            continue
-        for d, want in zip(shape.dim, t.shape):
-            if d.HasField("dim_value"):
-                continue
-            if isinstance(want, int):
-                d.dim_value = want
-            else:
-                d.dim_param = str(want)
-
-
-def _save(model: onnx.ModelProto, folder: Path, name: str) -> list[Path]:
-    """Write the model (and its weights file when too big for one protobuf) into ``folder``.
-
-    The weights file gets a fresh name on every export (``model.onnx.<token>.data``): the
-    model file is replaced last, so until that rename the old model still reads its own old
-    weights, and a kill between the two renames leaves a consistent pair either way."""
-    target = folder / name
-    if model.ByteSize() < _EXTERNAL_ABOVE:
-        target.write_bytes(model.SerializeToString())
-        return [target]
-    location = f"{name}.{secrets.token_hex(6)}.data"
-    onnx.save_model(model, str(target), save_as_external_data=True, all_tensors_to_one_file=True,
-                    location=location, size_threshold=1024)
-    return [target, folder / location]
-
-
-def _publish(files: list[Path], dest_dir: Path) -> None:
-    """Move verified files into place, weights first so the model never points at nothing; then
-    drop the weights files earlier exports of this model left (only specc's own names)."""
-    for f in reversed(files):
-        atomic_write(dest_dir / f.name, lambda tmp, src=f: shutil.copyfile(src, tmp))
-    drop_stale_weights(dest_dir, files[0].name, {f.name for f in files})
-
-
 def export_module(module: torch.nn.Module, sig: Signature, path: str | os.PathLike[str] | None, *,
                   make_inputs: MakeInputs, env: dict[str, int], opset: int = DEFAULT_OPSET,
                   exporter: str = "auto", verify_model: bool = True, metadata: Mapping[str, str] | None = None,
@@ -294,7 +220,7 @@ def export_module(module: torch.nn.Module, sig: Signature, path: str | os.PathLi
                           "specc_int_high": json.dumps(_int_bounds_seen(sig, args))})
             final = work / "final"
             final.mkdir(exist_ok=True)
-            files = _save(model, final, name)
+            files = save(model, final, name)
             report = None
             if verify_model:
                 try:
@@ -314,7 +240,7 @@ def export_module(module: torch.nn.Module, sig: Signature, path: str | os.PathLi
             if keep is not None:
                 keep(files[0])
             if target is not None:
-                _publish(files, target.parent)
+                publish(files, target.parent)
             size = sum(f.stat().st_size for f in files)
             return ExportResult(target, which, opset, seconds, size, dict(env), report, notes)
         if first_failure is not None:
@@ -333,39 +259,6 @@ def _int_bounds_seen(sig: Signature, args: tuple[torch.Tensor, ...]) -> dict[str
 
 
 # -- from a spec ---------------------------------------------------------------------------------------------------
-
-def signature_of(spec: Any) -> Signature:
-    g = spec.graph
-    inputs = [TensorSig(n, t.shape, t.dtype) for n, t in g.inputs.items()]
-    outputs = []
-    for out, src in g.outputs:
-        t = g.value(src)
-        outputs.append(TensorSig(out, t.shape, t.dtype))
-    return Signature(inputs, outputs)
-
-
-def requirements(spec: Any) -> list[str]:
-    """The minimum sizes the spec's layers need of its symbols, as text ("T >= 21 (…)")."""
-    return list(dict.fromkeys(f"{r.text()} in {n.type} '{n.path}'" for n in spec.graph.leaves()
-                              if n.result is not None for r in n.result.requires))
-
-
-def sizes_valid(spec: Any) -> EnvCheck:
-    """Whether every tensor of the spec's model has positive sizes at the given symbol sizes, and
-    every size a layer needs (reflection padding, an index along a symbolic dim) is there."""
-    shapes = [n.out.shape for _, n in spec.graph.walk() if n.out is not None]
-    shapes += [t.shape for t in spec.graph.inputs.values()]
-    needs = [r for n in spec.graph.leaves() if n.result is not None for r in n.result.requires]
-
-    def valid(env: Mapping[str, int]) -> bool:
-        try:
-            return (all(evaluate(d, env) > 0 for shape in shapes for d in shape)
-                    and all(evaluate(r.size, env) >= r.at_least for r in needs))
-        except (KeyError, ZeroDivisionError):
-            return False
-
-    return valid
-
 
 def spec_inputs(spec: Any, sig: Signature) -> MakeInputs:
     """Random example inputs of the spec at the given sizes, the same for the same sizes."""
@@ -406,24 +299,6 @@ def load_weights(module: torch.nn.Module, path: str | os.PathLike[str]) -> None:
 
 def _some(keys: list[str]) -> str:
     return ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
-
-
-# Half precision keeps 11 significant bits: ONNX Runtime and PyTorch round in other orders (a
-# mean, a pool, an erf) and differ by a few of its ulps, far over float32's default tolerance.
-HALF_TOLERANCES = (1e-2, 1e-3)
-
-
-def tolerances(graph: Any, opts: Any) -> tuple[float, float]:
-    """(rtol, atol) to verify with: the spec's export: settings; unwritten, float32's, or half
-    precision's when some layer computes in float16."""
-    from ..graph.build import leaves_with_graph
-
-    half = any(t.dtype == "float16" for t in graph.inputs.values()) or any(
-        any(t.dtype == "float16" for t in (n.result.outs or (n.result.out,)))
-        for _, n in leaves_with_graph(graph) if n.result is not None)
-    default = HALF_TOLERANCES if half else (RTOL, ATOL)
-    written = opts.model_fields_set
-    return (opts.rtol if "rtol" in written else default[0]), (opts.atol if "atol" in written else default[1])
 
 
 def export_spec(spec: Any, path: str | os.PathLike[str] | None, *, weights: str | os.PathLike[str] | None = None,

@@ -18,15 +18,17 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx
-import torch
 
 from ..shapes.dims import Dim, DimLike, evaluate, fmt_shape
 from .errors import VerificationFailed
 from .ort import create_session
+
+if TYPE_CHECKING:
+    import torch
 
 RTOL, ATOL = 1e-3, 1e-5
 DEFAULT_SIZE = 16  # example size of a non-batch symbol the spec gives no export size for
@@ -139,6 +141,60 @@ def _nearby(sig: Signature, env0: Mapping[str, int], env: dict[str, int], valid:
 
 def fmt_env(env: Mapping[str, int]) -> str:
     return ", ".join(f"{k}={v}" for k, v in env.items()) or "fixed sizes"
+
+
+# -- from a spec ---------------------------------------------------------------------------------------------
+
+def signature_of(spec: Any) -> Signature:
+    g = spec.graph
+    inputs = [TensorSig(n, t.shape, t.dtype) for n, t in g.inputs.items()]
+    outputs = []
+    for out, src in g.outputs:
+        t = g.value(src)
+        outputs.append(TensorSig(out, t.shape, t.dtype))
+    return Signature(inputs, outputs)
+
+
+def requirements(spec: Any) -> list[str]:
+    """The minimum sizes the spec's layers need of its symbols, as text ("T >= 21 (…)")."""
+    return list(dict.fromkeys(f"{r.text()} in {n.type} '{n.path}'" for n in spec.graph.leaves()
+                              if n.result is not None for r in n.result.requires))
+
+
+def sizes_valid(spec: Any) -> EnvCheck:
+    """Whether every tensor of the spec's model has positive sizes at the given symbol sizes, and
+    every size a layer needs (reflection padding, an index along a symbolic dim) is there."""
+    shapes = [n.out.shape for _, n in spec.graph.walk() if n.out is not None]
+    shapes += [t.shape for t in spec.graph.inputs.values()]
+    needs = [r for n in spec.graph.leaves() if n.result is not None for r in n.result.requires]
+
+    def valid(env: Mapping[str, int]) -> bool:
+        try:
+            return (all(evaluate(d, env) > 0 for shape in shapes for d in shape)
+                    and all(evaluate(r.size, env) >= r.at_least for r in needs))
+        except (KeyError, ZeroDivisionError):
+            return False
+
+    return valid
+
+
+
+# Half precision keeps 11 significant bits: ONNX Runtime and PyTorch round in other orders (a
+# mean, a pool, an erf) and differ by a few of its ulps, far over float32's default tolerance.
+HALF_TOLERANCES = (1e-2, 1e-3)
+
+
+def tolerances(graph: Any, opts: Any) -> tuple[float, float]:
+    """(rtol, atol) to verify with: the spec's export: settings; unwritten, float32's, or half
+    precision's when some layer computes in float16."""
+    from ..graph.build import leaves_with_graph
+
+    half = any(t.dtype == "float16" for t in graph.inputs.values()) or any(
+        any(t.dtype == "float16" for t in (n.result.outs or (n.result.out,)))
+        for _, n in leaves_with_graph(graph) if n.result is not None)
+    default = HALF_TOLERANCES if half else (RTOL, ATOL)
+    written = opts.model_fields_set
+    return (opts.rtol if "rtol" in written else default[0]), (opts.atol if "atol" in written else default[1])
 
 
 # -- witnesses ----------------------------------------------------------------------------------------------------
@@ -256,44 +312,65 @@ class VerifyReport:
     checker: str = "skipped"
     shapes: str = "skipped"
     runs: list[Run] = field(default_factory=list)
+    against: str = "PyTorch"  # what ONNX Runtime's outputs were compared with ("shapes only": nothing)
 
     def to_json(self) -> dict[str, Any]:
-        return {"checker": self.checker, "shapes": self.shapes,
+        return {"checker": self.checker, "shapes": self.shapes, "against": self.against,
                 "runs": [{"sizes": r.env, "max_abs_diff": r.max_abs_diff} for r in self.runs]}
 
     def text(self) -> str:
         sizes = "; ".join(fmt_env(r.env) for r in self.runs)
         worst = max((d for r in self.runs for d in r.max_abs_diff.values()), default=0.0)
+        if not any(r.max_abs_diff for r in self.runs) and self.against != "PyTorch":
+            return (f"onnx.checker {self.checker}; shapes {self.shapes}; "
+                    f"ONNX Runtime runs at {sizes} with the spec's output shapes ({self.against})")
         return (f"onnx.checker {self.checker}; shapes {self.shapes}; "
-                f"ONNX Runtime = PyTorch at {sizes} (max |diff| {worst:.1e})")
+                f"ONNX Runtime = {self.against} at {sizes} (max |diff| {worst:.1e})")
 
 
-def _as_tuple(out: Any) -> tuple[torch.Tensor, ...]:
-    return tuple(out) if isinstance(out, (tuple, list)) else (out,)
+# What a run is compared with: at given sizes, the inputs fed to ONNX Runtime and, per output, the
+# expected array with its dtype's name (None: no reference; only shapes and dtypes are checked).
+Reference = Callable[[dict[str, int]], tuple[dict[str, np.ndarray], "list[tuple[np.ndarray, str]] | None"]]
 
 
-def _torch_dtype(t: torch.Tensor) -> str:
-    return str(t.dtype).removeprefix("torch.")
+def torch_reference(module: torch.nn.Module, sig: Signature, make_inputs: Callable[[dict[str, int]], Any]) -> Reference:
+    """The PyTorch module as the reference, on the example inputs ``make_inputs`` gives."""
+    import torch
+
+    def run(env: dict[str, int]) -> tuple[dict[str, np.ndarray], list[tuple[np.ndarray, str]]]:
+        inputs = tuple(make_inputs(env))
+        feeds = {t.name: x.detach().cpu().numpy() for t, x in zip(sig.inputs, inputs)}
+        with torch.inference_mode():
+            out = module(*inputs)
+        outs = tuple(out) if isinstance(out, (tuple, list)) else (out,)
+        return feeds, [(_numpy(r), str(r.dtype).removeprefix("torch.")) for r in outs]
+
+    return run
 
 
-def compare_runs(path: Path, module: torch.nn.Module, sig: Signature, make_inputs: Callable[[dict[str, int]], Any],
-                 envs: Sequence[dict[str, int]], export_sizes: Mapping[str, int], *, rtol: float = RTOL,
-                 atol: float = ATOL) -> tuple[list[Run], list[str]]:
-    """ONNX Runtime (CPU: deterministic, always there) against PyTorch at each size setting."""
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    import torch
+
+    t = t.detach().cpu()
+    return (t.float() if t.dtype == torch.bfloat16 else t).numpy()
+
+
+def compare_runs(path: Path, sig: Signature, reference: Reference, envs: Sequence[dict[str, int]],
+                 export_sizes: Mapping[str, int], *, rtol: float = RTOL, atol: float = ATOL,
+                 against: str = "PyTorch") -> tuple[list[Run], list[str]]:
+    """ONNX Runtime (CPU: deterministic, always there) against ``reference`` at each size setting;
+    with no reference values, the outputs' shapes and dtypes against the spec's."""
     sess = create_session(path, "cpu", checked=True, quiet=True)
     names = [o.name for o in sess.get_outputs()]
     runs: list[Run] = []
     problems: list[str] = []
     for env in envs:
-        inputs = tuple(make_inputs(env))
         try:
-            with torch.inference_mode():
-                expected = _as_tuple(module(*inputs))
-        except Exception as exc:  # noqa: BLE001 -- the module's own failure, reported as such
-            problems.append(f"the PyTorch module itself fails at {fmt_env(env)}: {str(exc).strip().splitlines()[0]}"
-                            " — it only works at some sizes of its symbolic dims")
+            feeds, expected = reference(env)
+        except Exception as exc:  # noqa: BLE001 -- the reference's own failure, reported as such
+            problems.append(f"the {against} module itself fails at {fmt_env(env)}: "
+                            f"{str(exc).strip().splitlines()[0]} — it only works at some sizes of its symbolic dims")
             continue
-        feeds = {t.name: x.detach().cpu().numpy() for t, x in zip(sig.inputs, inputs)}
         try:
             got = sess.run(names, feeds)
         except Exception as exc:  # noqa: BLE001 -- onnxruntime's own exception types
@@ -301,11 +378,12 @@ def compare_runs(path: Path, module: torch.nn.Module, sig: Signature, make_input
                             f"{_ort_message(exc)} — an axis was probably frozen at its export size")
             continue
         run = Run(dict(env))
-        for t, ref, arr in zip(sig.outputs, expected, got):
+        refs: list[tuple[np.ndarray, str] | None] = list(expected) if expected is not None else [None] * len(got)
+        for t, ref, arr in zip(sig.outputs, refs, got):
             want_shape = t.at(env)
             where = f"output '{t.name}' at {fmt_env(env)}"
-            if tuple(ref.shape) != want_shape:
-                problems.append(f"{where}: PyTorch gives shape {tuple(ref.shape)}; the spec says {want_shape}")
+            if ref is not None and tuple(ref[0].shape) != want_shape:
+                problems.append(f"{where}: {against} gives shape {tuple(ref[0].shape)}; the spec says {want_shape}")
             if tuple(arr.shape) != want_shape:
                 frozen = [str(t.shape[i]) for i, (a, w) in enumerate(zip(arr.shape, want_shape))
                           if a != w and a == evaluate(t.shape[i], export_sizes)] if arr.ndim == len(want_shape) else []
@@ -313,11 +391,13 @@ def compare_runs(path: Path, module: torch.nn.Module, sig: Signature, make_input
                 problems.append(f"{where}: ONNX Runtime gives shape {tuple(arr.shape)}; the spec says "
                                 f"{want_shape}{why}")
                 continue
-            if str(arr.dtype) != t.dtype or _torch_dtype(ref) != t.dtype:
-                problems.append(f"{where}: dtypes ONNX Runtime {arr.dtype}, PyTorch {_torch_dtype(ref)}; "
-                                f"the spec says {t.dtype}")
+            if str(arr.dtype) != t.dtype or (ref is not None and ref[1] != t.dtype):
+                theirs = f", {against} {ref[1]}" if ref is not None else ""
+                problems.append(f"{where}: dtypes ONNX Runtime {arr.dtype}{theirs}; the spec says {t.dtype}")
                 continue
-            ref_np = ref.detach().cpu().numpy()
+            if ref is None:
+                continue
+            ref_np = ref[0]
             if ref_np.shape != arr.shape:
                 continue
             diff = np.abs(arr.astype(np.float64) - ref_np.astype(np.float64))
@@ -325,7 +405,7 @@ def compare_runs(path: Path, module: torch.nn.Module, sig: Signature, make_input
             if not np.allclose(arr, ref_np, rtol=rtol, atol=atol, equal_nan=True):
                 bad = np.argwhere(~np.isclose(arr, ref_np, rtol=rtol, atol=atol, equal_nan=True))
                 idx = tuple(int(i) for i in bad[0])
-                problems.append(f"{where}: ONNX Runtime and PyTorch differ at {len(bad)} of {arr.size} values "
+                problems.append(f"{where}: ONNX Runtime and {against} differ at {len(bad)} of {arr.size} values "
                                 f"(first at {idx}: {arr[idx]!r} vs {ref_np[idx]!r}; max |diff| "
                                 f"{run.max_abs_diff[t.name]:.2e} > atol {atol} + rtol {rtol}·|x|)")
         runs.append(run)
@@ -335,20 +415,30 @@ def compare_runs(path: Path, module: torch.nn.Module, sig: Signature, make_input
 def verify(path: str | Path, module: torch.nn.Module, sig: Signature,
            make_inputs: Callable[[dict[str, int]], Any], env0: dict[str, int], *,
            valid: EnvCheck | None = None, rtol: float = RTOL, atol: float = ATOL) -> VerifyReport:
-    """All three witnesses; raises :class:`VerificationFailed` listing every problem found."""
+    """All three witnesses against the PyTorch module; raises :class:`VerificationFailed` listing
+    every problem found."""
+    with _no_grad_eval(module):
+        return verify_against(path, sig, torch_reference(module, sig, make_inputs), env0, valid=valid,
+                              rtol=rtol, atol=atol)
+
+
+def verify_against(path: str | Path, sig: Signature, reference: Reference, env0: dict[str, int], *,
+                   valid: EnvCheck | None = None, rtol: float = RTOL, atol: float = ATOL, against: str = "PyTorch",
+                   extra: Callable[[onnx.ModelProto], list[str]] | None = None) -> VerifyReport:
+    """The checker, the shapes (plus ``extra``'s checks of the loaded model), and ONNX Runtime
+    against ``reference`` at the export sizes and two others."""
     path = Path(path)
-    report = VerifyReport()
+    report = VerifyReport(against=against)
     problems = _checker(path)
     report.checker = "ok" if not problems else "failed"
     model = onnx.load(str(path), load_external_data=False)
     declared = check_declared(model, sig)
     flagged = {t.name for t in sig.outputs if any(f"output '{t.name}'" in p for p in declared)}
-    shape_problems = declared + check_inferred(model, sig, flagged)
+    shape_problems = declared + check_inferred(model, sig, flagged) + (extra(model) if extra else [])
     report.shapes = f"of {len(sig.outputs)} output{'s' if len(sig.outputs) != 1 else ''} match the spec"
     problems += shape_problems
     envs = [dict(env0), *(other_envs(sig, env0, valid) if sig.symbols() else [])]
-    with _no_grad_eval(module):
-        report.runs, run_problems = compare_runs(path, module, sig, make_inputs, envs, env0, rtol=rtol, atol=atol)
+    report.runs, run_problems = compare_runs(path, sig, reference, envs, env0, rtol=rtol, atol=atol, against=against)
     problems += run_problems
     if problems:
         raise VerificationFailed(_dedupe(problems))

@@ -49,7 +49,7 @@ def _spec_failed(spec: Any, fmt: str) -> int:
 # -- export ---------------------------------------------------------------------------------------------------
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from ..backends.onnx_export import export_spec
+    from ..backends.routes import export
 
     spec = load_spec(args.spec, args.set)
     if not require_ok(spec):
@@ -60,8 +60,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     if output is not None and Path(output).is_dir():
         raise UsageError(f"-o {output} is a folder; give a file name such as {Path(output) / 'model.onnx'}")
     try:
-        result = export_spec(spec, output, weights=args.weights, opset=args.opset, exporter=args.exporter,
-                             verify_model=False if args.no_verify else None, triton=args.triton)
+        result = export(spec, output, via=args.via, compare=args.compare, weights=args.weights, opset=args.opset,
+                        exporter=args.exporter, verify_model=False if args.no_verify else None, triton=args.triton)
     except SpecInvalid:
         return _spec_failed(spec, args.format)
     except BackendError as exc:
@@ -75,7 +75,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     for note in result.notes:
         err(f"note: {note}")
     where = [str(p) for p in (result.path, result.triton) if p is not None]
-    out(f"wrote {' and '.join(where)} ({_size(result.size_bytes)}): {spec.name}, {result.exporter} exporter "
+    how = "direct target (no torch)" if result.exporter == "direct" else f"{result.exporter} exporter"
+    out(f"wrote {' and '.join(where)} ({_size(result.size_bytes)}): {spec.name}, {how} "
          f"in {result.seconds:.2f} s, opset {result.opset}")
     g = spec.graph
     out("  inputs:  " + ", ".join(f"{n} {t} {t.dtype}" for n, t in g.inputs.items()))
@@ -114,16 +115,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         try:
             rt.select_providers(args.provider)  # first: a missing GPU is the news, not the inputs
             if model_arg.suffix.lower() in (".yaml", ".yml"):
-                from ..backends.onnx_export import export_spec
+                from ..backends.routes import export
 
                 spec = load_spec(args.model, args.set)
                 if not require_ok(spec):
                     return _spec_failed(spec, args.format)
-                result = export_spec(spec, Path(tmp) / "model.onnx", verify_model=False)
+                result = export(spec, Path(tmp) / "model.onnx", verify_model=False)
                 assert result.path is not None
                 model_path = result.path
                 if args.format == "text":
-                    err(f"exported {args.model} with the {result.exporter} exporter in {result.seconds:.2f} s "
+                    how = "the direct target" if result.exporter == "direct" else f"the {result.exporter} exporter"
+                    err(f"exported {args.model} with {how} in {result.seconds:.2f} s "
                          "(not verified; `specc export` verifies)")
             else:
                 model_path = model_arg
@@ -224,7 +226,14 @@ def _export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", metavar="FILE", help="ONNX file to write (default: <name>.onnx)")
     p.add_argument("--weights", metavar="FILE", help="load weights from a .safetensors checkpoint")
     p.add_argument("--opset", type=int, help="ONNX opset (default: the spec's export.opset, else 18)")
-    p.add_argument("--exporter", choices=("auto", "torchscript", "dynamo"), help="torch exporter to use")
+    p.add_argument("--via", choices=("auto", "direct", "torch"), default="auto",
+                   help="direct: write ONNX from the spec without torch; torch: trace the PyTorch module; "
+                        "auto (default): direct when it can write every layer, else torch")
+    p.add_argument("--compare", choices=("auto", "torch", "shapes"), default="auto",
+                   help="what a direct model's outputs are verified against: torch (the PyTorch target with the "
+                        "same weights), shapes (the spec's output shapes only), auto: torch when installed")
+    p.add_argument("--exporter", choices=("auto", "torchscript", "dynamo"),
+                   help="torch exporter to use (implies --via torch)")
     p.add_argument("--no-verify", action="store_true", help="skip checker, shape and ONNX Runtime verification")
     p.add_argument("--triton", metavar="DIR", help="also write a Triton model-repository entry under DIR")
     p.add_argument("--format", choices=("text", "json"), default="text")

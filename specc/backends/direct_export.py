@@ -1,0 +1,257 @@
+"""Export a spec with the direct ONNX target (``specc/targets/onnx/``): no torch, no tracing.
+
+The model is written from the shaped graph, with weights from a safetensors checkpoint or drawn
+from a seed, then verified by the same witnesses as the torch route: ``onnx.checker``, the
+declared and inferred shapes (down to every layer's value), and ONNX Runtime at the export
+sizes and two others, compared with the PyTorch target carrying the same weights when torch is
+installed, and with the spec's output shapes when it is not.  ``export`` picks the route.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+
+from ..atomic import temp_dir
+from ..shapes.dims import evaluate
+from ..targets.onnx.builder import Unsupported, bare_symbol
+from ..targets.onnx.lower import DEFAULT_OPSET, Lowered, lower_graph, missing_lowerings
+from ..targets.onnx.weights import Weights, WeightsError, read_safetensors
+from ..version import __version__
+from .errors import ExportFailed, VerificationFailed
+from .errors import WeightsError as BackendWeightsError
+from .onnx_files import ExportResult, publish, save, stamp
+from .verify import (
+    Reference,
+    Signature,
+    export_env,
+    requirements,
+    signature_of,
+    sizes_valid,
+    tolerances,
+    verify_against,
+)
+
+COMPARES = ("auto", "torch", "shapes")
+
+
+def torch_installed() -> bool:
+    return importlib.util.find_spec("torch") is not None
+
+
+def direct_problem(spec: Any, weights: str | os.PathLike[str] | None = None) -> str | None:
+    """Why the direct target cannot write this spec's model, or None when it can."""
+    missing = missing_lowerings(spec.graph)
+    if missing:
+        return "no direct ONNX lowering yet for " + ", ".join(missing)
+    if spec.document is not None and spec.document.lora is not None:
+        return "LoRA adapters are merged into the weights by the torch route"
+    if weights is not None and _run_folder(Path(weights)) is not None:
+        return "a training run's input scaling is baked into the graph by the torch route"
+    return None
+
+
+def _run_folder(weights: Path) -> Path | None:
+    file = _weights_file(weights)
+    for folder in (file.parent, file.parent.parent, file.parent.parent.parent):
+        if (folder / "config.json").is_file() and (folder / "preprocess.json").is_file():
+            pre = json.loads((folder / "preprocess.json").read_text())
+            return folder if pre.get("inputs") or pre.get("target") or any((pre.get("outputs") or {}).values()) \
+                else None
+    return None
+
+
+def _weights_file(path: Path) -> Path:
+    """A run folder (its final weights), a checkpoint folder, or a .safetensors file."""
+    if path.is_dir():
+        for candidate in (path / "model.safetensors", path / "last" / "model.safetensors"):
+            if candidate.is_file():
+                return candidate
+    return path
+
+
+# -- inputs --------------------------------------------------------------------------------------------------------
+
+def vocabulary_bound(spec: Any, name: str) -> int:
+    """Upper bound for random integer inputs: the smallest vocabulary that reads them."""
+    highs = [n.result.args.get("num_embeddings") for n in spec.graph.leaves()
+             if n.result is not None and name in n.inputs]
+    found = [h for h in highs if isinstance(h, int)]
+    return min(found) if found else 2
+
+
+def example_arrays(spec: Any, sig: Signature, env: Mapping[str, int], seed: int = 0) -> dict[str, np.ndarray]:
+    """Random inputs of the declared shapes and dtypes at sizes ``env`` (numpy: no torch)."""
+    rng = np.random.default_rng(seed)
+    out: dict[str, np.ndarray] = {}
+    for t in sig.inputs:
+        shape = tuple(evaluate(d, env) for d in t.shape)
+        if t.dtype.startswith(("float", "bfloat")):
+            out[t.name] = rng.standard_normal(shape).astype(np.float32 if t.dtype == "bfloat16" else t.dtype)
+        elif t.dtype == "bool":
+            out[t.name] = rng.integers(0, 2, shape).astype(bool)
+        else:
+            out[t.name] = rng.integers(0, vocabulary_bound(spec, t.name), shape).astype(t.dtype)
+    return out
+
+
+# -- the references ------------------------------------------------------------------------------------------------
+
+def _shapes_only(spec: Any, sig: Signature) -> Reference:
+    return lambda env: (example_arrays(spec, sig, env), None)
+
+
+def _torch_twin(spec: Any, sig: Signature, weights: Weights, checkpoint: Path | None) -> Reference:
+    """The PyTorch target's module with the same weights as the ONNX model, as the reference."""
+    import torch
+
+    from .onnx_export import load_weights
+    from .torch_build import build_module
+    from .verify import torch_reference
+
+    module = build_module(spec, seed=0)
+    if checkpoint is not None:
+        load_weights(module, checkpoint)
+    else:
+        own = module.state_dict()
+        state = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in weights.drawn.items()}
+        unknown = sorted(set(state) - set(own))
+        if unknown:
+            raise ExportFailed(f"the direct target drew tensors the PyTorch module does not have: {unknown[:5]}")
+        module.load_state_dict(state, strict=False)
+    module.eval()
+    torch.backends.mha.set_fastpath_enabled(False)  # the fused kernels differ in rounding from the unfused path
+    run = torch_reference(module, sig, lambda env: tuple(torch.from_numpy(a) for a in
+                                                          example_arrays(spec, sig, env).values()))
+
+    def reference(env: dict[str, int]) -> Any:
+        with torch.no_grad():
+            return run(env)
+
+    return reference
+
+
+# -- layer shapes ----------------------------------------------------------------------------------------------------
+
+class LayerShapes:
+    """A check of the model's inner values: ONNX shape inference, run on the model as written,
+    must agree with specc's shape of every layer's output (a fixed size equal, a symbol not
+    frozen); ``found`` counts the layer outputs it gave a shape, ``named`` those whose symbols it
+    also named as specc does."""
+
+    def __init__(self, lowered: Lowered) -> None:
+        self.lowered = lowered
+        self.found = self.named = 0
+
+    def __call__(self, model: onnx.ModelProto) -> list[str]:
+        try:
+            inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+        except Exception as exc:  # noqa: BLE001 -- onnx raises InferenceError or ValidationError
+            return [f"ONNX shape inference fails on the model: {str(exc).strip().splitlines()[0]}"]
+        found = {v.name: v for v in (*inferred.graph.value_info, *inferred.graph.output)}
+        problems: list[str] = []
+        for value, (path, t) in self.lowered.values.items():
+            v = found.get(value)
+            if v is None or not v.type.tensor_type.HasField("shape"):
+                continue
+            dims = v.type.tensor_type.shape.dim
+            if len(dims) != t.rank:
+                problems.append(f"layer '{path}': ONNX infers rank {len(dims)}, specc says {t}")
+                continue
+            self.found += 1
+            for axis, (d, want) in enumerate(zip(dims, t.shape)):
+                if d.HasField("dim_value") and (not isinstance(want, int) or d.dim_value != want):
+                    problems.append(f"layer '{path}' axis {axis}: ONNX infers {d.dim_value}, specc says {want}")
+            named = all(d.dim_value == want if isinstance(want, int) else
+                        d.dim_param == (bare_symbol(want) or d.dim_param or " ") for d, want in zip(dims, t.shape))
+            self.named += named
+        return problems
+
+    def text(self) -> str:
+        total = len(self.lowered.values)
+        return (f"ONNX shape inference gives {self.found} of {total} layer outputs specc's shapes "
+                f"({self.named} with every size and symbol)")
+
+
+# -- export --------------------------------------------------------------------------------------------------------
+
+def export_direct(spec: Any, path: str | os.PathLike[str] | None, *, weights: str | os.PathLike[str] | None = None,
+                  seed: int = 0, opset: int | None = None, verify_model: bool | None = None, compare: str = "auto",
+                  triton: str | os.PathLike[str] | None = None, max_batch_size: int | None = None) -> ExportResult:
+    """Write the spec's model with the direct target, verify it (unless turned off) and publish it."""
+    spec.require_ok()
+    why = direct_problem(spec, weights)
+    if why is not None:
+        raise ExportFailed(f"--via direct cannot write this model: {why}; use --via torch")
+    opts = spec.document.export
+    checkpoint = _weights_file(Path(weights)) if weights is not None else None
+    if checkpoint is not None and not checkpoint.is_file():
+        raise BackendWeightsError(f"--weights: no such file: {weights}")
+    try:
+        state = read_safetensors(checkpoint) if checkpoint is not None else None
+    except (OSError, ValueError, TypeError) as exc:
+        raise BackendWeightsError(f"--weights: {checkpoint} is not a readable .safetensors file ({exc})") from None
+    source = Weights(state, seed)
+    started = time.perf_counter()
+    opset = opset or opts.opset or DEFAULT_OPSET
+    try:
+        lowered = lower_graph(spec.graph, source, name=spec.name, opset=opset)
+    except Unsupported as exc:
+        raise ExportFailed(f"--via direct cannot write this model: {exc}; use --via torch") from None
+    except WeightsError as exc:
+        raise BackendWeightsError(f"--weights: {checkpoint}: {exc}") from None
+    seconds = time.perf_counter() - started
+    sig = signature_of(spec)
+    valid = sizes_valid(spec)
+    env = export_env(sig, opts.batch_size, opts.sizes, valid)
+    meta = {"spec_name": spec.name, "specc_version": __version__, "spec_sha256": spec.sha256,
+            "specc_exporter": "direct", "specc_sizes": json.dumps(env),
+            "specc_int_high": json.dumps({t.name: vocabulary_bound(spec, t.name) for t in sig.inputs
+                                          if not t.dtype.startswith(("float", "bfloat")) and t.dtype != "bool"})}
+    if spec.document.description:
+        meta["spec_description"] = spec.document.description
+    stamp(lowered.model, meta)
+    rtol, atol = tolerances(spec.graph, opts)
+    do_verify = opts.verify if verify_model is None else verify_model
+    target = Path(path) if path is not None else None
+    folder = target.parent if target is not None else Path(tempfile.gettempdir())
+    folder.mkdir(parents=True, exist_ok=True)
+    name = target.name if target is not None else "model.onnx"
+    notes: list[str] = []
+    with temp_dir(folder, name) as work:
+        files = save(lowered.model, work, name)
+        report = None
+        if do_verify:
+            use_torch = compare == "torch" or (compare == "auto" and torch_installed())
+            reference = _torch_twin(spec, sig, source, checkpoint) if use_torch else _shapes_only(spec, sig)
+            against = "PyTorch" if use_torch else "shapes only: torch is not installed" if compare == "auto" \
+                else "shapes only"
+            inner = LayerShapes(lowered)
+            try:
+                report = verify_against(files[0], sig, reference, env, valid=valid, rtol=rtol, atol=atol,
+                                        against=against, extra=inner)
+            except VerificationFailed as failed:
+                failed.exporter = "direct"
+                raise
+            report.shapes += f"; {inner.text()}"
+        entry = None
+        if triton is not None:
+            from .triton import write_entry
+
+            entry = write_entry(files[0], triton, spec.name, max_batch_size)
+        if target is not None:
+            publish(files, target.parent)
+        size = sum(f.stat().st_size for f in files)
+    result = ExportResult(target, "direct", opset, seconds, size, dict(env), report, notes)
+    result.triton = entry
+    result.requirements = requirements(spec)
+    return result

@@ -1,0 +1,59 @@
+"""Which way a spec becomes ONNX: the direct target (no torch) or the torch exporters.
+
+``auto`` takes the direct target when it can write every layer of the model, and the torch
+route otherwise (or when the direct model fails verification and torch is there to try), saying
+why in the result's notes; ``direct`` and ``torch`` insist.  A torch exporter pinned in the spec
+(``export: {exporter: dynamo}``) or on the command line means the torch route.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .direct_export import direct_problem, export_direct, torch_installed
+from .errors import ExportFailed, VerificationFailed
+from .onnx_files import ExportResult
+
+VIAS = ("auto", "direct", "torch")
+
+
+def route(spec: Any, via: str = "auto", exporter: str | None = None,
+          weights: str | os.PathLike[str] | None = None) -> tuple[str, str | None]:
+    """(the route ``export`` takes, why it is not the direct one when ``auto`` chose torch)."""
+    if via not in VIAS:
+        raise ValueError(f"unknown route {via!r}; choose auto, direct or torch")
+    if via != "auto":
+        return via, None
+    pinned = exporter if exporter not in (None, "auto") else spec.document.export.exporter
+    if pinned != "auto":
+        return "torch", f"the {pinned} exporter is pinned"
+    why = direct_problem(spec, weights)
+    return ("torch", why) if why is not None else ("direct", None)
+
+
+def export(spec: Any, path: str | os.PathLike[str] | None, *, via: str = "auto", compare: str = "auto",
+           weights: str | os.PathLike[str] | None = None, opset: int | None = None, exporter: str | None = None,
+           verify_model: bool | None = None, seed: int = 0, triton: str | os.PathLike[str] | None = None,
+           max_batch_size: int | None = None) -> ExportResult:
+    """Export ``spec`` to a verified ONNX file by the route ``via`` picks (see the module's doc)."""
+    spec.require_ok()
+    which, why = route(spec, via, exporter, weights)
+    if which == "direct":
+        try:
+            return export_direct(spec, path, weights=weights, seed=seed, opset=opset, verify_model=verify_model,
+                                 compare=compare, triton=triton, max_batch_size=max_batch_size)
+        except (ExportFailed, VerificationFailed) as exc:
+            if via == "direct" or not torch_installed():
+                raise
+            why = f"the direct target's model failed: {str(exc).splitlines()[0]}"
+    if not torch_installed():
+        raise ExportFailed(f"the torch route needs torch, which is not installed ({why or '--via torch'}): "
+                           "pip install 'specc[onnx]', or export with --via direct")
+    from .onnx_export import export_spec
+
+    result = export_spec(spec, path, weights=weights, opset=opset, exporter=exporter, verify_model=verify_model,
+                         seed=seed, triton=triton, max_batch_size=max_batch_size)
+    if why is not None:
+        result.notes.insert(0, f"took the torch route: {why}")
+    return result

@@ -1,0 +1,98 @@
+"""How a layer kind is written as ONNX nodes: the context a lowering gets, and the registry.
+
+A lowering is a function registered under the kind names it writes (``@lowers("Conv1d",
+"Conv2d")``). It gets a :class:`Layer`: the layer's resolved attributes (``args``, the same
+``LayerResult.args`` the PyTorch target reads), its input values and their static types, its
+output type(s), and the means to add nodes (``op``), constants and run-time sizes, and
+parameters under their PyTorch state-dict names (``param``).  It returns the name of the value
+it computes (a list for a layer with several outputs, a Split's).  A configuration it cannot
+write raises :class:`Unsupported` with the reason; export then takes the torch route and says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ....shapes.dims import DimLike
+from ....shapes.tensor import TensorType
+from ..builder import Builder, Unsupported
+from ..weights import Init, Weights
+
+__all__ = ["LOWERINGS", "Layer", "Lowering", "Unsupported", "lowers"]
+
+
+@dataclass
+class Layer:
+    b: Builder
+    weights: Weights
+    kind: str  # the layer kind's type name (one lowering may write several)
+    path: str  # the layer's qualified name, for the names of its nodes
+    prefix: str  # its module's state-dict prefix (another layer's under use:)
+    args: dict[str, Any]
+    inputs: list[str]
+    in_types: list[TensorType]
+    outs: list[TensorType]  # one per output
+    tie: str | None = None  # the state-dict prefix of the layer whose weight this one shares
+
+    @property
+    def x(self) -> str:
+        return self.inputs[0]
+
+    @property
+    def in_type(self) -> TensorType:
+        return self.in_types[0]
+
+    @property
+    def out(self) -> TensorType:
+        return self.outs[0]
+
+    def op(self, op_type: str, inputs: Sequence[str], outputs: int = 1, domain: str = "", **attrs: Any) -> Any:
+        return self.b.op(op_type, inputs, self.path, outputs, domain, **attrs)
+
+    def const(self, value: Any, dtype: str = "int64") -> str:
+        return self.b.const(value, dtype)
+
+    def size(self, d: DimLike) -> str:
+        return self.b.size(d)
+
+    def shape(self, dims: Sequence[DimLike]) -> str:
+        return self.b.shape(dims)
+
+    def param(self, key: str, shape: Sequence[int], init: Init, dtype: str | None = None) -> str:
+        """The initialiser of this layer's tensor ``key`` (``weight``, ``bias``, ``running_mean``…),
+        named as in the PyTorch state dict; read once when several layers share the module."""
+        name = f"{self.prefix}.{key}" if self.prefix else key
+        if key == "weight" and self.tie is not None:
+            self.weights.also_read(name)
+            name = f"{self.tie}.weight"
+        if name not in self.b.initializers:
+            self.b.initializer(name, self.weights.tensor(name, shape, init, dtype or self.float_dtype))
+        return name
+
+    @property
+    def float_dtype(self) -> str:
+        """The float type the layer computes in: its input's, else its output's (an Embedding
+        reads ints), else float32."""
+        for t in [*self.in_types, *self.outs]:
+            if t.dtype.startswith(("float", "bfloat")):
+                return t.dtype
+        return "float32"
+
+
+Lowering = Callable[[Layer], "str | list[str]"]
+LOWERINGS: dict[str, Lowering] = {}
+
+
+def lowers(*kinds: str) -> Callable[[Lowering], Lowering]:
+    """Register the decorated function as the ONNX lowering of ``kinds``."""
+
+    def register(fn: Lowering) -> Lowering:
+        for k in kinds:
+            if k in LOWERINGS:
+                raise ValueError(f"ONNX lowering of {k} registered twice")
+            LOWERINGS[k] = fn
+        return fn
+
+    return register

@@ -1,0 +1,123 @@
+"""The weights of a direct export: read from a checkpoint, or drawn as PyTorch draws them.
+
+Parameter names are the PyTorch target's state-dict names (``layer1.0.conv1.weight``), so a
+checkpoint that ``specc train`` wrote, or ``specc.build(...).state_dict()`` saved with
+safetensors, fills the ONNX model tensor for tensor.  Without one, each tensor is drawn with
+numpy from the seed using the distribution PyTorch's own ``reset_parameters`` uses for it
+(``Init``): the same distributions, not the same numbers, since the two generators differ.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Init:
+    """How PyTorch initialises a tensor: ``uniform`` in (-bound, bound), ``normal`` with std
+    ``bound`` (mean 0), ``xavier`` uniform over fan-in + fan-out, or every element ``value``."""
+
+    how: str
+    bound: float = 0.0
+    value: float = 0.0
+
+    def draw(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        if self.how == "uniform":
+            return rng.uniform(-self.bound, self.bound, shape).astype(np.float32)
+        if self.how == "normal":
+            return rng.normal(0.0, self.bound, shape).astype(np.float32)
+        if self.how == "xavier":  # fan_in = shape[1], fan_out = shape[0], as torch computes them for a matrix
+            bound = math.sqrt(6.0 / (shape[0] + shape[1]))
+            return rng.uniform(-bound, bound, shape).astype(np.float32)
+        return np.full(shape, self.value, dtype=np.float32)
+
+
+def fan_in(n: int) -> Init:
+    """nn.Linear's and nn.Conv's default: kaiming_uniform(a=sqrt(5)) for the weight and
+    U(±1/sqrt(fan_in)) for the bias, the same bound for both."""
+    return Init("uniform", 1.0 / math.sqrt(n) if n > 0 else 0.0)
+
+
+ZEROS = Init("const", value=0.0)
+ONES = Init("const", value=1.0)
+NORMAL = Init("normal", 1.0)
+XAVIER = Init("xavier")
+
+
+class WeightsError(ValueError):
+    """A checkpoint that does not fit the spec's model; the message names the tensors."""
+
+
+# Tensors of the PyTorch state dict that the ONNX graph never reads (a counter of training steps).
+UNREAD_SUFFIXES = (".num_batches_tracked",)
+
+
+@dataclass
+class Weights:
+    """Where the tensors come from: ``state`` (a checkpoint, by state-dict name) or the seed."""
+
+    state: Mapping[str, np.ndarray] | None = None
+    seed: int = 0
+    used: set[str] = field(default_factory=set)
+    drawn: dict[str, np.ndarray] = field(default_factory=dict)
+    _rng: np.random.Generator | None = None
+    problems: list[str] = field(default_factory=list)  # tensors of the wrong shape
+    missing: list[str] = field(default_factory=list)
+
+    def tensor(self, name: str, shape: Sequence[int], init: Init, dtype: str = "float32") -> np.ndarray:
+        shape = tuple(int(s) for s in shape)
+        self.used.add(name)
+        if self.state is not None:
+            if name not in self.state:
+                self.missing.append(name)
+                return np.zeros(shape, dtype=dtype)
+            arr = np.asarray(self.state[name])
+            if tuple(arr.shape) != shape:
+                self.problems.append(f"{name} has shape {tuple(arr.shape)}, the model needs {shape}")
+                return np.zeros(shape, dtype=dtype)
+            return arr.astype(dtype, copy=False)
+        if name not in self.drawn:
+            if self._rng is None:
+                self._rng = np.random.default_rng(self.seed)
+            self.drawn[name] = init.draw(self._rng, shape).astype(dtype, copy=False)
+        return self.drawn[name]
+
+    def also_read(self, name: str) -> None:
+        """A state-dict name the model holds without a tensor of its own in ONNX (a tied weight)."""
+        self.used.add(name)
+
+    def check(self) -> None:
+        """Raise when the checkpoint lacks a tensor, has one of another shape, or has one the
+        model does not hold."""
+        problems = [f"missing {_some(self.missing)}"] if self.missing else []
+        problems += self.problems[:5]
+        if self.state is not None:
+            extra = sorted(k for k in self.state if k not in self.used and not k.endswith(UNREAD_SUFFIXES))
+            if extra:
+                problems.append("not in the model: " + _some(extra))
+        if problems:
+            raise WeightsError("the checkpoint does not fit this spec's model: " + "; ".join(problems))
+
+
+def _some(keys: list[str]) -> str:
+    return ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+
+
+def read_safetensors(path: str | Path) -> dict[str, np.ndarray]:
+    """A safetensors checkpoint as numpy arrays (bfloat16 read through float32), without torch;
+    a ``specc train`` checkpoint's ``model.`` prefix is dropped."""
+    from safetensors import safe_open
+
+    out: dict[str, Any] = {}
+    with safe_open(str(path), framework="numpy") as f:
+        for k in f.keys():  # noqa: SIM118 -- safe_open is not a mapping
+            out[k] = f.get_tensor(k)
+    if out and all(k.startswith("model.") for k in out):
+        out = {k.removeprefix("model."): v for k, v in out.items()}
+    return out

@@ -1,0 +1,114 @@
+"""``specc[deploy]``: check, export (direct) and run in a virtual environment that has no torch.
+
+The environment is built from requirements/deploy.txt alone (``--no-deps``: nothing else can slip
+in) under ``.venv-deploy/`` (or ``$SPECC_DEPLOY_VENV``), reused while the pins are unchanged, and
+specc runs from this checkout.  The first run downloads about 40 MB.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PINS = ROOT / "requirements" / "deploy.txt"
+
+
+def _venv() -> Path:
+    venv = Path(os.environ.get("SPECC_DEPLOY_VENV", ROOT / ".venv-deploy"))
+    python = venv / "bin" / "python"
+    stamp = venv / ".specc-deploy-hash"
+    want = hashlib.sha256(PINS.read_bytes()).hexdigest()
+    if python.exists() and stamp.exists() and stamp.read_text() == want:
+        return python
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True, capture_output=True)
+    done = subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "-r", str(PINS)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"pip install -r requirements/deploy.txt failed:\n{done.stderr[-2000:]}"
+    stamp.write_text(want)
+    return python
+
+
+@pytest.fixture(scope="module")
+def deploy_python() -> Path:
+    return _venv()
+
+
+def _specc(python: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
+    env.pop("PYTHONHOME", None)
+    return subprocess.run([str(python), "-m", "specc", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_the_deploy_environment_has_no_torch(deploy_python: Path) -> None:
+    probe = subprocess.run([str(deploy_python), "-c", "import importlib.util as u; "
+                            "print(u.find_spec('torch') is None, u.find_spec('onnxruntime') is not None)"],
+                           capture_output=True, text=True, check=True)
+    assert probe.stdout.split() == ["True", "True"]
+
+
+def test_check_export_and_run_without_torch(deploy_python: Path, tmp_path: Path) -> None:
+    spec = str(ROOT / "specs" / "mlp_regression.yaml")
+    checked = _specc(deploy_python, "check", spec, cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    model = tmp_path / "mlp.onnx"
+    exported = _specc(deploy_python, "export", spec, "-o", str(model), "--format", "json", cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    report = json.loads(exported.stdout)
+    assert report["exporter"] == "direct"
+    assert report["verification"]["against"].startswith("shapes only")
+    assert len(report["verification"]["runs"]) == 3  # the export sizes and two others
+    ran = _specc(deploy_python, "run", str(model), "--batch", "5", "--format", "json", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout)["outputs"]["prediction"]["shape"] == [5, 1]
+
+
+def test_weights_from_a_checkpoint_without_torch(deploy_python: Path, tmp_path: Path) -> None:
+    """A checkpoint written by numpy's safetensors, named as the PyTorch target names it, fills the model."""
+    from safetensors.numpy import save_file
+
+    rng = np.random.default_rng(1)
+    dims = [(64, 10), (32, 64), (16, 32), (1, 16)]
+    names = ["linear_1", "linear_2", "linear_3", "prediction"]
+    state = {}
+    for name, (o, i) in zip(names, dims):
+        state[f"{name}.weight"] = rng.standard_normal((o, i)).astype(np.float32)
+        state[f"{name}.bias"] = rng.standard_normal(o).astype(np.float32)
+    save_file(state, str(tmp_path / "w.safetensors"))
+    spec = str(ROOT / "specs" / "mlp_regression.yaml")
+    model = tmp_path / "mlp.onnx"
+    exported = _specc(deploy_python, "export", spec, "-o", str(model), "--weights", str(tmp_path / "w.safetensors"),
+                      cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    x = rng.standard_normal((3, 10)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    ran = _specc(deploy_python, "run", str(model), "-i", f"clinical={tmp_path / 'x.npy'}", "-o",
+                 str(tmp_path / "y.npz"), cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    h = x
+    for k, name in enumerate(names):
+        h = h @ state[f"{name}.weight"].T + state[f"{name}.bias"]
+        if k < 3:
+            h = np.maximum(h, 0)
+    np.testing.assert_allclose(np.load(tmp_path / "y.npz")["prediction"], h, rtol=1e-4, atol=1e-5)
+    # one tensor short: named, and exit 1, not a traceback
+    del state["prediction.bias"]
+    save_file(state, str(tmp_path / "short.safetensors"))
+    short = _specc(deploy_python, "export", spec, "-o", str(model), "--weights", str(tmp_path / "short.safetensors"),
+                   cwd=tmp_path)
+    assert short.returncode == 1 and "missing prediction.bias" in short.stderr, short.stderr
+
+
+def test_the_torch_route_says_torch_is_missing(deploy_python: Path, tmp_path: Path) -> None:
+    spec = str(ROOT / "specs" / "mlp_regression.yaml")
+    done = _specc(deploy_python, "export", spec, "--via", "torch", "-o", str(tmp_path / "m.onnx"), cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert "needs torch" in done.stderr and "Traceback" not in done.stderr

@@ -1,0 +1,122 @@
+"""``specc export --via``: which route a spec takes and why, the direct route's weights (drawn as
+PyTorch draws them, or from a checkpoint named as the PyTorch target names them), external data
+for large models, and plain errors for checkpoints that do not fit."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import specc
+
+pytest.importorskip("onnxruntime")
+torch = pytest.importorskip("torch")
+
+from specc.backends import onnx_files  # noqa: E402
+from specc.backends.direct_export import export_direct  # noqa: E402
+from specc.backends.errors import WeightsError  # noqa: E402
+from specc.backends.routes import export, route  # noqa: E402
+from specc.targets.onnx.lower import lower_graph  # noqa: E402
+from specc.targets.onnx.weights import Weights  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+MLP = ROOT / "specs" / "mlp_regression.yaml"
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "specc", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_auto_takes_the_direct_route_for_a_spec_it_can_write(tmp_path: Path) -> None:
+    done = _cli("export", str(MLP), "-o", str(tmp_path / "m.onnx"), "--format", "json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["exporter"] == "direct" and report["verification"]["against"] == "PyTorch"
+    assert report["notes"] == []
+
+
+def test_a_pinned_torch_exporter_means_the_torch_route() -> None:
+    spec = specc.load(MLP, overrides=["export.exporter=dynamo"])
+    assert route(spec) == ("torch", "the dynamo exporter is pinned")
+    assert route(specc.load(MLP), "auto", "torchscript") == ("torch", "the torchscript exporter is pinned")
+    assert route(specc.load(MLP)) == ("direct", None)
+
+
+def test_drawn_weights_follow_pytorchs_default_distributions() -> None:
+    """Linear's weight and bias are U(-1/sqrt(fan_in), 1/sqrt(fan_in)), as nn.Linear draws them."""
+    spec = specc.load(MLP)
+    weights = Weights(seed=3)
+    lower_graph(spec.graph, weights)
+    module = torch.nn.Linear(64, 32)
+    for name in ("linear_2.weight", "linear_2.bias"):
+        ours = weights.drawn[name]
+        theirs = getattr(module, name.split(".")[1]).detach().numpy()
+        bound = 1 / math.sqrt(64)
+        assert ours.shape == theirs.shape and ours.dtype == np.float32
+        assert np.abs(ours).max() <= bound and np.abs(theirs).max() <= bound
+        assert np.abs(ours).max() > 0.9 * bound  # spread over the whole interval, as PyTorch's are
+    again = Weights(seed=3)
+    lower_graph(spec.graph, again)
+    assert all(np.array_equal(again.drawn[k], v) for k, v in weights.drawn.items())  # a seed is a seed
+    other = Weights(seed=4)
+    lower_graph(spec.graph, other)
+    assert not np.array_equal(other.drawn["linear_2.weight"], weights.drawn["linear_2.weight"])
+
+
+def test_a_checkpoint_of_the_pytorch_target_fills_the_direct_model(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    from specc.backends.torch_build import build_module
+
+    spec = specc.load(MLP)
+    module = build_module(spec, seed=7).eval()
+    save_file(module.state_dict(), str(tmp_path / "w.safetensors"))
+    result = export_direct(spec, tmp_path / "m.onnx", weights=tmp_path / "w.safetensors", compare="torch")
+    assert result.verification is not None and all(r.max_abs_diff for r in result.verification.runs)
+    import onnxruntime as ort
+
+    x = np.random.default_rng(0).standard_normal((4, 10)).astype(np.float32)
+    got = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"clinical": x})[0]
+    with torch.no_grad():
+        want = module(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_a_checkpoint_of_another_model_is_refused_by_name(tmp_path: Path) -> None:
+    from safetensors.numpy import save_file
+
+    save_file({"linear_1.weight": np.zeros((64, 11), np.float32), "extra.weight": np.zeros(2, np.float32)},
+              str(tmp_path / "w.safetensors"))
+    with pytest.raises(WeightsError) as err:
+        export_direct(specc.load(MLP), tmp_path / "m.onnx", weights=tmp_path / "w.safetensors")
+    text = str(err.value)
+    assert "linear_1.weight has shape (64, 11), the model needs (64, 10)" in text
+    assert "missing linear_1.bias" in text and "not in the model: extra.weight" in text
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_a_large_model_keeps_its_weights_in_one_external_file_beside_it(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(onnx_files, "EXTERNAL_ABOVE", 1000)
+    out = tmp_path / "deploy" / "m.onnx"
+    result = export(specc.load(MLP), out, via="direct")
+    assert result.exporter == "direct" and result.verification is not None
+    files = sorted(p.name for p in out.parent.iterdir())
+    assert files[0] == "m.onnx" and len(files) == 2 and files[1].startswith("m.onnx.") and files[1].endswith(".data")
+    import onnx
+
+    model = onnx.load(str(out), load_external_data=False)
+    locations = {e.value for t in model.graph.initializer for e in t.external_data if e.key == "location"}
+    assert locations == {files[1]}  # a bare name: inside the output folder
+
+
+def test_via_torch_is_still_there(tmp_path: Path) -> None:
+    result = export(specc.load(MLP), tmp_path / "m.onnx", via="torch")
+    assert result.exporter in ("torchscript", "dynamo")
