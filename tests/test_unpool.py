@@ -200,3 +200,19 @@ def test_symbolic_sizes_restored_by_the_third_input(tmp_path: Path) -> None:
         assert tuple(model(torch.randn(2, 4, h, w)).shape) == (2, 4, h, w)
     result = export_spec(spec, tmp_path / "unpool.onnx")  # verified against PyTorch at other sizes
     assert result.exporter == "dynamo"
+
+
+def test_direct_target_writes_the_indices_and_the_unpool(tmp_path: Path) -> None:
+    """Without torch in the export: ONNX numbers a pool's indices over the whole tensor, PyTorch per
+    plane; the direct model returns PyTorch's, and its unpool equals PyTorch's at odd sizes too."""
+    from specc.backends.direct_export import direct_problem, export_direct
+    spec = _spec("x: [B, 3, H, W]", "{type: Tanh, name: enc}",
+                 "{type: MaxPool2d, kernel_size: 3, stride: 2, padding: 1, return_indices: true, name: pool}",
+                 "{type: ReLU, from: pool.values, name: mid}",
+                 "{type: MaxUnpool2d, kernel_size: 3, stride: 2, padding: 1, from: [mid, pool.indices, enc], "
+                 "name: up}")
+    spec = specc.loads(spec.text + "outputs: [up, pool.indices]\n", "unpool.yaml")
+    assert spec.ok and direct_problem(spec) is None, [render_text(e) for e in spec.errors]
+    result = export_direct(spec, tmp_path / "unpool.onnx", compare="torch")
+    report = result.verification
+    assert report is not None and report.against == "PyTorch" and len(report.runs) >= 3
