@@ -428,7 +428,7 @@ def _unpool(draw: st.DrawFn, name: str, cur: str, shapes: dict[str, Shape],
     return [*out, (Op(name, f"MaxUnpool{nd}", args, reads), Shape(x.c, size))]
 
 
-def _put_back(values: torch.Tensor, indices: torch.Tensor, plane: tuple[int, ...],
+def put_back(values: torch.Tensor, indices: torch.Tensor, plane: tuple[int, ...],
               size: tuple[int, ...]) -> torch.Tensor | None:
     """Each value at the position its index names in ``plane``, in zeros of spatial ``size``;
     None when one lies outside ``size``: what a MaxUnpool must compute to undo its pool."""
@@ -525,7 +525,7 @@ def run_torch(net: Net, env: dict[str, int]) -> tuple[dict[str, tuple[int, ...]]
             m = getattr(nn, op.type)(*(tuple(a[k]) for k in ("kernel_size", "stride", "padding")))
             y = m(xs[0], xs[1], output_size=xs[2].shape[2:] if len(xs) > 2 else a.get("output_size"))
             # PyTorch runs many unpools that put values elsewhere; the judge wants them where they came from
-            right = _put_back(xs[0], xs[1], planes[op.src[1].split(".")[0]], tuple(y.shape[2:]))
+            right = put_back(xs[0], xs[1], planes[op.src[1].split(".")[0]], tuple(y.shape[2:]))
             if right is None or not torch.equal(y, right):
                 raise RuntimeError(f"{op.name} puts values elsewhere than the positions they came from")
         elif op.type == USE:

@@ -22,6 +22,7 @@ from specc.shapes.dims import evaluate
 torch = pytest.importorskip("torch")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
+from test_differential import put_back  # noqa: E402  (what an unpool must compute, as the differential judge has it)
 
 EXAMPLES = int(os.environ.get("SPECC_UNPOOL_EXAMPLES", "150"))
 
@@ -31,26 +32,6 @@ def _ramp(sizes: tuple[int, ...]) -> torch.Tensor:
     position it reads, and no value is zero (a zero put anywhere would go unseen)."""
     n = 2 * int(torch.tensor(sizes).prod())
     return (torch.arange(n, dtype=torch.float32) + 1).reshape(1, 2, *sizes)
-
-
-def _put_back(values: torch.Tensor, indices: torch.Tensor, plane: tuple[int, ...],
-              size: tuple[int, ...]) -> torch.Tensor | None:
-    """Each value at the position its index names in ``plane``, in zeros of spatial ``size``;
-    None when a position lies outside ``size``."""
-    coords = []
-    flat = indices.flatten(2)
-    for extent in reversed(plane):
-        coords.append(flat % extent)
-        flat = flat // extent
-    coords.reverse()
-    if any(bool((c >= n).any()) for c, n in zip(coords, size)):
-        return None
-    out = torch.zeros(*values.shape[:2], *size)
-    n, c = torch.meshgrid(torch.arange(values.shape[0]), torch.arange(values.shape[1]), indexing="ij")
-    count = coords[0].shape[-1]
-    index = (n[..., None].expand(-1, -1, count), c[..., None].expand(-1, -1, count), *coords)
-    out[index] = values.flatten(2)
-    return out
 
 
 def _reach(indices: torch.Tensor, plane: tuple[int, ...]) -> list[int]:
@@ -108,7 +89,7 @@ def test_check_accepts_exactly_the_unpools_that_put_values_back(
                                                         wanted if how == "output_size" else None))
     except (RuntimeError, ValueError):
         got = None
-    right = None if got is None else _put_back(values, indices, sizes, tuple(got.shape[2:]))
+    right = None if got is None else put_back(values, indices, sizes, tuple(got.shape[2:]))
     agrees = got is not None and right is not None and torch.equal(got, right)
     if spec.ok:
         assert agrees, f"check accepts, PyTorch {'fails' if got is None else 'puts values elsewhere'}\n{text}"
