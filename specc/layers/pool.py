@@ -1,11 +1,12 @@
-"""Pooling: MaxPool/AvgPool 1d-3d (sliding windows), AdaptiveAvg/MaxPool 1d-3d, global pooling.
+"""Pooling: MaxPool/AvgPool 1d-3d (sliding windows), AdaptiveAvg/MaxPool 1d-3d, global pooling,
+and MaxUnpool 1d-3d, which puts a MaxPool's values back at the indices it kept.
 
 Sliding-window pools share the conv arithmetic (``formulas.conv_out`` through
 ``conv.window_sizes``), ceil_mode included.
 
 MACs per sample: a sliding pool does one compare/add per element of each window
 (output elements × kernel elements); adaptive and global pools read each input element
-about once (input elements, fvcore's count for adaptive_avg_pool).
+about once (input elements, fvcore's count for adaptive_avg_pool); an unpool, a scatter, none.
 """
 
 from __future__ import annotations
@@ -67,7 +68,6 @@ class PoolIndices(TensorType):
     were.  Only the pool makes this type: any layer in between (a Reshape, a Cast) gives plain
     integers, which MaxUnpool refuses (S024)."""
 
-    pool: str = ""  # the kind that pooled, MaxPool2d
     pooled: tuple[DimLike, ...] = ()  # spatial size of the pool's input: the plane the positions number
     kernel: tuple[int, ...] = ()
     stride: tuple[int, ...] = ()
@@ -104,8 +104,8 @@ class _Pool(Spatial):
         macs = mul(product(out.shape[1:]), math.prod(k))
         if not args.get("return_indices"):
             return LayerResult(out, args, 0, macs)
-        where = PoolIndices(out.shape, "int64", pool=self.type_name, pooled=tuple(x.shape[2:]), kernel=k,
-                            stride=s, padding=pads, dilation=d, ceil_mode=p.ceil_mode)
+        where = PoolIndices(out.shape, "int64", pooled=tuple(x.shape[2:]), kernel=k, stride=s, padding=pads,
+                            dilation=d, ceil_mode=p.ceil_mode)
         return LayerResult(out, args, 0, macs, outs=(out, where), out_names=("values", "indices"))
 
     def args(self, p: Any, k: tuple[int, ...], s: tuple[int, ...], pads: tuple[int, ...],
