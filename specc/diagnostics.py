@@ -8,7 +8,6 @@ pipeline gathers them all so that one run reports every problem.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -259,6 +258,8 @@ def _dir_uri(path: str) -> str:
 
 
 def dumps_json(payload: object) -> str:
+    import json  # only --format json/sarif print it; not on a plain check's start-up
+
     return json.dumps(payload, indent=2, default=_json_default)
 
 

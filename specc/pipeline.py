@@ -14,7 +14,7 @@ from typing import Any
 from .diagnostics import Diagnostic, Location, SpecError, one_per_mistake
 from .graph.build import GraphBuilder, mark_unused
 from .graph.model import build_model, silence
-from .layers import ALIASES, REGISTRY
+from .layers.catalogue import FAMILY_OF
 from .load.expand import expand, parse_overrides
 from .load.yaml_loader import decode_spec, load_yaml, read_spec
 from .spec import Spec, SpecInvalid
@@ -90,7 +90,7 @@ def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None, ignore: Itera
     raw = load_yaml(spec.text, spec.path)
     spec.raw = raw
     spec.locations = Locations(raw)
-    ex = expand(raw, parse_overrides(overrides), set(REGISTRY) | set(ALIASES), spec.path)
+    ex = expand(raw, parse_overrides(overrides), set(FAMILY_OF), spec.path)
     spec.diagnostics.extend(ex.diagnostics)
     spec.vars = ex.vars
     declared = validate_sections(ex)

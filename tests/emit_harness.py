@@ -24,7 +24,7 @@ import specc
 from specc.backends.torch_build import batch_symbols, build_module, example_inputs, symbol_sizes
 from specc.graph.ir import Graph, Node, port_index, producer
 from specc.shapes.dims import evaluate
-from specc.targets.torch.lower import forward_expr, has_module
+from specc.targets.torch.lower import forward_expr, has_module, init_expr
 
 INPUT = "input:"  # key prefix of the model's inputs (node paths never contain ':')
 
@@ -39,7 +39,10 @@ class Site:
 
     @property
     def has_module(self) -> bool:
-        return self.node.sub is not None or (self.node.kind is not None and has_module(self.node.kind))
+        # a TimeDistributed of an inline operation (Select) constructs nothing, though its kind has a class
+        n = self.node
+        return n.sub is not None or (n.kind is not None and n.result is not None and has_module(n.kind)
+                                     and init_expr(n.kind, n.result.args) is not None)
 
     @property
     def direct(self) -> bool:
@@ -48,7 +51,7 @@ class Site:
         n = self.node
         if n.sub is not None:
             return True
-        if n.kind is None or n.result is None or not has_module(n.kind):
+        if n.kind is None or n.result is None or not self.has_module:
             return False
         module = f"self.{n.name}"
         ins = [f"v{i}" for i in range(len(n.inputs))]

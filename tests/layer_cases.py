@@ -274,6 +274,26 @@ case("GlobalMaxPool", "{type: GlobalMaxPool}", {"inp": ("B", 3, "H", "W")},
 case("GlobalMaxPool", "{type: GlobalMaxPooling2D, keepdim: true}", {"inp": ("B", 3, 4, 5)},
      fn(lambda x: x.amax(dim=(2, 3), keepdim=True)))
 
+# -- pools for the direct ONNX target (issue 11): float16, padding not counted, adaptive windows fixed and uneven,
+# uniform (a pooling op), uneven beside a reduction over a symbolic dim
+
+case("MaxPool2d", "{type: MaxPool2d, kernel_size: 3, stride: 2, padding: 1, ceil_mode: true}",
+     {"inp": ("B", 2, "H", "W")}, lambda: nn.MaxPool2d(3, 2, 1, ceil_mode=True), BHW, dtypes={"inp": "float16"})
+case("AvgPool2d", "{type: AvgPool2d, kernel_size: [3, 4], stride: [1, 3], padding: [1, 2], count_include_pad: false}",
+     {"inp": ("B", 2, "H", "W")}, lambda: nn.AvgPool2d((3, 4), (1, 3), (1, 2), count_include_pad=False), BHW)
+case("AdaptiveAvgPool2d", "{type: AdaptiveAvgPool2d, output_size: [3, 2]}", {"inp": ("B", 2, "H", 7)},
+     lambda: nn.AdaptiveAvgPool2d((3, 2)), ({"B": 2, "H": 5}, {"B": 1, "H": 11}))
+case("AdaptiveMaxPool1d", "{type: AdaptiveMaxPool1d, output_size: 3}", {"inp": ("B", 2, 10)},
+     lambda: nn.AdaptiveMaxPool1d(3), dtypes={"inp": "float16"})
+case("AdaptiveAvgPool1d", "{type: AdaptiveAvgPool1d, output_size: 3}", {"inp": ("B", 2, 10)},
+     lambda: nn.AdaptiveAvgPool1d(3), dtypes={"inp": "float16"})
+case("AdaptiveAvgPool2d", "{type: AdaptiveAvgPool2d, output_size: [2, 3]}", {"inp": ("B", 3, 6, 9)},
+     lambda: nn.AdaptiveAvgPool2d((2, 3)))
+case("AdaptiveMaxPool2d", "{type: AdaptiveMaxPool2d, output_size: [4, 1]}", {"inp": ("B", 3, 10, "W")},
+     lambda: nn.AdaptiveMaxPool2d((4, 1)), ({"B": 2, "W": 3}, {"B": 1, "W": 8}))
+case("GlobalMaxPool", "{type: GlobalMaxPool, keepdim: true}", {"inp": ("B", 2, "D", 4, 5)},
+     fn(lambda x: x.amax(dim=(2, 3, 4), keepdim=True)), ({"B": 2, "D": 3}, {"B": 1, "D": 1}))
+
 # -- normalisation ---------------------------------------------------------------------------
 
 case("BatchNorm1d", "{type: BatchNorm1d}", {"inp": ("B", 5)}, lambda: nn.BatchNorm1d(5))
@@ -476,7 +496,7 @@ def _sinusoidal(max_len: int, d: int) -> torch.Tensor:
     pos = torch.arange(max_len).unsqueeze(1)
     freq = torch.exp(torch.arange(0, d, 2) * (-math.log(10000.0) / d))
     pe = torch.zeros(max_len, d)
-    pe[:, 0::2], pe[:, 1::2] = torch.sin(pos * freq), torch.cos(pos * freq)
+    pe[:, 0::2], pe[:, 1::2] = torch.sin(pos * freq), torch.cos(pos * freq[: d // 2])  # d odd: one cos less
     return pe
 
 
@@ -523,6 +543,50 @@ case("TimeDistributed", "{type: TimeDistributed, layer: {type: Conv2d, out_chann
      {"inp": ("B", "T", 1, 6, 6)},
      lambda: _with(nn.Conv2d(1, 2, 3), lambda m, x: m(x.flatten(0, 1)).unflatten(0, x.shape[:2])), BT)
 
+
+# -- recurrent layers, ConvLSTM2d and TimeDistributed: the configurations the direct ONNX target
+# writes differently (issue 11, area F3)
+
+
+def _lstm_state(m: nn.Module, x: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor) -> torch.Tensor:
+    return m(x, (h0, c0))[0]
+
+
+case("RNN", "{type: RNN, hidden_size: 4, batch_first: false, bidirectional: true, nonlinearity: relu}",
+     {"inp": ("T", "B", 3)}, lambda: _with(nn.RNN(3, 4, nonlinearity="relu", bidirectional=True),
+                                           lambda m, x: m(x)[0]), BT)
+case("LSTM", "{type: LSTM, hidden_size: 5, bias: false, output: last}", {"inp": ("B", "T", 3)},
+     lambda: _with(nn.LSTM(3, 5, bias=False, batch_first=True), lambda m, x: m(x)[0][:, -1]), BT)
+case("LSTM", "{type: LSTM, hidden_size: 4, num_layers: 2, from: [inp, h0, c0]}",
+     {"inp": ("B", "T", 3), "h0": (2, "B", 4), "c0": (2, "B", 4)},
+     lambda: _with(nn.LSTM(3, 4, 2, batch_first=True), _lstm_state), BT)
+case("GRU", "{type: GRU, hidden_size: 3, num_layers: 2, bidirectional: true, batch_first: false, from: [inp, h0]}",
+     {"inp": ("T", "B", 4), "h0": (4, "B", 3)},
+     lambda: _with(nn.GRU(4, 3, 2, bidirectional=True), lambda m, x, h0: m(x, h0)[0]), BT)
+case("Select", "{type: Select, dim: 0, index: 2}", {"inp": (4, "T", 3)}, fn(lambda x: x[2]),
+     ({"T": 2}, {"T": 5}))
+
+
+class _ConvLSTMSame(_ConvLSTM):
+    """_ConvLSTM with any kernel, padded as nn.Conv2d's padding='same' pads an even one."""
+
+    def __init__(self, cin: int, hidden: list[int], k: tuple[int, int], sequences: bool, bias: bool):
+        super().__init__(cin, hidden, 1, sequences)
+        self.convs = nn.ModuleList(nn.Conv2d(c + h, 4 * h, k, padding="same", bias=bias)
+                                   for c, h in zip([cin, *hidden[:-1]], hidden))
+
+
+case("ConvLSTM2d", "{type: ConvLSTM2d, hidden_channels: 2, num_layers: 2, kernel_size: [2, 3], bias: false}",
+     {"inp": ("B", "T", 1, "H", "W")}, lambda: _ConvLSTMSame(1, [2, 2], (2, 3), False, False),
+     ({"B": 2, "T": 3, "H": 4, "W": 5}, {"B": 1, "T": 2, "H": 3, "W": 6}))
+case("TimeDistributed", "{type: TimeDistributed, layer: {type: GELU}}", {"inp": ("B", "T", 3, "W")},
+     fn(lambda x: F.gelu(x)), ({"B": 2, "T": 3, "W": 4}, {"B": 1, "T": 2, "W": 5}))
+case("TimeDistributed", "{type: TimeDistributed, layer: {type: LSTM, hidden_size: 3, output: last}}",
+     {"inp": ("B", "T", 4, 2)}, lambda: _with(nn.LSTM(2, 3, batch_first=True),
+                                              lambda m, x: m(x.flatten(0, 1))[0][:, -1].unflatten(0, x.shape[:2])),
+     BT)
+case("TimeDistributed", "{type: TimeDistributed, layer: {type: Select, dim: 1, index: -1}}", {"inp": ("B", "T", 3, 2)},
+     fn(lambda x: x[:, :, -1]), BT)
 
 # -- padding and resampling (issue 12, area B) ------------------------------------------------
 # Oracles call F.pad and F.interpolate, not the nn modules specc writes.
@@ -663,6 +727,106 @@ case("Split", "{type: Split, size: 2, dim: -1, names: [lo, hi]}", {"inp": ("B", 
 case("Chunk", "{type: Chunk, chunks: 3, dim: 2}", {"inp": ("B", "T", 9)}, fn(lambda x: x.chunk(3, 2)), BT2)
 case("Chunk", "{type: Chunk, chunks: 2}", {"inp": ("B", 4)}, fn(lambda x: x.chunk(2, 1)), dtypes={"inp": "int64"})
 
+# -- area F5 (issue 11): norm, reshape, merge, reduce and embedding configurations the direct ONNX target
+# writes differently (batch statistics, symbolic sizes read at run time, type promotion, max_norm)
+
+case("BatchNorm2d", "{type: BatchNorm2d, track_running_stats: false, eps: 1.0e-3}", {"inp": ("B", 3, "H", "W")},
+     lambda: nn.BatchNorm2d(3, eps=1e-3, track_running_stats=False), BHW)
+case("InstanceNorm2d", "{type: InstanceNorm2d, track_running_stats: true}", {"inp": ("B", 3, "H", "W")},
+     lambda: nn.InstanceNorm2d(3, track_running_stats=True), BHW)
+case("GroupNorm", "{type: GroupNorm, num_groups: 3}", {"inp": ("B", 6)}, lambda: nn.GroupNorm(3, 6))
+case("GroupNorm", "{type: GroupNorm, num_groups: 2, eps: 1.0e-3}", {"inp": ("B", 4, "H", "W")},
+     lambda: nn.GroupNorm(2, 4, eps=1e-3), BHW)
+case("Flatten", "{type: Flatten, start_dim: 0, end_dim: 1}", {"inp": ("B", "T", 3)}, lambda: nn.Flatten(0, 1), BT)
+case("Flatten", "{type: Flatten, start_dim: 1, end_dim: 2}", {"inp": ("B", 3, 4, "T")}, lambda: nn.Flatten(1, 2), BT)
+case("Unflatten", "{type: Unflatten, dim: 1, unflattened_size: [3, 4]}", {"inp": ("B", 12, "T")},
+     lambda: nn.Unflatten(1, (3, 4)), BT)
+case("PixelShuffle", "{type: PixelShuffle, upscale_factor: 2}", {"ids": ("B", 8, "H", "W")}, _shuffle(2), BHW,
+     dtypes={"ids": "int64"})
+case("Chunk", "{type: Chunk, chunks: 1, dim: -1}", {"inp": ("B", "T", 3)}, fn(lambda x: x.chunk(1, -1)), BT)
+case("Add", "{type: Add, from: [a, b, c]}", {"a": ("B", 4), "b": ("B", 4), "c": (1, 4)}, fn(lambda a, b, c: a + b + c),
+     dtypes={"a": "float16", "b": "float16"})
+case("Concat", "{type: Concat, dim: 0, from: [a, b]}", {"a": ("B", 3), "b": (2, 3)}, fn(lambda a, b: torch.cat([a, b])),
+     dtypes={"a": "int64"})
+case("Max", "{type: Max, from: [a, b]}", {"a": ("B", 5), "b": (1, 5)}, fn(torch.maximum),
+     dtypes={"a": "int8", "b": "uint8"})
+case("Reduce", "{type: Reduce, op: max, dim: [0, 2]}", {"inp": ("B", 3, "T")}, fn(lambda x: x.amax((0, 2))), BT)
+case("Reduce", "{type: Reduce, op: sum, dim: -1, keepdim: true}", {"ids": ("B", 4)},
+     fn(lambda x: x.sum(-1, keepdim=True)), dtypes={"ids": "uint8"})
+case("Embedding", "{type: Embedding, num_embeddings: 12, embedding_dim: 4, max_norm: 1.0}", {"ids": ("B", "T")},
+     lambda: nn.Embedding(12, 4, max_norm=1.0), BT, dtypes={"ids": "int64"}, high=12)
+case("Embedding", "{type: Embedding, num_embeddings: 9, embedding_dim: 3, padding_idx: -1, max_norm: 1.5, "
+     "norm_type: 1.0}", {"ids": ("B", 2)}, lambda: nn.Embedding(9, 3, padding_idx=-1, max_norm=1.5, norm_type=1.0),
+     dtypes={"ids": "int64"}, high=9)
+
+# -- area F4 (issue 11): attention configurations the direct ONNX target writes its own way -----------
+
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 2, batch_first: false, bias: false, from: [q, kv]}",
+     {"q": ("T", "B", 8), "kv": ("S", "B", 8)},
+     lambda: _with(nn.MultiheadAttention(8, 2, bias=False), lambda m, q, kv: m(q, kv, kv, need_weights=False)[0]),
+     BTS)
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 2, from: [q, k, v]}",
+     {"q": ("B", "T", 8), "k": ("B", "S", 6), "v": ("B", "S", 4)},
+     lambda: _with(nn.MultiheadAttention(8, 2, kdim=6, vdim=4, batch_first=True),
+                   lambda m, q, k, v: m(q, k, v, need_weights=False)[0]), BTS)
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 2, add_bias_kv: true, add_zero_attn: true, "
+     "batch_first: false, masks: [key_padding, attn], from: [x, pad, am]}",
+     {"x": ("T", "B", 8), "pad": ("B", "T"), "am": ("T", "T")},
+     lambda: _with(nn.MultiheadAttention(8, 2, add_bias_kv=True, add_zero_attn=True),
+                   lambda m, x, pad, am: m(x, x, x, key_padding_mask=pad, attn_mask=am, need_weights=False)[0]),
+     BT, dtypes={"pad": "bool", "am": "bool"})
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 2, masks: [attn], from: [q, kv, am]}",
+     {"q": (3, "T", 8), "kv": (3, "S", 8), "am": (6, "T", "S")},
+     lambda: _with(nn.MultiheadAttention(8, 2, batch_first=True),
+                   lambda m, q, kv, am: m(q, kv, kv, attn_mask=am, need_weights=False)[0]),
+     ({"T": 3, "S": 4}, {"T": 5, "S": 2}), dtypes={"am": "bool"})
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 4, masks: [attn], from: [x, am]}",
+     {"x": ("B", "T", 8), "am": ("T", "T")},
+     lambda: _with(nn.MultiheadAttention(8, 4, batch_first=True),
+                   lambda m, x, am: m(x, x, x, attn_mask=am, need_weights=False)[0]), BT)
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 2, causal: true, masks: [key_padding], "
+     "from: [x, pad]}", {"x": ("B", "T", 8), "pad": ("B", "T")},
+     lambda: _with(nn.MultiheadAttention(8, 2, batch_first=True), lambda m, x, pad: m(
+         x, x, x, key_padding_mask=pad, attn_mask=_causal(x.size(1)) == float("-inf"), need_weights=False)[0]),
+     BT, dtypes={"pad": "bool"})
+# Causal with bias_kv: PyTorch hides the extra key from every query (SDPA's top-left causal mask
+# over T + 1 keys) unless a key-padding mask joins it, which pads the (T, T) mask and shows it.
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 2, causal: true, add_bias_kv: true}",
+     {"x": ("B", "T", 8)}, lambda: _with(nn.MultiheadAttention(8, 2, add_bias_kv=True, batch_first=True),
+                                         lambda m, x: m(x, x, x, attn_mask=_causal(x.size(1)), is_causal=True,
+                                                        need_weights=False)[0]), BT)
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 2, causal: true, add_zero_attn: true, "
+     "masks: [key_padding], from: [x, pad]}", {"x": ("B", "T", 8), "pad": ("B", "T")},
+     lambda: _with(nn.MultiheadAttention(8, 2, add_zero_attn=True, batch_first=True), lambda m, x, pad: m(
+         x, x, x, key_padding_mask=pad, attn_mask=_causal(x.size(1)) == float("-inf"), need_weights=False)[0]),
+     BT, dtypes={"pad": "bool"})
+case("TransformerEncoderLayer", "{type: TransformerEncoderLayer, nhead: 2, dim_feedforward: 8, bias: false, "
+     "masks: [attn, key_padding], from: [x, am, pad]}", {"x": ("B", "T", 4), "am": ("T", "T"), "pad": ("B", "T")},
+     lambda: _with(nn.TransformerEncoderLayer(4, 2, 8, batch_first=True, bias=False),
+                   lambda m, x, am, pad: m(x, src_mask=am, src_key_padding_mask=pad)), BT,
+     dtypes={"am": "bool", "pad": "bool"})
+case("TransformerEncoder", "{type: TransformerEncoder, nhead: 2, dim_feedforward: 8, num_layers: 2, norm: true, "
+     "layer_norm_eps: 0.001, activation: gelu, causal: true, masks: [key_padding], from: [x, pad]}",
+     {"x": ("B", "T", 4), "pad": ("B", "T")},
+     lambda: _with(nn.TransformerEncoder(nn.TransformerEncoderLayer(4, 2, 8, activation="gelu", layer_norm_eps=1e-3,
+                                                                    batch_first=True), 2,
+                                         norm=nn.LayerNorm(4, eps=1e-3), enable_nested_tensor=False),
+                   lambda m, x, pad: m(x, mask=_causal(x.size(1)) == float("-inf"), src_key_padding_mask=pad)), BT,
+     dtypes={"pad": "bool"})
+case("TransformerDecoderLayer", "{type: TransformerDecoderLayer, nhead: 2, dim_feedforward: 8, batch_first: false, "
+     "masks: [key_padding, memory_key_padding], from: [tgt, mem, tpad, mpad]}",
+     {"tgt": ("T", "B", 4), "mem": ("S", "B", 4), "tpad": ("B", "T"), "mpad": ("B", "S")},
+     lambda: _with(nn.TransformerDecoderLayer(4, 2, 8), lambda m, t, s, tpad, mpad: m(
+         t, s, tgt_key_padding_mask=tpad, memory_key_padding_mask=mpad)), BTS, dtypes={"tpad": "bool", "mpad": "bool"})
+case("PositionalEncoding", "{type: PositionalEncoding, max_len: 16, batch_first: false}", {"inp": ("T", "B", 5)},
+     lambda: Fn(lambda x: x + _sinusoidal(16, 5)[: x.size(0)].unsqueeze(1), pe=_sinusoidal(16, 5)), BT)
+case("PositionalEncoding", "{type: PositionalEncoding, kind: learned, max_len: 7, batch_first: false}",
+     {"inp": ("T", "B", 4)}, lambda: _with(nn.Embedding(7, 4), lambda m, x: x + m.weight[: x.size(0)].unsqueeze(1)),
+     BT)
+# float16 data: the float32 table is added in the data's dtype (PyTorch would promote the sum to float32)
+case("PositionalEncoding", "{type: PositionalEncoding, max_len: 12}", {"inp": ("B", "T", 6)},
+     lambda: Fn(lambda x: x + _sinusoidal(12, 6)[: x.size(1)].half(), pe=_sinusoidal(12, 6)), BT,
+     dtypes={"inp": "float16"})
 
 # -- area M (issue 12): MaxPool's indices and MaxUnpool ----------------------------------------------
 

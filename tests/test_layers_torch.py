@@ -747,7 +747,8 @@ export: {sizes: {H: 8, W: 8}}
 def test_float16_layers_export_and_verify_at_half_precision(tmp_path: Path) -> None:
     """ONNX Runtime and PyTorch round float16 in other orders: verified to half precision's
     tolerance (float32's fails on the GELU and the pools), unless the spec sets its own."""
-    from specc.backends.onnx_export import HALF_TOLERANCES, export_spec, tolerances
+    from specc.backends.onnx_export import export_spec
+    from specc.backends.verify import HALF_TOLERANCES, tolerances
 
     spec = specc.loads(HALF)
     assert spec.ok, "\n".join(render_text(d) for d in spec.diagnostics)

@@ -198,8 +198,10 @@ def export_direct(spec: Any, path: str | os.PathLike[str] | None, *, weights: st
         raise BackendWeightsError(f"--weights: no such file: {weights}")
     try:
         state = read_safetensors(checkpoint) if checkpoint is not None else None
-    except (OSError, ValueError, TypeError) as exc:
-        raise BackendWeightsError(f"--weights: {checkpoint} is not a readable .safetensors file ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 -- safetensors raises its own error types for bad files
+        text = str(exc).strip()
+        first = f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
+        raise BackendWeightsError(f"--weights: {checkpoint} is not a readable .safetensors file ({first})") from None
     source = Weights(state, seed)
     started = time.perf_counter()
     opset = opset or opts.opset or DEFAULT_OPSET

@@ -54,7 +54,8 @@ def physical_cores() -> int:
 
 
 @contextlib.contextmanager
-def _quiet_ort() -> Iterator[None]:
+def quiet_ort() -> Iterator[None]:
+    """Nothing from ONNX Runtime (or its Python tools) on the console."""
     ort.set_default_logger_severity(_FATAL)
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
@@ -81,7 +82,7 @@ def cuda_status() -> tuple[bool, str]:
         return False, f"this onnxruntime {ort.__version__} build has no CUDA provider (install onnxruntime-gpu)"
     if not _gpu_present():
         return False, "no NVIDIA GPU was found on this machine (no /dev/nvidia* device)"
-    with _quiet_ort():
+    with quiet_ort():
         if hasattr(ort, "preload_dlls"):  # CUDA/cuDNN from pip's nvidia-* wheels, when installed
             with contextlib.suppress(Exception):
                 ort.preload_dlls()
@@ -190,12 +191,32 @@ def load_untrusted(path: str | os.PathLike[str]) -> onnx.ModelProto:
 
 # -- sessions ------------------------------------------------------------------------------------------------
 
-def session_options(threads: int | None = None, quiet: bool = False, spin: bool = True) -> ort.SessionOptions:
+# Graph optimisation levels by name. Sessions run at "all": on top of the extended fusions (Conv or
+# Gemm with its activation, MatMul+Add, GELU, LayerNorm, attention) it adds the layout pass that blocks
+# convolutions into NCHWc for the CPU's vector width, the fastest form on the machine that runs them.
+# A model saved for later (``specc export --optimize``) stops at "extended": ONNX Runtime's docs warn
+# that a layout-optimised graph is tied to the hardware it was made on, while extended fusions are
+# ONNX Runtime contrib ops that every CPU build runs (and the session adds the layout pass at load).
+OPT_LEVELS = {
+    "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+    "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+    "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+    "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+}
+SAVE_LEVEL = "extended"
+
+
+def session_options(threads: int | None = None, quiet: bool = False, spin: bool = True, *, level: str = "all",
+                    parallel: bool = False) -> ort.SessionOptions:
+    """Options of a tuned CPU session: ``threads`` intra-op threads (default: the physical cores,
+    since two hyper-threads share one core's vector units), one inter-op thread and sequential
+    execution unless ``parallel`` (only graphs with independent branches gain from running them
+    at once, and the second pool competes with the first for the same cores)."""
     so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = OPT_LEVELS[level]
+    so.execution_mode = ort.ExecutionMode.ORT_PARALLEL if parallel else ort.ExecutionMode.ORT_SEQUENTIAL
     so.intra_op_num_threads = threads or physical_cores()
-    so.inter_op_num_threads = 1
+    so.inter_op_num_threads = (threads or physical_cores()) if parallel else 1
     if not spin:  # spinning buys latency in a dedicated process; it starves others sharing the cores
         so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     # quiet: the caller reports failures itself (verification expects some runs to fail)
@@ -204,19 +225,47 @@ def session_options(threads: int | None = None, quiet: bool = False, spin: bool 
 
 
 def create_session(model: str | os.PathLike[str], provider: str = "auto", *, threads: int | None = None,
-                   checked: bool = False, quiet: bool = False, spin: bool = True) -> ort.InferenceSession:
+                   checked: bool = False, quiet: bool = False, spin: bool = True, level: str = "all",
+                   parallel: bool = False) -> ort.InferenceSession:
     """A tuned session on ``model`` (a path). Unsafe external data is refused first unless ``checked``."""
     if not checked:
         load_untrusted(model)
     providers = select_providers(provider)
+    so = session_options(threads, quiet, spin, level=level, parallel=parallel)
     try:
-        sess = ort.InferenceSession(str(model), session_options(threads, quiet, spin), providers=providers)
+        sess = ort.InferenceSession(str(model), so, providers=providers)
     except Exception as exc:  # noqa: BLE001 -- onnxruntime raises its own exception types per failure
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"ONNX Runtime cannot load {model}: {first}") from None
     if provider == "cuda" and CUDA not in sess.get_providers():
         raise ProviderUnavailable(f"--provider cuda: ONNX Runtime did not start CUDA for {model}")
     return sess
+
+
+def save_optimized(model: str | os.PathLike[str], target: str | os.PathLike[str], *,
+                   level: str = SAVE_LEVEL) -> Path:
+    """Write ONNX Runtime's optimised graph of ``model`` to ``target`` (atomically). On the CPU
+    provider only: a graph optimised for CUDA holds nodes that only the CUDA provider runs."""
+    from ..atomic import atomic_write
+
+    load_untrusted(model)
+    if has_external_data(onnx.load(str(model), load_external_data=False)):
+        raise ModelError(f"{model} keeps its weights in an external data file; specc saves optimised "
+                         "models only for models under 2 GB")
+
+    def write(tmp: Path) -> None:
+        so = session_options(1, level=level)
+        so.optimized_model_filepath = str(tmp)
+        try:
+            ort.InferenceSession(str(model), so, providers=[CPU])
+        except Exception as exc:  # noqa: BLE001 -- onnxruntime raises its own exception types per failure
+            raise ModelError(f"ONNX Runtime cannot optimise {model}: {str(exc).strip()[:200]}") from None
+
+    return atomic_write(target, write)
+
+
+def has_external_data(model: onnx.ModelProto) -> bool:
+    return any(t.data_location == onnx.TensorProto.EXTERNAL for t in _all_tensors(model))
 
 
 def ran_on(sess: ort.InferenceSession) -> str:
@@ -274,7 +323,7 @@ def metadata(model: onnx.ModelProto) -> dict[str, str]:
     return {p.key: p.value for p in model.metadata_props}
 
 
-def _json_meta(meta: Mapping[str, str], key: str) -> dict[str, int]:
+def json_meta(meta: Mapping[str, str], key: str) -> dict[str, int]:
     with contextlib.suppress(ValueError, TypeError):
         value = json.loads(meta.get(key, "{}"))
         if isinstance(value, dict):
@@ -365,9 +414,9 @@ def prepare_inputs(model: onnx.ModelProto, given: Mapping[str, np.ndarray], *, b
                 array = array.astype(info.dtype)
             feeds[info.name] = array
     meta = metadata(model)
-    env = resolve_dims(inputs, feeds, batch=batch, sizes=sizes, defaults=_json_meta(meta, "specc_sizes"))
+    env = resolve_dims(inputs, feeds, batch=batch, sizes=sizes, defaults=json_meta(meta, "specc_sizes"))
     missing = [i for i in inputs if i.name not in feeds]
-    feeds.update(random_inputs(missing, env, batch=batch, seed=seed, int_high=_json_meta(meta, "specc_int_high")))
+    feeds.update(random_inputs(missing, env, batch=batch, seed=seed, int_high=json_meta(meta, "specc_int_high")))
     return {i.name: feeds[i.name] for i in inputs}, [i.name for i in missing]
 
 

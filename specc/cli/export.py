@@ -51,6 +51,11 @@ def _spec_failed(spec: Any, fmt: str) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from ..backends.routes import export
 
+    kinds = _variant_kinds(args)
+    if kinds and args.output is None and args.triton is not None:
+        raise UsageError("--optimize, --quantize and --precision write files beside the .onnx file; give -o FILE")
+    if args.threads is not None and args.threads < 1:
+        raise UsageError("--threads must be a positive integer")
     spec = load_spec(args.spec, args.set)
     if not require_ok(spec):
         return _spec_failed(spec, args.format)
@@ -69,8 +74,15 @@ def cmd_export(args: argparse.Namespace) -> int:
     except OSError as exc:  # an unwritable folder, a full disk: the user's to fix, not a crash
         return _fail("export", BackendError(f"cannot write the model: {exc.strerror or exc}: "
                                             f"{exc.filename or output or args.triton}"), args.format)
+    try:
+        variants = _make_variants(args, spec, result.path, kinds)
+    except BackendError as exc:
+        return _fail("export", BackendError(f"{exc} (the float model {result.path} was written)"), args.format)
+    except OSError as exc:  # a full disk
+        return _fail("export", BackendError(f"cannot write a variant of {result.path}: {exc.strerror or exc}"),
+                     args.format)
     if args.format == "json":
-        out(dumps_json({"ok": True, **result.to_json()}))
+        out(dumps_json({"ok": True, **result.to_json(), "variants": [v.to_json() for v in variants]}))
         return EXIT_OK
     for note in result.notes:
         err(f"note: {note}")
@@ -87,7 +99,25 @@ def cmd_export(args: argparse.Namespace) -> int:
         out(f"  verified: {result.verification.text()}")
     else:
         out("  not verified (--no-verify)")
+    for v in variants:
+        out("\n".join(v.lines()))
     return EXIT_OK
+
+
+def _variant_kinds(args: argparse.Namespace) -> list[str]:
+    return [k for k, on in (("optimized", args.optimize), ("int8", args.quantize == "int8"),
+                            ("fp16", args.precision == "fp16")) if on]
+
+
+def _make_variants(args: argparse.Namespace, spec: Any, path: Path | None, kinds: list[str]) -> list[Any]:
+    """The --optimize, --quantize and --precision files beside the verified float model."""
+    if not kinds or path is None:
+        return []
+    from ..backends import variants as var
+
+    samples, notes = var.spec_samples(spec, args.weights) if "int8" in kinds else (None, [])
+    return [var.make_variant(path, kind, samples=samples, threads=args.threads,
+                             notes=notes if kind == "int8" else ()) for kind in kinds]
 
 
 # -- run -----------------------------------------------------------------------------------------------------------
@@ -107,6 +137,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.batch < 1:
         raise UsageError("--batch must be a positive integer")
+    if args.threads is not None and args.threads < 1:
+        raise UsageError("--threads must be a positive integer")
     sizes = _parse_sizes(args.size)
     model_arg = Path(args.model)
     if not model_arg.is_file():
@@ -133,7 +165,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             names = [i.name for i in rt.model_inputs(model)]
             given = rt.load_arrays(args.input, names)
             feeds, random = rt.prepare_inputs(model, given, batch=args.batch, sizes=sizes)
-            sess = rt.create_session(model_path, args.provider, checked=True)
+            sess = rt.create_session(model_path, args.provider, checked=True, threads=args.threads)
             started = time.perf_counter()
             outputs = rt.run(sess, feeds)
             seconds = time.perf_counter() - started
@@ -236,6 +268,14 @@ def _export_arguments(p: argparse.ArgumentParser) -> None:
                    help="torch exporter to use (implies --via torch)")
     p.add_argument("--no-verify", action="store_true", help="skip checker, shape and ONNX Runtime verification")
     p.add_argument("--triton", metavar="DIR", help="also write a Triton model-repository entry under DIR")
+    p.add_argument("--optimize", action="store_true",
+                   help="also write ONNX Runtime's optimised graph beside the model (<name>.opt.onnx)")
+    p.add_argument("--quantize", choices=("int8",),
+                   help="also write an int8 model (<name>.int8.onnx): static for convolutions, calibrated on the "
+                        "spec's data; dynamic otherwise; reports the accuracy change (give trained --weights)")
+    p.add_argument("--precision", choices=("fp32", "fp16"), default="fp32",
+                   help="fp16: also write a half-precision model for GPUs (<name>.fp16.onnx)")
+    p.add_argument("--threads", type=int, help="CPU threads for timing the variants (default: physical cores)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     spec_options(p)
 
@@ -249,6 +289,7 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", action="append", default=[], metavar="SYM=N", help="size for another symbolic dim")
     p.add_argument("--provider", choices=("auto", "cpu", "cuda"), default="auto",
                    help="auto: CUDA when it really loads, else CPU; cuda: fail if CUDA cannot run")
+    p.add_argument("--threads", type=int, help="ONNX Runtime's CPU threads (default: the physical cores)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     spec_options(p)
 

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from ..diagnostics import SpecError
 from ..shapes.dims import DimLike
 from ..shapes.tensor import TensorType
+from .catalogue import FAMILIES, FAMILY_OF
 
 
 class LayerParams(BaseModel):
@@ -112,27 +113,62 @@ class LayerKind:
         return self.form
 
 
-REGISTRY: dict[str, LayerKind] = {}
-ALIASES: dict[str, str] = {}
+# The kinds of the families imported so far, and their aliases: a family is imported when one of
+# its names is first looked up (see catalogue.py). ``all_kinds`` gives the whole catalogue.
+_KINDS: dict[str, LayerKind] = {}
+_ALIASES: dict[str, str] = {}
 
 
 def register(cls: type[LayerKind]) -> type[LayerKind]:
     kind = cls()
+    family = cls.__module__.rpartition(".")[2]
     for name in (cls.type_name, *cls.aliases):
-        if name in REGISTRY or name in ALIASES:
+        if name in _KINDS or name in _ALIASES:
             raise ValueError(f"layer type {name} registered twice")
-    REGISTRY[cls.type_name] = kind
+        if FAMILY_OF.get(name) != family:
+            # Without it, `type: {name}` would read as unknown until something imported the family.
+            raise ValueError(f"layer type {name} ({cls.__module__}) is not listed under {family!r} in "
+                             "FAMILIES, specc/layers/catalogue.py; add it there")
+    _KINDS[cls.type_name] = kind
     for alias in cls.aliases:
-        ALIASES[alias] = cls.type_name
+        _ALIASES[alias] = cls.type_name
     return cls
 
 
 def lookup(name: str) -> LayerKind | None:
-    return REGISTRY.get(ALIASES.get(name, name))
+    """The kind a ``type:`` names (a type name or an alias), its family imported on first use;
+    None for a name no family registers."""
+    kind = _KINDS.get(_ALIASES.get(name, name))
+    if kind is None and name in FAMILY_OF:
+        _import_family(FAMILY_OF[name])
+        kind = _KINDS.get(_ALIASES.get(name, name))
+    return kind
+
+
+def _import_family(family: str) -> None:
+    # __import__ rather than importlib.import_module: `python -X importtime`, the tool for
+    # start-up time, lists only what goes through it.
+    __import__(f"{__package__}.{family}")
+
+
+def all_kinds() -> dict[str, LayerKind]:
+    """Every layer kind by type name, in catalogue order, every family imported: for what lists
+    the whole catalogue (`specc layers`, the docs, the JSON Schema, completion, coverage tests)."""
+    for family in FAMILIES:
+        _import_family(family)
+    stale = [name for name in FAMILY_OF if name not in _KINDS and name not in _ALIASES]
+    if stale:
+        raise ValueError(f"specc/layers/catalogue.py lists {', '.join(stale)}, which no family registers")
+    return {name: _KINDS[name] for name in FAMILY_OF if name in _KINDS}
+
+
+def all_aliases() -> dict[str, str]:
+    """Every alias (Keras-style names: Dense, Conv2D, …) and the type name it stands for."""
+    return {alias: name for name, kind in all_kinds().items() for alias in kind.aliases}
 
 
 def suggest(name: str) -> str | None:
-    names = list(REGISTRY) + list(ALIASES)
+    names = list(FAMILY_OF)
     lowered = {n.lower(): n for n in names}
     if name.lower() in lowered:
         return lowered[name.lower()]

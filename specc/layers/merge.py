@@ -33,7 +33,7 @@ class _Broadcasting(LayerKind):
         return LayerResult(TensorType(shape, self.dtype([t.dtype for t in ins])), {}, 0, 0)
 
     def dtype(self, dtypes: list[str]) -> str:
-        return dtypes[0]
+        return promote(dtypes)  # float16 + float32 is float32 in PyTorch
 
 
 def _only_symbolic_differ(a: tuple, b: tuple) -> bool:
@@ -179,4 +179,6 @@ class Concat(LayerKind):
             total = add(total, t.shape[d])
         shape = list(first.shape)
         shape[d] = total
-        return LayerResult(TensorType(tuple(shape), first.dtype), {"dim": p.dim}, 0, 0)
+        # torch.cat promotes mixed inputs as arithmetic does (int64 with float32 is float32)
+        dtype = promote([t.dtype for t in ins])
+        return LayerResult(TensorType(tuple(shape), dtype), {"dim": p.dim}, 0, 0)

@@ -19,7 +19,7 @@ from ..diagnostics import SpecError
 from ..shapes.dims import mul, product
 from ..shapes.formulas import divisors
 from ..shapes.tensor import TensorType
-from .base import LayerKind, LayerParams, LayerResult, check_given, register, require, static
+from .base import LayerKind, LayerParams, LayerResult, Requirement, check_given, register, require, static
 
 Momentum = Annotated[float, Field(ge=0.0, le=1.0)] | None
 
@@ -80,7 +80,27 @@ class _ChannelNorm(LayerKind):
                                 f"of one element are undefined (PyTorch refuses them) in {x}",
                                 "normalise before the spatial size shrinks to 1, or use a LayerNorm/BatchNorm there")
             needs = require(spatial, 2, "per-channel statistics over the spatial elements")
+        elif not p.track_running_stats:
+            needs = _batch_statistics(x)
         return LayerResult(_same(x), args, 2 * c if p.affine else 0, macs, buffers, requires=needs)
+
+
+def _batch_statistics(x: TensorType) -> list[Requirement]:
+    """Without running statistics BatchNorm normalises with the batch's own, in eval too, and
+    PyTorch refuses a channel of one value: the batch times the spatial elements must be 2 or
+    more at every size, the batch free (a single sample included)."""
+    spatial = product(x.shape[2:])
+    if isinstance(x.shape[0], int):
+        return require(mul(x.shape[0], spatial), 2, "batch statistics per channel (track_running_stats: false)",
+                       "track_running_stats")
+    if isinstance(spatial, int) and spatial < 2:
+        raise SpecError("U001", f"with track_running_stats: false it normalises with the statistics of each batch, "
+                        f"at inference too, which needs 2 or more values per channel, and the input {x} has "
+                        f"{spatial} per sample: a batch of 1 fails",
+                        "set track_running_stats: true (the default) to normalise with running statistics at "
+                        "inference, or use a LayerNorm or GroupNorm", field="track_running_stats")
+    return require(spatial, 2, "batch statistics per channel over the spatial elements (track_running_stats: "
+                   "false; the batch may be 1)", "track_running_stats")
 
 
 class _InstanceNorm(_ChannelNorm):

@@ -96,6 +96,29 @@ def load(source: str, cfg: dict[str, Any], base: Path, rng: np.random.Generator,
                     "convert the data to .npz (np.savez('data.npz', x=x, y=y))", where)
 
 
+def split(cfg: dict[str, Any], data: Data, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train, validation) indices: stratified for classification when every class has two rows."""
+    dcfg = cfg["train"]["data"]
+    n = len(data)
+    n_val = int(n * dcfg["val_split"])
+    if n_val == 0:
+        return np.arange(n), np.arange(0)
+    rng = np.random.default_rng(seed)
+    y, task = data.targets, cfg["task"]
+    if isinstance(y, dict):  # a loss per output: stratify on the first classifier's labels
+        first = next((n for n, h in cfg["heads"].items() if h["task"] == "classification"), None)
+        y, task = (y[first], "classification") if first is not None else (next(iter(y.values())), "multi")
+    if task == "classification" and dcfg["stratify"] and y.ndim == 1:
+        from sklearn.model_selection import train_test_split
+
+        counts = np.bincount(y) if y.size and y.min() >= 0 else np.array([0])
+        if counts[counts > 0].min() >= 2 and n_val >= (counts > 0).sum():
+            tr, va = train_test_split(np.arange(n), test_size=n_val, stratify=y, random_state=seed % 2**32)
+            return np.sort(tr), np.sort(va)
+    order = rng.permutation(n) if dcfg["shuffle"] else np.arange(n)
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
 def _only_input(cfg: dict[str, Any], source: str) -> str:
     names = list(cfg["inputs"])
     if len(names) != 1:

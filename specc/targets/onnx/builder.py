@@ -112,7 +112,12 @@ class Builder:
         key = ("sym", atom.name)
         if key not in self._sizes:
             value, axis = self.symbol_at[atom.name]
-            self._sizes[key] = self.op("Shape", [value], f"{atom.name}", start=axis, end=axis + 1)
+            if self.opset >= 15:
+                self._sizes[key] = self.op("Shape", [value], f"{atom.name}", start=axis, end=axis + 1)
+            else:  # Shape's start and end came in opset 15
+                whole = self.op("Shape", [value], f"{atom.name}")
+                self._sizes[key] = self.op("Slice", [whole, self.const([axis]), self.const([axis + 1])],
+                                           f"{atom.name}")
         return self._sizes[key]
 
     def shape(self, dims: Sequence[DimLike]) -> str:
@@ -121,6 +126,18 @@ class Builder:
             return self.const(list(dims))
         parts = [self.size(d) for d in dims]
         return self.op("Concat", parts, "shape", axis=0)
+
+    def subgraph(self) -> Builder:
+        """A builder for the body of a Scan or Loop: its names are fresh in the whole model (a body
+        may not shadow an outer value), and its constants and parameters are initialisers of the
+        outer graph, which the body reads from the outer scope."""
+        return Builder(self.opset, initializers=self.initializers, symbol_at=self.symbol_at, _taken=self._taken,
+                       _consts=self._consts)
+
+    def body(self, name: str, inputs: Sequence[onnx.ValueInfoProto],
+             outputs: Sequence[onnx.ValueInfoProto]) -> onnx.GraphProto:
+        """The graph of a :meth:`subgraph` builder (its initialisers live in the outer graph)."""
+        return helper.make_graph(self.nodes, name, list(inputs), list(outputs))
 
     def graph(self, name: str, inputs: Sequence[onnx.ValueInfoProto], outputs: Sequence[onnx.ValueInfoProto],
               value_info: Sequence[onnx.ValueInfoProto] = ()) -> onnx.GraphProto:

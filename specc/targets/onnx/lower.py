@@ -35,10 +35,23 @@ class Lowered:
     values: dict[str, tuple[str, TensorType]] = field(default_factory=dict)
 
 
+def kinds_used(graph: Graph) -> list[str]:
+    """The layer kinds ``graph`` applies, in order of first use: a wrapper's wrapped kind too
+    (TimeDistributed writes it with that kind's lowering)."""
+    kinds: list[str] = []
+    for n in graph.leaves():
+        if n.kind is None:
+            continue
+        kinds.append(n.kind.type_name)
+        wrapped = n.result.args.get("layer") if n.result is not None else None
+        if n.kind.type_name == "TimeDistributed" and isinstance(wrapped, str):
+            kinds.append(wrapped)
+    return list(dict.fromkeys(kinds))
+
+
 def missing_lowerings(graph: Graph) -> list[str]:
     """The layer kinds of ``graph`` that have no direct lowering, in order of first use."""
-    return list(dict.fromkeys(n.kind.type_name for n in graph.leaves()
-                              if n.kind is not None and n.kind.type_name not in LOWERINGS))
+    return [k for k in kinds_used(graph) if k not in LOWERINGS]
 
 
 def lower_graph(graph: Graph, weights: Weights, *, name: str = "model", opset: int = DEFAULT_OPSET) -> Lowered:

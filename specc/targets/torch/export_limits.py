@@ -119,7 +119,17 @@ def _upsample(args: dict[str, Any], inputs: Inputs) -> str | None:
             "...), or mode: bilinear")
 
 
-SHAPED: dict[str, PinnedLimit] = {"Upsample": _upsample}
+def _embedding_renorm(args: dict[str, Any], inputs: Inputs) -> str | None:
+    """max_norm renormalises the rows looked up, which the TorchScript exporter drops and the dynamo
+    exporter writes as a ScatterND whose indices ONNX Runtime takes as int64 only."""
+    if args.get("max_norm") is None or all(t.dtype == "int64" for _, t in inputs[:1]):
+        return None
+    return ("no torch exporter writes max_norm over int32 ids (TorchScript drops the renormalisation, dynamo "
+            "writes it as a ScatterND that ONNX Runtime refuses for int32 ids); add - {type: Cast, dtype: int64} "
+            "before the Embedding")
+
+
+SHAPED: dict[str, PinnedLimit] = {"Upsample": _upsample, "Embedding": _embedding_renorm}
 
 
 # -- what one exporter alone cannot write (torch 2.13; found by exporting every layer case) ------------
@@ -171,6 +181,12 @@ def _ts_conv(args: dict[str, Any], inputs: Inputs) -> str | None:
 def _ts_adaptive(args: dict[str, Any], inputs: Inputs) -> str | None:
     if "op" not in args and None in _as_tuple(args["output_size"]):
         return "cannot write an adaptive pool whose output_size keeps an input size (null)"
+    if "op" not in args and inputs:
+        # the shape rule leaves uneven 1-d and 2-d average pools to the exporter, which only dynamo decomposes
+        spatial = inputs[0][1].shape[2:]
+        sizes = _as_tuple(args["output_size"]) * (len(spatial) if isinstance(args["output_size"], int) else 1)
+        if any(isinstance(n, int) and n % o for n, o in zip(spatial, sizes)):
+            return "cannot write an adaptive pool whose output_size does not divide the input size"
     return None
 
 
@@ -189,6 +205,12 @@ def _ts_instance_norm(args: dict[str, Any], inputs: Inputs) -> str | None:
 def _ts_squeeze(args: dict[str, Any], inputs: Inputs) -> str | None:
     if len(_as_tuple(args.get("dim"))) > 1:
         return "cannot write a squeeze of several dims at once"
+    return None
+
+
+def _ts_embedding(args: dict[str, Any], inputs: Inputs) -> str | None:
+    if args.get("max_norm") is not None:
+        return "drops max_norm: the exported model looks rows up without renormalising them"
     return None
 
 
@@ -236,6 +258,7 @@ PINNED: dict[str, dict[str, PinnedLimit]] = {
         **{f"BatchNorm{n}d": _ts_batch_norm for n in (1, 2, 3)},
         **{f"InstanceNorm{n}d": _ts_instance_norm for n in (1, 2, 3)},
         "Squeeze": _ts_squeeze,
+        "Embedding": _ts_embedding,
         "MultiheadAttention": _ts_attention,
         "TransformerEncoderLayer": _ts_encoder,
         "TransformerEncoder": _ts_encoder,

@@ -68,8 +68,8 @@ def gelu(layer: Layer) -> str:
         cube = layer.op("Mul", [layer.op("Mul", [x, x]), x])
         inner = layer.op("Add", [x, layer.op("Mul", [cube, layer.const(0.044715, t)])])
         core = layer.op("Tanh", [layer.op("Mul", [inner, layer.const(math.sqrt(2 / math.pi), t)])])
-    else:  # 0.5·x·(1 + erf(x/√2))
-        core = layer.op("Erf", [layer.op("Mul", [x, layer.const(1 / math.sqrt(2), t)])])
+    else:  # 0.5·x·(1 + erf(x/√2)), with Div as ONNX Runtime's GeluFusion matches it (one Gelu or BiasGelu kernel)
+        core = layer.op("Erf", [layer.op("Div", [x, layer.const(math.sqrt(2), t)])])
     half_x = layer.op("Mul", [x, layer.const(0.5, t)])
     return layer.op("Mul", [half_x, layer.op("Add", [core, layer.const(1.0, t)])])
 

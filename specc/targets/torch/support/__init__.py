@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from importlib import resources
+from pathlib import Path
 
 MARKER = "# -- written into generated modules: everything below this line --"
 
@@ -23,7 +23,9 @@ def text(name: str) -> str:
     """The source the generated module gets for ``name``, framed by newlines as the emitter expects."""
     if name not in NAMES:
         raise ValueError(f"no support module {name!r} (known: {', '.join(NAMES)})")
-    source = resources.files(__package__).joinpath(f"{name}.py").read_text(encoding="utf-8")
+    # Read beside this file, as specc/resources.py finds the templates: importlib.resources would
+    # cost every `specc check` (which reads these for their names) 3 ms of imports.
+    source = Path(__file__).with_name(f"{name}.py").read_text(encoding="utf-8")
     _, found, body = source.partition(MARKER)
     if not found:
         raise ValueError(f"support module {name}.py lacks its marker line {MARKER!r}")

@@ -45,6 +45,7 @@ class PositionalEncoding(nn.Module):
             self.register_buffer("pe", table, persistent=False)  # recomputed, not saved
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # in x's dtype: float16 data plus a float32 table would promote to float32
         if self.batch_first:
-            return self.dropout(x + self.pe[: x.size(1)])
-        return self.dropout(x + self.pe[: x.size(0)].unsqueeze(1))
+            return self.dropout(x + self.pe[: x.size(1)].to(x.dtype))
+        return self.dropout(x + self.pe[: x.size(0)].unsqueeze(1).to(x.dtype))

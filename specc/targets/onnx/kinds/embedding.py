@@ -1,0 +1,60 @@
+"""ONNX lowering of Embedding: Gather of the table's rows by id.
+
+The table is drawn from N(0, 1), with the padding_idx row zero, as nn.Embedding initialises it.
+With max_norm, PyTorch rescales each row it looks up whose norm exceeds max_norm to
+max_norm / (norm + 1e-7) of itself (in place, in the table): the rows gathered are rescaled
+the same way, so every lookup returns what PyTorch's does.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..weights import Init
+from .base import Layer, lowers
+from .reduce import reduce
+
+
+@dataclass(frozen=True)
+class _PaddedNormal(Init):
+    """N(0, 1) with one row zero (nn.Embedding's reset_parameters with a padding_idx)."""
+
+    row: int = 0
+
+    def draw(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        table = super().draw(rng, shape)
+        table[self.row] = 0.0
+        return table
+
+
+@lowers("Embedding")
+def embedding(layer: Layer) -> str:
+    n, dim, pad = int(layer.args["num_embeddings"]), int(layer.args["embedding_dim"]), layer.args["padding_idx"]
+    init = Init("normal", 1.0) if pad is None else _PaddedNormal("normal", 1.0, row=int(pad) % n)
+    rows = layer.op("Gather", [layer.param("weight", (n, dim), init, layer.out.dtype), layer.x], axis=0)
+    max_norm = layer.args["max_norm"]
+    if max_norm is None:
+        return rows
+    t = layer.out.dtype
+    norm = _norm(layer, rows, float(layer.args["norm_type"]))
+    over = layer.op("Greater", [norm, layer.const(float(max_norm), t)])
+    shrink = layer.op("Div", [layer.const(float(max_norm), t), layer.op("Add", [norm, layer.const(1e-7, t)])])
+    return layer.op("Mul", [rows, layer.op("Where", [over, shrink, layer.const(1.0, t)])])
+
+
+def _norm(layer: Layer, rows: str, p: float) -> str:
+    """The p-norm of each row (the last axis, kept)."""
+    last = [layer.out.rank - 1]
+    if p == 1:
+        return reduce(layer, "ReduceL1", rows, last, True)
+    if p == 2:
+        return reduce(layer, "ReduceL2", rows, last, True)
+    magnitude = layer.op("Abs", [rows])
+    if math.isinf(p):
+        return reduce(layer, "ReduceMax", magnitude, last, True)
+    t = layer.out.dtype
+    total = reduce(layer, "ReduceSum", layer.op("Pow", [magnitude, layer.const(p, t)]), last, True)
+    return layer.op("Pow", [total, layer.const(1.0 / p, t)])

@@ -1,0 +1,51 @@
+"""ONNX lowering of the merges: Add, Mul, Sub, Div, Max, Min (broadcasting) and Concat.
+
+ONNX's element-wise ops take inputs of one type, where PyTorch promotes mixed ones: each step is
+computed in the type PyTorch promotes it to, and integer types ONNX Runtime has no kernel for
+in int64, cast back after, which wraps around exactly as PyTorch's narrow integers do.  Several
+inputs are combined left to right, as ``a + b + c`` is in PyTorch, so the rounding is the same.
+"""
+
+from __future__ import annotations
+
+from ....layers.merge import promote
+from ..builder import ELEM
+from .base import Layer, lowers
+
+# integer types ONNX Runtime's CPU kernels of Add, Sub, Mul, Max and Min all take
+_NATIVE_INTS = ("int32", "int64")
+_SAME = ("Add", "Mul", "Sub", "Div", "Max", "Min")  # ONNX names them as specc does
+
+
+def as_dtype(layer: Layer, value: str, have: str, want: str) -> str:
+    """``value`` (of dtype ``have``) as dtype ``want``: itself when they agree."""
+    return value if have == want else layer.op("Cast", [value], to=ELEM[want])
+
+
+@lowers(*_SAME)
+def elementwise(layer: Layer) -> str:
+    op = layer.kind
+    acc, have = layer.inputs[0], layer.in_types[0].dtype
+    for v, t in zip(layer.inputs[1:], layer.in_types[1:]):
+        # one step of a + b + c at a time, in the type PyTorch promotes that step to (Div of
+        # integers divides in float32, as torch.div does)
+        step = promote([have, t.dtype])
+        if layer.kind == "Div" and not step.startswith(("float", "bfloat")):
+            step = "float32"
+        work = step if step in _NATIVE_INTS or step.startswith(("float", "bfloat")) else "int64"
+        a, b = as_dtype(layer, acc, have, work), as_dtype(layer, v, t.dtype, work)
+        if op in ("Max", "Min") and work in _NATIVE_INTS and layer.b.opset < 12:
+            # Max and Min take integers from opset 12; before, the larger (or smaller) one is picked
+            acc = layer.op("Where", [layer.op("Greater" if op == "Max" else "Less", [a, b]), a, b])
+        else:
+            acc = layer.op(op, [a, b])
+        acc, have = as_dtype(layer, acc, work, step), step
+    return as_dtype(layer, acc, have, layer.out.dtype)
+
+
+@lowers("Concat")
+def concat(layer: Layer) -> str:
+    # torch.cat promotes mixed inputs to one type, the output's
+    want = layer.out.dtype
+    return layer.op("Concat", [as_dtype(layer, v, t.dtype, want) for v, t in zip(layer.inputs, layer.in_types)],
+                    axis=int(layer.args["dim"]))

@@ -1,0 +1,91 @@
+"""ONNX lowering of the normalisations, as PyTorch computes them in eval mode.
+
+BatchNorm, and InstanceNorm that tracks running statistics, normalise with those statistics:
+ONNX's BatchNormalization in inference mode.  Without running statistics PyTorch normalises
+with the statistics of the input itself, also in eval: over the batch and the spatial dims for
+BatchNorm (written as means), per sample for InstanceNorm (InstanceNormalization).
+LayerNorm is LayerNormalization from opset 17 and means before.  GroupNorm is
+InstanceNormalization over the (N, groups, -1) view, then the per-channel scale and shift: the
+GroupNormalization of opsets 18 to 20 scales per group, not per channel as PyTorch does, and
+ONNX's shape inference cannot type the output of opset 21's.  The tensors are PyTorch's
+defaults: weight 1, bias 0, running mean 0 and running variance 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..weights import ONES, ZEROS
+from .base import Layer, lowers
+from .reduce import reduce
+
+
+def _affine(layer: Layer, channels: int | Sequence[int], bias: bool = True) -> tuple[str, str]:
+    """The scale and shift: the layer's weight and bias, or 1 and 0 (``""`` when there is no
+    shift and the op can go without one)."""
+    shape = (channels,) if isinstance(channels, int) else tuple(channels)
+    if layer.args.get("affine", layer.args.get("elementwise_affine", True)):
+        return layer.param("weight", shape, ONES), layer.param("bias", shape, ZEROS) if bias else ""
+    t = layer.float_dtype
+    return layer.const(np.ones(shape), t), layer.const(np.zeros(shape), t) if bias else ""
+
+
+def _per_channel(layer: Layer, v: str, c: int) -> str:
+    """A (C,) tensor as (C, 1, …), to broadcast against the (N, C, …) input."""
+    rank = layer.in_type.rank
+    return v if rank == 2 else layer.op("Reshape", [v, layer.const([c] + [1] * (rank - 2))])
+
+
+def _standardise(layer: Layer, x: str, axes: Sequence[int]) -> str:
+    """(x - mean) / sqrt(var + eps) over ``axes``, with the biased variance PyTorch normalises by."""
+    mean = reduce(layer, "ReduceMean", x, axes, True)
+    d = layer.op("Sub", [x, mean])
+    var = reduce(layer, "ReduceMean", layer.op("Mul", [d, d]), axes, True)
+    eps = layer.const(float(layer.args["eps"]), layer.float_dtype)
+    return layer.op("Div", [d, layer.op("Sqrt", [layer.op("Add", [var, eps])])])
+
+
+@lowers("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d")
+def channel_norm(layer: Layer) -> str:
+    c, eps = int(layer.args["num_features"]), float(layer.args["eps"])
+    scale, shift = _affine(layer, c)
+    if layer.args["track_running_stats"]:
+        mean = layer.param("running_mean", (c,), ZEROS)
+        var = layer.param("running_var", (c,), ONES)
+        return layer.op("BatchNormalization", [layer.x, scale, shift, mean, var], epsilon=eps)
+    if layer.kind.startswith("Instance"):
+        return layer.op("InstanceNormalization", [layer.x, scale, shift], epsilon=eps)
+    # eval without running statistics: the batch's own, per channel
+    rank = layer.in_type.rank
+    y = _standardise(layer, layer.x, [0, *range(2, rank)])
+    return layer.op("Add", [layer.op("Mul", [y, _per_channel(layer, scale, c)]), _per_channel(layer, shift, c)])
+
+
+@lowers("LayerNorm")
+def layer_norm(layer: Layer) -> str:
+    given = layer.args["normalized_shape"]
+    shape = (given,) if isinstance(given, int) else tuple(given)
+    scale, shift = _affine(layer, shape, bool(layer.args["bias"]))
+    eps = float(layer.args["eps"])
+    if layer.b.opset >= 17:
+        return layer.op("LayerNormalization", [layer.x, scale, shift] if shift else [layer.x, scale],
+                        axis=-len(shape), epsilon=eps)
+    rank = layer.in_type.rank
+    y = layer.op("Mul", [_standardise(layer, layer.x, range(rank - len(shape), rank)), scale])
+    return layer.op("Add", [y, shift]) if shift else y
+
+
+@lowers("GroupNorm")
+def group_norm(layer: Layer) -> str:
+    g, c, eps = int(layer.args["num_groups"]), int(layer.args["num_channels"]), float(layer.args["eps"])
+    scale, shift = _affine(layer, c)
+    t = layer.float_dtype
+    grouped = layer.op("Reshape", [layer.x, layer.const([0, g, -1])])
+    normed = layer.op("InstanceNormalization", [grouped, layer.const(np.ones(g), t), layer.const(np.zeros(g), t)],
+                      epsilon=eps)
+    y = layer.op("Reshape", [normed, layer.op("Shape", [layer.x])])
+    if not layer.args["affine"]:
+        return y
+    return layer.op("Add", [layer.op("Mul", [y, _per_channel(layer, scale, c)]), _per_channel(layer, shift, c)])

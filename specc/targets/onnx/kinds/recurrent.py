@@ -1,0 +1,224 @@
+"""ONNX lowering of RNN, LSTM, GRU and Select.
+
+Each stacked layer is one of ONNX's own RNN, LSTM or GRU ops, which run time-major (T, B, F):
+the ``layout`` attribute that would take (B, T, F) is missing from some runtimes, so a
+batch-first input is transposed once and every layer above reads the layer below's (T, B, D·H).
+PyTorch's tensors are packed into ONNX's layout when the model is written (gate blocks
+reordered, the two biases side by side), so the initialisers are what a runtime or a
+quantiser reads as the op's W, R and B.  ``output: last`` and ``final_hidden`` are the top
+layer's final state Y_h: without padding the forward direction's last step and the backward
+direction's first step are exactly the states each direction ends in.
+
+ONNX's LSTM has no projection, so an LSTM with ``proj_size`` is written out: one MatMul over
+every step for the input's share of the gates, then a Scan over time per direction with the
+recurrent product, the cell and the projection.  Inter-layer dropout is for training only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+
+from ....shapes.dims import DimLike
+from ..builder import value_info
+from ..weights import fan_in
+from .base import Layer, lowers
+
+# PyTorch's gate blocks in the order ONNX stacks them: LSTM (i, f, g, o) -> (i, o, f, c),
+# GRU (r, z, n) -> (z, r, h).
+_ORDER = {"RNN": [0], "LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2]}
+INT64_MAX = 2**63 - 1
+
+
+# -- ops whose form changed between opsets (the model's opset may be 9 to 23) --------------------
+
+def squeeze(layer: Layer, v: str, axes: Sequence[int]) -> str:
+    if layer.b.opset >= 13:
+        return layer.op("Squeeze", [v, layer.const(list(axes))])
+    return layer.op("Squeeze", [v], axes=list(axes))
+
+
+def slice_axis(layer: Layer, v: str, start: int, end: int, axis: int) -> str:
+    if layer.b.opset >= 10:
+        return layer.op("Slice", [v, layer.const([start]), layer.const([end]), layer.const([axis])])
+    return layer.op("Slice", [v], starts=[start], ends=[end], axes=[axis])
+
+
+def split(layer: Layer, v: str, sizes: Sequence[int], axis: int) -> list[str]:
+    if len(sizes) == 1:
+        return [v]
+    if layer.b.opset >= 13:
+        return list(layer.op("Split", [v, layer.const(list(sizes))], outputs=len(sizes), axis=axis))
+    return list(layer.op("Split", [v], outputs=len(sizes), axis=axis, split=list(sizes)))
+
+
+def dims_of(layer: Layer, v: str, start: int, end: int) -> str:
+    """The sizes of axes start..end-1 of ``v`` at run time (a 1-D int64 tensor)."""
+    if layer.b.opset >= 15:
+        return layer.op("Shape", [v], start=start, end=end)
+    return slice_axis(layer, layer.op("Shape", [v]), start, end, 0)
+
+
+def zeros(layer: Layer, shape: str) -> str:
+    """Zeros of the layer's float type, of a run-time shape."""
+    return layer.op("Expand", [layer.const(0.0, layer.float_dtype), shape])
+
+
+def lstm_cell(layer: Layer, gates: str, c: str, h: int) -> tuple[str, str]:
+    """PyTorch's LSTM cell on the (i, f, g, o) gate blocks of axis 1: o·tanh(c') and c' = f·c + i·g."""
+    i, f, g, o = split(layer, gates, [h] * 4, 1)
+    c_new = layer.op("Add", [layer.op("Mul", [layer.op("Sigmoid", [f]), c]),
+                             layer.op("Mul", [layer.op("Sigmoid", [i]), layer.op("Tanh", [g])])])
+    return layer.op("Mul", [layer.op("Sigmoid", [o]), layer.op("Tanh", [c_new])]), c_new
+
+
+def state_name(layer: Layer, key: str) -> str:
+    return f"{layer.prefix}.{key}" if layer.prefix else key
+
+
+# -- RNN, LSTM, GRU ------------------------------------------------------------------------------
+
+@lowers("RNN", "LSTM", "GRU")
+def recurrent(layer: Layer) -> str:
+    a = layer.args
+    d = 2 if a["bidirectional"] else 1
+    h_out = a.get("proj_size") or a["hidden_size"]
+    x = layer.op("Transpose", [layer.x], perm=[1, 0, 2]) if a["batch_first"] else layer.x
+    states = layer.inputs[1:]
+    step = _projected_layer if a.get("proj_size") else _native_layer
+    seq = last = ""
+    for k in range(a["num_layers"]):
+        layer_states = [s if a["num_layers"] == 1 else slice_axis(layer, s, k * d, (k + 1) * d, 0) for s in states]
+        in_size = a["input_size"] if k == 0 else d * h_out
+        # the sequence (T, B, D·H) for the layer above or the output; the final states (B, D·H)
+        seq, last = step(layer, x, k, d, in_size, layer_states)
+        x = seq
+    if a["output"] != "sequence":
+        return last
+    return layer.op("Transpose", [seq], perm=[1, 0, 2]) if a["batch_first"] else seq
+
+
+def _native_layer(layer: Layer, x: str, k: int, d: int, in_size: int, states: list[str]) -> tuple[str, str]:
+    a, kind = layer.args, layer.kind
+    h = a["hidden_size"]
+    w, r, bias = _packed(layer, k, d, in_size)
+    inputs = [x, w, r, bias, "", *states]
+    while inputs[-1] == "":
+        inputs.pop()
+    attrs: dict[str, object] = {"hidden_size": h, "direction": "bidirectional" if d == 2 else "forward"}
+    if kind == "GRU":
+        attrs["linear_before_reset"] = 1  # PyTorch applies the reset gate after the recurrent product
+    if kind == "RNN" and a["nonlinearity"] == "relu":
+        attrs["activations"] = ["Relu"] * d
+    y, y_h = layer.op(kind, inputs, outputs=2, **attrs)
+    # Y is (T, D, B, H), Y_h (D, B, H); PyTorch's are (T, B, D·H) and (B, D·H)
+    if d == 1:
+        return squeeze(layer, y, [1]), squeeze(layer, y_h, [0])
+    seq = layer.op("Reshape", [layer.op("Transpose", [y], perm=[0, 2, 1, 3]), layer.const([0, 0, -1])])
+    last = layer.op("Reshape", [layer.op("Transpose", [y_h], perm=[1, 0, 2]), layer.const([0, -1])])
+    return seq, last
+
+
+def _weights(layer: Layer, k: int, direction: int, in_size: int) -> dict[str, np.ndarray]:
+    """One layer and direction's PyTorch tensors, by their key without the suffix."""
+    a = layer.args
+    g, h, proj = len(_ORDER[layer.kind]), a["hidden_size"], a.get("proj_size", 0)
+    h_out = proj or h
+    suffix = f"_l{k}" + ("_reverse" if direction else "")
+    # nn.RNNBase.reset_parameters draws every tensor from U(±1/sqrt(hidden_size))
+    init, t = fan_in(h), layer.float_dtype
+    shapes = {"weight_ih": (g * h, in_size), "weight_hh": (g * h, h_out)}
+    if a["bias"]:
+        shapes |= {"bias_ih": (g * h,), "bias_hh": (g * h,)}
+    if proj:
+        shapes["weight_hr"] = (proj, h)
+    return {key: layer.weights.tensor(state_name(layer, key + suffix), shape, init, t)
+            for key, shape in shapes.items()}
+
+
+def _onnx_gates(layer: Layer, arr: np.ndarray) -> np.ndarray:
+    order = _ORDER[layer.kind]
+    return arr.reshape(len(order), -1, *arr.shape[1:])[order].reshape(arr.shape)
+
+
+def _packed(layer: Layer, k: int, d: int, in_size: int) -> tuple[str, str, str]:
+    """The W, R and B initialisers of layer ``k`` (B empty without bias), in ONNX's gate order.
+    Named after the module's state-dict prefix, so a layer applied again (use:) reads them once."""
+    names = [state_name(layer, f"onnx_{m}_l{k}") for m in "WRB"]
+    if names[0] not in layer.b.initializers:
+        per_dir = [_weights(layer, k, i, in_size) for i in range(d)]
+        layer.b.initializer(names[0], np.stack([_onnx_gates(layer, p["weight_ih"]) for p in per_dir]))
+        layer.b.initializer(names[1], np.stack([_onnx_gates(layer, p["weight_hh"]) for p in per_dir]))
+        if layer.args["bias"]:
+            layer.b.initializer(names[2], np.stack([np.concatenate([_onnx_gates(layer, p["bias_ih"]),
+                                                                    _onnx_gates(layer, p["bias_hh"])])
+                                                    for p in per_dir]))
+    return names[0], names[1], names[2] if layer.args["bias"] else ""
+
+
+def _projected_layer(layer: Layer, x: str, k: int, d: int, in_size: int, states: list[str]) -> tuple[str, str]:
+    """One LSTM layer with a projection (PyTorch's proj_size), both directions: a Scan each."""
+    seqs, finals = [], []
+    for direction in range(d):
+        # this direction's (1, B, ·) of the given (D, B, ·) states, as the (B, ·) a step reads
+        own = [squeeze(layer, slice_axis(layer, s, direction, direction + 1, 0) if d == 2 else s, [0])
+               for s in states]
+        h0, c0 = own if own else ("", "")
+        seq, final = _projected_direction(layer, x, k, direction, in_size, h0, c0)
+        seqs.append(seq)
+        finals.append(final)
+    if d == 1:
+        return seqs[0], finals[0]
+    return layer.op("Concat", seqs, axis=2), layer.op("Concat", finals, axis=1)
+
+
+def _projected_direction(layer: Layer, x: str, k: int, direction: int, in_size: int, h0: str,
+                         c0: str) -> tuple[str, str]:
+    a, t = layer.args, layer.float_dtype
+    h, p = a["hidden_size"], a["proj_size"]
+    suffix = f"_l{k}" + ("_reverse" if direction else "")
+    names = [state_name(layer, f"onnx_{m}{suffix}") for m in ("Wt", "Rt", "Pt", "B")]
+    if names[0] not in layer.b.initializers:
+        w = _weights(layer, k, direction, in_size)
+        layer.b.initializer(names[0], np.ascontiguousarray(w["weight_ih"].T))
+        layer.b.initializer(names[1], np.ascontiguousarray(w["weight_hh"].T))
+        layer.b.initializer(names[2], np.ascontiguousarray(w["weight_hr"].T))
+        if a["bias"]:
+            layer.b.initializer(names[3], w["bias_ih"] + w["bias_hh"])
+    # the input's share of the gates at every step, in one product: (T, B, 4H)
+    xw = layer.op("MatMul", [x, names[0]])
+    if a["bias"]:
+        xw = layer.op("Add", [xw, names[3]])
+    batch = dims_of(layer, x, 1, 2)
+    h0 = h0 or zeros(layer, layer.op("Concat", [batch, layer.const([p])], axis=0))
+    c0 = c0 or zeros(layer, layer.op("Concat", [batch, layer.const([h])], axis=0))
+
+    sb = layer.b.subgraph()
+    body = dataclasses.replace(layer, b=sb)
+    b_dim: DimLike = layer.in_type.shape[0 if a["batch_first"] else 1]
+    h_in, c_in, g_in = (sb.fresh(f"{layer.path}/{n}") for n in ("h", "c", "gates_x"))
+    cell, c_new = lstm_cell(body, body.op("Add", [g_in, body.op("MatMul", [h_in, names[1]])]), c_in, h)
+    h_new = body.op("MatMul", [cell, names[2]])
+    h_step = body.op("Identity", [h_new])  # listed twice, ONNX Runtime loses the final state
+    graph = sb.body(f"{layer.path}/step{suffix}",
+                    [value_info(h_in, t, (b_dim, p)), value_info(c_in, t, (b_dim, h)),
+                     value_info(g_in, t, (b_dim, 4 * h))],
+                    [value_info(h_new, t, (b_dim, p)), value_info(c_new, t, (b_dim, h)),
+                     value_info(h_step, t, (b_dim, p))])
+    h_n, _, seq = layer.op("Scan", [h0, c0, xw], outputs=3, body=graph, num_scan_inputs=1,
+                           scan_input_directions=[direction], scan_output_directions=[direction])
+    return seq, h_n
+
+
+# -- Select --------------------------------------------------------------------------------------
+
+@lowers("Select")
+def select(layer: Layer) -> str:
+    dim, index = layer.args["dim"], layer.args["index"]
+    if layer.b.opset >= 11:  # Gather reads negative indices from opset 11 on
+        return layer.op("Gather", [layer.x, layer.const(index)], axis=dim)
+    end = INT64_MAX if index == -1 else index + 1
+    return squeeze(layer, slice_axis(layer, layer.x, index, end, dim), [dim])
+

@@ -1,0 +1,115 @@
+"""The direct ONNX target's attention against PyTorch on random configurations: self- and
+cross-attention (packed or separate q/k/v weights), bias_kv and zero_attn, bool and float masks
+of every kind and rank joined with causal masks, batch first or not, encoder and decoder layers
+and stacks (pre- or post-norm, relu or gelu, with or without biases and a final norm).
+
+Each draw is a spec that ``specc check`` accepts; ``export_direct`` must write it and ONNX
+Runtime must equal the PyTorch target with the same weights at three sizes (random bool masks
+hide whole rows now and then: PyTorch's 0 there, not NaN).  CI runs a few seeded draws;
+``SPECC_FUZZ_EXAMPLES=200`` runs more.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+import specc
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("torch")
+
+from specc.backends.direct_export import export_direct
+
+EXAMPLES = int(os.environ.get("SPECC_FUZZ_EXAMPLES", "8"))
+
+
+def _mask(inputs: dict[str, str], name: str, shape: str, dtype: str) -> str:
+    inputs[name] = f"{{shape: [{shape}], dtype: {dtype}}}"
+    return name
+
+
+def draw(seed: int) -> str:
+    """One random attention layer over fresh inputs, as spec text."""
+    r = random.Random(seed)
+    heads, bf = r.choice([1, 2, 4]), r.random() < 0.6
+    e = heads * r.choice([2, 3, 4])
+    kind = r.choice(["MultiheadAttention", "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder",
+                     "TransformerDecoderLayer", "TransformerDecoder"])
+    batch = "B"
+    dtype = r.choice(["bool", "bool", "float32"])  # the masks' (PyTorch deprecates mixing bool and float)
+    masks: list[str] = []
+    froms: list[str] = []
+    inputs: dict[str, str] = {}
+    args: dict[str, object] = {"batch_first": bf, "bias": r.random() < 0.7}
+
+    def seq(length: str, width: int) -> str:
+        return f"[{batch}, {length}, {width}]" if bf else f"[{length}, {batch}, {width}]"
+
+    if kind == "MultiheadAttention":
+        args["num_heads"] = heads
+        args["add_bias_kv"], args["add_zero_attn"] = r.random() < 0.3, r.random() < 0.3
+        form = r.choice(["self", "self", "cross", "qkv"])
+        if r.random() < 0.25:
+            batch = "3"  # a (B·heads, T, S) mask needs a fixed batch
+        keys = "T" if form == "self" else r.choice(["S", "4"])
+        inputs["q"] = seq("T", e)
+        froms.append("q")
+        if form == "cross":
+            inputs["kv"] = seq(keys, r.choice([e, e + 1]))
+            froms.append("kv")
+        elif form == "qkv":
+            inputs["k"], inputs["v"] = seq(keys, r.choice([e, 3])), seq(keys, r.choice([e, 5]))
+            froms += ["k", "v"]
+        causal = form == "self" and r.random() < 0.5
+        if r.random() < 0.5:
+            masks.append("key_padding")
+            froms.append(_mask(inputs, "pad", f"{batch}, {keys}", dtype))
+        if not causal and r.random() < 0.4:
+            masks.append("attn")
+            shape = f"{3 * heads}, T, {keys}" if batch == "3" and r.random() < 0.5 else f"T, {keys}"
+            froms.append(_mask(inputs, "am", shape, dtype))
+        args["causal"] = causal
+    else:
+        args.update(nhead=heads, dim_feedforward=r.choice([4, 8]), activation=r.choice(["relu", "gelu"]),
+                    norm_first=r.random() < 0.5, causal=r.random() < 0.5)
+        if kind.endswith("Encoder") or kind.endswith("Decoder"):
+            args.update(num_layers=r.choice([1, 2]), norm=r.random() < 0.5)
+        inputs["x"] = seq("T", e)
+        froms.append("x")
+        if "Decoder" in kind:
+            memory = r.choice(["S", "3"])
+            inputs["mem"] = seq(memory, e)
+            froms.append("mem")
+            if r.random() < 0.4:
+                masks.append("key_padding")
+                froms.append(_mask(inputs, "tpad", f"{batch}, T", dtype))
+            if r.random() < 0.4:
+                masks.append("memory_key_padding")
+                froms.append(_mask(inputs, "mpad", f"{batch}, {memory}", dtype))
+        else:
+            if r.random() < 0.4:
+                masks.append("key_padding")
+                froms.append(_mask(inputs, "pad", f"{batch}, T", dtype))
+            if not args["causal"] and r.random() < 0.3:
+                masks.append("attn")
+                froms.append(_mask(inputs, "am", "T, T", dtype))
+    args["masks"] = masks
+    layer = ", ".join(f"{k}: {str(v).lower() if isinstance(v, bool) else v}" for k, v in args.items())
+    lines = ["specc: 1", "inputs:", *[f"  {k}: {v}" for k, v in inputs.items()], "layers:",
+             f"  - {{type: {kind}, {layer}, from: [{', '.join(froms)}]}}"]
+    return "\n".join(lines).replace("'", "") + "\n"
+
+
+@pytest.mark.parametrize("seed", range(EXAMPLES))
+def test_random_attention_written_direct_equals_pytorch(seed: int, tmp_path: Path) -> None:
+    text = draw(seed)
+    spec = specc.loads(text, "attention.yaml")
+    assert spec.ok, (text, [d.message for d in spec.errors])
+    result = export_direct(spec, tmp_path / "m.onnx", compare="torch")
+    report = result.verification
+    assert report is not None and report.against == "PyTorch" and len(report.runs) == 3, text
+    assert all(r.max_abs_diff for r in report.runs)

@@ -1,0 +1,130 @@
+"""What `specc check` imports, it imports when it needs it: layer families load on demand
+(checking a spec imports the families of the layer types it writes, and what those modules
+import, no other), and the catalogue that finds a type's family (specc/layers/catalogue.py)
+names exactly what the families register; importing the package imports no pipeline.
+
+Each probe runs in a fresh interpreter, where sys.modules tells the truth.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import specc.layers
+from specc.layers import all_aliases, all_kinds, lookup
+from specc.layers.base import LayerKind, NoParams, register
+from specc.layers.catalogue import FAMILIES, FAMILY_OF
+
+ROOT = Path(__file__).resolve().parents[1]
+LAYERS = Path(specc.layers.__file__).parent
+
+PROBE = """
+import json, sys
+import specc
+spec = specc.load(sys.argv[1])
+loaded = sorted(m.rpartition(".")[2] for m in sys.modules if m.startswith("specc.layers.") and
+                m.rpartition(".")[2] in json.loads(sys.argv[2]))
+print(json.dumps({"ok": spec.ok, "families": loaded}))
+"""
+
+
+def _written_families(node: object) -> set[str]:
+    """The families of every layer type a spec's text names (blocks' layers and a
+    TimeDistributed's ``layer:`` included; losses and block names are no layer types)."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        t = node.get("type")
+        if isinstance(t, str) and t in FAMILY_OF:
+            found.add(FAMILY_OF[t])
+        for v in node.values():
+            found |= _written_families(v)
+    elif isinstance(node, list):
+        for v in node:
+            found |= _written_families(v)
+    return found
+
+
+def _imports_of(family: str) -> set[str]:
+    """The sibling families a family module imports (``from .recurrent import seq_axes``)."""
+    tree = ast.parse((LAYERS / f"{family}.py").read_text(encoding="utf-8"))
+    return {n.module for n in ast.walk(tree)
+            if isinstance(n, ast.ImportFrom) and n.level == 1 and n.module in FAMILIES}
+
+
+def _closure(families: set[str]) -> set[str]:
+    out, todo = set(), list(families)
+    while todo:
+        f = todo.pop()
+        if f not in out:
+            out.add(f)
+            todo.extend(_imports_of(f))
+    return out
+
+
+SPECS = ["specs/xor.yaml", "specs/resnet18.yaml", "specs/transformer_text.yaml",
+         "specs/timedistributed_video.yaml", "specs/unet_small.yaml"]
+
+
+@pytest.mark.parametrize("path", SPECS)
+def test_check_imports_only_the_families_a_spec_uses(path: str) -> None:
+    import yaml
+
+    written = _written_families(yaml.safe_load((ROOT / path).read_text(encoding="utf-8")))
+    proc = subprocess.run([sys.executable, "-c", PROBE, path, json.dumps(list(FAMILIES))], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.splitlines()[-1])
+    assert result["ok"], path
+    loaded = set(result["families"])
+    assert written, f"{path} names no layer type: the probe would prove nothing"
+    assert written <= loaded, f"the families of {sorted(written - loaded)} were not loaded, yet {path} checked"
+    extra = loaded - _closure(written)
+    assert not extra, f"checking {path} imported the families {sorted(extra)}, which it does not use"
+    assert loaded != set(FAMILIES), f"checking {path} imported every family"
+
+
+def test_catalogue_names_each_kind_under_its_family() -> None:
+    kinds, aliases = all_kinds(), all_aliases()
+    assert set(FAMILY_OF) == set(kinds) | set(aliases)
+    for name, family in FAMILY_OF.items():
+        kind = lookup(name)
+        assert kind is not None, name
+        assert type(kind).__module__ == f"specc.layers.{family}", (name, family)
+        assert kind is kinds[aliases.get(name, name)]
+    # the module attributes every catalogue-wide caller reads are the whole catalogue
+    assert kinds == specc.layers.REGISTRY
+    assert aliases == specc.layers.ALIASES
+
+
+def test_unknown_type_is_none() -> None:
+    assert lookup("Conv2dd") is None
+    assert lookup("conv") is None
+
+
+def test_register_refuses_a_kind_the_catalogue_does_not_list() -> None:
+    class Unlisted(LayerKind):
+        type_name = "UnlistedKind"
+        Params = NoParams
+
+    with pytest.raises(ValueError, match=r"catalogue\.py"):
+        register(Unlisted)
+    assert lookup("UnlistedKind") is None
+
+
+def test_importing_the_package_imports_no_pipeline() -> None:
+    code = ("import sys, specc; assert specc.__version__; "
+            "print(sorted(m for m in ('pydantic', 'yaml', 'specc.pipeline', 'specc.layers') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+    # and the lazy names still resolve, to the pipeline's own objects
+    import specc.pipeline
+    import specc.spec
+
+    assert specc.load is specc.pipeline.load and specc.Spec is specc.spec.Spec
