@@ -301,6 +301,37 @@ _TABLE: list[Code | LintCode] = [
          "  - {type: TransformerEncoderLayer, nhead: 4, causal: true, masks: [attn], from: [x, m]}",
          "Keep one: drop 'attn' from masks: and the mask's input from from:, or set causal: false and pass "
          "the mask you want."),
+    # -- area M (issue 12): MaxUnpool and a MaxPool's indices ----------------------------------------
+    Code("S024", "unpool-indices", "MaxUnpool's second input is not the indices of a MaxPool of its rank.",
+         "The indices are positions within each plane of the pool's input; only the pool that made them "
+         "knows that plane. Other integers (a model input, a reshape or cast of the indices) put the values "
+         "at arbitrary positions, or past the plane, where PyTorch fails when the model runs.",
+         "inputs: {x: [B, 8, 6, 6], idx: {shape: [B, 8, 3, 3], dtype: int64}}\nlayers:\n"
+         "  - {type: MaxPool2d, kernel_size: 2, from: x}\n"
+         "  - {type: MaxUnpool2d, kernel_size: 2, from: [max_pool2d_1, idx]}",
+         "Give the pool return_indices: true and read both of its outputs: from: [pool.values, pool.indices], "
+         "with the MaxUnpool of the pool's rank."),
+    Code("S025", "unpool-values-shape", "The values MaxUnpool puts back and their indices differ in shape.",
+         "Each value goes to the position of its own index: PyTorch fails on values and indices of other "
+         "shapes.",
+         "inputs: {x: [B, 8, 6, 6]}\nlayers:\n"
+         "  - {type: MaxPool2d, kernel_size: 2, return_indices: true, name: pool}\n"
+         "  - {type: Conv2d, out_channels: 4, kernel_size: 1, from: pool.values, name: mid}\n"
+         "  - {type: MaxUnpool2d, kernel_size: 2, from: [mid, pool.indices]}",
+         "Unpool the pool's values, or what layers that keep their shape (the pool's channel count, a padded "
+         "conv) made of them."),
+    Code("S026", "unpool-size", "MaxUnpool's output is not the plane the pool's indices number (kernel_size, "
+         "stride, padding or output_size unlike the pool's), or output_size is one PyTorch refuses.",
+         "An index is h·W + w in the pool's input. Read in an output of another width it lands in another "
+         "row and column, silently; beyond the output's last row PyTorch fails when the model runs. PyTorch "
+         "accepts only output sizes within stride - 1 of the default (in - 1)·stride - 2·padding + "
+         "kernel_size.",
+         "inputs: {x: [B, 8, 5, 5]}\nlayers:\n"
+         "  - {type: MaxPool2d, kernel_size: 2, return_indices: true, name: pool}\n"
+         "  - {type: MaxUnpool2d, kernel_size: 2, from: [pool.values, pool.indices]}",
+         "Give the unpool the pool's kernel_size, stride and padding, and output_size: the pool's input size "
+         "(here [5, 5]); for a symbolic size, add the tensor the pool read as a third input: from: "
+         "[pool.values, pool.indices, x]."),
     # -- training: the loss, optimizer and scheduler against the model ------------------------
     Code("T050", "loss-needs-log-probabilities", "KLDivLoss or NLLLoss reads the model's output as "
          "log-probabilities, but the model does not end in LogSoftmax.",

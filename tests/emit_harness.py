@@ -151,7 +151,14 @@ def run_and_compare(spec: specc.Spec, model: torch.nn.Module, sizes: dict[str, i
                                            f"the spec gives it {len(site.reads)}")
                 for key, value in zip(site.reads, args):
                     observe(key, value, f"input of '{site.node.path}':")
-                observe(site.node.path, output, "layer")
+                parts = site.node.result.outs if site.node.result is not None else ()
+                if parts and isinstance(output, tuple) and len(output) == len(parts):
+                    # a module that gives several values (a MaxPool's values and indices): each part
+                    for i, value in enumerate(output):
+                        observe(f"{site.node.path}.{i}", value, "layer")
+                    report.seen.add(site.node.path)
+                else:
+                    observe(site.node.path, output, "layer")
 
             handles.append(model.get_submodule(name).register_forward_hook(hook))
         inputs = example_inputs(spec, 2, env)

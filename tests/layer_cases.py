@@ -33,6 +33,9 @@ class Case:
     envs: tuple[dict[str, int], ...] = B23  # values of the symbolic dims to run at
     dtypes: dict[str, str] = field(default_factory=dict)  # input name -> dtype (default float32)
     high: int = 10  # integer inputs are drawn from [0, high)
+    # Layers ahead of the one under test, for a kind that reads what only another layer gives
+    # (MaxUnpool, a MaxPool's indices); the oracle then computes the whole chain.
+    before: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
@@ -44,7 +47,7 @@ class Case:
             dims = ", ".join(str(d) for d in shape)
             dtype = self.dtypes.get(name)
             lines.append(f"  {name}: {{shape: [{dims}], dtype: {dtype}}}" if dtype else f"  {name}: [{dims}]")
-        lines += ["layers:", f"  - {self.layer}"]
+        lines += ["layers:", *(f"  - {b}" for b in self.before), f"  - {self.layer}"]
         return "\n".join(lines) + "\n"
 
     def tensors(self, env: dict[str, int], seed: int = 0) -> list[torch.Tensor]:
@@ -853,3 +856,44 @@ case("PositionalEncoding", "{type: PositionalEncoding, kind: learned, max_len: 7
 case("PositionalEncoding", "{type: PositionalEncoding, max_len: 12}", {"inp": ("B", "T", 6)},
      lambda: Fn(lambda x: x + _sinusoidal(12, 6)[: x.size(1)].half(), pe=_sinusoidal(12, 6)), BT,
      dtypes={"inp": "float16"})
+
+# -- area M (issue 12): MaxPool's indices and MaxUnpool ----------------------------------------------
+
+def _unpooled(pool: nn.Module, unpool: nn.Module, restore: bool = False) -> Callable[[], nn.Module]:
+    """pool then unpool, as a PyTorch user writes SegNet's decoder (``restore``: the pool's input size)."""
+    def run(x: torch.Tensor) -> torch.Tensor:
+        values, indices = pool(x)
+        return unpool(values, indices, output_size=x.shape[2:]) if restore else unpool(values, indices)
+    return fn(run)
+
+
+BLD = ({"B": 2, "D": 3}, {"B": 1, "D": 5})
+case("MaxPool2d", "{type: MaxPool2d, kernel_size: 3, stride: 2, padding: 1, return_indices: true}",
+     {"inp": ("B", 3, "H", "W")}, lambda: nn.MaxPool2d(3, 2, 1, return_indices=True), BHW)
+case("MaxPool1d", "{type: MaxPool1d, kernel_size: 2, dilation: 2, return_indices: true}", {"inp": ("B", 2, "L")},
+     lambda: nn.MaxPool1d(2, dilation=2, return_indices=True), BL)
+case("MaxPool3d", "{type: MaxPool3d, kernel_size: 2, ceil_mode: true, return_indices: true}",
+     {"inp": ("B", 2, "D", 4, 5)}, lambda: nn.MaxPool3d(2, ceil_mode=True, return_indices=True), BLD)
+POOL = "{type: MaxPool%dd, kernel_size: %s, return_indices: true, name: pool}"
+# A fixed length: over a symbolic one the dynamo exporter, the only one that writes MaxUnpool, freezes
+# the MaxPool1d's length, and check refuses the pair (U002).
+case("MaxUnpool1d", "{type: MaxUnpool1d, kernel_size: 2, from: [pool.values, pool.indices]}", {"inp": ("B", 3, 9)},
+     _unpooled(nn.MaxPool1d(2, return_indices=True), nn.MaxUnpool1d(2)), before=(POOL % (1, 2),))
+case("MaxUnpool1d", "{type: MaxUnpool1d, kernel_size: 3, stride: 2, padding: 1, output_size: 10, "
+     "from: [pool.values, pool.indices]}", {"inp": ("B", 2, 10)},
+     _unpooled(nn.MaxPool1d(3, 2, 1, return_indices=True), nn.MaxUnpool1d(3, 2, 1), restore=True),
+     before=("{type: MaxPool1d, kernel_size: 3, stride: 2, padding: 1, return_indices: true, name: pool}",))
+case("MaxUnpool2d", "{type: MaxUnpool2d, kernel_size: 2, from: [pool.values, pool.indices, inp]}",
+     {"inp": ("B", 3, "H", "W")}, _unpooled(nn.MaxPool2d(2, return_indices=True), nn.MaxUnpool2d(2), restore=True),
+     BHW, before=(POOL % (2, 2),))
+case("MaxUnpool2d", "{type: MaxUnpool2d, kernel_size: [2, 3], stride: [2, 1], output_size: [7, null], "
+     "from: [pool.values, pool.indices]}", {"inp": ("B", 2, 7, 6)},
+     _unpooled(nn.MaxPool2d((2, 3), (2, 1), return_indices=True), nn.MaxUnpool2d((2, 3), (2, 1)), restore=True),
+     before=("{type: MaxPool2d, kernel_size: [2, 3], stride: [2, 1], return_indices: true, name: pool}",))
+case("MaxUnpool3d", "{type: MaxUnpool3d, kernel_size: 2, output_size: [4, 6, 5], from: [pool.values, pool.indices]}",
+     {"inp": ("B", 2, 4, 6, 5)}, _unpooled(nn.MaxPool3d(2, return_indices=True), nn.MaxUnpool3d(2), restore=True),
+     before=(POOL % (3, 2),))
+case("MaxUnpool3d", "{type: MaxUnpool3d, kernel_size: [1, 2, 2], from: [pool.values, pool.indices, inp]}",
+     {"inp": ("B", 2, "D", 6, 4)}, _unpooled(nn.MaxPool3d((1, 2, 2), return_indices=True),
+                                            nn.MaxUnpool3d((1, 2, 2)), restore=True), BLD,
+     before=(POOL % (3, "[1, 2, 2]"),))

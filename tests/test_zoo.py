@@ -56,7 +56,7 @@ PUBLISHED: dict[str, tuple[int, float | None]] = {
     "dcgan_discriminator": (2_765_568, None),
     "style_transfer": (1_679_235, None),
 }
-UNPUBLISHED = {"se_resnet_cifar", "espcn", "unet", "seq2seq_transformer", "decoder_lm", "siamese"}
+UNPUBLISHED = {"se_resnet_cifar", "espcn", "unet", "seq2seq_transformer", "decoder_lm", "siamese", "segnet_basic"}
 
 # Overrides that keep the real forward pass cheap on CPU (the architecture is unchanged).
 SMALL: dict[str, list[str]] = {
@@ -79,6 +79,7 @@ SMALL: dict[str, list[str]] = {
     "dcgan_discriminator": ["ndf=8"],
     "style_transfer": ["image_size=32"],
     "unet": ["image_size=32", "base=8"],
+    "segnet_basic": ["height=45", "width=60"],
     "seq2seq_transformer": [],
     "decoder_lm": [],
 }
@@ -268,6 +269,9 @@ TWINS = {
     "dcgan_discriminator": (["ndf=8"], lambda: ref.DCGANDiscriminator(8, 3), [[]]),
     "style_transfer": ([], lambda: ref.TransformerNet(), [["image_size=32"], ["image_size=44"]]),
     "unet": (["base=4"], lambda: ref.UNet(3, 2, 4), [["image_size=32"], ["image_size=48"]]),
+    # odd sizes on the way down (45 -> 22, 29 -> 14 -> 7 -> 3): each unpool restores its encoder's size
+    "segnet_basic": (["features=16"], lambda: ref.SegNetBasic(3, 12, 16), [["height=45", "width=60"],
+                                                                          ["height=37", "width=29"]]),
     "seq2seq_transformer": ([], lambda: ref.Seq2SeqTransformer(1000, 1200, 128, 4, 512, 3, 3, 256), [[]]),
     "decoder_lm": ([], lambda: ref.DecoderLM(2000, 128, 4, 4, 256), [[]]),
 }

@@ -315,3 +315,33 @@ class SiameseNet(nn.Module):
 
     def forward(self, left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
         return self.head(torch.cat([self.encoder(left), self.encoder(right)], dim=1))
+
+
+class SegNetBasic(nn.Module):
+    """SegNet-Basic (Badrinarayanan et al.): four 7x7 conv encoders, each max-pooled with its indices kept;
+    four decoders that unpool with those indices to the encoder map's size, then conv and BatchNorm."""
+
+    def __init__(self, n_channels: int = 3, n_classes: int = 12, features: int = 64, kernel: int = 7) -> None:
+        super().__init__()
+
+        def conv(cin: int) -> nn.Conv2d:
+            return nn.Conv2d(cin, features, kernel, padding=kernel // 2, bias=False)
+
+        self.encoders = nn.ModuleList(nn.Sequential(conv(cin), nn.BatchNorm2d(features), nn.ReLU())
+                                      for cin in (n_channels, features, features, features))
+        self.decoders = nn.ModuleList(nn.Sequential(conv(features), nn.BatchNorm2d(features)) for _ in range(4))
+        self.pool = nn.MaxPool2d(2, return_indices=True)
+        self.unpool = nn.MaxUnpool2d(2)
+        self.classifier = nn.Conv2d(features, n_classes, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        kept = []
+        for encoder in self.encoders:
+            x = encoder(x)
+            size = x.shape
+            x, indices = self.pool(x)
+            kept.append((indices, size))
+        for decoder in self.decoders:
+            indices, size = kept.pop()
+            x = decoder(self.unpool(x, indices, output_size=size))
+        return self.classifier(x)

@@ -218,6 +218,12 @@ def _ts_conv_lstm(args: dict[str, Any], inputs: Inputs) -> str | None:
     return "freezes the number of time steps T of a ConvLSTM2d at the export size"
 
 
+def _ts_max_unpool(args: dict[str, Any], inputs: Inputs) -> str | None:
+    # torch 2.13: tracing max_unpool fails inside PyTorch's own shape check (a tensor condition
+    # where a bool is wanted), whatever the sizes; the dynamo exporter writes it as a scatter.
+    return "cannot write a MaxUnpool (its tracer fails in PyTorch's own size check)"
+
+
 def _dynamo_recurrent(args: dict[str, Any], inputs: Inputs) -> str | None:
     if _sequence_symbolic(args, inputs):
         # not in every graph (an LSTM reading a model input with output: last keeps T), but in most
@@ -259,6 +265,7 @@ PINNED: dict[str, dict[str, PinnedLimit]] = {
         "TransformerDecoderLayer": _ts_decoder,
         "TransformerDecoder": _ts_decoder,
         "ConvLSTM2d": _ts_conv_lstm,
+        **{f"MaxUnpool{n}d": _ts_max_unpool for n in (1, 2, 3)},
         "TimeDistributed": _time_distributed_pinned("torchscript"),
     },
     "dynamo": {

@@ -15,6 +15,13 @@ computed from the input's shape as the model runs at a symbolic one.
 ONNX Runtime has no double AveragePool or global pools on CPU: in float64 the averages take the
 masks (a sliding average is separable too, PyTorch dividing by one count per axis multiplied)
 and the global pools are reductions.
+
+A MaxPool's indices (``return_indices``): ONNX numbers them over the whole tensor,
+((n·C + c)·H + h)·W + w, where PyTorch numbers them within each plane, h·W + w, so they are
+taken modulo the plane's size.  MaxUnpool is written as PyTorch computes it, a scatter of each
+plane's values to their indices within a plane of the output's size (ScatterElements into
+zeros), rather than as ONNX's MaxUnpool, which reads whole-tensor indices and sizes its output
+by its own rule.
 """
 
 from __future__ import annotations
@@ -23,8 +30,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from onnx import numpy_helper
 
-from ....shapes.dims import DimLike, add, mul
+from ....shapes.dims import DimLike, add, mul, product
 from ....shapes.formulas import conv_out
 from ..builder import ELEM, Unsupported, attr_ints
 from .base import Layer, lowers
@@ -35,10 +43,8 @@ _ADAPTIVE = tuple(f"Adaptive{op}Pool{r}d" for op in ("Avg", "Max") for r in (1, 
 
 
 @lowers(*_MAX, *_AVG)
-def window_pool(layer: Layer) -> str:
+def window_pool(layer: Layer) -> str | list[str]:
     a, r = layer.args, layer.in_type.rank - 2
-    if a.get("return_indices"):
-        raise Unsupported("return_indices (the argmax indices beside the values) is not written yet")
     k = attr_ints(a["kernel_size"], r)
     s = k if a["stride"] is None else attr_ints(a["stride"], r)
     p = attr_ints(a["padding"], r)
@@ -63,8 +69,33 @@ def window_pool(layer: Layer) -> str:
     if layer.b.opset >= 10:
         attrs["ceil_mode"] = ceil
     if is_max:
-        return layer.op("MaxPool", [x], dilations=d if any(di != 1 for di in d) else None, **attrs)
+        attrs["dilations"] = d if any(di != 1 for di in d) else None
+        return _with_indices(layer, x, attrs) if a.get("return_indices") else layer.op("MaxPool", [x], **attrs)
     return layer.op("AveragePool", [x], count_include_pad=int(a["count_include_pad"]), **attrs)
+
+
+def _with_indices(layer: Layer, x: str, attrs: dict[str, Any]) -> list[str]:
+    """The values and PyTorch's indices: ONNX's modulo the plane.  Only over the input as it is: a
+    crop or a -inf pad (ceil_mode's dropped window, a dilated window of padding alone) would number
+    the positions of another plane."""
+    if x != layer.x:
+        raise Unsupported("return_indices where the windows need the input cropped or padded with -inf "
+                          "(ceil_mode dropping a window, or a dilated window over padding): the indices would "
+                          "number the positions of another plane")
+    values, flat = layer.op("MaxPool", [x], outputs=2, **attrs)
+    return [values, layer.op("Mod", [flat, layer.size(product(layer.in_type.shape[2:]))])]
+
+
+@lowers("MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d")
+def max_unpool(layer: Layer) -> str:
+    values, indices = layer.inputs[:2]
+    n, c, *size = layer.out.shape
+    planes = layer.shape([n, c, -1])
+    zeros = layer.op("ConstantOfShape", [layer.shape([n, c, product(size)])],
+                     value=numpy_helper.from_array(np.zeros(1, dtype=layer.float_dtype)))
+    scattered = layer.op("ScatterElements", [zeros, layer.op("Reshape", [indices, planes]),
+                                             layer.op("Reshape", [values, planes])], axis=2)
+    return layer.op("Reshape", [scattered, layer.shape(layer.out.shape)])
 
 
 def _ceil_windows(layer: Layer, k: list[int], s: list[int], p: list[int], d: list[int]

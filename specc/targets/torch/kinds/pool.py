@@ -1,4 +1,4 @@
-"""PyTorch lowering of the pools: nn's pools, the AdaptivePool support class where the shape
+"""PyTorch lowering of the pools: nn's pools and unpools, the AdaptivePool support class where the shape
 rule asked for windows computed at run time (``op`` in the attributes), and the global pools
 written inline as ``x.mean(dim=(2, 3))``."""
 
@@ -11,7 +11,21 @@ from .base import Lit, Lowering, lowering, on
 
 class _MaxPool(Lowering):
     positional = ("kernel_size",)
-    defaults = {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False}
+    defaults = {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False, "return_indices": False}
+
+
+class _MaxUnpool(Lowering):
+    """``self.unpool(values, indices)``; output_size is an argument of forward, written as a list,
+    or read from the third input's size at run time."""
+
+    positional = ("kernel_size",)
+    defaults = {"stride": None, "padding": 0}
+    forward_keys = ("output_size",)
+
+    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        size = (f", output_size={on(inputs[2])}.shape[2:]" if len(inputs) > 2 else
+                "" if args["output_size"] is None else f", output_size={args['output_size']!r}")
+        return f"{module}({inputs[0]}, {inputs[1]}{size})"
 
 
 class _AvgPool(Lowering):
@@ -45,6 +59,21 @@ class MaxPool2d(_MaxPool):
 @lowering
 class MaxPool3d(_MaxPool):
     torch_class = "nn.MaxPool3d"
+
+
+@lowering
+class MaxUnpool1d(_MaxUnpool):
+    torch_class = "nn.MaxUnpool1d"
+
+
+@lowering
+class MaxUnpool2d(_MaxUnpool):
+    torch_class = "nn.MaxUnpool2d"
+
+
+@lowering
+class MaxUnpool3d(_MaxUnpool):
+    torch_class = "nn.MaxUnpool3d"
 
 
 @lowering
