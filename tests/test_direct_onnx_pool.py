@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 import specc
-from specc.backends.direct_export import layer_shapes
+from specc.backends.direct_export import LayerShapes
 from specc.targets.onnx.builder import Unsupported
 from specc.targets.onnx.lower import lower_graph
 from specc.targets.onnx.weights import Weights
@@ -50,7 +50,7 @@ def _lowered(layer: str, shape: Iterable[object], opset: int = 18, dtype: str = 
     assert spec.ok, [d.message for d in spec.errors]
     lowered = lower_graph(spec.graph, Weights(None, 0), opset=opset)
     onnx.checker.check_model(lowered.model, full_check=True)
-    assert layer_shapes(lowered)(lowered.model) == []  # ONNX's inferred shapes are specc's
+    assert LayerShapes(lowered)(lowered.model) == []  # ONNX's inferred shapes are specc's
     return lowered.model
 
 
