@@ -26,9 +26,15 @@ def _specs() -> list[object]:
                                                                      *sorted(root.glob("zoo/*.yaml"))]]
 
 
+# SegNet unpools with its pools' indices: at 360 x 480 a few windows hold two values one rounding
+# step apart, and ONNX Runtime's and PyTorch's convolutions (equal to 1e-7) pick different maxima
+# there, which moves whole values. Compared at a size without such near ties.
+SIZES = {"segnet_basic.yaml": ["height=45", "width=60"]}
+
+
 @pytest.mark.parametrize("path", _specs())
 def test_example_and_zoo_specs_written_direct_equal_pytorch(path: Path, tmp_path: Path) -> None:
-    spec = specc.load(path)
+    spec = specc.load(path, overrides=SIZES.get(path.name))
     assert spec.ok
     assert direct_problem(spec) is None
     result = export_direct(spec, tmp_path / "m.onnx", compare="torch")

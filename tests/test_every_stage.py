@@ -29,7 +29,8 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from layer_cases import CASES  # noqa: E402
 from test_differential import nets  # noqa: E402
 
-from specc.backends.onnx_export import export_spec, signature_of, sizes_valid, spec_inputs  # noqa: E402
+from specc.backends.onnx_export import signature_of, sizes_valid, spec_inputs  # noqa: E402
+from specc.backends.routes import export  # noqa: E402
 from specc.backends.torch_build import build_module  # noqa: E402
 from specc.backends.verify import export_env, other_envs  # noqa: E402
 
@@ -59,7 +60,7 @@ def every_stage(text: str, tmp_path: Path) -> bool:
         for t, y in zip(sig.outputs, outs):
             assert tuple(y.shape) == t.at(env), f"{t.name} at {env}: {tuple(y.shape)} vs {t.at(env)}\n---\n{text}"
     try:
-        export_spec(spec, tmp_path / "model.onnx")
+        export(spec, tmp_path / "model.onnx")  # `specc export`'s own choice of route (--via auto)
     except Exception as exc:  # noqa: BLE001 -- any refusal after "ok" is the failure we look for
         pytest.fail(f"check said ok, export failed: {exc}\n---\n{text}")
     return True
