@@ -60,23 +60,30 @@ def direct_problem(spec: Any, weights: str | os.PathLike[str] | None = None) -> 
     return None
 
 
-def _run_folder(weights: Path) -> Path | None:
-    file = _weights_file(weights)
-    for folder in (file.parent, file.parent.parent, file.parent.parent.parent):
-        if (folder / "config.json").is_file() and (folder / "preprocess.json").is_file():
-            pre = json.loads((folder / "preprocess.json").read_text())
-            return folder if pre.get("inputs") or pre.get("target") or any((pre.get("outputs") or {}).values()) \
-                else None
-    return None
-
-
-def _weights_file(path: Path) -> Path:
+def resolve_weights(path: Path) -> Path:
     """A run folder (its final weights), a checkpoint folder, or a .safetensors file."""
     if path.is_dir():
         for candidate in (path / "model.safetensors", path / "last" / "model.safetensors"):
             if candidate.is_file():
                 return candidate
     return path
+
+
+def run_of(weights: Path) -> Path | None:
+    """The run folder a weights file belongs to, if any (it holds config.json)."""
+    for folder in (weights.parent, weights.parent.parent, weights.parent.parent.parent):
+        if (folder / "config.json").is_file() and (folder / "preprocess.json").is_file():
+            return folder
+    return None
+
+
+def _run_folder(weights: Path) -> Path | None:
+    """The training run whose input or output scaling the model must carry, if any."""
+    run = run_of(resolve_weights(weights))
+    if run is None:
+        return None
+    pre = json.loads((run / "preprocess.json").read_text())
+    return run if pre.get("inputs") or pre.get("target") or any((pre.get("outputs") or {}).values()) else None
 
 
 # -- inputs --------------------------------------------------------------------------------------------------------
@@ -193,7 +200,7 @@ def export_direct(spec: Any, path: str | os.PathLike[str] | None, *, weights: st
     if why is not None:
         raise ExportFailed(f"--via direct cannot write this model: {why}; use --via torch")
     opts = spec.document.export
-    checkpoint = _weights_file(Path(weights)) if weights is not None else None
+    checkpoint = resolve_weights(Path(weights)) if weights is not None else None
     if checkpoint is not None and not checkpoint.is_file():
         raise BackendWeightsError(f"--weights: no such file: {weights}")
     try:

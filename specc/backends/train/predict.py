@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ...validate.train_config import classes_at
+from ..direct_export import resolve_weights, run_of
 from .preprocess import Preprocessing
 from .run import load_tensors, read_json
 
@@ -27,23 +28,6 @@ class Trained:
     pre: Preprocessing
     classes: list[str] | None
     weights: Path
-
-
-def resolve_weights(path: Path) -> Path:
-    """A run folder (its final weights), a checkpoint folder, or a .safetensors file."""
-    if path.is_dir():
-        for candidate in (path / "model.safetensors", path / "last" / "model.safetensors"):
-            if candidate.is_file():
-                return candidate
-    return path
-
-
-def run_of(weights: Path) -> Path | None:
-    """The run folder a weights file belongs to, if any (it holds config.json)."""
-    for folder in (weights.parent, weights.parent.parent, weights.parent.parent.parent):
-        if (folder / "config.json").is_file() and (folder / "preprocess.json").is_file():
-            return folder
-    return None
 
 
 def load_preprocessing(run: Path) -> tuple[Preprocessing, list[str] | None]:
