@@ -197,3 +197,16 @@ def test_direct_target_writes_the_indices_and_the_unpool(tmp_path: Path) -> None
     result = export_direct(spec, tmp_path / "unpool.onnx", compare="torch")
     report = result.verification
     assert report is not None and report.against == "PyTorch" and len(report.runs) >= 3
+
+
+def test_a_default_size_of_zero_is_fine_where_the_third_input_sets_a_size_pytorch_takes() -> None:
+    """Found by the 5,000-example differential run: input 1, kernel 2, stride 2, padding 1 gives a
+    default of 0, and PyTorch unpools to the third input's 1 (within stride of it)."""
+    spec = specc.loads("specc: 1\ninputs: {x: [B, 1, 3, 1]}\nlayers:\n"
+                       "  - {type: MaxPool2d, kernel_size: 2, padding: [0, 1], return_indices: true, name: p}\n"
+                       "  - {type: MaxUnpool2d, kernel_size: 2, padding: [0, 1], from: [p.values, p.indices, x]}\n")
+    assert spec.ok, [d.message for d in spec.errors]
+    x = torch.relu(torch.randn(2, 1, 3, 1))
+    v, i = torch.nn.functional.max_pool2d(x, 2, 2, (0, 1), return_indices=True)
+    out = torch.nn.functional.max_unpool2d(v, i, 2, 2, (0, 1), output_size=x.shape[2:])
+    assert tuple(out.shape[1:]) == tuple(spec.graph.nodes[-1].out.shape[1:]) == (1, 3, 1)

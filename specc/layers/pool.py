@@ -302,9 +302,7 @@ class _MaxUnpool(Spatial):
         k = ntuple(p.kernel_size, r, "kernel_size")
         s = k if p.stride is None else ntuple(p.stride, r, "stride")
         pads = ntuple(p.padding, r, "padding")
-        default = tuple(positive(conv_transpose_out(n, ki, si, pi), f"the unpooled size along spatial dim {i}",
-                                 f" (input {n}, kernel {ki}, stride {si}, padding {pi})")
-                        for i, (n, ki, si, pi) in enumerate(zip(values.shape[2:], k, s, pads)))
+        default = tuple(conv_transpose_out(n, ki, si, pi) for n, ki, si, pi in zip(values.shape[2:], k, s, pads))
         if len(ins) == 3:
             if p.output_size is not None:
                 raise SpecError("V003", "output_size and a third input both set the output size",
@@ -313,6 +311,10 @@ class _MaxUnpool(Spatial):
             _check_accepted(size, default, s, where, k, pads)
         else:
             size = _output_size(p.output_size, default, s, r)
+        # The default may be 0 or less where a given size (within stride of it) is what PyTorch builds.
+        size = tuple(positive(d, f"the unpooled size along spatial dim {i}",
+                              f" (input {n}, kernel {ki}, stride {si}, padding {pi})")
+                     for i, (d, n, ki, si, pi) in enumerate(zip(size, values.shape[2:], k, s, pads)))
         _check_plane(size, where, k, s, pads, len(ins) == 3)
         out = TensorType((values.shape[0], values.shape[1], *size), values.dtype)
         args = {"kernel_size": compact(k), "stride": None if p.stride is None else compact(s),
