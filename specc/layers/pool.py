@@ -418,12 +418,17 @@ def _check_accepted(size: tuple[DimLike, ...], default: tuple[DimLike, ...], s: 
 def _check_plane(size: tuple[DimLike, ...], where: PoolIndices, k: tuple[int, ...], s: tuple[int, ...],
                  pads: tuple[int, ...], third: bool) -> None:
     """The values land where they were only in the plane the indices number: every dim but the
-    first equal to the pool's input, the first reaching past the last row a window read."""
+    first equal to the pool's input (or longer, where the dims before it are 1 there), the first
+    reaching past the last row a window read."""
     pooled = where.pooled
     reach = _reach(where)
     gaps = (add(size[0], mul(bound, -1)) for bound in (reach, pooled[0]))
     wrong = [] if any(isinstance(gap, int) and gap >= 0 for gap in gaps) else [0]
-    wrong += [i for i in range(1, len(size)) if size[i] != pooled[i]]
+    # A dim may differ where every dim before it is 1 in the pool's input (their positions are all
+    # 0, so the longer rows move nothing) and it holds every position the pool numbered.
+    wrong += [i for i in range(1, len(size)) if size[i] != pooled[i] and not (
+        all(pooled[d] == 1 for d in range(i)) and isinstance(gap := add(size[i], mul(pooled[i], -1)), int)
+        and gap >= 0)]
     if not wrong:
         return
     i, fix = wrong[0], _plane_fix(where, k, s, pads, third)
