@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import errno
 import os
 import re
 import secrets
@@ -180,6 +181,25 @@ def atomic_write(target: str | os.PathLike[str], data: bytes | str | Callable[[P
         else:
             tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
     return Path(target)
+
+
+def move_into(src: str | os.PathLike[str], target: str | os.PathLike[str]) -> Path:
+    """Publish the finished file ``src`` as ``target`` atomically, by a rename where both are on
+    one filesystem (a temp folder beside ``target``: no copy of a large model), else by a copy:
+    its data is synced first, and it takes the permissions of the file it replaces."""
+    src, target = Path(src), Path(target)
+    with open(src, "rb+") as fh:
+        os.fsync(fh.fileno())
+    if target.is_file():
+        os.chmod(src, stat.S_IMODE(target.stat().st_mode))
+    try:
+        with _signals_deferred():
+            os.replace(src, target)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        atomic_write(target, lambda tmp: shutil.copyfile(src, tmp))
+    return target
 
 
 class Terminated(KeyboardInterrupt):

@@ -228,7 +228,7 @@ def export_direct(spec: Any, path: str | os.PathLike[str] | None, *, weights: st
                                           if not t.dtype.startswith(("float", "bfloat")) and t.dtype != "bool"})}
     if spec.document.description:
         meta["spec_description"] = spec.document.description
-    stamp(lowered.model, meta)
+    stamp(lowered.proto, meta)
     rtol, atol = tolerances(spec.graph, opts)
     do_verify = opts.verify if verify_model is None else verify_model
     target = Path(path) if path is not None else None
@@ -237,7 +237,7 @@ def export_direct(spec: Any, path: str | os.PathLike[str] | None, *, weights: st
     name = target.name if target is not None else "model.onnx"
     notes: list[str] = []
     with temp_dir(folder, name) as work:
-        files = save(lowered.model, work, name)
+        files = save(lowered.proto, work, name, lowered.tensors)
         report = None
         if do_verify:
             use_torch = compare == "torch" or (compare == "auto" and torch_installed())
@@ -247,7 +247,7 @@ def export_direct(spec: Any, path: str | os.PathLike[str] | None, *, weights: st
             inner = LayerShapes(lowered)
             try:
                 report = verify_against(files[0], sig, reference, env, valid=valid, rtol=rtol, atol=atol,
-                                        against=against, extra=inner)
+                                        against=against, extra=inner, light=lowered.light())
             except VerificationFailed as failed:
                 failed.exporter = "direct"
                 raise
@@ -257,9 +257,9 @@ def export_direct(spec: Any, path: str | os.PathLike[str] | None, *, weights: st
             from .triton import write_entry
 
             entry = write_entry(files[0], triton, spec.name, max_batch_size)
+        size = sum(f.stat().st_size for f in files)
         if target is not None:
             publish(files, target.parent)
-        size = sum(f.stat().st_size for f in files)
     result = ExportResult(target, "direct", opset, seconds, size, dict(env), report, notes)
     result.triton = entry
     result.requirements = requirements(spec)

@@ -239,9 +239,9 @@ def export_module(module: torch.nn.Module, sig: Signature, path: str | os.PathLi
                     raise VerificationFailed(first_failure.problems, first_failure.exporter) from None
             if keep is not None:
                 keep(files[0])
+            size = sum(f.stat().st_size for f in files)
             if target is not None:
                 publish(files, target.parent)
-            size = sum(f.stat().st_size for f in files)
             return ExportResult(target, which, opset, seconds, size, dict(env), report, notes)
         if first_failure is not None:
             raise VerificationFailed(first_failure.problems + notes[-1:], first_failure.exporter)

@@ -26,6 +26,11 @@ ELEM = {
 }
 
 
+# Initialisers up to this size stay inside the graph as built (shape inference reads the small
+# constants that give shapes); larger ones are kept as arrays (:meth:`Builder.graph`).
+INLINE_BYTES = 1024
+
+
 class Unsupported(Exception):
     """A layer, as configured, that the direct target cannot write (export then takes the torch route)."""
 
@@ -140,9 +145,21 @@ class Builder:
         return helper.make_graph(self.nodes, name, list(inputs), list(outputs))
 
     def graph(self, name: str, inputs: Sequence[onnx.ValueInfoProto], outputs: Sequence[onnx.ValueInfoProto],
-              value_info: Sequence[onnx.ValueInfoProto] = ()) -> onnx.GraphProto:
-        inits = [numpy_helper.from_array(v, k) for k, v in self.initializers.items()]
-        return helper.make_graph(self.nodes, name, list(inputs), list(outputs), inits, value_info=list(value_info))
+              value_info: Sequence[onnx.ValueInfoProto] = ()) -> tuple[onnx.GraphProto, dict[str, np.ndarray]]:
+        """The graph with its small initialisers (constants, shapes) inside, and the large ones
+        (weights) apart, as arrays: the writer puts those on disk without copying them into
+        protobuf first."""
+        small = {k: v for k, v in self.initializers.items() if v.nbytes <= INLINE_BYTES}
+        large = {k: v for k, v in self.initializers.items() if v.nbytes > INLINE_BYTES}
+        inits = [numpy_helper.from_array(v, k) for k, v in small.items()]
+        graph = helper.make_graph(self.nodes, name, list(inputs), list(outputs), inits, value_info=list(value_info))
+        return graph, large
+
+
+def tensor_header(name: str, arr: np.ndarray) -> onnx.TensorProto:
+    """A tensor's name, type and shape, without its data (what a writer or shape inference needs)."""
+    elem = helper.np_dtype_to_tensor_dtype(arr.dtype.newbyteorder("="))  # the bytes are written little-endian
+    return onnx.TensorProto(name=name, dims=arr.shape, data_type=elem)
 
 
 def value_info(name: str, dtype: str, shape: Sequence[DimLike]) -> onnx.ValueInfoProto:

@@ -10,13 +10,15 @@ inputs' shapes (:meth:`Builder.size`).  No torch is imported.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
+import numpy as np
 import onnx
-from onnx import helper
+from onnx import helper, numpy_helper
 
 from ...graph.ir import Graph, Node, port_index, producer
 from ...shapes.tensor import TensorType
-from .builder import Builder, Unsupported, bare_symbol, value_info
+from .builder import Builder, Unsupported, bare_symbol, tensor_header, value_info
 from .kinds import LOWERINGS
 from .kinds.base import Layer
 from .weights import Weights
@@ -29,10 +31,31 @@ IR_VERSION = 9
 @dataclass
 class Lowered:
     """The model, and each layer's ONNX value with the type specc inferred for it (what the
-    verifier compares shape inference against)."""
+    verifier compares shape inference against).
 
-    model: onnx.ModelProto
+    ``proto`` holds the graph with its small initialisers; the weights stay numpy arrays in
+    ``tensors`` until written (``backends.onnx_files.save`` streams them to disk), since copying
+    them into protobuf costs more than the rest of an export of a large model."""
+
+    proto: onnx.ModelProto
+    tensors: dict[str, np.ndarray] = field(default_factory=dict)
     values: dict[str, tuple[str, TensorType]] = field(default_factory=dict)
+
+    @cached_property
+    def model(self) -> onnx.ModelProto:
+        """The whole model in memory, weights inside (for a model under protobuf's 2 GiB)."""
+        whole = onnx.ModelProto()
+        whole.CopyFrom(self.proto)
+        whole.graph.initializer.extend(numpy_helper.from_array(v, k) for k, v in self.tensors.items())
+        return whole
+
+    def light(self) -> onnx.ModelProto:
+        """The model with its weights' types and shapes but not their data: what the checker of
+        shapes reads, at no cost in a model's size."""
+        light = onnx.ModelProto()
+        light.CopyFrom(self.proto)
+        light.graph.initializer.extend(tensor_header(k, v) for k, v in self.tensors.items())
+        return light
 
 
 def kinds_used(graph: Graph) -> list[str]:
@@ -81,10 +104,9 @@ def lower_graph(graph: Graph, weights: Weights, *, name: str = "model", opset: i
         b.nodes.append(helper.make_node("Identity", [_read(env, src)], [out_name],
                                         name=b.fresh(f"{out_name}/Identity")))
         outputs.append(value_info(out_name, t.dtype, t.shape))
-    model = helper.make_model(b.graph(name, inputs, outputs), opset_imports=[helper.make_opsetid("", opset)],
-                              producer_name="specc")
-    model.ir_version = IR_VERSION
-    lowered.model = model
+    graph, lowered.tensors = b.graph(name, inputs, outputs)
+    lowered.proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="specc")
+    lowered.proto.ir_version = IR_VERSION
     return lowered
 
 
