@@ -247,11 +247,23 @@ def test_export_flags_write_every_variant(tmp_path: Path, capsys: pytest.Capture
     assert main(["export", spec, "-o", str(out), "--threads", "0", "--optimize"]) == 2
 
 
-def test_a_model_with_external_data_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["optimized", "int8", "fp16"])
+def test_a_model_with_external_data_makes_every_variant(tmp_path: Path, kind: str) -> None:
+    """Models past EXTERNAL_ABOVE keep their weights in a side file; under 2 GB each variant is
+    one file again, and equals the float model within its tolerance (verify_variant)."""
     model = onnx.load(str(_mlp(tmp_path / "m.onnx")))
     onnx.save_model(model, str(tmp_path / "big.onnx"), save_as_external_data=True, location="big.data",
                     size_threshold=0)
-    with pytest.raises(var.VariantFailed, match="external data"):
+    made = var.make_variant(tmp_path / "big.onnx", kind, runs=3)
+    assert made.path.is_file() and not rt.has_external_data(onnx.load(str(made.path), load_external_data=False))
+
+
+def test_a_model_over_2_gb_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = onnx.load(str(_mlp(tmp_path / "m.onnx")))
+    onnx.save_model(model, str(tmp_path / "big.onnx"), save_as_external_data=True, location="big.data",
+                    size_threshold=0)
+    monkeypatch.setattr(onnx.checker, "MAXIMUM_PROTOBUF", 100)  # this model's weights stand in for 2 GB
+    with pytest.raises(var.VariantFailed, match="over 2 GB"):
         var.make_variant(tmp_path / "big.onnx", "int8")
     assert not (tmp_path / "big.int8.onnx").exists()
 

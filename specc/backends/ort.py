@@ -252,10 +252,9 @@ def save_optimized(model: str | os.PathLike[str], target: str | os.PathLike[str]
     provider only: a graph optimised for CUDA holds nodes that only the CUDA provider runs."""
     from ..atomic import atomic_write
 
-    load_untrusted(model)
-    if has_external_data(onnx.load(str(model), load_external_data=False)):
-        raise ModelError(f"{model} keeps its weights in an external data file; specc saves optimised "
-                         "models only for models under 2 GB")
+    if too_big_for_one_file(model, load_untrusted(model)):
+        raise ModelError(f"{model} with its weights is over 2 GB; specc saves optimised models only for "
+                         "models under 2 GB")
 
     def write(tmp: Path) -> None:
         so = session_options(1, level=level)
@@ -264,8 +263,33 @@ def save_optimized(model: str | os.PathLike[str], target: str | os.PathLike[str]
             ort.InferenceSession(str(model), so, providers=[CPU])
         except Exception as exc:  # noqa: BLE001 -- onnxruntime raises its own exception types per failure
             raise ModelError(f"ONNX Runtime cannot optimise {model}: {str(exc).strip()[:200]}") from None
+        saved = onnx.load(str(tmp), load_external_data=False)
+        if has_external_data(saved):
+            # ONNX Runtime saves the weights it left alone as references to the source's data file,
+            # which is not beside the new model: take them in, for one self-contained file
+            for t in _all_tensors(saved):
+                where = next((e.value for e in t.external_data if e.key == "location"), "")
+                if t.data_location == onnx.TensorProto.EXTERNAL and external_data_problem(where, Path(model).parent):
+                    raise ModelError(f"ONNX Runtime's optimised {model} points outside its folder ({where!r})")
+            onnx.load_external_data_for_model(saved, str(Path(model).parent))
+            tmp.write_bytes(saved.SerializeToString())
 
     return atomic_write(target, write)
+
+
+def stored_bytes(path: str | os.PathLike[str], model: onnx.ModelProto) -> int:
+    """The model's size on disk: its file and the external data files it reads (each once)."""
+    path = Path(path)
+    sides = {e.value for t in _all_tensors(model) if t.data_location == onnx.TensorProto.EXTERNAL
+             for e in t.external_data if e.key == "location"}
+    return path.stat().st_size + sum((path.parent / s).stat().st_size for s in sides if (path.parent / s).is_file())
+
+
+def too_big_for_one_file(path: str | os.PathLike[str], model: onnx.ModelProto) -> bool:
+    """Whether the model, weights included, exceeds what one protobuf can hold (2 GiB): the tools
+    that rewrite a whole model (the optimiser's saved graph, the quantiser, the float16 converter)
+    write it as one."""
+    return stored_bytes(path, model) >= onnx.checker.MAXIMUM_PROTOBUF
 
 
 def has_external_data(model: onnx.ModelProto) -> bool:

@@ -349,9 +349,9 @@ def make_variant(model: str | os.PathLike[str], kind: str, *, samples: Samples |
         raise ValueError(f"unknown variant {kind!r}")
     src = Path(model)
     float_model = rt.load_untrusted(src)
-    if rt.has_external_data(float_model):
-        raise VariantFailed(f"{src} keeps its weights in an external data file; specc makes {kind} models only "
-                            "of models under 2 GB")
+    if rt.too_big_for_one_file(src, float_model):
+        raise VariantFailed(f"{src} with its weights is over 2 GB; specc makes {kind} models only of models "
+                            "under 2 GB")
     dst = Path(target) if target is not None else variant_path(src, kind)
     samples = samples or random_samples(src)
     notes = list(notes)
