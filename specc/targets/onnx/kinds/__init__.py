@@ -1,15 +1,9 @@
-"""The ONNX lowering of every layer kind, one module per family (as ``specc/layers/``).
+"""The ONNX lowering of every layer kind, one module per family (named as in ``specc/layers/``).
 
-Every module of this package is a family: importing it registers its kinds' lowerings, so a
-new family file needs no line here."""
-
-import importlib
-import pkgutil
+Importing a family module registers its kinds' lowerings; ``LOWERINGS`` imports a kind's family
+on its first lookup (``specc/layers/catalogue.py`` says which), so a new family file needs no
+line here, only its name in the catalogue."""
 
 from .base import LOWERINGS, Layer, Unsupported, lowers
-
-for _family in pkgutil.iter_modules(__path__):
-    if _family.name != "base":
-        importlib.import_module(f"{__name__}.{_family.name}")
 
 __all__ = ["LOWERINGS", "Layer", "Unsupported", "lowers"]

@@ -11,10 +11,12 @@ write raises :class:`Unsupported` with the reason; export then takes the torch r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import importlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ....layers.catalogue import FAMILIES, FAMILY_OF
 from ....shapes.dims import DimLike
 from ....shapes.tensor import TensorType
 from ..builder import Builder, Unsupported
@@ -82,7 +84,38 @@ class Layer:
 
 
 Lowering = Callable[[Layer], "str | list[str]"]
-LOWERINGS: dict[str, Lowering] = {}
+_REGISTERED: dict[str, Lowering] = {}
+
+
+class _Lowerings(Mapping[str, Lowering]):
+    """The lowering of each kind, by type name.  A kind's family module (named as the layer
+    family in ``specc/layers/``) is imported on its first lookup, so an export pays only for
+    the families its model uses, as ``specc check`` does; iterating imports every family."""
+
+    def _load(self, kind: str) -> None:
+        family = FAMILY_OF.get(kind)
+        if family is not None and kind not in _REGISTERED:
+            importlib.import_module(f"{__package__}.{family}")
+
+    def __getitem__(self, kind: str) -> Lowering:
+        self._load(kind)
+        return _REGISTERED[kind]
+
+    def __contains__(self, kind: object) -> bool:
+        if isinstance(kind, str):
+            self._load(kind)
+        return kind in _REGISTERED
+
+    def __iter__(self) -> Iterator[str]:
+        for family in FAMILIES:
+            importlib.import_module(f"{__package__}.{family}")
+        return iter(dict(_REGISTERED))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+LOWERINGS: Mapping[str, Lowering] = _Lowerings()
 
 
 def lowers(*kinds: str) -> Callable[[Lowering], Lowering]:
@@ -90,9 +123,9 @@ def lowers(*kinds: str) -> Callable[[Lowering], Lowering]:
 
     def register(fn: Lowering) -> Lowering:
         for k in kinds:
-            if k in LOWERINGS:
+            if k in _REGISTERED:
                 raise ValueError(f"ONNX lowering of {k} registered twice")
-            LOWERINGS[k] = fn
+            _REGISTERED[k] = fn
         return fn
 
     return register
