@@ -120,3 +120,18 @@ def test_a_large_model_keeps_its_weights_in_one_external_file_beside_it(tmp_path
 def test_via_torch_is_still_there(tmp_path: Path) -> None:
     result = export(specc.load(MLP), tmp_path / "m.onnx", via="torch")
     assert result.exporter in ("torchscript", "dynamo")
+
+
+@pytest.mark.parametrize("opset", [18, 21, 23])
+def test_the_ir_version_is_the_one_the_opset_came_with(tmp_path: Path, opset: int) -> None:
+    """ONNX pairs each opset with the IR version it was released with (21: 10, 23: 11): the model
+    declares at least that one, else 9 (what ONNX Runtime 1.17 and later read)."""
+    import onnx
+    from onnx import helper
+
+    out = tmp_path / "m.onnx"
+    result = export(specc.load(MLP), out, via="direct", opset=opset)
+    assert result.opset == opset and result.verification is not None
+    model = onnx.load(str(out))
+    assert model.ir_version == max(9, helper.find_min_ir_version_for(list(model.opset_import)))
+    assert model.ir_version == {18: 9, 21: 10, 23: 11}[opset]

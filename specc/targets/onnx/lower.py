@@ -24,7 +24,8 @@ from .kinds.base import Layer
 from .weights import Weights
 
 DEFAULT_OPSET = 18
-# The IR version ONNX Runtime 1.17 and later read (onnx's own default follows the newest onnx).
+# The IR version ONNX Runtime 1.17 and later read (onnx's own default follows the newest onnx);
+# an opset released with a later IR version gets that one (21: 10, 23: 11), as ONNX requires.
 IR_VERSION = 9
 
 
@@ -106,7 +107,7 @@ def lower_graph(graph: Graph, weights: Weights, *, name: str = "model", opset: i
         outputs.append(value_info(out_name, t.dtype, t.shape))
     graph, lowered.tensors = b.graph(name, inputs, outputs)
     lowered.proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="specc")
-    lowered.proto.ir_version = IR_VERSION
+    lowered.proto.ir_version = max(IR_VERSION, helper.find_min_ir_version_for(list(lowered.proto.opset_import)))
     return lowered
 
 
