@@ -117,8 +117,10 @@ def _shapes_only(spec: Any, sig: Signature) -> Reference:
     return lambda env: (example_arrays(spec, sig, env), None)
 
 
-def _torch_twin(spec: Any, sig: Signature, weights: Weights, checkpoint: Path | None) -> Reference:
-    """The PyTorch target's module with the same weights as the ONNX model, as the reference."""
+def _torch_twin(spec: Any, sig: Signature, weights: Weights, checkpoint: Path | None, picks: Any = None) -> Reference:
+    """The PyTorch target's module with the same weights as the ONNX model, as the reference;
+    with ``picks`` (a :class:`~.pool_picks.PoolPicks`), its max pools take ONNX Runtime's picks
+    among maxima equal up to rounding."""
     import torch
 
     from .onnx_export import load_weights
@@ -136,11 +138,15 @@ def _torch_twin(spec: Any, sig: Signature, weights: Weights, checkpoint: Path | 
             raise ExportFailed(f"the direct target drew tensors the PyTorch module does not have: {unknown[:5]}")
         module.load_state_dict(state, strict=False)
     module.eval()
+    if picks is not None:
+        picks.attach(module)
     torch.backends.mha.set_fastpath_enabled(False)  # the fused kernels differ in rounding from the unfused path
     run = torch_reference(module, sig, lambda env: tuple(torch.from_numpy(a) for a in
                                                           example_arrays(spec, sig, env).values()))
 
     def reference(env: dict[str, int]) -> Any:
+        if picks is not None:
+            picks.load(example_arrays(spec, sig, env))
         with torch.no_grad():
             return run(env)
 
@@ -241,7 +247,12 @@ def export_direct(spec: Any, path: str | os.PathLike[str] | None, *, weights: st
         report = None
         if do_verify:
             use_torch = compare == "torch" or (compare == "auto" and torch_installed())
-            reference = _torch_twin(spec, sig, source, checkpoint) if use_torch else _shapes_only(spec, sig)
+            picks = None
+            if use_torch and lowered.picks:
+                from .pool_picks import PoolPicks
+
+                picks = PoolPicks(lowered, work / "probe", name, rtol=rtol, atol=atol)
+            reference = _torch_twin(spec, sig, source, checkpoint, picks) if use_torch else _shapes_only(spec, sig)
             against = "PyTorch" if use_torch else "shapes only: torch is not installed" if compare == "auto" \
                 else "shapes only"
             inner = LayerShapes(lowered)
@@ -252,6 +263,8 @@ def export_direct(spec: Any, path: str | os.PathLike[str] | None, *, weights: st
                 failed.exporter = "direct"
                 raise
             report.shapes += f"; {inner.text()}"
+            if picks is not None and picks.note():
+                notes.append(picks.note())
         entry = None
         if triton is not None:
             from .triton import write_entry

@@ -41,6 +41,8 @@ class Lowered:
     proto: onnx.ModelProto
     tensors: dict[str, np.ndarray] = field(default_factory=dict)
     values: dict[str, tuple[str, TensorType]] = field(default_factory=dict)
+    # (module path, ONNX value) of each max pool's indices, in the order the model computes them
+    picks: list[tuple[str, str]] = field(default_factory=list)
 
     @cached_property
     def model(self) -> onnx.ModelProto:
@@ -147,4 +149,6 @@ def _leaf(g: Graph, n: Node, ins: list[str], own: str, prefix: str, b: Builder, 
     values = value if isinstance(value, list) else [value]
     for v, t in zip(values, outs):
         lowered.values[v] = (n.path, t)
+    if n.result.args.get("return_indices") and len(values) == 2:
+        lowered.picks.append((own, values[1]))
     return value
