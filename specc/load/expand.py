@@ -436,9 +436,11 @@ class _Expander:
             if k not in defaults:
                 close = difflib.get_close_matches(str(k), [str(a) for a in defaults], n=1)
                 known = ", ".join(map(str, defaults)) or "none"
-                self.fail(SpecError("V001", f"block '{btype}' has no argument '{k}'",
-                                    f"did you mean '{close[0]}'?" if close else f"its arguments are: {known}",
-                                    loc=item.key_loc(k)))
+                declare = (f"to add one, give block '{btype}' args: {{{k}: {_yaml_value(v)}}} (the value there is "
+                           "its default)")
+                hint = (f"did you mean '{close[0]}'? (or {declare})" if close else
+                        f"its arguments are: {known}; {declare}")
+                self.fail(SpecError("V001", f"block '{btype}' has no argument '{k}'", hint, loc=item.key_loc(k)))
                 ok = False
             args[k] = v
         for k, v in args.items():
@@ -628,3 +630,14 @@ def expand(doc: Any, overrides: dict[str, Any], layer_types: set[str], file: str
         out.pop("layers", None)
     ex.count_unlisted()
     return Expanded(out, ex.env, ex.diags, ex.broken, ex.broken_sections)
+
+
+def _yaml_value(v: Any) -> str:
+    """A short YAML rendering of an argument's value, for a hint (the value given, as a default)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str) and v.replace("_", "").isalnum():
+        return v
+    return "..."
