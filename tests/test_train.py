@@ -74,7 +74,7 @@ def test_y_equals_2x_plus_1_in_raw_units_from_predict_and_onnx(tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     ort = pytest.importorskip("onnxruntime")
     run = tmp_path / "run"
-    code, _, err = run_cli(capsys, "train", str(ROOT / "specs" / "linear_regression.yaml"), "--run", str(run))
+    code, _, err = run_cli(capsys, "train", str(ROOT / "specs" / "linear_regression.yaml"), "-o", str(run))
     assert code == 0, err
     code, out, _ = run_cli(capsys, "predict", str(run), "--input", "[[60]]", "--format", "json")
     assert code == 0

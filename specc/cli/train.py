@@ -203,9 +203,9 @@ def _train_arguments(p: argparse.ArgumentParser) -> None:
     p.description = ("Train with specc's loop. The data is checked against the model before the "
                      "first epoch; everything goes into a run folder, resumable with --resume.")
     p.add_argument("spec", metavar="SPEC", nargs="?")
-    p.add_argument("--run", "--run-dir", dest="run", metavar="DIR",
-                   help="run folder (default: runs/<spec file name>); under torchrun write --run-dir, since "
-                        "torchrun takes --run for its own --run-path")
+    p.add_argument("-o", "--run", "--run-dir", dest="run", metavar="DIR",
+                   help="run folder (default: runs/<spec file name>; -o as for the other commands' outputs); "
+                        "under torchrun write --run-dir, since torchrun takes --run for its own --run-path")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
     p.add_argument("--overwrite", action="store_true", help="start over in a --run folder that holds a run")
     p.add_argument("--init-from", metavar="CKPT", help="start from these weights (.safetensors or a run folder)")
