@@ -14,7 +14,6 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +21,16 @@ import numpy as np
 import onnx
 
 from ..atomic import temp_dir
-from ..shapes.dims import evaluate
 from ..targets.onnx.builder import Unsupported, bare_symbol
 from ..targets.onnx.lower import DEFAULT_OPSET, Lowered, lower_graph, missing_lowerings
-from ..targets.onnx.weights import Weights, WeightsError, read_safetensors
+from ..targets.onnx.preprocess import Affine, Scaling, misfit
+from ..targets.onnx.weights import Weights, WeightsError, merge_lora, read_safetensors
 from ..version import __version__
 from .errors import ExportFailed, VerificationFailed
 from .errors import WeightsError as BackendWeightsError
+from .example_inputs import example_arrays, vocabulary_bound
 from .onnx_files import ExportResult, publish, save, stamp
+from .run_folder import resolve_weights, run_scaling
 from .verify import (
     Reference,
     Signature,
@@ -49,66 +50,59 @@ def torch_installed() -> bool:
 
 
 def direct_problem(spec: Any, weights: str | os.PathLike[str] | None = None) -> str | None:
-    """Why the direct target cannot write this spec's model, or None when it can."""
+    """Why the direct target cannot write this spec's model, or None when it can.  ``weights`` of
+    every kind are written: a checkpoint, LoRA adapters (merged) and a training run's scaling."""
     missing = missing_lowerings(spec.graph)
     if missing:
         return "no direct ONNX lowering yet for " + ", ".join(missing)
-    if spec.document is not None and spec.document.lora is not None:
-        return "LoRA adapters are merged into the weights by the torch route"
-    if weights is not None and _run_folder(Path(weights)) is not None:
-        return "a training run's input scaling is baked into the graph by the torch route"
     return None
 
 
-def resolve_weights(path: Path) -> Path:
-    """A run folder (its final weights), a checkpoint folder, or a .safetensors file."""
-    if path.is_dir():
-        for candidate in (path / "model.safetensors", path / "last" / "model.safetensors"):
-            if candidate.is_file():
-                return candidate
-    return path
+# -- weights and a run's scaling ---------------------------------------------------------------------------------
+
+def merged_lora(spec: Any, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A checkpoint of a spec with ``lora:`` adapters with each adapter folded into its weight,
+    as the torch route merges them; a checkpoint of a spec without is returned as it is."""
+    from ..graph.lora import plan
+
+    lora = plan(spec)[0]
+    if lora is None or not lora.targets:
+        return state
+    adapted = [f"{t.path}.{m.attr}" for t in lora.targets for m in t.matrices]
+    return merge_lora(state, adapted, lora.rank, lora.alpha)
 
 
-def run_of(weights: Path) -> Path | None:
-    """The run folder a weights file belongs to, if any (it holds config.json)."""
-    for folder in (weights.parent, weights.parent.parent, weights.parent.parent.parent):
-        if (folder / "config.json").is_file() and (folder / "preprocess.json").is_file():
-            return folder
-    return None
-
-
-def _run_folder(weights: Path) -> Path | None:
-    """The training run whose input or output scaling the model must carry, if any."""
-    run = run_of(resolve_weights(weights))
+def run_scaling_of(spec: Any, weights: str | os.PathLike[str] | None) -> Scaling | None:
+    """The scaling of the training run ``weights`` come from, by graph input and output name, or
+    None: the same scalers, read by the same rules, that the torch route wraps its module in."""
+    if weights is None:
+        return None
+    run = run_scaling(weights, list(spec.graph.inputs))
     if run is None:
         return None
-    pre = json.loads((run / "preprocess.json").read_text())
-    return run if pre.get("inputs") or pre.get("target") or any((pre.get("outputs") or {}).values()) else None
-
-
-# -- inputs --------------------------------------------------------------------------------------------------------
-
-def vocabulary_bound(spec: Any, name: str) -> int:
-    """Upper bound for random integer inputs: the smallest vocabulary that reads them."""
-    highs = [n.result.args.get("num_embeddings") for n in spec.graph.leaves()
-             if n.result is not None and name in n.inputs]
-    found = [h for h in highs if isinstance(h, int)]
-    return min(found) if found else 2
-
-
-def example_arrays(spec: Any, sig: Signature, env: Mapping[str, int], seed: int = 0) -> dict[str, np.ndarray]:
-    """Random inputs of the declared shapes and dtypes at sizes ``env`` (numpy: no torch)."""
-    rng = np.random.default_rng(seed)
-    out: dict[str, np.ndarray] = {}
-    for t in sig.inputs:
-        shape = tuple(evaluate(d, env) for d in t.shape)
-        if t.dtype.startswith(("float", "bfloat")):
-            out[t.name] = rng.standard_normal(shape).astype(np.float32 if t.dtype == "bfloat16" else t.dtype)
-        elif t.dtype == "bool":
-            out[t.name] = rng.integers(0, 2, shape).astype(bool)
-        else:
-            out[t.name] = rng.integers(0, vocabulary_bound(spec, t.name), shape).astype(t.dtype)
-    return out
+    where = run.run / "preprocess.safetensors"
+    inputs: dict[str, Affine] = {}
+    for (name, t), s in zip(spec.graph.inputs.items(), run.inputs):
+        if s is None:
+            continue
+        if not t.dtype.startswith(("float", "bfloat")):
+            raise BackendWeightsError(f"{where} scales input '{name}', which is {t.dtype}: only float inputs are "
+                                      "scaled; train the run again with this spec")
+        if misfit(s.shift, t.shape) or misfit(s.scale, t.shape):
+            raise BackendWeightsError(f"{where}: input '{name}''s scaling has shape {tuple(s.scale.shape)}, which "
+                                      f"does not fit the input's {t}; train the run again with this spec")
+        inputs[name] = Affine(s.shift, s.scale)
+    outputs: dict[str, Affine] = {}
+    for (name, src), s in zip(spec.graph.outputs, run.outputs):
+        t = spec.graph.value(src)
+        if s is None or t is None:
+            continue
+        if misfit(s.shift, t.shape) or misfit(s.scale, t.shape):
+            raise BackendWeightsError(f"{where}: the targets' scaling of output '{name}' has shape "
+                                      f"{tuple(s.scale.shape)}, which does not fit the output's {t}; train the run "
+                                      "again with this spec")
+        outputs[name] = Affine(s.shift, s.scale)
+    return Scaling(inputs, outputs)
 
 
 # -- the references ------------------------------------------------------------------------------------------------
@@ -118,17 +112,23 @@ def _shapes_only(spec: Any, sig: Signature) -> Reference:
 
 
 def _torch_twin(spec: Any, sig: Signature, weights: Weights, checkpoint: Path | None) -> Reference:
-    """The PyTorch target's module with the same weights as the ONNX model, as the reference."""
+    """The PyTorch target's module with the same weights as the ONNX model, as the reference: the
+    module the torch route exports, its LoRA adapters merged and a run's scaling around it."""
     import torch
 
+    from .finetune import merge_lora as merge_adapters
     from .onnx_export import load_weights
     from .torch_build import build_module
+    from .train.predict import with_preprocessing
     from .verify import torch_reference
 
     module = build_module(spec, seed=0)
     if checkpoint is not None:
         load_weights(module, checkpoint)
+        merge_adapters(module)
+        module = with_preprocessing(module, checkpoint, list(spec.graph.inputs))
     else:
+        merge_adapters(module)  # drawn weights are the plain model's: the adapters start as no update
         own = module.state_dict()
         state = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in weights.drawn.items()}
         unknown = sorted(set(state) - set(own))
@@ -209,11 +209,11 @@ def export_direct(spec: Any, path: str | os.PathLike[str] | None, *, weights: st
         text = str(exc).strip()
         first = f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
         raise BackendWeightsError(f"--weights: {checkpoint} is not a readable .safetensors file ({first})") from None
-    source = Weights(state, seed)
     started = time.perf_counter()
     opset = opset or opts.opset or DEFAULT_OPSET
     try:
-        lowered = lower_graph(spec.graph, source, name=spec.name, opset=opset)
+        source = Weights(merged_lora(spec, state) if state is not None else None, seed)
+        lowered = lower_graph(spec.graph, source, name=spec.name, opset=opset, scaling=run_scaling_of(spec, weights))
     except Unsupported as exc:
         raise ExportFailed(f"--via direct cannot write this model: {exc}; use --via torch") from None
     except WeightsError as exc:
