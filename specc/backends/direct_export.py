@@ -23,7 +23,7 @@ import onnx
 from ..atomic import temp_dir
 from ..targets.onnx.builder import Unsupported, bare_symbol
 from ..targets.onnx.lower import DEFAULT_OPSET, Lowered, lower_graph, missing_lowerings
-from ..targets.onnx.preprocess import Affine, Scaling, misfit
+from ..targets.onnx.preprocess import Affine, Scaling
 from ..targets.onnx.weights import Weights, WeightsError, merge_lora, read_safetensors
 from ..version import __version__
 from .errors import ExportFailed, VerificationFailed
@@ -74,34 +74,14 @@ def merged_lora(spec: Any, state: dict[str, np.ndarray]) -> dict[str, np.ndarray
 
 def run_scaling_of(spec: Any, weights: str | os.PathLike[str] | None) -> Scaling | None:
     """The scaling of the training run ``weights`` come from, by graph input and output name, or
-    None: the same scalers, read by the same rules, that the torch route wraps its module in."""
-    if weights is None:
-        return None
-    run = run_scaling(weights, list(spec.graph.inputs))
+    None: the same scalers, read and checked by the same rules, that the torch route wraps its
+    module in."""
+    run = run_scaling(weights, list(spec.graph.inputs)) if weights is not None else None
     if run is None:
         return None
-    where = run.run / "preprocess.safetensors"
-    inputs: dict[str, Affine] = {}
-    for (name, t), s in zip(spec.graph.inputs.items(), run.inputs):
-        if s is None:
-            continue
-        if not t.dtype.startswith(("float", "bfloat")):
-            raise BackendWeightsError(f"{where} scales input '{name}', which is {t.dtype}: only float inputs are "
-                                      "scaled; train the run again with this spec")
-        if misfit(s.shift, t.shape) or misfit(s.scale, t.shape):
-            raise BackendWeightsError(f"{where}: input '{name}''s scaling has shape {tuple(s.scale.shape)}, which "
-                                      f"does not fit the input's {t}; train the run again with this spec")
-        inputs[name] = Affine(s.shift, s.scale)
-    outputs: dict[str, Affine] = {}
-    for (name, src), s in zip(spec.graph.outputs, run.outputs):
-        t = spec.graph.value(src)
-        if s is None or t is None:
-            continue
-        if misfit(s.shift, t.shape) or misfit(s.scale, t.shape):
-            raise BackendWeightsError(f"{where}: the targets' scaling of output '{name}' has shape "
-                                      f"{tuple(s.scale.shape)}, which does not fit the output's {t}; train the run "
-                                      "again with this spec")
-        outputs[name] = Affine(s.shift, s.scale)
+    inputs = {name: Affine(s.shift, s.scale) for name, s in zip(spec.graph.inputs, run.inputs) if s is not None}
+    outputs = {name: Affine(s.shift, s.scale) for (name, _), s in zip(spec.graph.outputs, run.outputs)
+               if s is not None}
     return Scaling(inputs, outputs)
 
 

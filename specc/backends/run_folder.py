@@ -127,4 +127,44 @@ def run_scaling(weights: str | os.PathLike[str], input_names: Sequence[str],
                                "train the run again")
         output_names = list(config.get("outputs", {}))
     outs = [pre.scaler(o) for o in output_names] if pre.outputs is not None else [pre.target]
+    _check_fits(run, pre, output_names)
     return RunScaling(run, [pre.inputs.get(n) for n in input_names], outs)
+
+
+def _check_fits(run: Path, pre: Preprocessing, output_names: Sequence[str]) -> None:
+    """Each scaler against the run's own config: scaled inputs are float inputs, and every
+    shift and scale broadcasts over its value at every size (else the model would fail or
+    broadcast wrongly at run time, far from the file that is wrong)."""
+    config = read_json_object(run / "config.json")
+    where = run / "preprocess.safetensors"
+    inputs = config.get("inputs") if isinstance(config.get("inputs"), dict) else {}
+    for name, s in pre.inputs.items():
+        declared = inputs.get(name) if isinstance(inputs.get(name), dict) else {}
+        dims, dtype = declared.get("shape"), declared.get("dtype")
+        if not isinstance(dtype, str) or not dtype.startswith(("float", "bfloat")):
+            raise WeightsError(f"{where} scales input '{name}', which the run's config.json declares as "
+                               f"{dtype or 'no input'}: only float inputs are scaled; train the run again")
+        if misfit(s.shift, dims) or misfit(s.scale, dims):
+            raise WeightsError(f"{where}: input '{name}''s scaling has shape {tuple(s.scale.shape)} and "
+                               f"{tuple(s.shift.shape)}, which does not fit the input's shape {dims}; train the "
+                               "run again")
+    shapes = config.get("outputs") if isinstance(config.get("outputs"), dict) else {}
+    scaled = [(o, pre.scaler(o)) for o in output_names] if pre.outputs is not None else \
+        [(o, pre.target) for o in output_names[:1]]
+    for name, t in scaled:
+        if t is not None and (misfit(t.shift, shapes.get(name)) or misfit(t.scale, shapes.get(name))):
+            raise WeightsError(f"{where}: the targets' scaling of output '{name}' has shape "
+                               f"{tuple(t.scale.shape)} and {tuple(t.shift.shape)}, which does not fit the "
+                               f"output's shape {shapes.get(name)}; train the run again")
+
+
+def misfit(arr: np.ndarray, dims: Any) -> bool:
+    """True when a scaling array of this shape cannot broadcast over a value of shape ``dims``
+    (the batch dim first) at every size of its symbols: each axis, aligned from the right with
+    the per-sample dims, is 1 or the dim's fixed size."""
+    if not isinstance(dims, list) or not dims:
+        return True
+    sample = dims[1:]
+    if arr.ndim > len(sample):
+        return True
+    return any(n != 1 and n != d for n, d in zip(reversed(arr.shape), reversed(sample)))

@@ -9,12 +9,11 @@ units, as ``specc predict`` does.  The arithmetic is the PyTorch route's (its
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ...shapes.dims import DimLike
 from .builder import Builder, Unsupported
 
 # the float dtypes numpy holds, so constants of the value's own dtype (bfloat16 has none)
@@ -59,13 +58,3 @@ def _numpy_float(name: str, dtype: str) -> None:
     if dtype not in NUMPY_FLOATS:
         raise Unsupported(f"the run scales '{name}', a {dtype} value, and the direct target scales only "
                           f"{', '.join(NUMPY_FLOATS)} values")
-
-
-def misfit(arr: np.ndarray, dims: Sequence[DimLike]) -> bool:
-    """True when a scaling array of this shape cannot broadcast over a value of shape ``dims``
-    (the batch dim first) at every size of its symbols: each axis, aligned from the right with
-    the per-sample dims, is 1 or the dim's fixed size."""
-    sample = list(dims[1:])
-    if arr.ndim > len(sample):
-        return True
-    return any(n != 1 and n != d for n, d in zip(reversed(arr.shape), reversed(sample)))
