@@ -30,7 +30,7 @@ from .errors import ExportFailed, VerificationFailed
 from .errors import WeightsError as BackendWeightsError
 from .example_inputs import example_arrays, vocabulary_bound
 from .onnx_files import ExportResult, publish, save, stamp
-from .run_folder import resolve_weights, run_scaling
+from .run_folder import first_line, resolve_weights, run_scaling
 from .verify import (
     Reference,
     Signature,
@@ -186,9 +186,8 @@ def export_direct(spec: Any, path: str | os.PathLike[str] | None, *, weights: st
     try:
         state = read_safetensors(checkpoint) if checkpoint is not None else None
     except Exception as exc:  # noqa: BLE001 -- safetensors raises its own error types for bad files
-        text = str(exc).strip()
-        first = f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
-        raise BackendWeightsError(f"--weights: {checkpoint} is not a readable .safetensors file ({first})") from None
+        raise BackendWeightsError(f"--weights: {checkpoint} is not a readable .safetensors file "
+                                  f"({first_line(exc)})") from None
     started = time.perf_counter()
     opset = opset or opts.opset or DEFAULT_OPSET
     try:

@@ -94,9 +94,14 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
     try:
         return load_file(str(path))
     except Exception as exc:  # noqa: BLE001 -- safetensors raises its own error types for bad files
-        text = str(exc).strip()
-        first = f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
-        raise WeightsError(f"{path} is not a readable .safetensors file ({first}); train the run again") from None
+        raise WeightsError(f"{path} is not a readable .safetensors file ({first_line(exc)}); train the run "
+                           "again") from None
+
+
+def first_line(exc: BaseException) -> str:
+    """An error of a library reading a file, short: its type and the first line of its text."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
 
 
 @dataclass(frozen=True)
