@@ -135,6 +135,19 @@ def test_a_damaged_run_is_a_plain_error_naming_the_file_and_key(two_heads_run: t
     assert not (tmp_path / "m.onnx").exists()
 
 
+def test_an_unreadable_scaling_file_is_exit_1_for_export_and_2_for_predict(
+        two_heads_run: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec_path, run = two_heads_run
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    (copy / "preprocess.safetensors").write_bytes(b"\x00garbage")
+    code, out, err = run_cli(capsys, "export", str(spec_path), "--weights", str(copy), "-o", str(tmp_path / "m.onnx"))
+    assert code == 1 and "preprocess.safetensors is not a readable .safetensors file" in err
+    assert "Traceback" not in err and not (tmp_path / "m.onnx").exists()
+    code, out, err = run_cli(capsys, "predict", str(copy), "--input", "[[50, -3, 0.01]]")
+    assert code == 2 and "preprocess.safetensors" in err and "Traceback" not in err and out == ""
+
+
 # -- LoRA ---------------------------------------------------------------------------------------------------------
 
 LORA = """\
@@ -229,6 +242,30 @@ def test_a_lora_run_with_wrong_adapter_ranks_names_them(tmp_path: Path) -> None:
     save_file(state, str(tmp_path / "w.safetensors"))
     with pytest.raises(WeightsError, match=r"the adapter of fc1.weight has lora_A \(2, 12\)"):
         export(spec, tmp_path / "m.onnx", weights=tmp_path / "w.safetensors", via="direct")
+
+
+def test_a_trained_lora_run_exports_direct_with_adapters_merged_and_its_scaling(
+        two_heads_run: tuple[Path, Path], tmp_path: Path) -> None:
+    """`specc train` on a LoRA spec: the run holds adapter keys and a scaling; the direct model
+    merges the one and carries the other, and answers as `specc predict` does."""
+    spec_path, _ = two_heads_run
+    text = spec_path.read_text().replace("optimizer:", "lora: {rank: 2, alpha: 4, targets: [trunk, amount]}\n"
+                                         "optimizer:")
+    (tmp_path / "data.npz").write_bytes((spec_path.parent / "data.npz").read_bytes())
+    (tmp_path / "lora.yaml").write_text(text)
+    specc.train(str(tmp_path / "lora.yaml"), tmp_path / "run")
+    assert any(".lora_B" in k for k in load_file(str(tmp_path / "run" / "model.safetensors")))
+    result = export(specc.load(tmp_path / "lora.yaml"), tmp_path / "m.onnx", weights=tmp_path / "run")
+    assert result.exporter == "direct" and result.verification is not None
+    raw = np.array([[50.0, -3.0, 0.01], [70.0, -2.0, 0.012]], np.float32)
+    amount = _session(tmp_path / "m.onnx").run(None, {"x": raw})[1]
+
+    from specc.backends.torch_build import generated_module
+    from specc.backends.train.predict import load_run, predict
+
+    spec = specc.load(tmp_path / "lora.yaml")
+    answer = predict(load_run(tmp_path / "run", generated_module(spec)), {"x": raw})["outputs"]
+    np.testing.assert_allclose(np.array(answer["amount"]["prediction"]), amount, rtol=1e-5, atol=1e-4)
 
 
 def test_the_run_scaling_hook_is_a_no_op_without_a_run() -> None:
