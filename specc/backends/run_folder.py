@@ -125,24 +125,24 @@ def run_scaling(weights: str | os.PathLike[str], input_names: Sequence[str],
     pre, _ = read_preprocessing(run)
     if not pre.inputs and pre.target is None and not any((pre.outputs or {}).values()):
         return None
+    config = read_json_object(run / "config.json")
+    for key in ("inputs", "outputs"):
+        if not isinstance(config.get(key), dict):
+            raise WeightsError(f"{run / 'config.json'}: '{key}' must map each {key[:-1]} to its shape; train the "
+                               "run again")
     if output_names is None:
-        config = read_json_object(run / "config.json")
-        if not isinstance(config.get("outputs", {}), dict):
-            raise WeightsError(f"{run / 'config.json'}: 'outputs' must map each output to its shape; "
-                               "train the run again")
-        output_names = list(config.get("outputs", {}))
+        output_names = list(config["outputs"])
     outs = [pre.scaler(o) for o in output_names] if pre.outputs is not None else [pre.target]
-    _check_fits(run, pre, output_names)
+    _check_fits(run, config, pre, output_names)
     return RunScaling(run, [pre.inputs.get(n) for n in input_names], outs)
 
 
-def _check_fits(run: Path, pre: Preprocessing, output_names: Sequence[str]) -> None:
+def _check_fits(run: Path, config: dict[str, Any], pre: Preprocessing, output_names: Sequence[str]) -> None:
     """Each scaler against the run's own config: scaled inputs are float inputs, and every
     shift and scale broadcasts over its value at every size (else the model would fail or
     broadcast wrongly at run time, far from the file that is wrong)."""
-    config = read_json_object(run / "config.json")
     where = run / "preprocess.safetensors"
-    inputs = config.get("inputs") if isinstance(config.get("inputs"), dict) else {}
+    inputs = config["inputs"]
     for name, s in pre.inputs.items():
         declared = inputs.get(name) if isinstance(inputs.get(name), dict) else {}
         dims, dtype = declared.get("shape"), declared.get("dtype")
@@ -153,7 +153,7 @@ def _check_fits(run: Path, pre: Preprocessing, output_names: Sequence[str]) -> N
             raise WeightsError(f"{where}: input '{name}''s scaling has shape {tuple(s.scale.shape)} and "
                                f"{tuple(s.shift.shape)}, which does not fit the input's shape {dims}; train the "
                                "run again")
-    shapes = config.get("outputs") if isinstance(config.get("outputs"), dict) else {}
+    shapes = config["outputs"]
     scaled = [(o, pre.scaler(o)) for o in output_names] if pre.outputs is not None else \
         [(o, pre.target) for o in output_names[:1]]
     for name, t in scaled:
