@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -280,3 +282,13 @@ def test_the_run_scaling_hook_is_a_no_op_without_a_run() -> None:
     assert one.SerializeToString() == two.SerializeToString()
     assert not {"Sub", "Div"} & {n.op_type for n in one.graph.node}
 
+
+@pytest.mark.parametrize("modules,unwanted", [
+    ("specc.backends.run_folder, specc.backends.example_inputs", ("torch", "onnx", "onnxruntime")),
+    ("specc.backends.train.predict, specc.backends.torch_build", ("onnx", "onnxruntime")),  # specc[torch]: no onnx
+])
+def test_what_each_install_reads_imports_no_other_framework(modules: str, unwanted: tuple[str, ...]) -> None:
+    probe = f"import sys, {modules}; print(sorted(m for m in {unwanted!r} if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr
