@@ -107,6 +107,36 @@ def test_weights_from_a_checkpoint_without_torch(deploy_python: Path, tmp_path: 
     assert short.returncode == 1 and "missing prediction.bias" in short.stderr, short.stderr
 
 
+def test_a_training_run_exports_with_its_scaling_without_torch(deploy_python: Path, tmp_path: Path) -> None:
+    """A run folder as `specc train` leaves it (written here with numpy): the direct target puts
+    its input and target scaling into the graph, so the model takes raw x and answers raw y."""
+    from safetensors.numpy import save_file
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({
+        "model": "LinearRegression", "inputs": {"x": {"shape": ["B", 1], "dtype": "float32"}},
+        "outputs": {"y": ["B", 1]}}))
+    (run / "preprocess.json").write_text(json.dumps({"inputs": {"x": "standardize"}, "targets": "standardize"}))
+    f32 = np.float32
+    save_file({"inputs.x.shift": np.array([50], f32), "inputs.x.scale": np.array([29], f32),
+               "target.shift": np.array([101], f32), "target.scale": np.array([58], f32)},
+              str(run / "preprocess.safetensors"))
+    save_file({"y.weight": np.array([[0.99]], f32), "y.bias": np.array([0.01], f32)}, str(run / "model.safetensors"))
+    model = tmp_path / "line.onnx"
+    exported = _specc(deploy_python, "export", str(ROOT / "specs" / "linear_regression.yaml"), "-o", str(model),
+                      "--weights", str(run), "--format", "json", cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    assert json.loads(exported.stdout)["exporter"] == "direct"
+    x = np.array([[60.0], [0.0], [-7.5]], f32)
+    np.save(tmp_path / "x.npy", x)
+    ran = _specc(deploy_python, "run", str(model), "-i", f"x={tmp_path / 'x.npy'}", "-o", str(tmp_path / "y.npz"),
+                 cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    want = ((x - f32(50)) / f32(29) * f32(0.99) + f32(0.01)) * f32(58) + f32(101)
+    np.testing.assert_allclose(np.load(tmp_path / "y.npz")["y"], want, rtol=1e-6)
+
+
 def test_the_torch_route_says_torch_is_missing(deploy_python: Path, tmp_path: Path) -> None:
     spec = str(ROOT / "specs" / "mlp_regression.yaml")
     done = _specc(deploy_python, "export", spec, "--via", "torch", "-o", str(tmp_path / "m.onnx"), cwd=tmp_path)

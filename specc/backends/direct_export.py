@@ -14,7 +14,6 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +21,16 @@ import numpy as np
 import onnx
 
 from ..atomic import temp_dir
-from ..shapes.dims import evaluate
 from ..targets.onnx.builder import Unsupported, bare_symbol
 from ..targets.onnx.lower import DEFAULT_OPSET, Lowered, lower_graph, missing_lowerings
-from ..targets.onnx.weights import Weights, WeightsError, read_safetensors
+from ..targets.onnx.preprocess import Affine, Scaling
+from ..targets.onnx.weights import Weights, WeightsError, merge_lora, read_safetensors
 from ..version import __version__
 from .errors import ExportFailed, VerificationFailed
 from .errors import WeightsError as BackendWeightsError
+from .example_inputs import example_arrays, vocabulary_bound
 from .onnx_files import ExportResult, publish, save, stamp
+from .run_folder import first_line, resolve_weights, run_scaling
 from .verify import (
     Reference,
     Signature,
@@ -49,66 +50,49 @@ def torch_installed() -> bool:
 
 
 def direct_problem(spec: Any, weights: str | os.PathLike[str] | None = None) -> str | None:
-    """Why the direct target cannot write this spec's model, or None when it can."""
+    """Why the direct target cannot write this spec's model, or None when it can.  ``weights`` of
+    every kind are written: a checkpoint, LoRA adapters (merged) and a training run's scaling."""
     missing = missing_lowerings(spec.graph)
     if missing:
         return "no direct ONNX lowering yet for " + ", ".join(missing)
-    if spec.document is not None and spec.document.lora is not None:
-        return "LoRA adapters are merged into the weights by the torch route"
-    if weights is not None and _run_folder(Path(weights)) is not None:
-        return "a training run's input scaling is baked into the graph by the torch route"
     return None
 
 
-def resolve_weights(path: Path) -> Path:
-    """A run folder (its final weights), a checkpoint folder, or a .safetensors file."""
-    if path.is_dir():
-        for candidate in (path / "model.safetensors", path / "last" / "model.safetensors"):
-            if candidate.is_file():
-                return candidate
-    return path
+# -- weights and a run's scaling ---------------------------------------------------------------------------------
+
+def merged_lora(spec: Any, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A checkpoint of a spec with ``lora:`` adapters with each adapter folded into its weight,
+    as the torch route merges them; a checkpoint of a spec without is returned as it is."""
+    from ..graph.lora import plan
+
+    lora = plan(spec)[0]
+    if lora is None or not lora.targets:
+        return state
+    adapted = [f"{t.path}.{m.attr}" for t in lora.targets for m in t.matrices]
+    return merge_lora(state, adapted, lora.rank, lora.alpha)
 
 
-def run_of(weights: Path) -> Path | None:
-    """The run folder a weights file belongs to, if any (it holds config.json)."""
-    for folder in (weights.parent, weights.parent.parent, weights.parent.parent.parent):
-        if (folder / "config.json").is_file() and (folder / "preprocess.json").is_file():
-            return folder
-    return None
-
-
-def _run_folder(weights: Path) -> Path | None:
-    """The training run whose input or output scaling the model must carry, if any."""
-    run = run_of(resolve_weights(weights))
+def run_scaling_of(spec: Any, weights: str | os.PathLike[str] | None) -> Scaling | None:
+    """The scaling of the training run ``weights`` come from, by graph input and output name, or
+    None: the same scalers, read and checked by the same rules, that the torch route wraps its
+    module in."""
+    run = run_scaling(weights, list(spec.graph.inputs)) if weights is not None else None
     if run is None:
         return None
-    pre = json.loads((run / "preprocess.json").read_text())
-    return run if pre.get("inputs") or pre.get("target") or any((pre.get("outputs") or {}).values()) else None
+    inputs = {name: Affine(s.shift, s.scale) for name, s in zip(spec.graph.inputs, run.inputs) if s is not None}
+    outputs = {name: Affine(s.shift, s.scale) for (name, _), s in zip(spec.graph.outputs, run.outputs)
+               if s is not None}
+    return Scaling(inputs, outputs)
 
 
-# -- inputs --------------------------------------------------------------------------------------------------------
-
-def vocabulary_bound(spec: Any, name: str) -> int:
-    """Upper bound for random integer inputs: the smallest vocabulary that reads them."""
-    highs = [n.result.args.get("num_embeddings") for n in spec.graph.leaves()
-             if n.result is not None and name in n.inputs]
-    found = [h for h in highs if isinstance(h, int)]
-    return min(found) if found else 2
-
-
-def example_arrays(spec: Any, sig: Signature, env: Mapping[str, int], seed: int = 0) -> dict[str, np.ndarray]:
-    """Random inputs of the declared shapes and dtypes at sizes ``env`` (numpy: no torch)."""
-    rng = np.random.default_rng(seed)
-    out: dict[str, np.ndarray] = {}
-    for t in sig.inputs:
-        shape = tuple(evaluate(d, env) for d in t.shape)
-        if t.dtype.startswith(("float", "bfloat")):
-            out[t.name] = rng.standard_normal(shape).astype(np.float32 if t.dtype == "bfloat16" else t.dtype)
-        elif t.dtype == "bool":
-            out[t.name] = rng.integers(0, 2, shape).astype(bool)
-        else:
-            out[t.name] = rng.integers(0, vocabulary_bound(spec, t.name), shape).astype(t.dtype)
-    return out
+def _scaling_notes(scaling: Scaling | None) -> list[str]:
+    """What a run's scaling in the graph means for the model's users."""
+    if scaling is None or not (scaling.inputs or scaling.outputs):
+        return []
+    parts = [f"scales {', '.join(scaling.inputs)} as training did (give raw values)"] if scaling.inputs else []
+    if scaling.outputs:
+        parts.append(f"returns {', '.join(scaling.outputs)} in the data's own units")
+    return ["the model carries the training run's preprocessing: it " + " and ".join(parts)]
 
 
 # -- the references ------------------------------------------------------------------------------------------------
@@ -118,19 +102,27 @@ def _shapes_only(spec: Any, sig: Signature) -> Reference:
 
 
 def _torch_twin(spec: Any, sig: Signature, weights: Weights, checkpoint: Path | None, picks: Any = None) -> Reference:
-    """The PyTorch target's module with the same weights as the ONNX model, as the reference;
-    with ``picks`` (a :class:`~.pool_picks.PoolPicks`), its max pools take ONNX Runtime's picks
-    among maxima equal up to rounding."""
+    """The PyTorch target's module with the same weights as the ONNX model, as the reference: the
+    module the torch route exports, its LoRA adapters merged and a run's scaling around it; with
+    ``picks`` (a :class:`~.pool_picks.PoolPicks`), its max pools take ONNX Runtime's picks among
+    maxima equal up to rounding."""
     import torch
 
+    from .finetune import merge_lora as merge_adapters
     from .onnx_export import load_weights
     from .torch_build import build_module
+    from .train.predict import with_preprocessing
     from .verify import torch_reference
 
     module = build_module(spec, seed=0)
+    if picks is not None:
+        picks.attach(module)  # the pools by their paths in the spec's module, before any wrapper
     if checkpoint is not None:
         load_weights(module, checkpoint)
+        merge_adapters(module)
+        module = with_preprocessing(module, checkpoint, list(spec.graph.inputs))
     else:
+        merge_adapters(module)  # drawn weights are the plain model's: the adapters start as no update
         own = module.state_dict()
         state = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in weights.drawn.items()}
         unknown = sorted(set(state) - set(own))
@@ -138,8 +130,6 @@ def _torch_twin(spec: Any, sig: Signature, weights: Weights, checkpoint: Path | 
             raise ExportFailed(f"the direct target drew tensors the PyTorch module does not have: {unknown[:5]}")
         module.load_state_dict(state, strict=False)
     module.eval()
-    if picks is not None:
-        picks.attach(module)
     torch.backends.mha.set_fastpath_enabled(False)  # the fused kernels differ in rounding from the unfused path
     run = torch_reference(module, sig, lambda env: tuple(torch.from_numpy(a) for a in
                                                           example_arrays(spec, sig, env).values()))
@@ -212,14 +202,14 @@ def export_direct(spec: Any, path: str | os.PathLike[str] | None, *, weights: st
     try:
         state = read_safetensors(checkpoint) if checkpoint is not None else None
     except Exception as exc:  # noqa: BLE001 -- safetensors raises its own error types for bad files
-        text = str(exc).strip()
-        first = f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
-        raise BackendWeightsError(f"--weights: {checkpoint} is not a readable .safetensors file ({first})") from None
-    source = Weights(state, seed)
+        raise BackendWeightsError(f"--weights: {checkpoint} is not a readable .safetensors file "
+                                  f"({first_line(exc)})") from None
     started = time.perf_counter()
     opset = opset or opts.opset or DEFAULT_OPSET
     try:
-        lowered = lower_graph(spec.graph, source, name=spec.name, opset=opset)
+        source = Weights(merged_lora(spec, state) if state is not None else None, seed)
+        scaling = run_scaling_of(spec, weights)
+        lowered = lower_graph(spec.graph, source, name=spec.name, opset=opset, scaling=scaling)
     except Unsupported as exc:
         raise ExportFailed(f"--via direct cannot write this model: {exc}; use --via torch") from None
     except WeightsError as exc:
@@ -241,7 +231,7 @@ def export_direct(spec: Any, path: str | os.PathLike[str] | None, *, weights: st
     folder = target.parent if target is not None else Path(tempfile.gettempdir())
     folder.mkdir(parents=True, exist_ok=True)
     name = target.name if target is not None else "model.onnx"
-    notes: list[str] = []
+    notes = _scaling_notes(scaling)
     with temp_dir(folder, name) as work:
         files = save(lowered.proto, work, name, lowered.tensors)
         report = None

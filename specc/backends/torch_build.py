@@ -20,6 +20,7 @@ import torch
 from ..atomic import atomic_write
 from ..shapes.dims import Dim, evaluate
 from ..targets.torch.emit import compile_source
+from .example_inputs import vocabulary_bound
 
 if TYPE_CHECKING:
     from ..spec import Spec
@@ -92,15 +93,6 @@ def symbol_sizes(spec: Spec, batch: int = 2, sizes: dict[str, int] | None = None
     return env
 
 
-def _vocabulary_bound(spec: Spec, name: str) -> int:
-    """Upper bound for random integer inputs: the smallest vocabulary that reads them."""
-    assert spec.graph is not None
-    highs = [n.result.args.get("num_embeddings") for n in spec.graph.leaves()
-             if n.result is not None and name in n.inputs]
-    found = [h for h in highs if isinstance(h, int)]
-    return min(found) if found else 2
-
-
 def example_inputs(spec: Spec, batch: int = 2, sizes: dict[str, int] | None = None,
                    seed: int | None = 0) -> tuple[torch.Tensor, ...]:
     """Random inputs of the declared shapes and dtypes."""
@@ -116,5 +108,5 @@ def example_inputs(spec: Spec, batch: int = 2, sizes: dict[str, int] | None = No
         elif t.dtype == "bool":
             out.append(torch.randint(0, 2, shape, generator=gen).bool())
         else:
-            out.append(torch.randint(0, _vocabulary_bound(spec, name), shape, generator=gen, dtype=dtype))
+            out.append(torch.randint(0, vocabulary_bound(spec, name), shape, generator=gen, dtype=dtype))
     return tuple(out)

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ...validate.train_config import classes_at
-from ..direct_export import resolve_weights, run_of
+from ..run_folder import RunScaling, read_preprocessing, resolve_weights, run_scaling
 from .preprocess import Preprocessing
 from .run import load_tensors, read_json
 
@@ -31,9 +31,7 @@ class Trained:
 
 
 def load_preprocessing(run: Path) -> tuple[Preprocessing, list[str] | None]:
-    meta = read_json(run / "preprocess.json")
-    arrays = {k: v.numpy() for k, v in load_tensors(run / "preprocess.safetensors").items()}
-    return Preprocessing.restore(meta, arrays), meta.get("classes")
+    return read_preprocessing(run)
 
 
 def load_run(run: Path, module: Any) -> Trained:
@@ -172,21 +170,18 @@ def _batched(x: np.ndarray, shape: list[Any]) -> np.ndarray:
 class WithPreprocessing(nn.Module):
     """The model with its fitted scaling around it: raw inputs in, original units out."""
 
-    def __init__(self, model: nn.Module, pre: Preprocessing, names: list[str], outputs: list[str] | None = None):
+    def __init__(self, model: nn.Module, scaling: RunScaling):
         super().__init__()
         self.model = model
-        self.names = names
-        for i, n in enumerate(names):
-            s = pre.inputs.get(n)
+        for i, s in enumerate(scaling.inputs):
             self.register_buffer(f"in_shift_{i}", torch.from_numpy(s.shift) if s else torch.zeros(0))
             self.register_buffer(f"in_scale_{i}", torch.from_numpy(s.scale) if s else torch.zeros(0))
         # the targets' scaling of each output, in the order the model returns them (one target: the first)
-        scalers = ([pre.scaler(o) for o in outputs] if pre.outputs is not None else [pre.target])
-        for i, t in enumerate(scalers):
+        for i, t in enumerate(scaling.outputs):
             self.register_buffer(f"out_shift_{i}", torch.from_numpy(t.shift) if t else torch.zeros(0))
             self.register_buffer(f"out_scale_{i}", torch.from_numpy(t.scale) if t else torch.zeros(0))
-        self.scaled = [bool(pre.inputs.get(n)) for n in names]
-        self.unscale = [t is not None for t in scalers]
+        self.scaled = [s is not None for s in scaling.inputs]
+        self.unscale = [t is not None for t in scaling.outputs]
 
     def forward(self, *xs: torch.Tensor) -> Any:
         ins = [(x - getattr(self, f"in_shift_{i}")) / getattr(self, f"in_scale_{i}") if self.scaled[i] else x
@@ -203,11 +198,5 @@ class WithPreprocessing(nn.Module):
 def with_preprocessing(module: nn.Module, weights: Path, input_names: list[str],
                        output_names: list[str] | None = None) -> nn.Module:
     """Wrap ``module`` in its run's scaling when ``weights`` come from a run folder."""
-    run = run_of(weights)
-    if run is None:
-        return module
-    pre, _ = load_preprocessing(run)
-    if not pre.inputs and pre.target is None and not any((pre.outputs or {}).values()):
-        return module
-    outputs = output_names or list(read_json(run / "config.json").get("outputs", {}))
-    return WithPreprocessing(module, pre, input_names, outputs)
+    scaling = run_scaling(weights, input_names, output_names)
+    return module if scaling is None else WithPreprocessing(module, scaling)

@@ -21,6 +21,7 @@ from ...shapes.tensor import TensorType
 from .builder import Builder, Unsupported, bare_symbol, tensor_header, value_info
 from .kinds import LOWERINGS
 from .kinds.base import Layer
+from .preprocess import Scaling
 from .weights import Weights
 
 DEFAULT_OPSET = 18
@@ -80,9 +81,11 @@ def missing_lowerings(graph: Graph) -> list[str]:
     return [k for k in kinds_used(graph) if k not in LOWERINGS]
 
 
-def lower_graph(graph: Graph, weights: Weights, *, name: str = "model", opset: int = DEFAULT_OPSET) -> Lowered:
+def lower_graph(graph: Graph, weights: Weights, *, name: str = "model", opset: int = DEFAULT_OPSET,
+                scaling: Scaling | None = None) -> Lowered:
     """The ONNX model of a checked graph. Raises :class:`Unsupported` for a layer the direct
-    target cannot write, and ``weights.check()``'s error for a checkpoint that does not fit."""
+    target cannot write, and ``weights.check()``'s error for a checkpoint that does not fit.
+    ``scaling`` (a trained run's) goes around the layers: the graph takes raw inputs."""
     missing = missing_lowerings(graph)
     if missing:
         raise Unsupported("no direct ONNX lowering for " + ", ".join(missing))
@@ -98,13 +101,16 @@ def lower_graph(graph: Graph, weights: Weights, *, name: str = "model", opset: i
     for out_name, _ in graph.outputs:
         b.reserve(out_name)
     lowered = Lowered(onnx.ModelProto())
-    env = _walk(graph, {k: k for k in graph.inputs}, "", b, weights, lowered)
+    scaling = scaling or Scaling()
+    start: dict[str, str | list[str]] = {k: scaling.before(b, k, t.dtype) for k, t in graph.inputs.items()}
+    env = _walk(graph, start, "", b, weights, lowered)
     weights.check()
     outputs = []
     for out_name, src in graph.outputs:
         t = graph.value(src)
         assert t is not None
-        b.nodes.append(helper.make_node("Identity", [_read(env, src)], [out_name],
+        value = scaling.after(b, out_name, _read(env, src), t.dtype)
+        b.nodes.append(helper.make_node("Identity", [value], [out_name],
                                         name=b.fresh(f"{out_name}/Identity")))
         outputs.append(value_info(out_name, t.dtype, t.shape))
     graph, lowered.tensors = b.graph(name, inputs, outputs)

@@ -126,3 +126,44 @@ def read_safetensors(path: str | Path) -> dict[str, np.ndarray]:
     if out and all(k.startswith("model.") for k in out):
         out = {k.removeprefix("model."): v for k, v in out.items()}
     return out
+
+
+def merge_lora(state: Mapping[str, np.ndarray], adapted: Sequence[str], rank: int,
+               alpha: float) -> dict[str, np.ndarray]:
+    """A checkpoint of a model with LoRA adapters as the plain model's, the adapters folded in.
+
+    The PyTorch target saves an adapted weight (``fc1.weight``, ``attn.out_proj.weight``, named
+    in ``adapted``) as ``fc1.parametrizations.weight.original`` beside its adapter's
+    ``…weight.0.lora_A`` (rank × in) and ``…weight.0.lora_B`` (out × rank); each becomes
+    W + alpha / rank · B·A, in float32 as the adapter's forward computes it, which is what
+    torch's ``remove_parametrizations`` leaves and the torch route exports.
+    """
+    out = dict(state)
+    missing: list[str] = []
+    problems: list[str] = []
+    plain: list[str] = []
+    scale = np.float32(alpha / rank)
+    for key in adapted:
+        owner, _, attr = key.rpartition(".")
+        base = f"{owner}.parametrizations.{attr}" if owner else f"parametrizations.{attr}"
+        parts = (f"{base}.original", f"{base}.0.lora_A", f"{base}.0.lora_B")
+        lacking = [p for p in parts if p not in out]
+        if lacking:
+            missing += lacking
+            plain += [key] if key in out else []
+            continue
+        w, a, b = (np.asarray(out.pop(p)) for p in parts)
+        if w.ndim != 2 or a.shape != (rank, w.shape[1]) or b.shape != (w.shape[0], rank):
+            problems.append(f"the adapter of {key} has lora_A {tuple(a.shape)} and lora_B {tuple(b.shape)}; the "
+                            f"model's rank {rank} needs {(rank, w.shape[-1])} and {(w.shape[0], rank)}")
+            continue
+        merged = w.astype(np.float32) + scale * (b.astype(np.float32) @ a.astype(np.float32))
+        out[key] = merged.astype(w.dtype, copy=False)
+    if missing or problems:
+        text = [f"missing {_some(missing)}"] if missing else []
+        if plain:
+            text.append(f"it holds {_some(plain)} without adapters: export it with the spec without its lora: "
+                        "section")
+        raise WeightsError("the checkpoint does not fit this spec's model with LoRA adapters: " +
+                           "; ".join(text + problems[:5]))
+    return out
