@@ -328,3 +328,45 @@ def test_two_symbols_get_different_trial_sizes_so_a_mix_up_is_caught(tmp_path: P
     with pytest.raises(VerificationFailed):
         export_module(MixesUpLengths(), sig, out, make_inputs=inputs, env=env, exporter="torchscript")
     assert not out.exists()
+
+
+def _identity_model(path: Path) -> Path:
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["B", 3])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["B", 3])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    onnx.save(model, str(path))
+    return path
+
+
+def test_a_nan_only_pytorch_gives_is_not_compared_but_a_nan_only_onnx_runtime_gives_fails(tmp_path: Path) -> None:
+    """0/0 inside the model: PyTorch's max pools carry the NaN on, ONNX Runtime's skip it; that
+    position has no answer to compare (and lint L019 warned). The reverse is a real difference."""
+    from specc.backends.verify import compare_runs
+
+    path = _identity_model(tmp_path / "id.onnx")
+    sig = Signature([TensorSig("x", (sym("B"), 3), "float32")], [TensorSig("y", (sym("B"), 3), "float32")])
+    x = np.array([[1.0, 2.0, 3.0]], dtype=np.float32)
+    ref_nan = x.copy()
+    ref_nan[0, 1] = np.nan
+    runs, problems = compare_runs(path, sig, lambda env: ({"x": x}, [(ref_nan, "float32")]), [{"B": 1}], {"B": 1})
+    assert problems == [] and runs[0].nan_in_reference == {"y": 1}
+    x_nan = x.copy()
+    x_nan[0, 2] = np.nan
+    _, problems = compare_runs(path, sig, lambda env: ({"x": x_nan}, [(x, "float32")]), [{"B": 1}], {"B": 1})
+    assert len(problems) == 1 and "differ at 1 of 3 values (first at (0, 2)" in problems[0]
+
+
+def test_a_model_that_makes_nan_exports_with_a_note(tmp_path: Path) -> None:
+    spec = specc.loads("specc: 1\ninputs: {x: [B, 1, 3, L]}\nlayers:\n"
+                       "  - {type: ZeroPad2d, name: pad, padding: [0, 0, 0, 1]}\n"
+                       "  - {type: Div, from: [pad, pad]}\n"
+                       "  - {type: MaxPool2d, kernel_size: 2}\n", "nan.yaml")
+    assert spec.ok and [d.code for d in spec.diagnostics] == ["L019"]
+    from specc.backends.routes import export
+
+    result = export(spec, tmp_path / "nan.onnx")
+    assert result.verification is not None
+    assert sum(n for r in result.verification.runs for n in r.nan_in_reference.values()) > 0
+    assert "gives as NaN, made inside the model" in result.verification.text()
