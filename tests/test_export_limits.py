@@ -104,10 +104,18 @@ RECURRENT_THEN_ATTENTION = ("  - {type: LSTM, hidden_size: 8}\n"
     RECURRENT_THEN_ATTENTION,
     "  - {type: MultiheadAttention, num_heads: 2}\n  - {type: GRU, hidden_size: 8}\n",
 ])
-def test_a_model_that_needs_both_exporters_is_refused_under_auto(body: str, tmp_path: Path) -> None:
-    """TorchScript freezes T in the attention and dynamo in the recurrent layer; `auto` exports a model
-    with one of them, so check refuses the second layer of the pair, naming the first."""
-    spec = specc.loads(_model("[B, T, 8]", body), "both.yaml")
+def test_a_model_that_needs_both_exporters_is_refused_where_the_direct_target_cannot_write_it(
+        body: str, tmp_path: Path) -> None:
+    """TorchScript freezes T in the attention and dynamo in the recurrent layer; the torch route exports
+    a model with one of them. The direct target writes both layers from opset 11, so `auto` exports it
+    there; at opset 10 no route writes it, and check refuses the second layer of the pair, naming the first."""
+    from specc.backends.routes import refusal, route
+
+    ok = specc.loads(_model("[B, T, 8]", body), "both.yaml")
+    assert ok.ok and route(ok) == ("direct", None)
+    refused = refusal(ok, "torch")  # `specc export --via torch`, before tracing anything
+    assert refused is not None and "no torch exporter writes this model" in refused and "--via direct" in refused
+    spec = specc.loads(_model("[B, T, 8]", body) + "export: {opset: 10}\n", "both.yaml")
     assert [d.code for d in spec.errors] == ["U002"], spec.errors
     error = spec.errors[0]
     assert error.loc is not None and error.loc.line == 5 and "no torch exporter writes this model" in error.message

@@ -6,10 +6,10 @@ new family file needs no line here."""
 import importlib
 import pkgutil
 
-from .base import LOWERINGS, Layer, Unsupported, lowers
+from .base import LOWERINGS, Layer, Unsupported, lower, lowers
 
 for _family in pkgutil.iter_modules(__path__):
     if _family.name != "base":
         importlib.import_module(f"{__name__}.{_family.name}")
 
-__all__ = ["LOWERINGS", "Layer", "Unsupported", "lowers"]
+__all__ = ["LOWERINGS", "Layer", "Unsupported", "lower", "lowers"]
