@@ -3,9 +3,13 @@
 PINNED). The proof: every layer case of tests/layer_cases.py under each pinned exporter is refused
 at check (U002, naming the exporter, with the fix) or exported and verified by ONNX Runtime.
 
+The same under ``specc export --via torch`` with no exporter pinned: check passes what only the
+direct target writes, so the torch route refuses it before tracing (naming --via direct), or
+exports and verifies it.
+
 CI exports the cases of the kinds that have a limit under that exporter (the limit must be neither
 too broad nor too narrow there); ``SPECC_EXPORTER_CASES=all`` exports every case under both
-exporters (about ten minutes, most of it in the dynamo exporter).
+exporters and under ``--via torch`` (about fifteen minutes, most of it in the dynamo exporter).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from layer_cases import CASES
 
 from specc.backends.errors import ExportFailed
 from specc.backends.onnx_export import export_spec
-from specc.targets.torch.export_limits import PINNED
+from specc.targets.torch.export_limits import LIMITS, PINNED, SHAPED
 
 ALL = os.environ.get("SPECC_EXPORTER_CASES") == "all"
 EXPORTERS = ("torchscript", "dynamo")
@@ -55,6 +59,30 @@ def test_every_layer_case_under_a_pinned_exporter_is_refused_at_check_or_exports
     except Exception as exc:  # noqa: BLE001 -- any failure after "ok" is a limit missing from PINNED
         pytest.fail(f"check said ok under {exporter}, export failed: {exc}\n---\n{text}")
     assert result.exporter == exporter
+
+
+def _via_torch_params() -> list[object]:
+    return [pytest.param(case.yaml(), id=case.id) for case in CASES if ALL or case.kind in {*LIMITS, *SHAPED}]
+
+
+@pytest.mark.parametrize("text", _via_torch_params())
+def test_every_layer_case_under_via_torch_is_refused_up_front_or_exports(text: str, tmp_path: Path) -> None:
+    from specc.backends.routes import export
+
+    spec = specc.loads(text, "case.yaml")
+    if not spec.ok:
+        assert [d.code for d in spec.errors] == ["U002"], [str(d) for d in spec.errors]
+        return
+    try:
+        result = export(spec, tmp_path / "model.onnx", via="torch")
+    except ExportFailed as exc:
+        # refused before tracing: what check passed because the direct target writes it
+        assert "the torch route cannot write" in str(exc) and "use --via direct" in str(exc), str(exc)
+        assert not (tmp_path / "model.onnx").exists()
+        return
+    except Exception as exc:  # noqa: BLE001 -- any other failure after "ok" is a limit missing
+        pytest.fail(f"check said ok, export --via torch failed: {exc}\n---\n{text}")
+    assert result.exporter in EXPORTERS
 
 
 CONV_LSTM = """\

@@ -118,6 +118,20 @@ def test_a_layer_neither_route_writes_names_both_reasons_and_both_fixes() -> Non
     assert error.hint is not None and "export: {opset: 11}" in error.hint and "drop divisor_override" in error.hint
 
 
+@pytest.mark.parametrize("torch_here", [True, False])
+def test_what_onnx_runtime_cannot_run_is_u002_whichever_route_writes_it(torch_here: bool,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A zero pad ONNX Runtime folds into the pool after it (a pad wider than the kernel: the model
+    does not load), and bfloat16 compute (no CPU kernel): the direct target's model fails there too."""
+    monkeypatch.setattr(verdict, "torch_installed", lambda: torch_here)
+    fused = "inputs: {x: [B, 2, 5, 5]}\nlayers:\n  - {type: Tanh}\n  - {type: ZeroPad2d, padding: 3}\n" \
+            "  - {type: MaxPool2d, kernel_size: 2}\n"
+    bf16 = "inputs: {x: [B, 4]}\nlayers:\n  - {type: Cast, dtype: bfloat16}\n  - {type: ReLU}\n"
+    for body, line, words in ((fused, 6, "PadFusion"), (bf16, 5, "no bfloat16 ReLU")):
+        [error] = _errors(_spec(body))
+        assert error.code == "U002" and error.loc is not None and error.loc.line == line and words in error.message
+
+
 # -- the direct limits are the lowerings' -----------------------------------------------------------------
 
 def test_every_layer_case_lowers_exactly_where_the_direct_limits_allow() -> None:

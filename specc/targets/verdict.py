@@ -5,6 +5,8 @@ target, which needs no torch, or the torch exporters.  Under ``auto`` it takes t
 when that writes every layer, else the torch route, which needs torch.  So check refuses a layer
 only where the route export would take cannot write it:
 
+- what ONNX Runtime cannot run, or runs unlike PyTorch (bfloat16 compute, a zero pad it folds into
+  a pool), is refused whichever route wrote the model;
 - an exporter pinned in the spec (``export: {exporter: torchscript}``) means the torch route:
   that exporter's limits (specc/targets/torch/export_limits.py), as before the direct target;
 - with torch installed, a model is refused where neither route writes it: a layer neither route
@@ -25,7 +27,7 @@ from typing import Any
 from ..graph.build import leaves_with_graph
 from ..shapes.tensor import TensorType
 from .onnx.limits import direct_problem
-from .torch.export_limits import Inputs, model_limits
+from .torch.export_limits import Inputs, model_limits, runtime_limits
 
 # (layer type, resolved attributes, inputs as (value name, type), output types, qualified path) -> "reason; fix"
 RouteLimits = Callable[[str, dict[str, Any], Inputs, Sequence[TensorType], str], "str | None"]
@@ -47,17 +49,20 @@ def route_limits(exporter: str = "auto", opset: int = 18) -> RouteLimits:
     """What the route ``specc export`` takes cannot write, layer by layer in the model's order
     ("reason; fix" or None): see the module's doc.  ``exporter`` and ``opset`` are the spec's
     ``export:`` settings."""
-    torch_limits = model_limits(exporter)
+    torch_limits = model_limits(exporter)  # ONNX Runtime's limits included
     if exporter != "auto":
         return lambda type_name, args, inputs, outs, path: torch_limits(type_name, args, inputs, path)
     # the first layer that only the other route writes, as "Type 'path' (reason)"
     only_direct: list[str] = []
     only_torch: list[str] = []
+    runtime = runtime_limits()
 
     def problem(type_name: str, args: dict[str, Any], inputs: Inputs, outs: Sequence[TensorType],
                 path: str) -> str | None:
         # the torch limits run on every layer: whether a model needs both exporters is their state
         torch_why = torch_limits(type_name, args, inputs, path)
+        if (why := runtime(type_name, args, inputs, path)) is not None:
+            return why  # what ONNX Runtime cannot run, whichever route wrote it
         direct_why = direct_problem(type_name, args, [t for _, t in inputs], outs, opset)
         if direct_why is None and torch_why is None:
             return None

@@ -117,8 +117,9 @@ def _adaptive_pool(args: dict[str, Any], ins: Sequence[TensorType], outs: Sequen
 # -- the others ---------------------------------------------------------------------------------------------------
 
 def _slice(args: dict[str, Any], ins: Sequence[TensorType], outs: Sequence[TensorType], opset: int) -> str | None:
-    if opset < 10 and args["step"] != 1 and not isinstance(ins[0].shape[args["dim"]], int):
-        return _opset(f"a slice with step {args['step']} along a dim of symbolic size", 10, opset)
+    size = ins[0].shape[args["dim"]]
+    if opset < 10 and args["step"] != 1 and not isinstance(size, int):
+        return _opset(f"a slice with step {args['step']} along a dim of symbolic size ({size})", 10, opset)
     return None
 
 

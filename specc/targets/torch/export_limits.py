@@ -1,6 +1,7 @@
-"""What torch.onnx cannot export, per layer type: checked by ``specc check`` (the pipeline hands
-``onnx_problem`` to the graph engine, which reports U002 at the layer's line) and again by
-``specc export`` before exporting, so the user reads the reason instead of an exporter's crash.
+"""What torch.onnx cannot export, per layer type: checked by ``specc check`` where export would take
+the torch route (specc/targets/verdict.py: a pinned exporter, or a model the direct target cannot
+write; U002 at the layer's line) and by the torch route before exporting (``--via torch``), so
+the user reads the reason instead of an exporter's crash.
 
 Each entry answers for one layer type with its resolved attributes: "reason; fix", or None.
 ``LIMITS`` holds what neither exporter writes; ``PINNED`` what one exporter alone cannot write,
@@ -295,7 +296,6 @@ def onnx_problem(type_name: str, args: dict[str, Any], exporter: str = "auto", i
     limit, shaped = LIMITS.get(type_name), SHAPED.get(type_name)
     why = limit(args) if limit is not None else None
     why = why or (shaped(args, inputs) if shaped is not None else None)
-    why = why or _bfloat16(type_name, inputs)
     pinned = PINNED.get(exporter, {}).get(type_name)
     if why is None and pinned is not None and (why := pinned(args, inputs)):
         other = "dynamo" if exporter == "torchscript" else "torchscript"
@@ -329,18 +329,30 @@ def _fused_pad_problem(zero_padded: set[str], type_name: str, args: dict[str, An
     return None
 
 
+def runtime_limits() -> Callable[[str, dict[str, Any], Inputs, str], str | None]:
+    """What ONNX Runtime cannot run, or runs unlike PyTorch, whichever route wrote the model (the
+    direct target's too): bfloat16 compute, and a zero pad it folds into a pool. For the layers of
+    one model, in order (``path``: the layer's qualified name)."""
+    zero_padded: set[str] = set()  # paths of the values a zero pad writes
+
+    def problem(type_name: str, args: dict[str, Any], inputs: Inputs, path: str = "") -> str | None:
+        return _bfloat16(type_name, inputs) or _fused_pad_problem(zero_padded, type_name, args, inputs, path)
+
+    return problem
+
+
 def model_limits(exporter: str = "auto") -> Callable[[str, dict[str, Any], Inputs, str], str | None]:
-    """``onnx_problem`` for the layers of one model, in order. Under ``auto`` it also refuses a model
+    """``onnx_problem`` and ``runtime_limits`` for the layers of one model, in order. Under ``auto`` it
+    also refuses a model
     that needs both exporters: a layer only TorchScript writes (a recurrent layer over a symbolic
     length) beside one only dynamo writes (self-attention over one), since ``auto`` exports a model
     with one exporter or the other (an LSTM before a TransformerEncoderLayer: TorchScript froze T in
     the attention, dynamo in the LSTM)."""
     only: dict[str, str] = {}  # exporter -> the first layer type that only it writes
-    zero_padded: set[str] = set()  # paths of the values a zero pad writes
+    runtime = runtime_limits()
 
     def problem(type_name: str, args: dict[str, Any], inputs: Inputs, path: str = "") -> str | None:
-        why = onnx_problem(type_name, args, exporter, inputs) or _fused_pad_problem(zero_padded, type_name, args,
-                                                                                   inputs, path)
+        why = onnx_problem(type_name, args, exporter, inputs) or runtime(type_name, args, inputs, path)
         if why is not None or exporter != "auto":
             return why
         for cannot, can in (("torchscript", "dynamo"), ("dynamo", "torchscript")):
