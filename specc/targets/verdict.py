@@ -76,19 +76,13 @@ def route_limits(exporter: str = "auto", opset: int = 18) -> RouteLimits:
         if direct_why is not None and torch_why is not None:
             (d_reason, d_fix), (t_reason, t_fix) = split(direct_why), split(torch_why)
             return f"neither export route writes it: {d_reason}, and {t_reason}; {d_fix}, or {t_fix}"
-        if direct_why is not None:
-            reason, fix = split(direct_why)
-            if only_direct:
-                return (f"no export route writes this model: {reason}, and the torch route cannot write "
-                        f"{only_direct[0]}; {fix}")
-            only_torch.append(f"{this} ({reason})")
-            return None
-        assert torch_why is not None
-        reason, fix = split(torch_why)
-        if only_torch:
-            return (f"no export route writes this model: {reason}, and the direct target cannot write "
-                    f"{only_torch[0]}; {fix}")
-        only_direct.append(f"{this} ({reason})")
+        # one route alone writes this layer: refused where an earlier layer needs the other one alone
+        cannot, only, others, them = ((direct_why, only_torch, only_direct, "the torch route") if direct_why
+                                      else (torch_why, only_direct, only_torch, "the direct target"))
+        reason, fix = split(cannot or "")
+        if others:
+            return f"no export route writes this model: {reason}, and {them} cannot write {others[0]}; {fix}"
+        only.append(f"{this} ({reason})")
         return None
 
     return problem
