@@ -49,9 +49,10 @@ def test_every_layer_case_under_a_pinned_exporter_is_refused_at_check_or_exports
     errors = [d for d in spec.diagnostics if d.severity == "error"]
     if errors:
         assert [d.code for d in errors] == ["U002"], [str(d) for d in errors]
-        assert f"the {exporter} exporter" in errors[0].message and errors[0].loc is not None
-        assert errors[0].hint and "exporter: auto" in errors[0].hint
-        # the same layer under `auto` is accepted: the refusal is the pinned exporter's alone
+        assert errors[0].loc is not None and errors[0].hint
+        if f"the {exporter} exporter" in errors[0].message:  # that exporter's own limit, not both's
+            assert "exporter: auto" in errors[0].hint
+        # the same layer under `auto` is accepted: the other exporter, or the direct target, writes it
         assert specc.loads(_pinned(text, "auto"), "auto.yaml").ok
         return
     try:
@@ -61,15 +62,23 @@ def test_every_layer_case_under_a_pinned_exporter_is_refused_at_check_or_exports
     assert result.exporter == exporter
 
 
+# Kinds whose cases CI exports by the torch route even where no limit fires (cheap ones, beside limits
+# found by the full sweep); elsewhere CI checks that the refusals are clean, and the full sweep exports.
+NEAR_MISSES = {"PixelShuffle", "Max", "Min", "AvgPool2d", "MaxPool1d", "Upsample"}
+
+
 def _via_torch_params() -> list[object]:
-    return [pytest.param(case.yaml(), id=case.id) for case in CASES if ALL or case.kind in {*LIMITS, *SHAPED}]
+    kinds = {*LIMITS, *SHAPED, *PINNED["torchscript"], *PINNED["dynamo"]}
+    return [pytest.param(case.kind, case.yaml(), id=case.id) for case in CASES if ALL or case.kind in kinds]
 
 
-@pytest.mark.parametrize("text", _via_torch_params())
-def test_every_layer_case_under_via_torch_is_refused_up_front_or_exports(text: str, tmp_path: Path) -> None:
-    from specc.backends.routes import export
+@pytest.mark.parametrize(("kind", "text"), _via_torch_params())
+def test_every_layer_case_under_via_torch_is_refused_up_front_or_exports(kind: str, text: str, tmp_path: Path) -> None:
+    from specc.backends.routes import export, refusal
 
     spec = specc.loads(text, "case.yaml")
+    if not (ALL or kind in NEAR_MISSES or not spec.ok or refusal(spec, "torch")):
+        pytest.skip("exported by the torch route with SPECC_EXPORTER_CASES=all")
     if not spec.ok:
         assert [d.code for d in spec.errors] == ["U002"], [str(d) for d in spec.errors]
         return

@@ -52,7 +52,7 @@ def route_limits(exporter: str = "auto", opset: int = 18) -> RouteLimits:
     torch_limits = model_limits(exporter)  # ONNX Runtime's limits included
     if exporter != "auto":
         return lambda type_name, args, inputs, outs, path: torch_limits(type_name, args, inputs, path)
-    # the first layer that only the other route writes, as "Type 'path' (reason)"
+    # the layers that only the direct target, or only the torch route, writes: "Type 'path' (why not the other)"
     only_direct: list[str] = []
     only_torch: list[str] = []
     runtime = runtime_limits()
