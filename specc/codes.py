@@ -576,12 +576,17 @@ _TABLE: list[Code | LintCode] = [
          "at 2; specc cannot promise every later stage works, so it refuses the spec.",
          "inputs: {x: [B, 4]}\nlayers:\n  - {type: Select, dim: 0, index: 2}",
          "Select along a non-batch dim, or use an index that always exists on the batch (0 or -1)."),
-    Code("U002", "not-exportable", "A layer, as configured, cannot be exported to ONNX.",
-         "`specc check` promises that every later stage works on a spec it accepts, export included; a layer "
-         "the torch exporters cannot write (an LSTM with proj_size) would pass check and then fail at export, "
-         "so check says so at the layer, with the reason.",
-         "- {type: LSTM, hidden_size: 64, proj_size: 16}",
-         "Set proj_size: 0 and add - {type: Linear, out_features: 16} after the LSTM for the smaller output."),
+    Code("U002", "not-exportable", "A layer, as configured, cannot be exported to ONNX by the route `specc export` "
+         "takes.",
+         "`specc check` promises that every later stage works on a spec it accepts, export included. Export "
+         "takes the direct target when it writes every layer, else the torch exporters; a layer the route it "
+         "would take cannot write (neither route, or the direct target alone where torch is not installed, or "
+         "the pinned torch exporter) would pass check and then fail at export, so check says so at the layer, "
+         "with the reason.",
+         "- {type: LSTM, hidden_size: 64, proj_size: 16}\nexport: {exporter: torchscript}   # no torch exporter "
+         "writes proj_size",
+         "Leave export.exporter at auto (the direct target writes proj_size), or set proj_size: 0 and add "
+         "- {type: Linear, out_features: 16} after the LSTM."),
     # -- internal ---------------------------------------------------------------------------
     Code("E999", "internal-error", "specc itself failed; this is a bug in specc, not in the spec.",
          "Every mistake in a spec should get its own code with a location and a hint; an internal error means "

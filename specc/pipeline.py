@@ -18,7 +18,7 @@ from .layers.catalogue import FAMILY_OF
 from .load.expand import expand, parse_overrides
 from .load.yaml_loader import decode_spec, load_yaml, read_spec
 from .spec import Spec, SpecInvalid
-from .targets.torch import export_limits
+from .targets import verdict
 from .targets.torch import support as torch_support
 from .validate.locations import Locations
 from .validate.naming import reserve_target_names
@@ -26,8 +26,9 @@ from .validate.sections import validate_sections
 
 __all__ = ["Spec", "SpecInvalid", "load", "loads"]  # Spec lives in specc.spec; kept here for callers
 
-# Specs are checked for the PyTorch target: its exporter's limits are U002 errors at the layer,
-# and the names its generated files define (support classes) are not free for layers and models.
+# Specs are checked for the PyTorch target and for export: what the route `specc export` takes
+# cannot write is a U002 error at the layer (specc/targets/verdict.py), and the names the
+# PyTorch target's generated files define (support classes) are not free for layers and models.
 reserve_target_names(torch_support.defined_names)
 
 
@@ -99,9 +100,9 @@ def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None, ignore: Itera
     inputs = declared.inputs
     if inputs is None or declared.layers is None:
         return
-    # a pinned exporter's own limits too: `auto` falls back to the other exporter, a pinned one cannot
-    exporter = spec.document.export.exporter if spec.document is not None else "auto"
-    builder = GraphBuilder(limits=export_limits.model_limits(exporter))
+    export = spec.document.export if spec.document is not None else None
+    builder = GraphBuilder(limits=verdict.route_limits(export.exporter, export.opset) if export is not None
+                           else verdict.route_limits())
     graph, problems = build_model(builder, spec.name, declared.layers, inputs, declared.outputs)
     spec.diagnostics.extend(problems)
     spec.graph = graph

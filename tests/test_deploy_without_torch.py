@@ -142,3 +142,19 @@ def test_the_torch_route_says_torch_is_missing(deploy_python: Path, tmp_path: Pa
     done = _specc(deploy_python, "export", spec, "--via", "torch", "-o", str(tmp_path / "m.onnx"), cwd=tmp_path)
     assert done.returncode == 1, done.stderr
     assert "needs torch" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_check_judges_the_direct_target_alone_without_torch(deploy_python: Path, tmp_path: Path) -> None:
+    """Without torch, export has the direct target alone: an LSTM with proj_size (which no torch
+    exporter writes) checks ok and exports; attention below the direct target's opset is U002 there."""
+    (tmp_path / "proj.yaml").write_text("specc: 1\ninputs: {x: [B, T, 4]}\nlayers:\n"
+                                        "  - {type: LSTM, hidden_size: 6, proj_size: 3}\n")
+    exported = _specc(deploy_python, "export", "proj.yaml", "-o", "proj.onnx", "--format", "json", cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    assert json.loads(exported.stdout)["exporter"] == "direct"
+    (tmp_path / "low.yaml").write_text("specc: 1\ninputs: {x: [B, T, 8]}\nlayers:\n"
+                                       "  - {type: MultiheadAttention, num_heads: 2}\nexport: {opset: 10}\n")
+    checked = _specc(deploy_python, "check", "low.yaml", cwd=tmp_path)
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    out = checked.stdout + checked.stderr
+    assert "error[U002]" in out and "torch is not installed" in out and "export: {opset: 11}" in out

@@ -4,9 +4,9 @@ it would start in the right padding), fixed sizes where ONNX's shape inference a
 different windows, divisor_override, and adaptive windows that do not divide evenly, at fixed and
 symbolic sizes and at the opsets where ONNX moved attributes to inputs.
 
-Some of these configurations are refused by ``specc check`` today because the torch exporters
-write them wrongly (``export_limits``); the direct target writes them exactly, which the tests
-show with those limits lifted.  ``SPECC_FUZZ_EXAMPLES=N`` adds N random pool configurations.
+Some of these configurations the torch exporters write wrongly (``export_limits``): ``specc check``
+passes them because `specc export` takes the direct target, which writes them exactly
+(specc/targets/verdict.py).  ``SPECC_FUZZ_EXAMPLES=N`` adds N random pool configurations.
 """
 
 from __future__ import annotations
@@ -31,16 +31,8 @@ from specc.backends.direct_export import LayerShapes
 from specc.targets.onnx.builder import Unsupported
 from specc.targets.onnx.lower import lower_graph
 from specc.targets.onnx.weights import Weights
-from specc.targets.torch import export_limits
 
 SLIDING = [f"{op}Pool{r}d" for op in ("Max", "Avg") for r in (1, 2, 3)]
-
-
-@pytest.fixture
-def direct_limits(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Lift the torch exporters' limits on pools (ceil_mode's dropped window, divisor_override)."""
-    for kind in SLIDING:
-        monkeypatch.setitem(export_limits.LIMITS, kind, lambda args: None)
 
 
 def _lowered(layer: str, shape: Iterable[object], opset: int = 18, dtype: str = "float32") -> onnx.ModelProto:
@@ -88,7 +80,7 @@ CEIL = [(1, 2, 0, 1), (2, 2, 1, 1), (3, 2, 1, 1), (2, 3, 1, 1), (3, 3, 1, 2), (4
 
 
 @pytest.mark.parametrize("k,s,p,d", CEIL)
-def test_max_pool_ceil_mode_windows_at_every_size(k: int, s: int, p: int, d: int, direct_limits: None) -> None:
+def test_max_pool_ceil_mode_windows_at_every_size(k: int, s: int, p: int, d: int) -> None:
     layer = f"{{type: MaxPool1d, kernel_size: {k}, stride: {s}, padding: {p}, dilation: {d}, ceil_mode: true}}"
     first = max(1, d * (k - 1) + 1 - 2 * p)  # dilated windows at the smallest sizes read padding alone: -inf
     _sweep(layer, lambda x: F.max_pool1d(x, k, s, p, d, ceil_mode=True),
@@ -97,8 +89,7 @@ def test_max_pool_ceil_mode_windows_at_every_size(k: int, s: int, p: int, d: int
 
 @pytest.mark.parametrize("k,s,p", [(k, s, p) for k, s, p, d in CEIL if d == 1])
 @pytest.mark.parametrize("include_pad", [True, False])
-def test_avg_pool_ceil_mode_windows_and_divisors_at_every_size(k: int, s: int, p: int, include_pad: bool,
-                                                                direct_limits: None) -> None:
+def test_avg_pool_ceil_mode_windows_and_divisors_at_every_size(k: int, s: int, p: int, include_pad: bool) -> None:
     layer = (f"{{type: AvgPool1d, kernel_size: {k}, stride: {s}, padding: {p}, ceil_mode: true, "
              f"count_include_pad: {_flag(include_pad)}}}")
     _sweep(layer, lambda x: F.avg_pool1d(x, k, s, p, ceil_mode=True, count_include_pad=include_pad),
@@ -106,7 +97,7 @@ def test_avg_pool_ceil_mode_windows_and_divisors_at_every_size(k: int, s: int, p
 
 
 @pytest.mark.parametrize("kind", ["MaxPool2d", "AvgPool2d"])
-def test_ceil_mode_with_one_axis_keeping_and_one_dropping_the_last_window(kind: str, direct_limits: None) -> None:
+def test_ceil_mode_with_one_axis_keeping_and_one_dropping_the_last_window(kind: str) -> None:
     # kernel (2, 1), stride 2: H = 5 keeps a partial last window, W = 2 drops one starting past the data,
     # so one ceil_mode attribute cannot serve both axes without the W axis's pads being rewritten
     layer = f"{{type: {kind}, kernel_size: [2, 1], stride: 2, ceil_mode: true}}"
@@ -117,7 +108,7 @@ def test_ceil_mode_with_one_axis_keeping_and_one_dropping_the_last_window(kind: 
 
 @pytest.mark.parametrize("ceil", [False, True])
 @pytest.mark.parametrize("include_pad", [True, False])
-def test_avg_pool_divisor_override(ceil: bool, include_pad: bool, direct_limits: None) -> None:
+def test_avg_pool_divisor_override(ceil: bool, include_pad: bool) -> None:
     layer = (f"{{type: AvgPool2d, kernel_size: [3, 2], stride: [2, 2], padding: [1, 1], ceil_mode: {_flag(ceil)}, "
              f"count_include_pad: {_flag(include_pad)}, divisor_override: 5}}")
     _sweep(layer, lambda x: F.avg_pool2d(x, (3, 2), 2, 1, ceil_mode=ceil, count_include_pad=include_pad,
@@ -125,7 +116,7 @@ def test_avg_pool_divisor_override(ceil: bool, include_pad: bool, direct_limits:
            [(2, 2, h, h + 1) for h in range(1, 7)], ("B", 2, "H", "W"))
 
 
-def test_avg_pool3d_divisor_override(direct_limits: None) -> None:
+def test_avg_pool3d_divisor_override() -> None:
     layer = "{type: AvgPool3d, kernel_size: 2, stride: [1, 2, 2], divisor_override: 3}"
     _sweep(layer, lambda x: F.avg_pool3d(x, 2, (1, 2, 2), divisor_override=3),
            [(1, 2, 3, 4, 5), (2, 2, 2, 5, 4)], ("B", 2, "D", "H", "W"))
@@ -197,7 +188,7 @@ def test_global_pools_run_in_float64(kind: str, keep: bool) -> None:
                                   "kernel_size: [2, 3], stride: [2, 1], padding: [1, 1], ceil_mode: true, "
                                   "count_include_pad: false",
                                   "kernel_size: 3, stride: 2, padding: 1, ceil_mode: true, divisor_override: 4"])
-def test_avg_pools_run_in_float64(args: str, direct_limits: None) -> None:
+def test_avg_pools_run_in_float64(args: str) -> None:
     # ONNX Runtime has no double AveragePool on CPU: the windows become masks, axis by axis
     layer = f"{{type: AvgPool2d, {args}}}"
     spec = specc.loads(f"specc: 1\ninputs:\n  x: [B, 2, 8, 8]\nlayers:\n  - {layer}\n", "pool.yaml")
@@ -222,7 +213,7 @@ def _random_sliding(rng: random.Random) -> tuple[str, Callable[[torch.Tensor], t
 
 
 @pytest.mark.skipif(not os.environ.get("SPECC_FUZZ_EXAMPLES"), reason="set SPECC_FUZZ_EXAMPLES=N to run")
-def test_random_sliding_pools(direct_limits: None) -> None:
+def test_random_sliding_pools() -> None:
     rng = random.Random(0)
     for _ in range(int(os.environ["SPECC_FUZZ_EXAMPLES"])):
         layer, oracle, first = _random_sliding(rng)

@@ -21,7 +21,6 @@ import onnx
 
 from specc.backends.direct_export import export_direct
 from specc.targets.onnx.lower import kinds_used
-from specc.targets.torch import export_limits
 
 
 def _spec(inputs: str, *layers: str, opset: int | None = None, outputs: str | None = None) -> specc.Spec:
@@ -73,10 +72,8 @@ def _export(spec: specc.Spec, tmp_path: Path) -> onnx.ModelProto:
      "inp: [B, T, 3]; h0: [2, B, 2]; c0: [2, B, 5]"),
     ("{type: LSTM, hidden_size: 4, proj_size: 3, bias: false, output: last}", "inp: [B, T, 2]"),
 ])
-def test_lstm_projection_written_direct_equals_pytorch(layer: str, inputs: str, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    # `check` refuses proj_size only because torch's ONNX exporters cannot write it (U002)
-    monkeypatch.delitem(export_limits.LIMITS, "LSTM")
+def test_lstm_projection_written_direct_equals_pytorch(layer: str, inputs: str, tmp_path: Path) -> None:
+    # torch's ONNX exporters cannot write proj_size; check passes it for the direct route
     model = _export(_spec(inputs, layer), tmp_path)
     ops = {n.op_type for n in model.graph.node}
     assert "Scan" in ops and "LSTM" not in ops
@@ -84,9 +81,7 @@ def test_lstm_projection_written_direct_equals_pytorch(layer: str, inputs: str, 
 
 @pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
 @pytest.mark.parametrize("seed", range(int(os.environ.get("SPECC_DIRECT_RNN_EXAMPLES", "4"))))
-def test_random_recurrent_layers_written_direct_equal_pytorch(seed: int, tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delitem(export_limits.LIMITS, "LSTM")  # proj_size, refused for torch's exporters only
+def test_random_recurrent_layers_written_direct_equal_pytorch(seed: int, tmp_path: Path) -> None:
     inputs, layer = _random_recurrent(seed)
     _export(_spec(inputs, layer), tmp_path)
 
@@ -128,11 +123,10 @@ def test_the_wrapped_kind_is_a_kind_the_model_needs() -> None:
 
 
 @pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
-def test_a_pytorch_checkpoint_fills_every_recurrent_tensor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_pytorch_checkpoint_fills_every_recurrent_tensor(tmp_path: Path) -> None:
     # every tensor of the state dict is read (an unread one fails the export), and packed where ONNX wants it
     from safetensors.torch import save_file
 
-    monkeypatch.delitem(export_limits.LIMITS, "LSTM")
     # fixed lengths: no torch exporter writes a ConvLSTM2d and an LSTM over a symbolic T together
     spec = _spec("seq: [B, 5, 3]; windows: [B, 2, 4, 3]; frames: [B, 3, 2, 4, 4]",
                  "{type: LSTM, hidden_size: 4, num_layers: 2, bidirectional: true, from: seq, name: lstm}",

@@ -180,14 +180,18 @@ def test_pads_and_resampling_export_with_dynamic_sizes(text: str, symbol: str, t
 
 def test_nearest_to_a_size_is_refused_where_onnx_picks_other_pixels(tmp_path: Path) -> None:
     """ONNX Resize finds a nearest source pixel as floor(i / (out / in)), PyTorch as floor(i · (in / out)),
-    each scale in float32: 14 -> 4 takes row 6 in one and row 7 in the other."""
+    each scale in float32: 14 -> 4 takes row 6 in one and row 7 in the other. The torch exporters write
+    Resize, so a pinned exporter is refused; the direct target computes PyTorch's rows, so `auto` exports."""
     from specc.backends.onnx_export import export_spec
+    from specc.backends.routes import export
 
     rows = F.interpolate(torch.arange(14.0).view(1, 1, 14), size=4).flatten().tolist()
     assert rows == [0, 3, 7, 10]  # ONNX Resize gives [0, 3, 6, 10]
     for shape in (["B", 1, 14], ["B", 1, "L"]):
         spec = _spec("{type: Upsample, size: 4}", shape)
-        (err,) = spec.errors
+        assert spec.ok and export(spec, tmp_path / "direct.onnx").exporter == "direct"
+        pinned = specc.loads(spec.text + "export: {exporter: dynamo}\n")
+        (err,) = pinned.errors
         assert err.code == "U002" and "scale_factor" in (err.hint or "") and err.loc is not None, render_text(err)
     assert _spec("{type: Upsample, size: 4, mode: linear}", ["B", 1, "L"]).ok
     grow = specc.loads("specc: 1\ninputs: {x: [B, 2, 4, 5]}\nlayers:\n  - {type: Upsample, size: [12, 10]}\n")

@@ -307,17 +307,14 @@ def export_spec(spec: Any, path: str | os.PathLike[str] | None, *, weights: str 
                 max_batch_size: int | None = None) -> ExportResult:
     """Build the spec's module, export, verify (unless turned off) and write ``path`` (and/or a
     Triton model-repository entry under ``triton``). Raises SpecInvalid for a spec with errors."""
-    from ..graph.build import leaves_with_graph
-    from ..targets.torch.export_limits import onnx_problem
+    from ..targets.verdict import torch_problems
     from .torch_build import build_module
 
     spec.require_ok()
     opts = spec.document.export
-    which = exporter or opts.exporter  # `specc export --exporter` may pin one that check did not see
-    blocked = [f"{n.type} '{n.path}': {why}" for g, n in leaves_with_graph(spec.graph)
-               if n.kind is not None and n.result is not None
-               and (why := onnx_problem(n.kind.type_name, n.result.args, which,
-                                        [(i, t) for i in n.inputs if (t := g.value(i)) is not None]))]
+    # `specc export --exporter` may pin one that check did not see, and check passes what only the
+    # direct target writes: the model's limits under this exporter, refused before tracing
+    blocked = torch_problems(spec.graph, exporter or opts.exporter)
     if blocked:
         raise ExportFailed("this model cannot be exported to ONNX: " + "; ".join(blocked))
     module = build_module(spec, seed=seed)

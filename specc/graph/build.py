@@ -146,9 +146,9 @@ def _readable_hint(name: str, known: list[str]) -> str:
 
 
 # Why a target cannot write a layer of this type with these attributes ("reason; fix"), or None.
-# (layer type, resolved attributes, inputs as (value name, type), the layer's qualified path)
-# -> "reason; fix" or None
-Limits = Callable[[str, dict[str, Any], list[tuple[str, TensorType]], str], str | None]
+# (layer type, resolved attributes, inputs as (value name, type), output types, the layer's
+# qualified path) -> "reason; fix" or None
+Limits = Callable[[str, dict[str, Any], list[tuple[str, TensorType]], tuple[TensorType, ...], str], str | None]
 
 
 def _check_ids(g: Graph, kind: layers.LayerKind, ref: str) -> None:
@@ -466,7 +466,8 @@ class GraphBuilder:
                       inputs: list[tuple[str, TensorType]], path: str) -> None:
         """A layer the caller's target or exporter cannot write (``limits``) is refused here, where
         the spec says it, not by `specc export` after `check` said ok."""
-        why = self.limits(kind.type_name, result.args, inputs, path) if self.limits is not None else None
+        outs = result.outs or (result.out,)
+        why = self.limits(kind.type_name, result.args, inputs, outs, path) if self.limits is not None else None
         if why:
             reason, _, fix = why.rpartition("; ") if "; " in why else (why, "", "")
             field = next((k for k, v in result.args.items() if v and k in reason), None)

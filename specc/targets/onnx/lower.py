@@ -19,7 +19,7 @@ from onnx import helper, numpy_helper
 from ...graph.ir import Graph, Node, port_index, producer
 from ...shapes.tensor import TensorType
 from .builder import Builder, Unsupported, bare_symbol, tensor_header, value_info
-from .kinds import LOWERINGS
+from .kinds import LOWERINGS, lower
 from .kinds.base import Layer
 from .preprocess import Scaling
 from .weights import Weights
@@ -149,7 +149,7 @@ def _leaf(g: Graph, n: Node, ins: list[str], own: str, prefix: str, b: Builder, 
     layer = Layer(b, weights, n.kind.type_name, n.path, own, dict(n.result.args), ins, in_types, outs,
                   tie=f"{prefix}{n.tie}" if n.tie is not None else None)
     try:
-        value = LOWERINGS[n.kind.type_name](layer)
+        value = lower(layer)
     except Unsupported as exc:
         raise Unsupported(f"{n.type} '{n.path}': {exc}") from None
     values = value if isinstance(value, list) else [value]

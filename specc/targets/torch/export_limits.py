@@ -1,6 +1,7 @@
-"""What torch.onnx cannot export, per layer type: checked by ``specc check`` (the pipeline hands
-``onnx_problem`` to the graph engine, which reports U002 at the layer's line) and again by
-``specc export`` before exporting, so the user reads the reason instead of an exporter's crash.
+"""What torch.onnx cannot export, per layer type: checked by ``specc check`` where export would take
+the torch route (specc/targets/verdict.py: a pinned exporter, or a model the direct target cannot
+write; U002 at the layer's line) and by the torch route before exporting (``--via torch``), so
+the user reads the reason instead of an exporter's crash.
 
 Each entry answers for one layer type with its resolved attributes: "reason; fix", or None.
 ``LIMITS`` holds what neither exporter writes; ``PINNED`` what one exporter alone cannot write,
@@ -70,6 +71,18 @@ def _lstm(args: dict[str, Any]) -> str | None:
     return None
 
 
+def _merged_masks(args: dict[str, Any]) -> str | None:
+    """A key-padding mask with an attention mask (or causal): where the two together hide every key
+    of a row, the PyTorch target's attention gives 0 and the exported graphs' softmax NaN (found by
+    exporting every layer case by the torch route; either mask alone gives NaN in both)."""
+    masks = set(args.get("masks") or ())
+    if "key_padding" in masks and ("attn" in masks or args.get("causal")) and not args.get("add_zero_attn"):
+        return ("where its key-padding and attention (or causal) masks together hide every key of a row, the "
+                "torch exporters' models give NaN and PyTorch gives 0; export by the direct target (leave "
+                "export.exporter at auto), which gives PyTorch's 0")
+    return None
+
+
 def _time_distributed(args: dict[str, Any]) -> str | None:
     """The wrapped layer's limit (its attributes sit beside ``layer``, its type)."""
     inner = args["layer"]
@@ -85,6 +98,8 @@ LIMITS: dict[str, Limit] = {
     "AvgPool3d": _avg_pool,
     "LSTM": _lstm,
     "TimeDistributed": _time_distributed,
+    **{k: _merged_masks for k in ("MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder",
+                                  "TransformerDecoderLayer", "TransformerDecoder")},
 }
 
 
@@ -129,7 +144,31 @@ def _embedding_renorm(args: dict[str, Any], inputs: Inputs) -> str | None:
             "before the Embedding")
 
 
-SHAPED: dict[str, PinnedLimit] = {"Upsample": _upsample, "Embedding": _embedding_renorm}
+# ONNX Runtime's CPU kernels for the ops the torch exporters write these layers with (the direct
+# target writes other types another way)
+_DEPTH_TO_SPACE = ("float32", "float64")
+_WIDE = ("int32", "int64")
+
+
+def _pixel_shuffle(args: dict[str, Any], inputs: Inputs) -> str | None:
+    dtype = inputs[0][1].dtype if inputs else "float32"
+    if dtype in _DEPTH_TO_SPACE:
+        return None
+    return (f"the torch exporters write it as DepthToSpace, which ONNX Runtime has no {dtype} kernel for on CPU; "
+            "add - {type: Cast, dtype: float32} before it, or export by the direct target (export.exporter: auto)")
+
+
+def _max_min(args: dict[str, Any], inputs: Inputs) -> str | None:
+    dtypes = [t.dtype for _, t in inputs]
+    if any(d.startswith(("float", "bfloat")) or d in _WIDE for d in dtypes):
+        return None  # PyTorch promotes the inputs to a type ONNX Runtime's Max and Min take
+    return (f"the torch exporters write it over {'/'.join(sorted(set(dtypes)))} values, which ONNX Runtime's Max "
+            "and Min have no CPU kernel for; add - {type: Cast, dtype: int64} before it, or export by the direct "
+            "target (export.exporter: auto)")
+
+
+SHAPED: dict[str, PinnedLimit] = {"Upsample": _upsample, "Embedding": _embedding_renorm,
+                                  "PixelShuffle": _pixel_shuffle, "Max": _max_min, "Min": _max_min}
 
 
 # -- what one exporter alone cannot write (torch 2.13; found by exporting every layer case) ------------
@@ -232,6 +271,12 @@ def _dynamo_recurrent(args: dict[str, Any], inputs: Inputs) -> str | None:
     return None
 
 
+def _dynamo_conv_lstm(args: dict[str, Any], inputs: Inputs) -> str | None:
+    if any(t.rank >= 5 and any(_symbolic(d) for d in t.shape[3:5]) for _, t in inputs[:1]):
+        return "fails to decompose a ConvLSTM2d over a symbolic height or width"
+    return None
+
+
 def _dynamo_max_pool1d(args: dict[str, Any], inputs: Inputs) -> str | None:
     if any(t.rank and _symbolic(t.shape[-1]) for _, t in inputs[:1]):
         return "freezes the length a MaxPool1d reads at the export size"
@@ -271,6 +316,7 @@ PINNED: dict[str, dict[str, PinnedLimit]] = {
     "dynamo": {
         **{k: _dynamo_recurrent for k in ("RNN", "LSTM", "GRU")},
         "MaxPool1d": _dynamo_max_pool1d,
+        "ConvLSTM2d": _dynamo_conv_lstm,
         "TimeDistributed": _time_distributed_pinned("dynamo"),
     },
 }
@@ -295,7 +341,6 @@ def onnx_problem(type_name: str, args: dict[str, Any], exporter: str = "auto", i
     limit, shaped = LIMITS.get(type_name), SHAPED.get(type_name)
     why = limit(args) if limit is not None else None
     why = why or (shaped(args, inputs) if shaped is not None else None)
-    why = why or _bfloat16(type_name, inputs)
     pinned = PINNED.get(exporter, {}).get(type_name)
     if why is None and pinned is not None and (why := pinned(args, inputs)):
         other = "dynamo" if exporter == "torchscript" else "torchscript"
@@ -329,23 +374,43 @@ def _fused_pad_problem(zero_padded: set[str], type_name: str, args: dict[str, An
     return None
 
 
-def model_limits(exporter: str = "auto") -> Callable[[str, dict[str, Any], Inputs, str], str | None]:
-    """``onnx_problem`` for the layers of one model, in order. Under ``auto`` it also refuses a model
-    that needs both exporters: a layer only TorchScript writes (a recurrent layer over a symbolic
-    length) beside one only dynamo writes (self-attention over one), since ``auto`` exports a model
-    with one exporter or the other (an LSTM before a TransformerEncoderLayer: TorchScript froze T in
-    the attention, dynamo in the LSTM)."""
-    only: dict[str, str] = {}  # exporter -> the first layer type that only it writes
+def _pinned_limit(exporter: str, type_name: str, args: dict[str, Any], inputs: Inputs) -> str | None:
+    limit = PINNED[exporter].get(type_name)
+    return limit(args, inputs) if limit is not None else None
+
+
+def runtime_limits() -> Callable[[str, dict[str, Any], Inputs, str], str | None]:
+    """What ONNX Runtime cannot run, or runs unlike PyTorch, whichever route wrote the model (the
+    direct target's too): bfloat16 compute, and a zero pad it folds into a pool. For the layers of
+    one model, in order (``path``: the layer's qualified name)."""
     zero_padded: set[str] = set()  # paths of the values a zero pad writes
 
     def problem(type_name: str, args: dict[str, Any], inputs: Inputs, path: str = "") -> str | None:
-        why = onnx_problem(type_name, args, exporter, inputs) or _fused_pad_problem(zero_padded, type_name, args,
-                                                                                   inputs, path)
+        return _bfloat16(type_name, inputs) or _fused_pad_problem(zero_padded, type_name, args, inputs, path)
+
+    return problem
+
+
+def model_limits(exporter: str = "auto") -> Callable[[str, dict[str, Any], Inputs, str], str | None]:
+    """``onnx_problem`` and ``runtime_limits`` for the layers of one model, in order. Under ``auto``
+    it also refuses a layer neither exporter writes alone, and a model that needs both exporters: a
+    layer only TorchScript writes (a recurrent layer over a symbolic length) beside one only dynamo
+    writes (self-attention over one), since ``auto`` exports a model with one exporter or the other
+    (an LSTM before a TransformerEncoderLayer: TorchScript froze T in the attention, dynamo in the
+    LSTM)."""
+    only: dict[str, str] = {}  # exporter -> the first layer type that only it writes
+    runtime = runtime_limits()
+
+    def problem(type_name: str, args: dict[str, Any], inputs: Inputs, path: str = "") -> str | None:
+        why = onnx_problem(type_name, args, exporter, inputs) or runtime(type_name, args, inputs, path)
         if why is not None or exporter != "auto":
             return why
+        alone = {e: _pinned_limit(e, type_name, args, inputs) for e in ("torchscript", "dynamo")}
+        if alone["torchscript"] and alone["dynamo"]:
+            return (f"neither torch exporter writes it (TorchScript {alone['torchscript']}, and dynamo "
+                    f"{alone['dynamo']}); export by the direct target, or give the symbolic sizes fixed sizes")
         for cannot, can in (("torchscript", "dynamo"), ("dynamo", "torchscript")):
-            limit = PINNED[cannot].get(type_name)
-            if limit is not None and limit(args, inputs) and can not in only:
+            if alone[cannot] and can not in only:
                 only[can] = type_name
         if len(only) < 2:
             return None

@@ -4,6 +4,6 @@ Importing a family module registers its kinds' lowerings; ``LOWERINGS`` imports 
 on its first lookup (``specc/layers/catalogue.py`` says which), so a new family file needs no
 line here, only its name in the catalogue."""
 
-from .base import LOWERINGS, Layer, Unsupported, lowers
+from .base import LOWERINGS, Layer, Unsupported, lower, lowers
 
-__all__ = ["LOWERINGS", "Layer", "Unsupported", "lowers"]
+__all__ = ["LOWERINGS", "Layer", "Unsupported", "lower", "lowers"]

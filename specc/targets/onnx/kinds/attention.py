@@ -28,13 +28,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ....shapes.dims import DimLike
-from ..builder import ELEM, Unsupported
+from ..builder import ELEM
 from ..weights import ONES, XAVIER, ZEROS, Init, fan_in
 from .activation import gelu
 from .base import Layer, lowers
 
-# Range (the causal mask's positions) and Pad's pads as an input are opset 11's.
-MIN_OPSET = 11
+# Range (the causal mask's positions) and Pad's pads as an input are opset 11's, Slice's bounds as
+# inputs (PositionalEncoding's) opset 10's: limits.py refuses the kinds below those.
 # LayerNormalization is an ONNX op from opset 17; earlier opsets get its formula.
 LAYER_NORM_OPSET = 17
 
@@ -61,12 +61,6 @@ class _Mask:
 
     value: str | None = None
     guard: bool = False
-
-
-def _check_opset(layer: Layer, least: int = MIN_OPSET) -> None:
-    if layer.b.opset < least:
-        raise Unsupported(f"the direct target writes {layer.kind} at opset {least} or later, and this export "
-                          f"asks for opset {layer.b.opset}: set export.opset to {least} or more")
 
 
 def _ft(layer: Layer, value: float | list[float]) -> str:
@@ -262,7 +256,6 @@ def _masks(layer: Layer, names: tuple[str, ...], first: int) -> dict[str, tuple[
 
 @lowers("MultiheadAttention")
 def multihead_attention(layer: Layer) -> str:
-    _check_opset(layer)
     args = layer.args
     names = tuple(args["masks"])
     n_qkv = len(layer.inputs) - len(names)
@@ -299,7 +292,6 @@ def multihead_attention(layer: Layer) -> str:
 def _transformer(layer: Layer, reads: int) -> tuple[_Attn, dict[str, tuple[str, str, int]], _Mask]:
     """A Transformer layer's attention configuration, its mask inputs (after the ``reads`` inputs
     it attends over) and its self-attention mask: attention mask, key padding and causal, added."""
-    _check_opset(layer)
     args = layer.args
     e, heads, batch_first = int(args["d_model"]), int(args["nhead"]), bool(args["batch_first"])
     given = _masks(layer, tuple(args["masks"]), reads)
@@ -397,7 +389,6 @@ def sinusoidal_table(max_len: int, d: int) -> np.ndarray:
 
 @lowers("PositionalEncoding")
 def positional_encoding(layer: Layer) -> str:
-    _check_opset(layer, 10)  # Slice's bounds as inputs
     args = layer.args
     e, max_len, batch_first = int(args["d_model"]), int(args["max_len"]), bool(args["batch_first"])
     if args["kind"] == "learned":

@@ -6,7 +6,8 @@ A lowering is a function registered under the kind names it writes (``@lowers("C
 output type(s), and the means to add nodes (``op``), constants and run-time sizes, and
 parameters under their PyTorch state-dict names (``param``).  It returns the name of the value
 it computes (a list for a layer with several outputs, a Split's).  A configuration it cannot
-write raises :class:`Unsupported` with the reason; export then takes the torch route and says why.
+write is refused by ``limits.py`` before the lowering runs (:func:`lower`); export then takes the torch
+route and says why.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from ....layers.catalogue import FAMILIES, FAMILY_OF
 from ....shapes.dims import DimLike
 from ....shapes.tensor import TensorType
 from ..builder import Builder, Unsupported
+from ..limits import direct_problem
 from ..weights import Init, Weights
 
-__all__ = ["LOWERINGS", "Layer", "Lowering", "Unsupported", "lowers"]
+__all__ = ["LOWERINGS", "Layer", "Lowering", "Unsupported", "lower", "lowers"]
 
 
 @dataclass
@@ -129,3 +131,13 @@ def lowers(*kinds: str) -> Callable[[Lowering], Lowering]:
         return fn
 
     return register
+
+
+def lower(layer: Layer) -> str | list[str]:
+    """The layer written by its kind's lowering, or :class:`Unsupported` with the reason
+    ``limits.py`` gives: what ``specc check`` reads, so a lowering never meets a layer check
+    judged unwritable, and check never refuses one the lowering writes."""
+    why = direct_problem(layer.kind, layer.args, layer.in_types, layer.outs, layer.b.opset)
+    if why is not None:
+        raise Unsupported(why)
+    return LOWERINGS[layer.kind](layer)

@@ -33,8 +33,8 @@ import numpy as np
 from onnx import numpy_helper
 
 from ....shapes.dims import DimLike, add, mul, product
-from ....shapes.formulas import conv_out
-from ..builder import ELEM, Unsupported, attr_ints
+from ..builder import ELEM, attr_ints
+from ..limits import ceil_windows
 from .base import Layer, lowers
 
 _MAX = ("MaxPool1d", "MaxPool2d", "MaxPool3d")
@@ -49,8 +49,7 @@ def window_pool(layer: Layer) -> str | list[str]:
     s = k if a["stride"] is None else attr_ints(a["stride"], r)
     p = attr_ints(a["padding"], r)
     d = attr_ints(a.get("dilation", 1), r)
-    if layer.b.opset < 10 and (a["ceil_mode"] or any(di != 1 for di in d)):
-        raise Unsupported(f"ceil_mode and dilation need opset 10 or later (this export uses {layer.b.opset})")
+    # limits.py has refused ceil_mode and dilation below opset 10
     is_max = layer.kind in _MAX
     if not is_max and layer.float_dtype == "float64":
         return _float64_avg_pool(layer, k, s, p)
@@ -78,10 +77,7 @@ def _with_indices(layer: Layer, x: str, attrs: dict[str, Any]) -> list[str]:
     """The values and PyTorch's indices: ONNX's modulo the plane.  Only over the input as it is: a
     crop or a -inf pad (ceil_mode's dropped window, a dilated window of padding alone) would number
     the positions of another plane."""
-    if x != layer.x:
-        raise Unsupported("return_indices where the windows need the input cropped or padded with -inf "
-                          "(ceil_mode dropping a window, or a dilated window over padding): the indices would "
-                          "number the positions of another plane")
+    assert x == layer.x, "limits.py refuses return_indices over a cropped or -inf padded input"
     values, flat = layer.op("MaxPool", [x], outputs=2, **attrs)
     return [values, layer.op("Mod", [flat, layer.size(product(layer.in_type.shape[2:]))])]
 
@@ -100,32 +96,18 @@ def max_unpool(layer: Layer) -> str:
 
 def _ceil_windows(layer: Layer, k: list[int], s: list[int], p: list[int], d: list[int]
                   ) -> tuple[str, list[int], int]:
-    """The input, pads and ceil_mode attribute that give PyTorch's ceil_mode windows.
-
-    Where every fixed size has as many windows as floor mode gives, floor mode is exact. Else
-    ceil_mode 1; a fixed axis where PyTorch drops the last window (ONNX's shape inference would
-    keep it) gets the right pad, or a crop of the unread tail, that ends at its last window, so
+    """The input, pads and ceil_mode attribute that give PyTorch's ceil_mode windows: floor mode
+    where it is exact, else ceil_mode 1 with ``limits.ceil_windows``' right pads and crops, so
     the division is exact and both modes count the same windows."""
-    ins, outs = layer.in_type.shape[2:], layer.out.shape[2:]
-    fixed = [isinstance(n, int) for n in ins]
-    if all(fixed) and all(o == conv_out(n, ki, si, pi, di) for n, o, ki, si, pi, di in zip(ins, outs, k, s, p, d)):
+    windows = ceil_windows(layer.in_type.shape[2:], layer.out.shape[2:], k, s, p, d)
+    if windows is None:
         return layer.x, p + p, 0
-    ends, crop = list(p), {}
-    for i, (n, o, ki, si, pi, di) in enumerate(zip(ins, outs, k, s, p, d)):
-        if not isinstance(n, int) or not isinstance(o, int):
-            continue
-        span = n + 2 * pi - di * (ki - 1) - 1
-        if -(-span // si) + 1 == o:
-            continue
-        right = (o - 1) * si + di * (ki - 1) + 1 - n - pi  # past the data to the last window's end
-        ends[i] = max(right, 0)
-        if right < 0:
-            crop[i + 2] = n + right
+    ends, crop = windows
     x = layer.x
     if crop:
         axes = sorted(crop)
         x = layer.op("Slice", [x, layer.const([0] * len(axes)), layer.const([crop[ax] for ax in axes]),
-                               layer.const(axes)])
+                               layer.const([ax + 2 for ax in axes])])
     return x, p + ends, 1
 
 
@@ -135,8 +117,7 @@ def _sum_pool(layer: Layer, k: list[int], s: list[int], p: list[int], divisor: i
     The input is zero-padded until the last window (ceil_mode's partial one included) is whole,
     so every window of a plain average holds the kernel's count and the sum is that times it."""
     ins, outs, r = layer.in_type.shape[2:], layer.out.shape[2:], len(k)
-    if layer.b.opset < 11:
-        raise Unsupported(f"divisor_override needs opset 11 or later (this export uses {layer.b.opset})")
+    assert layer.b.opset >= 11, "limits.py refuses divisor_override below opset 11"
     # the padded length the windows read, (o-1)·s + k, less the data and the left pad; a
     # negative amount crops a tail that no window reads
     rights = [add(add(mul(o, si), ki - si - pi), mul(n, -1)) for n, o, ki, si, pi in zip(ins, outs, k, s, p)]
@@ -221,8 +202,7 @@ def _float64_avg_pool(layer: Layer, k: list[int], s: list[int], p: list[int]) ->
 
 
 def _runtime_windows(layer: Layer, n: DimLike) -> str:
-    if layer.b.opset < 11:
-        raise Unsupported(f"windows over the symbolic size {n} need opset 11 or later (Range)")
+    assert layer.b.opset >= 11, "limits.py refuses windows over a symbolic size below opset 11 (Range)"
     return layer.size(n)
 
 

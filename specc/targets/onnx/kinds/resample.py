@@ -33,12 +33,11 @@ import numpy as np
 from onnx import TensorProto
 
 from ....shapes.dims import DimLike
-from ..builder import ELEM, Unsupported
+from ..builder import ELEM
+from ..limits import RESIZE_DTYPES, kernel_dependent, nearest_resize_exact, power_of_two
 from .base import Layer, lowers
 
 _LINEAR = {"linear", "bilinear", "trilinear"}
-# the input types ONNX Runtime has a Resize kernel for on the CPU (float64 gathers instead)
-_RESIZE_DTYPES = ("float32", "float16")
 _A = -0.75  # PyTorch's bicubic coefficient (ONNX's default cubic_coeff_a too)
 Value = Any  # a float32 numpy array (fixed sizes) or the name of an ONNX value (run-time sizes)
 
@@ -60,9 +59,7 @@ class _Dim:
 @lowers("Upsample")
 def upsample(layer: Layer) -> str:
     a = layer.args
-    if layer.b.opset < 11:
-        raise Unsupported("Upsample is written with ONNX Resize and Range, which need opset 11 or later; set "
-                          "export: {opset: 18}")
+    # limits.py refuses Upsample below opset 11 (Resize and Range)
     rank = layer.in_type.rank
     scales = _per_dim(a["scale_factor"], rank - 2)
     dims = [_Dim(axis, n, m, scales[axis - 2] if scales else None)
@@ -75,11 +72,8 @@ def upsample(layer: Layer) -> str:
     for d in dims:
         if d.fixed and d.n == d.m and (mode in _LINEAR or (mode == "nearest" and d.scale is None)):
             continue  # copied (a nearest resize to the same size reads every element where it is)
-        if mode == "nearest" and rank == 4 and d.fixed and d.scale is not None \
-                and _kernel_dependent(int(d.n), int(d.m), d.scale):
-            raise Unsupported(f"PyTorch's 2-D nearest kernel resamples spatial dim {d.axis - 2} ({d.n} -> {d.m}, "
-                              f"scale_factor {d.scale}) one way on small tensors and another on large ones, so no "
-                              "single model equals it; give size: instead")
+        assert not (mode == "nearest" and rank == 4 and d.fixed and d.scale is not None
+                    and kernel_dependent(int(d.n), int(d.m), d.scale)), "limits.py refuses PyTorch's 2-D nearest case"
         taps = _taps(layer, d, mode, align)
         if d.axis < rank - 1:
             x = _weigh(layer, x, d.axis, taps)
@@ -93,10 +87,10 @@ def upsample(layer: Layer) -> str:
 def _native(layer: Layer, dims: list[_Dim], mode: str, align: bool) -> str | None:
     """Resize, where it reads PyTorch's positions along every dim and ONNX Runtime has a kernel
     for the input's type; else None."""
-    if layer.in_type.dtype not in _RESIZE_DTYPES:
+    if layer.in_type.dtype not in RESIZE_DTYPES:  # float64 gathers instead
         return None
     if mode == "nearest":
-        if any(d.scale is None or not _nearest_resize_exact(d.scale) for d in dims):
+        if any(d.scale is None or not nearest_resize_exact(d.scale) for d in dims):
             return None
         return _resize(layer, [np.float32(d.scale) for d in dims], mode="nearest",
                        coordinate_transformation_mode="asymmetric", nearest_mode="floor")
@@ -119,20 +113,6 @@ def _per_dim(v: Any, n: int) -> list[Any] | None:
 
 # -- where ONNX Resize reads PyTorch's positions ---------------------------------------------------
 
-def _power_of_two(x: float) -> bool:
-    f = Fraction(x)
-    return all(v & (v - 1) == 0 for v in (f.numerator, f.denominator))
-
-
-def _nearest_resize_exact(scale: float) -> bool:
-    """Whether Resize's floor(dst / scale) is PyTorch's floor(dst · float32(1 / scale)) at every dst."""
-    if _power_of_two(scale):
-        return True
-    # a whole factor k: dst = j·k lands on j unless float32(1/k) rounds below 1/k
-    inverse = Fraction(float(np.float32(1.0 / scale)))
-    return Fraction(scale).denominator == 1 and inverse >= 1 / Fraction(scale)
-
-
 def _linear_resize_scales(dims: list[_Dim], mode: str, align: bool) -> list[np.float32] | None:
     """Resize's scales where its source positions are PyTorch's along every dim, else None."""
     out = []
@@ -141,7 +121,7 @@ def _linear_resize_scales(dims: list[_Dim], mode: str, align: bool) -> list[np.f
             out.append(np.float32(1.0))  # PyTorch copies the dim; Resize reads x at x with scale 1
             continue
         if not d.fixed:
-            if align or d.scale is None or not _power_of_two(d.scale):
+            if align or d.scale is None or not power_of_two(d.scale):
                 return None
             out.append(np.float32(d.scale))
             continue
@@ -184,15 +164,6 @@ def _resize(layer: Layer, scales: list[np.float32], *, sizes: list[int] | None =
         return layer.op("Resize", [layer.x, roi, layer.const([1.0, 1.0, *scales], "float32")], **attrs)
     full = layer.op("Concat", [_dim(layer, 0), _dim(layer, 1), layer.const(sizes)], axis=0)
     return layer.op("Resize", [layer.x, roi, "" if layer.b.opset >= 13 else empty, full], **attrs)
-
-
-def _kernel_dependent(n: int, m: int, scale: float) -> bool:
-    """Whether PyTorch's 2-D nearest kernel, which copies a dim that keeps its size and halves the
-    index of one that doubles, disagrees with the general formula (its other kernels) here."""
-    if m not in (n, 2 * n):
-        return False
-    general = np.floor(np.arange(m, dtype=np.float32) * np.float32(1.0 / scale))
-    return not np.array_equal(np.minimum(general, n - 1), np.arange(m) // (m // n))
 
 
 # -- PyTorch's taps, gathered --------------------------------------------------------------------------

@@ -11,25 +11,21 @@ from __future__ import annotations
 from ....layers.wrappers import inner_args
 from ....shapes.dims import mul
 from ....shapes.tensor import TensorType
-from .base import LOWERINGS, Layer, Unsupported, lowers
+from .base import Layer, lower, lowers
 from .recurrent import dims_of
 
 
 @lowers("TimeDistributed")
 def time_distributed(layer: Layer) -> str:
     kind = layer.args["layer"]
-    lowering = LOWERINGS.get(kind)
-    if lowering is None:
-        raise Unsupported(f"the wrapped {kind} has no direct ONNX lowering")
     x, t, out = layer.x, layer.in_type, layer.out
     steps = mul(t.shape[0], t.shape[1])
     folded = TensorType((steps, *t.shape[2:]), t.dtype)
     y_type = TensorType((steps, *out.shape[2:]), out.dtype)
     inner = Layer(layer.b, layer.weights, kind, layer.path, layer.prefix, inner_args(layer.args),
                   [layer.op("Reshape", [x, _sizes(layer, [-1], x, t, 2)])], [folded], [y_type], tie=layer.tie)
-    y = lowering(inner)
-    if isinstance(y, list):  # TimeDistributed's rule admits one output only
-        raise Unsupported(f"the wrapped {kind} gives several outputs")
+    y = lower(inner)  # lower_graph has refused a wrapped kind with no lowering (kinds_used)
+    assert isinstance(y, str), "TimeDistributed's rule admits a layer of one output only"
     return layer.op("Reshape", [y, _sizes(layer, dims_of(layer, x, 0, 2), y, y_type, 1)])
 
 
