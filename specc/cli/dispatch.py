@@ -89,6 +89,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def entry() -> None:
+    # Pydantic's first model looks for plugins by reading the entry points of every installed
+    # package, a cost that grows with the environment and serves nobody here: specc's models
+    # are its own.  A user's own setting (``PYDANTIC_DISABLE_PLUGINS``) is kept.  Set before
+    # Pydantic is imported; the library (``import specc``) leaves the environment alone.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     terminate_cleanly()  # SIGTERM unwinds like Ctrl-C, so no writer leaves a temp file behind
     code = main()
     if not any(m in sys.modules for m in ("torch", "onnx", "onnxruntime")):
