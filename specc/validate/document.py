@@ -203,7 +203,7 @@ OutputLoss = Annotated[Union[tuple(_per_output(c) for c in LOSS_CLASSES)],  # ty
 PER_OUTPUT = "per output"
 
 
-def _loss_form(v: Any) -> str | None:
+def loss_form(v: Any) -> str | None:
     """The single form's tag is its ``type``; a mapping of outputs to losses is the per-output form."""
     if isinstance(v, dict) and "type" not in v and v and all(isinstance(x, dict) for x in v.values()):
         return PER_OUTPUT
@@ -215,7 +215,7 @@ def _loss_form(v: Any) -> str | None:
 AnyLoss = Annotated[Union[tuple([*(Annotated[c, Tag(c.model_fields["type"].annotation.__args__[0])]
                                    for c in LOSS_CLASSES),
                                  Annotated[dict[str, OutputLoss], Tag(PER_OUTPUT)]])],  # type: ignore[misc]
-                    Discriminator(_loss_form)]
+                    Discriminator(loss_form)]
 
 
 def term_weight(loss: Any) -> float:
