@@ -2,14 +2,16 @@
 
 Prints, in one run:
 
-1. `specc check specs/resnet18.yaml` as a whole process, against the usual alternative as
-   a whole process: import torch, build the same ResNet-18 with torch.nn
+1. `specc check specs/resnet18.yaml` as a whole process, as installed (a copy of this tree
+   built and installed, not editable, into a fresh environment) and from this checkout, against
+   the usual alternative as a whole process: import torch, build the same ResNet-18 with torch.nn
    (tests/reference_models.py) and run a torchinfo-style dummy forward with hooks that
    record every layer's output shape and parameter count.  Medians of several runs, and
    the ratio (goals, issue 11: specc at least 14x faster, and at most 100 ms).
 2. Where check's time goes, each part timed as a whole process (CPU medians): Python's start,
    importing Pydantic and PyYAML, the floor of any Pydantic program (one model built and
-   validated: Pydantic then imports importlib.metadata to look for plugins), and inside
+   validated, without the plugin lookup that specc's command line skips; the lookup's cost
+   apart), with a plain statement when the time goal is below that floor, and inside
    specc's own process: its modules, the first check (the layer families the spec uses, lint
    and report modules, and the Pydantic schemas, all built on first use) and a second one.
 3. The scaling of check on generated chains of 100, 1,000 and 10,000 layers: in-process
@@ -30,12 +32,34 @@ imports importlib.metadata, 70 M, and reads every installed package's entry poin
 own 489 M were: defining the document's ~54 Pydantic models 151 M and building their schema on
 first use 77 M; all 16 layer families imported whatever the spec (ResNet-18 uses 7, 93 M of
 them); the lint and report modules 61 M; the check itself ~50 M; and the rest of specc's
-modules, importlib.resources for the torch target's support texts among them.  Now families load
-when a spec names one of their kinds (specc/layers/catalogue.py), the package root imports the
-pipeline on first use (`specc --help` fell from 960 M to 241 M), and the support texts are read
-beside their package: ResNet-18 1,100 M, XOR 1,106 M -> 998 M.  The goals (<= 100 ms, >= 14x)
-are below the Pydantic floor on this machine; what is left of specc's share is mostly the
-document's models (228 M), which a per-section, per-type definition would cut.
+modules, importlib.resources for the torch target's support texts among them.  Then families
+came to load when a spec names one of their kinds (specc/layers/catalogue.py), the package root
+to import the pipeline on first use (`specc --help` fell from 960 M to 241 M), and the support
+texts to be read beside their package: ResNet-18 1,114 M, XOR 997 M.
+
+The second round cut the document's share, each step measured on `python -m specc check
+specs/resnet18.yaml` from this checkout: a valid document is typed section by section, each
+loss, optimizer and scheduler as the one member its ``type:`` names, so the schema of every
+member is never built (a document with a problem still goes through the whole model, so its
+diagnostics are unchanged; tests/test_document_members.py holds the two ways equal): 1,114 ->
+1,076 M.  The command line sets PYDANTIC_DISABLE_PLUGINS (a user's own value kept), so the
+entry points of the installed packages are not read: 1,056 M (19 M here, more where more is
+installed).  The document's annotations are objects, not text Pydantic evaluates: 1,041 M.
+LintSettings' default factory is no builtin, whose signature Pydantic reads through the
+tokenizer (compiling its patterns): 1,029 M.  XOR 997 -> 909 M, the Transformer 1,029 -> 941 M.
+
+What a user pays is measured on a copy installed as `pip install specc` leaves it (built from
+this tree, not editable, run by its console script): 1,020 M, of which the floor is 647 M
+(Python's start 36 M; this checkout's editable install adds 52 M to every start, its finder
+importing pathlib, but specc imports most of that anyway: 9 M net), and specc's own 373 M:
+its command-line modules ~38 M (the diagnostics and codes tables 22 M), the pipeline's modules
+~140 M (the document's models 83 M), the seven layer families ResNet-18 uses 70 M, schemas built
+on first use, lint and report modules ~75 M, and the check itself ~50 M.  The goals (<= 100 ms,
+>= 14x) stay out of reach here: the floor alone is ~105-120 ms on this machine.  Still in the
+floor: importlib.metadata (~75 M), which Pydantic's plugin loader imports at its top even when
+plugins are disabled (pydantic 2.14.3; a lazy import upstream would save it).  Next in specc's
+share: defining only the loss, optimizer and scheduler a spec names (the ~37 it does not name
+cost ~40 M to define), and per-kind Params models in the layer families.
 
 Run:  .venv/bin/python bench/check_speed.py [--runs 7] [--sizes 100,1000,10000] [--profile]
                                            [--against DIR] [--instructions]
