@@ -135,8 +135,10 @@ def test_importing_the_package_imports_no_pipeline() -> None:
 def test_the_command_skips_pydantic_plugins_unless_the_user_says(preset: str | None) -> None:
     # Looking for plugins reads every installed package's entry points before specc's first
     # model: the command line switches it off for its own process, keeping a user's own setting.
-    code = ("import os, specc.cli.dispatch as d\n"
-            "d.main = lambda: print(os.environ.get('PYDANTIC_DISABLE_PLUGINS'), flush=True) or 0\n"
+    # (and before Pydantic is imported, or the setting would come too late)
+    code = ("import os, sys, specc.cli.dispatch as d\n"
+            "d.main = lambda: print(os.environ.get('PYDANTIC_DISABLE_PLUGINS'), 'pydantic' in sys.modules,\n"
+            "                       flush=True) or 0\n"
             "d.entry()\n")
     env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
     if preset is not None:
@@ -144,7 +146,7 @@ def test_the_command_skips_pydantic_plugins_unless_the_user_says(preset: str | N
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == (preset or "__all__")
+    assert proc.stdout.strip() == f"{preset or '__all__'} False"
     # and a program that imports specc keeps its environment as it was
     proc = subprocess.run([sys.executable, "-c", "import os, specc.pipeline; "
                            "print(os.environ.get('PYDANTIC_DISABLE_PLUGINS'))"], cwd=ROOT, env=env,
