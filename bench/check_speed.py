@@ -73,6 +73,7 @@ import os
 import re
 import resource
 import shutil
+import site
 import statistics
 import subprocess
 import sys
@@ -147,8 +148,11 @@ class Installed:
 def install_copy(tmp: Path) -> Installed | str:
     """An installed copy of this tree under ``tmp``, or why there is none."""
     src, venv, site_dir = tmp / "src", tmp / "venv", tmp / "site"
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True,
-                           text=True)
+    try:  # the tree's files, tracked or not, without what git ignores (builds, caches, venvs)
+        files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
+                               capture_output=True, text=True)
+    except OSError as exc:
+        return f"git is not available: {exc}"
     if files.returncode != 0:
         return f"git ls-files failed: {files.stderr.strip()}"
     for name in filter(None, files.stdout.split("\0")):  # a copy, so the build leaves nothing in this tree
@@ -165,8 +169,6 @@ def install_copy(tmp: Path) -> Installed | str:
     python = venv / "bin" / "python"
     purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                              capture_output=True, text=True, check=True).stdout.strip()
-    import site
-
     # specc first, then this environment's packages (pydantic, yaml) as plain paths
     Path(purelib, "specc_bench.pth").write_text("\n".join([str(site_dir), *site.getsitepackages()]) + "\n")
     return Installed(str(python), str(site_dir / "bin" / "specc"))
