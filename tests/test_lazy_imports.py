@@ -8,6 +8,7 @@ Each probe runs in a fresh interpreter, where sys.modules tells the truth.
 
 from __future__ import annotations
 
+import argparse
 import ast
 import json
 import os
@@ -166,3 +167,17 @@ def test_checking_a_valid_spec_builds_no_schema_of_the_whole_document() -> None:
                               timeout=120)
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout.strip() == expected, path
+
+
+@pytest.mark.parametrize("verb", ["check", "summary", "export", "train"])
+def test_a_verb_run_first_builds_its_own_parser_alone_and_the_same(verb: str) -> None:
+    from specc.cli.dispatch import VERBS, build_parser
+
+    def parser_of(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        return next(a for a in parser._actions if a.dest == "verb").choices[verb]
+
+    alone, every = build_parser(verb, alone=True), build_parser(verb)
+    assert list(next(a for a in alone._actions if a.dest == "verb").choices) == [verb]
+    assert len(next(a for a in every._actions if a.dest == "verb").choices) == len(VERBS)
+    assert parser_of(alone).format_help() == parser_of(every).format_help()
+    assert alone.format_usage() == every.format_usage()
