@@ -37,7 +37,7 @@ came to load when a spec names one of their kinds (specc/layers/catalogue.py), t
 to import the pipeline on first use (`specc --help` fell from 960 M to 241 M), and the support
 texts to be read beside their package: ResNet-18 1,114 M, XOR 997 M.
 
-The second round cut the document's share, each step measured on `python -m specc check
+The second round cut these, each step measured on `python -m specc check
 specs/resnet18.yaml` from this checkout: a valid document is typed section by section, each
 loss, optimizer and scheduler as the one member its ``type:`` names, so the schema of every
 member is never built (a document with a problem still goes through the whole model, so its
@@ -46,20 +46,26 @@ diagnostics are unchanged; tests/test_document_members.py holds the two ways equ
 entry points of the installed packages are not read: 1,056 M (19 M here, more where more is
 installed).  The document's annotations are objects, not text Pydantic evaluates: 1,041 M.
 LintSettings' default factory is no builtin, whose signature Pydantic reads through the
-tokenizer (compiling its patterns): 1,029 M.  XOR 997 -> 909 M, the Transformer 1,029 -> 941 M.
+tokenizer (compiling its patterns): 1,029 M.  A run that names its verb first builds that verb's
+parser alone, not the other fifteen: 1,017 M.  Two dataclasses on the path (errors' walker, the
+command line's Verb) became plain slotted classes (defining a dataclass generates and execs each
+of its methods, 2-4 M apiece): 1,012 M.  XOR 997 -> 892 M, the Transformer 1,029 -> 924 M.
 
 What a user pays is measured on a copy installed as `pip install specc` leaves it (built from
-this tree, not editable, run by its console script): 1,020 M, of which the floor is 647 M
+this tree, not editable, run by its console script): 1,003 M, of which the floor is 647 M
 (Python's start 36 M; this checkout's editable install adds 52 M to every start, its finder
-importing pathlib, but specc imports most of that anyway: 9 M net), and specc's own 373 M:
-its command-line modules ~38 M (the diagnostics and codes tables 22 M), the pipeline's modules
-~140 M (the document's models 83 M), the seven layer families ResNet-18 uses 70 M, schemas built
-on first use, lint and report modules ~75 M, and the check itself ~50 M.  The goals (<= 100 ms,
->= 14x) stay out of reach here: the floor alone is ~105-120 ms on this machine.  Still in the
-floor: importlib.metadata (~75 M), which Pydantic's plugin loader imports at its top even when
-plugins are disabled (pydantic 2.14.3; a lazy import upstream would save it).  Next in specc's
-share: defining only the loss, optimizer and scheduler a spec names (the ~37 it does not name
-cost ~40 M to define), and per-kind Params models in the layer families.
+importing pathlib, but specc imports most of that anyway: 9 M net).  specc's own share, split in
+this checkout's interpreter (~400 M there): the command line's modules ~40 M (the diagnostics and
+codes tables 22 M), the pipeline's modules ~150 M (the document's models 83 M), the seven layer
+families ResNet-18 uses 71 M, and the first check ~140 M, of which the check itself is ~56 M
+(a second one in the same process) and the rest is built on first use: Pydantic schemas, the
+lint and report modules.  The goals (<= 100 ms, >= 14x) stay out of reach here: the floor alone
+is ~105-120 ms on this machine.  Still in the floor: importlib.metadata (~75 M), which
+Pydantic's plugin loader imports at its top even when plugins are disabled (pydantic 2.14.3; a
+lazy import upstream would save it).  Next in specc's share: the 24 dataclasses still defined on
+a check's path (codes, diagnostics, shapes, layers, graph, spec, lint, report: 2-4 M each,
+~60-85 M together), defining only the loss, optimizer and scheduler a spec names (the ~37 it
+does not name cost ~40 M to define), and per-kind Params models in the layer families.
 
 Run:  .venv/bin/python bench/check_speed.py [--runs 7] [--sizes 100,1000,10000] [--profile]
                                            [--against DIR] [--instructions]
