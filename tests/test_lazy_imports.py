@@ -8,8 +8,10 @@ Each probe runs in a fresh interpreter, where sys.modules tells the truth.
 
 from __future__ import annotations
 
+import argparse
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -128,3 +130,54 @@ def test_importing_the_package_imports_no_pipeline() -> None:
     import specc.spec
 
     assert specc.load is specc.pipeline.load and specc.Spec is specc.spec.Spec
+
+
+@pytest.mark.parametrize("preset", [None, "logfire"])
+def test_the_command_skips_pydantic_plugins_unless_the_user_says(preset: str | None) -> None:
+    # Looking for plugins reads every installed package's entry points before specc's first
+    # model: the command line switches it off for its own process, keeping a user's own setting.
+    # (and before Pydantic is imported, or the setting would come too late)
+    code = ("import os, sys, specc.cli.dispatch as d\n"
+            "d.main = lambda: print(os.environ.get('PYDANTIC_DISABLE_PLUGINS'), 'pydantic' in sys.modules,\n"
+            "                       flush=True) or 0\n"
+            "d.entry()\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    if preset is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = preset
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"{preset or '__all__'} False"
+    # and a program that imports specc keeps its environment as it was
+    proc = subprocess.run([sys.executable, "-c", "import os, specc.pipeline; "
+                           "print(os.environ.get('PYDANTIC_DISABLE_PLUGINS'))"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.stdout.strip() == str(preset)
+
+
+def test_checking_a_valid_spec_builds_no_schema_of_the_whole_document() -> None:
+    # Each loss, optimizer and scheduler is validated as the member its type names
+    # (validate/sections.py); the whole document's schema, every member of every union, is built
+    # only to report a problem.  A spec with a problem still builds it.
+    code = ("import sys, specc\nfrom specc.validate.document import Document\n"
+            "spec = specc.load(sys.argv[1])\nprint(spec.ok, Document.__pydantic_complete__)")
+    bad = "tests/corpus/bad/v003_negative_lr.yaml"
+    for path, expected in (("specs/resnet18.yaml", "True False"), (bad, "False True")):
+        proc = subprocess.run([sys.executable, "-c", code, path], cwd=ROOT, capture_output=True, text=True,
+                              timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip() == expected, path
+
+
+@pytest.mark.parametrize("verb", ["check", "summary", "export", "train"])
+def test_a_verb_run_first_builds_its_own_parser_alone_and_the_same(verb: str) -> None:
+    from specc.cli.dispatch import VERBS, build_parser
+
+    def parser_of(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        return next(a for a in parser._actions if a.dest == "verb").choices[verb]
+
+    alone, every = build_parser(verb, alone=True), build_parser(verb)
+    assert list(next(a for a in alone._actions if a.dest == "verb").choices) == [verb]
+    assert len(next(a for a in every._actions if a.dest == "verb").choices) == len(VERBS)
+    assert parser_of(alone).format_help() == parser_of(every).format_help()
+    assert alone.format_usage() == every.format_usage()

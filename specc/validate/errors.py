@@ -17,7 +17,6 @@ import difflib
 import functools
 import types
 import typing
-from dataclasses import dataclass, field
 from typing import Any, Literal, Union
 
 import annotated_types as at
@@ -166,14 +165,18 @@ def _literal(options: list[Any]) -> str:
 
 # -- walking an error path ----------------------------------------------------------------------
 
-@dataclass
 class _Walk:
-    shown: list[Any] = field(default_factory=list)  # path segments the user wrote (keys, indices)
-    used: int = 0  # how many error-path segments were consumed
-    ann: Any = None  # annotation where the walk stopped
-    info: FieldInfo | None = None  # the last model field passed, for its default
-    model: type[BaseModel] | None = None  # the last model entered, for key suggestions
-    union: bool = False  # stopped at a union whose members each reported
+    # A plain slotted class, not a dataclass: defining one costs 2-4 M instructions (its methods
+    # are generated and exec'd), paid by every `specc check` that imports this module.
+    __slots__ = ("ann", "info", "model", "shown", "union", "used")
+
+    def __init__(self, ann: Any = None, model: type[BaseModel] | None = None) -> None:
+        self.shown: list[Any] = []  # path segments the user wrote (keys, indices)
+        self.used = 0  # how many error-path segments were consumed
+        self.ann = ann  # annotation where the walk stopped
+        self.info: FieldInfo | None = None  # the last model field passed, for its default
+        self.model = model  # the last model entered, for key suggestions
+        self.union = False  # stopped at a union whose members each reported
 
 
 def _model_field(model: type[BaseModel], key: Any) -> FieldInfo | None:
