@@ -433,8 +433,9 @@ def compare_runs(path: Path, sig: Signature, reference: Reference, envs: Sequenc
                 if lost.any():
                     run.nan_in_reference[t.name] = int(lost.sum())
                     ref_np = np.where(lost, arr, ref_np)
-            diff = np.abs(arr.astype(np.float64) - ref_np.astype(np.float64))
-            run.max_abs_diff[t.name] = float(np.nanmax(diff)) if diff.size else 0.0
+            with np.errstate(invalid="ignore"):  # inf - inf where both overflow alike: NaN, and nanmax skips it
+                diff = np.abs(arr.astype(np.float64) - ref_np.astype(np.float64))
+            run.max_abs_diff[t.name] = float(np.nanmax(diff)) if diff.size and not np.isnan(diff).all() else 0.0
             if not np.allclose(arr, ref_np, rtol=rtol, atol=atol, equal_nan=True):
                 bad = np.argwhere(~np.isclose(arr, ref_np, rtol=rtol, atol=atol, equal_nan=True))
                 idx = tuple(int(i) for i in bad[0])
