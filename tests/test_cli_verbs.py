@@ -41,3 +41,26 @@ def test_the_top_level_help_lists_every_verb_in_order(capsys: pytest.CaptureFixt
     text = capsys.readouterr().out
     positions = [text.index(f"\n    {verb} ") for verb in VERBS]
     assert positions == sorted(positions)
+
+
+def test_layers_type_describes_one_layer_against_its_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    """`specc layers TYPE`: every parameter of the layer's Pydantic model, required ones marked, each
+    default as the model has it; a Keras alias finds its type, any letter case; a typo gets a suggestion."""
+    import json
+
+    from specc.layers import REGISTRY
+
+    assert main(["layers", "conv2D"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("Conv2d (also Conv2D): ")
+    fields = REGISTRY["Conv2d"].Params.model_fields
+    for key, info in fields.items():
+        line = next(ln for ln in text.splitlines() if ln.strip().startswith(key))
+        assert line.rstrip().endswith("required") == info.is_required()
+    assert "out_channels (filters)" in text and "default zeros" in text
+    assert "use: - {type: Conv2d, out_channels: ..., kernel_size: ...}" in text
+    assert main(["layers", "Dense", "--format", "json"]) == 0
+    one = json.loads(capsys.readouterr().out)
+    assert one["type"] == "Linear" and one["required"] == ["out_features"] and "Dense" in one["aliases"]
+    assert main(["layers", "Lineer"]) == 2
+    assert "did you mean Linear?" in capsys.readouterr().err

@@ -41,6 +41,7 @@ def _run(*argv: str) -> tuple[dict, str]:
     ("summary", "specs/resnet18.yaml", "--format", "json"),
     ("check", *SPECS),
     ("layers",),
+    ("layers", "Conv2D"),
 ], ids=lambda a: " ".join(a)[:70])
 def test_light_verbs_import_nothing_heavy(argv: tuple[str, ...]) -> None:
     result, out = _run(*argv)

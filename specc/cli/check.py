@@ -92,6 +92,8 @@ def cmd_layers(args: argparse.Namespace) -> int:
     aliases: dict[str, list[str]] = {}
     for alias, target in ALIASES.items():
         aliases.setdefault(target, []).append(alias)
+    if args.kind:
+        return _layer(args.kind, args.format, aliases)
     if args.format == "json":
         out(dumps_json([{"type": n, "aliases": aliases.get(n, []), "summary": k.summary,
                          "params": k.Params.model_json_schema().get("properties", {})}
@@ -101,6 +103,47 @@ def cmd_layers(args: argparse.Namespace) -> int:
     for name, kind in sorted(REGISTRY.items(), key=lambda kv: kv[0].lower()):
         extra = f"  (also: {', '.join(aliases[name])})" if name in aliases else ""
         out(f"{name.ljust(width)}  {kind.summary}{extra}")
+    return EXIT_OK
+
+
+def _layer(asked: str, fmt: str, aliases: dict[str, list[str]]) -> int:
+    """One layer type: what it reads, each parameter with its type and default, its other spellings."""
+    import difflib
+
+    from ..layers import ALIASES, REGISTRY
+    from ..layers.describe import default_text, field_aliases, field_type, inputs_text
+
+    by_lower = {n.lower(): n for n in [*REGISTRY, *ALIASES]}
+    name = by_lower.get(asked.lower())
+    if name is None:
+        close = difflib.get_close_matches(asked, list(by_lower.values()), n=3)
+        hint = f"did you mean {' or '.join(close)}? " if close else ""
+        raise UsageError(f"unknown layer type {asked!r}; {hint}`specc layers` lists them all")
+    name = ALIASES.get(name, name)
+    kind = REGISTRY[name]
+    fields = kind.Params.model_fields
+    if fmt == "json":
+        out(dumps_json({"type": name, "aliases": aliases.get(name, []), "summary": kind.summary,
+                        "input": inputs_text(kind), "params": kind.Params.model_json_schema().get("properties", {}),
+                        "required": [k for k, f in fields.items() if f.is_required()]}))
+        return EXIT_OK
+    also = f" (also {', '.join(sorted(aliases[name]))})" if name in aliases else ""
+    out(f"{name}{also}: {kind.summary}")
+    out(f"  input: {inputs_text(kind)}")
+    if not fields:
+        out("  parameters: none")
+        return EXIT_OK
+    rows = []
+    for key, info in fields.items():
+        spellings = field_aliases(key, info)
+        rows.append((key + (f" ({'/'.join(spellings)})" if spellings else ""), field_type(info).replace("`", ""),
+                     "required" if info.is_required() else "default " + default_text(info).strip("`")))
+    widths = [max(len(r[i]) for r in rows) for i in (0, 1)]
+    out("  parameters:")
+    for label, typ, default in rows:
+        out(f"    {label.ljust(widths[0])}  {typ.ljust(widths[1])}  {default}")
+    required = ", ".join(f"{k}: ..." for k, f in fields.items() if f.is_required())
+    out(f"  use: - {{type: {name}{', ' + required if required else ''}}}")
     return EXIT_OK
 
 
@@ -151,6 +194,8 @@ def _summary_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _layers_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("kind", nargs="?", metavar="TYPE",
+                   help="one layer type (or a Keras-style alias): its input, parameters, types and defaults")
     p.add_argument("--format", choices=("text", "json"), default="text")
 
 
