@@ -144,6 +144,28 @@ class Min(_Arithmetic):
     summary = "element-wise minimum of two inputs (broadcasting)"
 
 
+def _pad_to_match(a: TensorType, b: TensorType, b_index: int, cat_dim: int) -> str:
+    """A zero pad that makes the smaller of two (N, C, *spatial) maps the size of the other, when
+    one is no larger in every spatial dim: what U-Net implementations do to the upsampled map
+    when a pooled size was odd."""
+    n = a.rank - 2
+    if not 1 <= n <= 3 or cat_dim >= 2:
+        return ""
+    sa, sb = a.shape[2:], b.shape[2:]
+    if not all(isinstance(v, int) for v in (*sa, *sb)):
+        return ""
+    diffs = [x - y for x, y in zip(sa, sb)]  # type: ignore[operator]
+    if all(v >= 0 for v in diffs):
+        small, grow = b_index, diffs
+    elif all(v <= 0 for v in diffs):
+        small, grow = 1, [-v for v in diffs]
+    else:
+        return ""
+    pads = [p for g in reversed(grow) for p in (0, g)]  # ZeroPad order: last dim first, (before, after)
+    return (f"; or pad input {small} to the other's size, as U-Net implementations pad the upsampled map: "
+            f"- {{type: ZeroPad{n}d, padding: {pads}}} on it")
+
+
 @register
 class Concat(LayerKind):
     type_name, aliases = "Concat", ("Concatenate", "Cat")
@@ -172,6 +194,7 @@ class Concat(LayerKind):
                 if j >= 2 and isinstance(x, int) and isinstance(y, int) and (x - y) % 2 == 0:
                     fix += (f"; a difference of {abs(x - y)} is what padding: {abs(x - y) // 2} on the smaller "
                             "branch's conv makes up at stride 1")
+                fix += _pad_to_match(first, t, i + 1, d)
                 raise SpecError(
                     "S010" if isinstance(x, Dim) or isinstance(y, Dim) else "S006",
                     f"Concat along dim {p.dim}: input 1 {first} and input {i + 1} {t} differ at dim {j}",
