@@ -44,6 +44,13 @@ def rank_hint(kind: LayerKind, t: TensorType, fits: Fits | None = None) -> str:
             flat = image_hint(t.shape[1], dims[0], kind, t.shape[0], ok)
             if flat:
                 return flat
+        if batched and lo - t.rank == 1 and (kind.layout or "").startswith("(N, C") and t.rank >= 2 and \
+                ok((t.shape[0], 1, *t.shape[1:])):
+            # (B, H, W) into a 2-d conv: images of one channel whose channel dim was left out
+            declared = ", ".join(map(str, [dims[0], 1, *dims[1:]]))
+            fix = ("add - {type: Unsqueeze, dim: 1} before it for one channel (grayscale images, a mono "
+                   f"signal), or declare the input with its channel dim: [{declared}]")
+            return f"{fix}; or {use_other}" if use_other else fix
         if dims.count(-1) <= 1:
             pad = [1] * (lo - t.rank)
             # A fixed first dim is most likely a sample without its batch: the 1s go in front.

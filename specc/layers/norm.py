@@ -171,8 +171,14 @@ class LayerNorm(LayerKind):
             fix = actual[0] if isinstance(given, int) else list(actual)
             wrote = given if isinstance(given, int) else list(want)
             found = f"last dim is {actual[0]}" if n == 1 else f"last {n} dims are {list(actual)}"
+            channels = ""
+            if n == 1 and x.rank >= 3 and want[0] == x.shape[1]:
+                # the channels of a (N, C, ...) map: what a CNN user means by "LayerNorm of 8"
+                channels = (f"; to normalise over the {want[0]} channels of {x}, put a Permute to channels-last "
+                            "before the LayerNorm and one back after it (as ConvNeXt does), or take a GroupNorm "
+                            "of one group instead (channels and positions together)")
             raise SpecError("S001", f"normalized_shape is {wrote} but the incoming tensor {x}'s {found}",
-                            f"set normalized_shape: {fix}, or omit it to normalise over the last dim",
+                            f"set normalized_shape: {fix}, or omit it to normalise over the last dim{channels}",
                             field="normalized_shape")
         size = math.prod(actual)
         params = (size + (size if p.bias else 0)) if p.elementwise_affine else 0
