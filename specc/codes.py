@@ -391,6 +391,17 @@ _TABLE: list[Code | LintCode] = [
          "layers:\n  - {type: Linear, out_features: 1}\nloss: {type: FocalLoss, alpha: 0}",
          "Use an alpha strictly between 0 and 1: 0.25 as in the paper, 0.5 for equal weights, or leave alpha "
          "out (no class weighting)."),
+    # -- training: the optimizer's learning rate (issue 11 round) ----------------------------------
+    Code("T058", "learning-rate-out-of-range", "The optimizer's lr is so far from what that optimizer trains with "
+         "that training cannot work: a warning.",
+         "An adaptive optimizer (Adam, AdamW, RMSprop, ...) scales each step to about lr, so an lr hundreds of "
+         "times its PyTorch default jumps the weights by that much every step: the loss explodes or the model "
+         "collapses to a constant, with no error (lr: 1000 for 1.0e-3 is a common slip of the minus sign). SGD "
+         "trains with lr up to about 1; far above that it diverges. Far below 1/10,000 of the default, the "
+         "weights barely move in any number of epochs.",
+         "optimizer: {type: AdamW, lr: 1000}",
+         "Use an lr near the optimizer's default (Adam 1e-3; SGD 0.01 to 0.1 with momentum); for a slip of the "
+         "minus sign, the hint gives the value meant."),
     # -- lint: the rule's module docstring (specc/lint/rules/) is the documentation ---------
     LintCode("L001", "softmax-before-ce"),
     LintCode("L002", "dropout-at-end"),

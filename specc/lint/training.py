@@ -7,6 +7,7 @@ the lint rules, and read it through the same view (blocks and repeats seen throu
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import Diagnostic, Location
@@ -33,7 +34,7 @@ CHANNELS_FIRST = ("conv", "pool")
 
 
 def check_training(spec: Spec) -> list[Diagnostic]:
-    diags = lora.plan(spec)[1]
+    diags = lora.plan(spec)[1] + _learning_rate(spec)
     ctx = context(spec)
     loss = ctx.loss_section if ctx is not None else None
     if ctx is None or loss is None:
@@ -62,6 +63,42 @@ def check_training(spec: Spec) -> list[Diagnostic]:
     if trained and spec.document is not None and spec.document.lora is None:  # LoRA trains its adapters
         diags += _cut_off(spec, trained)
     return diags
+
+
+# The largest lr each optimizer trains with, as a multiple of its PyTorch default: adaptive ones
+# take steps of about lr; SGD's step is lr times the gradient, which norms keep near 1.
+TOO_HIGH = 100
+SGD_TOO_HIGH = 10.0
+TOO_LOW = 1e-4
+
+
+def _learning_rate(spec: Spec) -> list[Diagnostic]:
+    """T058: an lr far outside what its optimizer trains with (a warning: training runs, uselessly)."""
+    opt = spec.document.optimizer if spec.document is not None else None
+    lr = getattr(opt, "lr", None)
+    if opt is None or not isinstance(lr, (int, float)) or lr <= 0:
+        return []
+    default = type(opt).model_fields["lr"].default
+    if not isinstance(default, (int, float)) or default <= 0:
+        return []
+    name = opt.type
+    high = SGD_TOO_HIGH if name == "SGD" else TOO_HIGH * default
+    if lr > high:
+        exponent = math.log10(lr)
+        meant = f"; lr: {lr:g} reads like 1.0e-{round(exponent)} with its minus sign lost" \
+            if lr >= 10 and exponent == round(exponent) else ""
+        message = (f"optimizer {name} with lr: {lr:g}, {lr / default:,.0f} times PyTorch's default {default:g}: "
+                   f"steps that large make the loss explode or the model collapse to a constant")
+        hint = f"use an lr near {default:g} (at most about {high:g} for {name}){meant}"
+    elif lr < TOO_LOW * default:
+        message = (f"optimizer {name} with lr: {lr:g}, 1/{default / lr:,.0f} of PyTorch's default {default:g}: "
+                   "the weights barely move in any number of epochs")
+        hint = f"use an lr near {default:g}"
+    else:
+        return []
+    at = spec.locations
+    loc = at.value("optimizer", "lr") if at.written("optimizer", "lr") else at.value("optimizer")
+    return [Diagnostic("T058", message, loc, hint, "warning")]
 
 
 def _cut_off(spec: Spec, trained: list[Leaf]) -> list[Diagnostic]:
