@@ -57,10 +57,10 @@ def _scaled(size: DimLike, scale: float, i: int) -> tuple[DimLike, list[Requirem
     if isinstance(size, int):
         out = math.floor(float(size) * scale)
         if out < 1:
-            smallest = math.ceil(1 / scale)
+            smallest = math.ceil(Fraction(1) / Fraction(scale))  # exact: 1 / 1e-320 overflows a float
+            feed = f"feed a size of at least {smallest} there, or " if smallest < 2**63 else ""
             raise SpecError("S002", f"scale_factor {scale} turns spatial dim {i} of size {size} into {out}",
-                            f"feed a size of at least {smallest} there, or use a larger scale_factor",
-                            field="scale_factor")
+                            f"{feed}use a larger scale_factor", field="scale_factor")
         return out, []
     exact = Fraction(scale)
     if exact.denominator > _EXACT_DENOMINATOR:

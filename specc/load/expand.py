@@ -182,6 +182,14 @@ class _Expander:
             self.fail(SpecError("Y005", "vars: must be a mapping of name: value", "write e.g. vars: {hidden: 128}",
                                 loc=self.doc.value_loc("vars")))
             raw = PosDict()
+        for name in [k for k in raw if not isinstance(k, str)]:
+            # YAML reads true:, 7: and null: as a boolean, a number and null, which ${} cannot name
+            shown, what = (("null", "null") if name is None else (str(name).lower(), "a boolean")
+                           if isinstance(name, bool) else (repr(name), "a number"))
+            self.fail(SpecError("V003", f"the vars key {shown} is not a variable name: YAML reads it as {what}",
+                                "name a variable with a letter first, then letters, digits or _ (e.g. "
+                                "use_bias, n_layers)", loc=raw.key_loc(name)))
+            del raw[name]
         var_overrides = {k: v for k, v in self.overrides.items() if "." not in k}
         for name in var_overrides:
             if name not in raw:
