@@ -90,7 +90,10 @@ def save(model: onnx.ModelProto, folder: Path, name: str,
     tensors = dict(tensors or {})
     if model.ByteSize() + sum(a.nbytes for a in tensors.values()) < EXTERNAL_ABOVE:
         with open(target, "wb") as f:
-            _write_inline(f, model, tensors)
+            if tensors:
+                _write_inline(f, model, tensors)
+            else:  # the weights are inside already (the torch route's model)
+                f.write(model.SerializeToString())
         return [target]
     location = f"{name}.{secrets.token_hex(6)}.data"
     if not tensors:  # a model with its weights inside (the torch route's)
