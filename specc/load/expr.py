@@ -145,7 +145,8 @@ def _undefined_hint(name: str, env: Mapping[str, Any]) -> str:
         hint = "define it under vars:, above its first use"
     if len(env) > _SUGGEST_FROM:
         return hint
-    names = [k for k in env if isinstance(k, str) and k.isidentifier()]  # not the markers expansion keeps beside the variables
+    # names only: not the markers expansion keeps beside the variables, nor a key YAML read as a number
+    names = [k for k in env if isinstance(k, str) and k.isidentifier()]
     close = difflib.get_close_matches(name, names, n=1)
     if close:
         return f"did you mean '{close[0]}'?"
