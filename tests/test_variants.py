@@ -340,3 +340,12 @@ def test_a_failed_variant_is_an_error_after_the_float_model(tmp_path: Path, monk
     assert f"the float model {out} was written" in err and "Traceback" not in err
     assert out.is_file() and not (tmp_path / "xor.int8.onnx").exists()
     _no_temps(tmp_path)
+
+
+def test_a_variant_is_sized_against_the_float_model_with_its_side_file(tmp_path: Path) -> None:
+    """The float model's size counts its external data: 'x% of the float model' compares like with like."""
+    model = onnx.load(str(_mlp(tmp_path / "m.onnx")))
+    onnx.save_model(model, str(tmp_path / "big.onnx"), save_as_external_data=True, location="big.data",
+                    size_threshold=0)
+    made = var.make_variant(tmp_path / "big.onnx", "optimized", runs=3)
+    assert made.float_size_bytes == (tmp_path / "big.onnx").stat().st_size + (tmp_path / "big.data").stat().st_size

@@ -377,7 +377,8 @@ def make_variant(model: str | os.PathLike[str], kind: str, *, samples: Samples |
         else:
             speed = measure(src, made, samples, threads=threads, runs=runs)
         atomic_write(dst, lambda tmp: shutil.copyfile(made, tmp))
-    return Variant(kind, dst, dst.stat().st_size, src.stat().st_size, method, checks, accuracy, speed, notes)
+    return Variant(kind, dst, dst.stat().st_size, rt.stored_bytes(src, float_model), method, checks, accuracy, speed,
+                   notes)
 
 
 def _stamp(path: Path, float_model: onnx.ModelProto, kind: str) -> None:
