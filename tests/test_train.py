@@ -225,6 +225,15 @@ def test_an_output_narrower_than_the_classes_is_located_at_the_output_layer(
     _fails(capsys, mlp(tmp_path, "iris", 4, 2), "T005", 7, "classes 0 to 2", "width to 3")
 
 
+def test_regression_targets_under_a_classification_loss_are_named_as_such(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """diabetes' targets (25 to 346, whole numbers) under CrossEntropyLoss: not '347 classes, set the
+    width to 347' but a regression's values, with the loss that fits, at the loss's line."""
+    err = _fails(capsys, mlp(tmp_path, "diabetes", 10, 1), "T005", 8, "look like measured values, not class ids",
+                 "about one sample per class", "use loss: {type: MSELoss}")
+    assert "if they really are class ids, set the last layer's width to 347" in err
+
+
 def test_a_missing_npz_key_and_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     np.savez(tmp_path / "d.npz", features=np.zeros((10, 4)), y=np.zeros(10))
     _fails(capsys, mlp(tmp_path, "d.npz", 4, 3), "T002", 10, "no array 'x'", "features")

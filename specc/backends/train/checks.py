@@ -25,6 +25,17 @@ def check_data(cfg: dict[str, Any], train: Data, val: Data) -> None:
             _check(cfg, part)
 
 
+def _measured(labels: np.ndarray) -> str:
+    """Why whole-number targets read as class ids look like a regression's values ("" when they do
+    not): about one sample per class, as diabetes' 25 to 346 for 354 samples.  (Fractional targets
+    are T006 before this.)"""
+    n_classes = int(labels.max()) + 1
+    if n_classes > 20 and n_classes > labels.size / 2:
+        return (f"{n_classes} classes for {labels.size} samples, {len(np.unique(labels))} values seen from "
+                f"{int(labels.min())} to {n_classes - 1}: about one sample per class")
+    return ""
+
+
 def _check(cfg: dict[str, Any], d: Data) -> None:
     task, loss = cfg["task"], (cfg["loss"] or {})
     out = next(iter(cfg["outputs"].values()))
@@ -38,9 +49,15 @@ def _check(cfg: dict[str, Any], d: Data) -> None:
             raise DataError("T006", f"class labels must be 0 or more, but the targets hold {int(labels.min())}",
                             "number the classes 0, 1, 2, …", "loss")
         if isinstance(width, int) and labels.size and labels.max() >= width:
-            raise DataError("T005", f"the data has classes 0 to {int(labels.max())} ({int(labels.max()) + 1} classes), "
+            n = int(labels.max()) + 1
+            measured = _measured(labels)
+            if measured:
+                raise DataError("T005", f"the targets look like measured values, not class ids: {measured}",
+                                "for a regression, use loss: {type: MSELoss} (or HuberLoss, L1Loss) with one "
+                                f"output; if they really are class ids, set the last layer's width to {n}", "loss")
+            raise DataError("T005", f"the data has classes 0 to {n - 1} ({n} classes), "
                             f"but output {out_name!r} gives {width} scores per sample",
-                            f"set the last layer's width to {int(labels.max()) + 1}", f"output.{out_name}")
+                            f"set the last layer's width to {n}", f"output.{out_name}")
         weight = loss.get("weight")
         if weight is not None and isinstance(width, int) and len(weight) != width:
             raise DataError("T005", f"the loss has {len(weight)} class weights but the output has {width} classes",
