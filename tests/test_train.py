@@ -234,6 +234,13 @@ def test_regression_targets_under_a_classification_loss_are_named_as_such(
     assert "if they really are class ids, set the last layer's width to 347" in err
 
 
+def test_class_ids_under_a_regression_loss_get_the_classification_loss(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """iris (one class index 0..2 per sample) under MSELoss with 3 outputs: the hint names CrossEntropyLoss."""
+    _fails(capsys, mlp(tmp_path, "iris", 4, 3, loss="MSELoss"), "T003", 10, "targets have shape [] per sample",
+           "one class index (0 to 2) per sample", "loss: {type: CrossEntropyLoss} with the 3 outputs")
+
+
 def test_a_missing_npz_key_and_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     np.savez(tmp_path / "d.npz", features=np.zeros((10, 4)), y=np.zeros(10))
     _fails(capsys, mlp(tmp_path, "d.npz", 4, 3), "T002", 10, "no array 'x'", "features")

@@ -8,6 +8,7 @@ their integer dtype; float inputs become float32. Every problem the data reveals
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -377,4 +378,19 @@ def _targets(cfg: dict[str, Any], y: np.ndarray, where: str) -> np.ndarray:
     if int(np.prod(y.shape[1:])) == int(np.prod(out)) and all(isinstance(d, int) for d in out):
         return y.reshape(n, *out)
     raise DataError("T003", f"targets have shape {list(y.shape[1:])} per sample, the output has {list(out)}",
-                    "make the model's output match the targets", where)
+                    _target_shape_fix(y, out, cfg), where)
+
+
+def _target_shape_fix(y: np.ndarray, out: Sequence[Any], cfg: dict[str, Any]) -> str:
+    """What makes a (non-classification) loss's targets and the output agree: one whole number in
+    [0, K) per sample against K outputs is a class index, wanting a classification loss."""
+    loss = (cfg.get("loss") or {}).get("type", "the loss")
+    width = out[-1] if len(out) == 1 and isinstance(out[-1], int) else None
+    if y.ndim == 1 and width is not None and width > 1 and y.size and np.all(y == np.round(y)) and \
+            y.min() >= 0 and y.max() < width:
+        return (f"the targets are one class index (0 to {int(y.max())}) per sample: for classification use loss: "
+                f"{{type: CrossEntropyLoss}} with the {width} outputs; to regress one value, end the model in "
+                f"out_features: 1 with {loss}")
+    if y.ndim == 1 and width is not None:
+        return "the targets are one value per sample: end the model in out_features: 1"
+    return f"make the output {list(y.shape[1:])} per sample (the targets' shape), or give targets of {list(out)}"
