@@ -162,6 +162,26 @@ def test_bad_set_is_located_on_the_command_line(override: str, hint: str) -> Non
     assert hint in (errors[0].hint or "")
 
 
+@pytest.mark.parametrize(("override", "hint"), [
+    ("trian.epochs=3", "did you mean 'train'?"),
+    ("exprt.opset=3", "did you mean 'export'?"),
+    ("foo.bar=3", "settings sections it may add: loss, optimizer, scheduler, lora, train, export, lint"),
+])
+def test_a_top_level_typo_is_not_a_new_section(override: str, hint: str) -> None:
+    errors = loads(MLP, "t.yaml", [override]).errors
+    assert [d.code for d in errors] == ["X003"] and hint in (errors[0].hint or "")
+
+
+def test_set_writes_into_a_settings_section_the_spec_leaves_out() -> None:
+    """export: and train.data: are not in the spec; --set creates them, and validation reads the values."""
+    spec = loads(MLP, "t.yaml", ["export.opset=17", "train.data.source=iris", "optimizer.type=SGD"])
+    assert spec.ok, spec.errors
+    assert spec.document.export.opset == 17 and spec.document.train.data.source == "iris"
+    assert spec.document.optimizer.type == "SGD"
+    wrong = loads(MLP, "t.yaml", ["export.opsett=17"]).errors  # a key the section does not have: validation's
+    assert [d.code for d in wrong] == ["V001"] and "opset" in (wrong[0].hint or "")
+
+
 def test_set_without_equals_sign() -> None:
     with pytest.raises(SpecError) as e:
         parse_overrides(["hidden"])

@@ -227,7 +227,7 @@ class _Expander:
                 try:
                     target = target[key]
                 except (KeyError, IndexError, TypeError):
-                    target = None
+                    target = _new_section(parent, keys, i)
                 if not isinstance(target, (PosDict, PosList)):
                     self.fail(_bad_path(path, ".".join(keys[:i + 1]), k, parent))
                     break
@@ -565,6 +565,25 @@ class ExpansionLimit(Exception):
         self.err = err
 
 
+# The document's settings sections, all of whose keys have defaults or are checked by validation:
+# --set may write into one the spec leaves out (--set export.opset=17, --set train.data.source=iris).
+SETTINGS = ("loss", "optimizer", "scheduler", "lora", "train", "export", "lint")
+
+
+def _new_section(parent: Any, keys: list[str], i: int) -> PosDict | None:
+    """The empty mapping --set creates for keys[i] inside a settings section (or as one), or None
+    where that would hide a mistake: a list, a layer, or a near-miss of a key that is there."""
+    if not isinstance(parent, PosDict) or keys[0] not in SETTINGS or keys[i] in parent:
+        return None
+    if difflib.get_close_matches(keys[i], [str(k) for k in parent], n=1, cutoff=0.8):
+        return None  # a typo of an existing key: _bad_path says "did you mean"
+    section = PosDict(loc=CLI)
+    parent[keys[i]] = section
+    parent.key_locs.setdefault(keys[i], CLI)
+    parent.value_locs[keys[i]] = CLI
+    return section
+
+
 def _bad_path(path: str, prefix: str, key: str, parent: Any) -> SpecError:
     """--set a.b.c=v where the spec has no a.b: say which part is missing and what is there."""
     if isinstance(parent, PosList):
@@ -574,10 +593,13 @@ def _bad_path(path: str, prefix: str, key: str, parent: Any) -> SpecError:
         return SpecError("X003", f"--set {path}: '{key}' is a value, not a section",
                          f"set it directly, e.g. --set {prefix}=...", loc=CLI)
     if isinstance(parent, PosDict):
-        close = difflib.get_close_matches(key, [str(k) for k in parent], n=1)
+        top = "." not in prefix  # the document itself: its settings sections may be set when left out
+        names = [str(k) for k in parent] + ([s for s in SETTINGS if s not in parent] if top else [])
+        close = difflib.get_close_matches(key, names, n=1)
         return SpecError("X003", f"--set {path}: the spec has no section '{key}' there",
                          f"did you mean '{close[0]}'?" if close else
-                         f"sections there: {', '.join(map(str, parent)) or 'none'}", loc=CLI)
+                         f"sections there: {', '.join(map(str, parent)) or 'none'}" +
+                         (f"; settings sections it may add: {', '.join(SETTINGS)}" if top else ""), loc=CLI)
     return SpecError("X003", f"--set {path}: '{key}' is not a section of the spec",
                      "name an existing section, e.g. --set train.epochs=3", loc=CLI)
 
