@@ -9,7 +9,6 @@ installed, and with the spec's output shapes when it is not.  ``export`` picks t
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import tempfile
@@ -21,6 +20,7 @@ import numpy as np
 import onnx
 
 from ..atomic import temp_dir
+from ..targets import verdict
 from ..targets.onnx.builder import Unsupported, bare_symbol
 from ..targets.onnx.lower import DEFAULT_OPSET, Lowered, lower_graph, missing_lowerings
 from ..targets.onnx.preprocess import Affine, Scaling
@@ -45,13 +45,9 @@ from .verify import (
 COMPARES = ("auto", "torch", "shapes")
 
 
-def torch_installed() -> bool:
-    return importlib.util.find_spec("torch") is not None
-
-
-def direct_problem(spec: Any, weights: str | os.PathLike[str] | None = None) -> str | None:
-    """Why the direct target cannot write this spec's model, or None when it can.  ``weights`` of
-    every kind are written: a checkpoint, LoRA adapters (merged) and a training run's scaling."""
+def direct_problem(spec: Any) -> str | None:
+    """Why the direct target cannot write this spec's model, or None when it can (weights of every
+    kind are written: a checkpoint, LoRA adapters merged, a training run's scaling)."""
     missing = missing_lowerings(spec.graph)
     if missing:
         return "no direct ONNX lowering yet for " + ", ".join(missing)
@@ -192,7 +188,7 @@ def export_direct(spec: Any, path: str | os.PathLike[str] | None, *, weights: st
                   triton: str | os.PathLike[str] | None = None, max_batch_size: int | None = None) -> ExportResult:
     """Write the spec's model with the direct target, verify it (unless turned off) and publish it."""
     spec.require_ok()
-    why = direct_problem(spec, weights)
+    why = direct_problem(spec)
     if why is not None:
         raise ExportFailed(f"--via direct cannot write this model: {why}; use --via torch")
     opts = spec.document.export
@@ -236,7 +232,7 @@ def export_direct(spec: Any, path: str | os.PathLike[str] | None, *, weights: st
         files = save(lowered.proto, work, name, lowered.tensors)
         report = None
         if do_verify:
-            use_torch = compare == "torch" or (compare == "auto" and torch_installed())
+            use_torch = compare == "torch" or (compare == "auto" and verdict.torch_installed())
             picks = None
             if use_torch and lowered.picks:
                 from .pool_picks import PoolPicks

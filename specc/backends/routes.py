@@ -40,7 +40,7 @@ def route(spec: Any, via: str = "auto", exporter: str | None = None,
     pinned = _pinned(spec, exporter)
     if pinned != "auto":
         return "torch", f"the {pinned} exporter is pinned"
-    why = direct_problem(spec, weights)
+    why = direct_problem(spec)
     if why is None and (layers := verdict.direct_problems(spec.graph, _opset(spec, opset))):
         why = f"the direct target cannot write {layers[0]}"
     return ("torch", why) if why is not None else ("direct", None)

@@ -87,13 +87,13 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_layers(args: argparse.Namespace) -> int:
+    if args.kind:
+        return _layer(args.kind, args.format)
     from ..layers import ALIASES, REGISTRY
 
     aliases: dict[str, list[str]] = {}
     for alias, target in ALIASES.items():
         aliases.setdefault(target, []).append(alias)
-    if args.kind:
-        return _layer(args.kind, args.format, aliases)
     if args.format == "json":
         out(dumps_json([{"type": n, "aliases": aliases.get(n, []), "summary": k.summary,
                          "params": k.Params.model_json_schema().get("properties", {})}
@@ -106,28 +106,25 @@ def cmd_layers(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _layer(asked: str, fmt: str, aliases: dict[str, list[str]]) -> int:
-    """One layer type: what it reads, each parameter with its type and default, its other spellings."""
-    import difflib
-
-    from ..layers import ALIASES, REGISTRY
+def _layer(asked: str, fmt: str) -> int:
+    """One layer type: what it reads, each parameter with its type and default, its other spellings
+    (only its own family imported)."""
+    from ..layers.base import lookup, suggest
     from ..layers.describe import default_text, field_aliases, field_type, inputs_text
 
-    by_lower = {n.lower(): n for n in [*REGISTRY, *ALIASES]}
-    name = by_lower.get(asked.lower())
-    if name is None:
-        close = difflib.get_close_matches(asked, list(by_lower.values()), n=3)
-        hint = f"did you mean {' or '.join(close)}? " if close else ""
+    found = suggest(asked)  # the name in any letter case, else the nearest one
+    kind = lookup(found) if found is not None and found.lower() == asked.lower() else None
+    if kind is None:
+        hint = f"did you mean {found}? " if found else ""
         raise UsageError(f"unknown layer type {asked!r}; {hint}`specc layers` lists them all")
-    name = ALIASES.get(name, name)
-    kind = REGISTRY[name]
+    name, aliases = kind.type_name, list(kind.aliases)
     fields = kind.Params.model_fields
     if fmt == "json":
-        out(dumps_json({"type": name, "aliases": aliases.get(name, []), "summary": kind.summary,
+        out(dumps_json({"type": name, "aliases": aliases, "summary": kind.summary,
                         "input": inputs_text(kind), "params": kind.Params.model_json_schema().get("properties", {}),
                         "required": [k for k, f in fields.items() if f.is_required()]}))
         return EXIT_OK
-    also = f" (also {', '.join(sorted(aliases[name]))})" if name in aliases else ""
+    also = f" (also {', '.join(sorted(aliases))})" if aliases else ""
     out(f"{name}{also}: {kind.summary}")
     out(f"  input: {inputs_text(kind)}")
     if not fields:
