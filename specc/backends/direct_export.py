@@ -26,11 +26,11 @@ from ..targets.onnx.lower import DEFAULT_OPSET, Lowered, lower_graph, missing_lo
 from ..targets.onnx.preprocess import Affine, Scaling
 from ..targets.onnx.weights import Weights, WeightsError, merge_lora, read_safetensors
 from ..version import __version__
-from .errors import ExportFailed, VerificationFailed
+from .errors import ExportFailed, VerificationFailed, first_line
 from .errors import WeightsError as BackendWeightsError
 from .example_inputs import example_arrays, vocabulary_bound
 from .onnx_files import ExportResult, publish, save, stamp
-from .run_folder import first_line, resolve_weights, run_scaling
+from .run_folder import resolve_weights, run_scaling
 from .verify import (
     Reference,
     Signature,

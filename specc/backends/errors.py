@@ -6,6 +6,13 @@ Each carries a one-sentence message in user terms; the CLI prints it and writes 
 from __future__ import annotations
 
 
+def first_line(exc: BaseException, limit: int | None = None) -> str:
+    """A library's error, short: its type and the first line of its text (at most ``limit`` characters)."""
+    text = str(exc).strip()
+    line = f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+    return line[:limit] if limit is not None else line.rstrip(": ")
+
+
 class BackendError(Exception):
     """A model, weights file or runtime problem the user can act on."""
 

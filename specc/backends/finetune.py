@@ -20,7 +20,7 @@ import torch
 from torch.nn.utils import parametrize
 
 from ..diagnostics import Diagnostic
-from .errors import WeightsError
+from .errors import WeightsError, first_line
 
 if TYPE_CHECKING:
     from ..spec import Spec
@@ -76,9 +76,7 @@ def read_checkpoint(path: Path, flag: str) -> dict[str, torch.Tensor]:
 
         return load_file(str(path))
     except Exception as exc:  # noqa: BLE001 -- safetensors raises its own error types for bad files
-        text = str(exc).strip()
-        first = f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
-        raise WeightsError(f"{flag}: {path} is not a readable .safetensors file ({first})") from None
+        raise WeightsError(f"{flag}: {path} is not a readable .safetensors file ({first_line(exc)})") from None
 
 
 def load_init(module: torch.nn.Module, path: str | os.PathLike[str]) -> InitReport:

@@ -31,7 +31,7 @@ import torch
 
 from ..atomic import temp_dir
 from ..version import __version__
-from .errors import ExportFailed, VerificationFailed, WeightsError
+from .errors import ExportFailed, VerificationFailed, WeightsError, first_line
 from .onnx_files import DEFAULT_OPSET, ExportResult, name_output_dims, publish, save, stamp
 from .verify import (
     ATOL,
@@ -91,11 +91,6 @@ def fd_stdout_to_stderr() -> Iterator[None]:
             sys.stdout.flush()
         os.dup2(saved, 1)
         os.close(saved)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
 
 
 # -- the two exporters -------------------------------------------------------------------------------------------
@@ -210,7 +205,7 @@ def export_module(module: torch.nn.Module, sig: Signature, path: str | os.PathLi
             try:
                 _RUNNERS[which](module, dynamo_args if which == "dynamo" else args, private, raw, opset)
             except Exception as exc:  # noqa: BLE001 -- any exporter failure: try the other one
-                notes.append(f"the {which} exporter failed: {_first_line(exc)}")
+                notes.append(f"the {which} exporter failed: {first_line(exc)}")
                 continue
             seconds = time.perf_counter() - started
             model = onnx.load(str(raw))

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import WeightsError
+from .errors import WeightsError, first_line
 from .train.preprocess import Preprocessing, Scaler
 
 KINDS = ("standardize", "minmax", "none")
@@ -96,12 +96,6 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
     except Exception as exc:  # noqa: BLE001 -- safetensors raises its own error types for bad files
         raise WeightsError(f"{path} is not a readable .safetensors file ({first_line(exc)}); train the run "
                            "again") from None
-
-
-def first_line(exc: BaseException) -> str:
-    """An error of a library reading a file, short: its type and the first line of its text."""
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
 
 
 @dataclass(frozen=True)

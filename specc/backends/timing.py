@@ -6,10 +6,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .errors import first_line as _first_line
+
 
 def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"[:200]
+    return _first_line(exc, 200)
 
 
 def time_interleaved(calls: dict[str, Callable[[], Any]], runs: int, *, max_seconds: float = 10.0,

@@ -113,8 +113,8 @@ def lower_graph(graph: Graph, weights: Weights, *, name: str = "model", opset: i
         b.nodes.append(helper.make_node("Identity", [value], [out_name],
                                         name=b.fresh(f"{out_name}/Identity")))
         outputs.append(value_info(out_name, t.dtype, t.shape))
-    graph, lowered.tensors = b.graph(name, inputs, outputs)
-    lowered.proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="specc")
+    written, lowered.tensors = b.graph(name, inputs, outputs)
+    lowered.proto = helper.make_model(written, opset_imports=[helper.make_opsetid("", opset)], producer_name="specc")
     lowered.proto.ir_version = max(IR_VERSION, helper.find_min_ir_version_for(list(lowered.proto.opset_import)))
     return lowered
 
