@@ -573,7 +573,7 @@ SETTINGS = ("loss", "optimizer", "scheduler", "lora", "train", "export", "lint")
 def _new_section(parent: Any, keys: list[str], i: int) -> PosDict | None:
     """The empty mapping --set creates for keys[i] inside a settings section (or as one), or None
     where that would hide a mistake: a list, a layer, or a near-miss of a key that is there."""
-    if not isinstance(parent, PosDict) or keys[0] not in SETTINGS or keys[i] in parent:
+    if not isinstance(parent, PosDict) or keys[0] not in SETTINGS:
         return None
     if difflib.get_close_matches(keys[i], [str(k) for k in parent], n=1, cutoff=0.8):
         return None  # a typo of an existing key: _bad_path says "did you mean"
