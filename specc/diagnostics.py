@@ -257,10 +257,23 @@ def _dir_uri(path: str) -> str:
     return "file://" + quote(posix if posix.startswith("/") else "/" + posix).rstrip("/") + "/"
 
 
-def dumps_json(payload: object) -> str:
+def dumps_json(payload: object, indent: int | None = 2) -> str:
+    """JSON for machines: an undefined number (NaN, an infinity) is null, as strict readers (jq,
+    JavaScript) reject NaN."""
     import json  # only --format json/sarif print it; not on a plain check's start-up
 
-    return json.dumps(payload, indent=2, default=_json_default)
+    return json.dumps(json_safe(payload), indent=indent, default=_json_default)
+
+
+def json_safe(obj: Any) -> Any:
+    """``obj`` with non-finite floats as None, through dicts, lists and tuples."""
+    if isinstance(obj, float) and (obj != obj or obj in (float("inf"), float("-inf"))):
+        return None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
 
 
 def _json_default(o: object) -> object:

@@ -47,7 +47,7 @@ def report_data_error(cfg: dict[str, Any], exc: DataError, fmt: str = "text",
 
 
 def _json_log(rec: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(rec, default=str) + "\n")
+    sys.stdout.write(dumps_json(rec, indent=None) + "\n")
     sys.stdout.flush()
 
 
@@ -177,7 +177,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def _short(v: Any) -> str:
     if isinstance(v, list):
         return "[" + ", ".join(_short(x) for x in v[:10]) + (", …" if len(v) > 10 else "") + "]"
-    return f"{v:.6g}" if isinstance(v, float) else str(v)
+    if isinstance(v, float):
+        return f"{v:.6g}" if v == v else "n/a"  # NaN: a metric with no value (AUC of one class)
+    return str(v)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

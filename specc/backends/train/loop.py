@@ -152,6 +152,17 @@ def signal_hook() -> tuple[int, int, int] | None:
     return int(getattr(signal, f"SIG{name.upper()}")), int(epoch), int(batch)
 
 
+def _epochs(epochs: list[int]) -> str:
+    """Epoch numbers for a note: 1-3, 5."""
+    runs: list[list[int]] = []
+    for e in epochs:
+        if runs and e == runs[-1][-1] + 1:
+            runs[-1].append(e)
+        else:
+            runs.append([e])
+    return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
+
+
 def plateau_metric(record: dict[str, Any], mode: str) -> float:
     """What ReduceLROnPlateau watches: the validation loss (mode min), or with mode max the
     validation accuracy (R² for a regressor), as docs/spec.md says; the training loss without
@@ -378,6 +389,7 @@ class Trainer:
         self.patience_left = stopper["patience"] if stopper else None
         self.step = 0
         history: list[dict[str, Any]] = []
+        undefined: list[int] = []  # epochs whose monitored metric had no value
         first = 1
         if run is not None:
             run.mkdir(parents=True, exist_ok=True)
@@ -462,11 +474,15 @@ class Trainer:
             if value is None:
                 raise TrainError(f"early stopping monitors {monitor}, which a {self.task} run does not compute; "
                                  "monitor val_loss")
-            improved = self.best is None or (value < self.best - (stopper or {}).get("min_delta", 0.0)
-                                             if direction == "min" else
-                                             value > self.best + (stopper or {}).get("min_delta", 0.0))
+            delta = (stopper or {}).get("min_delta", 0.0)
+            if not metrics_mod.defined(value):  # e.g. the AUC of a validation split with one class
+                undefined.append(epoch)
+                improved = self.best_epoch is None  # the first epoch stands until a value is defined
+            else:
+                improved = self.best is None or (value < self.best - delta if direction == "min"
+                                                 else value > self.best + delta)
             if improved:
-                self.best, self.best_epoch = float(value), epoch
+                self.best, self.best_epoch = (float(value) if metrics_mod.defined(value) else None), epoch
                 if stopper:
                     self.patience_left = stopper["patience"]
             elif stopper:
@@ -482,6 +498,10 @@ class Trainer:
             if stopper and self.patience_left <= 0:
                 stopped = f"{monitor} did not improve for {stopper['patience']} epochs (after epoch {epoch})"
                 break
+        if undefined:
+            self.notes.append(f"{monitor} was undefined (n/a) in {len(undefined)} of {len(history)} epochs "
+                              f"({_epochs(undefined)}): a split with one class has no {monitor.removeprefix('val_')}; "
+                              "those epochs did not count as improvements")
         distributed.barrier(self.dist)  # rank 0's last checkpoint is on disk for every rank
         best = self.opts.run / "best" if self.opts.run is not None else None
         if stopper and stopper["restore_best"] and best is not None and best.exists():
@@ -545,7 +565,7 @@ def plain_log(stream: Any = None) -> Log:
         if rec.get("event") != "epoch":
             return
         parts = [f"epoch {rec['epoch']}/{rec['epochs']}", f"loss {rec['loss']:.4f}"]
-        parts += [f"{k} {v:.4f}" for k, v in rec.items()
+        parts += [f"{k} {v:.4f}" if metrics_mod.defined(v) else f"{k} n/a" for k, v in rec.items()
                   if k.startswith("val_") and isinstance(v, float)]
         parts.append(f"({rec['seconds']:.1f}s)")
         stream.write("  ".join(parts) + "\n")

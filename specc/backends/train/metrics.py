@@ -45,10 +45,9 @@ def compute(task: str, outputs: np.ndarray, targets: np.ndarray, threshold: floa
             out["confusion_matrix"] = skm.confusion_matrix(targets, pred, labels=labels).tolist()
             return out
         if task == "binary":
-            flat_y = targets.reshape(len(targets), -1)
-            scores = outputs.reshape(len(outputs), -1)
+            truth, scores = _labels_by_column(targets, outputs)
             pred = (scores > threshold).astype(np.int64)
-            truth = (flat_y > 0.5).astype(np.int64)
+            truth = (truth > 0.5).astype(np.int64)
             out["accuracy"] = float((pred == truth).mean())
             if truth.shape[1] == 1:
                 p, r, f, _ = skm.precision_recall_fscore_support(truth[:, 0], pred[:, 0], average="binary",
@@ -58,12 +57,7 @@ def compute(task: str, outputs: np.ndarray, targets: np.ndarray, threshold: floa
             else:
                 p, r, f, _ = skm.precision_recall_fscore_support(truth, pred, average="macro", zero_division=0)
                 out.update(precision=float(p), recall=float(r), f1=float(f))
-            try:
-                auc = skm.roc_auc_score(truth if truth.shape[1] > 1 else truth[:, 0],
-                                        scores if truth.shape[1] > 1 else scores[:, 0], average="macro")
-                out["roc_auc"] = float(auc)
-            except ValueError:  # one class only in this split: AUC is undefined
-                out["roc_auc"] = math.nan
+            out["roc_auc"] = _macro_auc(truth, scores)
             return out
         if task == "regression":
             y, p = targets.reshape(len(targets), -1), outputs.reshape(len(outputs), -1)
@@ -72,3 +66,39 @@ def compute(task: str, outputs: np.ndarray, targets: np.ndarray, threshold: floa
             out["r2"] = float(skm.r2_score(y, p)) if len(y) > 1 else math.nan
             return out
     return out
+
+
+def _labels_by_column(targets: np.ndarray, outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A binary task's truth and scores as (samples, labels): (B,) and (B, L) as they are (L labels
+    of a multi-label classifier); a dense map (B, C, *positions) -- a segmentation mask, a patch
+    discriminator -- with each position a sample of its channel's label, so that a mask's pixels
+    are pooled rather than each pixel taken for a label of its own."""
+    if outputs.ndim <= 2:
+        return targets.reshape(len(targets), -1), outputs.reshape(len(outputs), -1)
+    channels = outputs.shape[1]
+
+    def by_channel(a: np.ndarray) -> np.ndarray:
+        return np.moveaxis(a.reshape(outputs.shape), 1, -1).reshape(-1, channels)
+
+    return by_channel(targets), by_channel(outputs)
+
+
+def _macro_auc(truth: np.ndarray, scores: np.ndarray) -> float:
+    """ROC AUC averaged over the labels for which it is defined (both classes present); NaN when
+    none is (shown as undefined, never as a number)."""
+    from sklearn import metrics as skm
+
+    aucs = [skm.roc_auc_score(truth[:, j], scores[:, j]) for j in range(truth.shape[1])
+            if 0 < truth[:, j].sum() < len(truth)]
+    return float(np.mean(aucs)) if aucs else math.nan
+
+
+def defined(value: Any) -> bool:
+    """Whether a metric has a value: an undefined one (the AUC of a split with one class, the R²
+    of one sample) is NaN."""
+    return not (isinstance(value, float) and math.isnan(value))
+
+
+def shown(value: float) -> str:
+    """A metric for people: an undefined one as n/a, never as nan."""
+    return f"{value:.4g}" if defined(value) else "n/a"

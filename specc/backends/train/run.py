@@ -29,10 +29,12 @@ import numpy as np
 import torch
 
 from ...atomic import atomic_path, atomic_write
+from ...diagnostics import dumps_json
+from .metrics import shown
 
 
 def write_json(path: Path, obj: Any) -> None:
-    atomic_write(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+    atomic_write(path, dumps_json(obj) + "\n")  # an undefined metric (NaN) as null
 
 
 def read_json(path: Path) -> Any:
@@ -124,13 +126,19 @@ def write_curves(run: Path, history: list[dict[str, Any]]) -> None:
     epochs = [r["epoch"] for r in history]
     for i, name in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), i + 1)
+        plotted = False
         for key, label in ((name, "train"), (f"val_{name}", "validation")):
             ys = [r.get(key, math.nan) for r in history]
-            if any(isinstance(y, float) and math.isfinite(y) for y in ys):
+            ys = [y if isinstance(y, float) else math.nan for y in ys]  # null in a resumed history: undefined
+            if any(math.isfinite(y) for y in ys):
                 ax.plot(epochs, ys, marker=".", label=label)
+                plotted = True
         ax.set_title(name)
         ax.set_xlabel("epoch")
-        ax.legend()
+        if plotted:
+            ax.legend()
+        else:
+            ax.text(0.5, 0.5, "undefined in every epoch", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()
     with atomic_path(run / "curves.png") as tmp:
         fig.savefig(tmp, format="png", dpi=80)
@@ -147,7 +155,7 @@ def write_report(run: Path, report: dict[str, Any]) -> None:
              ", ".join(f"{k} {v}" for k, v in report["preprocess"].items())]
     final = report.get("final", {})
     if final:
-        lines.append("final: " + ", ".join(f"{k} {v:.4g}" for k, v in final.items()
+        lines.append("final: " + ", ".join(f"{k} {shown(v)}" for k, v in final.items()
                                            if isinstance(v, float)))
     if report.get("best_epoch") is not None:
         lines.append(f"best epoch {report['best_epoch']} by {report['monitor']}")

@@ -1,0 +1,82 @@
+"""The binary task's metrics on maps and on labels, and metrics that have no value: shown as
+n/a, written as null, and never taken for an improvement by early stopping."""
+
+from __future__ import annotations
+
+import json
+import math
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("sklearn")
+
+from sklearn import metrics as skm
+
+from specc.backends.train import metrics
+from specc.cli import main as cli
+
+
+def test_a_mask_is_one_binary_problem_over_its_pixels() -> None:
+    rng = np.random.default_rng(0)
+    truth = (rng.random((6, 1, 5, 7)) > 0.5).astype(np.float32)
+    scores = rng.normal(size=(6, 1, 5, 7)).astype(np.float32) + truth  # informative, not perfect
+    got = metrics.compute("binary", scores, truth, threshold=0.0)
+    y, s = truth.reshape(-1), scores.reshape(-1)
+    assert got["roc_auc"] == pytest.approx(skm.roc_auc_score(y, s))
+    assert got["f1"] == pytest.approx(skm.f1_score(y, s > 0))
+    assert got["confusion_matrix"] == skm.confusion_matrix(y, s > 0).tolist()
+
+
+def test_a_multichannel_map_averages_its_channels_over_pixels() -> None:
+    rng = np.random.default_rng(1)
+    truth = (rng.random((4, 3, 6, 6)) > 0.5).astype(np.float32)
+    scores = rng.normal(size=truth.shape).astype(np.float32) + truth
+    got = metrics.compute("binary", scores, truth, threshold=0.0)
+    per = [skm.roc_auc_score(truth[:, c].reshape(-1), scores[:, c].reshape(-1)) for c in range(3)]
+    assert got["roc_auc"] == pytest.approx(np.mean(per))
+
+
+def test_multilabel_auc_skips_labels_with_one_class_and_is_nan_only_when_none_has_two() -> None:
+    truth = np.array([[1, 0, 1], [0, 0, 1], [1, 0, 1]], dtype=np.float32)  # labels 1 and 2: one class
+    scores = np.array([[0.9, 0.1, 0.8], [0.2, 0.3, 0.7], [0.7, 0.2, 0.9]], dtype=np.float32)
+    assert metrics.compute("binary", scores, truth)["roc_auc"] == pytest.approx(1.0)
+    assert math.isnan(metrics.compute("binary", scores[:, 1:], truth[:, 1:])["roc_auc"])
+    assert metrics.shown(math.nan) == "n/a" and metrics.shown(0.5) == "0.5"
+
+
+def test_an_undefined_monitor_is_shown_noted_and_written_as_null(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "tags.yaml"
+    spec.write_text(textwrap.dedent("""\
+        specc: 1
+        name: Tags
+        inputs:
+          x: [B, 6]
+        layers:
+          - {type: Linear, out_features: 8}
+          - {type: ReLU}
+          - {type: Linear, out_features: 4, name: tags}
+        loss: {type: BCEWithLogitsLoss}
+        optimizer: {type: Adam}
+        train:
+          epochs: 3
+          batch_size: 4
+          early_stopping: {monitor: val_roc_auc, patience: 1}
+          data: {source: synthetic, num_samples: 5, val_split: 0.2}
+        """))
+    run = tmp_path / "run"
+    assert cli(["train", str(spec), "-o", str(run)]) == 0
+    printed = capsys.readouterr()
+    assert "nan" not in (printed.out + printed.err).lower()
+    assert "val_roc_auc n/a" in printed.out + printed.err
+    report = json.loads((run / "report.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
+    assert report["final"]["val_roc_auc"] is None
+    # one validation sample: no label has both classes, so no epoch improves on the first one and
+    # patience 1 stops after the second; the note says why
+    assert report["epochs_run"] == 2 and report["best_epoch"] == 1 and report["best"] is None
+    assert any("val_roc_auc was undefined (n/a) in 2 of 2 epochs (1-2)" in n for n in report["notes"])
+    assert "note: val_roc_auc was undefined" in (run / "report.txt").read_text()
