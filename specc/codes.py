@@ -422,6 +422,7 @@ _TABLE: list[Code | LintCode] = [
     LintCode("L017", "stacked-linear-maps"),
     LintCode("L018", "flatten-dense-heavy"),
     LintCode("L019", "division-by-zero"),
+    LintCode("L020", "output-size-drift"),
     # -- resource limits (hostile or runaway specs) ---------------------------------------------
     Code("Y008", "number-too-large", "A number in the spec is beyond 64 bits.",
          "No tensor size, count or seed can be that large, and a number of thousands of digits would make "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..diagnostics import SpecError
-from ..shapes.dims import Dim, add
+from ..shapes.dims import Dim, DimLike, add, agreement, evaluate, same_size
 from ..shapes.formulas import broadcast
 from ..shapes.tensor import FLOAT_DTYPES, INT_DTYPES, TensorType
 from .base import LayerKind, LayerParams, LayerResult, NoParams, axis, register
@@ -28,12 +28,32 @@ class _Broadcasting(LayerKind):
                     "S010" if symbolic and len(shape) == len(t.shape) and _only_symbolic_differ(shape, t.shape)
                     else "S006",
                     f"{self.type_name} cannot combine input 1 {TensorType(shape)} with input {i + 1} {t}",
-                    "shapes must match or broadcast (each dim equal, or 1); " + _merge_fix(shape, t.shape, i + 1))
+                    "shapes must match or broadcast (each dim equal, or 1); "
+                    + (next((w for x, y in list(zip(shape[::-1], t.shape[::-1]))[::-1] if (w := where_equal(x, y))),
+                            "") or _merge_fix(shape, t.shape, i + 1)))
             shape = merged
         return LayerResult(TensorType(shape, self.dtype([t.dtype for t in ins])), {}, 0, 0)
 
     def dtype(self, dtypes: list[str]) -> str:
         return promote(dtypes)  # float16 + float32 is float32 in PyTorch
+
+
+def where_equal(x: DimLike, y: DimLike) -> str:
+    """For two sizes of one symbol that differ, at which of its values they agree, with a value
+    where they do not and the fix: a U-Net whose pooled sizes round down agrees with its skip only
+    at multiples of 2 per level."""
+    found = agreement(x, y)
+    if found is None or found.everywhere:
+        return ""
+    s = found.symbol
+    sizes = [v for v in range(1, 4 * found.modulus + 64) if evaluate(x, {s: v}) > 0 and evaluate(y, {s: v}) > 0]
+    bad = next((v for v in sizes if v >= 8 and not found.holds(v)), None)
+    if not found.residues or bad is None:
+        return ""
+    at = f"at {s} = {bad} they are {evaluate(x, {s: bad})} and {evaluate(y, {s: bad})}"
+    good = next(v for v in sizes if v >= 32 and found.holds(v))
+    return (f"{x} and {y} are equal only when {found.text()} ({at}); give the input a fixed size where "
+            f"{found.text()} (such as {good}), or pad or crop one branch to the other's size")
 
 
 def _only_symbolic_differ(a: tuple, b: tuple) -> bool:
@@ -183,12 +203,14 @@ class Concat(LayerKind):
             if t.rank != first.rank:
                 raise SpecError("S006", f"Concat inputs have different ranks: {first} and input {i + 1} {t}",
                                 "reshape one of them first")
-            differ = [j for j, (x, y) in enumerate(zip(first.shape, t.shape)) if j != d and x != y]
+            differ = [j for j, (x, y) in enumerate(zip(first.shape, t.shape)) if j != d and not same_size(x, y)]
             if differ:
                 j = differ[0]
                 x, y = first.shape[j], t.shape[j]
                 # Another dim is a fix only when it is the one place the inputs differ.
+                agree = where_equal(x, y)
                 fix = (f"did you mean dim: {j}?" if first.shape[d] == t.shape[d] and len(differ) == 1 else
+                       f"at dim {j}, {agree}" if agree else
                        f"here they are {x} and {y} at dim {j}; make the branches agree there (same stride, kernel "
                        "and padding for conv branches)")
                 if j >= 2 and isinstance(x, int) and isinstance(y, int) and (x - y) % 2 == 0:

@@ -11,6 +11,7 @@ Expressions are kept in a canonical form so that two paths computing the same si
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Union
@@ -178,9 +179,11 @@ def mul(a: DimLike, b: DimLike) -> DimLike:
 def floordiv(a: DimLike, k: int) -> DimLike:
     """``floor(a / k)`` for a positive integer ``k``, canonicalised.
 
-    Multiples of ``k`` in the symbolic terms move outside the floor, and
-    ``floor((floor(x/m) + c)/k)`` folds to ``floor((x + c*m)/(m*k))`` — both exact for
-    integer-valued ``x`` — so chains of strided layers keep one short formula.
+    Multiples of ``k`` move outside the floor, the constant's too (``floor((H - 2)/2) + 1`` is
+    ``floor(H/2)``: every coefficient and the constant inside lie in ``[0, k)``, so two layers
+    that halve a size alike give the same formula), and ``floor((floor(x/m) + c)/k)`` folds to
+    ``floor((x + c*m)/(m*k))`` — all exact for integer-valued ``x`` — so chains of strided
+    layers keep one short formula.
     """
     if k <= 0:
         raise ValueError("floordiv by a non-positive integer")
@@ -191,9 +194,6 @@ def floordiv(a: DimLike, k: int) -> DimLike:
     outside: dict[Monomial, int] = {}
     inside: dict[Monomial, int] = {}
     for m, c in a.terms:
-        if m == ():
-            inside[m] = c
-            continue
         q, r = divmod(c, k)
         if q:
             outside[m] = q
@@ -221,6 +221,91 @@ def evaluate(d: DimLike, env: Mapping[str, int]) -> int:
     return d if isinstance(d, int) else d.evaluate(env)
 
 
+
+
+def _period_degree(d: DimLike) -> tuple[int, int]:
+    """(P, n): ``d`` as a function of its symbols' values is a polynomial of degree at most n on
+    each class of values modulo P (the floors' denominators, nested ones multiplied)."""
+    if isinstance(d, int):
+        return 1, 0
+    period, degree = 1, 0
+    for mono, _ in d.terms:
+        n = 0
+        for a in mono:
+            if isinstance(a, Floor):
+                p, k = _period_degree(a.num)
+                period, n = math.lcm(period, p * a.den), n + k
+            else:
+                n += 1
+        degree = max(degree, n)
+    return period, degree
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """Where two sizes over one symbol are equal: wherever the symbol's value modulo ``modulus``
+    is one of ``residues`` (``everywhere``: every value), and at the isolated ``points`` where
+    two sizes that grow at different rates cross."""
+
+    symbol: str
+    modulus: int
+    residues: frozenset[int]
+    points: frozenset[int] = frozenset()
+
+    @property
+    def everywhere(self) -> bool:
+        return self.modulus == 1 and self.residues == frozenset({0})
+
+    def holds(self, value: int) -> bool:
+        return value % self.modulus in self.residues or value in self.points
+
+    def text(self) -> str:
+        """``H is a multiple of 4``, ``H is even``, ``H % 3 is 1 or 2``."""
+        s, m, rs = self.symbol, self.modulus, sorted(self.residues)
+        if m == 2:
+            return f"{s} is {'even' if rs == [0] else 'odd'}"
+        if rs == [0]:
+            return f"{s} is a multiple of {m}"
+        return f"{s} % {m} is {' or '.join(map(str, rs))}"
+
+
+def agreement(x: DimLike, y: DimLike) -> Agreement | None:
+    """For two sizes over the same one symbol, linear in it (what convs, pools and resampling
+    make), the values of the symbol where they are equal, decided exactly: their difference is
+    linear on each class modulo the floors' period, so two points of a class settle it (zero on
+    the whole class, or at one point of it at most).  None for sizes over other than one
+    symbol, or of higher degree."""
+    names = (x.symbols() if isinstance(x, Dim) else set()) | (y.symbols() if isinstance(y, Dim) else set())
+    if len(names) != 1:
+        return None
+    (s,) = names
+    diff = add(x, mul(y, -1))
+    period, degree = _period_degree(diff)
+    if degree > 1:
+        return None
+    zero: set[int] = set()
+    points: set[int] = set()
+    for r in range(period):
+        at1, at2 = (evaluate(diff, {s: r + period * t}) for t in (1, 2))
+        if at1 == at2 == 0:
+            zero.add(r)
+        elif at1 != at2 and at1 % (at1 - at2) == 0:  # the line through them crosses 0 at a whole t
+            points.add(r + period * (1 + at1 // (at1 - at2)))
+    for m in range(1, period + 1):  # the smallest modulus that tells the same classes apart
+        if period % m == 0 and all((r % m in {z % m for z in zero}) == (r in zero) for r in range(period)):
+            return Agreement(s, m, frozenset(z % m for z in zero), frozenset(points))
+    raise AssertionError("unreachable: the period itself always tells its classes apart")
+
+
+def same_size(x: DimLike, y: DimLike) -> bool:
+    """Whether two sizes are equal at every size of their symbols, also where their formulas
+    differ (``floor((H + 1)/2)`` and ``H - floor(H/2)``)."""
+    if x == y:
+        return True
+    if isinstance(x, int) and isinstance(y, int):
+        return False
+    found = agreement(x, y)
+    return found is not None and found.everywhere
 
 
 def fmt_shape(shape: tuple[DimLike, ...] | list[DimLike]) -> str:

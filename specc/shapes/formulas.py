@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from .dims import Dim, DimLike, add, ceildiv, floordiv, mul
+from .dims import Dim, DimLike, add, ceildiv, floordiv, mul, same_size
 
 
 def conv_out(size: DimLike, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1,
@@ -79,7 +79,7 @@ def broadcast(a: tuple, b: tuple) -> tuple | None:
     for i in range(max(len(a), len(b))):
         x = a[len(a) - 1 - i] if i < len(a) else 1
         y = b[len(b) - 1 - i] if i < len(b) else 1
-        if x == y or y == 1:
+        if y == 1 or same_size(x, y):
             out.append(x)
         elif x == 1:
             out.append(y)
