@@ -1,8 +1,9 @@
 """Scaling of inputs and regression targets, fitted on the training split only.
 
-Statistics are per feature (all but the batch dim). A constant feature gets scale 1, so it
-passes through shifted to 0 instead of blowing up to 10⁶. The fitted state is saved in the
-run (safetensors + JSON) and applied by predict, evaluate and the exported ONNX graph.
+Statistics are per feature: over the batch dim and every dim the spec leaves symbolic. A
+constant feature gets scale 1, so it passes through shifted to 0 instead of blowing up to 10⁶.
+The fitted state is saved in the run (safetensors + JSON) and applied by predict, evaluate and
+the exported ONNX graph.
 """
 
 from __future__ import annotations
@@ -23,12 +24,18 @@ class Scaler:
     scale: np.ndarray
 
     @classmethod
-    def fit(cls, kind: str, x: np.ndarray) -> Scaler:
+    def fit(cls, kind: str, x: np.ndarray, dims: list[Any] | None = None) -> Scaler:
+        """Statistics per feature: over the batch and over every dim the spec leaves symbolic
+        (``dims``, batch first), which stay as size 1: a (B, T, F) sequence gets one shift per
+        feature for every T, not one per position of the training data's T."""
         x = x.astype(np.float64)
+        axes = (0, *(i for i in range(1, x.ndim) if dims is not None and i < len(dims)
+                     and not isinstance(dims[i], int)))
         if kind == "standardize":
-            shift, scale = x.mean(0), x.std(0)
+            shift, scale = x.mean(axes, keepdims=True)[0], x.std(axes, keepdims=True)[0]
         else:
-            shift, scale = x.min(0), x.max(0) - x.min(0)
+            low = x.min(axes, keepdims=True)[0]
+            shift, scale = low, x.max(axes, keepdims=True)[0] - low
         scale = np.where(scale > EPS, scale, 1.0)  # a constant feature: leave its spread alone
         return cls(kind, shift.astype(np.float32), scale.astype(np.float32))
 
@@ -74,14 +81,17 @@ class Preprocessing:
     def fit(cls, cfg: dict[str, Any], inputs: dict[str, np.ndarray],
             targets: np.ndarray | dict[str, np.ndarray]) -> Preprocessing:
         kinds, target_kind = resolve(cfg)
-        scalers = {n: Scaler.fit(k, inputs[n]) for n, k in kinds.items() if k != "none"}
+        scalers = {n: Scaler.fit(k, inputs[n], cfg["inputs"][n]["shape"]) for n, k in kinds.items() if k != "none"}
+        shapes = cfg.get("outputs", {})
         if isinstance(targets, dict):
             from ...validate.train_config import head
 
             output_kinds = {n: resolve(head(cfg, n))[1] for n in cfg["heads"]}  # in the order of outputs:
-            outputs = {n: Scaler.fit(k, targets[n]) if k != "none" else None for n, k in output_kinds.items()}
+            outputs = {n: Scaler.fit(k, targets[n], shapes.get(n)) if k != "none" else None
+                       for n, k in output_kinds.items()}
             return cls(scalers, None, kinds, "per output", outputs, output_kinds)
-        target = Scaler.fit(target_kind, targets) if target_kind != "none" else None
+        first = next(iter(shapes.values()), None)
+        target = Scaler.fit(target_kind, targets, first) if target_kind != "none" else None
         return cls(scalers, target, kinds, target_kind)
 
     def scaler(self, output: str | None = None) -> Scaler | None:
