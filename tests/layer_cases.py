@@ -320,6 +320,11 @@ case("LayerNorm", "{type: LayerNorm, normalized_shape: [4, 5], bias: false}", {"
      lambda: nn.LayerNorm([4, 5], bias=False))
 case("LayerNorm", "{type: LayerNorm, normalized_shape: 6, elementwise_affine: false, eps: 1.0e-6}",
      {"inp": ("B", 6)}, lambda: nn.LayerNorm(6, eps=1e-6, elementwise_affine=False))
+case("RMSNorm", "{type: RMSNorm}", {"inp": ("B", "T", 16)}, lambda: nn.RMSNorm(16), BT)
+case("RMSNorm", "{type: RMSNorm, normalized_shape: [4, 6], eps: 1.0e-6}", {"inp": ("B", 3, 4, 6)},
+     lambda: nn.RMSNorm((4, 6), eps=1e-6))
+case("RMSNorm", "{type: RMSNorm, elementwise_affine: false}", {"inp": ("B", 8)},
+     lambda: nn.RMSNorm(8, elementwise_affine=False))
 case("GroupNorm", "{type: GroupNorm, num_groups: 2}", {"inp": ("B", 4, "L")}, lambda: nn.GroupNorm(2, 4), BL)
 case("GroupNorm", "{type: GroupNorm, groups: 3, affine: false}", {"inp": ("B", 6, 3, 3)},
      lambda: nn.GroupNorm(3, 6, affine=False))
@@ -378,6 +383,13 @@ case("Squeeze", "{type: Squeeze}", {"inp": ("B", 1, 4, 1)}, fn(lambda x: x[:, 0,
 case("Squeeze", "{type: Squeeze, dim: [-1, 1]}", {"inp": ("B", 1, "T", 1)}, fn(lambda x: x[:, 0, :, 0]), BT)
 case("Unsqueeze", "{type: Unsqueeze, dim: 1}", {"inp": ("B", 5)}, fn(lambda x: x[:, None]))
 case("Unsqueeze", "{type: Unsqueeze, dim: -1}", {"inp": ("B", "T", 4)}, fn(lambda x: x[..., None]), BT)
+case("Repeat", "{type: Repeat, repeats: [1, 3, 2]}", {"inp": ("B", 2, 5)}, fn(lambda x: x.repeat(1, 3, 2)))
+case("Repeat", "{type: Tile, repeats: [2, 1, 2]}", {"inp": ("B", "T", 3)}, fn(lambda x: x.repeat(2, 1, 2)), BT)
+case("Repeat", "{type: Repeat, repeats: [2, 1, 1]}", {"inp": ("B", 4)}, fn(lambda x: x.repeat(2, 1, 1)))
+case("RepeatVector", "{type: RepeatVector, n: 7}", {"inp": ("B", 5)},
+     fn(lambda x: x[:, None, :].expand(-1, 7, -1)))
+case("RepeatVector", "{type: RepeatVector, n: 1}", {"ids": ("B", 3)}, fn(lambda x: x[:, None, :]),
+     dtypes={"ids": "int64"})
 
 case("Slice", "{type: Slice, dim: 1, stop: 3}", {"inp": ("B", 8, 5)}, fn(lambda x: x.narrow(1, 0, 3)))
 case("Slice", "{type: Slice, dim: -1, start: 1, stop: -1}", {"inp": ("B", 4, "T")},
@@ -744,6 +756,8 @@ case("Max", "{type: Maximum, from: [a, b]}", {"a": ("B", 4), "b": ("B", 4)}, fn(
 case("Min", "{type: Min, from: [a, b]}", {"a": ("B", 3, 4), "b": (4,)}, fn(torch.minimum))
 case("Min", "{type: Minimum, from: [a, b]}", {"a": ("B", "T"), "b": ("B", "T")}, fn(torch.minimum), BT2,
      dtypes={"a": "int32", "b": "int32"})
+case("GLU", "{type: GLU}", {"inp": ("B", "T", 8)}, lambda: nn.GLU(), BT)
+case("GLU", "{type: GLU, dim: 1}", {"inp": ("B", 6, "T")}, lambda: nn.GLU(dim=1), BT)
 case("Abs", "{type: Abs}", {"inp": ("B", 3, "T")}, fn(torch.abs), BT2)
 case("Abs", "{type: Abs}", {"inp": ("B", 5)}, fn(torch.abs), dtypes={"inp": "int64"})
 case("Cast", "{type: Cast, dtype: int64}", {"inp": ("B", 4)}, fn(lambda x: x.to(torch.int64)))

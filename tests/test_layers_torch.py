@@ -852,7 +852,7 @@ GLU_BLOCKS = """\
 specc: 1
 inputs: {x: [B, 8, T]}
 blocks:
-  Glu:
+  Gated:
     layers:
       - {type: Conv1d, out_channels: 16, kernel_size: 3, padding: 1, name: conv}
       - {type: Chunk, chunks: 2, name: c, names: [value, gate]}
@@ -863,7 +863,7 @@ blocks:
       - {type: Split, sizes: [3, 5], name: s}
     output: s.1
 layers:
-  - {type: Glu, repeat: 2}
+  - {type: Gated, repeat: 2}
   - {type: Half}
 """
 

@@ -30,7 +30,8 @@ B, T = sym("B"), sym("T")
 
 
 class Net(torch.nn.Module):
-    """(B, 4, T) -> conv k5 s2 -> (B, floor((T-5)/2)+1, 5) and a pooled (B, 8)."""
+    """(B, 4, T) -> conv k5 s2 -> (B, floor((T + 1)/2) - 2, 5) (floor((T - 5)/2) + 1 in canonical
+    form) and a pooled (B, 8)."""
 
     def __init__(self, freeze: bool = False):
         super().__init__()
@@ -71,7 +72,7 @@ def test_export_names_axes_and_verifies(tmp_path: Path) -> None:
     model = onnx.load(str(out))
     assert [(v.name, _dims(v)) for v in model.graph.input] == [("x", ["B", 4, "T"])]
     assert [(v.name, _dims(v)) for v in model.graph.output] == [
-        ("seq", ["B", "floor((T - 5)/2) + 1", 5]), ("pooled", ["B", 8])]
+        ("seq", ["B", "floor((T + 1)/2) - 2", 5]), ("pooled", ["B", 8])]
     meta = rt.metadata(model)
     assert meta["spec_name"] == "Net" and meta["specc_exporter"] == "torchscript"
     assert json.loads(meta["specc_sizes"]) == ENV
@@ -153,7 +154,7 @@ def test_auto_falls_back_to_dynamo_and_says_why(tmp_path: Path, monkeypatch: pyt
 
 
 def test_dynamic_axes_cover_inputs_and_outputs() -> None:
-    assert dynamic_axes(SIG) == {"x": {0: "B", 2: "T"}, "seq": {0: "B", 1: "floor((T - 5)/2) + 1"},
+    assert dynamic_axes(SIG) == {"x": {0: "B", 2: "T"}, "seq": {0: "B", 1: "floor((T + 1)/2) - 2"},
                                  "pooled": {0: "B"}}
 
 

@@ -97,6 +97,7 @@ SUPPORT_CALLS: dict[str, list[tuple[str, tuple[Any, ...] | None, tuple[tuple[int
     "conv_lstm": [("ConvLSTM2d", (2, (3, 4)), ((2, 3, 2, 5, 5),))],
     "positional_encoding": [("PositionalEncoding", (6, 10), ((2, 4, 6),)),
                             ("PositionalEncoding", (6, 10, "learned"), ((2, 4, 6),))],
+    "rms_norm": [("RMSNorm", (6,), ((2, 4, 6),)), ("RMSNorm", ((4, 6), 1e-6, False), ((2, 3, 4, 6),))],
     "rnn": [("rnn_last", None, ((2, 3, 8),)), ("rnn_final", None, ((4, 2, 5),))],
     "separable_conv": [("SeparableConv1d", (3, 4, 3), ((2, 3, 9),)),
                        ("SeparableConv2d", (3, 4, 3, 1, 1, 1, 2), ((2, 3, 5, 5),))],

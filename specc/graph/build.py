@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from ..diagnostics import Diagnostic, Location, SpecError
 from ..layers import base as layers
+from ..layers.catalogue import elsewhere
 from ..layers.check import check_layer
 from ..load.expand import LAYER_META, deferred_in, resolve_deferred
 from ..load.expr import InputShape
@@ -411,8 +412,8 @@ class GraphBuilder:
             if known and known.type_name.lower() == guess.lower():  # 'conv2d': Conv2d, not the alias Conv2D
                 guess = known.type_name
             self.error("V004", f"unknown layer type '{ltype}'", item.at("type"),
-                       f"did you mean '{guess}'?" if guess else "run `specc layers` to list the layer types",
-                       layer=path)
+                       elsewhere(ltype) or (f"did you mean '{guess}'?" if guess else
+                                            "run `specc layers` to list the layer types"), layer=path)
             return node
         node.type = kind.type_name
         node.kind = kind

@@ -8,7 +8,7 @@ from pydantic import Field, PositiveFloat, PositiveInt
 
 from ..diagnostics import SpecError
 from ..shapes.tensor import TensorType
-from .base import LayerKind, LayerParams, LayerResult, NoParams, axis, check_given, register
+from .base import LayerKind, LayerParams, LayerResult, NoParams, axis, check_given, register, static
 
 
 class InplaceParams(LayerParams):
@@ -171,6 +171,30 @@ class Softmax(_SoftmaxBase):
 @register
 class LogSoftmax(_SoftmaxBase):
     type_name, summary = "LogSoftmax", "log of Softmax along dim"
+
+
+class GLUParams(LayerParams):
+    dim: int = -1
+
+
+@register
+class GLU(LayerKind):
+    """Gated linear unit (Dauphin et al. 2017): the input's halves a and b along dim give
+    a·sigmoid(b), half as wide (gated CNNs, Conformer's convolution module)."""
+
+    type_name, Params = "GLU", GLUParams
+    summary = "halves a, b along dim (default the last): a·sigmoid(b), half as wide (gated CNNs, Conformer)"
+
+    def infer(self, p: GLUParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        d = axis(p.dim, x.rank)
+        size = static(x.shape[d], f"the size of dim {p.dim} that GLU halves", "dim")
+        if size % 2:
+            raise SpecError("S004", f"GLU halves dim {p.dim} of {x}, whose size {size} is odd",
+                            f"give the layer before it an even width ({size - 1} or {size + 1}), so that a "
+                            "and b are equal halves", field="dim")
+        shape = (*x.shape[:d], size // 2, *x.shape[d + 1:])
+        return LayerResult(TensorType(shape, x.dtype), {"dim": p.dim}, 0, 0)
 
 
 @register

@@ -12,7 +12,7 @@ from __future__ import annotations
 FAMILIES: dict[str, tuple[str, ...]] = {
     "activation": ("ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh",
                    "Softplus", "Softsign", "Hardtanh", "Hardswish", "Hardsigmoid", "Softmax", "LogSoftmax", "PReLU",
-                   "Abs"),
+                   "Abs", "GLU"),
     "attention": ("MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer",
                   "TransformerDecoder", "PositionalEncoding", "ClassToken"),
     "conv": ("Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "DepthwiseConv1d",
@@ -27,7 +27,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "merge": ("Add", "Mul", "Sub", "Div", "Max", "Min", "Concat", "Multiply", "Subtract", "Divide", "Maximum",
               "Minimum", "Concatenate", "Cat"),
     "norm": ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
-             "LayerNorm", "GroupNorm"),
+             "LayerNorm", "GroupNorm", "RMSNorm"),
     "pad": ("ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",
             "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d",
             "ReplicationPad3d"),
@@ -41,9 +41,65 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "reduce": ("Reduce", "Mean"),
     "resample": ("Upsample", "Interpolate"),
     "reshape": ("Identity", "Flatten", "Unflatten", "Reshape", "Permute", "Transpose", "Squeeze", "Unsqueeze", "Slice",
-                "Split", "Chunk", "Cast", "PixelShuffle", "PixelUnshuffle", "DepthToSpace", "SpaceToDepth"),
+                "Split", "Chunk", "Cast", "PixelShuffle", "PixelUnshuffle", "DepthToSpace", "SpaceToDepth", "Repeat",
+                "Tile", "RepeatVector"),
     "wrappers": ("TimeDistributed",),
 }
 
 # name (a type or an alias) -> its family module
 FAMILY_OF: dict[str, str] = {name: family for family, names in FAMILIES.items() for name in names}
+
+
+# Other frameworks' layer names that are not specc's, with how a spec writes the same thing: the
+# hint of an unknown type (V004) before any spelling guess, which would be wrong for these
+# (BatchNormalization is not BatchNorm3d).  ``{n}`` is the name's own 1/2/3.
+ELSEWHERE: tuple[tuple[str, str], ...] = (
+    (r"BatchNormalization", "specc names batch norm by the input's rank, channels first as in PyTorch: BatchNorm1d "
+     "for (N, C) or (N, C, L), BatchNorm2d for (N, C, H, W), BatchNorm3d for (N, C, D, H, W)"),
+    (r"SyncBatchNorm", "use BatchNorm1d, BatchNorm2d or BatchNorm3d by the input's rank"),
+    (r"ZeroPadding([123])D", "use - {{type: ZeroPad{n}d, padding: 1}}"),
+    (r"Cropping([123])D", "crop with a Slice per dim: - {{type: Slice, dim: 2, start: 1, stop: -1}} drops one "
+     "from each end of dim 2"),
+    (r"UpSampling([123])D|UpsamplingNearest([123])d", "use - {{type: Upsample, scale_factor: 2, mode: nearest}}"),
+    (r"UpsamplingBilinear2d", "use - {{type: Upsample, scale_factor: 2, mode: bilinear, align_corners: true}} "
+     "(UpsamplingBilinear2d aligns corners)"),
+    (r"SpatialDropout([123])D", "use - {{type: Dropout{n}d, p: 0.2}}: it zeroes whole channels"),
+    (r"GaussianNoise|GaussianDropout", "training-time noise is not a specc layer: use Dropout, or add the noise to "
+     "the data"),
+    (r"Activation", "write the activation as a layer of its own, e.g. - {{type: ReLU}} (GELU, SiLU, Tanh, Sigmoid, "
+     "Softmax, ... : `specc layers` lists them)"),
+    (r"Swish", "use - {{type: SiLU}} (x·sigmoid(x))"),
+    (r"Bidirectional", "set bidirectional: true on the recurrent layer: - {{type: LSTM, hidden_size: 64, "
+     "bidirectional: true}}"),
+    (r"Lambda", "a spec holds no code: write the computation with layers (`specc layers`), or compile the spec and "
+     "edit the generated PyTorch"),
+    (r"Rescaling|Normalization", "scaling inputs is the training run's job: train: {{preprocess: {{inputs: "
+     "standardize}}}} (or minmax), fitted on the training split and carried by the exported model"),
+    (r"Input|InputLayer", "declare inputs in the inputs: section, e.g. inputs: {{image: [B, 3, 224, 224]}}"),
+    (r"Sequential", "layers: is already a sequence; name a reusable group of layers as a block (blocks:)"),
+    (r"Lazy(Linear|Conv[123]d|ConvTranspose[123]d|BatchNorm[123]d|InstanceNorm[123]d)",
+     "use {m}: specc infers in_features and in_channels anyway"),
+    (r"Softmax2d", "use - {{type: Softmax, dim: -3}}: softmax over the channels of (N, C, H, W)"),
+    (r"EmbeddingBag", "use an Embedding, then - {{type: Reduce, op: mean, dim: 1}} (or op: sum)"),
+    (r"Transformer", "use TransformerEncoder, and TransformerDecoder with from: [target, memory]"),
+    (r"Attention|AdditiveAttention", "use MultiheadAttention: from: [query, key_value] for attention over another "
+     "sequence"),
+    (r"Dot", "for a dot product of two inputs: - {{type: Mul, from: [a, b]}} then - {{type: Reduce, op: sum, dim: "
+     "-1}}"),
+    (r"ChannelShuffle", "shuffle g groups with - {{type: Reshape, shape: [B, g, -1, H, W]}}, - {{type: Transpose, "
+     "dim0: 1, dim1: 2}}, - {{type: Reshape, shape: [B, -1, H, W]}}"),
+)
+
+
+def elsewhere(name: str) -> str | None:
+    """How a spec writes another framework's layer ``name`` (Keras' BatchNormalization,
+    PyTorch's LazyLinear), or None."""
+    import re
+
+    for pattern, hint in ELSEWHERE:
+        m = re.fullmatch(pattern, name)
+        if m is not None:
+            n = next((g for g in m.groups() if g and g.isdigit()), "")
+            inner = next((g for g in m.groups() if g and not g.isdigit()), "")
+            return hint.format(n=n, m=inner)
+    return None

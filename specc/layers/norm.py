@@ -147,6 +147,38 @@ class InstanceNorm3d(_InstanceNorm):
     summary = "per-sample, per-channel norm of (N, C, D, H, W)"
 
 
+def _trailing(kind: str, given: int | tuple[int, ...] | None,
+              x: TensorType) -> tuple[tuple[int, ...], int | tuple[int, ...]]:
+    """The trailing sizes a LayerNorm or RMSNorm normalises over (``given``: normalized_shape as
+    written, None for the last dim), checked against ``x``; and normalized_shape as PyTorch takes it."""
+    want = (given,) if isinstance(given, int) else tuple(given) if given is not None else None
+    if want == ():
+        raise SpecError("V003", f"normalized_shape is empty: {kind} needs at least one dim to normalise over",
+                        "omit normalized_shape to normalise over the last dim, or list the trailing sizes",
+                        field="normalized_shape")
+    n = len(want) if want is not None else 1
+    if n > x.rank - 1:
+        raise SpecError("S003", f"normalized_shape {list(want or ())} has {n} dims but the input {x} has only "
+                        f"{x.rank - 1} besides the batch dim",
+                        f"normalise over at most the last {x.rank - 1} dims", field="normalized_shape")
+    actual = tuple(static(d, f"normalized_shape (the trailing dims {kind} normalises)", "normalized_shape")
+                   for d in x.shape[x.rank - n:])
+    if want is not None and want != actual:
+        fix = actual[0] if isinstance(given, int) else list(actual)
+        wrote = given if isinstance(given, int) else list(want)
+        found = f"last dim is {actual[0]}" if n == 1 else f"last {n} dims are {list(actual)}"
+        channels = ""
+        if n == 1 and x.rank >= 3 and want[0] == x.shape[1]:
+            # the channels of a (N, C, ...) map: what a CNN user means by "LayerNorm of 8"
+            channels = (f"; to normalise over the {want[0]} channels of {x}, put a Permute to channels-last "
+                        f"before the {kind} and one back after it (as ConvNeXt does), or take a GroupNorm "
+                        "of one group instead (channels and positions together)")
+        raise SpecError("S001", f"normalized_shape is {wrote} but the incoming tensor {x}'s {found}",
+                        f"set normalized_shape: {fix}, or omit it to normalise over the last dim{channels}",
+                        field="normalized_shape")
+    return actual, (actual[0] if want is None or isinstance(given, int) else actual)
+
+
 @register
 class LayerNorm(LayerKind):
     type_name, Params = "LayerNorm", LayerNormParams
@@ -154,38 +186,35 @@ class LayerNorm(LayerKind):
 
     def infer(self, p: LayerNormParams, ins: list[TensorType]) -> LayerResult:
         x = ins[0]
-        given = p.normalized_shape
-        want = (given,) if isinstance(given, int) else tuple(given) if given is not None else None
-        if want == ():
-            raise SpecError("V003", "normalized_shape is empty: LayerNorm needs at least one dim to normalise over",
-                            "omit normalized_shape to normalise over the last dim, or list the trailing sizes",
-                            field="normalized_shape")
-        n = len(want) if want is not None else 1
-        if n > x.rank - 1:
-            raise SpecError("S003", f"normalized_shape {list(want or ())} has {n} dims but the input {x} has only "
-                            f"{x.rank - 1} besides the batch dim",
-                            f"normalise over at most the last {x.rank - 1} dims", field="normalized_shape")
-        actual = tuple(static(d, "normalized_shape (the trailing dims LayerNorm normalises)", "normalized_shape")
-                       for d in x.shape[x.rank - n:])
-        if want is not None and want != actual:
-            fix = actual[0] if isinstance(given, int) else list(actual)
-            wrote = given if isinstance(given, int) else list(want)
-            found = f"last dim is {actual[0]}" if n == 1 else f"last {n} dims are {list(actual)}"
-            channels = ""
-            if n == 1 and x.rank >= 3 and want[0] == x.shape[1]:
-                # the channels of a (N, C, ...) map: what a CNN user means by "LayerNorm of 8"
-                channels = (f"; to normalise over the {want[0]} channels of {x}, put a Permute to channels-last "
-                            "before the LayerNorm and one back after it (as ConvNeXt does), or take a GroupNorm "
-                            "of one group instead (channels and positions together)")
-            raise SpecError("S001", f"normalized_shape is {wrote} but the incoming tensor {x}'s {found}",
-                            f"set normalized_shape: {fix}, or omit it to normalise over the last dim{channels}",
-                            field="normalized_shape")
+        actual, shape_arg = _trailing(self.type_name, p.normalized_shape, x)
         size = math.prod(actual)
         params = (size + (size if p.bias else 0)) if p.elementwise_affine else 0
-        shape_arg: int | tuple[int, ...] = actual[0] if want is None or isinstance(given, int) else actual
         args = {"normalized_shape": shape_arg, "eps": p.eps, "elementwise_affine": p.elementwise_affine,
                 "bias": p.bias}
         return LayerResult(_same(x), args, params, mul(product(x.shape[1:]), 5 if p.elementwise_affine else 4))
+
+
+class RMSNormParams(LayerParams):
+    normalized_shape: PositiveInt | tuple[PositiveInt, ...] | None = None
+    eps: PositiveFloat | None = Field(None, validation_alias=AliasChoices("eps", "epsilon"),
+                                      description="null: the float type's machine epsilon, as PyTorch")
+    elementwise_affine: bool = True
+
+
+@register
+class RMSNorm(LayerKind):
+    """x / sqrt(mean(x²) + eps) · weight over the trailing dims (Zhang & Sennrich 2019; the norm
+    of T5, LLaMA and Gemma): no mean subtracted, no bias."""
+
+    type_name, Params = "RMSNorm", RMSNormParams
+    summary = "x / sqrt(mean(x²) + eps) · weight over the trailing dims (T5, LLaMA); no mean, no bias"
+
+    def infer(self, p: RMSNormParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        actual, shape_arg = _trailing(self.type_name, p.normalized_shape, x)
+        params = math.prod(actual) if p.elementwise_affine else 0
+        args = {"normalized_shape": shape_arg, "eps": p.eps, "elementwise_affine": p.elementwise_affine}
+        return LayerResult(_same(x), args, params, mul(product(x.shape[1:]), 4 if p.elementwise_affine else 3))
 
 
 @register

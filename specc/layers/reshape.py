@@ -545,6 +545,56 @@ class Cast(LayerKind):
         return LayerResult(TensorType(x.shape, p.dtype, x.notes), {"dtype": p.dtype}, 0, 0)
 
 
+# -- repeating ------------------------------------------------------------------------------------------------
+
+class RepeatParams(LayerParams):
+    repeats: list[PositiveInt] = Field(min_length=1, description="how many copies along each dim, batch dim "
+                                       "first; more entries than dims add leading dims, as in PyTorch")
+
+
+class RepeatVectorParams(LayerParams):
+    n: PositiveInt = Field(description="how many steps of the sequence")
+
+
+@register
+class Repeat(LayerKind):
+    """Tile the tensor: dim i is repeated repeats[i] times (PyTorch's x.repeat, NumPy's tile,
+    ONNX Tile)."""
+
+    form = "inline"
+    type_name, Params = "Repeat", RepeatParams
+    aliases = ("Tile",)
+    accepts = "any"
+    summary = "tile: dim i repeated repeats[i] times (x.repeat(...), numpy tile); [1, T, 1] copies a sequence T times"
+
+    def infer(self, p: RepeatParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        if len(p.repeats) < x.rank:
+            raise SpecError("V003", f"repeats {p.repeats} has {len(p.repeats)} entries for the {x.rank} dims of {x}",
+                            f"give one per dim, batch dim first: {[1] * (x.rank - len(p.repeats)) + p.repeats}",
+                            field="repeats")
+        extra = len(p.repeats) - x.rank
+        shape = (*p.repeats[:extra], *(mul(d, r) for d, r in zip(x.shape, p.repeats[extra:])))
+        notes = {i + extra: n for i, n in x.notes.items()}
+        return LayerResult(TensorType(shape, x.dtype, notes), {"repeats": list(p.repeats)}, 0, 0)
+
+
+@register
+class RepeatVector(LayerKind):
+    """Keras' RepeatVector: (B, F) -> (B, n, F), the same vector at each of n steps (the
+    decoder's input of an LSTM autoencoder)."""
+
+    form = "inline"
+    type_name, Params = "RepeatVector", RepeatVectorParams
+    ranks, layout = (2,), "(B, features)"
+    accepts = "any"
+    summary = "(B, F) -> (B, n, F): the vector repeated at n steps (Keras RepeatVector, LSTM autoencoders)"
+
+    def infer(self, p: RepeatVectorParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        return LayerResult(TensorType((x.shape[0], p.n, x.shape[1]), x.dtype), {"n": p.n}, 0, 0)
+
+
 # -- moving channels into space and back ---------------------------------------------------------------
 
 class PixelShuffleParams(LayerParams):

@@ -96,6 +96,17 @@ def log_softmax(layer: Layer) -> str:
     return layer.op("LogSoftmax", [layer.x], axis=int(layer.args["dim"]))
 
 
+@lowers("GLU")
+def glu(layer: Layer) -> str:
+    d = int(layer.args["dim"]) % layer.in_type.rank
+    half = int(layer.out.shape[d])
+    if layer.b.opset >= 13:
+        a, b = layer.op("Split", [layer.x, layer.const([half, half])], outputs=2, axis=d)
+    else:
+        a, b = layer.op("Split", [layer.x], outputs=2, axis=d, split=[half, half])
+    return layer.op("Mul", [a, layer.op("Sigmoid", [b])])
+
+
 @lowers("PReLU")
 def prelu(layer: Layer) -> str:
     n, rank = int(layer.args["num_parameters"]), layer.in_type.rank

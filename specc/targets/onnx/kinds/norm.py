@@ -4,7 +4,8 @@ BatchNorm, and InstanceNorm that tracks running statistics, normalise with those
 ONNX's BatchNormalization in inference mode.  Without running statistics PyTorch normalises
 with the statistics of the input itself, also in eval: over the batch and the spatial dims for
 BatchNorm (written as means), per sample for InstanceNorm (InstanceNormalization).
-LayerNorm is LayerNormalization from opset 17 and means before.  GroupNorm is
+LayerNorm is LayerNormalization from opset 17 and means before; RMSNorm is RMSNormalization from
+opset 23 and x / sqrt(mean(x²) + eps) before.  GroupNorm is
 InstanceNormalization over the (N, groups, -1) view, then the per-channel scale and shift: the
 GroupNormalization of opsets 18 to 20 scales per group, not per channel as PyTorch does, and
 ONNX's shape inference cannot type the output of opset 21's.  The tensors are PyTorch's
@@ -20,6 +21,10 @@ import numpy as np
 from ..weights import ONES, ZEROS
 from .base import Layer, lowers
 from .reduce import reduce
+
+# torch.finfo(dtype).eps: RMSNorm's eps when the spec leaves it out
+MACHINE_EPS = {"float32": 1.1920928955078125e-07, "float16": 0.0009765625, "bfloat16": 0.0078125,
+               "float64": 2.220446049250313e-16}
 
 
 def _affine(layer: Layer, channels: int | Sequence[int], bias: bool = True) -> tuple[str, str]:
@@ -75,6 +80,24 @@ def layer_norm(layer: Layer) -> str:
     rank = layer.in_type.rank
     y = layer.op("Mul", [_standardise(layer, layer.x, range(rank - len(shape), rank)), scale])
     return layer.op("Add", [y, shift]) if shift else y
+
+
+@lowers("RMSNorm")
+def rms_norm(layer: Layer) -> str:
+    given = layer.args["normalized_shape"]
+    shape = (given,) if isinstance(given, int) else tuple(given)
+    t = layer.float_dtype
+    eps = float(layer.args["eps"] if layer.args["eps"] is not None else MACHINE_EPS[t])
+    scale = layer.param("weight", shape, ONES) if layer.args["elementwise_affine"] else ""
+    if layer.b.opset >= 23:
+        return layer.op("RMSNormalization", [layer.x, scale or layer.const(np.ones(shape), t)], axis=-len(shape),
+                        epsilon=eps)
+    rank = layer.in_type.rank
+    square = layer.op("Mul", [layer.x, layer.x])
+    mean = reduce(layer, "ReduceMean", square, list(range(rank - len(shape), rank)), keepdims=True)
+    root = layer.op("Sqrt", [layer.op("Add", [mean, layer.const(eps, t)])])
+    y = layer.op("Div", [layer.x, root])
+    return layer.op("Mul", [y, scale]) if scale else y
 
 
 @lowers("GroupNorm")

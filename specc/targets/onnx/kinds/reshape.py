@@ -1,5 +1,6 @@
 """ONNX lowering of the layers that move elements around: Identity, Flatten, Unflatten, Reshape,
-Permute, Transpose, Squeeze, Unsqueeze, Slice, Split, Chunk, Cast, PixelShuffle, PixelUnshuffle.
+Permute, Transpose, Squeeze, Unsqueeze, Slice, Split, Chunk, Cast, PixelShuffle, PixelUnshuffle,
+Repeat, RepeatVector.
 
 A new shape is written so that it holds at every size of the symbols: fixed sizes as numbers, a
 dim kept in place as Reshape's 0, the one inferred size as -1, and any other symbolic size read
@@ -151,6 +152,20 @@ def squeeze(layer: Layer) -> str:
 @lowers("Unsqueeze")
 def unsqueeze(layer: Layer) -> str:
     return _axes_op(layer, "Unsqueeze", layer.x, [int(layer.args["dim"]) % (layer.in_type.rank + 1)])
+
+
+@lowers("Repeat")
+def repeat(layer: Layer) -> str:
+    repeats = [int(r) for r in layer.args["repeats"]]
+    extra = len(repeats) - layer.in_type.rank
+    x = _axes_op(layer, "Unsqueeze", layer.x, list(range(extra))) if extra else layer.x  # PyTorch's new leading dims
+    return layer.op("Tile", [x, layer.const(repeats)])
+
+
+@lowers("RepeatVector")
+def repeat_vector(layer: Layer) -> str:
+    x = _axes_op(layer, "Unsqueeze", layer.x, [1])
+    return layer.op("Tile", [x, layer.const([1, int(layer.args["n"]), 1])])
 
 
 @lowers("Slice")

@@ -104,6 +104,12 @@ class Softmax(Lowering):
 
 
 @lowering
+class GLU(Lowering):
+    torch_class = "nn.GLU"
+    defaults = {"dim": -1}
+
+
+@lowering
 class LogSoftmax(Lowering):
     torch_class = "nn.LogSoftmax"
 

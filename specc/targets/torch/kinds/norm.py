@@ -52,6 +52,14 @@ class LayerNorm(Lowering):
 
 
 @lowering
+class RMSNorm(Lowering):
+    torch_class = "RMSNorm"
+    support = ("rms_norm",)
+    positional = ("normalized_shape",)
+    defaults = {"eps": None, "elementwise_affine": True}
+
+
+@lowering
 class GroupNorm(Lowering):
     torch_class = "nn.GroupNorm"
     positional = ("num_groups", "num_channels")

@@ -64,6 +64,18 @@ class Unsqueeze(Lowering):
 
 
 @lowering
+class Repeat(Lowering):
+    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        return f"{on(inputs[0])}.repeat({', '.join(str(r) for r in args['repeats'])})"
+
+
+@lowering
+class RepeatVector(Lowering):
+    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        return f"{on(inputs[0])}.unsqueeze(1).repeat(1, {args['n']}, 1)"
+
+
+@lowering
 class Slice(Lowering):
     def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
         start = str(args["start"]) if args["start"] else ""

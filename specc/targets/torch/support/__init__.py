@@ -14,7 +14,7 @@ from pathlib import Path
 MARKER = "# -- written into generated modules: everything below this line --"
 
 # The helper modules, by the name a lowering lists in its ``support``.
-NAMES = ("adaptive_pool", "class_token", "conv_lstm", "positional_encoding", "rnn", "separable_conv",
+NAMES = ("adaptive_pool", "class_token", "conv_lstm", "positional_encoding", "rms_norm", "rnn", "separable_conv",
          "stochastic_depth", "unfold_steps")
 
 
