@@ -47,6 +47,7 @@ def check_training(spec: Spec) -> list[Diagnostic]:
     pairs = ([(name, loss[name], steps.get(name), values.get(name)) for name in loss] if isinstance(loss, dict)
              else [(None, loss, ctx.view.main_output, values.get(first) if first is not None else None)])
     trained: list[Leaf] = []
+    diags += _bundled_data(spec, pairs)
     for key, one, last, out in pairs:
         if not isinstance(last, Leaf) or out is None:
             continue
@@ -62,6 +63,43 @@ def check_training(spec: Spec) -> list[Diagnostic]:
         diags += _check_one(spec, one, last, out, key)
     if trained and spec.document is not None and spec.document.lora is None:  # LoRA trains its adapters
         diags += _cut_off(spec, trained)
+    return diags
+
+
+# The data sets train.data.source names without a path (scikit-learn's, and xor): the values each
+# sample holds and, for a classification set, its classes (None: real-valued targets).
+BUNDLED_DATA: dict[str, tuple[int, int | None]] = {
+    "iris": (4, 3), "wine": (13, 3), "breast_cancer": (30, 2), "digits": (64, 10), "diabetes": (10, None),
+    "xor": (2, 2)}
+
+
+def _bundled_data(spec: Spec, pairs: list[Any]) -> list[Diagnostic]:
+    """A bundled data set against the model, as training will find it (T003, T005), at check:
+    its shapes are known without loading it."""
+    train = spec.document.train if spec.document is not None else None
+    sources = {getattr(train.data, k) for k in ("source", "val_source")} if train is not None else set()
+    diags: list[Diagnostic] = []
+    for source in sorted(s for s in sources if s in BUNDLED_DATA):
+        features, classes = BUNDLED_DATA[source]
+        if len(spec.graph.inputs) != 1:
+            continue  # training says it: one data set, several inputs
+        name, t = next(iter(spec.graph.inputs.items()))
+        per = t.shape[1:]
+        fits = (len(per) == 1 and (not isinstance(per[0], int) or per[0] == features)) or (
+            all(isinstance(d, int) for d in per) and math.prod(per) == features)  # type: ignore[arg-type]
+        if not fits:
+            square = math.isqrt(features)
+            image = f", or [B, 1, {square}, {square}] for its {square}x{square} images" if source == "digits" else ""
+            diags.append(Diagnostic("T003", f"data source {source!r} gives {features} values per sample, but input "
+                                    f"{name!r} takes {t}", spec.locations.value("inputs", name),
+                                    f"declare {name}: [{t.shape[0]}, {features}]{image}"))
+        for _, loss, last, out in pairs:
+            dim = class_dim(loss, out) if out is not None and classification(loss, out) else None
+            width = out.shape[dim] if dim is not None else None
+            if classes is not None and isinstance(width, int) and width < classes and isinstance(last, Leaf):
+                diags.append(_located(spec, "T005", f"data source {source!r} has {classes} classes, but it gives "
+                                      f"{width} scores per sample", f"set the last layer's width to {classes}",
+                                      at=last))
     return diags
 
 
