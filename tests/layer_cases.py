@@ -663,6 +663,15 @@ case("Upsample", "{type: Interpolate, scale_factor: [1.5, 0.5], mode: bicubic}",
      fn(lambda x: F.interpolate(x, scale_factor=(1.5, 0.5), mode="bicubic")), BHW)
 case("Upsample", "{type: Upsample, size: [6, 4], mode: bilinear}", {"inp": ("B", 3, "H", "W")},
      fn(lambda x: F.interpolate(x, size=(6, 4), mode="bilinear")), BHW)
+SKIP = ({"B": 2, "H": 5, "W": 7, "P": 9, "Q": 14}, {"B": 1, "H": 6, "W": 8, "P": 11, "Q": 3})
+case("Upsample", "{type: Upsample, from: [inp, skip], mode: bilinear}",
+     {"inp": ("B", 3, "H", "W"), "skip": ("B", 2, "P", "Q")},
+     fn(lambda x, s: F.interpolate(x, size=s.shape[2:], mode="bilinear")), SKIP)
+case("Upsample", "{type: Interpolate, from: [inp, skip]}", {"inp": ("B", 3, "H", "W"), "skip": ("B", 2, "P", "Q")},
+     fn(lambda x, s: F.interpolate(x, size=s.shape[2:])), SKIP)
+case("Upsample", "{type: Upsample, from: [inp, skip], mode: linear, align_corners: true}",
+     {"inp": ("B", 2, 6), "skip": ("B", 1, "L")}, fn(lambda x, s: F.interpolate(x, size=s.shape[2:], mode="linear",
+                                                                              align_corners=True)), BLD)
 case("Upsample", "{type: Upsample, size: [12, 10]}", {"inp": ("B", 2, 4, 5)},
      fn(lambda x: F.interpolate(x, size=(12, 10))))
 case("Upsample", "{type: Upsample, scale_factor: 2.5, mode: linear}", {"inp": ("B", 2, "L")},

@@ -53,7 +53,8 @@ def where_equal(x: DimLike, y: DimLike) -> str:
     at = f"at {s} = {bad} they are {evaluate(x, {s: bad})} and {evaluate(y, {s: bad})}"
     good = next(v for v in sizes if v >= 32 and found.holds(v))
     return (f"{x} and {y} are equal only when {found.text()} ({at}); give the input a fixed size where "
-            f"{found.text()} (such as {good}), or pad or crop one branch to the other's size")
+            f"{found.text()} (such as {good}), or resize one branch to the other's size at run time: "
+            "- {type: Upsample, from: [branch, skip]}")
 
 
 def _only_symbolic_differ(a: tuple, b: tuple) -> bool:

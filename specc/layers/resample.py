@@ -1,7 +1,9 @@
 """Resampling: Upsample (alias Interpolate), PyTorch's nn.Upsample / F.interpolate.
 
 Exactly one of ``size`` (the output's spatial sizes) and ``scale_factor`` (a factor per spatial
-dim).  A scale gives floor(size · scale) along each dim, computed as PyTorch computes it (in
+dim), or a second input whose spatial size the output takes at run time (``from: [x, like]``:
+PyTorch's ``F.interpolate(x, size=like.shape[2:])``, how FPN and U-Net decoders meet a skip
+connection of any size).  A scale gives floor(size · scale) along each dim, computed as PyTorch computes it (in
 double precision) for a fixed size.  For a symbolic size the rule must hold at every value of
 the symbols, which floating-point rounding promises only when size · scale is exact: a scale
 that is a multiple of 1/256 (2, 1.5, 0.5, 0.25, ...) keeps it exact for any size a tensor can
@@ -22,7 +24,7 @@ from pydantic import PositiveFloat, PositiveInt
 from ..diagnostics import SpecError
 from ..shapes.dims import DimLike, floordiv, mul, product
 from ..shapes.tensor import TensorType
-from .base import LayerKind, LayerParams, LayerResult, Requirement, register
+from .base import Form, LayerKind, LayerParams, LayerResult, Requirement, register
 
 Mode = Literal["nearest", "linear", "bilinear", "bicubic", "trilinear"]
 
@@ -81,11 +83,16 @@ class Upsample(LayerKind):
     type_name, Params = "Upsample", UpsampleParams
     aliases = ("Interpolate",)
     ranks, layout = (3, 4, 5), "(N, C, *spatial)"
-    summary = ("resize the spatial dims to size, or by scale_factor (floor(size · scale)): nearest, linear, "
-               "bilinear, bicubic or trilinear")
+    min_inputs, max_inputs = 1, 2
+    summary = ("resize the spatial dims to size, by scale_factor (floor(size · scale)), or to a second input's "
+               "(from: [x, like]): nearest, linear, bilinear, bicubic or trilinear")
+
+    def applied(self, args: dict[str, Any]) -> Form:
+        return "inline" if args.get("like") else self.form  # F.interpolate(x, size=like.shape[2:]): no module
 
     def infer(self, p: UpsampleParams, ins: list[TensorType]) -> LayerResult:
         x = ins[0]
+        like = ins[1] if len(ins) > 1 else None
         n = x.rank - 2
         want = _MODE_RANK.get(p.mode)
         if want is not None and x.rank != want:
@@ -97,14 +104,25 @@ class Upsample(LayerKind):
             raise SpecError("V003", "align_corners applies only to the interpolating modes (linear, bilinear, "
                             "bicubic, trilinear), not to nearest",
                             f"drop align_corners, or use mode: {_MODE_FOR_RANK[x.rank]}", field="align_corners")
-        if (p.size is None) == (p.scale_factor is None):
+        needs: list[Requirement] = []
+        if like is not None:
+            if p.size is not None or p.scale_factor is not None:
+                raise SpecError("V003", "Upsample with a second input takes its output size from that input, so "
+                                "size and scale_factor have no say", "drop size and scale_factor, or the second "
+                                "input", field="scale_factor" if p.size is None else "size")
+            if like.rank != x.rank:
+                raise SpecError("S003", f"Upsample resizes {x} to the spatial size of its second input, which must "
+                                f"have the same rank, got {like}", "give as second input the map whose size the "
+                                "output should have (the skip connection it is added or concatenated to)")
+            spatial: tuple[DimLike, ...] = like.shape[2:]
+        elif (p.size is None) == (p.scale_factor is None):
             both = "both size and scale_factor" if p.size is not None else "neither size nor scale_factor"
             raise SpecError("V003", f"Upsample takes exactly one of size and scale_factor, got {both}",
-                            "give scale_factor: 2 to double every spatial dim, or size: [H, W] for a fixed output",
+                            "give scale_factor: 2 to double every spatial dim, size: [H, W] for a fixed output, or "
+                            "a second input (from: [x, skip]) to take that map's size",
                             field="scale_factor" if p.size is not None else None)
-        needs: list[Requirement] = []
-        if p.size is not None:
-            spatial: tuple[DimLike, ...] = _per_dim(p.size, n, "size")
+        elif p.size is not None:
+            spatial = _per_dim(p.size, n, "size")
         else:
             outs = []
             for i, (size, scale) in enumerate(zip(x.shape[2:], _per_dim(p.scale_factor, n, "scale_factor"))):
@@ -113,5 +131,6 @@ class Upsample(LayerKind):
                 needs += need
             spatial = tuple(outs)
         out = TensorType((x.shape[0], x.shape[1], *spatial), x.dtype, {1: x.notes[1]} if 1 in x.notes else {})
-        args = {"size": p.size, "scale_factor": p.scale_factor, "mode": p.mode, "align_corners": p.align_corners}
+        args = {"size": p.size, "scale_factor": p.scale_factor, "mode": p.mode, "align_corners": p.align_corners,
+                "like": like is not None}
         return LayerResult(out, args, 0, mul(product(out.shape[1:]), _TAPS[p.mode]), requires=needs)

@@ -266,7 +266,8 @@ class Agreement:
             return f"{s} is {'even' if rs == [0] else 'odd'}"
         if rs == [0]:
             return f"{s} is a multiple of {m}"
-        return f"{s} % {m} is {' or '.join(map(str, rs))}"
+        listed = ", ".join(map(str, rs[:-1])) + f" or {rs[-1]}"
+        return f"{s} % {m} is {listed}"
 
 
 def agreement(x: DimLike, y: DimLike) -> Agreement | None:

@@ -123,8 +123,12 @@ def _upsample(args: dict[str, Any], inputs: Inputs) -> str | None:
     """Nearest resizing to a given size: ONNX and PyTorch compute the source index with two different
     float32 scales (out / in against in / out), which pick different pixels at many sizes (14 -> 4:
     row 6 against row 7), and at any size a symbolic input may take."""
-    if args.get("mode") != "nearest" or args.get("size") is None:
+    if args.get("mode") != "nearest" or (args.get("size") is None and not args.get("like")):
         return None
+    if args.get("like"):
+        return ("nearest resizing to a second input's size picks other source pixels in ONNX Resize than in PyTorch "
+                "at many sizes (their float32 scales differ); export by the direct target, which picks PyTorch's, "
+                "or use mode: bilinear")
     spatial = inputs[0][1].shape[2:] if inputs else ()
     sizes = args["size"] if isinstance(args["size"], tuple) else (args["size"],) * len(spatial)
     if all(isinstance(n, int) and _nearest_picks_agree(n, o) for n, o in zip(spatial, sizes)):

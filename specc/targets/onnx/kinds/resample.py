@@ -53,7 +53,7 @@ class _Dim:
 
     @property
     def fixed(self) -> bool:
-        return isinstance(self.n, int)
+        return isinstance(self.n, int) and isinstance(self.m, int)
 
 
 @lowers("Upsample")
@@ -236,7 +236,8 @@ def _taps(layer: Layer, d: _Dim, mode: str, align: bool) -> list[tuple[Value, Va
     else:
         ops = _Float32(layer)
         n = _dim(layer, d.axis)
-        m = _scaled(layer, n, d.scale) if d.scale is not None else layer.const([int(d.m)])
+        m = (_scaled(layer, n, d.scale) if d.scale is not None else layer.const([d.m]) if isinstance(d.m, int)
+             else _dim(layer, d.axis, layer.inputs[1]))  # the second input's size (from: [x, like])
         dst = layer.op("Cast", [layer.op("Range", [layer.const(0), layer.op("Reshape", [m, layer.const(
             np.zeros(0, np.int64))]), layer.const(1)])], to=TensorProto.FLOAT)
         n_f, m_f = (layer.op("Cast", [v], to=TensorProto.FLOAT) for v in (n, m))
@@ -306,11 +307,12 @@ def _weigh(layer: Layer, x: str, axis: int, taps: list[tuple[Value, Value | None
     return total if acc == dtype else layer.op("Cast", [total], to=ELEM[dtype])
 
 
-def _dim(layer: Layer, axis: int) -> str:
-    """The input's size along ``axis`` at run time, as a 1-element int64 tensor."""
+def _dim(layer: Layer, axis: int, of: str | None = None) -> str:
+    """The size of the input (or of ``of``) along ``axis`` at run time, as a 1-element int64 tensor."""
+    x = of or layer.x
     if layer.b.opset >= 15:
-        return layer.op("Shape", [layer.x], start=axis, end=axis + 1)
-    return layer.op("Slice", [layer.op("Shape", [layer.x]), layer.const([axis]), layer.const([axis + 1])])
+        return layer.op("Shape", [x], start=axis, end=axis + 1)
+    return layer.op("Slice", [layer.op("Shape", [x]), layer.const([axis]), layer.const([axis + 1])])
 
 
 def _scaled(layer: Layer, n: str, scale: float) -> str:

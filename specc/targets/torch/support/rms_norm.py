@@ -13,12 +13,24 @@ class RMSNorm(nn.Module):
     """x / sqrt(mean(x²) + eps) · weight over the trailing dims, as torch.nn.RMSNorm (same
     parameter name, same default eps: the machine epsilon of x's float type)."""
 
-    def __init__(self, normalized_shape: int | tuple[int, ...], eps: float | None = None,
-                 elementwise_affine: bool = True) -> None:
+    def __init__(
+        self,
+        normalized_shape: int | tuple[int, ...],
+        eps: float | None = None,
+        elementwise_affine: bool = True,
+    ) -> None:
         super().__init__()
-        self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.normalized_shape = (
+            (normalized_shape,)
+            if isinstance(normalized_shape, int)
+            else tuple(normalized_shape)
+        )
         self.eps = eps
-        self.weight = nn.Parameter(torch.ones(self.normalized_shape)) if elementwise_affine else None
+        self.weight = (
+            nn.Parameter(torch.ones(self.normalized_shape))
+            if elementwise_affine
+            else None
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         dims = tuple(range(-len(self.normalized_shape), 0))
