@@ -20,7 +20,8 @@ Example
 
 Use instead
     Feed sizes where the output keeps them (a fixed input size such as 256, a multiple of the
-    total stride), or pad the input to such a size before the model and crop after it.
+    total stride), or end the model with an Upsample to the input's size at run time:
+    - {type: Upsample, from: [decoded, image], mode: bilinear}.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
                 CODE, step,
                 f"output '{name}' has {what} {size}, equal to {s} of input '{source[0]}' only when {found.text()} "
                 f"(at {s} = {bad} it is {evaluate(size, {s: bad})})",
-                f"feed sizes where {found.text()} (a fixed size such as {good} in inputs: '{source[0]}'), or pad "
-                "the input to such a size and crop the output back")
+                f"feed sizes where {found.text()} (a fixed size such as {good} in inputs: '{source[0]}'), or end "
+                f"with - {{type: Upsample, from: [{step.node.path}, {source[0]}], mode: bilinear}} to return the "
+                "input's size at every size")
             break  # one warning per output: the other axes follow the same rule
