@@ -270,6 +270,11 @@ class Agreement:
         return f"{s} % {m} is {listed}"
 
 
+# Floors nest into one period (the product of their divisors): ten poolings by 4 make 4**10. Past
+# this, deciding by classes costs more than a check may spend, and no hint needs it.
+MAX_PERIOD = 4096
+
+
 def agreement(x: DimLike, y: DimLike) -> Agreement | None:
     """For two sizes over the same one symbol, linear in it (what convs, pools and resampling
     make), the values of the symbol where they are equal, decided exactly: their difference is
@@ -282,7 +287,7 @@ def agreement(x: DimLike, y: DimLike) -> Agreement | None:
     (s,) = names
     diff = add(x, mul(y, -1))
     period, degree = _period_degree(diff)
-    if degree > 1:
+    if degree > 1 or period > MAX_PERIOD:
         return None
     zero: set[int] = set()
     points: set[int] = set()
@@ -292,9 +297,10 @@ def agreement(x: DimLike, y: DimLike) -> Agreement | None:
             zero.add(r)
         elif at1 != at2 and at1 % (at1 - at2) == 0:  # the line through them crosses 0 at a whole t
             points.add(r + period * (1 + at1 // (at1 - at2)))
-    for m in range(1, period + 1):  # the smallest modulus that tells the same classes apart
-        if period % m == 0 and all((r % m in {z % m for z in zero}) == (r in zero) for r in range(period)):
-            return Agreement(s, m, frozenset(z % m for z in zero), frozenset(points))
+    for m in (m for m in range(1, period + 1) if period % m == 0):  # the smallest modulus that tells them apart
+        kept = {z % m for z in zero}
+        if all((r % m in kept) == (r in zero) for r in range(period)):
+            return Agreement(s, m, frozenset(kept), frozenset(points))
     raise AssertionError("unreachable: the period itself always tells its classes apart")
 
 
