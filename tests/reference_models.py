@@ -211,6 +211,22 @@ class SmallUNet(nn.Module):
         return self.head(d1)
 
 
+# -- unet_any_size.yaml -----------------------------------------------------------------------------------
+
+class AnySizeUNet(SmallUNet):
+    """SmallUNet with each up-convolved map resized to its skip's size before the Concat."""
+
+    def forward(self, image: Tensor) -> Tensor:
+        e1 = self.enc1(image)
+        e2 = self.enc2(self.pool(e1))
+        b = self.bottleneck(self.pool(e2))
+        up2 = nn.functional.interpolate(self.up2(b), size=e2.shape[2:], mode="bilinear")
+        d2 = self.dec2(torch.cat([up2, e2], dim=1))
+        up1 = nn.functional.interpolate(self.up1(d2), size=e1.shape[2:], mode="bilinear")
+        d1 = self.dec1(torch.cat([up1, e1], dim=1))
+        return self.head(d1)
+
+
 # -- bilstm_text.yaml -------------------------------------------------------------------------------------
 
 class BiLSTMText(nn.Module):
@@ -378,6 +394,8 @@ REFERENCES: dict[str, Reference] = {
     "multi_input": Reference(
         ProductClassifier, lambda s: {"image": _floats(s["B"], 3, 64, 64), "meta": _floats(s["B"], 12)}),
     "unet_small": Reference(SmallUNet, lambda s: {"image": _floats(s["B"], 1, 64, 64)}, [{"B": 1}, {"B": 2}]),
+    "unet_any_size": Reference(AnySizeUNet, lambda s: {"image": _floats(s["B"], 1, s["H"], s["W"])},
+                               [{"B": 1, "H": 64, "W": 64}, {"B": 2, "H": 37, "W": 50}, {"B": 1, "H": 9, "W": 15}]),
     "bilstm_text": Reference(BiLSTMText, lambda s: {"tokens": _tokens(5000, s["B"], s["T"])},
                              [{"B": 1, "T": 5}, {"B": 3, "T": 17}]),
     "gru_timeseries": Reference(GRUForecaster, lambda s: {"series": _floats(s["B"], s["T"], 8)},
