@@ -220,9 +220,21 @@ def _fails(capsys: pytest.CaptureFixture[str], spec: Path, code: str, line: int,
     return err
 
 
+def iris_file(tmp_path: Path) -> str:
+    """The iris set as a .npz file: data that training reads and check does not know (a bundled
+    set's shapes check knows, and rejects a model that does not fit them before training)."""
+    from sklearn.datasets import load_iris
+
+    iris = load_iris()
+    np.savez(tmp_path / "iris.npz", x=iris.data, y=iris.target)
+    return str(tmp_path / "iris.npz")
+
+
 def test_an_output_narrower_than_the_classes_is_located_at_the_output_layer(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    _fails(capsys, mlp(tmp_path, "iris", 4, 2), "T005", 7, "classes 0 to 2", "width to 3")
+    _fails(capsys, mlp(tmp_path, iris_file(tmp_path), 4, 2), "T005", 7, "classes 0 to 2", "width to 3")
+    # the bundled set: the same mistake, found by check
+    _fails(capsys, mlp(tmp_path, "iris", 4, 2, name="bundled.yaml"), "T005", 7, "'iris' has 3 classes", "width to 3")
 
 
 def test_regression_targets_under_a_classification_loss_are_named_as_such(
@@ -272,7 +284,8 @@ def test_bce_and_kl_targets_out_of_range(tmp_path: Path, capsys: pytest.CaptureF
 
 
 def test_a_data_set_that_does_not_fit_the_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    _fails(capsys, mlp(tmp_path, "iris", 5, 3), "T003", 3, "[5]", "[4]")
+    _fails(capsys, mlp(tmp_path, iris_file(tmp_path), 5, 3), "T003", 3, "[5]", "[4]")
+    _fails(capsys, mlp(tmp_path, "iris", 5, 3, name="bundled.yaml"), "T003", 3, "gives 4 values", "x: [B, 4]")
 
 
 def test_a_npy_source_needs_its_targets_file(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import textwrap
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 
 import specc
@@ -71,8 +72,12 @@ def test_the_script_writes_a_run_folder(tmp_path: Path) -> None:
 
 
 def test_a_data_set_that_does_not_fit_the_input_says_so_at_the_spec_line(tmp_path: Path) -> None:
+    from sklearn.datasets import load_iris
+
+    iris = load_iris()  # as a file: check knows the bundled set's shapes and refuses the spec before any script
+    np.savez(tmp_path / "iris.npz", x=iris.data, y=iris.target)
     with pytest.raises(SystemExit, match=r"net.yaml:3:\d+: error T003: input 'x' takes samples of shape \[5\]"):
-        script(tmp_path, mlp("iris", 5, 3)).main([])
+        script(tmp_path, mlp(str(tmp_path / "iris.npz"), 5, 3)).main([])
 
 
 def test_the_script_runs_standalone_with_its_cli(tmp_path: Path) -> None:

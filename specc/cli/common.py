@@ -75,13 +75,13 @@ def print_diagnostics(spec: Any, fmt: str = "text", stream: Any = None) -> None:
             stream.write(render_text(d, colour, source) + "\n")
 
 
-def require_ok(spec: Any, fmt: str = "text") -> bool:
-    """Print the spec's diagnostics; True when it has no errors."""
+def require_ok(spec: Any, fmt: str = "text", outcome: str = "nothing was written") -> bool:
+    """Print the spec's diagnostics; True when it has no errors (else the count and ``outcome``)."""
     if spec.diagnostics:
         print_diagnostics(spec, "github" if fmt == "github" else "text")
     if not spec.ok:
         n = len(spec.errors)
-        err(f"{spec.path}: {n} error{'s' if n != 1 else ''}; nothing was written")
+        err(f"{spec.path}: {n} error{'s' if n != 1 else ''}; {outcome}")
     return spec.ok
 
 

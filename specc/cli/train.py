@@ -84,7 +84,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if (run / "run.json").is_file() and not args.overwrite:
             raise UsageError(f"{run} already holds a run; continue it with --resume {run}, or pass --overwrite "
                              "(or --run NEW_FOLDER)")
-    if not require_ok(spec, "text"):
+    if not require_ok(spec, "text", "nothing was trained"):
         if args.format == "json":
             out(dumps_json({"ok": False, "diagnostics": [d.to_json() for d in spec.diagnostics]}))
         return EXIT_SPEC
