@@ -23,6 +23,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from ..shapes.rules import SizeRule, refusal
 from .errors import InputError, ModelError, ProviderUnavailable, UnsafeModel
 from .gpu import gpu_present as _gpu_present
 
@@ -351,6 +352,15 @@ def metadata(model: onnx.ModelProto) -> dict[str, str]:
     return {p.key: p.value for p in model.metadata_props}
 
 
+def stored_size_rules(meta: Mapping[str, str]) -> list[SizeRule]:
+    """The size rules a specc export stored (none for another tool's model, or one that lies)."""
+    with contextlib.suppress(ValueError, TypeError, RecursionError):
+        value = json.loads(meta.get("specc_size_rules", "[]"))
+        if isinstance(value, list):
+            return [SizeRule.from_json(v) for v in value]
+    return []
+
+
 def json_meta(meta: Mapping[str, str], key: str) -> dict[str, int]:
     with contextlib.suppress(ValueError, TypeError):
         value = json.loads(meta.get(key, "{}"))
@@ -443,6 +453,9 @@ def prepare_inputs(model: onnx.ModelProto, given: Mapping[str, np.ndarray], *, b
             feeds[info.name] = array
     meta = metadata(model)
     env = resolve_dims(inputs, feeds, batch=batch, sizes=sizes, defaults=json_meta(meta, "specc_sizes"))
+    refused = refusal(stored_size_rules(meta), env)
+    if refused is not None:
+        raise InputError(f"{refused[0]}; {refused[1]}")
     missing = [i for i in inputs if i.name not in feeds]
     feeds.update(random_inputs(missing, env, batch=batch, seed=seed, int_high=json_meta(meta, "specc_int_high")))
     return {i.name: feeds[i.name] for i in inputs}, [i.name for i in missing]

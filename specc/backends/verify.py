@@ -24,6 +24,7 @@ import numpy as np
 import onnx
 
 from ..shapes.dims import Dim, DimLike, evaluate, fmt_shape
+from ..shapes.rules import size_rules
 from .errors import VerificationFailed
 from .ort import create_session
 
@@ -164,14 +165,11 @@ def requirements(spec: Any) -> list[str]:
 def sizes_valid(spec: Any) -> EnvCheck:
     """Whether every tensor of the spec's model has positive sizes at the given symbol sizes, and
     every size a layer needs (reflection padding, an index along a symbolic dim) is there."""
-    shapes = [n.out.shape for _, n in spec.graph.walk() if n.out is not None]
-    shapes += [t.shape for t in spec.graph.inputs.values()]
-    needs = [r for n in spec.graph.leaves() if n.result is not None for r in n.result.requires]
+    rules = size_rules(spec.graph)
 
     def valid(env: Mapping[str, int]) -> bool:
         try:
-            return (all(evaluate(d, env) > 0 for shape in shapes for d in shape)
-                    and all(evaluate(r.size, env) >= r.at_least for r in needs))
+            return all(evaluate(r.size, env) >= r.at_least for r in rules)
         except (KeyError, ZeroDivisionError):
             return False
 

@@ -325,3 +325,38 @@ def product(dims: list[DimLike] | tuple[DimLike, ...]) -> DimLike:
     for d in dims:
         out = mul(out, d)
     return out
+
+
+# -- a size as JSON (in an exported model's metadata), exact both ways --------------------------------
+
+def to_json(d: DimLike) -> object:
+    """``d`` as plain JSON: an int, or a list of [coefficient, atoms] terms whose atoms are a
+    symbol's name or {"floor": numerator, "by": divisor}."""
+    if isinstance(d, int):
+        return d
+    return [[c, [a.name if isinstance(a, Sym) else {"floor": to_json(a.num), "by": a.den} for a in mono]]
+            for mono, c in d.terms]
+
+
+def from_json(obj: object) -> DimLike:
+    """The size :func:`to_json` wrote; ValueError for anything else."""
+    if isinstance(obj, bool):
+        raise ValueError("a size is a number or a list of terms")
+    if isinstance(obj, int):
+        return obj
+    if not isinstance(obj, list):
+        raise ValueError("a size is a number or a list of terms")
+    total: DimLike = 0
+    for term in obj:
+        if not (isinstance(term, list) and len(term) == 2 and isinstance(term[0], int) and isinstance(term[1], list)):
+            raise ValueError("a term is [coefficient, atoms]")
+        value: DimLike = term[0]
+        for atom in term[1]:
+            if isinstance(atom, str) and atom.isidentifier():
+                value = mul(value, sym(atom))
+            elif isinstance(atom, dict) and isinstance(atom.get("by"), int) and atom["by"] >= 2:
+                value = mul(value, floordiv(from_json(atom.get("floor")), atom["by"]))
+            else:
+                raise ValueError(f"not an atom of a size: {atom!r}")
+        total = add(total, value)
+    return total

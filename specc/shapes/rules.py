@@ -1,0 +1,100 @@
+"""What the sizes of a model's symbols must satisfy when it runs: every size of every tensor at
+least 1, and what layers need beyond it (reflection padding narrower than the map, a position
+table of max_len rows).  check proves the model for the sizes that satisfy them; predict and
+run test given inputs against them before running (so too small an image is the caller's
+mistake, named, not a runtime's error about an Add), and exported models carry them in their
+metadata, exactly (:func:`~.dims.to_json`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .dims import DimLike, evaluate, from_json, to_json
+
+
+@dataclass(frozen=True)
+class SizeRule:
+    """``size >= at_least``; ``text`` says it for people, ``why`` names what needs it."""
+
+    size: DimLike
+    at_least: int
+    text: str
+    why: str
+
+    def holds(self, env: Mapping[str, int]) -> bool:
+        try:
+            return evaluate(self.size, env) >= self.at_least
+        except (KeyError, ZeroDivisionError):
+            return True  # a symbol the inputs do not fix: nothing to test here
+
+    def to_json(self) -> dict[str, object]:
+        return {"size": to_json(self.size), "at_least": self.at_least, "text": self.text, "why": self.why}
+
+    @classmethod
+    def from_json(cls, obj: object) -> SizeRule:
+        if not isinstance(obj, dict) or not isinstance(obj.get("at_least"), int):
+            raise ValueError("a size rule is {size, at_least, text, why}")
+        return cls(from_json(obj.get("size")), obj["at_least"], str(obj.get("text", "")), str(obj.get("why", "")))
+
+
+def broken(rules: list[SizeRule], env: Mapping[str, int]) -> list[str]:
+    """What the symbol sizes ``env`` (read from given inputs) break, one sentence each."""
+    at = ", ".join(f"{k} = {v}" for k, v in env.items())
+    return [f"at {at}, {r.why} needs {r.text}" for r in rules if not r.holds(env)]
+
+
+def nearest_fit(rules: list[SizeRule], env: Mapping[str, int], reach: int = 4096) -> dict[str, int]:
+    """For each symbol a broken rule depends on, the value nearest its given one at which every
+    rule holds, the other symbols as given (searched within ``reach``; absent where none is)."""
+    names = sorted({s for r in rules if not r.holds(env)
+                    for s in (r.size.symbols() if not isinstance(r.size, int) else ())} & set(env))
+    found: dict[str, int] = {}
+    for s in names:
+        given = env[s]
+        for step in range(1, reach):
+            hits = [v for v in (given + step, given - step) if v >= 1 and all(r.holds({**env, s: v}) for r in rules)]
+            if hits:
+                found[s] = hits[0]
+                break
+    return found
+
+
+def refusal(rules: list[SizeRule], env: Mapping[str, int]) -> tuple[str, str] | None:
+    """Why inputs of these symbol sizes cannot run, and the sizes nearest them that can; None
+    when they can."""
+    problems = broken(rules, env)
+    if not problems:
+        return None
+    fits = nearest_fit(rules, env)
+    extra = len(problems) - 1
+    more = f" (and {extra} later layer{'s' if extra > 1 else ''} likewise)" if extra else ""
+    fix = ", ".join(f"{s} = {v}" for s, v in fits.items())
+    return problems[0] + more, (f"the nearest size that works is {fix}" if fix else
+                                "feed inputs of the sizes the spec's layers need")
+
+
+def size_rules(graph: Any) -> list[SizeRule]:
+    """What the symbol sizes must satisfy for the model of a shaped graph to run: each symbolic
+    size of a tensor at least 1 (once per formula, named after the first layer that makes it),
+    and every size a layer needs (reflection padding, an index along a symbolic dim, a position
+    table)."""
+    rules: dict[tuple[str, int], SizeRule] = {}
+    for name, t in graph.inputs.items():
+        for d in t.shape:
+            if not isinstance(d, int):
+                rules.setdefault((str(d), 1), SizeRule(d, 1, f"{d} >= 1", f"input '{name}'"))
+    for _, n in graph.walk():
+        if n.out is None or n.kind is None:
+            continue
+        for out in (n.result.outs if n.result is not None and n.result.outs else (n.out,)):
+            for d in out.shape:
+                if not isinstance(d, int):
+                    rules.setdefault((str(d), 1), SizeRule(d, 1, f"{d} >= 1", f"the output {out} of {n.type} "
+                                                           f"'{n.path}'"))
+    for n in graph.leaves():
+        for r in (n.result.requires if n.result is not None else ()):
+            rules.setdefault((str(r.size), r.at_least), SizeRule(r.size, r.at_least, r.text(),
+                                                                 f"{n.type} '{n.path}'"))
+    return list(rules.values())
