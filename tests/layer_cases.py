@@ -504,6 +504,20 @@ case("ClassToken", "{type: ClassToken, num_tokens: 2, batch_first: false}", {"in
      lambda: _prepend(2, 6, False), BT)
 case("ClassToken", "{type: ClassToken, d_model: 4}", {"inp": ("B", 5, 4)}, lambda: _prepend(1, 4, True))
 
+
+def _queries(n: int, d: int, batch_first: bool) -> nn.Module:
+    """DETR's object queries: an Embedding's rows for every sample of the batch."""
+    rows = nn.Embedding(n, d)
+    if batch_first:
+        return _with(rows, lambda m, x: m.weight.unsqueeze(0).expand(x.size(0), n, d))
+    return _with(rows, lambda m, x: m.weight.unsqueeze(1).expand(n, x.size(1), d))
+
+
+case("LearnedTokens", "{type: LearnedTokens, num_tokens: 5, d_model: 8}", {"inp": ("B", 3, 7, 7)},
+     lambda: _queries(5, 8, True))
+case("LearnedTokens", "{type: LearnedTokens, num_tokens: 3, d_model: 4, batch_first: false}", {"inp": ("T", "B", 6)},
+     lambda: _queries(3, 4, False), BT)
+
 def _sinusoidal(max_len: int, d: int) -> torch.Tensor:
     pos = torch.arange(max_len).unsqueeze(1)
     freq = torch.exp(torch.arange(0, d, 2) * (-math.log(10000.0) / d))

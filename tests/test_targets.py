@@ -95,6 +95,7 @@ SUPPORT_CALLS: dict[str, list[tuple[str, tuple[Any, ...] | None, tuple[tuple[int
                       ("AdaptivePool", ((2, 3), "avg"), ((2, 4, 7, 5),))],
     "class_token": [("ClassToken", (4, 2), ((2, 3, 4),)), ("ClassToken", (4, 1, False), ((3, 2, 4),))],
     "conv_lstm": [("ConvLSTM2d", (2, (3, 4)), ((2, 3, 2, 5, 5),))],
+    "learned_tokens": [("LearnedTokens", (3, 4), ((2, 5, 6),)), ("LearnedTokens", (2, 4, False), ((5, 3, 4),))],
     "positional_encoding": [("PositionalEncoding", (6, 10), ((2, 4, 6),)),
                             ("PositionalEncoding", (6, 10, "learned"), ((2, 4, 6),))],
     "rms_norm": [("RMSNorm", (6,), ((2, 4, 6),)), ("RMSNorm", ((4, 6), 1e-6, False), ((2, 3, 4, 6),))],

@@ -415,6 +415,41 @@ class PositionalEncoding(LayerKind):
                            0 if learned else table, requires=needs)
 
 
+# -- learned tokens -----------------------------------------------------------------------------
+
+class LearnedTokensParams(LayerParams):
+    num_tokens: PositiveInt
+    d_model: PositiveInt
+    batch_first: bool = True
+
+
+@register
+class LearnedTokens(LayerKind):
+    """``num_tokens`` learned vectors, the same for every sample: ``(B, num_tokens, d_model)``
+    (``(num_tokens, B, d_model)`` without batch_first), the batch size read from the input
+    (``from:`` any tensor of the batch).  DETR's object queries, the latent array of a
+    Perceiver, a Set Transformer's seeds: the target of a TransformerDecoder whose memory is
+    the input.  One parameter ``tokens`` of (1, num_tokens, d_model), drawn from N(0, 0.02²)."""
+
+    type_name = "LearnedTokens"
+    Params = LearnedTokensParams
+    accepts = "any"
+    summary = ("num_tokens learned vectors for each sample, (B, num_tokens, d_model), B read from the input "
+               "(DETR queries, Perceiver latents)")
+
+    def infer(self, p: LearnedTokensParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        b_axis = 0 if p.batch_first else 1
+        if x.rank <= b_axis:
+            raise SpecError("S003", f"with batch_first: false the batch is dim 1, but the input {x} has rank "
+                            f"{x.rank}", "read the batch from a (T, B, d_model) sequence, or set batch_first: true",
+                            field="batch_first")
+        dtype = x.dtype if x.is_float else "float32"
+        shape = (x.shape[0], p.num_tokens, p.d_model) if p.batch_first else (p.num_tokens, x.shape[1], p.d_model)
+        args = {"num_tokens": p.num_tokens, "d_model": p.d_model, "batch_first": p.batch_first}
+        return LayerResult(TensorType(shape, dtype), args, p.num_tokens * p.d_model, 0)
+
+
 # -- class token ------------------------------------------------------------------------------------
 
 class ClassTokenParams(LayerParams):

@@ -14,7 +14,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
                    "Softplus", "Softsign", "Hardtanh", "Hardswish", "Hardsigmoid", "Softmax", "LogSoftmax", "PReLU",
                    "Abs", "GLU"),
     "attention": ("MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer",
-                  "TransformerDecoder", "PositionalEncoding", "ClassToken"),
+                  "TransformerDecoder", "PositionalEncoding", "ClassToken", "LearnedTokens"),
     "conv": ("Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "DepthwiseConv1d",
              "DepthwiseConv2d", "SeparableConv1d", "SeparableConv2d", "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose",
              "Conv2DTranspose", "Conv3DTranspose", "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D",

@@ -14,9 +14,9 @@ Parameters carry the PyTorch state-dict names (``self_attn.in_proj_weight``, ``l
 ``norm.bias``, ``pe``, ``token``) and, without a checkpoint, PyTorch's initial distributions:
 ``MultiheadAttention._reset_parameters`` (xavier-uniform projections, zero in/out biases,
 xavier-normal bias_k/bias_v, out_proj.weight as nn.Linear), nn.Linear's and nn.LayerNorm's
-defaults, a learned position table N(0, 0.02²) and a zero class token.  PyTorch's encoder and
-decoder stacks deep-copy one layer, so their layers start equal; here each is drawn on its own,
-from the same distributions.
+defaults, a learned position table N(0, 0.02²), a zero class token and learned tokens
+N(0, 0.02²).  PyTorch's encoder and decoder stacks deep-copy one layer, so their layers start
+equal; here each is drawn on its own, from the same distributions.
 """
 
 from __future__ import annotations
@@ -401,6 +401,19 @@ def positional_encoding(layer: Layer) -> str:
     if not batch_first:
         rows = layer.op("Reshape", [rows, layer.const([0, 1, e])])  # (T, 1, d_model)
     return layer.op("Add", [layer.x, rows])
+
+
+@lowers("LearnedTokens")
+def learned_tokens(layer: Layer) -> str:
+    args = layer.args
+    n, e, batch_first = int(args["num_tokens"]), int(args["d_model"]), bool(args["batch_first"])
+    tokens = layer.param("tokens", (1, n, e), Init("normal", 0.02), layer.out.dtype)
+    b_axis = 0 if batch_first else 1
+    batch = _dim(layer, layer.x, b_axis, layer.in_type.shape[b_axis])
+    if batch_first:
+        return layer.op("Expand", [tokens, layer.op("Concat", [batch, layer.const([n, e])], axis=0)])
+    tokens = layer.op("Transpose", [tokens], perm=[1, 0, 2])  # (n, 1, d_model)
+    return layer.op("Expand", [tokens, layer.op("Concat", [layer.const([n]), batch, layer.const([e])], axis=0)])
 
 
 @lowers("ClassToken")

@@ -124,6 +124,14 @@ class PositionalEncoding(Lowering):
 
 
 @lowering
+class LearnedTokens(Lowering):
+    torch_class = "LearnedTokens"
+    support = ("learned_tokens",)
+    positional = ("num_tokens", "d_model")
+    defaults = {"batch_first": True}
+
+
+@lowering
 class ClassToken(Lowering):
     torch_class = "ClassToken"
     support = ("class_token",)
