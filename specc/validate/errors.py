@@ -272,6 +272,45 @@ def _dotted(shown: list[Any]) -> str:
     return out
 
 
+# Keras' activation names, as specc's layer types (None: no activation at all).
+KERAS_ACTIVATIONS: dict[str, str | None] = {
+    "relu": "ReLU", "relu6": "ReLU6", "sigmoid": "Sigmoid", "tanh": "Tanh", "softmax": "Softmax",
+    "log_softmax": "LogSoftmax", "elu": "ELU", "selu": "SELU", "celu": "CELU", "gelu": "GELU", "swish": "SiLU",
+    "silu": "SiLU", "mish": "Mish", "softplus": "Softplus", "softsign": "Softsign", "hard_sigmoid": "Hardsigmoid",
+    "hard_swish": "Hardswish", "leaky_relu": "LeakyReLU", "linear": None}
+
+
+def keras_key(key: str, value: Any) -> str | None:
+    """How specc writes a Keras argument it has no key for (a Dense's activation, an LSTM's
+    return_sequences, an optimizer's learning_rate), or None for any other key."""
+    if key == "activation":
+        name = str(value).lower() if isinstance(value, str) else ""
+        if name in KERAS_ACTIVATIONS:
+            kind = KERAS_ACTIVATIONS[name]
+            return ("remove it: 'linear' is no activation" if kind is None else
+                    f"specc writes the activation as a layer of its own: add - {{type: {kind}}} right after this "
+                    "layer")
+        return "specc writes an activation as a layer of its own, e.g. - {type: ReLU} right after this layer"
+    if key == "return_sequences":
+        return ("use output: sequence (the default: every step's output)" if value is True else
+                "use output: last (the last step's output; output: final_hidden for the final state)")
+    hints = {
+        "learning_rate": "use lr: (PyTorch's name for the learning rate)",
+        "kernel_initializer": "remove it: specc draws weights as PyTorch initialises each layer (a run's "
+                              "checkpoint or init_from sets them otherwise)",
+        "bias_initializer": "remove it: specc draws weights as PyTorch initialises each layer",
+        "kernel_regularizer": "use weight_decay in optimizer: (an L2 penalty on the weights while training)",
+        "bias_regularizer": "use weight_decay in optimizer: (an L2 penalty on the weights while training)",
+        "activity_regularizer": "remove it: specc has no penalty on activations",
+        "recurrent_dropout": "PyTorch's recurrent layers have no dropout inside the step: use dropout between "
+                             "stacked layers (num_layers > 1) or a Dropout layer after this one",
+        "input_shape": "declare the model's input in the inputs: section; specc infers every layer's input size",
+        "data_format": "specc is channels-first, as PyTorch: declare images as [B, C, H, W] (a Permute converts "
+                       "channels-last data: dims: [0, 3, 1, 2])",
+    }
+    return hints.get(key)
+
+
 def did_you_mean(word: str, options: list[str]) -> str | None:
     # The same typo repeated thousands of times (a generated or hostile spec) costs one search.
     return _did_you_mean(word, tuple(options))
@@ -333,9 +372,11 @@ def pydantic_diagnostics(exc: ValidationError, root: Any, model: type[BaseModel]
             guess = did_you_mean(str(key), [o for o in options if o != key])
             where = f" in {_dotted(owner.shown)}" if owner.shown else ("" if what else " at the top level")
             noun = "parameter" if what and not owner.shown else "key"
+            elsewhere = keras_key(str(key), err.get("input"))
             d = Diagnostic("V001", f"{lead}unknown {noun} '{key}'{where}", loc,
-                           f"did you mean '{guess}'?" if guess else
-                           (f"allowed here: {', '.join(options)}" if options else "remove it"), layer=layer)
+                           elsewhere or (f"did you mean '{guess}'?" if guess else
+                                         (f"allowed here: {', '.join(options)}" if options else "remove it")),
+                           layer=layer)
             out.append((tuple(owner.shown), f"extra:{guess}", d))
         elif kind == "invalid_key":  # YAML reads `1:`, `true:` or `~:` as a number, a bool or null
             container, _ = _locate(root, path[:-1])
