@@ -49,12 +49,14 @@ def _fmt(shape: object) -> str:
     return "[" + ", ".join(str(d) for d in shape) + "]"  # type: ignore[attr-defined]
 
 
-def _sequence_behind(conv: Leaf) -> Leaf | None:
-    """The sequence layer whose (B, T, F) output reaches ``conv`` with its layout kept."""
-    src = conv.source
+def sequence_behind(step: Leaf, linear: bool = False) -> Leaf | None:
+    """The sequence layer whose (B, T, F) output, features last, reaches ``step`` with its layout
+    kept; with ``linear``, a Linear applied per step counts as one (its output is features-last
+    too), else it ends the search (a conv user may mean a Linear over L)."""
+    src = step.source
     while src is not None and src.out is not None and src.out.rank == 3:
-        if src.type in SEQUENCE_LAYERS or (src.type in RECURRENT and arg(src, "output") == "sequence"
-                                           and arg(src, "batch_first", True)):
+        if src.type in SEQUENCE_LAYERS or (linear and src.type == "Linear") or (
+                src.type in RECURRENT and arg(src, "output") == "sequence" and arg(src, "batch_first", True)):
             return src
         if not keeps_layout(src) or src.type == "Linear":
             return None
@@ -88,7 +90,7 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
                 f"declare '{name}' channels-first as {_fmt([shape[0], shape[-1], *shape[1:-1]])}, or add "
                 f"- {{type: Permute, dims: {dims}}} before '{conv.node.path}'")
             continue
-        seq = _sequence_behind(conv)
+        seq = sequence_behind(conv)
         if seq is not None and seq.out is not None:
             _, steps, features = seq.out.shape
             yield ctx.warning(

@@ -28,24 +28,11 @@ from collections.abc import Iterator
 
 from ...diagnostics import Diagnostic
 from .. import Context, rule
-from ..view import RECURRENT, Leaf, arg, keeps_layout, written
-from .channels_last_image import SEQUENCE_LAYERS
+from ..view import written
+from .channels_last_image import sequence_behind
 
 CODE = "L021"
 NORMS = ("BatchNorm1d", "InstanceNorm1d")
-
-
-def _features_last(norm: Leaf) -> Leaf | None:
-    """The layer whose (B, T, F) output, features last, reaches ``norm`` with its layout kept."""
-    src = norm.source
-    while src is not None and src.out is not None and src.out.rank == 3:
-        if src.type in ("Linear", *SEQUENCE_LAYERS) or (src.type in RECURRENT and arg(src, "output") == "sequence"
-                                                       and arg(src, "batch_first", True)):
-            return src
-        if not keeps_layout(src):
-            return None
-        src = src.source
-    return None
 
 
 @rule
@@ -53,7 +40,7 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
     for norm in ctx.view.leaves:
         if norm.type not in NORMS or written(norm, "num_features") or norm.out is None or norm.out.rank != 3:
             continue
-        seq = _features_last(norm)
+        seq = sequence_behind(norm, linear=True)
         if seq is None or seq.out is None:
             continue
         _, steps, features = seq.out.shape
