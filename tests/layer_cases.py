@@ -201,6 +201,10 @@ case("Add", "{type: Add, from: [a, b, c]}", {"a": ("B", 4, "T"), "b": (1, 4, 1),
      fn(lambda a, b, c: a + b + c), BT)
 case("Mul", "{type: Mul, from: [a, b]}", {"a": ("B", 6), "b": ("B", 6)}, fn(lambda a, b: a * b))
 case("Mul", "{type: Multiply, from: [a, b]}", {"a": ("B", 3, 4, 4), "b": ("B", 3, 1, 1)}, fn(lambda a, b: a * b))
+case("MatMul", "{type: MatMul, from: [q, k]}", {"q": ("B", "T", 4), "k": ("B", 4, "U")},
+     fn(torch.matmul), ({"B": 2, "T": 3, "U": 5}, {"B": 1, "T": 4, "U": 2}))
+case("MatMul", "{type: MatMul, from: [a, w]}", {"a": ("B", 2, 3, 6), "w": ("B", 1, 6, 5)}, fn(torch.matmul))
+
 case("Concat", "{type: Concat, from: [a, b]}", {"a": ("B", 3, 4), "b": ("B", 5, 4)},
      fn(lambda a, b: torch.cat([a, b], dim=1)))
 case("Concat", "{type: Concatenate, dim: -1, from: [a, b, c]}",
@@ -373,6 +377,9 @@ case("Reshape", "{type: Reshape, shape: [T, B, -1]}", {"inp": ("B", "T", 6)},
 case("Reshape", "{type: Reshape, shape: [-1, 6]}", {"inp": (2, 3, 4)}, fn(lambda x: x.view(4, 6)), ({},))
 case("Reshape", "{type: Reshape, shape: [-1, 8]}", {"inp": ("B", "T", 4, 2)},
      fn(lambda x: x.reshape(x.size(0) * x.size(1), 8)), BT)
+case("Reshape", "{type: Reshape, from: [flat, inp], shape: [B, 3, H, W]}", {"inp": ("B", 3, "H", "W")},
+     fn(lambda m: m.flatten(2).reshape(m.size(0), 3, m.size(2), m.size(3))), BHW,
+     before=("{type: Flatten, start_dim: 2, name: flat}",))
 case("Permute", "{type: Permute, dims: [0, 2, 1]}", {"inp": ("B", "T", 8)}, fn(lambda x: x.transpose(1, 2)), BT)
 case("Permute", "{type: Permute, dims: [0, -1, 1, 2]}", {"inp": ("B", 3, 4, 5)},
      fn(lambda x: x.permute(0, 3, 1, 2)))

@@ -25,7 +25,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "embedding": ("Embedding",),
     "linear": ("Linear", "Dense"),
     "merge": ("Add", "Mul", "Sub", "Div", "Max", "Min", "Concat", "Multiply", "Subtract", "Divide", "Maximum",
-              "Minimum", "Concatenate", "Cat"),
+              "Minimum", "Concatenate", "Cat", "MatMul"),
     "norm": ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
              "LayerNorm", "GroupNorm", "RMSNorm"),
     "pad": ("ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..diagnostics import SpecError
-from ..shapes.dims import Dim, DimLike, add, agreement, evaluate, same_size
+from ..shapes.dims import Dim, DimLike, add, agreement, evaluate, mul, product, same_size
 from ..shapes.formulas import broadcast
 from ..shapes.tensor import FLOAT_DTYPES, INT_DTYPES, TensorType
 from .base import LayerKind, LayerParams, LayerResult, NoParams, axis, register
@@ -185,6 +185,39 @@ def _pad_to_match(a: TensorType, b: TensorType, b_index: int, cat_dim: int) -> s
     pads = [p for g in reversed(grow) for p in (0, g)]  # ZeroPad order: last dim first, (before, after)
     return (f"; or pad input {small} to the other's size, as U-Net implementations pad the upsampled map: "
             f"- {{type: ZeroPad{n}d, padding: {pads}}} on it")
+
+
+@register
+class MatMul(LayerKind):
+    """torch.matmul of two inputs of rank 2 or more: (..., n, k) @ (..., k, m) -> (..., n, m),
+    the leading dims broadcast.  Attention written out (scores q·kᵀ after a Transpose, then the
+    weights times v), a non-local block's affinities, a graph convolution's A·X."""
+
+    type_name = "MatMul"
+    Params = NoParams
+    min_inputs, max_inputs = 2, 2
+    form = "inline"
+    summary = "matrix product of two inputs: (..., n, k) @ (..., k, m) -> (..., n, m), leading dims broadcast"
+
+    def infer(self, p: NoParams, ins: list[TensorType]) -> LayerResult:
+        a, b = ins
+        for i, t in enumerate(ins, start=1):
+            if t.rank < 2:
+                raise SpecError("S003", f"MatMul multiplies matrices, but input {i} {t} has rank {t.rank}",
+                                "add - {type: Unsqueeze, dim: -1} before it to make a column")
+        k, k2 = a.shape[-1], b.shape[-2]
+        if not same_size(k, k2):
+            fix = (f"input 2 has the {k} in its last dim: transpose it first, - {{type: Transpose, dim0: -1, "
+                   "dim1: -2} (q·kᵀ)" if same_size(k, b.shape[-1]) else
+                   f"make input 1's last dim ({k}) equal input 2's second-to-last ({k2})")
+            raise SpecError("S010" if isinstance(k, Dim) or isinstance(k2, Dim) else "S006",
+                            f"cannot multiply input 1 {a} by input 2 {b}: {k} columns against {k2} rows", fix)
+        batch = broadcast(a.shape[:-2], b.shape[:-2])
+        if batch is None:
+            raise SpecError("S006", f"MatMul's leading dims do not broadcast: {TensorType(a.shape[:-2])} and "
+                            f"{TensorType(b.shape[:-2])}", "make them equal (or 1) dim by dim, batch first")
+        out = TensorType((*batch, a.shape[-2], b.shape[-1]), promote([a.dtype, b.dtype]))
+        return LayerResult(out, {}, 0, mul(product(out.shape[1:]), k))
 
 
 @register

@@ -204,34 +204,52 @@ class Unflatten(LayerKind):
                            0, 0)
 
 
+def _named_axes(x: TensorType) -> dict[str, int]:
+    """Each symbol that is exactly one of ``x``'s dims, and the first such axis."""
+    named: dict[str, int] = {}
+    for i, d in enumerate(x.shape):
+        if isinstance(d, Dim) and str(d).isidentifier() and str(d) not in named:
+            named[str(d)] = i
+    return named
+
+
 @register
 class Reshape(LayerKind):
     may_alias = True
     form = "inline"
     type_name, Params = "Reshape", ReshapeParams
+    min_inputs, max_inputs = 1, 2
     accepts = "any"
-    summary = "view as shape (batch dim included): sizes, -1 once, or input dim names such as B"
+    summary = ("view as shape (batch dim included): sizes, -1 once, or dim names such as B, of the input or of a "
+               "second one (from: [x, like])")
 
     def infer(self, p: ReshapeParams, ins: list[TensorType]) -> LayerResult:
         x = ins[0]
         _check_sizes(p.shape, "shape", names=True)
-        named = {}  # symbol -> the input axis that is exactly that symbol
-        for i, d in enumerate(x.shape):
-            if isinstance(d, Dim) and str(d).isidentifier() and str(d) not in named:
-                named[str(d)] = i
+        named = _named_axes(x)  # symbol -> the input axis that is exactly that symbol
+        # a second input lends the sizes the first has lost (a map flattened to (B, C, H·W) for
+        # attention, viewed back as (B, C, H, W) with H and W read from the map it came from)
+        like = _named_axes(ins[1]) if len(ins) > 1 else {}
         sizes: list[DimLike | None] = []
         for e in p.shape:
             if isinstance(e, str):
-                if e not in named:
-                    known = ", ".join(named)
-                    raise SpecError("S009", f"'{e}' in shape is not a dim of the input {x}",
-                                    f"name one of its dims ({known}) or use -1" if known else
-                                    "use -1 or a number: this input has no named dims", field="shape")
+                if e not in named and e not in like:
+                    known = ", ".join([*named, *(k for k in like if k not in named)])
+                    inside = next((d for d in x.shape if isinstance(d, Dim) and e in d.symbols()), None)
+                    other = (f"; {e} is inside {inside} here: read it from a tensor that has {e} as a dim, as a "
+                             "second input (from: [this_value, that_tensor])" if inside is not None and len(ins) == 1
+                             else "")
+                    raise SpecError("S009", f"'{e}' in shape is not a dim of the input {x}" +
+                                    (f" or of the second input {ins[1]}" if len(ins) > 1 else ""),
+                                    (f"name one of the dims ({known}) or use -1" if known else
+                                     "use -1 or a number: no input here has named dims") + other, field="shape")
                 sizes.append(sym(e))
             else:
                 sizes.append(None if e == -1 else e)
         out = _fill(product(x.shape), sizes, p.shape, "shape", f"the input {x}", "shape", x.shape)
-        return LayerResult(TensorType(out, x.dtype), {"shape": p.shape, "input_axes": named}, 0, 0)
+        like_axes = {k: v for k, v in like.items() if k not in named and k in p.shape}
+        args = {"shape": p.shape, "input_axes": named, **({"like_axes": like_axes} if len(ins) > 1 else {})}
+        return LayerResult(TensorType(out, x.dtype), args, 0, 0)
 
 
 

@@ -1,4 +1,4 @@
-"""ONNX lowering of the merges: Add, Mul, Sub, Div, Max, Min (broadcasting) and Concat.
+"""ONNX lowering of the merges: Add, Mul, Sub, Div, Max, Min (broadcasting), MatMul and Concat.
 
 ONNX's element-wise ops take inputs of one type, where PyTorch promotes mixed ones: each step is
 computed in the type PyTorch promotes it to, and integer types ONNX Runtime has no kernel for
@@ -41,6 +41,14 @@ def elementwise(layer: Layer) -> str:
             acc = layer.op(op, [a, b])
         acc, have = as_dtype(layer, acc, work, step), step
     return as_dtype(layer, acc, have, layer.out.dtype)
+
+
+@lowers("MatMul")
+def matmul(layer: Layer) -> str:
+    # torch.matmul promotes mixed float inputs as arithmetic does; ONNX MatMul takes one type
+    want = layer.out.dtype
+    a, b = (as_dtype(layer, v, t.dtype, want) for v, t in zip(layer.inputs, layer.in_types))
+    return layer.op("MatMul", [a, b])
 
 
 @lowers("Concat")

@@ -21,11 +21,13 @@ _NATIVE_DEPTH_TO_SPACE = ("float32", "float64")  # DepthToSpace's element types 
 
 @dataclass(frozen=True)
 class Axis:
-    """A size read from the layer's input at run time: its dim ``axis``, times ``times``, over ``by``."""
+    """A size read from the layer's input at run time: its dim ``axis``, times ``times``, over ``by``
+    (``of``: the index of the input it is read from)."""
 
     axis: int
     times: int = 1
     by: int = 1
+    of: int = 0
 
 
 Piece = int | Axis
@@ -45,11 +47,12 @@ def _kept(layer: Layer, axis: int) -> Piece:
     return d if isinstance(d, int) else 0
 
 
-def _dim(layer: Layer, axis: int) -> str:
-    """Dim ``axis`` of the input as a 1-element tensor, at run time."""
+def _dim(layer: Layer, axis: int, of: int = 0) -> str:
+    """Dim ``axis`` of the input (the ``of``-th) as a 1-element tensor, at run time."""
+    x = layer.inputs[of]
     if layer.b.opset >= 15:
-        return layer.op("Shape", [layer.x], start=axis, end=axis + 1)
-    return layer.op("Gather", [layer.op("Shape", [layer.x]), layer.const([axis])], axis=0)
+        return layer.op("Shape", [x], start=axis, end=axis + 1)
+    return layer.op("Gather", [layer.op("Shape", [x]), layer.const([axis])], axis=0)
 
 
 def _shape(layer: Layer, pieces: Sequence[Piece]) -> str:
@@ -65,7 +68,7 @@ def _shape(layer: Layer, pieces: Sequence[Piece]) -> str:
         if run:
             parts.append(layer.const(run))
             run = []
-        v = _dim(layer, p.axis)
+        v = _dim(layer, p.axis, p.of)
         if p.times != 1:
             v = layer.op("Mul", [v, layer.const([p.times])])
         if p.by != 1:
@@ -115,12 +118,15 @@ def unflatten(layer: Layer) -> str:
 
 @lowers("Reshape")
 def reshape(layer: Layer) -> str:
-    named = layer.args["input_axes"]
+    named, like = layer.args["input_axes"], layer.args.get("like_axes", {})
     pieces: list[Piece] = []
     for i, e in enumerate(layer.args["shape"]):
-        if isinstance(e, str):
+        if isinstance(e, str) and e in named:
             a = int(named[e])
             pieces.append(_kept(layer, a) if a == i else _at(layer, a))
+        elif isinstance(e, str):  # read from the second input at run time (a number when it is fixed)
+            d = layer.in_types[1].shape[int(like[e])]
+            pieces.append(d if isinstance(d, int) else Axis(int(like[e]), of=1))
         else:
             pieces.append(int(e))
     return _reshape(layer, layer.x, pieces)

@@ -49,6 +49,11 @@ class Min(_Binary):
 
 
 @lowering
+class MatMul(_Binary):
+    template = "torch.matmul({a}, {b})"
+
+
+@lowering
 class Concat(Lowering):
     def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
         return f"torch.cat([{', '.join(inputs)}], dim={args['dim']})"

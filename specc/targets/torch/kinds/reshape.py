@@ -35,8 +35,15 @@ class Unflatten(Lowering):
 class Reshape(Lowering):
     def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
         x = on(inputs[0])
-        parts = [f"{x}.shape[{args['input_axes'][e]}]" if isinstance(e, str) else str(e) for e in args["shape"]]
-        return f"{x}.reshape({', '.join(parts)})"
+        like = args.get("like_axes", {})
+
+        def size(e: int | str) -> str:
+            if not isinstance(e, str):
+                return str(e)
+            return f"{x}.shape[{args['input_axes'][e]}]" if e in args["input_axes"] else \
+                f"{on(inputs[1])}.shape[{like[e]}]"
+
+        return f"{x}.reshape({', '.join(size(e) for e in args['shape'])})"
 
 
 @lowering
