@@ -593,6 +593,13 @@ case("LSTM", "{type: LSTM, hidden_size: 5, bias: false, output: last}", {"inp": 
 case("LSTM", "{type: LSTM, hidden_size: 4, num_layers: 2, from: [inp, h0, c0]}",
      {"inp": ("B", "T", 3), "h0": (2, "B", 4), "c0": (2, "B", 4)},
      lambda: _with(nn.LSTM(3, 4, 2, batch_first=True), _lstm_state), BT)
+case("LSTM", "{type: LSTM, hidden_size: 4, num_layers: 2, bidirectional: true, output: state}",
+     {"inp": ("B", "T", 3)}, lambda: _with(nn.LSTM(3, 4, 2, batch_first=True, bidirectional=True),
+                                           lambda m, x: m(x)[1]), BT)
+case("LSTM", "{type: LSTM, hidden_size: 5, proj_size: 2, bidirectional: true, batch_first: false, output: state}",
+     {"inp": ("T", "B", 3)}, lambda: _with(nn.LSTM(3, 5, bidirectional=True, proj_size=2), lambda m, x: m(x)[1]), BT)
+case("GRU", "{type: GRU, hidden_size: 3, num_layers: 2, output: state}", {"inp": ("B", "T", 4)},
+     lambda: _with(nn.GRU(4, 3, 2, batch_first=True), lambda m, x: m(x)[1]), BT)
 case("GRU", "{type: GRU, hidden_size: 3, num_layers: 2, bidirectional: true, batch_first: false, from: [inp, h0]}",
      {"inp": ("T", "B", 4), "h0": (4, "B", 3)},
      lambda: _with(nn.GRU(4, 3, 2, bidirectional=True), lambda m, x, h0: m(x, h0)[0]), BT)

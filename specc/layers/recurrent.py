@@ -8,7 +8,11 @@
   pass has read the whole sequence; ``out[:, -1]`` would give the backward direction after
   one token (the classic bug);
 - ``final_hidden``: the top layer's final hidden state ``h_n``, both directions side by side,
-  (B, D·H).  Without padding it holds the same numbers as ``last``.
+  (B, D·H).  Without padding it holds the same numbers as ``last``;
+- ``state``: the final state of every layer and direction as PyTorch returns it, (num_layers·D,
+  B, H): what another layer of the same size takes as its initial state (an encoder's state
+  starting a decoder, seq2seq).  An LSTM's state is two outputs, ``.h`` and ``.c``
+  (``from: [x, encoder.h, encoder.c]``).
 
 H is ``proj_size`` for an LSTM with a projection, else ``hidden_size``.  Initial states are
 optional extra inputs, ``from: [x, h0]`` (``[x, h0, c0]`` for an LSTM), shaped
@@ -33,7 +37,7 @@ from ..shapes.dims import Dim, DimLike, mul
 from ..shapes.tensor import TensorType
 from .base import LayerKind, LayerParams, LayerResult, axis, check_given, register, require
 
-Output = Literal["sequence", "last", "final_hidden"]
+Output = Literal["sequence", "last", "final_hidden", "state"]
 
 def seq_axes(x: TensorType, batch_first: bool) -> tuple[DimLike, DimLike]:
     """(batch, time) of a rank-3 sequence tensor."""
@@ -99,9 +103,14 @@ class _Recurrent(LayerKind):
         per_step = d * (weights(n_in) + later * weights(d * h_out))
         width = d * h_out
         why = f"{d}·{h_out} (both directions)" if d == 2 else f"{self.type_name} hidden size"
+        outs: tuple[TensorType, ...] = ()
         if p.output == "sequence":
             shape = (x.shape[0], x.shape[1], width)
             out = TensorType(shape, x.dtype, {2: why})
+        elif p.output == "state":  # (num_layers·D, B, H) whatever batch_first says, as PyTorch's h_n
+            out = TensorType((p.num_layers * d, batch, h_out), x.dtype)
+            if self.states == ("h0", "c0"):
+                outs = (out, TensorType((p.num_layers * d, batch, h), x.dtype))
         else:
             out = TensorType((batch, width), x.dtype, {1: why})
         args: dict[str, Any] = {"input_size": n_in, "hidden_size": h, "num_layers": p.num_layers,
@@ -109,7 +118,7 @@ class _Recurrent(LayerKind):
                                 "bidirectional": p.bidirectional}
         args.update(self.extra_args(p))
         args["output"] = p.output
-        return LayerResult(out, args, params, mul(time, per_step))
+        return LayerResult(out, args, params, mul(time, per_step), outs=outs, out_names=("h", "c") if outs else ())
 
     def extra_args(self, p: Any) -> dict[str, Any]:
         return {}
@@ -135,7 +144,7 @@ class RNN(_Recurrent):
     type_name, gates, Params = "RNN", 1, RNNParams
     aliases = ("SimpleRNN",)
     max_inputs = 2
-    summary = "Elman RNN (tanh or relu); output: sequence | last | final_hidden"
+    summary = "Elman RNN (tanh or relu); output: sequence | last | final_hidden | state"
 
     def extra_args(self, p: RNNParams) -> dict[str, Any]:
         return {"nonlinearity": p.nonlinearity}
@@ -146,7 +155,8 @@ class LSTM(_Recurrent):
     type_name, gates, Params = "LSTM", 4, LSTMParams
     max_inputs = 3
     states = ("h0", "c0")
-    summary = "long short-term memory; bidirectional, proj_size; output: sequence | last | final_hidden"
+    summary = ("long short-term memory; bidirectional, proj_size; output: sequence | last | final_hidden | state "
+               "(.h, .c)")
 
     def extra_args(self, p: LSTMParams) -> dict[str, Any]:
         return {"proj_size": p.proj_size}
@@ -156,7 +166,7 @@ class LSTM(_Recurrent):
 class GRU(_Recurrent):
     type_name, gates, Params = "GRU", 3, RecurrentParams
     max_inputs = 2
-    summary = "gated recurrent unit; bidirectional; output: sequence | last | final_hidden"
+    summary = "gated recurrent unit; bidirectional; output: sequence | last | final_hidden | state"
 
 
 # -- picking one step ---------------------------------------------------------------------------------

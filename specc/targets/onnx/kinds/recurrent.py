@@ -40,6 +40,12 @@ def squeeze(layer: Layer, v: str, axes: Sequence[int]) -> str:
     return layer.op("Squeeze", [v], axes=list(axes))
 
 
+def unsqueeze(layer: Layer, v: str, axis: int = 0) -> str:
+    if layer.b.opset >= 13:
+        return layer.op("Unsqueeze", [v, layer.const([axis])])
+    return layer.op("Unsqueeze", [v], axes=[axis])
+
+
 def slice_axis(layer: Layer, v: str, start: int, end: int, axis: int) -> str:
     if layer.b.opset >= 10:
         return layer.op("Slice", [v, layer.const([start]), layer.const([end]), layer.const([axis])])
@@ -89,18 +95,27 @@ def recurrent(layer: Layer) -> str:
     states = layer.inputs[1:]
     step = _projected_layer if a.get("proj_size") else _native_layer
     seq = last = ""
+    finals: list[tuple[str, str]] = []
     for k in range(a["num_layers"]):
         layer_states = [s if a["num_layers"] == 1 else slice_axis(layer, s, k * d, (k + 1) * d, 0) for s in states]
         in_size = a["input_size"] if k == 0 else d * h_out
         # the sequence (T, B, D·H) for the layer above or the output; the final states (B, D·H)
-        seq, last = step(layer, x, k, d, in_size, layer_states)
+        # and, as PyTorch returns them, (D, B, H) (an LSTM's cell state too)
+        seq, last, h_n, c_n = step(layer, x, k, d, in_size, layer_states)
+        finals.append((h_n, c_n))
         x = seq
+    if a["output"] == "state":  # every layer's, (num_layers·D, B, H), and an LSTM's cell states
+        h_all = finals[0][0] if len(finals) == 1 else layer.op("Concat", [f[0] for f in finals], axis=0)
+        if layer.kind != "LSTM":
+            return h_all
+        return [h_all, finals[0][1] if len(finals) == 1 else layer.op("Concat", [f[1] for f in finals], axis=0)]
     if a["output"] != "sequence":
         return last
     return layer.op("Transpose", [seq], perm=[1, 0, 2]) if a["batch_first"] else seq
 
 
-def _native_layer(layer: Layer, x: str, k: int, d: int, in_size: int, states: list[str]) -> tuple[str, str]:
+def _native_layer(layer: Layer, x: str, k: int, d: int, in_size: int,
+                  states: list[str]) -> tuple[str, str, str, str]:
     a, kind = layer.args, layer.kind
     h = a["hidden_size"]
     w, r, bias = _packed(layer, k, d, in_size)
@@ -112,13 +127,16 @@ def _native_layer(layer: Layer, x: str, k: int, d: int, in_size: int, states: li
         attrs["linear_before_reset"] = 1  # PyTorch applies the reset gate after the recurrent product
     if kind == "RNN" and a["nonlinearity"] == "relu":
         attrs["activations"] = ["Relu"] * d
-    y, y_h = layer.op(kind, inputs, outputs=2, **attrs)
-    # Y is (T, D, B, H), Y_h (D, B, H); PyTorch's are (T, B, D·H) and (B, D·H)
+    if kind == "LSTM":
+        y, y_h, y_c = layer.op(kind, inputs, outputs=3, **attrs)
+    else:
+        (y, y_h), y_c = layer.op(kind, inputs, outputs=2, **attrs), ""
+    # Y is (T, D, B, H), Y_h (D, B, H); PyTorch's are (T, B, D·H) and (B, D·H), and h_n (D, B, H)
     if d == 1:
-        return squeeze(layer, y, [1]), squeeze(layer, y_h, [0])
+        return squeeze(layer, y, [1]), squeeze(layer, y_h, [0]), y_h, y_c
     seq = layer.op("Reshape", [layer.op("Transpose", [y], perm=[0, 2, 1, 3]), layer.const([0, 0, -1])])
     last = layer.op("Reshape", [layer.op("Transpose", [y_h], perm=[1, 0, 2]), layer.const([0, -1])])
-    return seq, last
+    return seq, last, y_h, y_c
 
 
 def _weights(layer: Layer, k: int, direction: int, in_size: int) -> dict[str, np.ndarray]:
@@ -158,24 +176,29 @@ def _packed(layer: Layer, k: int, d: int, in_size: int) -> tuple[str, str, str]:
     return names[0], names[1], names[2] if layer.args["bias"] else ""
 
 
-def _projected_layer(layer: Layer, x: str, k: int, d: int, in_size: int, states: list[str]) -> tuple[str, str]:
+def _projected_layer(layer: Layer, x: str, k: int, d: int, in_size: int,
+                     states: list[str]) -> tuple[str, str, str, str]:
     """One LSTM layer with a projection (PyTorch's proj_size), both directions: a Scan each."""
-    seqs, finals = [], []
+    seqs, finals, cells = [], [], []
     for direction in range(d):
         # this direction's (1, B, ·) of the given (D, B, ·) states, as the (B, ·) a step reads
         own = [squeeze(layer, slice_axis(layer, s, direction, direction + 1, 0) if d == 2 else s, [0])
                for s in states]
         h0, c0 = own if own else ("", "")
-        seq, final = _projected_direction(layer, x, k, direction, in_size, h0, c0)
+        seq, final, cell = _projected_direction(layer, x, k, direction, in_size, h0, c0)
         seqs.append(seq)
         finals.append(final)
+        cells.append(cell)
+    # the final states as PyTorch returns them: (D, B, proj_size) and the cells (D, B, hidden_size)
+    h_n, c_n = (layer.op("Concat", [unsqueeze(layer, v) for v in vs], axis=0) if d == 2 else unsqueeze(layer, vs[0])
+                for vs in (finals, cells))
     if d == 1:
-        return seqs[0], finals[0]
-    return layer.op("Concat", seqs, axis=2), layer.op("Concat", finals, axis=1)
+        return seqs[0], finals[0], h_n, c_n
+    return layer.op("Concat", seqs, axis=2), layer.op("Concat", finals, axis=1), h_n, c_n
 
 
 def _projected_direction(layer: Layer, x: str, k: int, direction: int, in_size: int, h0: str,
-                         c0: str) -> tuple[str, str]:
+                         c0: str) -> tuple[str, str, str]:
     a, t = layer.args, layer.float_dtype
     h, p = a["hidden_size"], a["proj_size"]
     suffix = f"_l{k}" + ("_reverse" if direction else "")
@@ -207,9 +230,9 @@ def _projected_direction(layer: Layer, x: str, k: int, direction: int, in_size: 
                      value_info(g_in, t, (b_dim, 4 * h))],
                     [value_info(h_new, t, (b_dim, p)), value_info(c_new, t, (b_dim, h)),
                      value_info(h_step, t, (b_dim, p))])
-    h_n, _, seq = layer.op("Scan", [h0, c0, xw], outputs=3, body=graph, num_scan_inputs=1,
+    h_n, c_n, seq = layer.op("Scan", [h0, c0, xw], outputs=3, body=graph, num_scan_inputs=1,
                            scan_input_directions=[direction], scan_output_directions=[direction])
-    return seq, h_n
+    return seq, h_n, c_n
 
 
 # -- Select --------------------------------------------------------------------------------------

@@ -30,6 +30,8 @@ class _Recurrent(Lowering):
         bidir, batch_first = args["bidirectional"], args["batch_first"]
         if args["output"] == "sequence":
             return f"{call}[0]"
+        if args["output"] == "state":
+            return f"{call}[1]"  # h_n, or an LSTM's (h_n, c_n)
         if args["output"] == "last":
             if bidir:
                 return f"rnn_last({call}[0]{'' if batch_first else ', batch_first=False'})"
