@@ -425,6 +425,7 @@ _TABLE: list[Code | LintCode] = [
     LintCode("L020", "output-size-drift"),
     LintCode("L021", "features-last-into-norm"),
     LintCode("L022", "keras-batchnorm-momentum"),
+    LintCode("L023", "batch-read-as-time"),
     # -- resource limits (hostile or runaway specs) ---------------------------------------------
     Code("Y008", "number-too-large", "A number in the spec is beyond 64 bits.",
          "No tensor size, count or seed can be that large, and a number of thousands of digits would make "
