@@ -292,10 +292,10 @@ def keras_key(key: str, value: Any) -> str | None:
                     "layer")
         return "specc writes an activation as a layer of its own, e.g. - {type: ReLU} right after this layer"
     if key == "return_sequences":
-        return ("use output: sequence (the default: every step's output)" if value is True else
-                "use output: last (the last step's output; output: final_hidden for the final state)")
+        return ("replace it with output: sequence, the default (every step's output)" if value is True else
+                "replace it with output: last (the last step's output; output: state for the final states)")
     hints = {
-        "learning_rate": "use lr: (PyTorch's name for the learning rate)",
+        "learning_rate": "replace it with lr, PyTorch's name for the learning rate",
         "kernel_initializer": "remove it: specc draws weights as PyTorch initialises each layer (a run's "
                               "checkpoint or init_from sets them otherwise)",
         "bias_initializer": "remove it: specc draws weights as PyTorch initialises each layer",
