@@ -104,7 +104,7 @@ def inputs_text(kind: Any) -> str:
     if n_max is None:
         shape = f"{n_min} or more inputs: {shape}"
     elif n_max > 1:
-        shape = f"{n_min} to {n_max} inputs: {shape}"
+        shape = f"{n_min} inputs: {shape}" if n_min == n_max else f"{n_min} to {n_max} inputs: {shape}"
     return shape
 
 
