@@ -1,8 +1,9 @@
 """The promise as a property: whatever `check` accepts, every later stage handles.
 
-Specs come from three sources: every layer kind of the case table (tests/layer_cases.py), named
-and auto-named; random chains and DAGs from tests/test_differential.py's generator; and
-accepted mutants of the example specs (their variables set to other values). For each spec
+Specs come from four sources: every layer kind of the case table (tests/layer_cases.py), named
+and auto-named; random chains and DAGs from tests/test_differential.py's generator; accepted
+mutants of the example specs (their variables set to other values); and published
+architectures written from their papers (tests/corpus/architectures/). For each spec
 `check` accepts: build the PyTorch module, run forward at two sizes of every symbol (sizes that
 meet what the layers need), and export to ONNX with verification. A later stage refusing a
 spec that check accepted is a failure of this test, never a skip.
@@ -100,6 +101,19 @@ def test_random_graphs_pass_every_stage(net: object, tmp_path: Path) -> None:
     # --hypothesis-show-statistics says how many of the examples check accepted (and so went through export)
     accepted = every_stage(net.yaml(), tmp_path)  # type: ignore[attr-defined]
     hypothesis.event("check accepted: built, run at two sizes, exported" if accepted else "check refused")
+
+
+# Published architectures written as specs from their papers (tests/corpus/architectures/, each
+# file's first line names it): specs the examples do not cover, each through every stage.
+ARCHITECTURES = sorted((ROOT / "tests" / "corpus" / "architectures").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", ARCHITECTURES, ids=[p.stem for p in ARCHITECTURES])
+def test_published_architectures_pass_every_stage(path: Path, tmp_path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    errors = [f"{d.code} {d.message}" for d in specc.loads(text, path.name).errors]
+    assert not errors, f"{path.name}: {errors}"
+    assert every_stage(text, tmp_path)
 
 
 EXAMPLES = ("xor.yaml", "mlp_regression.yaml", "conv1d_signal.yaml", "gru_timeseries.yaml")

@@ -32,7 +32,8 @@ import yaml
 import specc
 
 ROOT = Path(__file__).resolve().parents[1]
-SEEDS = sorted([*ROOT.glob("specs/*.yaml"), *ROOT.glob("specs/zoo/*.yaml"), *ROOT.glob("tests/corpus/good/*.yaml")])
+SEEDS = sorted([*ROOT.glob("specs/*.yaml"), *ROOT.glob("specs/zoo/*.yaml"), *ROOT.glob("tests/corpus/good/*.yaml"),
+                *ROOT.glob("tests/corpus/architectures/*.yaml")])
 EXAMPLES = int(os.environ.get("SPECC_FUZZ_EXAMPLES", "300"))
 HANG_S = float(os.environ.get("SPECC_FUZZ_HANG", "60"))
 SLOW_S = float(os.environ.get("SPECC_FUZZ_SLOW", "2"))
