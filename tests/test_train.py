@@ -220,14 +220,18 @@ def _fails(capsys: pytest.CaptureFixture[str], spec: Path, code: str, line: int,
     return err
 
 
-def iris_file(tmp_path: Path) -> str:
-    """The iris set as a .npz file: data that training reads and check does not know (a bundled
+def bundled_file(tmp_path: Path, name: str = "iris") -> str:
+    """A bundled set as a .npz file: data that training reads and check does not know (a bundled
     set's shapes check knows, and rejects a model that does not fit them before training)."""
-    from sklearn.datasets import load_iris
+    from sklearn import datasets
 
-    iris = load_iris()
-    np.savez(tmp_path / "iris.npz", x=iris.data, y=iris.target)
-    return str(tmp_path / "iris.npz")
+    data = getattr(datasets, f"load_{name}")()
+    np.savez(tmp_path / f"{name}.npz", x=data.data, y=data.target)
+    return str(tmp_path / f"{name}.npz")
+
+
+def iris_file(tmp_path: Path) -> str:
+    return bundled_file(tmp_path, "iris")
 
 
 def test_an_output_narrower_than_the_classes_is_located_at_the_output_layer(
@@ -241,16 +245,21 @@ def test_regression_targets_under_a_classification_loss_are_named_as_such(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """diabetes' targets (25 to 346, whole numbers) under CrossEntropyLoss: not '347 classes, set the
     width to 347' but a regression's values, with the loss that fits, at the loss's line."""
-    err = _fails(capsys, mlp(tmp_path, "diabetes", 10, 1), "T005", 8, "look like measured values, not class ids",
-                 "about one sample per class", "use loss: {type: MSELoss}")
+    err = _fails(capsys, mlp(tmp_path, bundled_file(tmp_path, "diabetes"), 10, 1), "T005", 8,
+                 "look like measured values, not class ids", "about one sample per class", "use loss: {type: MSELoss}")
     assert "if they really are class ids, set the last layer's width to 347" in err
+    _fails(capsys, mlp(tmp_path, "diabetes", 10, 1, name="bundled.yaml"), "T005", 8,
+           "'diabetes' holds measured values (a regression)", "use loss: {type: MSELoss}")
 
 
 def test_class_ids_under_a_regression_loss_get_the_classification_loss(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """iris (one class index 0..2 per sample) under MSELoss with 3 outputs: the hint names CrossEntropyLoss."""
-    _fails(capsys, mlp(tmp_path, "iris", 4, 3, loss="MSELoss"), "T003", 10, "targets have shape [] per sample",
-           "one class index (0 to 2) per sample", "loss: {type: CrossEntropyLoss} with the 3 outputs")
+    _fails(capsys, mlp(tmp_path, iris_file(tmp_path), 4, 3, loss="MSELoss"), "T003", 10,
+           "targets have shape [] per sample", "one class index (0 to 2) per sample",
+           "loss: {type: CrossEntropyLoss} with the 3 outputs")
+    _fails(capsys, mlp(tmp_path, "iris", 4, 3, loss="MSELoss", name="bundled.yaml"), "T003", 8,
+           "one class label (0 to 2) per sample", "loss: {type: CrossEntropyLoss} with the 3 outputs")
 
 
 def test_a_missing_npz_key_and_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..diagnostics import Diagnostic, Location
 from ..graph import lora
 from ..shapes.tensor import TensorType
-from ..validate.training import class_dim, classification, focal_mode
+from ..validate.training import class_dim, classification, focal_mode, task_of
 from . import context
 from .view import Leaf
 
@@ -94,12 +94,24 @@ def _bundled_data(spec: Spec, pairs: list[Any]) -> list[Diagnostic]:
                                     f"{name!r} takes {t}", spec.locations.value("inputs", name),
                                     f"declare {name}: [{t.shape[0]}, {features}]{image}"))
         for _, loss, last, out in pairs:
-            dim = class_dim(loss, out) if out is not None and classification(loss, out) else None
+            if out is None or not isinstance(last, Leaf) or getattr(loss, "type", None) is None:
+                continue
+            dim = class_dim(loss, out) if classification(loss, out) else None
             width = out.shape[dim] if dim is not None else None
-            if classes is not None and isinstance(width, int) and width < classes and isinstance(last, Leaf):
+            task = task_of(loss, out)
+            if classes is not None and isinstance(width, int) and width < classes:
                 diags.append(_located(spec, "T005", f"data source {source!r} has {classes} classes, but it gives "
                                       f"{width} scores per sample", f"set the last layer's width to {classes}",
                                       at=last))
+            elif classes is None and task in ("classification", "binary"):
+                diags.append(_located(spec, "T005", f"data source {source!r} holds measured values (a regression), "
+                                      f"but {loss.type} wants class labels", "use loss: {type: MSELoss} (or "
+                                      "HuberLoss, L1Loss) with one output"))
+            elif classes is not None and source != "xor" and task == "regression" and \
+                    any(d != 1 for d in out.shape[1:]):  # one label per sample cannot fill (B, 3)
+                diags.append(_located(spec, "T003", f"data source {source!r} holds one class label (0 to "
+                                      f"{classes - 1}) per sample, but {loss.type} compares it with the output "
+                                      f"{out}", f"use loss: {{type: CrossEntropyLoss}} with the {classes} outputs"))
     return diags
 
 
