@@ -7,6 +7,7 @@ import math
 
 from ..weights import Init
 from .base import Layer, lowers
+from .opset import split
 
 _SAME = {"ReLU": "Relu", "Sigmoid": "Sigmoid", "Tanh": "Tanh", "Softsign": "Softsign", "SELU": "Selu",
          "Mish": "Mish", "Hardswish": "HardSwish", "Abs": "Abs"}
@@ -100,10 +101,7 @@ def log_softmax(layer: Layer) -> str:
 def glu(layer: Layer) -> str:
     d = int(layer.args["dim"]) % layer.in_type.rank
     half = int(layer.out.shape[d])
-    if layer.b.opset >= 13:
-        a, b = layer.op("Split", [layer.x, layer.const([half, half])], outputs=2, axis=d)
-    else:
-        a, b = layer.op("Split", [layer.x], outputs=2, axis=d, split=[half, half])
+    a, b = split(layer, layer.x, [half, half], d)
     return layer.op("Mul", [a, layer.op("Sigmoid", [b])])
 
 

@@ -32,6 +32,7 @@ from ..builder import ELEM
 from ..weights import ONES, XAVIER, ZEROS, Init, fan_in
 from .activation import gelu
 from .base import Layer, lowers
+from .opset import dims_of
 
 # Range (the causal mask's positions) and Pad's pads as an input are opset 11's, Slice's bounds as
 # inputs (PositionalEncoding's) opset 10's: limits.py refuses the kinds below those.
@@ -71,14 +72,7 @@ def _ft(layer: Layer, value: float | list[float]) -> str:
 def _dim(layer: Layer, x: str, axis: int, d: DimLike) -> str:
     """A 1-element int64 tensor with dim ``axis`` of ``x``: a constant when fixed, else read from
     ``x``'s shape at run time."""
-    return layer.const([d]) if isinstance(d, int) else _shape(layer, x, axis, axis + 1)
-
-
-def _shape(layer: Layer, x: str, start: int, end: int) -> str:
-    """Dims ``start`` to ``end`` of ``x``'s shape, at run time (Shape's own start and end are opset 15's)."""
-    if layer.b.opset >= 15:
-        return layer.op("Shape", [x], start=start, end=end)
-    return layer.op("Gather", [layer.op("Shape", [x]), layer.const(list(range(start, end)))], axis=0)
+    return layer.const([d]) if isinstance(d, int) else dims_of(layer, x, axis, axis + 1)
 
 
 # -- building blocks ------------------------------------------------------------------------------------
@@ -173,7 +167,7 @@ def _attend(layer: Layer, a: _Attn, q_in: str, k_in: str, v_in: str, mask: _Mask
         zero = _ft(layer, np.zeros((1, 1, e)).tolist())
         extra += [zero, zero]
     if extra:
-        batch = _shape(layer, k, int(not a.batch_first), int(not a.batch_first) + 1)
+        batch = dims_of(layer, k, int(not a.batch_first), int(not a.batch_first) + 1)
         for bk, bv in zip(extra[::2], extra[1::2]):
             k, v = _append_step(layer, a, k, bk, batch), _append_step(layer, a, v, bv, batch)
     scores = layer.op("MatMul", [_heads(layer, a, q), _heads(layer, a, k, keys=True)])
@@ -214,7 +208,7 @@ def _attn_mask(layer: Layer, m: str, dtype: str, rank: int, heads: int) -> str:
     m = _additive(layer, m, dtype)
     if rank == 2:
         return m
-    steps = _shape(layer, m, 1, 3)
+    steps = dims_of(layer, m, 1, 3)
     return layer.op("Reshape", [m, layer.op("Concat", [layer.const([-1, heads]), steps], axis=0)])
 
 

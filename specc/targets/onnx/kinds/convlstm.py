@@ -13,7 +13,8 @@ import dataclasses
 from ..builder import value_info
 from ..weights import fan_in
 from .base import Layer, lowers
-from .recurrent import dims_of, lstm_cell, zeros
+from .opset import dims_of
+from .recurrent import lstm_cell, zeros
 
 
 @lowers("ConvLSTM2d")

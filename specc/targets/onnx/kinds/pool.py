@@ -36,6 +36,7 @@ from ....shapes.dims import DimLike, add, mul, product
 from ..builder import ELEM, attr_ints
 from ..limits import ceil_windows
 from .base import Layer, lowers
+from .opset import unsqueeze
 
 _MAX = ("MaxPool1d", "MaxPool2d", "MaxPool3d")
 _AVG = ("AvgPool1d", "AvgPool2d", "AvgPool3d")
@@ -189,7 +190,7 @@ def _float64_avg_pool(layer: Layer, k: list[int], s: list[int], p: list[int]) ->
             continue
         size = _runtime_windows(layer, n)
         cells = layer.op("Range", [layer.const(0), _scalar(layer, layer.size(o)), layer.const(1)])
-        start = layer.op("Sub", [layer.op("Mul", [_unsqueeze(layer, cells, 1), layer.const(si)]), layer.const(pi)])
+        start = layer.op("Sub", [layer.op("Mul", [unsqueeze(layer, cells, [1]), layer.const(si)]), layer.const(pi)])
         end = layer.op("Add", [start, layer.const(ki)])
         lo, hi = _larger(layer, start, layer.const(0)), _smaller(layer, end, size)
         count = layer.op("Sub", [hi, lo])
@@ -227,7 +228,7 @@ def _window_axis(layer: Layer, x: str, axis: int, n: DimLike, o: DimLike, lo: An
         if not is_max:
             inside = layer.op("Div", [layer.op("Cast", [inside], to=ELEM[t]), layer.op("Cast", [count], to=ELEM[t])])
         mask = layer.op("Reshape", [inside, layer.shape([o, n, *rest])]) if rest else inside
-    cells = _unsqueeze(layer, x, axis)  # (..., 1, n, ...) against the mask's (o, n, 1, ...)
+    cells = unsqueeze(layer, x, [axis])  # (..., 1, n, ...) against the mask's (o, n, 1, ...)
     if is_max:
         low = layer.const(-np.inf, t)
         return _reduce(layer, "ReduceMax", layer.op("Where", [mask, cells, low]), [axis + 1], keepdims=0)
@@ -268,7 +269,3 @@ def _reduce(layer: Layer, op: str, x: str, axes: list[int], keepdims: int) -> st
     return layer.op(op, [x], axes=axes, keepdims=keepdims)
 
 
-def _unsqueeze(layer: Layer, x: str, axis: int) -> str:
-    if layer.b.opset >= 13:
-        return layer.op("Unsqueeze", [x, layer.const([axis])])
-    return layer.op("Unsqueeze", [x], axes=[axis])

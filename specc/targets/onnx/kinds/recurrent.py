@@ -17,7 +17,6 @@ recurrent product, the cell and the projection.  Inter-layer dropout is for trai
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 
 import numpy as np
 
@@ -25,46 +24,12 @@ from ....shapes.dims import DimLike
 from ..builder import value_info
 from ..weights import fan_in
 from .base import Layer, lowers
+from .opset import dims_of, slice_axis, split, squeeze, unsqueeze
 
 # PyTorch's gate blocks in the order ONNX stacks them: LSTM (i, f, g, o) -> (i, o, f, c),
 # GRU (r, z, n) -> (z, r, h).
 _ORDER = {"RNN": [0], "LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2]}
 INT64_MAX = 2**63 - 1
-
-
-# -- ops whose form changed between opsets (the model's opset may be 9 to 23) --------------------
-
-def squeeze(layer: Layer, v: str, axes: Sequence[int]) -> str:
-    if layer.b.opset >= 13:
-        return layer.op("Squeeze", [v, layer.const(list(axes))])
-    return layer.op("Squeeze", [v], axes=list(axes))
-
-
-def unsqueeze(layer: Layer, v: str, axis: int = 0) -> str:
-    if layer.b.opset >= 13:
-        return layer.op("Unsqueeze", [v, layer.const([axis])])
-    return layer.op("Unsqueeze", [v], axes=[axis])
-
-
-def slice_axis(layer: Layer, v: str, start: int, end: int, axis: int) -> str:
-    if layer.b.opset >= 10:
-        return layer.op("Slice", [v, layer.const([start]), layer.const([end]), layer.const([axis])])
-    return layer.op("Slice", [v], starts=[start], ends=[end], axes=[axis])
-
-
-def split(layer: Layer, v: str, sizes: Sequence[int], axis: int) -> list[str]:
-    if len(sizes) == 1:
-        return [v]
-    if layer.b.opset >= 13:
-        return list(layer.op("Split", [v, layer.const(list(sizes))], outputs=len(sizes), axis=axis))
-    return list(layer.op("Split", [v], outputs=len(sizes), axis=axis, split=list(sizes)))
-
-
-def dims_of(layer: Layer, v: str, start: int, end: int) -> str:
-    """The sizes of axes start..end-1 of ``v`` at run time (a 1-D int64 tensor)."""
-    if layer.b.opset >= 15:
-        return layer.op("Shape", [v], start=start, end=end)
-    return slice_axis(layer, layer.op("Shape", [v]), start, end, 0)
 
 
 def zeros(layer: Layer, shape: str) -> str:

@@ -36,6 +36,7 @@ from ....shapes.dims import DimLike
 from ..builder import ELEM
 from ..limits import RESIZE_DTYPES, kernel_dependent, nearest_resize_exact, power_of_two
 from .base import Layer, lowers
+from .opset import dims_of
 
 _LINEAR = {"linear", "bilinear", "trilinear"}
 _A = -0.75  # PyTorch's bicubic coefficient (ONNX's default cubic_coeff_a too)
@@ -162,7 +163,7 @@ def _resize(layer: Layer, scales: list[np.float32], *, sizes: list[int] | None =
     roi = "" if layer.b.opset >= 13 else empty  # optional inputs are named empty before opset 13
     if sizes is None:
         return layer.op("Resize", [layer.x, roi, layer.const([1.0, 1.0, *scales], "float32")], **attrs)
-    full = layer.op("Concat", [_dim(layer, 0), _dim(layer, 1), layer.const(sizes)], axis=0)
+    full = layer.op("Concat", [dims_of(layer, layer.x, 0, 2), layer.const(sizes)], axis=0)
     return layer.op("Resize", [layer.x, roi, "" if layer.b.opset >= 13 else empty, full], **attrs)
 
 
@@ -235,9 +236,9 @@ def _taps(layer: Layer, d: _Dim, mode: str, align: bool) -> list[tuple[Value, Va
         same = None
     else:
         ops = _Float32(layer)
-        n = _dim(layer, d.axis)
+        n = dims_of(layer, layer.x, d.axis, d.axis + 1)
         m = (_scaled(layer, n, d.scale) if d.scale is not None else layer.const([d.m]) if isinstance(d.m, int)
-             else _dim(layer, d.axis, layer.inputs[1]))  # the second input's size (from: [x, like])
+             else dims_of(layer, layer.inputs[1], d.axis, d.axis + 1))  # the second input's size (from: [x, like])
         dst = layer.op("Cast", [layer.op("Range", [layer.const(0), layer.op("Reshape", [m, layer.const(
             np.zeros(0, np.int64))]), layer.const(1)])], to=TensorProto.FLOAT)
         n_f, m_f = (layer.op("Cast", [v], to=TensorProto.FLOAT) for v in (n, m))
@@ -305,14 +306,6 @@ def _weigh(layer: Layer, x: str, axis: int, taps: list[tuple[Value, Value | None
         total = y if total is None else layer.op("Add", [total, y])
     assert total is not None
     return total if acc == dtype else layer.op("Cast", [total], to=ELEM[dtype])
-
-
-def _dim(layer: Layer, axis: int, of: str | None = None) -> str:
-    """The size of the input (or of ``of``) along ``axis`` at run time, as a 1-element int64 tensor."""
-    x = of or layer.x
-    if layer.b.opset >= 15:
-        return layer.op("Shape", [x], start=axis, end=axis + 1)
-    return layer.op("Slice", [layer.op("Shape", [x]), layer.const([axis]), layer.const([axis + 1])])
 
 
 def _scaled(layer: Layer, n: str, scale: float) -> str:

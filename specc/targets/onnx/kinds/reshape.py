@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..builder import ELEM
+from . import opset
 from .base import Layer, lowers
 
 _END = 2**63 - 1  # Slice's "to the end" (INT64_MAX)
@@ -47,14 +48,6 @@ def _kept(layer: Layer, axis: int) -> Piece:
     return d if isinstance(d, int) else 0
 
 
-def _dim(layer: Layer, axis: int, of: int = 0) -> str:
-    """Dim ``axis`` of the input (the ``of``-th) as a 1-element tensor, at run time."""
-    x = layer.inputs[of]
-    if layer.b.opset >= 15:
-        return layer.op("Shape", [x], start=axis, end=axis + 1)
-    return layer.op("Gather", [layer.op("Shape", [x]), layer.const([axis])], axis=0)
-
-
 def _shape(layer: Layer, pieces: Sequence[Piece]) -> str:
     """The 1-D shape tensor of ``pieces``: one constant when none is read at run time."""
     if all(isinstance(p, int) for p in pieces):
@@ -68,7 +61,7 @@ def _shape(layer: Layer, pieces: Sequence[Piece]) -> str:
         if run:
             parts.append(layer.const(run))
             run = []
-        v = _dim(layer, p.axis, p.of)
+        v = opset.dims_of(layer, layer.inputs[p.of], p.axis, p.axis + 1)
         if p.times != 1:
             v = layer.op("Mul", [v, layer.const([p.times])])
         if p.by != 1:
@@ -81,13 +74,6 @@ def _shape(layer: Layer, pieces: Sequence[Piece]) -> str:
 
 def _reshape(layer: Layer, x: str, pieces: Sequence[Piece]) -> str:
     return layer.op("Reshape", [x, _shape(layer, pieces)])
-
-
-def _axes_op(layer: Layer, op_type: str, x: str, axes: Sequence[int]) -> str:
-    """Squeeze or Unsqueeze: the axes in an input from opset 13, an attribute before."""
-    if layer.b.opset >= 13:
-        return layer.op(op_type, [x, layer.const(list(axes))])
-    return layer.op(op_type, [x], axes=list(axes))
 
 
 @lowers("Identity")
@@ -152,25 +138,25 @@ def squeeze(layer: Layer) -> str:
     dim = layer.args["dim"]
     rank = layer.in_type.rank
     axes = sorted({int(d) % rank for d in ((dim,) if isinstance(dim, int) else dim)})
-    return _axes_op(layer, "Squeeze", layer.x, axes)
+    return opset.squeeze(layer, layer.x, axes)
 
 
 @lowers("Unsqueeze")
 def unsqueeze(layer: Layer) -> str:
-    return _axes_op(layer, "Unsqueeze", layer.x, [int(layer.args["dim"]) % (layer.in_type.rank + 1)])
+    return opset.unsqueeze(layer, layer.x, [int(layer.args["dim"]) % (layer.in_type.rank + 1)])
 
 
 @lowers("Repeat")
 def repeat(layer: Layer) -> str:
     repeats = [int(r) for r in layer.args["repeats"]]
     extra = len(repeats) - layer.in_type.rank
-    x = _axes_op(layer, "Unsqueeze", layer.x, list(range(extra))) if extra else layer.x  # PyTorch's new leading dims
+    x = opset.unsqueeze(layer, layer.x, list(range(extra))) if extra else layer.x  # PyTorch's new leading dims
     return layer.op("Tile", [x, layer.const(repeats)])
 
 
 @lowers("RepeatVector")
 def repeat_vector(layer: Layer) -> str:
-    x = _axes_op(layer, "Unsqueeze", layer.x, [1])
+    x = opset.unsqueeze(layer, layer.x, [1])
     return layer.op("Tile", [x, layer.const([1, int(layer.args["n"]), 1])])
 
 

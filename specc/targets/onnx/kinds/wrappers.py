@@ -12,7 +12,7 @@ from ....layers.wrappers import inner_args
 from ....shapes.dims import mul
 from ....shapes.tensor import TensorType
 from .base import Layer, lower, lowers
-from .recurrent import dims_of
+from .opset import dims_of
 
 
 @lowers("TimeDistributed")
