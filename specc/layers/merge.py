@@ -46,12 +46,10 @@ def where_equal(x: DimLike, y: DimLike) -> str:
     if found is None or found.everywhere:
         return ""
     s = found.symbol
-    sizes = [v for v in range(1, 4 * found.modulus + 64) if evaluate(x, {s: v}) > 0 and evaluate(y, {s: v}) > 0]
-    bad = next((v for v in sizes if v >= 8 and not found.holds(v)), None)
-    if not found.residues or bad is None:
+    bad, good = found.example(8, False, x, y), found.example(32, True, x, y)
+    if not found.residues or bad is None or good is None:
         return ""
     at = f"at {s} = {bad} they are {evaluate(x, {s: bad})} and {evaluate(y, {s: bad})}"
-    good = next(v for v in sizes if v >= 32 and found.holds(v))
     return (f"{x} and {y} are equal only when {found.text()} ({at}); give the input a fixed size where "
             f"{found.text()} (such as {good}), or resize one branch to the other's size at run time: "
             "- {type: Upsample, from: [branch, skip]}")

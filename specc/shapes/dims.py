@@ -259,6 +259,14 @@ class Agreement:
     def holds(self, value: int) -> bool:
         return value % self.modulus in self.residues or value in self.points
 
+    def example(self, start: int, holding: bool, *sizes: DimLike) -> int | None:
+        """The first value of the symbol from ``start`` at which the sizes are equal (``holding``)
+        or differ, with each of ``sizes`` at least 1 there; None within a few periods."""
+        for v in range(start, start + 4 * self.modulus + 64):
+            if self.holds(v) == holding and all(evaluate(d, {self.symbol: v}) > 0 for d in sizes):
+                return v
+        return None
+
     def text(self) -> str:
         """``H is a multiple of 4``, ``H is even``, ``H % 3 is 1 or 2``."""
         s, m, rs = self.symbol, self.modulus, sorted(self.residues)

@@ -55,8 +55,7 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
             if found is None or found.everywhere or not found.residues:
                 continue  # equal everywhere, or a size of its own (a valid-padding U-Net's H - 184)
             s = found.symbol
-            bad = next(v for v in range(8, 8 + 2 * found.modulus) if not found.holds(v))
-            good = next(v for v in range(256, 256 + found.modulus) if found.holds(v))
+            bad, good = found.example(8, False), found.example(256, True)
             yield ctx.warning(
                 CODE, step,
                 f"output '{name}' has {what} {size}, equal to {s} of input '{source[0]}' only when {found.text()} "
