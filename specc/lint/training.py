@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..diagnostics import Diagnostic, Location
 from ..graph import lora
 from ..shapes.tensor import TensorType
+from ..validate.document import DATASET_SHAPES
 from ..validate.training import class_dim, classification, focal_mode, task_of
 from . import context
 from .view import Leaf
@@ -66,12 +67,6 @@ def check_training(spec: Spec) -> list[Diagnostic]:
     return diags
 
 
-# The data sets train.data.source names without a path (scikit-learn's, and xor): the values each
-# sample holds and, for a classification set, its classes (None: real-valued targets).
-BUNDLED_DATA: dict[str, tuple[int, int | None]] = {
-    "iris": (4, 3), "wine": (13, 3), "breast_cancer": (30, 2), "digits": (64, 10), "diabetes": (10, None),
-    "xor": (2, 2)}
-
 
 def _bundled_data(spec: Spec, pairs: list[Any]) -> list[Diagnostic]:
     """A bundled data set against the model, as training will find it (T003, T005), at check:
@@ -79,8 +74,8 @@ def _bundled_data(spec: Spec, pairs: list[Any]) -> list[Diagnostic]:
     train = spec.document.train if spec.document is not None else None
     sources = {getattr(train.data, k) for k in ("source", "val_source")} if train is not None else set()
     diags: list[Diagnostic] = []
-    for source in sorted(s for s in sources if s in BUNDLED_DATA):
-        features, classes = BUNDLED_DATA[source]
+    for source in sorted(s for s in sources if s in DATASET_SHAPES):
+        features, classes = DATASET_SHAPES[source]
         if len(spec.graph.inputs) != 1:
             continue  # training says it: one data set, several inputs
         name, t = next(iter(spec.graph.inputs.items()))

@@ -442,7 +442,13 @@ Scheduler = Annotated[Union[StepLR, MultiStepLR, ExponentialLR, CosineAnnealingL
 
 # scikit-learn's bundled sets (no download), random data of the declared shapes, and XOR's
 # four corners with noise.
-BUILTIN_DATASETS = ("digits", "iris", "wine", "breast_cancer", "diabetes", "synthetic", "xor")
+SKLEARN_DATASETS = ("digits", "iris", "wine", "breast_cancer", "diabetes")
+BUILTIN_DATASETS = (*SKLEARN_DATASETS, "synthetic", "xor")
+# What check knows of the sets of fixed shape: the values each sample holds and, for a
+# classification set, its classes (None: real-valued targets).
+DATASET_SHAPES: dict[str, tuple[int, int | None]] = {
+    "digits": (64, 10), "iris": (4, 3), "wine": (13, 3), "breast_cancer": (30, 2), "diabetes": (10, None),
+    "xor": (2, 2)}
 DATA_FILES = (".npz", ".npy", ".csv")
 # Metrics early stopping can watch; the loop computes those that fit the task (docs/spec.md).
 METRICS = ("val_loss", "val_accuracy", "val_precision", "val_recall", "val_f1", "val_roc_auc",

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from ...validate.document import SKLEARN_DATASETS as BUNDLED
 from ...validate.train_config import classes_at, head
 
-BUNDLED = ("digits", "iris", "wine", "breast_cancer", "diabetes")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
