@@ -20,7 +20,7 @@ import numpy as np
 import onnx
 
 from ..atomic import temp_dir
-from ..shapes.rules import size_rules
+from ..shapes.rules import rules_json
 from ..targets import verdict
 from ..targets.onnx.builder import Unsupported, bare_symbol
 from ..targets.onnx.lower import DEFAULT_OPSET, Lowered, lower_graph, missing_lowerings
@@ -217,7 +217,7 @@ def export_direct(spec: Any, path: str | os.PathLike[str] | None, *, weights: st
     env = export_env(sig, opts.batch_size, opts.sizes, valid)
     meta = {"spec_name": spec.name, "specc_version": __version__, "spec_sha256": spec.sha256,
             "specc_exporter": "direct", "specc_sizes": json.dumps(env),
-            "specc_size_rules": json.dumps([r.to_json() for r in size_rules(spec.graph)]),
+            "specc_size_rules": json.dumps(rules_json(spec.graph)),
             "specc_int_high": json.dumps({t.name: vocabulary_bound(spec, t.name) for t in sig.inputs
                                           if not t.dtype.startswith(("float", "bfloat")) and t.dtype != "bool"})}
     if spec.document.description:

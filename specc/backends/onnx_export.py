@@ -30,7 +30,7 @@ import onnx
 import torch
 
 from ..atomic import temp_dir
-from ..shapes.rules import size_rules
+from ..shapes.rules import rules_json
 from ..version import __version__
 from .errors import ExportFailed, VerificationFailed, WeightsError, first_line
 from .onnx_files import DEFAULT_OPSET, ExportResult, name_output_dims, publish, save, stamp
@@ -330,7 +330,7 @@ def export_spec(spec: Any, path: str | os.PathLike[str] | None, *, weights: str 
     valid = sizes_valid(spec)
     env = export_env(sig, opts.batch_size, opts.sizes, valid)
     meta = {"spec_name": spec.name, "specc_version": __version__, "spec_sha256": spec.sha256,
-            "specc_size_rules": json.dumps([r.to_json() for r in size_rules(spec.graph)])}
+            "specc_size_rules": json.dumps(rules_json(spec.graph))}
     if spec.document.description:
         meta["spec_description"] = spec.document.description
     entry: list[Path] = []

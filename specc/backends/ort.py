@@ -23,7 +23,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from ..shapes.rules import SizeRule, refusal
+from ..shapes.rules import SizeRule, refusal, rules_from_json
 from .errors import InputError, ModelError, ProviderUnavailable, UnsafeModel
 from .gpu import gpu_present as _gpu_present
 
@@ -354,10 +354,8 @@ def metadata(model: onnx.ModelProto) -> dict[str, str]:
 
 def stored_size_rules(meta: Mapping[str, str]) -> list[SizeRule]:
     """The size rules a specc export stored (none for another tool's model, or one that lies)."""
-    with contextlib.suppress(ValueError, TypeError, RecursionError):
-        value = json.loads(meta.get("specc_size_rules", "[]"))
-        if isinstance(value, list):
-            return [SizeRule.from_json(v) for v in value]
+    with contextlib.suppress(ValueError, RecursionError):
+        return rules_from_json(json.loads(meta.get("specc_size_rules", "[]")))
     return []
 
 

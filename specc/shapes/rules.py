@@ -98,3 +98,17 @@ def size_rules(graph: Any) -> list[SizeRule]:
             rules.setdefault((str(r.size), r.at_least), SizeRule(r.size, r.at_least, r.text(),
                                                                  f"{n.type} '{n.path}'"))
     return list(rules.values())
+
+
+def rules_json(graph: Any) -> list[dict[str, object]]:
+    """The graph's size rules as the JSON an exported model's metadata and a run's config keep."""
+    return [r.to_json() for r in size_rules(graph)]
+
+
+def rules_from_json(value: object) -> list[SizeRule]:
+    """The rules :func:`rules_json` wrote; none for anything else (another tool's model, a file
+    edited by hand): the caller then runs without them, as before they existed."""
+    try:
+        return [SizeRule.from_json(v) for v in value] if isinstance(value, list) else []
+    except (ValueError, TypeError, RecursionError):
+        return []

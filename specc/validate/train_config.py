@@ -33,7 +33,7 @@ def train_config(spec: Spec) -> dict[str, Any]:
     outputs = {n: [d if isinstance(d, int) else str(d) for d in graph.value(s).shape] for n, s in graph.outputs}
     inputs = {n: {"shape": [d if isinstance(d, int) else str(d) for d in t.shape], "dtype": t.dtype}
               for n, t in graph.inputs.items()}
-    from ..shapes.rules import size_rules
+    from ..shapes.rules import rules_json
     from .training import class_dim, classification
 
     loss = ({n: one.model_dump() for n, one in doc.loss.items()} if isinstance(doc.loss, dict) else
@@ -84,7 +84,7 @@ def train_config(spec: Spec) -> dict[str, Any]:
         "output_layers": last,
         "vocab": vocab,
         "sizes": dict(sorted(doc.export.sizes.items())),
-        "size_rules": [r.to_json() for r in size_rules(graph)],  # what predict tests inputs against
+        "size_rules": rules_json(graph),  # what predict tests inputs against
         "train": train.model_dump(),
         "locs": {
             "loss": _loc(spec, "loss"),

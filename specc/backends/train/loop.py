@@ -565,7 +565,7 @@ def plain_log(stream: Any = None) -> Log:
         if rec.get("event") != "epoch":
             return
         parts = [f"epoch {rec['epoch']}/{rec['epochs']}", f"loss {rec['loss']:.4f}"]
-        parts += [f"{k} {v:.4f}" if metrics_mod.defined(v) else f"{k} n/a" for k, v in rec.items()
+        parts += [f"{k} {metrics_mod.shown(v, '.4f')}" for k, v in rec.items()
                   if k.startswith("val_") and isinstance(v, float)]
         parts.append(f"({rec['seconds']:.1f}s)")
         stream.write("  ".join(parts) + "\n")

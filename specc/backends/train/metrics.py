@@ -99,6 +99,6 @@ def defined(value: Any) -> bool:
     return not (isinstance(value, float) and math.isnan(value))
 
 
-def shown(value: float) -> str:
-    """A metric for people: an undefined one as n/a, never as nan."""
-    return f"{value:.4g}" if defined(value) else "n/a"
+def shown(value: float, spec: str = ".4g") -> str:
+    """A metric for people (formatted by ``spec``): an undefined one as n/a, never as nan."""
+    return format(value, spec) if defined(value) else "n/a"

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...shapes.rules import SizeRule, refusal
+from ...shapes.rules import refusal, rules_from_json
 from ...validate.train_config import classes_at
 from ..run_folder import RunScaling, read_preprocessing, resolve_weights, run_scaling
 from .preprocess import Preprocessing
@@ -114,7 +114,7 @@ def predict(trained: Trained, raw: dict[str, np.ndarray], batch_size: int = 256)
     raw = {name: _batched(x, cfg["inputs"][name]["shape"]) for name, x in raw.items()}
     n = len(next(iter(raw.values())))
     shaped = shape_inputs(cfg, raw, n, "input")
-    refused = refusal([SizeRule.from_json(r) for r in cfg.get("size_rules", [])], _symbol_sizes(cfg, shaped))
+    refused = refusal(rules_from_json(cfg.get("size_rules")), _symbol_sizes(cfg, shaped))
     if refused is not None:  # too short a sequence, too small an image: named, not a runtime's error
         raise DataError("T003", refused[0], refused[1], "input")
     for name, x in shaped.items():  # a NaN would come back as a confident-looking label

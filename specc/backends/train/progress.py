@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .metrics import defined
+from .metrics import shown
 
 
 class RichLog:
@@ -37,7 +37,7 @@ class RichLog:
                 self.progress.remove_task(self.task)
                 self.progress.stop()
                 self.task = None
-            metrics = "  ".join(f"[cyan]{k}[/] {v:.4f}" if defined(v) else f"[cyan]{k}[/] n/a" for k, v in rec.items()
+            metrics = "  ".join(f"[cyan]{k}[/] {shown(v, '.4f')}" for k, v in rec.items()
                                 if k.startswith("val_") and isinstance(v, float))
             self.console.print(f"[bold]epoch {rec['epoch']}/{rec['epochs']}[/]  loss {rec['loss']:.4f}  {metrics}  "
                                f"[dim]{rec['seconds']:.1f}s[/]")
