@@ -29,8 +29,7 @@ class _Broadcasting(LayerKind):
                     else "S006",
                     f"{self.type_name} cannot combine input 1 {TensorType(shape)} with input {i + 1} {t}",
                     "shapes must match or broadcast (each dim equal, or 1); "
-                    + (next((w for x, y in list(zip(shape[::-1], t.shape[::-1]))[::-1] if (w := where_equal(x, y))),
-                            "") or _merge_fix(shape, t.shape, i + 1)))
+                    + (_first_agreement(shape, t.shape) or _merge_fix(shape, t.shape, i + 1)))
             shape = merged
         return LayerResult(TensorType(shape, self.dtype([t.dtype for t in ins])), {}, 0, 0)
 
@@ -53,6 +52,13 @@ def where_equal(x: DimLike, y: DimLike) -> str:
     return (f"{x} and {y} are equal only when {found.text()} ({at}); give the input a fixed size where "
             f"{found.text()} (such as {good}), or resize one branch to the other's size at run time: "
             "- {type: Upsample, from: [branch, skip]}")
+
+
+def _first_agreement(a: tuple, b: tuple) -> str:
+    """:func:`where_equal` of the first dims, aligned from the right as broadcasting aligns them,
+    that agree only at some sizes; "" when none does."""
+    n = min(len(a), len(b))
+    return next((w for x, y in zip(a[len(a) - n:], b[len(b) - n:]) if (w := where_equal(x, y))), "")
 
 
 def _only_symbolic_differ(a: tuple, b: tuple) -> bool:
