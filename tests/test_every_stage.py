@@ -34,6 +34,7 @@ from specc.backends.onnx_export import signature_of, sizes_valid, spec_inputs  #
 from specc.backends.routes import export  # noqa: E402
 from specc.backends.torch_build import build_module  # noqa: E402
 from specc.backends.verify import export_env, other_envs  # noqa: E402
+from specc.cli import main as cli  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL = int(os.environ.get("SPECC_STAGES_EXAMPLES", "0"))
@@ -114,6 +115,23 @@ def test_published_architectures_pass_every_stage(path: Path, tmp_path: Path) ->
     errors = [f"{d.code} {d.message}" for d in specc.loads(text, path.name).errors]
     assert not errors, f"{path.name}: {errors}"
     assert every_stage(text, tmp_path)
+
+
+TRAINED = [p for p in ARCHITECTURES if re.search(r"^train:", p.read_text(encoding="utf-8"), re.M)]
+
+
+@pytest.mark.parametrize("path", TRAINED, ids=[p.stem for p in TRAINED])
+def test_published_architectures_train_and_export_their_run(path: Path, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    # the stages after training: a run on the spec's (synthetic) data, then the trained weights
+    # exported and verified against PyTorch
+    run = tmp_path / "run"
+    code = cli(["train", str(path), "-o", str(run), "--epochs", "1"])
+    out = capsys.readouterr()
+    assert code == 0, out.out + out.err
+    code = cli(["export", str(path), "--weights", str(run), "-o", str(tmp_path / "trained.onnx")])
+    out = capsys.readouterr()
+    assert code == 0, out.out + out.err
 
 
 EXAMPLES = ("xor.yaml", "mlp_regression.yaml", "conv1d_signal.yaml", "gru_timeseries.yaml")

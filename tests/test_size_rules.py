@@ -16,7 +16,7 @@ from test_size_algebra import _random_size
 
 import specc
 from specc.shapes.dims import evaluate, from_json, to_json
-from specc.shapes.rules import SizeRule, refusal, size_rules
+from specc.shapes.rules import SizeRule, nearest_fit, refusal, size_rules
 
 UNET = Path(__file__).resolve().parents[1] / "specs" / "unet_any_size.yaml"
 SEQUENCE = """\
@@ -57,6 +57,68 @@ def test_the_rules_of_a_unet_and_the_nearest_size_that_works() -> None:
     message, hint = refusal(rules, {"B": 1, "H": 3, "W": 33})
     assert "MaxPool2d 'max_pool2d_2' needs floor(H/4) >= 1" in message
     assert hint == "the nearest size that works is H = 4"
+
+
+NO_PADDING = """\
+    specc: 1
+    name: NoPadding
+    inputs:
+      image: [B, 3, H, W]
+    layers:
+      - {type: Conv2d, out_channels: 4, kernel_size: 7, stride: 2}
+      - {type: MaxPool2d, kernel_size: 3, stride: 2}
+      - {type: Conv2d, out_channels: 4, kernel_size: 3}
+      - {type: Conv2d, out_channels: 4, kernel_size: 3}
+      - {type: GlobalAvgPool}
+      - {type: Linear, out_features: 3}
+    loss: {type: CrossEntropyLoss}
+    optimizer: {type: Adam}
+    train: {epochs: 1, batch_size: 4, data: {source: synthetic, num_samples: 8}}
+    """
+
+
+def test_the_nearest_sizes_when_two_symbols_are_both_too_small() -> None:
+    # each of H and W alone breaks its own rules: moving one at a time never fixed both
+    rules = size_rules(specc.loads(textwrap.dedent(NO_PADDING)).require_ok().graph)
+    assert nearest_fit(rules, {"B": 1, "H": 16, "W": 16}) == {"H": 27, "W": 27}  # floor((H + 1)/4) - 6 >= 1
+    assert nearest_fit(rules, {"B": 1, "H": 16, "W": 40}) == {"H": 27}
+    assert nearest_fit(rules, {"B": 1, "H": 27, "W": 27}) == {}
+    why, fix = refusal(rules, {"B": 1, "H": 16, "W": 16}) or ("", "")
+    assert "conv2d_2" in why, why
+    assert fix == "the nearest size that works is H = 27, W = 27", fix
+
+
+def test_synthetic_data_takes_sizes_the_model_runs_at(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # 16, the size of a symbol the spec leaves free, is too small for these kernels: the data is
+    # made at the nearest sizes that work, not fed to a model that cannot take it
+    spec = tmp_path / "nopad.yaml"
+    spec.write_text(textwrap.dedent(NO_PADDING))
+    code, out, err = run_cli(capsys, "train", str(spec), "-o", str(tmp_path / "run"))
+    assert code == 0, out + err
+
+
+def test_synthetic_targets_follow_the_output_formula(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a dense head whose map is floor((H + 3)/4) x floor((W + 3)/4): the targets were made with
+    # every symbolic size of the output read as 16, so H = 40, W = 24 trained against 16 x 16
+    spec = tmp_path / "dense.yaml"
+    spec.write_text(textwrap.dedent("""\
+        specc: 1
+        name: Dense
+        inputs:
+          image: [B, 3, H, W]
+        layers:
+          - {type: Conv2d, out_channels: 4, kernel_size: 3, stride: 2, padding: 1}
+          - {type: Conv2d, out_channels: 6, kernel_size: 3, stride: 2, padding: 1}
+          - {type: Unflatten, dim: 1, unflattened_size: [2, 3]}
+        loss: {type: MSELoss}
+        optimizer: {type: Adam}
+        train: {epochs: 1, batch_size: 2, data: {source: synthetic, num_samples: 4}}
+        export: {sizes: {H: 40, W: 24}}
+        """))
+    code, out, err = run_cli(capsys, "train", str(spec), "-o", str(tmp_path / "run"))
+    assert code == 0, out + err
+    code, out, err = run_cli(capsys, "train", str(spec), "-o", str(tmp_path / "run2"), "--set", "export.sizes.W=13")
+    assert code == 0, out + err
 
 
 def test_run_refuses_an_image_too_small_for_the_exported_model(tmp_path: Path,

@@ -47,18 +47,31 @@ def broken(rules: list[SizeRule], env: Mapping[str, int]) -> list[str]:
 
 def nearest_fit(rules: list[SizeRule], env: Mapping[str, int], reach: int = 4096) -> dict[str, int]:
     """For each symbol a broken rule depends on, the value nearest its given one at which every
-    rule holds, the other symbols as given (searched within ``reach``; absent where none is)."""
-    names = sorted({s for r in rules if not r.holds(env)
-                    for s in (r.size.symbols() if not isinstance(r.size, int) else ())} & set(env))
-    found: dict[str, int] = {}
+    rule holds (searched within ``reach``; empty where none is).  Each symbol is first fitted to
+    the rules of its own (an image too small in both H and W breaks rules of H alone and of W
+    alone); rules that tie several symbols are then met by moving those symbols together."""
+    def symbols_of(r: SizeRule) -> set[str]:
+        return set(r.size.symbols()) if not isinstance(r.size, int) else set()
+
+    names = sorted({s for r in rules if not r.holds(env) for s in symbols_of(r)} & set(env))
+    fitted = dict(env)
     for s in names:
-        given = env[s]
-        for step in range(1, reach):
-            hits = [v for v in (given + step, given - step) if v >= 1 and all(r.holds({**env, s: v}) for r in rules)]
-            if hits:
-                found[s] = hits[0]
-                break
-    return found
+        own = [r for r in rules if symbols_of(r) & set(names) == {s}]
+        fitted = _moved(own, fitted, [s], reach) or fitted
+    if any(not r.holds(fitted) for r in rules):
+        fitted = _moved(rules, fitted, names, reach) or {}
+    return {s: fitted[s] for s in names if s in fitted and fitted[s] != env[s]}
+
+
+def _moved(rules: list[SizeRule], env: dict[str, int], names: list[str], reach: int) -> dict[str, int] | None:
+    """``env`` with the symbols ``names`` moved by the smallest common step (up first) at which
+    ``rules`` hold; None when no step within ``reach`` does."""
+    for step in range(1, reach):
+        for sign in (1, -1):
+            trial = {**env, **{s: env[s] + sign * step for s in names}}
+            if all(trial[s] >= 1 for s in names) and all(r.holds(trial) for r in rules):
+                return trial
+    return None
 
 
 def refusal(rules: list[SizeRule], env: Mapping[str, int]) -> tuple[str, str] | None:

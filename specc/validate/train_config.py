@@ -33,6 +33,7 @@ def train_config(spec: Spec) -> dict[str, Any]:
     outputs = {n: [d if isinstance(d, int) else str(d) for d in graph.value(s).shape] for n, s in graph.outputs}
     inputs = {n: {"shape": [d if isinstance(d, int) else str(d) for d in t.shape], "dtype": t.dtype}
               for n, t in graph.inputs.items()}
+    from ..shapes.dims import to_json
     from ..shapes.rules import rules_json
     from .training import class_dim, classification
 
@@ -81,6 +82,8 @@ def train_config(spec: Spec) -> dict[str, Any]:
         "threshold": 0.0 if task == "binary" and single is not None and single.type != "BCELoss" else 0.5,
         "inputs": inputs,
         "outputs": outputs,
+        # the same shapes exactly (floor((H + 3)/4) as terms, not text), for data specc makes
+        "output_dims": {n: [to_json(d) for d in graph.value(s).shape] for n, s in graph.outputs},
         "output_layers": last,
         "vocab": vocab,
         "sizes": dict(sorted(doc.export.sizes.items())),
@@ -104,6 +107,7 @@ def head(cfg: dict[str, Any], name: str) -> dict[str, Any]:
     h = cfg["heads"][name]
     return {**cfg, "task": h["task"], "loss": h["loss"], "threshold": h["threshold"], "heads": None,
             "outputs": {name: cfg["outputs"][name]},
+            "output_dims": {name: cfg["output_dims"][name]} if "output_dims" in cfg else None,
             "output_layers": {name: cfg.get("output_layers", {}).get(name, {})}}
 
 

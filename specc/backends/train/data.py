@@ -15,9 +15,12 @@ from typing import Any
 
 import numpy as np
 
+from ...shapes.dims import evaluate, from_json
+from ...shapes.rules import nearest_fit, rules_from_json
 from ...validate.document import SKLEARN_DATASETS as BUNDLED
 from ...validate.train_config import classes_at, head
 
+DEFAULT_SIZE = 16  # a symbol's size in data specc makes, where the spec gives none
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
@@ -51,8 +54,44 @@ def concrete(shape: list[Any], sizes: dict[str, int]) -> list[int | None]:
     return [d if isinstance(d, int) else sizes.get(d) for d in shape[1:]]
 
 
-def fixed(shape: list[Any], sizes: dict[str, int], default: int = 16) -> tuple[int, ...]:
+def fixed(shape: list[Any], sizes: dict[str, int], default: int = DEFAULT_SIZE) -> tuple[int, ...]:
     return tuple(d if d is not None else default for d in concrete(shape, sizes))
+
+
+def data_sizes(cfg: dict[str, Any]) -> dict[str, int]:
+    """The size of each symbol of the inputs in data specc makes (synthetic) or resizes to (image
+    folders): the spec's export size, else 16, moved where the model cannot run at it (too small
+    for its kernels: the size rules check proves) to the nearest size where it can."""
+    sizes = dict(cfg["sizes"])
+    free = {d for t in cfg["inputs"].values() for d in t["shape"][1:] if isinstance(d, str) and d not in sizes}
+    env = {**sizes, **dict.fromkeys(sorted(free), DEFAULT_SIZE)}
+    rules = rules_from_json(cfg.get("size_rules"))
+    for _ in range(len(free)):  # one symbol at a time; a rule may tie two
+        fits = {s: v for s, v in nearest_fit(rules, env).items() if s in free}
+        if not fits:
+            break
+        env.update(fits)
+    return env
+
+
+def output_shape(cfg: dict[str, Any], sizes: dict[str, int]) -> tuple[int, ...]:
+    """The (first) output's shape per sample at the inputs' symbol sizes ``sizes``: its formulas
+    evaluated (a run written before they were kept: each symbolic size taken as 16)."""
+    name, shape = next(iter(cfg["outputs"].items()))
+    exact = (cfg.get("output_dims") or {}).get(name)
+    if exact is None:
+        return fixed(shape, sizes)
+    env = {**dict.fromkeys(_symbols(exact), DEFAULT_SIZE), **sizes}
+    return tuple(evaluate(from_json(d), env) for d in exact[1:])
+
+
+def _symbols(dims: list[Any]) -> set[str]:
+    found: set[str] = set()
+    for d in dims:
+        d = from_json(d)
+        if not isinstance(d, int):
+            found |= set(d.symbols())
+    return found
 
 
 def load(source: str, cfg: dict[str, Any], base: Path, rng: np.random.Generator, *,
@@ -131,19 +170,20 @@ def _only_input(cfg: dict[str, Any], source: str) -> str:
 
 def _synthetic(cfg: dict[str, Any], n: int, rng: np.random.Generator) -> Data:
     inputs: dict[str, np.ndarray] = {}
+    sizes = data_sizes(cfg)
     for name, spec in cfg["inputs"].items():
-        shape = (n, *fixed(spec["shape"], cfg["sizes"]))
+        shape = (n, *fixed(spec["shape"], sizes))
         if spec["dtype"].startswith(("float", "bfloat")):
             inputs[name] = rng.standard_normal(shape).astype(np.float32)
         else:
             inputs[name] = rng.integers(0, cfg["vocab"].get(name, 2), size=shape).astype(spec["dtype"])
     if cfg.get("heads"):
-        return Data(inputs, {name: _random_targets(head(cfg, name), n, rng) for name in cfg["heads"]})
-    return Data(inputs, _random_targets(cfg, n, rng))
+        return Data(inputs, {name: _random_targets(head(cfg, name), n, rng, sizes) for name in cfg["heads"]})
+    return Data(inputs, _random_targets(cfg, n, rng, sizes))
 
 
-def _random_targets(cfg: dict[str, Any], n: int, rng: np.random.Generator) -> np.ndarray:
-    out = fixed(next(iter(cfg["outputs"].values())), cfg["sizes"])
+def _random_targets(cfg: dict[str, Any], n: int, rng: np.random.Generator, sizes: dict[str, int]) -> np.ndarray:
+    out = output_shape(cfg, sizes)
     task = cfg["task"]
     if task == "classification":
         at = classes_at(cfg) - 1  # per sample: the class dim without the batch
@@ -265,7 +305,7 @@ def _images(cfg: dict[str, Any], folder: Path, where: str) -> Data:
     from PIL import Image
 
     name = _only_input(cfg, folder.name)
-    shape = fixed(cfg["inputs"][name]["shape"], cfg["sizes"])
+    shape = fixed(cfg["inputs"][name]["shape"], data_sizes(cfg))
     if len(shape) != 3 or shape[0] not in (1, 3):
         raise DataError("T003", f"a folder of images feeds an input of shape [B, 1 or 3, H, W], not {shape}",
                         "declare the input as [B, 3, H, W] (or 1 channel for greyscale)", f"inputs.{name}")
