@@ -119,6 +119,13 @@ def test_synthetic_targets_follow_the_output_formula(tmp_path: Path, capsys: pyt
     assert code == 0, out + err
     code, out, err = run_cli(capsys, "train", str(spec), "-o", str(tmp_path / "run2"), "--set", "export.sizes.W=13")
     assert code == 0, out + err
+    # a map per sample is one line in the terminal: its shape, first values and range
+    np.save(tmp_path / "x.npy", np.zeros((2, 3, 40, 24), np.float32))
+    code, out, err = run_cli(capsys, "predict", str(tmp_path / "run"), "--input", str(tmp_path / "x.npy"))
+    assert code == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("0: 2x3x10x6 values ["), out
+    assert "min " in lines[0] and lines[0].endswith("(--format json: all)"), out
 
 
 def test_run_refuses_an_image_too_small_for_the_exported_model(tmp_path: Path,

@@ -175,11 +175,32 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _short(v: Any) -> str:
+    if isinstance(v, list) and v and isinstance(v[0], list):
+        return _summary(v)
     if isinstance(v, list):
         return "[" + ", ".join(_short(x) for x in v[:10]) + (", …" if len(v) > 10 else "") + "]"
     if isinstance(v, float):
         return f"{v:.6g}" if v == v else "n/a"  # NaN: a metric with no value (AUC of one class)
     return str(v)
+
+
+def _summary(v: list[Any]) -> str:
+    """A map or a sequence of vectors, one line: its shape, first values and range (the whole of
+    it, nested ten deep at ten a level, filled screens; --format json gives every value)."""
+    import numpy as np
+
+    try:
+        a = np.asarray(v, dtype=np.float64)
+    except (ValueError, TypeError):  # ragged or not numbers: as it comes, ten at a level
+        return "[" + ", ".join(_short(x) for x in v[:10]) + (", …" if len(v) > 10 else "") + "]"
+    if a.size <= 10:
+        return "[" + ", ".join(_short(x) for x in v) + "]"
+    flat = a.ravel()
+    shown = ", ".join(_short(float(x)) for x in flat[:6])
+    finite = flat[np.isfinite(flat)]
+    spread = (f"; min {_short(float(finite.min()))}, mean {_short(float(finite.mean()))}, "
+              f"max {_short(float(finite.max()))}") if finite.size else ""
+    return f"{'x'.join(map(str, a.shape))} values [{shown}, …]{spread} (--format json: all)"
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
