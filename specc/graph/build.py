@@ -406,7 +406,7 @@ class GraphBuilder:
         if not isinstance(ltype, str):
             self.error("V002" if ltype is None else "V003",
                        "every layer needs a type" if ltype is None else f"layer type must be text, got {ltype!r}",
-                       loc, "e.g. {type: Conv2d, out_channels: 32, kernel_size: 3}", layer=path)
+                       loc, _type_hint(item), layer=path)
             return node
         kind = layers.lookup(ltype)
         if kind is None:
@@ -649,3 +649,17 @@ def mark_unused(g: Graph, input_locs: dict[str, Location] | None = None) -> list
         if n.sub is not None:  # a layer a block computes but never returns is just as dead
             out.extend(mark_unused(n.sub))
     return out
+
+
+# Keys other tools (Keras' class_name, a block's name under block:) or a guess put the type under.
+_TYPE_ELSEWHERE = ("block", "class_name", "layer", "kind", "class", "op", "layer_type")
+
+
+def _type_hint(item: LayerDecl) -> str:
+    for key in _TYPE_ELSEWHERE:
+        value = item.params.get(key)
+        if isinstance(value, str) and value.isidentifier():
+            what = "a block is used by its name" if key == "block" else "the layer kind is named"
+            return f"{what} under type: write {{type: {value}, ...}} instead of {key}: {value}"
+    return "e.g. {type: Conv2d, out_channels: 32, kernel_size: 3}"
+
