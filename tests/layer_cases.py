@@ -336,7 +336,7 @@ case("GroupNorm", "{type: GroupNorm, groups: 3, affine: false}", {"inp": ("B", 6
 # -- dropout ---------------------------------------------------------------------------------
 
 case("Dropout", "{type: Dropout, p: 0.3}", {"inp": ("B", 5)}, lambda: nn.Dropout(0.3))
-case("Dropout", "{type: Dropout, rate: 1.0}", {"inp": ("B", 3, "T")}, lambda: nn.Dropout(1.0), BT)
+case("Dropout", "{type: Dropout, rate: 0.25}", {"inp": ("B", 3, "T")}, lambda: nn.Dropout(0.25), BT)
 case("Dropout1d", "{type: Dropout1d}", {"inp": ("B", 4, "L")}, nn.Dropout1d, BL)
 case("Dropout1d", "{type: Dropout1d, p: 0.1, inplace: true}", {"inp": ("B", 2, 3)},
      lambda: nn.Dropout1d(0.1, inplace=True))

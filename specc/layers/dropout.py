@@ -15,7 +15,9 @@ from .base import LayerKind, LayerParams, LayerResult, register
 
 
 class DropoutParams(LayerParams):
-    p: float = Field(0.5, ge=0.0, le=1.0, validation_alias=AliasChoices("p", "rate"))
+    # p = 1 zeroes every value while training and none at inference (Keras refuses it too): the
+    # layers before it never learn, and the model trained is not the one that predicts
+    p: float = Field(0.5, ge=0.0, lt=1.0, validation_alias=AliasChoices("p", "rate"))
     inplace: bool = False
 
 
@@ -63,7 +65,7 @@ class FeatureAlphaDropout(_Dropout):
 
 
 class StochasticDepthParams(LayerParams):
-    p: float = Field(ge=0.0, le=1.0, validation_alias=AliasChoices("p", "drop_prob", "rate"))
+    p: float = Field(ge=0.0, lt=1.0, validation_alias=AliasChoices("p", "drop_prob", "rate"))  # as Dropout
     mode: Literal["row", "batch"] = "row"
 
 
