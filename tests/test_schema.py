@@ -47,6 +47,7 @@ REJECTED = {
     "v003_block_output_not_a_name",  # a block's output: a list
     "v003_dropout_p",  # p: 1.5
     "v003_dropout_drops_everything",  # p: 1.0, outside [0, 1)
+    "v003_timedistributed_flat",  # layer: Conv2d with its arguments beside it
     "v003_empty_from_and_outputs",  # from: []
     "v003_input_dim_zero",  # a dim of 0
     "v003_kernel_size_text",  # kernel_size: three

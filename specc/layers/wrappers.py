@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 
 from ..diagnostics import SpecError
 from ..shapes.dims import mul
@@ -36,6 +36,17 @@ class Wrapped:
 
 class TimeDistributedParams(LayerParams):
     layer: Any
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat(cls, data: Any) -> Any:
+        # Keras' TimeDistributed(Conv2D(4, 3)) read as one mapping: the kind under layer:, its
+        # arguments beside it, where each would be an unknown key of the wrapper
+        if isinstance(data, dict) and isinstance(data.get("layer"), str):
+            inner = {"type": data["layer"], **{k: v for k, v in data.items() if k != "layer"}}
+            raise ValueError("layer must be the wrapped layer as a mapping, its parameters inside it; "
+                             f"write layer: {_flow(inner)}")
+        return data
 
     @field_validator("layer", mode="before")
     @classmethod
@@ -63,6 +74,17 @@ class TimeDistributedParams(LayerParams):
         # A ValidationError raised here keeps its locations under ('layer', ...).
         params = kind.Params.model_validate({k: x for k, x in v.items() if k != "type"})
         return Wrapped(kind, params, v)
+
+
+def _flow(value: Any) -> str:
+    """``value`` as YAML flow text, as a spec writes it inline."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_flow(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "null" if value is None else str(value)
 
 
 @register

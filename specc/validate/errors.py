@@ -468,7 +468,8 @@ def _invalid(err: Any, kind: str, ctx: dict, w: _Walk, name: str, value: Any, lo
         msg = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
         # A validator may write "what is wrong; what to do" in one ValueError.
         msg, _, advice = msg.partition("; ")
-        said = msg.startswith(f"{subject.rsplit('.', 1)[-1]} ")  # "layer must be …" already names it
+        # "layer must be …" already names it; a check of the whole mapping names what it reads
+        said = not name or msg.startswith(f"{subject.rsplit('.', 1)[-1]} ")
         return Diagnostic("V003", f"{lead}{msg if said else f'{subject}: {msg}'}", loc, advice or _fix(w, subject),
                           layer=layer)
     if kind in ("too_long", "too_short"):
