@@ -427,6 +427,11 @@ _TABLE: list[Code | LintCode] = [
     LintCode("L022", "keras-batchnorm-momentum"),
     LintCode("L023", "batch-read-as-time"),
     # -- resource limits (hostile or runaway specs) ---------------------------------------------
+    Code("Y009", "python-tuple", "A value is written as a Python tuple, such as (3, 3).",
+         "YAML has no tuples: inside { } its comma splits (3, 3) into the text '(3' and a key '3)', and on a "
+         "line of its own it is the text '(3, 3)'. Either way the layer would get neither number.",
+         "- {type: Conv2d, out_channels: 16, kernel_size: (3, 3)}",
+         "Write the list in square brackets: kernel_size: [3, 3]."),
     Code("Y008", "number-too-large", "A number in the spec is beyond 64 bits.",
          "No tensor size, count or seed can be that large, and a number of thousands of digits would make "
          "a YAML loader fail; specc reads integers from -2**63 to 2**63 - 1 and floats up to about 1.8e308.",

@@ -31,6 +31,8 @@ _OCT = re.compile(r"^0o[0-7_]+$")
 _FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?$")
 _INF = re.compile(r"^[-+]?\.(inf|Inf|INF)$")
 _NAN = re.compile(r"^\.(nan|NaN|NAN)$")
+# A Python tuple of numbers or words, as a plain scalar's text begins with it: (3, 3), (1,)
+_TUPLE = re.compile(r"\(\s*(-?[\w.]+(?:\s*,\s*-?[\w.]+)+\s*,?|-?[\w.]+\s*,)\s*\)")  # a comma: (3) is 3
 _WORDS = frozenset({"null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE"})
 
 
@@ -196,9 +198,10 @@ def _loc(file: str, node: yaml.Node) -> Location:
 
 
 class _Builder:
-    def __init__(self, file: str):
+    def __init__(self, file: str, text: str = ""):
         self.file = file
         self.count = 0
+        self.lines = text.splitlines()
 
     def build(self, node: yaml.Node, depth: int = 0) -> Any:
         self.count += 1
@@ -223,11 +226,25 @@ class _Builder:
     def scalar(self, node: yaml.ScalarNode) -> Any:
         if node.style or node.tag == _CORE + "str":  # quoted, a block scalar or !!str: always text
             return node.value  # (libyaml gives '' for a plain scalar's style, PyYAML None)
+        if node.value.startswith("("):
+            self._tuple(node)
         try:
             return resolve_plain(node.value)
         except SpecError as err:
             err.loc = _loc(self.file, node)
             raise
+
+    def _tuple(self, node: yaml.ScalarNode) -> None:
+        """Refuse a Python tuple where its source line writes one (a plain scalar from '(' on)."""
+        line = self.lines[node.start_mark.line] if node.start_mark.line < len(self.lines) else ""
+        m = _TUPLE.match(line, node.start_mark.column)
+        # the whole value, or, inside { }, the part before the comma that split it: "(draft) notes"
+        # and "(a, b) notes" are text
+        if m and (node.value == m.group(0) or m.group(0).startswith(node.value + ",")):
+            items = [x.strip() for x in m.group(1).split(",") if x.strip()]
+            raise SpecError("Y009", f"{m.group(0)} is a Python tuple, which YAML does not have",
+                            f"write [{', '.join(items)}]: YAML writes a list in square brackets",
+                            loc=_loc(self.file, node))
 
     def mapping(self, node: yaml.MappingNode, depth: int) -> PosDict:
         out = PosDict(loc=_loc(self.file, node))
@@ -422,7 +439,7 @@ def load_yaml(text: str, file: str) -> Any:
         raise SpecError("Y005", "the file holds several YAML documents ('---'); a spec is one",
                         "put each spec in its own file", loc=_loc(file, nodes[1]))
     _count_layers(nodes[0], file)
-    return _Builder(file).build(nodes[0])
+    return _Builder(file, text).build(nodes[0])
 
 
 def _count_layers(root: yaml.Node, file: str) -> None:
