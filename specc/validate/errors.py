@@ -373,6 +373,10 @@ def pydantic_diagnostics(exc: ValidationError, root: Any, model: type[BaseModel]
             where = f" in {_dotted(owner.shown)}" if owner.shown else ("" if what else " at the top level")
             noun = "parameter" if what and not owner.shown else "key"
             elsewhere = keras_key(str(key), err.get("input"))
+            if not owner.shown and not what and not guess and isinstance(err.get("input"), (dict, list)):
+                # a mapping parked at the top for an &anchor (docker-compose style)
+                elsewhere = (f"a value kept for reuse by an &anchor goes under vars: "
+                             f"(vars: {{{key}: &{key} ...}}); otherwise remove it")
             d = Diagnostic("V001", f"{lead}unknown {noun} '{key}'{where}", loc,
                            elsewhere or (f"did you mean '{guess}'?" if guess else
                                          (f"allowed here: {', '.join(options)}" if options else "remove it")),
