@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import math
 import types
 import typing
 from typing import Any, Literal, Union
@@ -483,6 +484,14 @@ def _invalid(err: Any, kind: str, ctx: dict, w: _Walk, name: str, value: Any, lo
         return Diagnostic("V003", f"{lead}{subject} has {actual} item{'s' if actual != 1 else ''}, but takes "
                           f"{many} {n}", loc, _fix(w, subject), layer=layer)
     hint = _fix(w, subject)
+    given = err.get("input", value)
+    desc = describe(w.ann)
+    if (isinstance(given, float) and math.isfinite(given) and "whole number" in desc and w.shown
+            and not isinstance(w.shown[-1], int)):
+        # 8.5 channels: the whole numbers beside it, not the type's stock example
+        near = [n for n in (math.floor(given), math.ceil(given)) if n >= (1 if "positive" in desc else 0)]
+        if near:
+            hint = "write " + " or ".join(f"{w.shown[-1]}: {n}" for n in near)
     options = [o for o in _literal_options(w.ann) if isinstance(o, str)]
     guess = did_you_mean(str(err.get("input")), options) if options and isinstance(err.get("input"), str) else None
     if guess:
