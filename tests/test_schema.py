@@ -50,6 +50,7 @@ REJECTED = {
     "v003_timedistributed_flat",  # layer: Conv2d with its arguments beside it
     "v001_anchor_at_top_level",  # a top-level key conv: beside the sections
     "v003_fractional_width",  # out_channels: 8.5
+    "v002_keras_input_shape",  # no inputs:, input_shape on a layer
     "v003_empty_from_and_outputs",  # from: []
     "v003_input_dim_zero",  # a dim of 0
     "v003_kernel_size_text",  # kernel_size: three

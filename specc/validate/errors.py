@@ -425,7 +425,9 @@ def pydantic_diagnostics(exc: ValidationError, root: Any, model: type[BaseModel]
                 msg = f"{what} is missing the required parameter '{key}'"
             else:
                 msg = f"the spec has no '{key}' section"
-            d = Diagnostic("V002", msg, loc, f"add {key}: {_SECTION_EXAMPLES.get(name, needs)}", layer=layer)
+            example = (_keras_inputs(root) if key == "inputs" and not where and not what else None) or \
+                _SECTION_EXAMPLES.get(name, needs)
+            d = Diagnostic("V002", msg, loc, f"add {key}: {example}", layer=layer)
             out.append((tuple(w.shown[:-1]), f"missing:{key}", d))
         else:
             group = tuple(w.shown) if w.union else tuple(path)
@@ -436,6 +438,22 @@ def pydantic_diagnostics(exc: ValidationError, root: Any, model: type[BaseModel]
             d = _invalid(err, kind, ctx, w, name, value, loc, lead, layer)
             out.append((tuple(w.shown), kind, d))
     return _merge_misspelt(out)
+
+
+def _keras_inputs(root: Any) -> str | None:
+    """The inputs: section a Keras-style first layer's input_shape (or input_dim) asks for,
+    with the batch dim in front: Keras leaves it out, specc writes it."""
+    layers = root.get("layers") if isinstance(root, dict) else None
+    first = layers[0] if isinstance(layers, list) and layers and isinstance(layers[0], dict) else None
+    if first is None:
+        return None
+    shape = first.get("input_shape", [first["input_dim"]] if "input_dim" in first else None)
+    if not (isinstance(shape, list) and shape and all(isinstance(d, int) or d is None for d in shape)):
+        return None
+    dims = ", ".join("T" if d is None else str(d) for d in shape)
+    key = "input_shape" if "input_shape" in first else "input_dim"
+    return (f"{{x: [B, {dims}]}} (Keras' {key} without the batch dim; B is the batch) and remove the first "
+            f"layer's {key}")
 
 
 _SECTION_EXAMPLES = {"inputs": "{image: [B, 3, 32, 32]}", "layers": "[{type: Linear, out_features: 10}]"}
