@@ -297,6 +297,54 @@ def test_a_data_set_that_does_not_fit_the_input(tmp_path: Path, capsys: pytest.C
     _fails(capsys, mlp(tmp_path, "iris", 5, 3, name="bundled.yaml"), "T003", 3, "gives 4 values", "x: [B, 4]")
 
 
+def test_classes_numbered_from_one_are_named_as_such(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "r.npz", x=rng.standard_normal((30, 4)), y=rng.integers(1, 4, 30))
+    _fails(capsys, mlp(tmp_path, str(tmp_path / "r.npz"), 4, 3), "T005", 7, "number the classes 1 to 3",
+           "subtract 1 from the targets")
+
+
+def test_channels_last_images_get_the_permute_that_reads_them(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "img.npz", x=rng.standard_normal((12, 8, 8, 3)), y=rng.integers(0, 2, 12))
+    spec = write(tmp_path, f"""\
+        specc: 1
+        name: Net
+        inputs: {{x: [B, 3, 8, 8]}}
+        layers:
+          - {{type: Conv2d, out_channels: 4, kernel_size: 3}}
+          - {{type: Flatten}}
+          - {{type: Linear, out_features: 2}}
+        loss: {{type: CrossEntropyLoss}}
+        optimizer: {{type: Adam}}
+        train: {{epochs: 1, batch_size: 4, data: {{source: {tmp_path / "img.npz"}}}}}
+        """)
+    err = _fails(capsys, spec, "T003", 3, "the data is channels-last", "declare the input as [B, 8, 8, 3]",
+                 "{type: Permute, dims: [0, 3, 1, 2]}")
+    # the fix as the hint says it: trains
+    text = spec.read_text().replace("x: [B, 3, 8, 8]", "x: [B, 8, 8, 3]").replace(
+        "layers:\n", "layers:\n  - {type: Permute, dims: [0, 3, 1, 2]}\n")
+    spec.write_text(text)
+    rc, _, err = run_cli(capsys, "train", str(spec), "--run", str(tmp_path / "fixed"))
+    assert rc == 0, err
+
+
+def test_one_hot_targets_train_as_class_indices(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Keras' categorical targets: each row's 1 is the class; anything else one-hot-shaped is refused
+    from sklearn import datasets
+
+    iris = datasets.load_iris()
+    np.savez(tmp_path / "hot.npz", x=iris.data, y=np.eye(3)[iris.target])
+    specc.train(mlp(tmp_path, str(tmp_path / "hot.npz"), 4, 3, epochs=40), tmp_path / "run")
+    final = json.loads((tmp_path / "run" / "report.json").read_text())["final"]
+    assert final["val_accuracy"] >= 0.9, final
+    other = tmp_path / "two"
+    other.mkdir()
+    np.savez(other / "two.npz", x=iris.data, y=np.eye(3)[iris.target] + np.eye(3)[(iris.target + 1) % 3])
+    _fails(capsys, mlp(other, str(other / "two.npz"), 4, 3), "T003", 10, "targets have shape [3]")
+
+
 def test_a_npy_source_needs_its_targets_file(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(120, 4)).astype(np.float32)

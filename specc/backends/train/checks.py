@@ -50,6 +50,12 @@ def _check(cfg: dict[str, Any], d: Data) -> None:
                             "number the classes 0, 1, 2, …", "loss")
         if isinstance(width, int) and labels.size and labels.max() >= width:
             n = int(labels.max()) + 1
+            if labels.min() == 1 and n == width + 1:
+                # numbered from 1 (R, MATLAB, a spreadsheet): exactly one class too many, none of them 0
+                raise DataError("T005", f"the targets number the classes 1 to {width}, but class ids count from 0 "
+                                f"(0 never appears), so {width} is past the {width} scores of output {out_name!r}",
+                                f"subtract 1 from the targets (classes 0 to {width - 1}); a width of {n} would "
+                                "train a class 0 that has no samples", f"output.{out_name}")
             measured = _measured(labels)
             if measured:
                 raise DataError("T005", f"the targets look like measured values, not class ids: {measured}",

@@ -388,11 +388,32 @@ def shape_inputs(cfg: dict[str, Any], inputs: dict[str, np.ndarray], n: int, whe
                 x = x.reshape(len(x), *declared)  # flat rows of an image (digits: 64 → 1×8×8)
             else:
                 raise DataError("T003", f"input {name!r} takes samples of shape {want}, but the data has "
-                                f"{list(per)} ({int(np.prod(per))} values)",
-                                "choose another data source, or declare the input's shape as the data has it",
+                                f"{list(per)} ({int(np.prod(per))} values)", _input_shape_fix(declared, per),
                                 f"inputs.{name}")
         out[name] = x
     return out
+
+
+def _input_shape_fix(declared: Sequence[int | None], per: Sequence[int]) -> str:
+    """How the spec reads data of per-sample shape ``per`` for an input declared ``declared``:
+    channels-last data (Keras, images as NumPy reads them) for a channels-first input is
+    declared as it comes and permuted by the model's first layer."""
+    rank = len(per)
+    if rank == len(declared) >= 2 and all(d is None or d == s for d, s in zip([*declared[1:], declared[0]], per)):
+        dims = [0, rank, *range(1, rank)]
+        shape = ", ".join(str(s) if d is not None else "*" for s, d in zip(per, [*declared[1:], declared[0]]))
+        return (f"the data is channels-last: declare the input as [B, {shape}] and add - {{type: Permute, dims: "
+                f"{dims}}} as the model's first layer (channels to dim 1, where PyTorch reads them)")
+    return "choose another data source, or declare the input's shape as the data has it"
+
+
+def _one_hot(y: np.ndarray, at: int) -> np.ndarray | None:
+    """Class indices from one-hot rows along dim ``at`` of each sample (Keras' categorical targets),
+    or None when ``y`` is not exactly one-hot there."""
+    axis = at + 1
+    if y.ndim <= axis or not np.isin(y, (0, 1)).all() or not (y.sum(axis=axis) == 1).all():
+        return None
+    return y.argmax(axis=axis).astype(np.int64)
 
 
 def _targets(cfg: dict[str, Any], y: np.ndarray, where: str) -> np.ndarray:
@@ -407,6 +428,11 @@ def _targets(cfg: dict[str, Any], y: np.ndarray, where: str) -> np.ndarray:
                             "use integer class labels, or a regression loss such as MSELoss", "loss")
         at = classes_at(cfg) - 1
         want = [*out[:at], *out[at + 1:]]  # one class index per position of the output
+        if y.ndim - 1 == len(out) and y.shape[1 + at] == out[at] and out[at] > 1:
+            # one-hot rows, as Keras' categorical_crossentropy takes them: the index of each row's 1
+            hot = _one_hot(y, at)
+            if hot is not None:
+                y = hot
         y = y.astype(np.int64)
         if y.ndim == 2 and y.shape[1] == 1 and not want:
             y = y[:, 0]
