@@ -229,16 +229,33 @@ def session_options(threads: int | None = None, quiet: bool = False, spin: bool 
     return so
 
 
+def holds_half(model: onnx.ModelProto) -> bool:
+    """Whether the model computes in float16 (weights stored or values cast to it)."""
+    half = (onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16)
+    return any(t.data_type in half for t in model.graph.initializer) or any(
+        n.op_type == "Cast" and any(a.name == "to" and a.i in half for a in n.attribute) for n in model.graph.node)
+
+
+# ONNX Runtime 1.2x's CPU graph optimisations crash the process (SIGSEGV, nothing to catch) on some
+# float16 graphs: a GRU read through a Transpose, as every recurrent model of specc's direct target
+# is, dies in session creation unless the NCHWc layout pass is off.  That pass rewrites float32
+# convolutions only, so a float16 model loses nothing without it.
+HALF_DISABLED = ["NchwcTransformer"]
+
+
 def create_session(model: str | os.PathLike[str], provider: str = "auto", *, threads: int | None = None,
                    checked: bool = False, quiet: bool = False, spin: bool = True, level: str = "all",
-                   parallel: bool = False, few_runs: bool = False) -> ort.InferenceSession:
-    """A tuned session on ``model`` (a path). Unsafe external data is refused first unless ``checked``."""
+                   parallel: bool = False, few_runs: bool = False, half: bool | None = None) -> ort.InferenceSession:
+    """A tuned session on ``model`` (a path). Unsafe external data is refused first unless ``checked``.
+    ``half``: the model computes in float16 (None: read it from the model, unless ``checked``)."""
     if not checked:
-        load_untrusted(model)
+        loaded = load_untrusted(model)
+        half = holds_half(loaded) if half is None else half
     providers = select_providers(provider)
     so = session_options(threads, quiet, spin, level=level, parallel=parallel, few_runs=few_runs)
     try:
-        sess = ort.InferenceSession(str(model), so, providers=providers)
+        sess = ort.InferenceSession(str(model), so, providers=providers,
+                                    disabled_optimizers=HALF_DISABLED if half else None)
     except Exception as exc:  # noqa: BLE001 -- onnxruntime raises its own exception types per failure
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"ONNX Runtime cannot load {model}: {first}") from None

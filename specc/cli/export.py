@@ -165,7 +165,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             names = [i.name for i in rt.model_inputs(model)]
             given = rt.load_arrays(args.input, names)
             feeds, random = rt.prepare_inputs(model, given, batch=args.batch, sizes=sizes)
-            sess = rt.create_session(model_path, args.provider, checked=True, threads=args.threads)
+            sess = rt.create_session(model_path, args.provider, checked=True, threads=args.threads,
+                                     half=rt.holds_half(model))
             started = time.perf_counter()
             outputs = rt.run(sess, feeds)
             seconds = time.perf_counter() - started
