@@ -484,6 +484,38 @@ def test_csv_with_named_columns_and_an_image_folder(tmp_path: Path) -> None:
     assert result.report["final"]["val_accuracy"] == 1.0
 
 
+def test_images_keep_their_size_where_the_spec_leaves_it_symbolic(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    # [B, 3, H, W] without export sizes: the images are read at their own 40x30, not squeezed to
+    # 16x16 (the size of made-up data); a size the model cannot take is T003 with the nearest one
+    from PIL import Image
+
+    from specc.backends.train.data import load
+    from specc.validate.train_config import train_config
+
+    for cls in ("a", "b"):
+        (tmp_path / "img" / cls).mkdir(parents=True)
+        for i in range(4):
+            Image.new("RGB", (30, 40), (i * 40, 0, 0)).save(tmp_path / "img" / cls / f"{i}.png")
+    text = """\
+        specc: 1
+        inputs: {image: [B, 3, H, W]}
+        layers:
+          - {type: Conv2d, out_channels: 4, kernel_size: KERNEL}
+          - {type: GlobalAvgPool}
+          - {type: Linear, out_features: 2}
+        loss: {type: CrossEntropyLoss}
+        optimizer: {type: Adam}
+        train: {epochs: 1, batch_size: 4, data: {source: img/}}
+        """
+    spec = write(tmp_path, text.replace("KERNEL", "3"), "img.yaml")
+    cfg = train_config(specc.load(spec))
+    data = load("img/", cfg, tmp_path, np.random.default_rng(0))
+    assert data.inputs["image"].shape == (8, 3, 40, 30)
+    _fails(capsys, write(tmp_path, text.replace("KERNEL", "35"), "big.yaml"), "T003", 2, "the images are 40x30",
+           "W = 35")
+
+
 @pytest.mark.parametrize(("fragment", "code"), [
     ("outputs: [h, head]\nloss: {type: CrossEntropyLoss}", "V022"),
     ("loss: {type: MSELoss}\ntrain: {early_stopping: {monitor: val_accuracy}}", "V023"),

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ...shapes.dims import evaluate, from_json
-from ...shapes.rules import nearest_fit, rules_from_json
+from ...shapes.rules import nearest_fit, refusal, rules_from_json
 from ...validate.document import SKLEARN_DATASETS as BUNDLED
 from ...validate.train_config import classes_at, head
 
@@ -305,14 +305,15 @@ def _images(cfg: dict[str, Any], folder: Path, where: str) -> Data:
     from PIL import Image
 
     name = _only_input(cfg, folder.name)
-    shape = fixed(cfg["inputs"][name]["shape"], data_sizes(cfg))
-    if len(shape) != 3 or shape[0] not in (1, 3):
-        raise DataError("T003", f"a folder of images feeds an input of shape [B, 1 or 3, H, W], not {shape}",
-                        "declare the input as [B, 3, H, W] (or 1 channel for greyscale)", f"inputs.{name}")
+    declared = cfg["inputs"][name]["shape"]
     classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
     if not classes:
         raise DataError("T001", f"{folder} has no sub-folders; each class needs one", "put cat/*.png, dog/*.png…",
                         where)
+    shape = fixed(declared, _image_sizes(cfg, declared, folder, classes, name))
+    if len(shape) != 3 or shape[0] not in (1, 3):
+        raise DataError("T003", f"a folder of images feeds an input of shape [B, 1 or 3, H, W], not {shape}",
+                        "declare the input as [B, 3, H, W] (or 1 channel for greyscale)", f"inputs.{name}")
     mode = "L" if shape[0] == 1 else "RGB"
     xs, ys = [], []
     for label, cls in enumerate(classes):
@@ -325,6 +326,37 @@ def _images(cfg: dict[str, Any], folder: Path, where: str) -> Data:
     if not xs:
         raise DataError("T001", f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)})", "add images", where)
     return Data({name: np.stack(xs)}, np.array(ys), classes=classes)
+
+
+def _image_sizes(cfg: dict[str, Any], declared: list[Any], folder: Path, classes: list[str],
+                 name: str) -> dict[str, int]:
+    """The sizes images are resized to: a symbolic H or W the spec gives no export size takes the
+    first image's (not the 16 of made-up data: 224-pixel photos trained as 16-pixel thumbnails),
+    and must be a size the model runs at."""
+    sizes = data_sizes(cfg)
+    spatial = declared[2:] if len(declared) == 4 else []
+    free = [d for d in spatial if isinstance(d, str) and d not in cfg["sizes"]]
+    first = next((f for c in classes for f in sorted((folder / c).iterdir())
+                  if f.suffix.lower() in IMAGE_SUFFIXES), None)
+    if not free or first is None:
+        return sizes
+    from PIL import Image
+
+    with Image.open(first) as im:
+        width, height = im.size
+    given = {}
+    for d, v in zip(spatial, (height, width)):
+        if d in free:
+            given.setdefault(d, v)
+    sizes.update(given)
+    rules = rules_from_json(cfg.get("size_rules"))
+    found = refusal(rules, {s: v for s, v in sizes.items()})
+    if found is not None:
+        why, fix = found
+        raise DataError("T003", f"the images are {height}x{width} ({first.parent.name}/{first.name}), and the model "
+                        f"cannot take that size: {why}", f"{fix}: resize the images, or set it under export: "
+                        "sizes:, which the images are resized to", f"inputs.{name}")
+    return sizes
 
 
 def _shaped(cfg: dict[str, Any], inputs: dict[str, np.ndarray], y: np.ndarray | dict[str, np.ndarray],
