@@ -402,6 +402,15 @@ _TABLE: list[Code | LintCode] = [
          "optimizer: {type: AdamW, lr: 1000}",
          "Use an lr near the optimizer's default (Adam 1e-3; SGD 0.01 to 0.1 with momentum); for a slip of the "
          "minus sign, the hint gives the value meant."),
+    Code("T059", "scheduler-does-nothing", "A per-epoch lr schedule hardly acts within the epochs trained: "
+         "a warning.",
+         "StepLR with step_size 50 in a 10-epoch run, or MultiStepLR with every milestone past the last epoch, "
+         "never changes the lr; CosineAnnealingLR with T_max 1000 over 10 epochs lowers it by a fraction of a "
+         "percent (T_max is often written in batches, while the scheduler steps once per epoch). Training runs "
+         "with the constant lr the schedule was meant to change, and nothing says so.",
+         "scheduler: {type: StepLR, step_size: 50}\ntrain: {epochs: 10}",
+         "Fit the schedule to the epochs trained (the hint gives a value), set interval: step to count batches, "
+         "or drop the scheduler."),
     # -- lint: the rule's module docstring (specc/lint/rules/) is the documentation ---------
     LintCode("L001", "softmax-before-ce"),
     LintCode("L002", "dropout-at-end"),

@@ -1,5 +1,6 @@
 """T058: an optimizer's lr far outside what it trains with is a warning at its line (training runs,
-uselessly); the values real recipes use are quiet."""
+uselessly); the values real recipes use are quiet.  T059: an lr schedule that hardly acts within the
+epochs trained, likewise."""
 
 from __future__ import annotations
 
@@ -52,3 +53,47 @@ def test_far_off_learning_rates_warn(opt: str, lr: str, words: str) -> None:
 def test_no_example_spec_warns() -> None:
     for path in [*sorted((ROOT / "specs").glob("*.yaml")), *sorted((ROOT / "specs" / "zoo").glob("*.yaml"))]:
         assert not [d for d in specc.load(path).diagnostics if d.code == "T058"], path
+
+
+# -- T059: a schedule that hardly acts within the epochs trained ------------------------------------------------
+
+SCHEDULED = """specc: 1
+inputs: {x: [B, 4]}
+layers:
+  - {type: Linear, out_features: 1}
+loss: {type: MSELoss}
+optimizer: {type: Adam}
+scheduler: SCHED
+train: {epochs: 10, data: {source: synthetic}}
+"""
+
+
+def _t059(sched: str) -> list[specc.Diagnostic]:
+    spec = specc.loads(SCHEDULED.replace("SCHED", sched), "s.yaml")
+    assert spec.ok
+    return [d for d in spec.diagnostics if d.code == "T059"]
+
+
+@pytest.mark.parametrize(("sched", "words", "fix"), [
+    ("{type: StepLR, step_size: 50}", "after 50 epochs, but it runs for 10 epochs: the lr never changes",
+     "step_size: 3"),
+    ("{type: MultiStepLR, milestones: [10, 20]}", "first milestone is epoch 10", "within the epochs trained"),
+    ("{type: CosineAnnealingLR, T_max: 1000}", "fallen only 0.02% of the way", "T_max: 10"),
+    ("{type: StepLR, step_size: 6, warmup: {epochs: 5}}", "runs for 5 epochs after the 5 of warmup", "step_size: 1"),
+])
+def test_schedules_that_never_act_warn_at_their_key(sched: str, words: str, fix: str) -> None:
+    (d,) = _t059(sched)
+    assert d.severity == "warning" and d.loc.line == 7 and words in d.message and fix in d.hint, d
+
+
+@pytest.mark.parametrize("sched", [
+    "{type: StepLR, step_size: 3}", "{type: MultiStepLR, milestones: [5, 8]}", "{type: CosineAnnealingLR, T_max: 10}",
+    "{type: StepLR, step_size: 500, interval: step}", "{type: ExponentialLR, gamma: 0.9}",
+])
+def test_schedules_that_act_are_quiet(sched: str) -> None:
+    assert _t059(sched) == []
+
+
+def test_no_example_spec_has_an_idle_schedule() -> None:
+    for path in [*sorted((ROOT / "specs").glob("*.yaml")), *sorted((ROOT / "specs" / "zoo").glob("*.yaml"))]:
+        assert not [d for d in specc.load(path).diagnostics if d.code == "T059"], path

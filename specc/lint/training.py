@@ -35,7 +35,7 @@ CHANNELS_FIRST = ("conv", "pool")
 
 
 def check_training(spec: Spec) -> list[Diagnostic]:
-    diags = lora.plan(spec)[1] + _learning_rate(spec)
+    diags = lora.plan(spec)[1] + _learning_rate(spec) + _idle_scheduler(spec)
     ctx = context(spec)
     loss = ctx.loss_section if ctx is not None else None
     if ctx is None or loss is None:
@@ -144,6 +144,38 @@ def _learning_rate(spec: Spec) -> list[Diagnostic]:
     at = spec.locations
     loc = at.value("optimizer", "lr") if at.written("optimizer", "lr") else at.value("optimizer")
     return [Diagnostic("T058", message, loc, hint, "warning")]
+
+
+def _idle_scheduler(spec: Spec) -> list[Diagnostic]:
+    """T059: a per-epoch schedule that hardly acts within the epochs trained (a warning): a StepLR
+    or MultiStepLR whose first step comes after the last epoch, a CosineAnnealingLR whose T_max
+    is many times the epochs (often counted in batches, where the scheduler counts epochs)."""
+    doc = spec.document
+    sched = doc.scheduler if doc is not None else None
+    if sched is None or getattr(sched, "interval", "step") != "epoch" or doc.train is None:
+        return []
+    warmup = getattr(getattr(sched, "warmup", None), "epochs", None) or 0
+    epochs = doc.train.epochs - warmup  # the scheduler starts after the warmup
+    at = spec.locations
+    unit = f"{epochs} epoch{'s' if epochs != 1 else ''}" + (f" after the {warmup} of warmup" if warmup else "")
+    if sched.type == "StepLR" and sched.step_size >= epochs:
+        key, message = "step_size", (f"StepLR first multiplies the lr by gamma after {sched.step_size} epochs, but "
+                                     f"it runs for {unit}: the lr never changes")
+        hint = f"use step_size: {max(1, epochs // 3)} (the lr falls by gamma every third of the run), or drop it"
+    elif sched.type == "MultiStepLR" and min(sched.milestones) >= epochs:
+        key, message = "milestones", (f"MultiStepLR's first milestone is epoch {min(sched.milestones)}, but it "
+                                      f"runs for {unit}: the lr never changes")
+        hint = "put the milestones within the epochs trained, or drop the scheduler"
+    elif sched.type == "CosineAnnealingLR" and sched.T_max >= 2 * epochs and epochs > 0:
+        fallen = (1 - math.cos(math.pi * (epochs - 1) / sched.T_max)) / 2
+        key, message = "T_max", (f"CosineAnnealingLR with T_max: {sched.T_max} runs for {unit}: by the last epoch "
+                                 f"the lr has fallen only {fallen * 100:.2g}% of the way to eta_min (T_max counts "
+                                 "epochs here, not batches)")
+        hint = f"use T_max: {epochs}, the epochs it runs for (or interval: step to count batches)"
+    else:
+        return []
+    loc = at.value("scheduler", key) if at.written("scheduler", key) else at.value("scheduler")
+    return [Diagnostic("T059", message, loc, hint, "warning")]
 
 
 def _cut_off(spec: Spec, trained: list[Leaf]) -> list[Diagnostic]:
