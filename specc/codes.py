@@ -600,6 +600,12 @@ _TABLE: list[Code | LintCode] = [
          "The loss would be NaN or meaningless from the first step, with no error.",
          "loss: {type: KLDivLoss}   # targets are raw scores, not rows summing to 1",
          "Give targets of the form the loss reads, or choose the loss that reads these targets."),
+    Code("T007", "too-few-to-train", "The validation split leaves fewer training samples than the classes "
+         "(or none).",
+         "A val_split such as 0.99 on 150 samples trains on one or two of them: no class can be learnt from "
+         "samples it never sees, and a stratified split cannot even be drawn.",
+         "train: {data: {source: iris, val_split: 0.99}}",
+         "Use a val_split such as 0.2; the hint gives the largest that leaves each class a sample to train on."),
     # -- later stages: what build, forward, export or training cannot do ---------------------
     Code("U001", "batch-size-requirement", "A layer needs a minimum size along the batch dim.",
          "A model must run on a batch of any size: prediction feeds one sample at a time, and the last batch of "

@@ -345,6 +345,13 @@ def test_one_hot_targets_train_as_class_indices(tmp_path: Path, capsys: pytest.C
     _fails(capsys, mlp(other, str(other / "two.npz"), 4, 3), "T003", 10, "targets have shape [3]")
 
 
+def test_a_validation_split_that_leaves_too_few_to_train_on(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    spec = mlp(tmp_path, "iris", 4, 3).read_text().replace("val_split: 0.25", "val_split: 0.99")
+    _fails(capsys, write(tmp_path, spec), "T007", 10, "leaves 2 to train on, fewer than the 3 classes",
+           "use val_split: 0.2")
+
+
 def test_a_npy_source_needs_its_targets_file(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(120, 4)).astype(np.float32)

@@ -93,6 +93,7 @@ def train_config(spec: Spec) -> dict[str, Any]:
             "loss": _loc(spec, "loss"),
             "source": _loc(spec, "train", "data", "source"),
             "val_source": _loc(spec, "train", "data", "val_source"),
+            "val_split": _loc(spec, "train", "data", "val_split"),
             "data": _loc(spec, "train", "data"),
             "train": _loc(spec, "train"),
             "optimizer": _loc(spec, "optimizer", "type"),

@@ -148,6 +148,14 @@ def split(cfg: dict[str, Any], data: Data, seed: int) -> tuple[np.ndarray, np.nd
     if isinstance(y, dict):  # a loss per output: stratify on the first classifier's labels
         first = next((n for n, h in cfg["heads"].items() if h["task"] == "classification"), None)
         y, task = (y[first], "classification") if first is not None else (next(iter(y.values())), "multi")
+    classes = len(np.unique(y)) if task == "classification" and y.ndim == 1 else 1
+    if n - n_val < classes:
+        keep = max(0.0, (n - classes) / n)
+        what = f"the {classes} classes" if classes > 1 else "one"
+        raise DataError("T007", f"val_split: {dcfg['val_split']:g} keeps {n_val} of the {n} samples for validation "
+                        f"and leaves {n - n_val} to train on, fewer than {what}",
+                        f"use val_split: 0.2 (any value up to {keep:.2f} leaves a sample of each class to train on)",
+                        "val_split")
     if task == "classification" and dcfg["stratify"] and y.ndim == 1:
         from sklearn.model_selection import train_test_split
 
