@@ -38,7 +38,19 @@ def _feature_map_source(step: Leaf) -> Leaf | None:
     prev = step.source
     while prev is not None and prev.family in SAME_LAYOUT and prev.out is not None:
         prev = prev.source
-    return prev if prev is not None and prev.family in FEATURE_MAPS else None
+    if prev is None or prev.family not in FEATURE_MAPS or _arranged(prev):
+        return None
+    return prev
+
+
+def _arranged(pool: Leaf) -> bool:
+    """Whether the dims a pooling reads were put in place by a Permute or Transpose, with no
+    convolution after it: a Linear over the last dim is then the one the spec arranged for
+    (DLinear's moving average, then a Linear over time per channel)."""
+    prev = pool
+    while prev is not None and prev.family in ("pool", "pad", *SAME_LAYOUT):
+        prev = prev.source
+    return prev is not None and prev.type in ("Permute", "Transpose")
 
 
 @rule

@@ -34,6 +34,7 @@ from .. import Context, rule
 
 CODE = "L020"
 AXES = {3: ("length",), 4: ("height", "width"), 5: ("depth", "height", "width")}
+MODES = {3: "linear", 4: "bilinear", 5: "trilinear"}  # PyTorch's interpolating mode for each rank
 
 
 @rule
@@ -61,6 +62,6 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
                 f"output '{name}' has {what} {size}, equal to {s} of input '{source[0]}' only when {found.text()} "
                 f"(at {s} = {bad} it is {evaluate(size, {s: bad})})",
                 f"feed sizes where {found.text()} (a fixed size such as {good} in inputs: '{source[0]}'), or end "
-                f"with - {{type: Upsample, from: [{step.node.path}, {source[0]}], mode: bilinear}} to return the "
-                "input's size at every size")
+                f"with - {{type: Upsample, from: [{step.node.path}, {source[0]}], mode: {MODES[out.rank]}}} to "
+                "return the input's size at every size")
             break  # one warning per output: the other axes follow the same rule
