@@ -187,7 +187,33 @@ def _synthetic(cfg: dict[str, Any], n: int, rng: np.random.Generator) -> Data:
             inputs[name] = rng.integers(0, cfg["vocab"].get(name, 2), size=shape).astype(spec["dtype"])
     if cfg.get("heads"):
         return Data(inputs, {name: _random_targets(head(cfg, name), n, rng, sizes) for name in cfg["heads"]})
+    if cfg["task"] == "ctc":
+        return Data(inputs, *_random_transcripts(cfg, n, rng, sizes))
     return Data(inputs, _random_targets(cfg, n, rng, sizes))
+
+
+def _random_transcripts(cfg: dict[str, Any], n: int, rng: np.random.Generator,
+                        sizes: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """CTC targets for made-up inputs: label sequences (the blank left out) padded to one width,
+    and their lengths, each short enough for the output's steps to spell it (a repeated label
+    needs a blank between: 2·length - 1 steps at most)."""
+    name, shape = next(iter(cfg["outputs"].items()))
+    exact = (cfg.get("output_dims") or {}).get(name)
+    batch = next(iter(cfg["inputs"].values()))["shape"][0]
+    env = {**sizes, **({batch: 1} if isinstance(batch, str) else {})}
+    full = [evaluate(from_json(d), {**dict.fromkeys(_symbols(exact), DEFAULT_SIZE), **env}) for d in exact] \
+        if exact is not None else [1, *fixed(shape, sizes)]
+    batch_first = shape[0] == batch and shape[0] != shape[1]  # as the loop reads the output
+    steps, width = (full[1] if batch_first else full[0]), full[-1]
+    blank = (cfg.get("loss") or {}).get("blank", 0)
+    labels = np.array([c for c in range(width) if c != blank])
+    if not labels.size:
+        raise DataError("T005", f"CTC spells labels besides the blank, but output {name!r} has {width} class",
+                        "give the last layer one output per label plus the blank", f"output.{name}")
+    longest = max(1, min(16, (steps + 1) // 2))
+    lengths = rng.integers(1, longest + 1, size=n)
+    y = np.where(np.arange(longest) < lengths[:, None], rng.choice(labels, size=(n, longest)), blank)
+    return y.astype(np.int64), lengths.astype(np.int64)
 
 
 def _random_targets(cfg: dict[str, Any], n: int, rng: np.random.Generator, sizes: dict[str, int]) -> np.ndarray:
