@@ -352,6 +352,52 @@ def test_a_validation_split_that_leaves_too_few_to_train_on(tmp_path: Path,
            "use val_split: 0.2")
 
 
+PADDED = """\
+    specc: 1
+    inputs:
+      ids: {shape: [B, T], dtype: int64}
+      pad: {shape: [B, T], dtype: bool}
+    layers:
+      - {type: Embedding, from: ids, num_embeddings: 50, embedding_dim: 8}
+      - {type: PositionalEncoding}
+      - {type: TransformerEncoder, from: [positional_encoding_1, pad], masks: [key_padding], nhead: 2,
+         num_layers: 1, dim_feedforward: 16, dropout: 0.0}
+      - {type: Mean, dim: 1}
+      - {type: Linear, out_features: 2}
+    loss: {type: CrossEntropyLoss}
+    optimizer: {type: Adam}
+    export: {sizes: {T: 3}}
+    """
+
+
+def test_made_up_padding_masks_never_mask_a_whole_row(tmp_path: Path) -> None:
+    # random bools as key_padding masks padded every key of one row in eight at T = 3: nan outputs
+    from specc.backends.train.data import _padding
+
+    masks = _padding((4000, 3), np.random.default_rng(0))
+    assert not masks.all(axis=1).any() and masks.any()
+    assert (masks[:, 1:] >= masks[:, :-1]).all()  # a tail, as padding is
+    spec = write(tmp_path, PADDED + "train: {epochs: 2, batch_size: 16, data: {source: synthetic, num_samples: 64}}\n")
+    result = specc.train(spec, tmp_path / "run")
+    assert math.isfinite(result.report["final"]["val_loss"])
+
+
+def test_a_model_that_answers_nan_on_validation_data_is_stopped(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    rng = np.random.default_rng(0)
+    ids, labels = rng.integers(0, 50, (40, 3)), rng.integers(0, 2, 40)
+    pad = np.zeros((40, 3), bool)
+    np.savez(tmp_path / "train.npz", ids=ids, pad=pad, y=labels)
+    pad_val = pad.copy()
+    pad_val[0] = True  # every key of one validation row is padding
+    np.savez(tmp_path / "val.npz", ids=ids, pad=pad_val, y=labels)
+    keys = "x_key: {ids: ids, pad: pad}, y_key: y"
+    spec = write(tmp_path, PADDED + f"train: {{epochs: 1, data: {{source: train.npz, val_source: val.npz, {keys}}}}}\n")
+    code, _, err = run_cli(capsys, "train", str(spec), "--run", str(tmp_path / "run"))
+    assert code == 2 and "validation loss is nan" in err and "every key is masked" in err, err
+    assert "Traceback" not in err
+
+
 def test_a_npy_source_needs_its_targets_file(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(120, 4)).astype(np.float32)

@@ -183,6 +183,8 @@ def _synthetic(cfg: dict[str, Any], n: int, rng: np.random.Generator) -> Data:
         shape = (n, *fixed(spec["shape"], sizes))
         if spec["dtype"].startswith(("float", "bfloat")):
             inputs[name] = rng.standard_normal(shape).astype(np.float32)
+        elif spec["dtype"] == "bool":
+            inputs[name] = _padding(shape, rng)
         else:
             inputs[name] = rng.integers(0, cfg["vocab"].get(name, 2), size=shape).astype(spec["dtype"])
     if cfg.get("heads"):
@@ -190,6 +192,15 @@ def _synthetic(cfg: dict[str, Any], n: int, rng: np.random.Generator) -> Data:
     if cfg["task"] == "ctc":
         return Data(inputs, *_random_transcripts(cfg, n, rng, sizes))
     return Data(inputs, _random_targets(cfg, n, rng, sizes))
+
+
+def _padding(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """Made-up bool inputs as padding masks are: True on a random tail of each row of the last
+    dim, never the whole row (a row of only padding leaves attention nothing to attend to: nan)."""
+    if not shape or shape[-1] < 1:
+        return np.zeros(shape, dtype=bool)
+    tail = rng.integers(0, shape[-1], size=shape[:-1])  # 0 to L - 1 padded steps
+    return np.arange(shape[-1]) >= (shape[-1] - tail)[..., None]
 
 
 def _random_transcripts(cfg: dict[str, Any], n: int, rng: np.random.Generator,

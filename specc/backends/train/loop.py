@@ -462,6 +462,13 @@ class Trainer:
                 assert self.val_t is not None
                 record.update({f"val_{k}": v for k, v in self.evaluate(self.val_t).items()
                                if not k.endswith("confusion_matrix")})
+                if not math.isfinite(record.get("val_loss", 0.0)):
+                    # the model itself answers nan or inf on some validation samples: early stopping
+                    # and the best checkpoint would be chosen on nothing
+                    raise TrainError(f"the validation loss is {record['val_loss']} in epoch {epoch} while the "
+                                     f"training loss is {record['loss']:.4g}: the model returns nan or inf for some "
+                                     "validation samples (an attention row whose every key is masked as padding, a "
+                                     "division by zero, an overflow); check those inputs")
             record["lr"] = self.optimizer.param_groups[0]["lr"]
             record["seconds"] = time.perf_counter() - t0
             if self.scheduler is not None and self.sched_interval == "epoch":
