@@ -208,6 +208,10 @@ def test_missing_size_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFix
     assert "--size T=N" in capsys.readouterr().err
     assert main(["run", str(model), "--size", "T=3", "--batch", "2"]) == 0
     assert main(["run", str(model), "--size", "T"]) == 2
+    capsys.readouterr()
+    # a mistyped symbol would have run at the default size without a word
+    assert main(["run", str(model), "--size", "T=3", "--size", "Q=5"]) == 2
+    assert "the model's inputs have no dim 'Q'; their symbolic dims are" in capsys.readouterr().err
     assert main(["run", str(model), "-i", str(tmp_path / "nope.npy")]) == 2
     assert main(["run", str(tmp_path / "nope.onnx")]) == 2
 

@@ -398,6 +398,14 @@ def test_a_model_that_answers_nan_on_validation_data_is_stopped(tmp_path: Path,
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("flag", ["--epochs", "--max-steps"])
+def test_zero_epochs_or_steps_is_a_usage_error(flag: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # it trained nothing and wrote a run folder as if it had
+    rc, _, err = run_cli(capsys, "train", str(mlp(tmp_path, "iris", 4, 3)), "--run", str(tmp_path / "run"), flag, "0")
+    assert rc == 2 and f"{flag} must be a positive integer" in err
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_npy_source_needs_its_targets_file(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(120, 4)).astype(np.float32)

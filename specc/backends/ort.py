@@ -405,7 +405,12 @@ def resolve_dims(inputs: Sequence[IOInfo], given: Mapping[str, np.ndarray], *, b
                     raise InputError(f"input '{info.name}' axis {axis} is '{dim}' = {n}, but another input "
                                      f"has {dim} = {env[dim]}")
                 env[dim] = n
+    symbols = list(dict.fromkeys(d for info in inputs for d in info.dims if isinstance(d, str)))
     for name, n in (sizes or {}).items():
+        if name not in symbols:  # a typo would otherwise run at the default size, unsaid
+            raise InputError(f"--size {name}={n}: the model's inputs have no dim '{name}'"
+                             + (f"; their symbolic dims are {', '.join(symbols)}" if symbols else
+                                "; every dim of its inputs is fixed"))
         if name in env and env[name] != n:
             raise InputError(f"--size {name}={n} contradicts the given arrays ({name} = {env[name]})")
         env.setdefault(name, n)

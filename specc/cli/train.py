@@ -66,6 +66,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ..backends.train.api import TrainRequest, run_training
     from ..backends.train.loop import Options, TrainError
 
+    for flag, value in (("--epochs", args.epochs), ("--max-steps", args.max_steps)):
+        if value is not None and value < 1:
+            raise UsageError(f"{flag} must be a positive integer")
     if args.resume:
         run = Path(args.resume)
         if not (run / "run.json").is_file():
