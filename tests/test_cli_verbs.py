@@ -64,3 +64,15 @@ def test_layers_type_describes_one_layer_against_its_schema(capsys: pytest.Captu
     assert one["type"] == "Linear" and one["required"] == ["out_features"] and "Dense" in one["aliases"]
     assert main(["layers", "Lineer"]) == 2
     assert "did you mean Linear?" in capsys.readouterr().err
+
+
+def test_check_reads_a_spec_from_standard_input(monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    # an editor's unsaved buffer or a pipe: `specc check -`, reported as <stdin>
+    import io
+
+    text = "specc: 1\ninputs: {x: [B, 4]}\nlayers:\n  - {type: Linear, out_features: 8.5}\n"
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
+    assert main(["check", "-"]) == 1
+    out = capsys.readouterr().out
+    assert "<stdin>:4:34: error[V003]" in out and "<stdin>: 1 error, 0 warnings" in out

@@ -36,14 +36,14 @@ def cmd_check(args: argparse.Namespace) -> int:
             reports.append(spec.check(args.macs))
             continue
         if args.format == "sarif":
-            checked.append((path, spec.diagnostics))
+            checked.append((spec.path, spec.diagnostics))
             continue
         if args.format == "github":
             print_diagnostics(spec, "github", sys.stdout)
             continue
         print_diagnostics(spec, "text", sys.stdout)
         if not args.quiet:
-            out(_verdict(path, spec))
+            out(_verdict(spec.path, spec))
     if args.format == "json":
         out(dumps_json(reports[0] if len(reports) == 1 else reports))
     if args.format == "sarif":
@@ -165,7 +165,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def _check_arguments(p: argparse.ArgumentParser) -> None:
     p.description = "Check one or more specs. Prints every problem as file:line:col."
-    p.add_argument("specs", nargs="+", metavar="SPEC")
+    p.add_argument("specs", nargs="+", metavar="SPEC", help="spec files; - reads one from standard input")
     p.add_argument("--format", choices=("text", "json", "github", "sarif"), default="text",
                    help="json for machines, github for Actions annotations, sarif for code scanning")
     p.add_argument("--strict", action="store_true", help="fail on warnings too")

@@ -48,11 +48,14 @@ def spec_options(p: argparse.ArgumentParser) -> None:
                    help="override a variable from vars: (or a key path such as train.epochs=3); repeatable")
 
 
+STDIN, STDIN_NAME = "-", "<stdin>"  # `specc check -` reads the spec from standard input
+
+
 def load_spec(path: str, overrides: list[str] | None, ignore: list[str] | None = None) -> Any:
     """The checked spec at ``path``; ``ignore`` are --ignore's comma-separated warning codes."""
-    from ..pipeline import load
+    from ..pipeline import load, loads
 
-    if not Path(path).is_file():
+    if path != STDIN and not Path(path).is_file():
         raise UsageError(f"no such spec file: {path}")
     from ..validate.naming import silenceable_list, split_silenceable
 
@@ -60,6 +63,10 @@ def load_spec(path: str, overrides: list[str] | None, ignore: list[str] | None =
     if unknown:
         raise UsageError(f"--ignore {', '.join(str(c).upper() for c in unknown)}: only warnings can be silenced "
                          f"({silenceable_list()})")
+    if path == STDIN:  # an editor's buffer or a pipe; one byte past the limit says it is too large
+        from ..load.limits import MAX_BYTES
+
+        return loads(sys.stdin.buffer.read(MAX_BYTES + 1), STDIN_NAME, overrides, codes)
     return load(path, overrides, codes)
 
 
