@@ -174,7 +174,9 @@ class _ConvTranspose(Spatial):
         for op, si, di in zip(ops, s, d):
             if op >= max(si, di):
                 raise SpecError("V003", f"output_padding={op} must be smaller than stride or dilation",
-                                f"use output_padding < {max(si, di)}", field="output_padding")
+                                f"use output_padding < {max(si, di)}" if max(si, di) > 1 else
+                                "use output_padding: 0 (at stride and dilation 1 there is nothing to add)",
+                                field="output_padding")
         spatial = []
         for i, (size, ki, si, pi, di, oi) in enumerate(zip(x.shape[2:], k, s, pads, d, ops)):
             o = conv_transpose_out(size, ki, si, pi, di, oi)

@@ -65,12 +65,30 @@ def _only_symbolic_differ(a: tuple, b: tuple) -> bool:
     return all(x == y or isinstance(x, Dim) or isinstance(y, Dim) for x, y in zip(a, b))
 
 
+def _constant_offset(a: tuple, b: tuple) -> str:
+    """The hint for symbolic sizes that differ by the same number at every size (T + 11 and T):
+    a layer on one branch pads more than its kernel trims, which no projection fixes."""
+    n = min(len(a), len(b))
+    for x, y in zip(a[len(a) - n:], b[len(b) - n:]):
+        if x == y or not (isinstance(x, Dim) or isinstance(y, Dim)):
+            continue
+        gap = add(x, mul(y, -1))
+        if isinstance(gap, int) and gap:
+            return (f"{x} and {y} differ by {abs(gap)} at every size: a layer on one branch pads more or less than "
+                    "its kernel trims; a convolution keeps the size with padding: same (or (kernel_size - 1) // 2 "
+                    "x dilation on each side at stride 1)")
+    return ""
+
+
 def _merge_fix(a: tuple, b: tuple, j: int) -> str:
     """The fix, with its numbers, for the two usual mismatches of (N, C, *spatial) maps: a
     residual shortcut that was not projected, and a per-channel gate (N, C) that lost its
     spatial dims of size 1 (squeeze-excitation)."""
     generic = ("on a residual path, project the shortcut with a 1x1 conv (stride and out_channels of the main "
                "path)")
+    offset = _constant_offset(a, b)
+    if offset:
+        return offset
     for gate, full, k in ((a, b, 1), (b, a, j)):
         if 2 <= len(gate) < len(full) and gate == full[:len(gate)]:
             want = TensorType((*gate, *(1,) * (len(full) - len(gate))))

@@ -95,9 +95,10 @@ class _Pool(Spatial):
         # PyTorch rejects padding over half the (undilated) kernel in every pool.
         for pi, ki in zip(pads, k):
             if pi > ki // 2:
+                fix = (f"use padding: {ki // 2} or less (at most kernel_size // 2)" if ki // 2 else
+                       "use padding: 0 (a window of 1 cannot be padded)")
                 raise SpecError("V003", f"padding {pi} is more than half of kernel_size {ki}",
-                                f"use padding: {ki // 2} or less (at most kernel_size // 2), or a larger kernel",
-                                field="padding")
+                                f"{fix}, or a larger kernel", field="padding")
         spatial = window_sizes(tuple(x.shape[2:]), k, s, pads, d, p.ceil_mode, tuple(ki // 2 for ki in k))
         out = TensorType((x.shape[0], x.shape[1], *spatial), x.dtype)
         args = self.args(p, k, s, pads, d)
