@@ -51,6 +51,7 @@ REJECTED = {
     "v001_anchor_at_top_level",  # a top-level key conv: beside the sections
     "v003_fractional_width",  # out_channels: 8.5
     "v002_keras_input_shape",  # no inputs:, input_shape on a layer
+    "y005_layers_as_a_mapping",  # layers: a mapping, not a list
     "v003_empty_from_and_outputs",  # from: []
     "v003_input_dim_zero",  # a dim of 0
     "v003_kernel_size_text",  # kernel_size: three

@@ -644,6 +644,8 @@ def expand(doc: Any, overrides: dict[str, Any], layer_types: set[str], file: str
             elif key == "layers":
                 ex.check_size(value)
                 out[key] = ex.expand_items(value, ex.env, (), doc.value_loc(key))
+                if not isinstance(value, PosList):  # reported (Y005): not also "has 0 items"
+                    ex.broken_sections.add(key)
             else:
                 try:
                     out[key] = ex.subst(value, ex.env, doc.value_loc(key))
