@@ -288,9 +288,15 @@ def keras_key(key: str, value: Any) -> str | None:
         name = str(value).lower() if isinstance(value, str) else ""
         if name in KERAS_ACTIVATIONS:
             kind = KERAS_ACTIVATIONS[name]
+            # PyTorch's losses take logits where Keras' take probabilities: on the model's head the
+            # activation usually goes
+            head = {"Softmax": "; on the model's last layer with CrossEntropyLoss leave it out: the loss applies "
+                               "the softmax itself",
+                    "Sigmoid": "; on the model's last layer with BCEWithLogitsLoss leave it out: the loss applies "
+                               "the sigmoid itself (BCELoss needs it)"}.get(kind or "", "")
             return ("remove it: 'linear' is no activation" if kind is None else
                     f"specc writes the activation as a layer of its own: add - {{type: {kind}}} right after this "
-                    "layer")
+                    f"layer{head}")
         return "specc writes an activation as a layer of its own, e.g. - {type: ReLU} right after this layer"
     if key == "return_sequences":
         return ("replace it with output: sequence, the default (every step's output)" if value is True else
