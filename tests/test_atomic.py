@@ -184,3 +184,21 @@ def test_real_ctrl_c_during_a_slow_write(target: Path) -> None:
     assert proc.returncode not in (None, 0)
     assert b"KeyboardInterrupt" in proc.stderr.read()
     _untouched(target)
+
+
+def test_export_names_the_output_it_could_not_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    # the file that failed is a temporary one beside the output: the message names the output
+    import errno
+
+    from specc.backends import direct_export
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / ".specc-tmp-123-model.onnx"))
+
+    monkeypatch.setattr(direct_export, "save", full)
+    target = tmp_path / "model.onnx"
+    code = main(["export", str(ROOT / "specs" / "xor.yaml"), "-o", str(target), "--via", "direct"])
+    err = capsys.readouterr().err
+    assert code != 0 and f"cannot write {target}: No space left on device" in err and ".specc-tmp" not in err, err
+    assert not target.exists() and "Traceback" not in err

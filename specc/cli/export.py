@@ -72,8 +72,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     except BackendError as exc:
         return _fail("export", exc, args.format)
     except OSError as exc:  # an unwritable folder, a full disk: the user's to fix, not a crash
-        return _fail("export", BackendError(f"cannot write the model: {exc.strerror or exc}: "
-                                            f"{exc.filename or output or args.triton}"), args.format)
+        # named by the output asked for: the file that failed is a temporary one beside it
+        return _fail("export", BackendError(f"cannot write {output or args.triton}: {exc.strerror or exc}"),
+                     args.format)
     try:
         variants = _make_variants(args, spec, result.path, kinds)
     except BackendError as exc:
