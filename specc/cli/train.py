@@ -16,7 +16,7 @@ from typing import Any
 
 from ..backends.train.data import DataError
 from ..diagnostics import Diagnostic, Location, dumps_json, render_text, use_colour
-from .common import EXIT_OK, EXIT_SPEC, UsageError, Verb, load_spec, out, require_ok, spec_options
+from .common import EXIT_OK, EXIT_SPEC, UsageError, Verb, err, load_spec, out, require_ok, spec_options
 
 
 def locate(cfg: dict[str, Any], where: str) -> Location | None:
@@ -64,7 +64,7 @@ def pick_log(fmt: str) -> Any:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from ..backends.train.api import TrainRequest, run_training
-    from ..backends.train.loop import Options, TrainError
+    from ..backends.train.loop import Diverged, Options, TrainError
 
     for flag, value in (("--epochs", args.epochs), ("--max-steps", args.max_steps)):
         if value is not None and value < 1:
@@ -106,6 +106,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         result = run_training(request)
     except DataError as exc:
         return report_data_error(request.config, exc, args.format)
+    except Diverged as exc:  # the spec's settings or data, not how specc was called
+        err(f"specc train: error: {exc}")
+        return EXIT_SPEC
     except TrainError as exc:
         raise UsageError(str(exc)) from None
     if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 alone reports

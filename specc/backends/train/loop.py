@@ -52,6 +52,11 @@ class TrainError(Exception):
     """A problem with how training was asked for (not a spec or data error): exit 2."""
 
 
+class Diverged(TrainError):
+    """The model's loss stopped being a number (training diverged, or the model answers nan or
+    inf on some samples): the spec's settings or its data are at fault, exit 1."""
+
+
 @dataclass
 class Options:
     run: Path | None = None
@@ -456,7 +461,7 @@ class Trainer:
                 seen = sum(p[1] for p in pieces)
             record: dict[str, Any] = {"epoch": epoch, **{k: v / max(seen, 1) for k, v in sums.items()}}
             if not math.isfinite(record["loss"]):
-                raise TrainError(f"the training loss became {record['loss']} in epoch {epoch}; lower the lr, "
+                raise Diverged(f"the training loss became {record['loss']} in epoch {epoch}; lower the lr, "
                                  "set grad_clip, or check the targets against the loss")
             if has_val:
                 assert self.val_t is not None
@@ -465,7 +470,7 @@ class Trainer:
                 if not math.isfinite(record.get("val_loss", 0.0)):
                     # the model itself answers nan or inf on some validation samples: early stopping
                     # and the best checkpoint would be chosen on nothing
-                    raise TrainError(f"the validation loss is {record['val_loss']} in epoch {epoch} while the "
+                    raise Diverged(f"the validation loss is {record['val_loss']} in epoch {epoch} while the "
                                      f"training loss is {record['loss']:.4g}: the model returns nan or inf for some "
                                      "validation samples (an attention row whose every key is masked as padding, a "
                                      "division by zero, an overflow); check those inputs")
