@@ -62,22 +62,28 @@ def _captured() -> Iterator[io.StringIO]:
     """Swallow the exporters' progress prints, deprecation warnings and log lines; the
     text is kept so that a failure can show it."""
     buf = io.StringIO()
-    logger = logging.getLogger("torch.onnx")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
+    # torch.onnx's own lines, and onnxscript's version converter, which logs its fallback's
+    # traceback as a warning (an opset it cannot convert to: the exporter's failure says it)
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "onnxscript")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(buf), fd_stdout_to_stderr():
+        with warnings.catch_warnings(), contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf), \
+                fd_stdout_discarded():
             warnings.simplefilter("ignore")
             yield buf
     finally:
-        logger.setLevel(level)
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 @contextlib.contextmanager
-def fd_stdout_to_stderr() -> Iterator[None]:
-    """Send whatever is written to file descriptor 1 meanwhile to stderr: torch's C++ side prints
-    ("Torch IR graph at exception: …") straight to the descriptor, past ``sys.stdout``, and
-    stdout belongs to specc's own output (JSON must be only JSON)."""
+def fd_stdout_discarded() -> Iterator[None]:
+    """Discard whatever is written to file descriptor 1 meanwhile: torch's C++ side prints ("Torch IR
+    graph at exception: …", a whole graph) straight to the descriptor, past ``sys.stdout``, when the
+    TorchScript exporter fails, and stdout belongs to specc's own output (JSON must be only JSON);
+    the failure itself reaches the user as the exporter's note."""
     try:
         sys.stdout.flush()
         saved = os.dup(1)
@@ -85,7 +91,8 @@ def fd_stdout_to_stderr() -> Iterator[None]:
         yield
         return
     try:
-        os.dup2(2, 1)
+        with open(os.devnull, "wb") as sink:
+            os.dup2(sink.fileno(), 1)
         yield
     finally:
         with contextlib.suppress(OSError, ValueError, AttributeError):
