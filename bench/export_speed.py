@@ -34,7 +34,8 @@ cost 1.2 s instead of 0.18 s); and the lowerings load by family.  ResNet-18 is n
 session and runs.  Then the session, the critical path, is built on a second thread while the checker
 and shape inference run (all three release the GIL), and the command line skips the interpreter's
 teardown when torch is not loaded (freeing onnx, ONNX Runtime and numpy cost ~70 ms after the last
-line was printed): ResNet-18 0.93 -> 0.72 s, VGG-11 2.97 -> 2.10 s, alternated on one machine.
+line was printed).  Alternated on one machine against the tree before: ResNet-18 0.93 -> 0.72 s (and,
+busier, 1.07 -> 0.87 s); VGG-11 2.50 -> 2.41 s, whose time is the weights' drawing, writing and session.
 
 Run:  .venv/bin/python bench/export_speed.py [--runs 3] [--routes direct-shapes,direct-torch,torchscript,dynamo]
       .venv/bin/python bench/export_speed.py --phases specs/zoo/vgg11_bn.yaml
