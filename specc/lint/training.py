@@ -141,9 +141,7 @@ def _learning_rate(spec: Spec) -> list[Diagnostic]:
         hint = f"use an lr near {default:g}"
     else:
         return []
-    at = spec.locations
-    loc = at.value("optimizer", "lr") if at.written("optimizer", "lr") else at.value("optimizer")
-    return [Diagnostic("T058", message, loc, hint, "warning")]
+    return [Diagnostic("T058", message, spec.locations.nearest("optimizer", "lr"), hint, "warning")]
 
 
 def _idle_scheduler(spec: Spec) -> list[Diagnostic]:
@@ -156,7 +154,6 @@ def _idle_scheduler(spec: Spec) -> list[Diagnostic]:
         return []
     warmup = getattr(getattr(sched, "warmup", None), "epochs", None) or 0
     epochs = doc.train.epochs - warmup  # the scheduler starts after the warmup
-    at = spec.locations
     unit = f"{epochs} epoch{'s' if epochs != 1 else ''}" + (f" after the {warmup} of warmup" if warmup else "")
     if sched.type == "StepLR" and sched.step_size >= epochs:
         key, message = "step_size", (f"StepLR first multiplies the lr by gamma after {sched.step_size} epochs, but "
@@ -174,8 +171,7 @@ def _idle_scheduler(spec: Spec) -> list[Diagnostic]:
         hint = f"use T_max: {epochs}, the epochs it runs for (or interval: step to count batches)"
     else:
         return []
-    loc = at.value("scheduler", key) if at.written("scheduler", key) else at.value("scheduler")
-    return [Diagnostic("T059", message, loc, hint, "warning")]
+    return [Diagnostic("T059", message, spec.locations.nearest("scheduler", key), hint, "warning")]
 
 
 def _cut_off(spec: Spec, trained: list[Leaf]) -> list[Diagnostic]:
