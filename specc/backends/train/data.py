@@ -65,24 +65,26 @@ def data_sizes(cfg: dict[str, Any]) -> dict[str, int]:
     sizes = dict(cfg["sizes"])
     free = {d for t in cfg["inputs"].values() for d in t["shape"][1:] if isinstance(d, str) and d not in sizes}
     env = {**sizes, **dict.fromkeys(sorted(free), DEFAULT_SIZE)}
-    rules = rules_from_json(cfg.get("size_rules"))
-    for _ in range(len(free)):  # one symbol at a time; a rule may tie two
-        fits = {s: v for s, v in nearest_fit(rules, env).items() if s in free}
-        if not fits:
-            break
-        env.update(fits)
+    fits = nearest_fit(rules_from_json(cfg.get("size_rules")), env)  # every broken symbol at once
+    env.update({s: v for s, v in fits.items() if s in free})
     return env
 
 
 def output_shape(cfg: dict[str, Any], sizes: dict[str, int]) -> tuple[int, ...]:
-    """The (first) output's shape per sample at the inputs' symbol sizes ``sizes``: its formulas
-    evaluated (a run written before they were kept: each symbolic size taken as 16)."""
+    """The (first) output's shape per sample at the inputs' symbol sizes ``sizes``."""
+    return _output_dims(cfg, sizes)[1:]
+
+
+def _output_dims(cfg: dict[str, Any], sizes: dict[str, int]) -> tuple[int, ...]:
+    """The (first) output's whole shape, dim 0 included, at the symbol sizes ``sizes``: its
+    formulas evaluated, a symbol not in ``sizes`` (the batch) taken as 16 (a run written before
+    the formulas were kept: every symbolic size after dim 0 taken as 16, dim 0 as 1)."""
     name, shape = next(iter(cfg["outputs"].items()))
     exact = (cfg.get("output_dims") or {}).get(name)
     if exact is None:
-        return fixed(shape, sizes)
+        return (1, *fixed(shape, sizes))
     env = {**dict.fromkeys(_symbols(exact), DEFAULT_SIZE), **sizes}
-    return tuple(evaluate(from_json(d), env) for d in exact[1:])
+    return tuple(evaluate(from_json(d), env) for d in exact)
 
 
 def _symbols(dims: list[Any]) -> set[str]:
@@ -209,11 +211,8 @@ def _random_transcripts(cfg: dict[str, Any], n: int, rng: np.random.Generator,
     and their lengths, each short enough for the output's steps to spell it (a repeated label
     needs a blank between: 2·length - 1 steps at most)."""
     name, shape = next(iter(cfg["outputs"].items()))
-    exact = (cfg.get("output_dims") or {}).get(name)
     batch = next(iter(cfg["inputs"].values()))["shape"][0]
-    env = {**sizes, **({batch: 1} if isinstance(batch, str) else {})}
-    full = [evaluate(from_json(d), {**dict.fromkeys(_symbols(exact), DEFAULT_SIZE), **env}) for d in exact] \
-        if exact is not None else [1, *fixed(shape, sizes)]
+    full = _output_dims(cfg, {**sizes, **({batch: 1} if isinstance(batch, str) else {})})
     batch_first = shape[0] == batch and shape[0] != shape[1]  # as the loop reads the output
     steps, width = (full[1] if batch_first else full[0]), full[-1]
     blank = (cfg.get("loss") or {}).get("blank", 0)
@@ -394,8 +393,7 @@ def _image_sizes(cfg: dict[str, Any], declared: list[Any], folder: Path, classes
         if d in free:
             given.setdefault(d, v)
     sizes.update(given)
-    rules = rules_from_json(cfg.get("size_rules"))
-    found = refusal(rules, {s: v for s, v in sizes.items()})
+    found = refusal(rules_from_json(cfg.get("size_rules")), sizes)
     if found is not None:
         why, fix = found
         raise DataError("T003", f"the images are {height}x{width} ({first.parent.name}/{first.name}), and the model "
