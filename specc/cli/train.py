@@ -184,10 +184,14 @@ def _short(v: Any) -> str:
     if isinstance(v, list) and v and isinstance(v[0], list):
         return _summary(v)
     if isinstance(v, list):
-        return "[" + ", ".join(_short(x) for x in v[:10]) + (", …" if len(v) > 10 else "") + "]"
+        return _first_ten(v)
     if isinstance(v, float):
         return f"{v:.6g}" if v == v else "n/a"  # NaN: a metric with no value (AUC of one class)
     return str(v)
+
+
+def _first_ten(v: list[Any]) -> str:
+    return "[" + ", ".join(_short(x) for x in v[:10]) + (", …" if len(v) > 10 else "") + "]"
 
 
 def _summary(v: list[Any]) -> str:
@@ -198,7 +202,7 @@ def _summary(v: list[Any]) -> str:
     try:
         a = np.asarray(v, dtype=np.float64)
     except (ValueError, TypeError):  # ragged or not numbers: as it comes, ten at a level
-        return "[" + ", ".join(_short(x) for x in v[:10]) + (", …" if len(v) > 10 else "") + "]"
+        return _first_ten(v)
     if a.size <= 10:
         return "[" + ", ".join(_short(x) for x in v) + "]"
     flat = a.ravel()
