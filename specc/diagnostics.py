@@ -257,6 +257,22 @@ def _dir_uri(path: str) -> str:
     return "file://" + quote(posix if posix.startswith("/") else "/" + posix).rstrip("/") + "/"
 
 
+def yaml_flow(value: Any) -> str:
+    """``value`` as a spec writes it inline, for a hint: YAML flow text (true, null, [3, 3],
+    {type: Conv2d, kernel_size: 3}); floats short (1e-05, 0.5)."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {yaml_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(yaml_flow(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, float):
+        return f"{value:g}" if value != 0 else "0.0"
+    return str(value)
+
+
 def dumps_json(payload: object, indent: int | None = 2) -> str:
     """JSON for machines: an undefined number (NaN, an infinity) is null, as strict readers (jq,
     JavaScript) reject NaN."""

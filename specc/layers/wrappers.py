@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import field_validator, model_validator
 
-from ..diagnostics import SpecError
+from ..diagnostics import SpecError, yaml_flow
 from ..shapes.dims import mul
 from ..shapes.tensor import TensorType
 from .base import Form, LayerKind, LayerParams, LayerResult, lookup, register, suggest
@@ -45,7 +45,7 @@ class TimeDistributedParams(LayerParams):
         if isinstance(data, dict) and isinstance(data.get("layer"), str):
             inner = {"type": data["layer"], **{k: v for k, v in data.items() if k != "layer"}}
             raise ValueError("layer must be the wrapped layer as a mapping, its parameters inside it; "
-                             f"write layer: {_flow(inner)}")
+                             f"write layer: {yaml_flow(inner)}")
         return data
 
     @field_validator("layer", mode="before")
@@ -74,17 +74,6 @@ class TimeDistributedParams(LayerParams):
         # A ValidationError raised here keeps its locations under ('layer', ...).
         params = kind.Params.model_validate({k: x for k, x in v.items() if k != "type"})
         return Wrapped(kind, params, v)
-
-
-def _flow(value: Any) -> str:
-    """``value`` as YAML flow text, as a spec writes it inline."""
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {_flow(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_flow(v) for v in value) + "]"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "null" if value is None else str(value)
 
 
 @register

@@ -25,7 +25,7 @@ from pydantic import BaseModel, Tag, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError, PydanticUndefined
 
-from ..diagnostics import Diagnostic, Location
+from ..diagnostics import Diagnostic, Location, yaml_flow
 from ..load.yaml_loader import PosDict, PosList
 
 SPECC_ERROR = "specc"
@@ -548,23 +548,13 @@ def _fix(w: _Walk, subject: str) -> str:
     examples = _examples(w.ann)
     if default is not PydanticUndefined and isinstance(default, (int, float, str, tuple)):
         if _is_union(_strip(w.ann)[0]):
-            other = next((f", or e.g. {key}: {e}" for e in examples if e != _yaml(default)), "")
+            other = next((f", or e.g. {key}: {e}" for e in examples if e != yaml_flow(default)), "")
         else:
             other = f" or another {desc[2:]}" if desc.startswith("a ") else ""
-        return f"write {key}: {_yaml(default)} (the default){other}"
+        return f"write {key}: {yaml_flow(default)} (the default){other}"
     if examples:
         return "write " + " or ".join(f"{key}: {e}" for e in examples)
     return f"use {desc}"
-
-
-def _yaml(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, tuple):
-        return "[" + ", ".join(_yaml(x) for x in v) + "]"
-    if isinstance(v, float):
-        return f"{v:g}" if v != 0 else "0.0"
-    return str(v)
 
 
 def _examples(ann: Any) -> list[str]:
@@ -575,7 +565,7 @@ def _examples(ann: Any) -> list[str]:
         return out[:3]
     origin = typing.get_origin(ann)
     if origin is Literal:
-        return [_yaml(typing.get_args(ann)[0])]
+        return [yaml_flow(typing.get_args(ann)[0])]
     if origin in (list, tuple):
         args = [a for a in typing.get_args(ann) if a is not Ellipsis]
         fixed = origin is tuple and Ellipsis not in typing.get_args(ann)
@@ -589,11 +579,11 @@ def _examples(ann: Any) -> list[str]:
             lo = c.gt + (1 if ann is int else 0.1) if isinstance(c, at.Gt) else c.ge if isinstance(c, at.Ge) else lo
             hi = c.lt - (1 if ann is int else 0.1) if isinstance(c, at.Lt) else c.le if isinstance(c, at.Le) else hi
         if ann is float and lo is not None and hi is not None:
-            return [_yaml(float((lo + hi) / 2))]
+            return [yaml_flow(float((lo + hi) / 2))]
         typical = 3 if ann is int else 0.1
         value = max(lo, typical) if lo is not None else typical
         value = min(hi, value) if hi is not None else value
-        return [_yaml(ann(value))]
+        return [yaml_flow(ann(value))]
     return []
 
 
