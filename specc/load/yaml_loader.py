@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from ..diagnostics import LINE_BREAK, Location, SpecError
+from ..diagnostics import LINE_BREAK, Location, SpecError, source_lines
 from .limits import MAX_BYTES, MAX_DEPTH, MAX_INT, MAX_LAYERS, MAX_NODES, MIN_INT
 
 _CORE = "tag:yaml.org,2002:"
@@ -201,7 +201,8 @@ class _Builder:
     def __init__(self, file: str, text: str = ""):
         self.file = file
         self.count = 0
-        self.lines = text.splitlines()
+        self.text = text
+        self._lines: list[str] | None = None  # split on first need: only a scalar starting with '(' reads them
 
     def build(self, node: yaml.Node, depth: int = 0) -> Any:
         self.count += 1
@@ -236,7 +237,9 @@ class _Builder:
 
     def _tuple(self, node: yaml.ScalarNode) -> None:
         """Refuse a Python tuple where its source line writes one (a plain scalar from '(' on)."""
-        line = self.lines[node.start_mark.line] if node.start_mark.line < len(self.lines) else ""
+        if self._lines is None:
+            self._lines = source_lines(self.text)  # YAML's line breaks, as its marks count them
+        line = self._lines[node.start_mark.line] if node.start_mark.line < len(self._lines) else ""
         m = _TUPLE.match(line, node.start_mark.column)
         # the whole value, or, inside { }, the part before the comma that split it: "(draft) notes"
         # and "(a, b) notes" are text
