@@ -48,7 +48,7 @@ def check_training(spec: Spec) -> list[Diagnostic]:
     pairs = ([(name, loss[name], steps.get(name), values.get(name)) for name in loss] if isinstance(loss, dict)
              else [(None, loss, ctx.view.main_output, values.get(first) if first is not None else None)])
     trained: list[Leaf] = []
-    diags += _bundled_data(spec, pairs)
+    diags += _samples_first(spec, [out for *_, out in pairs if out is not None]) + _bundled_data(spec, pairs)
     for key, one, last, out in pairs:
         if not isinstance(last, Leaf) or out is None:
             continue
@@ -66,6 +66,28 @@ def check_training(spec: Spec) -> list[Diagnostic]:
         diags += _cut_off(spec, trained)
     return diags
 
+
+
+def _samples_first(spec: Spec, outs: list[TensorType]) -> list[Diagnostic]:
+    """T003 for an input whose samples are not along dim 0: training takes each batch from dim 0
+    of every input (data files hold one sample per row), so a sequence-first (T, B, F) input was
+    cut along T, and the batch met its targets only to crash."""
+    batch = {d.shape[0] for d in outs if d.rank and not isinstance(d.shape[0], int)}
+    if len(batch) != 1:
+        return []
+    (b,) = batch
+    diags = []
+    for name, t in spec.graph.inputs.items():
+        if t.rank >= 2 and t.shape[0] != b and b in t.shape[1:]:
+            at = t.shape.index(b)
+            dims = [at, *(i for i in range(t.rank) if i != at)]
+            back = [dims.index(i) for i in range(t.rank)]
+            shape = ", ".join(str(t.shape[i]) for i in dims)
+            diags.append(Diagnostic("T003", f"training takes each batch from dim 0 of every input, but input {name!r} "
+                                    f"{t} holds its samples ({b}) at dim {at}", spec.locations.value("inputs", name),
+                                    f"declare {name}: [{shape}] and add - {{type: Permute, from: {name}, dims: "
+                                    f"{back}}} where the model reads it, to keep its layers' layout"))
+    return diags
 
 
 def _bundled_data(spec: Spec, pairs: list[Any]) -> list[Diagnostic]:
