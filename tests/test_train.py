@@ -556,6 +556,55 @@ def test_csv_with_named_columns_and_an_image_folder(tmp_path: Path) -> None:
     assert result.report["final"]["val_accuracy"] == 1.0
 
 
+def test_csv_problems_are_named_by_line_column_and_value_and_predict_takes_the_training_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rng = np.random.default_rng(1)
+    cells = [(f"{a:.3f}", f"{b:.3f}", "north" if i % 2 else "south", "yes" if a + b > 0 else "no")
+             for i, (a, b) in enumerate(rng.normal(size=(120, 2)))]
+    cells[4] = (cells[4][0], "", *cells[4][2:])  # a gap at file line 6
+    data = tmp_path / "t.csv"
+    data.write_text("a,b,region,label\n" + "\n".join(",".join(r) for r in cells) + "\n")
+    spec = mlp(tmp_path, "t.csv", 2, 2, epochs=30)
+    rc, _, err = run_cli(capsys, "train", str(spec), "--run", str(tmp_path / "run"))
+    # every feature column by default: the text one is named, and the hint keeps the number columns
+    assert rc == 1 and "t.csv line 2, column 'region' holds 'south', which is not a number" in err
+    assert "features: [a, b] (2 columns" in err and "Traceback" not in err
+    spec.write_text(spec.read_text().replace("source: t.csv", "source: t.csv, features: [a, b]"))
+    rc, _, err = run_cli(capsys, "train", str(spec), "--run", str(tmp_path / "run"))
+    assert rc == 1 and "t.csv line 6, column 'b' is empty (a missing value)" in err and "does not impute" in err
+    cells[4] = (cells[4][0], "0.5", *cells[4][2:])
+    data.write_text("a,b,region,label\n" + "\n".join(",".join(r) for r in cells) + "\n")
+    rc, _, err = run_cli(capsys, "train", str(spec), "--run", str(tmp_path / "run"))
+    assert rc == 0, err
+    # the training file itself (text and target columns beside the features), picked by name,
+    # answers as the two columns alone do, in another order
+    (tmp_path / "ba.csv").write_text("b,a\n" + "\n".join(f"{r[1]},{r[0]}" for r in cells[:5]) + "\n")
+    answers = []
+    for given in (data, tmp_path / "ba.csv"):
+        rc, out, err = run_cli(capsys, "predict", str(tmp_path / "run"), "--input", str(given), "--format", "json")
+        assert rc == 0, err
+        answers.append(json.loads(out))
+    assert answers[0]["class"][:5] == answers[1]["class"] and answers[0]["classes"] == ["no", "yes"]
+    assert np.allclose(np.array(answers[0]["probabilities"][:5]), answers[1]["probabilities"])
+    rc, out, _ = run_cli(capsys, "predict", str(tmp_path / "run"), "--input", str(tmp_path / "ba.csv"))
+    assert rc == 0 and out.splitlines()[0].startswith("0: ") and " (probabilities no " in out and ", yes " in out
+    (tmp_path / "a.csv").write_text("a,region\n0.1,north\n")
+    rc, out, err = run_cli(capsys, "predict", str(tmp_path / "run"), "--input", str(tmp_path / "a.csv"))
+    assert rc == 2 and out == "" and "a.csv has no column 'b'; the run was trained on the columns a, b" in err
+
+
+def test_csv_targets_with_gaps_or_words_where_numbers_are_regressed(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [f"{i / 10},{i / 5}" for i in range(40)]
+    for broken, said in (("1.5,", "line 4: the target column 'y' is empty"),
+                         ("1.5,n/a", "line 4: the target column 'y' holds 'n/a', but the loss regresses numbers")):
+        (tmp_path / "r.csv").write_text("x,y\n" + "\n".join(rows[:2] + [broken] + rows[3:]) + "\n")
+        spec = mlp(tmp_path, "r.csv", 1, 1, loss="MSELoss", epochs=2)
+        rc, _, err = run_cli(capsys, "train", str(spec), "--run", str(tmp_path / "run"))
+        # read as classes, a regression would have trained on the ranks of the values
+        assert rc == 1 and said in err and "Traceback" not in err, err
+
+
 def test_images_keep_their_size_where_the_spec_leaves_it_symbolic(tmp_path: Path,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
     # [B, 3, H, W] without export sizes: the images are read at their own 40x30, not squeezed to
@@ -729,7 +778,8 @@ def test_two_inputs_from_one_npz(tmp_path: Path) -> None:
     ("[[NaN, 1, 2, 3]]", "NaN or infinite"), ("[[1e400, 1, 2, 3]]", "NaN or infinite"),
     ('[["a", "b", "c", "d"]]', "text such as 'a'"), ("[]", "takes samples of shape [4]"),
     ("", "neither a file nor a literal"), ("empty.csv", "holds no rows of numbers"),
-    ("ragged.csv", "different numbers of values"), ("words.csv", "data row 1 is not all numbers"),
+    ("ragged.csv", "ragged.csv line 2 has 3 values, but the first row has 4"),
+    ("words.csv", "words.csv line 1, column 4 holds 'four', which is not a number"),
     ("nothere.npy", "no such file")])
 def test_predict_refuses_odd_input_with_a_usage_error(tmp_path: Path, iris_run: Path, monkeypatch: pytest.MonkeyPatch,
                                                      capsys: pytest.CaptureFixture[str], given: str, says: str) -> None:

@@ -159,7 +159,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     trained, _ = _trained(args.target, args.set)
     try:
-        raw = parse_input(args.input, list(trained.cfg["inputs"]))
+        raw = parse_input(args.input, list(trained.cfg["inputs"]), trained.columns)
         result = predict(trained, raw)
     except ValueError as exc:
         raise UsageError(f"--input: {exc}") from None
@@ -175,9 +175,22 @@ def cmd_predict(args: argparse.Namespace) -> int:
         for i, row in enumerate(rows):
             line = f"{i}: {name + ' ' if name else ''}{_short(row)}"
             if "probabilities" in answer:
-                line += f"  (probabilities {_short(answer['probabilities'][i])})"
+                line += f"  (probabilities {_probabilities(answer['probabilities'][i], answer.get('classes'))})"
             out(line)
     return EXIT_OK
+
+
+def _probabilities(row: Any, classes: list[str] | None) -> str:
+    """One sample's probabilities, each named by its class when the data named them (the highest
+    five of many classes)."""
+    if not classes or not isinstance(row, list) or len(row) != len(classes) or not all(
+            isinstance(p, float) for p in row):
+        return _short(row)
+    pairs = list(zip(classes, row))
+    if len(pairs) > 10:
+        top = sorted(pairs, key=lambda pair: -pair[1])[:5]
+        return "top 5: " + ", ".join(f"{c} {_short(p)}" for c, p in top)
+    return ", ".join(f"{c} {_short(p)}" for c, p in pairs)
 
 
 def _short(v: Any) -> str:

@@ -288,11 +288,12 @@ def _npy(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], base: Path, 
 
 
 def _csv(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], where: str) -> Data:
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.reader(fh))
-    if len(rows) < 2:
+    header, body = read_csv(path, where)
+    if header is None:
+        raise DataError("T001", f"{path.name} has no header row: its first row reads as data",
+                        "add a header row naming the columns (features: and target: read them)", where)
+    if not body:
         raise DataError("T001", f"{path.name} has no data rows", "the first row names the columns", where)
-    header, body = [h.strip() for h in rows[0]], rows[1:]
     target = _per_output(cfg, data_cfg.get("target") or header[-1], "target", "COLUMN")
     columns = list(target.values()) if isinstance(target, dict) else [target]
     features = data_cfg.get("features") or [h for h in header if h not in columns]
@@ -300,31 +301,126 @@ def _csv(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], where: str) 
         if col not in header:
             raise DataError("T002", f"{path.name} has no column {col!r} (it has {', '.join(header)})",
                             "set features: [...] and target: ... in train.data to column names of the file", "data")
-    fi = [header.index(c) for c in features]
-    try:
-        x = np.array([[float(r[i]) for i in fi] for r in body], dtype=np.float64)
-    except (ValueError, IndexError):
-        raise DataError("T004", f"{path.name}: a feature column holds something that is not a number",
-                        "clean the file, or list only numeric columns in features:", "data") from None
+    x = csv_numbers(path, header, body, features, where)
+    name = _only_input(cfg, path.name)
     if isinstance(target, dict):
-        columns_of = {n: _column(body, header.index(c)) for n, c in target.items()}
-        data = _shaped(cfg, {_only_input(cfg, path.name): x}, {n: y for n, (y, _) in columns_of.items()}, where)
+        columns_of = {n: _column(path, header, body, c, head(cfg, n)["task"], where) for n, c in target.items()}
+        data = _shaped(cfg, {name: x}, {n: y for n, (y, _) in columns_of.items()}, where)
         data.classes = {n: names for n, (_, names) in columns_of.items() if names}  # type: ignore[assignment]
-        return data
-    y, classes = _column(body, header.index(target))
-    data = _shaped(cfg, {_only_input(cfg, path.name): x}, y, where)
-    data.classes = classes
+    else:
+        y, classes = _column(path, header, body, target, cfg["task"], where)
+        data = _shaped(cfg, {name: x}, y, where)
+        data.classes = classes
+    data.meta["columns"] = {name: list(features)}  # predict picks these out of a CSV by its header
     return data
 
 
-def _column(body: list[list[str]], index: int) -> tuple[np.ndarray, list[str] | None]:
-    """One CSV column as numbers, or as class indices (and their names) when it holds text."""
-    raw_y = [r[index].strip() for r in body]
+Rows = list[tuple[int, list[str]]]
+
+
+def read_csv(path: Path, where: str = "source") -> tuple[list[str] | None, Rows]:
+    """A CSV file's header (None when its first row is data) and its data rows, each with its line
+    in the file; blank lines skipped, a UTF-8 byte-order mark (Excel's) dropped."""
     try:
-        return np.array([float(v) for v in raw_y]), None
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise DataError("T001", f"{path.name} is not a readable CSV file ({exc})", "save it as UTF-8 CSV",
+                        where) from None
+    if not rows:
+        return None, []
+    first = [cell.strip() for cell in rows[0][1]]
+    texts = [_number(cell) is None for cell in first]
+    if len(rows) > 1:  # a header: a name above a number somewhere (a data row may hold a category)
+        below = rows[1][1]
+        header = any(t and j < len(below) and _number(below[j].strip()) is not None for j, t in enumerate(texts))
+    else:
+        header = all(texts)
+    return (first, rows[1:]) if header else (None, rows)
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
     except ValueError:
-        classes = sorted(set(raw_y))
-        return np.array([classes.index(v) for v in raw_y]), classes
+        return None
+
+
+def csv_numbers(path: Path, header: list[str] | None, body: Rows, columns: list[str] | None,
+                where: str = "source") -> np.ndarray:
+    """The named columns (all of them without a header) as float64, one row a sample.  A cell
+    that is empty, text, NaN or infinite is named by line, column and value: a missing value
+    would train as NaN, and a text category has no number specc could make up for it."""
+    width = len(header) if header is not None else len(body[0][1])
+    index = [header.index(c) for c in columns] if header is not None and columns is not None else list(range(width))
+    x = np.empty((len(body), len(index)), dtype=np.float64)
+    for i, (line, row) in enumerate(body):
+        if len(row) != width:
+            raise DataError("T004", f"{path.name} line {line} has {len(row)} values, but "
+                            + (f"the header names {width} columns" if header is not None else
+                               f"the first row has {width}"),
+                            "give every row one value per column (quote values that hold commas)", where)
+        for k, j in enumerate(index):
+            text = row[j].strip()
+            value = _number(text)
+            if value is not None and np.isfinite(value):
+                x[i, k] = value
+                continue
+            column = f"column {header[j]!r}" if header is not None else f"column {j + 1}"
+            if value is None and text:  # a category or a typo: no number to train on
+                # a gap in a number column is the next error, not a reason to drop the column
+                numeric = [c for c in (columns or []) if all(_finite(r[header.index(c)]) or not r[header.index(c)]
+                                                             .strip() for _, r in body)] if header is not None else []
+                fix = ("encode it as numbers, or leave it out: features: [" + ", ".join(map(_flow, numeric)) + "]"
+                       f" ({len(numeric)} columns; the input then takes {len(numeric)} features)"
+                       if numeric and len(numeric) < len(columns or []) else "encode it as numbers")
+                raise DataError("T004", f"{path.name} line {line}, {column} holds {text!r}, which is not a number",
+                                fix, where)
+            what = "is empty (a missing value)" if not text else f"holds {text}"
+            raise DataError("T004", f"{path.name} line {line}, {column} {what}",
+                            "fill the missing values (with the column's mean or median, say) or drop those rows: "
+                            "specc does not impute", where)
+    return x
+
+
+def _flow(name: str) -> str:
+    """A column name as a YAML flow list holds it: quoted where it has YAML's punctuation."""
+    import json
+    import re
+
+    return name if re.fullmatch(r"[A-Za-z_][\w./ -]*", name) and not name.endswith(" ") else json.dumps(name)
+
+
+def _finite(text: str) -> bool:
+    value = _number(text.strip())
+    return value is not None and bool(np.isfinite(value))
+
+
+def _column(path: Path, header: list[str], body: Rows, name: str, task: str,
+            where: str) -> tuple[np.ndarray, list[str] | None]:
+    """One CSV target column: numbers, or class indices (and their names) when it holds text.
+    A gap is named, never read as a class of its own; text is refused where the loss wants numbers."""
+    j = header.index(name)
+    cells = [(line, row[j].strip() if j < len(row) else "") for line, row in body]
+    for line, text in cells:
+        if not text:
+            raise DataError("T006", f"{path.name} line {line}: the target column {name!r} is empty (a missing "
+                            "value)", "drop the rows whose target is missing", where)
+    values = [_number(text) for _, text in cells]
+    if all(v is not None for v in values):
+        for (line, text), v in zip(cells, values):
+            if not np.isfinite(v):
+                raise DataError("T006", f"{path.name} line {line}: the target column {name!r} holds {text}",
+                                "drop the rows whose target is missing", where)
+        return np.array(values, dtype=np.float64), None
+    if task not in ("classification", "binary"):  # a regression's target with a word in it
+        line, text = next((ln, t) for (ln, t), v in zip(cells, values) if v is None)
+        raise DataError("T006", f"{path.name} line {line}: the target column {name!r} holds {text!r}, but the "
+                        "loss regresses numbers", "clean the column, or use CrossEntropyLoss if its values are "
+                        "class names", where)
+    classes = sorted({text for _, text in cells})
+    return np.array([classes.index(text) for _, text in cells]), classes
 
 
 def _per_output(cfg: dict[str, Any], given: Any, key: str, what: str) -> Any:

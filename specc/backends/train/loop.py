@@ -211,6 +211,7 @@ class Trainer:
             raise DataError("T003", "the training split is empty", "use more data or a smaller val_split", "data")
         check_data(cfg, train, val)
         self.classes = full.classes
+        self.columns = full.meta.get("columns")  # a CSV's feature columns, for predict to pick by name
         self.pre = Preprocessing.fit(cfg, train.inputs, train.targets)
         self.train_data, self.val_data = train, val
         self.train_t = self._tensors(train)
@@ -553,7 +554,7 @@ class Trainer:
         write_json(run / "config.json", self.cfg)
         arrays = {k: torch.from_numpy(v) for k, v in self.pre.arrays().items()}
         save_tensors(run / "preprocess.safetensors", arrays or {"_empty": torch.zeros(0)})  # safetensors needs one
-        write_json(run / "preprocess.json", {**self.pre.meta(), "classes": self.classes})
+        write_json(run / "preprocess.json", {**self.pre.meta(), "classes": self.classes, "columns": self.columns})
 
 
 def _rows(y: Any, idx: Any) -> Any:

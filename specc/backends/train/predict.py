@@ -29,6 +29,7 @@ class Trained:
     pre: Preprocessing
     classes: list[str] | None
     weights: Path
+    columns: dict[str, list[str]] | None = None  # input name -> the training CSV's feature columns
 
 
 def load_preprocessing(run: Path) -> tuple[Preprocessing, list[str] | None]:
@@ -51,11 +52,18 @@ def load_run(run: Path, module: Any) -> Trained:
         raise WeightsError(f"{weights} does not fit this spec's model ({first})") from None
     model.eval()
     pre, classes = load_preprocessing(run)
-    return Trained(cfg, model, pre, classes, weights)
+    columns = read_json(run / "preprocess.json").get("columns")
+    if columns is not None and not (isinstance(columns, dict) and all(
+            isinstance(v, list) and all(isinstance(c, str) for c in v) for v in columns.values())):
+        raise WeightsError(f"{run / 'preprocess.json'}: 'columns' must map each input to its column names; "
+                           "train the run again")
+    return Trained(cfg, model, pre, classes, weights, columns)
 
 
-def parse_input(text: str, names: list[str]) -> dict[str, np.ndarray]:
-    """--input as a .npy, .npz or .csv file, or a literal such as '[[60]]' (several inputs: a .npz)."""
+def parse_input(text: str, names: list[str], columns: dict[str, list[str]] | None = None) -> dict[str, np.ndarray]:
+    """--input as a .npy, .npz or .csv file, or a literal such as '[[60]]' (several inputs: a .npz).
+    A CSV with a header gives the columns the run was trained on (``columns``), found by name, so
+    the training file itself, target column and all, can be predicted."""
     path = Path(text)
     if path.suffix.lower() in (".npy", ".npz", ".csv") and path.is_file():
         if path.suffix.lower() == ".npz":
@@ -72,7 +80,7 @@ def parse_input(text: str, names: list[str]) -> dict[str, np.ndarray]:
             except (OSError, ValueError) as exc:
                 raise ValueError(f"cannot read {path.name} as a NumPy array ({exc})") from None
         else:
-            arrays_one = _csv_rows(path)
+            arrays_one = _csv_rows(path, (columns or {}).get(names[0]) if len(names) == 1 else None)
         if len(names) != 1:
             raise ValueError(f"the model has {len(names)} inputs; give them in one .npz with those names")
         return {names[0]: arrays_one}
@@ -87,24 +95,25 @@ def parse_input(text: str, names: list[str]) -> dict[str, np.ndarray]:
     return {names[0]: np.asarray(value)}
 
 
-def _csv_rows(path: Path) -> np.ndarray:
-    """The numbers of a CSV file, one sample a row; a first row that is not numbers is a header."""
-    rows = [r for r in path.read_text(encoding="utf-8", errors="replace").splitlines() if r.strip()]
+def _csv_rows(path: Path, columns: list[str] | None) -> np.ndarray:
+    """The samples of a CSV file, one a row: the training columns by name under a header that has
+    them, every column otherwise."""
+    from .data import DataError, csv_numbers, read_csv
+
     try:
-        float(rows[0].split(",")[0]) if rows else None
-    except ValueError:
-        rows = rows[1:]  # a header row
-    if not rows:
-        raise ValueError(f"{path.name} holds no rows of numbers")
-    values = []
-    for i, row in enumerate(rows, start=1):
-        try:
-            values.append([float(v) for v in row.split(",")])
-        except ValueError:
-            raise ValueError(f"{path.name}: data row {i} is not all numbers: {row[:60]!r}") from None
-    if len({len(v) for v in values}) > 1:
-        raise ValueError(f"{path.name}: the rows have different numbers of values")
-    return np.array(values)
+        header, body = read_csv(path)
+        if not body:
+            raise ValueError(f"{path.name} holds no rows of numbers")
+        if header is not None and columns is not None:
+            missing = [c for c in columns if c not in header]
+            if missing:
+                raise ValueError(f"{path.name} has no column {', '.join(map(repr, missing[:5]))}"
+                                 f"{' …' if len(missing) > 5 else ''}; the run was trained on the columns "
+                                 f"{', '.join(columns)}")
+            return csv_numbers(path, header, body, columns)
+        return csv_numbers(path, header, body, header)
+    except DataError as exc:
+        raise ValueError(f"{exc.message}; {exc.hint}") from None
 
 
 def predict(trained: Trained, raw: dict[str, np.ndarray], batch_size: int = 256) -> dict[str, Any]:
@@ -159,6 +168,7 @@ def answer(cfg: dict[str, Any], trained: Trained, out_t: torch.Tensor, output: s
         names = trained.classes.get(output) if isinstance(trained.classes, dict) else trained.classes
         if names:
             result["class"] = np.asarray(names, dtype=object)[labels].tolist()
+            result["classes"] = list(names)  # the order of each probability row
         result["probabilities"] = probs.numpy().tolist()
     elif task == "binary":
         # only BCELoss reads probabilities; BCEWithLogitsLoss and a binary FocalLoss read logits
