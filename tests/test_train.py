@@ -593,12 +593,24 @@ def test_csv_problems_are_named_by_line_column_and_value_and_predict_takes_the_t
     assert rc == 2 and out == "" and "a.csv has no column 'b'; the run was trained on the columns a, b" in err
 
 
+def test_nan_in_a_data_file_is_named_by_its_row_in_the_file(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    x, y = np.random.default_rng(0).normal(size=(60, 3)), np.arange(60) % 2
+    x[17, 2] = np.nan  # the file's sample 17, wherever the shuffled split puts it
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    rc, _, err = run_cli(capsys, "train", str(mlp(tmp_path, "d.npz", 3, 2)), "--run", str(tmp_path / "run"))
+    assert rc == 1 and "input 'x' of d.npz holds NaN at sample 17, index (2,) (1 non-finite value in 1 of 60" in err
+    np.savez(tmp_path / "d.npz", x=np.nan_to_num(x), y=np.where(y == 1, np.nan, 0.0))
+    rc, _, err = run_cli(capsys, "train", str(mlp(tmp_path, "d.npz", 3, 2)), "--run", str(tmp_path / "run"))
+    assert rc == 1 and "hold NaN at sample 1 " in err and "fractional" not in err, err
+
+
 def test_csv_targets_with_gaps_or_words_where_numbers_are_regressed(tmp_path: Path,
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
     rows = [f"{i / 10},{i / 5}" for i in range(40)]
     for broken, said in (("1.5,", "line 4: the target column 'y' is empty"),
                          ("1.5,n/a", "line 4: the target column 'y' holds 'n/a', but the loss regresses numbers")):
-        (tmp_path / "r.csv").write_text("x,y\n" + "\n".join(rows[:2] + [broken] + rows[3:]) + "\n")
+        (tmp_path / "r.csv").write_text("x,y\n" + "\n".join([*rows[:2], broken, *rows[3:]]) + "\n")
         spec = mlp(tmp_path, "r.csv", 1, 1, loss="MSELoss", epochs=2)
         rc, _, err = run_cli(capsys, "train", str(spec), "--run", str(tmp_path / "run"))
         # read as classes, a regression would have trained on the ranks of the values

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ...validate.train_config import classes_at, head
-from .data import Data, DataError
+from .data import Data, DataError, check_finite
 
 
 def check_data(cfg: dict[str, Any], train: Data, val: Data) -> None:
@@ -97,8 +97,4 @@ def _check(cfg: dict[str, Any], d: Data) -> None:
                 raise DataError("T006", f"a CTC target holds the blank label {blank} inside its length, or a length "
                                 f"beyond the padded width {y.shape[1]}",
                                 "labels are 1…C-1 with 0 the blank; check y_lengths", "loss")
-    if not all(np.isfinite(x).all() for x in d.inputs.values() if x.dtype.kind == "f"):
-        raise DataError("T004", "the data holds NaN or infinite values", "clean or impute them before training",
-                        "source")
-    if y.dtype.kind == "f" and not np.isfinite(y).all():
-        raise DataError("T006", "the targets hold NaN or infinite values", "clean them before training", "source")
+    check_finite(d, "the data")

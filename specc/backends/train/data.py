@@ -594,6 +594,8 @@ def _targets(cfg: dict[str, Any], y: np.ndarray, where: str) -> np.ndarray:
     out = fixed(next(iter(cfg["outputs"].values())), cfg["sizes"])
     n = len(y)
     if task == "classification":
+        if y.dtype.kind == "f" and not np.isfinite(y).all():
+            check_finite(Data({}, y), "the data")
         if y.dtype.kind == "f" and not np.all(y == np.round(y)):
             raise DataError("T006", "the loss wants class indices, but the targets hold fractional values",
                             "use integer class labels, or a regression loss such as MSELoss", "loss")
@@ -631,3 +633,27 @@ def _target_shape_fix(y: np.ndarray, out: Sequence[Any], cfg: dict[str, Any]) ->
     if y.ndim == 1 and width is not None:
         return "the targets are one value per sample: end the model in out_features: 1"
     return f"make the output {list(y.shape[1:])} per sample (the targets' shape), or give targets of {list(out)}"
+
+
+def check_finite(d: Data, source: str) -> None:
+    """NaN or infinity anywhere in the inputs or targets, named by sample (its row in ``source``,
+    so checked before any split or shuffle) and position: it would train as NaN."""
+    for name, x in d.inputs.items():
+        if x.dtype.kind == "f" and not np.isfinite(x).all():
+            raise DataError("T004", f"input {name!r} of {source} holds {_first_bad(x)}",
+                            "clean or impute them before training", "source")
+    for name, y in (d.targets.items() if isinstance(d.targets, dict) else [("", d.targets)]):
+        if y.dtype.kind == "f" and not np.isfinite(y).all():
+            raise DataError("T006", f"the targets{f' of {name!r}' if name else ''} in {source} hold {_first_bad(y)}",
+                            "clean them before training", "source")
+
+
+def _first_bad(x: np.ndarray) -> str:
+    """Where the first NaN or infinity is, and how many there are: 'NaN at sample 17, index (2,) (3 values
+    in 2 samples)'."""
+    bad = ~np.isfinite(x)
+    at = tuple(int(i) for i in np.argwhere(bad)[0])
+    samples = int(bad.reshape(len(x), -1).any(1).sum()) if x.ndim > 1 else int(bad.sum())
+    where = f"sample {at[0]}" + (f", index {at[1:]}" if len(at) > 1 else "")
+    return (f"{'NaN' if np.isnan(x[at]) else 'an infinite value'} at {where} "
+            f"({int(bad.sum())} non-finite value{'s' * (int(bad.sum()) != 1)} in {samples} of {len(x)} samples)")

@@ -202,8 +202,10 @@ class Trainer:
         seed_everything(self.seed)
         rng = np.random.default_rng(self.seed)
         full = data_mod.load(dcfg["source"], cfg, self.opts.base, rng)
+        data_mod.check_finite(full, str(dcfg["source"]))
         if dcfg["val_source"]:
             train, val = full, data_mod.load(dcfg["val_source"], cfg, self.opts.base, rng, validation=True)
+            data_mod.check_finite(val, str(dcfg["val_source"]))
         else:
             tr, va = split(cfg, full, self.seed)
             train, val = full.take(tr), full.take(va)
