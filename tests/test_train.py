@@ -617,6 +617,43 @@ def test_csv_targets_with_gaps_or_words_where_numbers_are_regressed(tmp_path: Pa
         assert rc == 1 and said in err and "Traceback" not in err, err
 
 
+def test_predict_reads_image_files_as_training_read_the_folder(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from PIL import Image
+
+    for cls, value in (("dark", 20), ("light", 230)):
+        (tmp_path / "img" / cls).mkdir(parents=True)
+        for i in range(12):  # RGB photos of another size: read as 1-channel 8x8, as the input says
+            Image.fromarray(np.full((13, 11, 3), value + i, dtype=np.uint8)).save(tmp_path / "img" / cls / f"{i}.png")
+    spec = write(tmp_path, """\
+        specc: 1
+        inputs: {image: [B, 1, H, W]}
+        export: {sizes: {H: 8, W: 8}}
+        layers:
+          - {type: GlobalAvgPool}
+          - {type: Linear, out_features: 2}
+        loss: {type: CrossEntropyLoss}
+        optimizer: {type: Adam, lr: 0.1}
+        train: {epochs: 30, batch_size: 8, data: {source: img/, val_split: 0.25}}
+        """, "img.yaml")
+    (tmp_path / "img" / "light" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nno more")
+    rc, _, err = run_cli(capsys, "train", str(spec), "--run", str(tmp_path / "run"))
+    assert rc == 1 and "broken.png is not an image Pillow can read" in err and "replace it" in err, err
+    (tmp_path / "img" / "light" / "broken.png").unlink()
+    rc, _, err = run_cli(capsys, "train", str(spec), "--run", str(tmp_path / "run"))
+    assert rc == 0, err
+    run = str(tmp_path / "run")
+    rc, out, err = run_cli(capsys, "predict", run, "--input", str(tmp_path / "img" / "dark" / "3.png"))
+    assert rc == 0 and out.startswith("3.png: dark  (probabilities dark "), out + err
+    rc, out, err = run_cli(capsys, "predict", run, "--input", str(tmp_path / "img"), "--format", "json")
+    answer = json.loads(out)
+    assert rc == 0 and len(answer["inputs"]) == 24 and answer["inputs"][0] == "dark/0.png"
+    assert answer["class"] == [name.split("/")[0] for name in answer["inputs"]]  # each image's own folder
+    (tmp_path / "empty").mkdir()
+    rc, out, err = run_cli(capsys, "predict", str(tmp_path / "run"), "--input", str(tmp_path / "empty"))
+    assert rc == 2 and out == "" and "holds no images" in err
+
+
 def test_images_keep_their_size_where_the_spec_leaves_it_symbolic(tmp_path: Path,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
     # [B, 3, H, W] without export sizes: the images are read at their own 40x30, not squeezed to

@@ -155,12 +155,19 @@ def _trained_or_raise(target: str, overrides: list[str]) -> tuple[Any, Path]:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from ..backends.train.predict import parse_input, predict
+    from ..backends.train.predict import image_inputs, parse_input, predict
 
     trained, _ = _trained(args.target, args.set)
+    shown: list[str] | None = None  # what each answer is for, where the input names it (image files)
     try:
-        raw = parse_input(args.input, list(trained.cfg["inputs"]), trained.columns)
+        images = image_inputs(args.input, trained)
+        if images is not None:
+            raw, shown = images
+        else:
+            raw = parse_input(args.input, list(trained.cfg["inputs"]), trained.columns)
         result = predict(trained, raw)
+        if shown is not None:
+            result["inputs"] = shown
     except ValueError as exc:
         raise UsageError(f"--input: {exc}") from None
     except DataError as exc:
@@ -173,7 +180,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for name, answer in answers.items():
         rows = answer.get("class") or answer.get("label") or answer.get("prediction") or []
         for i, row in enumerate(rows):
-            line = f"{i}: {name + ' ' if name else ''}{_short(row)}"
+            line = f"{shown[i] if shown else i}: {name + ' ' if name else ''}{_short(row)}"
             if "probabilities" in answer:
                 line += f"  (probabilities {_probabilities(answer['probabilities'][i], answer.get('classes'))})"
             out(line)
@@ -266,7 +273,8 @@ def _train_arguments(p: argparse.ArgumentParser) -> None:
 
 def _predict_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("target", metavar="SPEC_OR_RUN")
-    p.add_argument("--input", required=True, metavar="X", help="a .npy, .npz or .csv file, or a literal: '[[60]]'")
+    p.add_argument("--input", required=True, metavar="X",
+                   help="a .npy, .npz or .csv file, an image or a folder of images, or a literal: '[[60]]'")
     p.add_argument("--format", choices=("text", "json"), default="text")
     spec_options(p)
 

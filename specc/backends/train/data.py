@@ -442,7 +442,6 @@ def _per_output(cfg: dict[str, Any], given: Any, key: str, what: str) -> Any:
 
 
 def _images(cfg: dict[str, Any], folder: Path, where: str) -> Data:
-    from PIL import Image
 
     name = _only_input(cfg, folder.name)
     declared = cfg["inputs"][name]["shape"]
@@ -454,18 +453,33 @@ def _images(cfg: dict[str, Any], folder: Path, where: str) -> Data:
     if len(shape) != 3 or shape[0] not in (1, 3):
         raise DataError("T003", f"a folder of images feeds an input of shape [B, 1 or 3, H, W], not {shape}",
                         "declare the input as [B, 3, H, W] (or 1 channel for greyscale)", f"inputs.{name}")
-    mode = "L" if shape[0] == 1 else "RGB"
     xs, ys = [], []
     for label, cls in enumerate(classes):
         for f in sorted((folder / cls).iterdir()):
             if f.suffix.lower() in IMAGE_SUFFIXES:
-                with Image.open(f) as im:
-                    arr = np.asarray(im.convert(mode).resize((shape[2], shape[1])), dtype=np.float32) / 255.0
-                xs.append(arr[None] if mode == "L" else arr.transpose(2, 0, 1))
+                xs.append(image_array(f, shape, where))
                 ys.append(label)
     if not xs:
         raise DataError("T001", f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)})", "add images", where)
-    return Data({name: np.stack(xs)}, np.array(ys), classes=classes)
+    data = Data({name: np.stack(xs)}, np.array(ys), classes=classes)
+    data.meta["images"] = {name: list(shape)}  # predict reads image files as training did
+    return data
+
+
+def image_array(path: Path, shape: Sequence[int], where: str = "source") -> np.ndarray:
+    """One image file as the model reads it: (C, H, W) float32 in [0, 1], greyscale for one channel
+    and RGB for three, resized to ``shape``'s H x W."""
+    from PIL import Image, UnidentifiedImageError
+
+    channels, height, width = shape
+    try:
+        with Image.open(path) as im:
+            im = im.convert("L" if channels == 1 else "RGB").resize((width, height))
+            arr = np.asarray(im, dtype=np.float32) / 255.0
+    except (UnidentifiedImageError, OSError, ValueError) as exc:  # a truncated file, or not an image
+        raise DataError("T001", f"{path} is not an image Pillow can read ({str(exc).split(chr(10))[0][:80]})",
+                        "remove the file or replace it with a readable image", where) from None
+    return arr[None] if channels == 1 else arr.transpose(2, 0, 1)
 
 
 def _image_sizes(cfg: dict[str, Any], declared: list[Any], folder: Path, classes: list[str],

@@ -213,7 +213,9 @@ class Trainer:
             raise DataError("T003", "the training split is empty", "use more data or a smaller val_split", "data")
         check_data(cfg, train, val)
         self.classes = full.classes
-        self.columns = full.meta.get("columns")  # a CSV's feature columns, for predict to pick by name
+        # how the data was read, for predict to read its own input alike: a CSV's feature columns
+        # (picked by name), an image folder's channels and size
+        self.reading = {k: full.meta[k] for k in ("columns", "images") if k in full.meta}
         self.pre = Preprocessing.fit(cfg, train.inputs, train.targets)
         self.train_data, self.val_data = train, val
         self.train_t = self._tensors(train)
@@ -556,7 +558,7 @@ class Trainer:
         write_json(run / "config.json", self.cfg)
         arrays = {k: torch.from_numpy(v) for k, v in self.pre.arrays().items()}
         save_tensors(run / "preprocess.safetensors", arrays or {"_empty": torch.zeros(0)})  # safetensors needs one
-        write_json(run / "preprocess.json", {**self.pre.meta(), "classes": self.classes, "columns": self.columns})
+        write_json(run / "preprocess.json", {**self.pre.meta(), "classes": self.classes, **self.reading})
 
 
 def _rows(y: Any, idx: Any) -> Any:

@@ -30,6 +30,7 @@ class Trained:
     classes: list[str] | None
     weights: Path
     columns: dict[str, list[str]] | None = None  # input name -> the training CSV's feature columns
+    images: dict[str, list[int]] | None = None  # input name -> (C, H, W) the training images were read at
 
 
 def load_preprocessing(run: Path) -> tuple[Preprocessing, list[str] | None]:
@@ -52,12 +53,47 @@ def load_run(run: Path, module: Any) -> Trained:
         raise WeightsError(f"{weights} does not fit this spec's model ({first})") from None
     model.eval()
     pre, classes = load_preprocessing(run)
-    columns = read_json(run / "preprocess.json").get("columns")
+    reading = read_json(run / "preprocess.json")
+    columns, images = reading.get("columns"), reading.get("images")
     if columns is not None and not (isinstance(columns, dict) and all(
             isinstance(v, list) and all(isinstance(c, str) for c in v) for v in columns.values())):
         raise WeightsError(f"{run / 'preprocess.json'}: 'columns' must map each input to its column names; "
                            "train the run again")
-    return Trained(cfg, model, pre, classes, weights, columns)
+    if images is not None and not (isinstance(images, dict) and all(
+            isinstance(v, list) and len(v) == 3 and all(isinstance(n, int) and n > 0 for n in v)
+            for v in images.values())):
+        raise WeightsError(f"{run / 'preprocess.json'}: 'images' must map each input to its (C, H, W); "
+                           "train the run again")
+    return Trained(cfg, model, pre, classes, weights, columns, images)
+
+
+def image_inputs(text: str, trained: Trained) -> tuple[dict[str, np.ndarray], list[str]] | None:
+    """--input as an image file or a folder of them (sub-folders too), read as the run's training
+    images were (channels, size, scale): the arrays and each image's path; None for other input."""
+    from .data import IMAGE_SUFFIXES, DataError, image_array
+
+    path = Path(text)
+    if not text.strip() or not (path.is_dir() or (path.suffix.lower() in IMAGE_SUFFIXES and path.is_file())):
+        return None
+    names = list(trained.cfg["inputs"])
+    shape = (trained.images or {}).get(names[0]) if len(names) == 1 else None
+    declared = trained.cfg["inputs"][names[0]]["shape"]
+    if shape is None and len(names) == 1 and len(declared) == 4 and all(isinstance(d, int) for d in declared[1:]):
+        shape = declared[1:]  # not trained on an image folder: the input's own fixed (C, H, W)
+    if shape is None or shape[0] not in (1, 3):
+        raise ValueError(f"{path.name}: images feed a model with one input of shape [B, 1 or 3, H, W]"
+                         + (" whose H and W are numbers (or that was trained on a folder of images)"
+                            if len(names) == 1 and len(declared) == 4 else ""))
+    files = ([path] if path.is_file() else
+             sorted(f for f in path.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()))
+    if not files:
+        raise ValueError(f"{path} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    try:
+        arrays = np.stack([image_array(f, shape, "input") for f in files])
+    except DataError as exc:
+        raise ValueError(f"{exc.message}; {exc.hint}") from None
+    shown = [str(f.relative_to(path)) if path.is_dir() else f.name for f in files]
+    return {names[0]: arrays}, shown
 
 
 def parse_input(text: str, names: list[str], columns: dict[str, list[str]] | None = None) -> dict[str, np.ndarray]:
