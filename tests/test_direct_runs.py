@@ -292,3 +292,45 @@ def test_what_each_install_reads_imports_no_other_framework(modules: str, unwant
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
                           cwd=Path(__file__).resolve().parents[1])
     assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr
+
+
+def test_a_csv_run_exports_its_class_names_and_columns_and_run_reads_its_csv(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(90, 2))
+    names = np.where(x[:, 0] + x[:, 1] > 0, "up", "down")
+    (tmp_path / "t.csv").write_text("a,note,b,label\n" + "".join(
+        f"{a:.4f},n{i},{b:.4f},{n}\n" for i, ((a, b), n) in enumerate(zip(x, names))))
+    spec = tmp_path / "t.yaml"
+    spec.write_text("""\
+specc: 1
+name: Csv
+inputs: {x: [B, 2]}
+layers:
+  - {type: Linear, out_features: 8}
+  - {type: ReLU}
+  - {type: Linear, out_features: 2, name: logits}
+loss: {type: CrossEntropyLoss}
+optimizer: {type: Adam, lr: 0.05}
+train: {epochs: 25, batch_size: 16, data: {source: t.csv, features: [a, b], target: label}}
+""")
+    specc.train(str(spec), tmp_path / "run")
+    code, out, err = run_cli(capsys, "predict", str(tmp_path / "run"), "--input", str(tmp_path / "t.csv"),
+                             "--format", "json")
+    assert code == 0, err
+    predicted = json.loads(out)["class"]
+    for via in ("direct", "torch"):
+        model = tmp_path / f"{via}.onnx"
+        code, _, err = run_cli(capsys, "export", str(spec), "--weights", str(tmp_path / "run"), "--via", via,
+                               "-o", str(model))
+        assert code == 0, err
+        meta = {p.key: p.value for p in onnx.load(str(model)).metadata_props}
+        assert json.loads(meta["specc_classes"]) == ["down", "up"]
+        assert json.loads(meta["specc_columns"]) == {"x": ["a", "b"]}
+        # the training file itself: its text columns are left out by name, as predict leaves them
+        code, out, err = run_cli(capsys, "run", str(model), "-i", str(tmp_path / "t.csv"), "--format", "json")
+        assert code == 0, err
+        assert json.loads(out)["labels"] == {"logits": predicted}
+        (tmp_path / "b.csv").write_text("b\n0.5\n")
+        code, out, err = run_cli(capsys, "run", str(model), "-i", str(tmp_path / "b.csv"))
+        assert code == 2 and "b.csv has no column 'a'; the model was trained on the columns a, b" in err

@@ -31,7 +31,7 @@ from .errors import ExportFailed, VerificationFailed, first_line
 from .errors import WeightsError as BackendWeightsError
 from .example_inputs import example_arrays, vocabulary_bound
 from .onnx_files import ExportResult, publish, save, stamp
-from .run_folder import resolve_weights, run_scaling
+from .run_folder import resolve_weights, run_metadata, run_scaling
 from .verify import (
     Reference,
     Signature,
@@ -222,6 +222,7 @@ def export_direct(spec: Any, path: str | os.PathLike[str] | None, *, weights: st
                                           if not t.dtype.startswith(("float", "bfloat")) and t.dtype != "bool"})}
     if spec.document.description:
         meta["spec_description"] = spec.document.description
+    meta.update(run_metadata(weights))
     stamp(lowered.proto, meta)
     rtol, atol = tolerances(spec.graph, opts)
     do_verify = opts.verify if verify_model is None else verify_model

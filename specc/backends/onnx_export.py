@@ -34,6 +34,7 @@ from ..shapes.rules import rules_json
 from ..version import __version__
 from .errors import ExportFailed, VerificationFailed, WeightsError, first_line
 from .onnx_files import DEFAULT_OPSET, ExportResult, name_output_dims, publish, save, stamp
+from .run_folder import run_metadata
 from .verify import (
     ATOL,
     RTOL,
@@ -337,7 +338,7 @@ def export_spec(spec: Any, path: str | os.PathLike[str] | None, *, weights: str 
     valid = sizes_valid(spec)
     env = export_env(sig, opts.batch_size, opts.sizes, valid)
     meta = {"spec_name": spec.name, "specc_version": __version__, "spec_sha256": spec.sha256,
-            "specc_size_rules": json.dumps(rules_json(spec.graph))}
+            "specc_size_rules": json.dumps(rules_json(spec.graph)), **run_metadata(weights)}
     if spec.document.description:
         meta["spec_description"] = spec.document.description
     entry: list[Path] = []

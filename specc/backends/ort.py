@@ -481,8 +481,10 @@ def prepare_inputs(model: onnx.ModelProto, given: Mapping[str, np.ndarray], *, b
     return {i.name: feeds[i.name] for i in inputs}, [i.name for i in missing]
 
 
-def load_arrays(specs: Sequence[str], input_names: Sequence[str]) -> dict[str, np.ndarray]:
-    """``-i NAME=FILE.npy`` / ``-i FILE.npz`` (arrays by input name) / ``-i FILE.npy`` (the only input)."""
+def load_arrays(specs: Sequence[str], input_names: Sequence[str],
+                columns: Mapping[str, Sequence[str]] | None = None) -> dict[str, np.ndarray]:
+    """``-i NAME=FILE.npy`` / ``-i FILE.npz`` (arrays by input name) / ``-i FILE.npy`` (the only input);
+    ``.csv`` a sample a row, the training run's feature ``columns`` picked by name under a header."""
     arrays: dict[str, np.ndarray] = {}
     for item in specs:
         name, sep, file = item.partition("=")
@@ -491,6 +493,13 @@ def load_arrays(specs: Sequence[str], input_names: Sequence[str]) -> dict[str, n
         path = Path(file)
         if not path.is_file():
             raise InputError(f"-i {item}: no such file: {file}")
+        if path.suffix.lower() == ".csv":
+            if not name:
+                if len(input_names) != 1:
+                    raise InputError(f"-i {item}: the model has {len(input_names)} inputs; write -i NAME={file}")
+                name = input_names[0]
+            arrays[name] = _csv_input(path, (columns or {}).get(name), item)
+            continue
         try:
             loaded = np.load(path, allow_pickle=False)  # pickles run code: never for input files
         except Exception as exc:  # noqa: BLE001 -- numpy raises assorted types for bad files
@@ -511,6 +520,52 @@ def load_arrays(specs: Sequence[str], input_names: Sequence[str]) -> dict[str, n
                 name = input_names[0]
             arrays[name] = loaded
     return arrays
+
+
+def _csv_input(path: Path, columns: Sequence[str] | None, item: str) -> np.ndarray:
+    from .train.data import DataError, csv_numbers, read_csv  # numpy only: no torch on a deploy machine
+
+    try:
+        header, body = read_csv(path, "input")
+        if not body:
+            raise InputError(f"-i {item}: {path.name} holds no rows")
+        if header is not None and columns is not None:
+            missing = [c for c in columns if c not in header]
+            if missing:
+                raise InputError(f"-i {item}: {path.name} has no column {', '.join(map(repr, missing[:5]))}; the "
+                                 f"model was trained on the columns {', '.join(columns)}")
+        return csv_numbers(path, header, body, list(columns) if header is not None and columns else header)
+    except DataError as exc:
+        raise InputError(f"-i {item}: {exc.message}; {exc.hint}") from None
+
+
+def class_names(meta: Mapping[str, str], outputs: Sequence[str]) -> dict[str, list[str]]:
+    """The class names a trained export carries (specc_classes), by output: one list names the
+    first output's classes, a mapping each output's."""
+    with contextlib.suppress(ValueError, TypeError):
+        value = json.loads(meta.get("specc_classes", "null"))
+        if isinstance(value, list) and outputs and all(isinstance(c, str) for c in value):
+            return {outputs[0]: value}
+        if isinstance(value, dict):
+            return {k: v for k, v in value.items() if k in outputs and isinstance(v, list)
+                    and all(isinstance(c, str) for c in v)}
+    return {}
+
+
+def labels(array: np.ndarray, classes: Sequence[str]) -> list[str] | None:
+    """Each sample's best class by name, for a (B, classes) output; None for other shapes."""
+    if array.ndim != 2 or array.shape[1] != len(classes) or array.dtype.kind != "f":
+        return None
+    return [classes[int(i)] for i in array.argmax(1)]
+
+
+def json_list(meta: Mapping[str, str], key: str) -> dict[str, list[str]]:
+    """A metadata value that maps names to lists of names (specc_columns), or nothing."""
+    with contextlib.suppress(ValueError, TypeError):
+        value = json.loads(meta.get(key, "{}"))
+        if isinstance(value, dict):
+            return {str(k): [str(c) for c in v] for k, v in value.items() if isinstance(v, list)}
+    return {}
 
 
 def describe(array: np.ndarray) -> dict[str, Any]:

@@ -98,6 +98,31 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
                            "again") from None
 
 
+def read_reading(run: Path) -> dict[str, Any]:
+    """How the run read its data, for predict and the exported model's users to read theirs alike,
+    checked: the class names (``classes``), a CSV's feature columns by input (``columns``), an image
+    folder's (C, H, W) by input (``images``); absent keys are left out."""
+    path = run / "preprocess.json"
+    meta = read_json_object(path)
+    columns, images = meta.get("columns"), meta.get("images")
+    if columns is not None and not (isinstance(columns, dict) and all(
+            isinstance(v, list) and all(isinstance(c, str) for c in v) for v in columns.values())):
+        raise WeightsError(f"{path}: 'columns' must map each input to its column names; train the run again")
+    if images is not None and not (isinstance(images, dict) and all(
+            isinstance(v, list) and len(v) == 3 and all(isinstance(n, int) and n > 0 for n in v)
+            for v in images.values())):
+        raise WeightsError(f"{path}: 'images' must map each input to its (C, H, W); train the run again")
+    return {k: meta[k] for k in ("classes", "columns", "images") if meta.get(k) is not None}
+
+
+def run_metadata(weights: str | os.PathLike[str] | None) -> dict[str, str]:
+    """ONNX metadata of the run ``weights`` come from (none for other weights): specc_classes,
+    specc_columns and specc_images as JSON, so a deployed model names its answers and reads a CSV's
+    columns by name (``specc run``)."""
+    run = run_of(resolve_weights(Path(weights))) if weights is not None else None
+    return {} if run is None else {f"specc_{k}": json.dumps(v) for k, v in read_reading(run).items()}
+
+
 @dataclass(frozen=True)
 class RunScaling:
     """The scaling a run's model is wrapped in: ``inputs[i]`` applies to the model's i-th input

@@ -164,7 +164,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 model_path = model_arg
             model = rt.load_untrusted(model_path)
             names = [i.name for i in rt.model_inputs(model)]
-            given = rt.load_arrays(args.input, names)
+            meta = rt.metadata(model)
+            given = rt.load_arrays(args.input, names, rt.json_list(meta, "specc_columns"))
             feeds, random = rt.prepare_inputs(model, given, batch=args.batch, sizes=sizes)
             sess = rt.create_session(model_path, args.provider, checked=True, threads=args.threads,
                                      half=rt.holds_half(model))
@@ -181,12 +182,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         except OSError as exc:
             return _fail("run", BackendError(f"cannot write {args.output}: {exc.strerror or exc}"), args.format)
     provider = rt.ran_on(sess)
+    # a trained export names its classes: each sample's best one, by name
+    named = {k: found for k, names_ in rt.class_names(meta, list(outputs)).items()
+             if (found := rt.labels(outputs[k], names_)) is not None}
     if args.format == "json":
         out(dumps_json({"ok": True, "provider": provider, "providers": sess.get_providers(),
                          "seconds": round(seconds, 6), "random_inputs": random,
                          "inputs": {k: rt.describe(v) for k, v in feeds.items()},
                          "outputs": {k: rt.describe(v) for k, v in outputs.items()},
-                         "written": args.output}))
+                         "labels": named, "written": args.output}))
         return EXIT_OK
     out(f"ran {model_arg.name} on {provider} in {seconds * 1000:.1f} ms "
          f"(session providers: {', '.join(sess.get_providers())})")
@@ -197,6 +201,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         d = rt.describe(array)
         stats = f"  min {d['min']:.4g} max {d['max']:.4g} mean {d['mean']:.4g}" if "mean" in d else ""
         out(f"  output {name}: {tuple(array.shape)} {array.dtype}{stats}")
+        if name in named:
+            shown = named[name]
+            out(f"    labels: {', '.join(shown[:10])}{', …' if len(shown) > 10 else ''}")
     if args.output:
         out(f"wrote {args.output}")
     return EXIT_OK

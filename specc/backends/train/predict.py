@@ -17,7 +17,7 @@ from torch import nn
 
 from ...shapes.rules import refusal, rules_from_json
 from ...validate.train_config import classes_at
-from ..run_folder import RunScaling, read_preprocessing, resolve_weights, run_scaling
+from ..run_folder import RunScaling, read_preprocessing, read_reading, resolve_weights, run_scaling
 from .preprocess import Preprocessing
 from .run import load_tensors, read_json
 
@@ -53,18 +53,8 @@ def load_run(run: Path, module: Any) -> Trained:
         raise WeightsError(f"{weights} does not fit this spec's model ({first})") from None
     model.eval()
     pre, classes = load_preprocessing(run)
-    reading = read_json(run / "preprocess.json")
-    columns, images = reading.get("columns"), reading.get("images")
-    if columns is not None and not (isinstance(columns, dict) and all(
-            isinstance(v, list) and all(isinstance(c, str) for c in v) for v in columns.values())):
-        raise WeightsError(f"{run / 'preprocess.json'}: 'columns' must map each input to its column names; "
-                           "train the run again")
-    if images is not None and not (isinstance(images, dict) and all(
-            isinstance(v, list) and len(v) == 3 and all(isinstance(n, int) and n > 0 for n in v)
-            for v in images.values())):
-        raise WeightsError(f"{run / 'preprocess.json'}: 'images' must map each input to its (C, H, W); "
-                           "train the run again")
-    return Trained(cfg, model, pre, classes, weights, columns, images)
+    reading = read_reading(run)
+    return Trained(cfg, model, pre, classes, weights, reading.get("columns"), reading.get("images"))
 
 
 def image_inputs(text: str, trained: Trained) -> tuple[dict[str, np.ndarray], list[str]] | None:
