@@ -588,6 +588,11 @@ def test_csv_problems_are_named_by_line_column_and_value_and_predict_takes_the_t
     assert np.allclose(np.array(answers[0]["probabilities"][:5]), answers[1]["probabilities"])
     rc, out, _ = run_cli(capsys, "predict", str(tmp_path / "run"), "--input", str(tmp_path / "ba.csv"))
     assert rc == 0 and out.splitlines()[0].startswith("0: ") and " (probabilities no " in out and ", yes " in out
+    # pandas' to_csv writes the row numbers as an unnamed first column: no feature, said so
+    (tmp_path / "i.csv").write_text(",a,b,label\n" + "\n".join(f"{i},{r[0]},{r[1]},{r[3]}"
+                                                                for i, r in enumerate(cells)) + "\n")
+    result = specc.train(mlp(tmp_path, "i.csv", 2, 2, epochs=1), None)
+    assert any("unnamed first column (a row index" in note for note in result.report["notes"])
     (tmp_path / "a.csv").write_text("a,region\n0.1,north\n")
     rc, out, err = run_cli(capsys, "predict", str(tmp_path / "run"), "--input", str(tmp_path / "a.csv"))
     assert rc == 2 and out == "" and "a.csv has no column 'b'; the run was trained on the columns a, b" in err

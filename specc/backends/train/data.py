@@ -296,7 +296,9 @@ def _csv(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], where: str) 
         raise DataError("T001", f"{path.name} has no data rows", "the first row names the columns", where)
     target = _per_output(cfg, data_cfg.get("target") or header[-1], "target", "COLUMN")
     columns = list(target.values()) if isinstance(target, dict) else [target]
-    features = data_cfg.get("features") or [h for h in header if h not in columns]
+    # an unnamed column is a row index (pandas' to_csv writes one): numbering the rows, it would
+    # teach the model the file's order, so the default features leave it out
+    features = data_cfg.get("features") or [h for h in header if h not in columns and h not in ("", "Unnamed: 0")]
     for col in [*features, *columns]:
         if col not in header:
             raise DataError("T002", f"{path.name} has no column {col!r} (it has {', '.join(header)})",
@@ -312,6 +314,9 @@ def _csv(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], where: str) 
         data = _shaped(cfg, {name: x}, y, where)
         data.classes = classes
     data.meta["columns"] = {name: list(features)}  # predict picks these out of a CSV by its header
+    if not data_cfg.get("features") and len(features) + len(columns) < len(header):
+        data.meta["note"] = (f"{path.name}: the unnamed first column (a row index, as pandas' to_csv writes) is "
+                             "not a feature (list the columns in features: to choose otherwise)")
     return data
 
 

@@ -216,6 +216,8 @@ class Trainer:
         # how the data was read, for predict to read its own input alike: a CSV's feature columns
         # (picked by name), an image folder's channels and size
         self.reading = {k: full.meta[k] for k in ("columns", "images") if k in full.meta}
+        if "note" in full.meta:
+            self.notes.append(full.meta["note"])
         self.pre = Preprocessing.fit(cfg, train.inputs, train.targets)
         self.train_data, self.val_data = train, val
         self.train_t = self._tensors(train)
