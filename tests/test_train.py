@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -610,6 +611,29 @@ def test_nan_in_a_data_file_is_named_by_its_row_in_the_file(tmp_path: Path,
     assert rc == 1 and "hold NaN at sample 1 " in err and "fractional" not in err, err
 
 
+def test_validation_and_evaluation_data_number_the_classes_as_training_did(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(150, 2)) * 3
+    names = np.array(["ant", "bee", "cat"])[np.digitize(x[:, 0], [-1.0, 1.0])]  # three bands of a
+    header = "a,b,label\n"
+    (tmp_path / "t.csv").write_text(header + "".join(f"{a:.4f},{b:.4f},{n}\n" for (a, b), n in zip(x, names)))
+    keep = names != "ant"  # a file without the first class: its own sorted names would number bee 0
+    (tmp_path / "v.csv").write_text(header + "".join(
+        f"{a:.4f},{b:.4f},{n}\n" for (a, b), n in zip(x[keep], names[keep])))
+    spec = mlp(tmp_path, "t.csv", 2, 3, epochs=60).read_text().replace(
+        "val_split: 0.25", "val_source: v.csv")
+    result = specc.train(write(tmp_path, spec), tmp_path / "run")
+    assert result.report["final"]["val_accuracy"] > 0.9  # was about 0: every label one class off
+    rc, out, err = run_cli(capsys, "evaluate", str(tmp_path / "run"), "--data", str(tmp_path / "v.csv"),
+                           "--format", "json")
+    assert rc == 0 and json.loads(out)["accuracy"] > 0.9, err
+    (tmp_path / "w.csv").write_text(header + "0.1,0.2,dog\n")
+    rc, _, err = run_cli(capsys, "evaluate", str(tmp_path / "run"), "--data", str(tmp_path / "w.csv"))
+    assert rc == 2 and "w.csv line 2: the class 'dog' is not one of the classes the model was trained on " \
+        "(ant, bee, cat)" in err
+
+
 def test_csv_targets_with_gaps_or_words_where_numbers_are_regressed(tmp_path: Path,
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
     rows = [f"{i / 10},{i / 5}" for i in range(40)]
@@ -657,6 +681,11 @@ def test_predict_reads_image_files_as_training_read_the_folder(tmp_path: Path,
     (tmp_path / "empty").mkdir()
     rc, out, err = run_cli(capsys, "predict", str(tmp_path / "run"), "--input", str(tmp_path / "empty"))
     assert rc == 2 and out == "" and "holds no images" in err
+    # validation images of one class only: numbered as in training (light is 1), not as the first
+    shutil.copytree(tmp_path / "img" / "light", tmp_path / "val" / "light")
+    spec.write_text(spec.read_text().replace("val_split: 0.25", "val_source: val/"))
+    result = specc.train(spec, None)
+    assert result.report["final"]["val_accuracy"] == 1.0
 
 
 def test_images_keep_their_size_where_the_spec_leaves_it_symbolic(tmp_path: Path,
@@ -848,8 +877,6 @@ def test_predict_refuses_odd_input_with_a_usage_error(tmp_path: Path, iris_run: 
 def test_predict_with_a_spec_whose_run_is_of_another_spec(tmp_path: Path, iris_run: Path,
                                                           monkeypatch: pytest.MonkeyPatch,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
-    import shutil
-
     monkeypatch.chdir(tmp_path)
     shutil.copytree(iris_run, tmp_path / "runs" / "wider")
     shutil.copytree(iris_run, tmp_path / "runs" / "renamed")

@@ -43,6 +43,11 @@ class Data:
     def __len__(self) -> int:
         return len(next(iter(self.targets.values())) if isinstance(self.targets, dict) else self.targets)
 
+    def reading(self) -> dict[str, Any]:
+        """How this data was read, for other data to be read alike (``load(known=...)``)."""
+        found = {k: self.meta[k] for k in ("columns", "images") if k in self.meta}
+        return {**found, "classes": self.classes} if self.classes else found
+
     def take(self, idx: np.ndarray) -> Data:
         y = {k: v[idx] for k, v in self.targets.items()} if isinstance(self.targets, dict) else self.targets[idx]
         return Data({k: v[idx] for k, v in self.inputs.items()}, y,
@@ -97,7 +102,10 @@ def _symbols(dims: list[Any]) -> set[str]:
 
 
 def load(source: str, cfg: dict[str, Any], base: Path, rng: np.random.Generator, *,
-         validation: bool = False) -> Data:
+         validation: bool = False, known: dict[str, Any] | None = None) -> Data:
+    """The data of ``source``.  ``known`` is how the training data was read (its ``classes``, a CSV's
+    ``columns``, the ``images``' size), for validation and evaluation data: a label numbers the
+    class it numbered in training, whatever classes this file happens to hold."""
     data_cfg = cfg["train"]["data"]
     where = "val_source" if validation else "source"
     if source == "synthetic":
@@ -126,14 +134,14 @@ def load(source: str, cfg: dict[str, Any], base: Path, rng: np.random.Generator,
         raise DataError("T001", f"data file {source!r} does not exist (looked in {path.parent})",
                         "check the path; a relative path is read from the spec's folder", where)
     if path.is_dir():
-        return _images(cfg, path, where)
+        return _images(cfg, path, where, known or {})
     suffix = path.suffix.lower()
     if suffix == ".npz":
         return _npz(cfg, path, data_cfg, where)
     if suffix == ".npy":
         return _npy(cfg, path, data_cfg, base, where)
     if suffix == ".csv":
-        return _csv(cfg, path, data_cfg, where)
+        return _csv(cfg, path, data_cfg, where, known or {})
     raise DataError("T001", f"cannot read {source!r}: specc reads .npz, .npy and .csv files and folders of images",
                     "convert the data to .npz (np.savez('data.npz', x=x, y=y))", where)
 
@@ -287,7 +295,7 @@ def _npy(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], base: Path, 
     return _shaped(cfg, {_only_input(cfg, path.name): x}, y, where)
 
 
-def _csv(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], where: str) -> Data:
+def _csv(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], where: str, known: dict[str, Any]) -> Data:
     header, body = read_csv(path, where)
     if header is None:
         raise DataError("T001", f"{path.name} has no header row: its first row reads as data",
@@ -298,23 +306,27 @@ def _csv(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], where: str) 
     columns = list(target.values()) if isinstance(target, dict) else [target]
     # an unnamed column is a row index (pandas' to_csv writes one): numbering the rows, it would
     # teach the model the file's order, so the default features leave it out
-    features = data_cfg.get("features") or [h for h in header if h not in columns and h not in ("", "Unnamed: 0")]
+    name = _only_input(cfg, path.name)
+    features = (data_cfg.get("features") or (known.get("columns") or {}).get(name)
+                or [h for h in header if h not in columns and h not in ("", "Unnamed: 0")])
     for col in [*features, *columns]:
         if col not in header:
             raise DataError("T002", f"{path.name} has no column {col!r} (it has {', '.join(header)})",
                             "set features: [...] and target: ... in train.data to column names of the file", "data")
     x = csv_numbers(path, header, body, features, where)
-    name = _only_input(cfg, path.name)
+    trained = known.get("classes")
     if isinstance(target, dict):
-        columns_of = {n: _column(path, header, body, c, head(cfg, n)["task"], where) for n, c in target.items()}
+        columns_of = {n: _column(path, header, body, c, head(cfg, n)["task"], where,
+                                 trained.get(n) if isinstance(trained, dict) else None) for n, c in target.items()}
         data = _shaped(cfg, {name: x}, {n: y for n, (y, _) in columns_of.items()}, where)
         data.classes = {n: names for n, (_, names) in columns_of.items() if names}  # type: ignore[assignment]
     else:
-        y, classes = _column(path, header, body, target, cfg["task"], where)
+        y, classes = _column(path, header, body, target, cfg["task"], where,
+                             trained if isinstance(trained, list) else None)
         data = _shaped(cfg, {name: x}, y, where)
         data.classes = classes
     data.meta["columns"] = {name: list(features)}  # predict picks these out of a CSV by its header
-    if not data_cfg.get("features") and len(features) + len(columns) < len(header):
+    if not data_cfg.get("features") and not known and len(features) + len(columns) < len(header):
         data.meta["note"] = (f"{path.name}: the unnamed first column (a row index, as pandas' to_csv writes) is "
                              "not a feature (list the columns in features: to choose otherwise)")
     return data
@@ -402,8 +414,8 @@ def _finite(text: str) -> bool:
     return value is not None and bool(np.isfinite(value))
 
 
-def _column(path: Path, header: list[str], body: Rows, name: str, task: str,
-            where: str) -> tuple[np.ndarray, list[str] | None]:
+def _column(path: Path, header: list[str], body: Rows, name: str, task: str, where: str,
+            trained: list[str] | None = None) -> tuple[np.ndarray, list[str] | None]:
     """One CSV target column: numbers, or class indices (and their names) when it holds text.
     A gap is named, never read as a class of its own; text is refused where the loss wants numbers."""
     j = header.index(name)
@@ -424,8 +436,17 @@ def _column(path: Path, header: list[str], body: Rows, name: str, task: str,
         raise DataError("T006", f"{path.name} line {line}: the target column {name!r} holds {text!r}, but the "
                         "loss regresses numbers", "clean the column, or use CrossEntropyLoss if its values are "
                         "class names", where)
-    classes = sorted({text for _, text in cells})
-    return np.array([classes.index(text) for _, text in cells]), classes
+    classes = trained or sorted({text for _, text in cells})
+    return np.array([_class_index(classes, text, f"{path.name} line {line}", where) for line, text in cells]), classes
+
+
+def _class_index(classes: list[str], label: str, at: str, where: str) -> int:
+    try:
+        return classes.index(label)
+    except ValueError:
+        raise DataError("T005", f"{at}: the class {label!r} is not one of the classes the model was trained on "
+                        f"({', '.join(classes[:10])}{', …' if len(classes) > 10 else ''})",
+                        "use data with the training classes only", where) from None
 
 
 def _per_output(cfg: dict[str, Any], given: Any, key: str, what: str) -> Any:
@@ -446,20 +467,23 @@ def _per_output(cfg: dict[str, Any], given: Any, key: str, what: str) -> Any:
     return given
 
 
-def _images(cfg: dict[str, Any], folder: Path, where: str) -> Data:
-
+def _images(cfg: dict[str, Any], folder: Path, where: str, known: dict[str, Any]) -> Data:
     name = _only_input(cfg, folder.name)
     declared = cfg["inputs"][name]["shape"]
-    classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
-    if not classes:
+    found = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    if not found:
         raise DataError("T001", f"{folder} has no sub-folders; each class needs one", "put cat/*.png, dog/*.png…",
                         where)
-    shape = fixed(declared, _image_sizes(cfg, declared, folder, classes, name))
+    # validation images are read as the training ones were: their classes' numbers, their size
+    classes = known.get("classes") if isinstance(known.get("classes"), list) else found
+    size = (known.get("images") or {}).get(name)
+    shape = size if size is not None else fixed(declared, _image_sizes(cfg, declared, folder, found, name))
     if len(shape) != 3 or shape[0] not in (1, 3):
         raise DataError("T003", f"a folder of images feeds an input of shape [B, 1 or 3, H, W], not {shape}",
                         "declare the input as [B, 3, H, W] (or 1 channel for greyscale)", f"inputs.{name}")
     xs, ys = [], []
-    for label, cls in enumerate(classes):
+    for cls in found:
+        label = _class_index(classes, cls, f"{folder}/{cls}", where)
         for f in sorted((folder / cls).iterdir()):
             if f.suffix.lower() in IMAGE_SUFFIXES:
                 xs.append(image_array(f, shape, where))

@@ -204,7 +204,8 @@ class Trainer:
         full = data_mod.load(dcfg["source"], cfg, self.opts.base, rng)
         data_mod.check_finite(full, str(dcfg["source"]))
         if dcfg["val_source"]:
-            train, val = full, data_mod.load(dcfg["val_source"], cfg, self.opts.base, rng, validation=True)
+            train, val = full, data_mod.load(dcfg["val_source"], cfg, self.opts.base, rng, validation=True,
+                                             known=full.reading())
             data_mod.check_finite(val, str(dcfg["val_source"]))
         else:
             tr, va = split(cfg, full, self.seed)
@@ -215,7 +216,7 @@ class Trainer:
         self.classes = full.classes
         # how the data was read, for predict to read its own input alike: a CSV's feature columns
         # (picked by name), an image folder's channels and size
-        self.reading = {k: full.meta[k] for k in ("columns", "images") if k in full.meta}
+        self.reading = {k: v for k, v in full.reading().items() if k != "classes"}
         if "note" in full.meta:
             self.notes.append(full.meta["note"])
         self.pre = Preprocessing.fit(cfg, train.inputs, train.targets)

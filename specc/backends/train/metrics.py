@@ -26,7 +26,7 @@ def compute(task: str, outputs: np.ndarray, targets: np.ndarray, threshold: floa
 
     out: dict[str, Any] = {}
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # undefined precision for an absent class is reported as 0
+        warnings.simplefilter("ignore")  # undefined precision of a class never predicted is reported as 0
         if task == "classification":
             if class_dim != 1:
                 outputs = np.moveaxis(outputs, class_dim, 1)
@@ -39,7 +39,11 @@ def compute(task: str, outputs: np.ndarray, targets: np.ndarray, threshold: floa
                 return out
             labels = list(range(outputs.shape[1]))
             out["accuracy"] = float(skm.accuracy_score(targets, pred))
-            p, r, f, _ = skm.precision_recall_fscore_support(targets, pred, labels=labels, average="macro",
+            # macro over the classes the split holds or the model answers (scikit-learn's default): a
+            # class absent from both would count as precision and recall 0 (a 2-class evaluation of
+            # a 3-class model, right on every sample, would score 0.67)
+            seen = sorted(set(np.unique(targets).tolist()) | set(np.unique(pred).tolist()))
+            p, r, f, _ = skm.precision_recall_fscore_support(targets, pred, labels=seen, average="macro",
                                                              zero_division=0)
             out.update(precision=float(p), recall=float(r), f1=float(f))
             out["confusion_matrix"] = skm.confusion_matrix(targets, pred, labels=labels).tolist()
