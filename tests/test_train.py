@@ -634,6 +634,19 @@ def test_validation_and_evaluation_data_number_the_classes_as_training_did(
         "(ant, bee, cat)" in err
 
 
+def test_npz_targets_saved_as_class_names(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    x = np.random.default_rng(4).normal(size=(80, 2))
+    np.savez(tmp_path / "d.npz", x=x, y=np.where(x[:, 0] > 0, "pos", "neg"))  # once "a bug in specc"
+    result = specc.train(mlp(tmp_path, "d.npz", 2, 2, epochs=40), tmp_path / "run")
+    assert result.report["data"]["classes"] == ["neg", "pos"] and result.report["final"]["val_accuracy"] > 0.9
+    rc, out, err = run_cli(capsys, "predict", str(tmp_path / "run"), "--input", "[[2.0, 0.0], [-2.0, 0.0]]",
+                           "--format", "json")
+    assert rc == 0 and json.loads(out)["class"] == ["pos", "neg"], err
+    rc, _, err = run_cli(capsys, "train", str(mlp(tmp_path, "d.npz", 2, 1, loss="MSELoss")), "--run",
+                         str(tmp_path / "r2"))
+    assert rc == 1 and "the targets hold text such as '" in err and "but MSELoss regresses numbers" in err
+
+
 def test_csv_targets_with_gaps_or_words_where_numbers_are_regressed(tmp_path: Path,
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
     rows = [f"{i / 10},{i / 5}" for i in range(40)]

@@ -137,9 +137,9 @@ def load(source: str, cfg: dict[str, Any], base: Path, rng: np.random.Generator,
         return _images(cfg, path, where, known or {})
     suffix = path.suffix.lower()
     if suffix == ".npz":
-        return _npz(cfg, path, data_cfg, where)
+        return _npz(cfg, path, data_cfg, where, known)
     if suffix == ".npy":
-        return _npy(cfg, path, data_cfg, base, where)
+        return _npy(cfg, path, data_cfg, base, where, known)
     if suffix == ".csv":
         return _csv(cfg, path, data_cfg, where, known or {})
     raise DataError("T001", f"cannot read {source!r}: specc reads .npz, .npy and .csv files and folders of images",
@@ -249,7 +249,8 @@ def _random_targets(cfg: dict[str, Any], n: int, rng: np.random.Generator, sizes
     return y
 
 
-def _npz(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], where: str) -> Data:
+def _npz(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], where: str,
+         known: dict[str, Any] | None = None) -> Data:
     try:
         arrays = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
@@ -278,12 +279,13 @@ def _npz(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], where: str) 
                         "lengths_key", where)
     y = ({n: np.asarray(arrays[k]) for n, k in y_keys.items()} if isinstance(y_keys, dict) else
          np.asarray(arrays[y_keys]))
-    data = _shaped(cfg, {n: np.asarray(arrays[k]) for n, k in wanted.items()}, y, where)
+    data = _shaped(cfg, {n: np.asarray(arrays[k]) for n, k in wanted.items()}, y, where, known)
     data.lengths = lengths
     return data
 
 
-def _npy(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], base: Path, where: str) -> Data:
+def _npy(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], base: Path, where: str,
+         known: dict[str, Any] | None = None) -> Data:
     if not data_cfg.get("targets"):
         raise DataError("T002", f"{path.name} holds one array (the inputs); the targets are missing",
                         "name the targets' file: data: {source: x.npy, targets: y.npy}, or use one .npz", where)
@@ -292,7 +294,7 @@ def _npy(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], base: Path, 
     if not tpath.is_file():
         raise DataError("T001", f"targets file {data_cfg['targets']!r} does not exist", "check the path", "data")
     x, y = np.load(path, allow_pickle=False), np.load(tpath, allow_pickle=False)
-    return _shaped(cfg, {_only_input(cfg, path.name): x}, y, where)
+    return _shaped(cfg, {_only_input(cfg, path.name): x}, y, where, known)
 
 
 def _csv(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], where: str, known: dict[str, Any]) -> Data:
@@ -542,17 +544,47 @@ def _image_sizes(cfg: dict[str, Any], declared: list[Any], folder: Path, classes
 
 
 def _shaped(cfg: dict[str, Any], inputs: dict[str, np.ndarray], y: np.ndarray | dict[str, np.ndarray],
-            where: str) -> Data:
-    """Check every array against the declared input (shape and dtype) and shape the targets."""
+            where: str, known: dict[str, Any] | None = None) -> Data:
+    """Check every array against the declared input (shape and dtype) and shape the targets; text
+    targets (class names) become class indices, numbered as in training where ``known`` says."""
+    trained = (known or {}).get("classes")
     if isinstance(y, dict):
         n = len(next(iter(y.values())))
         for name, arr in y.items():
             if len(arr) != n:
                 raise DataError("T003", f"the targets of {name!r} have {len(arr)} rows, the others {n}",
                                 "give every output's targets the same number of rows", where)
-        return Data(shape_inputs(cfg, inputs, n, where),
-                    {name: _targets(head(cfg, name), np.asarray(arr), where) for name, arr in y.items()})
-    return Data(shape_inputs(cfg, inputs, len(y), where), _targets(cfg, np.asarray(y), where))
+        named = {name: _text_targets(head(cfg, name), np.asarray(arr), where,
+                                     trained.get(name) if isinstance(trained, dict) else None)
+                 for name, arr in y.items()}
+        data = Data(shape_inputs(cfg, inputs, n, where),
+                    {name: _targets(head(cfg, name), arr, where) for name, (arr, _) in named.items()})
+        classes = {name: c for name, (_, c) in named.items() if c}
+        data.classes = classes or None  # type: ignore[assignment]
+        return data
+    arr, classes = _text_targets(cfg, np.asarray(y), where, trained if isinstance(trained, list) else None)
+    data = Data(shape_inputs(cfg, inputs, len(arr), where), _targets(cfg, arr, where))
+    data.classes = classes
+    return data
+
+
+def _text_targets(cfg: dict[str, Any], y: np.ndarray, where: str,
+                  trained: list[str] | None) -> tuple[np.ndarray, list[str] | None]:
+    """Targets saved as class names (np.savez(y=np.array(["cat", "dog", …]))): their indices in
+    sorted order (or the training run's), and the names; other targets as they are."""
+    if y.dtype.kind not in "US":
+        return y, None
+    if cfg["task"] not in ("classification", "binary"):
+        raise DataError("T006", f"the targets hold text such as {str(y.flat[0])[:20]!r}, but "
+                        f"{(cfg.get('loss') or {}).get('type', 'the loss')} regresses numbers",
+                        "give numeric targets, or use CrossEntropyLoss if they are class names", where)
+    text = np.char.strip(y.astype(str))
+    classes = trained or sorted(np.unique(text).tolist())
+    index = {c: i for i, c in enumerate(classes)}
+    bad = next((str(t) for t in text.flat if t not in index), None)
+    if bad is not None:
+        _class_index(classes, bad, "the targets", where)  # raises, naming it
+    return np.vectorize(index.__getitem__, otypes=[np.int64])(text) if text.size else text.astype(np.int64), classes
 
 
 def _kind(x: np.ndarray) -> str:
