@@ -694,6 +694,13 @@ def test_predict_reads_image_files_as_training_read_the_folder(tmp_path: Path,
     (tmp_path / "empty").mkdir()
     rc, out, err = run_cli(capsys, "predict", str(tmp_path / "run"), "--input", str(tmp_path / "empty"))
     assert rc == 2 and out == "" and "holds no images" in err
+    # the usual layout of a downloaded set: splits above the class folders
+    shutil.copytree(tmp_path / "img", tmp_path / "set" / "train")
+    shutil.copytree(tmp_path / "img", tmp_path / "set" / "val")
+    nested = spec.read_text().replace("source: img/", "source: set/")
+    rc, _, err = run_cli(capsys, "train", str(write(tmp_path, nested, "nested.yaml")), "--run", str(tmp_path / "r2"))
+    assert rc == 1 and "holds the folders train, val with class folders inside them" in err
+    assert "hint: point at one of them: source: set/train/, val_source: set/val/" in err
     # validation images of one class only: numbered as in training (light is 1), not as the first
     shutil.copytree(tmp_path / "img" / "light", tmp_path / "val" / "light")
     spec.write_text(spec.read_text().replace("val_split: 0.25", "val_source: val/"))

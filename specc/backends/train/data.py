@@ -134,7 +134,7 @@ def load(source: str, cfg: dict[str, Any], base: Path, rng: np.random.Generator,
         raise DataError("T001", f"data file {source!r} does not exist (looked in {path.parent})",
                         "check the path; a relative path is read from the spec's folder", where)
     if path.is_dir():
-        return _images(cfg, path, where, known or {})
+        return _images(cfg, path, where, known or {}, source.rstrip("/"))
     suffix = path.suffix.lower()
     if suffix == ".npz":
         return _npz(cfg, path, data_cfg, where, known)
@@ -469,7 +469,7 @@ def _per_output(cfg: dict[str, Any], given: Any, key: str, what: str) -> Any:
     return given
 
 
-def _images(cfg: dict[str, Any], folder: Path, where: str, known: dict[str, Any]) -> Data:
+def _images(cfg: dict[str, Any], folder: Path, where: str, known: dict[str, Any], written: str) -> Data:
     name = _only_input(cfg, folder.name)
     declared = cfg["inputs"][name]["shape"]
     found = sorted(p.name for p in folder.iterdir() if p.is_dir())
@@ -491,7 +491,18 @@ def _images(cfg: dict[str, Any], folder: Path, where: str, known: dict[str, Any]
                 xs.append(image_array(f, shape, where))
                 ys.append(label)
     if not xs:
-        raise DataError("T001", f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)})", "add images", where)
+        deeper = [cls for cls in found if any(
+            sub.is_dir() and any(f.suffix.lower() in IMAGE_SUFFIXES for f in sub.iterdir())
+            for sub in (folder / cls).iterdir())]
+        if deeper:  # data/train/cat/…, data/val/cat/…: the splits' folders, not classes
+            train_dir = next((c for c in deeper if c.lower() in ("train", "training")), deeper[0])
+            val_dir = next((c for c in deeper if c.lower() in ("val", "valid", "validation", "test")), None)
+            fix = f"source: {written}/{train_dir}/" + (f", val_source: {written}/{val_dir}/" if val_dir else "")
+            raise DataError("T001", f"{folder} holds the folders {', '.join(deeper)} with class folders inside "
+                            "them, not images in class folders", f"point at one of them: {fix}", where)
+        raise DataError("T001", f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)}) in its class folders "
+                        f"({', '.join(found[:5])})", "put each class's images in its folder: cat/1.png, dog/1.png…",
+                        where)
     data = Data({name: np.stack(xs)}, np.array(ys), classes=classes)
     data.meta["images"] = {name: list(shape)}  # predict reads image files as training did
     return data
