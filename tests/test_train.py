@@ -647,6 +647,26 @@ def test_npz_targets_saved_as_class_names(tmp_path: Path, capsys: pytest.Capture
     assert rc == 1 and "the targets hold text such as '" in err and "but MSELoss regresses numbers" in err
 
 
+def test_csv_target_columns_train_one_output_of_that_width(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    x = np.random.default_rng(5).normal(size=(200, 3))
+    y = np.stack([x[:, 0] * 2 + 1, x[:, 1] - x[:, 2] * 5 + 100], 1)  # far from 0 and 1: scaled per column
+    (tmp_path / "m.csv").write_text("a,b,c,y1,y2,hot,cold\n" + "".join(
+        f"{r[0]},{r[1]},{r[2]},{t[0]},{t[1]},{int(r[0] > 0)},{int(r[1] > 0)}\n" for r, t in zip(x, y)))
+    spec = mlp(tmp_path, "m.csv", 3, 2, loss="MSELoss", epochs=60).read_text().replace(
+        "source: m.csv", "source: m.csv, features: [a, b, c], target: [y1, y2]")
+    result = specc.train(write(tmp_path, spec), tmp_path / "run")
+    assert result.report["final"]["val_r2"] > 0.95
+    rc, out, err = run_cli(capsys, "predict", str(tmp_path / "run"), "--input", "[[0.5, 1.0, -1.0]]",
+                           "--format", "json")
+    assert rc == 0 and np.allclose(json.loads(out)["prediction"][0], [2.0, 106.0], atol=0.8), out + err
+    # two 0/1 label columns: a multi-label head
+    spec = mlp(tmp_path, "m.csv", 3, 2, loss="BCEWithLogitsLoss", epochs=60).read_text().replace(
+        "source: m.csv", "source: m.csv, features: [a, b, c], target: [hot, cold]")
+    result = specc.train(write(tmp_path, spec, "labels.yaml"), None)
+    assert result.report["final"]["val_accuracy"] > 0.9
+
+
 def test_csv_targets_with_gaps_or_words_where_numbers_are_regressed(tmp_path: Path,
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
     rows = [f"{i / 10},{i / 5}" for i in range(40)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import Diagnostic
+from ..shapes.dims import fmt_shape
 from .document import class_weights
 from .errors import did_you_mean
 from .locations import Locations
@@ -104,10 +105,12 @@ def training_diagnostics(spec: Spec) -> list[Diagnostic]:
     if train is None:
         return out
     trained = losses(doc, names)
-    out += _targets(train.data, list(trained) if per_output else None, at)
-    stopper = train.early_stopping
     sources = dict(graph.outputs)
     kinds = {n: task(loss, graph.value(sources[n])) for n, loss in trained.items()}
+    single = None if per_output or not trained else next(iter(trained))
+    out += _targets(train.data, list(trained) if per_output else None, at,
+                    (kinds[single], graph.value(sources[single]).shape, single) if single else None)
+    stopper = train.early_stopping
     if stopper:
         loc = None
         if at.mapping("train", "early_stopping"):
@@ -174,8 +177,27 @@ def _monitor(monitor: str, trained: dict[str, Any], kinds: dict[str, str | None]
                        f"did you mean '{guess}'?" if guess else f"monitor one of {', '.join(sorted(computed))}")]
 
 
-def _targets(data: Any, heads: list[str] | None, at: Locations) -> list[Diagnostic]:
-    """V029: a per-output loss reads one target per output; a single loss one target."""
+def _target_columns(columns: list[str], kind: str, shape: Any, output: str, loc: Any) -> list[Diagnostic]:
+    """target: [col, …] for one loss: the K columns of a (B, K) output, each a value to regress or
+    a 0/1 label; a classifier reads one column of class ids."""
+    if kind not in ("regression", "binary"):
+        return [Diagnostic("V029", f"target lists {len(columns)} columns, but a {kind} loss reads one column "
+                           "(the class of each sample)", loc, f"write target: {columns[0]}")]
+    dims = list(shape)
+    if len(dims) != 2 or (isinstance(dims[1], int) and dims[1] != len(columns)):
+        return [Diagnostic("V029", f"target lists {len(columns)} columns, one per value of a (B, {len(columns)}) "
+                           f"output, but output {output!r} is {fmt_shape(shape)}", loc,
+                           f"make the last layer give {len(columns)} values per sample (out_features: "
+                           f"{len(columns)}), or list {dims[1]} columns" if len(dims) == 2 else
+                           f"end the model in (B, {len(columns)})")]
+    return []
+
+
+def _targets(data: Any, heads: list[str] | None, at: Locations,
+             single: tuple[str, Any, str] | None = None) -> list[Diagnostic]:
+    """V029: a per-output loss reads one target per output; a single loss one target, or (CSV) the
+    columns of a (B, K) regression or multi-label output. ``single``: that loss's task, its output's
+    shape and name."""
 
     def loc(key: str) -> Any:
         if at.written("train", "data", key):
@@ -185,6 +207,8 @@ def _targets(data: Any, heads: list[str] | None, at: Locations) -> list[Diagnost
     suffix = data.source.rsplit(".", 1)[-1].lower() if "." in data.source else ""
     per_output = {"npz": "y_key", "csv": "target"}
     if heads is None:
+        if isinstance(data.target, list) and suffix == "csv" and single is not None:
+            return _target_columns(data.target, *single, loc("target"))
         given = [k for k in ("y_key", "target") if not isinstance(getattr(data, k), (str, type(None)))]
         return [Diagnostic("V029", f"{given[0]} names a target per output, but the loss is one loss",
                            loc(given[0]), f"write {given[0]}: NAME, or give each output its loss "

@@ -305,7 +305,8 @@ def _csv(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], where: str, 
     if not body:
         raise DataError("T001", f"{path.name} has no data rows", "the first row names the columns", where)
     target = _per_output(cfg, data_cfg.get("target") or header[-1], "target", "COLUMN")
-    columns = list(target.values()) if isinstance(target, dict) else [target]
+    columns = list(target.values()) if isinstance(target, dict) else list(target) if isinstance(target, list) \
+        else [target]
     # an unnamed column is a row index (pandas' to_csv writes one): numbering the rows, it would
     # teach the model the file's order, so the default features leave it out
     name = _only_input(cfg, path.name)
@@ -322,6 +323,8 @@ def _csv(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], where: str, 
                                  trained.get(n) if isinstance(trained, dict) else None) for n, c in target.items()}
         data = _shaped(cfg, {name: x}, {n: y for n, (y, _) in columns_of.items()}, where)
         data.classes = {n: names for n, (_, names) in columns_of.items() if names}  # type: ignore[assignment]
+    elif isinstance(target, list):  # a regression's K values, or K labels of 0/1
+        data = _shaped(cfg, {name: x}, _target_table(path, header, body, target, where), where)
     else:
         y, classes = _column(path, header, body, target, cfg["task"], where,
                              trained if isinstance(trained, list) else None)
@@ -442,6 +445,14 @@ def _column(path: Path, header: list[str], body: Rows, name: str, task: str, whe
     return np.array([_class_index(classes, text, f"{path.name} line {line}", where) for line, text in cells]), classes
 
 
+def _target_table(path: Path, header: list[str], body: Rows, columns: list[str], where: str) -> np.ndarray:
+    try:
+        return csv_numbers(path, header, body, columns, where)
+    except DataError as exc:  # a target's gap, not a feature's: the targets' code and fix
+        raise DataError("T006", exc.message, "drop the rows whose targets are missing, or clean the columns",
+                        where) from None
+
+
 def _class_index(classes: list[str], label: str, at: str, where: str) -> int:
     try:
         return classes.index(label)
@@ -456,6 +467,8 @@ def _per_output(cfg: dict[str, Any], given: Any, key: str, what: str) -> Any:
     outputs:) of output name to name when each output has its own loss."""
     heads = list(cfg.get("heads") or [])
     if not heads:
+        if key == "target" and isinstance(given, list) and all(isinstance(c, str) for c in given):
+            return given  # the columns of one (B, K) output
         if not isinstance(given, str):
             raise DataError("T002", f"{key} names one target per output, but the model trains one output",
                             f"write {key}: {what}", "data")
