@@ -566,10 +566,12 @@ _TABLE: list[Code | LintCode] = [
          "(one target array per output) does not carry.",
          "loss:\n  text: {type: CTCLoss}\n  lang: {type: CrossEntropyLoss}",
          "Train the CTC output alone (outputs: text, loss: {type: CTCLoss}), or with your own loop."),
-    Code("V029", "targets-per-output", "The data does not give one target per output of a per-output loss.",
+    Code("V029", "targets-per-output", "The data does not give one target per output of a per-output loss, "
+         "or a CSV's target columns do not fit the one output.",
          "Each output with its own loss trains on its own targets: a .npz names one array per output (y_key), a "
          "CSV one column per output (target); a bundled set, .npy file or image folder holds one target only. "
-         "Likewise a mapping y_key or target needs a loss per output.",
+         "Likewise a mapping y_key or target needs a loss per output. A list of CSV target columns under one "
+         "loss gives the K values of a (B, K) regression or multi-label output; a classifier reads one column.",
          "loss:\n  species: {type: CrossEntropyLoss}\n  size: {type: MSELoss}\ntrain: {data: {source: iris}}",
          "Give each output its targets: data: {source: data.npz, y_key: {species: y1, size: y2}} (a CSV: "
          "target: {species: col1, size: col2})."),
