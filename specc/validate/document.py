@@ -91,7 +91,7 @@ class CrossEntropyLoss(_ClassLoss):
     type: Literal["CrossEntropyLoss"]
     weight: list[PositiveFloat] | None = None
     ignore_index: int = -100
-    label_smoothing: Probability = 0.0
+    label_smoothing: Annotated[float, Field(ge=0, lt=1)] = 0.0  # 1 spreads every target evenly: nothing to learn
 
 
 class NLLLoss(_ClassLoss):
