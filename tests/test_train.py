@@ -667,6 +667,34 @@ def test_csv_target_columns_train_one_output_of_that_width(tmp_path: Path,
     assert result.report["final"]["val_accuracy"] > 0.9
 
 
+def test_greyscale_images_saved_without_their_channel_dim(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = (digits.images * 16).clip(0, 255).astype(np.uint8)  # (N, 8, 8) bytes, as Pillow or MNIST gives
+    np.savez(tmp_path / "d.npz", x=images, y=digits.target)
+    spec = write(tmp_path, """\
+        specc: 1
+        inputs: {image: [B, 1, 8, 8]}
+        layers:
+          - {type: Conv2d, out_channels: 8, kernel_size: 3, padding: 1}
+          - {type: ReLU}
+          - {type: Flatten}
+          - {type: Linear, out_features: 10}
+        loss: {type: CrossEntropyLoss}
+        optimizer: {type: Adam, lr: 0.001}
+        train: {epochs: 2, batch_size: 64, data: {source: d.npz}}
+        """)
+    result = specc.train(spec, tmp_path / "run")  # was T003: [1, 8, 8] wanted, [8, 8] given
+    assert any("holds bytes from 0 to 255 (uint8 images), trained as they are" in n for n in result.report["notes"])
+    for given, n in ((images[:3], 3), (images[5], 1), (images[5:6, None], 1)):  # 3 images, one, one with channel
+        np.save(tmp_path / "x.npy", given)
+        rc, out, err = run_cli(capsys, "predict", str(tmp_path / "run"), "--input", str(tmp_path / "x.npy"),
+                               "--format", "json")
+        assert rc == 0 and len(json.loads(out)["label"]) == n, err
+
+
 def test_csv_targets_with_gaps_or_words_where_numbers_are_regressed(tmp_path: Path,
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
     rows = [f"{i / 10},{i / 5}" for i in range(40)]

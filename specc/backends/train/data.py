@@ -332,8 +332,9 @@ def _csv(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], where: str, 
         data.classes = classes
     data.meta["columns"] = {name: list(features)}  # predict picks these out of a CSV by its header
     if not data_cfg.get("features") and not known and len(features) + len(columns) < len(header):
-        data.meta["note"] = (f"{path.name}: the unnamed first column (a row index, as pandas' to_csv writes) is "
-                             "not a feature (list the columns in features: to choose otherwise)")
+        data.meta.setdefault("notes", []).append(
+            f"{path.name}: the unnamed first column (a row index, as pandas' to_csv writes) is not a feature "
+            "(list the columns in features: to choose otherwise)")
     return data
 
 
@@ -589,7 +590,19 @@ def _shaped(cfg: dict[str, Any], inputs: dict[str, np.ndarray], y: np.ndarray | 
     arr, classes = _text_targets(cfg, np.asarray(y), where, trained if isinstance(trained, list) else None)
     data = Data(shape_inputs(cfg, inputs, len(arr), where), _targets(cfg, arr, where))
     data.classes = classes
+    data.meta["notes"] = _byte_images(cfg, inputs)
     return data
+
+
+def _byte_images(cfg: dict[str, Any], inputs: dict[str, np.ndarray]) -> list[str]:
+    """Images saved as bytes (0 to 255) train as they are: what a reader of the run should know, as
+    torchvision's ToTensor and Keras' Rescaling(1/255) scale them first."""
+    return [f"input {name!r} holds bytes from 0 to {int(x.max())} (uint8 images), trained as they are; images "
+            "usually train better scaled to [0, 1] (save x / 255) or standardised (train.preprocess: {inputs: "
+            "standardize})" for name, x in inputs.items()
+            if x.dtype == np.uint8 and x.ndim >= 3 and x.size and int(x.max()) > 1
+            and cfg["inputs"][name]["dtype"].startswith(("float", "bfloat"))
+            and (cfg.get("train") or {}).get("preprocess", {}).get("inputs", "auto") in ("auto", "none")]
 
 
 def _text_targets(cfg: dict[str, Any], y: np.ndarray, where: str,
@@ -654,8 +667,13 @@ def shape_inputs(cfg: dict[str, Any], inputs: dict[str, np.ndarray], n: int, whe
         per = x.shape[1:]
         if len(per) != len(declared) or any(d is not None and d != s for d, s in zip(declared, per)):
             want = [d if d is not None else "*" for d in declared]
+            squeezed = [d for d in declared if d != 1]
             if all(d is not None for d in declared) and int(np.prod(per)) == int(np.prod(declared)) and len(per) <= 1:
                 x = x.reshape(len(x), *declared)  # flat rows of an image (digits: 64 → 1×8×8)
+            elif len(per) == len(squeezed) < len(declared) and all(d is None or d == s for d, s in zip(squeezed, per)):
+                # only the declared size-1 dims are missing (greyscale images saved (N, H, W)): insert them
+                sizes = iter(per)
+                x = x.reshape(len(x), *[1 if d == 1 else next(sizes) for d in declared])
             else:
                 raise DataError("T003", f"input {name!r} takes samples of shape {want}, but the data has "
                                 f"{list(per)} ({int(np.prod(per))} values)", _input_shape_fix(declared, per),

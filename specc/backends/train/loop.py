@@ -217,8 +217,7 @@ class Trainer:
         # how the data was read, for predict to read its own input alike: a CSV's feature columns
         # (picked by name), an image folder's channels and size
         self.reading = {k: v for k, v in full.reading().items() if k != "classes"}
-        if "note" in full.meta:
-            self.notes.append(full.meta["note"])
+        self.notes += full.meta.get("notes", [])
         self.pre = Preprocessing.fit(cfg, train.inputs, train.targets)
         self.train_data, self.val_data = train, val
         self.train_t = self._tensors(train)

@@ -212,9 +212,11 @@ def _batched(x: np.ndarray, shape: list[Any]) -> np.ndarray:
     per_sample = len(shape) - 1
     if all(d == 1 for d in shape[1:]) and x.ndim <= per_sample:
         return x.reshape(-1, *[1] * per_sample)  # one value per sample: '[60, 70]' is two samples
-    if x.ndim == per_sample:
-        return x[None]
-    return x
+    squeezed = [d for d in shape[1:] if d != 1]  # a greyscale image may come without its channel
+    for dims in (shape[1:], squeezed):
+        if x.ndim == len(dims) and all(not isinstance(d, int) or d == n for d, n in zip(dims, x.shape)):
+            return x[None]
+    return x  # (3, 8, 8) for [B, 1, 8, 8]: three greyscale images, not one of three channels
 
 
 class WithPreprocessing(nn.Module):
