@@ -739,6 +739,11 @@ def test_predict_reads_image_files_as_training_read_the_folder(tmp_path: Path,
     answer = json.loads(out)
     assert rc == 0 and len(answer["inputs"]) == 24 and answer["inputs"][0] == "dark/0.png"
     assert answer["class"] == [name.split("/")[0] for name in answer["inputs"]]  # each image's own folder
+    # the exported model carries the images' size and the class names: specc run takes an image file
+    rc, _, err = run_cli(capsys, "export", str(spec), "--weights", run, "-o", str(tmp_path / "m.onnx"))
+    assert rc == 0, err
+    rc, out, err = run_cli(capsys, "run", str(tmp_path / "m.onnx"), "-i", str(tmp_path / "img" / "light" / "2.png"))
+    assert rc == 0 and "image: (1, 1, 8, 8) float32 (given)" in out and "labels: light" in out, out + err
     (tmp_path / "empty").mkdir()
     rc, out, err = run_cli(capsys, "predict", str(tmp_path / "run"), "--input", str(tmp_path / "empty"))
     assert rc == 2 and out == "" and "holds no images" in err

@@ -482,9 +482,11 @@ def prepare_inputs(model: onnx.ModelProto, given: Mapping[str, np.ndarray], *, b
 
 
 def load_arrays(specs: Sequence[str], input_names: Sequence[str],
-                columns: Mapping[str, Sequence[str]] | None = None) -> dict[str, np.ndarray]:
+                columns: Mapping[str, Sequence[str]] | None = None,
+                images: Mapping[str, Sequence[int]] | None = None) -> dict[str, np.ndarray]:
     """``-i NAME=FILE.npy`` / ``-i FILE.npz`` (arrays by input name) / ``-i FILE.npy`` (the only input);
-    ``.csv`` a sample a row, the training run's feature ``columns`` picked by name under a header."""
+    ``.csv`` a sample a row, the training run's feature ``columns`` picked by name under a header; an
+    image file, read at the (C, H, W) of ``images`` as training read its folder (a batch of one)."""
     arrays: dict[str, np.ndarray] = {}
     for item in specs:
         name, sep, file = item.partition("=")
@@ -493,12 +495,15 @@ def load_arrays(specs: Sequence[str], input_names: Sequence[str],
         path = Path(file)
         if not path.is_file():
             raise InputError(f"-i {item}: no such file: {file}")
-        if path.suffix.lower() == ".csv":
+        from .train.data import IMAGE_SUFFIXES  # numpy only: no torch on a deploy machine
+
+        if path.suffix.lower() == ".csv" or path.suffix.lower() in IMAGE_SUFFIXES:
             if not name:
                 if len(input_names) != 1:
                     raise InputError(f"-i {item}: the model has {len(input_names)} inputs; write -i NAME={file}")
                 name = input_names[0]
-            arrays[name] = _csv_input(path, (columns or {}).get(name), item)
+            arrays[name] = (_csv_input(path, (columns or {}).get(name), item) if path.suffix.lower() == ".csv"
+                            else _image_input(path, (images or {}).get(name), item))
             continue
         try:
             loaded = np.load(path, allow_pickle=False)  # pickles run code: never for input files
@@ -537,6 +542,31 @@ def _csv_input(path: Path, columns: Sequence[str] | None, item: str) -> np.ndarr
         return csv_numbers(path, header, body, list(columns) if header is not None and columns else header)
     except DataError as exc:
         raise InputError(f"-i {item}: {exc.message}; {exc.hint}") from None
+
+
+def _image_input(path: Path, shape: Sequence[int] | None, item: str) -> np.ndarray:
+    from .train.data import DataError, image_array
+
+    if shape is None or len(shape) != 3 or shape[0] not in (1, 3):
+        raise InputError(f"-i {item}: an image feeds an input of shape (B, 1 or 3, H, W) with H and W fixed, "
+                         "or of a model exported from a run trained on a folder of images")
+    try:
+        return image_array(path, shape, "input")[None]
+    except DataError as exc:
+        raise InputError(f"-i {item}: {exc.message}; {exc.hint}") from None
+
+
+def image_shapes(meta: Mapping[str, str], inputs: Sequence[IOInfo]) -> dict[str, list[int]]:
+    """The (C, H, W) each image input reads: the run's (specc_images), else the input's own fixed dims."""
+    found: dict[str, list[int]] = {}
+    with contextlib.suppress(ValueError, TypeError):
+        value = json.loads(meta.get("specc_images", "{}"))
+        if isinstance(value, dict):
+            found = {str(k): [int(n) for n in v] for k, v in value.items() if isinstance(v, list) and len(v) == 3}
+    for info in inputs:
+        if info.name not in found and len(info.dims) == 4 and all(isinstance(d, int) for d in info.dims[1:]):
+            found[info.name] = [int(d) for d in info.dims[1:]]  # type: ignore[arg-type]
+    return found
 
 
 def class_names(meta: Mapping[str, str], outputs: Sequence[str]) -> dict[str, list[str]]:

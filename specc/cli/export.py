@@ -163,9 +163,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             else:
                 model_path = model_arg
             model = rt.load_untrusted(model_path)
-            names = [i.name for i in rt.model_inputs(model)]
+            infos = rt.model_inputs(model)
+            names = [i.name for i in infos]
             meta = rt.metadata(model)
-            given = rt.load_arrays(args.input, names, rt.json_list(meta, "specc_columns"))
+            given = rt.load_arrays(args.input, names, rt.json_list(meta, "specc_columns"),
+                                   rt.image_shapes(meta, infos))
             feeds, random = rt.prepare_inputs(model, given, batch=args.batch, sizes=sizes)
             sess = rt.create_session(model_path, args.provider, checked=True, threads=args.threads,
                                      half=rt.holds_half(model))
@@ -292,7 +294,8 @@ def _export_arguments(p: argparse.ArgumentParser) -> None:
 def _run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="MODEL", help="a .onnx file, or a spec (exported first)")
     p.add_argument("-i", "--input", action="append", default=[], metavar="NAME=FILE.npy",
-                   help="an input array; or one .npz holding every input; random data when omitted")
+                   help="an input array (.npy), a .csv of samples or an image file; or one .npz holding every "
+                   "input; random data when omitted")
     p.add_argument("-o", "--output", metavar="FILE.npz", help="write outputs to this .npz file")
     p.add_argument("--batch", type=int, default=1, help="batch size for random inputs (default 1)")
     p.add_argument("--size", action="append", default=[], metavar="SYM=N", help="size for another symbolic dim")
