@@ -525,8 +525,11 @@ def _images(cfg: dict[str, Any], folder: Path, where: str, known: dict[str, Any]
 def image_array(path: Path, shape: Sequence[int], where: str = "source") -> np.ndarray:
     """One image file as the model reads it: (C, H, W) float32 in [0, 1], greyscale for one channel
     and RGB for three, resized to ``shape``'s H x W."""
-    from PIL import Image, UnidentifiedImageError
-
+    try:
+        from PIL import Image, UnidentifiedImageError
+    except ImportError:  # `specc[deploy]` runs models without Pillow
+        raise DataError("T001", f"reading {path.name} needs Pillow, which is not installed",
+                        "pip install pillow (or 'specc[train]'), or give the image as a .npy array", where) from None
     channels, height, width = shape
     try:
         with Image.open(path) as im:
