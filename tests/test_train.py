@@ -525,6 +525,15 @@ def test_evaluate_prints_the_task_metrics(iris_run: Path, capsys: pytest.Capture
     assert code == 0 and metrics["samples"] == 37
     assert {"accuracy", "precision", "recall", "f1", "confusion_matrix"} <= set(metrics)
     assert np.array(metrics["confusion_matrix"]).sum() == 37
+    assert metrics["classes"] == ["setosa", "versicolor", "virginica"]
+    code, out, _ = run_cli(capsys, "evaluate", str(iris_run))
+    lines = out.splitlines()
+    at = lines.index("confusion matrix (rows: true class, columns: predicted):")
+    assert lines[at + 1].split() == ["setosa", "versicolor", "virginica"]
+    matrix = np.array([line.split()[1:] for line in lines[at + 2:at + 5]], dtype=int)
+    assert code == 0 and matrix.tolist() == metrics["confusion_matrix"]
+    recall = [float(line.split()[2]) for line in lines[at + 6:at + 9]]  # per class, as classification_report
+    assert np.allclose(recall, np.diag(matrix) / matrix.sum(1), atol=1e-3)
 
 
 def test_csv_with_named_columns_and_an_image_folder(tmp_path: Path) -> None:

@@ -244,12 +244,38 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if args.data:  # the user's --data, not the spec's source line, is what to fix
             raise UsageError(f"--data {args.data}: {exc.message}; {exc.hint}") from None
         return report_data_error(trained.cfg, exc, args.format, "nothing was evaluated")
+    classes = trained.classes
+    if classes:
+        metrics["classes"] = classes  # the order of the confusion matrix's rows and columns
     if args.format == "json":
         out(dumps_json(metrics))
         return EXIT_OK
     for k, v in metrics.items():
-        out(f"{k}: {_short(v) if not isinstance(v, list) else v}")
+        if k.endswith("confusion_matrix") and isinstance(v, list):
+            head = k.removesuffix("confusion_matrix").removesuffix("_")
+            names = classes.get(head) if isinstance(classes, dict) else classes
+            for line in _confusion_table(v, names if names and len(names) == len(v) else None):
+                out(line)
+        elif k != "classes":
+            out(f"{k}: {_short(v) if not isinstance(v, list) else v}")
     return EXIT_OK
+
+
+def _confusion_table(matrix: list[list[int]], names: list[str] | None) -> list[str]:
+    """The confusion matrix as a table (rows: the true class, columns: the predicted one) and each
+    class's precision, recall and support, as scikit-learn's classification_report gives them."""
+    labels = names or [str(i) for i in range(len(matrix))]
+    width = max(len("precision"), *(len(n) for n in labels), *(len(str(c)) for row in matrix for c in row))
+    lines = ["confusion matrix (rows: true class, columns: predicted):",
+             "  " + " " * width + "  " + "  ".join(f"{n:>{width}}" for n in labels)]
+    lines += ["  " + f"{n:<{width}}" + "  " + "  ".join(f"{c:>{width}}" for c in row) for n, row in zip(labels, matrix)]
+    lines.append("  " + " " * width + "  " + "  ".join(f"{h:>{width}}" for h in ("precision", "recall", "support")))
+    for i, n in enumerate(labels):
+        predicted, support = sum(row[i] for row in matrix), sum(matrix[i])
+        precision = f"{matrix[i][i] / predicted:.3f}" if predicted else "n/a"
+        recall = f"{matrix[i][i] / support:.3f}" if support else "n/a"
+        lines.append("  " + f"{n:<{width}}" + "  " + "  ".join(f"{v:>{width}}" for v in (precision, recall, support)))
+    return lines
 
 
 def _train_arguments(p: argparse.ArgumentParser) -> None:
