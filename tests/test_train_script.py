@@ -94,6 +94,35 @@ def test_the_script_runs_standalone_with_its_cli(tmp_path: Path) -> None:
                                      text=True, timeout=120, env=env).stdout
 
 
+def test_the_script_finds_the_spec_data_files_from_any_folder(tmp_path: Path) -> None:
+    """Data paths are the spec's folder's; the script, written elsewhere and run from a third folder,
+    still reads the same files (they were 'looked in' the folder it was run from)."""
+    from sklearn.datasets import load_iris
+
+    iris = load_iris()
+    (tmp_path / "project" / "data").mkdir(parents=True)
+    np.savez(tmp_path / "project" / "data" / "iris.npz", x=iris.data, y=iris.target)
+    spec_path = tmp_path / "project" / "net.yaml"
+    spec_path.write_text(textwrap.dedent("""\
+        specc: 1
+        name: Net
+        inputs: {x: [B, 4]}
+        layers: [{type: Linear, out_features: 3}]
+        loss: {type: CrossEntropyLoss}
+        optimizer: {type: Adam}
+        train: {epochs: 1, data: {source: data/iris.npz}}
+        """))
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    path = tmp_path / "scripts" / "train_net.py"
+    path.write_text(compile_source(specc.load(spec_path), train=True, script_dir=path.parent))
+    assert '"source": "../project/data/iris.npz"' in path.read_text()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, str(path), "--epochs", "1", "--device", "cpu"], capture_output=True,
+                         text=True, timeout=300, cwd=tmp_path / "elsewhere", env=env)
+    assert out.returncode == 0 and "epoch 1/1" in out.stdout, out.stderr
+
+
 def test_the_model_part_needs_no_specc(tmp_path: Path) -> None:
     """Without specc installed, the module still imports and builds; only training asks for specc."""
     path = tmp_path / "model.py"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from ..diagnostics import Diagnostic, Location, render_text, use_colour
 from ..targets.torch.emit import EmitError, GateError, UnsafeValue, compile_source
@@ -15,7 +16,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
     if not require_ok(spec):
         return EXIT_SPEC
     try:
-        source = compile_source(spec, train=args.train)
+        out_dir = Path(args.output).parent if args.output and args.output != "-" else None
+        source = compile_source(spec, train=args.train, script_dir=out_dir)
     except (EmitError, UnsafeValue, GateError) as exc:
         node = getattr(exc, "node", None)
         code = getattr(exc, "code", None) or ("V006" if isinstance(exc, UnsafeValue) else "E999")

@@ -141,6 +141,9 @@ def script_main(module: ModuleType | Callable[..., Any], cfg: dict[str, Any], ar
     opts = Options(run=Path(args.run) if args.run else None, resume=args.resume,
                    init_from=Path(args.init_from) if args.init_from else None, device=args.device,
                    epochs=args.epochs, seed=args.seed, max_steps=args.max_steps, log=plain_log())
+    script = getattr(module, "__file__", None)
+    if script:  # the compiled data paths lead from the script's folder, wherever it is run from
+        opts.base = Path(script).resolve().parent
     try:
         result = Trainer(module, cfg, opts).fit()
     except data_mod.DataError as exc:

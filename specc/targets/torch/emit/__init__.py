@@ -8,6 +8,7 @@ the module from that same source does (see :mod:`specc.backends.torch_build`).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import EmitError
@@ -22,11 +23,12 @@ if TYPE_CHECKING:
 __all__ = ["EmitError", "GateError", "UnsafeValue", "compile_source"]
 
 
-def compile_source(spec: Spec, train: bool = False) -> str:
-    """The generated module for a checked spec (with a training entry point when ``train``)."""
+def compile_source(spec: Spec, train: bool = False, script_dir: Path | None = None) -> str:
+    """The generated module for a checked spec (with a training entry point when ``train``, whose
+    data paths lead from ``script_dir``, where the script is written; default the current folder)."""
     module = plan_module(spec.require_ok())  # SpecInvalid, with the diagnostics, when it has errors
     if not train:
         return render_module(module)
     from .train import render_training
 
-    return render_training(spec, module)
+    return render_training(spec, module, script_dir)

@@ -4,7 +4,9 @@ specc's one training loop (:mod:`specc.backends.train`), configured by a literal
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .errors import EmitError
 from .gate import TRAIN_IMPORTS
@@ -26,7 +28,7 @@ class CannotTrain(EmitError):
         self.hint = hint
 
 
-def render_training(spec: Spec, module: ModuleRecord) -> str:
+def render_training(spec: Spec, module: ModuleRecord, script_dir: Path | None = None) -> str:
     doc = spec.document
     assert doc is not None
     if doc.loss is None or doc.optimizer is None:
@@ -37,4 +39,22 @@ def render_training(spec: Spec, module: ModuleRecord) -> str:
 
     # JSON round trip: plain dicts, lists, numbers and text only (tuples become lists)
     config = json.loads(json.dumps(train_config(spec)))
+    _relocate(config["train"], Path(spec.path).resolve().parent, (script_dir or Path.cwd()).resolve())
     return render_module(module, "train.py.j2", TRAIN_IMPORTS, t={"script": "model.py", "config": lit(config)})
+
+
+def _relocate(train: dict[str, Any], spec_dir: Path, script_dir: Path) -> None:
+    """Data files are read from the spec's folder; the script reads them from its own (wherever it
+    is run from), so each relative path is rewritten to lead from the script to the same file."""
+    from ....validate.document import SKLEARN_DATASETS
+
+    def moved(path: str | None) -> str | None:
+        if not path or path in (*SKLEARN_DATASETS, "xor", "synthetic") or Path(path).is_absolute():
+            return path
+        trailing = "/" if path.endswith(("/", os.sep)) else ""  # an image folder keeps its slash
+        return Path(os.path.relpath(spec_dir / path, script_dir)).as_posix() + trailing
+
+    data = train["data"]
+    for key in ("source", "val_source", "targets"):
+        data[key] = moved(data.get(key))
+    train["checkpoint"] = moved(train.get("checkpoint"))
