@@ -130,6 +130,17 @@ def test_missing_and_unreadable_files(tmp_path: Path) -> None:
     assert [d.code for d in spec.errors] == ["Y006"] and "UTF-8" in spec.errors[0].message
 
 
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-be", "utf-32", "utf-8-sig"])
+def test_unicode_files_with_a_byte_order_mark_are_specs(tmp_path: Path, codec: str) -> None:
+    """Windows editors save "Unicode" as UTF-16 with a BOM: YAML text, once refused as binary."""
+    path = tmp_path / "u.yaml"
+    bom = {"utf-16-be": b"\xfe\xff", "utf-32": b"", "utf-16": b"", "utf-8-sig": b""}[codec]
+    path.write_bytes(bom + MLP.replace('out_features: "${hidden}"', "out_features: -2").encode(codec))
+    errors = load(path).errors
+    assert [d.code for d in errors] == ["V003"] and "got -2" in errors[0].message
+    assert errors[0].loc is not None and (errors[0].loc.line, errors[0].loc.col) == (6, 34)
+
+
 # -- vars and --set -------------------------------------------------------------------------------
 
 def test_vars_may_use_earlier_vars_and_set_overrides_them() -> None:

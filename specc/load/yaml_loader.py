@@ -8,6 +8,7 @@ is what a spec author means: ``1e-3`` is 0.001, ``010`` is 10, and ``yes``/``no`
 
 from __future__ import annotations
 
+import codecs
 import functools
 import math
 import os
@@ -150,6 +151,15 @@ def decode_spec(data: bytes, display: str) -> str:
     at = Location(display, 1, 1)
     if len(data) > MAX_BYTES:
         raise _file_too_large(at, len(data))
+    # UTF-16 and UTF-32 with a byte-order mark (Windows editors' "Unicode"): YAML text by the spec
+    for bom, codec in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                       (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(bom):
+            try:
+                return data.decode(codec)
+            except UnicodeDecodeError:
+                raise SpecError("Y006", f"cannot read the spec: it starts as {codec.upper()} text but is not",
+                                "save the file as UTF-8", loc=at) from None
     nul = data.find(b"\0")
     if nul >= 0:
         raise SpecError("Y006", "cannot read the spec: it is a binary file, not YAML text",
