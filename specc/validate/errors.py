@@ -516,6 +516,13 @@ def _invalid(err: Any, kind: str, ctx: dict, w: _Walk, name: str, value: Any, lo
         near = [n for n in (math.floor(given), math.ceil(given)) if n >= (1 if "positive" in desc else 0)]
         if near:
             hint = "write " + " or ".join(f"{w.shown[-1]}: {n}" for n in near)
+    if (isinstance(given, (int, float)) and not isinstance(given, bool) and math.isfinite(given) and given < 0
+            and w.shown and not isinstance(w.shown[-1], int) and ("positive" in desc or "≥ 0" in desc)
+            and not any(bound in desc for bound in ("<", "≤", "at most"))
+            and "whole number" in desc and float(given).is_integer()):
+        # a stray minus sign in a size (out_features: -64): the number without it, not the type's stock
+        # example (a rate keeps its default: lr: -1 is no hint for lr: 1)
+        hint = f"write {w.shown[-1]}: {int(-given)} (without the minus sign)"
     options = [o for o in _literal_options(w.ann) if isinstance(o, str)]
     guess = did_you_mean(str(err.get("input")), options) if options and isinstance(err.get("input"), str) else None
     if guess:
