@@ -605,7 +605,7 @@ def test_csv_problems_are_named_by_line_column_and_value_and_predict_takes_the_t
     assert any("unnamed first column (a row index" in note for note in result.report["notes"])
     (tmp_path / "a.csv").write_text("a,region\n0.1,north\n")
     rc, out, err = run_cli(capsys, "predict", str(tmp_path / "run"), "--input", str(tmp_path / "a.csv"))
-    assert rc == 2 and out == "" and "a.csv has no column 'b'; the run was trained on the columns a, b" in err
+    assert rc == 2 and out == "" and "a.csv has no column 'b'; the model was trained on the columns a, b" in err
 
 
 def test_nan_in_a_data_file_is_named_by_its_row_in_the_file(tmp_path: Path,

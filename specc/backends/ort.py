@@ -528,18 +528,10 @@ def load_arrays(specs: Sequence[str], input_names: Sequence[str],
 
 
 def _csv_input(path: Path, columns: Sequence[str] | None, item: str) -> np.ndarray:
-    from .train.data import DataError, csv_numbers, read_csv  # numpy only: no torch on a deploy machine
+    from .train.data import DataError, csv_samples  # numpy only: no torch on a deploy machine
 
     try:
-        header, body = read_csv(path, "input")
-        if not body:
-            raise InputError(f"-i {item}: {path.name} holds no rows")
-        if header is not None and columns is not None:
-            missing = [c for c in columns if c not in header]
-            if missing:
-                raise InputError(f"-i {item}: {path.name} has no column {', '.join(map(repr, missing[:5]))}; the "
-                                 f"model was trained on the columns {', '.join(columns)}")
-        return csv_numbers(path, header, body, list(columns) if header is not None and columns else header)
+        return csv_samples(path, columns)
     except DataError as exc:
         raise InputError(f"-i {item}: {exc.message}; {exc.hint}") from None
 

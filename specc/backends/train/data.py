@@ -363,6 +363,22 @@ def read_csv(path: Path, where: str = "source") -> tuple[list[str] | None, Rows]
     return (first, rows[1:]) if header else (None, rows)
 
 
+def csv_samples(path: Path, columns: Sequence[str] | None, where: str = "input") -> np.ndarray:
+    """The samples of a CSV file to answer, one a row: a training run's feature ``columns`` picked by
+    name under a header (other columns, the target's among them, left out), every column otherwise."""
+    header, body = read_csv(path, where)
+    if not body:
+        raise DataError("T001", f"{path.name} holds no rows of numbers", "give one sample a row", where)
+    if header is not None and columns is not None:
+        missing = [c for c in columns if c not in header]
+        if missing:
+            raise DataError("T002", f"{path.name} has no column {', '.join(map(repr, missing[:5]))}"
+                            f"{' …' if len(missing) > 5 else ''}; the model was trained on the columns "
+                            f"{', '.join(columns)}", "give the file those columns (any order, others beside)", where)
+        return csv_numbers(path, header, body, list(columns), where)
+    return csv_numbers(path, header, body, header, where)
+
+
 def _number(text: str) -> float | None:
     try:
         return float(text)

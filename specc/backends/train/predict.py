@@ -122,22 +122,10 @@ def parse_input(text: str, names: list[str], columns: dict[str, list[str]] | Non
 
 
 def _csv_rows(path: Path, columns: list[str] | None) -> np.ndarray:
-    """The samples of a CSV file, one a row: the training columns by name under a header that has
-    them, every column otherwise."""
-    from .data import DataError, csv_numbers, read_csv
+    from .data import DataError, csv_samples
 
     try:
-        header, body = read_csv(path)
-        if not body:
-            raise ValueError(f"{path.name} holds no rows of numbers")
-        if header is not None and columns is not None:
-            missing = [c for c in columns if c not in header]
-            if missing:
-                raise ValueError(f"{path.name} has no column {', '.join(map(repr, missing[:5]))}"
-                                 f"{' …' if len(missing) > 5 else ''}; the run was trained on the columns "
-                                 f"{', '.join(columns)}")
-            return csv_numbers(path, header, body, columns)
-        return csv_numbers(path, header, body, header)
+        return csv_samples(path, columns)
     except DataError as exc:
         raise ValueError(f"{exc.message}; {exc.hint}") from None
 
