@@ -704,6 +704,21 @@ def test_greyscale_images_saved_without_their_channel_dim(tmp_path: Path,
         assert rc == 0 and len(json.loads(out)["label"]) == n, err
 
 
+def test_a_csv_without_a_header_row_trains_on_every_column_but_the_last(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    x = np.random.default_rng(6).normal(size=(80, 2))
+    (tmp_path / "u.csv").write_text("".join(f"{a},{b},{'hi' if a > 0 else 'lo'}\n" for a, b in x))  # as UCI ships
+    result = specc.train(mlp(tmp_path, "u.csv", 2, 2, epochs=30), tmp_path / "run")  # its first row was a header
+    assert result.report["data"]["classes"] == ["hi", "lo"] and result.report["final"]["val_accuracy"] > 0.9
+    assert result.report["data"]["train_samples"] + result.report["data"]["val_samples"] == 80
+    (tmp_path / "p.csv").write_text("2.0,0.0\n-2.0,0.0\n")
+    rc, out, err = run_cli(capsys, "predict", str(tmp_path / "run"), "--input", str(tmp_path / "p.csv"))
+    assert rc == 0 and out.startswith("0: hi") and "1: lo" in out, err
+    spec = mlp(tmp_path, "u.csv", 2, 2).read_text().replace("source: u.csv", "source: u.csv, target: y")
+    rc, _, err = run_cli(capsys, "train", str(write(tmp_path, spec, "named.yaml")), "--run", str(tmp_path / "r2"))
+    assert rc == 1 and "u.csv has no header row (its first row reads as data), so target: names no column" in err
+
+
 def test_csv_targets_with_gaps_or_words_where_numbers_are_regressed(tmp_path: Path,
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
     rows = [f"{i / 10},{i / 5}" for i in range(40)]

@@ -299,9 +299,14 @@ def _npy(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], base: Path, 
 
 def _csv(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], where: str, known: dict[str, Any]) -> Data:
     header, body = read_csv(path, where)
-    if header is None:
-        raise DataError("T001", f"{path.name} has no header row: its first row reads as data",
-                        "add a header row naming the columns (features: and target: read them)", where)
+    numbered = header is None  # no header row (a UCI file): every column but the last, and the last
+    if numbered:
+        if data_cfg.get("features") or data_cfg.get("target"):
+            raise DataError("T002", f"{path.name} has no header row (its first row reads as data), so "
+                            f"{'features' if data_cfg.get('features') else 'target'}: names no column of it",
+                            "add a header row naming the columns, or leave out features: and target: (every "
+                            "column but the last, and the last)", "data")
+        header = [f"column {i}" for i in range(1, len(body[0][1]) + 1)]
     if not body:
         raise DataError("T001", f"{path.name} has no data rows", "the first row names the columns", where)
     target = _per_output(cfg, data_cfg.get("target") or header[-1], "target", "COLUMN")
@@ -316,7 +321,7 @@ def _csv(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], where: str, 
         if col not in header:
             raise DataError("T002", f"{path.name} has no column {col!r} (it has {', '.join(header)})",
                             "set features: [...] and target: ... in train.data to column names of the file", "data")
-    x = csv_numbers(path, header, body, features, where)
+    x = csv_numbers(path, header, body, features, where, named=not numbered)
     trained = known.get("classes")
     if isinstance(target, dict):
         columns_of = {n: _column(path, header, body, c, head(cfg, n)["task"], where,
@@ -330,7 +335,8 @@ def _csv(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], where: str, 
                              trained if isinstance(trained, list) else None)
         data = _shaped(cfg, {name: x}, y, where)
         data.classes = classes
-    data.meta["columns"] = {name: list(features)}  # predict picks these out of a CSV by its header
+    if not numbered:
+        data.meta["columns"] = {name: list(features)}  # predict picks these out of a CSV by its header
     if not data_cfg.get("features") and not known and len(features) + len(columns) < len(header):
         data.meta.setdefault("notes", []).append(
             f"{path.name}: the unnamed first column (a row index, as pandas' to_csv writes) is not a feature "
@@ -387,17 +393,18 @@ def _number(text: str) -> float | None:
 
 
 def csv_numbers(path: Path, header: list[str] | None, body: Rows, columns: list[str] | None,
-                where: str = "source") -> np.ndarray:
+                where: str = "source", named: bool = True) -> np.ndarray:
     """The named columns (all of them without a header) as float64, one row a sample.  A cell
     that is empty, text, NaN or infinite is named by line, column and value: a missing value
-    would train as NaN, and a text category has no number specc could make up for it."""
+    would train as NaN, and a text category has no number specc could make up for it.  ``named``:
+    false where specc numbered the columns of a file without a header."""
     width = len(header) if header is not None else len(body[0][1])
     index = [header.index(c) for c in columns] if header is not None and columns is not None else list(range(width))
     x = np.empty((len(body), len(index)), dtype=np.float64)
     for i, (line, row) in enumerate(body):
         if len(row) != width:
             raise DataError("T004", f"{path.name} line {line} has {len(row)} values, but "
-                            + (f"the header names {width} columns" if header is not None else
+                            + (f"the header names {width} columns" if header is not None and named else
                                f"the first row has {width}"),
                             "give every row one value per column (quote values that hold commas)", where)
         for k, j in enumerate(index):
