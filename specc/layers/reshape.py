@@ -101,7 +101,14 @@ def _fill(total: DimLike, sizes: list[DimLike | None], written: tuple[Any, ...],
         unnamed = sorted(total.symbols() - set(e for e in written if isinstance(e, str))) \
             if isinstance(total, Dim) else []
         restored = _restore(source, sizes, written)
-        if restored:
+        batch = source[0] if source else None
+        if (batch is not None and not isinstance(batch, int) and exact_div(total, known) == batch
+                and batch not in written):
+            # a sample's shape, written as Keras' Reshape takes it: torch.reshape's includes the batch dim
+            entries = ", ".join(str(e) for e in (batch, *written))
+            hint = (f"the shape includes the batch dim, as torch.reshape's does (Keras' Reshape leaves it out): "
+                    f"write {field}: [{entries}]")
+        elif restored:
             hint = restored
         else:
             for j in reversed([i for i, e in enumerate(written) if isinstance(e, int)]):
