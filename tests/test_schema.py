@@ -56,6 +56,8 @@ REJECTED = {
     "v003_input_dim_zero",  # a dim of 0
     "v003_kernel_size_text",  # kernel_size: three
     "v003_negative_lr",  # lr: -1
+    "v003_negative_width",  # out_features: -64
+    "v001_keras_target_shape",  # Reshape's target_shape: an unknown key
     "v003_repeat_zero",  # repeat: 0
     "v003_wrong_type",  # out_features: "ten"
     "v004_conv2d2", "v004_lienar", "v004_keras_layer_names",  # unknown layer types in specs without blocks:

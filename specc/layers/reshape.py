@@ -104,9 +104,9 @@ def _fill(total: DimLike, sizes: list[DimLike | None], written: tuple[Any, ...],
         batch = source[0] if source else None
         if (batch is not None and not isinstance(batch, int) and exact_div(total, known) == batch
                 and batch not in written):
-            # a sample's shape, written as Keras' Reshape takes it: torch.reshape's includes the batch dim
+            # a sample's shape, written as Keras' Reshape takes it: the whole shape has the batch dim
             entries = ", ".join(str(e) for e in (batch, *written))
-            hint = (f"the shape includes the batch dim, as torch.reshape's does (Keras' Reshape leaves it out): "
+            hint = (f"the shape is the whole tensor's, batch dim first (Keras' Reshape leaves the batch out): "
                     f"write {field}: [{entries}]")
         elif restored:
             hint = restored

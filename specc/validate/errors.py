@@ -298,6 +298,10 @@ def keras_key(key: str, value: Any) -> str | None:
                     f"specc writes the activation as a layer of its own: add - {{type: {kind}}} right after this "
                     f"layer{head}")
         return "specc writes an activation as a layer of its own, e.g. - {type: ReLU} right after this layer"
+    if key == "target_shape" and isinstance(value, list):
+        entries = ", ".join(str(v) for v in ["B", *value])
+        return (f"replace it with shape: [{entries}]: specc's Reshape takes the whole tensor's shape, batch dim "
+                "first (Keras' target_shape leaves the batch out)")
     if key == "return_sequences":
         return ("replace it with output: sequence, the default (every step's output)" if value is True else
                 "replace it with output: last (the last step's output; output: state for the final states)")
@@ -388,7 +392,9 @@ def pydantic_diagnostics(exc: ValidationError, root: Any, model: type[BaseModel]
                            elsewhere or (f"did you mean '{guess}'?" if guess else
                                          (f"allowed here: {', '.join(options)}" if options else "remove it")),
                            layer=layer)
-            out.append((tuple(owner.shown), f"extra:{guess}", d))
+            # a Keras name whose hint names specc's key explains that key's absence too
+            replaces = "shape" if key == "target_shape" and elsewhere else guess
+            out.append((tuple(owner.shown), f"extra:{replaces}", d))
         elif kind == "invalid_key":  # YAML reads `1:`, `true:` or `~:` as a number, a bool or null
             container, _ = _locate(root, path[:-1])
             # pydantic's path holds the key as text for some types: find the key as written
