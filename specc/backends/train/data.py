@@ -299,6 +299,8 @@ def _npy(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], base: Path, 
 
 def _csv(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], where: str, known: dict[str, Any]) -> Data:
     header, body = read_csv(path, where)
+    if not body:
+        raise DataError("T001", f"{path.name} has no data rows", "the first row names the columns", where)
     numbered = header is None  # no header row (a UCI file): every column but the last, and the last
     if numbered:
         if data_cfg.get("features") or data_cfg.get("target"):
@@ -307,8 +309,6 @@ def _csv(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], where: str, 
                             "add a header row naming the columns, or leave out features: and target: (every "
                             "column but the last, and the last)", "data")
         header = [f"column {i}" for i in range(1, len(body[0][1]) + 1)]
-    if not body:
-        raise DataError("T001", f"{path.name} has no data rows", "the first row names the columns", where)
     target = _per_output(cfg, data_cfg.get("target") or header[-1], "target", "COLUMN")
     columns = list(target.values()) if isinstance(target, dict) else list(target) if isinstance(target, list) \
         else [target]
@@ -413,7 +413,7 @@ def csv_numbers(path: Path, header: list[str] | None, body: Rows, columns: list[
             if value is not None and np.isfinite(value):
                 x[i, k] = value
                 continue
-            column = f"column {header[j]!r}" if header is not None else f"column {j + 1}"
+            column = f"column {header[j]!r}" if header is not None and named else f"column {j + 1}"
             if value is None and text:  # a category or a typo: no number to train on
                 # a gap in a number column is the next error, not a reason to drop the column
                 numeric = [c for c in (columns or []) if all(_finite(r[header.index(c)]) or not r[header.index(c)]
