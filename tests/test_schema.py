@@ -58,6 +58,7 @@ REJECTED = {
     "v003_negative_lr",  # lr: -1
     "v003_negative_width",  # out_features: -64
     "v001_keras_target_shape",  # Reshape's target_shape: an unknown key
+    "v001_keras_fit_validation_split",  # validation_split in train: an unknown key
     "v003_repeat_zero",  # repeat: 0
     "v003_wrong_type",  # out_features: "ten"
     "v004_conv2d2", "v004_lienar", "v004_keras_layer_names",  # unknown layer types in specs without blocks:

@@ -318,6 +318,19 @@ def keras_key(key: str, value: Any) -> str | None:
         "input_shape": "declare the model's input in the inputs: section; specc infers every layer's input size",
         "data_format": "specc is channels-first, as PyTorch: declare images as [B, C, H, W] (a Permute converts "
                        "channels-last data: dims: [0, 3, 1, 2])",
+        # Keras' fit() and compile() arguments
+        "validation_split": "write it as val_split in train.data (data: {source: ..., val_split: 0.2})",
+        "validation_data": "name the validation file as val_source in train.data",
+        "metrics": "remove it: specc computes the task's metrics itself (accuracy, precision, recall, F1 and ROC AUC "
+                   "for classifiers; MAE, RMSE and R² for regressions)",
+        "steps_per_epoch": "remove it: an epoch is one pass over the training data (specc train --max-steps stops "
+                           "a smoke test early)",
+        "verbose": "remove it: specc train prints a line per epoch (a progress bar on a terminal; --format json "
+                   "for machines)",
+        "callbacks": "write early stopping as early_stopping: {monitor: val_loss, patience: 5} in train:, and the "
+                     "final weights' copy as checkpoint: FILE.safetensors",
+        "class_weight": "write class_weights: auto (scikit-learn's balanced weights) in train:, or the loss's "
+                        "weight: [...] per class",
     }
     return hints.get(key)
 
