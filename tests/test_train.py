@@ -262,6 +262,23 @@ def test_class_ids_under_a_regression_loss_get_the_classification_loss(
            "one class label (0 to 2) per sample", "loss: {type: CrossEntropyLoss} with the 3 outputs")
 
 
+@pytest.mark.parametrize(("source", "n_in", "n_out", "code", "words"), [
+    ("iris", 4, 3, "T006", "holds class labels 0 to 2, but BCEWithLogitsLoss needs targets in [0, 1]"),
+    ("iris", 4, 1, "T006", "holds class labels 0 to 2, but BCEWithLogitsLoss needs targets in [0, 1]"),
+    ("breast_cancer", 30, 2, "T003", "one class label (0 to 1) per sample, but BCEWithLogitsLoss compares it"),
+])
+def test_class_ids_under_a_binary_loss_are_refused_by_check(tmp_path: Path, source: str, n_in: int, n_out: int,
+                                                            code: str, words: str) -> None:
+    """A bundled set's labels under BCEWithLogitsLoss: check knew them, said ok, and training
+    refused the targets; check now says what training would, at the loss."""
+    spec = specc.load(mlp(tmp_path, source, n_in, n_out, loss="BCEWithLogitsLoss"))
+    [d] = spec.errors
+    assert d.code == code and words in d.message and "CrossEntropyLoss" in d.hint
+    assert d.loc is not None and d.loc.line == 8
+    # two classes and one output is what a binary loss trains
+    assert specc.load(mlp(tmp_path, "breast_cancer", 30, 1, loss="BCEWithLogitsLoss", name="ok.yaml")).ok
+
+
 def test_a_missing_npz_key_and_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     np.savez(tmp_path / "d.npz", features=np.zeros((10, 4)), y=np.zeros(10))
     _fails(capsys, mlp(tmp_path, "d.npz", 4, 3), "T002", 10, "no array 'x'", "features")

@@ -124,7 +124,11 @@ def _bundled_data(spec: Spec, pairs: list[Any]) -> list[Diagnostic]:
                 diags.append(_located(spec, "T005", f"data source {source!r} holds measured values (a regression), "
                                       f"but {loss.type} wants class labels", "use loss: {type: MSELoss} (or "
                                       "HuberLoss, L1Loss) with one output"))
-            elif classes is not None and source != "xor" and task == "regression" and \
+            elif classes is not None and classes > 2 and task == "binary":  # labels 0..K-1 are no BCE targets
+                diags.append(_located(spec, "T006", f"data source {source!r} holds class labels 0 to {classes - 1}, "
+                                      f"but {loss.type} needs targets in [0, 1]",
+                                      f"use loss: {{type: CrossEntropyLoss}} with {classes} outputs"))
+            elif classes is not None and source != "xor" and task in ("regression", "binary") and \
                     any(d != 1 for d in out.shape[1:]):  # one label per sample cannot fill (B, 3)
                 diags.append(_located(spec, "T003", f"data source {source!r} holds one class label (0 to "
                                       f"{classes - 1}) per sample, but {loss.type} compares it with the output "
