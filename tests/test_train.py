@@ -279,6 +279,33 @@ def test_class_ids_under_a_binary_loss_are_refused_by_check(tmp_path: Path, sour
     assert specc.load(mlp(tmp_path, "breast_cancer", 30, 1, loss="BCEWithLogitsLoss", name="ok.yaml")).ok
 
 
+def _batch_of_one(norm: str, shape: str = "[B, 8]", extra: str = "") -> specc.Spec:
+    return specc.loads(f"""\
+        specc: 1
+        inputs: {{x: {shape}}}
+        layers:
+          - {norm}
+          - {{type: Flatten}}
+          - {{type: Linear, out_features: 3}}
+        loss: {{type: CrossEntropyLoss}}
+        optimizer: {{type: Adam, lr: 0.01}}
+        train: {{batch_size: 1, data: {{source: synthetic, num_samples: 8}}}}
+        {extra}""".replace("        ", ""), "one.yaml")
+
+
+def test_a_batch_of_one_into_a_batch_norm_of_one_value_per_channel_is_refused_by_check() -> None:
+    """What PyTorch refuses at the first training step, check refuses at batch_size (T008)."""
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel"):
+        torch.nn.BatchNorm1d(8).train()(torch.randn(1, 8))
+    [d] = _batch_of_one("{type: BatchNorm1d}").errors
+    assert d.code == "T008" and d.loc is not None and d.loc.line == 9 and "batch_size: 2" in d.hint
+    assert _batch_of_one("{type: BatchNorm2d}", "[B, 8, 1, 1]").errors[0].code == "T008"
+    # a map of several positions gives a channel several values; a frozen norm reads running statistics
+    torch.nn.BatchNorm2d(8).train()(torch.randn(1, 8, 2, 2))
+    assert _batch_of_one("{type: BatchNorm2d}", "[B, 8, 2, 2]").ok
+    assert _batch_of_one("{type: BatchNorm1d, trainable: false}").ok
+
+
 def test_a_missing_npz_key_and_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     np.savez(tmp_path / "d.npz", features=np.zeros((10, 4)), y=np.zeros(10))
     _fails(capsys, mlp(tmp_path, "d.npz", 4, 3), "T002", 10, "no array 'x'", "features")

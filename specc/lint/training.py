@@ -37,6 +37,7 @@ CHANNELS_FIRST = ("conv", "pool")
 def check_training(spec: Spec) -> list[Diagnostic]:
     diags = lora.plan(spec)[1] + _learning_rate(spec) + _idle_scheduler(spec)
     ctx = context(spec)
+    diags += _single_sample_batches(spec, ctx.view.leaves if ctx is not None else [])
     loss = ctx.loss_section if ctx is not None else None
     if ctx is None or loss is None:
         return diags
@@ -141,6 +142,28 @@ def _bundled_data(spec: Spec, pairs: list[Any]) -> list[Diagnostic]:
 TOO_HIGH = 100
 SGD_TOO_HIGH = 10.0
 TOO_LOW = 1e-4
+
+
+def _single_sample_batches(spec: Spec, leaves: list[Leaf]) -> list[Diagnostic]:
+    """T008: batch_size: 1 into a BatchNorm that gets one value per channel per sample (a (B, C)
+    vector, or a 1x1 map): its batch statistics are of one value, and PyTorch stops at the first
+    step. Frozen norms stay in eval mode and read running statistics, so they are left alone, as
+    are all norms under lora: (the base model's statistics are frozen)."""
+    doc = spec.document
+    train = doc.train if doc is not None else None
+    if train is None or train.batch_size != 1 or doc.lora is not None:
+        return []
+    for leaf in leaves:
+        out = leaf.out
+        if not leaf.type.startswith("BatchNorm") or not leaf.node.trainable or out is None:
+            continue
+        if math.prod(d if isinstance(d, int) else 2 for d in out.shape[2:]) == 1:
+            return [Diagnostic("T008", f"batch_size: 1 gives {leaf.who()} one value per channel in each batch "
+                               f"(its input {out} has one per sample), and BatchNorm cannot normalise a single "
+                               "value while training", spec.locations.nearest("train", "batch_size"),
+                               "use batch_size: 2 or more (16 or more gives BatchNorm useful statistics), or a "
+                               "LayerNorm or GroupNorm in its place")]
+    return []
 
 
 def _learning_rate(spec: Spec) -> list[Diagnostic]:
