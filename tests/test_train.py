@@ -394,6 +394,12 @@ def test_a_validation_split_that_leaves_too_few_to_train_on(tmp_path: Path,
     spec = mlp(tmp_path, "iris", 4, 3).read_text().replace("val_split: 0.25", "val_split: 0.99")
     _fails(capsys, write(tmp_path, spec), "T007", 10, "leaves 2 to train on, fewer than the 3 classes",
            "use val_split: 0.2")
+    # as many classes as samples: no split leaves each class one, so no val_split is the fix
+    np.savez(tmp_path / "few.npz", x=np.random.default_rng(0).normal(size=(6, 4)), y=np.arange(6))
+    err = _fails(capsys, mlp(tmp_path, str(tmp_path / "few.npz"), 4, 6, name="few.yaml"), "T007", 10,
+                 "leaves 5 to train on, fewer than the 6 classes", "give more data (12 samples or more",
+                 "val_split: 0")
+    assert "use val_split: 0.2" not in err
 
 
 PADDED = """\
