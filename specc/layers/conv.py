@@ -83,16 +83,20 @@ def window_sizes(spatial: tuple[DimLike, ...], k: tuple[int, ...], s: tuple[int,
         i = short[0]
         size, ki, si, pi, di = spatial[i], k[i], s[i], pads[i], d[i]
         need = min_conv_input(ki, si, pi, di, ceil_mode)
-        # each dim that is too small gets its own fix, the others keep their values: a (1, 8)
-        # window on a 1-row map is fixed by (1, 4), not by a kernel of 4 rows
-        kernels, paddings, padded = list(k), list(pads), True
+        # each dim that is too small gets its own fix and the others keep theirs: a (1, 8) window
+        # on a 1-row map is fixed by (1, 4), not by a kernel of 4 rows; a square window stays square
+        # (a smaller kernel or a larger padding fits every dim that fitted)
+        kernels, paddings = list(k), list(pads)
         for j in short:
             size_j = int(spatial[j])  # type: ignore[arg-type]
             kernels[j] = (size_j + 2 * pads[j] - 1) // d[j] + 1 if size_j + 2 * pads[j] >= 1 else 0
             paddings[j] = -(-(d[j] * (k[j] - 1) + 1 - size_j) // 2)  # smallest padding with one full window
-            padded = padded and (max_pad is None or paddings[j] <= max_pad[j])
+        if len(set(k)) == 1:
+            kernels = [min(kernels[j] for j in short)] * len(k)
+            if len(set(pads)) == 1:
+                paddings = [max(paddings[j] for j in short)] * len(k)
         fixes = [f"kernel_size: {yaml_flow(compact(tuple(kernels)))}"] if min(kernels) >= 1 else []
-        if padded:
+        if max_pad is None or all(pj <= mj for pj, mj in zip(paddings, max_pad)):
             fixes.append(f"padding: {yaml_flow(compact(tuple(paddings)))}")
         raise SpecError("S002", f"output size along spatial dim {i} would be {out[i]} (input {size}, kernel {ki}, "
                         f"stride {si}, padding {pi}, dilation {di})",
