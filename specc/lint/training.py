@@ -157,6 +157,7 @@ def _single_sample_batches(spec: Spec, leaves: list[Leaf]) -> list[Diagnostic]:
         out = leaf.out
         if not leaf.type.startswith("BatchNorm") or not leaf.node.trainable or out is None:
             continue
+        # a symbolic size is left alone: the data decides it, and it is 1 only for one-pixel samples
         if math.prod(d if isinstance(d, int) else 2 for d in out.shape[2:]) == 1:
             return [Diagnostic("T008", f"batch_size: 1 gives {leaf.who()} one value per channel in each batch "
                                f"(its input {out} has one per sample), and BatchNorm cannot normalise a single "
