@@ -32,9 +32,9 @@ from collections.abc import Iterator
 from ...diagnostics import Diagnostic
 from .. import Context, rule
 from ..view import Leaf, arg
+from .output_size_drift import AXES  # the spatial dims of an image-to-image output, by rank
 
 CODE = "L026"
-AXES = {3: ("length",), 4: ("height", "width"), 5: ("depth", "height", "width")}
 
 
 def _ancestors(step: Leaf) -> list[Leaf]:
