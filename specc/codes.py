@@ -437,6 +437,8 @@ _TABLE: list[Code | LintCode] = [
     LintCode("L023", "batch-read-as-time"),
     LintCode("L024", "constant-by-construction"),
     LintCode("L025", "attention-without-positions"),
+    # vision and generative architectures (helper a19)
+    LintCode("L026", "transposed-conv-one-short"),
     # -- resource limits (hostile or runaway specs) ---------------------------------------------
     Code("Y009", "python-tuple", "A value is written as a Python tuple, such as (3, 3).",
          "YAML has no tuples: inside { } its comma splits (3, 3) into the text '(3' and a key '3)', and on a "
@@ -608,6 +610,17 @@ _TABLE: list[Code | LintCode] = [
          "samples it never sees, and a stratified split cannot even be drawn.",
          "train: {data: {source: iris, val_split: 0.99}}",
          "Use a val_split such as 0.2; the hint gives the largest that leaves each class a sample to train on."),
+    # -- vision and generative architectures (helper a19) ---------------------------------------
+    Code("T008", "batch-of-one-into-batchnorm", "batch_size: 1 trains a BatchNorm that sees one value per "
+         "channel in each batch.",
+         "While training, BatchNorm normalises each channel with the batch's own mean and variance: over a "
+         "(B, C) input (after a pooled feature vector, a Linear) a batch of one sample gives it a single value "
+         "per channel, whose variance is undefined, and PyTorch stops at the first step (\"Expected more than "
+         "1 value per channel when training\").",
+         "layers: [..., {type: Linear, out_features: 512}, {type: BatchNorm1d}, ...]\n"
+         "train: {batch_size: 1}",
+         "Train with batch_size: 2 or more (BatchNorm's statistics want 16 or more), or normalise that layer "
+         "with a LayerNorm or GroupNorm, which need no batch."),
     # -- later stages: what build, forward, export or training cannot do ---------------------
     Code("U001", "batch-size-requirement", "A layer needs a minimum size along the batch dim.",
          "A model must run on a batch of any size: prediction feeds one sample at a time, and the last batch of "

@@ -23,6 +23,8 @@ layers:
   - {type: Linear, out_features: "${hidden}"}
   - {type: ReLU}
   - {type: Linear, out_features: "${out}"}
+loss: {type: CrossEntropyLoss}
+optimizer: {type: Adam, lr: 0.001}
 train: {epochs: 5}
 """
 
@@ -184,10 +186,12 @@ def test_a_top_level_typo_is_not_a_new_section(override: str, hint: str) -> None
 
 
 def test_set_writes_into_a_settings_section_the_spec_leaves_out() -> None:
-    """export: and train.data: are not in the spec; --set creates them, and validation reads the values."""
-    spec = loads(MLP, "t.yaml", ["export.opset=17", "train.data.source=iris", "optimizer.type=SGD"])
+    """export:, optimizer: and train.data: are not in the spec; --set creates them, and validation reads the
+    values."""
+    without = MLP.replace("optimizer: {type: Adam, lr: 0.001}\n", "")
+    spec = loads(without, "t.yaml", ["export.opset=17", "train.data.source=synthetic", "optimizer.type=SGD"])
     assert spec.ok, spec.errors
-    assert spec.document.export.opset == 17 and spec.document.train.data.source == "iris"
+    assert spec.document.export.opset == 17 and spec.document.train.data.source == "synthetic"
     assert spec.document.optimizer.type == "SGD"
     wrong = loads(MLP, "t.yaml", ["export.opsett=17"]).errors  # a key the section does not have: validation's
     assert [d.code for d in wrong] == ["V001"] and "opset" in (wrong[0].hint or "")

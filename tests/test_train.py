@@ -263,6 +263,50 @@ def test_class_ids_under_a_regression_loss_get_the_classification_loss(
            "one class label (0 to 2) per sample", "loss: {type: CrossEntropyLoss} with the 3 outputs")
 
 
+@pytest.mark.parametrize(("source", "n_in", "n_out", "code", "words"), [
+    ("iris", 4, 3, "T006", "holds class labels 0 to 2, but BCEWithLogitsLoss needs targets in [0, 1]"),
+    ("iris", 4, 1, "T006", "holds class labels 0 to 2, but BCEWithLogitsLoss needs targets in [0, 1]"),
+    ("breast_cancer", 30, 2, "T003", "one class label (0 to 1) per sample, but BCEWithLogitsLoss compares it"),
+])
+def test_class_ids_under_a_binary_loss_are_refused_by_check(tmp_path: Path, source: str, n_in: int, n_out: int,
+                                                            code: str, words: str) -> None:
+    """A bundled set's labels under BCEWithLogitsLoss: check knew them, said ok, and training
+    refused the targets; check now says what training would, at the loss."""
+    spec = specc.load(mlp(tmp_path, source, n_in, n_out, loss="BCEWithLogitsLoss"))
+    [d] = spec.errors
+    assert d.code == code and words in d.message and "CrossEntropyLoss" in d.hint
+    assert d.loc is not None and d.loc.line == 8
+    # two classes and one output is what a binary loss trains
+    assert specc.load(mlp(tmp_path, "breast_cancer", 30, 1, loss="BCEWithLogitsLoss", name="ok.yaml")).ok
+
+
+def _batch_of_one(norm: str, shape: str = "[B, 8]", extra: str = "") -> specc.Spec:
+    return specc.loads(f"""\
+        specc: 1
+        inputs: {{x: {shape}}}
+        layers:
+          - {norm}
+          - {{type: Flatten}}
+          - {{type: Linear, out_features: 3}}
+        loss: {{type: CrossEntropyLoss}}
+        optimizer: {{type: Adam, lr: 0.01}}
+        train: {{batch_size: 1, data: {{source: synthetic, num_samples: 8}}}}
+        {extra}""".replace("        ", ""), "one.yaml")
+
+
+def test_a_batch_of_one_into_a_batch_norm_of_one_value_per_channel_is_refused_by_check() -> None:
+    """What PyTorch refuses at the first training step, check refuses at batch_size (T008)."""
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel"):
+        torch.nn.BatchNorm1d(8).train()(torch.randn(1, 8))
+    [d] = _batch_of_one("{type: BatchNorm1d}").errors
+    assert d.code == "T008" and d.loc is not None and d.loc.line == 9 and "batch_size: 2" in d.hint
+    assert _batch_of_one("{type: BatchNorm2d}", "[B, 8, 1, 1]").errors[0].code == "T008"
+    # a map of several positions gives a channel several values; a frozen norm reads running statistics
+    torch.nn.BatchNorm2d(8).train()(torch.randn(1, 8, 2, 2))
+    assert _batch_of_one("{type: BatchNorm2d}", "[B, 8, 2, 2]").ok
+    assert _batch_of_one("{type: BatchNorm1d, trainable: false}").ok
+
+
 def test_a_missing_npz_key_and_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     np.savez(tmp_path / "d.npz", features=np.zeros((10, 4)), y=np.zeros(10))
     _fails(capsys, mlp(tmp_path, "d.npz", 4, 3), "T002", 10, "no array 'x'", "features")
@@ -351,6 +395,12 @@ def test_a_validation_split_that_leaves_too_few_to_train_on(tmp_path: Path,
     spec = mlp(tmp_path, "iris", 4, 3).read_text().replace("val_split: 0.25", "val_split: 0.99")
     _fails(capsys, write(tmp_path, spec), "T007", 10, "leaves 2 to train on, fewer than the 3 classes",
            "use val_split: 0.2")
+    # as many classes as samples: no split leaves each class one, so no val_split is the fix
+    np.savez(tmp_path / "few.npz", x=np.random.default_rng(0).normal(size=(6, 4)), y=np.arange(6))
+    err = _fails(capsys, mlp(tmp_path, str(tmp_path / "few.npz"), 4, 6, name="few.yaml"), "T007", 10,
+                 "leaves 5 to train on, fewer than the 6 classes", "give more data (12 samples or more",
+                 "val_split: 0")
+    assert "use val_split: 0.2" not in err
 
 
 PADDED = """\

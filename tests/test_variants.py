@@ -152,6 +152,31 @@ def test_static_int8_for_convolutions_uses_the_calibration_data(tmp_path: Path) 
     assert scales(w.path)[0] > 50 * scales(v.path)[0]
 
 
+def test_static_int8_keeps_a_layer_norm_over_several_dims_float(tmp_path: Path) -> None:
+    """A LayerNorm over (C, H, W) (the WGAN-GP critic's): ONNX Runtime's per-channel quantiser
+    failed on its (C, H, W) bias; the node keeps its float weights and the rest is quantised."""
+    rng = np.random.default_rng(3)
+    inits = [numpy_helper.from_array(rng.standard_normal(s).astype(np.float32) * 0.3, n)
+             for n, s in (("Wc", (8, 3, 3, 3)), ("bc", (8,)), ("g", (8, 8, 8)), ("b", (8, 8, 8)), ("Wf", (5, 512)),
+                          ("bf", (5,)))]
+    nodes = [helper.make_node("Conv", ["x", "Wc", "bc"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("LayerNormalization", ["c", "g", "b"], ["n"], axis=1, name="norm"),
+             helper.make_node("Relu", ["n"], ["r"]), helper.make_node("Flatten", ["r"], ["f"]),
+             helper.make_node("Gemm", ["f", "Wf", "bf"], ["y"], transB=1)]
+    model = _save(tmp_path / "m.onnx", nodes, inits, [("x", ["B", 3, 8, 8])], [("y", ["B", 5])])
+    batches = [{"x": rng.uniform(0, 1, (4, 3, 8, 8)).astype(np.float32)} for _ in range(2)]
+    samples = var.Samples("hand data", batches, {"x": rng.uniform(0, 1, (16, 3, 8, 8)).astype(np.float32)})
+    v = var.make_variant(model, "int8", samples=samples, runs=3)
+    assert v.method.startswith("static int8 (QDQ")
+    quantised = onnx.load(str(v.path))
+    scales = {n.input[1] for n in quantised.graph.node if n.op_type == "LayerNormalization"}
+    # the LayerNorm reads its own float scale, not a dequantised one; the conv's weight is int8
+    assert scales and scales <= {i.name for i in quantised.graph.initializer
+                                 if i.data_type == TensorProto.FLOAT and len(i.dims) == 3}
+    assert any(i.data_type == TensorProto.INT8 and len(i.dims) == 4 for i in quantised.graph.initializer)
+    assert v.accuracy is not None and v.accuracy.relative_error < 0.1
+
+
 def test_variants_run_at_a_second_size_of_every_symbol_the_float_model_takes(tmp_path: Path) -> None:
     v = var.make_variant(_pairs(tmp_path / "m.onnx"), "fp16", runs=3)
     # T=5 would be the other size, but the float model needs an even T: only the batch changes

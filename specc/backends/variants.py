@@ -298,7 +298,9 @@ def _int8(src: Path, dst: Path, work: Path, samples: Samples) -> tuple[str, list
     else:
         notes.append(f"onnxruntime's quantisation pre-processing failed ({failures[-1]}); quantised as exported")
         pre = plain
-    static = has_convolutions(onnx.load(str(pre), load_external_data=False))
+    prepared = onnx.load(str(pre), load_external_data=False)
+    static = has_convolutions(prepared)
+    keep_float = _weights_of_several_dims(prepared)
 
     class Reader(CalibrationDataReader):  # type: ignore[misc]
         def __init__(self) -> None:
@@ -313,7 +315,8 @@ def _int8(src: Path, dst: Path, work: Path, samples: Samples) -> tuple[str, list
                 # QDQ: ONNX Runtime fuses each DequantizeLinear-op-QuantizeLinear into an integer kernel
                 # (QLinearConv, QGemm); per-channel weight scales keep thin filters accurate
                 quantize_static(str(pre), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+                                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                                nodes_to_exclude=keep_float)
             else:
                 quantize_dynamic(str(pre), str(dst), weight_type=QuantType.QInt8)
     except Exception as exc:  # noqa: BLE001 -- the quantisers raise assorted types per unsupported graph
@@ -323,6 +326,16 @@ def _int8(src: Path, dst: Path, work: Path, samples: Samples) -> tuple[str, list
               f"{samples.origin.split(' (')[0]})" if static else
               "dynamic int8 (int8 weights, activations quantised per call)")
     return method, notes
+
+
+def _weights_of_several_dims(model: Any) -> list[str]:
+    """The LayerNormalization nodes whose scale or bias has several dims (a LayerNorm over (C, H, W),
+    as a WGAN-GP critic normalises): ONNX Runtime's per-channel quantiser reads such a bias as one
+    value per channel and fails on it (its int32 bias-scale check). Their scale and bias stay float;
+    the node still reads and writes quantised activations through DequantizeLinear and QuantizeLinear."""
+    dims = {t.name: len(t.dims) for t in model.graph.initializer}
+    return [n.name for n in model.graph.node
+            if n.op_type == "LayerNormalization" and any(dims.get(i, 0) > 1 for i in n.input[1:])]
 
 
 def _fp16(src: Path, dst: Path, work: Path) -> tuple[str, list[str]]:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, NonNegativeInt, PositiveInt
 
-from ..diagnostics import SpecError
+from ..diagnostics import SpecError, yaml_flow
 from ..shapes.dims import DimLike, mul, product
 from ..shapes.formulas import conv_out, conv_transpose_out, divisors, min_conv_input, same_padding
 from ..shapes.tensor import TensorType
@@ -76,22 +76,34 @@ def window_sizes(spatial: tuple[DimLike, ...], k: tuple[int, ...], s: tuple[int,
     ``max_pad`` is the largest padding the layer allows (pools: half the kernel), so the
     hint only proposes a padding that would be accepted.
     """
-    out = []
-    for i, (size, ki, si, pi, di) in enumerate(zip(spatial, k, s, pads, d)):
-        o = conv_out(size, ki, si, pi, di, ceil_mode)
-        if isinstance(o, int) and isinstance(size, int) and o <= 0:
-            need = min_conv_input(ki, si, pi, di, ceil_mode)
-            fixes = [f"kernel_size: {(size + 2 * pi - 1) // di + 1}"] if size + 2 * pi >= 1 else []
-            pad = -(-(di * (ki - 1) + 1 - size) // 2)  # smallest padding with one full window
-            if max_pad is None or pad <= max_pad[i]:
-                fixes.append(f"padding: {pad}")
-            raise SpecError("S002", f"output size along spatial dim {i} would be {o} (input {size}, kernel {ki}, "
-                            f"stride {si}, padding {pi}, dilation {di})",
-                            f"this window needs an input of at least {need} there; use {' or '.join(fixes)}, "
-                            "or downsample less before this layer",
-                            field="kernel_size")
-        out.append(o)
-    return tuple(out)
+    out = tuple(conv_out(size, ki, si, pi, di, ceil_mode) for size, ki, si, pi, di in zip(spatial, k, s, pads, d))
+    short = [i for i, (o, size) in enumerate(zip(out, spatial)) if isinstance(o, int) and isinstance(size, int)
+             and o <= 0]
+    if short:
+        i = short[0]
+        size, ki, si, pi, di = spatial[i], k[i], s[i], pads[i], d[i]
+        need = min_conv_input(ki, si, pi, di, ceil_mode)
+        # each dim that is too small gets its own fix and the others keep theirs: a (1, 8) window
+        # on a 1-row map is fixed by (1, 4), not by a kernel of 4 rows; a square window stays square
+        # (a smaller kernel or a larger padding fits every dim that fitted)
+        kernels, paddings = list(k), list(pads)
+        for j in short:
+            size_j = int(spatial[j])  # type: ignore[arg-type]
+            kernels[j] = (size_j + 2 * pads[j] - 1) // d[j] + 1 if size_j + 2 * pads[j] >= 1 else 0
+            paddings[j] = -(-(d[j] * (k[j] - 1) + 1 - size_j) // 2)  # smallest padding with one full window
+        if len(set(k)) == 1:
+            kernels = [min(kernels[j] for j in short)] * len(k)
+            if len(set(pads)) == 1:
+                paddings = [max(paddings[j] for j in short)] * len(k)
+        fixes = [f"kernel_size: {yaml_flow(compact(tuple(kernels)))}"] if min(kernels) >= 1 else []
+        if max_pad is None or all(pj <= mj for pj, mj in zip(paddings, max_pad)):
+            fixes.append(f"padding: {yaml_flow(compact(tuple(paddings)))}")
+        raise SpecError("S002", f"output size along spatial dim {i} would be {out[i]} (input {size}, kernel {ki}, "
+                        f"stride {si}, padding {pi}, dilation {di})",
+                        f"this window needs an input of at least {need} there; use {' or '.join(fixes)}, "
+                        "or downsample less before this layer",
+                        field="kernel_size")
+    return out
 
 
 def _check_padding_mode(mode: str, spatial: tuple[DimLike, ...],

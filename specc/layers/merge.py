@@ -17,6 +17,7 @@ class _Broadcasting(LayerKind):
     Params = NoParams
     min_inputs, max_inputs = 2, None
     form = "inline"
+    gates = False  # a product: one input scales the other, so a narrower input is a gate, not a shortcut
 
     def infer(self, p: NoParams, ins: list[TensorType]) -> LayerResult:
         shape = ins[0].shape
@@ -29,7 +30,7 @@ class _Broadcasting(LayerKind):
                     else "S006",
                     f"{self.type_name} cannot combine input 1 {TensorType(shape)} with input {i + 1} {t}",
                     "shapes must match or broadcast (each dim equal, or 1); "
-                    + (_first_agreement(shape, t.shape) or _merge_fix(shape, t.shape, i + 1)))
+                    + (_first_agreement(shape, t.shape) or _merge_fix(shape, t.shape, i + 1, self.gates)))
             shape = merged
         return LayerResult(TensorType(shape, self.dtype([t.dtype for t in ins])), {}, 0, 0)
 
@@ -80,10 +81,11 @@ def _constant_offset(a: tuple, b: tuple) -> str:
     return ""
 
 
-def _merge_fix(a: tuple, b: tuple, j: int) -> str:
-    """The fix, with its numbers, for the two usual mismatches of (N, C, *spatial) maps: a
-    residual shortcut that was not projected, and a per-channel gate (N, C) that lost its
-    spatial dims of size 1 (squeeze-excitation)."""
+def _merge_fix(a: tuple, b: tuple, j: int, gates: bool = False) -> str:
+    """The fix, with its numbers, for the usual mismatches of (N, C, *spatial) maps: a residual
+    shortcut that was not projected, a per-channel gate (N, C) that lost its spatial dims of size 1
+    (squeeze-excitation), and a spatial gate of neither 1 channel nor the map's (an attention
+    gate's psi)."""
     generic = ("on a residual path, project the shortcut with a 1x1 conv (stride and out_channels of the main "
                "path)")
     offset = _constant_offset(a, b)
@@ -94,6 +96,16 @@ def _merge_fix(a: tuple, b: tuple, j: int) -> str:
             want = TensorType((*gate, *(1,) * (len(full) - len(gate))))
             return (f"input {k} {TensorType(gate)} has no spatial dims; to scale each channel make it {want} "
                     "(GlobalAvgPool keepdim: true, or a Reshape)")
+    if len(a) == len(b) >= 3 and a[2:] == b[2:] and a[1] != b[1] and all(isinstance(d, int) for d in (a[1], b[1])):
+        # the same positions, other channels (at any size): only the channel count is to fix
+        narrow, wide, k = (a, b, 1) if a[1] < b[1] else (b, a, j)
+        if gates:
+            return (f"input {k} {TensorType(narrow)} gates a map of {wide[1]} channels: a gate has 1 channel "
+                    f"(one weight per position, as an attention gate's psi) or {wide[1]}; give the layer that "
+                    f"makes it out_channels: 1 or {wide[1]}")
+        if not all(isinstance(d, int) for d in a[2:]):  # fixed sizes: the stride-aware rule below
+            return (f"on a residual path, project input {k} {TensorType(narrow)} to {wide[1]} channels with a 1x1 "
+                    f"conv (out_channels: {wide[1]}), or give both branches out_channels: {wide[1]}")
     if len(a) != len(b) or len(a) < 3 or not all(isinstance(d, int) for d in (*a[1:], *b[1:])):
         return generic
     for gate, full, k in ((a, b, 1), (b, a, j)):
@@ -124,6 +136,7 @@ class Add(_Broadcasting):
 class Mul(_Broadcasting):
     type_name, aliases = "Mul", ("Multiply",)
     summary = "element-wise product of two or more inputs (gating, squeeze-excitation)"
+    gates = True
 
 
 def promote(dtypes: list[str]) -> str:

@@ -147,6 +147,22 @@ class InstanceNorm3d(_InstanceNorm):
     summary = "per-sample, per-channel norm of (N, C, D, H, W)"
 
 
+def _feature_map_hint(kind: str, want: tuple[int, ...] | None, x: TensorType) -> str:
+    """How to normalise a (N, C, *spatial) map the way ``want``, which starts with its channel
+    count, means; "" when ``want`` is not about the channels."""
+    if want is None or x.rank < 3 or want[0] != x.shape[1]:
+        return ""
+    if len(want) == 1:  # "LayerNorm of 8" after a conv: the channels at every position
+        return (f"to normalise over the {want[0]} channels of {x}, put a Permute to channels-last before the "
+                f"{kind} and one back after it (as ConvNeXt does), or take a GroupNorm of one group instead "
+                "(channels and positions together)")
+    if len(want) == x.rank - 1:  # [C, H, W]: each sample over its whole map (the WGAN-GP critic's norm)
+        return (f"to normalise each sample over all of {x} at any size, write "
+                "- {type: GroupNorm, num_groups: 1} in its place "
+                "(the same statistics; its scale and shift are per channel, not per element)")
+    return ""
+
+
 def _trailing(kind: str, given: int | tuple[int, ...] | None,
               x: TensorType) -> tuple[tuple[int, ...], int | tuple[int, ...]]:
     """The trailing sizes a LayerNorm or RMSNorm normalises over (``given``: normalized_shape as
@@ -161,21 +177,23 @@ def _trailing(kind: str, given: int | tuple[int, ...] | None,
         raise SpecError("S003", f"normalized_shape {list(want or ())} has {n} dims but the input {x} has only "
                         f"{x.rank - 1} besides the batch dim",
                         f"normalise over at most the last {x.rank - 1} dims", field="normalized_shape")
-    actual = tuple(static(d, f"normalized_shape (the trailing dims {kind} normalises)", "normalized_shape")
-                   for d in x.shape[x.rank - n:])
+    try:
+        actual = tuple(static(d, f"normalized_shape (the trailing dims {kind} normalises)", "normalized_shape")
+                       for d in x.shape[x.rank - n:])
+    except SpecError as exc:
+        # a feature map of any size: what was meant is its channels, or all of (C, *spatial)
+        meant = _feature_map_hint(kind, want, x)
+        if meant:
+            exc.hint = f"{meant}; else {exc.hint}"
+        raise
     if want is not None and want != actual:
         fix = actual[0] if isinstance(given, int) else list(actual)
         wrote = given if isinstance(given, int) else list(want)
         found = f"last dim is {actual[0]}" if n == 1 else f"last {n} dims are {list(actual)}"
-        channels = ""
-        if n == 1 and x.rank >= 3 and want[0] == x.shape[1]:
-            # the channels of a (N, C, ...) map: what a CNN user means by "LayerNorm of 8"
-            channels = (f"; to normalise over the {want[0]} channels of {x}, put a Permute to channels-last "
-                        f"before the {kind} and one back after it (as ConvNeXt does), or take a GroupNorm "
-                        "of one group instead (channels and positions together)")
+        channels = _feature_map_hint(kind, want, x) if n == 1 else ""
         raise SpecError("S001", f"normalized_shape is {wrote} but the incoming tensor {x}'s {found}",
-                        f"set normalized_shape: {fix}, or omit it to normalise over the last dim{channels}",
-                        field="normalized_shape")
+                        f"set normalized_shape: {fix}, or omit it to normalise over the last dim"
+                        f"{'; ' + channels if channels else ''}", field="normalized_shape")
     return actual, (actual[0] if want is None or isinstance(given, int) else actual)
 
 

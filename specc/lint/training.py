@@ -37,6 +37,7 @@ CHANNELS_FIRST = ("conv", "pool")
 def check_training(spec: Spec) -> list[Diagnostic]:
     diags = lora.plan(spec)[1] + _learning_rate(spec) + _idle_scheduler(spec)
     ctx = context(spec)
+    diags += _single_sample_batches(spec, ctx.view.leaves if ctx is not None else [])
     loss = ctx.loss_section if ctx is not None else None
     if ctx is None or loss is None:
         return diags
@@ -124,7 +125,11 @@ def _bundled_data(spec: Spec, pairs: list[Any]) -> list[Diagnostic]:
                 diags.append(_located(spec, "T005", f"data source {source!r} holds measured values (a regression), "
                                       f"but {loss.type} wants class labels", "use loss: {type: MSELoss} (or "
                                       "HuberLoss, L1Loss) with one output"))
-            elif classes is not None and source != "xor" and task == "regression" and \
+            elif classes is not None and classes > 2 and task == "binary":  # labels 0..K-1 are no BCE targets
+                diags.append(_located(spec, "T006", f"data source {source!r} holds class labels 0 to {classes - 1}, "
+                                      f"but {loss.type} needs targets in [0, 1]",
+                                      f"use loss: {{type: CrossEntropyLoss}} with {classes} outputs"))
+            elif classes is not None and source != "xor" and task in ("regression", "binary") and \
                     any(d != 1 for d in out.shape[1:]):  # one label per sample cannot fill (B, 3)
                 diags.append(_located(spec, "T003", f"data source {source!r} holds one class label (0 to "
                                       f"{classes - 1}) per sample, but {loss.type} compares it with the output "
@@ -137,6 +142,29 @@ def _bundled_data(spec: Spec, pairs: list[Any]) -> list[Diagnostic]:
 TOO_HIGH = 100
 SGD_TOO_HIGH = 10.0
 TOO_LOW = 1e-4
+
+
+def _single_sample_batches(spec: Spec, leaves: list[Leaf]) -> list[Diagnostic]:
+    """T008: batch_size: 1 into a BatchNorm that gets one value per channel per sample (a (B, C)
+    vector, or a 1x1 map): its batch statistics are of one value, and PyTorch stops at the first
+    step. Frozen norms stay in eval mode and read running statistics, so they are left alone, as
+    are all norms under lora: (the base model's statistics are frozen)."""
+    doc = spec.document
+    train = doc.train if doc is not None else None
+    if train is None or train.batch_size != 1 or doc.lora is not None:
+        return []
+    for leaf in leaves:
+        out = leaf.out
+        if not leaf.type.startswith("BatchNorm") or not leaf.node.trainable or out is None:
+            continue
+        # a symbolic size is left alone: the data decides it, and it is 1 only for one-pixel samples
+        if math.prod(d if isinstance(d, int) else 2 for d in out.shape[2:]) == 1:
+            return [Diagnostic("T008", f"batch_size: 1 gives {leaf.who()} one value per channel in each batch "
+                               f"(its input {out} has one per sample), and BatchNorm cannot normalise a single "
+                               "value while training", spec.locations.nearest("train", "batch_size"),
+                               "use batch_size: 2 or more (16 or more gives BatchNorm useful statistics), or a "
+                               "LayerNorm or GroupNorm in its place")]
+    return []
 
 
 def _learning_rate(spec: Spec) -> list[Diagnostic]:

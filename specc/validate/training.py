@@ -87,9 +87,11 @@ def task_of(loss: Any, out: TensorType | None) -> str:
 
 def training_diagnostics(spec: Spec) -> list[Diagnostic]:
     doc, graph, at = spec.document, spec.graph, spec.locations
-    if doc is None or graph is None or doc.loss is None or not at.written():
+    if doc is None or graph is None or not at.written():
         return []
-    out: list[Diagnostic] = []
+    out: list[Diagnostic] = _untrainable(doc, at)
+    if doc.loss is None:
+        return out
     loss_loc = at.value("loss")
     names = [n for n, _ in graph.outputs]
     per_output = isinstance(doc.loss, dict)
@@ -132,6 +134,19 @@ def training_diagnostics(spec: Spec) -> list[Diagnostic]:
         out.append(Diagnostic("V024", "class_weights: auto and the loss's weight: both set the class weights",
                               loss_loc, "keep one of them"))
     return out
+
+
+def _untrainable(doc: Any, at: Locations) -> list[Diagnostic]:
+    """V021 at train: where the spec asks to be trained but lacks a loss or an optimizer, which
+    `specc train` would refuse only after check said ok."""
+    missing = [k for k in ("loss", "optimizer") if getattr(doc, k) is None]
+    if doc.train is None or not missing:
+        return []
+    example = {"loss": "loss: {type: CrossEntropyLoss} (MSELoss for a regression)",
+               "optimizer": "optimizer: {type: Adam, lr: 0.001}"}
+    return [Diagnostic("V021", f"train: is set but the spec has no {' and no '.join(missing)} section, so it "
+                       "cannot be trained", at.key("train") or at.value("train"),
+                       f"add {' and '.join(example[k] for k in missing)} at the top level, or remove train:")]
 
 
 def _per_output(given: dict[str, Any], names: list[str], at: Locations, loss_loc: Any) -> list[Diagnostic]:

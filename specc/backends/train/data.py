@@ -8,6 +8,7 @@ their integer dtype; float inputs become float32. Every problem the data reveals
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,12 +161,17 @@ def split(cfg: dict[str, Any], data: Data, seed: int) -> tuple[np.ndarray, np.nd
         y, task = (y[first], "classification") if first is not None else (next(iter(y.values())), "multi")
     classes = len(np.unique(y)) if task == "classification" and y.ndim == 1 else 1
     if n - n_val < classes:
-        keep = max(0.0, (n - classes) / n)
+        spare = n - classes  # the most samples validation can take and leave each class one to train on
         what = f"the {classes} classes" if classes > 1 else "one"
+        if spare < 1:  # no split leaves one: the 0.2 of other hints would fail the same way
+            fix = (f"give more data ({2 * classes} samples or more, two of each class), or train without "
+                   "validation: val_split: 0")
+        else:
+            most = math.floor(100 * (spare + 1) / n - 1e-9) / 100  # int(n * most) <= spare
+            fix = (f"use val_split: {min(0.2, most):g} (any value up to {most:.2f} leaves a sample of each class to "
+                   "train on)")
         raise DataError("T007", f"val_split: {dcfg['val_split']:g} keeps {n_val} of the {n} samples for validation "
-                        f"and leaves {n - n_val} to train on, fewer than {what}",
-                        f"use val_split: 0.2 (any value up to {keep:.2f} leaves a sample of each class to train on)",
-                        "val_split")
+                        f"and leaves {n - n_val} to train on, fewer than {what}", fix, "val_split")
     if task == "classification" and dcfg["stratify"] and y.ndim == 1:
         from sklearn.model_selection import train_test_split
 
