@@ -55,7 +55,8 @@ class FlattenParams(LayerParams):
 
 class UnflattenParams(LayerParams):
     dim: int
-    unflattened_size: tuple[int, ...]
+    # torch.Tensor.unflatten(dim, sizes) names it sizes
+    unflattened_size: tuple[int, ...] = Field(validation_alias=AliasChoices("unflattened_size", "sizes"))
 
 
 class ReshapeParams(LayerParams):

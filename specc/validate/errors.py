@@ -461,6 +461,15 @@ def pydantic_diagnostics(exc: ValidationError, root: Any, model: type[BaseModel]
             seen.add(group)
             value, loc = _locate(root, path[:w.used] if w.union else path)
             d = _invalid(err, kind, ctx, w, name, value, loc, lead, layer)
+            # a size computed by an expression (an SE squeeze of 8 channels by 16 gives 0): the
+            # expression to mend, not a stock number
+            written = getattr(value, "text", None)
+            given = err.get("input")
+            if d.code == "V003" and isinstance(written, str) and written.startswith("${") and \
+                    written.endswith("}") and written.count("${") == 1 and isinstance(given, int) and \
+                    not isinstance(given, bool) and given <= 0:
+                d = Diagnostic(d.code, d.message, d.loc, f"{written} gives {given} here; keep it at least 1, e.g. "
+                               f"\"${{max(1, {written[2:-1]})}}\", or change what it reads", layer=d.layer)
             out.append((tuple(w.shown), kind, d))
     return _merge_misspelt(out)
 
