@@ -606,6 +606,18 @@ _TABLE: list[Code | LintCode] = [
          "samples it never sees, and a stratified split cannot even be drawn.",
          "train: {data: {source: iris, val_split: 0.99}}",
          "Use a val_split such as 0.2; the hint gives the largest that leaves each class a sample to train on."),
+    # -- training: the optimizer's weight decay (helper c19, mistakes on published nets) -------
+    Code("T010", "weight-decay-out-of-range", "The optimizer's weight_decay is so large that it pulls every "
+         "weight to zero: a warning.",
+         "SGD, Adam and the other coupled optimizers add weight_decay times each weight to its gradient (an L2 "
+         "penalty): above about 0.1 that pull outweighs what the loss pushes, the weights shrink to nothing and "
+         "the model answers one constant, with no error (SGD's recipes use 1e-4 to 5e-4). AdamW decays the "
+         "weights by lr x weight_decay each step, apart from the gradient: its default is 0.01, and far above "
+         "1 the weights fade faster than they learn. Such values come from a Keras l2() factor or a recipe's "
+         "number copied without its scale.",
+         "optimizer: {type: SGD, lr: 0.1, momentum: 0.9, weight_decay: 5}",
+         "Use the recipe's scale: 5e-4 for SGD, 0 to 1e-4 for Adam (or AdamW with 0.01 for decoupled decay), "
+         "0.01 to 0.3 for AdamW."),
     # -- later stages: what build, forward, export or training cannot do ---------------------
     Code("U001", "batch-size-requirement", "A layer needs a minimum size along the batch dim.",
          "A model must run on a batch of any size: prediction feeds one sample at a time, and the last batch of "

@@ -35,7 +35,7 @@ CHANNELS_FIRST = ("conv", "pool")
 
 
 def check_training(spec: Spec) -> list[Diagnostic]:
-    diags = lora.plan(spec)[1] + _learning_rate(spec) + _idle_scheduler(spec)
+    diags = lora.plan(spec)[1] + _learning_rate(spec) + _weight_decay(spec) + _idle_scheduler(spec)
     ctx = context(spec)
     loss = ctx.loss_section if ctx is not None else None
     if ctx is None or loss is None:
@@ -135,8 +135,13 @@ def _bundled_data(spec: Spec, pairs: list[Any]) -> list[Diagnostic]:
 # The largest lr each optimizer trains with, as a multiple of its PyTorch default: adaptive ones
 # take steps of about lr; SGD's step is lr times the gradient, which norms keep near 1.
 TOO_HIGH = 100
-SGD_TOO_HIGH = 10.0
+SGD_TOO_HIGH = 5.0  # lr: 10 on SGD diverged on digits; large-batch recipes reach about 3
 TOO_LOW = 1e-4
+# The largest weight_decay that still trains: coupled L2 (SGD, Adam, ...) collapsed digits to a
+# constant at 0.3; AdamW's decoupled decay, lr x weight_decay per step, 100 times its default 0.01.
+COUPLED_DECAY_HIGH = 0.1
+DECOUPLED_DECAY_HIGH = 1.0
+DECOUPLED = ("AdamW", "Adafactor")
 
 
 def _learning_rate(spec: Spec) -> list[Diagnostic]:
@@ -164,6 +169,32 @@ def _learning_rate(spec: Spec) -> list[Diagnostic]:
     else:
         return []
     return [Diagnostic("T058", message, spec.locations.nearest("optimizer", "lr"), hint, "warning")]
+
+
+def _weight_decay(spec: Spec) -> list[Diagnostic]:
+    """T010: a weight_decay so large that the weights shrink to nothing (a warning: training runs, to a
+    constant)."""
+    opt = spec.document.optimizer if spec.document is not None else None
+    decay = getattr(opt, "weight_decay", None)
+    if opt is None or not isinstance(decay, (int, float)):
+        return []
+    name = opt.type
+    if name in DECOUPLED:
+        if decay <= DECOUPLED_DECAY_HIGH:
+            return []
+        message = (f"optimizer {name} with weight_decay: {decay:g} shrinks every weight by lr x {decay:g} each "
+                   "step, apart from the gradient: the weights fade faster than they learn")
+        hint = f"use weight_decay: 0.01 ({name}'s usual scale, 0.01 to 0.3)"
+    else:
+        if decay <= COUPLED_DECAY_HIGH:
+            return []
+        message = (f"optimizer {name} with weight_decay: {decay:g} adds {decay:g} x each weight to its gradient (an "
+                   "L2 penalty): that pull outweighs the loss, so the weights shrink to zero and the model answers "
+                   "a constant")
+        usual = "0.0005" if name == "SGD" else "0.0001"
+        hint = (f"use weight_decay: {usual} (the usual scale for {name})"
+                + ("; for decoupled decay use type: AdamW with weight_decay: 0.01" if name != "SGD" else ""))
+    return [Diagnostic("T010", message, spec.locations.nearest("optimizer", "weight_decay"), hint, "warning")]
 
 
 def _idle_scheduler(spec: Spec) -> list[Diagnostic]:
