@@ -782,3 +782,27 @@ def test_a_last_batch_of_one_sample_is_left_out_only_for_batchnorm(tmp_path: Pat
     assert result.report["epochs_run"] == 2 and math.isfinite(result.report["final"]["train_loss"])
     steps = json.loads((tmp_path / "run" / "last" / "state.json").read_text())["step"]
     assert steps == 2 * (4 if norm else 5)  # the single sample's batch is a step only without BatchNorm
+
+
+def test_a_view_that_folds_samples_into_the_batch_is_refused_and_the_hint_trains(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """x.view(-1, 64) on 128 values per sample: check said ok and training crashed as a bug in specc
+    (2*B rows for B labels); now T003 at the shape, and the shape the hint writes trains."""
+    spec = write(tmp_path, """\
+        specc: 1
+        inputs: {image: [B, 1, 8, 8]}
+        layers:
+          - {type: Conv2d, out_channels: 8, kernel_size: 3, padding: 1}
+          - {type: MaxPool2d, kernel_size: 2}
+          - {type: Reshape, shape: [-1, 64]}
+          - {type: Linear, out_features: 10}
+        loss: {type: CrossEntropyLoss}
+        optimizer: {type: Adam}
+        train: {epochs: 1, batch_size: 64, data: {source: digits}}
+        """)
+    (err,) = specc.load(spec).errors
+    assert (err.code, err.loc.line, err.loc.col) == ("T003", 6, 21) and "2*B rows for B labels" in err.message
+    assert "write shape: [B, 128]" in (err.hint or "")
+    spec.write_text(spec.read_text().replace("[-1, 64]", "[B, 128]"))
+    rc, _, out = run_cli(capsys, "train", str(spec), "--run", str(tmp_path / "fixed"))
+    assert rc == 0, out

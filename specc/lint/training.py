@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import Diagnostic, Location
 from ..graph import lora
+from ..shapes.dims import product
 from ..shapes.tensor import TensorType
 from ..validate.document import DATASET_SHAPES
 from ..validate.training import class_dim, classification, focal_mode, task_of
 from . import context
-from .view import Leaf
+from .view import Leaf, arg
 
 if TYPE_CHECKING:
     from ..spec import Spec
@@ -48,7 +49,9 @@ def check_training(spec: Spec) -> list[Diagnostic]:
     pairs = ([(name, loss[name], steps.get(name), values.get(name)) for name in loss] if isinstance(loss, dict)
              else [(None, loss, ctx.view.main_output, values.get(first) if first is not None else None)])
     trained: list[Leaf] = []
-    diags += _samples_first(spec, [out for *_, out in pairs if out is not None]) + _bundled_data(spec, pairs)
+    off_dim0 = _samples_first(spec, [out for *_, out in pairs if out is not None])
+    # With the samples off dim 0 of an input, the batch read back from the outputs is not the inputs'.
+    diags += off_dim0 + _bundled_data(spec, pairs) + ([] if off_dim0 else _batch_kept(spec, pairs))
     for key, one, last, out in pairs:
         if not isinstance(last, Leaf) or out is None:
             continue
@@ -87,6 +90,53 @@ def _samples_first(spec: Spec, outs: list[TensorType]) -> list[Diagnostic]:
                                     f"{t} holds its samples ({b}) at dim {at}", spec.locations.value("inputs", name),
                                     f"declare {name}: [{shape}] and add - {{type: Permute, from: {name}, dims: "
                                     f"{back}}} where the model reads it, to keep its layers' layout"))
+    return diags
+
+
+def _batch_kept(spec: Spec, pairs: list[Any]) -> list[Diagnostic]:
+    """T003 for a trained output whose dim 0 is not the inputs' batch: a Reshape such as PyTorch's
+    ``x.view(-1, N)`` with N a divisor of the values per sample folds part of each sample into the
+    batch, (B, 8, 4, 4) -> (2*B, 64), and the loss met 2*B rows for B labels, a crash in training.
+    Said at the step that moved dim 0 off the batch."""
+    batch = {t.shape[0] for t in spec.graph.inputs.values() if t.rank}
+    if len(batch) != 1:
+        return []
+    (b,) = batch
+    if isinstance(b, int):
+        return []
+    diags: list[Diagnostic] = []
+    seen: set[int] = set()
+    for key, _, last, out in pairs:
+        if not isinstance(last, Leaf) or out is None or not out.rank or out.shape[0] == b:
+            continue
+        step = last
+        # Back to the first step whose output's dim 0 is off the batch while what it reads keeps it.
+        while True:
+            ins = [i.out for i in step.inputs if isinstance(i, Leaf) and i.out is not None]
+            ins += [spec.graph.inputs[i] for i in step.inputs if isinstance(i, str) and i in spec.graph.inputs]
+            back = next((i for i in step.inputs if isinstance(i, Leaf) and i.out is not None and i.out.rank
+                         and i.out.shape[0] != b), None)
+            if back is None or not all(t.rank and t.shape[0] == b for t in ins if t is not back.out):
+                break
+            step = back
+        if id(step) in seen or step.out is None:
+            continue
+        seen.add(id(step))
+        source = next((t for t in ins if t.rank and t.shape[0] == b), None)
+        per = product(source.shape[1:]) if source is not None else None
+        if step.type == "Reshape" and isinstance(per, int):
+            shape = arg(step, "shape") or ()
+            keep = f"[{b}, {per}]" if len(shape) == 2 else f"[{b}, ...]"
+            hint = (f"write shape: {keep} to keep the batch {b} by name (each sample has {per} values here), "
+                    "or use a Flatten")
+        else:
+            hint = f"keep dim 0 the batch {b}: fold no part of a sample into it, or unfold it before the output"
+        at = step.node.field_locs.get("shape", step.node.loc) if step.type == "Reshape" else step.node.loc
+        made = f" made by {step.who()} from {source}" if source is not None else f" made by {step.who()}"
+        message = (f"training takes {b} samples per batch, but the trained output {out} has {out.shape[0]} rows "
+                   f"along dim 0{made}: the loss would meet {out.shape[0]} rows for {b} labels")
+        diags.append(Diagnostic("T003", (f"output {key!r}: " if key else "") + message, at, hint,
+                                layer=step.node.path))
     return diags
 
 
