@@ -37,6 +37,7 @@ REJECTED = {
     "typos_everywhere",  # optimizer: Adamw; layer keys such as kernel_sise
     "multi_three_errors",  # optimizer: Adamm
     "v001_layer_key",  # Conv2d with out_channel
+    "v001_key_of_the_layer_above",  # a BatchNorm2d with the Conv2d's stride
     "v002_block_under_block_key",  # layers without a type: {block: FC}, {class_name: Dense}
     "v001_keras_arguments",  # activation: relu on a Dense, learning_rate
     "v001_top_level_key",  # optimiser:
