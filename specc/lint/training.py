@@ -174,6 +174,11 @@ def _bundled_data(spec: Spec, pairs: list[Any]) -> list[Diagnostic]:
                 diags.append(_located(spec, "T005", f"data source {source!r} holds measured values (a regression), "
                                       f"but {loss.type} wants class labels", "use loss: {type: MSELoss} (or "
                                       "HuberLoss, L1Loss) with one output"))
+            elif classes is not None and classes > 2 and task == "binary":
+                diags.append(_located(spec, "T006", f"data source {source!r} has {classes} classes (labels 0 to "
+                                      f"{classes - 1}), but {loss.type} reads yes/no targets in [0, 1]",
+                                      f"use loss: {{type: CrossEntropyLoss}} and give the last layer {classes} "
+                                      "outputs"))
             elif classes is not None and source != "xor" and task == "regression" and \
                     any(d != 1 for d in out.shape[1:]):  # one label per sample cannot fill (B, 3)
                 diags.append(_located(spec, "T003", f"data source {source!r} holds one class label (0 to "
