@@ -407,7 +407,10 @@ _TABLE: list[Code | LintCode] = [
          "StepLR with step_size 50 in a 10-epoch run, or MultiStepLR with every milestone past the last epoch, "
          "never changes the lr; CosineAnnealingLR with T_max 1000 over 10 epochs lowers it by a fraction of a "
          "percent (T_max is often written in batches, while the scheduler steps once per epoch). Training runs "
-         "with the constant lr the schedule was meant to change, and nothing says so.",
+         "with the constant lr the schedule was meant to change, and nothing says so. The converse slip, a "
+         "CosineAnnealingLR with interval: step whose T_max is no more than the epochs (T_max counted in epochs), "
+         "is spent after T_max batches and, as PyTorch's cosine climbs back past T_max, swings the lr between lr "
+         "and eta_min all run long.",
          "scheduler: {type: StepLR, step_size: 50}\ntrain: {epochs: 10}",
          "Fit the schedule to the epochs trained (the hint gives a value), set interval: step to count batches, "
          "or drop the scheduler."),

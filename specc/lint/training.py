@@ -258,6 +258,16 @@ def _idle_scheduler(spec: Spec) -> list[Diagnostic]:
     is many times the epochs (often counted in batches, where the scheduler counts epochs)."""
     doc = spec.document
     sched = doc.scheduler if doc is not None else None
+    if sched is not None and doc.train is not None and getattr(sched, "interval", "") == "step" and \
+            sched.type == "CosineAnnealingLR" and sched.T_max <= doc.train.epochs:
+        # The converse slip: a cosine sized in epochs stepped per batch. PyTorch's cosine does not
+        # stop at T_max, it climbs back, so the lr swings between lr and eta_min all run long.
+        return [Diagnostic("T059", f"CosineAnnealingLR with interval: step counts T_max: {sched.T_max} in batches, "
+                           f"but the run has {doc.train.epochs} epochs of batches: the lr reaches eta_min after "
+                           f"{sched.T_max} batches and climbs back to lr every {2 * sched.T_max}, all run long",
+                           spec.locations.nearest("scheduler", "T_max"),
+                           f"use interval: epoch to count T_max: {sched.T_max} in epochs, or give T_max in batches "
+                           "(epochs x batches per epoch)", "warning")]
     if sched is None or getattr(sched, "interval", "step") != "epoch" or doc.train is None:
         return []
     warmup = getattr(getattr(sched, "warmup", None), "epochs", None) or 0
