@@ -621,6 +621,7 @@ _TABLE: list[Code | LintCode] = [
          "optimizer: {type: SGD, lr: 0.1, momentum: 0.9, weight_decay: 5}",
          "Use the recipe's scale: 5e-4 for SGD, 0 to 1e-4 for Adam (or AdamW with 0.01 for decoupled decay), "
          "0.01 to 0.3 for AdamW."),
+    LintCode("L030", "bounded-logits-into-ce"),
     # -- later stages: what build, forward, export or training cannot do ---------------------
     Code("U001", "batch-size-requirement", "A layer needs a minimum size along the batch dim.",
          "A model must run on a batch of any size: prediction feeds one sample at a time, and the last batch of "
