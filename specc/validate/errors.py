@@ -318,6 +318,21 @@ def keras_key(key: str, value: Any) -> str | None:
     return hints.get(key)
 
 
+# PyTorch's and NumPy's other names for the dtypes specc spells as sizes (torch.long, np.double):
+# a port writes them, and "did you mean" by spelling finds nothing close to 'long'.
+FRAMEWORK_DTYPES = {"long": "int64", "int": "int32", "short": "int16", "char": "int8", "byte": "uint8",
+                    "float": "float32", "double": "float64", "half": "float16", "bool_": "bool"}
+
+
+def framework_name(given: Any, options: list[str]) -> str | None:
+    """The option a framework's spelling of it means: torch.long, np.float32, 'double'."""
+    if not isinstance(given, str):
+        return None
+    bare = given.strip().lower().removeprefix("torch.").removeprefix("numpy.").removeprefix("np.")
+    meant = FRAMEWORK_DTYPES.get(bare, bare)
+    return meant if meant in options and meant != given else None
+
+
 def did_you_mean(word: str, options: list[str]) -> str | None:
     # The same typo repeated thousands of times (a generated or hostile spec) costs one search.
     return _did_you_mean(word, tuple(options))
@@ -518,7 +533,10 @@ def _invalid(err: Any, kind: str, ctx: dict, w: _Walk, name: str, value: Any, lo
             hint = "write " + " or ".join(f"{w.shown[-1]}: {n}" for n in near)
     options = [o for o in _literal_options(w.ann) if isinstance(o, str)]
     guess = did_you_mean(str(err.get("input")), options) if options and isinstance(err.get("input"), str) else None
-    if guess:
+    meant = framework_name(given, options)
+    if meant and w.shown and not isinstance(w.shown[-1], int):
+        hint = f"write {w.shown[-1]}: {meant} ({given} is PyTorch's or NumPy's name for {meant})"
+    elif guess:
         hint = f"did you mean '{guess}'?"
     return Diagnostic("V003", f"{lead}{subject} must be {describe(w.ann)}, got {got}", loc, hint, layer=layer)
 
