@@ -622,6 +622,14 @@ _TABLE: list[Code | LintCode] = [
          "Use the recipe's scale: 5e-4 for SGD, 0 to 1e-4 for Adam (or AdamW with 0.01 for decoupled decay), "
          "0.01 to 0.3 for AdamW."),
     LintCode("L030", "bounded-logits-into-ce"),
+    Code("V048", "batch-of-one-into-batchnorm", "train.batch_size is 1, and a BatchNorm layer then sees one value "
+         "per channel.",
+         "Batch norm normalises each channel by its mean and variance over the batch (and the spatial positions). "
+         "With one sample and no spatial positions left ((B, C) after a Linear or a global pool) each channel has "
+         "a single value, and PyTorch refuses the batch in training: nothing would train.",
+         "layers:\n  - {type: Linear, out_features: 16}\n  - {type: BatchNorm1d}\ntrain: {batch_size: 1}",
+         "Use a batch of 2 or more (32 is usual); for one sample at a time, a LayerNorm or GroupNorm "
+         "normalises each sample on its own."),
     # -- later stages: what build, forward, export or training cannot do ---------------------
     Code("U001", "batch-size-requirement", "A layer needs a minimum size along the batch dim.",
          "A model must run on a batch of any size: prediction feeds one sample at a time, and the last batch of "

@@ -806,3 +806,22 @@ def test_a_view_that_folds_samples_into_the_batch_is_refused_and_the_hint_trains
     spec.write_text(spec.read_text().replace("[-1, 64]", "[B, 128]"))
     rc, _, out = run_cli(capsys, "train", str(spec), "--run", str(tmp_path / "fixed"))
     assert rc == 0, out
+
+
+def test_a_batch_of_one_is_refused_only_where_batchnorm_sees_one_value_per_channel(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """batch_size: 1 into BatchNorm2d over 4x4 maps trains (16 values per channel); after the global
+    pool, BatchNorm1d over (B, C) has one, and PyTorch refused it mid-training (a bug in specc)."""
+    head = ("specc: 1\ninputs: {image: [B, 1, 8, 8]}\nlayers:\n"
+            "  - {type: Conv2d, out_channels: 4, kernel_size: 3, stride: 2, padding: 1, bias: false}\n"
+            "  - {type: BatchNorm2d}\n  - {type: ReLU}\n  - {type: GlobalAvgPool}\n")
+    tail = ("  - {type: Linear, out_features: 10}\nloss: {type: CrossEntropyLoss}\n"
+            "optimizer: {type: SGD, lr: 0.01}\n"
+            "train: {epochs: 1, batch_size: 1, data: {source: digits, num_samples: 40}}\n")
+    spec = write(tmp_path, head + tail)
+    assert specc.load(spec).ok, specc.load(spec).errors
+    rc, _, out = run_cli(capsys, "train", str(spec), "--run", str(tmp_path / "maps"))
+    assert rc == 0, out
+    spec = write(tmp_path, head + "  - {type: BatchNorm1d}\n" + tail, "pooled.yaml")
+    (err,) = specc.load(spec).errors
+    assert err.code == "V048" and "BatchNorm1d 'batch_norm1d_1' one value per channel of (B, 4)" in err.message

@@ -38,6 +38,7 @@ CHANNELS_FIRST = ("conv", "pool")
 def check_training(spec: Spec) -> list[Diagnostic]:
     diags = lora.plan(spec)[1] + _learning_rate(spec) + _weight_decay(spec) + _idle_scheduler(spec)
     ctx = context(spec)
+    diags += _batch_of_one(spec, ctx.view.leaves if ctx is not None else [])
     loss = ctx.loss_section if ctx is not None else None
     if ctx is None or loss is None:
         return diags
@@ -69,6 +70,27 @@ def check_training(spec: Spec) -> list[Diagnostic]:
         diags += _cut_off(spec, trained)
     return diags
 
+
+
+def _batch_of_one(spec: Spec, leaves: list[Leaf]) -> list[Diagnostic]:
+    """V048: train.batch_size: 1 with a BatchNorm that then sees one value per channel ((B, C), or a
+    1x1 map after global pooling): PyTorch refuses the batch in training ("Expected more than 1
+    value per channel"), which surfaced as a bug in specc after check said ok."""
+    train = spec.document.train if spec.document is not None else None
+    if train is None or train.batch_size != 1:
+        return []
+    for step in leaves:
+        x = step.inputs[0] if step.inputs else None
+        t = x.out if isinstance(x, Leaf) else spec.graph.inputs.get(x) if isinstance(x, str) else None
+        if not step.type.startswith("BatchNorm") or t is None:
+            continue
+        per = product(t.shape[2:])
+        if per == 1:
+            return [Diagnostic("V048", f"train.batch_size: 1 gives {step.who()} one value per channel of {t}: "
+                               "batch norm computes each channel's mean and variance over the batch, and PyTorch "
+                               "refuses a batch of one in training", spec.locations.nearest("train", "batch_size"),
+                               "use batch_size: 32 (any batch of 2 or more trains)", layer=step.node.path)]
+    return []
 
 
 def _samples_first(spec: Spec, outs: list[TensorType]) -> list[Diagnostic]:
