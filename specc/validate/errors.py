@@ -431,8 +431,9 @@ def pydantic_diagnostics(exc: ValidationError, root: Any, model: type[BaseModel]
             _, loc = _locate(root, path)
             options = _tags(w.ann)
             d = Diagnostic("V002", f"{lead}{name} needs a 'type'", loc,
-                           f"add type: {options[0]} (or one of {', '.join(options[1:])})" if options else
-                           "add type: ...", layer=layer)
+                           _named_type(w, err.get("input"), options) or
+                           (f"add type: {options[0]} (or one of {', '.join(options[1:])})" if options else
+                            "add type: ..."), layer=layer)
             out.append((tuple(w.shown), kind, d))
         elif kind == "missing":
             key = path[-1]
@@ -533,12 +534,22 @@ def _invalid(err: Any, kind: str, ctx: dict, w: _Walk, name: str, value: Any, lo
             hint = "write " + " or ".join(f"{w.shown[-1]}: {n}" for n in near)
     options = [o for o in _literal_options(w.ann) if isinstance(o, str)]
     guess = did_you_mean(str(err.get("input")), options) if options and isinstance(err.get("input"), str) else None
+    hint = _named_type(w, given, _tags(w.ann)) or hint
     meant = framework_name(given, options)
     if meant and w.shown and not isinstance(w.shown[-1], int):
         hint = f"write {w.shown[-1]}: {meant} ({given} is PyTorch's or NumPy's name for {meant})"
     elif guess:
         hint = f"did you mean '{guess}'?"
     return Diagnostic("V003", f"{lead}{subject} must be {describe(w.ann)}, got {got}", loc, hint, layer=layer)
+
+
+def _named_type(w: _Walk, given: Any, options: list[str]) -> str | None:
+    """``optimizer: adam`` or ``loss: MSELoss``, a section written as the name of its type (Keras'
+    compile(optimizer='adam')): the mapping that names it."""
+    guess = did_you_mean(given, options) if isinstance(given, str) and options else None
+    if guess is None or not w.shown or isinstance(w.shown[-1], int):
+        return None
+    return f"write {w.shown[-1]}: {{type: {guess}}}"
 
 
 def _literal_options(ann: Any) -> list[Any]:
