@@ -200,7 +200,6 @@ def resolve_port(g: Graph, name: str) -> tuple[str, tuple[str, str, str] | None]
     return f"{layer}.{index}", None
 
 
-
 def _misplaced(diags: list[Diagnostic], item: LayerDecl, kind: Any, before: Node | None) -> list[Diagnostic]:
     """An unknown parameter that the layer just above takes and does not write was meant for it:
     copy-pasted onto the wrong line, or indented under the next '- type:' (a BatchNorm2d's

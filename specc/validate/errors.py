@@ -320,7 +320,8 @@ def keras_key(key: str, value: Any) -> str | None:
 
 # PyTorch's and NumPy's other names for the dtypes specc spells as sizes (torch.long, np.double):
 # a port writes them, and "did you mean" by spelling finds nothing close to 'long'.
-FRAMEWORK_DTYPES = {"long": "int64", "int": "int32", "short": "int16", "char": "int8", "byte": "uint8",
+# A bare 'int' is NumPy's default int64, the dtype of token ids (torch.int would be int32).
+FRAMEWORK_DTYPES = {"long": "int64", "int": "int64", "short": "int16", "char": "int8", "byte": "uint8",
                     "float": "float32", "double": "float64", "half": "float16", "bool_": "bool"}
 
 
@@ -537,7 +538,7 @@ def _invalid(err: Any, kind: str, ctx: dict, w: _Walk, name: str, value: Any, lo
     hint = _named_type(w, given, _tags(w.ann)) or hint
     meant = framework_name(given, options)
     if meant and w.shown and not isinstance(w.shown[-1], int):
-        hint = f"write {w.shown[-1]}: {meant} ({given} is PyTorch's or NumPy's name for {meant})"
+        hint = f"write {w.shown[-1]}: {meant} (specc's name for {given})"
     elif guess:
         hint = f"did you mean '{guess}'?"
     return Diagnostic("V003", f"{lead}{subject} must be {describe(w.ann)}, got {got}", loc, hint, layer=layer)
