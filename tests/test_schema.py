@@ -62,6 +62,7 @@ REJECTED = {
     "v003_dtype_torch_long",  # dtype: long
     "v003_pytorch_minus_one_batch",  # a batch dim of -1
     "v002_loss_and_optimizer_as_names",  # loss: mse, optimizer: adam
+    "v003_inputs_as_a_list", "v002_optimizer_as_a_list",  # a mapping written as '- ' list items
     "v004_conv2d2", "v004_lienar", "v004_keras_layer_names",  # unknown layer types in specs without blocks:
     "v004_lowercase_type",  # conv2d
     "v005_version_2",  # specc: 2

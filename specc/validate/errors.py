@@ -432,7 +432,7 @@ def pydantic_diagnostics(exc: ValidationError, root: Any, model: type[BaseModel]
             _, loc = _locate(root, path)
             options = _tags(w.ann)
             d = Diagnostic("V002", f"{lead}{name} needs a 'type'", loc,
-                           _named_type(w, err.get("input"), options) or
+                           _named_type(w, err.get("input"), options) or _listed_mapping(w, err.get("input"), True) or
                            (f"add type: {options[0]} (or one of {', '.join(options[1:])})" if options else
                             "add type: ..."), layer=layer)
             out.append((tuple(w.shown), kind, d))
@@ -535,13 +535,27 @@ def _invalid(err: Any, kind: str, ctx: dict, w: _Walk, name: str, value: Any, lo
             hint = "write " + " or ".join(f"{w.shown[-1]}: {n}" for n in near)
     options = [o for o in _literal_options(w.ann) if isinstance(o, str)]
     guess = did_you_mean(str(err.get("input")), options) if options and isinstance(err.get("input"), str) else None
-    hint = _named_type(w, given, _tags(w.ann)) or hint
+    hint = _named_type(w, given, _tags(w.ann)) or _listed_mapping(w, given) or hint
     meant = framework_name(given, options)
     if meant and w.shown and not isinstance(w.shown[-1], int):
         hint = f"write {w.shown[-1]}: {meant} (specc's name for {given})"
     elif guess:
         hint = f"did you mean '{guess}'?"
     return Diagnostic("V003", f"{lead}{subject} must be {describe(w.ann)}, got {got}", loc, hint, layer=layer)
+
+
+def _listed_mapping(w: _Walk, given: Any, tagged: bool = False) -> str | None:
+    """A mapping written as list items (``- x: [B, 8]``, ``- type: Adam``: a '- ' too many): the
+    mapping with the same entries."""
+    if not isinstance(given, list) or not given or not w.shown or isinstance(w.shown[-1], int):
+        return None
+    if not (tagged or "mapping" in describe(w.ann)) or not all(isinstance(i, dict) and i for i in given):
+        return None
+    keys = [k for i in given for k in i]
+    if len(set(map(str, keys))) != len(keys):
+        return None
+    entries = ", ".join(f"{k}: {yaml_flow(v)}" for i in given for k, v in i.items())
+    return f"write {w.shown[-1]}: {{{entries}}}, a mapping: its entries without the '- ' of list items"
 
 
 def _named_type(w: _Walk, given: Any, options: list[str]) -> str | None:
