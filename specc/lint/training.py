@@ -51,8 +51,8 @@ def check_training(spec: Spec) -> list[Diagnostic]:
              else [(None, loss, ctx.view.main_output, values.get(first) if first is not None else None)])
     trained: list[Leaf] = []
     off_dim0 = _samples_first(spec, [out for *_, out in pairs if out is not None])
-    # With the samples off dim 0 of an input, the batch read back from the outputs is not the inputs'.
-    diags += off_dim0 + _bundled_data(spec, pairs) + ([] if off_dim0 else _batch_kept(spec, pairs))
+    diags += off_dim0 + _bundled_data(spec, pairs)
+    before = len(diags)
     for key, one, last, out in pairs:
         if not isinstance(last, Leaf) or out is None:
             continue
@@ -66,6 +66,10 @@ def check_training(spec: Spec) -> list[Diagnostic]:
             continue
         trained.append(last)
         diags += _check_one(spec, one, last, out, key)
+    # With the samples off dim 0 of an input, the batch read back from the outputs is not the inputs';
+    # an output the loss already refuses (a class dim it has not) says the same thing once.
+    if not off_dim0 and not any(d.severity == "error" for d in diags[before:]):
+        diags += _batch_kept(spec, pairs)
     if trained and spec.document is not None and spec.document.lora is None:  # LoRA trains its adapters
         diags += _cut_off(spec, trained)
     return diags
