@@ -817,7 +817,7 @@ def test_a_batch_of_one_is_refused_only_where_batchnorm_sees_one_value_per_chann
             "  - {type: BatchNorm2d}\n  - {type: ReLU}\n  - {type: GlobalAvgPool}\n")
     tail = ("  - {type: Linear, out_features: 10}\nloss: {type: CrossEntropyLoss}\n"
             "optimizer: {type: SGD, lr: 0.01}\n"
-            "train: {epochs: 1, batch_size: 1, data: {source: digits, num_samples: 40}}\n")
+            "train: {epochs: 1, batch_size: 1, data: {source: synthetic, num_samples: 24}}\n")
     spec = write(tmp_path, head + tail)
     assert specc.load(spec).ok, specc.load(spec).errors
     rc, _, out = run_cli(capsys, "train", str(spec), "--run", str(tmp_path / "maps"))
