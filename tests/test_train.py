@@ -825,3 +825,18 @@ def test_a_batch_of_one_is_refused_only_where_batchnorm_sees_one_value_per_chann
     spec = write(tmp_path, head + "  - {type: BatchNorm1d}\n" + tail, "pooled.yaml")
     (err,) = specc.load(spec).errors
     assert err.code == "V048" and "BatchNorm1d 'batch_norm1d_1' one value per channel of (B, 4)" in err.message
+
+
+def test_class_probability_targets_are_named_and_get_a_loss_that_reads_them(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Label-smoothed one-hot rows for CrossEntropyLoss: the hint was 'a regression loss such as MSELoss';
+    it now says they are probabilities, and the KLDivLoss it names trains on them."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 40)
+    np.savez(tmp_path / "soft.npz", x=rng.standard_normal((40, 4)), y=np.eye(3)[labels] * 0.9 + 0.1 / 3)
+    source = str(tmp_path / "soft.npz")
+    _fails(capsys, mlp(tmp_path, source, 4, 3, epochs=1), "T006", 8, "class probabilities (rows of 3 that sum to 1)",
+           "label_smoothing: 0.1", "loss: {type: KLDivLoss, from_logits: true}")
+    spec = mlp(tmp_path, source, 4, 3, loss="KLDivLoss, from_logits: true", epochs=1, name="kl.yaml")
+    rc, _, out = run_cli(capsys, "train", str(spec), "--run", str(tmp_path / "kl"))
+    assert rc == 0, out
