@@ -536,6 +536,10 @@ def _invalid(err: Any, kind: str, ctx: dict, w: _Walk, name: str, value: Any, lo
     options = [o for o in _literal_options(w.ann) if isinstance(o, str)]
     guess = did_you_mean(str(err.get("input")), options) if options and isinstance(err.get("input"), str) else None
     hint = _named_type(w, given, _tags(w.ann)) or _listed_mapping(w, given) or hint
+    if given == -1 and not isinstance(given, bool) and "symbol such as B" in desc and w.shown:
+        # PyTorch's view(-1, ...) size: a size that varies is a name here
+        hint = ("write B, a name for the batch size, which varies (PyTorch's -1)" if w.shown[-1] == 0 else
+                "write a name such as T for a size that varies (PyTorch's -1)")
     meant = framework_name(given, options)
     if meant and w.shown and not isinstance(w.shown[-1], int):
         hint = f"write {w.shown[-1]}: {meant} (specc's name for {given})"
