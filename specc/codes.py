@@ -407,7 +407,10 @@ _TABLE: list[Code | LintCode] = [
          "StepLR with step_size 50 in a 10-epoch run, or MultiStepLR with every milestone past the last epoch, "
          "never changes the lr; CosineAnnealingLR with T_max 1000 over 10 epochs lowers it by a fraction of a "
          "percent (T_max is often written in batches, while the scheduler steps once per epoch). Training runs "
-         "with the constant lr the schedule was meant to change, and nothing says so.",
+         "with the constant lr the schedule was meant to change, and nothing says so. The converse slip, a "
+         "CosineAnnealingLR with interval: step whose T_max is no more than the epochs (T_max counted in epochs), "
+         "is spent after T_max batches and, as PyTorch's cosine climbs back past T_max, swings the lr between lr "
+         "and eta_min all run long.",
          "scheduler: {type: StepLR, step_size: 50}\ntrain: {epochs: 10}",
          "Fit the schedule to the epochs trained (the hint gives a value), set interval: step to count batches, "
          "or drop the scheduler."),
@@ -621,6 +624,19 @@ _TABLE: list[Code | LintCode] = [
          "train: {batch_size: 1}",
          "Train with batch_size: 2 or more (BatchNorm's statistics want 16 or more), or normalise that layer "
          "with a LayerNorm or GroupNorm, which need no batch."),
+    # -- training: the optimizer's weight decay (helper c19, mistakes on published nets) -------
+    Code("T010", "weight-decay-out-of-range", "The optimizer's weight_decay is so large that it pulls every "
+         "weight to zero: a warning.",
+         "SGD, Adam and the other coupled optimizers add weight_decay times each weight to its gradient (an L2 "
+         "penalty): above about 0.1 that pull outweighs what the loss pushes, the weights shrink to nothing and "
+         "the model answers one constant, with no error (SGD's recipes use 1e-4 to 5e-4). AdamW decays the "
+         "weights by lr x weight_decay each step, apart from the gradient: its default is 0.01, and far above "
+         "1 the weights fade faster than they learn. Such values come from a Keras l2() factor or a recipe's "
+         "number copied without its scale.",
+         "optimizer: {type: SGD, lr: 0.1, momentum: 0.9, weight_decay: 5}",
+         "Use the recipe's scale: 5e-4 for SGD, 0 to 1e-4 for Adam (or AdamW with 0.01 for decoupled decay), "
+         "0.01 to 0.3 for AdamW."),
+    LintCode("L030", "bounded-logits-into-ce"),
     # -- later stages: what build, forward, export or training cannot do ---------------------
     Code("U001", "batch-size-requirement", "A layer needs a minimum size along the batch dim.",
          "A model must run on a batch of any size: prediction feeds one sample at a time, and the last batch of "

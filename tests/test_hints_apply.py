@@ -58,6 +58,12 @@ LAYER_ERRORS = [
     _layer(x="[B, 6, 8, 8]") + "  - {type: Conv2d, out_channels: 8, kernel_size: 3, groups: 4}\n",
     _layer(x="[B, 3, 6, 6]") + "  - {type: ConvTranspose1d, out_channels: 2, kernel_size: 1, padding: 1}\n",
     _layer(x="[B, 32, 32, 3]") + "  - {type: Conv2d, in_channels: 3, out_channels: 8, kernel_size: 3}\n",
+    # LeNet's x.view(-1, 16 * 5 * 5) ported to a net whose maps are 14x14: no fixed N divides 3136*B.
+    _layer(x="[B, 3, 32, 32]") + "  - {type: Conv2d, out_channels: 16, kernel_size: 5}\n  - {type: MaxPool2d, "
+    "kernel_size: 2}\n  - {type: Reshape, shape: [-1, 400]}\n",
+    # A Keras (H, W, 1) image: the window meets the colour as a width; kernel_size: 1 would "fit" it.
+    _layer(x="[B, 28, 28, 1]") + "  - {type: Conv2d, out_channels: 8, kernel_size: 3}\n  - {type: MaxPool2d, "
+    "kernel_size: 2}\n",
 ]
 
 
@@ -162,6 +168,8 @@ def test_the_edits_are_found() -> None:
     assert "add {type: Reshape, shape: [1, 1, 32, 32]}" in found
     assert "list [B, 128, 768]" in found
     assert "entry 64 3" in found
+    assert "add {type: Permute, dims: [0, 3, 1, 2]}" in found
+    assert "list [B, 3136]" in found
     corpus = [what for p in FILES for _, what, _ in _edits(p.read_text(encoding="utf-8"), p.name)]
     assert len(corpus) >= 15, corpus
     assert any(w.startswith("add ") for w in corpus) and any(w.startswith("set ") for w in corpus)

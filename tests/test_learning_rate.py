@@ -43,6 +43,7 @@ def test_a_lost_minus_sign_is_named_with_the_value_meant() -> None:
 
 @pytest.mark.parametrize(("opt", "lr", "words"), [
     ("Adam", "0.5", "times PyTorch's default"), ("SGD", "50", "times PyTorch's default"),
+    ("SGD", "10", "times PyTorch's default"),  # diverged on digits: val_loss 497 after one epoch
     ("Adam", "1.0e-12", "barely move"),
 ])
 def test_far_off_learning_rates_warn(opt: str, lr: str, words: str) -> None:
@@ -80,6 +81,8 @@ def _t059(sched: str) -> list[specc.Diagnostic]:
     ("{type: MultiStepLR, milestones: [10, 20]}", "first milestone is epoch 10", "within the epochs trained"),
     ("{type: CosineAnnealingLR, T_max: 1000}", "fallen only 0.02% of the way", "T_max: 10"),
     ("{type: StepLR, step_size: 6, warmup: {epochs: 5}}", "runs for 5 epochs after the 5 of warmup", "step_size: 1"),
+    # T_max in epochs, stepped per batch: on digits the lr swung 0.03, 0.01, 0.09, 0.07, 0 at the epochs' ends
+    ("{type: CosineAnnealingLR, T_max: 10, interval: step}", "climbs back to lr every 20", "use interval: epoch"),
 ])
 def test_schedules_that_never_act_warn_at_their_key(sched: str, words: str, fix: str) -> None:
     (d,) = _t059(sched)
@@ -89,6 +92,7 @@ def test_schedules_that_never_act_warn_at_their_key(sched: str, words: str, fix:
 @pytest.mark.parametrize("sched", [
     "{type: StepLR, step_size: 3}", "{type: MultiStepLR, milestones: [5, 8]}", "{type: CosineAnnealingLR, T_max: 10}",
     "{type: StepLR, step_size: 500, interval: step}", "{type: ExponentialLR, gamma: 0.9}",
+    "{type: CosineAnnealingLR, T_max: 2000, interval: step}",
 ])
 def test_schedules_that_act_are_quiet(sched: str) -> None:
     assert _t059(sched) == []
@@ -97,3 +101,62 @@ def test_schedules_that_act_are_quiet(sched: str) -> None:
 def test_no_example_spec_has_an_idle_schedule() -> None:
     for path in [*sorted((ROOT / "specs").glob("*.yaml")), *sorted((ROOT / "specs" / "zoo").glob("*.yaml"))]:
         assert not [d for d in specc.load(path).diagnostics if d.code == "T059"], path
+
+
+# -- T010: a weight_decay that pulls every weight to zero ----------------------------------------------------------
+
+def _t010(opt: str, decay: str) -> list[specc.Diagnostic]:
+    spec = specc.loads(SPEC.replace("OPT", opt).replace("lr: LR", f"weight_decay: {decay}"), "wd.yaml")
+    assert spec.ok  # a warning: check still says ok
+    return [d for d in spec.diagnostics if d.code == "T010"]
+
+
+@pytest.mark.parametrize(("opt", "decay"), [
+    ("SGD", "5.0e-4"), ("SGD", "0.1"), ("Adam", "1.0e-4"), ("AdamW", "0.05"), ("AdamW", "0.3"), ("AdamW", "1"),
+    ("RMSprop", "1.0e-5"), ("Adafactor", "0.5"),
+])
+def test_weight_decays_recipes_use_are_quiet(opt: str, decay: str) -> None:
+    assert _t010(opt, decay) == []
+
+
+@pytest.mark.parametrize(("opt", "decay", "fix"), [
+    ("SGD", "5", "weight_decay: 0.0005"), ("Adam", "0.5", "weight_decay: 0.0001"), ("NAdam", "1", "AdamW"),
+    ("AdamW", "5", "weight_decay: 0.01"), ("Adafactor", "10", "weight_decay: 0.01"),
+])
+def test_a_weight_decay_that_collapses_the_weights_warns_at_its_value(opt: str, decay: str, fix: str) -> None:
+    (d,) = _t010(opt, decay)
+    line = SPEC.splitlines()[5].replace("OPT", opt).replace("lr: LR", f"weight_decay: {decay}")
+    assert d.severity == "warning" and (d.loc.line, d.loc.col) == (6, line.index(decay) + 1)
+    assert fix in d.hint and f"weight_decay: {decay}" in d.message
+
+
+def test_no_example_spec_warns_of_its_weight_decay() -> None:
+    for path in [*sorted((ROOT / "specs").glob("*.yaml")), *sorted((ROOT / "specs" / "zoo").glob("*.yaml"))]:
+        assert not [d for d in specc.load(path).diagnostics if d.code == "T010"], path
+
+
+def test_the_coupled_threshold_is_where_training_collapses() -> None:
+    """The warning's premise, measured: SGD on digits answers one class for every sample at 3x the
+    threshold, and learns with the value the hint gives."""
+    import torch
+    from sklearn.datasets import load_digits
+
+    from specc.lint.training import COUPLED_DECAY_HIGH
+
+    x, y = load_digits(return_X_y=True)
+    x, y = torch.tensor(x / 16, dtype=torch.float32), torch.tensor(y)
+
+    def accuracy(decay: float) -> float:
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
+        opt = torch.optim.SGD(model.parameters(), lr=0.1, weight_decay=decay)
+        for _ in range(5):
+            for i in range(0, 1400, 32):
+                loss = torch.nn.functional.cross_entropy(model(x[i:i + 32]), y[i:i + 32])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        with torch.no_grad():
+            return (model(x[1400:]).argmax(1) == y[1400:]).float().mean().item()
+
+    assert accuracy(3 * COUPLED_DECAY_HIGH) < 0.2 < 0.8 < accuracy(5e-4)

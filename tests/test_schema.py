@@ -37,6 +37,7 @@ REJECTED = {
     "typos_everywhere",  # optimizer: Adamw; layer keys such as kernel_sise
     "multi_three_errors",  # optimizer: Adamm
     "v001_layer_key",  # Conv2d with out_channel
+    "v001_key_of_the_layer_above",  # a BatchNorm2d with the Conv2d's stride
     "v002_block_under_block_key",  # layers without a type: {block: FC}, {class_name: Dense}
     "v001_keras_arguments",  # activation: relu on a Dense, learning_rate
     "v001_top_level_key",  # optimiser:
@@ -61,6 +62,10 @@ REJECTED = {
     "v001_keras_fit_validation_split",  # validation_split in train: an unknown key
     "v003_repeat_zero",  # repeat: 0
     "v003_wrong_type",  # out_features: "ten"
+    "v003_dtype_torch_long",  # dtype: long
+    "v003_pytorch_minus_one_batch",  # a batch dim of -1
+    "v002_loss_and_optimizer_as_names",  # loss: mse, optimizer: adam
+    "v003_inputs_as_a_list", "v002_optimizer_as_a_list",  # a mapping written as '- ' list items
     "v004_conv2d2", "v004_lienar", "v004_keras_layer_names",  # unknown layer types in specs without blocks:
     "v004_lowercase_type",  # conv2d
     "v005_version_2",  # specc: 2

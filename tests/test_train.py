@@ -264,8 +264,8 @@ def test_class_ids_under_a_regression_loss_get_the_classification_loss(
 
 
 @pytest.mark.parametrize(("source", "n_in", "n_out", "code", "words"), [
-    ("iris", 4, 3, "T006", "holds class labels 0 to 2, but BCEWithLogitsLoss needs targets in [0, 1]"),
-    ("iris", 4, 1, "T006", "holds class labels 0 to 2, but BCEWithLogitsLoss needs targets in [0, 1]"),
+    ("iris", 4, 3, "T006", "has 3 classes (labels 0 to 2), but BCEWithLogitsLoss reads yes/no targets in [0, 1]"),
+    ("iris", 4, 1, "T006", "has 3 classes (labels 0 to 2), but BCEWithLogitsLoss reads yes/no targets in [0, 1]"),
     ("breast_cancer", 30, 2, "T003", "one class label (0 to 1) per sample, but BCEWithLogitsLoss compares it"),
 ])
 def test_class_ids_under_a_binary_loss_are_refused_by_check(tmp_path: Path, source: str, n_in: int, n_out: int,
@@ -1060,3 +1060,62 @@ def test_a_last_batch_of_one_sample_is_left_out_only_for_batchnorm(tmp_path: Pat
     assert result.report["epochs_run"] == 2 and math.isfinite(result.report["final"]["train_loss"])
     steps = json.loads((tmp_path / "run" / "last" / "state.json").read_text())["step"]
     assert steps == 2 * (4 if norm else 5)  # the single sample's batch is a step only without BatchNorm
+
+
+def test_a_view_that_folds_samples_into_the_batch_is_refused_and_the_hint_trains(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """x.view(-1, 64) on 128 values per sample: check said ok and training crashed as a bug in specc
+    (2*B rows for B labels); now T003 at the shape, and the shape the hint writes trains."""
+    spec = write(tmp_path, """\
+        specc: 1
+        inputs: {image: [B, 1, 8, 8]}
+        layers:
+          - {type: Conv2d, out_channels: 8, kernel_size: 3, padding: 1}
+          - {type: MaxPool2d, kernel_size: 2}
+          - {type: Reshape, shape: [-1, 64]}
+          - {type: Linear, out_features: 10}
+        loss: {type: CrossEntropyLoss}
+        optimizer: {type: Adam}
+        train: {epochs: 1, batch_size: 64, data: {source: digits}}
+        """)
+    (err,) = specc.load(spec).errors
+    assert (err.code, err.loc.line, err.loc.col) == ("T003", 6, 21) and "2*B rows for B labels" in err.message
+    assert "write shape: [B, 128]" in (err.hint or "")
+    spec.write_text(spec.read_text().replace("[-1, 64]", "[B, 128]"))
+    rc, _, out = run_cli(capsys, "train", str(spec), "--run", str(tmp_path / "fixed"))
+    assert rc == 0, out
+
+
+def test_a_batch_of_one_is_refused_only_where_batchnorm_sees_one_value_per_channel(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """batch_size: 1 into BatchNorm2d over 4x4 maps trains (16 values per channel); after the global
+    pool, BatchNorm1d over (B, C) has one, and PyTorch refused it mid-training (a bug in specc)."""
+    head = ("specc: 1\ninputs: {image: [B, 1, 8, 8]}\nlayers:\n"
+            "  - {type: Conv2d, out_channels: 4, kernel_size: 3, stride: 2, padding: 1, bias: false}\n"
+            "  - {type: BatchNorm2d}\n  - {type: ReLU}\n  - {type: GlobalAvgPool}\n")
+    tail = ("  - {type: Linear, out_features: 10}\nloss: {type: CrossEntropyLoss}\n"
+            "optimizer: {type: SGD, lr: 0.01}\n"
+            "train: {epochs: 1, batch_size: 1, data: {source: synthetic, num_samples: 24}}\n")
+    spec = write(tmp_path, head + tail)
+    assert specc.load(spec).ok, specc.load(spec).errors
+    rc, _, out = run_cli(capsys, "train", str(spec), "--run", str(tmp_path / "maps"))
+    assert rc == 0, out
+    spec = write(tmp_path, head + "  - {type: BatchNorm1d}\n" + tail, "pooled.yaml")
+    (err,) = specc.load(spec).errors
+    assert err.code == "T008" and "BatchNorm1d 'batch_norm1d_1' one value per channel" in err.message
+    assert err.layer == "batch_norm1d_1"
+
+
+def test_class_probability_targets_are_named_and_get_a_loss_that_reads_them(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Label-smoothed one-hot rows for CrossEntropyLoss: the hint was 'a regression loss such as MSELoss';
+    it now says they are probabilities, and the KLDivLoss it names trains on them."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 40)
+    np.savez(tmp_path / "soft.npz", x=rng.standard_normal((40, 4)), y=np.eye(3)[labels] * 0.9 + 0.1 / 3)
+    source = str(tmp_path / "soft.npz")
+    _fails(capsys, mlp(tmp_path, source, 4, 3, epochs=1), "T006", 8, "class probabilities (rows of 3 that sum to 1)",
+           "label_smoothing: 0.1", "loss: {type: KLDivLoss, from_logits: true}")
+    spec = mlp(tmp_path, source, 4, 3, loss="KLDivLoss, from_logits: true", epochs=1, name="kl.yaml")
+    rc, _, out = run_cli(capsys, "train", str(spec), "--run", str(tmp_path / "kl"))
+    assert rc == 0, out

@@ -200,6 +200,27 @@ def resolve_port(g: Graph, name: str) -> tuple[str, tuple[str, str, str] | None]
     return f"{layer}.{index}", None
 
 
+def _misplaced(diags: list[Diagnostic], item: LayerDecl, kind: Any, before: Node | None) -> list[Diagnostic]:
+    """An unknown parameter that the layer just above takes and does not write was meant for it:
+    copy-pasted onto the wrong line, or indented under the next '- type:' (a BatchNorm2d's
+    'stride' guessed as 'tie' helps nobody)."""
+    if before is None or before.kind is None:
+        return diags
+    own = set(kind.Params.model_fields)
+    theirs = {a for n, f in before.kind.Params.model_fields.items()
+              for a in (n, *getattr(f.validation_alias, "choices", ()))}
+    # The keys the layer above writes were not moved away from it.
+    written = set(before.field_locs)
+    for d in diags:
+        key = next((k for k in item.params if isinstance(k, str) and k not in own and item.field_locs.get(k) == d.loc),
+                   None)
+        if d.code == "V001" and key in theirs and key not in written:
+            line = f" on line {before.loc.line}" if before.loc is not None else ""
+            d.hint = (f"'{key}' is a parameter of {before.type} '{before.path}'{line}, not of {kind.type_name}: "
+                      f"move it to that layer (write it with that layer's keys), or remove it")
+    return diags
+
+
 class GraphBuilder:
     def __init__(self, limits: Limits | None = None) -> None:
         """``limits``: what the caller's target and exporter cannot write (the engine knows no
@@ -429,8 +450,9 @@ class GraphBuilder:
         try:
             node.params = kind.Params.model_validate(raw)
         except ValidationError as exc:
-            self.diags.extend(pydantic_diagnostics(exc, item.written, kind.Params, what=f"{kind.type_name} '{path}'",
-                                                   layer=path, extra_keys=LAYER_META))
+            found = pydantic_diagnostics(exc, item.written, kind.Params, what=f"{kind.type_name} '{path}'",
+                                         layer=path, extra_keys=LAYER_META)
+            self.diags.extend(_misplaced(found, item, kind, g.node(prev) if prev is not None else None))
             return node
         if bad_trainable:
             return node

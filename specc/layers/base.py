@@ -242,6 +242,23 @@ def _swapped_axes(tensor: TensorType, axis: int) -> tuple[list[int], int, int] |
     return None
 
 
+# A last dim this small beside sides this large is the colour axis of a channels-last
+# (B, H, W, C) image as Keras, TensorFlow and NumPy store it (lint L012 reads the same layout).
+COLOUR_CHANNELS = (1, 3, 4)
+MIN_SIDE = 16
+
+
+def channels_last_permute(tensor: TensorType) -> list[int] | None:
+    """The Permute dims that make ``tensor`` channels-first when it looks like a channels-last image:
+    a last dim of 1, 3 or 4 after fixed sides of at least MIN_SIDE; None otherwise."""
+    if tensor.rank < 4 or tensor.shape[-1] not in COLOUR_CHANNELS:
+        return None
+    if not all(isinstance(d, int) and d >= MIN_SIDE for d in tensor.shape[1:-1]):
+        return None
+    last = tensor.rank - 1
+    return [0, last, *range(1, last)]
+
+
 def require(size: DimLike, at_least: int, why: str, field_name: str | None = None) -> list[Requirement]:
     """``size >= at_least`` as a requirement when ``size`` is symbolic; a fixed size that falls
     short is an S002 error here."""

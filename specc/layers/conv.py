@@ -18,7 +18,16 @@ from ..diagnostics import SpecError, yaml_flow
 from ..shapes.dims import DimLike, mul, product
 from ..shapes.formulas import conv_out, conv_transpose_out, divisors, min_conv_input, same_padding
 from ..shapes.tensor import TensorType
-from .base import LayerKind, LayerParams, LayerResult, Requirement, check_given, ntuple, register
+from .base import (
+    LayerKind,
+    LayerParams,
+    LayerResult,
+    Requirement,
+    channels_last_permute,
+    check_given,
+    ntuple,
+    register,
+)
 
 IntOrTuple = PositiveInt | tuple[PositiveInt, ...]
 PadOrTuple = NonNegativeInt | tuple[NonNegativeInt, ...]
@@ -69,12 +78,13 @@ def _channels(p: Any, x: TensorType, name: str) -> int:
 
 
 def window_sizes(spatial: tuple[DimLike, ...], k: tuple[int, ...], s: tuple[int, ...], pads: tuple[int, ...],
-                 d: tuple[int, ...], ceil_mode: bool = False, max_pad: tuple[int, ...] | None = None
-                 ) -> tuple[DimLike, ...]:
+                 d: tuple[int, ...], ceil_mode: bool = False, max_pad: tuple[int, ...] | None = None,
+                 x: TensorType | None = None) -> tuple[DimLike, ...]:
     """Output sizes of a sliding window (conv or pool) along each spatial dim, checked positive.
 
     ``max_pad`` is the largest padding the layer allows (pools: half the kernel), so the
-    hint only proposes a padding that would be accepted.
+    hint only proposes a padding that would be accepted.  ``x``, the incoming tensor, lets the
+    hint name the Permute where the window fails on the colours of a channels-last image.
     """
     out = tuple(conv_out(size, ki, si, pi, di, ceil_mode) for size, ki, si, pi, di in zip(spatial, k, s, pads, d))
     short = [i for i, (o, size) in enumerate(zip(out, spatial)) if isinstance(o, int) and isinstance(size, int)
@@ -98,11 +108,15 @@ def window_sizes(spatial: tuple[DimLike, ...], k: tuple[int, ...], s: tuple[int,
         fixes = [f"kernel_size: {yaml_flow(compact(tuple(kernels)))}"] if min(kernels) >= 1 else []
         if max_pad is None or all(pj <= mj for pj, mj in zip(paddings, max_pad)):
             fixes.append(f"padding: {yaml_flow(compact(tuple(paddings)))}")
+        hint = (f"this window needs an input of at least {need} there; use {' or '.join(fixes)}, "
+                "or downsample less before this layer")
+        dims = channels_last_permute(x) if x is not None and i == len(spatial) - 1 else None
+        if dims is not None:
+            # A kernel size or padding that "fits" the colours would slide over the wrong axes.
+            hint = (f"{x} looks channels-last (its last dim, {size}, is the colours): add - {{type: Permute, "
+                    f"dims: {dims}}} before this layer, or declare the input channels-first")
         raise SpecError("S002", f"output size along spatial dim {i} would be {out[i]} (input {size}, kernel {ki}, "
-                        f"stride {si}, padding {pi}, dilation {di})",
-                        f"this window needs an input of at least {need} there; use {' or '.join(fixes)}, "
-                        "or downsample less before this layer",
-                        field="kernel_size")
+                        f"stride {si}, padding {pi}, dilation {di})", hint, field="kernel_size")
     return out
 
 
@@ -159,7 +173,7 @@ class _Conv(Spatial):
         else:
             pads = (0,) * r if p.padding == "valid" else ntuple(p.padding, r, "padding")
             sides = tuple((pi, pi) for pi in pads)
-            spatial = window_sizes(in_spatial, k, s, pads, d)
+            spatial = window_sizes(in_spatial, k, s, pads, d, x=x)
         needs = _check_padding_mode(p.padding_mode, in_spatial, sides)
         out = TensorType((x.shape[0], p.out_channels, *spatial), x.dtype)
         per_position = (c // p.groups) * math.prod(k)

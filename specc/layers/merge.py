@@ -118,9 +118,11 @@ def _merge_fix(a: tuple, b: tuple, j: int, gates: bool = False) -> str:
     exact = all(m and s % m == 0 for s, m in zip(short[2:], main[2:])) and len(strides) == 1
     stride = f", stride: {strides.pop()}" if exact and strides != {1} else ""
     if not exact:
+        # An upsampled map one pixel off its skip (an odd size halved and doubled): the pad that fixes it.
+        pad = _pad_to_match(TensorType(a), TensorType(b), j, 1) if a[1] == b[1] else ""
         return (f"the spatial sizes differ ({'x'.join(map(str, main[2:]))} vs {'x'.join(map(str, short[2:]))}); "
                 "give both branches the same stride, kernel and padding (a k x k conv at stride 1 keeps the size "
-                "with padding: (k - 1) // 2: 0 for 1x1, 1 for 3x3, 2 for 5x5)")
+                f"with padding: (k - 1) // 2: 0 for 1x1, 1 for 3x3, 2 for 5x5){pad}")
     also = "" if stride else f", or give both branches out_channels: {main[1]}"
     return (f"on a residual path, project input {k} {TensorType(short)} to {TensorType(main)} with a 1x1 conv "
             f"(out_channels: {main[1]}{stride}){also}")

@@ -99,7 +99,7 @@ class _Pool(Spatial):
                        "use padding: 0 (a window of 1 cannot be padded)")
                 raise SpecError("V003", f"padding {pi} is more than half of kernel_size {ki}",
                                 f"{fix}, or a larger kernel", field="padding")
-        spatial = window_sizes(tuple(x.shape[2:]), k, s, pads, d, p.ceil_mode, tuple(ki // 2 for ki in k))
+        spatial = window_sizes(tuple(x.shape[2:]), k, s, pads, d, p.ceil_mode, tuple(ki // 2 for ki in k), x)
         out = TensorType((x.shape[0], x.shape[1], *spatial), x.dtype)
         args = self.args(p, k, s, pads, d)
         macs = mul(product(out.shape[1:]), math.prod(k))

@@ -94,8 +94,9 @@ def _fill(total: DimLike, sizes: list[DimLike | None], written: tuple[Any, ...],
                                 f"of {known}", f"the sizes besides -1 must multiply to a divisor of {total} "
                                 f"({_near_divisors(total, known)})", field=field)
             raise SpecError("S009", f"{what} {_written(written)} cannot hold {where}: {total} cannot be proven a "
-                            f"multiple of {known}", "name the symbolic dims in the shape so they cancel, or "
-                            "give them fixed sizes", field=field)
+                            f"multiple of {known}", _per_sample(total, sizes, written, source) or
+                            "name the symbolic dims in the shape so they cancel, or give them fixed sizes",
+                            field=field)
         return tuple(rest if s is None else s for s in sizes)
     if known != total:
         hint = f"the sizes must multiply to {total}; use -1 for one of them to let specc infer it"
@@ -124,6 +125,28 @@ def _fill(total: DimLike, sizes: list[DimLike | None], written: tuple[Any, ...],
         raise SpecError("S009", f"{what} {_written(written)} holds {known} elements but {where} has {total}", hint,
                         field=field)
     return tuple(s for s in sizes if s is not None)
+
+
+def _per_sample(total: DimLike, sizes: list[DimLike | None], written: tuple[Any, ...],
+                source: tuple[DimLike, ...]) -> str:
+    """The shape meant by PyTorch's ``x.view(-1, N)`` with N computed for another input size: the
+    batch by name, then the values each sample really has (a -1 hides the batch, so no fixed N
+    can be proven to divide it)."""
+    batch = source[0] if source and isinstance(source[0], Dim) and str(source[0]).isidentifier() else None
+    if batch is None or written.count(-1) != 1:
+        return ""
+    per = exact_div(total, batch)
+    if not isinstance(per, int):
+        return ""
+    if len(written) == 2:
+        fixed = [per]
+    elif len(written) == len(source) and all(isinstance(d, int) for d in source[1:]):
+        fixed = list(source[1:])  # type: ignore[arg-type]
+    else:
+        return ""
+    known = product([s for s in sizes if s is not None])
+    return (f"write {_written((str(batch), *fixed))} to keep the batch {batch} and the {per} values each sample "
+            f"has here ({known} per sample is what another input size gives; a Flatten does the same)")
 
 
 def _restore(source: tuple[DimLike, ...], sizes: list[DimLike | None], written: tuple[Any, ...]) -> str:

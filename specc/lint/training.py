@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import Diagnostic, Location
 from ..graph import lora
+from ..shapes.dims import product
 from ..shapes.tensor import TensorType
 from ..validate.document import DATASET_SHAPES
 from ..validate.training import class_dim, classification, focal_mode, task_of
 from . import context
-from .view import Leaf
+from .view import Leaf, arg
 
 if TYPE_CHECKING:
     from ..spec import Spec
@@ -35,7 +36,7 @@ CHANNELS_FIRST = ("conv", "pool")
 
 
 def check_training(spec: Spec) -> list[Diagnostic]:
-    diags = lora.plan(spec)[1] + _learning_rate(spec) + _idle_scheduler(spec)
+    diags = lora.plan(spec)[1] + _learning_rate(spec) + _weight_decay(spec) + _idle_scheduler(spec)
     ctx = context(spec)
     diags += _single_sample_batches(spec, ctx.view.leaves if ctx is not None else [])
     loss = ctx.loss_section if ctx is not None else None
@@ -49,7 +50,9 @@ def check_training(spec: Spec) -> list[Diagnostic]:
     pairs = ([(name, loss[name], steps.get(name), values.get(name)) for name in loss] if isinstance(loss, dict)
              else [(None, loss, ctx.view.main_output, values.get(first) if first is not None else None)])
     trained: list[Leaf] = []
-    diags += _samples_first(spec, [out for *_, out in pairs if out is not None]) + _bundled_data(spec, pairs)
+    off_dim0 = _samples_first(spec, [out for *_, out in pairs if out is not None])
+    diags += off_dim0 + _bundled_data(spec, pairs)
+    before = len(diags)
     for key, one, last, out in pairs:
         if not isinstance(last, Leaf) or out is None:
             continue
@@ -63,6 +66,10 @@ def check_training(spec: Spec) -> list[Diagnostic]:
             continue
         trained.append(last)
         diags += _check_one(spec, one, last, out, key)
+    # With the samples off dim 0 of an input, the batch read back from the outputs is not the inputs';
+    # an output the loss already refuses (a class dim it has not) says the same thing once.
+    if not off_dim0 and not any(d.severity == "error" for d in diags[before:]):
+        diags += _batch_kept(spec, pairs)
     if trained and spec.document is not None and spec.document.lora is None:  # LoRA trains its adapters
         diags += _cut_off(spec, trained)
     return diags
@@ -88,6 +95,53 @@ def _samples_first(spec: Spec, outs: list[TensorType]) -> list[Diagnostic]:
                                     f"{t} holds its samples ({b}) at dim {at}", spec.locations.value("inputs", name),
                                     f"declare {name}: [{shape}] and add - {{type: Permute, from: {name}, dims: "
                                     f"{back}}} where the model reads it, to keep its layers' layout"))
+    return diags
+
+
+def _batch_kept(spec: Spec, pairs: list[Any]) -> list[Diagnostic]:
+    """T003 for a trained output whose dim 0 is not the inputs' batch: a Reshape such as PyTorch's
+    ``x.view(-1, N)`` with N a divisor of the values per sample folds part of each sample into the
+    batch, (B, 8, 4, 4) -> (2*B, 64), and the loss met 2*B rows for B labels, a crash in training.
+    Said at the step that moved dim 0 off the batch."""
+    batch = {t.shape[0] for t in spec.graph.inputs.values() if t.rank}
+    if len(batch) != 1:
+        return []
+    (b,) = batch
+    if isinstance(b, int):
+        return []
+    diags: list[Diagnostic] = []
+    seen: set[int] = set()
+    for key, _, last, out in pairs:
+        if not isinstance(last, Leaf) or out is None or not out.rank or out.shape[0] == b:
+            continue
+        step = last
+        # Back to the first step whose output's dim 0 is off the batch while what it reads keeps it.
+        while True:
+            ins = [i.out for i in step.inputs if isinstance(i, Leaf) and i.out is not None]
+            ins += [spec.graph.inputs[i] for i in step.inputs if isinstance(i, str) and i in spec.graph.inputs]
+            back = next((i for i in step.inputs if isinstance(i, Leaf) and i.out is not None and i.out.rank
+                         and i.out.shape[0] != b), None)
+            if back is None or not all(t.rank and t.shape[0] == b for t in ins if t is not back.out):
+                break
+            step = back
+        if id(step) in seen or step.out is None:
+            continue
+        seen.add(id(step))
+        source = next((t for t in ins if t.rank and t.shape[0] == b), None)
+        per = product(source.shape[1:]) if source is not None else None
+        if step.type == "Reshape" and isinstance(per, int):
+            shape = arg(step, "shape") or ()
+            keep = f"[{b}, {per}]" if len(shape) == 2 else f"[{b}, ...]"
+            hint = (f"write shape: {keep} to keep the batch {b} by name (each sample has {per} values here), "
+                    "or use a Flatten")
+        else:
+            hint = f"keep dim 0 the batch {b}: fold no part of a sample into it, or unfold it before the output"
+        at = step.node.field_locs.get("shape", step.node.loc) if step.type == "Reshape" else step.node.loc
+        made = f" made by {step.who()} from {source}" if source is not None else f" made by {step.who()}"
+        message = (f"training takes {b} samples per batch, but the trained output {out} has {out.shape[0]} rows "
+                   f"along dim 0{made}: the loss would meet {out.shape[0]} rows for {b} labels")
+        diags.append(Diagnostic("T003", (f"output {key!r}: " if key else "") + message, at, hint,
+                                layer=step.node.path))
     return diags
 
 
@@ -126,9 +180,10 @@ def _bundled_data(spec: Spec, pairs: list[Any]) -> list[Diagnostic]:
                                       f"but {loss.type} wants class labels", "use loss: {type: MSELoss} (or "
                                       "HuberLoss, L1Loss) with one output"))
             elif classes is not None and classes > 2 and task == "binary":  # labels 0..K-1 are no BCE targets
-                diags.append(_located(spec, "T006", f"data source {source!r} holds class labels 0 to {classes - 1}, "
-                                      f"but {loss.type} needs targets in [0, 1]",
-                                      f"use loss: {{type: CrossEntropyLoss}} with {classes} outputs"))
+                diags.append(_located(spec, "T006", f"data source {source!r} has {classes} classes (labels 0 to "
+                                      f"{classes - 1}), but {loss.type} reads yes/no targets in [0, 1]",
+                                      f"use loss: {{type: CrossEntropyLoss}} and give the last layer {classes} "
+                                      "outputs"))
             elif classes is not None and source != "xor" and task in ("regression", "binary") and \
                     any(d != 1 for d in out.shape[1:]):  # one label per sample cannot fill (B, 3)
                 diags.append(_located(spec, "T003", f"data source {source!r} holds one class label (0 to "
@@ -140,8 +195,13 @@ def _bundled_data(spec: Spec, pairs: list[Any]) -> list[Diagnostic]:
 # The largest lr each optimizer trains with, as a multiple of its PyTorch default: adaptive ones
 # take steps of about lr; SGD's step is lr times the gradient, which norms keep near 1.
 TOO_HIGH = 100
-SGD_TOO_HIGH = 10.0
+SGD_TOO_HIGH = 5.0  # lr: 10 on SGD diverged on digits; large-batch recipes reach about 3
 TOO_LOW = 1e-4
+# The largest weight_decay that still trains: coupled L2 (SGD, Adam, ...) collapsed digits to a
+# constant at 0.3; AdamW's decoupled decay, lr x weight_decay per step, 100 times its default 0.01.
+COUPLED_DECAY_HIGH = 0.1
+DECOUPLED_DECAY_HIGH = 1.0
+DECOUPLED = ("AdamW", "Adafactor")
 
 
 def _single_sample_batches(spec: Spec, leaves: list[Leaf]) -> list[Diagnostic]:
@@ -163,7 +223,7 @@ def _single_sample_batches(spec: Spec, leaves: list[Leaf]) -> list[Diagnostic]:
                                f"(its input {out} has one per sample), and BatchNorm cannot normalise a single "
                                "value while training", spec.locations.nearest("train", "batch_size"),
                                "use batch_size: 2 or more (16 or more gives BatchNorm useful statistics), or a "
-                               "LayerNorm or GroupNorm in its place")]
+                               "LayerNorm or GroupNorm in its place", layer=leaf.node.path)]
     return []
 
 
@@ -194,12 +254,48 @@ def _learning_rate(spec: Spec) -> list[Diagnostic]:
     return [Diagnostic("T058", message, spec.locations.nearest("optimizer", "lr"), hint, "warning")]
 
 
+def _weight_decay(spec: Spec) -> list[Diagnostic]:
+    """T010: a weight_decay so large that the weights shrink to nothing (a warning: training runs, to a
+    constant)."""
+    opt = spec.document.optimizer if spec.document is not None else None
+    decay = getattr(opt, "weight_decay", None)
+    if opt is None or not isinstance(decay, (int, float)):
+        return []
+    name = opt.type
+    if name in DECOUPLED:
+        if decay <= DECOUPLED_DECAY_HIGH:
+            return []
+        message = (f"optimizer {name} with weight_decay: {decay:g} shrinks every weight by lr x {decay:g} each "
+                   "step, apart from the gradient: the weights fade faster than they learn")
+        hint = f"use weight_decay: 0.01 ({name}'s usual scale, 0.01 to 0.3)"
+    else:
+        if decay <= COUPLED_DECAY_HIGH:
+            return []
+        message = (f"optimizer {name} with weight_decay: {decay:g} adds {decay:g} x each weight to its gradient (an "
+                   "L2 penalty): that pull outweighs the loss, so the weights shrink to zero and the model answers "
+                   "a constant")
+        usual = "0.0005" if name == "SGD" else "0.0001"
+        hint = (f"use weight_decay: {usual} (the usual scale for {name})"
+                + ("; for decoupled decay use type: AdamW with weight_decay: 0.01" if name != "SGD" else ""))
+    return [Diagnostic("T010", message, spec.locations.nearest("optimizer", "weight_decay"), hint, "warning")]
+
+
 def _idle_scheduler(spec: Spec) -> list[Diagnostic]:
     """T059: a per-epoch schedule that hardly acts within the epochs trained (a warning): a StepLR
     or MultiStepLR whose first step comes after the last epoch, a CosineAnnealingLR whose T_max
     is many times the epochs (often counted in batches, where the scheduler counts epochs)."""
     doc = spec.document
     sched = doc.scheduler if doc is not None else None
+    if sched is not None and doc.train is not None and getattr(sched, "interval", "") == "step" and \
+            sched.type == "CosineAnnealingLR" and sched.T_max <= doc.train.epochs:
+        # The converse slip: a cosine sized in epochs stepped per batch. PyTorch's cosine does not
+        # stop at T_max, it climbs back, so the lr swings between lr and eta_min all run long.
+        return [Diagnostic("T059", f"CosineAnnealingLR with interval: step counts T_max: {sched.T_max} in batches, "
+                           f"but the run has {doc.train.epochs} epochs of batches: the lr reaches eta_min after "
+                           f"{sched.T_max} batches and climbs back to lr every {2 * sched.T_max}, all run long",
+                           spec.locations.nearest("scheduler", "T_max"),
+                           f"use interval: epoch to count T_max: {sched.T_max} in epochs, or give T_max in batches "
+                           "(epochs x batches per epoch)", "warning")]
     if sched is None or getattr(sched, "interval", "step") != "epoch" or doc.train is None:
         return []
     warmup = getattr(getattr(sched, "warmup", None), "epochs", None) or 0

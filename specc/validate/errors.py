@@ -335,6 +335,22 @@ def keras_key(key: str, value: Any) -> str | None:
     return hints.get(key)
 
 
+# PyTorch's and NumPy's other names for the dtypes specc spells as sizes (torch.long, np.double):
+# a port writes them, and "did you mean" by spelling finds nothing close to 'long'.
+# A bare 'int' is NumPy's default int64, the dtype of token ids (torch.int would be int32).
+FRAMEWORK_DTYPES = {"long": "int64", "int": "int64", "short": "int16", "char": "int8", "byte": "uint8",
+                    "float": "float32", "double": "float64", "half": "float16", "bool_": "bool"}
+
+
+def framework_name(given: Any, options: list[str]) -> str | None:
+    """The option a framework's spelling of it means: torch.long, np.float32, 'double'."""
+    if not isinstance(given, str):
+        return None
+    bare = given.strip().lower().removeprefix("torch.").removeprefix("numpy.").removeprefix("np.")
+    meant = FRAMEWORK_DTYPES.get(bare, bare)
+    return meant if meant in options and meant != given else None
+
+
 def did_you_mean(word: str, options: list[str]) -> str | None:
     # The same typo repeated thousands of times (a generated or hostile spec) costs one search.
     return _did_you_mean(word, tuple(options))
@@ -435,8 +451,9 @@ def pydantic_diagnostics(exc: ValidationError, root: Any, model: type[BaseModel]
             _, loc = _locate(root, path)
             options = _tags(w.ann)
             d = Diagnostic("V002", f"{lead}{name} needs a 'type'", loc,
-                           f"add type: {options[0]} (or one of {', '.join(options[1:])})" if options else
-                           "add type: ...", layer=layer)
+                           _named_type(w, err.get("input"), options) or _listed_mapping(w, err.get("input"), True) or
+                           (f"add type: {options[0]} (or one of {', '.join(options[1:])})" if options else
+                            "add type: ..."), layer=layer)
             out.append((tuple(w.shown), kind, d))
         elif kind == "missing":
             key = path[-1]
@@ -553,9 +570,40 @@ def _invalid(err: Any, kind: str, ctx: dict, w: _Walk, name: str, value: Any, lo
         hint = f"write {w.shown[-1]}: {int(-given)} (without the minus sign)"
     options = [o for o in _literal_options(w.ann) if isinstance(o, str)]
     guess = did_you_mean(str(err.get("input")), options) if options and isinstance(err.get("input"), str) else None
-    if guess:
+    hint = _named_type(w, given, _tags(w.ann)) or _listed_mapping(w, given) or hint
+    if given == -1 and not isinstance(given, bool) and "symbol such as B" in desc and w.shown:
+        # PyTorch's view(-1, ...) size: a size that varies is a name here
+        hint = ("write B, a name for the batch size, which varies (PyTorch's -1)" if w.shown[-1] == 0 else
+                "write a name such as T for a size that varies (PyTorch's -1)")
+    meant = framework_name(given, options)
+    if meant and w.shown and not isinstance(w.shown[-1], int):
+        hint = f"write {w.shown[-1]}: {meant} (specc's name for {given})"
+    elif guess:
         hint = f"did you mean '{guess}'?"
     return Diagnostic("V003", f"{lead}{subject} must be {describe(w.ann)}, got {got}", loc, hint, layer=layer)
+
+
+def _listed_mapping(w: _Walk, given: Any, tagged: bool = False) -> str | None:
+    """A mapping written as list items (``- x: [B, 8]``, ``- type: Adam``: a '- ' too many): the
+    mapping with the same entries."""
+    if not isinstance(given, list) or not given or not w.shown or isinstance(w.shown[-1], int):
+        return None
+    if not (tagged or "mapping" in describe(w.ann)) or not all(isinstance(i, dict) and i for i in given):
+        return None
+    keys = [k for i in given for k in i]
+    if len(set(map(str, keys))) != len(keys):
+        return None
+    entries = ", ".join(f"{k}: {yaml_flow(v)}" for i in given for k, v in i.items())
+    return f"write {w.shown[-1]}: {{{entries}}}, a mapping: its entries without the '- ' of list items"
+
+
+def _named_type(w: _Walk, given: Any, options: list[str]) -> str | None:
+    """``optimizer: adam`` or ``loss: MSELoss``, a section written as the name of its type (Keras'
+    compile(optimizer='adam')): the mapping that names it."""
+    guess = did_you_mean(given, options) if isinstance(given, str) and options else None
+    if guess is None or not w.shown or isinstance(w.shown[-1], int):
+        return None
+    return f"write {w.shown[-1]}: {{type: {guess}}}"
 
 
 def _literal_options(ann: Any) -> list[Any]:

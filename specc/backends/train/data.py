@@ -745,10 +745,18 @@ def _targets(cfg: dict[str, Any], y: np.ndarray, where: str) -> np.ndarray:
     if task == "classification":
         if y.dtype.kind == "f" and not np.isfinite(y).all():
             check_finite(Data({}, y), "the data")
-        if y.dtype.kind == "f" and not np.all(y == np.round(y)):
-            raise DataError("T006", "the loss wants class indices, but the targets hold fractional values",
-                            "use integer class labels, or a regression loss such as MSELoss", "loss")
         at = classes_at(cfg) - 1
+        if y.dtype.kind == "f" and not np.all(y == np.round(y)):
+            rows = y.ndim - 1 == len(out) and y.shape[1 + at] == out[at] and ((y >= 0) & (y <= 1)).all() and \
+                np.allclose(y.sum(axis=1 + at), 1, atol=1e-3)
+            # Rows of class probabilities (label-smoothed one-hot, mixup, a teacher's softmax): a
+            # regression loss would be the wrong cure.
+            raise DataError("T006", "the loss wants class indices, but the targets hold " + (
+                f"class probabilities (rows of {out[at]} that sum to 1)" if rows else "fractional values"),
+                "give each sample's class index (the argmax of its row) and set label_smoothing: 0.1 in the loss "
+                "for smoothed targets, or use loss: {type: KLDivLoss, from_logits: true} to train on the "
+                "distributions" if rows else "use integer class labels, or a regression loss such as MSELoss",
+                "loss")
         want = [*out[:at], *out[at + 1:]]  # one class index per position of the output
         if y.ndim - 1 == len(out) and y.shape[1 + at] == out[at] and out[at] > 1:
             # one-hot rows, as Keras' categorical_crossentropy takes them: the index of each row's 1
