@@ -448,6 +448,11 @@ _TABLE: list[Code | LintCode] = [
          "line of its own it is the text '(3, 3)'. Either way the layer would get neither number.",
          "- {type: Conv2d, out_channels: 16, kernel_size: (3, 3)}",
          "Write the list in square brackets: kernel_size: [3, 3]."),
+    Code("Y010", "decimal-comma", "A number is written with a decimal comma, such as lr: 0,001.",
+         "Inside { } YAML's comma separates entries: {lr: 0,001} is lr: 0 and a key 001, so the optimizer "
+         "would be refused for an lr of 0, and the 001 for not being a name. On a line of its own, 0,001 is text.",
+         "optimizer: {type: Adam, lr: 0,001}",
+         "Write the decimal point: lr: 0.001."),
     Code("Y008", "number-too-large", "A number in the spec is beyond 64 bits.",
          "No tensor size, count or seed can be that large, and a number of thousands of digits would make "
          "a YAML loader fail; specc reads integers from -2**63 to 2**63 - 1 and floats up to about 1.8e308.",

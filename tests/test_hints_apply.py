@@ -110,7 +110,10 @@ def _apply(text: str, d: Diagnostic, form: str, values: tuple[str, ...]) -> str 
         lines[i] = line[:span[0]] + new + line[span[1]:]
     else:
         key, value = values
-        present = re.search(rf"(?<![\w]){key}:\s*(\[[^\]]*\]|[^,}}\s]+)", line)
+        # a value with a decimal comma (0,001) is one value to the hint, two to YAML
+        present = re.search(rf"(?<![\w]){key}:\s*(\[[^\]]*\]|[^,}}\s]+(?:,\d+(?=[,}}\s]))?)", line)
+        if present and "{" not in line[:present.start()]:  # a block mapping's line: the value runs to its end
+            present = re.search(rf"(?<![\w]){key}:\s*(\S(?:[^#]*\S)?)", line)
         kind = re.search(r"\btype: (\w+)", line)
         known = lookup(kind.group(1)) if kind else None
         if re.fullmatch(r"[A-Z]", value):

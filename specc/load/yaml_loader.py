@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import functools
+import itertools
 import math
 import os
 import re
@@ -227,6 +228,12 @@ class _Builder:
             return self.scalar(node)
         if isinstance(node, yaml.SequenceNode):
             out = PosList(loc=_loc(self.file, node))
+            # [0,9, 0.999]: a comma without a space where the others have one (not [1,0,2])
+            if node.flow_style and any(self.text[a.end_mark.index:b.start_mark.index].strip() == ","
+                                       and b.start_mark.index > a.end_mark.index + 1
+                                       for a, b in itertools.pairwise(node.value)):
+                for item, after in itertools.pairwise(node.value):
+                    self._decimal_comma(item, after, None)
             for item in node.value:
                 out.append(self.build(item, depth + 1))
                 out.item_locs.append(_loc(self.file, item))
@@ -262,6 +269,10 @@ class _Builder:
     def mapping(self, node: yaml.MappingNode, depth: int) -> PosDict:
         out = PosDict(loc=_loc(self.file, node))
         merged: list[PosDict] = []
+        if node.flow_style:
+            for (key_node, value_node), (after, after_value) in itertools.pairwise(node.value):
+                if isinstance(after_value, yaml.ScalarNode) and after_value.value in ("", "null", "~"):
+                    self._decimal_comma(value_node, after, key_node)
         for key_node, value_node in node.value:
             if key_node.tag == _CORE + "merge" or (isinstance(key_node, yaml.ScalarNode)
                                                     and not key_node.style and key_node.value == "<<"):
@@ -286,6 +297,27 @@ class _Builder:
                     out.key_locs[key] = source.key_loc(key)
                     out.value_locs[key] = source.value_loc(key)
         return out
+
+    def _decimal_comma(self, value: yaml.Node, after: yaml.Node, key: yaml.Node | None) -> None:
+        """A decimal comma ({lr: 0,001}, [0,9, 0.999]), which inside { } or [ ] splits the number in
+        two (lr: 0 and a key 001; the items 0 and 9), giving errors that never name the comma:
+        refused as the number it was meant to be.  ``key``: the key whose value is ``value``."""
+        if not (isinstance(value, yaml.ScalarNode) and isinstance(after, yaml.ScalarNode)
+                and not value.style and not after.style):
+            return
+        whole, fraction = value.value, after.value
+        adjacent = after.start_mark.index == value.end_mark.index + 1 and \
+            self.text[value.end_mark.index:value.end_mark.index + 1] == ","
+        # 0,5 or 1,05 is a decimal; 3,3 may as well be a pair of sizes (the errors as they were)
+        decimal = whole.lstrip("-") == "0" or fraction.startswith("0")
+        if adjacent and decimal and re.fullmatch(r"-?\d+", whole) and fraction.isdigit():
+            name = key.value if isinstance(key, yaml.ScalarNode) else None
+            split = f"{name}: {whole} and a key {fraction}" if name else f"the items {whole} and {fraction}"
+            fix = f"write {name + ': ' if name else ''}{whole}.{fraction}"
+            if name and not fraction.startswith("0"):  # {padding: 0,1} may be two values
+                fix += f" (a decimal point), or {name}: [{whole}, {fraction}] for two values"
+            raise SpecError("Y010", f"{whole},{fraction} has a decimal comma: inside {{ }} or [ ] YAML splits it "
+                            f"into {split}", fix, loc=_loc(self.file, value))
 
     def _merge_sources(self, node: yaml.Node, depth: int) -> Iterator[PosDict]:
         value = self.build(node, depth + 1)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import functools
 import math
+import re
 import types
 import typing
 from typing import Any, Literal, Union
@@ -568,6 +569,9 @@ def _invalid(err: Any, kind: str, ctx: dict, w: _Walk, name: str, value: Any, lo
         # a stray minus sign in a size (out_features: -64): the number without it, not the type's stock
         # example (a rate keeps its default: lr: -1 is no hint for lr: 1)
         hint = f"write {w.shown[-1]}: {int(-given)} (without the minus sign)"
+    if isinstance(given, str) and re.fullmatch(r"-?\d+,\d+", given.strip()) and "number" in desc and w.shown \
+            and not isinstance(w.shown[-1], int):
+        hint = f"write {w.shown[-1]}: {given.strip().replace(',', '.')} (a decimal point: YAML reads a comma as text)"
     options = [o for o in _literal_options(w.ann) if isinstance(o, str)]
     guess = did_you_mean(str(err.get("input")), options) if options and isinstance(err.get("input"), str) else None
     hint = _named_type(w, given, _tags(w.ann)) or _listed_mapping(w, given) or hint
