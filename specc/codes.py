@@ -596,7 +596,7 @@ _TABLE: list[Code | LintCode] = [
          "layers: [..., {type: Linear, out_features: 2}]   # the data has labels 0, 1, 2",
          "Set the last layer's width to the number of classes."),
     Code("T006", "targets-vs-loss", "The targets do not fit the loss (BCE outside [0, 1], KL rows that are not "
-         "probabilities, fractional class labels, NaN).",
+         "probabilities, fractional class labels, CTC transcripts longer than the output steps, NaN).",
          "The loss would be NaN or meaningless from the first step, with no error.",
          "loss: {type: KLDivLoss}   # targets are raw scores, not rows summing to 1",
          "Give targets of the form the loss reads, or choose the loss that reads these targets."),
