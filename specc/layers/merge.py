@@ -265,7 +265,11 @@ class Concat(LayerKind):
                 x, y = first.shape[j], t.shape[j]
                 # Another dim is a fix only when it is the one place the inputs differ.
                 agree = where_equal(x, y)
-                fix = (f"did you mean dim: {j}?" if first.shape[d] == t.shape[d] and len(differ) == 1 else
+                # T and T + 1 at every size: a branch that pads more than its kernel trims (an even
+                # kernel with padding k // 2), not a wrong dim
+                offset = _constant_offset((x,), (y,))
+                fix = (offset if offset else
+                       f"did you mean dim: {j}?" if first.shape[d] == t.shape[d] and len(differ) == 1 else
                        f"at dim {j}, {agree}" if agree else
                        f"here they are {x} and {y} at dim {j}; make the branches agree there (same stride, kernel "
                        "and padding for conv branches)")
