@@ -326,6 +326,24 @@ def test_ctc_transcripts_the_output_steps_cannot_spell(tmp_path: Path, capsys: p
     assert rc == 0, err
 
 
+def test_a_language_model_given_one_label_per_sequence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a (B, T, V) LM needs a label per token: the message showed the made-up size 16 for T
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "lm.npz", x=rng.integers(0, 50, (8, 10)), y=rng.integers(0, 50, (8,)))
+    spec = write(tmp_path, """\
+        specc: 1
+        inputs: {ids: {shape: [B, T], dtype: int64}}
+        layers:
+          - {type: Embedding, num_embeddings: 50, embedding_dim: 8}
+          - {type: Linear, out_features: 50}
+        loss: {type: CrossEntropyLoss, class_dim: -1}
+        optimizer: {type: Adam}
+        train: {data: {source: lm.npz}}
+        """)
+    err = _fails(capsys, spec, "T003", 8, "targets have shape [] per sample, the output needs [T]")
+    assert "16" not in err
+
+
 def test_a_data_set_that_does_not_fit_the_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _fails(capsys, mlp(tmp_path, iris_file(tmp_path), 5, 3), "T003", 3, "[5]", "[4]")
     _fails(capsys, mlp(tmp_path, "iris", 5, 3, name="bundled.yaml"), "T003", 3, "gives 4 values", "x: [B, 4]")

@@ -518,8 +518,12 @@ def _targets(cfg: dict[str, Any], y: np.ndarray, where: str) -> np.ndarray:
         y = y.astype(np.int64)
         if y.ndim == 2 and y.shape[1] == 1 and not want:
             y = y[:, 0]
-        if tuple(y.shape[1:]) != tuple(want) and not (len(want) == y.ndim - 1):
-            raise DataError("T003", f"targets have shape {list(y.shape[1:])} per sample, the output needs {list(want)}",
+        if tuple(y.shape[1:]) != tuple(want) and len(want) != y.ndim - 1:
+            # the output's own dims, symbols kept: a (B, T, K) tagger needs (T,) per sample, whatever T is
+            declared = [d if isinstance(d, int) else str(d) for d in next(iter(cfg["outputs"].values()))[1:]]
+            shown = "[" + ", ".join(map(str, [*declared[:at], *declared[at + 1:]])) + "]"
+            raise DataError("T003", f"targets have shape {list(y.shape[1:])} per sample, the output needs {shown} "
+                            f"(one class index per position of its {len(declared) + 1}-d output)",
                             "give one class index per position of the output", where)
         return y
     y = y.astype(np.float32)
