@@ -93,7 +93,7 @@ def _merge_fix(a: tuple, b: tuple, j: int) -> str:
         if 2 <= len(gate) < len(full) and gate == full[:len(gate)]:
             want = TensorType((*gate, *(1,) * (len(full) - len(gate))))
             return (f"input {k} {TensorType(gate)} has no spatial dims; to scale each channel make it {want} "
-                    "(GlobalAvgPool keepdim: true, or a Reshape)")
+                    "(- {type: Unsqueeze, dim: -1} for one dim, GlobalAvgPool keepdim: true, or a Reshape)")
     if len(a) != len(b) or len(a) < 3 or not all(isinstance(d, int) for d in (*a[1:], *b[1:])):
         return generic
     for gate, full, k in ((a, b, 1), (b, a, j)):
@@ -187,6 +187,18 @@ class Min(_Arithmetic):
     summary = "element-wise minimum of two inputs (broadcasting)"
 
 
+def _rank_fix(a: TensorType, b: TensorType, b_index: int) -> str:
+    """The fix for Concat inputs of two ranks: joined as one feature vector per sample (a
+    TabTransformer's column tokens (B, 5, 32) beside its numeric features (B, 6)), the one with
+    more dims is flattened."""
+    (hi, k), lo = ((a, 1), b) if a.rank > b.rank else ((b, b_index), a)
+    if lo.rank == 2:
+        flat = TensorType((hi.shape[0], product(hi.shape[1:])))
+        return (f"to join them as one feature vector per sample, flatten input {k} {hi} to {flat} first "
+                "(- {type: Flatten} after it); else give both the same dims (Unsqueeze, Reshape)")
+    return "give both the same number of dims first (Flatten, Unsqueeze or Reshape the one that differs)"
+
+
 def _pad_to_match(a: TensorType, b: TensorType, b_index: int, cat_dim: int) -> str:
     """A zero pad that makes the smaller of two (N, C, *spatial) maps the size of the other, when
     one is no larger in every spatial dim: what U-Net implementations do to the upsampled map
@@ -258,7 +270,7 @@ class Concat(LayerKind):
         for i, t in enumerate(ins[1:], start=1):
             if t.rank != first.rank:
                 raise SpecError("S006", f"Concat inputs have different ranks: {first} and input {i + 1} {t}",
-                                "reshape one of them first")
+                                _rank_fix(first, t, i + 1))
             differ = [j for j, (x, y) in enumerate(zip(first.shape, t.shape)) if j != d and not same_size(x, y)]
             if differ:
                 j = differ[0]
