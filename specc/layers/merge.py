@@ -89,6 +89,14 @@ def _merge_fix(a: tuple, b: tuple, j: int) -> str:
     offset = _constant_offset(a, b)
     if offset:
         return offset
+    if a[:-1] == b[:-1] and isinstance(a[-1], int) and isinstance(b[-1], int) and (
+            len(a) == 2 or (len(a) == 3 and isinstance(a[1], Dim))):
+        # features last, (B, F) or (B, T, F): token and segment embeddings, a sequence's residual;
+        # a conv map (N, C, L), whose dim 1 is fixed, differing in its length has its own hints below
+        big, k = (a[-1], j) if a[-1] > b[-1] else (b[-1], 1)
+        return (f"the features (last dim) are {a[-1]} and {b[-1]}: give the layer that makes input {k} {big} "
+                f"(out_features, embedding_dim, hidden_size), or project it with - {{type: Linear, out_features: "
+                f"{big}}}")
     for gate, full, k in ((a, b, 1), (b, a, j)):
         if 2 <= len(gate) < len(full) and gate == full[:len(gate)]:
             want = TensorType((*gate, *(1,) * (len(full) - len(gate))))
