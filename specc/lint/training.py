@@ -247,6 +247,8 @@ def _cut_off(spec: Spec, trained: list[Leaf]) -> list[Diagnostic]:
 def _check_one(spec: Spec, loss: Any, last: Leaf, out: TensorType, output: str | None) -> list[Diagnostic]:
     diags: list[Diagnostic] = []
     if loss.type == "CTCLoss":
+        if output is not None:
+            return []  # CTC among several losses is V028 whatever its output
         layout = _ctc_layout(spec, loss, last, out, output)
         return layout or _log_space(spec, loss, last, output)  # log-probabilities over the classes it reads
     if loss.type in ("KLDivLoss", "NLLLoss"):
