@@ -333,9 +333,9 @@ _TABLE: list[Code | LintCode] = [
          "(here [5, 5]); for a symbolic size, add the tensor the pool read as a third input: from: "
          "[pool.values, pool.indices, x]."),
     # -- training: the loss, optimizer and scheduler against the model ------------------------
-    Code("T050", "loss-needs-log-probabilities", "KLDivLoss or NLLLoss reads the model's output as "
-         "log-probabilities, but the model does not end in LogSoftmax.",
-         "PyTorch's KLDivLoss and NLLLoss take log-probabilities. Given probabilities (after Softmax or "
+    Code("T050", "loss-needs-log-probabilities", "KLDivLoss, NLLLoss or CTCLoss reads the model's output as "
+         "log-probabilities, but the model does not end in LogSoftmax (over the class dim).",
+         "PyTorch's KLDivLoss, NLLLoss and CTCLoss take log-probabilities. Given probabilities (after Softmax or "
          "Sigmoid) they optimise a different quantity and learn something wrong; given raw logits the loss has "
          "no lower bound and runs off to minus infinity (or NaN) without any error.",
          "layers:\n  - {type: Linear, out_features: 10}\n  - {type: Softmax, dim: 1}\nloss: {type: KLDivLoss}",
@@ -608,7 +608,7 @@ _TABLE: list[Code | LintCode] = [
          "layers: [..., {type: Linear, out_features: 2}]   # the data has labels 0, 1, 2",
          "Set the last layer's width to the number of classes."),
     Code("T006", "targets-vs-loss", "The targets do not fit the loss (BCE outside [0, 1], KL rows that are not "
-         "probabilities, fractional class labels, NaN).",
+         "probabilities, fractional class labels, CTC transcripts longer than the output steps, NaN).",
          "The loss would be NaN or meaningless from the first step, with no error.",
          "loss: {type: KLDivLoss}   # targets are raw scores, not rows summing to 1",
          "Give targets of the form the loss reads, or choose the loss that reads these targets."),
@@ -642,6 +642,16 @@ _TABLE: list[Code | LintCode] = [
          "Use the recipe's scale: 5e-4 for SGD, 0 to 1e-4 for Adam (or AdamW with 0.01 for decoupled decay), "
          "0.01 to 0.3 for AdamW."),
     LintCode("L030", "bounded-logits-into-ce"),
+    # -- helper b19: sequence models (CTC) ----------------------------------------------------------
+    Code("T009", "ctc-output-layout", "The model's output does not fit CTCLoss: it is not (B, T, C) or (T, B, C) "
+         "with the classes in the last dim, or the blank is not one of those classes.",
+         "CTCLoss reads one distribution over the classes at every output step. A (B, C) output fails inside "
+         "PyTorch's loss at the first batch; a convolution's (B, C, T) would be read with the steps as classes "
+         "and the classes as steps, and train nonsense without an error; a blank past the classes fails mid-run.",
+         "layers:\n  - {type: Conv1d, out_channels: 29, kernel_size: 1}   # (B, 29, T)\n"
+         "  - {type: LogSoftmax, dim: 1}\nloss: {type: CTCLoss}",
+         "Return every step with the classes last: - {type: Permute, dims: [0, 2, 1]} after a convolution, "
+         "output: sequence on a recurrent layer, LogSoftmax over dim -1; keep blank below the class count."),
     # -- later stages: what build, forward, export or training cannot do ---------------------
     Code("U001", "batch-size-requirement", "A layer needs a minimum size along the batch dim.",
          "A model must run on a batch of any size: prediction feeds one sample at a time, and the last batch of "

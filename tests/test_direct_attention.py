@@ -113,3 +113,39 @@ def test_random_attention_written_direct_equals_pytorch(seed: int, tmp_path: Pat
     report = result.verification
     assert report is not None and report.against == "PyTorch" and len(report.runs) == 3, text
     assert all(r.max_abs_diff for r in report.runs)
+
+
+@pytest.mark.parametrize("layer", [
+    "{type: TransformerDecoder, from: [x, m, pad], masks: [key_padding], causal: true, nhead: 2, num_layers: 2, "
+    "dim_feedforward: 16}",
+    "{type: MultiheadAttention, from: [x, pad], masks: [key_padding], causal: true, num_heads: 2}",
+])
+def test_a_row_the_masks_hide_whole_is_zero_attention_at_eval_too(layer: str, tmp_path: Path) -> None:
+    # Left padding under a causal mask: step 0 sees only key 0, which is padding. PyTorch's fused
+    # inference kernel (eval, no autograd: predict) gave NaN there, which a second layer spread over the
+    # whole sequence, while training and the ONNX export give 0; the generated model now gives 0 too.
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+
+    from specc.backends.torch_build import build_module
+
+    memory = "  m: [B, S, 8]\n" if "Decoder" in layer else ""
+    spec = specc.loads(f"specc: 1\ninputs:\n  x: [B, T, 8]\n{memory}  pad: {{shape: [B, T], dtype: bool}}\n"
+                       f"layers:\n  - {layer}\n", "left_pad.yaml")
+    assert spec.ok, [d.message for d in spec.errors]
+    g = torch.Generator().manual_seed(0)
+    x, m = torch.randn(2, 5, 8, generator=g), torch.randn(2, 3, 8, generator=g)
+    pad = torch.tensor([[True, True, False, False, False], [False] * 5])
+    model = build_module(spec, seed=0).eval()
+    feeds = (x, m, pad) if "Decoder" in layer else (x, pad)
+    with torch.no_grad():
+        want = model(*feeds).numpy()
+    assert np.isfinite(want).all()
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp_path / "w.safetensors"))
+    export_direct(spec, tmp_path / "m.onnx", weights=tmp_path / "w.safetensors")
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"))
+    got = session.run(None, {i.name: t.numpy() for i, t in zip(session.get_inputs(), feeds)})[0]
+    np.testing.assert_allclose(got, want, atol=1e-5)

@@ -336,12 +336,13 @@ def _minimal(model: type) -> dict[str, typing.Any]:
 
 SECTION_SPEC = """
 specc: 1
-inputs: {{feats: [B, 4]}}
+inputs: {{feats: {feats}}}
 layers: [{{type: Linear, out_features: 3}}{last}]
 {section}
 """
-# The layer a loss needs last (check rejects NLL/KL on raw logits, BCE without a sigmoid).
-LAST_FOR = {"NLLLoss": "LogSoftmax, dim: 1", "KLDivLoss": "LogSoftmax, dim: 1", "BCELoss": "Sigmoid"}
+# The layer a loss needs last (check rejects NLL/KL/CTC on raw logits, BCE without a sigmoid).
+LAST_FOR = {"NLLLoss": "LogSoftmax, dim: 1", "KLDivLoss": "LogSoftmax, dim: 1", "BCELoss": "Sigmoid",
+            "CTCLoss": "LogSoftmax, dim: -1"}
 
 
 def _expected(model: typing.Any) -> dict[str, typing.Any]:
@@ -371,7 +372,8 @@ def test_every_section_type_constructs_what_the_spec_says(key: str, fields: dict
     """Every field of the section, defaults included, ends up in the PyTorch object: a specc
     default that differs from PyTorch's must be written out."""
     last = f", {{type: {LAST_FOR[fields['type']]}}}" if key == "loss" and fields["type"] in LAST_FOR else ""
-    spec = specc.loads(SECTION_SPEC.format(section=_as_yaml(key, fields), last=last), f"{key}.yaml")
+    feats = "[B, T, 4]" if key == "loss" and fields["type"] == "CTCLoss" else "[B, 4]"  # CTC reads steps
+    spec = specc.loads(SECTION_SPEC.format(section=_as_yaml(key, fields), last=last, feats=feats), f"{key}.yaml")
     assert spec.ok, "\n".join(d.message for d in spec.errors)
     module = generated_module(spec)
     model = build_module(spec, seed=0)

@@ -414,3 +414,41 @@ def test_warmup_then_any_scheduler_runs_that_scheduler_from_its_start(sched: str
         opt.step()
         alone.step()
     assert lrs(spec, 14) == pytest.approx(want, rel=1e-9)
+
+
+# -- CTCLoss: (B, T, C) log-probabilities, the blank one of the classes ---------------------------------
+
+GRU29 = "  - {type: GRU, hidden_size: 16}\n  - {type: Linear, out_features: 29}\n"
+
+
+@pytest.mark.parametrize("layers,inputs,want", [
+    ("  - {type: Conv1d, out_channels: 29, kernel_size: 1, name: chars}\n  - {type: LogSoftmax, dim: 1}\n",
+     "x: [B, 40, T]", "Permute, dims: [0, 2, 1]} after Conv1d 'chars'"),
+    ("  - {type: Conv1d, out_channels: 29, kernel_size: 1, name: chars}\n  - {type: LogSoftmax, dim: 1}\n",
+     "x: [B, 40, 50]", "Permute, dims: [0, 2, 1]} after Conv1d 'chars'"),  # a fixed length is no class count
+    ("  - {type: GRU, hidden_size: 16, output: last}\n  - {type: Linear, out_features: 29}\n"
+     "  - {type: LogSoftmax, dim: -1}\n", "x: [B, T, 40]", "output: sequence"),
+])
+def test_ctc_needs_the_classes_last_at_every_step(layers: str, inputs: str, want: str) -> None:
+    (code, line, _, hint), = errors(inputs, layers, "loss: {type: CTCLoss}")
+    assert (code, line) == ("T009", 4 + layers.count("\n")) and want in hint
+
+
+def test_ctc_reads_log_probabilities_over_the_classes() -> None:
+    (code, _, _, hint), = errors("x: [B, T, 40]", GRU29, "loss: {type: CTCLoss}")
+    assert code == "T050" and "LogSoftmax, dim: -1" in hint
+    (code, line, message, hint), = errors("x: [B, T, 40]", GRU29 + "  - {type: LogSoftmax, dim: 1}\n",
+                                          "loss: {type: CTCLoss}")
+    assert (code, line) == ("T050", 6) and "dim 2" in message and "set dim: -1" in hint
+    ok("x: [B, T, 40]", GRU29 + "  - {type: LogSoftmax, dim: -1}\n", "loss: {type: CTCLoss}")
+    ok("x: [B, T, 40]", GRU29 + "  - {type: LogSoftmax, dim: 2}\n", "loss: {type: CTCLoss}")
+    # a sequence-first model returns (T, B, C): the classes are still last
+    ok("x: [T, B, 40]", "  - {type: GRU, hidden_size: 16, batch_first: false}\n  - {type: Linear, out_features: 29}\n"
+       "  - {type: LogSoftmax, dim: -1}\n", "loss: {type: CTCLoss}")
+
+
+def test_ctc_blank_must_be_one_of_the_classes() -> None:
+    layers = GRU29 + "  - {type: LogSoftmax, dim: -1}\n"
+    (code, line, message, hint), = errors("x: [B, T, 40]", layers, "loss: {type: CTCLoss, blank: 29}")
+    assert (code, line) == ("T009", 7) and "0 to 28" in message and "30 outputs" in hint
+    ok("x: [B, T, 40]", layers, "loss: {type: CTCLoss, blank: 28}")

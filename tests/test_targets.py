@@ -89,8 +89,8 @@ def test_every_support_module_is_used() -> None:
 
 
 # What each support module is called with: (the name it defines, constructor arguments or None
-# for a function, the inputs).
-SUPPORT_CALLS: dict[str, list[tuple[str, tuple[Any, ...] | None, tuple[tuple[int, ...], ...]]]] = {
+# for a function, the inputs: a shape, or the name of an nn module built without arguments).
+SUPPORT_CALLS: dict[str, list[tuple[str, tuple[Any, ...] | None, tuple[tuple[int, ...] | str, ...]]]] = {
     "adaptive_pool": [("AdaptivePool", ((3, None), "max"), ((2, 4, 7, 5),)),
                       ("AdaptivePool", ((2, 3), "avg"), ((2, 4, 7, 5),))],
     "class_token": [("ClassToken", (4, 2), ((2, 3, 4),)), ("ClassToken", (4, 1, False), ((3, 2, 4),))],
@@ -104,6 +104,7 @@ SUPPORT_CALLS: dict[str, list[tuple[str, tuple[Any, ...] | None, tuple[tuple[int
                        ("SeparableConv2d", (3, 4, 3, 1, 1, 1, 2), ((2, 3, 5, 5),))],
     "stochastic_depth": [("StochasticDepth", (0.5,), ((4, 3),))],
     "unfold_steps": [("unfold_steps", None, ((6, 4), (2, 3, 5)))],
+    "attention_fastpath": [("off_fastpath", None, ("Tanh", (2, 3, 4)))],
 }
 
 
@@ -123,7 +124,7 @@ def test_support_module_computes_what_its_emitted_text_computes(name: str) -> No
     exec(support.text(name), emitted)
     for top, ctor, shapes in SUPPORT_CALLS[name]:
         gen = torch.Generator().manual_seed(0)
-        xs = [torch.randn(s, generator=gen) for s in shapes]
+        xs = [getattr(torch.nn, s)() if isinstance(s, str) else torch.randn(s, generator=gen) for s in shapes]
         outs = []
         for ns in (vars(module), emitted):
             torch.manual_seed(1)

@@ -337,6 +337,58 @@ def test_bce_and_kl_targets_out_of_range(tmp_path: Path, capsys: pytest.CaptureF
     _fails(capsys, mlp(tmp_path, "k.npz", 3, 3, loss="KLDivLoss, from_logits: true"), "T006", 8, "probability")
 
 
+def test_ctc_transcripts_the_output_steps_cannot_spell(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a stride-2 conv halves T = 20 frames to 10 steps: 10 labels fit, 9 with one repeat need 10,
+    # 6 with 5 repeats (a blank between each) need 11 and had made the first batch's loss inf, then "nan"
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(8, 20, 6)).astype(np.float32)
+    y = np.tile(np.arange(1, 11), (8, 1))
+    lengths = np.full(8, 10)
+    y[3, :9] = [1, 1, 2, 3, 4, 5, 6, 7, 8]
+    lengths[3] = 9
+    spec = write(tmp_path, """\
+        specc: 1
+        inputs: {frames: [B, T, 6]}
+        layers:
+          - {type: Permute, dims: [0, 2, 1]}
+          - {type: Conv1d, out_channels: 12, kernel_size: 2, stride: 2}
+          - {type: Permute, dims: [0, 2, 1]}
+          - {type: LogSoftmax, dim: -1}
+        loss: {type: CTCLoss}
+        optimizer: {type: Adam}
+        train: {epochs: 1, batch_size: 4, data: {source: ctc.npz}}
+        """)
+    np.savez(tmp_path / "ctc.npz", x=x, y=y, y_lengths=lengths)
+    rc, _, err = run_cli(capsys, "train", str(spec), "--run", str(tmp_path / "ok"))
+    assert rc == 0, err
+    y[5, :6], lengths[5] = [4, 4, 4, 4, 4, 4], 6
+    np.savez(tmp_path / "ctc.npz", x=x, y=y, y_lengths=lengths)
+    _fails(capsys, spec, "T006", 10, "CTC target of 6 labels needs 11 output steps", "gives 10 steps",
+           "T=20", "zero_infinity: true")
+    # zero_infinity: true is the user's choice to skip them: training runs
+    spec.write_text(spec.read_text().replace("{type: CTCLoss}", "{type: CTCLoss, zero_infinity: true}"))
+    rc, _, err = run_cli(capsys, "train", str(spec), "--run", str(tmp_path / "skip"))
+    assert rc == 0, err
+
+
+def test_a_language_model_given_one_label_per_sequence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a (B, T, V) LM needs a label per token: the message showed the made-up size 16 for T
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "lm.npz", x=rng.integers(0, 50, (8, 10)), y=rng.integers(0, 50, (8,)))
+    spec = write(tmp_path, """\
+        specc: 1
+        inputs: {ids: {shape: [B, T], dtype: int64}}
+        layers:
+          - {type: Embedding, num_embeddings: 50, embedding_dim: 8}
+          - {type: Linear, out_features: 50}
+        loss: {type: CrossEntropyLoss, class_dim: -1}
+        optimizer: {type: Adam}
+        train: {data: {source: lm.npz}}
+        """)
+    err = _fails(capsys, spec, "T003", 8, "targets have shape [] per sample, the output needs [T]")
+    assert "16" not in err
+
+
 def test_a_data_set_that_does_not_fit_the_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _fails(capsys, mlp(tmp_path, iris_file(tmp_path), 5, 3), "T003", 3, "[5]", "[4]")
     _fails(capsys, mlp(tmp_path, "iris", 5, 3, name="bundled.yaml"), "T003", 3, "gives 4 values", "x: [B, 4]")

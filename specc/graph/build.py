@@ -636,8 +636,19 @@ def inside_block_hint(g: Graph, name: str) -> str | None:
     node = g.node(head) if "." in name else None
     if node is None or node.sub is None:
         return None
+    inner = name.split(".", 1)[1]
+    block = node.sub.block
+    if block == "repeat":
+        return (f"a layer inside the repeat '{head}' cannot be read from outside it: read '{head}' (its last "
+                "copy's output), or write the copies out one by one")
+    # A U-Net's encoder step is the usual case: the block's output goes on down while a layer
+    # inside it is a skip, and a block gives one output.
+    if "." in inner:  # inside a nested block: its own output: comes first
+        return (f"a layer inside '{head}' cannot be read from outside it: read '{head}' (its block's output), "
+                f"or make '{inner}' the output of each block it sits in (output: in block {block})")
     return (f"a layer inside '{head}' cannot be read from outside it: read '{head}' (its block's output), "
-            "or make that layer the block's output:")
+            f"or make that layer the block's output with output: {inner} in block {block}; to read both, write "
+            f"the layers after '{inner}' outside the block")
 
 
 def mark_unused(g: Graph, input_locs: dict[str, Location] | None = None) -> list[Diagnostic]:

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt, field_validator
 
-from ..diagnostics import SpecError
+from ..diagnostics import SpecError, yaml_flow
 from ..shapes.dims import Dim, DimLike, add, mul
 from ..shapes.tensor import TensorType
 from .base import Form, LayerKind, LayerParams, LayerResult, Requirement, check_given, register
@@ -81,10 +81,19 @@ def check_features_last(x: TensorType, size: int, heads: int, size_field: str, h
                         field=heads_field)
 
 
-def _check_float(t: TensorType, what: str) -> None:
-    if not t.is_float:
-        raise SpecError("S007", f"the {what} is {t.dtype} data {t}, but attention works on floats",
-                        EMBED_IDS)
+def _check_float(t: TensorType, what: str, masks: tuple[str, ...], order: str) -> None:
+    """``order``: what ``from:`` lists before the masks, for the hint on a mask read in its place."""
+    if t.is_float:
+        return
+    if t.dtype != "bool":
+        hint = EMBED_IDS
+    elif masks:  # the mask written before the sequence in from:
+        hint = (f"bool values are a mask: from: lists {order} first, then the masks in the order of masks: "
+                f"{yaml_flow(list(masks))}")
+    else:
+        hint = (f"bool values are a mask: list it after {order} in from: and name it in masks: ([key_padding] for "
+                "a (B, T) padding mask, true at the padding)")
+    raise SpecError("S007", f"the {what} is {t.dtype} data {t}, but attention works on floats", hint)
 
 
 def check_masks(masks: tuple[str, ...], tensors: list[TensorType], batch: DimLike, t_len: DimLike,
@@ -161,7 +170,7 @@ class MultiheadAttention(LayerKind):
         k = ins[1] if n_qkv >= 2 else q
         v = ins[2] if n_qkv == 3 else k
         for t, what in ((q, "query"), (k, "key"), (v, "value")):
-            _check_float(t, what)
+            _check_float(t, what, p.masks, "the query, key and value it reads")
             if t.rank != 3:
                 raise SpecError("S003", f"the {what} must be (B, T, E) (or (T, B, E) with batch_first: false), "
                                 f"got rank {t.rank} {t}", sequence_hint(t))
@@ -264,7 +273,7 @@ class _Encoder(_Transformer):
             raise SpecError("G003", f"{self.type_name} reads x plus {len(p.masks)} mask"
                             f"{'s' if len(p.masks) != 1 else ''} (masks: {list(p.masks)}), got {len(ins)} inputs",
                             "list the masks under masks: in the order they follow x in from:", field="masks")
-        _check_float(x, "input")
+        _check_float(x, "input", p.masks, "the sequence")
         if x.rank != 3:
             raise SpecError("S003", f"{self.type_name} needs (B, T, d_model) (or (T, B, d_model) with "
                             f"batch_first: false), got rank {x.rank} {x}", sequence_hint(x))
@@ -326,7 +335,7 @@ class _Decoder(_Transformer):
                             field="masks" if p.masks else None)
         x, mem = ins[0], ins[1]
         for t, what in ((x, "target"), (mem, "memory")):
-            _check_float(t, what)
+            _check_float(t, what, p.masks, "the target and the memory")
             if t.rank != 3:
                 raise SpecError("S003", f"{self.type_name} needs the {what} as (B, T, d_model) (or (T, B, d_model) "
                                 f"with batch_first: false), got rank {t.rank} {t}", sequence_hint(t), field="from")

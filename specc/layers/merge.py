@@ -91,11 +91,19 @@ def _merge_fix(a: tuple, b: tuple, j: int, gates: bool = False) -> str:
     offset = _constant_offset(a, b)
     if offset:
         return offset
+    if a[:-1] == b[:-1] and isinstance(a[-1], int) and isinstance(b[-1], int) and (
+            len(a) == 2 or (len(a) == 3 and isinstance(a[1], Dim))):
+        # features last, (B, F) or (B, T, F): token and segment embeddings, a sequence's residual;
+        # a conv map (N, C, L), whose dim 1 is fixed, differing in its length has its own hints below
+        big, k = (a[-1], j) if a[-1] > b[-1] else (b[-1], 1)
+        return (f"the features (last dim) are {a[-1]} and {b[-1]}: give the layer that makes input {k} {big} "
+                f"(out_features, embedding_dim, hidden_size), or project it with - {{type: Linear, out_features: "
+                f"{big}}}")
     for gate, full, k in ((a, b, 1), (b, a, j)):
         if 2 <= len(gate) < len(full) and gate == full[:len(gate)]:
             want = TensorType((*gate, *(1,) * (len(full) - len(gate))))
             return (f"input {k} {TensorType(gate)} has no spatial dims; to scale each channel make it {want} "
-                    "(GlobalAvgPool keepdim: true, or a Reshape)")
+                    "(- {type: Unsqueeze, dim: -1} for one dim, GlobalAvgPool keepdim: true, or a Reshape)")
     if len(a) == len(b) >= 3 and a[2:] == b[2:] and a[1] != b[1] and all(isinstance(d, int) for d in (a[1], b[1])):
         # the same positions, other channels (at any size): only the channel count is to fix
         narrow, wide, k = (a, b, 1) if a[1] < b[1] else (b, a, j)
@@ -202,6 +210,18 @@ class Min(_Arithmetic):
     summary = "element-wise minimum of two inputs (broadcasting)"
 
 
+def _rank_fix(a: TensorType, b: TensorType, b_index: int) -> str:
+    """The fix for Concat inputs of two ranks: joined as one feature vector per sample (a
+    TabTransformer's column tokens (B, 5, 32) beside its numeric features (B, 6)), the one with
+    more dims is flattened."""
+    (hi, k), lo = ((a, 1), b) if a.rank > b.rank else ((b, b_index), a)
+    if lo.rank == 2:
+        flat = TensorType((hi.shape[0], product(hi.shape[1:])))
+        return (f"to join them as one feature vector per sample, flatten input {k} {hi} to {flat} first "
+                "(- {type: Flatten} after it); else give both the same dims (Unsqueeze, Reshape)")
+    return "give both the same number of dims first (Flatten, Unsqueeze or Reshape the one that differs)"
+
+
 def _pad_to_match(a: TensorType, b: TensorType, b_index: int, cat_dim: int) -> str:
     """A zero pad that makes the smaller of two (N, C, *spatial) maps the size of the other, when
     one is no larger in every spatial dim: what U-Net implementations do to the upsampled map
@@ -273,14 +293,18 @@ class Concat(LayerKind):
         for i, t in enumerate(ins[1:], start=1):
             if t.rank != first.rank:
                 raise SpecError("S006", f"Concat inputs have different ranks: {first} and input {i + 1} {t}",
-                                "reshape one of them first")
+                                _rank_fix(first, t, i + 1))
             differ = [j for j, (x, y) in enumerate(zip(first.shape, t.shape)) if j != d and not same_size(x, y)]
             if differ:
                 j = differ[0]
                 x, y = first.shape[j], t.shape[j]
                 # Another dim is a fix only when it is the one place the inputs differ.
                 agree = where_equal(x, y)
-                fix = (f"did you mean dim: {j}?" if first.shape[d] == t.shape[d] and len(differ) == 1 else
+                # T and T + 1 at every size: a branch that pads more than its kernel trims (an even
+                # kernel with padding k // 2), not a wrong dim
+                offset = _constant_offset((x,), (y,))
+                fix = (offset if offset else
+                       f"did you mean dim: {j}?" if first.shape[d] == t.shape[d] and len(differ) == 1 else
                        f"at dim {j}, {agree}" if agree else
                        f"here they are {x} and {y} at dim {j}; make the branches agree there (same stride, kernel "
                        "and padding for conv branches)")

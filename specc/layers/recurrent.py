@@ -132,11 +132,20 @@ class _Recurrent(LayerKind):
                 # Only the batch dims differ, and one of them is symbolic: not provably wrong.
                 unproven = t.shape[0] == want[0] and t.shape[2] == want[2] and (
                     isinstance(t.shape[1], Dim) or isinstance(batch, Dim))
+                hint = (f"declare {name} as [{want[0]}, {batch}, {size}]; initial states are "
+                        "(layers, batch, hidden) even with batch_first: true")
+                if t.shape[0] != want[0] and t.shape[1:] == want[1:] and isinstance(t.shape[0], int):
+                    # an encoder's state with other layers or directions (a bidirectional encoder
+                    # starting a one-way decoder): what seq2seq code does with it
+                    hint = (f"the state has {t.shape[0]} = layers·directions of the layer that made it: give this "
+                            f"{self.type_name} num_layers and bidirectional with num_layers·directions = "
+                            f"{t.shape[0]}, or keep the first {want[0]} with - {{type: Slice, dim: 0, stop: "
+                            f"{want[0]}}} on it (PyTorch's seq2seq tutorial's hidden[:n_layers]); if it is an "
+                            f"input, {hint}")
                 raise SpecError("S010" if unproven else "S001",
                                 f"initial state {name} is {t} but this {self.type_name} needs "
                                 f"{TensorType(want)} ({layers}, batch, {'hidden_size' if name == 'c0' else 'H'})",
-                                f"declare {name} as [{want[0]}, {batch}, {size}]; initial states are "
-                                "(layers, batch, hidden) even with batch_first: true")
+                                hint)
 
 
 @register

@@ -370,6 +370,11 @@ def _cut_off(spec: Spec, trained: list[Leaf]) -> list[Diagnostic]:
 
 def _check_one(spec: Spec, loss: Any, last: Leaf, out: TensorType, output: str | None) -> list[Diagnostic]:
     diags: list[Diagnostic] = []
+    if loss.type == "CTCLoss":
+        if output is not None:
+            return []  # CTC among several losses is V028 whatever its output
+        layout = _ctc_layout(spec, loss, last, out, output)
+        return layout or _log_space(spec, loss, last, output)  # log-probabilities over the classes it reads
     if loss.type in ("KLDivLoss", "NLLLoss"):
         diags += _log_space(spec, loss, last, output)
     if loss.type == "BCELoss":
@@ -421,21 +426,52 @@ def _log_space(spec: Spec, loss: Any, last: Leaf, output: str | None = None) -> 
     if from_logits:
         return []
     if made.type not in LOG_SPACE:
-        hint = ("add - {type: LogSoftmax, dim: " + str(getattr(loss, "class_dim", 1)) + "} at the end of the model"
+        hint = ("add - {type: LogSoftmax, dim: " + str(-1 if name == "CTCLoss" else getattr(loss, "class_dim", 1))
+                + "} at the end of the model"
                 + (", or set from_logits: true in the loss" if name == "KLDivLoss" else ""))
         return [_located(spec, "T050", f"{name} reads the model's output as log-probabilities, but the model "
                          f"ends in {made.who()}, whose values are not; the loss has no lower bound and training "
                          "diverges", hint, output=output)]
     dim = made.node.result.args.get("dim") if made.node.result is not None else None
-    # KLDivLoss compares distributions over its class_dim (the dim its from_logits would normalise)
-    cd = class_dim(loss, last.out) if last.out is not None else None
-    what = "the classes at" if name == "NLLLoss" else "each distribution along its class_dim,"
+    # KLDivLoss compares distributions over its class_dim (the dim its from_logits would normalise);
+    # CTCLoss reads the classes last
+    cd = (last.out.rank - 1 if name == "CTCLoss" else class_dim(loss, last.out)) if last.out is not None else None
+    what = "each distribution along its class_dim," if name == "KLDivLoss" else "the classes at"
     if made.type == "LogSoftmax" and isinstance(dim, int) and cd is not None and made.out is not None \
             and made.out.rank == last.out.rank and dim % made.out.rank != cd:  # type: ignore[union-attr]
+        other = "" if name == "CTCLoss" else f" (or class_dim: {dim % made.out.rank} in the loss)"
         return [_located(spec, "T050", f"normalises over dim {dim}, but {name} reads {what} dim {cd}, "
                          f"so the values it reads are not log-probabilities",
-                         f"set dim: {cd} on this LogSoftmax (or class_dim: {dim % made.out.rank} in the loss)",
+                         f"set dim: {-1 if name == 'CTCLoss' else cd} on this LogSoftmax{other}",
                          at=made, output=output)]
+    return []
+
+
+def _ctc_layout(spec: Spec, loss: Any, last: Leaf, out: TensorType, output: str | None = None) -> list[Diagnostic]:
+    """T009: CTCLoss reads one distribution over the classes per output step, (B, T, C) or
+    (T, B, C) with the classes last, and its blank is one of those classes. Otherwise training
+    fails inside PyTorch's loss (a (B, C) output), or reads the steps as the classes and the
+    classes as the steps (a conv's (B, C, T)) and trains nonsense without a word."""
+    if out.rank != 3:
+        hint = ("keep the time dim to the end: output: sequence on a recurrent layer (not last or final_hidden), "
+                "no pooling or Select over the steps" if out.rank == 2 else
+                "fold the other dims into the features (Flatten, Reshape) to end in (B, T, C)")
+        return [_located(spec, "T009", f"CTCLoss reads one score per class at every step, (B, T, C) or (T, B, C), "
+                         f"but the model's output is {out} (made by {last.who()})", hint, output=output)]
+    width = out.shape[2]
+    made = producer(last, SAME_LAYOUT)
+    if not isinstance(width, int) or made.family in CHANNELS_FIRST:
+        there = "its steps" if not isinstance(width, int) else "its length"
+        return [_located(spec, "T009", f"CTCLoss reads the classes in the last dim, but the model's output "
+                         f"{out} (made by {made.who()}) holds {there} there and its channels at dim 1, so the "
+                         "loss would read the steps as classes",
+                         "add - {type: Permute, dims: [0, 2, 1]} after " + made.who() + ", so the model returns "
+                         "(B, T, C), and normalise with LogSoftmax over dim: -1", output=output)]
+    if loss.blank >= width:
+        return [_located(spec, "T009", f"blank {loss.blank} is not one of the output's {width} classes (0 to "
+                         f"{width - 1}): CTCLoss reserves one of the classes for the blank",
+                         f"set blank: 0 and number the labels from 1, or give the last layer {loss.blank + 1} "
+                         "outputs (the labels and the blank)", key="blank", output=output)]
     return []
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ...validate.train_config import classes_at, head
-from .data import Data, DataError, check_finite
+from .data import Data, DataError, check_finite, ctc_steps
 
 
 def check_data(cfg: dict[str, Any], train: Data, val: Data) -> None:
@@ -34,6 +34,30 @@ def _measured(labels: np.ndarray) -> str:
         return (f"{n_classes} classes for {labels.size} samples, {len(np.unique(labels))} values seen from "
                 f"{int(labels.min())} to {n_classes - 1}: about one sample per class")
     return ""
+
+
+def _ctc_spellable(cfg: dict[str, Any], d: Data) -> None:
+    """T006 for a transcript longer than the model's output steps can spell: a target of n labels
+    with r repeats (a blank must separate them) needs n + r steps. CTC gives such a sample an
+    infinite loss, and the run stopped at its first batch with "the loss became nan"."""
+    sizes = dict(cfg["sizes"])
+    for name, x in d.inputs.items():  # the data's own sizes: the output's steps depend on them
+        sizes.update({s: n for s, n in zip(cfg["inputs"][name]["shape"][1:], x.shape[1:]) if isinstance(s, str)})
+    steps = ctc_steps(cfg, sizes)[0]
+    y, lengths = d.targets, d.lengths
+    assert lengths is not None
+    for row, n in zip(y, lengths):
+        need = int(n) + int(np.count_nonzero(row[1:n] == row[:n - 1])) if n > 1 else int(n)
+        if need > steps:
+            at = ", ".join(f"{s}={v}" for s, v in sizes.items() if s in _symbols_of(cfg)) or "its fixed size"
+            raise DataError("T006", f"a CTC target of {int(n)} labels needs {need} output steps (a blank "
+                            f"between repeated labels), but the model gives {steps} steps for inputs at {at}",
+                            "shorten the transcripts, keep more output steps (less striding or pooling over time), "
+                            "or set zero_infinity: true in the loss to skip the targets it cannot spell", "source")
+
+
+def _symbols_of(cfg: dict[str, Any]) -> set[str]:
+    return {s for t in cfg["inputs"].values() for s in t["shape"][1:] if isinstance(s, str)}
 
 
 def _check(cfg: dict[str, Any], d: Data) -> None:
@@ -97,4 +121,6 @@ def _check(cfg: dict[str, Any], d: Data) -> None:
                 raise DataError("T006", f"a CTC target holds the blank label {blank} inside its length, or a length "
                                 f"beyond the padded width {y.shape[1]}",
                                 "labels are 1…C-1 with 0 the blank; check y_lengths", "loss")
+        if not loss.get("zero_infinity", False):
+            _ctc_spellable(cfg, d)
     check_finite(d, "the data")

@@ -224,11 +224,8 @@ def _random_transcripts(cfg: dict[str, Any], n: int, rng: np.random.Generator,
     """CTC targets for made-up inputs: label sequences (the blank left out) padded to one width,
     and their lengths, each short enough for the output's steps to spell it (a repeated label
     needs a blank between: 2·length - 1 steps at most)."""
-    name, shape = next(iter(cfg["outputs"].items()))
-    batch = next(iter(cfg["inputs"].values()))["shape"][0]
-    full = _output_dims(cfg, {**sizes, **({batch: 1} if isinstance(batch, str) else {})})
-    batch_first = shape[0] == batch and shape[0] != shape[1]  # as the loop reads the output
-    steps, width = (full[1] if batch_first else full[0]), full[-1]
+    name = next(iter(cfg["outputs"]))
+    steps, width = ctc_steps(cfg, sizes)
     blank = (cfg.get("loss") or {}).get("blank", 0)
     labels = np.array([c for c in range(width) if c != blank])
     if not labels.size:
@@ -238,6 +235,16 @@ def _random_transcripts(cfg: dict[str, Any], n: int, rng: np.random.Generator,
     lengths = rng.integers(1, longest + 1, size=n)
     y = np.where(np.arange(longest) < lengths[:, None], rng.choice(labels, size=(n, longest)), blank)
     return y.astype(np.int64), lengths.astype(np.int64)
+
+
+def ctc_steps(cfg: dict[str, Any], sizes: dict[str, int]) -> tuple[int, int]:
+    """The CTC output's steps and classes at the inputs' symbol sizes ``sizes``, its dims read as
+    the loop reads them: (B, T, C) when dim 0 is the inputs' batch, else (T, B, C)."""
+    shape = next(iter(cfg["outputs"].values()))
+    batch = next(iter(cfg["inputs"].values()))["shape"][0]
+    full = _output_dims(cfg, {**sizes, **({batch: 1} if isinstance(batch, str) else {})})
+    batch_first = shape[0] == batch and shape[0] != shape[1]
+    return (full[1] if batch_first else full[0]), full[-1]
 
 
 def _random_targets(cfg: dict[str, Any], n: int, rng: np.random.Generator, sizes: dict[str, int]) -> np.ndarray:
@@ -766,8 +773,12 @@ def _targets(cfg: dict[str, Any], y: np.ndarray, where: str) -> np.ndarray:
         y = y.astype(np.int64)
         if y.ndim == 2 and y.shape[1] == 1 and not want:
             y = y[:, 0]
-        if tuple(y.shape[1:]) != tuple(want) and not (len(want) == y.ndim - 1):
-            raise DataError("T003", f"targets have shape {list(y.shape[1:])} per sample, the output needs {list(want)}",
+        if tuple(y.shape[1:]) != tuple(want) and len(want) != y.ndim - 1:
+            # the output's own dims, symbols kept: a (B, T, K) tagger needs (T,) per sample, whatever T is
+            declared = [d if isinstance(d, int) else str(d) for d in next(iter(cfg["outputs"].values()))[1:]]
+            shown = "[" + ", ".join(map(str, [*declared[:at], *declared[at + 1:]])) + "]"
+            raise DataError("T003", f"targets have shape {list(y.shape[1:])} per sample, the output needs {shown} "
+                            f"(one class index per position of its {len(declared) + 1}-d output)",
                             "give one class index per position of the output", where)
         return y
     y = y.astype(np.float32)

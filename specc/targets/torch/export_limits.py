@@ -71,12 +71,19 @@ def _lstm(args: dict[str, Any]) -> str | None:
     return None
 
 
+def merges_masks(args: dict[str, Any]) -> bool:
+    """Whether an attention layer's key-padding mask joins an attention (or causal) mask, so that the
+    two together may hide every key of a row."""
+    masks = set(args.get("masks") or ())
+    return "key_padding" in masks and ("attn" in masks or bool(args.get("causal"))) and not args.get("add_zero_attn")
+
+
 def _merged_masks(args: dict[str, Any]) -> str | None:
     """A key-padding mask with an attention mask (or causal): where the two together hide every key
-    of a row, the PyTorch target's attention gives 0 and the exported graphs' softmax NaN (found by
+    of a row, the PyTorch target's attention gives 0 (called off the fused inference kernel, which
+    gives NaN: support/attention_fastpath.py) and the exported graphs' softmax NaN (found by
     exporting every layer case by the torch route; either mask alone gives NaN in both)."""
-    masks = set(args.get("masks") or ())
-    if "key_padding" in masks and ("attn" in masks or args.get("causal")) and not args.get("add_zero_attn"):
+    if merges_masks(args):
         return ("where its key-padding and attention (or causal) masks together hide every key of a row, the "
                 "torch exporters' models give NaN and PyTorch gives 0; export by the direct target (leave "
                 "export.exporter at auto), which gives PyTorch's 0")

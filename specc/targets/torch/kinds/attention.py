@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from .. import support
+from ..export_limits import merges_masks
 from .base import Lit, Lowering, lowering, on
 
 
@@ -18,8 +20,22 @@ def causal_mask(x: str, args: dict[str, Any]) -> str:
     return f"nn.Transformer.generate_square_subsequent_mask({t}, device={on(x)}.device, dtype={on(x)}.dtype)"
 
 
+class _Masked(Lowering):
+    """Attention kinds: a layer whose masks merge is called through ``off_fastpath``."""
+
+    support = ("attention_fastpath",)
+
+    def support_texts(self, args: dict[str, Any]) -> list[str]:
+        return [support.text(name) for name in self.support if name != "attention_fastpath" or merges_masks(args)]
+
+    def call(self, module: str, positional: list[str], keywords: str, args: dict[str, Any]) -> str:
+        if merges_masks(args):
+            return f"off_fastpath({module}, {', '.join(positional)}{keywords})"
+        return f"{module}({', '.join(positional)}{keywords})"
+
+
 @lowering
-class MultiheadAttention(Lowering):
+class MultiheadAttention(_Masked):
     torch_class = "nn.MultiheadAttention"
     positional = ("embed_dim", "num_heads")
     defaults = {"dropout": 0.0, "bias": True, "add_bias_kv": False, "add_zero_attn": False, "kdim": None,
@@ -36,10 +52,10 @@ class MultiheadAttention(Lowering):
         extra = "".join(f", {names[m]}={x}" for m, x in zip(masks, inputs[len(qkv):]))
         if args["causal"]:
             extra += f", attn_mask={causal_mask(q, args)}, is_causal=True"
-        return f"{module}({q}, {k}, {v}{extra}, need_weights=False)[0]"
+        return self.call(module, [q, k, v], f"{extra}, need_weights=False", args) + "[0]"
 
 
-class _Encoder(Lowering):
+class _Encoder(_Masked):
     positional = ("d_model", "nhead")
     defaults = {"dim_feedforward": 2048, "dropout": 0.1, "activation": "relu", "layer_norm_eps": 1e-5,
                 "batch_first": False, "norm_first": False, "bias": True}
@@ -52,7 +68,7 @@ class _Encoder(Lowering):
         if args["causal"]:
             extra += f", {self.mask_kwargs['causal']}={causal_mask(inputs[0], args)}"
             extra += f", {self.mask_kwargs['is_causal']}=True"
-        return f"{module}({', '.join(inputs[:self.reads])}{extra})"
+        return self.call(module, inputs[:self.reads], extra, args)
 
     def stack(self, layer: str, args: dict[str, Any], lit: Lit, *extra: str) -> str:
         """``nn.<Stack>(<layer>, num_layers=N[, norm=nn.LayerNorm(E)], *extra)``."""

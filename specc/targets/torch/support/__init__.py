@@ -14,8 +14,8 @@ from pathlib import Path
 MARKER = "# -- written into generated modules: everything below this line --"
 
 # The helper modules, by the name a lowering lists in its ``support``.
-NAMES = ("adaptive_pool", "class_token", "conv_lstm", "learned_tokens", "positional_encoding", "rms_norm", "rnn",
-         "separable_conv", "stochastic_depth", "unfold_steps")
+NAMES = ("adaptive_pool", "attention_fastpath", "class_token", "conv_lstm", "learned_tokens", "positional_encoding",
+         "rms_norm", "rnn", "separable_conv", "stochastic_depth", "unfold_steps")
 
 
 @functools.cache
