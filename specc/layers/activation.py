@@ -223,3 +223,40 @@ class Abs(LayerKind):
                             "a bool is already its own absolute value: drop the Abs, or add - {type: Cast, dtype: "
                             "float32} before it")
         return LayerResult(TensorType(x.shape, x.dtype, x.notes), {}, 0, 0)
+
+
+class ScaleParams(LayerParams):
+    # sin(w0·x) is SIREN's activation (w0 = 30), exp(0.5·x) a VAE's σ from log σ², sin(2^k·π·x)
+    # NeRF's encoding: a scale of its own spares each of them a Linear it would have to freeze.
+    scale: float = 1.0
+
+
+class _Scaled(LayerKind):
+    """f(scale·x), element by element, of a float tensor of any rank."""
+
+    Params = ScaleParams
+    form = "inline"
+
+    def infer(self, p: ScaleParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        if p.scale == 0:
+            raise SpecError("V053", f"scale 0 makes {self.type_name} ignore its input: every output is "
+                            f"{self.type_name.lower()}(0)",
+                            f"drop scale to use {self.type_name.lower()}(x), or give the factor x is multiplied by, "
+                            "e.g. scale: 30.0", field="scale")
+        return LayerResult(TensorType(x.shape, x.dtype, x.notes), {"scale": p.scale}, 0, 0)
+
+
+@register
+class Sin(_Scaled):
+    type_name, summary = "Sin", "sin(scale·x), element by element (SIREN, Fourier features)"
+
+
+@register
+class Cos(_Scaled):
+    type_name, summary = "Cos", "cos(scale·x), element by element (NeRF's and diffusion's encodings)"
+
+
+@register
+class Exp(_Scaled):
+    type_name, summary = "Exp", "e^(scale·x), element by element (σ = exp(0.5·log σ²))"
