@@ -621,6 +621,12 @@ _TABLE: list[Code | LintCode] = [
          "train: {batch_size: 1}",
          "Train with batch_size: 2 or more (BatchNorm's statistics want 16 or more), or normalise that layer "
          "with a LayerNorm or GroupNorm, which need no batch."),
+    # -- element-wise math: Sin, Cos, Exp (helper e19) -------------------------------------------
+    Code("V053", "scale-zero", "A Sin, Cos or Exp is given scale: 0.",
+         "The layer computes f(scale·x): with scale 0 every output is f(0) (0 for Sin, 1 for Cos and Exp) "
+         "whatever the input, and no gradient reaches the layers before it.",
+         "- {type: Sin, scale: 0}",
+         "Leave scale out for f(x), or give the factor the input is multiplied by (SIREN's w0: scale: 30.0)."),
     # -- later stages: what build, forward, export or training cannot do ---------------------
     Code("U001", "batch-size-requirement", "A layer needs a minimum size along the batch dim.",
          "A model must run on a batch of any size: prediction feeds one sample at a time, and the last batch of "
