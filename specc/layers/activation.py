@@ -244,6 +244,15 @@ class _Scaled(LayerKind):
                             f"{self.type_name.lower()}(0)",
                             f"drop scale to use {self.type_name.lower()}(x), or give the factor x is multiplied by, "
                             "e.g. scale: 30.0", field="scale")
+        if x.dtype == "float16" and self.type_name != "Exp":
+            # e^x keeps its relative precision in half; a period does not: sin and cos of an
+            # argument rounded to 11 bits are off by up to |scale·x|·2^-11 absolute, and ONNX
+            # Runtime computes them from the unrounded argument, so no tolerance verifies the export
+            name = self.type_name.lower()
+            raise SpecError("S037", f"computes {name} in float16, which rounds its argument to 11 bits: "
+                            f"{name}(x) for x near 20 is off by up to 0.01, and an exported model disagrees",
+                            "add - {type: Cast, dtype: float32} before it (and - {type: Cast, dtype: "
+                            "float16} after it, if what follows runs in half)")
         return LayerResult(TensorType(x.shape, x.dtype, x.notes), {"scale": p.scale}, 0, 0)
 
 
