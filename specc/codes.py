@@ -634,6 +634,7 @@ _TABLE: list[Code | LintCode] = [
          "precision in float16 and is allowed.",
          "- {type: Cast, dtype: float16}\n- {type: Sin, scale: 30.0}",
          "Cast to float32 before the Sin or Cos (and back to float16 after it if the rest runs in half)."),
+    LintCode("L034", "chaotic-periodic-stack"),
     # -- later stages: what build, forward, export or training cannot do ---------------------
     Code("U001", "batch-size-requirement", "A layer needs a minimum size along the batch dim.",
          "A model must run on a batch of any size: prediction feeds one sample at a time, and the last batch of "

@@ -961,3 +961,21 @@ def test_exp_in_half_exports_and_its_s037_fix_checks(tmp_path: Path) -> None:
     sin = half.replace("Exp", "Sin")
     assert [e.code for e in specc.loads(sin).errors] == ["S037"]
     assert specc.loads(sin.replace("  - {type: Sin", "  - {type: Cast, dtype: float32}\n  - {type: Sin")).ok
+
+
+def test_a_chaotic_sin_stack_warns_and_still_exports(tmp_path: Path) -> None:
+    """SIREN's w0 = 30 on every hidden layer over PyTorch's default weights: float32's last digits
+    are noise (L034), and export verifies to the tolerance widened by the same estimate, where
+    float32's own fails (0.3% apart, measured)."""
+    from specc.backends.direct_export import export_direct
+    from specc.backends.verify import ATOL, RTOL, tolerances
+
+    chaos = (Path(__file__).parent / "corpus" / "lint" / "l034_siren_w0_on_every_layer.yaml").read_text()
+    spec = specc.loads(chaos)
+    assert spec.ok and [d.code for d in spec.diagnostics] == ["L034"]
+    rtol, atol = tolerances(spec.graph, spec.document.export)
+    assert rtol > 10 * RTOL and atol > 10 * ATOL
+    assert export_direct(spec, tmp_path / "m.onnx", compare="torch").verification is not None
+    # the fix the hint gives: w0 on the first Sin, √6 on the later ones
+    tamed = specc.loads(chaos.replace("scale: 30.0", "scale: 2.449").replace("scale: 2.449", "scale: 30.0", 1))
+    assert [d.code for d in tamed.diagnostics] == [] and tolerances(tamed.graph, tamed.document.export) == (RTOL, ATOL)
