@@ -652,6 +652,20 @@ _TABLE: list[Code | LintCode] = [
          "  - {type: LogSoftmax, dim: 1}\nloss: {type: CTCLoss}",
          "Return every step with the classes last: - {type: Permute, dims: [0, 2, 1]} after a convolution, "
          "output: sequence on a recurrent layer, LogSoftmax over dim -1; keep blank below the class count."),
+    # -- element-wise math: Sin, Cos, Exp (helper e19) -------------------------------------------
+    Code("V053", "scale-zero", "A Sin, Cos or Exp is given scale: 0.",
+         "The layer computes f(scale·x): with scale 0 every output is f(0) (0 for Sin, 1 for Cos and Exp) "
+         "whatever the input, and no gradient reaches the layers before it.",
+         "- {type: Sin, scale: 0}",
+         "Leave scale out for f(x), or give the factor the input is multiplied by (SIREN's w0: scale: 30.0)."),
+    Code("S037", "periodic-in-half", "A Sin or Cos computes in float16.",
+         "float16 keeps 11 bits of the argument: sin(x) near x = 20 is off by up to 0.01 (an argument's last "
+         "bit), which is more than half precision's tolerance, and ONNX Runtime computes the op from the "
+         "unrounded float32 argument, so the exported model disagrees with PyTorch. Exp keeps its relative "
+         "precision in float16 and is allowed.",
+         "- {type: Cast, dtype: float16}\n- {type: Sin, scale: 30.0}",
+         "Cast to float32 before the Sin or Cos (and back to float16 after it if the rest runs in half)."),
+    LintCode("L034", "chaotic-periodic-stack"),
     # -- later stages: what build, forward, export or training cannot do ---------------------
     Code("U001", "batch-size-requirement", "A layer needs a minimum size along the batch dim.",
          "A model must run on a batch of any size: prediction feeds one sample at a time, and the last batch of "

@@ -948,3 +948,12 @@ case("MaxUnpool3d", "{type: MaxUnpool3d, kernel_size: [1, 2, 2], from: [pool.val
      {"inp": ("B", 2, "D", 6, 4)}, _unpooled(nn.MaxPool3d((1, 2, 2), return_indices=True),
                                             nn.MaxUnpool3d((1, 2, 2)), restore=True), BLD,
      before=(POOL % (3, "[1, 2, 2]"),))
+
+# -- Sin, Cos, Exp (issue e19): f(scale·x) ------------------------------------------------------
+
+case("Sin", "{type: Sin}", {"inp": ("B", 7)}, fn(torch.sin))
+case("Sin", "{type: Sin, scale: 30.0}", {"inp": ("B", 3, "T")}, fn(lambda x: torch.sin(30.0 * x)), BT2)
+case("Cos", "{type: Cos}", {"inp": ("B", 2, 3, 4)}, fn(torch.cos))
+case("Cos", "{type: Cos, scale: 3.14159}", {"inp": ("B", "T")}, fn(lambda x: torch.cos(3.14159 * x)), BT2)
+case("Exp", "{type: Exp}", {"inp": ("B", 5)}, fn(torch.exp))
+case("Exp", "{type: Exp, scale: 0.5}", {"inp": ("B", "T", 4)}, fn(lambda x: torch.exp(0.5 * x)), BT2)

@@ -223,3 +223,49 @@ class Abs(LayerKind):
                             "a bool is already its own absolute value: drop the Abs, or add - {type: Cast, dtype: "
                             "float32} before it")
         return LayerResult(TensorType(x.shape, x.dtype, x.notes), {}, 0, 0)
+
+
+class ScaleParams(LayerParams):
+    # sin(w0·x) is SIREN's activation (w0 = 30), exp(0.5·x) a VAE's σ from log σ², sin(2^k·π·x)
+    # NeRF's encoding: a scale of its own spares each of them a Linear it would have to freeze.
+    scale: float = 1.0
+
+
+class _Scaled(LayerKind):
+    """f(scale·x), element by element, of a float tensor of any rank."""
+
+    Params = ScaleParams
+    form = "inline"
+
+    def infer(self, p: ScaleParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        if p.scale == 0:
+            raise SpecError("V053", f"scale 0 makes {self.type_name} ignore its input: every output is "
+                            f"{self.type_name.lower()}(0)",
+                            f"drop scale to use {self.type_name.lower()}(x), or give the factor x is multiplied by, "
+                            "e.g. scale: 30.0", field="scale")
+        if x.dtype == "float16" and self.type_name != "Exp":
+            # e^x keeps its relative precision in half; a period does not: sin and cos of an
+            # argument rounded to 11 bits are off by up to |scale·x|·2^-11 absolute, and ONNX
+            # Runtime computes them from the unrounded argument, so no tolerance verifies the export
+            name = self.type_name.lower()
+            raise SpecError("S037", f"computes {name} in float16, which rounds its argument to 11 bits: "
+                            f"{name}(x) for x near 20 is off by up to 0.01, and an exported model disagrees",
+                            "add - {type: Cast, dtype: float32} before it (and - {type: Cast, dtype: "
+                            "float16} after it, if what follows runs in half)")
+        return LayerResult(TensorType(x.shape, x.dtype, x.notes), {"scale": p.scale}, 0, 0)
+
+
+@register
+class Sin(_Scaled):
+    type_name, summary = "Sin", "sin(scale·x), element by element (SIREN, Fourier features)"
+
+
+@register
+class Cos(_Scaled):
+    type_name, summary = "Cos", "cos(scale·x), element by element (NeRF's and diffusion's encodings)"
+
+
+@register
+class Exp(_Scaled):
+    type_name, summary = "Exp", "e^(scale·x), element by element (σ = exp(0.5·log σ²))"

@@ -112,3 +112,11 @@ def prelu(layer: Layer) -> str:
     if n > 1 and rank > 2:  # one slope per channel (dim 1): (C, 1, …) broadcasts against (N, C, …)
         slope = layer.op("Reshape", [slope, layer.const([n] + [1] * (rank - 2))])
     return layer.op("PRelu", [layer.x, slope])
+
+
+@lowers("Sin", "Cos", "Exp")
+def scaled(layer: Layer) -> str:
+    scale, x = float(layer.args["scale"]), layer.x
+    if scale != 1:
+        x = layer.op("Mul", [x, layer.const(scale, layer.float_dtype)])
+    return layer.op(layer.kind, [x])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Lowering, lowering
+from .base import Lowering, lowering, on
 
 
 class _Activation(Lowering):
@@ -124,3 +124,26 @@ class PReLU(Lowering):
 class Abs(Lowering):
     def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
         return f"torch.abs({inputs[0]})"
+
+
+class _Scaled(Lowering):
+    # torch has no module for these: torch.sin(x) inline, as Abs is
+    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        scale = float(args["scale"])
+        x = inputs[0] if scale == 1 else f"{on(inputs[0])} * {scale!r}"
+        return f"torch.{type(self).__name__.lower()}({x})"
+
+
+@lowering
+class Sin(_Scaled):
+    pass
+
+
+@lowering
+class Cos(_Scaled):
+    pass
+
+
+@lowering
+class Exp(_Scaled):
+    pass
