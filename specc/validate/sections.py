@@ -256,7 +256,7 @@ def input_decls(doc: PosDict) -> tuple[list[InputDecl] | None, list[Diagnostic]]
         if problem:  # reported, and the input still typed so that the layers get checked
             diags.append(Diagnostic("V006", f"input {problem}", raw.key_loc(name),
                                     "input names become argument names of forward(); rename it, "
-                                    f"e.g. {suggest_name(name, 'input', name_problem)}"))
+                                    f"e.g. {suggest_name(name, 'input', lambda n: name_problem(n, parameter=True))}"))
         shape = tuple(sym(d) if isinstance(d, str) else d for d in inp.shape)
         out.append(InputDecl(str(name), TensorType(shape, inp.dtype), raw.key_loc(name)))
     return out, diags
