@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from layer_cases import CASES, Case
+from torch.nn.utils.parametrizations import spectral_norm, weight_norm
 
 import specc
 from specc.backends.torch_build import build_module
@@ -56,7 +57,8 @@ def _emitted(node: Node) -> tuple[nn.Module | None, str, dict[str, Any]]:
     """The constructor and forward expression specc would write, evaluated."""
     kind, args = node.kind, node.result.args
     assert kind is not None
-    ns: dict[str, Any] = {"torch": torch, "nn": nn, "F": F, "math": math}
+    ns: dict[str, Any] = {"torch": torch, "nn": nn, "F": F, "math": math, "weight_norm": weight_norm,
+                          "spectral_norm": spectral_norm}
     for code in support_texts(kind, args):
         exec(code, ns)
     init = init_expr(kind, args)
@@ -894,3 +896,29 @@ def test_weights_refuse_half_precision_and_the_cast_fixes_it() -> None:
     assert specc.loads(fixed).ok
     with pytest.raises(RuntimeError, match="dtype"):
         nn.Linear(6, 2)(torch.zeros(1, 6, dtype=torch.float16))
+
+
+REPARAMETRIZED = [c for c in CASES if "weight_norm" in c.layer or "spectral_norm" in c.layer]
+
+
+@pytest.mark.parametrize("case", REPARAMETRIZED, ids=[c.id for c in REPARAMETRIZED])
+def test_normalised_weight_has_pytorchs_names_and_values(case: Case) -> None:
+    """weight_norm / spectral_norm: the emitted module takes the hand-written one's state dict
+    under PyTorch's names (parametrizations.weight.original0/1, .original, .0._u/_v) and then
+    computes what it computes, in eval mode (no power iteration) and in a training step
+    (one power iteration, the same u and v after it)."""
+    node = _spec_node(case.yaml())
+    oracle = case.oracle()
+    module, expr, ns = _emitted(node)
+    assert module is not None
+    module.load_state_dict(oracle.state_dict(), strict=True)
+    assert [n for n, _ in module.named_buffers()] == [n for n, _ in oracle.named_buffers()]
+    for training in (False, True):
+        oracle.train(training), module.train(training)
+        xs = case.tensors(case.envs[0])
+        with torch.no_grad():
+            want = oracle(*[x.clone() for x in xs])
+            got = eval(expr, {**ns, "m": module, **{n: x.clone() for n, x in zip(node.inputs, xs)}})
+        torch.testing.assert_close(got, want)
+    for key, value in oracle.state_dict().items():
+        torch.testing.assert_close(module.state_dict()[key], value, msg=key)

@@ -19,12 +19,13 @@ from ..shapes.dims import DimLike, mul, product
 from ..shapes.formulas import conv_out, conv_transpose_out, divisors, min_conv_input, same_padding
 from ..shapes.tensor import TensorType
 from .base import LayerKind, LayerParams, LayerResult, Requirement, check_given, ntuple, register
+from .reparam import WeightNormed, reparam
 
 IntOrTuple = PositiveInt | tuple[PositiveInt, ...]
 PadOrTuple = NonNegativeInt | tuple[NonNegativeInt, ...]
 
 
-class ConvParams(LayerParams):
+class ConvParams(WeightNormed):
     out_channels: PositiveInt = Field(validation_alias=AliasChoices("out_channels", "filters"))
     kernel_size: IntOrTuple
     stride: IntOrTuple = Field(1, validation_alias=AliasChoices("stride", "strides"))
@@ -36,7 +37,7 @@ class ConvParams(LayerParams):
     in_channels: PositiveInt | None = None
 
 
-class ConvTransposeParams(LayerParams):
+class ConvTransposeParams(WeightNormed):
     out_channels: PositiveInt = Field(validation_alias=AliasChoices("out_channels", "filters"))
     kernel_size: IntOrTuple
     stride: IntOrTuple = Field(1, validation_alias=AliasChoices("stride", "strides"))
@@ -168,8 +169,10 @@ class _Conv(Spatial):
         args = {"in_channels": c, "out_channels": p.out_channels, "kernel_size": compact(k),
                 "stride": compact(s), "padding": padding, "dilation": compact(d), "groups": p.groups,
                 "bias": p.bias, "padding_mode": p.padding_mode}
+        norm, more, buffers = reparam(p, (p.out_channels, c // p.groups, *k), 0)
         # One multiply-add per weight per output position (torchinfo/fvcore convention).
-        return LayerResult(out, args, params, mul(product(spatial), p.out_channels * per_position), requires=needs)
+        return LayerResult(out, args | norm, params + more, mul(product(spatial), p.out_channels * per_position),
+                           buffers, requires=needs)
 
 
 class _ConvTranspose(Spatial):
@@ -204,8 +207,9 @@ class _ConvTranspose(Spatial):
         args = {"in_channels": c, "out_channels": p.out_channels, "kernel_size": compact(k),
                 "stride": compact(s), "padding": compact(pads), "output_padding": compact(ops),
                 "groups": p.groups, "bias": p.bias, "dilation": compact(d)}
+        norm, more, buffers = reparam(p, (c, p.out_channels // p.groups, *k), 1)
         # Each input position scatters into kernel-many outputs.
-        return LayerResult(out, args, params, mul(product(x.shape[2:]), c * per_position))
+        return LayerResult(out, args | norm, params + more, mul(product(x.shape[2:]), c * per_position), buffers)
 
 
 @register
@@ -246,7 +250,7 @@ class ConvTranspose3d(_ConvTranspose):
 
 # -- depthwise and separable -------------------------------------------------------------------------
 
-class DepthwiseConvParams(LayerParams):
+class DepthwiseConvParams(WeightNormed):
     kernel_size: IntOrTuple
     depth_multiplier: PositiveInt = 1
     out_channels: PositiveInt | None = None  # in_channels·depth_multiplier; checked when given
@@ -295,7 +299,8 @@ def _depthwise(conv: _Conv, p: DepthwiseConvParams | SeparableConvParams, x: Ten
     m = _multiplier(p, c) if isinstance(p, DepthwiseConvParams) else p.depth_multiplier
     full = ConvParams(out_channels=c * m, kernel_size=p.kernel_size, stride=p.stride,
                       padding=p.padding, dilation=p.dilation, groups=c, bias=bias, padding_mode=p.padding_mode,
-                      in_channels=c)
+                      in_channels=c, weight_norm=getattr(p, "weight_norm", False),
+                      spectral_norm=getattr(p, "spectral_norm", False))
     return conv.infer(full, [x])
 
 

@@ -6,10 +6,11 @@ from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt
 
 from ..diagnostics import SpecError
 from ..shapes.tensor import TensorType
-from .base import LayerKind, LayerParams, LayerResult, register
+from .base import LayerKind, LayerResult, register
+from .reparam import SpectralNormed, reparam
 
 
-class EmbeddingParams(LayerParams):
+class EmbeddingParams(SpectralNormed):
     num_embeddings: PositiveInt = Field(validation_alias=AliasChoices("num_embeddings", "input_dim"))
     embedding_dim: PositiveInt = Field(validation_alias=AliasChoices("embedding_dim", "output_dim"))
     padding_idx: int | None = None
@@ -38,5 +39,11 @@ class Embedding(LayerKind):
         args = {"num_embeddings": n, "embedding_dim": p.embedding_dim, "padding_idx": p.padding_idx,
                 "max_norm": p.max_norm, "norm_type": p.norm_type, "scale_grad_by_freq": p.scale_grad_by_freq,
                 "sparse": p.sparse}
+        norm, _, buffers = reparam(p, (n, p.embedding_dim), 0)
+        if norm and p.max_norm is not None:
+            # max_norm rescales the table's rows in place, which a spectral-normalised table (a
+            # value computed from the stored one at each call) cannot take
+            raise SpecError("V051", "max_norm and spectral_norm both rescale this Embedding's table",
+                            "keep one of them", field="max_norm")
         # A lookup, not a product: no multiply-accumulates.
-        return LayerResult(out, args, n * p.embedding_dim, 0)
+        return LayerResult(out, args | norm, n * p.embedding_dim, 0, buffers)
