@@ -19,13 +19,13 @@ from ..shapes.dims import DimLike, mul, product
 from ..shapes.formulas import conv_out, conv_transpose_out, divisors, min_conv_input, same_padding
 from ..shapes.tensor import TensorType
 from .base import LayerKind, LayerParams, LayerResult, Requirement, check_given, ntuple, register
-from .reparam import WeightNormed, reparam
+from .reparam import SpectralNorm, WeightNorm, reparam
 
 IntOrTuple = PositiveInt | tuple[PositiveInt, ...]
 PadOrTuple = NonNegativeInt | tuple[NonNegativeInt, ...]
 
 
-class ConvParams(WeightNormed):
+class ConvParams(LayerParams):
     out_channels: PositiveInt = Field(validation_alias=AliasChoices("out_channels", "filters"))
     kernel_size: IntOrTuple
     stride: IntOrTuple = Field(1, validation_alias=AliasChoices("stride", "strides"))
@@ -35,9 +35,11 @@ class ConvParams(WeightNormed):
     bias: bool = Field(True, validation_alias=AliasChoices("bias", "use_bias"))
     padding_mode: Literal["zeros", "reflect", "replicate", "circular"] = "zeros"
     in_channels: PositiveInt | None = None
+    weight_norm: WeightNorm = False
+    spectral_norm: SpectralNorm = False
 
 
-class ConvTransposeParams(WeightNormed):
+class ConvTransposeParams(LayerParams):
     out_channels: PositiveInt = Field(validation_alias=AliasChoices("out_channels", "filters"))
     kernel_size: IntOrTuple
     stride: IntOrTuple = Field(1, validation_alias=AliasChoices("stride", "strides"))
@@ -47,6 +49,8 @@ class ConvTransposeParams(WeightNormed):
     groups: PositiveInt = 1
     bias: bool = Field(True, validation_alias=AliasChoices("bias", "use_bias"))
     in_channels: PositiveInt | None = None
+    weight_norm: WeightNorm = False
+    spectral_norm: SpectralNorm = False
 
 
 def compact(t: tuple[int, ...]) -> int | tuple[int, ...]:
@@ -250,7 +254,7 @@ class ConvTranspose3d(_ConvTranspose):
 
 # -- depthwise and separable -------------------------------------------------------------------------
 
-class DepthwiseConvParams(WeightNormed):
+class DepthwiseConvParams(LayerParams):
     kernel_size: IntOrTuple
     depth_multiplier: PositiveInt = 1
     out_channels: PositiveInt | None = None  # in_channels·depth_multiplier; checked when given
@@ -260,6 +264,8 @@ class DepthwiseConvParams(WeightNormed):
     bias: bool = Field(True, validation_alias=AliasChoices("bias", "use_bias"))
     padding_mode: Literal["zeros", "reflect", "replicate", "circular"] = "zeros"
     in_channels: PositiveInt | None = None
+    weight_norm: WeightNorm = False
+    spectral_norm: SpectralNorm = False
 
 
 class SeparableConvParams(LayerParams):

@@ -6,11 +6,11 @@ from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt
 
 from ..diagnostics import SpecError
 from ..shapes.tensor import TensorType
-from .base import LayerKind, LayerResult, register
-from .reparam import SpectralNormed, reparam
+from .base import LayerKind, LayerParams, LayerResult, register
+from .reparam import SpectralNorm, reparam
 
 
-class EmbeddingParams(SpectralNormed):
+class EmbeddingParams(LayerParams):
     num_embeddings: PositiveInt = Field(validation_alias=AliasChoices("num_embeddings", "input_dim"))
     embedding_dim: PositiveInt = Field(validation_alias=AliasChoices("embedding_dim", "output_dim"))
     padding_idx: int | None = None
@@ -18,6 +18,7 @@ class EmbeddingParams(SpectralNormed):
     norm_type: PositiveFloat = 2.0
     scale_grad_by_freq: bool = False
     sparse: bool = False
+    spectral_norm: SpectralNorm = False
 
 
 @register

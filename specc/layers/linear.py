@@ -7,14 +7,16 @@ from pydantic import AliasChoices, Field, PositiveInt
 from ..diagnostics import SpecError
 from ..shapes.dims import mul, product
 from ..shapes.tensor import TensorType
-from .base import LayerKind, LayerResult, check_given, register
-from .reparam import WeightNormed, reparam
+from .base import LayerKind, LayerParams, LayerResult, check_given, register
+from .reparam import SpectralNorm, WeightNorm, reparam
 
 
-class LinearParams(WeightNormed):
+class LinearParams(LayerParams):
     out_features: PositiveInt = Field(validation_alias=AliasChoices("out_features", "units"))
     in_features: PositiveInt | None = None
     bias: bool = Field(True, validation_alias=AliasChoices("bias", "use_bias"))
+    weight_norm: WeightNorm = False
+    spectral_norm: SpectralNorm = False
 
 
 @register

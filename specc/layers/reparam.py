@@ -17,9 +17,9 @@ along ``dim``) and ``v`` (the rest of it, flattened).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import PositiveFloat, PositiveInt
+from pydantic import BeforeValidator, PositiveFloat, PositiveInt
 
 from ..diagnostics import SpecError
 from .base import LayerParams
@@ -37,24 +37,18 @@ class SpectralNormParams(LayerParams):
     dim: int | None = None
 
 
-class WeightNormed(LayerParams):
-    """The keys of a layer whose one weight may be weight- or spectral-normalised."""
-
-    weight_norm: bool | WeightNormParams = False
-    spectral_norm: bool | SpectralNormParams = False
-
-
-class SpectralNormed(LayerParams):
-    """The key of a layer whose weight may be spectral-normalised only: an Embedding's table is
-    looked up, not multiplied, so no magnitude per slice is what weight_norm would be for it."""
-
-    spectral_norm: bool | SpectralNormParams = False
+def _switch(value: Any) -> Any:
+    """``true`` is the settings' defaults and ``false`` none: the mapping's own keys are then
+    checked, and reported, one by one (a bool-or-mapping union would report the bool's error)."""
+    if value is True:
+        return {}
+    return None if value is False else value
 
 
-def _setting(value: Any, model: type[LayerParams]) -> LayerParams | None:
-    if value is False:
-        return None
-    return model() if value is True else value
+# A layer's keys, last among its parameters: ``weight_norm: WeightNorm = False``, off as a
+# spec writes it (a default is not validated: it stays False, where an explicit false is None).
+WeightNorm = Annotated[WeightNormParams | None, BeforeValidator(_switch)]
+SpectralNorm = Annotated[SpectralNormParams | None, BeforeValidator(_switch)]
 
 
 def reparam(p: LayerParams, weight: tuple[int, ...], out_dim: int) -> tuple[dict[str, Any], int, int]:
@@ -62,8 +56,7 @@ def reparam(p: LayerParams, weight: tuple[int, ...], out_dim: int) -> tuple[dict
     ``weight`` (``out_dim``: its output channels' dim, spectral_norm's default), with the
     parameters and buffers they add.  Args are given only for a key that is on, so a layer
     without either has the args it always had."""
-    wn = _setting(getattr(p, "weight_norm", False), WeightNormParams)
-    sn = _setting(getattr(p, "spectral_norm", False), SpectralNormParams)
+    wn, sn = getattr(p, "weight_norm", None) or None, getattr(p, "spectral_norm", None) or None
     rank = len(weight)
     if wn is not None and sn is not None:
         raise SpecError("V051", "weight_norm and spectral_norm both reparametrise this layer's weight",
@@ -93,3 +86,9 @@ def reparam(p: LayerParams, weight: tuple[int, ...], out_dim: int) -> tuple[dict
         args = {"spectral_norm": {"n_power_iterations": sn.n_power_iterations, "eps": sn.eps, "dim": d}}
         return args, 0, h + math.prod(weight) // h
     return {}, 0, 0
+
+
+def normalised(args: dict[str, Any]) -> str:
+    """The key (weight_norm or spectral_norm) normalising the weight of a layer with these
+    resolved args, or "" for a plain weight."""
+    return next((k for k in ("weight_norm", "spectral_norm") if k in args), "")
