@@ -623,11 +623,9 @@ _TABLE: list[Code | LintCode] = [
          "with a LayerNorm or GroupNorm, which need no batch."),
     # -- weight_norm and spectral_norm on a layer's weight (helper d19) --------------------------
     Code("V051", "conflicting-weight-reparametrization", "Two settings rework the same weight of a layer: "
-         "weight_norm beside spectral_norm, spectral_norm beside an Embedding's max_norm, or a normalised weight "
-         "that LoRA adapts or another layer ties to.",
-         "Each is a parametrization of the one weight (or rescales it in place); stacked, the weight the layer "
-         "uses is neither what one nor the other promises, and a tie or an adapter would replace the "
-         "normalised weight with a plain one.",
+         "weight_norm beside spectral_norm, or a normalised weight that LoRA adapts or a tie: shares.",
+         "Each is a parametrization of the one weight: stacked, the weight the layer uses is neither what one "
+         "nor the other promises, and a tie would make one layer's plain weight another's normalised one.",
          "- {type: Conv2d, out_channels: 64, kernel_size: 3, weight_norm: true, spectral_norm: true}",
          "Keep one of them: spectral_norm for a GAN's discriminator (SNGAN, BigGAN), weight_norm for a "
          "WaveNet, TCN or HiFi-GAN."),

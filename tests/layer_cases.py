@@ -980,3 +980,6 @@ case("ConvTranspose3d", "{type: ConvTranspose3d, out_channels: 2, kernel_size: 2
 case("Embedding", "{type: Embedding, num_embeddings: 12, embedding_dim: 4, padding_idx: 0, spectral_norm: true}",
      {"ids": ("B", "T")}, lambda: spectral_norm(nn.Embedding(12, 4, padding_idx=0)), BT, dtypes={"ids": "int64"},
      high=12)
+case("Embedding", "{type: Embedding, num_embeddings: 9, embedding_dim: 3, max_norm: 0.5, spectral_norm: {dim: 1}}",
+     {"ids": ("B", "T")}, lambda: spectral_norm(nn.Embedding(9, 3, max_norm=0.5), dim=1), BT, dtypes={"ids": "int64"},
+     high=9)

@@ -307,6 +307,12 @@ ERRORS: list[tuple[str, list[Any], str, str, Any]] = [
     ("{type: ClassToken}", [2, 8, 4, 4], "S003", "Transpose, dim0: 1, dim1: 2",
      lambda: torch.cat([torch.zeros(2, 1, 4), _x(2, 8, 4, 4)], dim=1)),
     ("{type: Slice, dim: 3, stop: 1}", [2, 3, 4], "S008", "-3 to 2", lambda: _x(2, 3, 4)[:, :, :, :1]),
+    ("{type: Conv2d, out_channels: 4, kernel_size: 3, spectral_norm: {dim: 4}}", [2, 3, 8, 8], "V052", "from 0 to 3",
+     lambda: spectral_norm(nn.Conv2d(3, 4, 3), dim=4)),
+    ("{type: Linear, out_features: 4, weight_norm: {dim: 2}}", [2, 3], "V052", "from 0 to 1",
+     lambda: weight_norm(nn.Linear(3, 4), dim=2)(_x(2, 3))),
+    ("{type: Linear, out_features: 4, spectral_norm: {n_power_iterations: 0}}", [2, 3], "V003",
+     "n_power_iterations: 1", lambda: spectral_norm(nn.Linear(3, 4), n_power_iterations=0)),
 ]
 
 
@@ -922,3 +928,38 @@ def test_normalised_weight_has_pytorchs_names_and_values(case: Case) -> None:
         torch.testing.assert_close(got, want)
     for key, value in oracle.state_dict().items():
         torch.testing.assert_close(module.state_dict()[key], value, msg=key)
+
+
+@pytest.mark.parametrize("layer, shape, code, fix", [
+    # PyTorch reads weight_norm's dim -1 as the whole tensor, not the last dim
+    ("{type: Conv1d, out_channels: 4, kernel_size: 3, weight_norm: {dim: -1}}", [2, 3, 8], "V052", "dim: 2"),
+    ("{type: Linear, out_features: 4, weight_norm: true, spectral_norm: true}", [2, 3], "V051", "keep one"),
+    ("{type: ReLU, weight_norm: true}", [2, 3], "V001", "only Linear, Conv1d/2d/3d"),
+    ("{type: SeparableConv2d, out_channels: 4, kernel_size: 3, spectral_norm: true}", [2, 3, 8, 8], "V001",
+     "a DepthwiseConv and a 1x1 Conv"),
+    ("{type: Embedding, num_embeddings: 5, embedding_dim: 3, weight_norm: true}", [2], "V001",
+     "an Embedding takes spectral_norm"),
+])
+def test_normalised_weight_misuse(layer: str, shape: list[Any], code: str, fix: str) -> None:
+    text = _spec(layer, shape)
+    assert not text.ok
+    err = text.errors[0]
+    assert err.code == code, render_text(err)
+    assert err.hint and fix in err.hint, render_text(err)
+    assert err.loc is not None and err.loc.line == 4, "the error points into the layer"
+
+
+@pytest.mark.parametrize("text, hint", [
+    ("inputs: {ids: {shape: [B, T], dtype: int64}}\nlayers:\n"
+     "  - {type: Embedding, num_embeddings: 20, embedding_dim: 8, spectral_norm: true, name: embed}\n"
+     "  - {type: Linear, out_features: 20, tie: embed}\n", "remove spectral_norm or the tie:"),
+    ("inputs: {x: [B, 8]}\nlayers:\n  - {type: Linear, out_features: 8, weight_norm: true, name: fc}\n"
+     "  - {type: ReLU}\n  - {type: Linear, out_features: 2}\nlora: {rank: 2, targets: [fc]}\n",
+     "remove weight_norm from fc"),
+])
+def test_normalised_weight_is_neither_tied_nor_adapted(text: str, hint: str) -> None:
+    # a tie: would share a plain weight with a normalised one, and LoRA's parametrization would
+    # stack on the normalisation's
+    spec = specc.loads("specc: 1\n" + text)
+    errors = [d for d in spec.errors if d.code == "V051"]
+    assert errors and errors[0].hint and hint in errors[0].hint, [render_text(d) for d in spec.diagnostics]

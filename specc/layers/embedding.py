@@ -41,10 +41,5 @@ class Embedding(LayerKind):
                 "max_norm": p.max_norm, "norm_type": p.norm_type, "scale_grad_by_freq": p.scale_grad_by_freq,
                 "sparse": p.sparse}
         norm, _, buffers = reparam(p, (n, p.embedding_dim), 0)
-        if norm and p.max_norm is not None:
-            # max_norm rescales the table's rows in place, which a spectral-normalised table (a
-            # value computed from the stored one at each call) cannot take
-            raise SpecError("V051", "max_norm and spectral_norm both rescale this Embedding's table",
-                            "keep one of them", field="max_norm")
         # A lookup, not a product: no multiply-accumulates.
         return LayerResult(out, args | norm, n * p.embedding_dim, 0, buffers)
