@@ -11,6 +11,7 @@ exactly when PyTorch fails.
 from __future__ import annotations
 
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -57,8 +58,7 @@ def _emitted(node: Node) -> tuple[nn.Module | None, str, dict[str, Any]]:
     """The constructor and forward expression specc would write, evaluated."""
     kind, args = node.kind, node.result.args
     assert kind is not None
-    ns: dict[str, Any] = {"torch": torch, "nn": nn, "F": F, "math": math, "weight_norm": weight_norm,
-                          "spectral_norm": spectral_norm}
+    ns: dict[str, Any] = {"torch": torch, "nn": nn, "F": F, "math": math}
     for code in support_texts(kind, args):
         exec(code, ns)
     init = init_expr(kind, args)
@@ -917,6 +917,8 @@ def test_normalised_weight_has_pytorchs_names_and_values(case: Case) -> None:
     oracle = case.oracle()
     module, expr, ns = _emitted(node)
     assert module is not None
+    init = init_expr(node.kind, node.result.args)  # type: ignore[arg-type,union-attr]
+    assert re.match(r"nn\.utils\.parametrizations\.(weight|spectral)_norm\(nn\.\w+\(", init or ""), init
     module.load_state_dict(oracle.state_dict(), strict=True)
     assert [n for n, _ in module.named_buffers()] == [n for n, _ in oracle.named_buffers()]
     for training in (False, True):

@@ -12,8 +12,7 @@ import ast
 from ....validate.naming import UNSAFE_BUILTINS
 
 # `from torch import nn` is an import from "torch"; `from torch.nn import functional` from "torch.nn".
-MODULE_IMPORTS = frozenset({"__future__", "math", "torch", "torch.nn", "torch.nn.functional",
-                            "torch.nn.utils.parametrizations"})
+MODULE_IMPORTS = frozenset({"__future__", "math", "torch", "torch.nn", "torch.nn.functional"})
 # a --train script hands itself (sys.modules) to specc's training loop
 TRAIN_IMPORTS = MODULE_IMPORTS | {"sys", "specc.backends.train"}
 FORBIDDEN_NAMES = UNSAFE_BUILTINS

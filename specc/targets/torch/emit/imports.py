@@ -21,8 +21,6 @@ PROVIDERS: dict[str, tuple[int, str]] = {
     "torch": (1, "import torch"),
     "nn": (1, "from torch import nn"),
     "F": (1, "from torch.nn import functional as F"),
-    "spectral_norm": (1, "from torch.nn.utils.parametrizations import spectral_norm"),
-    "weight_norm": (1, "from torch.nn.utils.parametrizations import weight_norm"),
 }
 
 # Names read by module.py.j2's own text: every class is an nn.Module taking torch.Tensor.

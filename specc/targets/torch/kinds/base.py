@@ -63,13 +63,15 @@ REPARAM_DEFAULTS: dict[str, dict[str, Any]] = {
 
 
 def reparametrized(ctor: str, args: dict[str, Any], lit: Lit = repr) -> str:
-    """``ctor`` wrapped as a person writes a normalised weight: ``spectral_norm(nn.Conv2d(...))``."""
+    """``ctor`` wrapped as PyTorch's documentation writes a normalised weight:
+    ``nn.utils.parametrizations.spectral_norm(nn.Conv2d(...))`` (by its full name, which imports
+    nothing and takes no name a layer or input might have)."""
     for fn, defaults in REPARAM_DEFAULTS.items():
         if fn in args:
             if fn == "spectral_norm" and ctor.startswith("nn.ConvTranspose"):
                 defaults = defaults | {"dim": 1}
             given = [f"{k}={lit(v)}" for k, v in args[fn].items() if k not in defaults or defaults[k] != v]
-            ctor = f"{fn}({', '.join([ctor, *given])})"
+            ctor = f"nn.utils.parametrizations.{fn}({', '.join([ctor, *given])})"
     return ctor
 
 
