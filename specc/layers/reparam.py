@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, PositiveFloat, PositiveInt
+from pydantic import BeforeValidator, PositiveFloat, PositiveInt, WithJsonSchema
 
 from ..diagnostics import SpecError
 from .base import LayerParams
@@ -47,8 +47,11 @@ def _switch(value: Any) -> Any:
 
 # A layer's keys, last among its parameters: ``weight_norm: WeightNorm = False``, off as a
 # spec writes it (a default is not validated: it stays False, where an explicit false is None).
-WeightNorm = Annotated[WeightNormParams | None, BeforeValidator(_switch)]
-SpectralNorm = Annotated[SpectralNormParams | None, BeforeValidator(_switch)]
+# The JSON Schema (editors, `specc schema`) says what a spec may write: true, false or the mapping.
+WeightNorm = Annotated[WeightNormParams | None, BeforeValidator(_switch), WithJsonSchema(
+    {"anyOf": [{"type": "boolean"}, WeightNormParams.model_json_schema()]})]
+SpectralNorm = Annotated[SpectralNormParams | None, BeforeValidator(_switch), WithJsonSchema(
+    {"anyOf": [{"type": "boolean"}, SpectralNormParams.model_json_schema()]})]
 
 
 def reparam(p: LayerParams, weight: tuple[int, ...], out_dim: int) -> tuple[dict[str, Any], int, int]:
