@@ -326,7 +326,6 @@ PINNED: dict[str, dict[str, PinnedLimit]] = {
 }
 
 
-
 def _ts_spectral_norm(then: PinnedLimit | None) -> PinnedLimit:
     """spectral_norm's σ is a torch.vdot, which the TorchScript exporter has no ONNX op for;
     ``then`` is the layer's own limit under that exporter."""
@@ -340,6 +339,7 @@ def _ts_spectral_norm(then: PinnedLimit | None) -> PinnedLimit:
 for _kind in ("Linear", "Embedding", "Conv1d", "Conv2d", "Conv3d", "DepthwiseConv1d", "DepthwiseConv2d",
               "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"):
     PINNED["torchscript"][_kind] = _ts_spectral_norm(PINNED["torchscript"].get(_kind))
+
 
 # Layers that only move or convert elements: ONNX Runtime runs them for any dtype. Every other
 # op has no bfloat16 kernel on CPU, where the export is verified (Relu, Sigmoid, ReduceMean, ...).
