@@ -945,6 +945,8 @@ def test_normalised_weight_has_pytorchs_names_and_values(case: Case) -> None:
      "a DepthwiseConv and a 1x1 Conv"),
     ("{type: Embedding, num_embeddings: 5, embedding_dim: 3, weight_norm: true}", [2], "V001",
      "an Embedding takes spectral_norm"),
+    # Keras' wrapper is a key of the wrapped layer here
+    ("{type: SpectralNormalization, layer: {type: Linear, units: 3}}", [2, 3], "V004", "spectral_norm: true"),
 ])
 def test_normalised_weight_misuse(layer: str, shape: list[Any], code: str, fix: str) -> None:
     _refused_at_the_layer(layer, shape, code, fix)
