@@ -666,6 +666,22 @@ _TABLE: list[Code | LintCode] = [
          "- {type: Cast, dtype: float16}\n- {type: Sin, scale: 30.0}",
          "Cast to float32 before the Sin or Cos (and back to float16 after it if the rest runs in half)."),
     LintCode("L034", "chaotic-periodic-stack"),
+    # -- weight_norm and spectral_norm on a layer's weight (helper d19) --------------------------
+    Code("V051", "conflicting-weight-reparametrization", "Two settings rework the same weight of a layer: "
+         "weight_norm beside spectral_norm, or a normalised weight that LoRA adapts or a tie: shares.",
+         "Each is a parametrization of the one weight: stacked, the weight the layer uses is neither what one "
+         "nor the other promises, and a tie would make one layer's plain weight another's normalised one.",
+         "- {type: Conv2d, out_channels: 64, kernel_size: 3, weight_norm: true, spectral_norm: true}",
+         "Keep one of them: spectral_norm for a GAN's discriminator (SNGAN, BigGAN), weight_norm for a "
+         "WaveNet, TCN or HiFi-GAN."),
+    Code("V052", "reparametrization-dim-out-of-range", "The dim of weight_norm or spectral_norm is not a dim "
+         "of the layer's weight.",
+         "The weight of a Linear has 2 dims and a Conv2d's 4 ((out, in/groups, kH, kW)); PyTorch raises on "
+         "another dim, and weight_norm reads dim -1 as the whole tensor rather than the last dim, so a "
+         "negative dim would silently mean something else.",
+         "- {type: Linear, out_features: 10, weight_norm: {dim: 2}}",
+         "Use a dim from 0 to the weight's rank - 1 (0, the output features, is the usual one), or "
+         "weight_norm: {dim: null} for one magnitude over the whole weight."),
     # -- later stages: what build, forward, export or training cannot do ---------------------
     Code("U001", "batch-size-requirement", "A layer needs a minimum size along the batch dim.",
          "A model must run on a batch of any size: prediction feeds one sample at a time, and the last batch of "

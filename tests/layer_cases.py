@@ -20,6 +20,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.nn.utils.parametrizations import spectral_norm, weight_norm
 
 B23 = ({"B": 2}, {"B": 3})
 
@@ -957,3 +958,36 @@ case("Cos", "{type: Cos}", {"inp": ("B", 2, 3, 4)}, fn(torch.cos))
 case("Cos", "{type: Cos, scale: 3.14159}", {"inp": ("B", "T")}, fn(lambda x: torch.cos(3.14159 * x)), BT2)
 case("Exp", "{type: Exp}", {"inp": ("B", 5)}, fn(torch.exp))
 case("Exp", "{type: Exp, scale: 0.5}", {"inp": ("B", "T", 4)}, fn(lambda x: torch.exp(0.5 * x)), BT2)
+# -- weight_norm and spectral_norm on a layer's weight (torch.nn.utils.parametrizations) -------------------------
+
+case("Linear", "{type: Linear, out_features: 5, weight_norm: true}", {"inp": ("B", 8)},
+     lambda: weight_norm(nn.Linear(8, 5)))
+case("Linear", "{type: Dense, units: 4, spectral_norm: {n_power_iterations: 2}}", {"inp": ("B", "T", 6)},
+     lambda: spectral_norm(nn.Linear(6, 4), n_power_iterations=2), ({"B": 2, "T": 3}, {"B": 3, "T": 5}))
+case("Conv1d", "{type: Conv1d, out_channels: 6, kernel_size: 3, dilation: 2, padding: 2, weight_norm: {dim: 0}}",
+     {"inp": ("B", 4, "L")}, lambda: weight_norm(nn.Conv1d(4, 6, 3, dilation=2, padding=2)), BL)
+case("Conv1d", "{type: Conv1d, out_channels: 4, kernel_size: 3, weight_norm: {dim: null}}", {"inp": ("B", 2, "L")},
+     lambda: weight_norm(nn.Conv1d(2, 4, 3), dim=None), BL)
+case("Conv2d", "{type: Conv2d, out_channels: 8, kernel_size: 4, stride: 2, padding: 1, spectral_norm: true}",
+     {"inp": ("B", 3, "H", "W")}, lambda: spectral_norm(nn.Conv2d(3, 8, 4, stride=2, padding=1)), BHW)
+case("Conv2d", "{type: Conv2d, out_channels: 4, kernel_size: 3, groups: 2, spectral_norm: {dim: 1, eps: 1.0e-6}}",
+     {"inp": ("B", 2, 6, 6)}, lambda: spectral_norm(nn.Conv2d(2, 4, 3, groups=2), dim=1, eps=1e-6))
+case("Conv3d", "{type: Conv3d, out_channels: 3, kernel_size: 2, weight_norm: {dim: 2}}", {"inp": ("B", 2, 3, 4, 4)},
+     lambda: weight_norm(nn.Conv3d(2, 3, 2), dim=2))
+case("DepthwiseConv1d", "{type: DepthwiseConv1d, kernel_size: 3, depth_multiplier: 2, weight_norm: true}",
+     {"inp": ("B", 3, "L")}, lambda: weight_norm(nn.Conv1d(3, 6, 3, groups=3)), BL)
+case("ConvTranspose1d", "{type: ConvTranspose1d, out_channels: 3, kernel_size: 4, stride: 2, padding: 1, "
+     "weight_norm: true}", {"inp": ("B", 4, "L")},
+     lambda: weight_norm(nn.ConvTranspose1d(4, 3, 4, stride=2, padding=1)), BL)
+case("ConvTranspose2d", "{type: ConvTranspose2d, out_channels: 4, kernel_size: 4, stride: 2, padding: 1, "
+     "spectral_norm: true}", {"inp": ("B", 6, "H", "W")},
+     lambda: spectral_norm(nn.ConvTranspose2d(6, 4, 4, stride=2, padding=1)), BHW)
+case("ConvTranspose3d", "{type: ConvTranspose3d, out_channels: 2, kernel_size: 2, stride: 2, "
+     "spectral_norm: {dim: 0}}", {"inp": ("B", 3, 2, 3, 3)},
+     lambda: spectral_norm(nn.ConvTranspose3d(3, 2, 2, stride=2), dim=0))
+case("Embedding", "{type: Embedding, num_embeddings: 12, embedding_dim: 4, padding_idx: 0, spectral_norm: true}",
+     {"ids": ("B", "T")}, lambda: spectral_norm(nn.Embedding(12, 4, padding_idx=0)), BT, dtypes={"ids": "int64"},
+     high=12)
+case("Embedding", "{type: Embedding, num_embeddings: 9, embedding_dim: 3, max_norm: 0.5, spectral_norm: {dim: 1}}",
+     {"ids": ("B", "T")}, lambda: spectral_norm(nn.Embedding(9, 3, max_norm=0.5), dim=1), BT, dtypes={"ids": "int64"},
+     high=9)

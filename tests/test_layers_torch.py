@@ -11,6 +11,7 @@ exactly when PyTorch fails.
 from __future__ import annotations
 
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,7 @@ import torch.nn.functional as F
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from layer_cases import CASES, Case
+from torch.nn.utils.parametrizations import spectral_norm, weight_norm
 
 import specc
 from specc.backends.torch_build import build_module
@@ -305,6 +307,12 @@ ERRORS: list[tuple[str, list[Any], str, str, Any]] = [
     ("{type: ClassToken}", [2, 8, 4, 4], "S003", "Transpose, dim0: 1, dim1: 2",
      lambda: torch.cat([torch.zeros(2, 1, 4), _x(2, 8, 4, 4)], dim=1)),
     ("{type: Slice, dim: 3, stop: 1}", [2, 3, 4], "S008", "-3 to 2", lambda: _x(2, 3, 4)[:, :, :, :1]),
+    ("{type: Conv2d, out_channels: 4, kernel_size: 3, spectral_norm: {dim: 4}}", [2, 3, 8, 8], "V052", "from 0 to 3",
+     lambda: spectral_norm(nn.Conv2d(3, 4, 3), dim=4)),
+    ("{type: Linear, out_features: 4, weight_norm: {dim: 2}}", [2, 3], "V052", "from 0 to 1",
+     lambda: weight_norm(nn.Linear(3, 4), dim=2)(_x(2, 3))),
+    ("{type: Linear, out_features: 4, spectral_norm: {n_power_iterations: 0}}", [2, 3], "V003",
+     "n_power_iterations: 1", lambda: spectral_norm(nn.Linear(3, 4), n_power_iterations=0)),
 ]
 
 
@@ -312,6 +320,10 @@ ERRORS: list[tuple[str, list[Any], str, str, Any]] = [
 def test_error_exactly_where_torch_fails(layer: str, shape: list[Any], code: str, fix: str, run: Any) -> None:
     with pytest.raises((RuntimeError, ValueError, IndexError, TypeError)), torch.no_grad():
         run()
+    _refused_at_the_layer(layer, shape, code, fix)
+
+
+def _refused_at_the_layer(layer: str, shape: list[Any], code: str, fix: str) -> None:
     spec = _spec(layer, shape)
     assert not spec.ok
     err = spec.errors[0]
@@ -979,3 +991,61 @@ def test_a_chaotic_sin_stack_warns_and_still_exports(tmp_path: Path) -> None:
     # the fix the hint gives: w0 on the first Sin, √6 on the later ones
     tamed = specc.loads(chaos.replace("scale: 30.0", "scale: 2.449").replace("scale: 2.449", "scale: 30.0", 1))
     assert [d.code for d in tamed.diagnostics] == [] and tolerances(tamed.graph, tamed.document.export) == (RTOL, ATOL)
+REPARAMETRIZED = [c for c in CASES if "weight_norm" in c.layer or "spectral_norm" in c.layer]
+
+
+@pytest.mark.parametrize("case", REPARAMETRIZED, ids=[c.id for c in REPARAMETRIZED])
+def test_normalised_weight_has_pytorchs_names_and_values(case: Case) -> None:
+    """weight_norm / spectral_norm: the emitted module takes the hand-written one's state dict
+    under PyTorch's names (parametrizations.weight.original0/1, .original, .0._u/_v) and then
+    computes what it computes, in eval mode (no power iteration) and in a training step
+    (one power iteration, the same u and v after it)."""
+    node = _spec_node(case.yaml())
+    oracle = case.oracle()
+    module, expr, ns = _emitted(node)
+    assert module is not None
+    init = init_expr(node.kind, node.result.args)  # type: ignore[arg-type,union-attr]
+    assert re.match(r"nn\.utils\.parametrizations\.(weight|spectral)_norm\(nn\.\w+\(", init or ""), init
+    module.load_state_dict(oracle.state_dict(), strict=True)
+    assert [n for n, _ in module.named_buffers()] == [n for n, _ in oracle.named_buffers()]
+    for training in (False, True):
+        oracle.train(training), module.train(training)
+        xs = case.tensors(case.envs[0])
+        with torch.no_grad():
+            want = oracle(*[x.clone() for x in xs])
+            got = eval(expr, {**ns, "m": module, **{n: x.clone() for n, x in zip(node.inputs, xs)}})
+        torch.testing.assert_close(got, want)
+    for key, value in oracle.state_dict().items():
+        torch.testing.assert_close(module.state_dict()[key], value, msg=key)
+
+
+@pytest.mark.parametrize("layer, shape, code, fix", [
+    # PyTorch reads weight_norm's dim -1 as the whole tensor, not the last dim
+    ("{type: Conv1d, out_channels: 4, kernel_size: 3, weight_norm: {dim: -1}}", [2, 3, 8], "V052", "dim: 2"),
+    ("{type: Linear, out_features: 4, weight_norm: true, spectral_norm: true}", [2, 3], "V051", "keep one"),
+    ("{type: ReLU, weight_norm: true}", [2, 3], "V001", "only Linear, Conv1d/2d/3d"),
+    ("{type: SeparableConv2d, out_channels: 4, kernel_size: 3, spectral_norm: true}", [2, 3, 8, 8], "V001",
+     "a DepthwiseConv and a 1x1 Conv"),
+    ("{type: Embedding, num_embeddings: 5, embedding_dim: 3, weight_norm: true}", [2], "V001",
+     "an Embedding takes spectral_norm"),
+    # Keras' wrapper is a key of the wrapped layer here
+    ("{type: SpectralNormalization, layer: {type: Linear, units: 3}}", [2, 3], "V004", "spectral_norm: true"),
+])
+def test_normalised_weight_misuse(layer: str, shape: list[Any], code: str, fix: str) -> None:
+    _refused_at_the_layer(layer, shape, code, fix)
+
+
+@pytest.mark.parametrize("text, hint", [
+    ("inputs: {ids: {shape: [B, T], dtype: int64}}\nlayers:\n"
+     "  - {type: Embedding, num_embeddings: 20, embedding_dim: 8, spectral_norm: true, name: embed}\n"
+     "  - {type: Linear, out_features: 20, tie: embed}\n", "remove spectral_norm or the tie:"),
+    ("inputs: {x: [B, 8]}\nlayers:\n  - {type: Linear, out_features: 8, weight_norm: true, name: fc}\n"
+     "  - {type: ReLU}\n  - {type: Linear, out_features: 2}\nlora: {rank: 2, targets: [fc]}\n",
+     "remove weight_norm from fc"),
+])
+def test_normalised_weight_is_neither_tied_nor_adapted(text: str, hint: str) -> None:
+    # a tie: would share a plain weight with a normalised one, and LoRA's parametrization would
+    # stack on the normalisation's
+    spec = specc.loads("specc: 1\n" + text)
+    errors = [d for d in spec.errors if d.code == "V051"]
+    assert errors and errors[0].hint and hint in errors[0].hint, [render_text(d) for d in spec.diagnostics]

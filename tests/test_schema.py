@@ -144,6 +144,10 @@ def _spec(layers: list[Any], **extra: Any) -> dict[str, Any]:
     ([{"type": "Embedding", "num_embeddings": 9, "embedding_dim": 8, "name": "e"},
       {"type": "Linear", "out_features": 9, "tie": "e"}], {"inputs": {"x": {"shape": ["B"], "dtype": "int64"}}},
      True),
+    # weight_norm / spectral_norm: true, false or their settings
+    ([{"type": "Linear", "out_features": 4, "spectral_norm": True}], {}, True),
+    ([{"type": "Linear", "out_features": 4, "weight_norm": {"dim": None}}], {}, True),
+    ([{"type": "Linear", "out_features": 4, "spectral_norm": {"n_power_iteration": 2}}], {}, False),
 ], ids=lambda v: json.dumps(v)[:50] if not isinstance(v, bool) else str(v))
 def test_small_cases(validator: Any, layers: list[Any], extra: dict[str, Any], ok: bool) -> None:
     errors = _errors(validator, _spec(layers, **extra))

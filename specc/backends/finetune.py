@@ -112,11 +112,14 @@ def load_init(module: torch.nn.Module, path: str | os.PathLike[str]) -> InitRepo
 
 def merge_lora(module: torch.nn.Module) -> torch.nn.Module:
     """Fold every LoRA adapter into its weight (W + scale · B·A), in place: the module then has
-    plain weights and no adapter ops, and computes what it computed with them."""
+    plain weights and no adapter ops, and computes what it computed with them.  A weight_norm or
+    spectral_norm stays: it is the model's own, and folding it outside eval mode would run a
+    power iteration."""
     for m in list(module.modules()):
         if parametrize.is_parametrized(m):
             for name in list(m.parametrizations.keys()):
-                parametrize.remove_parametrizations(m, name, leave_parametrized=True)
+                if any(type(p).__name__ == "LoRA" for p in m.parametrizations[name]):
+                    parametrize.remove_parametrizations(m, name, leave_parametrized=True)
     return module
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..diagnostics import Diagnostic, Location
+from ..layers.reparam import normalised
 from .ir import Graph, Node
 
 if TYPE_CHECKING:
@@ -164,6 +165,11 @@ def plan(spec: Spec) -> tuple[Plan | None, list[Diagnostic]]:
         for n in found:
             if adapted_type(n) not in LORA_TYPES or n.result is None:
                 diags.append(_not_adaptable(n, name, loc))
+            elif normalised(n.result.args):
+                diags.append(Diagnostic("V051", f"lora target '{name}': the weight of {n.path} has "
+                                        f"{normalised(n.result.args)}, and an adapter would stack on its "
+                                        "parametrization", loc, f"adapt another layer, or remove "
+                                        f"{normalised(n.result.args)} from {n.path}", layer=n.path))
             elif id(n) not in seen:
                 seen.add(id(n))
                 targets.append(Target(n, matrices(n)))

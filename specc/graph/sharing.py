@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from ..diagnostics import Diagnostic, SpecError
 from ..layers.base import LayerResult
 from ..layers.check import check_layer
+from ..layers.reparam import normalised
 from ..shapes.dims import fmt_shape
 from ..shapes.tensor import TensorType
 from ..validate.items import LayerDecl
@@ -170,6 +171,13 @@ def tie(b: GraphBuilder, g: Graph, item: LayerDecl, node: Node) -> None:
         return
     if node.result is None or target.result is None:
         return
+    for who, args in ((f"{node.type} '{path}'", node.result.args), (f"{target.type} '{target.name}'",
+                                                                    target.result.args)):
+        if normalised(args):
+            b.error("V051", f"{node.type} '{path}': tie: shares a plain weight, and {who} has {normalised(args)} "
+                    "on its weight", item.at("tie"), f"remove {normalised(args)} or the tie:", layer=path)
+            node.result = None
+            return
     rows, cols = (node.result.args[k] for k in TIED_WEIGHT[node.type])
     want = tuple(target.result.args[k] for k in TIED_WEIGHT[target.type])
     if (rows, cols) != want:

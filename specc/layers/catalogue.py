@@ -88,6 +88,10 @@ ELSEWHERE: tuple[tuple[str, str], ...] = (
      "-1}}"),
     (r"ChannelShuffle", "shuffle g groups with - {{type: Reshape, shape: [B, g, -1, H, W]}}, - {{type: Transpose, "
      "dim0: 1, dim1: 2}}, - {{type: Reshape, shape: [B, -1, H, W]}}"),
+    (r"SpectralNormalization|SpectralNorm", "set spectral_norm: true on the layer it wraps: - {{type: Conv2d, "
+     "out_channels: 64, kernel_size: 3, spectral_norm: true}}"),
+    (r"WeightNormalization|WeightNorm", "set weight_norm: true on the layer it wraps: - {{type: Conv1d, "
+     "out_channels: 64, kernel_size: 3, weight_norm: true}}"),
 )
 
 

@@ -28,6 +28,7 @@ from .base import (
     ntuple,
     register,
 )
+from .reparam import SpectralNorm, WeightNorm, reparam
 
 IntOrTuple = PositiveInt | tuple[PositiveInt, ...]
 PadOrTuple = NonNegativeInt | tuple[NonNegativeInt, ...]
@@ -43,6 +44,8 @@ class ConvParams(LayerParams):
     bias: bool = Field(True, validation_alias=AliasChoices("bias", "use_bias"))
     padding_mode: Literal["zeros", "reflect", "replicate", "circular"] = "zeros"
     in_channels: PositiveInt | None = None
+    weight_norm: WeightNorm = False
+    spectral_norm: SpectralNorm = False
 
 
 class ConvTransposeParams(LayerParams):
@@ -55,6 +58,8 @@ class ConvTransposeParams(LayerParams):
     groups: PositiveInt = 1
     bias: bool = Field(True, validation_alias=AliasChoices("bias", "use_bias"))
     in_channels: PositiveInt | None = None
+    weight_norm: WeightNorm = False
+    spectral_norm: SpectralNorm = False
 
 
 def compact(t: tuple[int, ...]) -> int | tuple[int, ...]:
@@ -182,8 +187,10 @@ class _Conv(Spatial):
         args = {"in_channels": c, "out_channels": p.out_channels, "kernel_size": compact(k),
                 "stride": compact(s), "padding": padding, "dilation": compact(d), "groups": p.groups,
                 "bias": p.bias, "padding_mode": p.padding_mode}
+        norm, more, buffers = reparam(p, (p.out_channels, c // p.groups, *k), 0)
         # One multiply-add per weight per output position (torchinfo/fvcore convention).
-        return LayerResult(out, args, params, mul(product(spatial), p.out_channels * per_position), requires=needs)
+        return LayerResult(out, args | norm, params + more, mul(product(spatial), p.out_channels * per_position),
+                           buffers, requires=needs)
 
 
 class _ConvTranspose(Spatial):
@@ -218,8 +225,9 @@ class _ConvTranspose(Spatial):
         args = {"in_channels": c, "out_channels": p.out_channels, "kernel_size": compact(k),
                 "stride": compact(s), "padding": compact(pads), "output_padding": compact(ops),
                 "groups": p.groups, "bias": p.bias, "dilation": compact(d)}
+        norm, more, buffers = reparam(p, (c, p.out_channels // p.groups, *k), 1)
         # Each input position scatters into kernel-many outputs.
-        return LayerResult(out, args, params, mul(product(x.shape[2:]), c * per_position))
+        return LayerResult(out, args | norm, params + more, mul(product(x.shape[2:]), c * per_position), buffers)
 
 
 @register
@@ -270,6 +278,8 @@ class DepthwiseConvParams(LayerParams):
     bias: bool = Field(True, validation_alias=AliasChoices("bias", "use_bias"))
     padding_mode: Literal["zeros", "reflect", "replicate", "circular"] = "zeros"
     in_channels: PositiveInt | None = None
+    weight_norm: WeightNorm = False
+    spectral_norm: SpectralNorm = False
 
 
 class SeparableConvParams(LayerParams):
@@ -309,7 +319,8 @@ def _depthwise(conv: _Conv, p: DepthwiseConvParams | SeparableConvParams, x: Ten
     m = _multiplier(p, c) if isinstance(p, DepthwiseConvParams) else p.depth_multiplier
     full = ConvParams(out_channels=c * m, kernel_size=p.kernel_size, stride=p.stride,
                       padding=p.padding, dilation=p.dilation, groups=c, bias=bias, padding_mode=p.padding_mode,
-                      in_channels=c)
+                      in_channels=c, weight_norm=getattr(p, "weight_norm", False),
+                      spectral_norm=getattr(p, "spectral_norm", False))
     return conv.infer(full, [x])
 
 

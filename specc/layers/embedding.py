@@ -7,6 +7,7 @@ from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt
 from ..diagnostics import SpecError
 from ..shapes.tensor import TensorType
 from .base import LayerKind, LayerParams, LayerResult, register
+from .reparam import SpectralNorm, reparam
 
 
 class EmbeddingParams(LayerParams):
@@ -17,6 +18,7 @@ class EmbeddingParams(LayerParams):
     norm_type: PositiveFloat = 2.0
     scale_grad_by_freq: bool = False
     sparse: bool = False
+    spectral_norm: SpectralNorm = False
 
 
 @register
@@ -38,5 +40,6 @@ class Embedding(LayerKind):
         args = {"num_embeddings": n, "embedding_dim": p.embedding_dim, "padding_idx": p.padding_idx,
                 "max_norm": p.max_norm, "norm_type": p.norm_type, "scale_grad_by_freq": p.scale_grad_by_freq,
                 "sparse": p.sparse}
+        norm, _, buffers = reparam(p, (n, p.embedding_dim), 0)
         # A lookup, not a product: no multiply-accumulates.
-        return LayerResult(out, args, n * p.embedding_dim, 0)
+        return LayerResult(out, args | norm, n * p.embedding_dim, 0, buffers)

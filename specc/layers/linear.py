@@ -8,12 +8,15 @@ from ..diagnostics import SpecError
 from ..shapes.dims import mul, product
 from ..shapes.tensor import TensorType
 from .base import LayerKind, LayerParams, LayerResult, check_given, register
+from .reparam import SpectralNorm, WeightNorm, reparam
 
 
 class LinearParams(LayerParams):
     out_features: PositiveInt = Field(validation_alias=AliasChoices("out_features", "units"))
     in_features: PositiveInt | None = None
     bias: bool = Field(True, validation_alias=AliasChoices("bias", "use_bias"))
+    weight_norm: WeightNorm = False
+    spectral_norm: SpectralNorm = False
 
 
 @register
@@ -43,5 +46,6 @@ class Linear(LayerKind):
         out = TensorType((*x.shape[:-1], p.out_features), x.dtype)
         params = n_in * p.out_features + (p.out_features if p.bias else 0)
         positions = product(x.shape[1:-1])
-        return LayerResult(out, {"in_features": n_in, "out_features": p.out_features, "bias": p.bias},
-                           params, mul(positions, n_in * p.out_features))
+        norm, more, buffers = reparam(p, (p.out_features, n_in), 0)
+        return LayerResult(out, {"in_features": n_in, "out_features": p.out_features, "bias": p.bias} | norm,
+                           params + more, mul(positions, n_in * p.out_features), buffers)

@@ -316,6 +316,12 @@ def keras_key(key: str, value: Any) -> str | None:
         "activity_regularizer": "remove it: specc has no penalty on activations",
         "recurrent_dropout": "PyTorch's recurrent layers have no dropout inside the step: use dropout between "
                              "stacked layers (num_layers > 1) or a Dropout layer after this one",
+        # on a layer that lacks them (they are keys of the layers with one weight to normalise)
+        "weight_norm": "only Linear, Conv1d/2d/3d, ConvTranspose1d/2d/3d and DepthwiseConv1d/2d have one weight it "
+                       "can normalise: remove it here (an Embedding takes spectral_norm)",
+        "spectral_norm": "only Linear, Conv1d/2d/3d, ConvTranspose1d/2d/3d, DepthwiseConv1d/2d and Embedding have "
+                         "one weight it can normalise: remove it here (for a SeparableConv's two weights, write a "
+                         "DepthwiseConv and a 1x1 Conv, each with spectral_norm: true)",
         "input_shape": "declare the model's input in the inputs: section; specc infers every layer's input size",
         "data_format": "specc is channels-first, as PyTorch: declare images as [B, C, H, W] (a Permute converts "
                        "channels-last data: dims: [0, 3, 1, 2])",

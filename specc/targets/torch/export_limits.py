@@ -333,6 +333,21 @@ PINNED: dict[str, dict[str, PinnedLimit]] = {
 }
 
 
+def _ts_spectral_norm(then: PinnedLimit | None) -> PinnedLimit:
+    """spectral_norm's σ is a torch.vdot, which the TorchScript exporter has no ONNX op for;
+    ``then`` is the layer's own limit under that exporter."""
+    def limit(args: dict[str, Any], inputs: Inputs) -> str | None:
+        if "spectral_norm" in args:
+            return "cannot write spectral_norm's sigma (aten::vdot has no ONNX op in it)"
+        return then(args, inputs) if then is not None else None
+    return limit
+
+
+for _kind in ("Linear", "Embedding", "Conv1d", "Conv2d", "Conv3d", "DepthwiseConv1d", "DepthwiseConv2d",
+              "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"):
+    PINNED["torchscript"][_kind] = _ts_spectral_norm(PINNED["torchscript"].get(_kind))
+
+
 # Layers that only move or convert elements: ONNX Runtime runs them for any dtype. Every other
 # op has no bfloat16 kernel on CPU, where the export is verified (Relu, Sigmoid, ReduceMean, ...).
 BFLOAT16_MOVES = frozenset({"Cast", "Identity", "Dropout", "Flatten", "Unflatten", "Reshape", "Permute", "Transpose",

@@ -20,6 +20,7 @@ from ..builder import attr_ints
 from ..weights import fan_in
 from .base import Layer, lowers
 from .pad import pad
+from .reparam import weight
 
 
 def _sides(args: dict[str, Any], n: int) -> list[tuple[int, int]]:
@@ -42,7 +43,8 @@ def conv(layer: Layer, x: str, *, in_channels: int, out_channels: int, kernel: S
         x = pad(layer, x, layer.in_type.rank, sides, padding_mode)
         sides = [(0, 0)] * len(sides)
     n_in = in_channels // groups * math.prod(kernel)
-    w = layer.param(f"{module}weight", (out_channels, in_channels // groups, *kernel), fan_in(n_in))
+    shape = (out_channels, in_channels // groups, *kernel)
+    w = layer.param(f"{module}weight", shape, fan_in(n_in)) if module else weight(layer, shape, fan_in(n_in))
     inputs = [x, w, layer.param(f"{module}bias", (out_channels,), fan_in(n_in))] if bias else [x, w]
     return layer.op("Conv", inputs, kernel_shape=list(kernel), strides=list(stride), dilations=list(dilation),
                     group=groups, pads=[before for before, _ in sides] + [after for _, after in sides])
@@ -78,7 +80,7 @@ def transposed(layer: Layer) -> str:
     kernel, stride, pads = attr_ints(a["kernel_size"], n), attr_ints(a["stride"], n), attr_ints(a["padding"], n)
     extra = attr_ints(a["output_padding"], n)
     n_in = out // groups * math.prod(kernel)  # torch's fan_in of a (in, out/groups, *k) weight
-    w = layer.param("weight", (c, out // groups, *kernel), fan_in(n_in))
+    w = weight(layer, (c, out // groups, *kernel), fan_in(n_in))
     bias = layer.param("bias", (out,), fan_in(n_in)) if a["bias"] else None
     attrs = {"kernel_shape": kernel, "strides": stride, "dilations": attr_ints(a["dilation"], n), "group": groups}
     if all(e < s for e, s in zip(extra, stride)):

@@ -16,6 +16,7 @@ import numpy as np
 from ..weights import Init
 from .base import Layer, lowers
 from .reduce import reduce
+from .reparam import weight
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class _PaddedNormal(Init):
 def embedding(layer: Layer) -> str:
     n, dim, pad = int(layer.args["num_embeddings"]), int(layer.args["embedding_dim"]), layer.args["padding_idx"]
     init = Init("normal", 1.0) if pad is None else _PaddedNormal("normal", 1.0, row=int(pad) % n)
-    rows = layer.op("Gather", [layer.param("weight", (n, dim), init, layer.out.dtype), layer.x], axis=0)
+    rows = layer.op("Gather", [weight(layer, (n, dim), init, layer.out.dtype), layer.x], axis=0)
     max_norm = layer.args["max_norm"]
     if max_norm is None:
         return rows

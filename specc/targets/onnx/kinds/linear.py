@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from ..weights import fan_in
 from .base import Layer, lowers
+from .reparam import weight
 
 
 @lowers("Linear")
 def linear(layer: Layer) -> str:
     n_in, n_out, bias = layer.args["in_features"], layer.args["out_features"], layer.args["bias"]
-    w = layer.param("weight", (n_out, n_in), fan_in(n_in))
+    w = weight(layer, (n_out, n_in), fan_in(n_in))
     b = layer.param("bias", (n_out,), fan_in(n_in)) if bias else ""
     if layer.in_type.rank == 2:
         return layer.op("Gemm", [layer.x, w, b] if b else [layer.x, w], transB=1)

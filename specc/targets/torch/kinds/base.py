@@ -34,7 +34,7 @@ class Lowering:
         if self.torch_class is None:
             return None
         parts: list[str] = []
-        ctor = [(k, v) for k, v in args.items() if k not in self.forward_keys]
+        ctor = [(k, v) for k, v in args.items() if k not in self.forward_keys and k not in REPARAM_DEFAULTS]
         for i, (k, v) in enumerate(ctor):
             if k in self.defaults and self.defaults[k] == v and type(self.defaults[k]) is type(v):
                 continue
@@ -42,7 +42,7 @@ class Lowering:
                 parts.append(lit(v))
             else:
                 parts.append(f"{k}={lit(v)}")
-        return f"{self.torch_class}({', '.join(parts)})"
+        return reparametrized(f"{self.torch_class}({', '.join(parts)})", args, lit)
 
     def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
         """Expression computing the output in ``forward`` (``module`` is ``self.<name>``)."""
@@ -52,6 +52,27 @@ class Lowering:
         """Source of the helpers one layer needs: its kind's, plus a wrapped layer's
         (TimeDistributed). Several kinds may share one (RNN/LSTM/GRU); the emitter writes each once."""
         return [support.text(name) for name in self.support]
+
+
+# torch.nn.utils.parametrizations' functions wrapping a module, and their arguments' defaults
+# (spectral_norm's dim defaults to a transposed conv's output channels, dim 1: see reparametrized)
+REPARAM_DEFAULTS: dict[str, dict[str, Any]] = {
+    "weight_norm": {"dim": 0},
+    "spectral_norm": {"n_power_iterations": 1, "eps": 1e-12, "dim": 0},
+}
+
+
+def reparametrized(ctor: str, args: dict[str, Any], lit: Lit = repr) -> str:
+    """``ctor`` wrapped as PyTorch's documentation writes a normalised weight:
+    ``nn.utils.parametrizations.spectral_norm(nn.Conv2d(...))`` (by its full name, which imports
+    nothing and takes no name a layer or input might have)."""
+    for fn, defaults in REPARAM_DEFAULTS.items():
+        if fn in args:
+            if fn == "spectral_norm" and ctor.startswith("nn.ConvTranspose"):
+                defaults = defaults | {"dim": 1}
+            given = [f"{k}={lit(v)}" for k, v in args[fn].items() if k not in defaults or defaults[k] != v]
+            ctor = f"nn.utils.parametrizations.{fn}({', '.join([ctor, *given])})"
+    return ctor
 
 
 LOWERINGS: dict[str, Lowering] = {}
