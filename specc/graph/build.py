@@ -228,6 +228,7 @@ class GraphBuilder:
         self.limits = limits
         self.diags: list[Diagnostic] = []
         self._declared: list[set[str]] = []  # explicit names of the scopes being built
+        self._omitted: list[dict[str, Location | None]] = []  # per scope: names a false when: left out
         # Names already reported as unusable (V006), per scope: a reference to one is not a
         # second mistake, so it is skipped silently like a layer after a failed one.
         self._rejected: list[set[str]] = []
@@ -250,6 +251,7 @@ class GraphBuilder:
         g = Graph(name, inputs, block=block)
         explicit = self._explicit_names(items, inputs, prefix)
         self._declared.append(explicit)
+        self._omitted.append(items.omitted)
         counters: dict[str, int] = {}
         prev: str | None = next(iter(inputs)) if len(inputs) == 1 else None
         for i, item in enumerate(items):
@@ -278,6 +280,7 @@ class GraphBuilder:
             elif target is not None:
                 g.outputs = [("output", resolve_port(g, target)[0])]
         self._declared.pop()
+        self._omitted.pop()
         self._rejected.pop()
         if batch_second:
             self._check_batch_second_requirements(g)
@@ -544,6 +547,14 @@ class GraphBuilder:
             if self._declared and name in self._declared[-1]:
                 self.error("G002", f"{who} reads from '{name}', which is defined after it", at,
                            f"move '{name}' above this layer; layers run in the order written", layer=path)
+                return []
+            if self._omitted and name in self._omitted[-1]:
+                cond = self._omitted[-1][name]
+                where = f" (line {cond.line})" if cond is not None else ""
+                self.error("G001", f"{who} reads from '{name}', which is left out here by its when:{where}", at,
+                           f"give this layer the same when: as '{name}', or write another layer named "
+                           f"'{name}' for when the condition is false (an Identity passes its input on)",
+                           layer=path)
                 return []
             self.error("G001", f"{who} reads from '{name}', which is not an input or an earlier layer", at,
                        inside_block_hint(g, name) or _readable_hint(name, [*g.inputs, *(n.name for n in g.nodes)]),

@@ -347,6 +347,8 @@ class _Expander:
             self._spend(1, item_loc)
             expanded = self.expand_item(item, env, stack, item_loc)
             if expanded is _SKIP:
+                if isinstance(item, PosDict) and isinstance(item.get("name"), str):
+                    out.omitted.setdefault(item["name"], item.value_loc("when"))
                 continue
             if isinstance(expanded, PosDict) and isinstance(item, PosDict):
                 # The item as written, ${...} and all: the code generator writes a block's
@@ -461,7 +463,8 @@ class _Expander:
         group = _group(item, "block", btype)
         group.args = args
         inner_env = {**self.env, **args, _IN_BLOCK: btype}
-        group.children = list(self.expand_items(block["layers"], inner_env, (*stack, btype), block.value_loc("layers")))
+        # kept a PosList: its `omitted` names explain a reference to a layer a when: left out
+        group.children = self.expand_items(block["layers"], inner_env, (*stack, btype), block.value_loc("layers"))
         group.output = block.get("output")
         return group
 
