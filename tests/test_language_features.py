@@ -376,3 +376,18 @@ def test_reading_the_input_shape_where_it_cannot_be_read_is_located(layer: str, 
     (err,) = spec.errors
     assert (err.code, err.loc.line, err.loc.col) == (code, *where), err  # type: ignore[union-attr]
     assert hint in (err.hint or ""), err
+
+
+def test_an_input_dim_in_an_expression_is_explained_and_its_fix_checks() -> None:
+    text = textwrap.dedent("""\
+        specc: 1
+        inputs: {x: [B, T, 8]}
+        layers:
+          - {type: Reshape, shape: [B, "${T * 8}"]}
+        """)
+    spec = specc.loads(text, "dim.yaml")
+    assert [d.code for d in spec.errors] == ["X001"]
+    assert "T is a dim of input 'x', known only when the model runs" in (spec.errors[0].hint or "")
+    fixed = specc.loads(text.replace("inputs: {x: [B, T, 8]}", 'vars: {T: 5}\ninputs: {x: [B, "${T}", 8]}'))
+    assert fixed.ok, fixed.diagnostics
+    assert fixed.check()["outputs"][0]["shape"] == ["B", 40]

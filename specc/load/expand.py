@@ -158,13 +158,32 @@ class _Expander:
         self.unlisted_count = 0
 
     def fail(self, err: SpecError, loc: Location | None = None) -> None:
-        if _undefined(err) in self.failed_vars:
+        name = _undefined(err)
+        if name in self.failed_vars:
             return
+        owner = self._dim_owner(name) if name is not None else None
+        if owner is not None:
+            # "${H}" for an input's symbolic dim: the size exists only when the model runs, so no
+            # var of that name is the fix the stock hint offers
+            err.hint = (f"{name} is a dim of input '{owner}', known only when the model runs; read it from the "
+                        f"tensor (Upsample from: [x, {owner}], a Reshape's dim names), or define {name} under "
+                        f"vars: and write that dim as \"${{{name}}}\" to fix it")
         if len(self.diags) < MAX_REPORTED:
             self.diags.append(err.diagnostic(loc))
             return
         self.unlisted = self.unlisted or err.diagnostic(loc)
         self.unlisted_count += 1
+
+    def _dim_owner(self, name: str) -> str | None:
+        """The input with a symbolic dim written ``name``, when vars: does not define it."""
+        inputs = self.doc.get("inputs")
+        if not isinstance(inputs, dict) or name in self.env:
+            return None
+        for key, decl in inputs.items():
+            shape = decl.get("shape") if isinstance(decl, dict) else decl
+            if isinstance(shape, list) and name in shape:
+                return str(key)
+        return None
 
     def count_unlisted(self) -> None:
         first = self.unlisted
