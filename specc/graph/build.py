@@ -292,6 +292,9 @@ class GraphBuilder:
         """U001 for a graph whose batch symbol was found only once it was built (a ``batch_first:
         false`` layer puts it in dim 1); the layers after a refused one keep their results here."""
         self.batch = graph_batch_symbol(g)
+        # the layer that put the batch in dim 1: when the data is batch-first after all, its
+        # setting, not the layer refused, is the mistake
+        seq_first = next((n for n in g.leaves() if getattr(n.params, "batch_first", None) is False), None)
         for node in g.leaves():
             if node.result is None or node.kind is None:
                 continue
@@ -299,8 +302,13 @@ class GraphBuilder:
                 self._check_requirements(node.result)
             except SpecError as err:
                 at = node.field_locs.get(err.field, node.loc) if err.field else node.loc
+                hint = err.hint
+                if seq_first is not None and err.code == "U001" and self.batch is not None:
+                    hint = (f"{self.batch} is the batch here because {seq_first.type} '{seq_first.path}' has "
+                            f"batch_first: false, reading (T, B, ...): if the data is (B, T, ...), drop that "
+                            f"setting; otherwise {hint}")
                 self.diags.append(Diagnostic(err.code, f"{node.kind.type_name} '{node.path}': {err.message}", at,
-                                             err.hint, "error", node.path))
+                                             hint, "error", node.path))
 
     def _check_total_params(self, g: Graph) -> None:
         """The model's parameters: beyond int64 no framework counts them (S011); beyond a few
