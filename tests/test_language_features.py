@@ -89,6 +89,36 @@ def test_a_false_when_relinks_the_chain() -> None:
     assert deep.check()["total_params"] == (8 * 16 + 16) + (16 * 32 + 32) + (32 * 4 + 4)
 
 
+GHOST = textwrap.dedent("""\
+    specc: 1
+    inputs: {x: [B, 8]}
+    blocks:
+      Unit:
+        args: {act: true}
+        layers:
+          - {type: Linear, out_features: 8}
+          - {type: ReLU, when: "${act}", name: primary}
+          - {type: Add, from: [primary, input]}
+    layers:
+      - {type: Unit}
+      - {type: Unit, act: false}
+    """)
+
+
+def test_reading_a_layer_its_when_left_out_names_the_condition_and_the_fix_works() -> None:
+    spec = specc.loads(GHOST, "ghost.yaml")
+    assert [d.code for d in spec.errors] == ["G001"]
+    err = spec.errors[0]
+    assert err.loc is not None and (err.loc.line, err.loc.col) == (9, 28)
+    assert "left out here by its when: (line 8)" in err.message
+    assert "Identity" in (err.hint or "")
+    identity = '\n      - {type: Identity, when: "${not act}", name: primary}'
+    fixed = GHOST.replace("name: primary}", "name: primary}" + identity)
+    fixed_spec = specc.loads(fixed, "ghost.yaml")
+    assert fixed_spec.ok, fixed_spec.diagnostics
+    assert fixed_spec.check()["total_params"] == 2 * (8 * 8 + 8)
+
+
 BIAS_BN = textwrap.dedent("""\
     specc: 1
     inputs: {image: [B, 3, 8, 8]}
@@ -346,3 +376,18 @@ def test_reading_the_input_shape_where_it_cannot_be_read_is_located(layer: str, 
     (err,) = spec.errors
     assert (err.code, err.loc.line, err.loc.col) == (code, *where), err  # type: ignore[union-attr]
     assert hint in (err.hint or ""), err
+
+
+def test_an_input_dim_in_an_expression_is_explained_and_its_fix_checks() -> None:
+    text = textwrap.dedent("""\
+        specc: 1
+        inputs: {x: [B, T, 8]}
+        layers:
+          - {type: Reshape, shape: [B, "${T * 8}"]}
+        """)
+    spec = specc.loads(text, "dim.yaml")
+    assert [d.code for d in spec.errors] == ["X001"]
+    assert "T is a dim of input 'x', known only when the model runs" in (spec.errors[0].hint or "")
+    fixed = specc.loads(text.replace("inputs: {x: [B, T, 8]}", 'vars: {T: 5}\ninputs: {x: [B, "${T}", 8]}'))
+    assert fixed.ok, fixed.diagnostics
+    assert fixed.check()["outputs"][0]["shape"] == ["B", 40]

@@ -228,6 +228,7 @@ class GraphBuilder:
         self.limits = limits
         self.diags: list[Diagnostic] = []
         self._declared: list[set[str]] = []  # explicit names of the scopes being built
+        self._omitted: list[dict[str, Location | None]] = []  # per scope: names a false when: left out
         # Names already reported as unusable (V006), per scope: a reference to one is not a
         # second mistake, so it is skipped silently like a layer after a failed one.
         self._rejected: list[set[str]] = []
@@ -250,6 +251,7 @@ class GraphBuilder:
         g = Graph(name, inputs, block=block)
         explicit = self._explicit_names(items, inputs, prefix)
         self._declared.append(explicit)
+        self._omitted.append(items.omitted)
         counters: dict[str, int] = {}
         prev: str | None = next(iter(inputs)) if len(inputs) == 1 else None
         for i, item in enumerate(items):
@@ -278,6 +280,7 @@ class GraphBuilder:
             elif target is not None:
                 g.outputs = [("output", resolve_port(g, target)[0])]
         self._declared.pop()
+        self._omitted.pop()
         self._rejected.pop()
         if batch_second:
             self._check_batch_second_requirements(g)
@@ -289,6 +292,9 @@ class GraphBuilder:
         """U001 for a graph whose batch symbol was found only once it was built (a ``batch_first:
         false`` layer puts it in dim 1); the layers after a refused one keep their results here."""
         self.batch = graph_batch_symbol(g)
+        # the layer that put the batch in dim 1: when the data is batch-first after all, its
+        # setting, not the layer refused, is the mistake
+        seq_first = next((n for n in g.leaves() if getattr(n.params, "batch_first", None) is False), None)
         for node in g.leaves():
             if node.result is None or node.kind is None:
                 continue
@@ -296,8 +302,13 @@ class GraphBuilder:
                 self._check_requirements(node.result)
             except SpecError as err:
                 at = node.field_locs.get(err.field, node.loc) if err.field else node.loc
+                hint = err.hint
+                if seq_first is not None and err.code == "U001" and self.batch is not None:
+                    hint = (f"{self.batch} is the batch here because {seq_first.type} '{seq_first.path}' has "
+                            f"batch_first: false, reading (T, B, ...): if the data is (B, T, ...), drop that "
+                            f"setting; otherwise {hint}")
                 self.diags.append(Diagnostic(err.code, f"{node.kind.type_name} '{node.path}': {err.message}", at,
-                                             err.hint, "error", node.path))
+                                             hint, "error", node.path))
 
     def _check_total_params(self, g: Graph) -> None:
         """The model's parameters: beyond int64 no framework counts them (S011); beyond a few
@@ -544,6 +555,14 @@ class GraphBuilder:
             if self._declared and name in self._declared[-1]:
                 self.error("G002", f"{who} reads from '{name}', which is defined after it", at,
                            f"move '{name}' above this layer; layers run in the order written", layer=path)
+                return []
+            if self._omitted and name in self._omitted[-1]:
+                cond = self._omitted[-1][name]
+                where = f" (line {cond.line})" if cond is not None else ""
+                self.error("G001", f"{who} reads from '{name}', which is left out here by its when:{where}", at,
+                           f"give this layer the same when: as '{name}', or write another layer named "
+                           f"'{name}' for when the condition is false (an Identity passes its input on)",
+                           layer=path)
                 return []
             self.error("G001", f"{who} reads from '{name}', which is not an input or an earlier layer", at,
                        inside_block_hint(g, name) or _readable_hint(name, [*g.inputs, *(n.name for n in g.nodes)]),

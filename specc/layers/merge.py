@@ -104,6 +104,14 @@ def _merge_fix(a: tuple, b: tuple, j: int, gates: bool = False) -> str:
             want = TensorType((*gate, *(1,) * (len(full) - len(gate))))
             return (f"input {k} {TensorType(gate)} has no spatial dims; to scale each channel make it {want} "
                     "(- {type: Unsqueeze, dim: -1} for one dim, GlobalAvgPool keepdim: true, or a Reshape)")
+    for part, full, k in ((a, b, 1), (b, a, j)):
+        # one dim short of the other, not at the end (a (B, F) vector beside a (B, T, F) sequence):
+        # broadcasting aligns the last dims, so the missing one must be put back with size 1
+        dims = [p for p in range(len(full) - 1) if len(part) == len(full) - 1 and part == full[:p] + full[p + 1:]]
+        if dims:
+            return (f"input {k} {TensorType(part)} lacks dim {dims[0]} ({full[dims[0]]}) of {TensorType(full)}; to "
+                    f"apply it at every {full[dims[0]]}, insert that dim with size 1: - {{type: Unsqueeze, dim: "
+                    f"{dims[0]}}} on input {k}")
     if len(a) == len(b) >= 3 and a[2:] == b[2:] and a[1] != b[1] and all(isinstance(d, int) for d in (a[1], b[1])):
         # the same positions, other channels (at any size): only the channel count is to fix
         narrow, wide, k = (a, b, 1) if a[1] < b[1] else (b, a, j)

@@ -19,7 +19,7 @@ import math
 from fractions import Fraction
 from typing import Any, Literal
 
-from pydantic import PositiveFloat, PositiveInt
+from pydantic import PositiveFloat, PositiveInt, field_validator
 
 from ..diagnostics import SpecError
 from ..shapes.dims import DimLike, floordiv, mul, product
@@ -43,6 +43,17 @@ class UpsampleParams(LayerParams):
     scale_factor: PositiveFloat | tuple[PositiveFloat, ...] | None = None
     mode: Mode = "nearest"
     align_corners: bool | None = None
+
+    @field_validator("size", mode="before")
+    @classmethod
+    def _named_size(cls, v: Any) -> Any:
+        # size: [H, W] means "the size some input has": a fixed size cannot say that, a second input can
+        names = [d for d in (v if isinstance(v, (list, tuple)) else [v]) if isinstance(d, str) and d.isidentifier()]
+        if names:
+            raise ValueError(f"size takes numbers of pixels, not dim names ({', '.join(names)}); to resize to the "
+                             "size another tensor has at run time, drop size and read that tensor as a second "
+                             "input: from: [x, like]")
+        return v
 
 
 def _per_dim(v: Any, n: int, name: str) -> tuple[Any, ...]:

@@ -158,13 +158,32 @@ class _Expander:
         self.unlisted_count = 0
 
     def fail(self, err: SpecError, loc: Location | None = None) -> None:
-        if _undefined(err) in self.failed_vars:
+        name = _undefined(err)
+        if name in self.failed_vars:
             return
+        owner = self._dim_owner(name) if name is not None else None
+        if owner is not None:
+            # "${H}" for an input's symbolic dim: the size exists only when the model runs, so no
+            # var of that name is the fix the stock hint offers
+            err.hint = (f"{name} is a dim of input '{owner}', known only when the model runs; read it from the "
+                        f"tensor (Upsample from: [x, {owner}], a Reshape's dim names), or define {name} under "
+                        f"vars: and write that dim as \"${{{name}}}\" to fix it")
         if len(self.diags) < MAX_REPORTED:
             self.diags.append(err.diagnostic(loc))
             return
         self.unlisted = self.unlisted or err.diagnostic(loc)
         self.unlisted_count += 1
+
+    def _dim_owner(self, name: str) -> str | None:
+        """The input with a symbolic dim written ``name``, when vars: does not define it."""
+        inputs = self.doc.get("inputs")
+        if not isinstance(inputs, dict) or name in self.env:
+            return None
+        for key, decl in inputs.items():
+            shape = decl.get("shape") if isinstance(decl, dict) else decl
+            if isinstance(shape, list) and name in shape:
+                return str(key)
+        return None
 
     def count_unlisted(self) -> None:
         first = self.unlisted
@@ -347,6 +366,8 @@ class _Expander:
             self._spend(1, item_loc)
             expanded = self.expand_item(item, env, stack, item_loc)
             if expanded is _SKIP:
+                if isinstance(item, PosDict) and isinstance(item.get("name"), str):
+                    out.omitted.setdefault(item["name"], item.value_loc("when"))
                 continue
             if isinstance(expanded, PosDict) and isinstance(item, PosDict):
                 # The item as written, ${...} and all: the code generator writes a block's
@@ -461,7 +482,8 @@ class _Expander:
         group = _group(item, "block", btype)
         group.args = args
         inner_env = {**self.env, **args, _IN_BLOCK: btype}
-        group.children = list(self.expand_items(block["layers"], inner_env, (*stack, btype), block.value_loc("layers")))
+        # kept a PosList: its `omitted` names explain a reference to a layer a when: left out
+        group.children = self.expand_items(block["layers"], inner_env, (*stack, btype), block.value_loc("layers"))
         group.output = block.get("output")
         return group
 

@@ -73,9 +73,11 @@ class LayerDecl:
 class Layers(list[LayerDecl]):
     """The declarations of one layers: list (the model's, a block's or a repeat's) and where it is."""
 
-    def __init__(self, items: list[LayerDecl], loc: Location | None):
+    def __init__(self, items: list[LayerDecl], loc: Location | None,
+                 omitted: dict[str, Location | None] | None = None):
         super().__init__(items)
         self.loc = loc
+        self.omitted = omitted or {}  # names a false `when:` left out (PosList.omitted)
 
 
 def model_layers(doc: PosDict, broken: set[int]) -> Layers | None:
@@ -90,7 +92,7 @@ def layer_decls(items: Any, broken: set[int], loc: Location | None = None) -> La
     listed = isinstance(items, PosList)
     out = [_decl(item, broken, items.item_loc(i) if listed else getattr(item, "loc", loc))
            for i, item in enumerate(items)]
-    return Layers(out, getattr(items, "loc", loc))
+    return Layers(out, getattr(items, "loc", loc), getattr(items, "omitted", None))
 
 
 def _decl(item: Any, broken: set[int], item_loc: Location | None) -> LayerDecl:
