@@ -17,9 +17,9 @@ from torch import nn
 
 from ...shapes.rules import refusal, rules_from_json
 from ...validate.train_config import classes_at
-from ..run_folder import RunScaling, read_preprocessing, read_reading, resolve_weights, run_scaling
+from ..run_folder import RunScaling, read_json_object, read_preprocessing, read_reading, resolve_weights, run_scaling
 from .preprocess import Preprocessing
-from .run import load_tensors, read_json
+from .run import load_tensors
 
 
 @dataclass
@@ -40,7 +40,9 @@ def load_preprocessing(run: Path) -> tuple[Preprocessing, list[str] | None]:
 def load_run(run: Path, module: Any) -> Trained:
     from ..errors import WeightsError
 
-    cfg = read_json(run / "config.json")
+    cfg = read_json_object(run / "config.json")
+    if not isinstance(cfg.get("model"), str) or not isinstance(cfg.get("inputs"), dict):
+        raise WeightsError(f"{run / 'config.json'} does not name the run's model and inputs; train the run again")
     model_class = getattr(module, cfg["model"], None)
     if model_class is None:
         raise WeightsError(f"{run} is a run of the model {cfg['model']}, which this spec does not define")

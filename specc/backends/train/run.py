@@ -51,7 +51,12 @@ def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[st
 def load_tensors(path: Path) -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
 
-    return load_file(str(path))
+    from ..run_folder import unreadable_tensors
+
+    try:
+        return load_file(str(path))
+    except Exception as exc:  # noqa: BLE001 -- safetensors raises its own error types for bad files
+        raise unreadable_tensors(path, exc) from None
 
 
 def sweep(folder: Path) -> None:
