@@ -62,6 +62,7 @@ def pick_log(fmt: str) -> Any:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from ..atomic import file_in_the_way
     from ..backends.errors import WeightsError
     from ..backends.train.api import TrainRequest, run_training
     from ..backends.train.loop import Diverged, Options, TrainError
@@ -104,6 +105,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     opts = Options(run=run, resume=bool(args.resume), init_from=Path(args.init_from) if args.init_from else None,
                    device=args.device, epochs=args.epochs, seed=args.seed, max_steps=args.max_steps,
                    log=pick_log(args.format))
+    if (blocker := file_in_the_way(run)) is not None:  # before any epoch, not after the first
+        raise UsageError(f"--run {run}: {blocker} is a file, not a folder; choose another --run folder")
     request = TrainRequest(spec=spec, options=opts, overrides=overrides)
     try:
         result = run_training(request)

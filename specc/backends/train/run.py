@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...atomic import atomic_path, atomic_write
+from ...atomic import atomic_path, atomic_write, make_folder
 from ...diagnostics import dumps_json
 from .metrics import shown
 
@@ -72,7 +72,7 @@ def sweep(folder: Path) -> None:
 def write_checkpoint(run: Path, epoch: int, weights: dict[str, torch.Tensor], state: dict[str, torch.Tensor],
                      meta: dict[str, Any], links: tuple[str, ...]) -> Path:
     folder = run / "checkpoints"
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     final = folder / f"e{epoch:04d}"
     tmp = folder / f".e{epoch:04d}.{secrets.token_hex(4)}.tmp"
     tmp.mkdir()
