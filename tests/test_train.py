@@ -1171,3 +1171,13 @@ def test_class_probability_targets_are_named_and_get_a_loss_that_reads_them(
     spec = mlp(tmp_path, source, 4, 3, loss="KLDivLoss, from_logits: true", epochs=1, name="kl.yaml")
     rc, _, out = run_cli(capsys, "train", str(spec), "--run", str(tmp_path / "kl"))
     assert rc == 0, out
+
+
+@pytest.mark.parametrize("epochs", [0, -1, 2.5, True, "3"])
+def test_the_api_refuses_an_epoch_count_the_cli_would(epochs: object, tmp_path: Path) -> None:
+    # 0 once fell back to the spec's epochs and -1 to no epoch at all, both silently
+    from specc.backends.train.loop import TrainError
+
+    with pytest.raises(TrainError, match="epochs must be a positive whole number"):
+        specc.train(ROOT / "specs" / "xor.yaml", tmp_path / "run", epochs=epochs)  # type: ignore[arg-type]
+    assert not (tmp_path / "run").exists()
