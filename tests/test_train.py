@@ -1181,3 +1181,19 @@ def test_the_api_refuses_an_epoch_count_the_cli_would(epochs: object, tmp_path: 
     with pytest.raises(TrainError, match="epochs must be a positive whole number"):
         specc.train(ROOT / "specs" / "xor.yaml", tmp_path / "run", epochs=epochs)  # type: ignore[arg-type]
     assert not (tmp_path / "run").exists()
+
+
+def test_a_csv_with_two_columns_of_one_name_is_refused_where_the_name_is_used(tmp_path: Path) -> None:
+    # header.index() took the first 'a' silently: which copy fed the model was the file's accident
+    from specc.backends.train.data import csv_samples
+
+    path = tmp_path / "dup.csv"
+    path.write_text("a,note,a,b,note\n1,x,2,3,y\n")
+    with pytest.raises(DataError, match=r"dup\.csv has 2 columns named 'a' \(columns 1, 3\)") as err:
+        csv_samples(path, ["a", "b"])
+    assert "give each column its own name" in err.value.hint
+    assert csv_samples(path, ["b"]).tolist() == [[3.0]]  # a repeated column the model does not read is no matter
+    (tmp_path / "train.csv").write_text("a,a,y\n" + "".join(f"{i},{-i},{i % 2}\n" for i in range(8)))
+    spec = mlp(tmp_path, "train.csv", 1, 1, loss="MSELoss", epochs=1)
+    with pytest.raises(DataError, match="2 columns named 'a'"):
+        specc.train(spec, None)
