@@ -1193,6 +1193,11 @@ def test_a_csv_with_two_columns_of_one_name_is_refused_where_the_name_is_used(tm
         csv_samples(path, ["a", "b"])
     assert "give each column its own name" in err.value.hint
     assert csv_samples(path, ["b"]).tolist() == [[3.0]]  # a repeated column the model does not read is no matter
+    for cell in ("1e400", "-inf"):  # infinite, not missing: imputing is not the fix
+        path.write_text(f"a,b\n1,{cell}\n")
+        with pytest.raises(DataError, match=f"line 2, column 'b' holds {cell}, which is infinite") as err:
+            csv_samples(path, ["a", "b"])
+        assert "clip" in err.value.hint
     (tmp_path / "train.csv").write_text("a,a,y\n" + "".join(f"{i},{-i},{i % 2}\n" for i in range(8)))
     spec = mlp(tmp_path, "train.csv", 1, 1, loss="MSELoss", epochs=1)
     with pytest.raises(DataError, match="2 columns named 'a'"):

@@ -437,6 +437,9 @@ def csv_numbers(path: Path, header: list[str] | None, body: Rows, columns: list[
                        if numeric and len(numeric) < len(columns or []) else "encode it as numbers")
                 raise DataError("T004", f"{path.name} line {line}, {column} holds {text!r}, which is not a number",
                                 fix, where)
+            if value is not None and not np.isnan(value):  # inf, or a number past float64 such as 1e400
+                raise DataError("T004", f"{path.name} line {line}, {column} holds {text}, which is infinite as a "
+                                "number", "replace it with a finite value (clip the column) or drop those rows", where)
             what = "is empty (a missing value)" if not text else f"holds {text}"
             raise DataError("T004", f"{path.name} line {line}, {column} {what}",
                             "fill the missing values (with the column's mean or median, say) or drop those rows: "
