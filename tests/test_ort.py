@@ -188,6 +188,16 @@ def test_token_id_past_the_table_is_the_users_to_fix(tmp_path: Path, capfd: pyte
     assert "bug in specc" not in got.err and "ONNXRuntimeError" not in got.err + got.out
 
 
+def test_an_input_name_is_checked_before_its_file_is_read(tmp_path: Path) -> None:
+    # -i y=data.csv once read the CSV for 'y' and reported its columns, not the missing input
+    (tmp_path / "data.csv").write_text("a,note\n1,text\n")
+    with pytest.raises(InputError, match=r"-i y=.*no input named 'y'; its inputs are x, n"):
+        rt.load_arrays([f"y={tmp_path / 'data.csv'}"], ["x", "n"])
+    odd = tmp_path / "run=3.npy"  # a file whose name holds '=' is a file, not NAME=FILE
+    np.save(odd, np.ones((2, 3), np.float32))
+    assert rt.load_arrays([str(odd)], ["x"])["x"].shape == (2, 3)
+
+
 def test_random_inputs_take_batch_and_sizes(tmp_path: Path) -> None:
     model = onnx.load(str(_model(tmp_path / "m.onnx")))
     feeds, random = rt.prepare_inputs(model, {}, batch=3, sizes={"T": 5})

@@ -1058,7 +1058,9 @@ def test_two_inputs_from_one_npz(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("given", "says"), [
     ("[[NaN, 1, 2, 3]]", "NaN or infinite"), ("[[1e400, 1, 2, 3]]", "NaN or infinite"),
-    ('[["a", "b", "c", "d"]]', "text such as 'a'"), ("[]", "takes samples of shape [4]"),
+    ('[["a", "b", "c", "d"]]', "text such as 'a'"), ("[]", "is not a list of samples"),
+    ("[[1, 2, 3, 4], [5]]", "has rows of different lengths"), ('{"x": [[1, 2, 3, 4]]}', "is not a list of samples"),
+    ("7", "is not a list of samples"), ("bad.npz", "cannot read bad.npz as a NumPy .npz archive"),
     ("", "neither a file nor a literal"), ("empty.csv", "holds no rows of numbers"),
     ("ragged.csv", "ragged.csv line 2 has 3 values, but the first row has 4"),
     ("words.csv", "words.csv line 1, column 4 holds 'four', which is not a number"),
@@ -1069,6 +1071,7 @@ def test_predict_refuses_odd_input_with_a_usage_error(tmp_path: Path, iris_run: 
     (tmp_path / "empty.csv").write_text("a,b,c,d\n")
     (tmp_path / "ragged.csv").write_text("1,2,3,4\n1,2,3\n")
     (tmp_path / "words.csv").write_text("1,2,3,four\n")
+    (tmp_path / "bad.npz").write_bytes(b"not a zip archive")
     code, out, err = run_cli(capsys, "predict", str(iris_run), "--input", given, "--format", "json")
     assert code == 2 and says in err and out == "", err  # nothing on stdout: no half answer, no NaN label
 

@@ -523,9 +523,12 @@ def load_arrays(specs: Sequence[str], input_names: Sequence[str],
     arrays: dict[str, np.ndarray] = {}
     for item in specs:
         name, sep, file = item.partition("=")
-        if not sep:
+        if not sep or (name not in input_names and Path(item).is_file()):  # a file whose name holds '='
             name, file = "", item
         path = Path(file)
+        if name and name not in input_names:  # before the file: its columns are read for that input
+            raise InputError(f"-i {item}: the model has no input named {name!r}; its inputs are "
+                             f"{', '.join(input_names)}")
         if not path.is_file():
             raise InputError(f"-i {item}: no such file: {file}")
         from .train.data import IMAGE_SUFFIXES  # numpy only: no torch on a deploy machine

@@ -95,7 +95,10 @@ def parse_input(text: str, names: list[str], columns: dict[str, list[str]] | Non
     path = Path(text)
     if path.suffix.lower() in (".npy", ".npz", ".csv") and path.is_file():
         if path.suffix.lower() == ".npz":
-            arrays = np.load(path, allow_pickle=False)
+            try:
+                arrays = np.load(path, allow_pickle=False)
+            except Exception as exc:  # noqa: BLE001 -- numpy and zipfile raise assorted types for bad files
+                raise ValueError(f"cannot read {path.name} as a NumPy .npz archive ({exc})") from None
             missing = [n for n in names if n not in arrays.files]
             if missing and len(names) == 1 and len(arrays.files) == 1:
                 return {names[0]: arrays[arrays.files[0]]}
@@ -120,7 +123,14 @@ def parse_input(text: str, names: list[str], columns: dict[str, list[str]] | Non
         raise ValueError(f"--input {text!r} is neither a file nor a literal such as '[[60]]'") from None
     if len(names) != 1:
         raise ValueError(f"the model has {len(names)} inputs; give them in one .npz with those names")
-    return {names[0]: np.asarray(value)}
+    if not isinstance(value, list) or not value:  # a number, a mapping, []: no samples to answer
+        raise ValueError(f"{text!r} is not a list of samples; write one list a sample, as in '[[1, 2], [3, 4]]' "
+                         "(several inputs: a .npz with their names)")
+    try:
+        return {names[0]: np.asarray(value)}
+    except ValueError:  # rows of different lengths: numpy's own words name its internals
+        raise ValueError(f"{text!r} has rows of different lengths; give every sample the same number of values, "
+                         "as in '[[1, 2], [3, 4]]'") from None
 
 
 def _csv_rows(path: Path, columns: list[str] | None) -> np.ndarray:
