@@ -53,13 +53,32 @@ def _remove_live_temps() -> None:
             _remove(path)
 
 
+def make_folder(folder: Path) -> None:
+    """Create ``folder`` and its parents; a file standing where a folder must be is named (mkdir
+    itself says only "File exists" or "Not a directory", of the whole path)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:
+        blocker = file_in_the_way(folder)
+        if blocker is None:
+            raise
+        raise NotADirectoryError(exc.errno, f"{blocker} is a file, not a folder; choose a path in a folder "
+                                 "or move the file away") from None
+
+
+def file_in_the_way(folder: str | os.PathLike[str]) -> Path | None:
+    """The file (not a folder) at ``folder`` or one of its parents, which keeps it from being made."""
+    folder = Path(folder)
+    return next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temp path beside ``target``; on success it replaces ``target`` atomically.
 
     For writers that need a path (torch.onnx.export, safetensors.save_file)."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(target.parent)
     sweep(target.parent)
     made: list[Path] = []
     try:
@@ -125,7 +144,7 @@ def _temp_beside(target: Path, made: list[Path]) -> Path:
 def temp_dir(folder: str | os.PathLike[str], name: str) -> Iterator[Path]:
     """A hidden work folder inside ``folder`` (swept like a temp file), removed on the way out."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     sweep(folder)
     made: list[Path] = []
     try:

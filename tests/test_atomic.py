@@ -154,6 +154,22 @@ def test_compile_writes_when_nothing_fails(target: Path, capsys: pytest.CaptureF
     assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
 
 
+def test_a_file_where_a_folder_must_be_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # mkdir says "File exists" of the whole path; the user needs to know which part is a file
+    (tmp_path / "data.csv").write_text("a,b\n")
+    blocked = tmp_path / "data.csv" / "sub" / "model.py"
+    with pytest.raises(NotADirectoryError, match=r"data\.csv is a file, not a folder"):
+        atomic_write(blocked, "x")
+    assert atomic.file_in_the_way(blocked.parent) == tmp_path / "data.csv"
+    assert atomic.file_in_the_way(tmp_path / "new" / "folder") is None
+    assert main(["compile", str(ROOT / "specs" / "xor.yaml"), "-o", str(blocked)]) == EXIT_USAGE
+    assert "data.csv is a file, not a folder" in capsys.readouterr().err
+    # refused before any epoch, not a crash when the first checkpoint is due
+    code = main(["train", str(ROOT / "specs" / "xor.yaml"), "--run", str(tmp_path / "data.csv" / "run")])
+    assert code == EXIT_USAGE and "choose another --run folder" in capsys.readouterr().err
+    assert (tmp_path / "data.csv").read_text() == "a,b\n"
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_real_ctrl_c_during_a_slow_write(target: Path) -> None:
     """A real SIGINT, delivered while a writer is half-way, in a separate process."""

@@ -150,6 +150,42 @@ def test_an_unreadable_scaling_file_is_exit_1_for_export_and_2_for_predict(
     assert code == 2 and "preprocess.safetensors" in err and "Traceback" not in err and out == ""
 
 
+@pytest.mark.parametrize("name,content,code,words", [
+    ("config.json", "{", 2, ("config.json is not readable JSON",)),
+    ("config.json", "[]", 2, ("config.json holds list",)),
+    ("run.json", "{}", 2, ("run.json does not name the run's spec",)),
+    ("spec.yaml", None, 2, ("spec.yaml, the spec the run was trained from, is not readable",)),
+    ("spec.yaml", "specc: 1\nname: [\n", 1, ("two.yaml:", "run/spec.yaml, cannot be used")),
+    ("model.safetensors", "garbage", 2, ("model.safetensors is not a readable .safetensors file",)),
+])
+def test_a_damaged_run_folder_is_a_plain_error_for_predict(
+        two_heads_run: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        name: str, content: str | None, code: int, words: tuple[str, ...]) -> None:
+    copy = tmp_path / "run"
+    shutil.copytree(two_heads_run[1], copy)
+    if content is None:
+        (copy / name).unlink()
+    else:
+        (copy / name).write_text(content)
+    try:
+        got, out, err = run_cli(capsys, "predict", str(copy), "--input", "[[50, -3, 0.01]]")
+    except SystemExit as exc:  # spec errors leave as the spec path's do, with their exit code
+        got, (out, err) = exc.code, capsys.readouterr()
+    assert got == code and all(w in err for w in words), err
+    assert "bug in specc" not in err and "`specc train" not in err and out == ""
+
+
+def test_resume_of_a_damaged_checkpoint_or_with_set_is_a_usage_error(
+        two_heads_run: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    copy = tmp_path / "run"
+    shutil.copytree(two_heads_run[1], copy)
+    code, _, err = run_cli(capsys, "train", "--resume", str(copy), "--set", "train.epochs=3")
+    assert code == 2 and "--set does not apply with --resume" in err and "--epochs N" in err
+    (copy / "last" / "state.safetensors").write_bytes(b"\x00garbage")
+    code, _, err = run_cli(capsys, "train", "--resume", str(copy), "--epochs", "3")
+    assert code == 2 and "state.safetensors is not a readable .safetensors file" in err and "bug" not in err
+
+
 # -- LoRA ---------------------------------------------------------------------------------------------------------
 
 LORA = """\

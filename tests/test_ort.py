@@ -166,6 +166,38 @@ def test_run_with_given_arrays_writes_npz(tmp_path: Path, capsys: pytest.Capture
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.npz", "m.onnx", "out.npz"]  # no temp files left
 
 
+def test_token_id_past_the_table_is_the_users_to_fix(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    # ONNX Runtime checks a Gather's indices only while running: an id past the table is the
+    # inputs' fault (exit 2, the node named), not "a bug in specc", and its red log line stays quiet
+    table = numpy_helper.from_array(np.zeros((10, 4), np.float32), "E")
+    tok = helper.make_tensor_value_info("tok", TensorProto.INT64, ["B", 5])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["B", 5, 4])
+    graph = helper.make_graph([helper.make_node("Gather", ["E", "tok"], ["y"], name="embed")], "emb", [tok], [y],
+                              initializer=[table])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    path = tmp_path / "emb.onnx"
+    onnx.save(model, str(path))
+    np.save(tmp_path / "ok.npy", np.array([[1, 2, 3, 4, 9]], np.int64))
+    np.save(tmp_path / "big.npy", np.array([[1, 2, 3, 4, 50]], np.int64))
+    assert main(["run", str(path), "-i", str(tmp_path / "ok.npy")]) == 0
+    capfd.readouterr()
+    assert main(["run", str(path), "-i", str(tmp_path / "big.npy")]) == 2
+    got = capfd.readouterr()
+    assert "refused the inputs' values at its Gather node 'embed'" in got.err and "idx=50" in got.err
+    assert "bug in specc" not in got.err and "ONNXRuntimeError" not in got.err + got.out
+
+
+def test_an_input_name_is_checked_before_its_file_is_read(tmp_path: Path) -> None:
+    # -i y=data.csv once read the CSV for 'y' and reported its columns, not the missing input
+    (tmp_path / "data.csv").write_text("a,note\n1,text\n")
+    with pytest.raises(InputError, match=r"-i y=.*no input named 'y'; its inputs are x, n"):
+        rt.load_arrays([f"y={tmp_path / 'data.csv'}"], ["x", "n"])
+    odd = tmp_path / "run=3.npy"  # a file whose name holds '=' is a file, not NAME=FILE
+    np.save(odd, np.ones((2, 3), np.float32))
+    assert rt.load_arrays([str(odd)], ["x"])["x"].shape == (2, 3)
+
+
 def test_random_inputs_take_batch_and_sizes(tmp_path: Path) -> None:
     model = onnx.load(str(_model(tmp_path / "m.onnx")))
     feeds, random = rt.prepare_inputs(model, {}, batch=3, sizes={"T": 5})

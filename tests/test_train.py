@@ -1058,7 +1058,9 @@ def test_two_inputs_from_one_npz(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("given", "says"), [
     ("[[NaN, 1, 2, 3]]", "NaN or infinite"), ("[[1e400, 1, 2, 3]]", "NaN or infinite"),
-    ('[["a", "b", "c", "d"]]', "text such as 'a'"), ("[]", "takes samples of shape [4]"),
+    ('[["a", "b", "c", "d"]]', "text such as 'a'"), ("[]", "is not a list of samples"),
+    ("[[1, 2, 3, 4], [5]]", "has rows of different lengths"), ('{"x": [[1, 2, 3, 4]]}', "is not a list of samples"),
+    ("7", "is not a list of samples"), ("bad.npz", "cannot read bad.npz as a NumPy .npz archive"),
     ("", "neither a file nor a literal"), ("empty.csv", "holds no rows of numbers"),
     ("ragged.csv", "ragged.csv line 2 has 3 values, but the first row has 4"),
     ("words.csv", "words.csv line 1, column 4 holds 'four', which is not a number"),
@@ -1069,6 +1071,7 @@ def test_predict_refuses_odd_input_with_a_usage_error(tmp_path: Path, iris_run: 
     (tmp_path / "empty.csv").write_text("a,b,c,d\n")
     (tmp_path / "ragged.csv").write_text("1,2,3,4\n1,2,3\n")
     (tmp_path / "words.csv").write_text("1,2,3,four\n")
+    (tmp_path / "bad.npz").write_bytes(b"not a zip archive")
     code, out, err = run_cli(capsys, "predict", str(iris_run), "--input", given, "--format", "json")
     assert code == 2 and says in err and out == "", err  # nothing on stdout: no half answer, no NaN label
 
@@ -1171,3 +1174,34 @@ def test_class_probability_targets_are_named_and_get_a_loss_that_reads_them(
     spec = mlp(tmp_path, source, 4, 3, loss="KLDivLoss, from_logits: true", epochs=1, name="kl.yaml")
     rc, _, out = run_cli(capsys, "train", str(spec), "--run", str(tmp_path / "kl"))
     assert rc == 0, out
+
+
+@pytest.mark.parametrize("epochs", [0, -1, 2.5, True, "3"])
+def test_the_api_refuses_an_epoch_count_the_cli_would(epochs: object, tmp_path: Path) -> None:
+    # 0 once fell back to the spec's epochs and -1 to no epoch at all, both silently
+    from specc.backends.train.loop import TrainError
+
+    with pytest.raises(TrainError, match="epochs must be a positive whole number"):
+        specc.train(ROOT / "specs" / "xor.yaml", tmp_path / "run", epochs=epochs)  # type: ignore[arg-type]
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_csv_with_two_columns_of_one_name_is_refused_where_the_name_is_used(tmp_path: Path) -> None:
+    # header.index() took the first 'a' silently: which copy fed the model was the file's accident
+    from specc.backends.train.data import csv_samples
+
+    path = tmp_path / "dup.csv"
+    path.write_text("a,note,a,b,note\n1,x,2,3,y\n")
+    with pytest.raises(DataError, match=r"dup\.csv has 2 columns named 'a' \(columns 1, 3\)") as err:
+        csv_samples(path, ["a", "b"])
+    assert "give each column its own name" in err.value.hint
+    assert csv_samples(path, ["b"]).tolist() == [[3.0]]  # a repeated column the model does not read is no matter
+    for cell in ("1e400", "-inf"):  # infinite, not missing: imputing is not the fix
+        path.write_text(f"a,b\n1,{cell}\n")
+        with pytest.raises(DataError, match=f"line 2, column 'b' holds {cell}, which is infinite") as err:
+            csv_samples(path, ["a", "b"])
+        assert "clip" in err.value.hint
+    (tmp_path / "train.csv").write_text("a,a,y\n" + "".join(f"{i},{-i},{i % 2}\n" for i in range(8)))
+    spec = mlp(tmp_path, "train.csv", 1, 1, loss="MSELoss", epochs=1)
+    with pytest.raises(DataError, match="2 columns named 'a'"):
+        specc.train(spec, None)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from ..atomic import temp_dir
+from ..atomic import make_folder, temp_dir
 from ..shapes.rules import rules_json
 from ..targets import verdict
 from ..targets.onnx.builder import Unsupported, bare_symbol
@@ -228,7 +228,7 @@ def export_direct(spec: Any, path: str | os.PathLike[str] | None, *, weights: st
     do_verify = opts.verify if verify_model is None else verify_model
     target = Path(path) if path is not None else None
     folder = target.parent if target is not None else Path(tempfile.gettempdir())
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     name = target.name if target is not None else "model.onnx"
     notes = _scaling_notes(scaling)
     with temp_dir(folder, name) as work:

@@ -29,7 +29,7 @@ from typing import Any
 import onnx
 import torch
 
-from ..atomic import temp_dir
+from ..atomic import make_folder, temp_dir
 from ..shapes.rules import rules_json
 from ..version import __version__
 from .errors import ExportFailed, VerificationFailed, WeightsError, first_line
@@ -201,7 +201,7 @@ def export_module(module: torch.nn.Module, sig: Signature, path: str | os.PathLi
     dynamo_args = args if dynamo_env == env else tuple(make_inputs(dynamo_env))
     target = Path(path) if path is not None else None
     folder = target.parent if target is not None else Path(tempfile.gettempdir())
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     name = target.name if target is not None else "model.onnx"
     notes: list[str] = []
     first_failure: VerificationFailed | None = None

@@ -14,6 +14,7 @@ import functools
 import io
 import json
 import os
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -328,9 +329,41 @@ def run(sess: ort.InferenceSession, feeds: Mapping[str, np.ndarray]) -> dict[str
             binding.bind_cpu_input(name, np.ascontiguousarray(array))
         for name in names:
             binding.bind_output(name, "cuda")
-        sess.run_with_iobinding(binding)
+        with _failed_run():
+            sess.run_with_iobinding(binding, _QUIET_RUN)
         return dict(zip(names, binding.copy_outputs_to_cpu()))
-    return dict(zip(names, sess.run(names, dict(feeds))))
+    with _failed_run():
+        return dict(zip(names, sess.run(names, dict(feeds), _QUIET_RUN)))
+
+
+# The failure is reported once, as specc's error; ONNX Runtime's own log line would repeat it in red.
+_QUIET_RUN = ort.RunOptions()
+_QUIET_RUN.log_severity_level = _FATAL
+
+_ORT_STATUS = re.compile(r"^\[ONNXRuntimeError\] : \d+ : (\w+) : ")
+_AT_NODE = re.compile(r"^Non-zero status code returned while running (\w+) node\. Name:'([^']*)' Status Message: ")
+
+
+@contextlib.contextmanager
+def _failed_run() -> Iterator[None]:
+    """A session that loaded and took the inputs' names, shapes and types can still fail on their
+    values (a token id past the vocabulary, an index out of range): the user's inputs to fix, not
+    a specc bug. Any other failure while running is the model's."""
+    try:
+        yield
+    except (ort.capi.onnxruntime_pybind11_state.InvalidArgument,
+            ort.capi.onnxruntime_pybind11_state.Fail,
+            ort.capi.onnxruntime_pybind11_state.RuntimeException) as exc:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        status = _ORT_STATUS.match(text)
+        text = text[status.end():] if status else text
+        node = _AT_NODE.match(text)
+        text = (f"at its {node.group(1)} node {node.group(2)!r}: {text[node.end():]}" if node
+                else f": {text}")
+        if status and status.group(1) == "INVALID_ARGUMENT":
+            raise InputError(f"ONNX Runtime refused the inputs' values{' ' * bool(node)}{text}; give values the model "
+                             "takes (token ids below the vocabulary size, indices within their range)") from None
+        raise ModelError(f"ONNX Runtime failed while running the model{' ' * bool(node)}{text}") from None
 
 
 # -- inputs ----------------------------------------------------------------------------------------------------
@@ -490,9 +523,12 @@ def load_arrays(specs: Sequence[str], input_names: Sequence[str],
     arrays: dict[str, np.ndarray] = {}
     for item in specs:
         name, sep, file = item.partition("=")
-        if not sep:
+        if not sep or (name not in input_names and Path(item).is_file()):  # a file whose name holds '='
             name, file = "", item
         path = Path(file)
+        if name and name not in input_names:  # before the file: its columns are read for that input
+            raise InputError(f"-i {item}: the model has no input named {name!r}; its inputs are "
+                             f"{', '.join(input_names)}")
         if not path.is_file():
             raise InputError(f"-i {item}: no such file: {file}")
         from .train.data import IMAGE_SUFFIXES  # numpy only: no torch on a deploy machine

@@ -94,8 +94,12 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
     try:
         return load_file(str(path))
     except Exception as exc:  # noqa: BLE001 -- safetensors raises its own error types for bad files
-        raise WeightsError(f"{path} is not a readable .safetensors file ({first_line(exc)}); train the run "
-                           "again") from None
+        raise unreadable_tensors(path, exc) from None
+
+
+def unreadable_tensors(path: Path, exc: BaseException) -> WeightsError:
+    """A run's .safetensors file that is missing, truncated or not safetensors at all."""
+    return WeightsError(f"{path} is not a readable .safetensors file ({first_line(exc)}); train the run again")
 
 
 def read_reading(run: Path) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from pathlib import Path
 import onnx
 from onnx import TensorProto
 
-from ..atomic import atomic_write
+from ..atomic import atomic_write, make_folder
 
 DEFAULT_MAX_BATCH = 64
 
@@ -99,7 +99,7 @@ def write_entry(model_file: str | os.PathLike[str], repository: str | os.PathLik
     model_file = Path(model_file)
     entry = Path(repository) / name
     version = entry / "1"
-    version.mkdir(parents=True, exist_ok=True)
+    make_folder(version)
     model = onnx.load(str(model_file), load_external_data=False)
     sides = external_files(model_file)
     for side in sides:

@@ -8,7 +8,6 @@ usage error (exit 2).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -63,6 +62,8 @@ def pick_log(fmt: str) -> Any:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from ..atomic import file_in_the_way
+    from ..backends.errors import WeightsError
     from ..backends.train.api import TrainRequest, run_training
     from ..backends.train.loop import Diverged, Options, TrainError
 
@@ -73,11 +74,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         run = Path(args.resume)
         if not (run / "run.json").is_file():
             raise UsageError(f"--resume {run}: not a run folder (it has no run.json)")
-        meta = json.loads((run / "run.json").read_text(encoding="utf-8"))
-        from ..pipeline import loads
-
-        spec = loads((run / "spec.yaml").read_text(encoding="utf-8"), meta["spec"], meta["overrides"])
-        overrides = meta["overrides"]
+        if args.set:  # the run goes on as it started; a changed spec is a new run
+            raise UsageError(f"--set does not apply with --resume (the run keeps the spec it started with); use "
+                             f"--epochs N to train {run} longer, or train the changed spec into a new --run folder")
+        try:
+            spec, meta = _run_spec(run)
+        except WeightsError as exc:
+            raise UsageError(f"--resume {run}: {exc}") from None
+        overrides = meta.get("overrides", [])
     else:
         if not args.spec:
             raise UsageError("give a SPEC to train, or --resume RUN")
@@ -101,6 +105,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     opts = Options(run=run, resume=bool(args.resume), init_from=Path(args.init_from) if args.init_from else None,
                    device=args.device, epochs=args.epochs, seed=args.seed, max_steps=args.max_steps,
                    log=pick_log(args.format))
+    if (blocker := file_in_the_way(run)) is not None:  # before any epoch, not after the first
+        raise UsageError(f"--run {run}: {blocker} is a file, not a folder; choose another --run folder")
     request = TrainRequest(spec=spec, options=opts, overrides=overrides)
     try:
         result = run_training(request)
@@ -110,6 +116,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         err(f"specc train: error: {exc}")
         return EXIT_SPEC
     except TrainError as exc:
+        raise UsageError(str(exc)) from None
+    except WeightsError as exc:  # a damaged checkpoint to resume from
         raise UsageError(str(exc)) from None
     if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 alone reports
         return EXIT_OK
@@ -121,6 +129,24 @@ def cmd_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _run_spec(run: Path) -> tuple[Any, dict[str, Any]]:
+    """The spec a run folder was trained from (its own copy, with its overrides) and its run.json."""
+    from ..backends.errors import WeightsError
+    from ..backends.run_folder import read_json_object
+    from ..pipeline import loads
+
+    meta = read_json_object(run / "run.json")
+    if not isinstance(meta.get("spec"), str) or not isinstance(meta.get("overrides", []), list):
+        raise WeightsError(f"{run / 'run.json'} does not name the run's spec; train the run again")
+    try:
+        text = (run / "spec.yaml").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WeightsError(f"{run / 'spec.yaml'}, the spec the run was trained from, is not readable "
+                           f"({getattr(exc, 'strerror', None) or exc}); train the run again") from None
+    # under the spec's own file name: a spec without a name: takes its model's name from it
+    return loads(text, meta["spec"], meta.get("overrides", [])), meta
+
+
 def _trained(target: str, overrides: list[str]) -> tuple[Any, Path]:
     """(Trained, the folder its data paths are read from): a run folder, or a spec's runs/<name>."""
     from ..backends.errors import WeightsError
@@ -128,6 +154,8 @@ def _trained(target: str, overrides: list[str]) -> tuple[Any, Path]:
     try:
         return _trained_or_raise(target, overrides)
     except WeightsError as exc:  # runs/<name> of another spec, or a damaged run
+        if Path(target).is_dir():  # the message already says to train the run again
+            raise UsageError(str(exc)) from None
         raise UsageError(f"{exc}; pass the run folder itself, or retrain with `specc train {target}`") from None
 
 
@@ -139,11 +167,11 @@ def _trained_or_raise(target: str, overrides: list[str]) -> tuple[Any, Path]:
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise UsageError(f"{path} is not a run folder (no config.json); train one with `specc train SPEC`")
-        meta = json.loads((path / "run.json").read_text(encoding="utf-8"))
-        from ..pipeline import loads
-
-        spec = loads((path / "spec.yaml").read_text(encoding="utf-8"), meta["spec"], meta["overrides"])
-        return load_run(path, generated_module(spec.require_ok())), Path(meta.get("base", "."))
+        spec, meta = _run_spec(path)
+        if not require_ok(spec, outcome=f"the run's copy of it, {path / 'spec.yaml'}, cannot be used; train the run "
+                                        "again"):
+            raise SystemExit(EXIT_SPEC)
+        return load_run(path, generated_module(spec)), Path(meta.get("base", "."))
     spec = load_spec(target, overrides)
     if not require_ok(spec):
         raise SystemExit(EXIT_SPEC)

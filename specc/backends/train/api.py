@@ -78,6 +78,10 @@ def train(spec: Any, run: str | Path | None = None, *, overrides: list[str] | No
     from ...pipeline import load
     from ...spec import Spec
 
+    # 0 would read as "not given" (the spec's epochs) and a negative count as no epoch at all
+    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
+        raise TrainError(f"epochs must be a positive whole number, got {epochs!r}; leave it out to train for the "
+                         "spec's train.epochs")
     if not isinstance(spec, Spec):
         spec = load(spec, overrides)
     opts = Options(run=Path(run) if run is not None else None, resume=resume,

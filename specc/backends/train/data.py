@@ -412,7 +412,8 @@ def csv_numbers(path: Path, header: list[str] | None, body: Rows, columns: list[
     would train as NaN, and a text category has no number specc could make up for it.  ``named``:
     false where specc numbered the columns of a file without a header."""
     width = len(header) if header is not None else len(body[0][1])
-    index = [header.index(c) for c in columns] if header is not None and columns is not None else list(range(width))
+    index = ([column_index(path, header, c, where) for c in columns] if header is not None and columns is not None
+             else list(range(width)))
     x = np.empty((len(body), len(index)), dtype=np.float64)
     for i, (line, row) in enumerate(body):
         if len(row) != width:
@@ -436,6 +437,9 @@ def csv_numbers(path: Path, header: list[str] | None, body: Rows, columns: list[
                        if numeric and len(numeric) < len(columns or []) else "encode it as numbers")
                 raise DataError("T004", f"{path.name} line {line}, {column} holds {text!r}, which is not a number",
                                 fix, where)
+            if value is not None and not np.isnan(value):  # inf, or a number past float64 such as 1e400
+                raise DataError("T004", f"{path.name} line {line}, {column} holds {text}, which is infinite as a "
+                                "number", "replace it with a finite value (clip the column) or drop those rows", where)
             what = "is empty (a missing value)" if not text else f"holds {text}"
             raise DataError("T004", f"{path.name} line {line}, {column} {what}",
                             "fill the missing values (with the column's mean or median, say) or drop those rows: "
@@ -451,6 +455,16 @@ def _flow(name: str) -> str:
     return name if re.fullmatch(r"[A-Za-z_][\w./ -]*", name) and not name.endswith(" ") else json.dumps(name)
 
 
+def column_index(path: Path, header: list[str], name: str, where: str) -> int:
+    """Where the column ``name`` is; two columns of that name (a join gone wrong, a copied column)
+    would leave which one feeds the model to chance."""
+    at = [j + 1 for j, h in enumerate(header) if h == name]
+    if len(at) > 1:
+        raise DataError("T002", f"{path.name} has {len(at)} columns named {name!r} (columns "
+                        f"{', '.join(map(str, at))})", "give each column its own name, or drop the copies", where)
+    return header.index(name)
+
+
 def _finite(text: str) -> bool:
     value = _number(text.strip())
     return value is not None and bool(np.isfinite(value))
@@ -460,7 +474,7 @@ def _column(path: Path, header: list[str], body: Rows, name: str, task: str, whe
             trained: list[str] | None = None) -> tuple[np.ndarray, list[str] | None]:
     """One CSV target column: numbers, or class indices (and their names) when it holds text.
     A gap is named, never read as a class of its own; text is refused where the loss wants numbers."""
-    j = header.index(name)
+    j = column_index(path, header, name, where)
     cells = [(line, row[j].strip() if j < len(row) else "") for line, row in body]
     for line, text in cells:
         if not text:

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...atomic import atomic_write
+from ...atomic import atomic_write, make_folder
 from ...validate.train_config import classes_at, head
 from . import data as data_mod
 from . import distributed
@@ -404,7 +404,7 @@ class Trainer:
         undefined: list[int] = []  # epochs whose monitored metric had no value
         first = 1
         if run is not None:
-            run.mkdir(parents=True, exist_ok=True)
+            make_folder(run)
             sweep(run)
             if not self.opts.resume:
                 self._write_start(run)

@@ -17,9 +17,9 @@ from torch import nn
 
 from ...shapes.rules import refusal, rules_from_json
 from ...validate.train_config import classes_at
-from ..run_folder import RunScaling, read_preprocessing, read_reading, resolve_weights, run_scaling
+from ..run_folder import RunScaling, read_json_object, read_preprocessing, read_reading, resolve_weights, run_scaling
 from .preprocess import Preprocessing
-from .run import load_tensors, read_json
+from .run import load_tensors
 
 
 @dataclass
@@ -40,7 +40,9 @@ def load_preprocessing(run: Path) -> tuple[Preprocessing, list[str] | None]:
 def load_run(run: Path, module: Any) -> Trained:
     from ..errors import WeightsError
 
-    cfg = read_json(run / "config.json")
+    cfg = read_json_object(run / "config.json")
+    if not isinstance(cfg.get("model"), str) or not isinstance(cfg.get("inputs"), dict):
+        raise WeightsError(f"{run / 'config.json'} does not name the run's model and inputs; train the run again")
     model_class = getattr(module, cfg["model"], None)
     if model_class is None:
         raise WeightsError(f"{run} is a run of the model {cfg['model']}, which this spec does not define")
@@ -93,7 +95,10 @@ def parse_input(text: str, names: list[str], columns: dict[str, list[str]] | Non
     path = Path(text)
     if path.suffix.lower() in (".npy", ".npz", ".csv") and path.is_file():
         if path.suffix.lower() == ".npz":
-            arrays = np.load(path, allow_pickle=False)
+            try:
+                arrays = np.load(path, allow_pickle=False)
+            except Exception as exc:  # noqa: BLE001 -- numpy and zipfile raise assorted types for bad files
+                raise ValueError(f"cannot read {path.name} as a NumPy .npz archive ({exc})") from None
             missing = [n for n in names if n not in arrays.files]
             if missing and len(names) == 1 and len(arrays.files) == 1:
                 return {names[0]: arrays[arrays.files[0]]}
@@ -118,7 +123,14 @@ def parse_input(text: str, names: list[str], columns: dict[str, list[str]] | Non
         raise ValueError(f"--input {text!r} is neither a file nor a literal such as '[[60]]'") from None
     if len(names) != 1:
         raise ValueError(f"the model has {len(names)} inputs; give them in one .npz with those names")
-    return {names[0]: np.asarray(value)}
+    if not isinstance(value, list) or not value:  # a number, a mapping, []: no samples to answer
+        raise ValueError(f"{text!r} is not a list of samples; write one list a sample, as in '[[1, 2], [3, 4]]' "
+                         "(several inputs: a .npz with their names)")
+    try:
+        return {names[0]: np.asarray(value)}
+    except ValueError:  # rows of different lengths: numpy's own words name its internals
+        raise ValueError(f"{text!r} has rows of different lengths; give every sample the same number of values, "
+                         "as in '[[1, 2], [3, 4]]'") from None
 
 
 def _csv_rows(path: Path, columns: list[str] | None) -> np.ndarray:

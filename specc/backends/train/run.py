@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...atomic import atomic_path, atomic_write
+from ...atomic import atomic_path, atomic_write, make_folder
 from ...diagnostics import dumps_json
 from .metrics import shown
 
@@ -51,7 +51,12 @@ def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[st
 def load_tensors(path: Path) -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
 
-    return load_file(str(path))
+    from ..run_folder import unreadable_tensors
+
+    try:
+        return load_file(str(path))
+    except Exception as exc:  # noqa: BLE001 -- safetensors raises its own error types for bad files
+        raise unreadable_tensors(path, exc) from None
 
 
 def sweep(folder: Path) -> None:
@@ -67,7 +72,7 @@ def sweep(folder: Path) -> None:
 def write_checkpoint(run: Path, epoch: int, weights: dict[str, torch.Tensor], state: dict[str, torch.Tensor],
                      meta: dict[str, Any], links: tuple[str, ...]) -> Path:
     folder = run / "checkpoints"
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     final = folder / f"e{epoch:04d}"
     tmp = folder / f".e{epoch:04d}.{secrets.token_hex(4)}.tmp"
     tmp.mkdir()
