@@ -705,6 +705,12 @@ def test_csv_problems_are_named_by_line_column_and_value_and_predict_takes_the_t
                                                                 for i, r in enumerate(cells)) + "\n")
     result = specc.train(mlp(tmp_path, "i.csv", 2, 2, epochs=1), None)
     assert any("unnamed first column (a row index" in note for note in result.report["notes"])
+    # a spreadsheet's CSV where the decimal mark is a comma: its values split by ';'
+    (tmp_path / "semi.csv").write_text("a;b;label\n0,5;1,2;yes\n")
+    rc, out, err = run_cli(capsys, "predict", str(tmp_path / "run"), "--input", str(tmp_path / "semi.csv"))
+    assert rc == 2 and out == "" and "semi.csv separates its values with ';', not ','" in err
+    rc, _, err = run_cli(capsys, "evaluate", str(tmp_path / "run"), "--set", "train.epochs=3")
+    assert rc == 2 and "--set does not apply to a run folder" in err  # it was silently ignored
     (tmp_path / "a.csv").write_text("a,region\n0.1,north\n")
     rc, out, err = run_cli(capsys, "predict", str(tmp_path / "run"), "--input", str(tmp_path / "a.csv"))
     assert rc == 2 and out == "" and "a.csv has no column 'b'; the model was trained on the columns a, b" in err

@@ -167,6 +167,9 @@ def _trained_or_raise(target: str, overrides: list[str]) -> tuple[Any, Path]:
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise UsageError(f"{path} is not a run folder (no config.json); train one with `specc train SPEC`")
+        if overrides:  # a run answers with the model it trained; --set would be silently ignored
+            raise UsageError("--set does not apply to a run folder (its model is the one it trained); pass the "
+                             "spec with --set to use its run, or train the changed spec")
         spec, meta = _run_spec(path)
         if not require_ok(spec, outcome=f"the run's copy of it, {path / 'spec.yaml'}, cannot be used; train the run "
                                         "again"):

@@ -372,6 +372,11 @@ def read_csv(path: Path, where: str = "source") -> tuple[list[str] | None, Rows]
                         where) from None
     if not rows:
         return None, []
+    if len(rows[0][1]) == 1 and ";" in rows[0][1][0]:
+        # one column of 'a;b;c': a spreadsheet's CSV in a locale whose decimal mark is the comma
+        raise DataError("T001", f"{path.name} separates its values with ';', not ','",
+                        "save it as CSV with commas and decimal points (a spreadsheet's 'CSV UTF-8, comma "
+                        "delimited')", where)
     first = [cell.strip() for cell in rows[0][1]]
     texts = [_number(cell) is None for cell in first]
     if len(rows) > 1:  # a header: a name above a number somewhere (a data row may hold a category)
