@@ -4,8 +4,10 @@ agree, and each verb's parser is built from its own module alone."""
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import pytest
+from cli_run import run_cli
 
 from specc.cli import main
 from specc.cli.dispatch import VERBS, build_parser
@@ -76,3 +78,13 @@ def test_check_reads_a_spec_from_standard_input(monkeypatch: pytest.MonkeyPatch,
     assert main(["check", "-"]) == 1
     out = capsys.readouterr().out
     assert "<stdin>:4:34: error[V003]" in out and "<stdin>: 1 error, 0 warnings" in out
+
+
+def test_summary_of_a_spec_with_errors_shows_what_is_known_not_a_total_of_zero(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("specc: 1\ninputs: {x: [B, 13]}\nlayers:\n  - {type: Linear, out_features: -2}\n"
+                    "  - {type: Linear, out_features: 3}\n")
+    code, out, err = run_cli(capsys, "summary", str(spec))
+    assert code == 1 and "1 error; the table shows what could be inferred" in err
+    assert "Total params:          ? (0 in the layers known; 2 unknown" in out and "Total params:          0" not in out

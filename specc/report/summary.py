@@ -159,6 +159,12 @@ class Summary:
         if shared:
             out.append(f"Shared weights:        {'; '.join(shared)} (each tensor counted once; MACs per call)")
         nontrain = self.total_params - self.trainable_params
+        if any(r.params is None for r in self.rows):  # a spec with errors: what is known, not a total of 0
+            unknown = sum(r.params is None for r in self.rows)
+            out.append(f"Total params:          ? ({self.total_params:,} in the layers known; {unknown} unknown "
+                       "until the errors above are fixed)")
+            out += [f"Outputs:               {self._outputs()}", rule]
+            return "\n".join(out)
         out.append(f"Total params:          {self.total_params:,}")
         out.append(f"Trainable params:      {self.trainable_params:,}")
         out.append(f"Non-trainable params:  {nontrain:,}")
@@ -175,10 +181,13 @@ class Summary:
             out.append(f"                       ? where {self.convention}'s count is not modelled: "
                        f"{', '.join(self.macs_left_out)}")
         out.append(f"Params size (float32): {_bytes(self.total_params * 4)}")
-        outs = ", ".join(f"{n} {fmt_shape(t.shape) if t else '?'}" for n, t in self.outputs)
-        out.append(f"Outputs:               {outs}")
+        out.append(f"Outputs:               {self._outputs()}")
         out.append(rule)
         return "\n".join(out)
+
+
+    def _outputs(self) -> str:
+        return ", ".join(f"{n} {fmt_shape(t.shape) if t else '?'}" for n, t in self.outputs)
 
 
 def _sum(values: list[DimLike | None]) -> DimLike | None:
