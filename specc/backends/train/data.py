@@ -733,11 +733,23 @@ def shape_inputs(cfg: dict[str, Any], inputs: dict[str, np.ndarray], n: int, whe
                 sizes = iter(per)
                 x = x.reshape(len(x), *[1 if d == 1 else next(sizes) for d in declared])
             else:
+                # the data to answer is the user's to reshape; training data may mean the spec is to change
+                fix = _input_shape_fix(declared, per) if where != "input" else _answer_shape_fix(declared, per)
                 raise DataError("T003", f"input {name!r} takes samples of shape {want}, but the data has "
-                                f"{list(per)} ({int(np.prod(per))} values)", _input_shape_fix(declared, per),
-                                f"inputs.{name}")
+                                f"{list(per)} ({int(np.prod(per))} values)", fix, f"inputs.{name}")
         out[name] = x
     return out
+
+
+def _answer_shape_fix(declared: Sequence[int | None], per: Sequence[int]) -> str:
+    """How to give a trained model samples of the shape it takes (predict, evaluate --data): the
+    model is fixed, so the data moves."""
+    rank = len(per)
+    if rank == len(declared) >= 2 and all(d is None or d == s for d, s in zip([*declared[1:], declared[0]], per)):
+        order = ", ".join(str(i) for i in [0, rank, *range(1, rank)])
+        return f"the data is channels-last: move the channels to dim 1 first (np.transpose(x, ({order})))"
+    want = ", ".join(str(d) if d is not None else "any" for d in declared)
+    return f"give each sample as [{want}], as the model was trained"
 
 
 def _input_shape_fix(declared: Sequence[int | None], per: Sequence[int]) -> str:
