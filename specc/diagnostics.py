@@ -270,7 +270,17 @@ def yaml_flow(value: Any) -> str:
         return "null"
     if isinstance(value, float):
         return f"{value:g}" if value != 0 else "0.0"
+    if isinstance(value, str) and (not _PLAIN.fullmatch(value) or value in _NOT_TEXT):
+        import json  # a hint's rare path: not on a plain check's start-up
+
+        return json.dumps(value)  # "${h}", "a: b", "yes": text only when quoted (JSON's quoting is YAML's)
     return str(value)
+
+
+# text a flow mapping or list reads back as itself, unquoted (a CSV column, a type name, a mode)
+_PLAIN = re.compile(r"[A-Za-z_](?:[\w./ -]*[\w./-])?")
+_NOT_TEXT = {"true", "false", "yes", "no", "on", "off", "null", "True", "False", "Yes", "No", "On", "Off", "Null",
+             "TRUE", "FALSE", "YES", "NO", "ON", "OFF", "NULL", "y", "n", "Y", "N"}
 
 
 def dumps_json(payload: object, indent: int | None = 2) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ...diagnostics import yaml_flow
 from ...shapes.dims import evaluate, from_json
 from ...shapes.rules import nearest_fit, refusal, rules_from_json
 from ...validate.document import SKLEARN_DATASETS as BUNDLED
@@ -437,7 +438,7 @@ def csv_numbers(path: Path, header: list[str] | None, body: Rows, columns: list[
                 # a gap in a number column is the next error, not a reason to drop the column
                 numeric = [c for c in (columns or []) if all(_finite(r[header.index(c)]) or not r[header.index(c)]
                                                              .strip() for _, r in body)] if header is not None else []
-                fix = ("encode it as numbers, or leave it out: features: [" + ", ".join(map(_flow, numeric)) + "]"
+                fix = ("encode it as numbers, or leave it out: features: [" + ", ".join(map(yaml_flow, numeric)) + "]"
                        f" ({len(numeric)} columns; the input then takes {len(numeric)} features)"
                        if numeric and len(numeric) < len(columns or []) else "encode it as numbers")
                 raise DataError("T004", f"{path.name} line {line}, {column} holds {text!r}, which is not a number",
@@ -450,14 +451,6 @@ def csv_numbers(path: Path, header: list[str] | None, body: Rows, columns: list[
                             "fill the missing values (with the column's mean or median, say) or drop those rows: "
                             "specc does not impute", where)
     return x
-
-
-def _flow(name: str) -> str:
-    """A column name as a YAML flow list holds it: quoted where it has YAML's punctuation."""
-    import json
-    import re
-
-    return name if re.fullmatch(r"[A-Za-z_][\w./ -]*", name) and not name.endswith(" ") else json.dumps(name)
 
 
 def column_index(path: Path, header: list[str], name: str, where: str) -> int:
