@@ -575,7 +575,7 @@ def _csv_input(path: Path, columns: Sequence[str] | None, item: str) -> np.ndarr
 def _image_input(path: Path, shape: Sequence[int] | None, item: str) -> np.ndarray:
     from .train.data import DataError, image_array
 
-    if shape is None or len(shape) != 3 or shape[0] not in (1, 3):
+    if shape is None:
         raise InputError(f"-i {item}: an image feeds an input of shape (B, 1 or 3, H, W) with H and W fixed, "
                          "or of a model exported from a run trained on a folder of images")
     try:
@@ -586,15 +586,15 @@ def _image_input(path: Path, shape: Sequence[int] | None, item: str) -> np.ndarr
 
 def image_shapes(meta: Mapping[str, str], inputs: Sequence[IOInfo]) -> dict[str, list[int]]:
     """The (C, H, W) each image input reads: the run's (specc_images), else the input's own fixed dims."""
-    found: dict[str, list[int]] = {}
+    from .train.data import image_input_shape
+
+    recorded: dict[str, list[int]] = {}
     with contextlib.suppress(ValueError, TypeError):
         value = json.loads(meta.get("specc_images", "{}"))
         if isinstance(value, dict):
-            found = {str(k): [int(n) for n in v] for k, v in value.items() if isinstance(v, list) and len(v) == 3}
-    for info in inputs:
-        if info.name not in found and len(info.dims) == 4 and all(isinstance(d, int) for d in info.dims[1:]):
-            found[info.name] = [int(d) for d in info.dims[1:]]  # type: ignore[arg-type]
-    return found
+            recorded = {str(k): [int(n) for n in v] for k, v in value.items() if isinstance(v, list)}
+    found = {info.name: image_input_shape(recorded.get(info.name), info.dims) for info in inputs}
+    return {name: shape for name, shape in found.items() if shape is not None}
 
 
 def class_names(meta: Mapping[str, str], outputs: Sequence[str]) -> dict[str, list[str]]:

@@ -51,9 +51,9 @@ def read_json_object(path: Path) -> dict[str, Any]:
     return value
 
 
-def read_preprocessing(run: Path) -> tuple[Preprocessing, Any]:
-    """The run's fitted scaling and its class names, checked: every kind known, every scaled
-    input or target with finite shift and finite non-zero scale arrays."""
+def read_preprocessing(run: Path) -> tuple[Preprocessing, dict[str, Any]]:
+    """The run's fitted scaling and how it read its data (:func:`read_reading`), checked: every kind
+    known, every scaled input or target with finite shift and finite non-zero scale arrays."""
     meta_path, arrays_path = run / "preprocess.json", run / "preprocess.safetensors"
     meta = read_json_object(meta_path)
 
@@ -85,7 +85,7 @@ def read_preprocessing(run: Path) -> tuple[Preprocessing, Any]:
             if arr.dtype.kind != "f" or not np.isfinite(arr).all() or (part == "scale" and (arr == 0).any()):
                 raise WeightsError(f"{arrays_path}: '{name}' must be finite floats" +
                                    (" with no zero" if part == "scale" else "") + "; train the run again")
-    return Preprocessing.restore(meta, arrays), meta.get("classes")
+    return Preprocessing.restore(meta, arrays), _reading(meta, meta_path)
 
 
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:
@@ -107,7 +107,10 @@ def read_reading(run: Path) -> dict[str, Any]:
     checked: the class names (``classes``), a CSV's feature columns by input (``columns``), an image
     folder's (C, H, W) by input (``images``); absent keys are left out."""
     path = run / "preprocess.json"
-    meta = read_json_object(path)
+    return _reading(read_json_object(path), path)
+
+
+def _reading(meta: dict[str, Any], path: Path) -> dict[str, Any]:
     columns, images = meta.get("columns"), meta.get("images")
     if columns is not None and not (isinstance(columns, dict) and all(
             isinstance(v, list) and all(isinstance(c, str) for c in v) for v in columns.values())):

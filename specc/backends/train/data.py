@@ -570,6 +570,14 @@ def _images(cfg: dict[str, Any], folder: Path, where: str, known: dict[str, Any]
     return data
 
 
+def image_input_shape(recorded: Sequence[int] | None, declared: Sequence[Any]) -> list[int] | None:
+    """The (C, H, W) an input reads image files at: the size training read its image folder at, else
+    the input's own fixed (C, H, W) ([B, 3, 32, 32]); None where image files cannot feed it."""
+    fixed_dims = len(declared) == 4 and all(isinstance(d, int) for d in declared[1:])
+    shape = list(recorded) if recorded is not None else [int(d) for d in declared[1:]] if fixed_dims else None
+    return shape if shape is not None and len(shape) == 3 and shape[0] in (1, 3) else None
+
+
 def image_array(path: Path, shape: Sequence[int], where: str = "source") -> np.ndarray:
     """One image file as the model reads it: (C, H, W) float32 in [0, 1], greyscale for one channel
     and RGB for three, resized to ``shape``'s H x W."""

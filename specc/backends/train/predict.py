@@ -17,7 +17,7 @@ from torch import nn
 
 from ...shapes.rules import refusal, rules_from_json
 from ...validate.train_config import classes_at
-from ..run_folder import RunScaling, read_json_object, read_preprocessing, read_reading, resolve_weights, run_scaling
+from ..run_folder import RunScaling, read_json_object, read_preprocessing, resolve_weights, run_scaling
 from .preprocess import Preprocessing
 from .run import load_tensors
 
@@ -31,10 +31,6 @@ class Trained:
     weights: Path
     columns: dict[str, list[str]] | None = None  # input name -> the training CSV's feature columns
     images: dict[str, list[int]] | None = None  # input name -> (C, H, W) the training images were read at
-
-
-def load_preprocessing(run: Path) -> tuple[Preprocessing, list[str] | None]:
-    return read_preprocessing(run)
 
 
 def load_run(run: Path, module: Any) -> Trained:
@@ -54,25 +50,22 @@ def load_run(run: Path, module: Any) -> Trained:
         first = next((ln.strip() for ln in str(exc).splitlines()[1:] if ln.strip()), str(exc))
         raise WeightsError(f"{weights} does not fit this spec's model ({first})") from None
     model.eval()
-    pre, classes = load_preprocessing(run)
-    reading = read_reading(run)
-    return Trained(cfg, model, pre, classes, weights, reading.get("columns"), reading.get("images"))
+    pre, reading = read_preprocessing(run)  # one read of preprocess.json: scaling, classes, columns, images
+    return Trained(cfg, model, pre, reading.get("classes"), weights, reading.get("columns"), reading.get("images"))
 
 
 def image_inputs(text: str, trained: Trained) -> tuple[dict[str, np.ndarray], list[str]] | None:
     """--input as an image file or a folder of them (sub-folders too), read as the run's training
     images were (channels, size, scale): the arrays and each image's path; None for other input."""
-    from .data import IMAGE_SUFFIXES, DataError, image_array
+    from .data import IMAGE_SUFFIXES, DataError, image_array, image_input_shape
 
     path = Path(text)
     if not text.strip() or not (path.is_dir() or (path.suffix.lower() in IMAGE_SUFFIXES and path.is_file())):
         return None
     names = list(trained.cfg["inputs"])
-    shape = (trained.images or {}).get(names[0]) if len(names) == 1 else None
     declared = trained.cfg["inputs"][names[0]]["shape"]
-    if shape is None and len(names) == 1 and len(declared) == 4 and all(isinstance(d, int) for d in declared[1:]):
-        shape = declared[1:]  # not trained on an image folder: the input's own fixed (C, H, W)
-    if shape is None or shape[0] not in (1, 3):
+    shape = image_input_shape((trained.images or {}).get(names[0]), declared) if len(names) == 1 else None
+    if shape is None:
         raise ValueError(f"{path.name}: images feed a model with one input of shape [B, 1 or 3, H, W]"
                          + (" whose H and W are numbers (or that was trained on a folder of images)"
                             if len(names) == 1 and len(declared) == 4 else ""))
