@@ -562,22 +562,21 @@ def _invalid(err: Any, kind: str, ctx: dict, w: _Walk, name: str, value: Any, lo
     hint = _fix(w, subject)
     given = err.get("input", value)
     desc = describe(w.ann)
-    if (isinstance(given, float) and math.isfinite(given) and "whole number" in desc and w.shown
-            and not isinstance(w.shown[-1], int)):
-        # 8.5 channels: the whole numbers beside it, not the type's stock example
+    key = w.shown[-1] if w.shown and not isinstance(w.shown[-1], int) else None  # None: a list's item
+    # the value as written says what was meant, better than the type's stock example:
+    if key is not None and isinstance(given, float) and math.isfinite(given) and "whole number" in desc:
+        # 8.5 channels: the whole numbers beside it
         near = [n for n in (math.floor(given), math.ceil(given)) if n >= (1 if "positive" in desc else 0)]
         if near:
-            hint = "write " + " or ".join(f"{w.shown[-1]}: {n}" for n in near)
-    if (isinstance(given, (int, float)) and not isinstance(given, bool) and math.isfinite(given) and given < 0
-            and w.shown and not isinstance(w.shown[-1], int) and ("positive" in desc or "≥ 0" in desc)
-            and not any(bound in desc for bound in ("<", "≤", "at most"))
-            and "whole number" in desc and float(given).is_integer()):
-        # a stray minus sign in a size (out_features: -64): the number without it, not the type's stock
-        # example (a rate keeps its default: lr: -1 is no hint for lr: 1)
-        hint = f"write {w.shown[-1]}: {int(-given)} (without the minus sign)"
-    if isinstance(given, str) and re.fullmatch(r"-?\d+,\d+", given.strip()) and "number" in desc and w.shown \
-            and not isinstance(w.shown[-1], int):
-        hint = f"write {w.shown[-1]}: {given.strip().replace(',', '.')} (a decimal point: YAML reads a comma as text)"
+            hint = "write " + " or ".join(f"{key}: {n}" for n in near)
+    if (key is not None and isinstance(given, (int, float)) and not isinstance(given, bool) and given < 0
+            and float(given).is_integer() and "whole number" in desc and ("positive" in desc or "≥ 0" in desc)
+            and not any(bound in desc for bound in ("<", "≤", "at most"))):
+        # a stray minus sign in a size (out_features: -64); a rate keeps its default (lr: -1 is no hint
+        # for lr: 1)
+        hint = f"write {key}: {int(-given)} (without the minus sign)"
+    if key is not None and isinstance(given, str) and re.fullmatch(r"-?\d+,\d+", given.strip()) and "number" in desc:
+        hint = f"write {key}: {given.strip().replace(',', '.')} (a decimal point: YAML reads a comma as text)"
     options = [o for o in _literal_options(w.ann) if isinstance(o, str)]
     guess = did_you_mean(str(err.get("input")), options) if options and isinstance(err.get("input"), str) else None
     hint = _named_type(w, given, _tags(w.ann)) or _listed_mapping(w, given) or hint
