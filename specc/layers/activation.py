@@ -236,6 +236,7 @@ class _Scaled(LayerKind):
 
     Params = ScaleParams
     form = "inline"
+    periodic = False  # sin and cos: an argument rounded to half precision moves the result absolutely
 
     def infer(self, p: ScaleParams, ins: list[TensorType]) -> LayerResult:
         x = ins[0]
@@ -244,7 +245,7 @@ class _Scaled(LayerKind):
                             f"{self.type_name.lower()}(0)",
                             f"drop scale to use {self.type_name.lower()}(x), or give the factor x is multiplied by, "
                             "e.g. scale: 30.0", field="scale")
-        if x.dtype == "float16" and self.type_name != "Exp":
+        if x.dtype == "float16" and self.periodic:
             # e^x keeps its relative precision in half; a period does not: sin and cos of an
             # argument rounded to 11 bits are off by up to |scale·x|·2^-11 absolute, and ONNX
             # Runtime computes them from the unrounded argument, so no tolerance verifies the export
@@ -259,11 +260,13 @@ class _Scaled(LayerKind):
 @register
 class Sin(_Scaled):
     type_name, summary = "Sin", "sin(scale·x), element by element (SIREN, Fourier features)"
+    periodic = True
 
 
 @register
 class Cos(_Scaled):
     type_name, summary = "Cos", "cos(scale·x), element by element (NeRF's and diffusion's encodings)"
+    periodic = True
 
 
 @register
