@@ -599,6 +599,14 @@ case("LSTM", "{type: LSTM, hidden_size: 4, num_layers: 2, bidirectional: true, o
                                            lambda m, x: m(x)[1]), BT)
 case("LSTM", "{type: LSTM, hidden_size: 5, proj_size: 2, bidirectional: true, batch_first: false, output: state}",
      {"inp": ("T", "B", 3)}, lambda: _with(nn.LSTM(3, 5, bidirectional=True, proj_size=2), lambda m, x: m(x)[1]), BT)
+case("LSTM", "{type: LSTM, hidden_size: 4, num_layers: 2, bidirectional: true, output: sequence_and_state}",
+     {"inp": ("B", "T", 3)}, lambda: _with(nn.LSTM(3, 4, 2, batch_first=True, bidirectional=True),
+                                           lambda m, x: (lambda o, s: (o, *s))(*m(x))), BT)
+case("LSTM", "{type: LSTM, hidden_size: 5, proj_size: 2, batch_first: false, output: sequence_and_state}",
+     {"inp": ("T", "B", 3)}, lambda: _with(nn.LSTM(3, 5, proj_size=2), lambda m, x: (lambda o, s: (o, *s))(*m(x))),
+     BT)
+case("GRU", "{type: GRU, hidden_size: 3, bidirectional: true, output: sequence_and_state}", {"inp": ("B", "T", 4)},
+     lambda: _with(nn.GRU(4, 3, batch_first=True, bidirectional=True), lambda m, x: m(x)), BT)
 case("GRU", "{type: GRU, hidden_size: 3, num_layers: 2, output: state}", {"inp": ("B", "T", 4)},
      lambda: _with(nn.GRU(4, 3, 2, batch_first=True), lambda m, x: m(x)[1]), BT)
 case("GRU", "{type: GRU, hidden_size: 3, num_layers: 2, bidirectional: true, batch_first: false, from: [inp, h0]}",

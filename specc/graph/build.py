@@ -184,8 +184,9 @@ def resolve_port(g: Graph, name: str) -> tuple[str, tuple[str, str, str] | None]
     if not res.outs:
         if name == layer:
             return name, None
-        state = (f"; for its final state as another layer's initial state, give '{layer}' output: state and "
-                 f"read {layer}" + (f".h and {layer}.c" if node.type == "LSTM" else "")
+        state = (f"; for its final state as another layer's initial state, give '{layer}' output: state (or "
+                 f"output: sequence_and_state to keep its steps as {layer}.sequence) and read {layer}.h"
+                 + (f" and {layer}.c" if node.type == "LSTM" else "")
                  if node.type in ("LSTM", "GRU", "RNN") and res.args.get("output") != "state" else "")
         return name, ("G001", f"reads '{name}', but {node.type} '{layer}' has one output",
                       f"read it as {layer}{state}")

@@ -12,7 +12,11 @@
 - ``state``: the final state of every layer and direction as PyTorch returns it, (num_layers·D,
   B, H): what another layer of the same size takes as its initial state (an encoder's state
   starting a decoder, seq2seq).  An LSTM's state is two outputs, ``.h`` and ``.c``
-  (``from: [x, encoder.h, encoder.c]``).
+  (``from: [x, encoder.h, encoder.c]``);
+- ``sequence_and_state``: both, as PyTorch's ``out, h_n = rnn(x)`` (Keras' ``return_sequences``
+  with ``return_state``): ``.sequence`` for attention over the encoder's steps, ``.h`` (and an
+  LSTM's ``.c``) to start the decoder.  A GRU's last step is its final state only for one
+  layer in one direction; an LSTM's cell state is in no step at all.
 
 H is ``proj_size`` for an LSTM with a projection, else ``hidden_size``.  Initial states are
 optional extra inputs, ``from: [x, h0]`` (``[x, h0, c0]`` for an LSTM), shaped
@@ -37,7 +41,7 @@ from ..shapes.dims import Dim, DimLike, mul
 from ..shapes.tensor import TensorType
 from .base import LayerKind, LayerParams, LayerResult, axis, check_given, register, require
 
-Output = Literal["sequence", "last", "final_hidden", "state"]
+Output = Literal["sequence", "last", "final_hidden", "state", "sequence_and_state"]
 
 def seq_axes(x: TensorType, batch_first: bool) -> tuple[DimLike, DimLike]:
     """(batch, time) of a rank-3 sequence tensor."""
@@ -104,13 +108,20 @@ class _Recurrent(LayerKind):
         width = d * h_out
         why = f"{d}·{h_out} (both directions)" if d == 2 else f"{self.type_name} hidden size"
         outs: tuple[TensorType, ...] = ()
+        names: tuple[str, ...] = ()
+        sequence = TensorType((x.shape[0], x.shape[1], width), x.dtype, {2: why})
+        # (num_layers·D, B, H) whatever batch_first says, as PyTorch's h_n; an LSTM's c_n beside it
+        state = (TensorType((p.num_layers * d, batch, h_out), x.dtype),)
+        if self.states == ("h0", "c0"):
+            state += (TensorType((p.num_layers * d, batch, h), x.dtype),)
         if p.output == "sequence":
-            shape = (x.shape[0], x.shape[1], width)
-            out = TensorType(shape, x.dtype, {2: why})
-        elif p.output == "state":  # (num_layers·D, B, H) whatever batch_first says, as PyTorch's h_n
-            out = TensorType((p.num_layers * d, batch, h_out), x.dtype)
-            if self.states == ("h0", "c0"):
-                outs = (out, TensorType((p.num_layers * d, batch, h), x.dtype))
+            out = sequence
+        elif p.output == "state":
+            out = state[0]
+            if len(state) > 1:
+                outs, names = state, ("h", "c")
+        elif p.output == "sequence_and_state":
+            out, outs, names = sequence, (sequence, *state), ("sequence", "h", "c")[:1 + len(state)]
         else:
             out = TensorType((batch, width), x.dtype, {1: why})
         args: dict[str, Any] = {"input_size": n_in, "hidden_size": h, "num_layers": p.num_layers,
@@ -118,7 +129,7 @@ class _Recurrent(LayerKind):
                                 "bidirectional": p.bidirectional}
         args.update(self.extra_args(p))
         args["output"] = p.output
-        return LayerResult(out, args, params, mul(time, per_step), outs=outs, out_names=("h", "c") if outs else ())
+        return LayerResult(out, args, params, mul(time, per_step), outs=outs, out_names=names)
 
     def extra_args(self, p: Any) -> dict[str, Any]:
         return {}
@@ -153,7 +164,7 @@ class RNN(_Recurrent):
     type_name, gates, Params = "RNN", 1, RNNParams
     aliases = ("SimpleRNN",)
     max_inputs = 2
-    summary = "Elman RNN (tanh or relu); output: sequence | last | final_hidden | state"
+    summary = "Elman RNN (tanh or relu); output: sequence | last | final_hidden | state | sequence_and_state"
 
     def extra_args(self, p: RNNParams) -> dict[str, Any]:
         return {"nonlinearity": p.nonlinearity}
@@ -165,7 +176,7 @@ class LSTM(_Recurrent):
     max_inputs = 3
     states = ("h0", "c0")
     summary = ("long short-term memory; bidirectional, proj_size; output: sequence | last | final_hidden | state "
-               "(.h, .c)")
+               "(.h, .c) | sequence_and_state (.sequence, .h, .c)")
 
     def extra_args(self, p: LSTMParams) -> dict[str, Any]:
         return {"proj_size": p.proj_size}
@@ -175,7 +186,8 @@ class LSTM(_Recurrent):
 class GRU(_Recurrent):
     type_name, gates, Params = "GRU", 3, RecurrentParams
     max_inputs = 2
-    summary = "gated recurrent unit; bidirectional; output: sequence | last | final_hidden | state"
+    summary = ("gated recurrent unit; bidirectional; output: sequence | last | final_hidden | state | "
+               "sequence_and_state (.sequence, .h)")
 
 
 # -- picking one step ---------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ...diagnostics import Diagnostic
-from ...graph.ir import Graph, Node
+from ...graph.ir import Graph, Node, port_index, producer
 from .. import Context, rule
 
 CODE = "L006"
@@ -54,15 +54,22 @@ def _per_step(n: Node) -> bool:
 
 def _source_rnn(g: Graph, name: str) -> Node | None:
     """The bidirectional RNN whose sequence reaches ``name`` through per-step layers, if any."""
-    node = g.node(name)
+    node = _reads(g, name)
     while node is not None and node.result is not None:
         args = node.result.args
         if node.type in RECURRENT:
-            return node if args.get("bidirectional") and args.get("output") == "sequence" else None
+            return node if args.get("bidirectional") and args.get("output") in (
+                "sequence", "sequence_and_state") else None
         if not _per_step(node):
             return None
-        node = g.node(node.inputs[0])
+        node = _reads(g, node.inputs[0])
     return None
+
+
+def _reads(g: Graph, name: str) -> Node | None:
+    """The node whose value ``name`` is; port 0 of a layer of several outputs too (the steps of an
+    RNN with output: sequence_and_state)."""
+    return g.node(producer(name) if port_index(name) == 0 else name)
 
 
 def _is_last_step(sel: Node, rnn: Node, g: Graph) -> bool:

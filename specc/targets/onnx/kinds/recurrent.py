@@ -69,14 +69,18 @@ def recurrent(layer: Layer) -> str:
         seq, last, h_n, c_n = step(layer, x, k, d, in_size, layer_states)
         finals.append((h_n, c_n))
         x = seq
-    if a["output"] == "state":  # every layer's, (num_layers·D, B, H), and an LSTM's cell states
-        h_all = finals[0][0] if len(finals) == 1 else layer.op("Concat", [f[0] for f in finals], axis=0)
-        if layer.kind != "LSTM":
-            return h_all
-        return [h_all, finals[0][1] if len(finals) == 1 else layer.op("Concat", [f[1] for f in finals], axis=0)]
-    if a["output"] != "sequence":
+    if a["output"] in ("last", "final_hidden"):
         return last
-    return layer.op("Transpose", [seq], perm=[1, 0, 2]) if a["batch_first"] else seq
+    if a["output"] != "state":
+        sequence = layer.op("Transpose", [seq], perm=[1, 0, 2]) if a["batch_first"] else seq
+        if a["output"] == "sequence":
+            return sequence
+    # every layer's final state, (num_layers·D, B, H), and an LSTM's cell states
+    state = [finals[0][i] if len(finals) == 1 else layer.op("Concat", [f[i] for f in finals], axis=0)
+             for i in range(2 if layer.kind == "LSTM" else 1)]
+    if a["output"] == "sequence_and_state":
+        return [sequence, *state]
+    return state if len(state) > 1 else state[0]
 
 
 def _native_layer(layer: Layer, x: str, k: int, d: int, in_size: int,

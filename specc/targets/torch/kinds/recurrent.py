@@ -32,6 +32,8 @@ class _Recurrent(Lowering):
             return f"{call}[0]"
         if args["output"] == "state":
             return f"{call}[1]"  # h_n, or an LSTM's (h_n, c_n)
+        if args["output"] == "sequence_and_state":  # one tuple: (out, h_n) or an LSTM's (out, h_n, c_n)
+            return f"rnn_with_state({call})"
         if args["output"] == "last":
             if bidir:
                 return f"rnn_last({call}[0]{'' if batch_first else ', batch_first=False'})"
