@@ -304,8 +304,13 @@ def keras_key(key: str, value: Any) -> str | None:
         return (f"replace it with shape: [{entries}]: specc's Reshape takes the whole tensor's shape, batch dim "
                 "first (Keras' target_shape leaves the batch out)")
     if key == "return_sequences":
-        return ("replace it with output: sequence, the default (every step's output)" if value is True else
+        return ("replace it with output: sequence, the default (every step's output; output: sequence_and_state "
+                "with return_state)" if value is True else
                 "replace it with output: last (the last step's output; output: state for the final states)")
+    if key == "return_state":
+        return ("replace it with output: sequence_and_state (every step as .sequence, the final state as .h and an "
+                "LSTM's .c; output: state gives the final state alone)" if value is True else
+                "remove it: the final state is returned only where output says so")
     hints = {
         "learning_rate": "replace it with lr, PyTorch's name for the learning rate",
         "kernel_initializer": "remove it: specc draws weights as PyTorch initialises each layer (a run's "
