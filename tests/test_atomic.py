@@ -167,6 +167,9 @@ def test_a_file_where_a_folder_must_be_is_named(tmp_path: Path, capsys: pytest.C
     # refused before any epoch, not a crash when the first checkpoint is due
     code = main(["train", str(ROOT / "specs" / "xor.yaml"), "--run", str(tmp_path / "data.csv" / "run")])
     assert code == EXIT_USAGE and "choose another --run folder" in capsys.readouterr().err
+    # every verb that writes says it alike: exit 2, as a command line the user has to change
+    assert main(["export", str(ROOT / "specs" / "xor.yaml"), "-o", str(blocked.with_suffix(".onnx"))]) == EXIT_USAGE
+    assert "data.csv is a file, not a folder" in capsys.readouterr().err
     assert (tmp_path / "data.csv").read_text() == "a,b\n"
 
 

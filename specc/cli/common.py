@@ -21,6 +21,10 @@ class UsageError(Exception):
     """A wrong command line (a missing file, a bad option value): exit 2 with the message."""
 
 
+class SpecFailed(Exception):
+    """The spec has errors, already reported where they were found: exit 1 from deep in a verb."""
+
+
 class Verb:
     """One verb: ``arguments`` declares its options (and description) on its parser; ``run``
     does the work and returns the exit code."""

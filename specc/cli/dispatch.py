@@ -17,7 +17,17 @@ from collections.abc import Sequence
 
 from ..atomic import Terminated, terminate_cleanly
 from ..version import __version__
-from .common import EXIT_CRASH, EXIT_INTERRUPT, EXIT_OK, EXIT_TERMINATED, EXIT_USAGE, UsageError, err
+from .common import (
+    EXIT_CRASH,
+    EXIT_INTERRUPT,
+    EXIT_OK,
+    EXIT_SPEC,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+    SpecFailed,
+    UsageError,
+    err,
+)
 
 # Every verb, in the order `specc --help` lists them: the module of specc.cli that declares and
 # runs it (its VERBS entry), and its line in the help.
@@ -79,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         err(f"specc {verb}: error: {exc}")
         return EXIT_USAGE
+    except SpecFailed:
+        return EXIT_SPEC
     except KeyboardInterrupt as exc:
         err(f"{'terminated' if isinstance(exc, Terminated) else 'interrupted'}; no partial output was left behind")
         return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPT

@@ -32,8 +32,9 @@ def _size(n: int) -> str:
     return str(n)
 
 
-def _fail(verb: str, exc: BaseException, fmt: str = "text") -> int:
-    code = EXIT_USAGE if isinstance(exc, InputError) else EXIT_SPEC
+def _fail(verb: str, exc: BaseException, fmt: str = "text", unwritable: bool = False) -> int:
+    # an output that cannot be written is the command line's to fix (exit 2, as compile and graph say it)
+    code = EXIT_USAGE if unwritable or isinstance(exc, InputError) else EXIT_SPEC
     if fmt == "json":
         out(dumps_json({"ok": False, "error": str(exc)}))
     err(f"specc {verb}: error: {exc}")
@@ -74,14 +75,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     except OSError as exc:  # an unwritable folder, a full disk: the user's to fix, not a crash
         # named by the output asked for: the file that failed is a temporary one beside it
         return _fail("export", BackendError(f"cannot write {output or args.triton}: {exc.strerror or exc}"),
-                     args.format)
+                     args.format, unwritable=True)
     try:
         variants = _make_variants(args, spec, result.path, kinds)
     except BackendError as exc:
         return _fail("export", BackendError(f"{exc} (the float model {result.path} was written)"), args.format)
     except OSError as exc:  # a full disk
         return _fail("export", BackendError(f"cannot write a variant of {result.path}: {exc.strerror or exc}"),
-                     args.format)
+                     args.format, unwritable=True)
     if args.format == "json":
         out(dumps_json({"ok": True, **result.to_json(), "variants": [v.to_json() for v in variants]}))
         return EXIT_OK
@@ -182,7 +183,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         try:
             _save_npz(args.output, outputs)
         except OSError as exc:
-            return _fail("run", BackendError(f"cannot write {args.output}: {exc.strerror or exc}"), args.format)
+            return _fail("run", BackendError(f"cannot write {args.output}: {exc.strerror or exc}"), args.format,
+                         unwritable=True)
     provider = rt.ran_on(sess)
     # a trained export names its classes: each sample's best one, by name
     named = {k: found for k, names_ in rt.class_names(meta, list(outputs)).items()

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..backends.train.data import DataError
 from ..diagnostics import Diagnostic, Location, dumps_json, render_text, use_colour
-from .common import EXIT_OK, EXIT_SPEC, UsageError, Verb, err, load_spec, out, require_ok, spec_options
+from .common import EXIT_OK, EXIT_SPEC, SpecFailed, UsageError, Verb, err, load_spec, out, require_ok, spec_options
 
 
 def locate(cfg: dict[str, Any], where: str) -> Location | None:
@@ -173,11 +173,11 @@ def _trained_or_raise(target: str, overrides: list[str]) -> tuple[Any, Path]:
         spec, meta = _run_spec(path)
         if not require_ok(spec, outcome=f"the run's copy of it, {path / 'spec.yaml'}, cannot be used; train the run "
                                         "again"):
-            raise SystemExit(EXIT_SPEC)
+            raise SpecFailed
         return load_run(path, generated_module(spec)), Path(meta.get("base", "."))
     spec = load_spec(target, overrides)
     if not require_ok(spec):
-        raise SystemExit(EXIT_SPEC)
+        raise SpecFailed
     run = Path("runs") / path.stem
     if not (run / "config.json").is_file():
         raise UsageError(f"{target} has not been trained yet (no run folder {run}); run `specc train {target}` "
