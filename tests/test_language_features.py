@@ -391,3 +391,40 @@ def test_an_input_dim_in_an_expression_is_explained_and_its_fix_checks() -> None
     fixed = specc.loads(text.replace("inputs: {x: [B, T, 8]}", 'vars: {T: 5}\ninputs: {x: [B, "${T}", 8]}'))
     assert fixed.ok, fixed.diagnostics
     assert fixed.check()["outputs"][0]["shape"] == ["B", 40]
+
+
+def test_a_block_of_two_inputs_is_the_same_network_as_its_layers_written_out() -> None:
+    torch = pytest.importorskip("torch")
+    from pathlib import Path
+
+    corpus = Path(__file__).parent / "corpus" / "architectures"
+    blocks, inline = (specc.load(corpus / f"{name}.yaml") for name in ("attention_unet_blocks", "attention_unet"))
+    assert blocks.ok and inline.ok
+    built = specc.build(blocks)
+    # the same layers as the inline spec, so PyTorch counts the same parameters
+    counted = sum(p.numel() for p in built.parameters())
+    assert counted == blocks.check()["total_params"] == inline.check()["total_params"]
+    source = compile_source(blocks)
+    assert "def forward(self, g: torch.Tensor, x: torch.Tensor)" in source  # AttentionGate(g, x)
+    assert "def forward(self, x: torch.Tensor, skip: torch.Tensor)" in source  # UpStep: input is x, skip keeps its name
+    y = built.eval()(torch.randn(2, 1, 19, 21))
+    assert y.shape == (2, 1, 19, 21)
+
+
+def test_a_block_of_two_inputs_called_again_by_use_takes_both() -> None:
+    spec = specc.loads(textwrap.dedent("""\
+        specc: 1
+        inputs: {a: [B, 8], b: [B, 8]}
+        blocks:
+          Fuse:
+            inputs: [left, right]
+            layers:
+              - {type: Concat, from: [left, right], dim: 1}
+              - {type: Linear, out_features: 8}
+        layers:
+          - {type: Fuse, from: [a, b], name: f1}
+          - {use: f1, from: [b, f1], name: f2}
+        """))
+    assert spec.ok, spec.diagnostics
+    assert spec.check()["total_params"] == 16 * 8 + 8  # one Linear, called twice
+    assert "x = self.f1(b, x)" in compile_source(spec)

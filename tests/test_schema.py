@@ -33,6 +33,8 @@ BROKEN = sorted((ROOT / "specs" / "broken").glob("*.yaml")) + sorted((ROOT / "te
 # missing required keys, values of the wrong type or out of range, a layer that is not a mapping,
 # the wrong language version.
 REJECTED = {
+    "v001_keras_encoder_return_state",  # LSTM keys return_sequences, return_state
+    "v003_block_inputs_not_a_list",  # a block's inputs: as one string
     "bad_training_setup",  # scheduler: StepLR without step_size
     "typos_everywhere",  # optimizer: Adamw; layer keys such as kernel_sise
     "multi_three_errors",  # optimizer: Adamm

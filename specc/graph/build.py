@@ -31,8 +31,6 @@ from .ir import Graph, Node, producer
 from .names import auto_name
 from .sharing import reuse, tie
 
-BLOCK_INPUT = "input"
-
 
 def batch_symbol(inputs: dict[str, TensorType | None]) -> str | None:
     """The bare symbol every input starts with (B of [B, T, 16]), if there is one."""
@@ -522,7 +520,8 @@ class GraphBuilder:
                     merges = kind is not None and kind.min_inputs > 1 and (
                         kind.max_inputs is None or kind.max_inputs >= len(g.inputs))
                     merge = f" (or from: [{', '.join(g.inputs)}] for a merge)" if merges else ""
-                    self.error("G004", f"{who} is the first layer, but the model has several inputs "
+                    owner = f"block '{g.block}'" if g.block else "the model"
+                    self.error("G004", f"{who} is the first layer, but {owner} has several inputs "
                                f"({', '.join(g.inputs)}) and it does not say which one it reads", loc,
                                f"add from: {next(iter(g.inputs))}{merge}", layer=path)
                 return []
@@ -584,24 +583,34 @@ class GraphBuilder:
         group = item.group
         assert group is not None
         ins = [g.value(s) for s in node.inputs]
-        if len(ins) != 1:
+        names = group.inputs
+        if len(names) > 1 and len(ins) != len(names):
+            self.error("G003", f"block '{node.path}' takes {len(names)} inputs ({', '.join(names)}), got "
+                       f"{len(ins)}", node.loc, f"list one layer or input per input of {group.block} in from:, in "
+                       f"this order: {', '.join(names)}", layer=node.path)
+            return node
+        if len(ins) != len(names):
             if len(ins) > 1 and group.block is None:  # repeat: of a layer, which reads several inputs
                 first = group.children[0] if group.children else None
                 what = first.type if first is not None and "type" in first.keys else "layer"
+                several = first is not None and first.group is not None and len(first.group.inputs) > 1
                 self.error("G003", f"{what} '{node.path}' has repeat:, so each copy reads the one before "
                            f"and it takes one input, got {len(ins)}", node.loc,
+                           f"write each use of {what} on a line of its own, with the from: it needs" if several else
                            "drop repeat: (or merge the inputs first, then repeat the layer after the merge)",
                            layer=node.path)
             elif len(ins) > 1:
                 self.error("G003", f"block '{node.path}' takes one input, got {len(ins)}", node.loc,
-                           "merge the branches with Concat or Add first", layer=node.path)
+                           f"merge the branches with Concat or Add first, or name block '{group.block}''s inputs "
+                           f"(inputs: [input, skip]: one name per input) and read each by its name in its layers",
+                           layer=node.path)
             return node
-        if ins[0] is None:
+        if any(t is None for t in ins):
             return node
         node.type = group.block or "repeat"
         if group.block is not None:
             self._read_input_shape(group.children, InputShape(ins[0].shape, str(ins[0])), node.path)
-        node.sub = self.build(node.name, group.children, {BLOCK_INPUT: ins[0]}, prefix=node.path + ".",
+        node.sub = self.build(node.name, group.children, dict(zip(names, ins)), prefix=node.path + ".",  # type: ignore[arg-type]
                               block=group.block or "repeat", output=group.output, trainable=node.trainable)
         node.sub.block_args = dict(group.args)
         if node.ignore_inside:

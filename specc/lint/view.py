@@ -16,8 +16,6 @@ from ..shapes.tensor import TensorType
 if TYPE_CHECKING:
     from ..spec import Spec
 
-BLOCK_INPUT = "input"  # the name a block's layers use for the block's input
-
 
 @dataclass(eq=False)
 class Leaf:
@@ -78,7 +76,7 @@ def _walk(g: Graph, env: dict[str, Leaf | str], leaves: list[Leaf]) -> None:
     for n in g.nodes:
         ins = [env[producer(s)] for s in n.inputs if producer(s) in env]  # a Split's part: the Split
         if n.sub is not None:
-            inner: dict[str, Leaf | str] = {BLOCK_INPUT: ins[0]} if ins else {}
+            inner: dict[str, Leaf | str] = dict(zip(n.sub.inputs, ins))
             _walk(n.sub, inner, leaves)
             if n.sub.outputs and producer(n.sub.outputs[0][1]) in inner:
                 env[n.name] = inner[producer(n.sub.outputs[0][1])]

@@ -25,6 +25,8 @@ LAYER_META = ("type", "name", "from", "repeat", "trainable", "when", "ignore", "
 _SKIP = object()  # an item whose `when:` is false
 # The env key naming the block whose layers are being expanded (not an identifier: no ${} reads it).
 _IN_BLOCK = "<block>"
+BLOCK_KEYS = ["args", "inputs", "layers", "output", "description"]
+BLOCK_INPUT = "input"  # what a block's layers call its input, unless its inputs: name them
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ class Group(PosDict):
     children: list[Any]
     args: dict[str, Any]
     output: Any
+    inputs: list[str]  # the names a block's layers read its inputs by, in the order from: gives them
 
 
 @dataclass
@@ -148,6 +151,7 @@ class _Expander:
         self.broken: set[int] = set()
         self.broken_sections: set[str] = set()
         self.blocks: dict[str, PosDict] = {}
+        self.failed_blocks: set[str] = set()
         self.env: dict[str, Any] = {}
         self.failed_vars: set[str] = set()  # reported once; their uses are not second mistakes
         self.count = 0  # items expanded so far, against MAX_LAYERS
@@ -324,12 +328,23 @@ class _Expander:
                 self.fail(SpecError("Y005", f"block '{name}' needs a 'layers:' list",
                                     "blocks: {Name: {args: {...}, layers: [...]}}", loc=loc))
                 continue
-            unknown = [k for k in body if k not in ("args", "layers", "output", "description")]
+            unknown = [k for k in body if k not in BLOCK_KEYS]
             for k in unknown:
-                close = difflib.get_close_matches(str(k), ["args", "layers", "output", "description"], n=1)
+                close = difflib.get_close_matches(str(k), BLOCK_KEYS, n=1)
                 self.fail(SpecError("V001", f"unknown key '{k}' in block '{name}'",
                                     f"did you mean '{close[0]}'?" if close else
-                                    "a block has args, layers, output and description", loc=body.key_loc(k)))
+                                    "a block has args, inputs, layers, output and description", loc=body.key_loc(k)))
+            ins = body.get("inputs")
+            if ins is not None and not (isinstance(ins, list) and ins and all(isinstance(i, str) for i in ins)
+                                        and len(set(ins)) == len(ins)):
+                # ignoring it would read every name but the first as an unknown layer
+                self.fail(SpecError("V003", f"inputs of block '{name}' must list the names its layers read its "
+                                    f"inputs by, each once, got {ins!r}",
+                                    f"write inputs: [{', '.join(_names_in(ins))}]" if _names_in(ins) else
+                                    "write e.g. inputs: [input, skip], and from: [a, b] where the block is used",
+                                    loc=body.value_loc("inputs")))
+                self.failed_blocks.add(name)
+                continue
             output = body.get("output")
             if output is not None and not isinstance(output, str):
                 # Ignoring it would silently return the block's last layer instead.
@@ -420,6 +435,8 @@ class _Expander:
         btype = item.get("type")
         if isinstance(btype, str) and btype in self.blocks:
             return self.expand_block(item, btype, env, stack)
+        if isinstance(btype, str) and btype in self.failed_blocks:
+            self.broken.add(id(item))  # its block's definition was reported: no "unknown type" besides
         return item
 
     def expand_repeat(self, item: PosDict, head: PosDict, env: dict[str, Any], stack: tuple[str, ...]) -> Any:
@@ -485,6 +502,7 @@ class _Expander:
         # kept a PosList: its `omitted` names explain a reference to a layer a when: left out
         group.children = self.expand_items(block["layers"], inner_env, (*stack, btype), block.value_loc("layers"))
         group.output = block.get("output")
+        group.inputs = list(block.get("inputs") or [BLOCK_INPUT])
         return group
 
     # -- expanded size -------------------------------------------------------------------------
@@ -636,6 +654,12 @@ def _plain(v: Any) -> str:
     return ("true" if v else "false") if isinstance(v, bool) else repr(v) if isinstance(v, str) else str(v)
 
 
+def _names_in(value: Any) -> list[str]:
+    """The distinct names in ``inputs: "left, right"`` or ``[left, left, right]``: what was meant."""
+    parts = value.replace(",", " ").split() if isinstance(value, str) else value if isinstance(value, list) else []
+    return list(dict.fromkeys(str(p) for p in parts if isinstance(p, str) and p))
+
+
 def _group(item: PosDict, kind: str, block: str | None) -> Group:
     g = Group({k: v for k, v in item.items() if k in LAYER_META and k != "repeat"}, loc=item.loc)
     g.key_locs = dict(item.key_locs)
@@ -645,6 +669,7 @@ def _group(item: PosDict, kind: str, block: str | None) -> Group:
     g.children = []
     g.args = {}
     g.output = None
+    g.inputs = [BLOCK_INPUT]
     if kind == "repeat":
         g["type"] = "repeat"
     return g

@@ -39,6 +39,7 @@ class VNode:
     inputs: list[str] = field(default_factory=list)  # local names in the same scope
     children: list[VNode] | None = None  # a group's layers
     output: str | None = None  # the child whose value a group returns
+    ports: list[str] = field(default_factory=list)  # what a group's children call its inputs
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "name": self.name, "type": self.type, "role": self.role,
@@ -117,6 +118,7 @@ def view(spec: Spec) -> View:
             if n.sub is not None:
                 v.children = nodes(n.sub)
                 v.output = n.sub.outputs[0][1] if n.sub.outputs else None
+                v.ports = list(n.sub.inputs)
             elif n.kind is not None:  # colour by the module that defines the kind: conv, norm, pool, …
                 v.family = type(n.kind).__module__.rsplit(".", 1)[-1]
             out.append(v)
@@ -187,7 +189,7 @@ def flatten(v: View, is_open: Callable[[str], bool]) -> Flat:
             if n.children is not None and is_open(n.id):
                 flat.clusters.append((n, around))
                 flat.parent[n.id] = around
-                inner: dict[str, str | None] = {"input": sources[0] if sources else None}
+                inner = dict(zip(n.ports, (env.get(producer(i)) for i in n.inputs)))
                 scope(n.children, inner, n.id)
                 env[n.name] = inner.get(producer(n.output)) if n.output else None
                 continue

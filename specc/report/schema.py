@@ -116,6 +116,8 @@ def build_schema() -> dict[str, Any]:
         "type": "object", "required": ["layers"], "additionalProperties": False,
         "description": "a reusable sub-network: use it as a layer type, {type: Name, arg: value}",
         "properties": {"args": {"type": "object", "description": "argument: default value; ${arg} in its layers"},
+                       "inputs": {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"type": "string"},
+                                  "description": "the names its layers read its inputs by; default: [input]"},
                        "layers": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/Layer"}},
                        "output": {"type": "string", "description": "the layer it returns; default: its last"},
                        "description": {"type": "string"}}}

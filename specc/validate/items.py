@@ -19,13 +19,15 @@ from ..load.yaml_loader import PosDict, PosList
 class GroupDecl:
     """A block instance or a ``repeat``: a named sub-graph of layer declarations."""
 
-    __slots__ = ("args", "block", "children", "output")
+    __slots__ = ("args", "block", "children", "inputs", "output")
 
-    def __init__(self, block: str | None, children: Layers, args: dict[str, Any], output: Any) -> None:
+    def __init__(self, block: str | None, children: Layers, args: dict[str, Any], output: Any,
+                 inputs: list[str]) -> None:
         self.block = block  # the block's name; None for a repeat of one layer
         self.children = children
         self.args = args
         self.output = output
+        self.inputs = inputs  # what its layers call its inputs (`input` alone unless the block names them)
 
 
 class LayerDecl:
@@ -102,5 +104,5 @@ def _decl(item: Any, broken: set[int], item_loc: Location | None) -> LayerDecl:
     if isinstance(item, Group):
         children = layer_decls(item.children, broken, item.loc)
         children.loc = item.loc  # a block's own problems point at its instance
-        group = GroupDecl(item.block, children, item.args, item.output)
+        group = GroupDecl(item.block, children, item.args, item.output, item.inputs)
     return LayerDecl(item.loc or item_loc, item, id(item) in broken, group)

@@ -223,6 +223,17 @@ def python_name_diagnostics(doc: PosDict) -> list[Diagnostic]:
                 "V006", f"block {problem}, and it becomes a Python class name", blocks.key_loc(block),
                 f"rename the block, e.g. {suggest_name(block, 'block', class_name_problem).capitalize()}"))
         args = body.get("args") if isinstance(body, PosDict) else None
+        ins = body.get("inputs") if isinstance(body, PosDict) else None
+        for name in ins if isinstance(ins, list) else ():
+            # each becomes a parameter of the block class's forward()
+            problem = name_problem(name, parameter=True) if name != "input" else None
+            if problem is None and isinstance(args, PosDict) and name in args:
+                problem = f"name {name!r} is also one of its args"
+            if problem:
+                out.append(Diagnostic(
+                    "V006", f"input of block '{block}': {problem}", body.value_loc("inputs"),
+                    "block inputs become parameters of the generated forward(); use a plain name such as skip or "
+                    "memory"))
         if not isinstance(args, PosDict):
             continue
         for arg in args:

@@ -134,7 +134,7 @@ def _walk(g: Graph, env: dict[str, str | list[str]], prefix: str, b: Builder, we
         own = f"{prefix}{n.shares or n.name}"
         ins = [_read(env, s) for s in n.inputs]
         if n.sub is not None:
-            sub_env = _walk(n.sub, {"input": ins[0]}, own + ".", b, weights, lowered)
+            sub_env = _walk(n.sub, dict(zip(n.sub.inputs, ins)), own + ".", b, weights, lowered)
             env[n.name] = _read(sub_env, n.sub.outputs[0][1])
             continue
         env[n.name] = _leaf(g, n, ins, own, prefix, b, weights, lowered)

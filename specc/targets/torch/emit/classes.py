@@ -49,7 +49,7 @@ class Instance:
     members: list[Member]
     steps: list[ForwardStep]
     returns: list[str]
-    input_var: str
+    input_vars: list[str]
 
 
 @dataclass
@@ -105,16 +105,18 @@ class ClassPlan:
         assert n.sub is not None and n.sub.block is not None
         members = self.members(n.sub)
         taken = graph_names(n.sub)
-        block_input = free_name(BLOCK_INPUT_NAMES, taken)
-        chain = free_name(BLOCK_CHAIN_NAMES, taken | {block_input})
-        steps, returns = forward_steps(n.sub, {"input": block_input}, chain, [s for _, s in n.sub.outputs])
+        # the block's inputs by their names, but `input` (the builtin): x, or another name free
+        input_vars = {name: ident(name) if name != "input" else free_name(BLOCK_INPUT_NAMES, taken)
+                      for name in n.sub.inputs}
+        chain = free_name(BLOCK_CHAIN_NAMES, taken | set(input_vars.values()))
+        steps, returns = forward_steps(n.sub, input_vars, chain, [s for _, s in n.sub.outputs])
         # Layers frozen by the block itself (trainable: false inside it) are frozen in the class;
         # instances that differ in that need classes of their own.  A frozen instance is frozen
         # where it is used, so it takes no part in this.
         own_frozen = tuple(n.trainable and not m.node.trainable for m in members)
         sig = (tuple(self._member_sig(m) for m in members), tuple((s.target, s.expr) for s in steps),
                tuple(returns), own_frozen, tuple(tie_lines(n.sub)))
-        inst = Instance(n, members, steps, returns, block_input)
+        inst = Instance(n, members, steps, returns, list(input_vars.values()))
         cls = next((c for c in self.classes if c.block == n.sub.block and c.sig == sig), None)
         if cls is None:
             name = n.sub.block if n.sub.block not in self.taken else self._fresh(n.sub.block)
@@ -212,8 +214,10 @@ class ClassPlan:
         first = c.instances[0]
         assert first.node.sub is not None
         n = len(c.instances)
-        doc = [f"Block {c.block}, used {n} time{'s' if n > 1 else ''} "
-               f"(first: {first.node.path}, input {_shape_comment(first.node.sub.inputs['input'])})."]
+        ins = first.node.sub.inputs
+        given = (f"input {_shape_comment(next(iter(ins.values())))}" if len(ins) == 1 else
+                 "inputs " + ", ".join(f"{k} {_shape_comment(t)}" for k, t in ins.items()))
+        doc = [f"Block {c.block}, used {n} time{'s' if n > 1 else ''} (first: {first.node.path}, {given})."]
         # Shape comments only where every instance has the same shapes.
         shapes_of = [[s.shape for s in i.steps] for i in c.instances]
         same = all(sh == shapes_of[0] for sh in shapes_of)
@@ -231,7 +235,7 @@ class ClassPlan:
             expr = self.constructor(m, args)
             if expr is not None:
                 attributes.append(Attribute(ident(m.attr), expr, m.attr in frozen))
-        return ClassRecord(c.name, doc, params, attributes, [first.input_var], steps, first.returns,
+        return ClassRecord(c.name, doc, params, attributes, first.input_vars, steps, first.returns,
                            "torch.Tensor", after_init=tie_lines(first.node.sub), frozen_norms=norms)
 
     def attributes(self, members: list[Member]) -> list[Attribute]:

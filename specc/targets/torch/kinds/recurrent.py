@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import support
 from .base import Lowering, lowering
 
 
@@ -18,6 +19,10 @@ class _Recurrent(Lowering):
     forward_keys = ("output",)
     support = ("rnn",)
     cell_state = False  # an LSTM's state is (h, c)
+
+    def support_texts(self, args: dict[str, Any]) -> list[str]:
+        extra = [support.text("rnn_state")] if args["output"] == "sequence_and_state" else []
+        return super().support_texts(args) + extra
 
     def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
         x, *states = inputs

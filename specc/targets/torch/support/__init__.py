@@ -15,7 +15,7 @@ MARKER = "# -- written into generated modules: everything below this line --"
 
 # The helper modules, by the name a lowering lists in its ``support``.
 NAMES = ("adaptive_pool", "attention_fastpath", "class_token", "conv_lstm", "learned_tokens", "positional_encoding",
-         "rms_norm", "rnn", "separable_conv", "stochastic_depth", "unfold_steps")
+         "rms_norm", "rnn", "rnn_state", "separable_conv", "stochastic_depth", "unfold_steps")
 
 
 @functools.cache

@@ -1,6 +1,5 @@
 """Helpers for the bidirectional selections of RNN, LSTM and GRU (``output: last`` and
-``final_hidden``) and for ``output: sequence_and_state``; plain indexing, so they trace and
-export with dynamic B and T.
+``final_hidden``); plain indexing, so they trace and export with dynamic B and T.
 
 A real module so that ruff lints it and tests import it; the emitter reads the text below
 the marker (``specc.targets.torch.support.text``)."""
@@ -24,10 +23,3 @@ def rnn_final(h_n: torch.Tensor) -> torch.Tensor:
     """Top layer's final hidden state of a bidirectional RNN, both directions side by
     side."""
     return torch.cat([h_n[-2], h_n[-1]], dim=-1)
-
-
-def rnn_with_state(result: tuple) -> tuple:
-    """An RNN's ``(out, h_n)`` as it is, an LSTM's ``(out, (h_n, c_n))`` as ``(out, h_n, c_n)``:
-    the outputs ``.sequence``, ``.h`` and ``.c``."""
-    out, state = result
-    return (out, *state) if isinstance(state, tuple) else (out, state)
