@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from ..diagnostics import Diagnostic, Location, SpecError
 from ..layers import base as layers
+from ..layers.base import channels_last_permute
 from ..layers.catalogue import elsewhere
 from ..layers.check import check_layer
 from ..load.expand import LAYER_META, deferred_in, resolve_deferred
@@ -30,6 +31,27 @@ from ..validate.naming import name_problem, silenceable_list, split_silenceable,
 from .ir import Graph, Node, producer
 from .names import auto_name
 from .sharing import reuse, tie
+
+
+def _channels_last_origin(g: Graph, node: Node) -> str | None:
+    """Where a channels-last image went wrong, when it is not at ``node``: the layers up to it read
+    one model input, which looks channels-last, and an earlier one (a conv reading the rows as
+    channels) already took its layout for (C, H, W); the Permute belongs before that one."""
+    first, src = node, node.inputs[0] if node.inputs else None
+    while src is not None and src not in g.inputs:
+        up = g.node(src)
+        if up is None or up.sub is not None or len(up.inputs) != 1:
+            return None
+        first, src = up, up.inputs[0]
+    image = g.inputs.get(src) if src is not None and g.block is None else None
+    dims = channels_last_permute(image) if image is not None else None
+    if image is None or dims is None or first is node:
+        return None
+    line = f" (line {first.loc.line})" if first.loc is not None else ""
+    first_dims = ", ".join(str(image.shape[d]) for d in dims)
+    return (f"input '{src}' {image} looks channels-last (its last dim, {image.shape[-1]}, is the colours), and "
+            f"{first.type} '{first.path}'{line} read it as (C, H, W): declare it channels-first, {src}: "
+            f"[{first_dims}], or add - {{type: Permute, dims: {dims}}} before '{first.path}'")
 
 
 def batch_symbol(inputs: dict[str, TensorType | None]) -> str | None:
@@ -182,9 +204,9 @@ def resolve_port(g: Graph, name: str) -> tuple[str, tuple[str, str, str] | None]
     if not res.outs:
         if name == layer:
             return name, None
-        state = (f"; for its final state as another layer's initial state, give '{layer}' output: state (or "
-                 f"output: sequence_and_state to keep its steps as {layer}.sequence) and read {layer}.h"
-                 + (f" and {layer}.c" if node.type == "LSTM" else "")
+        state = (f"; for its final state as another layer's initial state, give '{layer}' output: state and read "
+                 f"{layer}.h" + (f" and {layer}.c" if node.type == "LSTM" else "")
+                 + f" (output: sequence_and_state keeps its steps too, as {layer}.sequence)"
                  if node.type in ("LSTM", "GRU", "RNN") and res.args.get("output") != "state" else "")
         return name, ("G001", f"reads '{name}', but {node.type} '{layer}' has one output",
                       f"read it as {layer}{state}")
@@ -484,8 +506,10 @@ class GraphBuilder:
             # A rule may locate itself (TimeDistributed points inside its nested layer: mapping).
             at = err.loc or (item.at(err.field) if err.field and err.field in item.keys else loc)
             message = err.message.removeprefix(f"{kind.type_name}: ")  # the engine names the layer itself
-            self.diags.append(Diagnostic(err.code, f"{kind.type_name} '{path}': {message}", at, err.hint,
-                                         "error", path))
+            hint = err.hint
+            if err.code == "S002" and channels_last_permute(tensors[0]) is not None:
+                hint = _channels_last_origin(g, node) or hint
+            self.diags.append(Diagnostic(err.code, f"{kind.type_name} '{path}': {message}", at, hint, "error", path))
         return node
 
     def _check_requirements(self, result: layers.LayerResult) -> None:
