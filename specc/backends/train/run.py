@@ -153,7 +153,8 @@ def write_report(run: Path, report: dict[str, Any]) -> None:
     write_json(run / "report.json", report)
     lines = [f"model {report['model']} trained on {report['data']['source']} "
              f"({report['data']['train_samples']} training, {report['data']['val_samples']} validation samples)",
-             f"device {report['device']}, precision {report['precision']}, {report['epochs_run']} epochs "
+             f"device {report['device']}, precision {report['precision']}, {report['epochs_run']} "
+             f"epoch{'' if report['epochs_run'] == 1 else 's'} "
              f"in {report['seconds']:.1f} s" + (f"; stopped early: {report['stopped_early']}"
                                                if report.get("stopped_early") else ""),
              "preprocessing (fitted on the training split): " +
