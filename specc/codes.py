@@ -442,6 +442,8 @@ _TABLE: list[Code | LintCode] = [
     LintCode("L025", "attention-without-positions"),
     # vision and generative architectures (helper a19)
     LintCode("L026", "transposed-conv-one-short"),
+    # a sequence's features pooled where its steps were meant (Keras' GlobalMaxPooling1D ported)
+    LintCode("L033", "features-pooled-not-steps"),
     # -- resource limits (hostile or runaway specs) ---------------------------------------------
     Code("Y009", "python-tuple", "A value is written as a Python tuple, such as (3, 3).",
          "YAML has no tuples: inside { } its comma splits (3, 3) into the text '(3' and a key '3)', and on a "
