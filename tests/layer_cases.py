@@ -131,6 +131,8 @@ case("ConvTranspose2d", "{type: Conv2DTranspose, filters: 2, kernel_size: [3, 5]
      "output_padding: [1, 0], dilation_rate: [1, 2], use_bias: false}", {"inp": ("B", 3, 5, 6)},
      lambda: nn.ConvTranspose2d(3, 2, (3, 5), stride=(2, 3), padding=(1, 2), output_padding=(1, 0),
                                 dilation=(1, 2), bias=False))
+case("ConvTranspose1d", "{type: ConvTranspose1d, out_channels: 3, kernel_size: 4, stride: 2, padding: valid}",
+     {"inp": ("B", 2, "L")}, lambda: nn.ConvTranspose1d(2, 3, 4, stride=2), BL)
 case("ConvTranspose3d", "{type: ConvTranspose3d, out_channels: 2, kernel_size: 3, stride: 2, padding: 1, "
      "output_padding: 1}", {"inp": ("B", 3, 3, 4, 4)},
      lambda: nn.ConvTranspose3d(3, 2, 3, stride=2, padding=1, output_padding=1))

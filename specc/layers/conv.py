@@ -52,7 +52,8 @@ class ConvTransposeParams(LayerParams):
     out_channels: PositiveInt = Field(validation_alias=AliasChoices("out_channels", "filters"))
     kernel_size: IntOrTuple
     stride: IntOrTuple = Field(1, validation_alias=AliasChoices("stride", "strides"))
-    padding: PadOrTuple = 0
+    # 'valid' is 0; 'same' (Keras') is refused in infer with the padding and output_padding that do it
+    padding: PadOrTuple | Literal["same", "valid"] = 0
     output_padding: PadOrTuple = 0
     dilation: IntOrTuple = Field(1, validation_alias=AliasChoices("dilation", "dilation_rate"))
     groups: PositiveInt = 1
@@ -172,7 +173,10 @@ class _Conv(Spatial):
             sides = tuple(same_padding(ki, di) for ki, di in zip(k, d))
             if any(v != 1 for v in s):
                 raise SpecError("V003", "padding='same' is not supported for strided convolutions (PyTorch)",
-                                f"use padding: {compact(tuple(left for left, _ in sides))} with stride",
+                                f"write padding: {compact(tuple(left for left, _ in sides))}: with stride "
+                                f"{compact(s)} the output is then the input's size / stride, rounded up, as Keras' "
+                                "'same' gives" + ("" if all(ki % 2 for ki in k) else " (for an odd size, one less "
+                                                  "with an even kernel)"),
                                 field="padding")
             spatial = in_spatial
         else:
@@ -193,6 +197,21 @@ class _Conv(Spatial):
                            buffers, requires=needs)
 
 
+def _same_transposed(k: tuple[int, ...], s: tuple[int, ...], d: tuple[int, ...]) -> str:
+    """The padding and output_padding that make a transposed conv's output stride × its input, what
+    Keras' padding='same' gives: (in - 1)·s - 2p + d·(k - 1) + 1 + op = in·s, so 2p - op = d·(k - 1) + 1 - s."""
+    pads, ops = [], []
+    for ki, si, di in zip(k, s, d):
+        excess = di * (ki - 1) + 1 - si
+        pi = max(0, -(-excess // 2))
+        pads.append(pi)
+        ops.append(2 * pi - excess)
+    if any(op >= max(si, di) for op, si, di in zip(ops, s, d)):  # an even kernel at stride 1: no exact fit
+        return "use an odd kernel_size with padding: (kernel_size - 1) // 2 to keep the size at stride 1"
+    return (f"for an output of stride × the input (Keras' padding='same'), write padding: {compact(tuple(pads))}, "
+            f"output_padding: {compact(tuple(ops))}")
+
+
 class _ConvTranspose(Spatial):
     Params = ConvTransposeParams
 
@@ -202,7 +221,10 @@ class _ConvTranspose(Spatial):
         k = ntuple(p.kernel_size, r, "kernel_size")
         s = ntuple(p.stride, r, "stride")
         d = ntuple(p.dilation, r, "dilation")
-        pads = ntuple(p.padding, r, "padding")
+        if p.padding == "same":
+            raise SpecError("V003", "PyTorch's transposed convolutions have no padding 'same'",
+                            _same_transposed(k, s, d), field="padding")
+        pads = (0,) * r if p.padding == "valid" else ntuple(p.padding, r, "padding")
         ops = ntuple(p.output_padding, r, "output_padding")
         for op, si, di in zip(ops, s, d):
             if op >= max(si, di):
