@@ -282,6 +282,11 @@ KERAS_ACTIVATIONS: dict[str, str | None] = {
     "hard_swish": "Hardswish", "leaky_relu": "LeakyReLU", "linear": None}
 
 
+# Keras' argument names of what a layer takes under PyTorch's name (where specc has no alias: ELU's
+# own alpha is a key, LeakyReLU's slope is negative_slope).
+KERAS_RENAMES = {"alpha": "negative_slope", "epsilon": "eps", "max_value": "max_val", "min_value": "min_val"}
+
+
 def keras_key(key: str, value: Any) -> str | None:
     """How specc writes a Keras argument it has no key for (a Dense's activation, an LSTM's
     return_sequences, an optimizer's learning_rate), or None for any other key."""
@@ -425,6 +430,9 @@ def pydantic_diagnostics(exc: ValidationError, root: Any, model: type[BaseModel]
             where = f" in {_dotted(owner.shown)}" if owner.shown else ("" if what else " at the top level")
             noun = "parameter" if what and not owner.shown else "key"
             elsewhere = keras_key(str(key), err.get("input"))
+            renamed = KERAS_RENAMES.get(str(key))
+            if elsewhere is None and renamed in options:  # a Keras argument this layer takes under PyTorch's name
+                elsewhere = f"replace it with {renamed}: {yaml_flow(err.get('input'))}, PyTorch's name for it"
             if not owner.shown and not what and not guess and isinstance(err.get("input"), (dict, list)):
                 # a mapping parked at the top for an &anchor (docker-compose style)
                 elsewhere = (f"a value kept for reuse by an &anchor goes under vars: "
