@@ -34,6 +34,7 @@ BROKEN = sorted((ROOT / "specs" / "broken").glob("*.yaml")) + sorted((ROOT / "te
 # the wrong language version.
 REJECTED = {
     "v001_keras_encoder_return_state",  # LSTM keys return_sequences, return_state
+    "v001_keras_leaky_relu_alpha",  # LeakyReLU key alpha
     "v003_block_inputs_not_a_list",  # a block's inputs: as one string
     "bad_training_setup",  # scheduler: StepLR without step_size
     "typos_everywhere",  # optimizer: Adamw; layer keys such as kernel_sise
