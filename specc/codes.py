@@ -215,6 +215,14 @@ _TABLE: list[Code | LintCode] = [
          "An input has no weights; tie: shares a weight matrix, which only an Embedding or a Linear has.",
          "- {type: Linear, out_features: 1000, tie: tokens}   # tokens is an input",
          "Name the layer whose weights it shares: an Embedding (or a Linear) written above it."),
+    Code("G011", "input-without-batch", "Every dim of an input is a fixed number, so its first is the batch.",
+         "specc reads dim 0 of each input as the batch. An input of fixed sizes alone, [28, 28, 1] as Keras' "
+         "input_shape writes one sample, or [1, 3, 224, 224] as a dummy input for torch.onnx.export, makes a "
+         "model that takes exactly that many samples at a time: 28 images of 28x1, or one image. Training, "
+         "predicting and the exported model are then held to that batch.",
+         "inputs: {image: [28, 28, 1]}",
+         "Declare the batch as a symbol: image: [B, 28, 28, 1] for samples of (28, 28, 1), or [B, 3, 224, 224] "
+         "for any number of images."),
     Code("V040", "use-with-own-settings", "A use: item also sets a type, parameters or repeat:.",
          "use: applies a module that already exists; settings of its own would describe another module.",
          "- {use: encoder, from: image_b, out_features: 32}",
@@ -716,7 +724,7 @@ assert len(CODES) == len(_TABLE), "duplicate code in the table"
 
 # The codes that are warnings (lint rules, unused inputs and layers): the only ones a spec
 # may silence with `ignore:` or `lint: {ignore: [...]}`. Errors can never be silenced.
-WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")} | {"G005", "G007", "S012", "V032"})
+WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")} | {"G005", "G007", "G011", "S012", "V032"})
 
 
 def closest_warning_code(text: str) -> str | None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .diagnostics import Diagnostic, Location, SpecError, one_per_mistake
-from .graph.build import GraphBuilder, mark_unused
+from .graph.build import GraphBuilder, batchless_inputs, mark_unused
 from .graph.model import build_model, silence
 from .layers.catalogue import FAMILY_OF
 from .load.expand import expand, parse_overrides
@@ -107,7 +107,9 @@ def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None, ignore: Itera
     spec.diagnostics.extend(problems)
     spec.graph = graph
     if graph.ok and spec.ok:
-        spec.diagnostics.extend(mark_unused(graph, {i.name: i.loc for i in inputs if i.loc is not None}))
+        locs = {i.name: i.loc for i in inputs if i.loc is not None}
+        spec.diagnostics.extend(mark_unused(graph, locs))
+        spec.diagnostics.extend(batchless_inputs(graph, locs))
         from .lint import run_rules
         from .lint.training import check_training
         from .validate.training import training_diagnostics

@@ -367,3 +367,20 @@ def test_mangled_specs_never_crash(seed: int) -> None:
         spec = loads(text, "mangled.yaml")
         for d in spec.errors:
             assert d.loc is not None and d.hint, (d, text)
+
+
+@pytest.mark.parametrize(("shape", "fix"), [
+    ("[28, 28, 1]", "write x: [B, 28, 28, 1] if (28, 28, 1) is one sample"),  # Keras' input_shape
+    ("[1, 3, 32, 32]", "write x: [B, 3, 32, 32] to take any number of samples"),  # a torch.onnx.export dummy
+])
+def test_an_input_of_fixed_numbers_alone_warns_that_its_first_is_the_batch(shape: str, fix: str) -> None:
+    from specc.pipeline import loads
+
+    spec = loads(f"specc: 1\ninputs:\n  x: {shape}\nlayers:\n  - {{type: Flatten}}\n", "t.yaml")
+    assert spec.ok
+    (d,) = [d for d in spec.diagnostics if d.code == "G011"]
+    assert d.severity == "warning" and d.loc is not None and d.loc.line == 3 and d.hint.startswith(fix)
+    # the fix declares the batch and the warning goes
+    declared = fix.split(": ", 1)[1].split("]")[0] + "]"
+    fixed = loads(f"specc: 1\ninputs:\n  x: {declared}\nlayers:\n  - {{type: Flatten}}\n", "t.yaml")
+    assert fixed.ok and "G011" not in {d.code for d in fixed.diagnostics}

@@ -704,6 +704,23 @@ def inside_block_hint(g: Graph, name: str) -> str | None:
             f"the layers after '{inner}' outside the block")
 
 
+def batchless_inputs(g: Graph, input_locs: dict[str, Location]) -> list[Diagnostic]:
+    """G011 for each input whose every dim is a number: its first is then the batch, a fixed one."""
+    out = []
+    for name, t in g.inputs.items():
+        if t is None or not t.shape or not all(isinstance(d, int) for d in t.shape):
+            continue
+        dims = ", ".join(str(d) for d in t.shape)
+        rest = ", ".join(str(d) for d in t.shape[1:])
+        fix = (f"write {name}: [B, {rest}] to take any number of samples" if t.shape[0] == 1 else
+               f"write {name}: [B, {dims}] if ({dims}) is one sample (Keras' input_shape leaves the batch out)"
+               + (f", or [B, {rest}] for any number of samples of ({rest})" if rest else ""))
+        out.append(Diagnostic("G011", f"every dim of input '{name}' [{dims}] is fixed, so its first, {t.shape[0]}, "
+                              f"is the batch: the model takes exactly {t.shape[0]} sample"
+                              f"{'' if t.shape[0] == 1 else 's'} at a time", input_locs.get(name), fix, "warning"))
+    return out
+
+
 def mark_unused(g: Graph, input_locs: dict[str, Location] | None = None) -> list[Diagnostic]:
     """Warnings for inputs nothing reads and layers whose value never reaches an output
     (``input_locs``: where each input is declared, to point at it)."""
