@@ -54,6 +54,19 @@ def _channels_last_origin(g: Graph, node: Node) -> str | None:
             f"[{first_dims}], or add - {{type: Permute, dims: {dims}}} before '{first.path}'")
 
 
+def _batchless_input(g: Graph, node: Node, kind: layers.LayerKind) -> str | None:
+    """A layer one rank short because it reads a model input declared without its batch, as one
+    sample ([3, 224, 224], Keras' input_shape): the input's declaration is the fix, not a Reshape."""
+    src = node.inputs[0] if len(node.inputs) == 1 else None
+    x = g.inputs.get(src) if src is not None and g.block is None else None
+    if x is None or not all(isinstance(d, int) for d in x.shape):
+        return None
+    if (x.rank + 1 not in kind.ranks) if kind.ranks is not None else x.rank != 1:
+        return None
+    dims = ", ".join(str(d) for d in x.shape)
+    return f"declare the batch as dim 0 of input '{src}': {src}: [B, {dims}] (each sample is then {x.shape})"
+
+
 def batch_symbol(inputs: dict[str, TensorType | None]) -> str | None:
     """The bare symbol every input starts with (B of [B, T, 16]), if there is one."""
     firsts = {t.shape[0] if t is not None and t.shape else None for t in inputs.values()}
@@ -509,6 +522,8 @@ class GraphBuilder:
             hint = err.hint
             if err.code == "S002" and channels_last_permute(tensors[0]) is not None:
                 hint = _channels_last_origin(g, node) or hint
+            if err.code == "S003" and (declared := _batchless_input(g, node, kind)):
+                hint = f"{declared}; or {hint}" if hint else declared
             self.diags.append(Diagnostic(err.code, f"{kind.type_name} '{path}': {message}", at, hint, "error", path))
         return node
 
