@@ -428,3 +428,22 @@ def test_a_block_of_two_inputs_called_again_by_use_takes_both() -> None:
     assert spec.ok, spec.diagnostics
     assert spec.check()["total_params"] == 16 * 8 + 8  # one Linear, called twice
     assert "x = self.f1(b, x)" in compile_source(spec)
+
+
+def test_an_input_a_block_names_but_never_reads_is_a_warning_at_its_inputs() -> None:
+    spec = specc.loads(textwrap.dedent("""\
+        specc: 1
+        inputs: {x: [B, 8]}
+        blocks:
+          Gate:
+            inputs: [g, skip]
+            layers:
+              - {type: Linear, from: g, out_features: 8}
+        layers:
+          - {type: ReLU, name: a}
+          - {type: Gate, from: [a, x]}
+        """))
+    assert spec.ok
+    (d,) = [d for d in spec.diagnostics if d.code == "G005"]
+    assert d.severity == "warning" and d.loc is not None and d.loc.line == 5
+    assert "input 'skip' of block 'Gate' is never read" in d.message and "from: skip" in d.hint

@@ -367,6 +367,22 @@ class _Expander:
                 self.fail(err)
                 continue
             self.blocks[name] = body
+            self._unread_inputs(name, body)
+
+    def _unread_inputs(self, name: str, body: PosDict) -> None:
+        """G005 for an input a block names but none of its layers reads (a copy-pasted block that
+        forgot its skip): from: and output: are where a block reads its inputs."""
+        ins = body.get("inputs")
+        if not isinstance(ins, list) or len(ins) < 2:
+            return
+        read = {str(body.get("output"))}
+        for item in body["layers"]:
+            src = item.get("from") if isinstance(item, PosDict) else None
+            read.update(str(s).split(".", 1)[0] for s in (src if isinstance(src, list) else [src]) if s is not None)
+        for unread in (i for i in ins if i not in read):
+            self.diags.append(Diagnostic("G005", f"input '{unread}' of block '{name}' is never read by its layers",
+                                         body.value_loc("inputs"), f"read it with from: {unread} in one of its layers, "
+                                         "or remove it from inputs: (and from the from: of each use)", "warning"))
 
     # -- layers ------------------------------------------------------------------------------
     def expand_items(self, items: Any, env: dict[str, Any], stack: tuple[str, ...],
