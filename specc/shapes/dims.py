@@ -274,8 +274,18 @@ class Agreement:
             return f"{s} is {'even' if rs == [0] else 'odd'}"
         if rs == [0]:
             return f"{s} is a multiple of {m}"
-        listed = ", ".join(map(str, rs[:-1])) + f" or {rs[-1]}"
-        return f"{s} % {m} is {listed}"
+        # a run of residues reads as its ends: a U-Net's 8 levels agree where H % 256 is 0 to 127,
+        # which listed one by one is a hint of 128 numbers
+        runs: list[list[int]] = []
+        for r in rs:
+            if runs and r == runs[-1][-1] + 1:
+                runs[-1].append(r)
+            else:
+                runs.append([r])
+        parts = [f"{run[0]} to {run[-1]}" if len(run) > 2 else ", ".join(map(str, run)) for run in runs]
+        listed = ", ".join(parts)
+        head, comma, last = listed.rpartition(", ")
+        return f"{s} % {m} is {head + ' or ' + last if comma else listed}"
 
 
 # Floors nest into one period (the product of their divisors): ten poolings by 4 make 4**10. Past
