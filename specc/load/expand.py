@@ -148,6 +148,9 @@ class _Expander:
         self.broken: set[int] = set()
         self.broken_sections: set[str] = set()
         self.blocks: dict[str, PosDict] = {}
+        # blocks refused for their name: an instance is that block, not the built-in it shadows (a
+        # block named Dense read as Linear reported a missing out_features on every instance)
+        self.refused_blocks: set[str] = set()
         self.env: dict[str, Any] = {}
         self.failed_vars: set[str] = set()  # reported once; their uses are not second mistakes
         self.count = 0  # items expanded so far, against MAX_LAYERS
@@ -312,6 +315,7 @@ class _Expander:
             if name in layer_types:
                 self.fail(SpecError("V006", f"block '{name}' has the name of a built-in layer type",
                                     f"rename it, e.g. {name}Block", loc=loc))
+                self.refused_blocks.add(name)
                 continue
             near = near_type(name, layer_types)
             if near is not None:
@@ -319,6 +323,7 @@ class _Expander:
                 self.fail(SpecError("V006", f"block '{name}' is one slip from the built-in layer type '{near}', so "
                                     f"a typo of '{near}' would become this block", f"rename it, e.g. {name}Block",
                                     loc=loc))
+                self.refused_blocks.add(name)
                 continue
             if not isinstance(body, PosDict) or not isinstance(body.get("layers"), PosList):
                 self.fail(SpecError("Y005", f"block '{name}' needs a 'layers:' list",
@@ -420,6 +425,8 @@ class _Expander:
         btype = item.get("type")
         if isinstance(btype, str) and btype in self.blocks:
             return self.expand_block(item, btype, env, stack)
+        if isinstance(btype, str) and btype in self.refused_blocks:
+            self.broken.add(id(item))
         return item
 
     def expand_repeat(self, item: PosDict, head: PosDict, env: dict[str, Any], stack: tuple[str, ...]) -> Any:
