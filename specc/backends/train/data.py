@@ -176,8 +176,10 @@ def split(cfg: dict[str, Any], data: Data, seed: int) -> tuple[np.ndarray, np.nd
     if task == "classification" and dcfg["stratify"] and y.ndim == 1:
         from sklearn.model_selection import train_test_split
 
+        # labels below 0 (an ignore_index of -1) are not classes to stratify by: a plain split
         counts = np.bincount(y) if y.size and y.min() >= 0 else np.array([0])
-        if counts[counts > 0].min() >= 2 and n_val >= (counts > 0).sum():
+        present = counts[counts > 0]
+        if present.size and present.min() >= 2 and n_val >= present.size:
             tr, va = train_test_split(np.arange(n), test_size=n_val, stratify=y, random_state=seed % 2**32)
             return np.sort(tr), np.sort(va)
     order = rng.permutation(n) if dcfg["shuffle"] else np.arange(n)
