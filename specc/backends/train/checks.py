@@ -63,8 +63,8 @@ def _symbols_of(cfg: dict[str, Any]) -> set[str]:
 def _void_label(labels: np.ndarray, width: object) -> int | None:
     """The one value of class labels outside 0..width-1 that stands apart from the rest (past a gap
     above them, or below 0), the way datasets mark positions to skip; None when there is none."""
-    if not isinstance(width, int) or not labels.size or np.issubdtype(labels.dtype, np.floating) and not np.all(
-            labels == np.round(labels)):
+    fractional = np.issubdtype(labels.dtype, np.floating) and not np.all(labels == np.round(labels))
+    if not isinstance(width, int) or not labels.size or fractional:
         return None
     outside = np.unique(labels[(labels < 0) | (labels >= width)])
     if len(outside) != 1:
@@ -90,7 +90,8 @@ def _check(cfg: dict[str, Any], d: Data) -> None:
                             f"the targets hold {void} beside the classes 0 to {int(labels[labels != void].max())}: "
                             "a lone label apart from the others marks positions to leave out (the void border of "
                             "a VOC mask is 255, unlabelled points -1)",
-                            f"set ignore_index: {void} in the loss ({loss.get('type')} then skips those positions)", "loss")
+                            f"set ignore_index: {void} in the loss ({loss.get('type')} then skips those positions)",
+                            "loss")
         if labels.size and labels.min() < 0:
             raise DataError("T006", f"class labels must be 0 or more, but the targets hold {int(labels.min())}",
                             "number the classes 0, 1, 2, …", "loss")
