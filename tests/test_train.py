@@ -420,6 +420,29 @@ def test_a_lone_label_apart_from_the_classes_is_named_an_ignore_label(tmp_path: 
     _fails(capsys, mlp(tmp_path, str(tmp_path / "w.npz"), 4, 3), "T005", 7, "classes 0 to 3", "width to 4")
 
 
+def test_a_segmentation_mask_saved_with_a_channel_of_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # (N, 1, H, W): the 1 stands where the output has its classes, so it is one index per pixel and
+    # trains; (N, H, W, 1) is named, with the squeeze that fixes it
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 3, 6, 6))
+    spec = write(tmp_path, """\
+        specc: 1
+        name: Seg
+        inputs: {image: [B, 3, 6, 6]}
+        layers:
+          - {type: Conv2d, out_channels: 4, kernel_size: 3, padding: 1}
+        loss: {type: CrossEntropyLoss}
+        optimizer: {type: Adam}
+        train: {epochs: 1, batch_size: 4, data: {source: m.npz}}
+        """)
+    np.savez(tmp_path / "m.npz", x=x, y=rng.integers(0, 4, (8, 1, 6, 6)))
+    rc, _, err = run_cli(capsys, "train", str(spec), "--run", str(tmp_path / "ok"))
+    assert rc == 0, err
+    np.savez(tmp_path / "m.npz", x=x, y=rng.integers(0, 4, (8, 6, 6, 1)))
+    _fails(capsys, spec, "T003", 8, "targets have shape [6, 6, 1] per sample, the output needs [6, 6]",
+           "drop the targets' dim of size 1 (dim 3 of the array: y.squeeze(3)")
+
+
 def test_channels_last_images_get_the_permute_that_reads_them(tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     rng = np.random.default_rng(0)
