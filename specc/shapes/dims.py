@@ -276,16 +276,21 @@ class Agreement:
             return f"{s} is a multiple of {m}"
         # a run of residues reads as its ends: a U-Net's 8 levels agree where H % 256 is 0 to 127,
         # which listed one by one is a hint of 128 numbers
-        runs: list[list[int]] = []
-        for r in rs:
-            if runs and r == runs[-1][-1] + 1:
-                runs[-1].append(r)
-            else:
-                runs.append([r])
-        parts = [f"{run[0]} to {run[-1]}" if len(run) > 2 else ", ".join(map(str, run)) for run in runs]
+        parts = [f"{run[0]} to {run[-1]}" if len(run) > 2 else ", ".join(map(str, run)) for run in runs(rs)]
         listed = ", ".join(parts)
         head, comma, last = listed.rpartition(", ")
         return f"{s} % {m} is {head + ' or ' + last if comma else listed}"
+
+
+def runs(values: list[int]) -> list[list[int]]:
+    """Sorted whole numbers in runs of consecutive ones: [1, 2, 3, 5] -> [[1, 2, 3], [5]]."""
+    out: list[list[int]] = []
+    for v in values:
+        if out and v == out[-1][-1] + 1:
+            out[-1].append(v)
+        else:
+            out.append([v])
+    return out
 
 
 # Floors nest into one period (the product of their divisors): ten poolings by 4 make 4**10. Past
