@@ -664,8 +664,8 @@ _TABLE: list[Code | LintCode] = [
          "Return every step with the classes last: - {type: Permute, dims: [0, 2, 1]} after a convolution, "
          "output: sequence on a recurrent layer, LogSoftmax over dim -1; keep blank below the class count."),
     # -- element-wise math: Sin, Cos, Exp (helper e19) -------------------------------------------
-    Code("V053", "scale-zero", "A Sin, Cos or Exp is given scale: 0.",
-         "The layer computes f(scale·x): with scale 0 every output is f(0) (0 for Sin, 1 for Cos and Exp) "
+    Code("V053", "scale-zero", "A Sin, Cos, Exp or Scale is given scale: 0.",
+         "The layer computes f(scale·x): with scale 0 every output is f(0) (0 for Sin and Scale, 1 for Cos and Exp) "
          "whatever the input, and no gradient reaches the layers before it.",
          "- {type: Sin, scale: 0}",
          "Leave scale out for f(x), or give the factor the input is multiplied by (SIREN's w0: scale: 30.0)."),

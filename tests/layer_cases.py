@@ -328,6 +328,10 @@ case("LayerNorm", "{type: LayerNorm, normalized_shape: [4, 5], bias: false}", {"
 case("LayerNorm", "{type: LayerNorm, normalized_shape: 6, elementwise_affine: false, eps: 1.0e-6}",
      {"inp": ("B", 6)}, lambda: nn.LayerNorm(6, eps=1e-6, elementwise_affine=False))
 case("RMSNorm", "{type: RMSNorm}", {"inp": ("B", "T", 16)}, lambda: nn.RMSNorm(16), BT)
+case("Normalize", "{type: Normalize}", {"inp": ("B", 8)}, fn(lambda x: F.normalize(x)))
+case("Normalize", "{type: Normalize, p: 1, dim: -1, eps: 1.0e-6}", {"inp": ("B", "T", 5)},
+     fn(lambda x: F.normalize(x, p=1.0, dim=-1, eps=1e-6)), BT)
+case("Normalize", "{type: Normalize, dim: 1}", {"inp": ("B", 4, "H", "W")}, fn(lambda x: F.normalize(x, dim=1)), BHW)
 case("RMSNorm", "{type: RMSNorm, normalized_shape: [4, 6], eps: 1.0e-6}", {"inp": ("B", 3, 4, 6)},
      lambda: nn.RMSNorm((4, 6), eps=1e-6))
 case("RMSNorm", "{type: RMSNorm, elementwise_affine: false}", {"inp": ("B", 8)},
@@ -968,6 +972,8 @@ case("Cos", "{type: Cos}", {"inp": ("B", 2, 3, 4)}, fn(torch.cos))
 case("Cos", "{type: Cos, scale: 3.14159}", {"inp": ("B", "T")}, fn(lambda x: torch.cos(3.14159 * x)), BT2)
 case("Exp", "{type: Exp}", {"inp": ("B", 5)}, fn(torch.exp))
 case("Exp", "{type: Exp, scale: 0.5}", {"inp": ("B", "T", 4)}, fn(lambda x: torch.exp(0.5 * x)), BT2)
+case("Scale", "{type: Scale, scale: 0.2}", {"inp": ("B", 3, "H", "W")}, fn(lambda x: 0.2 * x), BHW)
+case("Scale", "{type: Scale, scale: -1.5}", {"inp": ("B", 6)}, fn(lambda x: -1.5 * x))
 # -- weight_norm and spectral_norm on a layer's weight (torch.nn.utils.parametrizations) -------------------------
 
 case("Linear", "{type: Linear, out_features: 5, weight_norm: true}", {"inp": ("B", 8)},

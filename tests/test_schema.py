@@ -61,6 +61,7 @@ REJECTED = {
     "v003_kernel_size_text",  # kernel_size: three
     "v003_negative_lr",  # lr: -1
     "v003_negative_width",  # out_features: -64
+    "v006_block_named_dense",  # an instance of block Dense reads as the Linear alias, without out_features
     "v003_upsample_size_dim_names",  # Upsample size: [H, W], the dim names of another tensor
     "v003_decimal_comma_on_its_own_line",  # lr: '0,005', text
     "v001_keras_target_shape",  # Reshape's target_shape: an unknown key

@@ -62,6 +62,14 @@ def test_formulas_that_differ_in_form_but_never_in_value_are_the_same_size() -> 
     assert agreement(mul(H, sym("B")), H) is None  # two symbols: not decided here
 
 
+def test_residues_in_a_run_read_as_its_ends() -> None:
+    # a Pix2Pix U-Net at a symbolic size: its 1x1 bottleneck doubled meets the 2x2 skip only where
+    # H % 256 < 128; the hint named all 128 residues one by one
+    assert agreement(floordiv(H, 128), mul(floordiv(H, 256), 2)).text() == "H % 256 is 0 to 127"
+    assert agreement(floordiv(H, 4), mul(floordiv(H, 8), 2)).text() == "H % 8 is 0 to 3"
+    assert agreement(floordiv(H, 2), mul(floordiv(H, 4), 2)).text() == "H % 4 is 0 or 1"
+
+
 def _spec(tmp_path: Path, body: str) -> Path:
     path = tmp_path / "net.yaml"
     path.write_text(textwrap.dedent(body))

@@ -401,6 +401,48 @@ def test_classes_numbered_from_one_are_named_as_such(tmp_path: Path, capsys: pyt
            "subtract 1 from the targets")
 
 
+def test_a_lone_label_apart_from_the_classes_is_named_an_ignore_label(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    # a VOC mask's void border (255) and unlabelled points (-1): the hint had said "set the last
+    # layer's width to 256" (or "number the classes 0, 1, 2"); with ignore_index set it trains
+    rng = np.random.default_rng(0)
+    for void, code in ((255, "T005"), (-1, "T006")):
+        y = rng.integers(0, 3, 40)
+        y[::5] = void
+        np.savez(tmp_path / "v.npz", x=rng.standard_normal((40, 4)), y=y)
+        _fails(capsys, mlp(tmp_path, str(tmp_path / "v.npz"), 4, 3), code, 8,
+               f"the targets hold {void} beside the classes 0 to 2", f"set ignore_index: {void} in the loss")
+        spec = mlp(tmp_path, str(tmp_path / "v.npz"), 4, 3, loss=f"CrossEntropyLoss, ignore_index: {void}", epochs=1)
+        rc, _, err = run_cli(capsys, "train", str(spec), "--run", str(tmp_path / f"ok{void}"))
+        assert rc == 0, err
+    # 0..3 under 3 scores has no gap: one class too many, as before
+    np.savez(tmp_path / "w.npz", x=rng.standard_normal((40, 4)), y=np.arange(40) % 4)
+    _fails(capsys, mlp(tmp_path, str(tmp_path / "w.npz"), 4, 3), "T005", 7, "classes 0 to 3", "width to 4")
+
+
+def test_a_segmentation_mask_saved_with_a_channel_of_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # (N, 1, H, W): the 1 stands where the output has its classes, so it is one index per pixel and
+    # trains; (N, H, W, 1) is named, with the squeeze that fixes it
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 3, 6, 6))
+    spec = write(tmp_path, """\
+        specc: 1
+        name: Seg
+        inputs: {image: [B, 3, 6, 6]}
+        layers:
+          - {type: Conv2d, out_channels: 4, kernel_size: 3, padding: 1}
+        loss: {type: CrossEntropyLoss}
+        optimizer: {type: Adam}
+        train: {epochs: 1, batch_size: 4, data: {source: m.npz}}
+        """)
+    np.savez(tmp_path / "m.npz", x=x, y=rng.integers(0, 4, (8, 1, 6, 6)))
+    rc, _, err = run_cli(capsys, "train", str(spec), "--run", str(tmp_path / "ok"))
+    assert rc == 0, err
+    np.savez(tmp_path / "m.npz", x=x, y=rng.integers(0, 4, (8, 6, 6, 1)))
+    _fails(capsys, spec, "T003", 8, "targets have shape [6, 6, 1] per sample, the output needs [6, 6]",
+           "drop the targets' dim of size 1 (dim 3 of the array: y.squeeze(3)")
+
+
 def test_channels_last_images_get_the_permute_that_reads_them(tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     rng = np.random.default_rng(0)

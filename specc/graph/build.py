@@ -28,6 +28,7 @@ from ..shapes.tensor import MAX_ELEMENTS, PARAM_MEMORY_WARNING, TensorType
 from ..validate.errors import pydantic_diagnostics
 from ..validate.items import LayerDecl, Layers
 from ..validate.naming import name_problem, silenceable_list, split_silenceable, suggest_name
+from .culprit import merge_culprit
 from .ir import Graph, Node, producer
 from .names import auto_name
 from .sharing import reuse, tie
@@ -519,6 +520,12 @@ class GraphBuilder:
             # A rule may locate itself (TimeDistributed points inside its nested layer: mapping).
             at = err.loc or (item.at(err.field) if err.field and err.field in item.keys else loc)
             message = err.message.removeprefix(f"{kind.type_name}: ")  # the engine names the layer itself
+            blame = merge_culprit(g, node, tensors) if err.code in ("S006", "S010") else None
+            if blame is not None:  # a branch's padding, not the merge, is what to change
+                culprit = blame.node
+                self.diags.append(Diagnostic(err.code, blame.message, culprit.field_locs.get("padding", culprit.loc),
+                                             blame.hint, "error", culprit.path))
+                return node
             hint = err.hint
             if err.code == "S002" and channels_last_permute(tensors[0]) is not None:
                 hint = _channels_last_origin(g, node) or hint

@@ -236,15 +236,17 @@ class _Scaled(LayerKind):
 
     Params = ScaleParams
     form = "inline"
+    at_zero = ""
+    zero_fix = ""  # the V053 hint, where dropping scale is not the fix
     periodic = False  # sin and cos: an argument rounded to half precision moves the result absolutely
 
     def infer(self, p: ScaleParams, ins: list[TensorType]) -> LayerResult:
         x = ins[0]
         if p.scale == 0:
             raise SpecError("V053", f"scale 0 makes {self.type_name} ignore its input: every output is "
-                            f"{self.type_name.lower()}(0)",
-                            f"drop scale to use {self.type_name.lower()}(x), or give the factor x is multiplied by, "
-                            "e.g. scale: 30.0", field="scale")
+                            f"{self.at_zero}",
+                            self.zero_fix or f"drop scale to use {self.type_name.lower()}(x), or give the factor x "
+                            "is multiplied by, e.g. scale: 30.0", field="scale")
         if x.dtype == "float16" and self.periodic:
             # e^x keeps its relative precision in half; a period does not: sin and cos of an
             # argument rounded to 11 bits are off by up to |scale·x|·2^-11 absolute, and ONNX
@@ -260,15 +262,32 @@ class _Scaled(LayerKind):
 @register
 class Sin(_Scaled):
     type_name, summary = "Sin", "sin(scale·x), element by element (SIREN, Fourier features)"
+    at_zero = "sin(0)"
     periodic = True
 
 
 @register
 class Cos(_Scaled):
     type_name, summary = "Cos", "cos(scale·x), element by element (NeRF's and diffusion's encodings)"
+    at_zero = "cos(0)"
     periodic = True
 
 
 @register
 class Exp(_Scaled):
     type_name, summary = "Exp", "e^(scale·x), element by element (σ = exp(0.5·log σ²))"
+    at_zero = "exp(0)"
+
+
+class FactorParams(LayerParams):
+    scale: float  # no default: a Scale of 1 is no layer
+
+
+@register
+class Scale(_Scaled):
+    # ESRGAN's residual scaling (0.2), EDSR's (0.1), a fixed temperature: a constant factor, which
+    # no layer with weights gives without training it away
+    type_name, summary = "Scale", "scale·x, element by element: a fixed factor (ESRGAN's residual scaling 0.2)"
+    Params = FactorParams
+    at_zero = "0"
+    zero_fix = "give the factor x is multiplied by, e.g. scale: 0.2 (drop the layer to keep x)"

@@ -12,7 +12,7 @@ from __future__ import annotations
 FAMILIES: dict[str, tuple[str, ...]] = {
     "activation": ("ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh",
                    "Softplus", "Softsign", "Hardtanh", "Hardswish", "Hardsigmoid", "Softmax", "LogSoftmax", "PReLU",
-                   "Abs", "GLU", "Sin", "Cos", "Exp"),
+                   "Abs", "GLU", "Sin", "Cos", "Exp", "Scale"),
     "attention": ("MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer",
                   "TransformerDecoder", "PositionalEncoding", "ClassToken", "LearnedTokens"),
     "conv": ("Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "DepthwiseConv1d",
@@ -27,7 +27,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "merge": ("Add", "Mul", "Sub", "Div", "Max", "Min", "Concat", "Multiply", "Subtract", "Divide", "Maximum",
               "Minimum", "Concatenate", "Cat", "MatMul"),
     "norm": ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
-             "LayerNorm", "GroupNorm", "RMSNorm"),
+             "LayerNorm", "GroupNorm", "RMSNorm", "Normalize"),
     "pad": ("ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",
             "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d",
             "ReplicationPad3d"),

@@ -1,4 +1,4 @@
-"""Normalisation: BatchNorm1d/2d/3d, InstanceNorm1d/2d/3d, LayerNorm, GroupNorm.
+"""Normalisation: BatchNorm1d/2d/3d, InstanceNorm1d/2d/3d, LayerNorm, GroupNorm, RMSNorm, Normalize.
 
 Sizes PyTorch's constructors need (``num_features``, ``num_channels``,
 ``normalized_shape``) are inferred from the input when omitted and checked when given.
@@ -11,7 +11,7 @@ statistics on every call, 4 ops per element (5 with affine).
 from __future__ import annotations
 
 import math
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt
 
@@ -19,7 +19,7 @@ from ..diagnostics import SpecError
 from ..shapes.dims import mul, product
 from ..shapes.formulas import divisors
 from ..shapes.tensor import TensorType
-from .base import LayerKind, LayerParams, LayerResult, Requirement, check_given, register, require, static
+from .base import LayerKind, LayerParams, LayerResult, Requirement, axis, check_given, register, require, static
 
 Momentum = Annotated[float, Field(ge=0.0, le=1.0)] | None
 
@@ -256,3 +256,25 @@ class GroupNorm(LayerKind):
         args = {"num_groups": p.num_groups, "num_channels": c, "eps": p.eps, "affine": p.affine}
         return LayerResult(_same(x), args, 2 * c if p.affine else 0,
                            mul(product(x.shape[1:]), 5 if p.affine else 4))
+
+
+class NormalizeParams(LayerParams):
+    p: Literal[1, 2] = 2
+    dim: int = 1
+    eps: PositiveFloat = 1e-12
+
+
+@register
+class Normalize(LayerKind):
+    """F.normalize: x / max(‖x‖_p, eps) along one dim, every vector of unit length (the L2
+    normalisation of DINO's and SimCLR's heads, ArcFace and CLIP embeddings). No parameters."""
+
+    type_name, Params = "Normalize", NormalizeParams
+    form = "inline"
+    summary = "x / max(‖x‖_p, eps) along dim (F.normalize): unit-length vectors (DINO, CLIP, ArcFace); p 1 or 2"
+
+    def infer(self, p: NormalizeParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        axis(p.dim, x.rank)
+        # |x|^p, the sum, the root and the division: about 3 per element
+        return LayerResult(_same(x), {"p": p.p, "dim": p.dim, "eps": p.eps}, 0, mul(product(x.shape[1:]), 3))

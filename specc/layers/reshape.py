@@ -568,8 +568,11 @@ class Chunk(_Split):
         if n % p.chunks:
             # torch.chunk would return parts of ceil(n / chunks) and fewer of them than asked.
             fit = _near_divisors(n, p.chunks, 6)
+            size = -(-n // p.chunks)
+            torch_parts = [size] * (n // size) + ([n % size] if n % size else [])
             raise SpecError("S016", f"chunks: {p.chunks} does not divide {where} (size {n}) into equal parts",
-                            f"use a number of chunks that divides {n} ({fit}), or a Split with sizes: [...]",
+                            f"use a number of chunks that divides {n} ({fit}), or, for the parts torch.chunk "
+                            f"gives, a Split in its place: {{type: Split, sizes: {torch_parts}, dim: {p.dim}}}",
                             field="chunks")
         return [n // p.chunks] * p.chunks
 

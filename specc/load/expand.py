@@ -151,7 +151,10 @@ class _Expander:
         self.broken: set[int] = set()
         self.broken_sections: set[str] = set()
         self.blocks: dict[str, PosDict] = {}
-        self.failed_blocks: set[str] = set()
+        # blocks refused (for their name, a malformed inputs:): an instance is that block, not the
+        # built-in it shadows nor an unknown type (a block named Dense read as Linear reported a missing
+        # out_features on every instance)
+        self.refused_blocks: set[str] = set()
         self.env: dict[str, Any] = {}
         self.failed_vars: set[str] = set()  # reported once; their uses are not second mistakes
         self.count = 0  # items expanded so far, against MAX_LAYERS
@@ -316,6 +319,7 @@ class _Expander:
             if name in layer_types:
                 self.fail(SpecError("V006", f"block '{name}' has the name of a built-in layer type",
                                     f"rename it, e.g. {name}Block", loc=loc))
+                self.refused_blocks.add(name)
                 continue
             near = near_type(name, layer_types)
             if near is not None:
@@ -323,6 +327,7 @@ class _Expander:
                 self.fail(SpecError("V006", f"block '{name}' is one slip from the built-in layer type '{near}', so "
                                     f"a typo of '{near}' would become this block", f"rename it, e.g. {name}Block",
                                     loc=loc))
+                self.refused_blocks.add(name)
                 continue
             if not isinstance(body, PosDict) or not isinstance(body.get("layers"), PosList):
                 self.fail(SpecError("Y005", f"block '{name}' needs a 'layers:' list",
@@ -343,7 +348,7 @@ class _Expander:
                                     f"write inputs: [{', '.join(_names_in(ins))}]" if _names_in(ins) else
                                     "write e.g. inputs: [input, skip], and from: [a, b] where the block is used",
                                     loc=body.value_loc("inputs")))
-                self.failed_blocks.add(name)
+                self.refused_blocks.add(name)
                 continue
             output = body.get("output")
             if output is not None and not isinstance(output, str):
@@ -451,8 +456,8 @@ class _Expander:
         btype = item.get("type")
         if isinstance(btype, str) and btype in self.blocks:
             return self.expand_block(item, btype, env, stack)
-        if isinstance(btype, str) and btype in self.failed_blocks:
-            self.broken.add(id(item))  # its block's definition was reported: no "unknown type" besides
+        if isinstance(btype, str) and btype in self.refused_blocks:
+            self.broken.add(id(item))  # its block's definition was reported: no second error at each use
         return item
 
     def expand_repeat(self, item: PosDict, head: PosDict, env: dict[str, Any], stack: tuple[str, ...]) -> Any:

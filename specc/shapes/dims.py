@@ -274,8 +274,23 @@ class Agreement:
             return f"{s} is {'even' if rs == [0] else 'odd'}"
         if rs == [0]:
             return f"{s} is a multiple of {m}"
-        listed = ", ".join(map(str, rs[:-1])) + f" or {rs[-1]}"
-        return f"{s} % {m} is {listed}"
+        # a run of residues reads as its ends: a U-Net's 8 levels agree where H % 256 is 0 to 127,
+        # which listed one by one is a hint of 128 numbers
+        parts = [f"{run[0]} to {run[-1]}" if len(run) > 2 else ", ".join(map(str, run)) for run in runs(rs)]
+        listed = ", ".join(parts)
+        head, comma, last = listed.rpartition(", ")
+        return f"{s} % {m} is {head + ' or ' + last if comma else listed}"
+
+
+def runs(values: list[int]) -> list[list[int]]:
+    """Sorted whole numbers in runs of consecutive ones: [1, 2, 3, 5] -> [[1, 2, 3], [5]]."""
+    out: list[list[int]] = []
+    for v in values:
+        if out and v == out[-1][-1] + 1:
+            out[-1].append(v)
+        else:
+            out.append([v])
+    return out
 
 
 # Floors nest into one period (the product of their divisors): ten poolings by 4 make 4**10. Past

@@ -60,6 +60,21 @@ def _symbols_of(cfg: dict[str, Any]) -> set[str]:
     return {s for t in cfg["inputs"].values() for s in t["shape"][1:] if isinstance(s, str)}
 
 
+def _void_label(labels: np.ndarray, width: object) -> int | None:
+    """The one value of class labels outside 0..width-1 that stands apart from the rest (past a gap
+    above them, or below 0), the way datasets mark positions to skip; None when there is none."""
+    fractional = np.issubdtype(labels.dtype, np.floating) and not np.all(labels == np.round(labels))
+    if not isinstance(width, int) or not labels.size or fractional:
+        return None
+    outside = np.unique(labels[(labels < 0) | (labels >= width)])
+    if len(outside) != 1:
+        return None
+    v, inside = int(outside[0]), labels[(labels >= 0) & (labels < width)]
+    if not inside.size or (v >= 0 and v <= int(inside.max()) + 1):
+        return None  # 0..width with nothing missing: one class too many, not a marker
+    return v
+
+
 def _check(cfg: dict[str, Any], d: Data) -> None:
     task, loss = cfg["task"], (cfg["loss"] or {})
     out = next(iter(cfg["outputs"].values()))
@@ -69,6 +84,14 @@ def _check(cfg: dict[str, Any], d: Data) -> None:
         width = out[classes_at(cfg)] if len(out) > classes_at(cfg) else None
         ignore = loss.get("ignore_index", -100)
         labels = y[y != ignore]
+        void = _void_label(labels, width)
+        if void is not None:
+            raise DataError("T006" if void < 0 else "T005",
+                            f"the targets hold {void} beside the classes 0 to {int(labels[labels != void].max())}: "
+                            "a lone label apart from the others marks positions to leave out (the void border of "
+                            "a VOC mask is 255, unlabelled points -1)",
+                            f"set ignore_index: {void} in the loss ({loss.get('type')} then skips those positions)",
+                            "loss")
         if labels.size and labels.min() < 0:
             raise DataError("T006", f"class labels must be 0 or more, but the targets hold {int(labels.min())}",
                             "number the classes 0, 1, 2, …", "loss")

@@ -176,8 +176,10 @@ def split(cfg: dict[str, Any], data: Data, seed: int) -> tuple[np.ndarray, np.nd
     if task == "classification" and dcfg["stratify"] and y.ndim == 1:
         from sklearn.model_selection import train_test_split
 
+        # labels below 0 (an ignore_index of -1) are not classes to stratify by: a plain split
         counts = np.bincount(y) if y.size and y.min() >= 0 else np.array([0])
-        if counts[counts > 0].min() >= 2 and n_val >= (counts > 0).sum():
+        present = counts[counts > 0]
+        if present.size and present.min() >= 2 and n_val >= present.size:
             tr, va = train_test_split(np.arange(n), test_size=n_val, stratify=y, random_state=seed % 2**32)
             return np.sort(tr), np.sort(va)
     order = rng.permutation(n) if dcfg["shuffle"] else np.arange(n)
@@ -803,15 +805,20 @@ def _targets(cfg: dict[str, Any], y: np.ndarray, where: str) -> np.ndarray:
             if hot is not None:
                 y = hot
         y = y.astype(np.int64)
-        if y.ndim == 2 and y.shape[1] == 1 and not want:
-            y = y[:, 0]
+        if y.ndim - 1 == len(want) + 1 and y.shape[1 + at] == 1:
+            # (N, 1) labels, an (N, 1, H, W) mask saved as a one-channel image: the dim of 1 stands
+            # where the output has its classes, one index per position already
+            y = np.squeeze(y, axis=1 + at)
         if tuple(y.shape[1:]) != tuple(want) and len(want) != y.ndim - 1:
             # the output's own dims, symbols kept: a (B, T, K) tagger needs (T,) per sample, whatever T is
             declared = [d if isinstance(d, int) else str(d) for d in next(iter(cfg["outputs"].values()))[1:]]
             shown = "[" + ", ".join(map(str, [*declared[:at], *declared[at + 1:]])) + "]"
+            ones = [i for i, s in enumerate(y.shape[1:]) if s == 1]
+            fix = (f"drop the targets' dim of size 1 (dim {ones[-1] + 1} of the array: y.squeeze({ones[-1] + 1}), "
+                   "a mask saved (N, H, W, 1))" if y.ndim - 1 == len(want) + 1 and ones else
+                   "give one class index per position of the output")
             raise DataError("T003", f"targets have shape {list(y.shape[1:])} per sample, the output needs {shown} "
-                            f"(one class index per position of its {len(declared) + 1}-d output)",
-                            "give one class index per position of the output", where)
+                            f"(one class index per position of its {len(declared) + 1}-d output)", fix, where)
         return y
     y = y.astype(np.float32)
     if int(np.prod(y.shape[1:])) == int(np.prod(out)) and all(isinstance(d, int) for d in out):

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from ...atomic import atomic_write, make_folder
+from ...shapes.dims import runs
 from ...validate.train_config import classes_at, head
 from . import data as data_mod
 from . import distributed
@@ -159,13 +160,7 @@ def signal_hook() -> tuple[int, int, int] | None:
 
 def _epochs(epochs: list[int]) -> str:
     """Epoch numbers for a note: 1-3, 5."""
-    runs: list[list[int]] = []
-    for e in epochs:
-        if runs and e == runs[-1][-1] + 1:
-            runs[-1].append(e)
-        else:
-            runs.append([e])
-    return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
+    return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs(epochs))
 
 
 def plateau_metric(record: dict[str, Any], mode: str) -> float:

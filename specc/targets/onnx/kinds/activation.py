@@ -114,9 +114,9 @@ def prelu(layer: Layer) -> str:
     return layer.op("PRelu", [layer.x, slope])
 
 
-@lowers("Sin", "Cos", "Exp")
+@lowers("Sin", "Cos", "Exp", "Scale")
 def scaled(layer: Layer) -> str:
     scale, x = float(layer.args["scale"]), layer.x
-    if scale != 1:
+    if scale != 1 or layer.kind == "Scale":
         x = layer.op("Mul", [x, layer.const(scale, layer.float_dtype)])
-    return layer.op(layer.kind, [x])
+    return x if layer.kind == "Scale" else layer.op(layer.kind, [x])

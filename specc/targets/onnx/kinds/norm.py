@@ -112,3 +112,12 @@ def group_norm(layer: Layer) -> str:
     if not layer.args["affine"]:
         return y
     return layer.op("Add", [layer.op("Mul", [y, _per_channel(layer, scale, c)]), _per_channel(layer, shift, c)])
+
+
+@lowers("Normalize")
+def normalize(layer: Layer) -> str:
+    # F.normalize: x / clamp_min(‖x‖_p, eps), the norm kept as a dim of 1 to broadcast
+    d = int(layer.args["dim"]) % layer.in_type.rank
+    norm = reduce(layer, "ReduceL2" if int(layer.args["p"]) == 2 else "ReduceL1", layer.x, [d], True)
+    norm = layer.op("Max", [norm, layer.const(float(layer.args["eps"]), layer.float_dtype)])
+    return layer.op("Div", [layer.x, norm])

@@ -147,3 +147,9 @@ class Cos(_Scaled):
 @lowering
 class Exp(_Scaled):
     pass
+
+
+@lowering
+class Scale(Lowering):
+    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        return f"{on(inputs[0])} * {float(args['scale'])!r}"

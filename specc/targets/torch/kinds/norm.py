@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .base import Lowering, lowering
 
 
@@ -64,3 +66,9 @@ class GroupNorm(Lowering):
     torch_class = "nn.GroupNorm"
     positional = ("num_groups", "num_channels")
     defaults = {"eps": 1e-5, "affine": True}
+
+
+@lowering
+class Normalize(Lowering):
+    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        return f"F.normalize({inputs[0]}, p={float(args['p'])!r}, dim={args['dim']}, eps={float(args['eps'])!r})"
