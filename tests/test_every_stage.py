@@ -26,9 +26,12 @@ import specc
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 hypothesis = pytest.importorskip("hypothesis")
+import numpy as np  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 from layer_cases import CASES  # noqa: E402
 from test_differential import nets  # noqa: E402
+from test_losses import OPTIMIZERS  # noqa: E402
 
 from specc.backends.onnx_export import signature_of, sizes_valid, spec_inputs  # noqa: E402
 from specc.backends.routes import export  # noqa: E402
@@ -102,6 +105,55 @@ def test_random_graphs_pass_every_stage(net: object, tmp_path: Path) -> None:
     # --hypothesis-show-statistics says how many of the examples check accepted (and so went through export)
     accepted = every_stage(net.yaml(), tmp_path)  # type: ignore[attr-defined]
     hypothesis.event("check accepted: built, run at two sizes, exported" if accepted else "check refused")
+
+
+# Training: a train section the head fits (classes for a (B, K) output, values otherwise), any
+# optimizer and scheduler, one epoch on synthetic data, then predict at another size.
+SCHEDULERS = (None, "{type: StepLR, step_size: 1}", "{type: ExponentialLR, gamma: 0.9}", "{type: LinearLR}",
+              "{type: CosineAnnealingLR, T_max: 2}", "{type: CosineAnnealingWarmRestarts, T_0: 1}",
+              "{type: OneCycleLR, max_lr: 0.01}", "{type: ReduceLROnPlateau}", "{type: MultiStepLR, milestones: [1]}")
+
+
+@st.composite
+def trained(draw: st.DrawFn) -> str:
+    text = draw(nets()).yaml()
+    spec = specc.loads(text, "prop.yaml")
+    if not spec.ok:
+        return text
+    out = signature_of(spec).outputs[0].shape
+    classes = len(out) == 2 and isinstance(out[1], int) and 2 <= out[1] <= 8
+    loss = draw(st.sampled_from(["CrossEntropyLoss", "FocalLoss", "BCEWithLogitsLoss"] if classes and draw(
+        st.booleans()) else ["MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss"]))
+    sched = draw(st.sampled_from(SCHEDULERS))
+    return text + (f"loss: {{type: {loss}}}\noptimizer: {{type: {draw(st.sampled_from(OPTIMIZERS))}}}\n"
+                   + (f"scheduler: {sched}\n" if sched else "")
+                   + f"train: {{epochs: 1, batch_size: {draw(st.sampled_from([1, 2, 3, 8]))}, "
+                   f"data: {{num_samples: {draw(st.sampled_from([17, 32]))}}}}}\n")
+
+
+TRAINS = settings(STAGES, max_examples=LOCAL // 10 or 2)
+
+
+@TRAINS
+@given(text=trained())
+def test_random_graphs_train_and_predict(text: str, tmp_path_factory: pytest.TempPathFactory,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    spec = specc.loads(text, "prop.yaml")
+    hypothesis.event("check accepted: trained, predicted" if spec.ok else "check refused")
+    if not spec.ok:
+        return
+    folder = tmp_path_factory.mktemp("trained")
+    (folder / "prop.yaml").write_text(text)
+    code = cli(["train", str(folder / "prop.yaml"), "-o", str(folder / "run"), "--epochs", "1"])
+    out = capsys.readouterr()
+    assert code == 0, f"check said ok, train failed:\n{out.err}\n---\n{text}"
+    sig, valid = signature_of(spec), sizes_valid(spec)
+    env = other_envs(sig, export_env(sig, 2, None, valid), valid)[-1] if sig.symbols() else {"B": 3}
+    feeds = {t.name: x.numpy() for t, x in zip(sig.inputs, spec_inputs(spec, sig)(env))}
+    np.savez(folder / "in.npz", **feeds)
+    code = cli(["predict", str(folder / "run"), "--input", str(folder / "in.npz"), "--format", "json"])
+    out = capsys.readouterr()
+    assert code == 0, f"check said ok, predict at {env} failed:\n{out.err}\n---\n{text}"
 
 
 # Published architectures written as specs from their papers (tests/corpus/architectures/, each

@@ -5,6 +5,7 @@ against the model's output layout."""
 from __future__ import annotations
 
 import math
+import typing
 from types import ModuleType
 
 import pytest
@@ -15,6 +16,7 @@ from torch.nn import functional as F
 import specc
 from specc.backends.torch_build import build_module, generated_module
 from specc.pipeline import Spec
+from specc.validate.document import Optimizer
 
 
 def spec_of(inputs: str, layers: str, extra: str) -> Spec:
@@ -414,6 +416,27 @@ def test_warmup_then_any_scheduler_runs_that_scheduler_from_its_start(sched: str
         opt.step()
         alone.step()
     assert lrs(spec, 14) == pytest.approx(want, rel=1e-9)
+
+
+OPTIMIZERS = [typing.get_args(c.model_fields["type"].annotation)[0]
+              for c in typing.get_args(typing.get_args(Optimizer)[0])]
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_one_cycle_runs_with_every_optimizer(optimizer: str) -> None:
+    """OneCycleLR cycles momentum or beta1 where the optimizer has one; with Adagrad, Adadelta or
+    Adafactor (neither) PyTorch raises unless told not to, so only the lr cycles there."""
+    spec = ok("x: [B, 8]", LINEAR5, f"loss: {{type: CrossEntropyLoss}}\noptimizer: {{type: {optimizer}}}\n"
+              "scheduler: {type: OneCycleLR, max_lr: 0.1}")
+    got = lrs(spec, 6, steps_per_epoch=6)
+    opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.1)
+    hand = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, epochs=6, steps_per_epoch=6)
+    want = []
+    for _ in range(6):
+        want.append(opt.param_groups[0]["lr"])
+        opt.step()
+        hand.step()
+    assert got == pytest.approx(want, rel=1e-9)
 
 
 # -- CTCLoss: (B, T, C) log-probabilities, the blank one of the classes ---------------------------------

@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt
 
 from ..diagnostics import SpecError
-from ..shapes.dims import mul, product
+from ..shapes.dims import DimLike, mul, product
 from ..shapes.formulas import divisors
 from ..shapes.tensor import TensorType
 from .base import LayerKind, LayerParams, LayerResult, Requirement, axis, check_given, register, require, static
@@ -255,7 +255,24 @@ class GroupNorm(LayerKind):
                             f"use num_groups: {nearest} (a divisor of {c}: {shown})", field="num_groups")
         args = {"num_groups": p.num_groups, "num_channels": c, "eps": p.eps, "affine": p.affine}
         return LayerResult(_same(x), args, 2 * c if p.affine else 0,
-                           mul(product(x.shape[1:]), 5 if p.affine else 4))
+                           mul(product(x.shape[1:]), 5 if p.affine else 4),
+                           requires=_group_statistics(x, mul(c // p.num_groups, product(x.shape[2:]))))
+
+
+def _group_statistics(x: TensorType, per_group: DimLike) -> list[Requirement]:
+    """PyTorch's group_norm checks its input as a batch norm's (in eval too): the batch times the
+    values of a group must be 2 or more, so groups of one value each fail on a single sample (and
+    normalise every other batch to the bias alone)."""
+    if isinstance(x.shape[0], int):
+        return require(mul(x.shape[0], per_group), 2, "statistics over each group's values in the batch")
+    if isinstance(per_group, int) and per_group < 2:
+        c = x.shape[1]
+        fix = f"use num_groups: 1 (the {c} channels normalised together)" if isinstance(c, int) and c > 1 else \
+            "normalise before the size shrinks to 1 value per sample, or remove the layer"
+        raise SpecError("U001", f"each group holds 1 value of {x} per sample, and PyTorch refuses to normalise a "
+                        "single value: a batch of 1 fails (any other batch gives the bias alone)", fix,
+                        field="num_groups")
+    return require(per_group, 2, "statistics over each group's values (the batch may be 1)")
 
 
 class NormalizeParams(LayerParams):

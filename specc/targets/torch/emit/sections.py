@@ -29,7 +29,7 @@ def builders(d: Document | None, g: Graph, support: set[str]) -> Builders:
     if d is None:
         return Builders()
     sched, opt = d.scheduler, d.optimizer
-    setup, sched_expr = _scheduler(sched) if sched else ([], None)
+    setup, sched_expr = _scheduler(sched, opt) if sched else ([], None)
     main_out = g.value(g.outputs[0][1]) if g.outputs else None
     if isinstance(d.loss, dict):
         loss = _multi_loss(d.loss, {n: g.value(src) for n, src in g.outputs}, support)
@@ -107,10 +107,14 @@ def _multi_loss(losses: dict[str, Any], outs: dict[str, TensorType | None], supp
     return f"MultiLoss({{{terms}}}, weights={{{weights}}})"
 
 
-def _scheduler(sched: Any) -> tuple[list[str], str]:
+def _scheduler(sched: Any, opt: Any) -> tuple[list[str], str]:
     """(setup statements, returned expression) of build_scheduler(); a warmup is a LinearLR
     that SequentialLR runs first, for as many scheduler steps as the warmup lasts."""
     main = _section(sched, "torch.optim.lr_scheduler", "optimizer") or ""
+    if sched.type == "OneCycleLR" and opt is not None and not {"momentum", "betas"} & set(type(opt).model_fields):
+        # OneCycleLR cycles the momentum (or Adam's beta1) too, and PyTorch raises for an
+        # optimizer that has neither (Adagrad, Adadelta, Adafactor): there the lr cycles alone
+        main = main[:-1] + ", cycle_momentum=False)"
     w = sched.warmup
     if w is None:
         return [], main
