@@ -557,7 +557,8 @@ class Trainer:
     def _write_start(self, run: Path) -> None:
         for name, text in self.opts.extra_files.items():
             atomic_write(run / name, text)
-        write_json(run / "config.json", self.cfg)
+        # the seed the run used (--seed over the spec's): evaluate splits off the same validation samples
+        write_json(run / "config.json", {**self.cfg, "train": {**self.cfg["train"], "seed": self.seed}})
         arrays = {k: torch.from_numpy(v) for k, v in self.pre.arrays().items()}
         save_tensors(run / "preprocess.safetensors", arrays or {"_empty": torch.zeros(0)})  # safetensors needs one
         write_json(run / "preprocess.json", {**self.pre.meta(), "classes": self.classes, **self.reading})

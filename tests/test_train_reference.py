@@ -1,0 +1,94 @@
+"""Training checked against what a careful user gets by hand: the numbers `specc evaluate` prints
+are scikit-learn's on the samples the run was validated on, whatever seed split them off and
+however the validation file numbers its classes."""
+
+from __future__ import annotations
+
+import csv
+import json
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cli_run import run_cli
+
+pytest.importorskip("torch")
+pytest.importorskip("sklearn")
+
+from sklearn import metrics as skm
+from sklearn.datasets import load_iris
+from sklearn.model_selection import train_test_split
+
+IRIS = """\
+    specc: 1
+    name: IrisMLP
+    inputs: {x: [B, 4]}
+    layers:
+      - {type: Linear, out_features: 16}
+      - {type: ReLU}
+      - {type: Linear, out_features: 3}
+    loss: {type: CrossEntropyLoss}
+    optimizer: {type: Adam, lr: 0.01}
+    train: {epochs: EPOCHS, batch_size: 16, data: DATA}
+    """
+
+
+def spec(tmp_path: Path, data: str, epochs: int = 5) -> Path:
+    path = tmp_path / "iris.yaml"
+    path.write_text(textwrap.dedent(IRIS).replace("EPOCHS", str(epochs)).replace("DATA", data))
+    return path
+
+
+def json_of(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
+    code, out, err = run_cli(capsys, *args, "--format", "json")
+    assert code == 0, err
+    # train writes one JSON line per epoch and the report last; predict and evaluate one object
+    return json.loads(out.strip().splitlines()[-1] if args[0] == "train" else out)
+
+
+def test_evaluate_scores_the_validation_split_of_the_seed_the_run_used(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    report = json_of(capsys, "train", str(spec(tmp_path, "{source: iris, val_split: 0.3}")), "-o", str(run),
+                     "--seed", "7")
+    got = json_of(capsys, "evaluate", str(run))
+    # the user's own split: scikit-learn's stratified one with the run's seed
+    x, y = load_iris(return_X_y=True)
+    _, va = train_test_split(np.arange(len(y)), test_size=45, stratify=y, random_state=7)
+    np.save(tmp_path / "val.npy", x[va].astype(np.float32))
+    labels = np.array(json_of(capsys, "predict", str(run), "--input", str(tmp_path / "val.npy"))["label"])
+    truth = y[va]
+    assert got["samples"] == len(va)
+    assert got["accuracy"] == pytest.approx(skm.accuracy_score(truth, labels))
+    assert got["f1"] == pytest.approx(skm.f1_score(truth, labels, average="macro"))
+    assert got["precision"] == pytest.approx(skm.precision_score(truth, labels, average="macro", zero_division=0))
+    assert got["recall"] == pytest.approx(skm.recall_score(truth, labels, average="macro"))
+    assert got["confusion_matrix"] == skm.confusion_matrix(truth, labels).tolist()
+    final = report["final"]
+    assert got["accuracy"] == pytest.approx(final["val_accuracy"]) and got["f1"] == pytest.approx(final["val_f1"])
+
+
+def test_evaluate_numbers_a_validation_file_lacking_a_class_as_training_did(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    iris = load_iris()
+    names = np.asarray(iris.target_names)[iris.target]
+    order = np.random.default_rng(0).permutation(len(names))
+
+    def write(name: str, rows: list[int]) -> None:
+        with open(tmp_path / name, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["sl", "sw", "pl", "pw", "species"])
+            w.writerows([*iris.data[i], names[i]] for i in rows)
+
+    write("train.csv", order[:110].tolist())
+    val = [int(i) for i in order[110:] if names[i] != "setosa"]  # no setosa: versicolor would read as class 0
+    write("val.csv", val)
+    run = tmp_path / "run"
+    report = json_of(capsys, "train", str(spec(tmp_path, "{source: train.csv, val_source: val.csv}", 20)),
+                     "-o", str(run))
+    got = json_of(capsys, "evaluate", str(run))
+    labels = np.array(json_of(capsys, "predict", str(run), "--input", str(tmp_path / "val.csv"))["label"])
+    truth = iris.target[val]
+    assert got["accuracy"] == pytest.approx(skm.accuracy_score(truth, labels))
+    assert got["accuracy"] == pytest.approx(report["final"]["val_accuracy"]) and got["accuracy"] > 0.8
