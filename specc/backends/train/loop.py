@@ -271,7 +271,7 @@ class Trainer:
                               "epoch (a different sample each epoch when shuffled); a batch_size that leaves no "
                               "single sample over trains on all of them")
         batches = math.ceil(per_rank / self.batch_size) - self.drop_single
-        steps = max(1, math.ceil(batches / self.cfg["train"]["accumulate"]))
+        self.steps_per_epoch = steps = max(1, math.ceil(batches / self.cfg["train"]["accumulate"]))
         build_sched = getattr(self.module, "build_scheduler", None)
         self.scheduler = build_sched(self.optimizer, self.epochs, steps) if build_sched else None
         self.sched_interval = getattr(self.module, "SCHEDULER_INTERVAL", "epoch")
@@ -376,7 +376,16 @@ class Trainer:
         self.model.load_state_dict(load_tensors(ckpt / "model.safetensors"))
         self.optimizer.load_state_dict(unflatten(meta["optimizer"], tensors))
         if self.scheduler is not None and meta["scheduler"] is not None:
+            planned = getattr(self.scheduler, "total_steps", None)  # OneCycleLR: laid out for this run's epochs
             self.scheduler.load_state_dict(unflatten(meta["scheduler"], tensors))
+            laid_out = getattr(self.scheduler, "total_steps", None)
+            if planned is not None and laid_out is not None and planned > laid_out:
+                # its state holds the run's first plan; stepping past that plan's end is PyTorch's ValueError
+                raise TrainError(
+                    f"{type(self.scheduler).__name__} was laid out for {laid_out} steps "
+                    f"({laid_out // self.steps_per_epoch} epochs) when this run started, and {self.epochs} epochs "
+                    f"need {planned}: its cycle cannot be stretched mid-run; resume without --epochs, or start a "
+                    f"new run with --epochs {self.epochs} (--init-from {ckpt.parent} starts it from these weights)")
         self.scaler.load_state_dict(unflatten(meta["scaler"], tensors))
         set_rng_state(unflatten(meta["rng"], tensors))
         self.step, self.best, self.best_epoch = meta["step"], meta["best"], meta["best_epoch"]
