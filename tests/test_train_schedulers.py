@@ -110,3 +110,17 @@ def test_a_one_cycle_resumed_past_its_end_is_refused_and_the_run_still_resumes(
     assert "Traceback" not in err
     result = specc.train(path, run, resume=True)  # as it was started: its 2 epochs, done
     assert len(result.history) == 2 and math.isfinite(result.history[-1]["loss"])
+
+
+def test_a_resume_with_another_seed_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "net.yaml"
+    path.write_text(textwrap.dedent(SPEC).replace("SCHED", "{type: StepLR, step_size: 1}"))
+    run = tmp_path / "run"
+    assert cli(["train", str(path), "-o", str(run), "--epochs", "1", "--seed", "4"]) == 0
+    capsys.readouterr()
+    # seed 5 would split off other validation samples, some of them trained on in epoch 1
+    assert cli(["train", "--resume", str(run), "--epochs", "2", "--seed", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "--seed 5 does not apply with --resume: the run started with seed 4" in err, err
+    assert cli(["train", "--resume", str(run), "--epochs", "2", "--seed", "4"]) == 0
+    assert (run / "history.csv").read_text().count("\n") == 3

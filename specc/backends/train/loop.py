@@ -372,6 +372,11 @@ class Trainer:
 
     def _restore(self, ckpt: Path) -> tuple[int, list[dict[str, Any]]]:
         meta = read_json(ckpt / "state.json")
+        if meta.get("seed", self.seed) != self.seed:
+            # the seed chose the validation split: another one would train on samples validated on so far
+            raise TrainError(f"--seed {self.seed} does not apply with --resume: the run started with seed "
+                             f"{meta['seed']}, which chose its validation split and each epoch's data order; leave "
+                             f"--seed out, or train with --seed {self.seed} into a new --run folder")
         tensors = load_tensors(ckpt / "state.safetensors")
         self.model.load_state_dict(load_tensors(ckpt / "model.safetensors"))
         self.optimizer.load_state_dict(unflatten(meta["optimizer"], tensors))
