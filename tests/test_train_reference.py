@@ -92,3 +92,19 @@ def test_evaluate_numbers_a_validation_file_lacking_a_class_as_training_did(
     truth = iris.target[val]
     assert got["accuracy"] == pytest.approx(skm.accuracy_score(truth, labels))
     assert got["accuracy"] == pytest.approx(report["final"]["val_accuracy"]) and got["accuracy"] > 0.8
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_unshuffled_rows_validate_on_the_last_ones_as_scikit_learn_splits_them(task: str) -> None:
+    from specc.backends.train.data import Data, split
+
+    n = 50
+    y = np.arange(n) % 3 if task == "classification" else np.linspace(0, 1, n, dtype=np.float32)
+    cfg = {"task": task, "train": {"data": {"val_split": 0.2, "shuffle": False, "stratify": True}}}
+    tr, va = split(cfg, Data({"x": np.zeros((n, 2), np.float32)}, y), seed=0)
+    # a time series: train on the past, validate on the latest rows, never the other way round
+    want_tr, want_va = train_test_split(np.arange(n), test_size=10, shuffle=False)
+    assert tr.tolist() == want_tr.tolist() and va.tolist() == want_va.tolist()
+    cfg["train"]["data"]["shuffle"] = True
+    tr, va = split(cfg, Data({"x": np.zeros((n, 2), np.float32)}, y), seed=0)
+    assert len(va) == 10 and sorted([*tr, *va]) == list(range(n)) and va.tolist() != want_va.tolist()
