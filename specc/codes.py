@@ -414,6 +414,19 @@ _TABLE: list[Code | LintCode] = [
          "scheduler: {type: StepLR, step_size: 50}\ntrain: {epochs: 10}",
          "Fit the schedule to the epochs trained (the hint gives a value), set interval: step to count batches, "
          "or drop the scheduler."),
+    # -- training against references (helper f20) ---------------------------------------------------
+    Code("T017", "loss-threshold-in-scaled-units", "A HuberLoss delta or SmoothL1Loss beta is written for "
+         "targets that train.preprocess: auto standardises, so it is read in standard deviations, not in the "
+         "targets' units: a warning.",
+         "specc standardises a regression's targets (preprocess targets: auto) and the loss compares the model "
+         "with those scaled targets. Huber's delta and SmoothL1's beta are where the loss turns from squared to "
+         "linear, in the units of what it compares: delta: 10 meant for house prices or the diabetes targets (25 "
+         "to 346) becomes 10 standard deviations, beyond every residual, and the loss is plain MSE with no "
+         "robustness to outliers; delta: 0.1 meant as a tight band becomes a tenth of a standard deviation. "
+         "Training runs and nothing says the loss is not the one written.",
+         "loss: {type: HuberLoss, delta: 10}\ntrain: {data: {source: diabetes}}",
+         "Give delta in standard deviations of the training targets with train.preprocess {targets: "
+         "standardize} written out, or keep it in the targets' units with {targets: none}."),
     # -- lint: the rule's module docstring (specc/lint/rules/) is the documentation ---------
     LintCode("L001", "softmax-before-ce"),
     LintCode("L002", "dropout-at-end"),

@@ -108,3 +108,52 @@ def test_unshuffled_rows_validate_on_the_last_ones_as_scikit_learn_splits_them(t
     cfg["train"]["data"]["shuffle"] = True
     tr, va = split(cfg, Data({"x": np.zeros((n, 2), np.float32)}, y), seed=0)
     assert len(va) == 10 and sorted([*tr, *va]) == list(range(n)) and va.tolist() != want_va.tolist()
+
+
+HUBER = """\
+    specc: 1
+    inputs: {x: [B, 10]}
+    layers:
+      - {type: Linear, out_features: 8}
+      - {type: ReLU}
+      - {type: Linear, out_features: 1}
+    loss: LOSS
+    optimizer: {type: Adam}
+    train: {data: {source: diabetes}PRE}
+    """
+
+
+@pytest.mark.parametrize(("loss", "pre", "col"), [
+    ("{type: HuberLoss, delta: 10}", "", 32),
+    ("{type: SmoothL1Loss, beta: 0.1}", "", 34),
+    ("{type: HuberLoss, delta: 10}", ", preprocess: {targets: standardize}", None),  # the user says so
+    ("{type: HuberLoss, delta: 10}", ", preprocess: {targets: none}", None),  # delta in the targets' units
+    ("{type: HuberLoss}", "", None),  # delta 1: one standard deviation, specc's reading of the default
+    ("{type: MSELoss}", "", None),
+])
+def test_a_huber_delta_read_in_standard_deviations_is_a_warning(loss: str, pre: str, col: int | None) -> None:
+    import specc
+
+    spec = specc.loads(textwrap.dedent(HUBER).replace("LOSS", loss).replace("PRE", pre), "huber.yaml")
+    assert spec.ok
+    found = [d for d in spec.diagnostics if d.code == "T017"]
+    if col is None:
+        assert found == []
+        return
+    (d,) = found
+    assert d.severity == "warning" and (d.loc.line, d.loc.col) == (7, col)  # at the delta
+    assert "standard deviation" in d.message and "targets: none" in d.hint
+
+
+def test_a_huber_delta_of_10_on_standardised_diabetes_targets_is_half_the_mse() -> None:
+    # why T017 warns: every residual of a model answering the mean is within 10 standard deviations
+    torch = pytest.importorskip("torch")
+    from sklearn.datasets import load_diabetes
+
+    _, y = load_diabetes(return_X_y=True)
+    z = torch.tensor((y - y.mean()) / y.std())
+    zero = torch.zeros_like(z)
+    huber = torch.nn.HuberLoss(delta=10.0)(zero, z)
+    assert huber == pytest.approx(0.5 * torch.nn.MSELoss()(zero, z))
+    assert torch.nn.HuberLoss(delta=10.0)(zero + y.mean(), torch.tensor(y)) < 0.5 * torch.nn.MSELoss()(
+        zero + y.mean(), torch.tensor(y))  # in the targets' units it is robust, as the user meant

@@ -27,6 +27,11 @@ METRICS_OF = {
     "regression": {"val_loss", "val_mae", "val_rmse", "val_r2"},
 }
 REGRESSION = {"MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss"}
+# A last layer whose values are bounded (Sigmoid: 0…1) is meant to fit targets in its own range:
+# preprocess: auto leaves those targets unscaled and standardises any other regression's.
+BOUNDED = {"Sigmoid", "Tanh", "Softmax", "Hardsigmoid", "Hardtanh", "Softsign"}
+# The regression losses with a threshold in the targets' units: Huber's delta, SmoothL1's beta.
+THRESHOLD_OF = {"HuberLoss": ("delta", 1.0), "SmoothL1Loss": ("beta", 1.0)}
 
 
 def losses(doc: Any, outputs: list[str]) -> dict[str, Any]:
