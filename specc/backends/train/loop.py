@@ -416,7 +416,7 @@ class Trainer:
         self.step = 0
         history: list[dict[str, Any]] = []
         undefined: list[int] = []  # epochs whose monitored metric had no value
-        first = 1
+        first, stopped = 1, None
         if run is not None:
             make_folder(run)
             sweep(run)
@@ -424,14 +424,16 @@ class Trainer:
                 self._write_start(run)
         if self.opts.resume and self.opts.run is not None and (self.opts.run / "last").exists():
             done, history = self._restore(self.opts.run / "last")
-            # a run that had stopped early is finished: resuming it must not train on
-            first = self.epochs + 1 if stopper and self.patience_left is not None and self.patience_left <= 0 \
-                else done + 1
+            first = done + 1
+            if stopper and self.patience_left is not None and self.patience_left <= 0:
+                # a run that had stopped early is finished: resuming it must not train on, and its
+                # report still says why it stopped
+                first = self.epochs + 1
+                stopped = self._stopped_why(monitor, stopper, done)
         labels = self.train_data.targets if tcfg["data"]["sampler"] == "balanced" else None
         xs, y, lengths = self.train_t
         n_train = len(xs[0])
         bs, accumulate = self.batch_size, tcfg["accumulate"]
-        stopped = None
         batch_events = getattr(self.log, "batches", False)
         hook = signal_hook()
         for epoch in range(first, self.epochs + 1):
@@ -529,7 +531,7 @@ class Trainer:
             if self.opts.max_steps is not None and self.step >= self.opts.max_steps:
                 break
             if stopper and self.patience_left <= 0:
-                stopped = f"{monitor} did not improve for {stopper['patience']} epochs (after epoch {epoch})"
+                stopped = self._stopped_why(monitor, stopper, epoch)
                 break
         if undefined:
             self.notes.append(f"{monitor} was undefined (n/a) in {len(undefined)} of {len(history)} epochs "
@@ -567,6 +569,10 @@ class Trainer:
                          {"model": self.cfg["model"]})
         distributed.teardown(self.dist)
         return Result(history, report, self.model, self.pre, run)
+
+    @staticmethod
+    def _stopped_why(monitor: str, stopper: dict[str, Any], epoch: int) -> str:
+        return f"{monitor} did not improve for {stopper['patience']} epochs (after epoch {epoch})"
 
     def _write_start(self, run: Path) -> None:
         for name, text in self.opts.extra_files.items():
