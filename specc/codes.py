@@ -427,6 +427,14 @@ _TABLE: list[Code | LintCode] = [
          "loss: {type: HuberLoss, delta: 10}\ntrain: {data: {source: diabetes}}",
          "Give delta in standard deviations of the training targets with train.preprocess {targets: "
          "standardize} written out, or keep it in the targets' units with {targets: none}."),
+    Code("T018", "loss-not-reduced", "The loss has reduction: none, which gives a loss per element, in a "
+         "spec that specc trains.",
+         "An optimizer steps on the gradient of one number. With reduction: none the loss is a tensor of a "
+         "loss per sample (or per element), and the first backward() fails inside PyTorch (\"grad can be "
+         "implicitly created only for scalar outputs\"), after check said ok and the data was read.",
+         "loss: {type: CrossEntropyLoss, reduction: none}\ntrain: {epochs: 10}",
+         "Use reduction: mean (PyTorch's default) or sum. reduction: none is for a training loop of your own "
+         "over the generated build_loss(), in a spec without a train section."),
     # -- lint: the rule's module docstring (specc/lint/rules/) is the documentation ---------
     LintCode("L001", "softmax-before-ce"),
     LintCode("L002", "dropout-at-end"),

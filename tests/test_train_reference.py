@@ -157,3 +157,18 @@ def test_a_huber_delta_of_10_on_standardised_diabetes_targets_is_half_the_mse() 
     assert huber == pytest.approx(0.5 * torch.nn.MSELoss()(zero, z))
     assert torch.nn.HuberLoss(delta=10.0)(zero + y.mean(), torch.tensor(y)) < 0.5 * torch.nn.MSELoss()(
         zero + y.mean(), torch.tensor(y))  # in the targets' units it is robust, as the user meant
+
+
+def test_an_unreduced_loss_is_refused_by_check_or_by_train_before_any_epoch(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import specc
+
+    text = textwrap.dedent(IRIS).replace("EPOCHS", "1").replace("DATA", "{source: iris}").replace(
+        "{type: CrossEntropyLoss}", "{type: CrossEntropyLoss, reduction: none}")
+    assert [d.code for d in specc.loads(text, "net.yaml").diagnostics if d.severity == "error"] == ["T018"]
+    # without a train section the spec may feed a loop of the user's own; specc's loop refuses it, located
+    bare = tmp_path / "bare.yaml"
+    bare.write_text(text[:text.index("train:")])
+    assert specc.load(bare).ok
+    code, _, err = run_cli(capsys, "train", str(bare), "-o", str(tmp_path / "run"))
+    assert code == 1 and "bare.yaml:8:7: error[T018]" in err and "internal error" not in err, err

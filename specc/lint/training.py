@@ -15,7 +15,7 @@ from ..graph import lora
 from ..shapes.dims import product
 from ..shapes.tensor import TensorType
 from ..validate.document import DATASET_SHAPES
-from ..validate.training import BOUNDED, THRESHOLD_OF, class_dim, classification, focal_mode, task_of
+from ..validate.training import BOUNDED, THRESHOLD_OF, class_dim, classification, focal_mode, task_of, unreduced
 from . import context
 from .view import Leaf, arg
 
@@ -36,7 +36,8 @@ CHANNELS_FIRST = ("conv", "pool")
 
 
 def check_training(spec: Spec) -> list[Diagnostic]:
-    diags = lora.plan(spec)[1] + _learning_rate(spec) + _weight_decay(spec) + _idle_scheduler(spec)
+    diags = lora.plan(spec)[1] + _learning_rate(spec) + _weight_decay(spec) + _idle_scheduler(spec) + \
+        _unreduced(spec)
     ctx = context(spec)
     diags += _single_sample_batches(spec, ctx.view.leaves if ctx is not None else [])
     loss = ctx.loss_section if ctx is not None else None
@@ -386,6 +387,18 @@ def _check_one(spec: Spec, loss: Any, last: Leaf, out: TensorType, output: str |
         diags += _class_dim(spec, loss, last, out, output)
     diags += _weights(spec, loss, last, out, output)
     return diags
+
+
+def _unreduced(spec: Spec) -> list[Diagnostic]:
+    """T018: reduction: none in a spec that trains (a train section): the loop's backward needs one
+    number per batch. `specc train` refuses it before any epoch for a spec without one."""
+    doc = spec.document
+    found = unreduced(doc) if doc is not None and doc.train is not None else None
+    if found is None:
+        return []
+    loss = doc.loss
+    output = next((k for k, one in loss.items() if one.reduction == "none"), None) if isinstance(loss, dict) else None
+    return [Diagnostic("T018", found[0], loss_loc(spec, "reduction", output), found[1])]
 
 
 def _threshold_units(spec: Spec, loss: Any, last: Leaf, output: str | None) -> list[Diagnostic]:
