@@ -172,3 +172,22 @@ def test_an_unreduced_loss_is_refused_by_check_or_by_train_before_any_epoch(
     assert specc.load(bare).ok
     code, _, err = run_cli(capsys, "train", str(bare), "-o", str(tmp_path / "run"))
     assert code == 1 and "bare.yaml:8:7: error[T018]" in err and "internal error" not in err, err
+
+
+def test_a_summed_loss_is_reported_per_sample_as_a_mean_is(tmp_path: Path) -> None:
+    import torch
+
+    import specc
+
+    path = spec(tmp_path, "{source: iris, val_split: 0.2}", 2)
+    path.write_text(path.read_text().replace("{type: CrossEntropyLoss}", "{type: CrossEntropyLoss, reduction: sum}"))
+    result = specc.train(path)
+    x, y = load_iris(return_X_y=True)
+    _, va = train_test_split(np.arange(len(y)), test_size=30, stratify=y, random_state=0)
+    xs = result.preprocessing.apply_inputs({"x": x[np.sort(va)].astype(np.float32)})["x"]
+    result.model.eval()
+    with torch.no_grad():  # the mean over the validation samples, whatever the reduction trained with
+        want = torch.nn.functional.cross_entropy(result.model(torch.from_numpy(xs)), torch.from_numpy(y[np.sort(va)]))
+    # batches of 16: a sum counted once per batch row was 16 times this
+    assert result.report["final"]["val_loss"] == pytest.approx(float(want), rel=1e-5)
+    assert result.history[-1]["val_loss"] == pytest.approx(float(want), rel=1e-5)

@@ -304,6 +304,17 @@ class Trainer:
             return self.loss_fn(log_probs.float(), y, in_len, lengths)
         return self.loss_fn(out, y)
 
+    def share(self, name: str, rows: int) -> int:
+        """How many times a batch's loss value counts in the epoch's sum, which divided by the samples is
+        the per-sample loss that history, report and early stopping read: the batch's rows for a mean,
+        once for reduction: sum (already the rows' sum; ``name`` is an output, "_" the one loss)."""
+        loss = self.cfg["heads"][name]["loss"] if self.heads and name != "_" else self.cfg["loss"]
+        return 1 if (loss or {}).get("reduction") == "sum" else rows
+
+    def weighted(self, terms: dict[str, float]) -> float:
+        """The per-output losses' sums weighed as the MultiLoss weighs its terms."""
+        return sum(float(self.loss_fn.weights[k]) * v for k, v in terms.items())
+
     def evaluate(self, tensors: tuple[list[torch.Tensor], Any, torch.Tensor | None]) -> dict[str, Any]:
         xs, y, lengths = tensors
         n = len(xs[0]) if xs else 0
@@ -324,9 +335,9 @@ class Trainer:
                 lb = lengths[i:i + bs].to(self.device) if lengths is not None else None
                 out = self.outputs(self.model(*xb))
                 rows = len(xb[0])
-                total += float(self.loss_of(out, yb, lb)) * rows
+                total += float(self.loss_of(out, yb, lb)) * self.share("_", rows)
                 for k in self.heads:
-                    terms[k] += float(self.terms[k]) * rows
+                    terms[k] += float(self.terms[k]) * self.share(k, rows)
                 for k in names:
                     outs[k].append((out[k] if self.heads else out).float().cpu())
         o = {k: torch.cat(v).numpy() if v else np.zeros((0,), dtype=np.float32) for k, v in outs.items()}
@@ -340,6 +351,8 @@ class Trainer:
             terms = {k: sum(p[4][k] for p in pieces) for k in self.heads}
         else:
             count = n
+        if self.heads:  # each term summed by its own reduction, then weighed as the loss weighs them
+            total = self.weighted(terms)
         result: dict[str, Any] = {"loss": total / max(count, 1)}
         for k in names:
             task = self.cfg["heads"][k]["task"] if self.heads else self.task
@@ -456,9 +469,9 @@ class Trainer:
                 # the last group of an epoch may be short: weigh each batch by its share of it
                 group = min(accumulate, n_batches - (b // accumulate) * accumulate)
                 self.scaler.scale(loss / group).backward()
-                running.add_(loss.detach().float(), alpha=len(idx))
+                running.add_(loss.detach().float(), alpha=self.share("_", len(idx)))
                 for k in self.heads:
-                    running_terms[k].add_(self.terms[k].detach().float(), alpha=len(idx))
+                    running_terms[k].add_(self.terms[k].detach().float(), alpha=self.share(k, len(idx)))
                 seen += len(idx)
                 if (b + 1) % accumulate == 0 or b + 1 == n_batches:
                     if tcfg["grad_clip"]:
@@ -477,7 +490,8 @@ class Trainer:
                     os.kill(os.getpid(), hook[0])
                 if self.opts.max_steps is not None and self.step >= self.opts.max_steps:
                     break
-            sums = {"loss": float(running), **{f"{k}_loss": float(v) for k, v in running_terms.items()}}
+            sums = {"loss": self.weighted({k: float(v) for k, v in running_terms.items()}) if self.heads
+                    else float(running), **{f"{k}_loss": float(v) for k, v in running_terms.items()}}
             if self.dist.on:  # the training loss over every rank's samples
                 pieces = distributed.gather((sums, seen), self.dist)
                 sums = {k: sum(p[0][k] for p in pieces) for k in sums}
