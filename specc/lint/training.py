@@ -396,9 +396,8 @@ def _unreduced(spec: Spec) -> list[Diagnostic]:
     found = unreduced(doc) if doc is not None and doc.train is not None else None
     if found is None:
         return []
-    loss = doc.loss
-    output = next((k for k, one in loss.items() if one.reduction == "none"), None) if isinstance(loss, dict) else None
-    return [Diagnostic("T018", found[0], loss_loc(spec, "reduction", output), found[1])]
+    output, message, hint = found
+    return [Diagnostic("T018", message, loss_loc(spec, "reduction", output), hint)]
 
 
 def _threshold_units(spec: Spec, loss: Any, last: Leaf, output: str | None) -> list[Diagnostic]:

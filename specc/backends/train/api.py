@@ -49,7 +49,7 @@ def run_training(req: TrainRequest) -> Result:
     for problem in torch_support_problems(spec):  # e.g. Adafactor on a torch that has none: before any epoch
         raise DataError(problem.code, problem.message, problem.hint or "", "optimizer")
     if (found := unreduced(spec.document)) is not None:  # check said so where the spec has a train section
-        raise DataError("T018", found[0], found[1], "loss")
+        raise DataError("T018", found[1], found[2], "loss")
     opts = req.options
     opts.base = base = spec_base(spec)
     if opts.run is not None and not opts.resume:
