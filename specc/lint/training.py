@@ -393,7 +393,7 @@ def _unreduced(spec: Spec) -> list[Diagnostic]:
     """T018: reduction: none in a spec that trains (a train section): the loop's backward needs one
     number per batch. `specc train` refuses it before any epoch for a spec without one."""
     doc = spec.document
-    found = unreduced(doc) if doc is not None and doc.train is not None else None
+    found = unreduced(doc.loss) if doc is not None and doc.train is not None else None
     if found is None:
         return []
     output, message, hint = found

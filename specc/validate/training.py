@@ -34,18 +34,23 @@ BOUNDED = {"Sigmoid", "Tanh", "Softmax", "Hardsigmoid", "Hardtanh", "Softsign"}
 THRESHOLD_OF = {"HuberLoss": ("delta", 1.0), "SmoothL1Loss": ("beta", 1.0)}
 
 
-def unreduced(doc: Any) -> tuple[str | None, str, str] | None:
-    """(output or None for the one loss, message, hint) when a loss has reduction: none, which gives
-    a loss per element where specc's training loop steps on one number per batch (T018);
-    build_loss() still gives it."""
-    found = [(k, one) for k, one in (doc.loss.items() if isinstance(doc.loss, dict) else [(None, doc.loss)])
-             if getattr(one, "reduction", None) == "none"] if doc is not None and doc.loss is not None else []
+def unreduced(loss: Any) -> tuple[str | None, str, str] | None:
+    """(output or None for the one loss, message, hint) when the loss section (the spec's, or the
+    training config's plain dicts) has reduction: none, which gives a loss per element where specc's
+    training loop steps on one number per batch (T018); build_loss() still gives it."""
+    def field(one: Any, key: str) -> Any:
+        return one.get(key) if isinstance(one, dict) else getattr(one, key, None)
+
+    per_output = isinstance(loss, dict) and "type" not in loss
+    found = [(k, one) for k, one in (loss.items() if per_output else [(None, loss)])
+             if one is not None and field(one, "reduction") == "none"]
     if not found:
         return None
     key, one = found[0]
     where = f"output {key!r}: " if key is not None else ""
-    return (key, f"{where}{one.type} with reduction: none gives one loss per element, but specc's training loop "
-            "steps on one number per batch (PyTorch: \"grad can be implicitly created only for scalar outputs\")",
+    return (key, f"{where}{field(one, 'type')} with reduction: none gives one loss per element, but specc's "
+            "training loop steps on one number per batch (PyTorch: \"grad can be implicitly created only for "
+            "scalar outputs\")",
             "use reduction: mean (or sum); reduction: none is for a loop of your own over build_loss(), in a spec "
             "without a train section")
 

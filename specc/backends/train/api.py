@@ -14,7 +14,6 @@ import numpy as np
 import torch
 
 from ...validate.train_config import classes_at, head, train_config
-from ...validate.training import unreduced
 from . import data as data_mod
 from . import metrics as metrics_mod
 from .data import DataError
@@ -48,8 +47,6 @@ def run_training(req: TrainRequest) -> Result:
 
     for problem in torch_support_problems(spec):  # e.g. Adafactor on a torch that has none: before any epoch
         raise DataError(problem.code, problem.message, problem.hint or "", "optimizer")
-    if (found := unreduced(spec.document)) is not None:  # check said so where the spec has a train section
-        raise DataError("T018", found[1], found[2], "loss")
     opts = req.options
     opts.base = base = spec_base(spec)
     if opts.run is not None and not opts.resume:

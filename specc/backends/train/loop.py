@@ -26,6 +26,7 @@ from torch import nn
 
 from ...atomic import atomic_write, make_folder
 from ...validate.train_config import classes_at, head
+from ...validate.training import unreduced
 from . import data as data_mod
 from . import distributed
 from . import metrics as metrics_mod
@@ -416,6 +417,8 @@ class Trainer:
     # -- the loop ---------------------------------------------------------------------------------------
     def fit(self) -> Result:
         started = time.perf_counter()
+        if (found := unreduced(self.cfg["loss"])) is not None:  # check says so where the spec has a train section
+            raise DataError("T018", found[1], found[2], "loss")
         self.prepare()
         self.build()
         tcfg, run = self.cfg["train"], (self.opts.run if self.dist.main else None)  # rank 0 alone writes
