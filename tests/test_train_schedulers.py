@@ -83,6 +83,8 @@ def test_the_learning_rate_is_pytorchs_and_a_resumed_run_is_the_whole_one(sched:
     assert [r["lr"] for r in whole.history] == pytest.approx(expected, rel=1e-6, abs=1e-12)
     if interval == "plateau":  # the test means something only if the rate did drop
         assert expected[-1] < LR
+    if not any(kind in sched for kind in ("OneCycleLR", "ReduceLROnPlateau", "warmup: {steps")):
+        return  # resumed below: the schedulers with the most state (a plan, a watched metric, a sequence)
     if "OneCycle" in sched:  # laid out for the epochs a run starts with: stopped after 2 of its 4 epochs' steps
         assert cli(["train", str(path), "-o", str(tmp_path / "part"), "--max-steps", str(2 * STEPS)]) == 0
         part = specc.train(path, tmp_path / "part", resume=True)
