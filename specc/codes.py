@@ -422,6 +422,27 @@ _TABLE: list[Code | LintCode] = [
          "scheduler: {type: StepLR, step_size: 50}\ntrain: {epochs: 10}",
          "Fit the schedule to the epochs trained (the hint gives a value), set interval: step to count batches, "
          "or drop the scheduler."),
+    # -- training against references (helper f20) ---------------------------------------------------
+    Code("T017", "loss-threshold-in-scaled-units", "A HuberLoss delta or SmoothL1Loss beta is written for "
+         "targets that train.preprocess: auto standardises, so it is read in standard deviations, not in the "
+         "targets' units: a warning.",
+         "specc standardises a regression's targets (preprocess targets: auto) and the loss compares the model "
+         "with those scaled targets. Huber's delta and SmoothL1's beta are where the loss turns from squared to "
+         "linear, in the units of what it compares: delta: 10 meant for house prices or the diabetes targets (25 "
+         "to 346) becomes 10 standard deviations, beyond every residual, and the loss is plain MSE with no "
+         "robustness to outliers; delta: 0.1 meant as a tight band becomes a tenth of a standard deviation. "
+         "Training runs and nothing says the loss is not the one written.",
+         "loss: {type: HuberLoss, delta: 10}\ntrain: {data: {source: diabetes}}",
+         "Give delta in standard deviations of the training targets with train.preprocess {targets: "
+         "standardize} written out, or keep it in the targets' units with {targets: none}."),
+    Code("T018", "loss-not-reduced", "The loss has reduction: none, which gives a loss per element, in a "
+         "spec that specc trains.",
+         "An optimizer steps on the gradient of one number. With reduction: none the loss is a tensor of a "
+         "loss per sample (or per element), and the first backward() fails inside PyTorch (\"grad can be "
+         "implicitly created only for scalar outputs\"), after check said ok and the data was read.",
+         "loss: {type: CrossEntropyLoss, reduction: none}\ntrain: {epochs: 10}",
+         "Use reduction: mean (PyTorch's default) or sum. reduction: none is for a training loop of your own "
+         "over the generated build_loss(), in a spec without a train section."),
     # -- lint: the rule's module docstring (specc/lint/rules/) is the documentation ---------
     LintCode("L001", "softmax-before-ce"),
     LintCode("L002", "dropout-at-end"),

@@ -1079,6 +1079,8 @@ def test_early_stopping_on_f1_restores_the_best_weights_and_stays_stopped(tmp_pa
     assert all(torch.equal(final[k], best[k]) for k in best)  # the best epoch's weights, not the last
     again = specc.train(spec, run, resume=True)
     assert len(again.history) == len(result.history)  # a finished run is not trained further
+    assert again.report["stopped_early"] == report["stopped_early"]  # and its report still says why
+    assert "stopped early: val_f1 did not improve" in (run / "report.txt").read_text()
 
 
 def test_two_inputs_from_one_npz(tmp_path: Path) -> None:

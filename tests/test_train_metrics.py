@@ -80,3 +80,17 @@ def test_an_undefined_monitor_is_shown_noted_and_written_as_null(tmp_path: Path,
     assert report["epochs_run"] == 2 and report["best_epoch"] == 1 and report["best"] is None
     assert any("val_roc_auc was undefined (n/a) in 2 of 2 epochs (1-2)" in n for n in report["notes"])
     assert "note: val_roc_auc was undefined" in (run / "report.txt").read_text()
+
+
+def test_regression_metrics_of_several_targets_are_scikit_learns() -> None:
+    from sklearn.datasets import load_linnerud
+
+    _, y = load_linnerud(return_X_y=True)  # weight ~180, waist ~35, pulse ~55: ranges far apart
+    p = y + np.random.default_rng(0).normal(size=y.shape) * [20.0, 3.0, 5.0]
+    got = metrics.compute("regression", p.astype(np.float32), y.astype(np.float32))
+    assert got["rmse"] == pytest.approx(skm.root_mean_squared_error(y, p), rel=1e-5)
+    assert got["rmse"] != pytest.approx(math.sqrt(skm.mean_squared_error(y, p)), rel=0.1)  # not the pooled root
+    assert got["mae"] == pytest.approx(skm.mean_absolute_error(y, p), rel=1e-5)
+    assert got["r2"] == pytest.approx(skm.r2_score(y, p), rel=1e-5)
+    one = metrics.compute("regression", p[:, :1].astype(np.float32), y[:, :1].astype(np.float32))
+    assert one["rmse"] == pytest.approx(math.sqrt(skm.mean_squared_error(y[:, 0], p[:, 0])), rel=1e-5)

@@ -15,7 +15,7 @@ from ..graph import lora
 from ..shapes.dims import product
 from ..shapes.tensor import TensorType
 from ..validate.document import DATASET_SHAPES
-from ..validate.training import class_dim, classification, focal_mode, task_of
+from ..validate.training import BOUNDED, THRESHOLD_OF, class_dim, classification, focal_mode, task_of, unreduced
 from . import context
 from .view import Leaf, arg
 
@@ -36,7 +36,8 @@ CHANNELS_FIRST = ("conv", "pool")
 
 
 def check_training(spec: Spec) -> list[Diagnostic]:
-    diags = lora.plan(spec)[1] + _learning_rate(spec) + _weight_decay(spec) + _idle_scheduler(spec)
+    diags = lora.plan(spec)[1] + _learning_rate(spec) + _weight_decay(spec) + _idle_scheduler(spec) + \
+        _unreduced(spec)
     ctx = context(spec)
     diags += _single_sample_batches(spec, ctx.view.leaves if ctx is not None else [])
     loss = ctx.loss_section if ctx is not None else None
@@ -65,7 +66,7 @@ def check_training(spec: Spec) -> list[Diagnostic]:
                                   "to what is before the integers)", output=key))
             continue
         trained.append(last)
-        diags += _check_one(spec, one, last, out, key)
+        diags += _check_one(spec, one, last, out, key) + _threshold_units(spec, one, last, key)
     # With the samples off dim 0 of an input, the batch read back from the outputs is not the inputs';
     # an output the loss already refuses (a class dim it has not) says the same thing once.
     if not off_dim0 and not any(d.severity == "error" for d in diags[before:]):
@@ -386,6 +387,42 @@ def _check_one(spec: Spec, loss: Any, last: Leaf, out: TensorType, output: str |
         diags += _class_dim(spec, loss, last, out, output)
     diags += _weights(spec, loss, last, out, output)
     return diags
+
+
+def _unreduced(spec: Spec) -> list[Diagnostic]:
+    """T018: reduction: none in a spec that trains (a train section): the loop's backward needs one
+    number per batch. `specc train` refuses it before any epoch for a spec without one."""
+    doc = spec.document
+    found = unreduced(doc.loss) if doc is not None and doc.train is not None else None
+    if found is None:
+        return []
+    output, message, hint = found
+    return [Diagnostic("T018", message, loss_loc(spec, "reduction", output), hint)]
+
+
+def _threshold_units(spec: Spec, loss: Any, last: Leaf, output: str | None) -> list[Diagnostic]:
+    """T017: a Huber delta (SmoothL1 beta) written for targets that preprocess: auto standardises
+    (a warning): the loss reads it in standard deviations of the targets, not in their units, so
+    delta: 10 for targets of 25 to 346 makes the loss plain MSE. Explicit scaling (targets:
+    standardize or minmax) says the user knows the unit, and is quiet."""
+    param, default = THRESHOLD_OF.get(loss.type, (None, None))
+    value = getattr(loss, param, None) if param else None
+    path = ("loss", output) if output is not None and spec.locations.mapping("loss", output) else ("loss",)
+    doc = spec.document
+    targets = doc.train.preprocess.targets if doc is not None and doc.train is not None else "auto"
+    if param is None or not spec.locations.written(*path, param) or value == default or targets != "auto" \
+            or last.type in BOUNDED:
+        return []
+    sign = f"{value:g} standard deviation{'s' if value != 1 else ''}"
+    message = (f"{loss.type} with {param}: {value:g} is read on standardised targets (train.preprocess "
+               "targets: auto scales a regression's targets to mean 0 and standard deviation 1), so the loss bends "
+               f"at {sign} of the targets, not at {value:g} of their units")
+    hint = (f"give {param} in standard deviations of the training targets ({value:g} of their units divided by "
+            "their standard deviation) and write train.preprocess {targets: standardize} to say so; or keep "
+            f"{param}: {value:g} in the targets' units with train.preprocess {{targets: none}} (the model then has to "
+            "reach their raw values)")
+    where = f"output {output!r}: " if output is not None else ""
+    return [Diagnostic("T017", where + message, loss_loc(spec, param, output), hint, "warning")]
 
 
 def producer(step: Leaf, through: tuple[str, ...] = PASS_THROUGH) -> Leaf:

@@ -27,6 +27,32 @@ METRICS_OF = {
     "regression": {"val_loss", "val_mae", "val_rmse", "val_r2"},
 }
 REGRESSION = {"MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss"}
+# A last layer whose values are bounded (Sigmoid: 0…1) is meant to fit targets in its own range:
+# preprocess: auto leaves those targets unscaled and standardises any other regression's.
+BOUNDED = {"Sigmoid", "Tanh", "Softmax", "Hardsigmoid", "Hardtanh", "Softsign"}
+# The regression losses with a threshold in the targets' units: Huber's delta, SmoothL1's beta.
+THRESHOLD_OF = {"HuberLoss": ("delta", 1.0), "SmoothL1Loss": ("beta", 1.0)}
+
+
+def unreduced(loss: Any) -> tuple[str | None, str, str] | None:
+    """(output or None for the one loss, message, hint) when the loss section (the spec's, or the
+    training config's plain dicts) has reduction: none, which gives a loss per element where specc's
+    training loop steps on one number per batch (T018); build_loss() still gives it."""
+    def field(one: Any, key: str) -> Any:
+        return one.get(key) if isinstance(one, dict) else getattr(one, key, None)
+
+    per_output = isinstance(loss, dict) and "type" not in loss
+    found = [(k, one) for k, one in (loss.items() if per_output else [(None, loss)])
+             if one is not None and field(one, "reduction") == "none"]
+    if not found:
+        return None
+    key, one = found[0]
+    where = f"output {key!r}: " if key is not None else ""
+    return (key, f"{where}{field(one, 'type')} with reduction: none gives one loss per element, but specc's "
+            "training loop steps on one number per batch (PyTorch: \"grad can be implicitly created only for "
+            "scalar outputs\")",
+            "use reduction: mean (or sum); reduction: none is for a loop of your own over build_loss(), in a spec "
+            "without a train section")
 
 
 def losses(doc: Any, outputs: list[str]) -> dict[str, Any]:

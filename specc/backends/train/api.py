@@ -95,14 +95,16 @@ def evaluate_trained(trained: Any, source: str | None, base: Path | None = None)
     base = base or Path.cwd()
     seed = cfg["train"]["seed"] if cfg["train"]["seed"] is not None else 0
     rng = np.random.default_rng(seed)
-    if source is not None:  # read as the run's training data was: its classes' numbers, columns, size
-        known = {"classes": trained.classes, "columns": trained.columns, "images": trained.images}
-        d = data_mod.load(source, cfg, base, rng, validation=True,
-                          known={k: v for k, v in known.items() if v is not None})
+    # other data is read as the run's training data was: its classes' numbers, columns, size (a
+    # validation file that lacks a class numbers the others as training did)
+    known = {k: v for k, v in {"classes": trained.classes, "columns": trained.columns,
+                               "images": trained.images}.items() if v is not None}
+    if source is not None:
+        d = data_mod.load(source, cfg, base, rng, validation=True, known=known)
     else:
         dcfg = cfg["train"]["data"]
         if dcfg["val_source"]:
-            d = data_mod.load(dcfg["val_source"], cfg, base, rng, validation=True)
+            d = data_mod.load(dcfg["val_source"], cfg, base, rng, validation=True, known=known)
         else:
             full = data_mod.load(dcfg["source"], cfg, base, rng)
             _, va = split(cfg, full, seed)

@@ -173,6 +173,10 @@ def split(cfg: dict[str, Any], data: Data, seed: int) -> tuple[np.ndarray, np.nd
                    "train on)")
         raise DataError("T007", f"val_split: {dcfg['val_split']:g} keeps {n_val} of the {n} samples for validation "
                         f"and leaves {n - n_val} to train on, fewer than {what}", fix, "val_split")
+    if not dcfg["shuffle"]:
+        # the rows' order means something (a time series): validate on the last ones, as Keras'
+        # validation_split and scikit-learn's train_test_split(shuffle=False) do, never on the first
+        return np.arange(n - n_val), np.arange(n - n_val, n)
     if task == "classification" and dcfg["stratify"] and y.ndim == 1:
         from sklearn.model_selection import train_test_split
 
@@ -182,7 +186,7 @@ def split(cfg: dict[str, Any], data: Data, seed: int) -> tuple[np.ndarray, np.nd
         if present.size and present.min() >= 2 and n_val >= present.size:
             tr, va = train_test_split(np.arange(n), test_size=n_val, stratify=y, random_state=seed % 2**32)
             return np.sort(tr), np.sort(va)
-    order = rng.permutation(n) if dcfg["shuffle"] else np.arange(n)
+    order = rng.permutation(n)
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 

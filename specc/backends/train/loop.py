@@ -27,6 +27,7 @@ from torch import nn
 from ...atomic import atomic_write, make_folder
 from ...shapes.dims import runs
 from ...validate.train_config import classes_at, head
+from ...validate.training import unreduced
 from . import data as data_mod
 from . import distributed
 from . import metrics as metrics_mod
@@ -266,7 +267,7 @@ class Trainer:
                               "epoch (a different sample each epoch when shuffled); a batch_size that leaves no "
                               "single sample over trains on all of them")
         batches = math.ceil(per_rank / self.batch_size) - self.drop_single
-        steps = max(1, math.ceil(batches / self.cfg["train"]["accumulate"]))
+        self.steps_per_epoch = steps = max(1, math.ceil(batches / self.cfg["train"]["accumulate"]))
         build_sched = getattr(self.module, "build_scheduler", None)
         self.scheduler = build_sched(self.optimizer, self.epochs, steps) if build_sched else None
         self.sched_interval = getattr(self.module, "SCHEDULER_INTERVAL", "epoch")
@@ -299,6 +300,17 @@ class Trainer:
             return self.loss_fn(log_probs.float(), y, in_len, lengths)
         return self.loss_fn(out, y)
 
+    def share(self, name: str, rows: int) -> int:
+        """How many times a batch's loss value counts in the epoch's sum, which divided by the samples is
+        the per-sample loss that history, report and early stopping read: the batch's rows for a mean,
+        once for reduction: sum (already the rows' sum; ``name`` is an output, "_" the one loss)."""
+        loss = self.cfg["heads"][name]["loss"] if self.heads and name != "_" else self.cfg["loss"]
+        return 1 if (loss or {}).get("reduction") == "sum" else rows
+
+    def weighted(self, terms: dict[str, float]) -> float:
+        """The per-output losses' sums weighed as the MultiLoss weighs its terms."""
+        return sum(float(self.loss_fn.weights[k]) * v for k, v in terms.items())
+
     def evaluate(self, tensors: tuple[list[torch.Tensor], Any, torch.Tensor | None]) -> dict[str, Any]:
         xs, y, lengths = tensors
         n = len(xs[0]) if xs else 0
@@ -319,9 +331,9 @@ class Trainer:
                 lb = lengths[i:i + bs].to(self.device) if lengths is not None else None
                 out = self.outputs(self.model(*xb))
                 rows = len(xb[0])
-                total += float(self.loss_of(out, yb, lb)) * rows
+                total += float(self.loss_of(out, yb, lb)) * self.share("_", rows)
                 for k in self.heads:
-                    terms[k] += float(self.terms[k]) * rows
+                    terms[k] += float(self.terms[k]) * self.share(k, rows)
                 for k in names:
                     outs[k].append((out[k] if self.heads else out).float().cpu())
         o = {k: torch.cat(v).numpy() if v else np.zeros((0,), dtype=np.float32) for k, v in outs.items()}
@@ -335,6 +347,8 @@ class Trainer:
             terms = {k: sum(p[4][k] for p in pieces) for k in self.heads}
         else:
             count = n
+        if self.heads:  # each term summed by its own reduction, then weighed as the loss weighs them
+            total = self.weighted(terms)
         result: dict[str, Any] = {"loss": total / max(count, 1)}
         for k in names:
             task = self.cfg["heads"][k]["task"] if self.heads else self.task
@@ -367,11 +381,25 @@ class Trainer:
 
     def _restore(self, ckpt: Path) -> tuple[int, list[dict[str, Any]]]:
         meta = read_json(ckpt / "state.json")
+        if meta.get("seed", self.seed) != self.seed:
+            # the seed chose the validation split: another one would train on samples validated on so far
+            raise TrainError(f"--seed {self.seed} does not apply with --resume: the run started with seed "
+                             f"{meta['seed']}, which chose its validation split and each epoch's data order; leave "
+                             f"--seed out, or train with --seed {self.seed} into a new --run folder")
         tensors = load_tensors(ckpt / "state.safetensors")
         self.model.load_state_dict(load_tensors(ckpt / "model.safetensors"))
         self.optimizer.load_state_dict(unflatten(meta["optimizer"], tensors))
         if self.scheduler is not None and meta["scheduler"] is not None:
+            planned = getattr(self.scheduler, "total_steps", None)  # OneCycleLR: laid out for this run's epochs
             self.scheduler.load_state_dict(unflatten(meta["scheduler"], tensors))
+            laid_out = getattr(self.scheduler, "total_steps", None)
+            if planned is not None and laid_out is not None and planned > laid_out:
+                # its state holds the run's first plan; stepping past that plan's end is PyTorch's ValueError
+                raise TrainError(
+                    f"{type(self.scheduler).__name__} was laid out for {laid_out} steps "
+                    f"({laid_out // self.steps_per_epoch} epochs) when this run started, and {self.epochs} epochs "
+                    f"need {planned}: its cycle cannot be stretched mid-run; resume without --epochs, or start a "
+                    f"new run with --epochs {self.epochs} (--init-from {ckpt.parent} starts it from these weights)")
         self.scaler.load_state_dict(unflatten(meta["scaler"], tensors))
         set_rng_state(unflatten(meta["rng"], tensors))
         self.step, self.best, self.best_epoch = meta["step"], meta["best"], meta["best_epoch"]
@@ -384,6 +412,8 @@ class Trainer:
     # -- the loop ---------------------------------------------------------------------------------------
     def fit(self) -> Result:
         started = time.perf_counter()
+        if (found := unreduced(self.cfg["loss"])) is not None:  # check says so where the spec has a train section
+            raise DataError("T018", found[1], found[2], "loss")
         self.prepare()
         self.build()
         tcfg, run = self.cfg["train"], (self.opts.run if self.dist.main else None)  # rank 0 alone writes
@@ -397,7 +427,7 @@ class Trainer:
         self.step = 0
         history: list[dict[str, Any]] = []
         undefined: list[int] = []  # epochs whose monitored metric had no value
-        first = 1
+        first, stopped = 1, None
         if run is not None:
             make_folder(run)
             sweep(run)
@@ -405,14 +435,16 @@ class Trainer:
                 self._write_start(run)
         if self.opts.resume and self.opts.run is not None and (self.opts.run / "last").exists():
             done, history = self._restore(self.opts.run / "last")
-            # a run that had stopped early is finished: resuming it must not train on
-            first = self.epochs + 1 if stopper and self.patience_left is not None and self.patience_left <= 0 \
-                else done + 1
+            first = done + 1
+            if stopper and self.patience_left is not None and self.patience_left <= 0:
+                # a run that had stopped early is finished: resuming it must not train on, and its
+                # report still says why it stopped
+                first = self.epochs + 1
+                stopped = self._stopped_why(monitor, stopper, done)
         labels = self.train_data.targets if tcfg["data"]["sampler"] == "balanced" else None
         xs, y, lengths = self.train_t
         n_train = len(xs[0])
         bs, accumulate = self.batch_size, tcfg["accumulate"]
-        stopped = None
         batch_events = getattr(self.log, "batches", False)
         hook = signal_hook()
         for epoch in range(first, self.epochs + 1):
@@ -435,9 +467,9 @@ class Trainer:
                 # the last group of an epoch may be short: weigh each batch by its share of it
                 group = min(accumulate, n_batches - (b // accumulate) * accumulate)
                 self.scaler.scale(loss / group).backward()
-                running.add_(loss.detach().float(), alpha=len(idx))
+                running.add_(loss.detach().float(), alpha=self.share("_", len(idx)))
                 for k in self.heads:
-                    running_terms[k].add_(self.terms[k].detach().float(), alpha=len(idx))
+                    running_terms[k].add_(self.terms[k].detach().float(), alpha=self.share(k, len(idx)))
                 seen += len(idx)
                 if (b + 1) % accumulate == 0 or b + 1 == n_batches:
                     if tcfg["grad_clip"]:
@@ -456,7 +488,8 @@ class Trainer:
                     os.kill(os.getpid(), hook[0])
                 if self.opts.max_steps is not None and self.step >= self.opts.max_steps:
                     break
-            sums = {"loss": float(running), **{f"{k}_loss": float(v) for k, v in running_terms.items()}}
+            sums = {"loss": self.weighted({k: float(v) for k, v in running_terms.items()}) if self.heads
+                    else float(running), **{f"{k}_loss": float(v) for k, v in running_terms.items()}}
             if self.dist.on:  # the training loss over every rank's samples
                 pieces = distributed.gather((sums, seen), self.dist)
                 sums = {k: sum(p[0][k] for p in pieces) for k in sums}
@@ -510,7 +543,7 @@ class Trainer:
             if self.opts.max_steps is not None and self.step >= self.opts.max_steps:
                 break
             if stopper and self.patience_left <= 0:
-                stopped = f"{monitor} did not improve for {stopper['patience']} epochs (after epoch {epoch})"
+                stopped = self._stopped_why(monitor, stopper, epoch)
                 break
         if undefined:
             self.notes.append(f"{monitor} was undefined (n/a) in {len(undefined)} of {len(history)} epochs "
@@ -549,10 +582,15 @@ class Trainer:
         distributed.teardown(self.dist)
         return Result(history, report, self.model, self.pre, run)
 
+    @staticmethod
+    def _stopped_why(monitor: str, stopper: dict[str, Any], epoch: int) -> str:
+        return f"{monitor} did not improve for {stopper['patience']} epochs (after epoch {epoch})"
+
     def _write_start(self, run: Path) -> None:
         for name, text in self.opts.extra_files.items():
             atomic_write(run / name, text)
-        write_json(run / "config.json", self.cfg)
+        # the seed the run used (--seed over the spec's): evaluate splits off the same validation samples
+        write_json(run / "config.json", {**self.cfg, "train": {**self.cfg["train"], "seed": self.seed}})
         arrays = {k: torch.from_numpy(v) for k, v in self.pre.arrays().items()}
         save_tensors(run / "preprocess.safetensors", arrays or {"_empty": torch.zeros(0)})  # safetensors needs one
         write_json(run / "preprocess.json", {**self.pre.meta(), "classes": self.classes, **self.reading})

@@ -66,7 +66,9 @@ def compute(task: str, outputs: np.ndarray, targets: np.ndarray, threshold: floa
         if task == "regression":
             y, p = targets.reshape(len(targets), -1), outputs.reshape(len(outputs), -1)
             out["mae"] = float(skm.mean_absolute_error(y, p))
-            out["rmse"] = float(math.sqrt(skm.mean_squared_error(y, p)))
+            # several targets: each one's RMSE, averaged, as scikit-learn's root_mean_squared_error (and
+            # its R²) average them; the root of the pooled MSE would let the widest-ranged target dominate
+            out["rmse"] = float(np.sqrt(skm.mean_squared_error(y, p, multioutput="raw_values")).mean())
             out["r2"] = float(skm.r2_score(y, p)) if len(y) > 1 else math.nan
             return out
     return out

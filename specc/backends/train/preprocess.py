@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from ...validate.training import BOUNDED
+
 EPS = 1e-12
-BOUNDED = {"Sigmoid", "Tanh", "Softmax", "Hardsigmoid", "Hardtanh", "Softsign"}
 
 
 @dataclass
