@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..backends.train.data import DataError
+from ..data.read import DataError
 from ..diagnostics import Diagnostic, Location, dumps_json, render_text, use_colour
 from .common import EXIT_OK, EXIT_SPEC, UsageError, Verb, err, load_spec, out, require_ok, spec_options
 

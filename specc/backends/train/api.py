@@ -13,10 +13,10 @@ from typing import Any, cast
 import numpy as np
 import torch
 
+from ...data import read as data_mod
+from ...data.read import DataError
 from ...validate.train_config import classes_at, head, train_config
-from . import data as data_mod
 from . import metrics as metrics_mod
-from .data import DataError
 from .loop import Log, Options, Result, Trainer, TrainError, fit, plain_log, split
 
 

@@ -25,12 +25,12 @@ import torch
 from torch import nn
 
 from ...atomic import atomic_write, make_folder
+from ...data import read as data_mod
+from ...data.checks import check_data
+from ...data.read import Data, DataError, split
 from ...validate.train_config import classes_at, head
-from . import data as data_mod
 from . import distributed
 from . import metrics as metrics_mod
-from .checks import check_data
-from .data import Data, DataError, split
 from .preprocess import Preprocessing
 from .run import (
     load_tensors,

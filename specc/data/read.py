@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from ...diagnostics import yaml_flow
-from ...shapes.dims import evaluate, from_json
-from ...shapes.rules import nearest_fit, refusal, rules_from_json
-from ...validate.document import SKLEARN_DATASETS as BUNDLED
-from ...validate.train_config import classes_at, head
+from ..diagnostics import yaml_flow
+from ..shapes.dims import evaluate, from_json
+from ..shapes.rules import nearest_fit, refusal, rules_from_json
+from ..validate.document import SKLEARN_DATASETS as BUNDLED
+from ..validate.train_config import classes_at, head
 
 DEFAULT_SIZE = 16  # a symbol's size in data specc makes, where the spec gives none
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from ...validate.train_config import classes_at, head
-from .data import Data, DataError, check_finite, ctc_steps
+from ..validate.train_config import classes_at, head
+from .read import Data, DataError, check_finite, ctc_steps
 
 
 def check_data(cfg: dict[str, Any], train: Data, val: Data) -> None:
