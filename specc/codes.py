@@ -618,6 +618,17 @@ _TABLE: list[Code | LintCode] = [
          "samples it never sees, and a stratified split cannot even be drawn.",
          "train: {data: {source: iris, val_split: 0.99}}",
          "Use a val_split such as 0.2; the hint gives the largest that leaves each class a sample to train on."),
+    # -- check reads the data a spec trains on (helper d20) ---------------------------------------
+    Code("T011", "data-checked-in-part", "A data file is larger than `specc check` reads: check read its first "
+         "samples only (a warning).",
+         "check reads the files train.data names with the code specc train reads them with, so a file that does "
+         "not fit the model (its columns, shapes, classes, values) is an error at its spec line before anything "
+         "is trained. Reading a large file whole on every check (and every keystroke in an editor) would make "
+         "check slow, so above 32 MB it reads the first 1000 samples: a class, a bad value or a row count past "
+         "them is first seen by specc train.",
+         "train: {data: {source: data/big.csv}}   # 800 MB",
+         "Nothing, if the file is right (specc train checks all of it before its first epoch); specc check "
+         "--no-data skips reading data, and lint: {ignore: [T011]} (or --ignore T011) silences the warning."),
     # -- vision and generative architectures (helper a19) ---------------------------------------
     Code("T008", "batch-of-one-into-batchnorm", "batch_size: 1 trains a BatchNorm that sees one value per "
          "channel in each batch.",
@@ -713,7 +724,7 @@ assert len(CODES) == len(_TABLE), "duplicate code in the table"
 
 # The codes that are warnings (lint rules, unused inputs and layers): the only ones a spec
 # may silence with `ignore:` or `lint: {ignore: [...]}`. Errors can never be silenced.
-WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")} | {"G005", "G007", "S012", "V032"})
+WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")} | {"G005", "G007", "S012", "V032", "T011"})
 
 
 def closest_warning_code(text: str) -> str | None:
