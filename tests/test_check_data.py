@@ -60,8 +60,8 @@ def _images(folder: Path, classes: int, mode: str = "RGB", each: int = 3) -> Non
     for c in range(classes):
         (folder / f"class{c}").mkdir(parents=True)
         for k in range(each):
-            shape = (8, 8, 3) if mode == "RGB" else (8, 8)
-            Image.fromarray(rng.integers(0, 255, size=shape, dtype=np.uint8), mode).save(folder / f"class{c}" / f"{k}.png")
+            pixels = rng.integers(0, 255, size=(8, 8, 3) if mode == "RGB" else (8, 8), dtype=np.uint8)
+            Image.fromarray(pixels, mode).save(folder / f"class{c}" / f"{k}.png")
 
 
 @dataclass
@@ -101,7 +101,8 @@ CASES = [
     Case("image-classes-past-the-head", _spec("[B, 3, 8, 8]", width=3, data="{source: photos/}"),
          lambda d: _images(d / "photos", 5), "T005", 8, "width to 5",
          _spec("[B, 3, 8, 8]", width=5, data="{source: photos/}")),
-    Case("csv-text-cell", _spec(), lambda d: _csv(d / "data.csv", cell=lambda i, j: "n/a" if (i, j) == (7, 1) else "0.5"),
+    Case("csv-text-cell", _spec(),
+         lambda d: _csv(d / "data.csv", cell=lambda i, j: "n/a" if (i, j) == (7, 1) else "0.5"),
          "T004", 14, "encode it as numbers", _spec("[B, 3]", data="{source: data.csv, features: [a, c, d]}")),
     Case("csv-empty-cell", _spec(), lambda d: _csv(d / "data.csv", cell=lambda i, j: "" if (i, j) == (3, 2) else "0.5"),
          "T004", 14, "fill the missing values", _spec(),
