@@ -236,3 +236,58 @@ def test_check_without_a_data_file_imports_no_numpy(tmp_path: Path) -> None:
              "print(s.ok, 'numpy' in sys.modules, 'sklearn' in sys.modules, 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.stdout.split() == ["True", "True", "False", "False"], out.stderr
+
+
+def _write_bytes(name: str, content: bytes) -> Callable[[Path], None]:
+    return lambda folder: (folder / name).write_bytes(content)
+
+
+def _save(name: str, array: np.ndarray, *, as_name: str | None = None) -> Callable[[Path], None]:
+    def write(folder: Path) -> None:
+        np.save(folder / name, array)
+        if as_name:
+            (folder / name).rename(folder / as_name)
+    return write
+
+
+def _savez(name: str, **arrays: np.ndarray) -> Callable[[Path], None]:
+    def write(folder: Path) -> None:
+        np.savez(folder / "tmp.npz", **arrays)
+        (folder / "tmp.npz").rename(folder / name)
+    return write
+
+
+def _bad_image(folder: Path) -> None:
+    _images(folder / "photos", 2)
+    (folder / "photos" / "class0" / "0.png").write_bytes(b"not a png")
+
+
+# Files that once raised from inside NumPy or Pillow (a traceback at train, E999 at check): each
+# is now a located T-code error, the same for both.
+UNREADABLE = [
+    ("empty-npz", "{source: data.npz}", "[B, 4]", _write_bytes("data.npz", b""), "T001"),
+    ("npy-named-npz", "{source: data.npz}", "[B, 4]", _save("data.npy", np.zeros((5, 4)), as_name="data.npz"), "T001"),
+    ("npz-named-npy", "{source: data.npy, targets: y.npy}", "[B, 4]",
+     _savez("data.npy", x=np.zeros((5, 4))), "T001"),
+    ("scalar-in-npz", "{source: data.npz}", "[B, 4]", _savez("data.npz", x=np.array(3.0), y=np.array(1)), "T003"),
+    ("object-npy", "{source: data.npy, targets: data.npy}", "[B, 4]",
+     _save("data.npy", np.array([None, 1], dtype=object)), "T001"),
+    ("unreadable-first-image", "{source: photos/}", "[B, 3, H, W]", _bad_image, "T001"),
+]
+
+
+@pytest.mark.parametrize(("data", "shape", "write", "code"), [u[1:] for u in UNREADABLE],
+                         ids=[u[0] for u in UNREADABLE])
+def test_unreadable_files_are_located_errors(data: str, shape: str, write: Callable[[Path], None], code: str,
+                                             tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path)
+    layers = ("  - {type: Conv2d, out_channels: 4, kernel_size: 3}\n  - {type: AdaptiveAvgPool2d, output_size: 1}\n"
+              if "H" in shape else "")
+    text = _spec(shape, data=data).replace("layers:\n", "layers:\n" + layers)
+    (tmp_path / "spec.yaml").write_text(text, encoding="utf-8")
+    errors = load(tmp_path / "spec.yaml").errors
+    assert [(d.code, d.loc.line if d.loc else None) for d in errors] == [(code, text.count("\n"))], errors
+    from specc.data import probe
+
+    monkeypatch.setattr(probe, "CHECK_BYTES", 0)  # read in part: the same refusal
+    assert [d.code for d in load(tmp_path / "spec.yaml").errors] == [code]

@@ -59,9 +59,10 @@ def data_diagnostics(spec: Spec, base: Path) -> list[Diagnostic]:
     cfg = train_config(spec)
     large = {k: size for k, p in paths.items() if (size := _size(p)) > CHECK_BYTES}
     targets = doc.train.data.targets  # a .npy source's targets file
-    key = _key(cfg, [*paths.values(), *([base / targets] if targets else [])], base)
+    rows = SAMPLE_ROWS if large else None
+    key = _key(cfg, [*paths.values(), *([base / targets] if targets else [])], base, rows)
     if key not in _CACHE:
-        _CACHE[key] = _read(cfg, base, SAMPLE_ROWS if large else None)
+        _CACHE[key] = _read(cfg, base, rows)
         while len(_CACHE) > _CACHE_SIZE:
             del _CACHE[next(iter(_CACHE))]
     found = _CACHE[key]
@@ -99,7 +100,7 @@ def _size(path: Path) -> int:
         return 0  # unreadable: the reader says why
 
 
-def _key(cfg: dict[str, Any], paths: list[Path], base: Path) -> str:
+def _key(cfg: dict[str, Any], paths: list[Path], base: Path, rows: int | None) -> str:
     """What a read depends on: the model and data settings (not where the keys are written, so
     an edit elsewhere in the spec reads nothing again), and each file's size and time."""
     def stamp(p: Path) -> list[Any]:
@@ -111,4 +112,4 @@ def _key(cfg: dict[str, Any], paths: list[Path], base: Path) -> str:
             return [str(p), None]
 
     model = {k: v for k, v in cfg.items() if k not in ("locs", "output_layers", "spec")}
-    return json.dumps([model, str(base), [stamp(p) for p in paths]], sort_keys=True, default=str)
+    return json.dumps([model, str(base), rows, [stamp(p) for p in paths]], sort_keys=True, default=str)

@@ -288,15 +288,20 @@ def _npz(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], where: str,
          known: dict[str, Any] | None = None, rows: int | None = None) -> Data:
     try:
         arrays = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise DataError("T001", f"cannot read {path.name}: {exc}", "write it with np.savez", where) from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # empty, truncated, not NumPy's
+        raise DataError("T001", f"cannot read {path.name}: {str(exc).split(chr(10))[0][:120]}",
+                        "write it with np.savez", where) from None
+    if not hasattr(arrays, "files"):  # np.save's one array under an .npz name
+        raise DataError("T001", f"{path.name} holds one array (np.save), not named arrays (np.savez)",
+                        "save it with np.savez('data.npz', x=x, y=y), or name it .npy with targets: y.npy", where)
 
     def get(key: str) -> np.ndarray:
         try:
-            return np.asarray(arrays[key]) if rows is None else _npz_head(arrays, key, rows)
+            found = np.asarray(arrays[key]) if rows is None else _npz_head(arrays, key, rows)
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # object arrays (pickles), truncation
             raise DataError("T001", f"cannot read array {key!r} of {path.name}: {str(exc).split(chr(10))[0][:120]}",
                             "save plain numeric (or text) arrays with np.savez", where) from None
+        return _rows(found, f"array {key!r} of {path.name}", where)
     keys = data_cfg["x_key"]
     wanted = keys if isinstance(keys, dict) else {_only_input(cfg, path.name): keys}
     unknown = sorted(set(wanted) - set(cfg["inputs"]))
@@ -350,13 +355,24 @@ def _npz_head(arrays: Any, key: str, rows: int) -> np.ndarray:
 def _npy_array(path: Path, rows: int | None, where: str) -> np.ndarray:
     """A .npy file's array (its first ``rows`` samples only, mapped rather than read)."""
     try:
-        if rows is None:
-            return np.load(path, allow_pickle=False)
-        mapped = np.load(path, mmap_mode="r", allow_pickle=False)
-        return np.array(mapped[:rows] if mapped.ndim else mapped)
+        found = np.load(path, mmap_mode=None if rows is None else "r", allow_pickle=False)
+        if not isinstance(found, np.ndarray):  # an .npz archive under an .npy name
+            raise DataError("T001", f"{path.name} holds named arrays (np.savez), not one array (np.save)",
+                            "name it .npz and set x_key / y_key to its arrays' names", where)
+        if rows is not None:
+            found = np.array(found[:rows] if found.ndim else found)
     except (OSError, ValueError, EOFError) as exc:  # object arrays (pickles), truncated or foreign files
         raise DataError("T001", f"cannot read {path.name}: {str(exc).split(chr(10))[0][:120]}",
                         "save a plain numeric (or text) array with np.save", where) from None
+    return _rows(found, path.name, where)
+
+
+def _rows(x: np.ndarray, what: str, where: str) -> np.ndarray:
+    """``x``, which must hold one sample per row: a single value (a 0-d array) holds none."""
+    if x.ndim == 0:
+        raise DataError("T003", f"{what} is a single value ({str(x)[:20]}), not one sample per row",
+                        "save one row per sample (an array of shape (N, ...))", where)
+    return x
 
 
 def _npy(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], base: Path, where: str,
@@ -606,7 +622,7 @@ def _images(cfg: dict[str, Any], folder: Path, where: str, known: dict[str, Any]
     # validation images are read as the training ones were: their classes' numbers, their size
     classes = known.get("classes") if isinstance(known.get("classes"), list) else found
     size = (known.get("images") or {}).get(name)
-    shape = size if size is not None else fixed(declared, _image_sizes(cfg, declared, folder, found, name))
+    shape = size if size is not None else fixed(declared, _image_sizes(cfg, declared, folder, found, name, where))
     if len(shape) != 3 or shape[0] not in (1, 3):
         raise DataError("T003", f"a folder of images feeds an input of shape [B, 1 or 3, H, W], not {shape}",
                         "declare the input as [B, 3, H, W] (or 1 channel for greyscale)", f"inputs.{name}")
@@ -658,13 +674,17 @@ def image_array(path: Path, shape: Sequence[int], where: str = "source") -> np.n
             im = im.convert("L" if channels == 1 else "RGB").resize((width, height))
             arr = np.asarray(im, dtype=np.float32) / 255.0
     except (UnidentifiedImageError, OSError, ValueError) as exc:  # a truncated file, or not an image
-        raise DataError("T001", f"{path} is not an image Pillow can read ({str(exc).split(chr(10))[0][:80]})",
-                        "remove the file or replace it with a readable image", where) from None
+        raise _unreadable_image(path, exc, where) from None
     return arr[None] if channels == 1 else arr.transpose(2, 0, 1)
 
 
+def _unreadable_image(path: Path, exc: Exception, where: str) -> DataError:
+    return DataError("T001", f"{path} is not an image Pillow can read ({str(exc).split(chr(10))[0][:80]})",
+                     "remove the file or replace it with a readable image", where)
+
+
 def _image_sizes(cfg: dict[str, Any], declared: list[Any], folder: Path, classes: list[str],
-                 name: str) -> dict[str, int]:
+                 name: str, where: str = "source") -> dict[str, int]:
     """The sizes images are resized to: a symbolic H or W the spec gives no export size takes the
     first image's (not the 16 of made-up data: 224-pixel photos trained as 16-pixel thumbnails),
     and must be a size the model runs at."""
@@ -675,10 +695,13 @@ def _image_sizes(cfg: dict[str, Any], declared: list[Any], folder: Path, classes
                   if f.suffix.lower() in IMAGE_SUFFIXES), None)
     if not free or first is None:
         return sizes
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
-    with Image.open(first) as im:
-        width, height = im.size
+    try:
+        with Image.open(first) as im:
+            width, height = im.size
+    except (UnidentifiedImageError, OSError, ValueError) as exc:  # read for its size: the same refusal
+        raise _unreadable_image(first, exc, where) from None
     given = {}
     for d, v in zip(spatial, (height, width)):
         if d in free:
