@@ -2,9 +2,9 @@
 
 Prefixes follow the pipeline: ``Y`` load (YAML), ``X`` variables and expressions,
 ``V`` validation of the document, ``G`` graph wiring, ``S`` shapes, ``L`` lint, ``T`` training
-(the loss, optimizer and data against the model; data problems are found by `specc train`
-before the first epoch), ``U`` what a later stage (build, forward, export, train) cannot do
-with a spec that is otherwise well-formed.
+(the loss, optimizer and data against the model; data problems are found by `specc check`, which
+reads the data files as training does, and by `specc train` before the first epoch), ``U`` what a
+later stage (build, forward, export, train) cannot do with a spec that is otherwise well-formed.
 ``specc explain CODE`` prints the entry: what it means, why it matters, an example of
 the mistake and the fix.  A lint code's entry here is its code and name only: the rule's
 module docstring is its documentation (``specc.lint.docs.catalogue()`` gives every code
