@@ -26,6 +26,7 @@ CHECK_BYTES = 32 * 2**20  # a data file (or image folder) larger than this is re
 SAMPLE_ROWS = 1000  # the samples check reads of such a file
 _CACHE: dict[str, tuple[Any, ...] | None] = {}  # what the last reads found: an editor checks on every key
 _CACHE_SIZE = 16
+DATA_KEYS = ("source", "val_source", "features", "target")  # keys of train.data: reported there when unwritten
 
 
 def locate(cfg: dict[str, Any], where: str) -> Location | None:
@@ -35,8 +36,7 @@ def locate(cfg: dict[str, Any], where: str) -> Location | None:
         loc = cfg["output_layers"].get(where.removeprefix("output."), {}).get("loc")
     else:
         locs = cfg["locs"]
-        loc = locs.get(where) or (locs.get("data") if where in ("source", "val_source") else None) or \
-            locs.get("train")
+        loc = locs.get(where) or (locs.get("data") if where in DATA_KEYS else None) or locs.get("train")
     return Location(*loc) if loc else None
 
 

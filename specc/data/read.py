@@ -412,7 +412,8 @@ def _csv(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], where: str, 
     for col in [*features, *columns]:
         if col not in header:
             raise DataError("T002", f"{path.name} has no column {col!r} (it has {', '.join(header)})",
-                            "set features: [...] and target: ... in train.data to column names of the file", "data")
+                            "set features: [...] and target: ... in train.data to column names of the file",
+                            "target" if col in columns else "features")
     x = csv_numbers(path, header, body, features, where, named=not numbered)
     trained = known.get("classes")
     if isinstance(target, dict):
