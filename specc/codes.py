@@ -624,8 +624,9 @@ _TABLE: list[Code | LintCode] = [
          "check reads the files train.data names with the code specc train reads them with, so a file that does "
          "not fit the model (its columns, shapes, classes, values) is an error at its spec line before anything "
          "is trained. Reading a large file whole on every check (and every keystroke in an editor) would make "
-         "check slow, so above 32 MB it reads the first 1000 samples: a class, a bad value or a row count past "
-         "them is first seen by specc train.",
+         "check slow, so above a size (a CSV over 4 MB, an image folder over 16 MB, .npz and .npy files over 64 "
+         "MB) it reads the first 1000 samples: a class, a bad value or a row count past them is first seen by "
+         "specc train.",
          "train: {data: {source: data/big.csv}}   # 800 MB",
          "Nothing, if the file is right (specc train checks all of it before its first epoch); specc check "
          "--no-data skips reading data, and lint: {ignore: [T011]} (or --ignore T011) silences the warning."),

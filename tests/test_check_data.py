@@ -190,7 +190,7 @@ def test_val_split_too_large_is_found_without_drawing_it(tmp_path: Path) -> None
 def test_a_large_file_is_read_in_part_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from specc.data import probe
 
-    monkeypatch.setattr(probe, "CHECK_BYTES", 1000)
+    monkeypatch.setattr(probe, "CHECK_BYTES", dict.fromkeys(probe.CHECK_BYTES, 1000))
     monkeypatch.setattr(probe, "SAMPLE_ROWS", 5)
     read_rows: list[int | None] = []
     real = probe._read
@@ -289,5 +289,5 @@ def test_unreadable_files_are_located_errors(data: str, shape: str, write: Calla
     assert [(d.code, d.loc.line if d.loc else None) for d in errors] == [(code, text.count("\n"))], errors
     from specc.data import probe
 
-    monkeypatch.setattr(probe, "CHECK_BYTES", 0)  # read in part: the same refusal
+    monkeypatch.setattr(probe, "CHECK_BYTES", dict.fromkeys(probe.CHECK_BYTES, 0))  # read in part: same refusal
     assert [d.code for d in load(tmp_path / "spec.yaml").errors] == [code]
