@@ -218,9 +218,11 @@ def test_npz_head_reads_the_first_samples_of_each_member(tmp_path: Path) -> None
 
 
 def test_the_editor_sees_the_data_errors(tmp_path: Path) -> None:
+    from specc.lsp.analysis import Analysis
+
     path = _where(CASES[2], tmp_path)
-    spec = loads(path.read_text(encoding="utf-8"), str(path))
-    assert [d.code for d in spec.errors] == ["T005"]
+    found = Analysis.of(path.read_text(encoding="utf-8"), path.as_uri(), str(path)).diagnostics()
+    assert [(span[0][0], d.code) for span, d in found] == [(7, "T005")]  # 0-based: the head's line
     assert loads(path.read_text(encoding="utf-8"), "unsaved.yaml").ok  # no file on disk: no folder to read from
 
 
