@@ -121,7 +121,9 @@ def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None, ignore: Itera
         spec.diagnostics.extend(run_rules(spec))
         spec.diagnostics.extend(check_training(spec))
         spec.diagnostics.extend(training_diagnostics(spec))
-        if data and spec.ok and Path(spec.path).is_file():  # the files train: names, as specc train reads them
+        train = spec.document.train if spec.document is not None else None
+        if data and spec.ok and train is not None and train.data.files() and Path(spec.path).is_file():
+            # the files train: names, read as specc train reads them
             from .data.probe import data_diagnostics
 
             spec.diagnostics.extend(data_diagnostics(spec, Path(spec.path).resolve().parent))

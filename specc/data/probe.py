@@ -11,13 +11,11 @@ names a data file, so a spec without one costs nothing.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import Diagnostic, Location
-from ..validate.document import BUILTIN_DATASETS
 
 if TYPE_CHECKING:
     from ..spec import Spec
@@ -48,8 +46,7 @@ def data_diagnostics(spec: Spec, base: Path) -> list[Diagnostic]:
     doc = spec.document
     if doc is None or doc.train is None or doc.loss is None or doc.optimizer is None:
         return []  # untrainable: `specc train` says so (V021) before it reads anything
-    named = {k: v for k, v in (("source", doc.train.data.source), ("val_source", doc.train.data.val_source))
-             if v is not None and v not in BUILTIN_DATASETS}
+    named = doc.train.data.files()
     if not named:
         return []
     paths = {k: Path(v) if Path(v).is_absolute() else base / v for k, v in named.items()}
@@ -121,6 +118,8 @@ def _key(cfg: dict[str, Any], paths: list[Path], base: Path, rows: int | None) -
             return [str(p), st.st_size, st.st_mtime_ns, sorted(inner)]
         except OSError:
             return [str(p), None]
+
+    import json  # here: a spec without a data file never gets this far, and check stays light
 
     model = {k: v for k, v in cfg.items() if k not in ("locs", "output_layers", "spec")}
     return json.dumps([model, str(base), rows, [stamp(p) for p in paths]], sort_keys=True, default=str)
