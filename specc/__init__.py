@@ -49,7 +49,7 @@ def build(spec: Spec | str, seed: int | None = None, overrides: list[str] | None
     from .spec import Spec
 
     if not isinstance(spec, Spec):
-        spec = load(spec, overrides)
+        spec = load(spec, overrides, data=False)  # building reads no data
     return build_module(spec.require_ok(), seed)
 
 

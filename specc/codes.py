@@ -2,9 +2,9 @@
 
 Prefixes follow the pipeline: ``Y`` load (YAML), ``X`` variables and expressions,
 ``V`` validation of the document, ``G`` graph wiring, ``S`` shapes, ``L`` lint, ``T`` training
-(the loss, optimizer and data against the model; data problems are found by `specc train`
-before the first epoch), ``U`` what a later stage (build, forward, export, train) cannot do
-with a spec that is otherwise well-formed.
+(the loss, optimizer and data against the model; data problems are found by `specc check`, which
+reads the data files as training does, and by `specc train` before the first epoch), ``U`` what a
+later stage (build, forward, export, train) cannot do with a spec that is otherwise well-formed.
 ``specc explain CODE`` prints the entry: what it means, why it matters, an example of
 the mistake and the fix.  A lint code's entry here is its code and name only: the rule's
 module docstring is its documentation (``specc.lint.docs.catalogue()`` gives every code
@@ -650,6 +650,18 @@ _TABLE: list[Code | LintCode] = [
          "samples it never sees, and a stratified split cannot even be drawn.",
          "train: {data: {source: iris, val_split: 0.99}}",
          "Use a val_split such as 0.2; the hint gives the largest that leaves each class a sample to train on."),
+    # -- check reads the data a spec trains on (helper d20) ---------------------------------------
+    Code("T011", "data-checked-in-part", "A data file is larger than `specc check` reads: check read its first "
+         "samples only (a warning).",
+         "check reads the files train.data names with the code specc train reads them with, so a file that does "
+         "not fit the model (its columns, shapes, classes, values) is an error at its spec line before anything "
+         "is trained. Reading a large file whole on every check (and every keystroke in an editor) would make "
+         "check slow, so above a size (a CSV over 4 MB, an image folder over 16 MB, .npz and .npy files over 64 "
+         "MB) it reads the first 1000 samples: a class, a bad value or a row count past them is first seen by "
+         "specc train.",
+         "train: {data: {source: data/big.csv}}   # 800 MB",
+         "Nothing, if the file is right (specc train checks all of it before its first epoch); specc check "
+         "--no-data skips reading data, and lint: {ignore: [T011]} (or --ignore T011) silences the warning."),
     # -- vision and generative architectures (helper a19) ---------------------------------------
     Code("T008", "batch-of-one-into-batchnorm", "batch_size: 1 trains a BatchNorm that sees one value per "
          "channel in each batch.",
@@ -745,7 +757,8 @@ assert len(CODES) == len(_TABLE), "duplicate code in the table"
 
 # The codes that are warnings (lint rules, unused inputs and layers): the only ones a spec
 # may silence with `ignore:` or `lint: {ignore: [...]}`. Errors can never be silenced.
-WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")} | {"G005", "G007", "G011", "S012", "V032"})
+WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")}
+                          | {"G005", "G007", "G011", "S012", "T011", "T017", "V032"})
 
 
 def closest_warning_code(text: str) -> str | None:

@@ -1,6 +1,8 @@
-"""check = load → expand → validate → graph → lint.  Later verbs build on a checked Spec.
+"""check = load → expand → validate → graph → lint → data.  Later verbs build on a checked Spec.
 
-Nothing here imports torch: ``specc check`` must stay fast enough for every save.
+Nothing here imports torch: ``specc check`` must stay fast enough for every save.  The data step
+reads the files a spec's train: section names (relative to the spec's folder) as `specc train`
+would, when the spec is a file on disk; ``data=False`` skips it.
 """
 
 from __future__ import annotations
@@ -32,8 +34,10 @@ __all__ = ["Spec", "SpecInvalid", "load", "loads"]  # Spec lives in specc.spec; 
 reserve_target_names(torch_support.defined_names)
 
 
-def load(path: str | Path, overrides: list[str] | dict[str, Any] | None = None, ignore: Iterable[str] = ()) -> Spec:
-    """Read and check a spec file. Never raises for problems in the spec: see ``.diagnostics``."""
+def load(path: str | Path, overrides: list[str] | dict[str, Any] | None = None, ignore: Iterable[str] = (), *,
+         data: bool = True) -> Spec:
+    """Read and check a spec file (and, ``data`` true, the data files it trains on). Never raises for
+    problems in the spec: see ``.diagnostics``."""
     display = str(path)
     try:
         text = read_spec(path, display)
@@ -42,14 +46,15 @@ def load(path: str | Path, overrides: list[str] | dict[str, Any] | None = None, 
         spec.diagnostics.append(exc.diagnostic() if isinstance(exc, SpecError) else Diagnostic(
             "Y006", f"cannot read the spec: {exc.strerror or exc}", Location(display, 1, 1), "check the path"))
         return spec
-    return loads(text, display, overrides, ignore)
+    return loads(text, display, overrides, ignore, data=data)
 
 
 def loads(text: str | bytes, file: str = "<string>", overrides: list[str] | dict[str, Any] | None = None,
-          ignore: Iterable[str] = ()) -> Spec:
+          ignore: Iterable[str] = (), *, data: bool = True) -> Spec:
     """Check spec text (bytes are read as a file's are: UTF-8, located Y006 if not); ``ignore``
-    silences warning codes (never errors).  A wrong type of argument is a TypeError here, not
-    a crash deep inside the parser."""
+    silences warning codes (never errors); ``data``: where ``file`` is a file on disk (an editor's
+    buffer of it), read the data files the spec trains on, relative to its folder.  A wrong type
+    of argument is a TypeError here, not a crash deep inside the parser."""
     file = _text_argument("file", file)
     if isinstance(text, (bytes, bytearray, memoryview)):
         try:
@@ -68,7 +73,7 @@ def loads(text: str | bytes, file: str = "<string>", overrides: list[str] | dict
     collecting = gc.isenabled()
     gc.disable()
     try:
-        _run(spec, overrides, ignore)
+        _run(spec, overrides, ignore, data)
     except SpecError as err:
         spec.diagnostics.append(err.diagnostic(Location(file, 1, 1)))
     finally:
@@ -87,7 +92,8 @@ def _text_argument(name: str, value: object) -> str:
     return value
 
 
-def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None, ignore: Iterable[str] = ()) -> None:
+def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None, ignore: Iterable[str] = (),
+         data: bool = True) -> None:
     raw = load_yaml(spec.text, spec.path)
     spec.raw = raw
     spec.locations = Locations(raw)
@@ -117,4 +123,10 @@ def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None, ignore: Itera
         spec.diagnostics.extend(run_rules(spec))
         spec.diagnostics.extend(check_training(spec))
         spec.diagnostics.extend(training_diagnostics(spec))
+        train = spec.document.train if spec.document is not None else None
+        if data and spec.ok and train is not None and train.data.files() and Path(spec.path).is_file():
+            # the files train: names, read as specc train reads them
+            from .data.probe import data_diagnostics
+
+            spec.diagnostics.extend(data_diagnostics(spec, Path(spec.path).resolve().parent))
     spec.diagnostics = silence(spec, graph, ignore)

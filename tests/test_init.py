@@ -113,7 +113,7 @@ def test_scaffold_trains(task: str, tmp_path: Path, one_thread: None) -> None:
     # Fit one batch of the scaffold's own data with its own loss and optimizer: the loss must fall.
     import numpy as np
 
-    from specc.backends.train import data as train_data
+    from specc.data import read as train_data
 
     torch.manual_seed(0)
     cfg = script.TRAIN_CONFIG

@@ -517,7 +517,7 @@ PADDED = """\
 
 def test_made_up_padding_masks_never_mask_a_whole_row(tmp_path: Path) -> None:
     # random bools as key_padding masks padded every key of one row in eight at T = 3: nan outputs
-    from specc.backends.train.data import _padding
+    from specc.data.read import _padding
 
     masks = _padding((4000, 3), np.random.default_rng(0))
     assert not masks.all(axis=1).any() and masks.any()
@@ -941,7 +941,7 @@ def test_images_keep_their_size_where_the_spec_leaves_it_symbolic(tmp_path: Path
     # 16x16 (the size of made-up data); a size the model cannot take is T003 with the nearest one
     from PIL import Image
 
-    from specc.backends.train.data import load
+    from specc.data.read import load
     from specc.validate.train_config import train_config
 
     for cls in ("a", "b"):
@@ -1239,7 +1239,7 @@ def test_the_api_refuses_an_epoch_count_the_cli_would(epochs: object, tmp_path: 
 
 def test_a_csv_with_two_columns_of_one_name_is_refused_where_the_name_is_used(tmp_path: Path) -> None:
     # header.index() took the first 'a' silently: which copy fed the model was the file's accident
-    from specc.backends.train.data import csv_samples
+    from specc.data.read import csv_samples
 
     path = tmp_path / "dup.csv"
     path.write_text("a,note,a,b,note\n1,x,2,3,y\n")

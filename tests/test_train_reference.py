@@ -96,7 +96,7 @@ def test_evaluate_numbers_a_validation_file_lacking_a_class_as_training_did(
 
 @pytest.mark.parametrize("task", ["classification", "regression"])
 def test_unshuffled_rows_validate_on_the_last_ones_as_scikit_learn_splits_them(task: str) -> None:
-    from specc.backends.train.data import Data, split
+    from specc.data.read import Data, split
 
     n = 50
     y = np.arange(n) % 3 if task == "classification" else np.linspace(0, 1, n, dtype=np.float32)

@@ -531,7 +531,7 @@ def load_arrays(specs: Sequence[str], input_names: Sequence[str],
                              f"{', '.join(input_names)}")
         if not path.is_file():
             raise InputError(f"-i {item}: no such file: {file}")
-        from .train.data import IMAGE_SUFFIXES  # numpy only: no torch on a deploy machine
+        from ..data.read import IMAGE_SUFFIXES  # numpy only: no torch on a deploy machine
 
         if path.suffix.lower() == ".csv" or path.suffix.lower() in IMAGE_SUFFIXES:
             if not name:
@@ -564,7 +564,7 @@ def load_arrays(specs: Sequence[str], input_names: Sequence[str],
 
 
 def _csv_input(path: Path, columns: Sequence[str] | None, item: str) -> np.ndarray:
-    from .train.data import DataError, csv_samples  # numpy only: no torch on a deploy machine
+    from ..data.read import DataError, csv_samples  # numpy only: no torch on a deploy machine
 
     try:
         return csv_samples(path, columns)
@@ -573,7 +573,7 @@ def _csv_input(path: Path, columns: Sequence[str] | None, item: str) -> np.ndarr
 
 
 def _image_input(path: Path, shape: Sequence[int] | None, item: str) -> np.ndarray:
-    from .train.data import DataError, image_array
+    from ..data.read import DataError, image_array
 
     if shape is None:
         raise InputError(f"-i {item}: an image feeds an input of shape (B, 1 or 3, H, W) with H and W fixed, "
@@ -586,7 +586,7 @@ def _image_input(path: Path, shape: Sequence[int] | None, item: str) -> np.ndarr
 
 def image_shapes(meta: Mapping[str, str], inputs: Sequence[IOInfo]) -> dict[str, list[int]]:
     """The (C, H, W) each image input reads: the run's (specc_images), else the input's own fixed dims."""
-    from .train.data import image_input_shape
+    from ..data.read import image_input_shape
 
     recorded: dict[str, list[int]] = {}
     with contextlib.suppress(ValueError, TypeError):

@@ -86,8 +86,8 @@ def spec_samples(spec: Any, weights: str | os.PathLike[str] | None) -> tuple[Sam
     """The spec's training data (the run's own settings when ``weights`` is a `specc train` run):
     calibration batches from the training split, the validation split to score on. None (and why)
     when the spec reads no real data; scores only when the weights are trained."""
+    from ..data import read as data_mod
     from ..validate.train_config import train_config
-    from .train import data as data_mod
 
     run = _run_folder(Path(weights)) if weights is not None else None
     if run is not None:

@@ -29,7 +29,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     checked = []
     worst = EXIT_OK
     for path in args.specs:
-        spec = load_spec(path, args.set, args.ignore)
+        spec = load_spec(path, args.set, args.ignore, data=not args.no_data)
         failed = not spec.ok or (args.strict and spec.diagnostics)
         worst = EXIT_SPEC if failed else worst
         if args.format == "json":
@@ -173,6 +173,9 @@ def _check_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ignore", action="append", default=[], metavar="CODE[,CODE]",
                    help="silence these warning codes (e.g. L004); errors cannot be silenced")
     p.add_argument("-q", "--quiet", action="store_true", help="print only problems")
+    p.add_argument("--no-data", action="store_true",
+                   help="do not read the data files train: names (by default check reads them as specc train "
+                        "would, and reports what does not fit the model)")
     _macs_argument(p)
     spec_options(p)
 

@@ -55,8 +55,9 @@ def spec_options(p: argparse.ArgumentParser) -> None:
 STDIN, STDIN_NAME = "-", "<stdin>"  # `specc check -` reads the spec from standard input
 
 
-def load_spec(path: str, overrides: list[str] | None, ignore: list[str] | None = None) -> Any:
-    """The checked spec at ``path``; ``ignore`` are --ignore's comma-separated warning codes."""
+def load_spec(path: str, overrides: list[str] | None, ignore: list[str] | None = None, data: bool = False) -> Any:
+    """The checked spec at ``path``; ``ignore`` are --ignore's comma-separated warning codes; ``data``:
+    its training data read too (`specc check`; train reads and reports it itself, other verbs need none)."""
     from ..pipeline import load, loads
 
     if path != STDIN and not Path(path).is_file():
@@ -70,8 +71,8 @@ def load_spec(path: str, overrides: list[str] | None, ignore: list[str] | None =
     if path == STDIN:  # an editor's buffer or a pipe; one byte past the limit says it is too large
         from ..load.limits import MAX_BYTES
 
-        return loads(sys.stdin.buffer.read(MAX_BYTES + 1), STDIN_NAME, overrides, codes)
-    return load(path, overrides, codes)
+        return loads(sys.stdin.buffer.read(MAX_BYTES + 1), STDIN_NAME, overrides, codes, data=data)
+    return load(path, overrides, codes, data=data)
 
 
 def print_diagnostics(spec: Any, fmt: str = "text", stream: Any = None) -> None:

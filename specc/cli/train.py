@@ -13,19 +13,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..backends.train.data import DataError
+from ..data.probe import locate
+from ..data.read import DataError
 from ..diagnostics import Diagnostic, Location, dumps_json, render_text, use_colour
 from .common import EXIT_OK, EXIT_SPEC, SpecFailed, UsageError, Verb, err, load_spec, out, require_ok, spec_options
-
-
-def locate(cfg: dict[str, Any], where: str) -> Location | None:
-    if where.startswith("output."):
-        loc = cfg["output_layers"].get(where.removeprefix("output."), {}).get("loc")
-    else:
-        locs = cfg["locs"]
-        loc = locs.get(where) or (locs.get("data") if where in ("source", "val_source") else None) or \
-            locs.get("train")
-    return Location(*loc) if loc else None
 
 
 def data_diagnostic(cfg: dict[str, Any], exc: DataError) -> Diagnostic:
@@ -144,7 +135,7 @@ def _run_spec(run: Path) -> tuple[Any, dict[str, Any]]:
         raise WeightsError(f"{run / 'spec.yaml'}, the spec the run was trained from, is not readable "
                            f"({getattr(exc, 'strerror', None) or exc}); train the run again") from None
     # under the spec's own file name: a spec without a name: takes its model's name from it
-    return loads(text, meta["spec"], meta.get("overrides", [])), meta
+    return loads(text, meta["spec"], meta.get("overrides", []), data=False), meta
 
 
 def _trained(target: str, overrides: list[str]) -> tuple[Any, Path]:

@@ -491,6 +491,11 @@ class DataSpec(Strict):
     def _source(cls, v: str | None) -> str | None:
         return None if v is None else _data_path(v)
 
+    def files(self) -> dict[str, str]:
+        """The data files and folders named (source, val_source: what check reads), not the bundled sets."""
+        return {k: v for k, v in (("source", self.source), ("val_source", self.val_source))
+                if v is not None and v not in BUILTIN_DATASETS}
+
 
 class Preprocess(Strict):
     # auto: standardise float inputs of shape [B, features] (none for images, sequences and integer

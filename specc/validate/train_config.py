@@ -95,6 +95,8 @@ def train_config(spec: Spec) -> dict[str, Any]:
             "val_source": _loc(spec, "train", "data", "val_source"),
             "val_split": _loc(spec, "train", "data", "val_split"),
             "data": _loc(spec, "train", "data"),
+            "features": _loc(spec, "train", "data", "features"),
+            "target": _loc(spec, "train", "data", "target"),
             "train": _loc(spec, "train"),
             "optimizer": _loc(spec, "optimizer", "type"),
             **{f"inputs.{n}": _loc(spec, "inputs", n) for n in inputs},

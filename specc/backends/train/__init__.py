@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-_NAMES = {"DataError": ".data", "Options": ".loop", "Result": ".loop", "TrainError": ".loop", "fit": ".loop",
+_NAMES = {"DataError": "...data.read", "Options": ".loop", "Result": ".loop", "TrainError": ".loop", "fit": ".loop",
           "TrainRequest": ".api", "evaluate_trained": ".api", "run_training": ".api", "script_main": ".api",
           "train": ".api"}
 

@@ -13,11 +13,11 @@ from typing import Any, cast
 import numpy as np
 import torch
 
+from ...data import read as data_mod
+from ...data.read import DataError
 from ...validate.train_config import classes_at, head, train_config
-from . import data as data_mod
 from . import metrics as metrics_mod
-from .data import DataError
-from .loop import Log, Options, Result, Trainer, TrainError, fit, plain_log, split
+from .loop import Log, Options, Result, Trainer, TrainError, fit, plain_log
 
 
 @dataclass
@@ -83,7 +83,7 @@ def train(spec: Any, run: str | Path | None = None, *, overrides: list[str] | No
         raise TrainError(f"epochs must be a positive whole number, got {epochs!r}; leave it out to train for the "
                          "spec's train.epochs")
     if not isinstance(spec, Spec):
-        spec = load(spec, overrides)
+        spec = load(spec, overrides, data=False)  # the loop reads the data, and raises DataError
     opts = Options(run=Path(run) if run is not None else None, resume=resume,
                    init_from=Path(init_from) if init_from else None, device=device, epochs=epochs, seed=seed, log=log)
     return run_training(TrainRequest(spec=spec, options=opts, overrides=list(overrides or [])))
@@ -107,7 +107,7 @@ def evaluate_trained(trained: Any, source: str | None, base: Path | None = None)
             d = data_mod.load(dcfg["val_source"], cfg, base, rng, validation=True, known=known)
         else:
             full = data_mod.load(dcfg["source"], cfg, base, rng)
-            _, va = split(cfg, full, seed)
+            _, va = data_mod.split(cfg, full, seed)
             d = full.take(va) if len(va) else full
     xs = [torch.from_numpy(v) for v in trained.pre.apply_inputs(d.inputs).values()]
     bs = cfg["train"]["batch_size"]

@@ -25,14 +25,13 @@ import torch
 from torch import nn
 
 from ...atomic import atomic_write, make_folder
+from ...data.checks import training_data
+from ...data.read import Data, DataError
 from ...shapes.dims import runs
 from ...validate.train_config import classes_at, head
 from ...validate.training import unreduced
-from . import data as data_mod
 from . import distributed
 from . import metrics as metrics_mod
-from .checks import check_data
-from .data import Data, DataError, split
 from .preprocess import Preprocessing
 from .run import (
     load_tensors,
@@ -194,21 +193,9 @@ class Trainer:
 
     # -- data -------------------------------------------------------------------------------------------
     def prepare(self) -> None:
-        cfg, dcfg = self.cfg, self.cfg["train"]["data"]
+        cfg = self.cfg
         seed_everything(self.seed)
-        rng = np.random.default_rng(self.seed)
-        full = data_mod.load(dcfg["source"], cfg, self.opts.base, rng)
-        data_mod.check_finite(full, str(dcfg["source"]))
-        if dcfg["val_source"]:
-            train, val = full, data_mod.load(dcfg["val_source"], cfg, self.opts.base, rng, validation=True,
-                                             known=full.reading())
-            data_mod.check_finite(val, str(dcfg["val_source"]))
-        else:
-            tr, va = split(cfg, full, self.seed)
-            train, val = full.take(tr), full.take(va)
-        if len(train) == 0:
-            raise DataError("T003", "the training split is empty", "use more data or a smaller val_split", "data")
-        check_data(cfg, train, val)
+        full, train, val = training_data(cfg, self.opts.base, self.seed)
         self.classes = full.classes
         # how the data was read, for predict to read its own input alike: a CSV's feature columns
         # (picked by name), an image folder's channels and size

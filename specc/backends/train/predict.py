@@ -57,7 +57,7 @@ def load_run(run: Path, module: Any) -> Trained:
 def image_inputs(text: str, trained: Trained) -> tuple[dict[str, np.ndarray], list[str]] | None:
     """--input as an image file or a folder of them (sub-folders too), read as the run's training
     images were (channels, size, scale): the arrays and each image's path; None for other input."""
-    from .data import IMAGE_SUFFIXES, DataError, image_array, image_input_shape
+    from ...data.read import IMAGE_SUFFIXES, DataError, image_array, image_input_shape
 
     path = Path(text)
     if not text.strip() or not (path.is_dir() or (path.suffix.lower() in IMAGE_SUFFIXES and path.is_file())):
@@ -127,7 +127,7 @@ def parse_input(text: str, names: list[str], columns: dict[str, list[str]] | Non
 
 
 def _csv_rows(path: Path, columns: list[str] | None) -> np.ndarray:
-    from .data import DataError, csv_samples
+    from ...data.read import DataError, csv_samples
 
     try:
         return csv_samples(path, columns)
@@ -136,7 +136,7 @@ def _csv_rows(path: Path, columns: list[str] | None) -> np.ndarray:
 
 
 def predict(trained: Trained, raw: dict[str, np.ndarray], batch_size: int = 256) -> dict[str, Any]:
-    from .data import DataError, shape_inputs  # the same shape and dtype rules as training data
+    from ...data.read import DataError, shape_inputs  # the same shape and dtype rules as training data
 
     cfg = trained.cfg
     raw = {name: _batched(x, cfg["inputs"][name]["shape"]) for name, x in raw.items()}

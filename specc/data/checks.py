@@ -6,12 +6,40 @@ line; nothing has been trained when it is raised.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ...validate.train_config import classes_at, head
-from .data import Data, DataError, check_finite, ctc_steps
+from ..validate.train_config import classes_at, head
+from .read import Data, DataError, check_finite, ctc_steps, load, split, validation_size
+
+
+def training_data(cfg: dict[str, Any], base: Path, seed: int, *, draw: bool = True,
+                  rows: int | None = None) -> tuple[Data, Data, Data]:
+    """The data a run reads (all of it, the training split, the validation split), each problem a
+    DataError: what `specc train` does before its first epoch and `specc check` does to answer for
+    it. ``draw`` false (check) sizes the split without drawing it (a stratified draw needs
+    scikit-learn): the whole data is checked as the training part. ``rows`` reads that many samples
+    of each file only (check, over its size limit), and leaves the split unsized."""
+    dcfg = cfg["train"]["data"]
+    rng = np.random.default_rng(seed)
+    full = load(dcfg["source"], cfg, base, rng, rows=rows)
+    check_finite(full, str(dcfg["source"]))
+    if dcfg["val_source"]:
+        train, val = full, load(dcfg["val_source"], cfg, base, rng, validation=True, known=full.reading(), rows=rows)
+        check_finite(val, str(dcfg["val_source"]))
+    elif draw:
+        tr, va = split(cfg, full, seed)
+        train, val = full.take(tr), full.take(va)
+    else:
+        if rows is None:
+            validation_size(cfg, full)
+        train, val = full, full.take(np.arange(0))
+    if len(train) == 0:
+        raise DataError("T003", "the training split is empty", "use more data or a smaller val_split", "data")
+    check_data(cfg, train, val)
+    return full, train, val
 
 
 def check_data(cfg: dict[str, Any], train: Data, val: Data) -> None:

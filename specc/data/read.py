@@ -8,7 +8,9 @@ their integer dtype; float inputs become float32. Every problem the data reveals
 from __future__ import annotations
 
 import csv
+import itertools
 import math
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,11 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from ...diagnostics import yaml_flow
-from ...shapes.dims import evaluate, from_json
-from ...shapes.rules import nearest_fit, refusal, rules_from_json
-from ...validate.document import SKLEARN_DATASETS as BUNDLED
-from ...validate.train_config import classes_at, head
+from ..diagnostics import yaml_flow
+from ..shapes.dims import evaluate, from_json
+from ..shapes.rules import nearest_fit, refusal, rules_from_json
+from ..validate.document import SKLEARN_DATASETS as BUNDLED
+from ..validate.train_config import classes_at, head
 
 DEFAULT_SIZE = 16  # a symbol's size in data specc makes, where the spec gives none
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
@@ -104,10 +106,12 @@ def _symbols(dims: list[Any]) -> set[str]:
 
 
 def load(source: str, cfg: dict[str, Any], base: Path, rng: np.random.Generator, *,
-         validation: bool = False, known: dict[str, Any] | None = None) -> Data:
+         validation: bool = False, known: dict[str, Any] | None = None, rows: int | None = None) -> Data:
     """The data of ``source``.  ``known`` is how the training data was read (its ``classes``, a CSV's
     ``columns``, the ``images``' size), for validation and evaluation data: a label numbers the
-    class it numbered in training, whatever classes this file happens to hold."""
+    class it numbered in training, whatever classes this file happens to hold.  ``rows``: the
+    first that many samples of a file only (of an image folder: as many, spread over its classes),
+    for `specc check` to look into a file too large to read whole."""
     data_cfg = cfg["train"]["data"]
     where = "val_source" if validation else "source"
     if source == "synthetic":
@@ -136,14 +140,14 @@ def load(source: str, cfg: dict[str, Any], base: Path, rng: np.random.Generator,
         raise DataError("T001", f"data file {source!r} does not exist (looked in {path.parent})",
                         "check the path; a relative path is read from the spec's folder", where)
     if path.is_dir():
-        return _images(cfg, path, where, known or {}, source.rstrip("/"))
+        return _images(cfg, path, where, known or {}, source.rstrip("/"), rows)
     suffix = path.suffix.lower()
     if suffix == ".npz":
-        return _npz(cfg, path, data_cfg, where, known)
+        return _npz(cfg, path, data_cfg, where, known, rows)
     if suffix == ".npy":
-        return _npy(cfg, path, data_cfg, base, where, known)
+        return _npy(cfg, path, data_cfg, base, where, known, rows)
     if suffix == ".csv":
-        return _csv(cfg, path, data_cfg, where, known or {})
+        return _csv(cfg, path, data_cfg, where, known or {}, rows)
     raise DataError("T001", f"cannot read {source!r}: specc reads .npz, .npy and .csv files and folders of images",
                     "convert the data to .npz (np.savez('data.npz', x=x, y=y))", where)
 
@@ -151,15 +155,46 @@ def load(source: str, cfg: dict[str, Any], base: Path, rng: np.random.Generator,
 def split(cfg: dict[str, Any], data: Data, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(train, validation) indices: stratified for classification when every class has two rows."""
     dcfg = cfg["train"]["data"]
+    n, n_val = len(data), validation_size(cfg, data)
+    if n_val == 0:
+        return np.arange(n), np.arange(0)
+    if not dcfg["shuffle"]:
+        # the rows' order means something (a time series): validate on the last ones, as Keras'
+        # validation_split and scikit-learn's train_test_split(shuffle=False) do, never on the first
+        return np.arange(n - n_val), np.arange(n - n_val, n)
+    rng = np.random.default_rng(seed)
+    y, task = _split_labels(cfg, data)
+    if task == "classification" and dcfg["stratify"] and y.ndim == 1:
+        from sklearn.model_selection import train_test_split
+
+        # labels below 0 (an ignore_index of -1) are not classes to stratify by: a plain split
+        counts = np.bincount(y) if y.size and y.min() >= 0 else np.array([0])
+        present = counts[counts > 0]
+        if present.size and present.min() >= 2 and n_val >= present.size:
+            tr, va = train_test_split(np.arange(n), test_size=n_val, stratify=y, random_state=seed % 2**32)
+            return np.sort(tr), np.sort(va)
+    order = rng.permutation(n)
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def _split_labels(cfg: dict[str, Any], data: Data) -> tuple[np.ndarray, str]:
+    """The targets a split stratifies on, and their task (a loss per output: the first classifier's)."""
+    y, task = data.targets, cfg["task"]
+    if isinstance(y, dict):
+        first = next((n for n, h in cfg["heads"].items() if h["task"] == "classification"), None)
+        y, task = (y[first], "classification") if first is not None else (next(iter(y.values())), "multi")
+    return y, task
+
+
+def validation_size(cfg: dict[str, Any], data: Data) -> int:
+    """How many samples val_split keeps for validation (T007 where it leaves fewer to train on than
+    there are classes): what the split draws, without drawing it (check has no scikit-learn)."""
+    dcfg = cfg["train"]["data"]
     n = len(data)
     n_val = int(n * dcfg["val_split"])
     if n_val == 0:
-        return np.arange(n), np.arange(0)
-    rng = np.random.default_rng(seed)
-    y, task = data.targets, cfg["task"]
-    if isinstance(y, dict):  # a loss per output: stratify on the first classifier's labels
-        first = next((n for n, h in cfg["heads"].items() if h["task"] == "classification"), None)
-        y, task = (y[first], "classification") if first is not None else (next(iter(y.values())), "multi")
+        return 0
+    y, task = _split_labels(cfg, data)
     classes = len(np.unique(y)) if task == "classification" and y.ndim == 1 else 1
     if n - n_val < classes:
         spare = n - classes  # the most samples validation can take and leave each class one to train on
@@ -173,21 +208,7 @@ def split(cfg: dict[str, Any], data: Data, seed: int) -> tuple[np.ndarray, np.nd
                    "train on)")
         raise DataError("T007", f"val_split: {dcfg['val_split']:g} keeps {n_val} of the {n} samples for validation "
                         f"and leaves {n - n_val} to train on, fewer than {what}", fix, "val_split")
-    if not dcfg["shuffle"]:
-        # the rows' order means something (a time series): validate on the last ones, as Keras'
-        # validation_split and scikit-learn's train_test_split(shuffle=False) do, never on the first
-        return np.arange(n - n_val), np.arange(n - n_val, n)
-    if task == "classification" and dcfg["stratify"] and y.ndim == 1:
-        from sklearn.model_selection import train_test_split
-
-        # labels below 0 (an ignore_index of -1) are not classes to stratify by: a plain split
-        counts = np.bincount(y) if y.size and y.min() >= 0 else np.array([0])
-        present = counts[counts > 0]
-        if present.size and present.min() >= 2 and n_val >= present.size:
-            tr, va = train_test_split(np.arange(n), test_size=n_val, stratify=y, random_state=seed % 2**32)
-            return np.sort(tr), np.sort(va)
-    order = rng.permutation(n)
-    return np.sort(order[n_val:]), np.sort(order[:n_val])
+    return n_val
 
 
 def _only_input(cfg: dict[str, Any], source: str) -> str:
@@ -270,11 +291,23 @@ def _random_targets(cfg: dict[str, Any], n: int, rng: np.random.Generator, sizes
 
 
 def _npz(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], where: str,
-         known: dict[str, Any] | None = None) -> Data:
+         known: dict[str, Any] | None = None, rows: int | None = None) -> Data:
     try:
         arrays = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise DataError("T001", f"cannot read {path.name}: {exc}", "write it with np.savez", where) from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # empty, truncated, not NumPy's
+        raise DataError("T001", f"cannot read {path.name}: {str(exc).split(chr(10))[0][:120]}",
+                        "write it with np.savez", where) from None
+    if not hasattr(arrays, "files"):  # np.save's one array under an .npz name
+        raise DataError("T001", f"{path.name} holds one array (np.save), not named arrays (np.savez)",
+                        "save it with np.savez('data.npz', x=x, y=y), or name it .npy with targets: y.npy", where)
+
+    def get(key: str) -> np.ndarray:
+        try:
+            found = np.asarray(arrays[key]) if rows is None else _npz_head(arrays, key, rows)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # object arrays (pickles), truncation
+            raise DataError("T001", f"cannot read array {key!r} of {path.name}: {str(exc).split(chr(10))[0][:120]}",
+                            "save plain numeric (or text) arrays with np.savez", where) from None
+        return _rows(found, f"array {key!r} of {path.name}", where)
     keys = data_cfg["x_key"]
     wanted = keys if isinstance(keys, dict) else {_only_input(cfg, path.name): keys}
     unknown = sorted(set(wanted) - set(cfg["inputs"]))
@@ -291,21 +324,65 @@ def _npz(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], where: str,
     if absent:
         raise DataError("T002", f"{path.name} has no array {absent[0]!r} (it holds {', '.join(arrays.files)})",
                         "set x_key / y_key in train.data to the names the file uses", where)
-    lengths = np.asarray(arrays[data_cfg["lengths_key"]]) if data_cfg["lengths_key"] in arrays.files else None
+    lengths = get(data_cfg["lengths_key"]) if data_cfg["lengths_key"] in arrays.files else None
     if cfg["task"] == "ctc" and lengths is None:
         raise DataError("T002", f"CTC training needs each target's length, but {path.name} has no "
                         f"{data_cfg['lengths_key']!r} array",
                         "save the lengths beside the padded targets (np.savez(..., y_lengths=lengths)) or set "
                         "lengths_key", where)
-    y = ({n: np.asarray(arrays[k]) for n, k in y_keys.items()} if isinstance(y_keys, dict) else
-         np.asarray(arrays[y_keys]))
-    data = _shaped(cfg, {n: np.asarray(arrays[k]) for n, k in wanted.items()}, y, where, known)
+    y = {n: get(k) for n, k in y_keys.items()} if isinstance(y_keys, dict) else get(y_keys)
+    data = _shaped(cfg, {n: get(k) for n, k in wanted.items()}, y, where, known)
     data.lengths = lengths
     return data
 
 
+def _npz_head(arrays: Any, key: str, rows: int) -> np.ndarray:
+    """The first ``rows`` samples of array ``key`` of an open .npz, read from its member's header and
+    the bytes that follow it (a compressed member is inflated that far only)."""
+    with arrays.zip.open(f"{key}.npy") as fh:
+        version = np.lib.format.read_magic(fh)
+        if version not in ((1, 0), (2, 0)):
+            return np.asarray(arrays[key])
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+            np.lib.format.read_array_header_2_0
+        shape, fortran_order, dtype = read_header(fh)
+        if dtype.hasobject:
+            raise ValueError("it holds Python objects, which specc does not unpickle")
+        if fortran_order or not shape:
+            return np.asarray(arrays[key])
+        n = min(rows, shape[0])
+        count = n * int(np.prod(shape[1:], dtype=np.int64))
+        raw = fh.read(count * dtype.itemsize)
+        if len(raw) < count * dtype.itemsize:
+            raise ValueError("the array ends early (a truncated file)")
+        return np.frombuffer(raw, dtype=dtype, count=count).reshape(n, *shape[1:])
+
+
+def _npy_array(path: Path, rows: int | None, where: str) -> np.ndarray:
+    """A .npy file's array (its first ``rows`` samples only, mapped rather than read)."""
+    try:
+        found = np.load(path, mmap_mode=None if rows is None else "r", allow_pickle=False)
+        if not isinstance(found, np.ndarray):  # an .npz archive under an .npy name
+            raise DataError("T001", f"{path.name} holds named arrays (np.savez), not one array (np.save)",
+                            "name it .npz and set x_key / y_key to its arrays' names", where)
+        if rows is not None:
+            found = np.array(found[:rows] if found.ndim else found)
+    except (OSError, ValueError, EOFError) as exc:  # object arrays (pickles), truncated or foreign files
+        raise DataError("T001", f"cannot read {path.name}: {str(exc).split(chr(10))[0][:120]}",
+                        "save a plain numeric (or text) array with np.save", where) from None
+    return _rows(found, path.name, where)
+
+
+def _rows(x: np.ndarray, what: str, where: str) -> np.ndarray:
+    """``x``, which must hold one sample per row: a single value (a 0-d array) holds none."""
+    if x.ndim == 0:
+        raise DataError("T003", f"{what} is a single value ({str(x)[:20]}), not one sample per row",
+                        "save one row per sample (an array of shape (N, ...))", where)
+    return x
+
+
 def _npy(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], base: Path, where: str,
-         known: dict[str, Any] | None = None) -> Data:
+         known: dict[str, Any] | None = None, rows: int | None = None) -> Data:
     if not data_cfg.get("targets"):
         raise DataError("T002", f"{path.name} holds one array (the inputs); the targets are missing",
                         "name the targets' file: data: {source: x.npy, targets: y.npy}, or use one .npz", where)
@@ -313,12 +390,13 @@ def _npy(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], base: Path, 
     tpath = tpath if tpath.is_absolute() else base / tpath
     if not tpath.is_file():
         raise DataError("T001", f"targets file {data_cfg['targets']!r} does not exist", "check the path", "data")
-    x, y = np.load(path, allow_pickle=False), np.load(tpath, allow_pickle=False)
+    x, y = _npy_array(path, rows, where), _npy_array(tpath, rows, "data")
     return _shaped(cfg, {_only_input(cfg, path.name): x}, y, where, known)
 
 
-def _csv(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], where: str, known: dict[str, Any]) -> Data:
-    header, body = read_csv(path, where)
+def _csv(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], where: str, known: dict[str, Any],
+         rows: int | None = None) -> Data:
+    header, body = read_csv(path, where, rows)
     if not body:
         raise DataError("T001", f"{path.name} has no data rows", "the first row names the columns", where)
     numbered = header is None  # no header row (a UCI file): every column but the last, and the last
@@ -340,7 +418,8 @@ def _csv(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], where: str, 
     for col in [*features, *columns]:
         if col not in header:
             raise DataError("T002", f"{path.name} has no column {col!r} (it has {', '.join(header)})",
-                            "set features: [...] and target: ... in train.data to column names of the file", "data")
+                            "set features: [...] and target: ... in train.data to column names of the file",
+                            "target" if col in columns else "features")
     x = csv_numbers(path, header, body, features, where, named=not numbered)
     trained = known.get("classes")
     if isinstance(target, dict):
@@ -367,13 +446,15 @@ def _csv(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], where: str, 
 Rows = list[tuple[int, list[str]]]
 
 
-def read_csv(path: Path, where: str = "source") -> tuple[list[str] | None, Rows]:
+def read_csv(path: Path, where: str = "source", limit: int | None = None) -> tuple[list[str] | None, Rows]:
     """A CSV file's header (None when its first row is data) and its data rows, each with its line
-    in the file; blank lines skipped, a UTF-8 byte-order mark (Excel's) dropped."""
+    in the file; blank lines skipped, a UTF-8 byte-order mark (Excel's) dropped.  ``limit``: the
+    first that many data rows only."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh)
-            rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
+            kept = ((reader.line_num, row) for row in reader if any(cell.strip() for cell in row))
+            rows = list(kept if limit is None else itertools.islice(kept, limit + 1))
     except (UnicodeDecodeError, csv.Error) as exc:
         raise DataError("T001", f"{path.name} is not a readable CSV file ({exc})", "save it as UTF-8 CSV",
                         where) from None
@@ -537,7 +618,8 @@ def _per_output(cfg: dict[str, Any], given: Any, key: str, what: str) -> Any:
     return given
 
 
-def _images(cfg: dict[str, Any], folder: Path, where: str, known: dict[str, Any], written: str) -> Data:
+def _images(cfg: dict[str, Any], folder: Path, where: str, known: dict[str, Any], written: str,
+            rows: int | None = None) -> Data:
     name = _only_input(cfg, folder.name)
     declared = cfg["inputs"][name]["shape"]
     found = sorted(p.name for p in folder.iterdir() if p.is_dir())
@@ -547,17 +629,18 @@ def _images(cfg: dict[str, Any], folder: Path, where: str, known: dict[str, Any]
     # validation images are read as the training ones were: their classes' numbers, their size
     classes = known.get("classes") if isinstance(known.get("classes"), list) else found
     size = (known.get("images") or {}).get(name)
-    shape = size if size is not None else fixed(declared, _image_sizes(cfg, declared, folder, found, name))
+    shape = size if size is not None else fixed(declared, _image_sizes(cfg, declared, folder, found, name, where))
     if len(shape) != 3 or shape[0] not in (1, 3):
         raise DataError("T003", f"a folder of images feeds an input of shape [B, 1 or 3, H, W], not {shape}",
                         "declare the input as [B, 3, H, W] (or 1 channel for greyscale)", f"inputs.{name}")
     xs, ys = [], []
+    each = None if rows is None else max(1, rows // len(found))  # a few of every class: each label is seen
     for cls in found:
         label = _class_index(classes, cls, f"{folder}/{cls}", where)
-        for f in sorted((folder / cls).iterdir()):
-            if f.suffix.lower() in IMAGE_SUFFIXES:
-                xs.append(image_array(f, shape, where))
-                ys.append(label)
+        files = [f for f in sorted((folder / cls).iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
+        for f in files[:each]:
+            xs.append(image_array(f, shape, where))
+            ys.append(label)
     if not xs:
         deeper = [cls for cls in found if any(
             sub.is_dir() and any(f.suffix.lower() in IMAGE_SUFFIXES for f in sub.iterdir())
@@ -598,13 +681,17 @@ def image_array(path: Path, shape: Sequence[int], where: str = "source") -> np.n
             im = im.convert("L" if channels == 1 else "RGB").resize((width, height))
             arr = np.asarray(im, dtype=np.float32) / 255.0
     except (UnidentifiedImageError, OSError, ValueError) as exc:  # a truncated file, or not an image
-        raise DataError("T001", f"{path} is not an image Pillow can read ({str(exc).split(chr(10))[0][:80]})",
-                        "remove the file or replace it with a readable image", where) from None
+        raise _unreadable_image(path, exc, where) from None
     return arr[None] if channels == 1 else arr.transpose(2, 0, 1)
 
 
+def _unreadable_image(path: Path, exc: Exception, where: str) -> DataError:
+    return DataError("T001", f"{path} is not an image Pillow can read ({str(exc).split(chr(10))[0][:80]})",
+                     "remove the file or replace it with a readable image", where)
+
+
 def _image_sizes(cfg: dict[str, Any], declared: list[Any], folder: Path, classes: list[str],
-                 name: str) -> dict[str, int]:
+                 name: str, where: str = "source") -> dict[str, int]:
     """The sizes images are resized to: a symbolic H or W the spec gives no export size takes the
     first image's (not the 16 of made-up data: 224-pixel photos trained as 16-pixel thumbnails),
     and must be a size the model runs at."""
@@ -615,10 +702,13 @@ def _image_sizes(cfg: dict[str, Any], declared: list[Any], folder: Path, classes
                   if f.suffix.lower() in IMAGE_SUFFIXES), None)
     if not free or first is None:
         return sizes
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
-    with Image.open(first) as im:
-        width, height = im.size
+    try:
+        with Image.open(first) as im:
+            width, height = im.size
+    except (UnidentifiedImageError, OSError, ValueError) as exc:  # read for its size: the same refusal
+        raise _unreadable_image(first, exc, where) from None
     given = {}
     for d, v in zip(spatial, (height, width)):
         if d in free:
@@ -741,7 +831,7 @@ def shape_inputs(cfg: dict[str, Any], inputs: dict[str, np.ndarray], n: int, whe
                 x = x.reshape(len(x), *[1 if d == 1 else next(sizes) for d in declared])
             else:
                 # the data to answer is the user's to reshape; training data may mean the spec is to change
-                fix = _input_shape_fix(declared, per) if where != "input" else _answer_shape_fix(declared, per)
+                fix = _input_shape_fix(spec["shape"], per) if where != "input" else _answer_shape_fix(declared, per)
                 raise DataError("T003", f"input {name!r} takes samples of shape {want}, but the data has "
                                 f"{list(per)} ({int(np.prod(per))} values)", fix, f"inputs.{name}")
         out[name] = x
@@ -759,17 +849,19 @@ def _answer_shape_fix(declared: Sequence[int | None], per: Sequence[int]) -> str
     return f"give each sample as [{want}], as the model was trained"
 
 
-def _input_shape_fix(declared: Sequence[int | None], per: Sequence[int]) -> str:
-    """How the spec reads data of per-sample shape ``per`` for an input declared ``declared``:
-    channels-last data (Keras, images as NumPy reads them) for a channels-first input is
-    declared as it comes and permuted by the model's first layer."""
+def _input_shape_fix(shape: Sequence[Any], per: Sequence[int]) -> str:
+    """How the spec reads data of per-sample shape ``per`` for an input declared ``shape`` (batch
+    included): channels-last data (Keras, images as NumPy reads them) for a channels-first input is
+    declared as it comes and permuted by the model's first layer; other data is declared as it is."""
+    declared = [d if isinstance(d, int) else None for d in shape[1:]]
     rank = len(per)
     if rank == len(declared) >= 2 and all(d is None or d == s for d, s in zip([*declared[1:], declared[0]], per)):
         dims = [0, rank, *range(1, rank)]
         shape = ", ".join(str(s) if d is not None else "*" for s, d in zip(per, [*declared[1:], declared[0]]))
         return (f"the data is channels-last: declare the input as [B, {shape}] and add - {{type: Permute, dims: "
                 f"{dims}}} as the model's first layer (channels to dim 1, where PyTorch reads them)")
-    return "choose another data source, or declare the input's shape as the data has it"
+    dims = ", ".join(map(str, [shape[0], *per]))
+    return f"declare the input as the data has it, [{dims}] (the layers after it follow), or choose other data"
 
 
 def _one_hot(y: np.ndarray, at: int) -> np.ndarray | None:

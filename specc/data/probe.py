@@ -1,0 +1,125 @@
+"""`specc check` reads the data a spec trains on: the files and folders its ``train.data`` names.
+
+It reads them with the code `specc train` reads them with (:func:`specc.data.checks.training_data`),
+so what check says of a file is what training would say, at the same spec line and with the same
+code, before anything is trained. Only files are read (the bundled sets' shapes are known to
+validate/training.py); a file over its :data:`CHECK_BYTES` is read in part (its first
+:data:`SAMPLE_ROWS` samples), which a T011 warning says. NumPy is imported only when a spec
+names a data file, so a spec without one costs nothing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..diagnostics import Diagnostic, Location
+
+if TYPE_CHECKING:
+    from ..spec import Spec
+
+# A data file larger than this is read in part by check, about half a second's reading: a CSV's
+# cells are parsed one by one in Python (4 MB ~ 0.5 s), images decoded, arrays copied at memory speed.
+CHECK_BYTES = {"csv": 4 * 2**20, "images": 16 * 2**20, "arrays": 64 * 2**20}
+SAMPLE_ROWS = 1000  # the samples check reads of such a file
+_CACHE: dict[str, tuple[Any, ...] | None] = {}  # what the last reads found: an editor checks on every key
+_CACHE_SIZE = 16
+DATA_KEYS = ("source", "val_source", "features", "target")  # keys of train.data: reported there when unwritten
+
+
+def locate(cfg: dict[str, Any], where: str) -> Location | None:
+    """The spec line a data problem is reported at: an output's last layer, the key named, else the
+    data section or the train section."""
+    if where.startswith("output."):
+        loc = cfg["output_layers"].get(where.removeprefix("output."), {}).get("loc")
+    else:
+        locs = cfg["locs"]
+        loc = locs.get(where) or (locs.get("data") if where in DATA_KEYS else None) or locs.get("train")
+    return Location(*loc) if loc else None
+
+
+def data_diagnostics(spec: Spec, base: Path) -> list[Diagnostic]:
+    """What training would find wrong with the data files of a checked spec (relative paths read
+    from ``base``, the spec's folder); nothing for a spec that trains on no file or cannot train."""
+    doc = spec.document
+    if doc is None or doc.train is None or doc.loss is None or doc.optimizer is None:
+        return []  # untrainable: `specc train` says so (V021) before it reads anything
+    named = doc.train.data.files()
+    if not named:
+        return []
+    paths = {k: Path(v) if Path(v).is_absolute() else base / v for k, v in named.items()}
+    if importlib.util.find_spec("numpy") is None or (
+            importlib.util.find_spec("PIL") is None and any(p.is_dir() for p in paths.values())):
+        return []  # a check-only install (no numpy, no Pillow) cannot train either: nothing to answer for
+    from ..validate.train_config import train_config
+
+    cfg = train_config(spec)
+    large = {k: size for k, p in paths.items() if (size := _size(p)) > _limit(p)}
+    targets = doc.train.data.targets  # a .npy source's targets file
+    rows = SAMPLE_ROWS if large else None
+    key = _key(cfg, [*paths.values(), *([base / targets] if targets else [])], base, rows)
+    if key not in _CACHE:
+        _CACHE[key] = _read(cfg, base, rows)
+        while len(_CACHE) > _CACHE_SIZE:
+            del _CACHE[next(iter(_CACHE))]
+    found = _CACHE[key]
+    if found is not None:
+        code, message, hint, where = found
+        return [Diagnostic(code, message, locate(cfg, where), hint)]
+    return [Diagnostic("T011", f"{named[k]} holds {_mb(size)}, more than check reads whole "
+                       f"({_mb(_limit(paths[k]))}): check read its first {SAMPLE_ROWS} samples only, so classes "
+                       "or rows past them are first seen by specc train", locate(cfg, k),
+                       "nothing to fix if the file is right; specc check --no-data skips reading data",
+                       severity="warning") for k, size in large.items()]
+
+
+def _read(cfg: dict[str, Any], base: Path, rows: int | None) -> tuple[Any, ...] | None:
+    """The first problem reading the data as `specc train` does finds, or None."""
+    from .checks import training_data
+    from .read import DataError
+
+    seed = cfg["train"]["seed"] if cfg["train"]["seed"] is not None else 0
+    try:
+        training_data(cfg, base, seed, draw=False, rows=rows)
+    except DataError as exc:
+        return exc.code, exc.message, exc.hint, exc.where
+    return None
+
+
+def _limit(path: Path) -> int:
+    kind = "images" if path.is_dir() else "csv" if path.suffix.lower() == ".csv" else "arrays"
+    return CHECK_BYTES[kind]
+
+
+def _mb(size: int) -> str:
+    return f"{size / 2**20:.1f} MB" if size >= 2**20 else f"{size:,} bytes"
+
+
+def _size(path: Path) -> int:
+    """Bytes in a file, or in the files of a folder (an image folder: its class folders' files)."""
+    try:
+        if path.is_dir():
+            return sum(e.stat().st_size for d in os.scandir(path) if d.is_dir()
+                       for e in os.scandir(d.path) if e.is_file())
+        return path.stat().st_size if path.is_file() else 0
+    except OSError:
+        return 0  # unreadable: the reader says why
+
+
+def _key(cfg: dict[str, Any], paths: list[Path], base: Path, rows: int | None) -> str:
+    """What a read depends on: the model and data settings (not where the keys are written, so
+    an edit elsewhere in the spec reads nothing again), and each file's size and time."""
+    def stamp(p: Path) -> list[Any]:
+        try:
+            st = p.stat()
+            inner = [(e.name, e.stat().st_mtime_ns) for e in os.scandir(p)] if p.is_dir() else []
+            return [str(p), st.st_size, st.st_mtime_ns, sorted(inner)]
+        except OSError:
+            return [str(p), None]
+
+    import json  # here: a spec without a data file never gets this far, and check stays light
+
+    model = {k: v for k, v in cfg.items() if k not in ("locs", "output_layers", "spec")}
+    return json.dumps([model, str(base), rows, [stamp(p) for p in paths]], sort_keys=True, default=str)
