@@ -84,7 +84,7 @@ def test_support_module_is_what_generated_files_carry(name: str) -> None:
 
 
 def test_every_support_module_is_used() -> None:
-    used = {name for lowering in LOWERINGS.values() for name in lowering.support}
+    used = {name for lowering in LOWERINGS.values() for name in (*lowering.support, *lowering.support_when)}
     assert used == set(support.NAMES)
 
 
@@ -100,6 +100,7 @@ SUPPORT_CALLS: dict[str, list[tuple[str, tuple[Any, ...] | None, tuple[tuple[int
                             ("PositionalEncoding", (6, 10, "learned"), ((2, 4, 6),))],
     "rms_norm": [("RMSNorm", (6,), ((2, 4, 6),)), ("RMSNorm", ((4, 6), 1e-6, False), ((2, 3, 4, 6),))],
     "rnn": [("rnn_last", None, ((2, 3, 8),)), ("rnn_final", None, ((4, 2, 5),))],
+    "rnn_state": [("rnn_with_state", None, ((2, 3, 8), (1, 2, 8)))],  # a GRU's out, h_n
     "separable_conv": [("SeparableConv1d", (3, 4, 3), ((2, 3, 9),)),
                        ("SeparableConv2d", (3, 4, 3, 1, 1, 1, 2), ((2, 3, 5, 5),))],
     "stochastic_depth": [("StochasticDepth", (0.5,), ((4, 3),))],

@@ -28,6 +28,8 @@ class Lowering:
     # Helper modules of targets/torch/support/ the generated file needs (e.g. a ConvLSTM2d that
     # PyTorch lacks); written once per generated file, trusted, still AST-gated.
     support: ClassVar[tuple[str, ...]] = ()
+    # Helper modules only some configurations need; ``support_texts`` says when.
+    support_when: ClassVar[tuple[str, ...]] = ()
 
     def init(self, args: dict[str, Any], lit: Lit = repr) -> str | None:
         """Constructor expression for ``__init__``; ``lit`` quotes values into source."""

@@ -20,6 +20,8 @@ class _Recurrent(Lowering):
     support = ("rnn",)
     cell_state = False  # an LSTM's state is (h, c)
 
+    support_when = ("rnn_state",)  # output: sequence_and_state
+
     def support_texts(self, args: dict[str, Any]) -> list[str]:
         extra = [support.text("rnn_state")] if args["output"] == "sequence_and_state" else []
         return super().support_texts(args) + extra
@@ -38,7 +40,7 @@ class _Recurrent(Lowering):
         if args["output"] == "state":
             return f"{call}[1]"  # h_n, or an LSTM's (h_n, c_n)
         if args["output"] == "sequence_and_state":  # one tuple: (out, h_n) or an LSTM's (out, h_n, c_n)
-            return f"rnn_with_state({call})"
+            return f"rnn_with_state(*{call})"
         if args["output"] == "last":
             if bidir:
                 return f"rnn_last({call}[0]{'' if batch_first else ', batch_first=False'})"
