@@ -32,6 +32,9 @@ PUBLISHED: dict[str, int] = {
     "autoint": 20_193,
     "gmlp": 123_010,
     "nhits": 316_232,
+    "hifigan_v2": 928_514,
+    "rnnt": 377_565,
+    "han": 347_105,
 }
 
 
