@@ -35,6 +35,7 @@ PUBLISHED: dict[str, int] = {
     "hifigan_v2": 928_514,
     "rnnt": 377_565,
     "han": 347_105,
+    "dpcnn": 2_989_752,
 }
 
 
