@@ -209,6 +209,24 @@ def test_tagged_union_errors_stay_separate_and_named_by_section() -> None:
     assert errors[0].hint == "write lr: 0.001 (the default) or another positive number"
 
 
+@pytest.mark.parametrize(("written", "pytorch"), [
+    ("MAELoss", "L1Loss"), ("mean_absolute_error", "L1Loss"), ("MeanSquaredError", "MSELoss"),
+    ("BinaryCrossentropy", "BCEWithLogitsLoss"), ("sparse_categorical_crossentropy", "CrossEntropyLoss"),
+    ("KLDivergence", "KLDivLoss"), ("CrossEntropy", None), ("CrossEntropyLos", None), ("SmoothL1", None)])
+def test_a_loss_named_as_another_framework_names_it_gets_pytorchs_name(written: str, pytorch: str | None) -> None:
+    """Spelling alone would name another loss (MAELoss is a letter from MSELoss); a mere slip of
+    PyTorch's own name keeps its "did you mean"."""
+    from specc.pipeline import loads
+
+    text = CONV.replace("KERNEL", "3").replace("PADDING", "1") + f"loss: {{type: {written}}}\n"
+    [error] = loads(text, "t.yaml").errors
+    assert error.code == "V008" and error.hint is not None
+    if pytorch is None:
+        assert error.hint.startswith("did you mean")
+    else:
+        assert f"use type: {pytorch}" in error.hint
+
+
 def test_a_misspelt_key_is_suggested_among_layer_keys_too() -> None:
     from specc.pipeline import loads
 
