@@ -313,7 +313,7 @@ def other_loss_name(tag: str, options: list[str], guess: str | None) -> str | No
                 "type: BCEWithLogitsLoss, or BCELoss on probabilities after a Sigmoid")
     if name == "CrossEntropyLoss":
         return (f"PyTorch's {tag} is CrossEntropyLoss, which takes raw outputs and class indices (one-hot rows "
-                f"too): use type: CrossEntropyLoss")
+                "too): use type: CrossEntropyLoss")
     return f"PyTorch names {tag} {name}: use type: {name}"
 
 
