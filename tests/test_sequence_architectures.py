@@ -99,3 +99,72 @@ def test_lstnet_computes_what_the_reference_module_computes() -> None:
     x = torch.randn(3, 168, 8)
     with torch.no_grad():
         assert torch.allclose(module(x), ref(x), atol=1e-5)
+
+
+def _wn(conv: torch.nn.Module) -> torch.nn.Module:
+    return torch.nn.utils.parametrizations.weight_norm(conv)
+
+
+class _ResBlock1(torch.nn.Module):
+    """jik876/hifi-gan models.py ResBlock1."""
+
+    def __init__(self, ch: int, k: int, dilation: tuple[int, ...] = (1, 3, 5)) -> None:
+        super().__init__()
+        conv = torch.nn.Conv1d
+        self.convs1 = torch.nn.ModuleList([_wn(conv(ch, ch, k, 1, dilation=d, padding=(k * d - d) // 2))
+                                           for d in dilation])
+        self.convs2 = torch.nn.ModuleList([_wn(conv(ch, ch, k, 1, padding=(k - 1) // 2)) for _ in dilation])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for c1, c2 in zip(self.convs1, self.convs2):
+            xt = c2(torch.nn.functional.leaky_relu(c1(torch.nn.functional.leaky_relu(x, 0.1)), 0.1))
+            x = xt + x
+        return x
+
+
+class _HiFiGANV2(torch.nn.Module):
+    """jik876/hifi-gan models.py Generator with config_v2.json."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        rates, kernels, ch = (8, 8, 2, 2), (16, 16, 4, 4), 128
+        self.conv_pre = _wn(torch.nn.Conv1d(80, ch, 7, 1, padding=3))
+        self.ups = torch.nn.ModuleList([_wn(torch.nn.ConvTranspose1d(ch // 2 ** i, ch // 2 ** (i + 1), k, u,
+                                                                     padding=(k - u) // 2))
+                                        for i, (u, k) in enumerate(zip(rates, kernels))])
+        self.resblocks = torch.nn.ModuleList([_ResBlock1(ch // 2 ** (i + 1), k) for i in range(4) for k in (3, 7, 11)])
+        self.conv_post = _wn(torch.nn.Conv1d(ch // 16, 1, 7, 1, padding=3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv_pre(x)
+        for i, up in enumerate(self.ups):
+            x = up(torch.nn.functional.leaky_relu(x, 0.1))
+            x = sum(self.resblocks[i * 3 + j](x) for j in range(3)) / 3
+        return torch.tanh(self.conv_post(torch.nn.functional.leaky_relu(x)))
+
+    def convolutions(self) -> list[torch.nn.Module]:
+        """In the order the spec writes them: each stage's upsampling, then its three blocks' pairs."""
+        out = [self.conv_pre]
+        for i, up in enumerate(self.ups):
+            out.append(up)
+            for j in range(3):
+                block = self.resblocks[i * 3 + j]
+                out += [c for pair in zip(block.convs1, block.convs2) for c in pair]
+        return [*out, self.conv_post]
+
+
+def test_hifigan_v2_computes_what_the_reference_generator_computes() -> None:
+    """The multi-receptive-field fusion (a Mean over the stacked blocks is xs / 3), the dilated
+    convolutions' padding and the upsampling to 256 samples per frame, with the same weights."""
+    module = build_module(specc.load(ARCH / "hifigan_v2.yaml")).eval()
+    ref = _HiFiGANV2().eval()
+    ours = [m for m in module.modules() if isinstance(m, (torch.nn.Conv1d, torch.nn.ConvTranspose1d))]
+    theirs = ref.convolutions()
+    assert len(ours) == len(theirs) == 1 + 4 * (1 + 18) + 1
+    for a, b in zip(ours, theirs):
+        b.load_state_dict(a.state_dict())
+    mel = torch.randn(2, 80, 5)
+    with torch.no_grad():
+        out = module(mel)
+        assert out.shape == (2, 1, 256 * 5)
+        assert torch.allclose(out, ref(mel), atol=1e-5)
