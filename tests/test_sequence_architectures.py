@@ -36,6 +36,7 @@ PUBLISHED: dict[str, int] = {
     "rnnt": 377_565,
     "han": 347_105,
     "dpcnn": 2_989_752,
+    "ds_cnn_kws": 23_180,
 }
 
 
