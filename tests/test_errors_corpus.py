@@ -227,6 +227,19 @@ def test_a_loss_named_as_another_framework_names_it_gets_pytorchs_name(written: 
         assert f"use type: {pytorch}" in error.hint
 
 
+def test_a_missing_channel_dim_is_declared_only_on_an_input() -> None:
+    """A (B, L) into a 1-d layer: declaring the input [B, 1, L] fixes it only where the layer reads
+    the input itself; a Linear's (B, K) output gets the Unsqueeze alone."""
+    from specc.pipeline import loads
+
+    head = "specc: 1\ninputs: {x: [B, 96]}\nlayers:\n"
+    [direct] = loads(head + "  - {type: MaxPool1d, kernel_size: 8}\n", "t.yaml").errors
+    [after] = loads(head + "  - {type: Linear, out_features: 4}\n  - {type: Upsample, size: 24}\n", "t.yaml").errors
+    assert direct.code == after.code == "S003" and direct.hint and after.hint
+    assert "Unsqueeze, dim: 1" in direct.hint and "declare the input with its channel dim: [B, 1, 96]" in direct.hint
+    assert "Unsqueeze, dim: 1" in after.hint and "declare" not in after.hint
+
+
 def test_a_misspelt_key_is_suggested_among_layer_keys_too() -> None:
     from specc.pipeline import loads
 
