@@ -209,6 +209,37 @@ def test_tagged_union_errors_stay_separate_and_named_by_section() -> None:
     assert errors[0].hint == "write lr: 0.001 (the default) or another positive number"
 
 
+@pytest.mark.parametrize(("written", "pytorch"), [
+    ("MAELoss", "L1Loss"), ("mean_absolute_error", "L1Loss"), ("MeanSquaredError", "MSELoss"),
+    ("BinaryCrossentropy", "BCEWithLogitsLoss"), ("sparse_categorical_crossentropy", "CrossEntropyLoss"),
+    ("KLDivergence", "KLDivLoss"), ("CrossEntropy", None), ("CrossEntropyLos", None), ("SmoothL1", None)])
+def test_a_loss_named_as_another_framework_names_it_gets_pytorchs_name(written: str, pytorch: str | None) -> None:
+    """Spelling alone would name another loss (MAELoss is a letter from MSELoss); a mere slip of
+    PyTorch's own name keeps its "did you mean"."""
+    from specc.pipeline import loads
+
+    text = CONV.replace("KERNEL", "3").replace("PADDING", "1") + f"loss: {{type: {written}}}\n"
+    [error] = loads(text, "t.yaml").errors
+    assert error.code == "V008" and error.hint is not None
+    if pytorch is None:
+        assert error.hint.startswith("did you mean")
+    else:
+        assert f"use type: {pytorch}" in error.hint
+
+
+def test_a_missing_channel_dim_is_declared_only_on_an_input() -> None:
+    """A (B, L) into a 1-d layer: declaring the input [B, 1, L] fixes it only where the layer reads
+    the input itself; a Linear's (B, K) output gets the Unsqueeze alone."""
+    from specc.pipeline import loads
+
+    head = "specc: 1\ninputs: {x: [B, 96]}\nlayers:\n"
+    [direct] = loads(head + "  - {type: MaxPool1d, kernel_size: 8}\n", "t.yaml").errors
+    [after] = loads(head + "  - {type: Linear, out_features: 4}\n  - {type: Upsample, size: 24}\n", "t.yaml").errors
+    assert direct.code == after.code == "S003" and direct.hint and after.hint
+    assert "Unsqueeze, dim: 1" in direct.hint and "declare the input with its channel dim: [B, 1, 96]" in direct.hint
+    assert "Unsqueeze, dim: 1" in after.hint and "declare" not in after.hint
+
+
 def test_a_misspelt_key_is_suggested_among_layer_keys_too() -> None:
     from specc.pipeline import loads
 

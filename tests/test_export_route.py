@@ -121,15 +121,59 @@ def test_a_layer_neither_route_writes_names_both_reasons_and_both_fixes() -> Non
 @pytest.mark.parametrize("torch_here", [True, False])
 def test_what_onnx_runtime_cannot_run_is_u002_whichever_route_writes_it(torch_here: bool,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    """A zero pad ONNX Runtime folds into the pool after it (a pad wider than the kernel: the model
-    does not load), and bfloat16 compute (no CPU kernel): the direct target's model fails there too."""
+    """bfloat16 compute (no CPU kernel): the direct target's model fails there too."""
     monkeypatch.setattr(verdict, "torch_installed", lambda: torch_here)
-    fused = "inputs: {x: [B, 2, 5, 5]}\nlayers:\n  - {type: Tanh}\n  - {type: ZeroPad2d, padding: 3}\n" \
-            "  - {type: MaxPool2d, kernel_size: 2}\n"
     bf16 = "inputs: {x: [B, 4]}\nlayers:\n  - {type: Cast, dtype: bfloat16}\n  - {type: ReLU}\n"
-    for body, line, words in ((fused, 6, "PadFusion"), (bf16, 5, "no bfloat16 ReLU")):
-        [error] = _errors(_spec(body))
-        assert error.code == "U002" and error.loc is not None and error.loc.line == line and words in error.message
+    [error] = _errors(_spec(bf16))
+    assert error.code == "U002" and error.loc is not None and error.loc.line == 5
+    assert "no bfloat16 ReLU" in error.message
+
+
+# DPCNN's downsampling: a zero pad at the end, then max-pool 3 stride 2, over values that may all be
+# negative. ONNX Runtime folds a Pad without axes into the pool (which pads with -inf: other maxima),
+# and a pad wider than the kernel stops the model from loading.
+FUSED = ("inputs: {x: [B, 2, L]}\nlayers:\n  - {type: Tanh}\n  - {type: ZeroPad1d, padding: [0, 1]}\n"
+         "  - {type: MaxPool1d, kernel_size: 3, stride: 2}\n")
+WIDE = ("inputs: {x: [B, 2, 5, 5]}\nlayers:\n  - {type: Tanh}\n  - {type: ZeroPad2d, padding: 3}\n"
+        "  - {type: MaxPool2d, kernel_size: 2}\n")
+
+
+@pytest.mark.parametrize("torch_here", [True, False])
+def test_a_zero_pad_before_a_pool_is_written_directly_from_opset_18(torch_here: bool,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(verdict, "torch_installed", lambda: torch_here)
+    for body in (FUSED, WIDE):
+        assert _spec(body).ok, _errors(_spec(body))
+        [error] = _errors(_spec(body, "export: {opset: 17}\n"))
+        assert error.code == "U002" and error.loc is not None and error.loc.line == 6
+        assert "PadFusion" in error.message and error.hint is not None and "export: {opset: 18}" in error.hint
+        # the torch exporters' Pad has no axes: a pinned exporter is refused at any opset
+        [error] = _errors(_spec(body, "export: {exporter: torchscript}\n"))
+        assert error.code == "U002" and error.loc is not None and error.loc.line == 6 and "PadFusion" in error.message
+        assert error.hint is not None and "exporter: auto" in error.hint
+
+
+def test_a_zero_pad_before_a_pool_exports_with_pytorchs_maxima(tmp_path: Path) -> None:
+    """Inputs all negative, so that every window the pad reaches has the pad's 0 as its maximum: the
+    model that ONNX Runtime folds gives the window's negative maximum instead."""
+    np = pytest.importorskip("numpy")
+    torch = pytest.importorskip("torch")
+    ort = pytest.importorskip("onnxruntime")
+    from specc.backends.routes import export
+    from specc.backends.torch_build import build_module
+
+    for body in (FUSED, WIDE):
+        spec = _spec(body)
+        result = export(spec, tmp_path / "m.onnx")
+        assert result.exporter == "direct"
+        x = -np.random.default_rng(0).uniform(0.5, 2.0, (2, 2, 5, 5) if "5, 5" in body else (2, 2, 8))
+        x = x.astype(np.float32)
+        session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+        [got] = session.run(None, {"x": x})
+        with torch.no_grad():
+            want = build_module(spec).eval()(torch.from_numpy(x)).numpy()
+        assert got.shape == want.shape and np.allclose(got, want, atol=1e-6)
+        assert (want[..., -1] == 0).all()  # the padded windows: the pad's 0 wins, as PyTorch pads
 
 
 # -- the direct limits are the lowerings' -----------------------------------------------------------------

@@ -76,7 +76,7 @@ REJECTED = {
     "v004_lowercase_type",  # conv2d
     "v005_version_2",  # specc: 2
     "v006_space_in_name", "v006_dunder_name", "v006_lookalike_name",  # not an identifier starting with a letter
-    "v008_unknown_loss", "v008_unknown_optimizer", "v008_unknown_scheduler",
+    "v008_unknown_loss", "v008_unknown_optimizer", "v008_unknown_scheduler", "v008_keras_loss_name",
     "y005_layer_not_mapping",  # - Linear
 }
 # What stays for `specc check`: shapes (S…), from: and outputs: names (G…), names that are

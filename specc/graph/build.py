@@ -507,7 +507,8 @@ class GraphBuilder:
             return node  # an upstream problem was already reported
         tensors: list[TensorType] = [t for t in ins if t is not None]
         try:
-            result = check_layer(kind, node.params, tensors)
+            declared = g.block is None and all(s in g.inputs for s in node.inputs)
+            result = check_layer(kind, node.params, tensors, declared=declared)
             if kind.accepts == "int":
                 _check_ids(g, kind, node.inputs[0])
             self._check_requirements(result)

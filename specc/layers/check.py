@@ -13,11 +13,13 @@ from .base import LayerKind, LayerResult
 from .hints import CHECK_SIZES, CHECK_SIZES_ABOVE, EMBED_IDS, FLOAT_INPUT, INT_INPUT, Fits, rank_hint
 
 
-def check_layer(kind: LayerKind, params: Any, ins: list[TensorType], *, steps: bool = False) -> LayerResult:
+def check_layer(kind: LayerKind, params: Any, ins: list[TensorType], *, steps: bool = False,
+                declared: bool = True) -> LayerResult:
     """The layer's result once its inputs and output pass every rule (a SpecError otherwise).
     ``steps``: ``ins`` are the steps of a sequence folded into the batch (TimeDistributed), so
-    errors speak of what each step is."""
-    check_inputs(kind, ins, steps=steps, params=params)
+    errors speak of what each step is. ``declared``: the layer reads the spec's inputs as declared,
+    so a fix may be to declare them otherwise."""
+    check_inputs(kind, ins, steps=steps, params=params, declared=declared)
     result = kind.infer(params, ins)
     check_sizes(result)
     check_weight_dtype(kind, ins, result)
@@ -33,7 +35,8 @@ def check_weight_dtype(kind: LayerKind, ins: list[TensorType], result: LayerResu
                         "add - {type: Cast, dtype: float32} before this layer (or declare the input float32)")
 
 
-def check_inputs(kind: LayerKind, ins: list[TensorType], *, steps: bool = False, params: Any = None) -> None:
+def check_inputs(kind: LayerKind, ins: list[TensorType], *, steps: bool = False, params: Any = None,
+                 declared: bool = True) -> None:
     """Input count, dtype and rank against what the kind accepts.  With the layer's ``params``,
     a rank error proposes only a reshape the layer then passes."""
     n = len(ins)
@@ -59,7 +62,7 @@ def check_inputs(kind: LayerKind, ins: list[TensorType], *, steps: bool = False,
                                 f"reshape to (B, T) + {kind.layout} without its batch dim first")
             want = " or ".join(str(r) for r in kind.ranks)
             raise SpecError("S003", f"expects a rank-{want} input {kind.layout}, got rank {t.rank} {t}",
-                            rank_hint(kind, t, None if params is None else _fits(kind, params, ins, t)))
+                            rank_hint(kind, t, None if params is None else _fits(kind, params, ins, t), declared))
 
 
 def _fits(kind: LayerKind, params: Any, ins: list[TensorType], t: TensorType) -> Fits:

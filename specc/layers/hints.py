@@ -23,11 +23,13 @@ CHECK_SIZES = "check the sizes written on this layer"
 CHECK_SIZES_ABOVE = CHECK_SIZES + " (or the layers before it)"
 
 
-def rank_hint(kind: LayerKind, t: TensorType, fits: Fits | None = None) -> str:
+def rank_hint(kind: LayerKind, t: TensorType, fits: Fits | None = None, declared: bool = True) -> str:
     """The fix for a wrong rank: the sibling kind made for this rank, the exact Reshape that
     gives the expected layout, or a Flatten before a Linear.  ``fits`` says whether the layer
     passes its own rules on a shape: an edit that would only trade this error for another
-    (a batch of one where a kernel needs room, a 1-wide map under a pool) is not offered."""
+    (a batch of one where a kernel needs room, a 1-wide map under a pool) is not offered.
+    ``declared``: ``t`` is a spec input as declared, which could be declared otherwise (not a
+    layer's output, such as a Linear's (B, K) before an Upsample)."""
     assert kind.ranks is not None
     ok = fits or (lambda _shape: True)
     lo = min(kind.ranks)
@@ -47,9 +49,9 @@ def rank_hint(kind: LayerKind, t: TensorType, fits: Fits | None = None) -> str:
         if batched and lo - t.rank == 1 and (kind.layout or "").startswith("(N, C") and t.rank >= 2 and \
                 ok((t.shape[0], 1, *t.shape[1:])):
             # (B, H, W) into a 2-d conv: images of one channel whose channel dim was left out
-            declared = ", ".join(map(str, [dims[0], 1, *dims[1:]]))
+            shape = ", ".join(map(str, [dims[0], 1, *dims[1:]]))
             fix = ("add - {type: Unsqueeze, dim: 1} before it for one channel (grayscale images, a mono "
-                   f"signal), or declare the input with its channel dim: [{declared}]")
+                   "signal)" + (f", or declare the input with its channel dim: [{shape}]" if declared else ""))
             return f"{fix}; or {use_other}" if use_other else fix
         if dims.count(-1) <= 1:
             pad = [1] * (lo - t.rank)

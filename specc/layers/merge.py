@@ -81,6 +81,26 @@ def _constant_offset(a: tuple, b: tuple) -> str:
     return ""
 
 
+def _independent_lengths(a: tuple, b: tuple, j: int) -> str:
+    """The hint for inputs that differ in one dim only, where each has a length of its own (T and U,
+    no symbol in common): broadcasting pairs them only from dims of their own, as an RNN-T joint
+    network adds (B, T, 1, H) and (B, 1, U, H)."""
+    if len(a) != len(b):
+        return ""
+    differ = [p for p, (x, y) in enumerate(zip(a, b)) if x != y]
+    if len(differ) != 1 or differ[0] == 0:
+        return ""
+    p = differ[0]
+    x, y = a[p], b[p]
+    if not (isinstance(x, Dim) and isinstance(y, Dim)) or x.symbols() & y.symbols():
+        return ""
+    paired = TensorType((*a[:p], x, y, *a[p + 1:]))
+    return (f"{x} and {y} are independent lengths; to combine every {x} with every {y} (an RNN-T joint network, "
+            f"pairwise scores), give each a dim of its own: - {{type: Unsqueeze, dim: {p + 1}}} on input 1 and "
+            f"- {{type: Unsqueeze, dim: {p}}} on input {j} broadcast to {paired}; if they are one length, the two "
+            "branches read inputs declared with different symbols")
+
+
 def _merge_fix(a: tuple, b: tuple, j: int, gates: bool = False) -> str:
     """The fix, with its numbers, for the usual mismatches of (N, C, *spatial) maps: a residual
     shortcut that was not projected, a per-channel gate (N, C) that lost its spatial dims of size 1
@@ -91,6 +111,9 @@ def _merge_fix(a: tuple, b: tuple, j: int, gates: bool = False) -> str:
     offset = _constant_offset(a, b)
     if offset:
         return offset
+    pairs = _independent_lengths(a, b, j)
+    if pairs:
+        return pairs
     if a[:-1] == b[:-1] and isinstance(a[-1], int) and isinstance(b[-1], int) and (
             len(a) == 2 or (len(a) == 3 and isinstance(a[1], Dim))):
         # features last, (B, F) or (B, T, F): token and segment embeddings, a sequence's residual;

@@ -5,8 +5,9 @@ target, which needs no torch, or the torch exporters.  Under ``auto`` it takes t
 when that writes every layer, else the torch route, which needs torch.  So check refuses a layer
 only where the route export would take cannot write it:
 
-- what ONNX Runtime cannot run, or runs unlike PyTorch (bfloat16 compute, a zero pad it folds into
-  a pool), is refused whichever route wrote the model;
+- what ONNX Runtime cannot run (bfloat16 compute) is refused whichever route wrote the model; a
+  zero pad it folds into the pool after it (computing other maxima than PyTorch) only where the
+  route's Pad invites the fold: the torch exporters', and the direct target's before opset 18;
 - an exporter pinned in the spec (``export: {exporter: torchscript}``) means the torch route:
   that exporter's limits (specc/targets/torch/export_limits.py), as before the direct target;
 - with torch installed, a model is refused where neither route writes it: a layer neither route
@@ -27,7 +28,7 @@ from typing import Any
 from ..graph.build import leaves_with_graph
 from ..shapes.tensor import TensorType
 from .onnx.limits import direct_problem
-from .torch.export_limits import Inputs, model_limits, runtime_limits
+from .torch.export_limits import Inputs, fused_pad_limits, model_limits, runtime_limits
 
 # (layer type, resolved attributes, inputs as (value name, type), output types, qualified path) -> "reason; fix"
 RouteLimits = Callable[[str, dict[str, Any], Inputs, Sequence[TensorType], str], "str | None"]
@@ -55,15 +56,16 @@ def route_limits(exporter: str = "auto", opset: int = 18) -> RouteLimits:
     # the layers that only the direct target, or only the torch route, writes: "Type 'path' (why not the other)"
     only_direct: list[str] = []
     only_torch: list[str] = []
-    runtime = runtime_limits()
+    runtime = runtime_limits(fused_pads=False)
+    direct = _direct_limits(opset)
 
     def problem(type_name: str, args: dict[str, Any], inputs: Inputs, outs: Sequence[TensorType],
                 path: str) -> str | None:
         # the torch limits run on every layer: whether a model needs both exporters is their state
         torch_why = torch_limits(type_name, args, inputs, path)
+        direct_why = direct(type_name, args, inputs, outs, path)  # stateful too: runs on every layer
         if (why := runtime(type_name, args, inputs, path)) is not None:
             return why  # what ONNX Runtime cannot run, whichever route wrote it
-        direct_why = direct_problem(type_name, args, [t for _, t in inputs], outs, opset)
         if direct_why is None and torch_why is None:
             return None
         this = f"{type_name} '{path}'"
@@ -84,6 +86,25 @@ def route_limits(exporter: str = "auto", opset: int = 18) -> RouteLimits:
             return f"no export route writes this model: {reason}, and {them} cannot write {others[0]}; {fix}"
         only.append(f"{this} ({reason})")
         return None
+
+    return problem
+
+
+def _direct_limits(opset: int) -> RouteLimits:
+    """What the direct target cannot write at ``opset``, layer by layer in the model's order: its
+    lowerings' limits, and before opset 18 a pool reading a zero pad, which ONNX Runtime folds into
+    the pool (from 18 on the target's Pad names its axes, which stops the fold)."""
+    folded = fused_pad_limits()
+
+    def problem(type_name: str, args: dict[str, Any], inputs: Inputs, outs: Sequence[TensorType],
+                path: str) -> str | None:
+        fold = folded(type_name, args, inputs, path)
+        why = direct_problem(type_name, args, [t for _, t in inputs], outs, opset)
+        if why is None and fold and opset < 18:
+            return ("before opset 18 the direct target writes a Pad without axes, which ONNX Runtime folds into this "
+                    "pool (its PadFusion), a max pool then padding with -inf instead of zeros; set export: "
+                    "{opset: 18} or later")
+        return why
 
     return problem
 
@@ -109,5 +130,4 @@ def torch_problems(graph: Any, exporter: str = "auto") -> list[str]:
 
 def direct_problems(graph: Any, opset: int) -> list[str]:
     """The layers of a checked graph the direct target cannot write at ``opset``."""
-    return _problems(graph, lambda type_name, args, inputs, outs, path:
-                     direct_problem(type_name, args, [t for _, t in inputs], outs, opset))
+    return _problems(graph, _direct_limits(opset))

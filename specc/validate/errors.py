@@ -287,6 +287,41 @@ KERAS_ACTIVATIONS: dict[str, str | None] = {
 KERAS_RENAMES = {"alpha": "negative_slope", "epsilon": "eps", "max_value": "max_val", "min_value": "min_val"}
 
 
+# Other frameworks' loss names (Keras', TensorFlow's, scikit-learn's metrics), lower case without "_",
+# "-" or a "loss" suffix, as PyTorch's losses. A spelling match would name another loss: MAELoss is
+# one letter from MSELoss, BinaryCrossentropy closest to CrossEntropyLoss.
+OTHER_LOSS_NAMES: dict[str, str] = {
+    **dict.fromkeys(("mae", "meanabsoluteerror", "l1", "absoluteerror"), "L1Loss"),
+    **dict.fromkeys(("mse", "meansquarederror", "l2", "squarederror"), "MSELoss"),
+    **dict.fromkeys(("binarycrossentropy", "bce", "sigmoidcrossentropy", "logloss", "binarylogloss",
+                     "sigmoidcrossentropywithlogits"), "BCEWithLogitsLoss"),
+    **dict.fromkeys(("categoricalcrossentropy", "sparsecategoricalcrossentropy", "softmaxcrossentropy",
+                     "softmaxcrossentropywithlogits", "sparsesoftmaxcrossentropywithlogits", "crossentropy", "ce",
+                     "categorical", "multiclass"), "CrossEntropyLoss"),
+    **dict.fromkeys(("kld", "kldivergence", "kullbackleiblerdivergence", "kl"), "KLDivLoss"),
+    **dict.fromkeys(("nll", "negativeloglikelihood"), "NLLLoss"),
+    "huber": "HuberLoss",
+    "ctc": "CTCLoss", "focal": "FocalLoss", "sigmoidfocalcrossentropy": "FocalLoss",
+}
+
+
+def other_loss_name(tag: str, options: list[str], guess: str | None) -> str | None:
+    """The hint for a loss ``tag`` written as another framework names it, when PyTorch's name is one of
+    ``options`` and not the spelling ``guess`` (CrossEntropy is CrossEntropyLoss without its suffix)."""
+    key = re.sub(r"[_\-\s]", "", tag.lower())
+    key = key[:-4] if key.endswith("loss") and len(key) > 4 else key
+    name = OTHER_LOSS_NAMES.get(key)
+    if name is None or name not in options or name in (tag, guess):
+        return None
+    if name == "BCEWithLogitsLoss":
+        return ("PyTorch's binary cross-entropy on raw outputs is BCEWithLogitsLoss (Keras' from_logits=True): use "
+                "type: BCEWithLogitsLoss, or BCELoss on probabilities after a Sigmoid")
+    if name == "CrossEntropyLoss":
+        return (f"PyTorch's {tag} is CrossEntropyLoss, which takes raw outputs and class indices (one-hot rows "
+                "too): use type: CrossEntropyLoss")
+    return f"PyTorch names {tag} {name}: use type: {name}"
+
+
 def keras_key(key: str, value: Any) -> str | None:
     """How specc writes a Keras argument it has no key for (a Dense's activation, an LSTM's
     return_sequences, an optimizer's learning_rate), or None for any other key."""
@@ -464,7 +499,8 @@ def pydantic_diagnostics(exc: ValidationError, root: Any, model: type[BaseModel]
             options = [t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(",") if t.strip()]
             guess = did_you_mean(tag, options)
             d = Diagnostic("V008", f"{lead}unknown {name or 'value'} type '{tag}'", loc,
-                           f"did you mean '{guess}'?" if guess else f"use one of: {', '.join(options)}",
+                           other_loss_name(tag, options, guess) or
+                           (f"did you mean '{guess}'?" if guess else f"use one of: {', '.join(options)}"),
                            layer=layer)
             out.append((tuple(w.shown), kind, d))
         elif kind == "union_tag_not_found":

@@ -377,27 +377,35 @@ def onnx_problem(type_name: str, args: dict[str, Any], exporter: str = "auto", i
 
 
 # ONNX Runtime's PadFusion folds a zero Pad into the MaxPool or AveragePool that reads it: a max pool
-# then pads with zeros where PyTorch pads nothing (wrong maxima), and a pad wider than the kernel
-# stops the model from loading. Layers that export to nothing at eval pass the padding on.
+# then pads with -inf where PyTorch padded zeros (wrong maxima), and a pad wider than the kernel
+# stops the model from loading. It leaves alone a Pad that names its axes (opset 18 on), which is how
+# the direct target writes every constant pad; the torch exporters' Pad has no axes input. Layers that
+# export to nothing at eval pass the padding on.
 _ZERO_PADS = tuple(f"{kind}Pad{n}d" for kind in ("Zero", "Constant") for n in (1, 2, 3))
 _FOLDED_INTO = tuple(f"{kind}Pool{n}d" for kind in ("Max", "Avg", "AdaptiveAvg", "AdaptiveMax") for n in (1, 2, 3))
 _VANISH = ("Identity", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout",
            "StochasticDepth")
+_FUSED_PAD = ("ONNX Runtime folds the zero padding of the layer before it into this pool (its PadFusion): a max "
+             "pool then pads with -inf instead of zeros, and a pad wider than the kernel does not load")
+_FUSED_PAD_FIX = ("give the pool its own padding: (a max pool pads with -inf), or put another layer (an activation, "
+                 "a conv) between them")
 
 
-def _fused_pad_problem(zero_padded: set[str], type_name: str, args: dict[str, Any], inputs: Inputs,
-                       path: str) -> str | None:
-    """Records in ``zero_padded`` the values a zero pad writes; the reason to refuse a pool reading one."""
-    prefix = path.rpartition(".")[0]
-    reads = [f"{prefix}.{name}" if prefix else name for name, _ in inputs[:1]]
-    if (type_name in _ZERO_PADS and not args.get("value", 0)) or (type_name in _VANISH and set(reads) & zero_padded):
-        zero_padded.add(path)
-    elif type_name in _FOLDED_INTO and set(reads) & zero_padded:
-        return ("ONNX Runtime folds the zero padding of the layer before it into this pool (its PadFusion), "
-                "which then pads a max pool with zeros or refuses a pad wider than the kernel; give the pool its "
-                "own padding: (a max pool pads with -inf), or put another layer (an activation, a conv) between "
-                "them")
-    return None
+def fused_pad_limits() -> Callable[[str, dict[str, Any], Inputs, str], bool]:
+    """For the layers of one model, in order (``path``: the layer's qualified name): whether the
+    layer is a pool that reads a zero pad, which ONNX Runtime folds into it unless the Pad names
+    its axes."""
+    zero_padded: set[str] = set()  # paths of the values a zero pad writes
+
+    def folded(type_name: str, args: dict[str, Any], inputs: Inputs, path: str = "") -> bool:
+        prefix = path.rpartition(".")[0]
+        reads = [f"{prefix}.{name}" if prefix else name for name, _ in inputs[:1]]
+        zero_pad = type_name in _ZERO_PADS and not args.get("value", 0)
+        if zero_pad or (type_name in _VANISH and set(reads) & zero_padded):
+            zero_padded.add(path)
+        return type_name in _FOLDED_INTO and bool(set(reads) & zero_padded)
+
+    return folded
 
 
 def _pinned_limit(exporter: str, type_name: str, args: dict[str, Any], inputs: Inputs) -> str | None:
@@ -405,14 +413,17 @@ def _pinned_limit(exporter: str, type_name: str, args: dict[str, Any], inputs: I
     return limit(args, inputs) if limit is not None else None
 
 
-def runtime_limits() -> Callable[[str, dict[str, Any], Inputs, str], str | None]:
-    """What ONNX Runtime cannot run, or runs unlike PyTorch, whichever route wrote the model (the
-    direct target's too): bfloat16 compute, and a zero pad it folds into a pool. For the layers of
-    one model, in order (``path``: the layer's qualified name)."""
-    zero_padded: set[str] = set()  # paths of the values a zero pad writes
+def runtime_limits(fused_pads: bool = True) -> Callable[[str, dict[str, Any], Inputs, str], str | None]:
+    """What ONNX Runtime cannot run, or runs unlike PyTorch: bfloat16 compute, whichever route wrote
+    the model, and (``fused_pads``) a zero pad it folds into a pool, in the torch exporters' models.
+    For the layers of one model, in order (``path``: the layer's qualified name)."""
+    folded = fused_pad_limits()
 
     def problem(type_name: str, args: dict[str, Any], inputs: Inputs, path: str = "") -> str | None:
-        return _bfloat16(type_name, inputs) or _fused_pad_problem(zero_padded, type_name, args, inputs, path)
+        if folded(type_name, args, inputs, path) and fused_pads:
+            return (f"{_FUSED_PAD}, as the torch exporters write the pad; {_FUSED_PAD_FIX}, or export by the direct "
+                    "target (export: {exporter: auto}, opset 18 or later), whose Pad ONNX Runtime leaves apart")
+        return _bfloat16(type_name, inputs)
 
     return problem
 

@@ -30,6 +30,12 @@ def pad(layer: Layer, x: str, rank: int, sides: Sequence[tuple[int, int]], mode:
     if layer.b.opset < 11:  # pads and value were attributes then
         return layer.op("Pad", [x], mode=onnx_mode, pads=_pads(rank, sides),
                         value=float(value) if onnx_mode == "constant" else None)
+    if onnx_mode == "constant" and layer.b.opset >= 18:
+        # A Pad naming its axes is one ONNX Runtime's PadFusion leaves alone; without them it folds a
+        # zero pad into a MaxPool after it, which pads with -inf where PyTorch padded zeros.
+        axes = list(range(rank - len(sides), rank))
+        fill = layer.const(value, dtype or layer.float_dtype)
+        return layer.op("Pad", [x, layer.const(_pads(len(sides), sides)), fill, layer.const(axes)], mode=onnx_mode)
     inputs = [x, layer.const(_pads(rank, sides))]
     if onnx_mode == "constant" and value:
         inputs.append(layer.const(value, dtype or layer.float_dtype))
