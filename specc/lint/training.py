@@ -189,7 +189,26 @@ def _bundled_data(spec: Spec, pairs: list[Any]) -> list[Diagnostic]:
                 diags.append(_located(spec, "T003", f"data source {source!r} holds one class label (0 to "
                                       f"{classes - 1}) per sample, but {loss.type} compares it with the output "
                                       f"{out}", f"use loss: {{type: CrossEntropyLoss}} with the {classes} outputs"))
+            elif classes is not None and dim is not None and out.rank > 2:
+                diags.append(_one_label_many_positions(spec, source, loss, last, out, dim))
     return diags
+
+
+def _one_label_many_positions(spec: Spec, source: str, loss: Any, last: Leaf, out: TensorType,
+                              dim: int) -> Diagnostic:
+    """T003: a bundled set's one label per sample against a class output with positions beside
+    its classes, (B, 10, 1, 1) from a 1x1 convolution head: the loss wants a label per position."""
+    extra = [i for i in range(1, out.rank) if i != dim]
+    sizes = [out.shape[i] for i in extra]
+    if all(d == 1 for d in sizes):
+        fix = f"add - {{type: Flatten}} after {last.who()}, so the output is ({out.shape[0]}, {out.shape[dim]})"
+    else:
+        fix = (f"pool the positions away before the output (- {{type: GlobalAvgPool}} on a feature map, or a "
+               f"recurrent layer's output: last), so the output is ({out.shape[0]}, {out.shape[dim]})")
+    where = "dim" if len(extra) == 1 else "dims"
+    return _located(spec, "T003", f"data source {source!r} holds one class label per sample, but {loss.type} on "
+                    f"the output {out} (classes at dim {dim}) wants one per position of its {where} "
+                    f"{', '.join(map(str, extra))}", fix, at=last)
 
 
 # The largest lr each optimizer trains with, as a multiple of its PyTorch default: adaptive ones
