@@ -73,6 +73,7 @@ REJECTED = {
     "v005_version_2",  # specc: 2
     "v006_space_in_name", "v006_dunder_name", "v006_lookalike_name",  # not an identifier starting with a letter
     "v008_unknown_loss", "v008_unknown_optimizer", "v008_unknown_scheduler",
+    "v008_keras_binary_crossentropy",  # loss: binary_crossentropy, Adam's beta_1
     "y005_layer_not_mapping",  # - Linear
 }
 # What stays for `specc check`: shapes (S…), from: and outputs: names (G…), names that are

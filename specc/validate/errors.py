@@ -342,6 +342,22 @@ def keras_key(key: str, value: Any) -> str | None:
     return hints.get(key)
 
 
+# Keras' optimizer arguments, and those of another optimizer than the one named, as specc writes
+# them (an optimizer's unknown key)
+OPTIMIZER_KEYS = {
+    "beta_1": "replace beta_1 and beta_2 with PyTorch's pair of them, betas: [0.9, 0.999]",
+    "beta_2": "replace beta_1 and beta_2 with PyTorch's pair of them, betas: [0.9, 0.999]",
+    "clipnorm": "move it to train: as grad_clip (the largest norm of the gradients), e.g. grad_clip: 1.0",
+    "global_clipnorm": "move it to train: as grad_clip (the largest norm of the gradients), e.g. grad_clip: 1.0",
+    "clipvalue": "remove it: specc clips the gradients' norm, not each value (grad_clip: 1.0 in train:)",
+    "decay": "remove it: Keras' decay lowered the lr at every step, which a scheduler does (scheduler: "
+             "{type: ExponentialLR, gamma: 0.95}); weight_decay is another thing, a pull of the weights to 0",
+    "momentum": "remove it: this optimizer has no momentum (Adam and its kin keep one as the first of their "
+                "betas, 0.9 by default); SGD and RMSprop take momentum",
+    "nesterov": "remove it: only SGD takes nesterov (with a momentum); NAdam is Adam with Nesterov momentum",
+}
+
+
 # PyTorch's and NumPy's other names for the dtypes specc spells as sizes (torch.long, np.double):
 # a port writes them, and "did you mean" by spelling finds nothing close to 'long'.
 # A bare 'int' is NumPy's default int64, the dtype of token ids (torch.int would be int32).
@@ -355,6 +371,35 @@ def framework_name(given: Any, options: list[str]) -> str | None:
         return None
     bare = given.strip().lower().removeprefix("torch.").removeprefix("numpy.").removeprefix("np.")
     meant = FRAMEWORK_DTYPES.get(bare, bare)
+    return meant if meant in options and meant != given else None
+
+
+# Keras', torch.nn.functional's and tf.nn's names of the losses specc has (lower case), as its
+# types: spelling finds nothing close to 'mean_absolute_error', and 'binary_crossentropy' is
+# nearest to CrossEntropyLoss, the wrong loss for yes/no labels.
+FRAMEWORK_LOSSES = {
+    **dict.fromkeys(("categorical_crossentropy", "categoricalcrossentropy", "sparse_categorical_crossentropy",
+                     "sparsecategoricalcrossentropy", "cross_entropy", "softmax_cross_entropy_with_logits",
+                     "sparse_softmax_cross_entropy_with_logits"), "CrossEntropyLoss"),
+    **dict.fromkeys(("binary_crossentropy", "binarycrossentropy", "binary_cross_entropy_with_logits",
+                     "sigmoid_cross_entropy_with_logits"), "BCEWithLogitsLoss"),
+    "binary_cross_entropy": "BCELoss", "nll_loss": "NLLLoss", "ctc_loss": "CTCLoss", "ctc": "CTCLoss",
+    **dict.fromkeys(("mse", "mean_squared_error", "meansquarederror", "mse_loss"), "MSELoss"),
+    **dict.fromkeys(("mae", "mean_absolute_error", "meanabsoluteerror", "l1_loss"), "L1Loss"),
+    **dict.fromkeys(("huber", "huber_loss"), "HuberLoss"), "smooth_l1_loss": "SmoothL1Loss",
+    **dict.fromkeys(("kld", "kl_divergence", "kldivergence", "kullback_leibler_divergence", "kl_div"), "KLDivLoss"),
+    **dict.fromkeys(("binary_focal_crossentropy", "binaryfocalcrossentropy", "categorical_focal_crossentropy",
+                     "categoricalfocalcrossentropy", "sigmoid_focal_loss"), "FocalLoss"),
+}
+
+
+def framework_loss(given: Any, options: list[str]) -> str | None:
+    """specc's loss type for a Keras, torch.nn.functional or tf.nn name of it
+    ('sparse_categorical_crossentropy', 'F.binary_cross_entropy'), when it is one of ``options``."""
+    if not isinstance(given, str):
+        return None
+    bare = given.strip().lower().rsplit(".", 1)[-1]  # keras.losses.X, tf.nn.X, F.X
+    meant = FRAMEWORK_LOSSES.get(bare)
     return meant if meant in options and meant != given else None
 
 
@@ -419,7 +464,8 @@ def pydantic_diagnostics(exc: ValidationError, root: Any, model: type[BaseModel]
             guess = did_you_mean(str(key), [o for o in options if o != key])
             where = f" in {_dotted(owner.shown)}" if owner.shown else ("" if what else " at the top level")
             noun = "parameter" if what and not owner.shown else "key"
-            elsewhere = keras_key(str(key), err.get("input"))
+            elsewhere = OPTIMIZER_KEYS.get(str(key)) if owner.shown[:1] == ["optimizer"] else None
+            elsewhere = elsewhere or keras_key(str(key), err.get("input"))
             if not owner.shown and not what and not guess and isinstance(err.get("input"), (dict, list)):
                 # a mapping parked at the top for an &anchor (docker-compose style)
                 elsewhere = (f"a value kept for reuse by an &anchor goes under vars: "
@@ -450,7 +496,9 @@ def pydantic_diagnostics(exc: ValidationError, root: Any, model: type[BaseModel]
             tag = str(ctx.get("tag", ""))
             options = [t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(",") if t.strip()]
             guess = did_you_mean(tag, options)
+            meant = framework_loss(tag, options)
             d = Diagnostic("V008", f"{lead}unknown {name or 'value'} type '{tag}'", loc,
+                           f"use type: {meant} (the loss class for {tag})" if meant else
                            f"did you mean '{guess}'?" if guess else f"use one of: {', '.join(options)}",
                            layer=layer)
             out.append((tuple(w.shown), kind, d))
@@ -609,7 +657,8 @@ def _listed_mapping(w: _Walk, given: Any, tagged: bool = False) -> str | None:
 def _named_type(w: _Walk, given: Any, options: list[str]) -> str | None:
     """``optimizer: adam`` or ``loss: MSELoss``, a section written as the name of its type (Keras'
     compile(optimizer='adam')): the mapping that names it."""
-    guess = did_you_mean(given, options) if isinstance(given, str) and options else None
+    guess = (framework_loss(given, options) or did_you_mean(given, options)) if isinstance(given, str) and options \
+        else None
     if guess is None or not w.shown or isinstance(w.shown[-1], int):
         return None
     return f"write {w.shown[-1]}: {{type: {guess}}}"
