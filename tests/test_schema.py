@@ -62,6 +62,7 @@ REJECTED = {
     "v003_decimal_comma_on_its_own_line",  # lr: '0,005', text
     "v001_keras_target_shape",  # Reshape's target_shape: an unknown key
     "v001_keras_fit_validation_split",  # validation_split in train: an unknown key
+    "v001_tf1_keep_prob",  # Dropout's keep_prob: an unknown key
     "v003_repeat_zero",  # repeat: 0
     "v003_wrong_type",  # out_features: "ten"
     "v003_dtype_torch_long",  # dtype: long

@@ -303,6 +303,10 @@ def keras_key(key: str, value: Any) -> str | None:
         entries = ", ".join(str(v) for v in ["B", *value])
         return (f"replace it with shape: [{entries}]: specc's Reshape takes the whole tensor's shape, batch dim "
                 "first (Keras' target_shape leaves the batch out)")
+    if key == "keep_prob":  # TensorFlow 1's dropout: the probability to keep, PyTorch's p drops
+        keep = value if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 1 else 0.8
+        return (f"replace it with p: {round(1 - keep, 6):g}: p is the probability to drop a value, "
+                f"1 - keep_prob (keep_prob: {keep:g} keeps {keep:.0%})")
     if key == "return_sequences":
         return ("replace it with output: sequence, the default (every step's output)" if value is True else
                 "replace it with output: last (the last step's output; output: state for the final states)")
