@@ -52,7 +52,6 @@ def check_training(spec: Spec) -> list[Diagnostic]:
     trained: list[Leaf] = []
     off_dim0 = _samples_first(spec, [out for *_, out in pairs if out is not None])
     diags += off_dim0 + _bundled_data(spec, pairs)
-    before = len(diags)
     for key, one, last, out in pairs:
         if not isinstance(last, Leaf) or out is None:
             continue
@@ -65,11 +64,11 @@ def check_training(spec: Spec) -> list[Diagnostic]:
                                   "to what is before the integers)", output=key))
             continue
         trained.append(last)
-        diags += _check_one(spec, one, last, out, key)
-    # With the samples off dim 0 of an input, the batch read back from the outputs is not the inputs';
-    # an output the loss already refuses (a class dim it has not) says the same thing once.
-    if not off_dim0 and not any(d.severity == "error" for d in diags[before:]):
-        diags += _batch_kept(spec, pairs)
+        # With the samples off dim 0 of an input, the batch read back from the outputs is not the
+        # inputs'. An output whose dim 0 is not the batch is said once, at the step that moved it:
+        # the loss's own checks would read the batch where its classes or steps belong (T051).
+        moved = [] if off_dim0 else _batch_kept(spec, [(key, one, last, out)])
+        diags += moved or _check_one(spec, one, last, out, key)
     if trained and spec.document is not None and spec.document.lora is None:  # LoRA trains its adapters
         diags += _cut_off(spec, trained)
     return diags
@@ -129,7 +128,10 @@ def _batch_kept(spec: Spec, pairs: list[Any]) -> list[Diagnostic]:
         seen.add(id(step))
         source = next((t for t in ins if t.rank and t.shape[0] == b), None)
         per = product(source.shape[1:]) if source is not None else None
-        if step.type == "Reshape" and isinstance(per, int):
+        if step.family == "recurrent" and arg(step, "output") == "state":
+            hint = (f"set output: last on {step.who()}, its last layer's final state as ({b}, features); its "
+                    "states are (layers·directions, batch, hidden), with the batch at dim 1")
+        elif step.type == "Reshape" and isinstance(per, int):
             shape = arg(step, "shape") or ()
             keep = f"[{b}, {per}]" if len(shape) == 2 else f"[{b}, ...]"
             hint = (f"write shape: {keep} to keep the batch {b} by name (each sample has {per} values here), "
@@ -138,8 +140,9 @@ def _batch_kept(spec: Spec, pairs: list[Any]) -> list[Diagnostic]:
             hint = f"keep dim 0 the batch {b}: fold no part of a sample into it, or unfold it before the output"
         at = step.node.field_locs.get("shape", step.node.loc) if step.type == "Reshape" else step.node.loc
         made = f" made by {step.who()} from {source}" if source is not None else f" made by {step.who()}"
-        message = (f"training takes {b} samples per batch, but the trained output {out} has {out.shape[0]} rows "
-                   f"along dim 0{made}: the loss would meet {out.shape[0]} rows for {b} labels")
+        rows = f"{out.shape[0]} row{'' if out.shape[0] == 1 else 's'}"
+        message = (f"training takes {b} samples per batch, but the trained output {out} has {rows} "
+                   f"along dim 0{made}: the loss would meet {rows} for {b} labels")
         diags.append(Diagnostic("T003", (f"output {key!r}: " if key else "") + message, at, hint,
                                 layer=step.node.path))
     return diags
