@@ -444,6 +444,7 @@ _TABLE: list[Code | LintCode] = [
     LintCode("L026", "transposed-conv-one-short"),
     # the mistakes people make, round 4 (helper c20)
     LintCode("L029", "batchnorm-on-output"),
+    LintCode("L031", "squashed-logits"),
     # -- resource limits (hostile or runaway specs) ---------------------------------------------
     Code("Y009", "python-tuple", "A value is written as a Python tuple, such as (3, 3).",
          "YAML has no tuples: inside { } its comma splits (3, 3) into the text '(3' and a key '3)', and on a "
