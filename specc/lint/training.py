@@ -128,7 +128,11 @@ def _batch_kept(spec: Spec, pairs: list[Any]) -> list[Diagnostic]:
         seen.add(id(step))
         source = next((t for t in ins if t.rank and t.shape[0] == b), None)
         per = product(source.shape[1:]) if source is not None else None
-        if step.family == "recurrent" and arg(step, "output") == "state":
+        dims = arg(step, "dim")
+        if dims == 0 or (isinstance(dims, (list, tuple)) and 0 in dims):
+            hint = (f"use dim: 1 on {step.who()}: dim 0 is the batch, and {step.type} along it mixes the samples "
+                    "of a batch together")
+        elif step.family == "recurrent" and arg(step, "output") == "state":
             hint = (f"set output: last on {step.who()}, its last layer's final state as ({b}, features); its "
                     "states are (layers·directions, batch, hidden), with the batch at dim 1")
         elif step.type == "Reshape" and isinstance(per, int):
