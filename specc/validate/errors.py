@@ -362,6 +362,27 @@ OPTIMIZER_KEYS = {
 }
 
 
+@functools.lru_cache(maxsize=1)
+def _section_keys() -> dict[str, frozenset[str]]:
+    """The keys of the training sections, by the dotted path of the section that reads them."""
+    from . import document as d  # document imports this module: read when first needed
+
+    optimizers = typing.get_args(typing.get_args(d.Optimizer)[0])
+    models: dict[str, tuple[type[BaseModel], ...]] = {
+        "optimizer": optimizers, "train": (d.Train,), "train.data": (d.DataSpec,),
+        "train.early_stopping": (d.EarlyStopping,), "train.preprocess": (d.Preprocess,), "export": (d.Export,)}
+    return {where: frozenset(k for m in ms for k in m.model_fields if k != "type") for where, ms in models.items()}
+
+
+def misplaced_key(key: str, here: str) -> str | None:
+    """Where a training key written in the wrong section belongs (lr under train:, epochs under
+    optimizer:, patience beside epochs), or None: the section that reads it beats a near spelling."""
+    homes = [where for where, keys in _section_keys().items() if key in keys and where != here]
+    if not homes:
+        return None
+    return f"move it to {homes[0]}: {key} is read there, not in {here}"
+
+
 # PyTorch's and NumPy's other names for the dtypes specc spells as sizes (torch.long, np.double):
 # a port writes them, and "did you mean" by spelling finds nothing close to 'long'.
 # A bare 'int' is NumPy's default int64, the dtype of token ids (torch.int would be int32).
@@ -470,6 +491,9 @@ def pydantic_diagnostics(exc: ValidationError, root: Any, model: type[BaseModel]
             noun = "parameter" if what and not owner.shown else "key"
             elsewhere = OPTIMIZER_KEYS.get(str(key)) if owner.shown[:1] == ["optimizer"] else None
             elsewhere = elsewhere or keras_key(str(key), err.get("input"))
+            here = _dotted(owner.shown)
+            if not elsewhere and here in _section_keys():
+                elsewhere = misplaced_key(str(key), here)
             if not owner.shown and not what and not guess and isinstance(err.get("input"), (dict, list)):
                 # a mapping parked at the top for an &anchor (docker-compose style)
                 elsewhere = (f"a value kept for reuse by an &anchor goes under vars: "
