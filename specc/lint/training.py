@@ -196,7 +196,9 @@ def _bundled_data(spec: Spec, pairs: list[Any]) -> list[Diagnostic]:
                 diags.append(_located(spec, "T003", f"data source {source!r} holds one class label (0 to "
                                       f"{classes - 1}) per sample, but {loss.type} compares it with the output "
                                       f"{out}", f"use loss: {{type: CrossEntropyLoss}} with the {classes} outputs"))
-            elif classes is not None and dim is not None and out.rank > 2:
+            elif classes is not None and dim is not None and out.rank > 2 and not (
+                    producer(last, SAME_LAYOUT).family in LAST_DIM_FEATURES and dim != out.rank - 1):
+                # (a Linear's features away from the class dim are T051's: the classes are misplaced)
                 diags.append(_one_label_many_positions(spec, source, loss, last, out, dim))
     return diags
 
@@ -577,6 +579,11 @@ def _class_dim(spec: Spec, loss: Any, last: Leaf, out: TensorType, output: str |
         if not isinstance(out.shape[-1], int):
             hint = ("make the class dim a number: end the model in a Linear with out_features set to the class "
                     "count")
+        feature_map = producer(made.source, SAME_LAYOUT) if made.type == "Linear" and made.source else None
+        if feature_map is not None and feature_map.family in CHANNELS_FIRST and feature_map.out is not None:
+            # a conv or pool's (B, C, H, W) read by a Linear without a Flatten: the Linear mapped W alone
+            hint = (f"add - {{type: Flatten}} before {made.who()}: it reads the {feature_map.out} map of "
+                    f"{feature_map.who()} and acts on its last dim only")
     return [_located(spec, "T051", f"{name} reads the classes at dim {dim} of the output {out}, {why}", hint,
                      key="class_dim" if given != 1 else "type", output=output)]
 
