@@ -11,10 +11,9 @@ What it does
 Why is this bad
     The sigmoid of a value that is never negative is never below 0.5: a model ending in ReLU
     then Sigmoid cannot answer no (on breast_cancer it trains to val_loss 0.693, every answer
-    0.5, ROC AUC 0.5). A bounded value
-    (Tanh's (-1, 1)) gives probabilities within (0.27, 0.73), never confident, so the loss
-    has a floor; likewise a Softmax's [0, 1] before LogSoftmax over K classes caps every
-    class's probability at e/(e + K - 1).
+    0.5, ROC AUC 0.5). A bounded value (Tanh's (-1, 1)) gives probabilities within (0.27,
+    0.73), never confident, so the loss has a floor; likewise a Softmax's [0, 1] before
+    LogSoftmax over K classes caps every class's probability at e/(e + K - 1).
 
 Example
     layers:
@@ -82,7 +81,7 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
     if feeder is None or span is None:
         return
     lo, hi = span
-    values = f"[{lo:g}, {'∞' if hi == INF else f'{hi:g}'})" if hi == INF else f"[{lo:g}, {hi:g}]"
+    values = f"[{lo:g}, ∞)" if hi == INF else f"[{lo:g}, {hi:g}]"
     fix = (f"remove '{feeder.node.path}' so {squash} reads raw logits" if feeder is not last else
            f"remove '{feeder.node.path}': BCEWithLogitsLoss takes raw logits")
     if last.type == "LogSoftmax":
