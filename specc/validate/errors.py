@@ -362,6 +362,17 @@ OPTIMIZER_KEYS = {
 }
 
 
+def from_logits_hint(loss: Any) -> str:
+    """Keras' from_logits on a PyTorch loss, which fixes it by its class: what the model ends in."""
+    if loss == "BCELoss":
+        return ("remove it: BCELoss reads probabilities (Keras' from_logits: false), so the model ends in Sigmoid; "
+                "for raw logits use BCEWithLogitsLoss without the Sigmoid")
+    if loss in ("CrossEntropyLoss", "BCEWithLogitsLoss", "FocalLoss"):
+        return (f"remove it: {loss} always reads raw logits (Keras' from_logits: true), so the model ends in its "
+                "last Linear, without Softmax or Sigmoid")
+    return "remove it: only KLDivLoss takes from_logits"
+
+
 @functools.lru_cache(maxsize=1)
 def _section_keys() -> dict[str, frozenset[str]]:
     """The keys of the training sections, by the dotted path of the section that reads them."""
@@ -491,6 +502,9 @@ def pydantic_diagnostics(exc: ValidationError, root: Any, model: type[BaseModel]
             noun = "parameter" if what and not owner.shown else "key"
             elsewhere = OPTIMIZER_KEYS.get(str(key)) if owner.shown[:1] == ["optimizer"] else None
             elsewhere = elsewhere or keras_key(str(key), err.get("input"))
+            if key == "from_logits" and owner.shown[:1] == ["loss"]:
+                container, _ = _locate(root, path[:-1])
+                elsewhere = from_logits_hint(container.get("type") if isinstance(container, dict) else None)
             here = _dotted(owner.shown)
             if not elsewhere and here in _section_keys():
                 elsewhere = misplaced_key(str(key), here)
