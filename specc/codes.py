@@ -474,6 +474,9 @@ _TABLE: list[Code | LintCode] = [
     # a sequence's features pooled where its steps were meant (Keras' GlobalMaxPooling1D ported)
     LintCode("L033", "features-pooled-not-steps"),
     LintCode("L035", "sequences-joined-along-steps"),
+    # the mistakes people make, round 4 (helper c20)
+    LintCode("L029", "batchnorm-on-output"),
+    LintCode("L031", "squashed-logits"),
     # -- resource limits (hostile or runaway specs) ---------------------------------------------
     Code("Y009", "python-tuple", "A value is written as a Python tuple, such as (3, 3).",
          "YAML has no tuples: inside { } its comma splits (3, 3) into the text '(3' and a key '3)', and on a "

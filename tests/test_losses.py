@@ -149,8 +149,9 @@ def test_both_fixes_are_accepted_and_class_dim_moves_the_classes() -> None:
 def test_a_class_dim_that_is_not_a_dim_is_an_error() -> None:
     found = errors("x: [B, 8]", LINEAR5, "loss: {type: CrossEntropyLoss, class_dim: 2}")
     assert [(c, line) for c, line, *_ in found] == [("T054", 5)]
+    # a batch folded into the classes is said once, at the Flatten that folded it
     found = errors("x: [B, 8]", LINEAR5 + "  - {type: Flatten, start_dim: 0}\n", "loss: {type: CrossEntropyLoss}")
-    assert [c for c, *_ in found] == ["T054"]
+    assert [(c, line) for c, line, *_ in found] == [("T003", 5)]
 
 
 def test_single_logit_follows_the_class_dim() -> None:
@@ -475,3 +476,18 @@ def test_ctc_blank_must_be_one_of_the_classes() -> None:
     (code, line, message, hint), = errors("x: [B, T, 40]", layers, "loss: {type: CTCLoss, blank: 29}")
     assert (code, line) == ("T009", 7) and "0 to 28" in message and "30 outputs" in hint
     ok("x: [B, T, 40]", layers, "loss: {type: CTCLoss, blank: 28}")
+
+
+@pytest.mark.parametrize("written,meant", [
+    ("sparse_categorical_crossentropy", "CrossEntropyLoss"), ("binary_crossentropy", "BCEWithLogitsLoss"),
+    ("F.binary_cross_entropy", "BCELoss"), ("keras.losses.MeanAbsoluteError", "L1Loss"),
+    ("kl_divergence", "KLDivLoss")])
+def test_another_framework_names_loss_gets_the_class_that_computes_it(written: str, meant: str) -> None:
+    # spelling alone took binary_crossentropy for CrossEntropyLoss, the wrong loss for a yes/no logit
+    (code, _, _, hint), = errors("x: [B, 4]", "  - {type: Linear, out_features: 1}\n", f"loss: {{type: {written}}}")
+    assert code == "V008" and hint.startswith(f"use type: {meant} "), hint
+    from specc.validate.document import LOSS_CLASSES
+    from specc.validate.errors import FRAMEWORK_LOSSES
+
+    known = {c.model_fields["type"].annotation.__args__[0] for c in LOSS_CLASSES}
+    assert set(FRAMEWORK_LOSSES.values()) <= known

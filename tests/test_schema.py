@@ -66,6 +66,9 @@ REJECTED = {
     "v003_decimal_comma_on_its_own_line",  # lr: '0,005', text
     "v001_keras_target_shape",  # Reshape's target_shape: an unknown key
     "v001_keras_fit_validation_split",  # validation_split in train: an unknown key
+    "v001_tf1_keep_prob",  # Dropout's keep_prob: an unknown key
+    "v001_keras_from_logits",  # from_logits on CrossEntropyLoss
+    "v001_training_keys_in_the_wrong_section",  # epochs under optimizer:, lr under train:
     "v003_repeat_zero",  # repeat: 0
     "v003_wrong_type",  # out_features: "ten"
     "v003_dtype_torch_long",  # dtype: long
@@ -77,6 +80,7 @@ REJECTED = {
     "v005_version_2",  # specc: 2
     "v006_space_in_name", "v006_dunder_name", "v006_lookalike_name",  # not an identifier starting with a letter
     "v008_unknown_loss", "v008_unknown_optimizer", "v008_unknown_scheduler", "v008_keras_loss_name",
+    "v008_keras_binary_crossentropy",  # loss: binary_crossentropy, Adam's beta_1
     "y005_layer_not_mapping",  # - Linear
 }
 # What stays for `specc check`: shapes (S…), from: and outputs: names (G…), names that are

@@ -77,6 +77,7 @@ def _check_arguments(kind: str, p: Any) -> None:
 @register
 class ReLU(_Elementwise):
     type_name, Params, summary = "ReLU", InplaceParams, "max(0, x)"
+    grad_reads_output = True
 
 
 @register
@@ -87,21 +88,25 @@ class ReLU6(_Elementwise):
 @register
 class LeakyReLU(_Elementwise):
     type_name, Params, summary = "LeakyReLU", LeakyReLUParams, "x if x > 0 else negative_slope·x"
+    grad_reads_output_inplace = True
 
 
 @register
 class ELU(_Elementwise):
     type_name, Params, summary = "ELU", ELUParams, "exponential linear unit"
+    grad_reads_output_inplace = True
 
 
 @register
 class SELU(_Elementwise):
     type_name, Params, summary = "SELU", InplaceParams, "scaled ELU (self-normalising)"
+    grad_reads_output_inplace = True
 
 
 @register
 class CELU(_Elementwise):
     type_name, Params, summary = "CELU", ELUParams, "continuously differentiable ELU"
+    grad_reads_output_inplace = True
 
 
 @register
@@ -122,11 +127,13 @@ class Mish(_Elementwise):
 @register
 class Sigmoid(_Elementwise):
     type_name, Params, summary = "Sigmoid", NoParams, "1 / (1 + e^-x)"
+    grad_reads_output = True
 
 
 @register
 class Tanh(_Elementwise):
     type_name, Params, summary = "Tanh", NoParams, "hyperbolic tangent"
+    grad_reads_output = True
 
 
 @register
@@ -156,6 +163,7 @@ class Hardsigmoid(_Elementwise):
 
 class _SoftmaxBase(_Elementwise):
     Params = SoftmaxParams
+    grad_reads_output = True
 
     def infer(self, p: SoftmaxParams, ins: list[TensorType]) -> LayerResult:
         x = ins[0]
@@ -277,6 +285,7 @@ class Cos(_Scaled):
 class Exp(_Scaled):
     type_name, summary = "Exp", "e^(scale·x), element by element (σ = exp(0.5·log σ²))"
     at_zero = "exp(0)"
+    grad_reads_output = True
 
 
 class FactorParams(LayerParams):

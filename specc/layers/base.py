@@ -103,6 +103,13 @@ class LayerKind:
     # and slicing; dropout and identity at eval return the input itself): an in-place layer
     # after it would also overwrite the input.
     may_alias: ClassVar[bool] = False
+    # True when PyTorch computes this layer's gradient from its output (sigmoid, tanh, softmax,
+    # exp, relu), so an in-place layer after it would overwrite what the backward pass reads:
+    # "one of the variables needed for gradient computation has been modified by an inplace
+    # operation". ``grad_reads_output_inplace``: the same, only when the layer is itself in place
+    # (ELU, LeakyReLU, SELU and CELU then differentiate from their result).
+    grad_reads_output: ClassVar[bool] = False
+    grad_reads_output_inplace: ClassVar[bool] = False
     form: ClassVar[Form] = "module"
 
     def infer(self, p: Any, ins: list[TensorType]) -> LayerResult:

@@ -10,7 +10,7 @@ from ..diagnostics import SpecError
 from ..shapes.dims import DimLike
 from ..shapes.tensor import MAX_DIM, MAX_ELEMENTS, TensorType
 from .base import LayerKind, LayerResult
-from .hints import CHECK_SIZES, CHECK_SIZES_ABOVE, EMBED_IDS, FLOAT_INPUT, INT_INPUT, Fits, rank_hint
+from .hints import CAST_INPUT, CHECK_SIZES, CHECK_SIZES_ABOVE, EMBED_IDS, FLOAT_INPUT, INT_INPUT, Fits, rank_hint
 
 
 def check_layer(kind: LayerKind, params: Any, ins: list[TensorType], *, steps: bool = False,
@@ -51,7 +51,7 @@ def check_inputs(kind: LayerKind, ins: list[TensorType], *, steps: bool = False,
         shown = "" if steps else f" {t}"
         if kind.accepts == "float" and not t.is_float:
             raise SpecError("S007", f"receives {t.dtype} data{shown}, but {kind.type_name} works on floats",
-                            EMBED_IDS if steps else FLOAT_INPUT)
+                            CAST_INPUT if t.dtype in ("uint8", "bool") else EMBED_IDS if steps else FLOAT_INPUT)
         if kind.accepts == "int" and t.is_float:
             raise SpecError("S007", f"receives float data{shown}, but {kind.type_name} takes integer ids", INT_INPUT)
         if kind.ranks is not None and t.rank not in kind.ranks:

@@ -17,6 +17,8 @@ Fits = Callable[[tuple[DimLike, ...]], bool]
 # Integer data reaching a layer that works on floats, and the reverse.
 EMBED_IDS = "token ids go through an Embedding first"
 FLOAT_INPUT = EMBED_IDS + "; or declare the input with dtype: float32"
+# uint8 and bool data are pixels and masks, not ids: a Cast makes them floats (0-255, 0/1)
+CAST_INPUT = "add - {type: Cast, dtype: float32} before this layer, or declare the input with dtype: float32"
 INT_INPUT = "declare the input as {shape: [...], dtype: int64}"
 # A size no framework can allocate (S011).
 CHECK_SIZES = "check the sizes written on this layer"

@@ -29,7 +29,12 @@ class Linear(LayerKind):
     def infer(self, p: LinearParams, ins: list[TensorType]) -> LayerResult:
         x = ins[0]
         if x.rank < 2:
-            raise SpecError("S003", f"Linear needs (N, *, in_features), got {x}", "add a batch dim to the input")
+            # a symbolic size such as 144*B is the batch merged with each sample's values
+            # (Flatten's start_dim: 0, a Reshape to [-1]); a fixed one is an input without a batch
+            hint = "add a batch dim to the input" if x.rank == 0 or isinstance(x.shape[0], int) else (
+                f"its one dim {x.shape[0]} merges the batch with each sample's values: keep the batch as dim 0 "
+                "where they were merged (Flatten's start_dim: 1, the default, or a Reshape to [B, -1])")
+            raise SpecError("S003", f"Linear needs (N, *, in_features), got {x}", hint)
         if p.in_features is not None and x.rank > 2 and p.in_features != x.shape[-1]:
             flat = product(x.shape[1:])
             factors = "·".join(str(d) for d in x.shape[1:])

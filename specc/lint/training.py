@@ -53,7 +53,6 @@ def check_training(spec: Spec) -> list[Diagnostic]:
     trained: list[Leaf] = []
     off_dim0 = _samples_first(spec, [out for *_, out in pairs if out is not None])
     diags += off_dim0 + _bundled_data(spec, pairs)
-    before = len(diags)
     for key, one, last, out in pairs:
         if not isinstance(last, Leaf) or out is None:
             continue
@@ -66,11 +65,11 @@ def check_training(spec: Spec) -> list[Diagnostic]:
                                   "to what is before the integers)", output=key))
             continue
         trained.append(last)
-        diags += _check_one(spec, one, last, out, key) + _threshold_units(spec, one, last, key)
-    # With the samples off dim 0 of an input, the batch read back from the outputs is not the inputs';
-    # an output the loss already refuses (a class dim it has not) says the same thing once.
-    if not off_dim0 and not any(d.severity == "error" for d in diags[before:]):
-        diags += _batch_kept(spec, pairs)
+        # With the samples off dim 0 of an input, the batch read back from the outputs is not the
+        # inputs'. An output whose dim 0 is not the batch is said once, at the step that moved it:
+        # the loss's own checks would read the batch where its classes or steps belong (T051).
+        moved = [] if off_dim0 else _batch_kept(spec, [(key, one, last, out)])
+        diags += (moved or _check_one(spec, one, last, out, key)) + _threshold_units(spec, one, last, key)
     if trained and spec.document is not None and spec.document.lora is None:  # LoRA trains its adapters
         diags += _cut_off(spec, trained)
     return diags
@@ -130,7 +129,14 @@ def _batch_kept(spec: Spec, pairs: list[Any]) -> list[Diagnostic]:
         seen.add(id(step))
         source = next((t for t in ins if t.rank and t.shape[0] == b), None)
         per = product(source.shape[1:]) if source is not None else None
-        if step.type == "Reshape" and isinstance(per, int):
+        dims = arg(step, "dim")
+        if dims == 0 or (isinstance(dims, (list, tuple)) and 0 in dims):
+            hint = (f"use dim: 1 on {step.who()}: dim 0 is the batch, and {step.type} along it mixes the samples "
+                    "of a batch together")
+        elif step.family == "recurrent" and arg(step, "output") == "state":
+            hint = (f"set output: last on {step.who()}, its last layer's final state as ({b}, features); its "
+                    "states are (layers·directions, batch, hidden), with the batch at dim 1")
+        elif step.type == "Reshape" and isinstance(per, int):
             shape = arg(step, "shape") or ()
             keep = f"[{b}, {per}]" if len(shape) == 2 else f"[{b}, ...]"
             hint = (f"write shape: {keep} to keep the batch {b} by name (each sample has {per} values here), "
@@ -139,8 +145,9 @@ def _batch_kept(spec: Spec, pairs: list[Any]) -> list[Diagnostic]:
             hint = f"keep dim 0 the batch {b}: fold no part of a sample into it, or unfold it before the output"
         at = step.node.field_locs.get("shape", step.node.loc) if step.type == "Reshape" else step.node.loc
         made = f" made by {step.who()} from {source}" if source is not None else f" made by {step.who()}"
-        message = (f"training takes {b} samples per batch, but the trained output {out} has {out.shape[0]} rows "
-                   f"along dim 0{made}: the loss would meet {out.shape[0]} rows for {b} labels")
+        rows = f"{out.shape[0]} row{'' if out.shape[0] == 1 else 's'}"
+        message = (f"training takes {b} samples per batch, but the trained output {out} has {rows} "
+                   f"along dim 0{made}: the loss would meet {rows} for {b} labels")
         diags.append(Diagnostic("T003", (f"output {key!r}: " if key else "") + message, at, hint,
                                 layer=step.node.path))
     return diags
@@ -190,7 +197,28 @@ def _bundled_data(spec: Spec, pairs: list[Any]) -> list[Diagnostic]:
                 diags.append(_located(spec, "T003", f"data source {source!r} holds one class label (0 to "
                                       f"{classes - 1}) per sample, but {loss.type} compares it with the output "
                                       f"{out}", f"use loss: {{type: CrossEntropyLoss}} with the {classes} outputs"))
+            elif classes is not None and dim is not None and out.rank > 2 and not (
+                    producer(last, SAME_LAYOUT).family in LAST_DIM_FEATURES and dim != out.rank - 1):
+                # (a Linear's features away from the class dim are T051's: the classes are misplaced)
+                diags.append(_one_label_many_positions(spec, source, loss, last, out, dim))
     return diags
+
+
+def _one_label_many_positions(spec: Spec, source: str, loss: Any, last: Leaf, out: TensorType,
+                              dim: int) -> Diagnostic:
+    """T003: a bundled set's one label per sample against a class output with positions beside
+    its classes, (B, 10, 1, 1) from a 1x1 convolution head: the loss wants a label per position."""
+    extra = [i for i in range(1, out.rank) if i != dim]
+    sizes = [out.shape[i] for i in extra]
+    if all(d == 1 for d in sizes):
+        fix = f"add - {{type: Flatten}} after {last.who()}, so the output is ({out.shape[0]}, {out.shape[dim]})"
+    else:
+        fix = (f"pool the positions away before the output (- {{type: GlobalAvgPool}} on a feature map, or a "
+               f"recurrent layer's output: last), so the output is ({out.shape[0]}, {out.shape[dim]})")
+    where = "dim" if len(extra) == 1 else "dims"
+    return _located(spec, "T003", f"data source {source!r} holds one class label per sample, but {loss.type} on "
+                    f"the output {out} (classes at dim {dim}) wants one per position of its {where} "
+                    f"{', '.join(map(str, extra))}", fix, at=last)
 
 
 # The largest lr each optimizer trains with, as a multiple of its PyTorch default: adaptive ones
@@ -588,6 +616,11 @@ def _class_dim(spec: Spec, loss: Any, last: Leaf, out: TensorType, output: str |
         if not isinstance(out.shape[-1], int):
             hint = ("make the class dim a number: end the model in a Linear with out_features set to the class "
                     "count")
+        feature_map = producer(made.source, SAME_LAYOUT) if made.type == "Linear" and made.source else None
+        if feature_map is not None and feature_map.family in CHANNELS_FIRST and feature_map.out is not None:
+            # a conv or pool's (B, C, H, W) read by a Linear without a Flatten: the Linear mapped W alone
+            hint = (f"add - {{type: Flatten}} before {made.who()}: it reads the {feature_map.out} map of "
+                    f"{feature_map.who()} and acts on its last dim only")
     return [_located(spec, "T051", f"{name} reads the classes at dim {dim} of the output {out}, {why}", hint,
                      key="class_dim" if given != 1 else "type", output=output)]
 

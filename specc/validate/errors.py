@@ -287,41 +287,6 @@ KERAS_ACTIVATIONS: dict[str, str | None] = {
 KERAS_RENAMES = {"alpha": "negative_slope", "epsilon": "eps", "max_value": "max_val", "min_value": "min_val"}
 
 
-# Other frameworks' loss names (Keras', TensorFlow's, scikit-learn's metrics), lower case without "_",
-# "-" or a "loss" suffix, as PyTorch's losses. A spelling match would name another loss: MAELoss is
-# one letter from MSELoss, BinaryCrossentropy closest to CrossEntropyLoss.
-OTHER_LOSS_NAMES: dict[str, str] = {
-    **dict.fromkeys(("mae", "meanabsoluteerror", "l1", "absoluteerror"), "L1Loss"),
-    **dict.fromkeys(("mse", "meansquarederror", "l2", "squarederror"), "MSELoss"),
-    **dict.fromkeys(("binarycrossentropy", "bce", "sigmoidcrossentropy", "logloss", "binarylogloss",
-                     "sigmoidcrossentropywithlogits"), "BCEWithLogitsLoss"),
-    **dict.fromkeys(("categoricalcrossentropy", "sparsecategoricalcrossentropy", "softmaxcrossentropy",
-                     "softmaxcrossentropywithlogits", "sparsesoftmaxcrossentropywithlogits", "crossentropy", "ce",
-                     "categorical", "multiclass"), "CrossEntropyLoss"),
-    **dict.fromkeys(("kld", "kldivergence", "kullbackleiblerdivergence", "kl"), "KLDivLoss"),
-    **dict.fromkeys(("nll", "negativeloglikelihood"), "NLLLoss"),
-    "huber": "HuberLoss",
-    "ctc": "CTCLoss", "focal": "FocalLoss", "sigmoidfocalcrossentropy": "FocalLoss",
-}
-
-
-def other_loss_name(tag: str, options: list[str], guess: str | None) -> str | None:
-    """The hint for a loss ``tag`` written as another framework names it, when PyTorch's name is one of
-    ``options`` and not the spelling ``guess`` (CrossEntropy is CrossEntropyLoss without its suffix)."""
-    key = re.sub(r"[_\-\s]", "", tag.lower())
-    key = key[:-4] if key.endswith("loss") and len(key) > 4 else key
-    name = OTHER_LOSS_NAMES.get(key)
-    if name is None or name not in options or name in (tag, guess):
-        return None
-    if name == "BCEWithLogitsLoss":
-        return ("PyTorch's binary cross-entropy on raw outputs is BCEWithLogitsLoss (Keras' from_logits=True): use "
-                "type: BCEWithLogitsLoss, or BCELoss on probabilities after a Sigmoid")
-    if name == "CrossEntropyLoss":
-        return (f"PyTorch's {tag} is CrossEntropyLoss, which takes raw outputs and class indices (one-hot rows "
-                "too): use type: CrossEntropyLoss")
-    return f"PyTorch names {tag} {name}: use type: {name}"
-
-
 def keras_key(key: str, value: Any) -> str | None:
     """How specc writes a Keras argument it has no key for (a Dense's activation, an LSTM's
     return_sequences, an optimizer's learning_rate), or None for any other key."""
@@ -343,6 +308,10 @@ def keras_key(key: str, value: Any) -> str | None:
         entries = ", ".join(str(v) for v in ["B", *value])
         return (f"replace it with shape: [{entries}]: specc's Reshape takes the whole tensor's shape, batch dim "
                 "first (Keras' target_shape leaves the batch out)")
+    if key == "keep_prob":  # TensorFlow 1's dropout: the probability to keep, PyTorch's p drops
+        keep = value if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 1 else 0.8
+        return (f"replace it with p: {round(1 - keep, 6):g}: p is the probability to drop a value, "
+                f"1 - keep_prob (keep_prob: {keep:g} keeps {keep:.0%})")
     if key == "return_sequences":
         return ("replace it with output: sequence, the default (every step's output; output: sequence_and_state "
                 "with return_state)" if value is True else
@@ -387,6 +356,54 @@ def keras_key(key: str, value: Any) -> str | None:
     return hints.get(key)
 
 
+# Keras' optimizer arguments, and those of another optimizer than the one named, as specc writes
+# them (an optimizer's unknown key)
+OPTIMIZER_KEYS = {
+    "beta_1": "replace beta_1 and beta_2 with PyTorch's pair of them, betas: [0.9, 0.999]",
+    "beta_2": "replace beta_1 and beta_2 with PyTorch's pair of them, betas: [0.9, 0.999]",
+    "clipnorm": "move it to train: as grad_clip (the largest norm of the gradients), e.g. grad_clip: 1.0",
+    "global_clipnorm": "move it to train: as grad_clip (the largest norm of the gradients), e.g. grad_clip: 1.0",
+    "clipvalue": "remove it: specc clips the gradients' norm, not each value (grad_clip: 1.0 in train:)",
+    "decay": "remove it: Keras' decay lowered the lr at every step, which a scheduler does (scheduler: "
+             "{type: ExponentialLR, gamma: 0.95}); weight_decay is another thing, a pull of the weights to 0",
+    "momentum": "remove it: this optimizer has no momentum (Adam and its kin keep one as the first of their "
+                "betas, 0.9 by default); SGD and RMSprop take momentum",
+    "nesterov": "remove it: only SGD takes nesterov (with a momentum); NAdam is Adam with Nesterov momentum",
+}
+
+
+def from_logits_hint(loss: Any) -> str:
+    """Keras' from_logits on a PyTorch loss, which fixes it by its class: what the model ends in."""
+    if loss == "BCELoss":
+        return ("remove it: BCELoss reads probabilities (Keras' from_logits: false), so the model ends in Sigmoid; "
+                "for raw logits use BCEWithLogitsLoss without the Sigmoid")
+    if loss in ("CrossEntropyLoss", "BCEWithLogitsLoss", "FocalLoss"):
+        return (f"remove it: {loss} always reads raw logits (Keras' from_logits: true), so the model ends in its "
+                "last Linear, without Softmax or Sigmoid")
+    return "remove it: only KLDivLoss takes from_logits"
+
+
+@functools.lru_cache(maxsize=1)
+def _section_keys() -> dict[str, frozenset[str]]:
+    """The keys of the training sections, by the dotted path of the section that reads them."""
+    from . import document as d  # document imports this module: read when first needed
+
+    optimizers = typing.get_args(typing.get_args(d.Optimizer)[0])
+    models: dict[str, tuple[type[BaseModel], ...]] = {
+        "optimizer": optimizers, "train": (d.Train,), "train.data": (d.DataSpec,),
+        "train.early_stopping": (d.EarlyStopping,), "train.preprocess": (d.Preprocess,), "export": (d.Export,)}
+    return {where: frozenset(k for m in ms for k in m.model_fields if k != "type") for where, ms in models.items()}
+
+
+def misplaced_key(key: str, here: str) -> str | None:
+    """Where a training key written in the wrong section belongs (lr under train:, epochs under
+    optimizer:, patience beside epochs), or None: the section that reads it beats a near spelling."""
+    homes = [where for where, keys in _section_keys().items() if key in keys and where != here]
+    if not homes:
+        return None
+    return f"move it to {homes[0]}: {key} is read there, not in {here}"
+
+
 # PyTorch's and NumPy's other names for the dtypes specc spells as sizes (torch.long, np.double):
 # a port writes them, and "did you mean" by spelling finds nothing close to 'long'.
 # A bare 'int' is NumPy's default int64, the dtype of token ids (torch.int would be int32).
@@ -401,6 +418,61 @@ def framework_name(given: Any, options: list[str]) -> str | None:
     bare = given.strip().lower().removeprefix("torch.").removeprefix("numpy.").removeprefix("np.")
     meant = FRAMEWORK_DTYPES.get(bare, bare)
     return meant if meant in options and meant != given else None
+
+
+# Keras', torch.nn.functional's and tf.nn's names of the losses specc has (lower case), as its
+# types: spelling finds nothing close to 'mean_absolute_error', and 'binary_crossentropy' is
+# nearest to CrossEntropyLoss, the wrong loss for yes/no labels.
+FRAMEWORK_LOSSES = {
+    **dict.fromkeys(("categorical_crossentropy", "categoricalcrossentropy", "sparse_categorical_crossentropy",
+                     "sparsecategoricalcrossentropy", "cross_entropy", "softmax_cross_entropy_with_logits",
+                     "sparse_softmax_cross_entropy_with_logits"), "CrossEntropyLoss"),
+    **dict.fromkeys(("binary_crossentropy", "binarycrossentropy", "binary_cross_entropy_with_logits",
+                     "sigmoid_cross_entropy_with_logits"), "BCEWithLogitsLoss"),
+    "binary_cross_entropy": "BCELoss", "nll_loss": "NLLLoss", "ctc_loss": "CTCLoss", "ctc": "CTCLoss",
+    **dict.fromkeys(("mse", "mean_squared_error", "meansquarederror", "mse_loss"), "MSELoss"),
+    **dict.fromkeys(("mae", "mean_absolute_error", "meanabsoluteerror", "l1_loss"), "L1Loss"),
+    **dict.fromkeys(("huber", "huber_loss"), "HuberLoss"), "smooth_l1_loss": "SmoothL1Loss",
+    **dict.fromkeys(("kld", "kl_divergence", "kldivergence", "kullback_leibler_divergence", "kl_div"), "KLDivLoss"),
+    **dict.fromkeys(("binary_focal_crossentropy", "binaryfocalcrossentropy", "categorical_focal_crossentropy",
+                     "categoricalfocalcrossentropy", "sigmoid_focal_loss"), "FocalLoss"),
+}
+# The same names as Keras' classes and other spellings write them, read lower case without "_", "-" or a
+# "loss" suffix: a spelling match would name another loss (MAELoss is one letter from MSELoss,
+# BinaryCrossentropy closest to CrossEntropyLoss).
+FRAMEWORK_LOSSES_LOOSE: dict[str, str] = {
+    **dict.fromkeys(("mae", "meanabsoluteerror", "l1", "absoluteerror"), "L1Loss"),
+    **dict.fromkeys(("mse", "meansquarederror", "l2", "squarederror"), "MSELoss"),
+    **dict.fromkeys(("binarycrossentropy", "bce", "sigmoidcrossentropy", "logloss", "binarylogloss",
+                     "sigmoidcrossentropywithlogits"), "BCEWithLogitsLoss"),
+    **dict.fromkeys(("categoricalcrossentropy", "sparsecategoricalcrossentropy", "softmaxcrossentropy",
+                     "softmaxcrossentropywithlogits", "sparsesoftmaxcrossentropywithlogits", "crossentropy", "ce",
+                     "categorical", "multiclass"), "CrossEntropyLoss"),
+    **dict.fromkeys(("kld", "kldivergence", "kullbackleiblerdivergence", "kl"), "KLDivLoss"),
+    **dict.fromkeys(("nll", "negativeloglikelihood"), "NLLLoss"),
+    "huber": "HuberLoss", "ctc": "CTCLoss", "focal": "FocalLoss", "sigmoidfocalcrossentropy": "FocalLoss",
+}
+# What the loss class reads, where a Keras user expects otherwise
+LOSS_READS = {"BCEWithLogitsLoss": "binary cross-entropy on raw outputs, Keras' from_logits=True; BCELoss reads "
+                                   "probabilities after a Sigmoid",
+              "CrossEntropyLoss": "it takes raw outputs and class indices, one-hot rows too"}
+
+
+def framework_loss(given: Any, options: list[str]) -> str | None:
+    """specc's loss type for a Keras, torch.nn.functional or tf.nn name of it
+    ('sparse_categorical_crossentropy', 'F.binary_cross_entropy', 'MAELoss'), when it is one of ``options``."""
+    if not isinstance(given, str):
+        return None
+    bare = given.strip().lower().rsplit(".", 1)[-1]  # keras.losses.X, tf.nn.X, F.X
+    meant = FRAMEWORK_LOSSES.get(bare)
+    if meant is None:
+        loose = re.sub(r"[_\-\s]", "", bare)
+        meant = FRAMEWORK_LOSSES_LOOSE.get(loose[:-4] if loose.endswith("loss") and len(loose) > 4 else loose)
+    return meant if meant in options and meant != given else None
+
+
+def framework_loss_hint(given: str, meant: str) -> str:
+    return f"use type: {meant} ({LOSS_READS.get(meant, f'the loss class for {given}')})"
 
 
 def did_you_mean(word: str, options: list[str]) -> str | None:
@@ -464,9 +536,16 @@ def pydantic_diagnostics(exc: ValidationError, root: Any, model: type[BaseModel]
             guess = did_you_mean(str(key), [o for o in options if o != key])
             where = f" in {_dotted(owner.shown)}" if owner.shown else ("" if what else " at the top level")
             noun = "parameter" if what and not owner.shown else "key"
-            elsewhere = keras_key(str(key), err.get("input"))
+            elsewhere = OPTIMIZER_KEYS.get(str(key)) if owner.shown[:1] == ["optimizer"] else None
+            elsewhere = elsewhere or keras_key(str(key), err.get("input"))
+            if key == "from_logits" and owner.shown[:1] == ["loss"]:
+                container, _ = _locate(root, path[:-1])
+                elsewhere = from_logits_hint(container.get("type") if isinstance(container, dict) else None)
+            here = _dotted(owner.shown)
+            if not elsewhere and here in _section_keys():
+                elsewhere = misplaced_key(str(key), here)
             renamed = KERAS_RENAMES.get(str(key))
-            if elsewhere is None and renamed in options:  # a Keras argument this layer takes under PyTorch's name
+            if not elsewhere and renamed in options:  # a Keras argument this layer takes under PyTorch's name
                 elsewhere = f"replace it with {renamed}: {yaml_flow(err.get('input'))}, PyTorch's name for it"
             if not owner.shown and not what and not guess and isinstance(err.get("input"), (dict, list)):
                 # a mapping parked at the top for an &anchor (docker-compose style)
@@ -498,9 +577,10 @@ def pydantic_diagnostics(exc: ValidationError, root: Any, model: type[BaseModel]
             tag = str(ctx.get("tag", ""))
             options = [t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(",") if t.strip()]
             guess = did_you_mean(tag, options)
+            meant = framework_loss(tag, options)
             d = Diagnostic("V008", f"{lead}unknown {name or 'value'} type '{tag}'", loc,
-                           other_loss_name(tag, options, guess) or
-                           (f"did you mean '{guess}'?" if guess else f"use one of: {', '.join(options)}"),
+                           framework_loss_hint(tag, meant) if meant and meant != guess else
+                           f"did you mean '{guess}'?" if guess else f"use one of: {', '.join(options)}",
                            layer=layer)
             out.append((tuple(w.shown), kind, d))
         elif kind == "union_tag_not_found":
@@ -658,7 +738,8 @@ def _listed_mapping(w: _Walk, given: Any, tagged: bool = False) -> str | None:
 def _named_type(w: _Walk, given: Any, options: list[str]) -> str | None:
     """``optimizer: adam`` or ``loss: MSELoss``, a section written as the name of its type (Keras'
     compile(optimizer='adam')): the mapping that names it."""
-    guess = did_you_mean(given, options) if isinstance(given, str) and options else None
+    guess = (framework_loss(given, options) or did_you_mean(given, options)) if isinstance(given, str) and options \
+        else None
     if guess is None or not w.shown or isinstance(w.shown[-1], int):
         return None
     return f"write {w.shown[-1]}: {{type: {guess}}}"

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from ...diagnostics import Diagnostic
 from .. import Context, rule
 from ..view import Leaf, arg
+from .batchnorm_on_output import batchnorms_on_outputs
 
 CODE = "L004"
 # Norms that subtract a mean per channel: a per-channel bias before them cancels out.
@@ -73,8 +74,9 @@ def _biased(norm: Leaf) -> Iterator[tuple[Leaf, list[Leaf]]]:
 
 @rule
 def check(ctx: Context) -> Iterator[Diagnostic]:
+    wrong_place = [norm for norm, _ in batchnorms_on_outputs(ctx)]
     for norm in ctx.view.leaves:
-        if not _cancels(norm):
+        if not _cancels(norm) or norm in wrong_place:  # L029 says to remove the norm: no bias advice
             continue
         for prev, path in _biased(norm):
             n = arg(prev, "out_channels", arg(prev, "out_features"))

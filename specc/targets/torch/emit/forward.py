@@ -91,12 +91,27 @@ def tie_lines(g: Graph) -> list[str]:
 
 def constructor_args(g: Graph, n: Node) -> dict[str, Any]:
     """A layer's constructor arguments as written: ``inplace`` is dropped to False where
-    writing over the input would change a value that is read again."""
+    writing over the input would change a value that is read again, by another layer or by
+    the backward pass of the layer that made it."""
     assert n.result is not None
     args = dict(n.result.args)
-    if args.get("inplace") and _input_read_again(g, n):
+    if args.get("inplace") and (_input_read_again(g, n) or _input_read_by_backward(g, n)):
         args["inplace"] = False
     return args
+
+
+def _input_read_by_backward(g: Graph, n: Node) -> bool:
+    """Whether the layer that made ``n``'s input (or, through views and in-place layers, the
+    one that made what it aliases) computes its gradient from that output: ReLU(inplace) after
+    a Sigmoid trains into "modified by an inplace operation"."""
+    src = producer(n.inputs[0]) if n.inputs else None
+    made_by = g.node(src) if src is not None else None
+    if made_by is None or made_by.kind is None or made_by.result is None:
+        return False
+    inplace = made_by.result.args.get("inplace") is True
+    if made_by.kind.grad_reads_output or (inplace and made_by.kind.grad_reads_output_inplace):
+        return True
+    return (made_by.kind.may_alias or inplace) and _input_read_by_backward(g, made_by)
 
 
 def _input_read_again(g: Graph, n: Node) -> bool:
