@@ -775,5 +775,8 @@ def closest_warning_code(text: str) -> str | None:
         padded = f"{m[1].upper()}{int(m[2]):03d}"
         if padded in WARNING_CODES:
             return padded
-    guess = difflib.get_close_matches(text.upper(), sorted(WARNING_CODES), n=1)
-    return guess[0] if guess else None
+    # of two as near (X017: L017 and T017), a lint code: the kind people silence most
+    close = difflib.get_close_matches(text.upper(), sorted(WARNING_CODES), n=3)
+    best = [c for c in close if difflib.SequenceMatcher(None, text.upper(), c).ratio() ==
+            difflib.SequenceMatcher(None, text.upper(), close[0]).ratio()] if close else []
+    return min(best, key=lambda c: (c[0] != "L", c)) if best else None

@@ -566,13 +566,13 @@ class Chunk(_Split):
 
     def parts(self, p: ChunkParams, n: int, where: str) -> list[int]:
         if n % p.chunks:
-            # torch.chunk would return parts of ceil(n / chunks) and fewer of them than asked.
+            # a framework's chunk returns parts of ceil(n / chunks), and fewer of them than asked
             fit = _near_divisors(n, p.chunks, 6)
             size = -(-n // p.chunks)
-            torch_parts = [size] * (n // size) + ([n % size] if n % size else [])
+            uneven = [size] * (n // size) + ([n % size] if n % size else [])
             raise SpecError("S016", f"chunks: {p.chunks} does not divide {where} (size {n}) into equal parts",
-                            f"use a number of chunks that divides {n} ({fit}), or, for the parts torch.chunk "
-                            f"gives, a Split in its place: {{type: Split, sizes: {torch_parts}, dim: {p.dim}}}",
+                            f"use a number of chunks that divides {n} ({fit}), or, for the uneven parts a chunk "
+                            f"of PyTorch's gives, a Split in its place: {{type: Split, sizes: {uneven}, dim: {p.dim}}}",
                             field="chunks")
         return [n // p.chunks] * p.chunks
 

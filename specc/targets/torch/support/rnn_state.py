@@ -8,8 +8,9 @@ import torch
 # -- written into generated modules: everything below this line --
 
 
-def rnn_with_state(out: torch.Tensor,
-                   state: torch.Tensor | tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+def rnn_with_state(
+    out: torch.Tensor, state: torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+) -> tuple[torch.Tensor, ...]:
     """An RNN's ``out, h_n`` as they are, an LSTM's ``out, (h_n, c_n)`` as ``(out, h_n, c_n)``: the
     outputs ``.sequence``, ``.h`` and ``.c``."""
     return (out, *state) if isinstance(state, tuple) else (out, state)
