@@ -420,38 +420,27 @@ def framework_name(given: Any, options: list[str]) -> str | None:
     return meant if meant in options and meant != given else None
 
 
-# Keras', torch.nn.functional's and tf.nn's names of the losses specc has (lower case), as its
-# types: spelling finds nothing close to 'mean_absolute_error', and 'binary_crossentropy' is
-# nearest to CrossEntropyLoss, the wrong loss for yes/no labels.
-FRAMEWORK_LOSSES = {
-    **dict.fromkeys(("categorical_crossentropy", "categoricalcrossentropy", "sparse_categorical_crossentropy",
-                     "sparsecategoricalcrossentropy", "cross_entropy", "softmax_cross_entropy_with_logits",
-                     "sparse_softmax_cross_entropy_with_logits"), "CrossEntropyLoss"),
-    **dict.fromkeys(("binary_crossentropy", "binarycrossentropy", "binary_cross_entropy_with_logits",
-                     "sigmoid_cross_entropy_with_logits"), "BCEWithLogitsLoss"),
-    "binary_cross_entropy": "BCELoss", "nll_loss": "NLLLoss", "ctc_loss": "CTCLoss", "ctc": "CTCLoss",
-    **dict.fromkeys(("mse", "mean_squared_error", "meansquarederror", "mse_loss"), "MSELoss"),
-    **dict.fromkeys(("mae", "mean_absolute_error", "meanabsoluteerror", "l1_loss"), "L1Loss"),
-    **dict.fromkeys(("huber", "huber_loss"), "HuberLoss"), "smooth_l1_loss": "SmoothL1Loss",
-    **dict.fromkeys(("kld", "kl_divergence", "kldivergence", "kullback_leibler_divergence", "kl_div"), "KLDivLoss"),
-    **dict.fromkeys(("binary_focal_crossentropy", "binaryfocalcrossentropy", "categorical_focal_crossentropy",
-                     "categoricalfocalcrossentropy", "sigmoid_focal_loss"), "FocalLoss"),
-}
-# The same names as Keras' classes and other spellings write them, read lower case without "_", "-" or a
-# "loss" suffix: a spelling match would name another loss (MAELoss is one letter from MSELoss,
-# BinaryCrossentropy closest to CrossEntropyLoss).
-FRAMEWORK_LOSSES_LOOSE: dict[str, str] = {
+# Other frameworks' names of the losses specc has (Keras' functions and classes, torch.nn.functional's,
+# tf.nn's), read lower case without "_", "-" or a "loss" suffix: spelling finds nothing close to
+# 'mean_absolute_error', and a near spelling would name another loss (MAELoss is one letter from
+# MSELoss, binary_crossentropy nearest to CrossEntropyLoss, the wrong loss for yes/no labels).
+FRAMEWORK_LOSSES: dict[str, str] = {
     **dict.fromkeys(("mae", "meanabsoluteerror", "l1", "absoluteerror"), "L1Loss"),
     **dict.fromkeys(("mse", "meansquarederror", "l2", "squarederror"), "MSELoss"),
     **dict.fromkeys(("binarycrossentropy", "bce", "sigmoidcrossentropy", "logloss", "binarylogloss",
-                     "sigmoidcrossentropywithlogits"), "BCEWithLogitsLoss"),
+                     "sigmoidcrossentropywithlogits", "binarycrossentropywithlogits"), "BCEWithLogitsLoss"),
     **dict.fromkeys(("categoricalcrossentropy", "sparsecategoricalcrossentropy", "softmaxcrossentropy",
                      "softmaxcrossentropywithlogits", "sparsesoftmaxcrossentropywithlogits", "crossentropy", "ce",
                      "categorical", "multiclass"), "CrossEntropyLoss"),
-    **dict.fromkeys(("kld", "kldivergence", "kullbackleiblerdivergence", "kl"), "KLDivLoss"),
+    **dict.fromkeys(("kld", "kldiv", "kldivergence", "kullbackleiblerdivergence", "kl"), "KLDivLoss"),
     **dict.fromkeys(("nll", "negativeloglikelihood"), "NLLLoss"),
-    "huber": "HuberLoss", "ctc": "CTCLoss", "focal": "FocalLoss", "sigmoidfocalcrossentropy": "FocalLoss",
+    "huber": "HuberLoss", "smoothl1": "SmoothL1Loss", "ctc": "CTCLoss",
+    **dict.fromkeys(("focal", "sigmoidfocal", "sigmoidfocalcrossentropy", "binaryfocalcrossentropy",
+                     "categoricalfocalcrossentropy"), "FocalLoss"),
 }
+# Written exactly so, a name the loose reading would take for another: torch.nn.functional's
+# binary_cross_entropy reads probabilities (Keras' binary_crossentropy, logits here, does not).
+FRAMEWORK_LOSSES_EXACT = {"binary_cross_entropy": "BCELoss"}
 # What the loss class reads, where a Keras user expects otherwise
 LOSS_READS = {"BCEWithLogitsLoss": "binary cross-entropy on raw outputs, Keras' from_logits=True; BCELoss reads "
                                    "probabilities after a Sigmoid",
@@ -464,10 +453,9 @@ def framework_loss(given: Any, options: list[str]) -> str | None:
     if not isinstance(given, str):
         return None
     bare = given.strip().lower().rsplit(".", 1)[-1]  # keras.losses.X, tf.nn.X, F.X
-    meant = FRAMEWORK_LOSSES.get(bare)
-    if meant is None:
-        loose = re.sub(r"[_\-\s]", "", bare)
-        meant = FRAMEWORK_LOSSES_LOOSE.get(loose[:-4] if loose.endswith("loss") and len(loose) > 4 else loose)
+    loose = re.sub(r"[_\-\s]", "", bare)
+    meant = FRAMEWORK_LOSSES_EXACT.get(bare) or FRAMEWORK_LOSSES.get(
+        loose[:-4] if loose.endswith("loss") and len(loose) > 4 else loose)
     return meant if meant in options and meant != given else None
 
 
