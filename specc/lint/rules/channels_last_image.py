@@ -49,14 +49,20 @@ def _fmt(shape: object) -> str:
     return "[" + ", ".join(str(d) for d in shape) + "]"  # type: ignore[attr-defined]
 
 
+def makes_sequence(step: Leaf, linear: bool = False) -> bool:
+    """Whether ``step`` outputs a (B, T, F) sequence, features last: a sequence layer, a batch-first
+    recurrent layer's steps, and with ``linear`` a Linear (applied per step)."""
+    return step.type in SEQUENCE_LAYERS or (linear and step.type == "Linear") or (
+        step.type in RECURRENT and arg(step, "output") == "sequence" and arg(step, "batch_first", True))
+
+
 def sequence_behind(step: Leaf, linear: bool = False) -> Leaf | None:
     """The sequence layer whose (B, T, F) output, features last, reaches ``step`` with its layout
     kept; with ``linear``, a Linear applied per step counts as one (its output is features-last
     too), else it ends the search (a conv user may mean a Linear over L)."""
     src = step.source
     while src is not None and src.out is not None and src.out.rank == 3:
-        if src.type in SEQUENCE_LAYERS or (linear and src.type == "Linear") or (
-                src.type in RECURRENT and arg(src, "output") == "sequence" and arg(src, "batch_first", True)):
+        if makes_sequence(src, linear):
             return src
         if not keeps_layout(src) or src.type == "Linear":
             return None

@@ -30,19 +30,17 @@ from collections.abc import Iterator
 
 from ...diagnostics import Diagnostic
 from .. import Context, rule
-from ..view import RECURRENT, Leaf, arg, written
-from .channels_last_image import SEQUENCE_LAYERS, sequence_behind
+from ..view import Leaf, written
+from .channels_last_image import makes_sequence, sequence_behind
 
 CODE = "L035"
 
 
 def _features_last(step: Leaf | str) -> bool:
+    """A (B, T, F) sequence: made by ``step`` itself, or reaching it with its layout kept."""
     if not isinstance(step, Leaf) or step.out is None or step.out.rank != 3:
         return False
-    if step.type in (*SEQUENCE_LAYERS, "Linear") or (
-            step.type in RECURRENT and arg(step, "output") == "sequence" and arg(step, "batch_first", True)):
-        return True
-    return sequence_behind(step, linear=True) is not None
+    return makes_sequence(step, linear=True) or sequence_behind(step, linear=True) is not None
 
 
 @rule
