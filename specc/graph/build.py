@@ -55,12 +55,10 @@ def _channels_last_origin(g: Graph, node: Node) -> str | None:
             f"[{first_dims}], or add - {{type: Permute, dims: {dims}}} before '{first.path}'")
 
 
-def _batchless_input(g: Graph, node: Node, kind: layers.LayerKind) -> str | None:
-    """A layer one rank short because it reads a model input declared without its batch, as one
+def _batchless_input(src: str, x: TensorType, kind: layers.LayerKind) -> str | None:
+    """A layer one rank short because it reads model input ``src`` declared without its batch, as one
     sample ([3, 224, 224], Keras' input_shape): the input's declaration is the fix, not a Reshape."""
-    src = node.inputs[0] if len(node.inputs) == 1 else None
-    x = g.inputs.get(src) if src is not None and g.block is None else None
-    if x is None or not all(isinstance(d, int) for d in x.shape):
+    if not all(isinstance(d, int) for d in x.shape):
         return None
     if (x.rank + 1 not in kind.ranks) if kind.ranks is not None else x.rank != 1:
         return None
@@ -530,8 +528,9 @@ class GraphBuilder:
             hint = err.hint
             if err.code == "S002" and channels_last_permute(tensors[0]) is not None:
                 hint = _channels_last_origin(g, node) or hint
-            if err.code == "S003" and (declared := _batchless_input(g, node, kind)):
-                hint = f"{declared}; or {hint}" if hint else declared
+            if err.code == "S003" and declared and len(tensors) == 1 and (
+                    undeclared := _batchless_input(node.inputs[0], tensors[0], kind)):
+                hint = f"{undeclared}; or {hint}" if hint else undeclared
             self.diags.append(Diagnostic(err.code, f"{kind.type_name} '{path}': {message}", at, hint, "error", path))
         return node
 
