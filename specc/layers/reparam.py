@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, PositiveFloat, PositiveInt, WithJsonSchema
+from pydantic import BeforeValidator, PositiveFloat, PositiveInt
 
 from ..diagnostics import SpecError
 from .base import LayerParams
@@ -45,13 +45,22 @@ def _switch(value: Any) -> Any:
     return None if value is False else value
 
 
+class _BoolOr:
+    """The JSON Schema (editors, `specc schema`) of a ``true | false | mapping`` key, built when a
+    schema is asked for: building the settings model's schema at import would cost every
+    `specc check` the schema build that ``defer_build`` saves."""
+
+    def __init__(self, model: type[LayerParams]) -> None:
+        self.model = model
+
+    def __get_pydantic_json_schema__(self, core: Any, handler: Any) -> dict[str, Any]:
+        return {"anyOf": [{"type": "boolean"}, self.model.model_json_schema()]}
+
+
 # A layer's keys, last among its parameters: ``weight_norm: WeightNorm = False``, off as a
 # spec writes it (a default is not validated: it stays False, where an explicit false is None).
-# The JSON Schema (editors, `specc schema`) says what a spec may write: true, false or the mapping.
-WeightNorm = Annotated[WeightNormParams | None, BeforeValidator(_switch), WithJsonSchema(
-    {"anyOf": [{"type": "boolean"}, WeightNormParams.model_json_schema()]})]
-SpectralNorm = Annotated[SpectralNormParams | None, BeforeValidator(_switch), WithJsonSchema(
-    {"anyOf": [{"type": "boolean"}, SpectralNormParams.model_json_schema()]})]
+WeightNorm = Annotated[WeightNormParams | None, BeforeValidator(_switch), _BoolOr(WeightNormParams)]
+SpectralNorm = Annotated[SpectralNormParams | None, BeforeValidator(_switch), _BoolOr(SpectralNormParams)]
 
 
 def reparam(p: LayerParams, weight: tuple[int, ...], out_dim: int) -> tuple[dict[str, Any], int, int]:
