@@ -585,8 +585,10 @@ _TABLE: list[Code | LintCode] = [
          "Monitor a metric of the task: val_loss always; val_accuracy/val_f1/… for classifiers; val_mae/val_rmse/"
          "val_r2 for regression."),
     Code("V024", "labels-needed", "class_weights: auto or sampler: balanced is set for a loss that has no class "
-         "labels.",
-         "Both count the classes in the training labels; a regression or probability target has none.",
+         "labels, or sampler: balanced for labels that are not one class per sample.",
+         "Both count the classes in the training labels; a regression or probability target has none. "
+         "sampler: balanced also draws each sample by its one class, which a tagger or a segmenter "
+         "(a class per position) does not have; class_weights: auto counts classes position by position.",
          "loss: {type: MSELoss}\ntrain: {class_weights: auto}",
          "Use them with CrossEntropyLoss or NLLLoss, or remove them."),
     # -- several outputs, a loss per output (issue 9) ------------------------------------------

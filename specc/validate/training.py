@@ -156,10 +156,23 @@ def training_diagnostics(spec: Spec) -> list[Diagnostic]:
             out.append(Diagnostic("V024", f"{' and '.join(wants_labels)} need class labels, but "
                                   f"{next(iter(trained.values())).type} does not train a classifier", loc,
                                   "use them with CrossEntropyLoss (or NLLLoss), or remove them"))
+    elif train.data.sampler == "balanced" and single is not None and (y := graph.value(sources[single])).rank > 2:
+        # The loop draws each sample by its one label; a per-position label has no class per sample.
+        out.append(Diagnostic(
+            "V024", f"sampler: balanced draws each sample by its class, but {doc.loss.type} on the output "
+            f"{y} takes a class per position (labels {_labels_shape(doc.loss, y)}), not one per sample",
+            at.value("train", "data", "sampler"),
+            "remove sampler: balanced; class_weights: auto weighs rare classes position by position instead"))
     if train.class_weights == "auto" and not per_output and class_weights(doc.loss):
         out.append(Diagnostic("V024", "class_weights: auto and the loss's weight: both set the class weights",
                               loss_loc, "keep one of them"))
     return out
+
+
+def _labels_shape(loss: Any, out: TensorType) -> str:
+    """The targets a classification loss reads from ``out``: its shape without the class dim."""
+    dim = class_dim(loss, out)
+    return fmt_shape([d for i, d in enumerate(out.shape) if i != dim])
 
 
 def _untrainable(doc: Any, at: Locations) -> list[Diagnostic]:
