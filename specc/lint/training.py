@@ -192,11 +192,13 @@ def _bundled_data(spec: Spec, pairs: list[Any]) -> list[Diagnostic]:
                                       f"{classes - 1}), but {loss.type} reads yes/no targets in [0, 1]",
                                       f"use loss: {{type: CrossEntropyLoss}} and give the last layer {classes} "
                                       "outputs"))
-            elif classes is not None and source != "xor" and task in ("regression", "binary") and \
+            elif classes is not None and task in ("regression", "binary") and \
                     any(d != 1 for d in out.shape[1:]):  # one label per sample cannot fill (B, 3)
+                ce = f"use loss: {{type: CrossEntropyLoss}} with the {classes} outputs"
                 diags.append(_located(spec, "T003", f"data source {source!r} holds one class label (0 to "
                                       f"{classes - 1}) per sample, but {loss.type} compares it with the output "
-                                      f"{out}", f"use loss: {{type: CrossEntropyLoss}} with the {classes} outputs"))
+                                      f"{out}", f"give the last layer one output (a yes/no score per sample for "
+                                      f"{loss.type}), or {ce}" if task == "binary" and classes == 2 else ce))
             elif classes is not None and dim is not None and out.rank > 2 and not (
                     producer(last, SAME_LAYOUT).family in LAST_DIM_FEATURES and dim != out.rank - 1):
                 # (a Linear's features away from the class dim are T051's: the classes are misplaced)
