@@ -302,6 +302,18 @@ _TABLE: list[Code | LintCode] = [
          "inputs: {tgt: [B, T, 64], memory: [B, S, 32]}\nlayers:\n"
          "  - {type: TransformerDecoderLayer, nhead: 4, from: [tgt, memory]}",
          "Give the encoder the decoder's d_model, or map the memory with a Linear of out_features d_model."),
+    # -- export sizes against the model ---------------------------------------------------------
+    Code("V070", "export-size-unused", "export: sizes: names no symbolic size of the inputs, or the batch.",
+         "Such a size is never used: the export traces the model at other sizes than the spec says. The batch's "
+         "size is export: batch_size:.",
+         "inputs:\n  tokens: {shape: [B, T], dtype: int64}\nexport: {sizes: {L: 32}}",
+         "Name a symbol of the inputs (T here); give the batch's size to batch_size:."),
+    Code("V071", "export-size-refused", "An export: sizes: value is a size the model cannot take.",
+         "The export traces and verifies the model at these sizes, and synthetic training data is made at "
+         "them: a position table of max_len 5 traced at T = 32, or an image smaller than its kernels, "
+         "fails there after check said ok.",
+         "layers:\n  - {type: PositionalEncoding, max_len: 5}\nexport: {sizes: {T: 32}}",
+         "Use the nearest size the hint gives, or change the layer that needs it (max_len: 32)."),
     Code("V038", "causal-and-attn-mask", "causal: true together with an attention mask in masks:.",
          "causal: true builds the attention mask in forward; a second one given in masks: would replace it "
          "or be ignored.",

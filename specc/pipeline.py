@@ -118,11 +118,13 @@ def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None, ignore: Itera
         spec.diagnostics.extend(batchless_inputs(graph, locs))
         from .lint import run_rules
         from .lint.training import check_training
+        from .validate.export_sizes import export_size_diagnostics
         from .validate.training import training_diagnostics
 
         spec.diagnostics.extend(run_rules(spec))
         spec.diagnostics.extend(check_training(spec))
         spec.diagnostics.extend(training_diagnostics(spec))
+        spec.diagnostics.extend(export_size_diagnostics(spec))
         train = spec.document.train if spec.document is not None else None
         if data and spec.ok and train is not None and train.data.files() and Path(spec.path).is_file():
             # the files train: names, read as specc train reads them

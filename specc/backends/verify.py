@@ -25,7 +25,7 @@ import numpy as np
 import onnx
 
 from ..shapes.dims import Dim, DimLike, evaluate, fmt_shape
-from ..shapes.rules import size_rules
+from ..shapes.rules import SizeRule, nearest_fit, size_rules
 from .errors import VerificationFailed
 from .ort import create_session
 
@@ -110,7 +110,9 @@ def export_env(sig: Signature, batch: int, sizes: Mapping[str, int] | None = Non
         trial = {**env, **{s: max(2, int((DEFAULT_SIZE + free.index(s)) * factor)) for s in free}}
         if valid(trial):
             return trial
-    return env
+    # A symbol the layers allow few sizes of (T <= max_len and T >= a kernel): its nearest one.
+    fitted = valid.fit(env) if isinstance(valid, SizeCheck) else env
+    return fitted if valid(fitted) else env
 
 
 def other_envs(sig: Signature, env0: Mapping[str, int], valid: EnvCheck | None = None) -> list[dict[str, int]]:
@@ -138,6 +140,17 @@ def _nearby(sig: Signature, env0: Mapping[str, int], env: dict[str, int], valid:
             trial = {s: v if s == sig.batch_symbol else max(1, v + sign * step) for s, v in env.items()}
             if all(trial[s] != env0[s] for s in trial if s != sig.batch_symbol) and valid(trial):
                 return trial
+    # Symbols moved together miss where one sits at its largest size and another at its smallest
+    # (T = max_len, H = the least two convs take): move each on its own from the export sizes,
+    # which are valid, to its nearest size that is valid there too (or keep its export size where
+    # the layers allow no other: a position table of max_len 6 read by a conv that needs 6 steps).
+    trial = dict(env)
+    for s in (s for s in env if s != sig.batch_symbol):
+        sizes = sorted((v for v in range(max(1, env[s] - 64), env[s] + 65) if v != env0[s]),
+                       key=lambda v, s=s: (abs(v - env[s]), -v))
+        trial[s] = next((v for v in sizes if valid({**env0, s: v})), env0[s])
+    if valid(trial):
+        return trial
     return env
 
 
@@ -163,18 +176,26 @@ def requirements(spec: Any) -> list[str]:
                               if n.result is not None for r in n.result.requires))
 
 
-def sizes_valid(spec: Any) -> EnvCheck:
-    """Whether every tensor of the spec's model has positive sizes at the given symbol sizes, and
-    every size a layer needs (reflection padding, an index along a symbolic dim) is there."""
-    rules = size_rules(spec.graph)
+class SizeCheck:
+    """Whether every tensor of a model has positive sizes at given symbol sizes, and every size a
+    layer needs (reflection padding, an index along a symbolic dim, a position table) is there."""
 
-    def valid(env: Mapping[str, int]) -> bool:
+    def __init__(self, rules: list[SizeRule]) -> None:
+        self.rules = rules
+
+    def __call__(self, env: Mapping[str, int]) -> bool:
         try:
-            return all(evaluate(r.size, env) >= r.at_least for r in rules)
+            return all(evaluate(r.size, env) >= r.at_least for r in self.rules)
         except (KeyError, ZeroDivisionError):
             return False
 
-    return valid
+    def fit(self, env: Mapping[str, int]) -> dict[str, int]:
+        """``env`` with each symbol that breaks a rule moved to its nearest size that keeps them all."""
+        return {**env, **nearest_fit(self.rules, env)}
+
+
+def sizes_valid(spec: Any) -> SizeCheck:
+    return SizeCheck(size_rules(spec.graph))
 
 
 

@@ -1,0 +1,80 @@
+"""export: sizes: against the model (V070, V071): a size check accepts is one the export traces,
+verifies and trains synthetic data at; one it refuses would have failed there after ok."""
+
+from __future__ import annotations
+
+import pytest
+
+import specc
+
+SPEC = """\
+specc: 1
+inputs:
+  tokens: {{shape: [B, T], dtype: int64}}
+  image: {{shape: [B, 1, H, W]}}
+layers:
+  - {{type: Embedding, num_embeddings: 50, embedding_dim: 8, from: tokens}}
+  - {{type: PositionalEncoding, max_len: 6}}
+  - {{type: Mean, dim: 1, name: text}}
+  - {{type: Conv2d, out_channels: 4, kernel_size: 5, from: image}}
+  - {{type: Conv2d, out_channels: 8, kernel_size: 5}}
+  - {{type: GlobalAvgPool, name: seen}}
+  - {{type: Concat, from: [text, seen], dim: 1}}
+export:
+  batch_size: 2
+  sizes: {sizes}
+"""
+
+
+def codes(sizes: str) -> list[str]:
+    return [d.code for d in specc.loads(SPEC.format(sizes=sizes), "s.yaml").errors]
+
+
+@pytest.mark.parametrize(("sizes", "want"), [
+    ("{T: 6, H: 9, W: 12}", []),            # the largest T the table holds, the smallest H two 5x5 convs take
+    ("{T: 7}", ["V071"]),                   # past max_len
+    ("{H: 8}", ["V071"]),                   # 8 - 4 - 4 = 0 rows after the second conv
+    ("{T: 4, H: 9, W: 8}", ["V071"]),       # W alone too small
+    ("{T: 4, X: 3}", ["V070"]),             # no such symbol
+    ("{B: 8}", ["V070"]),                   # the batch: batch_size sets it
+])
+def test_export_sizes_are_checked_against_the_model(sizes: str, want: list[str]) -> None:
+    assert codes(sizes) == want
+
+
+def test_the_hinted_size_exports_and_verifies(tmp_path) -> None:
+    pytest.importorskip("onnxruntime")
+    spec = specc.loads(SPEC.format(sizes="{T: 9, H: 9, W: 9}"), "s.yaml")
+    [diag] = spec.errors
+    assert diag.code == "V071" and diag.hint.startswith("set T: 6"), diag.hint
+    from specc.backends.routes import export
+
+    fixed = specc.loads(SPEC.format(sizes="{T: 6, H: 9, W: 9}"), "s.yaml")
+    assert fixed.ok
+    result = export(fixed, tmp_path / "m.onnx", via="direct")
+    assert result.verification is not None and (tmp_path / "m.onnx").exists()
+
+
+PINNED = """\
+specc: 1
+inputs:
+  tokens: {shape: [B, T], dtype: int64}
+layers:
+  - {type: Embedding, num_embeddings: 50, embedding_dim: 8}
+  - {type: PositionalEncoding, max_len: 6}
+  - {type: Permute, dims: [0, 2, 1]}
+  - {type: Conv1d, out_channels: 4, kernel_size: 6}
+  - {type: Flatten}
+"""
+
+
+def test_a_symbol_the_layers_allow_one_size_of_exports_at_it(tmp_path) -> None:
+    """T <= 6 (the table) and T >= 6 (the kernel): check says ok, so the export must find T = 6
+    (its doubling and halving of 16 never reaches it) and verify there, not fail at T = 16."""
+    pytest.importorskip("onnxruntime")
+    from specc.backends.routes import export
+
+    spec = specc.loads(PINNED, "s.yaml")
+    assert spec.ok
+    result = export(spec, tmp_path / "m.onnx", via="direct")
+    assert "T=6" in result.verification.text() and "T=16" not in result.verification.text()
