@@ -32,6 +32,10 @@ from .naming import identifier_problem, silenceable_list, split_silenceable
 
 NonNegFloat = Annotated[float, Field(ge=0)]
 Probability = Annotated[float, Field(ge=0, le=1)]
+# A running average's decay (Adam's betas, momentum, RMSprop's alpha): PyTorch refuses a beta of 1
+# when it builds the optimizer, and a momentum or alpha of 1 or more never forgets a step, so the
+# update grows without bound (alpha: 1 keeps the squared average at 0 and divides by eps).
+Decay = Annotated[float, Field(ge=0, lt=1)]
 Reduction = Literal["mean", "sum", "none"]
 
 
@@ -232,13 +236,13 @@ def class_weights(loss: Any) -> list[float] | None:
 
 # -- optimizer ---------------------------------------------------------------------------------
 
-Betas = tuple[Probability, Probability]
+Betas = tuple[Decay, Decay]
 
 
 class SGD(Strict):
     type: Literal["SGD"]
     lr: PositiveFloat = 1e-3
-    momentum: NonNegFloat = 0.0
+    momentum: Decay = 0.0
     dampening: NonNegFloat = 0.0
     weight_decay: NonNegFloat = 0.0
     nesterov: bool = False
@@ -284,10 +288,10 @@ class Adamax(NAdam):
 class RMSprop(Strict):
     type: Literal["RMSprop"]
     lr: PositiveFloat = 1e-2
-    alpha: Probability = 0.99
+    alpha: Decay = 0.99
     eps: PositiveFloat = 1e-8
     weight_decay: NonNegFloat = 0.0
-    momentum: NonNegFloat = 0.0
+    momentum: Decay = 0.0
     centered: bool = False
 
 

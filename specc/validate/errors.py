@@ -750,6 +750,10 @@ def _fix(w: _Walk, subject: str) -> str:
         return f"write {subject.rsplit('.', 1)[-1]} as a mapping, with keys such as {', '.join(keys)}"
     if desc == "a value":  # nothing to say about the type: point at the reference
         return "see `specc layers --format json` for what each parameter takes"
+    if len(w.shown) >= 2 and isinstance(w.shown[-1], int) and not isinstance(w.shown[-2], int) \
+            and isinstance(_default(w.info), tuple):
+        # an item of a pair with a default (betas: [0.9, 1.0]): the pair that works, not a lone number
+        return f"write {w.shown[-2]}: {yaml_flow(_default(w.info))} (the default), each {desc}"
     if not w.shown or isinstance(w.shown[-1], int):  # a list item: no key to write
         examples = [] if _strip(w.ann)[2] else _examples(w.ann)
         return f"use {desc}" + (f", such as {' or '.join(examples)}" if examples else "")
