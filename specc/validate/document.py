@@ -22,6 +22,7 @@ from pydantic import (
     PositiveFloat,
     PositiveInt,
     Tag,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -458,6 +459,15 @@ DATA_FILES = (".npz", ".npy", ".csv")
 METRICS = ("val_loss", "val_accuracy", "val_precision", "val_recall", "val_f1", "val_roc_auc",
            "val_token_accuracy", "val_mae", "val_rmse", "val_r2")
 Scaling = Literal["auto", "standardize", "minmax", "none"]
+LOWER_IS_BETTER = ("loss", "mae", "rmse")
+
+
+def better(monitor: str, mode: str = "auto") -> str:
+    """min or max for an early-stopping monitor: val_f1, or a per-output val_size_rmse, whose
+    metric is its last part."""
+    if mode != "auto":
+        return mode
+    return "min" if any(monitor == f"val_{m}" or monitor.endswith(f"_{m}") for m in LOWER_IS_BETTER) else "max"
 
 
 def _data_path(v: str) -> str:
@@ -523,6 +533,19 @@ class EarlyStopping(Strict):
             guess = did_you_mean(v, list(METRICS))
             raise invalid(f"early stopping cannot monitor {v!r}",
                           f"did you mean '{guess}'?" if guess else f"monitor one of {', '.join(METRICS)}")
+        return v
+
+    @field_validator("mode")
+    @classmethod
+    def _mode(cls, v: str, info: ValidationInfo) -> str:
+        # Keras habit: mode: min copied onto an accuracy monitor keeps the worst epoch, and with
+        # restore_best ends training on those weights, with no error anywhere.
+        monitor = info.data.get("monitor")
+        if v != "auto" and isinstance(monitor, str) and v != better(monitor):
+            worst = "lowest" if v == "min" else "highest"
+            raise invalid(f"early stopping with mode: {v} keeps the epoch of the {worst} {monitor}, the worst one, "
+                          "and stops while it improves",
+                          f"write mode: auto ({better(monitor)} for {monitor}), or mode: {better(monitor)}")
         return v
 
 
