@@ -729,6 +729,13 @@ _TABLE: list[Code | LintCode] = [
          "- {type: Linear, out_features: 10, weight_norm: {dim: 2}}",
          "Use a dim from 0 to the weight's rank - 1 (0, the output features, is the usual one), or "
          "weight_norm: {dim: null} for one magnitude over the whole weight."),
+    # -- training settings people carry over from other code (helper d21) ---------------------
+    Code("V065", "target-among-features", "A CSV's target column is also one of the feature columns given "
+         "in features:.",
+         "The model then reads the answer among its inputs: it learns to copy that column, validation looks "
+         "perfect, and on new data, where the target is what is unknown, its predictions mean nothing.",
+         "train: {data: {source: patients.csv, target: outcome, features: [age, dose, outcome]}}",
+         "Leave the target out of features: (without features:, every column but the target is a feature)."),
     # -- later stages: what build, forward, export or training cannot do ---------------------
     Code("U001", "batch-size-requirement", "A layer needs a minimum size along the batch dim.",
          "A model must run on a batch of any size: prediction feeds one sample at a time, and the last batch of "

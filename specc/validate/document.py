@@ -505,6 +505,22 @@ class DataSpec(Strict):
     def _source(cls, v: str | None) -> str | None:
         return None if v is None else _data_path(v)
 
+    @field_validator("target")
+    @classmethod
+    def _target_not_a_feature(cls, v: str | list[str] | dict[str, str] | None,
+                              info: ValidationInfo) -> str | list[str] | dict[str, str] | None:
+        # the answer fed in as an input: the model copies it, validation scores look perfect,
+        # and predict (where the column is absent or unknown) gives noise
+        features = info.data.get("features") or []
+        targets = [v] if isinstance(v, str) else list(v.values()) if isinstance(v, dict) else v or []
+        leaked = [t for t in targets if t in features]
+        if leaked:
+            kept = [f for f in features if f not in leaked]
+            raise invalid(f"the target column {leaked[0]!r} is also listed in features:, so the model is given the "
+                          "answer it should predict", "leave it out: write features: [" + ", ".join(kept) + "]",
+                          code="V065")
+        return v
+
     def files(self) -> dict[str, str]:
         """The data files and folders named (source, val_source: what check reads), not the bundled sets."""
         return {k: v for k, v in (("source", self.source), ("val_source", self.val_source))
