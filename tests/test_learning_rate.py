@@ -1,6 +1,7 @@
 """T058: an optimizer's lr far outside what it trains with is a warning at its line (training runs,
 uselessly); the values real recipes use are quiet.  T059: an lr schedule that hardly acts within the
-epochs trained, likewise."""
+epochs trained, likewise.  T010 and V066: a weight_decay that collapses the weights, or that is
+AdamW's decoupled scale given to Adam's coupled L2."""
 
 from __future__ import annotations
 
@@ -160,3 +161,58 @@ def test_the_coupled_threshold_is_where_training_collapses() -> None:
             return (model(x[1400:]).argmax(1) == y[1400:]).float().mean().item()
 
     assert accuracy(3 * COUPLED_DECAY_HIGH) < 0.2 < 0.8 < accuracy(5e-4)
+
+
+# -- V066: Adam given the weight_decay of AdamW's decoupled decay ---------------------------------------------------
+
+def _v066(opt: str, decay: str) -> list[specc.Diagnostic]:
+    spec = specc.loads(SPEC.replace("OPT", opt).replace("lr: LR", f"weight_decay: {decay}"), "wd.yaml")
+    assert spec.ok  # a warning: check still says ok
+    return [d for d in spec.diagnostics if d.code == "V066"]
+
+
+@pytest.mark.parametrize(("opt", "decay"), [
+    ("Adam", "1.0e-4"), ("Adam", "5.0e-3"), ("AdamW", "0.05"), ("AdamW", "0.1"), ("SGD", "0.05"), ("RMSprop", "0.05"),
+    ("Adam", "0.5"),  # T010's: the weights collapse
+])
+def test_decays_that_fit_their_optimizer_are_quiet(opt: str, decay: str) -> None:
+    assert _v066(opt, decay) == []
+
+
+@pytest.mark.parametrize(("opt", "decay"), [("Adam", "0.01"), ("Adam", "0.05"), ("NAdam", "0.1"), ("RAdam", "0.02")])
+def test_adamw_scale_decay_on_adam_warns_with_adamw(opt: str, decay: str) -> None:
+    (d,) = _v066(opt, decay)
+    line = SPEC.splitlines()[5].replace("OPT", opt).replace("lr: LR", f"weight_decay: {decay}")
+    assert d.severity == "warning" and (d.loc.line, d.loc.col) == (6, line.index(decay) + 1)
+    assert "use type: AdamW" in d.hint and f"weight_decay: {decay}" in d.message
+    fixed = specc.loads(SPEC.replace("OPT", "AdamW").replace("lr: LR", f"weight_decay: {decay}"), "wd.yaml")
+    assert fixed.ok and not [x for x in fixed.diagnostics if x.code in ("V066", "T010")]
+
+
+def test_no_example_spec_gives_adam_a_decoupled_decay() -> None:
+    for path in [*sorted((ROOT / "specs").glob("*.yaml")), *sorted((ROOT / "specs" / "zoo").glob("*.yaml"))]:
+        assert not [d for d in specc.load(path).diagnostics if d.code == "V066"], path
+
+
+def test_adam_with_adamws_decay_learns_less_than_adamw() -> None:
+    """The warning's premise, measured: the same weight_decay costs Adam accuracy that AdamW keeps."""
+    import torch
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    x, y = torch.tensor(x / 16, dtype=torch.float32), torch.tensor(y)
+
+    def accuracy(optimizer: type[torch.optim.Optimizer]) -> float:
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10))
+        opt = optimizer(model.parameters(), lr=3e-3, weight_decay=0.1)
+        for _ in range(4):
+            for i in range(0, 1400, 32):
+                loss = torch.nn.functional.cross_entropy(model(x[i:i + 32]), y[i:i + 32])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        with torch.no_grad():
+            return (model(x[1400:]).argmax(1) == y[1400:]).float().mean().item()
+
+    assert accuracy(torch.optim.Adam) + 0.08 < accuracy(torch.optim.AdamW)  # 0.73 and 0.88

@@ -231,6 +231,11 @@ TOO_LOW = 1e-4
 COUPLED_DECAY_HIGH = 0.1
 DECOUPLED_DECAY_HIGH = 1.0
 DECOUPLED = ("AdamW", "Adafactor")
+# Adam and its kin add weight_decay to the gradient, which their per-weight step then rescales:
+# from AdamW's default 0.01 up, a decay written for decoupled decay regularises far harder coupled
+# (digits MLP, 30 epochs: Adam 0.05 reached 93% where AdamW 0.05 reached 97.5%, Adam 0.1 86%).
+COUPLED_ADAPTIVE = ("Adam", "NAdam", "RAdam", "Adamax")
+DECOUPLED_SCALE = 0.01
 
 
 def _single_sample_batches(spec: Spec, leaves: list[Leaf]) -> list[Diagnostic]:
@@ -298,6 +303,14 @@ def _weight_decay(spec: Spec) -> list[Diagnostic]:
                    "step, apart from the gradient: the weights fade faster than they learn")
         hint = f"use weight_decay: 0.01 ({name}'s usual scale, 0.01 to 0.3)"
     else:
+        if name in COUPLED_ADAPTIVE and DECOUPLED_SCALE <= decay <= COUPLED_DECAY_HIGH:
+            return [Diagnostic(
+                "V066", f"optimizer {name} with weight_decay: {decay:g} adds {decay:g} x each weight to the gradient, "
+                f"which {name}'s per-weight step size rescales: {decay:g} is a decoupled decay's value (AdamW), and "
+                "coupled it regularises far harder, costing accuracy",
+                spec.locations.nearest("optimizer", "weight_decay"),
+                f"use type: AdamW to decay the weights apart from the gradient (weight_decay: {decay:g} is its usual "
+                f"scale), or weight_decay: 0.0001 for {name}'s L2 penalty", "warning")]
         if decay <= COUPLED_DECAY_HIGH:
             return []
         message = (f"optimizer {name} with weight_decay: {decay:g} adds {decay:g} x each weight to its gradient (an "
