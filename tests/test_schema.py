@@ -69,6 +69,7 @@ REJECTED = {
     "v001_keras_fit_validation_split",  # validation_split in train: an unknown key
     "v001_tf1_keep_prob",  # Dropout's keep_prob: an unknown key
     "v001_keras_from_logits",  # from_logits on CrossEntropyLoss
+    "v001_keras_label_smoothing_on_bce",  # label_smoothing on BCEWithLogitsLoss
     "v001_training_keys_in_the_wrong_section",  # epochs under optimizer:, lr under train:
     "v003_repeat_zero",  # repeat: 0
     "v003_wrong_type",  # out_features: "ten"
