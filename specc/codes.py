@@ -418,7 +418,9 @@ _TABLE: list[Code | LintCode] = [
          "with the constant lr the schedule was meant to change, and nothing says so. The converse slip, a "
          "CosineAnnealingLR with interval: step whose T_max is no more than the epochs (T_max counted in epochs), "
          "is spent after T_max batches and, as PyTorch's cosine climbs back past T_max, swings the lr between lr "
-         "and eta_min all run long.",
+         "and eta_min all run long. ReduceLROnPlateau lowers the lr after patience + 1 epochs without a better "
+         "validation loss: never in a run that short, nor when early stopping on val_loss with no more patience "
+         "ends the run first.",
          "scheduler: {type: StepLR, step_size: 50}\ntrain: {epochs: 10}",
          "Fit the schedule to the epochs trained (the hint gives a value), set interval: step to count batches, "
          "or drop the scheduler."),

@@ -84,6 +84,9 @@ def _t059(sched: str) -> list[specc.Diagnostic]:
     ("{type: StepLR, step_size: 6, warmup: {epochs: 5}}", "runs for 5 epochs after the 5 of warmup", "step_size: 1"),
     # T_max in epochs, stepped per batch: on digits the lr swung 0.03, 0.01, 0.09, 0.07, 0 at the epochs' ends
     ("{type: CosineAnnealingLR, T_max: 10, interval: step}", "climbs back to lr every 20", "use interval: epoch"),
+    # PyTorch's default patience, 10, outlasts a 10-epoch run: 11 epochs without improvement come first
+    ("{type: ReduceLROnPlateau}", "after 11 epochs without improvement (patience: 10), but it runs for 10 epochs",
+     "patience: 2"),
 ])
 def test_schedules_that_never_act_warn_at_their_key(sched: str, words: str, fix: str) -> None:
     (d,) = _t059(sched)
@@ -93,10 +96,22 @@ def test_schedules_that_never_act_warn_at_their_key(sched: str, words: str, fix:
 @pytest.mark.parametrize("sched", [
     "{type: StepLR, step_size: 3}", "{type: MultiStepLR, milestones: [5, 8]}", "{type: CosineAnnealingLR, T_max: 10}",
     "{type: StepLR, step_size: 500, interval: step}", "{type: ExponentialLR, gamma: 0.9}",
-    "{type: CosineAnnealingLR, T_max: 2000, interval: step}",
+    "{type: CosineAnnealingLR, T_max: 2000, interval: step}", "{type: ReduceLROnPlateau, patience: 3}",
 ])
 def test_schedules_that_act_are_quiet(sched: str) -> None:
     assert _t059(sched) == []
+
+
+@pytest.mark.parametrize(("stopping", "warns"), [
+    ("{patience: 5}", True), ("{patience: 11}", False), ("{monitor: val_accuracy, patience: 5}", False),
+])
+def test_early_stopping_that_ends_the_run_before_the_plateau_acts(stopping: str, warns: bool) -> None:
+    # Keras' EarlyStopping(patience=5) beside ReduceLROnPlateau(patience=10): the run stops first
+    spec = SCHEDULED.replace("SCHED", "{type: ReduceLROnPlateau, patience: 10}").replace(
+        "epochs: 10,", f"epochs: 100, early_stopping: {stopping},")
+    found = [d for d in specc.loads(spec, "s.yaml").diagnostics if d.code == "T059"]
+    assert [("early stopping ends the run after" in d.message, d.loc.line) for d in found] == ([(True, 7)] if warns
+                                                                                                else [])
 
 
 def test_no_example_spec_has_an_idle_schedule() -> None:

@@ -357,9 +357,31 @@ def _idle_scheduler(spec: Spec) -> list[Diagnostic]:
                                  f"the lr has fallen only {fallen * 100:.2g}% of the way to eta_min (T_max counts "
                                  "epochs here, not batches)")
         hint = f"use T_max: {epochs}, the epochs it runs for (or interval: step to count batches)"
+    elif sched.type == "ReduceLROnPlateau":
+        return _idle_plateau(spec, sched, epochs, unit)
     else:
         return []
     return [Diagnostic("T059", message, spec.locations.nearest("scheduler", key), hint, "warning")]
+
+
+def _idle_plateau(spec: Spec, sched: Any, epochs: int, unit: str) -> list[Diagnostic]:
+    """T059 for ReduceLROnPlateau, which lowers the lr after patience + 1 epochs without a better
+    validation loss: a run too short for that, or early stopping on the same loss with no more
+    patience, which ends the run first (Keras' callbacks copied with the patiences swapped)."""
+    wait = sched.patience + 1
+    stopper = spec.document.train.early_stopping
+    if wait >= epochs:
+        message = (f"ReduceLROnPlateau lowers the lr after {wait} epochs without improvement (patience: "
+                   f"{sched.patience}), but it runs for {unit}: the lr never changes")
+        hint = f"use patience: {max(1, epochs // 5)}, or drop the scheduler"
+    elif stopper is not None and stopper.monitor == "val_loss" and sched.mode == "min" and \
+            stopper.patience <= sched.patience:
+        message = (f"ReduceLROnPlateau waits {wait} epochs without a better val_loss before it lowers the lr, but "
+                   f"early stopping ends the run after {stopper.patience}: the lr never falls")
+        hint = f"use patience: {max(1, stopper.patience // 2)} (below early stopping's {stopper.patience})"
+    else:
+        return []
+    return [Diagnostic("T059", message, spec.locations.nearest("scheduler", "patience"), hint, "warning")]
 
 
 def _cut_off(spec: Spec, trained: list[Leaf]) -> list[Diagnostic]:
