@@ -911,7 +911,8 @@ def _targets(cfg: dict[str, Any], y: np.ndarray, where: str) -> np.ndarray:
                 "distributions" if rows else "use integer class labels, or a regression loss such as MSELoss",
                 "loss")
         want = [*out[:at], *out[at + 1:]]  # one class index per position of the output
-        if y.ndim - 1 == len(out) and y.shape[1 + at] > 1 and np.isin(y, (0, 1)).all():
+        rest = [d for i, d in enumerate(y.shape[1:]) if i != at] == [d for i, d in enumerate(out) if i != at]
+        if y.ndim - 1 == len(out) and rest and y.shape[1 + at] > 1 and np.isin(y, (0, 1)).all():
             # one-hot rows, as Keras' categorical_crossentropy takes them: the index of each row's 1
             hot = _one_hot(y, at) if y.shape[1 + at] == out[at] else None
             if hot is None:
@@ -927,8 +928,12 @@ def _targets(cfg: dict[str, Any], y: np.ndarray, where: str) -> np.ndarray:
             declared = [d if isinstance(d, int) else str(d) for d in next(iter(cfg["outputs"].values()))[1:]]
             shown = "[" + ", ".join(map(str, [*declared[:at], *declared[at + 1:]])) + "]"
             ones = [i for i, s in enumerate(y.shape[1:]) if s == 1]
+            last_hot = y.ndim - 1 == len(out) and y.shape[-1] == out[at] and \
+                _one_hot(np.moveaxis(y, -1, 1 + at), at) is not None
             fix = (f"drop the targets' dim of size 1 (dim {ones[-1] + 1} of the array: y.squeeze({ones[-1] + 1}), "
                    "a mask saved (N, H, W, 1))" if y.ndim - 1 == len(want) + 1 and ones else
+                   f"the targets are one-hot along their last dim (channels-last, {y.shape[-1]} classes): save each "
+                   "position's class index, y.argmax(-1)" if last_hot else
                    "give one class index per position of the output")
             raise DataError("T003", f"targets have shape {list(y.shape[1:])} per sample, the output needs {shown} "
                             f"(one class index per position of its {len(declared) + 1}-d output)", fix, where)
