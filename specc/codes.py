@@ -747,6 +747,17 @@ _TABLE: list[Code | LintCode] = [
          "AdamW and 0.05, 97.8% with no decay.",
          "optimizer: {type: Adam, lr: 3.0e-4, weight_decay: 0.05}",
          "Use type: AdamW with that weight_decay, or keep Adam with an L2 penalty of about 0.0001."),
+    Code("V067", "raw-data-scale", "Training would feed an input, or regress a target, as it is, and its values "
+         "reach beyond 100 (a warning from the data check).",
+         "PyTorch's initial weights and the usual learning rates assume inputs and targets of order 1. Pixels of "
+         "0 to 255 or raw features such as prices swamp the first layer, and raw targets such as house prices "
+         "start the loss near their square: SGD's steps then explode (a loss of 5e23 after one epoch of house "
+         "prices) and Adam's, about lr each, take thousands of epochs to reach values that large. train.preprocess "
+         "standardises tabular inputs and regression targets by default; images and sequences (auto) and anything "
+         "under none are left as they are.",
+         "inputs: {image: [B, 3, 32, 32]}   # pixels saved as 0..255\ntrain: {data: {source: pictures.npz}}",
+         "Write train.preprocess: {inputs: standardize} (or {targets: standardize}, which predict undoes), or save "
+         "the data scaled (images: x / 255)."),
     # -- later stages: what build, forward, export or training cannot do ---------------------
     Code("U001", "batch-size-requirement", "A layer needs a minimum size along the batch dim.",
          "A model must run on a batch of any size: prediction feeds one sample at a time, and the last batch of "
@@ -779,7 +790,7 @@ assert len(CODES) == len(_TABLE), "duplicate code in the table"
 # The codes that are warnings (lint rules, unused inputs and layers): the only ones a spec
 # may silence with `ignore:` or `lint: {ignore: [...]}`. Errors can never be silenced.
 WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")}
-                          | {"G005", "G007", "G011", "S012", "T011", "T017", "V032", "V066"})
+                          | {"G005", "G007", "G011", "S012", "T011", "T017", "V032", "V066", "V067"})
 
 
 def closest_warning_code(text: str) -> str | None:
