@@ -116,6 +116,16 @@ def test_early_stopping_on_an_outputs_error_keeps_its_lowest_epoch(tmp_path: Pat
     assert result.report["best"] == pytest.approx(min(errors))
 
 
+@pytest.mark.parametrize(("monitor", "direction"), [
+    ("loss", "min"), ("val_loss", "min"), ("val_mae", "min"), ("val_width_rmse", "min"), ("species_loss", "min"),
+    ("val_accuracy", "max"), ("val_species_accuracy", "max"), ("val_roc_auc", "max"), ("val_r2", "max"),
+])
+def test_a_monitors_direction_is_its_metrics(monitor: str, direction: str) -> None:
+    from specc.validate.document import better
+
+    assert better(monitor) == direction
+
+
 def test_a_weight_of_0_leaves_its_head_untrained(tmp_path: Path) -> None:
     iris_npz(tmp_path)
     spec = two_heads(tmp_path, weight=0, epochs=5)

@@ -213,4 +213,3 @@ def raw_scale(cfg: dict[str, Any], d: Data) -> list[tuple[str, str, str]]:
                     "write train.preprocess: {targets: standardize} (predict still answers in the targets' units)",
                     "preprocess.targets"))
     return out
-

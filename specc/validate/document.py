@@ -467,7 +467,8 @@ def better(monitor: str, mode: str = "auto") -> str:
     metric is its last part."""
     if mode != "auto":
         return mode
-    return "min" if any(monitor == f"val_{m}" or monitor.endswith(f"_{m}") for m in LOWER_IS_BETTER) else "max"
+    metric = monitor.removeprefix("val_")  # "loss" when there is no validation data
+    return "min" if any(metric == m or metric.endswith(f"_{m}") for m in LOWER_IS_BETTER) else "max"
 
 
 def _data_path(v: str) -> str:

@@ -98,7 +98,6 @@ def train_config(spec: Spec) -> dict[str, Any]:
             "features": _loc(spec, "train", "data", "features"),
             "target": _loc(spec, "train", "data", "target"),
             "train": _loc(spec, "train"),
-            "preprocess.inputs": _loc(spec, "train", "preprocess", "inputs"),
             "preprocess.targets": _loc(spec, "train", "preprocess", "targets"),
             "optimizer": _loc(spec, "optimizer", "type"),
             **{f"inputs.{n}": _loc(spec, "inputs", n) for n in inputs},
