@@ -430,7 +430,9 @@ _TABLE: list[Code | LintCode] = [
          "with the constant lr the schedule was meant to change, and nothing says so. The converse slip, a "
          "CosineAnnealingLR with interval: step whose T_max is no more than the epochs (T_max counted in epochs), "
          "is spent after T_max batches and, as PyTorch's cosine climbs back past T_max, swings the lr between lr "
-         "and eta_min all run long.",
+         "and eta_min all run long. ReduceLROnPlateau lowers the lr after patience + 1 epochs without a better "
+         "validation loss: never in a run that short, nor when early stopping on val_loss with no more patience "
+         "ends the run first.",
          "scheduler: {type: StepLR, step_size: 50}\ntrain: {epochs: 10}",
          "Fit the schedule to the epochs trained (the hint gives a value), set interval: step to count batches, "
          "or drop the scheduler."),
@@ -743,6 +745,33 @@ _TABLE: list[Code | LintCode] = [
          "- {type: Linear, out_features: 10, weight_norm: {dim: 2}}",
          "Use a dim from 0 to the weight's rank - 1 (0, the output features, is the usual one), or "
          "weight_norm: {dim: null} for one magnitude over the whole weight."),
+    # -- training settings people carry over from other code (helper d21) ---------------------
+    Code("V065", "target-among-features", "A CSV's target column is also one of the feature columns given "
+         "in features:.",
+         "The model then reads the answer among its inputs: it learns to copy that column, validation looks "
+         "perfect, and on new data, where the target is what is unknown, its predictions mean nothing.",
+         "train: {data: {source: patients.csv, target: outcome, features: [age, dose, outcome]}}",
+         "Leave the target out of features: (without features:, every column but the target is a feature)."),
+    Code("V066", "coupled-decay-at-adamw-scale", "Adam, NAdam, RAdam or Adamax has a weight_decay of 0.01 to 0.1, "
+         "the scale of AdamW's decoupled decay (a warning).",
+         "These optimizers add weight_decay x weight to the gradient (an L2 penalty), and their per-weight step "
+         "size then rescales it, so the pull is strongest on the weights with the smallest gradients. Recipes "
+         "give 0.01 to 0.1 for AdamW, which shrinks the weights apart from the gradient; the same number under "
+         "Adam regularises far harder: a digits MLP reached 93% with Adam and weight_decay 0.05, 97.5% with "
+         "AdamW and 0.05, 97.8% with no decay.",
+         "optimizer: {type: Adam, lr: 3.0e-4, weight_decay: 0.05}",
+         "Use type: AdamW with that weight_decay, or keep Adam with an L2 penalty of about 0.0001."),
+    Code("V067", "raw-data-scale", "Training would feed an input, or regress a target, as it is, and its values "
+         "reach beyond 100 (a warning from the data check).",
+         "PyTorch's initial weights and the usual learning rates assume inputs and targets of order 1. Pixels of "
+         "0 to 255 or raw features such as prices swamp the first layer, and raw targets such as house prices "
+         "start the loss near their square: SGD's steps then explode (a loss of 5e23 after one epoch of house "
+         "prices) and Adam's, about lr each, take thousands of epochs to reach values that large. train.preprocess "
+         "standardises tabular inputs and regression targets by default; images and sequences (auto) and anything "
+         "under none are left as they are.",
+         "inputs: {image: [B, 3, 32, 32]}   # pixels saved as 0..255\ntrain: {data: {source: pictures.npz}}",
+         "Write train.preprocess: {inputs: standardize} (or {targets: standardize}, which predict undoes), or save "
+         "the data scaled (images: x / 255)."),
     # -- later stages: what build, forward, export or training cannot do ---------------------
     Code("U001", "batch-size-requirement", "A layer needs a minimum size along the batch dim.",
          "A model must run on a batch of any size: prediction feeds one sample at a time, and the last batch of "
@@ -775,7 +804,7 @@ assert len(CODES) == len(_TABLE), "duplicate code in the table"
 # The codes that are warnings (lint rules, unused inputs and layers): the only ones a spec
 # may silence with `ignore:` or `lint: {ignore: [...]}`. Errors can never be silenced.
 WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")}
-                          | {"G005", "G007", "G011", "S012", "T011", "T017", "V032"})
+                          | {"G005", "G007", "G011", "S012", "T011", "T017", "V032", "V066", "V067"})
 
 
 def closest_warning_code(text: str) -> str | None:

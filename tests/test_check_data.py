@@ -293,3 +293,61 @@ def test_unreadable_files_are_located_errors(data: str, shape: str, write: Calla
 
     monkeypatch.setattr(probe, "CHECK_BYTES", dict.fromkeys(probe.CHECK_BYTES, 0))  # read in part: same refusal
     assert [d.code for d in load(tmp_path / "spec.yaml").errors] == [code]
+
+
+# -- V067: values training feeds or regresses unscaled, far beyond order 1 --------------------------------
+
+def _write(folder: Path, text: str, name: str = "spec.yaml") -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _regression(preprocess: str) -> str:
+    return _spec(width=1, loss="MSELoss").replace("type: Adam, lr: 0.01", "type: SGD, lr: 0.01") \
+        + f"  preprocess: {preprocess}\n"
+
+
+@pytest.mark.parametrize(("preprocess", "found"), [
+    ("{inputs: none, targets: none}", [("V067", 3, "input 'x' holds values up to 297"),
+                                        ("V067", 15, "the targets reach 880000")]),
+    ("{inputs: none}", [("V067", 3, "input 'x' holds values up to 297")]),
+    ("{targets: none}", [("V067", 15, "the targets reach 880000")]),
+    ("{inputs: auto, targets: auto}", []),  # tabular inputs and regression targets are standardised
+])
+def test_raw_values_far_from_one_warn_where_they_are_left_unscaled(tmp_path: Path, preprocess: str,
+                                                                   found: list[tuple[str, int, str]]) -> None:
+    _csv(tmp_path / "data.csv", cell=lambda i, j: str(40 + (i * 37 + j * 11) % 258),
+         label=lambda i: str(100000 + i * 20000))
+    spec = load(_write(tmp_path, _regression(preprocess)))
+    assert spec.ok
+    got = [(d.code, d.loc.line, d.message) for d in spec.diagnostics if d.code == "V067"]
+    assert [(c, line) for c, line, _ in got] == [(c, line) for c, line, _ in found]
+    assert all(w in m for (_, _, m), (_, _, w) in zip(got, found)) and all(d.severity == "warning"
+                                                                           for d in spec.diagnostics)
+
+
+def test_raw_house_prices_are_what_the_warning_says(tmp_path: Path) -> None:
+    """The premise: SGD on raw prices diverges within the first epoch (check said ok before); the
+    hint's standardised targets train."""
+    import specc
+    from specc.backends.train.loop import Diverged
+
+    _csv(tmp_path / "data.csv", cell=lambda i, j: f"{((i * 37 + j * 11) % 258) / 100:.2f}",
+         label=lambda i: str(100000 + i * 20000))
+    with pytest.raises(Diverged, match="epoch 1"):
+        specc.train(str(_write(tmp_path, _regression("{targets: none}"))), tmp_path / "raw")
+    fixed = specc.train(str(_write(tmp_path, _regression("{targets: standardize}"), "fixed.yaml")), tmp_path / "fixed")
+    assert fixed.history[-1]["loss"] < 10
+    assert not [d for d in load(tmp_path / "fixed.yaml").diagnostics if d.code == "V067"]
+
+
+def test_images_saved_as_bytes_warn_at_their_input(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "pics.npz", x=rng.integers(0, 256, (16, 1, 4, 4)).astype(np.uint8), y=np.arange(16) % 3)
+    text = _spec(features="[B, 1, 4, 4]", data="{source: pics.npz}")
+    (d,) = [d for d in load(_write(tmp_path, text)).diagnostics if d.code == "V067"]
+    assert d.loc.line == 3 and "auto leaves images and sequences as they are" in d.message
+    assert "inputs: standardize" in d.hint
+    fixed = text.replace("  batch_size: 8\n", "  batch_size: 8\n  preprocess: {inputs: standardize}\n")
+    assert not [d for d in load(_write(tmp_path, fixed, "fixed.yaml")).diagnostics if d.code == "V067"]

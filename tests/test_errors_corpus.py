@@ -204,7 +204,7 @@ def test_tagged_union_errors_stay_separate_and_named_by_section() -> None:
     errors = loads(text, "t.yaml").errors
     assert [(d.code, d.message) for d in errors] == [
         ("V003", "optimizer.lr must be a positive number, got -1"),
-        ("V003", "optimizer.betas[0] must be a number from 0 to 1, got 2"),
+        ("V003", "optimizer.betas[0] must be a number ≥ 0 and < 1, got 2"),
     ]
     assert errors[0].hint == "write lr: 0.001 (the default) or another positive number"
 

@@ -1,6 +1,7 @@
 """T058: an optimizer's lr far outside what it trains with is a warning at its line (training runs,
 uselessly); the values real recipes use are quiet.  T059: an lr schedule that hardly acts within the
-epochs trained, likewise."""
+epochs trained, likewise.  T010 and V066: a weight_decay that collapses the weights, or that is
+AdamW's decoupled scale given to Adam's coupled L2."""
 
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ def test_a_lost_minus_sign_is_named_with_the_value_meant() -> None:
     ("Adam", "0.5", "times PyTorch's default"), ("SGD", "50", "times PyTorch's default"),
     ("SGD", "10", "times PyTorch's default"),  # diverged on digits: val_loss 497 after one epoch
     ("Adam", "1.0e-12", "barely move"),
+    ("Adam", "0.1", "100 times PyTorch's default"),  # SGD's lr on Adam: a digits MLP stayed at 29% accuracy
 ])
 def test_far_off_learning_rates_warn(opt: str, lr: str, words: str) -> None:
     (d,) = _t058(opt, lr)
@@ -83,6 +85,9 @@ def _t059(sched: str) -> list[specc.Diagnostic]:
     ("{type: StepLR, step_size: 6, warmup: {epochs: 5}}", "runs for 5 epochs after the 5 of warmup", "step_size: 1"),
     # T_max in epochs, stepped per batch: on digits the lr swung 0.03, 0.01, 0.09, 0.07, 0 at the epochs' ends
     ("{type: CosineAnnealingLR, T_max: 10, interval: step}", "climbs back to lr every 20", "use interval: epoch"),
+    # PyTorch's default patience, 10, outlasts a 10-epoch run: 11 epochs without improvement come first
+    ("{type: ReduceLROnPlateau}", "after 11 epochs without improvement (patience: 10), but it runs for 10 epochs",
+     "patience: 2"),
 ])
 def test_schedules_that_never_act_warn_at_their_key(sched: str, words: str, fix: str) -> None:
     (d,) = _t059(sched)
@@ -92,10 +97,22 @@ def test_schedules_that_never_act_warn_at_their_key(sched: str, words: str, fix:
 @pytest.mark.parametrize("sched", [
     "{type: StepLR, step_size: 3}", "{type: MultiStepLR, milestones: [5, 8]}", "{type: CosineAnnealingLR, T_max: 10}",
     "{type: StepLR, step_size: 500, interval: step}", "{type: ExponentialLR, gamma: 0.9}",
-    "{type: CosineAnnealingLR, T_max: 2000, interval: step}",
+    "{type: CosineAnnealingLR, T_max: 2000, interval: step}", "{type: ReduceLROnPlateau, patience: 3}",
 ])
 def test_schedules_that_act_are_quiet(sched: str) -> None:
     assert _t059(sched) == []
+
+
+@pytest.mark.parametrize(("stopping", "warns"), [
+    ("{patience: 5}", True), ("{patience: 11}", False), ("{monitor: val_accuracy, patience: 5}", False),
+])
+def test_early_stopping_that_ends_the_run_before_the_plateau_acts(stopping: str, warns: bool) -> None:
+    # Keras' EarlyStopping(patience=5) beside ReduceLROnPlateau(patience=10): the run stops first
+    spec = SCHEDULED.replace("SCHED", "{type: ReduceLROnPlateau, patience: 10}").replace(
+        "epochs: 10,", f"epochs: 100, early_stopping: {stopping},")
+    found = [d for d in specc.loads(spec, "s.yaml").diagnostics if d.code == "T059"]
+    assert [("early stopping ends the run after" in d.message, d.loc.line) for d in found] == ([(True, 7)] if warns
+                                                                                                else [])
 
 
 def test_no_example_spec_has_an_idle_schedule() -> None:
@@ -160,3 +177,58 @@ def test_the_coupled_threshold_is_where_training_collapses() -> None:
             return (model(x[1400:]).argmax(1) == y[1400:]).float().mean().item()
 
     assert accuracy(3 * COUPLED_DECAY_HIGH) < 0.2 < 0.8 < accuracy(5e-4)
+
+
+# -- V066: Adam given the weight_decay of AdamW's decoupled decay ---------------------------------------------------
+
+def _v066(opt: str, decay: str) -> list[specc.Diagnostic]:
+    spec = specc.loads(SPEC.replace("OPT", opt).replace("lr: LR", f"weight_decay: {decay}"), "wd.yaml")
+    assert spec.ok  # a warning: check still says ok
+    return [d for d in spec.diagnostics if d.code == "V066"]
+
+
+@pytest.mark.parametrize(("opt", "decay"), [
+    ("Adam", "1.0e-4"), ("Adam", "5.0e-3"), ("AdamW", "0.05"), ("AdamW", "0.1"), ("SGD", "0.05"), ("RMSprop", "0.05"),
+    ("Adam", "0.5"),  # T010's: the weights collapse
+])
+def test_decays_that_fit_their_optimizer_are_quiet(opt: str, decay: str) -> None:
+    assert _v066(opt, decay) == []
+
+
+@pytest.mark.parametrize(("opt", "decay"), [("Adam", "0.01"), ("Adam", "0.05"), ("NAdam", "0.1"), ("RAdam", "0.02")])
+def test_adamw_scale_decay_on_adam_warns_with_adamw(opt: str, decay: str) -> None:
+    (d,) = _v066(opt, decay)
+    line = SPEC.splitlines()[5].replace("OPT", opt).replace("lr: LR", f"weight_decay: {decay}")
+    assert d.severity == "warning" and (d.loc.line, d.loc.col) == (6, line.index(decay) + 1)
+    assert "use type: AdamW" in d.hint and f"weight_decay: {decay}" in d.message
+    fixed = specc.loads(SPEC.replace("OPT", "AdamW").replace("lr: LR", f"weight_decay: {decay}"), "wd.yaml")
+    assert fixed.ok and not [x for x in fixed.diagnostics if x.code in ("V066", "T010")]
+
+
+def test_no_example_spec_gives_adam_a_decoupled_decay() -> None:
+    for path in [*sorted((ROOT / "specs").glob("*.yaml")), *sorted((ROOT / "specs" / "zoo").glob("*.yaml"))]:
+        assert not [d for d in specc.load(path).diagnostics if d.code == "V066"], path
+
+
+def test_adam_with_adamws_decay_learns_less_than_adamw() -> None:
+    """The warning's premise, measured: the same weight_decay costs Adam accuracy that AdamW keeps."""
+    import torch
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    x, y = torch.tensor(x / 16, dtype=torch.float32), torch.tensor(y)
+
+    def accuracy(optimizer: type[torch.optim.Optimizer]) -> float:
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10))
+        opt = optimizer(model.parameters(), lr=3e-3, weight_decay=0.1)
+        for _ in range(4):
+            for i in range(0, 1400, 32):
+                loss = torch.nn.functional.cross_entropy(model(x[i:i + 32]), y[i:i + 32])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        with torch.no_grad():
+            return (model(x[1400:]).argmax(1) == y[1400:]).float().mean().item()
+
+    assert accuracy(torch.optim.Adam) + 0.08 < accuracy(torch.optim.AdamW)  # 0.73 and 0.88

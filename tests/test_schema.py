@@ -60,6 +60,7 @@ REJECTED = {
     "v003_input_dim_zero",  # a dim of 0
     "v003_kernel_size_text",  # kernel_size: three
     "v003_negative_lr",  # lr: -1
+    "v003_adam_beta2_of_one", "v003_sgd_momentum_nine",  # a decay of 1 or more (betas, momentum)
     "v003_negative_width",  # out_features: -64
     "v006_block_named_dense",  # an instance of block Dense reads as the Linear alias, without out_features
     "v003_upsample_size_dim_names",  # Upsample size: [H, W], the dim names of another tensor
@@ -68,6 +69,7 @@ REJECTED = {
     "v001_keras_fit_validation_split",  # validation_split in train: an unknown key
     "v001_tf1_keep_prob",  # Dropout's keep_prob: an unknown key
     "v001_keras_from_logits",  # from_logits on CrossEntropyLoss
+    "v001_keras_label_smoothing_on_bce",  # label_smoothing on BCEWithLogitsLoss
     "v001_training_keys_in_the_wrong_section",  # epochs under optimizer:, lr under train:
     "v003_repeat_zero",  # repeat: 0
     "v003_wrong_type",  # out_features: "ten"

@@ -470,7 +470,9 @@ def test_channels_last_images_get_the_permute_that_reads_them(tmp_path: Path,
 
 
 def test_one_hot_targets_train_as_class_indices(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # Keras' categorical targets: each row's 1 is the class; anything else one-hot-shaped is refused
+    # Keras' categorical targets: each row's 1 is the class; rows with several 1s are multi-label
+    # targets, refused with the loss that trains them, and one-hot rows of more classes than the
+    # output scores with the width that fits
     from sklearn import datasets
 
     iris = datasets.load_iris()
@@ -481,7 +483,10 @@ def test_one_hot_targets_train_as_class_indices(tmp_path: Path, capsys: pytest.C
     other = tmp_path / "two"
     other.mkdir()
     np.savez(other / "two.npz", x=iris.data, y=np.eye(3)[iris.target] + np.eye(3)[(iris.target + 1) % 3])
-    _fails(capsys, mlp(other, str(other / "two.npz"), 4, 3), "T003", 10, "targets have shape [3]")
+    _fails(capsys, mlp(other, str(other / "two.npz"), 4, 3), "T006", 8, "rows of 3 yes/no labels with up to 2 1s",
+           "use loss: {type: BCEWithLogitsLoss}")
+    _fails(capsys, mlp(other, str(tmp_path / "hot.npz"), 4, 2, name="narrow.yaml"), "T005", 7,
+           "one-hot rows of 3 classes, but output 'head' gives 2 scores", "set the last layer's width to 3")
 
 
 def test_a_validation_split_that_leaves_too_few_to_train_on(tmp_path: Path,

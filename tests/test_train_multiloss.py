@@ -103,6 +103,29 @@ def test_iris_species_and_petal_width_from_one_trunk(tmp_path: Path, capsys: pyt
     assert json.loads(out)["width_r2"] == pytest.approx(final["val_width_r2"], abs=1e-6)
 
 
+def test_early_stopping_on_an_outputs_error_keeps_its_lowest_epoch(tmp_path: Path) -> None:
+    # val_width_rmse is an error, lower is better like val_rmse: its direction was read from the
+    # whole name, so the run kept the epoch of the highest error
+    iris_npz(tmp_path)
+    spec = two_heads(tmp_path, epochs=6)
+    spec.write_text(spec.read_text().replace("  batch_size: 16\n", "  batch_size: 16\n  early_stopping: {monitor: "
+                                             "val_width_rmse, patience: 10}\n"))
+    result = specc.train(str(spec), tmp_path / "run")
+    errors = [epoch["val_width_rmse"] for epoch in result.history]
+    assert result.report["best_epoch"] == errors.index(min(errors)) + 1
+    assert result.report["best"] == pytest.approx(min(errors))
+
+
+@pytest.mark.parametrize(("monitor", "direction"), [
+    ("loss", "min"), ("val_loss", "min"), ("val_mae", "min"), ("val_width_rmse", "min"), ("species_loss", "min"),
+    ("val_accuracy", "max"), ("val_species_accuracy", "max"), ("val_roc_auc", "max"), ("val_r2", "max"),
+])
+def test_a_monitors_direction_is_its_metrics(monitor: str, direction: str) -> None:
+    from specc.validate.document import better
+
+    assert better(monitor) == direction
+
+
 def test_a_weight_of_0_leaves_its_head_untrained(tmp_path: Path) -> None:
     iris_npz(tmp_path)
     spec = two_heads(tmp_path, weight=0, epochs=5)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..validate.train_config import classes_at, head
+from ..validate.train_config import classes_at, head, scaling
 from .read import Data, DataError, check_finite, ctc_steps, load, split, validation_size
 
 
@@ -175,3 +175,41 @@ def _check(cfg: dict[str, Any], d: Data) -> None:
         if not loss.get("zero_infinity", False):
             _ctc_spellable(cfg, d)
     check_finite(d, "the data")
+
+
+# Values beyond this, fed or regressed as they are, start training far from where PyTorch's
+# initial weights and the usual learning rates work (both assume inputs and targets of order 1):
+# house prices regressed raw by SGD reached a loss of 5e23 in one epoch, 0-255 pixels left a CNN
+# at chance.
+RAW_SCALE = 100.0
+
+
+def raw_scale(cfg: dict[str, Any], d: Data) -> list[tuple[str, str, str]]:
+    """(message, hint, where) for each input and regression target of ``d`` that training feeds
+    as it is (no preprocess scaling applies to it) and whose values reach beyond RAW_SCALE."""
+    kinds = scaling(cfg)[0]
+    out = []
+    for name, x in d.inputs.items():
+        if kinds.get(name) != "none" or not cfg["inputs"][name]["dtype"].startswith(("float", "bfloat")) or \
+                not x.size or float(np.abs(x).max()) <= RAW_SCALE:
+            continue
+        why = ("preprocess inputs: auto leaves images and sequences as they are" if
+               cfg["train"]["preprocess"]["inputs"] == "auto" else "preprocess inputs: none")
+        out.append((f"input {name!r} holds values up to {float(np.abs(x).max()):g}, fed to the model as they are "
+                    f"({why}): inputs that large swamp the first layer's initial weights, so the loss starts far "
+                    "off and training stalls or diverges",
+                    "write train.preprocess: {inputs: standardize}, or save the data scaled (images to [0, 1]: "
+                    "x / 255)", f"inputs.{name}"))
+    targets = d.targets if isinstance(d.targets, dict) else {None: d.targets}
+    for name, y in targets.items():
+        one = head(cfg, name) if name is not None else cfg
+        top = float(np.abs(y).max()) if y.size else 0.0
+        if one["task"] != "regression" or scaling(one)[1] != "none" or top <= RAW_SCALE:
+            continue
+        whose = f" of output {name!r}" if name is not None else ""
+        out.append((f"the targets{whose} reach {top:g} and are regressed as they are (preprocess targets: none): "
+                    f"the model's first outputs are near 0, so the loss starts near {top * top:.2g}, and its steps "
+                    "explode (SGD) or crawl towards values that large (Adam)",
+                    "write train.preprocess: {targets: standardize} (predict still answers in the targets' units)",
+                    "preprocess.targets"))
+    return out

@@ -14,7 +14,7 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -873,6 +873,22 @@ def _one_hot(y: np.ndarray, at: int) -> np.ndarray | None:
     return y.argmax(axis=axis).astype(np.int64)
 
 
+def _label_rows(cfg: dict[str, Any], y: np.ndarray, at: int, out: Sequence[Any]) -> NoReturn:
+    """0/1 rows along the class dim that do not fit a classification output: one-hot rows of
+    another class count (T005, the count), or rows with several 1s, multi-label targets that a
+    loss picking one class per sample cannot train (T006, a per-label yes/no loss)."""
+    k, loss = y.shape[1 + at], (cfg.get("loss") or {}).get("type", "the loss")
+    name = next(iter(cfg["outputs"]))
+    ones = y.sum(axis=1 + at)
+    if (ones == 1).all():
+        raise DataError("T005", f"the targets are one-hot rows of {k} classes, but output {name!r} gives {out[at]} "
+                        "scores per sample", f"set the last layer's width to {k}", f"output.{name}")
+    width = f" and give the last layer {k} outputs" if out[at] != k else ""
+    raise DataError("T006", f"the targets are rows of {k} yes/no labels with up to {int(ones.max())} 1s per sample "
+                    f"(multi-label), but {loss} picks one class per sample",
+                    f"use loss: {{type: BCEWithLogitsLoss}}, one yes/no per label{width}", "loss")
+
+
 def _targets(cfg: dict[str, Any], y: np.ndarray, where: str) -> np.ndarray:
     task = cfg["task"]
     if task == "ctc":
@@ -895,11 +911,13 @@ def _targets(cfg: dict[str, Any], y: np.ndarray, where: str) -> np.ndarray:
                 "distributions" if rows else "use integer class labels, or a regression loss such as MSELoss",
                 "loss")
         want = [*out[:at], *out[at + 1:]]  # one class index per position of the output
-        if y.ndim - 1 == len(out) and y.shape[1 + at] == out[at] and out[at] > 1:
+        rest = [d for i, d in enumerate(y.shape[1:]) if i != at] == [d for i, d in enumerate(out) if i != at]
+        if y.ndim - 1 == len(out) and rest and y.shape[1 + at] > 1 and np.isin(y, (0, 1)).all():
             # one-hot rows, as Keras' categorical_crossentropy takes them: the index of each row's 1
-            hot = _one_hot(y, at)
-            if hot is not None:
-                y = hot
+            hot = _one_hot(y, at) if y.shape[1 + at] == out[at] else None
+            if hot is None:
+                _label_rows(cfg, y, at, out)
+            y = hot
         y = y.astype(np.int64)
         if y.ndim - 1 == len(want) + 1 and y.shape[1 + at] == 1:
             # (N, 1) labels, an (N, 1, H, W) mask saved as a one-channel image: the dim of 1 stands
@@ -910,8 +928,12 @@ def _targets(cfg: dict[str, Any], y: np.ndarray, where: str) -> np.ndarray:
             declared = [d if isinstance(d, int) else str(d) for d in next(iter(cfg["outputs"].values()))[1:]]
             shown = "[" + ", ".join(map(str, [*declared[:at], *declared[at + 1:]])) + "]"
             ones = [i for i, s in enumerate(y.shape[1:]) if s == 1]
+            last_hot = y.ndim - 1 == len(out) and y.shape[-1] == out[at] and \
+                _one_hot(np.moveaxis(y, -1, 1 + at), at) is not None
             fix = (f"drop the targets' dim of size 1 (dim {ones[-1] + 1} of the array: y.squeeze({ones[-1] + 1}), "
                    "a mask saved (N, H, W, 1))" if y.ndim - 1 == len(want) + 1 and ones else
+                   f"the targets are one-hot along their last dim (channels-last, {y.shape[-1]} classes): save each "
+                   "position's class index, y.argmax(-1)" if last_hot else
                    "give one class index per position of the output")
             raise DataError("T003", f"targets have shape {list(y.shape[1:])} per sample, the output needs {shown} "
                             f"(one class index per position of its {len(declared) + 1}-d output)", fix, where)

@@ -22,6 +22,7 @@ from pydantic import (
     PositiveFloat,
     PositiveInt,
     Tag,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -32,6 +33,10 @@ from .naming import identifier_problem, silenceable_list, split_silenceable
 
 NonNegFloat = Annotated[float, Field(ge=0)]
 Probability = Annotated[float, Field(ge=0, le=1)]
+# A running average's decay (Adam's betas, momentum, RMSprop's alpha): PyTorch refuses a beta of 1
+# when it builds the optimizer, and a momentum or alpha of 1 or more never forgets a step, so the
+# update grows without bound (alpha: 1 keeps the squared average at 0 and divides by eps).
+Decay = Annotated[float, Field(ge=0, lt=1)]
 Reduction = Literal["mean", "sum", "none"]
 
 
@@ -232,13 +237,13 @@ def class_weights(loss: Any) -> list[float] | None:
 
 # -- optimizer ---------------------------------------------------------------------------------
 
-Betas = tuple[Probability, Probability]
+Betas = tuple[Decay, Decay]
 
 
 class SGD(Strict):
     type: Literal["SGD"]
     lr: PositiveFloat = 1e-3
-    momentum: NonNegFloat = 0.0
+    momentum: Decay = 0.0
     dampening: NonNegFloat = 0.0
     weight_decay: NonNegFloat = 0.0
     nesterov: bool = False
@@ -284,10 +289,10 @@ class Adamax(NAdam):
 class RMSprop(Strict):
     type: Literal["RMSprop"]
     lr: PositiveFloat = 1e-2
-    alpha: Probability = 0.99
+    alpha: Decay = 0.99
     eps: PositiveFloat = 1e-8
     weight_decay: NonNegFloat = 0.0
-    momentum: NonNegFloat = 0.0
+    momentum: Decay = 0.0
     centered: bool = False
 
 
@@ -454,6 +459,16 @@ DATA_FILES = (".npz", ".npy", ".csv")
 METRICS = ("val_loss", "val_accuracy", "val_precision", "val_recall", "val_f1", "val_roc_auc",
            "val_token_accuracy", "val_mae", "val_rmse", "val_r2")
 Scaling = Literal["auto", "standardize", "minmax", "none"]
+LOWER_IS_BETTER = ("loss", "mae", "rmse")
+
+
+def better(monitor: str, mode: str = "auto") -> str:
+    """min or max for an early-stopping monitor: val_f1, or a per-output val_size_rmse, whose
+    metric is its last part."""
+    if mode != "auto":
+        return mode
+    metric = monitor.removeprefix("val_")  # "loss" when there is no validation data
+    return "min" if any(metric == m or metric.endswith(f"_{m}") for m in LOWER_IS_BETTER) else "max"
 
 
 def _data_path(v: str) -> str:
@@ -491,6 +506,22 @@ class DataSpec(Strict):
     def _source(cls, v: str | None) -> str | None:
         return None if v is None else _data_path(v)
 
+    @field_validator("target")
+    @classmethod
+    def _target_not_a_feature(cls, v: str | list[str] | dict[str, str] | None,
+                              info: ValidationInfo) -> str | list[str] | dict[str, str] | None:
+        # the answer fed in as an input: the model copies it, validation scores look perfect,
+        # and predict (where the column is absent or unknown) gives noise
+        features = info.data.get("features") or []
+        targets = [v] if isinstance(v, str) else list(v.values()) if isinstance(v, dict) else v or []
+        leaked = [t for t in targets if t in features]
+        if leaked:
+            kept = [f for f in features if f not in leaked]
+            raise invalid(f"the target column {leaked[0]!r} is also listed in features:, so the model is given the "
+                          "answer it should predict", "leave it out: write features: [" + ", ".join(kept) + "]",
+                          code="V065")
+        return v
+
     def files(self) -> dict[str, str]:
         """The data files and folders named (source, val_source: what check reads), not the bundled sets."""
         return {k: v for k, v in (("source", self.source), ("val_source", self.val_source))
@@ -519,6 +550,19 @@ class EarlyStopping(Strict):
             guess = did_you_mean(v, list(METRICS))
             raise invalid(f"early stopping cannot monitor {v!r}",
                           f"did you mean '{guess}'?" if guess else f"monitor one of {', '.join(METRICS)}")
+        return v
+
+    @field_validator("mode")
+    @classmethod
+    def _mode(cls, v: str, info: ValidationInfo) -> str:
+        # Keras habit: mode: min copied onto an accuracy monitor keeps the worst epoch, and with
+        # restore_best ends training on those weights, with no error anywhere.
+        monitor = info.data.get("monitor")
+        if v != "auto" and isinstance(monitor, str) and v != better(monitor):
+            worst = "lowest" if v == "min" else "highest"
+            raise invalid(f"early stopping with mode: {v} keeps the epoch of the {worst} {monitor}, the worst one, "
+                          "and stops while it improves",
+                          f"write mode: auto ({better(monitor)} for {monitor}), or mode: {better(monitor)}")
         return v
 
 

@@ -383,6 +383,19 @@ def from_logits_hint(loss: Any) -> str:
     return "remove it: only KLDivLoss takes from_logits"
 
 
+def other_loss_key(key: str, loss: Any) -> str | None:
+    """A key of other losses than the one named: Keras' label_smoothing on a binary cross-entropy,
+    or a key of CrossEntropyLoss written on BCE; None when no loss of specc takes it."""
+    from .document import LOSS_CLASSES  # document imports this module: read when first needed
+
+    if key == "label_smoothing" and loss in ("BCELoss", "BCEWithLogitsLoss"):
+        return (f"remove it: PyTorch's {loss} has no label smoothing (Keras' BinaryCrossentropy has): smooth the "
+                "0/1 targets in the data to ε/2 and 1 - ε/2, or give the last layer 2 outputs and use "
+                "CrossEntropyLoss, which takes label_smoothing")
+    takers = [c.model_fields["type"].annotation.__args__[0] for c in LOSS_CLASSES if key in c.model_fields]
+    return f"remove it: {loss} takes no {key} ({', '.join(takers)} do)" if takers and isinstance(loss, str) else None
+
+
 @functools.lru_cache(maxsize=1)
 def _section_keys() -> dict[str, frozenset[str]]:
     """The keys of the training sections, by the dotted path of the section that reads them."""
@@ -526,9 +539,11 @@ def pydantic_diagnostics(exc: ValidationError, root: Any, model: type[BaseModel]
             noun = "parameter" if what and not owner.shown else "key"
             elsewhere = OPTIMIZER_KEYS.get(str(key)) if owner.shown[:1] == ["optimizer"] else None
             elsewhere = elsewhere or keras_key(str(key), err.get("input"))
-            if key == "from_logits" and owner.shown[:1] == ["loss"]:
+            if owner.shown[:1] == ["loss"]:
                 container, _ = _locate(root, path[:-1])
-                elsewhere = from_logits_hint(container.get("type") if isinstance(container, dict) else None)
+                loss_type = container.get("type") if isinstance(container, dict) else None
+                elsewhere = from_logits_hint(loss_type) if key == "from_logits" else \
+                    elsewhere or other_loss_key(str(key), loss_type)
             here = _dotted(owner.shown)
             if not elsewhere and here in _section_keys():
                 elsewhere = misplaced_key(str(key), here)
@@ -750,6 +765,10 @@ def _fix(w: _Walk, subject: str) -> str:
         return f"write {subject.rsplit('.', 1)[-1]} as a mapping, with keys such as {', '.join(keys)}"
     if desc == "a value":  # nothing to say about the type: point at the reference
         return "see `specc layers --format json` for what each parameter takes"
+    if len(w.shown) >= 2 and isinstance(w.shown[-1], int) and not isinstance(w.shown[-2], int) \
+            and isinstance(_default(w.info), tuple):
+        # an item of a pair with a default (betas: [0.9, 1.0]): the pair that works, not a lone number
+        return f"write {w.shown[-2]}: {yaml_flow(_default(w.info))} (the default), each {desc}"
     if not w.shown or isinstance(w.shown[-1], int):  # a list item: no key to write
         examples = [] if _strip(w.ann)[2] else _examples(w.ann)
         return f"use {desc}" + (f", such as {' or '.join(examples)}" if examples else "")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..spec import Spec
 
-from .training import task_of  # one rule of which loss trains what
+from .training import BOUNDED, task_of  # one rule of which loss trains what
 
 
 def _loc(spec: Spec, *path: str) -> list[Any] | None:
@@ -98,6 +98,7 @@ def train_config(spec: Spec) -> dict[str, Any]:
             "features": _loc(spec, "train", "data", "features"),
             "target": _loc(spec, "train", "data", "target"),
             "train": _loc(spec, "train"),
+            "preprocess.targets": _loc(spec, "train", "preprocess", "targets"),
             "optimizer": _loc(spec, "optimizer", "type"),
             **{f"inputs.{n}": _loc(spec, "inputs", n) for n in inputs},
         },
@@ -118,3 +119,24 @@ def classes_at(cfg: dict[str, Any]) -> int:
     """The dim of the output (batch included) that holds a classifier's classes: 1, or the last dim
     of a tagger whose loss has class_dim: -1. Run folders written before class_dim read as 1."""
     return int(cfg.get("class_dim") or 1)
+
+
+def scaling(cfg: dict[str, Any]) -> tuple[dict[str, str], str]:
+    """What ``auto`` means for this model: (kind per float input, kind for the targets)."""
+    pre = cfg["train"]["preprocess"]
+    kinds = {}
+    for name, spec in cfg["inputs"].items():
+        is_float = spec["dtype"].startswith(("float", "bfloat"))
+        kind = pre["inputs"]
+        if kind == "auto":
+            # tabular rows [B, features]; images and sequences are left as they are
+            kind = "standardize" if len(spec["shape"]) == 2 else "none"
+        kinds[name] = kind if is_float else "none"  # never scale token ids
+    target = pre["targets"]
+    if cfg["task"] != "regression":
+        target = "none"  # class labels, 0/1 targets and probability rows keep their meaning
+    elif target == "auto":
+        # a bounded head (Sigmoid: 0…1, Tanh: -1…1) is meant to fit targets in its own range
+        last = next(iter(cfg.get("output_layers", {}).values()), {}).get("type")
+        target = "none" if last in BOUNDED else "standardize"
+    return kinds, target

@@ -28,6 +28,7 @@ from ...atomic import atomic_write, make_folder
 from ...data.checks import training_data
 from ...data.read import Data, DataError
 from ...shapes.dims import runs
+from ...validate.document import better
 from ...validate.train_config import classes_at, head
 from ...validate.training import unreduced
 from . import distributed
@@ -407,7 +408,7 @@ class Trainer:
         stopper = tcfg["early_stopping"]
         has_val = self.val_t is not None
         monitor = stopper["monitor"] if stopper else ("val_loss" if has_val else "loss")
-        direction = metrics_mod.better(monitor, stopper["mode"] if stopper else "auto")
+        direction = better(monitor, stopper["mode"] if stopper else "auto")
         self.best: float | None = None
         self.best_epoch: int | None = None
         self.patience_left = stopper["patience"] if stopper else None

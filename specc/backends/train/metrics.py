@@ -8,15 +8,6 @@ from typing import Any
 
 import numpy as np
 
-LOWER_IS_BETTER = {"loss", "mae", "rmse"}
-
-
-def better(metric: str, mode: str) -> str:
-    """min or max for an early-stopping monitor such as val_f1."""
-    if mode != "auto":
-        return mode
-    return "min" if metric.removeprefix("val_") in LOWER_IS_BETTER else "max"
-
 
 def compute(task: str, outputs: np.ndarray, targets: np.ndarray, threshold: float = 0.5,
             class_dim: int = 1) -> dict[str, Any]:

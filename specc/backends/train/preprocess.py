@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ...validate.training import BOUNDED
+from ...validate.train_config import scaling as resolve
 
 EPS = 1e-12
 
@@ -45,27 +45,6 @@ class Scaler:
 
     def invert(self, y: np.ndarray) -> np.ndarray:
         return (y * self.scale + self.shift).astype(np.float32)
-
-
-def resolve(cfg: dict[str, Any]) -> tuple[dict[str, str], str]:
-    """What ``auto`` means for this model: (kind per float input, kind for the targets)."""
-    pre = cfg["train"]["preprocess"]
-    kinds = {}
-    for name, spec in cfg["inputs"].items():
-        is_float = spec["dtype"].startswith(("float", "bfloat"))
-        kind = pre["inputs"]
-        if kind == "auto":
-            # tabular rows [B, features]; images and sequences are left as they are
-            kind = "standardize" if len(spec["shape"]) == 2 else "none"
-        kinds[name] = kind if is_float else "none"  # never scale token ids
-    target = pre["targets"]
-    if cfg["task"] != "regression":
-        target = "none"  # class labels, 0/1 targets and probability rows keep their meaning
-    elif target == "auto":
-        # a bounded head (Sigmoid: 0…1, Tanh: -1…1) is meant to fit targets in its own range
-        last = next(iter(cfg.get("output_layers", {}).values()), {}).get("type")
-        target = "none" if last in BOUNDED else "standardize"
-    return kinds, target
 
 
 @dataclass
