@@ -124,8 +124,10 @@ def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None, ignore: Itera
         spec.diagnostics.extend(check_training(spec))
         spec.diagnostics.extend(training_diagnostics(spec))
         train = spec.document.train if spec.document is not None else None
-        if data and spec.ok and train is not None and train.data.files() and Path(spec.path).is_file():
-            # the files train: names, read as specc train reads them
+        reads = train is not None and ((bool(train.data.files()) and Path(spec.path).is_file())
+                                       or train.data.source == "synthetic")
+        if data and spec.ok and reads:
+            # the files train: names, read as specc train reads them; synthetic data, drawn as it draws it
             from .data.probe import data_diagnostics
 
             spec.diagnostics.extend(data_diagnostics(spec, Path(spec.path).resolve().parent))

@@ -293,3 +293,34 @@ def test_unreadable_files_are_located_errors(data: str, shape: str, write: Calla
 
     monkeypatch.setattr(probe, "CHECK_BYTES", dict.fromkeys(probe.CHECK_BYTES, 0))  # read in part: same refusal
     assert [d.code for d in load(tmp_path / "spec.yaml").errors] == [code]
+
+
+def test_synthetic_data_is_checked_as_training_draws_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # synthetic data is the spec's own: 8 samples of 1000 classes hold 8 labels, and val_split 0.2
+    # leaves 7 to train on, which specc train refused (T007) after check had said ok
+    text = _spec(width=1000, data="{source: synthetic, num_samples: 8}")
+    errors = loads(text, "synthetic.yaml").errors
+    assert [(d.code, d.loc.line if d.loc else None) for d in errors] == [("T007", 14)], errors
+    (tmp_path / "spec.yaml").write_text(text, encoding="utf-8")
+    assert main(["train", str(tmp_path / "spec.yaml"), "--run", str(tmp_path / "run")]) == 1
+    assert "T007" in capsys.readouterr().err
+    fixed = text.replace("num_samples: 8}", "num_samples: 8, val_split: 0}")  # the hint's other way
+    assert loads(fixed, "synthetic.yaml").ok
+    assert main(["train", str(tmp_path / "spec.yaml"), "--run", str(tmp_path / "r2"),
+                 "--set", "train.data.val_split=0"]) == 0
+
+
+def test_large_synthetic_data_is_not_drawn_by_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    from specc.data import probe
+
+    drawn: list[object] = []
+    monkeypatch.setattr(probe, "_read", lambda *a: drawn.append(a))
+    many = _spec(width=1000, data="{source: synthetic, num_samples: 8}")  # 8 samples of 4 values
+    monkeypatch.setattr(probe, "SYNTHETIC_VALUES", 8 * 4 - 1)
+    assert loads(many, "big.yaml").ok and not drawn
+    monkeypatch.setattr(probe, "SYNTHETIC_VALUES", 8 * 4)
+    loads(many, "small.yaml")
+    assert len(drawn) == 1
+    # 3 classes: every draw leaves 7 samples to train on, so check draws nothing
+    loads(_spec(width=3, data="{source: synthetic, num_samples: 8}"), "few.yaml")
+    assert len(drawn) == 1

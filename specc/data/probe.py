@@ -2,15 +2,18 @@
 
 It reads them with the code `specc train` reads them with (:func:`specc.data.checks.training_data`),
 so what check says of a file is what training would say, at the same spec line and with the same
-code, before anything is trained. Only files are read (the bundled sets' shapes are known to
+code, before anything is trained. Files are read (the bundled sets' shapes are known to
 validate/training.py); a file over its :data:`CHECK_BYTES` is read in part (its first
-:data:`SAMPLE_ROWS` samples), which a T011 warning says. NumPy is imported only when a spec
-names a data file, so a spec without one costs nothing.
+:data:`SAMPLE_ROWS` samples), which a T011 warning says. Synthetic data is drawn as training draws
+it where its labels could leave a class without a training sample (T007) and it is small
+(:data:`SYNTHETIC_VALUES`). NumPy is imported only then or when a spec names a data file, so a
+spec without one costs nothing.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
 # cells are parsed one by one in Python (4 MB ~ 0.5 s), images decoded, arrays copied at memory speed.
 CHECK_BYTES = {"csv": 4 * 2**20, "images": 16 * 2**20, "arrays": 64 * 2**20}
 SAMPLE_ROWS = 1000  # the samples check reads of such a file
+SYNTHETIC_VALUES = 2**22  # synthetic data check draws, as training would (16 MB of float32, ~0.1 s)
 _CACHE: dict[str, tuple[Any, ...] | None] = {}  # what the last reads found: an editor checks on every key
 _CACHE_SIZE = 16
 DATA_KEYS = ("source", "val_source", "features", "target")  # keys of train.data: reported there when unwritten
@@ -47,7 +51,10 @@ def data_diagnostics(spec: Spec, base: Path) -> list[Diagnostic]:
     if doc is None or doc.train is None or doc.loss is None or doc.optimizer is None:
         return []  # untrainable: `specc train` says so (V021) before it reads anything
     named = doc.train.data.files()
-    if not named:
+    # Synthetic data is the spec's own (its seed, num_samples and shapes): what training would say of
+    # it (T007: a validation split that leaves fewer samples than the classes drawn) is known now.
+    synthetic = not named and doc.train.data.source == "synthetic" and doc.train.data.val_source is None
+    if not named and not synthetic:
         return []
     paths = {k: Path(v) if Path(v).is_absolute() else base / v for k, v in named.items()}
     if importlib.util.find_spec("numpy") is None or (
@@ -56,6 +63,8 @@ def data_diagnostics(spec: Spec, base: Path) -> list[Diagnostic]:
     from ..validate.train_config import train_config
 
     cfg = train_config(spec)
+    if synthetic and (_split_fits_any_draw(cfg) or _synthetic_values(cfg) > SYNTHETIC_VALUES):
+        return []
     large = {k: size for k, p in paths.items() if (size := _size(p)) > _limit(p)}
     targets = doc.train.data.targets  # a .npy source's targets file
     rows = SAMPLE_ROWS if large else None
@@ -86,6 +95,29 @@ def _read(cfg: dict[str, Any], base: Path, rows: int | None) -> tuple[Any, ...] 
     except DataError as exc:
         return exc.code, exc.message, exc.hint, exc.where
     return None
+
+
+def _split_fits_any_draw(cfg: dict[str, Any]) -> bool:
+    """Whether every draw of synthetic labels leaves a training sample per class drawn (no T007 can
+    follow, so check draws nothing and imports no NumPy): no validation split, labels that are not
+    one class per sample, or at least as many samples to train on as there can be classes."""
+    data = cfg["train"]["data"]
+    n = int(data["num_samples"])
+    n_val = int(n * data["val_split"])  # as read.validation_size sizes it
+    shape = next(iter(cfg["outputs"].values()), None)
+    if n_val == 0 or cfg["task"] not in ("classification", "multi") or shape is None or len(shape) != 2:
+        return True
+    classes = shape[1] if isinstance(shape[1], int) else n
+    return n - n_val >= min(classes, n)
+
+
+def _synthetic_values(cfg: dict[str, Any]) -> int:
+    """About how many input values the synthetic data of a run holds (what drawing it costs): a
+    symbol at its export size, else 16, as the data is drawn (NumPy is not imported to say it)."""
+    sizes = cfg["sizes"]
+    per_sample = sum(math.prod(d if isinstance(d, int) else sizes.get(d, 16) for d in t["shape"][1:])
+                     for t in cfg["inputs"].values())
+    return int(cfg["train"]["data"]["num_samples"]) * per_sample
 
 
 def _limit(path: Path) -> int:
