@@ -698,3 +698,64 @@ def test_round21_formulas_match_the_published_counts() -> None:
     assert _meta_count(lambda: convmixer(768, 32, 7, 7)) == 21_110_248
     assert _meta_count(lambda: UNetValid(64)) == 31_030_658
     assert _meta_count(googlenet) == 6_624_904
+
+
+# facebookresearch/ConvNeXt-V2 models/convnextv2.py (Block, GRN, ConvNeXtV2), at Atto's depths and dims
+
+class GRN(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.gamma, self.beta = nn.Parameter(torch.zeros(1, 1, 1, dim)), nn.Parameter(torch.zeros(1, 1, 1, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gx = torch.norm(x, p=2, dim=(1, 2), keepdim=True)
+        nx = gx / (gx.mean(dim=-1, keepdim=True) + 1e-6)
+        return self.gamma * (x * nx) + self.beta + x
+
+
+class LayerNorm2d(nn.LayerNorm):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+class ConvNeXtV2Block(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dwconv = nn.Conv2d(dim, dim, 7, padding=3, groups=dim)
+        self.norm, self.pwconv1 = nn.LayerNorm(dim, eps=1e-6), nn.Linear(dim, 4 * dim)
+        self.grn, self.pwconv2 = GRN(4 * dim), nn.Linear(4 * dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.pwconv2(self.grn(nn.functional.gelu(self.pwconv1(self.norm(self.dwconv(x).permute(0, 2, 3, 1))))))
+        return x + y.permute(0, 3, 1, 2)
+
+
+def convnextv2_atto(classes: int = 1000, depths: tuple[int, ...] = (2, 2, 6, 2),
+                    dims: tuple[int, ...] = (40, 80, 160, 320)) -> nn.Module:
+    layers: list[nn.Module] = [nn.Conv2d(3, dims[0], 4, 4), LayerNorm2d(dims[0], eps=1e-6)]
+    for i, (depth, dim) in enumerate(zip(depths, dims)):
+        if i:
+            layers += [LayerNorm2d(dims[i - 1], eps=1e-6), nn.Conv2d(dims[i - 1], dim, 2, 2)]
+        layers += [ConvNeXtV2Block(dim) for _ in range(depth)]
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.LayerNorm(dims[-1], eps=1e-6),
+                         nn.Linear(dims[-1], classes))
+
+
+def test_convnextv2_atto_is_the_reference_network() -> None:
+    # 3,708,400 parameters (timm convnextv2_atto); GRN's gamma and beta are the spec's 1x1 depthwise
+    # conv, so the weights map one to one, and the outputs agree up to GRN's 1e-6 in the divisor
+    spec = specc.load(ARCH / "convnextv2_atto.yaml")
+    built, twin = build_module(spec).eval(), convnextv2_atto().eval()
+    assert spec.check()["total_params"] == counts(built)[0] == counts(twin)[0] == 3_708_400
+    ours = [m for m in built.modules() if isinstance(m, (nn.Conv2d, nn.LayerNorm, nn.Linear))]
+    theirs = [m for m in twin.modules() if isinstance(m, (nn.Conv2d, nn.LayerNorm, nn.Linear, GRN))]
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs):
+        if isinstance(b, GRN):
+            nn.init.normal_(b.gamma), nn.init.normal_(b.beta)  # not the identity it starts as
+            a.weight.data, a.bias.data = b.gamma.data.reshape(-1, 1, 1, 1).clone(), b.beta.data.reshape(-1).clone()
+        else:
+            a.load_state_dict(b.state_dict())
+    x = torch.randn(2, 3, 64, 96)
+    with torch.no_grad():
+        torch.testing.assert_close(built(x), twin(x), rtol=1e-4, atol=1e-4)
