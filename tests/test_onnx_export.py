@@ -382,6 +382,22 @@ def test_rounding_is_judged_against_the_outputs_scale(tmp_path: Path) -> None:
     assert len(problems) == 1 and "differ at 1 of 3 values (first at (0, 1)" in problems[0]
 
 
+def test_outputs_that_are_nan_everywhere_verify_nothing(tmp_path: Path) -> None:
+    """The weights of a run that diverged on its last update give nan for every value, in PyTorch and
+    in ONNX Runtime alike: "verified" would ship them."""
+    from specc.backends.verify import compare_runs
+
+    path = _identity_model(tmp_path / "id.onnx")
+    sig = Signature([TensorSig("x", (sym("B"), 3), "float32")], [TensorSig("y", (sym("B"), 3), "float32")])
+    nan = np.full((1, 3), np.nan, dtype=np.float32)
+    _, problems = compare_runs(path, sig, lambda env: ({"x": nan}, [(nan, "float32")]), [{"B": 1}], {"B": 1})
+    assert len(problems) == 1 and "give nan or inf for all 3 values" in problems[0]
+    some = nan.copy()
+    some[0, 0] = 1.0
+    _, problems = compare_runs(path, sig, lambda env: ({"x": some}, [(some, "float32")]), [{"B": 1}], {"B": 1})
+    assert problems == []
+
+
 def test_a_model_that_makes_nan_exports_with_a_note(tmp_path: Path) -> None:
     spec = specc.loads("specc: 1\ninputs: {x: [B, 1, 3, L]}\nlayers:\n"
                        "  - {type: ZeroPad2d, name: pad, padding: [0, 0, 0, 1]}\n"

@@ -451,6 +451,13 @@ def compare_runs(path: Path, sig: Signature, reference: Reference, envs: Sequenc
                 if lost.any():
                     run.nan_in_reference[t.name] = int(lost.sum())
                     ref_np = np.where(lost, arr, ref_np)
+                if ref_np.size and not np.isfinite(ref_np).any() and not np.isfinite(arr).any():
+                    # agreeing on nothing but nan and inf verifies nothing: weights that blew up in
+                    # training (a run that diverged on its last steps) export "verified" otherwise
+                    problems.append(f"{where}: PyTorch and ONNX Runtime give nan or inf for all {arr.size} "
+                                    "values, so there is nothing to compare: the weights make no number (a "
+                                    "training run that diverged), or every value divides by zero")
+                    continue
             with np.errstate(invalid="ignore"):  # inf - inf where both overflow alike: NaN, and nanmax skips it
                 diff = np.abs(arr.astype(np.float64) - ref_np.astype(np.float64))
             run.max_abs_diff[t.name] = float(np.nanmax(diff)) if diff.size and not np.isnan(diff).all() else 0.0
