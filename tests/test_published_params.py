@@ -759,3 +759,21 @@ def test_convnextv2_atto_is_the_reference_network() -> None:
     x = torch.randn(2, 3, 64, 96)
     with torch.no_grad():
         torch.testing.assert_close(built(x), twin(x), rtol=1e-4, atol=1e-4)
+
+
+def test_t5s_position_bias_beside_a_bool_padding_mask() -> None:
+    # PyTorch deprecates a bool key-padding mask beside a float attention mask (it warns, and may
+    # refuse one day): the generated forward passes the padding as 0 / -inf in the bias's dtype
+    import warnings
+
+    built = build_module(specc.load(ARCH / "t5_encoder.yaml")).eval()
+    ids, buckets = torch.randint(0, 1000, (2, 6)), torch.randint(0, 32, (2, 6, 6))
+    pad = torch.zeros(2, 6, dtype=torch.bool)
+    pad[0, 4:] = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with torch.no_grad():
+            y = built(ids, buckets, pad)
+            other = ids.clone()
+            other[0, 4:] = 7  # what sits under the padding is not read
+            torch.testing.assert_close(built(other, buckets, pad)[0, :4], y[0, :4])
