@@ -280,13 +280,27 @@ TWINS = {
 }
 
 
-@pytest.mark.parametrize("stem", sorted(TWINS))
-def test_counts_are_the_reference_modules(stem: str) -> None:
+def assert_counts_are_the_twins(stem: str, twin: nn.Module) -> None:
     spec = specc.load(ARCH / f"{stem}.yaml")
     assert spec.ok, [d.render() for d in spec.errors]
     built = build_module(spec)
-    assert counts(built) == counts(TWINS[stem]())
+    assert counts(built) == counts(twin)
     assert spec.check()["total_params"] == counts(built)[0]
+
+
+@pytest.mark.parametrize("stem", sorted(TWINS))
+def test_counts_are_the_reference_modules(stem: str) -> None:
+    assert_counts_are_the_twins(stem, TWINS[stem]())
+
+
+def twin_weights(stem: str, twin: nn.Module, x: torch.Tensor) -> tuple[nn.Module, nn.Module, torch.Tensor]:
+    """The spec's module (eval) holding the twin's weights, copied layer by layer in the order both run."""
+    built, twin = build_module(specc.load(ARCH / f"{stem}.yaml")).eval(), twin.eval()
+    ours, theirs = _run_order(built, x), _run_order(twin, x)
+    assert [type(m) for m in ours] == [type(m) for m in theirs]
+    for a, b in zip(ours, theirs):
+        a.load_state_dict(b.state_dict())
+    return built, twin, x
 
 
 def _run_order(module: nn.Module, x: torch.Tensor) -> list[nn.Module]:
@@ -308,12 +322,7 @@ def test_the_spec_computes_what_the_reference_module_does(stem: str, size: tuple
     # the twin's weights, copied layer by layer in the order both run, give the twin's outputs: pix2pix's
     # skips carry the in-place LeakyReLU's output as the reference's do, DnCNN returns input - noise,
     # ESRGAN scales each residual by 0.2, DINO L2-normalises its bottleneck
-    built, twin = build_module(specc.load(ARCH / f"{stem}.yaml")).eval(), TWINS[stem]().eval()
-    x = torch.randn(*size)
-    ours, theirs = _run_order(built, x), _run_order(twin, x)
-    assert [type(m) for m in ours] == [type(m) for m in theirs]
-    for a, b in zip(ours, theirs):
-        a.load_state_dict(b.state_dict())
+    built, twin, x = twin_weights(stem, TWINS[stem](), torch.randn(*size))
     with torch.no_grad():
         want = twin(x)
         torch.testing.assert_close(built(x), x - want if stem == "dncnn" else want)
@@ -629,11 +638,7 @@ TWINS_21 = {
 
 @pytest.mark.parametrize("stem", sorted(TWINS_21))
 def test_round21_counts_are_the_reference_modules(stem: str) -> None:
-    spec = specc.load(ARCH / f"{stem}.yaml")
-    assert spec.ok, [d.render() for d in spec.errors]
-    built = build_module(spec)
-    assert counts(built) == counts(TWINS_21[stem]())
-    assert spec.check()["total_params"] == counts(built)[0]
+    assert_counts_are_the_twins(stem, TWINS_21[stem]())
 
 
 @pytest.mark.parametrize(("stem", "size"), [("yolov8n_backbone", (2, 3, 64, 96)), ("enet", (2, 3, 32, 48)),
@@ -642,22 +647,13 @@ def test_round21_counts_are_the_reference_modules(stem: str) -> None:
 def test_round21_the_spec_computes_what_the_reference_module_does(stem: str, size: tuple[int, ...]) -> None:
     # weights copied layer by layer in the order both run: ENet's one PReLU per bottleneck runs at
     # every place in it in both; the U-Net's crops and C2f's chunk-and-concat give the same maps
-    built, twin = build_module(specc.load(ARCH / f"{stem}.yaml")).eval(), TWINS_21[stem]().eval()
-    x = torch.randn(*size)
-    ours, theirs = _run_order(built, x), _run_order(twin, x)
-    assert [type(m) for m in ours] == [type(m) for m in theirs]
-    for a, b in zip(ours, theirs):
-        a.load_state_dict(b.state_dict())
+    built, twin, x = twin_weights(stem, TWINS_21[stem](), torch.randn(*size))
     with torch.no_grad():
         torch.testing.assert_close(built(x), twin(x))
 
 
 def test_tacotron2_encoder_computes_the_references_encoding() -> None:
-    built, twin = build_module(specc.load(ARCH / "tacotron2_encoder.yaml")).eval(), Tacotron2Encoder().eval()
-    text = torch.randint(0, 148, (2, 11))
-    ours, theirs = _run_order(built, text), _run_order(twin, text)
-    for a, b in zip(ours, theirs):
-        a.load_state_dict(b.state_dict())
+    built, twin, text = twin_weights("tacotron2_encoder", Tacotron2Encoder(), torch.randint(0, 148, (2, 11)))
     with torch.no_grad():
         torch.testing.assert_close(built(text), twin(text))
 
