@@ -105,7 +105,8 @@ def _pad_culprit(g: Graph, merge: Node, ins: list[TensorType], j: int, gaps: lis
                 continue
             x = g.value(n.inputs[0])
             padded = int(n.type[-2])  # the last 1, 2 or 3 dims
-            if x is None or x.rank != n.out.rank or n.out.rank != ins[0].rank or dim < n.out.rank - padded:
+            if (x is None or x.rank != n.out.rank or n.out.rank != ins[0].rank or dim < n.out.rank - padded
+                    or n.out.shape[dim] != ins[side].shape[dim]):  # its dim is the merge's (no Permute between)
                 continue
             found.append((n, x, padded, side, rest))
     if len(found) != 1:
