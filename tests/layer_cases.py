@@ -452,6 +452,10 @@ case("Reduce", "{type: Reduce, op: sum, dim: 1}", {"ids": ("B", 4)}, fn(lambda x
      dtypes={"ids": "int32"})
 case("Reduce", "{type: Reduce, dim: [2, 3], keepdim: true}", {"inp": ("B", 3, 4, 5)},
      fn(lambda x: x.mean((2, 3), keepdim=True)))
+case("Reduce", "{type: Reduce, op: l2, dim: [1, 2], keepdim: true}", {"inp": ("B", 4, 5, 3)},
+     fn(lambda x: torch.linalg.vector_norm(x, dim=(1, 2), keepdim=True)))
+case("Reduce", "{type: Reduce, op: l2, dim: -1}", {"inp": ("B", "T", 6)},
+     fn(lambda x: torch.linalg.vector_norm(x, dim=-1)), BT)
 case("Mean", "{type: Mean, dim: 1}", {"inp": ("B", "T", 8)}, fn(lambda x: x.mean(1)), BT)
 case("Mean", "{type: Mean, dim: [-2, -1], keepdims: true}", {"inp": ("B", 3, 4, 5)},
      fn(lambda x: x.mean((2, 3), keepdim=True)))

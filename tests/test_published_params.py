@@ -280,13 +280,27 @@ TWINS = {
 }
 
 
-@pytest.mark.parametrize("stem", sorted(TWINS))
-def test_counts_are_the_reference_modules(stem: str) -> None:
+def assert_counts_are_the_twins(stem: str, twin: nn.Module) -> None:
     spec = specc.load(ARCH / f"{stem}.yaml")
     assert spec.ok, [d.render() for d in spec.errors]
     built = build_module(spec)
-    assert counts(built) == counts(TWINS[stem]())
+    assert counts(built) == counts(twin)
     assert spec.check()["total_params"] == counts(built)[0]
+
+
+@pytest.mark.parametrize("stem", sorted(TWINS))
+def test_counts_are_the_reference_modules(stem: str) -> None:
+    assert_counts_are_the_twins(stem, TWINS[stem]())
+
+
+def twin_weights(stem: str, twin: nn.Module, x: torch.Tensor) -> tuple[nn.Module, nn.Module, torch.Tensor]:
+    """The spec's module (eval) holding the twin's weights, copied layer by layer in the order both run."""
+    built, twin = build_module(specc.load(ARCH / f"{stem}.yaml")).eval(), twin.eval()
+    ours, theirs = _run_order(built, x), _run_order(twin, x)
+    assert [type(m) for m in ours] == [type(m) for m in theirs]
+    for a, b in zip(ours, theirs):
+        a.load_state_dict(b.state_dict())
+    return built, twin, x
 
 
 def _run_order(module: nn.Module, x: torch.Tensor) -> list[nn.Module]:
@@ -308,12 +322,7 @@ def test_the_spec_computes_what_the_reference_module_does(stem: str, size: tuple
     # the twin's weights, copied layer by layer in the order both run, give the twin's outputs: pix2pix's
     # skips carry the in-place LeakyReLU's output as the reference's do, DnCNN returns input - noise,
     # ESRGAN scales each residual by 0.2, DINO L2-normalises its bottleneck
-    built, twin = build_module(specc.load(ARCH / f"{stem}.yaml")).eval(), TWINS[stem]().eval()
-    x = torch.randn(*size)
-    ours, theirs = _run_order(built, x), _run_order(twin, x)
-    assert [type(m) for m in ours] == [type(m) for m in theirs]
-    for a, b in zip(ours, theirs):
-        a.load_state_dict(b.state_dict())
+    built, twin, x = twin_weights(stem, TWINS[stem](), torch.randn(*size))
     with torch.no_grad():
         want = twin(x)
         torch.testing.assert_close(built(x), x - want if stem == "dncnn" else want)
@@ -337,3 +346,430 @@ def test_pix2pix_at_its_published_width_has_its_published_size() -> None:
     # unet_256 at ngf 64: the reference module's count, which pix2pix prints as 54.414 M
     spec = specc.load(ARCH / "pix2pix_unet256.yaml", overrides={"ngf": 64})
     assert spec.check()["total_params"] == counts(unet_256(64))[0] == 54_413_955
+
+
+# -- published architectures written from their reference code, round 21 ------------------------------------------
+
+def _meta_count(make: object) -> int:
+    with torch.device("meta"):
+        return counts(make())[0]  # type: ignore[operator]
+
+
+# torchvision.models.googlenet (aux_logits=False): BasicConv2d is conv (no bias) + BatchNorm(eps 0.001) + ReLU
+
+class BasicConv2d(nn.Sequential):
+    def __init__(self, i: int, o: int, k: int = 1, s: int = 1) -> None:
+        super().__init__(nn.Conv2d(i, o, k, s, k // 2, bias=False), nn.BatchNorm2d(o, eps=0.001), nn.ReLU(True))
+
+
+class Inception(nn.Module):
+    def __init__(self, i: int, c1: int, r3: int, c3: int, r5: int, c5: int, pp: int) -> None:
+        super().__init__()
+        self.b1 = BasicConv2d(i, c1)
+        self.b2 = nn.Sequential(BasicConv2d(i, r3), BasicConv2d(r3, c3, 3))
+        self.b3 = nn.Sequential(BasicConv2d(i, r5), BasicConv2d(r5, c5, 3))  # torchvision's 3x3 "5x5"
+        self.b4 = nn.Sequential(nn.MaxPool2d(3, 1, 1, ceil_mode=True), BasicConv2d(i, pp))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.b1(x), self.b2(x), self.b3(x), self.b4(x)], 1)
+
+
+def googlenet(classes: int = 1000) -> nn.Module:
+    pool = lambda k=3: nn.MaxPool2d(k, 2, ceil_mode=True)
+    return nn.Sequential(
+        BasicConv2d(3, 64, 7, 2), pool(), BasicConv2d(64, 64), BasicConv2d(64, 192, 3), pool(),
+        Inception(192, 64, 96, 128, 16, 32, 32), Inception(256, 128, 128, 192, 32, 96, 64), pool(),
+        Inception(480, 192, 96, 208, 16, 48, 64), Inception(512, 160, 112, 224, 24, 64, 64),
+        Inception(512, 128, 128, 256, 24, 64, 64), Inception(512, 112, 144, 288, 32, 64, 64),
+        Inception(528, 256, 160, 320, 32, 128, 128), pool(2),
+        Inception(832, 256, 160, 320, 32, 128, 128), Inception(832, 384, 192, 384, 48, 128, 128),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(1024, classes))
+
+
+# ultralytics nn/modules: Conv, Bottleneck, C2f, SPPF (BatchNorm eps and momentum as initialize_weights sets them)
+
+class UConv(nn.Sequential):
+    def __init__(self, c1: int, c2: int, k: int = 1, s: int = 1) -> None:
+        super().__init__(nn.Conv2d(c1, c2, k, s, k // 2, bias=False), nn.BatchNorm2d(c2, eps=0.001, momentum=0.03),
+                         nn.SiLU())
+
+
+class UBottleneck(nn.Module):
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.cv1, self.cv2 = UConv(c, c, 3), UConv(c, c, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.cv2(self.cv1(x))
+
+
+class C2f(nn.Module):
+    def __init__(self, c1: int, c2: int, n: int = 1) -> None:
+        super().__init__()
+        self.c = c2 // 2
+        self.cv1, self.cv2 = UConv(c1, 2 * self.c), UConv((2 + n) * self.c, c2)
+        self.m = nn.ModuleList(UBottleneck(self.c) for _ in range(n))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = list(self.cv1(x).chunk(2, 1))
+        y.extend(m(y[-1]) for m in self.m)
+        return self.cv2(torch.cat(y, 1))
+
+
+class SPPF8(nn.Module):
+    def __init__(self, c1: int, c2: int, k: int = 5) -> None:
+        super().__init__()
+        self.cv1, self.cv2, self.m = UConv(c1, c1 // 2), UConv(c1 // 2 * 4, c2), nn.MaxPool2d(k, 1, k // 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = [self.cv1(x)]
+        y.extend(self.m(y[-1]) for _ in range(3))
+        return self.cv2(torch.cat(y, 1))
+
+
+def yolov8n_backbone(classes: int = 10) -> nn.Module:
+    return nn.Sequential(UConv(3, 16, 3, 2), UConv(16, 32, 3, 2), C2f(32, 32, 1), UConv(32, 64, 3, 2), C2f(64, 64, 2),
+                         UConv(64, 128, 3, 2), C2f(128, 128, 2), UConv(128, 256, 3, 2), C2f(256, 256, 1),
+                         SPPF8(256, 256), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(256, classes))
+
+
+# davidtvs/PyTorch-ENet models/enet.py: one activation module per bottleneck, called at every place in it
+
+def _cbn(i: int, o: int, act: nn.Module | None, k: int | tuple[int, int] = 1, s: int = 1,
+         p: int | tuple[int, int] = 0, d: int = 1) -> nn.Sequential:
+    layers = [nn.Conv2d(i, o, k, s, p, dilation=d, bias=False), nn.BatchNorm2d(o)]
+    return nn.Sequential(*layers, *([act] if act is not None else []))
+
+
+class ERegular(nn.Module):
+    def __init__(self, ch: int, k: int = 3, p: int = 1, d: int = 1, asym: bool = False, drop: float = 0.1,
+                 relu: bool = False) -> None:
+        super().__init__()
+        act, c = nn.ReLU() if relu else nn.PReLU(), ch // 4
+        self.conv1 = _cbn(ch, c, act)
+        self.conv2 = (nn.Sequential(_cbn(c, c, act, (k, 1), p=(p, 0), d=d), _cbn(c, c, act, (1, k), p=(0, p), d=d))
+                      if asym else _cbn(c, c, act, k, p=p, d=d))
+        self.conv3, self.regul, self.out = _cbn(c, ch, act), nn.Dropout2d(drop), act
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(x + self.regul(self.conv3(self.conv2(self.conv1(x)))))
+
+
+class EDown(nn.Module):
+    def __init__(self, i: int, o: int, drop: float) -> None:
+        super().__init__()
+        act, c = nn.PReLU(), i // 4
+        self.pool = nn.MaxPool2d(2, 2, return_indices=True)
+        self.conv1, self.conv2, self.conv3 = _cbn(i, c, act, 2, 2), _cbn(c, c, act, 3, p=1), _cbn(c, o, act)
+        self.regul, self.out, self.pad = nn.Dropout2d(drop), act, o - i
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        main, idx = self.pool(x)
+        ext = self.regul(self.conv3(self.conv2(self.conv1(x))))
+        main = torch.cat((main, main.new_zeros(main.shape[0], self.pad, *main.shape[2:])), 1)
+        return self.out(main + ext), idx
+
+
+class EUp(nn.Module):
+    def __init__(self, i: int, o: int) -> None:
+        super().__init__()
+        c = i // 4
+        self.main = _cbn(i, o, None)
+        self.unpool = nn.MaxUnpool2d(2)
+        self.conv1 = _cbn(i, c, nn.ReLU())
+        self.tconv = nn.ConvTranspose2d(c, c, 2, 2, bias=False)
+        self.tbn = nn.BatchNorm2d(c)
+        self.conv2, self.regul = _cbn(c, o, nn.ReLU()), nn.Dropout2d(0.1)
+
+    def forward(self, x: torch.Tensor, idx: torch.Tensor, size: torch.Size) -> torch.Tensor:
+        main = self.unpool(self.main(x), idx, output_size=size)
+        ext = torch.relu(self.tbn(self.tconv(self.conv1(x), output_size=size)))
+        return torch.relu(main + self.regul(self.conv2(ext)))
+
+
+class ENet(nn.Module):
+    def __init__(self, classes: int = 12) -> None:
+        super().__init__()
+        self.initial_conv, self.initial_pool = nn.Conv2d(3, 13, 3, 2, 1, bias=False), nn.MaxPool2d(3, 2, 1)
+        self.initial_bn, self.initial_act = nn.BatchNorm2d(16), nn.PReLU()
+        self.down1 = EDown(16, 64, 0.01)
+        self.stage1 = nn.Sequential(*(ERegular(64, drop=0.01) for _ in range(4)))
+        self.down2 = EDown(64, 128, 0.1)
+        twice = [dict(), dict(d=2, p=2), dict(k=5, p=2, asym=True), dict(d=4, p=4), dict(), dict(d=8, p=8),
+                 dict(k=5, p=2, asym=True), dict(d=16, p=16)] * 2
+        self.stages23 = nn.Sequential(*(ERegular(128, **kw) for kw in twice))  # type: ignore[arg-type]
+        self.up4 = EUp(128, 64)
+        self.stage4 = nn.Sequential(ERegular(64, relu=True), ERegular(64, relu=True))
+        self.up5 = EUp(64, 16)
+        self.regular5 = ERegular(16, relu=True)
+        self.transposed_conv = nn.ConvTranspose2d(16, classes, 3, 2, 1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        size = x.size()
+        x = self.initial_act(self.initial_bn(torch.cat((self.initial_conv(x), self.initial_pool(x)), 1)))
+        size1 = x.size()
+        x, idx1 = self.down1(x)
+        x = self.stage1(x)
+        size2 = x.size()
+        x, idx2 = self.down2(x)
+        x = self.stage4(self.up4(self.stages23(x), idx2, size2))
+        x = self.regular5(self.up5(x, idx1, size1))
+        return self.transposed_conv(x, output_size=size)
+
+
+# The U-Net of Ronneberger et al. (2015): valid 3x3 convs, cropped skips
+
+class UNetValid(nn.Module):
+    def __init__(self, base: int = 8, classes: int = 2) -> None:
+        super().__init__()
+        def double(i: int, o: int) -> nn.Module:
+            return nn.Sequential(nn.Conv2d(i, o, 3), nn.ReLU(True), nn.Conv2d(o, o, 3), nn.ReLU(True))
+        w = [base * 2 ** i for i in range(5)]
+        self.downs = nn.ModuleList([double(1, w[0]), double(w[0], w[1]), double(w[1], w[2]), double(w[2], w[3])])
+        self.bottom = double(w[3], w[4])
+        self.ups = nn.ModuleList([nn.ConvTranspose2d(w[i + 1], w[i], 2, 2) for i in range(3, -1, -1)])
+        self.decs = nn.ModuleList([double(w[i + 1], w[i]) for i in range(3, -1, -1)])
+        self.logits = nn.Conv2d(w[0], classes, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for down in self.downs:
+            x = down(x)
+            skips.append(x)
+            x = nn.functional.max_pool2d(x, 2)
+        x = self.bottom(x)
+        for up, dec, skip in zip(self.ups, self.decs, reversed(skips)):
+            x = up(x)
+            c = (skip.shape[-1] - x.shape[-1]) // 2
+            x = dec(torch.cat([skip[..., c:-c, c:-c], x], 1))
+        return self.logits(x)
+
+
+# NVIDIA/tacotron2 model.py Encoder (every step run: no packing)
+
+class Tacotron2Encoder(nn.Module):
+    def __init__(self, symbols: int = 148, d: int = 512) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(symbols, d)
+        self.convolutions = nn.ModuleList(nn.Sequential(nn.Conv1d(d, d, 5, padding=2), nn.BatchNorm1d(d))
+                                          for _ in range(3))
+        self.lstm = nn.LSTM(d, d // 2, 1, batch_first=True, bidirectional=True)
+
+    def forward(self, text: torch.Tensor) -> torch.Tensor:
+        x = self.embedding(text).transpose(1, 2)
+        for conv in self.convolutions:
+            x = nn.functional.dropout(nn.functional.relu(conv(x)), 0.5, self.training)
+        return self.lstm(x.transpose(1, 2))[0]
+
+
+# timeseriesAI/tsai InceptionTime (c_in 3, nf 32, depth 6, residual)
+
+class InceptionModule1d(nn.Module):
+    def __init__(self, ni: int, nf: int = 32) -> None:
+        super().__init__()
+        self.bottleneck = nn.Conv1d(ni, nf, 1, bias=False)
+        self.convs = nn.ModuleList(nn.Conv1d(nf, nf, k, padding=k // 2, bias=False) for k in (39, 19, 9))
+        self.maxconvpool = nn.Sequential(nn.MaxPool1d(3, 1, 1), nn.Conv1d(ni, nf, 1, bias=False))
+        self.bn = nn.BatchNorm1d(4 * nf)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b = self.bottleneck(x)
+        return torch.relu(self.bn(torch.cat([c(b) for c in self.convs] + [self.maxconvpool(x)], 1)))
+
+
+class InceptionTime(nn.Module):
+    def __init__(self, c_in: int = 3, c_out: int = 5, nf: int = 32) -> None:
+        super().__init__()
+        self.inception = nn.ModuleList(InceptionModule1d(c_in if d == 0 else 4 * nf, nf) for d in range(6))
+        self.shortcut = nn.ModuleList([nn.Sequential(nn.Conv1d(c_in, 4 * nf, 1, bias=False), nn.BatchNorm1d(4 * nf)),
+                                       nn.BatchNorm1d(4 * nf)])
+        self.fc = nn.Linear(4 * nf, c_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        res = x
+        for d, module in enumerate(self.inception):
+            x = module(x)
+            if d % 3 == 2:
+                res = x = torch.relu(x + self.shortcut[d // 3](res))
+        return self.fc(x.mean(-1))
+
+
+# yjn870/FSRCNN-pytorch models.py
+
+def fsrcnn(scale: int = 3, d: int = 56, s: int = 12, m: int = 4) -> nn.Module:
+    mapping = [mod for _ in range(m) for mod in (nn.Conv2d(s, s, 3, padding=1), nn.PReLU(s))]
+    return nn.Sequential(nn.Conv2d(1, d, 5, padding=2), nn.PReLU(d), nn.Conv2d(d, s, 1), nn.PReLU(s), *mapping,
+                         nn.Conv2d(s, d, 1), nn.PReLU(d),
+                         nn.ConvTranspose2d(d, 1, 9, scale, 4, output_padding=scale - 1))
+
+
+# The ConvMixer paper's own listing
+
+def convmixer(dim: int = 64, depth: int = 2, kernel: int = 9, patch: int = 7, classes: int = 1000) -> nn.Module:
+    class Residual(nn.Sequential):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return super().forward(x) + x
+    return nn.Sequential(
+        nn.Conv2d(3, dim, patch, patch), nn.GELU(), nn.BatchNorm2d(dim),
+        *[nn.Sequential(Residual(nn.Conv2d(dim, dim, kernel, groups=dim, padding="same"), nn.GELU(),
+                                 nn.BatchNorm2d(dim)),
+                        nn.Conv2d(dim, dim, 1), nn.GELU(), nn.BatchNorm2d(dim)) for _ in range(depth)],
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(dim, classes))
+
+
+# HuggingFace GPT2LMHeadModel's parameters: wte, wpe, per block ln_1, c_attn, c_proj, ln_2, c_fc, c_proj; ln_f
+
+def gpt2_params(vocab: int = 50257, ctx: int = 1024, d: int = 768, layers: int = 12) -> int:
+    block = 2 * d + (d * 3 * d + 3 * d) + (d * d + d) + 2 * d + (d * 4 * d + 4 * d) + (4 * d * d + d)
+    return vocab * d + ctx * d + layers * block + 2 * d
+
+
+TWINS_21 = {
+    "googlenet": googlenet,
+    "yolov8n_backbone": yolov8n_backbone,
+    "enet": ENet,
+    "unet_valid": UNetValid,
+    "tacotron2_encoder": Tacotron2Encoder,
+    "inception_time": InceptionTime,
+    "fsrcnn": fsrcnn,
+    "convmixer": convmixer,
+}
+
+
+@pytest.mark.parametrize("stem", sorted(TWINS_21))
+def test_round21_counts_are_the_reference_modules(stem: str) -> None:
+    assert_counts_are_the_twins(stem, TWINS_21[stem]())
+
+
+@pytest.mark.parametrize(("stem", "size"), [("yolov8n_backbone", (2, 3, 64, 96)), ("enet", (2, 3, 32, 48)),
+                                            ("unet_valid", (1, 1, 188, 188)), ("inception_time", (2, 3, 30)),
+                                            ("fsrcnn", (2, 1, 9, 7)), ("convmixer", (2, 3, 28, 35))])
+def test_round21_the_spec_computes_what_the_reference_module_does(stem: str, size: tuple[int, ...]) -> None:
+    # weights copied layer by layer in the order both run: ENet's one PReLU per bottleneck runs at
+    # every place in it in both; the U-Net's crops and C2f's chunk-and-concat give the same maps
+    built, twin, x = twin_weights(stem, TWINS_21[stem](), torch.randn(*size))
+    with torch.no_grad():
+        torch.testing.assert_close(built(x), twin(x))
+
+
+def test_tacotron2_encoder_computes_the_references_encoding() -> None:
+    built, twin, text = twin_weights("tacotron2_encoder", Tacotron2Encoder(), torch.randint(0, 148, (2, 11)))
+    with torch.no_grad():
+        torch.testing.assert_close(built(text), twin(text))
+
+
+def test_gcn_is_pygcns_two_layer_network() -> None:
+    # pygcn: adj @ (x @ W) + b; the spec: (adj @ x) @ W + b, the same map with the same 23,063 parameters
+    spec = specc.load(ARCH / "gcn.yaml")
+    built = build_module(spec).eval()
+    assert spec.check()["total_params"] == counts(built)[0] == 1433 * 16 + 16 + 16 * 7 + 7
+    x, a = torch.randn(2, 9, 1433), torch.rand(2, 9, 9)
+    gc1, gc2 = (m for m in built.modules() if isinstance(m, nn.Linear))
+    with torch.no_grad():
+        h = torch.relu(a @ (x @ gc1.weight.T) + gc1.bias)
+        want = torch.log_softmax(a @ (h @ gc2.weight.T) + gc2.bias, -1)
+        torch.testing.assert_close(built(x, a), want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(("stem", "overrides", "published"), [
+    ("googlenet", [], 6_624_904),                                                    # torchvision googlenet
+    ("mobilenet_v3_large", [], 5_483_032),                                           # torchvision
+    ("mobilenet_v1", [], 4_231_976),                                                 # Keras MobileNet, trainable
+    ("mobilenet_v1", ["alpha=0.5"], 1_331_592),
+    ("deit_tiny_distilled", ["image_size=224", "patch=16", "d=192", "depth=12", "heads=3"], 5_910_800),  # timm
+    ("convmixer", ["dim=768", "depth=32", "kernel=7", "patch=7"], 21_110_248),         # timm convmixer_768_32
+    ("poolformer", ["l1=2", "l2=2", "l3=6", "l4=2"], 11_915_176),                    # timm poolformer_s12
+    ("gpt2", ["d=768", "n_layer=12", "heads=12", "vocab=50257", "ctx=1024"], 124_439_808),  # HF gpt2
+    ("albert_base", ["vocab=30000", "d=768", "heads=12"], 11_683_584 + 768 * 2 + 2),  # HF AlbertModel + head
+    ("unet_valid", ["base=64", "size=572"], 31_030_658),
+    ("tacotron2_encoder", [], 5_589_504),
+    ("t5_encoder", ["vocab=32128", "d=512", "heads=8"], 35_330_816),                  # HF T5EncoderModel t5-small
+])
+def test_round21_published_sizes(stem: str, overrides: list[str], published: int) -> None:
+    assert specc.load(ARCH / f"{stem}.yaml", overrides=overrides).check()["total_params"] == published
+
+
+def test_round21_formulas_match_the_published_counts() -> None:
+    assert gpt2_params() == 124_439_808
+    assert _meta_count(lambda: convmixer(768, 32, 7, 7)) == 21_110_248
+    assert _meta_count(lambda: UNetValid(64)) == 31_030_658
+    assert _meta_count(googlenet) == 6_624_904
+
+
+# facebookresearch/ConvNeXt-V2 models/convnextv2.py (Block, GRN, ConvNeXtV2), at Atto's depths and dims
+
+class GRN(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.gamma, self.beta = nn.Parameter(torch.zeros(1, 1, 1, dim)), nn.Parameter(torch.zeros(1, 1, 1, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gx = torch.norm(x, p=2, dim=(1, 2), keepdim=True)
+        nx = gx / (gx.mean(dim=-1, keepdim=True) + 1e-6)
+        return self.gamma * (x * nx) + self.beta + x
+
+
+class LayerNorm2d(nn.LayerNorm):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+class ConvNeXtV2Block(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dwconv = nn.Conv2d(dim, dim, 7, padding=3, groups=dim)
+        self.norm, self.pwconv1 = nn.LayerNorm(dim, eps=1e-6), nn.Linear(dim, 4 * dim)
+        self.grn, self.pwconv2 = GRN(4 * dim), nn.Linear(4 * dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.pwconv2(self.grn(nn.functional.gelu(self.pwconv1(self.norm(self.dwconv(x).permute(0, 2, 3, 1))))))
+        return x + y.permute(0, 3, 1, 2)
+
+
+def convnextv2_atto(classes: int = 1000, depths: tuple[int, ...] = (2, 2, 6, 2),
+                    dims: tuple[int, ...] = (40, 80, 160, 320)) -> nn.Module:
+    layers: list[nn.Module] = [nn.Conv2d(3, dims[0], 4, 4), LayerNorm2d(dims[0], eps=1e-6)]
+    for i, (depth, dim) in enumerate(zip(depths, dims)):
+        if i:
+            layers += [LayerNorm2d(dims[i - 1], eps=1e-6), nn.Conv2d(dims[i - 1], dim, 2, 2)]
+        layers += [ConvNeXtV2Block(dim) for _ in range(depth)]
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.LayerNorm(dims[-1], eps=1e-6),
+                         nn.Linear(dims[-1], classes))
+
+
+def test_convnextv2_atto_is_the_reference_network() -> None:
+    # 3,708,400 parameters (timm convnextv2_atto); GRN's gamma and beta are the spec's 1x1 depthwise
+    # conv, so the weights map one to one, and the outputs agree up to GRN's 1e-6 in the divisor
+    spec = specc.load(ARCH / "convnextv2_atto.yaml")
+    built, twin = build_module(spec).eval(), convnextv2_atto().eval()
+    assert spec.check()["total_params"] == counts(built)[0] == counts(twin)[0] == 3_708_400
+    ours = [m for m in built.modules() if isinstance(m, (nn.Conv2d, nn.LayerNorm, nn.Linear))]
+    theirs = [m for m in twin.modules() if isinstance(m, (nn.Conv2d, nn.LayerNorm, nn.Linear, GRN))]
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs):
+        if isinstance(b, GRN):
+            nn.init.normal_(b.gamma), nn.init.normal_(b.beta)  # not the identity it starts as
+            a.weight.data, a.bias.data = b.gamma.data.reshape(-1, 1, 1, 1).clone(), b.beta.data.reshape(-1).clone()
+        else:
+            a.load_state_dict(b.state_dict())
+    x = torch.randn(2, 3, 64, 96)
+    with torch.no_grad():
+        torch.testing.assert_close(built(x), twin(x), rtol=1e-4, atol=1e-4)
+
+
+def test_t5s_position_bias_beside_a_bool_padding_mask() -> None:
+    # PyTorch deprecates a bool key-padding mask beside a float attention mask (it warns, and may
+    # refuse one day): the generated forward passes the padding as 0 / -inf in the bias's dtype
+    import warnings
+
+    built = build_module(specc.load(ARCH / "t5_encoder.yaml")).eval()
+    ids, buckets = torch.randint(0, 1000, (2, 6)), torch.randint(0, 32, (2, 6, 6))
+    pad = torch.zeros(2, 6, dtype=torch.bool)
+    pad[0, 4:] = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with torch.no_grad():
+            y = built(ids, buckets, pad)
+            other = ids.clone()
+            other[0, 4:] = 7  # what sits under the padding is not read
+            torch.testing.assert_close(built(other, buckets, pad)[0, :4], y[0, :4])

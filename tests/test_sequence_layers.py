@@ -337,7 +337,8 @@ MHA_CONFIGS = [
 
 
 def _reference_mha(args: dict[str, Any]) -> nn.MultiheadAttention:
-    return nn.MultiheadAttention(**{k: v for k, v in args.items() if k not in ("masks", "causal", "bool_masks")})
+    forward_only = ("masks", "causal", "bool_masks", "float_attn")
+    return nn.MultiheadAttention(**{k: v for k, v in args.items() if k not in forward_only})
 
 
 @pytest.mark.parametrize(("params", "ins"), MHA_CONFIGS)

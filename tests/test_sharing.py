@@ -238,6 +238,12 @@ MISTAKES = [
      "move 'later' above"),
     (REUSED.replace("{use: step, name: again}", "{use: step, name: again, repeat: 2}"), "V040", "{use: step",
      "takes no repeat", "remove repeat"),
+    # ALBERT's shared layer applied again without its padding mask: the shape is right, the mask is missing
+    ("inputs:\n  x: [B, T, 8]\n  pad: {shape: [B, T], dtype: bool}\nlayers:\n"
+     "  - {type: TransformerEncoderLayer, from: [x, pad], masks: [key_padding], nhead: 2, dim_feedforward: 16, "
+     "name: layer_1}\n  - {use: layer_1, from: layer_1, name: layer_2}\n", "G008", "layer_1, name: layer_2",
+     "got 1 inputs", "'layer_1' reads 2 inputs (from: [x, pad]); give this call as many, in that order, e.g. "
+     "from: [layer_1, pad]"),
     (LM.replace('out_features: "${vocab}", bias', "out_features: 49, bias"), "G009", "embed,",
      "(49, 16)", "set out_features: 50"),
     (LM.replace("{type: GELU}", "{type: GELU, tie: embed}"), "V041", "embed}", "has none that can be tied",

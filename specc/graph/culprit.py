@@ -10,6 +10,7 @@ padding, with the value that keeps the size.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ..layers.base import ntuple
@@ -18,6 +19,7 @@ from ..shapes.tensor import TensorType
 from .ir import Graph, Node, producer
 
 MERGES = frozenset({"Add", "Mul", "Sub", "Div", "Max", "Min", "Concat"})
+PAD = re.compile(r"(Zero|Constant|Reflection|Replication)Pad[123]d")
 WINDOWS = ("Conv1d", "Conv2d", "Conv3d", "DepthwiseConv1d", "DepthwiseConv2d", "MaxPool1d", "MaxPool2d",
            "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d")
 
@@ -87,10 +89,58 @@ def _keeping_padding(n: Node, r: int) -> str | None:
     return str(pads[0]) if len(set(pads)) == 1 else "[" + ", ".join(map(str, pads)) + "]"
 
 
+def _pad_culprit(g: Graph, merge: Node, ins: list[TensorType], j: int, gaps: list[int],
+                 first: set[str], other: set[str]) -> Culprit | None:
+    """The one pad layer on one branch that pads the only dim where ``merge``'s inputs 0 and ``j``
+    differ, by too little or too much (ENet's channel pad of a pooled shortcut, 16 -> 63 for 64):
+    its padding, with that dim's after-side changed by the difference, makes them meet."""
+    if sum(1 for v in gaps if v) != 1:
+        return None
+    dim = next(i for i, v in enumerate(gaps) if v)
+    found = []
+    for side, own, rest in ((0, first - other, j), (j, other - first, 0)):
+        for name in own:
+            n = g.node(name)
+            if n is None or n.sub is not None or not PAD.fullmatch(n.type) or n.out is None or len(n.inputs) != 1:
+                continue
+            x = g.value(n.inputs[0])
+            padded = int(n.type[-2])  # the last 1, 2 or 3 dims
+            if (x is None or x.rank != n.out.rank or n.out.rank != ins[0].rank or dim < n.out.rank - padded
+                    or n.out.shape[dim] != ins[side].shape[dim]):  # its dim is the merge's (no Permute between)
+                continue
+            found.append((n, x, padded, side, rest))
+    if len(found) != 1:
+        return None
+    n, x, padded, side, rest = found[0]
+    pads = list(ntuple(n.params.padding, 2 * padded, "padding"))
+    short = -gaps[dim] if side == 0 else gaps[dim]  # how much this branch lacks (negative: has too much)
+    after = 2 * (n.out.rank - 1 - dim) + 1  # PyTorch's order: the last dim first, (before, after)
+    if pads[after] + short < 0:
+        return None
+    pads[after] += short
+    message = (f"{n.type} '{n.path}' pads {x} to {n.out}, so {merge.type} '{merge.path}' cannot join it with "
+               f"'{merge.inputs[rest]}' {ins[rest]}: dim {dim} is {abs(short)} {'short' if short > 0 else 'over'}")
+    return Culprit(n, message, f"set padding: [{', '.join(map(str, pads))}]")
+
+
 def merge_culprit(g: Graph, merge: Node, ins: list[TensorType]) -> Culprit | None:
-    """The one stride-1 window layer whose padding makes ``merge``'s inputs differ, if there is one."""
+    """The one stride-1 window layer whose padding makes ``merge``'s inputs differ, if there is one;
+    else the one pad layer that pads the dim where they differ."""
     if merge.type not in MERGES or len(ins) != len(merge.inputs):
         return None
+    window = _window_culprit(g, merge, ins)
+    if window is not None:
+        return window
+    for j in range(1, len(ins)):
+        skip = getattr(merge.params, "dim", 1) % ins[0].rank if merge.type == "Concat" else None
+        gaps = _offsets(ins[0], ins[j], skip)
+        if gaps is not None and any(gaps):
+            return _pad_culprit(g, merge, ins, j, gaps, _ancestors(g, merge.inputs[0]),
+                                _ancestors(g, merge.inputs[j]))
+    return None
+
+
+def _window_culprit(g: Graph, merge: Node, ins: list[TensorType]) -> Culprit | None:
     for j in range(1, len(ins)):
         skip = getattr(merge.params, "dim", 1) % ins[0].rank if merge.type == "Concat" else None
         gaps = _offsets(ins[0], ins[j], skip)

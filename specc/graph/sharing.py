@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from ..diagnostics import Diagnostic, SpecError
+from ..diagnostics import Diagnostic, SpecError, yaml_flow
 from ..layers.base import LayerResult
 from ..layers.check import check_layer
 from ..layers.reparam import normalised
@@ -85,6 +85,12 @@ def reuse(b: GraphBuilder, g: Graph, item: LayerDecl, node: Node, decls: dict[st
     on = f"{item.source if isinstance(item.source, str) else 'its input'} {fmt_shape(tensors[0].shape)}"
     fix = (f"feed it a tensor shaped like the one '{target.name}' reads ({built_for}), or write a layer with "
            f"weights of its own (type: ... instead of use:)")
+    if len(node.inputs) != len(target.inputs) and target.inputs:
+        # a mask or a second sequence left out (or one too many): the shape is not what is wrong
+        keep = [*node.inputs[:1], *target.inputs[1:]] if len(node.inputs) < len(target.inputs) else \
+            node.inputs[:len(target.inputs)]
+        fix = (f"'{target.name}' reads {len(target.inputs)} inputs (from: {yaml_flow(list(target.inputs))}); "
+               f"give this call as many, in that order, e.g. from: {yaml_flow(keep)}")
     at = item.at("from") if "from" in item.keys else node.loc
     if target.sub is None:
         assert target.kind is not None

@@ -134,6 +134,12 @@ def bool_padding(masks: tuple[str, ...], tensors: list[TensorType], name: str = 
     return any(m == name and t.dtype == "bool" for m, t in zip(masks, tensors))
 
 
+def float_attn(masks: tuple[str, ...], tensors: list[TensorType]) -> bool:
+    """Whether a bool key-padding mask meets a float attention mask of the user's (T5's position
+    bias): PyTorch deprecates mixing the two types, so forward writes the padding as 0 / -inf."""
+    return bool_padding(masks, tensors) and any(m == "attn" and t.dtype != "bool" for m, t in zip(masks, tensors))
+
+
 class MultiheadAttentionParams(LayerParams):
     num_heads: PositiveInt = Field(validation_alias=AliasChoices("num_heads", "nhead"))
     embed_dim: PositiveInt | None = None
@@ -203,7 +209,8 @@ class MultiheadAttention(LayerKind):
         args = {"embed_dim": e, "num_heads": p.num_heads, "dropout": float(p.dropout), "bias": p.bias,
                 "add_bias_kv": p.add_bias_kv, "add_zero_attn": p.add_zero_attn,
                 "kdim": None if same else kdim, "vdim": None if same else vdim, "batch_first": p.batch_first,
-                "masks": p.masks, "causal": p.causal, "bool_masks": bool_padding(p.masks, ins[n_qkv:])}
+                "masks": p.masks, "causal": p.causal, "bool_masks": bool_padding(p.masks, ins[n_qkv:]),
+                "float_attn": float_attn(p.masks, ins[n_qkv:])}
         return LayerResult(TensorType(q.shape, q.dtype, q.notes), args, params, macs)
 
 
@@ -234,7 +241,7 @@ def layer_args(p: EncoderLayerParams, e: int, masks: list[TensorType]) -> dict[s
     return {"d_model": e, "nhead": p.nhead, "dim_feedforward": p.dim_feedforward, "dropout": float(p.dropout),
             "activation": p.activation, "layer_norm_eps": p.layer_norm_eps, "batch_first": p.batch_first,
             "norm_first": p.norm_first, "bias": p.bias, "masks": p.masks, "causal": p.causal,
-            "bool_masks": bool_padding(p.masks, masks)}
+            "bool_masks": bool_padding(p.masks, masks), "float_attn": float_attn(p.masks, masks)}
 
 
 class _Transformer(LayerKind):

@@ -270,7 +270,10 @@ def _pad_to_match(a: TensorType, b: TensorType, b_index: int, cat_dim: int) -> s
         small, grow = 1, [-v for v in diffs]
     else:
         return ""
-    pads = [p for g in reversed(grow) for p in (0, g)]  # ZeroPad order: last dim first, (before, after)
+    # ZeroPad order: last dim first, (before, after); split as the implementations do (milesial's
+    # F.pad(x1, [diffX // 2, diffX - diffX // 2, ...])), centring the smaller map: all of it after
+    # would shift a valid U-Net's crop by pixels
+    pads = [p for g in reversed(grow) for p in (g // 2, g - g // 2)]
     return (f"; or pad input {small} to the other's size, as U-Net implementations pad the upsampled map: "
             f"- {{type: ZeroPad{n}d, padding: {pads}}} on it")
 

@@ -1,7 +1,9 @@
-"""Reductions over chosen dims: Reduce (mean/sum/max/min) and its shorthand Mean.
+"""Reductions over chosen dims: Reduce (mean/sum/max/min/l2) and its shorthand Mean.
 
-Written inline (``x.mean(dim=(1, 2))``, ``x.amax(dim=1, keepdim=True)``); MACs per
-sample are the input elements (one add or compare each).
+Written inline (``x.mean(dim=(1, 2))``, ``x.amax(dim=1, keepdim=True)``,
+``torch.linalg.vector_norm(x, dim=(1, 2))`` for l2, the Euclidean norm that ConvNeXt-V2's GRN
+takes over the spatial dims); MACs per sample are the input elements (one add, compare or
+multiply-add each).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ DimOrDims = int | tuple[int, ...]
 
 
 class ReduceParams(LayerParams):
-    op: Literal["mean", "sum", "max", "min"] = "mean"
+    op: Literal["mean", "sum", "max", "min", "l2"] = "mean"
     dim: DimOrDims = Field(validation_alias=AliasChoices("dim", "axis"))
     keepdim: bool = Field(False, validation_alias=AliasChoices("keepdim", "keepdims"))
 
@@ -58,8 +60,9 @@ class _Reduce(LayerKind):
     def infer(self, p: Any, ins: list[TensorType]) -> LayerResult:
         x = ins[0]
         op = getattr(p, "op", "mean")
-        if op == "mean" and not x.is_float:
-            raise SpecError("S007", f"cannot take the mean of {x.dtype} data {x}",
+        if op in ("mean", "l2") and not x.is_float:
+            what = "mean" if op == "mean" else "L2 norm"
+            raise SpecError("S007", f"cannot take the {what} of {x.dtype} data {x}",
                             "use op: sum, or embed/convert the ids to floats first")
         out = reduced(x, p.dim, p.keepdim)
         if op == "sum" and not x.is_float:
@@ -70,7 +73,7 @@ class _Reduce(LayerKind):
 @register
 class Reduce(_Reduce):
     type_name, Params = "Reduce", ReduceParams
-    summary = "mean, sum, max or min over dim (an int or a list), keepdim optional"
+    summary = "mean, sum, max, min or l2 (Euclidean norm) over dim (an int or a list), keepdim optional"
 
 
 @register

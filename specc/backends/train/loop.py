@@ -544,6 +544,14 @@ class Trainer:
         elif stopper and stopper["restore_best"] and best is None and self.best_epoch != len(history):
             self.notes.append("restore_best needs a run folder to keep the best weights; the last ones are kept")
         final = self.evaluate(self.val_t) if has_val and self.val_t is not None else self.evaluate(self.train_t)
+        if not math.isfinite(final["loss"]):
+            # The epoch's training loss is taken before each update: the last update can still make the
+            # weights (or BatchNorm's running statistics, which eval mode normalises with) blow up.
+            split = "validation" if has_val else "training"
+            last = f"; the last epoch's training loss was {history[-1]['loss']:.4g}" if history else ""
+            raise Diverged(f"after training, the model returns nan or inf for some {split} samples (loss "
+                           f"{final['loss']}{last}): the last updates diverged; lower the lr, set grad_clip, or "
+                           "use a larger batch_size (BatchNorm's running statistics come from the training batches)")
         report = {
             "model": self.cfg["model"], "spec": self.cfg["spec"], "task": self.task, "device": str(self.device),
             "precision": self.precision, "seed": self.seed, "epochs_run": len(history),

@@ -1,4 +1,4 @@
-"""ONNX lowering of the reductions (Reduce, Mean): ReduceMean/Sum/Max/Min over the chosen dims.
+"""ONNX lowering of the reductions (Reduce, Mean): ReduceMean/Sum/Max/Min/L2 over the chosen dims.
 
 The dims go in an input from the opset where ONNX moved them there (13 for ReduceSum, 18 for the
 others) and in the ``axes`` attribute before.  PyTorch sums integers and bools as int64; they
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from .base import Layer, lowers
 from .merge import as_dtype
 
-_OPS = {"mean": "ReduceMean", "sum": "ReduceSum", "max": "ReduceMax", "min": "ReduceMin"}
+_OPS = {"mean": "ReduceMean", "sum": "ReduceSum", "max": "ReduceMax", "min": "ReduceMin", "l2": "ReduceL2"}
 # the opset from which each ReduceX reads its axes from an input
 _AXES_INPUT = {"ReduceSum": 13}
 

@@ -20,6 +20,16 @@ def causal_mask(x: str, args: dict[str, Any]) -> str:
     return f"nn.Transformer.generate_square_subsequent_mask({t}, device={on(x)}.device, dtype={on(x)}.dtype)"
 
 
+def mask_inputs(masks: tuple[str, ...], inputs: list[str], args: dict[str, Any]) -> list[str]:
+    """The mask expressions to pass: a bool key-padding mask beside a float attention mask becomes
+    0 / -inf in that mask's dtype (PyTorch deprecates masks of two types)."""
+    if not args.get("float_attn"):
+        return list(inputs)
+    attn = inputs[list(masks).index("attn")]
+    return [f"torch.zeros_like({x}, dtype={on(attn)}.dtype).masked_fill({x}, float('-inf'))"
+            if m == "key_padding" else x for m, x in zip(masks, inputs)]
+
+
 class _Masked(Lowering):
     """Attention kinds: a layer whose masks merge is called through ``off_fastpath``."""
 
@@ -40,7 +50,7 @@ class MultiheadAttention(_Masked):
     positional = ("embed_dim", "num_heads")
     defaults = {"dropout": 0.0, "bias": True, "add_bias_kv": False, "add_zero_attn": False, "kdim": None,
                 "vdim": None, "batch_first": False}
-    forward_keys = ("masks", "causal", "bool_masks")
+    forward_keys = ("masks", "causal", "bool_masks", "float_attn")
 
     def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
         masks = args["masks"]
@@ -49,7 +59,7 @@ class MultiheadAttention(_Masked):
         k = qkv[1] if len(qkv) >= 2 else q
         v = qkv[2] if len(qkv) == 3 else k
         names = {"key_padding": "key_padding_mask", "attn": "attn_mask"}
-        extra = "".join(f", {names[m]}={x}" for m, x in zip(masks, inputs[len(qkv):]))
+        extra = "".join(f", {names[m]}={x}" for m, x in zip(masks, mask_inputs(masks, inputs[len(qkv):], args)))
         if args["causal"]:
             extra += f", attn_mask={causal_mask(q, args)}, is_causal=True"
         return self.call(module, [q, k, v], f"{extra}, need_weights=False", args) + "[0]"
@@ -59,12 +69,14 @@ class _Encoder(_Masked):
     positional = ("d_model", "nhead")
     defaults = {"dim_feedforward": 2048, "dropout": 0.1, "activation": "relu", "layer_norm_eps": 1e-5,
                 "batch_first": False, "norm_first": False, "bias": True}
-    forward_keys: ClassVar[tuple[str, ...]] = ("masks", "causal", "bool_masks")
+    forward_keys: ClassVar[tuple[str, ...]] = ("masks", "causal", "bool_masks", "float_attn")
     mask_kwargs: ClassVar[dict[str, str]]
     reads: ClassVar[int] = 1  # the inputs before the masks: x, or the target and the memory
 
     def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
-        extra = "".join(f", {self.mask_kwargs[m]}={x}" for m, x in zip(args["masks"], inputs[self.reads:]))
+        masks = args["masks"]
+        extra = "".join(f", {self.mask_kwargs[m]}={x}"
+                        for m, x in zip(masks, mask_inputs(masks, inputs[self.reads:], args)))
         if args["causal"]:
             extra += f", {self.mask_kwargs['causal']}={causal_mask(inputs[0], args)}"
             extra += f", {self.mask_kwargs['is_causal']}=True"
@@ -98,7 +110,7 @@ class TransformerEncoder(_Encoder):
     torch_class = "nn.TransformerEncoder"
     mask_kwargs = {"attn": "mask", "key_padding": "src_key_padding_mask", "causal": "mask",
                    "is_causal": "is_causal"}
-    forward_keys = ("masks", "causal", "bool_masks", "num_layers", "norm")
+    forward_keys = ("masks", "causal", "bool_masks", "float_attn", "num_layers", "norm")
 
     def init(self, args: dict[str, Any], lit: Lit = repr) -> str | None:
         """``nn.TransformerEncoder(nn.TransformerEncoderLayer(...), num_layers=N[, norm=nn.LayerNorm(E)])``.
@@ -123,7 +135,7 @@ class TransformerDecoder(_Encoder):
     torch_class = "nn.TransformerDecoder"
     reads = 2
     mask_kwargs = TransformerDecoderLayer.mask_kwargs
-    forward_keys = ("masks", "causal", "bool_masks", "num_layers", "norm")
+    forward_keys = ("masks", "causal", "bool_masks", "float_attn", "num_layers", "norm")
 
     def init(self, args: dict[str, Any], lit: Lit = repr) -> str | None:
         """``nn.TransformerDecoder(nn.TransformerDecoderLayer(...), num_layers=N[, norm=nn.LayerNorm(E)])``."""

@@ -13,6 +13,8 @@ METHODS = {"mean": "mean", "sum": "sum", "max": "amax", "min": "amin"}
 class _Reduce(Lowering):
     def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
         keep = ", keepdim=True" if args["keepdim"] else ""
+        if args["op"] == "l2":
+            return f"torch.linalg.vector_norm({inputs[0]}, dim={args['dim']}{keep})"
         return f"{on(inputs[0])}.{METHODS[args['op']]}(dim={args['dim']}{keep})"
 
 
