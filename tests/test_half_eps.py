@@ -17,7 +17,7 @@ torch = pytest.importorskip("torch")
 
 from specc.backends.ort import create_session  # noqa: E402
 from specc.backends.routes import export  # noqa: E402
-from specc.backends.variants import FP16_VARIANT_TOLERANCES, make_variant  # noqa: E402
+from specc.backends.variants import FP16_VARIANT_TOLERANCES, VariantFailed, make_variant  # noqa: E402
 
 
 def _spec(shape: str, layer: str, dtype: str = "float32", opset: int = 18) -> specc.Spec:
@@ -105,3 +105,30 @@ def test_the_nan_l036_warns_of_is_real_and_its_hint_removes_it() -> None:
         fixed = _spec("[B, 8]", "{type: Normalize, eps: 0.0001}", "float16")
         assert not fixed.diagnostics
         assert (specc.build(fixed)(zero) == 0).all()
+
+
+# Exp(12·x) past 65504 inside a chain of ops ONNX Runtime's CPU runs in float32 (RMSNorm's means):
+# the fp16 model's output there stays finite, a GPU's is NaN.
+OVERFLOW = """\
+specc: 1
+name: ExpIntoRms
+inputs:
+  x: [B, 16]
+layers:
+  - {type: Linear, out_features: 16}
+  - {type: Exp, scale: 12.0}
+  - {type: RMSNorm, elementwise_affine: false}
+"""
+
+
+def test_an_fp16_overflow_the_cpu_hides_fails_the_variant(tmp_path: Path) -> None:
+    export(specc.loads(OVERFLOW), tmp_path / "m.onnx", via="direct")
+    with pytest.raises(VariantFailed, match=r"overflows float16 .* Exp 'exp_1/Exp' gives inf"):
+        make_variant(tmp_path / "m.onnx", "fp16", runs=1)
+    assert not (tmp_path / "m.fp16.onnx").exists()
+
+
+def test_an_fp16_model_in_range_says_its_inner_values_were_probed(tmp_path: Path) -> None:
+    export(specc.loads(OVERFLOW.replace("scale: 12.0", "scale: 1.0")), tmp_path / "m.onnx", via="direct")
+    variant = make_variant(tmp_path / "m.onnx", "fp16", runs=1)
+    assert any("float16 values inside the model is finite" in c for c in variant.checks)

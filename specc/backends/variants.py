@@ -461,6 +461,7 @@ def verify_variant(src: Path, made: Path, kind: str, samples: Samples) -> tuple[
     except ModelError as exc:
         raise VariantFailed(f"ONNX Runtime cannot load the {kind} model: {exc}") from None
     settings = []
+    probe: HalfProbe | None = None
     for env, feeds, want in _two_sizes(float_model, ref):
         b = ", ".join(f"{k}={v}" for k, v in env.items()) or "its fixed sizes"
         settings.append(b)
@@ -484,10 +485,78 @@ def verify_variant(src: Path, made: Path, kind: str, samples: Samples) -> tuple[
                     raise VariantFailed(f"the {kind} model's output '{name}' differs from the float model's at "
                                         f"{b} by up to {np.abs(g - w).max():.3g} (tolerance rtol {rtol}, "
                                         f"atol {atol} x max(1, max |output|))")
+        if kind == "fp16":
+            probe = probe or HalfProbe(src, made)
+            probe.check(feeds, b)
     precision = {"fp16": "half", "optimized": "float32"}.get(kind)
     within = f", values within {precision} precision's tolerances" if precision else ""
     checks.append(f"ONNX Runtime runs it at {'; '.join(settings)} with the float model's output shapes{within}")
+    if probe is not None:
+        feeds = _cast(float_model, samples.validation)
+        n = len(next(iter(feeds.values())))
+        for i in range(0, n, 64):  # the data it will meet, where the spec has some: raw pixels reach 255
+            probe.check({k: v[i:i + 64] for k, v in feeds.items()},
+                        f"{samples.origin}, samples {i} to {min(i + 64, n)}")
+        checks.append(probe.text())
     return checks, accuracy(ref, sess, float_model, samples)
+
+
+class HalfProbe:
+    """The float16 values inside an fp16 model, against the float model's values of the same name.
+
+    ONNX Runtime's CPU has float16 kernels for few ops: it runs the others in float32 and drops
+    the Casts between them, so a chain of such ops never rounds to float16 and a value past its
+    range (±65504) stays finite there, where a GPU, which keeps every node's output in float16,
+    gives inf and then NaN.  Each value the model holds in float16 is made an output here, which
+    ONNX Runtime must write in float16: an overflow shows as inf where the float model is finite."""
+
+    def __init__(self, src: Path, made: Path) -> None:
+        half = onnx.load(str(made))
+        try:
+            typed = onnx.shape_inference.infer_shapes(half)
+        except Exception as exc:  # noqa: BLE001 -- onnx raises InferenceError or ValidationError
+            raise VariantFailed(f"ONNX shape inference fails on the fp16 model: {first_line(exc)}") from None
+        halves = {v.name for v in typed.graph.value_info if v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT16}
+        full = onnx.load(str(src))
+        made_by = {o: n for n in full.graph.node for o in n.output}
+        # the values both models compute (the converter keeps the names; its own Casts are new)
+        self.names = [o for n in half.graph.node for o in n.output if o in halves and o in made_by]
+        self.nodes = {o: made_by[o] for o in self.names}
+        self.half = self._session(half, onnx.TensorProto.FLOAT16)
+        self.full = self._session(full, onnx.TensorProto.FLOAT)
+
+    def _session(self, model: onnx.ModelProto, elem: int) -> Any:
+        import onnxruntime as ort
+
+        known = {o.name for o in model.graph.output}
+        model.graph.output.extend(onnx.helper.make_tensor_value_info(n, elem, None)
+                                  for n in self.names if n not in known)
+        so = ort.SessionOptions()
+        so.log_severity_level = 3
+        return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+
+    def check(self, feeds: Mapping[str, np.ndarray], where: str) -> None:
+        if not self.names:
+            return
+        half = dict(zip(self.names, self.half.run(self.names, feeds)))
+        full = dict(zip(self.names, self.full.run(self.names, feeds)))
+        for name in self.names:  # in the graph's order: the first overflow, not the NaN it spreads
+            h, f = half[name], full[name]
+            if h.shape != f.shape:
+                continue
+            lost = np.isfinite(f) & ~np.isfinite(h)
+            if lost.any():
+                node = self.nodes[name]
+                raise VariantFailed(
+                    f"the fp16 model overflows float16 (largest value 65504) at {where}: {node.op_type} "
+                    f"'{node.name or name}' gives inf at {int(lost.sum())} of {h.size} values, where the float "
+                    f"model's largest there is {float(np.abs(f[lost]).max()):.3g}; ONNX Runtime on the CPU computes "
+                    "it in float32 and hides that, a GPU keeps it in float16 and gives inf or NaN. Keep this model "
+                    "in float32, or bring the values into range before that layer (a norm, a smaller scale)")
+
+    def text(self) -> str:
+        return (f"each of its {len(self.names)} float16 values inside the model is finite where the float model's "
+                "is (no overflow past 65504)")
 
 
 def _two_sizes(model: onnx.ModelProto, ref: Any) -> Iterator[tuple[dict[str, int], dict[str, np.ndarray],
