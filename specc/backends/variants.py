@@ -281,6 +281,8 @@ def _int8(src: Path, dst: Path, work: Path, samples: Samples) -> tuple[str, list
     # quantiser rewrites tensors (Gemm's transposed weight into MatMul's) but not their hints, and
     # a stale one (some exporters annotate initializers too) then contradicts the new shape.
     model = onnx.load(str(src))
+    if has_convolutions(model):
+        _pads_over_every_axis(model)
     del model.graph.value_info[:]
     plain = work / "plain.onnx"
     plain.write_bytes(model.SerializeToString())
@@ -326,6 +328,40 @@ def _int8(src: Path, dst: Path, work: Path, samples: Samples) -> tuple[str, list
               f"{samples.origin.split(' (')[0]})" if static else
               "dynamic int8 (int8 weights, activations quantised per call)")
     return method, notes
+
+
+def _pads_over_every_axis(model: onnx.ModelProto) -> None:
+    """Write each Pad that names its axes (the direct target's, from opset 18) over every axis,
+    zeros for the others: the same Pad.  ONNX Runtime's NHWC layout transformer, which at level
+    'all' moves the int8 convolutions' neighbours to channels-last, permutes a Pad's pads as if
+    they covered every axis, and the model then fails at run time ("indices element out of data
+    bounds").  Static int8 only: there a Pad reads and writes through QuantizeLinear and
+    DequantizeLinear, so ONNX Runtime does not fold it into a max pool (PadFusion, which pads
+    with -inf), the fold the axes were written against."""
+    from onnx import numpy_helper
+
+    try:
+        typed = onnx.shape_inference.infer_shapes(model)
+    except Exception:  # noqa: BLE001 -- no ranks known: the Pads stay as written
+        return
+    ranks = {v.name: len(v.type.tensor_type.shape.dim) for v in (*typed.graph.value_info, *typed.graph.input)
+             if v.type.tensor_type.HasField("shape")}
+    known = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    known.update({n.output[0]: numpy_helper.to_array(n.attribute[0].t) for n in model.graph.node
+                  if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value"})
+    for node in model.graph.node:
+        if node.op_type != "Pad" or len(node.input) < 4 or not node.input[3]:
+            continue
+        rank, pads, axes = ranks.get(node.input[0]), known.get(node.input[1]), known.get(node.input[3])
+        if rank is None or pads is None or axes is None:
+            continue
+        full = np.zeros(2 * rank, np.int64)
+        for k, axis in enumerate(axes.tolist()):
+            full[axis % rank], full[rank + axis % rank] = pads[k], pads[len(axes) + k]
+        name = f"{node.name or node.output[0]}/pads_every_axis"
+        model.graph.initializer.append(numpy_helper.from_array(full, name))
+        node.input[1] = name
+        del node.input[3]
 
 
 def _weights_of_several_dims(model: Any) -> list[str]:
