@@ -1,6 +1,7 @@
-"""Static int8 of a model with a Pad that names its axes (the direct target's, from opset 18): ONNX
-Runtime's layout pass for the int8 convolutions (session level 'all') permuted its pads as if they
-covered every axis and the int8 model failed at run time; its pads are now written over every axis."""
+"""Static int8 where ONNX Runtime's quantiser and its runtime went wrong: a Pad that names its axes
+(the direct target's, from opset 18) made the int8 model fail at run time (the layout pass for the
+int8 convolutions, at session level 'all', permuted its pads as if they covered every axis), and
+quantised arithmetic of sizes (a bilinear Upsample's sampling positions) made its outputs noise."""
 
 from __future__ import annotations
 
@@ -44,3 +45,13 @@ def test_int8_of_a_pad_with_axes_runs_at_every_level_alike(dims: int, tmp_path: 
     outs = [create_session(variant.path, "cpu", level=level).run(None, {"x": x})[0] for level in ("disable", "all")]
     assert np.isfinite(outs[1]).all()
     np.testing.assert_allclose(outs[1], outs[0], atol=1e-6)
+
+
+def test_int8_keeps_the_arithmetic_of_sizes_in_float(tmp_path: Path) -> None:
+    # a bilinear Upsample to another layer's size computes its sampling positions and weights from
+    # that size (Range, Add, Mul, Floor): quantised, they rounded to 1/255 of their range and the
+    # int8 outputs were off by 110% of their size
+    spec = specc.load(Path(__file__).parent / "corpus" / "architectures" / "fpn.yaml")
+    export(spec, tmp_path / "m.onnx", via="direct")
+    variant = make_variant(tmp_path / "m.onnx", "int8", runs=1)
+    assert variant.accuracy.relative_error < 0.1
