@@ -527,7 +527,7 @@ def compare_runs(path: Path, sig: Signature, reference: Reference, envs: Sequenc
                 continue
             bad = np.argwhere(mask)
             idx = tuple(int(i) for i in bad[0])
-            beyond = (f"; and {ROUNDING_FACTOR:g} times farther from the float64 result than {against} float32's "
+            beyond = (f", and farther from the float64 result than {ROUNDING_FACTOR:g} times {against} float32's "
                       f"own error {own:.1e}") if truth is not None else ""
             problems.append(f"{where}: ONNX Runtime and {against} differ at {len(bad)} of {arr.size} values "
                             f"(first at {idx}: {arr[idx]!r} vs {ref_np[idx]!r}; max |diff| "
