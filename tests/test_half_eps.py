@@ -15,9 +15,15 @@ import specc
 pytest.importorskip("onnxruntime")
 torch = pytest.importorskip("torch")
 
+from specc.backends import variants  # noqa: E402
 from specc.backends.ort import create_session  # noqa: E402
 from specc.backends.routes import export  # noqa: E402
-from specc.backends.variants import FP16_VARIANT_TOLERANCES, VariantFailed, make_variant  # noqa: E402
+from specc.backends.variants import (  # noqa: E402
+    FP16_VARIANT_TOLERANCES,
+    HalfProbe,
+    VariantFailed,
+    make_variant,
+)
 
 
 def _spec(shape: str, layer: str, dtype: str = "float32", opset: int = 18) -> specc.Spec:
@@ -108,7 +114,7 @@ def test_the_nan_l036_warns_of_is_real_and_its_hint_removes_it() -> None:
 
 
 # Exp(12·x) past 65504 inside a chain of ops ONNX Runtime's CPU runs in float32 (RMSNorm's means):
-# the fp16 model's output there stays finite, a GPU's is NaN.
+# the fp16 model's output there stayed finite and verified, a GPU's is NaN.
 OVERFLOW = """\
 specc: 1
 name: ExpIntoRms
@@ -121,9 +127,24 @@ layers:
 """
 
 
-def test_an_fp16_overflow_the_cpu_hides_fails_the_variant(tmp_path: Path) -> None:
+def test_an_fp16_overflow_the_cpu_hides_is_kept_in_float32(tmp_path: Path) -> None:
     export(specc.loads(OVERFLOW), tmp_path / "m.onnx", via="direct")
-    with pytest.raises(VariantFailed, match=r"overflows float16 .* Exp 'exp_1/Exp' gives inf"):
+    variant = make_variant(tmp_path / "m.onnx", "fp16", runs=1)
+    kept = next(n for n in variant.notes if n.startswith("kept in float32"))
+    assert "exp_1/Exp" in kept and "rms_norm_1/Mul" in kept and "linear_1" not in kept
+    # every float16 value left inside is finite where the float model's is, as a GPU would compute it
+    probe = HalfProbe((tmp_path / "m.onnx").resolve(), variant.path)
+    probe.check({"x": np.random.default_rng(0).standard_normal((4, 16)).astype(np.float32)}, "B=4")
+    assert probe.names  # the Linear still computes in float16
+    full, half = create_session(tmp_path / "m.onnx", "cpu"), create_session(variant.path, "cpu")
+    x = np.random.default_rng(1).standard_normal((4, 16)).astype(np.float32)
+    assert _close(half.run(None, {"x": x})[0], full.run(None, {"x": x})[0])
+
+
+def test_an_fp16_overflow_past_what_is_kept_fails_naming_the_node(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(variants, "MAX_KEPT_FLOAT", 2)
+    export(specc.loads(OVERFLOW), tmp_path / "m.onnx", via="direct")
+    with pytest.raises(VariantFailed, match=r"overflows float16 .* 'exp_1/Exp' gives inf.*kept in float32 already"):
         make_variant(tmp_path / "m.onnx", "fp16", runs=1)
     assert not (tmp_path / "m.fp16.onnx").exists()
 
@@ -132,3 +153,4 @@ def test_an_fp16_model_in_range_says_its_inner_values_were_probed(tmp_path: Path
     export(specc.loads(OVERFLOW.replace("scale: 12.0", "scale: 1.0")), tmp_path / "m.onnx", via="direct")
     variant = make_variant(tmp_path / "m.onnx", "fp16", runs=1)
     assert any("float16 values inside the model is finite" in c for c in variant.checks)
+    assert not any(n.startswith("kept in float32") for n in variant.notes)

@@ -58,6 +58,14 @@ class VariantFailed(BackendError):
     """A variant could not be made, or does not behave like the float model."""
 
 
+class HalfOverflow(VariantFailed):
+    """A float16 value inside an fp16 model overflows where the float model's is finite."""
+
+    def __init__(self, message: str, writer: str, readers: list[str]) -> None:
+        super().__init__(message)
+        self.writer, self.readers = writer, readers  # the names of the nodes that write and read it
+
+
 # -- data to calibrate and score with --------------------------------------------------------------------
 
 @dataclass
@@ -393,22 +401,76 @@ def _weights_of_several_dims(model: Any) -> list[str]:
             if n.op_type == "LayerNormalization" and any(dims.get(i, 0) > 1 for i in n.input[1:])]
 
 
-def _fp16(src: Path, dst: Path, work: Path) -> tuple[str, list[str]]:
+def _fp16(src: Path, dst: Path, work: Path, kept: Sequence[str] = ()) -> tuple[str, list[str]]:
+    """The float16 model of ``src``, the nodes named in ``kept`` computing in float32."""
     from onnxruntime.transformers.float16 import convert_float_to_float16
     from onnxruntime.transformers.onnx_model import OnnxModel
 
     model = onnx.load(str(src))
     try:
         with _contained(work):
-            half = convert_float_to_float16(model, keep_io_types=True)
+            half = convert_float_to_float16(model, keep_io_types=True, node_block_list=list(kept) or None)
+            _no_round_trips(half)
             _one_cast_per_value(half)
             # the converter appends the input Casts after the nodes that read them
             OnnxModel(half).topological_sort()
     except Exception as exc:  # noqa: BLE001 -- the converter raises assorted types per unsupported graph
         raise VariantFailed(f"onnxruntime could not convert the model to float16: {first_line(exc)}") from None
     dst.write_bytes(half.SerializeToString())
+    notes = [f"kept in float32, as their values pass float16's largest (65504) on the sample inputs: "
+             f"{', '.join(kept)}"] if kept else []
     return ("float16 weights and arithmetic, float32 inputs and outputs (keep_io_types); for GPUs: "
-            "no GPU ran it here"), []
+            "no GPU ran it here"), notes
+
+
+# How many nodes an fp16 model keeps in float32 before its overflows are reported instead: each
+# costs a conversion and a verification, and a model that overflows all along is a float32 model.
+MAX_KEPT_FLOAT = 8
+
+
+def _verified_fp16(src: Path, made: Path, work: Path, float_model: onnx.ModelProto,
+                   samples: Samples) -> tuple[str, list[str], list[str], Accuracy]:
+    """The fp16 model, verified: a node whose float16 output overflows (see :class:`HalfProbe`) is
+    kept in float32 and the model made again, as ONNX Runtime's converter does for the ops it
+    blocks; its readers then overflow in turn if the value stays out of range, up to MAX_KEPT_FLOAT."""
+    kept: list[str] = []
+    while True:
+        method, notes = _fp16(src, made, work, kept)
+        _stamp(made, float_model, "fp16")
+        try:
+            checks, accuracy = verify_variant(src, made, "fp16", samples)
+        except HalfOverflow as exc:
+            # the node that overflows first; kept already, its value is cast to float16 for its
+            # readers, which then compute in float32 too
+            more = [exc.writer] if exc.writer not in kept else list(dict.fromkeys(r for r in exc.readers
+                                                                                   if r not in kept))
+            if not more or not all(more) or len(kept) + len(more) > MAX_KEPT_FLOAT:
+                raise VariantFailed(str(exc) + (f" (kept in float32 already: {', '.join(kept)})" if kept else "")
+                                    ) from None
+            kept += more
+            continue
+        return method, notes, checks, accuracy
+
+
+def _no_round_trips(model: onnx.ModelProto) -> None:
+    """Drop the converter's float16 round trip between two nodes it keeps in float32: it casts a
+    kept node's output to float16 ('<value>_cast_to_fp16_node') and back for each kept reader
+    ('<value>_cast_to_fp32_node'); a value past 65504 would become inf in between.  The readers
+    read the float32 value instead, and a Cast to float16 no one else reads goes."""
+    nodes = list(model.graph.node)
+    to_half = {n.output[0]: n for n in nodes if n.op_type == "Cast" and n.name.endswith("_cast_to_fp16_node")}
+    back = {n.output[0]: n.input[0] for n in nodes if n.op_type == "Cast" and n.name.endswith("_cast_to_fp32_node")
+            and n.input[0] in to_half}
+    if not back:
+        return
+    drop = {id(n) for n in nodes if n.output and n.output[0] in back}
+    for n in nodes:
+        n.input[:] = [to_half[back[i]].input[0] if i in back else i for i in n.input]
+    outputs = {o.name for o in model.graph.output}
+    read = {i for n in nodes if id(n) not in drop for i in n.input} | outputs
+    drop |= {id(c) for v, c in to_half.items() if v not in read}
+    del model.graph.node[:]
+    model.graph.node.extend(n for n in nodes if id(n) not in drop)
 
 
 def _one_cast_per_value(model: onnx.ModelProto) -> None:
@@ -454,11 +516,12 @@ def make_variant(model: str | os.PathLike[str], kind: str, *, samples: Samples |
             method, more = f"ONNX Runtime's graph optimisations at level '{rt.SAVE_LEVEL}' (for any CPU)", []
         elif kind == "int8":
             method, more = _int8(src, made, work, samples)
+        if kind == "fp16":
+            method, more, checks, accuracy = _verified_fp16(src, made, work, float_model, samples)
         else:
-            method, more = _fp16(src, made, work)
+            _stamp(made, float_model, kind)
+            checks, accuracy = verify_variant(src, made, kind, samples)
         notes += more
-        _stamp(made, float_model, kind)
-        checks, accuracy = verify_variant(src, made, kind, samples)
         if kind == "int8" and accuracy.relative_error > INT8_WARN_ERROR:
             notes.append(f"int8 changes the outputs by {accuracy.relative_error:.0%} of their size: check the "
                          "accuracy before deploying it")
@@ -525,6 +588,9 @@ def verify_variant(src: Path, made: Path, kind: str, samples: Samples) -> tuple[
         except Exception as exc:  # noqa: BLE001 -- onnxruntime raises its own types
             raise VariantFailed(f"the {kind} model fails at {b}, where the float model runs: {first_line(exc)}"
                                 ) from None
+        if kind == "fp16":  # the first overflow inside, before the NaN it spreads to the outputs
+            probe = probe or HalfProbe(src, made)
+            probe.check(feeds, b)
         for name, w in want.items():
             g = got[name]
             if g.shape != w.shape:
@@ -540,9 +606,6 @@ def verify_variant(src: Path, made: Path, kind: str, samples: Samples) -> tuple[
                     raise VariantFailed(f"the {kind} model's output '{name}' differs from the float model's at "
                                         f"{b} by up to {np.abs(g - w).max():.3g} (tolerance rtol {rtol}, "
                                         f"atol {atol} x max(1, max |output|))")
-        if kind == "fp16":
-            probe = probe or HalfProbe(src, made)
-            probe.check(feeds, b)
     precision = {"fp16": "half", "optimized": "float32"}.get(kind)
     within = f", values within {precision} precision's tolerances" if precision else ""
     checks.append(f"ONNX Runtime runs it at {'; '.join(settings)} with the float model's output shapes{within}")
@@ -577,6 +640,10 @@ class HalfProbe:
         # the values both models compute (the converter keeps the names; its own Casts are new)
         self.names = [o for n in half.graph.node for o in n.output if o in halves and o in made_by]
         self.nodes = {o: made_by[o] for o in self.names}
+        self.readers: dict[str, list[str]] = {}
+        for n in full.graph.node:
+            for i in n.input:
+                self.readers.setdefault(i, []).append(n.name)
         self.half = self._session(half, onnx.TensorProto.FLOAT16)
         self.full = self._session(full, onnx.TensorProto.FLOAT)
 
@@ -602,12 +669,13 @@ class HalfProbe:
             lost = np.isfinite(f) & ~np.isfinite(h)
             if lost.any():
                 node = self.nodes[name]
-                raise VariantFailed(
+                raise HalfOverflow(
                     f"the fp16 model overflows float16 (largest value 65504) at {where}: {node.op_type} "
                     f"'{node.name or name}' gives inf at {int(lost.sum())} of {h.size} values, where the float "
                     f"model's largest there is {float(np.abs(f[lost]).max()):.3g}; ONNX Runtime on the CPU computes "
                     "it in float32 and hides that, a GPU keeps it in float16 and gives inf or NaN. Keep this model "
-                    "in float32, or bring the values into range before that layer (a norm, a smaller scale)")
+                    "in float32, or bring the values into range before that layer (a norm, a smaller scale)",
+                    node.name, self.readers.get(name, []))
 
     def text(self) -> str:
         return (f"each of its {len(self.names)} float16 values inside the model is finite where the float model's "
