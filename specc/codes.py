@@ -729,6 +729,8 @@ _TABLE: list[Code | LintCode] = [
          "- {type: Cast, dtype: float16}\n- {type: Sin, scale: 30.0}",
          "Cast to float32 before the Sin or Cos (and back to float16 after it if the rest runs in half)."),
     LintCode("L034", "chaotic-periodic-stack"),
+    # -- numbers that must not lie: float16 and int8 (helper a21) --------------------------------
+    LintCode("L036", "eps-vanishes-in-half"),
     # -- weight_norm and spectral_norm on a layer's weight (helper d19) --------------------------
     Code("V051", "conflicting-weight-reparametrization", "Two settings rework the same weight of a layer: "
          "weight_norm beside spectral_norm, or a normalised weight that LoRA adapts or a tie: shares.",

@@ -359,45 +359,6 @@ def test_a_nan_only_pytorch_gives_is_not_compared_but_a_nan_only_onnx_runtime_gi
     assert len(problems) == 1 and "differ at 1 of 3 values (first at (0, 2)" in problems[0]
 
 
-def test_rounding_is_judged_against_the_outputs_scale(tmp_path: Path) -> None:
-    """Trained logits in the thousands: an entry near zero is the difference of terms in the thousands
-    and carries their rounding (GoogLeNet after one epoch: 2.3e-3 at 0.04, beside 7,000), which is
-    no export error; the same error where the outputs are of order 1, or a wrong value, still fails."""
-    from specc.backends.verify import compare_runs
-
-    path = _identity_model(tmp_path / "id.onnx")
-    sig = Signature([TensorSig("x", (sym("B"), 3), "float32")], [TensorSig("y", (sym("B"), 3), "float32")])
-    ort = np.array([[6965.5, 0.0388, -865.4]], dtype=np.float32)
-    rounded = np.array([[6965.5, 0.0401, -865.4]], dtype=np.float32)
-    runs, problems = compare_runs(path, sig, lambda env: ({"x": ort}, [(rounded, "float32")]), [{"B": 1}], {"B": 1})
-    assert problems == [] and runs[0].max_abs_diff["y"] == pytest.approx(1.3e-3, rel=0.01)
-    small = np.array([[1.5, 0.0388, -0.9]], dtype=np.float32)
-    off = small + np.float32(1.3e-3) * np.array([[0, 1, 0]], dtype=np.float32)
-    _, problems = compare_runs(path, sig, lambda env: ({"x": small}, [(off, "float32")]),
-                               [{"B": 1}], {"B": 1})
-    assert len(problems) == 1 and "(atol 1e-05 + rtol·0.01 of the largest |value|)" in problems[0]
-    wrong = ort.copy()
-    wrong[0, 1] = 35.0
-    _, problems = compare_runs(path, sig, lambda env: ({"x": ort}, [(wrong, "float32")]), [{"B": 1}], {"B": 1})
-    assert len(problems) == 1 and "differ at 1 of 3 values (first at (0, 1)" in problems[0]
-
-
-def test_outputs_that_are_nan_everywhere_verify_nothing(tmp_path: Path) -> None:
-    """The weights of a run that diverged on its last update give nan for every value, in PyTorch and
-    in ONNX Runtime alike: "verified" would ship them."""
-    from specc.backends.verify import compare_runs
-
-    path = _identity_model(tmp_path / "id.onnx")
-    sig = Signature([TensorSig("x", (sym("B"), 3), "float32")], [TensorSig("y", (sym("B"), 3), "float32")])
-    nan = np.full((1, 3), np.nan, dtype=np.float32)
-    _, problems = compare_runs(path, sig, lambda env: ({"x": nan}, [(nan, "float32")]), [{"B": 1}], {"B": 1})
-    assert len(problems) == 1 and "give nan or inf for all 3 values" in problems[0]
-    some = nan.copy()
-    some[0, 0] = 1.0
-    _, problems = compare_runs(path, sig, lambda env: ({"x": some}, [(some, "float32")]), [{"B": 1}], {"B": 1})
-    assert problems == []
-
-
 def test_a_model_that_makes_nan_exports_with_a_note(tmp_path: Path) -> None:
     spec = specc.loads("specc: 1\ninputs: {x: [B, 1, 3, L]}\nlayers:\n"
                        "  - {type: ZeroPad2d, name: pad, padding: [0, 0, 0, 1]}\n"

@@ -33,8 +33,10 @@ from .example_inputs import example_arrays, vocabulary_bound
 from .onnx_files import ExportResult, publish, save, stamp
 from .run_folder import resolve_weights, run_metadata, run_scaling
 from .verify import (
+    Arbiter,
     Reference,
     Signature,
+    arbitrable,
     export_env,
     requirements,
     signature_of,
@@ -98,18 +100,20 @@ def _shapes_only(spec: Any, sig: Signature) -> Reference:
     return lambda env: (example_arrays(spec, sig, env), None)
 
 
-def _torch_twin(spec: Any, sig: Signature, weights: Weights, checkpoint: Path | None, picks: Any = None) -> Reference:
+def _torch_twin(spec: Any, sig: Signature, weights: Weights, checkpoint: Path | None,
+                picks: Any = None) -> tuple[Reference, Arbiter | None]:
     """The PyTorch target's module with the same weights as the ONNX model, as the reference: the
     module the torch route exports, its LoRA adapters merged and a run's scaling around it; with
     ``picks`` (a :class:`~.pool_picks.PoolPicks`), its max pools take ONNX Runtime's picks among
-    maxima equal up to rounding."""
+    maxima equal up to rounding.  With it, the module in float64 as the arbiter, where that is the
+    exact answer (:func:`~.verify.arbitrable`)."""
     import torch
 
     from .finetune import merge_lora as merge_adapters
     from .onnx_export import load_weights
     from .torch_build import build_module
     from .train.predict import with_preprocessing
-    from .verify import torch_reference
+    from .verify import float64_arbiter, torch_reference
 
     module = build_module(spec, seed=0)
     if picks is not None:
@@ -137,7 +141,7 @@ def _torch_twin(spec: Any, sig: Signature, weights: Weights, checkpoint: Path | 
         with torch.no_grad():
             return run(env)
 
-    return reference
+    return reference, float64_arbiter(module, sig) if arbitrable(spec.graph) else None
 
 
 # -- layer shapes ----------------------------------------------------------------------------------------------------
@@ -241,13 +245,14 @@ def export_direct(spec: Any, path: str | os.PathLike[str] | None, *, weights: st
                 from .pool_picks import PoolPicks
 
                 picks = PoolPicks(lowered, work / "probe", name, rtol=rtol, atol=atol)
-            reference = _torch_twin(spec, sig, source, checkpoint, picks) if use_torch else _shapes_only(spec, sig)
+            reference, arbiter = (_torch_twin(spec, sig, source, checkpoint, picks) if use_torch
+                                  else (_shapes_only(spec, sig), None))
             against = "PyTorch" if use_torch else "shapes only: torch is not installed" if compare == "auto" \
                 else "shapes only"
             inner = LayerShapes(lowered)
             try:
                 report = verify_against(files[0], sig, reference, env, valid=valid, rtol=rtol, atol=atol,
-                                        against=against, extra=inner, light=lowered.light())
+                                        against=against, extra=inner, light=lowered.light(), arbiter=arbiter)
             except VerificationFailed as failed:
                 failed.exporter = "direct"
                 raise

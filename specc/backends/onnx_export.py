@@ -41,6 +41,7 @@ from .verify import (
     EnvCheck,
     Signature,
     TensorSig,
+    arbitrable,
     dynamic_axes,
     export_env,
     requirements,
@@ -189,8 +190,9 @@ def export_module(module: torch.nn.Module, sig: Signature, path: str | os.PathLi
                   make_inputs: MakeInputs, env: dict[str, int], opset: int = DEFAULT_OPSET,
                   exporter: str = "auto", verify_model: bool = True, metadata: Mapping[str, str] | None = None,
                   valid: EnvCheck | None = None, rtol: float = RTOL, atol: float = ATOL,
-                  keep: Callable[[Path], None] | None = None) -> ExportResult:
+                  keep: Callable[[Path], None] | None = None, arbitrate: bool = True) -> ExportResult:
     """Export ``module`` (in eval mode, traced at sizes ``env``), verify it, and write it to ``path``.
+    ``arbitrate``: whether the module run in float64 is the exact answer (see verify.beyond_rounding).
 
     ``keep`` is called with the verified temporary file before it is published (the Triton
     layout copies it); ``path`` None writes no standalone file."""
@@ -228,7 +230,8 @@ def export_module(module: torch.nn.Module, sig: Signature, path: str | os.PathLi
             report = None
             if verify_model:
                 try:
-                    report = verify(files[0], module, sig, make_inputs, env, valid=valid, rtol=rtol, atol=atol)
+                    report = verify(files[0], module, sig, make_inputs, env, valid=valid, rtol=rtol, atol=atol,
+                                    arbitrate=arbitrate)
                 except VerificationFailed as failed:
                     failed.exporter = which
                     first_failure = first_failure or failed
@@ -358,7 +361,7 @@ def export_spec(spec: Any, path: str | os.PathLike[str] | None, *, weights: str 
         result = export_module(module, sig, path, make_inputs=spec_inputs(spec, sig), env=env,
                                opset=opset or opts.opset, exporter=exporter or opts.exporter,
                                verify_model=opts.verify if verify_model is None else verify_model, metadata=meta,
-                               valid=valid, rtol=rtol, atol=atol, keep=keep)
+                               valid=valid, rtol=rtol, atol=atol, keep=keep, arbitrate=arbitrable(spec.graph))
     finally:
         torch.backends.mha.set_fastpath_enabled(fastpath)
     result.triton = entry[0] if entry else None

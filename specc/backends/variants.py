@@ -58,6 +58,14 @@ class VariantFailed(BackendError):
     """A variant could not be made, or does not behave like the float model."""
 
 
+class HalfOverflow(VariantFailed):
+    """A float16 value inside an fp16 model overflows where the float model's is finite."""
+
+    def __init__(self, message: str, writer: str, readers: list[str]) -> None:
+        super().__init__(message)
+        self.writer, self.readers = writer, readers  # the names of the nodes that write and read it
+
+
 # -- data to calibrate and score with --------------------------------------------------------------------
 
 @dataclass
@@ -281,6 +289,8 @@ def _int8(src: Path, dst: Path, work: Path, samples: Samples) -> tuple[str, list
     # quantiser rewrites tensors (Gemm's transposed weight into MatMul's) but not their hints, and
     # a stale one (some exporters annotate initializers too) then contradicts the new shape.
     model = onnx.load(str(src))
+    if has_convolutions(model):
+        _pads_over_every_axis(model)
     del model.graph.value_info[:]
     plain = work / "plain.onnx"
     plain.write_bytes(model.SerializeToString())
@@ -300,7 +310,7 @@ def _int8(src: Path, dst: Path, work: Path, samples: Samples) -> tuple[str, list
         pre = plain
     prepared = onnx.load(str(pre), load_external_data=False)
     static = has_convolutions(prepared)
-    keep_float = _weights_of_several_dims(prepared)
+    keep_float = _weights_of_several_dims(prepared) + _size_arithmetic(prepared)
 
     class Reader(CalibrationDataReader):  # type: ignore[misc]
         def __init__(self) -> None:
@@ -328,6 +338,59 @@ def _int8(src: Path, dst: Path, work: Path, samples: Samples) -> tuple[str, list
     return method, notes
 
 
+def _pads_over_every_axis(model: onnx.ModelProto) -> None:
+    """Write each Pad that names its axes (the direct target's, from opset 18) over every axis,
+    zeros for the others: the same Pad.  ONNX Runtime's NHWC layout transformer, which at level
+    'all' moves the int8 convolutions' neighbours to channels-last, permutes a Pad's pads as if
+    they covered every axis, and the model then fails at run time ("indices element out of data
+    bounds").  Static int8 only: there a Pad reads and writes through QuantizeLinear and
+    DequantizeLinear, so ONNX Runtime does not fold it into a max pool (PadFusion, which pads
+    with -inf), the fold the axes were written against."""
+    from onnx import numpy_helper
+
+    try:
+        typed = onnx.shape_inference.infer_shapes(model)
+    except Exception:  # noqa: BLE001 -- no ranks known: the Pads stay as written
+        return
+    ranks = {v.name: len(v.type.tensor_type.shape.dim) for v in (*typed.graph.value_info, *typed.graph.input)
+             if v.type.tensor_type.HasField("shape")}
+    known = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    known.update({n.output[0]: numpy_helper.to_array(n.attribute[0].t) for n in model.graph.node
+                  if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value"})
+    for node in model.graph.node:
+        if node.op_type != "Pad" or len(node.input) < 4 or not node.input[3]:
+            continue
+        rank, pads, axes = ranks.get(node.input[0]), known.get(node.input[1]), known.get(node.input[3])
+        if rank is None or pads is None or axes is None:
+            continue
+        full = np.zeros(2 * rank, np.int64)
+        for k, axis in enumerate(axes.tolist()):
+            full[axis % rank], full[rank + axis % rank] = pads[k], pads[len(axes) + k]
+        name = f"{node.name or node.output[0]}/pads_every_axis"
+        model.graph.initializer.append(numpy_helper.from_array(full, name))
+        node.input[1] = name
+        del node.input[3]
+
+
+def _size_arithmetic(model: onnx.ModelProto) -> list[str]:
+    """The nodes that compute from sizes and constants alone, no model input's values: the sampling
+    positions and weights of a bilinear Upsample (Range, Add, Mul, Floor of the output size), a
+    mask built from a length.  Quantised, its Add and Mul round a position to 1/255 of its range
+    and the gathers read the wrong pixels (a small FPN's int8 outputs were off by 110% of their
+    size, 3% with these kept float).  Static int8 quantises the values that flow from the inputs."""
+    inits = {t.name for t in model.graph.initializer}
+    carries = {i.name for i in model.graph.input if i.name not in inits}
+    found = []
+    for node in model.graph.node:  # in topological order, as a valid model's are
+        if node.op_type in ("Shape", "Size"):  # their outputs are sizes, whatever the values
+            continue
+        if any(i in carries for i in node.input):
+            carries.update(node.output)
+        elif node.input and node.op_type != "Constant":
+            found.append(node.name)
+    return found
+
+
 def _weights_of_several_dims(model: Any) -> list[str]:
     """The LayerNormalization nodes whose scale or bias has several dims (a LayerNorm over (C, H, W),
     as a WGAN-GP critic normalises): ONNX Runtime's per-channel quantiser reads such a bias as one
@@ -338,22 +401,76 @@ def _weights_of_several_dims(model: Any) -> list[str]:
             if n.op_type == "LayerNormalization" and any(dims.get(i, 0) > 1 for i in n.input[1:])]
 
 
-def _fp16(src: Path, dst: Path, work: Path) -> tuple[str, list[str]]:
+def _fp16(src: Path, dst: Path, work: Path, kept: Sequence[str] = ()) -> tuple[str, list[str]]:
+    """The float16 model of ``src``, the nodes named in ``kept`` computing in float32."""
     from onnxruntime.transformers.float16 import convert_float_to_float16
     from onnxruntime.transformers.onnx_model import OnnxModel
 
     model = onnx.load(str(src))
     try:
         with _contained(work):
-            half = convert_float_to_float16(model, keep_io_types=True)
+            half = convert_float_to_float16(model, keep_io_types=True, node_block_list=list(kept) or None)
+            _no_round_trips(half)
             _one_cast_per_value(half)
             # the converter appends the input Casts after the nodes that read them
             OnnxModel(half).topological_sort()
     except Exception as exc:  # noqa: BLE001 -- the converter raises assorted types per unsupported graph
         raise VariantFailed(f"onnxruntime could not convert the model to float16: {first_line(exc)}") from None
     dst.write_bytes(half.SerializeToString())
+    notes = [f"kept in float32, as their values pass float16's largest (65504) on the sample inputs: "
+             f"{', '.join(kept)}"] if kept else []
     return ("float16 weights and arithmetic, float32 inputs and outputs (keep_io_types); for GPUs: "
-            "no GPU ran it here"), []
+            "no GPU ran it here"), notes
+
+
+# How many nodes an fp16 model keeps in float32 before its overflows are reported instead: each
+# costs a conversion and a verification, and a model that overflows all along is a float32 model.
+MAX_KEPT_FLOAT = 8
+
+
+def _verified_fp16(src: Path, made: Path, work: Path, float_model: onnx.ModelProto,
+                   samples: Samples) -> tuple[str, list[str], list[str], Accuracy]:
+    """The fp16 model, verified: a node whose float16 output overflows (see :class:`HalfProbe`) is
+    kept in float32 and the model made again, as ONNX Runtime's converter does for the ops it
+    blocks; its readers then overflow in turn if the value stays out of range, up to MAX_KEPT_FLOAT."""
+    kept: list[str] = []
+    while True:
+        method, notes = _fp16(src, made, work, kept)
+        _stamp(made, float_model, "fp16")
+        try:
+            checks, accuracy = verify_variant(src, made, "fp16", samples)
+        except HalfOverflow as exc:
+            # the node that overflows first; kept already, its value is cast to float16 for its
+            # readers, which then compute in float32 too
+            more = [exc.writer] if exc.writer not in kept else list(dict.fromkeys(r for r in exc.readers
+                                                                                   if r not in kept))
+            if not more or not all(more) or len(kept) + len(more) > MAX_KEPT_FLOAT:
+                raise VariantFailed(str(exc) + (f" (kept in float32 already: {', '.join(kept)})" if kept else "")
+                                    ) from None
+            kept += more
+            continue
+        return method, notes, checks, accuracy
+
+
+def _no_round_trips(model: onnx.ModelProto) -> None:
+    """Drop the converter's float16 round trip between two nodes it keeps in float32: it casts a
+    kept node's output to float16 ('<value>_cast_to_fp16_node') and back for each kept reader
+    ('<value>_cast_to_fp32_node'); a value past 65504 would become inf in between.  The readers
+    read the float32 value instead, and a Cast to float16 no one else reads goes."""
+    nodes = list(model.graph.node)
+    to_half = {n.output[0]: n for n in nodes if n.op_type == "Cast" and n.name.endswith("_cast_to_fp16_node")}
+    back = {n.output[0]: n.input[0] for n in nodes if n.op_type == "Cast" and n.name.endswith("_cast_to_fp32_node")
+            and n.input[0] in to_half}
+    if not back:
+        return
+    drop = {id(n) for n in nodes if n.output and n.output[0] in back}
+    for n in nodes:
+        n.input[:] = [to_half[back[i]].input[0] if i in back else i for i in n.input]
+    outputs = {o.name for o in model.graph.output}
+    read = {i for n in nodes if id(n) not in drop for i in n.input} | outputs
+    drop |= {id(c) for v, c in to_half.items() if v not in read}
+    del model.graph.node[:]
+    model.graph.node.extend(n for n in nodes if id(n) not in drop)
 
 
 def _one_cast_per_value(model: onnx.ModelProto) -> None:
@@ -399,11 +516,12 @@ def make_variant(model: str | os.PathLike[str], kind: str, *, samples: Samples |
             method, more = f"ONNX Runtime's graph optimisations at level '{rt.SAVE_LEVEL}' (for any CPU)", []
         elif kind == "int8":
             method, more = _int8(src, made, work, samples)
+        if kind == "fp16":
+            method, more, checks, accuracy = _verified_fp16(src, made, work, float_model, samples)
         else:
-            method, more = _fp16(src, made, work)
+            _stamp(made, float_model, kind)
+            checks, accuracy = verify_variant(src, made, kind, samples)
         notes += more
-        _stamp(made, float_model, kind)
-        checks, accuracy = verify_variant(src, made, kind, samples)
         if kind == "int8" and accuracy.relative_error > INT8_WARN_ERROR:
             notes.append(f"int8 changes the outputs by {accuracy.relative_error:.0%} of their size: check the "
                          "accuracy before deploying it")
@@ -461,6 +579,7 @@ def verify_variant(src: Path, made: Path, kind: str, samples: Samples) -> tuple[
     except ModelError as exc:
         raise VariantFailed(f"ONNX Runtime cannot load the {kind} model: {exc}") from None
     settings = []
+    probe: HalfProbe | None = None
     for env, feeds, want in _two_sizes(float_model, ref):
         b = ", ".join(f"{k}={v}" for k, v in env.items()) or "its fixed sizes"
         settings.append(b)
@@ -469,6 +588,9 @@ def verify_variant(src: Path, made: Path, kind: str, samples: Samples) -> tuple[
         except Exception as exc:  # noqa: BLE001 -- onnxruntime raises its own types
             raise VariantFailed(f"the {kind} model fails at {b}, where the float model runs: {first_line(exc)}"
                                 ) from None
+        if kind == "fp16":  # the first overflow inside, before the NaN it spreads to the outputs
+            probe = probe or HalfProbe(src, made)
+            probe.check(feeds, b)
         for name, w in want.items():
             g = got[name]
             if g.shape != w.shape:
@@ -487,7 +609,77 @@ def verify_variant(src: Path, made: Path, kind: str, samples: Samples) -> tuple[
     precision = {"fp16": "half", "optimized": "float32"}.get(kind)
     within = f", values within {precision} precision's tolerances" if precision else ""
     checks.append(f"ONNX Runtime runs it at {'; '.join(settings)} with the float model's output shapes{within}")
+    if probe is not None:
+        feeds = _cast(float_model, samples.validation)
+        n = len(next(iter(feeds.values())))
+        for i in range(0, n, 64):  # the data it will meet, where the spec has some: raw pixels reach 255
+            probe.check({k: v[i:i + 64] for k, v in feeds.items()},
+                        f"{samples.origin}, samples {i} to {min(i + 64, n)}")
+        checks.append(probe.text())
     return checks, accuracy(ref, sess, float_model, samples)
+
+
+class HalfProbe:
+    """The float16 values inside an fp16 model, against the float model's values of the same name.
+
+    ONNX Runtime's CPU has float16 kernels for few ops: it runs the others in float32 and drops
+    the Casts between them, so a chain of such ops never rounds to float16 and a value past its
+    range (±65504) stays finite there, where a GPU, which keeps every node's output in float16,
+    gives inf and then NaN.  Each value the model holds in float16 is made an output here, which
+    ONNX Runtime must write in float16: an overflow shows as inf where the float model is finite."""
+
+    def __init__(self, src: Path, made: Path) -> None:
+        half = onnx.load(str(made))
+        try:
+            typed = onnx.shape_inference.infer_shapes(half)
+        except Exception as exc:  # noqa: BLE001 -- onnx raises InferenceError or ValidationError
+            raise VariantFailed(f"ONNX shape inference fails on the fp16 model: {first_line(exc)}") from None
+        halves = {v.name for v in typed.graph.value_info if v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT16}
+        full = onnx.load(str(src))
+        made_by = {o: n for n in full.graph.node for o in n.output}
+        # the values both models compute (the converter keeps the names; its own Casts are new)
+        self.names = [o for n in half.graph.node for o in n.output if o in halves and o in made_by]
+        self.nodes = {o: made_by[o] for o in self.names}
+        self.readers: dict[str, list[str]] = {}
+        for n in full.graph.node:
+            for i in n.input:
+                self.readers.setdefault(i, []).append(n.name)
+        self.half = self._session(half, onnx.TensorProto.FLOAT16)
+        self.full = self._session(full, onnx.TensorProto.FLOAT)
+
+    def _session(self, model: onnx.ModelProto, elem: int) -> Any:
+        import onnxruntime as ort
+
+        known = {o.name for o in model.graph.output}
+        model.graph.output.extend(onnx.helper.make_tensor_value_info(n, elem, None)
+                                  for n in self.names if n not in known)
+        so = ort.SessionOptions()
+        so.log_severity_level = 3
+        return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+
+    def check(self, feeds: Mapping[str, np.ndarray], where: str) -> None:
+        if not self.names:
+            return
+        half = dict(zip(self.names, self.half.run(self.names, feeds)))
+        full = dict(zip(self.names, self.full.run(self.names, feeds)))
+        for name in self.names:  # in the graph's order: the first overflow, not the NaN it spreads
+            h, f = half[name], full[name]
+            if h.shape != f.shape:
+                continue
+            lost = np.isfinite(f) & ~np.isfinite(h)
+            if lost.any():
+                node = self.nodes[name]
+                raise HalfOverflow(
+                    f"the fp16 model overflows float16 (largest value 65504) at {where}: {node.op_type} "
+                    f"'{node.name or name}' gives inf at {int(lost.sum())} of {h.size} values, where the float "
+                    f"model's largest there is {float(np.abs(f[lost]).max()):.3g}; ONNX Runtime on the CPU computes "
+                    "it in float32 and hides that, a GPU keeps it in float16 and gives inf or NaN. Keep this model "
+                    "in float32, or bring the values into range before that layer (a norm, a smaller scale)",
+                    node.name, self.readers.get(name, []))
+
+    def text(self) -> str:
+        return (f"each of its {len(self.names)} float16 values inside the model is finite where the float model's "
+                "is (no overflow past 65504)")
 
 
 def _two_sizes(model: onnx.ModelProto, ref: Any) -> Iterator[tuple[dict[str, int], dict[str, np.ndarray],

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..builder import ELEM
 from ..weights import ONES, ZEROS
 from .base import Layer, lowers
 from .reduce import reduce
@@ -44,12 +45,20 @@ def _per_channel(layer: Layer, v: str, c: int) -> str:
 
 
 def _standardise(layer: Layer, x: str, axes: Sequence[int]) -> str:
-    """(x - mean) / sqrt(var + eps) over ``axes``, with the biased variance PyTorch normalises by."""
+    """(x - mean) / sqrt(var + eps) over ``axes``, with the biased variance PyTorch normalises by.
+
+    Half precision data is standardised in float32, as PyTorch's kernels do: in float16 an eps
+    under 2⁻²⁵ is 0 and a constant input gives 0 / 0, and a variance under 6e-8 is lost."""
+    t = layer.float_dtype
+    wide = t in ("float16", "bfloat16")
+    if wide:
+        x = layer.op("Cast", [x], to=ELEM["float32"])
     mean = reduce(layer, "ReduceMean", x, axes, True)
     d = layer.op("Sub", [x, mean])
     var = reduce(layer, "ReduceMean", layer.op("Mul", [d, d]), axes, True)
-    eps = layer.const(float(layer.args["eps"]), layer.float_dtype)
-    return layer.op("Div", [d, layer.op("Sqrt", [layer.op("Add", [var, eps])])])
+    eps = layer.const(float(layer.args["eps"]), "float32" if wide else t)
+    y = layer.op("Div", [d, layer.op("Sqrt", [layer.op("Add", [var, eps])])])
+    return layer.op("Cast", [y], to=ELEM[t]) if wide else y
 
 
 @lowers("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d")
