@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from ..atomic import make_folder, temp_dir
+from ..atomic import make_folder, syncing, temp_dir
 from ..shapes.rules import rules_json
 from ..targets import verdict
 from ..targets.onnx.builder import Unsupported, bare_symbol
@@ -234,26 +234,28 @@ def export_direct(spec: Any, path: str | os.PathLike[str] | None, *, weights: st
     with temp_dir(folder, name) as work:
         files = save(lowered.proto, work, name, lowered.tensors)
         report = None
-        if do_verify:
-            use_torch = compare == "torch" or (compare == "auto" and verdict.torch_installed())
-            picks = None
-            if use_torch and lowered.picks:
-                from .pool_picks import PoolPicks
+        # the model's data goes to disk while it is verified (the files are published after)
+        with syncing(files if target is not None else ()):
+            if do_verify:
+                use_torch = compare == "torch" or (compare == "auto" and verdict.torch_installed())
+                picks = None
+                if use_torch and lowered.picks:
+                    from .pool_picks import PoolPicks
 
-                picks = PoolPicks(lowered, work / "probe", name, rtol=rtol, atol=atol)
-            reference = _torch_twin(spec, sig, source, checkpoint, picks) if use_torch else _shapes_only(spec, sig)
-            against = "PyTorch" if use_torch else "shapes only: torch is not installed" if compare == "auto" \
-                else "shapes only"
-            inner = LayerShapes(lowered)
-            try:
-                report = verify_against(files[0], sig, reference, env, valid=valid, rtol=rtol, atol=atol,
-                                        against=against, extra=inner, light=lowered.light())
-            except VerificationFailed as failed:
-                failed.exporter = "direct"
-                raise
-            report.shapes += f"; {inner.text()}"
-            if picks is not None and picks.note():
-                notes.append(picks.note())
+                    picks = PoolPicks(lowered, work / "probe", name, rtol=rtol, atol=atol)
+                reference = _torch_twin(spec, sig, source, checkpoint, picks) if use_torch else _shapes_only(spec, sig)
+                against = "PyTorch" if use_torch else "shapes only: torch is not installed" if compare == "auto" \
+                    else "shapes only"
+                inner = LayerShapes(lowered)
+                try:
+                    report = verify_against(files[0], sig, reference, env, valid=valid, rtol=rtol, atol=atol,
+                                            against=against, extra=inner, light=lowered.light())
+                except VerificationFailed as failed:
+                    failed.exporter = "direct"
+                    raise
+                report.shapes += f"; {inner.text()}"
+                if picks is not None and picks.note():
+                    notes.append(picks.note())
         entry = None
         if triton is not None:
             from .triton import write_entry
