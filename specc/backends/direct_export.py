@@ -188,8 +188,8 @@ class LayerShapes:
 # -- export --------------------------------------------------------------------------------------------------------
 
 def _verify_direct(spec: Any, lowered: Lowered, path: Path, sig: Signature, source: Weights, checkpoint: Path | None,
-            env: dict[str, int], compare: str, session: Future[Any], notes: list[str], *, work: Path, name: str,
-            valid: Any, rtol: float, atol: float) -> VerifyReport:
+                   env: dict[str, int], compare: str, session: Future[Any], notes: list[str], *, work: Path,
+                   name: str, valid: Any, rtol: float, atol: float) -> VerifyReport:
     """Verify the model written at ``path`` against PyTorch (when asked for or installed) or the
     spec's shapes, with ``session`` (ONNX Runtime's, being built); a note for ``notes`` when max
     pools' picks among equal maxima were taken from ONNX Runtime."""
