@@ -22,7 +22,8 @@ import shutil
 import signal
 import stat
 import tempfile
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import FrameType
 
@@ -219,6 +220,25 @@ def move_into(src: str | os.PathLike[str], target: str | os.PathLike[str]) -> Pa
             raise
         atomic_write(target, lambda tmp: shutil.copyfile(src, tmp))
     return target
+
+
+@contextlib.contextmanager
+def syncing(paths: Iterable[str | os.PathLike[str]]) -> Iterator[None]:
+    """Write the data of the finished files ``paths`` to disk on a second thread while the body
+    runs (a verification, say), so that :func:`move_into`'s fsync finds them synced: the disk's
+    ~30 ms for a 45 MB model are then spent beside other work instead of after it.  A failure
+    here is left for that fsync to raise."""
+    def sync(files: list[str | os.PathLike[str]]) -> None:
+        for path in files:
+            with contextlib.suppress(OSError), open(path, "rb+") as fh:
+                os.fsync(fh.fileno())
+
+    thread = threading.Thread(target=sync, args=(list(paths),), name="specc-fsync", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
 
 
 class Terminated(KeyboardInterrupt):

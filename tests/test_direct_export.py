@@ -135,3 +135,39 @@ def test_the_ir_version_is_the_one_the_opset_came_with(tmp_path: Path, opset: in
     model = onnx.load(str(out))
     assert model.ir_version == max(9, helper.find_min_ir_version_for(list(model.opset_import)))
     assert model.ir_version == {18: 9, 21: 10, 23: 11}[opset]
+
+
+# A model small enough to verify in a blink: the wrong lowerings below replace its ReLU.
+RELU_NET = """\
+specc: 1
+name: ReluNet
+inputs: {x: [B, T, 4]}
+layers:
+  - {type: Linear, out_features: 4}
+  - {type: ReLU}
+  - {type: Linear, out_features: 3}
+"""
+
+
+@pytest.mark.parametrize("compare, wrong, says", [
+    # right shapes, wrong numbers: only ONNX Runtime against PyTorch sees it
+    ("torch", lambda layer: layer.op("Sigmoid", [layer.x]), "ONNX Runtime and PyTorch differ"),
+    # a wrong shape: shape inference and ONNX Runtime's outputs see it without torch
+    ("shapes", lambda layer: layer.op("ReduceMax", [layer.x, layer.const([1])], keepdims=1), "specc says"),
+])
+def test_verification_refuses_a_wrong_lowering(compare: str, wrong: object, says: str, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The direct model is checked, not trusted: a lowering that writes the wrong op fails the
+    export, and nothing is published."""
+    from specc.backends.errors import VerificationFailed
+    from specc.targets.onnx.kinds import LOWERINGS, base
+
+    assert "ReLU" in LOWERINGS  # its family registered before it is replaced
+    spec = specc.loads(RELU_NET)
+    out = tmp_path / "m.onnx"
+    assert export_direct(spec, out, compare=compare).verification is not None  # the real lowering passes
+    out.unlink()
+    monkeypatch.setitem(base._REGISTERED, "ReLU", wrong)
+    with pytest.raises(VerificationFailed, match=says):
+        export_direct(spec, out, compare=compare)
+    assert sorted(tmp_path.iterdir()) == []

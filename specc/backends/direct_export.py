@@ -13,13 +13,14 @@ import json
 import os
 import tempfile
 import time
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnx
 
-from ..atomic import make_folder, temp_dir
+from ..atomic import make_folder, syncing, temp_dir
 from ..shapes.rules import rules_json
 from ..targets import verdict
 from ..targets.onnx.builder import Unsupported, bare_symbol
@@ -36,9 +37,11 @@ from .verify import (
     Arbiter,
     Reference,
     Signature,
+    VerifyReport,
     arbitrable,
     export_env,
     requirements,
+    session_started,
     signature_of,
     sizes_valid,
     tolerances,
@@ -188,6 +191,34 @@ class LayerShapes:
 
 # -- export --------------------------------------------------------------------------------------------------------
 
+def _verify_direct(spec: Any, lowered: Lowered, path: Path, sig: Signature, source: Weights, checkpoint: Path | None,
+                   env: dict[str, int], compare: str, session: Future[Any], notes: list[str], *, work: Path,
+                   name: str, valid: Any, rtol: float, atol: float) -> VerifyReport:
+    """Verify the model written at ``path`` against PyTorch (when asked for or installed) or the
+    spec's shapes, with ``session`` (ONNX Runtime's, being built); a note for ``notes`` when max
+    pools' picks among equal maxima were taken from ONNX Runtime."""
+    use_torch = compare == "torch" or (compare == "auto" and verdict.torch_installed())
+    picks = None
+    if use_torch and lowered.picks:
+        from .pool_picks import PoolPicks
+
+        picks = PoolPicks(lowered, work / "probe", name, rtol=rtol, atol=atol)
+    reference, arbiter = (_torch_twin(spec, sig, source, checkpoint, picks) if use_torch
+                          else (_shapes_only(spec, sig), None))
+    against = "PyTorch" if use_torch else "shapes only: torch is not installed" if compare == "auto" else "shapes only"
+    inner = LayerShapes(lowered)
+    try:
+        report = verify_against(path, sig, reference, env, valid=valid, rtol=rtol, atol=atol, against=against,
+                                extra=inner, light=lowered.light(), session=session, arbiter=arbiter)
+    except VerificationFailed as failed:
+        failed.exporter = "direct"
+        raise
+    report.shapes += f"; {inner.text()}"
+    if picks is not None and picks.note():
+        notes.append(picks.note())
+    return report
+
+
 def export_direct(spec: Any, path: str | os.PathLike[str] | None, *, weights: str | os.PathLike[str] | None = None,
                   seed: int = 0, opset: int | None = None, verify_model: bool | None = None, compare: str = "auto",
                   triton: str | os.PathLike[str] | None = None, max_batch_size: int | None = None) -> ExportResult:
@@ -238,27 +269,12 @@ def export_direct(spec: Any, path: str | os.PathLike[str] | None, *, weights: st
     with temp_dir(folder, name) as work:
         files = save(lowered.proto, work, name, lowered.tensors)
         report = None
-        if do_verify:
-            use_torch = compare == "torch" or (compare == "auto" and verdict.torch_installed())
-            picks = None
-            if use_torch and lowered.picks:
-                from .pool_picks import PoolPicks
-
-                picks = PoolPicks(lowered, work / "probe", name, rtol=rtol, atol=atol)
-            reference, arbiter = (_torch_twin(spec, sig, source, checkpoint, picks) if use_torch
-                                  else (_shapes_only(spec, sig), None))
-            against = "PyTorch" if use_torch else "shapes only: torch is not installed" if compare == "auto" \
-                else "shapes only"
-            inner = LayerShapes(lowered)
-            try:
-                report = verify_against(files[0], sig, reference, env, valid=valid, rtol=rtol, atol=atol,
-                                        against=against, extra=inner, light=lowered.light(), arbiter=arbiter)
-            except VerificationFailed as failed:
-                failed.exporter = "direct"
-                raise
-            report.shapes += f"; {inner.text()}"
-            if picks is not None and picks.note():
-                notes.append(picks.note())
+        # the model's data goes to disk while it is verified (the files are published after)
+        with syncing(files if target is not None else ()):
+            if do_verify:
+                with session_started(files[0]) as session:  # built while the references are made
+                    report = _verify_direct(spec, lowered, files[0], sig, source, checkpoint, env, compare,
+                                            session, notes, work=work, name=name, valid=valid, rtol=rtol, atol=atol)
         entry = None
         if triton is not None:
             from .triton import write_entry

@@ -215,10 +215,13 @@ def session_options(threads: int | None = None, quiet: bool = False, spin: bool 
     execution unless ``parallel`` (only graphs with independent branches gain from running them
     at once, and the second pool competes with the first for the same cores).  ``few_runs``: a
     session for a handful of runs (verification), whose weights are not pre-packed into the
-    kernels' layouts: packing VGG-11's weights takes 0.7 s, more than three runs gain from it."""
+    kernels' layouts: packing VGG-11's weights takes 0.7 s, more than three runs gain from it; nor do
+    its threads spin between runs: the process's own thread has work to do then (the reference, the
+    checker), and spinning ResNet-18's verification cost 0.1 s of CPU to save microseconds."""
     so = ort.SessionOptions()
     if few_runs:
         so.add_session_config_entry("session.disable_prepacking", "1")
+        spin = False
     so.graph_optimization_level = OPT_LEVELS[level]
     so.execution_mode = ort.ExecutionMode.ORT_PARALLEL if parallel else ort.ExecutionMode.ORT_SEQUENTIAL
     so.intra_op_num_threads = threads or physical_cores()

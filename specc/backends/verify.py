@@ -483,19 +483,21 @@ def compare_runs(path: Path, sig: Signature, reference: Reference, envs: Sequenc
                  arbiter: Arbiter | None = None) -> tuple[list[Run], list[str]]:
     """ONNX Runtime (CPU: deterministic, always there) against ``reference`` at each size setting;
     with no reference values, the outputs' shapes and dtypes against the spec's.  ``session``: one
-    already being created on ``path`` (see :func:`verify_against`); ``arbiter``: the reference
-    in float64, asked where a value misses the tolerance (see :func:`beyond_rounding`)."""
-    sess = session.result() if session is not None else _session(path)
-    names = [o.name for o in sess.get_outputs()]
-    runs: list[Run] = []
+    already being created on ``path`` (see :func:`session_started`): the references are computed
+    first, while it is built; ``arbiter``: the reference in float64, asked where a value misses the
+    tolerance (see :func:`beyond_rounding`)."""
     problems: list[str] = []
+    references: list[tuple[dict[str, int], Any]] = []
     for env in envs:
         try:
-            feeds, expected = reference(env)
+            references.append((env, reference(env)))
         except Exception as exc:  # noqa: BLE001 -- the reference's own failure, reported as such
             problems.append(f"the {against} module itself fails at {fmt_env(env)}: "
                             f"{str(exc).strip().splitlines()[0]} — it only works at some sizes of its symbolic dims")
-            continue
+    sess = session.result() if session is not None else _session(path)
+    names = [o.name for o in sess.get_outputs()]
+    runs: list[Run] = []
+    for env, (feeds, expected) in references:
         try:
             got = sess.run(names, feeds)
         except Exception as exc:  # noqa: BLE001 -- onnxruntime's own exception types
@@ -579,21 +581,32 @@ def verify(path: str | Path, module: torch.nn.Module, sig: Signature,
 def verify_against(path: str | Path, sig: Signature, reference: Reference, env0: dict[str, int], *,
                    valid: EnvCheck | None = None, rtol: float = RTOL, atol: float = ATOL, against: str = "PyTorch",
                    extra: Callable[[onnx.ModelProto], list[str]] | None = None,
-                   light: onnx.ModelProto | None = None, arbiter: Arbiter | None = None) -> VerifyReport:
+                   light: onnx.ModelProto | None = None, session: Future[Any] | None = None,
+                   arbiter: Arbiter | None = None) -> VerifyReport:
     """The checker, the shapes (plus ``extra``'s checks of the loaded model), and ONNX Runtime
     against ``reference`` at the export sizes and two others (``arbiter`` judging a difference past
     the tolerance).  ``light`` is the model as written without its weights' data, where the writer
-    has it (else it is read back from ``path``)."""
+    has it (else it is read back from ``path``); ``session``: ONNX Runtime's session on ``path``,
+    from :func:`session_started`, else one is started here."""
     path = Path(path)
-    report = VerifyReport(against=against)
-    # ONNX Runtime's session (the longest step but the runs) is built on a second thread while the
-    # checker and shape inference run here: all three release the GIL, so on two cores the
-    # verification of ResNet-18 takes ~0.1 s less.  Its failure is raised where it was before.
+    if session is None:
+        with session_started(path) as started:
+            return verify_against(path, sig, reference, env0, valid=valid, rtol=rtol, atol=atol, against=against,
+                                  extra=extra, light=light, session=started, arbiter=arbiter)
+    return _verify(path, sig, reference, env0, VerifyReport(against=against), session, valid=valid, rtol=rtol,
+                   atol=atol, against=against, extra=extra, light=light, arbiter=arbiter)
+
+
+@contextlib.contextmanager
+def session_started(path: str | Path) -> Iterator[Future[Any]]:
+    """ONNX Runtime's verification session on ``path``, built on a second thread while the caller
+    goes on: the checker, shape inference and the references (a PyTorch module's import, build and
+    runs) take their time beside it, since all of them release the GIL for most of theirs (on two
+    cores, ResNet-18's verification takes ~0.1 s less).  Its failure is raised by ``result()``."""
     with ThreadPoolExecutor(1, thread_name_prefix="specc-verify") as pool:
-        session = pool.submit(_session, path)
+        session = pool.submit(_session, Path(path))
         try:
-            return _verify(path, sig, reference, env0, report, session, valid=valid, rtol=rtol, atol=atol,
-                           against=against, extra=extra, light=light, arbiter=arbiter)
+            yield session
         finally:
             session.cancel()
 
