@@ -422,6 +422,25 @@ _TABLE: list[Code | LintCode] = [
          "scheduler: {type: StepLR, step_size: 50}\ntrain: {epochs: 10}",
          "Fit the schedule to the epochs trained (the hint gives a value), set interval: step to count batches, "
          "or drop the scheduler."),
+    # -- training runs that end, resume and schedule as meant (helper b21) ----------------------------
+    Code("T019", "lr-at-zero", "The lr schedule holds the learning rate at 0 (or under a millionth of the "
+         "optimizer's lr) for whole epochs before the run ends: a warning.",
+         "A LinearLR to end_factor 0 over total_iters shorter than the run stays at 0 after it; a "
+         "CosineAnnealingLR with eta_min 0 reaches 0 at T_max and, if the run is longer, sits there for an epoch "
+         "before PyTorch's cosine climbs back; an ExponentialLR or StepLR with a small gamma decays to nothing. "
+         "Those epochs cost their time and move no weight, and the history shows a flat loss that looks like "
+         "convergence.",
+         "scheduler: {type: LinearLR, start_factor: 1.0, end_factor: 0.0, total_iters: 5}\ntrain: {epochs: 20}",
+         "Fit the schedule to the run: total_iters or T_max equal to the scheduler's steps in the run (the "
+         "epochs, less a warmup), a gamma that leaves a thousandth of the lr at the end; the hint gives the "
+         "value."),
+    Code("T020", "warmup-outlasts-run", "A warmup, or a LinearLR ramp up, lasts longer than the run: the lr never "
+         "reaches the value written (a warning).",
+         "warmup: {epochs: 10} in a 10-epoch run ramps the lr up for the whole run, so it trains at a fraction "
+         "of lr throughout and the scheduler after the warmup never starts; a LinearLR from start_factor to "
+         "end_factor over more iterations than it steps stops part way up.",
+         "scheduler: {type: CosineAnnealingLR, T_max: 10, warmup: {epochs: 10}}\ntrain: {epochs: 10}",
+         "Make the warmup a small part of the run (a tenth, say) and the ramp no longer than the run."),
     # -- training against references (helper f20) ---------------------------------------------------
     Code("T017", "loss-threshold-in-scaled-units", "A HuberLoss delta or SmoothL1Loss beta is written for "
          "targets that train.preprocess: auto standardises, so it is read in standard deviations, not in the "

@@ -1,0 +1,51 @@
+"""How long a run is, where check can know it without reading data: the samples of the bundled
+sets and of the data specc makes (synthetic, xor), the validation split's share of them, the
+optimizer steps of an epoch. NumPy-free, so `specc check` of a spec without a data file stays light;
+training computes the same numbers from the data it reads (specc/data/read.py) with these rules.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+# The samples of each bundled scikit-learn set (sklearn.datasets.load_<name>()).
+BUNDLED_SAMPLES = {"digits": 1797, "iris": 150, "wine": 178, "breast_cancer": 569, "diabetes": 442}
+
+
+def known_samples(train: Any) -> int | None:
+    """The samples train.data's source holds, where that is known without reading it."""
+    source = train.data.source
+    if source in ("synthetic", "xor"):
+        return int(train.data.num_samples)
+    return BUNDLED_SAMPLES.get(source)
+
+
+def validation_count(n: int, val_split: float) -> int:
+    """The samples val_split keeps for validation out of ``n``."""
+    return int(n * val_split)
+
+
+def too_few_to_train(n: int, val_split: float, classes: int) -> tuple[str, str] | None:
+    """T007's (message, fix) where val_split leaves fewer of ``n`` samples to train on than the
+    ``classes`` (1 for a task without classes: none left), else None."""
+    n_val = validation_count(n, val_split)
+    if n_val == 0 or n - n_val >= classes:
+        return None
+    spare = n - classes  # the most samples validation can take and leave each class one to train on
+    what = f"the {classes} classes" if classes > 1 else "one"
+    if spare < 1:  # no split leaves one: the 0.2 of other hints would fail the same way
+        fix = (f"give more data ({2 * classes} samples or more, two of each class), or train without "
+               "validation: val_split: 0")
+    else:
+        most = math.floor(100 * (spare + 1) / n - 1e-9) / 100  # int(n * most) <= spare
+        fix = (f"use val_split: {min(0.2, most):g} (any value up to {most:.2f} leaves a sample of each class to "
+               "train on)")
+    return (f"val_split: {val_split:g} keeps {n_val} of the {n} samples for validation and leaves {n - n_val} to "
+            f"train on, fewer than {what}", fix)
+
+
+def steps_per_epoch(train_samples: int, batch_size: int, accumulate: int) -> int:
+    """The optimizer steps of an epoch on one process, as the loop takes them (the last batch and
+    the last accumulation window may be short)."""
+    return max(1, math.ceil(math.ceil(train_samples / batch_size) / accumulate))
