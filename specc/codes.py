@@ -441,6 +441,33 @@ _TABLE: list[Code | LintCode] = [
          "end_factor over more iterations than it steps stops part way up.",
          "scheduler: {type: CosineAnnealingLR, T_max: 10, warmup: {epochs: 10}}\ntrain: {epochs: 10}",
          "Make the warmup a small part of the run (a tenth, say) and the ramp no longer than the run."),
+    Code("T021", "fewer-classes-than-outputs", "An image folder has fewer class folders than the model's output "
+         "has classes: a warning.",
+         "Each class folder is a label, 0 to k-1 in sorted order; an output of more scores than that keeps scores "
+         "no sample trains, which the model learns never to answer. Usually the folder is a subset of the data or "
+         "the output's width was copied from another data set (1000 for ImageNet); it may also be meant, with "
+         "classes to come, so it is not an error.",
+         "layers: [..., {type: Linear, out_features: 10}]\ntrain: {data: {source: photos/}}   # cat/, dog/",
+         "Set the last layer's width to the number of class folders, or add the missing classes' folders."),
+    Code("T022", "empty-class-folder", "A class folder of an image folder holds no images: a warning.",
+         "The folder still numbers a class (the classes are the folders, sorted), so the model has an output for "
+         "it and nothing trains it; the classes after it keep their numbers.",
+         "train: {data: {source: photos/}}   # photos/cat/*.png, photos/dog/ (empty)",
+         "Put the class's images in its folder, or remove the folder and the output."),
+    Code("T023", "images-resized", "Images of an image folder are not the size the model's input reads: each is "
+         "resized (a warning).",
+         "Images are resized to the input's height and width (or the first image's, where the spec leaves them "
+         "symbolic) as they are read: images of another aspect ratio are stretched, and large photos shrunk to a "
+         "small input lose their detail, with no word at train time.",
+         "inputs: {image: [B, 3, 32, 32]}\ntrain: {data: {source: photos/}}   # 640x480 photos",
+         "Resize (or crop) the images beforehand, or declare the input at their size."),
+    Code("T024", "images-converted", "Images of an image folder are not in the colour mode the input reads "
+         "(RGB for 3 channels, greyscale for 1): each is converted (a warning).",
+         "A transparent PNG loses its alpha channel, a greyscale image is copied into three channels, a colour "
+         "image into one is averaged to grey: the model may train on something else than the pictures look "
+         "like.",
+         "inputs: {image: [B, 1, 28, 28]}\ntrain: {data: {source: photos/}}   # RGB photos",
+         "Convert the images beforehand, or declare the input with the channels the images have."),
     # -- training against references (helper f20) ---------------------------------------------------
     Code("T017", "loss-threshold-in-scaled-units", "A HuberLoss delta or SmoothL1Loss beta is written for "
          "targets that train.preprocess: auto standardises, so it is read in standard deviations, not in the "
@@ -780,7 +807,8 @@ assert len(CODES) == len(_TABLE), "duplicate code in the table"
 # The codes that are warnings (lint rules, unused inputs and layers): the only ones a spec
 # may silence with `ignore:` or `lint: {ignore: [...]}`. Errors can never be silenced.
 WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")}
-                          | {"G005", "G007", "G011", "S012", "T011", "T017", "V032"})
+                          | {"G005", "G007", "G011", "S012", "T011", "T017", "V032"}
+                          | {"T019", "T020", "T021", "T022", "T023", "T024"})
 
 
 def closest_warning_code(text: str) -> str | None:

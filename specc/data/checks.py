@@ -42,6 +42,11 @@ def training_data(cfg: dict[str, Any], base: Path, seed: int, *, draw: bool = Tr
     return full, train, val
 
 
+def data_warnings(full: Data, val: Data) -> list[tuple[str, str, str, str]]:
+    """What reading the data found that trains, but perhaps not as meant: (code, message, hint, spec key)."""
+    return [*full.meta.get("warnings", []), *(val.meta.get("warnings", []) if val.meta is not full.meta else [])]
+
+
 def check_data(cfg: dict[str, Any], train: Data, val: Data) -> None:
     for part in (train, val):
         if not len(part):

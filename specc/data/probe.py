@@ -64,28 +64,30 @@ def data_diagnostics(spec: Spec, base: Path) -> list[Diagnostic]:
         _CACHE[key] = _read(cfg, base, rows)
         while len(_CACHE) > _CACHE_SIZE:
             del _CACHE[next(iter(_CACHE))]
-    found = _CACHE[key]
-    if found is not None:
-        code, message, hint, where = found
+    error, warnings = _CACHE[key]
+    if error is not None:
+        code, message, hint, where = error
         return [Diagnostic(code, message, locate(cfg, where), hint)]
-    return [Diagnostic("T011", f"{named[k]} holds {_mb(size)}, more than check reads whole "
+    return [Diagnostic(code, message, locate(cfg, where), hint, "warning") for code, message, hint, where in warnings
+            ] + [Diagnostic("T011", f"{named[k]} holds {_mb(size)}, more than check reads whole "
                        f"({_mb(_limit(paths[k]))}): check read its first {SAMPLE_ROWS} samples only, so classes "
                        "or rows past them are first seen by specc train", locate(cfg, k),
                        "nothing to fix if the file is right; specc check --no-data skips reading data",
                        severity="warning") for k, size in large.items()]
 
 
-def _read(cfg: dict[str, Any], base: Path, rows: int | None) -> tuple[Any, ...] | None:
-    """The first problem reading the data as `specc train` does finds, or None."""
-    from .checks import training_data
+def _read(cfg: dict[str, Any], base: Path, rows: int | None) -> tuple[tuple[Any, ...] | None, list[Any]]:
+    """(the first problem reading the data as `specc train` does finds, or None; the readers'
+    warnings, each (code, message, hint, spec key))."""
+    from .checks import data_warnings, training_data
     from .read import DataError
 
     seed = cfg["train"]["seed"] if cfg["train"]["seed"] is not None else 0
     try:
-        training_data(cfg, base, seed, draw=False, rows=rows)
+        full, _, val = training_data(cfg, base, seed, draw=False, rows=rows)
     except DataError as exc:
-        return exc.code, exc.message, exc.hint, exc.where
-    return None
+        return (exc.code, exc.message, exc.hint, exc.where), []
+    return None, data_warnings(full, val)
 
 
 def _limit(path: Path) -> int:

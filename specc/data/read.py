@@ -625,11 +625,15 @@ def _images(cfg: dict[str, Any], folder: Path, where: str, known: dict[str, Any]
                         "declare the input as [B, 3, H, W] (or 1 channel for greyscale)", f"inputs.{name}")
     xs, ys = [], []
     each = None if rows is None else max(1, rows // len(found))  # a few of every class: each label is seen
+    empty: list[str] = []
+    looks: dict[tuple[tuple[int, int], str], int] = {}  # (size, mode) of the images read: how many
     for cls in found:
         label = _class_index(classes, cls, f"{folder}/{cls}", where)
         files = [f for f in sorted((folder / cls).iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
+        if not files:
+            empty.append(cls)
         for f in files[:each]:
-            xs.append(image_array(f, shape, where))
+            xs.append(image_array(f, shape, where, looks))
             ys.append(label)
     if not xs:
         deeper = [cls for cls in found if any(
@@ -646,7 +650,61 @@ def _images(cfg: dict[str, Any], folder: Path, where: str, known: dict[str, Any]
                         where)
     data = Data({name: np.stack(xs)}, np.array(ys), classes=classes)
     data.meta["images"] = {name: list(shape)}  # predict reads image files as training did
+    data.meta["warnings"] = _folder_warnings(cfg, written, found, empty, looks, shape, where,
+                                             training="classes" not in known)
     return data
+
+
+def _folder_warnings(cfg: dict[str, Any], written: str, found: list[str], empty: list[str],
+                     looks: dict[tuple[tuple[int, int], str], int], shape: Sequence[int], where: str,
+                     training: bool) -> list[tuple[str, str, str, str]]:
+    """What an image folder trains that its user may not mean, as (code, message, hint, spec key)
+    warnings: fewer class folders than the output has classes (T021: outputs that no sample ever
+    trains), a class folder without images (T022), images of another size (T023, resized) or another
+    colour mode than the input reads (T024, converted)."""
+    found_warnings: list[tuple[str, str, str, str]] = []
+    out_name, out = next(iter(cfg["outputs"].items()))
+    width = out[classes_at(cfg)] if cfg["task"] == "classification" and len(out) > classes_at(cfg) else None
+    if training and isinstance(width, int) and len(found) < width:
+        found_warnings.append((
+            "T021", f"{written} has {len(found)} class folders ({', '.join(found[:6])}"
+            f"{', …' if len(found) > 6 else ''}), but output {out_name!r} gives {width} scores: the other "
+            f"{width - len(found)} are outputs no sample trains, which the model learns to never answer",
+            f"set the last layer's width to {len(found)}, or add the missing classes' folders", f"output.{out_name}"))
+    if empty:
+        found_warnings.append((
+            "T022", f"{written} has class folders without images ({', '.join(empty)}): each such class keeps a "
+            "label and an output, and nothing to learn from",
+            "put the class's images in its folder, or remove the empty folder (the classes after it are "
+            "numbered one lower)", where))
+    channels, height, width_px = shape
+    sizes: dict[tuple[int, int], int] = {}
+    modes: dict[str, int] = {}
+    for (size, mode), n in looks.items():
+        sizes[size] = sizes.get(size, 0) + n
+        modes[mode] = modes.get(mode, 0) + n
+    total = sum(sizes.values())
+    other = {s: n for s, n in sizes.items() if s != (width_px, height)}
+    if other:
+        listed = ", ".join(f"{w}x{h} ({n})" for (w, h), n in sorted(other.items(), key=lambda kv: -kv[1])[:4])
+        found_warnings.append((
+            "T023", f"{sum(other.values())} of the {total} images read from {written} are not {width_px}x{height}, "
+            f"the size the input reads ({listed}): each is resized to {width_px}x{height}, stretched where its "
+            "aspect ratio differs", f"resize the images to {width_px}x{height} beforehand, or declare the input at "
+            "their size", where))
+    wanted = ("L",) if channels == 1 else ("RGB",)
+    converted = {m: n for m, n in modes.items() if m not in wanted}
+    if converted:
+        what = {"RGBA": "their alpha channel dropped", "LA": "their alpha channel dropped",
+                "P": "their palette expanded", "L": "their one grey channel copied to three",
+                "RGB": "their colour averaged to grey", "1": "their black and white read as grey"}
+        listed = ", ".join(f"{m} ({n}: {what.get(m, 'converted')})" for m, n in sorted(converted.items()))
+        found_warnings.append((
+            "T024", f"{sum(converted.values())} of the {total} images read from {written} are not "
+            f"{wanted[0]}, which the input's {channels} channel{'s' if channels > 1 else ''} read: {listed}",
+            "nothing to fix if that is meant; else convert the images beforehand, or declare the input with "
+            f"{3 if channels == 1 else 1} channel{'s' if channels == 1 else ''}", where))
+    return found_warnings
 
 
 def image_input_shape(recorded: Sequence[int] | None, declared: Sequence[Any]) -> list[int] | None:
@@ -657,9 +715,10 @@ def image_input_shape(recorded: Sequence[int] | None, declared: Sequence[Any]) -
     return shape if shape is not None and len(shape) == 3 and shape[0] in (1, 3) else None
 
 
-def image_array(path: Path, shape: Sequence[int], where: str = "source") -> np.ndarray:
+def image_array(path: Path, shape: Sequence[int], where: str = "source",
+                looks: dict[tuple[tuple[int, int], str], int] | None = None) -> np.ndarray:
     """One image file as the model reads it: (C, H, W) float32 in [0, 1], greyscale for one channel
-    and RGB for three, resized to ``shape``'s H x W."""
+    and RGB for three, resized to ``shape``'s H x W; ``looks`` counts the files' (size, mode)."""
     try:
         from PIL import Image, UnidentifiedImageError
     except ImportError:  # `specc[deploy]` runs models without Pillow
@@ -668,6 +727,8 @@ def image_array(path: Path, shape: Sequence[int], where: str = "source") -> np.n
     channels, height, width = shape
     try:
         with Image.open(path) as im:
+            if looks is not None:
+                looks[(im.size, im.mode)] = looks.get((im.size, im.mode), 0) + 1
             im = im.convert("L" if channels == 1 else "RGB").resize((width, height))
             arr = np.asarray(im, dtype=np.float32) / 255.0
     except (UnidentifiedImageError, OSError, ValueError) as exc:  # a truncated file, or not an image

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from ...atomic import atomic_write, make_folder
-from ...data.checks import training_data
+from ...data.checks import data_warnings, training_data
 from ...data.read import Data, DataError
 from ...shapes.dims import runs
 from ...validate.train_config import classes_at, head
@@ -201,6 +201,7 @@ class Trainer:
         # (picked by name), an image folder's channels and size
         self.reading = {k: v for k, v in full.reading().items() if k != "classes"}
         self.notes += full.meta.get("notes", [])
+        self.notes += [f"{message}; {hint} ({code})" for code, message, hint, _ in data_warnings(full, val)]
         self.pre = Preprocessing.fit(cfg, train.inputs, train.targets)
         self.train_data, self.val_data = train, val
         self.train_t = self._tensors(train)
