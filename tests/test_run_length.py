@@ -141,3 +141,36 @@ def test_synthetic_labels_are_no_classes_to_cover() -> None:
     assert spec.ok, spec.diagnostics
     _, train, val = training_data(train_config(spec), ROOT, 0)
     assert (len(train), len(val)) == (32, 32)
+
+
+BATCHNORM = """specc: 1
+inputs: {x: [B, 4]}
+layers:
+  - {type: Linear, out_features: 8}
+  - {type: BatchNorm1d}
+  - {type: ReLU}
+  - {type: Linear, out_features: 1}
+loss: {type: MSELoss}
+optimizer: {type: Adam}
+train: {epochs: 1, batch_size: 4, data: {source: SOURCE, val_split: 0.5}}
+"""
+
+
+def test_a_training_split_of_one_sample_into_batchnorm_is_refused_by_check_and_by_train(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Batches of one sample from a split of one: PyTorch stopped mid-run ("Expected more than 1 value
+    per channel"), reported as a specc bug after check said ok."""
+    spec = specc.loads(BATCHNORM.replace("SOURCE", "synthetic, num_samples: 2"), "s.yaml")
+    (d,) = [d for d in spec.diagnostics if d.code == "T008"]
+    assert not spec.ok and d.loc.line == 10 and "holds one sample" in d.message and "BatchNorm1d" in d.message
+    assert specc.loads(BATCHNORM.replace("SOURCE", "synthetic, num_samples: 4"), "s.yaml").ok
+    np = pytest.importorskip("numpy")
+    pytest.importorskip("torch")
+    from specc.cli import main
+
+    np.savez(tmp_path / "two.npz", x=np.ones((2, 4), np.float32), y=np.ones((2, 1), np.float32))
+    (tmp_path / "s.yaml").write_text(BATCHNORM.replace("SOURCE", "two.npz"))
+    capsys.readouterr()
+    assert main(["train", str(tmp_path / "s.yaml"), "--run", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err
+    assert "T008" in err and "holds one sample" in err and "internal error" not in err, err

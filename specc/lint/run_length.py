@@ -16,20 +16,46 @@ from typing import TYPE_CHECKING, Any
 from ..diagnostics import Diagnostic
 from ..shapes.dims import runs
 from ..validate.document import DATASET_SHAPES
-from ..validate.run_size import BUNDLED_SAMPLES, known_samples, steps_per_epoch, too_few_to_train, validation_count
+from ..validate.run_size import (
+    BUNDLED_SAMPLES,
+    ONE_SAMPLE_HINT,
+    known_samples,
+    one_sample_message,
+    steps_per_epoch,
+    too_few_to_train,
+    validation_count,
+)
 from ..validate.training import class_dim, classification
 
 if TYPE_CHECKING:
     from ..spec import Spec
+    from .view import Leaf
 
 ZERO = 1e-6  # an lr below this share of the optimizer's moves no weight in any number of epochs
 
 
-def check_run_length(spec: Spec, pairs: list[Any]) -> list[Diagnostic]:
+def check_run_length(spec: Spec, pairs: list[Any], leaves: list[Leaf]) -> list[Diagnostic]:
     doc = spec.document
     if doc is None or doc.train is None:
         return []
-    return _too_few(spec, pairs) + _schedule(spec)
+    return _too_few(spec, pairs) + _one_sample(spec, leaves) + _schedule(spec)
+
+
+def _one_sample(spec: Spec, leaves: list[Leaf]) -> list[Diagnostic]:
+    """T008 where the training split is one sample: every batch is that sample, whose statistics a
+    trainable BatchNorm normalises with. Training refuses it by the same rule (any trainable
+    BatchNorm, not only one of a value per channel, where PyTorch itself stops)."""
+    train = spec.document.train  # type: ignore[union-attr]
+    n = known_samples(train)
+    if n is None or spec.document.lora is not None:  # type: ignore[union-attr]
+        return []
+    if train.data.val_source is None:
+        n -= validation_count(n, train.data.val_split)
+    norm = next((leaf for leaf in leaves if leaf.type.startswith("BatchNorm") and leaf.node.trainable), None)
+    if n != 1 or norm is None:
+        return []
+    return [Diagnostic("T008", one_sample_message(norm.who()), spec.locations.nearest("train", "data", "val_split"),
+                       ONE_SAMPLE_HINT, layer=norm.node.path)]
 
 
 def scheduler_steps(spec: Spec) -> tuple[int, int | None]:

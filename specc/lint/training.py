@@ -53,7 +53,7 @@ def check_training(spec: Spec) -> list[Diagnostic]:
              else [(None, loss, ctx.view.main_output, values.get(first) if first is not None else None)])
     trained: list[Leaf] = []
     off_dim0 = _samples_first(spec, [out for *_, out in pairs if out is not None])
-    diags += off_dim0 + _bundled_data(spec, pairs) + check_run_length(spec, pairs)
+    diags += off_dim0 + _bundled_data(spec, pairs) + check_run_length(spec, pairs, ctx.view.leaves)
     for key, one, last, out in pairs:
         if not isinstance(last, Leaf) or out is None:
             continue

@@ -49,3 +49,14 @@ def steps_per_epoch(train_samples: int, batch_size: int, accumulate: int) -> int
     """The optimizer steps of an epoch on one process, as the loop takes them (the last batch and
     the last accumulation window may be short)."""
     return max(1, math.ceil(math.ceil(train_samples / batch_size) / accumulate))
+
+
+ONE_SAMPLE_HINT = ("train on 2 samples or more (16 or more gives BatchNorm useful statistics): more data, or a smaller "
+                   "val_split; or a LayerNorm or GroupNorm in the BatchNorm's place")
+
+
+def one_sample_message(norm: str) -> str:
+    """T008's words for a training split of one sample into a BatchNorm (``norm``: which)."""
+    return (f"the training split holds one sample, so every batch is that sample alone, and {norm} normalises "
+            "with a batch's own statistics while training: of one sample there are none (PyTorch stops where "
+            "that leaves one value per channel)")

@@ -28,6 +28,7 @@ from ...atomic import atomic_write, make_folder
 from ...data.checks import data_warnings, training_data
 from ...data.read import Data, DataError
 from ...shapes.dims import runs
+from ...validate.run_size import ONE_SAMPLE_HINT, one_sample_message
 from ...validate.train_config import classes_at, head
 from ...validate.training import unreduced
 from . import distributed
@@ -254,6 +255,12 @@ class Trainer:
                               "last batch of one sample, which BatchNorm cannot normalise; it is left out of each "
                               "epoch (a different sample each epoch when shuffled); a batch_size that leaves no "
                               "single sample over trains on all of them")
+        # a frozen BatchNorm (trainable: false, or under lora:) has parameters none of which trains
+        norm = next((m for m in self.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+                     and not (list(m.parameters()) and not any(p.requires_grad for p in m.parameters()))), None)
+        if per_rank == 1 and norm is not None:  # check says so where it knows the samples
+            raise DataError("T008", one_sample_message(f"BatchNorm {type(norm).__name__}"), ONE_SAMPLE_HINT,
+                            "val_split")
         batches = math.ceil(per_rank / self.batch_size) - self.drop_single
         self.steps_per_epoch = steps = max(1, math.ceil(batches / self.cfg["train"]["accumulate"]))
         build_sched = getattr(self.module, "build_scheduler", None)
