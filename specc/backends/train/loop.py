@@ -238,6 +238,13 @@ class Trainer:
                                  "(CrossEntropyLoss, NLLLoss, FocalLoss)")
             width = next(iter(self.cfg["outputs"].values()))[classes_at(self.cfg)]
             setattr(inner, key, balanced_weights(self.train_data.targets, int(width)))
+            labels = np.asarray(self.train_data.targets).reshape(-1)
+            absent = sorted(set(range(int(width))) - set(labels[labels >= 0].tolist()))
+            if absent:  # scikit-learn's compute_class_weight refuses these; the run trains on without them
+                many = len(absent) > 1
+                self.notes.append(f"class_weights: auto: the training split has no sample of class"
+                                  f"{'es' if many else ''} {_epochs(absent)} (of {width}), weighted 1; no sample "
+                                  f"trains {'their outputs' if many else 'its output'}")
         self.loss_fn.to(self.device)
         try:
             self.optimizer = self.module.build_optimizer(self.model)
