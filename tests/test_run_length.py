@@ -174,3 +174,20 @@ def test_a_training_split_of_one_sample_into_batchnorm_is_refused_by_check_and_b
     assert main(["train", str(tmp_path / "s.yaml"), "--run", str(tmp_path / "run")]) == 1
     err = capsys.readouterr().err
     assert "T008" in err and "holds one sample" in err and "internal error" not in err, err
+
+
+def test_a_step_schedule_over_a_data_file_is_judged_by_train_with_the_steps_it_counts(tmp_path: Path) -> None:
+    """check cannot count a data file's steps without reading it; training does, and its report says
+    what check would have: 40 samples, 32 after the split, in batches of 8 are 4 steps an epoch."""
+    np = pytest.importorskip("numpy")
+    pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.normal(size=(40, 4)).astype(np.float32), y=np.arange(40) % 3)
+    text = SPEC.replace("SCHED", "{type: LinearLR, start_factor: 1.0, end_factor: 0.0, total_iters: 8, interval: "
+                        "step}").replace("EPOCHS", "5").replace("{source: iris}", "{source: d.npz}, batch_size: 8")
+    (tmp_path / "s.yaml").write_text(text)
+    assert not [d for d in specc.load(tmp_path / "s.yaml").diagnostics if d.code == "T019"]
+    result = specc.train(tmp_path / "s.yaml")
+    (note,) = [n for n in result.report["notes"] if "(T019)" in n]
+    assert "at 0 for 3 of the 5 epochs (epochs 3-5)" in note and "total_iters: 20" in note, note
+    assert [r["lr"] for r in result.history][2:] == [0.0, 0.0, 0.0]  # what the note said

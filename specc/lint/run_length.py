@@ -93,12 +93,22 @@ def main_factor(sched: Any, base_lr: float, t: int) -> float | None:
     return None
 
 
-def _schedule(spec: Spec) -> list[Diagnostic]:
+def schedule_warnings(spec: Spec, per_epoch: int | None = None, epochs: int | None = None) -> list[Diagnostic]:
+    """T019 and T020 of the spec's schedule; ``per_epoch`` and ``epochs``, where training knows them
+    (its data read, its --epochs), in place of what check knows."""
+    doc = spec.document
+    if doc is None or doc.train is None:
+        return []
+    return _schedule(spec, per_epoch, epochs)
+
+
+def _schedule(spec: Spec, steps: int | None = None, run_epochs: int | None = None) -> list[Diagnostic]:
     doc = spec.document
     sched, opt = doc.scheduler, doc.optimizer  # type: ignore[union-attr]
     if sched is None or opt is None or sched.type in ("ReduceLROnPlateau", "OneCycleLR"):
         return []
     epochs, per_epoch = scheduler_steps(spec)
+    epochs, per_epoch = run_epochs or epochs, steps or per_epoch
     per_step = sched.interval == "step"
     if per_step and per_epoch is None:
         return []  # the data's size, so the run's steps, is known to training only

@@ -71,6 +71,9 @@ class Options:
     base: Path = field(default_factory=Path.cwd)
     log: Log | None = None
     extra_files: dict[str, str] = field(default_factory=dict)  # written into a new run folder
+    # what the lr schedule does over the run's epochs of this many steps (check's T019, T020 where it
+    # could not count the steps), for the report's notes
+    schedule_notes: Callable[[int, int], list[str]] | None = None
 
 
 @dataclass
@@ -270,6 +273,8 @@ class Trainer:
                             "val_split")
         batches = math.ceil(per_rank / self.batch_size) - self.drop_single
         self.steps_per_epoch = steps = max(1, math.ceil(batches / self.cfg["train"]["accumulate"]))
+        if self.opts.schedule_notes is not None:
+            self.notes += self.opts.schedule_notes(steps, self.epochs)
         build_sched = getattr(self.module, "build_scheduler", None)
         self.scheduler = build_sched(self.optimizer, self.epochs, steps) if build_sched else None
         self.sched_interval = getattr(self.module, "SCHEDULER_INTERVAL", "epoch")
