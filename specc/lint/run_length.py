@@ -1,11 +1,12 @@
-"""What the run's length makes of the lr schedule and the validation split, where check knows it.
+"""What the run's length makes of the lr schedule and the training split, where check knows it.
 
 T019: a schedule whose lr is 0 (or under a millionth of the optimizer's lr) for epochs of the run:
 a LinearLR to end_factor 0 over fewer iterations than the run, a CosineAnnealingLR with eta_min 0
 whose T_max ends before the run, an ExponentialLR or StepLR that decays to nothing. T020: a warmup,
 or a LinearLR ramp, longer than the run, so the lr never reaches the value written. T007 where the
-data's size and classes are known without reading it (the bundled scikit-learn sets). The lr of each step is
-PyTorch's closed form of each scheduler (the schedulers' docs), computed here without torch.
+data's size and classes are known without reading it (the bundled scikit-learn sets); T008 for a
+training split of one sample into a BatchNorm. The lr of each step is PyTorch's closed form of each
+scheduler (the schedulers' docs), computed here without torch.
 """
 
 from __future__ import annotations
@@ -19,11 +20,10 @@ from ..validate.document import DATASET_SHAPES
 from ..validate.run_size import (
     BUNDLED_SAMPLES,
     ONE_SAMPLE_HINT,
-    known_samples,
+    known_training_samples,
     one_sample_message,
     steps_per_epoch,
     too_few_to_train,
-    validation_count,
 )
 from ..validate.training import class_dim, classification
 
@@ -38,19 +38,16 @@ def check_run_length(spec: Spec, pairs: list[Any], leaves: list[Leaf]) -> list[D
     doc = spec.document
     if doc is None or doc.train is None:
         return []
-    return _too_few(spec, pairs) + _one_sample(spec, leaves) + _schedule(spec)
+    return _too_few(spec, pairs) + _one_sample(spec, leaves) + schedule_warnings(spec)
 
 
 def _one_sample(spec: Spec, leaves: list[Leaf]) -> list[Diagnostic]:
     """T008 where the training split is one sample: every batch is that sample, whose statistics a
     trainable BatchNorm normalises with. Training refuses it by the same rule (any trainable
     BatchNorm, not only one of a value per channel, where PyTorch itself stops)."""
-    train = spec.document.train  # type: ignore[union-attr]
-    n = known_samples(train)
+    n = known_training_samples(spec.document.train)  # type: ignore[union-attr]
     if n is None or spec.document.lora is not None:  # type: ignore[union-attr]
         return []
-    if train.data.val_source is None:
-        n -= validation_count(n, train.data.val_split)
     norm = next((leaf for leaf in leaves if leaf.type.startswith("BatchNorm") and leaf.node.trainable), None)
     if n != 1 or norm is None:
         return []
@@ -61,12 +58,8 @@ def _one_sample(spec: Spec, leaves: list[Leaf]) -> list[Diagnostic]:
 def scheduler_steps(spec: Spec) -> tuple[int, int | None]:
     """(the epochs, the optimizer steps of an epoch where the data's size is known, else None)."""
     train = spec.document.train  # type: ignore[union-attr]
-    n = known_samples(train)
-    if n is None:
-        return train.epochs, None
-    if train.data.val_source is None:
-        n -= validation_count(n, train.data.val_split)
-    return train.epochs, steps_per_epoch(n, train.batch_size, train.accumulate)
+    n = known_training_samples(train)
+    return train.epochs, steps_per_epoch(n, train.batch_size, train.accumulate) if n is not None else None
 
 
 def main_factor(sched: Any, base_lr: float, t: int) -> float | None:
@@ -93,22 +86,17 @@ def main_factor(sched: Any, base_lr: float, t: int) -> float | None:
     return None
 
 
-def schedule_warnings(spec: Spec, per_epoch: int | None = None, epochs: int | None = None) -> list[Diagnostic]:
-    """T019 and T020 of the spec's schedule; ``per_epoch`` and ``epochs``, where training knows them
-    (its data read, its --epochs), in place of what check knows."""
+def schedule_warnings(spec: Spec, counted: int | None = None, run_epochs: int | None = None) -> list[Diagnostic]:
+    """T019 and T020 of the spec's schedule; ``counted`` (the steps of an epoch) and ``run_epochs``
+    where training knows them (its data read, its --epochs), in place of what check knows."""
     doc = spec.document
     if doc is None or doc.train is None:
         return []
-    return _schedule(spec, per_epoch, epochs)
-
-
-def _schedule(spec: Spec, steps: int | None = None, run_epochs: int | None = None) -> list[Diagnostic]:
-    doc = spec.document
-    sched, opt = doc.scheduler, doc.optimizer  # type: ignore[union-attr]
+    sched, opt = doc.scheduler, doc.optimizer
     if sched is None or opt is None or sched.type in ("ReduceLROnPlateau", "OneCycleLR"):
         return []
     epochs, per_epoch = scheduler_steps(spec)
-    epochs, per_epoch = run_epochs or epochs, steps or per_epoch
+    epochs, per_epoch = run_epochs or epochs, counted or per_epoch
     per_step = sched.interval == "step"
     if per_step and per_epoch is None:
         return []  # the data's size, so the run's steps, is known to training only
@@ -131,13 +119,13 @@ def _schedule(spec: Spec, steps: int | None = None, run_epochs: int | None = Non
     dead: list[int] = []  # the epochs (from 1) whose every step of the scheduler's own is at lr 0
     exact = True
     for epoch in range(epochs):
-        steps = range(max(epoch * per, warmup), (epoch + 1) * per)
+        span = range(max(epoch * per, warmup), (epoch + 1) * per)
         top = 0.0
-        for s in steps:  # stops at the first step that trains: a live epoch costs a step or two
+        for s in span:  # stops at the first step that trains: a live epoch costs a step or two
             top = max(top, main_factor(sched, base, s - warmup) or 0.0)
             if top > ZERO:
                 break
-        if steps and top <= ZERO:
+        if span and top <= ZERO:
             dead.append(epoch + 1)
             exact = exact and top == 0
     if not dead:

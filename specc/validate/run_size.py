@@ -21,6 +21,14 @@ def known_samples(train: Any) -> int | None:
     return BUNDLED_SAMPLES.get(source)
 
 
+def known_training_samples(train: Any) -> int | None:
+    """The samples of the training split, where the source's size is known without reading it."""
+    n = known_samples(train)
+    if n is None or train.data.val_source is not None:
+        return n
+    return n - validation_count(n, train.data.val_split)
+
+
 def validation_count(n: int, val_split: float) -> int:
     """The samples val_split keeps for validation out of ``n``."""
     return int(n * val_split)
