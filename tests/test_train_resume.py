@@ -128,3 +128,34 @@ def test_max_steps_inside_an_epoch_resumes_that_epoch_where_it_stopped(tmp_path:
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert [r["lr"] for r in again.history] == [r["lr"] for r in whole.history]
     assert again.report["best_epoch"] == whole.report["best_epoch"]
+
+
+def test_a_kill_between_the_best_and_last_links_resumes_to_the_same_best_weights(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An improving epoch points two links at its checkpoint. Killed between them, the run must not
+    resume believing that epoch best while `best` still holds an older one (the final weights, which
+    restore_best reads from `best`, would be that older epoch's)."""
+    import specc
+    from specc.backends.train import run as run_mod
+
+    path = tmp_path / "net.yaml"
+    path.write_text(textwrap.dedent(STEPPED))
+    whole = specc.train(path, tmp_path / "whole")
+    last = len(whole.history)
+    assert whole.report["best_epoch"] == last  # the kill below falls on the best epoch's links
+    point, calls = run_mod.point, []
+
+    def killed_after_one_link(link: Path, target: Path) -> None:
+        calls.append(target.name)
+        point(link, target)
+        if calls.count(f"e{last:04d}") == 1:
+            raise KeyboardInterrupt  # as SIGKILL would, between the two links
+
+    monkeypatch.setattr(run_mod, "point", killed_after_one_link)
+    with pytest.raises(KeyboardInterrupt):
+        specc.train(path, tmp_path / "part")
+    monkeypatch.setattr(run_mod, "point", point)
+    resumed = specc.train(path, tmp_path / "part", resume=True)
+    assert resumed.report["best_epoch"] == whole.report["best_epoch"]
+    a, b = whole.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -594,8 +594,10 @@ class Trainer:
             self.log({"event": "epoch", "epochs": self.epochs, **record})
             if run is not None:
                 tensors, meta = self._state(epoch, history)
+                # best first: killed between the two, `last` still names the epoch before, which a
+                # resume re-runs (pointing both again), never a best epoch that `best` does not hold
                 write_checkpoint(run, epoch, self.weights(), tensors, meta,
-                                 ("last", "best") if improved else ("last",))
+                                 ("best", "last") if improved else ("last",))
                 write_history(run, history)
             if stopper and self.patience_left <= 0:
                 stopped = self._stopped_why(monitor, stopper, epoch)
