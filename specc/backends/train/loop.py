@@ -269,8 +269,8 @@ class Trainer:
         norm = next((m for m in self.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
                      and not (list(m.parameters()) and not any(p.requires_grad for p in m.parameters()))), None)
         if per_rank == 1 and norm is not None:  # check says so where it knows the samples
-            raise DataError("T008", one_sample_message(f"BatchNorm {type(norm).__name__}"), ONE_SAMPLE_HINT,
-                            "val_split")
+            raise DataError("T008", one_sample_message(f"a {type(norm).__name__}"), ONE_SAMPLE_HINT,
+                            "source" if self.cfg["train"]["data"]["val_source"] else "val_split")
         batches = math.ceil(per_rank / self.batch_size) - self.drop_single
         self.steps_per_epoch = steps = max(1, math.ceil(batches / self.cfg["train"]["accumulate"]))
         if self.opts.schedule_notes is not None:
