@@ -76,3 +76,21 @@ def test_an_empty_class_folder_resized_and_converted_images_each_warn(tmp_path: 
     assert all(d.loc.line == 8 for d in found.values())  # at source:
     quiet = specc.load(tmp_path / "img.yaml", ignore=["T022", "T023", "T024"])
     assert quiet.ok and not quiet.diagnostics
+
+
+def test_16_bit_greyscale_images_are_read_at_their_depth_not_clipped_at_255(tmp_path: Path) -> None:
+    """Pillow's convert("L") of a 16-bit PNG clips every value above 255: a scan or a depth map read
+    as nearly all white, silently, at train and at predict alike (both read with image_array)."""
+    from specc.data.read import image_array
+
+    values = (np.arange(64).reshape(8, 8) * 1000).astype(np.uint16)
+    Image.fromarray(values).save(tmp_path / "deep.png")
+    grey = image_array(tmp_path / "deep.png", (1, 8, 8))
+    assert grey.shape == (1, 8, 8) and np.allclose(grey[0], values / 65535.0, atol=1e-6)
+    rgb = image_array(tmp_path / "deep.png", (3, 8, 8))
+    assert np.array_equal(rgb[0], rgb[2]) and np.allclose(rgb[1], values / 65535.0, atol=1e-6)
+    for cls in ("a", "b"):
+        (tmp_path / "img" / cls).mkdir(parents=True)
+        for i in range(4):
+            Image.fromarray(values + i).save(tmp_path / "img" / cls / f"{i}.png")
+    assert check(tmp_path, 2)[1] == {}  # 16-bit grey into one channel: nothing converted, nothing to say

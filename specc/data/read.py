@@ -692,12 +692,13 @@ def _folder_warnings(cfg: dict[str, Any], written: str, found: list[str], empty:
             f"the size the input reads ({listed}): each is resized to {width_px}x{height}, stretched where its "
             "aspect ratio differs", f"resize the images to {width_px}x{height} beforehand, or declare the input at "
             "their size", where))
-    wanted = ("L",) if channels == 1 else ("RGB",)
+    wanted = ("L", "I;16", "I;16B", "I;16L", "I") if channels == 1 else ("RGB",)
     converted = {m: n for m, n in modes.items() if m not in wanted}
     if converted:
         what = {"RGBA": "their alpha channel dropped", "LA": "their alpha channel dropped",
                 "P": "their palette expanded", "L": "their one grey channel copied to three",
-                "RGB": "their colour averaged to grey", "1": "their black and white read as grey"}
+                "RGB": "their colour averaged to grey", "1": "their black and white read as grey",
+                **dict.fromkeys(("I;16", "I;16B", "I;16L", "I"), "their 16-bit grey copied to three channels")}
         listed = ", ".join(f"{m} ({n}: {what.get(m, 'converted')})" for m, n in sorted(converted.items()))
         found_warnings.append((
             "T024", f"{sum(converted.values())} of the {total} images read from {written} are not "
@@ -729,8 +730,14 @@ def image_array(path: Path, shape: Sequence[int], where: str = "source",
         with Image.open(path) as im:
             if looks is not None:
                 looks[(im.size, im.mode)] = looks.get((im.size, im.mode), 0) + 1
-            im = im.convert("L" if channels == 1 else "RGB").resize((width, height))
-            arr = np.asarray(im, dtype=np.float32) / 255.0
+            if im.mode.startswith("I"):
+                # 16-bit greyscale (a scan, a depth map): Pillow's convert to 8 bits clips every value
+                # above 255 to white, so it is resized as floats and scaled by its own full range
+                grey = np.asarray(im.convert("F").resize((width, height)), dtype=np.float32) / 65535.0
+                arr = grey if channels == 1 else np.repeat(grey[..., None], 3, axis=-1)
+            else:
+                im = im.convert("L" if channels == 1 else "RGB").resize((width, height))
+                arr = np.asarray(im, dtype=np.float32) / 255.0
     except (UnidentifiedImageError, OSError, ValueError) as exc:  # a truncated file, or not an image
         raise _unreadable_image(path, exc, where) from None
     return arr[None] if channels == 1 else arr.transpose(2, 0, 1)
