@@ -191,3 +191,35 @@ def test_a_step_schedule_over_a_data_file_is_judged_by_train_with_the_steps_it_c
     (note,) = [n for n in result.report["notes"] if "(T019)" in n]
     assert "at 0 for 3 of the 5 epochs (epochs 3-5)" in note and "total_iters: 20" in note, note
     assert [r["lr"] for r in result.history][2:] == [0.0, 0.0, 0.0]  # what the note said
+
+
+STOPPED = """specc: 1
+inputs: {x: [B, 4]}
+layers:
+  - {type: Linear, out_features: 1}
+loss: {type: MSELoss}
+optimizer: {type: Adam}
+train: {epochs: 2, batch_size: 8, early_stopping: {patience: 2}, data: {source: SOURCE}}
+"""
+
+
+def test_a_val_split_that_keeps_no_sample_for_early_stopping_is_v020_at_check_and_at_train(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """int(4 x 0.2) is 0: early stopping watched nothing, and training stopped with "early stopping
+    monitors val_loss, which a regression run does not compute; monitor val_loss" after check said ok."""
+    spec = specc.loads(STOPPED.replace("SOURCE", "synthetic, num_samples: 4"), "s.yaml")
+    (d,) = [d for d in spec.diagnostics if d.code == "V020"]
+    assert "keeps none for validation (int(4 x 0.2) is 0)" in d.message and "val_split: 0.25" in d.hint
+    fixed = STOPPED.replace("SOURCE", "synthetic, num_samples: 4, val_split: 0.25")
+    assert specc.loads(fixed, "s.yaml").ok
+    np = pytest.importorskip("numpy")
+    pytest.importorskip("torch")
+    from specc.cli import main
+
+    np.savez(tmp_path / "four.npz", x=np.ones((4, 4), np.float32), y=np.ones((4, 1), np.float32))
+    (tmp_path / "s.yaml").write_text(STOPPED.replace("SOURCE", "four.npz"))
+    found = [d for d in specc.load(tmp_path / "s.yaml").diagnostics if d.code == "V020"]
+    assert [x.message for x in found] == [d.message]  # check reads the file and says the same
+    capsys.readouterr()
+    assert main(["train", str(tmp_path / "s.yaml"), "--run", str(tmp_path / "run")]) == 1
+    assert "V020" in capsys.readouterr().err

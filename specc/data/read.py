@@ -21,7 +21,7 @@ from ..diagnostics import yaml_flow
 from ..shapes.dims import evaluate, from_json
 from ..shapes.rules import nearest_fit, refusal, rules_from_json
 from ..validate.document import SKLEARN_DATASETS as BUNDLED
-from ..validate.run_size import too_few_to_train, validation_count
+from ..validate.run_size import no_validation, too_few_to_train, validation_count
 from ..validate.train_config import classes_at, head
 
 DEFAULT_SIZE = 16  # a symbol's size in data specc makes, where the spec gives none
@@ -198,6 +198,10 @@ def validation_size(cfg: dict[str, Any], data: Data) -> int:
     found = too_few_to_train(len(data), dcfg["val_split"], classes)
     if found is not None:
         raise DataError("T007", *found, "val_split")
+    stopper = cfg["train"].get("early_stopping")
+    empty = no_validation(len(data), dcfg["val_split"], stopper["monitor"]) if stopper else None
+    if empty is not None:
+        raise DataError("V020", *empty, "val_split")
     return validation_count(len(data), dcfg["val_split"])
 
 

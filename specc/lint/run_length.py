@@ -20,7 +20,9 @@ from ..validate.document import DATASET_SHAPES
 from ..validate.run_size import (
     BUNDLED_SAMPLES,
     ONE_SAMPLE_HINT,
+    known_samples,
     known_training_samples,
+    no_validation,
     one_sample_message,
     steps_per_epoch,
     too_few_to_train,
@@ -38,7 +40,7 @@ def check_run_length(spec: Spec, pairs: list[Any], leaves: list[Leaf]) -> list[D
     doc = spec.document
     if doc is None or doc.train is None:
         return []
-    return _too_few(spec, pairs) + _one_sample(spec, leaves) + schedule_warnings(spec)
+    return _too_few(spec, pairs) + _no_validation(spec) + _one_sample(spec, leaves) + schedule_warnings(spec)
 
 
 def _one_sample(spec: Spec, leaves: list[Leaf]) -> list[Diagnostic]:
@@ -178,6 +180,19 @@ def _too_few(spec: Spec, pairs: list[Any]) -> list[Diagnostic]:
     if found is None:
         return []
     return [Diagnostic("T007", found[0], spec.locations.nearest("train", "data", "val_split"), found[1])]
+
+
+def _no_validation(spec: Spec) -> list[Diagnostic]:
+    """V020 where the data's size is known and val_split keeps none of it for early stopping to watch;
+    training finds it in a data file by the same rule (and check, reading the file)."""
+    train = spec.document.train  # type: ignore[union-attr]
+    n = known_samples(train)
+    if n is None or train.early_stopping is None or train.data.val_source is not None:
+        return []
+    found = no_validation(n, train.data.val_split, train.early_stopping.monitor)
+    if found is None:
+        return []
+    return [Diagnostic("V020", found[0], spec.locations.nearest("train", "data", "val_split"), found[1])]
 
 
 def _at(spec: Spec, code: str, message: str, keys: tuple[str, ...], hint: str) -> Diagnostic:

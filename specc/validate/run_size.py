@@ -53,6 +53,18 @@ def too_few_to_train(n: int, val_split: float, classes: int) -> tuple[str, str] 
             f"train on, fewer than {what}", fix)
 
 
+def no_validation(n: int, val_split: float, monitor: str) -> tuple[str, str] | None:
+    """V020's (message, fix) where val_split keeps no sample of ``n`` for the validation that early
+    stopping watches (int(n x val_split) is 0), else None."""
+    if val_split == 0 or validation_count(n, val_split) > 0:
+        return None  # val_split: 0 is the schema's V020; a split of one sample or more validates
+    least = math.ceil(100 / n) / 100  # the least val_split of two decimals that keeps one sample
+    fix = (f"use val_split: {least:g} (it keeps {validation_count(n, least)} of the {n} samples)" if least < 1 else
+           "give more data (2 samples or more), or remove early_stopping")
+    return (f"val_split: {val_split:g} of {n} samples keeps none for validation (int({n} x {val_split:g}) is 0), "
+            f"so early stopping has no {monitor} to watch", fix)
+
+
 def steps_per_epoch(train_samples: int, batch_size: int, accumulate: int) -> int:
     """The optimizer steps of an epoch on one process, as the loop takes them (the last batch and
     the last accumulation window may be short)."""
