@@ -72,7 +72,7 @@ def test_an_empty_class_folder_resized_and_converted_images_each_warn(tmp_path: 
     assert "without images (c)" in found["T022"].message
     assert "1 of the 8 images read from img are not 8x8" in found["T023"].message and "12x6 (1)" in \
         found["T023"].message
-    assert "RGBA (1: their alpha channel dropped)" in found["T024"].message
+    assert "RGBA (1: their transparency dropped)" in found["T024"].message
     assert all(d.loc.line == 8 for d in found.values())  # at source:
     quiet = specc.load(tmp_path / "img.yaml", ignore=["T022", "T023", "T024"])
     assert quiet.ok and not quiet.diagnostics

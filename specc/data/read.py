@@ -696,12 +696,13 @@ def _folder_warnings(cfg: dict[str, Any], written: str, found: list[str], empty:
             f"the size the input reads ({listed}): each is resized to {width_px}x{height}, stretched where its "
             "aspect ratio differs", f"resize the images to {width_px}x{height} beforehand, or declare the input at "
             "their size", where))
-    wanted = ("L", "I;16", "I;16B", "I;16L", "I") if channels == 1 else ("RGB",)
+    # modes read without loss: bilevel as grey, a palette (without transparency) as the colours it names
+    wanted = ("L", "1", "I;16", "I;16B", "I;16L", "I") if channels == 1 else ("RGB", "P")
     converted = {m: n for m, n in modes.items() if m not in wanted}
     if converted:
-        what = {"RGBA": "their alpha channel dropped", "LA": "their alpha channel dropped",
-                "P": "their palette expanded", "L": "their one grey channel copied to three",
-                "RGB": "their colour averaged to grey", "1": "their black and white read as grey",
+        what = {**dict.fromkeys(("RGBA", "LA", "PA"), "their transparency dropped"),
+                "P": "their palette's colours averaged to grey", "L": "their one grey channel copied to three",
+                "RGB": "their colour averaged to grey", "1": "their black and white copied to three channels",
                 **dict.fromkeys(("I;16", "I;16B", "I;16L", "I"), "their 16-bit grey copied to three channels")}
         listed = ", ".join(f"{m} ({n}: {what.get(m, 'converted')})" for m, n in sorted(converted.items()))
         found_warnings.append((
@@ -732,8 +733,9 @@ def image_array(path: Path, shape: Sequence[int], where: str = "source",
     channels, height, width = shape
     try:
         with Image.open(path) as im:
-            if looks is not None:
-                looks[(im.size, im.mode)] = looks.get((im.size, im.mode), 0) + 1
+            if looks is not None:  # a palette with a transparent colour counted apart, as PA
+                mode = "PA" if im.mode == "P" and "transparency" in im.info else im.mode
+                looks[(im.size, mode)] = looks.get((im.size, mode), 0) + 1
             if im.mode.startswith("I"):
                 # 16-bit greyscale (a scan, a depth map): Pillow's convert to 8 bits clips every value
                 # above 255 to white, so it is resized as floats and scaled by its own full range
