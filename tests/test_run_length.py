@@ -223,3 +223,21 @@ def test_a_val_split_that_keeps_no_sample_for_early_stopping_is_v020_at_check_an
     capsys.readouterr()
     assert main(["train", str(tmp_path / "s.yaml"), "--run", str(tmp_path / "run")]) == 1
     assert "V020" in capsys.readouterr().err
+
+
+def test_early_stopping_on_the_auc_of_validation_data_of_one_class_is_v020(tmp_path: Path) -> None:
+    """The AUC of one class is undefined: early stopping counted every epoch as no improvement and
+    stopped after patience epochs, with a note after the run."""
+    np = pytest.importorskip("numpy")
+    x = np.random.default_rng(0).normal(size=(20, 4)).astype(np.float32)
+    np.savez(tmp_path / "train.npz", x=x, y=(np.arange(20) % 2).astype(np.float32).reshape(-1, 1))
+    np.savez(tmp_path / "val.npz", x=x[:6], y=np.zeros((6, 1), np.float32))
+    text = STOPPED.replace("MSELoss", "BCEWithLogitsLoss").replace("{patience: 2}", "{monitor: val_roc_auc, "
+                                                                   "patience: 2}")
+    (tmp_path / "s.yaml").write_text(text.replace("SOURCE", "train.npz, val_source: val.npz"))
+    spec = specc.load(tmp_path / "s.yaml")
+    (d,) = [d for d in spec.diagnostics if d.code == "V020"]
+    assert d.loc.line == 7 and "val_loss" in d.hint
+    assert "6 validation samples of val_source hold one class only" in d.message
+    np.savez(tmp_path / "val.npz", x=x[:6], y=(np.arange(6) % 2).astype(np.float32).reshape(-1, 1))
+    assert specc.load(tmp_path / "s.yaml").ok

@@ -98,6 +98,7 @@ def train_config(spec: Spec) -> dict[str, Any]:
             "features": _loc(spec, "train", "data", "features"),
             "target": _loc(spec, "train", "data", "target"),
             "train": _loc(spec, "train"),
+            "early_stopping": _loc(spec, "train", "early_stopping", "monitor") or _loc(spec, "train", "early_stopping"),
             "optimizer": _loc(spec, "optimizer", "type"),
             **{f"inputs.{n}": _loc(spec, "inputs", n) for n in inputs},
         },
