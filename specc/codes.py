@@ -436,6 +436,52 @@ _TABLE: list[Code | LintCode] = [
          "scheduler: {type: StepLR, step_size: 50}\ntrain: {epochs: 10}",
          "Fit the schedule to the epochs trained (the hint gives a value), set interval: step to count batches, "
          "or drop the scheduler."),
+    # -- training runs that end, resume and schedule as meant (helper b21) ----------------------------
+    Code("T019", "lr-at-zero", "The lr schedule holds the learning rate at 0 (or under a millionth of the "
+         "optimizer's lr) for whole epochs before the run ends: a warning.",
+         "A LinearLR to end_factor 0 over total_iters shorter than the run stays at 0 after it; a "
+         "CosineAnnealingLR with eta_min 0 reaches 0 at T_max and, if the run is longer, sits there for an epoch "
+         "before PyTorch's cosine climbs back; an ExponentialLR or StepLR with a small gamma decays to nothing. "
+         "Those epochs cost their time and move no weight, and the history shows a flat loss that looks like "
+         "convergence.",
+         "scheduler: {type: LinearLR, start_factor: 1.0, end_factor: 0.0, total_iters: 5}\ntrain: {epochs: 20}",
+         "Fit the schedule to the run: total_iters or T_max equal to the scheduler's steps in the run (the "
+         "epochs, less a warmup), a gamma that leaves a thousandth of the lr at the end; the hint gives the "
+         "value."),
+    Code("T020", "warmup-outlasts-run", "A warmup, or a LinearLR ramp up, lasts longer than the run: the lr never "
+         "reaches the value written (a warning).",
+         "warmup: {epochs: 10} in a 10-epoch run ramps the lr up for the whole run, so it trains at a fraction "
+         "of lr throughout and the scheduler after the warmup never starts; a LinearLR from start_factor to "
+         "end_factor over more iterations than it steps stops part way up.",
+         "scheduler: {type: CosineAnnealingLR, T_max: 10, warmup: {epochs: 10}}\ntrain: {epochs: 10}",
+         "Make the warmup a small part of the run (a tenth, say) and the ramp no longer than the run."),
+    Code("T021", "fewer-classes-than-outputs", "An image folder has fewer class folders than the model's output "
+         "has classes: a warning.",
+         "Each class folder is a label, 0 to k-1 in sorted order; an output of more scores than that keeps scores "
+         "no sample trains, which the model learns never to answer. Usually the folder is a subset of the data or "
+         "the output's width was copied from another data set (1000 for ImageNet); it may also be meant, with "
+         "classes to come, so it is not an error.",
+         "layers: [..., {type: Linear, out_features: 10}]\ntrain: {data: {source: photos/}}   # cat/, dog/",
+         "Set the last layer's width to the number of class folders, or add the missing classes' folders."),
+    Code("T022", "empty-class-folder", "A class folder of an image folder holds no images: a warning.",
+         "The folder still numbers a class (the classes are the folders, sorted), so the model has an output for "
+         "it and nothing trains it; the classes after it keep their numbers.",
+         "train: {data: {source: photos/}}   # photos/cat/*.png, photos/dog/ (empty)",
+         "Put the class's images in its folder, or remove the folder and the output."),
+    Code("T023", "images-resized", "Images of an image folder are not the size the model's input reads: each is "
+         "resized (a warning).",
+         "Images are resized to the input's height and width (or the first image's, where the spec leaves them "
+         "symbolic) as they are read: images of another aspect ratio are stretched, and large photos shrunk to a "
+         "small input lose their detail, with no word at train time.",
+         "inputs: {image: [B, 3, 32, 32]}\ntrain: {data: {source: photos/}}   # 640x480 photos",
+         "Resize (or crop) the images beforehand, or declare the input at their size."),
+    Code("T024", "images-converted", "Images of an image folder are not in the colour mode the input reads "
+         "(RGB for 3 channels, greyscale for 1): each is converted (a warning).",
+         "A transparent PNG loses its alpha channel, a greyscale image is copied into three channels, a colour "
+         "image into one is averaged to grey: the model may train on something else than the pictures look "
+         "like.",
+         "inputs: {image: [B, 1, 28, 28]}\ntrain: {data: {source: photos/}}   # RGB photos",
+         "Convert the images beforehand, or declare the input with the channels the images have."),
     # -- training against references (helper f20) ---------------------------------------------------
     Code("T017", "loss-threshold-in-scaled-units", "A HuberLoss delta or SmoothL1Loss beta is written for "
          "targets that train.preprocess: auto standardises, so it is read in standard deviations, not in the "
@@ -806,7 +852,8 @@ assert len(CODES) == len(_TABLE), "duplicate code in the table"
 # The codes that are warnings (lint rules, unused inputs and layers): the only ones a spec
 # may silence with `ignore:` or `lint: {ignore: [...]}`. Errors can never be silenced.
 WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")}
-                          | {"G005", "G007", "G011", "S012", "T011", "T017", "V032", "V066", "V067"})
+                          | {"G005", "G007", "G011", "S012", "T011", "T017", "V032", "V066", "V067"}
+                          | {"T019", "T020", "T021", "T022", "T023", "T024"})
 
 
 def closest_warning_code(text: str) -> str | None:

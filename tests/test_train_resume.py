@@ -79,3 +79,83 @@ def test_training_twice_into_one_run_folder_is_a_usage_error(tmp_path: Path) -> 
     before = (tmp_path / "run" / "model.safetensors").read_bytes()
     assert main(["train", str(tmp_path / "mlp.yaml"), "--run", run]) == 2
     assert (tmp_path / "run" / "model.safetensors").read_bytes() == before  # the first run is untouched
+
+
+STEPPED = """\
+    specc: 1
+    name: Net
+    inputs: {x: [B, 4]}
+    layers:
+      - {type: Linear, out_features: 16}
+      - {type: ReLU}
+      - {type: Dropout, p: 0.2}
+      - {type: Linear, out_features: 3}
+    loss: {type: CrossEntropyLoss}
+    optimizer: {type: SGD, lr: 0.05, momentum: 0.9}
+    scheduler: {type: StepLR, step_size: 1, gamma: 0.5}
+    train:
+      epochs: 3
+      batch_size: 16
+      accumulate: 2
+      data: {source: iris, val_split: 0.2}
+      early_stopping: {monitor: val_loss, patience: 3}
+    """
+
+
+def test_max_steps_inside_an_epoch_resumes_that_epoch_where_it_stopped(tmp_path: Path) -> None:
+    """Lightning's max_steps: the checkpoint knows the batch it stopped at; resumed, the rest of that
+    epoch trains in the same order, and the run ends as one never stopped (iris: 120 samples in
+    batches of 16, two batches a step, so 4 steps an epoch; --max-steps 6 stops epoch 2 at batch 4)."""
+    import json
+
+    import specc
+    from specc.cli import main
+
+    path = tmp_path / "net.yaml"
+    path.write_text(textwrap.dedent(STEPPED))
+    whole = specc.train(path, tmp_path / "whole")
+    assert main(["train", str(path), "--run", str(tmp_path / "part"), "--max-steps", "6"]) == 0
+    meta = json.loads((tmp_path / "part" / "last" / "state.json").read_text())
+    assert meta["epoch"] == 1 and meta["partial"]["batch"] == 4 and meta["step"] == 6
+    report = json.loads((tmp_path / "part" / "report.json").read_text())
+    assert any("stopped epoch 2 after 4 of its 8 batches" in n for n in report["notes"]), report["notes"]
+    # resumed with the same --max-steps, the run already has its 6 steps: nothing more trains
+    assert main(["train", "--resume", str(tmp_path / "part"), "--max-steps", "6"]) == 0
+    assert json.loads((tmp_path / "part" / "last" / "state.json").read_text())["step"] == 6
+    again = specc.train(path, tmp_path / "part", resume=True)
+    assert [r["loss"] for r in again.history] == [r["loss"] for r in whole.history]
+    a, b = whole.model.state_dict(), again.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [r["lr"] for r in again.history] == [r["lr"] for r in whole.history]
+    assert again.report["best_epoch"] == whole.report["best_epoch"]
+
+
+def test_a_kill_between_the_best_and_last_links_resumes_to_the_same_best_weights(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An improving epoch points two links at its checkpoint. Killed between them, the run must not
+    resume believing that epoch best while `best` still holds an older one (the final weights, which
+    restore_best reads from `best`, would be that older epoch's)."""
+    import specc
+    from specc.backends.train import run as run_mod
+
+    path = tmp_path / "net.yaml"
+    path.write_text(textwrap.dedent(STEPPED))
+    whole = specc.train(path, tmp_path / "whole")
+    last = len(whole.history)
+    assert whole.report["best_epoch"] == last  # the kill below falls on the best epoch's links
+    point, calls = run_mod.point, []
+
+    def killed_after_one_link(link: Path, target: Path) -> None:
+        calls.append(target.name)
+        point(link, target)
+        if calls.count(f"e{last:04d}") == 1:
+            raise KeyboardInterrupt  # as SIGKILL would, between the two links
+
+    monkeypatch.setattr(run_mod, "point", killed_after_one_link)
+    with pytest.raises(KeyboardInterrupt):
+        specc.train(path, tmp_path / "part")
+    monkeypatch.setattr(run_mod, "point", point)
+    resumed = specc.train(path, tmp_path / "part", resume=True)
+    assert resumed.report["best_epoch"] == whole.report["best_epoch"]
+    a, b = whole.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)

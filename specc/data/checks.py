@@ -39,7 +39,30 @@ def training_data(cfg: dict[str, Any], base: Path, seed: int, *, draw: bool = Tr
     if len(train) == 0:
         raise DataError("T003", "the training split is empty", "use more data or a smaller val_split", "data")
     check_data(cfg, train, val)
+    _watchable(cfg, val)
     return full, train, val
+
+
+def _watchable(cfg: dict[str, Any], val: Data) -> None:
+    """V020 where early stopping watches the ROC AUC of validation data of one class, on which it is
+    undefined: every epoch would count as no improvement, and the run stop after `patience` epochs
+    whatever it learns. A val_source only, which check reads as training does; a split is drawn by
+    training alone (check would have said ok), which trains on and says so in the report's notes."""
+    stopper = cfg["train"].get("early_stopping")
+    if not stopper or stopper["monitor"] != "val_roc_auc" or cfg["task"] != "binary" or not len(val) \
+            or isinstance(val.targets, dict) or not cfg["train"]["data"]["val_source"]:
+        return
+    truth = np.asarray(val.targets).reshape(len(val), -1) > 0.5
+    if (truth.all(axis=0) | ~truth.any(axis=0)).all():  # each label of one class: no AUC is defined
+        raise DataError("V020", f"the {len(val)} validation samples of val_source hold one class only, where the ROC "
+                        "AUC is undefined: early stopping on val_roc_auc would count every epoch as no improvement "
+                        f"and stop after {stopper['patience']} epochs whatever the model learns",
+                        "monitor val_loss, or validate on data of both classes", "early_stopping")
+
+
+def data_warnings(full: Data, val: Data) -> list[tuple[str, str, str, str]]:
+    """What reading the data found that trains, but perhaps not as meant: (code, message, hint, spec key)."""
+    return [*full.meta.get("warnings", []), *(val.meta.get("warnings", []) if val.meta is not full.meta else [])]
 
 
 def check_data(cfg: dict[str, Any], train: Data, val: Data) -> None:

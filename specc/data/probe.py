@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 # cells are parsed one by one in Python (4 MB ~ 0.5 s), images decoded, arrays copied at memory speed.
 CHECK_BYTES = {"csv": 4 * 2**20, "images": 16 * 2**20, "arrays": 64 * 2**20}
 SAMPLE_ROWS = 1000  # the samples check reads of such a file
-_CACHE: dict[str, tuple[Any, ...]] = {}  # what the last reads found: an editor checks on every key
+# what the last reads found (an error, else the warnings): an editor checks on every key
+_CACHE: dict[str, tuple[tuple[Any, ...] | None, list[Any]]] = {}
 _CACHE_SIZE = 16
 DATA_KEYS = ("source", "val_source", "features", "target")  # keys of train.data: reported there when unwritten
 
@@ -64,32 +65,32 @@ def data_diagnostics(spec: Spec, base: Path) -> list[Diagnostic]:
         _CACHE[key] = _read(cfg, base, rows)
         while len(_CACHE) > _CACHE_SIZE:
             del _CACHE[next(iter(_CACHE))]
-    found = _CACHE[key]
-    if found and isinstance(found[0], str):
-        code, message, hint, where = found
+    error, warnings = _CACHE[key]
+    if error is not None:
+        code, message, hint, where = error
         return [Diagnostic(code, message, locate(cfg, where), hint)]
-    scale = [Diagnostic("V067", message, locate(cfg, where), hint, severity="warning")
-             for message, hint, where in (found or ())]
-    return scale + [Diagnostic("T011", f"{named[k]} holds {_mb(size)}, more than check reads whole "
+    return [Diagnostic(code, message, locate(cfg, where), hint, "warning") for code, message, hint, where in warnings
+            ] + [Diagnostic("T011", f"{named[k]} holds {_mb(size)}, more than check reads whole "
                        f"({_mb(_limit(paths[k]))}): check read its first {SAMPLE_ROWS} samples only, so classes "
                        "or rows past them are first seen by specc train", locate(cfg, k),
                        "nothing to fix if the file is right; specc check --no-data skips reading data",
                        severity="warning") for k, size in large.items()]
 
 
-def _read(cfg: dict[str, Any], base: Path, rows: int | None) -> tuple[Any, ...]:
-    """The first problem reading the data as `specc train` does finds (code, message, hint, where),
-    else the values training would feed or regress unscaled at a size that keeps it from learning
-    (each (message, hint, where))."""
-    from .checks import raw_scale, training_data
+def _read(cfg: dict[str, Any], base: Path, rows: int | None) -> tuple[tuple[Any, ...] | None, list[Any]]:
+    """(the first problem reading the data as `specc train` does finds, or None; the warnings, each
+    (code, message, hint, spec key): the readers' own, and values training would feed or regress
+    unscaled at a size that keeps it from learning)."""
+    from .checks import data_warnings, raw_scale, training_data
     from .read import DataError
 
     seed = cfg["train"]["seed"] if cfg["train"]["seed"] is not None else 0
     try:
-        full = training_data(cfg, base, seed, draw=False, rows=rows)[0]
+        full, _, val = training_data(cfg, base, seed, draw=False, rows=rows)
     except DataError as exc:
-        return exc.code, exc.message, exc.hint, exc.where
-    return tuple(raw_scale(cfg, full))
+        return (exc.code, exc.message, exc.hint, exc.where), []
+    scale = [("V067", message, hint, where) for message, hint, where in raw_scale(cfg, full)]
+    return None, data_warnings(full, val) + scale
 
 
 def _limit(path: Path) -> int:

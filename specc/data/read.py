@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import itertools
-import math
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from ..diagnostics import yaml_flow
 from ..shapes.dims import evaluate, from_json
 from ..shapes.rules import nearest_fit, refusal, rules_from_json
 from ..validate.document import SKLEARN_DATASETS as BUNDLED
+from ..validate.run_size import no_validation, too_few_to_train, validation_count
 from ..validate.train_config import classes_at, head
 
 DEFAULT_SIZE = 16  # a symbol's size in data specc makes, where the spec gives none
@@ -188,27 +188,21 @@ def _split_labels(cfg: dict[str, Any], data: Data) -> tuple[np.ndarray, str]:
 
 def validation_size(cfg: dict[str, Any], data: Data) -> int:
     """How many samples val_split keeps for validation (T007 where it leaves fewer to train on than
-    there are classes): what the split draws, without drawing it (check has no scikit-learn)."""
+    there are classes): what the split draws, without drawing it (check has no scikit-learn). The
+    random labels of synthetic data are no classes to learn: how many of them a draw happens to hold
+    would make a smoke test pass or fail by its seed (ResNet18's 1000 classes on 512 samples)."""
     dcfg = cfg["train"]["data"]
-    n = len(data)
-    n_val = int(n * dcfg["val_split"])
-    if n_val == 0:
-        return 0
     y, task = _split_labels(cfg, data)
-    classes = len(np.unique(y)) if task == "classification" and y.ndim == 1 else 1
-    if n - n_val < classes:
-        spare = n - classes  # the most samples validation can take and leave each class one to train on
-        what = f"the {classes} classes" if classes > 1 else "one"
-        if spare < 1:  # no split leaves one: the 0.2 of other hints would fail the same way
-            fix = (f"give more data ({2 * classes} samples or more, two of each class), or train without "
-                   "validation: val_split: 0")
-        else:
-            most = math.floor(100 * (spare + 1) / n - 1e-9) / 100  # int(n * most) <= spare
-            fix = (f"use val_split: {min(0.2, most):g} (any value up to {most:.2f} leaves a sample of each class to "
-                   "train on)")
-        raise DataError("T007", f"val_split: {dcfg['val_split']:g} keeps {n_val} of the {n} samples for validation "
-                        f"and leaves {n - n_val} to train on, fewer than {what}", fix, "val_split")
-    return n_val
+    classes = len(np.unique(y)) if task == "classification" and y.ndim == 1 and not data.meta.get("random_labels") \
+        else 1
+    found = too_few_to_train(len(data), dcfg["val_split"], classes)
+    if found is not None:
+        raise DataError("T007", *found, "val_split")
+    stopper = cfg["train"].get("early_stopping")
+    empty = no_validation(len(data), dcfg["val_split"], stopper["monitor"]) if stopper else None
+    if empty is not None:
+        raise DataError("V020", *empty, "val_split")
+    return validation_count(len(data), dcfg["val_split"])
 
 
 def _only_input(cfg: dict[str, Any], source: str) -> str:
@@ -235,7 +229,7 @@ def _synthetic(cfg: dict[str, Any], n: int, rng: np.random.Generator) -> Data:
         return Data(inputs, {name: _random_targets(head(cfg, name), n, rng, sizes) for name in cfg["heads"]})
     if cfg["task"] == "ctc":
         return Data(inputs, *_random_transcripts(cfg, n, rng, sizes))
-    return Data(inputs, _random_targets(cfg, n, rng, sizes))
+    return Data(inputs, _random_targets(cfg, n, rng, sizes), meta={"random_labels": True})
 
 
 def _padding(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
@@ -635,11 +629,15 @@ def _images(cfg: dict[str, Any], folder: Path, where: str, known: dict[str, Any]
                         "declare the input as [B, 3, H, W] (or 1 channel for greyscale)", f"inputs.{name}")
     xs, ys = [], []
     each = None if rows is None else max(1, rows // len(found))  # a few of every class: each label is seen
+    empty: list[str] = []
+    looks: dict[tuple[tuple[int, int], str], int] = {}  # (size, mode) of the images read: how many
     for cls in found:
         label = _class_index(classes, cls, f"{folder}/{cls}", where)
         files = [f for f in sorted((folder / cls).iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
+        if not files:
+            empty.append(cls)
         for f in files[:each]:
-            xs.append(image_array(f, shape, where))
+            xs.append(image_array(f, shape, where, looks))
             ys.append(label)
     if not xs:
         deeper = [cls for cls in found if any(
@@ -656,7 +654,63 @@ def _images(cfg: dict[str, Any], folder: Path, where: str, known: dict[str, Any]
                         where)
     data = Data({name: np.stack(xs)}, np.array(ys), classes=classes)
     data.meta["images"] = {name: list(shape)}  # predict reads image files as training did
+    data.meta["warnings"] = _folder_warnings(cfg, written, found, empty, looks, shape, where,
+                                             training="classes" not in known)
     return data
+
+
+def _folder_warnings(cfg: dict[str, Any], written: str, found: list[str], empty: list[str],
+                     looks: dict[tuple[tuple[int, int], str], int], shape: Sequence[int], where: str,
+                     training: bool) -> list[tuple[str, str, str, str]]:
+    """What an image folder trains that its user may not mean, as (code, message, hint, spec key)
+    warnings: fewer class folders than the output has classes (T021: outputs that no sample ever
+    trains), a class folder without images (T022), images of another size (T023, resized) or another
+    colour mode than the input reads (T024, converted)."""
+    found_warnings: list[tuple[str, str, str, str]] = []
+    out_name, out = next(iter(cfg["outputs"].items()))
+    width = out[classes_at(cfg)] if cfg["task"] == "classification" and len(out) > classes_at(cfg) else None
+    if training and isinstance(width, int) and len(found) < width:
+        found_warnings.append((
+            "T021", f"{written} has {len(found)} class folders ({', '.join(found[:6])}"
+            f"{', …' if len(found) > 6 else ''}), but output {out_name!r} gives {width} scores: the other "
+            f"{width - len(found)} are outputs no sample trains, which the model learns to never answer",
+            f"set the last layer's width to {len(found)}, or add the missing classes' folders", f"output.{out_name}"))
+    if empty:
+        found_warnings.append((
+            "T022", f"{written} has class folders without images ({', '.join(empty)}): each such class keeps a "
+            "label and an output, and nothing to learn from",
+            "put the class's images in its folder, or remove the empty folder (the classes after it are "
+            "numbered one lower)", where))
+    channels, height, width_px = shape
+    sizes: dict[tuple[int, int], int] = {}
+    modes: dict[str, int] = {}
+    for (size, mode), n in looks.items():
+        sizes[size] = sizes.get(size, 0) + n
+        modes[mode] = modes.get(mode, 0) + n
+    total = sum(sizes.values())
+    other = {s: n for s, n in sizes.items() if s != (width_px, height)}
+    if other:
+        listed = ", ".join(f"{w}x{h} ({n})" for (w, h), n in sorted(other.items(), key=lambda kv: -kv[1])[:4])
+        found_warnings.append((
+            "T023", f"{sum(other.values())} of the {total} images read from {written} are not {width_px}x{height}, "
+            f"the size the input reads ({listed}): each is resized to {width_px}x{height}, stretched where its "
+            "aspect ratio differs", f"resize the images to {width_px}x{height} beforehand, or declare the input at "
+            "their size", where))
+    # modes read without loss: bilevel as grey, a palette (without transparency) as the colours it names
+    wanted = ("L", "1", "I;16", "I;16B", "I;16L", "I") if channels == 1 else ("RGB", "P")
+    converted = {m: n for m, n in modes.items() if m not in wanted}
+    if converted:
+        what = {**dict.fromkeys(("RGBA", "LA", "PA"), "their transparency dropped"),
+                "P": "their palette's colours averaged to grey", "L": "their one grey channel copied to three",
+                "RGB": "their colour averaged to grey", "1": "their black and white copied to three channels",
+                **dict.fromkeys(("I;16", "I;16B", "I;16L", "I"), "their 16-bit grey copied to three channels")}
+        listed = ", ".join(f"{m} ({n}: {what.get(m, 'converted')})" for m, n in sorted(converted.items()))
+        found_warnings.append((
+            "T024", f"{sum(converted.values())} of the {total} images read from {written} are not "
+            f"{wanted[0]}, which the input's {channels} channel{'s' if channels > 1 else ''} read: {listed}",
+            "nothing to fix if that is meant; else convert the images beforehand, or declare the input with "
+            f"{3 if channels == 1 else 1} channel{'s' if channels == 1 else ''}", where))
+    return found_warnings
 
 
 def image_input_shape(recorded: Sequence[int] | None, declared: Sequence[Any]) -> list[int] | None:
@@ -667,9 +721,10 @@ def image_input_shape(recorded: Sequence[int] | None, declared: Sequence[Any]) -
     return shape if shape is not None and len(shape) == 3 and shape[0] in (1, 3) else None
 
 
-def image_array(path: Path, shape: Sequence[int], where: str = "source") -> np.ndarray:
+def image_array(path: Path, shape: Sequence[int], where: str = "source",
+                looks: dict[tuple[tuple[int, int], str], int] | None = None) -> np.ndarray:
     """One image file as the model reads it: (C, H, W) float32 in [0, 1], greyscale for one channel
-    and RGB for three, resized to ``shape``'s H x W."""
+    and RGB for three, resized to ``shape``'s H x W; ``looks`` counts the files' (size, mode)."""
     try:
         from PIL import Image, UnidentifiedImageError
     except ImportError:  # `specc[deploy]` runs models without Pillow
@@ -678,8 +733,17 @@ def image_array(path: Path, shape: Sequence[int], where: str = "source") -> np.n
     channels, height, width = shape
     try:
         with Image.open(path) as im:
-            im = im.convert("L" if channels == 1 else "RGB").resize((width, height))
-            arr = np.asarray(im, dtype=np.float32) / 255.0
+            if looks is not None:  # a palette with a transparent colour counted apart, as PA
+                mode = "PA" if im.mode == "P" and "transparency" in im.info else im.mode
+                looks[(im.size, mode)] = looks.get((im.size, mode), 0) + 1
+            if im.mode.startswith("I"):
+                # 16-bit greyscale (a scan, a depth map): Pillow's convert to 8 bits clips every value
+                # above 255 to white, so it is resized as floats and scaled by its own full range
+                grey = np.asarray(im.convert("F").resize((width, height)), dtype=np.float32) / 65535.0
+                arr = grey if channels == 1 else np.repeat(grey[..., None], 3, axis=-1)
+            else:
+                im = im.convert("L" if channels == 1 else "RGB").resize((width, height))
+                arr = np.asarray(im, dtype=np.float32) / 255.0
     except (UnidentifiedImageError, OSError, ValueError) as exc:  # a truncated file, or not an image
         raise _unreadable_image(path, exc, where) from None
     return arr[None] if channels == 1 else arr.transpose(2, 0, 1)

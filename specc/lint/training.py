@@ -17,6 +17,7 @@ from ..shapes.tensor import TensorType
 from ..validate.document import DATASET_SHAPES
 from ..validate.training import BOUNDED, THRESHOLD_OF, class_dim, classification, focal_mode, task_of, unreduced
 from . import context
+from .run_length import check_run_length
 from .view import Leaf, arg
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ def check_training(spec: Spec) -> list[Diagnostic]:
              else [(None, loss, ctx.view.main_output, values.get(first) if first is not None else None)])
     trained: list[Leaf] = []
     off_dim0 = _samples_first(spec, [out for *_, out in pairs if out is not None])
-    diags += off_dim0 + _bundled_data(spec, pairs)
+    diags += off_dim0 + _bundled_data(spec, pairs) + check_run_length(spec, pairs, ctx.view.leaves)
     for key, one, last, out in pairs:
         if not isinstance(last, Leaf) or out is None:
             continue
@@ -344,6 +345,8 @@ def _idle_scheduler(spec: Spec) -> list[Diagnostic]:
         return []
     warmup = getattr(getattr(sched, "warmup", None), "epochs", None) or 0
     epochs = doc.train.epochs - warmup  # the scheduler starts after the warmup
+    if epochs <= 0:
+        return []  # T020: the warmup outlasts the run
     unit = f"{epochs} epoch{'s' if epochs != 1 else ''}" + (f" after the {warmup} of warmup" if warmup else "")
     if sched.type == "StepLR" and sched.step_size >= epochs:
         key, message = "step_size", (f"StepLR first multiplies the lr by gamma after {sched.step_size} epochs, but "

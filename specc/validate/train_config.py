@@ -99,6 +99,7 @@ def train_config(spec: Spec) -> dict[str, Any]:
             "target": _loc(spec, "train", "data", "target"),
             "train": _loc(spec, "train"),
             "preprocess.targets": _loc(spec, "train", "preprocess", "targets"),
+            "early_stopping": _loc(spec, "train", "early_stopping", "monitor") or _loc(spec, "train", "early_stopping"),
             "optimizer": _loc(spec, "optimizer", "type"),
             **{f"inputs.{n}": _loc(spec, "inputs", n) for n in inputs},
         },

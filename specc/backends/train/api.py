@@ -15,6 +15,7 @@ import torch
 
 from ...data import read as data_mod
 from ...data.read import DataError
+from ...lint.run_length import schedule_warnings
 from ...validate.train_config import classes_at, head, train_config
 from . import metrics as metrics_mod
 from .loop import Log, Options, Result, Trainer, TrainError, fit, plain_log
@@ -65,6 +66,8 @@ def run_training(req: TrainRequest) -> Result:
         opts.epochs = opts.epochs or started.get("epochs")
         opts.seed = opts.seed if opts.seed is not None else started.get("seed")
         opts.init_from = None  # the checkpoint replaces whatever the run started from
+    opts.schedule_notes = lambda steps, epochs: [f"{d.message}; {d.hint} ({d.code})"
+                                                 for d in schedule_warnings(spec, steps, epochs)]
     return fit(generated_module(spec), cfg, opts)
 
 

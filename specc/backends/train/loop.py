@@ -25,10 +25,11 @@ import torch
 from torch import nn
 
 from ...atomic import atomic_write, make_folder
-from ...data.checks import training_data
+from ...data.checks import data_warnings, training_data
 from ...data.read import Data, DataError
 from ...shapes.dims import runs
 from ...validate.document import better
+from ...validate.run_size import ONE_SAMPLE_HINT, one_sample_message
 from ...validate.train_config import classes_at, head
 from ...validate.training import unreduced
 from . import distributed
@@ -71,6 +72,9 @@ class Options:
     base: Path = field(default_factory=Path.cwd)
     log: Log | None = None
     extra_files: dict[str, str] = field(default_factory=dict)  # written into a new run folder
+    # what the lr schedule does over the run's epochs of this many steps (check's T019, T020 where it
+    # could not count the steps), for the report's notes
+    schedule_notes: Callable[[int, int], list[str]] | None = None
 
 
 @dataclass
@@ -202,6 +206,7 @@ class Trainer:
         # (picked by name), an image folder's channels and size
         self.reading = {k: v for k, v in full.reading().items() if k != "classes"}
         self.notes += full.meta.get("notes", [])
+        self.notes += [f"{message}; {hint} ({code})" for code, message, hint, _ in data_warnings(full, val)]
         self.pre = Preprocessing.fit(cfg, train.inputs, train.targets)
         self.train_data, self.val_data = train, val
         self.train_t = self._tensors(train)
@@ -237,6 +242,13 @@ class Trainer:
                                  "(CrossEntropyLoss, NLLLoss, FocalLoss)")
             width = next(iter(self.cfg["outputs"].values()))[classes_at(self.cfg)]
             setattr(inner, key, balanced_weights(self.train_data.targets, int(width)))
+            labels = np.asarray(self.train_data.targets).reshape(-1)
+            absent = sorted(set(range(int(width))) - set(labels[labels >= 0].tolist()))
+            if absent:  # scikit-learn's compute_class_weight refuses these; the run trains on without them
+                many = len(absent) > 1
+                self.notes.append(f"class_weights: auto: the training split has no sample of class"
+                                  f"{'es' if many else ''} {_epochs(absent)} (of {width}), weighted 1; no sample "
+                                  f"trains {'their outputs' if many else 'its output'}")
         self.loss_fn.to(self.device)
         try:
             self.optimizer = self.module.build_optimizer(self.model)
@@ -254,8 +266,16 @@ class Trainer:
                               "last batch of one sample, which BatchNorm cannot normalise; it is left out of each "
                               "epoch (a different sample each epoch when shuffled); a batch_size that leaves no "
                               "single sample over trains on all of them")
+        # a frozen BatchNorm (trainable: false, or under lora:) has parameters none of which trains
+        norm = next((m for m in self.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+                     and not (list(m.parameters()) and not any(p.requires_grad for p in m.parameters()))), None)
+        if per_rank == 1 and norm is not None:  # check says so where it knows the samples
+            raise DataError("T008", one_sample_message(f"a {type(norm).__name__}"), ONE_SAMPLE_HINT,
+                            "source" if self.cfg["train"]["data"]["val_source"] else "val_split")
         batches = math.ceil(per_rank / self.batch_size) - self.drop_single
         self.steps_per_epoch = steps = max(1, math.ceil(batches / self.cfg["train"]["accumulate"]))
+        if self.opts.schedule_notes is not None:
+            self.notes += self.opts.schedule_notes(steps, self.epochs)
         build_sched = getattr(self.module, "build_scheduler", None)
         self.scheduler = build_sched(self.optimizer, self.epochs, steps) if build_sched else None
         self.sched_interval = getattr(self.module, "SCHEDULER_INTERVAL", "epoch")
@@ -355,10 +375,15 @@ class Trainer:
         return result
 
     # -- checkpoints ------------------------------------------------------------------------------------
-    def _state(self, epoch: int, history: list[dict[str, Any]]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    def _state(self, epoch: int, history: list[dict[str, Any]],
+               partial: dict[str, Any] | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """The checkpoint of ``epoch`` whole epochs; ``partial`` (the next epoch's batches done, their
+        summed losses and samples) where --max-steps stopped inside an epoch."""
         tensors: dict[str, torch.Tensor] = {}
         meta = {
             "epoch": epoch, "step": self.step, "seed": self.seed, "history": history,
+            "partial": {k: flatten(v, f"partial.{k}", tensors) for k, v in partial.items()}
+            if partial is not None else None,
             "best": self.best, "best_epoch": self.best_epoch, "patience_left": self.patience_left,
             "optimizer": flatten(self.optimizer.state_dict(), "optimizer", tensors),
             "scheduler": flatten(self.scheduler.state_dict(), "scheduler", tensors) if self.scheduler else None,
@@ -367,7 +392,20 @@ class Trainer:
         }
         return tensors, meta
 
-    def _restore(self, ckpt: Path) -> tuple[int, list[dict[str, Any]]]:
+    def _partial(self, epoch: int, cut: int, running: torch.Tensor, terms: dict[str, torch.Tensor], seen: int,
+                 history: list[dict[str, Any]]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """The checkpoint of an epoch stopped after batch ``cut``: the epochs before it whole, and this
+        one's batches done with their summed losses (every rank's), for a resume to finish it."""
+        sums = (float(running), {k: float(v) for k, v in terms.items()}, seen)
+        if self.dist.on:
+            pieces = distributed.gather(sums, self.dist)
+            sums = (sum(p[0] for p in pieces), {k: sum(p[1][k] for p in pieces) for k in terms},
+                    sum(p[2] for p in pieces))
+        return self._state(epoch - 1, list(history), {
+            "batch": cut, "seen": sums[2], "loss": torch.tensor(sums[0], dtype=torch.float32),
+            "terms": {k: torch.tensor(v, dtype=torch.float32) for k, v in sums[1].items()}})
+
+    def _restore(self, ckpt: Path) -> tuple[int, list[dict[str, Any]], dict[str, Any] | None]:
         meta = read_json(ckpt / "state.json")
         if meta.get("seed", self.seed) != self.seed:
             # the seed chose the validation split: another one would train on samples validated on so far
@@ -392,7 +430,8 @@ class Trainer:
         set_rng_state(unflatten(meta["rng"], tensors))
         self.step, self.best, self.best_epoch = meta["step"], meta["best"], meta["best_epoch"]
         self.patience_left = meta["patience_left"]
-        return int(meta["epoch"]), list(meta["history"])
+        partial = {k: unflatten(v, tensors) for k, v in meta["partial"].items()} if meta.get("partial") else None
+        return int(meta["epoch"]), list(meta["history"]), partial
 
     def weights(self) -> dict[str, torch.Tensor]:
         return {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
@@ -416,13 +455,14 @@ class Trainer:
         history: list[dict[str, Any]] = []
         undefined: list[int] = []  # epochs whose monitored metric had no value
         first, stopped = 1, None
+        partial: dict[str, Any] | None = None  # where --max-steps stopped inside an epoch
         if run is not None:
             make_folder(run)
             sweep(run)
             if not self.opts.resume:
                 self._write_start(run)
         if self.opts.resume and self.opts.run is not None and (self.opts.run / "last").exists():
-            done, history = self._restore(self.opts.run / "last")
+            done, history, partial = self._restore(self.opts.run / "last")
             first = done + 1
             if stopper and self.patience_left is not None and self.patience_left <= 0:
                 # a run that had stopped early is finished: resuming it must not train on, and its
@@ -435,16 +475,34 @@ class Trainer:
         bs, accumulate = self.batch_size, tcfg["accumulate"]
         batch_events = getattr(self.log, "batches", False)
         hook = signal_hook()
+        max_steps = self.opts.max_steps if self.opts.max_steps is not None else math.inf
+        if self.step >= max_steps:
+            self.notes.append(f"the run had taken {self.step} steps already, --max-steps {self.opts.max_steps} "
+                              "or more: nothing more was trained; resume without --max-steps to train on")
         for epoch in range(first, self.epochs + 1):
+            if self.step >= max_steps:  # reached by a whole epoch, or by the run resumed
+                break
             t0 = time.perf_counter()
             self.model.train()
             order = distributed.shard(batch_order(n_train, epoch, self.seed, self.cfg, labels), self.dist)
             running = torch.zeros((), device=self.device)  # summed on the device: no sync per batch
             running_terms = {k: torch.zeros((), device=self.device) for k in self.heads}
-            seen = 0
+            seen, start, cut = 0, 0, None
+            if partial is not None:
+                # the rest of an epoch --max-steps stopped in: its order replayed from the next batch, its
+                # sums so far (every rank's, kept by rank 0) carried on, as in a run never stopped
+                start, seen = int(partial["batch"]), int(partial["seen"]) if self.dist.main else 0
+                if self.dist.main:
+                    running.copy_(partial["loss"])
+                    for k in self.heads:
+                        running_terms[k].copy_(partial["terms"][k])
+                partial = None
             n_batches = math.ceil(len(order) / bs) - (self.drop_single and len(order) % bs == 1)
             self.optimizer.zero_grad(set_to_none=True)
-            for b in range(n_batches):
+            for b in range(start, n_batches):
+                if self.step >= max_steps:  # after an optimizer step: no gradient is pending
+                    cut = b
+                    break
                 idx = order[b * bs:(b + 1) * bs]
                 xb = [x[idx].to(self.device, non_blocking=True) for x in xs]
                 yb = _to(_rows(y, idx), self.device)
@@ -474,8 +532,8 @@ class Trainer:
                               "batches": n_batches, "loss": float(loss.detach())})
                 if hook is not None and (epoch, b + 1) == hook[1:]:
                     os.kill(os.getpid(), hook[0])
-                if self.opts.max_steps is not None and self.step >= self.opts.max_steps:
-                    break
+            if cut is not None:  # taken before validating, whose batches could move no RNG of training
+                held = self._partial(epoch, cut, running, running_terms, seen, history)
             sums = {"loss": self.weighted({k: float(v) for k, v in running_terms.items()}) if self.heads
                     else float(running), **{f"{k}_loss": float(v) for k, v in running_terms.items()}}
             if self.dist.on:  # the training loss over every rank's samples
@@ -499,6 +557,18 @@ class Trainer:
                                      "division by zero, an overflow); check those inputs")
             record["lr"] = self.optimizer.param_groups[0]["lr"]
             record["seconds"] = time.perf_counter() - t0
+            if cut is not None:
+                # the epoch is not over: no epoch scheduler step and no early-stopping verdict on part of it;
+                # its checkpoint says where it stopped, and --resume trains the rest of it
+                history.append(record)
+                self.notes.append(f"--max-steps {self.opts.max_steps} stopped epoch {epoch} after {cut} of its "
+                                  f"{n_batches} batches: its loss and metrics are of the model at that step; "
+                                  "--resume trains the rest of the epoch")
+                self.log({"event": "epoch", "epochs": self.epochs, **record})
+                if run is not None:
+                    write_checkpoint(run, epoch, self.weights(), *held, ("last",))
+                    write_history(run, history)
+                break
             if self.scheduler is not None and self.sched_interval == "epoch":
                 if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                     self.scheduler.step(plateau_metric(record, self.scheduler.mode))
@@ -525,11 +595,11 @@ class Trainer:
             self.log({"event": "epoch", "epochs": self.epochs, **record})
             if run is not None:
                 tensors, meta = self._state(epoch, history)
+                # best first: killed between the two, `last` still names the epoch before, which a
+                # resume re-runs (pointing both again), never a best epoch that `best` does not hold
                 write_checkpoint(run, epoch, self.weights(), tensors, meta,
-                                 ("last", "best") if improved else ("last",))
+                                 ("best", "last") if improved else ("last",))
                 write_history(run, history)
-            if self.opts.max_steps is not None and self.step >= self.opts.max_steps:
-                break
             if stopper and self.patience_left <= 0:
                 stopped = self._stopped_why(monitor, stopper, epoch)
                 break
