@@ -144,7 +144,7 @@ def test_an_fp16_overflow_the_cpu_hides_is_kept_in_float32(tmp_path: Path) -> No
 def test_an_fp16_overflow_past_what_is_kept_fails_naming_the_node(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(variants, "MAX_KEPT_FLOAT", 2)
     export(specc.loads(OVERFLOW), tmp_path / "m.onnx", via="direct")
-    with pytest.raises(VariantFailed, match=r"overflows float16 .* 'exp_1/Exp' gives inf.*kept in float32 already"):
+    with pytest.raises(VariantFailed, match=r"overflows float16 .* '[\w/]+' gives inf.*kept in float32 already"):
         make_variant(tmp_path / "m.onnx", "fp16", runs=1)
     assert not (tmp_path / "m.fp16.onnx").exists()
 
