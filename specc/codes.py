@@ -303,9 +303,9 @@ _TABLE: list[Code | LintCode] = [
          "  - {type: TransformerDecoderLayer, nhead: 4, from: [tgt, memory]}",
          "Give the encoder the decoder's d_model, or map the memory with a Linear of out_features d_model."),
     # -- export sizes against the model ---------------------------------------------------------
-    Code("V070", "export-size-unused", "export: sizes: names no symbolic size of the inputs, or the batch.",
-         "Such a size is never used: the export traces the model at other sizes than the spec says. The batch's "
-         "size is export: batch_size:.",
+    Code("V070", "export-size-unused", "export: sizes: names no symbolic size of the inputs, or the batch (a warning).",
+         "Such a size is never used: the export traces the model at other sizes than the spec says (a symbol "
+         "renamed, an input given fixed sizes). The batch's size is export: batch_size:.",
          "inputs:\n  tokens: {shape: [B, T], dtype: int64}\nexport: {sizes: {L: 32}}",
          "Name a symbol of the inputs (T here); give the batch's size to batch_size:."),
     Code("V071", "export-size-refused", "An export: sizes: value is a size the model cannot take.",
@@ -852,7 +852,7 @@ assert len(CODES) == len(_TABLE), "duplicate code in the table"
 # The codes that are warnings (lint rules, unused inputs and layers): the only ones a spec
 # may silence with `ignore:` or `lint: {ignore: [...]}`. Errors can never be silenced.
 WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")}
-                          | {"G005", "G007", "G011", "S012", "T011", "T017", "V032", "V066", "V067"}
+                          | {"G005", "G007", "G011", "S012", "T011", "T017", "V032", "V066", "V067", "V070"}
                           | {"T019", "T020", "T021", "T022", "T023", "T024"})
 
 

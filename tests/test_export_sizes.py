@@ -27,7 +27,8 @@ export:
 
 
 def codes(sizes: str) -> list[str]:
-    return [d.code for d in specc.loads(SPEC.format(sizes=sizes), "s.yaml").errors]
+    diags = specc.loads(SPEC.format(sizes=sizes), "s.yaml").diagnostics
+    return [d.code for d in diags if d.severity == "error" or d.code.startswith("V07")]
 
 
 @pytest.mark.parametrize(("sizes", "want"), [
@@ -78,3 +79,15 @@ def test_a_symbol_the_layers_allow_one_size_of_exports_at_it(tmp_path) -> None:
     assert spec.ok
     result = export(spec, tmp_path / "m.onnx", via="direct")
     assert "T=6" in result.verification.text() and "T=16" not in result.verification.text()
+
+
+def test_a_size_that_names_no_symbol_is_a_warning_with_the_symbol_meant() -> None:
+    """A renamed symbol (T to L) leaves its size unused: the spec still works, so it is a warning."""
+    text = ("specc: 1\ninputs:\n  tokens: {shape: [B, L], dtype: int64}\nlayers:\n"
+            "  - {type: Embedding, num_embeddings: 100, embedding_dim: 8}\n  - {type: Mean, dim: 1}\n"
+            "export:\n  sizes: {T: 32}\n")
+    spec = specc.loads(text, "s.yaml")
+    [d] = spec.diagnostics
+    assert spec.ok and (d.code, d.severity, d.loc.line) == ("V070", "warning", 8) and d.hint == "did you mean L?"
+    silenced = text.replace("specc: 1\n", "specc: 1\nlint: {ignore: [V070]}\n")
+    assert not specc.loads(silenced, "s.yaml").diagnostics

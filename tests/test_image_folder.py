@@ -22,7 +22,7 @@ SPEC = """\
       - {type: Flatten}
       - {type: Linear, out_features: WIDTH}
     loss: {type: CrossEntropyLoss}
-    optimizer: {type: Adam, lr: 0.1}
+    optimizer: {type: Adam, lr: 0.01}
     train: {epochs: 1, batch_size: 8, data: {source: img/, val_split: 0.25}}
     """
 

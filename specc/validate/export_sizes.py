@@ -3,7 +3,7 @@ of the data specc makes (synthetic training data, images resized), so a size the
 take fails every later stage after check said ok (a position table of max_len 5 traced at T = 32).
 
 A key that names no symbol of the inputs, or the batch (which ``batch_size:`` sets), is a
-setting with no effect: also reported, since the export would silently use other sizes.
+setting with no effect: a warning (V070), since the export would silently use other sizes.
 """
 
 from __future__ import annotations
@@ -35,13 +35,15 @@ def export_size_diagnostics(spec: Spec) -> list[Diagnostic]:
         if name == batch:
             out.append(Diagnostic("V070", f"export sizes: sets {name}, the batch, which export: batch_size: sets; "
                                   f"this size is not used", loc,
-                                  f"remove it, and give the size to export: batch_size: {size} beside sizes:"))
+                                  f"remove it, and give the size to export: batch_size: {size} beside sizes:",
+                                  "warning"))
         elif name not in symbols:
             unsized = [s for s in symbols if s not in doc.export.sizes]
             close = difflib.get_close_matches(name, symbols, n=1) or (unsized if len(unsized) == 1 else [])
             have = f"the inputs' symbols are {', '.join(symbols)}" if symbols else "the inputs have no symbolic size"
             out.append(Diagnostic("V070", f"export sizes: names '{name}', which is no symbolic size of the inputs "
-                                  f"({have})", loc, f"did you mean {close[0]}?" if close else f"remove {name}"))
+                                  f"({have})", loc, f"did you mean {close[0]}?" if close else f"remove {name}",
+                                  "warning"))
         else:
             given[name] = size
     if not given:
