@@ -12,13 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import Diagnostic, Location
 from ..graph import lora
-from ..shapes.dims import product
+from ..shapes.dims import evaluate, product
+from ..shapes.rules import nearest_fit, size_rules
 from ..shapes.tensor import TensorType
 from ..validate.document import DATASET_SHAPES
 from ..validate.training import BOUNDED, THRESHOLD_OF, class_dim, classification, focal_mode, task_of, unreduced
 from . import context
 from .run_length import check_run_length
 from .view import Leaf, arg
+
+DEFAULT_DATA_SIZE = 16  # data.read.DEFAULT_SIZE: a symbol's size in the synthetic data, where the spec gives none
 
 if TYPE_CHECKING:
     from ..spec import Spec
@@ -250,18 +253,48 @@ def _single_sample_batches(spec: Spec, leaves: list[Leaf]) -> list[Diagnostic]:
     train = doc.train if doc is not None else None
     if train is None or train.batch_size != 1 or doc.lora is not None:
         return []
+    made = _synthetic_sizes(spec)
     for leaf in leaves:
         out = leaf.out
         if not leaf.type.startswith("BatchNorm") or not leaf.node.trainable or out is None:
             continue
-        # a symbolic size is left alone: the data decides it, and it is 1 only for one-pixel samples
-        if math.prod(d if isinstance(d, int) else 2 for d in out.shape[2:]) == 1:
+        # a symbolic size is left alone where the data decides it (1 only for one-pixel samples); the
+        # data specc makes has its sizes now (a map of H/32 rows is 1x1 at its H = 16)
+        at = _sizes_at(out.shape[2:], made)
+        if math.prod(at) == 1:
+            named = {s for d in out.shape[2:] if not isinstance(d, int) for s in d.symbols()}
+            sizes = ", ".join(f"{k} = {v}" for k, v in made.items() if k in named)
+            where = f" at the synthetic data's {sizes}" if sizes else ""
             return [Diagnostic("T008", f"batch_size: 1 gives {leaf.who()} one value per channel in each batch "
-                               f"(its input {out} has one per sample), and BatchNorm cannot normalise a single "
-                               "value while training", spec.locations.nearest("train", "batch_size"),
+                               f"(its input {out} has one per sample{where}), and BatchNorm cannot normalise a "
+                               "single value while training", spec.locations.nearest("train", "batch_size"),
                                "use batch_size: 2 or more (16 or more gives BatchNorm useful statistics), or a "
                                "LayerNorm or GroupNorm in its place", layer=leaf.node.path)]
     return []
+
+
+def _synthetic_sizes(spec: Spec) -> dict[str, int]:
+    """The symbol sizes of the synthetic data specc makes (as data.read.data_sizes: the export
+    sizes, else 16, moved to where the model runs); none for data that brings its own sizes."""
+    doc = spec.document
+    if doc is None or doc.train is None or doc.train.data.source != "synthetic" or doc.train.data.val_source:
+        return {}
+    free = {s for t in spec.graph.inputs.values() for d in t.shape[1:] if not isinstance(d, int)
+            for s in d.symbols()}
+    env = {s: doc.export.sizes.get(s, DEFAULT_DATA_SIZE) for s in sorted(free)}
+    fits = nearest_fit(size_rules(spec.graph), env)
+    return {**env, **{s: v for s, v in fits.items() if s not in doc.export.sizes}}
+
+
+def _sizes_at(dims: tuple[Any, ...], env: dict[str, int]) -> list[int]:
+    """Each dim's size at ``env``; 2 for one it does not fix (not 1: nothing is claimed of it)."""
+    out = []
+    for d in dims:
+        try:
+            out.append(d if isinstance(d, int) else evaluate(d, env))
+        except (KeyError, ZeroDivisionError):
+            out.append(2)
+    return out
 
 
 def _learning_rate(spec: Spec) -> list[Diagnostic]:
