@@ -19,12 +19,12 @@ import numpy as np
 
 from ..diagnostics import yaml_flow
 from ..shapes.dims import evaluate, from_json
-from ..shapes.rules import nearest_fit, refusal, rules_from_json
+from ..shapes.rules import DATA_SIZE, made_sizes, refusal, rules_from_json
 from ..validate.document import SKLEARN_DATASETS as BUNDLED
 from ..validate.run_size import no_validation, too_few_to_train, validation_count
 from ..validate.train_config import classes_at, head
 
-DEFAULT_SIZE = 16  # a symbol's size in data specc makes, where the spec gives none
+DEFAULT_SIZE = DATA_SIZE  # a symbol's size in data specc makes, where the spec gives none
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
@@ -71,12 +71,8 @@ def data_sizes(cfg: dict[str, Any]) -> dict[str, int]:
     """The size of each symbol of the inputs in data specc makes (synthetic) or resizes to (image
     folders): the spec's export size, else 16, moved where the model cannot run at it (too small
     for its kernels: the size rules check proves) to the nearest size where it can."""
-    sizes = dict(cfg["sizes"])
-    free = {d for t in cfg["inputs"].values() for d in t["shape"][1:] if isinstance(d, str) and d not in sizes}
-    env = {**sizes, **dict.fromkeys(sorted(free), DEFAULT_SIZE)}
-    fits = nearest_fit(rules_from_json(cfg.get("size_rules")), env)  # every broken symbol at once
-    env.update({s: v for s, v in fits.items() if s in free})
-    return env
+    free = {d for t in cfg["inputs"].values() for d in t["shape"][1:] if isinstance(d, str)}
+    return made_sizes(rules_from_json(cfg.get("size_rules")), cfg["sizes"], free)
 
 
 def output_shape(cfg: dict[str, Any], sizes: dict[str, int]) -> tuple[int, ...]:

@@ -13,15 +13,13 @@ from typing import TYPE_CHECKING, Any
 from ..diagnostics import Diagnostic, Location
 from ..graph import lora
 from ..shapes.dims import evaluate, product
-from ..shapes.rules import nearest_fit, size_rules
+from ..shapes.rules import made_sizes, size_rules
 from ..shapes.tensor import TensorType
 from ..validate.document import DATASET_SHAPES
 from ..validate.training import BOUNDED, THRESHOLD_OF, class_dim, classification, focal_mode, task_of, unreduced
 from . import context
 from .run_length import check_run_length
 from .view import Leaf, arg
-
-DEFAULT_DATA_SIZE = 16  # data.read.DEFAULT_SIZE: a symbol's size in the synthetic data, where the spec gives none
 
 if TYPE_CHECKING:
     from ..spec import Spec
@@ -274,16 +272,14 @@ def _single_sample_batches(spec: Spec, leaves: list[Leaf]) -> list[Diagnostic]:
 
 
 def _synthetic_sizes(spec: Spec) -> dict[str, int]:
-    """The symbol sizes of the synthetic data specc makes (as data.read.data_sizes: the export
-    sizes, else 16, moved to where the model runs); none for data that brings its own sizes."""
+    """The symbol sizes of the synthetic data specc makes (data.read.data_sizes' rule); none for
+    data that brings its own sizes."""
     doc = spec.document
     if doc is None or doc.train is None or doc.train.data.source != "synthetic" or doc.train.data.val_source:
         return {}
     free = {s for t in spec.graph.inputs.values() for d in t.shape[1:] if not isinstance(d, int)
             for s in d.symbols()}
-    env = {s: doc.export.sizes.get(s, DEFAULT_DATA_SIZE) for s in sorted(free)}
-    fits = nearest_fit(size_rules(spec.graph), env)
-    return {**env, **{s: v for s, v in fits.items() if s not in doc.export.sizes}}
+    return made_sizes(size_rules(spec.graph), doc.export.sizes, free)
 
 
 def _sizes_at(dims: tuple[Any, ...], env: dict[str, int]) -> list[int]:

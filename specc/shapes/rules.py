@@ -63,6 +63,18 @@ def nearest_fit(rules: list[SizeRule], env: Mapping[str, int], reach: int = 4096
     return {s: fitted[s] for s in names if s in fitted and fitted[s] != env[s]}
 
 
+DATA_SIZE = 16  # a symbol's size in the data specc makes (synthetic, images resized), where the spec gives none
+
+
+def made_sizes(rules: list[SizeRule], given: Mapping[str, int], free: set[str]) -> dict[str, int]:
+    """The size of each symbol in the data specc makes: ``given`` (the export sizes), else
+    :data:`DATA_SIZE` for each ``free`` symbol, moved where the model cannot run at it to the
+    nearest size where it can (a ``given`` size is the spec's: check holds it to the rules)."""
+    env = {**given, **dict.fromkeys(sorted(free - set(given)), DATA_SIZE)}
+    env.update({s: v for s, v in nearest_fit(rules, env).items() if s in free and s not in given})
+    return env
+
+
 def _moved(rules: list[SizeRule], env: dict[str, int], names: list[str], reach: int) -> dict[str, int] | None:
     """``env`` with the symbols ``names`` moved by the smallest common step (up first) at which
     ``rules`` hold; None when no step within ``reach`` does."""
