@@ -91,3 +91,14 @@ def test_a_size_that_names_no_symbol_is_a_warning_with_the_symbol_meant() -> Non
     assert spec.ok and (d.code, d.severity, d.loc.line) == ("V070", "warning", 8) and d.hint == "did you mean L?"
     silenced = text.replace("specc: 1\n", "specc: 1\nlint: {ignore: [V070]}\n")
     assert not specc.loads(silenced, "s.yaml").diagnostics
+
+
+def test_a_first_dim_that_is_not_every_input_s_batch_is_a_size_like_any_other() -> None:
+    """With one input of fixed sizes beside [B, 3], the export has no batch symbol: B is a free
+    symbol traced at sizes: {B: 5}, as ONNX Runtime runs it, and that size is used, not unused."""
+    text = ("specc: 1\ninputs:\n  a: [B, 3]\n  b: [4, 3]\nlayers:\n"
+            "  - {type: Linear, out_features: 3, from: a, name: la}\n"
+            "  - {type: Linear, out_features: 3, from: b, name: lb}\n"
+            "outputs: [la, lb]\nexport: {sizes: {B: 5}}\n")
+    spec = specc.loads(text, "s.yaml")
+    assert spec.ok and not [d for d in spec.diagnostics if d.code.startswith("V07")]

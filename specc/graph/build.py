@@ -24,7 +24,7 @@ from ..load.expand import LAYER_META, deferred_in, resolve_deferred
 from ..load.expr import InputShape
 from ..shapes.dims import Dim, Sym, add, mul
 from ..shapes.formulas import exact_div
-from ..shapes.tensor import MAX_ELEMENTS, PARAM_MEMORY_WARNING, TensorType
+from ..shapes.tensor import MAX_ELEMENTS, PARAM_MEMORY_WARNING, TensorType, batch_symbol
 from ..validate.errors import pydantic_diagnostics
 from ..validate.items import LayerDecl, Layers
 from ..validate.naming import name_problem, silenceable_list, split_silenceable, suggest_name
@@ -64,15 +64,6 @@ def _batchless_input(src: str, x: TensorType, kind: layers.LayerKind) -> str | N
         return None
     dims = ", ".join(str(d) for d in x.shape)
     return f"declare the batch as dim 0 of input '{src}': {src}: [B, {dims}] (each sample is then {x.shape})"
-
-
-def batch_symbol(inputs: dict[str, TensorType | None]) -> str | None:
-    """The bare symbol every input starts with (B of [B, T, 16]), if there is one."""
-    firsts = {t.shape[0] if t is not None and t.shape else None for t in inputs.values()}
-    first = next(iter(firsts)) if len(firsts) == 1 else None
-    if isinstance(first, Dim) and len(first.symbols()) == 1 and str(first) in first.symbols():
-        return str(first)
-    return None
 
 
 def _batch_second(item: Any) -> bool:

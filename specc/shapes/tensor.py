@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .dims import DimLike, fmt_shape
+from .dims import Dim, DimLike, fmt_shape
 
 FLOAT_DTYPES = ("float32", "float16", "bfloat16", "float64")
 INT_DTYPES = ("int64", "int32", "int16", "int8", "uint8")
@@ -38,3 +38,12 @@ class TensorType:
 
     def __str__(self) -> str:
         return fmt_shape(self.shape)
+
+
+def batch_symbol(inputs: dict[str, TensorType | None]) -> str | None:
+    """The bare symbol every input starts with (B of [B, T, 16]), if there is one."""
+    firsts = {t.shape[0] if t is not None and t.shape else None for t in inputs.values()}
+    first = next(iter(firsts)) if len(firsts) == 1 else None
+    if isinstance(first, Dim) and len(first.symbols()) == 1 and str(first) in first.symbols():
+        return str(first)
+    return None

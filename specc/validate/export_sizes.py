@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from ..diagnostics import Diagnostic
 from ..shapes.dims import Dim
 from ..shapes.rules import nearest_fit, size_rules
+from ..shapes.tensor import batch_symbol
 
 if TYPE_CHECKING:
     from ..spec import Spec
@@ -24,9 +25,8 @@ def export_size_diagnostics(spec: Spec) -> list[Diagnostic]:
     if doc is None or graph is None or not doc.export.sizes:
         return []
     at = spec.locations
-    firsts = {str(t.shape[0]) for t in graph.inputs.values() if t.shape and isinstance(t.shape[0], Dim)}
-    batch = next(iter(firsts)) if len(firsts) == 1 else None  # as the export's signature reads it
-    symbols = list(dict.fromkeys(s for t in graph.inputs.values() for d in t.shape[1:] if isinstance(d, Dim)
+    batch = batch_symbol(graph.inputs)
+    symbols = list(dict.fromkeys(s for t in graph.inputs.values() for d in t.shape if isinstance(d, Dim)
                                  for s in sorted(d.symbols()) if s != batch))
     out: list[Diagnostic] = []
     given: dict[str, int] = {}
