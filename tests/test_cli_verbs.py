@@ -88,3 +88,31 @@ def test_summary_of_a_spec_with_errors_shows_what_is_known_not_a_total_of_zero(
     code, out, err = run_cli(capsys, "summary", str(spec))
     assert code == 1 and "1 error; the table shows what could be inferred" in err
     assert "Total params:          ? (0 in the layers known; 2 unknown" in out and "Total params:          0" not in out
+
+
+@pytest.mark.parametrize(("argv", "blocked", "says"), [
+    (["train", "specs/xor.yaml", "--epochs", "1"], ["torch"], "pip install 'specc[torch]'"),
+    (["export", "specs/xor.yaml", "-o", "{tmp}/xor.onnx"], ["onnx", "onnxruntime"], "pip install 'specc[deploy]'"),
+])
+def test_a_missing_optional_package_is_an_installation_to_make_not_a_bug(
+        argv: list[str], blocked: list[str], says: str, tmp_path: Path) -> None:
+    # `pip install specc` brings neither torch nor ONNX: a verb that needs them said "internal error,
+    # a bug in specc" (exit 3); it is what the user installs next (exit 2), and nothing is written
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    code = (f"import sys\nfor m in {blocked!r}: sys.modules[m] = None\n"
+            f"from specc.cli import main\nsys.exit(main({[a.replace('{tmp}', str(tmp_path)) for a in argv]!r}))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert "internal error" not in done.stderr
+    assert f"needs {blocked[0]}, which is not installed here" in done.stderr and says in done.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_missing_module_of_specc_itself_stays_a_bug() -> None:
+    from specc.cli.dispatch import missing_extra
+
+    assert missing_extra("specc.targets.nothing") is None
+    assert missing_extra("torch.nn") is not None

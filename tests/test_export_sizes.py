@@ -102,3 +102,40 @@ def test_a_first_dim_that_is_not_every_input_s_batch_is_a_size_like_any_other() 
             "outputs: [la, lb]\nexport: {sizes: {B: 5}}\n")
     spec = specc.loads(text, "s.yaml")
     assert spec.ok and not [d for d in spec.diagnostics if d.code.startswith("V07")]
+
+
+SEQ_FIRST = """\
+specc: 1
+inputs:
+  x: [T, B, 8]
+layers:
+  - {type: LSTM, hidden_size: 16, batch_first: false}
+  - {type: Linear, out_features: 3}
+export: {batch_size: 3, sizes: {%s: 7}}
+"""
+
+
+@pytest.mark.parametrize("via", ["direct", "torch"])
+def test_a_sequence_first_model_exports_with_its_batch_in_dim_1(via: str, tmp_path) -> None:
+    """(T, B, 8) into a batch_first: false LSTM: the batch is B, in dim 1. Every stage took dim 0
+    for the batch: the export traced T at batch_size and ignored sizes: {T: 7}, and V070 called T
+    'the batch'."""
+    pytest.importorskip("onnxruntime")
+    if via == "torch":
+        pytest.importorskip("torch")
+    from specc.backends.routes import export
+
+    spec = specc.loads(SEQ_FIRST % "T", "s.yaml")
+    assert spec.ok and not spec.diagnostics and spec.graph.batch == "B"
+    result = export(spec, tmp_path / "m.onnx", via=via)
+    assert "T=7, B=3" in result.verification.text(), result.verification.text()
+    [d] = specc.loads(SEQ_FIRST % "B", "s.yaml").diagnostics
+    assert d.code == "V070" and "sets B, the batch" in d.message
+
+
+def test_example_inputs_of_a_sequence_first_model_give_the_batch_to_dim_1() -> None:
+    pytest.importorskip("torch")
+    from specc.backends.torch_build import example_inputs
+
+    [x] = example_inputs(specc.loads(SEQ_FIRST % "T", "s.yaml"), batch=2, sizes={"T": 5})
+    assert tuple(x.shape) == (5, 2, 8)

@@ -146,7 +146,8 @@ def _private(sig: Signature) -> tuple[Signature, dict[str, str]]:
     gives an input or output; tracing under private names, then renaming, keeps the two apart."""
     tag = secrets.token_hex(4)
     private = Signature([TensorSig(f"specc_in{i}_{tag}", t.shape, t.dtype) for i, t in enumerate(sig.inputs)],
-                        [TensorSig(f"specc_out{i}_{tag}", t.shape, t.dtype) for i, t in enumerate(sig.outputs)])
+                        [TensorSig(f"specc_out{i}_{tag}", t.shape, t.dtype) for i, t in enumerate(sig.outputs)],
+                        sig.batch)
     back = {p.name: t.name for p, t in zip([*private.inputs, *private.outputs], [*sig.inputs, *sig.outputs])}
     return private, back
 

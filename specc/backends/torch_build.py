@@ -71,8 +71,11 @@ def build_module(spec: Spec, seed: int | None = None) -> torch.nn.Module:
 
 
 def batch_symbols(spec: Spec) -> set[str]:
-    """Symbols used as the first (batch) dim of some input."""
+    """The batch symbol: the graph's (B of a sequence-first [T, B, F]), else the symbols used as
+    the first dim of some input."""
     assert spec.graph is not None
+    if spec.graph.batch is not None:
+        return {spec.graph.batch}
     return {str(t.shape[0]) for t in spec.graph.inputs.values() if t.shape and isinstance(t.shape[0], Dim)}
 
 

@@ -52,6 +52,9 @@ class TensorSig:
 class Signature:
     inputs: list[TensorSig]
     outputs: list[TensorSig]
+    # The model's batch symbol where the graph knows it (B of a sequence-first [T, B, F] input);
+    # None: the symbol every input starts with.
+    batch: str | None = None
 
     def symbols(self) -> list[str]:
         """Symbols of the inputs, in order of first appearance (outputs only combine them)."""
@@ -64,7 +67,9 @@ class Signature:
 
     @property
     def batch_symbol(self) -> str | None:
-        """The symbol every input starts with, when there is one."""
+        """The batch symbol: the graph's, else the symbol every input starts with, when there is one."""
+        if self.batch is not None:
+            return self.batch
         firsts = {symbol_name(t.shape[0]) if t.shape else None for t in self.inputs}
         return next(iter(firsts)) if len(firsts) == 1 else None
 
@@ -167,7 +172,7 @@ def signature_of(spec: Any) -> Signature:
     for out, src in g.outputs:
         t = g.value(src)
         outputs.append(TensorSig(out, t.shape, t.dtype))
-    return Signature(inputs, outputs)
+    return Signature(inputs, outputs, g.batch)
 
 
 def requirements(spec: Any) -> list[str]:

@@ -73,6 +73,27 @@ def build_parser(verb: str | None = None, alone: bool = False) -> argparse.Argum
     return parser
 
 
+# The optional packages a verb may import, and the extra that brings each (pyproject.toml). A missing
+# one is the installation's choice, not a bug in specc: the message says what to install.
+_EXTRAS = {
+    "torch": "pip install 'specc[torch]' (or the PyTorch build for your platform, https://pytorch.org)",
+    "onnx": "pip install 'specc[deploy]' (ONNX and ONNX Runtime, no torch) or 'specc[onnx]' (with torch)",
+    "onnxruntime": "pip install 'specc[deploy]' (ONNX and ONNX Runtime, no torch) or 'specc[onnx]' (with torch)",
+    "onnxscript": "pip install 'specc[onnx]' (torch's dynamo exporter needs onnxscript), or export with --via direct",
+    "numpy": "pip install 'specc[deploy]' or 'specc[torch]'",
+    "safetensors": "pip install 'specc[deploy]' or 'specc[torch]'",
+    "sklearn": "pip install 'specc[train]' (scikit-learn)",
+    "matplotlib": "pip install 'specc[train]' (matplotlib)",
+    "PIL": "pip install 'specc[train]' (Pillow)",
+}
+
+
+def missing_extra(module: str) -> str | None:
+    """What to install for a missing optional package, or None when the module is no optional
+    dependency (a missing module of specc's own is a bug and reported as one)."""
+    return _EXTRAS.get(module.split(".")[0])
+
+
 def _verb_of(argv: Sequence[str]) -> str | None:
     """The verb named on the command line (the options before it take no values)."""
     first = next((a for a in argv if not a.startswith("-")), None)
@@ -96,6 +117,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPT
     except BrokenPipeError:
         return EXIT_OK
+    except ModuleNotFoundError as exc:
+        install = missing_extra(exc.name or "")
+        if install is None or os.environ.get("SPECC_DEBUG"):
+            raise
+        err(f"specc {verb}: error: this needs {exc.name}, which is not installed here: {install}")
+        return EXIT_USAGE
     except Exception as exc:
         if os.environ.get("SPECC_DEBUG"):
             raise

@@ -308,8 +308,10 @@ class GraphBuilder:
         self._rejected.pop()
         if batch_second:
             self._check_batch_second_requirements(g)
-        if not self._declared and g.ok:
-            self._check_total_params(g)
+        if not self._declared:
+            g.batch = graph_batch_symbol(g)
+            if g.ok:
+                self._check_total_params(g)
         return g
 
     def _check_batch_second_requirements(self, g: Graph) -> None:

@@ -70,6 +70,9 @@ class Graph:
     outputs: list[tuple[str, str]] = field(default_factory=list)  # (output name, node or input name)
     block: str | None = None  # block name for a block instance; "repeat" for a repeat
     block_args: dict[str, Any] = field(default_factory=dict)
+    # The batch symbol of a whole model (dim 1 of a ``batch_first: false`` layer's input, else dim 0
+    # of the inputs), set by the builder: the stages after it size the batch by this, not by dim 0.
+    batch: str | None = None
     _by_name: dict[str, Node] = field(default_factory=dict, repr=False)
 
     def add(self, n: Node) -> None:

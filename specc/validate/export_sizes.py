@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 from ..diagnostics import Diagnostic
 from ..shapes.dims import Dim
 from ..shapes.rules import nearest_fit, size_rules
-from ..shapes.tensor import batch_symbol
 
 if TYPE_CHECKING:
     from ..spec import Spec
@@ -25,7 +24,7 @@ def export_size_diagnostics(spec: Spec) -> list[Diagnostic]:
     if doc is None or graph is None or not doc.export.sizes:
         return []
     at = spec.locations
-    batch = batch_symbol(graph.inputs)
+    batch = graph.batch
     symbols = list(dict.fromkeys(s for t in graph.inputs.values() for d in t.shape if isinstance(d, Dim)
                                  for s in sorted(d.symbols()) if s != batch))
     out: list[Diagnostic] = []
