@@ -85,7 +85,28 @@ def _edit_model(rng: random.Random, data: Any, known: dict[str, set[Any]]) -> st
              if isinstance(k, str) and isinstance(c[k], str) and len(known.get(k, ())) > 1]
     switches = [(c, k, p) for c, k, p in sites if isinstance(c[k], bool)]
     lists = [c[k] for c, k, _ in _places(data) if k == "layers" and isinstance(c[k], list) and len(c[k]) > 1]
-    how = rng.choice(["number"] * 6 + ["word"] * 2 + ["switch", "drop", "duplicate", "rewire"])
+    how = rng.choice(["number"] * 6 + ["word"] * 2 + ["switch", "drop", "duplicate", "rewire", "input", "type",
+                                                       "insert", "repeat", "when"])
+    if how == "input" and isinstance(data.get("inputs"), dict) and data["inputs"]:
+        return _edit_input(rng, data["inputs"])
+    items = [x for layers in lists for x in layers if isinstance(x, dict) and isinstance(x.get("type"), str)]
+    if how == "type" and items:
+        # a kind switched for a sibling the spec already uses (LSTM for GRU, AvgPool for MaxPool),
+        # its arguments kept: what a user tries when one layer does not do what they want
+        x = rng.choice(items)
+        types = sorted({y["type"] for y in items} - {x["type"]})
+        if types:
+            old, x["type"] = x["type"], rng.choice(types)
+            return f"type: {old} -> {x['type']}"
+    if how == "insert" and lists:
+        layers = rng.choice(lists)
+        extra = rng.choice(INSERTS)
+        layers.insert(rng.randrange(len(layers) + 1), dict(extra))
+        return f"inserted {extra}"
+    if how in ("repeat", "when") and items:
+        x = rng.choice(items)
+        x[how] = 2 if how == "repeat" else False
+        return f"{x['type']}: {how}: {x[how]}"
     if how == "number" and numbers:
         c, k, p = rng.choice(numbers)
         old = c[k]
@@ -120,6 +141,36 @@ def _edit_model(rng: random.Random, data: Any, known: dict[str, set[Any]]) -> st
         item = layers.pop(rng.randrange(len(layers)))
         return f"dropped {item.get('type') if isinstance(item, dict) else item}"
     return "unchanged"
+
+
+INSERTS = [{"type": "Dropout", "p": 0.5}, {"type": "ReLU"}, {"type": "GELU"}, {"type": "Flatten"},
+           {"type": "LayerNorm"}, {"type": "BatchNorm1d"}, {"type": "BatchNorm2d"},
+           {"type": "Linear", "out_features": 8},
+           {"type": "Softmax", "dim": -1}, {"type": "Sigmoid"}, {"type": "Identity"},
+           {"type": "MaxPool2d", "kernel_size": 2}, {"type": "Conv2d", "out_channels": 8, "kernel_size": 3}]
+
+
+def _edit_input(rng: random.Random, inputs: dict[str, Any]) -> str:
+    """A declared input changed as people get it wrong: a dim dropped, added, swapped, or a symbol
+    fixed to a number (and back)."""
+    name = rng.choice(sorted(inputs))
+    decl = inputs[name]
+    shape = decl.get("shape") if isinstance(decl, dict) else decl
+    if not isinstance(shape, list) or not shape:
+        return "unchanged"
+    old = list(shape)
+    how = rng.choice(["drop", "add", "swap", "fix"])
+    if how == "drop" and len(shape) > 1:
+        shape.pop(rng.randrange(1, len(shape)))
+    elif how == "add":
+        shape.insert(rng.randrange(1, len(shape) + 1), rng.choice([1, 3, "C"]))
+    elif how == "swap" and len(shape) > 2:
+        i, j = rng.sample(range(1, len(shape)), 2)
+        shape[i], shape[j] = shape[j], shape[i]
+    else:
+        i = rng.randrange(len(shape))
+        shape[i] = rng.choice([1, 2, 7, 32]) if isinstance(shape[i], str) else rng.choice(["N", "L"])
+    return f"inputs/{name}: {old} -> {shape}"
 
 
 def _edit_training(rng: random.Random, data: Any) -> str:
