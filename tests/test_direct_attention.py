@@ -149,3 +149,40 @@ def test_a_row_the_masks_hide_whole_is_zero_attention_at_eval_too(layer: str, tm
     session = ort.InferenceSession(str(tmp_path / "m.onnx"))
     got = session.run(None, {i.name: t.numpy() for i, t in zip(session.get_inputs(), feeds)})[0]
     np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+PADDED = """\
+specc: 1
+inputs:
+  x: [B, T, 8]
+  pad: {shape: [B, T], dtype: bool}
+layers:
+  - {type: TransformerEncoder, from: [x, pad], masks: [key_padding], num_layers: 1, nhead: 2,
+     dim_feedforward: 16, dropout: 0.0}
+"""
+
+
+def test_example_masks_never_pad_a_whole_row(tmp_path: Path) -> None:
+    """A bool input drawn at random padded every step of a row half the time at T = 1: attention over
+    nothing is nan in PyTorch and ONNX Runtime alike, so the smallest size check allows (BERT at
+    B = 1, T = 1) answered nan and verified nothing. Examples are drawn as padding is: a tail."""
+    import numpy as np
+
+    from specc.backends.example_inputs import example_arrays
+    from specc.backends.onnx_export import signature_of
+    from specc.backends.torch_build import example_inputs
+
+    spec = specc.loads(PADDED, "s.yaml")
+    sig = signature_of(spec)
+    for t in (1, 2, 5):
+        for seed in range(20):
+            torch_mask = example_inputs(spec, batch=8, sizes={"T": t}, seed=seed)[1].numpy()
+            numpy_mask = example_arrays(spec, sig, {"B": 8, "T": t}, seed=seed)["pad"]
+            for mask in (torch_mask, numpy_mask):
+                assert mask.dtype == np.bool_ and not mask.all(axis=-1).any()
+                # a padded step is never followed by a real one
+                assert (np.diff(mask.astype(int), axis=-1) >= 0).all()
+    assert example_inputs(spec, batch=64, sizes={"T": 5})[1].any()  # padding is drawn, not left out
+    smallest = specc.loads(PADDED + "export: {batch_size: 1, sizes: {T: 1}}\n", "s.yaml")
+    result = export_direct(smallest, tmp_path / "m.onnx")
+    assert "B=1, T=1" in result.verification.text(), result.verification.text()

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..data.read import padding_mask
 from ..shapes.dims import evaluate
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ def example_arrays(spec: Any, sig: Signature, env: Mapping[str, int], seed: int 
         if t.dtype.startswith(("float", "bfloat")):
             out[t.name] = rng.standard_normal(shape).astype(np.float32 if t.dtype == "bfloat16" else t.dtype)
         elif t.dtype == "bool":
-            out[t.name] = rng.integers(0, 2, shape).astype(bool)
+            out[t.name] = padding_mask(shape, rng)
         else:
             out[t.name] = rng.integers(0, vocabulary_bound(spec, t.name), shape).astype(t.dtype)
     return out

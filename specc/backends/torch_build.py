@@ -15,9 +15,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 
 from ..atomic import atomic_write
+from ..data.read import padding_mask
 from ..shapes.dims import Dim, evaluate
 from ..targets.torch.emit import compile_source
 from .example_inputs import vocabulary_bound
@@ -109,7 +111,9 @@ def example_inputs(spec: Spec, batch: int = 2, sizes: dict[str, int] | None = No
         if t.is_float:
             out.append(torch.randn(shape, generator=gen).to(dtype))
         elif t.dtype == "bool":
-            out.append(torch.randint(0, 2, shape, generator=gen).bool())
+            # a mask as data has them (never a row of only padding: attention over nothing is nan)
+            seed_np = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
+            out.append(torch.from_numpy(padding_mask(shape, np.random.default_rng(seed_np))))
         else:
             out.append(torch.randint(0, vocabulary_bound(spec, name), shape, generator=gen, dtype=dtype))
     return tuple(out)

@@ -218,7 +218,7 @@ def _synthetic(cfg: dict[str, Any], n: int, rng: np.random.Generator) -> Data:
         if spec["dtype"].startswith(("float", "bfloat")):
             inputs[name] = rng.standard_normal(shape).astype(np.float32)
         elif spec["dtype"] == "bool":
-            inputs[name] = _padding(shape, rng)
+            inputs[name] = padding_mask(shape, rng)
         else:
             inputs[name] = rng.integers(0, cfg["vocab"].get(name, 2), size=shape).astype(spec["dtype"])
     if cfg.get("heads"):
@@ -228,9 +228,10 @@ def _synthetic(cfg: dict[str, Any], n: int, rng: np.random.Generator) -> Data:
     return Data(inputs, _random_targets(cfg, n, rng, sizes), meta={"random_labels": True})
 
 
-def _padding(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+def padding_mask(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     """Made-up bool inputs as padding masks are: True on a random tail of each row of the last
-    dim, never the whole row (a row of only padding leaves attention nothing to attend to: nan)."""
+    dim, never the whole row (a row of only padding leaves attention nothing to attend to: nan).
+    Training's synthetic data and the examples export verifies with both draw them so."""
     if not shape or shape[-1] < 1:
         return np.zeros(shape, dtype=bool)
     tail = rng.integers(0, shape[-1], size=shape[:-1])  # 0 to L - 1 padded steps
