@@ -270,6 +270,26 @@ def _contained(work: Path) -> Iterator[None]:
         logging.root.setLevel(old_level)
 
 
+def int8_saturates() -> bool:
+    """Whether ONNX Runtime's uint8 x int8 kernels saturate on this CPU: an x86 CPU without VNNI
+    multiplies with VPMADDUBSW, whose 16-bit pair sums clamp. ONNX Runtime's quantisation guide
+    advises 7-bit weights (``reduce_range``) there; a CPU with VNNI (or an ARM one) needs none."""
+    import platform
+
+    if platform.machine().lower() not in ("x86_64", "amd64", "i386", "i686", "x86"):
+        return False
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="replace").split()
+        return not {"avx512_vnni", "avx_vnni"} & set(flags)
+    except OSError:
+        pass
+    try:  # numpy's own CPU detection (not /proc: macOS, Windows)
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+    except ImportError:
+        return False
+    return not (features.get("AVX512VNNI") or features.get("AVX_VNNI") or features.get("AVXVNNI"))
+
+
 def _int8(src: Path, dst: Path, work: Path, samples: Samples) -> tuple[str, list[str]]:
     try:
         from onnxruntime.quantization import (
@@ -312,6 +332,8 @@ def _int8(src: Path, dst: Path, work: Path, samples: Samples) -> tuple[str, list
     static = has_convolutions(prepared)
     keep_float = _weights_of_several_dims(prepared) + _size_arithmetic(prepared)
 
+    saturates = static and int8_saturates()
+
     class Reader(CalibrationDataReader):  # type: ignore[misc]
         def __init__(self) -> None:
             self.batches = iter(samples.calibration)
@@ -326,13 +348,14 @@ def _int8(src: Path, dst: Path, work: Path, samples: Samples) -> tuple[str, list
                 # (QLinearConv, QGemm); per-channel weight scales keep thin filters accurate
                 quantize_static(str(pre), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                                 activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                                nodes_to_exclude=keep_float)
+                                nodes_to_exclude=keep_float, reduce_range=saturates)
             else:
                 quantize_dynamic(str(pre), str(dst), weight_type=QuantType.QInt8)
     except Exception as exc:  # noqa: BLE001 -- the quantisers raise assorted types per unsupported graph
         raise VariantFailed(f"onnxruntime could not quantise the model to int8: {first_line(exc)}") from None
     n = sum(len(b[next(iter(b))]) for b in samples.calibration)
-    method = (f"static int8 (QDQ, per-channel weights, uint8 activations calibrated on {n} samples of "
+    weights = "per-channel 7-bit weights (this CPU has no VNNI)" if saturates else "per-channel weights"
+    method = (f"static int8 (QDQ, {weights}, uint8 activations calibrated on {n} samples of "
               f"{samples.origin.split(' (')[0]})" if static else
               "dynamic int8 (int8 weights, activations quantised per call)")
     return method, notes
