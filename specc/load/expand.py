@@ -21,7 +21,7 @@ from .yaml_loader import PosDict, PosList, resolve_plain
 CLI = Location("<command line>", 1, 1)
 
 # Keys every layer item may carry (not parameters of the layer kind).
-LAYER_META = ("type", "name", "from", "repeat", "trainable", "when", "ignore", "use", "tie")
+LAYER_META = ("type", "name", "from", "repeat", "trainable", "when", "ignore", "use", "tie", "init")
 _SKIP = object()  # an item whose `when:` is false
 # The env key naming the block whose layers are being expanded (not an identifier: no ${} reads it).
 _IN_BLOCK = "<block>"
@@ -498,7 +498,7 @@ class _Expander:
         args: dict[str, Any] = dict(defaults)
         ok = True
         for k, v in item.items():
-            if k in LAYER_META:
+            if k in LAYER_META and k not in defaults:  # a block may take an argument named init
                 continue
             if k not in defaults:
                 close = difflib.get_close_matches(str(k), [str(a) for a in defaults], n=1)
@@ -585,7 +585,7 @@ class _Expander:
         block = self.blocks[name]
         args = dict(block.get("args") or {})
         for k, v in use.items():
-            if k not in LAYER_META and k in args:
+            if k in args and (k not in LAYER_META or k == "init"):
                 with contextlib.suppress(SpecError):  # reported when the item is expanded
                     args[k] = self.subst(v, env, None)
         try:
