@@ -856,6 +856,15 @@ _TABLE: list[Code | LintCode] = [
          "- {type: Linear, out_features: 10, spectral_norm: true, init: {weight: orthogonal}}",
          "Leave the weight out of init: (initialise a tied weight at the layer it comes from), or drop the "
          "reparametrisation."),
+    Code("V096", "init-type-unused", "The model's or a block's init: names a layer type that no layer it "
+         "covers has (a warning).",
+         "The entry changes nothing, so the model starts from PyTorch's defaults where the recipe meant "
+         "otherwise. Hugging Face's `isinstance(module, nn.Linear)` loops also reach the Linear layers inside "
+         "attention and Transformer layers; specc's Linear: reaches Linear layers only.",
+         "inputs: {x: [B, T, 64]}\ninit: {Linear: {weight: {normal: {std: 0.02}}}}\nlayers:\n"
+         "  - {type: TransformerEncoderLayer, nhead: 4, dim_feedforward: 128}",
+         "Name the type the model has; for a Transformer layer's inner weights, name them by pattern under its "
+         "type: init: {TransformerEncoderLayer: {\"linear*.weight\": {normal: {std: 0.02}}}}."),
     # -- later stages: what build, forward, export or training cannot do ---------------------
     Code("U001", "batch-size-requirement", "A layer needs a minimum size along the batch dim.",
          "A model must run on a batch of any size: prediction feeds one sample at a time, and the last batch of "
@@ -888,7 +897,7 @@ assert len(CODES) == len(_TABLE), "duplicate code in the table"
 # The codes that are warnings (lint rules, unused inputs and layers): the only ones a spec
 # may silence with `ignore:` or `lint: {ignore: [...]}`. Errors can never be silenced.
 WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")}
-                          | {"G005", "G007", "G011", "S012", "T011", "T017", "V032", "V066", "V067", "V070"}
+                          | {"G005", "G007", "G011", "S012", "T011", "T017", "V032", "V066", "V067", "V070", "V096"}
                           | {"T019", "T020", "T021", "T022", "T023", "T024"})
 
 

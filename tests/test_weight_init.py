@@ -249,3 +249,56 @@ def test_a_block_argument_named_init_stays_an_argument() -> None:
     spec = specc.loads(text)
     assert spec.ok, spec.errors
     assert torch.allclose(specc.build(spec).act_1.prelu_1.weight, torch.tensor([0.1]))
+
+
+def test_a_pattern_reaches_the_layers_inside_and_a_path_the_instance() -> None:
+    text = ("specc: 1\ninputs: {x: [B, 3, 8, 8]}\nblocks:\n  Basic:\n    layers:\n"
+            "      - {type: Conv2d, out_channels: 4, kernel_size: 3, padding: 1, bias: false}\n"
+            "      - {type: BatchNorm2d, name: bn2}\n"
+            "init:\n  \"layer*.*.bn2\": {weight: zeros}\n  layer2: {\"*\": {bias: {constant: 0.5}}}\n"
+            "layers:\n  - {type: Basic, repeat: 2, name: layer1}\n  - {type: Basic, repeat: 2, name: layer2}\n")
+    spec = specc.loads(text)
+    assert spec.ok, spec.errors
+    got = {n.path: {k: v.text() for k, v in n.init.items()} for n in spec.graph.leaves() if n.init}
+    assert got == {"layer1.0.bn2": {"weight": "zeros"}, "layer1.1.bn2": {"weight": "zeros"},
+                   "layer2.0.bn2": {"weight": "zeros", "bias": "{constant: {value: 0.5}}"},
+                   "layer2.1.bn2": {"weight": "zeros", "bias": "{constant: {value: 0.5}}"}}
+
+
+def test_a_model_init_that_is_no_mapping_is_one_error() -> None:
+    text = "specc: 1\ninputs: {x: [B, 4]}\ninit: zeros\nlayers:\n  - {type: Linear, out_features: 2}\n"
+    assert [c for c, _ in _errors(text)] == ["V003"]
+
+
+def test_init_on_a_use_item_is_v040() -> None:
+    text = ("specc: 1\ninputs: {x: [B, 4]}\nlayers:\n  - {type: Linear, out_features: 4, name: fc}\n"
+            "  - {use: fc, init: {weight: zeros}}\n")
+    assert [c for c, _ in _errors(text)] == ["V040"]
+
+
+def test_keras_initializer_keys_get_the_init_that_says_the_same() -> None:
+    spec = specc.loads("specc: 1\ninputs: {x: [B, 4]}\nlayers:\n"
+                       "  - {type: Dense, units: 2, kernel_initializer: he_normal, bias_initializer: zeros}\n")
+    assert [(d.code, d.hint) for d in spec.errors] == [
+        ("V001", "replace it with init: {weight: he_normal} (init: names PyTorch's parameters: weight, bias, "
+                 "weight_ih_l0, …)"),
+        ("V001", "replace it with init: {bias: zeros}")]
+
+
+def test_a_type_the_model_lacks_is_a_warning_that_points_inside_transformers() -> None:
+    spec = specc.loads("specc: 1\ninputs: {x: [B, T, 64]}\ninit: {Linear: {weight: {normal: {std: 0.02}}}}\n"
+                       "layers:\n  - {type: TransformerEncoderLayer, nhead: 4, dim_feedforward: 128}\n")
+    warnings = [d for d in spec.diagnostics if d.severity == "warning"]
+    assert spec.ok and [d.code for d in warnings] == ["V096"]
+    fix = warnings[0].hint or ""
+    assert '{TransformerEncoderLayer: {"*linear*.weight": ..., "*proj*weight": ...}}' in fix
+    # which, written, reaches the feed-forward and attention weights and nothing else
+    spec = specc.loads("specc: 1\ninputs: {x: [B, T, 64]}\ninit: {TransformerEncoderLayer: {\"*linear*.weight\": "
+                       "{normal: {std: 0.02}}, \"*proj*weight\": {normal: {std: 0.02}}}}\n"
+                       "layers:\n  - {type: TransformerEncoderLayer, nhead: 4, dim_feedforward: 128}\n")
+    assert spec.ok and not spec.diagnostics
+    (leaf,) = spec.graph.leaves()
+    assert sorted(leaf.init) == ["linear1.weight", "linear2.weight", "self_attn.in_proj_weight",
+                                 "self_attn.out_proj.weight"]
+    m = specc.build(spec, seed=0)
+    assert abs(float(m.transformer_encoder_layer_1.linear1.weight.detach().std()) - 0.02) < 0.003

@@ -25,6 +25,17 @@ from ..layers.init import NEEDS_FANS, Initializer, parse
 from .ir import Graph, Node
 
 _PATTERN = set("*?[")
+# Kinds whose PyTorch module holds Linear or LayerNorm modules of its own (which a type entry
+# for Linear does not reach), and the parameter pattern that names them under the kind.
+_HOLDS_INSIDE = {"Linear": ("MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder",
+                            "TransformerDecoderLayer", "TransformerDecoder"),
+                 "LayerNorm": ("TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer",
+                               "TransformerDecoder")}
+def _inner_pattern(holder: str, type_name: str) -> str:
+    if type_name == "LayerNorm":
+        return '"*norm*.weight": ones'
+    return '"*proj*weight": ...' if holder == "MultiheadAttention" else '"*linear*.weight": ..., "*proj*weight": ...'
+
 
 
 @dataclass
@@ -56,7 +67,7 @@ class _Assigner:
         self.diags: list[Diagnostic] = []
         self.entries: list[_Entry] = []
         self._reported: set[tuple[int, str, str]] = set()
-        self._parsed: dict[int, Initializer | None] = {}
+        self.types: set[str] = set()  # the leaf types of the model
 
     def error(self, code: str, message: str, loc: Location | None, hint: str | None, layer: str | None = None) -> None:
         self.diags.append(Diagnostic(code, message, loc, hint, "error", layer))
@@ -99,8 +110,9 @@ class _Assigner:
             kind = layers.lookup(e.key)
             if (kind is not None and kind.type_name in types) or (e.key in self.blocks and e.key in types):
                 by_type.append(e)
-            elif kind is None and e.key not in self.blocks and (
-                    e.key == rel or (_PATTERN & set(e.key) and fnmatchcase(rel, e.key))):
+            elif kind is None and e.key not in self.blocks and (e.key == rel or (
+                    # a pattern reaches layers, not the groups around them: "*" is every layer inside
+                    n.sub is None and _PATTERN & set(e.key) and fnmatchcase(rel, e.key))):
                 by_path.append(e)
         for e in (*by_type, *by_path):
             e.reached.append(n)
@@ -214,6 +226,14 @@ class _Assigner:
         return False
 
     # -- what matched nothing --------------------------------------------------------------
+    def unused_type(self, e: _Entry, type_name: str, known_paths: set[str]) -> None:
+        inner = sorted({n for n in self.types if n in _HOLDS_INSIDE.get(type_name, ())})
+        hint = (f"{inner[0]} holds its {type_name} layers inside: name their parameters under it, e.g. init: "
+                f"{{{inner[0]}: {{{_inner_pattern(inner[0], type_name)}}}}}" if inner else
+                f"the layer types here: {_some(sorted(self.types))}" if self.types else "remove the entry")
+        self.diags.append(Diagnostic("V096", f"{e.where} names {type_name}, but no layer it covers is a "
+                                     f"{type_name}, so the entry changes nothing", e.loc, hint, "warning"))
+
     def unmatched(self, known_paths: set[str]) -> None:
         # The copies of a repeat each hold the init: written once: one entry per place it is written.
         merged: dict[tuple[str, Location | None], _Entry] = {}
@@ -225,6 +245,9 @@ class _Assigner:
                     first.params_seen[k] = first.params_seen.get(k, False) or seen
         for e in merged.values():
             kind = layers.lookup(e.key)
+            if kind is not None and not e.reached:
+                self.unused_type(e, kind.type_name, known_paths)
+                continue
             if kind is None and e.key not in self.blocks and not e.reached:
                 inside = sorted(p[len(e.base) + 1:] for p in known_paths if p.startswith(e.base + ".")) \
                     if e.base else sorted(known_paths)
@@ -264,9 +287,10 @@ def assign_init(graph: Graph, model_init: Any, blocks: set[str], loc: Location |
     model's (``model_init``: the top-level section as written, or None); the problems found."""
     a = _Assigner(blocks)
     scopes = []
-    if model_init is not None:
+    if isinstance(model_init, dict):  # anything else is the document's V003
         top = a.scope(model_init, "", "the model's init:", getattr(model_init, "loc", loc))
         scopes = [top] if top is not None else []
+    a.types = {n.type for n in graph.leaves() if n.kind is not None}
     a.walk(graph, scopes)
     a.unmatched({n.path for _, n in graph.walk()})
     return a.diags

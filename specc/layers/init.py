@@ -47,6 +47,7 @@ KERAS: dict[str, tuple[float, str, bool]] = {
     "he_uniform": (2.0, "fan_in", True), "he_normal": (2.0, "fan_in", False),
     "lecun_uniform": (1.0, "fan_in", True), "lecun_normal": (1.0, "fan_in", False),
 }
+FLOAT32_MAX = 3.4028234663852886e38
 # std of a unit normal truncated to (-2, 2), which Keras divides by
 KERAS_TRUNC = 0.87962566103423978
 # What needs the tensor's fan-in or fan-out (or, for orthogonal, a matrix): 2 dims at least.
@@ -100,8 +101,8 @@ def parse(value: Any) -> Initializer:
     a number (that constant). SpecError V092 for a name or argument it does not know, V093 for an
     argument out of its range, with ``field`` naming the argument."""
     if _number(value):
-        return Initializer("zeros") if value == 0 else Initializer("constant", (("value", float(value)),))
-    if isinstance(value, str):
+        name, raw = ("zeros", {}) if value == 0 else ("constant", {"value": float(value)})
+    elif isinstance(value, str):
         name, raw = value, {}
     elif isinstance(value, dict) and len(value) == 1:
         name, raw = next(iter(value.items()))
@@ -149,6 +150,9 @@ def _check_args(name: str, a: dict[str, Any]) -> None:
             continue
         if not _number(v) or not math.isfinite(v):
             raise SpecError("V093", f"{name}'s {k} must be a finite number, got {v!r}", f"write {k}: 0.1", field=k)
+        if abs(v) > FLOAT32_MAX:  # a float32 parameter would hold inf, and the first step NaN
+            raise SpecError("V093", f"{name}'s {k} {v:g} is beyond float32's range (±3.4e38)",
+                            f"write {k}: 1.0", field=k)
     if "std" in a and a["std"] <= 0:
         raise SpecError("V093", f"{name}'s std must be above 0, got {a['std']}",
                         "write std: 0.02 (GPT-2, BERT and ViT use 0.02); for all zeros write zeros", field="std")
@@ -169,7 +173,8 @@ def _check_args(name: str, a: dict[str, Any]) -> None:
                             "write mode: fan_out (torchvision's ResNet), or mode: fan_in, the default", field="mode")
         if a["nonlinearity"] not in NONLINEARITIES:
             guess = difflib.get_close_matches(str(a["nonlinearity"]), NONLINEARITIES, n=1)
-            raise SpecError("V093", f"{name}'s nonlinearity {a['nonlinearity']!r} is not one torch.nn.init knows",
+            raise SpecError("V093", f"{name}'s nonlinearity {a['nonlinearity']!r} is not one PyTorch's "
+                            "calculate_gain knows",
                             f"did you mean {guess[0]}?" if guess else f"write one of {', '.join(NONLINEARITIES)}",
                             field="nonlinearity")
 
