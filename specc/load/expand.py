@@ -628,7 +628,7 @@ class ExpansionLimit(Exception):
 
 # The document's settings sections, all of whose keys have defaults or are checked by validation:
 # --set may write into one the spec leaves out (--set export.opset=17, --set train.data.source=iris).
-SETTINGS = ("loss", "optimizer", "scheduler", "lora", "train", "export", "lint")
+SETTINGS = ("loss", "optimizer", "scheduler", "lora", "train", "export", "lint", "init")
 
 
 def _new_section(parent: Any, keys: list[str], i: int) -> PosDict | None:
