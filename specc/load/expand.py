@@ -337,6 +337,8 @@ class _Expander:
             for k in unknown:
                 close = difflib.get_close_matches(str(k), BLOCK_KEYS, n=1)
                 self.fail(SpecError("V001", f"unknown key '{k}' in block '{name}'",
+                                    f"move it to the top level, where it reaches every instance: init: {{{name}: "
+                                    "...} (or write it on a layer of the block, or on an instance)" if k == "init" else
                                     f"did you mean '{close[0]}'?" if close else
                                     "a block has args, inputs, layers, output and description", loc=body.key_loc(k)))
             ins = body.get("inputs")
