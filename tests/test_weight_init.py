@@ -302,3 +302,22 @@ def test_a_type_the_model_lacks_is_a_warning_that_points_inside_transformers() -
                                  "self_attn.out_proj.weight"]
     m = specc.build(spec, seed=0)
     assert abs(float(m.transformer_encoder_layer_1.linear1.weight.detach().std()) - 0.02) < 0.003
+
+
+def test_odd_forms_give_one_error_each() -> None:
+    lines = ["{type: Linear, out_features: 4, init: {weight: null}}",
+             "{type: Linear, out_features: 4, init: {weight: {normal: [1, 2]}}}",
+             "{type: Linear, out_features: 4, init: {weight: {normal: {std: \"0.02\"}}}}",
+             "{type: Linear, out_features: 4, init: []}",
+             "{type: Linear, out_features: 4, init: {weight: {normal: {std: 0.02}, uniform: {}}}}",
+             "{type: Mlp, init: []}",
+             "{type: Mlp, init: {Linear: zeros}}",
+             "{type: Linear, out_features: 4, init: {weight: {constant: 1.0e+39}}}",
+             "{type: Linear, out_features: 4, init: true}"]
+    text = ("specc: 1\ninputs: {x: [B, 4]}\nblocks:\n  Mlp:\n    layers:\n      - {type: Linear, out_features: 4}\n"
+            "layers:\n" + "".join(f"  - {line}\n" for line in lines))
+    spec = specc.loads(text)
+    assert [(d.code, d.loc.line if d.loc else None) for d in spec.errors] == [
+        ("V092", 8), ("V092", 9), ("V093", 10), ("V092", 11), ("V092", 12), ("V092", 13), ("V092", 14),
+        ("V093", 15), ("V092", 16)]
+    assert all(d.hint for d in spec.errors)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
-from ..diagnostics import Diagnostic, Location, SpecError
+from ..diagnostics import Diagnostic, Location, SpecError, yaml_flow
 from ..layers import base as layers
 from ..layers.init import NEEDS_FANS, Initializer, parse
 from .ir import Graph, Node
@@ -76,7 +76,8 @@ class _Assigner:
     def scope(self, mapping: Any, base: str, where: str, loc: Location | None) -> _Scope | None:
         if not isinstance(mapping, dict):
             self.error("V092", f"{where} must map layer types, block names or layer paths to what they take, got "
-                       f"{mapping!r}", loc, "write e.g. init: {Linear: {weight: {normal: {std: 0.02}}, bias: zeros}}")
+                       f"{yaml_flow(mapping)}", loc,
+                       "write e.g. init: {Linear: {weight: {normal: {std: 0.02}}, bias: zeros}}")
             return None
         entries = [_Entry(str(k), v, mapping, where, base) for k, v in mapping.items()]
         self.entries += entries
@@ -147,9 +148,10 @@ class _Assigner:
             if entry is None or (id(entry), "", "form") not in self._reported:
                 self._reported.add((id(entry), "", "form"))
                 first = next(iter(weights), "weight")
-                self.error("V092", f"{where} maps each parameter to an initialiser, got {mapping!r}", loc,
-                           f"write init: {{{first}: {mapping if isinstance(mapping, str) else 'zeros'}}}",
-                           n.path)
+                value = mapping if isinstance(mapping, str) else "zeros"
+                self.error("V092", f"{where} maps each parameter to an initialiser, got {yaml_flow(mapping)}", loc,
+                           f"write init: {{{first}: {value}}}" if entry is None else
+                           f"write {entry.key}: {{{first}: {value}}}", n.path)
             return
         keys = sorted(mapping, key=lambda k: bool(_PATTERN & set(str(k))))  # exact names before patterns
         taken: set[str] = set()

@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ..diagnostics import SpecError
+from ..diagnostics import SpecError, yaml_flow
 
 # name -> its arguments and their defaults (torch.nn.init's); REQUIRED has no default
 REQUIRED = object()
@@ -113,10 +113,11 @@ def parse(value: Any) -> Initializer:
             raw = {}
         elif not isinstance(raw, dict):
             args = ", ".join(k for k in INITIALISERS.get(name, {})) or "none"
-            raise SpecError("V092", f"the arguments of {name} must be a mapping, got {raw!r}",
+            raise SpecError("V092", f"the arguments of {name} must be a mapping, got {yaml_flow(raw)}",
                             f"write {{{name}: {{...}}}} with its arguments ({args}), or just {name}")
     else:
-        raise SpecError("V092", f"an initialiser is a name or a mapping of one name to its arguments, got {value!r}",
+        raise SpecError("V092", "an initialiser is a name or a mapping of one name to its arguments, got "
+                        f"{yaml_flow(value)}",
                         "write e.g. xavier_uniform, zeros or {normal: {std: 0.02}}")
     if name not in INITIALISERS:
         other = OTHER_NAMES.get(name.lower())
@@ -149,7 +150,8 @@ def _check_args(name: str, a: dict[str, Any]) -> None:
         if k in ("mode", "nonlinearity"):
             continue
         if not _number(v) or not math.isfinite(v):
-            raise SpecError("V093", f"{name}'s {k} must be a finite number, got {v!r}", f"write {k}: 0.1", field=k)
+            raise SpecError("V093", f"{name}'s {k} must be a finite number, got {yaml_flow(v)}", f"write {k}: 0.1",
+                            field=k)
         if abs(v) > FLOAT32_MAX:  # a float32 parameter would hold inf, and the first step NaN
             raise SpecError("V093", f"{name}'s {k} {v:g} is beyond float32's range (±3.4e38)",
                             f"write {k}: 1.0", field=k)
