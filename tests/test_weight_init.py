@@ -45,6 +45,32 @@ def test_weights_are_the_modules_parameters(case: Any) -> None:
     prefix = leaf.path + "."
     built = {n[len(prefix):]: tuple(p.shape) for n, p in module.named_parameters() if n.startswith(prefix)}
     assert leaf.kind.weights(leaf.result.args) == built
+    if not built or "init:" in case.layer:
+        return
+    # every parameter reached by name, by both targets: "*" sets each to 0.125
+    text = case.yaml().rstrip("\n")
+    spec = specc.loads(text[:-1] + ', init: {"*": {constant: 0.125}}}\n')
+    assert spec.ok, spec.errors
+    leaf = list(spec.graph.leaves())[-1]
+    pad = leaf.result.args.get("padding_idx") if leaf.type == "Embedding" else None
+    for name, p in specc.build(spec, seed=0).named_parameters():
+        if name.startswith(prefix):
+            want = torch.full_like(p, 0.125)
+            if pad is not None:
+                want[pad] = 0.0
+            assert torch.equal(p.detach(), want), name
+    from specc.targets.onnx.kinds import LOWERINGS
+
+    if leaf.type not in LOWERINGS:
+        return
+    w = Weights(seed=0)
+    lower_graph(spec.graph, w)
+    for name in built:
+        drawn = w.drawn[prefix + name].copy()
+        if pad is not None:
+            assert (drawn[pad] == 0).all()
+            drawn[pad] = 0.125
+        assert (drawn == np.float32(0.125)).all(), name
 
 
 RESNETISH = """\
