@@ -347,3 +347,18 @@ def test_odd_forms_give_one_error_each() -> None:
         ("V092", 8), ("V092", 9), ("V093", 10), ("V092", 11), ("V092", 12), ("V092", 13), ("V092", 14),
         ("V093", 15), ("V092", 16)]
     assert all(d.hint for d in spec.errors)
+
+
+def test_gpt2s_recipe_with_a_tied_head() -> None:
+    # Hugging Face's GPT-2 _init_weights: Linear and Embedding N(0, 0.02); the head's weight is the
+    # token table's, so the Linear entry leaves it to the Embedding entry
+    spec = specc.loads("specc: 1\ninputs: {x: {shape: [B, T], dtype: int64}}\n"
+                       "init: {Linear: {weight: {normal: {std: 0.02}}, bias: zeros}, Embedding: {weight: "
+                       "{normal: {std: 0.02}}}}\nlayers:\n"
+                       "  - {type: Embedding, num_embeddings: 500, embedding_dim: 64, name: wte}\n"
+                       "  - {type: Linear, out_features: 64, name: mlp}\n"
+                       "  - {type: Linear, out_features: 500, bias: false, tie: wte, name: head}\n")
+    assert spec.ok, spec.errors
+    assert [sorted(n.init) for n in spec.graph.leaves()] == [["weight"], ["bias", "weight"], []]
+    m = specc.build(spec, seed=0)
+    assert m.head.weight is m.wte.weight and abs(float(m.wte.weight.detach().std()) - 0.02) < 0.002

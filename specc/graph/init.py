@@ -215,6 +215,8 @@ class _Assigner:
                            "only a weight of 2 dims or more has fans", n.path)
             return False
         reparam = next((k for k in ("weight_norm", "spectral_norm") if args.get(k)), None)
+        if n.tie is not None and name == "weight" and not reparam and entry is not None:
+            return False  # a type's or block's entry: the tied weight is its owner's, which its entry reaches
         why = (f"{reparam} reparametrises it (PyTorch's nn.init would change a computed copy, not the parameter)"
                if reparam and name == "weight" else
                f"it is '{n.tie}''s weight (tie:)" if n.tie is not None and name == "weight" else None)
