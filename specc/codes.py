@@ -820,6 +820,51 @@ _TABLE: list[Code | LintCode] = [
          "inputs: {image: [B, 3, 32, 32]}   # pixels saved as 0..255\ntrain: {data: {source: pictures.npz}}",
          "Write train.preprocess: {inputs: standardize} (or {targets: standardize}, which predict undoes), or save "
          "the data scaled (images: x / 255)."),
+    # -- init: how parameters start (helper e22) ------------------------------------------------
+    Code("V091", "init-names-nothing", "An init: names a parameter the layer does not have, or a layer type, "
+         "block or layer path that names nothing in the model.",
+         "A misspelt name would leave the parameter at PyTorch's default without a word, and the model would "
+         "train from another starting point than the recipe it copies.",
+         "- {type: Linear, out_features: 10, init: {weigth: zeros}}",
+         "Use the parameter's PyTorch name, as the layer's state_dict() names it (weight, bias, weight_ih_l0, "
+         "in_proj_weight; the hint lists the layer's), or a layer type, block name or layer path the model has."),
+    Code("V092", "init-unknown-initialiser", "An init: names an initialiser specc does not have, or an "
+         "argument it does not take, or is not written as an initialiser.",
+         "specc writes each initialiser as the torch.nn.init call of the same name; an unknown one has no call.",
+         "- {type: Linear, out_features: 10, init: {weight: glorot}}",
+         "Write one of zeros, ones, constant, normal, trunc_normal, uniform, xavier_uniform, xavier_normal, "
+         "kaiming_uniform, kaiming_normal, orthogonal, or Keras' glorot_uniform, glorot_normal, he_uniform, "
+         "he_normal, lecun_uniform, lecun_normal: a name, or {name: {argument: value}}."),
+    Code("V093", "init-argument-out-of-range", "An initialiser's argument is out of its range: a std or gain of "
+         "0 or less, a uniform or truncated normal whose a is not below b, an unknown mode or nonlinearity.",
+         "torch.nn.init raises on some (a kaiming mode of fan_avg) and silently draws nonsense from others (a "
+         "negative std, an empty interval).",
+         "- {type: Linear, out_features: 10, init: {weight: {normal: {std: 0}}}}",
+         "Give a positive std (GPT-2, BERT and ViT use 0.02), a below b, and mode fan_in or fan_out."),
+    Code("V094", "init-fans-of-1d", "An initialiser that reads a tensor's fan-in and fan-out (xavier, kaiming, "
+         "glorot, he, lecun) or makes it orthogonal is given a tensor of fewer than 2 dims, a bias or a norm's "
+         "scale.",
+         "PyTorch raises 'Fan in and fan out can not be computed for tensor with fewer than 2 dimensions' when "
+         "the model is built.",
+         "- {type: Linear, out_features: 10, init: {\"*\": xavier_uniform}}",
+         "Give the weight the fan-based initialiser and the bias zeros: init: {weight: xavier_uniform, bias: "
+         "zeros}."),
+    Code("V095", "init-of-borrowed-weight", "An init: sets a weight that is not the layer's own to set: one "
+         "weight_norm or spectral_norm reparametrises, or one tie: takes from another layer.",
+         "torch.nn.init on a reparametrised weight changes a computed copy and leaves the parameter as it was; "
+         "a tied weight is the other layer's, which its own init: decides.",
+         "- {type: Linear, out_features: 10, spectral_norm: true, init: {weight: orthogonal}}",
+         "Leave the weight out of init: (initialise a tied weight at the layer it comes from), or drop the "
+         "reparametrisation."),
+    Code("V096", "init-type-unused", "The model's or a block's init: names a layer type that no layer it "
+         "covers has (a warning).",
+         "The entry changes nothing, so the model starts from PyTorch's defaults where the recipe meant "
+         "otherwise. Hugging Face's `isinstance(module, nn.Linear)` loops also reach the Linear layers inside "
+         "attention and Transformer layers; specc's Linear: reaches Linear layers only.",
+         "inputs: {x: [B, T, 64]}\ninit: {Linear: {weight: {normal: {std: 0.02}}}}\nlayers:\n"
+         "  - {type: TransformerEncoderLayer, nhead: 4, dim_feedforward: 128}",
+         "Name the type the model has; for a Transformer layer's inner weights, name them by pattern under its "
+         "type: init: {TransformerEncoderLayer: {\"linear*.weight\": {normal: {std: 0.02}}}}."),
     # -- later stages: what build, forward, export or training cannot do ---------------------
     Code("U001", "batch-size-requirement", "A layer needs a minimum size along the batch dim.",
          "A model must run on a batch of any size: prediction feeds one sample at a time, and the last batch of "
@@ -852,7 +897,7 @@ assert len(CODES) == len(_TABLE), "duplicate code in the table"
 # The codes that are warnings (lint rules, unused inputs and layers): the only ones a spec
 # may silence with `ignore:` or `lint: {ignore: [...]}`. Errors can never be silenced.
 WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")}
-                          | {"G005", "G007", "G011", "S012", "T011", "T017", "V032", "V066", "V067", "V070"}
+                          | {"G005", "G007", "G011", "S012", "T011", "T017", "V032", "V066", "V067", "V070", "V096"}
                           | {"T019", "T020", "T021", "T022", "T023", "T024"})
 
 

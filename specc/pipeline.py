@@ -15,6 +15,7 @@ from typing import Any
 
 from .diagnostics import Diagnostic, Location, SpecError, one_per_mistake
 from .graph.build import GraphBuilder, batchless_inputs, mark_unused
+from .graph.init import assign_init
 from .graph.model import build_model, silence
 from .layers.catalogue import FAMILY_OF
 from .load.expand import expand, parse_overrides
@@ -111,6 +112,8 @@ def _run(spec: Spec, overrides: list[str] | dict[str, Any] | None, ignore: Itera
                            else verdict.route_limits())
     graph, problems = build_model(builder, spec.name, declared.layers, inputs, declared.outputs)
     spec.diagnostics.extend(problems)
+    blocks = ex.doc.get("blocks")
+    spec.diagnostics.extend(assign_init(graph, ex.doc.get("init"), set(blocks) if isinstance(blocks, dict) else set()))
     spec.graph = graph
     if graph.ok and spec.ok:
         locs = {i.name: i.loc for i in inputs if i.loc is not None}

@@ -62,7 +62,7 @@ def generated_module(spec: Spec) -> ModuleType:
 
 
 def build_module(spec: Spec, seed: int | None = None) -> torch.nn.Module:
-    """The spec's model with PyTorch's default initialisation (reproducible with ``seed``)."""
+    """The spec's model, initialised as PyTorch does or as its init: says (reproducible with ``seed``)."""
     module = generated_module(spec)
     cls = getattr(module, spec.name)
     if seed is None:

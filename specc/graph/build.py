@@ -448,6 +448,7 @@ class GraphBuilder:
         node.field_locs = item.field_locs
         node.trainable = trainable and item.trainable is not False
         node.template = item.template
+        node.init_written = item.init
         if "ignore" in item.keys:
             node.ignore, node.ignore_inside = self._ignore_codes(item, path)
         if item.broken:

@@ -52,6 +52,10 @@ class Node:
     # that earlier layer.
     shares: str | None = None
     tie: str | None = None
+    # `init:` as the item writes it (expanded), and what graph.init decided for a leaf: parameter
+    # (state-dict name within the layer) -> initialiser; the others keep PyTorch's defaults
+    init_written: Any = None
+    init: dict[str, Any] = field(default_factory=dict)
 
     @property
     def out(self) -> TensorType | None:

@@ -210,6 +210,9 @@ class PReLU(_Elementwise):
     type_name, Params = "PReLU", PReLUParams
     summary = "LeakyReLU with a learned slope (one, or one per channel)"
 
+    def weights(self, args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        return {"weight": (int(args["num_parameters"]),)}
+
     def infer(self, p: PReLUParams, ins: list[TensorType]) -> LayerResult:
         x = ins[0]
         if p.num_parameters > 1:

@@ -165,6 +165,10 @@ class MultiheadAttention(LayerKind):
     summary = "multi-head attention: self (one input) or cross (from: [query, key_value] or [q, k, v])"
     form = "call"  # query, key and value
 
+    def weights(self, args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        return attention_weights(int(args["embed_dim"]), bool(args["bias"]), args.get("kdim"), args.get("vdim"),
+                                 bool(args.get("add_bias_kv")))
+
     def infer(self, p: MultiheadAttentionParams, ins: list[TensorType]) -> LayerResult:
         n_qkv = len(ins) - len(p.masks)
         if not 1 <= n_qkv <= 3:
@@ -244,11 +248,49 @@ def layer_args(p: EncoderLayerParams, e: int, masks: list[TensorType]) -> dict[s
             "bool_masks": bool_padding(p.masks, masks), "float_attn": float_attn(p.masks, masks)}
 
 
+def attention_weights(e: int, bias: bool, kdim: Any = None, vdim: Any = None,
+                      bias_kv: bool = False) -> dict[str, tuple[int, ...]]:
+    """nn.MultiheadAttention's parameters: one packed input projection when keys and values have
+    the query's width, else one per projection."""
+    kdim, vdim = int(kdim or e), int(vdim or e)
+    out: dict[str, tuple[int, ...]] = (
+        {"in_proj_weight": (3 * e, e)} if kdim == vdim == e else
+        {"q_proj_weight": (e, e), "k_proj_weight": (e, kdim), "v_proj_weight": (e, vdim)})
+    if bias:
+        out["in_proj_bias"] = (3 * e,)
+    if bias_kv:
+        out["bias_k"] = out["bias_v"] = (1, 1, e)
+    out["out_proj.weight"] = (e, e)
+    if bias:
+        out["out_proj.bias"] = (e,)
+    return out
+
+
 class _Transformer(LayerKind):
     """A Transformer layer (``layer_counts``), or with ``num_layers`` a stack of its copies and an
     optional final LayerNorm."""
 
     accepts = "any"
+    attentions: tuple[str, ...] = ("self_attn",)
+    norms = 2
+
+    def weights(self, args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        e, ff, bias = int(args["d_model"]), int(args["dim_feedforward"]), bool(args["bias"])
+        one: dict[str, tuple[int, ...]] = {}
+        for attn in self.attentions:
+            one |= {f"{attn}.{k}": v for k, v in attention_weights(e, bias).items()}
+        for name, shape in (("linear1", (ff, e)), ("linear2", (e, ff))):
+            one[f"{name}.weight"] = shape
+            if bias:
+                one[f"{name}.bias"] = shape[:1]
+        for i in range(1, self.norms + 1):
+            one |= {f"norm{i}.weight": (e,), **({f"norm{i}.bias": (e,)} if bias else {})}
+        if "num_layers" not in args:
+            return one
+        out = {f"layers.{i}.{k}": v for i in range(int(args["num_layers"])) for k, v in one.items()}
+        if args.get("norm"):
+            out |= {"norm.weight": (e,), **({"norm.bias": (e,)} if bias else {})}
+        return out
 
     def layer_counts(self, p: Any, ins: list[TensorType]) -> tuple[TensorType, dict[str, Any], int, DimLike]:
         raise NotImplementedError
@@ -330,6 +372,8 @@ class DecoderParams(DecoderLayerParams):
 class _Decoder(_Transformer):
     Params = DecoderLayerParams
     min_inputs, max_inputs = 2, 4
+    attentions = ("self_attn", "multihead_attn")
+    norms = 3
     form = "call"  # the target and the memory
 
     def layer_counts(self, p: Any, ins: list[TensorType]) -> tuple[TensorType, dict[str, Any], int, DimLike]:
@@ -406,6 +450,9 @@ class PositionalEncoding(LayerKind):
     layout = "(B, T, d_model) with batch_first, else (T, B, d_model)"
     summary = "adds sinusoidal (fixed) or learned position vectors to a (B, T, d_model) sequence"
 
+    def weights(self, args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        return {"pe": (int(args["max_len"]), int(args["d_model"]))} if args["kind"] == "learned" else {}
+
     def infer(self, p: PositionalEncodingParams, ins: list[TensorType]) -> LayerResult:
         x = ins[0]
         e = check_given(p.d_model, x.shape[2], "d_model", x, 2, "features per step")
@@ -453,6 +500,9 @@ class LearnedTokens(LayerKind):
     summary = ("num_tokens learned vectors for each sample, (B, num_tokens, d_model), B read from the input "
                "(DETR queries, Perceiver latents)")
 
+    def weights(self, args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        return {"tokens": (1, int(args["num_tokens"]), int(args["d_model"]))}
+
     def infer(self, p: LearnedTokensParams, ins: list[TensorType]) -> LayerResult:
         x = ins[0]
         b_axis = 0 if p.batch_first else 1
@@ -484,6 +534,9 @@ class ClassToken(LayerKind):
     Params = ClassTokenParams
     layout = "(B, T, d_model) with batch_first, else (T, B, d_model)"  # rank checked in infer, with a hint
     summary = "prepend learned (class) tokens to a (B, T, d_model) sequence: (B, T + num_tokens, d_model)"
+
+    def weights(self, args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        return {"token": (1, int(args["num_tokens"]), int(args["d_model"]))}
 
     def infer(self, p: ClassTokenParams, ins: list[TensorType]) -> LayerResult:
         x = ins[0]

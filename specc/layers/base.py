@@ -119,6 +119,12 @@ class LayerKind:
         """How this layer, with these resolved attributes, is applied (see ``Form``)."""
         return self.form
 
+    def weights(self, args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        """The layer's parameters, by their PyTorch state-dict names within its module, and
+        their shapes, from its resolved attributes (what ``init:`` names). A kind with
+        parameters overrides it; tests/test_weight_init.py holds each against the built module."""
+        return {}
+
 
 # The kinds of the families imported so far, and their aliases: a family is imported when one of
 # its names is first looked up (see catalogue.py). ``all_kinds`` gives the whole catalogue.
@@ -187,6 +193,11 @@ def suggest(name: str) -> str | None:
 
 
 # -- helpers every shape rule uses ---------------------------------------------------------------
+
+def sizes(v: Any, n: int) -> tuple[int, ...]:
+    """A resolved size attribute (one number or one per dim) as ``n`` numbers."""
+    return tuple(int(d) for d in v) if isinstance(v, (tuple, list)) else (int(v),) * n
+
 
 def ntuple(v: int | Sequence[int], n: int, name: str) -> tuple[int, ...]:
     if isinstance(v, int):

@@ -27,6 +27,7 @@ from .base import (
     check_given,
     ntuple,
     register,
+    sizes,
 )
 from .reparam import SpectralNorm, WeightNorm, reparam
 
@@ -161,6 +162,11 @@ class Spatial(LayerKind):
 class _Conv(Spatial):
     Params = ConvParams
 
+    def weights(self, args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        n_out = int(args["out_channels"])
+        shape = (n_out, int(args["in_channels"]) // int(args["groups"]), *sizes(args["kernel_size"], self.rank))
+        return {"weight": shape, **({"bias": (n_out,)} if args["bias"] else {})}
+
     def infer(self, p: ConvParams, ins: list[TensorType]) -> LayerResult:
         x, r = ins[0], self.rank
         c = _channels(p, x, self.type_name)
@@ -214,6 +220,11 @@ def _same_transposed(k: tuple[int, ...], s: tuple[int, ...], d: tuple[int, ...])
 
 class _ConvTranspose(Spatial):
     Params = ConvTransposeParams
+
+    def weights(self, args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        n_out = int(args["out_channels"])
+        shape = (int(args["in_channels"]), n_out // int(args["groups"]), *sizes(args["kernel_size"], self.rank))
+        return {"weight": shape, **({"bias": (n_out,)} if args["bias"] else {})}
 
     def infer(self, p: ConvTransposeParams, ins: list[TensorType]) -> LayerResult:
         x, r = ins[0], self.rank
@@ -352,6 +363,11 @@ class _DepthwiseConv(Spatial):
     Params = DepthwiseConvParams
     conv: _Conv
 
+    def weights(self, args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        n_out = int(args["out_channels"])
+        bias = {"bias": (n_out,)} if args["bias"] else {}
+        return {"weight": (n_out, 1, *sizes(args["kernel_size"], self.rank)), **bias}
+
     def infer(self, p: DepthwiseConvParams, ins: list[TensorType]) -> LayerResult:
         return _depthwise(self.conv, p, ins[0], p.bias)
 
@@ -359,6 +375,12 @@ class _DepthwiseConv(Spatial):
 class _SeparableConv(Spatial):
     Params = SeparableConvParams
     conv: _Conv
+
+    def weights(self, args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        mid, n_out = int(args["in_channels"]) * int(args["depth_multiplier"]), int(args["out_channels"])
+        return {"depthwise.weight": (mid, 1, *sizes(args["kernel_size"], self.rank)),
+                "pointwise.weight": (n_out, mid, *(1,) * self.rank),
+                **({"pointwise.bias": (n_out,)} if args["bias"] else {})}
 
     def infer(self, p: SeparableConvParams, ins: list[TensorType]) -> LayerResult:
         dw = _depthwise(self.conv, p, ins[0], bias=False)

@@ -11,13 +11,14 @@ MACs per sample: T·H·W · Σ_layers 4·h·(c + h)·kh·kw (the gate convs at e
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from pydantic import AliasChoices, Field, PositiveInt
 
 from ..diagnostics import SpecError
 from ..shapes.dims import mul, product
 from ..shapes.tensor import TensorType
-from .base import LayerKind, LayerParams, LayerResult, check_given, ntuple, register
+from .base import LayerKind, LayerParams, LayerResult, check_given, ntuple, register, sizes
 
 
 class ConvLSTMParams(LayerParams):
@@ -38,6 +39,17 @@ class ConvLSTM2d(LayerKind):
     ranks = (5,)
     layout = "(B, T, C, H, W)"
     summary = "convolutional LSTM over (B, T, C, H, W) frames; return_sequences or the last step"
+
+    def weights(self, args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        n = int(args["num_layers"])
+        hidden, k = sizes(args["hidden_channels"], n), sizes(args["kernel_size"], 2)
+        out: dict[str, tuple[int, ...]] = {}
+        for i, h in enumerate(hidden):
+            c_in = int(args["in_channels"]) if i == 0 else hidden[i - 1]
+            out[f"cells.{i}.weight"] = (4 * h, c_in + h, *k)
+            if args["bias"]:
+                out[f"cells.{i}.bias"] = (4 * h,)
+        return out
 
     def infer(self, p: ConvLSTMParams, ins: list[TensorType]) -> LayerResult:
         x = ins[0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt
 
 from ..diagnostics import SpecError
@@ -27,6 +29,9 @@ class Embedding(LayerKind):
     Params = EmbeddingParams
     accepts = "int"
     summary = "lookup table: integer ids (*) to vectors (*, embedding_dim)"
+
+    def weights(self, args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        return {"weight": (int(args["num_embeddings"]), int(args["embedding_dim"]))}
 
     def infer(self, p: EmbeddingParams, ins: list[TensorType]) -> LayerResult:
         x = ins[0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import AliasChoices, Field, PositiveInt
 
 from ..diagnostics import SpecError
@@ -25,6 +27,10 @@ class Linear(LayerKind):
     aliases = ("Dense",)
     Params = LinearParams
     summary = "y = x Aᵀ + b on the last dim; in_features inferred"
+
+    def weights(self, args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        n_out = int(args["out_features"])
+        return {"weight": (n_out, int(args["in_features"])), **({"bias": (n_out,)} if args["bias"] else {})}
 
     def infer(self, p: LinearParams, ins: list[TensorType]) -> LayerResult:
         x = ins[0]

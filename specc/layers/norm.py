@@ -11,7 +11,7 @@ statistics on every call, 4 ops per element (5 with affine).
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt
 
@@ -19,7 +19,7 @@ from ..diagnostics import SpecError
 from ..shapes.dims import DimLike, mul, product
 from ..shapes.formulas import divisors
 from ..shapes.tensor import TensorType
-from .base import LayerKind, LayerParams, LayerResult, Requirement, axis, check_given, register, require, static
+from .base import LayerKind, LayerParams, LayerResult, Requirement, axis, check_given, register, require, sizes, static
 
 Momentum = Annotated[float, Field(ge=0.0, le=1.0)] | None
 
@@ -60,6 +60,10 @@ class _ChannelNorm(LayerKind):
 
     Params = BatchNormParams
     ops_per_element = (1, 2)  # (plain, affine)
+
+    def weights(self, args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        c = (int(args["num_features"]),)
+        return {"weight": c, "bias": c} if args["affine"] else {}
     instance = False
 
     def infer(self, p: BatchNormParams, ins: list[TensorType]) -> LayerResult:
@@ -202,6 +206,12 @@ class LayerNorm(LayerKind):
     type_name, Params = "LayerNorm", LayerNormParams
     summary = "normalise over the trailing dims (normalized_shape; default the last dim)"
 
+    def weights(self, args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        shape = sizes(args["normalized_shape"], 1)
+        if not args["elementwise_affine"]:
+            return {}
+        return {"weight": shape, **({"bias": shape} if args["bias"] else {})}
+
     def infer(self, p: LayerNormParams, ins: list[TensorType]) -> LayerResult:
         x = ins[0]
         actual, shape_arg = _trailing(self.type_name, p.normalized_shape, x)
@@ -227,6 +237,9 @@ class RMSNorm(LayerKind):
     type_name, Params = "RMSNorm", RMSNormParams
     summary = "x / sqrt(mean(x²) + eps) · weight over the trailing dims (T5, LLaMA); no mean, no bias"
 
+    def weights(self, args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        return {"weight": sizes(args["normalized_shape"], 1)} if args["elementwise_affine"] else {}
+
     def infer(self, p: RMSNormParams, ins: list[TensorType]) -> LayerResult:
         x = ins[0]
         actual, shape_arg = _trailing(self.type_name, p.normalized_shape, x)
@@ -240,6 +253,10 @@ class GroupNorm(LayerKind):
     type_name, Params = "GroupNorm", GroupNormParams
     summary = "normalise groups of channels per sample (num_groups must divide the channels)"
     layout = "(N, C, *)"
+
+    def weights(self, args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        c = (int(args["num_channels"]),)
+        return {"weight": c, "bias": c} if args["affine"] else {}
 
     def infer(self, p: GroupNormParams, ins: list[TensorType]) -> LayerResult:
         x = ins[0]

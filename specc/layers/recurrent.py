@@ -74,6 +74,20 @@ class _Recurrent(LayerKind):
     form = "call"  # the output and the final state
     states: ClassVar[tuple[str, ...]] = ("h0",)  # optional initial-state inputs after x
 
+    def weights(self, args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        gh, h, proj = self.gates * int(args["hidden_size"]), int(args["hidden_size"]), int(args.get("proj_size") or 0)
+        d = 2 if args["bidirectional"] else 1
+        out: dict[str, tuple[int, ...]] = {}
+        for k in range(int(args["num_layers"])):
+            for suffix in [f"_l{k}", f"_l{k}_reverse"][:d]:
+                out[f"weight_ih{suffix}"] = (gh, int(args["input_size"]) if k == 0 else d * (proj or h))
+                out[f"weight_hh{suffix}"] = (gh, proj or h)
+                if args["bias"]:
+                    out[f"bias_ih{suffix}"] = out[f"bias_hh{suffix}"] = (gh,)
+                if proj:
+                    out[f"weight_hr{suffix}"] = (proj, h)
+        return out
+
     def infer(self, p: Any, ins: list[TensorType]) -> LayerResult:
         x = ins[0]
         if len(ins) not in (1, 1 + len(self.states)):

@@ -83,6 +83,10 @@ class TimeDistributed(LayerKind):
     accepts = "any"  # the wrapped layer's own dtype rule applies
     summary = "apply a layer to every step of (B, T, ...) by folding T into the batch"
 
+    def weights(self, args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        inner = lookup(str(args["layer"]))  # the module is the wrapped layer itself, under the wrapper's name
+        return inner.weights({k: v for k, v in args.items() if k != "layer"}) if inner is not None else {}
+
     def infer(self, p: TimeDistributedParams, ins: list[TensorType]) -> LayerResult:
         x, inner = ins[0], p.layer
         kind = inner.kind

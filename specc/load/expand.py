@@ -21,7 +21,7 @@ from .yaml_loader import PosDict, PosList, resolve_plain
 CLI = Location("<command line>", 1, 1)
 
 # Keys every layer item may carry (not parameters of the layer kind).
-LAYER_META = ("type", "name", "from", "repeat", "trainable", "when", "ignore", "use", "tie")
+LAYER_META = ("type", "name", "from", "repeat", "trainable", "when", "ignore", "use", "tie", "init")
 _SKIP = object()  # an item whose `when:` is false
 # The env key naming the block whose layers are being expanded (not an identifier: no ${} reads it).
 _IN_BLOCK = "<block>"
@@ -337,6 +337,8 @@ class _Expander:
             for k in unknown:
                 close = difflib.get_close_matches(str(k), BLOCK_KEYS, n=1)
                 self.fail(SpecError("V001", f"unknown key '{k}' in block '{name}'",
+                                    f"move it to the top level, where it reaches every instance: init: {{{name}: "
+                                    "...} (or write it on a layer of the block, or on an instance)" if k == "init" else
                                     f"did you mean '{close[0]}'?" if close else
                                     "a block has args, inputs, layers, output and description", loc=body.key_loc(k)))
             ins = body.get("inputs")
@@ -498,7 +500,7 @@ class _Expander:
         args: dict[str, Any] = dict(defaults)
         ok = True
         for k, v in item.items():
-            if k in LAYER_META:
+            if k in LAYER_META and k not in defaults:  # a block may take an argument named init
                 continue
             if k not in defaults:
                 close = difflib.get_close_matches(str(k), [str(a) for a in defaults], n=1)
@@ -585,7 +587,7 @@ class _Expander:
         block = self.blocks[name]
         args = dict(block.get("args") or {})
         for k, v in use.items():
-            if k not in LAYER_META and k in args:
+            if k in args and (k not in LAYER_META or k == "init"):
                 with contextlib.suppress(SpecError):  # reported when the item is expanded
                     args[k] = self.subst(v, env, None)
         try:
@@ -628,7 +630,7 @@ class ExpansionLimit(Exception):
 
 # The document's settings sections, all of whose keys have defaults or are checked by validation:
 # --set may write into one the spec leaves out (--set export.opset=17, --set train.data.source=iris).
-SETTINGS = ("loss", "optimizer", "scheduler", "lora", "train", "export", "lint")
+SETTINGS = ("loss", "optimizer", "scheduler", "lora", "train", "export", "lint", "init")
 
 
 def _new_section(parent: Any, keys: list[str], i: int) -> PosDict | None:

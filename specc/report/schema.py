@@ -49,6 +49,9 @@ _META: dict[str, dict[str, Any]] = {
                                              "its weights: {use: encoder, from: image_b}"},
     "tie": {"type": "string", "description": "on a Linear: share the weight of the Embedding of this name "
                                              "(head.weight = embed.weight)"},
+    "init": {"type": "object", "description": "how its parameters start: {weight: xavier_uniform, bias: zeros}; on "
+                                              "a block instance, by layer type or path inside it: {bn2: {weight: "
+                                              "zeros}}"},
 }
 # The keys of a use: item (sharing.USE_KEYS): the module's own settings belong to the layer it names.
 _USE_KEYS = ("use", "from", "name", "ignore", "when")
@@ -163,6 +166,8 @@ def _layer_branch(kind: Any, names: list[str], params: dict[str, Any]) -> dict[s
             continue
         prop.pop("title", None)
         prop.setdefault("description", _describe(kind.type_name, field_name, info))
+        if field_name in _META:  # PReLU's init (a number) beside the init: every layer takes
+            prop = {"anyOf": [prop, {"$ref": f"#/$defs/meta.{field_name}"}], "description": prop["description"]}
         props[field_name] = prop
         choices = _alias_choices(info)
         for other in choices[1:]:

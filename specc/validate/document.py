@@ -653,3 +653,7 @@ class Document(Strict):
     train: Train | None = None
     export: Export = Field(default_factory=Export)
     lint: LintSettings | None = None
+    # layer type, block name or layer path -> what its parameters start from (graph.init checks it)
+    init: Annotated[dict[str, Any] | None,
+                    Field(description="initialisers by layer type, block or layer path, e.g. {Linear: {weight: "
+                                      "{normal: {std: 0.02}}, bias: zeros}}")] = None

@@ -287,6 +287,19 @@ KERAS_ACTIVATIONS: dict[str, str | None] = {
 KERAS_RENAMES = {"alpha": "negative_slope", "epsilon": "eps", "max_value": "max_val", "min_value": "min_val"}
 
 
+def keras_init(value: Any, default: str = "glorot_uniform") -> str:
+    """A Keras initializer argument (a name, or a {class_name: ...} config) as specc's init: names it."""
+    from ..layers.init import INITIALISERS
+
+    name = value if isinstance(value, str) else value.get("class_name") if isinstance(value, dict) else None
+    if not isinstance(name, str):
+        return default
+    snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")  # GlorotUniform
+    snake = {"random_normal": "normal", "random_uniform": "uniform", "truncated_normal": "trunc_normal",
+             "zero": "zeros", "one": "ones"}.get(snake, snake)
+    return snake if snake in INITIALISERS else default
+
+
 def keras_key(key: str, value: Any) -> str | None:
     """How specc writes a Keras argument it has no key for (a Dense's activation, an LSTM's
     return_sequences, an optimizer's learning_rate), or None for any other key."""
@@ -322,9 +335,14 @@ def keras_key(key: str, value: Any) -> str | None:
                 "remove it: the final state is returned only where output says so")
     hints = {
         "learning_rate": "replace it with lr, PyTorch's name for the learning rate",
-        "kernel_initializer": "remove it: specc draws weights as PyTorch initialises each layer (a run's "
-                              "checkpoint or init_from sets them otherwise)",
-        "bias_initializer": "remove it: specc draws weights as PyTorch initialises each layer",
+        "kernel_initializer": f"replace it with init: {{weight: {keras_init(value)}}} (init: names PyTorch's "
+                              "parameters: weight, bias, weight_ih_l0, …)",
+        "bias_initializer": f"replace it with init: {{bias: {keras_init(value, 'zeros')}}}",
+        "embeddings_initializer": f"replace it with init: {{weight: {keras_init(value)}}}",
+        "recurrent_initializer": f"replace it with init: {{weight_hh_l0: {keras_init(value, 'orthogonal')}}} "
+                                 "(PyTorch's name for the recurrent kernel; \"weight_hh_*\" for every layer)",
+        "gamma_initializer": f"replace it with init: {{weight: {keras_init(value, 'ones')}}}",
+        "beta_initializer": f"replace it with init: {{bias: {keras_init(value, 'zeros')}}}",
         "kernel_regularizer": "use weight_decay in optimizer: (an L2 penalty on the weights while training)",
         "bias_regularizer": "use weight_decay in optimizer: (an L2 penalty on the weights while training)",
         "activity_regularizer": "remove it: specc has no penalty on activations",

@@ -33,8 +33,8 @@ class GroupDecl:
 class LayerDecl:
     """One item of a layers: list, as the graph engine reads it."""
 
-    __slots__ = ("broken", "field_locs", "group", "ignore", "keys", "loc", "mapping", "name", "params", "source",
-                 "template", "tie", "trainable", "type", "use", "written")
+    __slots__ = ("broken", "field_locs", "group", "ignore", "init", "keys", "loc", "mapping", "name", "params",
+                 "source", "template", "tie", "trainable", "type", "use", "written")
 
     def __init__(self, loc: Location | None, item: PosDict | None = None, broken: bool = False,
                  group: GroupDecl | None = None) -> None:
@@ -50,8 +50,12 @@ class LayerDecl:
         self.ignore: Any = item.get("ignore")
         self.use: Any = item.get("use")  # an earlier layer or block applied again, with its weights
         self.tie: Any = item.get("tie")  # an earlier layer whose weight this one shares
+        # `init:` maps parameters to initialisers; a number is a kind's own init (PReLU's slope)
+        init = item.get("init")
+        own_init = isinstance(init, (int, float)) and not isinstance(init, bool)
+        self.init: Any = None if own_init else init
         # the kind's parameters as written (not the layer keys), and where each key is written
-        self.params = {k: v for k, v in item.items() if k not in LAYER_META}
+        self.params = {k: v for k, v in item.items() if k not in LAYER_META or (k == "init" and own_init)}
         self.field_locs = {str(k): v for k, v in item.key_locs.items()}
         self.written = item  # validate.errors locates a parameter's problem in it
         self.template = item.template  # the item before expansion (generated code reuses its ${...})

@@ -22,7 +22,7 @@ from .builder import Builder, Unsupported, bare_symbol, tensor_header, value_inf
 from .kinds import LOWERINGS, lower
 from .kinds.base import Layer
 from .preprocess import Scaling
-from .weights import Weights
+from .weights import Weights, chosen_inits
 
 DEFAULT_OPSET = 18
 # The IR version ONNX Runtime 1.17 and later read (onnx's own default follows the newest onnx);
@@ -89,6 +89,8 @@ def lower_graph(graph: Graph, weights: Weights, *, name: str = "model", opset: i
     missing = missing_lowerings(graph)
     if missing:
         raise Unsupported("no direct ONNX lowering for " + ", ".join(missing))
+    weights.chosen = chosen_inits([(n.path, n.type, (n.kind.weights(n.result.args), n.result.args), n.init)
+                                   for n in _owners(graph) if n.init and n.kind is not None and n.result is not None])
     b = Builder(opset)
     inputs = []
     for key, t in graph.inputs.items():
@@ -117,6 +119,15 @@ def lower_graph(graph: Graph, weights: Weights, *, name: str = "model", opset: i
     lowered.proto = helper.make_model(written, opset_imports=[helper.make_opsetid("", opset)], producer_name="specc")
     lowered.proto.ir_version = max(IR_VERSION, helper.find_min_ir_version_for(list(lowered.proto.opset_import)))
     return lowered
+
+
+def _owners(g: Graph) -> list[Node]:
+    """The layers that own their parameters (not a `use:` of another's module)."""
+    out: list[Node] = []
+    for n in g.nodes:
+        if n.shares is None:
+            out += _owners(n.sub) if n.sub is not None else [n]
+    return out
 
 
 def _read(env: dict[str, str | list[str]], ref: str) -> str:

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from ...layers.init import Drawn, Initializer, resolve
+
 
 @dataclass(frozen=True)
 class Init:
@@ -49,6 +51,104 @@ def fan_in(n: int) -> Init:
     return Init("uniform", 1.0 / math.sqrt(n) if n > 0 else 0.0)
 
 
+@dataclass(frozen=True)
+class Chosen(Init):
+    """A tensor the spec's ``init:`` decides (``Drawn``: the distribution torch.nn.init draws for
+    it), with ``zero_row`` zeroed after (an Embedding's padding_idx). Constants are exact; the
+    others are the same distributions as torch.nn.init's, not the same numbers."""
+
+    drawn: Drawn | None = None
+    zero_row: int | None = None
+
+    def draw(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        d = self.drawn or Drawn("const")
+        if d.how == "const":
+            out = np.full(shape, d.a, dtype=np.float32)
+        elif d.how == "uniform":
+            out = rng.random(shape, dtype=np.float32)
+            out *= d.b - d.a
+            out += d.a
+        elif d.how == "normal":
+            out = rng.standard_normal(shape, dtype=np.float32)
+            out *= d.b
+            out += d.a
+        elif d.how == "trunc_normal":
+            out = _trunc_normal(rng, shape, d.a, d.b, d.lo, d.hi)
+        else:
+            out = _orthogonal(rng, shape, d.a)
+        if self.zero_row is not None:
+            out[self.zero_row] = 0.0
+        return out
+
+
+def _trunc_normal(rng: np.random.Generator, shape: tuple[int, ...], mean: float, std: float, a: float,
+                  b: float) -> np.ndarray:
+    """torch.nn.init.trunc_normal_'s method: a uniform over the normal's CDF between the bounds,
+    mapped back through the inverse CDF, then clamped to [a, b]."""
+    def cdf(x: float) -> float:
+        return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
+
+    lo, hi = cdf((a - mean) / std), cdf((b - mean) / std)
+    u = rng.uniform(2 * lo - 1, 2 * hi - 1, size=shape)
+    out = _erfinv(u) * (std * math.sqrt(2.0)) + mean
+    return np.clip(out, a, b).astype(np.float32)
+
+
+def _erfinv(x: np.ndarray) -> np.ndarray:
+    """The inverse error function on (-1, 1): Giles 2012's single-precision polynomials, then one
+    Newton step (numpy has no erfinv, and scipy is no dependency)."""
+    x = np.clip(np.asarray(x, dtype=np.float64), -1 + 1e-15, 1 - 1e-15)
+    w = -np.log((1.0 - x) * (1.0 + x))
+    central = w < 5.0
+    wc, wt = w - 2.5, np.sqrt(np.maximum(w, 5.0)) - 3.0
+    pc = np.full_like(x, 2.81022636e-08)
+    for c in (3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503, -0.00417768164,
+              0.246640727, 1.50140941):
+        pc = c + pc * wc
+    pt = np.full_like(x, -0.000200214257)
+    for c in (0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613, 0.00943887047,
+              1.00167406, 2.83297682):
+        pt = c + pt * wt
+    y = np.where(central, pc, pt) * x
+    return y - (_erf(y) - x) / (2.0 / math.sqrt(math.pi) * np.exp(-y * y))
+
+
+def _erf(y: np.ndarray) -> np.ndarray:
+    """erf to about 1e-7 (Abramowitz and Stegun 7.1.26 is 1e-7 absolute), vectorised."""
+    s, z = np.sign(y), np.abs(y)
+    t = 1.0 / (1.0 + 0.3275911 * z)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    return s * (1.0 - poly * np.exp(-z * z))
+
+
+def _orthogonal(rng: np.random.Generator, shape: tuple[int, ...], gain: float) -> np.ndarray:
+    """torch.nn.init.orthogonal_'s method: the Q of a normal matrix's QR, its signs fixed by R's
+    diagonal, transposed when the tensor has fewer rows than columns."""
+    rows = shape[0]
+    cols = math.prod(shape[1:])
+    flat = rng.standard_normal((rows, cols))
+    if rows < cols:
+        flat = flat.T
+    q, r = np.linalg.qr(flat)
+    q *= np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    return (q.reshape(shape) * gain).astype(np.float32)
+
+
+def chosen_inits(leaves: Sequence[tuple[str, str, Any, Mapping[str, Initializer]]]) -> dict[str, Init]:
+    """State-dict name -> what the spec's ``init:`` draws, for each (module path, type, resolved
+    args, chosen initialisers) of the layers that own their parameters."""
+    out: dict[str, Init] = {}
+    for path, kind_type, weights_args, inits in leaves:
+        shapes, args = weights_args
+        for param, init in inits.items():
+            pad = args.get("padding_idx") if kind_type == "Embedding" and param == "weight" else None
+            row = None if pad is None else int(pad) % int(args["num_embeddings"])
+            out[f"{path}.{param}"] = Chosen("chosen", drawn=resolve(init, shapes[param]), zero_row=row)
+    return out
+
+
 ZEROS = Init("const", value=0.0)
 ONES = Init("const", value=1.0)
 NORMAL = Init("normal", 1.0)
@@ -74,6 +174,8 @@ class Weights:
     _rng: np.random.Generator | None = None
     problems: list[str] = field(default_factory=list)  # tensors of the wrong shape
     missing: list[str] = field(default_factory=list)
+    # tensors the spec's init: decides, by state-dict name (drawn instead of PyTorch's default)
+    chosen: dict[str, Init] = field(default_factory=dict)
 
     def tensor(self, name: str, shape: Sequence[int], init: Init, dtype: str = "float32") -> np.ndarray:
         shape = tuple(int(s) for s in shape)
@@ -93,7 +195,7 @@ class Weights:
                 # 128-bit multiply), which is most of drawing VGG-11's 132 M weights; any good generator
                 # gives PyTorch's distributions, and neither matches torch's own numbers anyway
                 self._rng = np.random.Generator(np.random.SFC64(self.seed))
-            self.drawn[name] = init.draw(self._rng, shape).astype(dtype, copy=False)
+            self.drawn[name] = self.chosen.get(name, init).draw(self._rng, shape).astype(dtype, copy=False)
         return self.drawn[name]
 
     def also_read(self, name: str) -> None:

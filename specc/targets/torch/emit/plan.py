@@ -19,6 +19,7 @@ from . import imports
 from .classes import ClassPlan, Member, frozen_norms, has_norm_stats
 from .errors import EmitError
 from .forward import CHAIN_NAMES, forward_steps, free_name, graph_names, shape_comment, tie_lines
+from .init import init_weights_body
 from .quote import UnsafeValue, comment, docstring, ident, lit
 from .records import ClassRecord, ModuleRecord
 from .sections import builders
@@ -84,7 +85,8 @@ def _model_class(spec: Spec, g: Graph, model: str, cp: ClassPlan, members: list[
         support.add("freeze_norm_stats")
     return_type = "torch.Tensor" if len(returns) == 1 else f"tuple[{', '.join(['torch.Tensor'] * len(returns))}]"
     return ClassRecord(model, _model_doc(spec, g, adapted), [], attributes, list(input_vars.values()), steps,
-                       returns, return_type, after_init=[*tie_lines(g), *lora_lines], frozen_norms=norms)
+                       returns, return_type, after_init=[*tie_lines(g), *lora_lines], frozen_norms=norms,
+                       init_weights=init_weights_body(g))
 
 
 def needed_names(m: ModuleRecord) -> set[str]:
@@ -94,6 +96,7 @@ def needed_names(m: ModuleRecord) -> set[str]:
     code += [x for x in (m.builders.loss, m.builders.optimizer, m.builders.scheduler) if x]
     for c in m.classes:
         code += [a.constructor for a in c.attributes] + [s.expr for s in c.steps] + c.after_init + c.frozen_norms
+        code += c.init_weights
     names = set(imports.SKELETON)
     for piece in m.training_support:
         names |= imports.TRAINING_SUPPORT[piece]

@@ -42,6 +42,7 @@ class ClassRecord:
     return_type: str
     after_init: list[str] = field(default_factory=list)  # statements after the layers (LoRA adapters)
     frozen_norms: list[str] = field(default_factory=list)  # modules whose norm statistics stay fixed in train()
+    init_weights: list[str] = field(default_factory=list)  # the body of _init_weights (the spec's init:)
 
 
 @dataclass
