@@ -1428,3 +1428,64 @@ def test_round22_segformer_b0_is_nvlabs_network() -> None:
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(built(x), twin(x), rtol=1e-4, atol=1e-4)
+
+
+# timm inception_resnet_v2.py (BasicConv2d, Mixed_5b, Block35, Mixed_6a, Block17, Mixed_7a, Block8)
+
+class IRConv(nn.Sequential):
+    def __init__(self, i: int, o: int, k: int | tuple[int, int] = 1, s: int = 1,
+                 p: int | tuple[int, int] = 0) -> None:
+        super().__init__(nn.Conv2d(i, o, k, s, p, bias=False), nn.BatchNorm2d(o, eps=0.001), nn.ReLU(inplace=False))
+
+
+class Branches(nn.Module):
+    def __init__(self, *branches: nn.Module, project: int = 0, scale: float = 1.0, relu: bool = True) -> None:
+        super().__init__()
+        self.branches = nn.ModuleList(branches)
+        width = 0
+        for b in branches:
+            convs = [m for m in b.modules() if isinstance(m, nn.Conv2d)]
+            width += convs[-1].out_channels if convs else 0
+        self.conv2d = nn.Conv2d(width, project, 1) if project else None
+        self.scale, self.relu = scale, relu
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.cat([b(x) for b in self.branches], 1)
+        if self.conv2d is None:
+            return out
+        out = self.conv2d(out) * self.scale + x
+        return torch.relu(out) if self.relu else out
+
+
+def inception_resnet_v2(classes: int = 1000) -> nn.Module:
+    seq = nn.Sequential
+    mixed_5b = Branches(IRConv(192, 96), seq(IRConv(192, 48), IRConv(48, 64, 5, p=2)),
+                        seq(IRConv(192, 64), IRConv(64, 96, 3, p=1), IRConv(96, 96, 3, p=1)),
+                        seq(nn.AvgPool2d(3, 1, 1, count_include_pad=False), IRConv(192, 64)))
+    block35 = [Branches(IRConv(320, 32), seq(IRConv(320, 32), IRConv(32, 32, 3, p=1)),
+                        seq(IRConv(320, 32), IRConv(32, 48, 3, p=1), IRConv(48, 64, 3, p=1)), project=320,
+                        scale=0.17) for _ in range(10)]
+    mixed_6a = Branches(IRConv(320, 384, 3, 2), seq(IRConv(320, 256), IRConv(256, 256, 3, p=1),
+                                                    IRConv(256, 384, 3, 2)), nn.MaxPool2d(3, 2))
+    block17 = [Branches(IRConv(1088, 192), seq(IRConv(1088, 128), IRConv(128, 160, (1, 7), p=(0, 3)),
+                                               IRConv(160, 192, (7, 1), p=(3, 0))), project=1088, scale=0.1)
+               for _ in range(20)]
+    mixed_7a = Branches(seq(IRConv(1088, 256), IRConv(256, 384, 3, 2)), seq(IRConv(1088, 256), IRConv(256, 288, 3, 2)),
+                        seq(IRConv(1088, 256), IRConv(256, 288, 3, p=1), IRConv(288, 320, 3, 2)), nn.MaxPool2d(3, 2))
+    block8 = [Branches(IRConv(2080, 192), seq(IRConv(2080, 192), IRConv(192, 224, (1, 3), p=(0, 1)),
+                                              IRConv(224, 256, (3, 1), p=(1, 0))), project=2080,
+                       scale=0.2 if i < 9 else 1.0, relu=i < 9) for i in range(10)]
+    return seq(IRConv(3, 32, 3, 2), IRConv(32, 32, 3), IRConv(32, 64, 3, p=1), nn.MaxPool2d(3, 2), IRConv(64, 80),
+               IRConv(80, 192, 3), nn.MaxPool2d(3, 2), mixed_5b, *block35, mixed_6a, *block17, mixed_7a, *block8,
+               IRConv(2080, 1536), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(1536, classes))
+
+
+def test_round22_inception_resnet_v2_is_timms() -> None:
+    # 55,843,464 parameters (timm's model card: 55.8M), the outputs of the same weights at the smallest
+    # input the network takes (75 x 75)
+    spec = specc.load(ARCH / "inception_resnet_v2.yaml")
+    assert spec.check()["total_params"] == _meta_count(inception_resnet_v2) == 55_843_464
+    built, twin, x = build_module(spec), inception_resnet_v2(), torch.randn(1, 3, 75, 75)
+    copy_in_run_order(built, twin, x)
+    with torch.no_grad():
+        torch.testing.assert_close(built.eval()(x), twin.eval()(x), rtol=1e-4, atol=1e-4)
