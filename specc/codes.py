@@ -314,6 +314,18 @@ _TABLE: list[Code | LintCode] = [
          "fails there after check said ok.",
          "layers:\n  - {type: PositionalEncoding, max_len: 5}\nexport: {sizes: {T: 32}}",
          "Use the nearest size the hint gives, or change the layer that needs it (max_len: 32)."),
+    Code("V072", "two-values-into-batchnorm", "Each training batch gives a BatchNorm two values per channel (a "
+         "warning).",
+         "While training, BatchNorm normalises each channel over the batch and the positions of its map. With two "
+         "values, a and b, the normalised ones are (a - b) / |a - b| and its negative: +1 or -1 whatever the input, "
+         "so the layer passes on only which of the two samples is larger, and where the two are close the "
+         "gradient through the variance is multiplied by up to 1/sqrt(eps) (about 300). A deep network of such "
+         "layers (RegNetX-400MF at batch_size 2 on 32x32 images, whose last maps are 1x1) reached gradients of "
+         "1e20 and a nan loss at any lr.",
+         "inputs:\n  image: [B, 3, H, W]\nlayers:\n  - {type: Conv2d, out_channels: 8, kernel_size: 3, stride: 32}\n"
+         "  - {type: BatchNorm2d}\n...\ntrain: {batch_size: 2}\nexport: {sizes: {H: 32, W: 32}}",
+         "Train with a larger batch_size (16 or more gives BatchNorm useful statistics), on larger inputs (the "
+         "export sizes the synthetic data is made at), or normalise with a LayerNorm or GroupNorm."),
     Code("V038", "causal-and-attn-mask", "causal: true together with an attention mask in masks:.",
          "causal: true builds the attention mask in forward; a second one given in masks: would replace it "
          "or be ignored.",
@@ -897,7 +909,8 @@ assert len(CODES) == len(_TABLE), "duplicate code in the table"
 # The codes that are warnings (lint rules, unused inputs and layers): the only ones a spec
 # may silence with `ignore:` or `lint: {ignore: [...]}`. Errors can never be silenced.
 WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")}
-                          | {"G005", "G007", "G011", "S012", "T011", "T017", "V032", "V066", "V067", "V070", "V096"}
+                          | {"G005", "G007", "G011", "S012", "T011", "T017", "V032", "V066", "V067", "V070", "V072",
+                             "V096"}
                           | {"T019", "T020", "T021", "T022", "T023", "T024"})
 
 

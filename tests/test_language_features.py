@@ -119,6 +119,39 @@ def test_reading_a_layer_its_when_left_out_names_the_condition_and_the_fix_works
     assert fixed_spec.check()["total_params"] == 2 * (8 * 8 + 8)
 
 
+STAGE = textwrap.dedent("""\
+    specc: 1
+    vars: {depth: 1}
+    inputs: {x: [B, 8]}
+    blocks:
+      Stage:
+        args: {blocks: 1}
+        layers:
+          - {type: Linear, out_features: 16, name: first}
+          - {type: Linear, out_features: 16, repeat: "${blocks - 1}", name: rest}
+    layers:
+      - {type: Stage, blocks: "${depth}"}
+      - {type: Linear, out_features: 4}
+    """)
+
+
+def test_a_repeat_of_zero_leaves_the_item_out() -> None:
+    # torchvision's MnasNet and RegNet write a stage as its first block, then range(1, depth) more:
+    # at depth 1 that is no more, and the spec says so with repeat: "${blocks - 1}" of 0
+    spec = specc.loads(STAGE, "stage.yaml")
+    assert spec.ok, [d.render() for d in spec.diagnostics]
+    assert spec.check()["total_params"] == (8 * 16 + 16) + (16 * 4 + 4)
+    deeper = specc.loads(STAGE, "stage.yaml", overrides=["depth=3"])
+    assert deeper.check()["total_params"] == (8 * 16 + 16) + 2 * (16 * 16 + 16) + (16 * 4 + 4)
+    read = specc.loads(STAGE.replace("out_features: 4}", "out_features: 4, from: rest}").replace(
+        "- {type: Stage", "- {type: Linear, out_features: 16, repeat: 0, name: rest}\n  - {type: Stage"), "s.yaml")
+    assert [d.code for d in read.errors] == ["G001"]
+    assert "left out here since its repeat: is 0 (line 11)" in read.errors[0].message
+    assert "when:" in (read.errors[0].hint or "")
+    negative = specc.loads(STAGE.replace('"${blocks - 1}"', "-1"), "s.yaml")
+    assert [d.code for d in negative.errors] == ["V003"]
+
+
 BIAS_BN = textwrap.dedent("""\
     specc: 1
     inputs: {image: [B, 3, 8, 8]}

@@ -6,6 +6,7 @@ branch fails here even though it checks, builds and exports."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -773,3 +774,718 @@ def test_t5s_position_bias_beside_a_bool_padding_mask() -> None:
             other = ids.clone()
             other[0, 4:] = 7  # what sits under the padding is not read
             torch.testing.assert_close(built(other, buckets, pad)[0, :4], y[0, :4])
+
+
+# -- published architectures written from their reference code, round 22 ------------------------------------------
+
+def copy_in_run_order(built: nn.Module, twin: nn.Module, *args: torch.Tensor) -> None:
+    """The twin's tensors into the spec's module, layer by layer in the order both run; a tensor may
+    change shape but not size (torchvision's layer scale, a (C, 1, 1) parameter, is the spec's 1x1
+    depthwise conv weight, (C, 1, 1, 1))."""
+    ours, theirs = _run_order_of(built, *args), _run_order_of(twin, *args)
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs):
+        mine, given = _own_tensors(a), _own_tensors(b)
+        assert [v.numel() for v in mine] == [v.numel() for v in given], (a, b)
+        with torch.no_grad():
+            for v, w in zip(mine, given):
+                v.copy_(w.reshape(v.shape))
+
+
+def _own_tensors(m: nn.Module) -> list[torch.Tensor]:
+    return [*m.parameters(recurse=False), *m.buffers(recurse=False)]
+
+
+def _run_order_of(module: nn.Module, *args: torch.Tensor) -> list[nn.Module]:
+    order: list[nn.Module] = []
+    hooks = [m.register_forward_hook(lambda m, *_: order.append(m)) for m in module.modules()
+             if any(True for _ in m.parameters(recurse=False)) or any(True for _ in m.buffers(recurse=False))]
+    with torch.no_grad():
+        module.eval()(*args)
+    for h in hooks:
+        h.remove()
+    return order
+
+
+# torchvision.models.resnet (BasicBlock, Bottleneck; groups and width_per_group give ResNeXt and Wide
+# ResNet) and timm's SEModule for SE-ResNeXt: the reference modules, written the same way
+
+class TVBasicBlock(nn.Module):
+    expansion = 1
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
+                 **_: object) -> None:
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False), nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2, self.bn2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False), nn.BatchNorm2d(planes)
+        self.downsample = downsample
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+        return self.relu(out + (x if self.downsample is None else self.downsample(x)))
+
+
+class SEModule(nn.Module):
+    def __init__(self, channels: int, reduction: int = 16) -> None:
+        super().__init__()
+        self.fc1, self.relu = nn.Conv2d(channels, channels // reduction, 1), nn.ReLU(inplace=True)
+        self.fc2 = nn.Conv2d(channels // reduction, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(self.fc2(self.relu(self.fc1(x.mean((2, 3), keepdim=True)))))
+
+
+class TVBottleneck(nn.Module):
+    expansion = 4
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
+                 groups: int = 1, base_width: int = 64, se: bool = False) -> None:
+        super().__init__()
+        width = int(planes * (base_width / 64.0)) * groups
+        self.conv1, self.bn1 = nn.Conv2d(inplanes, width, 1, bias=False), nn.BatchNorm2d(width)
+        self.conv2 = nn.Conv2d(width, width, 3, stride, 1, groups=groups, bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3, self.bn3 = nn.Conv2d(width, planes * 4, 1, bias=False), nn.BatchNorm2d(planes * 4)
+        self.se = SEModule(planes * 4) if se else None
+        self.relu, self.downsample = nn.ReLU(inplace=True), downsample
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn3(self.conv3(self.relu(self.bn2(self.conv2(out)))))
+        if self.se is not None:
+            out = self.se(out)
+        return self.relu(out + (x if self.downsample is None else self.downsample(x)))
+
+
+class TVResNet(nn.Module):
+    def __init__(self, block: type, layers: list[int], classes: int = 1000, **kw: object) -> None:
+        super().__init__()
+        self.inplanes = 64
+        self.conv1, self.bn1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64)
+        self.relu, self.maxpool = nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1)
+        self.layers = nn.Sequential(*(self._make_layer(block, 64 * 2 ** i, n, 1 if i == 0 else 2, kw)
+                                      for i, n in enumerate(layers)))
+        self.fc = nn.Linear(512 * block.expansion, classes)  # type: ignore[attr-defined]
+
+    def _make_layer(self, block: type, planes: int, blocks: int, stride: int, kw: dict) -> nn.Module:
+        out = planes * block.expansion  # type: ignore[attr-defined]
+        down = (nn.Sequential(nn.Conv2d(self.inplanes, out, 1, stride, bias=False), nn.BatchNorm2d(out))
+                if stride != 1 or self.inplanes != out else None)
+        layers = [block(self.inplanes, planes, stride, down, **kw)]
+        self.inplanes = out
+        layers += [block(out, planes, **kw) for _ in range(1, blocks)]
+        return nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.layers(self.maxpool(self.relu(self.bn1(self.conv1(x)))))
+        return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
+# torchvision.models.shufflenetv2
+
+def _channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    b, c, h, w = x.size()
+    return x.view(b, groups, c // groups, h, w).transpose(1, 2).contiguous().view(b, -1, h, w)
+
+
+class ShuffleInvertedResidual(nn.Module):
+    def __init__(self, inp: int, oup: int, stride: int) -> None:
+        super().__init__()
+        self.stride, bf = stride, oup // 2
+        self.branch1 = (nn.Sequential(nn.Conv2d(inp, inp, 3, stride, 1, groups=inp, bias=False), nn.BatchNorm2d(inp),
+                                      nn.Conv2d(inp, bf, 1, bias=False), nn.BatchNorm2d(bf), nn.ReLU(inplace=True))
+                        if stride > 1 else nn.Sequential())
+        first = inp if stride > 1 else bf
+        self.branch2 = nn.Sequential(nn.Conv2d(first, bf, 1, bias=False), nn.BatchNorm2d(bf), nn.ReLU(inplace=True),
+                                     nn.Conv2d(bf, bf, 3, stride, 1, groups=bf, bias=False), nn.BatchNorm2d(bf),
+                                     nn.Conv2d(bf, bf, 1, bias=False), nn.BatchNorm2d(bf), nn.ReLU(inplace=True))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride == 1:
+            x1, x2 = x.chunk(2, dim=1)
+            out = torch.cat((x1, self.branch2(x2)), dim=1)
+        else:
+            out = torch.cat((self.branch1(x), self.branch2(x)), dim=1)
+        return _channel_shuffle(out, 2)
+
+
+def shufflenet_v2_x1_0(classes: int = 1000) -> nn.Module:
+    layers: list[nn.Module] = [nn.Conv2d(3, 24, 3, 2, 1, bias=False), nn.BatchNorm2d(24), nn.ReLU(inplace=True),
+                               nn.MaxPool2d(3, 2, 1)]
+    inp = 24
+    for repeats, out in zip((4, 8, 4), (116, 232, 464)):
+        layers += [ShuffleInvertedResidual(inp, out, 2), *(ShuffleInvertedResidual(out, out, 1)
+                                                           for _ in range(repeats - 1))]
+        inp = out
+    layers += [nn.Conv2d(inp, 1024, 1, bias=False), nn.BatchNorm2d(1024), nn.ReLU(inplace=True),
+               Lambda(lambda x: x.mean([2, 3])), nn.Linear(1024, classes)]
+    return nn.Sequential(*layers)
+
+
+class Lambda(nn.Module):
+    def __init__(self, fn: object) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(x)  # type: ignore[operator]
+
+
+# torchvision.models.mnasnet (_InvertedResidual, _stack) at alpha 1.0
+
+class MnasInvertedResidual(nn.Module):
+    def __init__(self, i: int, o: int, k: int, stride: int, expand: int, momentum: float) -> None:
+        super().__init__()
+        mid, self.residual = i * expand, i == o and stride == 1
+        self.layers = nn.Sequential(
+            nn.Conv2d(i, mid, 1, bias=False), nn.BatchNorm2d(mid, momentum=momentum), nn.ReLU(inplace=True),
+            nn.Conv2d(mid, mid, k, stride, k // 2, groups=mid, bias=False), nn.BatchNorm2d(mid, momentum=momentum),
+            nn.ReLU(inplace=True), nn.Conv2d(mid, o, 1, bias=False), nn.BatchNorm2d(o, momentum=momentum))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x) + x if self.residual else self.layers(x)
+
+
+def mnasnet1_0(classes: int = 1000) -> nn.Module:
+    m = 1 - 0.9997
+    stacks = [(16, 24, 3, 2, 3, 3), (24, 40, 5, 2, 3, 3), (40, 80, 5, 2, 6, 3), (80, 96, 3, 1, 6, 2),
+              (96, 192, 5, 2, 6, 4), (192, 320, 3, 1, 6, 1)]
+    layers: list[nn.Module] = [
+        nn.Conv2d(3, 32, 3, 2, 1, bias=False), nn.BatchNorm2d(32, momentum=m), nn.ReLU(inplace=True),
+        nn.Conv2d(32, 32, 3, 1, 1, groups=32, bias=False), nn.BatchNorm2d(32, momentum=m), nn.ReLU(inplace=True),
+        nn.Conv2d(32, 16, 1, bias=False), nn.BatchNorm2d(16, momentum=m)]
+    for i, o, k, s, e, r in stacks:
+        layers += [MnasInvertedResidual(i, o, k, s, e, m), *(MnasInvertedResidual(o, o, k, 1, e, m)
+                                                             for _ in range(1, r))]
+    layers += [nn.Conv2d(320, 1280, 1, bias=False), nn.BatchNorm2d(1280, momentum=m), nn.ReLU(inplace=True),
+               Lambda(lambda x: x.mean([2, 3])), nn.Dropout(0.2, inplace=True), nn.Linear(1280, classes)]
+    return nn.Sequential(*layers)
+
+
+# torchvision.models.regnet (SimpleStemIN, ResBottleneckBlock with bottleneck ratio 1, no SE)
+
+class RegNetXBlock(nn.Module):
+    def __init__(self, w_in: int, w_out: int, stride: int, group_width: int = 16) -> None:
+        super().__init__()
+        self.proj = (nn.Sequential(nn.Conv2d(w_in, w_out, 1, stride, bias=False), nn.BatchNorm2d(w_out))
+                     if w_in != w_out or stride != 1 else None)
+        self.f = nn.Sequential(
+            nn.Conv2d(w_in, w_out, 1, bias=False), nn.BatchNorm2d(w_out), nn.ReLU(inplace=True),
+            nn.Conv2d(w_out, w_out, 3, stride, 1, groups=w_out // group_width, bias=False), nn.BatchNorm2d(w_out),
+            nn.ReLU(inplace=True), nn.Conv2d(w_out, w_out, 1, bias=False), nn.BatchNorm2d(w_out))
+        self.activation = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.proj(x) + self.f(x) if self.proj is not None else x + self.f(x)
+        return self.activation(x)
+
+
+def regnet_x_400mf(classes: int = 1000) -> nn.Module:
+    layers: list[nn.Module] = [nn.Conv2d(3, 32, 3, 2, 1, bias=False), nn.BatchNorm2d(32), nn.ReLU(inplace=True)]
+    w_in = 32
+    for w, d in zip((32, 64, 160, 400), (1, 2, 7, 12)):
+        layers += [RegNetXBlock(w_in if i == 0 else w, w, 2 if i == 0 else 1) for i in range(d)]
+        w_in = w
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(400, classes))
+
+
+# torchvision.models.convnext (CNBlock with its layer_scale parameter, LayerNorm2d)
+
+class TVLayerNorm2d(nn.LayerNorm):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+class CNBlock(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.block = nn.Sequential(nn.Conv2d(dim, dim, 7, padding=3, groups=dim),
+                                   Lambda(lambda x: x.permute(0, 2, 3, 1)), nn.LayerNorm(dim, eps=1e-6),
+                                   nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim),
+                                   Lambda(lambda x: x.permute(0, 3, 1, 2)))
+        self.layer_scale = nn.Parameter(torch.randn(dim, 1, 1))  # 1e-6 in torchvision; random to test it
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer_scale * self.block(x) + x  # stochastic depth is the identity in eval
+
+
+def convnext_tiny(classes: int = 1000) -> nn.Module:
+    dims, depths = (96, 192, 384, 768), (3, 3, 9, 3)
+    layers: list[nn.Module] = [nn.Conv2d(3, 96, 4, 4), TVLayerNorm2d(96, eps=1e-6)]
+    for i, (dim, depth) in enumerate(zip(dims, depths)):
+        if i:
+            layers += [TVLayerNorm2d(dims[i - 1], eps=1e-6), nn.Conv2d(dims[i - 1], dim, 2, 2)]
+        layers += [CNBlock(dim) for _ in range(depth)]
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), TVLayerNorm2d(768, eps=1e-6), nn.Flatten(),
+                         nn.Linear(768, classes))
+
+
+# torchvision.models.efficientnet (FusedMBConv, MBConv with SqueezeExcitation) at efficientnet_v2_s's settings
+
+def _cna(i: int, o: int, k: int = 3, s: int = 1, act: bool = True) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(i, o, k, s, (k - 1) // 2, bias=False), nn.BatchNorm2d(o, eps=1e-3),
+                         *([nn.SiLU(inplace=True)] if act else []))
+
+
+class TVMBConv(nn.Module):
+    def __init__(self, fused: bool, expand: int, stride: int, i: int, o: int) -> None:
+        super().__init__()
+        e, self.residual = i * expand, stride == 1 and i == o
+        if fused:
+            layers = [_cna(i, e, 3, stride), _cna(e, o, 1, act=False)] if expand != 1 else [_cna(i, o, 3, stride)]
+        else:
+            dw = nn.Sequential(nn.Conv2d(e, e, 3, stride, 1, groups=e, bias=False), nn.BatchNorm2d(e, eps=1e-3),
+                               nn.SiLU(True))
+            layers = [_cna(i, e, 1), dw, SqueezeExcitation(e, max(1, i // 4)), _cna(e, o, 1, act=False)]
+        self.block = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.block(x) + x if self.residual else self.block(x)  # stochastic depth: identity in eval
+
+
+class SqueezeExcitation(nn.Module):
+    def __init__(self, c: int, squeeze: int) -> None:
+        super().__init__()
+        self.fc1, self.fc2, self.activation = nn.Conv2d(c, squeeze, 1), nn.Conv2d(squeeze, c, 1), nn.SiLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(self.fc2(self.activation(self.fc1(nn.functional.adaptive_avg_pool2d(x, 1)))))
+
+
+def efficientnet_v2_s(classes: int = 1000) -> nn.Module:
+    settings = [(True, 1, 1, 24, 24, 2), (True, 4, 2, 24, 48, 4), (True, 4, 2, 48, 64, 4),
+                (False, 4, 2, 64, 128, 6), (False, 6, 1, 128, 160, 9), (False, 6, 2, 160, 256, 15)]
+    layers: list[nn.Module] = [_cna(3, 24, 3, 2)]
+    for fused, e, s, i, o, n in settings:
+        layers += [TVMBConv(fused, e, s if j == 0 else 1, i if j == 0 else o, o) for j in range(n)]
+    return nn.Sequential(*layers, _cna(256, 1280, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2),
+                         nn.Linear(1280, classes))
+
+
+TWINS_22 = {
+    "resnet34": lambda: TVResNet(TVBasicBlock, [3, 4, 6, 3]),
+    "wide_resnet50_2": lambda: TVResNet(TVBottleneck, [3, 4, 6, 3], base_width=128),
+    "seresnext50_32x4d": lambda: TVResNet(TVBottleneck, [3, 4, 6, 3], groups=32, base_width=4, se=True),
+    "shufflenet_v2_x1_0": shufflenet_v2_x1_0,
+    "mnasnet1_0": mnasnet1_0,
+    "regnet_x_400mf": regnet_x_400mf,
+    "convnext_tiny": convnext_tiny,
+    "efficientnet_v2_s": efficientnet_v2_s,
+}
+PUBLISHED_22 = {"resnet34": 21_797_672, "wide_resnet50_2": 68_883_240, "seresnext50_32x4d": 27_559_896,
+                "shufflenet_v2_x1_0": 2_278_604, "mnasnet1_0": 4_383_312, "regnet_x_400mf": 5_495_976,
+                "convnext_tiny": 28_589_128, "efficientnet_v2_s": 21_458_488}
+
+
+@pytest.mark.parametrize("stem", sorted(TWINS_22))
+def test_round22_counts_are_the_published_reference_modules(stem: str) -> None:
+    # torchvision's model table (timm's for SE-ResNeXt-50) gives the count; the twin is the module
+    # that reference code builds, and the spec's check, build and twin all have it
+    assert _meta_count(TWINS_22[stem]) == PUBLISHED_22[stem]
+    spec = specc.load(ARCH / f"{stem}.yaml")
+    assert spec.ok, [d.render() for d in spec.errors]
+    assert spec.check()["total_params"] == PUBLISHED_22[stem]
+    with torch.device("meta"):
+        assert counts(build_module(spec)) == counts(TWINS_22[stem]())
+
+
+@pytest.mark.parametrize(("stem", "size"), [("resnet34", (2, 3, 32, 40)), ("shufflenet_v2_x1_0", (2, 3, 32, 48)),
+                                            ("mnasnet1_0", (2, 3, 40, 32)), ("regnet_x_400mf", (2, 3, 32, 32)),
+                                            ("convnext_tiny", (2, 3, 64, 32)), ("seresnext50_32x4d", (1, 3, 32, 32)),
+                                            ("efficientnet_v2_s", (2, 3, 48, 40))])
+def test_round22_the_spec_computes_what_the_reference_module_does(stem: str, size: tuple[int, ...]) -> None:
+    built, twin, x = build_module(specc.load(ARCH / f"{stem}.yaml")), TWINS_22[stem](), torch.randn(*size)
+    copy_in_run_order(built, twin, x)
+    with torch.no_grad():
+        torch.testing.assert_close(built.eval()(x), twin.eval()(x), rtol=1e-4, atol=1e-4)
+
+
+# HuggingFace transformers' BERT family (modeling_bert BertSelfAttention/BertLayer/BertPooler, DistilBERT's
+# TransformerBlock, RoBERTa's embeddings), written as HF writes them: separate query/key/value Linears, the
+# padding mask added as the dtype's minimum, post-norm residuals. The spec's fused in-projection is their
+# concatenation; everything else maps one to one.
+
+class HFLayer(nn.Module):
+    def __init__(self, d: int, heads: int, eps: float) -> None:
+        super().__init__()
+        self.heads = heads
+        self.query, self.key, self.value, self.attn_out = (nn.Linear(d, d) for _ in range(4))
+        self.attn_norm, self.intermediate = nn.LayerNorm(d, eps=eps), nn.Linear(d, 4 * d)
+        self.output, self.out_norm = nn.Linear(4 * d, d), nn.LayerNorm(d, eps=eps)
+
+    def forward(self, x: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        q, k, v = (m(x).view(b, t, self.heads, -1).transpose(1, 2) for m in (self.query, self.key, self.value))
+        scores = q @ k.transpose(-1, -2) / math.sqrt(d // self.heads)
+        scores = scores + pad[:, None, None, :].to(x.dtype) * torch.finfo(x.dtype).min
+        ctx = (scores.softmax(-1) @ v).transpose(1, 2).reshape(b, t, d)
+        h = self.attn_norm(self.attn_out(ctx) + x)
+        return self.out_norm(self.output(nn.functional.gelu(self.intermediate(h))) + h)
+
+
+class HFEncoderClassifier(nn.Module):
+    """BertModel (+ classifier), DistilBertForSequenceClassification or RobertaModel (+ classifier)."""
+
+    def __init__(self, kind: str, vocab: int = 1000, d: int = 64, layers: int = 2, heads: int = 4) -> None:
+        super().__init__()
+        self.kind, eps = kind, 1e-5 if kind == "roberta" else 1e-12
+        self.word = nn.Embedding(vocab, d, padding_idx=1 if kind == "roberta" else 0)
+        self.position = nn.Embedding(514, d, padding_idx=1) if kind == "roberta" else nn.Embedding(512, d)
+        self.token_type = None if kind == "distilbert" else nn.Embedding(1 if kind == "roberta" else 2, d)
+        self.emb_norm = nn.LayerNorm(d, eps=eps)
+        self.layers = nn.ModuleList(HFLayer(d, heads, eps) for _ in range(layers))
+        self.pooler, self.classifier = nn.Linear(d, d), nn.Linear(d, 2)
+
+    def forward(self, ids: torch.Tensor, pad: torch.Tensor, token_types: torch.Tensor | None = None,
+                positions: torch.Tensor | None = None) -> torch.Tensor:
+        if positions is None:
+            positions = torch.arange(ids.shape[1]).expand_as(ids)
+        x = self.word(ids) + self.position(positions)
+        if self.token_type is not None:
+            x = x + self.token_type(token_types)
+        x = self.emb_norm(x)
+        for layer in self.layers:
+            x = layer(x, pad)
+        pooled = self.pooler(x[:, 0])
+        return self.classifier(torch.relu(pooled) if self.kind == "distilbert" else torch.tanh(pooled))
+
+
+def roberta_position_ids(ids: torch.Tensor, padding_idx: int = 1) -> torch.Tensor:
+    # transformers' create_position_ids_from_input_ids
+    mask = ids.ne(padding_idx).int()
+    return (torch.cumsum(mask, dim=1).type_as(mask) * mask).long() + padding_idx
+
+
+def hf_state_as_the_specs(twin: HFEncoderClassifier, encoder: str, pre: str) -> dict[str, torch.Tensor]:
+    """The twin's weights under the spec's module names (``encoder``: the TransformerEncoder's name)."""
+    out = {"word_embeddings.weight": twin.word.weight, "layer_norm_1.weight": twin.emb_norm.weight,
+           "layer_norm_1.bias": twin.emb_norm.bias, f"{pre}.weight": twin.pooler.weight,
+           f"{pre}.bias": twin.pooler.bias, "classifier.weight": twin.classifier.weight,
+           "classifier.bias": twin.classifier.bias}
+    out["position_embeddings.weight" if twin.kind == "roberta" else "position_embeddings.pe"] = twin.position.weight
+    if twin.token_type is not None:
+        out["token_type_embeddings.weight"] = twin.token_type.weight
+    for i, layer in enumerate(twin.layers):
+        p = f"{encoder}.layers.{i}."
+        qkv = (layer.query, layer.key, layer.value)
+        out |= {p + "self_attn.in_proj_weight": torch.cat([m.weight for m in qkv]),
+                p + "self_attn.in_proj_bias": torch.cat([m.bias for m in qkv]),
+                p + "self_attn.out_proj.weight": layer.attn_out.weight,
+                p + "self_attn.out_proj.bias": layer.attn_out.bias,
+                p + "linear1.weight": layer.intermediate.weight, p + "linear1.bias": layer.intermediate.bias,
+                p + "linear2.weight": layer.output.weight, p + "linear2.bias": layer.output.bias,
+                p + "norm1.weight": layer.attn_norm.weight, p + "norm1.bias": layer.attn_norm.bias,
+                p + "norm2.weight": layer.out_norm.weight, p + "norm2.bias": layer.out_norm.bias}
+    return out
+
+
+@pytest.mark.parametrize(("stem", "encoder", "pre", "layers"), [("bert_base", "encoder", "pooler", 2),
+                                                                ("distilbert", "transformer", "pre_classifier", 6),
+                                                                ("roberta_base", "encoder", "pooler", 2)])
+def test_round22_bert_family_computes_what_hfs_modules_do(stem: str, encoder: str, pre: str, layers: int) -> None:
+    kind = stem.split("_")[0]
+    twin = HFEncoderClassifier(kind, layers=layers).eval()
+    built = build_module(specc.load(ARCH / f"{stem}.yaml")).eval()
+    state = hf_state_as_the_specs(twin, encoder, pre)
+    assert set(state) == set(built.state_dict())  # every tensor of the spec's module, and no other
+    built.load_state_dict(state)
+    ids = torch.randint(2, 1000, (3, 9))
+    pad = torch.zeros(3, 9, dtype=torch.bool)
+    pad[0, 6:], pad[2, 3:] = True, True
+    ids[pad] = twin.word.padding_idx
+    types = torch.zeros_like(ids) if kind == "roberta" else torch.randint(0, 2, ids.shape)
+    with torch.no_grad():
+        if kind == "bert":
+            got, want = built(ids, types, pad), twin(ids, pad, types)
+        elif kind == "distilbert":
+            got, want = built(ids, pad), twin(ids, pad)
+        else:
+            positions = roberta_position_ids(ids)
+            got, want = built(ids, positions, types, pad), twin(ids, pad, types, positions)
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(("stem", "overrides", "published"), [
+    # HF BertModel bert-base-uncased with its pooler, + the 2-class head (768·2 + 2)
+    ("bert_base", ["vocab=30522", "d=768", "layers=12", "heads=12"], 109_482_240 + 768 * 2 + 2),
+    # HF DistilBertForSequenceClassification, 2 labels (DistilBertModel 66,362,880 + the head)
+    ("distilbert", ["vocab=30522", "d=768", "heads=12"], 66_955_010),
+    # HF RobertaModel roberta-base with its pooler, + the 2-class head
+    ("roberta_base", ["vocab=50265", "d=768", "layers=12", "heads=12"], 124_645_632 + 768 * 2 + 2),
+])
+def test_round22_bert_family_at_published_sizes(stem: str, overrides: list[str], published: int) -> None:
+    assert specc.load(ARCH / f"{stem}.yaml", overrides=overrides).check()["total_params"] == published
+    with torch.device("meta"):
+        d = 768
+        twin = HFEncoderClassifier(stem.split("_")[0], vocab=50265 if stem == "roberta_base" else 30522, d=d,
+                                   layers=6 if stem == "distilbert" else 12, heads=12)
+    assert counts(twin)[0] == published
+
+
+def load_in_order(built: nn.Module, tensors: list[torch.Tensor]) -> None:
+    """``tensors`` (the twin's, listed in the order of the spec module's state dict) into ``built``."""
+    state = built.state_dict()
+    assert [tuple(v.shape) for v in state.values()] == [tuple(t.shape) for t in tensors]
+    built.load_state_dict(dict(zip(state, tensors)))
+
+
+# fxia22/pointnet.pytorch model.py: STN3d, STNkd, PointNetfeat and PointNetCls(k, feature_transform=True)
+
+class STNkd(nn.Module):
+    def __init__(self, k: int = 64) -> None:
+        super().__init__()
+        self.k = k
+        self.conv1, self.conv2, self.conv3 = nn.Conv1d(k, 64, 1), nn.Conv1d(64, 128, 1), nn.Conv1d(128, 1024, 1)
+        self.fc1, self.fc2, self.fc3 = nn.Linear(1024, 512), nn.Linear(512, 256), nn.Linear(256, k * k)
+        self.bn1, self.bn2, self.bn3 = nn.BatchNorm1d(64), nn.BatchNorm1d(128), nn.BatchNorm1d(1024)
+        self.bn4, self.bn5 = nn.BatchNorm1d(512), nn.BatchNorm1d(256)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.bn1(self.conv1(x)))
+        x = torch.relu(self.bn2(self.conv2(x)))
+        x = torch.max(torch.relu(self.bn3(self.conv3(x))), 2, keepdim=True)[0].view(-1, 1024)
+        x = self.fc3(torch.relu(self.bn5(self.fc2(torch.relu(self.bn4(self.fc1(x)))))))
+        iden = torch.eye(self.k).flatten().view(1, self.k * self.k).repeat(x.shape[0], 1)
+        return (x + iden).view(-1, self.k, self.k)
+
+
+class PointNetCls(nn.Module):
+    def __init__(self, k: int = 40) -> None:
+        super().__init__()
+        self.stn, self.fstn = STNkd(3), STNkd(64)
+        self.conv1, self.conv2, self.conv3 = nn.Conv1d(3, 64, 1), nn.Conv1d(64, 128, 1), nn.Conv1d(128, 1024, 1)
+        self.bn1, self.bn2, self.bn3 = nn.BatchNorm1d(64), nn.BatchNorm1d(128), nn.BatchNorm1d(1024)
+        self.fc1, self.fc2, self.fc3 = nn.Linear(1024, 512), nn.Linear(512, 256), nn.Linear(256, k)
+        self.dropout, self.cbn1, self.cbn2 = nn.Dropout(p=0.3), nn.BatchNorm1d(512), nn.BatchNorm1d(256)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.bmm(x.transpose(2, 1), self.stn(x)).transpose(2, 1)
+        x = torch.relu(self.bn1(self.conv1(x)))
+        x = torch.bmm(x.transpose(2, 1), self.fstn(x)).transpose(2, 1)
+        x = self.bn3(self.conv3(torch.relu(self.bn2(self.conv2(x)))))
+        x = torch.max(x, 2, keepdim=True)[0].view(-1, 1024)
+        x = torch.relu(self.cbn1(self.fc1(x)))
+        x = torch.relu(self.cbn2(self.dropout(self.fc2(x))))
+        return nn.functional.log_softmax(self.fc3(x), dim=1)
+
+
+# openai/CLIP model.py: the text side of CLIP.encode_text (ResidualAttentionBlock, QuickGELU, causal mask)
+
+class ResidualAttentionBlock(nn.Module):
+    def __init__(self, width: int, heads: int) -> None:
+        super().__init__()
+        self.ln_1, self.attn = nn.LayerNorm(width), nn.MultiheadAttention(width, heads)
+        self.ln_2, self.c_fc = nn.LayerNorm(width), nn.Linear(width, 4 * width)
+        self.c_proj = nn.Linear(4 * width, width)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        y = self.ln_1(x)
+        x = x + self.attn(y, y, y, need_weights=False, attn_mask=mask)[0]
+        h = self.c_fc(self.ln_2(x))
+        return x + self.c_proj(h * torch.sigmoid(1.702 * h))
+
+
+class CLIPText(nn.Module):
+    def __init__(self, vocab: int = 1000, ctx: int = 77, width: int = 64, layers: int = 2, heads: int = 4,
+                 embed_dim: int = 512) -> None:
+        super().__init__()
+        self.token_embedding = nn.Embedding(vocab, width)
+        self.positional_embedding = nn.Parameter(torch.randn(ctx, width) * 0.01)
+        self.resblocks = nn.ModuleList(ResidualAttentionBlock(width, heads) for _ in range(layers))
+        self.ln_final = nn.LayerNorm(width)
+        self.text_projection = nn.Parameter(torch.randn(width, embed_dim) * width ** -0.5)
+
+    def forward(self, text: torch.Tensor) -> torch.Tensor:
+        t = text.shape[1]
+        mask = torch.empty(t, t).fill_(float("-inf")).triu_(1)
+        x = (self.token_embedding(text) + self.positional_embedding[:t]).permute(1, 0, 2)  # NLD -> LND
+        for block in self.resblocks:
+            x = block(x, mask)
+        x = self.ln_final(x.permute(1, 0, 2))
+        return x[torch.arange(x.shape[0]), text.argmax(dim=-1)] @ self.text_projection
+
+
+# NVlabs/SegFormer mmseg/models/backbones/mix_transformer.py (mit_b0) and decode_heads/segformer_head.py
+
+class MiTAttention(nn.Module):
+    def __init__(self, dim: int, heads: int, sr: int) -> None:
+        super().__init__()
+        self.heads, self.sr_ratio = heads, sr
+        self.q, self.kv, self.proj = nn.Linear(dim, dim), nn.Linear(dim, 2 * dim), nn.Linear(dim, dim)
+        if sr > 1:
+            self.sr, self.norm = nn.Conv2d(dim, dim, sr, sr), nn.LayerNorm(dim)
+
+    def forward(self, x: torch.Tensor, h: int, w: int) -> torch.Tensor:
+        b, n, c = x.shape
+        q = self.q(x).reshape(b, n, self.heads, c // self.heads).permute(0, 2, 1, 3)
+        if self.sr_ratio > 1:
+            x = self.norm(self.sr(x.permute(0, 2, 1).reshape(b, c, h, w)).reshape(b, c, -1).permute(0, 2, 1))
+        kv = self.kv(x).reshape(b, -1, 2, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        attn = (q @ kv[0].transpose(-2, -1) * (c // self.heads) ** -0.5).softmax(dim=-1)
+        return self.proj((attn @ kv[1]).transpose(1, 2).reshape(b, n, c))
+
+
+class MiTBlock(nn.Module):
+    def __init__(self, dim: int, heads: int, sr: int) -> None:
+        super().__init__()
+        self.norm1, self.attn = nn.LayerNorm(dim, eps=1e-6), MiTAttention(dim, heads, sr)
+        self.norm2, self.fc1 = nn.LayerNorm(dim, eps=1e-6), nn.Linear(dim, 4 * dim)
+        self.dwconv, self.fc2 = nn.Conv2d(4 * dim, 4 * dim, 3, 1, 1, groups=4 * dim), nn.Linear(4 * dim, dim)
+
+    def forward(self, x: torch.Tensor, h: int, w: int) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x), h, w)
+        y = self.fc1(self.norm2(x))
+        b, _, c = y.shape
+        y = self.dwconv(y.transpose(1, 2).view(b, c, h, w)).flatten(2).transpose(1, 2)
+        return x + self.fc2(nn.functional.gelu(y))
+
+    def tensors(self) -> list[torch.Tensor]:
+        a = self.attn
+        sr = [a.sr.weight, a.sr.bias, a.norm.weight, a.norm.bias] if a.sr_ratio > 1 else []
+        return [self.norm1.weight, self.norm1.bias, *sr, torch.cat([a.q.weight, a.kv.weight]),
+                torch.cat([a.q.bias, a.kv.bias]), a.proj.weight, a.proj.bias, self.norm2.weight, self.norm2.bias,
+                self.fc1.weight, self.fc1.bias, self.dwconv.weight, self.dwconv.bias, self.fc2.weight, self.fc2.bias]
+
+
+class SegFormerB0(nn.Module):
+    def __init__(self, classes: int = 150) -> None:
+        super().__init__()
+        dims, heads, srs = (32, 64, 160, 256), (1, 2, 5, 8), (8, 4, 2, 1)
+        self.patch = nn.ModuleList(nn.Conv2d(i, o, k, s, k // 2)
+                                   for i, o, k, s in zip((3, 32, 64, 160), dims, (7, 3, 3, 3), (4, 2, 2, 2)))
+        self.patch_norm = nn.ModuleList(nn.LayerNorm(d) for d in dims)
+        self.blocks = nn.ModuleList(nn.ModuleList(MiTBlock(d, h, s) for _ in range(2))
+                                    for d, h, s in zip(dims, heads, srs))
+        self.norm = nn.ModuleList(nn.LayerNorm(d, eps=1e-6) for d in dims)
+        self.linear_c = nn.ModuleList(nn.Linear(d, 256) for d in dims)
+        self.linear_fuse, self.bn = nn.Conv2d(1024, 256, 1, bias=False), nn.BatchNorm2d(256)
+        self.linear_pred = nn.Conv2d(256, classes, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        feats = []
+        for i in range(4):
+            x = self.patch[i](x)
+            b, _, h, w = x.shape
+            x = self.patch_norm[i](x.flatten(2).transpose(1, 2))
+            for block in self.blocks[i]:
+                x = block(x, h, w)
+            x = self.norm[i](x).reshape(b, h, w, -1).permute(0, 3, 1, 2).contiguous()
+            feats.append(x)
+        size = feats[0].shape[2:]
+        outs = [nn.functional.interpolate(self.linear_c[i](f.flatten(2).transpose(1, 2)).permute(0, 2, 1)
+                                          .reshape(f.shape[0], -1, *f.shape[2:]), size=size, mode="bilinear",
+                                          align_corners=False) for i, f in reversed(list(enumerate(feats)))]
+        return self.linear_pred(torch.relu(self.bn(self.linear_fuse(torch.cat(outs, dim=1)))))
+
+    def tensors(self) -> list[torch.Tensor]:
+        out: list[torch.Tensor] = []
+        for i in range(4):
+            out += [self.patch[i].weight, self.patch[i].bias, self.patch_norm[i].weight, self.patch_norm[i].bias]
+            out += [t for block in self.blocks[i] for t in block.tensors()]
+            out += [self.norm[i].weight, self.norm[i].bias]
+        out += [t for lin in reversed(self.linear_c) for t in (lin.weight, lin.bias)]
+        return [*out, self.linear_fuse.weight, *self.bn.state_dict().values(), self.linear_pred.weight,
+                self.linear_pred.bias]
+
+
+def test_round22_pointnet_is_fxia22s_classifier() -> None:
+    spec = specc.load(ARCH / "pointnet_cls.yaml")
+    built, twin = build_module(spec).eval(), PointNetCls(40).eval()
+    assert spec.check()["total_params"] == counts(built)[0] == counts(twin)[0] == 3_471_473
+    for m in twin.modules():  # a T-Net starting away from the identity, and BatchNorm statistics that act
+        if isinstance(m, nn.BatchNorm1d):
+            m.running_mean.uniform_(-0.5, 0.5), m.running_var.uniform_(0.5, 2.0)
+    x = torch.randn(3, 3, 50)
+    copy_in_run_order(built, twin, x)
+    with torch.no_grad():
+        torch.testing.assert_close(built(x), twin(x), rtol=1e-4, atol=1e-4)
+
+
+def test_round22_clip_text_encoder_is_openais() -> None:
+    spec = specc.load(ARCH / "clip_text_encoder.yaml")
+    built, twin = build_module(spec).eval(), CLIPText().eval()
+    tensors = [twin.token_embedding.weight, twin.positional_embedding, *twin.resblocks.state_dict().values(),
+               twin.ln_final.weight, twin.ln_final.bias, twin.text_projection.T]
+    load_in_order(built, tensors)
+    text = torch.randint(1, 900, (3, 12))
+    ends = torch.tensor([5, 11, 8])
+    text[torch.arange(3), ends] = 999  # the end-of-text token: the largest id, as in CLIP's vocabulary
+    text[torch.arange(12) > ends[:, None]] = 0
+    eot = nn.functional.one_hot(ends, 12).float()
+    with torch.no_grad():
+        torch.testing.assert_close(built(text, eot), twin(text), rtol=1e-4, atol=1e-5)
+    published = specc.load(ARCH / "clip_text_encoder.yaml",
+                           overrides=["vocab=49408", "width=512", "layers=12", "heads=8"]).check()["total_params"]
+    assert published == _meta_count(lambda: CLIPText(49408, 77, 512, 12, 8)) == 63_428_096
+
+
+def test_round22_segformer_b0_is_nvlabs_network() -> None:
+    spec = specc.load(ARCH / "segformer_b0.yaml")
+    built, twin = build_module(spec).eval(), SegFormerB0().eval()
+    assert spec.check()["total_params"] == counts(built)[0] == counts(twin)[0] == 3_752_694
+    load_in_order(built, twin.tensors())
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(built(x), twin(x), rtol=1e-4, atol=1e-4)
+
+
+# timm inception_resnet_v2.py (BasicConv2d, Mixed_5b, Block35, Mixed_6a, Block17, Mixed_7a, Block8)
+
+class IRConv(nn.Sequential):
+    def __init__(self, i: int, o: int, k: int | tuple[int, int] = 1, s: int = 1,
+                 p: int | tuple[int, int] = 0) -> None:
+        super().__init__(nn.Conv2d(i, o, k, s, p, bias=False), nn.BatchNorm2d(o, eps=0.001), nn.ReLU(inplace=False))
+
+
+class Branches(nn.Module):
+    def __init__(self, *branches: nn.Module, project: int = 0, scale: float = 1.0, relu: bool = True) -> None:
+        super().__init__()
+        self.branches = nn.ModuleList(branches)
+        width = 0
+        for b in branches:
+            convs = [m for m in b.modules() if isinstance(m, nn.Conv2d)]
+            width += convs[-1].out_channels if convs else 0
+        self.conv2d = nn.Conv2d(width, project, 1) if project else None
+        self.scale, self.relu = scale, relu
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.cat([b(x) for b in self.branches], 1)
+        if self.conv2d is None:
+            return out
+        out = self.conv2d(out) * self.scale + x
+        return torch.relu(out) if self.relu else out
+
+
+def inception_resnet_v2(classes: int = 1000) -> nn.Module:
+    seq = nn.Sequential
+    mixed_5b = Branches(IRConv(192, 96), seq(IRConv(192, 48), IRConv(48, 64, 5, p=2)),
+                        seq(IRConv(192, 64), IRConv(64, 96, 3, p=1), IRConv(96, 96, 3, p=1)),
+                        seq(nn.AvgPool2d(3, 1, 1, count_include_pad=False), IRConv(192, 64)))
+    block35 = [Branches(IRConv(320, 32), seq(IRConv(320, 32), IRConv(32, 32, 3, p=1)),
+                        seq(IRConv(320, 32), IRConv(32, 48, 3, p=1), IRConv(48, 64, 3, p=1)), project=320,
+                        scale=0.17) for _ in range(10)]
+    mixed_6a = Branches(IRConv(320, 384, 3, 2), seq(IRConv(320, 256), IRConv(256, 256, 3, p=1),
+                                                    IRConv(256, 384, 3, 2)), nn.MaxPool2d(3, 2))
+    block17 = [Branches(IRConv(1088, 192), seq(IRConv(1088, 128), IRConv(128, 160, (1, 7), p=(0, 3)),
+                                               IRConv(160, 192, (7, 1), p=(3, 0))), project=1088, scale=0.1)
+               for _ in range(20)]
+    mixed_7a = Branches(seq(IRConv(1088, 256), IRConv(256, 384, 3, 2)), seq(IRConv(1088, 256), IRConv(256, 288, 3, 2)),
+                        seq(IRConv(1088, 256), IRConv(256, 288, 3, p=1), IRConv(288, 320, 3, 2)), nn.MaxPool2d(3, 2))
+    block8 = [Branches(IRConv(2080, 192), seq(IRConv(2080, 192), IRConv(192, 224, (1, 3), p=(0, 1)),
+                                              IRConv(224, 256, (3, 1), p=(1, 0))), project=2080,
+                       scale=0.2 if i < 9 else 1.0, relu=i < 9) for i in range(10)]
+    return seq(IRConv(3, 32, 3, 2), IRConv(32, 32, 3), IRConv(32, 64, 3, p=1), nn.MaxPool2d(3, 2), IRConv(64, 80),
+               IRConv(80, 192, 3), nn.MaxPool2d(3, 2), mixed_5b, *block35, mixed_6a, *block17, mixed_7a, *block8,
+               IRConv(2080, 1536), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(1536, classes))
+
+
+def test_round22_inception_resnet_v2_is_timms() -> None:
+    # 55,843,464 parameters (timm's model card: 55.8M), the outputs of the same weights at the smallest
+    # input the network takes (75 x 75)
+    spec = specc.load(ARCH / "inception_resnet_v2.yaml")
+    assert spec.check()["total_params"] == _meta_count(inception_resnet_v2) == 55_843_464
+    built, twin, x = build_module(spec), inception_resnet_v2(), torch.randn(1, 3, 75, 75)
+    copy_in_run_order(built, twin, x)
+    with torch.no_grad():
+        torch.testing.assert_close(built.eval()(x), twin.eval()(x), rtol=1e-4, atol=1e-4)

@@ -71,7 +71,7 @@ REJECTED = {
     "v001_keras_from_logits",  # from_logits on CrossEntropyLoss
     "v001_keras_label_smoothing_on_bce",  # label_smoothing on BCEWithLogitsLoss
     "v001_training_keys_in_the_wrong_section",  # epochs under optimizer:, lr under train:
-    "v003_repeat_zero",  # repeat: 0
+    "v003_repeat_negative",  # repeat: -2
     "v003_wrong_type",  # out_features: "ten"
     "v003_dtype_torch_long",  # dtype: long
     "v003_pytorch_minus_one_batch",  # a batch dim of -1

@@ -307,6 +307,32 @@ def test_a_batch_of_one_into_a_batch_norm_of_one_value_per_channel_is_refused_by
     assert _batch_of_one("{type: BatchNorm1d, trainable: false}").ok
 
 
+def test_a_batch_of_two_into_a_batch_norm_of_one_value_per_sample_is_a_warning() -> None:
+    """Two values per channel normalise to +1 and -1 whatever they are (V072): RegNetX-400MF at
+    batch_size 2 on 32x32 images (1x1 last maps) reached gradients of 1e20 and a nan loss at any lr."""
+    norm = torch.nn.BatchNorm1d(4).train()
+    x = torch.tensor([[0.3, -2.0, 40.0, 7e3], [1.9, 5.0, -10.0, -2e3]])
+    torch.testing.assert_close(norm(x).abs(), torch.ones(2, 4), rtol=1e-3, atol=1e-3)
+    two = specc.loads(_batch_of_one("{type: BatchNorm1d}").text.replace("batch_size: 1", "batch_size: 2"), "two.yaml")
+    assert two.ok
+    [d] = [d for d in two.diagnostics if d.code == "V072"]
+    assert d.severity == "warning" and d.loc is not None and d.loc.line == 9
+    assert "two values per channel" in d.message and "batch_size: 4" in d.hint
+    # at the synthetic data's sizes: a (B, 8, H/32, W/32) map is 1x1 at H = W = 32, 2x2 at 64
+    conv = ("{type: Conv2d, out_channels: 8, kernel_size: 3, stride: 32, padding: 1}\n  - {type: BatchNorm2d}\n"
+            "  - {type: GlobalAvgPool}")
+    small = _batch_of_one(conv, "[B, 3, H, W]", "export: {sizes: {H: 32, W: 32}}").text
+    small = small.replace("batch_size: 1", "batch_size: 2")
+    assert "V072" in {d.code for d in specc.loads(small, "s.yaml").diagnostics}
+    larger = small.replace("H: 32, W: 32", "H: 64, W: 64")
+    assert "V072" not in {d.code for d in specc.loads(larger, "l.yaml").diagnostics}
+    # four values per channel, or a frozen norm (running statistics), are left alone
+    four = _batch_of_one("{type: BatchNorm1d}").text.replace("batch_size: 1", "batch_size: 4")
+    assert "V072" not in {d.code for d in specc.loads(four, "four.yaml").diagnostics}
+    frozen = _batch_of_one("{type: BatchNorm1d, trainable: false}").text.replace("batch_size: 1", "batch_size: 2")
+    assert "V072" not in {d.code for d in specc.loads(frozen, "f.yaml").diagnostics}
+
+
 def test_a_missing_npz_key_and_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     np.savez(tmp_path / "d.npz", features=np.zeros((10, 4)), y=np.zeros(10))
     _fails(capsys, mlp(tmp_path, "d.npz", 4, 3), "T002", 10, "no array 'x'", "features")

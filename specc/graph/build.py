@@ -252,7 +252,8 @@ class GraphBuilder:
         self.limits = limits
         self.diags: list[Diagnostic] = []
         self._declared: list[set[str]] = []  # explicit names of the scopes being built
-        self._omitted: list[dict[str, Location | None]] = []  # per scope: names a false when: left out
+        # per scope: names a false when: (or a repeat: of 0) left out, with that key and where it is
+        self._omitted: list[dict[str, tuple[str, Location | None]]] = []
         # Names already reported as unusable (V006), per scope: a reference to one is not a
         # second mistake, so it is skipped silently like a layer after a failed one.
         self._rejected: list[set[str]] = []
@@ -597,10 +598,13 @@ class GraphBuilder:
                            f"move '{name}' above this layer; layers run in the order written", layer=path)
                 return []
             if self._omitted and name in self._omitted[-1]:
-                cond = self._omitted[-1][name]
+                key, cond = self._omitted[-1][name]
                 where = f" (line {cond.line})" if cond is not None else ""
-                self.error("G001", f"{who} reads from '{name}', which is left out here by its when:{where}", at,
-                           f"give this layer the same when: as '{name}', or write another layer named "
+                why = f"by its when:{where}" if key == "when" else f"since its repeat: is 0{where}, no copies"
+                same = (f"the same when: as '{name}'" if key == "when" else
+                        f"a when: that is false where '{name}' has no copies")
+                self.error("G001", f"{who} reads from '{name}', which is left out here {why}", at,
+                           f"give this layer {same}, or write another layer named "
                            f"'{name}' for when the condition is false (an Identity passes its input on)",
                            layer=path)
                 return []

@@ -245,11 +245,12 @@ DECOUPLED_SCALE = 0.01
 def _single_sample_batches(spec: Spec, leaves: list[Leaf]) -> list[Diagnostic]:
     """T008: batch_size: 1 into a BatchNorm that gets one value per channel per sample (a (B, C)
     vector, or a 1x1 map): its batch statistics are of one value, and PyTorch stops at the first
-    step. Frozen norms stay in eval mode and read running statistics, so they are left alone, as
+    step. V072 (a warning) for batch_size: 2 there: two values per channel, normalised to +-1.
+    Frozen norms stay in eval mode and read running statistics, so they are left alone, as
     are all norms under lora: (the base model's statistics are frozen)."""
     doc = spec.document
     train = doc.train if doc is not None else None
-    if train is None or train.batch_size != 1 or doc.lora is not None:
+    if train is None or train.batch_size > 2 or doc.lora is not None:
         return []
     made = _synthetic_sizes(spec)
     for leaf in leaves:
@@ -259,15 +260,25 @@ def _single_sample_batches(spec: Spec, leaves: list[Leaf]) -> list[Diagnostic]:
         # a symbolic size is left alone where the data decides it (1 only for one-pixel samples); the
         # data specc makes has its sizes now (a map of H/32 rows is 1x1 at its H = 16)
         at = _sizes_at(out.shape[2:], made)
-        if math.prod(at) == 1:
-            named = {s for d in out.shape[2:] if not isinstance(d, int) for s in d.symbols()}
-            sizes = ", ".join(f"{k} = {v}" for k, v in made.items() if k in named)
-            where = f" at the synthetic data's {sizes}" if sizes else ""
+        if math.prod(at) != 1:
+            continue
+        named = {s for d in out.shape[2:] if not isinstance(d, int) for s in d.symbols()}
+        sizes = ", ".join(f"{k} = {v}" for k, v in made.items() if k in named)
+        where = f" at the synthetic data's {sizes}" if sizes else ""
+        if train.batch_size == 1:
             return [Diagnostic("T008", f"batch_size: 1 gives {leaf.who()} one value per channel in each batch "
                                f"(its input {out} has one per sample{where}), and BatchNorm cannot normalise a "
                                "single value while training", spec.locations.nearest("train", "batch_size"),
                                "use batch_size: 2 or more (16 or more gives BatchNorm useful statistics), or a "
                                "LayerNorm or GroupNorm in its place", layer=leaf.node.path)]
+        # two values normalise to +1 and -1 whatever they are, and the variance's gradient near a tie
+        # is 1/sqrt(eps): a stack of such layers sent RegNetX-400MF's gradients to 1e20
+        return [Diagnostic("V072", f"batch_size: 2 gives {leaf.who()} two values per channel in each batch "
+                           f"(its input {out} has one per sample{where}): BatchNorm turns them into +1 and -1 "
+                           "whatever they are, and the gradient through their variance can explode",
+                           spec.locations.nearest("train", "batch_size"),
+                           "use batch_size: 4 or more (16 or more gives BatchNorm useful statistics), larger "
+                           "inputs, or a LayerNorm or GroupNorm in its place", "warning", layer=leaf.node.path)]
     return []
 
 

@@ -23,6 +23,7 @@ CLI = Location("<command line>", 1, 1)
 # Keys every layer item may carry (not parameters of the layer kind).
 LAYER_META = ("type", "name", "from", "repeat", "trainable", "when", "ignore", "use", "tie", "init")
 _SKIP = object()  # an item whose `when:` is false
+_NO_COPIES = object()  # an item whose `repeat:` is 0: left out the same way
 # The env key naming the block whose layers are being expanded (not an identifier: no ${} reads it).
 _IN_BLOCK = "<block>"
 BLOCK_KEYS = ["args", "inputs", "layers", "output", "description"]
@@ -403,9 +404,10 @@ class _Expander:
             item_loc = items.item_loc(i)
             self._spend(1, item_loc)
             expanded = self.expand_item(item, env, stack, item_loc)
-            if expanded is _SKIP:
+            if expanded is _SKIP or expanded is _NO_COPIES:
                 if isinstance(item, PosDict) and isinstance(item.get("name"), str):
-                    out.omitted.setdefault(item["name"], item.value_loc("when"))
+                    key = "when" if expanded is _SKIP else "repeat"
+                    out.omitted.setdefault(item["name"], (key, item.value_loc(key)))
                 continue
             if isinstance(expanded, PosDict) and isinstance(item, PosDict):
                 # The item as written, ${...} and all: the code generator writes a block's
@@ -464,9 +466,12 @@ class _Expander:
 
     def expand_repeat(self, item: PosDict, head: PosDict, env: dict[str, Any], stack: tuple[str, ...]) -> Any:
         n = head["repeat"]
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            self.fail(SpecError("V003", f"repeat must be a positive whole number, got {_plain(n)}",
-                                "write repeat: 1 or more (to drop the layer, delete it)" if n == 0 else
+        if n == 0 and not isinstance(n, bool):
+            # no copies: the item is left out, as a false when: leaves it; reference code writes a
+            # stage as its first block, then `for _ in range(1, depth)` more, and a depth of 1 is common
+            return _NO_COPIES
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            self.fail(SpecError("V003", f"repeat must be a whole number, 0 or more, got {_plain(n)}",
                                 "write e.g. repeat: 3", loc=head.value_loc("repeat")))
             self.broken.add(id(head))
             return head
@@ -615,7 +620,7 @@ class _Expander:
                 value = substitute(value, env, None)
             except SpecError:
                 return 1
-        if value is False:
+        if value is False or (value == 0 and not isinstance(value, bool)):
             return 0
         return value if isinstance(value, int) and not isinstance(value, bool) and value > 1 else 1
 

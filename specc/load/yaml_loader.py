@@ -66,9 +66,9 @@ class PosList(list):
         super().__init__(*args)
         self.loc = loc
         self.item_locs: list[Location | None] = []
-        # names of the items a false `when:` left out, and where that `when:` is: reading one
-        # is then explained by its condition rather than as a name that does not exist
-        self.omitted: dict[str, Location | None] = {}
+        # names of the items a false `when:` (or a `repeat:` of 0) left out, with that key and where
+        # its value is: reading one is then explained by it rather than as a name that does not exist
+        self.omitted: dict[str, tuple[str, Location | None]] = {}
 
     def item_loc(self, i: int) -> Location | None:
         return self.item_locs[i] if 0 <= i < len(self.item_locs) else self.loc

@@ -36,7 +36,8 @@ _META: dict[str, dict[str, Any]] = {
                             "generated module (letters, digits and _, starting with a letter)"},
     "from": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}],
              "description": "the input or earlier layer(s) it reads; default: the layer above"},
-    "repeat": {"type": "integer", "minimum": 1, "description": "stack this many copies (${index} counts from 0)"},
+    "repeat": {"type": "integer", "minimum": 0,
+               "description": "stack this many copies (${index} counts from 0); 0 leaves the item out"},
     "trainable": {"type": "boolean", "default": True, "description": "false freezes its parameters"},
     "when": {"type": "boolean", "description": "false leaves the item out (usually a ${...} condition)"},
     "ignore": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"anyOf": [

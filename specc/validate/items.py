@@ -80,10 +80,10 @@ class Layers(list[LayerDecl]):
     """The declarations of one layers: list (the model's, a block's or a repeat's) and where it is."""
 
     def __init__(self, items: list[LayerDecl], loc: Location | None,
-                 omitted: dict[str, Location | None] | None = None):
+                 omitted: dict[str, tuple[str, Location | None]] | None = None):
         super().__init__(items)
         self.loc = loc
-        self.omitted = omitted or {}  # names a false `when:` left out (PosList.omitted)
+        self.omitted = omitted or {}  # names a false `when:` or `repeat: 0` left out (PosList.omitted)
 
 
 def model_layers(doc: PosDict, broken: set[int]) -> Layers | None:
