@@ -26,6 +26,7 @@ from .forward import (
     forward_steps,
     free_name,
     graph_names,
+    loops,
     tie_lines,
 )
 from .forward import shape_comment as _shape_comment
@@ -192,7 +193,7 @@ class ClassPlan:
         if m.cls is not None:
             return _call(m.cls, args)
         if m.node.sub is not None:
-            return "nn.Sequential(" + ", ".join(self._child_constructor(c) for c in m.node.sub.nodes) + ")"
+            return _container(m.node, [self._child_constructor(c) for c in m.node.sub.nodes])
         assert m.node.kind is not None
         return init_expr(m.node.kind, args, lit)
 
@@ -201,7 +202,7 @@ class ClassPlan:
             cls, _ = self.class_of[n.path]
             return _call(cls.name, self.kwargs[n.path])
         if n.sub is not None:
-            return "nn.Sequential(" + ", ".join(self._child_constructor(c) for c in n.sub.nodes) + ")"
+            return _container(n, [self._child_constructor(c) for c in n.sub.nodes])
         return self._leaf_init(n)
 
     # records ------------------------------------------------------------------------------------
@@ -290,6 +291,14 @@ class ClassPlan:
     def _arg(self, inst: Instance, key: tuple[str, str]) -> Any:
         attr, k = key
         return next(self.args_of(m)[k] for m in inst.members if m.attr == attr)
+
+
+def _container(n: Node, copies: list[str]) -> str:
+    """A repeat's module: nn.Sequential chains one input; copies that also read others are an
+    nn.ModuleList that forward loops over (the state-dict names are the same: ``stack.0.…``)."""
+    if loops(n):
+        return "nn.ModuleList([" + ", ".join(copies) + "])"
+    return "nn.Sequential(" + ", ".join(copies) + ")"
 
 
 def _call(cls: str, kwargs: dict[str, Any]) -> str:
