@@ -168,7 +168,7 @@ def test_a_repeat_given_another_number_of_inputs_is_located(source: str, hint: s
     spec = specc.loads(BERT.replace("from: [x, pad], repeat: 3", f"from: {source}, repeat: 3"), "bert.yaml")
     (err,) = spec.errors
     assert err.code == "G003" and err.loc is not None and err.loc.line == 19
-    assert "block 'encoder' takes 2 inputs (input, pad)" in err.message and hint in (err.hint or "")
+    assert "Layer 'encoder' (repeat:) takes 2 inputs (input, pad)" in err.message and hint in (err.hint or "")
 
 
 def test_a_repeat_of_a_block_of_one_input_still_takes_one() -> None:
@@ -184,3 +184,8 @@ def test_the_chained_input_must_keep_its_shape_through_the_copies() -> None:
     spec = specc.loads(BERT.replace("out_features: 16, name: down", "out_features: 8, name: down"), "bert.yaml")
     assert not spec.ok
     assert spec.errors[0].code in ("S001", "S006")
+
+
+def test_a_repeated_block_whose_arguments_are_wrong_is_reported_once() -> None:
+    spec = specc.loads(BERT.replace("repeat: 3, name: encoder}", "repeat: 3, name: encoder, widht: 3}"), "bert.yaml")
+    assert [d.code for d in spec.errors] == ["V001"]  # not also G003: the copies were never made

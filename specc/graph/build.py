@@ -628,13 +628,17 @@ class GraphBuilder:
         names = group.inputs
         block = group.block
         first = group.children[0] if group.children else None
+        if block is None and first is not None and first.broken:
+            return node  # the repeated item's own problem was reported: how many inputs it takes is unknown
         if block is None and first is not None and first.group is not None and len(first.group.inputs) > 1:
             # a repeat of a block of several inputs takes the block's inputs (the first chains)
             names, block = first.group.inputs, first.group.block
         if len(names) > 1 and len(ins) != len(names):
+            repeated = group.block is None
             chained = " (the first goes through the copies one after another, every copy reads the others)" \
-                if group.block is None else ""
-            self.error("G003", f"block '{node.path}' takes {len(names)} inputs ({', '.join(names)}), got "
+                if repeated else ""
+            who = f"{block} '{node.path}' (repeat:)" if repeated else f"block '{node.path}'"
+            self.error("G003", f"{who} takes {len(names)} inputs ({', '.join(names)}), got "
                        f"{len(ins)}", node.loc, f"list one layer or input per input of {block} in from:, in "
                        f"this order: {', '.join(names)}{chained}", layer=node.path)
             return node
