@@ -189,3 +189,26 @@ def test_the_chained_input_must_keep_its_shape_through_the_copies() -> None:
 def test_a_repeated_block_whose_arguments_are_wrong_is_reported_once() -> None:
     spec = specc.loads(BERT.replace("repeat: 3, name: encoder}", "repeat: 3, name: encoder, widht: 3}"), "bert.yaml")
     assert [d.code for d in spec.errors] == ["V001"]  # not also G003: the copies were never made
+
+
+def test_the_loop_keeps_what_the_copies_read_when_it_sits_in_the_chain_variable() -> None:
+    """One output of a Split read only by the repeat sits in the chain variable (h = split(...)),
+    and the copies read h[1]: the loop must write another variable."""
+    spec = specc.loads(textwrap.dedent("""\
+        specc: 1
+        inputs: {x: [B, T, 16], m: [B, T, 32]}
+        blocks:
+          Layer:
+            inputs: [input, ctx]
+            layers:
+              - {type: Add, from: [input, ctx]}
+              - {type: Linear, out_features: 16, name: proj}
+        layers:
+          - {type: Split, from: m, size: 16, dim: 2, name: parts}
+          - {type: Layer, from: [x, parts.1], repeat: 2, name: stack}
+          - {type: ReLU}
+        """), "split.yaml")
+    model = specc.build(spec).eval()
+    x, m = torch.randn(2, 5, 16), torch.randn(2, 5, 32)
+    with torch.no_grad():
+        assert torch.allclose(model(x, m), torch.relu(_stack(model, x, m[..., 16:])), atol=1e-5)

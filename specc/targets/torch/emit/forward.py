@@ -4,6 +4,7 @@ over their input."""
 from __future__ import annotations
 
 import builtins
+import re
 from typing import Any
 
 from ....graph.ir import Graph, Node, port_index, producer
@@ -59,7 +60,7 @@ def _loop_steps(n: Node, ins: list[str], target: str, taken: set[str]) -> tuple[
     """``for layer in self.stack: h = layer(h, mask)``, after ``h = x`` when the chain starts
     elsewhere; the variable it leaves the result in."""
     first, rest = ins[0], ins[1:]
-    if target in rest:  # the loop writes its variable before the copies read it again
+    if any(re.search(rf"\b{re.escape(target)}\b", x) for x in rest):  # the loop would overwrite what they read
         target = ident(n.name) + ("_" if n.name in dir(builtins) else "")
     copy = free_name(("layer", "block", "copy", "module"), taken | {target, *ins})
     steps = [ForwardStep(target, first, "")] if target != first else []
