@@ -212,3 +212,31 @@ def test_the_loop_keeps_what_the_copies_read_when_it_sits_in_the_chain_variable(
     x, m = torch.randn(2, 5, 16), torch.randn(2, 5, 32)
     with torch.no_grad():
         assert torch.allclose(model(x, m), torch.relu(_stack(model, x, m[..., 16:])), atol=1e-5)
+
+
+def test_a_block_holding_such_a_repeat_loops_in_its_class() -> None:
+    spec = specc.loads(textwrap.dedent("""\
+        specc: 1
+        inputs: {x: [B, T, 16], ctx: [B, T, 16]}
+        blocks:
+          Layer:
+            inputs: [input, ctx]
+            layers:
+              - {type: Add, from: [input, ctx]}
+              - {type: Linear, out_features: 16, name: proj}
+          Encoder:
+            inputs: [input, ctx]
+            layers:
+              - {type: Layer, from: [input, ctx], repeat: 2, name: stack}
+              - {type: Tanh}
+        layers:
+          - {type: Encoder, from: [x, ctx], name: enc}
+          - {type: Encoder, from: [enc, ctx], name: dec}
+        """), "nested.yaml")
+    assert spec.ok, spec.diagnostics
+    assert "for layer in self.stack:" in compile_source(spec)
+    model = specc.build(spec).eval()
+    x, ctx = torch.randn(2, 5, 16), torch.randn(2, 5, 16)
+    with torch.no_grad():
+        want = torch.tanh(_stack(model.dec, torch.tanh(_stack(model.enc, x, ctx)), ctx))
+        assert torch.allclose(model(x, ctx), want, atol=1e-5)

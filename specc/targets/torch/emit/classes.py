@@ -10,6 +10,7 @@ are keyed by a node's qualified path, stable for the whole graph.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -115,7 +116,7 @@ class ClassPlan:
         # instances that differ in that need classes of their own.  A frozen instance is frozen
         # where it is used, so it takes no part in this.
         own_frozen = tuple(n.trainable and not m.node.trainable for m in members)
-        sig = (tuple(self._member_sig(m) for m in members), tuple((s.target, s.expr) for s in steps),
+        sig = (tuple(self._member_sig(m) for m in members), tuple((s.target, s.expr, s.loop) for s in steps),
                tuple(returns), own_frozen, tuple(tie_lines(n.sub)))
         inst = Instance(n, members, steps, returns, list(input_vars.values()))
         cls = next((c for c in self.classes if c.block == n.sub.block and c.sig == sig), None)
@@ -222,7 +223,7 @@ class ClassPlan:
         # Shape comments only where every instance has the same shapes.
         shapes_of = [[s.shape for s in i.steps] for i in c.instances]
         same = all(sh == shapes_of[0] for sh in shapes_of)
-        steps = [ForwardStep(s.target, s.expr, s.shape if same else "") for s in first.steps]
+        steps = [dataclasses.replace(s, shape=s.shape if same else "") for s in first.steps]
         params = [f"{ident(p, parameter=True)}: {c.annotations[p]}" for p in c.params]
         frozen = {m.attr for m in first.members
                   if all(not other.node.trainable for inst in c.instances for other in inst.members
