@@ -797,6 +797,44 @@ case("TransformerEncoder", "{type: TransformerEncoder, nhead: 2, dim_feedforward
      "batch_first: false}", {"inp": ("T", "B", 4)},
      lambda: _with(nn.TransformerEncoder(nn.TransformerEncoderLayer(4, 2, 8), 2, enable_nested_tensor=False),
                    lambda m, x: m(x, mask=_causal(x.size(0)))), BT)
+
+
+def _gelu_tanh(x: torch.Tensor) -> torch.Tensor:
+    """GPT-2's gelu_new, written out."""
+    return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+
+
+def _attention_scaled(m: nn.MultiheadAttention, q: torch.Tensor, kv: torch.Tensor, scale: float,
+                      mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Multi-head attention written out over ``m``'s weights, scores times ``scale`` (T5: 1)."""
+    e, h = m.embed_dim, m.num_heads
+    w_q, w_k, w_v = m.in_proj_weight.chunk(3)
+    b_q, b_k, b_v = m.in_proj_bias.chunk(3) if m.in_proj_bias is not None else (None,) * 3
+
+    def heads(x: torch.Tensor) -> torch.Tensor:  # (B, T, e) -> (B, h, T, e/h)
+        return x.unflatten(-1, (h, e // h)).transpose(1, 2)
+
+    q, k, v = heads(F.linear(q, w_q, b_q)), heads(F.linear(kv, w_k, b_k)), heads(F.linear(kv, w_v, b_v))
+    scores = q @ k.transpose(-2, -1) * scale
+    if mask is not None:
+        scores = scores + mask
+    out = (scores.softmax(-1) @ v).transpose(1, 2).flatten(2)
+    return m.out_proj(out)
+
+
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 2, scale: 1.0}", {"inp": ("B", "T", 8)},
+     lambda: _with(nn.MultiheadAttention(8, 2, batch_first=True),
+                   lambda m, x: _attention_scaled(m, x, x, 1.0)), BT)
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 4, scale: 0.125, bias: false, causal: true}",
+     {"inp": ("B", "T", 8)}, lambda: _with(nn.MultiheadAttention(8, 4, bias=False, batch_first=True),
+                                           lambda m, x: _attention_scaled(m, x, x, 0.125, _causal(x.size(1)))), BT)
+case("TransformerEncoderLayer", "{type: TransformerEncoderLayer, nhead: 2, dim_feedforward: 16, activation: gelu_tanh}",
+     {"inp": ("B", "T", 8)}, lambda: nn.TransformerEncoderLayer(8, 2, 16, activation=_gelu_tanh, batch_first=True), BT)
+case("TransformerDecoder", "{type: TransformerDecoder, nhead: 2, dim_feedforward: 8, num_layers: 2, norm_first: true, "
+     "activation: gelu_tanh, from: [tgt, mem]}", {"tgt": ("B", "T", 4), "mem": ("B", "S", 4)},
+     lambda: _with(nn.TransformerDecoder(nn.TransformerDecoderLayer(4, 2, 8, activation=_gelu_tanh, batch_first=True,
+                                                                    norm_first=True), 2),
+                   lambda m, t, s: m(t, s)), BTS)
 # -- area A (issue 12): Sub, Div, Max, Min, Abs, Cast, Split, Chunk ---------------------------------
 
 BT2 = ({"B": 2, "T": 3}, {"B": 3, "T": 5})

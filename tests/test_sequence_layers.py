@@ -337,7 +337,9 @@ MHA_CONFIGS = [
 
 
 def _reference_mha(args: dict[str, Any]) -> nn.MultiheadAttention:
-    forward_only = ("masks", "causal", "bool_masks", "float_attn")
+    # scale: None is nn.MultiheadAttention's own; another is ScaledMultiheadAttention (test_transformer_variants.py)
+    assert args.get("scale") is None
+    forward_only = ("masks", "causal", "bool_masks", "float_attn", "scale")
     return nn.MultiheadAttention(**{k: v for k, v in args.items() if k not in forward_only})
 
 

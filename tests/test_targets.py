@@ -106,6 +106,9 @@ SUPPORT_CALLS: dict[str, list[tuple[str, tuple[Any, ...] | None, tuple[tuple[int
     "stochastic_depth": [("StochasticDepth", (0.5,), ((4, 3),))],
     "unfold_steps": [("unfold_steps", None, ((6, 4), (2, 3, 5)))],
     "attention_fastpath": [("off_fastpath", None, ("Tanh", (2, 3, 4)))],
+    "gelu_tanh": [("gelu_tanh", None, ((2, 3, 4),))],
+    "scaled_attention": [("ScaledMultiheadAttention", (4, 2, 1.0), ((3, 2, 4), (5, 2, 4), (5, 2, 4))),
+                         ("ScaledMultiheadAttention", (4, 1), ((3, 2, 4), (3, 2, 4), (3, 2, 4)))],
 }
 
 
@@ -121,7 +124,7 @@ def test_support_module_computes_what_its_emitted_text_computes(name: str) -> No
 
     torch = pytest.importorskip("torch")
     module = importlib.import_module(f"specc.targets.torch.support.{name}")
-    emitted: dict[str, Any] = {"torch": torch, "nn": torch.nn, "math": math}
+    emitted: dict[str, Any] = {"torch": torch, "nn": torch.nn, "F": torch.nn.functional, "math": math}
     exec(support.text(name), emitted)
     for top, ctor, shapes in SUPPORT_CALLS[name]:
         gen = torch.Generator().manual_seed(0)

@@ -279,6 +279,9 @@ class GraphBuilder:
         self._omitted.append(items.omitted)
         counters: dict[str, int] = {}
         prev: str | None = next(iter(inputs)) if len(inputs) == 1 else None
+        # A repeat of a block of several inputs chains the first (each copy reads the one before)
+        # and hands the others to every copy as they are: a transformer layer's mask.
+        shared = list(inputs)[1:] if block == "repeat" and len(inputs) > 1 else []
         for i, item in enumerate(items):
             loc = item.loc
             if block == "repeat":
@@ -287,7 +290,8 @@ class GraphBuilder:
                 local = item.name
             else:
                 local = self._auto(item, counters, explicit)
-            node = self.node(g, item, local, prefix, loc, prev, trainable)
+            sources = [prev or next(iter(inputs)), *shared] if shared else None
+            node = self.node(g, item, local, prefix, loc, prev, trainable, sources)
             g.add(node)
             prev = node.name
         if block is not None:
@@ -440,7 +444,8 @@ class GraphBuilder:
 
     # -- nodes ---------------------------------------------------------------------------------
     def node(self, g: Graph, item: LayerDecl, local: str, prefix: str, loc: Location | None, prev: str | None,
-             trainable: bool) -> Node:
+             trainable: bool, sources: list[str] | None = None) -> Node:
+        """``sources``: what the layer reads when its scope decides it (a copy of a repeat), not its from:."""
         path = f"{prefix}{local}"
         if not item.mapping:
             return Node(local, path, "?", loc, [])
@@ -454,7 +459,7 @@ class GraphBuilder:
             node.ignore, node.ignore_inside = self._ignore_codes(item, path)
         if item.broken:
             return node
-        node.inputs = self._sources(g, item, prev, path, loc)
+        node.inputs = sources if sources is not None else self._sources(g, item, prev, path, loc)
         self._decls[path] = item
         if "use" in item.keys:
             return reuse(self, g, item, node, self._decls)
@@ -628,19 +633,27 @@ class GraphBuilder:
         assert group is not None
         ins = [g.value(s) for s in node.inputs]
         names = group.inputs
+        block = group.block
+        first = group.children[0] if group.children else None
+        if block is None and first is not None and first.broken:
+            return node  # the repeated item's own problem was reported: how many inputs it takes is unknown
+        if block is None and first is not None and first.group is not None and len(first.group.inputs) > 1:
+            # a repeat of a block of several inputs takes the block's inputs (the first chains)
+            names, block = first.group.inputs, first.group.block
         if len(names) > 1 and len(ins) != len(names):
-            self.error("G003", f"block '{node.path}' takes {len(names)} inputs ({', '.join(names)}), got "
-                       f"{len(ins)}", node.loc, f"list one layer or input per input of {group.block} in from:, in "
-                       f"this order: {', '.join(names)}", layer=node.path)
+            repeated = group.block is None
+            chained = " (the first goes through the copies one after another, every copy reads the others)" \
+                if repeated else ""
+            who = f"{block} '{node.path}' (repeat:)" if repeated else f"block '{node.path}'"
+            self.error("G003", f"{who} takes {len(names)} inputs ({', '.join(names)}), got "
+                       f"{len(ins)}", node.loc, f"list one layer or input per input of {block} in from:, in "
+                       f"this order: {', '.join(names)}{chained}", layer=node.path)
             return node
         if len(ins) != len(names):
             if len(ins) > 1 and group.block is None:  # repeat: of a layer, which reads several inputs
-                first = group.children[0] if group.children else None
                 what = first.type if first is not None and "type" in first.keys else "layer"
-                several = first is not None and first.group is not None and len(first.group.inputs) > 1
                 self.error("G003", f"{what} '{node.path}' has repeat:, so each copy reads the one before "
                            f"and it takes one input, got {len(ins)}", node.loc,
-                           f"write each use of {what} on a line of its own, with the from: it needs" if several else
                            "drop repeat: (or merge the inputs first, then repeat the layer after the merge)",
                            layer=node.path)
             elif len(ins) > 1:

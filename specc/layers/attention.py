@@ -152,6 +152,8 @@ class MultiheadAttentionParams(LayerParams):
     batch_first: bool = True
     causal: bool = False
     masks: tuple[Mask, ...] = ()
+    # what multiplies q·kᵀ: None is PyTorch's 1/√(embed_dim / num_heads); T5 attends with 1.0
+    scale: PositiveFloat | None = None
 
     _masks = field_validator("masks")(_unique_masks)
 
@@ -213,8 +215,8 @@ class MultiheadAttention(LayerKind):
         args = {"embed_dim": e, "num_heads": p.num_heads, "dropout": float(p.dropout), "bias": p.bias,
                 "add_bias_kv": p.add_bias_kv, "add_zero_attn": p.add_zero_attn,
                 "kdim": None if same else kdim, "vdim": None if same else vdim, "batch_first": p.batch_first,
-                "masks": p.masks, "causal": p.causal, "bool_masks": bool_padding(p.masks, ins[n_qkv:]),
-                "float_attn": float_attn(p.masks, ins[n_qkv:])}
+                "scale": p.scale, "masks": p.masks, "causal": p.causal,
+                "bool_masks": bool_padding(p.masks, ins[n_qkv:]), "float_attn": float_attn(p.masks, ins[n_qkv:])}
         return LayerResult(TensorType(q.shape, q.dtype, q.notes), args, params, macs)
 
 
@@ -223,7 +225,8 @@ class EncoderLayerParams(LayerParams):
     d_model: PositiveInt | None = None
     dim_feedforward: PositiveInt = 2048
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
-    activation: Literal["relu", "gelu"] = "relu"
+    # gelu_tanh: GELU's tanh approximation (GPT-2's gelu_new, BERT as TensorFlow trained it)
+    activation: Literal["relu", "gelu", "gelu_tanh"] = "relu"
     layer_norm_eps: PositiveFloat = 1e-5
     batch_first: bool = True
     norm_first: bool = False

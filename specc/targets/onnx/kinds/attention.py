@@ -53,6 +53,7 @@ class _Attn:
     vdim: int | None = None
     bias_kv: bool = False
     zero_attn: bool = False
+    scale: float | None = None  # what multiplies q·kᵀ; None: 1/√head_dim
 
 
 @dataclass(frozen=True)
@@ -112,9 +113,10 @@ def _split3(layer: Layer, t: str, e: int, axis: int = 0) -> list[str]:
 
 
 def _projections(layer: Layer, a: _Attn, q_in: str, k_in: str, v_in: str) -> tuple[str, str, str]:
-    """q (already scaled by 1/√head_dim), k and v, each (…, e) in the inputs' layout."""
+    """q (already scaled by 1/√head_dim, or the attention's own scale), k and v, each (…, e) in
+    the inputs' layout."""
     e = a.embed_dim
-    scale = 1.0 / math.sqrt(e // a.heads)
+    scale = 1.0 / math.sqrt(e // a.heads) if a.scale is None else float(a.scale)
     bias = layer.param(f"{a.key}in_proj_bias", (3 * e,), ZEROS) if a.bias else None
     if a.kdim is None:
         w = layer.param(f"{a.key}in_proj_weight", (3 * e, e), XAVIER)
@@ -258,7 +260,7 @@ def multihead_attention(layer: Layer) -> str:
     v_in = layer.inputs[2] if n_qkv == 3 else k_in
     e, heads, batch_first = int(args["embed_dim"]), int(args["num_heads"]), bool(args["batch_first"])
     a = _Attn("", e, heads, batch_first, bool(args["bias"]), args["kdim"], args["vdim"], bool(args["add_bias_kv"]),
-              bool(args["add_zero_attn"]))
+              bool(args["add_zero_attn"]), args.get("scale"))
     if a.kdim is not None and a.vdim is None:
         a = replace(a, vdim=e)
     extra = int(a.bias_kv) + int(a.zero_attn)
@@ -307,8 +309,9 @@ def _feed_forward(layer: Layer, x: str, key: str, e: int) -> str:
     args = layer.args
     f, bias = int(args["dim_feedforward"]), bool(args["bias"])
     h = _linear(layer, x, f"{key}linear1", e, f, bias)
-    if args["activation"] == "gelu":
-        h = gelu(replace(layer, inputs=[h], args={}))
+    if args["activation"] in ("gelu", "gelu_tanh"):
+        tanh = args["activation"] == "gelu_tanh"
+        h = gelu(replace(layer, inputs=[h], args={"approximate": "tanh"} if tanh else {}))
     else:
         h = layer.op("Relu", [h])
     return _linear(layer, h, f"{key}linear2", f, e, bias)

@@ -10,6 +10,7 @@ are keyed by a node's qualified path, stable for the whole graph.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,7 @@ from .forward import (
     forward_steps,
     free_name,
     graph_names,
+    loops,
     tie_lines,
 )
 from .forward import shape_comment as _shape_comment
@@ -114,7 +116,7 @@ class ClassPlan:
         # instances that differ in that need classes of their own.  A frozen instance is frozen
         # where it is used, so it takes no part in this.
         own_frozen = tuple(n.trainable and not m.node.trainable for m in members)
-        sig = (tuple(self._member_sig(m) for m in members), tuple((s.target, s.expr) for s in steps),
+        sig = (tuple(self._member_sig(m) for m in members), tuple((s.target, s.expr, s.loop) for s in steps),
                tuple(returns), own_frozen, tuple(tie_lines(n.sub)))
         inst = Instance(n, members, steps, returns, list(input_vars.values()))
         cls = next((c for c in self.classes if c.block == n.sub.block and c.sig == sig), None)
@@ -192,7 +194,7 @@ class ClassPlan:
         if m.cls is not None:
             return _call(m.cls, args)
         if m.node.sub is not None:
-            return "nn.Sequential(" + ", ".join(self._child_constructor(c) for c in m.node.sub.nodes) + ")"
+            return _container(m.node, [self._child_constructor(c) for c in m.node.sub.nodes])
         assert m.node.kind is not None
         return init_expr(m.node.kind, args, lit)
 
@@ -201,7 +203,7 @@ class ClassPlan:
             cls, _ = self.class_of[n.path]
             return _call(cls.name, self.kwargs[n.path])
         if n.sub is not None:
-            return "nn.Sequential(" + ", ".join(self._child_constructor(c) for c in n.sub.nodes) + ")"
+            return _container(n, [self._child_constructor(c) for c in n.sub.nodes])
         return self._leaf_init(n)
 
     # records ------------------------------------------------------------------------------------
@@ -221,7 +223,7 @@ class ClassPlan:
         # Shape comments only where every instance has the same shapes.
         shapes_of = [[s.shape for s in i.steps] for i in c.instances]
         same = all(sh == shapes_of[0] for sh in shapes_of)
-        steps = [ForwardStep(s.target, s.expr, s.shape if same else "") for s in first.steps]
+        steps = [dataclasses.replace(s, shape=s.shape if same else "") for s in first.steps]
         params = [f"{ident(p, parameter=True)}: {c.annotations[p]}" for p in c.params]
         frozen = {m.attr for m in first.members
                   if all(not other.node.trainable for inst in c.instances for other in inst.members
@@ -290,6 +292,14 @@ class ClassPlan:
     def _arg(self, inst: Instance, key: tuple[str, str]) -> Any:
         attr, k = key
         return next(self.args_of(m)[k] for m in inst.members if m.attr == attr)
+
+
+def _container(n: Node, copies: list[str]) -> str:
+    """A repeat's module: nn.Sequential chains one input; copies that also read others are an
+    nn.ModuleList that forward loops over (the state-dict names are the same: ``stack.0.…``)."""
+    if loops(n):
+        return "nn.ModuleList([" + ", ".join(copies) + "])"
+    return "nn.Sequential(" + ", ".join(copies) + ")"
 
 
 def _call(cls: str, kwargs: dict[str, Any]) -> str:

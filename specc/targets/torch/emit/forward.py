@@ -4,6 +4,7 @@ over their input."""
 from __future__ import annotations
 
 import builtins
+import re
 from typing import Any
 
 from ....graph.ir import Graph, Node, port_index, producer
@@ -48,6 +49,27 @@ def _read(var: dict[str, str], ref: str) -> str:
     return var[ref] if index is None else f"{var[producer(ref)]}[{index}]"
 
 
+def loops(n: Node) -> bool:
+    """Whether ``n`` is a repeat of a block of several inputs: an ``nn.ModuleList`` whose copies
+    ``forward`` calls in a loop, each on the one before and the inputs every copy reads (an
+    ``nn.Sequential`` passes one value)."""
+    return n.sub is not None and n.sub.block == "repeat" and len(n.sub.inputs) > 1
+
+
+def _loop_steps(n: Node, ins: list[str], target: str, taken: set[str]) -> tuple[str, list[ForwardStep]]:
+    """``for layer in self.stack: h = layer(h, mask)``, after ``h = x`` when the chain starts
+    elsewhere; the variable it leaves the result in."""
+    first, rest = ins[0], ins[1:]
+    if any(re.search(rf"\b{re.escape(target)}\b", x) for x in rest):  # the loop would overwrite what they read
+        target = ident(n.name) + ("_" if n.name in dir(builtins) else "")
+    copy = free_name(("layer", "block", "copy", "module"), taken | {target, *ins})
+    steps = [ForwardStep(target, first, "")] if target != first else []
+    attr = ident(n.shares or n.name)
+    steps.append(ForwardStep(target, f"{copy}({', '.join([target, *rest])})", _node_comment(n),
+                             f"{copy} in self.{attr}"))
+    return target, steps
+
+
 def _expr(node: Node, ins: list[str]) -> str:
     attr = ident(node.shares or node.name)  # use: calls the module it names again, as PyTorch shares one
     if node.sub is not None:
@@ -69,6 +91,7 @@ def forward_steps(g: Graph, input_vars: dict[str, str], chain: str,
     var = dict(input_vars)
     steps: list[ForwardStep] = []
     last = len(g.nodes) - 1
+    taken = graph_names(g) | set(input_vars.values()) | {chain}
     for i, n in enumerate(g.nodes):
         ins = [_read(var, s) for s in n.inputs]
         used_by = readers.get(n.name, set())
@@ -78,8 +101,12 @@ def forward_steps(g: Graph, input_vars: dict[str, str], chain: str,
         else:
             # A layer may be called `filter`; its forward variable must not shadow the builtin.
             target = ident(n.name) + ("_" if n.name in dir(builtins) else "")
+        if loops(n):
+            target, written = _loop_steps(n, ins, target, taken)
+            steps += written
+        else:
+            steps.append(ForwardStep(target, _expr(n, ins), _node_comment(n)))
         var[n.name] = target
-        steps.append(ForwardStep(target, _expr(n, ins), _node_comment(n)))
     return steps, [_read(var, o) for o in outputs]
 
 

@@ -21,11 +21,13 @@ class Attribute:
 
 @dataclass(frozen=True)
 class ForwardStep:
-    """``target = expr`` in ``forward``, commented with the shape it gives ("" for no comment)."""
+    """``target = expr`` in ``forward``, commented with the shape it gives ("" for no comment);
+    with ``loop`` (``layer in self.stack``), the body of ``for <loop>:``."""
 
     target: str
     expr: str
     shape: str
+    loop: str = ""
 
 
 @dataclass

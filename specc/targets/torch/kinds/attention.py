@@ -3,6 +3,7 @@ nn.TransformerDecoder(Layer), and the PositionalEncoding and ClassToken support 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from .. import support
@@ -33,10 +34,12 @@ def mask_inputs(masks: tuple[str, ...], inputs: list[str], args: dict[str, Any])
 class _Masked(Lowering):
     """Attention kinds: a layer whose masks merge is called through ``off_fastpath``."""
 
-    support = ("attention_fastpath",)
+    support = ("attention_fastpath", "gelu_tanh", "scaled_attention")
 
     def support_texts(self, args: dict[str, Any]) -> list[str]:
-        return [support.text(name) for name in self.support if name != "attention_fastpath" or merges_masks(args)]
+        need = {"attention_fastpath": merges_masks(args), "gelu_tanh": args.get("activation") == "gelu_tanh",
+                "scaled_attention": args.get("scale") is not None}
+        return [support.text(name) for name in self.support if need[name]]
 
     def call(self, module: str, positional: list[str], keywords: str, args: dict[str, Any]) -> str:
         if merges_masks(args):
@@ -49,8 +52,15 @@ class MultiheadAttention(_Masked):
     torch_class = "nn.MultiheadAttention"
     positional = ("embed_dim", "num_heads")
     defaults = {"dropout": 0.0, "bias": True, "add_bias_kv": False, "add_zero_attn": False, "kdim": None,
-                "vdim": None, "batch_first": False}
+                "vdim": None, "batch_first": False, "scale": None}
     forward_keys = ("masks", "causal", "bool_masks", "float_attn")
+
+    def init(self, args: dict[str, Any], lit: Lit = repr) -> str | None:
+        """nn.MultiheadAttention, or with a scale of its own (which PyTorch's lacks) the support
+        subclass ScaledMultiheadAttention: the same parameters, the scores times ``scale``."""
+        if args.get("scale") is None:
+            return super().init({k: v for k, v in args.items() if k != "scale"}, lit)
+        return super().init(args, lit).replace("nn.MultiheadAttention(", "ScaledMultiheadAttention(", 1)
 
     def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
         masks = args["masks"]
@@ -72,6 +82,20 @@ class _Encoder(_Masked):
     forward_keys: ClassVar[tuple[str, ...]] = ("masks", "causal", "bool_masks", "float_attn")
     mask_kwargs: ClassVar[dict[str, str]]
     reads: ClassVar[int] = 1  # the inputs before the masks: x, or the target and the memory
+
+    def init(self, args: dict[str, Any], lit: Lit = repr) -> str | None:
+        """PyTorch takes "relu" or "gelu" by name; the tanh GELU is the support function
+        ``gelu_tanh`` (``activation=gelu_tanh``)."""
+        act = args.get("activation")
+        if act == "gelu_tanh":
+            code = "gelu_tanh"
+        elif act is not None and not isinstance(act, str):
+            # a block class's parameter, differing between instances: only its value says which
+            code = f'(lambda x: F.gelu(x, approximate="tanh")) if {lit(act)} == "gelu_tanh" else {lit(act)}'
+        else:
+            return super().init(args, lit)
+        return super().init({**args, "activation": _Source(code)},
+                            lambda v: v.text if isinstance(v, _Source) else lit(v))
 
     def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
         masks = args["masks"]
@@ -96,6 +120,13 @@ class _Encoder(_Masked):
             # In a block class whose instances differ, norm is a constructor parameter.
             parts.append(f"norm={layer_norm}" if norm is True else f"norm={layer_norm} if {lit(norm)} else None")
         return f"{self.torch_class}({', '.join([*parts, *extra])})"
+
+
+@dataclass(frozen=True)
+class _Source:
+    """A constructor argument written as this source text, not as a literal."""
+
+    text: str
 
 
 @lowering
