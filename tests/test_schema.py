@@ -33,6 +33,7 @@ BROKEN = sorted((ROOT / "specs" / "broken").glob("*.yaml")) + sorted((ROOT / "te
 # missing required keys, values of the wrong type or out of range, a layer that is not a mapping,
 # the wrong language version.
 REJECTED = {
+    "v001_init_in_block_definition",  # init: on a layer of a block definition (the model's init: names it)
     "v001_keras_encoder_return_state",  # LSTM keys return_sequences, return_state
     "v001_keras_leaky_relu_alpha",  # LeakyReLU key alpha
     "v003_block_inputs_not_a_list",  # a block's inputs: as one string
