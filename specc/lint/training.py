@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import Diagnostic, Location
 from ..graph import lora
+from ..layers.catalogue import FAMILY_OF
 from ..shapes.dims import evaluate, product
 from ..shapes.rules import made_sizes, size_rules
 from ..shapes.tensor import TensorType
@@ -88,7 +89,9 @@ def _samples_first(spec: Spec, outs: list[TensorType]) -> list[Diagnostic]:
     (b,) = batch
     diags = []
     for name, t in spec.graph.inputs.items():
-        if t.rank >= 2 and t.shape[0] != b and b in t.shape[1:]:
+        if t.rank and b not in t.shape and any(u.rank and u.shape[0] == b for u in spec.graph.inputs.values()):
+            diags.append(_no_samples(spec, name, t, b))
+        elif t.rank >= 2 and t.shape[0] != b and b in t.shape[1:]:
             at = t.shape.index(b)
             dims = [at, *(i for i in range(t.rank) if i != at)]
             back = [dims.index(i) for i in range(t.rank)]
@@ -98,6 +101,22 @@ def _samples_first(spec: Spec, outs: list[TensorType]) -> list[Diagnostic]:
                                     f"declare {name}: [{shape}] and add - {{type: Permute, from: {name}, dims: "
                                     f"{back}}} where the model reads it, to keep its layers' layout"))
     return diags
+
+
+def _no_samples(spec: Spec, name: str, t: TensorType, b: Any) -> Diagnostic:
+    """T003 for an input without the batch, one tensor for every sample (a causal mask [T, T]):
+    training cut it along dim 0 as if it held samples, and the model met a slice of it."""
+    attention = next((n for n in spec.graph.leaves() if name in n.inputs and FAMILY_OF.get(n.type) == "attention"),
+                     None)
+    if t.dtype == "bool" and attention is not None:
+        hint = (f"for a causal mask, drop input {name} and give {attention.type} '{attention.path}' (and the other "
+                "attention layers that read it) causal: true in place of the mask")
+    else:
+        hint = (f"declare {name}: [{b}, {', '.join(map(str, t.shape))}], one per sample, or make it part of the "
+                "model (a LearnedTokens parameter, or a layer that computes it)")
+    return Diagnostic("T003", f"training takes each sample from dim 0 of every input, but input {name!r} {t} "
+                      f"has no batch ({b}): one tensor for every sample is not data",
+                      spec.locations.value("inputs", name), hint)
 
 
 def _batch_kept(spec: Spec, pairs: list[Any]) -> list[Diagnostic]:
