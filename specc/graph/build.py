@@ -513,7 +513,7 @@ class GraphBuilder:
             blame = merge_culprit(g, node, tensors) if err.code in ("S006", "S010") else None
             if blame is not None:  # a branch's padding, not the merge, is what to change
                 culprit = blame.node
-                self.diags.append(Diagnostic(err.code, blame.message, culprit.field_locs.get("padding", culprit.loc),
+                self.diags.append(Diagnostic(err.code, blame.message, culprit.field_locs.get(blame.field, culprit.loc),
                                              blame.hint, "error", culprit.path))
                 return node
             hint = err.hint
