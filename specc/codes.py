@@ -436,6 +436,35 @@ _TABLE: list[Code | LintCode] = [
          "scheduler: {type: StepLR, step_size: 50}\ntrain: {epochs: 10}",
          "Fit the schedule to the epochs trained (the hint gives a value), set interval: step to count batches, "
          "or drop the scheduler."),
+    # -- mistakes people make, round 3 (helper b22) ---------------------------------------------------
+    Code("T060", "bce-under-autocast", "BCELoss trains under mixed_precision: true.",
+         "CUDA's autocast refuses torch.nn.BCELoss ('binary_cross_entropy ... unsafe to autocast'): in float16 a "
+         "sigmoid rounds to exactly 1 from a logit of about 8, where log(1 - p) is -inf. Training on a GPU stops "
+         "with a RuntimeError at its first batch (a CPU run, where specc keeps float32, would not show it).",
+         "layers: [..., {type: Sigmoid}]\nloss: {type: BCELoss}\ntrain: {mixed_precision: true}",
+         "End the model in its logits and use loss: {type: BCEWithLogitsLoss}, which applies the sigmoid itself "
+         "in float32 (the fused, stable form); or train without mixed_precision."),
+    Code("T061", "adam-betas-swapped", "Adam's betas have beta1 above beta2, such as [0.999, 0.9]: a warning.",
+         "beta1 averages the gradient (momentum over about 1/(1 - beta1) steps), beta2 its square (the step "
+         "size). Every recipe keeps beta1 below beta2 ([0.9, 0.999], GANs' [0.5, 0.999], LLMs' [0.9, 0.95]); "
+         "swapped, the momentum remembers a thousand steps while the step size forgets after ten, Adam's "
+         "convergence condition beta1^2 < beta2 fails, and training runs, slowly and unstably, with nothing said.",
+         "optimizer: {type: Adam, betas: [0.999, 0.9]}",
+         "Write the two in order, betas: [0.9, 0.999]."),
+    Code("T062", "kl-mean-reduction", "KLDivLoss with reduction: mean: a warning.",
+         "reduction: mean averages the pointwise terms over every element, the classes included, so the loss is "
+         "the KL divergence divided by the number of classes, and its gradients are that much smaller, as if the "
+         "lr were. PyTorch warns at run time that 'mean' is not the KL divergence; batchmean (sum over the "
+         "classes, mean over the batch) is.",
+         "loss: {type: KLDivLoss, reduction: mean}",
+         "reduction: batchmean, specc's default for KLDivLoss."),
+    Code("V074", "validated-on-training-data", "train.data.val_source names the same file as source: a warning.",
+         "Every validation sample is then one the model trains on. val_loss and the metrics measure how well it "
+         "remembers, not how it does on data it has not seen; early stopping and the best checkpoint are chosen "
+         "by them, and a model that overfits looks like one that generalises.",
+         "train: {data: {source: data.csv, val_source: data.csv}}",
+         "Give val_source a file of held-out samples, or leave val_source out: val_split then keeps a share of "
+         "the samples out of training to validate on."),
     # -- training runs that end, resume and schedule as meant (helper b21) ----------------------------
     Code("T019", "lr-at-zero", "The lr schedule holds the learning rate at 0 (or under a millionth of the "
          "optimizer's lr) for whole epochs before the run ends: a warning.",
@@ -777,6 +806,8 @@ _TABLE: list[Code | LintCode] = [
     LintCode("L034", "chaotic-periodic-stack"),
     # -- numbers that must not lie: float16 and int8 (helper a21) --------------------------------
     LintCode("L036", "eps-vanishes-in-half"),
+    LintCode("L039", "concat-across-space"),
+    LintCode("L040", "float-padding-mask"),
     # -- weight_norm and spectral_norm on a layer's weight (helper d19) --------------------------
     Code("V051", "conflicting-weight-reparametrization", "Two settings rework the same weight of a layer: "
          "weight_norm beside spectral_norm, or a normalised weight that LoRA adapts or a tie: shares.",
@@ -852,8 +883,8 @@ assert len(CODES) == len(_TABLE), "duplicate code in the table"
 # The codes that are warnings (lint rules, unused inputs and layers): the only ones a spec
 # may silence with `ignore:` or `lint: {ignore: [...]}`. Errors can never be silenced.
 WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")}
-                          | {"G005", "G007", "G011", "S012", "T011", "T017", "V032", "V066", "V067", "V070"}
-                          | {"T019", "T020", "T021", "T022", "T023", "T024"})
+                          | {"G005", "G007", "G011", "S012", "T011", "T017", "V032", "V066", "V067", "V070", "V074"}
+                          | {"T019", "T020", "T021", "T022", "T023", "T024", "T061", "T062"})
 
 
 def closest_warning_code(text: str) -> str | None:

@@ -51,6 +51,36 @@ def data_diagnostics(spec: Spec, base: Path) -> list[Diagnostic]:
     if not named:
         return []
     paths = {k: Path(v) if Path(v).is_absolute() else base / v for k, v in named.items()}
+    same = _validated_on_training(spec, paths)
+    return same + _read_data(spec, base, paths, named)
+
+
+def _validated_on_training(spec: Spec, paths: dict[str, Path]) -> list[Diagnostic]:
+    """V074 (a warning): val_source names the file source names. Every validation sample is then one
+    the model trains on: val_loss and the metrics measure memory, not generalisation, and early stopping
+    and the best checkpoint are chosen by them."""
+    if "source" not in paths or "val_source" not in paths:
+        return []
+    a, b = paths["source"], paths["val_source"]
+    try:
+        same = a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        same = False
+    if not same and os.path.normcase(os.path.abspath(a)) != os.path.normcase(os.path.abspath(b)):
+        return []
+    doc = spec.document
+    split = doc.train.data.val_split if doc is not None and doc.train is not None else 0.2
+    at = spec.locations.nearest("train", "data", "val_source")
+    return [Diagnostic("V074", "val_source names the training file itself, so every validation sample is one the "
+                       "model trains on: val_loss and the metrics measure memory, not generalisation, and early "
+                       "stopping and the best checkpoint are chosen by them", at,
+                       f"give a file of held-out samples, or remove val_source to validate on a split of "
+                       f"{split:g} of the samples, kept out of training", "warning")]
+
+
+def _read_data(spec: Spec, base: Path, paths: dict[str, Path], named: dict[str, str]) -> list[Diagnostic]:
+    doc = spec.document
+    assert doc is not None and doc.train is not None
     if importlib.util.find_spec("numpy") is None or (
             importlib.util.find_spec("PIL") is None and any(p.is_dir() for p in paths.values())):
         return []  # a check-only install (no numpy, no Pillow) cannot train either: nothing to answer for

@@ -38,8 +38,8 @@ CHANNELS_FIRST = ("conv", "pool")
 
 
 def check_training(spec: Spec) -> list[Diagnostic]:
-    diags = lora.plan(spec)[1] + _learning_rate(spec) + _weight_decay(spec) + _idle_scheduler(spec) + \
-        _unreduced(spec)
+    diags = lora.plan(spec)[1] + _learning_rate(spec) + _weight_decay(spec) + _betas(spec) + \
+        _idle_scheduler(spec) + _unreduced(spec)
     ctx = context(spec)
     diags += _single_sample_batches(spec, ctx.view.leaves if ctx is not None else [])
     loss = ctx.loss_section if ctx is not None else None
@@ -354,6 +354,22 @@ def _weight_decay(spec: Spec) -> list[Diagnostic]:
     return [Diagnostic("T010", message, spec.locations.nearest("optimizer", "weight_decay"), hint, "warning")]
 
 
+def _betas(spec: Spec) -> list[Diagnostic]:
+    """T061: Adam-kin betas with beta1 above beta2, the two written in each other's place (a warning)."""
+    opt = spec.document.optimizer if spec.document is not None else None
+    betas = getattr(opt, "betas", None)
+    if opt is None or not isinstance(betas, (list, tuple)) or len(betas) != 2:
+        return []
+    b1, b2 = betas
+    if not (isinstance(b1, (int, float)) and isinstance(b2, (int, float))) or b1 <= b2:
+        return []
+    return [Diagnostic("T061", f"optimizer {opt.type} with betas: [{b1:g}, {b2:g}] averages the gradient over about "
+                       f"{1 / (1 - b1):,.0f} steps but its square over about {1 / (1 - b2):,.0f}: beta1 (momentum) "
+                       "above beta2 (the step size's average) reads as the two swapped, and trains slowly and "
+                       "unstably", spec.locations.nearest("optimizer", "betas"),
+                       f"write [{b2:g}, {b1:g}] to keep the usual order (beta1 below beta2)", "warning")]
+
+
 def _idle_scheduler(spec: Spec) -> list[Diagnostic]:
     """T059: a per-epoch schedule that hardly acts within the epochs trained (a warning): a StepLR
     or MultiStepLR whose first step comes after the last epoch, a CosineAnnealingLR whose T_max
@@ -475,8 +491,10 @@ def _check_one(spec: Spec, loss: Any, last: Leaf, out: TensorType, output: str |
         return layout or _log_space(spec, loss, last, output)  # log-probabilities over the classes it reads
     if loss.type in ("KLDivLoss", "NLLLoss"):
         diags += _log_space(spec, loss, last, output)
+    if loss.type == "KLDivLoss" and loss.reduction == "mean":
+        diags += _kl_mean(spec, out, output)
     if loss.type == "BCELoss":
-        diags += _probabilities(spec, last, output)
+        diags += _probabilities(spec, last, output) or _bce_autocast(spec, last, output)
     if loss.type == "FocalLoss":
         diags += _focal_logits(spec, loss, last, out, output)
         diags += _focal_alpha(spec, loss, out, output)
@@ -617,6 +635,41 @@ def _probabilities(spec: Spec, last: Leaf, output: str | None = None) -> list[Di
                      "which can give any value; PyTorch stops at the first value outside [0, 1]",
                      "use loss: {type: BCEWithLogitsLoss} on the raw output, or end the model in - {type: "
                      "Sigmoid}", output=output)]
+
+
+def _kl_mean(spec: Spec, out: TensorType, output: str | None = None) -> list[Diagnostic]:
+    """T062: KLDivLoss with reduction: mean, which averages over every element, the classes too: the KL
+    divergence divided by the number of classes (PyTorch warns so at run time; batchmean is the divergence)."""
+    classes = out.shape[class_dim_of(out, spec, output)] if out.rank == 2 else None
+    per = f"{classes} classes" if isinstance(classes, int) else "values of each sample"
+    where = f"output {output!r}: " if output is not None else ""
+    return [Diagnostic("T062", f"{where}KLDivLoss with reduction: mean averages over every element, so the loss is "
+                       f"the KL divergence divided by the {per} as well as the batch, and its gradients are as much "
+                       "smaller (PyTorch warns: 'mean' does not return the true KL divergence)",
+                       loss_loc(spec, "reduction", output), "set reduction: batchmean, the true KL divergence per "
+                       "sample (and specc's default)", "warning")]
+
+
+def class_dim_of(out: TensorType, spec: Spec, output: str | None) -> int:
+    loss = spec.document.loss if spec.document is not None else None
+    one = loss.get(output) if isinstance(loss, dict) and output is not None else loss
+    dim = getattr(one, "class_dim", 1)
+    return dim % out.rank if isinstance(dim, int) and -out.rank <= dim < out.rank else 1
+
+
+def _bce_autocast(spec: Spec, last: Leaf, output: str | None = None) -> list[Diagnostic]:
+    """T060: BCELoss under mixed_precision. CUDA autocast refuses binary_cross_entropy outright (a float16
+    sigmoid rounds to exactly 1 from a logit of about 8, where log(1 - p) is -inf), so training on a GPU
+    stops at its first batch with a RuntimeError; BCEWithLogitsLoss computes from the logits, safely."""
+    train = spec.document.train if spec.document is not None else None
+    if train is None or not train.mixed_precision:
+        return []
+    made = producer(last)
+    return [_located(spec, "T060", "BCELoss under mixed_precision: true: CUDA autocast refuses binary_cross_entropy "
+                     "(PyTorch: 'unsafe to autocast'), since a float16 sigmoid rounds to 1 and log(1 - p) to -inf, "
+                     "so training stops at the first batch on a GPU",
+                     f"remove the final {made.who()} and write type: BCEWithLogitsLoss, which applies the sigmoid "
+                     "itself in float32; or set mixed_precision: false in train:", output=output)]
 
 
 def _focal_logits(spec: Spec, loss: Any, last: Leaf, out: TensorType, output: str | None = None) -> list[Diagnostic]:

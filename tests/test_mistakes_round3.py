@@ -1,0 +1,148 @@
+"""Mistakes people make porting from Keras and PyTorch, round 3 (helper b22): the warnings among them
+(T061 swapped Adam betas, T062 KLDivLoss's mean reduction, V074 validation on the training file) at
+their line with the fix, the error T060 (BCELoss under CUDA autocast) beside the variants that train,
+and the correct forms of each, which must stay quiet. The errors' located messages and applied hints
+are in tests/corpus/bad/, the lint rules' in tests/corpus/lint/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import specc
+
+HEAD = """specc: 1
+inputs: {x: [B, 20]}
+layers:
+  - {type: Linear, out_features: 10}
+"""
+
+
+def _codes(text: str, code: str, name: str = "m.yaml") -> list[specc.Diagnostic]:
+    return [d for d in specc.loads(text, name).diagnostics if d.code == code]
+
+
+@pytest.mark.parametrize("betas", ["[0.999, 0.9]", "[0.99, 0.9]", "[0.95, 0.9]"])
+def test_t061_betas_written_the_wrong_way_round(betas: str) -> None:
+    text = HEAD + "loss: {type: CrossEntropyLoss}\noptimizer: {type: Adam, lr: 1.0e-3, betas: " + betas + "}\n"
+    spec = specc.loads(text, "m.yaml")
+    assert spec.ok  # a warning: training runs
+    (d,) = [d for d in spec.diagnostics if d.code == "T061"]
+    b1, b2 = (float(v) for v in betas.strip("[]").split(","))
+    assert d.severity == "warning" and (d.loc.line, d.loc.col) == (6, 44)
+    assert d.hint.startswith(f"write [{b2:g}, {b1:g}]")
+
+
+@pytest.mark.parametrize(("opt", "betas"), [
+    ("Adam", "[0.9, 0.999]"), ("Adam", "[0.5, 0.999]"),  # DCGAN
+    ("AdamW", "[0.9, 0.95]"),  # GPT-style
+    ("Adam", "[0.0, 0.99]"),  # StyleGAN
+    ("NAdam", "[0.9, 0.9]"),  # equal: not swapped
+])
+def test_t061_quiet_on_the_betas_recipes_use(opt: str, betas: str) -> None:
+    text = HEAD + f"loss: {{type: CrossEntropyLoss}}\noptimizer: {{type: {opt}, lr: 1.0e-3, betas: {betas}}}\n"
+    assert _codes(text, "T061") == []
+
+
+def test_t062_kl_mean_is_divided_by_the_classes() -> None:
+    text = HEAD + "  - {type: LogSoftmax, dim: 1}\nloss: {type: KLDivLoss, reduction: mean}\n" \
+        "optimizer: {type: Adam, lr: 1.0e-3}\n"
+    (d,) = _codes(text, "T062")
+    assert d.severity == "warning" and (d.loc.line, d.loc.col) == (6, 36)
+    assert "divided by the 10 classes" in d.message and d.hint.startswith("set reduction: batchmean")
+    fixed = text.replace("reduction: mean", "reduction: batchmean")
+    assert _codes(fixed, "T062") == [] and specc.loads(fixed, "m.yaml").ok
+
+
+@pytest.mark.parametrize("reduction", ["batchmean", "sum"])
+def test_t062_quiet_on_the_divergence_and_its_sum(reduction: str) -> None:
+    text = HEAD + f"  - {{type: LogSoftmax, dim: 1}}\nloss: {{type: KLDivLoss, reduction: {reduction}}}\n"
+    assert _codes(text, "T062") == []
+
+
+BCE = """specc: 1
+inputs: {x: [B, 20]}
+layers:
+  - {type: Linear, out_features: 1}
+LAST
+loss: {type: LOSS}
+optimizer: {type: Adam, lr: 1.0e-3}
+train: {epochs: 1, batch_size: 16, mixed_precision: AMP, data: {source: synthetic, num_samples: 64}}
+"""
+
+
+def test_t060_bce_under_autocast_and_the_forms_that_train() -> None:
+    bad = BCE.replace("LAST", "  - {type: Sigmoid}").replace("LOSS", "BCELoss").replace("AMP", "true")
+    (d,) = _codes(bad, "T060")
+    assert d.severity == "error" and (d.loc.line, d.loc.col) == (6, 14)
+    assert "remove the final Sigmoid 'sigmoid_1' and write type: BCEWithLogitsLoss" in d.hint
+    logits = BCE.replace("LAST\n", "").replace("LOSS", "BCEWithLogitsLoss").replace("AMP", "true")
+    fp32 = BCE.replace("LAST", "  - {type: Sigmoid}").replace("LOSS", "BCELoss").replace("AMP", "false")
+    for text in (logits, fp32):
+        spec = specc.loads(text, "m.yaml")
+        assert spec.ok and _codes(text, "T060") == [], [str(e) for e in spec.errors]
+
+
+def test_t060_per_output_loss() -> None:
+    text = """specc: 1
+inputs: {x: [B, 20]}
+layers:
+  - {type: Linear, out_features: 1, name: score}
+  - {type: Sigmoid, name: prob}
+  - {type: Linear, from: x, out_features: 3, name: cls}
+outputs: [prob, cls]
+loss:
+  prob: {type: BCELoss}
+  cls: {type: CrossEntropyLoss}
+optimizer: {type: Adam, lr: 1.0e-3}
+train: {epochs: 1, mixed_precision: true, data: {source: synthetic, num_samples: 64}}
+"""
+    (d,) = _codes(text, "T060")
+    assert d.message.startswith("output 'prob': BCELoss under mixed_precision") and d.loc.line == 9
+
+
+def _csv(path: Path) -> None:
+    path.write_text("a,b,c,d,label\n" + "".join(f"{i % 5}.0,{i % 7}.0,{i % 3}.5,1.0,{i % 3}\n" for i in range(30)))
+
+
+@pytest.mark.parametrize("val", ["rows.csv", "./rows.csv", "data/../rows.csv"])
+def test_v074_validating_on_the_training_file(tmp_path: Path, val: str) -> None:
+    _csv(tmp_path / "rows.csv")
+    (tmp_path / "data").mkdir()
+    spec_file = tmp_path / "s.yaml"
+    spec_file.write_text("specc: 1\ninputs: {x: [B, 4]}\nlayers:\n  - {type: Linear, out_features: 3}\n"
+                         "loss: {type: CrossEntropyLoss}\noptimizer: {type: Adam, lr: 1.0e-3}\n"
+                         f"train: {{epochs: 1, data: {{source: rows.csv, val_source: {val}}}}}\n")
+    spec = specc.load(spec_file)
+    assert spec.ok
+    (d,) = [d for d in spec.diagnostics if d.code == "V074"]
+    assert d.severity == "warning" and d.loc.line == 7 and "remove val_source" in d.hint
+
+
+def test_v074_quiet_on_a_held_out_file(tmp_path: Path) -> None:
+    _csv(tmp_path / "rows.csv")
+    _csv(tmp_path / "held_out.csv")
+    spec_file = tmp_path / "s.yaml"
+    spec_file.write_text("specc: 1\ninputs: {x: [B, 4]}\nlayers:\n  - {type: Linear, out_features: 3}\n"
+                         "loss: {type: CrossEntropyLoss}\noptimizer: {type: Adam, lr: 1.0e-3}\n"
+                         "train: {epochs: 1, data: {source: rows.csv, val_source: held_out.csv}}\n")
+    spec = specc.load(spec_file)
+    assert spec.ok and not [d for d in spec.diagnostics if d.code == "V074"]
+
+
+@pytest.mark.parametrize("text", [
+    # Keras' Conv1D over (steps, features) read right: the features at dim 1
+    "inputs: {x: [B, 9, 128]}\nlayers:\n  - {type: Conv1d, out_channels: 8, kernel_size: 3}\n",
+    # a conv's channels outnumbering a short signal deep in a net is no input layout
+    "inputs: {x: [B, 16, 64]}\nlayers:\n  - {type: Conv1d, out_channels: 64, kernel_size: 3}\n"
+    "  - {type: Conv1d, out_channels: 64, kernel_size: 3}\n",
+    # a channels-first Reshape of a Dense, and a Permute after a channels-last one
+    "inputs: {z: [B, 100]}\nlayers:\n  - {type: Linear, out_features: 6272}\n  - {type: Reshape, shape: [B, 7, 7, 128]}"
+    "\n  - {type: Permute, dims: [0, 3, 1, 2]}\n  - {type: Conv2d, out_channels: 8, kernel_size: 3}\n",
+    # a 3-D volume of 16 slices with 3 channels declared channels-first
+    "inputs: {v: [B, 3, 16, 64, 64]}\nlayers:\n  - {type: Conv3d, out_channels: 8, kernel_size: 3}\n",
+])
+def test_l012_quiet_on_channels_first_layouts(text: str) -> None:
+    spec = specc.loads("specc: 1\n" + text, "m.yaml")
+    assert spec.ok and not [d for d in spec.diagnostics if d.code == "L012"], [str(d) for d in spec.diagnostics]
