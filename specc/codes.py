@@ -458,6 +458,12 @@ _TABLE: list[Code | LintCode] = [
          "classes, mean over the batch) is.",
          "loss: {type: KLDivLoss, reduction: mean}",
          "reduction: batchmean, specc's default for KLDivLoss."),
+    Code("T063", "lr-schedule-grows", "StepLR, MultiStepLR or ExponentialLR with gamma above 1: a warning.",
+         "gamma is the factor the scheduler multiplies the lr by at each step; written as what it divides by "
+         "(gamma: 10 for 'a tenth'), the lr grows tenfold at each step instead, and training that started well "
+         "diverges when it reaches an lr no model trains at.",
+         "scheduler: {type: StepLR, step_size: 10, gamma: 10}",
+         "gamma below 1: gamma: 0.1 divides the lr by 10 at each step."),
     Code("V074", "validated-on-training-data", "train.data.val_source names the same file as source: a warning.",
          "Every validation sample is then one the model trains on. val_loss and the metrics measure how well it "
          "remembers, not how it does on data it has not seen; early stopping and the best checkpoint are chosen "
@@ -808,6 +814,8 @@ _TABLE: list[Code | LintCode] = [
     LintCode("L036", "eps-vanishes-in-half"),
     LintCode("L039", "concat-across-space"),
     LintCode("L040", "float-padding-mask"),
+    LintCode("L041", "softmax-across-space"),
+    LintCode("L042", "upsample-size-as-factor"),
     # -- weight_norm and spectral_norm on a layer's weight (helper d19) --------------------------
     Code("V051", "conflicting-weight-reparametrization", "Two settings rework the same weight of a layer: "
          "weight_norm beside spectral_norm, or a normalised weight that LoRA adapts or a tie: shares.",
@@ -884,7 +892,7 @@ assert len(CODES) == len(_TABLE), "duplicate code in the table"
 # may silence with `ignore:` or `lint: {ignore: [...]}`. Errors can never be silenced.
 WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")}
                           | {"G005", "G007", "G011", "S012", "T011", "T017", "V032", "V066", "V067", "V070", "V074"}
-                          | {"T019", "T020", "T021", "T022", "T023", "T024", "T061", "T062"})
+                          | {"T019", "T020", "T021", "T022", "T023", "T024", "T061", "T062", "T063"})
 
 
 def closest_warning_code(text: str) -> str | None:

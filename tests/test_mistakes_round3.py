@@ -146,3 +146,30 @@ def test_v074_quiet_on_a_held_out_file(tmp_path: Path) -> None:
 def test_l012_quiet_on_channels_first_layouts(text: str) -> None:
     spec = specc.loads("specc: 1\n" + text, "m.yaml")
     assert spec.ok and not [d for d in spec.diagnostics if d.code == "L012"], [str(d) for d in spec.diagnostics]
+
+
+@pytest.mark.parametrize(("sched", "every"), [
+    ("{type: StepLR, step_size: 10, gamma: 10}", "every 10 epochs"),
+    ("{type: MultiStepLR, milestones: [10, 20], gamma: 10}", "at each milestone"),
+    ("{type: ExponentialLR, gamma: 1.5}", "every epoch"),
+])
+def test_t063_a_gamma_above_one_grows_the_lr(sched: str, every: str) -> None:
+    text = HEAD + "loss: {type: CrossEntropyLoss}\noptimizer: {type: SGD, lr: 0.01, momentum: 0.9}\n" \
+        f"scheduler: {sched}\ntrain: {{epochs: 30, data: {{source: digits}}}}\n"
+    text = text.replace("[B, 20]", "[B, 64]")
+    spec = specc.loads(text, "m.yaml", data=False)
+    assert spec.ok
+    (d,) = [d for d in spec.diagnostics if d.code == "T063"]
+    assert d.severity == "warning" and d.loc.line == 7 and every in d.message
+    assert d.hint.startswith("use gamma: ")
+    written = sched.rsplit("gamma: ", 1)[1].rstrip("}")
+    fixed = text.replace(f"gamma: {written}", d.hint.split(" to ")[0].removeprefix("use "))
+    assert float(d.hint.split()[2]) == pytest.approx(1 / float(written), rel=1e-2)
+    assert _codes(fixed, "T063") == [] and specc.loads(fixed, "m.yaml", data=False).ok
+
+
+@pytest.mark.parametrize("gamma", ["0.1", "0.95", "1"])
+def test_t063_quiet_on_decay(gamma: str) -> None:
+    text = HEAD + "loss: {type: CrossEntropyLoss}\noptimizer: {type: SGD, lr: 0.01, momentum: 0.9}\n" \
+        f"scheduler: {{type: StepLR, step_size: 10, gamma: {gamma}}}\n"
+    assert _codes(text, "T063") == []

@@ -39,7 +39,7 @@ CHANNELS_FIRST = ("conv", "pool")
 
 def check_training(spec: Spec) -> list[Diagnostic]:
     diags = lora.plan(spec)[1] + _learning_rate(spec) + _weight_decay(spec) + _betas(spec) + \
-        _idle_scheduler(spec) + _unreduced(spec)
+        _growing_schedule(spec) + _idle_scheduler(spec) + _unreduced(spec)
     ctx = context(spec)
     diags += _single_sample_batches(spec, ctx.view.leaves if ctx is not None else [])
     loss = ctx.loss_section if ctx is not None else None
@@ -368,6 +368,22 @@ def _betas(spec: Spec) -> list[Diagnostic]:
                        "above beta2 (the step size's average) reads as the two swapped, and trains slowly and "
                        "unstably", spec.locations.nearest("optimizer", "betas"),
                        f"write [{b2:g}, {b1:g}] to keep the usual order (beta1 below beta2)", "warning")]
+
+
+def _growing_schedule(spec: Spec) -> list[Diagnostic]:
+    """T063: a decaying scheduler (StepLR, MultiStepLR, ExponentialLR) given gamma above 1, the factor
+    it multiplies the lr by, written as what it divides by (a warning: the lr grows until the loss explodes)."""
+    sched = spec.document.scheduler if spec.document is not None else None
+    gamma = getattr(sched, "gamma", None)
+    if sched is None or sched.type not in ("StepLR", "MultiStepLR", "ExponentialLR") or \
+            not isinstance(gamma, (int, float)) or gamma <= 1:
+        return []
+    every = {"StepLR": f"every {getattr(sched, 'step_size', 1)} {sched.interval}s",
+             "MultiStepLR": "at each milestone", "ExponentialLR": f"every {sched.interval}"}[sched.type]
+    return [Diagnostic("T063", f"{sched.type} with gamma: {gamma:g} multiplies the lr by {gamma:g} {every}: the lr "
+                       "grows instead of decaying, until the loss explodes (gamma is the factor the lr is multiplied "
+                       "by, not divided by)", spec.locations.nearest("scheduler", "gamma"),
+                       f"use gamma: {1 / gamma:.3g} to divide the lr by {gamma:g} {every}", "warning")]
 
 
 def _idle_scheduler(spec: Spec) -> list[Diagnostic]:

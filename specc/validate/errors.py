@@ -342,6 +342,8 @@ def keras_key(key: str, value: Any) -> str | None:
         "axis": "remove it: specc is channels-first, as PyTorch, and BatchNorm and InstanceNorm normalise the "
                 "channels at dim 1, which Keras' axis=-1 of a channels-last map is (LayerNorm and RMSNorm "
                 "normalise the last dims)",
+        "mask_zero": "replace it with padding_idx: 0, which keeps id 0's vector at zero and out of training; an "
+                     "attention layer hides the padded steps with a bool mask input (masks: [key_padding])",
         "stateful": "remove it: specc trains recurrent layers stateless, each batch from a zero state (a stateful "
                     "Keras model's long sequence trains here as windows of it)",
         # PyTorch's own losses before 0.4.1

@@ -37,7 +37,7 @@ MAPS = ("conv", "pool")  # families whose output is (N, C, *spatial), channels a
 THROUGH = ("norm", "resample")  # keep (N, C, *spatial) as it is, channels included
 
 
-def _feature_map(step: Leaf | str) -> bool:
+def feature_map(step: Leaf | str | None) -> bool:
     """Whether ``step`` gives an (N, C, *spatial) map of rank 4 or 5 made by a conv or a pool."""
     while isinstance(step, Leaf) and step.out is not None and step.out.rank in (4, 5):
         if step.family in MAPS:
@@ -56,7 +56,7 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
         dim = arg(cat, "dim", 1)
         if not isinstance(dim, int) or dim % cat.out.rank < 2:
             continue
-        if len(cat.inputs) < 2 or not all(_feature_map(i) for i in cat.inputs):
+        if len(cat.inputs) < 2 or not all(feature_map(i) for i in cat.inputs):
             continue
         rank = cat.out.rank
         axis = ("depth", "height", "width")[3 - (rank - 2) + (dim % rank) - 2]
