@@ -9,8 +9,10 @@ What it does
     reading a model input (B, T, C, H, W) of frames, each a channels-first image (video loaders
     stack frames first; Conv3d reads (B, C, T, H, W)); a Reshape or Unflatten into (B, H, W, C),
     a square map with its channels last (Keras' Reshape((7, 7, 128)) after a Dense in a DCGAN
-    generator); or the (B, T, F) output of a sequence layer (Embedding, RNN, attention), whose
-    features are last.
+    generator; an Unsqueeze of a greyscale (B, H, W) at its end); a Permute that moves the
+    channels of an input declared channels-first away from dim 1 (a channels-last loader's
+    permute(0, 3, 1, 2) kept); or the (B, T, F) output of a sequence layer (Embedding, RNN,
+    attention), whose features are last.
 
 Why is this bad
     PyTorch convolutions read channels from dim 1. specc infers in_channels from the tensor,
@@ -83,7 +85,7 @@ def sequence_behind(step: Leaf, linear: bool = False) -> Leaf | None:
 FEW_FEATURES = 12
 STEPS_PER_FEATURE = 4
 MIN_STEPS = 32
-RESHAPES = ("Reshape", "Unflatten")
+RESHAPES = ("Reshape", "Unflatten", "Unsqueeze")
 
 
 def _steps_input(graph: Graph, conv: Leaf) -> tuple[str, TensorType] | None:
@@ -126,6 +128,27 @@ def _reshaped_channels_last(conv: Leaf) -> Leaf | None:
             return None
         src = src.source
     return None
+
+
+def _permuted_channels_first(graph: Graph, conv: Leaf) -> tuple[Leaf, str, TensorType] | None:
+    """(the Permute, the input's name, the input) when ``conv`` reads, with its layout kept, a Permute
+    that takes a channels-first image input's channels (1, 3 or 4 at dim 1, sides of MIN_SIDE or more)
+    away from dim 1: a channels-last loader's conversion kept after the input was declared channels-first."""
+    src = conv.source
+    while src is not None and src.type != "Permute":
+        if not keeps_layout(src) or src.type == "Linear":
+            return None
+        src = src.source
+    if src is None or len(src.inputs) != 1 or not isinstance(src.inputs[0], str):
+        return None
+    name = src.inputs[0]
+    x = graph.inputs.get(name)
+    dims = arg(src, "dims")
+    if x is None or x.rank < 4 or not isinstance(dims, (list, tuple)) or x.shape[1] not in COLOUR_CHANNELS:
+        return None
+    if not all(isinstance(d, int) and d >= MIN_SIDE for d in x.shape[2:]) or dims[1] % x.rank == 1:
+        return None
+    return src, name, x
 
 
 def _image_input(graph: Graph, conv: Leaf) -> tuple[str, TensorType] | None:
@@ -180,12 +203,22 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
         if flat is not None and flat.out is not None:
             b, h, w, c = flat.out.shape
             fix = (f"write shape: {_fmt([b, c, h, w])}" if flat.type == "Reshape" else
-                   f"write unflattened_size: {_fmt([c, h, w])}")
+                   "write dim: 1" if flat.type == "Unsqueeze" else f"write unflattened_size: {_fmt([c, h, w])}")
             yield ctx.warning(
-                CODE, conv, f"{flat.who()} gives {flat.out}, a {h}x{w} map with {c} channels last (Keras' "
-                f"channels-last Reshape), but convolutions read channels from dim 1: in_channels is inferred as "
-                f"{h}, and it convolves over a {w}x{c} plane",
+                CODE, conv, f"{flat.who()} gives {flat.out}, a {h}x{w} map with {c} channel{'s' * (c != 1)} last "
+                "(as Keras and NumPy lay images out), but convolutions read channels from dim 1: in_channels is "
+                f"inferred as {h}, and it convolves over a {w}x{c} plane",
                 f"{fix} on '{flat.node.path}' (the same values laid out channels-first)")
+            continue
+        moved = _permuted_channels_first(ctx.graph, conv)
+        if moved is not None:
+            perm, name, x = moved
+            yield ctx.warning(
+                CODE, conv, f"input '{name}' {_fmt(x.shape)} is declared channels-first already, and {perm.who()} "
+                f"moves its {x.shape[1]} channels away from dim 1: in_channels is inferred as "
+                f"{perm.out.shape[1] if perm.out is not None else '?'}, a side of the image",
+                f"remove '{perm.node.path}' (a channels-last loader's permute(0, 3, 1, 2) is done by declaring the "
+                "input channels-first)")
             continue
         seq = sequence_behind(conv)
         if seq is not None and seq.out is not None:
