@@ -464,6 +464,21 @@ _TABLE: list[Code | LintCode] = [
          "diverges when it reaches an lr no model trains at.",
          "scheduler: {type: StepLR, step_size: 10, gamma: 10}",
          "gamma below 1: gamma: 0.1 divides the lr by 10 at each step."),
+    Code("V075", "windows-split-at-random", "The samples are overlapping windows of one series, and val_split "
+         "draws the validation windows at random among them: a warning.",
+         "A forecaster's windows (x[i + 1] is x[i] moved on by a step) share all but a step with their neighbours. "
+         "Drawn at random, every validation window has neighbours in training that hold nearly all of its values "
+         "(and, a step on, its target): validation scores measure memory and look far better than forecasting "
+         "will, early stopping and the best checkpoint are chosen by them. The classic stock-price LSTM mistake.",
+         "train: {data: {source: windows.npz, val_split: 0.2}}   # shuffle: true, the default",
+         "shuffle: false in train.data: the last val_split of the windows validate, after every window trained on "
+         "(only the windows at the seam overlap)."),
+    Code("V076", "id-column-as-feature", "A CSV column named as an identifier (id, PassengerId, customer_id) with "
+         "a whole number of its own in every row is fed as a default feature: a warning.",
+         "It numbers the rows: the model learns the file's order (or a leak of how the rows were sorted), which "
+         "new data does not share, and predict answers by the id. Titanic's PassengerId is the usual case.",
+         "train: {data: {source: titanic.csv, target: Survived}}   # features: every other column, PassengerId too",
+         "List the features without it: features: [Pclass, Age, ...]."),
     Code("V074", "validated-on-training-data", "train.data.val_source names the same file as source: a warning.",
          "Every validation sample is then one the model trains on. val_loss and the metrics measure how well it "
          "remembers, not how it does on data it has not seen; early stopping and the best checkpoint are chosen "
@@ -891,7 +906,8 @@ assert len(CODES) == len(_TABLE), "duplicate code in the table"
 # The codes that are warnings (lint rules, unused inputs and layers): the only ones a spec
 # may silence with `ignore:` or `lint: {ignore: [...]}`. Errors can never be silenced.
 WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")}
-                          | {"G005", "G007", "G011", "S012", "T011", "T017", "V032", "V066", "V067", "V070", "V074"}
+                          | {"G005", "G007", "G011", "S012", "T011", "T017", "V032", "V066", "V067", "V070"}
+                          | {"V074", "V075", "V076"}
                           | {"T019", "T020", "T021", "T022", "T023", "T024", "T061", "T062", "T063"})
 
 

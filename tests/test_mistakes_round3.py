@@ -173,3 +173,79 @@ def test_t063_quiet_on_decay(gamma: str) -> None:
     text = HEAD + "loss: {type: CrossEntropyLoss}\noptimizer: {type: SGD, lr: 0.01, momentum: 0.9}\n" \
         f"scheduler: {{type: StepLR, step_size: 10, gamma: {gamma}}}\n"
     assert _codes(text, "T063") == []
+
+
+def _windows(path: Path, shift: int = 1) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    series = np.cumsum(rng.normal(size=(400, 2)), axis=0).astype(np.float32)
+    x = np.stack([series[i:i + 20] for i in range(0, 300, shift)])
+    np.savez(path, x=x, y=series[20:20 + 300:shift, 0])
+
+
+WINDOWS = """specc: 1
+inputs: {x: [B, 20, 2]}
+layers:
+  - {type: GRU, hidden_size: 8, output: last}
+  - {type: Linear, out_features: 1}
+loss: {type: MSELoss}
+optimizer: {type: Adam, lr: 1.0e-3}
+train: {epochs: 1, data: {source: w.npz, val_split: 0.2DATA}}
+"""
+
+
+@pytest.mark.parametrize("shift", [1, 3])
+def test_v075_sliding_windows_split_at_random(tmp_path: Path, shift: int) -> None:
+    _windows(tmp_path / "w.npz", shift)
+    (tmp_path / "s.yaml").write_text(WINDOWS.replace("DATA", ""))
+    spec = specc.load(tmp_path / "s.yaml")
+    assert spec.ok
+    (d,) = [d for d in spec.diagnostics if d.code == "V075"]
+    assert d.severity == "warning" and d.loc.line == 8 and f"each starts {shift} step" in d.message
+    assert d.hint.startswith("set shuffle: false")
+    (tmp_path / "s.yaml").write_text(WINDOWS.replace("DATA", ", shuffle: false"))
+    assert not [d for d in specc.load(tmp_path / "s.yaml").diagnostics if d.code == "V075"]
+
+
+def test_v075_quiet_on_independent_samples(tmp_path: Path) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    np.savez(tmp_path / "w.npz", x=rng.normal(size=(100, 20, 2)).astype(np.float32), y=rng.normal(size=100))
+    (tmp_path / "s.yaml").write_text(WINDOWS.replace("DATA", ""))
+    spec = specc.load(tmp_path / "s.yaml")
+    assert spec.ok and not [d for d in spec.diagnostics if d.code == "V075"]
+
+
+TITANIC = """specc: 1
+inputs: {x: [B, WIDTH]}
+layers:
+  - {type: Linear, out_features: 2}
+loss: {type: CrossEntropyLoss}
+optimizer: {type: Adam, lr: 1.0e-3}
+train: {epochs: 1, data: {source: t.csv, target: Survived FEATURES}}
+"""
+
+
+@pytest.mark.parametrize("column", ["PassengerId", "customer_id", "ID"])
+def test_v076_an_id_column_among_the_default_features(tmp_path: Path, column: str) -> None:
+    rows = "".join(f"{i + 7},{i % 3 + 1},{(i * 37) % 80},{i % 2}\n" for i in range(40))
+    (tmp_path / "t.csv").write_text(f"{column},Pclass,Age,Survived\n" + rows)
+    (tmp_path / "s.yaml").write_text(TITANIC.replace("WIDTH", "3").replace(" FEATURES", ""))
+    spec = specc.load(tmp_path / "s.yaml")
+    assert spec.ok
+    (d,) = [d for d in spec.diagnostics if d.code == "V076"]
+    assert d.severity == "warning" and column in d.message
+    assert "write features: [Pclass, Age], and declare input 'x' with 2 features" in d.hint
+    (tmp_path / "s.yaml").write_text(TITANIC.replace("WIDTH", "2").replace(" FEATURES", ", features: [Pclass, Age]"))
+    spec = specc.load(tmp_path / "s.yaml")
+    assert spec.ok and not [d for d in spec.diagnostics if d.code == "V076"]
+
+
+def test_v076_quiet_on_columns_that_only_end_in_id(tmp_path: Path) -> None:
+    rows = "".join(f"{i * 3 + 1},{i % 3 + 1},{i % 2}\n" for i in range(40))  # unique whole numbers, no id
+    (tmp_path / "t.csv").write_text("Paid,Pclass,Survived\n" + rows)
+    (tmp_path / "s.yaml").write_text(TITANIC.replace("WIDTH", "2").replace(" FEATURES", ""))
+    spec = specc.load(tmp_path / "s.yaml")
+    assert spec.ok and not [d for d in spec.diagnostics if d.code == "V076"]

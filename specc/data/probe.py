@@ -27,7 +27,8 @@ SAMPLE_ROWS = 1000  # the samples check reads of such a file
 # what the last reads found (an error, else the warnings): an editor checks on every key
 _CACHE: dict[str, tuple[tuple[Any, ...] | None, list[Any]]] = {}
 _CACHE_SIZE = 16
-DATA_KEYS = ("source", "val_source", "features", "target")  # keys of train.data: reported there when unwritten
+# keys of train.data: reported there when unwritten
+DATA_KEYS = ("source", "val_source", "features", "target", "shuffle")
 
 
 def locate(cfg: dict[str, Any], where: str) -> Location | None:
@@ -111,7 +112,7 @@ def _read(cfg: dict[str, Any], base: Path, rows: int | None) -> tuple[tuple[Any,
     """(the first problem reading the data as `specc train` does finds, or None; the warnings, each
     (code, message, hint, spec key): the readers' own, and values training would feed or regress
     unscaled at a size that keeps it from learning)."""
-    from .checks import data_warnings, raw_scale, training_data
+    from .checks import data_warnings, raw_scale, split_leaks, training_data
     from .read import DataError
 
     seed = cfg["train"]["seed"] if cfg["train"]["seed"] is not None else 0
@@ -120,6 +121,7 @@ def _read(cfg: dict[str, Any], base: Path, rows: int | None) -> tuple[tuple[Any,
     except DataError as exc:
         return (exc.code, exc.message, exc.hint, exc.where), []
     scale = [("V067", message, hint, where) for message, hint, where in raw_scale(cfg, full)]
+    scale += [("V075", message, hint, where) for message, hint, where in split_leaks(cfg, full)]
     return None, data_warnings(full, val) + scale
 
 
