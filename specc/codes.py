@@ -479,6 +479,14 @@ _TABLE: list[Code | LintCode] = [
          "new data does not share, and predict answers by the id. Titanic's PassengerId is the usual case.",
          "train: {data: {source: titanic.csv, target: Survived}}   # features: every other column, PassengerId too",
          "List the features without it: features: [Pclass, Age, ...]."),
+    Code("T064", "accumulate-beside-batchnorm", "accumulate: N with a batch_size under 8 and a trainable "
+         "BatchNorm: a warning.",
+         "Gradient accumulation sums N batches' gradients into one optimizer step, so the step is as if from "
+         "N x batch_size samples; BatchNorm still normalises each forward pass by the statistics of its own batch "
+         "of batch_size. With 2 samples those statistics are noise: training outputs jitter, and the running "
+         "averages used at eval are poor (GroupNorm's paper measures BatchNorm's error climbing below 8).",
+         "train: {batch_size: 2, accumulate: 16}   # a model with BatchNorm2d",
+         "GroupNorm or LayerNorm in place of BatchNorm, or a batch_size of 8 or more per step."),
     Code("V074", "validated-on-training-data", "train.data.val_source names the same file as source: a warning.",
          "Every validation sample is then one the model trains on. val_loss and the metrics measure how well it "
          "remembers, not how it does on data it has not seen; early stopping and the best checkpoint are chosen "
@@ -908,7 +916,7 @@ assert len(CODES) == len(_TABLE), "duplicate code in the table"
 WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")}
                           | {"G005", "G007", "G011", "S012", "T011", "T017", "V032", "V066", "V067", "V070"}
                           | {"V074", "V075", "V076"}
-                          | {"T019", "T020", "T021", "T022", "T023", "T024", "T061", "T062", "T063"})
+                          | {"T019", "T020", "T021", "T022", "T023", "T024", "T061", "T062", "T063", "T064"})
 
 
 def closest_warning_code(text: str) -> str | None:

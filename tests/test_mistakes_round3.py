@@ -249,3 +249,41 @@ def test_v076_quiet_on_columns_that_only_end_in_id(tmp_path: Path) -> None:
     (tmp_path / "s.yaml").write_text(TITANIC.replace("WIDTH", "2").replace(" FEATURES", ""))
     spec = specc.load(tmp_path / "s.yaml")
     assert spec.ok and not [d for d in spec.diagnostics if d.code == "V076"]
+
+
+ACCUMULATE = """specc: 1
+inputs: {x: [B, 3, 16, 16]}
+layers:
+  - {type: Conv2d, out_channels: 8, kernel_size: 3, padding: 1, bias: false}
+  - NORM
+  - {type: ReLU}
+  - {type: GlobalAvgPool}
+  - {type: Linear, out_features: 3}
+loss: {type: CrossEntropyLoss}
+optimizer: {type: Adam, lr: 1.0e-3}
+train: {epochs: 1, batch_size: BATCH, accumulate: STEPS, data: {source: synthetic, num_samples: 64}}
+"""
+
+
+def _accumulate(norm: str = "{type: BatchNorm2d}", batch: int = 2, steps: int = 16) -> list[specc.Diagnostic]:
+    text = ACCUMULATE.replace("NORM", norm).replace("BATCH", str(batch)).replace("STEPS", str(steps))
+    spec = specc.loads(text, "m.yaml")
+    assert spec.ok
+    return [d for d in spec.diagnostics if d.code == "T064"]
+
+
+def test_t064_accumulation_does_not_enlarge_what_batchnorm_sees() -> None:
+    (d,) = _accumulate()
+    assert d.severity == "warning" and d.loc.line == 11 and d.layer == "batch_norm2d_1"
+    assert "each optimizer step of 32 samples" in d.message and "its own batch of 2" in d.message
+    assert d.hint.startswith("use GroupNorm")
+
+
+@pytest.mark.parametrize(("norm", "batch", "steps"), [
+    ("{type: BatchNorm2d}", 8, 4),  # statistics of 8 samples: BatchNorm's usual floor
+    ("{type: BatchNorm2d}", 2, 1),  # no accumulation: T008 and the batch size speak for themselves
+    ("{type: GroupNorm, num_groups: 4}", 2, 16),  # the fix
+    ("{type: BatchNorm2d, trainable: false}", 2, 16),  # frozen: running statistics, in eval mode
+])
+def test_t064_quiet(norm: str, batch: int, steps: int) -> None:
+    assert _accumulate(norm, batch, steps) == []

@@ -42,6 +42,7 @@ def check_training(spec: Spec) -> list[Diagnostic]:
         _growing_schedule(spec) + _idle_scheduler(spec) + _unreduced(spec)
     ctx = context(spec)
     diags += _single_sample_batches(spec, ctx.view.leaves if ctx is not None else [])
+    diags += _accumulated_batchnorm(spec, ctx.view.leaves if ctx is not None else [])
     loss = ctx.loss_section if ctx is not None else None
     if ctx is None or loss is None:
         return diags
@@ -269,6 +270,32 @@ def _single_sample_batches(spec: Spec, leaves: list[Leaf]) -> list[Diagnostic]:
                                "use batch_size: 2 or more (16 or more gives BatchNorm useful statistics), or a "
                                "LayerNorm or GroupNorm in its place", layer=leaf.node.path)]
     return []
+
+
+# BatchNorm's batch statistics are noisy below this many samples (Wu & He's GroupNorm paper: its
+# error climbs steeply below a batch of 8), whatever accumulate makes of the gradient.
+SMALL_NORM_BATCH = 8
+
+
+def _accumulated_batchnorm(spec: Spec, leaves: list[Leaf]) -> list[Diagnostic]:
+    """T064: accumulate: N beside a small batch_size and a trainable BatchNorm (a warning). Accumulation
+    sums the gradients of N batches into one step, but each forward still normalises by its own batch's
+    statistics: batch_size 2 with accumulate 16 is an optimizer batch of 32 and a BatchNorm batch of 2."""
+    doc = spec.document
+    train = doc.train if doc is not None else None
+    if train is None or train.accumulate <= 1 or not 1 < train.batch_size < SMALL_NORM_BATCH or doc.lora is not None:
+        return []
+    norms = [leaf for leaf in leaves if leaf.type.startswith("BatchNorm") and leaf.node.trainable]
+    if not norms:
+        return []
+    b, n = train.batch_size, train.accumulate
+    return [Diagnostic("T064", f"accumulate: {n} makes each optimizer step of {b * n} samples, but {norms[0].who()}"
+                       f"{f' and {len(norms) - 1} more' if len(norms) > 1 else ''} normalises each forward pass by "
+                       f"its own batch of {b}: accumulation does not enlarge the batch BatchNorm sees, and statistics "
+                       f"of {b} samples make its outputs noisy in training and its running averages poor for eval",
+                       spec.locations.nearest("train", "accumulate"),
+                       f"use GroupNorm (or LayerNorm) in place of BatchNorm, or a batch_size of {SMALL_NORM_BATCH} "
+                       "or more per step", "warning", layer=norms[0].node.path)]
 
 
 def _synthetic_sizes(spec: Spec) -> dict[str, int]:
