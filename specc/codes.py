@@ -448,6 +448,64 @@ _TABLE: list[Code | LintCode] = [
          "scheduler: {type: StepLR, step_size: 50}\ntrain: {epochs: 10}",
          "Fit the schedule to the epochs trained (the hint gives a value), set interval: step to count batches, "
          "or drop the scheduler."),
+    # -- mistakes people make, round 3 (helper b22) ---------------------------------------------------
+    Code("T060", "bce-under-autocast", "BCELoss trains under mixed_precision: true.",
+         "CUDA's autocast refuses torch.nn.BCELoss ('binary_cross_entropy ... unsafe to autocast'): in float16 a "
+         "sigmoid rounds to exactly 1 from a logit of about 8, where log(1 - p) is -inf. Training on a GPU stops "
+         "with a RuntimeError at its first batch (a CPU run, where specc keeps float32, would not show it).",
+         "layers: [..., {type: Sigmoid}]\nloss: {type: BCELoss}\ntrain: {mixed_precision: true}",
+         "End the model in its logits and use loss: {type: BCEWithLogitsLoss}, which applies the sigmoid itself "
+         "in float32 (the fused, stable form); or train without mixed_precision."),
+    Code("T061", "adam-betas-swapped", "Adam's betas have beta1 above beta2, such as [0.999, 0.9]: a warning.",
+         "beta1 averages the gradient (momentum over about 1/(1 - beta1) steps), beta2 its square (the step "
+         "size). Every recipe keeps beta1 below beta2 ([0.9, 0.999], GANs' [0.5, 0.999], LLMs' [0.9, 0.95]); "
+         "swapped, the momentum remembers a thousand steps while the step size forgets after ten, Adam's "
+         "convergence condition beta1^2 < beta2 fails, and training runs, slowly and unstably, with nothing said.",
+         "optimizer: {type: Adam, betas: [0.999, 0.9]}",
+         "Write the two in order, betas: [0.9, 0.999]."),
+    Code("T062", "kl-mean-reduction", "KLDivLoss with reduction: mean: a warning.",
+         "reduction: mean averages the pointwise terms over every element, the classes included, so the loss is "
+         "the KL divergence divided by the number of classes, and its gradients are that much smaller, as if the "
+         "lr were. PyTorch warns at run time that 'mean' is not the KL divergence; batchmean (sum over the "
+         "classes, mean over the batch) is.",
+         "loss: {type: KLDivLoss, reduction: mean}",
+         "reduction: batchmean, specc's default for KLDivLoss."),
+    Code("T063", "lr-schedule-grows", "StepLR, MultiStepLR or ExponentialLR with gamma above 1: a warning.",
+         "gamma is the factor the scheduler multiplies the lr by at each step; written as what it divides by "
+         "(gamma: 10 for 'a tenth'), the lr grows tenfold at each step instead, and training that started well "
+         "diverges when it reaches an lr no model trains at.",
+         "scheduler: {type: StepLR, step_size: 10, gamma: 10}",
+         "gamma below 1: gamma: 0.1 divides the lr by 10 at each step."),
+    Code("V075", "windows-split-at-random", "The samples are overlapping windows of one series, and val_split "
+         "draws the validation windows at random among them: a warning.",
+         "A forecaster's windows (x[i + 1] is x[i] moved on by a step) share all but a step with their neighbours. "
+         "Drawn at random, every validation window has neighbours in training that hold nearly all of its values "
+         "(and, a step on, its target): validation scores measure memory and look far better than forecasting "
+         "will, early stopping and the best checkpoint are chosen by them. The classic stock-price LSTM mistake.",
+         "train: {data: {source: windows.npz, val_split: 0.2}}   # shuffle: true, the default",
+         "shuffle: false in train.data: the last val_split of the windows validate, after every window trained on "
+         "(only the windows at the seam overlap)."),
+    Code("V076", "id-column-as-feature", "A CSV column named as an identifier (id, PassengerId, customer_id) with "
+         "a whole number of its own in every row is fed as a default feature: a warning.",
+         "It numbers the rows: the model learns the file's order (or a leak of how the rows were sorted), which "
+         "new data does not share, and predict answers by the id. Titanic's PassengerId is the usual case.",
+         "train: {data: {source: titanic.csv, target: Survived}}   # features: every other column, PassengerId too",
+         "List the features without it: features: [Pclass, Age, ...]."),
+    Code("T064", "accumulate-beside-batchnorm", "accumulate: N with a batch_size under 8 and a trainable "
+         "BatchNorm: a warning.",
+         "Gradient accumulation sums N batches' gradients into one optimizer step, so the step is as if from "
+         "N x batch_size samples; BatchNorm still normalises each forward pass by the statistics of its own batch "
+         "of batch_size. With 2 samples those statistics are noise: training outputs jitter, and the running "
+         "averages used at eval are poor (GroupNorm's paper measures BatchNorm's error climbing below 8).",
+         "train: {batch_size: 2, accumulate: 16}   # a model with BatchNorm2d",
+         "GroupNorm or LayerNorm in place of BatchNorm, or a batch_size of 8 or more per step."),
+    Code("V074", "validated-on-training-data", "train.data.val_source names the same file as source: a warning.",
+         "Every validation sample is then one the model trains on. val_loss and the metrics measure how well it "
+         "remembers, not how it does on data it has not seen; early stopping and the best checkpoint are chosen "
+         "by them, and a model that overfits looks like one that generalises.",
+         "train: {data: {source: data.csv, val_source: data.csv}}",
+         "Give val_source a file of held-out samples, or leave val_source out: val_split then keeps a share of "
+         "the samples out of training to validate on."),
     # -- training runs that end, resume and schedule as meant (helper b21) ----------------------------
     Code("T019", "lr-at-zero", "The lr schedule holds the learning rate at 0 (or under a millionth of the "
          "optimizer's lr) for whole epochs before the run ends: a warning.",
@@ -789,6 +847,10 @@ _TABLE: list[Code | LintCode] = [
     LintCode("L034", "chaotic-periodic-stack"),
     # -- numbers that must not lie: float16 and int8 (helper a21) --------------------------------
     LintCode("L036", "eps-vanishes-in-half"),
+    LintCode("L039", "concat-across-space"),
+    LintCode("L040", "float-padding-mask"),
+    LintCode("L041", "softmax-across-space"),
+    LintCode("L042", "upsample-size-as-factor"),
     # -- weight_norm and spectral_norm on a layer's weight (helper d19) --------------------------
     Code("V051", "conflicting-weight-reparametrization", "Two settings rework the same weight of a layer: "
          "weight_norm beside spectral_norm, or a normalised weight that LoRA adapts or a tie: shares.",
@@ -911,7 +973,8 @@ assert len(CODES) == len(_TABLE), "duplicate code in the table"
 WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")}
                           | {"G005", "G007", "G011", "S012", "T011", "T017", "V032", "V066", "V067", "V070", "V072",
                              "V096"}
-                          | {"T019", "T020", "T021", "T022", "T023", "T024"})
+                          | {"V074", "V075", "V076"}
+                          | {"T019", "T020", "T021", "T022", "T023", "T024", "T061", "T062", "T063", "T064"})
 
 
 def closest_warning_code(text: str) -> str | None:

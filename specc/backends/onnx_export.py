@@ -322,7 +322,7 @@ def export_spec(spec: Any, path: str | os.PathLike[str] | None, *, weights: str 
     opts = spec.document.export
     # `specc export --exporter` may pin one that check did not see, and check passes what only the
     # direct target writes: the model's limits under this exporter, refused before tracing
-    blocked = torch_problems(spec.graph, exporter or opts.exporter)
+    blocked = torch_problems(spec.graph, exporter or opts.exporter, opset or opts.opset)
     if blocked:
         raise ExportFailed("this model cannot be exported to ONNX: " + "; ".join(blocked))
     module = build_module(spec, seed=seed)

@@ -50,7 +50,7 @@ def refusal(spec: Any, which: str, exporter: str | None = None, opset: int | Non
     """Why route ``which`` cannot write this spec's model, with the other route when that one can
     (the reason ``export`` gives before exporting), or None."""
     direct = verdict.direct_problems(spec.graph, _opset(spec, opset))
-    torch = verdict.torch_problems(spec.graph, _pinned(spec, exporter))
+    torch = verdict.torch_problems(spec.graph, _pinned(spec, exporter), _opset(spec, opset))
     if which == "direct" and direct:
         other = "; use --via torch, which writes it" if not torch else ""
         return f"the direct target cannot write {'; '.join(direct)}{other}"

@@ -236,3 +236,48 @@ def raw_scale(cfg: dict[str, Any], d: Data) -> list[tuple[str, str, str]]:
                     "write train.preprocess: {targets: standardize} (predict still answers in the targets' units)",
                     "preprocess.targets"))
     return out
+
+
+# Sliding windows: each sample is the one before it moved on by a few steps (up to MAX_SHIFT), in
+# at least WINDOW_SHARE of the consecutive pairs of the first WINDOW_ROWS samples.
+MAX_SHIFT = 16
+WINDOW_SHARE = 0.9
+WINDOW_ROWS = 256
+MIN_WINDOWS = 8
+
+
+def _window_shift(x: np.ndarray) -> int | None:
+    """The step by which consecutive samples of ``x`` slide over one series (x[i + 1] starts s steps
+    into x[i]), or None when they are not such windows."""
+    if x.ndim < 2 or len(x) < MIN_WINDOWS or x.dtype.kind not in "fiu" or x.shape[1] < 3:
+        return None
+    w = x[:WINDOW_ROWS]
+    for s in range(1, min(MAX_SHIFT, x.shape[1] - 1) + 1):
+        a, b = w[:-1, s:], w[1:, :-s]
+        flat = a.reshape(len(a), -1)
+        varied = flat.max(axis=1) != flat.min(axis=1)  # a constant stretch matches any shift
+        same = (a == b).reshape(len(a), -1).all(axis=1) & varied
+        if same.sum() >= WINDOW_SHARE * len(a):
+            return s
+    return None
+
+
+def split_leaks(cfg: dict[str, Any], d: Data) -> list[tuple[str, str, str]]:
+    """(message, hint, where): samples that are overlapping windows of one series (a forecaster's
+    (N, T, F) or lagged (N, T) rows) split at random into training and validation, so that each
+    validation window shares all but a few steps with windows trained on."""
+    data = cfg["train"]["data"]
+    if not data["shuffle"] or data["val_source"] or not data["val_split"]:
+        return []
+    for name, x in d.inputs.items():
+        s = _window_shift(x)
+        if s is None:
+            continue
+        steps = f"{s} step{'s' * (s != 1)}"
+        return [(f"the samples of input {name!r} are overlapping windows of one series (each starts {steps} "
+                 f"into the one before it), and val_split draws its {data['val_split']:g} of them at random: "
+                 f"every validation window shares all but {steps} with windows trained on, so the validation "
+                 "scores measure memory, not forecasting",
+                 "set shuffle: false in train.data: the last windows then validate, after every window trained "
+                 "on (Keras' validation_split, scikit-learn's TimeSeriesSplit)", "shuffle")]
+    return []

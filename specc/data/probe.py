@@ -27,7 +27,8 @@ SAMPLE_ROWS = 1000  # the samples check reads of such a file
 # what the last reads found (an error, else the warnings): an editor checks on every key
 _CACHE: dict[str, tuple[tuple[Any, ...] | None, list[Any]]] = {}
 _CACHE_SIZE = 16
-DATA_KEYS = ("source", "val_source", "features", "target")  # keys of train.data: reported there when unwritten
+# keys of train.data: reported there when unwritten
+DATA_KEYS = ("source", "val_source", "features", "target", "shuffle")
 
 
 def locate(cfg: dict[str, Any], where: str) -> Location | None:
@@ -51,6 +52,36 @@ def data_diagnostics(spec: Spec, base: Path) -> list[Diagnostic]:
     if not named:
         return []
     paths = {k: Path(v) if Path(v).is_absolute() else base / v for k, v in named.items()}
+    same = _validated_on_training(spec, paths)
+    return same + _read_data(spec, base, paths, named)
+
+
+def _validated_on_training(spec: Spec, paths: dict[str, Path]) -> list[Diagnostic]:
+    """V074 (a warning): val_source names the file source names. Every validation sample is then one
+    the model trains on: val_loss and the metrics measure memory, not generalisation, and early stopping
+    and the best checkpoint are chosen by them."""
+    if "source" not in paths or "val_source" not in paths:
+        return []
+    a, b = paths["source"], paths["val_source"]
+    try:
+        same = a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        same = False
+    if not same and os.path.normcase(os.path.abspath(a)) != os.path.normcase(os.path.abspath(b)):
+        return []
+    doc = spec.document
+    split = doc.train.data.val_split if doc is not None and doc.train is not None else 0.2
+    at = spec.locations.nearest("train", "data", "val_source")
+    return [Diagnostic("V074", "val_source names the training file itself, so every validation sample is one the "
+                       "model trains on: val_loss and the metrics measure memory, not generalisation, and early "
+                       "stopping and the best checkpoint are chosen by them", at,
+                       f"give a file of held-out samples, or remove val_source to validate on a split of "
+                       f"{split:g} of the samples, kept out of training", "warning")]
+
+
+def _read_data(spec: Spec, base: Path, paths: dict[str, Path], named: dict[str, str]) -> list[Diagnostic]:
+    doc = spec.document
+    assert doc is not None and doc.train is not None
     if importlib.util.find_spec("numpy") is None or (
             importlib.util.find_spec("PIL") is None and any(p.is_dir() for p in paths.values())):
         return []  # a check-only install (no numpy, no Pillow) cannot train either: nothing to answer for
@@ -81,7 +112,7 @@ def _read(cfg: dict[str, Any], base: Path, rows: int | None) -> tuple[tuple[Any,
     """(the first problem reading the data as `specc train` does finds, or None; the warnings, each
     (code, message, hint, spec key): the readers' own, and values training would feed or regress
     unscaled at a size that keeps it from learning)."""
-    from .checks import data_warnings, raw_scale, training_data
+    from .checks import data_warnings, raw_scale, split_leaks, training_data
     from .read import DataError
 
     seed = cfg["train"]["seed"] if cfg["train"]["seed"] is not None else 0
@@ -90,6 +121,7 @@ def _read(cfg: dict[str, Any], base: Path, rows: int | None) -> tuple[tuple[Any,
     except DataError as exc:
         return (exc.code, exc.message, exc.hint, exc.where), []
     scale = [("V067", message, hint, where) for message, hint, where in raw_scale(cfg, full)]
+    scale += [("V075", message, hint, where) for message, hint, where in split_leaks(cfg, full)]
     return None, data_warnings(full, val) + scale
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import re
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -427,6 +428,8 @@ def _csv(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], where: str, 
         data.classes = classes
     if not numbered:
         data.meta["columns"] = {name: list(features)}  # predict picks these out of a CSV by its header
+    if not data_cfg.get("features") and not known:
+        data.meta.setdefault("warnings", []).extend(_id_columns(x, features, name))
     if not data_cfg.get("features") and not known and len(features) + len(columns) < len(header):
         data.meta.setdefault("notes", []).append(
             f"{path.name}: the unnamed first column (a row index, as pandas' to_csv writes) is not a feature "
@@ -435,6 +438,27 @@ def _csv(cfg: dict[str, Any], path: Path, data_cfg: dict[str, Any], where: str, 
 
 
 Rows = list[tuple[int, list[str]]]
+
+# A column named as an identifier: id, PassengerId, customer_id, CustomerID (not paid, valid, fluid)
+_ID_NAME = re.compile(r"(?i:(?:^|[_\s.-])id$|^id[_\s.-])|[a-z](?:Id|ID)$")
+
+
+def _id_columns(x: np.ndarray, features: list[str], name: str) -> list[tuple[str, str, str, str]]:
+    """V076: a default feature column named as an identifier whose values are whole numbers, each row's
+    its own (Titanic's PassengerId): a row's number teaches the model the file's order, not the task."""
+    out = []
+    for i, col in enumerate(features):
+        v = x[:, i] if x.ndim == 2 and i < x.shape[1] else None
+        if v is None or not _ID_NAME.search(col) or len(v) < 2 or not np.all(v == np.round(v)) or \
+                len(np.unique(v)) != len(v):
+            continue
+        kept = [f for f in features if f != col]
+        out.append(("V076", f"column {col!r} is an identifier (a whole number of its own in every row), and as a "
+                    "default feature it is fed to the model: it numbers the rows, so the model learns the file's "
+                    "order, which new data does not share",
+                    f"leave it out: write features: [{', '.join(kept)}], and declare input {name!r} with "
+                    f"{len(kept)} features", "features"))
+    return out
 
 
 def read_csv(path: Path, where: str = "source", limit: int | None = None) -> tuple[list[str] | None, Rows]:

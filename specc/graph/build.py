@@ -55,6 +55,28 @@ def _channels_last_origin(g: Graph, node: Node) -> str | None:
             f"[{first_dims}], or add - {{type: Permute, dims: {dims}}} before '{first.path}'")
 
 
+def _folded_batch_origin(g: Graph, node: Node, batch: str | None) -> str | None:
+    """Where the batch went, when a layer needs a fixed size that holds it: a Reshape up the chain that
+    puts a fixed number at dim 0 where the batch was (PyTorch's x.view(32, -1), written with the
+    training batch size), so that its -1 takes the batch and every sample's values mix."""
+    src = node.inputs[0] if len(node.inputs) == 1 else None
+    while batch is not None and src is not None and src not in g.inputs:
+        up = g.node(producer(src))
+        if up is None or up.sub is not None or len(up.inputs) != 1 or up.out is None:
+            return None
+        x = g.value(up.inputs[0])
+        if up.type == "Reshape" and x is not None and str(x.shape[0]) == batch and isinstance(up.out.shape[0], int):
+            written = list(up.params.shape)
+            fixed = ", ".join(str(v) for v in [batch, *written[1:]])
+            line = f" (line {up.loc.line})" if up.loc is not None else ""
+            return (f"Reshape '{up.path}'{line} gives {up.out}: a fixed {up.out.shape[0]} at dim 0, where the batch "
+                    f"{batch} was, so its -1 takes the batch and the samples' values mix (x.view("
+                    f"{up.out.shape[0]}, -1) with the training batch size); keep the batch at dim 0, write shape: "
+                    f"[{fixed}] on it")
+        src = up.inputs[0]
+    return None
+
+
 def _batchless_input(src: str, x: TensorType, kind: layers.LayerKind) -> str | None:
     """A layer one rank short because it reads model input ``src`` declared without its batch, as one
     sample ([3, 224, 224], Keras' input_shape): the input's declaration is the fix, not a Reshape."""
@@ -522,12 +544,14 @@ class GraphBuilder:
             blame = merge_culprit(g, node, tensors) if err.code in ("S006", "S010") else None
             if blame is not None:  # a branch's padding, not the merge, is what to change
                 culprit = blame.node
-                self.diags.append(Diagnostic(err.code, blame.message, culprit.field_locs.get("padding", culprit.loc),
+                self.diags.append(Diagnostic(err.code, blame.message, culprit.field_locs.get(blame.field, culprit.loc),
                                              blame.hint, "error", culprit.path))
                 return node
             hint = err.hint
             if err.code == "S002" and channels_last_permute(tensors[0]) is not None:
                 hint = _channels_last_origin(g, node) or hint
+            if err.code == "S005" and len(tensors) == 1:
+                hint = _folded_batch_origin(g, node, self.batch) or hint
             if err.code == "S003" and declared and len(tensors) == 1 and (
                     undeclared := _batchless_input(node.inputs[0], tensors[0], kind)):
                 hint = f"{undeclared}; or {hint}" if hint else undeclared

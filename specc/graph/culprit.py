@@ -29,6 +29,7 @@ class Culprit:
     node: Node
     message: str
     hint: str
+    field: str = "padding"  # the key the error is located at, where the spec writes it
 
 
 def _offsets(a: TensorType, b: TensorType, skip: int | None = None) -> list[int] | None:
@@ -128,7 +129,7 @@ def merge_culprit(g: Graph, merge: Node, ins: list[TensorType]) -> Culprit | Non
     else the one pad layer that pads the dim where they differ."""
     if merge.type not in MERGES or len(ins) != len(merge.inputs):
         return None
-    window = _window_culprit(g, merge, ins)
+    window = _window_culprit(g, merge, ins) or _transposed_culprit(g, merge, ins)
     if window is not None:
         return window
     for j in range(1, len(ins)):
@@ -172,4 +173,54 @@ def _window_culprit(g: Graph, merge: Node, ins: list[TensorType]) -> Culprit | N
                 if padding != "same" else
                 "set padding: same (an even window cannot pad both sides alike; PyTorch pads the extra one after)")
         return Culprit(n, message, hint)
+    return None
+
+
+TRANSPOSED = ("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d")
+
+
+def _transposed_culprit(g: Graph, merge: Node, ins: list[TensorType]) -> Culprit | None:
+    """The one transposed convolution on one branch whose output is short of the other branch's
+    size by less than its stride: ConvTranspose2d(kernel 3, stride 2, padding 1) gives 2H - 1, and
+    the U-Net skip it meets is 2H. PyTorch's output_padding adds those rows and columns on one side
+    (the documented fix); a zero pad after it would shift the map against the skip."""
+    for j in range(1, len(ins)):
+        skip = getattr(merge.params, "dim", 1) % ins[0].rank if merge.type == "Concat" else None
+        gaps = _offsets(ins[0], ins[j], skip)
+        if gaps is None or not any(gaps) or any(gaps[:2]):
+            continue
+        first, other = _ancestors(g, merge.inputs[0]), _ancestors(g, merge.inputs[j])
+        found = []
+        for side, own, rest in ((0, first - other, j), (j, other - first, 0)):
+            short = [-v if side == 0 else v for v in gaps[2:]]  # what this branch lacks, per spatial dim
+            for name in own:
+                n = g.node(name)
+                if n is None or n.sub is not None or n.type not in TRANSPOSED or n.out is None or \
+                        n.out.rank != ins[side].rank or n.out.shape[2:] != ins[side].shape[2:]:
+                    continue
+                found.append((n, short, side, rest))
+        if len(found) != 1:
+            return None
+        n, short, side, rest = found[0]
+        r = len(short)
+        stride = ntuple(n.params.stride, r, "stride")
+        dilation = ntuple(n.params.dilation, r, "dilation")
+        have = ntuple(n.params.output_padding, r, "output_padding")
+        want = [h + s for h, s in zip(have, short)]
+        # PyTorch: output_padding must be smaller than the stride or the dilation
+        if any(w < 0 for w in want) or any(w >= max(st, d) for w, st, d in zip(want, stride, dilation)):
+            return None
+        x = g.value(n.inputs[0])
+        # the layer itself falls short of stride x its input (kernel 3, padding 1 gives 2H - 1); one that
+        # doubles exactly met an odd size floored by a pool, where padding the map is the U-Net way
+        if x is None or any(v > 0 and not (isinstance(o, int) and isinstance(i, int) and o < st * i)
+                            for v, o, i, st in zip(short, n.out.shape[2:], x.shape[2:], stride)):
+            return None
+        value = str(want[0]) if len(set(want)) == 1 else "[" + ", ".join(map(str, want)) + "]"
+        message = (f"{n.type} '{n.path}' gives {n.out} from {x}, {'short of' if max(short) > 0 else 'past'} "
+                   f"the size it meets, so {merge.type} '{merge.path}' cannot join it with '{merge.inputs[rest]}' "
+                   f"{ins[rest]}")
+        return Culprit(n, message, f"set output_padding: {value} (the rows and columns a stride of "
+                       f"{max(stride)} leaves undetermined, added on one side, as PyTorch documents)",
+                       "output_padding")
     return None

@@ -241,6 +241,11 @@ def check_given(given: int | None, actual: DimLike, field_name: str, tensor: Ten
             dims = [0, last, *range(1, last)]
             hint = (f"its last dim has {given}: if it is channels-last, add - {{type: Permute, dims: {dims}}} "
                     f"before this layer (or declare the input channels-first); if not, set {field_name}: {size}")
+        elif axis == 1 and what == "channels" and tensor.rank == 5 and tensor.shape[2] == given:
+            # (B, T, C, H, W): frames stacked first, as video loaders give them; Conv3d reads (B, C, T, H, W)
+            hint = (f"its dim 2 has {given}: if it holds frames first (B, T, C, H, W), add - {{type: Permute, "
+                    f"dims: [0, 2, 1, 3, 4]}} before this layer (Conv3d reads (B, C, T, H, W)); if not, set "
+                    f"{field_name}: {size}")
         raise SpecError("S001", f"{field_name} is {given} but the incoming tensor {tensor} has {size} {what}",
                         hint, field=field_name)
     return size

@@ -74,7 +74,13 @@ def _channels(p: Any, x: TensorType, name: str) -> int:
     for what, n in (("in_channels", c), ("out_channels", p.out_channels)):
         if n % p.groups:
             # A depthwise conv (MobileNet, EfficientNet) has groups = in_channels; say so by number.
-            if c == p.out_channels:
+            if what == "out_channels" and p.groups == c:
+                # groups = in_channels: a depthwise conv, each channel given out_channels / groups filters
+                lo, hi = max(c, n // c * c), (n // c + 1) * c
+                hint = (f"set out_channels: {lo} (a multiple of groups: {c}, the depthwise conv's in_channels; "
+                        f"{hi} gives each channel {hi // c} filters), or use groups that divide both {c} and {n} "
+                        f"(e.g. {math.gcd(c, n)})")
+            elif c == p.out_channels:
                 near = max((g for g in divisors(c, p.groups) if g < min(p.groups, c)), default=1)
                 hint = f"use groups that divide {c} (e.g. {c} for a depthwise conv{f', or {near}' if near < c else ''})"
             else:

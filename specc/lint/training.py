@@ -39,10 +39,11 @@ CHANNELS_FIRST = ("conv", "pool")
 
 
 def check_training(spec: Spec) -> list[Diagnostic]:
-    diags = lora.plan(spec)[1] + _learning_rate(spec) + _weight_decay(spec) + _idle_scheduler(spec) + \
-        _unreduced(spec)
+    diags = lora.plan(spec)[1] + _learning_rate(spec) + _weight_decay(spec) + _betas(spec) + \
+        _growing_schedule(spec) + _idle_scheduler(spec) + _unreduced(spec)
     ctx = context(spec)
     diags += _single_sample_batches(spec, ctx.view.leaves if ctx is not None else [])
+    diags += _accumulated_batchnorm(spec, ctx.view.leaves if ctx is not None else [])
     loss = ctx.loss_section if ctx is not None else None
     if ctx is None or loss is None:
         return diags
@@ -301,6 +302,32 @@ def _single_sample_batches(spec: Spec, leaves: list[Leaf]) -> list[Diagnostic]:
     return []
 
 
+# BatchNorm's batch statistics are noisy below this many samples (Wu & He's GroupNorm paper: its
+# error climbs steeply below a batch of 8), whatever accumulate makes of the gradient.
+SMALL_NORM_BATCH = 8
+
+
+def _accumulated_batchnorm(spec: Spec, leaves: list[Leaf]) -> list[Diagnostic]:
+    """T064: accumulate: N beside a small batch_size and a trainable BatchNorm (a warning). Accumulation
+    sums the gradients of N batches into one step, but each forward still normalises by its own batch's
+    statistics: batch_size 2 with accumulate 16 is an optimizer batch of 32 and a BatchNorm batch of 2."""
+    doc = spec.document
+    train = doc.train if doc is not None else None
+    if train is None or train.accumulate <= 1 or not 1 < train.batch_size < SMALL_NORM_BATCH or doc.lora is not None:
+        return []
+    norms = [leaf for leaf in leaves if leaf.type.startswith("BatchNorm") and leaf.node.trainable]
+    if not norms:
+        return []
+    b, n = train.batch_size, train.accumulate
+    return [Diagnostic("T064", f"accumulate: {n} makes each optimizer step of {b * n} samples, but {norms[0].who()}"
+                       f"{f' and {len(norms) - 1} more' if len(norms) > 1 else ''} normalises each forward pass by "
+                       f"its own batch of {b}: accumulation does not enlarge the batch BatchNorm sees, and statistics "
+                       f"of {b} samples make its outputs noisy in training and its running averages poor for eval",
+                       spec.locations.nearest("train", "accumulate"),
+                       f"use GroupNorm (or LayerNorm) in place of BatchNorm, or a batch_size of {SMALL_NORM_BATCH} "
+                       "or more per step", "warning", layer=norms[0].node.path)]
+
+
 def _synthetic_sizes(spec: Spec) -> dict[str, int]:
     """The symbol sizes of the synthetic data specc makes (data.read.data_sizes' rule); none for
     data that brings its own sizes."""
@@ -382,6 +409,38 @@ def _weight_decay(spec: Spec) -> list[Diagnostic]:
         hint = (f"use weight_decay: {usual} (the usual scale for {name})"
                 + ("; for decoupled decay use type: AdamW with weight_decay: 0.01" if name != "SGD" else ""))
     return [Diagnostic("T010", message, spec.locations.nearest("optimizer", "weight_decay"), hint, "warning")]
+
+
+def _betas(spec: Spec) -> list[Diagnostic]:
+    """T061: Adam-kin betas with beta1 above beta2, the two written in each other's place (a warning)."""
+    opt = spec.document.optimizer if spec.document is not None else None
+    betas = getattr(opt, "betas", None)
+    if opt is None or not isinstance(betas, (list, tuple)) or len(betas) != 2:
+        return []
+    b1, b2 = betas
+    if not (isinstance(b1, (int, float)) and isinstance(b2, (int, float))) or b1 <= b2:
+        return []
+    return [Diagnostic("T061", f"optimizer {opt.type} with betas: [{b1:g}, {b2:g}] averages the gradient over about "
+                       f"{1 / (1 - b1):,.0f} steps but its square over about {1 / (1 - b2):,.0f}: beta1 (momentum) "
+                       "above beta2 (the step size's average) reads as the two swapped, and trains slowly and "
+                       "unstably", spec.locations.nearest("optimizer", "betas"),
+                       f"write [{b2:g}, {b1:g}] to keep the usual order (beta1 below beta2)", "warning")]
+
+
+def _growing_schedule(spec: Spec) -> list[Diagnostic]:
+    """T063: a decaying scheduler (StepLR, MultiStepLR, ExponentialLR) given gamma above 1, the factor
+    it multiplies the lr by, written as what it divides by (a warning: the lr grows until the loss explodes)."""
+    sched = spec.document.scheduler if spec.document is not None else None
+    gamma = getattr(sched, "gamma", None)
+    if sched is None or sched.type not in ("StepLR", "MultiStepLR", "ExponentialLR") or \
+            not isinstance(gamma, (int, float)) or gamma <= 1:
+        return []
+    every = {"StepLR": f"every {getattr(sched, 'step_size', 1)} {sched.interval}s",
+             "MultiStepLR": "at each milestone", "ExponentialLR": f"every {sched.interval}"}[sched.type]
+    return [Diagnostic("T063", f"{sched.type} with gamma: {gamma:g} multiplies the lr by {gamma:g} {every}: the lr "
+                       "grows instead of decaying, until the loss explodes (gamma is the factor the lr is multiplied "
+                       "by, not divided by)", spec.locations.nearest("scheduler", "gamma"),
+                       f"use gamma: {1 / gamma:.3g} to divide the lr by {gamma:g} {every}", "warning")]
 
 
 def _idle_scheduler(spec: Spec) -> list[Diagnostic]:
@@ -505,8 +564,10 @@ def _check_one(spec: Spec, loss: Any, last: Leaf, out: TensorType, output: str |
         return layout or _log_space(spec, loss, last, output)  # log-probabilities over the classes it reads
     if loss.type in ("KLDivLoss", "NLLLoss"):
         diags += _log_space(spec, loss, last, output)
+    if loss.type == "KLDivLoss" and loss.reduction == "mean":
+        diags += _kl_mean(spec, out, output)
     if loss.type == "BCELoss":
-        diags += _probabilities(spec, last, output)
+        diags += _probabilities(spec, last, output) or _bce_autocast(spec, last, output)
     if loss.type == "FocalLoss":
         diags += _focal_logits(spec, loss, last, out, output)
         diags += _focal_alpha(spec, loss, out, output)
@@ -647,6 +708,41 @@ def _probabilities(spec: Spec, last: Leaf, output: str | None = None) -> list[Di
                      "which can give any value; PyTorch stops at the first value outside [0, 1]",
                      "use loss: {type: BCEWithLogitsLoss} on the raw output, or end the model in - {type: "
                      "Sigmoid}", output=output)]
+
+
+def _kl_mean(spec: Spec, out: TensorType, output: str | None = None) -> list[Diagnostic]:
+    """T062: KLDivLoss with reduction: mean, which averages over every element, the classes too: the KL
+    divergence divided by the number of classes (PyTorch warns so at run time; batchmean is the divergence)."""
+    classes = out.shape[class_dim_of(out, spec, output)] if out.rank == 2 else None
+    per = f"{classes} classes" if isinstance(classes, int) else "values of each sample"
+    where = f"output {output!r}: " if output is not None else ""
+    return [Diagnostic("T062", f"{where}KLDivLoss with reduction: mean averages over every element, so the loss is "
+                       f"the KL divergence divided by the {per} as well as the batch, and its gradients are as much "
+                       "smaller (PyTorch warns: 'mean' does not return the true KL divergence)",
+                       loss_loc(spec, "reduction", output), "set reduction: batchmean, the true KL divergence per "
+                       "sample (and specc's default)", "warning")]
+
+
+def class_dim_of(out: TensorType, spec: Spec, output: str | None) -> int:
+    loss = spec.document.loss if spec.document is not None else None
+    one = loss.get(output) if isinstance(loss, dict) and output is not None else loss
+    dim = getattr(one, "class_dim", 1)
+    return dim % out.rank if isinstance(dim, int) and -out.rank <= dim < out.rank else 1
+
+
+def _bce_autocast(spec: Spec, last: Leaf, output: str | None = None) -> list[Diagnostic]:
+    """T060: BCELoss under mixed_precision. CUDA autocast refuses binary_cross_entropy outright (a float16
+    sigmoid rounds to exactly 1 from a logit of about 8, where log(1 - p) is -inf), so training on a GPU
+    stops at its first batch with a RuntimeError; BCEWithLogitsLoss computes from the logits, safely."""
+    train = spec.document.train if spec.document is not None else None
+    if train is None or not train.mixed_precision:
+        return []
+    made = producer(last)
+    return [_located(spec, "T060", "BCELoss under mixed_precision: true: CUDA autocast refuses binary_cross_entropy "
+                     "(PyTorch: 'unsafe to autocast'), since a float16 sigmoid rounds to 1 and log(1 - p) to -inf, "
+                     "so training stops at the first batch on a GPU",
+                     f"remove the final {made.who()} and write type: BCEWithLogitsLoss, which applies the sigmoid "
+                     "itself in float32; or set mixed_precision: false in train:", output=output)]
 
 
 def _focal_logits(spec: Spec, loss: Any, last: Leaf, out: TensorType, output: str | None = None) -> list[Diagnostic]:

@@ -50,7 +50,7 @@ def route_limits(exporter: str = "auto", opset: int = 18) -> RouteLimits:
     """What the route ``specc export`` takes cannot write, layer by layer in the model's order
     ("reason; fix" or None): see the module's doc.  ``exporter`` and ``opset`` are the spec's
     ``export:`` settings."""
-    torch_limits = model_limits(exporter)  # ONNX Runtime's limits included
+    torch_limits = model_limits(exporter, opset)  # ONNX Runtime's limits included
     if exporter != "auto":
         return lambda type_name, args, inputs, outs, path: torch_limits(type_name, args, inputs, path)
     # the layers that only the direct target, or only the torch route, writes: "Type 'path' (why not the other)"
@@ -122,9 +122,10 @@ def _problems(graph: Any, limit: RouteLimits) -> list[str]:
     return found
 
 
-def torch_problems(graph: Any, exporter: str = "auto") -> list[str]:
-    """The layers of a checked graph the torch route cannot write under ``exporter`` (auto: either exporter)."""
-    limits = model_limits(exporter)
+def torch_problems(graph: Any, exporter: str = "auto", opset: int = 18) -> list[str]:
+    """The layers of a checked graph the torch route cannot write under ``exporter`` (auto: either exporter)
+    at ``opset``."""
+    limits = model_limits(exporter, opset)
     return _problems(graph, lambda type_name, args, inputs, outs, path: limits(type_name, args, inputs, path))
 
 

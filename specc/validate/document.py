@@ -250,9 +250,14 @@ class SGD(Strict):
 
     @model_validator(mode="after")
     def _nesterov(self) -> "SGD":
-        if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
-            raise invalid("nesterov momentum needs momentum > 0 and dampening: 0",
-                          "set momentum: 0.9 (and leave dampening at 0), or nesterov: false")
+        if self.nesterov and self.dampening != 0:
+            # dampening scales each new gradient by (1 - dampening): PyTorch refuses it beside nesterov
+            raise invalid(f"nesterov momentum needs dampening: 0, but dampening is {self.dampening:g}",
+                          "set dampening: 0 (momentum is the running average's factor; dampening would shrink "
+                          "each new gradient), or nesterov: false")
+        if self.nesterov and self.momentum <= 0:
+            raise invalid("nesterov momentum needs momentum > 0, but momentum is 0 (the default)",
+                          "set momentum: 0.9, or nesterov: false")
         return self
 
 
@@ -370,9 +375,13 @@ class _Sched(Strict):
         unit = "epochs" if self.interval == "epoch" else "steps"
         if getattr(w, unit) is None:
             other = "steps" if unit == "epochs" else "epochs"
+            # the number does not carry over: 500 steps are 500 / (batches per epoch) epochs
+            n = getattr(w, other)
+            per = f"{n} / the batches per epoch" if unit == "epochs" else f"{n} x the batches per epoch"
             raise invalid(f"warmup counts {other}, but this scheduler steps once per {self.interval}",
-                          f"write warmup: {{{unit}: {getattr(w, other)}}}, in the scheduler's unit, or set "
-                          f"interval: {'step' if unit == 'epochs' else 'epoch'}")
+                          f"give the warmup in the scheduler's unit, warmup: {{{unit}: N}} with N = {per}; or set "
+                          f"interval: {'step' if unit == 'epochs' else 'epoch'}, so that warmup and scheduler "
+                          f"both count {other}")
         return self
 
 

@@ -355,6 +355,20 @@ def keras_key(key: str, value: Any) -> str | None:
                          "one weight it can normalise: remove it here (for a SeparableConv's two weights, write a "
                          "DepthwiseConv and a 1x1 Conv, each with spectral_norm: true)",
         "input_shape": "declare the model's input in the inputs: section; specc infers every layer's input size",
+        "input_length": "remove it: the sequence length is the input's own shape in inputs: ([B, 100], or [B, T] "
+                        "for any length)",
+        "axis": "remove it: specc is channels-first, as PyTorch, and BatchNorm and InstanceNorm normalise the "
+                "channels at dim 1, which Keras' axis=-1 of a channels-last map is (LayerNorm and RMSNorm "
+                "normalise the last dims)",
+        "mask_zero": "replace it with padding_idx: 0, which keeps id 0's vector at zero and out of training; an "
+                     "attention layer hides the padded steps with a bool mask input (masks: [key_padding])",
+        "stateful": "remove it: specc trains recurrent layers stateless, each batch from a zero state (a stateful "
+                    "Keras model's long sequence trains here as windows of it)",
+        # PyTorch's own losses before 0.4.1
+        "size_average": "replace it with reduction: sum for size_average: false, or leave reduction at mean for "
+                        "true (PyTorch dropped size_average and reduce for reduction)",
+        "reduce": "replace it with reduction: none for reduce: false (PyTorch dropped reduce and size_average for "
+                  "reduction); in a spec that trains, keep reduction: mean",
         "data_format": "specc is channels-first, as PyTorch: declare images as [B, C, H, W] (a Permute converts "
                        "channels-last data: dims: [0, 3, 1, 2])",
         # Keras' fit() and compile() arguments
@@ -387,6 +401,8 @@ OPTIMIZER_KEYS = {
     "momentum": "remove it: this optimizer has no momentum (Adam and its kin keep one as the first of their "
                 "betas, 0.9 by default); SGD and RMSprop take momentum",
     "nesterov": "remove it: only SGD takes nesterov (with a momentum); NAdam is Adam with Nesterov momentum",
+    "rho": "replace it with alpha, PyTorch's name for RMSprop's decay of the squared gradients (Keras' rho: 0.9 is "
+           "alpha: 0.9); Adadelta takes rho",
 }
 
 
@@ -557,6 +573,8 @@ def pydantic_diagnostics(exc: ValidationError, root: Any, model: type[BaseModel]
             noun = "parameter" if what and not owner.shown else "key"
             elsewhere = OPTIMIZER_KEYS.get(str(key)) if owner.shown[:1] == ["optimizer"] else None
             elsewhere = elsewhere or keras_key(str(key), err.get("input"))
+            if key == "axis" and not what.startswith(("BatchNorm", "InstanceNorm")):
+                elsewhere = "replace it with dim, PyTorch's name for the axis a layer works along"
             if owner.shown[:1] == ["loss"]:
                 container, _ = _locate(root, path[:-1])
                 loss_type = container.get("type") if isinstance(container, dict) else None

@@ -94,6 +94,7 @@ def train_config(spec: Spec) -> dict[str, Any]:
             "source": _loc(spec, "train", "data", "source"),
             "val_source": _loc(spec, "train", "data", "val_source"),
             "val_split": _loc(spec, "train", "data", "val_split"),
+            "shuffle": _loc(spec, "train", "data", "shuffle"),
             "data": _loc(spec, "train", "data"),
             "features": _loc(spec, "train", "data", "features"),
             "target": _loc(spec, "train", "data", "target"),

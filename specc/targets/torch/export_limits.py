@@ -428,7 +428,53 @@ def runtime_limits(fused_pads: bool = True) -> Callable[[str, dict[str, Any], In
     return problem
 
 
-def model_limits(exporter: str = "auto") -> Callable[[str, dict[str, Any], Inputs, str], str | None]:
+# The opset from which the TorchScript exporter writes a layer kind: the ONNX op (or aten op's symbolic)
+# it needs, below which it stops with UnsupportedOperatorError (torch 2.13; found by exporting every layer
+# case, and attention at a fixed length, under export: {exporter: torchscript, opset: 9 and 11}).
+_ATTENTION = ("MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer",
+              "TransformerDecoder")
+TS_MIN_OPSET: dict[str, tuple[int, str]] = {
+    "CELU": (12, "aten::celu (ONNX Celu)"),
+    "Unflatten": (13, "aten::unflatten"),
+    **{k: (14, "aten::unflatten and aten::scaled_dot_product_attention") for k in _ATTENTION},
+}
+# ONNX's Max and Min take integers from opset 12: before it ONNX Runtime cannot load the model
+_INT_MIN_MAX = ("Max", "Min")
+_POOLS = tuple(f"{op}Pool{n}d" for op in ("Max", "Avg") for n in (1, 2, 3))
+
+
+def _ts_old_opset(type_name: str, args: dict[str, Any]) -> tuple[int, str]:
+    """What the TorchScript exporter writes only from opset 10 or 11 among the settings of one layer (the
+    layer cases exported at opsets 9, 10 and 11: a Slice with inputs or steps and MaxPool's dilations and
+    ceil_mode from 10, Resize and a Pad's value from 11), as (opset, what); (0, "") when nothing."""
+    if type_name == "Upsample":
+        return 11, "ONNX's Resize"
+    if type_name == "PositionalEncoding":
+        return 10, "a Slice of the position table to the sequence's length"
+    if type_name == "Slice" and args.get("step", 1) != 1:
+        return 10, "a stepped Slice"
+    if type_name in ("RNN", "LSTM", "GRU") and args.get("bidirectional") and args.get("output") != "sequence":
+        return 10, "a Slice of the two directions' states"
+    if type_name in _POOLS and (args.get("ceil_mode") or any(d > 1 for d in _as_tuple(args.get("dilation", 1)))):
+        return 10, "a pool's ceil_mode or dilation"
+    if type_name.startswith("ConstantPad") and args.get("value", 0):
+        return 11, "a Pad of another value than 0"
+    return 0, ""
+
+
+def ts_opset_problem(type_name: str, args: dict[str, Any], inputs: Inputs, opset: int) -> str | None:
+    """Why the TorchScript exporter cannot write a layer of ``type_name`` at ``opset`` ("reason; fix"), or None."""
+    need, what = TS_MIN_OPSET.get(type_name) or _ts_old_opset(type_name, args)
+    if type_name in _INT_MIN_MAX and any(not t.is_float for _, t in inputs):
+        need, what = 12, "ONNX's Max and Min over integers"
+    if opset >= need:
+        return None
+    return (f"the torchscript exporter (export: {{exporter: torchscript}}) writes {type_name} with {what}, which "
+            f"ONNX has from opset {need}, so it stops at opset {opset}; set export: {{opset: {need}}} or "
+            "later, or export: {exporter: auto}")
+
+
+def model_limits(exporter: str = "auto", opset: int = 18) -> Callable[[str, dict[str, Any], Inputs, str], str | None]:
     """``onnx_problem`` and ``runtime_limits`` for the layers of one model, in order. Under ``auto``
     it also refuses a layer neither exporter writes alone, and a model that needs both exporters: a
     layer only TorchScript writes (a recurrent layer over a symbolic length) beside one only dynamo
@@ -440,6 +486,8 @@ def model_limits(exporter: str = "auto") -> Callable[[str, dict[str, Any], Input
 
     def problem(type_name: str, args: dict[str, Any], inputs: Inputs, path: str = "") -> str | None:
         why = onnx_problem(type_name, args, exporter, inputs) or runtime(type_name, args, inputs, path)
+        if why is None and exporter == "torchscript":
+            why = ts_opset_problem(type_name, args, inputs, opset)
         if why is not None or exporter != "auto":
             return why
         alone = {e: _pinned_limit(e, type_name, args, inputs) for e in ("torchscript", "dynamo")}
