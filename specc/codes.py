@@ -223,6 +223,19 @@ _TABLE: list[Code | LintCode] = [
          "inputs: {image: [28, 28, 1]}",
          "Declare the batch as a symbol: image: [B, 28, 28, 1] for samples of (28, 28, 1), or [B, 3, 224, 224] "
          "for any number of images."),
+    Code("G014", "reads-past-left-out-branch", "A layer without from: reads the item above a branch that a false "
+         "when: left out: a warning.",
+         "Without from: a layer reads the item above it, and a false when: leaves an item out as if it were not "
+         "written. When the item left out had a from: of its own (a shortcut's projection reading the block's "
+         "input), the layer after it was written to read that branch; without it, it reads the layer above "
+         "instead, often with shapes that still fit, and the model is silently wired another way (a shortcut "
+         "BatchNorm normalising the main path instead of the input). Items left out that chain from the item "
+         "above (when: ${use_bn}), or a merge that reads it, change nothing else and are not warned about.",
+         "- {type: Conv1d, out_channels: 8, kernel_size: 3, padding: 1, name: main}\n- {type: Conv1d, from: "
+         "input, out_channels: 8, kernel_size: 1, name: proj, when: \"${project}\"}\n- {type: BatchNorm1d, name: "
+         "shortcut}   # project false: reads main, not input",
+         "Write from: on the layer after it: the layer the branch read (from: input) if that is what it should "
+         "read without the branch, or the layer above (from: main)."),
     Code("V040", "use-with-own-settings", "A use: item also sets a type, parameters or repeat:.",
          "use: applies a module that already exists; settings of its own would describe another module.",
          "- {use: encoder, from: image_b, out_features: 32}",
@@ -852,7 +865,7 @@ assert len(CODES) == len(_TABLE), "duplicate code in the table"
 # The codes that are warnings (lint rules, unused inputs and layers): the only ones a spec
 # may silence with `ignore:` or `lint: {ignore: [...]}`. Errors can never be silenced.
 WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")}
-                          | {"G005", "G007", "G011", "S012", "T011", "T017", "V032", "V066", "V067", "V070"}
+                          | {"G005", "G007", "G011", "G014", "S012", "T011", "T017", "V032", "V066", "V067", "V070"}
                           | {"T019", "T020", "T021", "T022", "T023", "T024"})
 
 
