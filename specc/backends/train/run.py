@@ -112,8 +112,9 @@ def write_history(run: Path, history: list[dict[str, Any]]) -> None:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore")
     w.writeheader()
-    for rec in history:
-        w.writerow(rec)
+    for rec in history:  # an undefined metric (NaN, or null in a resumed history) as n/a, as printed
+        w.writerow({k: "n/a" if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
+                    for k, v in rec.items()})
     atomic_write(run / "history.csv", buf.getvalue())
 
 
