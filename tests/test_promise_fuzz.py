@@ -225,6 +225,9 @@ RESUME_SHARE = float(os.environ.get("SPECC_PROMISE_RESUME", "0.3"))
 STEPS = 6
 
 
+EPOCHS = 3
+
+
 def _run_folder_problems(run: Path) -> str | None:
     """What a finished run folder says wrongly: a number that is not one in its report, history or
     text (an undefined metric is null and n/a), a stop it did not make."""
@@ -243,8 +246,8 @@ def _run_folder_problems(run: Path) -> str | None:
         text = (run / name).read_text()
         if re.search(r"\b(nan|inf)\b", text, re.IGNORECASE):
             return f"{name} prints nan or inf: {text[:300]}"
-    if report["stopped_early"] and report["epochs_run"] >= report.get("epochs", math.inf):
-        return "report says stopped early after its last epoch"
+    if report["stopped_early"] and report["epochs_run"] >= EPOCHS:
+        return f"report says it stopped early ({report['stopped_early']}) after its last epoch, {EPOCHS}"
     return None
 
 
@@ -289,7 +292,7 @@ def test_what_check_accepts_trains(tmp_path: Path) -> None:
                 continue
 
             def train(run: Path, steps: int, resume: bool = False, seed: Path = seed, path: Path = path) -> None:
-                opts = Options(run=run, resume=resume, epochs=None if resume else 3, max_steps=steps,
+                opts = Options(run=run, resume=resume, epochs=None if resume else EPOCHS, max_steps=steps,
                                base=seed.parent, log=lambda *a, **k: None)
                 with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                     run_training(TrainRequest(spec=specc.load(str(path)), options=opts))
