@@ -640,7 +640,9 @@ _TABLE: list[Code | LintCode] = [
     # -- training and data (specc train, predict, evaluate) -----------------------------------
     Code("V020", "stopping-without-validation", "Early stopping is set but there is no validation data.",
          "Early stopping watches a validation metric; with val_split: 0 and no val_source it would stop after "
-         "exactly `patience` epochs whatever the model learns.",
+         "exactly `patience` epochs whatever the model learns. The same where the validation data cannot "
+         "define the metric watched: the ROC AUC of one class, the recall of no positive sample, the R² of "
+         "targets that do not vary.",
          "train: {data: {source: iris, val_split: 0}, early_stopping: {patience: 5}}",
          "Keep some validation data (val_split: 0.2, or val_source: val.npz), or remove early_stopping."),
     Code("V021", "cannot-train", "The spec cannot be trained as written (no loss or no optimizer section).",
