@@ -57,6 +57,7 @@ The rest of ResNet-18's time is imports (~0.25 s of CPU before the spec is read)
 images of the three runs (~0.14 s on one core), which verification needs.
 
 Run:  .venv/bin/python bench/export_speed.py [--runs 5] [--routes direct-shapes,direct-torch,torchscript,dynamo]
+                                            [--against TREE]  (a checkout to compare, alternated)
       .venv/bin/python bench/export_speed.py --phases specs/zoo/vgg11_bn.yaml
 """
 
@@ -89,12 +90,13 @@ GOALS = {"ResNet-18": 0.5, "VGG-11": 3.0, "Transformer": 1.0}
 CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def once(spec: str, route: list[str], out: Path) -> tuple[float, float] | str:
-    """(wall, CPU seconds of the process and its threads) of one ``specc export``, or why it failed."""
+def once(spec: str, route: list[str], out: Path, tree: Path = ROOT) -> tuple[float, float] | str:
+    """(wall, CPU seconds of the process and its threads) of one ``specc export`` by the specc of
+    ``tree`` (a checkout), or why it failed."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "specc", "export", str(ROOT / spec), "-o", str(out), *route],
-                          cwd=ROOT, capture_output=True, text=True, env=CHILD_ENV)
+                          cwd=tree, capture_output=True, text=True, env={**CHILD_ENV, "PYTHONPATH": str(tree)})
     seconds = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
@@ -151,11 +153,16 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--routes", default=",".join(ROUTES))
     ap.add_argument("--specs", default=",".join(SPECS))
+    ap.add_argument("--against", metavar="TREE", help="another checkout (e.g. `git archive HEAD~1 | tar -x -C "
+                    "TREE`): each route also runs with its specc, alternated with this one's, as ROUTE@before")
     args = ap.parse_args()
     if args.phases:
         phases(args.phases)
         return
-    routes = args.routes.split(",")
+    trees = {r: ROOT for r in args.routes.split(",")}
+    if args.against:
+        trees.update({f"{r}@before": Path(args.against).resolve() for r in args.routes.split(",")})
+    routes = list(trees)
     names = args.specs.split(",")
     # the best of the runs is the goals' measure: on a shared machine, the others measure its neighbours
     print(f"whole-process `specc export`, verification included: wall seconds, best / median of {args.runs} "
@@ -166,14 +173,14 @@ def main() -> None:
             times: dict[str, list[tuple[float, float]]] = {r: [] for r in routes}
             failed: dict[str, str] = {}
             for r in routes:  # untimed: bytecode caches written, files in the page cache
-                warm = once(SPECS[name], ROUTES[r], Path(tmp) / f"{r}.onnx")
+                warm = once(SPECS[name], ROUTES[r.removesuffix("@before")], Path(tmp) / f"{r}.onnx", trees[r])
                 if isinstance(warm, str):
                     failed[r] = warm
             for _ in range(args.runs):
                 for r in routes:
                     if r in failed:
                         continue
-                    t = once(SPECS[name], ROUTES[r], Path(tmp) / f"{r}.onnx")
+                    t = once(SPECS[name], ROUTES[r.removesuffix("@before")], Path(tmp) / f"{r}.onnx", trees[r])
                     if isinstance(t, str):
                         failed[r] = t
                     else:

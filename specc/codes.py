@@ -223,6 +223,19 @@ _TABLE: list[Code | LintCode] = [
          "inputs: {image: [28, 28, 1]}",
          "Declare the batch as a symbol: image: [B, 28, 28, 1] for samples of (28, 28, 1), or [B, 3, 224, 224] "
          "for any number of images."),
+    Code("G014", "reads-past-left-out-branch", "A layer without from: reads the item above a branch that a false "
+         "when: left out: a warning.",
+         "Without from: a layer reads the item above it, and a false when: leaves an item out as if it were not "
+         "written. When the item left out had a from: of its own (a shortcut's projection reading the block's "
+         "input), the layer after it was written to read that branch; without it, it reads the layer above "
+         "instead, often with shapes that still fit, and the model is silently wired another way (a shortcut "
+         "BatchNorm normalising the main path instead of the input). Items left out that chain from the item "
+         "above (when: ${use_bn}), or a merge that reads it, change nothing else and are not warned about.",
+         "- {type: Conv1d, out_channels: 8, kernel_size: 3, padding: 1, name: main}\n- {type: Conv1d, from: "
+         "input, out_channels: 8, kernel_size: 1, name: proj, when: \"${project}\"}\n- {type: BatchNorm1d, name: "
+         "shortcut}   # project false: reads main, not input",
+         "Write from: on the layer after it: the layer the branch read (from: input) if that is what it should "
+         "read without the branch, or the layer above (from: main)."),
     Code("V040", "use-with-own-settings", "A use: item also sets a type, parameters or repeat:.",
          "use: applies a module that already exists; settings of its own would describe another module.",
          "- {use: encoder, from: image_b, out_features: 32}",
@@ -429,7 +442,9 @@ _TABLE: list[Code | LintCode] = [
          "An adaptive optimizer (Adam, AdamW, RMSprop, ...) scales each step to about lr, so an lr hundreds of "
          "times its PyTorch default jumps the weights by that much every step: the loss explodes or the model "
          "collapses to a constant, with no error (lr: 1000 for 1.0e-3 is a common slip of the minus sign). SGD "
-         "trains with lr up to about 1; far above that it diverges. Far below 1/10,000 of the default, the "
+         "trains with lr up to about 1; far above that it diverges, unless train.grad_clip bounds each step to "
+         "lr x grad_clip, small beside the weights of a large model (PyTorch's word_language_model: lr 20, "
+         "grad_clip 0.25). Far below 1/10,000 of the default, the "
          "weights barely move in any number of epochs.",
          "optimizer: {type: AdamW, lr: 1000}",
          "Use an lr near the optimizer's default (Adam 1e-3; SGD 0.01 to 0.1 with momentum); for a slip of the "
@@ -695,7 +710,9 @@ _TABLE: list[Code | LintCode] = [
     # -- training and data (specc train, predict, evaluate) -----------------------------------
     Code("V020", "stopping-without-validation", "Early stopping is set but there is no validation data.",
          "Early stopping watches a validation metric; with val_split: 0 and no val_source it would stop after "
-         "exactly `patience` epochs whatever the model learns.",
+         "exactly `patience` epochs whatever the model learns. The same where the validation data cannot "
+         "define the metric watched: the ROC AUC of one class, the recall of no positive sample, the R² of "
+         "targets that do not vary.",
          "train: {data: {source: iris, val_split: 0}, early_stopping: {patience: 5}}",
          "Keep some validation data (val_split: 0.2, or val_source: val.npz), or remove early_stopping."),
     Code("V021", "cannot-train", "The spec cannot be trained as written (no loss or no optimizer section).",
@@ -971,8 +988,8 @@ assert len(CODES) == len(_TABLE), "duplicate code in the table"
 # The codes that are warnings (lint rules, unused inputs and layers): the only ones a spec
 # may silence with `ignore:` or `lint: {ignore: [...]}`. Errors can never be silenced.
 WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")}
-                          | {"G005", "G007", "G011", "S012", "T011", "T017", "V032", "V066", "V067", "V070", "V072",
-                             "V096"}
+                          | {"G005", "G007", "G011", "G014", "S012", "T011", "T017", "V032", "V066", "V067", "V070",
+                             "V072", "V096"}
                           | {"V074", "V075", "V076"}
                           | {"T019", "T020", "T021", "T022", "T023", "T024", "T061", "T062", "T063", "T064"})
 

@@ -171,3 +171,46 @@ def test_verification_refuses_a_wrong_lowering(compare: str, wrong: object, says
     with pytest.raises(VerificationFailed, match=says):
         export_direct(spec, out, compare=compare)
     assert sorted(tmp_path.iterdir()) == []
+
+
+def test_the_pytorch_twin_skips_the_initialisation_its_loaded_weights_overwrite() -> None:
+    """--compare torch loads every tensor into the twin: built without PyTorch's init it computes
+    exactly what the initialised module loaded with the same tensors computes, its computed buffers
+    (a sinusoidal table) included, and torch.nn.init is whole again afterwards."""
+    import torch
+
+    from specc.backends.torch_build import build_module, example_inputs
+
+    spec = specc.load(ROOT / "specs" / "transformer_text.yaml")
+    plain = build_module(spec, seed=0)
+    fills = torch.nn.init.kaiming_uniform_, torch.nn.init.normal_
+    bare = build_module(spec, seed=0, init=False)
+    assert (torch.nn.init.kaiming_uniform_, torch.nn.init.normal_) == fills
+    bare.load_state_dict(plain.state_dict())
+    plain.eval(), bare.eval()
+    for (name, a), (_, b) in zip(plain.named_buffers(), bare.named_buffers(), strict=True):
+        assert torch.equal(a, b), name
+    x = example_inputs(spec, batch=3)
+    with torch.no_grad():
+        assert torch.equal(plain(*x), bare(*x))
+
+
+@pytest.mark.parametrize("name", ["digits_cnn", "transformer_text"])
+def test_compare_torch_builds_its_twin_once_without_init(name: str, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Drawn weights cover the whole state dict (BatchNorm's num_batches_tracked aside, which is no
+    draw): the twin is built once, uninitialised, and still verifies the export."""
+    from specc.backends import torch_build
+
+    calls: list[bool] = []
+    real = torch_build.build_module
+
+    def spy(spec: object, seed: int | None = None, *, init: bool = True) -> object:
+        calls.append(init)
+        return real(spec, seed, init=init)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(torch_build, "build_module", spy)
+    spec = specc.load(ROOT / "specs" / f"{name}.yaml")
+    result = export_direct(spec, tmp_path / "m.onnx", compare="torch")
+    assert calls == [False]
+    assert "PyTorch" in json.dumps(result.to_json())

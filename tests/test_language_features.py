@@ -152,6 +152,105 @@ def test_a_repeat_of_zero_leaves_the_item_out() -> None:
     assert [d.code for d in negative.errors] == ["V003"]
 
 
+# InceptionTime's shortcut as first written: without the projection, the shortcut's BatchNorm read
+# the three Inception modules (the item above the projection) instead of the block's input, and the
+# shapes fitted, so only a twin module caught it.
+SHORTCUT = textwrap.dedent("""\
+    specc: 1
+    inputs: {series: [B, 8, L]}
+    blocks:
+      Residual:
+        args: {project: true}
+        layers:
+          - {type: Conv1d, out_channels: 8, kernel_size: 3, padding: 1, name: main}
+          - {type: Conv1d, from: input, out_channels: 8, kernel_size: 1, name: proj, when: "${project}"}
+          - {type: BatchNorm1d, name: shortcut}
+          - {type: Add, from: [main, shortcut]}
+    layers:
+      - {type: Residual, project: true}
+      - {type: Residual, project: false}
+      - {type: Residual, project: false}
+    """)
+
+
+def test_a_layer_reading_past_a_left_out_branch_is_warned_once_with_both_fixes() -> None:
+    spec = specc.loads(SHORTCUT, "shortcut.yaml")
+    assert spec.ok
+    (warn,) = [d for d in spec.diagnostics if d.code == "G014"]  # the two instances: one line, one warning
+    assert warn.severity == "warning" and warn.loc is not None and warn.loc.line == 9
+    assert warn.layer == "residual_2.shortcut"
+    assert "reads 'main'" in warn.message and "'proj'" in warn.message and "read 'input'" in warn.message
+    assert "(line 8)" in warn.message
+    assert warn.hint is not None and "from: input" in warn.hint and "from: main" in warn.hint
+    for fix in ("from: input", "from: main"):
+        fixed = specc.loads(SHORTCUT.replace("name: shortcut}", f"name: shortcut, {fix}}}"), "shortcut.yaml")
+        assert fixed.ok and "G014" not in {d.code for d in fixed.diagnostics}
+    # the fix meant: the unprojected shortcut normalises the block's input
+    meant = specc.loads(SHORTCUT.replace("name: shortcut}", "name: shortcut, from: input}"), "shortcut.yaml")
+    assert meant.graph is not None
+    inner = next(n for n in meant.graph.nodes if n.path == "residual_2").sub
+    assert inner is not None and inner.node("shortcut").inputs == ["input"]
+    silenced = specc.loads(SHORTCUT.replace("name: shortcut}", "name: shortcut, ignore: G014}"), "shortcut.yaml")
+    assert "G014" not in {d.code for d in silenced.diagnostics}
+
+
+@pytest.mark.parametrize("items", [
+    # an optional layer in the chain: the next one reads what it read
+    ['{type: BatchNorm1d, when: "${flag}"}', "{type: ReLU}"],
+    # a chain of optional layers that starts at the item above, named by from:
+    ['{type: Conv1d, from: main, out_channels: 8, kernel_size: 1, when: "${flag}"}',
+     '{type: BatchNorm1d, when: "${flag}"}', "{type: ReLU}"],
+    # a merge that reads the item above: without it the main path goes on
+    ['{type: Add, from: [main, input], when: "${flag}"}', "{type: ReLU}"],
+    # alternatives, each with its from:, and the next layer naming what it reads
+    ['{type: Conv1d, from: input, out_channels: 8, kernel_size: 1, name: side, when: "${flag}"}',
+     '{type: Identity, from: input, name: side, when: "${not flag}"}', "{type: Add, from: [main, side]}"],
+    # alternatives written in turn (RegNet's two merges, YOLOv8's two Concats): the next layer reads
+    # whichever is kept
+    ['{type: Add, from: [main, input], when: "${not flag}"}', '{type: Concat, from: [main, input], when: "${flag}"}',
+     "{type: Conv1d, out_channels: 8, kernel_size: 1}"],
+    ['{type: Concat, from: [main, input], when: "${flag}"}', '{type: Add, from: [main, input], when: "${not flag}"}',
+     "{type: Conv1d, out_channels: 8, kernel_size: 1}"],
+])
+def test_left_out_items_that_change_nothing_else_are_not_warned(items: list[str]) -> None:
+    text = textwrap.dedent("""\
+        specc: 1
+        inputs: {series: [B, 8, L]}
+        blocks:
+          Unit:
+            args: {flag: true}
+            layers:
+              - {type: Conv1d, out_channels: 8, kernel_size: 3, padding: 1, name: main}
+        """) + "".join(f"      - {item}\n" for item in items) + textwrap.dedent("""\
+        layers:
+          - {type: Unit, flag: true}
+          - {type: Unit, flag: false}
+        """)
+    spec = specc.loads(text, "t.yaml")
+    assert spec.ok, spec.diagnostics
+    assert "G014" not in {d.code for d in spec.diagnostics}
+
+
+def test_a_block_whose_last_item_is_a_left_out_branch_is_warned() -> None:
+    text = textwrap.dedent("""\
+        specc: 1
+        inputs: {x: [B, 8]}
+        blocks:
+          Head:
+            args: {skip: true}
+            layers:
+              - {type: Linear, out_features: 8, name: body}
+              - {type: Linear, from: input, out_features: 8, when: "${skip}"}
+        layers:
+          - {type: Head, skip: false}
+          - {type: Linear, out_features: 2}
+        """)
+    spec = specc.loads(text, "t.yaml")
+    (warn,) = [d for d in spec.diagnostics if d.code == "G014"]
+    assert warn.loc is not None and warn.loc.line == 8 and "returns 'body'" in warn.message
+    assert warn.layer == "head_1"
+
+
 BIAS_BN = textwrap.dedent("""\
     specc: 1
     inputs: {image: [B, 3, 8, 8]}

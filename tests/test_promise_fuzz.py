@@ -55,7 +55,25 @@ TRAIN_SETTINGS = [  # (section, key, value): settings people change
     ("train.data", "sampler", "balanced"), ("train.data", "stratify", False), ("optimizer", "lr", 0.1),
     ("optimizer", "lr", 1e-6), ("loss", "reduction", "sum"), ("train", "early_stopping", {"patience": 1}),
     ("train.preprocess", "inputs", "none"), ("train.preprocess", "targets", "none"),
-    ("train.data", "num_samples", 7), ("train.data", "num_samples", 1)]
+    ("train.data", "num_samples", 7), ("train.data", "num_samples", 1),
+    # schedulers, early-stopping monitors, losses and optimizers: whole sections replaced ("" is the spec)
+    ("", "scheduler", {"type": "StepLR", "step_size": 1}), ("", "scheduler", {"type": "CosineAnnealingLR", "T_max": 1}),
+    ("", "scheduler", {"type": "ReduceLROnPlateau", "patience": 0}),
+    ("", "scheduler", {"type": "OneCycleLR", "max_lr": 0.01}),
+    ("", "scheduler", {"type": "ExponentialLR", "gamma": 0.5}),
+    ("", "scheduler", {"type": "CosineAnnealingWarmRestarts", "T_0": 1}),
+    ("", "scheduler", {"type": "StepLR", "step_size": 2, "interval": "step", "warmup": {"steps": 2}}),
+    ("train", "early_stopping", {"monitor": "val_accuracy", "patience": 1}),
+    ("train", "early_stopping", {"monitor": "val_f1", "patience": 1, "min_delta": 1000}),
+    ("train", "early_stopping", {"monitor": "val_roc_auc", "patience": 1}),
+    ("train", "early_stopping", {"monitor": "val_r2", "patience": 1}),
+    ("train", "early_stopping", {"monitor": "val_mae", "patience": 1, "restore_best": False}),
+    ("", "loss", {"type": "MSELoss"}), ("", "loss", {"type": "HuberLoss", "delta": 0.5}),
+    ("", "loss", {"type": "FocalLoss"}), ("", "loss", {"type": "BCEWithLogitsLoss"}),
+    ("", "loss", {"type": "CrossEntropyLoss", "label_smoothing": 0.2}),
+    ("", "optimizer", {"type": "SGD", "lr": 0.01, "momentum": 0.9, "nesterov": True}),
+    ("", "optimizer", {"type": "AdamW", "weight_decay": 0.05}), ("", "optimizer", {"type": "RMSprop"}),
+    ("train", "epochs", 3), ("train.data", "val_split", 0.9)]
 
 
 def _places(data: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, Any, tuple[Any, ...]]]:
@@ -176,12 +194,14 @@ def _edit_input(rng: random.Random, inputs: dict[str, Any]) -> str:
 def _edit_training(rng: random.Random, data: Any) -> str:
     section, key, value = rng.choice(TRAIN_SETTINGS)
     d = data
-    for part in section.split("."):
+    for part in section.split(".") if section else ():
         d = d.setdefault(part, {}) if isinstance(d, dict) else None
         if not isinstance(d, dict):
             return "unchanged"
-    d[key] = value
-    return f"{section}.{key}: {value}"
+    if not isinstance(d, dict):
+        return "unchanged"
+    d[key] = copy.deepcopy(value)
+    return f"{section + '.' if section else ''}{key}: {value}"
 
 
 def _mutant(i: int, seeds: list[Path], training: bool) -> tuple[Path, list[str], dict[str, Any]]:
@@ -261,10 +281,61 @@ def test_what_check_accepts_builds_runs_and_exports(chunk: int, tmp_path: Path) 
         assert accepted, "no mutant passed check: the edits no longer make working specs"
 
 
+RESUME_SHARE = float(os.environ.get("SPECC_PROMISE_RESUME", "0.3"))
+STEPS = 6
+
+
+EPOCHS = 3
+
+
+def _run_folder_problems(run: Path) -> str | None:
+    """What a finished run folder says wrongly: a number that is not one in its report, history or
+    text (an undefined metric is null and n/a), a stop it did not make."""
+    import json
+    import math
+    import re
+
+    def refuse(c: str) -> None:
+        raise ValueError(f"{c} in report.json")
+
+    report = json.loads((run / "report.json").read_text(), parse_constant=refuse)
+    for k, v in report["final"].items():
+        if isinstance(v, float) and not math.isfinite(v):
+            return f"report.json final {k} is {v}"
+    for name in ("report.txt", "history.csv"):
+        text = (run / name).read_text()
+        if re.search(r"\b(nan|inf)\b", text, re.IGNORECASE):
+            return f"{name} prints nan or inf: {text[:300]}"
+    if report["stopped_early"] and report["epochs_run"] >= EPOCHS:
+        return f"report says it stopped early ({report['stopped_early']}) after its last epoch, {EPOCHS}"
+    return None
+
+
+def _same_runs(whole: Path, resumed: Path) -> str | None:
+    """Where a run stopped and resumed differs from the run made at once."""
+    import csv
+
+    from safetensors.torch import load_file
+
+    a, b = load_file(str(whole / "model.safetensors")), load_file(str(resumed / "model.safetensors"))
+    for k in a:
+        if not torch.equal(a[k], b[k]):
+            return f"resumed weights differ at {k}: max |diff| {(a[k].double() - b[k].double()).abs().max():.3g}"
+
+    def rows(run: Path) -> list[dict[str, str]]:
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader((run / "history.csv").open())]
+
+    if rows(whole) != rows(resumed):
+        return f"resumed history differs: {rows(whole)} vs {rows(resumed)}"
+    return None
+
+
 def test_what_check_accepts_trains(tmp_path: Path) -> None:
-    """A few steps of training (specc's own loop, every setting of the spec) on each accepted mutant:
-    an error training reports that check did not, or a traceback, is the defect; a run that diverges
-    is reported by training as such (exit 1), which no static check can always foresee."""
+    """A few steps of training (specc's own loop, every setting of the spec) on each accepted mutant,
+    into a run folder: an error training reports that check did not, or a traceback, is the defect;
+    so is a report, history or text with a NaN for a number; and (a share) a run stopped halfway and
+    resumed that ends elsewhere than the run made at once.  A run that diverges is reported by
+    training as such (exit 1), which no static check can always foresee."""
     from specc.backends.train.api import TrainRequest, run_training
     from specc.backends.train.loop import Diverged, Options
 
@@ -274,18 +345,30 @@ def test_what_check_accepts_trains(tmp_path: Path) -> None:
         seed, done, data = _mutant(i, TRAINED, training=True)
         path = seed.parent / f".promise-{os.getpid()}-{i}.yaml"  # beside the seed: its data paths stay right
         path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        why = None
         try:
             spec = specc.load(str(path))
             if not spec.ok or spec.graph.totals()[0] > MAX_PARAMS:
                 continue
-            opts = Options(run=None, epochs=1, max_steps=4, base=seed.parent, log=lambda *a, **k: None)
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                run_training(TrainRequest(spec=spec, options=opts))
+
+            def train(run: Path, steps: int, resume: bool = False, seed: Path = seed, path: Path = path) -> None:
+                opts = Options(run=run, resume=resume, epochs=None if resume else EPOCHS, max_steps=steps,
+                               base=seed.parent, log=lambda *a, **k: None)
+                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                    run_training(TrainRequest(spec=specc.load(str(path)), options=opts))
+
+            train(tmp_path / f"run{i}", STEPS)
+            why = _run_folder_problems(tmp_path / f"run{i}")
+            if why is None and random.Random(BASE_SEED + i).random() < RESUME_SHARE:
+                train(tmp_path / f"half{i}", STEPS // 2)
+                train(tmp_path / f"half{i}", STEPS, resume=True)
+                why = _same_runs(tmp_path / f"run{i}", tmp_path / f"half{i}")
         except Diverged:
             continue
         except Exception as exc:  # noqa: BLE001 - the defect this test exists to find
-            failures.append(f"#{i} {' | '.join(done)}\n    {type(exc).__name__} [{getattr(exc, 'code', '')}] "
-                            f"{str(exc)[:300]}")
+            why = f"{type(exc).__name__} [{getattr(exc, 'code', '')}] {str(exc)[:300]}"
         finally:
             path.unlink(missing_ok=True)
+        if why:
+            failures.append(f"#{i} {' | '.join(done)}\n    {why}")
     assert not failures, "\n".join(failures) + "\nrebuild one with SPECC_PROMISE_ONLY=<number>"

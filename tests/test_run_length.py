@@ -241,3 +241,24 @@ def test_early_stopping_on_the_auc_of_validation_data_of_one_class_is_v020(tmp_p
     assert "6 validation samples of val_source hold one class only" in d.message
     np.savez(tmp_path / "val.npz", x=x[:6], y=(np.arange(6) % 2).astype(np.float32).reshape(-1, 1))
     assert specc.load(tmp_path / "s.yaml").ok
+
+
+@pytest.mark.parametrize(("loss", "monitor", "y_val", "words"), [
+    ("BCEWithLogitsLoss", "val_recall", [0.0] * 6, "hold no positive sample"),
+    ("MSELoss", "val_r2", [2.5] * 6, "have targets that do not vary"),
+])
+def test_early_stopping_on_a_metric_validation_data_cannot_define_is_v020(
+        tmp_path: Path, loss: str, monitor: str, y_val: list[float], words: str) -> None:
+    """Recall without a positive sample and R² of constant targets are undefined (n/a), like the
+    AUC of one class: every epoch would count as no improvement."""
+    np = pytest.importorskip("numpy")
+    x = np.random.default_rng(0).normal(size=(20, 4)).astype(np.float32)
+    np.savez(tmp_path / "train.npz", x=x, y=(np.arange(20) % 2).astype(np.float32).reshape(-1, 1))
+    np.savez(tmp_path / "val.npz", x=x[:6], y=np.array(y_val, np.float32).reshape(-1, 1))
+    text = STOPPED.replace("MSELoss", loss).replace("{patience: 2}", f"{{monitor: {monitor}, patience: 2}}")
+    (tmp_path / "s.yaml").write_text(text.replace("SOURCE", "train.npz, val_source: val.npz"))
+    (d,) = [d for d in specc.load(tmp_path / "s.yaml").diagnostics if d.code == "V020"]
+    assert f"6 validation samples of val_source {words}" in d.message and monitor in d.message
+    assert "val_loss" in d.hint
+    np.savez(tmp_path / "val.npz", x=x[:6], y=(np.arange(6) % 2).astype(np.float32).reshape(-1, 1))
+    assert specc.load(tmp_path / "s.yaml").ok

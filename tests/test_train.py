@@ -1135,6 +1135,23 @@ def test_early_stopping_on_f1_restores_the_best_weights_and_stays_stopped(tmp_pa
     assert "stopped early: val_f1 did not improve" in (run / "report.txt").read_text()
 
 
+@pytest.mark.parametrize(("epochs", "stops"), [(3, False), (4, True)])
+def test_patience_spent_at_the_last_epoch_is_a_run_of_all_its_epochs(tmp_path: Path, epochs: int,
+                                                                     stops: bool) -> None:
+    # min_delta beyond any change: only epoch 1 counts as an improvement, so patience 2 runs out at
+    # epoch 3, the last of a 3-epoch run and one before the end of a 4-epoch one
+    spec = mlp(tmp_path, "iris", 4, 3, epochs=epochs, extra=", early_stopping: {patience: 2, min_delta: 1000}")
+    run = tmp_path / "run"
+    report = specc.train(spec, run).report
+    assert report["epochs_run"] == 3 and report["best_epoch"] == 1
+    assert bool(report["stopped_early"]) == stops
+    saved = json.loads((run / "report.json").read_text())
+    assert saved["stopped_early"] == report["stopped_early"] and saved["epochs_run"] == 3
+    assert ("stopped early" in (run / "report.txt").read_text()) == stops
+    again = specc.train(spec, run, resume=True).report  # resumed, the finished run says the same
+    assert again["stopped_early"] == report["stopped_early"] and again["epochs_run"] == 3
+
+
 def test_two_inputs_from_one_npz(tmp_path: Path) -> None:
     rng = np.random.default_rng(4)
     a, b = rng.normal(size=(300, 3)).astype(np.float32), rng.integers(0, 5, size=(300, 4))

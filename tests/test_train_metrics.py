@@ -48,6 +48,81 @@ def test_multilabel_auc_skips_labels_with_one_class_and_is_nan_only_when_none_ha
     assert metrics.shown(math.nan) == "n/a" and metrics.shown(0.5) == "0.5"
 
 
+def test_a_binary_split_of_one_class_has_no_recall_and_no_auc() -> None:
+    negatives = np.zeros((4, 1), dtype=np.float32)
+    quiet = metrics.compute("binary", np.full((4, 1), -2.0, np.float32), negatives, threshold=0.0)
+    # right on every sample, but nothing positive to find nor answered: 0/0, not 0
+    assert quiet["accuracy"] == 1.0
+    assert all(math.isnan(quiet[k]) for k in ("precision", "recall", "f1", "roc_auc")), quiet
+    wrong = metrics.compute("binary", np.array([[2.0], [-2.0], [-2.0], [-2.0]], np.float32), negatives, threshold=0.0)
+    # one positive answered, wrongly: its precision is 0 (and F1 = 2TP / (2TP + FP + FN) = 0); recall stays 0/0
+    assert wrong["precision"] == 0.0 and wrong["f1"] == 0.0 and math.isnan(wrong["recall"])
+    positives = metrics.compute("binary", np.full((4, 1), 2.0, np.float32), np.ones((4, 1), np.float32), 0.0)
+    assert positives["precision"] == positives["recall"] == positives["f1"] == 1.0 and math.isnan(positives["roc_auc"])
+
+
+def test_macro_metrics_leave_out_what_a_class_does_not_define() -> None:
+    # a 3-class model evaluated on a split without class 2, answering class 2 once: class 2's recall
+    # is 0/0 and left out of the macro mean; its precision (0 of 1 right) is 0 and counts
+    truth = np.array([0, 0, 1, 1])
+    logits = np.eye(3, dtype=np.float32)[[0, 2, 1, 1]]
+    got = metrics.compute("classification", logits, truth)
+    p, r, f, _ = skm.precision_recall_fscore_support(truth, [0, 2, 1, 1], labels=[0, 1, 2], average=None,
+                                                     zero_division=np.nan)
+    assert got["recall"] == pytest.approx((1 / 2 + 1) / 2) and math.isnan(r[2])
+    assert got["precision"] == pytest.approx((1 + 1 + 0) / 3) == pytest.approx(np.nanmean(p))
+    assert got["f1"] == pytest.approx(np.mean(f))
+    perfect = metrics.compute("classification", np.eye(3, dtype=np.float32)[[0, 1, 1]], np.array([0, 1, 1]))
+    assert perfect["precision"] == perfect["recall"] == perfect["f1"] == 1.0  # class 2 neither present nor answered
+
+
+def test_r2_of_a_constant_target_is_undefined_not_scikit_learns_0_or_1() -> None:
+    const = np.full((5, 1), 3.0, np.float32)
+    assert math.isnan(metrics.compute("regression", const + 1, const)["r2"])
+    assert math.isnan(metrics.compute("regression", const, const)["r2"])  # force_finite would say 1.0
+    varied = np.arange(5, dtype=np.float32).reshape(5, 1)
+    both = metrics.compute("regression", np.hstack([const + 1, varied + 0.5]), np.hstack([const, varied]))
+    assert both["r2"] == pytest.approx(skm.r2_score(varied, varied + 0.5))  # over the target that varies
+
+
+def test_token_accuracy_with_every_position_ignored_is_undefined() -> None:
+    out = metrics.compute("classification", np.zeros((2, 3, 4), np.float32), np.full((2, 4), -100))
+    assert math.isnan(out["token_accuracy"]) and math.isnan(out["accuracy"])
+
+
+def test_a_binary_run_validated_on_one_class_reports_n_a(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(120, 2))
+    y = (x[:, 0] > 0).astype(int)
+    (tmp_path / "t.csv").write_text("a,b,label\n" + "".join(f"{a:.4f},{b:.4f},{c}\n" for (a, b), c in zip(x, y)))
+    (tmp_path / "v.csv").write_text("a,b,label\n" + "".join(  # far from the boundary, all negative
+        f"{-3 - abs(a):.4f},{b:.4f},0\n" for a, b in x[:12]))
+    spec = tmp_path / "bin.yaml"
+    spec.write_text(textwrap.dedent("""\
+        specc: 1
+        inputs: {x: [B, 2]}
+        layers:
+          - {type: Linear, out_features: 8}
+          - {type: ReLU}
+          - {type: Linear, out_features: 1}
+        loss: {type: BCEWithLogitsLoss}
+        optimizer: {type: Adam, lr: 0.05}
+        train: {epochs: 15, batch_size: 16, data: {source: t.csv, features: [a, b], target: label, val_source: v.csv}}
+        """))
+    run = tmp_path / "run"
+    assert cli(["train", str(spec), "-o", str(run)]) == 0
+    printed = capsys.readouterr()
+    assert "nan" not in (printed.out + printed.err).lower()
+    report = json.loads((run / "report.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
+    final = report["final"]
+    assert final["val_accuracy"] == 1.0 and final["val_recall"] is None and final["val_roc_auc"] is None
+    assert final["val_precision"] is None and final["val_f1"] is None  # nothing positive answered either
+    text = (run / "report.txt").read_text()
+    assert "val_recall n/a" in text and "val_precision n/a" in text and "nan" not in text.lower()
+    history = (run / "history.csv").read_text()
+    assert "nan" not in history.lower() and "n/a" in history
+
+
 def test_an_undefined_monitor_is_shown_noted_and_written_as_null(tmp_path: Path,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
     spec = tmp_path / "tags.yaml"

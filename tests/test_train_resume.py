@@ -159,3 +159,35 @@ def test_a_kill_between_the_best_and_last_links_resumes_to_the_same_best_weights
     assert resumed.report["best_epoch"] == whole.report["best_epoch"]
     a, b = whole.model.state_dict(), resumed.model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_an_epoch_written_again_never_leaves_last_naming_nothing(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """An epoch's checkpoint written a second time (the rest of an epoch --max-steps cut, or an epoch
+    a resume re-ran) goes to a folder of its own: a kill as it is renamed into place leaves `last`
+    on the first, whole, and the links then move to the second, the first pruned."""
+    import torch
+
+    from specc.backends.train import run as run_mod
+
+    run = tmp_path / "run"
+    run.mkdir()
+    weights = {"w": torch.zeros(2)}
+    run_mod.write_checkpoint(run, 1, weights, {}, {"epoch": 1}, ("best", "last"))
+    real = os.replace
+
+    def killed(src: object, dst: object) -> None:
+        if Path(str(dst)).parent.name == "checkpoints":
+            raise KeyboardInterrupt  # the kill, as the new checkpoint is renamed into place
+        real(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(run_mod.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run_mod.write_checkpoint(run, 1, {"w": torch.ones(2)}, {}, {"epoch": 1}, ("last",))
+    monkeypatch.setattr(run_mod.os, "replace", real)
+    assert torch.equal(run_mod.load_tensors(run / "last" / "model.safetensors")["w"], torch.zeros(2))
+    run_mod.sweep(run)
+    final = run_mod.write_checkpoint(run, 1, {"w": torch.ones(2)}, {}, {"epoch": 1}, ("best", "last"))
+    assert (run / "last").resolve() == (run / "best").resolve() == final.resolve()
+    assert torch.equal(run_mod.load_tensors(run / "last" / "model.safetensors")["w"], torch.ones(2))
+    assert [p.name for p in (run / "checkpoints").iterdir()] == [final.name]  # the first one pruned

@@ -26,7 +26,7 @@ from ..targets import verdict
 from ..targets.onnx.builder import Unsupported, bare_symbol
 from ..targets.onnx.lower import DEFAULT_OPSET, Lowered, lower_graph, missing_lowerings
 from ..targets.onnx.preprocess import Affine, Scaling
-from ..targets.onnx.weights import Weights, WeightsError, merge_lora, read_safetensors
+from ..targets.onnx.weights import UNREAD_SUFFIXES, Weights, WeightsError, merge_lora, read_safetensors
 from ..version import __version__
 from .errors import ExportFailed, VerificationFailed, first_line
 from .errors import WeightsError as BackendWeightsError
@@ -118,13 +118,12 @@ def _torch_twin(spec: Any, sig: Signature, weights: Weights, checkpoint: Path | 
     from .train.predict import with_preprocessing
     from .verify import float64_arbiter, torch_reference
 
-    module = build_module(spec, seed=0)
-    if picks is not None:
-        picks.attach(module)  # the pools by their paths in the spec's module, before any wrapper
+    # Every tensor of the state dict is loaded below, a checkpoint's or the weights the direct target
+    # drew: PyTorch's own initialisation (seconds for VGG-11) would only be overwritten.
+    module = build_module(spec, seed=0, init=False)
     if checkpoint is not None:
-        load_weights(module, checkpoint)
+        load_weights(module, checkpoint)  # all of them, or it refuses
         merge_adapters(module)
-        module = with_preprocessing(module, checkpoint, list(spec.graph.inputs))
     else:
         merge_adapters(module)  # drawn weights are the plain model's: the adapters start as no update
         own = module.state_dict()
@@ -132,7 +131,21 @@ def _torch_twin(spec: Any, sig: Signature, weights: Weights, checkpoint: Path | 
         unknown = sorted(set(state) - set(own))
         if unknown:
             raise ExportFailed(f"the direct target drew tensors the PyTorch module does not have: {unknown[:5]}")
-        module.load_state_dict(state, strict=False)
+        if {k for k in set(own) - set(state) if not k.endswith(UNREAD_SUFFIXES)}:
+            # those keep PyTorch's initialisation, as in the module the torch route exports
+            module = merge_adapters(build_module(spec, seed=0))
+            own = module.state_dict()
+        # The drawn arrays themselves become the tensors (no copy, and the uninitialised ones are never
+        # touched: VGG-11's 531 MB cost 0.5 s of page faults and copying), unless a dtype differs or
+        # one tensor serves two names (tie:, use:), which a copy keeps one
+        held = module.state_dict(keep_vars=True)
+        assign = (len({id(t) for t in held.values()}) == len(held)
+                  and all(state[k].dtype == own[k].dtype for k in state))
+        module.load_state_dict(state, strict=False, assign=assign)
+    if picks is not None:
+        picks.attach(module)  # the pools by their paths in the spec's module, before any wrapper
+    if checkpoint is not None:
+        module = with_preprocessing(module, checkpoint, list(spec.graph.inputs))
     module.eval()
     torch.backends.mha.set_fastpath_enabled(False)  # the fused kernels differ in rounding from the unfused path
     run = torch_reference(module, sig, lambda env: tuple(torch.from_numpy(a) for a in

@@ -7,10 +7,13 @@ imported like any module, so what a user reads is what trains and exports, and
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -61,15 +64,46 @@ def generated_module(spec: Spec) -> ModuleType:
     return load_source(compile_source(spec), spec.name)
 
 
-def build_module(spec: Spec, seed: int | None = None) -> torch.nn.Module:
-    """The spec's model, initialised as PyTorch does or as its init: says (reproducible with ``seed``)."""
+def build_module(spec: Spec, seed: int | None = None, *, init: bool = True) -> torch.nn.Module:
+    """The spec's model, initialised as PyTorch does or as its init: says (reproducible with
+    ``seed``); with ``init=False``, its parameters left as allocated, for a caller that loads every
+    one of them (drawing VGG-11's 133 M weights costs seconds that loading them overwrites)."""
     module = generated_module(spec)
     cls = getattr(module, spec.name)
-    if seed is None:
-        return cls()
-    with torch.random.fork_rng(devices=[]):
+    with contextlib.ExitStack() as stack:
+        if not init:
+            stack.enter_context(_no_init())
+        if seed is None:
+            return cls()
+        stack.enter_context(torch.random.fork_rng(devices=[]))
         torch.manual_seed(seed)
         return cls()
+
+
+_INIT_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _no_init() -> Iterator[None]:
+    """torch.nn.init's in-place fills (kaiming_uniform_, normal_, zeros_, ...) as no-ops: every
+    layer's reset_parameters draws through them, and nothing else a module computes in __init__
+    (a sinusoidal table, a buffer's shape) changes."""
+    import torch.nn.init as tinit
+
+    names = [n for n in dir(tinit) if n.endswith("_") and not n.startswith("_") and callable(getattr(tinit, n))]
+    with _INIT_LOCK:
+        saved = {n: getattr(tinit, n) for n in names}
+
+        def skip(tensor: torch.Tensor, *args: object, **kwargs: object) -> torch.Tensor:
+            return tensor
+
+        try:
+            for n in names:
+                setattr(tinit, n, skip)
+            yield
+        finally:
+            for n, fn in saved.items():
+                setattr(tinit, n, fn)
 
 
 def batch_symbols(spec: Spec) -> set[str]:

@@ -38,6 +38,7 @@ from ..atomic import atomic_write, temp_dir
 from . import ort as rt
 from .errors import BackendError, ModelError
 from .timing import first_line, time_interleaved
+from .train.metrics import shown
 
 KINDS = ("optimized", "int8", "fp16")
 SUFFIX = {"optimized": "opt", "int8": "int8", "fp16": "fp16"}
@@ -216,8 +217,8 @@ class Variant:
             shared = [k for k in a.float_metrics if k in a.variant_metrics]
             if shared:
                 out.append(f"  validation metrics, float -> {self.kind}: " + "; ".join(
-                    f"{k} {a.float_metrics[k]:.4f} -> {a.variant_metrics[k]:.4f} "
-                    f"({a.variant_metrics[k] - a.float_metrics[k]:+.4f})" for k in shared))
+                    f"{k} {shown(a.float_metrics[k], '.4f')} -> {shown(a.variant_metrics[k], '.4f')} "
+                    f"({shown(a.variant_metrics[k] - a.float_metrics[k], '+.4f')})" for k in shared))
         if self.speed is not None and self.speed.speedup is not None:
             s = self.speed
             out.append(f"  speed on this CPU, batch {s.batch}, {s.threads} thread{'s' if s.threads != 1 else ''}: "

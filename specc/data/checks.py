@@ -44,20 +44,36 @@ def training_data(cfg: dict[str, Any], base: Path, seed: int, *, draw: bool = Tr
 
 
 def _watchable(cfg: dict[str, Any], val: Data) -> None:
-    """V020 where early stopping watches the ROC AUC of validation data of one class, on which it is
-    undefined: every epoch would count as no improvement, and the run stop after `patience` epochs
-    whatever it learns. A val_source only, which check reads as training does; a split is drawn by
-    training alone (check would have said ok), which trains on and says so in the report's notes."""
+    """V020 where early stopping watches a metric that validation data cannot define: the ROC AUC
+    of data of one class, the recall of binary data without a positive sample, the R² of targets
+    that do not vary. Every epoch would count as no improvement, and the run stop after `patience`
+    epochs whatever it learns. A val_source only, which check reads as training does; a split is
+    drawn by training alone (check would have said ok), which trains on and says so in the
+    report's notes."""
     stopper = cfg["train"].get("early_stopping")
-    if not stopper or stopper["monitor"] != "val_roc_auc" or cfg["task"] != "binary" or not len(val) \
-            or isinstance(val.targets, dict) or not cfg["train"]["data"]["val_source"]:
+    if not stopper or not len(val) or isinstance(val.targets, dict) or not cfg["train"]["data"]["val_source"]:
         return
-    truth = np.asarray(val.targets).reshape(len(val), -1) > 0.5
-    if (truth.all(axis=0) | ~truth.any(axis=0)).all():  # each label of one class: no AUC is defined
-        raise DataError("V020", f"the {len(val)} validation samples of val_source hold one class only, where the ROC "
-                        "AUC is undefined: early stopping on val_roc_auc would count every epoch as no improvement "
-                        f"and stop after {stopper['patience']} epochs whatever the model learns",
-                        "monitor val_loss, or validate on data of both classes", "early_stopping")
+    monitor, task = stopper["monitor"], cfg["task"]
+    if task == "binary" and monitor in ("val_roc_auc", "val_recall"):
+        truth = np.asarray(val.targets).reshape(len(val), -1) > 0.5
+        if monitor == "val_roc_auc" and (truth.all(axis=0) | ~truth.any(axis=0)).all():
+            why = "hold one class only, where the ROC AUC is undefined"  # each label of one class
+        elif monitor == "val_recall" and not truth.any():
+            why = "hold no positive sample, whose recall (found / present) is 0/0"
+        else:
+            return
+        fix = "monitor val_loss, or validate on data of both classes"
+    elif task == "regression" and monitor == "val_r2":
+        y = np.asarray(val.targets, dtype=np.float64).reshape(len(val), -1)
+        if not (np.ptp(y, axis=0) == 0).all():
+            return
+        why = "have targets that do not vary, whose R² (1 - error / variance) divides by 0"
+        fix = "monitor val_loss, or validate on data whose targets vary"
+    else:
+        return
+    raise DataError("V020", f"the {len(val)} validation samples of val_source {why}: early stopping on {monitor} "
+                    f"would count every epoch as no improvement and stop after {stopper['patience']} epochs "
+                    "whatever the model learns", fix, "early_stopping")
 
 
 def data_warnings(full: Data, val: Data) -> list[tuple[str, str, str, str]]:

@@ -22,6 +22,7 @@ from ..layers.catalogue import elsewhere
 from ..layers.check import check_layer
 from ..load.expand import LAYER_META, deferred_in, resolve_deferred
 from ..load.expr import InputShape
+from ..load.yaml_loader import Dropped
 from ..shapes.dims import Dim, Sym, add, mul
 from ..shapes.formulas import exact_div
 from ..shapes.tensor import MAX_ELEMENTS, PARAM_MEMORY_WARNING, TensorType, batch_symbol
@@ -30,6 +31,7 @@ from ..validate.items import LayerDecl, Layers
 from ..validate.naming import name_problem, silenceable_list, split_silenceable, suggest_name
 from .culprit import merge_culprit
 from .ir import Graph, Node, producer
+from .left_out import branch_left_out, output_past, reads_past
 from .names import auto_name
 from .sharing import reuse, tie
 
@@ -281,6 +283,7 @@ class GraphBuilder:
         self._rejected: list[set[str]] = []
         self.rejected_top: set[str] = set()
         self.batch: str | None = None  # the symbol every input starts with
+        self._warned: set[tuple[str, Location | None, str | None]] = set()
         self._decls: dict[str, LayerDecl] = {}  # the items built, by path: `use:` rebuilds a block on its input
 
     def error(self, code: str, message: str, loc: Location | None, hint: str | None = None,
@@ -315,7 +318,17 @@ class GraphBuilder:
             sources = [prev or next(iter(inputs)), *shared] if shared else None
             node = self.node(g, item, local, prefix, loc, prev, trainable, sources)
             g.add(node)
+            # the item above, kept by a when: of its own, is the alternative to those left out below it
+            alternative = i > 0 and "when" in items[i - 1].keys
+            if i in items.dropped and "from" not in item.keys and prev is not None and not alternative:
+                self._read_past(items.dropped[i], prev, node, item)
             prev = node.name
+        last_alternative = bool(items) and "when" in items[-1].keys
+        if (block not in (None, "repeat") and not isinstance(output, str) and len(items) in items.dropped and prev
+                and not last_alternative):
+            branch = branch_left_out(items.dropped[len(items)], prev)
+            if branch is not None:
+                self._warn_once(output_past(str(block), prev, branch, branch.loc, prefix.rstrip(".")))
         if block is not None:
             target = output if isinstance(output, str) else prev
             if target in self._rejected[-1]:
@@ -463,6 +476,19 @@ class GraphBuilder:
             name = auto_name(base, counters[base])
             if name not in taken:
                 return name
+
+    def _read_past(self, dropped: list[Dropped], prev: str, node: Node, item: LayerDecl) -> None:
+        branch = branch_left_out(dropped, prev)
+        if branch is not None:
+            who = f"'{node.path}' (use: {item.use})" if "use" in item.keys else f"{node.type} '{node.path}'"
+            self._warn_once(reads_past(who, prev, branch, item.loc, node.path))
+
+    def _warn_once(self, diag: Diagnostic) -> None:
+        """A warning about what the spec writes at one line, once for every instance of its block."""
+        key = (diag.code, diag.loc, diag.hint)
+        if key not in self._warned:
+            self._warned.add(key)
+            self.diags.append(diag)
 
     # -- nodes ---------------------------------------------------------------------------------
     def node(self, g: Graph, item: LayerDecl, local: str, prefix: str, loc: Location | None, prev: str | None,

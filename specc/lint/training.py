@@ -250,6 +250,12 @@ def _one_label_many_positions(spec: Spec, source: str, loss: Any, last: Leaf, ou
 TOO_HIGH = 100
 SGD_TOO_HIGH = 5.0  # lr: 10 on SGD diverged on digits; large-batch recipes reach about 3
 TOO_LOW = 1e-4
+# With grad_clip, SGD moves the weights by at most lr x grad_clip per step (/(1 - momentum) once
+# momentum builds up), over all the parameters together: spread over P of them, that is about
+# lr x clip / sqrt(P) each, next to weights PyTorch starts at about 1/sqrt(fan_in). A digits MLP
+# (8,970 parameters) trained at 0.005 a weight (lr 2, clip 0.25) and stayed at chance from 0.013
+# (lr 5); PyTorch's word_language_model (SGD lr 20, clip 0.25, about 14M parameters) takes 0.0013.
+CLIPPED_STEP_TOO_HIGH = 0.01
 # The largest weight_decay that still trains: coupled L2 (SGD, Adam, ...) collapsed digits to a
 # constant at 0.3; AdamW's decoupled decay, lr x weight_decay per step, 100 times its default 0.01.
 COUPLED_DECAY_HIGH = 0.1
@@ -361,6 +367,16 @@ def _learning_rate(spec: Spec) -> list[Diagnostic]:
         return []
     name = opt.type
     high = SGD_TOO_HIGH if name == "SGD" else TOO_HIGH * default
+    if lr >= high and name == "SGD" and _clipped_step(spec, lr) is not None:
+        step, clip, params = _clipped_step(spec, lr)
+        if step < CLIPPED_STEP_TOO_HIGH:
+            return []
+        message = (f"optimizer SGD with lr: {lr:g} and grad_clip: {clip:g} moves the model's {params:,} weights by up "
+                   f"to {step:.2g} each per step, far from the 1/sqrt(fan_in) they start at: the loss explodes or "
+                   "the model collapses to a constant")
+        return [Diagnostic("T058", message, spec.locations.nearest("optimizer", "lr"),
+                           f"use an lr below about {lr * CLIPPED_STEP_TOO_HIGH / step:.2g} with grad_clip: {clip:g}, "
+                           "or a smaller grad_clip", "warning")]
     if lr >= high:  # Adam's lr: 0.1, SGD's carried over, left a digits MLP at 29% (97.8% at 1e-3)
         exponent = math.log10(lr)
         meant = f"; lr: {lr:g} reads like 1.0e-{round(exponent)} with its minus sign lost" \
@@ -375,6 +391,18 @@ def _learning_rate(spec: Spec) -> list[Diagnostic]:
     else:
         return []
     return [Diagnostic("T058", message, spec.locations.nearest("optimizer", "lr"), hint, "warning")]
+
+
+def _clipped_step(spec: Spec, lr: float) -> tuple[float, float, int] | None:
+    """SGD's largest step per weight under train.grad_clip (see CLIPPED_STEP_TOO_HIGH), the clip and
+    the number of parameters; None without clipping or parameters."""
+    doc = spec.document
+    clip = doc.train.grad_clip if doc is not None and doc.train is not None else None
+    params = spec.graph.totals()[1] if spec.graph is not None else 0  # the frozen ones never move
+    if not clip or params <= 0:
+        return None
+    momentum = getattr(doc.optimizer, "momentum", 0.0) or 0.0
+    return lr * clip / (1 - momentum) / math.sqrt(params), clip, params
 
 
 def _weight_decay(spec: Spec) -> list[Diagnostic]:

@@ -16,7 +16,7 @@ from ..diagnostics import Diagnostic, Location, SpecError
 from .expr import INPUT_SHAPE, InputShape, has_ref, reads_input_shape, substitute
 from .limits import MAX_BLOCK_DEPTH, MAX_EVALUATIONS, MAX_EXPANDED_VALUES, MAX_INT, MAX_LAYERS, MAX_REPORTED, MIN_INT
 from .near import near_type
-from .yaml_loader import PosDict, PosList, resolve_plain
+from .yaml_loader import Dropped, PosDict, PosList, resolve_plain
 
 CLI = Location("<command line>", 1, 1)
 
@@ -159,6 +159,7 @@ class _Expander:
         self.env: dict[str, Any] = {}
         self.failed_vars: set[str] = set()  # reported once; their uses are not second mistakes
         self.count = 0  # items expanded so far, against MAX_LAYERS
+        self._skipped = PosDict()  # the last item a false when: left out, as filled in
         self.evaluations = 0  # ${} expressions evaluated so far, against MAX_EVALUATIONS
         self.values = 0  # values copied so far, against MAX_EXPANDED_VALUES
         self._sizes: dict[Any, int] = {}  # block (and its arguments) -> how many items one use expands to
@@ -408,6 +409,12 @@ class _Expander:
                 if isinstance(item, PosDict) and isinstance(item.get("name"), str):
                     key = "when" if expanded is _SKIP else "repeat"
                     out.omitted.setdefault(item["name"], (key, item.value_loc(key)))
+                if expanded is _SKIP:  # G014 reads what a false when: left out (a repeat of 0 is no branch)
+                    skipped = self._skipped
+                    out.dropped.setdefault(len(out), []).append(Dropped(
+                        skipped.get("name") if isinstance(skipped.get("name"), str) else None,
+                        str(skipped.get("type", skipped.get("use", "item"))), skipped.get("from"),
+                        item_loc, skipped.value_loc("when")))
                 continue
             if isinstance(expanded, PosDict) and isinstance(item, PosDict):
                 # The item as written, ${...} and all: the code generator writes a block's
@@ -454,6 +461,7 @@ class _Expander:
                 self.broken.add(id(checked))
                 return checked
             if not cond:
+                self._skipped = checked  # its from: as filled in: what reading past it changes
                 return _SKIP
         if head_keys is not None:
             return self.expand_repeat(item, head, env, stack)

@@ -9,6 +9,7 @@ is what a spec author means: ``1e-3`` is 0.001, ``010`` is 10, and ``yes``/``no`
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import functools
 import itertools
 import math
@@ -61,6 +62,18 @@ class PosDict(dict):
         return out
 
 
+@dataclasses.dataclass(frozen=True)
+class Dropped:
+    """An item a false ``when:`` left out: enough to tell whether the item after it, reading
+    "the item above", now reads something its author did not write it after."""
+
+    name: str | None
+    type: str
+    source: Any  # its from: as filled in (None without one: it read the item above it)
+    loc: Location | None
+    when: Location | None
+
+
 class PosList(list):
     def __init__(self, *args: Any, loc: Location | None = None):
         super().__init__(*args)
@@ -69,6 +82,9 @@ class PosList(list):
         # names of the items a false `when:` (or a `repeat:` of 0) left out, with that key and where
         # its value is: reading one is then explained by it rather than as a name that does not exist
         self.omitted: dict[str, tuple[str, Location | None]] = {}
+        # by the index of the kept item they stood above (len(self) for the end), the items a false
+        # `when:` left out there, in the order written
+        self.dropped: dict[int, list[Dropped]] = {}
 
     def item_loc(self, i: int) -> Location | None:
         return self.item_locs[i] if 0 <= i < len(self.item_locs) else self.loc

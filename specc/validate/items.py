@@ -12,7 +12,7 @@ from typing import Any
 
 from ..diagnostics import Location
 from ..load.expand import LAYER_META, Group
-from ..load.yaml_loader import PosDict, PosList
+from ..load.yaml_loader import Dropped, PosDict, PosList
 
 # Plain slotted classes, not dataclasses: see validate.sections.
 
@@ -80,10 +80,12 @@ class Layers(list[LayerDecl]):
     """The declarations of one layers: list (the model's, a block's or a repeat's) and where it is."""
 
     def __init__(self, items: list[LayerDecl], loc: Location | None,
-                 omitted: dict[str, tuple[str, Location | None]] | None = None):
+                 omitted: dict[str, tuple[str, Location | None]] | None = None,
+                 dropped: dict[int, list[Dropped]] | None = None):
         super().__init__(items)
         self.loc = loc
         self.omitted = omitted or {}  # names a false `when:` or `repeat: 0` left out (PosList.omitted)
+        self.dropped = dropped or {}  # the items a false `when:` left out, by where they stood (PosList.dropped)
 
 
 def model_layers(doc: PosDict, broken: set[int]) -> Layers | None:
@@ -98,7 +100,7 @@ def layer_decls(items: Any, broken: set[int], loc: Location | None = None) -> La
     listed = isinstance(items, PosList)
     out = [_decl(item, broken, items.item_loc(i) if listed else getattr(item, "loc", loc))
            for i, item in enumerate(items)]
-    return Layers(out, getattr(items, "loc", loc), getattr(items, "omitted", None))
+    return Layers(out, getattr(items, "loc", loc), getattr(items, "omitted", None), getattr(items, "dropped", None))
 
 
 def _decl(item: Any, broken: set[int], item_loc: Location | None) -> LayerDecl:

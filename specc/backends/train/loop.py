@@ -464,7 +464,7 @@ class Trainer:
         if self.opts.resume and self.opts.run is not None and (self.opts.run / "last").exists():
             done, history, partial = self._restore(self.opts.run / "last")
             first = done + 1
-            if stopper and self.patience_left is not None and self.patience_left <= 0:
+            if stopper and self.patience_left is not None and self.patience_left <= 0 and done < self.epochs:
                 # a run that had stopped early is finished: resuming it must not train on, and its
                 # report still says why it stopped
                 first = self.epochs + 1
@@ -600,7 +600,8 @@ class Trainer:
                 write_checkpoint(run, epoch, self.weights(), tensors, meta,
                                  ("best", "last") if improved else ("last",))
                 write_history(run, history)
-            if stopper and self.patience_left <= 0:
+            if stopper and self.patience_left <= 0 and epoch < self.epochs:
+                # patience spent at the last epoch stops nothing: the run trained every epoch it had
                 stopped = self._stopped_why(monitor, stopper, epoch)
                 break
         if undefined:

@@ -17,7 +17,7 @@ def compute(task: str, outputs: np.ndarray, targets: np.ndarray, threshold: floa
 
     out: dict[str, Any] = {}
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # undefined precision of a class never predicted is reported as 0
+        warnings.simplefilter("ignore")  # scikit-learn warns of each undefined value; they are NaN here
         if task == "classification":
             if class_dim != 1:
                 outputs = np.moveaxis(outputs, class_dim, 1)
@@ -25,7 +25,7 @@ def compute(task: str, outputs: np.ndarray, targets: np.ndarray, threshold: floa
             if outputs.ndim > 2:  # a tagger: one class per position
                 y, p = targets.reshape(-1), pred.reshape(-1)
                 keep = y >= 0  # ignore_index positions (-100) are padding
-                out["token_accuracy"] = float(skm.accuracy_score(y[keep], p[keep]))
+                out["token_accuracy"] = float(skm.accuracy_score(y[keep], p[keep])) if keep.any() else math.nan
                 out["accuracy"] = out["token_accuracy"]
                 return out
             labels = list(range(outputs.shape[1]))
@@ -34,9 +34,7 @@ def compute(task: str, outputs: np.ndarray, targets: np.ndarray, threshold: floa
             # class absent from both would count as precision and recall 0 (a 2-class evaluation of
             # a 3-class model, right on every sample, would score 0.67)
             seen = sorted(set(np.unique(targets).tolist()) | set(np.unique(pred).tolist()))
-            p, r, f, _ = skm.precision_recall_fscore_support(targets, pred, labels=seen, average="macro",
-                                                             zero_division=0)
-            out.update(precision=float(p), recall=float(r), f1=float(f))
+            out.update(_precision_recall_f1(targets, pred, seen))
             out["confusion_matrix"] = skm.confusion_matrix(targets, pred, labels=labels).tolist()
             return out
         if task == "binary":
@@ -45,13 +43,10 @@ def compute(task: str, outputs: np.ndarray, targets: np.ndarray, threshold: floa
             truth = (truth > 0.5).astype(np.int64)
             out["accuracy"] = float((pred == truth).mean())
             if truth.shape[1] == 1:
-                p, r, f, _ = skm.precision_recall_fscore_support(truth[:, 0], pred[:, 0], average="binary",
-                                                                 zero_division=0)
-                out.update(precision=float(p), recall=float(r), f1=float(f))
+                out.update(_precision_recall_f1(truth[:, 0], pred[:, 0], [1]))  # of the positive class
                 out["confusion_matrix"] = skm.confusion_matrix(truth[:, 0], pred[:, 0], labels=[0, 1]).tolist()
-            else:
-                p, r, f, _ = skm.precision_recall_fscore_support(truth, pred, average="macro", zero_division=0)
-                out.update(precision=float(p), recall=float(r), f1=float(f))
+            else:  # multi-label: each label's positive class
+                out.update(_precision_recall_f1(truth, pred, None))
             out["roc_auc"] = _macro_auc(truth, scores)
             return out
         if task == "regression":
@@ -60,9 +55,34 @@ def compute(task: str, outputs: np.ndarray, targets: np.ndarray, threshold: floa
             # several targets: each one's RMSE, averaged, as scikit-learn's root_mean_squared_error (and
             # its R²) average them; the root of the pooled MSE would let the widest-ranged target dominate
             out["rmse"] = float(np.sqrt(skm.mean_squared_error(y, p, multioutput="raw_values")).mean())
-            out["r2"] = float(skm.r2_score(y, p)) if len(y) > 1 else math.nan
+            # R² divides by the target's variance: a constant target (or one sample) has none, and
+            # scikit-learn's force_finite would call it 1 or 0; averaged over the targets that vary
+            r2 = skm.r2_score(y, p, multioutput="raw_values", force_finite=False) if len(y) > 1 else []
+            out["r2"] = _mean_defined(np.asarray(r2, dtype=np.float64))
             return out
     return out
+
+
+def _mean_defined(values: np.ndarray) -> float:
+    """The mean of the finite values (an undefined one is left out, not counted as 0); NaN when
+    none is."""
+    kept = values[np.isfinite(values)]
+    return float(kept.mean()) if kept.size else math.nan
+
+
+def _precision_recall_f1(truth: np.ndarray, pred: np.ndarray, labels: list[int] | None) -> dict[str, float]:
+    """Precision, recall and F1 of each class in ``labels`` (each column's positive class for
+    multi-label indicators, ``labels`` None), macro-averaged over the classes where each is defined:
+    precision of a class never answered and recall of a class absent from the split are 0/0, not 0
+    (a validation split with one class would score recall 0 for a perfect model). F1 is
+    2TP / (2TP + FP + FN), undefined only for a class neither present nor answered."""
+    from sklearn import metrics as skm
+
+    p, r, f, _ = skm.precision_recall_fscore_support(truth, pred, labels=labels, average=None,
+                                                     zero_division=np.nan)
+    return {"precision": _mean_defined(np.asarray(p, dtype=np.float64)),
+            "recall": _mean_defined(np.asarray(r, dtype=np.float64)),
+            "f1": _mean_defined(np.asarray(f, dtype=np.float64))}
 
 
 def _labels_by_column(targets: np.ndarray, outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -74,14 +74,18 @@ def write_checkpoint(run: Path, epoch: int, weights: dict[str, torch.Tensor], st
     folder = run / "checkpoints"
     make_folder(folder)
     final = folder / f"e{epoch:04d}"
+    again = 1
+    while final.exists():
+        # The same epoch again (a resume that re-ran it, or finished the epoch --max-steps cut): a
+        # folder of its own, which the links move to at once. Removing the old one first left `last`
+        # naming nothing until the new one was renamed in, and a run killed then could not resume.
+        final, again = folder / f"e{epoch:04d}.{again}", again + 1
     tmp = folder / f".e{epoch:04d}.{secrets.token_hex(4)}.tmp"
     tmp.mkdir()
     try:
         save_tensors(tmp / "model.safetensors", weights)
         save_tensors(tmp / "state.safetensors", state)
         write_json(tmp / "state.json", meta)
-        if final.exists():  # the same epoch again (a resume that re-ran it): replace it whole
-            shutil.rmtree(final)
         os.replace(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -112,8 +116,9 @@ def write_history(run: Path, history: list[dict[str, Any]]) -> None:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore")
     w.writeheader()
-    for rec in history:
-        w.writerow(rec)
+    for rec in history:  # an undefined metric (NaN, or null in a resumed history) as n/a, as printed
+        w.writerow({k: "n/a" if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
+                    for k, v in rec.items()})
     atomic_write(run / "history.csv", buf.getvalue())
 
 
