@@ -33,6 +33,9 @@ BROKEN = sorted((ROOT / "specs" / "broken").glob("*.yaml")) + sorted((ROOT / "te
 # missing required keys, values of the wrong type or out of range, a layer that is not a mapping,
 # the wrong language version.
 REJECTED = {
+    "v001_keras_batchnorm_axis",  # BatchNormalization's axis
+    "v001_keras_embedding_mask_zero",  # Embedding's mask_zero
+    "v001_keras_embedding_input_length",  # Embedding's input_length
     "v001_init_in_block_definition",  # init: on a layer of a block definition (the model's init: names it)
     "v001_keras_encoder_return_state",  # LSTM keys return_sequences, return_state
     "v001_keras_leaky_relu_alpha",  # LeakyReLU key alpha
