@@ -27,6 +27,14 @@ from pathlib import Path
 
 import pytest
 
+try:  # timing is no property of a spec: on a loaded CI machine a slow draw or example is no failure
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile("specc", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    settings.load_profile("specc")
+except ImportError:  # hypothesis is a dev dependency: the tests that use it skip without it
+    pass
+
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 # each heavy package, and the marker of the tests that need it

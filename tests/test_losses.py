@@ -308,7 +308,7 @@ def test_warmup_in_steps_before_step_decay() -> None:
 
 
 @pytest.mark.parametrize("sched,word", [
-    ("{type: CosineAnnealingLR, T_max: 5, warmup: {steps: 100}}", "epochs: 100"),
+    ("{type: CosineAnnealingLR, T_max: 5, warmup: {steps: 100}}", "N = 100 / the batches per epoch"),
     ("{type: OneCycleLR, max_lr: 0.1, warmup: {steps: 100}}", "pct_start"),
     ("{type: ReduceLROnPlateau, warmup: {epochs: 2}}", "CosineAnnealingLR"),
     ("{type: StepLR, step_size: 2, warmup: {start_factor: 0.5}}", "epochs: 5"),

@@ -548,9 +548,9 @@ PADDED = """\
 
 def test_made_up_padding_masks_never_mask_a_whole_row(tmp_path: Path) -> None:
     # random bools as key_padding masks padded every key of one row in eight at T = 3: nan outputs
-    from specc.data.read import _padding
+    from specc.data.read import padding_mask
 
-    masks = _padding((4000, 3), np.random.default_rng(0))
+    masks = padding_mask((4000, 3), np.random.default_rng(0))
     assert not masks.all(axis=1).any() and masks.any()
     assert (masks[:, 1:] >= masks[:, :-1]).all()  # a tail, as padding is
     spec = write(tmp_path, PADDED + "train: {epochs: 2, batch_size: 16, data: {source: synthetic, num_samples: 64}}\n")

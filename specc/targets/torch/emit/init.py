@@ -75,6 +75,9 @@ def init_weights_body(g: Graph) -> list[str]:
         if len(modules) == 1:
             lines.append(modules[0][1] + comment)
         else:
-            # one statement: the template indents each line of the method by 8, the loop's body by 4 more
-            lines.append(f"for m in ({', '.join(m for m, _ in modules)}):{comment}\n            {call}")
+            # one statement: the template indents each line of the method by 8, the loop's body by 4
+            # more; one module a line with a trailing comma, which ruff keeps as written (the fallback
+            # formatter then writes what ruff writes, however many modules fit on a line)
+            members = "".join(f"\n            {m}," for m, _ in modules)
+            lines.append(f"for m in ({members}\n        ):{comment}\n            {call}")
     return lines + pads
