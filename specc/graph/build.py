@@ -122,10 +122,9 @@ def fix_batch_second_macs(graph: Graph) -> None:
     ``batch_first: false`` layer's input, else dim 0 of the inputs): (T, B, F) into a Linear is
     T·F·out per sample, and an attention that takes T for its batch and B for its steps keeps
     its B² term as T·B."""
-    batch = graph_batch_symbol(graph)
-    if batch is None:
+    if graph.batch is None:
         return
-    _fix_macs(graph, batch)
+    _fix_macs(graph, graph.batch)
 
 
 def graph_batch_symbol(graph: Graph) -> str | None:
@@ -346,18 +345,18 @@ class GraphBuilder:
         self._declared.pop()
         self._omitted.pop()
         self._rejected.pop()
-        if batch_second:
-            self._check_batch_second_requirements(g)
         if not self._declared:
             g.batch = graph_batch_symbol(g)
-            if g.ok:
-                self._check_total_params(g)
+        if batch_second:
+            self._check_batch_second_requirements(g)
+        if not self._declared and g.ok:
+            self._check_total_params(g)
         return g
 
     def _check_batch_second_requirements(self, g: Graph) -> None:
         """U001 for a graph whose batch symbol was found only once it was built (a ``batch_first:
         false`` layer puts it in dim 1); the layers after a refused one keep their results here."""
-        self.batch = graph_batch_symbol(g)
+        self.batch = g.batch
         # the layer that put the batch in dim 1: when the data is batch-first after all, its
         # setting, not the layer refused, is the mistake
         seq_first = next((n for n in g.leaves() if getattr(n.params, "batch_first", None) is False), None)

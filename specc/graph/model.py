@@ -11,7 +11,7 @@ from ..diagnostics import Diagnostic
 from ..validate.items import Layers
 from ..validate.naming import name_problem, suggest_name
 from ..validate.sections import InputDecl, OutputsDecl
-from .build import GraphBuilder, fix_batch_second_macs, inside_block_hint, resolve_port
+from .build import GraphBuilder, fix_batch_second_macs, graph_batch_symbol, inside_block_hint, resolve_port
 from .ir import Graph, producer
 
 if TYPE_CHECKING:
@@ -23,7 +23,9 @@ def build_model(builder: GraphBuilder, name: str, layers: Layers, inputs: list[I
     """The shaped graph and the problems found building it.  A broken input (reported by
     validation) skips the layers that read it, and is no input of the graph."""
     graph = builder.build(name, layers, {i.name: i.type for i in inputs})  # type: ignore[arg-type]  (None: broken)
-    graph.inputs = {k: v for k, v in graph.inputs.items() if v is not None}
+    if None in graph.inputs.values():  # the batch is read from the inputs the graph has
+        graph.inputs = {k: v for k, v in graph.inputs.items() if v is not None}
+        graph.batch = graph_batch_symbol(graph)
     fix_batch_second_macs(graph)
     return graph, [*builder.diags, *resolve_outputs(graph, outputs, builder.rejected_top)]
 

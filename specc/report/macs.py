@@ -24,7 +24,6 @@ out (None).
 
 from __future__ import annotations
 
-from ..graph.build import graph_batch_symbol
 from ..graph.ir import Graph, Node
 from ..shapes.dims import DimLike, add, mul, product, sym
 from ..shapes.formulas import exact_div
@@ -84,5 +83,4 @@ def layer_macs(n: Node, convention: str, batch: DimLike | None) -> DimLike | Non
 
 def batch_dim(g: Graph) -> DimLike | None:
     """The graph's batch dim, as the conventions divide by it."""
-    name = graph_batch_symbol(g)
-    return sym(name) if name is not None else None
+    return sym(g.batch) if g.batch is not None else None
