@@ -219,7 +219,9 @@ _TABLE: list[Code | LintCode] = [
          "specc reads dim 0 of each input as the batch. An input of fixed sizes alone, [28, 28, 1] as Keras' "
          "input_shape writes one sample, or [1, 3, 224, 224] as a dummy input for torch.onnx.export, makes a "
          "model that takes exactly that many samples at a time: 28 images of 28x1, or one image. Training, "
-         "predicting and the exported model are then held to that batch.",
+         "predicting and the exported model are then held to that batch. Beside inputs that start with the batch "
+         "symbol, a fixed input is no batch of its own but one tensor every sample reads (a lookup table): the "
+         "warning says so, and lint: {ignore: [G011]} keeps it where that is meant.",
          "inputs: {image: [28, 28, 1]}",
          "Declare the batch as a symbol: image: [B, 28, 28, 1] for samples of (28, 28, 1), or [B, 3, 224, 224] "
          "for any number of images."),

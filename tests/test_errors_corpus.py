@@ -415,3 +415,17 @@ def test_an_input_of_fixed_numbers_alone_warns_that_its_first_is_the_batch(shape
     declared = fix.split(": ", 1)[1].split("]")[0] + "]"
     fixed = loads(f"specc: 1\ninputs:\n  x: {declared}\nlayers:\n  - {{type: Flatten}}\n", "t.yaml")
     assert fixed.ok and "G011" not in {d.code for d in fixed.diagnostics}
+
+
+def test_a_fixed_input_beside_batched_ones_is_one_tensor_every_sample_reads() -> None:
+    from specc.pipeline import loads
+
+    text = "specc: 1\ninputs:\n  x: [B, 8]\n  table: [8, 4]\nlayers:\n  - {type: MatMul, from: [x, table]}\n"
+    spec = loads(text, "t.yaml")
+    assert spec.ok
+    (d,) = [d for d in spec.diagnostics if d.code == "G011"]
+    # not "the model takes exactly 8 samples": the batch is B, and the table is shared by every sample
+    assert "B samples" in d.message and "every sample reads this one tensor" in d.message and d.loc.line == 4
+    assert d.hint.startswith("write table: [B, 8, 4] if each sample has its own (8, 4)")
+    quiet = loads(text + "lint: {ignore: [G011]}\n", "t.yaml")
+    assert quiet.ok and "G011" not in {d.code for d in quiet.diagnostics}

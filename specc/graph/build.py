@@ -789,11 +789,22 @@ def inside_block_hint(g: Graph, name: str) -> str | None:
 def batchless_inputs(g: Graph, input_locs: dict[str, Location]) -> list[Diagnostic]:
     """G011 for each input whose every dim is a number: its first is then the batch, a fixed one."""
     out = []
+    batched = {n: t for n, t in g.inputs.items() if t is not None and t.shape and isinstance(t.shape[0], Dim)}
+    batch = batch_symbol(batched) if batched else None
     for name, t in g.inputs.items():
         if t is None or not t.shape or not all(isinstance(d, int) for d in t.shape):
             continue
         dims = ", ".join(str(d) for d in t.shape)
         rest = ", ".join(str(d) for d in t.shape[1:])
+        if batch is not None:
+            # beside inputs that take B samples, a fixed input is no batch of its own: every sample
+            # reads the one tensor (a lookup table, a fixed mask), which is what some models want
+            out.append(Diagnostic(
+                "G011", f"input '{name}' [{dims}] has no batch dim while the other inputs take {batch} samples: "
+                "every sample reads this one tensor", input_locs.get(name),
+                f"write {name}: [{batch}, {dims}] if each sample has its own ({dims}); if it is one table shared by "
+                "all samples, keep it (lint: {ignore: [G011]} silences this)", "warning"))
+            continue
         fix = (f"write {name}: [B, {rest}] to take any number of samples" if t.shape[0] == 1 else
                f"write {name}: [B, {dims}] if ({dims}) is one sample (Keras' input_shape leaves the batch out)"
                + (f", or [B, {rest}] for any number of samples of ({rest})" if rest else ""))
