@@ -20,12 +20,19 @@ none is loaded yet (every test of the run above) fails, naming the marker it nee
 from __future__ import annotations
 
 import ast
+import os
 import sys
 from collections.abc import Iterable, Iterator
 from functools import cache
 from pathlib import Path
 
 import pytest
+
+if os.environ.get("PYTEST_XDIST_WORKER") and "OMP_NUM_THREADS" not in os.environ:
+    # pytest-xdist runs a worker per core: torch's default of one thread per core in each would
+    # oversubscribe the cores (set before any test imports torch; subprocesses inherit it)
+    _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    os.environ["OMP_NUM_THREADS"] = str(max(1, _cores // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
 
 try:  # timing is no property of a spec: on a loaded CI machine a slow draw or example is no failure
     from hypothesis import HealthCheck, settings

@@ -19,6 +19,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PINS = ROOT / "requirements" / "deploy.txt"
+# one venv at a fixed path, built by the first test that asks: the tests share one pytest-xdist worker
+pytestmark = pytest.mark.xdist_group("deploy_venv")
 
 
 def _venv() -> Path:
