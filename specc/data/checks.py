@@ -152,6 +152,14 @@ def _check(cfg: dict[str, Any], d: Data) -> None:
         ignore = loss.get("ignore_index", -100)
         labels = y[y != ignore]
         void = _void_label(labels, width)
+        if void is not None and void > 1 and not (labels[labels != void] != 0).any():
+            # 0 and 255 only: a yes/no mask saved as an 8-bit image, 255 its foreground; skipping the
+            # 255s as void would train on background alone
+            raise DataError("T005", f"the targets hold only 0 and {void}: a yes/no mask saved as an image, where "
+                            f"{void} marks the foreground, not positions to leave out",
+                            f"divide the masks by {void} (labels 0 and 1)" + (
+                                "" if width == 2 else f" and give the last layer 2 outputs (it gives {width})"),
+                            "source")
         if void is not None:
             raise DataError("T006" if void < 0 else "T005",
                             f"the targets hold {void} beside the classes 0 to {int(labels[labels != void].max())}: "
