@@ -262,6 +262,40 @@ def raw_scale(cfg: dict[str, Any], d: Data) -> list[tuple[str, str, str]]:
     return out
 
 
+# The ranges of the bounded activations a regression model may end in, and the share of target
+# values outside one that is no rounding or noise at an edge.
+REACH = {"Sigmoid": (0.0, 1.0), "Hardsigmoid": (0.0, 1.0), "Tanh": (-1.0, 1.0), "Softsign": (-1.0, 1.0)}
+OUT_OF_REACH = 0.01
+
+
+def out_of_reach(cfg: dict[str, Any], d: Data) -> list[tuple[str, str, str]]:
+    """(message, hint, where) for each regression output that ends in a bounded activation and is
+    trained on unscaled targets of which more than OUT_OF_REACH lie outside its range: a Sigmoid
+    decoder for images normalised to [-1, 1] can never output the dark half."""
+    targets = d.targets if isinstance(d.targets, dict) else {None: d.targets}
+    out = []
+    for name, y in targets.items():
+        one = head(cfg, name) if name is not None else cfg
+        key = name if name is not None else next(iter(one["outputs"]))
+        last = (one.get("output_layers") or {}).get(key, {}).get("type")
+        if one["task"] != "regression" or scaling(one)[1] != "none" or last not in REACH or not y.size:
+            continue
+        lo, hi = REACH[last]
+        share = float(np.mean((y < lo) | (y > hi)))
+        if share <= OUT_OF_REACH:
+            continue
+        low, high = float(y.min()), float(y.max())
+        fits = [k for k in ("Sigmoid", "Tanh") if REACH[k][0] <= low and high <= REACH[k][1]]
+        fix = (f"end the model in {fits[0]} (outputs in ({REACH[fits[0]][0]:g}, {REACH[fits[0]][1]:g})) in place of "
+               f"{last}" if fits else f"remove the final {last} so the model outputs any real value, and write "
+               "train.preprocess: {targets: standardize}")
+        whose = f" of output {name!r}" if name is not None else ""
+        out.append((f"the targets{whose} run from {low:g} to {high:g} and are regressed as they are, but the model "
+                    f"ends in {last}, whose outputs stay in ({lo:g}, {hi:g}): {share:.0%} of the target values lie "
+                    "outside it and can never be reached", fix, f"output.{key}"))
+    return out
+
+
 # Sliding windows: each sample is the one before it moved on by a few steps (up to MAX_SHIFT), in
 # at least WINDOW_SHARE of the consecutive pairs of the first WINDOW_ROWS samples.
 MAX_SHIFT = 16
