@@ -235,7 +235,7 @@ def check_given(given: int | None, actual: DimLike, field_name: str, tensor: Ten
         why = tensor.note(axis)
         hint = f"set {field_name}: {size}{f' (= {why})' if why else ''}, or omit it and specc infers it"
         last = tensor.rank - 1
-        if axis == 1 and what == "channels" and last > 1 and tensor.shape[last] == given:
+        if axis == 1 and what == "channels" and last > 1 and tensor.shape[last] == given and not why:
             # The channels the user wrote sit in the last dim: a channels-last (B, H, W, C) layout,
             # where "set in_channels: H" would make the network convolve over the wrong axes.
             dims = [0, last, *range(1, last)]

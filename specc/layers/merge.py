@@ -355,4 +355,9 @@ class Concat(LayerKind):
         shape[d] = total
         # torch.cat promotes mixed inputs as arithmetic does (int64 with float32 is float32)
         dtype = promote([t.dtype for t in ins])
-        return LayerResult(TensorType(tuple(shape), dtype), {"dim": p.dim}, 0, 0)
+        # where the joined size comes from, for the next layer's S001 (a U-Net decoder conv written
+        # with the upsampled map's channels, forgetting the skip's)
+        notes = {k: v for k, v in first.notes.items() if k != d}
+        if len(ins) > 1 and all(isinstance(t.shape[d], int) for t in ins):
+            notes[d] = " + ".join(str(t.shape[d]) for t in ins) + " from the Concat's inputs"
+        return LayerResult(TensorType(tuple(shape), dtype, notes), {"dim": p.dim}, 0, 0)
