@@ -214,11 +214,23 @@ def _check(cfg: dict[str, Any], d: Data) -> None:
         if y.size and (y.max() >= width if isinstance(width, int) else False):
             raise DataError("T005", f"CTC targets hold label {int(y.max())}, but the output has {width} classes",
                             f"set the last layer's width to {int(y.max()) + 1} (blank included)", f"output.{out_name}")
-        for row, n in zip(y, d.lengths):
-            if n > y.shape[1] or np.any(row[:n] == blank):
-                raise DataError("T006", f"a CTC target holds the blank label {blank} inside its length, or a length "
-                                f"beyond the padded width {y.shape[1]}",
-                                "labels are 1…C-1 with 0 the blank; check y_lengths", "loss")
+        for row, n in zip(y, d.lengths):  # no sample number: training checks a shuffled split
+            if n > y.shape[1]:
+                raise DataError("T006", f"a target length is {int(n)}, beyond the padded width "
+                                f"{y.shape[1]} of the targets", "check y_lengths: each is the count of real labels "
+                                "in its row, the padding after them left out", "source")
+            if np.any(row[:n] == blank):
+                at = int(np.argmax(row[:n] == blank))
+                real = np.concatenate([r[:k] for r, k in zip(y, d.lengths)]) if len(y) else y.ravel()
+                top = int(real.max()) if real.size else 0
+                free = width - 1 if isinstance(width, int) and width - 1 > top and blank != width - 1 else None
+                fix = (f"set blank: {free} (the one class no label uses), or number the labels from 1"
+                       if free is not None else f"number the labels from 1 (add 1) and give the last layer {top + 2} "
+                       "outputs, the blank 0 beside them")
+                raise DataError("T006", f"a target holds label {blank} at position {at}, within its "
+                                f"length {int(n)}, but {blank} is the blank, CTC's 'no label', which a transcript "
+                                f"cannot contain (the labels run {int(real.min()) if real.size else 0} to {top})",
+                                fix, "loss")
         if not loss.get("zero_infinity", False):
             _ctc_spellable(cfg, d)
     check_finite(d, "the data")
