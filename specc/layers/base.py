@@ -219,6 +219,11 @@ def static(d: DimLike, what: str, field_name: str | None = None) -> int:
                     "in inputs:", field=field_name)
 
 
+# The note a Linear leaves on the last dim of an (N, C, H, W) map it is run over: it mixed the
+# width, not the channels, which a later merge's error names (a squeeze-excitation gate not pooled).
+LINEAR_OVER_WIDTH = "the out_features of a Linear run along the width of an (N, C, H, W) map"
+
+
 def check_given(given: int | None, actual: DimLike, field_name: str, tensor: TensorType, axis: int,
                 what: str) -> int:
     """Check a size the user wrote against the incoming tensor; infer it when omitted."""
