@@ -516,6 +516,15 @@ _TABLE: list[Code | LintCode] = [
          "averages used at eval are poor (GroupNorm's paper measures BatchNorm's error climbing below 8).",
          "train: {batch_size: 2, accumulate: 16}   # a model with BatchNorm2d",
          "GroupNorm or LayerNorm in place of BatchNorm, or a batch_size of 8 or more per step."),
+    Code("T073", "targets-beyond-bounded-output", "Regression targets trained unscaled lie outside the range of the "
+         "activation the model ends in (Sigmoid, Tanh, Hardsigmoid, Softsign): a warning.",
+         "A Sigmoid gives (0, 1) and a Tanh (-1, 1), whatever the weights: a target outside that range can never be "
+         "reached, its error never falls, and the gradient towards it vanishes where the activation is flat. "
+         "The usual case is a GAN or autoencoder decoder ending in Sigmoid for images normalised to [-1, 1] "
+         "(transforms.Normalize((0.5,), (0.5,))), or a Tanh kept for pixel values saved in [0, 255].",
+         "layers: [..., {type: Sigmoid}]\nloss: {type: MSELoss}\ntrain: {data: {source: images_pm1.npz}}",
+         "End the model in the activation whose range holds the targets (Tanh for [-1, 1], Sigmoid for [0, 1]), "
+         "or in the last conv or Linear with the targets standardised."),
     Code("V074", "validated-on-training-data", "train.data.val_source names the same file as source: a warning.",
          "Every validation sample is then one the model trains on. val_loss and the metrics measure how well it "
          "remembers, not how it does on data it has not seen; early stopping and the best checkpoint are chosen "
@@ -870,6 +879,8 @@ _TABLE: list[Code | LintCode] = [
     LintCode("L040", "float-padding-mask"),
     LintCode("L041", "softmax-across-space"),
     LintCode("L042", "upsample-size-as-factor"),
+    LintCode("L049", "causal-first-step"),
+    LintCode("L050", "decoder-sees-the-future"),
     # -- weight_norm and spectral_norm on a layer's weight (helper d19) --------------------------
     Code("V051", "conflicting-weight-reparametrization", "Two settings rework the same weight of a layer: "
          "weight_norm beside spectral_norm, or a normalised weight that LoRA adapts or a tie: shares.",
@@ -993,7 +1004,7 @@ WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")}
                           | {"G005", "G007", "G011", "G014", "S012", "T011", "T017", "V032", "V066", "V067", "V070",
                              "V072", "V096"}
                           | {"V074", "V075", "V076"}
-                          | {"T019", "T020", "T021", "T022", "T023", "T024", "T061", "T062", "T063", "T064"})
+                          | {"T019", "T020", "T021", "T022", "T023", "T024", "T061", "T062", "T063", "T064", "T073"})
 
 
 def closest_warning_code(text: str) -> str | None:

@@ -152,6 +152,14 @@ def _check(cfg: dict[str, Any], d: Data) -> None:
         ignore = loss.get("ignore_index", -100)
         labels = y[y != ignore]
         void = _void_label(labels, width)
+        if void is not None and void > 1 and not (labels[labels != void] != 0).any():
+            # 0 and 255 only: a yes/no mask saved as an 8-bit image, 255 its foreground; skipping the
+            # 255s as void would train on background alone
+            raise DataError("T005", f"the targets hold only 0 and {void}: a yes/no mask saved as an image, where "
+                            f"{void} marks the foreground, not positions to leave out",
+                            f"divide the masks by {void} (labels 0 and 1)" + (
+                                "" if width == 2 else f" and give the last layer 2 outputs (it gives {width})"),
+                            "source")
         if void is not None:
             raise DataError("T006" if void < 0 else "T005",
                             f"the targets hold {void} beside the classes 0 to {int(labels[labels != void].max())}: "
@@ -206,11 +214,23 @@ def _check(cfg: dict[str, Any], d: Data) -> None:
         if y.size and (y.max() >= width if isinstance(width, int) else False):
             raise DataError("T005", f"CTC targets hold label {int(y.max())}, but the output has {width} classes",
                             f"set the last layer's width to {int(y.max()) + 1} (blank included)", f"output.{out_name}")
-        for row, n in zip(y, d.lengths):
-            if n > y.shape[1] or np.any(row[:n] == blank):
-                raise DataError("T006", f"a CTC target holds the blank label {blank} inside its length, or a length "
-                                f"beyond the padded width {y.shape[1]}",
-                                "labels are 1…C-1 with 0 the blank; check y_lengths", "loss")
+        for row, n in zip(y, d.lengths):  # no sample number: training checks a shuffled split
+            if n > y.shape[1]:
+                raise DataError("T006", f"a target length is {int(n)}, beyond the padded width "
+                                f"{y.shape[1]} of the targets", "check y_lengths: each is the count of real labels "
+                                "in its row, the padding after them left out", "source")
+            if np.any(row[:n] == blank):
+                at = int(np.argmax(row[:n] == blank))
+                real = np.concatenate([r[:k] for r, k in zip(y, d.lengths)]) if len(y) else y.ravel()
+                top = int(real.max()) if real.size else 0
+                free = width - 1 if isinstance(width, int) and width - 1 > top and blank != width - 1 else None
+                fix = (f"set blank: {free} (the one class no label uses), or number the labels from 1"
+                       if free is not None else f"number the labels from 1 (add 1) and give the last layer {top + 2} "
+                       "outputs, the blank 0 beside them")
+                raise DataError("T006", f"a target holds label {blank} at position {at}, within its "
+                                f"length {int(n)}, but {blank} is the blank, CTC's 'no label', which a transcript "
+                                f"cannot contain (the labels run {int(real.min()) if real.size else 0} to {top})",
+                                fix, "loss")
         if not loss.get("zero_infinity", False):
             _ctc_spellable(cfg, d)
     check_finite(d, "the data")
@@ -251,6 +271,40 @@ def raw_scale(cfg: dict[str, Any], d: Data) -> list[tuple[str, str, str]]:
                     "explode (SGD) or crawl towards values that large (Adam)",
                     "write train.preprocess: {targets: standardize} (predict still answers in the targets' units)",
                     "preprocess.targets"))
+    return out
+
+
+# The ranges of the bounded activations a regression model may end in, and the share of target
+# values outside one that is no rounding or noise at an edge.
+REACH = {"Sigmoid": (0.0, 1.0), "Hardsigmoid": (0.0, 1.0), "Tanh": (-1.0, 1.0), "Softsign": (-1.0, 1.0)}
+OUT_OF_REACH = 0.01
+
+
+def out_of_reach(cfg: dict[str, Any], d: Data) -> list[tuple[str, str, str]]:
+    """(message, hint, where) for each regression output that ends in a bounded activation and is
+    trained on unscaled targets of which more than OUT_OF_REACH lie outside its range: a Sigmoid
+    decoder for images normalised to [-1, 1] can never output the dark half."""
+    targets = d.targets if isinstance(d.targets, dict) else {None: d.targets}
+    out = []
+    for name, y in targets.items():
+        one = head(cfg, name) if name is not None else cfg
+        key = name if name is not None else next(iter(one["outputs"]))
+        last = (one.get("output_layers") or {}).get(key, {}).get("type")
+        if one["task"] != "regression" or scaling(one)[1] != "none" or last not in REACH or not y.size:
+            continue
+        lo, hi = REACH[last]
+        share = float(np.mean((y < lo) | (y > hi)))
+        if share <= OUT_OF_REACH:
+            continue
+        low, high = float(y.min()), float(y.max())
+        fits = [k for k in ("Sigmoid", "Tanh") if REACH[k][0] <= low and high <= REACH[k][1]]
+        fix = (f"end the model in {fits[0]} (outputs in ({REACH[fits[0]][0]:g}, {REACH[fits[0]][1]:g})) in place of "
+               f"{last}" if fits else f"remove the final {last} so the model outputs any real value, and write "
+               "train.preprocess: {targets: standardize}")
+        whose = f" of output {name!r}" if name is not None else ""
+        out.append((f"the targets{whose} run from {low:g} to {high:g} and are regressed as they are, but the model "
+                    f"ends in {last}, whose outputs stay in ({lo:g}, {hi:g}): {share:.0%} of the target values lie "
+                    "outside it and can never be reached", fix, f"output.{key}"))
     return out
 
 

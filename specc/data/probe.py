@@ -112,7 +112,7 @@ def _read(cfg: dict[str, Any], base: Path, rows: int | None) -> tuple[tuple[Any,
     """(the first problem reading the data as `specc train` does finds, or None; the warnings, each
     (code, message, hint, spec key): the readers' own, and values training would feed or regress
     unscaled at a size that keeps it from learning)."""
-    from .checks import data_warnings, raw_scale, split_leaks, training_data
+    from .checks import data_warnings, out_of_reach, raw_scale, split_leaks, training_data
     from .read import DataError
 
     seed = cfg["train"]["seed"] if cfg["train"]["seed"] is not None else 0
@@ -122,6 +122,7 @@ def _read(cfg: dict[str, Any], base: Path, rows: int | None) -> tuple[tuple[Any,
         return (exc.code, exc.message, exc.hint, exc.where), []
     scale = [("V067", message, hint, where) for message, hint, where in raw_scale(cfg, full)]
     scale += [("V075", message, hint, where) for message, hint, where in split_leaks(cfg, full)]
+    scale += [("T073", message, hint, where) for message, hint, where in out_of_reach(cfg, full)]
     return None, data_warnings(full, val) + scale
 
 

@@ -822,13 +822,15 @@ def _shaped(cfg: dict[str, Any], inputs: dict[str, np.ndarray], y: np.ndarray | 
         named = {name: _text_targets(head(cfg, name), np.asarray(arr), where,
                                      trained.get(name) if isinstance(trained, dict) else None)
                  for name, arr in y.items()}
-        data = Data(shape_inputs(cfg, inputs, n, where),
-                    {name: _targets(head(cfg, name), arr, where) for name, (arr, _) in named.items()})
+        shaped = shape_inputs(cfg, inputs, n, where)
+        data = Data(shaped, {name: _positions(head(cfg, name), shaped, _targets(head(cfg, name), arr, where), where)
+                             for name, (arr, _) in named.items()})
         classes = {name: c for name, (_, c) in named.items() if c}
         data.classes = classes or None  # type: ignore[assignment]
         return data
     arr, classes = _text_targets(cfg, np.asarray(y), where, trained if isinstance(trained, list) else None)
-    data = Data(shape_inputs(cfg, inputs, len(arr), where), _targets(cfg, arr, where))
+    shaped = shape_inputs(cfg, inputs, len(arr), where)
+    data = Data(shaped, _positions(cfg, shaped, _targets(cfg, arr, where), where))
     data.classes = classes
     data.meta["notes"] = _byte_images(cfg, inputs)
     return data
@@ -1028,6 +1030,40 @@ def _targets(cfg: dict[str, Any], y: np.ndarray, where: str) -> np.ndarray:
         return y.reshape(n, *out)
     raise DataError("T003", f"targets have shape {list(y.shape[1:])} per sample, the output has {list(out)}",
                     _target_shape_fix(y, out, cfg), where)
+
+
+def _positions(cfg: dict[str, Any], inputs: dict[str, np.ndarray], y: np.ndarray, where: str) -> np.ndarray:
+    """Class-index targets with a position for each of the output's (a segmentation mask, a
+    tagger's labels) must have the output's sizes at the size of the inputs they come with: a
+    decoder that upsamples 4 times after 8 times of striding gives 8x8 scores for 16x16 masks, and
+    the loss fails on the first batch. Only the output dims whose sizes the inputs decide (a fixed
+    size, or symbols the inputs bind) are compared."""
+    exact = (cfg.get("output_dims") or {}).get(next(iter(cfg["outputs"])))
+    if cfg["task"] != "classification" or exact is None or y.ndim < 2:
+        return y
+    sizes: dict[str, int] = {}
+    for name, x in inputs.items():
+        for d, v in zip(cfg["inputs"][name]["shape"][1:], x.shape[1:]):
+            if isinstance(d, str):
+                sizes.setdefault(d, int(v))
+    at = classes_at(cfg)
+    dims = [from_json(d) for i, d in enumerate(exact) if i not in (0, at)]
+    if len(dims) != y.ndim - 1 or any(not isinstance(d, int) and not set(d.symbols()) <= set(sizes) for d in dims):
+        return y
+    want = [d if isinstance(d, int) else int(evaluate(d, sizes)) for d in dims]
+    got = [int(v) for v in y.shape[1:]]
+    if want == got:
+        return y
+    name = next(iter(cfg["outputs"]))
+    shown = "x".join(map(str, want))
+    ratios = {g // w if w and g % w == 0 else 0 for g, w in zip(got, want)}
+    r = next(iter(ratios)) if len(ratios) == 1 else 0
+    fix = (f"the output is {r} times smaller than the targets along each dim: upsample it {r} times more (a larger "
+           "scale_factor on its last Upsample, or one stride fewer in the encoder)" if r > 1 else
+           f"make the output {'x'.join(map(str, got))} positions per sample")
+    raise DataError("T003", f"the targets have {'x'.join(map(str, got))} class indices per sample, but output "
+                    f"{name!r} gives scores at {shown} positions for these inputs: the loss needs one class index "
+                    "per position of the output", f"{fix}, or give targets of {shown}", where)
 
 
 def _target_shape_fix(y: np.ndarray, out: Sequence[Any], cfg: dict[str, Any]) -> str:

@@ -219,6 +219,11 @@ def static(d: DimLike, what: str, field_name: str | None = None) -> int:
                     "in inputs:", field=field_name)
 
 
+# The note a Linear leaves on the last dim of an (N, C, H, W) map it is run over: it mixed the
+# width, not the channels, which a later merge's error names (a squeeze-excitation gate not pooled).
+LINEAR_OVER_WIDTH = "the out_features of a Linear run along the width of an (N, C, H, W) map"
+
+
 def check_given(given: int | None, actual: DimLike, field_name: str, tensor: TensorType, axis: int,
                 what: str) -> int:
     """Check a size the user wrote against the incoming tensor; infer it when omitted."""
@@ -235,7 +240,7 @@ def check_given(given: int | None, actual: DimLike, field_name: str, tensor: Ten
         why = tensor.note(axis)
         hint = f"set {field_name}: {size}{f' (= {why})' if why else ''}, or omit it and specc infers it"
         last = tensor.rank - 1
-        if axis == 1 and what == "channels" and last > 1 and tensor.shape[last] == given:
+        if axis == 1 and what == "channels" and last > 1 and tensor.shape[last] == given and not why:
             # The channels the user wrote sit in the last dim: a channels-last (B, H, W, C) layout,
             # where "set in_channels: H" would make the network convolve over the wrong axes.
             dims = [0, last, *range(1, last)]

@@ -9,7 +9,7 @@ from pydantic import AliasChoices, Field, PositiveInt
 from ..diagnostics import SpecError
 from ..shapes.dims import mul, product
 from ..shapes.tensor import TensorType
-from .base import LayerKind, LayerParams, LayerResult, check_given, register
+from .base import LINEAR_OVER_WIDTH, LayerKind, LayerParams, LayerResult, check_given, register
 from .reparam import SpectralNorm, WeightNorm, reparam
 
 
@@ -54,7 +54,7 @@ class Linear(LayerKind):
                                 f"to use all {flat} (= {factors}) values, add - {{type: Flatten}} before it and "
                                 f"set in_features: {flat}, or omit in_features", field="in_features")
         n_in = check_given(p.in_features, x.shape[-1], "in_features", x, -1, "features in its last dim")
-        out = TensorType((*x.shape[:-1], p.out_features), x.dtype)
+        out = TensorType((*x.shape[:-1], p.out_features), x.dtype, {3: LINEAR_OVER_WIDTH} if x.rank == 4 else {})
         params = n_in * p.out_features + (p.out_features if p.bias else 0)
         positions = product(x.shape[1:-1])
         norm, more, buffers = reparam(p, (p.out_features, n_in), 0)

@@ -6,7 +6,7 @@ from ..diagnostics import SpecError
 from ..shapes.dims import Dim, DimLike, add, agreement, evaluate, mul, product, same_size
 from ..shapes.formulas import broadcast
 from ..shapes.tensor import FLOAT_DTYPES, INT_DTYPES, TensorType
-from .base import LayerKind, LayerParams, LayerResult, NoParams, axis, register
+from .base import LINEAR_OVER_WIDTH, LayerKind, LayerParams, LayerResult, NoParams, axis, register
 
 
 class ConcatParams(LayerParams):
@@ -30,12 +30,28 @@ class _Broadcasting(LayerKind):
                     else "S006",
                     f"{self.type_name} cannot combine input 1 {TensorType(shape)} with input {i + 1} {t}",
                     "shapes must match or broadcast (each dim equal, or 1); "
-                    + (_first_agreement(shape, t.shape) or _merge_fix(shape, t.shape, i + 1, self.gates)))
+                    + (_unpooled_linear(ins[0], t, i + 1, self.gates) or _first_agreement(shape, t.shape)
+                       or _merge_fix(shape, t.shape, i + 1, self.gates)))
             shape = merged
         return LayerResult(TensorType(shape, self.dtype([t.dtype for t in ins])), {}, 0, 0)
 
     def dtype(self, dtypes: list[str]) -> str:
         return promote(dtypes)  # float16 + float32 is float32 in PyTorch
+
+
+def _unpooled_linear(a: TensorType, b: TensorType, j: int, gates: bool) -> str:
+    """The fix when one input's last dim is what a Linear made of a map's width: the branch meant to
+    work per channel (a squeeze-excitation gate, a channel attention) ran its Linears over W."""
+    k = next((n for n, t in ((1, a), (j, b)) if t.rank == 4 and t.note(3) == LINEAR_OVER_WIDTH), None)
+    if k is None:
+        return ""
+    other = b if k == 1 else a
+    what = "gate" if gates else "branch"
+    return (f"input {k}'s last dim is {LINEAR_OVER_WIDTH}: Linear acts on the last dim, so the {what} mixed the "
+            f"{other.shape[-1]} columns of each row instead of the {other.shape[1]} channels; pool the map first, as "
+            "squeeze-excitation does: - {type: GlobalAvgPool, keepdim: true} before the first Linear, whose "
+            f"(B, {other.shape[1]}, 1, 1) result then needs 1x1 Conv2d layers in place of the Linears (out_channels "
+            "as their out_features), and broadcasts over the map")
 
 
 def where_equal(x: DimLike, y: DimLike) -> str:
@@ -355,4 +371,9 @@ class Concat(LayerKind):
         shape[d] = total
         # torch.cat promotes mixed inputs as arithmetic does (int64 with float32 is float32)
         dtype = promote([t.dtype for t in ins])
-        return LayerResult(TensorType(tuple(shape), dtype), {"dim": p.dim}, 0, 0)
+        # where the joined size comes from, for the next layer's S001 (a U-Net decoder conv written
+        # with the upsampled map's channels, forgetting the skip's)
+        notes = {k: v for k, v in first.notes.items() if k != d}
+        if len(ins) > 1 and all(isinstance(t.shape[d], int) for t in ins):
+            notes[d] = " + ".join(str(t.shape[d]) for t in ins) + " from the Concat's inputs"
+        return LayerResult(TensorType(tuple(shape), dtype, notes), {"dim": p.dim}, 0, 0)

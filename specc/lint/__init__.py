@@ -76,6 +76,26 @@ def context(spec: Spec) -> Context | None:
     return Context(spec.graph, view(spec.graph), loss_type(spec), section)
 
 
+def per_output(ctx: Context) -> list[Context]:
+    """``ctx`` as each trained output's loss sees it: with a loss per output (``loss: {cls: …,
+    box: …}``) a rule that reads "the model's output and its loss" must judge every output
+    against its own loss, not skip the model for want of one loss type. Each derived context
+    puts that output first (``view.main_output``) and carries its loss; an output trained with
+    weight 0 learns nothing, so no loss rule applies to it."""
+    section = ctx.loss_section
+    if not isinstance(section, dict):
+        return [ctx]
+    found = [ctx]
+    for name, one in section.items():
+        if getattr(one, "weight", 1) == 0:
+            continue
+        first = [o for o in ctx.view.outputs if o[0] == name]
+        rest = [o for o in ctx.view.outputs if o[0] != name]
+        if first:
+            found.append(Context(ctx.graph, View(ctx.view.leaves, first + rest), getattr(one, "type", None), one))
+    return found
+
+
 def run_rules(spec: Spec, ignore: Iterable[str] = ()) -> list[Diagnostic]:
     from . import rules  # noqa: F401  (registration on import)
 
@@ -84,7 +104,14 @@ def run_rules(spec: Spec, ignore: Iterable[str] = ()) -> list[Diagnostic]:
         return []
     skip = set(ignore)
     out: list[Diagnostic] = []
+    seen: set[tuple[Any, ...]] = set()
     for code, r in sorted(RULES.items()):
-        if code not in skip:
-            out.extend(r.check(ctx))
+        if code in skip:
+            continue
+        for each in per_output(ctx):  # a rule that reads no loss says the same thing each time: once
+            for d in r.check(each):
+                key = (d.code, d.loc, d.message, d.hint)
+                if key not in seen:
+                    seen.add(key)
+                    out.append(d)
     return out

@@ -4,14 +4,18 @@ What it does
     A global pool (GlobalMaxPool, GlobalAvgPool, Keras' GlobalMaxPooling1D…) or a 1-d pool
     (MaxPool1d, AvgPool1d, AdaptiveAvgPool1d…) reads a (B, T, F) tensor whose features are
     last: the output of an Embedding, a recurrent layer's sequence, an attention layer or a
-    Linear applied per step (through activations and dropout).
+    Linear applied per step (through activations and dropout). Also a Mean or Reduce over the
+    last dim of such a (B, T, F) tensor whose (B, T) result a Linear then reads as its features
+    (`torch.mean(out, dim=2)` for `dim=1`).
 
 Why is this bad
     These pools read (N, C, L), PyTorch's layout, and pool over L, the last dim. On (B, T, F)
     that is the F features of each step: a global max gives (B, T), the largest feature of
     every step, where the model meant the largest value of every feature over the steps,
     (B, F). Keras' GlobalMaxPooling1D reads (B, T, F), so a model ported from Keras checks,
-    trains and pools the wrong axis; its head is then tied to one sequence length.
+    trains and pools the wrong axis; its head is then tied to one sequence length. A Mean over
+    dim 2 (or -1) of (B, T, F) does the same: the head's weights then belong to positions, not
+    to features.
 
 Example
     inputs: {tokens: {shape: [B, 200], dtype: int64}}
@@ -31,15 +35,47 @@ from collections.abc import Iterator
 
 from ...diagnostics import Diagnostic
 from .. import Context, rule
+from ..view import Leaf, arg, keeps_layout
 from .channels_last_image import sequence_behind
 
 CODE = "L033"
 GLOBAL = {"GlobalMaxPool": "max", "GlobalAvgPool": "mean"}
 WINDOWED = ("MaxPool1d", "AvgPool1d", "LPPool1d", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d")
+REDUCE = ("Mean", "Reduce")
+
+
+def _head_reading(step: Leaf) -> Leaf | None:
+    """The Linear that reads ``step``'s values as its features, through activations and dropout."""
+    while len(step.consumers) == 1:
+        step = step.consumers[0]
+        if step.type == "Linear":
+            return step
+        if not keeps_layout(step):
+            return None
+    return None
+
+
+def _over_features(ctx: Context) -> Iterator[Diagnostic]:
+    for red in ctx.view.leaves:
+        if red.type not in REDUCE or arg(red, "dim") not in (2, -1) or arg(red, "keepdim"):
+            continue
+        seq = sequence_behind(red, linear=True)
+        head = _head_reading(red) if seq is not None and seq.out is not None else None
+        if head is None or seq is None or seq.out is None:
+            continue
+        _, steps, features = seq.out.shape
+        if features == 1:
+            continue  # one value per step (a score): the reduce only drops its dim
+        op = arg(red, "op", "mean")
+        yield ctx.warning(
+            CODE, red, f"it takes the {op} of each step's {features} features of the (B, T, F) output of {seq.who()}, "
+            f"giving (B, {steps}), and {head.who()} reads those {steps} steps as its features: one value per step, "
+            "not per feature", f"set dim: 1 to take the {op} over the steps, giving (B, {features})", field="dim")
 
 
 @rule
 def check(ctx: Context) -> Iterator[Diagnostic]:
+    yield from _over_features(ctx)
     for pool in ctx.view.leaves:
         if pool.type not in GLOBAL and pool.type not in WINDOWED:
             continue
