@@ -200,6 +200,8 @@ def _sequence_symbolic(args: dict[str, Any], inputs: Inputs) -> bool:
 def _ts_attention(args: dict[str, Any], inputs: Inputs) -> str | None:
     # Traced, PyTorch's attention reshapes the keys to (S, B·heads, head_dim) with the key length
     # S recorded as a constant: self-attention (keys = queries) and cross-attention alike.
+    if "num_kv_heads" in args:  # GroupedQueryAttention reads its lengths at run time
+        return None
     qkv = inputs[:len(inputs) - len(args.get("masks", ()))]
     keys = qkv[1] if len(qkv) >= 2 else qkv[0] if qkv else None
     if keys is not None and _seq_symbolic(args, keys[1]):
