@@ -167,6 +167,24 @@ def test_llama_and_mistral_have_their_published_counts(overrides: list[str], pub
     assert specc.load(ARCH / "llama_block.yaml", overrides=overrides).check()["total_params"] == published
 
 
+def gpt_neox_params(vocab: int, d: int, layers: int) -> int:
+    """Hugging Face's GPTNeoXForCausalLM count (intermediate 4·d, untied embed_out)."""
+    return 2 * vocab * d + layers * (12 * d * d + 13 * d) + 2 * d
+
+
+@pytest.mark.parametrize(("overrides", "published"), [
+    (["d=512", "heads=8", "layers=6", "vocab=50304"], 70_426_624),  # EleutherAI/pythia-70m
+    (["d=768", "heads=12", "layers=12", "vocab=50304"], 162_322_944),  # EleutherAI/pythia-160m
+], ids=["pythia-70m", "pythia-160m"])
+def test_pythia_has_its_published_counts(overrides: list[str], published: int) -> None:
+    values = {k: int(v) for k, v in (o.split("=") for o in overrides)}
+    assert gpt_neox_params(values["vocab"], values["d"], values["layers"]) == published
+    spec = specc.load(ARCH / "pythia.yaml", overrides=overrides)
+    assert spec.check()["total_params"] == published
+    attention = next(n for n in spec.graph.nodes[1].sub.nodes[0].sub.nodes if n.name == "attention")
+    assert attention.result.args["rotary_dim"] == values["d"] // values["heads"] // 4  # rotary_pct 0.25
+
+
 class HFLlama(torch.nn.Module):
     """LlamaForCausalLM's modules under its names (model. left off), each written as Hugging Face does."""
 
@@ -220,3 +238,19 @@ def test_llama_spec_loads_a_hugging_face_state_dict_and_computes_its_logits() ->
         ids = torch.randint(0, 1000, (2, t))
         with torch.no_grad():
             torch.testing.assert_close(model(ids), twin(ids), atol=1e-4, rtol=1e-4)
+
+
+def test_init_patterns_and_use_reach_the_projections() -> None:
+    text = ("specc: 1\ninputs:\n  x: [B, T, 32]\nlayers:\n"
+            "  - {type: MultiheadAttention, num_heads: 4, num_kv_heads: 2, rotary: {}, causal: true, name: a,\n"
+            "     init: {\"*_proj.weight\": {normal: {std: 0.02}}, \"o_proj.bias\": zeros}}\n  - {use: a}\n")
+    spec = specc.loads(text, "init.yaml")
+    assert spec.ok, [d.message for d in spec.errors]
+    model = build_module(spec, seed=0)
+    want = sorted(f"a.{p}_proj.{w}" for p in "qkvo" for w in ("weight", "bias"))
+    assert sorted(model.state_dict()) == want
+    assert float(model.a.k_proj.weight.detach().std()) < 0.03 and not model.a.o_proj.bias.any()
+    # nn.MultiheadAttention's packed name is not this layer's: V091, pointing at the names it has
+    wrong = specc.loads(text.replace('"*_proj.weight"', '"in_proj_weight"'), "init.yaml")
+    assert [d.code for d in wrong.errors] == ["V091"]
+    assert "_proj.weight" in (wrong.errors[0].hint or "")
