@@ -145,8 +145,9 @@ class RotaryParams(LayerParams):
     first ``dim`` features turned by angles position·base^(-2i/dim)."""
 
     base: PositiveFloat = 10000.0  # theta: HF's rope_theta (LLaMA 3: 500000)
-    # features of each head that turn: None is all of head_dim; GPT-NeoX rotary_pct·head_dim, GPT-J rotary_dim
-    dim: PositiveInt | None = None
+    # features of each head that turn: None is all of head_dim; GPT-NeoX rotary_pct·head_dim, GPT-J rotary_dim.
+    # A fraction (rotary_pct written here) is read so that check can give the dim it means (S040).
+    dim: PositiveInt | PositiveFloat | None = None
     # pairs (0, 1), (2, 3)... as GPT-J and Meta's LLaMA code; false: (i, i + dim/2), HF's rotate_half
     interleaved: bool = False
 
@@ -157,6 +158,12 @@ class MultiheadAttentionParams(LayerParams):
     num_kv_heads: PositiveInt | None = Field(None, validation_alias=AliasChoices("num_kv_heads",
                                                                                 "num_key_value_heads"))
     rotary: RotaryParams | None = None
+
+    @field_validator("rotary", mode="before")
+    @classmethod
+    def _rotary_flag(cls, v: Any) -> Any:
+        """``rotary: true`` is LLaMA's defaults, ``rotary: false`` none."""
+        return {} if v is True else None if v is False else v
     embed_dim: PositiveInt | None = None
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
     bias: bool = True
@@ -288,8 +295,14 @@ def grouped_attention(p: MultiheadAttentionParams, q: TensorType, e: int, kdim: 
                         f"{', '.join(map(str, divisors))})", field="num_kv_heads")
     head_dim = e // heads
     rotary_dim = None
+    if p.rotary is not None and isinstance(p.rotary.dim, float) and not p.rotary.dim.is_integer():
+        turned = _even_dim(int(p.rotary.dim * head_dim), head_dim)
+        hint = (f"write rotary: {{dim: {turned}}} ({p.rotary.dim} of the {head_dim} features of a head)" if turned
+                else f"give each head at least 2 features: embed_dim {e} / num_heads {heads} is {head_dim}")
+        raise SpecError("S040", f"rotary dim {p.rotary.dim} is a fraction, but dim counts the features of each head "
+                        "that turn (GPT-NeoX's rotary_pct times head_dim)", hint, field="rotary")
     if p.rotary is not None:
-        rotary_dim = p.rotary.dim or head_dim
+        rotary_dim = int(p.rotary.dim or head_dim)
         if rotary_dim > head_dim or rotary_dim % 2:
             fix = _even_dim(rotary_dim, head_dim)
             given = f"rotary dim {rotary_dim}" if p.rotary.dim else f"rotary (over all {head_dim} features)"
