@@ -874,7 +874,8 @@ class HFAttention(nn.Module):
         self.inv_freq = 1.0 / (theta ** (torch.arange(0, self.rotary_dim, 2, dtype=torch.int64).float()
                                          / self.rotary_dim))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, pad: torch.Tensor | None = None) -> torch.Tensor:
+        """``pad`` (B, T): true at the padding keys, as Hugging Face's attention_mask is 0 there."""
         if not self.batch_first:
             x = x.transpose(0, 1)
         b, t, _ = x.shape
@@ -896,6 +897,8 @@ class HFAttention(nn.Module):
         scores = q @ k.transpose(2, 3) / math.sqrt(self.d)
         if self.causal:
             scores = scores + torch.full((t, t), float("-inf")).triu(1)
+        if pad is not None:
+            scores = scores.masked_fill(pad[:, None, None, :], float("-inf"))
         out = (scores.softmax(-1) @ v).transpose(1, 2).reshape(b, t, -1)
         out = self.o_proj(out)
         return out if self.batch_first else out.transpose(0, 1)
@@ -907,6 +910,9 @@ case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 2, num_kv_head
      "rotary: {dim: 4, interleaved: true, base: 500}}", {"inp": ("T", "B", 16)},
      lambda: HFAttention(16, 2, 1, bias=True, causal=False, theta=500, rotary_dim=4, interleaved=True,
                          batch_first=False), BT)
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 4, num_kv_heads: 1, rotary: {}, causal: true, "
+     "masks: [key_padding], from: [inp, pad]}", {"inp": ("B", "T", 16), "pad": ("B", "T")},
+     lambda: HFAttention(16, 4, 1, bias=True), BT, dtypes={"pad": "bool"})
 
 # -- area A (issue 12): Sub, Div, Max, Min, Abs, Cast, Split, Chunk ---------------------------------
 

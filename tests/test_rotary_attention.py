@@ -254,3 +254,51 @@ def test_init_patterns_and_use_reach_the_projections() -> None:
     wrong = specc.loads(text.replace('"*_proj.weight"', '"in_proj_weight"'), "init.yaml")
     assert [d.code for d in wrong.errors] == ["V091"]
     assert "_proj.weight" in (wrong.errors[0].hint or "")
+
+
+PADDED = ("{type: MultiheadAttention, num_heads: 4, num_kv_heads: 2, rotary: {}, causal: true, bias: false, "
+          "masks: [key_padding], from: [x, pad], name: att}")
+
+
+def test_a_key_padding_mask_hides_keys_as_hugging_faces_attention_mask() -> None:
+    spec = _spec(PADDED, "[B, T, 16]\n  pad: {shape: [B, T], dtype: bool}")
+    model = build_module(spec, seed=0).eval()
+    torch.manual_seed(3)
+    oracle = HFAttention(16, 4, 2).eval()
+    model.att.load_state_dict(oracle.state_dict(), strict=True)
+    x = torch.randn(2, 6, 16)
+    right = torch.tensor([[False] * 6, [False] * 4 + [True] * 2])  # right padding: every row keeps key 0
+    with torch.no_grad():
+        torch.testing.assert_close(model(x, right), oracle(x, right), atol=2e-5, rtol=1e-4)
+        # the same mask as floats (-inf at the padding), as a float mask input would give it
+        as_float = torch.zeros(2, 6).masked_fill(right, float("-inf"))
+        torch.testing.assert_close(model.att(x, x, x, key_padding_mask=as_float), oracle(x, right))
+
+
+def test_a_row_whose_keys_are_all_hidden_is_zero_in_pytorch_onnx_and_training(tmp_path: Path) -> None:
+    # Left padding under causal: query 0 of sample 0 sees only key 0, which is padding. SDPA gives NaN there
+    # (and NaN gradients, which reach every weight); the layer gives 0 attention, so the output is o_proj's
+    # bias, in training, at eval and in the direct ONNX export alike.
+    pytest.importorskip("onnxruntime")
+    import numpy as np
+    import onnxruntime as ort
+    from safetensors.torch import save_file
+
+    from specc.backends.direct_export import export_direct
+
+    spec = _spec(PADDED.replace("bias: false", "bias: true"), "[B, T, 16]\n  pad: {shape: [B, T], dtype: bool}")
+    model = build_module(spec, seed=0)
+    x = torch.randn(2, 5, 16)
+    left = torch.tensor([[True, True, False, False, False], [False] * 5])
+    out = model.train()(x, left)
+    out.sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters())
+    with torch.no_grad():
+        want = model.eval()(x, left)
+    assert torch.isfinite(want).all()
+    torch.testing.assert_close(want[0, :2], model.att.o_proj.bias.detach().expand(2, 16))
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp_path / "w.safetensors"))
+    export_direct(spec, tmp_path / "m.onnx", weights=tmp_path / "w.safetensors")
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"))
+    got = session.run(None, {"x": x.numpy(), "pad": left.numpy()})[0]
+    np.testing.assert_allclose(got, want.numpy(), atol=1e-5)

@@ -228,7 +228,7 @@ class MultiheadAttention(LayerKind):
                             f"key {k} and value {v} have different lengths ({s_len} vs {vs})",
                             "key and value must have one step per key position")
         if p.rotary is not None or p.num_kv_heads is not None:
-            return grouped_attention(p, q, e, kdim, vdim, t_len, s_len)
+            return grouped_attention(p, q, e, kdim, vdim, (batch, t_len, s_len), ins[n_qkv:])
         check_masks(p.masks, ins[n_qkv:], batch, t_len, s_len, p.num_heads)
         check_causal(p.causal, p.masks, t_len, s_len)
 
@@ -266,24 +266,28 @@ def _even_dim(d: int, head_dim: int) -> int:
     return min(d - d % 2, head_dim - head_dim % 2)
 
 
-def grouped_attention(p: MultiheadAttentionParams, q: TensorType, e: int, kdim: int, vdim: int, t_len: DimLike,
-                      s_len: DimLike) -> LayerResult:
+def grouped_attention(p: MultiheadAttentionParams, q: TensorType, e: int, kdim: int, vdim: int,
+                      axes: tuple[DimLike, DimLike, DimLike], masks: list[TensorType]) -> LayerResult:
     """Attention as LLaMA, Mistral and GPT-NeoX write it: separate q/k/v/o projections,
     ``num_kv_heads`` key/value heads each shared by a group of query heads (grouped-query
-    attention; 1 is multi-query), and rotary position embeddings on the queries and keys."""
+    attention; 1 is multi-query), and rotary position embeddings on the queries and keys.
+    ``axes``: the batch and the query and key lengths; ``masks``: the mask inputs."""
+    batch, t_len, s_len = axes
     what = " and ".join(k for k, v in (("rotary:", p.rotary), ("num_kv_heads:", p.num_kv_heads)) if v is not None)
-    for key, given in (("masks", bool(p.masks)), ("add_bias_kv", p.add_bias_kv),
+    for key, given in (("masks", "attn" in p.masks), ("add_bias_kv", p.add_bias_kv),
                        ("add_zero_attn", p.add_zero_attn)):
         if given:
             if key == "masks":
-                why = "takes no masks: its one mask is causal: true, built from the length"
-                drop = "drop masks: and the mask inputs from from: (a decoder sets causal: true)"
+                why = ("takes no attn mask: its masks are key_padding (B, S) and causal: true, built from the "
+                       "length")
+                drop = "drop attn from masks: and its input from from:"
             else:
                 why = f"has no {key} (nn.MultiheadAttention's extra key/value step)"
                 drop = f"set {key}: false"
             raise SpecError("V100", f"attention with {what} (LLaMA's separate q/k/v projections) {why}",
                             f"{drop}, or drop {what} to keep nn.MultiheadAttention", field=key)
-    check_causal(p.causal, (), t_len, s_len)
+    check_masks(p.masks, masks, batch, t_len, s_len, p.num_heads)
+    check_causal(p.causal, p.masks, t_len, s_len)
     heads = p.num_heads
     kv = p.num_kv_heads or heads
     if heads % kv:
@@ -322,7 +326,7 @@ def grouped_attention(p: MultiheadAttentionParams, q: TensorType, e: int, kdim: 
             "batch_first": p.batch_first, "scale": p.scale, "causal": p.causal, "rotary_dim": rotary_dim,
             "rotary_base": float(p.rotary.base) if p.rotary else 10000.0,
             "rotary_interleaved": bool(p.rotary and p.rotary.interleaved),
-            "masks": (), "bool_masks": False, "float_attn": False}
+            "masks": p.masks, "bool_masks": False, "float_attn": False}
     return LayerResult(TensorType(q.shape, q.dtype, q.notes), args, params, macs)
 
 

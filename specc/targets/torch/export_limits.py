@@ -74,6 +74,8 @@ def _lstm(args: dict[str, Any]) -> str | None:
 def merges_masks(args: dict[str, Any]) -> bool:
     """Whether an attention layer's key-padding mask joins an attention (or causal) mask, so that the
     two together may hide every key of a row."""
+    if "num_kv_heads" in args:  # GroupedQueryAttention gives a row whose keys are all hidden 0 itself
+        return False
     masks = set(args.get("masks") or ())
     return "key_padding" in masks and ("attn" in masks or bool(args.get("causal"))) and not args.get("add_zero_attn")
 

@@ -288,7 +288,7 @@ def _grouped(layer: Layer) -> str:
     their groups of query heads (an Expand and a Reshape), rotary embeddings on q and k, and the
     causal mask built from the length: support/grouped_attention.py's GroupedQueryAttention."""
     args = layer.args
-    n = len(layer.inputs)
+    n = len(layer.inputs) - len(args["masks"])
     q_in = layer.inputs[0]
     k_in = layer.inputs[1] if n >= 2 else q_in
     v_in = layer.inputs[2] if n == 3 else k_in
@@ -315,9 +315,22 @@ def _grouped(layer: Layer) -> str:
     scale = 1.0 / math.sqrt(d) if args["scale"] is None else float(args["scale"])
     scores = layer.op("MatMul", [q, layer.op("Transpose", [k], perm=[0, 1, 3, 2])])
     scores = layer.op("Mul", [scores, _ft(layer, scale)])
+    parts = []
+    given = _masks(layer, tuple(args["masks"]), n)
+    if "key_padding" in given:
+        m, dtype, _ = given["key_padding"]
+        parts.append(_key_padding(layer, m, dtype))
     if args["causal"]:
-        scores = layer.op("Add", [scores, _causal(layer, q_in, t_axis, layer.in_types[0].shape[t_axis])])
-    out = layer.op("MatMul", [layer.op("Softmax", [scores], axis=-1), v])  # (B, heads, T, d)
+        parts.append(_causal(layer, q_in, t_axis, layer.in_types[0].shape[t_axis]))
+    mask = _sum(layer, parts)
+    if mask is not None:
+        scores = layer.op("Add", [scores, mask])
+    weights = layer.op("Softmax", [scores], axis=-1)
+    if given:  # as GroupedQueryAttention: a row whose keys are all hidden attends to nothing (0), not NaN
+        top = (layer.op("ReduceMax", [scores, layer.const([-1])], keepdims=1) if layer.b.opset >= 18
+               else layer.op("ReduceMax", [scores], axes=[-1], keepdims=1))
+        weights = layer.op("Where", [layer.op("Equal", [top, _ft(layer, -math.inf)]), _ft(layer, 0.0), weights])
+    out = layer.op("MatMul", [weights, v])  # (B, heads, T, d)
     out = layer.op("Transpose", [out], perm=[0, 2, 1, 3] if batch_first else [2, 0, 1, 3])
     return _linear(layer, layer.op("Reshape", [out, layer.const([0, 0, e])]), "o_proj", e, e, bias)
 

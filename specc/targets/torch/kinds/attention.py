@@ -73,7 +73,8 @@ class MultiheadAttention(_Masked):
         k = qkv[1] if len(qkv) >= 2 else q
         v = qkv[2] if len(qkv) == 3 else k
         if "num_kv_heads" in args:  # its causal mask is its own attribute, and it returns the output alone
-            return f"{module}({q}, {k}, {v})"
+            pad = "".join(f", key_padding_mask={x}" for x in inputs[len(qkv):])
+            return f"{module}({q}, {k}, {v}{pad})"
         names = {"key_padding": "key_padding_mask", "attn": "attn_mask"}
         extra = "".join(f", {names[m]}={x}" for m, x in zip(masks, mask_inputs(masks, inputs[len(qkv):], args)))
         if args["causal"]:
@@ -81,8 +82,8 @@ class MultiheadAttention(_Masked):
         return self.call(module, [q, k, v], f"{extra}, need_weights=False", args) + "[0]"
 
 
-# the grouped attention's forward-only attributes: the masks it refuses (check) and how nn.MultiheadAttention
-# would be called
+# the grouped attention's forward-only attributes: its masks (passed to forward), and how nn.MultiheadAttention
+# would take them
 _GROUPED_FORWARD = ("masks", "bool_masks", "float_attn")
 
 

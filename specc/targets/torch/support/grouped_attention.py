@@ -68,7 +68,15 @@ class GroupedQueryAttention(nn.Module):
         cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)
         return torch.cat((turned * cos + half * sin, kept), dim=-1)
 
-    def forward(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        key_padding_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """key_padding_mask (B, S): true (or -inf) at the keys no query may read, as in
+        nn.MultiheadAttention; a query row whose keys are all hidden gives 0."""
         if not self.batch_first:
             query, key, value = (x.transpose(0, 1) for x in (query, key, value))
         b, t, s = query.shape[0], query.shape[1], key.shape[1]
@@ -83,13 +91,28 @@ class GroupedQueryAttention(nn.Module):
             k = k.reshape(b, self.num_heads, s, self.head_dim)
             v = v[:, :, None].expand(b, self.num_kv_heads, groups, s, self.head_dim)
             v = v.reshape(b, self.num_heads, s, self.head_dim)
+        mask, hidden = None, None
+        if key_padding_mask is not None:
+            if key_padding_mask.dtype == torch.bool:
+                zeros = torch.zeros(key_padding_mask.shape, dtype=q.dtype, device=q.device)
+                key_padding_mask = zeros.masked_fill(key_padding_mask, float("-inf"))
+            mask = key_padding_mask.to(q.dtype)[:, None, None, :]  # (B, 1, 1, S)
+            if self.causal:
+                later = torch.ones(t, s, dtype=torch.bool, device=q.device).triu(1)
+                mask = mask.masked_fill(later, float("-inf"))
+            # A row with every key hidden would be NaN: it attends to nothing (0), with finite gradients.
+            hidden = (mask == float("-inf")).all(-1, keepdim=True)
+            mask = mask.masked_fill(hidden, 0.0)
         out = F.scaled_dot_product_attention(
             q,
             k,
             v,
+            attn_mask=mask,
             dropout_p=self.dropout if self.training else 0.0,
-            is_causal=self.causal,
+            is_causal=self.causal and mask is None,
             scale=self.scale,
         )
+        if hidden is not None:
+            out = out.masked_fill(hidden, 0.0)
         out = self.o_proj(out.transpose(1, 2).reshape(b, t, self.num_heads * self.head_dim))
         return out if self.batch_first else out.transpose(0, 1)
