@@ -130,6 +130,7 @@ def test_lora_adapts_the_four_projections(tmp_path: Path) -> None:
 def test_torch_exporters_write_it_at_every_length(exporter: str, tmp_path: Path) -> None:
     # Traced, the lengths T and S are read from the inputs (not frozen at the export size), and GPT-J's
     # interleaved pairs are a reshape, not a stack (which the TorchScript exporter could not write).
+    # Slow: dynamo's first export in a process costs about 30 s of its own start-up.
     pytest.importorskip("onnxruntime")
     from specc.backends.onnx_export import export_spec
 

@@ -16,6 +16,11 @@ target (T steps) and a named memory (S steps, ``from: [tgt, memory]``): self-att
 target 4·T·E² + 2·T²·E, cross-attention 2·T·E² + 2·S·E² + 2·T·S·E, the feed-forward 2·T·E·F and
 three LayerNorms.
 
+``rotary:`` (rotary position embeddings) and ``num_kv_heads:`` (grouped-query attention) make a
+MultiheadAttention the attention of LLaMA, Mistral and GPT-NeoX (``grouped_attention``): q/k/v/o
+projections of their own, Hugging Face's names, MACs T·2E² + S·kv_heads·head_dim·(kdim + vdim) +
+2·T·S·E.
+
 ``causal: true`` (self-attention, encoder and decoder layers) keeps step t from attending to
 later steps: the generated forward builds the (T, T) mask from the length it is given, so one
 model runs, and exports, at every T.
@@ -186,7 +191,8 @@ class MultiheadAttention(LayerKind):
     Params = MultiheadAttentionParams
     min_inputs, max_inputs = 1, 5
     accepts = "any"  # masks may be bool; query/key/value are checked below
-    summary = "multi-head attention: self (one input) or cross (from: [query, key_value] or [q, k, v])"
+    summary = ("multi-head attention: self (one input) or cross (from: [query, key_value] or [q, k, v]); "
+               "rotary: and num_kv_heads: make it LLaMA's (rotary positions, grouped-query heads)")
     form = "call"  # query, key and value
 
     def weights(self, args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
