@@ -873,6 +873,21 @@ _TABLE: list[Code | LintCode] = [
          "- {type: Cast, dtype: float16}\n- {type: Sin, scale: 30.0}",
          "Cast to float32 before the Sin or Cos (and back to float16 after it if the rest runs in half)."),
     LintCode("L034", "chaotic-periodic-stack"),
+    # -- attention as LLaMA, Mistral and GPT-NeoX write it (helper a23) -----------------------------
+    Code("S040", "rotary-dim-unfit", "A rotary: dim is odd or larger than a head (embed_dim / num_heads).",
+         "Rotary embeddings turn a head's features in pairs, each pair by its own angle: an odd count leaves a "
+         "feature without its partner, and a head has only embed_dim / num_heads features to turn.",
+         "inputs: {x: [B, T, 64]}\nlayers:\n  - {type: MultiheadAttention, num_heads: 8, rotary: {dim: 12}}",
+         "Give an even dim of at most embed_dim / num_heads (GPT-NeoX turns rotary_pct of it: 0.25 · 64 = 16); "
+         "leave dim out to turn the whole head."),
+    Code("V100", "grouped-attention-option", "An attention with rotary: or num_kv_heads: is given an attn mask, "
+         "add_bias_kv or add_zero_attn.",
+         "rotary: and num_kv_heads: build attention from separate q/k/v/o projections, as LLaMA and Mistral do, "
+         "and it has none of nn.MultiheadAttention's extras: its masks are a key-padding mask (B, S) and "
+         "causal: true, built from the length.",
+         "- {type: MultiheadAttention, num_heads: 8, num_kv_heads: 2, masks: [attn], from: [x, am]}",
+         "Drop the attn mask (and its input) and use causal: true for a decoder, masks: [key_padding] for "
+         "padding; or drop rotary: and num_kv_heads: to keep nn.MultiheadAttention's masks and extras."),
     # -- numbers that must not lie: float16 and int8 (helper a21) --------------------------------
     LintCode("L036", "eps-vanishes-in-half"),
     LintCode("L039", "concat-across-space"),

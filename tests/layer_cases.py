@@ -835,6 +835,85 @@ case("TransformerDecoder", "{type: TransformerDecoder, nhead: 2, dim_feedforward
      lambda: _with(nn.TransformerDecoder(nn.TransformerDecoderLayer(4, 2, 8, activation=_gelu_tanh, batch_first=True,
                                                                     norm_first=True), 2),
                    lambda m, t, s: m(t, s)), BTS)
+
+
+# -- attention as LLaMA, Mistral and GPT-NeoX write it: rotary embeddings, grouped-query heads --------
+
+def rotate_half(x: torch.Tensor) -> torch.Tensor:
+    """Hugging Face's (transformers/models/llama/modeling_llama.py)."""
+    x1, x2 = x[..., : x.shape[-1] // 2], x[..., x.shape[-1] // 2:]
+    return torch.cat((-x2, x1), dim=-1)
+
+
+def rotate_every_two(x: torch.Tensor) -> torch.Tensor:
+    """Hugging Face's GPT-J (modeling_gptj.py)."""
+    return torch.stack((-x[..., 1::2], x[..., ::2]), dim=-1).flatten(-2)
+
+
+def repeat_kv(x: torch.Tensor, n_rep: int) -> torch.Tensor:
+    """Hugging Face's: (B, kv_heads, S, d) -> (B, kv_heads · n_rep, S, d)."""
+    b, kv, s, d = x.shape
+    return x[:, :, None, :, :].expand(b, kv, n_rep, s, d).reshape(b, kv * n_rep, s, d)
+
+
+class HFAttention(nn.Module):
+    """LlamaAttention (eager) as Hugging Face writes it, with GPT-NeoX's partial rotary
+    (``rotary_dim`` < head_dim: the rest passes) and GPT-J's interleaved pairs."""
+
+    def __init__(self, e: int, heads: int, kv_heads: int, bias: bool = False, causal: bool = True,
+                 theta: float = 10000.0, rotary_dim: int | None = None, interleaved: bool = False,
+                 batch_first: bool = True) -> None:
+        super().__init__()
+        self.heads, self.kv_heads, self.d = heads, kv_heads, e // heads
+        self.q_proj = nn.Linear(e, heads * self.d, bias=bias)
+        self.k_proj = nn.Linear(e, kv_heads * self.d, bias=bias)
+        self.v_proj = nn.Linear(e, kv_heads * self.d, bias=bias)
+        self.o_proj = nn.Linear(heads * self.d, e, bias=bias)
+        self.causal, self.rotary_dim, self.interleaved = causal, rotary_dim or self.d, interleaved
+        self.batch_first = batch_first
+        self.inv_freq = 1.0 / (theta ** (torch.arange(0, self.rotary_dim, 2, dtype=torch.int64).float()
+                                         / self.rotary_dim))
+
+    def forward(self, x: torch.Tensor, pad: torch.Tensor | None = None) -> torch.Tensor:
+        """``pad`` (B, T): true at the padding keys, as Hugging Face's attention_mask is 0 there."""
+        if not self.batch_first:
+            x = x.transpose(0, 1)
+        b, t, _ = x.shape
+        q = self.q_proj(x).view(b, t, -1, self.d).transpose(1, 2)
+        k = self.k_proj(x).view(b, t, -1, self.d).transpose(1, 2)
+        v = self.v_proj(x).view(b, t, -1, self.d).transpose(1, 2)
+        position_ids = torch.arange(t)[None].float()
+        freqs = (self.inv_freq[None, :, None] @ position_ids[:, None, :]).transpose(1, 2)  # (1, T, r/2)
+        r = self.rotary_dim
+        if self.interleaved:
+            emb, rotate = freqs.repeat_interleave(2, dim=-1), rotate_every_two
+        else:
+            emb, rotate = torch.cat((freqs, freqs), dim=-1), rotate_half
+        cos, sin = emb.cos()[:, None], emb.sin()[:, None]
+        q_rot, q_pass, k_rot, k_pass = q[..., :r], q[..., r:], k[..., :r], k[..., r:]
+        q = torch.cat(((q_rot * cos) + (rotate(q_rot) * sin), q_pass), dim=-1)
+        k = torch.cat(((k_rot * cos) + (rotate(k_rot) * sin), k_pass), dim=-1)
+        k, v = repeat_kv(k, self.heads // self.kv_heads), repeat_kv(v, self.heads // self.kv_heads)
+        scores = q @ k.transpose(2, 3) / math.sqrt(self.d)
+        if self.causal:
+            scores = scores + torch.full((t, t), float("-inf")).triu(1)
+        if pad is not None:
+            scores = scores.masked_fill(pad[:, None, None, :], float("-inf"))
+        out = (scores.softmax(-1) @ v).transpose(1, 2).reshape(b, t, -1)
+        out = self.o_proj(out)
+        return out if self.batch_first else out.transpose(0, 1)
+
+
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 4, num_kv_heads: 2, rotary: {base: 10000}, "
+     "causal: true, bias: false}", {"inp": ("B", "T", 16)}, lambda: HFAttention(16, 4, 2), BT)
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 2, num_kv_heads: 1, batch_first: false, "
+     "rotary: {dim: 4, interleaved: true, base: 500}}", {"inp": ("T", "B", 16)},
+     lambda: HFAttention(16, 2, 1, bias=True, causal=False, theta=500, rotary_dim=4, interleaved=True,
+                         batch_first=False), BT)
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 4, num_kv_heads: 1, rotary: {}, causal: true, "
+     "masks: [key_padding], from: [inp, pad]}", {"inp": ("B", "T", 16), "pad": ("B", "T")},
+     lambda: HFAttention(16, 4, 1, bias=True), BT, dtypes={"pad": "bool"})
+
 # -- area A (issue 12): Sub, Div, Max, Min, Abs, Cast, Split, Chunk ---------------------------------
 
 BT2 = ({"B": 2, "T": 3}, {"B": 3, "T": 5})

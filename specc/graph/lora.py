@@ -6,7 +6,9 @@ rank · (in + out) parameters.  A Linear has one such matrix, ``weight``.  A
 MultiheadAttention has the query/key/value projection (``in_proj_weight``, packed as
 (3E, E) when keys and values have the query's width, else ``q_proj_weight``,
 ``k_proj_weight`` and ``v_proj_weight``) and the output projection ``out_proj.weight``;
-specc adapts all of them, as the LoRA paper's best setting (W_q, W_k, W_v, W_o) does.
+specc adapts all of them, as the LoRA paper's best setting (W_q, W_k, W_v, W_o) does.  With
+``rotary:`` or ``num_kv_heads:`` the four are ``q_proj``, ``k_proj`` and ``v_proj`` (num_kv_heads ·
+head_dim rows each) and ``o_proj``, as in PEFT's LLaMA targets.
 A TransformerEncoderLayer is that attention plus its feed-forward ``linear1``/``linear2``;
 a TransformerEncoder is ``num_layers`` of those under ``layers.<i>``: their projections are
 not layers of the spec, so naming the encoder adapts all of them.
@@ -92,6 +94,11 @@ def matrices(node: Node) -> tuple[Matrix, ...]:
     kind = adapted_type(node)
     if kind == "Linear":
         return (Matrix("weight", a["out_features"], a["in_features"]),)
+    if kind == "MultiheadAttention" and "num_kv_heads" in a:  # rotary: or num_kv_heads:, LLaMA's projections
+        kv_dim = a["num_kv_heads"] * (a["embed_dim"] // a["num_heads"])
+        e = a["embed_dim"]
+        return (Matrix("q_proj.weight", e, e), Matrix("k_proj.weight", kv_dim, a["kdim"] or e),
+                Matrix("v_proj.weight", kv_dim, a["vdim"] or e), Matrix("o_proj.weight", e, e))
     if kind == "MultiheadAttention":
         return _attention(a["embed_dim"], a.get("kdim"), a.get("vdim"))
     e, f = a["d_model"], a["dim_feedforward"]

@@ -16,6 +16,11 @@ target (T steps) and a named memory (S steps, ``from: [tgt, memory]``): self-att
 target 4·T·E² + 2·T²·E, cross-attention 2·T·E² + 2·S·E² + 2·T·S·E, the feed-forward 2·T·E·F and
 three LayerNorms.
 
+``rotary:`` (rotary position embeddings) and ``num_kv_heads:`` (grouped-query attention) make a
+MultiheadAttention the attention of LLaMA, Mistral and GPT-NeoX (``grouped_attention``): q/k/v/o
+projections of their own, Hugging Face's names, MACs T·2E² + S·kv_heads·head_dim·(kdim + vdim) +
+2·T·S·E.
+
 ``causal: true`` (self-attention, encoder and decoder layers) keeps step t from attending to
 later steps: the generated forward builds the (T, T) mask from the length it is given, so one
 model runs, and exports, at every T.
@@ -140,8 +145,30 @@ def float_attn(masks: tuple[str, ...], tensors: list[TensorType]) -> bool:
     return bool_padding(masks, tensors) and any(m == "attn" and t.dtype != "bool" for m, t in zip(masks, tensors))
 
 
+class RotaryParams(LayerParams):
+    """Rotary position embeddings (RoFormer; LLaMA, Mistral, GPT-NeoX): each query and key head's
+    first ``dim`` features turned by angles position·base^(-2i/dim)."""
+
+    base: PositiveFloat = 10000.0  # theta: HF's rope_theta (LLaMA 3: 500000)
+    # features of each head that turn: None is all of head_dim; GPT-NeoX rotary_pct·head_dim, GPT-J rotary_dim.
+    # A fraction (rotary_pct written here) is read so that check can give the dim it means (S040).
+    dim: PositiveInt | PositiveFloat | None = None
+    # pairs (0, 1), (2, 3)... as GPT-J and Meta's LLaMA code; false: (i, i + dim/2), HF's rotate_half
+    interleaved: bool = False
+
+
 class MultiheadAttentionParams(LayerParams):
     num_heads: PositiveInt = Field(validation_alias=AliasChoices("num_heads", "nhead"))
+    # grouped-query attention: key/value heads, each shared by num_heads / num_kv_heads query heads
+    num_kv_heads: PositiveInt | None = Field(None, validation_alias=AliasChoices("num_kv_heads",
+                                                                                "num_key_value_heads"))
+    rotary: RotaryParams | None = None
+
+    @field_validator("rotary", mode="before")
+    @classmethod
+    def _rotary_flag(cls, v: Any) -> Any:
+        """``rotary: true`` is LLaMA's defaults, ``rotary: false`` none."""
+        return {} if v is True else None if v is False else v
     embed_dim: PositiveInt | None = None
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
     bias: bool = True
@@ -164,10 +191,13 @@ class MultiheadAttention(LayerKind):
     Params = MultiheadAttentionParams
     min_inputs, max_inputs = 1, 5
     accepts = "any"  # masks may be bool; query/key/value are checked below
-    summary = "multi-head attention: self (one input) or cross (from: [query, key_value] or [q, k, v])"
+    summary = ("multi-head attention: self (one input) or cross (from: [query, key_value] or [q, k, v]); "
+               "rotary: and num_kv_heads: make it LLaMA's (rotary positions, grouped-query heads)")
     form = "call"  # query, key and value
 
     def weights(self, args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        if "num_kv_heads" in args:
+            return grouped_weights(args)
         return attention_weights(int(args["embed_dim"]), bool(args["bias"]), args.get("kdim"), args.get("vdim"),
                                  bool(args.get("add_bias_kv")))
 
@@ -203,6 +233,8 @@ class MultiheadAttention(LayerKind):
             raise SpecError("S010" if isinstance(vs, Dim) or isinstance(s_len, Dim) else "S006",
                             f"key {k} and value {v} have different lengths ({s_len} vs {vs})",
                             "key and value must have one step per key position")
+        if p.rotary is not None or p.num_kv_heads is not None:
+            return grouped_attention(p, q, e, kdim, vdim, (batch, t_len, s_len), ins[n_qkv:])
         check_masks(p.masks, ins[n_qkv:], batch, t_len, s_len, p.num_heads)
         check_causal(p.causal, p.masks, t_len, s_len)
 
@@ -218,6 +250,90 @@ class MultiheadAttention(LayerKind):
                 "scale": p.scale, "masks": p.masks, "causal": p.causal,
                 "bool_masks": bool_padding(p.masks, ins[n_qkv:]), "float_attn": float_attn(p.masks, ins[n_qkv:])}
         return LayerResult(TensorType(q.shape, q.dtype, q.notes), args, params, macs)
+
+
+def grouped_weights(args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """The projections of attention with rotary: or num_kv_heads:, one nn.Linear each under the
+    names of Hugging Face's LLaMA (q_proj, k_proj, v_proj, o_proj)."""
+    e, heads, kv = int(args["embed_dim"]), int(args["num_heads"]), int(args["num_kv_heads"])
+    kv_dim = kv * (e // heads)
+    shapes = {"q_proj": (e, e), "k_proj": (kv_dim, int(args["kdim"] or e)),
+              "v_proj": (kv_dim, int(args["vdim"] or e)), "o_proj": (e, e)}
+    out: dict[str, tuple[int, ...]] = {}
+    for name, (n_out, n_in) in shapes.items():
+        out[f"{name}.weight"] = (n_out, n_in)
+        if args["bias"]:
+            out[f"{name}.bias"] = (n_out,)
+    return out
+
+
+def _even_dim(d: int, head_dim: int) -> int:
+    """The rotary dim nearest to ``d`` that turns whole pairs within a head."""
+    return min(d - d % 2, head_dim - head_dim % 2)
+
+
+def grouped_attention(p: MultiheadAttentionParams, q: TensorType, e: int, kdim: int, vdim: int,
+                      axes: tuple[DimLike, DimLike, DimLike], masks: list[TensorType]) -> LayerResult:
+    """Attention as LLaMA, Mistral and GPT-NeoX write it: separate q/k/v/o projections,
+    ``num_kv_heads`` key/value heads each shared by a group of query heads (grouped-query
+    attention; 1 is multi-query), and rotary position embeddings on the queries and keys.
+    ``axes``: the batch and the query and key lengths; ``masks``: the mask inputs."""
+    batch, t_len, s_len = axes
+    what = " and ".join(k for k, v in (("rotary:", p.rotary), ("num_kv_heads:", p.num_kv_heads)) if v is not None)
+    for key, given in (("masks", "attn" in p.masks), ("add_bias_kv", p.add_bias_kv),
+                       ("add_zero_attn", p.add_zero_attn)):
+        if given:
+            if key == "masks":
+                why = ("takes no attn mask: its masks are key_padding (B, S) and causal: true, built from the "
+                       "length")
+                drop = "drop attn from masks: and its input from from:"
+            else:
+                why = f"has no {key} (nn.MultiheadAttention's extra key/value step)"
+                drop = f"set {key}: false"
+            raise SpecError("V100", f"attention with {what} (LLaMA's separate q/k/v projections) {why}",
+                            f"{drop}, or drop {what} to keep nn.MultiheadAttention", field=key)
+    check_masks(p.masks, masks, batch, t_len, s_len, p.num_heads)
+    check_causal(p.causal, p.masks, t_len, s_len)
+    heads = p.num_heads
+    kv = p.num_kv_heads or heads
+    if heads % kv:
+        divisors = [h for h in range(1, heads + 1) if heads % h == 0]
+        near = max(h for h in divisors if h <= kv)
+        raise SpecError("S004", f"num_heads {heads} is not divisible by num_kv_heads {kv}: each key/value head "
+                        "serves an equal group of query heads",
+                        f"set num_kv_heads: {near} (num_heads {heads} has the divisors "
+                        f"{', '.join(map(str, divisors))})", field="num_kv_heads")
+    head_dim = e // heads
+    rotary_dim = None
+    if p.rotary is not None and isinstance(p.rotary.dim, float) and not p.rotary.dim.is_integer():
+        turned = _even_dim(int(p.rotary.dim * head_dim), head_dim)
+        hint = (f"write rotary: {{dim: {turned}}} ({p.rotary.dim} of the {head_dim} features of a head)" if turned
+                else f"give each head at least 2 features: embed_dim {e} / num_heads {heads} is {head_dim}")
+        raise SpecError("S040", f"rotary dim {p.rotary.dim} is a fraction, but dim counts the features of each head "
+                        "that turn (GPT-NeoX's rotary_pct times head_dim)", hint, field="rotary")
+    if p.rotary is not None:
+        rotary_dim = int(p.rotary.dim or head_dim)
+        if rotary_dim > head_dim or rotary_dim % 2:
+            fix = _even_dim(rotary_dim, head_dim)
+            given = f"rotary dim {rotary_dim}" if p.rotary.dim else f"rotary (over all {head_dim} features)"
+            why = (f"more than the {head_dim} features of a head" if rotary_dim > head_dim
+                   else "an odd count, but rotary turns features in pairs")
+            hint = (f"write rotary: {{dim: {fix}}} (the first {fix} features of each head turn)" if fix
+                    else f"give each head at least 2 features: embed_dim {e} / num_heads {heads} is {head_dim}")
+            raise SpecError("S040", f"{given} is {why} (embed_dim {e} / num_heads {heads} = {head_dim})", hint,
+                            field="rotary")
+    kv_dim = kv * head_dim
+    b = 1 if p.bias else 0
+    params = e * e + kv_dim * kdim + kv_dim * vdim + e * e + b * (2 * e + 2 * kv_dim)
+    # q and o projections, k and v projections, then scores and weighted sum over all query heads
+    macs = add(add(mul(t_len, 2 * e * e), mul(s_len, kv_dim * (kdim + vdim))), mul(mul(t_len, s_len), 2 * e))
+    args = {"embed_dim": e, "num_heads": heads, "num_kv_heads": kv, "bias": p.bias,
+            "kdim": None if kdim == e else kdim, "vdim": None if vdim == e else vdim, "dropout": float(p.dropout),
+            "batch_first": p.batch_first, "scale": p.scale, "causal": p.causal, "rotary_dim": rotary_dim,
+            "rotary_base": float(p.rotary.base) if p.rotary else 10000.0,
+            "rotary_interleaved": bool(p.rotary and p.rotary.interleaved),
+            "masks": p.masks, "bool_masks": False, "float_attn": False}
+    return LayerResult(TensorType(q.shape, q.dtype, q.notes), args, params, macs)
 
 
 class EncoderLayerParams(LayerParams):

@@ -84,6 +84,11 @@ ELSEWHERE: tuple[tuple[str, str], ...] = (
     (r"Transformer", "use TransformerEncoder, and TransformerDecoder with from: [target, memory]"),
     (r"Attention|AdditiveAttention", "use MultiheadAttention: from: [query, key_value] for attention over another "
      "sequence"),
+    (r"Rotary(?:Positional|Position)?Embeddings?|RoPE|Rope", "rotary embeddings turn the queries and keys inside "
+     "attention, not the sequence: give the MultiheadAttention rotary: {{base: 10000}} (dim: for a part of each "
+     "head, as GPT-NeoX)"),
+    (r"(?:Llama|Mistral|Qwen2|GroupedQuery|MultiQuery|GQA)Attention", "use MultiheadAttention with num_kv_heads: "
+     "(the key/value heads; 1 for multi-query) and rotary: {{}} for LLaMA's positions"),
     (r"Dot", "for a dot product of two inputs: - {{type: Mul, from: [a, b]}} then - {{type: Reduce, op: sum, dim: "
      "-1}}"),
     (r"ChannelShuffle", "shuffle g groups with - {{type: Reshape, shape: [B, g, -1, H, W]}}, - {{type: Transpose, "

@@ -2,7 +2,8 @@
 
 What it does
     A Transformer encoder (or a self-attention layer) reads an Embedding's output with no
-    PositionalEncoding, recurrent or convolutional layer between them, and no causal mask.
+    PositionalEncoding, recurrent or convolutional layer between them, no causal mask and no
+    rotary embeddings (``rotary:``).
 
 Why is this bad
     Attention treats its input as a set: shuffle the tokens and each one's output is shuffled
@@ -17,7 +18,8 @@ Example
       - {type: TransformerEncoder, nhead: 4, num_layers: 2}
 
 Use instead
-    Add - {type: PositionalEncoding} (sinusoidal or kind: learned) after the Embedding.
+    Add - {type: PositionalEncoding} (sinusoidal or kind: learned) after the Embedding, or give
+    a MultiheadAttention rotary: {} (LLaMA's rotary position embeddings).
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ ORDERLESS = ("Linear", "LayerNorm", "RMSNorm", "Identity", *ATTENTION)
 ORDERLESS_FAMILIES = ("activation", "dropout")
 
 
+def _rotary(step: Leaf) -> bool:
+    """Rotary embeddings (``rotary:``) put the positions into the queries and keys."""
+    return bool(arg(step, "rotary_dim"))
+
+
 def _embedding_behind(step: Leaf) -> Leaf | None:
     """The Embedding whose output reaches ``step`` through order-blind layers only, if any."""
     src = step.source
@@ -43,7 +50,7 @@ def _embedding_behind(step: Leaf) -> Leaf | None:
             return src
         if src.type not in ORDERLESS and src.family not in ORDERLESS_FAMILIES:
             return None
-        if src.type in ATTENTION and (arg(src, "causal", False) or len(src.inputs) != 1):
+        if src.type in ATTENTION and (arg(src, "causal", False) or len(src.inputs) != 1 or _rotary(src)):
             return None
         src = src.source
     return None
@@ -53,7 +60,7 @@ def _embedding_behind(step: Leaf) -> Leaf | None:
 def check(ctx: Context) -> Iterator[Diagnostic]:
     for step in ctx.view.leaves:
         # self-attention without a causal mask (a causal mask gives each position its own view)
-        if step.type not in ATTENTION or len(step.inputs) != 1 or arg(step, "causal", False):
+        if step.type not in ATTENTION or len(step.inputs) != 1 or arg(step, "causal", False) or _rotary(step):
             continue
         embedding = _embedding_behind(step)
         if embedding is None or (step.source is not None and step.source.type in ATTENTION):

@@ -74,6 +74,8 @@ def _lstm(args: dict[str, Any]) -> str | None:
 def merges_masks(args: dict[str, Any]) -> bool:
     """Whether an attention layer's key-padding mask joins an attention (or causal) mask, so that the
     two together may hide every key of a row."""
+    if "num_kv_heads" in args:  # GroupedQueryAttention gives a row whose keys are all hidden 0 itself
+        return False
     masks = set(args.get("masks") or ())
     return "key_padding" in masks and ("attn" in masks or bool(args.get("causal"))) and not args.get("add_zero_attn")
 
@@ -200,6 +202,8 @@ def _sequence_symbolic(args: dict[str, Any], inputs: Inputs) -> bool:
 def _ts_attention(args: dict[str, Any], inputs: Inputs) -> str | None:
     # Traced, PyTorch's attention reshapes the keys to (S, B·heads, head_dim) with the key length
     # S recorded as a constant: self-attention (keys = queries) and cross-attention alike.
+    if "num_kv_heads" in args:  # GroupedQueryAttention reads its lengths at run time
+        return None
     qkv = inputs[:len(inputs) - len(args.get("masks", ()))]
     keys = qkv[1] if len(qkv) >= 2 else qkv[0] if qkv else None
     if keys is not None and _seq_symbolic(args, keys[1]):

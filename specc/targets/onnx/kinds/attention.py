@@ -32,7 +32,7 @@ from ..builder import ELEM
 from ..weights import ONES, XAVIER, ZEROS, Init, fan_in
 from .activation import gelu
 from .base import Layer, lowers
-from .opset import dims_of
+from .opset import dims_of, unsqueeze
 
 # Range (the causal mask's positions) and Pad's pads as an input are opset 11's, Slice's bounds as
 # inputs (PositionalEncoding's) opset 10's: limits.py refuses the kinds below those.
@@ -250,9 +250,96 @@ def _masks(layer: Layer, names: tuple[str, ...], first: int) -> dict[str, tuple[
 
 # -- the kinds --------------------------------------------------------------------------------------------
 
+def _rotary(layer: Layer, x: str, t_axis_of: str, t_axis: int, t: DimLike, head_dim: int) -> str:
+    """``x`` (B, heads, T, head_dim) with its first rotary_dim features turned by position 0..T-1,
+    T read from ``t_axis_of`` at run time: x·cos + rotate(x)·sin, where rotate is a Gather of each
+    feature's partner (i + d/2, or its neighbour when interleaved) times -1 or 1.  The features past
+    rotary_dim get the angle 0 (cos 1, sin 0), which keeps them as they are."""
+    args = layer.args
+    d, base = int(args["rotary_dim"]), float(args["rotary_base"])
+    # Hugging Face's inv_freq, in float32
+    inv = (1.0 / (np.float32(base) ** (np.arange(0, d, 2).astype(np.float32) / np.float32(d)))).astype(np.float32)
+    half = d // 2
+    if args["rotary_interleaved"]:
+        freqs = np.repeat(inv, 2)
+        partner = [i + 1 if i % 2 == 0 else i - 1 for i in range(d)]
+        sign = [-1.0 if i % 2 == 0 else 1.0 for i in range(d)]
+    else:
+        freqs = np.concatenate([inv, inv])
+        partner = [*range(half, d), *range(half)]
+        sign = [-1.0] * half + [1.0] * half
+    rest = head_dim - d
+    freqs = np.concatenate([freqs, np.zeros(rest, np.float32)])
+    partner += range(d, head_dim)
+    sign += [0.0] * rest
+    length = layer.op("Reshape", [_dim(layer, t_axis_of, t_axis, t), layer.const([], "int64")])
+    steps = layer.op("Range", [layer.const(0), length, layer.const(1)])
+    positions = layer.op("Reshape", [layer.op("Cast", [steps], to=ELEM["float32"]), layer.const([-1, 1])])
+    angles = layer.op("Mul", [positions, layer.const(freqs.tolist(), "float32")])  # (T, head_dim)
+    cos, sin = layer.op("Cos", [angles]), layer.op("Sin", [angles])
+    if layer.float_dtype != "float32":
+        cos, sin = (layer.op("Cast", [a], to=ELEM[layer.float_dtype]) for a in (cos, sin))
+    turned = layer.op("Mul", [layer.op("Gather", [x, layer.const(partner)], axis=3), _ft(layer, sign)])
+    return layer.op("Add", [layer.op("Mul", [x, cos]), layer.op("Mul", [turned, sin])])
+
+
+def _grouped(layer: Layer) -> str:
+    """Attention with q/k/v/o projections of their own, num_kv_heads key/value heads repeated for
+    their groups of query heads (an Expand and a Reshape), rotary embeddings on q and k, and the
+    causal mask built from the length: support/grouped_attention.py's GroupedQueryAttention."""
+    args = layer.args
+    n = len(layer.inputs) - len(args["masks"])
+    q_in = layer.inputs[0]
+    k_in = layer.inputs[1] if n >= 2 else q_in
+    v_in = layer.inputs[2] if n == 3 else k_in
+    e, heads, kv = int(args["embed_dim"]), int(args["num_heads"]), int(args["num_kv_heads"])
+    d = e // heads
+    bias, batch_first = bool(args["bias"]), bool(args["batch_first"])
+    t_axis = 1 if batch_first else 0
+    kdim, vdim = int(args["kdim"] or e), int(args["vdim"] or e)
+    to_heads = [0, 2, 1, 3] if batch_first else [1, 2, 0, 3]  # (B, heads, T, d)
+
+    def project(x: str, key: str, n_in: int, n_heads: int) -> str:
+        y = _linear(layer, x, key, n_in, n_heads * d, bias)
+        return layer.op("Transpose", [layer.op("Reshape", [y, layer.const([0, 0, n_heads, d])])], perm=to_heads)
+
+    q, k, v = project(q_in, "q_proj", e, heads), project(k_in, "k_proj", kdim, kv), project(v_in, "v_proj", vdim, kv)
+    if args["rotary_dim"]:
+        q = _rotary(layer, q, q_in, t_axis, layer.in_types[0].shape[t_axis], d)
+        k_type = layer.in_types[1 if n >= 2 else 0]
+        k = _rotary(layer, k, k_in, t_axis, k_type.shape[t_axis], d)
+    if heads != kv:  # Hugging Face's repeat_kv: query head h reads key/value head h // (heads / kv)
+        grow = layer.const([1, 1, heads // kv, 1, 1])
+        k, v = (layer.op("Reshape", [layer.op("Expand", [unsqueeze(layer, t, [2]), grow]),
+                                      layer.const([0, heads, -1, d])]) for t in (k, v))
+    scale = 1.0 / math.sqrt(d) if args["scale"] is None else float(args["scale"])
+    scores = layer.op("MatMul", [q, layer.op("Transpose", [k], perm=[0, 1, 3, 2])])
+    scores = layer.op("Mul", [scores, _ft(layer, scale)])
+    parts = []
+    given = _masks(layer, tuple(args["masks"]), n)
+    if "key_padding" in given:
+        m, dtype, _ = given["key_padding"]
+        parts.append(_key_padding(layer, m, dtype))
+    if args["causal"]:
+        parts.append(_causal(layer, q_in, t_axis, layer.in_types[0].shape[t_axis]))
+    mask = _sum(layer, parts)
+    if mask is not None:
+        scores = layer.op("Add", [scores, mask])
+    weights = layer.op("Softmax", [scores], axis=-1)
+    if given:  # as GroupedQueryAttention: a row whose keys are all hidden attends to nothing (0), not NaN
+        top = (layer.op("ReduceMax", [scores, layer.const([-1])], keepdims=1) if layer.b.opset >= 18
+               else layer.op("ReduceMax", [scores], axes=[-1], keepdims=1))
+        weights = layer.op("Where", [layer.op("Equal", [top, _ft(layer, -math.inf)]), _ft(layer, 0.0), weights])
+    out = layer.op("MatMul", [weights, v])  # (B, heads, T, d)
+    out = layer.op("Transpose", [out], perm=[0, 2, 1, 3] if batch_first else [2, 0, 1, 3])
+    return _linear(layer, layer.op("Reshape", [out, layer.const([0, 0, e])]), "o_proj", e, e, bias)
+
+
 @lowers("MultiheadAttention")
 def multihead_attention(layer: Layer) -> str:
     args = layer.args
+    if "num_kv_heads" in args:
+        return _grouped(layer)
     names = tuple(args["masks"])
     n_qkv = len(layer.inputs) - len(names)
     q_in = layer.inputs[0]

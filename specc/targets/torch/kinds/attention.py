@@ -34,11 +34,12 @@ def mask_inputs(masks: tuple[str, ...], inputs: list[str], args: dict[str, Any])
 class _Masked(Lowering):
     """Attention kinds: a layer whose masks merge is called through ``off_fastpath``."""
 
-    support = ("attention_fastpath", "gelu_tanh", "scaled_attention")
+    support = ("attention_fastpath", "gelu_tanh", "grouped_attention", "scaled_attention")
 
     def support_texts(self, args: dict[str, Any]) -> list[str]:
+        grouped = "num_kv_heads" in args
         need = {"attention_fastpath": merges_masks(args), "gelu_tanh": args.get("activation") == "gelu_tanh",
-                "scaled_attention": args.get("scale") is not None}
+                "grouped_attention": grouped, "scaled_attention": args.get("scale") is not None and not grouped}
         return [support.text(name) for name in self.support if need[name]]
 
     def call(self, module: str, positional: list[str], keywords: str, args: dict[str, Any]) -> str:
@@ -57,7 +58,10 @@ class MultiheadAttention(_Masked):
 
     def init(self, args: dict[str, Any], lit: Lit = repr) -> str | None:
         """nn.MultiheadAttention, or with a scale of its own (which PyTorch's lacks) the support
-        subclass ScaledMultiheadAttention: the same parameters, the scores times ``scale``."""
+        subclass ScaledMultiheadAttention: the same parameters, the scores times ``scale``.  With
+        rotary: or num_kv_heads:, the support module GroupedQueryAttention (LLaMA's projections)."""
+        if "num_kv_heads" in args:
+            return _GroupedQueryAttention().init({k: v for k, v in args.items() if k not in _GROUPED_FORWARD}, lit)
         if args.get("scale") is None:
             return super().init({k: v for k, v in args.items() if k != "scale"}, lit)
         return super().init(args, lit).replace("nn.MultiheadAttention(", "ScaledMultiheadAttention(", 1)
@@ -68,11 +72,26 @@ class MultiheadAttention(_Masked):
         q = qkv[0]
         k = qkv[1] if len(qkv) >= 2 else q
         v = qkv[2] if len(qkv) == 3 else k
+        if "num_kv_heads" in args:  # its causal mask is its own attribute, and it returns the output alone
+            pad = "".join(f", key_padding_mask={x}" for x in inputs[len(qkv):])
+            return f"{module}({q}, {k}, {v}{pad})"
         names = {"key_padding": "key_padding_mask", "attn": "attn_mask"}
         extra = "".join(f", {names[m]}={x}" for m, x in zip(masks, mask_inputs(masks, inputs[len(qkv):], args)))
         if args["causal"]:
             extra += f", attn_mask={causal_mask(q, args)}, is_causal=True"
         return self.call(module, [q, k, v], f"{extra}, need_weights=False", args) + "[0]"
+
+
+# the grouped attention's forward-only attributes: its masks (passed to forward), and how nn.MultiheadAttention
+# would take them
+_GROUPED_FORWARD = ("masks", "bool_masks", "float_attn")
+
+
+class _GroupedQueryAttention(Lowering):
+    torch_class = "GroupedQueryAttention"
+    positional = ("embed_dim", "num_heads", "num_kv_heads")
+    defaults = {"bias": True, "kdim": None, "vdim": None, "dropout": 0.0, "batch_first": True, "scale": None,
+                "causal": False, "rotary_dim": None, "rotary_base": 10000.0, "rotary_interleaved": False}
 
 
 class _Encoder(_Masked):
