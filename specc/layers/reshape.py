@@ -376,9 +376,11 @@ def _unnamed_hint(e: str, written: tuple[Any, ...], ins: list[TensorType], named
             fixed.append(f"like.size({i})")
         else:
             fixed.append(w)
-    sizes = [None if f == -1 else (_read_dim(f, _READ_FROM[_read(f)[0]], _read(f)[1], ins)  # type: ignore[index]
-                                   if isinstance(f, str) and _read(f) else sym(f) if isinstance(f, str) else f)
-             for f in fixed]
+    sizes: list[DimLike | None] = []
+    for f in fixed:
+        read = _read(f) if isinstance(f, str) else None
+        sizes.append(None if f == -1 else _read_dim(f, _READ_FROM[read[0]], read[1], ins) if read is not None
+                     else sym(f) if isinstance(f, str) else f)
     try:
         _fill(product(x.shape), sizes, tuple(fixed), "shape", "", "shape", x.shape)
     except SpecError:
