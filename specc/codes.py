@@ -296,6 +296,14 @@ _TABLE: list[Code | LintCode] = [
          "A view cannot create or drop elements; PyTorch fails at runtime.",
          "inputs: {features: [B, 64]}\nlayers:\n  - {type: Reshape, shape: [4, 4, 5]}",
          "Make the product of the target equal the input's, or write -1 for one dim so specc infers it."),
+    Code("S050", "reshape-reads-no-second-input", "A Reshape's shape (or an Unflatten's unflattened_size) reads a "
+         "dim of a second input (like.size(i)) but the layer has one input.",
+         "like.size(i) is the size of dim i of the tensor named second in from: [x, like], read at run time; "
+         "with no second input there is nothing to read it from.",
+         "inputs: {image: [B, 3, H, W]}\nlayers:\n  - {type: Conv2d, out_channels: 8, kernel_size: 4, stride: 4, "
+         "name: pe}\n  - {type: Flatten, start_dim: 2}\n  - {type: Reshape, shape: [B, 8, like.size(2), -1]}",
+         "Name the tensor whose dims it reads as the second input: from: [flatten_1, pe]; or read the input's "
+         "own dims as x.size(i)."),
     Code("S010", "unprovable-equal", "Two symbolic sizes could not be proven equal.",
          "Branches that reduce a symbolic length differently (e.g. padding on one side only) may disagree for "
          "some lengths, and a merge would then fail at runtime.",

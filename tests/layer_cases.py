@@ -387,6 +387,19 @@ case("Reshape", "{type: Reshape, shape: [-1, 8]}", {"inp": ("B", "T", 4, 2)},
 case("Reshape", "{type: Reshape, from: [flat, inp], shape: [B, 3, H, W]}", {"inp": ("B", 3, "H", "W")},
      fn(lambda m: m.flatten(2).reshape(m.size(0), 3, m.size(2), m.size(3))), BHW,
      before=("{type: Flatten, start_dim: 2, name: flat}",))
+# sizes derived from a symbol (floor((H - 1)/2) after a pool) read by position, as PyTorch code reads them
+POOL = "{type: MaxPool2d, kernel_size: 3, stride: 2, name: pool}"
+case("Reshape", "{type: Reshape, from: [flat, pool], shape: [B, 3, like.size(2), like.size(-1)]}",
+     {"inp": ("B", 3, "H", "W")}, fn(lambda m: (lambda p: p.flatten(2).reshape(p.size(0), 3, p.size(2), p.size(3)))(
+         F.max_pool2d(m, 3, 2))), BHW, before=(POOL, "{type: Flatten, start_dim: 2, name: flat}"))
+case("Unflatten", "{type: Unflatten, from: [flat, pool], dim: 2, unflattened_size: [like.size(2), -1]}",
+     {"inp": ("B", 3, "H", "W")}, fn(lambda m: (lambda p: p.flatten(2).unflatten(2, (p.size(2), -1)))(
+         F.max_pool2d(m, 3, 2))), BHW, before=(POOL, "{type: Flatten, start_dim: 2, name: flat}"))
+case("Reshape", "{type: Reshape, shape: [B, x.size(3), -1]}", {"inp": ("B", 3, "H", "W")},
+     fn(lambda m: (lambda p: p.reshape(p.size(0), p.size(3), -1))(F.max_pool2d(m, 3, 2))), BHW, before=(POOL,))
+case("Reshape", '{type: Reshape, shape: [B, 3, -1, "x.shape[-1]"]}', {"inp": ("B", 3, "H", "W")},
+     fn(lambda m: (lambda p: p.reshape(p.size(0), 3, -1, p.size(3)))(F.max_pool2d(m, 3, 2).transpose(2, 3))), BHW,
+     before=(POOL, "{type: Transpose, dim0: 2, dim1: 3}"))
 case("Permute", "{type: Permute, dims: [0, 2, 1]}", {"inp": ("B", "T", 8)}, fn(lambda x: x.transpose(1, 2)), BT)
 case("Permute", "{type: Permute, dims: [0, -1, 1, 2]}", {"inp": ("B", 3, 4, 5)},
      fn(lambda x: x.permute(0, 3, 1, 2)))

@@ -1326,12 +1326,13 @@ class MiTAttention(nn.Module):
         return self.proj((attn @ kv[1]).transpose(1, 2).reshape(b, n, c))
 
 
-class MiTBlock(nn.Module):
-    def __init__(self, dim: int, heads: int, sr: int) -> None:
+class MiTBlock(nn.Module):  # PVTv2's Block too (pvt_v2.py), whose feed-forward is `ratio` times the width
+    def __init__(self, dim: int, heads: int, sr: int, ratio: int = 4) -> None:
         super().__init__()
         self.norm1, self.attn = nn.LayerNorm(dim, eps=1e-6), MiTAttention(dim, heads, sr)
-        self.norm2, self.fc1 = nn.LayerNorm(dim, eps=1e-6), nn.Linear(dim, 4 * dim)
-        self.dwconv, self.fc2 = nn.Conv2d(4 * dim, 4 * dim, 3, 1, 1, groups=4 * dim), nn.Linear(4 * dim, dim)
+        self.norm2, self.fc1 = nn.LayerNorm(dim, eps=1e-6), nn.Linear(dim, ratio * dim)
+        self.dwconv = nn.Conv2d(ratio * dim, ratio * dim, 3, 1, 1, groups=ratio * dim)
+        self.fc2 = nn.Linear(ratio * dim, dim)
 
     def forward(self, x: torch.Tensor, h: int, w: int) -> torch.Tensor:
         x = x + self.attn(self.norm1(x), h, w)
@@ -1389,6 +1390,50 @@ class SegFormerB0(nn.Module):
                 self.linear_pred.bias]
 
 
+# whai362/PVT classification/pvt_v2.py (pvt_v2_b0): MiT's blocks with feed-forward ratios 8, 8, 4, 4,
+# and a classifier on the last stage's mean token
+
+class PVTv2B0(SegFormerB0):
+    def __init__(self, classes: int = 1000) -> None:
+        super().__init__()
+        dims, heads, srs = (32, 64, 160, 256), (1, 2, 5, 8), (8, 4, 2, 1)
+        self.blocks = nn.ModuleList(nn.ModuleList(MiTBlock(d, h, s, r) for _ in range(2))
+                                    for d, h, s, r in zip(dims, heads, srs, (8, 8, 4, 4)))
+        del self.linear_c, self.linear_fuse, self.bn, self.linear_pred
+        self.head = nn.Linear(256, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for i in range(4):
+            x = self.patch[i](x)
+            b, _, h, w = x.shape
+            x = self.patch_norm[i](x.flatten(2).transpose(1, 2))
+            for block in self.blocks[i]:
+                x = block(x, h, w)
+            x = self.norm[i](x)
+            if i < 3:
+                x = x.reshape(b, h, w, -1).permute(0, 3, 1, 2).contiguous()
+        return self.head(x.mean(dim=1))
+
+    def tensors(self) -> list[torch.Tensor]:
+        out: list[torch.Tensor] = []
+        for i in range(4):
+            out += [self.patch[i].weight, self.patch[i].bias, self.patch_norm[i].weight, self.patch_norm[i].bias]
+            out += [t for block in self.blocks[i] for t in block.tensors()]
+            out += [self.norm[i].weight, self.norm[i].bias]
+        return [*out, self.head.weight, self.head.bias]
+
+
+def test_pvt_v2_b0_is_the_authors_network_at_any_image_size() -> None:
+    spec = specc.load(ARCH / "pvt_v2_b0.yaml")
+    built, twin = build_module(spec).eval(), PVTv2B0().eval()
+    assert spec.check()["total_params"] == counts(built)[0] == counts(twin)[0] == 3_666_760
+    load_in_order(built, twin.tensors())
+    for h, w in ((64, 64), (45, 70)):  # 45: 12 x 18 tokens after the stride-4 embedding, 1 x 2 at sr 8
+        x = torch.randn(2, 3, h, w)
+        with torch.no_grad():
+            torch.testing.assert_close(built(x), twin(x), rtol=1e-4, atol=1e-4)
+
+
 def test_round22_pointnet_is_fxia22s_classifier() -> None:
     spec = specc.load(ARCH / "pointnet_cls.yaml")
     built, twin = build_module(spec).eval(), PointNetCls(40).eval()
@@ -1425,9 +1470,12 @@ def test_round22_segformer_b0_is_nvlabs_network() -> None:
     built, twin = build_module(spec).eval(), SegFormerB0().eval()
     assert spec.check()["total_params"] == counts(built)[0] == counts(twin)[0] == 3_752_694
     load_in_order(built, twin.tensors())
-    x = torch.randn(2, 3, 64, 64)
-    with torch.no_grad():
-        torch.testing.assert_close(built(x), twin(x), rtol=1e-4, atol=1e-4)
+    # any image size, as the reference: the blocks read each stage's map size from its patch
+    # embedding (floor((H + 3)/4) at 61 high), square or not
+    for h, w in ((64, 64), (61, 90)):
+        x = torch.randn(2, 3, h, w)
+        with torch.no_grad():
+            torch.testing.assert_close(built(x), twin(x), rtol=1e-4, atol=1e-4)
 
 
 # timm inception_resnet_v2.py (BasicConv2d, Mixed_5b, Block35, Mixed_6a, Block17, Mixed_7a, Block8)

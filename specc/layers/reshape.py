@@ -2,12 +2,13 @@
 Permute, Transpose, Squeeze, Unsqueeze, Slice, Split, Chunk, PixelShuffle, PixelUnshuffle, and Cast,
 which changes only the dtype.  No parameters, 0 MACs.
 
-Reshape names symbolic dims by the input axis they come from (its ``input_axes``), so a
-target can write the new shape for any batch size.
+Reshape names symbolic dims by the input axis they come from (its ``reads``: input and axis of
+each symbolic entry), so a target can write the new shape for any size of the symbols.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, PositiveInt, model_validator
@@ -16,7 +17,7 @@ from ..diagnostics import SpecError
 from ..shapes.dims import Dim, DimLike, add, ceildiv, mul, product, sym
 from ..shapes.formulas import divisors, exact_div
 from ..shapes.tensor import DTYPES, TensorType
-from .base import LayerKind, LayerParams, LayerResult, NoParams, Requirement, axis, register, require, static
+from .base import Form, LayerKind, LayerParams, LayerResult, NoParams, Requirement, axis, register, require, static
 
 
 def factor(d: DimLike) -> str:
@@ -29,14 +30,36 @@ def _written(v: tuple[Any, ...]) -> str:
     return "[" + ", ".join(str(e) for e in v) + "]"
 
 
+# A dim read by position, as PyTorch code reads it: ``like.size(2)`` (needs no quotes in a YAML
+# flow list) or ``like.shape[2]``; ``x`` is the input reshaped, ``like`` the second input.
+_READ = re.compile(r"^\s*(\w+)\s*\.\s*(?:size\s*\(\s*([-+]?\d+)\s*\)|shape\s*\[\s*([-+]?\d+)\s*\])\s*$")
+_READ_FROM = {"x": 0, "like": 1}
+
+
+def _read(e: str) -> tuple[str, int] | None:
+    """``(tensor, axis)`` of an entry that reads a dim by position (``like.size(2)``)."""
+    m = _READ.match(e)
+    return (m[1], int(m[2] if m[2] is not None else m[3])) if m else None
+
+
 def _check_sizes(v: tuple[Any, ...], field: str, names: bool) -> None:
-    """Reshape entries are positive sizes, one -1, and (Reshape only) input dim names."""
-    also = ", or the name of an input dim such as B" if names else ""
+    """Reshape and Unflatten entries are positive sizes, one -1, and dims read by position
+    (``like.size(2)``); Reshape's also input dim names."""
+    also = (", the name of an input dim such as B, or a dim read by position: x.size(i) of the input, "
+            "like.size(i) of a second input (from: [x, like])") if names else \
+        ", or a dim read by position: like.size(i) of a second input (from: [x, like])"
     if not v:
         raise SpecError("V003", f"{field} is empty", "list the sizes, e.g. " +
                         (f"{field}: [B, -1]" if names else f"{field}: [-1, 4]"), field=field)
     for e in v:
-        if isinstance(e, str) and not (names and e.isidentifier()):
+        if isinstance(e, str) and (read := _read(e)) is not None and read[0] not in _READ_FROM:
+            which, i = read
+            raise SpecError("V003", f"{field} entry '{e}' reads a dim of '{which}', which is not one of the "
+                            "layer's inputs by the names shape knows (x, the input reshaped, and like, the second "
+                            "input)", f"read the first input's dims as x.size({i}) and a second input's as "
+                            f"like.size({i}), with that tensor in from: [x, like] (from: [previous_layer, {which}])",
+                            field=field)
+        if isinstance(e, str) and not ((names and e.isidentifier()) or _read(e) is not None):
             raise SpecError("V003", f"{field} entry '{e}' is not a size",
                             f"use positive whole numbers, -1 once to infer a size{also}", field=field)
         if isinstance(e, int) and (e == 0 or e < -1):
@@ -56,12 +79,16 @@ class FlattenParams(LayerParams):
 class UnflattenParams(LayerParams):
     dim: int
     # torch.Tensor.unflatten(dim, sizes) names it sizes
-    unflattened_size: tuple[int, ...] = Field(validation_alias=AliasChoices("unflattened_size", "sizes"))
+    unflattened_size: tuple[int | str, ...] = Field(
+        validation_alias=AliasChoices("unflattened_size", "sizes"),
+        description="the sizes dim splits into: whole numbers, -1 once, or a dim read by position, like.size(i) "
+                    "of a second input")
 
 
 class ReshapeParams(LayerParams):
     shape: tuple[int | str, ...] = Field(
-        description="a list of sizes: whole numbers, -1 once, or input dim names such as B")
+        description="a list of sizes: whole numbers, -1 once, input dim names such as B, or a dim read by "
+                    "position: x.size(i) of the input, like.size(i) of a second input")
 
 
 class PermuteParams(LayerParams):
@@ -95,7 +122,9 @@ def _fill(total: DimLike, sizes: list[DimLike | None], written: tuple[Any, ...],
                                 f"({_near_divisors(total, known)})", field=field)
             raise SpecError("S009", f"{what} {_written(written)} cannot hold {where}: {total} cannot be proven a "
                             f"multiple of {known}", _per_sample(total, sizes, written, source) or
-                            "name the symbolic dims in the shape so they cancel, or give them fixed sizes",
+                            "name the symbolic dims in the shape so they cancel (a size derived from them by the "
+                            "position it has in the input or a second input: x.size(i), like.size(i)), or give "
+                            "them fixed sizes",
                             field=field)
         return tuple(rest if s is None else s for s in sizes)
     if known != total:
@@ -119,9 +148,15 @@ def _fill(total: DimLike, sizes: list[DimLike | None], written: tuple[Any, ...],
                     hint = f"use {fit} for entry {j} (or -1 there to let specc infer it)"
                     break
             else:
-                if unnamed:
+                bare = {str(d) for d in source if isinstance(d, Dim) and str(d).isidentifier()}
+                if unnamed and (not source or set(unnamed) <= bare):
                     hint = (f"write the symbolic dims by name ({', '.join(unnamed)}) so the shape fits every "
                             "size; use -1 for one entry to let specc infer it")
+                elif unnamed:
+                    # sizes derived from the symbols (floor((H + 3)/4)) have no name to write
+                    hint = (f"the sizes must multiply to {total}: read a derived size by its position, "
+                            "x.size(i) of the input or like.size(i) of a second input, and use -1 for one entry "
+                            "to let specc infer it")
         raise SpecError("S009", f"{what} {_written(written)} holds {known} elements but {where} has {total}", hint,
                         field=field)
     return tuple(s for s in sizes if s is not None)
@@ -219,20 +254,37 @@ class Flatten(LayerKind):
 class Unflatten(LayerKind):
     may_alias = True
     type_name, Params = "Unflatten", UnflattenParams
+    min_inputs, max_inputs = 1, 2
     accepts = "any"
-    summary = "split dim into unflattened_size (one entry may be -1)"
+    summary = ("split dim into unflattened_size (one entry may be -1, and like.size(i) reads a size of a second "
+               "input: from: [x, like])")
 
     def infer(self, p: UnflattenParams, ins: list[TensorType]) -> LayerResult:
         x = ins[0]
         _check_sizes(p.unflattened_size, "unflattened_size", names=False)
         d = axis(p.dim, x.rank)
-        sizes: list[DimLike | None] = [None if e == -1 else e for e in p.unflattened_size]
+        sizes: list[DimLike | None] = []
+        reads: list[tuple[int, int] | None] = []
+        for e in p.unflattened_size:
+            read = _read(e) if isinstance(e, str) else None
+            if read is None:
+                sizes.append(None if e == -1 else e)
+                reads.append(None)
+                continue
+            which, i = _READ_FROM[read[0]], read[1]
+            sizes.append(_read_dim(e, which, i, ins, "unflattened_size"))
+            reads.append((which, i % ins[which].rank))
         why = x.note(d)
         where = f"dim {p.dim} of the input {x} (size {x.shape[d]}{f' = {why}' if why else ''})"
         parts = _fill(x.shape[d], sizes, p.unflattened_size, "unflattened_size", where, "unflattened_size")
         shape = (*x.shape[:d], *parts, *x.shape[d + 1:])
-        return LayerResult(TensorType(shape, x.dtype), {"dim": p.dim, "unflattened_size": p.unflattened_size},
-                           0, 0)
+        args: dict[str, Any] = {"dim": p.dim, "unflattened_size": p.unflattened_size}
+        if any(reads):  # sizes read at run time: x.unflatten(dim, (like.shape[2], ...)) inline
+            args["reads"] = reads
+        return LayerResult(TensorType(shape, x.dtype), args, 0, 0)
+
+    def applied(self, args: dict[str, Any]) -> Form:
+        return "inline" if "reads" in args else self.form
 
 
 def _named_axes(x: TensorType) -> dict[str, int]:
@@ -251,8 +303,8 @@ class Reshape(LayerKind):
     type_name, Params = "Reshape", ReshapeParams
     min_inputs, max_inputs = 1, 2
     accepts = "any"
-    summary = ("view as shape (batch dim included): sizes, -1 once, or dim names such as B, of the input or of a "
-               "second one (from: [x, like])")
+    summary = ("view as shape (batch dim included): sizes, -1 once, dim names such as B, or dims read by position, "
+               "x.size(i) of the input or like.size(i) of a second one (from: [x, like])")
 
     def infer(self, p: ReshapeParams, ins: list[TensorType]) -> LayerResult:
         x = ins[0]
@@ -262,26 +314,78 @@ class Reshape(LayerKind):
         # attention, viewed back as (B, C, H, W) with H and W read from the map it came from)
         like = _named_axes(ins[1]) if len(ins) > 1 else {}
         sizes: list[DimLike | None] = []
+        reads: list[tuple[int, int] | None] = []  # per entry: (input, axis) a target reads it from
         for e in p.shape:
-            if isinstance(e, str):
+            read = _read(e) if isinstance(e, str) else None
+            if read is not None:
+                which, i = read
+                sizes.append(_read_dim(e, _READ_FROM[which], i, ins))
+                reads.append((_READ_FROM[which], i % ins[_READ_FROM[which]].rank))
+            elif isinstance(e, str):
                 if e not in named and e not in like:
-                    known = ", ".join([*named, *(k for k in like if k not in named)])
-                    inside = next((d for d in x.shape if isinstance(d, Dim) and e in d.symbols()), None)
-                    other = (f"; {e} is inside {inside} here: read it from a tensor that has {e} as a dim, as a "
-                             "second input (from: [this_value, that_tensor])" if inside is not None and len(ins) == 1
-                             else "")
                     raise SpecError("S009", f"'{e}' in shape is not a dim of the input {x}" +
                                     (f" or of the second input {ins[1]}" if len(ins) > 1 else ""),
-                                    (f"name one of the dims ({known}) or use -1" if known else
-                                     "use -1 or a number: no input here has named dims") + other, field="shape")
+                                    _unnamed_hint(e, p.shape, ins, named, like), field="shape")
                 sizes.append(sym(e))
+                reads.append((0, named[e]) if e in named else (1, like[e]))
             else:
                 sizes.append(None if e == -1 else e)
+                reads.append(None)
         out = _fill(product(x.shape), sizes, p.shape, "shape", f"the input {x}", "shape", x.shape)
-        like_axes = {k: v for k, v in like.items() if k not in named and k in p.shape}
-        args = {"shape": p.shape, "input_axes": named, **({"like_axes": like_axes} if len(ins) > 1 else {})}
-        return LayerResult(TensorType(out, x.dtype), args, 0, 0)
+        return LayerResult(TensorType(out, x.dtype), {"shape": p.shape, "reads": reads}, 0, 0)
 
+
+def _read_dim(e: str, which: int, i: int, ins: list[TensorType], field: str = "shape") -> DimLike:
+    """The size an entry such as ``like.size(2)`` reads: dim ``i`` of input ``which``."""
+    if which >= len(ins):
+        raise SpecError("S050", f"{field} entry '{e}' reads a dim of a second input, but the layer has one input "
+                        f"{ins[0]}", "give the tensor to read the size from as the second input: from: "
+                        "[this_value, that_tensor] (x.size(i) reads the input itself)", field=field)
+    t = ins[which]
+    if not -t.rank <= i < t.rank:
+        what = "the input" if which == 0 else "the second input"
+        raise SpecError("S008", f"{field} entry '{e}' reads dim {i} of {what} {t}, which has {t.rank} dims",
+                        f"read a dim from {-t.rank} to {t.rank - 1}", field=field)
+    return t.shape[i % t.rank]
+
+
+def _unnamed_hint(e: str, written: tuple[Any, ...], ins: list[TensorType], named: dict[str, int],
+                  like: dict[str, int]) -> str:
+    """The fix for a name that is no dim of the inputs: when a derived size holds it (H in
+    floor((H + 3)/4) after a stride-4 patch embedding), the shape that reads those dims by
+    position from the second input, or the advice to give one."""
+    x = ins[0]
+    known = ", ".join([*named, *(k for k in like if k not in named)])
+    base = f"name one of the dims ({known}) or use -1" if known else "use -1 or a number: no input here has named dims"
+    if len(ins) == 1:
+        inside = next((d for d in x.shape if isinstance(d, Dim) and e in d.symbols()), None)
+        if inside is None:
+            return base
+        return (f"{base}; {e} is inside {inside} here: read it from a tensor that has {e} as a dim, as a second "
+                "input (from: [this_value, that_tensor]), or a size derived from it by position there (like.size(i))")
+    # each unknown name in turn takes the next dim of the second input that holds its symbol
+    fixed: list[Any] = []
+    used: set[int] = set()
+    for w in written:
+        if isinstance(w, str) and _read(w) is None and w not in named and w not in like:
+            i = next((i for i, d in enumerate(ins[1].shape) if i not in used and isinstance(d, Dim)
+                      and w in d.symbols()), None)
+            if i is None:
+                return base
+            used.add(i)
+            fixed.append(f"like.size({i})")
+        else:
+            fixed.append(w)
+    sizes: list[DimLike | None] = []
+    for f in fixed:
+        read = _read(f) if isinstance(f, str) else None
+        sizes.append(None if f == -1 else _read_dim(f, _READ_FROM[read[0]], read[1], ins) if read is not None
+                     else sym(f) if isinstance(f, str) else f)
+    try:
+        _fill(product(x.shape), sizes, tuple(fixed), "shape", "", "shape", x.shape)
+    except SpecError:
+        return base
+    return f"{e} is inside the second input's dims, not one of them: write shape: [{', '.join(map(str, fixed))}]"
 
 
 @register

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from .dims import Dim, DimLike, add, ceildiv, floordiv, mul, same_size
+from .dims import Dim, DimLike, _atom_key, add, ceildiv, floordiv, mul, same_size
 
 
 def conv_out(size: DimLike, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1,
@@ -88,11 +88,50 @@ def broadcast(a: tuple, b: tuple) -> tuple | None:
     return tuple(reversed(out))
 
 
+def _poly_div(a: Dim, b: Dim) -> DimLike | None:
+    """``a / b`` as polynomials in their atoms (each symbol and floor one variable), when ``b``
+    divides ``a`` with a quotient of whole coefficients; else None.  Sound for every size: a
+    polynomial identity ``a = q·b`` holds whatever values the atoms take."""
+    order = sorted({atom for d in (a, b) for mono, _ in d.terms for atom in mono}, key=_atom_key)
+
+    def key(mono: tuple) -> tuple[int, tuple[int, ...]]:  # graded lex: a monomial order
+        return len(mono), tuple(mono.count(atom) for atom in order)
+
+    def lead(terms: dict) -> tuple:
+        return max(terms, key=key)
+
+    rest = dict(a.terms)
+    den = dict(b.terms)
+    top = lead(den)
+    out: dict = {}
+    for _ in range(64 * (len(a.terms) + 1)):  # each step removes rest's leading term
+        if not rest:
+            return Dim.make(out)
+        m = lead(rest)
+        left = list(m)
+        for atom in top:
+            if atom not in left:
+                return None
+            left.remove(atom)
+        if rest[m] % den[top]:
+            return None
+        t, c = tuple(left), rest[m] // den[top]
+        out[t] = out.get(t, 0) + c
+        for dm, dc in den.items():
+            pm = tuple(sorted(t + dm, key=_atom_key))
+            rest[pm] = rest.get(pm, 0) - c * dc
+            if rest[pm] == 0:
+                del rest[pm]
+    return None
+
+
 def exact_div(a: DimLike, b: DimLike) -> DimLike | None:
     """``a / b`` when it is provably a whole number, else None (reshape's ``-1`` entry).
 
-    Symbolic divisors must be one term (``8*B``): every term of ``a`` has to contain
-    its symbols, so ``(B*T*512) / (8*B)`` is ``64*T`` while ``T / 4`` stays unknown.
+    Symbolic divisors of one term (``8*B``): every term of ``a`` has to contain its symbols, so
+    ``(B*T*512) / (8*B)`` is ``64*T`` while ``T / 4`` stays unknown.  A divisor of several terms
+    (``floor((H + 1)/2) - 1``, a conv's output) divides when it is a factor of ``a`` as a polynomial
+    in the symbols and floors, with whole coefficients.
     """
     if isinstance(b, int):
         if b <= 0:
@@ -103,8 +142,10 @@ def exact_div(a: DimLike, b: DimLike) -> DimLike | None:
         return q if mul(q, b) == a else None
     if a == b:
         return 1
-    if len(b.terms) != 1 or isinstance(a, int):
+    if isinstance(a, int):
         return None
+    if len(b.terms) != 1:
+        return _poly_div(a, b)
     (den_mono, den_coeff), = b.terms
     out: dict = {}
     for mono, coeff in a.terms:

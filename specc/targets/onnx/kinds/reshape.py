@@ -97,25 +97,30 @@ def flatten(layer: Layer) -> str:
 def unflatten(layer: Layer) -> str:
     rank = layer.in_type.rank
     d = int(layer.args["dim"]) % rank
-    sizes = [int(s) for s in layer.args["unflattened_size"]]
+    reads = layer.args.get("reads") or [None] * len(layer.args["unflattened_size"])
+    sizes = [int(e) if read is None else _read(layer, read) for e, read in zip(layer.args["unflattened_size"], reads)]
     pieces = [_kept(layer, i) for i in range(d)] + sizes + [_at(layer, i) for i in range(d + 1, rank)]
     return _reshape(layer, layer.x, pieces)
 
 
 @lowers("Reshape")
 def reshape(layer: Layer) -> str:
-    named, like = layer.args["input_axes"], layer.args.get("like_axes", {})
     pieces: list[Piece] = []
-    for i, e in enumerate(layer.args["shape"]):
-        if isinstance(e, str) and e in named:
-            a = int(named[e])
-            pieces.append(_kept(layer, a) if a == i else _at(layer, a))
-        elif isinstance(e, str):  # read from the second input at run time (a number when it is fixed)
-            d = layer.in_types[1].shape[int(like[e])]
-            pieces.append(d if isinstance(d, int) else Axis(int(like[e]), of=1))
-        else:
+    for i, (e, read) in enumerate(zip(layer.args["shape"], layer.args["reads"])):
+        if read is None:
             pieces.append(int(e))
+            continue
+        pieces.append(0 if read[0] == 0 and read[1] == i and not isinstance(layer.in_type.shape[i], int)
+                      else _read(layer, read))  # Reshape's 0 keeps a symbolic dim in place
     return _reshape(layer, layer.x, pieces)
+
+
+def _read(layer: Layer, read: Sequence[int]) -> Piece:
+    """Dim ``read[1]`` of input ``read[0]``: a number when specc knows it, else read at run time
+    (Shape, sliced to the dim, into the Concat that feeds Reshape)."""
+    which, a = int(read[0]), int(read[1])
+    d = layer.in_types[which].shape[a]
+    return d if isinstance(d, int) else Axis(a, of=which)
 
 
 @lowers("Permute")

@@ -2,9 +2,9 @@
 
 Identity, Flatten and Unflatten are nn modules; the rest are written inline
 (``x.permute(0, 2, 1)``).  Reshape names symbolic dims by the input axis they come from
-(``x.reshape(x.shape[0], -1, 64)``), so the generated code works for any batch size and
-exports to ONNX with dynamic axes.  Slice is Python's ``x[:, a:b]``, which ONNX exports as a
-Slice node that keeps dynamic dims dynamic.
+or by position (``x.reshape(x.shape[0], -1, 64)``, ``like.shape[2]``), so the generated code
+works for any size of the symbols and exports to ONNX with dynamic axes.  Slice is Python's
+``x[:, a:b]``, which ONNX exports as a Slice node that keeps dynamic dims dynamic.
 """
 
 from __future__ import annotations
@@ -30,20 +30,25 @@ class Unflatten(Lowering):
     torch_class = "nn.Unflatten"
     positional = ("dim", "unflattened_size")
 
+    def init(self, args: dict[str, Any], lit: Any = repr) -> str | None:
+        return None if "reads" in args else super().init(args, lit)
+
+    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        if "reads" not in args:
+            return super().forward(module, inputs, args)
+        sizes = [str(e) if read is None else f"{on(inputs[read[0]])}.shape[{read[1]}]"
+                 for e, read in zip(args["unflattened_size"], args["reads"])]
+        return f"{on(inputs[0])}.unflatten({args['dim']}, ({', '.join(sizes)},))"
+
 
 @lowering
 class Reshape(Lowering):
     def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
-        x = on(inputs[0])
-        like = args.get("like_axes", {})
-
-        def size(e: int | str) -> str:
-            if not isinstance(e, str):
-                return str(e)
-            return f"{x}.shape[{args['input_axes'][e]}]" if e in args["input_axes"] else \
-                f"{on(inputs[1])}.shape[{like[e]}]"
-
-        return f"{x}.reshape({', '.join(size(e) for e in args['shape'])})"
+        # a symbolic size is read from its tensor at run time (x.shape[0], like.shape[2]), never the
+        # number it had when traced, so TorchScript and dynamo keep it dynamic
+        sizes = [str(e) if read is None else f"{on(inputs[read[0]])}.shape[{read[1]}]"
+                 for e, read in zip(args["shape"], args["reads"])]
+        return f"{on(inputs[0])}.reshape({', '.join(sizes)})"
 
 
 @lowering
