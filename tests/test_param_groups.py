@@ -134,6 +134,15 @@ def test_frozen_layers_leave_their_group_and_lora_adapters_train_in_the_rest() -
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert set().union(*groups.values()) == trainable  # frozen weights are in no group
     assert all("lora" in n for n in groups["rest"]) and len(groups["rest"]) == 8  # 4 adapted layers x (A, B)
+    # a group naming an adapted layer takes its adapters
+    named = checked(BERT_TINY + "lora: {targets: [intermediate, output], rank: 4}\n"
+                    "optimizer: {type: AdamW, param_groups: [{params: [intermediate], lr: 1.0e-3}]}\n")
+    assert not [d for d in named.diagnostics if d.code == "T065"]
+    model, opt = optimizer_of(named)
+    groups = names_by_group(model, opt)
+    assert groups["param_groups[0]"] == {f"encoder.{i}.intermediate.parametrizations.weight.0.lora_{ab}"
+                                         for i in (0, 1) for ab in "AB"}
+    assert len(groups["rest"]) == 4  # output's adapters
 
 
 def test_generated_source_lists_the_groups_by_state_dict_name() -> None:
@@ -185,15 +194,38 @@ def test_a_run_trains_with_the_groups_reports_them_and_resumes_them(tmp_path: Pa
 
     path = tmp_path / "net.yaml"
     path.write_text(textwrap.dedent(IRIS))
-    whole = specc.train(path, tmp_path / "whole")
+    whole = specc.train(path, None)
     groups = {g["name"]: (g["tensors"], g["lr"], g["weight_decay"]) for g in whole.report["param_groups"]}
     assert groups == {"rest": (1, 0.05, 0.001), "no_decay": (3, 0.05, 0.0), "head": (1, 0.2, 0.001),
                       "head/no_decay": (1, 0.2, 0.0)}
-    assert "parameter groups: rest 1 tensors" in (tmp_path / "whole" / "report.txt").read_text()
-    assert json.loads((tmp_path / "whole" / "report.json").read_text())["param_groups"][2]["name"] == "head"
     # stopped inside epoch 2 and resumed: the groups' momentum buffers and lrs come back from the checkpoint
     assert main(["train", str(path), "--run", str(tmp_path / "part"), "--max-steps", "10"]) == 0
     again = specc.train(path, tmp_path / "part", resume=True)
     a, b = whole.model.state_dict(), again.model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+    assert "parameter groups: rest 1 tensors" in (tmp_path / "part" / "report.txt").read_text()
+    assert json.loads((tmp_path / "part" / "report.json").read_text())["param_groups"][2]["name"] == "head"
     assert [r["loss"] for r in again.history] == [r["loss"] for r in whole.history]
+
+
+def test_the_standalone_script_trains_the_same_groups(tmp_path: Path) -> None:
+    import importlib.util
+    import sys
+
+    spec = loads(textwrap.dedent(IRIS), "net.yaml")
+    assert spec.ok, spec.diagnostics
+    path = tmp_path / "train_groups_net.py"
+    path.write_text(compile_source(spec, train=True))
+    module_spec = importlib.util.spec_from_file_location("train_groups_net", path)
+    assert module_spec is not None and module_spec.loader is not None
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules["train_groups_net"] = module
+    try:
+        module_spec.loader.exec_module(module)
+        result = module.main(["--epochs", "1", "--device", "cpu"])
+    finally:
+        sys.modules.pop("train_groups_net", None)
+    direct = specc.train(spec, None, epochs=1, device="cpu")
+    assert result["report"]["param_groups"] == direct.report["param_groups"]
+    assert [g["name"] for g in direct.report["param_groups"]] == ["rest", "no_decay", "head", "head/no_decay"]
+    assert result["history"][0]["loss"] == direct.history[0]["loss"]

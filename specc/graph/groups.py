@@ -6,7 +6,8 @@ a new head at 10x the backbone's lr). Here each group names its parameters by:
 
 - a layer type (``LayerNorm``, Keras' ``Dense``), a block name, a layer path (``layer4``,
   ``encoder.layers.0``) or a glob over layer paths (``layer4.*``): every parameter of those
-  layers, matched as ``init:`` matches (:mod:`specc.graph.init`, the same function);
+  layers, matched as ``init:`` matches (:mod:`specc.graph.init`, the same function); else a
+  layer's own name (``query``) in every block instance, as ``lora: targets`` match;
 - ``Type.param`` (``LayerNorm.weight``, ``Linear.bias``): that parameter of every layer of the type;
 - ``bias``, ``norm`` or ``1d``: every bias (a parameter whose own name is ``bias``), every
   parameter of a normalisation layer (and the ``norm*`` parts of a TransformerEncoderLayer),
@@ -18,7 +19,8 @@ A parameter belongs to at most one of ``param_groups`` (V114: PyTorch refuses on
 and "first wins" would hide the overlap); what none names trains with the optimizer's own
 settings. ``no_decay`` then splits every group, that rest included, into the parameters that
 decay and those that train with weight_decay: 0. Frozen parameters (``trainable: false``, the base
-weights under ``lora:``) are in no group; LoRA's adapters, which no spec names, train in the rest.
+weights under ``lora:``) are in no group; under ``lora:`` a group that names an adapted layer takes
+its adapters (``lora_A``, ``lora_B``), and the adapters no group names train in the rest.
 """
 
 from __future__ import annotations
@@ -104,6 +106,13 @@ def parameters(spec: Spec) -> list[Param]:
 
     if spec.graph is not None:
         walk(spec.graph, True)
+    # LoRA's adapters, by the names torch.nn.utils.parametrize gives them: a group that names an
+    # adapted layer takes its adapters (its base weights are frozen)
+    for t in plan.targets if plan is not None else []:
+        for m in t.matrices:
+            owner, _, weight = m.attr.rpartition(".")
+            at = f"{owner}.parametrizations.{weight}.0" if owner else f"parametrizations.{weight}.0"
+            out += [Param(f"{t.path}.{at}.{ab}", f"{at}.{ab}", 2, t.node, True) for ab in ("lora_A", "lora_B")]
     return out
 
 
@@ -155,28 +164,44 @@ class _Matcher:
             return [p for n in self.layers(head) for p in self.by_node.get(id(n), ())
                     if p.own == tail or (_PATTERN & set(tail) and fnmatchcase(p.own, tail))]
         reached = [p for n in self.layers(key) for p in self.by_node.get(id(n), ())]
+        if not reached and "." not in key:
+            # a layer's own name names it in every block instance and repeat, as lora: targets do
+            from .lora import _matches
+
+            reached = [p for n in _matches(self.graph, key) for leaf in _leaves(n)
+                       for p in self.by_node.get(id(leaf), ())]
         if reached:
             return reached
         glob = bool(_PATTERN & set(key))
         return [p for p in self.params if p.name == key or ("." not in key and p.own == key)
                 or (glob and fnmatchcase(p.name, key))]
 
-    def unmatched(self, key: str, what: str, loc: Location | None) -> Diagnostic:
-        head = key.partition(".")[0]
+    def unmatched(self, key: str, what: str, loc: Location | None, index: int) -> Diagnostic:
+        """V113 for ``key``, entry ``index`` of its list, which picks no parameter."""
+        head, _, tail = key.partition(".")
         kind = layers.lookup(head) if not _PATTERN & set(head) else None
         if kind is not None:
             shown = sorted(self.types)
+            # BERT's LayerNorm.weight carried to a CNN: the model's own layers of that family
+            kin = sorted(t for t in self.types if FAMILY_OF.get(t) == FAMILY_OF.get(kind.type_name))
+            fix = f"{kin[0]}.{tail}" if kin and tail else kin[0] if kin else None
             return Diagnostic("V113", f"{what} names {key}, but no layer of the model is a {kind.type_name}"
-                              + (f" with a parameter '{key.partition('.')[2]}'" if "." in key else ""), loc,
+                              + (f" with a parameter '{tail}'" if tail else ""), loc,
+                              f"use {fix} for entry {index} (the model's {FAMILY_OF.get(kind.type_name)} layers "
+                              f"are {', '.join(kin)})" if fix else
                               f"the layer types here: {', '.join(shown[:8])}{', …' if len(shown) > 8 else ''}")
         paths = [n.path for _, n in self.graph.walk()]
         owns = sorted({p.own for p in self.params})
         pool = [*RULES, *sorted(self.types), *owns, *paths, *(p.name for p in self.params)]
         guess = difflib.get_close_matches(key, pool, n=1)
         return Diagnostic("V113", f"{what} names '{key}', which is no parameter, layer type or layer of the model",
-                          loc, f"did you mean '{guess[0]}'?" if guess else
+                          loc, f"did you mean '{guess[0]}'? (use {guess[0]} for entry {index})" if guess else
                           "name a layer type (LayerNorm), a layer's path (layer4), a parameter (head.weight, "
                           "*.bias), or bias, norm or 1d")
+
+
+def _leaves(n: Node) -> list[Node]:
+    return [n] if n.sub is None else [leaf for c in n.sub.nodes if c.shares is None for leaf in _leaves(c)]
 
 
 def _loc(spec: Spec, *path: Any) -> Location | None:
@@ -203,7 +228,7 @@ def plan(spec: Spec) -> tuple[Plan | None, list[Diagnostic]]:
         for j, key in enumerate(g.params):
             hits = m.match(key)
             if not hits:
-                diags.append(m.unmatched(key, f"param_groups[{i}].params", _loc(spec, *where, "params", j)))
+                diags.append(m.unmatched(key, f"param_groups[{i}].params", _loc(spec, *where, "params", j), j))
             for p in hits:
                 first = owner.setdefault(p.name, i)
                 if first != i:
@@ -222,7 +247,7 @@ def plan(spec: Spec) -> tuple[Plan | None, list[Diagnostic]]:
     for j, key in enumerate(opt.no_decay or []):
         hits = m.match(key)
         if not hits:
-            diags.append(m.unmatched(key, "no_decay", _loc(spec, "optimizer", "no_decay", j)))
+            diags.append(m.unmatched(key, "no_decay", _loc(spec, "optimizer", "no_decay", j), j))
         decay_off |= {p.name for p in hits}
     if any(d.severity == "error" for d in diags):
         return None, diags
