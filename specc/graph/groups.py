@@ -223,6 +223,14 @@ def plan(spec: Spec) -> tuple[Plan | None, list[Diagnostic]]:
     for i, g in enumerate(opt.param_groups or []):
         where = ("optimizer", "param_groups", i)
         label = g.name or f"param_groups[{i}]"
+        if g.name is not None and (g.name in ("rest", "no_decay") or g.name.endswith("/no_decay") or g.name in
+                                   [h.name for h in opt.param_groups[:i]]):  # type: ignore[index]
+            # the report and the optimizer's state name each group once: two alike are one row
+            own = g.name in ("rest", "no_decay") or g.name.endswith("/no_decay")
+            diags.append(Diagnostic("V115", f"param_groups[{i}] is named '{g.name}', a name "
+                                    + ("specc gives the groups it makes (rest, no_decay, <group>/no_decay)" if own
+                                       else "an earlier group has"),
+                                    _loc(spec, *where, "name"), f"name it apart, e.g. name: group{i}"))
         options = _options(spec, opt, base, g, where, label, diags)
         found: list[Param] = []
         for j, key in enumerate(g.params):
