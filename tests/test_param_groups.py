@@ -231,3 +231,37 @@ def test_the_standalone_script_trains_the_same_groups(tmp_path: Path) -> None:
     assert result["report"]["param_groups"] == direct.report["param_groups"]
     assert [g["name"] for g in direct.report["param_groups"]] == ["rest", "no_decay", "head", "head/no_decay"]
     assert result["history"][0]["loss"] == direct.history[0]["loss"]
+
+
+def test_every_kind_names_its_parameters_as_pytorch_does() -> None:
+    """PARAM_GROUPS lists state-dict names that check predicts from each layer's weights: for one
+    case of every kind with parameters (and every weight_norm / spectral_norm case, which
+    parametrize renames), the names equal those of the module specc writes for it."""
+    import math
+
+    from layer_cases import CASES
+    from torch.nn import functional as F
+
+    from specc.graph.groups import state_name
+    from specc.targets.torch.lower import init_expr, support_texts
+
+    seen: set[str] = set()
+    checked_kinds = 0
+    for case in CASES:
+        reparam = "weight_norm" in case.layer or "spectral_norm" in case.layer
+        if case.kind in seen and not reparam:
+            continue
+        node = loads(case.yaml()).graph.nodes[-1]  # type: ignore[union-attr]
+        assert node.kind is not None and node.result is not None
+        want = set(node.kind.weights(node.result.args))
+        if not want:
+            continue
+        seen.add(case.kind)
+        ns: dict[str, object] = {"torch": torch, "nn": nn, "F": F, "math": math}
+        for code in support_texts(node.kind, node.result.args):
+            exec(code, ns)
+        module = eval(init_expr(node.kind, node.result.args), ns)
+        got = {state_name(f"layer.{name}").removeprefix("layer.") for name, _ in module.named_parameters()}
+        assert got == want, case.id
+        checked_kinds += 1
+    assert checked_kinds > 40
