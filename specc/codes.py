@@ -1005,6 +1005,13 @@ _TABLE: list[Code | LintCode] = [
          "adapters train with the optimizer's own settings.",
          "optimizer: {type: AdamW, param_groups: [{params: [backbone], lr: 1.0e-5}]}   # backbone: trainable: false",
          "Name the layers that train, or drop the group."),
+    Code("T066", "no-decay-without-decay", "The optimizer has no_decay but no weight decay to leave out: a "
+         "warning.",
+         "no_decay takes biases and norms out of the weight decay the other parameters train with; with the "
+         "optimizer's weight_decay at 0 (Adam's and SGD's default) and no group setting one, nothing decays at "
+         "all, which is seldom what a spec copying BERT's or timm's recipe means.",
+         "optimizer: {type: Adam, lr: 1.0e-3, no_decay: [bias, norm]}",
+         "Set the optimizer's weight_decay (AdamW's default is 0.01), or drop no_decay."),
     # -- internal ---------------------------------------------------------------------------
     Code("E999", "internal-error", "specc itself failed; this is a bug in specc, not in the spec.",
          "Every mistake in a spec should get its own code with a location and a hint; an internal error means "
@@ -1022,7 +1029,8 @@ WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")}
                           | {"G005", "G007", "G011", "G014", "S012", "T011", "T017", "V032", "V066", "V067", "V070",
                              "V072", "V096"}
                           | {"V074", "V075", "V076"}
-                          | {"T019", "T020", "T021", "T022", "T023", "T024", "T061", "T062", "T063", "T064", "T065"})
+                          | {"T019", "T020", "T021", "T022", "T023", "T024", "T061", "T062", "T063", "T064"}
+                          | {"T065", "T066"})
 
 
 def closest_warning_code(text: str) -> str | None:

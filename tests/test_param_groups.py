@@ -159,6 +159,7 @@ def test_generated_source_lists_the_groups_by_state_dict_name() -> None:
     ("{type: SGD, param_groups: [{params: [pooler], betas: [0.9, 0.99]}]}", "V115", "momentum"),
     ("{type: AdamW, param_groups: [{params: [pooler], lr: 0}]}", "V115", "lr"),
     ("{type: AdamW, param_groups: [{params: [pooler], lr: 5}]}", "T058", "param_groups[0]"),
+    ("{type: Adam, no_decay: [bias, norm]}", "T066", "weight_decay: 0.0001"),
     ("{type: AdamW, param_groups: [{params: [pooler], name: a}, {params: [classifier], name: a}]}", "V115",
      "an earlier group"),
 ])

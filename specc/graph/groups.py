@@ -209,7 +209,7 @@ def _loc(spec: Spec, *path: Any) -> Location | None:
 
 
 def plan(spec: Spec) -> tuple[Plan | None, list[Diagnostic]]:
-    """The optimizer's groups, and the problems with them (V113-V115, T065); None where the
+    """The optimizer's groups, and the problems with them (V113-V115, T065, T066); None where the
     optimizer names no groups."""
     opt = spec.document.optimizer if spec.document is not None else None
     if opt is None or spec.graph is None or (not opt.no_decay and not opt.param_groups):
@@ -259,6 +259,12 @@ def plan(spec: Spec) -> tuple[Plan | None, list[Diagnostic]]:
         decay_off |= {p.name for p in hits}
     if any(d.severity == "error" for d in diags):
         return None, diags
+    if opt.no_decay and not getattr(opt, "weight_decay", 0) and not any(o.get("weight_decay") for _, o, _ in named):
+        usual = "0.01" if opt.type in ("AdamW", "Adafactor") else "0.0001"
+        diags.append(Diagnostic("T066", f"no_decay leaves its parameters out of weight decay, but optimizer "
+                                f"{opt.type} has weight_decay: 0 and no group sets one, so nothing decays",
+                                _loc(spec, "optimizer", "no_decay"),
+                                f"set weight_decay: {usual} on the optimizer, or drop no_decay", "warning"))
     taken = {p.name for _, _, found in named for p in found}
     rest = [p for p in params if p.name not in taken]
     groups: list[Group] = []
