@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from ..diagnostics import Diagnostic, Location
 from ..layers import base as layers
 from ..layers.catalogue import FAMILY_OF
+from ..validate.errors import OPTIMIZER_KEYS
 from .init import _PATTERN, _Assigner, _Entry, _Scope
 from .ir import Graph, Node
 
@@ -306,8 +307,9 @@ def _options(spec: Spec, opt: Any, base: dict[str, Any], g: Any, where: tuple[An
         if key in ("type", "no_decay", "param_groups") or key not in fields:
             takes = [k for k in fields if k not in ("type", "no_decay", "param_groups")]
             guess = difflib.get_close_matches(key, takes, n=1)
+            known = OPTIMIZER_KEYS.get(key) if key not in ("no_decay", "param_groups", "params") else None
             diags.append(Diagnostic("V115", f"{label} sets {key}, which optimizer {opt.type} does not take", at,
-                                    (f"did you mean '{guess[0]}'? " if guess else "") +
+                                    f"did you mean '{guess[0]}'?" if guess else known or
                                     f"a group of {opt.type} sets {', '.join(takes)}, params and name"))
             continue
         try:
