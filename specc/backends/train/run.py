@@ -167,7 +167,8 @@ def write_report(run: Path, report: dict[str, Any]) -> None:
     groups = report.get("param_groups") or []
     if len(groups) > 1:
         lines.append("parameter groups: " + "; ".join(
-            f"{g['name']} {g['tensors']} tensors ({g['parameters']:,} weights) lr {g['lr']:g} weight_decay "
+            f"{g['name']} {g['tensors']} tensor{'' if g['tensors'] == 1 else 's'} ({g['parameters']:,} weights) lr "
+            f"{g['lr']:g} weight_decay "
             f"{g['weight_decay']:g}" for g in groups))
     final = report.get("final", {})
     if final:
