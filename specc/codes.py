@@ -1010,6 +1010,44 @@ _TABLE: list[Code | LintCode] = [
          "writes proj_size",
          "Leave export.exporter at auto (the direct target writes proj_size), or set proj_size: 0 and add "
          "- {type: Linear, out_features: 16} after the LSTM."),
+    # -- parameter groups (helper d23) -------------------------------------------------------
+    Code("V113", "param-group-matches-nothing", "A name in the optimizer's no_decay or a param_groups entry's "
+         "params reaches no parameter of the model.",
+         "Each name picks parameters by a layer type, a block, a layer's path, a state-dict name or glob, or the "
+         "rules bias, norm and 1d. One that picks none (a misspelt path, LayerNorm in a model of BatchNorm2d) "
+         "leaves those parameters decaying, or at the optimizer's lr, with nothing said: the recipe the spec "
+         "writes is not the one that trains.",
+         "optimizer: {type: AdamW, no_decay: [bias, LayerNrom]}",
+         "Name what the model has: the hint gives the nearest name, or the layer types it holds."),
+    Code("V114", "parameter-in-two-groups", "One parameter is named by two of the optimizer's param_groups.",
+         "PyTorch's optimizer takes a parameter in one group only ('some parameters appear in more than one "
+         "parameter group'), and letting the first group win would hide which lr the parameter trains with. "
+         "no_decay is no group of its own: it splits every group, so a head's biases can be in both.",
+         "param_groups: [{params: [head], lr: 1.0e-3}, {params: ['*.bias'], weight_decay: 0}]",
+         "Narrow one group's params so that each parameter is named once; for biases and norms without weight "
+         "decay, use no_decay."),
+    Code("V115", "param-group-setting-invalid", "A param_groups entry sets a key its optimizer does not take, "
+         "or a value the optimizer would refuse.",
+         "A group overrides the optimizer's own settings (lr, weight_decay, momentum, betas...) for its "
+         "parameters; torch.optim ignores a key its optimizer does not read (momentum in a group of Adam), so "
+         "the group trains with the optimizer's own value and nothing says so, and a value out of range (lr: 0, "
+         "a beta of 1) fails when the optimizer first steps.",
+         "optimizer: {type: Adam, param_groups: [{params: [fc], momentum: 0.9}]}",
+         "Set only what the optimizer takes (the hint lists it), with a value it takes."),
+    Code("T065", "param-group-trains-nothing", "A param_groups entry names only parameters that do not train "
+         "(trainable: false, or the base weights under lora:): a warning.",
+         "Frozen parameters are in no group (the optimizer never sees them), so the group's lr and weight_decay "
+         "change nothing; under lora: only the adapters and the layers marked trainable: true train, and the "
+         "adapters train with the optimizer's own settings.",
+         "optimizer: {type: AdamW, param_groups: [{params: [backbone], lr: 1.0e-5}]}   # backbone: trainable: false",
+         "Name the layers that train, or drop the group."),
+    Code("T066", "no-decay-without-decay", "The optimizer has no_decay but no weight decay to leave out: a "
+         "warning.",
+         "no_decay takes biases and norms out of the weight decay the other parameters train with; with the "
+         "optimizer's weight_decay at 0 (Adam's and SGD's default) and no group setting one, nothing decays at "
+         "all, which is seldom what a spec copying BERT's or timm's recipe means.",
+         "optimizer: {type: Adam, lr: 1.0e-3, no_decay: [bias, norm]}",
+         "Set the optimizer's weight_decay (AdamW's default is 0.01), or drop no_decay."),
     # -- internal ---------------------------------------------------------------------------
     Code("E999", "internal-error", "specc itself failed; this is a bug in specc, not in the spec.",
          "Every mistake in a spec should get its own code with a location and a hint; an internal error means "
@@ -1027,7 +1065,8 @@ WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")}
                           | {"G005", "G007", "G011", "G014", "S012", "T011", "T017", "V032", "V066", "V067", "V070",
                              "V072", "V096"}
                           | {"V074", "V075", "V076"}
-                          | {"T019", "T020", "T021", "T022", "T023", "T024", "T061", "T062", "T063", "T064", "T073"})
+                          | {"T019", "T020", "T021", "T022", "T023", "T024", "T061", "T062", "T063", "T064", "T073"}
+                          | {"T065", "T066"})
 
 
 def closest_warning_code(text: str) -> str | None:

@@ -11,7 +11,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import Diagnostic, Location
-from ..graph import lora
+from ..graph import groups, lora
 from ..layers.catalogue import FAMILY_OF
 from ..shapes.dims import evaluate, product
 from ..shapes.rules import made_sizes, size_rules
@@ -39,7 +39,8 @@ CHANNELS_FIRST = ("conv", "pool")
 
 
 def check_training(spec: Spec) -> list[Diagnostic]:
-    diags = lora.plan(spec)[1] + _learning_rate(spec) + _weight_decay(spec) + _betas(spec) + \
+    diags = lora.plan(spec)[1] + groups.plan(spec)[1] + _learning_rate(spec) + _weight_decay(spec) + \
+        _group_settings(spec) + _betas(spec) + \
         _growing_schedule(spec) + _idle_scheduler(spec) + _unreduced(spec)
     ctx = context(spec)
     diags += _single_sample_batches(spec, ctx.view.leaves if ctx is not None else [])
@@ -356,10 +357,11 @@ def _sizes_at(dims: tuple[Any, ...], env: dict[str, int]) -> list[int]:
     return out
 
 
-def _learning_rate(spec: Spec) -> list[Diagnostic]:
+def _learning_rate(spec: Spec, lr: float | None = None, at: tuple[Any, ...] = ("optimizer", "lr"),
+                   who: str = "") -> list[Diagnostic]:
     """T058: an lr far outside what its optimizer trains with (a warning: training runs, uselessly)."""
     opt = spec.document.optimizer if spec.document is not None else None
-    lr = getattr(opt, "lr", None)
+    lr = getattr(opt, "lr", None) if lr is None else lr
     if opt is None or not isinstance(lr, (int, float)) or lr <= 0:
         return []
     default = type(opt).model_fields["lr"].default
@@ -374,23 +376,38 @@ def _learning_rate(spec: Spec) -> list[Diagnostic]:
         message = (f"optimizer SGD with lr: {lr:g} and grad_clip: {clip:g} moves the model's {params:,} weights by up "
                    f"to {step:.2g} each per step, far from the 1/sqrt(fan_in) they start at: the loss explodes or "
                    "the model collapses to a constant")
-        return [Diagnostic("T058", message, spec.locations.nearest("optimizer", "lr"),
+        return [Diagnostic("T058", message, spec.locations.nearest(*at),
                            f"use an lr below about {lr * CLIPPED_STEP_TOO_HIGH / step:.2g} with grad_clip: {clip:g}, "
                            "or a smaller grad_clip", "warning")]
     if lr >= high:  # Adam's lr: 0.1, SGD's carried over, left a digits MLP at 29% (97.8% at 1e-3)
         exponent = math.log10(lr)
         meant = f"; lr: {lr:g} reads like 1.0e-{round(exponent)} with its minus sign lost" \
             if lr >= 10 and exponent == round(exponent) else ""
-        message = (f"optimizer {name} with lr: {lr:g}, {lr / default:,.0f} times PyTorch's default {default:g}: "
+        message = (f"optimizer {name}{who} with lr: {lr:g}, {lr / default:,.0f} times PyTorch's default {default:g}: "
                    f"steps that large make the loss explode or the model collapse to a constant")
         hint = f"use an lr near {default:g} (below about {high:g} for {name}){meant}"
     elif lr < TOO_LOW * default:
-        message = (f"optimizer {name} with lr: {lr:g}, 1/{default / lr:,.0f} of PyTorch's default {default:g}: "
+        message = (f"optimizer {name}{who} with lr: {lr:g}, 1/{default / lr:,.0f} of PyTorch's default {default:g}: "
                    "the weights barely move in any number of epochs")
         hint = f"use an lr near {default:g}"
     else:
         return []
-    return [Diagnostic("T058", message, spec.locations.nearest("optimizer", "lr"), hint, "warning")]
+    return [Diagnostic("T058", message, spec.locations.nearest(*at), hint, "warning")]
+
+
+def _group_settings(spec: Spec) -> list[Diagnostic]:
+    """T058 and T010 of each of param_groups' own lr and weight_decay, as of the optimizer's."""
+    opt = spec.document.optimizer if spec.document is not None else None
+    diags: list[Diagnostic] = []
+    for i, g in enumerate(getattr(opt, "param_groups", None) or []):
+        extra = g.model_extra or {}
+        who = f" ({g.name or f'param_groups[{i}]'})"
+        lr, decay = extra.get("lr"), extra.get("weight_decay")
+        if isinstance(lr, (int, float)) and not isinstance(lr, bool) and math.isfinite(lr) and lr > 0:
+            diags += _learning_rate(spec, lr, ("optimizer", "param_groups", i, "lr"), who)
+        if isinstance(decay, (int, float)) and not isinstance(decay, bool) and math.isfinite(decay) and decay >= 0:
+            diags += _weight_decay(spec, decay, ("optimizer", "param_groups", i, "weight_decay"), who)
+    return diags
 
 
 def _clipped_step(spec: Spec, lr: float) -> tuple[float, float, int] | None:
@@ -405,38 +422,40 @@ def _clipped_step(spec: Spec, lr: float) -> tuple[float, float, int] | None:
     return lr * clip / (1 - momentum) / math.sqrt(params), clip, params
 
 
-def _weight_decay(spec: Spec) -> list[Diagnostic]:
+def _weight_decay(spec: Spec, decay: float | None = None,
+                  at: tuple[Any, ...] = ("optimizer", "weight_decay"), who: str = "") -> list[Diagnostic]:
     """T010: a weight_decay so large that the weights shrink to nothing (a warning: training runs, to a
     constant)."""
     opt = spec.document.optimizer if spec.document is not None else None
-    decay = getattr(opt, "weight_decay", None)
+    decay = getattr(opt, "weight_decay", None) if decay is None else decay
     if opt is None or not isinstance(decay, (int, float)):
         return []
     name = opt.type
     if name in DECOUPLED:
         if decay <= DECOUPLED_DECAY_HIGH:
             return []
-        message = (f"optimizer {name} with weight_decay: {decay:g} shrinks every weight by lr x {decay:g} each "
+        message = (f"optimizer {name}{who} with weight_decay: {decay:g} shrinks every weight by lr x {decay:g} each "
                    "step, apart from the gradient: the weights fade faster than they learn")
         hint = f"use weight_decay: 0.01 ({name}'s usual scale, 0.01 to 0.3)"
     else:
         if name in COUPLED_ADAPTIVE and DECOUPLED_SCALE <= decay <= COUPLED_DECAY_HIGH:
             return [Diagnostic(
-                "V066", f"optimizer {name} with weight_decay: {decay:g} adds {decay:g} x each weight to the gradient, "
+                "V066", f"optimizer {name}{who} with weight_decay: {decay:g} adds {decay:g} x each weight to the "
+                "gradient, "
                 f"which {name}'s per-weight step size rescales: {decay:g} is a decoupled decay's value (AdamW), and "
                 "coupled it regularises far harder, costing accuracy",
-                spec.locations.nearest("optimizer", "weight_decay"),
+                spec.locations.nearest(*at),
                 f"use type: AdamW to decay the weights apart from the gradient (weight_decay: {decay:g} is its usual "
                 f"scale), or weight_decay: 0.0001 for {name}'s L2 penalty", "warning")]
         if decay <= COUPLED_DECAY_HIGH:
             return []
-        message = (f"optimizer {name} with weight_decay: {decay:g} adds {decay:g} x each weight to its gradient (an "
-                   "L2 penalty): that pull outweighs the loss, so the weights shrink to zero and the model answers "
-                   "a constant")
+        message = (f"optimizer {name}{who} with weight_decay: {decay:g} adds {decay:g} x each weight to its "
+                   "gradient (an L2 penalty): that pull outweighs the loss, so the weights shrink to zero and the "
+                   "model answers a constant")
         usual = "0.0005" if name == "SGD" else "0.0001"
         hint = (f"use weight_decay: {usual} (the usual scale for {name})"
                 + ("; for decoupled decay use type: AdamW with weight_decay: 0.01" if name != "SGD" else ""))
-    return [Diagnostic("T010", message, spec.locations.nearest("optimizer", "weight_decay"), hint, "warning")]
+    return [Diagnostic("T010", message, spec.locations.nearest(*at), hint, "warning")]
 
 
 def _betas(spec: Spec) -> list[Diagnostic]:

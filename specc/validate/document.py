@@ -240,7 +240,33 @@ def class_weights(loss: Any) -> list[float] | None:
 Betas = tuple[Decay, Decay]
 
 
-class SGD(Strict):
+def _names(v: Any) -> Any:
+    """One name written alone is a list of one (``no_decay: bias``)."""
+    return [v] if isinstance(v, str) else v
+
+
+class ParamGroup(BaseModel):
+    """One of ``param_groups``: the parameters it takes (state-dict names, globs, layer types,
+    layer paths, ``bias``, ``norm``, ``1d``) and the optimizer settings it overrides. Its other
+    keys are checked against its optimizer once the model is known (specc.graph.groups: V115)."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
+    params: Annotated[list[str], Field(min_length=1)]
+    name: str | None = None
+
+    _one = field_validator("params", mode="before")(_names)
+
+
+class _Grouped(Strict):
+    # specc's keys of every optimizer: parameters left out of weight decay, and parameter groups
+    # with their own settings (what torch.optim takes as a list of dicts); see specc.graph.groups.
+    no_decay: list[str] | None = None
+    param_groups: list[ParamGroup] | None = None
+
+    _one = field_validator("no_decay", mode="before")(_names)
+
+
+class SGD(_Grouped):
     type: Literal["SGD"]
     lr: PositiveFloat = 1e-3
     momentum: Decay = 0.0
@@ -261,7 +287,7 @@ class SGD(Strict):
         return self
 
 
-class Adam(Strict):
+class Adam(_Grouped):
     type: Literal["Adam"]
     lr: PositiveFloat = 1e-3
     betas: Betas = (0.9, 0.999)
@@ -291,7 +317,7 @@ class Adamax(NAdam):
     lr: PositiveFloat = 2e-3
 
 
-class RMSprop(Strict):
+class RMSprop(_Grouped):
     type: Literal["RMSprop"]
     lr: PositiveFloat = 1e-2
     alpha: Decay = 0.99
@@ -301,7 +327,7 @@ class RMSprop(Strict):
     centered: bool = False
 
 
-class Adagrad(Strict):
+class Adagrad(_Grouped):
     type: Literal["Adagrad"]
     lr: PositiveFloat = 1e-2
     lr_decay: NonNegFloat = 0.0
@@ -309,7 +335,7 @@ class Adagrad(Strict):
     eps: PositiveFloat = 1e-10
 
 
-class Adadelta(Strict):
+class Adadelta(_Grouped):
     type: Literal["Adadelta"]
     lr: PositiveFloat = 1.0
     rho: Probability = 0.9
@@ -317,7 +343,7 @@ class Adadelta(Strict):
     weight_decay: NonNegFloat = 0.0
 
 
-class Adafactor(Strict):
+class Adafactor(_Grouped):
     """torch.optim.Adafactor (PyTorch 2.5 and later): factored second moments, little memory."""
 
     type: Literal["Adafactor"]

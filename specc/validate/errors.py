@@ -403,6 +403,15 @@ OPTIMIZER_KEYS = {
     "nesterov": "remove it: only SGD takes nesterov (with a momentum); NAdam is Adam with Nesterov momentum",
     "rho": "replace it with alpha, PyTorch's name for RMSprop's decay of the squared gradients (Keras' rho: 0.9 is "
            "alpha: 0.9); Adadelta takes rho",
+    # other libraries' names for the parameters left out of weight decay, and for layer-wise lr
+    "no_weight_decay": "write it no_decay: [bias, norm] (the biases and norms), or no_decay: [1d] (timm's rule)",
+    "exclude_from_weight_decay": "write it no_decay: [bias, norm] (the biases and norms), or no_decay: [1d] "
+                                 "(timm's rule)",
+    "skip_list": "write it no_decay: [...], the parameters left out of weight decay",
+    "layer_decay": "write the layers' own lrs as param_groups: [{params: [head], lr: ...}, {params: [layer4], "
+                   "lr: ...}]; specc has no layer-wise decay factor",
+    "params": "name the parameters in param_groups: [{params: [...], lr: ...}]; the rest train with the "
+              "optimizer's own settings",
 }
 
 

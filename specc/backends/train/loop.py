@@ -254,6 +254,10 @@ class Trainer:
             self.optimizer = self.module.build_optimizer(self.model)
         except RuntimeError as exc:  # the generated check: an optimizer this torch lacks (Adafactor before 2.5)
             raise TrainError(f"{exc}; install a newer torch, or use another optimizer such as AdamW") from None
+        # what each group trains with, before a scheduler or warmup moves the lr (optimizer: param_groups)
+        self.groups = [{"name": g.get("name", "all"), "tensors": len(g["params"]),
+                        "parameters": sum(p.numel() for p in g["params"]), "lr": g["lr"],
+                        "weight_decay": g.get("weight_decay", 0.0)} for g in self.optimizer.param_groups]
         self.batch_size = max(1, self.cfg["train"]["batch_size"] // self.dist.world)  # per process
         per_rank = math.ceil(len(self.train_data) / self.dist.world)
         # A batch of one sample gives BatchNorm one value per channel (PyTorch stops: "Expected more
@@ -631,7 +635,7 @@ class Trainer:
             "data": {"source": tcfg["data"]["source"], "val_source": tcfg["data"]["val_source"],
                      "train_samples": len(self.train_data), "val_samples": len(self.val_data),
                      "classes": self.classes},
-            "preprocess": self.pre.describe(),
+            "preprocess": self.pre.describe(), "param_groups": self.groups,
             "final": {("val_" if has_val else "train_") + k: v for k, v in final.items()},
             "init_from": self.init_report, "notes": self.notes,
             "distributed": {"world_size": self.dist.world, "batch_per_process": self.batch_size}

@@ -164,6 +164,12 @@ def write_report(run: Path, report: dict[str, Any]) -> None:
                                                if report.get("stopped_early") else ""),
              "preprocessing (fitted on the training split): " +
              ", ".join(f"{k} {v}" for k, v in report["preprocess"].items())]
+    groups = report.get("param_groups") or []
+    if len(groups) > 1:
+        lines.append("parameter groups: " + "; ".join(
+            f"{g['name']} {g['tensors']} tensor{'' if g['tensors'] == 1 else 's'} ({g['parameters']:,} weights) lr "
+            f"{g['lr']:g} weight_decay "
+            f"{g['weight_decay']:g}" for g in groups))
     final = report.get("final", {})
     if final:
         lines.append("final: " + ", ".join(f"{k} {shown(v)}" for k, v in final.items()

@@ -33,6 +33,7 @@ TRAINING_SUPPORT: dict[str, frozenset[str]] = {
     "FocalLoss": frozenset({"torch", "nn", "F"}),
     "LoRA": frozenset({"torch", "nn", "math"}),
     "freeze_norm_stats": frozenset({"nn"}),
+    "param_groups": frozenset({"nn"}),
 }
 
 

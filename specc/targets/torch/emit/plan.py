@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ....graph.groups import plan as param_groups
 from ....graph.ir import Graph
 from ....graph.lora import Plan, plan
 from ....shapes.tensor import TensorType
@@ -57,7 +58,7 @@ def plan_module(spec: Spec) -> ModuleRecord:
         training_support=support,
         classes=classes,
         model=model,
-        builders=builders(d, g, support),
+        builders=builders(d, g, support, param_groups(spec)[0]),
     )
     record.imports = imports.import_groups(needed_names(record))
     return record
@@ -94,6 +95,7 @@ def needed_names(m: ModuleRecord) -> set[str]:
     templates' own text for what is printed."""
     code = [*m.support, *m.builders.scheduler_setup]
     code += [x for x in (m.builders.loss, m.builders.optimizer, m.builders.scheduler) if x]
+    code.append("\n".join(m.builders.param_groups))
     for c in m.classes:
         code += [a.constructor for a in c.attributes] + [s.expr for s in c.steps] + c.after_init + c.frozen_norms
         code += c.init_weights

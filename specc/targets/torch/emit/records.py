@@ -54,6 +54,7 @@ class Builders:
     loss: str | None = None
     optimizer: str | None = None
     optimizer_since: tuple[str, str] | None = None  # (class, first torch version) of a newer optimizer
+    param_groups: list[str] = field(default_factory=list)  # the lines of PARAM_GROUPS (optimizer: groups)
     scheduler: str | None = None
     scheduler_interval: str = "epoch"
     scheduler_setup: list[str] = field(default_factory=list)  # statements before `return scheduler`

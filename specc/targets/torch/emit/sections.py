@@ -11,6 +11,7 @@ from .quote import Ref, lit
 from .records import Builders
 
 if TYPE_CHECKING:
+    from ....graph.groups import Plan
     from ....graph.ir import Graph
     from ....validate.document import Document
 
@@ -20,16 +21,18 @@ DEFAULTS_UNLIKE_PYTORCH = {"KLDivLoss": ("reduction",)}
 # Arguments that come from the training run rather than the spec: names in build_scheduler.
 RUN_ARGUMENTS = {"OneCycleLR": {"epochs": Ref("epochs"), "steps_per_epoch": Ref("steps_per_epoch")}}
 # specc's own keys of a section, which are not arguments of the PyTorch class.
-SPECC_KEYS = {"interval", "warmup", "class_dim", "from_logits", "mode"}
+SPECC_KEYS = {"interval", "warmup", "class_dim", "from_logits", "mode", "no_decay", "param_groups"}
 
 
-def builders(d: Document | None, g: Graph, support: set[str]) -> Builders:
-    """The three build functions of the document ``d`` over the model ``g``; the training
-    support pieces they use are added to ``support``."""
+def builders(d: Document | None, g: Graph, support: set[str], groups: Plan | None = None) -> Builders:
+    """The three build functions of the document ``d`` over the model ``g`` (its optimizer's
+    parameter ``groups``); the training support pieces they use are added to ``support``."""
     if d is None:
         return Builders()
     sched, opt = d.scheduler, d.optimizer
-    setup, sched_expr = _scheduler(sched, opt) if sched else ([], None)
+    setup, sched_expr = _scheduler(sched, opt, groups) if sched else ([], None)
+    if groups is not None:
+        support.add("param_groups")
     main_out = g.value(g.outputs[0][1]) if g.outputs else None
     if isinstance(d.loss, dict):
         loss = _multi_loss(d.loss, {n: g.value(src) for n, src in g.outputs}, support)
@@ -38,6 +41,7 @@ def builders(d: Document | None, g: Graph, support: set[str]) -> Builders:
     return Builders(
         loss=loss,
         optimizer=_section(opt, "torch.optim", "params"),
+        param_groups=_groups_literal(groups) if groups is not None else [],
         optimizer_since=(opt.type, MIN_TORCH[opt.type]) if opt is not None and opt.type in MIN_TORCH else None,
         scheduler=sched_expr,
         scheduler_interval=sched.interval if sched else "epoch",
@@ -107,10 +111,29 @@ def _multi_loss(losses: dict[str, Any], outs: dict[str, TensorType | None], supp
     return f"MultiLoss({{{terms}}}, weights={{{weights}}})"
 
 
-def _scheduler(sched: Any, opt: Any) -> tuple[list[str], str]:
+def _groups_literal(plan: Plan) -> list[str]:
+    """PARAM_GROUPS's lines, laid out as ruff lays out a literal with trailing commas: each group's
+    settings, then its parameters' state-dict names one a line."""
+    lines = ["PARAM_GROUPS = ["]
+    for g in plan.groups:
+        lines.append("    {")
+        lines += [f"        {lit(k)}: {lit(v)}," for k, v in {"name": g.name, **g.options}.items()]
+        lines.append('        "params": [')
+        lines += [f"            {lit(n)}," for n in g.params]
+        lines += ["        ],", "    },"]
+    return [*lines, "]"]
+
+
+def _scheduler(sched: Any, opt: Any, groups: Plan | None = None) -> tuple[list[str], str]:
     """(setup statements, returned expression) of build_scheduler(); a warmup is a LinearLR
     that SequentialLR runs first, for as many scheduler steps as the warmup lasts."""
     main = _section(sched, "torch.optim.lr_scheduler", "optimizer") or ""
+    if sched.type == "OneCycleLR" and groups is not None and any("lr" in g.options for g in groups.groups):
+        # OneCycleLR's one max_lr would set every group's lr alike: each group peaks at its own
+        # lr times max_lr / the optimizer's lr, as a group's lr scales the optimizer's
+        ratio = lit(sched.max_lr / opt.lr)
+        main = main.replace(f"max_lr={lit(sched.max_lr)}",
+                            f'max_lr=[group["lr"] * {ratio} for group in optimizer.param_groups]', 1)
     if sched.type == "OneCycleLR" and opt is not None and not {"momentum", "betas"} & set(type(opt).model_fields):
         # OneCycleLR cycles the momentum (or Adam's beta1) too, and PyTorch raises for an
         # optimizer that has neither (Adagrad, Adadelta, Adafactor): there the lr cycles alone
