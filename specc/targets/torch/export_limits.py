@@ -436,6 +436,7 @@ _ATTENTION = ("MultiheadAttention", "TransformerEncoderLayer", "TransformerEncod
 TS_MIN_OPSET: dict[str, tuple[int, str]] = {
     "CELU": (12, "aten::celu (ONNX Celu)"),
     "Unflatten": (13, "aten::unflatten"),
+    "CumSum": (11, "aten::cumsum (ONNX CumSum)"),
     **{k: (14, "aten::unflatten and aten::scaled_dot_product_attention") for k in _ATTENTION},
 }
 # ONNX's Max and Min take integers from opset 12: before it ONNX Runtime cannot load the model
@@ -459,6 +460,9 @@ def _ts_old_opset(type_name: str, args: dict[str, Any]) -> tuple[int, str]:
         return 10, "a pool's ceil_mode or dilation"
     if type_name.startswith("ConstantPad") and args.get("value", 0):
         return 11, "a Pad of another value than 0"
+    if type_name == "Compare" and args.get("op") in ("eq", "ne") and str(args.get("dtype")).startswith(
+            ("float", "bfloat")):
+        return 11, "ONNX's Equal over floats"
     return 0, ""
 
 
