@@ -1086,3 +1086,9 @@ case("Pick", "{type: Pick, from: [x, last]}", {"x": ("B", "T", 4), "ids": ("B", 
 case("Pick", "{type: Pick, from: [x, eot]}", {"x": ("B", "T", 4), "text": ("B", "T")},
      fn(lambda x, text: x[torch.arange(x.shape[0]), text.argmax(-1)]), BT5, dtypes={"text": "int64"}, high=50,
      before=("{type: ArgMax, from: text, dim: -1, name: eot}",))
+# a constant operand (value:): RoBERTa's padding id added to a count, a float scale of integer counts
+case("Add", "{type: Add, value: 1}", {"ids": ("B", "T")}, fn(lambda x: x + 1), BT5, dtypes={"ids": "int64"})
+case("Add", "{type: Add, value: 0.5}", {"ids": ("B", 3)}, fn(lambda x: x + 0.5), dtypes={"ids": "int32"})
+case("Sub", "{type: Sub, value: -2.5}", {"inp": ("B", 4)}, fn(lambda x: x - -2.5))
+case("Mul", "{type: Mul, value: 3}", {"inp": ("B", 2, 3)}, fn(lambda x: x * 3), dtypes={"inp": "float16"})
+case("Div", "{type: Div, value: 4}", {"ids": ("B", 5)}, fn(lambda x: torch.div(x, 4)), dtypes={"ids": "int64"})

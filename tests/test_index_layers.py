@@ -104,3 +104,34 @@ def test_last_non_padding_token_is_hfs() -> None:
     ids[2, 8] = 0
     ids[3, 2:5] = 0  # padding id inside the text
     assert torch.equal(model(ids), hf_last_token(ids, 0))
+
+
+def test_roberta_position_ids_are_hfs() -> None:
+    # the layers of roberta_base.yaml that number the positions, read out
+    model = _built("specc: 1\ninputs:\n  ids: {shape: [B, T], dtype: int64}\nlayers:\n"
+                   "  - {type: Compare, op: ne, value: 1, name: real}\n  - {type: CumSum, dim: 1, name: counted}\n"
+                   "  - {type: Mul, from: [counted, real]}\n  - {type: Add, value: 1}\n")
+    ids = torch.randint(2, 50, (3, 10))
+    ids[0, 6:] = 1
+    ids[1, :2] = 1
+    ids[2, 4] = 1
+    got = model(ids)
+    assert got.dtype == torch.int64 and torch.equal(got, roberta_position_ids(ids))
+
+
+@pytest.mark.parametrize(("layers", "code", "says"), [
+    ("  - {type: Add, from: ids, value: 300}\n", None, ""),
+    ("  - {type: Compare, from: ids, op: ne, value: 0, name: m}\n  - {type: Sub, value: 1}\n", "S007", "bool"),
+    ("  - {type: Add, from: [x, x], value: 1}\n", "V105", "both a value"),
+    ("  - {type: Div, from: x, value: 0}\n", "V105", "divides by value 0"),
+    ("  - {type: Add, from: x}\n", "G003", "2 inputs"),
+    ("  - {type: Embedding, from: ids, num_embeddings: 50, embedding_dim: 8, name: e}\n"
+     "  - {type: Add, from: [e, ids]}\n", "S007", "works on floats"),
+    ("  - {type: Max, from: x, value: 0}\n", "V001", "value"),
+])
+def test_a_constant_operand_and_what_it_refuses(layers: str, code: str | None, says: str) -> None:
+    errors = _errors(layers)
+    if code is None:
+        assert not errors
+        return
+    assert errors and errors[0][0] == code and says in errors[0][1], errors

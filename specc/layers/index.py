@@ -19,17 +19,13 @@ from pydantic import AliasChoices, Field
 from ..diagnostics import SpecError
 from ..shapes.dims import Dim, product, same_size
 from ..shapes.formulas import broadcast
-from ..shapes.tensor import FLOAT_DTYPES, TensorType
+from ..shapes.tensor import TensorType
 from .base import LayerKind, LayerParams, LayerResult, axis, register
-from .merge import promote
+from .merge import check_constant, promote, scalar_dtype
 
 _DIM = AliasChoices("dim", "axis")
 _KEEP = AliasChoices("keepdim", "keepdims")
 
-# The values an integer dtype holds, for a Compare constant (PyTorch wraps one that does not fit
-# the tensor's type, so `ids == 300` on uint8 ids compares with 44).
-INT_RANGE = {"int64": (-2**63, 2**63 - 1), "int32": (-2**31, 2**31 - 1), "int16": (-2**15, 2**15 - 1),
-             "int8": (-128, 127), "uint8": (0, 255), "bool": (0, 1)}
 OPS = {"eq": "==", "ne": "!=", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
 
 
@@ -122,15 +118,8 @@ class CompareParams(LayerParams):
 
 
 def compared_dtype(dtypes: list[str], value: int | float | None) -> str:
-    """The dtype PyTorch compares in: the inputs' promoted type; against a Python number, the tensor's
-    own type, except that a float constant makes integers and bools float32 and an int constant makes
-    bools int64."""
-    if value is None:
-        return promote(dtypes)
-    have = dtypes[0]
-    if isinstance(value, float) and have not in FLOAT_DTYPES:
-        return "float32"
-    return "int64" if have == "bool" else have
+    """The dtype PyTorch compares in: the inputs' promoted type, or the tensor's with a constant."""
+    return promote(dtypes) if value is None else scalar_dtype(dtypes[0], value)
 
 
 @register
@@ -163,12 +152,8 @@ class Compare(LayerKind):
                                 f"cannot compare input 1 {x} with input 2 {ins[1]}",
                                 "shapes must match or broadcast (each dim equal, or 1), aligned from the last dim")
             shape = merged
-        elif isinstance(p.value, int) and not x.is_float:
-            lo, hi = INT_RANGE[x.dtype]
-            if not lo <= p.value <= hi:
-                raise SpecError("V105", f"value {p.value} is outside what {x.dtype} holds ({lo} to {hi}), so "
-                                "PyTorch compares with another number", f"compare with a value from {lo} to {hi}, "
-                                "or add - {type: Cast, dtype: int64} before the Compare", field="value")
+        else:
+            check_constant(x, p.value, "compares with")  # type: ignore[arg-type]
         work = compared_dtype([t.dtype for t in ins], p.value)
         args = {"op": p.op, "value": p.value, "dtype": work}
         return LayerResult(TensorType(shape, "bool"), args, 0, product(shape[1:]))
