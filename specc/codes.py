@@ -965,13 +965,15 @@ _TABLE: list[Code | LintCode] = [
          "  - {type: ArgMax, from: text, dim: -1, keepdim: true, name: eot}\n  - {type: Pick, from: [x, eot]}",
          "Give the index the dims of x before dim: an ArgMax without keepdim over the same rows, or set dim: to "
          "the dim after the index's dims."),
-    Code("V105", "compare-operand", "A Compare has nothing to compare with (no value: and one input), two things "
-         "(a value: and a second input), or a value its integer input cannot hold.",
-         "Compare tests input 1 against a constant or a second input, one of the two. A constant outside an "
-         "integer dtype's range (300 against uint8 ids) is not the number PyTorch compares with.",
+    Code("V105", "constant-operand", "A Compare, Add, Mul, Sub or Div has nothing to combine its input with (no "
+         "value: and one input), two things (a value: and a second input), a constant its integer input cannot "
+         "hold, or a division by value 0.",
+         "These layers take input 1 with a constant (value:) or with a second input, one of the two. A constant "
+         "outside an integer dtype's range (300 against uint8 ids) is not the number PyTorch computes with, and "
+         "dividing by 0 gives inf or nan everywhere.",
          "inputs: {ids: {shape: [B, T], dtype: int64}}\nlayers:\n  - {type: Compare, op: ne}",
-         "Give value: (the padding id, a threshold) or a second input with from: [a, b], not both; compare an "
-         "integer input with a value of its range, or Cast it to int64 first."),
+         "Give value: (the padding id, a threshold, an offset) or a second input with from: [a, b], not both; "
+         "use a value of the integer input's range, or Cast it to int64 first."),
     # -- later stages: what build, forward, export or training cannot do ---------------------
     Code("U001", "batch-size-requirement", "A layer needs a minimum size along the batch dim.",
          "A model must run on a batch of any size: prediction feeds one sample at a time, and the last batch of "

@@ -90,7 +90,7 @@ class CumSum(LayerKind):
     type_name, Params = "CumSum", CumSumParams
     accepts = "any"
     form = "inline"
-    summary = ("running sum along dim (torch.cumsum): exclusive leaves each element out, reverse sums from the "
+    summary = ("running sum along dim: exclusive leaves each element out, reverse sums from the "
                "end; integers and bools give int64")
 
     def infer(self, p: CumSumParams, ins: list[TensorType]) -> LayerResult:
