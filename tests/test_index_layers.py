@@ -142,3 +142,23 @@ def test_a_constant_operand_and_what_it_refuses(layers: str, code: str | None, s
         assert not errors
         return
     assert errors and errors[0][0] == code and says in errors[0][1], errors
+
+
+@pytest.mark.parametrize("opset", [9, 18])
+@pytest.mark.parametrize("op", ["eq", "ne"])
+def test_float_equality_keeps_nan_unequal_at_every_opset(op: str, opset: int, tmp_path: Path) -> None:
+    # ONNX's Equal takes floats from opset 11: before it the direct target writes neither a < b nor a > b
+    # nor a NaN, which must agree with PyTorch on NaN (equal to nothing, itself included)
+    ort = pytest.importorskip("onnxruntime")
+    from specc.backends.direct_export import export_direct
+
+    spec = specc.loads("specc: 1\ninputs:\n  a: [B, 4]\n  b: [B, 4]\nlayers:\n"
+                       f"  - {{type: Compare, op: {op}, from: [a, b]}}\nexport: {{opset: {opset}}}\n", "eq.yaml")
+    assert spec.ok
+    export_direct(spec, tmp_path / "m.onnx")
+    nan = float("nan")
+    a = torch.tensor([[1.0, nan, nan, 2.0], [0.0, -0.0, 3.0, nan]])
+    b = torch.tensor([[1.0, nan, 1.0, 3.0], [-0.0, 0.0, 3.0, 0.0]])
+    want = a == b if op == "eq" else a != b
+    got = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"a": a.numpy(), "b": b.numpy()})[0]
+    assert got.tolist() == want.tolist()

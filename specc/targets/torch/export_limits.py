@@ -460,10 +460,15 @@ def _ts_old_opset(type_name: str, args: dict[str, Any]) -> tuple[int, str]:
         return 10, "a pool's ceil_mode or dilation"
     if type_name.startswith("ConstantPad") and args.get("value", 0):
         return 11, "a Pad of another value than 0"
-    if type_name == "Compare" and args.get("op") in ("eq", "ne") and str(args.get("dtype")).startswith(
-            ("float", "bfloat")):
+    if _float_equal(type_name, args):
         return 11, "ONNX's Equal over floats"
     return 0, ""
+
+
+def _float_equal(type_name: str, args: dict[str, Any]) -> bool:
+    """A Compare the exporters write as ONNX's Equal over floats (== or !=, compared in a float type)."""
+    return type_name == "Compare" and args.get("op") in ("eq", "ne") and str(args.get("dtype")).startswith(
+        ("float", "bfloat"))
 
 
 def ts_opset_problem(type_name: str, args: dict[str, Any], inputs: Inputs, opset: int) -> str | None:
@@ -492,6 +497,10 @@ def model_limits(exporter: str = "auto", opset: int = 18) -> Callable[[str, dict
         why = onnx_problem(type_name, args, exporter, inputs) or runtime(type_name, args, inputs, path)
         if why is None and exporter == "torchscript":
             why = ts_opset_problem(type_name, args, inputs, opset)
+        if why is None and opset < 11 and _float_equal(type_name, args):
+            # ONNX's own limit, which neither exporter gets round (dynamo's down-conversion keeps the Equal)
+            why = ("the torch exporters write it as ONNX's Equal, which takes floats from opset 11 only; set "
+                   "export: {opset: 11} or later, or export by the direct target (--via direct)")
         if why is not None or exporter != "auto":
             return why
         alone = {e: _pinned_limit(e, type_name, args, inputs) for e in ("torchscript", "dynamo")}

@@ -60,13 +60,24 @@ def compare(layer: Layer) -> str:
         if half:
             b = layer.op("Cast", [b], to=ELEM[compared])
         b = as_dtype(layer, b, compared, work)
-    if op == "ne":
-        return layer.op("Not", [layer.op("Equal", [a, b])])
+    if op in ("eq", "ne"):
+        same = _equal(layer, a, b, work)
+        return layer.op("Not", [same]) if op == "ne" else same
     if op in ("ge", "le") and layer.b.opset < 12:
         # GreaterOrEqual and LessOrEqual came in opset 12; the pair of tests keeps a NaN false, as it is
         strict = layer.op("Greater" if op == "ge" else "Less", [a, b])
         return layer.op("Or", [strict, layer.op("Equal", [a, b])])
     return layer.op(_ONNX[op], [a, b])
+
+
+def _equal(layer: Layer, a: str, b: str, work: str) -> str:
+    """a == b; before opset 11, where Equal takes no floats, as neither a < b nor a > b, nor a NaN on
+    either side (NaN equals nothing, itself included)."""
+    if layer.b.opset >= 11 or not work.startswith("float"):
+        return layer.op("Equal", [a, b])
+    ordered = layer.op("Or", [layer.op("Less", [a, b]), layer.op("Greater", [a, b])])
+    nan = layer.op("Or", [layer.op("IsNaN", [a]), layer.op("IsNaN", [b])])
+    return layer.op("Not", [layer.op("Or", [ordered, nan])])
 
 
 @lowers("Pick")
