@@ -28,17 +28,21 @@ class ArgMin(_Arg):
 
 @lowering
 class CumSum(Lowering):
+    support = ("exclusive_cumsum",)  # torch.cumsum has no exclusive
+
+    def support_texts(self, args: dict[str, Any]) -> list[str]:
+        return super().support_texts(args) if args["exclusive"] else []
+
     def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
         x, d = on(inputs[0]), args["dim"]
         if args["reverse"]:
             x = f"{x}.flip({d})"
         if args["exclusive"]:
-            # each element's sum of those before it: the sums of x shifted one place along dim, a zero in
-            # front (exact, where cumsum(x) - x would round away the small sums after a large one)
-            x = (f"torch.cat([torch.zeros_like({x}.narrow({d}, 0, 1)), {x}.narrow({d}, 0, {x}.shape[{d}] - 1)], "
-                 f"dim={d})")
-        wide = f", dtype=torch.{args['dtype']}" if args["dtype"] else ""
-        y = f"{on(x)}.cumsum({d}{wide})"
+            wide = f", torch.{args['dtype']}" if args["dtype"] else ""
+            y = f"exclusive_cumsum({x}, {d}{wide})"
+        else:
+            wide = f", dtype=torch.{args['dtype']}" if args["dtype"] else ""
+            y = f"{on(x)}.cumsum({d}{wide})"
         return f"{y}.flip({d})" if args["reverse"] else y
 
 
