@@ -992,6 +992,24 @@ _TABLE: list[Code | LintCode] = [
          "  - {type: TransformerEncoderLayer, nhead: 4, dim_feedforward: 128}",
          "Name the type the model has; for a Transformer layer's inner weights, name them by pattern under its "
          "type: init: {TransformerEncoderLayer: {\"linear*.weight\": {normal: {std: 0.02}}}}."),
+    Code("S045", "pick-index-shape", "A Pick's index does not hold one position per row: its shape is not the "
+         "dims of the picked tensor before dim.",
+         "Pick takes, in each row of x, the element of dim its index names (x[arange(B), index] along dim 1), so "
+         "the index has exactly the dims before dim. An index of another shape (an ArgMax kept with keepdim, "
+         "an index over the wrong dim) fails in torch.gather, or broadcasts into a different tensor than meant.",
+         "inputs: {x: [B, T, 64], text: {shape: [B, T], dtype: int64}}\nlayers:\n"
+         "  - {type: ArgMax, from: text, dim: -1, keepdim: true, name: eot}\n  - {type: Pick, from: [x, eot]}",
+         "Give the index the dims of x before dim: an ArgMax without keepdim over the same rows, or set dim: to "
+         "the dim after the index's dims."),
+    Code("V105", "constant-operand", "A Compare, Add, Mul, Sub or Div has nothing to combine its input with (no "
+         "value: and one input), two things (a value: and a second input), a constant its integer input cannot "
+         "hold, or a division by value 0.",
+         "These layers take input 1 with a constant (value:) or with a second input, one of the two. A constant "
+         "outside an integer dtype's range (300 against uint8 ids) is not the number PyTorch computes with, and "
+         "dividing by 0 gives inf or nan everywhere.",
+         "inputs: {ids: {shape: [B, T], dtype: int64}}\nlayers:\n  - {type: Compare, op: ne}",
+         "Give value: (the padding id, a threshold, an offset) or a second input with from: [a, b], not both; "
+         "use a value of the integer input's range, or Cast it to int64 first."),
     # -- later stages: what build, forward, export or training cannot do ---------------------
     Code("U001", "batch-size-requirement", "A layer needs a minimum size along the batch dim.",
          "A model must run on a batch of any size: prediction feeds one sample at a time, and the last batch of "

@@ -1141,3 +1141,46 @@ case("Embedding", "{type: Embedding, num_embeddings: 12, embedding_dim: 4, paddi
 case("Embedding", "{type: Embedding, num_embeddings: 9, embedding_dim: 3, max_norm: 0.5, spectral_norm: {dim: 1}}",
      {"ids": ("B", "T")}, lambda: spectral_norm(nn.Embedding(9, 3, max_norm=0.5), dim=1), BT, dtypes={"ids": "int64"},
      high=9)
+
+# -- the index family: ArgMax, ArgMin, CumSum, Compare, Pick ------------------------------------------------------
+
+BT5 = ({"B": 2, "T": 5}, {"B": 3, "T": 7})
+case("ArgMax", "{type: ArgMax, dim: -1}", {"inp": ("B", "T", 6)}, fn(lambda x: x.argmax(-1)), BT5)
+# ids of few values tie often: the first index wins, in PyTorch and in ONNX
+case("ArgMax", "{type: ArgMax, axis: 1, keepdims: true}", {"ids": ("B", "T")}, fn(lambda x: x.argmax(1, keepdim=True)),
+     BT5, dtypes={"ids": "int64"}, high=3)
+case("ArgMin", "{type: ArgMin, dim: 1}", {"inp": ("B", 5, 3)}, fn(lambda x: x.argmin(1)))
+case("ArgMin", "{type: ArgMin, dim: 0, keepdim: true}", {"ids": ("B", 4)}, fn(lambda x: x.argmin(0, keepdim=True)),
+     dtypes={"ids": "int32"}, high=4)
+case("CumSum", "{type: CumSum, dim: 1}", {"inp": ("B", "T")}, fn(lambda x: x.cumsum(1)), BT5)
+case("CumSum", "{type: CumSum, dim: -1, exclusive: true, reverse: true}", {"inp": ("B", 3, "T")},
+     fn(lambda x: x.flip(-1).cumsum(-1).flip(-1) - x), BT5)
+case("CumSum", "{type: CumSum, axis: 1, exclusive: true}", {"ids": ("B", "T")},
+     fn(lambda x: torch.cat([torch.zeros_like(x[:, :1]), x[:, :-1]], 1).cumsum(1)), BT5, dtypes={"ids": "int32"})
+case("Compare", "{type: Compare, op: ne, value: 1}", {"ids": ("B", "T")}, fn(lambda x: x != 1), BT5,
+     dtypes={"ids": "int64"}, high=3)
+case("Compare", "{type: Compare, op: ge, value: 0.25}", {"inp": ("B", 4, 3)}, fn(lambda x: x >= 0.25))
+case("Compare", "{type: Compare, op: lt, from: [a, b]}", {"a": ("B", 4), "b": ("B", 1)}, fn(lambda a, b: a < b))
+case("Compare", "{type: Compare, op: eq, value: 2.5}", {"ids": ("B", 6)}, fn(lambda x: x == 2.5),
+     dtypes={"ids": "int32"})
+case("Compare", "{type: Compare, op: le, from: [a, b]}", {"a": ("B", 3), "b": (3,)}, fn(lambda a, b: a <= b),
+     dtypes={"a": "int64", "b": "int32"}, high=3)
+case("Pick", "{type: Pick, from: [x, idx]}", {"x": ("B", "T", 6), "idx": ("B",)},
+     fn(lambda x, i: x[torch.arange(x.shape[0]), i]), BT5, dtypes={"idx": "int64"}, high=5)
+case("Pick", "{type: Pick, dim: 2, from: [x, idx]}", {"x": ("B", 3, 6), "idx": ("B", 3)},
+     fn(lambda x, i: torch.gather(x, 2, i.long()[..., None]).squeeze(2)), dtypes={"idx": "int32"}, high=6)
+# HF's sequence-classification heads: each row's last non-padding token, where the count of real
+# tokens (padding id 0) reaches its end; CLIP's end-of-text pooling: the position of the largest id
+case("Pick", "{type: Pick, from: [x, last]}", {"x": ("B", "T", 4), "ids": ("B", "T")},
+     fn(lambda x, ids: x[torch.arange(x.shape[0]), (ids != 0).cumsum(1).argmax(1)]), BT5, dtypes={"ids": "int64"},
+     high=3, before=("{type: Compare, from: ids, op: ne, value: 0}", "{type: CumSum, dim: 1}",
+                     "{type: ArgMax, dim: 1, name: last}"))
+case("Pick", "{type: Pick, from: [x, eot]}", {"x": ("B", "T", 4), "text": ("B", "T")},
+     fn(lambda x, text: x[torch.arange(x.shape[0]), text.argmax(-1)]), BT5, dtypes={"text": "int64"}, high=50,
+     before=("{type: ArgMax, from: text, dim: -1, name: eot}",))
+# a constant operand (value:): RoBERTa's padding id added to a count, a float scale of integer counts
+case("Add", "{type: Add, value: 1}", {"ids": ("B", "T")}, fn(lambda x: x + 1), BT5, dtypes={"ids": "int64"})
+case("Add", "{type: Add, value: 0.5}", {"ids": ("B", 3)}, fn(lambda x: x + 0.5), dtypes={"ids": "int32"})
+case("Sub", "{type: Sub, value: -2.5}", {"inp": ("B", 4)}, fn(lambda x: x - -2.5))
+case("Mul", "{type: Mul, value: 3}", {"inp": ("B", 2, 3)}, fn(lambda x: x * 3), dtypes={"inp": "float16"})
+case("Div", "{type: Div, value: 4}", {"ids": ("B", 5)}, fn(lambda x: torch.div(x, 4)), dtypes={"ids": "int64"})

@@ -25,9 +25,11 @@ CASES = {
     "stepped_slice": "inputs: {x: [B, 8, 2]}\nlayers:\n  - {type: Slice, dim: 1, start: 1, step: 2}\n",
     "ceil_pool": ("inputs: {x: [B, 2, 9, 9]}\nlayers:\n"
                   "  - {type: MaxPool2d, kernel_size: 3, stride: 2, ceil_mode: true}\n"),
+    "cumsum": "inputs: {ids: {shape: [B, 8], dtype: int64}}\nlayers:\n  - {type: CumSum, dim: 1}\n",
+    "float_equal": "inputs: {x: [B, 8]}\nlayers:\n  - {type: Compare, op: eq, value: 0.5}\n",
 }
 NEEDS = {"attention": 14, "unflatten": 13, "celu": 12, "int_min": 12, "upsample": 11, "stepped_slice": 10,
-         "ceil_pool": 10}
+         "ceil_pool": 10, "cumsum": 11, "float_equal": 11}
 
 
 def _spec(name: str, opset: int, exporter: str = "torchscript") -> specc.Spec:

@@ -89,6 +89,8 @@ def _swapped(case: Case) -> tuple[str, str] | None:
     first = next(iter(case.inputs.values()))
     if len(first) < 3 or not isinstance(first[1], str) or first[1] == "B":
         return None
+    if any(len(shape) < 2 for shape in case.inputs.values()):
+        return None  # an input of the batch alone (a Pick's (B,) index) has no dim 1 to swap
     step = first[1]
     text = case.yaml()
     for shape in case.inputs.values():

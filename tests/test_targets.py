@@ -107,6 +107,7 @@ SUPPORT_CALLS: dict[str, list[tuple[str, tuple[Any, ...] | None, tuple[tuple[int
     "unfold_steps": [("unfold_steps", None, ((6, 4), (2, 3, 5)))],
     "attention_fastpath": [("off_fastpath", None, ("Tanh", (2, 3, 4)))],
     "gelu_tanh": [("gelu_tanh", None, ((2, 3, 4),))],
+    "exclusive_cumsum": [("exclusive_cumsum", None, ((2, 3, 4),))],
     "scaled_attention": [("ScaledMultiheadAttention", (4, 2, 1.0), ((3, 2, 4), (5, 2, 4), (5, 2, 4))),
                          ("ScaledMultiheadAttention", (4, 1), ((3, 2, 4), (3, 2, 4), (3, 2, 4)))],
 }

@@ -2,24 +2,73 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from ..diagnostics import SpecError
 from ..shapes.dims import Dim, DimLike, add, agreement, evaluate, mul, product, same_size
 from ..shapes.formulas import broadcast
 from ..shapes.tensor import FLOAT_DTYPES, INT_DTYPES, TensorType
 from .base import LINEAR_OVER_WIDTH, LayerKind, LayerParams, LayerResult, NoParams, axis, register
+from .hints import CAST_INPUT, FLOAT_INPUT
 
 
 class ConcatParams(LayerParams):
     dim: int = 1
 
 
+class ArithParams(LayerParams):
+    # RoBERTa's position ids add the padding id to a count, HF's older heads take 1 from a position:
+    # a constant operand, which no layer with weights gives without training it away
+    value: int | float | None = Field(None, description="a constant as the second operand, in place of a second "
+                                      "input (one input)")
+
+
+# The values an integer dtype holds: a constant outside them is not the number PyTorch computes with.
+INT_RANGE = {"int64": (-2**63, 2**63 - 1), "int32": (-2**31, 2**31 - 1), "int16": (-2**15, 2**15 - 1),
+             "int8": (-128, 127), "uint8": (0, 255), "bool": (0, 1)}
+
+
+def scalar_dtype(have: str, value: int | float) -> str:
+    """The dtype PyTorch computes a tensor of dtype ``have`` with a Python number in: the tensor's own,
+    except that a float makes integers and bools float32, and an int makes bools int64."""
+    if isinstance(value, float) and have not in FLOAT_DTYPES:
+        return "float32"
+    return "int64" if have == "bool" else have
+
+
+def check_constant(x: TensorType, value: int | float, what: str) -> None:
+    """V105 for an int ``value`` that the integer dtype of ``x`` cannot hold."""
+    if isinstance(value, int) and not x.is_float and x.dtype != "bool":
+        lo, hi = INT_RANGE[x.dtype]
+        if not lo <= value <= hi:
+            raise SpecError("V105", f"value {value} is outside what {x.dtype} holds ({lo} to {hi}), so PyTorch "
+                            f"{what} another number", f"use a value from {lo} to {hi}, or add - {{type: Cast, "
+                            "dtype: int64}} before this layer", field="value")
+
+
 class _Broadcasting(LayerKind):
-    Params = NoParams
-    min_inputs, max_inputs = 2, None
+    Params: type[LayerParams] = ArithParams
+    # one input with value:, else two or more (the engine's count allows one; infer refuses it alone)
+    min_inputs, max_inputs = 1, None
     form = "inline"
     gates = False  # a product: one input scales the other, so a narrower input is a gate, not a shortcut
+    # Add and Mul: integers with integers (counts, positions) or a constant, never with floats: token
+    # ids or a bool mask added to features is the mistake, which PyTorch would promote without a word
+    accepts = "any"
+    mixes = False
 
-    def infer(self, p: NoParams, ins: list[TensorType]) -> LayerResult:
+    def infer(self, p: LayerParams, ins: list[TensorType]) -> LayerResult:
+        if not self.mixes and any(t.is_float for t in ins):
+            t = next((t for t in ins if not t.is_float), None)
+            if t is not None:
+                raise SpecError("S007", f"receives {t.dtype} data {t}, but {self.type_name} works on floats",
+                                CAST_INPUT if t.dtype in ("uint8", "bool") else FLOAT_INPUT)
+        value = getattr(p, "value", None)
+        if value is not None:
+            return self._with_constant(value, ins)
+        if len(ins) < 2:
+            raise SpecError("G003", f"takes {'2' if self.max_inputs == 2 else 'at least 2'} inputs, got 1",
+                            "list the inputs with from: [a, b]")
         shape = ins[0].shape
         for i, t in enumerate(ins[1:], start=1):
             merged = broadcast(shape, t.shape)
@@ -37,6 +86,21 @@ class _Broadcasting(LayerKind):
 
     def dtype(self, dtypes: list[str]) -> str:
         return promote(dtypes)  # float16 + float32 is float32 in PyTorch
+
+    def _with_constant(self, value: int | float, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        if len(ins) > 1:
+            raise SpecError("V105", f"has both a value ({value}) and {len(ins)} inputs to combine",
+                            "drop value:, or read one input (from: a)", field="value")
+        if value == 0 and self.type_name == "Div":
+            raise SpecError("V105", "divides by value 0: every output is inf or nan",
+                            "use the divisor you mean, e.g. value: 2", field="value")
+        check_constant(x, value, "computes with")
+        self.dtype([x.dtype])  # the bool check of Sub
+        out = scalar_dtype(x.dtype, value)
+        if self.type_name == "Div" and out not in FLOAT_DTYPES:
+            out = "float32"
+        return LayerResult(TensorType(x.shape, out, x.notes), {"value": value}, 0, 0)
 
 
 def _unpooled_linear(a: TensorType, b: TensorType, j: int, gates: bool) -> str:
@@ -186,13 +250,14 @@ def _merge_fix(a: tuple, b: tuple, j: int, gates: bool = False) -> str:
 @register
 class Add(_Broadcasting):
     type_name, aliases = "Add", ()
-    summary = "element-wise sum of two or more inputs (residual connections)"
+    summary = "element-wise sum of two or more inputs (residual connections), or of one and a constant (value: 1)"
 
 
 @register
 class Mul(_Broadcasting):
     type_name, aliases = "Mul", ("Multiply",)
-    summary = "element-wise product of two or more inputs (gating, squeeze-excitation)"
+    summary = ("element-wise product of two or more inputs (gating, squeeze-excitation), or of one and a constant "
+               "(value:)")
     gates = True
 
 
@@ -214,10 +279,10 @@ def promote(dtypes: list[str]) -> str:
 
 class _Arithmetic(_Broadcasting):
     """Two inputs of any number dtype, broadcast by PyTorch's rule, in the dtype PyTorch promotes
-    them to."""
+    them to (or one and a constant, value:)."""
 
-    min_inputs, max_inputs = 2, 2
-    accepts = "any"
+    min_inputs, max_inputs = 1, 2
+    mixes = True
     bool_ok = False
 
     def dtype(self, dtypes: list[str]) -> str:
@@ -231,13 +296,13 @@ class _Arithmetic(_Broadcasting):
 @register
 class Sub(_Arithmetic):
     type_name, aliases = "Sub", ("Subtract",)
-    summary = "element-wise difference of two inputs, input 1 minus input 2 (broadcasting)"
+    summary = "element-wise difference of two inputs, input 1 minus input 2 (broadcasting), or minus value:"
 
 
 @register
 class Div(_Arithmetic):
     type_name, aliases = "Div", ("Divide",)
-    summary = "element-wise true division, input 1 by input 2 (integers give float32)"
+    summary = "element-wise true division, input 1 by input 2 or by value: (integers give float32)"
     bool_ok = True
 
     def dtype(self, dtypes: list[str]) -> str:
@@ -247,12 +312,16 @@ class Div(_Arithmetic):
 
 @register
 class Max(_Arithmetic):
+    Params = NoParams
+    min_inputs = 2
     type_name, aliases = "Max", ("Maximum",)
     summary = "element-wise maximum of two inputs (broadcasting)"
 
 
 @register
 class Min(_Arithmetic):
+    Params = NoParams
+    min_inputs = 2
     type_name, aliases = "Min", ("Minimum",)
     summary = "element-wise minimum of two inputs (broadcasting)"
 

@@ -41,7 +41,7 @@ _FVCORE_SAME = _CONV | {"Linear", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "
 # Kinds that trace to an add or a concatenation only.
 _FVCORE_ZERO = {"PositionalEncoding", "ClassToken"}
 # Families whose operators fvcore skips (no handle, or on its ignore list).
-_SKIPPED_FAMILIES = ("activation", "dropout", "reshape", "merge", "pool", "embedding", "reduce")
+_SKIPPED_FAMILIES = ("activation", "dropout", "reshape", "merge", "pool", "embedding", "reduce", "index")
 
 
 def _family(n: Node) -> str:

@@ -197,6 +197,9 @@ LIMITS: dict[str, Limit] = {
     **{k: _least(k, 11) for k in ("MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder",
                                   "TransformerDecoderLayer", "TransformerDecoder")},
     "PositionalEncoding": _least("PositionalEncoding", 10),
+    # CumSum is opset 11's, GatherND's batch_dims (a row's own index) opset 12's
+    "CumSum": _least("CumSum", 11),
+    "Pick": _least("Pick", 12),
     "Upsample": _upsample,
     "TimeDistributed": _time_distributed,
 }

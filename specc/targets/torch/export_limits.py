@@ -440,6 +440,7 @@ _ATTENTION = ("MultiheadAttention", "TransformerEncoderLayer", "TransformerEncod
 TS_MIN_OPSET: dict[str, tuple[int, str]] = {
     "CELU": (12, "aten::celu (ONNX Celu)"),
     "Unflatten": (13, "aten::unflatten"),
+    "CumSum": (11, "aten::cumsum (ONNX CumSum)"),
     **{k: (14, "aten::unflatten and aten::scaled_dot_product_attention") for k in _ATTENTION},
 }
 # ONNX's Max and Min take integers from opset 12: before it ONNX Runtime cannot load the model
@@ -463,7 +464,15 @@ def _ts_old_opset(type_name: str, args: dict[str, Any]) -> tuple[int, str]:
         return 10, "a pool's ceil_mode or dilation"
     if type_name.startswith("ConstantPad") and args.get("value", 0):
         return 11, "a Pad of another value than 0"
+    if _float_equal(type_name, args):
+        return 11, "ONNX's Equal over floats"
     return 0, ""
+
+
+def _float_equal(type_name: str, args: dict[str, Any]) -> bool:
+    """A Compare the exporters write as ONNX's Equal over floats (== or !=, compared in a float type)."""
+    return type_name == "Compare" and args.get("op") in ("eq", "ne") and str(args.get("dtype")).startswith(
+        ("float", "bfloat"))
 
 
 def ts_opset_problem(type_name: str, args: dict[str, Any], inputs: Inputs, opset: int) -> str | None:
@@ -492,6 +501,10 @@ def model_limits(exporter: str = "auto", opset: int = 18) -> Callable[[str, dict
         why = onnx_problem(type_name, args, exporter, inputs) or runtime(type_name, args, inputs, path)
         if why is None and exporter == "torchscript":
             why = ts_opset_problem(type_name, args, inputs, opset)
+        if why is None and opset < 11 and _float_equal(type_name, args):
+            # ONNX's own limit, which neither exporter gets round (dynamo's down-conversion keeps the Equal)
+            why = ("the torch exporters write it as ONNX's Equal, which takes floats from opset 11 only; set "
+                   "export: {opset: 11} or later, or export by the direct target (--via direct)")
         if why is not None or exporter != "auto":
             return why
         alone = {e: _pinned_limit(e, type_name, args, inputs) for e in ("torchscript", "dynamo")}

@@ -8,7 +8,7 @@ inputs are combined left to right, as ``a + b + c`` is in PyTorch, so the roundi
 
 from __future__ import annotations
 
-from ....layers.merge import promote
+from ....layers.merge import promote, scalar_dtype
 from ..builder import ELEM
 from .base import Layer, lowers
 
@@ -26,14 +26,22 @@ def as_dtype(layer: Layer, value: str, have: str, want: str) -> str:
 def elementwise(layer: Layer) -> str:
     op = layer.kind
     acc, have = layer.inputs[0], layer.in_types[0].dtype
-    for v, t in zip(layer.inputs[1:], layer.in_types[1:]):
+    operands = [(v, t.dtype) for v, t in zip(layer.inputs[1:], layer.in_types[1:])]
+    value = layer.args.get("value")
+    if value is not None:
+        # the constant in the type PyTorch computes with it (scalar_dtype), as a tensor of that type
+        typed = scalar_dtype(have, value)
+        half = typed == "bfloat16"  # numpy has no bfloat16: made in float32 and cast
+        c = layer.const(value, "float32" if half else typed)
+        operands.append((layer.op("Cast", [c], to=ELEM[typed]) if half else c, typed))
+    for v, dtype in operands:
         # one step of a + b + c at a time, in the type PyTorch promotes that step to (Div of
         # integers divides in float32, as torch.div does)
-        step = promote([have, t.dtype])
+        step = promote([have, dtype])
         if layer.kind == "Div" and not step.startswith(("float", "bfloat")):
             step = "float32"
         work = step if step in _NATIVE_INTS or step.startswith(("float", "bfloat")) else "int64"
-        a, b = as_dtype(layer, acc, have, work), as_dtype(layer, v, t.dtype, work)
+        a, b = as_dtype(layer, acc, have, work), as_dtype(layer, v, dtype, work)
         if op in ("Max", "Min") and work in _NATIVE_INTS and layer.b.opset < 12:
             # Max and Min take integers from opset 12; before, the larger (or smaller) one is picked
             acc = layer.op("Where", [layer.op("Greater" if op == "Max" else "Less", [a, b]), a, b])

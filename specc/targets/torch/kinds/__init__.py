@@ -7,6 +7,7 @@ from . import (  # noqa: F401  (registration on import)
     convlstm,
     dropout,
     embedding,
+    index,
     linear,
     merge,
     norm,

@@ -7,25 +7,31 @@ from typing import Any, ClassVar
 from .base import Lowering, lowering
 
 
+def operands(inputs: list[str], args: dict[str, Any]) -> list[str]:
+    """The inputs, and the constant (``value:``) as the second operand where there is one."""
+    return [*inputs, repr(args["value"])] if args.get("value") is not None else inputs
+
+
 @lowering
 class Add(Lowering):
     def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
-        return " + ".join(inputs)
+        return " + ".join(operands(inputs, args))
 
 
 @lowering
 class Mul(Lowering):
     def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
-        return " * ".join(inputs)
+        return " * ".join(operands(inputs, args))
 
 
 class _Binary(Lowering):
-    """Two inputs into one expression: ``template`` with ``{a}`` and ``{b}``."""
+    """Two inputs (or one and the constant) into one expression: ``template`` with ``{a}`` and ``{b}``."""
 
     template: ClassVar[str]
 
     def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
-        return self.template.format(a=inputs[0], b=inputs[1])
+        a, b = operands(inputs, args)
+        return self.template.format(a=a, b=b)
 
 
 @lowering

@@ -1,0 +1,88 @@
+"""ONNX lowering of the index family: ArgMax/ArgMin, CumSum, Compare (Equal, Greater, Less, …) and Pick
+(GatherND over the rows).
+
+ONNX Runtime's CPU kernels of these ops take float32, float64, int32 and int64 (Equal bools too); other
+types are cast first, exactly: half floats to float32 (where a comparison or a search gives the same
+answer, and a running sum accumulates as PyTorch's CPU kernel does before rounding back), narrow integers
+and bools to int64 (where PyTorch's running sums of them are anyway).
+"""
+
+from __future__ import annotations
+
+from ..builder import ELEM
+from . import opset
+from .base import Layer, lowers
+from .merge import as_dtype
+
+_NATIVE = ("float32", "float64", "int32", "int64")
+
+
+def _work(dtype: str, bools: bool = False) -> str:
+    """The type an op computes ``dtype`` values in (``bools``: the op takes bools as they are)."""
+    if dtype in _NATIVE or (bools and dtype == "bool"):
+        return dtype
+    return "float32" if dtype.startswith(("float", "bfloat")) else "int64"
+
+
+@lowers("ArgMax", "ArgMin")
+def arg(layer: Layer) -> str:
+    x = as_dtype(layer, layer.x, layer.in_type.dtype, _work(layer.in_type.dtype))
+    # ties: the first index, as PyTorch (select_last_index is 0 by default from opset 12, the only
+    # behaviour before it)
+    return layer.op(layer.kind, [x], axis=int(layer.args["dim"]), keepdims=int(bool(layer.args["keepdim"])))
+
+
+@lowers("CumSum")
+def cumsum(layer: Layer) -> str:
+    have, want = layer.in_type.dtype, layer.out.dtype
+    work = _work(want)
+    x = as_dtype(layer, layer.x, have, work)
+    y = layer.op("CumSum", [x, layer.const(int(layer.args["dim"]))], exclusive=int(bool(layer.args["exclusive"])),
+                 reverse=int(bool(layer.args["reverse"])))
+    return as_dtype(layer, y, work, want)
+
+
+_ONNX = {"eq": "Equal", "gt": "Greater", "lt": "Less", "ge": "GreaterOrEqual", "le": "LessOrEqual"}
+
+
+@lowers("Compare")
+def compare(layer: Layer) -> str:
+    op, compared = layer.args["op"], layer.args["dtype"]
+    work = _work(compared, bools=op in ("eq", "ne"))
+    a = as_dtype(layer, as_dtype(layer, layer.x, layer.in_type.dtype, compared), compared, work)
+    if len(layer.inputs) > 1:
+        b = as_dtype(layer, as_dtype(layer, layer.inputs[1], layer.in_types[1].dtype, compared), compared, work)
+    else:
+        # the constant as PyTorch compares with it: in the compared type (0.1 against float16 values is
+        # float16's 0.1), then held in the type the op works in
+        half = compared in ("float16", "bfloat16")
+        b = layer.const(layer.args["value"], "float32" if half else compared)
+        if half:
+            b = layer.op("Cast", [b], to=ELEM[compared])
+        b = as_dtype(layer, b, compared, work)
+    if op in ("eq", "ne"):
+        same = _equal(layer, a, b, work)
+        return layer.op("Not", [same]) if op == "ne" else same
+    if op in ("ge", "le") and layer.b.opset < 12:
+        # GreaterOrEqual and LessOrEqual came in opset 12; the pair of tests keeps a NaN false, as it is
+        strict = layer.op("Greater" if op == "ge" else "Less", [a, b])
+        return layer.op("Or", [strict, layer.op("Equal", [a, b])])
+    return layer.op(_ONNX[op], [a, b])
+
+
+def _equal(layer: Layer, a: str, b: str, work: str) -> str:
+    """a == b; before opset 11, where Equal takes no floats, as neither a < b nor a > b, nor a NaN on
+    either side (NaN equals nothing, itself included)."""
+    if layer.b.opset >= 11 or not work.startswith("float"):
+        return layer.op("Equal", [a, b])
+    ordered = layer.op("Or", [layer.op("Less", [a, b]), layer.op("Greater", [a, b])])
+    nan = layer.op("Or", [layer.op("IsNaN", [a]), layer.op("IsNaN", [b])])
+    return layer.op("Not", [layer.op("Or", [ordered, nan])])
+
+
+@lowers("Pick")
+def pick(layer: Layer) -> str:
+    d = int(layer.args["dim"])
+    index = as_dtype(layer, layer.inputs[1], layer.in_types[1].dtype, "int64")
+    # GatherND over the first d dims as batch dims: each row's index is a 1-tuple into dim d
+    return layer.op("GatherND", [layer.x, opset.unsqueeze(layer, index, [d])], batch_dims=d)

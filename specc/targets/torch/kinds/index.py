@@ -1,0 +1,68 @@
+"""PyTorch lowering of the index family (ArgMax, ArgMin, CumSum, Compare, Pick), written inline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ....layers.index import OPS
+from .base import Lowering, lowering, on
+
+
+class _Arg(Lowering):
+    method = ""
+
+    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        keep = ", keepdim=True" if args["keepdim"] else ""
+        return f"{on(inputs[0])}.{self.method}(dim={args['dim']}{keep})"
+
+
+@lowering
+class ArgMax(_Arg):
+    method = "argmax"
+
+
+@lowering
+class ArgMin(_Arg):
+    method = "argmin"
+
+
+@lowering
+class CumSum(Lowering):
+    support = ("exclusive_cumsum",)  # torch.cumsum has no exclusive
+
+    def support_texts(self, args: dict[str, Any]) -> list[str]:
+        return super().support_texts(args) if args["exclusive"] else []
+
+    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        x, d = on(inputs[0]), args["dim"]
+        if args["reverse"]:
+            x = f"{x}.flip({d})"
+        if args["exclusive"]:
+            wide = f", torch.{args['dtype']}" if args["dtype"] else ""
+            y = f"exclusive_cumsum({x}, {d}{wide})"
+        else:
+            wide = f", dtype=torch.{args['dtype']}" if args["dtype"] else ""
+            y = f"{on(x)}.cumsum({d}{wide})"
+        return f"{y}.flip({d})" if args["reverse"] else y
+
+
+@lowering
+class Compare(Lowering):
+    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        other = inputs[1] if len(inputs) > 1 else repr(args["value"])
+        return f"{on(inputs[0])} {OPS[args['op']]} {other}"
+
+
+@lowering
+class Pick(Lowering):
+    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        # x.gather(dim, index) with the index given x's trailing dims (size 1 at dim), then dim dropped:
+        # torch.gather takes int64 positions only
+        x, i, d = on(inputs[0]), on(inputs[1]), args["dim"]
+        trailing = int(args["rank"]) - d - 1
+        index = f"{i}.long()" if args["index_dtype"] != "int64" else i
+        index = f"{index}[..., {', '.join(['None'] * (trailing + 1))}]"
+        if trailing:
+            sizes = ", ".join(["-1"] * d + ["1"] + [f"{x}.shape[{k}]" for k in range(d + 1, d + 1 + trailing)])
+            index = f"{index}.expand({sizes})"
+        return f"{x}.gather({d}, {index}).squeeze({d})"
