@@ -21,9 +21,9 @@ fi
 
 echo "== pytest"
 status=0
-# one worker per core (pytest-xdist); tests that share a costly or fixed-path fixture are kept in one
-# worker by their xdist_group mark. `bash scripts/test.sh -n 0` runs in this process alone.
-python -m pytest -q -n auto --dist loadgroup "$@" || status=$?
+# one worker per core (pytest-xdist), each taking the next test when it is free (worksteal: the long
+# tests do not pile up on one worker); `bash scripts/test.sh -n 0` runs in this process alone.
+python -m pytest -q -n auto --dist worksteal "$@" || status=$?
 if [ "$status" -eq 5 ]; then
     echo "pytest collected no tests: that is a failure here" >&2
     exit 1

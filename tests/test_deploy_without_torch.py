@@ -7,6 +7,7 @@ specc runs from this checkout.  The first run downloads about 40 MB.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -19,8 +20,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PINS = ROOT / "requirements" / "deploy.txt"
-# one venv at a fixed path, built by the first test that asks: the tests share one pytest-xdist worker
-pytestmark = pytest.mark.xdist_group("deploy_venv")
 
 
 def _venv() -> Path:
@@ -28,14 +27,22 @@ def _venv() -> Path:
     python = venv / "bin" / "python"
     stamp = venv / ".specc-deploy-hash"
     want = hashlib.sha256(PINS.read_bytes()).hexdigest()
-    if python.exists() and stamp.exists() and stamp.read_text() == want:
-        return python
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    # pytest-xdist workers reach this side by side: one builds the venv, the others wait and reuse it
+    with open(venv.parent / f".{venv.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if python.exists() and stamp.exists() and stamp.read_text() == want:
+            return python
+        _build(venv, python)
+        stamp.write_text(want)
+    return python
+
+
+def _build(venv: Path, python: Path) -> None:
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True, capture_output=True)
     done = subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "-r", str(PINS)],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, f"pip install -r requirements/deploy.txt failed:\n{done.stderr[-2000:]}"
-    stamp.write_text(want)
-    return python
 
 
 @pytest.fixture(scope="module")

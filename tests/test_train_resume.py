@@ -130,6 +130,23 @@ def test_max_steps_inside_an_epoch_resumes_that_epoch_where_it_stopped(tmp_path:
     assert again.report["best_epoch"] == whole.report["best_epoch"]
 
 
+def test_a_plateau_scheduler_stopped_before_its_first_step_resumes(tmp_path: Path) -> None:
+    """ReduceLROnPlateau's best is inf until its first step; the checkpoint wrote it as JSON null,
+    and a run stopped inside its first epoch failed on resume (None * float inside PyTorch). Found
+    by tests/test_promise_fuzz.py's training share."""
+    import specc
+    from specc.cli import main
+
+    path = tmp_path / "net.yaml"
+    path.write_text(textwrap.dedent(STEPPED).replace("{type: StepLR, step_size: 1, gamma: 0.5}",
+                                                     "{type: ReduceLROnPlateau, patience: 0, factor: 0.5}"))
+    whole = specc.train(path, tmp_path / "whole")
+    assert main(["train", str(path), "--run", str(tmp_path / "part"), "--max-steps", "2"]) == 0
+    again = specc.train(path, tmp_path / "part", resume=True)
+    assert [r["loss"] for r in again.history] == [r["loss"] for r in whole.history]
+    assert [r["lr"] for r in again.history] == [r["lr"] for r in whole.history]
+
+
 def test_a_kill_between_the_best_and_last_links_resumes_to_the_same_best_weights(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An improving epoch points two links at its checkpoint. Killed between them, the run must not

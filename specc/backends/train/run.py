@@ -85,7 +85,9 @@ def write_checkpoint(run: Path, epoch: int, weights: dict[str, torch.Tensor], st
     try:
         save_tensors(tmp / "model.safetensors", weights)
         save_tensors(tmp / "state.safetensors", state)
-        write_json(tmp / "state.json", meta)
+        # json's own Infinity/NaN, read back as they were: the state resumes exactly (a plateau
+        # scheduler's best is inf until its first step; report.json's null would come back as None)
+        atomic_write(tmp / "state.json", json.dumps(meta, indent=2) + "\n")
         os.replace(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
