@@ -40,6 +40,7 @@ REJECTED = {
     "v001_keras_encoder_return_state",  # LSTM keys return_sequences, return_state
     "v001_keras_leaky_relu_alpha",  # LeakyReLU key alpha
     "v003_block_inputs_not_a_list",  # a block's inputs: as one string
+    "v004_rotary_embedding_as_a_layer",  # type: RotaryEmbedding with dim:, which no layer or block takes
     "bad_training_setup",  # scheduler: StepLR without step_size
     "typos_everywhere",  # optimizer: Adamw; layer keys such as kernel_sise
     "multi_three_errors",  # optimizer: Adamm

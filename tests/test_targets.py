@@ -108,6 +108,13 @@ SUPPORT_CALLS: dict[str, list[tuple[str, tuple[Any, ...] | None, tuple[tuple[int
     "attention_fastpath": [("off_fastpath", None, ("Tanh", (2, 3, 4)))],
     "gelu_tanh": [("gelu_tanh", None, ((2, 3, 4),))],
     "exclusive_cumsum": [("exclusive_cumsum", None, ((2, 3, 4),))],
+    # GQA with half-split rotary (LLaMA), causal multi-query with interleaved partial rotary (GPT-J), cross
+    # attention of other widths with a key padding mask (bool, True hides)
+    "grouped_attention": [("GroupedQueryAttention", (8, 4, 2, True, None, None, 0.0, True, None, True, 2),
+                           ((2, 5, 8), (2, 5, 8), (2, 5, 8))),
+                          ("GroupedQueryAttention", (8, 2, 1, False, None, None, 0.0, True, None, True, 2, 100.0,
+                                                     True), ((2, 4, 8), (2, 4, 8), (2, 4, 8))),
+                          ("GroupedQueryAttention", (8, 2, 2, True, 6, 5), ((2, 3, 8), (2, 4, 6), (2, 4, 5)))],
     "scaled_attention": [("ScaledMultiheadAttention", (4, 2, 1.0), ((3, 2, 4), (5, 2, 4), (5, 2, 4))),
                          ("ScaledMultiheadAttention", (4, 1), ((3, 2, 4), (3, 2, 4), (3, 2, 4)))],
 }

@@ -288,10 +288,10 @@ def grouped_attention(p: MultiheadAttentionParams, q: TensorType, e: int, kdim: 
                        "length")
                 drop = "drop attn from masks: and its input from from:"
             else:
-                why = f"has no {key} (nn.MultiheadAttention's extra key/value step)"
+                why = f"has no {key} (the plain attention's extra key/value step)"
                 drop = f"set {key}: false"
             raise SpecError("V100", f"attention with {what} (LLaMA's separate q/k/v projections) {why}",
-                            f"{drop}, or drop {what} to keep nn.MultiheadAttention", field=key)
+                            f"{drop}, or drop {what} to keep the plain attention that has it", field=key)
     check_masks(p.masks, masks, batch, t_len, s_len, p.num_heads)
     check_causal(p.causal, p.masks, t_len, s_len)
     heads = p.num_heads

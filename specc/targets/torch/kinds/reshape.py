@@ -38,7 +38,8 @@ class Unflatten(Lowering):
             return super().forward(module, inputs, args)
         sizes = [str(e) if read is None else f"{on(inputs[read[0]])}.shape[{read[1]}]"
                  for e, read in zip(args["unflattened_size"], args["reads"])]
-        return f"{on(inputs[0])}.unflatten({args['dim']}, ({', '.join(sizes)},))"
+        # no trailing comma past one size: ruff would keep the call exploded over lines
+        return f"{on(inputs[0])}.unflatten({args['dim']}, ({', '.join(sizes)}{',' if len(sizes) == 1 else ''}))"
 
 
 @lowering

@@ -12,7 +12,12 @@ import torch
 # -- written into generated modules: everything below this line --
 
 
-def exclusive_cumsum(x: torch.Tensor, dim: int = -1, dtype: torch.dtype | None = None) -> torch.Tensor:
+def exclusive_cumsum(
+    x: torch.Tensor, dim: int = -1, dtype: torch.dtype | None = None
+) -> torch.Tensor:
     """The running sum of x along dim, each element left out of its own sum (the first is 0)."""
-    shifted = torch.cat([torch.zeros_like(x.narrow(dim, 0, 1)), x.narrow(dim, 0, x.shape[dim] - 1)], dim=dim)
+    shifted = torch.cat(
+        [torch.zeros_like(x.narrow(dim, 0, 1)), x.narrow(dim, 0, x.shape[dim] - 1)],
+        dim=dim,
+    )
     return shifted.cumsum(dim, dtype=dtype)

@@ -45,7 +45,12 @@ class GroupedQueryAttention(nn.Module):
         self.k_proj = nn.Linear(kdim or embed_dim, kv_dim, bias=bias)
         self.v_proj = nn.Linear(vdim or embed_dim, kv_dim, bias=bias)
         self.o_proj = nn.Linear(embed_dim, embed_dim, bias=bias)
-        self.dropout, self.batch_first, self.scale, self.causal = dropout, batch_first, scale, causal
+        self.dropout, self.batch_first, self.scale, self.causal = (
+            dropout,
+            batch_first,
+            scale,
+            causal,
+        )
         self.rotary_dim, self.rotary_base = rotary_dim, rotary_base
         self.rotary_interleaved = rotary_interleaved
 
@@ -81,8 +86,16 @@ class GroupedQueryAttention(nn.Module):
             query, key, value = (x.transpose(0, 1) for x in (query, key, value))
         b, t, s = query.shape[0], query.shape[1], key.shape[1]
         q = self.q_proj(query).view(b, t, self.num_heads, self.head_dim).transpose(1, 2)
-        k = self.k_proj(key).view(b, s, self.num_kv_heads, self.head_dim).transpose(1, 2)
-        v = self.v_proj(value).view(b, s, self.num_kv_heads, self.head_dim).transpose(1, 2)
+        k = (
+            self.k_proj(key)
+            .view(b, s, self.num_kv_heads, self.head_dim)
+            .transpose(1, 2)
+        )
+        v = (
+            self.v_proj(value)
+            .view(b, s, self.num_kv_heads, self.head_dim)
+            .transpose(1, 2)
+        )
         if self.rotary_dim:
             q, k = self.rotate(q), self.rotate(k)
         groups = self.num_heads // self.num_kv_heads
@@ -94,7 +107,9 @@ class GroupedQueryAttention(nn.Module):
         mask, hidden = None, None
         if key_padding_mask is not None:
             if key_padding_mask.dtype == torch.bool:
-                zeros = torch.zeros(key_padding_mask.shape, dtype=q.dtype, device=q.device)
+                zeros = torch.zeros(
+                    key_padding_mask.shape, dtype=q.dtype, device=q.device
+                )
                 key_padding_mask = zeros.masked_fill(key_padding_mask, float("-inf"))
             mask = key_padding_mask.to(q.dtype)[:, None, None, :]  # (B, 1, 1, S)
             if self.causal:
@@ -114,5 +129,7 @@ class GroupedQueryAttention(nn.Module):
         )
         if hidden is not None:
             out = out.masked_fill(hidden, 0.0)
-        out = self.o_proj(out.transpose(1, 2).reshape(b, t, self.num_heads * self.head_dim))
+        out = self.o_proj(
+            out.transpose(1, 2).reshape(b, t, self.num_heads * self.head_dim)
+        )
         return out if self.batch_first else out.transpose(0, 1)
