@@ -38,6 +38,10 @@ SUPPORT_SPECS = {
                         "  - {type: ReLU}\n  - {type: Flatten}\n  - {type: Linear, out_features: 16, name: fc1}\n"
                         "  - {type: ReLU}\n  - {type: Linear, out_features: 3}\n"
                         "lora: {rank: 4, alpha: 8, targets: [fc1]}\nloss: {type: CrossEntropyLoss}\n",
+    "param_groups": "inputs: {x: [B, 8]}\nlayers:\n  - {type: Linear, out_features: 16}\n  - {type: LayerNorm}\n"
+                    "  - {type: Linear, out_features: 3, name: head}\nloss: {type: CrossEntropyLoss}\n"
+                    "optimizer: {type: AdamW, weight_decay: 0.05, no_decay: [bias, norm], "
+                    "param_groups: [{params: [head], lr: 0.01}]}\n",
 }
 
 
@@ -66,7 +70,9 @@ def test_an_example_imports_what_it_reads(path: Path) -> None:
 
 @pytest.mark.parametrize("name", list(SUPPORT_SPECS))
 def test_training_support_imports_what_it_reads(name: str) -> None:
-    spec = specc.loads("specc: 1\n" + SUPPORT_SPECS[name] + "optimizer: {type: Adam, lr: 0.001}\n", f"{name}.yaml")
+    text = SUPPORT_SPECS[name]
+    text += "" if "optimizer:" in text else "optimizer: {type: Adam, lr: 0.001}\n"
+    spec = specc.loads("specc: 1\n" + text, f"{name}.yaml")
     assert spec.ok, [str(d) for d in spec.errors]
     source = compile_source(spec)
     _imports_match_reads(source)

@@ -67,8 +67,8 @@ def test_batch_requirements_hold_in_specs_with_a_batch_second_layer() -> None:
     assert spec.ok, spec.diagnostics
     assert [(str(r.size), r.at_least) for n in spec.graph.leaves() if n.result for r in n.result.requires] == [("T", 3)]
     # inside a block
-    block = "blocks:\n  pick:\n    layers:\n      - {type: Select, dim: 1, index: 3}\n"
-    errs = _errors(_spec("x: [T, B, 8]", lstm, "{type: pick}", extra=block))
+    block = "blocks:\n  take_step:\n    layers:\n      - {type: Select, dim: 1, index: 3}\n"
+    errs = _errors(_spec("x: [T, B, 8]", lstm, "{type: take_step}", extra=block))
     assert [e[:2] for e in errs] == [("U001", 11)] and "B >= 4" in errs[0][2], errs
 
 

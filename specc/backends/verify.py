@@ -101,18 +101,31 @@ EnvCheck = Callable[[Mapping[str, int]], bool]
 def export_env(sig: Signature, batch: int, sizes: Mapping[str, int] | None = None,
                valid: EnvCheck | None = None) -> dict[str, int]:
     """Sizes of every symbol to trace the model with: the batch, the spec's export sizes, else a
-    default that is doubled until every tensor of the model has positive sizes."""
+    default that is doubled until every tensor of the model has positive sizes (and, within three
+    doublings, every size that follows a symbol other than the batch is 2 or more)."""
     sizes = dict(sizes or {})
     # Each free symbol gets its own size (16, 17, …): with one shared size, a model that mixes
     # up T and S would trace and verify as if it were right.
     free = [s for s in sig.symbols() if s != sig.batch_symbol and s not in sizes]
     env = {s: batch if s == sig.batch_symbol else sizes[s] if s in sizes else DEFAULT_SIZE + free.index(s)
            for s in sig.symbols()}
-    if valid is None or not free or valid(env):
+    if valid is None or not free:
+        return env
+
+    def scaled(factor: float) -> dict[str, int]:
+        return {**env, **{s: max(2, int((DEFAULT_SIZE + free.index(s)) * factor)) for s in free}}
+
+    roomy = getattr(valid, "roomy", None)
+    if roomy is not None and not roomy(env, sig.batch_symbol):
+        # a few doublings at most: a size far past the default costs more than it proves
+        for trial in (scaled(2 ** k) for k in range(1, 4)):
+            if valid(trial) and roomy(trial, sig.batch_symbol):
+                return trial
+    if valid(env):
         return env
     # Larger sizes first (kernels and padding need room), then smaller ones (a table's max_len).
     for factor in [2 ** k for k in range(1, 11)] + [1 / 2, 1 / 4, 1 / 8]:
-        trial = {**env, **{s: max(2, int((DEFAULT_SIZE + free.index(s)) * factor)) for s in free}}
+        trial = scaled(factor)
         if valid(trial):
             return trial
     # A symbol the layers allow few sizes of (T <= max_len and T >= a kernel): its nearest one.
@@ -197,6 +210,17 @@ class SizeCheck:
     def fit(self, env: Mapping[str, int]) -> dict[str, int]:
         """``env`` with each symbol that breaks a rule moved to its nearest size that keeps them all."""
         return {**env, **nearest_fit(self.rules, env)}
+
+    def roomy(self, env: Mapping[str, int], batch: str | None) -> bool:
+        """Whether every size that varies with a symbol other than the batch is at least 2 at ``env``.
+        Tracers specialise a size of 1 (broadcasting reads it as a constant; torch.export guards on it
+        and its solver can fail: a SegFormer traced where a stage's map is 1x1), so a model is traced
+        where none is when such sizes are near."""
+        try:
+            return all(evaluate(r.size, env) >= 2 for r in self.rules
+                       if r.at_least == 1 and not isinstance(r.size, int) and r.size.symbols() - {batch})
+        except (KeyError, ZeroDivisionError):
+            return False
 
 
 def sizes_valid(spec: Any) -> SizeCheck:

@@ -66,8 +66,11 @@ class TimeDistributedParams(LayerParams):
             raise ValueError(f"{', '.join(misplaced)} belong{'s' if len(misplaced) == 1 else ''} on the "
                              f"TimeDistributed item, not inside layer:; move {', '.join(misplaced)} next to "
                              "type: TimeDistributed")
-        if kind.min_inputs != 1:
-            raise ValueError(f"{kind.type_name} merges several inputs; TimeDistributed wraps a one-input layer")
+        # Add, Mul, Sub and Div read one input only beside a constant (value:)
+        constant = "value" in kind.Params.model_fields
+        if kind.min_inputs != 1 or (constant and v.get("value") is None):
+            raise ValueError(f"{kind.type_name} merges several inputs; TimeDistributed wraps a one-input layer"
+                             + (f" (or {kind.type_name} with a constant, value:)" if constant else ""))
         if kind.type_name == "TimeDistributed":
             raise ValueError("TimeDistributed cannot wrap another TimeDistributed; fold the extra dim into the "
                              "batch with a Reshape first")
