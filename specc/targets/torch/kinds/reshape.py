@@ -36,19 +36,22 @@ class Unflatten(Lowering):
     def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
         if "reads" not in args:
             return super().forward(module, inputs, args)
-        sizes = [str(e) if read is None else f"{on(inputs[read[0]])}.shape[{read[1]}]"
-                 for e, read in zip(args["unflattened_size"], args["reads"])]
+        sizes = _read_sizes(args["unflattened_size"], args["reads"], inputs)
         # no trailing comma past one size: ruff would keep the call exploded over lines
         return f"{on(inputs[0])}.unflatten({args['dim']}, ({', '.join(sizes)}{',' if len(sizes) == 1 else ''}))"
+
+
+def _read_sizes(entries: Any, reads: Any, inputs: list[str]) -> list[str]:
+    """The sizes as written, each one the spec reads from a tensor as that tensor's size at run time
+    (x.shape[0], like.shape[2]), never the number it had when traced: TorchScript and dynamo keep it
+    dynamic."""
+    return [str(e) if read is None else f"{on(inputs[read[0]])}.shape[{read[1]}]" for e, read in zip(entries, reads)]
 
 
 @lowering
 class Reshape(Lowering):
     def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
-        # a symbolic size is read from its tensor at run time (x.shape[0], like.shape[2]), never the
-        # number it had when traced, so TorchScript and dynamo keep it dynamic
-        sizes = [str(e) if read is None else f"{on(inputs[read[0]])}.shape[{read[1]}]"
-                 for e, read in zip(args["shape"], args["reads"])]
+        sizes = _read_sizes(args["shape"], args["reads"], inputs)
         return f"{on(inputs[0])}.reshape({', '.join(sizes)})"
 
 
