@@ -29,7 +29,7 @@ def _venv() -> Path:
     want = hashlib.sha256(PINS.read_bytes()).hexdigest()
     venv.parent.mkdir(parents=True, exist_ok=True)
     # pytest-xdist workers reach this side by side: one builds the venv, the others wait and reuse it
-    with open(venv.parent / f".{venv.name}.lock", "w") as lock:
+    with open(venv.with_name(venv.name + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if python.exists() and stamp.exists() and stamp.read_text() == want:
             return python
