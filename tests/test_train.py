@@ -1034,6 +1034,28 @@ def test_what_training_cannot_do_is_reported_by_check(fragment: str, code: str) 
     assert spec.errors[0].loc is not None and spec.errors[0].loc.line >= 6
 
 
+@pytest.mark.parametrize(("shape", "monitor", "ok"), [
+    ("[B, T, 4]", "val_f1", False),  # a tagger is scored by token accuracy alone
+    ("[B, T, 4]", "val_token_accuracy", True),
+    ("[B, 4]", "val_token_accuracy", False),  # a classifier of samples by accuracy, precision, recall, F1
+    ("[B, 4]", "val_f1", True),
+])
+def test_the_monitors_check_accepts_are_the_metrics_the_loop_computes(shape: str, monitor: str, ok: bool) -> None:
+    """Check named val_f1 for a (B, T, K) tagger computed (training then stopped at its first epoch: found
+    by the promise fuzz on the zoo's decoder LM)."""
+    from specc.backends.train.metrics import compute
+
+    text = (f"specc: 1\ninputs: {{x: {shape}}}\nlayers:\n  - {{type: Linear, out_features: 3}}\n"
+            "loss: {type: CrossEntropyLoss, class_dim: -1}\noptimizer: {type: Adam}\n"
+            f"train: {{early_stopping: {{monitor: {monitor}}}}}\n")
+    spec = specc.loads(text, "t.yaml")
+    assert [d.code for d in spec.errors] == ([] if ok else ["V023"])
+    rng = np.random.default_rng(0)
+    outputs = rng.normal(size=(6, 5, 3) if "T" in shape else (6, 3))
+    targets = rng.integers(0, 3, size=outputs.shape[:-1])
+    assert (monitor.removeprefix("val_") in compute("classification", outputs, targets, class_dim=-1)) == ok
+
+
 def test_a_sigmoid_head_fits_targets_in_0_1_in_their_own_units(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     x = rng.normal(size=(300, 3)).astype(np.float32)

@@ -143,7 +143,8 @@ def training_diagnostics(spec: Spec) -> list[Diagnostic]:
         loc = None
         if at.mapping("train", "early_stopping"):
             loc = at.value("train", "early_stopping", "monitor")
-        out += _monitor(stopper.monitor, trained, kinds, per_output, loc or loss_loc)
+        ranks = {n: graph.value(sources[n]).rank for n in trained}
+        out += _monitor(stopper.monitor, trained, kinds, ranks, per_output, loc or loss_loc)
     wants_labels = [k for k, on in (("class_weights: auto", train.class_weights == "auto"),
                                     ("sampler: balanced", train.data.sampler == "balanced")) if on]
     if wants_labels and (per_output or "classification" not in kinds.values()):
@@ -215,13 +216,18 @@ def _per_output(given: dict[str, Any], names: list[str], at: Locations, loss_loc
     return out
 
 
-def _monitor(monitor: str, trained: dict[str, Any], kinds: dict[str, str | None], per_output: bool,
-             loc: Any) -> list[Diagnostic]:
+def _monitor(monitor: str, trained: dict[str, Any], kinds: dict[str, str | None], ranks: dict[str, int],
+             per_output: bool, loc: Any) -> list[Diagnostic]:
     """V023: the monitored metric is one this run computes."""
     computed = {"val_loss"}
     for name in trained:
         kind = kinds[name]
         metrics = METRICS_OF[kind] if kind is not None else {"val_loss"}
+        if kind == "classification":
+            # as the loop scores them (backends/train/metrics.py): a class per position (a tagger, a
+            # language model) gets token accuracy alone; one class per sample, precision, recall and F1
+            metrics = ({"val_loss", "val_accuracy", "val_token_accuracy"} if ranks[name] > 2 else
+                       metrics - {"val_token_accuracy"})
         computed |= {f"val_{name}_{m.removeprefix('val_')}" for m in metrics} if per_output else metrics
     if monitor in computed:
         return []
