@@ -26,13 +26,12 @@ its adapters (``lora_A``, ``lora_B``), and the adapters no group names train in 
 from __future__ import annotations
 
 import difflib
-import math
 import re
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
-from ..diagnostics import Diagnostic, Location
+from ..diagnostics import Diagnostic, Location, yaml_flow
 from ..layers import base as layers
 from ..layers.catalogue import FAMILY_OF
 from ..validate.errors import OPTIMIZER_KEYS
@@ -169,7 +168,7 @@ class _Matcher:
             # a layer's own name names it in every block instance and repeat, as lora: targets do
             from .lora import _matches
 
-            reached = [p for n in _matches(self.graph, key) for leaf in _leaves(n)
+            reached = [p for n in _matches(self.graph, key) for leaf in ([n] if n.sub is None else n.sub.leaves())
                        for p in self.by_node.get(id(leaf), ())]
         if reached:
             return reached
@@ -199,10 +198,6 @@ class _Matcher:
                           loc, f"did you mean '{guess[0]}'? (use {guess[0]} for entry {index})" if guess else
                           "name a layer type (LayerNorm), a layer's path (layer4), a parameter (head.weight, "
                           "*.bias), or bias, norm or 1d")
-
-
-def _leaves(n: Node) -> list[Node]:
-    return [n] if n.sub is None else [leaf for c in n.sub.nodes if c.shares is None for leaf in _leaves(c)]
 
 
 def _loc(spec: Spec, *path: Any) -> Location | None:
@@ -317,19 +312,13 @@ def _options(spec: Spec, opt: Any, base: dict[str, Any], g: Any, where: tuple[An
         except ValidationError as exc:
             err = exc.errors()[0]
             message = err.get("msg", "")
-            diags.append(Diagnostic("V115", f"{label}'s {key}: {yaml_value(value)} is not a valid {key} of "
+            diags.append(Diagnostic("V115", f"{label}'s {key}: {yaml_flow(value)} is not a valid {key} of "
                                     f"{opt.type} ({message})", _loc(spec, *where, key),
                                     f"write the group's {key} as its optimizer takes it (the optimizer's own is "
-                                    f"{yaml_value(getattr(opt, key))})"))
+                                    f"{yaml_flow(getattr(opt, key))})"))
             continue
         options[key] = getattr(checked, key)
     return options
-
-
-def yaml_value(v: Any) -> str:
-    if isinstance(v, float) and math.isfinite(v):
-        return f"{v:g}"
-    return str(v)
 
 
 def state_name(name: str) -> str:
