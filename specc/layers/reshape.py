@@ -266,14 +266,9 @@ class Unflatten(LayerKind):
         sizes: list[DimLike | None] = []
         reads: list[tuple[int, int] | None] = []
         for e in p.unflattened_size:
-            read = _read(e) if isinstance(e, str) else None
-            if read is None:
-                sizes.append(None if e == -1 else e)
-                reads.append(None)
-                continue
-            which, i = _READ_FROM[read[0]], read[1]
-            sizes.append(_read_dim(e, which, i, ins, "unflattened_size"))
-            reads.append((which, i % ins[which].rank))
+            size, read = _entry_read(e, ins, "unflattened_size") or (None if e == -1 else e, None)
+            sizes.append(size)
+            reads.append(read)
         why = x.note(d)
         where = f"dim {p.dim} of the input {x} (size {x.shape[d]}{f' = {why}' if why else ''})"
         parts = _fill(x.shape[d], sizes, p.unflattened_size, "unflattened_size", where, "unflattened_size")
@@ -316,11 +311,10 @@ class Reshape(LayerKind):
         sizes: list[DimLike | None] = []
         reads: list[tuple[int, int] | None] = []  # per entry: (input, axis) a target reads it from
         for e in p.shape:
-            read = _read(e) if isinstance(e, str) else None
-            if read is not None:
-                which, i = read
-                sizes.append(_read_dim(e, _READ_FROM[which], i, ins))
-                reads.append((_READ_FROM[which], i % ins[_READ_FROM[which]].rank))
+            entry = _entry_read(e, ins, "shape")
+            if entry is not None:
+                sizes.append(entry[0])
+                reads.append(entry[1])
             elif isinstance(e, str):
                 if e not in named and e not in like:
                     raise SpecError("S009", f"'{e}' in shape is not a dim of the input {x}" +
@@ -335,7 +329,17 @@ class Reshape(LayerKind):
         return LayerResult(TensorType(out, x.dtype), {"shape": p.shape, "reads": reads}, 0, 0)
 
 
-def _read_dim(e: str, which: int, i: int, ins: list[TensorType], field: str = "shape") -> DimLike:
+def _entry_read(e: Any, ins: list[TensorType], field: str) -> tuple[DimLike, tuple[int, int]] | None:
+    """For an entry that reads a dim by position (``like.size(2)``): its size and where a target
+    reads it at run time, (input, axis); None for any other entry."""
+    read = _read(e) if isinstance(e, str) else None
+    if read is None:
+        return None
+    which, i = _READ_FROM[read[0]], read[1]
+    return _read_dim(e, which, i, ins, field), (which, i % ins[which].rank)
+
+
+def _read_dim(e: str, which: int, i: int, ins: list[TensorType], field: str) -> DimLike:
     """The size an entry such as ``like.size(2)`` reads: dim ``i`` of input ``which``."""
     if which >= len(ins):
         raise SpecError("S050", f"{field} entry '{e}' reads a dim of a second input, but the layer has one input "
@@ -378,9 +382,8 @@ def _unnamed_hint(e: str, written: tuple[Any, ...], ins: list[TensorType], named
             fixed.append(w)
     sizes: list[DimLike | None] = []
     for f in fixed:
-        read = _read(f) if isinstance(f, str) else None
-        sizes.append(None if f == -1 else _read_dim(f, _READ_FROM[read[0]], read[1], ins) if read is not None
-                     else sym(f) if isinstance(f, str) else f)
+        entry = _entry_read(f, ins, "shape")
+        sizes.append(entry[0] if entry is not None else None if f == -1 else sym(f) if isinstance(f, str) else f)
     try:
         _fill(product(x.shape), sizes, tuple(fixed), "shape", "", "shape", x.shape)
     except SpecError:
