@@ -27,10 +27,11 @@ from ..targets.onnx.builder import Unsupported, bare_symbol
 from ..targets.onnx.lower import DEFAULT_OPSET, Lowered, lower_graph, missing_lowerings
 from ..targets.onnx.preprocess import Affine, Scaling
 from ..targets.onnx.weights import UNREAD_SUFFIXES, Weights, WeightsError, merge_lora, read_safetensors
+from ..validate.indices import bounds_json
 from ..version import __version__
 from .errors import ExportFailed, VerificationFailed, first_line
 from .errors import WeightsError as BackendWeightsError
-from .example_inputs import example_arrays, vocabulary_bound
+from .example_inputs import example_arrays
 from .onnx_files import ExportResult, publish, save, stamp
 from .run_folder import resolve_weights, run_metadata, run_scaling
 from .verify import (
@@ -266,8 +267,7 @@ def export_direct(spec: Any, path: str | os.PathLike[str] | None, *, weights: st
     meta = {"spec_name": spec.name, "specc_version": __version__, "spec_sha256": spec.sha256,
             "specc_exporter": "direct", "specc_sizes": json.dumps(env),
             "specc_size_rules": json.dumps(rules_json(spec.graph)),
-            "specc_int_high": json.dumps({t.name: vocabulary_bound(spec, t.name) for t in sig.inputs
-                                          if not t.dtype.startswith(("float", "bfloat")) and t.dtype != "bool"})}
+            "specc_int_high": json.dumps(bounds_json(spec.graph, [t.name for t in sig.inputs]))}
     if spec.document.description:
         meta["spec_description"] = spec.document.description
     meta.update(run_metadata(weights))

@@ -13,18 +13,10 @@ import numpy as np
 
 from ..data.read import padding_mask
 from ..shapes.dims import evaluate
+from ..validate.indices import index_bounds, index_high
 
 if TYPE_CHECKING:
     from .verify import Signature
-
-
-def vocabulary_bound(spec: Any, name: str) -> int:
-    """Upper bound for random integer inputs: the smallest vocabulary that reads them (ids at or
-    above it would index past an embedding table)."""
-    highs = [n.result.args.get("num_embeddings") for n in spec.graph.leaves()
-             if n.result is not None and name in n.inputs]
-    found = [h for h in highs if isinstance(h, int)]
-    return min(found) if found else 2
 
 
 def example_arrays(spec: Any, sig: Signature, env: Mapping[str, int], seed: int = 0) -> dict[str, np.ndarray]:
@@ -38,5 +30,6 @@ def example_arrays(spec: Any, sig: Signature, env: Mapping[str, int], seed: int 
         elif t.dtype == "bool":
             out[t.name] = padding_mask(shape, rng)
         else:
-            out[t.name] = rng.integers(0, vocabulary_bound(spec, t.name), shape).astype(t.dtype)
+            high = index_high(index_bounds(spec.graph, t.name), env)
+            out[t.name] = rng.integers(0, high, shape).astype(t.dtype)
     return out

@@ -31,6 +31,7 @@ import torch
 
 from ..atomic import make_folder, temp_dir
 from ..shapes.rules import rules_json
+from ..validate.indices import bounds_json
 from ..version import __version__
 from .errors import ExportFailed, VerificationFailed, WeightsError, first_line
 from .onnx_files import DEFAULT_OPSET, ExportResult, name_output_dims, publish, save, stamp
@@ -223,8 +224,9 @@ def export_module(module: torch.nn.Module, sig: Signature, path: str | os.PathLi
             model = onnx.load(str(raw))
             publish_names(model, back)
             name_output_dims(model, sig)
-            stamp(model, {**(metadata or {}), "specc_exporter": which, "specc_sizes": json.dumps(env),
-                          "specc_int_high": json.dumps(_int_bounds_seen(sig, args))})
+            # a spec's own bounds (its caller's metadata) over what the example data happened to hold
+            stamp(model, {"specc_int_high": json.dumps(_int_bounds_seen(sig, args)), **(metadata or {}),
+                          "specc_exporter": which, "specc_sizes": json.dumps(env)})
             final = work / "final"
             final.mkdir(exist_ok=True)
             files = save(model, final, name)
@@ -342,7 +344,8 @@ def export_spec(spec: Any, path: str | os.PathLike[str] | None, *, weights: str 
     valid = sizes_valid(spec)
     env = export_env(sig, opts.batch_size, opts.sizes, valid)
     meta = {"spec_name": spec.name, "specc_version": __version__, "spec_sha256": spec.sha256,
-            "specc_size_rules": json.dumps(rules_json(spec.graph)), **run_metadata(weights)}
+            "specc_size_rules": json.dumps(rules_json(spec.graph)),
+            "specc_int_high": json.dumps(bounds_json(spec.graph, list(spec.graph.inputs))), **run_metadata(weights)}
     if spec.document.description:
         meta["spec_description"] = spec.document.description
     entry: list[Path] = []

@@ -24,7 +24,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from ..shapes.dims import DimLike
 from ..shapes.rules import SizeRule, refusal, rules_from_json
+from ..validate.indices import bounds_from_json, index_high
 from .errors import InputError, ModelError, ProviderUnavailable, UnsafeModel
 from .gpu import gpu_present as _gpu_present
 
@@ -469,9 +471,10 @@ def resolve_dims(inputs: Sequence[IOInfo], given: Mapping[str, np.ndarray], *, b
 
 
 def random_inputs(inputs: Sequence[IOInfo], env: Mapping[str, int], *, batch: int = 1, seed: int = 0,
-                  int_high: Mapping[str, int] | None = None) -> dict[str, np.ndarray]:
+                  int_high: Mapping[str, list[DimLike]] | None = None) -> dict[str, np.ndarray]:
     """Random data of the declared shapes: normal floats; integers in [0, high) where high is
-    what the exporter recorded (an embedding's vocabulary), else 2 so any index table fits."""
+    the smallest bound the exporter recorded at these sizes (an embedding's vocabulary, the
+    length a Pick picks from), else 2 so any index table fits."""
     rng = np.random.default_rng(seed)
     out: dict[str, np.ndarray] = {}
     for info in inputs:
@@ -479,7 +482,7 @@ def random_inputs(inputs: Sequence[IOInfo], env: Mapping[str, int], *, batch: in
         if info.dtype.kind == "f":
             out[info.name] = rng.standard_normal(shape).astype(info.dtype)
         elif info.dtype.kind in "iu":
-            high = (int_high or {}).get(info.name, 2)
+            high = index_high((int_high or {}).get(info.name, []), env)
             out[info.name] = rng.integers(0, max(1, high), size=shape).astype(info.dtype)
         elif info.dtype.kind == "b":
             out[info.name] = rng.integers(0, 2, size=shape).astype(bool)
@@ -513,7 +516,8 @@ def prepare_inputs(model: onnx.ModelProto, given: Mapping[str, np.ndarray], *, b
     if refused is not None:
         raise InputError(f"{refused[0]}; {refused[1]}")
     missing = [i for i in inputs if i.name not in feeds]
-    feeds.update(random_inputs(missing, env, batch=batch, seed=seed, int_high=json_meta(meta, "specc_int_high")))
+    highs = bounds_from_json(meta.get("specc_int_high"))
+    feeds.update(random_inputs(missing, env, batch=batch, seed=seed, int_high=highs))
     return {i.name: feeds[i.name] for i in inputs}, [i.name for i in missing]
 
 

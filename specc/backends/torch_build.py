@@ -25,7 +25,7 @@ from ..atomic import atomic_write
 from ..data.read import padding_mask
 from ..shapes.dims import Dim, evaluate
 from ..targets.torch.emit import compile_source
-from .example_inputs import vocabulary_bound
+from ..validate.indices import index_bounds, index_high
 
 if TYPE_CHECKING:
     from ..spec import Spec
@@ -149,5 +149,6 @@ def example_inputs(spec: Spec, batch: int = 2, sizes: dict[str, int] | None = No
             seed_np = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
             out.append(torch.from_numpy(padding_mask(shape, np.random.default_rng(seed_np))))
         else:
-            out.append(torch.randint(0, vocabulary_bound(spec, name), shape, generator=gen, dtype=dtype))
+            high = index_high(index_bounds(spec.graph, name), env)
+            out.append(torch.randint(0, high, shape, generator=gen, dtype=dtype))
     return tuple(out)

@@ -22,6 +22,7 @@ from ..diagnostics import yaml_flow
 from ..shapes.dims import evaluate, from_json
 from ..shapes.rules import DATA_SIZE, made_sizes, refusal, rules_from_json
 from ..validate.document import SKLEARN_DATASETS as BUNDLED
+from ..validate.indices import bound_fix, index_high
 from ..validate.run_size import no_validation, too_few_to_train, validation_count
 from ..validate.train_config import classes_at, head
 
@@ -221,7 +222,8 @@ def _synthetic(cfg: dict[str, Any], n: int, rng: np.random.Generator) -> Data:
         elif spec["dtype"] == "bool":
             inputs[name] = padding_mask(shape, rng)
         else:
-            inputs[name] = rng.integers(0, cfg["vocab"].get(name, 2), size=shape).astype(spec["dtype"])
+            highs = [from_json(b[0]) for b in input_bounds(cfg).get(name, [])]
+            inputs[name] = rng.integers(0, index_high(highs, sizes), size=shape).astype(spec["dtype"])
     if cfg.get("heads"):
         return Data(inputs, {name: _random_targets(head(cfg, name), n, rng, sizes) for name in cfg["heads"]})
     if cfg["task"] == "ctc":
@@ -895,11 +897,10 @@ def shape_inputs(cfg: dict[str, Any], inputs: dict[str, np.ndarray], n: int, whe
             if x.dtype.kind not in "iub" and x.dtype.kind != "f":
                 raise DataError("T004", f"input {name!r} holds {_kind(x)}, not numbers", "feed numeric arrays",
                                 f"inputs.{name}")
-            high = cfg["vocab"].get(name)
-            if x.size and (x.min() < 0 or (high is not None and x.max() >= high)):
-                raise DataError("T004", f"input {name!r} holds ids from {int(x.min())} to {int(x.max())}, but the "
-                                f"Embedding reading it has {high} rows (ids 0 to {high - 1 if high else '?'})",
-                                f"set num_embeddings to at least {int(x.max()) + 1}", f"inputs.{name}")
+            if x.size and x.min() < 0:
+                raise DataError("T004", f"input {name!r} holds ids from {int(x.min())} to {int(x.max())}, but "
+                                "ids and positions count from 0", "map each id into 0 … n - 1 (no negative "
+                                "ids: an Embedding and a Pick index from the start)", f"inputs.{name}")
             x = x.astype(spec["dtype"])
         else:
             if x.dtype.kind not in "iufb":
@@ -922,7 +923,40 @@ def shape_inputs(cfg: dict[str, Any], inputs: dict[str, np.ndarray], n: int, whe
                 raise DataError("T003", f"input {name!r} takes samples of shape {want}, but the data has "
                                 f"{list(per)} ({int(np.prod(per))} values)", fix, f"inputs.{name}")
         out[name] = x
+    _ids_in_bounds(cfg, out)
     return out
+
+
+def _ids_in_bounds(cfg: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    """T004 for an integer input holding an id at or past what reads it takes: an Embedding's rows,
+    the length a Pick picks from (its symbol sized by the data's own arrays)."""
+    env: dict[str, int] = {}
+    for name, x in arrays.items():
+        for d, size in zip(cfg["inputs"][name]["shape"][1:], x.shape[1:]):
+            if isinstance(d, str) and d.isidentifier():
+                env.setdefault(d, int(size))
+    for name, bounds in input_bounds(cfg).items():
+        x = arrays.get(name)
+        if x is None or not x.size or x.dtype.kind not in "iu":
+            continue
+        largest = int(x.max())
+        for high_json, reader, kind in bounds:
+            try:
+                high = evaluate(from_json(high_json), env)
+            except (KeyError, ValueError):  # a symbol no input of the data sizes
+                continue
+            if largest >= high:
+                raise DataError("T004", f"input {name!r} holds ids from {int(x.min())} to {largest}, but {reader} "
+                                f"(ids 0 to {high - 1})", bound_fix(kind, largest), f"inputs.{name}")
+
+
+def input_bounds(cfg: dict[str, Any]) -> dict[str, list[tuple[Any, str, str]]]:
+    """Each bounded input's (size as JSON, reader in words, reader's type); a run written before
+    the config kept them has its Embedding's rows alone."""
+    if "index_bounds" in cfg:
+        return {name: [(b[0], b[1], b[2]) for b in found] for name, found in cfg["index_bounds"].items()}
+    return {name: [(high, f"the Embedding reading it has {high} rows", "Embedding")]
+            for name, high in cfg.get("vocab", {}).items()}
 
 
 def _answer_shape_fix(declared: Sequence[int | None], per: Sequence[int]) -> str:

@@ -35,6 +35,7 @@ def train_config(spec: Spec) -> dict[str, Any]:
               for n, t in graph.inputs.items()}
     from ..shapes.dims import to_json
     from ..shapes.rules import rules_json
+    from .indices import index_bounds
     from .training import class_dim, classification
 
     loss = ({n: one.model_dump() for n, one in doc.loss.items()} if isinstance(doc.loss, dict) else
@@ -46,13 +47,11 @@ def train_config(spec: Spec) -> dict[str, Any]:
     # 1 for (B, C, ...), the last dim of a tagger's (B, T, K) under class_dim: -1
     classes_at = class_dim(single, out_t) if single is not None and out_t is not None and \
         classification(single, out_t) else None
-    vocab = {}
-    for name in graph.inputs:
-        sizes = [n.result.args.get("num_embeddings") for n in graph.leaves()
-                 if n.result is not None and name in n.inputs]
-        found = [v for v in sizes if isinstance(v, int)]
-        if found:
-            vocab[name] = min(found)
+    # what bounds each integer input's ids (an Embedding's rows, the length a Pick picks from):
+    # synthetic data draws under it and the data check refuses ids past it
+    bounds = {name: found for name in graph.inputs if (found := index_bounds(graph, name))}
+    vocab = {name: min(ints) for name, found in bounds.items()
+             if (ints := [b.high for b in found if isinstance(b.high, int)])}
     last = {}
     for n, s in graph.outputs:
         node = graph.node(s.split(".", 1)[0])  # a part of a Split (split.1) is the Split's
@@ -85,7 +84,8 @@ def train_config(spec: Spec) -> dict[str, Any]:
         # the same shapes exactly (floor((H + 3)/4) as terms, not text), for data specc makes
         "output_dims": {n: [to_json(d) for d in graph.value(s).shape] for n, s in graph.outputs},
         "output_layers": last,
-        "vocab": vocab,
+        "vocab": vocab,  # the int bounds alone, as runs written before index_bounds read them
+        "index_bounds": {name: [[to_json(b.high), b.reader, b.kind] for b in found] for name, found in bounds.items()},
         "sizes": dict(sorted(doc.export.sizes.items())),
         "size_rules": rules_json(graph),  # what predict tests inputs against
         "train": train.model_dump(),
