@@ -280,3 +280,36 @@ def test_a_warning_inside_a_block_used_three_times_is_given_once() -> None:
                  "kernel_size: 3, padding: 1}\n      - {type: BatchNorm2d}\n"
     found = warnings(text, "L004")
     assert len(found) == 1 and found[0].loc is not None and found[0].loc.line == 12
+
+
+_NAMED_HEAD = """\
+specc: 1
+inputs:
+  x: [B, 4]
+layers:
+  - {{type: Linear, out_features: 8}}
+  - {{type: ReLU}}
+  - {{type: Linear, out_features: 3{logits}}}
+  - {{type: Softmax, dim: 1, name: probs}}
+outputs: {outputs}
+loss: {{type: CrossEntropyLoss}}
+"""
+
+
+@pytest.mark.parametrize(("logits", "outputs", "fix", "fixed_outputs"), [
+    # outputs: names the layer the hint removes: the fix says what it names instead, and so applied checks ok
+    (", name: logits", "[probs]", "remove 'probs' and list 'logits' in outputs instead", "[logits]"),
+    (", name: logits", "{cls: probs}", "remove 'probs' and point output 'cls' at 'logits'", "{cls: logits}"),
+    ("", "[probs]", "remove 'probs' and give its name to the layer before it (name: probs)", "[probs]"),
+])
+def test_a_removed_output_layer_says_what_outputs_names_instead(logits: str, outputs: str, fix: str,
+                                                               fixed_outputs: str) -> None:
+    spec = loads(_NAMED_HEAD.format(logits=logits, outputs=outputs), "named.yaml")
+    hints = [d.hint for d in spec.diagnostics if d.code == "L001"]
+    assert len(hints) == 1 and hints[0].startswith(fix + ":"), hints
+    text = _NAMED_HEAD.format(logits=logits or ", name: probs", outputs=fixed_outputs)
+    fixed = loads(text.replace("  - {type: Softmax, dim: 1, name: probs}\n", ""), "fixed.yaml")
+    assert fixed.ok and not [d for d in fixed.diagnostics if d.code == "L001"], fixed.diagnostics
+    # no outputs: at all (the last layer is the output): the plain fix
+    plain = loads(_NAMED_HEAD.format(logits=logits, outputs="[probs]").replace("outputs: [probs]\n", ""), "p.yaml")
+    assert next(d.hint for d in plain.diagnostics if d.code == "L001").startswith("remove 'probs':")

@@ -72,6 +72,7 @@ class Graph:
     inputs: dict[str, TensorType]
     nodes: list[Node] = field(default_factory=list)
     outputs: list[tuple[str, str]] = field(default_factory=list)  # (output name, node or input name)
+    outputs_written: bool = False  # by ``outputs:``, not the last layer by default
     block: str | None = None  # block name for a block instance; "repeat" for a repeat
     block_args: dict[str, Any] = field(default_factory=dict)
     # The batch symbol of a whole model (dim 1 of a ``batch_first: false`` layer's input, else dim 0

@@ -32,6 +32,7 @@ def build_model(builder: GraphBuilder, name: str, layers: Layers, inputs: list[I
 
 def resolve_outputs(graph: Graph, decl: OutputsDecl, rejected: set[str] | None = None) -> list[Diagnostic]:
     """Fill ``graph.outputs`` from ``outputs:`` (the last layer when it is not written)."""
+    graph.outputs_written = decl.written
     if not decl.written:
         last = graph.nodes[-1] if graph.nodes else None
         if last is not None and last.result is not None and last.result.outs:  # a Split: each part

@@ -20,7 +20,7 @@ from ..validate.document import DATASET_SHAPES
 from ..validate.training import BOUNDED, THRESHOLD_OF, class_dim, classification, focal_mode, task_of, unreduced
 from . import context
 from .run_length import check_run_length
-from .view import Leaf, arg
+from .view import Leaf, arg, removal
 
 if TYPE_CHECKING:
     from ..spec import Spec
@@ -802,7 +802,7 @@ def _focal_logits(spec: Spec, loss: Any, last: Leaf, out: TensorType, output: st
     mode, applies = ("binary", "a sigmoid") if binary else ("multiclass", "log_softmax")
     return [_located(spec, "T056", f"the model ends in {made.type}, but FocalLoss ({mode}) applies {applies} "
                      "to its input itself, so it reads raw logits",
-                     f"remove '{made.node.path}' and give FocalLoss the raw output; apply "
+                     f"{removal(spec.graph, made)} and give FocalLoss the raw output; apply "
                      f"{'sigmoid' if binary else 'softmax'} only at inference", at=made, output=output)]
 
 

@@ -118,3 +118,22 @@ def written(step: Leaf, key: str, *aliases: str) -> bool:
 def arg(step: Leaf, key: str, default: object = None) -> object:
     """A resolved argument of the layer (what PyTorch gets), or ``default``."""
     return step.node.result.args.get(key, default) if step.node.result else default
+
+
+def removal(graph: Graph, step: Leaf) -> str:
+    """The fix "remove 'probs'", and, where ``outputs:`` names that layer, what it names instead:
+    the spec with the layer gone would list an output that is no longer there (V-error)."""
+    node = step.node
+    text = f"remove '{node.path}'"
+    if graph.node(node.name) is not node or not node.inputs:
+        return text  # inside a block: the model's outputs name the block, which stays
+    named = [out for out, ref in graph.outputs if ref == node.name] if graph.outputs_written else []
+    if not named:
+        return text
+    before = node.inputs[0]
+    prev = graph.node(producer(before))
+    if before not in graph.inputs and (prev is None or not prev.explicit_name):
+        return f"{text} and give its name to the layer before it (name: {node.name})"
+    if named[0] == node.name:
+        return f"{text} and list '{before}' in outputs instead"
+    return f"{text} and point output '{named[0]}' at '{before}'"

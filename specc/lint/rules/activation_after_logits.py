@@ -24,6 +24,7 @@ from collections.abc import Iterator
 
 from ...diagnostics import Diagnostic
 from .. import Context, rule
+from ..view import removal
 
 CODE = "L005"
 NON_NEGATIVE = ("ReLU", "ReLU6", "Softplus")
@@ -41,4 +42,4 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
         return
     yield ctx.warning(CODE, last, f"{last.type} after the final Linear '{linear.node.path}' clips the outputs "
                       f"at 0, but {ctx.loss} needs negative values too",
-                      f"remove '{last.node.path}' so the model ends with the Linear")
+                      f"{removal(ctx.graph, last)} so the model ends with the Linear")

@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from ...diagnostics import Diagnostic
 from ...validate.training import class_dim, classification
 from .. import Context, rule
-from ..view import arg
+from ..view import arg, removal
 
 CODE = "L030"
 # The width of each bounded activation's range (Hardtanh's is read from its arguments).
@@ -57,5 +57,5 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
     yield ctx.warning(CODE, last, f"the model ends in {last.type}, but CrossEntropyLoss reads its outputs as "
                       f"logits: squashed into a range of width {width:g}, no class of the {classes} can reach a "
                       f"probability above {top:.2g}, so the loss never falls below {-math.log(top):.2g}",
-                      f"remove '{last.node.path}': CrossEntropyLoss takes raw logits (for independent yes/no labels "
+                      f"{removal(ctx.graph, last)}: CrossEntropyLoss takes raw logits (for independent yes/no labels "
                       "use BCEWithLogitsLoss on them)")

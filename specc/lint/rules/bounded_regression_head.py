@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from ...diagnostics import Diagnostic
 from ...validate.training import REGRESSION
 from .. import Context, rule
+from ..view import removal
 
 if TYPE_CHECKING:
     from ...graph.ir import Graph
@@ -73,5 +74,5 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
     yield ctx.warning(
         CODE, last, f"the model ends in {last.type}, so its outputs stay in {span}, but {ctx.loss} regresses "
         "targets that can lie outside it (standardised targets are negative half the time)",
-        f"remove '{last.node.path}' so the model outputs any real value; if every target lies in {span}, keep "
+        f"{removal(ctx.graph, last)} so the model outputs any real value; if every target lies in {span}, keep "
         f"it and silence this with ignore: [{CODE}] and a comment saying so")

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 
 from ...diagnostics import Diagnostic
 from .. import Context, rule
+from ..view import removal
 
 CODE = "L003"
 
@@ -35,5 +36,5 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
         return
     yield ctx.warning(CODE, last, "the model ends in Sigmoid, but BCEWithLogitsLoss applies a sigmoid itself, "
                       "so predictions are squashed twice",
-                      f"remove '{last.node.path}' (BCEWithLogitsLoss takes logits), or keep it and use "
+                      f"{removal(ctx.graph, last)} (BCEWithLogitsLoss takes logits), or keep it and use "
                       "loss: {type: BCELoss}")

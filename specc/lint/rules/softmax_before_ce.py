@@ -25,6 +25,7 @@ from collections.abc import Iterator
 
 from ...diagnostics import Diagnostic
 from .. import Context, rule
+from ..view import removal
 
 CODE = "L001"
 SOFTMAX = ("Softmax", "LogSoftmax")
@@ -37,5 +38,5 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
         return
     yield ctx.warning(CODE, last, f"the model ends in {last.type}, but CrossEntropyLoss applies log-softmax "
                       "itself, so the outputs are normalised twice",
-                      f"remove '{last.node.path}': CrossEntropyLoss takes raw logits (or use LogSoftmax with "
+                      f"{removal(ctx.graph, last)}: CrossEntropyLoss takes raw logits (or use LogSoftmax with "
                       "NLLLoss)")

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from ...diagnostics import Diagnostic
 from ...validate.training import BINARY
 from .. import Context, rule
+from ..view import removal
 
 CODE = "L014"
 
@@ -39,5 +40,5 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
     yield ctx.warning(
         CODE, last, f"{last.type} makes the outputs compete (they sum to 1), but {ctx.loss} scores each output as "
         "an independent yes/no, so two true labels can never both be predicted",
-        f"for several labels per sample remove '{last.node.path}' and use BCEWithLogitsLoss; for one class per "
+        f"for several labels per sample {removal(ctx.graph, last)}, and use BCEWithLogitsLoss; for one class per "
         "sample use CrossEntropyLoss on the logits")

@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from ...diagnostics import Diagnostic
 from ...validate.training import class_dim
 from .. import Context, rule
-from ..view import Leaf, arg
+from ..view import Leaf, arg, removal
 
 CODE = "L031"
 INF = math.inf
@@ -83,7 +83,7 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
     lo, hi = span
     values = f"[{lo:g}, ∞)" if hi == INF else f"[{lo:g}, {hi:g}]"
     fix = (f"remove '{feeder.node.path}' so {squash} reads raw logits" if feeder is not last else
-           f"remove '{feeder.node.path}': BCEWithLogitsLoss takes raw logits")
+           f"{removal(ctx.graph, feeder)}: BCEWithLogitsLoss takes raw logits")
     if last.type == "LogSoftmax":
         dim = class_dim(ctx.loss_section, last.out) if ctx.loss_section is not None else None
         classes = last.out.shape[dim] if dim is not None else None
