@@ -635,6 +635,25 @@ case("GRU", "{type: GRU, hidden_size: 3, num_layers: 2, output: state}", {"inp":
 case("GRU", "{type: GRU, hidden_size: 3, num_layers: 2, bidirectional: true, batch_first: false, from: [inp, h0]}",
      {"inp": ("T", "B", 4), "h0": (4, "B", 3)},
      lambda: _with(nn.GRU(4, 3, 2, bidirectional=True), lambda m, x, h0: m(x, h0)[0]), BT)
+def _packed(m: nn.Module, x: torch.Tensor, lengths: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """PyTorch's padded-batch idiom, written out: pack, run, pad back to the input's length."""
+    rnn = nn.utils.rnn
+    packed = rnn.pack_padded_sequence(x, lengths.clamp(min=1), batch_first=m.batch_first, enforce_sorted=False)
+    out, h = m(packed, *state)
+    steps = x.shape[1 if m.batch_first else 0]
+    return rnn.pad_packed_sequence(out, batch_first=m.batch_first, total_length=steps)[0], h
+
+
+# lengths from 0 (read as 1) to T = 3 at the smaller size
+case("LSTM", "{type: LSTM, hidden_size: 4, bidirectional: true, num_layers: 2, from: [inp, lengths], output: last}",
+     {"inp": ("B", "T", 3), "lengths": ("B",)},
+     lambda: _with(nn.LSTM(3, 4, 2, batch_first=True, bidirectional=True),
+                   lambda m, x, n: _cat_directions(_packed(m, x, n)[1][0])), BT, dtypes={"lengths": "int64"}, high=4)
+case("GRU", "{type: GRU, hidden_size: 3, batch_first: false, from: [inp, lengths, h0]}",
+     {"inp": ("T", "B", 4), "lengths": ("B",), "h0": (1, "B", 3)},
+     lambda: _with(nn.GRU(4, 3), lambda m, x, n, h0: _packed(m, x, n, h0)[0]), BT, dtypes={"lengths": "int64"},
+     high=4)
+
 case("Select", "{type: Select, dim: 0, index: 2}", {"inp": (4, "T", 3)}, fn(lambda x: x[2]),
      ({"T": 2}, {"T": 5}))
 

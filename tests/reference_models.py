@@ -230,7 +230,8 @@ class AnySizeUNet(SmallUNet):
 # -- bilstm_text.yaml -------------------------------------------------------------------------------------
 
 class BiLSTMText(nn.Module):
-    """Token ids → embedding → 2-layer bidirectional LSTM → each direction's own last step → classes."""
+    """Token ids padded with 0 → embedding → 2-layer bidirectional LSTM over each sentence's own length
+    (packed) → each direction's final state → classes."""
 
     def __init__(self, vocab: int = 5000, embed: int = 64, hidden: int = 64, num_classes: int = 4):
         super().__init__()
@@ -241,9 +242,12 @@ class BiLSTMText(nn.Module):
         self.logits = nn.Linear(2 * hidden, num_classes)
 
     def forward(self, tokens: Tensor) -> Tensor:
-        seq, _ = self.lstm(self.embedding(tokens))
-        # The forward direction ends at the last step, the backward one at the first.
-        last = torch.cat([seq[:, -1, :self.hidden], seq[:, 0, self.hidden:]], dim=1)
+        lengths = (tokens != 0).sum(1)
+        packed = nn.utils.rnn.pack_padded_sequence(self.embedding(tokens), lengths.clamp(min=1).cpu(),
+                                                   batch_first=True, enforce_sorted=False)
+        _, (h_n, _) = self.lstm(packed)
+        # The forward direction ends at each sentence's last token, the backward one at its first.
+        last = torch.cat([h_n[-2], h_n[-1]], dim=1)
         return self.logits(self.dropout(last))
 
 

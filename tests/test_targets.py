@@ -88,8 +88,15 @@ def test_every_support_module_is_used() -> None:
     assert used == set(support.NAMES)
 
 
+def _torch() -> Any:
+    import torch
+
+    return torch
+
+
 # What each support module is called with: (the name it defines, constructor arguments or None
-# for a function, the inputs: a shape, or the name of an nn module built without arguments).
+# for a function, the inputs: a shape, the name of an nn module built without arguments, or a function
+# of the generator that makes the input).
 SUPPORT_CALLS: dict[str, list[tuple[str, tuple[Any, ...] | None, tuple[tuple[int, ...] | str, ...]]]] = {
     "adaptive_pool": [("AdaptivePool", ((3, None), "max"), ((2, 4, 7, 5),)),
                       ("AdaptivePool", ((2, 3), "avg"), ((2, 4, 7, 5),))],
@@ -101,6 +108,9 @@ SUPPORT_CALLS: dict[str, list[tuple[str, tuple[Any, ...] | None, tuple[tuple[int
     "rms_norm": [("RMSNorm", (6,), ((2, 4, 6),)), ("RMSNorm", ((4, 6), 1e-6, False), ((2, 3, 4, 6),))],
     "rnn": [("rnn_last", None, ((2, 3, 8),)), ("rnn_final", None, ((4, 2, 5),))],
     "rnn_state": [("rnn_with_state", None, ((2, 3, 8), (1, 2, 8)))],  # a GRU's out, h_n
+    # a bidirectional GRU over a batch of 3 padded to 4 steps, one length 0 (read as 1)
+    "rnn_packed": [("rnn_packed", None, (lambda gen: _torch().nn.GRU(5, 3, batch_first=True, bidirectional=True),
+                                         (3, 4, 5), lambda gen: _torch().tensor([4, 0, 2])))],
     "separable_conv": [("SeparableConv1d", (3, 4, 3), ((2, 3, 9),)),
                        ("SeparableConv2d", (3, 4, 3, 1, 1, 1, 2), ((2, 3, 5, 5),))],
     "stochastic_depth": [("StochasticDepth", (0.5,), ((4, 3),))],
@@ -136,7 +146,9 @@ def test_support_module_computes_what_its_emitted_text_computes(name: str) -> No
     exec(support.text(name), emitted)
     for top, ctor, shapes in SUPPORT_CALLS[name]:
         gen = torch.Generator().manual_seed(0)
-        xs = [getattr(torch.nn, s)() if isinstance(s, str) else torch.randn(s, generator=gen) for s in shapes]
+        # a shape, a torch.nn class to make, or a function of the generator (a module with arguments, ints)
+        xs = [getattr(torch.nn, s)() if isinstance(s, str) else s(gen) if callable(s) else torch.randn(s, generator=gen)
+              for s in shapes]
         outs = []
         for ns in (vars(module), emitted):
             torch.manual_seed(1)

@@ -115,6 +115,11 @@ class LayerKind:
     def infer(self, p: Any, ins: list[TensorType]) -> LayerResult:
         raise NotImplementedError
 
+    def typed_inputs(self, ins: list[TensorType]) -> list[TensorType]:
+        """The inputs that ``accepts`` and ``ranks`` speak for; a kind with an input of another
+        dtype or rank beside them (a recurrent layer's lengths) leaves it to its own ``infer``."""
+        return ins
+
     def applied(self, args: dict[str, Any]) -> Form:
         """How this layer, with these resolved attributes, is applied (see ``Form``)."""
         return self.form

@@ -47,7 +47,7 @@ def check_inputs(kind: LayerKind, ins: list[TensorType], *, steps: bool = False,
         raise SpecError("G003", f"takes {want} input{'s' if want != '1' else ''}, got {n}",
                         "list the inputs with from: [a, b]" if kind.min_inputs > 1 else
                         "give a single from: (use Concat or Add to merge branches first)")
-    for t in ins:
+    for t in kind.typed_inputs(ins):
         shown = "" if steps else f" {t}"
         if kind.accepts == "float" and not t.is_float:
             raise SpecError("S007", f"receives {t.dtype} data{shown}, but {kind.type_name} works on floats",

@@ -22,6 +22,16 @@ H is ``proj_size`` for an LSTM with a projection, else ``hidden_size``.  Initial
 optional extra inputs, ``from: [x, h0]`` (``[x, h0, c0]`` for an LSTM), shaped
 (num_layers·D, B, H) whatever ``batch_first`` says, as in PyTorch.
 
+Padded batches.  An integer (B,) input right after x, ``from: [x, lengths]`` (then any initial
+states), is each sample's number of real steps: the layer reads those alone, as PyTorch's
+``pack_padded_sequence`` and ONNX's ``sequence_lens`` do.  The sequence is 0 past each sample's
+length, ``last``, ``final_hidden`` and ``state`` are the states at its last real step (the
+backward direction's after reading the real steps from the last one back), so a shorter
+sentence in a batch padded to the longest gives what it gives alone.  Keras' ``mask_zero``
+is the lengths of the non-padding ids: ``{type: Compare, from: tokens, op: ne, value: 0}``, a
+``Cast`` to int64 and a sum over time (``{type: Reduce, op: sum, dim: 1}``).  A length of 0
+is read as 1 (PyTorch refuses an empty sequence).
+
 Counts.  Parameters are PyTorch's: per layer and direction, G gate blocks
 (LSTM 4, GRU 3, RNN 1) of ``W_ih`` (G·H × I_l), ``W_hh`` (G·H × H_r) and two biases (G·H
 each), plus ``W_hr`` (P × H) with a projection; I_0 = input_size, I_l = D·H_r above.
@@ -37,7 +47,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import AliasChoices, Field, NonNegativeInt, PositiveInt
 
 from ..diagnostics import SpecError
-from ..shapes.dims import Dim, DimLike, mul
+from ..shapes.dims import Dim, DimLike, mul, same_size
 from ..shapes.tensor import TensorType
 from .base import LayerKind, LayerParams, LayerResult, axis, check_given, register, require
 
@@ -90,11 +100,15 @@ class _Recurrent(LayerKind):
 
     def infer(self, p: Any, ins: list[TensorType]) -> LayerResult:
         x = ins[0]
-        if len(ins) not in (1, 1 + len(self.states)):
+        batch, time = seq_axes(x, p.batch_first) if x.rank == 3 else (None, None)
+        lengths = ins[1] if len(ins) > 1 and not ins[1].is_float else None
+        if lengths is not None:
+            self._check_lengths(p, x, lengths, batch)
+        states = ins[2:] if lengths is not None else ins[1:]
+        if len(states) not in (0, len(self.states)):
             raise SpecError("G003", f"{self.type_name} takes x alone or x with its initial state "
-                            f"({', '.join(self.states)}), got {len(ins)} inputs",
-                            f"write from: [x, {', '.join(self.states)}], or from: x")
-        batch, time = seq_axes(x, p.batch_first)
+                            f"({', '.join(self.states)}), optionally with lengths after x, got {len(ins)} "
+                            "inputs", f"write from: [x, {', '.join(self.states)}], from: [x, lengths], or from: x")
         n_in = check_given(p.input_size, x.shape[2], "input_size", x, 2, "features per step")
         if p.dropout > 0 and p.num_layers == 1:
             # PyTorch only warns, and the dropout silently does nothing.
@@ -109,7 +123,7 @@ class _Recurrent(LayerKind):
         d = 2 if p.bidirectional else 1
         h, g = p.hidden_size, self.gates
         h_out = proj or h
-        self._check_states(p, ins[1:], batch, d, h, h_out)
+        self._check_states(p, states, batch, d, h, h_out)
 
         # The first layer reads the input, the other num_layers - 1 the layer below: a formula,
         # not a loop, since num_layers is whatever the spec says (2**63 - 1 once hung check).
@@ -143,10 +157,34 @@ class _Recurrent(LayerKind):
                                 "bidirectional": p.bidirectional}
         args.update(self.extra_args(p))
         args["output"] = p.output
+        if lengths is not None:  # a target packs the sequence by them (the input after x)
+            args["lengths"] = True
         return LayerResult(out, args, params, mul(time, per_step), outs=outs, out_names=names)
 
     def extra_args(self, p: Any) -> dict[str, Any]:
         return {}
+
+    def typed_inputs(self, ins: list[TensorType]) -> list[TensorType]:
+        # lengths (integer, or a bool mask given by mistake) after x: infer checks them
+        return [t for i, t in enumerate(ins) if i != 1 or t.is_float]
+
+    def _check_lengths(self, p: Any, x: TensorType, lengths: TensorType, batch: DimLike) -> None:
+        """The integer input after x: one length per sample, (B,)."""
+        if lengths.dtype == "bool":
+            raise SpecError("S007", f"its second input is a bool {lengths}; a recurrent layer reads each sample's "
+                            "number of real steps, (B,) int64, not a padding mask",
+                            "turn the mask into lengths: - {type: Cast, dtype: int64} on a mask that is True at "
+                            "real steps, then - {type: Reduce, op: sum, dim: 1}, and give that as from: [x, lengths]")
+        if lengths.rank != 1 or not same_size(lengths.shape[0], batch):
+            raise SpecError("S001", f"its lengths (input 2) are {lengths}; it takes one length per sample, "
+                            f"{TensorType((batch,), 'int64')}",
+                            f"declare the lengths as [{batch}] (dtype int64), or count the real steps of each "
+                            "sample with - {type: Reduce, op: sum, dim: 1} over a (B, T) mask")
+        if getattr(p, "proj_size", 0):
+            raise SpecError("V003", "lengths with proj_size: the ONNX target writes an LSTM with a projection step "
+                            "by step and cannot stop each sample at its own length",
+                            "set proj_size: 0 and add a Linear after the LSTM, or drop the lengths",
+                            field="proj_size")
 
     def _check_states(self, p: Any, states: list[TensorType], batch: DimLike, d: int, h: int, h_out: int) -> None:
         for name, t in zip(self.states, states):
@@ -177,7 +215,7 @@ class _Recurrent(LayerKind):
 class RNN(_Recurrent):
     type_name, gates, Params = "RNN", 1, RNNParams
     aliases = ("SimpleRNN",)
-    max_inputs = 2
+    max_inputs = 3
     summary = "Elman RNN (tanh or relu); output: sequence | last | final_hidden | state | sequence_and_state"
 
     def extra_args(self, p: RNNParams) -> dict[str, Any]:
@@ -187,7 +225,7 @@ class RNN(_Recurrent):
 @register
 class LSTM(_Recurrent):
     type_name, gates, Params = "LSTM", 4, LSTMParams
-    max_inputs = 3
+    max_inputs = 4
     states = ("h0", "c0")
     summary = ("long short-term memory; bidirectional, proj_size; output: sequence | last | final_hidden | state "
                "(.h, .c) | sequence_and_state (.sequence, .h, .c)")
@@ -199,7 +237,7 @@ class LSTM(_Recurrent):
 @register
 class GRU(_Recurrent):
     type_name, gates, Params = "GRU", 3, RecurrentParams
-    max_inputs = 2
+    max_inputs = 3
     summary = ("gated recurrent unit; bidirectional; output: sequence | last | final_hidden | state | "
                "sequence_and_state (.sequence, .h)")
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..shapes.dims import DimLike, evaluate, from_json, to_json
+from ..shapes.dims import DimLike, add, evaluate, from_json, to_json
 
 if TYPE_CHECKING:  # read, never built, here: validate sits below the graph stage
     from ..graph.ir import Graph, Node
@@ -45,7 +45,7 @@ def _readers(graph: Graph, name: str) -> Iterator[tuple[Graph, Node, int]]:
 
 def index_bounds(graph: Graph, name: str) -> list[IndexBound]:
     """What bounds the values of input ``name``: each Embedding reading it, each Pick reading it
-    as its index."""
+    as its index, each recurrent layer reading it as lengths (0 to T: a length below 1 is read as 1)."""
     out: list[IndexBound] = []
     for g, n, i in _readers(graph, name):
         if n.result is None:
@@ -53,6 +53,12 @@ def index_bounds(graph: Graph, name: str) -> list[IndexBound]:
         if n.type == "Embedding" and isinstance(n.result.args.get("num_embeddings"), int):
             rows = n.result.args["num_embeddings"]
             out.append(IndexBound(rows, f"the Embedding '{n.path}' reading it has {rows} rows", "Embedding"))
+        elif n.type in ("RNN", "LSTM", "GRU") and i == 1 and n.result.args.get("lengths"):
+            x = g.value(n.inputs[0])
+            if x is not None:
+                steps = x.shape[1 if n.result.args["batch_first"] else 0]
+                out.append(IndexBound(add(steps, 1), f"the {n.type} '{n.path}' reads lengths of a sequence of "
+                                      f"{steps} steps", "lengths"))
         elif n.type == "Pick" and i == 1:
             x = g.value(n.inputs[0])
             if x is not None:
@@ -87,6 +93,8 @@ def bound_fix(kind: str, largest: int) -> str:
     """The fix for ids up to ``largest`` past a bound of a ``kind`` reader."""
     if kind == "Embedding":
         return f"set num_embeddings to at least {largest + 1}"
+    if kind == "lengths":
+        return "a length counts a sample's real steps: at most the steps of the padded sequence it comes with"
     return ("positions count from 0: subtract 1 from positions counted from 1, and keep each below the length "
             "of the dim it picks from")
 

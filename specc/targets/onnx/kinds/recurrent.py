@@ -7,7 +7,8 @@ PyTorch's tensors are packed into ONNX's layout when the model is written (gate 
 reordered, the two biases side by side), so the initialisers are what a runtime or a
 quantiser reads as the op's W, R and B.  ``output: last`` and ``final_hidden`` are the top
 layer's final state Y_h: without padding the forward direction's last step and the backward
-direction's first step are exactly the states each direction ends in.
+direction's first step are exactly the states each direction ends in; with lengths (the op's
+``sequence_lens``, as PyTorch's packed sequences) the states at each sample's last real step.
 
 ONNX's LSTM has no projection, so an LSTM with ``proj_size`` is written out: one MatMul over
 every step for the input's share of the gates, then a Scan over time per direction with the
@@ -58,6 +59,12 @@ def recurrent(layer: Layer) -> str:
     h_out = a.get("proj_size") or a["hidden_size"]
     x = layer.op("Transpose", [layer.x], perm=[1, 0, 2]) if a["batch_first"] else layer.x
     states = layer.inputs[1:]
+    lengths = ""
+    if a.get("lengths"):
+        # ONNX's sequence_lens (int32): each sample's real steps; a length below 1 read as 1, as the
+        # PyTorch target does (PyTorch refuses an empty sequence)
+        given, one = layer.op("Cast", [states.pop(0)], to=6), layer.const(1, "int32")  # 6: INT32
+        lengths = layer.op("Where", [layer.op("Less", [given, one]), one, given])  # Where: any opset ≥ 9
     step = _projected_layer if a.get("proj_size") else _native_layer
     seq = last = ""
     finals: list[tuple[str, str]] = []
@@ -66,7 +73,7 @@ def recurrent(layer: Layer) -> str:
         in_size = a["input_size"] if k == 0 else d * h_out
         # the sequence (T, B, D·H) for the layer above or the output; the final states (B, D·H)
         # and, as PyTorch returns them, (D, B, H) (an LSTM's cell state too)
-        seq, last, h_n, c_n = step(layer, x, k, d, in_size, layer_states)
+        seq, last, h_n, c_n = step(layer, x, k, d, in_size, layer_states, lengths)
         finals.append((h_n, c_n))
         x = seq
     if a["output"] in ("last", "final_hidden"):
@@ -83,12 +90,12 @@ def recurrent(layer: Layer) -> str:
     return state if len(state) > 1 else state[0]
 
 
-def _native_layer(layer: Layer, x: str, k: int, d: int, in_size: int,
-                  states: list[str]) -> tuple[str, str, str, str]:
+def _native_layer(layer: Layer, x: str, k: int, d: int, in_size: int, states: list[str],
+                  lengths: str = "") -> tuple[str, str, str, str]:
     a, kind = layer.args, layer.kind
     h = a["hidden_size"]
     w, r, bias = _packed(layer, k, d, in_size)
-    inputs = [x, w, r, bias, "", *states]
+    inputs = [x, w, r, bias, lengths, *states]
     while inputs[-1] == "":
         inputs.pop()
     attrs: dict[str, object] = {"hidden_size": h, "direction": "bidirectional" if d == 2 else "forward"}
@@ -145,8 +152,8 @@ def _packed(layer: Layer, k: int, d: int, in_size: int) -> tuple[str, str, str]:
     return names[0], names[1], names[2] if layer.args["bias"] else ""
 
 
-def _projected_layer(layer: Layer, x: str, k: int, d: int, in_size: int,
-                     states: list[str]) -> tuple[str, str, str, str]:
+def _projected_layer(layer: Layer, x: str, k: int, d: int, in_size: int, states: list[str],
+                     lengths: str = "") -> tuple[str, str, str, str]:
     """One LSTM layer with a projection (PyTorch's proj_size), both directions: a Scan each."""
     seqs, finals, cells = [], [], []
     for direction in range(d):

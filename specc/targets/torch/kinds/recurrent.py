@@ -16,24 +16,26 @@ class _Recurrent(Lowering):
     positional = ("input_size", "hidden_size")
     defaults = {"num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0, "bidirectional": False,
                 "proj_size": 0, "nonlinearity": "tanh"}
-    forward_keys = ("output",)
+    forward_keys = ("output", "lengths")
     support = ("rnn",)
     cell_state = False  # an LSTM's state is (h, c)
 
-    support_when = ("rnn_state",)  # output: sequence_and_state
+    support_when = ("rnn_state", "rnn_packed")  # output: sequence_and_state; lengths given
 
     def support_texts(self, args: dict[str, Any]) -> list[str]:
         extra = [support.text("rnn_state")] if args["output"] == "sequence_and_state" else []
+        extra += [support.text("rnn_packed")] if args.get("lengths") else []
         return super().support_texts(args) + extra
 
     def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
         x, *states = inputs
-        if not states:
-            call = f"{module}({x})"
-        elif len(states) == 2:  # LSTM: (h0, c0)
-            call = f"{module}({x}, ({states[0]}, {states[1]}))"
+        if args.get("lengths"):
+            lengths, *states = states
+        state = "" if not states else f"({states[0]}, {states[1]})" if len(states) == 2 else states[0]
+        if args.get("lengths"):
+            call = f"rnn_packed({module}, {x}, {lengths}{', ' + state if state else ''})"
         else:
-            call = f"{module}({x}, {states[0]})"
+            call = f"{module}({x}{', ' + state if state else ''})"
         bidir, batch_first = args["bidirectional"], args["batch_first"]
         if args["output"] == "sequence":
             return f"{call}[0]"
@@ -41,10 +43,11 @@ class _Recurrent(Lowering):
             return f"{call}[1]"  # h_n, or an LSTM's (h_n, c_n)
         if args["output"] == "sequence_and_state":  # one tuple: (out, h_n) or an LSTM's (out, h_n, c_n)
             return f"rnn_with_state(*{call})"
-        if args["output"] == "last":
+        if args["output"] == "last" and not args.get("lengths"):
             if bidir:
                 return f"rnn_last({call}[0]{'' if batch_first else ', batch_first=False'})"
             return f"{call}[0][:, -1]" if batch_first else f"{call}[0][-1]"
+        # final_hidden; and last with lengths: the state at each sample's last real step is h_n
         h_n = f"{call}[1][0]" if self.cell_state else f"{call}[1]"
         return f"rnn_final({h_n})" if bidir else f"{h_n}[-1]"
 
