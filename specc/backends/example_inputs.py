@@ -11,12 +11,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..data.read import padding_mask
+from ..data.read import padded_ids, padding_mask
 from ..shapes.dims import evaluate
-from ..validate.indices import index_bounds, index_high
+from ..validate.indices import index_bounds, index_high, padding_id
 
 if TYPE_CHECKING:
     from .verify import Signature
+
+
+def padded_along_last(spec: Any, name: str, bounds: list[Any]) -> bool:
+    """Whether made-up ids of input ``name`` come padded on a tail of their last dim: an Embedding
+    reading them has a padding_idx, and the batch leads (a (T, B) input's last dim is the batch)."""
+    t = spec.graph.inputs[name]
+    return padding_id(bounds) is not None and t.rank >= 2 and str(t.shape[0]) == (spec.graph.batch or str(t.shape[0]))
 
 
 def example_arrays(spec: Any, sig: Signature, env: Mapping[str, int], seed: int = 0) -> dict[str, np.ndarray]:
@@ -30,6 +37,9 @@ def example_arrays(spec: Any, sig: Signature, env: Mapping[str, int], seed: int 
         elif t.dtype == "bool":
             out[t.name] = padding_mask(shape, rng)
         else:
-            high = index_high(index_bounds(spec.graph, t.name), env)
+            bounds = index_bounds(spec.graph, t.name)
+            high = index_high(bounds, env)
             out[t.name] = rng.integers(0, high, shape).astype(t.dtype)
+            if padded_along_last(spec, t.name, bounds):
+                out[t.name] = padded_ids(out[t.name], padding_id(bounds), high, rng)
     return out

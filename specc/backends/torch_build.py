@@ -22,10 +22,11 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_write
-from ..data.read import padding_mask
+from ..data.read import padded_ids, padding_mask
 from ..shapes.dims import Dim, evaluate
 from ..targets.torch.emit import compile_source
-from ..validate.indices import index_bounds, index_high
+from ..validate.indices import index_bounds, index_high, padding_id
+from .example_inputs import padded_along_last
 
 if TYPE_CHECKING:
     from ..spec import Spec
@@ -149,6 +150,12 @@ def example_inputs(spec: Spec, batch: int = 2, sizes: dict[str, int] | None = No
             seed_np = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
             out.append(torch.from_numpy(padding_mask(shape, np.random.default_rng(seed_np))))
         else:
-            high = index_high(index_bounds(spec.graph, name), env)
-            out.append(torch.randint(0, high, shape, generator=gen, dtype=dtype))
+            bounds = index_bounds(spec.graph, name)
+            high = index_high(bounds, env)
+            ids = torch.randint(0, high, shape, generator=gen, dtype=dtype)
+            if padded_along_last(spec, name, bounds):
+                seed_np = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
+                pad = padding_id(bounds)
+                ids = torch.from_numpy(padded_ids(ids.numpy(), pad, high, np.random.default_rng(seed_np)))
+            out.append(ids)
     return tuple(out)

@@ -222,8 +222,12 @@ def _synthetic(cfg: dict[str, Any], n: int, rng: np.random.Generator) -> Data:
         elif spec["dtype"] == "bool":
             inputs[name] = padding_mask(shape, rng)
         else:
-            highs = [from_json(b[0]) for b in input_bounds(cfg).get(name, [])]
-            inputs[name] = rng.integers(0, index_high(highs, sizes), size=shape).astype(spec["dtype"])
+            bounds = input_bounds(cfg).get(name, [])
+            high = index_high([from_json(b[0]) for b in bounds], sizes)
+            inputs[name] = rng.integers(0, high, size=shape).astype(spec["dtype"])
+            pad = next((b[3] for b in bounds if b[3] is not None), None)
+            if pad is not None:  # samples along dim 0, as every source here: a padded tail along the last dim
+                inputs[name] = padded_ids(inputs[name], pad, high, rng)
     if cfg.get("heads"):
         return Data(inputs, {name: _random_targets(head(cfg, name), n, rng, sizes) for name in cfg["heads"]})
     if cfg["task"] == "ctc":
@@ -239,6 +243,16 @@ def padding_mask(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray
         return np.zeros(shape, dtype=bool)
     tail = rng.integers(0, shape[-1], size=shape[:-1])  # 0 to L - 1 padded steps
     return np.arange(shape[-1]) >= (shape[-1] - tail)[..., None]
+
+
+def padded_ids(ids: np.ndarray, pad: int, high: int, rng: np.random.Generator) -> np.ndarray:
+    """Made-up ids as padded batches hold them: ``pad`` on a random tail of each row of the last
+    dim (never the whole row), and no ``pad`` before it, so a model that counts its sequences'
+    lengths from the ids (Keras' mask_zero) meets lengths from 1 to T, not T alone."""
+    if ids.ndim < 2 or high < 2:
+        return ids
+    ids = np.where(ids == pad, (pad + 1) % high, ids)
+    return np.where(padding_mask(ids.shape, rng), pad, ids).astype(ids.dtype)
 
 
 def _random_transcripts(cfg: dict[str, Any], n: int, rng: np.random.Generator,
@@ -940,7 +954,7 @@ def _ids_in_bounds(cfg: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         if x is None or not x.size or x.dtype.kind not in "iu":
             continue
         largest = int(x.max())
-        for high_json, reader, kind in bounds:
+        for high_json, reader, kind, _ in bounds:
             try:
                 high = evaluate(from_json(high_json), env)
             except (KeyError, ValueError):  # a symbol no input of the data sizes
@@ -950,12 +964,13 @@ def _ids_in_bounds(cfg: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
                                 f"(ids 0 to {high - 1})", bound_fix(kind, largest), f"inputs.{name}")
 
 
-def input_bounds(cfg: dict[str, Any]) -> dict[str, list[tuple[Any, str, str]]]:
-    """Each bounded input's (size as JSON, reader in words, reader's type); a run written before
+def input_bounds(cfg: dict[str, Any]) -> dict[str, list[tuple[Any, str, str, int | None]]]:
+    """Each bounded input's (size as JSON, reader in words, reader's type, padding id); a run written before
     the config kept them has its Embedding's rows alone."""
     if "index_bounds" in cfg:
-        return {name: [(b[0], b[1], b[2]) for b in found] for name, found in cfg["index_bounds"].items()}
-    return {name: [(high, f"the Embedding reading it has {high} rows", "Embedding")]
+        return {name: [(b[0], b[1], b[2], b[3] if len(b) > 3 else None) for b in found]
+                for name, found in cfg["index_bounds"].items()}
+    return {name: [(high, f"the Embedding reading it has {high} rows", "Embedding", None)]
             for name, high in cfg.get("vocab", {}).items()}
 
 

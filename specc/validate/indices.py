@@ -28,6 +28,7 @@ class IndexBound:
     high: DimLike  # exclusive; a symbol's expression when it picks along a symbolic dim
     reader: str  # in words, "the Embedding 'emb'", and what it takes: "(ids 0 to 999)"
     kind: str  # the reader's layer type, which decides the fix for ids past the bound
+    pad: int | None = None  # an Embedding's padding_idx: made-up ids come padded with it
 
 
 def _readers(graph: Graph, name: str) -> Iterator[tuple[Graph, Node, int]]:
@@ -52,7 +53,9 @@ def index_bounds(graph: Graph, name: str) -> list[IndexBound]:
             continue
         if n.type == "Embedding" and isinstance(n.result.args.get("num_embeddings"), int):
             rows = n.result.args["num_embeddings"]
-            out.append(IndexBound(rows, f"the Embedding '{n.path}' reading it has {rows} rows", "Embedding"))
+            pad = n.result.args.get("padding_idx")
+            out.append(IndexBound(rows, f"the Embedding '{n.path}' reading it has {rows} rows", "Embedding",
+                                  None if pad is None else pad % rows))
         elif n.type in ("RNN", "LSTM", "GRU") and i == 1 and n.result.args.get("lengths"):
             x = g.value(n.inputs[0])
             if x is not None:
@@ -113,3 +116,8 @@ def bounds_from_json(text: str | Mapping[str, object] | None) -> dict[str, list[
         except (TypeError, ValueError):
             continue
     return out
+
+
+def padding_id(bounds: list[IndexBound]) -> int | None:
+    """The id that pads the input, when an Embedding reading it names one (its padding_idx)."""
+    return next((b.pad for b in bounds if b.pad is not None), None)

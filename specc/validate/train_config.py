@@ -85,7 +85,8 @@ def train_config(spec: Spec) -> dict[str, Any]:
         "output_dims": {n: [to_json(d) for d in graph.value(s).shape] for n, s in graph.outputs},
         "output_layers": last,
         "vocab": vocab,  # the int bounds alone, as runs written before index_bounds read them
-        "index_bounds": {name: [[to_json(b.high), b.reader, b.kind] for b in found] for name, found in bounds.items()},
+        "index_bounds": {name: [[to_json(b.high), b.reader, b.kind, b.pad] for b in found]
+                         for name, found in bounds.items()},
         "sizes": dict(sorted(doc.export.sizes.items())),
         "size_rules": rules_json(graph),  # what predict tests inputs against
         "train": train.model_dump(),

@@ -12,7 +12,9 @@ Why is this bad
     padding, not after the sentence, so a short sentence in a batch padded to a long one gives
     another answer than it gives alone, and the model learns from how much padding there was.
     Keras skips them by the mask of ``mask_zero=True``; PyTorch code packs the batch
-    (``pack_padded_sequence``). Nothing fails: the model trains, worse.
+    (``pack_padded_sequence``). Nothing fails: the model trains, worse. (Ids padded at the
+    front, Keras' ``pad_sequences`` default, put a one-way layer's last step after the real
+    ones: silence the rule on such a layer with ``ignore: [L058]``.)
 
 Example
     inputs:
@@ -78,4 +80,5 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
             "so a sequence gives another answer in a batch padded to a longer one",
             f"give it each sample's length, from: [{rnn.node.inputs[0]}, lengths], counted from the ids: - {{type: "
             f"Compare, from: {tokens}, op: ne, value: {pad}}}, - {{type: Cast, dtype: int64}}, - {{type: Reduce, "
-            f"op: sum, dim: {time}, name: lengths}}")
+            f"op: sum, dim: {time}, name: lengths}}" + ("" if args["bidirectional"] else
+                                                      "; ids padded at the front need none: ignore: [L058]"))
