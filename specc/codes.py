@@ -533,6 +533,31 @@ _TABLE: list[Code | LintCode] = [
          "layers: [..., {type: Sigmoid}]\nloss: {type: MSELoss}\ntrain: {data: {source: images_pm1.npz}}",
          "End the model in the activation whose range holds the targets (Tanh for [-1, 1], Sigmoid for [0, 1]), "
          "or in the last conv or Linear with the targets standardised."),
+    # -- mistakes people make porting from Keras and papers, round 5 (helper d24) ---------------------
+    Code("T084", "unshuffled-sorted-labels", "train.data has shuffle: false, and the class labels of the data file "
+         "are sorted (all of one class, then all of the next): a warning.",
+         "Without shuffling, every batch holds one class (or two at a boundary), so each epoch trains the model "
+         "on class 0, then forgets it for class 1, and so on: it ends predicting the last classes. And shuffle: "
+         "false validates on the last rows, which are the last class(es) alone, some never trained on.",
+         "train: {data: {source: sorted_by_label.npz, shuffle: false}}",
+         "Leave shuffle: true (the default): batches then mix the classes and validation is a stratified draw; "
+         "keep shuffle: false for rows whose order means something (a time series)."),
+    Code("T085", "summed-loss-under-sgd", "The loss has reduction: sum and trains with SGD at an lr that, times "
+         "the terms summed per batch, is one SGD diverges at: a warning.",
+         "A summed loss's gradient is the mean's times the terms it adds (the batch, times the positions of a "
+         "per-position loss), and SGD's step is lr times the gradient: lr 0.1 tuned for the mean, at a batch of "
+         "256, steps as lr 25.6 would on the mean, and the loss explodes. Adam-like optimizers rescale the "
+         "gradient by its own size and are not affected; grad_clip bounds the step.",
+         "loss: {type: CrossEntropyLoss, reduction: sum}\noptimizer: {type: SGD, lr: 0.1}\n"
+         "train: {batch_size: 256}",
+         "reduction: mean (the default) with the lr tuned for it, or lr divided by the terms summed."),
+    Code("T086", "padding-mask-inverted", "A key-padding mask in the data hides each sample's first key and shows "
+         "its last ones: a mask with True (or 1) for the real tokens, where PyTorch reads True as padding.",
+         "Tokenizers give attention_mask with 1 for a real token and 0 for padding; PyTorch's key_padding_mask "
+         "(and specc's key_padding) means the opposite, True = ignore this key. Cast as it is, the model attends "
+         "to the padding alone, and a row with no padding hides every key: its attention is NaN.",
+         "masks: [key_padding]   # data: m = tokenizer(...)['attention_mask'].astype(bool)",
+         "Save the mask inverted (pad = attention_mask == 0), so True marks the padding."),
     Code("V074", "validated-on-training-data", "train.data.val_source names the same file as source: a warning.",
          "Every validation sample is then one the model trains on. val_loss and the metrics measure how well it "
          "remembers, not how it does on data it has not seen; early stopping and the best checkpoint are chosen "
@@ -904,6 +929,7 @@ _TABLE: list[Code | LintCode] = [
     LintCode("L042", "upsample-size-as-factor"),
     LintCode("L049", "causal-first-step"),
     LintCode("L050", "decoder-sees-the-future"),
+    LintCode("L051", "dropout-as-keep-probability"),
     # -- weight_norm and spectral_norm on a layer's weight (helper d19) --------------------------
     Code("V051", "conflicting-weight-reparametrization", "Two settings rework the same weight of a layer: "
          "weight_norm beside spectral_norm, or a normalised weight that LoRA adapts or a tie: shares.",
@@ -1084,6 +1110,7 @@ WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")}
                              "V072", "V096"}
                           | {"V074", "V075", "V076"}
                           | {"T019", "T020", "T021", "T022", "T023", "T024", "T061", "T062", "T063", "T064", "T073"}
+                          | {"T084", "T085", "T086"}
                           | {"T065", "T066"})
 
 

@@ -351,3 +351,66 @@ def split_leaks(cfg: dict[str, Any], d: Data) -> list[tuple[str, str, str]]:
                  "set shuffle: false in train.data: the last windows then validate, after every window trained "
                  "on (Keras' validation_split, scikit-learn's TimeSeriesSplit)", "shuffle")]
     return []
+
+
+def sorted_labels(cfg: dict[str, Any], d: Data) -> list[tuple[str, str, str]]:
+    """(message, hint, where) when shuffle: false reads a classifier's rows in file order and the file
+    holds its class labels sorted (every row of class 0, then every row of class 1, ...): each batch
+    is then of one class, so the model learns one class after the other and forgets each for the next,
+    and the validation split (the last rows) holds the last classes alone."""
+    data = cfg["train"]["data"]
+    y = d.targets
+    if data["shuffle"] or cfg["task"] != "classification" or isinstance(y, dict) or y.dtype.kind not in "iub":
+        return []
+    y = y.reshape(len(y), -1)[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y
+    if y.ndim != 1 or len(y) < 4:
+        return []
+    step = np.diff(y.astype(np.int64))
+    classes = np.unique(y)
+    if classes.size < 2 or not ((step >= 0).all() or (step <= 0).all()):
+        return []
+    n_val = 0 if data["val_source"] else validation_size(cfg, d)
+    harms = []
+    if data["sampler"] != "balanced":
+        harms.append(f"every batch holds one class, so each epoch trains the {classes.size} classes one after "
+                     "the other and the model forgets each for the next")
+    if n_val:
+        seen = set(np.unique(y[:len(y) - n_val]).tolist())
+        last = np.unique(y[len(y) - n_val:])
+        unseen = [int(c) for c in last if int(c) not in seen]
+        held = ", ".join(str(int(c)) for c in last)
+        harms.append(f"the validation split, the last {n_val} rows, holds class{'es' * (last.size > 1)} {held} "
+                     "alone" + (f" ({', '.join(map(str, unseen))} never trained on)" if unseen else ""))
+    if not harms:
+        return []
+    return [(f"shuffle: false reads the rows in the file's order, and its class labels are sorted ({y[0]} first, "
+             f"{y[-1]} last): " + "; and ".join(harms),
+             "set shuffle: true in train.data (the default): batches then mix the classes and validation is a "
+             "stratified draw", "shuffle")]
+
+
+def inverted_padding(cfg: dict[str, Any], d: Data) -> list[tuple[str, str, str]]:
+    """(message, hint, where) for a key-padding mask in the data that hides every key of some samples
+    and, in the others, a run of first keys: a tokenizer's attention_mask (1 at the real tokens, then
+    0 at the padding) fed where PyTorch reads True as padding. The model then attends to the padding
+    alone, and a sample with no padding attends to nothing."""
+    out = []
+    for name in cfg.get("padding_masks", []):
+        m = d.inputs.get(name)
+        if m is None or m.ndim != 2 or m.shape[1] < 2 or not len(m):
+            continue
+        if m.dtype.kind != "b" and not np.isin(m, (0, 1)).all():
+            continue  # an additive float mask (L040's case) or not a mask at all
+        hidden = m.astype(bool)
+        everything = hidden.all(axis=1)
+        # inverted right padding: hidden keys come first in every row, then the shown ones
+        prefix = (np.diff(hidden.astype(np.int8), axis=1) <= 0).all()
+        if not everything.any() or not prefix:
+            continue
+        k, n = int(everything.sum()), len(m)
+        out.append((f"the key-padding mask {name!r} hides every key of {k} of the {n} samples and, in the others, "
+                    "the first keys, showing only the last: it reads as a tokenizer's attention_mask (true at the "
+                    "real tokens), but PyTorch's key_padding_mask is true at the padding, so the model attends to "
+                    f"the padding alone and {k} sample{'s' * (k != 1)} to nothing",
+                    f"save the mask inverted, true at the padding ({name} = attention_mask == 0)", f"input.{name}"))
+    return out
