@@ -558,6 +558,21 @@ _TABLE: list[Code | LintCode] = [
          "to the padding alone, and a row with no padding hides every key: its attention is NaN.",
          "masks: [key_padding]   # data: m = tokenizer(...)['attention_mask'].astype(bool)",
          "Save the mask inverted (pad = attention_mask == 0), so True marks the padding."),
+    Code("T087", "class-weights-inverted", "The loss's class weights follow the classes' frequencies in the "
+         "data (a CrossEntropy weight proportional to the counts, a BCE pos_weight of positives / negatives), so "
+         "they weigh the common classes up: a warning.",
+         "Weights for imbalance are inverse frequencies: scikit-learn's balanced N / (K x count), PyTorch's "
+         "pos_weight = negatives / positives. Written the other way round (counts / N, positives / negatives) they "
+         "make the imbalance worse: a model that never predicts the rare class scores better still.",
+         "loss: {type: BCEWithLogitsLoss, pos_weight: [0.05]}   # 5% positives: 0.05 / 0.95",
+         "Invert them: pos_weight: [19.0] for 5% positives, weight: [N / (K x count) ...], or class_weights: auto."),
+    Code("V140", "imbalance-corrected-twice", "sampler: balanced together with class weights (class_weights: auto "
+         "or the loss's weight): a warning.",
+         "The balanced sampler already shows every class equally often; weighing the rare classes up on top of "
+         "that counts their imbalance twice, so the model over-predicts them (a class 20 times rarer weighs 20 "
+         "times more in batches where it is already as common as the others).",
+         "train: {class_weights: auto, data: {sampler: balanced}}",
+         "Keep one of the two: the balanced sampler, or class weights with the random sampler."),
     Code("V074", "validated-on-training-data", "train.data.val_source names the same file as source: a warning.",
          "Every validation sample is then one the model trains on. val_loss and the metrics measure how well it "
          "remembers, not how it does on data it has not seen; early stopping and the best checkpoint are chosen "
@@ -1110,7 +1125,7 @@ WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")}
                              "V072", "V096"}
                           | {"V074", "V075", "V076"}
                           | {"T019", "T020", "T021", "T022", "T023", "T024", "T061", "T062", "T063", "T064", "T073"}
-                          | {"T084", "T085", "T086"}
+                          | {"T084", "T085", "T086", "T087", "V140"}
                           | {"T065", "T066"})
 
 

@@ -181,3 +181,54 @@ def test_t059_warm_restarts_longer_than_the_run(t0: int, epochs: int, quiet: boo
     assert d.loc.line == 9 and "fallen only 7.8% of the way" in d.message and "never restarts" in d.message
     assert d.hint.startswith("use T_0: 3")
     assert not _codes(specc.loads(text.replace(f"T_0: {t0}", "T_0: 3"), "m.yaml"), "T059")
+
+
+def _imbalanced(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(400, 20)).astype(np.float32)
+    y = np.repeat([0, 1, 2], [320, 60, 20])
+    np.savez(tmp_path / "d.npz", x=x, y=y, yb=(y == 2).astype(np.float32)[:, None])  # 5% positives
+
+
+@pytest.mark.parametrize(("loss", "fix", "head"), [
+    ("{type: CrossEntropyLoss, weight: [0.8, 0.15, 0.05]}", "weight: [0.417, 2.22, 6.67]", "MLP"),
+    ("{type: BCEWithLogitsLoss, pos_weight: [0.05]}", "pos_weight: [19]", "BINARY"),  # 20 / 380
+])
+def test_t087_class_weights_written_as_frequencies(tmp_path: Path, loss: str, fix: str, head: str) -> None:
+    _imbalanced(tmp_path)
+    model = MLP if head == "MLP" else MLP.replace("out_features: 3", "out_features: 1")
+    y_key = "" if head == "MLP" else ", y_key: yb"
+    text = model + f"loss: {loss}\n" + ADAM + f"train: {{epochs: 1, data: {{source: d.npz{y_key}}}}}\n"
+    spec = _load(tmp_path, text)
+    assert spec.ok
+    (d,) = _codes(spec, "T087")
+    key = fix.split(":")[0]
+    assert d.severity == "warning" and (d.loc.line, d.loc.col) == (7, text.splitlines()[6].index(key) + len(key) + 3)
+    assert d.hint.startswith(f"use {fix}")
+    fixed = _load(tmp_path, text.replace(loss[loss.index(key):].rstrip("}"), fix))
+    assert fixed.ok and not _codes(fixed, "T087")
+
+
+@pytest.mark.parametrize("loss", [
+    "{type: CrossEntropyLoss, weight: [1.0, 1.0, 1.0]}",
+    "{type: CrossEntropyLoss, weight: [0.4, 2.0, 7.0]}",  # inverse frequencies, rounded
+])
+def test_t087_quiet_on_weights_against_the_imbalance(tmp_path: Path, loss: str) -> None:
+    _imbalanced(tmp_path)
+    text = MLP + f"loss: {loss}\n" + ADAM + "train: {epochs: 1, data: {source: d.npz}}\n"
+    assert not _codes(_load(tmp_path, text), "T087")
+
+
+@pytest.mark.parametrize(("weights", "found"), [
+    ("class_weights: auto, ", "class_weights: auto weighs"),
+    ("", "the loss's weight weighs"),
+])
+def test_v140_imbalance_corrected_twice(weights: str, found: str) -> None:
+    loss = "loss: {type: CrossEntropyLoss, weight: [1.0, 4.0, 16.0]}\n" if not weights else CE
+    text = MLP + loss + ADAM + f"train: {{epochs: 1, {weights}data: {{source: synthetic, sampler: balanced}}}}\n"
+    spec = specc.loads(text, "m.yaml")
+    assert spec.ok
+    (d,) = _codes(spec, "V140")
+    assert d.severity == "warning" and d.loc.line == 9 and found in d.message
+    assert d.hint.startswith("set sampler: random")
+    assert not _codes(specc.loads(text.replace("sampler: balanced", "sampler: random"), "m.yaml"), "V140")

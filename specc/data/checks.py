@@ -414,3 +414,49 @@ def inverted_padding(cfg: dict[str, Any], d: Data) -> list[tuple[str, str, str]]
                     f"the padding alone and {k} sample{'s' * (k != 1)} to nothing",
                     f"save the mask inverted, true at the padding ({name} = attention_mask == 0)", f"input.{name}"))
     return out
+
+
+# A weight list is read as written the wrong way round when it tracks the classes' frequencies: each
+# weight within this factor of what frequency-proportional weights (scaled to the same sum) would be,
+# on labels whose commonest class is at least IMBALANCE times the rarest.
+FREQUENCY_FACTOR = 1.5
+IMBALANCE = 3.0
+RARE_POSITIVES = 0.25
+
+
+def inverted_weights(cfg: dict[str, Any], d: Data) -> list[tuple[str, str, str]]:
+    """(message, hint, where) for class weights that up-weight the common classes: a CrossEntropy
+    weight list proportional to the classes' frequencies (counts / N where N / (K * count) was meant),
+    or a BCE pos_weight of positives / negatives (where PyTorch's docs give negatives / positives)."""
+    loss, y = cfg["loss"] or {}, d.targets
+    if isinstance(y, dict) or not y.size:
+        return []
+    if cfg["task"] == "classification" and isinstance(loss.get("weight"), list) and y.dtype.kind in "iu":
+        w = np.asarray(loss["weight"], dtype=np.float64)
+        counts = np.bincount(y.reshape(-1)[y.reshape(-1) >= 0], minlength=len(w)).astype(np.float64)
+        if len(counts) != len(w) or counts.min() == 0 or counts.max() < IMBALANCE * counts.min():
+            return []
+        expected = counts / counts.sum() * w.sum()
+        if not (np.abs(np.log(w / expected)) <= np.log(FREQUENCY_FACTOR)).all():
+            return []
+        balanced = counts.sum() / (len(counts) * counts)
+        fix = ", ".join(f"{v:.3g}" for v in balanced)
+        return [(f"the class weights {', '.join(f'{v:g}' for v in w)} follow the classes' frequencies in the "
+                 f"data ({', '.join(f'{int(c)}' for c in counts)} samples): the common classes weigh most and the "
+                 "rare ones least, the opposite of what weights for imbalance do", f"use weight: [{fix}] (N / (K "
+                 "x count), scikit-learn's 'balanced'), or class_weights: auto", "loss.weight")]
+    pos = loss.get("pos_weight")
+    if cfg["task"] != "binary" or pos is None or y.ndim > 2:
+        return []
+    share = np.nanmean(y.reshape(len(y), -1), axis=0)
+    w = np.broadcast_to(np.asarray(pos, dtype=np.float64).reshape(-1), share.shape)
+    odds = share / np.maximum(1 - share, 1e-12)
+    inverted = (share > 0) & (share <= RARE_POSITIVES) & (w < 1) & (np.abs(np.log(w / np.maximum(odds, 1e-12)))
+                                                                     <= np.log(2))
+    if not inverted.any():
+        return []
+    fix = ", ".join(f"{(1 - s) / s:.3g}" if s > 0 else "1" for s in share)
+    return [(f"pos_weight {', '.join(f'{v:g}' for v in np.unique(w))} is the positives' share over the negatives' "
+             f"({', '.join(f'{s:.1%}' for s in share[inverted])} of the targets are 1): it weighs the rare positives "
+             "down, where pos_weight (PyTorch's docs: negatives / positives) is meant to weigh them up",
+             f"use pos_weight: [{fix}] (negatives / positives)", "loss.pos_weight")]

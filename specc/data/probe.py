@@ -91,6 +91,9 @@ def _read_data(spec: Spec, base: Path, paths: dict[str, Path], named: dict[str, 
     masks = _padding_masks(spec)
     cfg["padding_masks"] = sorted(masks)  # part of the read's key: what is checked of the inputs
     cfg["locs"].update({f"input.{name}": loc for name, loc in masks.items()})
+    for key in ("weight", "pos_weight"):  # where T087 points: the weights written
+        if (at := spec.locations.nearest("loss", key)) is not None:
+            cfg["locs"][f"loss.{key}"] = [at.file, at.line, at.col]
     large = {k: size for k, p in paths.items() if (size := _size(p)) > _limit(p)}
     targets = doc.train.data.targets  # a .npy source's targets file
     rows = SAMPLE_ROWS if large else None
@@ -118,6 +121,7 @@ def _read(cfg: dict[str, Any], base: Path, rows: int | None) -> tuple[tuple[Any,
     from .checks import (
         data_warnings,
         inverted_padding,
+        inverted_weights,
         out_of_reach,
         raw_scale,
         sorted_labels,
@@ -136,6 +140,7 @@ def _read(cfg: dict[str, Any], base: Path, rows: int | None) -> tuple[tuple[Any,
     scale += [("T073", message, hint, where) for message, hint, where in out_of_reach(cfg, full)]
     scale += [("T084", message, hint, where) for message, hint, where in sorted_labels(cfg, full)]
     scale += [("T086", message, hint, where) for message, hint, where in inverted_padding(cfg, full)]
+    scale += [("T087", message, hint, where) for message, hint, where in inverted_weights(cfg, full)]
     return None, data_warnings(full, val) + scale
 
 
