@@ -945,6 +945,7 @@ _TABLE: list[Code | LintCode] = [
     LintCode("L049", "causal-first-step"),
     LintCode("L050", "decoder-sees-the-future"),
     LintCode("L051", "dropout-as-keep-probability"),
+    LintCode("L052", "softmax-across-steps"),
     # -- weight_norm and spectral_norm on a layer's weight (helper d19) --------------------------
     Code("V051", "conflicting-weight-reparametrization", "Two settings rework the same weight of a layer: "
          "weight_norm beside spectral_norm, or a normalised weight that LoRA adapts or a tie: shares.",
