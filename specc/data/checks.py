@@ -446,10 +446,13 @@ def inverted_weights(cfg: dict[str, Any], d: Data) -> list[tuple[str, str, str]]
                  "rare ones least, the opposite of what weights for imbalance do", f"use weight: [{fix}] (N / (K "
                  "x count), scikit-learn's 'balanced'), or class_weights: auto", "loss.weight")]
     pos = loss.get("pos_weight")
-    if cfg["task"] != "binary" or pos is None or y.ndim > 2:
+    if cfg["task"] != "binary" or pos is None or y.ndim > 2 or y.dtype.kind not in "fiub":
         return []
-    share = np.nanmean(y.reshape(len(y), -1), axis=0)
-    w = np.broadcast_to(np.asarray(pos, dtype=np.float64).reshape(-1), share.shape)
+    share = np.nanmean(y.reshape(len(y), -1).astype(np.float64), axis=0)
+    w = np.asarray(pos, dtype=np.float64).reshape(-1)
+    if w.size not in (1, share.size):
+        return []  # T052's mistake, said at the loss
+    w = np.broadcast_to(w, share.shape)
     odds = share / np.maximum(1 - share, 1e-12)
     inverted = (share > 0) & (share <= RARE_POSITIVES) & (w < 1) & (np.abs(np.log(w / np.maximum(odds, 1e-12)))
                                                                      <= np.log(2))
