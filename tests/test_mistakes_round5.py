@@ -232,3 +232,24 @@ def test_v140_imbalance_corrected_twice(weights: str, found: str) -> None:
     assert d.severity == "warning" and d.loc.line == 9 and found in d.message
     assert d.hint.startswith("set sampler: random")
     assert not _codes(specc.loads(text.replace("sampler: balanced", "sampler: random"), "m.yaml"), "V140")
+
+
+@pytest.mark.parametrize(("source", "features", "data", "found"), [
+    ("iris", 4, "val_split: 0.5", "the last 75 rows, holds classes 1, 2 alone (2 never trained on)"),
+    ("wine", 13, "val_split: 0", "every batch holds one class"),
+])
+def test_t084_bundled_sets_sorted_by_class(source: str, features: int, data: str, found: str) -> None:
+    text = MLP.replace("[B, 20]", f"[B, {features}]") + CE + ADAM + \
+        f"train: {{epochs: 5, data: {{source: {source}, shuffle: false, {data}}}}}\n"
+    spec = specc.loads(text, "m.yaml")
+    assert spec.ok
+    (d,) = _codes(spec, "T084")
+    assert d.severity == "warning" and d.loc.line == 9 and found in d.message
+    assert f"the rows of '{source}' in their order" in d.message and d.hint.startswith("set shuffle: true")
+    assert not _codes(specc.loads(text.replace("shuffle: false", "shuffle: true"), "m.yaml"), "T084")
+
+
+def test_t084_quiet_on_bundled_sets_of_mixed_classes() -> None:
+    text = MLP.replace("[B, 20]", "[B, 64]").replace("out_features: 3", "out_features: 10") + CE + ADAM + \
+        "train: {epochs: 5, data: {source: digits, shuffle: false}}\n"
+    assert not _codes(specc.loads(text, "m.yaml"), "T084")

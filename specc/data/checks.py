@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..validate.run_size import SHUFFLE_FIX, unshuffled_sorted
 from ..validate.train_config import classes_at, head, scaling
 from .read import Data, DataError, check_finite, ctc_steps, load, split, validation_size
 
@@ -366,27 +367,13 @@ def sorted_labels(cfg: dict[str, Any], d: Data) -> list[tuple[str, str, str]]:
     if y.ndim != 1 or len(y) < 4:
         return []
     step = np.diff(y.astype(np.int64))
-    classes = np.unique(y)
-    if classes.size < 2 or not ((step >= 0).all() or (step <= 0).all()):
+    if not ((step >= 0).all() or (step <= 0).all()):
         return []
+    starts = np.flatnonzero(np.r_[True, step != 0])
+    runs = [(int(y[a]), int(b - a)) for a, b in zip(starts, [*starts[1:], len(y)])]
     n_val = 0 if data["val_source"] else validation_size(cfg, d)
-    harms = []
-    if data["sampler"] != "balanced":
-        harms.append(f"every batch holds one class, so each epoch trains the {classes.size} classes one after "
-                     "the other and the model forgets each for the next")
-    if n_val:
-        seen = set(np.unique(y[:len(y) - n_val]).tolist())
-        last = np.unique(y[len(y) - n_val:])
-        unseen = [int(c) for c in last if int(c) not in seen]
-        held = ", ".join(str(int(c)) for c in last)
-        harms.append(f"the validation split, the last {n_val} rows, holds class{'es' * (last.size > 1)} {held} "
-                     "alone" + (f" ({', '.join(map(str, unseen))} never trained on)" if unseen else ""))
-    if not harms:
-        return []
-    return [(f"shuffle: false reads the rows in the file's order, and its class labels are sorted ({y[0]} first, "
-             f"{y[-1]} last): " + "; and ".join(harms),
-             "set shuffle: true in train.data (the default): batches then mix the classes and validation is a "
-             "stratified draw", "shuffle")]
+    message = unshuffled_sorted(runs, n_val, data["sampler"] == "balanced") if len(runs) > 1 else None
+    return [(message, SHUFFLE_FIX, "shuffle")] if message else []
 
 
 def inverted_padding(cfg: dict[str, Any], d: Data) -> list[tuple[str, str, str]]:

@@ -17,6 +17,7 @@ from ..shapes.dims import evaluate, product
 from ..shapes.rules import made_sizes, size_rules
 from ..shapes.tensor import TensorType
 from ..validate.document import DATASET_SHAPES
+from ..validate.run_size import BUNDLED_CLASS_RUNS, SHUFFLE_FIX, unshuffled_sorted, validation_count
 from ..validate.training import BOUNDED, THRESHOLD_OF, class_dim, classification, focal_mode, task_of, unreduced
 from . import context
 from .run_length import check_run_length
@@ -176,12 +177,25 @@ def _batch_kept(spec: Spec, pairs: list[Any]) -> list[Diagnostic]:
     return diags
 
 
+def _classifies(pairs: list[Any]) -> bool:
+    """Whether the (single) loss trains a classifier of samples from the output it scores."""
+    return len(pairs) == 1 and pairs[0][3] is not None and classification(pairs[0][1], pairs[0][3])
+
+
 def _bundled_data(spec: Spec, pairs: list[Any]) -> list[Diagnostic]:
     """A bundled data set against the model, as training will find it (T003, T005), at check:
     its shapes are known without loading it."""
     train = spec.document.train if spec.document is not None else None
     sources = {getattr(train.data, k) for k in ("source", "val_source")} if train is not None else set()
     diags: list[Diagnostic] = []
+    runs = BUNDLED_CLASS_RUNS.get(train.data.source) if train is not None and not train.data.shuffle else None
+    if runs and _classifies(pairs):
+        n_val = 0 if train.data.val_source else validation_count(sum(r for _, r in runs), train.data.val_split)
+        message = unshuffled_sorted(runs, n_val, train.data.sampler == "balanced")
+        if message:
+            diags.append(Diagnostic("T084", message.replace("the rows in the file's order",
+                                                          f"the rows of {train.data.source!r} in their order"),
+                                    spec.locations.value("train", "data", "shuffle"), SHUFFLE_FIX, "warning"))
     for source in sorted(s for s in sources if s in DATASET_SHAPES):
         features, classes = DATASET_SHAPES[source]
         if len(spec.graph.inputs) != 1:
