@@ -566,6 +566,13 @@ _TABLE: list[Code | LintCode] = [
          "make the imbalance worse: a model that never predicts the rare class scores better still.",
          "loss: {type: BCEWithLogitsLoss, pos_weight: [0.05]}   # 5% positives: 0.05 / 0.95",
          "Invert them: pos_weight: [19.0] for 5% positives, weight: [N / (K x count) ...], or class_weights: auto."),
+    Code("T088", "ignore-index-is-a-class", "A classifier of samples has a loss ignore_index that is one of its "
+         "classes, present in the targets: a warning.",
+         "CrossEntropyLoss leaves out of the loss every target equal to ignore_index. In a tagger that is the "
+         "padding of its label rows; in a classifier with one class per sample it is every sample of that class, "
+         "which the model then never learns (ignore_index=0 copied from NLP code onto labels that count from 0).",
+         "loss: {type: CrossEntropyLoss, ignore_index: 0}   # labels 0..9, one per image",
+         "Leave ignore_index out (the default -100 leaves nothing out), or give it a value no class has."),
     Code("V140", "imbalance-corrected-twice", "sampler: balanced together with class weights (class_weights: auto "
          "or the loss's weight): a warning.",
          "The balanced sampler already shows every class equally often; weighing the rare classes up on top of "
@@ -1126,7 +1133,7 @@ WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")}
                              "V072", "V096"}
                           | {"V074", "V075", "V076"}
                           | {"T019", "T020", "T021", "T022", "T023", "T024", "T061", "T062", "T063", "T064", "T073"}
-                          | {"T084", "T085", "T086", "T087", "V140"}
+                          | {"T084", "T085", "T086", "T087", "T088", "V140"}
                           | {"T065", "T066"})
 
 

@@ -450,3 +450,24 @@ def inverted_weights(cfg: dict[str, Any], d: Data) -> list[tuple[str, str, str]]
              f"({', '.join(f'{s:.1%}' for s in share[inverted])} of the targets are 1): it weighs the rare positives "
              "down, where pos_weight (PyTorch's docs: negatives / positives) is meant to weigh them up",
              f"use pos_weight: [{fix}] (negatives / positives)", "loss.pos_weight")]
+
+
+def ignored_class(cfg: dict[str, Any], d: Data) -> list[tuple[str, str, str]]:
+    """(message, hint, where) for a classifier of samples (one class per sample, a (B, C) output)
+    whose loss's ignore_index is one of its own classes, present in the targets: every sample of that
+    class is left out of the loss, so the model never learns it (ignore_index: 0 copied from a tagger
+    whose class 0 is the padding)."""
+    loss, y = cfg["loss"] or {}, d.targets
+    ignore = loss.get("ignore_index")
+    dims = next(iter((cfg.get("output_dims") or {}).values()), None)
+    if cfg["task"] != "classification" or isinstance(y, dict) or not isinstance(ignore, int) or ignore < 0 or \
+            dims is None or len(dims) != 2 or not isinstance(dims[1], int) or ignore >= dims[1] or \
+            y.dtype.kind not in "iu":
+        return []
+    hit = int((y == ignore).sum())
+    if not hit:
+        return []
+    return [(f"ignore_index: {ignore} is class {ignore} of the {dims[1]} this classifier scores, and {hit} of the "
+             f"{y.size} samples are of it: the loss leaves every one of them out, so class {ignore} is never learned "
+             "(ignore_index marks padding positions in a tagger's targets, not a class of a classifier)",
+             "remove ignore_index (the default -100 leaves no class out)", "loss.ignore_index")]

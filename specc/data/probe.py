@@ -91,7 +91,7 @@ def _read_data(spec: Spec, base: Path, paths: dict[str, Path], named: dict[str, 
     masks = _padding_masks(spec)
     cfg["padding_masks"] = sorted(masks)  # part of the read's key: what is checked of the inputs
     cfg["locs"].update({f"input.{name}": loc for name, loc in masks.items()})
-    for key in ("weight", "pos_weight"):  # where T087 points: the weights written
+    for key in ("weight", "pos_weight", "ignore_index"):  # where T087 and T088 point: the key written
         if (at := spec.locations.nearest("loss", key)) is not None:
             cfg["locs"][f"loss.{key}"] = [at.file, at.line, at.col]
     large = {k: size for k, p in paths.items() if (size := _size(p)) > _limit(p)}
@@ -120,6 +120,7 @@ def _read(cfg: dict[str, Any], base: Path, rows: int | None) -> tuple[tuple[Any,
     unscaled at a size that keeps it from learning)."""
     from .checks import (
         data_warnings,
+        ignored_class,
         inverted_padding,
         inverted_weights,
         out_of_reach,
@@ -141,6 +142,7 @@ def _read(cfg: dict[str, Any], base: Path, rows: int | None) -> tuple[tuple[Any,
     scale += [("T084", message, hint, where) for message, hint, where in sorted_labels(cfg, full)]
     scale += [("T086", message, hint, where) for message, hint, where in inverted_padding(cfg, full)]
     scale += [("T087", message, hint, where) for message, hint, where in inverted_weights(cfg, full)]
+    scale += [("T088", message, hint, where) for message, hint, where in ignored_class(cfg, full)]
     return None, data_warnings(full, val) + scale
 
 

@@ -196,6 +196,17 @@ def _bundled_data(spec: Spec, pairs: list[Any]) -> list[Diagnostic]:
             diags.append(Diagnostic("T084", message.replace("the rows in the file's order",
                                                           f"the rows of {train.data.source!r} in their order"),
                                     spec.locations.value("train", "data", "shuffle"), SHUFFLE_FIX, "warning"))
+    bundled = train.data.source if train is not None else None
+    ignore = getattr(pairs[0][1], "ignore_index", None) if len(pairs) == 1 else None
+    n_classes = DATASET_SHAPES.get(bundled, (None, None))[1] if bundled else None
+    if n_classes and _classifies(pairs) and isinstance(ignore, int) and 0 <= ignore < n_classes and \
+            pairs[0][3].rank == 2:
+        # every bundled set has samples of each of its classes
+        diags.append(Diagnostic("T088", f"ignore_index: {ignore} is class {ignore} of the {n_classes} of "
+                                f"{bundled!r}: the loss leaves every sample of it out, so class {ignore} is never learned (ignore_index "
+                                "marks padding positions in a tagger's targets, not a class of a classifier)",
+                                loss_loc(spec, "ignore_index", None),
+                                "remove ignore_index (the default -100 leaves no class out)", "warning"))
     for source in sorted(s for s in sources if s in DATASET_SHAPES):
         features, classes = DATASET_SHAPES[source]
         if len(spec.graph.inputs) != 1:
