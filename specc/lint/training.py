@@ -203,8 +203,9 @@ def _bundled_data(spec: Spec, pairs: list[Any]) -> list[Diagnostic]:
             pairs[0][3].rank == 2:
         # every bundled set has samples of each of its classes
         diags.append(Diagnostic("T088", f"ignore_index: {ignore} is class {ignore} of the {n_classes} of "
-                                f"{bundled!r}: the loss leaves every sample of it out, so class {ignore} is never learned (ignore_index "
-                                "marks padding positions in a tagger's targets, not a class of a classifier)",
+                                f"{bundled!r}: the loss leaves every sample of it out, so class {ignore} is never "
+                                "learned (ignore_index marks padding positions in a tagger's targets, not a class "
+                                "of a classifier)",
                                 loss_loc(spec, "ignore_index", None),
                                 "remove ignore_index (the default -100 leaves no class out)", "warning"))
     for source in sorted(s for s in sources if s in DATASET_SHAPES):
