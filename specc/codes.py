@@ -533,6 +533,53 @@ _TABLE: list[Code | LintCode] = [
          "layers: [..., {type: Sigmoid}]\nloss: {type: MSELoss}\ntrain: {data: {source: images_pm1.npz}}",
          "End the model in the activation whose range holds the targets (Tanh for [-1, 1], Sigmoid for [0, 1]), "
          "or in the last conv or Linear with the targets standardised."),
+    # -- mistakes people make porting from Keras and papers, round 5 (helper d24) ---------------------
+    Code("T084", "unshuffled-sorted-labels", "train.data has shuffle: false, and the class labels of the data file "
+         "are sorted (all of one class, then all of the next): a warning.",
+         "Without shuffling, every batch holds one class (or two at a boundary), so each epoch trains the model "
+         "on class 0, then forgets it for class 1, and so on: it ends predicting the last classes. And shuffle: "
+         "false validates on the last rows, which are the last class(es) alone, some never trained on.",
+         "train: {data: {source: sorted_by_label.npz, shuffle: false}}",
+         "Leave shuffle: true (the default): batches then mix the classes and validation is a stratified draw; "
+         "keep shuffle: false for rows whose order means something (a time series)."),
+    Code("T085", "summed-loss-under-sgd", "The loss has reduction: sum and trains with SGD at an lr that, times "
+         "the terms summed per batch, is one SGD diverges at: a warning.",
+         "A summed loss's gradient is the mean's times the terms it adds (the batch, times the positions of a "
+         "per-position loss), and SGD's step is lr times the gradient: lr 0.1 tuned for the mean, at a batch of "
+         "256, steps as lr 25.6 would on the mean, and the loss explodes. Adam-like optimizers rescale the "
+         "gradient by its own size and are not affected; grad_clip bounds the step.",
+         "loss: {type: CrossEntropyLoss, reduction: sum}\noptimizer: {type: SGD, lr: 0.1}\n"
+         "train: {batch_size: 256}",
+         "reduction: mean (the default) with the lr tuned for it, or lr divided by the terms summed."),
+    Code("T086", "padding-mask-inverted", "A key-padding mask in the data hides each sample's first key and shows "
+         "its last ones: a mask with True (or 1) for the real tokens, where PyTorch reads True as padding.",
+         "Tokenizers give attention_mask with 1 for a real token and 0 for padding; PyTorch's key_padding_mask "
+         "(and specc's key_padding) means the opposite, True = ignore this key. Cast as it is, the model attends "
+         "to the padding alone, and a row with no padding hides every key: its attention is NaN.",
+         "masks: [key_padding]   # data: m = tokenizer(...)['attention_mask'].astype(bool)",
+         "Save the mask inverted (pad = attention_mask == 0), so True marks the padding."),
+    Code("T087", "class-weights-inverted", "The loss's class weights follow the classes' frequencies in the "
+         "data (a CrossEntropy weight proportional to the counts, a BCE pos_weight of positives / negatives), so "
+         "they weigh the common classes up: a warning.",
+         "Weights for imbalance are inverse frequencies: scikit-learn's balanced N / (K x count), PyTorch's "
+         "pos_weight = negatives / positives. Written the other way round (counts / N, positives / negatives) they "
+         "make the imbalance worse: a model that never predicts the rare class scores better still.",
+         "loss: {type: BCEWithLogitsLoss, pos_weight: [0.05]}   # 5% positives: 0.05 / 0.95",
+         "Invert them: pos_weight: [19.0] for 5% positives, weight: [N / (K x count) ...], or class_weights: auto."),
+    Code("T088", "ignore-index-is-a-class", "A classifier of samples has a loss ignore_index that is one of its "
+         "classes, present in the targets: a warning.",
+         "CrossEntropyLoss leaves out of the loss every target equal to ignore_index. In a tagger that is the "
+         "padding of its label rows; in a classifier with one class per sample it is every sample of that class, "
+         "which the model then never learns (ignore_index=0 copied from NLP code onto labels that count from 0).",
+         "loss: {type: CrossEntropyLoss, ignore_index: 0}   # labels 0..9, one per image",
+         "Leave ignore_index out (the default -100 leaves nothing out), or give it a value no class has."),
+    Code("V140", "imbalance-corrected-twice", "sampler: balanced together with class weights (class_weights: auto "
+         "or the loss's weight): a warning.",
+         "The balanced sampler already shows every class equally often; weighing the rare classes up on top of "
+         "that counts their imbalance twice, so the model over-predicts them (a class 20 times rarer weighs 20 "
+         "times more in batches where it is already as common as the others).",
+         "train: {class_weights: auto, data: {sampler: balanced}}",
+         "Keep one of the two: the balanced sampler, or class weights with the random sampler."),
     Code("V074", "validated-on-training-data", "train.data.val_source names the same file as source: a warning.",
          "Every validation sample is then one the model trains on. val_loss and the metrics measure how well it "
          "remembers, not how it does on data it has not seen; early stopping and the best checkpoint are chosen "
@@ -904,6 +951,8 @@ _TABLE: list[Code | LintCode] = [
     LintCode("L042", "upsample-size-as-factor"),
     LintCode("L049", "causal-first-step"),
     LintCode("L050", "decoder-sees-the-future"),
+    LintCode("L051", "dropout-as-keep-probability"),
+    LintCode("L052", "softmax-across-steps"),
     LintCode("L058", "rnn-reads-padding"),
     LintCode("L059", "mean-over-padding"),
     # -- weight_norm and spectral_norm on a layer's weight (helper d19) --------------------------
@@ -1086,6 +1135,7 @@ WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")}
                              "V072", "V096"}
                           | {"V074", "V075", "V076"}
                           | {"T019", "T020", "T021", "T022", "T023", "T024", "T061", "T062", "T063", "T064", "T073"}
+                          | {"T084", "T085", "T086", "T087", "T088", "V140"}
                           | {"T065", "T066"})
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..validate.run_size import SHUFFLE_FIX, unshuffled_sorted
 from ..validate.train_config import classes_at, head, scaling
 from .read import Data, DataError, check_finite, ctc_steps, load, split, validation_size
 
@@ -351,3 +352,122 @@ def split_leaks(cfg: dict[str, Any], d: Data) -> list[tuple[str, str, str]]:
                  "set shuffle: false in train.data: the last windows then validate, after every window trained "
                  "on (Keras' validation_split, scikit-learn's TimeSeriesSplit)", "shuffle")]
     return []
+
+
+def sorted_labels(cfg: dict[str, Any], d: Data) -> list[tuple[str, str, str]]:
+    """(message, hint, where) when shuffle: false reads a classifier's rows in file order and the file
+    holds its class labels sorted (every row of class 0, then every row of class 1, ...): each batch
+    is then of one class, so the model learns one class after the other and forgets each for the next,
+    and the validation split (the last rows) holds the last classes alone."""
+    data = cfg["train"]["data"]
+    y = d.targets
+    if data["shuffle"] or cfg["task"] != "classification" or isinstance(y, dict) or y.dtype.kind not in "iub":
+        return []
+    y = y.reshape(len(y), -1)[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y
+    if y.ndim != 1 or len(y) < 4:
+        return []
+    step = np.diff(y.astype(np.int64))
+    if not ((step >= 0).all() or (step <= 0).all()):
+        return []
+    starts = np.flatnonzero(np.r_[True, step != 0])
+    runs = [(int(y[a]), int(b - a)) for a, b in zip(starts, [*starts[1:], len(y)])]
+    n_val = 0 if data["val_source"] else validation_size(cfg, d)
+    message = unshuffled_sorted(runs, n_val, data["sampler"] == "balanced") if len(runs) > 1 else None
+    return [(message, SHUFFLE_FIX, "shuffle")] if message else []
+
+
+def inverted_padding(cfg: dict[str, Any], d: Data) -> list[tuple[str, str, str]]:
+    """(message, hint, where) for a key-padding mask in the data that hides every key of some samples
+    and, in the others, a run of first keys: a tokenizer's attention_mask (1 at the real tokens, then
+    0 at the padding) fed where PyTorch reads True as padding. The model then attends to the padding
+    alone, and a sample with no padding attends to nothing."""
+    out = []
+    for name in cfg.get("padding_masks", []):
+        m = d.inputs.get(name)
+        if m is None or m.ndim != 2 or m.shape[1] < 2 or not len(m):
+            continue
+        if m.dtype.kind != "b" and not np.isin(m, (0, 1)).all():
+            continue  # an additive float mask (L040's case) or not a mask at all
+        hidden = m.astype(bool)
+        everything = hidden.all(axis=1)
+        # inverted right padding: hidden keys come first in every row, then the shown ones
+        prefix = (np.diff(hidden.astype(np.int8), axis=1) <= 0).all()
+        if not everything.any() or not prefix:
+            continue
+        k, n = int(everything.sum()), len(m)
+        out.append((f"the key-padding mask {name!r} hides every key of {k} of the {n} samples and, in the others, "
+                    "the first keys, showing only the last: it reads as a tokenizer's attention_mask (true at the "
+                    "real tokens), but PyTorch's key_padding_mask is true at the padding, so the model attends to "
+                    f"the padding alone and {k} sample{'s' * (k != 1)} to nothing",
+                    f"save the mask inverted, true at the padding ({name} = attention_mask == 0)", f"input.{name}"))
+    return out
+
+
+# A weight list is read as written the wrong way round when it tracks the classes' frequencies: each
+# weight within this factor of what frequency-proportional weights (scaled to the same sum) would be,
+# on labels whose commonest class is at least IMBALANCE times the rarest.
+FREQUENCY_FACTOR = 1.5
+IMBALANCE = 3.0
+RARE_POSITIVES = 0.25
+
+
+def inverted_weights(cfg: dict[str, Any], d: Data) -> list[tuple[str, str, str]]:
+    """(message, hint, where) for class weights that up-weight the common classes: a CrossEntropy
+    weight list proportional to the classes' frequencies (counts / N where N / (K * count) was meant),
+    or a BCE pos_weight of positives / negatives (where PyTorch's docs give negatives / positives)."""
+    loss, y = cfg["loss"] or {}, d.targets
+    if isinstance(y, dict) or not y.size:
+        return []
+    if cfg["task"] == "classification" and isinstance(loss.get("weight"), list) and y.dtype.kind in "iu":
+        w = np.asarray(loss["weight"], dtype=np.float64)
+        counts = np.bincount(y.reshape(-1)[y.reshape(-1) >= 0], minlength=len(w)).astype(np.float64)
+        if len(counts) != len(w) or counts.min() == 0 or counts.max() < IMBALANCE * counts.min():
+            return []
+        expected = counts / counts.sum() * w.sum()
+        if not (np.abs(np.log(w / expected)) <= np.log(FREQUENCY_FACTOR)).all():
+            return []
+        balanced = counts.sum() / (len(counts) * counts)
+        fix = ", ".join(f"{v:.3g}" for v in balanced)
+        return [(f"the class weights {', '.join(f'{v:g}' for v in w)} follow the classes' frequencies in the "
+                 f"data ({', '.join(f'{int(c)}' for c in counts)} samples): the common classes weigh most and the "
+                 "rare ones least, the opposite of what weights for imbalance do", f"use weight: [{fix}] (N / (K "
+                 "x count), scikit-learn's 'balanced'), or class_weights: auto", "loss.weight")]
+    pos = loss.get("pos_weight")
+    if cfg["task"] != "binary" or pos is None or y.ndim > 2 or y.dtype.kind not in "fiub":
+        return []
+    share = np.nanmean(y.reshape(len(y), -1).astype(np.float64), axis=0)
+    w = np.asarray(pos, dtype=np.float64).reshape(-1)
+    if w.size not in (1, share.size):
+        return []  # T052's mistake, said at the loss
+    w = np.broadcast_to(w, share.shape)
+    odds = share / np.maximum(1 - share, 1e-12)
+    inverted = (share > 0) & (share <= RARE_POSITIVES) & (w < 1) & (np.abs(np.log(w / np.maximum(odds, 1e-12)))
+                                                                     <= np.log(2))
+    if not inverted.any():
+        return []
+    fix = ", ".join(f"{(1 - s) / s:.3g}" if s > 0 else "1" for s in share)
+    return [(f"pos_weight {', '.join(f'{v:g}' for v in np.unique(w))} is the positives' share over the negatives' "
+             f"({', '.join(f'{s:.1%}' for s in share[inverted])} of the targets are 1): it weighs the rare positives "
+             "down, where pos_weight (PyTorch's docs: negatives / positives) is meant to weigh them up",
+             f"use pos_weight: [{fix}] (negatives / positives)", "loss.pos_weight")]
+
+
+def ignored_class(cfg: dict[str, Any], d: Data) -> list[tuple[str, str, str]]:
+    """(message, hint, where) for a classifier of samples (one class per sample, a (B, C) output)
+    whose loss's ignore_index is one of its own classes, present in the targets: every sample of that
+    class is left out of the loss, so the model never learns it (ignore_index: 0 copied from a tagger
+    whose class 0 is the padding)."""
+    loss, y = cfg["loss"] or {}, d.targets
+    ignore = loss.get("ignore_index")
+    dims = next(iter((cfg.get("output_dims") or {}).values()), None)
+    if cfg["task"] != "classification" or isinstance(y, dict) or not isinstance(ignore, int) or ignore < 0 or \
+            dims is None or len(dims) != 2 or not isinstance(dims[1], int) or ignore >= dims[1] or \
+            y.dtype.kind not in "iu":
+        return []
+    hit = int((y == ignore).sum())
+    if not hit:
+        return []
+    return [(f"ignore_index: {ignore} is class {ignore} of the {dims[1]} this classifier scores, and {hit} of the "
+             f"{y.size} samples are of it: the loss leaves every one of them out, so class {ignore} is never learned "
+             "(ignore_index marks padding positions in a tagger's targets, not a class of a classifier)",
+             "remove ignore_index (the default -100 leaves no class out)", "loss.ignore_index")]

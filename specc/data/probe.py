@@ -88,6 +88,12 @@ def _read_data(spec: Spec, base: Path, paths: dict[str, Path], named: dict[str, 
     from ..validate.train_config import train_config
 
     cfg = train_config(spec)
+    masks = _padding_masks(spec)
+    cfg["padding_masks"] = sorted(masks)  # part of the read's key: what is checked of the inputs
+    cfg["locs"].update({f"input.{name}": loc for name, loc in masks.items()})
+    for key in ("weight", "pos_weight", "ignore_index"):  # where T087 and T088 point: the key written
+        if (at := spec.locations.nearest("loss", key)) is not None:
+            cfg["locs"][f"loss.{key}"] = [at.file, at.line, at.col]
     large = {k: size for k, p in paths.items() if (size := _size(p)) > _limit(p)}
     targets = doc.train.data.targets  # a .npy source's targets file
     rows = SAMPLE_ROWS if large else None
@@ -112,7 +118,17 @@ def _read(cfg: dict[str, Any], base: Path, rows: int | None) -> tuple[tuple[Any,
     """(the first problem reading the data as `specc train` does finds, or None; the warnings, each
     (code, message, hint, spec key): the readers' own, and values training would feed or regress
     unscaled at a size that keeps it from learning)."""
-    from .checks import data_warnings, out_of_reach, raw_scale, split_leaks, training_data
+    from .checks import (
+        data_warnings,
+        ignored_class,
+        inverted_padding,
+        inverted_weights,
+        out_of_reach,
+        raw_scale,
+        sorted_labels,
+        split_leaks,
+        training_data,
+    )
     from .read import DataError
 
     seed = cfg["train"]["seed"] if cfg["train"]["seed"] is not None else 0
@@ -123,7 +139,27 @@ def _read(cfg: dict[str, Any], base: Path, rows: int | None) -> tuple[tuple[Any,
     scale = [("V067", message, hint, where) for message, hint, where in raw_scale(cfg, full)]
     scale += [("V075", message, hint, where) for message, hint, where in split_leaks(cfg, full)]
     scale += [("T073", message, hint, where) for message, hint, where in out_of_reach(cfg, full)]
+    scale += [("T084", message, hint, where) for message, hint, where in sorted_labels(cfg, full)]
+    scale += [("T086", message, hint, where) for message, hint, where in inverted_padding(cfg, full)]
+    scale += [("T087", message, hint, where) for message, hint, where in inverted_weights(cfg, full)]
+    scale += [("T088", message, hint, where) for message, hint, where in ignored_class(cfg, full)]
     return None, data_warnings(full, val) + scale
+
+
+def _padding_masks(spec: Spec) -> dict[str, list[Any] | None]:
+    """The model inputs a layer reads as a key-padding mask (masks: [key_padding] or
+    memory_key_padding, the last of its inputs in masks:' order), each with its spec line."""
+    graph = spec.graph
+    found: dict[str, list[Any] | None] = {}
+    for node in graph.nodes if graph is not None else []:
+        masks = getattr(node.params, "masks", None)
+        if not masks or not isinstance(masks, (list, tuple)):
+            continue
+        for kind, ref in zip(masks, node.inputs[len(node.inputs) - len(masks):]):
+            if kind in ("key_padding", "memory_key_padding") and ref in graph.inputs:
+                loc = spec.locations.nearest("inputs", ref)
+                found[ref] = [loc.file, loc.line, loc.col] if loc else None
+    return found
 
 
 def _limit(path: Path) -> int:

@@ -35,6 +35,25 @@ from .left_out import branch_left_out, output_past, reads_past
 from .names import auto_name
 from .sharing import reuse, tie
 
+RECURRENT = ("RNN", "LSTM", "GRU")
+# layers that keep a (B, H) vector a (B, H) vector: a recurrent layer's last step is found through them
+KEEPS_SHAPE = ("dropout", "activation", "norm")
+
+
+def _last_step_origin(g: Graph, node: Node, kind: Any) -> Node | None:
+    """The recurrent layer whose output: last (or final_hidden) reaches ``node``, a recurrent layer
+    that needs every step, through layers that keep the shape (a Dropout between stacked LSTMs)."""
+    if kind.type_name not in RECURRENT or not node.inputs:
+        return None
+    src = g.node(producer(node.inputs[0]))
+    while src is not None and src.kind is not None:
+        if src.type in RECURRENT:
+            return src if getattr(src.params, "output", None) in ("last", "final_hidden") else None
+        if type(src.kind).__module__.rsplit(".", 1)[-1] not in KEEPS_SHAPE or len(src.inputs) != 1:
+            return None
+        src = g.node(producer(src.inputs[0]))
+    return None
+
 
 def _channels_last_origin(g: Graph, node: Node) -> str | None:
     """Where a channels-last image went wrong, when it is not at ``node``: the layers up to it read
@@ -580,6 +599,15 @@ class GraphBuilder:
             if err.code == "S003" and declared and len(tensors) == 1 and (
                     undeclared := _batchless_input(node.inputs[0], tensors[0], kind)):
                 hint = f"{undeclared}; or {hint}" if hint else undeclared
+            if err.code == "S003" and len(tensors) == 1 and (last := _last_step_origin(g, node, kind)) is not None:
+                # Keras' stacked LSTMs with return_sequences left off the lower one: the fix is on that one
+                self.diags.append(Diagnostic(
+                    err.code, f"{kind.type_name} '{path}': {message}: {last.type} '{last.path}' below it returns "
+                    f"one vector per sequence (output: {last.params.output}), not its steps",
+                    last.field_locs.get("output", last.loc),
+                    f"set output: sequence on '{last.path}' so that it returns every step for '{path}' to read "
+                    "(Keras' return_sequences=True)", "error", path))
+                return node
             self.diags.append(Diagnostic(err.code, f"{kind.type_name} '{path}': {message}", at, hint, "error", path))
         return node
 

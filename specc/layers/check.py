@@ -47,14 +47,16 @@ def check_inputs(kind: LayerKind, ins: list[TensorType], *, steps: bool = False,
         raise SpecError("G003", f"takes {want} input{'s' if want != '1' else ''}, got {n}",
                         "list the inputs with from: [a, b]" if kind.min_inputs > 1 else
                         "give a single from: (use Concat or Add to merge branches first)")
-    for t in kind.typed_inputs(ins):
+    states = getattr(kind, "states", ())
+    for i, t in enumerate(kind.typed_inputs(ins)):
         shown = "" if steps else f" {t}"
         if kind.accepts == "float" and not t.is_float:
             raise SpecError("S007", f"receives {t.dtype} data{shown}, but {kind.type_name} works on floats",
                             CAST_INPUT if t.dtype in ("uint8", "bool") else EMBED_IDS if steps else FLOAT_INPUT)
         if kind.accepts == "int" and t.is_float:
             raise SpecError("S007", f"receives float data{shown}, but {kind.type_name} takes integer ids", INT_INPUT)
-        if kind.ranks is not None and t.rank not in kind.ranks:
+        if kind.ranks is not None and t.rank not in kind.ranks and not 0 < i <= len(states):
+            # a recurrent layer's initial state is not its input: its own check says what shape it takes
             if steps:
                 want = " or ".join(str(r - 1) for r in kind.ranks)
                 raise SpecError("S003", f"{kind.type_name} expects {kind.layout} per step, i.e. (B, T) and {want} "

@@ -205,6 +205,11 @@ class _Recurrent(LayerKind):
                             f"{t.shape[0]}, or keep the first {want[0]} with - {{type: Slice, dim: 0, stop: "
                             f"{want[0]}}} on it (PyTorch's seq2seq tutorial's hidden[:n_layers]); if it is an "
                             f"input, {hint}")
+                if t.shape == want[1:]:
+                    # (B, H), the state of one layer without its layers dim (Keras' initial_state)
+                    hint = (f"give {name} its first dim, layers·directions = {want[0]}: - {{type: Unsqueeze, dim: "
+                            f"0}} on it, or declare it [{want[0]}, {batch}, {size}] if it is an input; initial "
+                            "states are (layers, batch, hidden) even with batch_first: true")
                 raise SpecError("S010" if unproven else "S001",
                                 f"initial state {name} is {t} but this {self.type_name} needs "
                                 f"{TensorType(want)} ({layers}, batch, {'hidden_size' if name == 'c0' else 'H'})",

@@ -17,6 +17,7 @@ from ..shapes.dims import evaluate, product
 from ..shapes.rules import made_sizes, size_rules
 from ..shapes.tensor import TensorType
 from ..validate.document import DATASET_SHAPES
+from ..validate.run_size import BUNDLED_CLASS_RUNS, SHUFFLE_FIX, unshuffled_sorted, validation_count
 from ..validate.training import BOUNDED, THRESHOLD_OF, class_dim, classification, focal_mode, task_of, unreduced
 from . import context
 from .run_length import check_run_length
@@ -39,8 +40,8 @@ CHANNELS_FIRST = ("conv", "pool")
 
 
 def check_training(spec: Spec) -> list[Diagnostic]:
-    diags = lora.plan(spec)[1] + groups.plan(spec)[1] + _learning_rate(spec) + _weight_decay(spec) + \
-        _group_settings(spec) + _betas(spec) + \
+    diags = lora.plan(spec)[1] + groups.plan(spec)[1] + _learning_rate(spec) + _peak_lr(spec) + \
+        _weight_decay(spec) + _group_settings(spec) + _betas(spec) + _summed_loss_step(spec) + \
         _growing_schedule(spec) + _idle_scheduler(spec) + _unreduced(spec)
     ctx = context(spec)
     diags += _single_sample_batches(spec, ctx.view.leaves if ctx is not None else [])
@@ -176,12 +177,37 @@ def _batch_kept(spec: Spec, pairs: list[Any]) -> list[Diagnostic]:
     return diags
 
 
+def _classifies(pairs: list[Any]) -> bool:
+    """Whether the (single) loss trains a classifier of samples from the output it scores."""
+    return len(pairs) == 1 and pairs[0][3] is not None and classification(pairs[0][1], pairs[0][3])
+
+
 def _bundled_data(spec: Spec, pairs: list[Any]) -> list[Diagnostic]:
     """A bundled data set against the model, as training will find it (T003, T005), at check:
     its shapes are known without loading it."""
     train = spec.document.train if spec.document is not None else None
     sources = {getattr(train.data, k) for k in ("source", "val_source")} if train is not None else set()
     diags: list[Diagnostic] = []
+    runs = BUNDLED_CLASS_RUNS.get(train.data.source) if train is not None and not train.data.shuffle else None
+    if runs and _classifies(pairs):
+        n_val = 0 if train.data.val_source else validation_count(sum(r for _, r in runs), train.data.val_split)
+        message = unshuffled_sorted(runs, n_val, train.data.sampler == "balanced")
+        if message:
+            diags.append(Diagnostic("T084", message.replace("the rows in the file's order",
+                                                          f"the rows of {train.data.source!r} in their order"),
+                                    spec.locations.value("train", "data", "shuffle"), SHUFFLE_FIX, "warning"))
+    bundled = train.data.source if train is not None else None
+    ignore = getattr(pairs[0][1], "ignore_index", None) if len(pairs) == 1 else None
+    n_classes = DATASET_SHAPES.get(bundled, (None, None))[1] if bundled else None
+    if n_classes and _classifies(pairs) and isinstance(ignore, int) and 0 <= ignore < n_classes and \
+            pairs[0][3].rank == 2:
+        # every bundled set has samples of each of its classes
+        diags.append(Diagnostic("T088", f"ignore_index: {ignore} is class {ignore} of the {n_classes} of "
+                                f"{bundled!r}: the loss leaves every sample of it out, so class {ignore} is never "
+                                "learned (ignore_index marks padding positions in a tagger's targets, not a class "
+                                "of a classifier)",
+                                loss_loc(spec, "ignore_index", None),
+                                "remove ignore_index (the default -100 leaves no class out)", "warning"))
     for source in sorted(s for s in sources if s in DATASET_SHAPES):
         features, classes = DATASET_SHAPES[source]
         if len(spec.graph.inputs) != 1:
@@ -395,6 +421,79 @@ def _learning_rate(spec: Spec, lr: float | None = None, at: tuple[Any, ...] = ("
     return [Diagnostic("T058", message, spec.locations.nearest(*at), hint, "warning")]
 
 
+# OneCycleLR's usual peak: about 10 times the adaptive optimizers' default lr (fast.ai's 1e-3 to 1e-2
+# for Adam), and 0.1 for SGD (Smith's super-convergence runs peak at 0.1 to 3 on CIFAR).
+ONECYCLE_PEAK = {"SGD": 0.1}
+
+
+def _peak_lr(spec: Spec) -> list[Diagnostic]:
+    """T058 of OneCycleLR's max_lr: the lr the optimizer steps with at the cycle's peak, whatever its
+    own lr says (OneCycleLR starts at max_lr / div_factor and replaces it). A max_lr of 1 for Adam
+    (SGD's peak carried over) explodes at the peak as lr: 1 would."""
+    doc = spec.document
+    sched, opt = (doc.scheduler, doc.optimizer) if doc is not None else (None, None)
+    if sched is None or opt is None or sched.type != "OneCycleLR":
+        return []
+    default = type(opt).model_fields["lr"].default
+    if not isinstance(default, (int, float)) or default <= 0:
+        return []
+    peak, name = sched.max_lr, opt.type
+    high = SGD_TOO_HIGH if name == "SGD" else TOO_HIGH * default
+    usual = ONECYCLE_PEAK.get(name, 10 * default)
+    if peak >= high:
+        message = (f"OneCycleLR's max_lr: {peak:g} is the lr {name} steps with at the cycle's peak, "
+                   f"{peak / default:,.0f} times PyTorch's default {default:g}: steps that large make the loss "
+                   "explode or the model collapse to a constant, from the peak on")
+    elif peak < TOO_LOW * default:
+        message = (f"OneCycleLR's max_lr: {peak:g} is the highest lr {name} steps with, 1/{default / peak:,.0f} of "
+                   f"PyTorch's default {default:g}: the weights barely move in any number of epochs")
+    else:
+        return []
+    return [Diagnostic("T058", message, spec.locations.nearest("scheduler", "max_lr"),
+                       f"use max_lr: {usual:g} (a usual peak for {name}; below about {high:g})", "warning")]
+
+
+# SGD's step on a summed loss is the mean's times the terms summed: past this many times the lr
+# SGD diverges at on a mean (SGD_TOO_HIGH), a summed loss explodes as that lr would.
+def _summed_terms(spec: Spec) -> tuple[int, str] | None:
+    """How many terms a reduction: sum loss adds per batch (the batch times each sample's positions
+    the output fixes; a symbolic size counts 1, so the count is a floor), and the words for it."""
+    doc = spec.document
+    out = spec.graph.value(spec.graph.outputs[0][1]) if spec.graph is not None and spec.graph.outputs else None
+    batch = doc.train.batch_size if doc is not None and doc.train is not None else 32
+    if out is None:
+        return batch, f"the {batch} samples of a batch"
+    loss = doc.loss
+    at = class_dim(loss, out) if classification(loss, out) else None
+    per = math.prod(d for i, d in enumerate(out.shape) if i > 0 and i != at and isinstance(d, int))
+    return batch * per, (f"the {batch} samples of a batch" if per == 1 else
+                         f"{per:,} terms of each of the {batch} samples of a batch")
+
+
+def _summed_loss_step(spec: Spec) -> list[Diagnostic]:
+    """T085: reduction: sum under SGD at an lr written for the mean (a warning). The summed loss's
+    gradient is the mean's times the terms summed (the batch, times the positions of a per-position
+    loss), and SGD steps lr times the gradient: lr 0.1 at a batch of 256 steps as lr 25.6 on the
+    mean, and the loss explodes. Adam and its kin divide the gradient by its own scale, so only SGD
+    is concerned; grad_clip bounds the step, so a clipped run is left alone."""
+    doc = spec.document
+    if doc is None or doc.train is None or doc.optimizer is None or doc.optimizer.type != "SGD" or \
+            isinstance(doc.loss, dict) or getattr(doc.loss, "reduction", "mean") != "sum" or doc.train.grad_clip:
+        return []
+    lr = doc.optimizer.lr
+    found = _summed_terms(spec)
+    if found is None or not isinstance(lr, (int, float)) or lr <= 0:
+        return []
+    n, terms = found
+    if lr * n < SGD_TOO_HIGH:
+        return []
+    return [Diagnostic("T085", f"{doc.loss.type} with reduction: sum adds up {terms} instead of averaging them, so "
+                       f"SGD's step at lr: {lr:g} is {n:,} times the mean loss's, as lr: {lr * n:.3g} on the mean "
+                       "would be: the loss explodes", spec.locations.nearest("loss", "reduction"),
+                       f"set reduction: mean to keep lr: {lr:g}, or keep the sum with lr: {lr / n:.2g} "
+                       f"(lr / {n:,})", "warning")]
+
+
 def _group_settings(spec: Spec) -> list[Diagnostic]:
     """T058 and T010 of each of param_groups' own lr and weight_decay, as of the optimizer's."""
     opt = spec.document.optimizer if spec.document is not None else None
@@ -527,6 +626,13 @@ def _idle_scheduler(spec: Spec) -> list[Diagnostic]:
                                  f"the lr has fallen only {fallen * 100:.2g}% of the way to eta_min (T_max counts "
                                  "epochs here, not batches)")
         hint = f"use T_max: {epochs}, the epochs it runs for (or interval: step to count batches)"
+    elif sched.type == "CosineAnnealingWarmRestarts" and 2 * epochs <= sched.T_0 and epochs > 0:
+        # the first cycle's cosine, as PyTorch's closed form gives it: no restart comes within the run
+        fallen = (1 - math.cos(math.pi * (epochs - 1) / sched.T_0)) / 2
+        key, message = "T_0", (f"CosineAnnealingWarmRestarts with T_0: {sched.T_0} runs for {unit}: by the last "
+                               f"epoch the lr has fallen only {fallen * 100:.2g}% of the way to eta_min and never "
+                               "restarts (T_0 counts epochs here, not batches)")
+        hint = f"use T_0: {max(1, epochs // 3)} (three cycles in the run), or interval: step to count batches"
     elif sched.type == "ReduceLROnPlateau":
         return _idle_plateau(spec, sched, epochs, unit)
     else:

@@ -11,6 +11,41 @@ from typing import Any
 
 # The samples of each bundled scikit-learn set (sklearn.datasets.load_<name>()).
 BUNDLED_SAMPLES = {"digits": 1797, "iris": 150, "wine": 178, "breast_cancer": 569, "diabetes": 442}
+# The bundled sets whose rows come sorted by class, as (class, rows) runs in file order: scikit-learn's
+# load_iris() and load_wine() list every sample of class 0 first (digits and breast_cancer are mixed).
+BUNDLED_CLASS_RUNS = {"iris": [(0, 50), (1, 50), (2, 50)], "wine": [(0, 59), (1, 71), (2, 48)]}
+
+
+SHUFFLE_FIX = ("set shuffle: true in train.data (the default): batches then mix the classes and validation is a "
+               "stratified draw")
+
+
+def unshuffled_sorted(runs: list[tuple[int, int]], n_val: int, balanced: bool) -> str | None:
+    """T084's message for rows read in file order (shuffle: false) whose class labels come in ``runs``
+    of (class, rows), one run per class: each batch then holds one class, and the last ``n_val`` rows
+    that validate hold the last classes alone. None when nothing is harmed (a balanced sampler and no
+    validation split)."""
+    n = sum(rows for _, rows in runs)
+    harms = []
+    if not balanced:
+        harms.append(f"every batch holds one class, so each epoch trains the {len(runs)} classes one after the "
+                     "other and the model forgets each for the next")
+    if n_val:
+        trained, held, at = set(), [], 0
+        for label, rows in runs:
+            if at < n - n_val:
+                trained.add(label)
+            if at + rows > n - n_val:
+                held.append(label)
+            at += rows
+        unseen = [c for c in held if c not in trained]
+        harms.append(f"the validation split, the last {n_val} rows, holds class{'es' * (len(held) > 1)} "
+                     f"{', '.join(map(str, held))} alone"
+                     + (f" ({', '.join(map(str, unseen))} never trained on)" if unseen else ""))
+    if not harms:
+        return None
+    return (f"shuffle: false reads the rows in the file's order, and its class labels are sorted ({runs[0][0]} "
+            f"first, {runs[-1][0]} last): " + "; and ".join(harms))
 
 
 def known_samples(train: Any) -> int | None:

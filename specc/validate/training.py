@@ -164,6 +164,14 @@ def training_diagnostics(spec: Spec) -> list[Diagnostic]:
             f"{y} takes a class per position (labels {_labels_shape(doc.loss, y)}), not one per sample",
             at.value("train", "data", "sampler"),
             "remove sampler: balanced; class_weights: auto weighs rare classes position by position instead"))
+    weighted = "class_weights: auto" if train.class_weights == "auto" else \
+        "the loss's weight" if not per_output and class_weights(doc.loss) else None
+    if train.data.sampler == "balanced" and weighted and not per_output and "classification" in kinds.values():
+        out.append(Diagnostic("V140", f"sampler: balanced already draws every class equally often, and {weighted} "
+                              "weighs the rare classes up on top of it: the imbalance is corrected twice, so the "
+                              "model over-predicts the rare classes", at.value("train", "data", "sampler"),
+                              "set sampler: random to keep the class weights, or drop the class weights to keep the "
+                              "balanced sampler", "warning"))
     if train.class_weights == "auto" and not per_output and class_weights(doc.loss):
         out.append(Diagnostic("V024", "class_weights: auto and the loss's weight: both set the class weights",
                               loss_loc, "keep one of them"))

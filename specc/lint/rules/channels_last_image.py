@@ -11,8 +11,9 @@ What it does
     a square map with its channels last (Keras' Reshape((7, 7, 128)) after a Dense in a DCGAN
     generator; an Unsqueeze of a greyscale (B, H, W) at its end); a Permute that moves the
     channels of an input declared channels-first away from dim 1 (a channels-last loader's
-    permute(0, 3, 1, 2) kept); or the (B, T, F) output of a sequence layer (Embedding, RNN,
-    attention), whose features are last.
+    permute(0, 3, 1, 2) kept); the (B, T, F) output of a sequence layer (Embedding, RNN,
+    attention), whose features are last; or a ConvLSTM2d reading a model input (B, T, H, W, C)
+    of frames with their colours last, Keras' ConvLSTM2D layout (ConvLSTM2d reads (B, T, C, H, W)).
 
 Why is this bad
     PyTorch convolutions read channels from dim 1. specc infers in_channels from the tensor,
@@ -113,6 +114,19 @@ def _frames_input(graph: Graph, conv: Leaf) -> tuple[str, TensorType] | None:
     return name, x  # type: ignore[return-value]
 
 
+def _frames_last_input(graph: Graph, conv: Leaf) -> tuple[str, TensorType] | None:
+    """(name, input) when ``conv``, a ConvLSTM2d, reads a model input (B, T, H, W, C) of frames with
+    their colours last (Keras' ConvLSTM2D layout)."""
+    name = conv.inputs[0] if conv.inputs else None
+    x = graph.inputs.get(name) if isinstance(name, str) else None
+    if x is None or x.rank != 5:
+        return None
+    h, w, c = x.shape[2:]
+    if c not in COLOUR_CHANNELS or not all(isinstance(d, int) and d >= MIN_SIDE for d in (h, w)):
+        return None
+    return name, x  # type: ignore[return-value]
+
+
 def _reshaped_channels_last(conv: Leaf) -> Leaf | None:
     """The Reshape or Unflatten whose (B, H, W, C) output, a square map with its channels last,
     reaches ``conv`` with its layout kept."""
@@ -164,6 +178,18 @@ def _image_input(graph: Graph, conv: Leaf) -> tuple[str, TensorType] | None:
 @rule
 def check(ctx: Context) -> Iterator[Diagnostic]:
     for conv in ctx.view.leaves:
+        if conv.type == "ConvLSTM2d" and not written(conv, "in_channels"):
+            video = _frames_last_input(ctx.graph, conv)
+            if video is not None:
+                name, x = video
+                b, t, h, w, c = x.shape
+                yield ctx.warning(
+                    CODE, conv, f"input '{name}' {_fmt(x.shape)} looks like {t} frames of channels-last images (B, T, "
+                    f"H, W, C), but ConvLSTM2d reads each frame as (C, H, W): in_channels is inferred as the height "
+                    f"{h}, and it convolves over a {w}x{c} plane",
+                    f"declare '{name}' as {_fmt([b, t, c, h, w])} and convert the data, or add - {{type: Permute, "
+                    f"dims: [0, 1, 4, 2, 3]}} before '{conv.node.path}'")
+            continue
         if conv.family != "conv" or written(conv, "in_channels"):
             continue
         image = _image_input(ctx.graph, conv)
