@@ -233,6 +233,18 @@ def test_dit_computes_what_dits_models_py_computes() -> None:
         torch.testing.assert_close(model(x, t, y), twin(x, t, y), atol=1e-5, rtol=1e-5)
 
 
+def test_dit_starts_as_adaln_zero_does() -> None:
+    # the spec's init: is DiT's initialize_weights: zero adaLN modulations make every block the identity
+    # (its gates are 0), and the zero final linear makes the first prediction 0
+    model = _built((ARCH / "dit_s2.yaml").read_text())
+    x, t, y = torch.randn(2, 4, 32, 32), torch.randint(0, 1000, (2,)), torch.randint(0, 1000, (2,))
+    blocks = dict(model.named_modules())["blocks"]
+    tokens, c = torch.randn(2, 256, 64), torch.randn(2, 64)
+    with torch.no_grad():
+        assert torch.equal(blocks[0](tokens, c), tokens)
+        assert torch.equal(model(x, t, y), torch.zeros(2, 8, 32, 32))
+
+
 # Published parameter counts: DiT's own models.py (DiT_S_2(input_size=32, num_classes=1000), counting its frozen
 # pos_embed Parameter) and diffusers 0.42.1's UNet2DModel of the config in ddpm_unet.yaml's header, each built in a
 # throwaway venv; the twin above at DiT-S/2's size has the same count.
