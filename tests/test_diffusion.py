@@ -121,6 +121,11 @@ MOD_HEAD = "specc: 1\ninputs:\n  x: [B, 256, 384]\n  c: [B, 384]\n  m: [B, 64, H
     # the ResnetBlock2D's time embedding added to a (B, C, H, W) map without [:, :, None, None]
     ("  - {type: Linear, from: c, out_features: 64, name: t}\n  - {type: Add, from: [m, t]}\n", "S006",
      "(B, 64, 1, 1)"),
+    # ... unsqueezed once, or at the front: broadcasting lines the 64 up with the width
+    ("  - {type: Linear, from: c, out_features: 64}\n  - {type: Unsqueeze, dim: -1, name: t}\n"
+     "  - {type: Add, from: [m, t]}\n", "S006", "- {type: Reshape, shape: [B, 64, 1, 1]} on input 2"),
+    ("  - {type: Linear, from: c, out_features: 64}\n  - {type: Unsqueeze, dim: 1}\n  - {type: Unsqueeze, dim: 1, "
+     "name: t}\n  - {type: Mul, from: [t, m]}\n", "S006", "- {type: Reshape, shape: [B, 64, 1, 1]} on input 1"),
 ])
 def test_modulation_mistakes_are_refused_with_the_fix(layers: str, code: str, hint: str) -> None:
     errors = _errors(MOD_HEAD + layers)

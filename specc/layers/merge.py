@@ -181,6 +181,28 @@ def _independent_lengths(a: tuple, b: tuple, j: int) -> str:
             "branches read inputs declared with different symbols")
 
 
+def _vector_misplaced(a: tuple, b: tuple, j: int) -> str:
+    """The fix for a per-sample vector unsqueezed to the wrong place: a time embedding (B, C) made
+    (B, C, 1) or (B, 1, 1, C) for a (B, C, H, W) map, where broadcasting, which lines dims up from
+    the right, pairs C with a spatial dim (FiLM, a diffusion ResBlock's time embedding)."""
+    for vec, full, k in ((b, a, j), (a, b, 1)):
+        if not 3 <= len(vec) <= len(full) or not same_size(vec[0], full[0]):
+            continue
+        sized = [p for p in range(1, len(vec)) if vec[p] != 1]
+        if len(sized) != 1:
+            continue
+        f = vec[sized[0]]
+        at = [d for d in range(1, len(full)) if same_size(full[d], f)]
+        if len(at) != 1:
+            continue
+        want = tuple(full[0] if i == 0 else f if i == at[0] else 1 for i in range(len(full)))
+        return (f"input {k} {TensorType(vec)} is one vector of {f} per sample, but broadcasting lines dims up from "
+                f"the right, so its {f} meets dim {len(full) - len(vec) + sized[0]} of {TensorType(full)}, not dim "
+                f"{at[0]}; make it {TensorType(want)}: - {{type: Reshape, shape: [{', '.join(map(str, want))}]}} "
+                f"on input {k} (to scale and shift with such vectors, Modulate lays them along dim: itself)")
+    return ""
+
+
 def _merge_fix(a: tuple, b: tuple, j: int, gates: bool = False) -> str:
     """The fix, with its numbers, for the usual mismatches of (N, C, *spatial) maps: a residual
     shortcut that was not projected, a per-channel gate (N, C) that lost its spatial dims of size 1
@@ -191,6 +213,9 @@ def _merge_fix(a: tuple, b: tuple, j: int, gates: bool = False) -> str:
     offset = _constant_offset(a, b)
     if offset:
         return offset
+    placed = _vector_misplaced(a, b, j)
+    if placed:
+        return placed
     pairs = _independent_lengths(a, b, j)
     if pairs:
         return pairs
