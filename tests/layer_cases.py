@@ -1234,3 +1234,7 @@ case("Modulate", "{type: Modulate, from: [x, shift, scale]}", {"x": ("B", "T", 6
 case("Modulate", "{type: Modulate, dim: 1, from: [x, shift, scale]}", {"x": ("B", 4, "H", "W"), "shift": ("B", 4),
      "scale": ("B", 4)}, fn(lambda x, shift, scale: x * (1 + scale[:, :, None, None]) + shift[:, :, None, None]),
      BHW)
+# a half-precision sequence modulated by float32 vectors: PyTorch computes the product in float32
+case("Modulate", "{type: Modulate, dim: 1, from: [x, shift, scale]}", {"x": ("B", 3, "T"), "shift": ("B", 3),
+     "scale": ("B", 3)}, fn(lambda x, shift, scale: x * (1 + scale[:, :, None]) + shift[:, :, None]), BT5,
+     dtypes={"x": "float16"})
