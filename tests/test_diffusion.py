@@ -1,7 +1,7 @@
 """Diffusion backbones: the sinusoidal timestep embedding against diffusers' and DiT's code, bit for
 bit and through ONNX; Modulate (adaLN, FiLM) and what check says of the broadcasting written by hand
-instead; DiT-S/2 and a DDPM U-Net pinned to their reference modules' parameter counts, and DiT's
-outputs against a twin written from its models.py."""
+instead; DiT-S/2, a DDPM U-Net and a cross-attention (latent diffusion) U-Net pinned to their
+reference modules' parameter counts, and DiT's outputs against a twin written from its models.py."""
 
 from __future__ import annotations
 
@@ -251,11 +251,13 @@ def test_dit_starts_as_adaln_zero_does() -> None:
 
 
 # Published parameter counts: DiT's own models.py (DiT_S_2(input_size=32, num_classes=1000), counting its frozen
-# pos_embed Parameter) and diffusers 0.42.1's UNet2DModel of the config in ddpm_unet.yaml's header, each built in a
-# throwaway venv; the twin above at DiT-S/2's size has the same count.
+# pos_embed Parameter), diffusers 0.42.1's UNet2DModel and UNet2DConditionModel of the configs in ddpm_unet.yaml's
+# and ldm_unet.yaml's headers, each built in a throwaway venv (where the two U-Nets, given diffusers' weights
+# renamed, computed diffusers' outputs to 1e-7); the twin above at DiT-S/2's size has the same count.
 @pytest.mark.parametrize(("stem", "overrides", "published"), [
     ("dit_s2", {"d": 384, "heads": 6, "depth": 12}, 32_963_360),
     ("ddpm_unet", {}, 702_499),
+    ("ldm_unet", {}, 985_444),
 ])
 def test_parameter_counts_are_the_reference_modules(stem: str, overrides: dict[str, int], published: int) -> None:
     spec = specc.load(ARCH / f"{stem}.yaml", overrides=overrides)
