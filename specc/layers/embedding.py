@@ -106,5 +106,5 @@ class SinusoidalEmbedding(LayerKind):
         args = {"dim": p.dim, "flip_sin_to_cos": p.flip_sin_to_cos,
                 "downscale_freq_shift": float(p.downscale_freq_shift), "max_period": float(p.max_period),
                 "scale": float(p.scale)}
-        # per sample: dim // 2 products with a frequency (and with scale), dim sines and cosines
+        # element-wise products, sines and cosines: no multiply-accumulates, as Sin and Cos count none
         return LayerResult(TensorType((x.shape[0], p.dim), "float32", {1: f"dim {p.dim}"}), args, 0, 0)

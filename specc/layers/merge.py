@@ -534,5 +534,5 @@ def _modulate_fix(x: TensorType, v: TensorType, d: int) -> str:
     if isinstance(f, int) and isinstance(width, int) and width and f % width == 0 and f > width:
         return (f"{f} is {f // width} vectors of {width}: split it first with - {{type: Chunk, chunks: {f // width}, "
                 "dim: 1} and give Modulate one part as shift and another as scale")
-    return (f"give the Linear that makes it out_features: {width} (times the number of parts it is split into), or "
-            "set dim: to the dim of x it modulates")
+    return (f"give the Linear that makes it {width} features (times the number of parts it is split into), or "
+            "point dim: at the dim of x it modulates")
