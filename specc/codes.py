@@ -1117,6 +1117,24 @@ _TABLE: list[Code | LintCode] = [
          "all, which is seldom what a spec copying BERT's or timm's recipe means.",
          "optimizer: {type: Adam, lr: 1.0e-3, no_decay: [bias, norm]}",
          "Set the optimizer's weight_decay (AdamW's default is 0.01), or drop no_decay."),
+    # -- diffusion models: timestep embeddings and adaptive norms (helper b24) ---------------------
+    Code("V134", "sinusoid-frequencies-unfit", "A SinusoidalEmbedding's dim has no sine and cosine pair, or its "
+         "downscale_freq_shift is not below dim // 2.",
+         "The frequencies are exp(-ln(max_period)·k / (dim // 2 - downscale_freq_shift)): with the shift equal to "
+         "dim // 2 they divide by zero and every output is NaN, above it the frequencies grow as max_period to the "
+         "k-th power and the sines of large timesteps are noise; a dim of 1 gives only the zero an odd dim is "
+         "padded with.",
+         "- {type: SinusoidalEmbedding, dim: 2, downscale_freq_shift: 1}",
+         "Use downscale_freq_shift 0 (DiT, diffusers' UNets) or 1 (get_timestep_embedding's default) with a dim "
+         "of 4 or more."),
+    Code("S063", "modulation-unfit", "A Modulate's shift or scale is not one vector per sample (B, F) whose F is "
+         "the size of the input's dim it modulates.",
+         "Modulate computes x · (1 + scale) + shift with each sample's scale and shift placed along one dim of x "
+         "(the features of a (B, N, D) sequence, the channels of a (B, C, H, W) map) and repeated over the rest; a "
+         "vector of another width, or one already shaped like x, would scale the wrong dim or none.",
+         "- {type: Modulate, from: [x, mod.0, mod.1]}   # x (B, 256, 384), mod.0 (B, 768)",
+         "Give the Linear that makes the modulation out_features: chunks x the width of x's dim, split it with "
+         "Chunk along dim 1, and set dim: to the dim of x it modulates (-1 for a sequence, 1 for a map)."),
     # -- internal ---------------------------------------------------------------------------
     Code("E999", "internal-error", "specc itself failed; this is a bug in specc, not in the spec.",
          "Every mistake in a spec should get its own code with a location and a hint; an internal error means "

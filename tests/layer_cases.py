@@ -1203,3 +1203,57 @@ case("Add", "{type: Add, value: 0.5}", {"ids": ("B", 3)}, fn(lambda x: x + 0.5),
 case("Sub", "{type: Sub, value: -2.5}", {"inp": ("B", 4)}, fn(lambda x: x - -2.5))
 case("Mul", "{type: Mul, value: 3}", {"inp": ("B", 2, 3)}, fn(lambda x: x * 3), dtypes={"inp": "float16"})
 case("Div", "{type: Div, value: 4}", {"ids": ("B", 5)}, fn(lambda x: torch.div(x, 4)), dtypes={"ids": "int64"})
+
+# -- diffusion models: timestep embeddings and adaptive modulation ------------------------------------------------
+
+
+def diffusers_timestep_embedding(timesteps: torch.Tensor, embedding_dim: int, flip_sin_to_cos: bool = False,
+                                 downscale_freq_shift: float = 1, scale: float = 1,
+                                 max_period: int = 10000) -> torch.Tensor:
+    """diffusers' get_timestep_embedding (diffusers/models/embeddings.py, 0.42), as written there."""
+    assert len(timesteps.shape) == 1, "Timesteps should be a 1d-array"
+    half_dim = embedding_dim // 2
+    exponent = -math.log(max_period) * torch.arange(start=0, end=half_dim, dtype=torch.float32,
+                                                    device=timesteps.device)
+    exponent = exponent / (half_dim - downscale_freq_shift)
+    emb = torch.exp(exponent)
+    emb = timesteps[:, None].float() * emb[None, :]
+    emb = scale * emb
+    emb = torch.cat([torch.sin(emb), torch.cos(emb)], dim=-1)
+    if flip_sin_to_cos:
+        emb = torch.cat([emb[:, half_dim:], emb[:, :half_dim]], dim=-1)
+    if embedding_dim % 2 == 1:
+        emb = torch.nn.functional.pad(emb, (0, 1, 0, 0))
+    return emb
+
+
+def dit_timestep_embedding(t: torch.Tensor, dim: int, max_period: int = 10000) -> torch.Tensor:
+    """DiT's TimestepEmbedder.timestep_embedding (facebookresearch/DiT models.py), as written there."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(start=0, end=half, dtype=torch.float32) / half).to(
+        device=t.device)
+    args = t[:, None].float() * freqs[None]
+    embedding = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+    if dim % 2:
+        embedding = torch.cat([embedding, torch.zeros_like(embedding[:, :1])], dim=-1)
+    return embedding
+
+
+B4 = ({"B": 2}, {"B": 5})
+case("SinusoidalEmbedding", "{type: SinusoidalEmbedding, dim: 16}", {"t": ("B",)},
+     fn(lambda t: diffusers_timestep_embedding(t, 16)), B4, dtypes={"t": "int64"}, high=1000)
+case("SinusoidalEmbedding", "{type: SinusoidalEmbedding, dim: 9, flip_sin_to_cos: true, downscale_freq_shift: 0}",
+     {"t": ("B",)}, fn(lambda t: dit_timestep_embedding(t, 9)), B4, dtypes={"t": "int32"}, high=1000)
+case("SinusoidalEmbedding", "{type: SinusoidalEmbedding, dim: 12, max_period: 500, scale: 1000.0, "
+     "downscale_freq_shift: 0.5}", {"sigma": ("B",)},
+     fn(lambda t: diffusers_timestep_embedding(t, 12, downscale_freq_shift=0.5, scale=1000.0, max_period=500)), B4)
+# DiT's modulate on a (B, N, D) sequence, and a ResnetBlock2D's scale-shift on a (B, C, H, W) map
+case("Modulate", "{type: Modulate, from: [x, shift, scale]}", {"x": ("B", "T", 6), "shift": ("B", 6),
+     "scale": ("B", 6)}, fn(lambda x, shift, scale: x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)), BT5)
+case("Modulate", "{type: Modulate, dim: 1, from: [x, shift, scale]}", {"x": ("B", 4, "H", "W"), "shift": ("B", 4),
+     "scale": ("B", 4)}, fn(lambda x, shift, scale: x * (1 + scale[:, :, None, None]) + shift[:, :, None, None]),
+     BHW)
+# a half-precision sequence modulated by float32 vectors: PyTorch computes the product in float32
+case("Modulate", "{type: Modulate, dim: 1, from: [x, shift, scale]}", {"x": ("B", 3, "T"), "shift": ("B", 3),
+     "scale": ("B", 3)}, fn(lambda x, shift, scale: x * (1 + scale[:, :, None]) + shift[:, :, None]), BT5,
+     dtypes={"x": "float16"})

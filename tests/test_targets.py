@@ -118,6 +118,8 @@ SUPPORT_CALLS: dict[str, list[tuple[str, tuple[Any, ...] | None, tuple[tuple[int
     "attention_fastpath": [("off_fastpath", None, ("Tanh", (2, 3, 4)))],
     "gelu_tanh": [("gelu_tanh", None, ((2, 3, 4),))],
     "exclusive_cumsum": [("exclusive_cumsum", None, ((2, 3, 4),))],
+    "timestep_embedding": [("timestep_embedding", (16,), ((5,),)),
+                           ("timestep_embedding", (9, True, 0.0, 500.0, 2.0), ((5,),))],
     # GQA with half-split rotary (LLaMA), causal multi-query with interleaved partial rotary (GPT-J), cross
     # attention of other widths with a key padding mask (bool, True hides)
     "grouped_attention": [("GroupedQueryAttention", (8, 4, 2, True, None, None, 0.0, True, None, True, 2),
@@ -152,7 +154,10 @@ def test_support_module_computes_what_its_emitted_text_computes(name: str) -> No
         outs = []
         for ns in (vars(module), emitted):
             torch.manual_seed(1)
-            f = ns[top] if ctor is None else ns[top](*ctor).eval()
+            fn = ns[top]
+            # a class is built from ctor; a function takes ctor after the tensors (its settings)
+            f = fn if ctor is None else fn(*ctor).eval() if isinstance(fn, type) else \
+                (lambda *a, fn=fn, ctor=ctor: fn(*a, *ctor))
             outs.append((f(*xs), [p.detach().clone() for p in getattr(f, "parameters", list)()]))
         (got, got_params), (want, want_params) = outs
         torch.testing.assert_close(got, want)

@@ -22,11 +22,11 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "convlstm": ("ConvLSTM2d", "ConvLSTM2D"),
     "dropout": ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout",
                 "StochasticDepth", "DropPath"),
-    "embedding": ("Embedding",),
+    "embedding": ("Embedding", "SinusoidalEmbedding"),
     "index": ("ArgMax", "ArgMin", "CumSum", "Compare", "Pick"),
     "linear": ("Linear", "Dense"),
     "merge": ("Add", "Mul", "Sub", "Div", "Max", "Min", "Concat", "Multiply", "Subtract", "Divide", "Maximum",
-              "Minimum", "Concatenate", "Cat", "MatMul"),
+              "Minimum", "Concatenate", "Cat", "MatMul", "Modulate"),
     "norm": ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
              "LayerNorm", "GroupNorm", "RMSNorm", "Normalize"),
     "pad": ("ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",
@@ -90,6 +90,14 @@ ELSEWHERE: tuple[tuple[str, str], ...] = (
      "head, as GPT-NeoX)"),
     (r"(?:Llama|Mistral|Qwen2|GroupedQuery|MultiQuery|GQA)Attention", "use MultiheadAttention with num_kv_heads: "
      "(the key/value heads; 1 for multi-query) and rotary: {{}} for LLaMA's positions"),
+    (r"Timesteps|TimestepEmbedd(?:ing|er)|SinusoidalPosEmb|TimestepEncoding", "use - {{type: SinusoidalEmbedding, "
+     "dim: 256, flip_sin_to_cos: true, downscale_freq_shift: 0}} on the (B,) timesteps (DiT's and diffusers' UNets' "
+     "settings; diffusers' get_timestep_embedding defaults to flip_sin_to_cos: false, downscale_freq_shift: 1), then "
+     "Linear, SiLU, Linear for the embedding MLP"),
+    (r"AdaLayerNorm(?:Zero|Single|Continuous)?|AdaLN(?:Zero)?|AdaGroupNorm|FiLM", "write the norm without its "
+     "affine, then Modulate: a Linear of the conditioning vector split by - {{type: Chunk, chunks: 2, dim: 1, name: "
+     "mod}}, - {{type: LayerNorm, from: x, elementwise_affine: false}}, - {{type: Modulate, from: [layer_norm, mod.0, "
+     "mod.1]}} (x · (1 + scale) + shift; dim: 1 for a (B, C, H, W) map)"),
     (r"Dot", "for a dot product of two inputs: - {{type: Mul, from: [a, b]}} then - {{type: Reduce, op: sum, dim: "
      "-1}}"),
     (r"ChannelShuffle", "shuffle g groups with - {{type: Reshape, shape: [B, g, -1, H, W]}}, - {{type: Transpose, "

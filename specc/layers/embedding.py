@@ -48,3 +48,63 @@ class Embedding(LayerKind):
         norm, _, buffers = reparam(p, (n, p.embedding_dim), 0)
         # A lookup, not a product: no multiply-accumulates.
         return LayerResult(out, args | norm, n * p.embedding_dim, 0, buffers)
+
+
+# -- sinusoidal timestep embedding ------------------------------------------------------------------
+
+class SinusoidalEmbeddingParams(LayerParams):
+    dim: PositiveInt = Field(validation_alias=AliasChoices("dim", "embedding_dim", "num_channels"),
+                             description="the width of each vector; half sines, half cosines (an odd one ends in 0)")
+    flip_sin_to_cos: bool = Field(False, description="cosines first (DiT, diffusers' UNets), else sines first")
+    downscale_freq_shift: float = Field(1.0, description="frequencies exp(-ln(max_period)·k / (dim // 2 - shift)): "
+                                        "1 in diffusers' get_timestep_embedding, 0 in DiT and the UNets")
+    max_period: PositiveFloat = Field(10000.0, description="the longest period, the lowest frequency's")
+    scale: float = Field(1.0, description="a factor on every argument (diffusers' scale)")
+
+
+@register
+class SinusoidalEmbedding(LayerKind):
+    """Each of ``B`` numbers (a diffusion timestep, a noise level) as ``dim`` sines and cosines of it at
+    geometrically spaced frequencies: diffusers' ``get_timestep_embedding`` (``Timesteps``) and DiT's
+    ``TimestepEmbedder.timestep_embedding`` (``flip_sin_to_cos: true, downscale_freq_shift: 0``).
+    The frequencies are ``exp(-ln(max_period)·k / (dim // 2 - downscale_freq_shift))`` for
+    ``k < dim // 2``, computed in float32 as the references compute them; an odd ``dim`` ends in a
+    zero, as they pad it.  No weights: the MLP that usually follows is Linear, SiLU, Linear."""
+
+    type_name = "SinusoidalEmbedding"
+    Params = SinusoidalEmbeddingParams
+    layout = "(B,): one timestep per sample"
+    accepts = "any"
+    form = "inline"
+    summary = "timesteps (B,) to sinusoidal vectors (B, dim), as diffusers' Timesteps and DiT's TimestepEmbedder"
+
+    def infer(self, p: SinusoidalEmbeddingParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        if x.rank != 1:
+            # a (B, 1) column of timesteps would broadcast against the frequencies into (B, 1, dim)
+            # in the references (t[:, None]): the reference asserts a 1-d input, and so does check
+            raise SpecError("S003", f"expects one timestep per sample, (B,), got {x}",
+                            "add - {type: Squeeze, dim: 1} before this layer" if x.rank == 2 and x.shape[1] == 1 else
+                            "give it the (B,) timesteps themselves (an input declared [B])")
+        if x.dtype == "bool":
+            raise SpecError("S007", f"receives bool data {x}, but a timestep is a number",
+                            "add - {type: Cast, dtype: int64} before this layer")
+        half = p.dim // 2
+        if half == 0:
+            raise SpecError("V134", f"dim {p.dim} has no sine and cosine pair: every output is 0",
+                            "set dim: 2 or more (diffusion models use 128 to 320; DiT 256)", field="dim")
+        if half - p.downscale_freq_shift <= 0:
+            raise SpecError("V134", f"downscale_freq_shift {p.downscale_freq_shift:g} is not below dim // 2 = {half}: "
+                            "the frequencies divide by "
+                            + ("zero and are NaN" if half == p.downscale_freq_shift else
+                               "a negative number and grow past float32"),
+                            f"set downscale_freq_shift: {0 if half == 1 else 1} (diffusers' default is 1, DiT's 0), "
+                            "or a larger dim", field="downscale_freq_shift")
+        if p.scale == 0:
+            raise SpecError("V053", "scale 0 makes every argument 0: the output is the same for every timestep",
+                            "leave scale out (1), or give the factor the timesteps are multiplied by", field="scale")
+        args = {"dim": p.dim, "flip_sin_to_cos": p.flip_sin_to_cos,
+                "downscale_freq_shift": float(p.downscale_freq_shift), "max_period": float(p.max_period),
+                "scale": float(p.scale)}
+        # element-wise products, sines and cosines: no multiply-accumulates, as Sin and Cos count none
+        return LayerResult(TensorType((x.shape[0], p.dim), "float32", {1: f"dim {p.dim}"}), args, 0, 0)

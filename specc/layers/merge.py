@@ -181,6 +181,28 @@ def _independent_lengths(a: tuple, b: tuple, j: int) -> str:
             "branches read inputs declared with different symbols")
 
 
+def _vector_misplaced(a: tuple, b: tuple, j: int) -> str:
+    """The fix for a per-sample vector unsqueezed to the wrong place: a time embedding (B, C) made
+    (B, C, 1) or (B, 1, 1, C) for a (B, C, H, W) map, where broadcasting, which lines dims up from
+    the right, pairs C with a spatial dim (FiLM, a diffusion ResBlock's time embedding)."""
+    for vec, full, k in ((b, a, j), (a, b, 1)):
+        if not 3 <= len(vec) <= len(full) or not same_size(vec[0], full[0]):
+            continue
+        sized = [p for p in range(1, len(vec)) if vec[p] != 1]
+        if len(sized) != 1:
+            continue
+        f = vec[sized[0]]
+        at = [d for d in range(1, len(full)) if same_size(full[d], f)]
+        if len(at) != 1:
+            continue
+        want = tuple(full[0] if i == 0 else f if i == at[0] else 1 for i in range(len(full)))
+        return (f"input {k} {TensorType(vec)} is one vector of {f} per sample, but broadcasting lines dims up from "
+                f"the right, so its {f} meets dim {len(full) - len(vec) + sized[0]} of {TensorType(full)}, not dim "
+                f"{at[0]}; make it {TensorType(want)}: - {{type: Reshape, shape: [{', '.join(map(str, want))}]}} "
+                f"on input {k} (to scale and shift with such vectors, Modulate lays them along dim: itself)")
+    return ""
+
+
 def _merge_fix(a: tuple, b: tuple, j: int, gates: bool = False) -> str:
     """The fix, with its numbers, for the usual mismatches of (N, C, *spatial) maps: a residual
     shortcut that was not projected, a per-channel gate (N, C) that lost its spatial dims of size 1
@@ -191,6 +213,9 @@ def _merge_fix(a: tuple, b: tuple, j: int, gates: bool = False) -> str:
     offset = _constant_offset(a, b)
     if offset:
         return offset
+    placed = _vector_misplaced(a, b, j)
+    if placed:
+        return placed
     pairs = _independent_lengths(a, b, j)
     if pairs:
         return pairs
@@ -446,3 +471,68 @@ class Concat(LayerKind):
         if len(ins) > 1 and all(isinstance(t.shape[d], int) for t in ins):
             notes[d] = " + ".join(str(t.shape[d]) for t in ins) + " from the Concat's inputs"
         return LayerResult(TensorType(tuple(shape), dtype, notes), {"dim": p.dim}, 0, 0)
+
+
+# -- adaptive modulation: adaLN, FiLM ---------------------------------------------------------------
+
+class ModulateParams(LayerParams):
+    dim: int = Field(-1, description="the dim of x that shift and scale run along: -1 for the features of a "
+                     "(B, N, D) sequence, 1 for the channels of a (B, C, H, W) map")
+
+
+@register
+class Modulate(LayerKind):
+    """``x · (1 + scale) + shift`` with one shift and one scale vector per sample, ``from: [x, shift,
+    scale]``: DiT's ``modulate`` (adaLN, ``x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)``) and the
+    scale-shift of diffusers' ResnetBlock2D (``h * (1 + scale) + shift`` on a (B, C, H, W) map).  shift
+    and scale are (B, F), F the size of ``dim`` of x; each is placed along that dim and repeated over
+    the others, so the broadcasting a hand-written Unsqueeze gets wrong cannot be."""
+
+    type_name = "Modulate"
+    Params = ModulateParams
+    min_inputs, max_inputs = 3, 3
+    form = "inline"
+    summary = "x * (1 + scale) + shift with (B, F) shift and scale along one dim of x (DiT's adaLN, FiLM)"
+
+    def infer(self, p: ModulateParams, ins: list[TensorType]) -> LayerResult:
+        x, shift, scale = ins
+        if x.rank < 2:
+            raise SpecError("S003", f"modulates a dim of the input, but {x} has none beside the batch",
+                            "give Modulate a (B, N, D) sequence or a (B, C, H, W) map as its first input")
+        d = axis(p.dim, x.rank)
+        if d == 0:
+            raise SpecError("S063", "dim 0 is the batch, which shift and scale give one vector for",
+                            f"set dim: {x.rank - 1 if x.rank == 3 else 1}", field="dim")
+        width = x.shape[d]
+        for k, (name, v) in enumerate((("shift", shift), ("scale", scale)), start=2):
+            if v.rank != 2:
+                unsqueezed = v.rank == x.rank and sum(s == 1 for s in v.shape) == x.rank - 2
+                raise SpecError("S063", f"{name} (input {k}) {v} is not one vector per sample (B, F)",
+                                "give Modulate the (B, F) vector itself, before any Unsqueeze or Reshape: it puts "
+                                "it along dim: itself" if unsqueezed else
+                                "make it (B, F) with a Linear on the conditioning vector, split with Chunk dim: 1")
+            if not (same_size(v.shape[0], x.shape[0]) or v.shape[0] == 1):
+                raise SpecError("S063", f"{name} (input {k}) {v} has batch {v.shape[0]} but the input {x} has "
+                                f"{x.shape[0]}", "compute shift and scale from the same samples as x")
+            if not same_size(v.shape[1], width):
+                raise SpecError("S063", f"{name} (input {k}) {v} has {v.shape[1]} features but dim {p.dim} of the "
+                                f"input {x} has {width}", _modulate_fix(x, v, d), field="dim")
+        dtype = promote([x.dtype, shift.dtype, scale.dtype])
+        # the dims shift and scale get, of size 1, to line up with x: all but the batch and dim
+        axes = [i for i in range(1, x.rank) if i != d]
+        return LayerResult(TensorType(x.shape, dtype, x.notes), {"dim": d, "axes": axes}, 0, 0)
+
+
+def _modulate_fix(x: TensorType, v: TensorType, d: int) -> str:
+    """The fix when a (B, F) modulation's F is not x's size at ``d``: the dim of x that has F, a
+    modulation not yet split into its parts, or a Linear of the wrong width."""
+    f, width = v.shape[1], x.shape[d]
+    other = [i for i in range(1, x.rank) if i != d and same_size(x.shape[i], f)]
+    if len(other) == 1:
+        i = other[0]
+        return f"set dim: {i - x.rank if i == x.rank - 1 else i}"
+    if isinstance(f, int) and isinstance(width, int) and width and f % width == 0 and f > width:
+        return (f"{f} is {f // width} vectors of {width}: split it first with - {{type: Chunk, chunks: {f // width}, "
+                "dim: 1} and give Modulate one part as shift and another as scale")
+    return (f"give the Linear that makes it {width} features (times the number of parts it is split into), or "
+            "point dim: at the dim of x it modulates")

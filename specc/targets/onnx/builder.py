@@ -119,10 +119,12 @@ class Builder:
             value, axis = self.symbol_at[atom.name]
             if self.opset >= 15:
                 self._sizes[key] = self.op("Shape", [value], f"{atom.name}", start=axis, end=axis + 1)
-            else:  # Shape's start and end came in opset 15
+            else:  # Shape's start and end came in opset 15, Slice's bounds as inputs in opset 10
                 whole = self.op("Shape", [value], f"{atom.name}")
-                self._sizes[key] = self.op("Slice", [whole, self.const([axis]), self.const([axis + 1])],
-                                           f"{atom.name}")
+                self._sizes[key] = (
+                    self.op("Slice", [whole, self.const([axis]), self.const([axis + 1])], f"{atom.name}")
+                    if self.opset >= 10 else
+                    self.op("Slice", [whole], f"{atom.name}", starts=[axis], ends=[axis + 1], axes=[0]))
         return self._sizes[key]
 
     def shape(self, dims: Sequence[DimLike]) -> str:

@@ -1,4 +1,4 @@
-"""ONNX lowering of Embedding: Gather of the table's rows by id.
+"""ONNX lowering of Embedding (Gather of the table's rows by id) and SinusoidalEmbedding.
 
 The table is drawn from N(0, 1), with the padding_idx row zero, as nn.Embedding initialises it.
 With max_norm, PyTorch rescales each row it looks up whose norm exceeds max_norm to
@@ -12,9 +12,12 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from onnx import numpy_helper
 
+from ..builder import ELEM
 from ..weights import Init
 from .base import Layer, lowers
+from .opset import unsqueeze
 from .reduce import reduce
 from .reparam import weight
 
@@ -59,3 +62,27 @@ def _norm(layer: Layer, rows: str, p: float) -> str:
     t = layer.out.dtype
     total = reduce(layer, "ReduceSum", layer.op("Pow", [magnitude, layer.const(p, t)]), last, True)
     return layer.op("Pow", [total, layer.const(1.0 / p, t)])
+
+
+@lowers("SinusoidalEmbedding")
+def sinusoidal_embedding(layer: Layer) -> str:
+    # diffusers' get_timestep_embedding step by step, in float32: the frequencies from the indices
+    # 0..half-1 (a constant of whole numbers, exact), the timesteps cast to float32
+    a = layer.args
+    dim, half = int(a["dim"]), int(a["dim"]) // 2
+    f32 = "float32"
+    k = layer.const(np.arange(half, dtype=np.float32), f32)
+    exponent = layer.op("Mul", [layer.const(-math.log(a["max_period"]), f32), k])
+    exponent = layer.op("Div", [exponent, layer.const(half - a["downscale_freq_shift"], f32)])
+    freqs = layer.op("Exp", [exponent])
+    t = layer.x if layer.in_type.dtype == f32 else layer.op("Cast", [layer.x], to=ELEM[f32])
+    args = layer.op("Mul", [unsqueeze(layer, t, [1]), freqs])
+    if a["scale"] != 1.0:
+        args = layer.op("Mul", [layer.const(a["scale"], f32), args])
+    sin, cos = layer.op("Sin", [args]), layer.op("Cos", [args])
+    parts = [cos, sin] if a["flip_sin_to_cos"] else [sin, cos]
+    if dim % 2:
+        # the zero an odd dim is padded with, one per sample
+        parts.append(layer.op("ConstantOfShape", [layer.shape([layer.in_type.shape[0], 1])],
+                              value=numpy_helper.from_array(np.zeros(1, dtype=np.float32))))
+    return layer.op("Concat", parts, axis=1)

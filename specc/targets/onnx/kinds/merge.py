@@ -1,4 +1,4 @@
-"""ONNX lowering of the merges: Add, Mul, Sub, Div, Max, Min (broadcasting), MatMul and Concat.
+"""ONNX lowering of the merges: Add, Mul, Sub, Div, Max, Min (broadcasting), MatMul, Concat and Modulate.
 
 ONNX's element-wise ops take inputs of one type, where PyTorch promotes mixed ones: each step is
 computed in the type PyTorch promotes it to, and integer types ONNX Runtime has no kernel for
@@ -11,6 +11,7 @@ from __future__ import annotations
 from ....layers.merge import promote, scalar_dtype
 from ..builder import ELEM
 from .base import Layer, lowers
+from .opset import unsqueeze
 
 # integer types ONNX Runtime's CPU kernels of Add, Sub, Mul, Max and Min all take
 _NATIVE_INTS = ("int32", "int64")
@@ -65,3 +66,21 @@ def concat(layer: Layer) -> str:
     want = layer.out.dtype
     return layer.op("Concat", [as_dtype(layer, v, t.dtype, want) for v, t in zip(layer.inputs, layer.in_types)],
                     axis=int(layer.args["dim"]))
+
+
+@lowers("Modulate")
+def modulate(layer: Layer) -> str:
+    # x * (1 + scale) + shift, each step in the type PyTorch promotes it to; shift and scale get
+    # x's rank by unsqueezing every dim but the batch and the modulated one
+    (x, shift, scale), (tx, tshift, tscale) = layer.inputs, [t.dtype for t in layer.in_types]
+    axes = list(layer.args["axes"])
+    # the constant 1 in scale's type (numpy has no bfloat16: made in float32 and cast)
+    one = layer.const(1.0, "float32" if tscale == "bfloat16" else tscale)
+    if tscale == "bfloat16":
+        one = layer.op("Cast", [one], to=ELEM[tscale])
+    one = layer.op("Add", [one, unsqueeze(layer, scale, axes)])
+    step = promote([tx, tscale])
+    scaled = layer.op("Mul", [as_dtype(layer, x, tx, step), as_dtype(layer, one, tscale, step)])
+    out = promote([step, tshift])
+    return layer.op("Add", [as_dtype(layer, scaled, step, out),
+                            as_dtype(layer, unsqueeze(layer, shift, axes), tshift, out)])

@@ -1,6 +1,8 @@
-"""PyTorch lowering of Embedding."""
+"""PyTorch lowering of Embedding and SinusoidalEmbedding."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from .base import Lowering, lowering
 
@@ -11,3 +13,15 @@ class Embedding(Lowering):
     positional = ("num_embeddings", "embedding_dim")
     defaults = {"padding_idx": None, "max_norm": None, "norm_type": 2.0, "scale_grad_by_freq": False,
                 "sparse": False}
+
+
+@lowering
+class SinusoidalEmbedding(Lowering):
+    support = ("timestep_embedding",)  # diffusers' get_timestep_embedding; PyTorch has none
+
+    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        given = [f"{k}={args[k]!r}" for k, default in _SINUSOID_DEFAULTS.items() if args[k] != default]
+        return f"timestep_embedding({', '.join([inputs[0], str(args['dim']), *given])})"
+
+
+_SINUSOID_DEFAULTS = {"flip_sin_to_cos": False, "downscale_freq_shift": 1.0, "max_period": 10000.0, "scale": 1.0}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from .base import Lowering, lowering
+from .base import Lowering, lowering, on
 
 
 def operands(inputs: list[str], args: dict[str, Any]) -> list[str]:
@@ -64,3 +64,13 @@ class Concat(Lowering):
     def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
         return f"torch.cat([{', '.join(inputs)}], dim={args['dim']})"
 
+
+
+@lowering
+class Modulate(Lowering):
+    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        # DiT's x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1): each vector indexed to x's rank
+        x, shift, scale = inputs
+        rank = len(args["axes"]) + 2
+        index = "[" + ", ".join(":" if i == 0 or i == args["dim"] else "None" for i in range(rank)) + "]"
+        return f"{on(x)} * (1 + {on(scale)}{index}) + {on(shift)}{index}"
