@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..layers.base import LayerKind, lookup
+from ..layers.reparam import normalised
 from ..shapes.dims import Dim, DimLike, Sym, add, evaluate, floordiv, mul, product, sym
 from ..shapes.formulas import exact_div
 from ..shapes.tensor import TensorType
@@ -154,6 +155,35 @@ WEIGHTED_KEEP_INPUT = {"Linear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d"
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 
 
+def _count(shape: tuple[int, ...]) -> int:
+    total = 1
+    for d in shape:
+        total *= d
+    return total
+
+
+def _padded(x: TensorType, a: dict[str, Any]) -> DimLike:
+    """Elements of a convolution's input padded as padding_mode other than zeros pads it first."""
+    spatial = x.shape[2:] if x.rank >= 3 else x.shape[1:]
+    dims = len(spatial)
+
+    def each(v: Any) -> tuple[Any, ...]:
+        return tuple(v) if isinstance(v, (list, tuple)) else (v,) * dims
+
+    pad, kernel, dilation = a.get("padding", 0), each(a.get("kernel_size", 1)), each(a.get("dilation", 1))
+    sizes = []
+    for i, d in enumerate(spatial):
+        if pad == "same":
+            total = dilation[i] * (kernel[i] - 1)
+        elif pad == "valid":
+            total = 0
+        else:
+            total = 2 * each(pad)[i]
+        sizes.append(add(d, total))
+    lead = x.shape[:2] if x.rank >= 3 else x.shape[:1]
+    return product((*lead, *sizes))
+
+
 def _norm_rows(t: TensorType, normalized: Any) -> DimLike:
     shape = (normalized,) if isinstance(normalized, int) else tuple(normalized or ())
     return exact_div(_elems(t), product(shape)) if shape else _elems(t)
@@ -167,18 +197,22 @@ def _seq(t: TensorType, batch_first: bool) -> tuple[DimLike, DimLike]:
 
 
 def _attention(q: TensorType, kv: TensorType, e: int, heads: int, dropout: float, batch_first: bool,
-               same: bool, w: int) -> DimLike:
+               same: bool, w: int, fused: bool = True) -> DimLike:
     """What nn.MultiheadAttention (need_weights=False) keeps beyond its inputs: the projections (one
     packed q,k,v of 3E for self-attention, q and a packed k,v otherwise), the heads' q and k, the
     attended values before out_proj, and with dropout the math kernel's probabilities (softmax,
-    mask, dropped: 3 of B·H·T·S), without it the fused kernel's output and log-sum-exp."""
+    mask, dropped: 3 of B·H·T·S); without dropout, the fused kernel keeps the projections, its
+    output and a log-sum-exp per head and position."""
     b, t = _seq(q, batch_first)
     _, s = _seq(kv, batch_first)
     nq, nk = mul(b, t), mul(b, s)
     proj = mul(nq, 3 * e) if same else add(mul(nq, e), mul(nk, 2 * e))
-    heads_qk = add(mul(nq, e), mul(nk, e))
+    if dropout == 0:  # the fused kernel: q, k, v (views of the projections), its output and log-sum-exp
+        copies = 0 if fused else add(mul(nq, e), mul(nk, 2 * e))  # q, k, v made contiguous per head
+        return _b(add(add(add(proj, mul(nq, e)), mul(nq, heads)), copies), w)
+    heads_qk = add(mul(nq, e), mul(nk, e))  # the math kernel's scaled q and transposed k
     out = mul(nq, 2 * e)  # the attended values, and out_proj's input (a contiguous copy of them)
-    probs = mul(mul(nq, s), 3 * heads) if dropout > 0 else mul(nq, heads)
+    probs = mul(mul(nq, s), (3 if dropout > 0 else 1) * heads)  # softmax's output (with dropout: mask, dropped)
     return _b(add(add(add(proj, heads_qk), out), probs), w)
 
 
@@ -218,9 +252,10 @@ def _recurrent(kind: str, x: TensorType, a: dict[str, Any], w: int) -> DimLike:
     mask and output.  An LSTM trains through oneDNN, whose workspace per step, sample and direction
     holds about 11 hidden-sized and 7 input-sized values (measured: 94 KB for an LSTM of 64 on 64
     features over 10 steps of 2 samples), beside two copies of the direction's output sequence.  A
-    GRU or RNN runs PyTorch's own cell, which keeps per step the hidden state it reads and its gates:
-    for a GRU the three gates and four hidden-sized tensors (r·h, z, n and 1 - z), for an RNN the
-    hidden state and its tanh."""
+    GRU, an RNN or an LSTM with proj_size runs PyTorch's own cell, which keeps per step the hidden
+    state it reads and its gates: for a GRU the three gates and four hidden-sized tensors (r·h, z, n
+    and 1 - z), for an RNN its output (the next step's input), for a projected LSTM the four gates,
+    three activations and the projected state."""
     bf = a.get("batch_first", True)
     b, t = _seq(x, bf)
     n = mul(b, t)
@@ -231,10 +266,12 @@ def _recurrent(kind: str, x: TensorType, a: dict[str, Any], w: int) -> DimLike:
     for layer in range(a.get("num_layers", 1)):
         size = inp if layer == 0 else dirs * h
         total = add(total, mul(n, size))
-        if kind == "LSTM":
+        if kind == "LSTM" and a.get("proj_size"):  # no oneDNN: the gates, three activations, the projection
+            per_dir = mul(n, 7 * h + a["proj_size"])
+        elif kind == "LSTM":
             per_dir = add(mul(n, 11 * h + 7 * size), mul(n, 2 * h))
         else:
-            per_dir = mul(n, (7 if kind == "GRU" else 2) * h)
+            per_dir = mul(n, (7 if kind == "GRU" else 1) * h)
         total = add(total, mul(per_dir, dirs))
         if layer and a.get("dropout", 0) > 0:
             total = add(total, mul(n, dirs * h))  # the dropout's mask (its output is the next layer's input)
@@ -291,11 +328,16 @@ def kind_saves(layer: LayerKind, a: dict[str, Any], ins: list[TensorType], outs:
     family = type(layer).__module__.rsplit(".", 1)[-1]
     if kind in VIEWS or kind in NOTHING:
         return Saved()
-    if kind in WEIGHTED_KEEP_INPUT:
-        return Saved(inputs=(0,))
-    if kind in ("SeparableConv1d", "SeparableConv2d"):
-        between = mul(exact_div(_elems(out), out.shape[1]), a["in_channels"] * a.get("depth_multiplier", 1))
-        return Saved(inputs=(0,), extra=_b(between, w))
+    # weight_norm / spectral_norm compute the weight in each forward: the conv keeps that tensor
+    reparam = _b(max((_count(shape) for shape in layer.weights(a).values()), default=0), 4) if normalised(a) else 0
+    if kind in WEIGHTED_KEEP_INPUT or kind in ("SeparableConv1d", "SeparableConv2d"):
+        # padding_mode other than zeros pads the input first: the conv keeps the padded copy instead
+        padded = _padded(x, a) if a.get("padding_mode", "zeros") != "zeros" else None
+        keep = Saved(inputs=(0,), extra=reparam) if padded is None else Saved(extra=add(_b(padded, w), reparam))
+        if kind.startswith("Separable"):
+            between = mul(exact_div(_elems(out), out.shape[1]), a["in_channels"] * a.get("depth_multiplier", 1))
+            keep = Saved(keep.inputs, extra=add(keep.extra, _b(between, w)))
+        return keep
     if family == "activation":
         if kind == "Softsign":
             return Saved(inputs=(0,), extra=_b(_elems(x), w))  # x / (1 + |x|) keeps the denominator
@@ -316,15 +358,15 @@ def kind_saves(layer: LayerKind, a: dict[str, Any], ins: list[TensorType], outs:
     if family == "norm":
         if kind.startswith("BatchNorm"):
             stats: DimLike = 2 * a["num_features"]
-        elif kind.startswith("InstanceNorm"):
-            stats = mul(2, mul(x.shape[0], x.shape[1]))
+        elif kind.startswith("InstanceNorm"):  # a batch norm over (1, N·C, ...): weights and stats repeated per sample
+            per = 2 + (2 if a.get("affine") else 0) + (1 if a.get("track_running_stats") else 0)
+            stats = mul(per, mul(x.shape[0], x.shape[1]))
         elif kind == "GroupNorm":
             stats = mul(2 * a["num_groups"], x.shape[0])
         elif kind == "LayerNorm":
             stats = mul(2, _norm_rows(x, a.get("normalized_shape")))
-        elif kind == "RMSNorm":  # x·rsqrt(mean(x²)+eps): the scaled x (for the weight) and the per-row scale
-            rows = _norm_rows(x, a.get("normalized_shape"))
-            return Saved(inputs=(0,), extra=add(_b(_elems(x), w), _b(rows, 4)))
+        elif kind == "RMSNorm":  # PyTorch's fused kernel: its input and the reciprocal RMS per row
+            stats = _norm_rows(x, a.get("normalized_shape"))
         else:  # Normalize: the norm per row, and it clamped
             stats = mul(2, exact_div(_elems(x), x.shape[a.get("dim", 1)]) if x.rank else 1)
         return Saved(inputs=(0,), extra=_b(stats, 4))  # statistics stay float32
@@ -356,10 +398,17 @@ def kind_saves(layer: LayerKind, a: dict[str, Any], ins: list[TensorType], outs:
     if kind == "ConvLSTM2d":
         return Saved(extra=_conv_lstm(x, a, w))
     if kind == "MultiheadAttention":
-        kv = ins[1] if len(ins) > 1 else x
-        return Saved(inputs=tuple(range(len(ins))),
-                     extra=_attention(x, kv, a["embed_dim"], a["num_heads"], a.get("dropout", 0.0),
-                                      a.get("batch_first", True), len(ins) == 1, w))
+        tensors = len(ins) - len(a.get("masks") or ())  # query (key, value); the masks after them are not kept
+        kv = ins[1] if tensors > 1 else x
+        # a scale, rotary or grouped heads, extra key/value rows: q, k and v are copied per head first
+        plain = not (a.get("scale") is not None or a.get("add_bias_kv") or a.get("add_zero_attn")
+                     or a.get("num_kv_heads") or a.get("rotary"))
+        masks = 0
+        for m in ins[tensors:]:  # each mask, as the float mask the kernel adds
+            masks = add(masks, _b(_elems(m), 4))
+        return Saved(inputs=tuple(range(tensors)),
+                     extra=add(_attention(x, kv, a["embed_dim"], a["num_heads"], a.get("dropout", 0.0),
+                                          a.get("batch_first", True), tensors == 1, w, plain), masks))
     if kind in ("TransformerEncoderLayer", "TransformerEncoder"):
         layers = a.get("num_layers", 1)
         extra = mul(_encoder_layer(x, a, w), layers)
