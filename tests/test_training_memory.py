@@ -99,6 +99,27 @@ def test_a_frozen_stem_on_raw_inputs_saves_nothing(tmp_path: Path) -> None:
     assert truth == pytest.approx(4 * 16 * 32 * 32 * 4, rel=0.02)  # the ReLU's output, kept by the conv after it
 
 
+def test_a_frozen_layer_after_a_trained_one_keeps_no_input(tmp_path: Path) -> None:
+    """A gradient passes through a frozen Linear to the layers before it, but its input, kept for a
+    weight gradient it does not take, is not kept."""
+    path = tmp_path / "net.yaml"
+    path.write_text(textwrap.dedent("""\
+        specc: 1
+        name: Middle
+        inputs: {x: [B, 64]}
+        layers:
+          - {type: Linear, out_features: 256}
+          - {type: Tanh}
+          - {type: Linear, out_features: 256, trainable: false}
+          - {type: GELU}
+          - {type: Linear, out_features: 10, trainable: false}
+        """))
+    spec = specc.load(str(path))
+    assert spec.ok
+    truth = saved_bytes(spec, 4)
+    assert estimated(spec, 4) == truth == 4 * (64 + 256 + 256) * 4  # x, Tanh's output, GELU's input
+
+
 def _tiny(tmp_path: Path, optimizer: str, extra: str = "") -> specc.Spec:
     path = tmp_path / "net.yaml"
     path.write_text(textwrap.dedent(f"""\

@@ -115,8 +115,8 @@ class TrainingMemory:
 
     def largest_batch(self, budget: int, env: Mapping[str, int]) -> int:
         """The largest batch size whose step fits in ``budget`` bytes (0: not even one sample)."""
-        if self.batch is None:
-            return 0 if self.at(env)["total"] > budget else max(1, env.get("", 1))
+        if self.batch is None:  # no batch symbol: the step is the same size at any batch_size
+            return 0 if self.at(env)["total"] > budget else 1
         fixed = self.params + self.grads + self.optimizer
 
         def fits(b: int) -> bool:
@@ -311,16 +311,17 @@ def _folded(t: TensorType) -> TensorType:
     return TensorType((mul(t.shape[0], t.shape[1]), *t.shape[2:]), t.dtype) if t.rank >= 2 else t
 
 
-def saves(n: Node, ins: list[TensorType], outs: list[TensorType], w: int) -> Saved:
-    """What layer ``n`` keeps for backward (``w``: bytes per element of what it computes)."""
+def saves(n: Node, ins: list[TensorType], outs: list[TensorType], w: int, trains: bool = True) -> Saved:
+    """What layer ``n`` keeps for backward (``w``: bytes per element of what it computes; ``trains``:
+    whether its weights train)."""
     layer, a = resolved(n)
     if layer is not n.kind:
         ins, outs = [_folded(t) for t in ins], [_folded(t) for t in outs]
-    return kind_saves(layer, a, ins, outs, w)
+    return kind_saves(layer, a, ins, outs, w, trains)
 
 
 def kind_saves(layer: LayerKind, a: dict[str, Any], ins: list[TensorType], outs: list[TensorType],
-               w: int) -> Saved:
+               w: int, trains: bool = True) -> Saved:
     """What a layer of kind ``layer`` with attributes ``a`` keeps for backward."""
     kind = layer.type_name
     x = ins[0] if ins else outs[0]
@@ -331,6 +332,8 @@ def kind_saves(layer: LayerKind, a: dict[str, Any], ins: list[TensorType], outs:
     # weight_norm / spectral_norm compute the weight in each forward: the conv keeps that tensor
     reparam = _b(max((_count(shape) for shape in layer.weights(a).values()), default=0), 4) if normalised(a) else 0
     if kind in WEIGHTED_KEEP_INPUT or kind in ("SeparableConv1d", "SeparableConv2d"):
+        if not trains:  # its input is kept for its weight's gradient, which a frozen layer does not take
+            return Saved(extra=reparam)
         # padding_mode other than zeros pads the input first: the conv keeps the padded copy instead
         padded = _padded(x, a) if a.get("padding_mode", "zeros") != "zeros" else None
         keep = Saved(inputs=(0,), extra=reparam) if padded is None else Saved(extra=add(_b(padded, w), reparam))
@@ -488,7 +491,7 @@ def activation_bytes(graph: Graph, trains: Callable[[Node], bool] | None = None,
             env[n.name] = keys
             if not grad:
                 continue
-            rule = saves(n, [v.t for v in ins], outs, width)
+            rule = saves(n, [v.t for v in ins], outs, width, own)
             for i in rule.inputs:
                 if i < len(ins):
                     v = ins[i]
