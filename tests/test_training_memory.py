@@ -336,3 +336,16 @@ def test_every_kind_keeps_what_its_rule_says() -> None:
         if not (truth * 0.8 <= value <= truth * 1.6 or value == truth):
             wrong.append(f"{kind} {c.layer}: estimate {value}, autograd saved {truth}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_a_step_close_to_the_limit_is_noted(monkeypatch: pytest.MonkeyPatch) -> None:
+    from specc.backends.train import memory
+
+    monkeypatch.delenv(memory.IGNORE_ENV, raising=False)
+    est = spec_memory(specc.loads(CNN.format(batch=64)))
+    assert est is not None and est.batch is not None
+    step = est.at({est.batch: 16})["total"]
+    cpu = torch.device("cpu")
+    assert memory.check_fits(est, {}, 16, cpu, free=(step * 100, "plenty")) is None
+    note = memory.check_fits(est, {}, 16, cpu, free=(int(step / 0.5), "some"))
+    assert note is not None and "close to the 60% a step may take" in note

@@ -22,6 +22,8 @@ from ...graph.memory import TrainingMemory
 
 # The share of the free memory a step's estimate may take (see the module docstring).
 HEADROOM = 0.6
+# A step that fits but takes more than this share of the free memory is named in the run's notes.
+NOTE_SHARE = 0.3
 IGNORE_ENV = "SPECC_IGNORE_MEMORY"
 
 
@@ -57,7 +59,7 @@ def human(n: int) -> str:
 def check_fits(est: TrainingMemory, sizes: Mapping[str, int], batch: int, device: torch.device,
                world: int = 1, free: tuple[int, str] | None = None) -> str | None:
     """Raise MemoryRefused when a step of ``batch`` samples (per process) does not fit in what is
-    free on ``device``; return a note for the report otherwise (None when nothing could be read)."""
+    free on ``device``; return a note for the report where it fits but comes close (else None)."""
     if os.environ.get(IGNORE_ENV, "") not in ("", "0"):
         return None
     free = free if free is not None else available(device)
@@ -68,8 +70,10 @@ def check_fits(est: TrainingMemory, sizes: Mapping[str, int], batch: int, device
     step = est.at(env)
     budget = int(have * HEADROOM)
     if step["total"] <= budget:
+        if step["total"] < have * NOTE_SHARE:  # far from the limit: nothing to say
+            return None
         return (f"a training step needs about {human(step['total'])} (estimate), of {human(have)} free "
-                f"({where})")
+                f"({where}): close to the {HEADROOM:.0%} a step may take")
     fits = est.largest_batch(budget, env)
     parts = (f"weights {human(step['params'])}, gradients {human(step['grads'])}, optimizer state "
              f"{human(step['optimizer'])}, activations {human(step['activations'])}")
