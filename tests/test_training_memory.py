@@ -349,3 +349,26 @@ def test_a_step_close_to_the_limit_is_noted(monkeypatch: pytest.MonkeyPatch) -> 
     assert memory.check_fits(est, {}, 16, cpu, free=(step * 100, "plenty")) is None
     note = memory.check_fits(est, {}, 16, cpu, free=(int(step / 0.5), "some"))
     assert note is not None and "close to the 60% a step may take" in note
+
+
+def test_mixed_precision_keeps_half_size_copies() -> None:
+    """Under autocast a convolution keeps the half-precision copy of its input and of its weight;
+    BatchNorm and ReLU keep what they read, in half precision.  The loop runs autocast on CUDA in
+    float16; CPU autocast in bfloat16 (as wide) makes the same copies, which this counts."""
+    spec = specc.load(str(SPECS / "resnet18.yaml"), ["vars.image_size=64"])
+    model = specc.build(spec, seed=0)
+    model.train()
+    state = {t.untyped_storage().data_ptr() for t in [*model.parameters(), *model.buffers()]}
+    seen: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        s = t.untyped_storage()
+        if s.data_ptr() not in state:
+            seen.setdefault(s.data_ptr(), s.nbytes())
+        return t
+
+    with torch.autocast("cpu", dtype=torch.bfloat16), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(*example_inputs(spec, 3))
+    est = spec_memory(spec, amp=True)
+    assert est is not None
+    assert evaluate(est.activations, symbol_sizes(spec, 3)) == pytest.approx(sum(seen.values()), rel=0.02)
