@@ -229,7 +229,7 @@ optimizer: {{type: SGD, lr: 0.01}}
 train:
   epochs: 1
   batch_size: {batch}
-  data: {{source: synthetic, num_samples: 64}}
+  data: {{source: synthetic, num_samples: 100}}
 """
 
 
@@ -254,7 +254,7 @@ def test_train_refuses_a_step_that_cannot_fit(tmp_path: Path, capsys: pytest.Cap
     assert code == 2
     assert "Traceback" not in err
     line = CNN.splitlines().index("  batch_size: {batch}") + 1
-    assert f"net.yaml:{line}:15: error[T080]: one training step at batch_size 64 needs about" in err
+    assert f"net.yaml:{line}:15: error[T080]: one training step (64 samples) needs about" in err
     assert "a patched machine" in err and "nothing was trained" in err
     assert "set batch_size: 10 (the largest that fits here" in err
     assert not (tmp_path / "run" / "last").exists()
@@ -372,3 +372,12 @@ def test_mixed_precision_keeps_half_size_copies() -> None:
     est = spec_memory(spec, amp=True)
     assert est is not None
     assert evaluate(est.activations, symbol_sizes(spec, 3)) == pytest.approx(sum(seen.values()), rel=0.02)
+
+
+def test_a_batch_past_the_samples_is_estimated_at_the_samples(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                              small_machine: int) -> None:
+    """batch_size: 4096 over 8 training samples trains batches of 8: that is the step estimated."""
+    path = tmp_path / "net.yaml"
+    path.write_text(CNN.format(batch=4096).replace("num_samples: 100", "num_samples: 10"))
+    code, _, err = run_cli(capsys, "train", str(path), "--run", str(tmp_path / "run"), "--max-steps", "1")
+    assert code == 0, err

@@ -237,7 +237,9 @@ class Trainer:
         if est is None:
             return
         shapes = {k: tuple(v.shape) for k, v in self.train_data.inputs.items()}
-        per_rank = max(1, self.cfg["train"]["batch_size"] // self.dist.world)
+        # a batch is never more than the samples there are (a batch_size past them trains on them all)
+        per_rank = max(1, min(self.cfg["train"]["batch_size"] // self.dist.world,
+                              math.ceil(len(self.train_data) / self.dist.world)))
         note = check_fits(est, estimate_sizes(inputs, shapes), per_rank, self.device, self.dist.world)
         if note:
             self.notes.append(note)

@@ -79,8 +79,8 @@ def check_fits(est: TrainingMemory, sizes: Mapping[str, int], batch: int, device
     fits = est.largest_batch(budget, env)
     parts = (f"weights {human(step['params'])}, gradients {human(step['grads'])}, optimizer state "
              f"{human(step['optimizer'])}, activations {human(step['activations'])}")
-    shared = f" (per process, {world} processes)" if world > 1 else ""
-    message = (f"one training step at batch_size {batch}{shared} needs about {human(step['total'])} ({parts}), "
+    shared = f" per process, {world} processes" if world > 1 else ""
+    message = (f"one training step ({batch} samples{shared}) needs about {human(step['total'])} ({parts}), "
                f"but {device.type} has {human(have)} free ({where}), and a step may take {HEADROOM:.0%} of it "
                f"(backward's own buffers need the rest)")
     if fits:
