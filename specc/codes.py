@@ -891,6 +891,18 @@ _TABLE: list[Code | LintCode] = [
          "train: {batch_size: 1}",
          "Train with batch_size: 2 or more (BatchNorm's statistics want 16 or more), or normalise that layer "
          "with a LayerNorm or GroupNorm, which need no batch."),
+    # -- training: memory (helper c24) ------------------------------------------------------------
+    Code("T080", "step-exceeds-memory", "One training step needs more memory than the machine it trains on has "
+         "free: `specc train` stops before building the model.",
+         "A step holds the weights, their gradients, the optimizer's state and every activation autograd saves "
+         "for backward, and the activations grow with batch_size: the zoo's MobileNetV2 recipe (batch 96 of "
+         "224x224 images) keeps about 7.5 GB of them. Started anyway, the run is killed by the kernel (or "
+         "CUDA runs out of memory) with no message from specc, after minutes of setup. `specc summary` shows "
+         "the estimate; `check` does not judge it, since it depends on the machine.",
+         "train: {batch_size: 4096}   # on a 16 GB machine, for a model that keeps 5 MB per sample",
+         "Lower batch_size to the size the message names (and raise accumulate: to keep the effective batch), "
+         "train on a machine with more memory, or pass --ignore-memory (SPECC_IGNORE_MEMORY=1) if you know "
+         "better."),
     # -- training: the optimizer's weight decay (helper c19, mistakes on published nets) -------
     Code("T010", "weight-decay-out-of-range", "The optimizer's weight_decay is so large that it pulls every "
          "weight to zero: a warning.",

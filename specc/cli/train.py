@@ -16,7 +16,19 @@ from typing import Any
 from ..data.probe import locate
 from ..data.read import DataError
 from ..diagnostics import Diagnostic, Location, dumps_json, render_text, use_colour
-from .common import EXIT_OK, EXIT_SPEC, SpecFailed, UsageError, Verb, err, load_spec, out, require_ok, spec_options
+from .common import (
+    EXIT_OK,
+    EXIT_SPEC,
+    EXIT_USAGE,
+    SpecFailed,
+    UsageError,
+    Verb,
+    err,
+    load_spec,
+    out,
+    require_ok,
+    spec_options,
+)
 
 
 def data_diagnostic(cfg: dict[str, Any], exc: DataError) -> Diagnostic:
@@ -95,12 +107,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         return EXIT_SPEC
     opts = Options(run=run, resume=bool(args.resume), init_from=Path(args.init_from) if args.init_from else None,
                    device=args.device, epochs=args.epochs, seed=args.seed, max_steps=args.max_steps,
-                   log=pick_log(args.format))
+                   log=pick_log(args.format), ignore_memory=bool(getattr(args, "ignore_memory", False)))
     if (blocker := file_in_the_way(run)) is not None:  # before any epoch, not after the first
         raise UsageError(f"--run {run}: {blocker} is a file, not a folder; choose another --run folder")
     request = TrainRequest(spec=spec, options=opts, overrides=overrides)
+    from ..backends.train.memory import MemoryRefused
+
     try:
         result = run_training(request)
+    except MemoryRefused as exc:  # the machine, not the spec: a usage error, located at batch_size
+        report_data_error(request.config, exc, args.format)
+        return EXIT_USAGE
     except DataError as exc:
         return report_data_error(request.config, exc, args.format)
     except Diverged as exc:  # the spec's settings or data, not how specc was called
@@ -314,6 +331,9 @@ def _train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, help="override train.epochs")
     p.add_argument("--seed", type=int, help="override train.seed")
     p.add_argument("--max-steps", type=int, help="stop after this many optimizer steps (smoke tests)")
+    p.add_argument("--ignore-memory", action="store_true",
+                   help="train even where one step's memory estimate exceeds what the device has free (T080); "
+                        "also SPECC_IGNORE_MEMORY=1")
     p.add_argument("--format", choices=("text", "json"), default="text",
                    help="json: one JSON line per epoch, then the report")
     spec_options(p)

@@ -62,6 +62,7 @@ class Summary:
     lora_note: str = ""  # rank, alpha and targets, for the text summary
     convention: str = "specc"  # whose MACs the table shows (report/macs.py)
     macs_left_out: list[str] = field(default_factory=list)  # kinds that convention's count is not modelled for
+    memory: dict[str, Any] | None = None  # one training step's memory (see specc.graph.memory)
 
     @classmethod
     def of(cls, spec: Spec, macs: str = "specc") -> Summary:
@@ -99,6 +100,7 @@ class Summary:
         s.total_params, s.trainable_params, s.macs, s.buffers = g.totals()
         if macs != "specc":
             s.macs = _sum([layer_macs(n, macs, batch) for n in g.nodes])
+        s.memory = step_memory(spec)
         if lora is not None:
             s.lora_params = lora.params
             s.total_params += lora.params
@@ -129,6 +131,7 @@ class Summary:
             "macs_convention": self.convention,
             "macs_not_modelled": self.macs_left_out,
             "params_bytes": self.total_params * 4,
+            "training_memory": self.memory,
         }
 
     def render(self, width: int = 100) -> str:
@@ -181,10 +184,27 @@ class Summary:
             out.append(f"                       ? where {self.convention}'s count is not modelled: "
                        f"{', '.join(self.macs_left_out)}")
         out.append(f"Params size (float32): {_bytes(self.total_params * 4)}")
+        out += self._memory_lines()
         out.append(f"Outputs:               {self._outputs()}")
         out.append(rule)
         return "\n".join(out)
 
+
+    def _memory_lines(self) -> list[str]:
+        m = self.memory
+        if m is None:
+            return []
+        batch = f"batch_size {m['batch_size']}" if m["batch_size"] else "one sample"
+        out = [f"Training step ({batch}, {m['optimizer']}, {m['precision']}):",
+               f"  parameters + buffers {_size(m['params_bytes'])}",
+               f"  gradients            {_size(m['grads_bytes'])}",
+               f"  optimizer state      {_size(m['optimizer_bytes'])}",
+               f"  activations saved    {_size(m['activations_bytes'])}"
+               + (f" ({_size(m['activations_per_sample_bytes'])} per sample)" if m["batch_size"] else ""),
+               f"  total                {_size(m['total_bytes'])}"]
+        if m["symbols"]:
+            out.append(f"  (bytes, by the size of {', '.join(m['symbols'])}; export: sizes: gives them a size)")
+        return out
 
     def _outputs(self) -> str:
         return ", ".join(f"{n} {fmt_shape(t.shape) if t else '?'}" for n, t in self.outputs)
@@ -223,6 +243,37 @@ def format_macs(m: DimLike | None, human: bool = False) -> str:
             if m >= scale:
                 return f"{m:,} ({m / scale:.2f} {unit})"
     return f"{m:,}"
+
+
+def step_memory(spec: Spec) -> dict[str, Any] | None:
+    """One training step's memory at the train section's batch_size (bytes; a symbolic size still
+    free is left in the expression, as a string)."""
+    from ..graph.memory import partial, spec_memory, step_sizes, symbols
+
+    est = spec_memory(spec)
+    if est is None:
+        return None
+    doc = spec.document
+    batch = doc.train.batch_size if doc is not None and doc.train is not None else 0
+    env = step_sizes(spec, batch or 1)
+    acts = partial(est.activations, env)
+    one = partial(est.activations, {**env, **({est.batch: 1} if est.batch else {})})
+    fixed = est.params + est.grads + est.optimizer
+    return {"batch_size": batch or None, "precision": est.precision, "optimizer": est.optimizer_note,
+            "params_bytes": est.params, "grads_bytes": est.grads, "optimizer_bytes": est.optimizer,
+            "activations_bytes": dim_json(acts), "activations_per_sample_bytes": dim_json(one),
+            "total_bytes": dim_json(add(fixed, acts)), "symbols": sorted(symbols(acts))}
+
+
+def _size(n: int | str) -> str:
+    """Bytes as people read them (KB, MB, GB: powers of 1000, as the params size line); an
+    expression in a symbol as it is."""
+    if isinstance(n, str):
+        return f"{n} bytes"
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.2f} {unit}"
+    return f"{n} B"
 
 
 def _bytes(n: int) -> str:

@@ -100,6 +100,7 @@ def train_config(spec: Spec) -> dict[str, Any]:
             "features": _loc(spec, "train", "data", "features"),
             "target": _loc(spec, "train", "data", "target"),
             "train": _loc(spec, "train"),
+            "batch_size": _loc(spec, "train", "batch_size"),
             "preprocess.targets": _loc(spec, "train", "preprocess", "targets"),
             "early_stopping": _loc(spec, "train", "early_stopping", "monitor") or _loc(spec, "train", "early_stopping"),
             "optimizer": _loc(spec, "optimizer", "type"),

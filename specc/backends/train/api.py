@@ -66,6 +66,10 @@ def run_training(req: TrainRequest) -> Result:
         opts.epochs = opts.epochs or started.get("epochs")
         opts.seed = opts.seed if opts.seed is not None else started.get("seed")
         opts.init_from = None  # the checkpoint replaces whatever the run started from
+    if opts.memory is None and spec.graph is not None:
+        from ...graph.memory import spec_memory
+
+        opts.memory = (lambda amp: spec_memory(spec, amp), dict(spec.graph.inputs))
     opts.schedule_notes = lambda steps, epochs: [f"{d.message}; {d.hint} ({d.code})"
                                                  for d in schedule_warnings(spec, steps, epochs)]
     return fit(generated_module(spec), cfg, opts)

@@ -75,6 +75,11 @@ class Options:
     # what the lr schedule does over the run's epochs of this many steps (check's T019, T020 where it
     # could not count the steps), for the report's notes
     schedule_notes: Callable[[int, int], list[str]] | None = None
+    # the step's memory estimate under mixed precision or not, and the model's inputs (their
+    # symbols are sized from the data): checked against the device's free memory before the model
+    # is built (T080); None, or ignore_memory, skips it
+    memory: tuple[Callable[[bool], Any], dict[str, Any]] | None = None
+    ignore_memory: bool = False
 
 
 @dataclass
@@ -221,6 +226,24 @@ class Trainer:
         return xs, y, lengths
 
     # -- model ------------------------------------------------------------------------------------------
+    def check_memory(self) -> None:
+        """T080 where one step's estimate does not fit in what the device has free."""
+        if self.opts.memory is None or self.opts.ignore_memory:
+            return
+        from .memory import check_fits, estimate_sizes
+
+        estimate, inputs = self.opts.memory
+        est = estimate(self.amp)
+        if est is None:
+            return
+        shapes = {k: tuple(v.shape) for k, v in self.train_data.inputs.items()}
+        # a batch is never more than the samples there are (a batch_size past them trains on them all)
+        per_rank = max(1, min(self.cfg["train"]["batch_size"] // self.dist.world,
+                              math.ceil(len(self.train_data) / self.dist.world)))
+        note = check_fits(est, estimate_sizes(inputs, shapes), per_rank, self.device, self.dist.world)
+        if note:
+            self.notes.append(note)
+
     def build(self) -> None:
         torch.manual_seed(self.seed)
         self.model = getattr(self.module, self.cfg["model"])()
@@ -446,6 +469,7 @@ class Trainer:
         if (found := unreduced(self.cfg["loss"])) is not None:  # check says so where the spec has a train section
             raise DataError("T018", found[1], found[2], "loss")
         self.prepare()
+        self.check_memory()
         self.build()
         tcfg, run = self.cfg["train"], (self.opts.run if self.dist.main else None)  # rank 0 alone writes
         stopper = tcfg["early_stopping"]

@@ -1,0 +1,675 @@
+"""The memory one training step holds, from the shaped graph alone (no torch): parameters, their
+gradients, the optimizer's state, and the activations PyTorch's autograd saves for backward.
+
+Activations are what decides whether a step fits (the zoo's MobileNetV2 recipe, batch 96 of 224x224
+images, saves about 20 GB; its weights are 14 MB).  What each layer kind saves is a rule of the
+kind, read from what its PyTorch op saves for backward (``derivatives.yaml`` and the CPU kernels):
+a Linear or a convolution keeps its input (for its weight's gradient), ReLU, Sigmoid, Tanh and
+Softmax their output, other activations their input, a BatchNorm its input and two statistics per
+channel, a max pool its input and the indices of its maxima, dropout its mask, additions and
+concatenations nothing, views (reshape, transpose, slicing, an in-place activation) nothing of
+their own.  Tensors are counted by storage: the ReLU output a Linear keeps is the one ReLU keeps,
+and a Flatten of it is the same memory, so a storage counts once, whoever saves it.  A layer saves
+nothing for backward where no gradient passes: no input of it needs one and it has no weight that
+trains (a frozen stem on raw inputs).
+
+The truth is PyTorch's own: ``tests/test_training_memory.py`` sums the distinct storages that
+``torch.autograd.graph.saved_tensors_hooks`` sees in one forward of the built module and holds the
+estimate to it.  Where PyTorch's choice depends on the machine (oneDNN's recurrent workspace, the
+attention kernel, dropout's mask as a float on CPU and a bool on CUDA), the rule takes the CPU
+path, the larger one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..layers.base import LayerKind, lookup
+from ..layers.reparam import normalised
+from ..shapes.dims import Dim, DimLike, Sym, add, evaluate, floordiv, mul, product, sym
+from ..shapes.formulas import exact_div
+from ..shapes.tensor import TensorType
+from .ir import Graph, Node, port_index, producer
+
+if TYPE_CHECKING:
+    from ..spec import Spec
+
+DTYPE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int64": 8, "int32": 4, "int16": 2,
+               "int8": 1, "uint8": 1, "bool": 1}
+
+# Optimizer state, in tensors the size of each trainable parameter (torch.optim's ``state``):
+# SGD keeps a momentum buffer only with momentum, Adam-like optimizers two moments (and a third,
+# the maximum, with amsgrad), RMSprop its square average (and momentum, and the centred mean).
+# Adafactor factors its second moment into a row and a column: counted per tensor (``_factored``).
+
+
+def optimizer_copies(opt: Any) -> float:
+    """How many tensors of each trainable parameter's size the optimizer keeps (Adafactor: 0, its
+    factored state is counted per tensor by :func:`training_memory`)."""
+    if opt is None:
+        return 0.0
+    kind = opt.type
+    if kind == "SGD":
+        return 1.0 if opt.momentum else 0.0
+    if kind in ("Adam", "AdamW"):
+        return 3.0 if opt.amsgrad else 2.0
+    if kind in ("NAdam", "RAdam", "Adamax", "Adadelta"):
+        return 2.0
+    if kind == "RMSprop":
+        return 1.0 + (1.0 if opt.momentum else 0.0) + (1.0 if opt.centered else 0.0)
+    if kind == "Adagrad":
+        return 1.0
+    return 0.0  # Adafactor
+
+
+def optimizer_note(opt: Any) -> str:
+    if opt is None:
+        return "no optimizer"
+    if opt.type == "Adafactor":
+        return "Adafactor: a row and a column per matrix"
+    copies = optimizer_copies(opt)
+    if not copies:
+        return f"{opt.type}: no state"
+    return f"{opt.type}: {copies:g} per trainable parameter"
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What one layer keeps for backward: some of its inputs, its output, and tensors of its own."""
+
+    inputs: tuple[int, ...] = ()
+    output: bool = False
+    extra: DimLike = 0  # bytes of tensors it makes and keeps (masks, statistics, indices, internals)
+
+
+@dataclass
+class _Value:
+    t: TensorType
+    root: Any  # the storage it lives in (a view's is its base's)
+    grad: bool  # a gradient flows back through it
+    contiguous: bool = True
+    width: int = 4  # bytes per element, as trained (mixed precision halves what autocast makes)
+    storage: DimLike | None = None  # bytes of the storage, where it is larger than the value (a view)
+
+
+@dataclass
+class TrainingMemory:
+    """Bytes of one training step.  ``activations`` is symbolic in the model's symbols (the batch
+    among them); :meth:`at` evaluates it."""
+
+    params: int
+    grads: int
+    optimizer: int
+    activations: DimLike
+    batch: str | None
+    optimizer_note: str = ""
+    precision: str = "float32"
+    rows: list[tuple[str, DimLike]] = field(default_factory=list)  # per top-level node: its activations
+
+    def at(self, env: Mapping[str, int]) -> dict[str, int]:
+        act = self.activations if isinstance(self.activations, int) else evaluate(self.activations, env)
+        return {"params": self.params, "grads": self.grads, "optimizer": self.optimizer, "activations": act,
+                "total": self.params + self.grads + self.optimizer + act}
+
+    def largest_batch(self, budget: int, env: Mapping[str, int]) -> int:
+        """The largest batch size whose step fits in ``budget`` bytes (0: not even one sample)."""
+        if self.batch is None:  # no batch symbol: the step is the same size at any batch_size
+            return 0 if self.at(env)["total"] > budget else 1
+        fixed = self.params + self.grads + self.optimizer
+
+        def fits(b: int) -> bool:
+            return fixed + self.at({**env, self.batch: b})["activations"] <= budget  # type: ignore[dict-item]
+
+        if not fits(1):
+            return 0
+        lo, hi = 1, 2
+        while fits(hi) and hi < 1 << 30:
+            lo, hi = hi, hi * 2
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+        return lo
+
+
+def _elems(t: TensorType) -> DimLike:
+    return product(t.shape)
+
+
+def _b(n: DimLike, width: int) -> DimLike:
+    return mul(n, width)
+
+
+# -- the rules, per kind ---------------------------------------------------------------------------------
+
+VIEWS = {"Identity", "Flatten", "Unflatten", "Reshape", "Squeeze", "Unsqueeze", "Permute", "Transpose", "Slice",
+         "Split", "Chunk", "Select"}
+RESHAPES = {"Flatten", "Unflatten", "Reshape", "Squeeze", "Unsqueeze"}  # a copy when the input is not contiguous
+NOTHING = {"Add", "Sub", "Subtract", "Concat", "Concatenate", "Cat", "Upsample", "Interpolate", "ZeroPad1d",
+           "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "Repeat", "Tile",
+           "RepeatVector", "PixelShuffle", "PixelUnshuffle", "DepthToSpace", "SpaceToDepth", "Cast", "Mean",
+           "GlobalAvgPool", "CumSum", "ArgMax", "ArgMin", "Compare", "ClassToken", "LearnedTokens", "Scale"}
+WEIGHTED_KEEP_INPUT = {"Linear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
+                       "ConvTranspose3d", "DepthwiseConv1d", "DepthwiseConv2d", "Embedding"}
+GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
+
+
+def _count(shape: tuple[int, ...]) -> int:
+    total = 1
+    for d in shape:
+        total *= d
+    return total
+
+
+def _padded(x: TensorType, a: dict[str, Any]) -> DimLike:
+    """Elements of a convolution's input padded as padding_mode other than zeros pads it first."""
+    spatial = x.shape[2:] if x.rank >= 3 else x.shape[1:]
+    dims = len(spatial)
+
+    def each(v: Any) -> tuple[Any, ...]:
+        return tuple(v) if isinstance(v, (list, tuple)) else (v,) * dims
+
+    pad, kernel, dilation = a.get("padding", 0), each(a.get("kernel_size", 1)), each(a.get("dilation", 1))
+    sizes = []
+    for i, d in enumerate(spatial):
+        if pad == "same":
+            total = dilation[i] * (kernel[i] - 1)
+        elif pad == "valid":
+            total = 0
+        else:
+            total = 2 * each(pad)[i]
+        sizes.append(add(d, total))
+    lead = x.shape[:2] if x.rank >= 3 else x.shape[:1]
+    return product((*lead, *sizes))
+
+
+def _norm_rows(t: TensorType, normalized: Any) -> DimLike:
+    shape = (normalized,) if isinstance(normalized, int) else tuple(normalized or ())
+    return exact_div(_elems(t), product(shape)) if shape else _elems(t)
+
+
+def _seq(t: TensorType, batch_first: bool) -> tuple[DimLike, DimLike]:
+    """(batch, length) of a (B, T, E) or (T, B, E) sequence; a 2-D input is one sequence."""
+    if t.rank < 3:
+        return 1, t.shape[0]
+    return (t.shape[0], t.shape[1]) if batch_first else (t.shape[1], t.shape[0])
+
+
+def _attention(q: TensorType, kv: TensorType, e: int, heads: int, dropout: float, batch_first: bool,
+               same: bool, w: int, fused: bool = True) -> DimLike:
+    """What nn.MultiheadAttention (need_weights=False) keeps beyond its inputs: the projections (one
+    packed q,k,v of 3E for self-attention, q and a packed k,v otherwise), the heads' q and k, the
+    attended values before out_proj, and with dropout the math kernel's probabilities (softmax,
+    mask, dropped: 3 of B·H·T·S); without dropout, the fused kernel keeps the projections, its
+    output and a log-sum-exp per head and position."""
+    b, t = _seq(q, batch_first)
+    _, s = _seq(kv, batch_first)
+    nq, nk = mul(b, t), mul(b, s)
+    proj = mul(nq, 3 * e) if same else add(mul(nq, e), mul(nk, 2 * e))
+    if dropout == 0:  # the fused kernel: q, k, v (views of the projections), its output and log-sum-exp
+        copies = 0 if fused else add(mul(nq, e), mul(nk, 2 * e))  # q, k, v made contiguous per head
+        return _b(add(add(add(proj, mul(nq, e)), mul(nq, heads)), copies), w)
+    heads_qk = add(mul(nq, e), mul(nk, e))  # the math kernel's scaled q and transposed k
+    out = mul(nq, 2 * e)  # the attended values, and out_proj's input (a contiguous copy of them)
+    probs = mul(mul(nq, s), (3 if dropout > 0 else 1) * heads)  # softmax's output (with dropout: mask, dropped)
+    return _b(add(add(add(proj, heads_qk), out), probs), w)
+
+
+def _ffn(n: DimLike, e: int, f: int, dropout: float, activation: str, w: int) -> DimLike:
+    """The feed-forward half after its norm: linear1's output or the activation's (relu keeps its
+    output, gelu its input, and linear2 then the activation's output), dropout's masks (of F and
+    of E) and its output."""
+    drop = dropout > 0
+    wide = 3 if drop else (1 if activation == "relu" else 2)
+    return _b(add(mul(n, wide * f), mul(n, e if drop else 0)), w)
+
+
+def _encoder_layer(x: TensorType, a: dict[str, Any], w: int) -> DimLike:
+    """One nn.TransformerEncoderLayer beyond its input: self-attention, its dropout mask, the
+    residual sums and norm outputs (two norms: input or output, and two statistics per token),
+    and the feed-forward half.  Pre-norm and post-norm keep as many tensors."""
+    e, f, p, bf = a["d_model"], a["dim_feedforward"], a["dropout"], a.get("batch_first", True)
+    b, t = _seq(x, bf)
+    n = mul(b, t)
+    own = mul(n, (4 if p > 0 else 3) * e)  # a norm's output, the residual sum, the other norm's output; a mask
+    stats = mul(n, 2 * 2 * 4)
+    return add(add(add(_attention(x, x, e, a["nhead"], p, bf, True, w), _b(own, w)), stats),
+               _ffn(n, e, f, p, str(a["activation"]), w))
+
+
+def _decoder_layer(x: TensorType, memory: TensorType, a: dict[str, Any], w: int) -> DimLike:
+    e, p, bf = a["d_model"], a["dropout"], a.get("batch_first", True)
+    b, t = _seq(x, bf)
+    n = mul(b, t)
+    cross = add(_attention(x, memory, e, a["nhead"], p, bf, False, w),
+                add(_b(mul(n, 2 * e + (e if p > 0 else 0)), w), mul(n, 2 * 4)))
+    return add(_encoder_layer(x, a, w), cross)
+
+
+def _recurrent(kind: str, x: TensorType, a: dict[str, Any], w: int) -> DimLike:
+    """nn.LSTM/GRU/RNN on CPU.  Each layer keeps its input sequence; the dropout between layers its
+    mask and output.  An LSTM trains through oneDNN, whose workspace per step, sample and direction
+    holds about 11 hidden-sized and 7 input-sized values (measured: 94 KB for an LSTM of 64 on 64
+    features over 10 steps of 2 samples), beside two copies of the direction's output sequence.  A
+    GRU, an RNN or an LSTM with proj_size runs PyTorch's own cell, which keeps per step the hidden
+    state it reads and its gates: for a GRU the three gates and four hidden-sized tensors (r·h, z, n
+    and 1 - z), for an RNN its output (the next step's input), for a projected LSTM the four gates,
+    three activations and the projected state."""
+    bf = a.get("batch_first", True)
+    b, t = _seq(x, bf)
+    n = mul(b, t)
+    h = a["hidden_size"]
+    dirs = 2 if a.get("bidirectional") else 1
+    total: DimLike = 0
+    inp = x.shape[-1]
+    for layer in range(a.get("num_layers", 1)):
+        size = inp if layer == 0 else dirs * h
+        total = add(total, mul(n, size))
+        if kind == "LSTM" and a.get("proj_size"):  # no oneDNN: the gates, three activations, the projection
+            per_dir = mul(n, 7 * h + a["proj_size"])
+        elif kind == "LSTM":
+            per_dir = add(mul(n, 11 * h + 7 * size), mul(n, 2 * h))
+        else:
+            per_dir = mul(n, (7 if kind == "GRU" else 1) * h)
+        total = add(total, mul(per_dir, dirs))
+        if layer and a.get("dropout", 0) > 0:
+            total = add(total, mul(n, dirs * h))  # the dropout's mask (its output is the next layer's input)
+    return _b(total, w)
+
+
+def _conv_lstm(x: TensorType, a: dict[str, Any], w: int) -> DimLike:
+    """ConvLSTM2d, a loop over steps per cell (support module conv_lstm): each step keeps the
+    convolution's input (the step and the hidden state, concatenated) and six hidden-sized tensors
+    (three sigmoid gates, the tanh candidate, the cell and its tanh).  Each cell's output sequence is
+    a stack of its steps, the next cell's input (the last step alone, return_sequences: false, is a
+    view of that stack: see ``_whole``)."""
+    hidden = a["hidden_channels"]
+    sizes = list(hidden) if isinstance(hidden, (list, tuple)) else [hidden] * a.get("num_layers", 1)
+    c = x.shape[2]
+    plane = exact_div(_elems(x), c)  # B·T·H·W
+    total: DimLike = 0
+    for h in sizes:
+        total = add(total, mul(plane, add(c, 7 * h)))
+        c = h
+    return _b(total, w)
+
+
+def resolved(n: Node) -> tuple[LayerKind, dict[str, Any]]:
+    """The kind whose rule applies to ``n`` and its attributes: a TimeDistributed's wrapped layer (on
+    the steps folded into the batch: the same elements)."""
+    assert n.result is not None and n.kind is not None
+    a = n.result.args
+    if n.kind.type_name == "TimeDistributed":
+        inner = lookup(str(a["layer"]))
+        if inner is not None:
+            return inner, {k: v for k, v in a.items() if k != "layer"}
+    return n.kind, a
+
+
+def _folded(t: TensorType) -> TensorType:
+    return TensorType((mul(t.shape[0], t.shape[1]), *t.shape[2:]), t.dtype) if t.rank >= 2 else t
+
+
+def saves(n: Node, ins: list[TensorType], outs: list[TensorType], w: int, trains: bool = True) -> Saved:
+    """What layer ``n`` keeps for backward (``w``: bytes per element of what it computes; ``trains``:
+    whether its weights train)."""
+    layer, a = resolved(n)
+    if layer is not n.kind:
+        ins, outs = [_folded(t) for t in ins], [_folded(t) for t in outs]
+    return kind_saves(layer, a, ins, outs, w, trains)
+
+
+def kind_saves(layer: LayerKind, a: dict[str, Any], ins: list[TensorType], outs: list[TensorType],
+               w: int, trains: bool = True) -> Saved:
+    """What a layer of kind ``layer`` with attributes ``a`` keeps for backward."""
+    kind = layer.type_name
+    x = ins[0] if ins else outs[0]
+    out = outs[0]
+    family = type(layer).__module__.rsplit(".", 1)[-1]
+    if kind in VIEWS or kind in NOTHING:
+        return Saved()
+    # weight_norm / spectral_norm compute the weight in each forward: the conv keeps that tensor
+    reparam = _b(max((_count(shape) for shape in layer.weights(a).values()), default=0), 4) if normalised(a) else 0
+    if kind in WEIGHTED_KEEP_INPUT or kind in ("SeparableConv1d", "SeparableConv2d"):
+        if not trains:  # its input is kept for its weight's gradient, which a frozen layer does not take
+            return Saved(extra=reparam)
+        # padding_mode other than zeros pads the input first: the conv keeps the padded copy instead
+        padded = _padded(x, a) if a.get("padding_mode", "zeros") != "zeros" else None
+        keep = Saved(inputs=(0,), extra=reparam) if padded is None else Saved(extra=add(_b(padded, w), reparam))
+        if kind.startswith("Separable"):
+            between = mul(exact_div(_elems(out), out.shape[1]), a["in_channels"] * a.get("depth_multiplier", 1))
+            keep = Saved(keep.inputs, extra=add(keep.extra, _b(between, w)))
+        return keep
+    if family == "activation":
+        if kind == "Softsign":
+            return Saved(inputs=(0,), extra=_b(_elems(x), w))  # x / (1 + |x|) keeps the denominator
+        if layer.grad_reads_output or (a.get("inplace") and layer.grad_reads_output_inplace):
+            return Saved(output=True)
+        if a.get("inplace"):  # its gradient reads the input it overwrote: autograd keeps a copy of it
+            return Saved(output=True, extra=_b(_elems(x), w))
+        return Saved(inputs=(0,))
+    if family == "dropout":
+        p = a.get("p", 0.0)
+        if p == 0:
+            return Saved()
+        if kind in ("Dropout", "AlphaDropout"):
+            return Saved(extra=_b(_elems(x), w))  # the mask, as a float on CPU
+        if kind == "StochasticDepth":
+            return Saved(extra=_b(x.shape[0] if a.get("mode", "row") == "row" else 1, w))
+        return Saved(extra=_b(mul(x.shape[0], x.shape[1]), w))  # one value per channel of each sample
+    if family == "norm":
+        if kind.startswith("BatchNorm"):
+            stats: DimLike = 2 * a["num_features"]
+        elif kind.startswith("InstanceNorm"):  # a batch norm over (1, N·C, ...): weights and stats repeated per sample
+            per = 2 + (2 if a.get("affine") else 0) + (1 if a.get("track_running_stats") else 0)
+            stats = mul(per, mul(x.shape[0], x.shape[1]))
+        elif kind == "GroupNorm":
+            stats = mul(2 * a["num_groups"], x.shape[0])
+        elif kind == "LayerNorm":
+            stats = mul(2, _norm_rows(x, a.get("normalized_shape")))
+        elif kind == "RMSNorm":  # PyTorch's fused kernel: its input and the reciprocal RMS per row
+            stats = _norm_rows(x, a.get("normalized_shape"))
+        else:  # Normalize: the norm per row, and it clamped
+            stats = mul(2, exact_div(_elems(x), x.shape[a.get("dim", 1)]) if x.rank else 1)
+        return Saved(inputs=(0,), extra=_b(stats, 4))  # statistics stay float32
+    if family == "pool":
+        if kind.startswith("MaxUnpool"):
+            return Saved(inputs=(1,))
+        if kind == "GlobalMaxPool":  # amax keeps its input, a mask of it and its result
+            return Saved(inputs=(0,), output=True, extra=_b(_elems(x), w))
+        if kind.startswith("AdaptiveAvgPool") and all(d == 1 for d in out.shape[2:]):
+            return Saved()  # a mean
+        if "Max" in kind:
+            return Saved(inputs=(0,), extra=_b(_elems(out), 8))  # and the int64 indices of the maxima
+        return Saved(inputs=(0,))
+    if family == "pad":
+        return Saved(inputs=(0,))  # reflection and replication read the input back (constant pads: NOTHING)
+    if family == "merge":
+        if a.get("value") is not None:
+            return Saved(inputs=(0,)) if kind in ("Max", "Min", "Maximum", "Minimum") else Saved()
+        return Saved(inputs=tuple(range(len(ins))))  # Mul, Div, Max, Min, MatMul: each other's factor
+    if family == "reduce":
+        op = a.get("op", "mean")
+        if op in ("mean", "sum"):
+            return Saved()
+        return Saved(inputs=(0,), output=True)
+    if kind == "Pick":
+        return Saved(inputs=(1,) if len(ins) > 1 else ())
+    if kind in GATES:
+        return Saved(extra=_recurrent(kind, x, a, w))
+    if kind == "ConvLSTM2d":
+        return Saved(extra=_conv_lstm(x, a, w))
+    if kind == "MultiheadAttention":
+        tensors = len(ins) - len(a.get("masks") or ())  # query (key, value); the masks after them are not kept
+        kv = ins[1] if tensors > 1 else x
+        # a scale, rotary or grouped heads, extra key/value rows: q, k and v are copied per head first
+        plain = not (a.get("scale") is not None or a.get("add_bias_kv") or a.get("add_zero_attn")
+                     or a.get("num_kv_heads") or a.get("rotary"))
+        masks = 0
+        for m in ins[tensors:]:  # each mask, as the float mask the kernel adds
+            masks = add(masks, _b(_elems(m), 4))
+        return Saved(inputs=tuple(range(tensors)),
+                     extra=add(_attention(x, kv, a["embed_dim"], a["num_heads"], a.get("dropout", 0.0),
+                                          a.get("batch_first", True), tensors == 1, w, plain), masks))
+    if kind in ("TransformerEncoderLayer", "TransformerEncoder"):
+        layers = a.get("num_layers", 1)
+        extra = mul(_encoder_layer(x, a, w), layers)
+        if layers > 1 or a.get("norm"):  # each layer's output is the next one's (or the final norm's) input
+            extra = add(extra, _b(mul(_elems(x), layers - 1 + (1 if a.get("norm") else 0)), w))
+        if a.get("norm"):
+            extra = add(extra, _b(mul(2, exact_div(_elems(x), a["d_model"])), 4))
+        return Saved(inputs=(0,), extra=extra)
+    if kind in ("TransformerDecoderLayer", "TransformerDecoder"):
+        layers = a.get("num_layers", 1)
+        memory = ins[1] if len(ins) > 1 else x
+        extra = mul(add(_decoder_layer(x, memory, a, w), _b(_elems(x), w)), layers)
+        return Saved(inputs=tuple(range(len(ins))), extra=extra)
+    if kind == "PositionalEncoding":
+        return Saved(extra=_b(_elems(x), w) if a.get("dropout", 0) else 0)
+    # A kind without a rule of its own: its input and its output, the most most ops keep.
+    return Saved(inputs=tuple(range(len(ins))), output=True)
+
+
+# Kinds autocast runs in float16 (mixed precision): matrix products and convolutions, and the
+# recurrent and attention layers built on them; what they keep is half the size.
+AUTOCAST_HALF = WEIGHTED_KEEP_INPUT | {"SeparableConv1d", "SeparableConv2d", "MatMul", "MultiheadAttention",
+                                      "TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer",
+                                      "TransformerDecoder", "LSTM", "GRU", "RNN", "ConvLSTM2d"} - {"Embedding"}
+# and those it runs in float32 whatever they read
+AUTOCAST_FLOAT = {"Softmax", "LogSoftmax", "LayerNorm", "GroupNorm", "RMSNorm", "Normalize", "Exp", "Softplus"}
+
+
+def activation_bytes(graph: Graph, trains: Callable[[Node], bool] | None = None, amp: bool = False
+                     ) -> tuple[DimLike, list[tuple[str, DimLike]]]:
+    """Bytes autograd keeps through one forward of ``graph`` in training mode, and each top-level
+    node's share (a group's: its layers'); ``trains(node)``: whether a leaf has weights that train
+    (default: its parameters, unless trainable: false)."""
+    trains = trains or (lambda n: bool(n.trainable and n.result is not None and n.result.params))
+    values: dict[Any, _Value] = {}
+    sizes: dict[Any, DimLike] = {}  # storage -> bytes
+    saved: set[Any] = set()
+    extra: dict[str, DimLike] = {}
+    order: list[str] = []
+
+    def storage(v: _Value) -> None:
+        sizes.setdefault(v.root, v.storage if v.storage is not None else _b(_elems(v.t), v.width))
+
+    def keep(v: _Value, top: str) -> None:
+        if v.root not in saved:
+            saved.add(v.root)
+            storage(v)
+            extra[top] = add(extra.get(top, 0), sizes[v.root])
+
+    def walk(g: Graph, env: dict[str, list[Any]], top: str | None) -> None:
+        for n in g.nodes:
+            here = top or n.path
+            if top is None:
+                order.append(here)
+            ins_keys = [_port(g, env, ref) for ref in n.inputs]
+            ins = [values[k] for k in ins_keys if k is not None]
+            if n.sub is not None:
+                inner = {name: [k] for name, k in zip(n.sub.inputs, ins_keys) if k is not None}
+                walk(n.sub, inner, here)
+                env[n.name] = [_port(n.sub, inner, src) for _, src in n.sub.outputs]
+                continue
+            if n.result is None or n.kind is None:
+                continue
+            outs = list(n.result.outs) or [n.result.out]
+            kind = n.kind.type_name
+            own = trains(n)
+            grad = own or any(v.grad for v in ins)
+            width = 2 if amp and kind in AUTOCAST_HALF else 4
+            keys = []
+            for i, t in enumerate(outs):
+                key = (id(n), i)
+                keys.append(key)
+                w = DTYPE_BYTES.get(t.dtype, 4)
+                if t.is_float and w == 4 and amp and kind not in AUTOCAST_FLOAT:
+                    w = 2 if kind in AUTOCAST_HALF else (ins[0].width if ins and ins[0].t.is_float else 4)
+                values[key] = _view_or_new(n, key, t, ins, grad and t.is_float, w)
+            env[n.name] = keys
+            if not grad:
+                continue
+            rule = saves(n, [v.t for v in ins], outs, width, own)
+            for i in rule.inputs:
+                if i < len(ins):
+                    v = ins[i]
+                    if amp and kind in AUTOCAST_HALF and v.t.is_float and v.width > 2:
+                        # autocast keeps the half-precision copy it made of the input
+                        extra[here] = add(extra.get(here, 0), _b(_elems(v.t), 2))
+                    else:
+                        keep(v, here)
+            if rule.output:
+                for k in keys:
+                    keep(values[k], here)
+            if rule.extra != 0:
+                extra[here] = add(extra.get(here, 0), rule.extra)
+
+    env: dict[str, list[Any]] = {}
+    for name, t in graph.inputs.items():
+        key = ("input", name)
+        values[key] = _Value(t, key, False, True, DTYPE_BYTES.get(t.dtype, 4))
+        env[name] = [key]
+    walk(graph, env, None)
+    total: DimLike = 0
+    rows = []
+    for name in order:
+        share = extra.get(name, 0)
+        rows.append((name, share))
+        total = add(total, share)
+    return total, rows
+
+
+def _port(g: Graph, env: dict[str, list[Any]], ref: str) -> Any:
+    keys = env.get(producer(ref))
+    if not keys:
+        return None
+    if "." not in ref:
+        return keys[0]
+    index = port_index(ref)
+    if index is None:
+        n = g.node(producer(ref))
+        index = n.result.port(ref.split(".", 1)[1]) if n is not None and n.result is not None else None
+        if index is None and n is not None and n.sub is not None:
+            names = [name for name, _ in n.sub.outputs]
+            tail = ref.split(".", 1)[1]
+            index = names.index(tail) if tail in names else None
+    return keys[index] if index is not None and index < len(keys) else keys[0]
+
+
+def _view_or_new(n: Node, key: Any, t: TensorType, ins: list[_Value], grad: bool, width: int) -> _Value:
+    """The value a layer gives: a view of its input (its storage), or a tensor of its own."""
+    layer, a = resolved(n)
+    kind = layer.type_name
+    src = ins[0] if ins else None
+    whole = _whole(n, t, src.t if src is not None else None, width)
+    if whole is not None:  # the last step of a sequence the layer stacks: a view of all of it
+        return _Value(t, key, grad, False, width, whole)
+    if src is None:
+        return _Value(t, key, grad, True, width)
+    p = a.get("p", None)
+    same = (kind in VIEWS or (a.get("inplace") and kind != "Dropout")
+            or (kind == "Cast" and t.dtype == src.t.dtype)
+            or (type(layer).__module__.endswith("dropout") and p == 0))
+    if kind in RESHAPES and not src.contiguous:
+        same = False  # reshaping a transposed tensor copies it
+    if not same:
+        return _Value(t, key, grad, True, width)
+    contiguous = src.contiguous
+    if kind in ("Permute", "Transpose"):
+        contiguous = False
+    elif kind in ("Slice", "Split", "Chunk", "Select"):
+        contiguous = src.contiguous and a.get("dim", 0) in (0, -src.t.rank)
+    return _Value(t, src.root, grad, contiguous, src.width)
+
+
+def _whole(n: Node, t: TensorType, src: TensorType | None, width: int) -> DimLike | None:
+    """Bytes of the sequence whose last step a recurrent layer (output: last) or a ConvLSTM2d
+    (return_sequences: false) gives as a view of it; None for other layers."""
+    assert n.result is not None and n.kind is not None
+    a, kind = n.result.args, n.kind.type_name
+    if src is None or src.rank < 3 or n.result.outs:
+        return None
+    if kind in GATES and a.get("output") == "last":
+        steps = src.shape[1] if a.get("batch_first", True) else src.shape[0]
+    elif kind == "ConvLSTM2d" and not a.get("return_sequences", True):
+        steps = src.shape[1]
+    else:
+        return None
+    return _b(mul(_elems(t), steps), width)
+
+
+def _factored(graph: Graph, trains: Callable[[Node], bool]) -> int:
+    """Adafactor's state in elements: per matrix a row and a column of second moments, per vector
+    its full second moment."""
+    total = 0
+    for n in graph.leaves():
+        if n.result is None or n.kind is None or not trains(n):
+            continue
+        shapes = n.kind.weights(n.result.args)
+        if not shapes:
+            total += n.result.params
+            continue
+        for shape in shapes.values():
+            if len(shape) >= 2:
+                lead = 1
+                for d in shape[:-2]:
+                    lead *= d
+                total += lead * shape[-2] + lead * shape[-1]
+            else:
+                total += product(shape) if shape else 1  # type: ignore[operator]
+    return total
+
+
+def training_memory(graph: Graph, optimizer: Any, *, trainable: int | None = None, total_params: int | None = None,
+                    trains: Callable[[Node], bool] | None = None, amp: bool = False) -> TrainingMemory:
+    """The memory of one training step of ``graph`` under ``optimizer`` (a validated optimizer
+    section, or None).  ``trainable``/``total_params`` override the graph's own counts (LoRA adds
+    adapters and freezes the rest); ``trains`` says which leaves' weights train."""
+    params, train_count, _, buffers = graph.totals()
+    if total_params is not None:
+        params = total_params
+    if trainable is not None:
+        train_count = trainable
+    trains = trains or (lambda n: bool(n.trainable and n.result is not None and n.result.params))
+    state = int(optimizer_copies(optimizer) * train_count * 4)
+    if optimizer is not None and optimizer.type == "Adafactor":
+        state = _factored(graph, trains) * 4
+    acts, rows = activation_bytes(graph, trains, amp)
+    if amp:  # autocast keeps the float16 copy of each weight it casts
+        acts = add(acts, train_count * 2)
+    return TrainingMemory(params=(params + buffers) * 4, grads=train_count * 4, optimizer=state, activations=acts,
+                          batch=graph.batch, optimizer_note=optimizer_note(optimizer),
+                          precision="float16 mixed" if amp else "float32", rows=rows)
+
+
+def spec_memory(spec: Spec, amp: bool | None = None) -> TrainingMemory | None:
+    """The training memory of a checked spec under its optimizer (LoRA: only the adapters and the
+    layers marked trainable: true train).  ``amp``: mixed precision (default: the train section's
+    mixed_precision, unless it trains on the CPU, where the loop runs float32)."""
+    if not spec.ok or spec.graph is None or spec.document is None:
+        return None
+    from .lora import plan
+
+    doc = spec.document
+    if amp is None:
+        amp = bool(doc.train is not None and doc.train.mixed_precision and doc.train.device != "cpu")
+    lora = plan(spec)[0]
+    if lora is None:
+        return training_memory(spec.graph, doc.optimizer, amp=amp)
+    adapted = {id(t.node) for t in lora.targets} | {id(n) for n in lora.full}
+    total = spec.graph.totals()[0] + lora.params
+    return training_memory(spec.graph, doc.optimizer, trainable=lora.trainable, total_params=total,
+                           trains=lambda n: id(n) in adapted, amp=amp)
+
+
+def step_sizes(spec: Spec, batch: int) -> dict[str, int]:
+    """The sizes a step is estimated at: the batch, and the export sizes the spec gives its other
+    symbols (those it does not give stay symbolic)."""
+    env = dict(spec.document.export.sizes) if spec.document is not None else {}
+    if spec.graph is not None and spec.graph.batch is not None:
+        env[spec.graph.batch] = batch
+    return env
+
+
+def symbols(d: DimLike) -> set[str]:
+    return d.symbols() if isinstance(d, Dim) else set()
+
+
+def partial(d: DimLike, env: Mapping[str, int]) -> DimLike:
+    """``d`` with the symbols ``env`` sizes put in (the others left)."""
+    if not isinstance(d, Dim):
+        return d
+    if d.symbols() <= set(env):
+        return evaluate(d, env)
+    total: DimLike = 0
+    for mono, coeff in d.terms:
+        value: DimLike = coeff
+        for atom in mono:
+            if isinstance(atom, Sym):
+                value = mul(value, env[atom.name] if atom.name in env else sym(atom.name))
+            else:
+                value = mul(value, floordiv(partial(atom.num, env), atom.den))
+        total = add(total, value)
+    return total
