@@ -228,6 +228,25 @@ def test_wrong_combinations_are_refused_with_their_fix(layer: str, code: str, wo
     assert got == code and words in message + " " + hint, (message, hint)
 
 
+@pytest.mark.parametrize(("layer", "code", "hint"), [
+    ("{type: MultiheadAttention, num_heads: 4, qkv_bias: true}", "V001", "bias: {qkv: true, out: true}"),
+    ("{type: MultiheadAttention, num_heads: 4, attention_bias: false, rotary: {}}", "V001", "bias: false"),
+    ("{type: MultiheadAttention, num_heads: 4, rope_theta: 500000}", "V001", "rotary: {base: 500000}"),
+    ("{type: MultiheadAttention, num_heads: 4, rotary: {theta: 500000}}", "V001", "base: 500000"),
+    ("{type: MultiheadAttention, num_heads: 4, rope_scaling: {type: linear, factor: 2}}", "V001",
+     "under rotary: as scaling:"),
+    ("{type: MultiheadAttention, num_heads: 4, rotary: {rope_scaling: {type: linear, factor: 2}}}", "V001",
+     "'scaling'"),
+    ("{type: MultiheadAttention, num_heads: 4, partial_rotary_factor: 0.5}", "V001", "rotary: {dim: N}"),
+    ("{type: MultiheadAttention, num_heads: 4, rotary: {scaling: {rope_type: dynamic, factor: 2}}}", "V003",
+     "type: linear (position interpolation) or type: llama3"),
+], ids=["timm-qkv_bias", "hf-attention_bias", "hf-rope_theta", "theta-in-rotary", "hf-rope_scaling",
+        "rope_scaling-in-rotary", "hf-partial_rotary_factor", "dynamic-ntk"])
+def test_hugging_face_and_timm_names_get_the_specs_way(layer: str, code: str, hint: str) -> None:
+    [(got, _, given)] = _errors(layer)
+    assert got == code and hint in given, given
+
+
 # -- Qwen2, Gemma and Mistral at their published sizes (tests/corpus/architectures) ------------------------------
 
 ARCH = Path(__file__).resolve().parents[1] / "tests" / "corpus" / "architectures"

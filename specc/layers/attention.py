@@ -16,10 +16,12 @@ target (T steps) and a named memory (S steps, ``from: [tgt, memory]``): self-att
 target 4·T·E² + 2·T²·E, cross-attention 2·T·E² + 2·S·E² + 2·T·S·E, the feed-forward 2·T·E·F and
 three LayerNorms.
 
-``rotary:`` (rotary position embeddings) and ``num_kv_heads:`` (grouped-query attention) make a
-MultiheadAttention the attention of LLaMA, Mistral and GPT-NeoX (``grouped_attention``): q/k/v/o
-projections of their own, Hugging Face's names, MACs T·2E² + S·kv_heads·head_dim·(kdim + vdim) +
-2·T·S·E.
+``rotary:`` (rotary position embeddings, ``scaling:`` for longer contexts) and ``num_kv_heads:``
+(grouped-query attention) make a MultiheadAttention the attention of LLaMA, Mistral and GPT-NeoX
+(``grouped_attention``), and so do ``head_dim:`` (Gemma's heads wider than embed_dim / num_heads),
+``window:`` (Mistral's sliding window) and ``bias: {qkv, out}`` (Qwen2's biases on q/k/v alone):
+q/k/v/o projections of their own, Hugging Face's names, MACs T·2·E·H·head_dim +
+S·kv_heads·head_dim·(kdim + vdim) + 2·T·S·H·head_dim.
 
 ``causal: true`` (self-attention, encoder and decoder layers) keeps step t from attending to
 later steps: the generated forward builds the (T, T) mask from the length it is given, so one
@@ -30,7 +32,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt, field_validator
+from pydantic import AliasChoices, ConfigDict, Field, PositiveFloat, PositiveInt, field_validator
 
 from ..diagnostics import SpecError, yaml_flow
 from ..shapes.dims import Dim, DimLike, add, mul
@@ -148,6 +150,15 @@ def float_attn(masks: tuple[str, ...], tensors: list[TensorType]) -> bool:
     return bool_padding(masks, tensors) and any(m == "attn" and t.dtype != "bool" for m, t in zip(masks, tensors))
 
 
+def _either_name(schema: dict[str, Any], name: str, alias: str) -> None:
+    """A nested model's JSON schema taking a required key under its alias too (a layer's own keys
+    get this from specc's schema builder, which does not reach nested models)."""
+    props = schema.setdefault("properties", {})
+    props[alias] = dict(props[name])
+    schema["required"] = [r for r in schema.get("required", []) if r != name]
+    schema["oneOf"] = [{"required": [name]}, {"required": [alias]}]
+
+
 class RotaryScaling(LayerParams):
     """How rotary angles stretch past the trained context (Hugging Face's ``rope_scaling``):
     ``linear`` divides every frequency by ``factor`` (position interpolation); ``llama3`` (LLaMA 3.1)
@@ -155,11 +166,27 @@ class RotaryScaling(LayerParams):
     by ``factor``, keeps those shorter than original_max_position_embeddings / high_freq_factor, and
     blends the band between."""
 
+    # type, or Hugging Face's rope_type: the JSON schema (specc schema) takes either, one of them
+    model_config = ConfigDict(**LayerParams.model_config,
+                              json_schema_extra=lambda schema: _either_name(schema, "type", "rope_type"))
+
     type: Literal["linear", "llama3"] = Field(validation_alias=AliasChoices("type", "rope_type"))
     factor: PositiveFloat
     low_freq_factor: PositiveFloat | None = None
     high_freq_factor: PositiveFloat | None = None
     original_max_position_embeddings: PositiveInt | None = None
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _offered(cls, v: Any) -> Any:
+        """Hugging Face's other rope types, named with what to write instead."""
+        if v == "default":
+            raise ValueError("scaling type default is no scaling; drop scaling: from rotary:")
+        if v in ("dynamic", "yarn", "longrope"):
+            raise ValueError(f"scaling type {v} is not offered: its angles depend on the length of the sequence "
+                             "(dynamic: the longest one the module has seen so far), not on the settings alone; "
+                             "write type: linear (position interpolation) or type: llama3")
+        return v
 
 
 # the keys each scaling type reads besides its type, in Hugging Face's order
@@ -228,7 +255,8 @@ class MultiheadAttention(LayerKind):
     min_inputs, max_inputs = 1, 5
     accepts = "any"  # masks may be bool; query/key/value are checked below
     summary = ("multi-head attention: self (one input) or cross (from: [query, key_value] or [q, k, v]); "
-               "rotary: and num_kv_heads: make it LLaMA's (rotary positions, grouped-query heads)")
+               "rotary:, num_kv_heads:, head_dim:, window: or bias: {qkv, out} make it LLaMA's (rotary positions, "
+               "grouped-query heads, Gemma's head width, Mistral's sliding window, Qwen2's biases)")
     form = "call"  # query, key and value
 
     def weights(self, args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
