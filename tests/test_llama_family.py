@@ -247,15 +247,15 @@ def test_hugging_face_and_timm_names_get_the_specs_way(layer: str, code: str, hi
     assert got == code and hint in given, given
 
 
-# -- Qwen2, Gemma and Mistral at their published sizes (tests/corpus/architectures) ------------------------------
+# -- Qwen2, Gemma, Mistral and LLaMA 3.1 at their published sizes (tests/corpus/architectures) ----------------------
 
 ARCH = Path(__file__).resolve().parents[1] / "tests" / "corpus" / "architectures"
 
 
 class HFDecoder(torch.nn.Module):
-    """Qwen2ForCausalLM / MistralForCausalLM / GemmaForCausalLM as Hugging Face writes them ("model." left
-    off): Gemma scales the embeddings by √d, its RMSNorm multiplies by 1 + weight, its MLP is the tanh GELU,
-    and its lm_head is the embedding (tied)."""
+    """Qwen2ForCausalLM / MistralForCausalLM / GemmaForCausalLM / LlamaForCausalLM as Hugging Face writes them
+    ("model." left off): Gemma scales the embeddings by √d, its RMSNorm multiplies by 1 + weight, its MLP is the
+    tanh GELU, and its lm_head is the embedding (tied)."""
 
     class RMSNorm(torch.nn.Module):
         def __init__(self, d: int, eps: float, gemma: bool) -> None:
@@ -315,6 +315,8 @@ TWINS = [
                         head_dim=16)),
     ("mistral.yaml", dict(family="mistral", vocab=1000, d=64, heads=4, kv_heads=2, ff=160, layers=2, eps=1e-5,
                           window=4)),
+    ("llama3_1.yaml", dict(family="llama", vocab=1000, d=64, heads=4, kv_heads=2, ff=172, layers=2, eps=1e-5,
+                           inv_freq=hf_llama3_inv_freq(16, 500000.0, 8.0, 1.0, 4.0, 16))),
 ]
 
 

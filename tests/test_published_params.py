@@ -1563,15 +1563,20 @@ FAMILY = [
     ("mistral.yaml", dict(vocab=32000, d=4096, ff=14336, layers=32, heads=32, kv_heads=8), 7_241_732_096),
     # microsoft/Phi-3-mini (Phi3Config()'s sizes): HF packs qkv_proj and gate_up_proj, the same tensors by rows
     ("mistral.yaml", dict(vocab=32064, d=3072, ff=8192, layers=32, heads=32, kv_heads=32), 3_821_079_552),
+    ("llama3_1.yaml", dict(vocab=128256, d=4096, ff=14336, layers=32, heads=32, kv_heads=8),
+     8_030_261_248),  # meta-llama/Llama-3.1-8B
+    ("llama3_1.yaml", dict(vocab=128256, d=2048, ff=8192, layers=16, heads=32, kv_heads=8, tied=True),
+     1_235_814_400),  # meta-llama/Llama-3.2-1B
 ]
 
 
 @pytest.mark.parametrize(("stem", "sizes", "published"), FAMILY,
-                         ids=["qwen2-0.5b", "qwen2.5-7b", "gemma-2b", "gemma-7b", "mistral-7b", "phi3-mini"])
+                         ids=["qwen2-0.5b", "qwen2.5-7b", "gemma-2b", "gemma-7b", "mistral-7b", "phi3-mini",
+                              "llama3.1-8b", "llama3.2-1b"])
 def test_llama_family_has_hugging_faces_counts(stem: str, sizes: dict, published: int) -> None:
     assert decoder_params(**sizes) == published
     overrides = [f"{k}={v}" for k, v in sizes.items() if k not in ("qkv_bias", "tied")]
-    if stem == "qwen2.yaml":
+    if stem in ("qwen2.yaml", "llama3_1.yaml"):  # the specs whose LM head may be tied
         overrides.append(f"tied={str(bool(sizes.get('tied'))).lower()}")
     spec = specc.load(ARCH / stem, overrides=overrides)
     assert spec.check()["total_params"] == published
