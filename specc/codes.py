@@ -955,6 +955,38 @@ _TABLE: list[Code | LintCode] = [
          "- {type: MultiheadAttention, num_heads: 8, num_kv_heads: 2, masks: [attn], from: [x, am]}",
          "Drop the attn mask (and its input) and use causal: true for a decoder, masks: [key_padding] for "
          "padding; or drop rotary: and num_kv_heads: to keep nn.MultiheadAttention's masks and extras."),
+    # -- the LLaMA family: Qwen2, Gemma, Mistral, LLaMA 3.1 (helper a24) -----------------------------
+    Code("V130", "window-without-causal", "An attention is given a sliding window: but not causal: true.",
+         "Mistral's sliding window keeps, for each query, the last `window` keys up to and including its own "
+         "position: a window of a causal attention. Without causal the layer would see every later key and only "
+         "the earlier ones would be cut, an attention no published model has.",
+         "- {type: MultiheadAttention, num_heads: 32, num_kv_heads: 8, rotary: {}, window: 4096}",
+         "Set causal: true (Mistral: sliding_window 4096 on its causal attention), or drop window: for an attention "
+         "that sees every key."),
+    Code("V131", "rotary-scaling-keys", "A rotary scaling: lacks a key its type reads, or gives one of another "
+         "type.",
+         "Each rope scaling reads its own settings (Hugging Face's rope_scaling): linear reads factor; llama3 "
+         "reads factor, low_freq_factor, high_freq_factor and original_max_position_embeddings. A missing one has "
+         "no default that is right for every model, and a key the type does not read would be silently ignored.",
+         "- {type: MultiheadAttention, num_heads: 32, rotary: {base: 500000, scaling: {type: llama3, factor: 8}}}",
+         "Copy the model's rope_scaling whole: LLaMA 3.1 is scaling: {type: llama3, factor: 8, low_freq_factor: 1, "
+         "high_freq_factor: 4, original_max_position_embeddings: 8192}; linear takes factor alone."),
+    Code("V132", "rotary-scaling-band", "A llama3 rotary scaling's high_freq_factor is not above its "
+         "low_freq_factor.",
+         "LLaMA 3.1 keeps the frequencies whose wavelength is below original_max_position_embeddings / "
+         "high_freq_factor, slows those above original_max_position_embeddings / low_freq_factor by factor, and "
+         "blends the band between, dividing by high_freq_factor - low_freq_factor: with high at or below low the "
+         "band is empty or inverted and the blend divides by zero or flips sign.",
+         "- {type: MultiheadAttention, num_heads: 32, rotary: {scaling: {type: llama3, factor: 8, low_freq_factor: 4, "
+         "high_freq_factor: 1, original_max_position_embeddings: 8192}}}",
+         "Give high_freq_factor above low_freq_factor (LLaMA 3.1: low_freq_factor: 1, high_freq_factor: 4)."),
+    Code("V133", "unit-offset-without-weight", "An RMSNorm is given add_unit_offset: true and elementwise_affine: "
+         "false.",
+         "add_unit_offset scales by 1 + weight (Gemma's RMSNorm, its weight starting at 0); without a weight there "
+         "is nothing to offset, and the spec most likely meant Gemma's learned scale.",
+         "- {type: RMSNorm, add_unit_offset: true, elementwise_affine: false}",
+         "Set elementwise_affine: true for Gemma's norm (weight 0 at the start, the scale 1 + weight), or drop "
+         "add_unit_offset for a norm without a learned scale."),
     # -- numbers that must not lie: float16 and int8 (helper a21) --------------------------------
     LintCode("L036", "eps-vanishes-in-half"),
     LintCode("L039", "concat-across-space"),

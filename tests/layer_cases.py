@@ -336,6 +336,21 @@ case("RMSNorm", "{type: RMSNorm, normalized_shape: [4, 6], eps: 1.0e-6}", {"inp"
      lambda: nn.RMSNorm((4, 6), eps=1e-6))
 case("RMSNorm", "{type: RMSNorm, elementwise_affine: false}", {"inp": ("B", 8)},
      lambda: nn.RMSNorm(8, elementwise_affine=False))
+
+
+class GemmaRMSNorm(nn.Module):
+    """Hugging Face's GemmaRMSNorm: times 1 + weight, the weight starting at 0."""
+
+    def __init__(self, d: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.eps, self.weight = eps, nn.Parameter(torch.zeros(d))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * (1.0 + self.weight)
+
+
+case("RMSNorm", "{type: RMSNorm, eps: 1.0e-6, add_unit_offset: true}", {"inp": ("B", "T", 8)},
+     lambda: GemmaRMSNorm(8), BT)
 case("GroupNorm", "{type: GroupNorm, num_groups: 2}", {"inp": ("B", 4, "L")}, lambda: nn.GroupNorm(2, 4), BL)
 case("GroupNorm", "{type: GroupNorm, groups: 3, affine: false}", {"inp": ("B", 6, 3, 3)},
      lambda: nn.GroupNorm(3, 6, affine=False))
@@ -890,21 +905,24 @@ def repeat_kv(x: torch.Tensor, n_rep: int) -> torch.Tensor:
 
 class HFAttention(nn.Module):
     """LlamaAttention (eager) as Hugging Face writes it, with GPT-NeoX's partial rotary
-    (``rotary_dim`` < head_dim: the rest passes) and GPT-J's interleaved pairs."""
+    (``rotary_dim`` < head_dim: the rest passes), GPT-J's interleaved pairs, Gemma's ``head_dim``,
+    Qwen2's biases on q/k/v alone (``o_bias``), Mistral's ``window`` (HF's sliding-window mask: key j
+    visible to query i when i - window < j <= i) and a scaled rope's ``inv_freq``."""
 
     def __init__(self, e: int, heads: int, kv_heads: int, bias: bool = False, causal: bool = True,
                  theta: float = 10000.0, rotary_dim: int | None = None, interleaved: bool = False,
-                 batch_first: bool = True) -> None:
+                 batch_first: bool = True, head_dim: int | None = None, o_bias: bool | None = None,
+                 window: int | None = None, inv_freq: torch.Tensor | None = None) -> None:
         super().__init__()
-        self.heads, self.kv_heads, self.d = heads, kv_heads, e // heads
+        self.heads, self.kv_heads, self.d = heads, kv_heads, head_dim or e // heads
         self.q_proj = nn.Linear(e, heads * self.d, bias=bias)
         self.k_proj = nn.Linear(e, kv_heads * self.d, bias=bias)
         self.v_proj = nn.Linear(e, kv_heads * self.d, bias=bias)
-        self.o_proj = nn.Linear(heads * self.d, e, bias=bias)
+        self.o_proj = nn.Linear(heads * self.d, e, bias=bias if o_bias is None else o_bias)
         self.causal, self.rotary_dim, self.interleaved = causal, rotary_dim or self.d, interleaved
-        self.batch_first = batch_first
-        self.inv_freq = 1.0 / (theta ** (torch.arange(0, self.rotary_dim, 2, dtype=torch.int64).float()
-                                         / self.rotary_dim))
+        self.batch_first, self.window = batch_first, window
+        self.inv_freq = inv_freq if inv_freq is not None else 1.0 / (
+            theta ** (torch.arange(0, self.rotary_dim, 2, dtype=torch.int64).float() / self.rotary_dim))
 
     def forward(self, x: torch.Tensor, pad: torch.Tensor | None = None) -> torch.Tensor:
         """``pad`` (B, T): true at the padding keys, as Hugging Face's attention_mask is 0 there."""
@@ -929,6 +947,9 @@ class HFAttention(nn.Module):
         scores = q @ k.transpose(2, 3) / math.sqrt(self.d)
         if self.causal:
             scores = scores + torch.full((t, t), float("-inf")).triu(1)
+        if self.window:
+            i, j = torch.arange(t)[:, None], torch.arange(t)[None]
+            scores = scores.masked_fill(j <= i - self.window, float("-inf"))
         if pad is not None:
             scores = scores.masked_fill(pad[:, None, None, :], float("-inf"))
         out = (scores.softmax(-1) @ v).transpose(1, 2).reshape(b, t, -1)
@@ -945,6 +966,13 @@ case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 2, num_kv_head
 case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 4, num_kv_heads: 1, rotary: {}, causal: true, "
      "masks: [key_padding], from: [inp, pad]}", {"inp": ("B", "T", 16), "pad": ("B", "T")},
      lambda: HFAttention(16, 4, 1, bias=True), BT, dtypes={"pad": "bool"})
+# Qwen2's biases (q/k/v, none on o), Gemma's head_dim apart from embed_dim / num_heads, Mistral's window,
+# position interpolation (linear rope scaling: every frequency / factor)
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 4, num_kv_heads: 2, head_dim: 6, window: 2, "
+     "bias: {qkv: true, out: false}, rotary: {scaling: {type: linear, factor: 2}}, causal: true}",
+     {"inp": ("B", "T", 16)},
+     lambda: HFAttention(16, 4, 2, bias=True, head_dim=6, o_bias=False, window=2,
+                         inv_freq=1.0 / (10000.0 ** (torch.arange(0, 6, 2).float() / 6)) / 2), BT)
 
 # -- area A (issue 12): Sub, Div, Max, Min, Abs, Cast, Split, Chunk ---------------------------------
 

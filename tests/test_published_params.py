@@ -1536,3 +1536,47 @@ def test_round22_inception_resnet_v2_is_timms() -> None:
     copy_in_run_order(built, twin, x)
     with torch.no_grad():
         torch.testing.assert_close(built.eval()(x), twin.eval()(x), rtol=1e-4, atol=1e-4)
+
+
+# -- the LLaMA family past LLaMA: Qwen2, Gemma, Mistral, Phi-3 (tests/test_llama_family.py computes the logits) ---
+
+def decoder_params(vocab: int, d: int, ff: int, layers: int, heads: int, kv_heads: int, head_dim: int | None = None,
+                   qkv_bias: bool = False, tied: bool = False) -> int:
+    """Hugging Face's count of a LLaMA-family causal LM: embed_tokens, per layer q/k/v/o (and Qwen2's q/k/v
+    biases), gate/up/down and two norms, the final norm, and an lm_head unless tied to the embedding."""
+    hd = head_dim or d // heads
+    attention = 2 * d * heads * hd + 2 * d * kv_heads * hd + (heads * hd + 2 * kv_heads * hd) * qkv_bias
+    return vocab * d + layers * (attention + 3 * d * ff + 2 * d) + d + (0 if tied else vocab * d)
+
+
+# Each published count is transformers 5.24's for <Model>ForCausalLM(<Model>Config(...)) with the model card's
+# sizes, built on the meta device (no weights downloaded).
+FAMILY = [
+    ("qwen2.yaml", dict(vocab=151936, d=896, ff=4864, layers=24, heads=14, kv_heads=2, qkv_bias=True, tied=True),
+     494_032_768),  # Qwen/Qwen2-0.5B
+    ("qwen2.yaml", dict(vocab=152064, d=3584, ff=18944, layers=28, heads=28, kv_heads=4, qkv_bias=True),
+     7_615_616_512),  # Qwen/Qwen2.5-7B
+    ("gemma.yaml", dict(vocab=256000, d=2048, ff=16384, layers=18, heads=8, kv_heads=1, head_dim=256, tied=True),
+     2_506_172_416),  # google/gemma-2b
+    ("gemma.yaml", dict(vocab=256000, d=3072, ff=24576, layers=28, heads=16, kv_heads=16, head_dim=256, tied=True),
+     8_537_680_896),  # google/gemma-7b: q_proj 4096 x 3072
+    ("mistral.yaml", dict(vocab=32000, d=4096, ff=14336, layers=32, heads=32, kv_heads=8), 7_241_732_096),
+    # microsoft/Phi-3-mini (Phi3Config()'s sizes): HF packs qkv_proj and gate_up_proj, the same tensors by rows
+    ("mistral.yaml", dict(vocab=32064, d=3072, ff=8192, layers=32, heads=32, kv_heads=32), 3_821_079_552),
+    ("llama3_1.yaml", dict(vocab=128256, d=4096, ff=14336, layers=32, heads=32, kv_heads=8),
+     8_030_261_248),  # meta-llama/Llama-3.1-8B
+    ("llama3_1.yaml", dict(vocab=128256, d=2048, ff=8192, layers=16, heads=32, kv_heads=8, tied=True),
+     1_235_814_400),  # meta-llama/Llama-3.2-1B
+]
+
+
+@pytest.mark.parametrize(("stem", "sizes", "published"), FAMILY,
+                         ids=["qwen2-0.5b", "qwen2.5-7b", "gemma-2b", "gemma-7b", "mistral-7b", "phi3-mini",
+                              "llama3.1-8b", "llama3.2-1b"])
+def test_llama_family_has_hugging_faces_counts(stem: str, sizes: dict, published: int) -> None:
+    assert decoder_params(**sizes) == published
+    overrides = [f"{k}={v}" for k, v in sizes.items() if k not in ("qkv_bias", "tied")]
+    if stem in ("qwen2.yaml", "llama3_1.yaml"):  # the specs whose LM head may be tied
+        overrides.append(f"tied={str(bool(sizes.get('tied'))).lower()}")
+    spec = specc.load(ARCH / stem, overrides=overrides)
+    assert spec.check()["total_params"] == published

@@ -55,6 +55,16 @@ def _last_step_origin(g: Graph, node: Node, kind: Any) -> Node | None:
     return None
 
 
+def _written_key(kind: layers.LayerKind, field: str, keys: Any) -> str | None:
+    """The key the spec wrote for a parameter an error names: the field itself, or one of its aliases
+    (sliding_window for window, num_key_value_heads for num_kv_heads); None when neither is written."""
+    if field in keys:
+        return field
+    info = kind.Params.model_fields.get(field)
+    alias = getattr(info, "validation_alias", None) if info is not None else None
+    return next((a for a in getattr(alias, "choices", ()) if isinstance(a, str) and a in keys), None)
+
+
 def _channels_last_origin(g: Graph, node: Node) -> str | None:
     """Where a channels-last image went wrong, when it is not at ``node``: the layers up to it read
     one model input, which looks channels-last, and an earlier one (a conv reading the rows as
@@ -583,7 +593,8 @@ class GraphBuilder:
         except SpecError as err:
             node.result = None  # sizes no framework can allocate reach no later layer
             # A rule may locate itself (TimeDistributed points inside its nested layer: mapping).
-            at = err.loc or (item.at(err.field) if err.field and err.field in item.keys else loc)
+            written = _written_key(kind, err.field, item.keys) if err.field else None
+            at = err.loc or (item.at(written) if written else loc)
             message = err.message.removeprefix(f"{kind.type_name}: ")  # the engine names the layer itself
             blame = merge_culprit(g, node, tensors) if err.code in ("S006", "S010") else None
             if blame is not None:  # a branch's padding, not the merge, is what to change

@@ -16,10 +16,12 @@ target (T steps) and a named memory (S steps, ``from: [tgt, memory]``): self-att
 target 4·T·E² + 2·T²·E, cross-attention 2·T·E² + 2·S·E² + 2·T·S·E, the feed-forward 2·T·E·F and
 three LayerNorms.
 
-``rotary:`` (rotary position embeddings) and ``num_kv_heads:`` (grouped-query attention) make a
-MultiheadAttention the attention of LLaMA, Mistral and GPT-NeoX (``grouped_attention``): q/k/v/o
-projections of their own, Hugging Face's names, MACs T·2E² + S·kv_heads·head_dim·(kdim + vdim) +
-2·T·S·E.
+``rotary:`` (rotary position embeddings, ``scaling:`` for longer contexts) and ``num_kv_heads:``
+(grouped-query attention) make a MultiheadAttention the attention of LLaMA, Mistral and GPT-NeoX
+(``grouped_attention``), and so do ``head_dim:`` (Gemma's heads wider than embed_dim / num_heads),
+``window:`` (Mistral's sliding window) and ``bias: {qkv, out}`` (Qwen2's biases on q/k/v alone):
+q/k/v/o projections of their own, Hugging Face's names, MACs T·2·E·H·head_dim +
+S·kv_heads·head_dim·(kdim + vdim) + 2·T·S·H·head_dim.
 
 ``causal: true`` (self-attention, encoder and decoder layers) keeps step t from attending to
 later steps: the generated forward builds the (T, T) mask from the length it is given, so one
@@ -30,7 +32,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt, field_validator
+from pydantic import AliasChoices, ConfigDict, Field, PositiveFloat, PositiveInt, field_validator
 
 from ..diagnostics import SpecError, yaml_flow
 from ..shapes.dims import Dim, DimLike, add, mul
@@ -48,10 +50,13 @@ def _unique_masks(v: tuple[str, ...]) -> tuple[str, ...]:
     return v
 
 
-def check_heads(size: int, heads: int, size_field: str, heads_field: str) -> None:
+def check_heads(size: int, heads: int, size_field: str, heads_field: str, own_width: bool = False) -> None:
+    """``own_width``: the attention could take head_dim: instead (LLaMA's projections)."""
     if size % heads:
+        other = (" (or give each head its own width with head_dim:, as Gemma's 16 heads of 256 in 3072 "
+                 "features)") if own_width else ""
         raise SpecError("S004", f"{size_field} {size} is not divisible by {heads_field} {heads}: each head "
-                        "takes an equal share of the features", divisor_hint(size, heads, size_field),
+                        "takes an equal share of the features", divisor_hint(size, heads, size_field) + other,
                         field=heads_field)
 
 
@@ -145,6 +150,58 @@ def float_attn(masks: tuple[str, ...], tensors: list[TensorType]) -> bool:
     return bool_padding(masks, tensors) and any(m == "attn" and t.dtype != "bool" for m, t in zip(masks, tensors))
 
 
+def _either_name(schema: dict[str, Any], name: str, alias: str) -> None:
+    """A nested model's JSON schema taking a required key under its alias too (a layer's own keys
+    get this from specc's schema builder, which does not reach nested models)."""
+    props = schema.setdefault("properties", {})
+    props[alias] = dict(props[name])
+    schema["required"] = [r for r in schema.get("required", []) if r != name]
+    schema["oneOf"] = [{"required": [name]}, {"required": [alias]}]
+
+
+class RotaryScaling(LayerParams):
+    """How rotary angles stretch past the trained context (Hugging Face's ``rope_scaling``):
+    ``linear`` divides every frequency by ``factor`` (position interpolation); ``llama3`` (LLaMA 3.1)
+    divides the frequencies whose wavelength exceeds original_max_position_embeddings / low_freq_factor
+    by ``factor``, keeps those shorter than original_max_position_embeddings / high_freq_factor, and
+    blends the band between."""
+
+    # type, or Hugging Face's rope_type: the JSON schema (specc schema) takes either, one of them
+    model_config = ConfigDict(**LayerParams.model_config,
+                              json_schema_extra=lambda schema: _either_name(schema, "type", "rope_type"))
+
+    type: Literal["linear", "llama3"] = Field(validation_alias=AliasChoices("type", "rope_type"))
+    factor: PositiveFloat
+    low_freq_factor: PositiveFloat | None = None
+    high_freq_factor: PositiveFloat | None = None
+    original_max_position_embeddings: PositiveInt | None = None
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _offered(cls, v: Any) -> Any:
+        """Hugging Face's other rope types, named with what to write instead."""
+        if v == "default":
+            raise ValueError("scaling type default is no scaling; drop scaling: from rotary:")
+        if v in ("dynamic", "yarn", "longrope"):
+            raise ValueError(f"scaling type {v} is not offered: its angles depend on the length of the sequence "
+                             "(dynamic: the longest one the module has seen so far), not on the settings alone; "
+                             "write type: linear (position interpolation) or type: llama3")
+        return v
+
+
+# the keys each scaling type reads besides its type, in Hugging Face's order
+SCALING_KEYS = {"linear": ("factor",),
+                "llama3": ("factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings")}
+
+
+class AttentionBias(LayerParams):
+    """The biases of the query/key/value projections and of the output projection apart: Qwen2 has
+    them on q_proj, k_proj and v_proj but none on o_proj (``{qkv: true, out: false}``)."""
+
+    qkv: bool = True
+    out: bool = True
+
+
 class RotaryParams(LayerParams):
     """Rotary position embeddings (RoFormer; LLaMA, Mistral, GPT-NeoX): each query and key head's
     first ``dim`` features turned by angles position·base^(-2i/dim)."""
@@ -155,6 +212,8 @@ class RotaryParams(LayerParams):
     dim: PositiveInt | PositiveFloat | None = None
     # pairs (0, 1), (2, 3)... as GPT-J and Meta's LLaMA code; false: (i, i + dim/2), HF's rotate_half
     interleaved: bool = False
+    # longer contexts than the model was trained on: Hugging Face's rope_scaling, under the rotary it scales
+    scaling: RotaryScaling | None = None
 
 
 class MultiheadAttentionParams(LayerParams):
@@ -170,8 +229,12 @@ class MultiheadAttentionParams(LayerParams):
         """``rotary: true`` is LLaMA's defaults, ``rotary: false`` none."""
         return {} if v is True else None if v is False else v
     embed_dim: PositiveInt | None = None
+    # features of each head, when not embed_dim / num_heads (Gemma: 3072 wide, 16 heads of 256)
+    head_dim: PositiveInt | None = None
+    # sliding-window causal attention (Mistral): a query sees at most its last `window` keys, itself included
+    window: PositiveInt | None = Field(None, validation_alias=AliasChoices("window", "sliding_window"))
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
-    bias: bool = True
+    bias: bool | AttentionBias = True
     add_bias_kv: bool = False
     add_zero_attn: bool = False
     kdim: PositiveInt | None = None
@@ -192,7 +255,8 @@ class MultiheadAttention(LayerKind):
     min_inputs, max_inputs = 1, 5
     accepts = "any"  # masks may be bool; query/key/value are checked below
     summary = ("multi-head attention: self (one input) or cross (from: [query, key_value] or [q, k, v]); "
-               "rotary: and num_kv_heads: make it LLaMA's (rotary positions, grouped-query heads)")
+               "rotary:, num_kv_heads:, head_dim:, window: or bias: {qkv, out} make it LLaMA's (rotary positions, "
+               "grouped-query heads, Gemma's head width, Mistral's sliding window, Qwen2's biases)")
     form = "call"  # query, key and value
 
     def weights(self, args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
@@ -217,8 +281,9 @@ class MultiheadAttention(LayerKind):
                 raise SpecError("S003", f"the {what} must be (B, T, E) (or (T, B, E) with batch_first: false), "
                                 f"got rank {t.rank} {t}", sequence_hint(t))
         e = check_given(p.embed_dim, q.shape[2], "embed_dim", q, 2, "features per step")
-        check_features_last(q, e, p.num_heads, "embed_dim", "num_heads", p.batch_first)
-        check_heads(e, p.num_heads, "embed_dim", "num_heads")
+        if p.head_dim is None:  # with head_dim each head has its own width, whatever embed_dim is
+            check_features_last(q, e, p.num_heads, "embed_dim", "num_heads", p.batch_first)
+            check_heads(e, p.num_heads, "embed_dim", "num_heads", own_width=bool(llama_keys(p)))
         kdim = check_given(p.kdim, k.shape[2], "kdim", k, 2, "features per key step")
         vdim = check_given(p.vdim, v.shape[2], "vdim", v, 2, "features per value step")
         batch, t_len = seq_axes(q, p.batch_first)
@@ -233,7 +298,7 @@ class MultiheadAttention(LayerKind):
             raise SpecError("S010" if isinstance(vs, Dim) or isinstance(s_len, Dim) else "S006",
                             f"key {k} and value {v} have different lengths ({s_len} vs {vs})",
                             "key and value must have one step per key position")
-        if p.rotary is not None or p.num_kv_heads is not None:
+        if llama_keys(p):
             return grouped_attention(p, q, e, kdim, vdim, (batch, t_len, s_len), ins[n_qkv:])
         check_masks(p.masks, ins[n_qkv:], batch, t_len, s_len, p.num_heads)
         check_causal(p.causal, p.masks, t_len, s_len)
@@ -256,15 +321,23 @@ def grouped_weights(args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
     """The projections of attention with rotary: or num_kv_heads:, one nn.Linear each under the
     names of Hugging Face's LLaMA (q_proj, k_proj, v_proj, o_proj)."""
     e, heads, kv = int(args["embed_dim"]), int(args["num_heads"]), int(args["num_kv_heads"])
-    kv_dim = kv * (e // heads)
-    shapes = {"q_proj": (e, e), "k_proj": (kv_dim, int(args["kdim"] or e)),
-              "v_proj": (kv_dim, int(args["vdim"] or e)), "o_proj": (e, e)}
+    d = int(args.get("head_dim") or e // heads)
+    shapes = {"q_proj": (heads * d, e), "k_proj": (kv * d, int(args["kdim"] or e)),
+              "v_proj": (kv * d, int(args["vdim"] or e)), "o_proj": (e, heads * d)}
+    out_bias = args["bias"] if args.get("out_bias") is None else args["out_bias"]
     out: dict[str, tuple[int, ...]] = {}
     for name, (n_out, n_in) in shapes.items():
         out[f"{name}.weight"] = (n_out, n_in)
-        if args["bias"]:
+        if out_bias if name == "o_proj" else args["bias"]:
             out[f"{name}.bias"] = (n_out,)
     return out
+
+
+def llama_keys(p: MultiheadAttentionParams) -> list[str]:
+    """The keys given that make attention LLaMA's, with separate q/k/v/o projections (which
+    nn.MultiheadAttention's packed one cannot be): bias: as a mapping sets q/k/v's apart from o's."""
+    keys = [k for k in ("rotary", "num_kv_heads", "head_dim", "window") if getattr(p, k) is not None]
+    return keys + ["bias"] * isinstance(p.bias, AttentionBias)
 
 
 def _even_dim(d: int, head_dim: int) -> int:
@@ -274,12 +347,13 @@ def _even_dim(d: int, head_dim: int) -> int:
 
 def grouped_attention(p: MultiheadAttentionParams, q: TensorType, e: int, kdim: int, vdim: int,
                       axes: tuple[DimLike, DimLike, DimLike], masks: list[TensorType]) -> LayerResult:
-    """Attention as LLaMA, Mistral and GPT-NeoX write it: separate q/k/v/o projections,
+    """Attention as LLaMA, Mistral, Qwen2 and Gemma write it: separate q/k/v/o projections,
     ``num_kv_heads`` key/value heads each shared by a group of query heads (grouped-query
-    attention; 1 is multi-query), and rotary position embeddings on the queries and keys.
-    ``axes``: the batch and the query and key lengths; ``masks``: the mask inputs."""
+    attention; 1 is multi-query), heads of ``head_dim`` features, rotary position embeddings on the
+    queries and keys, a sliding ``window``.  ``axes``: the batch and the query and key lengths;
+    ``masks``: the mask inputs."""
     batch, t_len, s_len = axes
-    what = " and ".join(k for k, v in (("rotary:", p.rotary), ("num_kv_heads:", p.num_kv_heads)) if v is not None)
+    what = " and ".join(f"{k}:" for k in llama_keys(p))
     for key, given in (("masks", "attn" in p.masks), ("add_bias_kv", p.add_bias_kv),
                        ("add_zero_attn", p.add_zero_attn)):
         if given:
@@ -294,6 +368,11 @@ def grouped_attention(p: MultiheadAttentionParams, q: TensorType, e: int, kdim: 
                             f"{drop}, or drop {what} to keep the plain attention that has it", field=key)
     check_masks(p.masks, masks, batch, t_len, s_len, p.num_heads)
     check_causal(p.causal, p.masks, t_len, s_len)
+    if p.window is not None and not p.causal:
+        raise SpecError("V130", f"a sliding window of {p.window} keeps each query's last {p.window} keys up to "
+                        "itself, a causal attention's window, but causal is false",
+                        "set causal: true (Mistral's sliding window is causal); without a window every query "
+                        "sees every key", field="window")
     heads = p.num_heads
     kv = p.num_kv_heads or heads
     if heads % kv:
@@ -303,12 +382,16 @@ def grouped_attention(p: MultiheadAttentionParams, q: TensorType, e: int, kdim: 
                         "serves an equal group of query heads",
                         f"set num_kv_heads: {near} (num_heads {heads} has the divisors "
                         f"{', '.join(map(str, divisors))})", field="num_kv_heads")
-    head_dim = e // heads
+    head_dim = p.head_dim or e // heads
+    # how a head's width reads in messages: given, or embed_dim's share
+    width = f"head_dim {head_dim}" if p.head_dim else f"embed_dim {e} / num_heads {heads} = {head_dim}"
+    fewer = ("set head_dim: 2 or more" if p.head_dim else
+             f"give each head at least 2 features: embed_dim {e} / num_heads {heads} is {head_dim}")
     rotary_dim = None
     if p.rotary is not None and isinstance(p.rotary.dim, float) and not p.rotary.dim.is_integer():
         turned = _even_dim(int(p.rotary.dim * head_dim), head_dim)
         hint = (f"write rotary: {{dim: {turned}}} ({p.rotary.dim} of the {head_dim} features of a head)" if turned
-                else f"give each head at least 2 features: embed_dim {e} / num_heads {heads} is {head_dim}")
+                else fewer)
         raise SpecError("S040", f"rotary dim {p.rotary.dim} is a fraction, but dim counts the features of each head "
                         "that turn (GPT-NeoX's rotary_pct times head_dim)", hint, field="rotary")
     if p.rotary is not None:
@@ -318,22 +401,54 @@ def grouped_attention(p: MultiheadAttentionParams, q: TensorType, e: int, kdim: 
             given = f"rotary dim {rotary_dim}" if p.rotary.dim else f"rotary (over all {head_dim} features)"
             why = (f"more than the {head_dim} features of a head" if rotary_dim > head_dim
                    else "an odd count, but rotary turns features in pairs")
-            hint = (f"write rotary: {{dim: {fix}}} (the first {fix} features of each head turn)" if fix
-                    else f"give each head at least 2 features: embed_dim {e} / num_heads {heads} is {head_dim}")
-            raise SpecError("S040", f"{given} is {why} (embed_dim {e} / num_heads {heads} = {head_dim})", hint,
-                            field="rotary")
-    kv_dim = kv * head_dim
-    b = 1 if p.bias else 0
-    params = e * e + kv_dim * kdim + kv_dim * vdim + e * e + b * (2 * e + 2 * kv_dim)
+            hint = f"write rotary: {{dim: {fix}}} (the first {fix} features of each head turn)" if fix else fewer
+            raise SpecError("S040", f"{given} is {why} ({width})", hint, field="rotary")
+    scaling = _rotary_scaling(p.rotary.scaling) if p.rotary is not None and p.rotary.scaling else None
+    bias, out_bias = (p.bias.qkv, p.bias.out) if isinstance(p.bias, AttentionBias) else (p.bias, p.bias)
+    q_dim, kv_dim = heads * head_dim, kv * head_dim
+    params = (e * q_dim + kv_dim * kdim + kv_dim * vdim + q_dim * e + int(bias) * (q_dim + 2 * kv_dim)
+              + int(out_bias) * e)
     # q and o projections, k and v projections, then scores and weighted sum over all query heads
-    macs = add(add(mul(t_len, 2 * e * e), mul(s_len, kv_dim * (kdim + vdim))), mul(mul(t_len, s_len), 2 * e))
-    args = {"embed_dim": e, "num_heads": heads, "num_kv_heads": kv, "bias": p.bias,
+    macs = add(add(mul(t_len, 2 * e * q_dim), mul(s_len, kv_dim * (kdim + vdim))), mul(mul(t_len, s_len), 2 * q_dim))
+    args = {"embed_dim": e, "num_heads": heads, "num_kv_heads": kv, "bias": bias,
             "kdim": None if kdim == e else kdim, "vdim": None if vdim == e else vdim, "dropout": float(p.dropout),
             "batch_first": p.batch_first, "scale": p.scale, "causal": p.causal, "rotary_dim": rotary_dim,
             "rotary_base": float(p.rotary.base) if p.rotary else 10000.0,
             "rotary_interleaved": bool(p.rotary and p.rotary.interleaved),
+            # None where the plain attention's value holds: the generated code names only what differs
+            "head_dim": head_dim if head_dim * heads != e else None, "out_bias": None if out_bias == bias else out_bias,
+            "window": p.window, "rotary_scaling": scaling,
             "masks": p.masks, "bool_masks": False, "float_attn": False}
     return LayerResult(TensorType(q.shape, q.dtype, q.notes), args, params, macs)
+
+
+def _rotary_scaling(s: RotaryScaling) -> dict[str, Any]:
+    """The scaling's settings its type reads, as Hugging Face's rope_scaling names them; the keys of
+    another type, or a missing one, are V131 (a silently ignored factor would be a wrong model)."""
+    wanted = SCALING_KEYS[s.type]
+    given = {k: getattr(s, k) for k in ("factor", "low_freq_factor", "high_freq_factor",
+                                        "original_max_position_embeddings") if getattr(s, k) is not None}
+    llama31 = ("scaling: {type: llama3, factor: 8, low_freq_factor: 1, high_freq_factor: 4, "
+               "original_max_position_embeddings: 8192} (LLaMA 3.1)")
+    missing = [k for k in wanted if k not in given]
+    if missing:
+        raise SpecError("V131", f"rotary scaling type {s.type} reads {', '.join(wanted)}, but "
+                        f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not given",
+                        f"write {llama31}, with the values of the model's rope_scaling", field="rotary")
+    extra = [k for k in given if k not in wanted]
+    if extra:
+        raise SpecError("V131", f"rotary scaling type {s.type} reads {', '.join(wanted)} alone, but "
+                        f"{', '.join(extra)} {'is' if len(extra) == 1 else 'are'} given too (llama3's)",
+                        f"write type: llama3 to blend the frequency band as LLaMA 3.1 does, or drop "
+                        f"{', '.join(extra)}", field="rotary")
+    if s.type == "llama3" and given["high_freq_factor"] <= given["low_freq_factor"]:
+        raise SpecError("V132", f"llama3 scaling's high_freq_factor {given['high_freq_factor']:g} is not above its "
+                        f"low_freq_factor {given['low_freq_factor']:g}: the band blended between the two "
+                        "wavelengths is empty (the blend divides by high_freq_factor - low_freq_factor)",
+                        "LLaMA 3.1 writes low_freq_factor: 1 and high_freq_factor: 4; swap the two if they are the "
+                        "wrong way round", field="rotary")
+    return {"type": s.type, **{k: float(v) if k != "original_max_position_embeddings" else int(v)
+                               for k, v in given.items()}}
 
 
 class EncoderLayerParams(LayerParams):

@@ -227,12 +227,15 @@ class RMSNormParams(LayerParams):
     eps: PositiveFloat | None = Field(None, validation_alias=AliasChoices("eps", "epsilon"),
                                       description="null: the float type's machine epsilon, as PyTorch")
     elementwise_affine: bool = True
+    # Gemma's scale: 1 + weight, the weight starting at 0 (Google's gemma_pytorch RMSNorm(add_unit_offset=True))
+    add_unit_offset: bool = False
 
 
 @register
 class RMSNorm(LayerKind):
     """x / sqrt(mean(x²) + eps) · weight over the trailing dims (Zhang & Sennrich 2019; the norm
-    of T5, LLaMA and Gemma): no mean subtracted, no bias."""
+    of T5, LLaMA and Gemma): no mean subtracted, no bias.  ``add_unit_offset``: times 1 + weight,
+    Gemma's, whose checkpoints store the weight that way."""
 
     type_name, Params = "RMSNorm", RMSNormParams
     summary = "x / sqrt(mean(x²) + eps) · weight over the trailing dims (T5, LLaMA); no mean, no bias"
@@ -243,8 +246,13 @@ class RMSNorm(LayerKind):
     def infer(self, p: RMSNormParams, ins: list[TensorType]) -> LayerResult:
         x = ins[0]
         actual, shape_arg = _trailing(self.type_name, p.normalized_shape, x)
+        if p.add_unit_offset and not p.elementwise_affine:
+            raise SpecError("V133", "add_unit_offset: true scales by 1 + weight, but elementwise_affine: false "
+                            "gives the norm no weight", "set elementwise_affine: true (Gemma's learned scale), or "
+                            "drop add_unit_offset", field="add_unit_offset")
         params = math.prod(actual) if p.elementwise_affine else 0
-        args = {"normalized_shape": shape_arg, "eps": p.eps, "elementwise_affine": p.elementwise_affine}
+        args = {"normalized_shape": shape_arg, "eps": p.eps, "elementwise_affine": p.elementwise_affine,
+                "add_unit_offset": p.add_unit_offset}
         return LayerResult(_same(x), args, params, mul(product(x.shape[1:]), 4 if p.elementwise_affine else 3))
 
 

@@ -426,6 +426,29 @@ def from_logits_hint(loss: Any) -> str:
     return "remove it: only KLDivLoss takes from_logits"
 
 
+def attention_config_key(key: str, value: Any, where: list[str]) -> str | None:
+    """How specc writes a Hugging Face or timm attention setting copied onto MultiheadAttention
+    (``where``: the keys above it, ["rotary"] inside rotary:), or None for any other key."""
+    shown = yaml_flow(value)
+    if key in ("rope_theta", "theta", "rotary_emb_base"):
+        under = "" if where else f" under rotary: (rotary: {{base: {shown}}})"
+        return f"write the rotary base as base: {shown}{under}"
+    if key == "rope_scaling" and not where:
+        return ("write it under rotary: as scaling: (rotary: {scaling: {type: llama3, factor: 8, ...}}), with its "
+                "keys as Hugging Face's config gives them")
+    if key in ("rotary_pct", "partial_rotary_factor"):
+        return (f"write rotary: {{dim: N}} with N the features of each head that turn, {shown} · head_dim (even): "
+                "dim counts features, not a fraction")
+    if key == "attention_bias" and not where:
+        return f"replace it with bias: {shown} (q, k, v and o projections alike)"
+    if key == "qkv_bias" and not where:  # timm's Attention: proj_bias is true unless given
+        return (f"replace it with bias: {{qkv: {shown}, out: true}} (the output projection's bias apart, timm's "
+                "proj_bias)")
+    if key == "proj_bias" and not where:
+        return f"replace it with bias: {{qkv: true, out: {shown}}} (timm's qkv_bias is the qkv entry)"
+    return None
+
+
 def other_loss_key(key: str, loss: Any) -> str | None:
     """A key of other losses than the one named: Keras' label_smoothing on a binary cross-entropy,
     or a key of CrossEntropyLoss written on BCE; None when no loss of specc takes it."""
@@ -582,6 +605,8 @@ def pydantic_diagnostics(exc: ValidationError, root: Any, model: type[BaseModel]
             noun = "parameter" if what and not owner.shown else "key"
             elsewhere = OPTIMIZER_KEYS.get(str(key)) if owner.shown[:1] == ["optimizer"] else None
             elsewhere = elsewhere or keras_key(str(key), err.get("input"))
+            if what.startswith("MultiheadAttention") and owner.shown[:1] in ([], ["rotary"]):
+                elsewhere = attention_config_key(str(key), err.get("input"), owner.shown[:1]) or elsewhere
             if key == "axis" and not what.startswith(("BatchNorm", "InstanceNorm")):
                 elsewhere = "replace it with dim, PyTorch's name for the axis a layer works along"
             if owner.shown[:1] == ["loss"]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -214,15 +215,19 @@ def _attn_mask(layer: Layer, m: str, dtype: str, rank: int, heads: int) -> str:
     return layer.op("Reshape", [m, layer.op("Concat", [layer.const([-1, heads]), steps], axis=0)])
 
 
-def _causal(layer: Layer, x: str, t_axis: int, t: DimLike, extra: int = 0) -> str:
+def _causal(layer: Layer, x: str, t_axis: int, t: DimLike, extra: int = 0, window: int | None = None) -> str:
     """The (T, T + extra) mask of ``x``'s own length, built at run time: -inf where key j comes
-    after query i (j > i), PyTorch's top-left causal mask."""
+    after query i (j > i), PyTorch's top-left causal mask; with a ``window`` also where j <= i - window
+    (Mistral's sliding window)."""
     length = layer.op("Reshape", [_dim(layer, x, t_axis, t), layer.const([], "int64")])
     zero, one = layer.const(0), layer.const(1)
     rows = layer.op("Reshape", [layer.op("Range", [zero, length, one]), layer.const([-1, 1])])
     width = layer.op("Add", [length, layer.const(extra)]) if extra else length
     cols = layer.op("Range", [zero, width, one])
     later = layer.op("Greater", [cols, rows])
+    if window:
+        too_old = layer.op("Greater", [layer.op("Sub", [rows, cols]), layer.const(window - 1)])
+        later = layer.op("Or", [later, too_old])
     return layer.op("Where", [later, _ft(layer, -math.inf), _ft(layer, 0.0)])
 
 
@@ -250,15 +255,33 @@ def _masks(layer: Layer, names: tuple[str, ...], first: int) -> dict[str, tuple[
 
 # -- the kinds --------------------------------------------------------------------------------------------
 
+def rotary_inv_freq(d: int, base: float, scaling: dict[str, Any] | None) -> np.ndarray:
+    """Hugging Face's inv_freq in float32, as GroupedQueryAttention.inv_freq computes it: each pair's
+    angle per position, scaled as rope_scaling says (linear: divided by factor; llama3: long
+    wavelengths divided by factor, short ones kept, the band between blended)."""
+    inv = (1.0 / (np.float32(base) ** (np.arange(0, d, 2).astype(np.float32) / np.float32(d)))).astype(np.float32)
+    if scaling is None:
+        return inv
+    factor = np.float32(scaling["factor"])
+    if scaling["type"] == "linear":
+        return (inv / factor).astype(np.float32)
+    old = np.float32(scaling["original_max_position_embeddings"])
+    low, high = np.float32(scaling["low_freq_factor"]), np.float32(scaling["high_freq_factor"])
+    wavelen = np.float32(2 * math.pi) / inv
+    smooth = (old / wavelen - low) / (high - low)
+    blended = (np.float32(1) - smooth) * inv / factor + smooth * inv
+    kept = np.where(wavelen < old / high, inv, blended)
+    return np.where(wavelen > old / low, inv / factor, kept).astype(np.float32)
+
+
 def _rotary(layer: Layer, x: str, t_axis_of: str, t_axis: int, t: DimLike, head_dim: int) -> str:
     """``x`` (B, heads, T, head_dim) with its first rotary_dim features turned by position 0..T-1,
     T read from ``t_axis_of`` at run time: x·cos + rotate(x)·sin, where rotate is a Gather of each
     feature's partner (i + d/2, or its neighbour when interleaved) times -1 or 1.  The features past
     rotary_dim get the angle 0 (cos 1, sin 0), which keeps them as they are."""
     args = layer.args
-    d, base = int(args["rotary_dim"]), float(args["rotary_base"])
-    # Hugging Face's inv_freq, in float32
-    inv = (1.0 / (np.float32(base) ** (np.arange(0, d, 2).astype(np.float32) / np.float32(d)))).astype(np.float32)
+    d = int(args["rotary_dim"])
+    inv = rotary_inv_freq(d, float(args["rotary_base"]), args.get("rotary_scaling"))
     half = d // 2
     if args["rotary_interleaved"]:
         freqs = np.repeat(inv, 2)
@@ -293,8 +316,9 @@ def _grouped(layer: Layer) -> str:
     k_in = layer.inputs[1] if n >= 2 else q_in
     v_in = layer.inputs[2] if n == 3 else k_in
     e, heads, kv = int(args["embed_dim"]), int(args["num_heads"]), int(args["num_kv_heads"])
-    d = e // heads
+    d = int(args.get("head_dim") or e // heads)
     bias, batch_first = bool(args["bias"]), bool(args["batch_first"])
+    out_bias = bias if args.get("out_bias") is None else bool(args["out_bias"])
     t_axis = 1 if batch_first else 0
     kdim, vdim = int(args["kdim"] or e), int(args["vdim"] or e)
     to_heads = [0, 2, 1, 3] if batch_first else [1, 2, 0, 3]  # (B, heads, T, d)
@@ -321,7 +345,7 @@ def _grouped(layer: Layer) -> str:
         m, dtype, _ = given["key_padding"]
         parts.append(_key_padding(layer, m, dtype))
     if args["causal"]:
-        parts.append(_causal(layer, q_in, t_axis, layer.in_types[0].shape[t_axis]))
+        parts.append(_causal(layer, q_in, t_axis, layer.in_types[0].shape[t_axis], window=args.get("window")))
     mask = _sum(layer, parts)
     if mask is not None:
         scores = layer.op("Add", [scores, mask])
@@ -332,7 +356,8 @@ def _grouped(layer: Layer) -> str:
         weights = layer.op("Where", [layer.op("Equal", [top, _ft(layer, -math.inf)]), _ft(layer, 0.0), weights])
     out = layer.op("MatMul", [weights, v])  # (B, heads, T, d)
     out = layer.op("Transpose", [out], perm=[0, 2, 1, 3] if batch_first else [2, 0, 1, 3])
-    return _linear(layer, layer.op("Reshape", [out, layer.const([0, 0, e])]), "o_proj", e, e, bias)
+    return _linear(layer, layer.op("Reshape", [out, layer.const([0, 0, heads * d])]), "o_proj", heads * d, e,
+                   out_bias)
 
 
 @lowers("MultiheadAttention")

@@ -97,7 +97,11 @@ def rms_norm(layer: Layer) -> str:
     shape = (given,) if isinstance(given, int) else tuple(given)
     t = layer.float_dtype
     eps = float(layer.args["eps"] if layer.args["eps"] is not None else MACHINE_EPS[t])
-    scale = layer.param("weight", shape, ONES) if layer.args["elementwise_affine"] else ""
+    scale = ""
+    if layer.args["elementwise_affine"] and layer.args.get("add_unit_offset"):  # Gemma's 1 + weight
+        scale = layer.op("Add", [layer.param("weight", shape, ZEROS), layer.const(1.0, t)])
+    elif layer.args["elementwise_affine"]:
+        scale = layer.param("weight", shape, ONES)
     if layer.b.opset >= 23:
         return layer.op("RMSNormalization", [layer.x, scale or layer.const(np.ones(shape), t)], axis=-len(shape),
                         epsilon=eps)

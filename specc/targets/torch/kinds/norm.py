@@ -58,7 +58,7 @@ class RMSNorm(Lowering):
     torch_class = "RMSNorm"
     support = ("rms_norm",)
     positional = ("normalized_shape",)
-    defaults = {"eps": None, "elementwise_affine": True}
+    defaults = {"eps": None, "elementwise_affine": True, "add_unit_offset": False}
 
 
 @lowering

@@ -1,10 +1,12 @@
-"""Attention as LLaMA, Mistral, Qwen and GPT-NeoX write it: one nn.Linear per projection (named as
-in Hugging Face's LlamaAttention: q_proj, k_proj, v_proj, o_proj), ``num_kv_heads`` key/value heads
-each shared by ``num_heads / num_kv_heads`` query heads (grouped-query attention; 1 is multi-query),
+"""Attention as LLaMA, Mistral, Qwen2, Gemma and GPT-NeoX write it: one nn.Linear per projection
+(named as in Hugging Face's LlamaAttention: q_proj, k_proj, v_proj, o_proj), ``num_kv_heads``
+key/value heads each shared by ``num_heads / num_kv_heads`` query heads (grouped-query attention;
+1 is multi-query), heads of ``head_dim`` features (embed_dim / num_heads unless given, Gemma's 256),
 and rotary position embeddings turning the first ``rotary_dim`` features of every query and key
-head by angles position·base^(-2i/rotary_dim).  The angles are computed in forward from the
-sequence's own length, so one model runs at every length; positions are 0..T-1 for the queries
-and 0..S-1 for the keys.
+head by angles position·base^(-2i/rotary_dim), stretched by ``rotary_scaling`` (Hugging Face's
+rope_scaling: linear, llama3).  The angles are computed in forward from the sequence's own length,
+so one model runs at every length; positions are 0..T-1 for the queries and 0..S-1 for the keys.
+``window`` (Mistral's sliding window) hides from query i every key j <= i - window.
 
 A real module so that ruff lints it and tests import it; the emitter reads the text below
 the marker (``specc.targets.torch.support.text``)."""
@@ -36,15 +38,20 @@ class GroupedQueryAttention(nn.Module):
         rotary_dim: int | None = None,
         rotary_base: float = 10000.0,
         rotary_interleaved: bool = False,
+        head_dim: int | None = None,
+        out_bias: bool | None = None,
+        window: int | None = None,
+        rotary_scaling: dict | None = None,
     ) -> None:
         super().__init__()
         self.num_heads, self.num_kv_heads = num_heads, num_kv_heads
-        self.head_dim = embed_dim // num_heads
-        kv_dim = num_kv_heads * self.head_dim
-        self.q_proj = nn.Linear(embed_dim, embed_dim, bias=bias)
+        self.head_dim = head_dim or embed_dim // num_heads
+        q_dim, kv_dim = num_heads * self.head_dim, num_kv_heads * self.head_dim
+        self.q_proj = nn.Linear(embed_dim, q_dim, bias=bias)
         self.k_proj = nn.Linear(kdim or embed_dim, kv_dim, bias=bias)
         self.v_proj = nn.Linear(vdim or embed_dim, kv_dim, bias=bias)
-        self.o_proj = nn.Linear(embed_dim, embed_dim, bias=bias)
+        out_bias = bias if out_bias is None else out_bias
+        self.o_proj = nn.Linear(q_dim, embed_dim, bias=out_bias)
         self.dropout, self.batch_first, self.scale, self.causal = (
             dropout,
             batch_first,
@@ -53,13 +60,33 @@ class GroupedQueryAttention(nn.Module):
         )
         self.rotary_dim, self.rotary_base = rotary_dim, rotary_base
         self.rotary_interleaved = rotary_interleaved
+        self.window, self.rotary_scaling = window, rotary_scaling
+
+    def inv_freq(self, device: torch.device) -> torch.Tensor:
+        """Each pair's angle per position, in float32 whatever x's type, as Hugging Face computes
+        them (no buffer: .half() would round it); scaled as its rope_scaling (linear, llama3)."""
+        d = self.rotary_dim
+        steps = torch.arange(0, d, 2, device=device, dtype=torch.int64).float() / d
+        inv_freq = 1.0 / (self.rotary_base**steps)
+        scaling = self.rotary_scaling
+        if scaling is None:
+            return inv_freq
+        factor = scaling["factor"]
+        if scaling["type"] == "linear":  # position interpolation: positions / factor
+            return inv_freq / factor
+        # LLaMA 3.1: long wavelengths slowed by factor, short ones kept, the band between blended
+        old = scaling["original_max_position_embeddings"]
+        low, high = scaling["low_freq_factor"], scaling["high_freq_factor"]
+        wavelen = 2 * torch.pi / inv_freq
+        smooth = (old / wavelen - low) / (high - low)
+        blended = (1 - smooth) * inv_freq / factor + smooth * inv_freq
+        kept = torch.where(wavelen < old / high, inv_freq, blended)
+        return torch.where(wavelen > old / low, inv_freq / factor, kept)
 
     def rotate(self, x: torch.Tensor) -> torch.Tensor:
         """x (B, heads, T, head_dim) with its first rotary_dim features turned by position."""
         d = self.rotary_dim
-        # In float32 whatever x's type, as Hugging Face computes them (no buffer: .half() would round it)
-        steps = torch.arange(0, d, 2, device=x.device, dtype=torch.int64).float() / d
-        inv_freq = 1.0 / (self.rotary_base**steps)
+        inv_freq = self.inv_freq(x.device)
         positions = torch.arange(x.shape[2], device=x.device, dtype=torch.float32)
         angles = torch.outer(positions, inv_freq)  # (T, d / 2)
         turned, kept = x[..., :d], x[..., d:]
@@ -104,7 +131,12 @@ class GroupedQueryAttention(nn.Module):
             k = k.reshape(b, self.num_heads, s, self.head_dim)
             v = v[:, :, None].expand(b, self.num_kv_heads, groups, s, self.head_dim)
             v = v.reshape(b, self.num_heads, s, self.head_dim)
-        mask, hidden = None, None
+        mask, hidden, later = None, None, None
+        if self.causal and (key_padding_mask is not None or self.window):
+            ones = torch.ones(t, s, dtype=torch.bool, device=q.device)
+            later = ones.triu(1)
+            if self.window:  # Mistral: query i sees keys i - window + 1 .. i
+                later = later | ones.tril(-self.window)
         if key_padding_mask is not None:
             if key_padding_mask.dtype == torch.bool:
                 zeros = torch.zeros(
@@ -112,12 +144,14 @@ class GroupedQueryAttention(nn.Module):
                 )
                 key_padding_mask = zeros.masked_fill(key_padding_mask, float("-inf"))
             mask = key_padding_mask.to(q.dtype)[:, None, None, :]  # (B, 1, 1, S)
-            if self.causal:
-                later = torch.ones(t, s, dtype=torch.bool, device=q.device).triu(1)
+            if later is not None:
                 mask = mask.masked_fill(later, float("-inf"))
             # A row with every key hidden would be NaN: it attends to nothing (0), with finite gradients.
             hidden = (mask == float("-inf")).all(-1, keepdim=True)
             mask = mask.masked_fill(hidden, 0.0)
+        elif later is not None:  # each query keeps itself: no row is all hidden
+            mask = torch.zeros(t, s, dtype=q.dtype, device=q.device)
+            mask = mask.masked_fill(later, float("-inf"))
         out = F.scaled_dot_product_attention(
             q,
             k,
