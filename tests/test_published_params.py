@@ -1536,3 +1536,193 @@ def test_round22_inception_resnet_v2_is_timms() -> None:
     copy_in_run_order(built, twin, x)
     with torch.no_grad():
         torch.testing.assert_close(built.eval()(x), twin.eval()(x), rtol=1e-4, atol=1e-4)
+
+
+# -- published architectures written from their reference code, round 24 ------------------------------------------
+
+class ECABasicBlock(TVBasicBlock):
+    """BangguWu/ECANet models/eca_resnet.py ECABasicBlock: torchvision's BasicBlock, eca_layer after bn2."""
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
+                 k_size: int = 3) -> None:
+        super().__init__(inplanes, planes, stride, downsample)
+        self.eca = nn.Conv1d(1, 1, k_size, padding=(k_size - 1) // 2, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+        y = self.eca(out.mean((2, 3)).unsqueeze(1))  # eca_layer: avg_pool, conv over the channels, sigmoid
+        out = out * torch.sigmoid(y).squeeze(1)[:, :, None, None]
+        return self.relu(out + (x if self.downsample is None else self.downsample(x)))
+
+
+class PyGATLayer(nn.Module):
+    """Diego999/pyGAT layers.py GraphAttentionLayer (batched)."""
+
+    def __init__(self, fin: int, fout: int, concat: bool) -> None:
+        super().__init__()
+        self.W, self.a = nn.Parameter(torch.randn(fin, fout)), nn.Parameter(torch.randn(2 * fout, 1))
+        self.concat = concat
+
+    def forward(self, h: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
+        wh = h @ self.W
+        f = wh.shape[-1]
+        e = nn.functional.leaky_relu(wh @ self.a[:f] + (wh @ self.a[f:]).transpose(1, 2), 0.2)
+        attention = torch.softmax(torch.where(adj > 0, e, -9e15 * torch.ones_like(e)), dim=-1)
+        out = attention @ wh
+        return nn.functional.elu(out) if self.concat else out
+
+
+class PyGAT(nn.Module):
+    def __init__(self, nfeat: int = 1433, nhid: int = 8, nclass: int = 7, heads: int = 8) -> None:
+        super().__init__()
+        self.attentions = nn.ModuleList(PyGATLayer(nfeat, nhid, True) for _ in range(heads))
+        self.out_att = PyGATLayer(nhid * heads, nclass, False)
+
+    def forward(self, x: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([att(x, adj) for att in self.attentions], dim=-1)
+        return torch.log_softmax(nn.functional.elu(self.out_att(x, adj)), dim=-1)
+
+
+class NonLocal2d(nn.Module):
+    """AlexHex7/Non-local_pytorch NONLocalBlock2D, embedded Gaussian, sub_sample and bn_layer on."""
+
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.g, self.theta, self.phi = (nn.Conv2d(c, c // 2, 1) for _ in range(3))
+        self.W = nn.Sequential(nn.Conv2d(c // 2, c, 1), nn.BatchNorm2d(c))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        g_x = nn.functional.max_pool2d(self.g(x), 2).flatten(2).transpose(1, 2)
+        theta_x = self.theta(x).flatten(2).transpose(1, 2)
+        phi_x = nn.functional.max_pool2d(self.phi(x), 2).flatten(2)
+        y = (torch.softmax(theta_x @ phi_x, dim=-1) @ g_x).transpose(1, 2).reshape(b, c // 2, h, w)
+        return self.W(y) + x
+
+
+class SASRecRef(nn.Module):
+    """pmixer/SASRec.pytorch model.py SASRec.log2feats, then predict's scores of every item."""
+
+    def __init__(self, items: int = 3416, maxlen: int = 200, d: int = 50, blocks: int = 2, heads: int = 1) -> None:
+        super().__init__()
+        self.item_emb = nn.Embedding(items + 1, d, padding_idx=0)
+        self.pos_emb = nn.Embedding(maxlen + 1, d, padding_idx=0)
+        self.attention_layernorms = nn.ModuleList(nn.LayerNorm(d, eps=1e-8) for _ in range(blocks))
+        self.attention_layers = nn.ModuleList(nn.MultiheadAttention(d, heads) for _ in range(blocks))
+        self.forward_layernorms = nn.ModuleList(nn.LayerNorm(d, eps=1e-8) for _ in range(blocks))
+        self.conv1 = nn.ModuleList(nn.Conv1d(d, d, 1) for _ in range(blocks))
+        self.conv2 = nn.ModuleList(nn.Conv1d(d, d, 1) for _ in range(blocks))
+        self.last_layernorm = nn.LayerNorm(d, eps=1e-8)
+
+    def forward(self, log_seqs: torch.Tensor) -> torch.Tensor:
+        seqs = self.item_emb(log_seqs) * self.item_emb.embedding_dim ** 0.5
+        poss = torch.arange(1, log_seqs.shape[1] + 1).expand_as(log_seqs) * (log_seqs != 0)
+        seqs = seqs + self.pos_emb(poss)
+        tl = seqs.shape[1]
+        attention_mask = ~torch.tril(torch.ones((tl, tl), dtype=torch.bool))
+        for i in range(len(self.attention_layers)):
+            seqs = torch.transpose(seqs, 0, 1)
+            q = self.attention_layernorms[i](seqs)
+            mha_outputs, _ = self.attention_layers[i](q, seqs, seqs, attn_mask=attention_mask)
+            seqs = torch.transpose(q + mha_outputs, 0, 1)
+            seqs = self.forward_layernorms[i](seqs)
+            ffn = self.conv2[i](torch.relu(self.conv1[i](seqs.transpose(-1, -2)))).transpose(-1, -2)
+            seqs = ffn + seqs
+        return self.last_layernorm(seqs)[:, -1, :] @ self.item_emb.weight.T
+
+
+@pytest.mark.parametrize(("stem", "overrides", "published"), [
+    # BangguWu/ECANet eca_resnet18 (k_size 3 everywhere): torchvision resnet18's 11,689,512 + 8 convs of 3
+    ("eca_resnet18", [], 11_689_512 + 8 * 3),
+    # Diego999/pyGAT GAT(1433, 8, 7, dropout 0.6, alpha 0.2, nheads 8) on Cora
+    ("gat_cora", [], 8 * (1433 * 8 + 2 * 8) + 64 * 7 + 2 * 7),
+    # pmixer/SASRec.pytorch at ML-1M (3416 items, maxlen 200, 50 hidden units, 2 blocks, 1 head)
+    ("sasrec", [], 212_000),
+    # HF ElectraForPreTraining(ElectraConfig(embedding_size=128, hidden_size=256, 12 layers, 4 heads,
+    # intermediate 1024)), google/electra-small-discriminator's config, counted in a throwaway venv
+    ("electra_small_discriminator", ["layers=12"], 13_549_057),
+    # jaywonchung/BERT4Rec-VAE-Pytorch BERTModel at ML-1M (3416 items, max_len 100, hidden 256, 2 blocks)
+    ("bert4rec", [], 3_358_297),
+    # HF EncodecModel(EncodecConfig()).encoder, encodec_24khz's settings, counted in a throwaway venv
+    ("encodec_encoder", [], 7_425_792),
+    # timm cait_xxs24_224 and resmlp_12_224 (timm.create_model(..., pretrained=False)), counted in a throwaway venv
+    ("cait_xxs", ["image_size=224", "patch=16", "d=192", "depth=24"], 11_956_264),
+    ("resmlp_12", ["image_size=224", "patch=16", "d=384", "depth=12"], 15_350_872),
+])
+def test_round24_published_sizes(stem: str, overrides: list[str], published: int) -> None:
+    spec = specc.load(ARCH / f"{stem}.yaml", overrides=overrides)
+    assert spec.ok, [d.render() for d in spec.errors]
+    assert spec.check()["total_params"] == published
+
+
+def test_round24_formulas_match_the_published_counts() -> None:
+    # the counts pinned above from the reference modules' own constructors (written in this file)
+    assert _meta_count(lambda: TVResNet(ECABasicBlock, [2, 2, 2, 2])) == 11_689_536
+    assert _meta_count(PyGAT) == 92_302
+    assert _meta_count(SASRecRef) == 212_000
+    # BERT4Rec: (items + 2)·d tokens, 100·d positions, 2 pre-norm blocks, the Linear to items + 1
+    d = 256
+    assert 3418 * d + 100 * d + 2 * (4 * (d * d + d) + 2 * 4 * d * d + 4 * d + d + 4 * d) + d * 3417 + 3417 == 3_358_297
+
+
+def test_round24_eca_resnet18_is_the_reference_network() -> None:
+    spec = specc.load(ARCH / "eca_resnet18.yaml")
+    built, twin, x = build_module(spec), TVResNet(ECABasicBlock, [2, 2, 2, 2]), torch.randn(2, 3, 64, 48)
+    assert counts(built) == counts(twin)
+    copy_in_run_order(built, twin, x)
+    with torch.no_grad():
+        torch.testing.assert_close(built.eval()(x), twin.eval()(x), rtol=1e-4, atol=1e-4)
+
+
+def test_round24_gat_is_pygats_network() -> None:
+    # the 8 heads' W side by side are the spec's Linear (transposed), their a halves its grouped convs
+    built, twin = build_module(specc.load(ARCH / "gat_cora.yaml")).eval(), PyGAT().eval()
+    heads = twin.attentions
+    with torch.no_grad():
+        for m in twin.parameters():
+            m.copy_(torch.randn_like(m) * 0.1)
+        built.get_submodule("W").weight.copy_(torch.cat([h.W for h in heads], dim=1).T)
+        built.get_submodule("a_src").weight.copy_(torch.cat([h.a[:8] for h in heads]).reshape(8, 8, 1))
+        built.get_submodule("a_dst").weight.copy_(torch.cat([h.a[8:] for h in heads]).reshape(8, 8, 1))
+        built.get_submodule("W_out").weight.copy_(twin.out_att.W.T)
+        built.get_submodule("a_src_out").weight.copy_(twin.out_att.a[:7].T)
+        built.get_submodule("a_dst_out").weight.copy_(twin.out_att.a[7:].T)
+        x, adj = torch.randn(2, 11, 1433), (torch.rand(2, 11, 11) < 0.3).float() + torch.eye(11)
+        torch.testing.assert_close(built(x, adj), twin(x, adj), rtol=1e-4, atol=1e-5)
+
+
+def test_round24_non_local_block_is_the_reference_block() -> None:
+    # 2,101,760 parameters at 1024 channels (ResNet-50's res4, the paper's place for it)
+    assert _meta_count(lambda: NonLocal2d(1024)) == 3 * (1024 * 512 + 512) + 512 * 1024 + 1024 + 2 * 1024
+    built = build_module(specc.load(ARCH / "non_local_block.yaml")).eval()
+    block = NonLocal2d(64).eval()
+    with torch.no_grad():
+        nn.init.normal_(block.W[1].weight), nn.init.normal_(block.W[1].running_var).abs_()
+        for name in ("g", "theta", "phi"):
+            built.get_submodule(name).load_state_dict(getattr(block, name).state_dict())
+        built.get_submodule("W").load_state_dict(block.W[0].state_dict())
+        built.get_submodule("W_bn").load_state_dict(block.W[1].state_dict())
+        x = torch.randn(2, 3, 14, 10)
+        stem = torch.relu(built.get_submodule("stem")(x))
+        want = built.get_submodule("linear_1")(block(stem).mean((2, 3)))
+        torch.testing.assert_close(built(x), want, rtol=1e-4, atol=1e-5)
+
+
+def test_round24_sasrec_is_pmixers_network() -> None:
+    built, twin = build_module(specc.load(ARCH / "sasrec.yaml")).eval(), SASRecRef().eval()
+    theirs = twin.state_dict()
+    # the scores' Linear is tied to the item table: the state dict holds it under both names
+    state = {"item_emb.weight": theirs["item_emb.weight"], "scores.weight": theirs["item_emb.weight"],
+             "pos_emb.weight": theirs["pos_emb.weight"],
+             "last_layernorm.weight": theirs["last_layernorm.weight"],
+             "last_layernorm.bias": theirs["last_layernorm.bias"]}
+    for i in range(2):
+        for ours, ref in (("Q", f"attention_layernorms.{i}"), ("attn", f"attention_layers.{i}"),
+                          ("ln", f"forward_layernorms.{i}"), ("conv1", f"conv1.{i}"), ("conv2", f"conv2.{i}")):
+            state |= {f"layers.{i}.{ours}.{k[len(ref) + 1:]}": v for k, v in theirs.items() if k.startswith(ref + ".")}
+    assert set(state) == set(built.state_dict())
+    built.load_state_dict(state)
+    seq = torch.randint(1, 3417, (3, 9))
+    seq[0, :4] = 0  # left padding, as SASRec's data loader pads
+    with torch.no_grad():
+        torch.testing.assert_close(built(seq), twin(seq), rtol=1e-4, atol=1e-4)
