@@ -1726,3 +1726,74 @@ def test_round24_sasrec_is_pmixers_network() -> None:
     seq[0, :4] = 0  # left padding, as SASRec's data loader pads
     with torch.no_grad():
         torch.testing.assert_close(built(seq), twin(seq), rtol=1e-4, atol=1e-4)
+
+
+class TimmSwinBlock(nn.Module):
+    """timm swin_transformer.py SwinTransformerBlock (v1) without its relative position bias: window
+    attention on a (B, H, W, C) map, rolled by -shift first and back after, under calculate_mask's mask."""
+
+    def __init__(self, dim: int, heads: int, res: int, ws: int, shift: int) -> None:
+        super().__init__()
+        self.heads, self.ws, self.shift = heads, ws, shift
+        self.norm1, self.qkv, self.proj = nn.LayerNorm(dim), nn.Linear(dim, 3 * dim), nn.Linear(dim, dim)
+        self.norm2, self.fc1, self.fc2 = nn.LayerNorm(dim), nn.Linear(dim, 4 * dim), nn.Linear(4 * dim, dim)
+        mask = None
+        if shift:
+            img = torch.zeros(1, res, res, 1)
+            cnt = 0
+            for h in (slice(0, -ws), slice(-ws, -shift), slice(-shift, None)):
+                for w in (slice(0, -ws), slice(-ws, -shift), slice(-shift, None)):
+                    img[:, h, w, :] = cnt
+                    cnt += 1
+            windows = self.partition(img).reshape(-1, ws * ws)
+            mask = (windows.unsqueeze(1) - windows.unsqueeze(2)).ne(0).float() * -100.0
+        self.register_buffer("attn_mask", mask, persistent=False)
+
+    def partition(self, x: torch.Tensor) -> torch.Tensor:
+        b, h, w, c = x.shape
+        ws = self.ws
+        return x.view(b, h // ws, ws, w // ws, ws, c).permute(0, 1, 3, 2, 4, 5).reshape(-1, ws, ws, c)
+
+    def attn(self, x: torch.Tensor) -> torch.Tensor:
+        b, h, w, c = x.shape
+        if self.shift:
+            x = torch.roll(x, (-self.shift, -self.shift), (1, 2))
+        win = self.partition(x).reshape(-1, self.ws * self.ws, c)
+        q, k, v = self.qkv(win).reshape(win.shape[0], -1, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        a = (q * (c // self.heads) ** -0.5) @ k.transpose(-2, -1)
+        if self.attn_mask is not None:
+            nw = self.attn_mask.shape[0]
+            a = (a.view(-1, nw, self.heads, a.shape[-2], a.shape[-1]) + self.attn_mask[None, :, None]).flatten(0, 1)
+        y = self.proj((a.softmax(-1) @ v).transpose(1, 2).reshape(win.shape[0], -1, c))
+        y = y.view(b, h // self.ws, w // self.ws, self.ws, self.ws, c).permute(0, 1, 3, 2, 4, 5).reshape(b, h, w, c)
+        return torch.roll(y, (self.shift, self.shift), (1, 2)) if self.shift else y
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x))
+        return x + self.fc2(nn.functional.gelu(self.fc1(self.norm2(x))))
+
+
+def test_round24_swin_shifted_window_blocks_are_timms() -> None:
+    # timm's SwinTransformer(img_size=64, window_size=4, depths=(2, 2), num_heads=(3, 6)) has 1,387,066
+    # parameters, 882 in its relative position tables; with those at zero, blocks 3 and 4 of the spec
+    # (W-MSA, then SW-MSA with the roll and the mask) compute what timm's do
+    assert specc.load(ARCH / "swin_shifted.yaml").check()["total_params"] == 1_387_066 - 882
+    built = build_module(specc.load(ARCH / "swin_shifted.yaml")).eval()
+    twins = [TimmSwinBlock(96, 3, 16, 4, 0).eval(), TimmSwinBlock(96, 3, 16, 4, 2).eval()]
+    x = torch.randn(2, 16, 16, 96)
+    with torch.no_grad():
+        for name, twin in zip(("stage1_0", "stage1_1"), twins):
+            block = built.get_submodule(name)
+            for p in twin.parameters():
+                p.copy_(torch.randn_like(p) * 0.2)
+            mine = dict(block.named_parameters())
+            state = {"norm1.weight": twin.norm1.weight, "norm1.bias": twin.norm1.bias,
+                     "attn.in_proj_weight": twin.qkv.weight, "attn.in_proj_bias": twin.qkv.bias,
+                     "attn.out_proj.weight": twin.proj.weight, "attn.out_proj.bias": twin.proj.bias,
+                     "mlp.norm2.weight": twin.norm2.weight, "mlp.norm2.bias": twin.norm2.bias,
+                     "mlp.fc1.weight": twin.fc1.weight, "mlp.fc1.bias": twin.fc1.bias,
+                     "mlp.fc2.weight": twin.fc2.weight, "mlp.fc2.bias": twin.fc2.bias}
+            assert set(state) == set(mine)
+            for k, v in state.items():
+                mine[k].copy_(v)
+            torch.testing.assert_close(block(x), twin(x), rtol=1e-4, atol=1e-4)
