@@ -1648,6 +1648,11 @@ class SASRecRef(nn.Module):
     # timm cait_xxs24_224 and resmlp_12_224 (timm.create_model(..., pretrained=False)), counted in a throwaway venv
     ("cait_xxs", ["image_size=224", "patch=16", "d=192", "depth=24"], 11_956_264),
     ("resmlp_12", ["image_size=224", "patch=16", "d=384", "depth=12"], 15_350_872),
+    # DingXiaoH/RepVGG create_RepVGG_A0(deploy=False), the training-time network (built below)
+    ("repvgg_a0", ["d2=4", "d3=14"], 9_108_968),
+    # PyTorch Geometric SAGEConv(1433, 256) + SAGEConv(256, 7), and examples/gin.py's Net(7, 32, 2, 5)
+    ("graphsage", [], 2 * 1433 * 256 + 256 + 2 * 256 * 7 + 7),
+    ("gin_mutag", [], 11_202),
 ])
 def test_round24_published_sizes(stem: str, overrides: list[str], published: int) -> None:
     spec = specc.load(ARCH / f"{stem}.yaml", overrides=overrides)
@@ -1797,3 +1802,91 @@ def test_round24_swin_shifted_window_blocks_are_timms() -> None:
             for k, v in state.items():
                 mine[k].copy_(v)
             torch.testing.assert_close(block(x), twin(x), rtol=1e-4, atol=1e-4)
+
+
+def _conv_bn(cin: int, cout: int, k: int, stride: int, padding: int) -> nn.Module:
+    seq = nn.Sequential()
+    seq.add_module("conv", nn.Conv2d(cin, cout, k, stride, padding, bias=False))
+    seq.add_module("bn", nn.BatchNorm2d(cout))
+    return seq
+
+
+class RepVGGBlock(nn.Module):
+    """DingXiaoH/RepVGG repvgg.py RepVGGBlock at training time (deploy=False, no SE)."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1) -> None:
+        super().__init__()
+        self.rbr_dense, self.rbr_1x1 = _conv_bn(cin, cout, 3, stride, 1), _conv_bn(cin, cout, 1, stride, 0)
+        self.rbr_identity = nn.BatchNorm2d(cin) if cout == cin and stride == 1 else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = 0 if self.rbr_identity is None else self.rbr_identity(x)
+        return torch.relu(self.rbr_dense(x) + self.rbr_1x1(x) + identity)
+
+
+def repvgg_a0(classes: int = 1000, num_blocks: tuple[int, ...] = (2, 4, 14, 1)) -> nn.Module:
+    # create_RepVGG_A0: num_blocks [2, 4, 14, 1], width_multiplier [0.75, 0.75, 0.75, 2.5]
+    blocks, widths, cin = [RepVGGBlock(3, 48, 2)], [48, 96, 192, 1280], 48
+    for n, w in zip(num_blocks, widths):
+        for i in range(n):
+            blocks.append(RepVGGBlock(cin, w, 2 if i == 0 else 1))
+            cin = w
+    return nn.Sequential(*blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(1280, classes))
+
+
+def test_round24_repvgg_a0_is_the_reference_network() -> None:
+    assert _meta_count(repvgg_a0) == 9_108_968
+    spec = specc.load(ARCH / "repvgg_a0.yaml")  # the spec's depths: 2, 2, 2, 1
+    built, twin, x = build_module(spec), repvgg_a0(num_blocks=(2, 2, 2, 1)), torch.randn(2, 3, 64, 48)
+    assert spec.check()["total_params"] == counts(built)[0]
+    assert counts(built) == counts(twin)
+    copy_in_run_order(built, twin, x)
+    with torch.no_grad():
+        torch.testing.assert_close(built.eval()(x), twin.eval()(x), rtol=1e-4, atol=1e-4)
+
+
+class DenseSAGEConv(nn.Module):
+    """PyTorch Geometric SAGEConv(aggr="mean"): lin_l(mean of the neighbours) + lin_r(x), on a dense adjacency
+    (scatter's mean leaves a node without neighbours at 0: the degree is clamped at 1)."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.lin_l, self.lin_r = nn.Linear(cin, cout), nn.Linear(cin, cout, bias=False)
+
+    def forward(self, x: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
+        return self.lin_l(adj @ x / adj.sum(-1, keepdim=True).clamp(min=1)) + self.lin_r(x)
+
+
+class GINRef(nn.Module):
+    """PyTorch Geometric examples/gin.py Net: GINConv(MLP([in, h, h]), train_eps=False) x 5, global_add_pool,
+    MLP([h, h, out], norm=None, dropout=0.5); PyG's MLP is Linear, BatchNorm, ReLU, Linear (plain last)."""
+
+    def __init__(self, cin: int = 7, h: int = 32, cout: int = 2, layers: int = 5) -> None:
+        super().__init__()
+        self.mlps = nn.ModuleList(nn.Sequential(nn.Linear(cin if i == 0 else h, h), nn.BatchNorm1d(h), nn.ReLU(),
+                                                nn.Linear(h, h)) for i in range(layers))
+        self.head = nn.Sequential(nn.Linear(h, h), nn.ReLU(), nn.Dropout(0.5), nn.Linear(h, cout))
+
+    def forward(self, x: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
+        b, n, _ = x.shape
+        for mlp in self.mlps:
+            x = torch.relu(mlp((x + adj @ x).reshape(b * n, -1)).reshape(b, n, -1))  # eps = 0
+        return self.head(x.sum(1))
+
+
+def test_round24_graph_networks_are_pygs() -> None:
+    sage = build_module(specc.load(ARCH / "graphsage.yaml")).eval()
+    conv1, conv2 = DenseSAGEConv(1433, 256), DenseSAGEConv(256, 7)
+    assert counts(sage)[0] == counts(conv1)[0] + counts(conv2)[0] == 737_543
+    gin, twin = build_module(specc.load(ARCH / "gin_mutag.yaml")), GINRef()
+    assert counts(gin) == counts(twin) and counts(gin)[0] == 11_202
+    x, adj = torch.randn(2, 9, 7), (torch.rand(2, 9, 9) < 0.3).float()
+    adj[:, 4] = 0  # a node without neighbours
+    copy_in_run_order(gin, twin, x, adj)
+    with torch.no_grad():
+        for conv, ref in ((sage.get_submodule("conv1"), conv1), (sage.get_submodule("conv2"), conv2)):
+            conv.load_state_dict(ref.state_dict())
+        h = torch.randn(2, 9, 1433)
+        want = torch.log_softmax(conv2(torch.relu(conv1(h, adj)), adj), -1)
+        torch.testing.assert_close(sage(h, adj), want, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(gin.eval()(x, adj), twin.eval()(x, adj), rtol=1e-4, atol=1e-5)
