@@ -1890,3 +1890,92 @@ def test_round24_graph_networks_are_pygs() -> None:
         want = torch.log_softmax(conv2(torch.relu(conv1(h, adj)), adj), -1)
         torch.testing.assert_close(sage(h, adj), want, rtol=1e-4, atol=1e-5)
         torch.testing.assert_close(gin.eval()(x, adj), twin.eval()(x, adj), rtol=1e-4, atol=1e-5)
+
+
+class TSMixerRef(nn.Module):
+    """google-research tsmixer_basic/models/tsmixer.py build_model (norm_type "B", relu), in PyTorch: Keras'
+    BatchNormalization(axis=[-2, -1]) is a BatchNorm1d over the flattened (L, C) plane."""
+
+    def __init__(self, length: int = 64, c: int = 7, horizon: int = 96, ff_dim: int = 64, n_block: int = 2) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(nn.ModuleDict({
+            "norm1": nn.BatchNorm1d(length * c, eps=1e-3, momentum=0.01), "temporal": nn.Linear(length, length),
+            "norm2": nn.BatchNorm1d(length * c, eps=1e-3, momentum=0.01), "feature1": nn.Linear(c, ff_dim),
+            "feature2": nn.Linear(ff_dim, c)}) for _ in range(n_block))
+        self.projection = nn.Linear(length, horizon)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for b in self.blocks:
+            h = b["norm1"](x.flatten(1)).view_as(x)
+            res = torch.relu(b["temporal"](h.transpose(1, 2))).transpose(1, 2) + x
+            h = b["norm2"](res.flatten(1)).view_as(res)
+            x = b["feature2"](torch.relu(b["feature1"](h))) + res
+        return self.projection(x.transpose(1, 2)).transpose(1, 2)
+
+
+def test_round24_tsmixer_is_the_reference_network() -> None:
+    assert _meta_count(lambda: TSMixerRef(512)) == 605_166
+    assert specc.load(ARCH / "tsmixer.yaml", overrides=["L=512"]).check()["total_params"] == 605_166
+    built, twin, x = build_module(specc.load(ARCH / "tsmixer.yaml")), TSMixerRef(), torch.randn(3, 64, 7)
+    assert counts(built) == counts(twin)
+    with torch.no_grad():
+        for b in twin.modules():
+            if isinstance(b, nn.BatchNorm1d):
+                b.running_mean.normal_(), b.running_var.uniform_(0.5, 2.0)
+    copy_in_run_order(built, twin, x)
+    with torch.no_grad():
+        torch.testing.assert_close(built.eval()(x), twin.eval()(x), rtol=1e-4, atol=1e-5)
+
+
+class EncodecConv(nn.Module):
+    """HF modeling_encodec EncodecConv1d (causal, weight norm, reflect padding), with its extra right padding
+    up to a whole number of frames."""
+
+    def __init__(self, cin: int, cout: int, k: int, stride: int = 1, dilation: int = 1) -> None:
+        super().__init__()
+        self.conv = nn.utils.parametrizations.weight_norm(nn.Conv1d(cin, cout, k, stride, dilation=dilation))
+        self.k, self.stride, self.pad = (k - 1) * dilation + 1, stride, (k - 1) * dilation - (stride - 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        frames = (x.shape[-1] - self.k + self.pad) / self.stride + 1
+        extra = (math.ceil(frames) - 1) * self.stride + (self.k - self.pad) - x.shape[-1]
+        return self.conv(nn.functional.pad(x, (self.pad, extra), mode="reflect"))
+
+
+class EncodecResnet(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.block = nn.Sequential(nn.ELU(), EncodecConv(dim, dim // 2, 3), nn.ELU(), EncodecConv(dim // 2, dim, 1))
+        self.shortcut = EncodecConv(dim, dim, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.shortcut(x) + self.block(x)
+
+
+class EncodecEncoderRef(nn.Module):
+    """HF EncodecEncoder at EncodecConfig()'s settings (encodec_24khz)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [EncodecConv(1, 32, 7)]
+        for i, ratio in enumerate((2, 4, 5, 8)):
+            dim = 32 * 2 ** i
+            layers += [EncodecResnet(dim), nn.ELU(), EncodecConv(dim, 2 * dim, 2 * ratio, ratio)]
+        self.down, self.lstm = nn.Sequential(*layers), nn.LSTM(512, 512, 2)
+        self.out = nn.Sequential(nn.ELU(), EncodecConv(512, 128, 7))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.down(x).permute(2, 0, 1)
+        return self.out((self.lstm(h)[0] + h).permute(1, 2, 0))
+
+
+def test_round24_encodec_encoder_is_hfs() -> None:
+    # 7,425,792 parameters (HF's count, pinned above); at a whole number of 320-sample frames HF pads
+    # nothing on the right, and the spec's left-only reflection is its encoder
+    spec = specc.load(ARCH / "encodec_encoder.yaml")
+    built, twin = build_module(spec).eval(), EncodecEncoderRef().eval()
+    assert counts(built) == counts(twin) and counts(twin)[0] == 7_425_792
+    built.load_state_dict(dict(zip(built.state_dict(), twin.state_dict().values())))
+    x = torch.randn(2, 1, 320 * 9)
+    with torch.no_grad():
+        torch.testing.assert_close(built(x), twin(x), rtol=1e-4, atol=1e-5)
