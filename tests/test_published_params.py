@@ -1633,7 +1633,7 @@ class SASRecRef(nn.Module):
 
 @pytest.mark.parametrize(("stem", "overrides", "published"), [
     # BangguWu/ECANet eca_resnet18 (k_size 3 everywhere): torchvision resnet18's 11,689,512 + 8 convs of 3
-    ("eca_resnet18", [], 11_689_512 + 8 * 3),
+    ("eca_resnet18", ["w=64"], 11_689_512 + 8 * 3),
     # Diego999/pyGAT GAT(1433, 8, 7, dropout 0.6, alpha 0.2, nheads 8) on Cora
     ("gat_cora", [], 8 * (1433 * 8 + 2 * 8) + 64 * 7 + 2 * 7),
     # pmixer/SASRec.pytorch at ML-1M (3416 items, maxlen 200, 50 hidden units, 2 blocks, 1 head)
@@ -1642,9 +1642,9 @@ class SASRecRef(nn.Module):
     # intermediate 1024)), google/electra-small-discriminator's config, counted in a throwaway venv
     ("electra_small_discriminator", ["layers=12"], 13_549_057),
     # jaywonchung/BERT4Rec-VAE-Pytorch BERTModel at ML-1M (3416 items, max_len 100, hidden 256, 2 blocks)
-    ("bert4rec", [], 3_358_297),
+    ("bert4rec", ["d=256"], 3_358_297),
     # HF EncodecModel(EncodecConfig()).encoder, encodec_24khz's settings, counted in a throwaway venv
-    ("encodec_encoder", [], 7_425_792),
+    ("encodec_encoder", ["nf=32"], 7_425_792),
     # timm cait_xxs24_224 and resmlp_12_224 (timm.create_model(..., pretrained=False)), counted in a throwaway venv
     ("cait_xxs", ["image_size=224", "patch=16", "d=192", "depth=24"], 11_956_264),
     ("resmlp_12", ["image_size=224", "patch=16", "d=384", "depth=12"], 15_350_872),
@@ -1671,7 +1671,7 @@ def test_round24_formulas_match_the_published_counts() -> None:
 
 
 def test_round24_eca_resnet18_is_the_reference_network() -> None:
-    spec = specc.load(ARCH / "eca_resnet18.yaml")
+    spec = specc.load(ARCH / "eca_resnet18.yaml", overrides=["w=64"])
     built, twin, x = build_module(spec), TVResNet(ECABasicBlock, [2, 2, 2, 2]), torch.randn(2, 3, 64, 48)
     assert counts(built) == counts(twin)
     copy_in_run_order(built, twin, x)
@@ -1972,7 +1972,7 @@ class EncodecEncoderRef(nn.Module):
 def test_round24_encodec_encoder_is_hfs() -> None:
     # 7,425,792 parameters (HF's count, pinned above); at a whole number of 320-sample frames HF pads
     # nothing on the right, and the spec's left-only reflection is its encoder
-    spec = specc.load(ARCH / "encodec_encoder.yaml")
+    spec = specc.load(ARCH / "encodec_encoder.yaml", overrides=["nf=32"])
     built, twin = build_module(spec).eval(), EncodecEncoderRef().eval()
     assert counts(built) == counts(twin) and counts(twin)[0] == 7_425_792
     built.load_state_dict(dict(zip(built.state_dict(), twin.state_dict().values())))
