@@ -304,6 +304,14 @@ _TABLE: list[Code | LintCode] = [
          "name: pe}\n  - {type: Flatten, start_dim: 2}\n  - {type: Reshape, shape: [B, 8, like.size(2), -1]}",
          "Name the tensor whose dims it reads as the second input: from: [flatten_1, pe]; or read the input's "
          "own dims as x.size(i)."),
+    Code("S070", "computed-ids-past-table", "An Embedding looks up ids the model computed from the sequence "
+         "(positions numbered by a CumSum or an ArgMax along it), and at this length they reach past its table.",
+         "Position ids such as RoBERTa's cumsum(ids != pad) * (ids != pad) + pad grow with the sequence: a table "
+         "of 514 rows takes 512 steps, and PyTorch raises an index error on the first longer batch.",
+         "inputs: {ids: {shape: [B, 600], dtype: int64}}\nlayers:\n  - {type: Compare, op: ne, value: 1}\n"
+         "  - {type: CumSum, dim: 1}\n  - {type: Embedding, num_embeddings: 514, embedding_dim: 16}",
+         "Give the Embedding a row for every id the length reaches (num_embeddings: the largest id + 1), or feed "
+         "shorter sequences; at a symbolic length check records the longest one the table takes."),
     Code("S010", "unprovable-equal", "Two symbolic sizes could not be proven equal.",
          "Branches that reduce a symbolic length differently (e.g. padding on one side only) may disagree for "
          "some lengths, and a merge would then fail at runtime.",

@@ -327,6 +327,22 @@ case("LayerNorm", "{type: LayerNorm, normalized_shape: [4, 5], bias: false}", {"
      lambda: nn.LayerNorm([4, 5], bias=False))
 case("LayerNorm", "{type: LayerNorm, normalized_shape: 6, elementwise_affine: false, eps: 1.0e-6}",
      {"inp": ("B", 6)}, lambda: nn.LayerNorm(6, eps=1e-6, elementwise_affine=False))
+
+def _layer_scale(c: int, init: float, trailing: int, bias: bool) -> nn.Module:
+    """timm's LayerScale (x · gamma), started at init, gamma viewed as (C, 1, ..., 1); + beta with bias."""
+    shape = (c,) + (1,) * trailing
+    m = nn.Module()
+    m.gamma = nn.Parameter(torch.full((c,), init))
+    m.beta = nn.Parameter(torch.zeros(c)) if bias else None
+    return _with(m, lambda m, x: x * m.gamma.view(shape) + (m.beta.view(shape) if m.beta is not None else 0))
+
+
+case("LayerScale", "{type: LayerScale}", {"inp": ("B", "T", 8)}, lambda: _layer_scale(8, 1e-5, 0, False), BT)
+case("LayerScale", "{type: LayerScale, dim: 1, init_values: 0.1}", {"inp": ("B", 4, "H", "W")},
+     lambda: _layer_scale(4, 0.1, 2, False), BHW)
+case("LayerScale", "{type: LayerScale, init_values: 1.0, bias: true, num_features: 6}", {"inp": ("B", 6)},
+     lambda: _layer_scale(6, 1.0, 0, True))
+
 case("RMSNorm", "{type: RMSNorm}", {"inp": ("B", "T", 16)}, lambda: nn.RMSNorm(16), BT)
 case("Normalize", "{type: Normalize}", {"inp": ("B", 8)}, fn(lambda x: F.normalize(x)))
 case("Normalize", "{type: Normalize, p: 1, dim: -1, eps: 1.0e-6}", {"inp": ("B", "T", 5)},
@@ -445,6 +461,12 @@ case("Slice", "{type: Slice, dim: 1, start: 2, stop: 7, step: 3}", {"inp": ("B",
 case("Slice", "{type: Slice, dim: 1, stop: 2}", {"ids": ("B", "T")}, fn(lambda x: x.narrow(1, 0, 2)), BT,
      dtypes={"ids": "int64"})
 
+# torch.roll, Swin's shifted windows: -2 along H and W of a channels-last map, any H, W of 2 or more
+case("Roll", "{type: Roll, shifts: [-2, -2], dims: [1, 2]}", {"inp": ("B", "H", "W", 3)},
+     fn(lambda x: torch.roll(x, (-2, -2), (1, 2))), BHW)
+case("Roll", "{type: Roll, shifts: 3, dims: -1}", {"inp": ("B", 4, "T")}, fn(lambda x: torch.roll(x, 3, 2)), BT)
+case("Roll", "{type: Roll, shifts: 7, dims: 1}", {"ids": ("B", 5)}, fn(lambda x: torch.roll(x, 7, 1)),
+     dtypes={"ids": "int64"})
 
 def _shuffle(r: int) -> Callable[[], nn.Module]:
     """(N, C·r², H, W) -> (N, C, H·r, W·r) written out: channel c·r² + i·r + j goes to pixel (h·r + i, w·r + j)."""

@@ -1580,3 +1580,445 @@ def test_llama_family_has_hugging_faces_counts(stem: str, sizes: dict, published
         overrides.append(f"tied={str(bool(sizes.get('tied'))).lower()}")
     spec = specc.load(ARCH / stem, overrides=overrides)
     assert spec.check()["total_params"] == published
+
+# -- published architectures written from their reference code, round 24 ------------------------------------------
+
+class ECABasicBlock(TVBasicBlock):
+    """BangguWu/ECANet models/eca_resnet.py ECABasicBlock: torchvision's BasicBlock, eca_layer after bn2."""
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
+                 k_size: int = 3) -> None:
+        super().__init__(inplanes, planes, stride, downsample)
+        self.eca = nn.Conv1d(1, 1, k_size, padding=(k_size - 1) // 2, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+        y = self.eca(out.mean((2, 3)).unsqueeze(1))  # eca_layer: avg_pool, conv over the channels, sigmoid
+        out = out * torch.sigmoid(y).squeeze(1)[:, :, None, None]
+        return self.relu(out + (x if self.downsample is None else self.downsample(x)))
+
+
+class PyGATLayer(nn.Module):
+    """Diego999/pyGAT layers.py GraphAttentionLayer (batched)."""
+
+    def __init__(self, fin: int, fout: int, concat: bool) -> None:
+        super().__init__()
+        self.W, self.a = nn.Parameter(torch.randn(fin, fout)), nn.Parameter(torch.randn(2 * fout, 1))
+        self.concat = concat
+
+    def forward(self, h: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
+        wh = h @ self.W
+        f = wh.shape[-1]
+        e = nn.functional.leaky_relu(wh @ self.a[:f] + (wh @ self.a[f:]).transpose(1, 2), 0.2)
+        attention = torch.softmax(torch.where(adj > 0, e, -9e15 * torch.ones_like(e)), dim=-1)
+        out = attention @ wh
+        return nn.functional.elu(out) if self.concat else out
+
+
+class PyGAT(nn.Module):
+    def __init__(self, nfeat: int = 1433, nhid: int = 8, nclass: int = 7, heads: int = 8) -> None:
+        super().__init__()
+        self.attentions = nn.ModuleList(PyGATLayer(nfeat, nhid, True) for _ in range(heads))
+        self.out_att = PyGATLayer(nhid * heads, nclass, False)
+
+    def forward(self, x: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([att(x, adj) for att in self.attentions], dim=-1)
+        return torch.log_softmax(nn.functional.elu(self.out_att(x, adj)), dim=-1)
+
+
+class NonLocal2d(nn.Module):
+    """AlexHex7/Non-local_pytorch NONLocalBlock2D, embedded Gaussian, sub_sample and bn_layer on."""
+
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.g, self.theta, self.phi = (nn.Conv2d(c, c // 2, 1) for _ in range(3))
+        self.W = nn.Sequential(nn.Conv2d(c // 2, c, 1), nn.BatchNorm2d(c))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        g_x = nn.functional.max_pool2d(self.g(x), 2).flatten(2).transpose(1, 2)
+        theta_x = self.theta(x).flatten(2).transpose(1, 2)
+        phi_x = nn.functional.max_pool2d(self.phi(x), 2).flatten(2)
+        y = (torch.softmax(theta_x @ phi_x, dim=-1) @ g_x).transpose(1, 2).reshape(b, c // 2, h, w)
+        return self.W(y) + x
+
+
+class SASRecRef(nn.Module):
+    """pmixer/SASRec.pytorch model.py SASRec.log2feats, then predict's scores of every item."""
+
+    def __init__(self, items: int = 3416, maxlen: int = 200, d: int = 50, blocks: int = 2, heads: int = 1) -> None:
+        super().__init__()
+        self.item_emb = nn.Embedding(items + 1, d, padding_idx=0)
+        self.pos_emb = nn.Embedding(maxlen + 1, d, padding_idx=0)
+        self.attention_layernorms = nn.ModuleList(nn.LayerNorm(d, eps=1e-8) for _ in range(blocks))
+        self.attention_layers = nn.ModuleList(nn.MultiheadAttention(d, heads) for _ in range(blocks))
+        self.forward_layernorms = nn.ModuleList(nn.LayerNorm(d, eps=1e-8) for _ in range(blocks))
+        self.conv1 = nn.ModuleList(nn.Conv1d(d, d, 1) for _ in range(blocks))
+        self.conv2 = nn.ModuleList(nn.Conv1d(d, d, 1) for _ in range(blocks))
+        self.last_layernorm = nn.LayerNorm(d, eps=1e-8)
+
+    def forward(self, log_seqs: torch.Tensor) -> torch.Tensor:
+        seqs = self.item_emb(log_seqs) * self.item_emb.embedding_dim ** 0.5
+        poss = torch.arange(1, log_seqs.shape[1] + 1).expand_as(log_seqs) * (log_seqs != 0)
+        seqs = seqs + self.pos_emb(poss)
+        tl = seqs.shape[1]
+        attention_mask = ~torch.tril(torch.ones((tl, tl), dtype=torch.bool))
+        for i in range(len(self.attention_layers)):
+            seqs = torch.transpose(seqs, 0, 1)
+            q = self.attention_layernorms[i](seqs)
+            mha_outputs, _ = self.attention_layers[i](q, seqs, seqs, attn_mask=attention_mask)
+            seqs = torch.transpose(q + mha_outputs, 0, 1)
+            seqs = self.forward_layernorms[i](seqs)
+            ffn = self.conv2[i](torch.relu(self.conv1[i](seqs.transpose(-1, -2)))).transpose(-1, -2)
+            seqs = ffn + seqs
+        return self.last_layernorm(seqs)[:, -1, :] @ self.item_emb.weight.T
+
+
+@pytest.mark.parametrize(("stem", "overrides", "published"), [
+    # BangguWu/ECANet eca_resnet18 (k_size 3 everywhere): torchvision resnet18's 11,689,512 + 8 convs of 3
+    ("eca_resnet18", ["w=64"], 11_689_512 + 8 * 3),
+    # Diego999/pyGAT GAT(1433, 8, 7, dropout 0.6, alpha 0.2, nheads 8) on Cora
+    ("gat_cora", [], 8 * (1433 * 8 + 2 * 8) + 64 * 7 + 2 * 7),
+    # pmixer/SASRec.pytorch at ML-1M (3416 items, maxlen 200, 50 hidden units, 2 blocks, 1 head)
+    ("sasrec", [], 212_000),
+    # HF ElectraForPreTraining(ElectraConfig(embedding_size=128, hidden_size=256, 12 layers, 4 heads,
+    # intermediate 1024)), google/electra-small-discriminator's config, counted in a throwaway venv
+    ("electra_small_discriminator", ["layers=12"], 13_549_057),
+    # jaywonchung/BERT4Rec-VAE-Pytorch BERTModel at ML-1M (3416 items, max_len 100, hidden 256, 2 blocks)
+    ("bert4rec", ["d=256"], 3_358_297),
+    # HF EncodecModel(EncodecConfig()).encoder, encodec_24khz's settings, counted in a throwaway venv
+    ("encodec_encoder", ["nf=32"], 7_425_792),
+    # timm cait_xxs24_224 and resmlp_12_224 (timm.create_model(..., pretrained=False)), counted in a throwaway venv
+    ("cait_xxs", ["image_size=224", "patch=16", "d=192", "depth=24"], 11_956_264),
+    ("resmlp_12", ["image_size=224", "patch=16", "d=384", "depth=12"], 15_350_872),
+    # DingXiaoH/RepVGG create_RepVGG_A0(deploy=False), the training-time network (built below)
+    ("repvgg_a0", ["d2=4", "d3=14"], 9_108_968),
+    # PyTorch Geometric SAGEConv(1433, 256) + SAGEConv(256, 7), and examples/gin.py's Net(7, 32, 2, 5)
+    ("graphsage", [], 2 * 1433 * 256 + 256 + 2 * 256 * 7 + 7),
+    ("gin_mutag", [], 11_202),
+])
+def test_round24_published_sizes(stem: str, overrides: list[str], published: int) -> None:
+    spec = specc.load(ARCH / f"{stem}.yaml", overrides=overrides)
+    assert spec.ok, [d.render() for d in spec.errors]
+    assert spec.check()["total_params"] == published
+
+
+def test_round24_formulas_match_the_published_counts() -> None:
+    # the counts pinned above from the reference modules' own constructors (written in this file)
+    assert _meta_count(lambda: TVResNet(ECABasicBlock, [2, 2, 2, 2])) == 11_689_536
+    assert _meta_count(PyGAT) == 92_302
+    assert _meta_count(SASRecRef) == 212_000
+    # BERT4Rec: (items + 2)·d tokens, 100·d positions, 2 pre-norm blocks, the Linear to items + 1
+    d = 256
+    assert 3418 * d + 100 * d + 2 * (4 * (d * d + d) + 2 * 4 * d * d + 4 * d + d + 4 * d) + d * 3417 + 3417 == 3_358_297
+
+
+def test_round24_eca_resnet18_is_the_reference_network() -> None:
+    spec = specc.load(ARCH / "eca_resnet18.yaml", overrides=["w=64"])
+    built, twin, x = build_module(spec), TVResNet(ECABasicBlock, [2, 2, 2, 2]), torch.randn(2, 3, 64, 48)
+    assert counts(built) == counts(twin)
+    copy_in_run_order(built, twin, x)
+    with torch.no_grad():
+        torch.testing.assert_close(built.eval()(x), twin.eval()(x), rtol=1e-4, atol=1e-4)
+
+
+def test_round24_gat_is_pygats_network() -> None:
+    # the 8 heads' W side by side are the spec's Linear (transposed), their a halves its grouped convs
+    built, twin = build_module(specc.load(ARCH / "gat_cora.yaml")).eval(), PyGAT().eval()
+    heads = twin.attentions
+    with torch.no_grad():
+        for m in twin.parameters():
+            m.copy_(torch.randn_like(m) * 0.1)
+        built.get_submodule("W").weight.copy_(torch.cat([h.W for h in heads], dim=1).T)
+        built.get_submodule("a_src").weight.copy_(torch.cat([h.a[:8] for h in heads]).reshape(8, 8, 1))
+        built.get_submodule("a_dst").weight.copy_(torch.cat([h.a[8:] for h in heads]).reshape(8, 8, 1))
+        built.get_submodule("W_out").weight.copy_(twin.out_att.W.T)
+        built.get_submodule("a_src_out").weight.copy_(twin.out_att.a[:7].T)
+        built.get_submodule("a_dst_out").weight.copy_(twin.out_att.a[7:].T)
+        x, adj = torch.randn(2, 11, 1433), (torch.rand(2, 11, 11) < 0.3).float() + torch.eye(11)
+        torch.testing.assert_close(built(x, adj), twin(x, adj), rtol=1e-4, atol=1e-5)
+
+
+def test_round24_non_local_block_is_the_reference_block() -> None:
+    # 2,101,760 parameters at 1024 channels (ResNet-50's res4, the paper's place for it)
+    assert _meta_count(lambda: NonLocal2d(1024)) == 3 * (1024 * 512 + 512) + 512 * 1024 + 1024 + 2 * 1024
+    built = build_module(specc.load(ARCH / "non_local_block.yaml")).eval()
+    block = NonLocal2d(64).eval()
+    with torch.no_grad():
+        nn.init.normal_(block.W[1].weight), nn.init.normal_(block.W[1].running_var).abs_()
+        for name in ("g", "theta", "phi"):
+            built.get_submodule(name).load_state_dict(getattr(block, name).state_dict())
+        built.get_submodule("W").load_state_dict(block.W[0].state_dict())
+        built.get_submodule("W_bn").load_state_dict(block.W[1].state_dict())
+        x = torch.randn(2, 3, 14, 10)
+        stem = torch.relu(built.get_submodule("stem")(x))
+        want = built.get_submodule("linear_1")(block(stem).mean((2, 3)))
+        torch.testing.assert_close(built(x), want, rtol=1e-4, atol=1e-5)
+
+
+def test_round24_sasrec_is_pmixers_network() -> None:
+    built, twin = build_module(specc.load(ARCH / "sasrec.yaml")).eval(), SASRecRef().eval()
+    theirs = twin.state_dict()
+    # the scores' Linear is tied to the item table: the state dict holds it under both names
+    state = {"item_emb.weight": theirs["item_emb.weight"], "scores.weight": theirs["item_emb.weight"],
+             "pos_emb.weight": theirs["pos_emb.weight"],
+             "last_layernorm.weight": theirs["last_layernorm.weight"],
+             "last_layernorm.bias": theirs["last_layernorm.bias"]}
+    for i in range(2):
+        for ours, ref in (("Q", f"attention_layernorms.{i}"), ("attn", f"attention_layers.{i}"),
+                          ("ln", f"forward_layernorms.{i}"), ("conv1", f"conv1.{i}"), ("conv2", f"conv2.{i}")):
+            state |= {f"layers.{i}.{ours}.{k[len(ref) + 1:]}": v for k, v in theirs.items() if k.startswith(ref + ".")}
+    assert set(state) == set(built.state_dict())
+    built.load_state_dict(state)
+    seq = torch.randint(1, 3417, (3, 9))
+    seq[0, :4] = 0  # left padding, as SASRec's data loader pads
+    with torch.no_grad():
+        torch.testing.assert_close(built(seq), twin(seq), rtol=1e-4, atol=1e-4)
+
+
+class TimmSwinBlock(nn.Module):
+    """timm swin_transformer.py SwinTransformerBlock (v1) without its relative position bias: window
+    attention on a (B, H, W, C) map, rolled by -shift first and back after, under calculate_mask's mask."""
+
+    def __init__(self, dim: int, heads: int, res: int, ws: int, shift: int) -> None:
+        super().__init__()
+        self.heads, self.ws, self.shift = heads, ws, shift
+        self.norm1, self.qkv, self.proj = nn.LayerNorm(dim), nn.Linear(dim, 3 * dim), nn.Linear(dim, dim)
+        self.norm2, self.fc1, self.fc2 = nn.LayerNorm(dim), nn.Linear(dim, 4 * dim), nn.Linear(4 * dim, dim)
+        mask = None
+        if shift:
+            img = torch.zeros(1, res, res, 1)
+            cnt = 0
+            for h in (slice(0, -ws), slice(-ws, -shift), slice(-shift, None)):
+                for w in (slice(0, -ws), slice(-ws, -shift), slice(-shift, None)):
+                    img[:, h, w, :] = cnt
+                    cnt += 1
+            windows = self.partition(img).reshape(-1, ws * ws)
+            mask = (windows.unsqueeze(1) - windows.unsqueeze(2)).ne(0).float() * -100.0
+        self.register_buffer("attn_mask", mask, persistent=False)
+
+    def partition(self, x: torch.Tensor) -> torch.Tensor:
+        b, h, w, c = x.shape
+        ws = self.ws
+        return x.view(b, h // ws, ws, w // ws, ws, c).permute(0, 1, 3, 2, 4, 5).reshape(-1, ws, ws, c)
+
+    def attn(self, x: torch.Tensor) -> torch.Tensor:
+        b, h, w, c = x.shape
+        if self.shift:
+            x = torch.roll(x, (-self.shift, -self.shift), (1, 2))
+        win = self.partition(x).reshape(-1, self.ws * self.ws, c)
+        q, k, v = self.qkv(win).reshape(win.shape[0], -1, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        a = (q * (c // self.heads) ** -0.5) @ k.transpose(-2, -1)
+        if self.attn_mask is not None:
+            nw = self.attn_mask.shape[0]
+            a = (a.view(-1, nw, self.heads, a.shape[-2], a.shape[-1]) + self.attn_mask[None, :, None]).flatten(0, 1)
+        y = self.proj((a.softmax(-1) @ v).transpose(1, 2).reshape(win.shape[0], -1, c))
+        y = y.view(b, h // self.ws, w // self.ws, self.ws, self.ws, c).permute(0, 1, 3, 2, 4, 5).reshape(b, h, w, c)
+        return torch.roll(y, (self.shift, self.shift), (1, 2)) if self.shift else y
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x))
+        return x + self.fc2(nn.functional.gelu(self.fc1(self.norm2(x))))
+
+
+def test_round24_swin_shifted_window_blocks_are_timms() -> None:
+    # timm's SwinTransformer(img_size=64, window_size=4, depths=(2, 2), num_heads=(3, 6)) has 1,387,066
+    # parameters, 882 in its relative position tables; with those at zero, blocks 3 and 4 of the spec
+    # (W-MSA, then SW-MSA with the roll and the mask) compute what timm's do
+    assert specc.load(ARCH / "swin_shifted.yaml").check()["total_params"] == 1_387_066 - 882
+    built = build_module(specc.load(ARCH / "swin_shifted.yaml")).eval()
+    twins = [TimmSwinBlock(96, 3, 16, 4, 0).eval(), TimmSwinBlock(96, 3, 16, 4, 2).eval()]
+    x = torch.randn(2, 16, 16, 96)
+    with torch.no_grad():
+        for name, twin in zip(("stage1_0", "stage1_1"), twins):
+            block = built.get_submodule(name)
+            for p in twin.parameters():
+                p.copy_(torch.randn_like(p) * 0.2)
+            mine = dict(block.named_parameters())
+            state = {"norm1.weight": twin.norm1.weight, "norm1.bias": twin.norm1.bias,
+                     "attn.in_proj_weight": twin.qkv.weight, "attn.in_proj_bias": twin.qkv.bias,
+                     "attn.out_proj.weight": twin.proj.weight, "attn.out_proj.bias": twin.proj.bias,
+                     "mlp.norm2.weight": twin.norm2.weight, "mlp.norm2.bias": twin.norm2.bias,
+                     "mlp.fc1.weight": twin.fc1.weight, "mlp.fc1.bias": twin.fc1.bias,
+                     "mlp.fc2.weight": twin.fc2.weight, "mlp.fc2.bias": twin.fc2.bias}
+            assert set(state) == set(mine)
+            for k, v in state.items():
+                mine[k].copy_(v)
+            torch.testing.assert_close(block(x), twin(x), rtol=1e-4, atol=1e-4)
+
+
+def _conv_bn(cin: int, cout: int, k: int, stride: int, padding: int) -> nn.Module:
+    seq = nn.Sequential()
+    seq.add_module("conv", nn.Conv2d(cin, cout, k, stride, padding, bias=False))
+    seq.add_module("bn", nn.BatchNorm2d(cout))
+    return seq
+
+
+class RepVGGBlock(nn.Module):
+    """DingXiaoH/RepVGG repvgg.py RepVGGBlock at training time (deploy=False, no SE)."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1) -> None:
+        super().__init__()
+        self.rbr_dense, self.rbr_1x1 = _conv_bn(cin, cout, 3, stride, 1), _conv_bn(cin, cout, 1, stride, 0)
+        self.rbr_identity = nn.BatchNorm2d(cin) if cout == cin and stride == 1 else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = 0 if self.rbr_identity is None else self.rbr_identity(x)
+        return torch.relu(self.rbr_dense(x) + self.rbr_1x1(x) + identity)
+
+
+def repvgg_a0(classes: int = 1000, num_blocks: tuple[int, ...] = (2, 4, 14, 1)) -> nn.Module:
+    # create_RepVGG_A0: num_blocks [2, 4, 14, 1], width_multiplier [0.75, 0.75, 0.75, 2.5]
+    blocks, widths, cin = [RepVGGBlock(3, 48, 2)], [48, 96, 192, 1280], 48
+    for n, w in zip(num_blocks, widths):
+        for i in range(n):
+            blocks.append(RepVGGBlock(cin, w, 2 if i == 0 else 1))
+            cin = w
+    return nn.Sequential(*blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(1280, classes))
+
+
+def test_round24_repvgg_a0_is_the_reference_network() -> None:
+    assert _meta_count(repvgg_a0) == 9_108_968
+    spec = specc.load(ARCH / "repvgg_a0.yaml")  # the spec's depths: 2, 2, 2, 1
+    built, twin, x = build_module(spec), repvgg_a0(num_blocks=(2, 2, 2, 1)), torch.randn(2, 3, 64, 48)
+    assert spec.check()["total_params"] == counts(built)[0]
+    assert counts(built) == counts(twin)
+    copy_in_run_order(built, twin, x)
+    with torch.no_grad():
+        torch.testing.assert_close(built.eval()(x), twin.eval()(x), rtol=1e-4, atol=1e-4)
+
+
+class DenseSAGEConv(nn.Module):
+    """PyTorch Geometric SAGEConv(aggr="mean"): lin_l(mean of the neighbours) + lin_r(x), on a dense adjacency
+    (scatter's mean leaves a node without neighbours at 0: the degree is clamped at 1)."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.lin_l, self.lin_r = nn.Linear(cin, cout), nn.Linear(cin, cout, bias=False)
+
+    def forward(self, x: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
+        return self.lin_l(adj @ x / adj.sum(-1, keepdim=True).clamp(min=1)) + self.lin_r(x)
+
+
+class GINRef(nn.Module):
+    """PyTorch Geometric examples/gin.py Net: GINConv(MLP([in, h, h]), train_eps=False) x 5, global_add_pool,
+    MLP([h, h, out], norm=None, dropout=0.5); PyG's MLP is Linear, BatchNorm, ReLU, Linear (plain last)."""
+
+    def __init__(self, cin: int = 7, h: int = 32, cout: int = 2, layers: int = 5) -> None:
+        super().__init__()
+        self.mlps = nn.ModuleList(nn.Sequential(nn.Linear(cin if i == 0 else h, h), nn.BatchNorm1d(h), nn.ReLU(),
+                                                nn.Linear(h, h)) for i in range(layers))
+        self.head = nn.Sequential(nn.Linear(h, h), nn.ReLU(), nn.Dropout(0.5), nn.Linear(h, cout))
+
+    def forward(self, x: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
+        b, n, _ = x.shape
+        for mlp in self.mlps:
+            x = torch.relu(mlp((x + adj @ x).reshape(b * n, -1)).reshape(b, n, -1))  # eps = 0
+        return self.head(x.sum(1))
+
+
+def test_round24_graph_networks_are_pygs() -> None:
+    sage = build_module(specc.load(ARCH / "graphsage.yaml")).eval()
+    conv1, conv2 = DenseSAGEConv(1433, 256), DenseSAGEConv(256, 7)
+    assert counts(sage)[0] == counts(conv1)[0] + counts(conv2)[0] == 737_543
+    gin, twin = build_module(specc.load(ARCH / "gin_mutag.yaml")), GINRef()
+    assert counts(gin) == counts(twin) and counts(gin)[0] == 11_202
+    x, adj = torch.randn(2, 9, 7), (torch.rand(2, 9, 9) < 0.3).float()
+    adj[:, 4] = 0  # a node without neighbours
+    copy_in_run_order(gin, twin, x, adj)
+    with torch.no_grad():
+        for conv, ref in ((sage.get_submodule("conv1"), conv1), (sage.get_submodule("conv2"), conv2)):
+            conv.load_state_dict(ref.state_dict())
+        h = torch.randn(2, 9, 1433)
+        want = torch.log_softmax(conv2(torch.relu(conv1(h, adj)), adj), -1)
+        torch.testing.assert_close(sage(h, adj), want, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(gin.eval()(x, adj), twin.eval()(x, adj), rtol=1e-4, atol=1e-5)
+
+
+class TSMixerRef(nn.Module):
+    """google-research tsmixer_basic/models/tsmixer.py build_model (norm_type "B", relu), in PyTorch: Keras'
+    BatchNormalization(axis=[-2, -1]) is a BatchNorm1d over the flattened (L, C) plane."""
+
+    def __init__(self, length: int = 64, c: int = 7, horizon: int = 96, ff_dim: int = 64, n_block: int = 2) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(nn.ModuleDict({
+            "norm1": nn.BatchNorm1d(length * c, eps=1e-3, momentum=0.01), "temporal": nn.Linear(length, length),
+            "norm2": nn.BatchNorm1d(length * c, eps=1e-3, momentum=0.01), "feature1": nn.Linear(c, ff_dim),
+            "feature2": nn.Linear(ff_dim, c)}) for _ in range(n_block))
+        self.projection = nn.Linear(length, horizon)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for b in self.blocks:
+            h = b["norm1"](x.flatten(1)).view_as(x)
+            res = torch.relu(b["temporal"](h.transpose(1, 2))).transpose(1, 2) + x
+            h = b["norm2"](res.flatten(1)).view_as(res)
+            x = b["feature2"](torch.relu(b["feature1"](h))) + res
+        return self.projection(x.transpose(1, 2)).transpose(1, 2)
+
+
+def test_round24_tsmixer_is_the_reference_network() -> None:
+    assert _meta_count(lambda: TSMixerRef(512)) == 605_166
+    assert specc.load(ARCH / "tsmixer.yaml", overrides=["L=512"]).check()["total_params"] == 605_166
+    built, twin, x = build_module(specc.load(ARCH / "tsmixer.yaml")), TSMixerRef(), torch.randn(3, 64, 7)
+    assert counts(built) == counts(twin)
+    with torch.no_grad():
+        for b in twin.modules():
+            if isinstance(b, nn.BatchNorm1d):
+                b.running_mean.normal_(), b.running_var.uniform_(0.5, 2.0)
+    copy_in_run_order(built, twin, x)
+    with torch.no_grad():
+        torch.testing.assert_close(built.eval()(x), twin.eval()(x), rtol=1e-4, atol=1e-5)
+
+
+class EncodecConv(nn.Module):
+    """HF modeling_encodec EncodecConv1d (causal, weight norm, reflect padding), with its extra right padding
+    up to a whole number of frames."""
+
+    def __init__(self, cin: int, cout: int, k: int, stride: int = 1, dilation: int = 1) -> None:
+        super().__init__()
+        self.conv = nn.utils.parametrizations.weight_norm(nn.Conv1d(cin, cout, k, stride, dilation=dilation))
+        self.k, self.stride, self.pad = (k - 1) * dilation + 1, stride, (k - 1) * dilation - (stride - 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        frames = (x.shape[-1] - self.k + self.pad) / self.stride + 1
+        extra = (math.ceil(frames) - 1) * self.stride + (self.k - self.pad) - x.shape[-1]
+        return self.conv(nn.functional.pad(x, (self.pad, extra), mode="reflect"))
+
+
+class EncodecResnet(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.block = nn.Sequential(nn.ELU(), EncodecConv(dim, dim // 2, 3), nn.ELU(), EncodecConv(dim // 2, dim, 1))
+        self.shortcut = EncodecConv(dim, dim, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.shortcut(x) + self.block(x)
+
+
+class EncodecEncoderRef(nn.Module):
+    """HF EncodecEncoder at EncodecConfig()'s settings (encodec_24khz)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [EncodecConv(1, 32, 7)]
+        for i, ratio in enumerate((2, 4, 5, 8)):
+            dim = 32 * 2 ** i
+            layers += [EncodecResnet(dim), nn.ELU(), EncodecConv(dim, 2 * dim, 2 * ratio, ratio)]
+        self.down, self.lstm = nn.Sequential(*layers), nn.LSTM(512, 512, 2)
+        self.out = nn.Sequential(nn.ELU(), EncodecConv(512, 128, 7))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.down(x).permute(2, 0, 1)
+        return self.out((self.lstm(h)[0] + h).permute(1, 2, 0))
+
+
+def test_round24_encodec_encoder_is_hfs() -> None:
+    # 7,425,792 parameters (HF's count, pinned above); at a whole number of 320-sample frames HF pads
+    # nothing on the right, and the spec's left-only reflection is its encoder
+    spec = specc.load(ARCH / "encodec_encoder.yaml", overrides=["nf=32"])
+    built, twin = build_module(spec).eval(), EncodecEncoderRef().eval()
+    assert counts(built) == counts(twin) and counts(twin)[0] == 7_425_792
+    built.load_state_dict(dict(zip(built.state_dict(), twin.state_dict().values())))
+    x = torch.randn(2, 1, 320 * 9)
+    with torch.no_grad():
+        torch.testing.assert_close(built(x), twin(x), rtol=1e-4, atol=1e-5)

@@ -105,6 +105,7 @@ SUPPORT_CALLS: dict[str, list[tuple[str, tuple[Any, ...] | None, tuple[tuple[int
     "learned_tokens": [("LearnedTokens", (3, 4), ((2, 5, 6),)), ("LearnedTokens", (2, 4, False), ((5, 3, 4),))],
     "positional_encoding": [("PositionalEncoding", (6, 10), ((2, 4, 6),)),
                             ("PositionalEncoding", (6, 10, "learned"), ((2, 4, 6),))],
+    "layer_scale": [("LayerScale", (6,), ((2, 4, 6),)), ("LayerScale", (4, 0.5, -3, True), ((2, 4, 3, 5),))],
     "rms_norm": [("RMSNorm", (6,), ((2, 4, 6),)), ("RMSNorm", ((4, 6), 1e-6, False), ((2, 3, 4, 6),))],
     "rnn": [("rnn_last", None, ((2, 3, 8),)), ("rnn_final", None, ((4, 2, 5),))],
     "rnn_state": [("rnn_with_state", None, ((2, 3, 8), (1, 2, 8)))],  # a GRU's out, h_n

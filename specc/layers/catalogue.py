@@ -28,7 +28,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "merge": ("Add", "Mul", "Sub", "Div", "Max", "Min", "Concat", "Multiply", "Subtract", "Divide", "Maximum",
               "Minimum", "Concatenate", "Cat", "MatMul", "Modulate"),
     "norm": ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
-             "LayerNorm", "GroupNorm", "RMSNorm", "Normalize"),
+             "LayerNorm", "GroupNorm", "RMSNorm", "Normalize", "LayerScale"),
     "pad": ("ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",
             "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d",
             "ReplicationPad3d"),
@@ -43,7 +43,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "resample": ("Upsample", "Interpolate"),
     "reshape": ("Identity", "Flatten", "Unflatten", "Reshape", "Permute", "Transpose", "Squeeze", "Unsqueeze", "Slice",
                 "Split", "Chunk", "Cast", "PixelShuffle", "PixelUnshuffle", "DepthToSpace", "SpaceToDepth", "Repeat",
-                "Tile", "RepeatVector"),
+                "Tile", "RepeatVector", "Roll"),
     "wrappers": ("TimeDistributed",),
 }
 

@@ -11,6 +11,7 @@ from ..shapes.dims import DimLike
 from ..shapes.tensor import MAX_DIM, MAX_ELEMENTS, TensorType
 from .base import LayerKind, LayerResult
 from .hints import CAST_INPUT, CHECK_SIZES, CHECK_SIZES_ABOVE, EMBED_IDS, FLOAT_INPUT, INT_INPUT, Fits, rank_hint
+from .values import bounded
 
 
 def check_layer(kind: LayerKind, params: Any, ins: list[TensorType], *, steps: bool = False,
@@ -21,6 +22,7 @@ def check_layer(kind: LayerKind, params: Any, ins: list[TensorType], *, steps: b
     so a fix may be to declare them otherwise."""
     check_inputs(kind, ins, steps=steps, params=params, declared=declared)
     result = kind.infer(params, ins)
+    result = bounded(kind.type_name, result.args, ins, result)
     check_sizes(result)
     check_weight_dtype(kind, ins, result)
     return result

@@ -1,4 +1,5 @@
-"""Normalisation: BatchNorm1d/2d/3d, InstanceNorm1d/2d/3d, LayerNorm, GroupNorm, RMSNorm, Normalize.
+"""Normalisation: BatchNorm1d/2d/3d, InstanceNorm1d/2d/3d, LayerNorm, GroupNorm, RMSNorm, Normalize, and
+LayerScale, the learned per-channel factor that follows a normalised residual branch.
 
 Sizes PyTorch's constructors need (``num_features``, ``num_channels``,
 ``normalized_shape``) are inferred from the input when omitted and checked when given.
@@ -320,3 +321,46 @@ class Normalize(LayerKind):
         axis(p.dim, x.rank)
         # |x|^p, the sum, the root and the division: about 3 per element
         return LayerResult(_same(x), {"p": p.p, "dim": p.dim, "eps": p.eps}, 0, mul(product(x.shape[1:]), 3))
+
+
+class LayerScaleParams(LayerParams):
+    num_features: PositiveInt | None = None
+    # timm's LayerScale(init_values=1e-5); CaiT starts its deeper models at 1e-5 or 1e-6, ConvNeXt at 1e-6
+    init_values: float = 1e-5
+    dim: int = -1
+    bias: bool = False
+
+
+@register
+class LayerScale(LayerKind):
+    """x · gamma, one learned factor per channel along ``dim`` (Touvron et al. 2021, CaiT), started at
+    ``init_values``: the layer scale of CaiT, DeiT-III, ConvNeXt and PoolFormer. ``dim: -1`` scales the
+    features of tokens (timm's LayerScale, ``gamma`` of shape (C,)), ``dim: 1`` the channels of a map
+    (torchvision ConvNeXt's (C, 1, 1) parameter). ``bias: true`` adds a learned shift ``beta``
+    (started at 0): ResMLP's Affine, ``alpha·x + beta``, is ``{type: LayerScale, init_values: 1.0,
+    bias: true}``. A spec once wrote the factor as a 1x1 depthwise conv without bias: the same C
+    numbers, but a conv over a map's channels only, and started at PyTorch's conv default."""
+
+    type_name, Params = "LayerScale", LayerScaleParams
+    summary = ("x·gamma: a learned factor per channel along dim (default the last), started at init_values "
+               "(CaiT, ConvNeXt)")
+
+    def weights(self, args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        c = (int(args["num_features"]),)
+        return {"gamma": c, "beta": c} if args["bias"] else {"gamma": c}
+
+    def infer(self, p: LayerScaleParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        if x.rank < 2:
+            raise SpecError("S003", f"LayerScale scales the channels of a sample, but its input {x} has only the "
+                            "batch dim", "add a channel dim with - {type: Unsqueeze, dim: 1} before it")
+        d = axis(p.dim, x.rank)
+        if d == 0:
+            raise SpecError("S008", "dim=0 is the batch: LayerScale scales channels, one factor each",
+                            "use dim: -1 for the features of tokens (B, T, C), dim: 1 for a map (B, C, H, W)",
+                            field="dim")
+        c = check_given(p.num_features, x.shape[d], "num_features", x, d, "channels")
+        # the dim as a count from the end: the parameter broadcasts as (C, 1, ..., 1) at any rank given
+        args = {"num_features": c, "init_values": p.init_values, "dim": d - x.rank, "bias": p.bias}
+        per = 2 if p.bias else 1
+        return LayerResult(_same(x), args, per * c, mul(product(x.shape[1:]), per))

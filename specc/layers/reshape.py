@@ -1,6 +1,6 @@
 """Layers that move elements around without computing: Identity, Flatten, Unflatten, Reshape,
-Permute, Transpose, Squeeze, Unsqueeze, Slice, Split, Chunk, PixelShuffle, PixelUnshuffle, and Cast,
-which changes only the dtype.  No parameters, 0 MACs.
+Permute, Transpose, Squeeze, Unsqueeze, Slice, Roll, Split, Chunk, PixelShuffle, PixelUnshuffle, and
+Cast, which changes only the dtype.  No parameters, 0 MACs.
 
 Reshape names symbolic dims by the input axis they come from (its ``reads``: input and axis of
 each symbolic entry), so a target can write the new shape for any size of the symbols.
@@ -575,6 +575,50 @@ class Slice(LayerKind):
                            {"dim": d, "start": p.start, "stop": p.stop, "step": p.step}, 0, 0,
                            requires=_slice_requires(x.shape[d], p))
 
+
+
+class RollParams(LayerParams):
+    shifts: int | tuple[int, ...]
+    dims: int | tuple[int, ...]
+
+
+@register
+class Roll(LayerKind):
+    """``torch.roll(x, shifts, dims)``: each dim's elements move ``shift`` places along it, those
+    pushed past the end coming back at the front (a negative shift moves them towards the front).
+    Swin's shifted windows roll the map by -window/2 along H and W before attention and by
+    +window/2 after. A symbolic dim must be at least as long as its shift (PyTorch wraps a longer
+    shift around, which the exported slices would not), a fixed one takes any shift."""
+
+    type_name, Params = "Roll", RollParams
+    accepts = "any"
+    form = "inline"
+    summary = "shift elements along dims (shifts, dims: one each, or lists), wrapping around: a roll (Swin)"
+
+    def infer(self, p: RollParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        shifts = (p.shifts,) if isinstance(p.shifts, int) else tuple(p.shifts)
+        dims = (p.dims,) if isinstance(p.dims, int) else tuple(p.dims)
+        if len(shifts) != len(dims):
+            raise SpecError("V003", f"shifts has {len(shifts)} values and dims {len(dims)}, but a roll pairs them",
+                            "give one shift per dim, e.g. shifts: [-2, -2] with dims: [1, 2]", field="shifts")
+        out_dims: list[int] = []
+        out_shifts: list[int] = []
+        requires: list[Requirement] = []
+        for shift, dim in zip(shifts, dims):
+            d = axis(dim, x.rank, "dims")
+            if d in out_dims:
+                raise SpecError("V003", f"dims names dim {d} twice", "give each dim once, with the sum of its shifts",
+                                field="dims")
+            size = x.shape[d]
+            if isinstance(size, int):
+                shift = shift % size  # as PyTorch: a shift of the dim's size is none
+            else:
+                requires += require(size, abs(shift), f"the roll by {shift} along dim {dim}", "shifts")
+            out_dims.append(d)
+            out_shifts.append(shift)
+        args = {"shifts": out_shifts, "dims": out_dims}
+        return LayerResult(TensorType(x.shape, x.dtype, x.notes), args, 0, 0, requires=requires)
 
 
 # -- one tensor into several ---------------------------------------------------------------------

@@ -24,6 +24,10 @@ class TensorType:
     dtype: str = "float32"
     # How a dim came about, for hints ("18432 = 128·12·12"); axis -> explanation.
     notes: dict[int, str] = field(default_factory=dict, compare=False, hash=False)
+    # What specc knows of an integer tensor's values: every one a whole number from 0 to ``high``
+    # (a size, maybe symbolic: positions numbered by a CumSum along T reach T). None: unknown. An
+    # Embedding fed such ids needs a table past ``high`` at every size (specc/layers/values.py).
+    high: DimLike | None = field(default=None, compare=False, hash=False)
 
     @property
     def rank(self) -> int:

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..builder import ELEM
-from ..weights import ONES, ZEROS
+from ..weights import ONES, ZEROS, Init
 from .base import Layer, lowers
 from .reduce import reduce
 
@@ -111,6 +111,19 @@ def rms_norm(layer: Layer) -> str:
     root = layer.op("Sqrt", [layer.op("Add", [mean, layer.const(eps, t)])])
     y = layer.op("Div", [layer.x, root])
     return layer.op("Mul", [y, scale]) if scale else y
+
+
+@lowers("LayerScale")
+def layer_scale(layer: Layer) -> str:
+    # x · gamma (+ beta), the (C,) parameters viewed as (C, 1, ..., 1) to broadcast from dim on
+    c, trailing = int(layer.args["num_features"]), -int(layer.args["dim"]) - 1
+    shape = layer.const([c] + [1] * trailing)
+    gamma = layer.param("gamma", (c,), Init("const", value=float(layer.args["init_values"])))
+    y = layer.op("Mul", [layer.x, layer.op("Reshape", [gamma, shape]) if trailing else gamma])
+    if not layer.args["bias"]:
+        return y
+    beta = layer.param("beta", (c,), ZEROS)
+    return layer.op("Add", [y, layer.op("Reshape", [beta, shape]) if trailing else beta])
 
 
 @lowers("GroupNorm")

@@ -180,6 +180,27 @@ def slice_(layer: Layer) -> str:
     return layer.op("Gather", [layer.x, layer.const(list(range(size))[start:stop:step])], axis=d)
 
 
+@lowers("Roll")
+def roll(layer: Layer) -> str:
+    # torch.roll by s along d is cat(x[-s:], x[:-s]) along d (s > 0), cat(x[|s|:], x[:|s|]) (s < 0):
+    # check has made s at most the dim's size at every size of a symbolic one
+    x = layer.x
+    for shift, d in zip(layer.args["shifts"], layer.args["dims"]):
+        if shift == 0:
+            continue
+        cut = -shift  # x[-s:] then x[:-s]; for s < 0, x[|s|:] then x[:|s|]
+        tail = _slice(layer, x, cut, _END, d)
+        head = _slice(layer, x, 0, cut, d)
+        x = layer.op("Concat", [tail, head], axis=d)
+    return x
+
+
+def _slice(layer: Layer, x: str, start: int, end: int, d: int) -> str:
+    if layer.b.opset >= 10:
+        return layer.op("Slice", [x, layer.const([start]), layer.const([end]), layer.const([d])])
+    return layer.op("Slice", [x], starts=[start], ends=[end], axes=[d])
+
+
 @lowers("Split", "Chunk")
 def split(layer: Layer) -> list[str]:
     d = int(layer.args["dim"]) % layer.in_type.rank

@@ -62,6 +62,14 @@ class RMSNorm(Lowering):
 
 
 @lowering
+class LayerScale(Lowering):
+    torch_class = "LayerScale"
+    support = ("layer_scale",)
+    positional = ("num_features",)
+    defaults = {"init_values": 1e-5, "dim": -1, "bias": False}
+
+
+@lowering
 class GroupNorm(Lowering):
     torch_class = "nn.GroupNorm"
     positional = ("num_groups", "num_channels")

@@ -102,6 +102,15 @@ class Slice(Lowering):
 
 
 @lowering
+class Roll(Lowering):
+    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        shifts, dims = args["shifts"], args["dims"]
+        if len(dims) == 1:
+            return f"torch.roll({inputs[0]}, {shifts[0]}, {dims[0]})"
+        return f"torch.roll({inputs[0]}, ({', '.join(map(str, shifts))}), ({', '.join(map(str, dims))}))"
+
+
+@lowering
 class PixelShuffle(Lowering):
     torch_class = "nn.PixelShuffle"
     positional = ("upscale_factor",)
