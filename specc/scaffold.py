@@ -111,9 +111,14 @@ inputs:
   tokens: {shape: [B, T], dtype: int64}     # token ids, 0 is padding
 
 layers:
-  - {type: Embedding, num_embeddings: "${vocab}", embedding_dim: "${embed}", padding_idx: 0}
-  # output: sequence keeps every step: (B, T, 2·hidden), both directions side by side.
-  - {type: LSTM, hidden_size: "${hidden}", bidirectional: true, output: sequence}
+  - {type: Embedding, num_embeddings: "${vocab}", embedding_dim: "${embed}", padding_idx: 0, name: emb}
+  # each sentence's length, its ids that are not 0: the backward direction starts at its last word,
+  # not on the padding after it (lint L058)
+  - {type: Compare, from: tokens, op: ne, value: 0}
+  - {type: Cast, dtype: int64}
+  - {type: Reduce, op: sum, dim: 1, name: lengths}
+  # output: sequence keeps every step: (B, T, 2·hidden), both directions side by side (0 past each length).
+  - {type: LSTM, from: [emb, lengths], hidden_size: "${hidden}", bidirectional: true, output: sequence}
   - {type: Dropout, p: 0.3}
   - {type: Linear, out_features: "${num_tags}"}                    # (B, T, num_tags)
   # CrossEntropyLoss reads the classes from dim 1: (B, num_tags, T) against (B, T) targets.
