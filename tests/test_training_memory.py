@@ -22,10 +22,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 
 
-def saved_bytes(spec: specc.Spec, batch: int, sizes: dict[str, int] | None = None) -> int:
+def saved_bytes(spec: specc.Spec, batch: int, sizes: dict[str, int] | None = None, *, amp: bool = False) -> int:
     """PyTorch's truth: the bytes of the distinct storages autograd saves for backward during one
     forward of the built module in training mode (parameters and buffers aside: they are the
-    model's, counted apart)."""
+    model's, counted apart); under CPU autocast (bfloat16) with ``amp``."""
     model = specc.build(spec, seed=0)
     model.train()
     state = {t.untyped_storage().data_ptr() for t in [*model.parameters(), *model.buffers()]}
@@ -41,7 +41,8 @@ def saved_bytes(spec: specc.Spec, batch: int, sizes: dict[str, int] | None = Non
     # example inputs draw for an Embedding's padding_idx, is read by no layer given its lengths)
     inputs = [x.clamp(min=1) if not x.is_floating_point() and x.dtype != torch.bool else x
               for x in example_inputs(spec, batch, sizes)]
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp), \
+            torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         model(*inputs)
     return sum(seen.values())
 
@@ -360,22 +361,10 @@ def test_mixed_precision_keeps_half_size_copies() -> None:
     BatchNorm and ReLU keep what they read, in half precision.  The loop runs autocast on CUDA in
     float16; CPU autocast in bfloat16 (as wide) makes the same copies, which this counts."""
     spec = specc.load(str(SPECS / "resnet18.yaml"), ["vars.image_size=64"])
-    model = specc.build(spec, seed=0)
-    model.train()
-    state = {t.untyped_storage().data_ptr() for t in [*model.parameters(), *model.buffers()]}
-    seen: dict[int, int] = {}
-
-    def pack(t: torch.Tensor) -> torch.Tensor:
-        s = t.untyped_storage()
-        if s.data_ptr() not in state:
-            seen.setdefault(s.data_ptr(), s.nbytes())
-        return t
-
-    with torch.autocast("cpu", dtype=torch.bfloat16), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        model(*example_inputs(spec, 3))
+    truth = saved_bytes(spec, 3, amp=True)
     est = spec_memory(spec, amp=True)
     assert est is not None
-    assert evaluate(est.activations, symbol_sizes(spec, 3)) == pytest.approx(sum(seen.values()), rel=0.02)
+    assert evaluate(est.activations, symbol_sizes(spec, 3)) == pytest.approx(truth, rel=0.02)
 
 
 def test_a_batch_past_the_samples_is_estimated_at_the_samples(tmp_path: Path, capsys: pytest.CaptureFixture[str],
