@@ -33,6 +33,7 @@ BROKEN = sorted((ROOT / "specs" / "broken").glob("*.yaml")) + sorted((ROOT / "te
 # missing required keys, values of the wrong type or out of range, a layer that is not a mapping,
 # the wrong language version.
 REJECTED = {
+    "v003_window_of_zero",  # window: a positive integer
     "v001_keras_batchnorm_axis",  # BatchNormalization's axis
     "v001_keras_embedding_mask_zero",  # Embedding's mask_zero
     "v001_keras_embedding_input_length",  # Embedding's input_length

@@ -232,7 +232,8 @@ class MultiheadAttentionParams(LayerParams):
     # features of each head, when not embed_dim / num_heads (Gemma: 3072 wide, 16 heads of 256)
     head_dim: PositiveInt | None = None
     # sliding-window causal attention (Mistral): a query sees at most its last `window` keys, itself included
-    window: PositiveInt | None = Field(None, validation_alias=AliasChoices("window", "sliding_window"))
+    window: PositiveInt | None = Field(None, validation_alias=AliasChoices("window", "sliding_window"),
+                                       examples=[4096])  # Mistral 7B's: what a wrong value's hint proposes
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
     bias: bool | AttentionBias = True
     add_bias_kv: bool = False

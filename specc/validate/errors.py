@@ -361,7 +361,9 @@ def keras_key(key: str, value: Any) -> str | None:
                 "channels at dim 1, which Keras' axis=-1 of a channels-last map is (LayerNorm and RMSNorm "
                 "normalise the last dims)",
         "mask_zero": "replace it with padding_idx: 0, which keeps id 0's vector at zero and out of training; an "
-                     "attention layer hides the padded steps with a bool mask input (masks: [key_padding])",
+                     "RNN, LSTM or GRU skips the padded steps given each sample's length (from: [x, lengths], the "
+                     "count of ids that are not 0), an attention layer with a bool mask input (masks: "
+                     "[key_padding])",
         "stateful": "remove it: specc trains recurrent layers stateless, each batch from a zero state (a stateful "
                     "Keras model's long sequence trains here as windows of it)",
         # PyTorch's own losses before 0.4.1
@@ -844,7 +846,9 @@ def _fix(w: _Walk, subject: str) -> str:
         return f"use {desc}" + (f", such as {' or '.join(examples)}" if examples else "")
     key = w.shown[-1]
     default = _default(w.info)
-    examples = _examples(w.ann)
+    # a field's own examples (Field(examples=...)) before a number made up from its type's bounds
+    written = getattr(w.info, "examples", None)
+    examples = [yaml_flow(e) for e in written] if written else _examples(w.ann)
     if default is not PydanticUndefined and isinstance(default, (int, float, str, tuple)):
         if _is_union(_strip(w.ann)[0]):
             other = next((f", or e.g. {key}: {e}" for e in examples if e != yaml_flow(default)), "")
