@@ -392,6 +392,11 @@ class Trainer:
                 result[f"{k}_loss"] = terms[k] / max(count, 1)
             if task in ("classification", "binary", "regression"):
                 ok, tk = o[k], t[k]
+                if not np.all(np.isfinite(ok)):
+                    # the model answers nan or inf (the last update diverged): the loss says so and the callers
+                    # stop the run as diverged; scikit-learn's metrics would raise on it
+                    result["loss"] = math.nan
+                    continue
                 if task == "regression":  # metrics in the targets' own units
                     ok = self.pre.invert_outputs(ok, k if self.heads else None)
                     tk = self.pre.invert_outputs(tk, k if self.heads else None)
@@ -581,8 +586,9 @@ class Trainer:
                     # and the best checkpoint would be chosen on nothing
                     raise Diverged(f"the validation loss is {record['val_loss']} in epoch {epoch} while the "
                                      f"training loss is {record['loss']:.4g}: the model returns nan or inf for some "
-                                     "validation samples (an attention row whose every key is masked as padding, a "
-                                     "division by zero, an overflow); check those inputs")
+                                     "validation samples: the epoch's last updates diverged (lower the lr, set "
+                                     "grad_clip), or those inputs make it (an attention row whose every key is masked "
+                                     "as padding, a division by zero, an overflow)")
             record["lr"] = self.optimizer.param_groups[0]["lr"]
             record["seconds"] = time.perf_counter() - t0
             if cut is not None:
