@@ -23,7 +23,7 @@ def padded_along_last(spec: Any, name: str, bounds: list[Any]) -> bool:
     """Whether made-up ids of input ``name`` come padded on a tail of their last dim: an Embedding
     reading them has a padding_idx, and the batch leads (a (T, B) input's last dim is the batch)."""
     t = spec.graph.inputs[name]
-    return padding_id(bounds) is not None and t.rank >= 2 and str(t.shape[0]) == (spec.graph.batch or str(t.shape[0]))
+    return padding_id(bounds) is not None and t.rank >= 2 and spec.graph.batch in (None, str(t.shape[0]))
 
 
 def example_arrays(spec: Any, sig: Signature, env: Mapping[str, int], seed: int = 0) -> dict[str, np.ndarray]:
