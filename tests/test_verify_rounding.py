@@ -81,3 +81,17 @@ def test_beyond_rounding_measures_onnx_runtime_by_pytorchs_own_float32_error() -
     far = (exact + np.array([0.0, 0.0, 0.0, (ROUNDING_FACTOR + 1) * 2e-4])).astype(np.float32)
     bad, _ = beyond_rounding(far, ref, exact, 0.0, 1e-5)
     assert bad.tolist() == [False, False, False, True]
+
+
+def test_without_its_float64_run_the_strict_verdict_says_why(tmp_path, monkeypatch) -> None:
+    # The fuzz found it under a memory limit: the float64 twin raised MemoryError, the verdict fell
+    # back to the strict comparison and the message read like a wrong graph.
+    import torch
+
+    def no_memory(self: torch.nn.Module) -> torch.nn.Module:
+        raise MemoryError("cannot allocate the float64 copy")
+
+    monkeypatch.setattr(torch.nn.Module, "double", no_memory)
+    with pytest.raises(VerificationFailed, match=r"could not run \(MemoryError: cannot allocate the float64 copy\)"
+                                                 r", so this is the strict comparison"):
+        export(specc.loads(NEARLY_CONSTANT), tmp_path / "m.onnx", via="direct")
