@@ -170,6 +170,10 @@ def test_published_architectures_pass_every_stage(path: Path, tmp_path: Path) ->
 
 
 TRAINED = [p for p in ARCHITECTURES if re.search(r"^train:", p.read_text(encoding="utf-8"), re.M)]
+# Every architecture's graph is exported and verified above; the trained run's export adds the run's
+# weights read back by name, the same path for all: CI exports every third run (a third of this
+# test's time), SPECC_STAGES_EXAMPLES=N every one.
+EXPORTED_RUNS = {p for i, p in enumerate(TRAINED) if LOCAL or i % 3 == 0}
 
 
 @pytest.mark.parametrize("path", TRAINED, ids=[p.stem for p in TRAINED])
@@ -181,6 +185,8 @@ def test_published_architectures_train_and_export_their_run(path: Path, tmp_path
     code = cli(["train", str(path), "-o", str(run), "--epochs", "1"])
     out = capsys.readouterr()
     assert code == 0, out.out + out.err
+    if path not in EXPORTED_RUNS:
+        return
     code = cli(["export", str(path), "--weights", str(run), "-o", str(tmp_path / "trained.onnx")])
     out = capsys.readouterr()
     assert code == 0, out.out + out.err
