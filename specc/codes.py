@@ -489,6 +489,15 @@ _TABLE: list[Code | LintCode] = [
          "layers: [..., {type: Sigmoid}]\nloss: {type: BCELoss}\ntrain: {mixed_precision: true}",
          "End the model in its logits and use loss: {type: BCEWithLogitsLoss}, which applies the sigmoid itself "
          "in float32 (the fused, stable form); or train without mixed_precision."),
+    Code("T096", "fill-under-autocast", "A MaskedFill writes a value past float16's range (such as -1e9) into "
+         "values autocast computes in float16 under mixed_precision: true.",
+         "masked_fill converts its value to the input's dtype and raises where it cannot: the scores of a MatMul "
+         "or Linear are float16 under CUDA autocast, so -1e9 (the habit of many attention implementations) stops "
+         "training at its first batch with 'value cannot be converted to type at::Half without overflow'. A CPU "
+         "run, where specc keeps float32, would not show it.",
+         "layers: [..., {type: MatMul, from: [q, k_t], name: scores},\n"
+         "         {type: MaskedFill, from: [scores, causal], value: -1.0e9}]\ntrain: {mixed_precision: true}",
+         "Write value: -65504 (float16's lowest) or -.inf, or train without mixed_precision."),
     Code("T061", "adam-betas-swapped", "Adam's betas have beta1 above beta2, such as [0.999, 0.9]: a warning.",
          "beta1 averages the gradient (momentum over about 1/(1 - beta1) steps), beta2 its square (the step "
          "size). Every recipe keeps beta1 below beta2 ([0.9, 0.999], GANs' [0.5, 0.999], LLMs' [0.9, 0.95]); "
@@ -1104,6 +1113,14 @@ _TABLE: list[Code | LintCode] = [
          "  - {type: ArgMax, from: text, dim: -1, keepdim: true, name: eot}\n  - {type: Pick, from: [x, eot]}",
          "Give the index the dims of x before dim: an ArgMax without keepdim over the same rows, or set dim: to "
          "the dim after the index's dims."),
+    Code("V176", "fill-value", "A MaskedFill writes a value its input's dtype cannot hold: a fraction or an "
+         "infinity into integers, a number past float16's 65504 into float16 values, or nan.",
+         "PyTorch's masked_fill converts the value to the input's dtype and raises where it cannot ('value cannot "
+         "be converted to type at::Half without overflow': the -1e9 of many attention implementations on float16 "
+         "scores), and a nan spreads through every sum that reads it.",
+         "inputs: {x: {shape: [B, T, T], dtype: float16}, hide: {shape: [B, T, T], dtype: bool}}\nlayers:\n"
+         "  - {type: MaskedFill, from: [x, hide], value: -1.0e9}",
+         "Write -inf (or float16's lowest, -65504) into float16 scores; a whole number in range into integers."),
     Code("V105", "constant-operand", "A Compare, Add, Mul, Sub or Div has nothing to combine its input with (no "
          "value: and one input), two things (a value: and a second input), a constant its integer input cannot "
          "hold, or a division by value 0.",

@@ -1247,6 +1247,17 @@ case("Pick", "{type: Pick, from: [x, last]}", {"x": ("B", "T", 4), "ids": ("B", 
 case("Pick", "{type: Pick, from: [x, eot]}", {"x": ("B", "T", 4), "text": ("B", "T")},
      fn(lambda x, text: x[torch.arange(x.shape[0]), text.argmax(-1)]), BT5, dtypes={"text": "int64"}, high=50,
      before=("{type: ArgMax, from: text, dim: -1, name: eot}",))
+# GPT-2's causal scores hidden before the Softmax, ESIM's max over the real words, ids whose padding is
+# renumbered; a (B, T) key-padding mask made (B, 1, T) to broadcast over the queries
+case("MaskedFill", "{type: MaskedFill, from: [x, hide], value: -.inf}", {"x": ("B", "T", 6), "hide": ("B", "T", 6)},
+     fn(lambda x, m: x.masked_fill(m, float("-inf"))), BT5, dtypes={"hide": "bool"})
+case("MaskedFill", "{type: MaskedFill, from: [x, pad1], value: -10000.0}", {"x": ("B", "T", 4), "pad": ("B", "T")},
+     fn(lambda x, m: x.masked_fill(m.unsqueeze(-1), -10000.0)), BT5, dtypes={"pad": "bool"},
+     before=("{type: Unsqueeze, from: pad, dim: -1, name: pad1}",))
+case("MaskedFill", "{type: MaskedFill, from: [ids, keep], value: 0}", {"ids": ("B", 6), "keep": (6,)},
+     fn(lambda x, m: x.masked_fill(m, 0)), dtypes={"ids": "int64", "keep": "bool"}, high=9)
+case("MaskedFill", "{type: MaskedFill, from: [x, m], value: -.inf}", {"x": ("B", 3, 5), "m": ("B", 1, 5)},
+     fn(lambda x, m: x.masked_fill(m, float("-inf"))), dtypes={"x": "float16", "m": "bool"})
 # a constant operand (value:): RoBERTa's padding id added to a count, a float scale of integer counts
 case("Add", "{type: Add, value: 1}", {"ids": ("B", "T")}, fn(lambda x: x + 1), BT5, dtypes={"ids": "int64"})
 case("Add", "{type: Add, value: 0.5}", {"ids": ("B", 3)}, fn(lambda x: x + 0.5), dtypes={"ids": "int32"})

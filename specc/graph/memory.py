@@ -396,6 +396,8 @@ def kind_saves(layer: LayerKind, a: dict[str, Any], ins: list[TensorType], outs:
         return Saved(inputs=(0,), output=True)
     if kind == "Pick":
         return Saved(inputs=(1,) if len(ins) > 1 else ())
+    if kind == "MaskedFill":
+        return Saved(inputs=(1,))  # the bool mask: where the gradient is zeroed
     if kind in GATES:
         return Saved(extra=_recurrent(kind, x, a, w))
     if kind == "ConvLSTM2d":

@@ -1,6 +1,7 @@
 """Layers that compute with positions and indices: ArgMax, ArgMin (where the largest or smallest value
 is), CumSum (running sums), Compare (element-wise ==, !=, >, >=, <, <= against a constant or a second
-input) and Pick (one element per row, at an index tensor: ``x[arange(B), idx]``).
+input), Pick (one element per row, at an index tensor: ``x[arange(B), idx]``) and MaskedFill (a value
+written where a bool mask is true: ``x.masked_fill(mask, value)``).
 
 What published models compute from their token ids before the features: CLIP pools its text at the
 end-of-text token (``x[arange(B), text.argmax(-1)]``), HF's sequence-classification heads at each row's
@@ -12,7 +13,7 @@ gradient flows through them: training refuses a model whose parameters reach the
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field
 
@@ -21,7 +22,7 @@ from ..shapes.dims import Dim, product, same_size
 from ..shapes.formulas import broadcast
 from ..shapes.tensor import TensorType
 from .base import LayerKind, LayerParams, LayerResult, axis, register
-from .merge import check_constant, promote, scalar_dtype
+from .merge import INT_RANGE, check_constant, promote, scalar_dtype
 
 _DIM = AliasChoices("dim", "axis")
 _KEEP = AliasChoices("keepdim", "keepdims")
@@ -208,3 +209,96 @@ def _index_fix(x: TensorType, idx: TensorType, d: int) -> str:
         return f"pick along the dim after the index's dims: set dim: {idx.rank}"
     return (f"give the index the dims of x before dim {d}, {TensorType(want)}: an ArgMax over the same rows "
             "without keepdim")
+
+
+# -- MaskedFill -------------------------------------------------------------------------------------------------
+
+FLOAT16_MAX = 65504.0
+
+
+class MaskedFillParams(LayerParams):
+    # infinities are what masking writes (allow_inf_nan, refused for every other float, is lifted here);
+    # a nan is refused by the shape rule (V176)
+    value: Annotated[float, Field(allow_inf_nan=True)] | int = Field(
+        description="what is written where the mask is true: -inf before a Softmax or a max over positions (-.inf "
+        "in YAML, or \"-inf\"), 0 before a sum", examples=[float("-inf")])
+
+
+@register
+class MaskedFill(LayerKind):
+    """``x.masked_fill(mask, value)``: attention scores hidden before their Softmax (GPT-2's causal mask,
+    a pointer network's visited cities), ESIM's max over the real words only (the padding set to a
+    large negative first), a masked mean's padding set to 0.  The mask is bool and broadcasts to x's
+    shape, aligned from the last dim as PyTorch broadcasts it; the output has x's shape and dtype."""
+
+    type_name, Params = "MaskedFill", MaskedFillParams
+    min_inputs, max_inputs = 2, 2
+    accepts = "any"
+    form = "inline"
+    summary = ("x.masked_fill(mask, value): from: [x, mask] writes value where the bool mask (broadcast to x's "
+               "shape) is true, x elsewhere; -inf hides scores before a Softmax or positions before a max")
+
+    def infer(self, p: MaskedFillParams, ins: list[TensorType]) -> LayerResult:
+        x, mask = ins
+        if mask.dtype != "bool":
+            fix = ("make it bool, true where value is written: - {type: Compare, op: eq, value: 0} on a mask that is "
+                   "1 at the positions kept (a tokenizer's attention_mask), op: ne on one that is 1 where to write")
+            raise SpecError("S007", f"its mask (input 2) holds {mask.dtype} values {mask}; PyTorch's masked_fill "
+                            "takes a bool mask, true where the value is written", fix)
+        if broadcast(x.shape, mask.shape) != x.shape:
+            raise SpecError("S010" if any(isinstance(d, Dim) for d in mask.shape) else "S006",
+                            f"its mask {mask} does not broadcast to the input {x} (aligned from the last dim, each "
+                            "dim equal or 1)", _mask_fix(x, mask), field="from")
+        _check_fill(x, p.value)
+        value = int(p.value) if x.dtype != "bool" and not x.is_float else float(p.value)
+        if x.dtype == "bool":
+            value = bool(p.value)  # type: ignore[assignment]
+        return LayerResult(TensorType(x.shape, x.dtype, dict(x.notes)), {"value": value}, 0, product(x.shape[1:]))
+
+
+def _check_fill(x: TensorType, value: float | int) -> None:
+    """V176 for a value x's dtype cannot hold exactly: what PyTorch refuses or rounds."""
+    import math
+
+    why = fix = ""
+    if isinstance(value, float) and math.isnan(value):
+        why, fix = "nan, which spreads through every sum that reads it", "use -inf to hide, or 0 to drop"
+    elif x.dtype == "bool":
+        if value not in (0, 1):
+            why, fix = f"{value!r} into bool values", "use value: 0 or value: 1"
+    elif not x.is_float:
+        if isinstance(value, float) and not value.is_integer():
+            why, fix = (f"{value!r} into {x.dtype} values (PyTorch refuses it: they hold whole numbers)",
+                        "use a whole number, or Cast the input to float32 first")
+        else:
+            lo, hi = INT_RANGE.get(x.dtype, (0, 255))
+            if not (math.isfinite(value) and lo <= value <= hi):
+                why, fix = (f"{value!r} into {x.dtype} values, which hold {lo} to {hi}",
+                            f"use a value from {lo} to {hi}, or Cast the input to float32 first")
+    elif x.dtype == "float16" and math.isfinite(value) and abs(value) > FLOAT16_MAX:
+        why = (f"{value!r} into float16 values, whose largest is {FLOAT16_MAX:g} (PyTorch raises 'value cannot be "
+               "converted to type at::Half without overflow')")
+        end = ("lowest", -FLOAT16_MAX) if value < 0 else ("largest", FLOAT16_MAX)
+        fix = f"write value: {end[1]:g} (float16's {end[0]}), or {'-' if value < 0 else ''}.inf"
+    if why:
+        raise SpecError("V176", f"cannot write {why}", fix, field="value")
+
+
+def _mask_fix(x: TensorType, mask: TensorType) -> str:
+    """Where the mask's dims sit in x, matched from the right: the mask given x's rank with 1
+    elsewhere, as the Unsqueeze layers that make it."""
+    place: list[int] = []
+    j = x.rank - 1
+    for d in reversed(mask.shape):
+        while j >= 0 and not same_size(x.shape[j], d):
+            j -= 1
+        if j < 0:
+            return f"give the mask x's dims or 1 in their place, aligned from the last dim: x is {x}"
+        place.append(j)
+        j -= 1
+    want = tuple(x.shape[i] if i in place else 1 for i in range(x.rank))
+    missing = [i for i in range(x.rank) if i not in place and i > min(place)] if place else []
+    steps = ", then ".join(f"- {{type: Unsqueeze, dim: {i}}}" for i in missing)
+    shown = TensorType(want, "bool")
+    return (f"give the mask the shape {shown}: {steps} on the mask" if steps else
+            f"give the mask the shape {shown}")

@@ -52,6 +52,9 @@ def _high(type_name: str, args: dict[str, Any], ins: list[TensorType]) -> DimLik
         if len(highs) == 1:
             return highs[0]
         return highs[0] if all(same_size(h, highs[0]) for h in highs) else _largest(highs)
+    if type_name == "MaskedFill":  # x's values and the value written: a negative one leaves 0..high
+        value = args["value"]
+        return None if value < 0 else _largest([highs[0], int(value)])
     if type_name == "CumSum":
         x = ins[0]
         return mul(highs[0], x.shape[int(args["dim"]) % x.rank])

@@ -46,6 +46,7 @@ def check_training(spec: Spec) -> list[Diagnostic]:
     ctx = context(spec)
     diags += _single_sample_batches(spec, ctx.view.leaves if ctx is not None else [])
     diags += _accumulated_batchnorm(spec, ctx.view.leaves if ctx is not None else [])
+    diags += _fill_under_autocast(spec, ctx.view.leaves if ctx is not None else [])
     loss = ctx.loss_section if ctx is not None else None
     if ctx is None or loss is None:
         return diags
@@ -338,6 +339,40 @@ def _single_sample_batches(spec: Spec, leaves: list[Leaf]) -> list[Diagnostic]:
 # BatchNorm's batch statistics are noisy below this many samples (Wu & He's GroupNorm paper: its
 # error climbs steeply below a batch of 8), whatever accumulate makes of the gradient.
 SMALL_NORM_BATCH = 8
+
+
+def _fill_under_autocast(spec: Spec, leaves: list[Leaf]) -> list[Diagnostic]:
+    """T096: a MaskedFill of a value past float16's range (the -1e9 of many attention implementations)
+    on values autocast computes in float16: masked_fill converts the value to its input's dtype and
+    raises 'value cannot be converted to type at::Half without overflow' at the first batch on a GPU."""
+    from ..graph.memory import AUTOCAST_HALF
+    from ..layers.index import FLOAT16_MAX
+
+    train = spec.document.train if spec.document is not None else None
+    if train is None or not train.mixed_precision or train.device == "cpu":
+        return []
+    out = []
+    for leaf in leaves:
+        value = arg(leaf, "value") if leaf.type == "MaskedFill" else None
+        if not isinstance(value, float) or not math.isfinite(value) or abs(value) <= FLOAT16_MAX:
+            continue
+        made = producer(leaf.inputs[0], (*PASS_THROUGH, "index")) if isinstance(leaf.inputs[0], Leaf) else None
+        while made is not None and made.inputs and isinstance(made.inputs[0], Leaf) and (
+                made.type in ("Scale", "Dropout") or (arg(made, "value") is not None and made.type in SCALARS)):
+            made = producer(made.inputs[0], (*PASS_THROUGH, "index"))  # a score divided by sqrt(d) stays float16
+        if made is None or made.type not in AUTOCAST_HALF:
+            continue
+        end = ("lowest", -FLOAT16_MAX) if value < 0 else ("largest", FLOAT16_MAX)
+        out.append(Diagnostic(
+            "T096", f"{leaf.who()}: under mixed_precision: true {made.who()} computes in float16 on the GPU, and "
+            f"masked_fill cannot write {value:g} into float16 values (their {end[0]} is {end[1]:g}): training stops "
+            "at the first batch with 'value cannot be converted to type at::Half without overflow'", leaf.node.loc,
+            f"write value: {end[1]:g} (float16's {end[0]}; {'-' if value < 0 else ''}.inf hides the same), or set "
+            "mixed_precision: false in train:", layer=leaf.node.path))
+    return out
+
+
+SCALARS = ("Mul", "Div", "Add", "Sub", "Multiply", "Divide", "Subtract")
 
 
 def _accumulated_batchnorm(spec: Spec, leaves: list[Leaf]) -> list[Diagnostic]:

@@ -41,7 +41,7 @@ from ..view import Leaf
 CODE = "L059"
 MEANS = ("Reduce", "Mean", "GlobalAvgPool", "AdaptiveAvgPool1d")
 # what applies a mask by multiplying or choosing: a mean after it may be over the real steps alone
-MASKING = ("Mul", "Div", "Where", "Pick", "Select", "Slice")
+MASKING = ("Mul", "Div", "MaskedFill", "Pick", "Select", "Slice")
 
 
 def _pooled_dims(step: Leaf) -> list[int]:

@@ -1,5 +1,5 @@
-"""ONNX lowering of the index family: ArgMax/ArgMin, CumSum, Compare (Equal, Greater, Less, …) and Pick
-(GatherND over the rows).
+"""ONNX lowering of the index family: ArgMax/ArgMin, CumSum, Compare (Equal, Greater, Less, …), Pick
+(GatherND over the rows) and MaskedFill (Where).
 
 ONNX Runtime's CPU kernels of these ops take float32, float64, int32 and int64 (Equal bools too); other
 types are cast first, exactly: half floats to float32 (where a comparison or a search gives the same
@@ -86,3 +86,14 @@ def pick(layer: Layer) -> str:
     index = as_dtype(layer, layer.inputs[1], layer.in_types[1].dtype, "int64")
     # GatherND over the first d dims as batch dims: each row's index is a 1-tuple into dim d
     return layer.op("GatherND", [layer.x, opset.unsqueeze(layer, index, [d])], batch_dims=d)
+
+
+@lowers("MaskedFill")
+def masked_fill(layer: Layer) -> str:
+    # Where(mask, value, x), in a type ONNX Runtime's Where kernel takes; the value made as PyTorch
+    # writes it into x's dtype (float16's -inf stays -inf)
+    have = layer.in_type.dtype
+    work = _work(have, bools=True)
+    x = as_dtype(layer, layer.x, have, work)
+    value = layer.const(layer.args["value"], work)
+    return as_dtype(layer, layer.op("Where", [layer.inputs[1], value, x]), work, have)

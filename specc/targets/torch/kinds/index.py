@@ -1,4 +1,4 @@
-"""PyTorch lowering of the index family (ArgMax, ArgMin, CumSum, Compare, Pick), written inline."""
+"""PyTorch lowering of the index family (ArgMax, ArgMin, CumSum, Compare, Pick, MaskedFill), written inline."""
 
 from __future__ import annotations
 
@@ -66,3 +66,12 @@ class Pick(Lowering):
             sizes = ", ".join(["-1"] * d + ["1"] + [f"{x}.shape[{k}]" for k in range(d + 1, d + 1 + trailing)])
             index = f"{index}.expand({sizes})"
         return f"{x}.gather({d}, {index}).squeeze({d})"
+
+
+@lowering
+class MaskedFill(Lowering):
+    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        value = args["value"]
+        infinite = isinstance(value, float) and value in (float("inf"), float("-inf"))
+        text = f'float("{value}")' if infinite else repr(value)
+        return f"{on(inputs[0])}.masked_fill({inputs[1]}, {text})"
