@@ -1258,6 +1258,18 @@ case("MaskedFill", "{type: MaskedFill, from: [ids, keep], value: 0}", {"ids": ("
      fn(lambda x, m: x.masked_fill(m, 0)), dtypes={"ids": "int64", "keep": "bool"}, high=9)
 case("MaskedFill", "{type: MaskedFill, from: [x, m], value: -.inf}", {"x": ("B", 3, 5), "m": ("B", 1, 5)},
      fn(lambda x, m: x.masked_fill(m, float("-inf"))), dtypes={"x": "float16", "m": "bool"})
+# nanoGPT's attention by hand: the scores' keys after each query filled with -inf before the Softmax,
+# the mask made from the scores' own lengths; a sliding window beside it; the mask alone (no batch)
+case("MaskedFill", "{type: MaskedFill, from: [x, later], value: -.inf}", {"x": ("B", 2, "T", "T")},
+     fn(lambda x: x.masked_fill(torch.ones(x.shape[-2], x.shape[-1], dtype=torch.bool).triu(1), float("-inf"))), BT5,
+     before=("{type: CausalMask, from: x, name: later}",))
+case("MaskedFill", "{type: MaskedFill, from: [x, hidden], value: -1.0e4}", {"x": ("B", 3, "T", "T")},
+     fn(lambda x: x.masked_fill(torch.ones(x.shape[-2], x.shape[-1], dtype=torch.bool).triu(0)
+                                | torch.ones(x.shape[-2], x.shape[-1], dtype=torch.bool).tril(-2), -1.0e4)), BT5,
+     before=("{type: CausalMask, from: x, diagonal: 0, window: 2, name: hidden}",))
+case("CausalMask", "{type: CausalMask, dims: [1, 2], diagonal: 2}", {"inp": ("B", "T", "S")},
+     fn(lambda x: torch.ones(x.shape[1], x.shape[2], dtype=torch.bool).triu(2)), ({"B": 2, "T": 3, "S": 5},
+                                                                                    {"B": 1, "T": 6, "S": 4}))
 # a constant operand (value:): RoBERTa's padding id added to a count, a float scale of integer counts
 case("Add", "{type: Add, value: 1}", {"ids": ("B", "T")}, fn(lambda x: x + 1), BT5, dtypes={"ids": "int64"})
 case("Add", "{type: Add, value: 0.5}", {"ids": ("B", 3)}, fn(lambda x: x + 0.5), dtypes={"ids": "int32"})

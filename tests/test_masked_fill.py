@@ -81,3 +81,19 @@ def test_esim_gives_a_sentence_pair_the_same_answer_however_far_the_batch_pads_i
         padded = module(torch.cat([premise, torch.zeros(1, 3, dtype=torch.long)], 1),
                         torch.cat([hypothesis, torch.zeros(1, 6, dtype=torch.long)], 1))
     torch.testing.assert_close(padded, alone, rtol=1e-5, atol=1e-6)
+
+
+def test_a_causal_mask_input_is_refused_with_the_layer_that_computes_it_and_the_fix_trains() -> None:
+    # nanoGPT keeps its causal mask as a buffer; a spec declaring it an input of (T, T) cannot train
+    # (T003: no batch); the hint's CausalMask computes it from the scores' own lengths
+    text = ATTENTION.replace("VALUE", "-.inf").replace("AMP", "false").replace("DEVICE", "").replace(
+        "causal: {shape: [B, T, T], dtype: bool}", "causal: {shape: [T, T], dtype: bool}")
+    [d] = [d for d in specc.loads(text, "a.yaml").errors if d.code == "T003"]
+    assert d.hint is not None and "- {type: CausalMask, from: scores, name: causal}" in d.hint
+    fixed = text.replace("  causal: {shape: [T, T], dtype: bool}\n", "").replace(", from: x, name: q", ", name: q")
+    fixed = fixed.replace("  - {type: MaskedFill", "  - {type: CausalMask, from: scores, name: causal}\n"
+                          "  - {type: MaskedFill")
+    spec = specc.loads(fixed, "fixed.yaml")
+    assert spec.ok, [d.message for d in spec.errors]
+    mask = spec.graph.value("causal")
+    assert str(mask) == "(T, T)" and mask.dtype == "bool"

@@ -1,7 +1,8 @@
 """Layers that compute with positions and indices: ArgMax, ArgMin (where the largest or smallest value
 is), CumSum (running sums), Compare (element-wise ==, !=, >, >=, <, <= against a constant or a second
-input), Pick (one element per row, at an index tensor: ``x[arange(B), idx]``) and MaskedFill (a value
-written where a bool mask is true: ``x.masked_fill(mask, value)``).
+input), Pick (one element per row, at an index tensor: ``x[arange(B), idx]``), MaskedFill (a value
+written where a bool mask is true: ``x.masked_fill(mask, value)``) and CausalMask (the keys after each
+query, from the input's lengths).
 
 What published models compute from their token ids before the features: CLIP pools its text at the
 end-of-text token (``x[arange(B), text.argmax(-1)]``), HF's sequence-classification heads at each row's
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, PositiveInt
 
 from ..diagnostics import SpecError
 from ..shapes.dims import Dim, product, same_size
@@ -302,3 +303,40 @@ def _mask_fix(x: TensorType, mask: TensorType) -> str:
     shown = TensorType(want, "bool")
     return (f"give the mask the shape {shown}: {steps} on the mask" if steps else
             f"give the mask the shape {shown}")
+
+
+# -- CausalMask -------------------------------------------------------------------------------------------------
+
+class CausalMaskParams(LayerParams):
+    diagonal: int = Field(1, description="hide key j from query i where j - i >= diagonal (the upper triangle's diagonal): 1 "
+                          "hides the keys after each query, 0 the query's own key too")
+    window: PositiveInt | None = Field(None, description="also hide the keys more than window - 1 before each query "
+                                       "(query i sees keys i - window + 1 .. i, Mistral's sliding window)",
+                                       examples=[4096])
+    dims: tuple[int, int] = Field((-2, -1), description="the dims of the input holding the queries and the keys: "
+                                  "(T, S) of (B, heads, T, S) scores by default; [1, 1] of a (B, T, d) sequence")
+
+
+@register
+class CausalMask(LayerKind):
+    """The (T, S) bool mask of the scores' own lengths, true where a key comes after its query:
+    what GPT-2 and nanoGPT keep as a ``tril`` buffer and a hand-written attention fills with -inf
+    (``scores.masked_fill(mask, -inf)``).  Computed from the input's run-time sizes, so it holds at
+    every length, with no buffer sized for the longest."""
+
+    type_name, Params = "CausalMask", CausalMaskParams
+    accepts = "any"
+    form = "inline"
+    summary = ("(T, S) bool, true where key j comes after query i (the upper triangle from diagonal), T and S read "
+               "from dims (default -2, -1) of the input at run time; window: also hides keys too far back")
+
+    def infer(self, p: CausalMaskParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        if x.rank < 2:
+            raise SpecError("S003", f"reads the queries' and the keys' lengths from dims {list(p.dims)} of its "
+                            f"input, but {x} has rank {x.rank}", "give it the scores (B, heads, T, S), or a "
+                            "sequence (B, T, d) with dims: [1, 1]", field="dims")
+        q, k = (axis(d, x.rank, "dims") for d in p.dims)
+        shape = (x.shape[q], x.shape[k])
+        return LayerResult(TensorType(shape, "bool"), {"q": q, "k": k, "diagonal": p.diagonal, "window": p.window},
+                           0, 0)

@@ -112,9 +112,13 @@ def _no_samples(spec: Spec, name: str, t: TensorType, b: Any) -> Diagnostic:
     training cut it along dim 0 as if it held samples, and the model met a slice of it."""
     attention = next((n for n in spec.graph.leaves() if name in n.inputs and FAMILY_OF.get(n.type) == "attention"),
                      None)
+    fill = next((n for n in spec.graph.leaves() if n.type == "MaskedFill" and name in n.inputs[1:]), None)
     if t.dtype == "bool" and attention is not None:
         hint = (f"for a causal mask, drop input {name} and give {attention.type} '{attention.path}' (and the other "
                 "attention layers that read it) causal: true in place of the mask")
+    elif t.dtype == "bool" and fill is not None and t.rank == 2:
+        hint = (f"for a causal mask, drop input {name} and compute it from the scores' lengths: - {{type: "
+                f"CausalMask, from: {fill.inputs[0]}, name: {name}}}")
     else:
         hint = (f"declare {name}: [{b}, {', '.join(map(str, t.shape))}], one per sample, or make it part of the "
                 "model (a LearnedTokens parameter, or a layer that computes it)")

@@ -9,7 +9,7 @@ and bools to int64 (where PyTorch's running sums of them are anyway).
 
 from __future__ import annotations
 
-from ..builder import ELEM
+from ..builder import ELEM, Unsupported
 from . import opset
 from .base import Layer, lowers
 from .merge import as_dtype
@@ -97,3 +97,20 @@ def masked_fill(layer: Layer) -> str:
     x = as_dtype(layer, layer.x, have, work)
     value = layer.const(layer.args["value"], work)
     return as_dtype(layer, layer.op("Where", [layer.inputs[1], value, x]), work, have)
+
+
+@lowers("CausalMask")
+def causal_mask(layer: Layer) -> str:
+    # key - query from two Ranges over the run-time lengths (Range: opset 11), compared with the diagonal
+    if layer.b.opset < 11:
+        raise Unsupported("a causal mask of run-time lengths needs Range, from opset 11")
+    x, q, k = layer.in_type, int(layer.args["q"]), int(layer.args["k"])
+    zero, one = layer.const(0), layer.const(1)
+    rows = layer.op("Range", [zero, layer.op("Reshape", [layer.size(x.shape[q]), layer.const([])]), one])
+    rows = layer.op("Reshape", [rows, layer.const([-1, 1])])
+    cols = layer.op("Range", [zero, layer.op("Reshape", [layer.size(x.shape[k]), layer.const([])]), one])
+    ahead = layer.op("Sub", [cols, rows])
+    mask = layer.op("Greater", [ahead, layer.const(int(layer.args["diagonal"]) - 1)])
+    if layer.args["window"] is not None:
+        mask = layer.op("Or", [mask, layer.op("Less", [ahead, layer.const(1 - int(layer.args["window"]))])])
+    return mask

@@ -75,3 +75,14 @@ class MaskedFill(Lowering):
         infinite = isinstance(value, float) and value in (float("inf"), float("-inf"))
         text = f'float("{value}")' if infinite else repr(value)
         return f"{on(inputs[0])}.masked_fill({inputs[1]}, {text})"
+
+
+@lowering
+class CausalMask(Lowering):
+    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        x = on(inputs[0])
+        ones = f"torch.ones({x}.shape[{args['q']}], {x}.shape[{args['k']}], dtype=torch.bool, device={x}.device)"
+        mask = f"{ones}.triu({args['diagonal']})"
+        if args["window"] is not None:  # and the keys more than window - 1 before the query
+            mask = f"({mask} | {ones}.tril({-int(args['window'])}))"
+        return mask
