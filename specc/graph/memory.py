@@ -149,7 +149,8 @@ RESHAPES = {"Flatten", "Unflatten", "Reshape", "Squeeze", "Unsqueeze"}  # a copy
 NOTHING = {"Add", "Sub", "Subtract", "Concat", "Concatenate", "Cat", "Upsample", "Interpolate", "ZeroPad1d",
            "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "Repeat", "Tile",
            "RepeatVector", "PixelShuffle", "PixelUnshuffle", "DepthToSpace", "SpaceToDepth", "Cast", "Mean",
-           "GlobalAvgPool", "CumSum", "ArgMax", "ArgMin", "Compare", "ClassToken", "LearnedTokens", "Scale"}
+           "GlobalAvgPool", "CumSum", "ArgMax", "ArgMin", "Compare", "ClassToken", "LearnedTokens", "Scale",
+           "RelativePositionBucket", "RelativePositionIndex"}
 WEIGHTED_KEEP_INPUT = {"Linear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
                        "ConvTranspose3d", "DepthwiseConv1d", "DepthwiseConv2d", "Embedding"}
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}

@@ -6,7 +6,9 @@ Sequences are (B, T, E) with ``batch_first`` (specc's default), else (T, B, E).
 Masks are extra inputs, declared in the order they follow the query/key/value inputs:
 ``masks: [key_padding]`` reads ``from: [x, pad_mask]``; ``masks: [key_padding, attn]`` reads
 ``from: [q, kv, pad_mask, attn_mask]``.  A key-padding mask is (B, S), true (or -inf) where
-a key is padding; an attention mask is (T, S) or (B·num_heads, T, S), as in PyTorch.
+a key is padding; an attention mask is (T, S) or (B·num_heads, T, S), as in PyTorch, or (num_heads, T, S),
+one bias per head shared by every sample (T5's relative position bias, Swin's table): it is repeated
+over the batch as nn.MultiheadAttention wants it.
 
 MACs per sample count the matrix products, with T query steps and S key steps:
 q/k/v projections T·E² + S·E·(kdim + vdim), scores and weighted sum 2·T·S·E, output
@@ -107,8 +109,9 @@ def _check_float(t: TensorType, what: str, masks: tuple[str, ...], order: str) -
 
 
 def check_masks(masks: tuple[str, ...], tensors: list[TensorType], batch: DimLike, t_len: DimLike,
-                s_len: DimLike, heads: int) -> None:
-    """Masks must be bool or float, key_padding (B, S), attn (T, S) or (B·heads, T, S)."""
+                s_len: DimLike, heads: int, per_head: bool = False) -> None:
+    """Masks must be bool or float, key_padding (B, S), attn (T, S) or (B·heads, T, S), and with
+    ``per_head`` (heads, T, S), the same for every sample."""
     for name, m in zip(masks, tensors):
         if m.dtype not in ("bool", "float32", "float16", "bfloat16", "float64"):
             raise SpecError("S007", f"the {name} mask is {m.dtype}; masks are bool (true = masked) or float "
@@ -116,7 +119,7 @@ def check_masks(masks: tuple[str, ...], tensors: list[TensorType], batch: DimLik
         if name.endswith("key_padding"):
             wants = [(batch, s_len)]
         else:
-            wants = [(t_len, s_len), (mul(batch, heads), t_len, s_len)]
+            wants = [(t_len, s_len), (mul(batch, heads), t_len, s_len)] + [(heads, t_len, s_len)] * per_head
         if m.shape not in wants:
             shown = " or ".join(str(TensorType(w)) for w in wants)
             raise SpecError("S001", f"the {name} mask is {m} but this layer needs {shown}",
@@ -301,7 +304,7 @@ class MultiheadAttention(LayerKind):
                             "key and value must have one step per key position")
         if llama_keys(p):
             return grouped_attention(p, q, e, kdim, vdim, (batch, t_len, s_len), ins[n_qkv:])
-        check_masks(p.masks, ins[n_qkv:], batch, t_len, s_len, p.num_heads)
+        check_masks(p.masks, ins[n_qkv:], batch, t_len, s_len, p.num_heads, per_head=True)
         check_causal(p.causal, p.masks, t_len, s_len)
 
         same = kdim == e and vdim == e  # PyTorch then packs q/k/v into one in_proj_weight
@@ -314,8 +317,16 @@ class MultiheadAttention(LayerKind):
                 "add_bias_kv": p.add_bias_kv, "add_zero_attn": p.add_zero_attn,
                 "kdim": None if same else kdim, "vdim": None if same else vdim, "batch_first": p.batch_first,
                 "scale": p.scale, "masks": p.masks, "causal": p.causal,
-                "bool_masks": bool_padding(p.masks, ins[n_qkv:]), "float_attn": float_attn(p.masks, ins[n_qkv:])}
+                "bool_masks": bool_padding(p.masks, ins[n_qkv:]), "float_attn": float_attn(p.masks, ins[n_qkv:]),
+                "head_mask": _head_mask(p, ins[n_qkv:], batch)}
         return LayerResult(TensorType(q.shape, q.dtype, q.notes), args, params, macs)
+
+
+def _head_mask(p: MultiheadAttentionParams, masks: list[TensorType], batch: DimLike) -> bool:
+    """Whether the attn mask is one (heads, T, S) bias for every sample, which the PyTorch target
+    repeats over the batch (nn.MultiheadAttention takes (B·heads, T, S))."""
+    attn = [m for n, m in zip(p.masks, masks) if n == "attn"]
+    return bool(attn) and attn[0].rank == 3 and attn[0].shape[0] == p.num_heads and batch != 1
 
 
 def grouped_weights(args: dict[str, Any]) -> dict[str, tuple[int, ...]]:

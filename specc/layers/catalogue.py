@@ -23,7 +23,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "dropout": ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout",
                 "StochasticDepth", "DropPath"),
     "embedding": ("Embedding", "SinusoidalEmbedding"),
-    "index": ("ArgMax", "ArgMin", "CumSum", "Compare", "Pick"),
+    "index": ("ArgMax", "ArgMin", "CumSum", "Compare", "Pick", "RelativePositionBucket", "RelativePositionIndex"),
     "linear": ("Linear", "Dense"),
     "merge": ("Add", "Mul", "Sub", "Div", "Max", "Min", "Concat", "Multiply", "Subtract", "Divide", "Maximum",
               "Minimum", "Concatenate", "Cat", "MatMul", "Modulate"),

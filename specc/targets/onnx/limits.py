@@ -200,6 +200,7 @@ LIMITS: dict[str, Limit] = {
     # CumSum is opset 11's, GatherND's batch_dims (a row's own index) opset 12's
     "CumSum": _least("CumSum", 11),
     "Pick": _least("Pick", 12),
+    "RelativePositionBucket": _least("RelativePositionBucket", 11),  # Range
     "Upsample": _upsample,
     "TimeDistributed": _time_distributed,
 }
