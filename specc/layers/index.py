@@ -23,6 +23,7 @@ from ..shapes.formulas import broadcast
 from ..shapes.tensor import TensorType
 from .base import LayerKind, LayerParams, LayerResult, axis, register
 from .merge import check_constant, promote, scalar_dtype
+from .values import RelativeIds
 
 _DIM = AliasChoices("dim", "axis")
 _KEEP = AliasChoices("keepdim", "keepdims")
@@ -258,7 +259,7 @@ class RelativePositionBucket(LayerKind):
             raise SpecError("V150", f"max_distance {p.max_distance} is not past the {max_exact} exact offsets "
                             f"{p.num_buckets} buckets give: the log spacing divides by log({p.max_distance}/"
                             f"{max_exact}) = {'0' if p.max_distance == max_exact else 'a negative number'}",
-                            f"set max_distance: {max(4 * max_exact, 128)} (T5's is 128 for 32 buckets)",
+                            f"set max_distance: {max(4 * max_exact, 128)} (T5 uses 128 with 32 buckets)",
                             field="max_distance")
         lengths = []
         for t, what in zip(ins, ("query", "key")):
@@ -270,7 +271,8 @@ class RelativePositionBucket(LayerKind):
         s_len = lengths[1] if len(lengths) > 1 else t_len
         args = {"num_buckets": p.num_buckets, "max_distance": p.max_distance, "bidirectional": p.bidirectional,
                 "dims": [axis(p.dim, t.rank) for t in ins]}
-        out = TensorType((t_len, s_len), "int64", {0: "query steps", 1: "key steps"}, high=p.num_buckets - 1)
+        out = RelativeIds((t_len, s_len), "int64", {0: "query steps", 1: "key steps"}, high=p.num_buckets - 1,
+                          made_by=f"T5's relative position buckets (num_buckets: {p.num_buckets})")
         return LayerResult(out, args, 0, 0)
 
 
@@ -323,11 +325,13 @@ class RelativePositionIndex(LayerKind):
             fix = (f"set window: {side}" if side and side * side + ct == n else
                    "read the windows (B·nW, Wh·Ww, C) the attention reads, after the Reshape to (-1, Wh·Ww, C)")
             raise SpecError("S045", f"a {wh}×{ww} window{' with a class token' if p.class_token else ''} has "
-                            f"{wh * ww}{' + 1' if ct else ''} = {tokens} tokens, but the windows it reads have {n}: "
+                            f"{wh}·{ww}{' + 1' if ct else ''} = {tokens} tokens, but the windows it reads have {n}: "
                             f"{x}", fix, field="window")
         rows = (2 * wh - 1) * (2 * ww - 1) + (3 if p.class_token else 0)
         args = {"window": [wh, ww], "class_token": p.class_token}
-        out = TensorType((tokens, tokens), "int64", {0: "query tokens", 1: "key tokens"}, high=rows - 1)
+        out = RelativeIds((tokens, tokens), "int64", {0: "query tokens", 1: "key tokens"}, high=rows - 1,
+                          made_by=f"the {(2 * wh - 1) * (2 * ww - 1)} offsets of a {wh}×{ww} window"
+                          + (" and a class token's 3" if p.class_token else ""))
         # an int64 buffer of N² ids, as timm registers it (not saved with the weights: persistent=False)
         return LayerResult(out, args, 0, 0, tokens * tokens)
 
