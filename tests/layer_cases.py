@@ -1341,6 +1341,57 @@ case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 2, from: [inp,
                        p, float("-inf")), attn_mask=b.repeat(x.size(0), 1, 1), need_weights=False)[0]), BT5,
      dtypes={"pad": "bool"})
 
+
+
+def bloom_alibi_slopes(num_heads: int) -> torch.Tensor:
+    """The slopes of HF transformers' build_alibi_tensor (models/bloom/modeling_bloom.py), as written there."""
+    closest_power_of_2 = 2 ** math.floor(math.log2(num_heads))
+    base = torch.tensor(2 ** (-(2 ** -(math.log2(closest_power_of_2) - 3))), dtype=torch.float32)
+    powers = torch.arange(1, 1 + closest_power_of_2, dtype=torch.int32)
+    slopes = torch.pow(base, powers)
+    if closest_power_of_2 != num_heads:
+        extra_base = torch.tensor(2 ** (-(2 ** -(math.log2(2 * closest_power_of_2) - 3))), dtype=torch.float32)
+        num_remaining_heads = min(closest_power_of_2, num_heads - closest_power_of_2)
+        extra_powers = torch.arange(1, 1 + 2 * num_remaining_heads, 2, dtype=torch.int32)
+        slopes = torch.cat([slopes, torch.pow(extra_base, extra_powers)], dim=0)
+    return slopes
+
+
+def mpt_alibi_bias(n_heads: int, seq_len: int, full: bool = False, alibi_bias_max: int = 8) -> torch.Tensor:
+    """llm-foundry's build_alibi_bias and gen_slopes (MPT), as written there: (1, heads, 1 or T, T)."""
+    alibi_bias = torch.arange(1 - seq_len, 1, dtype=torch.int32).view(1, 1, 1, seq_len)
+    if full:
+        alibi_bias = alibi_bias - torch.arange(1 - seq_len, 1, dtype=torch.int32).view(1, 1, seq_len, 1)
+        alibi_bias = alibi_bias.abs().mul(-1)
+    _n_heads = 2 ** math.ceil(math.log2(n_heads))
+    m = torch.arange(1, _n_heads + 1, dtype=torch.float32).mul(alibi_bias_max / _n_heads)
+    slopes = 1.0 / torch.pow(2, m)
+    if _n_heads != n_heads:
+        slopes = torch.concat([slopes[1::2], slopes[::2]])[:n_heads]
+    return alibi_bias * slopes.view(1, n_heads, 1, 1)
+
+
+def _offsets(q_len: int, k_len: int) -> torch.Tensor:
+    return torch.arange(k_len)[None, :] - torch.arange(q_len)[:, None]
+
+
+# BLOOM's 12 heads (not a power of 2: the odd-numbered slopes of 16 follow), MPT's symmetric bias
+case("ALiBi", "{type: ALiBi, num_heads: 12}", {"x": ("B", "T", 4)},
+     fn(lambda x: bloom_alibi_slopes(12)[:, None, None] * _offsets(x.size(1), x.size(1))), BT5)
+case("ALiBi", "{type: ALiBi, heads: 6, symmetric: true, alibi_bias_max: 4}", {"x": ("B", "T", 4)},
+     fn(lambda x: mpt_alibi_bias(6, x.size(1), full=True, alibi_bias_max=4)[0]), BT5)
+case("ALiBi", "{type: ALiBi, num_heads: 4, from: [q, k]}", {"q": ("B", "T", 4), "k": ("B", "S", 4)},
+     fn(lambda q, k: bloom_alibi_slopes(4)[:, None, None] * _offsets(q.size(1), k.size(1))), BTS)
+# a causal decoder's attention with the bias: BLOOM adds slope·key (a constant per row away from
+# slope·(key - query)), and the causal mask; the softmax, and the output, are the same
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 4, causal: true, from: [inp, alibi], masks: [attn]}",
+     {"inp": ("B", "T", 8)},
+     lambda: _with(nn.MultiheadAttention(8, 4, batch_first=True),
+                   lambda m, x: m(x, x, x, attn_mask=(bloom_alibi_slopes(4)[:, None, None] * torch.arange(x.size(1))
+                                                      ).expand(4, x.size(1), x.size(1)).repeat(x.size(0), 1, 1)
+                                  + _causal(x.size(1)), need_weights=False)[0]), BT5,
+     before=("{type: ALiBi, num_heads: 4, name: alibi}",))
+
 # -- diffusion models: timestep embeddings and adaptive modulation ------------------------------------------------
 
 

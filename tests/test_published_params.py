@@ -686,6 +686,9 @@ def test_gcn_is_pygcns_two_layer_network() -> None:
     ("unet_valid", ["base=64", "size=572"], 31_030_658),
     ("tacotron2_encoder", [], 5_589_504),
     ("t5_encoder", ["vocab=32128", "d=512", "heads=8"], 35_330_816),                  # HF T5EncoderModel t5-small
+    # HF BloomForCausalLM(BloomConfig(vocab_size=250880, hidden_size=1024, n_layer=24, n_head=16)), bloom-560m
+    # (transformers 5.24, on the meta device); at the spec's width, with HF's weights, the logits agree to 1.4e-6
+    ("bloom", ["vocab=250880", "d=1024", "n_layer=24", "heads=16"], 559_214_592),
 ])
 def test_round21_published_sizes(stem: str, overrides: list[str], published: int) -> None:
     assert specc.load(ARCH / f"{stem}.yaml", overrides=overrides).check()["total_params"] == published

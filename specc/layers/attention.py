@@ -120,6 +120,11 @@ def check_masks(masks: tuple[str, ...], tensors: list[TensorType], batch: DimLik
             wants = [(batch, s_len)]
         else:
             wants = [(t_len, s_len), (mul(batch, heads), t_len, s_len)] + [(heads, t_len, s_len)] * per_head
+        if per_head and m.rank == 3 and isinstance(m.shape[0], int) and m.shape[1:] == (t_len, s_len) \
+                and m.shape not in wants:
+            raise SpecError("S001", f"the {name} mask {m} is a bias for {m.shape[0]} heads, but this layer has "
+                            f"{heads}", f"make the bias for {heads} heads (num_heads: {heads} on an ALiBi, "
+                            f"embedding_dim: {heads} on the Embedding of a bias table)", field="masks")
         if m.shape not in wants:
             shown = " or ".join(str(TensorType(w)) for w in wants)
             raise SpecError("S001", f"the {name} mask is {m} but this layer needs {shown}",
@@ -305,7 +310,10 @@ class MultiheadAttention(LayerKind):
         if llama_keys(p):
             return grouped_attention(p, q, e, kdim, vdim, (batch, t_len, s_len), ins[n_qkv:])
         check_masks(p.masks, ins[n_qkv:], batch, t_len, s_len, p.num_heads, per_head=True)
-        check_causal(p.causal, p.masks, t_len, s_len)
+        # a float attn mask is a bias (T5's decoder, ALiBi) that the causal mask is added to; a bool one
+        # would be a second mask of which PyTorch reads one
+        biases = [n for n, m in zip(p.masks, ins[n_qkv:]) if n == "attn" and m.is_float]
+        check_causal(p.causal, tuple(n for n in p.masks if n not in biases), t_len, s_len)
 
         same = kdim == e and vdim == e  # PyTorch then packs q/k/v into one in_proj_weight
         params = 3 * e * e if same else e * e + e * kdim + e * vdim
@@ -317,8 +325,9 @@ class MultiheadAttention(LayerKind):
                 "add_bias_kv": p.add_bias_kv, "add_zero_attn": p.add_zero_attn,
                 "kdim": None if same else kdim, "vdim": None if same else vdim, "batch_first": p.batch_first,
                 "scale": p.scale, "masks": p.masks, "causal": p.causal,
-                "bool_masks": bool_padding(p.masks, ins[n_qkv:]), "float_attn": float_attn(p.masks, ins[n_qkv:]),
-                "head_mask": _head_mask(p, ins[n_qkv:], batch)}
+                "bool_masks": bool_padding(p.masks, ins[n_qkv:]), "float_attn": float_attn(p.masks, ins[n_qkv:])}
+        if _head_mask(p, ins[n_qkv:], batch):  # only then: the attributes of every other attention stay as they were
+            args["head_mask"] = True
         return LayerResult(TensorType(q.shape, q.dtype, q.notes), args, params, macs)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pydantic import AliasChoices, Field, PositiveInt
+from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt
 
 from ..diagnostics import SpecError
 from ..shapes.dims import Dim, product, same_size
@@ -335,3 +335,60 @@ class RelativePositionIndex(LayerKind):
         # an int64 buffer of N² ids, as timm registers it (not saved with the weights: persistent=False)
         return LayerResult(out, args, 0, 0, tokens * tokens)
 
+
+
+# -- ALiBi ------------------------------------------------------------------------------------------------------
+
+
+class ALiBiParams(LayerParams):
+    num_heads: PositiveInt = Field(validation_alias=AliasChoices("num_heads", "heads", "n_heads"),
+                                   description="one slope per head, as many as the attention's heads")
+    max_bias: PositiveFloat = Field(8.0, validation_alias=AliasChoices("max_bias", "alibi_bias_max"),
+                                    description="the slopes are 2^(-max_bias·h / n) for h = 1..n (n the heads "
+                                    "rounded up to a power of 2): BLOOM's and MPT's 8")
+    symmetric: bool = Field(False, description="-slope·|key - query| (MPT without causal attention); else "
+                            "slope·(key - query), for causal attention (BLOOM, MPT)")
+    dim: int = Field(1, validation_alias=_DIM, description="the sequence dim of the inputs (1: (B, T, d))")
+
+
+def alibi_slopes(num_heads: int, max_bias: float = 8.0) -> list[float]:
+    """Press et al.'s slopes, as MPT's gen_slopes computes them: 2^(-max_bias·k / n) for k = 1..n, n the
+    heads rounded up to a power of 2, and for other head counts the odd-numbered ones first (the same
+    slopes as BLOOM's build_alibi_tensor, whose max_bias is 8)."""
+    n = 2 ** math.ceil(math.log2(num_heads))
+    slopes = [1.0 / 2 ** (k * max_bias / n) for k in range(1, n + 1)]
+    if n != num_heads:
+        slopes = (slopes[1::2] + slopes[::2])[:num_heads]
+    return slopes
+
+
+@register
+class ALiBi(LayerKind):
+    """Attention with linear biases (Press et al. 2022; BLOOM, MPT): each head's scores get its slope times
+    the offset ``key - query`` (``-|key - query|`` with ``symmetric``), (heads, T, S) from the lengths of its
+    inputs, the attn mask of a MultiheadAttention (with ``causal: true`` for a decoder: the causal mask is
+    added to it).  BLOOM adds slope·key, which differs from slope·(key - query) by a constant along each row of
+    scores: the softmax, and the attention's output, are the same.  No weights."""
+
+    type_name = "ALiBi"
+    Params = ALiBiParams
+    min_inputs, max_inputs = 1, 2
+    accepts = "any"
+    form = "inline"
+    layout = "(B, T, ...): the queries' sequence, and the keys' if they differ (from: [query, key])"
+    summary = ("ALiBi's per-head linear bias slope·(key - query) (heads, T, S) from the lengths of its inputs, "
+               "for a MultiheadAttention's attn mask (BLOOM, MPT); symmetric: -slope·|key - query|")
+
+    def infer(self, p: ALiBiParams, ins: list[TensorType]) -> LayerResult:
+        lengths = []
+        for t, what in zip(ins, ("query", "key")):
+            if t.rank < 2:
+                raise SpecError("S003", f"reads the length of the {what} sequence along dim {p.dim}, but its input "
+                                f"{t} has no such dim", "read a (B, T, d) sequence (the attention's input)")
+            lengths.append(t.shape[axis(p.dim, t.rank)])
+        t_len = lengths[0]
+        s_len = lengths[1] if len(lengths) > 1 else t_len
+        args = {"num_heads": p.num_heads, "max_bias": float(p.max_bias), "symmetric": p.symmetric,
+                "dims": [axis(p.dim, t.rank) for t in ins]}
+        out = TensorType((p.num_heads, t_len, s_len), "float32", {0: f"num_heads {p.num_heads}"})
+        return LayerResult(out, args, 0, 0)

@@ -201,6 +201,7 @@ LIMITS: dict[str, Limit] = {
     "CumSum": _least("CumSum", 11),
     "Pick": _least("Pick", 12),
     "RelativePositionBucket": _least("RelativePositionBucket", 11),  # Range
+    "ALiBi": _least("ALiBi", 11),
     "Upsample": _upsample,
     "TimeDistributed": _time_distributed,
 }

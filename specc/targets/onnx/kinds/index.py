@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from ....layers.index import bucket_halves, relative_position_index
+from ....layers.index import alibi_slopes, bucket_halves, relative_position_index
 from ....shapes.tensor import TensorType
 from ..builder import ELEM
 from . import opset
@@ -145,3 +145,20 @@ def relative_position_bucket(layer: Layer) -> str:
 def relative_position_index_(layer: Layer) -> str:
     wh, ww = layer.args["window"]
     return layer.const(relative_position_index(int(wh), int(ww), bool(layer.args["class_token"])))
+
+
+@lowers("ALiBi")
+def alibi(layer: Layer) -> str:
+    # key - query for every pair (two Ranges and a Sub), in float32, times each head's slope: (heads, T, S)
+    a = layer.args
+    dims = a["dims"]
+    k = len(layer.inputs) - 1
+    zero, one = layer.const(0), layer.const(1)
+    rows = layer.op("Range", [zero, _length(layer, layer.x, layer.in_type, dims[0]), one])
+    cols = layer.op("Range", [zero, _length(layer, layer.inputs[k], layer.in_types[k], dims[-1]), one])
+    offset = layer.op("Sub", [cols, opset.unsqueeze(layer, rows, [1])])
+    if a["symmetric"]:
+        offset = layer.op("Neg", [layer.op("Abs", [offset])])
+    slopes = np.asarray(alibi_slopes(int(a["num_heads"]), float(a["max_bias"])), dtype=np.float32)
+    offset = layer.op("Cast", [offset], to=ELEM["float32"])
+    return layer.op("Mul", [layer.const(slopes[:, None, None], "float32"), offset])

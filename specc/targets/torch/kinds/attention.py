@@ -77,12 +77,16 @@ class MultiheadAttention(_Masked):
             return f"{module}({q}, {k}, {v}{pad})"
         names = {"key_padding": "key_padding_mask", "attn": "attn_mask"}
         given = mask_inputs(masks, inputs[len(qkv):], args)
+        if args["causal"] and "attn" in masks:  # a float bias, the causal mask added (is_causal would drop it)
+            t = f"{on(q)}.size({1 if args['batch_first'] else 0})"
+            given = [f"{x} + nn.Transformer.generate_square_subsequent_mask({t}, device={on(q)}.device, "
+                     f"dtype={on(x)}.dtype)" if m == "attn" else x for m, x in zip(masks, given)]
         # one (heads, T, S) bias for every sample: nn.MultiheadAttention takes (B·heads, T, S)
         if args.get("head_mask"):
             batch = f"{on(q)}.size({0 if args['batch_first'] else 1})"
             given = [f"{on(x)}.repeat({batch}, 1, 1)" if m == "attn" else x for m, x in zip(masks, given)]
         extra = "".join(f", {names[m]}={x}" for m, x in zip(masks, given))
-        if args["causal"]:
+        if args["causal"] and "attn" not in masks:
             extra += f", attn_mask={causal_mask(q, args)}, is_causal=True"
         return self.call(module, [q, k, v], f"{extra}, need_weights=False", args) + "[0]"
 

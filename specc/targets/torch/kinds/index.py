@@ -93,3 +93,17 @@ class RelativePositionIndex(Lowering):
 
     def init(self, args: dict[str, Any], lit: Lit = repr) -> str | None:
         return super().init(args | {"window": tuple(args["window"])}, lit)
+
+
+@lowering
+class ALiBi(Lowering):
+    support = ("relative_position",)
+
+    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        dims = args["dims"]
+        q = on(inputs[0])
+        k = on(inputs[1]) if len(inputs) > 1 else q
+        given = [f"{key}={args[key]!r}" for key, default in (("max_bias", 8.0), ("symmetric", False))
+                 if args[key] != default]
+        sizes = [f"{q}.size({dims[0]})", f"{k}.size({dims[-1]})", str(args["num_heads"]), f"{q}.device"]
+        return f"alibi_bias({', '.join(sizes + given)})"

@@ -75,3 +75,33 @@ class RelativePositionIndex(nn.Module):
 
     def forward(self, windows: torch.Tensor) -> torch.Tensor:
         return self.relative_position_index
+
+
+def alibi_slopes(num_heads: int, max_bias: float = 8.0, device: torch.device | None = None) -> torch.Tensor:
+    """ALiBi's slope of each head, as MPT's gen_slopes (BLOOM's for max_bias 8): 2^(-max_bias·k / n) for
+    k = 1..n, n the heads rounded up to a power of 2, the odd-numbered first for other head counts."""
+    n = 2 ** math.ceil(math.log2(num_heads))
+    m = torch.arange(1, n + 1, dtype=torch.float32, device=device).mul(max_bias / n)
+    slopes = 1.0 / torch.pow(2, m)
+    if n != num_heads:
+        slopes = torch.cat([slopes[1::2], slopes[::2]])[:num_heads]
+    return slopes
+
+
+def alibi_bias(
+    query_length: int,
+    key_length: int,
+    num_heads: int,
+    device: torch.device,
+    max_bias: float = 8.0,
+    symmetric: bool = False,
+) -> torch.Tensor:
+    """Each head's slope times key - query (-|key - query| when symmetric), (num_heads, query_length,
+    key_length): the scores' linear bias."""
+    context_position = torch.arange(query_length, device=device)[:, None]
+    memory_position = torch.arange(key_length, device=device)[None, :]
+    relative_position = memory_position - context_position
+    if symmetric:
+        relative_position = -relative_position.abs()
+    slopes = alibi_slopes(num_heads, max_bias, device)
+    return slopes[:, None, None] * relative_position
