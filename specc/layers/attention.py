@@ -125,6 +125,13 @@ def check_masks(masks: tuple[str, ...], tensors: list[TensorType], batch: DimLik
             raise SpecError("S001", f"the {name} mask {m} is a bias for {m.shape[0]} heads, but this layer has "
                             f"{heads}", f"make the bias for {heads} heads (num_heads: {heads} on an ALiBi, "
                             f"embedding_dim: {heads} on the Embedding of a bias table)", field="masks")
+        if per_head and m.rank == 4 and m.shape[1:] == (heads, t_len, s_len) and m.shape[0] in (1, batch):
+            one = m.shape[0] == 1
+            raise SpecError("S001", f"the {name} mask {m} has Hugging Face's ({'1' if one else 'B'}, heads, T, S) "
+                            "layout, but this layer takes (heads, T, S) or (B·heads, T, S)",
+                            "squeeze its dim 0 ({type: Squeeze, dim: 0} after the layer that makes it)" if one else
+                            "merge its first two dims ({type: Flatten, start_dim: 0, end_dim: 1} after the layer "
+                            "that makes it)", field="masks")
         if m.shape not in wants:
             shown = " or ".join(str(TensorType(w)) for w in wants)
             raise SpecError("S001", f"the {name} mask is {m} but this layer needs {shown}",
