@@ -14,7 +14,7 @@ import pytest
 import specc
 
 torch = pytest.importorskip("torch")
-from layer_cases import timm_relative_position_index  # noqa: E402
+from layer_cases import t5_buckets, timm_relative_position_index  # noqa: E402
 from torch import nn  # noqa: E402
 
 from specc.backends.torch_build import build_module  # noqa: E402
@@ -760,6 +760,63 @@ def test_convnextv2_atto_is_the_reference_network() -> None:
     x = torch.randn(2, 3, 64, 96)
     with torch.no_grad():
         torch.testing.assert_close(built(x), twin(x), rtol=1e-4, atol=1e-4)
+
+
+class T5Reference(nn.Module):
+    """HF transformers' T5EncoderModel (modeling_t5.py: T5LayerNorm, T5Attention with compute_bias in the first
+    block, T5DenseActDense with ReLU), written out at eval: the position bias (1, heads, T, T) from
+    _relative_position_bucket, the padding as the dtype's minimum added to it, no 1/sqrt(d) on the scores."""
+
+    def __init__(self, vocab: int, d: int, heads: int, layers: int, buckets: int = 32) -> None:
+        super().__init__()
+        self.heads, self.buckets = heads, buckets
+        self.shared = nn.Embedding(vocab, d)
+        self.rel = nn.Embedding(buckets, heads)
+        self.blocks = nn.ModuleList(nn.ModuleDict({
+            "ln0": nn.RMSNorm(d, eps=1e-6), "q": nn.Linear(d, d, bias=False), "k": nn.Linear(d, d, bias=False),
+            "v": nn.Linear(d, d, bias=False), "o": nn.Linear(d, d, bias=False), "ln1": nn.RMSNorm(d, eps=1e-6),
+            "wi": nn.Linear(d, 4 * d, bias=False), "wo": nn.Linear(4 * d, d, bias=False)}) for _ in range(layers))
+        self.final = nn.RMSNorm(d, eps=1e-6)
+
+    def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        h, (b, t) = self.shared(ids), ids.shape
+        position_bias = self.rel(t5_buckets(t, t, num_buckets=self.buckets)).permute([2, 0, 1]).unsqueeze(0)
+        position_bias = position_bias + (1.0 - attention_mask[:, None, None, :].float()) * torch.finfo(h.dtype).min
+        for blk in self.blocks:
+            x = blk["ln0"](h)
+            q, k, v = (blk[n](x).view(b, t, self.heads, -1).transpose(1, 2) for n in "qkv")
+            scores = q @ k.transpose(3, 2) + position_bias
+            a = (scores.float().softmax(-1).type_as(scores) @ v).transpose(1, 2).reshape(b, t, -1)
+            h = h + blk["o"](a)
+            h = h + blk["wo"](torch.relu(blk["wi"](blk["ln1"](h))))
+        return self.final(h)
+
+
+def test_t5_encoder_computes_its_buckets_as_hf_does() -> None:
+    # the buckets the spec computes from the length, past max_distance (128) at T = 140, with one sample padded:
+    # the same output as HF's T5EncoderModel written out (and as transformers 5.24's own at t5-small's config,
+    # with its weights copied: max |diff| 2e-6 at T up to 300)
+    spec = specc.load(ARCH / "t5_encoder.yaml")
+    built = build_module(spec).eval()
+    twin = T5Reference(1000, 64, 4, 6).eval()
+    mine = dict(built.named_parameters())
+    with torch.no_grad():
+        for p in twin.parameters():
+            p.copy_(torch.randn_like(p) * 0.3)
+        mine["shared.weight"].copy_(twin.shared.weight)
+        mine["relative_attention_bias.weight"].copy_(twin.rel.weight)
+        mine["final_layer_norm.weight"].copy_(twin.final.weight)
+        for i, blk in enumerate(twin.blocks):
+            mine[f"block.{i}.rms_norm_1.weight"].copy_(blk["ln0"].weight)
+            mine[f"block.{i}.attn.in_proj_weight"].copy_(torch.cat([blk[n].weight for n in "qkv"]))
+            mine[f"block.{i}.attn.out_proj.weight"].copy_(blk["o"].weight)
+            mine[f"block.{i}.rms_norm_2.weight"].copy_(blk["ln1"].weight)
+            mine[f"block.{i}.wi.weight"].copy_(blk["wi"].weight)
+            mine[f"block.{i}.wo.weight"].copy_(blk["wo"].weight)
+        ids, pad = torch.randint(0, 1000, (2, 140)), torch.zeros(2, 140, dtype=torch.bool)
+        pad[1, 130:] = True
+        got, want = built(ids, pad), twin(ids, (~pad).long())
+    torch.testing.assert_close(got[~pad], want[~pad], rtol=1e-4, atol=1e-4)
 
 
 def test_t5s_position_bias_beside_a_bool_padding_mask() -> None:
