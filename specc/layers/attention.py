@@ -125,6 +125,11 @@ def check_masks(masks: tuple[str, ...], tensors: list[TensorType], batch: DimLik
             raise SpecError("S001", f"the {name} mask {m} is a bias for {m.shape[0]} heads, but this layer has "
                             f"{heads}", f"make the bias for {heads} heads (num_heads: {heads} on an ALiBi, "
                             f"embedding_dim: {heads} on the Embedding of a bias table)", field="masks")
+        if per_head and m.rank == 3 and m.shape == (t_len, s_len, heads) and m.shape[0] != heads:
+            raise SpecError("S001", f"the {name} mask {m} has its heads last, as an Embedding of the ids gives them, "
+                            "but this layer takes one bias per head as (heads, T, S)",
+                            "move the heads first ({type: Permute, dims: [2, 0, 1]} after the Embedding)",
+                            field="masks")
         if per_head and m.rank == 4 and m.shape[1:] == (heads, t_len, s_len) and m.shape[0] in (1, batch):
             one = m.shape[0] == 1
             raise SpecError("S001", f"the {name} mask {m} has Hugging Face's ({'1' if one else 'B'}, heads, T, S) "
