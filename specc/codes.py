@@ -1196,6 +1196,14 @@ _TABLE: list[Code | LintCode] = [
          "- {type: SinusoidalEmbedding, dim: 2, downscale_freq_shift: 1}",
          "Use downscale_freq_shift 0 (DiT, diffusers' UNets) or 1 (get_timestep_embedding's default) with a dim "
          "of 4 or more."),
+    Code("V150", "relative-buckets-unfit", "A RelativePositionBucket's num_buckets leaves no exact offset, or its "
+         "max_distance is not past the exact offsets.",
+         "T5 gives the first max_exact = num_buckets / 4 offsets (num_buckets / 2 when causal) a bucket each and "
+         "spaces the rest by log(offset / max_exact) / log(max_distance / max_exact): with max_exact 0, or "
+         "max_distance at or below it, that divides by zero (or by a negative number) and the ids are garbage, "
+         "which the Embedding after it reads out of range.",
+         "inputs: {x: [B, T, 16]}\nlayers:\n  - {type: RelativePositionBucket, num_buckets: 32, max_distance: 8}",
+         "Use T5's num_buckets: 32 and max_distance: 128, or a max_distance past num_buckets / 4."),
     Code("S063", "modulation-unfit", "A Modulate's shift or scale is not one vector per sample (B, F) whose F is "
          "the size of the input's dim it modulates.",
          "Modulate computes x · (1 + scale) + shift with each sample's scale and shift placed along one dim of x "

@@ -1277,6 +1277,144 @@ case("Sub", "{type: Sub, value: -2.5}", {"inp": ("B", 4)}, fn(lambda x: x - -2.5
 case("Mul", "{type: Mul, value: 3}", {"inp": ("B", 2, 3)}, fn(lambda x: x * 3), dtypes={"inp": "float16"})
 case("Div", "{type: Div, value: 4}", {"ids": ("B", 5)}, fn(lambda x: torch.div(x, 4)), dtypes={"ids": "int64"})
 
+# -- relative positions: T5's buckets, Swin's and BEiT's window index, into a per-head attention bias ----------------
+
+
+def t5_relative_position_bucket(relative_position: torch.Tensor, bidirectional: bool = True, num_buckets: int = 32,
+                                max_distance: int = 128) -> torch.Tensor:
+    """HF transformers' T5Attention._relative_position_bucket (models/t5/modeling_t5.py), as written there."""
+    relative_buckets = 0
+    if bidirectional:
+        num_buckets //= 2
+        relative_buckets += (relative_position > 0).to(torch.long) * num_buckets
+        relative_position = torch.abs(relative_position)
+    else:
+        relative_position = -torch.min(relative_position, torch.zeros_like(relative_position))
+    max_exact = num_buckets // 2
+    is_small = relative_position < max_exact
+    relative_position_if_large = max_exact + (
+        torch.log(relative_position.float() / max_exact) / math.log(max_distance / max_exact)
+        * (num_buckets - max_exact)).to(torch.long)
+    relative_position_if_large = torch.min(relative_position_if_large,
+                                           torch.full_like(relative_position_if_large, num_buckets - 1))
+    relative_buckets += torch.where(is_small, relative_position, relative_position_if_large)
+    return relative_buckets
+
+
+def t5_buckets(q_len: int, k_len: int, **kw: Any) -> torch.Tensor:
+    """HF's T5Attention.compute_bias up to the embedding: the bucket of memory - context."""
+    context_position = torch.arange(q_len, dtype=torch.long)[:, None]
+    memory_position = torch.arange(k_len, dtype=torch.long)[None, :]
+    return t5_relative_position_bucket(memory_position - context_position, **kw)
+
+
+def timm_relative_position_index(win_h: int, win_w: int, class_token: bool = False) -> torch.Tensor:
+    """timm's get_relative_position_index (swin_transformer.py), and with a class token
+    gen_relative_position_index (beit.py), as written there."""
+    coords = torch.stack(torch.meshgrid(torch.arange(win_h), torch.arange(win_w), indexing="ij"))
+    coords_flatten = torch.flatten(coords, 1)
+    relative_coords = coords_flatten[:, :, None] - coords_flatten[:, None, :]
+    relative_coords = relative_coords.permute(1, 2, 0).contiguous()
+    relative_coords[:, :, 0] += win_h - 1
+    relative_coords[:, :, 1] += win_w - 1
+    relative_coords[:, :, 0] *= 2 * win_w - 1
+    if not class_token:
+        return relative_coords.sum(-1)
+    num_relative_distance = (2 * win_h - 1) * (2 * win_w - 1) + 3
+    index = torch.zeros(size=(win_h * win_w + 1,) * 2, dtype=relative_coords.dtype)
+    index[1:, 1:] = relative_coords.sum(-1)
+    index[0, 0:] = num_relative_distance - 3
+    index[0:, 0] = num_relative_distance - 2
+    index[0, 0] = num_relative_distance - 1
+    return index
+
+
+class WindowIndex(nn.Module):
+    def __init__(self, win_h: int, win_w: int, class_token: bool = False) -> None:
+        super().__init__()
+        self.register_buffer("relative_position_index", timm_relative_position_index(win_h, win_w, class_token),
+                             persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relative_position_index
+
+
+# lengths past max_distance (140 > 128: the last buckets), and the keys' own length for cross-attention
+BT_LONG = ({"B": 2, "T": 7}, {"B": 1, "T": 140})
+case("RelativePositionBucket", "{type: RelativePositionBucket}", {"x": ("B", "T", 4)},
+     fn(lambda x: t5_buckets(x.size(1), x.size(1))), BT_LONG)
+case("RelativePositionBucket", "{type: RelativePositionBucket, from: [q, k], bidirectional: false, num_buckets: 16, "
+     "max_distance: 20}", {"q": ("B", "T", 4), "k": ("B", "S", 3)},
+     fn(lambda q, k: t5_buckets(q.size(1), k.size(1), bidirectional=False, num_buckets=16, max_distance=20)),
+     ({"B": 2, "T": 5, "S": 9}, {"B": 1, "T": 33, "S": 30}))
+case("RelativePositionIndex", "{type: RelativePositionIndex, window: 4}", {"windows": ("B", 16, 8)},
+     lambda: WindowIndex(4, 4))
+case("RelativePositionIndex", "{type: RelativePositionIndex, window_size: [2, 3], class_token: true}",
+     {"windows": ("B", 7, 8)}, lambda: WindowIndex(2, 3, class_token=True))
+# the (heads, T, S) bias they make, one for every sample, as the attention mask
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 4, bias: false, scale: 1.0, from: [inp, bias], "
+     "masks: [attn]}", {"inp": ("B", "T", 8), "bias": (4, "T", "T")},
+     lambda: _with(nn.MultiheadAttention(8, 4, bias=False, batch_first=True),
+                   lambda m, x, b: _attention_scaled(m, x, x, 1.0, b)), BT5)
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 2, from: [inp, pad, bias], "
+     "masks: [key_padding, attn]}",
+     {"inp": ("B", "T", 8), "pad": ("B", "T"), "bias": (2, "T", "T")},
+     lambda: _with(nn.MultiheadAttention(8, 2, batch_first=True),
+                   lambda m, x, p, b: m(x, x, x, key_padding_mask=torch.zeros_like(p, dtype=b.dtype).masked_fill(
+                       p, float("-inf")), attn_mask=b.repeat(x.size(0), 1, 1), need_weights=False)[0]), BT5,
+     dtypes={"pad": "bool"})
+
+
+
+def bloom_alibi_slopes(num_heads: int) -> torch.Tensor:
+    """The slopes of HF transformers' build_alibi_tensor (models/bloom/modeling_bloom.py), as written there."""
+    closest_power_of_2 = 2 ** math.floor(math.log2(num_heads))
+    base = torch.tensor(2 ** (-(2 ** -(math.log2(closest_power_of_2) - 3))), dtype=torch.float32)
+    powers = torch.arange(1, 1 + closest_power_of_2, dtype=torch.int32)
+    slopes = torch.pow(base, powers)
+    if closest_power_of_2 != num_heads:
+        extra_base = torch.tensor(2 ** (-(2 ** -(math.log2(2 * closest_power_of_2) - 3))), dtype=torch.float32)
+        num_remaining_heads = min(closest_power_of_2, num_heads - closest_power_of_2)
+        extra_powers = torch.arange(1, 1 + 2 * num_remaining_heads, 2, dtype=torch.int32)
+        slopes = torch.cat([slopes, torch.pow(extra_base, extra_powers)], dim=0)
+    return slopes
+
+
+def mpt_alibi_bias(n_heads: int, seq_len: int, full: bool = False, alibi_bias_max: int = 8) -> torch.Tensor:
+    """llm-foundry's build_alibi_bias and gen_slopes (MPT), as written there: (1, heads, 1 or T, T)."""
+    alibi_bias = torch.arange(1 - seq_len, 1, dtype=torch.int32).view(1, 1, 1, seq_len)
+    if full:
+        alibi_bias = alibi_bias - torch.arange(1 - seq_len, 1, dtype=torch.int32).view(1, 1, seq_len, 1)
+        alibi_bias = alibi_bias.abs().mul(-1)
+    _n_heads = 2 ** math.ceil(math.log2(n_heads))
+    m = torch.arange(1, _n_heads + 1, dtype=torch.float32).mul(alibi_bias_max / _n_heads)
+    slopes = 1.0 / torch.pow(2, m)
+    if _n_heads != n_heads:
+        slopes = torch.concat([slopes[1::2], slopes[::2]])[:n_heads]
+    return alibi_bias * slopes.view(1, n_heads, 1, 1)
+
+
+def _offsets(q_len: int, k_len: int) -> torch.Tensor:
+    return torch.arange(k_len)[None, :] - torch.arange(q_len)[:, None]
+
+
+# BLOOM's 12 heads (not a power of 2: the odd-numbered slopes of 16 follow), MPT's symmetric bias
+case("ALiBi", "{type: ALiBi, num_heads: 12}", {"x": ("B", "T", 4)},
+     fn(lambda x: bloom_alibi_slopes(12)[:, None, None] * _offsets(x.size(1), x.size(1))), BT5)
+case("ALiBi", "{type: ALiBi, heads: 6, symmetric: true, alibi_bias_max: 4}", {"x": ("B", "T", 4)},
+     fn(lambda x: mpt_alibi_bias(6, x.size(1), full=True, alibi_bias_max=4)[0]), BT5)
+case("ALiBi", "{type: ALiBi, num_heads: 4, from: [q, k]}", {"q": ("B", "T", 4), "k": ("B", "S", 4)},
+     fn(lambda q, k: bloom_alibi_slopes(4)[:, None, None] * _offsets(q.size(1), k.size(1))), BTS)
+# a causal decoder's attention with the bias: BLOOM adds slope·key (a constant per row away from
+# slope·(key - query)), and the causal mask; the softmax, and the output, are the same
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 4, causal: true, from: [inp, alibi], masks: [attn]}",
+     {"inp": ("B", "T", 8)},
+     lambda: _with(nn.MultiheadAttention(8, 4, batch_first=True),
+                   lambda m, x: m(x, x, x, attn_mask=(bloom_alibi_slopes(4)[:, None, None] * torch.arange(x.size(1))
+                                                      ).expand(4, x.size(1), x.size(1)).repeat(x.size(0), 1, 1)
+                                  + _causal(x.size(1)), need_weights=False)[0]), BT5,
+     before=("{type: ALiBi, num_heads: 4, name: alibi}",))
+
 # -- diffusion models: timestep embeddings and adaptive modulation ------------------------------------------------
 
 

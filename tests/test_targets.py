@@ -119,6 +119,13 @@ SUPPORT_CALLS: dict[str, list[tuple[str, tuple[Any, ...] | None, tuple[tuple[int
     "attention_fastpath": [("off_fastpath", None, ("Tanh", (2, 3, 4)))],
     "gelu_tanh": [("gelu_tanh", None, ((2, 3, 4),))],
     "exclusive_cumsum": [("exclusive_cumsum", None, ((2, 3, 4),))],
+    # T5's buckets past max_distance, causal ones of a decoder; BEiT's window index; BLOOM's 12 slopes
+    "relative_position": [("relative_position_bucket", None, (lambda gen: 7, lambda gen: 300, lambda gen: "cpu")),
+                          ("relative_position_bucket", (False, 16, 20), (lambda gen: 5, lambda gen: 40,
+                                                                          lambda gen: "cpu")),
+                          ("RelativePositionIndex", ((2, 3), True), ((2, 7, 4),)),
+                          ("alibi_bias", (8.0, True), (lambda gen: 5, lambda gen: 6, lambda gen: 12,
+                                                       lambda gen: "cpu"))],
     "timestep_embedding": [("timestep_embedding", (16,), ((5,),)),
                            ("timestep_embedding", (9, True, 0.0, 500.0, 2.0), ((5,),))],
     # GQA with half-split rotary (LLaMA), causal multi-query with interleaved partial rotary (GPT-J), cross

@@ -150,7 +150,7 @@ NOTHING = {"Add", "Sub", "Subtract", "Concat", "Concatenate", "Cat", "Upsample",
            "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "Repeat", "Tile",
            "RepeatVector", "PixelShuffle", "PixelUnshuffle", "DepthToSpace", "SpaceToDepth", "Cast", "Mean",
            "GlobalAvgPool", "CumSum", "ArgMax", "ArgMin", "Compare", "ClassToken", "LearnedTokens", "Scale",
-           "CausalMask"}
+           "CausalMask", "RelativePositionBucket", "RelativePositionIndex", "ALiBi"}
 WEIGHTED_KEEP_INPUT = {"Linear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
                        "ConvTranspose3d", "DepthwiseConv1d", "DepthwiseConv2d", "Embedding"}
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
@@ -410,8 +410,11 @@ def kind_saves(layer: LayerKind, a: dict[str, Any], ins: list[TensorType], outs:
         plain = not (a.get("scale") is not None or a.get("add_bias_kv") or a.get("add_zero_attn")
                      or a.get("num_kv_heads") or a.get("rotary"))
         masks = 0
-        for m in ins[tensors:]:  # each mask, as the float mask the kernel adds
-            masks = add(masks, _b(_elems(m), 4))
+        for name, m in zip(a.get("masks") or (), ins[tensors:]):  # each mask, as the float mask the kernel adds
+            n = _elems(m)
+            if name == "attn" and a.get("head_mask"):  # one (heads, T, S) bias repeated for every sample
+                n = mul(n, x.shape[0 if a.get("batch_first", True) else 1])
+            masks = add(masks, _b(n, 4))
         return Saved(inputs=tuple(range(tensors)),
                      extra=add(_attention(x, kv, a["embed_dim"], a["num_heads"], a.get("dropout", 0.0),
                                           a.get("batch_first", True), tensors == 1, w, plain), masks))

@@ -6,7 +6,9 @@ Sequences are (B, T, E) with ``batch_first`` (specc's default), else (T, B, E).
 Masks are extra inputs, declared in the order they follow the query/key/value inputs:
 ``masks: [key_padding]`` reads ``from: [x, pad_mask]``; ``masks: [key_padding, attn]`` reads
 ``from: [q, kv, pad_mask, attn_mask]``.  A key-padding mask is (B, S), true (or -inf) where
-a key is padding; an attention mask is (T, S) or (B·num_heads, T, S), as in PyTorch.
+a key is padding; an attention mask is (T, S) or (B·num_heads, T, S), as in PyTorch, or (num_heads, T, S),
+one bias per head shared by every sample (T5's relative position bias, Swin's table): it is repeated
+over the batch as nn.MultiheadAttention wants it.
 
 MACs per sample count the matrix products, with T query steps and S key steps:
 q/k/v projections T·E² + S·E·(kdim + vdim), scores and weighted sum 2·T·S·E, output
@@ -107,8 +109,9 @@ def _check_float(t: TensorType, what: str, masks: tuple[str, ...], order: str) -
 
 
 def check_masks(masks: tuple[str, ...], tensors: list[TensorType], batch: DimLike, t_len: DimLike,
-                s_len: DimLike, heads: int) -> None:
-    """Masks must be bool or float, key_padding (B, S), attn (T, S) or (B·heads, T, S)."""
+                s_len: DimLike, heads: int, per_head: bool = False) -> None:
+    """Masks must be bool or float, key_padding (B, S), attn (T, S) or (B·heads, T, S), and with
+    ``per_head`` (heads, T, S), the same for every sample."""
     for name, m in zip(masks, tensors):
         if m.dtype not in ("bool", "float32", "float16", "bfloat16", "float64"):
             raise SpecError("S007", f"the {name} mask is {m.dtype}; masks are bool (true = masked) or float "
@@ -116,7 +119,24 @@ def check_masks(masks: tuple[str, ...], tensors: list[TensorType], batch: DimLik
         if name.endswith("key_padding"):
             wants = [(batch, s_len)]
         else:
-            wants = [(t_len, s_len), (mul(batch, heads), t_len, s_len)]
+            wants = [(t_len, s_len), (mul(batch, heads), t_len, s_len)] + [(heads, t_len, s_len)] * per_head
+        if per_head and m.rank == 3 and isinstance(m.shape[0], int) and m.shape[1:] == (t_len, s_len) \
+                and m.shape not in wants:
+            raise SpecError("S001", f"the {name} mask {m} is a bias for {m.shape[0]} heads, but this layer has "
+                            f"{heads}", f"make the bias for {heads} heads (num_heads: {heads} on an ALiBi, "
+                            f"embedding_dim: {heads} on the Embedding of a bias table)", field="masks")
+        if per_head and m.rank == 3 and m.shape == (t_len, s_len, heads) and m.shape[0] != heads:
+            raise SpecError("S001", f"the {name} mask {m} has its heads last, as an Embedding of the ids gives them, "
+                            "but this layer takes one bias per head as (heads, T, S)",
+                            "move the heads first ({type: Permute, dims: [2, 0, 1]} after the Embedding)",
+                            field="masks")
+        if per_head and m.rank == 4 and m.shape[1:] == (heads, t_len, s_len) and m.shape[0] in (1, batch):
+            one = m.shape[0] == 1
+            raise SpecError("S001", f"the {name} mask {m} has Hugging Face's ({'1' if one else 'B'}, heads, T, S) "
+                            "layout, but this layer takes (heads, T, S) or (B·heads, T, S)",
+                            "squeeze its dim 0 ({type: Squeeze, dim: 0} after the layer that makes it)" if one else
+                            "merge its first two dims ({type: Flatten, start_dim: 0, end_dim: 1} after the layer "
+                            "that makes it)", field="masks")
         if m.shape not in wants:
             shown = " or ".join(str(TensorType(w)) for w in wants)
             raise SpecError("S001", f"the {name} mask is {m} but this layer needs {shown}",
@@ -301,8 +321,11 @@ class MultiheadAttention(LayerKind):
                             "key and value must have one step per key position")
         if llama_keys(p):
             return grouped_attention(p, q, e, kdim, vdim, (batch, t_len, s_len), ins[n_qkv:])
-        check_masks(p.masks, ins[n_qkv:], batch, t_len, s_len, p.num_heads)
-        check_causal(p.causal, p.masks, t_len, s_len)
+        check_masks(p.masks, ins[n_qkv:], batch, t_len, s_len, p.num_heads, per_head=True)
+        # a float attn mask is a bias (T5's decoder, ALiBi) that the causal mask is added to; a bool one
+        # would be a second mask of which PyTorch reads one
+        biases = [n for n, m in zip(p.masks, ins[n_qkv:]) if n == "attn" and m.is_float]
+        check_causal(p.causal, tuple(n for n in p.masks if n not in biases), t_len, s_len)
 
         same = kdim == e and vdim == e  # PyTorch then packs q/k/v into one in_proj_weight
         params = 3 * e * e if same else e * e + e * kdim + e * vdim
@@ -315,7 +338,16 @@ class MultiheadAttention(LayerKind):
                 "kdim": None if same else kdim, "vdim": None if same else vdim, "batch_first": p.batch_first,
                 "scale": p.scale, "masks": p.masks, "causal": p.causal,
                 "bool_masks": bool_padding(p.masks, ins[n_qkv:]), "float_attn": float_attn(p.masks, ins[n_qkv:])}
+        if _head_mask(p, ins[n_qkv:], batch):  # only then: the attributes of every other attention stay as they were
+            args["head_mask"] = True
         return LayerResult(TensorType(q.shape, q.dtype, q.notes), args, params, macs)
+
+
+def _head_mask(p: MultiheadAttentionParams, masks: list[TensorType], batch: DimLike) -> bool:
+    """Whether the attn mask is one (heads, T, S) bias for every sample, which the PyTorch target
+    repeats over the batch (nn.MultiheadAttention takes (B·heads, T, S))."""
+    attn = [m for n, m in zip(p.masks, masks) if n == "attn"]
+    return bool(attn) and attn[0].rank == 3 and attn[0].shape[0] == p.num_heads and batch != 1
 
 
 def grouped_weights(args: dict[str, Any]) -> dict[str, tuple[int, ...]]:

@@ -11,7 +11,7 @@ from ..shapes.dims import add
 from ..shapes.tensor import TensorType
 from .base import LayerKind, LayerParams, LayerResult, Requirement, register
 from .reparam import SpectralNorm, reparam
-from .values import high_of
+from .values import RelativeIds, high_of
 
 
 class EmbeddingParams(LayerParams):
@@ -59,6 +59,9 @@ def _ids_within(x: TensorType, n: int) -> list[Requirement]:
     high = high_of(x)
     if high is None:
         return []
+    if isinstance(high, int) and isinstance(x, RelativeIds) and high >= n:
+        raise SpecError("S070", f"the ids it looks up, {x.made_by}, reach {high}, but its table has {n} rows "
+                        f"(ids 0 to {n - 1})", f"set num_embeddings: {high + 1}", field="num_embeddings")
     if isinstance(high, int):
         if high >= n:
             raise SpecError("S070", f"the ids it looks up, computed along the sequence, reach {high}, but its "

@@ -14,9 +14,10 @@ gradient flows through them: training refuses a model whose parameters reach the
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, PositiveInt
+from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt
 
 from ..diagnostics import SpecError
 from ..shapes.dims import Dim, product, same_size
@@ -24,6 +25,7 @@ from ..shapes.formulas import broadcast
 from ..shapes.tensor import TensorType
 from .base import LayerKind, LayerParams, LayerResult, axis, register
 from .merge import INT_RANGE, check_constant, promote, scalar_dtype
+from .values import RelativeIds
 
 _DIM = AliasChoices("dim", "axis")
 _KEEP = AliasChoices("keepdim", "keepdims")
@@ -259,8 +261,6 @@ class MaskedFill(LayerKind):
 
 def _check_fill(x: TensorType, value: float | int) -> None:
     """V176 for a value x's dtype cannot hold exactly: what PyTorch refuses or rounds."""
-    import math
-
     why = fix = ""
     if isinstance(value, float) and math.isnan(value):
         why, fix = "nan, which spreads through every sum that reads it", "use -inf to hide, or 0 to drop"
@@ -340,3 +340,185 @@ class CausalMask(LayerKind):
         shape = (x.shape[q], x.shape[k])
         return LayerResult(TensorType(shape, "bool"), {"q": q, "k": k, "diagonal": p.diagonal, "window": p.window},
                            0, 0)
+
+
+# -- relative positions: T5's buckets, Swin's and BEiT's window index -----------------------------------------
+
+
+class RelativePositionBucketParams(LayerParams):
+    num_buckets: PositiveInt = Field(32, description="the ids it gives run from 0 to num_buckets - 1 (T5: 32)")
+    max_distance: PositiveInt = Field(128, description="offsets this far apart or more share the last bucket "
+                                      "(T5: 128)")
+    bidirectional: bool = Field(True, description="keys before and after a query get buckets of their own (an "
+                                "encoder); false: one bucket for every later key (a decoder's self-attention)")
+    dim: int = Field(1, validation_alias=_DIM, description="the sequence dim of the inputs (1: (B, T, d))")
+
+
+def bucket_halves(num_buckets: int, bidirectional: bool) -> tuple[int, int]:
+    """T5's buckets for one direction and how many of them are exact offsets: (n, max_exact)."""
+    n = num_buckets // 2 if bidirectional else num_buckets
+    return n, n // 2
+
+
+@register
+class RelativePositionBucket(LayerKind):
+    """T5's ``_relative_position_bucket`` of every (query, key) pair, ``key - query``, from the lengths of
+    its inputs: offsets below ``max_exact`` (a quarter of the buckets when bidirectional) each a bucket,
+    longer ones log-spaced up to ``max_distance``, past it the last bucket; bidirectional gives later keys
+    the upper half.  The ids feed an ``Embedding(num_buckets, heads)``, whose rows they are proven to
+    stay within, then a ``Permute`` to the (heads, T, S) bias MultiheadAttention adds as its ``attn`` mask.
+    No weights; the (T, S) result has no batch dim (the same for every sample, as in HF's T5)."""
+
+    type_name = "RelativePositionBucket"
+    Params = RelativePositionBucketParams
+    min_inputs, max_inputs = 1, 2
+    accepts = "any"
+    form = "inline"
+    layout = "(B, T, ...): the queries' sequence, and the keys' if they differ (from: [query, key])"
+    summary = ("T5's relative position buckets (T, S) of key - query from the lengths of its inputs (from: x, or "
+               "[query, key]), int64 ids below num_buckets for an Embedding of the per-head bias")
+
+    def infer(self, p: RelativePositionBucketParams, ins: list[TensorType]) -> LayerResult:
+        _, max_exact = bucket_halves(p.num_buckets, p.bidirectional)
+        if max_exact < 1:
+            least = 4 if p.bidirectional else 2
+            raise SpecError("V150", f"{p.num_buckets} bucket{'s' if p.num_buckets != 1 else ''} leave no exact "
+                            "offset (max_exact = 0): T5's log spacing then divides by zero and the ids are garbage",
+                            f"set num_buckets: {max(least, 32)} (T5's), at least {least}", field="num_buckets")
+        if p.max_distance <= max_exact:
+            raise SpecError("V150", f"max_distance {p.max_distance} is not past the {max_exact} exact offsets "
+                            f"{p.num_buckets} buckets give: the log spacing divides by log({p.max_distance}/"
+                            f"{max_exact}) = {'0' if p.max_distance == max_exact else 'a negative number'}",
+                            f"set max_distance: {max(4 * max_exact, 128)} (T5 uses 128 with 32 buckets)",
+                            field="max_distance")
+        lengths = []
+        for t, what in zip(ins, ("query", "key")):
+            if t.rank < 2:
+                raise SpecError("S003", f"reads the length of the {what} sequence along dim {p.dim}, but its input "
+                                f"{t} has no such dim", "read a (B, T, d) sequence (the attention's input)")
+            lengths.append(t.shape[axis(p.dim, t.rank)])
+        t_len = lengths[0]
+        s_len = lengths[1] if len(lengths) > 1 else t_len
+        args = {"num_buckets": p.num_buckets, "max_distance": p.max_distance, "bidirectional": p.bidirectional,
+                "dims": [axis(p.dim, t.rank) for t in ins]}
+        out = RelativeIds((t_len, s_len), "int64", {0: "query steps", 1: "key steps"}, high=p.num_buckets - 1,
+                          made_by=f"T5's relative position buckets (num_buckets: {p.num_buckets})")
+        return LayerResult(out, args, 0, 0)
+
+
+class RelativePositionIndexParams(LayerParams):
+    window: PositiveInt | tuple[PositiveInt, PositiveInt] = Field(
+        validation_alias=AliasChoices("window", "window_size"), examples=[7],
+        description="the window's height and width (one number: square), Swin's window_size")
+    class_token: bool = Field(False, description="a class token leads the window's tokens (BEiT): 3 more ids, "
+                              "token to class, class to token, class to class")
+
+
+def relative_position_index(wh: int, ww: int, class_token: bool = False) -> list[list[int]]:
+    """timm's get_relative_position_index (Swin) and gen_relative_position_index (BEiT): the id of the
+    offset between tokens i and j of a window, ((dy + Wh - 1)·(2Ww - 1) + dx + Ww - 1), the three
+    class-token ids after the (2Wh - 1)(2Ww - 1) offsets."""
+    coords = [(y, x) for y in range(wh) for x in range(ww)]
+    grid = [[(yi - yj + wh - 1) * (2 * ww - 1) + (xi - xj + ww - 1) for yj, xj in coords] for yi, xi in coords]
+    if not class_token:
+        return grid
+    offsets = (2 * wh - 1) * (2 * ww - 1)
+    top = [offsets + 2] + [offsets] * len(coords)
+    return [top] + [[offsets + 1, *row] for row in grid]
+
+
+@register
+class RelativePositionIndex(LayerKind):
+    """The constant ``relative_position_index`` of a window of Wh × Ww tokens (timm's Swin, BEiT): for
+    each pair of tokens the id of their (dy, dx) offset, one of (2Wh - 1)(2Ww - 1) (+ 3 with a class
+    token), for an ``Embedding`` of that many rows (the relative position bias table) and a
+    ``Permute`` to the (heads, N, N) bias MultiheadAttention adds as its ``attn`` mask.  It reads the
+    windows (B·nW, N, C) to prove N is the window's Wh·Ww tokens; the index is a buffer, not a weight."""
+
+    type_name = "RelativePositionIndex"
+    Params = RelativePositionIndexParams
+    accepts = "any"
+    layout = "(B·nW, N, C): the windows attention reads, N = Wh·Ww (+1 with class_token)"
+    summary = ("Swin's and BEiT's constant relative_position_index (N, N) of a window's tokens (window: Wh×Ww), "
+               "int64 ids below (2Wh-1)(2Ww-1) (+3 with class_token) for an Embedding, the bias table")
+
+    def infer(self, p: RelativePositionIndexParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        wh, ww = (p.window, p.window) if isinstance(p.window, int) else p.window
+        tokens = wh * ww + int(p.class_token)
+        if x.rank != 3:
+            raise SpecError("S003", f"reads windows of tokens (B·nW, N, C), got rank {x.rank} {x}",
+                            "read the windows MultiheadAttention attends within (after the Reshape to (-1, N, C))")
+        if x.shape[1] != tokens:
+            n, ct = x.shape[1], int(p.class_token)
+            side = math.isqrt(n - ct) if isinstance(n, int) and n > ct else 0
+            fix = (f"set window: {side}" if side and side * side + ct == n else
+                   "read the windows (B·nW, Wh·Ww, C) the attention reads, after the Reshape to (-1, Wh·Ww, C)")
+            raise SpecError("S045", f"a {wh}×{ww} window{' with a class token' if p.class_token else ''} has "
+                            f"{wh}·{ww}{' + 1' if ct else ''} = {tokens} tokens, but the windows it reads have {n}: "
+                            f"{x}", fix, field="window")
+        rows = (2 * wh - 1) * (2 * ww - 1) + (3 if p.class_token else 0)
+        args = {"window": [wh, ww], "class_token": p.class_token}
+        out = RelativeIds((tokens, tokens), "int64", {0: "query tokens", 1: "key tokens"}, high=rows - 1,
+                          made_by=f"the {(2 * wh - 1) * (2 * ww - 1)} offsets of a {wh}×{ww} window"
+                          + (" and a class token's 3" if p.class_token else ""))
+        # an int64 buffer of N² ids, as timm registers it (not saved with the weights: persistent=False)
+        return LayerResult(out, args, 0, 0, tokens * tokens)
+
+
+
+# -- ALiBi ------------------------------------------------------------------------------------------------------
+
+
+class ALiBiParams(LayerParams):
+    num_heads: PositiveInt = Field(validation_alias=AliasChoices("num_heads", "heads", "n_heads"),
+                                   description="one slope per head, as many as the attention's heads")
+    max_bias: PositiveFloat = Field(8.0, validation_alias=AliasChoices("max_bias", "alibi_bias_max"),
+                                    description="the slopes are 2^(-max_bias·h / n) for h = 1..n (n the heads "
+                                    "rounded up to a power of 2): BLOOM's and MPT's 8")
+    symmetric: bool = Field(False, description="-slope·|key - query| (MPT without causal attention); else "
+                            "slope·(key - query), for causal attention (BLOOM, MPT)")
+    dim: int = Field(1, validation_alias=_DIM, description="the sequence dim of the inputs (1: (B, T, d))")
+
+
+def alibi_slopes(num_heads: int, max_bias: float = 8.0) -> list[float]:
+    """Press et al.'s slopes, as MPT's gen_slopes computes them: 2^(-max_bias·k / n) for k = 1..n, n the
+    heads rounded up to a power of 2, and for other head counts the odd-numbered ones first (the same
+    slopes as BLOOM's build_alibi_tensor, whose max_bias is 8)."""
+    n = 2 ** math.ceil(math.log2(num_heads))
+    slopes = [1.0 / 2 ** (k * max_bias / n) for k in range(1, n + 1)]
+    if n != num_heads:
+        slopes = (slopes[1::2] + slopes[::2])[:num_heads]
+    return slopes
+
+
+@register
+class ALiBi(LayerKind):
+    """Attention with linear biases (Press et al. 2022; BLOOM, MPT): each head's scores get its slope times
+    the offset ``key - query`` (``-|key - query|`` with ``symmetric``), (heads, T, S) from the lengths of its
+    inputs, the attn mask of a MultiheadAttention (with ``causal: true`` for a decoder: the causal mask is
+    added to it).  BLOOM adds slope·key, which differs from slope·(key - query) by a constant along each row of
+    scores: the softmax, and the attention's output, are the same.  No weights."""
+
+    type_name = "ALiBi"
+    Params = ALiBiParams
+    min_inputs, max_inputs = 1, 2
+    accepts = "any"
+    form = "inline"
+    layout = "(B, T, ...): the queries' sequence, and the keys' if they differ (from: [query, key])"
+    summary = ("ALiBi's per-head linear bias slope·(key - query) (heads, T, S) from the lengths of its inputs, "
+               "for a MultiheadAttention's attn mask (BLOOM, MPT); symmetric: -slope·|key - query|")
+
+    def infer(self, p: ALiBiParams, ins: list[TensorType]) -> LayerResult:
+        lengths = []
+        for t, what in zip(ins, ("query", "key")):
+            if t.rank < 2:
+                raise SpecError("S003", f"reads the length of the {what} sequence along dim {p.dim}, but its input "
+                                f"{t} has no such dim", "read a (B, T, d) sequence (the attention's input)")
+            lengths.append(t.shape[axis(p.dim, t.rank)])
+        t_len = lengths[0]
+        s_len = lengths[1] if len(lengths) > 1 else t_len
+        args = {"num_heads": p.num_heads, "max_bias": float(p.max_bias), "symmetric": p.symmetric,
+                "dims": [axis(p.dim, t.rank) for t in ins]}
+        out = TensorType((p.num_heads, t_len, s_len), "float32", {0: f"num_heads {p.num_heads}"})
+        return LayerResult(out, args, 0, 0)

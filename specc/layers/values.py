@@ -23,6 +23,16 @@ MOVES = frozenset({"Identity", "Flatten", "Unflatten", "Reshape", "Permute", "Tr
                    "Slice", "Select", "Repeat", "RepeatVector", "Roll", "Concat"})
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class RelativeIds(TensorType):
+    """Ids of relative positions (T5's buckets, a Swin window's offsets): their bound is the table
+    they were made for, not the sequence's length, which the Embedding reading them says when its
+    table is smaller.  Only the layer that makes them gives this type; a layer in between gives plain
+    integers with the same bound."""
+
+    made_by: str = ""  # in words: "the RelativePositionBucket 'b' (num_buckets: 32)"
+
+
 def high_of(t: TensorType) -> DimLike | None:
     """The largest value ``t`` can hold, where known: a bool's is 1."""
     if t.dtype == "bool":

@@ -9,6 +9,12 @@ and bools to int64 (where PyTorch's running sums of them are anyway).
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
+from ....layers.index import alibi_slopes, bucket_halves, relative_position_index
+from ....shapes.tensor import TensorType
 from ..builder import ELEM, Unsupported
 from . import opset
 from .base import Layer, lowers
@@ -114,3 +120,73 @@ def causal_mask(layer: Layer) -> str:
     if layer.args["window"] is not None:
         mask = layer.op("Or", [mask, layer.op("Less", [ahead, layer.const(1 - int(layer.args["window"]))])])
     return mask
+
+
+def bucket_table(num_buckets: int, max_distance: int, bidirectional: bool) -> np.ndarray:
+    """T5's bucket of each offset key - query from -max_distance to max_distance (farther ones share the
+    end buckets), computed as HF's _relative_position_bucket computes it: the log-spaced offsets in float32,
+    in its order, truncated."""
+    n, max_exact = bucket_halves(num_buckets, bidirectional)
+    offsets = np.arange(-max_distance, max_distance + 1, dtype=np.int64)
+    if bidirectional:
+        base = (offsets > 0).astype(np.int64) * n
+        distance = np.abs(offsets)
+    else:
+        base = np.zeros_like(offsets)
+        distance = -np.minimum(offsets, 0)
+    with np.errstate(divide="ignore", invalid="ignore"):  # log(0) at the offsets the exact buckets take
+        logs = np.log(distance.astype(np.float32) / np.float32(max_exact))
+        scaled = logs / np.float32(math.log(max_distance / max_exact)) * np.float32(n - max_exact)
+        large = max_exact + np.where(np.isfinite(scaled), scaled, 0).astype(np.int64)
+    large = np.minimum(large, n - 1)
+    return base + np.where(distance < max_exact, distance, large)
+
+
+def _length(layer: Layer, v: str, t: TensorType, d: int) -> str:
+    """Dim ``d`` of ``v`` as a scalar int64: a constant when fixed, else read at run time."""
+    size = layer.const([t.shape[d]]) if isinstance(t.shape[d], int) else opset.dims_of(layer, v, d, d + 1)
+    return layer.op("Reshape", [size, layer.const([], "int64")])
+
+
+@lowers("RelativePositionBucket")
+def relative_position_bucket(layer: Layer) -> str:
+    # key - query for every pair (two Ranges and a Sub), clipped to ±max_distance, past which the buckets no
+    # longer change, and looked up in the table of those offsets' buckets: the ids are HF's whatever the
+    # runtime's Log rounds to (its float32 log differs from PyTorch's in the last bit at some offsets)
+    a = layer.args
+    dims = a["dims"]
+    k = len(layer.inputs) - 1
+    zero, one = layer.const(0), layer.const(1)
+    rows = layer.op("Range", [zero, _length(layer, layer.x, layer.in_type, dims[0]), one])
+    cols = layer.op("Range", [zero, _length(layer, layer.inputs[k], layer.in_types[k], dims[-1]), one])
+    offset = layer.op("Sub", [cols, opset.unsqueeze(layer, rows, [1])])
+    far = int(a["max_distance"])
+    offset = layer.op("Where", [layer.op("Greater", [offset, layer.const(far)]), layer.const(far), offset])
+    offset = layer.op("Where", [layer.op("Less", [offset, layer.const(-far)]), layer.const(-far), offset])
+    # the table as a column: ONNX shape inference propagates the values of a 1-d int64 initialiser, and
+    # the verifier gives it a large one's type without its data
+    table = layer.const(bucket_table(int(a["num_buckets"]), far, bool(a["bidirectional"]))[:, None])
+    return opset.squeeze(layer, layer.op("Gather", [table, layer.op("Add", [offset, layer.const(far)])], axis=0), [2])
+
+
+@lowers("RelativePositionIndex")
+def relative_position_index_(layer: Layer) -> str:
+    wh, ww = layer.args["window"]
+    return layer.const(relative_position_index(int(wh), int(ww), bool(layer.args["class_token"])))
+
+
+@lowers("ALiBi")
+def alibi(layer: Layer) -> str:
+    # key - query for every pair (two Ranges and a Sub), in float32, times each head's slope: (heads, T, S)
+    a = layer.args
+    dims = a["dims"]
+    k = len(layer.inputs) - 1
+    zero, one = layer.const(0), layer.const(1)
+    rows = layer.op("Range", [zero, _length(layer, layer.x, layer.in_type, dims[0]), one])
+    cols = layer.op("Range", [zero, _length(layer, layer.inputs[k], layer.in_types[k], dims[-1]), one])
+    offset = layer.op("Sub", [cols, opset.unsqueeze(layer, rows, [1])])
+    if a["symmetric"]:
+        offset = layer.op("Neg", [layer.op("Abs", [offset])])
+    slopes = np.asarray(alibi_slopes(int(a["num_heads"]), float(a["max_bias"])), dtype=np.float32)
+    offset = layer.op("Cast", [offset], to=ELEM["float32"])
+    return layer.op("Mul", [layer.const(slopes[:, None, None], "float32"), offset])

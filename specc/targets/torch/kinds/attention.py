@@ -54,7 +54,7 @@ class MultiheadAttention(_Masked):
     positional = ("embed_dim", "num_heads")
     defaults = {"dropout": 0.0, "bias": True, "add_bias_kv": False, "add_zero_attn": False, "kdim": None,
                 "vdim": None, "batch_first": False, "scale": None}
-    forward_keys = ("masks", "causal", "bool_masks", "float_attn")
+    forward_keys = ("masks", "causal", "bool_masks", "float_attn", "head_mask")
 
     def init(self, args: dict[str, Any], lit: Lit = repr) -> str | None:
         """nn.MultiheadAttention, or with a scale of its own (which PyTorch's lacks) the support
@@ -76,8 +76,17 @@ class MultiheadAttention(_Masked):
             pad = "".join(f", key_padding_mask={x}" for x in inputs[len(qkv):])
             return f"{module}({q}, {k}, {v}{pad})"
         names = {"key_padding": "key_padding_mask", "attn": "attn_mask"}
-        extra = "".join(f", {names[m]}={x}" for m, x in zip(masks, mask_inputs(masks, inputs[len(qkv):], args)))
-        if args["causal"]:
+        given = mask_inputs(masks, inputs[len(qkv):], args)
+        if args["causal"] and "attn" in masks:  # a float bias, the causal mask added (is_causal would drop it)
+            t = f"{on(q)}.size({1 if args['batch_first'] else 0})"
+            given = [f"{x} + nn.Transformer.generate_square_subsequent_mask({t}, device={on(q)}.device, "
+                     f"dtype={on(x)}.dtype)" if m == "attn" else x for m, x in zip(masks, given)]
+        # one (heads, T, S) bias for every sample: nn.MultiheadAttention takes (B·heads, T, S)
+        if args.get("head_mask"):
+            batch = f"{on(q)}.size({0 if args['batch_first'] else 1})"
+            given = [f"{on(x)}.repeat({batch}, 1, 1)" if m == "attn" else x for m, x in zip(masks, given)]
+        extra = "".join(f", {names[m]}={x}" for m, x in zip(masks, given))
+        if args["causal"] and "attn" not in masks:
             extra += f", attn_mask={causal_mask(q, args)}, is_causal=True"
         return self.call(module, [q, k, v], f"{extra}, need_weights=False", args) + "[0]"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ....layers.index import OPS
-from .base import Lowering, lowering, on
+from .base import Lit, Lowering, lowering, on
 
 
 class _Arg(Lowering):
@@ -86,3 +86,43 @@ class CausalMask(Lowering):
         if args["window"] is not None:  # and the keys more than window - 1 before the query
             mask = f"({mask} | {ones}.tril({-int(args['window'])}))"
         return mask
+
+
+class RelativePositionBucket(Lowering):
+    support = ("relative_position",)  # HF's T5Attention._relative_position_bucket; PyTorch has none
+
+    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        dims = args["dims"]
+        q = on(inputs[0])
+        k = on(inputs[1]) if len(inputs) > 1 else q
+        given = [f"{key}={args[key]!r}" for key, default in _BUCKET_DEFAULTS.items() if args[key] != default]
+        sizes = [f"{q}.size({dims[0]})", f"{k}.size({dims[-1]})", f"{q}.device"]
+        return f"relative_position_bucket({', '.join(sizes + given)})"
+
+
+_BUCKET_DEFAULTS = {"bidirectional": True, "num_buckets": 32, "max_distance": 128}
+
+
+@lowering
+class RelativePositionIndex(Lowering):
+    torch_class = "RelativePositionIndex"
+    support = ("relative_position",)
+    positional = ("window",)
+    defaults = {"class_token": False}
+
+    def init(self, args: dict[str, Any], lit: Lit = repr) -> str | None:
+        return super().init(args | {"window": tuple(args["window"])}, lit)
+
+
+@lowering
+class ALiBi(Lowering):
+    support = ("relative_position",)
+
+    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        dims = args["dims"]
+        q = on(inputs[0])
+        k = on(inputs[1]) if len(inputs) > 1 else q
+        given = [f"{key}={args[key]!r}" for key, default in (("max_bias", 8.0), ("symmetric", False))
+                 if args[key] != default]
+        sizes = [f"{q}.size({dims[0]})", f"{k}.size({dims[-1]})", str(args["num_heads"]), f"{q}.device"]
+        return f"alibi_bias({', '.join(sizes + given)})"
