@@ -308,8 +308,8 @@ def _mask_fix(x: TensorType, mask: TensorType) -> str:
 # -- CausalMask -------------------------------------------------------------------------------------------------
 
 class CausalMaskParams(LayerParams):
-    diagonal: int = Field(1, description="hide key j from query i where j - i >= diagonal (the upper triangle's diagonal): 1 "
-                          "hides the keys after each query, 0 the query's own key too")
+    diagonal: int = Field(1, description="hide key j from query i where j - i >= diagonal (the upper triangle's "
+                          "diagonal): 1 hides the keys after each query, 0 the query's own key too")
     window: PositiveInt | None = Field(None, description="also hide the keys more than window - 1 before each query "
                                        "(query i sees keys i - window + 1 .. i, Mistral's sliding window)",
                                        examples=[4096])
