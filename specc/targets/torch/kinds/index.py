@@ -88,6 +88,7 @@ class CausalMask(Lowering):
         return mask
 
 
+@lowering
 class RelativePositionBucket(Lowering):
     support = ("relative_position",)  # HF's T5Attention._relative_position_bucket; PyTorch has none
 
