@@ -24,7 +24,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
                 "StochasticDepth", "DropPath"),
     "embedding": ("Embedding", "SinusoidalEmbedding"),
     "index": ("ArgMax", "ArgMin", "CumSum", "Compare", "Pick"),
-    "linear": ("Linear", "Dense"),
+    "linear": ("Linear", "Dense", "MixtureOfExperts", "SparseMoE"),
     "merge": ("Add", "Mul", "Sub", "Div", "Max", "Min", "Concat", "Multiply", "Subtract", "Divide", "Maximum",
               "Minimum", "Concatenate", "Cat", "MatMul", "Modulate"),
     "norm": ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",

@@ -200,6 +200,8 @@ LIMITS: dict[str, Limit] = {
     # CumSum is opset 11's, GatherND's batch_dims (a row's own index) opset 12's
     "CumSum": _least("CumSum", 11),
     "Pick": _least("Pick", 12),
+    # TopK's k as an input is opset 10's, ScatterElements opset 11's
+    "MixtureOfExperts": _least("MixtureOfExperts", 11),
     "Upsample": _upsample,
     "TimeDistributed": _time_distributed,
 }
