@@ -115,13 +115,14 @@ def test_mixtral_block_loads_the_checkpoint_names_and_computes_hugging_faces_out
 
 def test_router_gradients_reach_every_routed_expert() -> None:
     # a training step: the router learns through the weights, each expert through the tokens it got
-    model = build_module(moe_spec(8, "num_experts: 4, top_k: 2, hidden_features: 12"), seed=0).train()
+    model = build_module(moe_spec(8, "num_experts: 8, top_k: 2, hidden_features: 12"), seed=0).train()
     torch.manual_seed(1)
-    model(torch.randn(4, 16, 8)).square().sum().backward()
+    model(torch.randn(1, 2, 8)).square().sum().backward()  # 2 tokens, top 2: 4 of the 8 experts at most
     moe = model.moe
     assert moe.gate.weight.grad is not None and moe.gate.weight.grad.abs().sum() > 0
-    routed = [i for i, ex in enumerate(moe.experts) if ex.w1.weight.grad is not None and ex.w1.weight.grad.any()]
-    assert len(routed) >= 2
+    # every expert takes a gradient, zero where no token reached it (DistributedDataParallel needs one)
+    assert all(p.grad is not None for p in moe.parameters())
+    assert sum(bool(ex.w1.weight.grad.any()) for ex in moe.experts) >= 2
 
 
 # -- published counts: transformers 5.24, each model built from its config on the meta device -----------------

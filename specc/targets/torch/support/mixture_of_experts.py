@@ -78,6 +78,8 @@ class MixtureOfExperts(nn.Module):
         out = torch.zeros_like(h)
         # (experts, k, tokens): which of its k slots, if any, routes each token to each expert
         routed = F.one_hot(chosen, num_classes=self.num_experts).permute(2, 1, 0)
+        # an expert no token was routed to still runs, on no rows: its weights then take a zero gradient,
+        # as DistributedDataParallel (find_unused_parameters off) needs of every parameter in every step
         for i, expert in enumerate(self.experts):
             slot, token = torch.where(routed[i])
             out.index_add_(0, token, expert(h[token]) * weights[token, slot, None])
