@@ -136,6 +136,21 @@ def test_mixtral_8x7b_has_hugging_faces_count() -> None:
     assert spec.check()["total_params"] == 46_702_792_704
 
 
+def test_qwen1_5_moe_a2_7b_has_hugging_faces_count() -> None:
+    # Qwen2MoeForCausalLM(Qwen2MoeConfig(vocab_size=151936, hidden_size=2048, num_hidden_layers=24,
+    # num_attention_heads=16, num_key_value_heads=16, moe_intermediate_size=1408,
+    # shared_expert_intermediate_size=5632, num_experts=60, num_experts_per_tok=4, norm_topk_prob=False,
+    # tie_word_embeddings=False)): 14,315,784,192. Qwen2's decoder (qkv biases) with its MLP the sparse block.
+    text = (ARCH / "qwen2.yaml").read_text(encoding="utf-8")
+    mlp = "      - {type: Mlp, name: mlp}\n"
+    assert mlp in text
+    moe = ("      - {type: MixtureOfExperts, num_experts: 60, top_k: 4, moe_intermediate_size: 1408, "
+           "norm_topk_prob: false, shared_expert_intermediate_size: 5632, name: mlp}\n")
+    sizes = dict(vocab=151936, d=2048, heads=16, kv_heads=16, layers=24)
+    spec = specc.loads(text.replace(mlp, moe), "qwen_moe.yaml", overrides=[f"{k}={v}" for k, v in sizes.items()])
+    assert spec.check()["total_params"] == 14_315_784_192
+
+
 @pytest.mark.parametrize(("d", "keys", "published"), [
     # MixtralSparseMoeBlock(MixtralConfig(...8x7B...)): gate 8·4096, 8 experts of 3·4096·14336
     (4096, "num_local_experts: 8, num_experts_per_tok: 2, intermediate_size: 14336", 1_409_318_912),
