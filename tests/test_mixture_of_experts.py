@@ -125,6 +125,21 @@ def test_router_gradients_reach_every_routed_expert() -> None:
     assert sum(bool(ex.w1.weight.grad.any()) for ex in moe.experts) >= 2
 
 
+def test_tied_router_scores_go_to_the_lower_numbered_experts_in_pytorch_and_onnx(tmp_path: Path) -> None:
+    # a router started at zeros scores every expert alike: torch.topk's pick among them depends on the kernel
+    # (experts 2 and 3 of 4 on CPU), ONNX's TopK takes the lowest indices; the module takes those too
+    from specc.backends.direct_export import export_direct
+
+    text = MOE.format(d=16, keys="num_experts: 8, top_k: 2, hidden_features: 24, bias: true")
+    spec = specc.loads(text + 'init: {MixtureOfExperts: {"gate.weight": zeros}}\n', "moe.yaml")
+    assert spec.ok, spec.errors
+    model = build_module(spec, seed=0).eval()
+    x = torch.randn(2, 3, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), (model.moe.experts[0](x) + model.moe.experts[1](x)) / 2)
+    assert export_direct(spec, tmp_path / "m.onnx", compare="torch").verification is not None
+
+
 # -- published counts: transformers 5.24, each model built from its config on the meta device -----------------
 
 def test_mixtral_8x7b_has_hugging_faces_count() -> None:

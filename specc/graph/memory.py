@@ -234,14 +234,15 @@ def _expert_mlp(n: DimLike, ff: int, a: dict[str, Any]) -> DimLike:
 
 
 def _experts(x: TensorType, a: dict[str, Any], w: int) -> DimLike:
-    """What the mixture of experts keeps beyond its input: the router's float32 softmax, top-k indices
-    (and with normalize the k weights and their sum, which the division reads); per routed token (k per
+    """What the mixture of experts keeps beyond its input: the router's float32 softmax, the sort's indices
+    (and with normalize the sorted weights and the k's sum, which the division reads); per routed token (k per
     token) the expert's gathered input, its MLP's tensors and output, the weight that output is scaled by,
     the product index_add_ reads, and torch.where's (slot, token) indices; the shared expert's MLP on every
     token, and with its gate the gate's sigmoid and the MLP's output, which multiply each other."""
     n, d, e, k = product(x.shape[:-1]), int(a["in_features"]), int(a["num_experts"]), int(a["top_k"])
     routed = mul(n, k)
-    router = add(mul(n, 4 * e + 8 * k), mul(n, 4 * (k + 1)) if a["normalize"] else 0)
+    # the stable sort that picks the top k keeps all E indices; the k weights divided are a view of all E sorted
+    router = add(mul(n, 4 * e + 8 * e), mul(n, 4 * (e + 1)) if a["normalize"] else 0)
     experts = add(_b(add(mul(routed, 3 * d + 1), _expert_mlp(routed, int(a["hidden_features"]), a)), w),
                   mul(routed, 16))
     shared: DimLike = 0

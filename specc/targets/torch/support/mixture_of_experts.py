@@ -71,7 +71,10 @@ class MixtureOfExperts(nn.Module):
         shape = x.shape
         h = x.reshape(-1, shape[-1])
         probs = F.softmax(self.gate(h), dim=-1, dtype=torch.float)
-        weights, chosen = torch.topk(probs, self.top_k, dim=-1)
+        # torch.topk's choice among equal probabilities (a router started at zeros, tokens alike) depends on
+        # the kernel; a stable sort gives ties to the lower-numbered experts, as ONNX's TopK does
+        weights, chosen = torch.sort(probs, dim=-1, descending=True, stable=True)
+        weights, chosen = weights[:, :self.top_k], chosen[:, :self.top_k]
         if self.normalize:
             weights = weights / weights.sum(dim=-1, keepdim=True)
         weights = weights.to(h.dtype)
