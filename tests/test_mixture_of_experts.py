@@ -220,3 +220,13 @@ def test_training_memory_is_what_autograd_keeps_for_the_routed_tokens(keys: str)
     spec = moe_spec(16, keys)
     for batch in (2, 5):
         assert estimated(spec, batch, {"T": 10}) == pytest.approx(saved_bytes(spec, batch, {"T": 10}), rel=1e-3)
+
+
+@pytest.mark.parametrize(("key", "says"), [
+    ("router_aux_loss_coef: 0.02", "does not add the router's load-balancing loss"),
+    ("expert_capacity: 64", "drops no token"),
+])
+def test_what_the_layer_leaves_out_is_said_where_a_spec_asks_for_it(key: str, says: str) -> None:
+    errors = specc.loads(MOE.format(d=16, keys=f"num_experts: 4, top_k: 2, hidden_features: 24, {key}"),
+                         "moe.yaml").errors
+    assert [d.code for d in errors] == ["V001"] and says in (errors[0].hint or ""), errors
