@@ -17,7 +17,14 @@ from torch.nn import functional as F
 class ExpertMLP(nn.Module):
     """One expert: w2(act(w1 x) * w3 x) when gated (Mixtral's MixtralBlockSparseTop2MLP), else w2(act(w1 x))."""
 
-    def __init__(self, in_features: int, hidden_features: int, activation: str, gated: bool, bias: bool) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        hidden_features: int,
+        activation: str,
+        gated: bool,
+        bias: bool,
+    ) -> None:
         super().__init__()
         self.w1 = nn.Linear(in_features, hidden_features, bias=bias)
         self.w2 = nn.Linear(hidden_features, in_features, bias=bias)
@@ -31,7 +38,9 @@ class ExpertMLP(nn.Module):
         elif self.activation == "relu":
             h = F.relu(h)
         else:
-            h = F.gelu(h, approximate="tanh" if self.activation == "gelu_tanh" else "none")
+            h = F.gelu(
+                h, approximate="tanh" if self.activation == "gelu_tanh" else "none"
+            )
         if self.w3 is not None:
             h = h * self.w3(x)
         return self.w2(h)
@@ -58,12 +67,14 @@ class MixtureOfExperts(nn.Module):
         super().__init__()
         self.num_experts, self.top_k, self.normalize = num_experts, top_k, normalize
         self.gate = nn.Linear(in_features, num_experts, bias=False)
-        self.experts = nn.ModuleList(
-            ExpertMLP(in_features, hidden_features, activation, gated, bias) for _ in range(num_experts))
+        expert = (in_features, hidden_features, activation, gated, bias)
+        self.experts = nn.ModuleList(ExpertMLP(*expert) for _ in range(num_experts))
         self.shared_expert = None
         self.shared_expert_gate = None
         if shared_features is not None:
-            self.shared_expert = ExpertMLP(in_features, shared_features, activation, gated, bias)
+            self.shared_expert = ExpertMLP(
+                in_features, shared_features, activation, gated, bias
+            )
             if shared_gate:
                 self.shared_expert_gate = nn.Linear(in_features, 1, bias=False)
 
@@ -74,7 +85,8 @@ class MixtureOfExperts(nn.Module):
         # torch.topk's choice among equal probabilities (a router started at zeros, tokens alike) depends on
         # the kernel; a stable sort gives ties to the lower-numbered experts, as ONNX's TopK does
         weights, chosen = torch.sort(probs, dim=-1, descending=True, stable=True)
-        weights, chosen = weights[:, :self.top_k], chosen[:, :self.top_k]
+        k = self.top_k
+        weights, chosen = weights[:, :k], chosen[:, :k]
         if self.normalize:
             weights = weights / weights.sum(dim=-1, keepdim=True)
         weights = weights.to(h.dtype)
