@@ -1014,6 +1014,7 @@ _TABLE: list[Code | LintCode] = [
     LintCode("L050", "decoder-sees-the-future"),
     LintCode("L051", "dropout-as-keep-probability"),
     LintCode("L052", "softmax-across-steps"),
+    LintCode("L055", "router-without-gradient"),
     LintCode("L058", "rnn-reads-padding"),
     LintCode("L059", "mean-over-padding"),
     # -- weight_norm and spectral_norm on a layer's weight (helper d19) --------------------------
@@ -1212,6 +1213,15 @@ _TABLE: list[Code | LintCode] = [
          "- {type: Modulate, from: [x, mod.0, mod.1]}   # x (B, 256, 384), mod.0 (B, 768)",
          "Give the Linear that makes the modulation out_features: chunks x the width of x's dim, split it with "
          "Chunk along dim 1, and set dim: to the dim of x it modulates (-1 for a sequence, 1 for a map)."),
+    # -- sparse mixture of experts (helper b25) ------------------------------------------------
+    Code("V155", "more-experts-routed-than-exist", "A MixtureOfExperts routes each token to top_k experts, but "
+         "top_k is larger than num_experts.",
+         "The router picks each token's top_k experts among num_experts (torch.topk over the experts' "
+         "probabilities); asking for more than there are fails in the first forward (selected index k out of "
+         "range), and a top_k of num_experts would be a dense mixture anyway.",
+         "- {type: MixtureOfExperts, num_experts: 4, top_k: 8, hidden_features: 64}",
+         "Route each token to fewer experts than there are: Mixtral's top_k is 2 of 8, Switch's 1, Qwen1.5-MoE's "
+         "4 of 60."),
     # -- internal ---------------------------------------------------------------------------
     Code("E999", "internal-error", "specc itself failed; this is a bug in specc, not in the spec.",
          "Every mistake in a spec should get its own code with a location and a hint; an internal error means "

@@ -343,6 +343,57 @@ case("LayerScale", "{type: LayerScale, dim: 1, init_values: 0.1}", {"inp": ("B",
 case("LayerScale", "{type: LayerScale, init_values: 1.0, bias: true, num_features: 6}", {"inp": ("B", 6)},
      lambda: _layer_scale(6, 1.0, 0, True))
 
+def _moe(d: int, e: int, k: int, ff: int, act: Callable[[torch.Tensor], torch.Tensor], gated: bool = True,
+         bias: bool = False, normalize: bool = True, shared: int | None = None, shared_gate: bool = True) -> nn.Module:
+    """A sparse mixture of experts written densely: every expert on every token, each token's output the
+    sum over its top-k experts of probability (renormalised over the k when normalize) times the expert's
+    output; Mixtral's names (gate, experts.i.w1/w2/w3), Qwen2-MoE's shared_expert and shared_expert_gate."""
+
+    def expert(f: int) -> nn.Module:
+        m = nn.Module()
+        m.w1, m.w2 = nn.Linear(d, f, bias=bias), nn.Linear(f, d, bias=bias)
+        m.w3 = nn.Linear(d, f, bias=bias) if gated else None
+        return m
+
+    def mlp(m: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        h = act(m.w1(x))
+        return m.w2(h * m.w3(x) if m.w3 is not None else h)
+
+    root = nn.Module()
+    root.gate = nn.Linear(d, e, bias=False)
+    root.experts = nn.ModuleList(expert(ff) for _ in range(e))
+    root.shared_expert = expert(shared) if shared else None
+    root.shared_expert_gate = nn.Linear(d, 1, bias=False) if shared and shared_gate else None
+
+    def f(m: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        probs = torch.softmax(m.gate(x).float(), dim=-1)
+        top, idx = probs.topk(k, dim=-1)
+        if normalize:
+            top = top / top.sum(-1, keepdim=True)
+        dense = torch.zeros_like(probs).scatter(-1, idx, top).to(x.dtype)  # (..., E), zero off the top k
+        y = sum(dense[..., i:i + 1] * mlp(ex, x) for i, ex in enumerate(m.experts))
+        if m.shared_expert is not None:
+            s = mlp(m.shared_expert, x)
+            y = y + (torch.sigmoid(m.shared_expert_gate(x)) * s if m.shared_expert_gate is not None else s)
+        return y
+
+    return _with(root, f)
+
+
+case("MixtureOfExperts", "{type: MixtureOfExperts, num_experts: 4, top_k: 2, hidden_features: 12}",
+     {"inp": ("B", "T", 8)}, lambda: _moe(8, 4, 2, 12, F.silu), BT)
+# Switch's FFN: top-1 with the probability as the weight, wo(relu(wi x)); on (N, F) rows
+case("MixtureOfExperts", "{type: SparseMoE, num_local_experts: 8, num_experts_per_tok: 1, d_ff: 10, hidden_act: relu, "
+     "gated: false, normalize: false}", {"inp": ("B", 6)}, lambda: _moe(6, 8, 1, 10, F.relu, gated=False,
+                                                                         normalize=False))
+# Qwen2-MoE: top-4 of 6 without renormalising, and a gated shared expert; GELU experts with biases
+case("MixtureOfExperts", "{type: MixtureOfExperts, num_experts: 6, top_k: 4, moe_intermediate_size: 6, "
+     "norm_topk_prob: false, shared_expert_intermediate_size: 10}", {"inp": ("B", "T", 8)},
+     lambda: _moe(8, 6, 4, 6, F.silu, normalize=False, shared=10), BT)
+case("MixtureOfExperts", "{type: MixtureOfExperts, num_experts: 3, top_k: 2, hidden_features: 5, "
+     "activation: gelu_tanh, bias: true, shared_features: 4, shared_gate: false}", {"inp": ("B", "T", 4)},
+     lambda: _moe(4, 3, 2, 5, lambda h: F.gelu(h, approximate="tanh"), bias=True, shared=4, shared_gate=False), BT)
+
 case("RMSNorm", "{type: RMSNorm}", {"inp": ("B", "T", 16)}, lambda: nn.RMSNorm(16), BT)
 case("Normalize", "{type: Normalize}", {"inp": ("B", 8)}, fn(lambda x: F.normalize(x)))
 case("Normalize", "{type: Normalize, p: 1, dim: -1, eps: 1.0e-6}", {"inp": ("B", "T", 5)},

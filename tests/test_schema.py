@@ -34,6 +34,7 @@ BROKEN = sorted((ROOT / "specs" / "broken").glob("*.yaml")) + sorted((ROOT / "te
 # the wrong language version.
 REJECTED = {
     "v003_window_of_zero",  # window: a positive integer
+    "v003_moe_top_k_zero",  # a MixtureOfExperts' top_k: a positive integer
     "v001_keras_batchnorm_axis",  # BatchNormalization's axis
     "v001_keras_embedding_mask_zero",  # Embedding's mask_zero
     "v001_keras_embedding_input_length",  # Embedding's input_length

@@ -105,6 +105,10 @@ SUPPORT_CALLS: dict[str, list[tuple[str, tuple[Any, ...] | None, tuple[tuple[int
     "learned_tokens": [("LearnedTokens", (3, 4), ((2, 5, 6),)), ("LearnedTokens", (2, 4, False), ((5, 3, 4),))],
     "positional_encoding": [("PositionalEncoding", (6, 10), ((2, 4, 6),)),
                             ("PositionalEncoding", (6, 10, "learned"), ((2, 4, 6),))],
+    # Mixtral's top-2 of 4 on tokens; Switch's ungated relu top-1 on rows; Qwen2-MoE's shared expert
+    "mixture_of_experts": [("MixtureOfExperts", (6, 4, 2, 8), ((2, 5, 6),)),
+                           ("MixtureOfExperts", (6, 3, 1, 8, "relu", False, True, False), ((7, 6),)),
+                           ("MixtureOfExperts", (6, 4, 3, 8, "gelu", True, False, False, 5), ((2, 3, 6),))],
     "layer_scale": [("LayerScale", (6,), ((2, 4, 6),)), ("LayerScale", (4, 0.5, -3, True), ((2, 4, 3, 5),))],
     "rms_norm": [("RMSNorm", (6,), ((2, 4, 6),)), ("RMSNorm", ((4, 6), 1e-6, False), ((2, 3, 4, 6),))],
     "rnn": [("rnn_last", None, ((2, 3, 8),)), ("rnn_final", None, ((4, 2, 5),))],

@@ -10,6 +10,7 @@ spec is still reported in the same run.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -596,6 +597,10 @@ class GraphBuilder:
             written = _written_key(kind, err.field, item.keys) if err.field else None
             at = err.loc or (item.at(written) if written else loc)
             message = err.message.removeprefix(f"{kind.type_name}: ")  # the engine names the layer itself
+            if written is not None and written != err.field and err.hint:
+                # the spec spelled the key by an alias (hidden_size for in_features): a hint's edit names it that
+                # way, so that applied as written it changes that key rather than adding its other name beside it
+                err.hint = re.sub(rf"\b{re.escape(str(err.field))}: ", f"{written}: ", err.hint)
             blame = merge_culprit(g, node, tensors) if err.code in ("S006", "S010") else None
             if blame is not None:  # a branch's padding, not the merge, is what to change
                 culprit = blame.node

@@ -27,13 +27,15 @@ from .ir import Graph, Node
 _PATTERN = set("*?[")
 # Kinds whose PyTorch module holds Linear or LayerNorm modules of its own (which a type entry
 # for Linear does not reach), and the parameter pattern that names them under the kind.
-_HOLDS_INSIDE = {"Linear": ("MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder",
+_HOLDS_INSIDE = {"Linear": ("MixtureOfExperts", "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder",
                             "TransformerDecoderLayer", "TransformerDecoder"),
                  "LayerNorm": ("TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer",
                                "TransformerDecoder")}
 def _inner_pattern(holder: str, type_name: str) -> str:
     if type_name == "LayerNorm":
         return '"*norm*.weight": ones'
+    if holder == "MixtureOfExperts":  # the router and Mixtral's expert names
+        return '"gate.weight": ..., "*.w[123].weight": ...'
     return '"*proj*weight": ...' if holder == "MultiheadAttention" else '"*linear*.weight": ..., "*proj*weight": ...'
 
 

@@ -226,6 +226,34 @@ def _ffn(n: DimLike, e: int, f: int, dropout: float, activation: str, w: int) ->
     return _b(add(mul(n, wide * f), mul(n, e if drop else 0)), w)
 
 
+def _expert_mlp(n: DimLike, ff: int, a: dict[str, Any]) -> DimLike:
+    """Elements one expert MLP keeps for ``n`` tokens beyond its input: w1's output (for the activation,
+    but ReLU keeps its own output instead) and the activation's, with gating w3's output and the product
+    w2 reads."""
+    hidden = 1 if a["activation"] == "relu" else 2
+    return mul(n, (hidden + (2 if a["gated"] else 0)) * ff)
+
+
+def _experts(x: TensorType, a: dict[str, Any], w: int) -> DimLike:
+    """What the mixture of experts keeps beyond its input: the router's float32 softmax, the sort's indices
+    (and with normalize the sorted weights and the k's sum, which the division reads); per routed token (k per
+    token) the expert's gathered input, its MLP's tensors and output, the weight that output is scaled by,
+    the product index_add_ reads, and torch.where's (slot, token) indices; the shared expert's MLP on every
+    token, and with its gate the gate's sigmoid and the MLP's output, which multiply each other."""
+    n, d, e, k = product(x.shape[:-1]), int(a["in_features"]), int(a["num_experts"]), int(a["top_k"])
+    routed = mul(n, k)
+    # the stable sort that picks the top k keeps all E indices; the k weights divided are a view of all E sorted
+    router = add(mul(n, 4 * e + 8 * e), mul(n, 4 * (e + 1)) if a["normalize"] else 0)
+    experts = add(_b(add(mul(routed, 3 * d + 1), _expert_mlp(routed, int(a["hidden_features"]), a)), w),
+                  mul(routed, 16))
+    shared: DimLike = 0
+    if a["shared_features"] is not None:
+        # with its gate, the sigmoid's output and the MLP's output, which multiply each other
+        gated = mul(n, d + 1) if a["shared_gate"] else 0
+        shared = _b(add(_expert_mlp(n, int(a["shared_features"]), a), gated), w)
+    return add(add(router, experts), shared)
+
+
 def _encoder_layer(x: TensorType, a: dict[str, Any], w: int) -> DimLike:
     """One nn.TransformerEncoderLayer beyond its input: self-attention, its dropout mask, the
     residual sums and norm outputs (two norms: input or output, and two statistics per token),
@@ -433,6 +461,8 @@ def kind_saves(layer: LayerKind, a: dict[str, Any], ins: list[TensorType], outs:
         return Saved(inputs=tuple(range(len(ins))), extra=extra)
     if kind == "PositionalEncoding":
         return Saved(extra=_b(_elems(x), w) if a.get("dropout", 0) else 0)
+    if kind == "MixtureOfExperts":
+        return Saved(inputs=(0,), extra=_experts(x, a, w))
     # A kind without a rule of its own: its input and its output, the most most ops keep.
     return Saved(inputs=tuple(range(len(ins))), output=True)
 

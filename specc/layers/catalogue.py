@@ -25,7 +25,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "embedding": ("Embedding", "SinusoidalEmbedding"),
     "index": ("ArgMax", "ArgMin", "CumSum", "Compare", "Pick", "MaskedFill", "CausalMask", "RelativePositionBucket",
               "RelativePositionIndex", "ALiBi"),
-    "linear": ("Linear", "Dense"),
+    "linear": ("Linear", "Dense", "MixtureOfExperts", "SparseMoE"),
     "merge": ("Add", "Mul", "Sub", "Div", "Max", "Min", "Concat", "Multiply", "Subtract", "Divide", "Maximum",
               "Minimum", "Concatenate", "Cat", "MatMul", "Modulate"),
     "norm": ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",

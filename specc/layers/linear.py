@@ -1,8 +1,9 @@
-"""Linear (Keras: Dense): acts on the last dim of a tensor of any rank."""
+"""Linear (Keras: Dense), which acts on the last dim of a tensor of any rank, and MixtureOfExperts, the
+sparse mixture of feed-forward experts that routes each token to its top-k (Mixtral, Switch, Qwen-MoE)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, PositiveInt
 
@@ -60,3 +61,108 @@ class Linear(LayerKind):
         norm, more, buffers = reparam(p, (p.out_features, n_in), 0)
         return LayerResult(out, {"in_features": n_in, "out_features": p.out_features, "bias": p.bias} | norm,
                            params + more, mul(positions, n_in * p.out_features), buffers)
+
+
+# -- the sparse mixture of experts ---------------------------------------------------------------------
+
+# The expert's activation: Mixtral, Qwen-MoE, OLMoE and DeepSeek-MoE gate a SiLU, Switch and the T5
+# family run a plain ReLU (wi, wo); GELU for the GPT-style MoEs.
+ExpertActivation = Literal["silu", "gelu", "gelu_tanh", "relu"]
+
+
+class MixtureOfExpertsParams(LayerParams):
+    num_experts: PositiveInt = Field(validation_alias=AliasChoices("num_experts", "num_local_experts"),
+                                     examples=[8])
+    top_k: PositiveInt = Field(validation_alias=AliasChoices("top_k", "num_experts_per_tok"), examples=[2])
+    hidden_features: PositiveInt = Field(validation_alias=AliasChoices(
+        "hidden_features", "moe_intermediate_size", "intermediate_size", "d_ff"), examples=[14336])
+    in_features: PositiveInt | None = Field(None, validation_alias=AliasChoices("in_features", "hidden_size"))
+    activation: ExpertActivation = Field("silu", validation_alias=AliasChoices("activation", "hidden_act"))
+    gated: bool = True  # act(w1 x) * w3 x (SwiGLU), else act(w1 x)
+    bias: bool = False  # the experts' Linears; the router never has one
+    # Mixtral renormalises the k probabilities to sum to 1 (the same as top-k of the logits, then a
+    # softmax over the k); Qwen-MoE and OLMoE (norm_topk_prob: false) and Switch keep them as they are.
+    normalize: bool = Field(True, validation_alias=AliasChoices("normalize", "norm_topk_prob"))
+    # Qwen2-MoE's shared expert: one more gated MLP every token goes through, scaled by
+    # sigmoid(shared_expert_gate(x)) (shared_gate: false, DeepSeek-MoE's ungated shared experts).
+    shared_features: PositiveInt | None = Field(None, validation_alias=AliasChoices(
+        "shared_features", "shared_expert_intermediate_size"))
+    shared_gate: bool = True
+
+
+def expert_weights(prefix: str, d: int, ff: int, gated: bool, bias: bool) -> dict[str, tuple[int, ...]]:
+    """One expert MLP's tensors, by Mixtral's names: w1 (gate) and w3 (up) d -> ff, w2 (down) ff -> d."""
+    out: dict[str, tuple[int, ...]] = {}
+    for name, shape in (("w1", (ff, d)), ("w2", (d, ff)), ("w3", (ff, d))):
+        if name == "w3" and not gated:
+            continue
+        out[f"{prefix}.{name}.weight"] = shape
+        if bias:
+            out[f"{prefix}.{name}.bias"] = shape[:1]
+    return out
+
+
+@register
+class MixtureOfExperts(LayerKind):
+    """A sparse mixture of feed-forward experts (Shazeer et al. 2017; Mixtral 2024, Switch Transformer
+    2021, Qwen-MoE, OLMoE): a router ``gate`` (a Linear without bias) scores ``num_experts`` experts per
+    token, the softmax of the scores picks the ``top_k`` largest, and the token's output is the sum of
+    those experts' outputs weighted by their probabilities (renormalised over the k with
+    ``normalize: true``, Mixtral's; taken as they are with ``normalize: false``, Switch's top-1 and
+    Qwen-MoE's). Each expert is an MLP of ``hidden_features``: ``w2(act(w1 x) * w3 x)`` when ``gated``
+    (SwiGLU, Mixtral's), ``w2(act(w1 x))`` otherwise (Switch's ``wo(relu(wi x))``). ``shared_features``
+    adds Qwen2-MoE's shared expert, run on every token and scaled by ``sigmoid(shared_expert_gate(x))``
+    (``shared_gate: false``: DeepSeek-MoE's, unscaled). Tensors carry Mixtral's checkpoint names
+    (``gate.weight``, ``experts.{i}.w1/w2/w3.weight``), so a Mixtral state dict loads as it is.
+    The input is tokens, features last: (N, F) or (N, T, F)."""
+
+    type_name, Params = "MixtureOfExperts", MixtureOfExpertsParams
+    layout = "(N, F) or (N, T, F)"
+    aliases = ("SparseMoE",)
+    summary = ("sparse mixture of expert MLPs: each token routed to its top_k of num_experts by a softmax "
+               "router (Mixtral, Switch, Qwen-MoE)")
+
+    def weights(self, args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        d, e, ff = int(args["in_features"]), int(args["num_experts"]), int(args["hidden_features"])
+        gated, bias = bool(args["gated"]), bool(args["bias"])
+        out = {"gate.weight": (e, d)}
+        for i in range(e):
+            out |= expert_weights(f"experts.{i}", d, ff, gated, bias)
+        if args["shared_features"] is not None:
+            out |= expert_weights("shared_expert", d, int(args["shared_features"]), gated, bias)
+            if args["shared_gate"]:
+                out["shared_expert_gate.weight"] = (1, d)
+        return out
+
+    def infer(self, p: MixtureOfExpertsParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        if x.rank < 2:
+            raise SpecError("S003", f"a mixture of experts routes tokens, (N, F) or (N, T, F), but its input {x} "
+                            "has only the batch dim", "add a feature dim with - {type: Unsqueeze, dim: 1} before it")
+        if x.rank > 3:
+            raise SpecError("S003", f"a mixture of experts routes each token by the features in its last dim, but "
+                            f"its input {x} is a map: its last dim is a side of it, not features",
+                            "make the positions tokens first: - {type: Flatten, start_dim: 2} then - {type: "
+                            "Transpose, dim0: 1, dim1: 2} gives (B, H·W, C)")
+        if p.top_k > p.num_experts:
+            raise SpecError("V155", f"top_k is {p.top_k} but there are only {p.num_experts} experts to route "
+                            "each token to", f"set top_k: {p.num_experts} or fewer (Mixtral routes to 2 of 8)",
+                            field="top_k")
+        d = check_given(p.in_features, x.shape[-1], "in_features", x, -1, "features in its last dim")
+        e, ff, k = p.num_experts, p.hidden_features, p.top_k
+        per_expert = (3 if p.gated else 2) * d * ff + ((2 * ff + d) if p.gated else (ff + d)) * p.bias
+        shared = 0
+        shared_macs = 0
+        if p.shared_features is not None:
+            sf = p.shared_features
+            shared = (3 if p.gated else 2) * d * sf + ((2 * sf + d) if p.gated else (sf + d)) * p.bias
+            shared_macs = (3 if p.gated else 2) * d * sf + (d if p.shared_gate else 0)
+            shared += d if p.shared_gate else 0
+        params = d * e + e * per_expert + shared
+        # a token runs the router and its k experts only: k/E of the experts' dense cost
+        macs = d * e + k * (3 if p.gated else 2) * d * ff + shared_macs
+        args = {"in_features": d, "num_experts": e, "top_k": k, "hidden_features": ff, "activation": p.activation,
+                "gated": p.gated, "bias": p.bias, "normalize": p.normalize, "shared_features": p.shared_features,
+                "shared_gate": p.shared_gate}
+        out = TensorType(x.shape, x.dtype)
+        return LayerResult(out, args, params, mul(product(x.shape[1:-1]), macs))

@@ -300,6 +300,13 @@ def keras_init(value: Any, default: str = "glorot_uniform") -> str:
     return snake if snake in INITIALISERS else default
 
 
+# What a MixtureOfExperts leaves out, said where a spec asks for it (docs/spec.md, Sparse mixture of experts)
+_NO_AUX_LOSS = ("remove it: specc does not add the router's load-balancing loss (Hugging Face's router_aux_loss_coef "
+                "times load_balancing_loss_func) to the training loss; the router trains on the spec's loss alone")
+_NO_CAPACITY = ("remove it: specc drops no token, every one reaches its top_k experts (Switch's capacity drops the "
+                "tokens past it, which makes no difference while no expert overflows)")
+
+
 def keras_key(key: str, value: Any) -> str | None:
     """How specc writes a Keras argument it has no key for (a Dense's activation, an LSTM's
     return_sequences, an optimizer's learning_rate), or None for any other key."""
@@ -366,6 +373,14 @@ def keras_key(key: str, value: Any) -> str | None:
                      "[key_padding])",
         "stateful": "remove it: specc trains recurrent layers stateless, each batch from a zero state (a stateful "
                     "Keras model's long sequence trains here as windows of it)",
+        # Hugging Face's MoE settings that specc's MixtureOfExperts does not model
+        "router_aux_loss_coef": _NO_AUX_LOSS,
+        "aux_loss": _NO_AUX_LOSS,
+        "output_router_logits": _NO_AUX_LOSS,
+        "router_jitter_noise": "remove it: the router adds no jitter noise in training (Mixtral's default is 0); "
+                               "its scores are the gate's alone",
+        "expert_capacity": _NO_CAPACITY,
+        "capacity_factor": _NO_CAPACITY,
         # PyTorch's own losses before 0.4.1
         "size_average": "replace it with reduction: sum for size_average: false, or leave reduction at mean for "
                         "true (PyTorch dropped size_average and reduce for reduction)",

@@ -202,6 +202,9 @@ LIMITS: dict[str, Limit] = {
     "Pick": _least("Pick", 12),
     "RelativePositionBucket": _least("RelativePositionBucket", 11),  # Range
     "ALiBi": _least("ALiBi", 11),
+    "CausalMask": _least("CausalMask", 11),  # Range
+    # TopK's k as an input is opset 10's, ScatterElements opset 11's
+    "MixtureOfExperts": _least("MixtureOfExperts", 11),
     "Upsample": _upsample,
     "TimeDistributed": _time_distributed,
 }

@@ -15,9 +15,9 @@ MARKER = "# -- written into generated modules: everything below this line --"
 
 # The helper modules, by the name a lowering lists in its ``support``.
 NAMES = ("adaptive_pool", "attention_fastpath", "class_token", "conv_lstm", "exclusive_cumsum", "gelu_tanh",
-         "grouped_attention", "layer_scale", "learned_tokens", "positional_encoding", "relative_position", "rms_norm",
-         "rnn", "rnn_packed",
-         "rnn_state", "scaled_attention", "separable_conv", "stochastic_depth", "timestep_embedding", "unfold_steps")
+         "grouped_attention", "layer_scale", "learned_tokens", "mixture_of_experts", "positional_encoding",
+         "relative_position", "rms_norm", "rnn", "rnn_packed", "rnn_state", "scaled_attention", "separable_conv",
+         "stochastic_depth", "timestep_embedding", "unfold_steps")
 
 
 @functools.cache
