@@ -1006,7 +1006,11 @@ _TABLE: list[Code | LintCode] = [
     LintCode("L051", "dropout-as-keep-probability"),
     LintCode("L052", "softmax-across-steps"),
     LintCode("L058", "rnn-reads-padding"),
+    LintCode("L057", "lora-head-frozen"),
     LintCode("L059", "mean-over-padding"),
+    LintCode("L060", "prenorm-without-final-norm"),
+    LintCode("L061", "attention-scale-inverted"),
+    LintCode("L062", "normalize-across-steps"),
     # -- weight_norm and spectral_norm on a layer's weight (helper d19) --------------------------
     Code("V051", "conflicting-weight-reparametrization", "Two settings rework the same weight of a layer: "
          "weight_norm beside spectral_norm, or a normalised weight that LoRA adapts or a tie: shares.",

@@ -1107,8 +1107,12 @@ def _positions(cfg: dict[str, Any], inputs: dict[str, np.ndarray], y: np.ndarray
     shown = "x".join(map(str, want))
     ratios = {g // w if w and g % w == 0 else 0 for g, w in zip(got, want)}
     r = next(iter(ratios)) if len(ratios) == 1 else 0
-    fix = (f"the output is {r} times smaller than the targets along each dim: upsample it {r} times more (a larger "
-           "scale_factor on its last Upsample, or one stride fewer in the encoder)" if r > 1 else
+    mode = {1: "linear", 2: "bilinear", 3: "trilinear"}.get(len(dims))
+    # FCN and DeepLab end in the logits at a fraction of the image and resize them to the mask
+    resize = (f"end the model in - {{type: Upsample, scale_factor: {r}, mode: {mode}}} (FCN's and DeepLab's "
+              "resizing of the logits), or " if mode is not None and at == 1 else "")
+    fix = (f"the output is {r} times smaller than the targets along each dim: {resize}upsample it {r} times more "
+           "(a larger scale_factor on its last Upsample, or one stride fewer in the encoder)" if r > 1 else
            f"make the output {'x'.join(map(str, got))} positions per sample")
     raise DataError("T003", f"the targets have {'x'.join(map(str, got))} class indices per sample, but output "
                     f"{name!r} gives scores at {shown} positions for these inputs: the loss needs one class index "
