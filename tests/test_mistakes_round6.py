@@ -349,3 +349,25 @@ train: {epochs: 1, batch_size: 4, data: {source: seg.npz}}
     fixed = text.replace("kernel_size: 1}\n", "kernel_size: 1}\n" + resize)
     (tmp_path / "s.yaml").write_text(fixed)
     assert specc.load(tmp_path / "s.yaml").ok
+
+
+# --- L063: hand-written attention scaled by 1/sqrt(d) twice -----------------------------------------------------------
+
+TWICE = H + """inputs: {q: [B, 16, 64], k: [B, 16, 64]}
+layers:
+  - {type: Scale, scale: 0.125, from: q, name: qs}
+  - {type: Transpose, dim0: 1, dim1: 2, from: k, name: kt}
+  - {type: MatMul, from: [qs, kt]}
+  - {type: Scale, scale: 0.125}
+  - {type: Softmax, dim: -1}
+"""
+
+
+def test_l063_scores_scaled_twice_and_once() -> None:
+    d = _only(_check(TWICE), "L063")
+    assert (d.loc.line, d.loc.col) == _line_col(TWICE, 7, "{type: Scale")
+    assert "'qs' and 'scale_1', 1/64 in all" in d.message and "8 times too small" in d.message
+    assert d.hint.startswith("remove 'scale_1'")
+    assert not _check(TWICE.replace("  - {type: Scale, scale: 0.125}\n", "")).diagnostics
+    # a temperature on top of one 1/sqrt(d) is no second 1/sqrt(d)
+    assert not _check(TWICE.replace("{type: Scale, scale: 0.125}\n", "{type: Scale, scale: 0.5}\n")).diagnostics
