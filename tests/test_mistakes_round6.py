@@ -371,3 +371,25 @@ def test_l063_scores_scaled_twice_and_once() -> None:
     assert not _check(TWICE.replace("  - {type: Scale, scale: 0.125}\n", "")).diagnostics
     # a temperature on top of one 1/sqrt(d) is no second 1/sqrt(d)
     assert not _check(TWICE.replace("{type: Scale, scale: 0.125}\n", "{type: Scale, scale: 0.5}\n")).diagnostics
+
+
+# --- T003 of teacher-forcing targets one step longer than the output: the hint shifts them ----------------------------
+
+def test_t003_targets_one_step_longer_than_a_language_model_output(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    seq = rng.integers(1, 100, (32, 21))
+    np.savez(tmp_path / "lm.npz", x=seq[:, :20], y=seq)  # the whole sequence saved as the target
+    text = H + """inputs: {ids: {shape: [B, 20], dtype: int64}}
+layers:
+  - {type: Embedding, num_embeddings: 100, embedding_dim: 32}
+  - {type: GRU, hidden_size: 64}
+  - {type: Linear, out_features: 100}
+loss: {type: CrossEntropyLoss, class_dim: -1}
+optimizer: {type: Adam}
+train: {epochs: 1, batch_size: 4, data: {source: lm.npz}}
+"""
+    (tmp_path / "s.yaml").write_text(text)
+    (d,) = specc.load(tmp_path / "s.yaml").errors
+    assert d.code == "T003" and "the targets are one step longer than the 20 steps of the output" in d.hint
+    np.savez(tmp_path / "lm.npz", x=seq[:, :-1], y=seq[:, 1:])  # what the hint says
+    assert specc.load(tmp_path / "s.yaml").ok
