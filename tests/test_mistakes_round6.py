@@ -393,3 +393,34 @@ train: {epochs: 1, batch_size: 4, data: {source: lm.npz}}
     assert d.code == "T003" and "the targets are one step longer than the 20 steps of the output" in d.hint
     np.savez(tmp_path / "lm.npz", x=seq[:, :-1], y=seq[:, 1:])  # what the hint says
     assert specc.load(tmp_path / "s.yaml").ok
+
+
+# --- L019 of a graph's degree with no self-loops: an isolated node divides by 0 -------------------------------------
+
+GCN = H + """inputs:
+  x: [B, 20, 16]
+  adj: {shape: [B, 20, 20], dtype: uint8}
+layers:
+  - {type: Cast, dtype: float32, from: adj, name: a}
+  - {type: Reduce, op: sum, dim: -1, keepdim: true, name: deg}
+  - {type: Div, from: [a, deg], name: norm_adj}
+  - {type: Linear, out_features: 32, from: x, name: xw}
+  - {type: MatMul, from: [norm_adj, xw]}
+"""
+
+
+def test_l019_degree_of_an_adjacency_without_self_loops() -> None:
+    d = _only(_check(GCN), "L019")
+    assert "Reduce 'deg'" in d.message and d.hint.startswith("add - {type: Add, value: 1.0} after 'deg'")
+    fixed = GCN.replace("name: deg}\n", "name: deg0}\n  - {type: Add, value: 1.0, name: deg}\n")
+    assert not _check(fixed).diagnostics
+    # a mask's sum over the steps (a masked mean) counts a sentence's real tokens: not a degree
+    mask = H + """inputs: {h: [B, 12, 32], m: {shape: [B, 12, 1], dtype: bool}}
+layers:
+  - {type: Cast, dtype: float32, from: m, name: keep}
+  - {type: Mul, from: [h, keep]}
+  - {type: Reduce, op: sum, dim: 1, name: total}
+  - {type: Reduce, from: keep, op: sum, dim: 1, name: count}
+  - {type: Div, from: [total, count]}
+"""
+    assert not _check(mask).diagnostics
