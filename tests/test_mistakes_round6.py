@@ -258,10 +258,11 @@ QUIET = {
     "dim: 1}\n  - {type: Linear, out_features: 1}\nloss: {type: MSELoss}\n" + T,
     "normalized_embedding_output": "inputs: {x: [B, 128]}\nlayers:\n  - {type: Linear, out_features: 64}\n"
     "  - {type: ReLU}\n  - {type: Linear, out_features: 32}\n  - {type: Normalize}\n",
-    "gcn_self_loops_before_degree": "inputs: {x: [B, 20, 16], adj: [B, 20, 20]}\nlayers:\n  - {type: Add, value: 1.0, "
-    "from: adj, name: a_hat}\n  - {type: Reduce, op: sum, dim: -1, keepdim: true, name: deg}\n  - {type: Div, from: "
-    "[a_hat, deg], name: norm_adj}\n  - {type: Linear, out_features: 32, from: x, name: xw}\n  - {type: MatMul, "
-    "from: [norm_adj, xw]}\n  - {type: Mean, dim: 1}\n  - {type: Linear, out_features: 2}\n"
+    "gcn_degree_with_its_self_loop": "inputs: {x: [B, 20, 16], adj: {shape: [B, 20, 20], dtype: bool}}\nlayers:\n"
+    "  - {type: Cast, dtype: float32, from: adj, name: a}\n  - {type: Reduce, op: sum, dim: -1, keepdim: true}\n"
+    "  - {type: Add, value: 1.0, name: deg}\n  - {type: Div, from: [a, deg], name: norm_adj}\n"
+    "  - {type: Linear, out_features: 32, from: x, name: xw}\n  - {type: MatMul, from: [norm_adj, xw]}\n"
+    "  - {type: Mean, dim: 1}\n  - {type: Linear, out_features: 2}\n"
     "loss: {type: CrossEntropyLoss}\n" + T,
     "ctc_with_enough_steps": "inputs: {feats: [B, 80, 64]}\nlayers:\n  - {type: Conv1d, out_channels: 64, "
     "kernel_size: 3, stride: 2, padding: 1}\n  - {type: ReLU}\n  - {type: Conv1d, out_channels: 30, kernel_size: 1}\n"
