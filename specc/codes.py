@@ -1016,7 +1016,12 @@ _TABLE: list[Code | LintCode] = [
     LintCode("L052", "softmax-across-steps"),
     LintCode("L055", "router-without-gradient"),
     LintCode("L058", "rnn-reads-padding"),
+    LintCode("L057", "lora-head-frozen"),
     LintCode("L059", "mean-over-padding"),
+    LintCode("L060", "prenorm-without-final-norm"),
+    LintCode("L061", "attention-scale-inverted"),
+    LintCode("L062", "normalize-across-steps"),
+    LintCode("L063", "attention-scaled-twice"),
     # -- weight_norm and spectral_norm on a layer's weight (helper d19) --------------------------
     Code("V051", "conflicting-weight-reparametrization", "Two settings rework the same weight of a layer: "
          "weight_norm beside spectral_norm, or a normalised weight that LoRA adapts or a tie: shares.",

@@ -1107,9 +1107,19 @@ def _positions(cfg: dict[str, Any], inputs: dict[str, np.ndarray], y: np.ndarray
     shown = "x".join(map(str, want))
     ratios = {g // w if w and g % w == 0 else 0 for g, w in zip(got, want)}
     r = next(iter(ratios)) if len(ratios) == 1 else 0
-    fix = (f"the output is {r} times smaller than the targets along each dim: upsample it {r} times more (a larger "
-           "scale_factor on its last Upsample, or one stride fewer in the encoder)" if r > 1 else
+    mode = {1: "linear", 2: "bilinear", 3: "trilinear"}.get(len(dims))
+    # FCN and DeepLab end in the logits at a fraction of the image and resize them to the mask
+    resize = (f"end the model in - {{type: Upsample, scale_factor: {r}, mode: {mode}}} (FCN's and DeepLab's "
+              "resizing of the logits), or " if mode is not None and at == 1 else "")
+    fix = (f"the output is {r} times smaller than the targets along each dim: {resize}upsample it {r} times more "
+           "(a larger scale_factor on its last Upsample, or one stride fewer in the encoder)" if r > 1 else
            f"make the output {'x'.join(map(str, got))} positions per sample")
+    if len(got) == 1 and got[0] == want[0] + 1:
+        # teacher forcing: the model reads seq[:, :-1] and predicts seq[:, 1:]; a target row holding the
+        # whole sequence (or a BOS and an EOS around the input) is one step longer than the output
+        fix = (f"the targets are one step longer than the {want[0]} steps of the output: for next-token training "
+               f"save the inputs as seq[:, :-1] and the targets as seq[:, 1:], {want[0]} steps each (the targets "
+               f"shifted by one, not the whole sequence); else make the output {got[0]} positions per sample")
     raise DataError("T003", f"the targets have {'x'.join(map(str, got))} class indices per sample, but output "
                     f"{name!r} gives scores at {shown} positions for these inputs: the loss needs one class index "
                     "per position of the output", f"{fix}, or give targets of {shown}", where)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..codes import CODES, LintCode
 from ..diagnostics import Diagnostic
+from ..graph import lora
 from .docs import parse_rule_doc
 from .view import Leaf, View, loss_type, view
 
@@ -35,6 +36,7 @@ class Context:
     view: View
     loss: str | None  # the loss type, e.g. "CrossEntropyLoss" (a per-output loss: None); None when there is none
     loss_section: Any  # the validated loss: section (one loss, a loss per output name), or None
+    lora: Any = None  # the lora: adapters' plan (specc.graph.lora.Plan: targets, layers trained in full), or None
 
     def warning(self, code: str, step: Leaf, message: str, hint: str, field: str | None = None) -> Diagnostic:
         """A warning about ``step``, located at its ``field`` key when the spec writes one."""
@@ -73,7 +75,8 @@ def context(spec: Spec) -> Context | None:
     if spec.graph is None:
         return None
     section = spec.document.loss if spec.document is not None else None
-    return Context(spec.graph, view(spec.graph), loss_type(spec), section)
+    adapters = lora.plan(spec)[0] if spec.document is not None and spec.document.lora is not None else None
+    return Context(spec.graph, view(spec.graph), loss_type(spec), section, adapters)
 
 
 def per_output(ctx: Context) -> list[Context]:
@@ -92,7 +95,8 @@ def per_output(ctx: Context) -> list[Context]:
         first = [o for o in ctx.view.outputs if o[0] == name]
         rest = [o for o in ctx.view.outputs if o[0] != name]
         if first:
-            found.append(Context(ctx.graph, View(ctx.view.leaves, first + rest), getattr(one, "type", None), one))
+            found.append(Context(ctx.graph, View(ctx.view.leaves, first + rest), getattr(one, "type", None), one,
+                                 ctx.lora))
     return found
 
 

@@ -892,14 +892,28 @@ def _ctc_layout(spec: Spec, loss: Any, last: Leaf, out: TensorType, output: str 
     return []
 
 
+# Activations whose range is not [0, 1], named in T053's message (any other layer "can give any value").
+BOUNDED_OUTSIDE_01 = {"Tanh": "(-1, 1)", "Softsign": "(-1, 1)",
+                      "ReLU": "[0, ∞)", "ReLU6": "[0, 6]", "Softplus": "(0, ∞)", "ELU": "(-1, ∞)",
+                      "LeakyReLU": "(-∞, ∞)", "GELU": "(-0.17, ∞)", "SiLU": "(-0.28, ∞)", "LogSoftmax": "(-∞, 0]"}
+
+
 def _probabilities(spec: Spec, last: Leaf, output: str | None = None) -> list[Diagnostic]:
     made = producer(last)
     if made.type in PROBABILITIES:
         return []
+    span = BOUNDED_OUTSIDE_01.get(made.type)
+    if span is None:
+        return [_located(spec, "T053", f"BCELoss reads probabilities in [0, 1], but the model ends in {made.who()}, "
+                         "which can give any value; PyTorch stops at the first value outside [0, 1]",
+                         "use loss: {type: BCEWithLogitsLoss} on the raw output, or end the model in - {type: "
+                         "Sigmoid}", output=output)]
+    # a squashing activation that is not a probability (a GAN generator's Tanh): a Sigmoid after it
+    # would squeeze its range into (0.27, 0.73), so the fix replaces it
     return [_located(spec, "T053", f"BCELoss reads probabilities in [0, 1], but the model ends in {made.who()}, "
-                     "which can give any value; PyTorch stops at the first value outside [0, 1]",
-                     "use loss: {type: BCEWithLogitsLoss} on the raw output, or end the model in - {type: "
-                     "Sigmoid}", output=output)]
+                     f"whose values lie in {span}; PyTorch stops at the first value outside [0, 1]",
+                     f"replace '{made.node.path}' with - {{type: Sigmoid}}, or remove it and use loss: {{type: "
+                     "BCEWithLogitsLoss}", output=output)]
 
 
 def _kl_mean(spec: Spec, out: TensorType, output: str | None = None) -> list[Diagnostic]:

@@ -1,14 +1,17 @@
 """L013 bounded-regression-head: a regression model ends in a bounded or non-negative activation.
 
 What it does
-    The model ends in Sigmoid, Tanh, Hardtanh, Hardsigmoid or Softsign (a bounded range), or
+    The model ends in Sigmoid, Tanh, Hardtanh, Hardsigmoid, Softsign or Softmax (a bounded range;
+    Softmax's outputs also sum to 1), or
     in ReLU, ReLU6 or Softplus after a layer other than Linear (L005 covers that case), and
     the loss is a regression loss: MSELoss, L1Loss, SmoothL1Loss or HuberLoss.
 
 Why is this bad
     A regression target outside the activation's range can never be reached: Sigmoid gives
-    (0, 1), Tanh (-1, 1), ReLU nothing below 0. Targets are usually standardised (specc's
-    training does so for the bundled data sets), so half of them are negative. Near the bounds
+    (0, 1), Tanh (-1, 1), ReLU nothing below 0, and Softmax, left on a Keras classifier's head
+    that was turned into a regression, gives values in (0, 1) that sum to 1 whatever the
+    targets. Targets are usually standardised (specc's training does so for the bundled data
+    sets), so half of them are negative. Near the bounds
     the activation is flat and its gradient vanishes, so even reachable targets learn slowly.
 
 Example
@@ -33,7 +36,7 @@ from typing import TYPE_CHECKING
 from ...diagnostics import Diagnostic
 from ...validate.training import REGRESSION
 from .. import Context, rule
-from ..view import removal
+from ..view import arg, removal
 
 if TYPE_CHECKING:
     from ...graph.ir import Graph
@@ -41,7 +44,8 @@ if TYPE_CHECKING:
 
 CODE = "L013"
 RANGE = {"Sigmoid": "(0, 1)", "Hardsigmoid": "[0, 1]", "Tanh": "(-1, 1)", "Hardtanh": "[min_val, max_val]",
-         "Softsign": "(-1, 1)", "ReLU": "[0, ∞)", "ReLU6": "[0, 6]", "Softplus": "(0, ∞)"}
+         "Softsign": "(-1, 1)", "ReLU": "[0, ∞)", "ReLU6": "[0, 6]", "Softplus": "(0, ∞)",
+         "Softmax": "(0, 1)"}
 NON_NEGATIVE = ("ReLU", "ReLU6", "Softplus")  # after a Linear these are L005's
 
 
@@ -67,12 +71,19 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
         return
     if _reconstructs_an_input(ctx.graph, last.out):
         return  # an autoencoder: its targets are its inputs, whose range (pixels in [0, 1]) the author chose
-    span = RANGE[last.type]
+    span, summed = RANGE[last.type], ""
+    if last.type == "Softmax":
+        dim = arg(last, "dim", -1)
+        size = last.out.shape[dim] if last.out is not None and isinstance(dim, int) and -last.out.rank <= dim < \
+            last.out.rank else None
+        if size == 1:
+            return  # a softmax over one value is 1 whatever the input: L024 says so
+        summed = f" and sum to 1 along dim {dim}"
     if last.type == "Hardtanh" and last.node.result is not None:
         a = last.node.result.args
         span = f"[{a.get('min_val', -1.0)}, {a.get('max_val', 1.0)}]"
     yield ctx.warning(
-        CODE, last, f"the model ends in {last.type}, so its outputs stay in {span}, but {ctx.loss} regresses "
+        CODE, last, f"the model ends in {last.type}, so its outputs stay in {span}{summed}, but {ctx.loss} regresses "
         "targets that can lie outside it (standardised targets are negative half the time)",
         f"{removal(ctx.graph, last)} so the model outputs any real value; if every target lies in {span}, keep "
         f"it and silence this with ignore: [{CODE}] and a comment saying so")

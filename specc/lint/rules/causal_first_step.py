@@ -4,7 +4,8 @@ What it does
     A Select of step 0 (`{type: Select, dim: 1, index: 0}`, the class-token read-out) takes the
     output of self-attention with `causal: true` (a TransformerEncoder, TransformerEncoderLayer
     or self-attention MultiheadAttention), through per-step layers only (norms, activations,
-    dropout, Linear, positional encodings, residual adds).
+    dropout, Linear, positional encodings, residual adds), from a ClassToken or from the ids of an
+    Embedding (BERT's [CLS] token at step 0).
 
 Why is this bad
     A causal mask lets step t attend to steps 0..t: step 0 attends to itself alone, in every
@@ -38,7 +39,8 @@ CODE = "L049"
 ATTENTION = ("TransformerEncoder", "TransformerEncoderLayer", "MultiheadAttention")
 # Layers that act on each position alone (or add a position's own vector): step 0 of their
 # output is made from step 0 of their input only.
-PER_POSITION = ("PositionalEncoding", "RMSNorm", "Scale", "StochasticDepth")
+# An Embedding looks up each position's id alone: BERT's [CLS] id at step 0 stays step 0's.
+PER_POSITION = ("Embedding", "PositionalEncoding", "RMSNorm", "Scale", "StochasticDepth")
 ELEMENTWISE_MERGE = ("Add", "Mul", "Sub")
 
 

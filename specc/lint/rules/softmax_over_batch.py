@@ -1,12 +1,16 @@
-"""L009 softmax-over-batch: Softmax or LogSoftmax over dim 0, the batch.
+"""L009 softmax-over-batch: Softmax, LogSoftmax or Normalize over dim 0, the batch.
 
 What it does
-    Softmax, LogSoftmax or a normalisation runs over dim 0, the batch.
+    Softmax, LogSoftmax or Normalize (F.normalize, an L2 or L1 normalisation) runs over dim 0,
+    the batch.
 
 Why is this bad
     Dim 0 holds the samples of a batch: a softmax over it makes each sample's output depend on
     the other samples, and the result changes with the batch size. PyTorch code usually means
-    dim=1 or dim=-1.
+    dim=1 or dim=-1. `tf.math.l2_normalize(x, axis=0)` and `F.normalize(x, dim=0)`, written for
+    one unbatched vector, divide every embedding by a norm over the whole batch: a metric
+    learning model's "unit" vectors are then not unit vectors, and their cosine depends on the
+    batch they came in.
 
 Example
     layers:
@@ -25,7 +29,7 @@ from ...diagnostics import Diagnostic
 from .. import Context, rule
 
 CODE = "L009"
-NORMALISING = ("Softmax", "LogSoftmax")
+NORMALISING = ("Softmax", "LogSoftmax", "Normalize")
 
 
 @rule
