@@ -197,6 +197,25 @@ for _name, _extra, _oracle in _ACTIVATIONS:
     case(_name, f"{{type: {_name}, {_extra}}}" if _extra else f"{{type: {_name}}}", {"inp": ("B", 3, "T")},
          _oracle, BT)
 
+
+
+def _sparsemax(x: torch.Tensor, dim: int) -> torch.Tensor:
+    """Sparsemax by its definition (Martins & Astudillo 2016, eq. 2-4), in float64: each candidate
+    support size k gives tau_k = (sum of the k largest - 1) / k, and the right k is the one whose
+    tau lies below its k-th largest entry and at or above the next one."""
+    z = x.double().movedim(dim, -1)
+    ranked = z.sort(-1, descending=True).values
+    k = torch.arange(1, z.shape[-1] + 1, dtype=torch.float64)
+    taus = (ranked.cumsum(-1) - 1) / k
+    nxt = torch.cat([ranked[..., 1:], torch.full_like(ranked[..., :1], -torch.inf)], -1)
+    right = (ranked > taus) & (nxt <= taus)
+    tau = (taus * right).sum(-1, keepdim=True)  # exactly one k is right in each row
+    return (z - tau).clamp(min=0).movedim(-1, dim).to(x.dtype)
+
+
+case("Sparsemax", "{type: Sparsemax}", {"inp": ("B", 7)}, fn(lambda x: _sparsemax(x, -1)))
+case("Sparsemax", "{type: Sparsemax, dim: 1}", {"inp": ("B", "T", 5)}, fn(lambda x: _sparsemax(x, 1)), BT)
+
 # -- merges ----------------------------------------------------------------------------------
 
 case("Add", "{type: Add, from: [a, b]}", {"a": ("B", 4, 5), "b": ("B", 4, 5)}, fn(lambda a, b: a + b))

@@ -2022,3 +2022,101 @@ def test_round24_encodec_encoder_is_hfs() -> None:
     x = torch.randn(2, 1, 320 * 9)
     with torch.no_grad():
         torch.testing.assert_close(built(x), twin(x), rtol=1e-4, atol=1e-5)
+
+
+# -- round 25 ----------------------------------------------------------------------------------------------------
+
+def _sparsemax_ref(x: torch.Tensor) -> torch.Tensor:
+    # pytorch-tabnet sparsemax.py's SparsemaxFunction.forward over the last dim
+    z = x - x.max(-1, keepdim=True).values
+    ranked = z.sort(-1, descending=True).values
+    sums = ranked.cumsum(-1) - 1
+    k = torch.arange(1, z.shape[-1] + 1, dtype=z.dtype)
+    support = (k * ranked > sums).sum(-1, keepdim=True)
+    return (z - sums.gather(-1, support - 1) / support).clamp(min=0)
+
+
+class TabNetGLU(nn.Module):
+    def __init__(self, fc: nn.Linear, width: int) -> None:
+        super().__init__()
+        self.fc, self.bn, self.width = fc, nn.BatchNorm1d(2 * width, momentum=0.02), width
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.bn(self.fc(x))
+        return h[:, :self.width] * torch.sigmoid(h[:, self.width:])
+
+
+class TabNetFeat(nn.Module):
+    def __init__(self, shared: nn.ModuleList, width: int) -> None:
+        super().__init__()
+        self.glus = nn.ModuleList([TabNetGLU(shared[0], width), TabNetGLU(shared[1], width),
+                                   *(TabNetGLU(nn.Linear(width, 2 * width, bias=False), width) for _ in range(2))])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.glus[0](x)
+        for glu in self.glus[1:]:
+            x = (x + glu(x)) * math.sqrt(0.5)
+        return x
+
+
+class TabNetRef(nn.Module):
+    """pytorch-tabnet 4.1 tab_network.py TabNetNoEmbeddings (its encoder, FeatTransformer, GLU_Block,
+    AttentiveTransformer), with a BatchNorm1d for GBN: the same at batches up to virtual_batch_size (128).
+    Checked once against pytorch-tabnet itself (weights copied in run order: outputs equal to the bit);
+    the library's own module also holds an initial_bn of 108 parameters that its forward never calls."""
+
+    def __init__(self, features: int = 54, classes: int = 7, n_d: int = 8, n_a: int = 8, steps: int = 3,
+                 gamma: float = 1.3) -> None:
+        super().__init__()
+        w = n_d + n_a
+        self.n_d, self.gamma = n_d, gamma
+        self.initial_bn = nn.BatchNorm1d(features, momentum=0.01)
+        shared = nn.ModuleList([nn.Linear(features, 2 * w, bias=False), nn.Linear(w, 2 * w, bias=False)])
+        self.splitter = TabNetFeat(shared, w)
+        self.feat = nn.ModuleList(TabNetFeat(shared, w) for _ in range(steps))
+        self.att = nn.ModuleList(nn.Sequential(nn.Linear(n_a, features, bias=False),
+                                               nn.BatchNorm1d(features, momentum=0.02)) for _ in range(steps))
+        self.final_mapping = nn.Linear(n_d, classes, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.initial_bn(x)
+        prior, att, res = torch.ones_like(x), self.splitter(x)[:, self.n_d:], 0
+        for feat, attentive in zip(self.feat, self.att):
+            m = _sparsemax_ref(attentive(att) * prior)
+            prior = (self.gamma - m) * prior
+            out = feat(m * x)
+            res, att = res + torch.relu(out[:, :self.n_d]), out[:, self.n_d:]
+        return self.final_mapping(res)
+
+
+def _random_norm_stats(module: nn.Module) -> None:
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.running_mean.normal_(), m.running_var.uniform_(0.5, 2.0), m.weight.normal_(), m.bias.normal_()
+
+
+def test_round25_tabnet_is_pytorch_tabnets_network() -> None:
+    # pytorch-tabnet TabNetNoEmbeddings(54, 7): 9,252 parameters, less its unused initial_bn's 108
+    built, twin = build_module(specc.load(ARCH / "tabnet.yaml")), TabNetRef()
+    assert counts(built) == counts(twin) and counts(built)[0] == 9_252 - 108
+    x = torch.randn(16, 54)
+    _random_norm_stats(twin)
+    copy_in_run_order(built, twin, x)
+    with torch.no_grad():
+        y = built.eval()(x)
+        torch.testing.assert_close(y, twin.eval()(x), rtol=1e-5, atol=1e-6)
+    # the masks are sparse and sum to 1: Sparsemax, not a softmax
+    masks = [o for n, o in _outputs_of(built, x).items() if n.startswith("mask")]
+    assert len(masks) == 3 and all(torch.allclose(m.sum(-1), torch.ones(16)) and (m == 0).any() for m in masks)
+
+
+def _outputs_of(module: nn.Module, *args: torch.Tensor) -> dict[str, torch.Tensor]:
+    seen: dict[str, torch.Tensor] = {}
+    hooks = [m.register_forward_hook(lambda m, i, o, n=n: seen.__setitem__(n, o))
+             for n, m in module.named_modules() if n]
+    with torch.no_grad():
+        module(*args)
+    for h in hooks:
+        h.remove()
+    return seen

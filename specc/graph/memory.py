@@ -344,6 +344,11 @@ def kind_saves(layer: LayerKind, a: dict[str, Any], ins: list[TensorType], outs:
     if family == "activation":
         if kind == "Softsign":
             return Saved(inputs=(0,), extra=_b(_elems(x), w))  # x / (1 + |x|) keeps the denominator
+        if kind == "Sparsemax":  # written with differentiable ops: the sort's int64 indices, the running
+            # sums and the shifted row beside its input and output, and per row the max, k(z) and its index
+            rows = exact_div(_elems(x), x.shape[a["dim"]])
+            return Saved(inputs=(0,), output=True, extra=add(add(_b(_elems(x), 8), _b(mul(2, _elems(x)), w)),
+                                                             add(_b(rows, 8), _b(mul(2, rows), w))))
         if layer.grad_reads_output or (a.get("inplace") and layer.grad_reads_output_inplace):
             return Saved(output=True)
         if a.get("inplace"):  # its gradient reads the input it overwrote: autograd keeps a copy of it

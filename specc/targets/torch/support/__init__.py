@@ -16,7 +16,8 @@ MARKER = "# -- written into generated modules: everything below this line --"
 # The helper modules, by the name a lowering lists in its ``support``.
 NAMES = ("adaptive_pool", "attention_fastpath", "class_token", "conv_lstm", "exclusive_cumsum", "gelu_tanh",
          "grouped_attention", "layer_scale", "learned_tokens", "positional_encoding", "rms_norm", "rnn", "rnn_packed",
-         "rnn_state", "scaled_attention", "separable_conv", "stochastic_depth", "timestep_embedding", "unfold_steps")
+         "rnn_state", "scaled_attention", "separable_conv", "sparsemax", "stochastic_depth", "timestep_embedding",
+         "unfold_steps")
 
 
 @functools.cache
