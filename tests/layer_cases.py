@@ -216,6 +216,16 @@ def _sparsemax(x: torch.Tensor, dim: int) -> torch.Tensor:
 case("Sparsemax", "{type: Sparsemax}", {"inp": ("B", 7)}, fn(lambda x: _sparsemax(x, -1)))
 case("Sparsemax", "{type: Sparsemax, dim: 1}", {"inp": ("B", "T", 5)}, fn(lambda x: _sparsemax(x, 1)), BT)
 
+
+
+def _tril(x: torch.Tensor, offset: int) -> torch.Tensor:
+    li, lj = torch.tril_indices(x.shape[-2], x.shape[-1], offset)  # DLRM's interact_features
+    return x[..., li, lj]
+
+
+case("Triangle", "{type: Triangle}", {"inp": ("B", 5, 5)}, fn(lambda x: _tril(x, -1)))
+case("Triangle", "{type: Triangle, offset: 0}", {"inp": ("B", "T", 3, 4)}, fn(lambda x: _tril(x, 0)), BT)
+
 # -- merges ----------------------------------------------------------------------------------
 
 case("Add", "{type: Add, from: [a, b]}", {"a": ("B", 4, 5), "b": ("B", 4, 5)}, fn(lambda a, b: a + b))

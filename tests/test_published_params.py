@@ -2120,3 +2120,40 @@ def _outputs_of(module: nn.Module, *args: torch.Tensor) -> dict[str, torch.Tenso
     for h in hooks:
         h.remove()
     return seen
+
+
+class DLRMRef(nn.Module):
+    """facebookresearch/dlrm dlrm_s_pytorch.py DLRM_Net (arch_interaction_op "dot", interaction itself off):
+    create_mlp's Linear + ReLU (the top's last a sigmoid), an EmbeddingBag(mode="sum") per table fed one id
+    per bag (offsets 0..B-1), interact_features' Z[:, li, lj]."""
+
+    def __init__(self, rows: list[int], d: int = 16, bot: tuple[int, ...] = (13, 512, 256, 64, 16),
+                 top: tuple[int, ...] = (512, 256, 1)) -> None:
+        super().__init__()
+        n = len(rows) + 1
+        top = (d + n * (n - 1) // 2, *top)
+        self.bot = nn.Sequential(*(m for i in range(len(bot) - 1) for m in (nn.Linear(bot[i], bot[i + 1]), nn.ReLU())))
+        self.emb = nn.ModuleList(nn.EmbeddingBag(r, d, mode="sum") for r in rows)
+        layers = [m for i in range(len(top) - 1) for m in (nn.Linear(top[i], top[i + 1]), nn.ReLU())]
+        self.top = nn.Sequential(*layers[:-1], nn.Sigmoid())
+
+    def forward(self, dense: torch.Tensor, sparse: torch.Tensor) -> torch.Tensor:
+        x = self.bot(dense)
+        offsets = torch.arange(sparse.shape[0])
+        ly = [e(sparse[:, k], offsets) for k, e in enumerate(self.emb)]
+        t = torch.cat([x, *ly], dim=1).view(x.shape[0], -1, x.shape[1])
+        z = torch.bmm(t, t.transpose(1, 2))
+        ni = t.shape[1]
+        li = [i for i in range(ni) for j in range(i)]
+        lj = [j for i in range(ni) for j in range(i)]
+        return self.top(torch.cat([x, z[:, li, lj]], dim=1))
+
+
+def test_round25_dlrm_is_the_reference_network() -> None:
+    built, twin = build_module(specc.load(ARCH / "dlrm.yaml")).eval(), DLRMRef([1000] * 26).eval()
+    # the reference's own count at these tables: bottom 155,984 + tables 416,000 + top 320,001
+    assert counts(built) == counts(twin) and counts(built)[0] == 891_985
+    dense, sparse = torch.randn(4, 13), torch.randint(0, 1000, (4, 26))
+    copy_in_run_order(built, twin, dense, sparse)
+    with torch.no_grad():
+        torch.testing.assert_close(built(dense, sparse), twin(dense, sparse), rtol=1e-5, atol=1e-6)

@@ -401,6 +401,8 @@ def kind_saves(layer: LayerKind, a: dict[str, Any], ins: list[TensorType], outs:
         return Saved(inputs=(0,), output=True)
     if kind == "Pick":
         return Saved(inputs=(1,) if len(ins) > 1 else ())
+    if kind == "Triangle":  # an index of the flattened matrix: the int64 positions, not the values
+        return Saved(extra=_b(out.shape[-1], 8))
     if kind in GATES:
         return Saved(extra=_recurrent(kind, x, a, w))
     if kind == "ConvLSTM2d":

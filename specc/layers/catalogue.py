@@ -43,7 +43,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "resample": ("Upsample", "Interpolate"),
     "reshape": ("Identity", "Flatten", "Unflatten", "Reshape", "Permute", "Transpose", "Squeeze", "Unsqueeze", "Slice",
                 "Split", "Chunk", "Cast", "PixelShuffle", "PixelUnshuffle", "DepthToSpace", "SpaceToDepth", "Repeat",
-                "Tile", "RepeatVector", "Roll"),
+                "Tile", "RepeatVector", "Roll", "Triangle"),
     "wrappers": ("TimeDistributed",),
 }
 
