@@ -2157,3 +2157,37 @@ def test_round25_dlrm_is_the_reference_network() -> None:
     copy_in_run_order(built, twin, dense, sparse)
     with torch.no_grad():
         torch.testing.assert_close(built(dense, sparse), twin(dense, sparse), rtol=1e-5, atol=1e-6)
+
+
+class Wav2Vec2EncoderRef(nn.Module):
+    """HF modeling_wav2vec2 Wav2Vec2Encoder (Wav2Vec2PositionalConvEmbedding, then Wav2Vec2EncoderLayer's
+    post-norm layers, written as nn.TransformerEncoderLayer: HF's q/k/v/out projections are in_proj's
+    thirds). Checked once against transformers 4.46's own module at two layers: outputs within 1e-6."""
+
+    def __init__(self, d: int = 768, layers: int = 1) -> None:
+        super().__init__()
+        conv = nn.Conv1d(d, d, 128, padding=64, groups=16)
+        self.conv = nn.utils.parametrizations.weight_norm(conv, name="weight", dim=2)
+        self.layer_norm = nn.LayerNorm(d)
+        self.layers = nn.ModuleList(nn.TransformerEncoderLayer(d, 12, 3072, activation="gelu", batch_first=True)
+                                    for _ in range(layers))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pos = nn.functional.gelu(self.conv(x.transpose(1, 2))[:, :, :-1]).transpose(1, 2)
+        x = self.layer_norm(x + pos)
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+def test_round25_wav2vec2_encoder_is_hfs() -> None:
+    # transformers' Wav2Vec2Encoder(Wav2Vec2Config()), wav2vec2-base's encoder: 89,775,488 parameters
+    assert specc.load(ARCH / "wav2vec2_encoder.yaml", overrides=["layers=12"]).check()["total_params"] == 89_775_488
+    built, twin = build_module(specc.load(ARCH / "wav2vec2_encoder.yaml")).eval(), Wav2Vec2EncoderRef().eval()
+    assert counts(built) == counts(twin)
+    # weight norm's magnitude is one per kernel tap (dim 2), g of shape (1, 1, 128)
+    assert built.state_dict()["conv.parametrizations.weight.original0"].shape == (1, 1, 128)
+    built.load_state_dict(dict(zip(built.state_dict(), twin.state_dict().values())))
+    x = torch.randn(2, 37, 768)
+    with torch.no_grad():
+        torch.testing.assert_close(built(x), twin(x), rtol=1e-4, atol=1e-5)
