@@ -2191,3 +2191,82 @@ def test_round25_wav2vec2_encoder_is_hfs() -> None:
     x = torch.randn(2, 37, 768)
     with torch.no_grad():
         torch.testing.assert_close(built(x), twin(x), rtol=1e-4, atol=1e-5)
+
+
+class InformerEncoderLayer(nn.Module):
+    def __init__(self, d: int, heads: int, d_ff: int) -> None:
+        super().__init__()
+        self.attention = nn.MultiheadAttention(d, heads, batch_first=True)  # AttentionLayer(FullAttention)
+        self.conv1, self.conv2 = nn.Conv1d(d, d_ff, 1), nn.Conv1d(d_ff, d, 1)
+        self.norm1, self.norm2 = nn.LayerNorm(d), nn.LayerNorm(d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x = self.norm1(x + self.attention(x, x, x, need_weights=False)[0])
+        y = self.conv2(nn.functional.gelu(self.conv1(y.transpose(-1, 1)))).transpose(-1, 1)
+        return self.norm2(x + y)
+
+
+class InformerConvLayer(nn.Module):
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.downConv = nn.Conv1d(c, c, 3, padding=1, padding_mode="circular")
+        self.norm, self.maxPool = nn.BatchNorm1d(c), nn.MaxPool1d(3, 2, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.maxPool(nn.functional.elu(self.norm(self.downConv(x.permute(0, 2, 1))))).transpose(1, 2)
+
+
+class InformerPositions(nn.Module):
+    """embed.py PositionalEmbedding: fixed sines and cosines, 5000 positions."""
+
+    def __init__(self, d: int) -> None:
+        super().__init__()
+        pos, div = torch.arange(5000).float()[:, None], torch.exp(torch.arange(0, d, 2).float() * -(math.log(1e4) / d))
+        pe = torch.zeros(5000, d)
+        pe[:, 0::2], pe[:, 1::2] = torch.sin(pos * div), torch.cos(pos * div)
+        self.register_buffer("pe", pe[None])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pe[:, :x.shape[1]]
+
+
+class InformerEncoderRef(nn.Module):
+    """zhouhaoyi/Informer2020 models/embed.py DataEmbedding (embed "timeF", freq "h") and models/encoder.py
+    Encoder(EncoderLayer x 2, ConvLayer x 1, LayerNorm), with FullAttention's AttentionLayer as
+    nn.MultiheadAttention (its query/key/value/out projections, biased, in in_proj's order)."""
+
+    def __init__(self, c_in: int = 7, d: int = 512, heads: int = 8, d_ff: int = 2048) -> None:
+        super().__init__()
+        self.value_embedding = nn.Conv1d(c_in, d, 3, padding=1, padding_mode="circular", bias=False)
+        self.position_embedding = InformerPositions(d)
+        self.temporal_embedding = nn.Linear(4, d, bias=False)
+        self.attn_layers = nn.ModuleList(InformerEncoderLayer(d, heads, d_ff) for _ in range(2))
+        self.conv_layer, self.norm = InformerConvLayer(d), nn.LayerNorm(d)
+
+    def forward(self, x: torch.Tensor, mark: torch.Tensor) -> torch.Tensor:
+        x = self.value_embedding(x.permute(0, 2, 1)).transpose(1, 2) + self.position_embedding(x)
+        x = self.attn_layers[0](x + self.temporal_embedding(mark))
+        return self.norm(self.attn_layers[1](self.conv_layer(x)))
+
+
+def _copy_attention(built: nn.Module, twin: nn.Module) -> None:
+    # nn.MultiheadAttention calls its out_proj functionally: no hook sees it run, so copy_in_run_order skips it
+    ours, theirs = ([m for m in x.modules() if isinstance(m, nn.MultiheadAttention)] for x in (built, twin))
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs):
+        a.load_state_dict(b.state_dict())
+
+
+def test_round25_informer_encoder_is_the_reference_network() -> None:
+    built, twin = build_module(specc.load(ARCH / "informer_encoder.yaml")).eval(), InformerEncoderRef().eval()
+    assert counts(built)[0] == counts(twin)[0] == 7_106_560
+    x, mark = torch.randn(2, 96, 7), torch.randn(2, 96, 4)
+    _random_norm_stats(twin)
+    ours = [b for n, b in built.named_buffers() if n.startswith("position_embedding")]
+    torch.testing.assert_close(ours[0].reshape(5000, 512), twin.position_embedding.pe[0])  # the same fixed table
+    copy_in_run_order(built, twin, x, mark)
+    _copy_attention(built, twin)
+    with torch.no_grad():
+        y = built(x, mark)
+        assert y.shape == (2, 48, 512)  # the distilling layer halved the 96 steps
+        torch.testing.assert_close(y, twin(x, mark), rtol=1e-4, atol=1e-5)
