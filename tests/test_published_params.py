@@ -2270,3 +2270,53 @@ def test_round25_informer_encoder_is_the_reference_network() -> None:
         y = built(x, mark)
         assert y.shape == (2, 48, 512)  # the distilling layer halved the 96 steps
         torch.testing.assert_close(y, twin(x, mark), rtol=1e-4, atol=1e-5)
+
+
+class MobileOneBlock(nn.Module):
+    """apple/ml-mobileone mobileone.py MobileOneBlock at training time (inference_mode=False, no SE)."""
+
+    def __init__(self, cin: int, cout: int, k: int, stride: int, groups: int = 1, branches: int = 4) -> None:
+        super().__init__()
+
+        def conv_bn(kernel: int) -> nn.Module:
+            return nn.Sequential(nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False),
+                                 nn.BatchNorm2d(cout))
+
+        self.rbr_skip = nn.BatchNorm2d(cin) if cout == cin and stride == 1 else None
+        self.rbr_scale = conv_bn(1) if k > 1 else None
+        self.rbr_conv = nn.ModuleList(conv_bn(k) for _ in range(branches))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = 0
+        if self.rbr_skip is not None:
+            identity = self.rbr_skip(x)
+        if self.rbr_scale is not None:
+            out = self.rbr_scale(x)
+        if self.rbr_skip is not None:
+            out = out + identity
+        for conv in self.rbr_conv:
+            out = out + conv(x)
+        return torch.relu(out)
+
+
+def mobileone_s0(blocks: tuple[int, ...] = (2, 8, 10, 1), classes: int = 1000) -> nn.Module:
+    # MobileOne(num_blocks_per_stage, width_multipliers=(0.75, 1.0, 1.0, 2.0), num_conv_branches=4)
+    layers, cin = [MobileOneBlock(3, 48, 3, 2, branches=1)], 48  # stage0: the model's num_conv_branches=1
+    for planes, n in zip((48, 128, 256, 1024), blocks):
+        for stride in [2] + [1] * (n - 1):
+            layers += [MobileOneBlock(cin, cin, 3, stride, groups=cin), MobileOneBlock(cin, planes, 1, 1)]
+            cin = planes
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(1024, classes))
+
+
+def test_round25_mobileone_s0_is_apples_network() -> None:
+    assert _meta_count(mobileone_s0) == 5_293_272
+    full = specc.load(ARCH / "mobileone_s0.yaml", overrides=["d1=2", "d2=8", "d3=10"])
+    assert full.check()["total_params"] == 5_293_272
+    built, twin = build_module(specc.load(ARCH / "mobileone_s0.yaml", overrides=["d1=2"])), mobileone_s0((2, 1, 1, 1))
+    assert counts(built) == counts(twin)
+    x = torch.randn(2, 3, 64, 64)
+    _random_norm_stats(twin)
+    copy_in_run_order(built, twin, x)
+    with torch.no_grad():
+        torch.testing.assert_close(built.eval()(x), twin.eval()(x), rtol=1e-4, atol=1e-5)
