@@ -2320,3 +2320,84 @@ def test_round25_mobileone_s0_is_apples_network() -> None:
     copy_in_run_order(built, twin, x)
     with torch.no_grad():
         torch.testing.assert_close(built.eval()(x), twin.eval()(x), rtol=1e-4, atol=1e-5)
+
+
+class DividedBlock(nn.Module):
+    """TimeSformer vit.py Block, attention_type 'divided_space_time' (its Attention, qkv with bias then
+    proj, is nn.MultiheadAttention's in_proj and out_proj)."""
+
+    def __init__(self, d: int = 768, heads: int = 12) -> None:
+        super().__init__()
+        self.temporal_norm1, self.norm1, self.norm2 = (nn.LayerNorm(d, eps=1e-6) for _ in range(3))
+        self.temporal_attn = nn.MultiheadAttention(d, heads, batch_first=True)
+        self.temporal_fc = nn.Linear(d, d)
+        self.attn = nn.MultiheadAttention(d, heads, batch_first=True)
+        self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
+
+    def forward(self, x: torch.Tensor, n: int, t: int) -> torch.Tensor:
+        b, _, m = x.shape
+        xt = x[:, 1:].reshape(b * n, t, m)  # 'b (h w t) m -> (b h w) t m'
+        h = self.temporal_norm1(xt)
+        res = self.temporal_attn(h, h, h, need_weights=False)[0].reshape(b, n * t, m)
+        xt = x[:, 1:] + self.temporal_fc(res)
+        init_cls = x[:, :1]
+        cls = init_cls.repeat(1, t, 1).reshape(b * t, 1, m)
+        xs = xt.reshape(b, n, t, m).permute(0, 2, 1, 3).reshape(b * t, n, m)  # 'b (h w t) m -> (b t) (h w) m'
+        h = self.norm1(torch.cat((cls, xs), 1))
+        res = self.attn(h, h, h, need_weights=False)[0]
+        cls = res[:, 0].reshape(b, t, m).mean(1, True)
+        res = res[:, 1:].reshape(b, t, n, m).permute(0, 2, 1, 3).reshape(b, n * t, m)
+        x = torch.cat((init_cls, xt), 1) + torch.cat((cls, res), 1)
+        return x + self.mlp(self.norm2(x))
+
+
+class Learned(nn.Module):
+    """A learned tensor as its own module, so that copy_in_run_order meets it where the model reads it."""
+
+    def __init__(self, *shape: int) -> None:
+        super().__init__()
+        self.value = nn.Parameter(torch.randn(*shape))
+
+    def forward(self) -> torch.Tensor:
+        return self.value
+
+
+class TimeSformerRef(nn.Module):
+    """TimeSformer vit.py VisionTransformer (divided_space_time): PatchEmbed per frame, cls_token, pos_embed,
+    time_embed (the cls token taken from the first B rows), the blocks, norm, head."""
+
+    def __init__(self, img: int = 64, frames: int = 8, d: int = 768, depth: int = 1, classes: int = 400) -> None:
+        super().__init__()
+        self.n, self.t = (img // 16) ** 2, frames
+        self.proj = nn.Conv2d(3, d, 16, 16)
+        self.cls_token, self.pos_embed = Learned(1, 1, d), Learned(1, self.n + 1, d)
+        self.time_embed = Learned(1, frames, d)
+        self.blocks = nn.ModuleList(DividedBlock(d) for _ in range(depth))
+        self.norm, self.head = nn.LayerNorm(d, eps=1e-6), nn.Linear(d, classes)
+
+    def forward(self, video: torch.Tensor) -> torch.Tensor:
+        b, c, t, hh, ww = video.shape
+        x = self.proj(video.permute(0, 2, 1, 3, 4).reshape(b * t, c, hh, ww)).flatten(2).transpose(1, 2)
+        x = torch.cat((self.cls_token().expand(x.shape[0], -1, -1), x), 1) + self.pos_embed()
+        cls = x[:b, 0].unsqueeze(1)
+        # '(b t) n m -> (b n) t m'
+        x = x[:, 1:].reshape(b, t, self.n, -1).permute(0, 2, 1, 3).reshape(b * self.n, t, -1)
+        x = torch.cat((cls, (x + self.time_embed()).reshape(b, self.n * t, -1)), 1)
+        for block in self.blocks:
+            x = block(x, self.n, self.t)
+        return self.head(self.norm(x)[:, 0])
+
+
+def test_round25_timesformer_is_the_reference_network() -> None:
+    # the reference's count at TimeSformer-base on Kinetics-400 (12 blocks, 224x224, 8 frames)
+    assert _meta_count(lambda: TimeSformerRef(224, depth=12)) == 121_566_352
+    full = specc.load(ARCH / "timesformer.yaml", overrides=["depth=12", "img=224"])
+    assert full.check()["total_params"] == 121_566_352
+    built, twin = build_module(specc.load(ARCH / "timesformer.yaml", overrides=["depth=2"])).eval(), TimeSformerRef(
+        depth=2).eval()
+    assert counts(built)[0] == counts(twin)[0]
+    x = torch.randn(2, 3, 8, 64, 64)
+    copy_in_run_order(built, twin, x)
+    _copy_attention(built, twin)
+    with torch.no_grad():
+        torch.testing.assert_close(built(x), twin(x), rtol=1e-4, atol=1e-4)
