@@ -2401,3 +2401,63 @@ def test_round25_timesformer_is_the_reference_network() -> None:
     _copy_attention(built, twin)
     with torch.no_grad():
         torch.testing.assert_close(built(x), twin(x), rtol=1e-4, atol=1e-4)
+
+
+def _conv_bn3(cin: int, cout: int, k: tuple[int, int, int], s: tuple[int, int, int] = (1, 1, 1),
+              relu: bool = True) -> nn.Module:
+    p = tuple(x // 2 for x in k)
+    layers = [nn.Conv3d(cin, cout, k, s, p, bias=False), nn.BatchNorm3d(cout)]
+    return nn.Sequential(*layers, nn.ReLU()) if relu else nn.Sequential(*layers)
+
+
+class SlowFastBottleneck(nn.Module):
+    """PySlowFast resnet_helper.py ResBlock(BottleneckTransform), stride 1: branch2, then the projection."""
+
+    def __init__(self, cin: int, inner: int, cout: int, tk: int) -> None:
+        super().__init__()
+        self.branch1 = _conv_bn3(cin, cout, (1, 1, 1), relu=False) if cin != cout else None
+        self.a, self.b = _conv_bn3(cin, inner, (tk, 1, 1)), _conv_bn3(inner, inner, (1, 3, 3))
+        self.c = _conv_bn3(inner, cout, (1, 1, 1), relu=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = self.c(self.b(self.a(x)))
+        return torch.relu((self.branch1(x) if self.branch1 is not None else x) + f)
+
+
+class SlowFastRes2Ref(nn.Module):
+    """PySlowFast video_model_builder.py SlowFast for SLOWFAST_8x8_R50 through s2 and its fuse: ResNetBasicStem
+    (conv, BN, ReLU, max pool) per pathway, FuseFastToSlow (conv_f2s (7, 1, 1) stride (8, 1, 1), BN, ReLU,
+    concatenated), res2 of three bottlenecks per pathway; then the spec's pooled classifier."""
+
+    def __init__(self, classes: int = 400) -> None:
+        super().__init__()
+        self.s1 = nn.ModuleList([nn.Sequential(_conv_bn3(3, 64, (1, 7, 7), (1, 2, 2)), nn.MaxPool3d((1, 3, 3), (1, 2, 2),
+                                                                                                    (0, 1, 1))),
+                                 nn.Sequential(_conv_bn3(3, 8, (5, 7, 7), (1, 2, 2)), nn.MaxPool3d((1, 3, 3), (1, 2, 2),
+                                                                                                   (0, 1, 1)))])
+        self.s1_fuse = nn.Sequential(nn.Conv3d(8, 16, (7, 1, 1), (8, 1, 1), (3, 0, 0), bias=False),
+                                     nn.BatchNorm3d(16), nn.ReLU())
+        self.s2_slow = nn.Sequential(SlowFastBottleneck(80, 64, 256, 1), *(SlowFastBottleneck(256, 64, 256, 1)
+                                                                            for _ in range(2)))
+        self.s2_fast = nn.Sequential(SlowFastBottleneck(8, 8, 32, 3), *(SlowFastBottleneck(32, 8, 32, 3)
+                                                                         for _ in range(2)))
+        self.s2_fuse = nn.Sequential(nn.Conv3d(32, 64, (7, 1, 1), (8, 1, 1), (3, 0, 0), bias=False),
+                                     nn.BatchNorm3d(64), nn.ReLU())
+        self.projection = nn.Linear(320 + 32, classes)
+
+    def forward(self, slow: torch.Tensor, fast: torch.Tensor) -> torch.Tensor:
+        s, f = self.s1[0](slow), self.s1[1](fast)
+        s = torch.cat([s, self.s1_fuse(f)], 1)
+        s, f = self.s2_slow(s), self.s2_fast(f)
+        s = torch.cat([s, self.s2_fuse(f)], 1)
+        return self.projection(torch.cat([s.mean((2, 3, 4)), f.mean((2, 3, 4))], 1))
+
+
+def test_round25_slowfast_is_pyslowfasts_network() -> None:
+    built, twin = build_module(specc.load(ARCH / "slowfast_r50_res2.yaml")).eval(), SlowFastRes2Ref().eval()
+    assert counts(built) == counts(twin) and counts(built)[0] == 397_784
+    slow, fast = torch.randn(2, 3, 4, 32, 32), torch.randn(2, 3, 32, 32, 32)
+    _random_norm_stats(twin)
+    copy_in_run_order(built, twin, slow, fast)
+    with torch.no_grad():
+        torch.testing.assert_close(built(slow, fast), twin(slow, fast), rtol=1e-4, atol=1e-5)
