@@ -2432,7 +2432,8 @@ class SlowFastRes2Ref(nn.Module):
     def __init__(self, classes: int = 400) -> None:
         super().__init__()
         self.s1 = nn.ModuleList(nn.Sequential(_conv_bn3(3, c, (tk, 7, 7), (1, 2, 2)),
-                                              nn.MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1))) for c, tk in ((64, 1), (8, 5)))
+                                              nn.MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1)))
+                                for c, tk in ((64, 1), (8, 5)))
         self.s1_fuse = nn.Sequential(nn.Conv3d(8, 16, (7, 1, 1), (8, 1, 1), (3, 0, 0), bias=False),
                                      nn.BatchNorm3d(16), nn.ReLU())
         self.s2_slow = nn.Sequential(SlowFastBottleneck(80, 64, 256, 1), *(SlowFastBottleneck(256, 64, 256, 1)
