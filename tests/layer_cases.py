@@ -371,6 +371,9 @@ case("LayerScale", "{type: LayerScale, dim: 1, init_values: 0.1}", {"inp": ("B",
      lambda: _layer_scale(4, 0.1, 2, False), BHW)
 case("LayerScale", "{type: LayerScale, init_values: 1.0, bias: true, num_features: 6}", {"inp": ("B", 6)},
      lambda: _layer_scale(6, 1.0, 0, True))
+# one factor for the whole map: FCOS's Scale (fcos_core/layers/scale.py, a (1,) parameter)
+case("LayerScale", "{type: LayerScale, num_features: 1, dim: 1, init_values: 1.0}", {"inp": ("B", 4, "H", "W")},
+     lambda: _layer_scale(1, 1.0, 2, False), BHW)
 
 case("RMSNorm", "{type: RMSNorm}", {"inp": ("B", "T", 16)}, lambda: nn.RMSNorm(16), BT)
 case("Normalize", "{type: Normalize}", {"inp": ("B", 8)}, fn(lambda x: F.normalize(x)))

@@ -2460,3 +2460,52 @@ def test_round25_slowfast_is_pyslowfasts_network() -> None:
     copy_in_run_order(built, twin, slow, fast)
     with torch.no_grad():
         torch.testing.assert_close(built(slow, fast), twin(slow, fast), rtol=1e-4, atol=1e-5)
+
+
+class FCOSScale(nn.Module):
+    """fcos_core/layers/scale.py Scale: one learned factor."""
+
+    def __init__(self, init_value: float = 1.0) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.FloatTensor([init_value]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale
+
+
+class FCOSHeadRef(nn.Module):
+    """tianzhi0549/FCOS fcos.py FCOSHead (NUM_CONVS 4, GroupNorm(32), centerness on the class tower,
+    NORM_REG_TARGETS off: exp of the scaled box)."""
+
+    def __init__(self, c: int = 256, classes: int = 80, levels: int = 5) -> None:
+        super().__init__()
+
+        def tower() -> nn.Module:
+            return nn.Sequential(*(m for _ in range(4) for m in (nn.Conv2d(c, c, 3, 1, 1), nn.GroupNorm(32, c),
+                                                                  nn.ReLU())))
+
+        self.cls_tower, self.bbox_tower = tower(), tower()
+        self.cls_logits = nn.Conv2d(c, classes, 3, 1, 1)
+        self.bbox_pred, self.centerness = nn.Conv2d(c, 4, 3, 1, 1), nn.Conv2d(c, 1, 3, 1, 1)
+        self.scales = nn.ModuleList(FCOSScale(1.0) for _ in range(levels))
+
+    def forward(self, *features: torch.Tensor) -> list[torch.Tensor]:
+        out = []
+        for scale, f in zip(self.scales, features):
+            cls, box = self.cls_tower(f), self.bbox_tower(f)
+            logits, centerness = self.cls_logits(cls), self.centerness(cls)  # the reference's order
+            out += [logits, torch.exp(scale(self.bbox_pred(box))), centerness]
+        return out
+
+
+def test_round25_fcos_head_is_the_reference_head() -> None:
+    built, twin = build_module(specc.load(ARCH / "fcos_head.yaml")).eval(), FCOSHeadRef().eval()
+    assert counts(built) == counts(twin) and counts(built)[0] == 4_920_666
+    feats = [torch.randn(1, 256, s, s + 1) for s in (16, 8, 4, 2, 1)]
+    with torch.no_grad():
+        for m in twin.scales:
+            m.scale.uniform_(0.5, 1.5)  # a factor of each level's own
+    copy_in_run_order(built, twin, *feats)
+    with torch.no_grad():
+        for y, want in zip(built(*feats), twin(*feats), strict=True):
+            torch.testing.assert_close(y, want, rtol=1e-4, atol=1e-5)
