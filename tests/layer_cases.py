@@ -237,6 +237,26 @@ case("MatMul", "{type: MatMul, from: [q, k]}", {"q": ("B", "T", 4), "k": ("B", 4
      fn(torch.matmul), ({"B": 2, "T": 3, "U": 5}, {"B": 1, "T": 4, "U": 2}))
 case("MatMul", "{type: MatMul, from: [a, w]}", {"a": ("B", 2, 3, 6), "w": ("B", 1, 6, 5)}, fn(torch.matmul))
 
+
+
+def _weighted_sum(n: int, normalize: str, eps: float = 1e-4) -> nn.Module:
+    """zylo117 Yet-Another-EfficientDet-Pytorch BiFPN: p6_w1 = nn.Parameter(torch.ones(2)), relu,
+    / (sum + epsilon), then weight[0] * a + weight[1] * b; softmax fusion is softmax(w) the same way."""
+    m = nn.Module()
+    m.weight = nn.Parameter(torch.ones(n))
+
+    def f(m: nn.Module, *xs: torch.Tensor) -> torch.Tensor:
+        w = torch.relu(m.weight) if normalize == "fast" else m.weight
+        w = w / (w.sum(0) + eps) if normalize == "fast" else torch.softmax(w, 0) if normalize == "softmax" else w
+        return sum(w[i] * x for i, x in enumerate(xs))
+    return _with(m, f)
+
+
+case("WeightedSum", "{type: WeightedSum, from: [a, b]}", {"a": ("B", 4, 5, 5), "b": ("B", 4, 5, 5)},
+     lambda: _weighted_sum(2, "fast"))
+case("WeightedSum", "{type: WeightedSum, normalize: softmax, from: [a, b, c]}",
+     {"a": ("B", "T", 3), "b": ("B", "T", 3), "c": ("B", "T", 3)}, lambda: _weighted_sum(3, "softmax"), BT)
+
 case("Concat", "{type: Concat, from: [a, b]}", {"a": ("B", 3, 4), "b": ("B", 5, 4)},
      fn(lambda a, b: torch.cat([a, b], dim=1)))
 case("Concat", "{type: Concatenate, dim: -1, from: [a, b, c]}",

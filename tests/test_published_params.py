@@ -2509,3 +2509,67 @@ def test_round25_fcos_head_is_the_reference_head() -> None:
     with torch.no_grad():
         for y, want in zip(built(*feats), twin(*feats), strict=True):
             torch.testing.assert_close(y, want, rtol=1e-4, atol=1e-5)
+
+
+class BiFPNRef(nn.Module):
+    """zylo117 Yet-Another-EfficientDet-Pytorch efficientdet/model.py BiFPN(64, first_time=False,
+    attention=True): _fast_attention's fusions (relu(w) / (sum + 1e-4), weights started at 1), swish, each
+    SeparableConvBlock (depthwise 3x3 without bias, pointwise 1x1, BN momentum 0.01 eps 1e-3), nearest
+    upsampling and MaxPool2dStaticSamePadding(3, 2)."""
+
+    def __init__(self, c: int = 64) -> None:
+        super().__init__()
+
+        def block() -> nn.Module:
+            return nn.Sequential(nn.Conv2d(c, c, 3, 1, 1, groups=c, bias=False), nn.Conv2d(c, c, 1),
+                                 nn.BatchNorm2d(c, momentum=0.01, eps=1e-3))
+
+        names = ("conv6_up", "conv5_up", "conv4_up", "conv3_up", "conv4_down", "conv5_down", "conv6_down", "conv7_down")
+        self.convs = nn.ModuleDict({n: block() for n in names})
+        self.w = nn.ParameterList(nn.Parameter(torch.ones(k)) for k in (2, 2, 2, 2, 3, 3, 3, 2))
+
+    def _fuse(self, i: int, *xs: torch.Tensor) -> torch.Tensor:
+        w = torch.relu(self.w[i])
+        w = w / (torch.sum(w, dim=0) + 1e-4)
+        return nn.functional.silu(sum(w[k] * x for k, x in enumerate(xs)))
+
+    def forward(self, p3: torch.Tensor, p4: torch.Tensor, p5: torch.Tensor, p6: torch.Tensor,
+                p7: torch.Tensor) -> list[torch.Tensor]:
+        c = self.convs
+
+        def up(x: torch.Tensor) -> torch.Tensor:
+            return nn.functional.interpolate(x, scale_factor=2, mode="nearest")
+
+        def down(x: torch.Tensor) -> torch.Tensor:
+            return nn.functional.max_pool2d(nn.functional.pad(x, [0, 1, 0, 1]), 3, 2)
+
+        p6_up = c["conv6_up"](self._fuse(0, p6, up(p7)))
+        p5_up = c["conv5_up"](self._fuse(1, p5, up(p6_up)))
+        p4_up = c["conv4_up"](self._fuse(2, p4, up(p5_up)))
+        p3_out = c["conv3_up"](self._fuse(3, p3, up(p4_up)))
+        p4_out = c["conv4_down"](self._fuse(4, p4, p4_up, down(p3_out)))
+        p5_out = c["conv5_down"](self._fuse(5, p5, p5_up, down(p4_out)))
+        p6_out = c["conv6_down"](self._fuse(6, p6, p6_up, down(p5_out)))
+        return [p3_out, p4_out, p5_out, p6_out, c["conv7_down"](self._fuse(7, p7, down(p6_out)))]
+
+
+def test_round25_bifpn_is_the_reference_layer() -> None:
+    built, twin = build_module(specc.load(ARCH / "bifpn_d0.yaml")).eval(), BiFPNRef().eval()
+    assert counts(built) == counts(twin) and counts(built)[0] == 38_931
+    _random_norm_stats(twin)
+    with torch.no_grad():  # weights of their own, one of them below 0 (relu leaves it out of the fusion)
+        for w in twin.w:
+            w.uniform_(-0.5, 2.0)
+        theirs = dict(twin.named_parameters())
+        fusions = [m for m in built.modules() if type(m).__name__ == "WeightedSum"]
+        for mine, i in zip(fusions, range(8), strict=True):
+            mine.weight.copy_(theirs[f"w.{i}"])
+        blocks = [m for m in twin.convs.values()]
+        ours = [m for n, m in built.named_children() if n in ("conv6_up", "conv5_up", "conv4_up", "p3_out", "p4_out",
+                                                                "p5_out", "p6_out", "p7_out")]
+        for mine, ref in zip(ours, blocks, strict=True):
+            mine.load_state_dict(dict(zip(mine.state_dict(), ref.state_dict().values())))
+    feats = [torch.randn(2, 64, s, s) for s in (64, 32, 16, 8, 4)]
+    with torch.no_grad():
+        for y, want in zip(built(*feats), twin(*feats), strict=True):
+            torch.testing.assert_close(y, want, rtol=1e-4, atol=1e-5)

@@ -26,7 +26,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "index": ("ArgMax", "ArgMin", "CumSum", "Compare", "Pick"),
     "linear": ("Linear", "Dense"),
     "merge": ("Add", "Mul", "Sub", "Div", "Max", "Min", "Concat", "Multiply", "Subtract", "Divide", "Maximum",
-              "Minimum", "Concatenate", "Cat", "MatMul", "Modulate"),
+              "Minimum", "Concatenate", "Cat", "MatMul", "Modulate", "WeightedSum"),
     "norm": ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
              "LayerNorm", "GroupNorm", "RMSNorm", "Normalize", "LayerScale"),
     "pad": ("ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",
