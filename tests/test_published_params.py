@@ -2573,3 +2573,64 @@ def test_round25_bifpn_is_the_reference_layer() -> None:
     with torch.no_grad():
         for y, want in zip(built(*feats), twin(*feats), strict=True):
             torch.testing.assert_close(y, want, rtol=1e-4, atol=1e-5)
+
+
+class Meta4DRef(nn.Module):
+    """timm efficientformer.py MetaBlock2d: Pooling (AvgPool2d(3, 1, 1, count_include_pad=False)(x) - x),
+    ConvMlpWithNorm (fc1, norm1, GELU, fc2, norm2), LayerScale2d (gamma (C,), started at 1e-5)."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.pool = nn.AvgPool2d(3, 1, 1, count_include_pad=False)
+        self.ls1 = nn.ParameterList([nn.Parameter(1e-5 * torch.ones(dim))])
+        self.fc1, self.norm1 = nn.Conv2d(dim, 4 * dim, 1), nn.BatchNorm2d(4 * dim)
+        self.fc2, self.norm2 = nn.Conv2d(4 * dim, dim, 1), nn.BatchNorm2d(dim)
+        self.ls2 = nn.ParameterList([nn.Parameter(1e-5 * torch.ones(dim))])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + (self.pool(x) - x) * self.ls1[0].view(1, -1, 1, 1)
+        return x + self.norm2(self.fc2(nn.functional.gelu(self.norm1(self.fc1(x))))) * self.ls2[0].view(1, -1, 1, 1)
+
+
+def efficientformer_l1_4d(depths: tuple[int, int, int] = (3, 2, 6), classes: int = 1000) -> nn.Module:
+    # timm Stem4(3, 48), then EfficientFormerStage(48, 48), (48, 96, downsample), (96, 224, downsample)
+    layers: list[nn.Module] = [nn.Conv2d(3, 24, 3, 2, 1), nn.BatchNorm2d(24), nn.ReLU(), nn.Conv2d(24, 48, 3, 2, 1),
+                               nn.BatchNorm2d(48), nn.ReLU()]
+    cin = 48
+    for dim, n in zip((48, 96, 224), depths):
+        if dim != cin:
+            layers += [nn.Conv2d(cin, dim, 3, 2, 1), nn.BatchNorm2d(dim)]
+        layers += [Meta4DRef(dim) for _ in range(n)]
+        cin = dim
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(224, classes))
+
+
+def test_round25_efficientformer_meta4d_is_timms() -> None:
+    assert _meta_count(efficientformer_l1_4d) == 3_111_960
+    full = specc.load(ARCH / "efficientformer_l1_4d.yaml", overrides=["d1=3", "d2=2", "d3=6"])
+    assert full.check()["total_params"] == 3_111_960
+    built, twin = build_module(specc.load(ARCH / "efficientformer_l1_4d.yaml")).eval(), efficientformer_l1_4d((1, 1, 2))
+    assert counts(built) == counts(twin)
+    _random_norm_stats(twin)
+    with torch.no_grad():
+        for m in twin.modules():
+            if isinstance(m, Meta4DRef):
+                m.ls1[0].uniform_(0.5, 1.5), m.ls2[0].uniform_(0.5, 1.5)
+    tensors = _twin_order(twin)
+    assert len(tensors) == len(built.state_dict())
+    built.load_state_dict(dict(zip(built.state_dict(), tensors)))
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(built.eval()(x), twin.eval()(x), rtol=1e-4, atol=1e-5)
+
+
+def _twin_order(twin: nn.Module) -> list[torch.Tensor]:
+    # the twin's tensors in the spec's order: a Meta4D block's ls1 before its fc1, ls2 after its norm2
+    out: list[torch.Tensor] = []
+    for m in twin:
+        if isinstance(m, Meta4DRef):
+            out += [m.ls1[0], *m.fc1.state_dict().values(), *m.norm1.state_dict().values(),
+                    *m.fc2.state_dict().values(), *m.norm2.state_dict().values(), m.ls2[0]]
+        else:
+            out += list(m.state_dict().values())
+    return out
