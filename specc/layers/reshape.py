@@ -882,7 +882,7 @@ class Triangle(LayerKind):
 
     type_name, Params = "Triangle", TriangleParams
     accepts = "any"
-    summary = ("x[..., i, j] for j <= i + offset, row by row: (..., n, n) -> (..., pairs), as torch.tril_indices "
+    summary = ("x[..., i, j] for j <= i + offset, row by row: (..., n, n) -> (..., pairs), the lower triangle "
                "(DLRM's dot interaction: offset -1, each pair once)")
 
     def infer(self, p: TriangleParams, ins: list[TensorType]) -> LayerResult:
