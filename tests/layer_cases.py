@@ -226,6 +226,21 @@ def _tril(x: torch.Tensor, offset: int) -> torch.Tensor:
 case("Triangle", "{type: Triangle}", {"inp": ("B", 5, 5)}, fn(lambda x: _tril(x, -1)))
 case("Triangle", "{type: Triangle, offset: 0}", {"inp": ("B", "T", 3, 4)}, fn(lambda x: _tril(x, 0)), BT)
 
+
+
+def _dfl(c1: int = 16) -> nn.Module:
+    """ultralytics nn/modules/block.py DFL after its view and transpose: softmax over the c1 bins of dim 1,
+    then a frozen 1x1 conv whose weights are 0 .. c1 - 1 (held outside the oracle's parameters: specc's
+    layer has none, and ultralytics' counts these c1 frozen values)."""
+    weight = torch.arange(c1, dtype=torch.float).view(1, c1, 1, 1)
+    return fn(lambda x: F.conv2d(x.softmax(1), weight))()
+
+
+# GFL's Integral (mmdet): F.linear(softmax(x), linspace(0, reg_max, reg_max + 1))
+case("SoftArgmax", "{type: SoftArgmax}", {"inp": ("B", 4, 8)},
+     fn(lambda x: F.linear(x.softmax(-1), torch.arange(8, dtype=torch.float)[None])[..., 0]))
+case("SoftArgmax", "{type: SoftArgmax, dim: 1, keepdim: true}", {"inp": ("B", 16, 4, "T")}, _dfl, BT)
+
 # -- merges ----------------------------------------------------------------------------------
 
 case("Add", "{type: Add, from: [a, b]}", {"a": ("B", 4, 5), "b": ("B", 4, 5)}, fn(lambda a, b: a + b))

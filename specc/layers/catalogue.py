@@ -39,7 +39,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
              "GlobalAveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
              "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d"),
     "recurrent": ("RNN", "LSTM", "GRU", "Select", "SimpleRNN"),
-    "reduce": ("Reduce", "Mean"),
+    "reduce": ("Reduce", "Mean", "SoftArgmax"),
     "resample": ("Upsample", "Interpolate"),
     "reshape": ("Identity", "Flatten", "Unflatten", "Reshape", "Permute", "Transpose", "Squeeze", "Unsqueeze", "Slice",
                 "Split", "Chunk", "Cast", "PixelShuffle", "PixelUnshuffle", "DepthToSpace", "SpaceToDepth", "Repeat",
