@@ -2634,3 +2634,45 @@ def _twin_order(twin: nn.Module) -> list[torch.Tensor]:
         else:
             out += list(m.state_dict().values())
     return out
+
+
+class YOLOv8DetectRef(nn.Module):
+    """ultralytics nn/modules/head.py Detect (nc 80, ch (64, 128, 256)) at inference up to dist2bbox: the
+    levels' cv2/cv3 outputs joined, the box split off and read by DFL (block.py: softmax over 16 bins, a
+    frozen 1x1 conv of weights 0..15), the classes as sigmoids."""
+
+    def __init__(self, nc: int = 80, ch: tuple[int, ...] = (64, 128, 256), reg_max: int = 16) -> None:
+        super().__init__()
+        c2, c3 = max(16, ch[0] // 4, reg_max * 4), max(ch[0], min(nc, 100))
+        self.nc, self.reg_max = nc, reg_max
+        self.cv2 = nn.ModuleList(nn.Sequential(YConv(x, c2, 3), YConv(c2, c2, 3), nn.Conv2d(c2, 4 * reg_max, 1))
+                                 for x in ch)
+        self.cv3 = nn.ModuleList(nn.Sequential(YConv(x, c3, 3), YConv(c3, c3, 3), nn.Conv2d(c3, nc, 1)) for x in ch)
+        self.dfl = nn.Conv2d(reg_max, 1, 1, bias=False).requires_grad_(False)
+        self.dfl.weight.data[:] = torch.arange(reg_max, dtype=torch.float).view(1, reg_max, 1, 1)
+
+    def forward(self, *xs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        b = xs[0].shape[0]
+        x = torch.cat([torch.cat((cv2(x), cv3(x)), 1).view(b, 4 * self.reg_max + self.nc, -1)
+                       for cv2, cv3, x in zip(self.cv2, self.cv3, xs)], 2)
+        box, cls = x.split((4 * self.reg_max, self.nc), 1)
+        a = box.shape[2]
+        dist = self.dfl(box.view(b, 4, self.reg_max, a).transpose(2, 1).softmax(1)).view(b, 4, a)
+        return dist, cls.sigmoid()
+
+
+def test_round25_yolov8n_detect_is_ultralytics_head() -> None:
+    built, twin = build_module(specc.load(ARCH / "yolov8n_detect.yaml")).eval(), YOLOv8DetectRef().eval()
+    # ultralytics' summary: Detect 897,664, of which DFL's 16 frozen weights (SoftArgmax holds none)
+    assert counts(built)[0] == counts(twin)[0] - 16 == 897_648
+    feats = [torch.randn(2, c, s, s + 2) for c, s in ((64, 16), (128, 8), (256, 4))]
+    _random_norm_stats(twin)
+    tensors = [v for k, v in twin.state_dict().items() if not k.startswith("dfl.")]
+    # the spec runs each level's box branch then its class branch; the twin holds all box branches first
+    theirs = twin.state_dict()
+    order = [t for i in range(3) for key in ("cv2", "cv3") for k, t in theirs.items() if k.startswith(f"{key}.{i}.")]
+    assert len(order) == len(tensors) == len(built.state_dict())
+    built.load_state_dict(dict(zip(built.state_dict(), order)))
+    with torch.no_grad():
+        for y, want in zip(built(*feats), twin(*feats), strict=True):
+            torch.testing.assert_close(y, want, rtol=1e-4, atol=1e-4)
