@@ -1060,3 +1060,20 @@ def test_triangle_refuses_what_it_cannot_count(layer: str, shape: list[Any], cod
     # the triangle's length is a number of the matrix's fixed sizes; an empty one is a mistake
     spec = _spec(layer, shape)
     assert not spec.ok and spec.errors[0].code == code and says in spec.errors[0].message, render_text(spec.errors[0])
+
+
+@pytest.mark.parametrize(("layer", "shape", "code", "says"), [
+    ("{type: SoftArgmax, dim: 1}", ["B", "T", 4], "S005", "bins"),
+])
+def test_soft_argmax_needs_a_fixed_number_of_bins(layer: str, shape: list[Any], code: str, says: str) -> None:
+    # its bins are the constants 0 .. n - 1, written into both targets
+    spec = _spec(layer, shape)
+    assert not spec.ok and spec.errors[0].code == code and says in spec.errors[0].message, render_text(spec.errors[0])
+
+
+def test_weighted_sum_refuses_inputs_of_other_shapes() -> None:
+    # BiFPN resizes every input to the node's level first; a missed Upsample is the mistake
+    spec = specc.loads("specc: 1\ninputs: {a: [B, 8, 16, 16], b: [B, 8, 8, 8]}\nlayers:\n"
+                       "  - {type: WeightedSum, from: [a, b]}\n")
+    assert not spec.ok and spec.errors[0].code == "S006" and "Upsample" in (spec.errors[0].hint or ""), \
+        render_text(spec.errors[0])
