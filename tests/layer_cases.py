@@ -197,6 +197,50 @@ for _name, _extra, _oracle in _ACTIVATIONS:
     case(_name, f"{{type: {_name}, {_extra}}}" if _extra else f"{{type: {_name}}}", {"inp": ("B", 3, "T")},
          _oracle, BT)
 
+
+
+def _sparsemax(x: torch.Tensor, dim: int) -> torch.Tensor:
+    """Sparsemax by its definition (Martins & Astudillo 2016, eq. 2-4), in float64: each candidate
+    support size k gives tau_k = (sum of the k largest - 1) / k, and the right k is the one whose
+    tau lies below its k-th largest entry and at or above the next one."""
+    z = x.double().movedim(dim, -1)
+    ranked = z.sort(-1, descending=True).values
+    k = torch.arange(1, z.shape[-1] + 1, dtype=torch.float64)
+    taus = (ranked.cumsum(-1) - 1) / k
+    nxt = torch.cat([ranked[..., 1:], torch.full_like(ranked[..., :1], -torch.inf)], -1)
+    right = (ranked > taus) & (nxt <= taus)
+    tau = (taus * right).sum(-1, keepdim=True)  # exactly one k is right in each row
+    return (z - tau).clamp(min=0).movedim(-1, dim).to(x.dtype)
+
+
+case("Sparsemax", "{type: Sparsemax}", {"inp": ("B", 7)}, fn(lambda x: _sparsemax(x, -1)))
+case("Sparsemax", "{type: Sparsemax, dim: 1}", {"inp": ("B", "T", 5)}, fn(lambda x: _sparsemax(x, 1)), BT)
+
+
+
+def _tril(x: torch.Tensor, offset: int) -> torch.Tensor:
+    li, lj = torch.tril_indices(x.shape[-2], x.shape[-1], offset)  # DLRM's interact_features
+    return x[..., li, lj]
+
+
+case("Triangle", "{type: Triangle}", {"inp": ("B", 5, 5)}, fn(lambda x: _tril(x, -1)))
+case("Triangle", "{type: Triangle, offset: 0}", {"inp": ("B", "T", 3, 4)}, fn(lambda x: _tril(x, 0)), BT)
+
+
+
+def _dfl(c1: int = 16) -> nn.Module:
+    """ultralytics nn/modules/block.py DFL after its view and transpose: softmax over the c1 bins of dim 1,
+    then a frozen 1x1 conv whose weights are 0 .. c1 - 1 (held outside the oracle's parameters: specc's
+    layer has none, and ultralytics' counts these c1 frozen values)."""
+    weight = torch.arange(c1, dtype=torch.float).view(1, c1, 1, 1)
+    return fn(lambda x: F.conv2d(x.softmax(1), weight))()
+
+
+# GFL's Integral (mmdet): F.linear(softmax(x), linspace(0, reg_max, reg_max + 1))
+case("SoftArgmax", "{type: SoftArgmax}", {"inp": ("B", 4, 8)},
+     fn(lambda x: F.linear(x.softmax(-1), torch.arange(8, dtype=torch.float)[None])[..., 0]))
+case("SoftArgmax", "{type: SoftArgmax, dim: 1, keepdim: true}", {"inp": ("B", 16, 4, "T")}, _dfl, BT)
+
 # -- merges ----------------------------------------------------------------------------------
 
 case("Add", "{type: Add, from: [a, b]}", {"a": ("B", 4, 5), "b": ("B", 4, 5)}, fn(lambda a, b: a + b))
@@ -207,6 +251,26 @@ case("Mul", "{type: Multiply, from: [a, b]}", {"a": ("B", 3, 4, 4), "b": ("B", 3
 case("MatMul", "{type: MatMul, from: [q, k]}", {"q": ("B", "T", 4), "k": ("B", 4, "U")},
      fn(torch.matmul), ({"B": 2, "T": 3, "U": 5}, {"B": 1, "T": 4, "U": 2}))
 case("MatMul", "{type: MatMul, from: [a, w]}", {"a": ("B", 2, 3, 6), "w": ("B", 1, 6, 5)}, fn(torch.matmul))
+
+
+
+def _weighted_sum(n: int, normalize: str, eps: float = 1e-4) -> nn.Module:
+    """zylo117 Yet-Another-EfficientDet-Pytorch BiFPN: p6_w1 = nn.Parameter(torch.ones(2)), relu,
+    / (sum + epsilon), then weight[0] * a + weight[1] * b; softmax fusion is softmax(w) the same way."""
+    m = nn.Module()
+    m.weight = nn.Parameter(torch.ones(n))
+
+    def f(m: nn.Module, *xs: torch.Tensor) -> torch.Tensor:
+        w = torch.relu(m.weight) if normalize == "fast" else m.weight
+        w = w / (w.sum(0) + eps) if normalize == "fast" else torch.softmax(w, 0) if normalize == "softmax" else w
+        return sum(w[i] * x for i, x in enumerate(xs))
+    return _with(m, f)
+
+
+case("WeightedSum", "{type: WeightedSum, from: [a, b]}", {"a": ("B", 4, 5, 5), "b": ("B", 4, 5, 5)},
+     lambda: _weighted_sum(2, "fast"))
+case("WeightedSum", "{type: WeightedSum, normalize: softmax, from: [a, b, c]}",
+     {"a": ("B", "T", 3), "b": ("B", "T", 3), "c": ("B", "T", 3)}, lambda: _weighted_sum(3, "softmax"), BT)
 
 case("Concat", "{type: Concat, from: [a, b]}", {"a": ("B", 3, 4), "b": ("B", 5, 4)},
      fn(lambda a, b: torch.cat([a, b], dim=1)))
@@ -342,6 +406,9 @@ case("LayerScale", "{type: LayerScale, dim: 1, init_values: 0.1}", {"inp": ("B",
      lambda: _layer_scale(4, 0.1, 2, False), BHW)
 case("LayerScale", "{type: LayerScale, init_values: 1.0, bias: true, num_features: 6}", {"inp": ("B", 6)},
      lambda: _layer_scale(6, 1.0, 0, True))
+# one factor for the whole map: FCOS's Scale (fcos_core/layers/scale.py, a (1,) parameter)
+case("LayerScale", "{type: LayerScale, num_features: 1, dim: 1, init_values: 1.0}", {"inp": ("B", 4, "H", "W")},
+     lambda: _layer_scale(1, 1.0, 2, False), BHW)
 
 def _moe(d: int, e: int, k: int, ff: int, act: Callable[[torch.Tensor], torch.Tensor], gated: bool = True,
          bias: bool = False, normalize: bool = True, shared: int | None = None, shared_gate: bool = True) -> nn.Module:

@@ -1049,3 +1049,31 @@ def test_normalised_weight_is_neither_tied_nor_adapted(text: str, hint: str) -> 
     spec = specc.loads("specc: 1\n" + text)
     errors = [d for d in spec.errors if d.code == "V051"]
     assert errors and errors[0].hint and hint in errors[0].hint, [render_text(d) for d in spec.diagnostics]
+
+
+@pytest.mark.parametrize(("layer", "shape", "code", "says"), [
+    ("{type: Triangle}", ["B", 6], "S003", "(B, n, n)"),
+    ("{type: Triangle}", ["B", "F", "F"], "S005", "rows"),
+    ("{type: Triangle, offset: -4}", ["B", 3, 3], "V003", "keeps no entry"),
+])
+def test_triangle_refuses_what_it_cannot_count(layer: str, shape: list[Any], code: str, says: str) -> None:
+    # the triangle's length is a number of the matrix's fixed sizes; an empty one is a mistake
+    spec = _spec(layer, shape)
+    assert not spec.ok and spec.errors[0].code == code and says in spec.errors[0].message, render_text(spec.errors[0])
+
+
+@pytest.mark.parametrize(("layer", "shape", "code", "says"), [
+    ("{type: SoftArgmax, dim: 1}", ["B", "T", 4], "S005", "bins"),
+])
+def test_soft_argmax_needs_a_fixed_number_of_bins(layer: str, shape: list[Any], code: str, says: str) -> None:
+    # its bins are the constants 0 .. n - 1, written into both targets
+    spec = _spec(layer, shape)
+    assert not spec.ok and spec.errors[0].code == code and says in spec.errors[0].message, render_text(spec.errors[0])
+
+
+def test_weighted_sum_refuses_inputs_of_other_shapes() -> None:
+    # BiFPN resizes every input to the node's level first; a missed Upsample is the mistake
+    spec = specc.loads("specc: 1\ninputs: {a: [B, 8, 16, 16], b: [B, 8, 8, 8]}\nlayers:\n"
+                       "  - {type: WeightedSum, from: [a, b]}\n")
+    assert not spec.ok and spec.errors[0].code == "S006" and "Upsample" in (spec.errors[0].hint or ""), \
+        render_text(spec.errors[0])

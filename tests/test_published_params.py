@@ -2091,3 +2091,657 @@ def test_round24_encodec_encoder_is_hfs() -> None:
     x = torch.randn(2, 1, 320 * 9)
     with torch.no_grad():
         torch.testing.assert_close(built(x), twin(x), rtol=1e-4, atol=1e-5)
+
+
+# -- round 25 ----------------------------------------------------------------------------------------------------
+
+def _sparsemax_ref(x: torch.Tensor) -> torch.Tensor:
+    # pytorch-tabnet sparsemax.py's SparsemaxFunction.forward over the last dim
+    z = x - x.max(-1, keepdim=True).values
+    ranked = z.sort(-1, descending=True).values
+    sums = ranked.cumsum(-1) - 1
+    k = torch.arange(1, z.shape[-1] + 1, dtype=z.dtype)
+    support = (k * ranked > sums).sum(-1, keepdim=True)
+    return (z - sums.gather(-1, support - 1) / support).clamp(min=0)
+
+
+class TabNetGLU(nn.Module):
+    def __init__(self, fc: nn.Linear, width: int) -> None:
+        super().__init__()
+        self.fc, self.bn, self.width = fc, nn.BatchNorm1d(2 * width, momentum=0.02), width
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.bn(self.fc(x))
+        return h[:, :self.width] * torch.sigmoid(h[:, self.width:])
+
+
+class TabNetFeat(nn.Module):
+    def __init__(self, shared: nn.ModuleList, width: int) -> None:
+        super().__init__()
+        self.glus = nn.ModuleList([TabNetGLU(shared[0], width), TabNetGLU(shared[1], width),
+                                   *(TabNetGLU(nn.Linear(width, 2 * width, bias=False), width) for _ in range(2))])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.glus[0](x)
+        for glu in self.glus[1:]:
+            x = (x + glu(x)) * math.sqrt(0.5)
+        return x
+
+
+class TabNetRef(nn.Module):
+    """pytorch-tabnet 4.1 tab_network.py TabNetNoEmbeddings (its encoder, FeatTransformer, GLU_Block,
+    AttentiveTransformer), with a BatchNorm1d for GBN: the same at batches up to virtual_batch_size (128).
+    Checked once against pytorch-tabnet itself (weights copied in run order: outputs equal to the bit);
+    the library's own module also holds an initial_bn of 108 parameters that its forward never calls."""
+
+    def __init__(self, features: int = 54, classes: int = 7, n_d: int = 8, n_a: int = 8, steps: int = 3,
+                 gamma: float = 1.3) -> None:
+        super().__init__()
+        w = n_d + n_a
+        self.n_d, self.gamma = n_d, gamma
+        self.initial_bn = nn.BatchNorm1d(features, momentum=0.01)
+        shared = nn.ModuleList([nn.Linear(features, 2 * w, bias=False), nn.Linear(w, 2 * w, bias=False)])
+        self.splitter = TabNetFeat(shared, w)
+        self.feat = nn.ModuleList(TabNetFeat(shared, w) for _ in range(steps))
+        self.att = nn.ModuleList(nn.Sequential(nn.Linear(n_a, features, bias=False),
+                                               nn.BatchNorm1d(features, momentum=0.02)) for _ in range(steps))
+        self.final_mapping = nn.Linear(n_d, classes, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.initial_bn(x)
+        prior, att, res = torch.ones_like(x), self.splitter(x)[:, self.n_d:], 0
+        for feat, attentive in zip(self.feat, self.att):
+            m = _sparsemax_ref(attentive(att) * prior)
+            prior = (self.gamma - m) * prior
+            out = feat(m * x)
+            res, att = res + torch.relu(out[:, :self.n_d]), out[:, self.n_d:]
+        return self.final_mapping(res)
+
+
+def _random_norm_stats(module: nn.Module) -> None:
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.running_mean.normal_(), m.running_var.uniform_(0.5, 2.0), m.weight.normal_(), m.bias.normal_()
+
+
+def test_round25_tabnet_is_pytorch_tabnets_network() -> None:
+    # pytorch-tabnet TabNetNoEmbeddings(54, 7): 9,252 parameters, less its unused initial_bn's 108
+    built, twin = build_module(specc.load(ARCH / "tabnet.yaml")), TabNetRef()
+    assert counts(built) == counts(twin) and counts(built)[0] == 9_252 - 108
+    x = torch.randn(16, 54)
+    _random_norm_stats(twin)
+    copy_in_run_order(built, twin, x)
+    with torch.no_grad():
+        y = built.eval()(x)
+        torch.testing.assert_close(y, twin.eval()(x), rtol=1e-5, atol=1e-6)
+    # the masks are sparse and sum to 1: Sparsemax, not a softmax
+    masks = [o for n, o in _outputs_of(built, x).items() if n.startswith("mask")]
+    assert len(masks) == 3 and all(torch.allclose(m.sum(-1), torch.ones(16)) and (m == 0).any() for m in masks)
+
+
+def _outputs_of(module: nn.Module, *args: torch.Tensor) -> dict[str, torch.Tensor]:
+    seen: dict[str, torch.Tensor] = {}
+    hooks = [m.register_forward_hook(lambda m, i, o, n=n: seen.__setitem__(n, o))
+             for n, m in module.named_modules() if n]
+    with torch.no_grad():
+        module(*args)
+    for h in hooks:
+        h.remove()
+    return seen
+
+
+class DLRMRef(nn.Module):
+    """facebookresearch/dlrm dlrm_s_pytorch.py DLRM_Net (arch_interaction_op "dot", interaction itself off):
+    create_mlp's Linear + ReLU (the top's last a sigmoid), an EmbeddingBag(mode="sum") per table fed one id
+    per bag (offsets 0..B-1), interact_features' Z[:, li, lj]."""
+
+    def __init__(self, rows: list[int], d: int = 16, bot: tuple[int, ...] = (13, 512, 256, 64, 16),
+                 top: tuple[int, ...] = (512, 256, 1)) -> None:
+        super().__init__()
+        n = len(rows) + 1
+        top = (d + n * (n - 1) // 2, *top)
+        self.bot = nn.Sequential(*(m for i in range(len(bot) - 1) for m in (nn.Linear(bot[i], bot[i + 1]), nn.ReLU())))
+        self.emb = nn.ModuleList(nn.EmbeddingBag(r, d, mode="sum") for r in rows)
+        layers = [m for i in range(len(top) - 1) for m in (nn.Linear(top[i], top[i + 1]), nn.ReLU())]
+        self.top = nn.Sequential(*layers[:-1], nn.Sigmoid())
+
+    def forward(self, dense: torch.Tensor, sparse: torch.Tensor) -> torch.Tensor:
+        x = self.bot(dense)
+        offsets = torch.arange(sparse.shape[0])
+        ly = [e(sparse[:, k], offsets) for k, e in enumerate(self.emb)]
+        t = torch.cat([x, *ly], dim=1).view(x.shape[0], -1, x.shape[1])
+        z = torch.bmm(t, t.transpose(1, 2))
+        ni = t.shape[1]
+        li = [i for i in range(ni) for j in range(i)]
+        lj = [j for i in range(ni) for j in range(i)]
+        return self.top(torch.cat([x, z[:, li, lj]], dim=1))
+
+
+def test_round25_dlrm_is_the_reference_network() -> None:
+    built, twin = build_module(specc.load(ARCH / "dlrm.yaml")).eval(), DLRMRef([1000] * 26).eval()
+    # the reference's own count at these tables: bottom 155,984 + tables 416,000 + top 320,001
+    assert counts(built) == counts(twin) and counts(built)[0] == 891_985
+    dense, sparse = torch.randn(4, 13), torch.randint(0, 1000, (4, 26))
+    copy_in_run_order(built, twin, dense, sparse)
+    with torch.no_grad():
+        torch.testing.assert_close(built(dense, sparse), twin(dense, sparse), rtol=1e-5, atol=1e-6)
+
+
+class Wav2Vec2EncoderRef(nn.Module):
+    """HF modeling_wav2vec2 Wav2Vec2Encoder (Wav2Vec2PositionalConvEmbedding, then Wav2Vec2EncoderLayer's
+    post-norm layers, written as nn.TransformerEncoderLayer: HF's q/k/v/out projections are in_proj's
+    thirds). Checked once against transformers 4.46's own module at two layers: outputs within 1e-6."""
+
+    def __init__(self, d: int = 768, layers: int = 1) -> None:
+        super().__init__()
+        conv = nn.Conv1d(d, d, 128, padding=64, groups=16)
+        self.conv = nn.utils.parametrizations.weight_norm(conv, name="weight", dim=2)
+        self.layer_norm = nn.LayerNorm(d)
+        self.layers = nn.ModuleList(nn.TransformerEncoderLayer(d, 12, 3072, activation="gelu", batch_first=True)
+                                    for _ in range(layers))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pos = nn.functional.gelu(self.conv(x.transpose(1, 2))[:, :, :-1]).transpose(1, 2)
+        x = self.layer_norm(x + pos)
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+def test_round25_wav2vec2_encoder_is_hfs() -> None:
+    # transformers' Wav2Vec2Encoder(Wav2Vec2Config()), wav2vec2-base's encoder: 89,775,488 parameters
+    assert specc.load(ARCH / "wav2vec2_encoder.yaml", overrides=["layers=12"]).check()["total_params"] == 89_775_488
+    built, twin = build_module(specc.load(ARCH / "wav2vec2_encoder.yaml")).eval(), Wav2Vec2EncoderRef().eval()
+    assert counts(built) == counts(twin)
+    # weight norm's magnitude is one per kernel tap (dim 2), g of shape (1, 1, 128)
+    assert built.state_dict()["conv.parametrizations.weight.original0"].shape == (1, 1, 128)
+    built.load_state_dict(dict(zip(built.state_dict(), twin.state_dict().values())))
+    x = torch.randn(2, 37, 768)
+    with torch.no_grad():
+        torch.testing.assert_close(built(x), twin(x), rtol=1e-4, atol=1e-5)
+
+
+class InformerEncoderLayer(nn.Module):
+    def __init__(self, d: int, heads: int, d_ff: int) -> None:
+        super().__init__()
+        self.attention = nn.MultiheadAttention(d, heads, batch_first=True)  # AttentionLayer(FullAttention)
+        self.conv1, self.conv2 = nn.Conv1d(d, d_ff, 1), nn.Conv1d(d_ff, d, 1)
+        self.norm1, self.norm2 = nn.LayerNorm(d), nn.LayerNorm(d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x = self.norm1(x + self.attention(x, x, x, need_weights=False)[0])
+        y = self.conv2(nn.functional.gelu(self.conv1(y.transpose(-1, 1)))).transpose(-1, 1)
+        return self.norm2(x + y)
+
+
+class InformerConvLayer(nn.Module):
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.downConv = nn.Conv1d(c, c, 3, padding=1, padding_mode="circular")
+        self.norm, self.maxPool = nn.BatchNorm1d(c), nn.MaxPool1d(3, 2, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.maxPool(nn.functional.elu(self.norm(self.downConv(x.permute(0, 2, 1))))).transpose(1, 2)
+
+
+class InformerPositions(nn.Module):
+    """embed.py PositionalEmbedding: fixed sines and cosines, 5000 positions."""
+
+    def __init__(self, d: int) -> None:
+        super().__init__()
+        pos, div = torch.arange(5000).float()[:, None], torch.exp(torch.arange(0, d, 2).float() * -(math.log(1e4) / d))
+        pe = torch.zeros(5000, d)
+        pe[:, 0::2], pe[:, 1::2] = torch.sin(pos * div), torch.cos(pos * div)
+        self.register_buffer("pe", pe[None])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pe[:, :x.shape[1]]
+
+
+class InformerEncoderRef(nn.Module):
+    """zhouhaoyi/Informer2020 models/embed.py DataEmbedding (embed "timeF", freq "h") and models/encoder.py
+    Encoder(EncoderLayer x 2, ConvLayer x 1, LayerNorm), with FullAttention's AttentionLayer as
+    nn.MultiheadAttention (its query/key/value/out projections, biased, in in_proj's order)."""
+
+    def __init__(self, c_in: int = 7, d: int = 512, heads: int = 8, d_ff: int = 2048) -> None:
+        super().__init__()
+        self.value_embedding = nn.Conv1d(c_in, d, 3, padding=1, padding_mode="circular", bias=False)
+        self.position_embedding = InformerPositions(d)
+        self.temporal_embedding = nn.Linear(4, d, bias=False)
+        self.attn_layers = nn.ModuleList(InformerEncoderLayer(d, heads, d_ff) for _ in range(2))
+        self.conv_layer, self.norm = InformerConvLayer(d), nn.LayerNorm(d)
+
+    def forward(self, x: torch.Tensor, mark: torch.Tensor) -> torch.Tensor:
+        x = self.value_embedding(x.permute(0, 2, 1)).transpose(1, 2) + self.position_embedding(x)
+        x = self.attn_layers[0](x + self.temporal_embedding(mark))
+        return self.norm(self.attn_layers[1](self.conv_layer(x)))
+
+
+def _copy_attention(built: nn.Module, twin: nn.Module) -> None:
+    # nn.MultiheadAttention calls its out_proj functionally: no hook sees it run, so copy_in_run_order skips it
+    ours, theirs = ([m for m in x.modules() if isinstance(m, nn.MultiheadAttention)] for x in (built, twin))
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs):
+        a.load_state_dict(b.state_dict())
+
+
+def test_round25_informer_encoder_is_the_reference_network() -> None:
+    built, twin = build_module(specc.load(ARCH / "informer_encoder.yaml")).eval(), InformerEncoderRef().eval()
+    assert counts(built)[0] == counts(twin)[0] == 7_106_560
+    x, mark = torch.randn(2, 96, 7), torch.randn(2, 96, 4)
+    _random_norm_stats(twin)
+    ours = [b for n, b in built.named_buffers() if n.startswith("position_embedding")]
+    torch.testing.assert_close(ours[0].reshape(5000, 512), twin.position_embedding.pe[0])  # the same fixed table
+    copy_in_run_order(built, twin, x, mark)
+    _copy_attention(built, twin)
+    with torch.no_grad():
+        y = built(x, mark)
+        assert y.shape == (2, 48, 512)  # the distilling layer halved the 96 steps
+        torch.testing.assert_close(y, twin(x, mark), rtol=1e-4, atol=1e-5)
+
+
+class MobileOneBlock(nn.Module):
+    """apple/ml-mobileone mobileone.py MobileOneBlock at training time (inference_mode=False, no SE)."""
+
+    def __init__(self, cin: int, cout: int, k: int, stride: int, groups: int = 1, branches: int = 4) -> None:
+        super().__init__()
+
+        def conv_bn(kernel: int) -> nn.Module:
+            return nn.Sequential(nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False),
+                                 nn.BatchNorm2d(cout))
+
+        self.rbr_skip = nn.BatchNorm2d(cin) if cout == cin and stride == 1 else None
+        self.rbr_scale = conv_bn(1) if k > 1 else None
+        self.rbr_conv = nn.ModuleList(conv_bn(k) for _ in range(branches))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = 0
+        if self.rbr_skip is not None:
+            identity = self.rbr_skip(x)
+        if self.rbr_scale is not None:
+            out = self.rbr_scale(x)
+        if self.rbr_skip is not None:
+            out = out + identity
+        for conv in self.rbr_conv:
+            out = out + conv(x)
+        return torch.relu(out)
+
+
+def mobileone_s0(blocks: tuple[int, ...] = (2, 8, 10, 1), classes: int = 1000) -> nn.Module:
+    # MobileOne(num_blocks_per_stage, width_multipliers=(0.75, 1.0, 1.0, 2.0), num_conv_branches=4)
+    layers, cin = [MobileOneBlock(3, 48, 3, 2, branches=1)], 48  # stage0: the model's num_conv_branches=1
+    for planes, n in zip((48, 128, 256, 1024), blocks):
+        for stride in [2] + [1] * (n - 1):
+            layers += [MobileOneBlock(cin, cin, 3, stride, groups=cin), MobileOneBlock(cin, planes, 1, 1)]
+            cin = planes
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(1024, classes))
+
+
+def test_round25_mobileone_s0_is_apples_network() -> None:
+    assert _meta_count(mobileone_s0) == 5_293_272
+    full = specc.load(ARCH / "mobileone_s0.yaml", overrides=["d1=2", "d2=8", "d3=10"])
+    assert full.check()["total_params"] == 5_293_272
+    built, twin = build_module(specc.load(ARCH / "mobileone_s0.yaml", overrides=["d1=2"])), mobileone_s0((2, 1, 1, 1))
+    assert counts(built) == counts(twin)
+    x = torch.randn(2, 3, 64, 64)
+    _random_norm_stats(twin)
+    copy_in_run_order(built, twin, x)
+    with torch.no_grad():
+        torch.testing.assert_close(built.eval()(x), twin.eval()(x), rtol=1e-4, atol=1e-5)
+
+
+class DividedBlock(nn.Module):
+    """TimeSformer vit.py Block, attention_type 'divided_space_time' (its Attention, qkv with bias then
+    proj, is nn.MultiheadAttention's in_proj and out_proj)."""
+
+    def __init__(self, d: int = 768, heads: int = 12) -> None:
+        super().__init__()
+        self.temporal_norm1, self.norm1, self.norm2 = (nn.LayerNorm(d, eps=1e-6) for _ in range(3))
+        self.temporal_attn = nn.MultiheadAttention(d, heads, batch_first=True)
+        self.temporal_fc = nn.Linear(d, d)
+        self.attn = nn.MultiheadAttention(d, heads, batch_first=True)
+        self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
+
+    def forward(self, x: torch.Tensor, n: int, t: int) -> torch.Tensor:
+        b, _, m = x.shape
+        xt = x[:, 1:].reshape(b * n, t, m)  # 'b (h w t) m -> (b h w) t m'
+        h = self.temporal_norm1(xt)
+        res = self.temporal_attn(h, h, h, need_weights=False)[0].reshape(b, n * t, m)
+        xt = x[:, 1:] + self.temporal_fc(res)
+        init_cls = x[:, :1]
+        cls = init_cls.repeat(1, t, 1).reshape(b * t, 1, m)
+        xs = xt.reshape(b, n, t, m).permute(0, 2, 1, 3).reshape(b * t, n, m)  # 'b (h w t) m -> (b t) (h w) m'
+        h = self.norm1(torch.cat((cls, xs), 1))
+        res = self.attn(h, h, h, need_weights=False)[0]
+        cls = res[:, 0].reshape(b, t, m).mean(1, True)
+        res = res[:, 1:].reshape(b, t, n, m).permute(0, 2, 1, 3).reshape(b, n * t, m)
+        x = torch.cat((init_cls, xt), 1) + torch.cat((cls, res), 1)
+        return x + self.mlp(self.norm2(x))
+
+
+class Learned(nn.Module):
+    """A learned tensor as its own module, so that copy_in_run_order meets it where the model reads it."""
+
+    def __init__(self, *shape: int) -> None:
+        super().__init__()
+        self.value = nn.Parameter(torch.randn(*shape))
+
+    def forward(self) -> torch.Tensor:
+        return self.value
+
+
+class TimeSformerRef(nn.Module):
+    """TimeSformer vit.py VisionTransformer (divided_space_time): PatchEmbed per frame, cls_token, pos_embed,
+    time_embed (the cls token taken from the first B rows), the blocks, norm, head."""
+
+    def __init__(self, img: int = 64, frames: int = 8, d: int = 768, depth: int = 1, classes: int = 400) -> None:
+        super().__init__()
+        self.n, self.t = (img // 16) ** 2, frames
+        self.proj = nn.Conv2d(3, d, 16, 16)
+        self.cls_token, self.pos_embed = Learned(1, 1, d), Learned(1, self.n + 1, d)
+        self.time_embed = Learned(1, frames, d)
+        self.blocks = nn.ModuleList(DividedBlock(d) for _ in range(depth))
+        self.norm, self.head = nn.LayerNorm(d, eps=1e-6), nn.Linear(d, classes)
+
+    def forward(self, video: torch.Tensor) -> torch.Tensor:
+        b, c, t, hh, ww = video.shape
+        x = self.proj(video.permute(0, 2, 1, 3, 4).reshape(b * t, c, hh, ww)).flatten(2).transpose(1, 2)
+        x = torch.cat((self.cls_token().expand(x.shape[0], -1, -1), x), 1) + self.pos_embed()
+        cls = x[:b, 0].unsqueeze(1)
+        # '(b t) n m -> (b n) t m'
+        x = x[:, 1:].reshape(b, t, self.n, -1).permute(0, 2, 1, 3).reshape(b * self.n, t, -1)
+        x = torch.cat((cls, (x + self.time_embed()).reshape(b, self.n * t, -1)), 1)
+        for block in self.blocks:
+            x = block(x, self.n, self.t)
+        return self.head(self.norm(x)[:, 0])
+
+
+def test_round25_timesformer_is_the_reference_network() -> None:
+    # the reference's count at TimeSformer-base on Kinetics-400 (12 blocks, 224x224, 8 frames)
+    assert _meta_count(lambda: TimeSformerRef(224, depth=12)) == 121_566_352
+    full = specc.load(ARCH / "timesformer.yaml", overrides=["depth=12", "img=224"])
+    assert full.check()["total_params"] == 121_566_352
+    built, twin = build_module(specc.load(ARCH / "timesformer.yaml", overrides=["depth=2"])).eval(), TimeSformerRef(
+        depth=2).eval()
+    assert counts(built)[0] == counts(twin)[0]
+    x = torch.randn(2, 3, 8, 64, 64)
+    copy_in_run_order(built, twin, x)
+    _copy_attention(built, twin)
+    with torch.no_grad():
+        torch.testing.assert_close(built(x), twin(x), rtol=1e-4, atol=1e-4)
+
+
+def _conv_bn3(cin: int, cout: int, k: tuple[int, int, int], s: tuple[int, int, int] = (1, 1, 1),
+              relu: bool = True) -> nn.Module:
+    p = tuple(x // 2 for x in k)
+    layers = [nn.Conv3d(cin, cout, k, s, p, bias=False), nn.BatchNorm3d(cout)]
+    return nn.Sequential(*layers, nn.ReLU()) if relu else nn.Sequential(*layers)
+
+
+class SlowFastBottleneck(nn.Module):
+    """PySlowFast resnet_helper.py ResBlock(BottleneckTransform), stride 1: branch2, then the projection."""
+
+    def __init__(self, cin: int, inner: int, cout: int, tk: int) -> None:
+        super().__init__()
+        self.branch1 = _conv_bn3(cin, cout, (1, 1, 1), relu=False) if cin != cout else None
+        self.a, self.b = _conv_bn3(cin, inner, (tk, 1, 1)), _conv_bn3(inner, inner, (1, 3, 3))
+        self.c = _conv_bn3(inner, cout, (1, 1, 1), relu=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = self.c(self.b(self.a(x)))
+        return torch.relu((self.branch1(x) if self.branch1 is not None else x) + f)
+
+
+class SlowFastRes2Ref(nn.Module):
+    """PySlowFast video_model_builder.py SlowFast for SLOWFAST_8x8_R50 through s2 and its fuse: ResNetBasicStem
+    (conv, BN, ReLU, max pool) per pathway, FuseFastToSlow (conv_f2s (7, 1, 1) stride (8, 1, 1), BN, ReLU,
+    concatenated), res2 of three bottlenecks per pathway; then the spec's pooled classifier."""
+
+    def __init__(self, classes: int = 400) -> None:
+        super().__init__()
+        self.s1 = nn.ModuleList(nn.Sequential(_conv_bn3(3, c, (tk, 7, 7), (1, 2, 2)),
+                                              nn.MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1)))
+                                for c, tk in ((64, 1), (8, 5)))
+        self.s1_fuse = nn.Sequential(nn.Conv3d(8, 16, (7, 1, 1), (8, 1, 1), (3, 0, 0), bias=False),
+                                     nn.BatchNorm3d(16), nn.ReLU())
+        self.s2_slow = nn.Sequential(SlowFastBottleneck(80, 64, 256, 1), *(SlowFastBottleneck(256, 64, 256, 1)
+                                                                            for _ in range(2)))
+        self.s2_fast = nn.Sequential(SlowFastBottleneck(8, 8, 32, 3), *(SlowFastBottleneck(32, 8, 32, 3)
+                                                                         for _ in range(2)))
+        self.s2_fuse = nn.Sequential(nn.Conv3d(32, 64, (7, 1, 1), (8, 1, 1), (3, 0, 0), bias=False),
+                                     nn.BatchNorm3d(64), nn.ReLU())
+        self.projection = nn.Linear(320 + 32, classes)
+
+    def forward(self, slow: torch.Tensor, fast: torch.Tensor) -> torch.Tensor:
+        s, f = self.s1[0](slow), self.s1[1](fast)
+        s = torch.cat([s, self.s1_fuse(f)], 1)
+        s, f = self.s2_slow(s), self.s2_fast(f)
+        s = torch.cat([s, self.s2_fuse(f)], 1)
+        return self.projection(torch.cat([s.mean((2, 3, 4)), f.mean((2, 3, 4))], 1))
+
+
+def test_round25_slowfast_is_pyslowfasts_network() -> None:
+    built, twin = build_module(specc.load(ARCH / "slowfast_r50_res2.yaml")).eval(), SlowFastRes2Ref().eval()
+    assert counts(built) == counts(twin) and counts(built)[0] == 397_784
+    slow, fast = torch.randn(2, 3, 4, 32, 32), torch.randn(2, 3, 32, 32, 32)
+    _random_norm_stats(twin)
+    copy_in_run_order(built, twin, slow, fast)
+    with torch.no_grad():
+        torch.testing.assert_close(built(slow, fast), twin(slow, fast), rtol=1e-4, atol=1e-5)
+
+
+class FCOSScale(nn.Module):
+    """fcos_core/layers/scale.py Scale: one learned factor."""
+
+    def __init__(self, init_value: float = 1.0) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.FloatTensor([init_value]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale
+
+
+class FCOSHeadRef(nn.Module):
+    """tianzhi0549/FCOS fcos.py FCOSHead (NUM_CONVS 4, GroupNorm(32), centerness on the class tower,
+    NORM_REG_TARGETS off: exp of the scaled box)."""
+
+    def __init__(self, c: int = 256, classes: int = 80, levels: int = 5) -> None:
+        super().__init__()
+
+        def tower() -> nn.Module:
+            return nn.Sequential(*(m for _ in range(4) for m in (nn.Conv2d(c, c, 3, 1, 1), nn.GroupNorm(32, c),
+                                                                  nn.ReLU())))
+
+        self.cls_tower, self.bbox_tower = tower(), tower()
+        self.cls_logits = nn.Conv2d(c, classes, 3, 1, 1)
+        self.bbox_pred, self.centerness = nn.Conv2d(c, 4, 3, 1, 1), nn.Conv2d(c, 1, 3, 1, 1)
+        self.scales = nn.ModuleList(FCOSScale(1.0) for _ in range(levels))
+
+    def forward(self, *features: torch.Tensor) -> list[torch.Tensor]:
+        out = []
+        for scale, f in zip(self.scales, features):
+            cls, box = self.cls_tower(f), self.bbox_tower(f)
+            logits, centerness = self.cls_logits(cls), self.centerness(cls)  # the reference's order
+            out += [logits, torch.exp(scale(self.bbox_pred(box))), centerness]
+        return out
+
+
+def test_round25_fcos_head_is_the_reference_head() -> None:
+    built, twin = build_module(specc.load(ARCH / "fcos_head.yaml")).eval(), FCOSHeadRef().eval()
+    assert counts(built) == counts(twin) and counts(built)[0] == 4_920_666
+    feats = [torch.randn(1, 256, s, s + 1) for s in (16, 8, 4, 2, 1)]
+    with torch.no_grad():
+        for m in twin.scales:
+            m.scale.uniform_(0.5, 1.5)  # a factor of each level's own
+    copy_in_run_order(built, twin, *feats)
+    with torch.no_grad():
+        for y, want in zip(built(*feats), twin(*feats), strict=True):
+            torch.testing.assert_close(y, want, rtol=1e-4, atol=1e-5)
+
+
+class BiFPNRef(nn.Module):
+    """zylo117 Yet-Another-EfficientDet-Pytorch efficientdet/model.py BiFPN(64, first_time=False,
+    attention=True): _fast_attention's fusions (relu(w) / (sum + 1e-4), weights started at 1), swish, each
+    SeparableConvBlock (depthwise 3x3 without bias, pointwise 1x1, BN momentum 0.01 eps 1e-3), nearest
+    upsampling and MaxPool2dStaticSamePadding(3, 2)."""
+
+    def __init__(self, c: int = 64) -> None:
+        super().__init__()
+
+        def block() -> nn.Module:
+            return nn.Sequential(nn.Conv2d(c, c, 3, 1, 1, groups=c, bias=False), nn.Conv2d(c, c, 1),
+                                 nn.BatchNorm2d(c, momentum=0.01, eps=1e-3))
+
+        names = ("conv6_up", "conv5_up", "conv4_up", "conv3_up", "conv4_down", "conv5_down", "conv6_down", "conv7_down")
+        self.convs = nn.ModuleDict({n: block() for n in names})
+        self.w = nn.ParameterList(nn.Parameter(torch.ones(k)) for k in (2, 2, 2, 2, 3, 3, 3, 2))
+
+    def _fuse(self, i: int, *xs: torch.Tensor) -> torch.Tensor:
+        w = torch.relu(self.w[i])
+        w = w / (torch.sum(w, dim=0) + 1e-4)
+        return nn.functional.silu(sum(w[k] * x for k, x in enumerate(xs)))
+
+    def forward(self, p3: torch.Tensor, p4: torch.Tensor, p5: torch.Tensor, p6: torch.Tensor,
+                p7: torch.Tensor) -> list[torch.Tensor]:
+        c = self.convs
+
+        def up(x: torch.Tensor) -> torch.Tensor:
+            return nn.functional.interpolate(x, scale_factor=2, mode="nearest")
+
+        def down(x: torch.Tensor) -> torch.Tensor:
+            return nn.functional.max_pool2d(nn.functional.pad(x, [0, 1, 0, 1]), 3, 2)
+
+        p6_up = c["conv6_up"](self._fuse(0, p6, up(p7)))
+        p5_up = c["conv5_up"](self._fuse(1, p5, up(p6_up)))
+        p4_up = c["conv4_up"](self._fuse(2, p4, up(p5_up)))
+        p3_out = c["conv3_up"](self._fuse(3, p3, up(p4_up)))
+        p4_out = c["conv4_down"](self._fuse(4, p4, p4_up, down(p3_out)))
+        p5_out = c["conv5_down"](self._fuse(5, p5, p5_up, down(p4_out)))
+        p6_out = c["conv6_down"](self._fuse(6, p6, p6_up, down(p5_out)))
+        return [p3_out, p4_out, p5_out, p6_out, c["conv7_down"](self._fuse(7, p7, down(p6_out)))]
+
+
+def test_round25_bifpn_is_the_reference_layer() -> None:
+    built, twin = build_module(specc.load(ARCH / "bifpn_d0.yaml")).eval(), BiFPNRef().eval()
+    assert counts(built) == counts(twin) and counts(built)[0] == 38_931
+    _random_norm_stats(twin)
+    with torch.no_grad():  # weights of their own, one of them below 0 (relu leaves it out of the fusion)
+        for w in twin.w:
+            w.uniform_(-0.5, 2.0)
+        theirs = dict(twin.named_parameters())
+        fusions = [m for m in built.modules() if type(m).__name__ == "WeightedSum"]
+        for mine, i in zip(fusions, range(8), strict=True):
+            mine.weight.copy_(theirs[f"w.{i}"])
+        blocks = [m for m in twin.convs.values()]
+        ours = [m for n, m in built.named_children() if n in ("conv6_up", "conv5_up", "conv4_up", "p3_out", "p4_out",
+                                                                "p5_out", "p6_out", "p7_out")]
+        for mine, ref in zip(ours, blocks, strict=True):
+            mine.load_state_dict(dict(zip(mine.state_dict(), ref.state_dict().values())))
+    feats = [torch.randn(2, 64, s, s) for s in (64, 32, 16, 8, 4)]
+    with torch.no_grad():
+        for y, want in zip(built(*feats), twin(*feats), strict=True):
+            torch.testing.assert_close(y, want, rtol=1e-4, atol=1e-5)
+
+
+class Meta4DRef(nn.Module):
+    """timm efficientformer.py MetaBlock2d: Pooling (AvgPool2d(3, 1, 1, count_include_pad=False)(x) - x),
+    ConvMlpWithNorm (fc1, norm1, GELU, fc2, norm2), LayerScale2d (gamma (C,), started at 1e-5)."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.pool = nn.AvgPool2d(3, 1, 1, count_include_pad=False)
+        self.ls1 = nn.ParameterList([nn.Parameter(1e-5 * torch.ones(dim))])
+        self.fc1, self.norm1 = nn.Conv2d(dim, 4 * dim, 1), nn.BatchNorm2d(4 * dim)
+        self.fc2, self.norm2 = nn.Conv2d(4 * dim, dim, 1), nn.BatchNorm2d(dim)
+        self.ls2 = nn.ParameterList([nn.Parameter(1e-5 * torch.ones(dim))])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + (self.pool(x) - x) * self.ls1[0].view(1, -1, 1, 1)
+        return x + self.norm2(self.fc2(nn.functional.gelu(self.norm1(self.fc1(x))))) * self.ls2[0].view(1, -1, 1, 1)
+
+
+def efficientformer_l1_4d(depths: tuple[int, int, int] = (3, 2, 6), classes: int = 1000) -> nn.Module:
+    # timm Stem4(3, 48), then EfficientFormerStage(48, 48), (48, 96, downsample), (96, 224, downsample)
+    layers: list[nn.Module] = [nn.Conv2d(3, 24, 3, 2, 1), nn.BatchNorm2d(24), nn.ReLU(), nn.Conv2d(24, 48, 3, 2, 1),
+                               nn.BatchNorm2d(48), nn.ReLU()]
+    cin = 48
+    for dim, n in zip((48, 96, 224), depths):
+        if dim != cin:
+            layers += [nn.Conv2d(cin, dim, 3, 2, 1), nn.BatchNorm2d(dim)]
+        layers += [Meta4DRef(dim) for _ in range(n)]
+        cin = dim
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(224, classes))
+
+
+def test_round25_efficientformer_meta4d_is_timms() -> None:
+    assert _meta_count(efficientformer_l1_4d) == 3_111_960
+    full = specc.load(ARCH / "efficientformer_l1_4d.yaml", overrides=["d1=3", "d2=2", "d3=6"])
+    assert full.check()["total_params"] == 3_111_960
+    built, twin = build_module(specc.load(ARCH / "efficientformer_l1_4d.yaml")).eval(), efficientformer_l1_4d((1, 1, 2))
+    assert counts(built) == counts(twin)
+    _random_norm_stats(twin)
+    with torch.no_grad():
+        for m in twin.modules():
+            if isinstance(m, Meta4DRef):
+                m.ls1[0].uniform_(0.5, 1.5), m.ls2[0].uniform_(0.5, 1.5)
+    tensors = _twin_order(twin)
+    assert len(tensors) == len(built.state_dict())
+    built.load_state_dict(dict(zip(built.state_dict(), tensors)))
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(built.eval()(x), twin.eval()(x), rtol=1e-4, atol=1e-5)
+
+
+def _twin_order(twin: nn.Module) -> list[torch.Tensor]:
+    # the twin's tensors in the spec's order: a Meta4D block's ls1 before its fc1, ls2 after its norm2
+    out: list[torch.Tensor] = []
+    for m in twin:
+        if isinstance(m, Meta4DRef):
+            out += [m.ls1[0], *m.fc1.state_dict().values(), *m.norm1.state_dict().values(),
+                    *m.fc2.state_dict().values(), *m.norm2.state_dict().values(), m.ls2[0]]
+        else:
+            out += list(m.state_dict().values())
+    return out
+
+
+class YOLOv8DetectRef(nn.Module):
+    """ultralytics nn/modules/head.py Detect (nc 80, ch (64, 128, 256)) at inference up to dist2bbox: the
+    levels' cv2/cv3 outputs joined, the box split off and read by DFL (block.py: softmax over 16 bins, a
+    frozen 1x1 conv of weights 0..15), the classes as sigmoids."""
+
+    def __init__(self, nc: int = 80, ch: tuple[int, ...] = (64, 128, 256), reg_max: int = 16) -> None:
+        super().__init__()
+        c2, c3 = max(16, ch[0] // 4, reg_max * 4), max(ch[0], min(nc, 100))
+        self.nc, self.reg_max = nc, reg_max
+        self.cv2 = nn.ModuleList(nn.Sequential(YConv(x, c2, 3), YConv(c2, c2, 3), nn.Conv2d(c2, 4 * reg_max, 1))
+                                 for x in ch)
+        self.cv3 = nn.ModuleList(nn.Sequential(YConv(x, c3, 3), YConv(c3, c3, 3), nn.Conv2d(c3, nc, 1)) for x in ch)
+        self.dfl = nn.Conv2d(reg_max, 1, 1, bias=False).requires_grad_(False)
+        self.dfl.weight.data[:] = torch.arange(reg_max, dtype=torch.float).view(1, reg_max, 1, 1)
+
+    def forward(self, *xs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        b = xs[0].shape[0]
+        x = torch.cat([torch.cat((cv2(x), cv3(x)), 1).view(b, 4 * self.reg_max + self.nc, -1)
+                       for cv2, cv3, x in zip(self.cv2, self.cv3, xs)], 2)
+        box, cls = x.split((4 * self.reg_max, self.nc), 1)
+        a = box.shape[2]
+        dist = self.dfl(box.view(b, 4, self.reg_max, a).transpose(2, 1).softmax(1)).view(b, 4, a)
+        return dist, cls.sigmoid()
+
+
+def test_round25_yolov8n_detect_is_ultralytics_head() -> None:
+    built, twin = build_module(specc.load(ARCH / "yolov8n_detect.yaml")).eval(), YOLOv8DetectRef().eval()
+    # ultralytics' summary: Detect 897,664, of which DFL's 16 frozen weights (SoftArgmax holds none)
+    assert counts(built)[0] == counts(twin)[0] - 16 == 897_648
+    feats = [torch.randn(2, c, s, s + 2) for c, s in ((64, 16), (128, 8), (256, 4))]
+    _random_norm_stats(twin)
+    tensors = [v for k, v in twin.state_dict().items() if not k.startswith("dfl.")]
+    # the spec runs each level's box branch then its class branch; the twin holds all box branches first
+    theirs = twin.state_dict()
+    order = [t for i in range(3) for key in ("cv2", "cv3") for k, t in theirs.items() if k.startswith(f"{key}.{i}.")]
+    assert len(order) == len(tensors) == len(built.state_dict())
+    built.load_state_dict(dict(zip(built.state_dict(), order)))
+    with torch.no_grad():
+        for y, want in zip(built(*feats), twin(*feats), strict=True):
+            torch.testing.assert_close(y, want, rtol=1e-4, atol=1e-4)

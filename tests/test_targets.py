@@ -130,6 +130,10 @@ SUPPORT_CALLS: dict[str, list[tuple[str, tuple[Any, ...] | None, tuple[tuple[int
                           ("RelativePositionIndex", ((2, 3), True), ((2, 7, 4),)),
                           ("alibi_bias", (8.0, True), (lambda gen: 5, lambda gen: 6, lambda gen: 12,
                                                        lambda gen: "cpu"))],
+    "sparsemax": [("Sparsemax", (), ((2, 3, 7),)), ("Sparsemax", (1,), ((2, 5, 3),))],
+    "triangle": [("Triangle", (5, 5), ((2, 5, 5),)), ("Triangle", (3, 4, 0), ((2, 2, 3, 4),))],
+    "weighted_sum": [("WeightedSum", (2,), ((2, 3, 4), (2, 3, 4))),
+                     ("WeightedSum", (3, "softmax"), ((2, 3), (2, 3), (2, 3)))],
     "timestep_embedding": [("timestep_embedding", (16,), ((5,),)),
                            ("timestep_embedding", (9, True, 0.0, 500.0, 2.0), ((5,),))],
     # GQA with half-split rotary (LLaMA), causal multi-query with interleaved partial rotary (GPT-J), cross

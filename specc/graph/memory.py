@@ -373,6 +373,11 @@ def kind_saves(layer: LayerKind, a: dict[str, Any], ins: list[TensorType], outs:
     if family == "activation":
         if kind == "Softsign":
             return Saved(inputs=(0,), extra=_b(_elems(x), w))  # x / (1 + |x|) keeps the denominator
+        if kind == "Sparsemax":  # written with differentiable ops: the sort's int64 indices, the running
+            # sums and the shifted row beside its input and output, and per row the max, k(z) and its index
+            rows = exact_div(_elems(x), x.shape[a["dim"]])
+            return Saved(inputs=(0,), output=True, extra=add(add(_b(_elems(x), 8), _b(mul(2, _elems(x)), w)),
+                                                             add(_b(rows, 8), _b(mul(2, rows), w))))
         if layer.grad_reads_output or (a.get("inplace") and layer.grad_reads_output_inplace):
             return Saved(output=True)
         if a.get("inplace"):  # its gradient reads the input it overwrote: autograd keeps a copy of it
@@ -418,6 +423,8 @@ def kind_saves(layer: LayerKind, a: dict[str, Any], ins: list[TensorType], outs:
         if a.get("value") is not None:
             return Saved(inputs=(0,)) if kind in ("Max", "Min", "Maximum", "Minimum") else Saved()
         return Saved(inputs=tuple(range(len(ins))))  # Mul, Div, Max, Min, MatMul: each other's factor
+    if kind == "SoftArgmax":  # the softmax's output, which its gradient and the product with the bins read
+        return Saved(extra=add(_b(_elems(x), w), _b(a["bins"], w)))
     if family == "reduce":
         op = a.get("op", "mean")
         if op in ("mean", "sum"):
@@ -427,6 +434,8 @@ def kind_saves(layer: LayerKind, a: dict[str, Any], ins: list[TensorType], outs:
         return Saved(inputs=(1,) if len(ins) > 1 else ())
     if kind == "MaskedFill":
         return Saved(inputs=(1,))  # the bool mask: where the gradient is zeroed
+    if kind == "Triangle":  # an index of the flattened matrix: the int64 positions, not the values
+        return Saved(extra=_b(out.shape[-1], 8))
     if kind in GATES:
         return Saved(extra=_recurrent(kind, x, a, w))
     if kind == "ConvLSTM2d":

@@ -181,6 +181,17 @@ class LogSoftmax(_SoftmaxBase):
     type_name, summary = "LogSoftmax", "log of Softmax along dim"
 
 
+@register
+class Sparsemax(_SoftmaxBase):
+    """Sparsemax (Martins & Astudillo 2016): the Euclidean projection of x onto the probability
+    simplex along dim, max(x - tau, 0) with tau the threshold that makes the row sum to 1: a softmax
+    whose small entries are exactly 0 (TabNet's attentive transformer, sparse attention). The
+    threshold comes from the row sorted in descending order z_(1) >= z_(2) >= ...: k(z) is the largest
+    k with 1 + k·z_(k) > z_(1) + ... + z_(k), and tau = (z_(1) + ... + z_(k(z)) - 1) / k(z)."""
+
+    type_name, summary = "Sparsemax", "max(x - tau, 0) along dim: the projection onto the simplex (TabNet's mask)"
+
+
 class GLUParams(LayerParams):
     dim: int = -1
 

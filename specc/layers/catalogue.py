@@ -11,8 +11,8 @@ from __future__ import annotations
 
 FAMILIES: dict[str, tuple[str, ...]] = {
     "activation": ("ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh",
-                   "Softplus", "Softsign", "Hardtanh", "Hardswish", "Hardsigmoid", "Softmax", "LogSoftmax", "PReLU",
-                   "Abs", "GLU", "Sin", "Cos", "Exp", "Scale"),
+                   "Softplus", "Softsign", "Hardtanh", "Hardswish", "Hardsigmoid", "Softmax", "LogSoftmax", "Sparsemax",
+                   "PReLU", "Abs", "GLU", "Sin", "Cos", "Exp", "Scale"),
     "attention": ("MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer",
                   "TransformerDecoder", "PositionalEncoding", "ClassToken", "LearnedTokens"),
     "conv": ("Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "DepthwiseConv1d",
@@ -27,7 +27,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
               "RelativePositionIndex", "ALiBi"),
     "linear": ("Linear", "Dense", "MixtureOfExperts", "SparseMoE"),
     "merge": ("Add", "Mul", "Sub", "Div", "Max", "Min", "Concat", "Multiply", "Subtract", "Divide", "Maximum",
-              "Minimum", "Concatenate", "Cat", "MatMul", "Modulate"),
+              "Minimum", "Concatenate", "Cat", "MatMul", "Modulate", "WeightedSum"),
     "norm": ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
              "LayerNorm", "GroupNorm", "RMSNorm", "Normalize", "LayerScale"),
     "pad": ("ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",
@@ -40,11 +40,11 @@ FAMILIES: dict[str, tuple[str, ...]] = {
              "GlobalAveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
              "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d"),
     "recurrent": ("RNN", "LSTM", "GRU", "Select", "SimpleRNN"),
-    "reduce": ("Reduce", "Mean"),
+    "reduce": ("Reduce", "Mean", "SoftArgmax"),
     "resample": ("Upsample", "Interpolate"),
     "reshape": ("Identity", "Flatten", "Unflatten", "Reshape", "Permute", "Transpose", "Squeeze", "Unsqueeze", "Slice",
                 "Split", "Chunk", "Cast", "PixelShuffle", "PixelUnshuffle", "DepthToSpace", "SpaceToDepth", "Repeat",
-                "Tile", "RepeatVector", "Roll"),
+                "Tile", "RepeatVector", "Roll", "Triangle"),
     "wrappers": ("TimeDistributed",),
 }
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Any, Literal
+
+from pydantic import Field, PositiveFloat
 
 from ..diagnostics import SpecError
 from ..shapes.dims import Dim, DimLike, add, agreement, evaluate, mul, product, same_size
@@ -536,3 +538,44 @@ def _modulate_fix(x: TensorType, v: TensorType, d: int) -> str:
                 "dim: 1} and give Modulate one part as shift and another as scale")
     return (f"give the Linear that makes it {width} features (times the number of parts it is split into), or "
             "point dim: at the dim of x it modulates")
+
+
+# -- learned weighted sums: BiFPN's fusion --------------------------------------------------------------
+
+class WeightedSumParams(LayerParams):
+    normalize: Literal["fast", "softmax", "none"] = Field(
+        "fast", description="fast: relu(w) / (sum relu(w) + eps), EfficientDet's fast normalised fusion; softmax: "
+        "softmax(w); none: w as learned")
+    eps: PositiveFloat = 1e-4
+    init: float = 1.0
+
+
+@register
+class WeightedSum(LayerKind):
+    """``Σ w_i · x_i`` with one learned weight per input, ``from: [a, b, ...]``: EfficientDet's BiFPN
+    fusion (Tan et al. 2020). ``normalize: fast`` is its fast normalised fusion, ``w_i = relu(v_i) /
+    (Σ_j relu(v_j) + eps)`` (eps 1e-4, each v started at 1, as google/automl and zylo117's
+    Yet-Another-EfficientDet-Pytorch write it), which keeps every weight non-negative and their sum
+    below 1; ``softmax`` is its softmax fusion, ``none`` the raw weights. The inputs have one shape
+    (resize them to one level first); the weights are one parameter ``weight`` of length n."""
+
+    type_name, Params = "WeightedSum", WeightedSumParams
+    min_inputs, max_inputs = 2, None
+    form = "call"
+    summary = ("Σ w_i·x_i, one learned weight per input: normalize fast (relu(w) / (Σ relu(w) + eps), BiFPN's "
+               "fusion), softmax or none")
+
+    def weights(self, args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        return {"weight": (int(args["n"]),)}
+
+    def infer(self, p: WeightedSumParams, ins: list[TensorType]) -> LayerResult:
+        first = ins[0]
+        for i, t in enumerate(ins[1:], start=2):
+            if t.rank != first.rank or not all(same_size(a, b) for a, b in zip(first.shape, t.shape)):
+                raise SpecError("S006", f"WeightedSum cannot combine input 1 {first} with input {i} {t}: it weighs "
+                                "inputs of one shape", "resize every input to the same level first (Upsample, "
+                                "MaxPool2d) and give them the same channels (a 1x1 Conv2d)")
+        n = len(ins)
+        args = {"n": n, "normalize": p.normalize, "eps": p.eps, "init": p.init}
+        return LayerResult(TensorType(first.shape, promote([t.dtype for t in ins]), first.notes), args, n,
+                           mul(product(first.shape[1:]), n))

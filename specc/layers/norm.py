@@ -338,12 +338,14 @@ class LayerScale(LayerKind):
     features of tokens (timm's LayerScale, ``gamma`` of shape (C,)), ``dim: 1`` the channels of a map
     (torchvision ConvNeXt's (C, 1, 1) parameter). ``bias: true`` adds a learned shift ``beta``
     (started at 0): ResMLP's Affine, ``alpha·x + beta``, is ``{type: LayerScale, init_values: 1.0,
-    bias: true}``. A spec once wrote the factor as a 1x1 depthwise conv without bias: the same C
-    numbers, but a conv over a map's channels only, and started at PyTorch's conv default."""
+    bias: true}``. ``num_features: 1`` learns one factor for the whole tensor (FCOS's per-level Scale,
+    ``{type: LayerScale, num_features: 1, init_values: 1.0}``; ReZero's alpha at 0). A spec once
+    wrote the factor as a 1x1 depthwise conv without bias: the same C numbers, but a conv over a
+    map's channels only, and started at PyTorch's conv default."""
 
     type_name, Params = "LayerScale", LayerScaleParams
     summary = ("x·gamma: a learned factor per channel along dim (default the last), started at init_values "
-               "(CaiT, ConvNeXt)")
+               "(CaiT, ConvNeXt); num_features: 1 is one factor for all (FCOS's Scale)")
 
     def weights(self, args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
         c = (int(args["num_features"]),)
@@ -359,7 +361,8 @@ class LayerScale(LayerKind):
             raise SpecError("S008", "dim=0 is the batch: LayerScale scales channels, one factor each",
                             "use dim: -1 for the features of tokens (B, T, C), dim: 1 for a map (B, C, H, W)",
                             field="dim")
-        c = check_given(p.num_features, x.shape[d], "num_features", x, d, "channels")
+        # num_features: 1 is one factor for every channel, broadcast: FCOS's per-level Scale, ReZero's alpha
+        c = 1 if p.num_features == 1 else check_given(p.num_features, x.shape[d], "num_features", x, d, "channels")
         # the dim as a count from the end: the parameter broadcasts as (C, 1, ..., 1) at any rank given
         args = {"num_features": c, "init_values": p.init_values, "dim": d - x.rank, "bias": p.bias}
         per = 2 if p.bias else 1

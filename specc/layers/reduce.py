@@ -13,9 +13,9 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field
 
 from ..diagnostics import SpecError
-from ..shapes.dims import product
+from ..shapes.dims import mul, product
 from ..shapes.tensor import TensorType
-from .base import LayerKind, LayerParams, LayerResult, axis, register
+from .base import LayerKind, LayerParams, LayerResult, axis, register, static
 
 DimOrDims = int | tuple[int, ...]
 
@@ -81,3 +81,28 @@ class Mean(_Reduce):
     type_name, Params = "Mean", MeanParams
     accepts = "float"
     summary = "mean over dim (an int or a list), keepdim optional"
+
+
+class SoftArgmaxParams(LayerParams):
+    dim: int = Field(-1, validation_alias=AliasChoices("dim", "axis"))
+    keepdim: bool = Field(False, validation_alias=AliasChoices("keepdim", "keepdims"))
+
+
+@register
+class SoftArgmax(LayerKind):
+    """The expected index under a softmax along dim, ``Σ_i i · softmax(x)_i`` for i = 0 .. n - 1: the
+    integral of Generalized Focal Loss (Li et al. 2020) and YOLOv6/v8's Distribution Focal Loss head
+    (ultralytics' DFL, a softmax over reg_max bins and a frozen 1x1 conv of weights 0 .. reg_max - 1),
+    and the soft-argmax of integral pose regression. The bins are a fixed number; dim is removed
+    (kept as 1 with keepdim)."""
+
+    type_name, Params = "SoftArgmax", SoftArgmaxParams
+    form = "inline"
+    summary = "Σ i·softmax(x)_i along dim: the expected bin (DFL's box distances, GFL's integral, soft-argmax)"
+
+    def infer(self, p: SoftArgmaxParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        d = axis(p.dim, x.rank)
+        n = static(x.shape[d], "the number of bins SoftArgmax weighs", "dim")
+        out = reduced(x, d, p.keepdim)
+        return LayerResult(out, {"dim": d - x.rank, "bins": n, "keepdim": p.keepdim}, 0, mul(product(x.shape[1:]), 3))

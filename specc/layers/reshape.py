@@ -866,3 +866,35 @@ class PixelUnshuffle(LayerKind):
                       "downscale_factor", False)
         shape = (x.shape[0], mul(x.shape[1], r * r), h, w)
         return LayerResult(TensorType(shape, x.dtype), {"downscale_factor": r}, 0, 0)
+
+
+class TriangleParams(LayerParams):
+    offset: int = Field(-1, examples=[-1])
+
+
+@register
+class Triangle(LayerKind):
+    """The entries of the lower triangle of the last two dims, row by row, in one dim: x[..., i, j] for
+    j <= i + offset, in the order of torch.tril_indices(rows, cols, offset). DLRM's dot interaction
+    (Naumov et al. 2019) keeps the strictly lower triangle (offset: -1) of the (F, F) products of its
+    feature vectors, each pair once and no feature with itself; offset: 0 keeps the diagonal too
+    (DLRM's arch-interaction-itself). The rows and columns are fixed sizes: the triangle's length is."""
+
+    type_name, Params = "Triangle", TriangleParams
+    accepts = "any"
+    summary = ("x[..., i, j] for j <= i + offset, row by row: (..., n, n) -> (..., pairs), the lower triangle "
+               "(DLRM's dot interaction: offset -1, each pair once)")
+
+    def infer(self, p: TriangleParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        if x.rank < 3:
+            raise SpecError("S003", f"Triangle reads a matrix per sample (B, n, n), but its input is {x}",
+                            "give it the (B, F, F) products of F vectors: - {type: MatMul, from: [v, v_t]}")
+        rows = static(x.shape[-2], "the rows of the matrix Triangle reads", "offset")
+        cols = static(x.shape[-1], "the columns of the matrix Triangle reads", "offset")
+        count = sum(max(0, min(cols, i + p.offset + 1)) for i in range(rows))
+        if count == 0:
+            raise SpecError("V003", f"offset: {p.offset} keeps no entry of a ({rows}, {cols}) matrix",
+                            "set offset: -1 (below the diagonal) or offset: 0 (with it)", field="offset")
+        return LayerResult(TensorType((*x.shape[:-2], count), x.dtype),
+                           {"rows": rows, "cols": cols, "offset": p.offset}, 0, 0)

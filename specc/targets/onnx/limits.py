@@ -199,6 +199,7 @@ LIMITS: dict[str, Limit] = {
     "PositionalEncoding": _least("PositionalEncoding", 10),
     # CumSum is opset 11's, GatherND's batch_dims (a row's own index) opset 12's
     "CumSum": _least("CumSum", 11),
+    "Sparsemax": _least("Sparsemax", 11),  # its running sums are CumSum, its sort TopK's largest
     "Pick": _least("Pick", 12),
     "RelativePositionBucket": _least("RelativePositionBucket", 11),  # Range
     "ALiBi": _least("ALiBi", 11),

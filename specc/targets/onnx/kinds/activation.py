@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import math
 
+from ..builder import ELEM
 from ..weights import Init
 from .base import Layer, lowers
 from .opset import split
+from .reduce import reduce
 
 _SAME = {"ReLU": "Relu", "Sigmoid": "Sigmoid", "Tanh": "Tanh", "Softsign": "Softsign", "SELU": "Selu",
          "Mish": "Mish", "Hardswish": "HardSwish", "Abs": "Abs"}
@@ -90,6 +92,26 @@ def softplus(layer: Layer) -> str:
 @lowers("Softmax")
 def softmax(layer: Layer) -> str:
     return layer.op("Softmax", [layer.x], axis=int(layer.args["dim"]))
+
+
+@lowers("Sparsemax")
+def sparsemax(layer: Layer) -> str:
+    # pytorch-tabnet's formula, as the PyTorch target writes it: the row shifted by its max and sorted
+    # (TopK of the whole row), k(z) from the running sums, tau = (sum of the top k(z) - 1) / k(z)
+    x, t, rank = layer.x, layer.float_dtype, layer.in_type.rank
+    ax = int(layer.args["dim"]) % rank
+    z = layer.op("Sub", [x, reduce(layer, "ReduceMax", x, [ax], True)])
+    n = layer.size(layer.in_type.shape[ax])
+    ranked = layer.op("TopK", [z, n], outputs=2, axis=ax, largest=1, sorted=1)[0]
+    sums = layer.op("Sub", [layer.op("CumSum", [ranked, layer.const(ax)]), layer.const(1.0, t)])
+    scalar = layer.op("Reshape", [n, layer.const([], "int64")])
+    k = layer.op("Range", [layer.const(1), layer.op("Add", [scalar, layer.const(1)]), layer.const(1)])
+    k = layer.op("Reshape", [layer.op("Cast", [k], to=ELEM[t]), layer.const([-1] + [1] * (rank - ax - 1))])
+    above = layer.op("Cast", [layer.op("Greater", [layer.op("Mul", [k, ranked]), sums])], to=ELEM[t])
+    support = reduce(layer, "ReduceSum", above, [ax], True)
+    at = layer.op("Cast", [layer.op("Sub", [support, layer.const(1.0, t)])], to=ELEM["int64"])
+    tau = layer.op("Div", [layer.op("GatherElements", [sums, at], axis=ax), support])
+    return layer.op("Relu", [layer.op("Sub", [z, tau])])
 
 
 @lowers("LogSoftmax")

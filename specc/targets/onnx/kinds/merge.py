@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ....layers.merge import promote, scalar_dtype
 from ..builder import ELEM
+from ..weights import Init
 from .base import Layer, lowers
 from .opset import unsqueeze
 
@@ -84,3 +85,32 @@ def modulate(layer: Layer) -> str:
     out = promote([step, tshift])
     return layer.op("Add", [as_dtype(layer, scaled, step, out),
                             as_dtype(layer, unsqueeze(layer, shift, axes), tshift, out)])
+
+
+@lowers("WeightedSum")
+def weighted_sum(layer: Layer) -> str:
+    # the weights as the PyTorch module computes them, then w_i · x_i summed in the order of the inputs;
+    # w_i is a scalar, so each product keeps its input's type (PyTorch's rule for a 0-d operand)
+    n, how, out = int(layer.args["n"]), layer.args["normalize"], layer.out.dtype
+    w = layer.param("weight", (n,), Init("const", value=float(layer.args["init"])), "float32")
+    if how == "fast":  # the sum of the n weights as n - 1 additions (n is a handful)
+        w = layer.op("Relu", [w])
+        total = layer.const(float(layer.args["eps"]), "float32")
+        parts = [layer.op("Gather", [w, layer.const(i)], axis=0) for i in range(n)]
+        whole = parts[0]
+        for part in parts[1:]:
+            whole = layer.op("Add", [whole, part])
+        w = layer.op("Div", [w, layer.op("Add", [whole, total])])
+    elif how == "softmax":
+        w = layer.op("Softmax", [w], axis=0)
+    y = None
+    for i, (x, t) in enumerate(zip(layer.inputs, layer.in_types)):
+        wi = layer.op("Gather", [w, layer.const(i)], axis=0)
+        if t.dtype != "float32":
+            wi = layer.op("Cast", [wi], to=ELEM[t.dtype])
+        term = layer.op("Mul", [x, wi])
+        if t.dtype != out:
+            term = layer.op("Cast", [term], to=ELEM[out])
+        y = term if y is None else layer.op("Add", [y, term])
+    assert y is not None
+    return y

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from .base import Layer, lowers
 from .merge import as_dtype
 
@@ -36,3 +38,14 @@ def reduction(layer: Layer) -> str:
     work = have if floats or (have in ("int32", "int64") and op in ("max", "min")) else "int64"
     y = reduce(layer, _OPS[op], as_dtype(layer, layer.x, have, work), axes, keep)
     return as_dtype(layer, y, work, want)
+
+
+@lowers("SoftArgmax")
+def soft_argmax(layer: Layer) -> str:
+    # softmax written out (exp(x - max) / sum, along any axis at any opset), times the bins, summed
+    t, rank, n = layer.float_dtype, layer.in_type.rank, int(layer.args["bins"])
+    ax = int(layer.args["dim"]) % rank
+    e = layer.op("Exp", [layer.op("Sub", [layer.x, reduce(layer, "ReduceMax", layer.x, [ax], True)])])
+    p = layer.op("Div", [e, reduce(layer, "ReduceSum", e, [ax], True)])
+    bins = layer.const(np.arange(n).reshape([n] + [1] * (rank - ax - 1)), t)
+    return reduce(layer, "ReduceSum", layer.op("Mul", [p, bins]), [ax], bool(layer.args["keepdim"]))

@@ -239,3 +239,14 @@ def pixel_unshuffle(layer: Layer) -> str:
     blocks = _reshape(layer, layer.x, [_kept(layer, 0), _kept(layer, 1), h, r, w, r])
     moved = layer.op("Transpose", [blocks], perm=[0, 1, 3, 5, 2, 4])
     return _reshape(layer, moved, [_kept(layer, 0), -1, h, w])
+
+
+@lowers("Triangle")
+def triangle(layer: Layer) -> str:
+    # the matrix flattened (its leading dims read at run time), then one Gather of the positions
+    # torch.tril_indices names, as numbers in the flattened rows
+    rows, cols, offset = int(layer.args["rows"]), int(layer.args["cols"]), int(layer.args["offset"])
+    rank = layer.in_type.rank
+    flat = layer.op("Reshape", [layer.x, layer.shape([*layer.in_type.shape[:-2], rows * cols])])
+    index = [i * cols + j for i in range(rows) for j in range(cols) if j <= i + offset]
+    return layer.op("Gather", [flat, layer.const(index)], axis=rank - 2)

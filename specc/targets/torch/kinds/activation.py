@@ -104,6 +104,13 @@ class Softmax(Lowering):
 
 
 @lowering
+class Sparsemax(Lowering):
+    torch_class = "Sparsemax"
+    support = ("sparsemax",)
+    defaults = {"dim": -1}
+
+
+@lowering
 class GLU(Lowering):
     torch_class = "nn.GLU"
     defaults = {"dim": -1}

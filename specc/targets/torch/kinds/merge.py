@@ -74,3 +74,11 @@ class Modulate(Lowering):
         rank = len(args["axes"]) + 2
         index = "[" + ", ".join(":" if i == 0 or i == args["dim"] else "None" for i in range(rank)) + "]"
         return f"{on(x)} * (1 + {on(scale)}{index}) + {on(shift)}{index}"
+
+
+@lowering
+class WeightedSum(Lowering):
+    torch_class = "WeightedSum"
+    support = ("weighted_sum",)
+    positional = ("n",)
+    defaults = {"normalize": "fast", "eps": 1e-4, "init": 1.0}

@@ -26,3 +26,15 @@ class Reduce(_Reduce):
 @lowering
 class Mean(_Reduce):
     pass
+
+
+@lowering
+class SoftArgmax(Lowering):
+    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        # the softmax times the bins 0 .. n - 1 laid along dim, summed over it
+        d, n = args["dim"], args["bins"]
+        bins = f"torch.arange({n}, dtype={on(inputs[0])}.dtype, device={on(inputs[0])}.device)"
+        if d != -1:
+            bins += f".view({n}{', 1' * (-d - 1)})"
+        keep = ", keepdim=True" if args["keepdim"] else ""
+        return f"(torch.softmax({inputs[0]}, {d}) * {bins}).sum({d}{keep})"

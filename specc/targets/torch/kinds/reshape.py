@@ -111,6 +111,14 @@ class Roll(Lowering):
 
 
 @lowering
+class Triangle(Lowering):
+    torch_class = "Triangle"
+    support = ("triangle",)
+    positional = ("rows", "cols")
+    defaults = {"offset": -1}
+
+
+@lowering
 class PixelShuffle(Lowering):
     torch_class = "nn.PixelShuffle"
     positional = ("upscale_factor",)
