@@ -1385,6 +1385,9 @@ case("MaskedFill", "{type: MaskedFill, from: [x, hidden], value: -1.0e4}", {"x":
      fn(lambda x: x.masked_fill(torch.ones(x.shape[-2], x.shape[-1], dtype=torch.bool).triu(0)
                                 | torch.ones(x.shape[-2], x.shape[-1], dtype=torch.bool).tril(-2), -1.0e4)), BT5,
      before=("{type: CausalMask, from: x, diagonal: 0, window: 2, name: hidden}",))
+case("CausalMask", "{type: CausalMask, dims: [1, 1], window: 3}", {"inp": ("B", "T", 4)},
+     fn(lambda x: torch.ones(x.shape[1], x.shape[1], dtype=torch.bool).triu(1)
+        | torch.ones(x.shape[1], x.shape[1], dtype=torch.bool).tril(-3)), ({"B": 2, "T": 5}, {"B": 1, "T": 7}))
 case("CausalMask", "{type: CausalMask, dims: [1, 2], diagonal: 2}", {"inp": ("B", "T", "S")},
      fn(lambda x: torch.ones(x.shape[1], x.shape[2], dtype=torch.bool).triu(2)), ({"B": 2, "T": 3, "S": 5},
                                                                                     {"B": 1, "T": 6, "S": 4}))

@@ -349,12 +349,13 @@ def _fill_under_autocast(spec: Spec, leaves: list[Leaf]) -> list[Diagnostic]:
     """T096: a MaskedFill of a value past float16's range (the -1e9 of many attention implementations)
     on values autocast computes in float16: masked_fill converts the value to its input's dtype and
     raises 'value cannot be converted to type at::Half without overflow' at the first batch on a GPU."""
-    from ..graph.memory import AUTOCAST_HALF
+    train = spec.document.train if spec.document is not None else None
+    if train is None or not train.mixed_precision or train.device == "cpu" or \
+            not any(leaf.type == "MaskedFill" for leaf in leaves):
+        return []
+    from ..graph.memory import AUTOCAST_HALF  # the index family is imported only where a spec uses it
     from ..layers.index import FLOAT16_MAX
 
-    train = spec.document.train if spec.document is not None else None
-    if train is None or not train.mixed_precision or train.device == "cpu":
-        return []
     out = []
     for leaf in leaves:
         value = arg(leaf, "value") if leaf.type == "MaskedFill" else None

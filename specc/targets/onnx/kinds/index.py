@@ -107,15 +107,10 @@ def masked_fill(layer: Layer) -> str:
 
 @lowers("CausalMask")
 def causal_mask(layer: Layer) -> str:
-    # key - query from two Ranges over the run-time lengths (Range: opset 11), compared with the diagonal
+    # key - query compared with the diagonal
     if layer.b.opset < 11:
         raise Unsupported("a causal mask of run-time lengths needs Range, from opset 11")
-    x, q, k = layer.in_type, int(layer.args["q"]), int(layer.args["k"])
-    zero, one = layer.const(0), layer.const(1)
-    rows = layer.op("Range", [zero, layer.op("Reshape", [layer.size(x.shape[q]), layer.const([])]), one])
-    rows = layer.op("Reshape", [rows, layer.const([-1, 1])])
-    cols = layer.op("Range", [zero, layer.op("Reshape", [layer.size(x.shape[k]), layer.const([])]), one])
-    ahead = layer.op("Sub", [cols, rows])
+    ahead = _offsets(layer, int(layer.args["q"]), int(layer.args["k"]))
     mask = layer.op("Greater", [ahead, layer.const(int(layer.args["diagonal"]) - 1)])
     if layer.args["window"] is not None:
         mask = layer.op("Or", [mask, layer.op("Less", [ahead, layer.const(1 - int(layer.args["window"]))])])
@@ -148,18 +143,23 @@ def _length(layer: Layer, v: str, t: TensorType, d: int) -> str:
     return layer.op("Reshape", [size, layer.const([], "int64")])
 
 
+def _offsets(layer: Layer, q_dim: int, k_dim: int) -> str:
+    """key - query for every pair, (T, S) int64: T from dim ``q_dim`` of the first input, S from dim
+    ``k_dim`` of the last (two Ranges, Range from opset 11, and a Sub)."""
+    k = len(layer.inputs) - 1
+    zero, one = layer.const(0), layer.const(1)
+    rows = layer.op("Range", [zero, _length(layer, layer.x, layer.in_type, q_dim), one])
+    cols = layer.op("Range", [zero, _length(layer, layer.inputs[k], layer.in_types[k], k_dim), one])
+    return layer.op("Sub", [cols, opset.unsqueeze(layer, rows, [1])])
+
+
 @lowers("RelativePositionBucket")
 def relative_position_bucket(layer: Layer) -> str:
     # key - query for every pair (two Ranges and a Sub), clipped to ±max_distance, past which the buckets no
     # longer change, and looked up in the table of those offsets' buckets: the ids are HF's whatever the
     # runtime's Log rounds to (its float32 log differs from PyTorch's in the last bit at some offsets)
     a = layer.args
-    dims = a["dims"]
-    k = len(layer.inputs) - 1
-    zero, one = layer.const(0), layer.const(1)
-    rows = layer.op("Range", [zero, _length(layer, layer.x, layer.in_type, dims[0]), one])
-    cols = layer.op("Range", [zero, _length(layer, layer.inputs[k], layer.in_types[k], dims[-1]), one])
-    offset = layer.op("Sub", [cols, opset.unsqueeze(layer, rows, [1])])
+    offset = _offsets(layer, a["dims"][0], a["dims"][-1])
     far = int(a["max_distance"])
     offset = layer.op("Where", [layer.op("Greater", [offset, layer.const(far)]), layer.const(far), offset])
     offset = layer.op("Where", [layer.op("Less", [offset, layer.const(-far)]), layer.const(-far), offset])
@@ -179,12 +179,7 @@ def relative_position_index_(layer: Layer) -> str:
 def alibi(layer: Layer) -> str:
     # key - query for every pair (two Ranges and a Sub), in float32, times each head's slope: (heads, T, S)
     a = layer.args
-    dims = a["dims"]
-    k = len(layer.inputs) - 1
-    zero, one = layer.const(0), layer.const(1)
-    rows = layer.op("Range", [zero, _length(layer, layer.x, layer.in_type, dims[0]), one])
-    cols = layer.op("Range", [zero, _length(layer, layer.inputs[k], layer.in_types[k], dims[-1]), one])
-    offset = layer.op("Sub", [cols, opset.unsqueeze(layer, rows, [1])])
+    offset = _offsets(layer, a["dims"][0], a["dims"][-1])
     if a["symmetric"]:
         offset = layer.op("Neg", [layer.op("Abs", [offset])])
     slopes = np.asarray(alibi_slopes(int(a["num_heads"]), float(a["max_bias"])), dtype=np.float32)

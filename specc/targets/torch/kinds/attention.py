@@ -21,13 +21,16 @@ def causal_mask(x: str, args: dict[str, Any]) -> str:
     return f"nn.Transformer.generate_square_subsequent_mask({t}, device={on(x)}.device, dtype={on(x)}.dtype)"
 
 
+NEG_INF = 'float("-inf")'  # as ruff writes it: the generated source is ruff-formatted
+
+
 def mask_inputs(masks: tuple[str, ...], inputs: list[str], args: dict[str, Any]) -> list[str]:
     """The mask expressions to pass: a bool key-padding mask beside a float attention mask becomes
     0 / -inf in that mask's dtype (PyTorch deprecates masks of two types)."""
     if not args.get("float_attn"):
         return list(inputs)
     attn = inputs[list(masks).index("attn")]
-    return [f"torch.zeros_like({x}, dtype={on(attn)}.dtype).masked_fill({x}, float('-inf'))"
+    return [f"torch.zeros_like({x}, dtype={on(attn)}.dtype).masked_fill({x}, {NEG_INF})"
             if m == "key_padding" else x for m, x in zip(masks, inputs)]
 
 

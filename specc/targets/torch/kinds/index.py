@@ -79,13 +79,13 @@ class MaskedFill(Lowering):
 
 @lowering
 class CausalMask(Lowering):
+    support = ("relative_position",)
+
     def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
         x = on(inputs[0])
-        ones = f"torch.ones({x}.shape[{args['q']}], {x}.shape[{args['k']}], dtype=torch.bool, device={x}.device)"
-        mask = f"{ones}.triu({args['diagonal']})"
-        if args["window"] is not None:  # and the keys more than window - 1 before the query
-            mask = f"({mask} | {ones}.tril({-int(args['window'])}))"
-        return mask
+        given = [f"{key}={args[key]!r}" for key, default in (("diagonal", 1), ("window", None)) if args[key] != default]
+        sizes = [f"{x}.size({args['q']})", f"{x}.size({args['k']})", f"{x}.device"]
+        return f"causal_mask({', '.join(sizes + given)})"
 
 
 @lowering
