@@ -134,7 +134,12 @@ def write_curves(run: Path, history: list[dict[str, Any]]) -> None:
     metrics = sorted({k.removeprefix("val_") for rec in history for k, v in rec.items()
                       if k.startswith("val_") and k != "val_loss" and isinstance(v, float)})
     panels = ["loss", *metrics]
-    fig = Figure(figsize=(4.5 * len(panels), 3.5))
+    width, height = 4.5 * len(panels), 3.5
+    fig = Figure(figsize=(width, height))
+    # margins fixed in inches, room for tick labels and titles: tight_layout measured every label
+    # first and took most of a short run's last second
+    fig.subplots_adjust(left=0.6 / width, right=1 - 0.2 / width, bottom=0.5 / height, top=1 - 0.35 / height,
+                        wspace=0.3)
     epochs = [r["epoch"] for r in history]
     for i, name in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), i + 1)
@@ -151,7 +156,6 @@ def write_curves(run: Path, history: list[dict[str, Any]]) -> None:
             ax.legend()
         else:
             ax.text(0.5, 0.5, "undefined in every epoch", ha="center", va="center", transform=ax.transAxes)
-    fig.tight_layout()
     with atomic_path(run / "curves.png") as tmp:
         fig.savefig(tmp, format="png", dpi=80)
 
