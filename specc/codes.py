@@ -1127,6 +1127,15 @@ _TABLE: list[Code | LintCode] = [
          "inputs: {x: {shape: [B, T, T], dtype: float16}, hide: {shape: [B, T, T], dtype: bool}}\nlayers:\n"
          "  - {type: MaskedFill, from: [x, hide], value: -1.0e9}",
          "Write -inf (or float16's lowest, -65504) into float16 scores; a whole number in range into integers."),
+    Code("V177", "row-with-no-key", "A Softmax reads scores filled with -inf where a CausalMask of diagonal 0 or "
+         "less hides every key from the first query.",
+         "diagonal: 0 hides each query's own key too, so query 0 sees nothing: its row is all -inf, exp gives 0 "
+         "everywhere and the Softmax divides 0 by 0. The nan then spreads through the weighted sum to every "
+         "position; export finds nothing to compare.",
+         "layers:\n  - {type: CausalMask, from: scores, diagonal: 0, name: hide}\n"
+         "  - {type: MaskedFill, from: [scores, hide], value: -.inf}\n  - {type: Softmax, dim: -1}",
+         "Use diagonal: 1 (each query sees itself and the keys before it), or fill with a finite value such as "
+         "-1e4, whose row then averages its values evenly."),
     Code("V105", "constant-operand", "A Compare, Add, Mul, Sub or Div has nothing to combine its input with (no "
          "value: and one input), two things (a value: and a second input), a constant its integer input cannot "
          "hold, or a division by value 0.",

@@ -97,3 +97,14 @@ def test_a_causal_mask_input_is_refused_with_the_layer_that_computes_it_and_the_
     assert spec.ok, [d.message for d in spec.errors]
     mask = spec.graph.value("causal")
     assert str(mask) == "(T, T)" and mask.dtype == "bool"
+
+
+def test_a_causal_mask_that_hides_the_first_querys_own_key_is_refused_where_pytorch_gives_nan() -> None:
+    torch = pytest.importorskip("torch")
+    bad = (ROOT / "tests" / "corpus" / "bad" / "v177_causal_mask_hiding_the_first_querys_keys.yaml").read_text()
+    assert [d.code for d in specc.loads(bad, "bad.yaml").errors] == ["V177"]
+    scores = torch.randn(2, 5, 5)
+    hidden = scores.masked_fill(torch.ones(5, 5, dtype=torch.bool).triu(0), float("-inf")).softmax(-1)
+    assert hidden[:, 0].isnan().all() and not hidden[:, 1:].isnan().any()  # what V177 says, from PyTorch
+    for fixed in (bad.replace("diagonal: 0", "diagonal: 1"), bad.replace("value: -.inf", "value: -1.0e4")):
+        assert specc.loads(fixed, "fixed.yaml").ok

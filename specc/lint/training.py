@@ -47,6 +47,7 @@ def check_training(spec: Spec) -> list[Diagnostic]:
     diags += _single_sample_batches(spec, ctx.view.leaves if ctx is not None else [])
     diags += _accumulated_batchnorm(spec, ctx.view.leaves if ctx is not None else [])
     diags += _fill_under_autocast(spec, ctx.view.leaves if ctx is not None else [])
+    diags += _rows_with_no_key(ctx.view.leaves if ctx is not None else [])
     loss = ctx.loss_section if ctx is not None else None
     if ctx is None or loss is None:
         return diags
@@ -378,6 +379,32 @@ def _fill_under_autocast(spec: Spec, leaves: list[Leaf]) -> list[Diagnostic]:
 
 
 SCALARS = ("Mul", "Div", "Add", "Sub", "Multiply", "Divide", "Subtract")
+
+
+def _rows_with_no_key(leaves: list[Leaf]) -> list[Diagnostic]:
+    """V177: a Softmax over scores filled with -inf by a CausalMask of diagonal <= 0, which hides every
+    key from the first query: exp(-inf) sums to 0 there and the Softmax gives 0/0 = nan in that row, which
+    the next MatMul spreads to every position. Forward, training and export all meet it (export then finds
+    nothing to compare)."""
+    out = []
+    for leaf in leaves:
+        if leaf.type != "Softmax" or not isinstance(leaf.inputs[0], Leaf):
+            continue
+        fill = producer(leaf.inputs[0])
+        value = arg(fill, "value") if fill.type == "MaskedFill" else None
+        if not isinstance(value, float) or value != -math.inf or len(fill.inputs) < 2 or \
+                not isinstance(fill.inputs[1], Leaf):
+            continue
+        mask = producer(fill.inputs[1])
+        diagonal = arg(mask, "diagonal") if mask.type == "CausalMask" else None
+        if not isinstance(diagonal, int) or diagonal > 0:
+            continue
+        out.append(Diagnostic(
+            "V177", f"{fill.who()}: {mask.who()} (diagonal: {diagonal}) hides every key from the first query, so "
+            "its row of scores is all -inf and the Softmax gives nan there (0 / 0), which the next layers spread",
+            mask.node.loc, "set diagonal: 1, so each query sees its own key, or fill with a finite value: value: "
+            "-1.0e4", layer=mask.node.path))
+    return out
 
 
 def _accumulated_batchnorm(spec: Spec, leaves: list[Leaf]) -> list[Diagnostic]:
