@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt
 
 from ..diagnostics import SpecError
-from ..shapes.dims import add
+from ..shapes.dims import Dim, Sym, add
 from ..shapes.tensor import TensorType
 from .base import LayerKind, LayerParams, LayerResult, Requirement, register
 from .reparam import SpectralNorm, reparam
@@ -68,8 +68,23 @@ def _ids_within(x: TensorType, n: int) -> list[Requirement]:
                             f"table has {n} rows (ids 0 to {n - 1})",
                             f"set num_embeddings: {high + 1}, or feed a shorter sequence", field="num_embeddings")
         return []
-    return [Requirement(add(n - 1, -high), 0, f"ids up to {high} index a table of {n} rows", "num_embeddings",
+    room = add(n - 1, -high)
+    if isinstance(room, Dim) and _short_at_every_size(room):
+        raise SpecError("S070", f"the ids it looks up, computed along the sequence, reach {high}, but its table has "
+                        f"{n} row{'' if n == 1 else 's'} (ids 0 to {n - 1}): no length of the sequence fits",
+                        "read the ids this table is for (token type ids, a segment input), or size the table by "
+                        "the longest sequence plus its offset", field="num_embeddings")
+    return [Requirement(room, 0, f"ids up to {high} index a table of {n} rows", "num_embeddings",
                         f"{high} <= {n - 1}")]
+
+
+def _short_at_every_size(room: Dim) -> bool:
+    """Whether ``room`` (rows left above the largest id) is negative at every size of its symbols: it only
+    shrinks as they grow (each term a negative multiple of symbols alone) and is negative when all are 1,
+    so export could pick no size where the lookup stays in the table."""
+    if not all(c < 0 and all(isinstance(a, Sym) for a in mono) for mono, c in room.terms if mono):
+        return False
+    return room.evaluate({s: 1 for s in room.symbols()}) < 0
 
 
 # -- sinusoidal timestep embedding ------------------------------------------------------------------
