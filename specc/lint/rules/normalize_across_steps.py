@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from ...diagnostics import Diagnostic
 from .. import Context, rule
 from ..view import arg
-from .softmax_across_steps import _features_last
+from .softmax_across_steps import across_positions
 
 CODE = "L062"
 
@@ -39,16 +39,13 @@ CODE = "L062"
 @rule
 def check(ctx: Context) -> Iterator[Diagnostic]:
     for step in ctx.view.leaves:
-        out = step.out
-        if step.type != "Normalize" or out is None or out.rank < 3:
+        if step.type != "Normalize":
             continue
-        dim = arg(step, "dim", 1)
-        if not isinstance(dim, int) or not 1 <= dim % out.rank < out.rank - 1:
+        dim, out = arg(step, "dim", 1), step.out
+        found = across_positions(step, dim)
+        if found is None:
             continue
-        made = _features_last(step.source)
-        d = out.shape[-1]
-        if made is None or not isinstance(d, int) or d < 2:
-            continue
+        made, d = found
         yield ctx.warning(
             CODE, step, f"it normalises over dim {dim} of {out}, the positions: {made.who()} wrote {d} features per "
             f"position to the last dim, so each feature gets unit norm across the positions and no position's vector "

@@ -49,20 +49,27 @@ def _features_last(step: Leaf | str | None) -> Leaf | None:
     return None
 
 
+def across_positions(step: Leaf, dim: object) -> tuple[Leaf, int] | None:
+    """Where ``step`` normalises a rank >= 3 output over ``dim``, a middle dim (the positions) while a
+    features-last layer wrote the last: that layer and its width; else None."""
+    out = step.out
+    if out is None or out.rank < 3 or not isinstance(dim, int) or not 1 <= dim % out.rank < out.rank - 1:
+        return None
+    made, width = _features_last(step.source), out.shape[-1]
+    return (made, width) if made is not None and isinstance(width, int) and width >= 2 else None
+
+
 @rule
 def check(ctx: Context) -> Iterator[Diagnostic]:
     outputs = {id(step) for _, step in ctx.view.outputs if not isinstance(step, str)}
     for step in ctx.view.leaves:
-        out = step.out
-        if step.type not in NORMALISING or id(step) not in outputs or out is None or out.rank < 3:
+        if step.type not in NORMALISING or id(step) not in outputs:
             continue
-        dim = arg(step, "dim")
-        if not isinstance(dim, int) or not 1 <= dim % out.rank < out.rank - 1:
+        dim, out = arg(step, "dim"), step.out
+        found = across_positions(step, dim)
+        if found is None:
             continue
-        k = out.shape[-1]
-        made = _features_last(step.source)
-        if made is None or not isinstance(k, int) or k < 2:
-            continue
+        made, k = found
         yield ctx.warning(
             CODE, step, f"it normalises over dim {dim} of {out}, the positions: {made.who()} wrote {k} scores per "
             f"position to the last dim, and each of them now sums to 1 across the positions while a position's {k} "
