@@ -253,9 +253,9 @@ class MaskedFill(LayerKind):
                             f"its mask {mask} does not broadcast to the input {x} (aligned from the last dim, each "
                             "dim equal or 1)", _mask_fix(x, mask), field="from")
         _check_fill(x, p.value)
-        value = int(p.value) if x.dtype != "bool" and not x.is_float else float(p.value)
-        if x.dtype == "bool":
-            value = bool(p.value)  # type: ignore[assignment]
+        # the value as the target writes it into x's dtype (checked above to be exact)
+        value: float | int | bool = float(p.value) if x.is_float else bool(p.value) if x.dtype == "bool" else \
+            int(p.value)
         return LayerResult(TensorType(x.shape, x.dtype, dict(x.notes)), {"value": value}, 0, product(x.shape[1:]))
 
 
@@ -298,7 +298,7 @@ def _mask_fix(x: TensorType, mask: TensorType) -> str:
         place.append(j)
         j -= 1
     want = tuple(x.shape[i] if i in place else 1 for i in range(x.rank))
-    missing = [i for i in range(x.rank) if i not in place and i > min(place)] if place else []
+    missing = [i for i in range(x.rank) if i not in place and i > min(place)]  # a scalar mask always broadcasts
     steps = ", then ".join(f"- {{type: Unsqueeze, dim: {i}}}" for i in missing)
     shown = TensorType(want, "bool")
     return (f"give the mask the shape {shown}: {steps} on the mask" if steps else
