@@ -429,3 +429,11 @@ def test_a_fixed_input_beside_batched_ones_is_one_tensor_every_sample_reads() ->
     assert d.hint.startswith("write table: [B, 8, 4] if each sample has its own (8, 4)")
     quiet = loads(text + "lint: {ignore: [G011]}\n", "t.yaml")
     assert quiet.ok and "G011" not in {d.code for d in quiet.diagnostics}
+
+
+def test_explain_sends_a_layer_type_to_its_description(capsys: pytest.CaptureFixture[str]) -> None:
+    # `specc explain Conv2d` is what a user tries first; an unknown code stays a usage error
+    assert main(["explain", "positionalencoding"]) == 2
+    assert "`specc layers PositionalEncoding` describes it" in capsys.readouterr().err
+    assert main(["explain", "Z999"]) == 2
+    assert "unknown code 'Z999'" in capsys.readouterr().err

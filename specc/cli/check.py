@@ -156,6 +156,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
         return EXIT_OK
     code = next((c for c in codes if c.code == args.code.upper() or c.name == args.code), None)
     if code is None:
+        from ..layers.base import suggest
+
+        # `specc explain Conv2d` is a natural thing to try: send a layer type where it is described
+        found = suggest(args.code)
+        if found is not None and found.lower() == args.code.lower():
+            raise UsageError(f"{args.code!r} is a layer type, not a code: `specc layers {found}` describes it")
         raise UsageError(f"unknown code {args.code!r}; codes are listed by `specc explain --all`")
     out(f"{code.code} ({code.name}): {code.summary}")
     for title, body in (("Why is this bad", code.why), ("Example", code.example), ("Fix", code.fix)):
