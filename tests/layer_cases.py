@@ -1047,12 +1047,14 @@ class HFAttention(nn.Module):
     """LlamaAttention (eager) as Hugging Face writes it, with GPT-NeoX's partial rotary
     (``rotary_dim`` < head_dim: the rest passes), GPT-J's interleaved pairs, Gemma's ``head_dim``,
     Qwen2's biases on q/k/v alone (``o_bias``), Mistral's ``window`` (HF's sliding-window mask: key j
-    visible to query i when i - window < j <= i) and a scaled rope's ``inv_freq``."""
+    visible to query i when i - window < j <= i), a scaled rope's ``inv_freq`` and Gemma 2's ``scale``
+    (query_pre_attn_scalar ** -0.5) and ``softcap`` (tanh(scores / softcap)·softcap, before the mask)."""
 
     def __init__(self, e: int, heads: int, kv_heads: int, bias: bool = False, causal: bool = True,
                  theta: float = 10000.0, rotary_dim: int | None = None, interleaved: bool = False,
                  batch_first: bool = True, head_dim: int | None = None, o_bias: bool | None = None,
-                 window: int | None = None, inv_freq: torch.Tensor | None = None) -> None:
+                 window: int | None = None, inv_freq: torch.Tensor | None = None, scale: float | None = None,
+                 softcap: float | None = None) -> None:
         super().__init__()
         self.heads, self.kv_heads, self.d = heads, kv_heads, head_dim or e // heads
         self.q_proj = nn.Linear(e, heads * self.d, bias=bias)
@@ -1061,6 +1063,7 @@ class HFAttention(nn.Module):
         self.o_proj = nn.Linear(heads * self.d, e, bias=bias if o_bias is None else o_bias)
         self.causal, self.rotary_dim, self.interleaved = causal, rotary_dim or self.d, interleaved
         self.batch_first, self.window = batch_first, window
+        self.scale, self.softcap = scale or self.d ** -0.5, softcap
         self.inv_freq = inv_freq if inv_freq is not None else 1.0 / (
             theta ** (torch.arange(0, self.rotary_dim, 2, dtype=torch.int64).float() / self.rotary_dim))
 
@@ -1084,7 +1087,9 @@ class HFAttention(nn.Module):
         q = torch.cat(((q_rot * cos) + (rotate(q_rot) * sin), q_pass), dim=-1)
         k = torch.cat(((k_rot * cos) + (rotate(k_rot) * sin), k_pass), dim=-1)
         k, v = repeat_kv(k, self.heads // self.kv_heads), repeat_kv(v, self.heads // self.kv_heads)
-        scores = q @ k.transpose(2, 3) / math.sqrt(self.d)
+        scores = q @ k.transpose(2, 3) * self.scale
+        if self.softcap:  # Gemma 2's eager_attention_forward: softcapped before the mask
+            scores = torch.tanh(scores / self.softcap) * self.softcap
         if self.causal:
             scores = scores + torch.full((t, t), float("-inf")).triu(1)
         if self.window:
@@ -1113,6 +1118,10 @@ case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 4, num_kv_head
      {"inp": ("B", "T", 16)},
      lambda: HFAttention(16, 4, 2, bias=True, head_dim=6, o_bias=False, window=2,
                          inv_freq=1.0 / (10000.0 ** (torch.arange(0, 6, 2).float() / 6)) / 2), BT)
+# Gemma 2's attention: query_pre_attn_scalar's scale, the scores softcapped (a cap of 0.5 bends every score), a window
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 4, num_kv_heads: 2, head_dim: 8, scale: 0.25, "
+     "softcap: 0.5, window: 3, rotary: {}, causal: true, bias: false}", {"inp": ("B", "T", 16)},
+     lambda: HFAttention(16, 4, 2, head_dim=8, scale=0.25, softcap=0.5, window=3), BT)
 
 # -- area A (issue 12): Sub, Div, Max, Min, Abs, Cast, Split, Chunk ---------------------------------
 

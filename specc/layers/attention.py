@@ -21,7 +21,8 @@ three LayerNorms.
 ``rotary:`` (rotary position embeddings, ``scaling:`` for longer contexts) and ``num_kv_heads:``
 (grouped-query attention) make a MultiheadAttention the attention of LLaMA, Mistral and GPT-NeoX
 (``grouped_attention``), and so do ``head_dim:`` (Gemma's heads wider than embed_dim / num_heads),
-``window:`` (Mistral's sliding window) and ``bias: {qkv, out}`` (Qwen2's biases on q/k/v alone):
+``window:`` (Mistral's sliding window), ``softcap:`` (Gemma 2's tanh bound on the scores) and
+``bias: {qkv, out}`` (Qwen2's biases on q/k/v alone):
 q/k/v/o projections of their own, Hugging Face's names, MACs T·2·E·H·head_dim +
 S·kv_heads·head_dim·(kdim + vdim) + 2·T·S·H·head_dim.
 
@@ -265,6 +266,10 @@ class MultiheadAttentionParams(LayerParams):
     masks: tuple[Mask, ...] = ()
     # what multiplies q·kᵀ: None is PyTorch's 1/√(embed_dim / num_heads); T5 attends with 1.0
     scale: PositiveFloat | None = None
+    # Gemma 2's attention-logit softcapping: the scaled scores become tanh(scores / softcap)·softcap, kept
+    # within ±softcap, before the masks (Hugging Face's attn_logit_softcapping, 50.0 in Gemma 2)
+    softcap: PositiveFloat | None = Field(None, validation_alias=AliasChoices("softcap", "attn_logit_softcapping"),
+                                          examples=[50.0])
 
     _masks = field_validator("masks")(_unique_masks)
 
@@ -276,8 +281,9 @@ class MultiheadAttention(LayerKind):
     min_inputs, max_inputs = 1, 5
     accepts = "any"  # masks may be bool; query/key/value are checked below
     summary = ("multi-head attention: self (one input) or cross (from: [query, key_value] or [q, k, v]); "
-               "rotary:, num_kv_heads:, head_dim:, window: or bias: {qkv, out} make it LLaMA's (rotary positions, "
-               "grouped-query heads, Gemma's head width, Mistral's sliding window, Qwen2's biases)")
+               "rotary:, num_kv_heads:, head_dim:, window:, softcap: or bias: {qkv, out} make it LLaMA's (rotary "
+               "positions, grouped-query heads, Gemma's head width, Mistral's sliding window, Gemma 2's softcapped "
+               "scores, Qwen2's biases)")
     form = "call"  # query, key and value
 
     def weights(self, args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
@@ -369,7 +375,7 @@ def grouped_weights(args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
 def llama_keys(p: MultiheadAttentionParams) -> list[str]:
     """The keys given that make attention LLaMA's, with separate q/k/v/o projections (which
     nn.MultiheadAttention's packed one cannot be): bias: as a mapping sets q/k/v's apart from o's."""
-    keys = [k for k in ("rotary", "num_kv_heads", "head_dim", "window") if getattr(p, k) is not None]
+    keys = [k for k in ("rotary", "num_kv_heads", "head_dim", "window", "softcap") if getattr(p, k) is not None]
     return keys + ["bias"] * isinstance(p.bias, AttentionBias)
 
 
@@ -450,7 +456,7 @@ def grouped_attention(p: MultiheadAttentionParams, q: TensorType, e: int, kdim: 
             "rotary_interleaved": bool(p.rotary and p.rotary.interleaved),
             # None where the plain attention's value holds: the generated code names only what differs
             "head_dim": head_dim if head_dim * heads != e else None, "out_bias": None if out_bias == bias else out_bias,
-            "window": p.window, "rotary_scaling": scaling,
+            "window": p.window, "rotary_scaling": scaling, "softcap": p.softcap,
             "masks": p.masks, "bool_masks": False, "float_attn": False}
     return LayerResult(TensorType(q.shape, q.dtype, q.notes), args, params, macs)
 

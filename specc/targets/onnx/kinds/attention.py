@@ -309,7 +309,8 @@ def _rotary(layer: Layer, x: str, t_axis_of: str, t_axis: int, t: DimLike, head_
 def _grouped(layer: Layer) -> str:
     """Attention with q/k/v/o projections of their own, num_kv_heads key/value heads repeated for
     their groups of query heads (an Expand and a Reshape), rotary embeddings on q and k, and the
-    causal mask built from the length: support/grouped_attention.py's GroupedQueryAttention."""
+    causal mask built from the length, Gemma 2's softcap on the scores: support/grouped_attention.py's
+    GroupedQueryAttention."""
     args = layer.args
     n = len(layer.inputs) - len(args["masks"])
     q_in = layer.inputs[0]
@@ -339,6 +340,9 @@ def _grouped(layer: Layer) -> str:
     scale = 1.0 / math.sqrt(d) if args["scale"] is None else float(args["scale"])
     scores = layer.op("MatMul", [q, layer.op("Transpose", [k], perm=[0, 1, 3, 2])])
     scores = layer.op("Mul", [scores, _ft(layer, scale)])
+    if args.get("softcap"):  # Gemma 2: tanh(scores / softcap)·softcap, before the masks
+        cap = _ft(layer, float(args["softcap"]))
+        scores = layer.op("Mul", [layer.op("Tanh", [layer.op("Div", [scores, cap])]), cap])
     parts = []
     given = _masks(layer, tuple(args["masks"]), n)
     if "key_padding" in given:

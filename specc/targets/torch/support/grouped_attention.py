@@ -6,7 +6,10 @@ and rotary position embeddings turning the first ``rotary_dim`` features of ever
 head by angles position·base^(-2i/rotary_dim), stretched by ``rotary_scaling`` (Hugging Face's
 rope_scaling: linear, llama3).  The angles are computed in forward from the sequence's own length,
 so one model runs at every length; positions are 0..T-1 for the queries and 0..S-1 for the keys.
-``window`` (Mistral's sliding window) hides from query i every key j <= i - window.
+``window`` (Mistral's sliding window) hides from query i every key j <= i - window.  ``softcap``
+(Gemma 2's attn_logit_softcapping) bounds the scaled scores to tanh(scores / softcap)·softcap before
+the masks, which no fused kernel does: the scores are then computed as Hugging Face's eager attention
+computes them, the softmax in float32.
 
 A real module so that ruff lints it and tests import it; the emitter reads the text below
 the marker (``specc.targets.torch.support.text``)."""
@@ -42,6 +45,7 @@ class GroupedQueryAttention(nn.Module):
         out_bias: bool | None = None,
         window: int | None = None,
         rotary_scaling: dict | None = None,
+        softcap: float | None = None,
     ) -> None:
         super().__init__()
         self.num_heads, self.num_kv_heads = num_heads, num_kv_heads
@@ -61,6 +65,7 @@ class GroupedQueryAttention(nn.Module):
         self.rotary_dim, self.rotary_base = rotary_dim, rotary_base
         self.rotary_interleaved = rotary_interleaved
         self.window, self.rotary_scaling = window, rotary_scaling
+        self.softcap = softcap
 
     def inv_freq(self, device: torch.device) -> torch.Tensor:
         """Each pair's angle per position, in float32 whatever x's type, as Hugging Face computes
@@ -100,6 +105,23 @@ class GroupedQueryAttention(nn.Module):
         cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)
         return torch.cat((turned * cos + half * sin, kept), dim=-1)
 
+    def capped(
+        self,
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        mask: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """Gemma 2's eager attention: the scaled scores softcapped, then masked, softmax in float32."""
+        scale = self.head_dim**-0.5 if self.scale is None else self.scale
+        scores = torch.matmul(q, k.transpose(2, 3)) * scale
+        scores = torch.tanh(scores / self.softcap) * self.softcap
+        if mask is not None:
+            scores = scores + mask
+        weights = torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
+        weights = F.dropout(weights, p=self.dropout, training=self.training)
+        return torch.matmul(weights, v)
+
     def forward(
         self,
         query: torch.Tensor,
@@ -132,7 +154,7 @@ class GroupedQueryAttention(nn.Module):
             v = v[:, :, None].expand(b, self.num_kv_heads, groups, s, self.head_dim)
             v = v.reshape(b, self.num_heads, s, self.head_dim)
         mask, hidden, later = None, None, None
-        if self.causal and (key_padding_mask is not None or self.window):
+        if self.causal and (key_padding_mask is not None or self.window or self.softcap):
             ones = torch.ones(t, s, dtype=torch.bool, device=q.device)
             later = ones.triu(1)
             if self.window:  # Mistral: query i sees keys i - window + 1 .. i
@@ -152,15 +174,18 @@ class GroupedQueryAttention(nn.Module):
         elif later is not None:  # each query keeps itself: no row is all hidden
             mask = torch.zeros(t, s, dtype=q.dtype, device=q.device)
             mask = mask.masked_fill(later, float("-inf"))
-        out = F.scaled_dot_product_attention(
-            q,
-            k,
-            v,
-            attn_mask=mask,
-            dropout_p=self.dropout if self.training else 0.0,
-            is_causal=self.causal and mask is None,
-            scale=self.scale,
-        )
+        if self.softcap:
+            out = self.capped(q, k, v, mask)
+        else:
+            out = F.scaled_dot_product_attention(
+                q,
+                k,
+                v,
+                attn_mask=mask,
+                dropout_p=self.dropout if self.training else 0.0,
+                is_causal=self.causal and mask is None,
+                scale=self.scale,
+            )
         if hidden is not None:
             out = out.masked_fill(hidden, 0.0)
         out = self.o_proj(
