@@ -1642,6 +1642,50 @@ def test_llama_family_has_hugging_faces_counts(stem: str, sizes: dict, published
     spec = specc.load(ARCH / stem, overrides=overrides)
     assert spec.check()["total_params"] == published
 
+# -- language models past LLaMA, round 26: parallel blocks, partial and interleaved rotary, multi-query heads,
+# non-parametric norms, Gemma 2's softcaps (tests/test_hf_twins.py computes HF's logits where transformers is) ---
+
+# Each count is transformers 5.24's for <Model>ForCausalLM(<Model>Config(...)) at the model card's sizes, built
+# on the meta device (no weights downloaded).
+ROUND26 = [
+    ("falcon", dict(d=4544, heads=71, layers=32, vocab=65024), 6_921_720_704),  # tiiuae/falcon-7b
+    # EleutherAI/gpt-j-6b: HF's parameters; the card's 6,053,381,344 is another count
+    ("gpt_j", dict(d=4096, heads=16, rotary_dim=64, layers=28, vocab=50400), 6_050_882_784),
+    ("phi2", dict(d=2560, heads=32, layers=32, vocab=51200), 2_779_683_840),  # microsoft/phi-2
+    ("stablelm2", dict(d=2048, heads=32, ff=5632, layers=24, vocab=100352), 1_644_515_328),  # stablelm-2-1_6b
+    ("olmo", dict(d=2048, heads=16, ff=8192, layers=16, vocab=50304, tied="true"), 1_176_764_416),  # OLMo-1B-hf
+    ("olmo", dict(d=4096, heads=32, ff=11008, layers=32, vocab=50304, tied="false"), 6_888_095_744),  # OLMo-7B-hf
+    ("gemma2", dict(d=2304, heads=8, kv_heads=4, head_dim=256, ff=9216, pairs=13, vocab=256000),
+     2_614_341_888),  # google/gemma-2-2b
+    ("gemma2", dict(d=3584, heads=16, kv_heads=8, head_dim=256, ff=14336, pairs=21, vocab=256000),
+     9_241_705_984),  # google/gemma-2-9b
+]
+
+
+def round26_params(stem: str, s: dict) -> int:
+    """Each spec's comment's formula: the count follows the architecture, not the spec read back."""
+    d, vocab, layers = s["d"], s["vocab"], s.get("layers", 2 * s.get("pairs", 0))
+    if stem == "falcon":
+        return vocab * d + layers * (d * (d + 2 * d // s["heads"]) + d * d + 8 * d * d + 2 * d) + 2 * d
+    if stem in ("gpt_j", "phi2"):  # phi2's q/k/v/dense biases
+        return 2 * vocab * d + vocab + layers * (12 * d * d + 7 * d + (4 * d if stem == "phi2" else 0)) + 2 * d
+    if stem == "stablelm2":
+        return 2 * vocab * d + layers * (4 * d * d + 3 * d + 3 * d * s["ff"] + 4 * d) + 2 * d
+    if stem == "olmo":
+        return vocab * d * (1 if s["tied"] == "true" else 2) + layers * (4 * d * d + 3 * d * s["ff"])
+    q, kv = s["heads"] * s["head_dim"], s["kv_heads"] * s["head_dim"]  # gemma2: four norms a layer
+    return vocab * d + layers * (2 * d * q + 2 * d * kv + 3 * d * s["ff"] + 4 * d) + d
+
+
+@pytest.mark.parametrize(("stem", "sizes", "published"), ROUND26,
+                         ids=["falcon-7b", "gpt-j-6b", "phi-2", "stablelm-2-1.6b", "olmo-1b", "olmo-7b", "gemma-2-2b",
+                              "gemma-2-9b"])
+def test_round26_language_models_have_hugging_faces_counts(stem: str, sizes: dict, published: int) -> None:
+    assert round26_params(stem, sizes) == published
+    spec = specc.load(ARCH / f"{stem}.yaml", overrides=[f"{k}={v}" for k, v in sizes.items()])
+    assert spec.check()["total_params"] == published
+
+
 # -- published architectures written from their reference code, round 24 ------------------------------------------
 
 class ECABasicBlock(TVBasicBlock):
