@@ -33,6 +33,7 @@ model runs, and exports, at every T.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from pydantic import AliasChoices, ConfigDict, Field, PositiveFloat, PositiveInt, field_validator
@@ -185,17 +186,32 @@ class RotaryScaling(LayerParams):
     ``linear`` divides every frequency by ``factor`` (position interpolation); ``llama3`` (LLaMA 3.1)
     divides the frequencies whose wavelength exceeds original_max_position_embeddings / low_freq_factor
     by ``factor``, keeps those shorter than original_max_position_embeddings / high_freq_factor, and
-    blends the band between."""
+    blends the band between; ``yarn`` (Qwen2.5's long context, DeepSeek) divides the slow pairs by
+    ``factor``, keeps the fast ones (the ramp between set by beta_fast and beta_slow) and scales cos and
+    sin by an attention factor; ``longrope`` (Phi-3 128K) divides each pair by its own short_factor, or
+    long_factor once the sequence is longer than original_max_position_embeddings, and scales cos and
+    sin likewise."""
 
     # type, or Hugging Face's rope_type: the JSON schema (specc schema) takes either, one of them
     model_config = ConfigDict(**LayerParams.model_config,
                               json_schema_extra=lambda schema: _either_name(schema, "type", "rope_type"))
 
-    type: Literal["linear", "llama3"] = Field(validation_alias=AliasChoices("type", "rope_type"))
-    factor: PositiveFloat
+    type: Literal["linear", "llama3", "yarn", "longrope"] = Field(validation_alias=AliasChoices("type", "rope_type"))
+    factor: PositiveFloat | None = None
     low_freq_factor: PositiveFloat | None = None
     high_freq_factor: PositiveFloat | None = None
     original_max_position_embeddings: PositiveInt | None = None
+    # yarn's ramp: pairs turning more than beta_fast times over the trained context keep their frequency,
+    # those turning fewer than beta_slow times are divided by factor (Hugging Face's defaults 32 and 1)
+    beta_fast: PositiveFloat | None = None
+    beta_slow: PositiveFloat | None = None
+    # what multiplies cos and sin (yarn, longrope); None: computed from factor as Hugging Face does
+    attention_factor: PositiveFloat | None = None
+    mscale: PositiveFloat | None = None
+    mscale_all_dim: PositiveFloat | None = None
+    truncate: bool | None = None  # yarn: the ramp's ends rounded to whole pairs (Hugging Face's default true)
+    short_factor: tuple[PositiveFloat, ...] | None = None
+    long_factor: tuple[PositiveFloat, ...] | None = None
 
     @field_validator("type", mode="before")
     @classmethod
@@ -203,16 +219,29 @@ class RotaryScaling(LayerParams):
         """Hugging Face's other rope types, named with what to write instead."""
         if v == "default":
             raise ValueError("scaling type default is no scaling; drop scaling: from rotary:")
-        if v in ("dynamic", "yarn", "longrope"):
-            raise ValueError(f"scaling type {v} is not offered: its angles depend on the length of the sequence "
-                             "(dynamic: the longest one the module has seen so far), not on the settings alone; "
-                             "write type: linear (position interpolation) or type: llama3")
+        if v == "dynamic":
+            raise ValueError("scaling type dynamic is not offered: its angles depend on the longest sequence the "
+                             "module has seen so far, a state, not on the settings and the sequence alone; write "
+                             "type: yarn (NTK-aware, static), type: linear (position interpolation) or type: llama3")
         return v
 
 
-# the keys each scaling type reads besides its type, in Hugging Face's order
+# the keys each scaling type needs besides its type, in Hugging Face's order, then those it may take
 SCALING_KEYS = {"linear": ("factor",),
-                "llama3": ("factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings")}
+                "llama3": ("factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"),
+                "yarn": ("factor", "original_max_position_embeddings"),
+                "longrope": ("short_factor", "long_factor", "original_max_position_embeddings")}
+SCALING_OPTIONAL = {"yarn": ("beta_fast", "beta_slow", "attention_factor", "mscale", "mscale_all_dim", "truncate"),
+                    "longrope": ("factor", "attention_factor")}
+# what each type's V131 hint proposes: a published model's rope_scaling
+SCALING_EXAMPLE = {
+    "linear": "scaling: {type: linear, factor: 4}",
+    "llama3": ("scaling: {type: llama3, factor: 8, low_freq_factor: 1, high_freq_factor: 4, "
+               "original_max_position_embeddings: 8192} (LLaMA 3.1)"),
+    "yarn": "scaling: {type: yarn, factor: 4, original_max_position_embeddings: 32768} (Qwen2.5's 128K)",
+    "longrope": ("scaling: {type: longrope, short_factor: [...], long_factor: [...], factor: 32, "
+                 "original_max_position_embeddings: 4096} (Phi-3-mini-128k: a factor per pair of the rotary)"),
+}
 
 
 class AttentionBias(LayerParams):
@@ -442,7 +471,7 @@ def grouped_attention(p: MultiheadAttentionParams, q: TensorType, e: int, kdim: 
                    else "an odd count, but rotary turns features in pairs")
             hint = f"write rotary: {{dim: {fix}}} (the first {fix} features of each head turn)" if fix else fewer
             raise SpecError("S040", f"{given} is {why} ({width})", hint, field="rotary")
-    scaling = _rotary_scaling(p.rotary.scaling) if p.rotary is not None and p.rotary.scaling else None
+    scaling = _rotary_scaling(p.rotary.scaling, rotary_dim or 0) if p.rotary is not None and p.rotary.scaling else None
     bias, out_bias = (p.bias.qkv, p.bias.out) if isinstance(p.bias, AttentionBias) else (p.bias, p.bias)
     q_dim, kv_dim = heads * head_dim, kv * head_dim
     params = (e * q_dim + kv_dim * kdim + kv_dim * vdim + q_dim * e + int(bias) * (q_dim + 2 * kv_dim)
@@ -461,33 +490,78 @@ def grouped_attention(p: MultiheadAttentionParams, q: TensorType, e: int, kdim: 
     return LayerResult(TensorType(q.shape, q.dtype, q.notes), args, params, macs)
 
 
-def _rotary_scaling(s: RotaryScaling) -> dict[str, Any]:
-    """The scaling's settings its type reads, as Hugging Face's rope_scaling names them; the keys of
-    another type, or a missing one, are V131 (a silently ignored factor would be a wrong model)."""
-    wanted = SCALING_KEYS[s.type]
-    given = {k: getattr(s, k) for k in ("factor", "low_freq_factor", "high_freq_factor",
-                                        "original_max_position_embeddings") if getattr(s, k) is not None}
-    llama31 = ("scaling: {type: llama3, factor: 8, low_freq_factor: 1, high_freq_factor: 4, "
-               "original_max_position_embeddings: 8192} (LLaMA 3.1)")
+def _rotary_scaling(s: RotaryScaling, rotary_dim: int) -> dict[str, Any]:
+    """The scaling's settings its type reads, as Hugging Face's rope_scaling names them, with yarn's and
+    longrope's attention factor computed as Hugging Face computes it; the keys of another type, or a
+    missing one, are V131 (a silently ignored factor would be a wrong model)."""
+    wanted, optional = SCALING_KEYS[s.type], SCALING_OPTIONAL.get(s.type, ())
+    given = {k: getattr(s, k) for k in RotaryScaling.model_fields if k != "type" and getattr(s, k) is not None}
+    example = SCALING_EXAMPLE[s.type]
     missing = [k for k in wanted if k not in given]
+    if s.type == "longrope" and "factor" not in given and "attention_factor" not in given:
+        missing.append("factor")  # Hugging Face reads max_position_embeddings / original_... then
     if missing:
-        raise SpecError("V131", f"rotary scaling type {s.type} reads {', '.join(wanted)}, but "
-                        f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not given",
-                        f"write {llama31}, with the values of the model's rope_scaling", field="rotary")
-    extra = [k for k in given if k not in wanted]
+        also = (" (longrope's factor is max_position_embeddings / original_max_position_embeddings, which sets "
+                "its attention factor)") if "factor" in missing and s.type == "longrope" else ""
+        raise SpecError("V131", f"rotary scaling type {s.type} reads {', '.join(wanted + optional)}, but "
+                        f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not given{also}",
+                        f"write {example}, with the values of the model's rope_scaling", field="rotary")
+    extra = [k for k in given if k not in wanted + optional]
     if extra:
-        raise SpecError("V131", f"rotary scaling type {s.type} reads {', '.join(wanted)} alone, but "
-                        f"{', '.join(extra)} {'is' if len(extra) == 1 else 'are'} given too (llama3's)",
-                        f"write type: llama3 to blend the frequency band as LLaMA 3.1 does, or drop "
-                        f"{', '.join(extra)}", field="rotary")
+        owners = [t for t in SCALING_KEYS if all(k in SCALING_KEYS[t] + SCALING_OPTIONAL.get(t, ()) for k in extra)]
+        whose = f" ({owners[0]}'s)" if owners else ""
+        instead = (f"write type: {owners[0]} if the model's rope_scaling is {owners[0]}'s, or drop "
+                   if owners else "drop ")
+        raise SpecError("V131", f"rotary scaling type {s.type} reads {', '.join(wanted + optional)} alone, but "
+                        f"{', '.join(extra)} {'is' if len(extra) == 1 else 'are'} given too{whose}",
+                        f"{instead}{', '.join(extra)}", field="rotary")
     if s.type == "llama3" and given["high_freq_factor"] <= given["low_freq_factor"]:
         raise SpecError("V132", f"llama3 scaling's high_freq_factor {given['high_freq_factor']:g} is not above its "
                         f"low_freq_factor {given['low_freq_factor']:g}: the band blended between the two "
                         "wavelengths is empty (the blend divides by high_freq_factor - low_freq_factor)",
                         "LLaMA 3.1 writes low_freq_factor: 1 and high_freq_factor: 4; swap the two if they are the "
                         "wrong way round", field="rotary")
-    return {"type": s.type, **{k: float(v) if k != "original_max_position_embeddings" else int(v)
-                               for k, v in given.items()}}
+    out: dict[str, Any] = {"type": s.type}
+    for k, v in given.items():
+        out[k] = int(v) if k == "original_max_position_embeddings" else v if isinstance(v, bool) else \
+            [float(f) for f in v] if isinstance(v, tuple) else float(v)
+    if s.type == "yarn":
+        fast, slow = out.setdefault("beta_fast", 32.0), out.setdefault("beta_slow", 1.0)
+        if fast <= slow:
+            raise SpecError("V156", f"yarn scaling's beta_fast {fast:g} is not above its beta_slow {slow:g}: the "
+                            "ramp from the pairs kept (turning more than beta_fast times over the trained context) "
+                            "to those divided by factor (fewer than beta_slow) would run backwards, interpolating "
+                            "the fast pairs and keeping the slow ones", "Hugging Face's defaults are beta_fast: 32 "
+                            "and beta_slow: 1 (drop both to take them); swap the two if they are the wrong way round",
+                            field="rotary")
+        out.setdefault("truncate", True)
+        out["attention_factor"] = _yarn_attention_factor(out)
+    if s.type == "longrope":
+        for key in ("short_factor", "long_factor"):
+            if len(out[key]) != rotary_dim // 2:
+                raise SpecError("V157", f"longrope's {key} has {len(out[key])} entries, but the rotary turns "
+                                f"{rotary_dim // 2} pairs (rotary dim {rotary_dim}): one factor divides each pair's "
+                                "frequency", f"give {key} {rotary_dim // 2} entries, the model's rope_scaling's "
+                                "(its head_dim · partial_rotary_factor / 2), or set the rotary dim the factors were "
+                                f"made for (rotary: {{dim: {2 * len(out[key])}}})", field="rotary")
+        if "attention_factor" not in out:
+            factor, old = out["factor"], out["original_max_position_embeddings"]
+            out["attention_factor"] = 1.0 if factor <= 1.0 else math.sqrt(1 + math.log(factor) / math.log(old))
+    return out
+
+
+def _yarn_attention_factor(s: dict[str, Any]) -> float:
+    """Hugging Face's _compute_yarn_parameters: the given attention_factor, else DeepSeek's ratio of two
+    mscales, else 0.1·ln(factor) + 1."""
+    if "attention_factor" in s:
+        return float(s["attention_factor"])
+
+    def get_mscale(scale: float, mscale: float = 1.0) -> float:
+        return 1.0 if scale <= 1 else 0.1 * mscale * math.log(scale) + 1.0
+
+    if s.get("mscale") and s.get("mscale_all_dim"):
+        return float(get_mscale(s["factor"], s["mscale"]) / get_mscale(s["factor"], s["mscale_all_dim"]))
+    return get_mscale(s["factor"])
 
 
 class EncoderLayerParams(LayerParams):

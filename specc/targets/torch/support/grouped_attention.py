@@ -4,7 +4,8 @@ key/value heads each shared by ``num_heads / num_kv_heads`` query heads (grouped
 1 is multi-query), heads of ``head_dim`` features (embed_dim / num_heads unless given, Gemma's 256),
 and rotary position embeddings turning the first ``rotary_dim`` features of every query and key
 head by angles position·base^(-2i/rotary_dim), stretched by ``rotary_scaling`` (Hugging Face's
-rope_scaling: linear, llama3).  The angles are computed in forward from the sequence's own length,
+rope_scaling: linear, llama3, yarn, longrope; the last two also scale cos and sin by their
+attention factor).  The angles are computed in forward from the sequence's own length,
 so one model runs at every length; positions are 0..T-1 for the queries and 0..S-1 for the keys.
 ``window`` (Mistral's sliding window) hides from query i every key j <= i - window.  ``softcap``
 (Gemma 2's attn_logit_softcapping) bounds the scaled scores to tanh(scores / softcap)·softcap before
@@ -13,6 +14,8 @@ computes them, the softmax in float32.
 
 A real module so that ruff lints it and tests import it; the emitter reads the text below
 the marker (``specc.targets.torch.support.text``)."""
+
+import math
 
 import torch
 from torch import nn
@@ -67,17 +70,29 @@ class GroupedQueryAttention(nn.Module):
         self.window, self.rotary_scaling = window, rotary_scaling
         self.softcap = softcap
 
-    def inv_freq(self, device: torch.device) -> torch.Tensor:
+    def inv_freq(self, device: torch.device, positions: torch.Tensor) -> torch.Tensor:
         """Each pair's angle per position, in float32 whatever x's type, as Hugging Face computes
-        them (no buffer: .half() would round it); scaled as its rope_scaling (linear, llama3)."""
+        them (no buffer: .half() would round it); scaled as its rope_scaling (linear, llama3, yarn,
+        longrope: the long factors once ``positions`` run past the trained context)."""
         d = self.rotary_dim
         steps = torch.arange(0, d, 2, device=device, dtype=torch.int64).float() / d
-        inv_freq = 1.0 / (self.rotary_base**steps)
         scaling = self.rotary_scaling
-        if scaling is None:
+        kind = scaling["type"] if scaling else None
+        if kind == "longrope":  # Phi-3: one factor per pair, short or long by the sequence's length
+            old = scaling["original_max_position_embeddings"]
+            short, long = (
+                torch.tensor(scaling[k], dtype=torch.float32, device=device)
+                for k in ("short_factor", "long_factor")
+            )
+            factors = torch.where(positions[-1:] >= old, long, short)
+            return 1.0 / (factors * self.rotary_base**steps)
+        if kind == "yarn":
+            return self.yarn(steps, scaling)
+        inv_freq = 1.0 / (self.rotary_base**steps)
+        if kind is None:
             return inv_freq
         factor = scaling["factor"]
-        if scaling["type"] == "linear":  # position interpolation: positions / factor
+        if kind == "linear":  # position interpolation: positions / factor
             return inv_freq / factor
         # LLaMA 3.1: long wavelengths slowed by factor, short ones kept, the band between blended
         old = scaling["original_max_position_embeddings"]
@@ -88,12 +103,32 @@ class GroupedQueryAttention(nn.Module):
         kept = torch.where(wavelen < old / high, inv_freq, blended)
         return torch.where(wavelen > old / low, inv_freq / factor, kept)
 
+    def yarn(self, steps: torch.Tensor, scaling: dict) -> torch.Tensor:
+        """Hugging Face's _compute_yarn_parameters: pairs turning more than beta_fast times over the
+        trained context keep their frequency, those under beta_slow are divided by factor, a linear
+        ramp between."""
+        d, base, factor = self.rotary_dim, self.rotary_base, scaling["factor"]
+        old = scaling["original_max_position_embeddings"]
+
+        def pair(rotations: float) -> float:
+            return (d * math.log(old / (rotations * 2 * math.pi))) / (2 * math.log(base))
+
+        low, high = pair(scaling["beta_fast"]), pair(scaling["beta_slow"])
+        if scaling["truncate"]:
+            low, high = math.floor(low), math.ceil(high)
+        low, high = max(low, 0), min(high, d - 1)
+        if low == high:
+            high += 0.001  # Hugging Face's guard against a ramp of no width
+        ramp = (torch.arange(d // 2, dtype=torch.float32, device=steps.device) - low) / (high - low)
+        kept = 1 - torch.clamp(ramp, 0, 1)
+        pos_freqs = base**steps
+        return (1.0 / (factor * pos_freqs)) * (1 - kept) + (1.0 / pos_freqs) * kept
+
     def rotate(self, x: torch.Tensor) -> torch.Tensor:
         """x (B, heads, T, head_dim) with its first rotary_dim features turned by position."""
         d = self.rotary_dim
-        inv_freq = self.inv_freq(x.device)
         positions = torch.arange(x.shape[2], device=x.device, dtype=torch.float32)
-        angles = torch.outer(positions, inv_freq)  # (T, d / 2)
+        angles = torch.outer(positions, self.inv_freq(x.device, positions))  # (T, d / 2)
         turned, kept = x[..., :d], x[..., d:]
         if self.rotary_interleaved:  # pairs (0, 1), (2, 3)...: GPT-J, Meta's LLaMA
             angles = angles[:, :, None].expand(-1, -1, 2).flatten(-2)
@@ -102,7 +137,11 @@ class GroupedQueryAttention(nn.Module):
         else:  # pairs (i, i + d/2): Hugging Face's rotate_half
             angles = torch.cat((angles, angles), dim=-1)
             half = torch.cat((-turned[..., d // 2 :], turned[..., : d // 2]), dim=-1)
-        cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)
+        cos, sin = angles.cos(), angles.sin()
+        if self.rotary_scaling and "attention_factor" in self.rotary_scaling:  # yarn, longrope
+            cos = cos * self.rotary_scaling["attention_factor"]
+            sin = sin * self.rotary_scaling["attention_factor"]
+        cos, sin = cos.to(x.dtype), sin.to(x.dtype)
         return torch.cat((turned * cos + half * sin, kept), dim=-1)
 
     def capped(
