@@ -1,7 +1,8 @@
 """Language models of tests/corpus/architectures against Hugging Face's own modules: each spec, built at its
 small default sizes, loads the state dict of the transformers model built from the matching config (random
 weights, nothing downloaded; renamed and unpacked as each spec's comment says) and computes its logits, at a
-length inside and one past Gemma 2's window.  transformers is no dependency of specc: this runs where it is
+length inside and one past Gemma 2's window (and Phi-3's trained context, where LongRoPE
+turns to its long factors).  transformers is no dependency of specc: this runs where it is
 installed (a throwaway venv with specc's requirements, pytest and transformers) and skips elsewhere;
 tests/test_published_params.py pins the counts at the published sizes in every run."""
 
@@ -37,6 +38,22 @@ def _falcon_qkv(state: dict[str, torch.Tensor], heads: int, head_dim: int) -> di
     return out
 
 
+def _phi3_packed(state: dict[str, torch.Tensor], d: int, ff: int) -> dict[str, torch.Tensor]:
+    """Phi-3's qkv_proj is [q_proj; k_proj; v_proj] by rows (as many key/value heads as query heads here),
+    gate_up_proj [gate_proj; up_proj]."""
+    out = {}
+    for key, w in state.items():
+        if key.endswith("qkv_proj.weight"):
+            stem = key[: -len("qkv_proj.weight")]
+            out |= dict(zip((f"{stem}{n}_proj.weight" for n in "qkv"), w.split([d, d, d])))
+        elif key.endswith("gate_up_proj.weight"):
+            stem = key[: -len("gate_up_proj.weight")]
+            out |= {f"{stem}gate_proj.weight": w[:ff], f"{stem}up_proj.weight": w[ff:]}
+        else:
+            out[key] = w
+    return out
+
+
 def _gemma2_layers(key: str) -> str:
     """HF's layers.<i> alternate sliding (even i) and full (odd i) attention: the spec's pairs.<i // 2>."""
     m = re.match(r"layers\.(\d+)\.(.*)", key)
@@ -66,6 +83,21 @@ TWINS: list[tuple[str, str, str, dict, list[str], Renames]] = [
      dict(vocab_size=1000, hidden_size=64, intermediate_size=160, num_hidden_layers=2, num_attention_heads=4,
           num_key_value_heads=4, tie_word_embeddings=True),
      [], [(r"^model\.", "")]),
+    # YaRN as Qwen2.5's card adds it (factor 4), over a trained context of 64 so that the ramp is inside the head
+    ("qwen2_5_yarn", "Qwen2Config", "Qwen2ForCausalLM",
+     dict(vocab_size=1000, hidden_size=64, intermediate_size=160, num_hidden_layers=2, num_attention_heads=4,
+          num_key_value_heads=2, rms_norm_eps=1e-6, tie_word_embeddings=False,
+          rope_parameters={"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 64,
+                           "rope_theta": 1000000.0}),
+     [], [(r"^model\.", "")]),
+    # LongRoPE over a trained context of 4 (factor 64 / 4 = 16): 3 steps take the short factors, 9 the long
+    ("phi3_longrope", "Phi3Config", "Phi3ForCausalLM",
+     dict(vocab_size=1000, hidden_size=64, intermediate_size=160, num_hidden_layers=2, num_attention_heads=4,
+          num_key_value_heads=4, max_position_embeddings=64, original_max_position_embeddings=4, pad_token_id=0,
+          rope_parameters={"rope_type": "longrope", "rope_theta": 10000.0, "original_max_position_embeddings": 4,
+                           "short_factor": [1.0, 1.02, 1.05, 1.1, 1.2, 1.4, 1.7, 2.1],
+                           "long_factor": [1.1, 1.3, 1.8, 2.9, 5.4, 9.1, 14.5, 22.0]}),
+     [], [(r"^model\.", "")]),
     # caps of 2 and 3 bend every score and logit of these random weights (Gemma 2's 50 and 30 barely would)
     ("gemma2", "Gemma2Config", "Gemma2ForCausalLM",
      dict(vocab_size=1000, hidden_size=48, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
@@ -87,6 +119,8 @@ def test_spec_computes_hugging_faces_logits(stem: str, config_class: str, model_
     state = twin.state_dict()
     if stem == "falcon":
         state = _falcon_qkv(state, 4, 16)
+    if stem == "phi3_longrope":
+        state = _phi3_packed(state, 64, 160)
     rename: Callable[[str], str] = _gemma2_layers if stem == "gemma2" else (lambda k: k)
     for pattern, new in renames:
         state = {re.sub(pattern, new, k): v for k, v in state.items()}
