@@ -979,7 +979,7 @@ _TABLE: list[Code | LintCode] = [
          "the earlier ones would be cut, an attention no published model has.",
          "- {type: MultiheadAttention, num_heads: 32, num_kv_heads: 8, rotary: {}, window: 4096}",
          "Set causal: true (Mistral: sliding_window 4096 on its causal attention), or drop window: for an attention "
-         "that sees every key."),
+         "that sees every key; keys on both sides of each query (ModernBERT's local attention) are local_window:."),
     Code("V131", "rotary-scaling-keys", "A rotary scaling: lacks a key its type reads, or gives one of another "
          "type.",
          "Each rope scaling reads its own settings (Hugging Face's rope_scaling): linear reads factor; llama3 "
@@ -1016,6 +1016,15 @@ _TABLE: list[Code | LintCode] = [
          "long_factor: [1.0, 1.2], factor: 32, original_max_position_embeddings: 4096}}}",
          "Copy short_factor and long_factor whole from the model's rope_scaling, or set rotary: {dim: N} to the "
          "rotary width they were made for (twice their length)."),
+    Code("V158", "local-window-with-causal", "An attention is given local_window: together with causal: true or "
+         "window:.",
+         "local_window is ModernBERT's bidirectional local attention: each query sees the keys within "
+         "local_window // 2 steps before and after it. causal: true hides every later key and window: keeps a "
+         "causal window of the last keys; given together the masks contradict each other, and whichever won "
+         "would be a model other than the one written.",
+         "- {type: MultiheadAttention, num_heads: 12, rotary: {}, local_window: 128, causal: true}",
+         "For a causal sliding window (Mistral) write window: N with causal: true; for ModernBERT's local "
+         "attention keep local_window and set causal: false (no window:)."),
     Code("V133", "unit-offset-without-weight", "An RMSNorm is given add_unit_offset: true and elementwise_affine: "
          "false.",
          "add_unit_offset scales by 1 + weight (Gemma's RMSNorm, its weight starting at 0); without a weight there "

@@ -1049,14 +1049,15 @@ class HFAttention(nn.Module):
     Qwen2's biases on q/k/v alone (``o_bias``), Mistral's ``window`` (HF's sliding-window mask: key j
     visible to query i when i - window < j <= i), a scaled rope's ``inv_freq`` (and longrope's
     ``long_inv_freq`` past ``original`` steps, yarn's and longrope's ``attention_factor``), Gemma 2's ``scale``
-    (query_pre_attn_scalar ** -0.5) and ``softcap`` (tanh(scores / softcap)·softcap, before the mask)."""
+    (query_pre_attn_scalar ** -0.5) and ``softcap`` (tanh(scores / softcap)·softcap, before the mask), and
+    ModernBERT's bidirectional ``local`` window."""
 
     def __init__(self, e: int, heads: int, kv_heads: int, bias: bool = False, causal: bool = True,
                  theta: float = 10000.0, rotary_dim: int | None = None, interleaved: bool = False,
                  batch_first: bool = True, head_dim: int | None = None, o_bias: bool | None = None,
                  window: int | None = None, inv_freq: torch.Tensor | None = None, scale: float | None = None,
                  softcap: float | None = None, attention_factor: float = 1.0,
-                 long_inv_freq: torch.Tensor | None = None, original: int = 0) -> None:
+                 long_inv_freq: torch.Tensor | None = None, original: int = 0, local: int | None = None) -> None:
         super().__init__()
         self.heads, self.kv_heads, self.d = heads, kv_heads, head_dim or e // heads
         self.q_proj = nn.Linear(e, heads * self.d, bias=bias)
@@ -1068,6 +1069,7 @@ class HFAttention(nn.Module):
         self.scale, self.softcap = scale or self.d ** -0.5, softcap
         # yarn's and longrope's cos/sin factor; longrope's frequencies past the trained context (T > original)
         self.attention_factor, self.long_inv_freq, self.original = attention_factor, long_inv_freq, original
+        self.local = local  # ModernBERT's bidirectional window: keys within local // 2 of the query
         self.inv_freq = inv_freq if inv_freq is not None else 1.0 / (
             theta ** (torch.arange(0, self.rotary_dim, 2, dtype=torch.int64).float() / self.rotary_dim))
 
@@ -1100,6 +1102,9 @@ class HFAttention(nn.Module):
         if self.window:
             i, j = torch.arange(t)[:, None], torch.arange(t)[None]
             scores = scores.masked_fill(j <= i - self.window, float("-inf"))
+        if self.local:  # masking_utils.sliding_window_bidirectional_overlay: |q_idx - kv_idx| <= local // 2
+            i, j = torch.arange(t)[:, None], torch.arange(t)[None]
+            scores = scores.masked_fill((i - j).abs() > self.local // 2, float("-inf"))
         if pad is not None:
             scores = scores.masked_fill(pad[:, None, None, :], float("-inf"))
         out = (scores.softmax(-1) @ v).transpose(1, 2).reshape(b, t, -1)
@@ -1140,6 +1145,10 @@ def hf_yarn_inv_freq(dim: int, base: float, factor: float, original: int, beta_f
     return inv_freq, (0.1 * math.log(factor) + 1.0 if factor > 1 else 1.0)
 
 
+# ModernBERT's local attention: 2 keys on either side (local_window 4), the key-padding mask joining its mask
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 4, rotary: {base: 10000}, local_window: 4, "
+     "bias: false, masks: [key_padding], from: [inp, pad]}", {"inp": ("B", "T", 16), "pad": ("B", "T")},
+     lambda: HFAttention(16, 4, 4, causal=False, local=4), BT, dtypes={"pad": "bool"})
 # YaRN (Qwen2.5's long context: a ramp of the pairs from kept to divided by factor, cos and sin scaled by
 # 0.1·ln(4) + 1) and LongRoPE (Phi-3 128K: a factor per pair, the long ones once T passes the 4 trained steps)
 _YARN, _YARN_FACTOR = hf_yarn_inv_freq(8, 10000.0, 4.0, 16)

@@ -191,6 +191,22 @@ def test_the_window_hides_exactly_the_keys_mistral_hides() -> None:
     assert torch.equal(seen, window_oracle(t, window))
 
 
+def test_the_local_window_hides_exactly_the_keys_modernbert_hides() -> None:
+    # ModernBERT's local_attention 4: query i reads keys i - 2 .. i + 2, on both sides, and no other
+    t = 8
+    model = build_module(_spec("{type: MultiheadAttention, num_heads: 2, local_window: 4, rotary: {}}"), seed=0).eval()
+    x = torch.randn(1, t, 16)
+    seen = torch.zeros(t, t, dtype=torch.bool)
+    with torch.no_grad():
+        base = model(x)
+        for j in range(t):
+            moved = x.clone()
+            moved[0, j] += 1.0
+            seen[:, j] = (model(moved) - base).abs().amax(-1)[0] > 1e-6
+    i, j = torch.arange(t)[:, None], torch.arange(t)[None]
+    assert torch.equal(seen, (i - j).abs() <= 2)
+
+
 @pytest.mark.parametrize("layer", [
     "{type: MultiheadAttention, num_heads: 4, num_kv_heads: 2, head_dim: 6, window: 3, causal: true, "
     "bias: {qkv: true, out: false}, rotary: {base: 500, scaling: " + LLAMA31.replace("8192", "16") + "}}",
@@ -203,7 +219,8 @@ def test_the_window_hides_exactly_the_keys_mistral_hides() -> None:
     "original_max_position_embeddings: 3}}}",
     "{type: MultiheadAttention, num_heads: 2, causal: true, rotary: {scaling: {type: yarn, factor: 8, "
     "original_max_position_embeddings: 32}}}",
-], ids=["window-head-dim-llama3", "window-padding-linear", "softcap-longrope", "yarn"])
+    "{type: MultiheadAttention, num_heads: 2, local_window: 4, rotary: {}, bias: false}",  # ModernBERT
+], ids=["window-head-dim-llama3", "window-padding-linear", "softcap-longrope", "yarn", "local-window"])
 def test_direct_onnx_equals_pytorch_past_the_window(layer: str, tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
     from specc.backends.direct_export import export_direct
@@ -269,6 +286,8 @@ def test_head_dim_frees_embed_dim_from_the_head_count() -> None:
      "V131", "low_freq_factor is given too"),
     ("{type: MultiheadAttention, num_heads: 4, rotary: {scaling: {type: llama3, factor: 8, low_freq_factor: 4, "
      "high_freq_factor: 1, original_max_position_embeddings: 8192}}}", "V132", "swap the two"),
+    ("{type: MultiheadAttention, num_heads: 4, local_window: 8, causal: true}", "V158", "window (5) with causal"),
+    ("{type: MultiheadAttention, num_heads: 4, window: 4}", "V130", "local_window (8 for 4"),
     ("{type: MultiheadAttention, num_heads: 4, rotary: {scaling: {type: yarn, factor: 4, "
      "original_max_position_embeddings: 64, beta_fast: 1, beta_slow: 32}}}", "V156", "swap the two"),
     ("{type: MultiheadAttention, num_heads: 2, rotary: {scaling: {type: longrope, short_factor: [1, 2], "
@@ -280,7 +299,8 @@ def test_head_dim_frees_embed_dim_from_the_head_count() -> None:
     ("{type: MultiheadAttention, num_heads: 4, bias: {qkv: true, out: false}, add_bias_kv: true}", "V100",
      "drop bias:"),
 ], ids=["window-not-causal", "llama3-incomplete", "linear-with-llama3-keys", "llama3-band-inverted",
-        "yarn-ramp-reversed", "longrope-factor-count", "longrope-without-factor", "split-bias-bias-kv"])
+        "local-window-causal", "window-both-sides", "yarn-ramp-reversed", "longrope-factor-count",
+        "longrope-without-factor", "split-bias-bias-kv"])
 def test_wrong_combinations_are_refused_with_their_fix(layer: str, code: str, words: str) -> None:
     [(got, message, hint)] = _errors(layer)
     assert got == code and words in message + " " + hint, (message, hint)

@@ -21,7 +21,8 @@ three LayerNorms.
 ``rotary:`` (rotary position embeddings, ``scaling:`` for longer contexts) and ``num_kv_heads:``
 (grouped-query attention) make a MultiheadAttention the attention of LLaMA, Mistral and GPT-NeoX
 (``grouped_attention``), and so do ``head_dim:`` (Gemma's heads wider than embed_dim / num_heads),
-``window:`` (Mistral's sliding window), ``softcap:`` (Gemma 2's tanh bound on the scores) and
+``window:`` (Mistral's sliding window), ``local_window:`` (ModernBERT's bidirectional local attention),
+``softcap:`` (Gemma 2's tanh bound on the scores) and
 ``bias: {qkv, out}`` (Qwen2's biases on q/k/v alone):
 q/k/v/o projections of their own, Hugging Face's names, MACs T·2·E·H·head_dim +
 S·kv_heads·head_dim·(kdim + vdim) + 2·T·S·H·head_dim.
@@ -284,6 +285,10 @@ class MultiheadAttentionParams(LayerParams):
     # sliding-window causal attention (Mistral): a query sees at most its last `window` keys, itself included
     window: PositiveInt | None = Field(None, validation_alias=AliasChoices("window", "sliding_window"),
                                        examples=[4096])  # Mistral 7B's: what a wrong value's hint proposes
+    # ModernBERT's local attention, bidirectional: a query sees the keys within local_window // 2 steps on
+    # either side (Hugging Face's local_attention, 128: 64 each way)
+    local_window: PositiveInt | None = Field(None, validation_alias=AliasChoices("local_window", "local_attention"),
+                                             examples=[128])
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
     bias: bool | AttentionBias = True
     add_bias_kv: bool = False
@@ -310,9 +315,10 @@ class MultiheadAttention(LayerKind):
     min_inputs, max_inputs = 1, 5
     accepts = "any"  # masks may be bool; query/key/value are checked below
     summary = ("multi-head attention: self (one input) or cross (from: [query, key_value] or [q, k, v]); "
-               "rotary:, num_kv_heads:, head_dim:, window:, softcap: or bias: {qkv, out} make it LLaMA's (rotary "
+               "rotary:, num_kv_heads:, head_dim:, window:, softcap:, local_window: or bias: {qkv, out} make it "
+               "LLaMA's (rotary "
                "positions, grouped-query heads, Gemma's head width, Mistral's sliding window, Gemma 2's softcapped "
-               "scores, Qwen2's biases)")
+               "scores, Qwen2's biases); local_window: is ModernBERT's bidirectional local attention")
     form = "call"  # query, key and value
 
     def weights(self, args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
@@ -404,7 +410,8 @@ def grouped_weights(args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
 def llama_keys(p: MultiheadAttentionParams) -> list[str]:
     """The keys given that make attention LLaMA's, with separate q/k/v/o projections (which
     nn.MultiheadAttention's packed one cannot be): bias: as a mapping sets q/k/v's apart from o's."""
-    keys = [k for k in ("rotary", "num_kv_heads", "head_dim", "window", "softcap") if getattr(p, k) is not None]
+    keys = [k for k in ("rotary", "num_kv_heads", "head_dim", "window", "local_window", "softcap")
+            if getattr(p, k) is not None]
     return keys + ["bias"] * isinstance(p.bias, AttentionBias)
 
 
@@ -440,7 +447,19 @@ def grouped_attention(p: MultiheadAttentionParams, q: TensorType, e: int, kdim: 
         raise SpecError("V130", f"a sliding window of {p.window} keeps each query's last {p.window} keys up to "
                         "itself, a causal attention's window, but causal is false",
                         "set causal: true (Mistral's sliding window is causal); without a window every query "
-                        "sees every key", field="window")
+                        "sees every key; for keys on both sides of each query (ModernBERT's local attention) the key "
+                        f"is local_window ({2 * p.window} for {p.window} on either side) in place of window",
+                        field="window")
+    if p.local_window is not None and (p.causal or p.window is not None):
+        half = p.local_window // 2
+        given = "causal: true" if p.causal else f"window: {p.window}"
+        raise SpecError("V158", f"local_window {p.local_window} sees {half} keys on either side of each query "
+                        f"(ModernBERT's bidirectional local attention), and {given} also limits the keys: the two "
+                        "masks say different things",
+                        ("set causal: false for ModernBERT's local attention" if p.causal else
+                         "drop window for ModernBERT's local attention")
+                        + f"; for a causal window of the last {half + 1} keys, window ({half + 1}) with causal: true "
+                        "in place of local_window", field="local_window")
     heads = p.num_heads
     kv = p.num_kv_heads or heads
     if heads % kv:
@@ -485,7 +504,7 @@ def grouped_attention(p: MultiheadAttentionParams, q: TensorType, e: int, kdim: 
             "rotary_interleaved": bool(p.rotary and p.rotary.interleaved),
             # None where the plain attention's value holds: the generated code names only what differs
             "head_dim": head_dim if head_dim * heads != e else None, "out_bias": None if out_bias == bias else out_bias,
-            "window": p.window, "rotary_scaling": scaling, "softcap": p.softcap,
+            "window": p.window, "rotary_scaling": scaling, "softcap": p.softcap, "local_window": p.local_window,
             "masks": p.masks, "bool_masks": False, "float_attn": False}
     return LayerResult(TensorType(q.shape, q.dtype, q.notes), args, params, macs)
 

@@ -215,15 +215,21 @@ def _attn_mask(layer: Layer, m: str, dtype: str, rank: int, heads: int) -> str:
     return layer.op("Reshape", [m, layer.op("Concat", [layer.const([-1, heads]), steps], axis=0)])
 
 
-def _causal(layer: Layer, x: str, t_axis: int, t: DimLike, extra: int = 0, window: int | None = None) -> str:
+def _causal(layer: Layer, x: str, t_axis: int, t: DimLike, extra: int = 0, window: int | None = None,
+            local: int | None = None) -> str:
     """The (T, T + extra) mask of ``x``'s own length, built at run time: -inf where key j comes
     after query i (j > i), PyTorch's top-left causal mask; with a ``window`` also where j <= i - window
-    (Mistral's sliding window)."""
+    (Mistral's sliding window).  With ``local`` instead (ModernBERT's bidirectional local window, no
+    causal mask): -inf where |i - j| > local // 2."""
     length = layer.op("Reshape", [_dim(layer, x, t_axis, t), layer.const([], "int64")])
     zero, one = layer.const(0), layer.const(1)
     rows = layer.op("Reshape", [layer.op("Range", [zero, length, one]), layer.const([-1, 1])])
     width = layer.op("Add", [length, layer.const(extra)]) if extra else length
     cols = layer.op("Range", [zero, width, one])
+    if local:
+        distance = layer.op("Abs", [layer.op("Sub", [rows, cols])])
+        far = layer.op("Greater", [distance, layer.const(local // 2)])
+        return layer.op("Where", [far, _ft(layer, -math.inf), _ft(layer, 0.0)])
     later = layer.op("Greater", [cols, rows])
     if window:
         too_old = layer.op("Greater", [layer.op("Sub", [rows, cols]), layer.const(window - 1)])
@@ -391,6 +397,8 @@ def _grouped(layer: Layer) -> str:
         parts.append(_key_padding(layer, m, dtype))
     if args["causal"]:
         parts.append(_causal(layer, q_in, t_axis, layer.in_types[0].shape[t_axis], window=args.get("window")))
+    elif args.get("local_window"):
+        parts.append(_causal(layer, q_in, t_axis, layer.in_types[0].shape[t_axis], local=args["local_window"]))
     mask = _sum(layer, parts)
     if mask is not None:
         scores = layer.op("Add", [scores, mask])

@@ -7,7 +7,9 @@ head by angles position·base^(-2i/rotary_dim), stretched by ``rotary_scaling`` 
 rope_scaling: linear, llama3, yarn, longrope; the last two also scale cos and sin by their
 attention factor).  The angles are computed in forward from the sequence's own length,
 so one model runs at every length; positions are 0..T-1 for the queries and 0..S-1 for the keys.
-``window`` (Mistral's sliding window) hides from query i every key j <= i - window.  ``softcap``
+``window`` (Mistral's sliding window) hides from query i every key j <= i - window;
+``local_window`` (ModernBERT's bidirectional local attention, no causal mask) every key with
+|i - j| > local_window // 2.  ``softcap``
 (Gemma 2's attn_logit_softcapping) bounds the scaled scores to tanh(scores / softcap)·softcap before
 the masks, which no fused kernel does: the scores are then computed as Hugging Face's eager attention
 computes them, the softmax in float32.
@@ -49,6 +51,7 @@ class GroupedQueryAttention(nn.Module):
         window: int | None = None,
         rotary_scaling: dict | None = None,
         softcap: float | None = None,
+        local_window: int | None = None,
     ) -> None:
         super().__init__()
         self.num_heads, self.num_kv_heads = num_heads, num_kv_heads
@@ -68,7 +71,7 @@ class GroupedQueryAttention(nn.Module):
         self.rotary_dim, self.rotary_base = rotary_dim, rotary_base
         self.rotary_interleaved = rotary_interleaved
         self.window, self.rotary_scaling = window, rotary_scaling
-        self.softcap = softcap
+        self.softcap, self.local_window = softcap, local_window
 
     def inv_freq(self, device: torch.device, positions: torch.Tensor) -> torch.Tensor:
         """Each pair's angle per position, in float32 whatever x's type, as Hugging Face computes
@@ -198,6 +201,10 @@ class GroupedQueryAttention(nn.Module):
             later = ones.triu(1)
             if self.window:  # Mistral: query i sees keys i - window + 1 .. i
                 later = later | ones.tril(-self.window)
+        elif self.local_window:  # ModernBERT: query i sees keys j with |i - j| <= local_window // 2
+            ones = torch.ones(t, s, dtype=torch.bool, device=q.device)
+            half = self.local_window // 2
+            later = ones.triu(half + 1) | ones.tril(-half - 1)
         if key_padding_mask is not None:
             if key_padding_mask.dtype == torch.bool:
                 zeros = torch.zeros(
