@@ -1,7 +1,7 @@
 """Language models of tests/corpus/architectures against Hugging Face's own modules: each spec, built at its
 small default sizes, loads the state dict of the transformers model built from the matching config (random
 weights, nothing downloaded; renamed and unpacked as each spec's comment says) and computes its logits, at a
-length inside and one past Gemma 2's window (and Phi-3's trained context, where LongRoPE
+length inside and one past Gemma 2's and ModernBERT's windows (and Phi-3's trained context, where LongRoPE
 turns to its long factors).  transformers is no dependency of specc: this runs where it is
 installed (a throwaway venv with specc's requirements, pytest and transformers) and skips elsewhere;
 tests/test_published_params.py pins the counts at the published sizes in every run."""
@@ -54,6 +54,25 @@ def _phi3_packed(state: dict[str, torch.Tensor], d: int, ff: int) -> dict[str, t
     return out
 
 
+def _modernbert(state: dict[str, torch.Tensor], d: int) -> dict[str, torch.Tensor]:
+    """ModernBERT's attn.Wqkv is [q; k; v] by rows, attn.Wo the output projection; layers.0 is the spec's
+    first, layers.<3k + 1 + j> its triples.<k>.(local1, local2, full)[j]."""
+    out = {}
+    for key, w in state.items():
+        key = re.sub(r"^embeddings\.", "", key)
+        m = re.match(r"layers\.(\d+)\.(.*)", key)
+        if m:
+            i, rest = int(m.group(1)), m.group(2)
+            where = "first" if i == 0 else f"triples.{(i - 1) // 3}.{('local1', 'local2', 'full')[(i - 1) % 3]}"
+            key = f"{where}.{rest.replace('attn.Wo', 'attn.o_proj')}"
+        if key.endswith("attn.Wqkv.weight"):
+            stem = key[: -len("Wqkv.weight")]
+            out |= dict(zip((f"{stem}{n}_proj.weight" for n in "qkv"), w.split([d, d, d])))
+        else:
+            out[key] = w
+    return out
+
+
 def _gemma2_layers(key: str) -> str:
     """HF's layers.<i> alternate sliding (even i) and full (odd i) attention: the spec's pairs.<i // 2>."""
     m = re.match(r"layers\.(\d+)\.(.*)", key)
@@ -98,6 +117,11 @@ TWINS: list[tuple[str, str, str, dict, list[str], Renames]] = [
                            "short_factor": [1.0, 1.02, 1.05, 1.1, 1.2, 1.4, 1.7, 2.1],
                            "long_factor": [1.1, 1.3, 1.8, 2.9, 5.4, 9.1, 14.5, 22.0]}),
      [], [(r"^model\.", "")]),
+    # a local window of 4 (2 keys on either side): 9 steps reach past it; layers 0 and 3 global
+    ("modernbert", "ModernBertConfig", "ModernBertModel",
+     dict(vocab_size=1000, hidden_size=64, intermediate_size=96, num_hidden_layers=4, num_attention_heads=4,
+          local_attention=4, pad_token_id=0),
+     [], []),
     # caps of 2 and 3 bend every score and logit of these random weights (Gemma 2's 50 and 30 barely would)
     ("gemma2", "Gemma2Config", "Gemma2ForCausalLM",
      dict(vocab_size=1000, hidden_size=48, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
@@ -121,6 +145,8 @@ def test_spec_computes_hugging_faces_logits(stem: str, config_class: str, model_
         state = _falcon_qkv(state, 4, 16)
     if stem == "phi3_longrope":
         state = _phi3_packed(state, 64, 160)
+    if stem == "modernbert":
+        state = _modernbert(state, 64)
     rename: Callable[[str], str] = _gemma2_layers if stem == "gemma2" else (lambda k: k)
     for pattern, new in renames:
         state = {re.sub(pattern, new, k): v for k, v in state.items()}
@@ -133,4 +159,6 @@ def test_spec_computes_hugging_faces_logits(stem: str, config_class: str, model_
     for t in (3, 9):  # 9: past Gemma 2's window of 4
         ids = torch.randint(0, 1000, (2, t))
         with torch.no_grad():
-            torch.testing.assert_close(model(ids), twin(ids).logits, atol=1e-4, rtol=1e-4)
+            out = twin(ids)
+            want = out.logits if hasattr(out, "logits") else out.last_hidden_state  # ModernBertModel: no head
+            torch.testing.assert_close(model(ids), want, atol=1e-4, rtol=1e-4)

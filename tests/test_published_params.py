@@ -1666,12 +1666,14 @@ ROUND26 = [
     # microsoft/Phi-3-mini-128k-instruct: 48 factors per list for heads of 96 (their values add no parameter)
     ("phi3_longrope", dict(d=3072, heads=32, ff=8192, layers=32, vocab=32064, factor=32, original=4096),
      3_821_079_552),
+    ("modernbert", dict(d=768, heads=12, ff=1152, triples=7, vocab=50368), 149_014_272),  # ModernBERT-base
+    ("modernbert", dict(d=1024, heads=16, ff=2624, triples=9, vocab=50368), 394_781_696),  # ModernBERT-large
 ]
 
 
 def round26_params(stem: str, s: dict) -> int:
     """Each spec's comment's formula: the count follows the architecture, not the spec read back."""
-    d, vocab, layers = s["d"], s["vocab"], s.get("layers", 2 * s.get("pairs", 0))
+    d, vocab, layers = s["d"], s["vocab"], s.get("layers", 2 * s.get("pairs", 0) or 1 + 3 * s.get("triples", 0))
     if stem == "falcon":
         return vocab * d + layers * (d * (d + 2 * d // s["heads"]) + d * d + 8 * d * d + 2 * d) + 2 * d
     if stem in ("gpt_j", "phi2"):  # phi2's q/k/v/dense biases
@@ -1685,13 +1687,16 @@ def round26_params(stem: str, s: dict) -> int:
         return 2 * vocab * d + layers * (2 * d * d + 2 * d * kv + d + 2 * kv + 3 * d * s["ff"] + 2 * d) + d
     if stem == "phi3_longrope":
         return 2 * vocab * d + layers * (4 * d * d + 3 * d * s["ff"] + 2 * d) + d
+    if stem == "modernbert":  # ModernBertModel: bias-free norms, the first layer's attn_norm an Identity
+        return vocab * d + d + layers * (4 * d * d + 3 * d * s["ff"] + 2 * d) - d + d
     q, kv = s["heads"] * s["head_dim"], s["kv_heads"] * s["head_dim"]  # gemma2: four norms a layer
     return vocab * d + layers * (2 * d * q + 2 * d * kv + 3 * d * s["ff"] + 4 * d) + d
 
 
 @pytest.mark.parametrize(("stem", "sizes", "published"), ROUND26,
                          ids=["falcon-7b", "gpt-j-6b", "phi-2", "stablelm-2-1.6b", "olmo-1b", "olmo-7b", "gemma-2-2b",
-                              "gemma-2-9b", "qwen2.5-7b-yarn", "phi-3-mini-128k"])
+                              "gemma-2-9b", "qwen2.5-7b-yarn", "phi-3-mini-128k", "modernbert-base",
+                              "modernbert-large"])
 def test_round26_language_models_have_hugging_faces_counts(stem: str, sizes: dict, published: int) -> None:
     assert round26_params(stem, sizes) == published
     text = (ARCH / f"{stem}.yaml").read_text()
