@@ -318,8 +318,13 @@ def test_wrong_combinations_are_refused_with_their_fix(layer: str, code: str, wo
     ("{type: MultiheadAttention, num_heads: 4, partial_rotary_factor: 0.5}", "V001", "rotary: {dim: N}"),
     ("{type: MultiheadAttention, num_heads: 4, rotary: {scaling: {rope_type: dynamic, factor: 2}}}", "V003",
      "type: linear (position interpolation) or type: llama3"),
+    # Gemma 2's config keys: its scale, and the logits' softcap, which belongs after the LM head
+    ("{type: MultiheadAttention, num_heads: 4, rotary: {}, query_pre_attn_scalar: 144}", "V001", "scale: 0.0833333"),
+    ("{type: MultiheadAttention, num_heads: 4, rotary: {}, final_logit_softcapping: 30}", "V001",
+     "{type: Tanh}, {type: Mul, value: 30} after the LM head"),
 ], ids=["timm-qkv_bias", "hf-attention_bias", "hf-rope_theta", "theta-in-rotary", "hf-rope_scaling",
-        "rope_scaling-in-rotary", "hf-partial_rotary_factor", "dynamic-ntk"])
+        "rope_scaling-in-rotary", "hf-partial_rotary_factor", "dynamic-ntk", "gemma2-query_pre_attn_scalar",
+        "gemma2-final_logit_softcapping"])
 def test_hugging_face_and_timm_names_get_the_specs_way(layer: str, code: str, hint: str) -> None:
     [(got, _, given)] = _errors(layer)
     assert got == code and hint in given, given
