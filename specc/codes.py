@@ -979,7 +979,7 @@ _TABLE: list[Code | LintCode] = [
          "the earlier ones would be cut, an attention no published model has.",
          "- {type: MultiheadAttention, num_heads: 32, num_kv_heads: 8, rotary: {}, window: 4096}",
          "Set causal: true (Mistral: sliding_window 4096 on its causal attention), or drop window: for an attention "
-         "that sees every key."),
+         "that sees every key; keys on both sides of each query (ModernBERT's local attention) are local_window:."),
     Code("V131", "rotary-scaling-keys", "A rotary scaling: lacks a key its type reads, or gives one of another "
          "type.",
          "Each rope scaling reads its own settings (Hugging Face's rope_scaling): linear reads factor; llama3 "
@@ -997,6 +997,34 @@ _TABLE: list[Code | LintCode] = [
          "- {type: MultiheadAttention, num_heads: 32, rotary: {scaling: {type: llama3, factor: 8, low_freq_factor: 4, "
          "high_freq_factor: 1, original_max_position_embeddings: 8192}}}",
          "Give high_freq_factor above low_freq_factor (LLaMA 3.1: low_freq_factor: 1, high_freq_factor: 4)."),
+    # -- rope scaling past LLaMA 3.1: YaRN, LongRoPE (helper c26) -------------------------------------
+    Code("V156", "yarn-ramp-reversed", "A yarn rotary scaling's beta_fast is not above its beta_slow.",
+         "YaRN keeps the frequency of the rotary pairs that turn more than beta_fast times over the trained "
+         "context, divides by factor those that turn fewer than beta_slow times, and ramps between: with beta_fast "
+         "at or below beta_slow the ramp runs backwards (Hugging Face computes it without complaint), interpolating "
+         "the fast pairs and keeping the slow ones, a model that matches no checkpoint.",
+         "- {type: MultiheadAttention, num_heads: 28, num_kv_heads: 4, rotary: {scaling: {type: yarn, factor: 4, "
+         "original_max_position_embeddings: 32768, beta_fast: 1, beta_slow: 32}}}",
+         "Drop beta_fast and beta_slow to take Hugging Face's 32 and 1, or swap them if they are the wrong way "
+         "round."),
+    Code("V157", "longrope-factor-count", "A longrope rotary scaling's short_factor or long_factor does not give "
+         "one factor per rotary pair.",
+         "LongRoPE divides each pair's frequency by its own factor: a list of rotary dim / 2 entries (Phi-3-mini: "
+         "48 for heads of 96). Another count means the factors were made for another head width or "
+         "partial_rotary_factor; PyTorch would fail at the first forward, or broadcast one factor over all pairs.",
+         "- {type: MultiheadAttention, num_heads: 32, rotary: {scaling: {type: longrope, short_factor: [1.0, 1.1], "
+         "long_factor: [1.0, 1.2], factor: 32, original_max_position_embeddings: 4096}}}",
+         "Copy short_factor and long_factor whole from the model's rope_scaling, or set rotary: {dim: N} to the "
+         "rotary width they were made for (twice their length)."),
+    Code("V158", "local-window-with-causal", "An attention is given local_window: together with causal: true or "
+         "window:.",
+         "local_window is ModernBERT's bidirectional local attention: each query sees the keys within "
+         "local_window // 2 steps before and after it. causal: true hides every later key and window: keeps a "
+         "causal window of the last keys; given together the masks contradict each other, and whichever won "
+         "would be a model other than the one written.",
+         "- {type: MultiheadAttention, num_heads: 12, rotary: {}, local_window: 128, causal: true}",
+         "For a causal sliding window (Mistral) write window: N with causal: true; for ModernBERT's local "
+         "attention keep local_window and set causal: false (no window:)."),
     Code("V133", "unit-offset-without-weight", "An RMSNorm is given add_unit_offset: true and elementwise_affine: "
          "false.",
          "add_unit_offset scales by 1 + weight (Gemma's RMSNorm, its weight starting at 0); without a weight there "

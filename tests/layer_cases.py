@@ -1047,12 +1047,17 @@ class HFAttention(nn.Module):
     """LlamaAttention (eager) as Hugging Face writes it, with GPT-NeoX's partial rotary
     (``rotary_dim`` < head_dim: the rest passes), GPT-J's interleaved pairs, Gemma's ``head_dim``,
     Qwen2's biases on q/k/v alone (``o_bias``), Mistral's ``window`` (HF's sliding-window mask: key j
-    visible to query i when i - window < j <= i) and a scaled rope's ``inv_freq``."""
+    visible to query i when i - window < j <= i), a scaled rope's ``inv_freq`` (and longrope's
+    ``long_inv_freq`` past ``original`` steps, yarn's and longrope's ``attention_factor``), Gemma 2's ``scale``
+    (query_pre_attn_scalar ** -0.5) and ``softcap`` (tanh(scores / softcap)·softcap, before the mask), and
+    ModernBERT's bidirectional ``local`` window."""
 
     def __init__(self, e: int, heads: int, kv_heads: int, bias: bool = False, causal: bool = True,
                  theta: float = 10000.0, rotary_dim: int | None = None, interleaved: bool = False,
                  batch_first: bool = True, head_dim: int | None = None, o_bias: bool | None = None,
-                 window: int | None = None, inv_freq: torch.Tensor | None = None) -> None:
+                 window: int | None = None, inv_freq: torch.Tensor | None = None, scale: float | None = None,
+                 softcap: float | None = None, attention_factor: float = 1.0,
+                 long_inv_freq: torch.Tensor | None = None, original: int = 0, local: int | None = None) -> None:
         super().__init__()
         self.heads, self.kv_heads, self.d = heads, kv_heads, head_dim or e // heads
         self.q_proj = nn.Linear(e, heads * self.d, bias=bias)
@@ -1061,6 +1066,10 @@ class HFAttention(nn.Module):
         self.o_proj = nn.Linear(heads * self.d, e, bias=bias if o_bias is None else o_bias)
         self.causal, self.rotary_dim, self.interleaved = causal, rotary_dim or self.d, interleaved
         self.batch_first, self.window = batch_first, window
+        self.scale, self.softcap = scale or self.d ** -0.5, softcap
+        # yarn's and longrope's cos/sin factor; longrope's frequencies past the trained context (T > original)
+        self.attention_factor, self.long_inv_freq, self.original = attention_factor, long_inv_freq, original
+        self.local = local  # ModernBERT's bidirectional window: keys within local // 2 of the query
         self.inv_freq = inv_freq if inv_freq is not None else 1.0 / (
             theta ** (torch.arange(0, self.rotary_dim, 2, dtype=torch.int64).float() / self.rotary_dim))
 
@@ -1073,23 +1082,29 @@ class HFAttention(nn.Module):
         k = self.k_proj(x).view(b, t, -1, self.d).transpose(1, 2)
         v = self.v_proj(x).view(b, t, -1, self.d).transpose(1, 2)
         position_ids = torch.arange(t)[None].float()
-        freqs = (self.inv_freq[None, :, None] @ position_ids[:, None, :]).transpose(1, 2)  # (1, T, r/2)
+        inv_freq = self.long_inv_freq if self.long_inv_freq is not None and t > self.original else self.inv_freq
+        freqs = (inv_freq[None, :, None] @ position_ids[:, None, :]).transpose(1, 2)  # (1, T, r/2)
         r = self.rotary_dim
         if self.interleaved:
             emb, rotate = freqs.repeat_interleave(2, dim=-1), rotate_every_two
         else:
             emb, rotate = torch.cat((freqs, freqs), dim=-1), rotate_half
-        cos, sin = emb.cos()[:, None], emb.sin()[:, None]
+        cos, sin = emb.cos()[:, None] * self.attention_factor, emb.sin()[:, None] * self.attention_factor
         q_rot, q_pass, k_rot, k_pass = q[..., :r], q[..., r:], k[..., :r], k[..., r:]
         q = torch.cat(((q_rot * cos) + (rotate(q_rot) * sin), q_pass), dim=-1)
         k = torch.cat(((k_rot * cos) + (rotate(k_rot) * sin), k_pass), dim=-1)
         k, v = repeat_kv(k, self.heads // self.kv_heads), repeat_kv(v, self.heads // self.kv_heads)
-        scores = q @ k.transpose(2, 3) / math.sqrt(self.d)
+        scores = q @ k.transpose(2, 3) * self.scale
+        if self.softcap:  # Gemma 2's eager_attention_forward: softcapped before the mask
+            scores = torch.tanh(scores / self.softcap) * self.softcap
         if self.causal:
             scores = scores + torch.full((t, t), float("-inf")).triu(1)
         if self.window:
             i, j = torch.arange(t)[:, None], torch.arange(t)[None]
             scores = scores.masked_fill(j <= i - self.window, float("-inf"))
+        if self.local:  # masking_utils.sliding_window_bidirectional_overlay: |q_idx - kv_idx| <= local // 2
+            i, j = torch.arange(t)[:, None], torch.arange(t)[None]
+            scores = scores.masked_fill((i - j).abs() > self.local // 2, float("-inf"))
         if pad is not None:
             scores = scores.masked_fill(pad[:, None, None, :], float("-inf"))
         out = (scores.softmax(-1) @ v).transpose(1, 2).reshape(b, t, -1)
@@ -1113,6 +1128,45 @@ case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 4, num_kv_head
      {"inp": ("B", "T", 16)},
      lambda: HFAttention(16, 4, 2, bias=True, head_dim=6, o_bias=False, window=2,
                          inv_freq=1.0 / (10000.0 ** (torch.arange(0, 6, 2).float() / 6)) / 2), BT)
+def hf_yarn_inv_freq(dim: int, base: float, factor: float, original: int, beta_fast: float = 32,
+                     beta_slow: float = 1) -> tuple[torch.Tensor, float]:
+    """Hugging Face's _compute_yarn_parameters (transformers 5.24, modeling_rope_utils.py), truncate on and
+    no mscale: the inverse frequencies and the attention factor."""
+    def find_correction_dim(num_rotations: float) -> float:
+        return (dim * math.log(original / (num_rotations * 2 * math.pi))) / (2 * math.log(base))
+
+    low = max(math.floor(find_correction_dim(beta_fast)), 0)
+    high = min(math.ceil(find_correction_dim(beta_slow)), dim - 1)
+    if low == high:
+        high += 0.001
+    pos_freqs = base ** (torch.arange(0, dim, 2).to(dtype=torch.float) / dim)
+    extrapolation = 1 - torch.clamp((torch.arange(dim // 2, dtype=torch.float32) - low) / (high - low), 0, 1)
+    inv_freq = 1.0 / (factor * pos_freqs) * (1 - extrapolation) + 1.0 / pos_freqs * extrapolation
+    return inv_freq, (0.1 * math.log(factor) + 1.0 if factor > 1 else 1.0)
+
+
+# ModernBERT's local attention: 2 keys on either side (local_window 4), the key-padding mask joining its mask
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 4, rotary: {base: 10000}, local_window: 4, "
+     "bias: false, masks: [key_padding], from: [inp, pad]}", {"inp": ("B", "T", 16), "pad": ("B", "T")},
+     lambda: HFAttention(16, 4, 4, causal=False, local=4), BT, dtypes={"pad": "bool"})
+# YaRN (Qwen2.5's long context: a ramp of the pairs from kept to divided by factor, cos and sin scaled by
+# 0.1·ln(4) + 1) and LongRoPE (Phi-3 128K: a factor per pair, the long ones once T passes the 4 trained steps)
+_YARN, _YARN_FACTOR = hf_yarn_inv_freq(8, 10000.0, 4.0, 16)
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 2, num_kv_heads: 1, causal: true, bias: false, "
+     "rotary: {scaling: {type: yarn, factor: 4, original_max_position_embeddings: 16}}}", {"inp": ("B", "T", 16)},
+     lambda: HFAttention(16, 2, 1, inv_freq=_YARN, attention_factor=_YARN_FACTOR), BT)
+_SHORT, _LONG = [1.0, 1.5, 2.0, 3.0], [2.0, 4.0, 8.0, 16.0]
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 2, causal: true, rotary: {scaling: {type: longrope, "
+     f"short_factor: {_SHORT}, long_factor: {_LONG}, factor: 8, original_max_position_embeddings: 4}}}}}}",
+     {"inp": ("B", "T", 16)},
+     lambda: HFAttention(16, 2, 2, bias=True, inv_freq=1.0 / (torch.tensor(_SHORT) * 10000.0 ** (torch.arange(0, 8, 2)
+                                                                                            .float() / 8)),
+                         long_inv_freq=1.0 / (torch.tensor(_LONG) * 10000.0 ** (torch.arange(0, 8, 2).float() / 8)),
+                         original=4, attention_factor=math.sqrt(1 + math.log(8) / math.log(4))), BT)
+# Gemma 2's attention: query_pre_attn_scalar's scale, the scores softcapped (a cap of 0.5 bends every score), a window
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 4, num_kv_heads: 2, head_dim: 8, scale: 0.25, "
+     "softcap: 0.5, window: 3, rotary: {}, causal: true, bias: false}", {"inp": ("B", "T", 16)},
+     lambda: HFAttention(16, 4, 2, head_dim=8, scale=0.25, softcap=0.5, window=3), BT)
 
 # -- area A (issue 12): Sub, Div, Max, Min, Abs, Cast, Split, Chunk ---------------------------------
 

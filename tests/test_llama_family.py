@@ -69,7 +69,7 @@ def test_llama31_frequencies_are_hugging_faces() -> None:
     args = spec.graph.nodes[-1].result.args
     module = GroupedQueryAttention(4096, 32, 8, rotary_dim=args["rotary_dim"], rotary_base=args["rotary_base"],
                                    rotary_scaling=args["rotary_scaling"])
-    got = module.inv_freq(torch.device("cpu"))
+    got = module.inv_freq(torch.device("cpu"), torch.arange(8.0))
     want = hf_llama3_inv_freq(128, 500000.0, 8.0, 1.0, 4.0, 8192)
     assert torch.equal(got, want)
     assert torch.equal(torch.from_numpy(rotary_inv_freq(128, 500000.0, args["rotary_scaling"])), want)
@@ -90,7 +90,52 @@ def test_linear_scaling_is_position_interpolation() -> None:
     # transformers 5.24, ROPE_INIT_FUNCTIONS["linear"] at head_dim 16, factor 4
     pinned = [0.25, 0.07905694097280502, 0.02500000037252903, 0.007905694656074047, 0.0024999999441206455,
               0.0007905694656074047, 0.0002500000118743628, 7.905694656074047e-05]
-    assert module.inv_freq(torch.device("cpu")).tolist() == pytest.approx(pinned, rel=1e-7)
+    assert module.inv_freq(torch.device("cpu"), torch.arange(4.0)).tolist() == pytest.approx(pinned, rel=1e-7)
+
+
+def test_yarn_frequencies_and_attention_factor_are_hugging_faces() -> None:
+    from layer_cases import hf_yarn_inv_freq
+
+    from specc.targets.onnx.kinds.attention import rotary_inv_freq
+    from specc.targets.torch.support.grouped_attention import GroupedQueryAttention
+
+    # Qwen2.5-7B with its card's YaRN: heads of 128, rope_theta 1000000, factor 4 over 32768
+    spec = _spec("{type: MultiheadAttention, num_heads: 28, num_kv_heads: 4, rotary: {base: 1000000, scaling: "
+                 "{type: yarn, factor: 4, original_max_position_embeddings: 32768}}, causal: true}", "[B, T, 3584]")
+    args = spec.graph.nodes[-1].result.args
+    module = GroupedQueryAttention(3584, 28, 4, rotary_dim=args["rotary_dim"], rotary_base=args["rotary_base"],
+                                   rotary_scaling=args["rotary_scaling"])
+    got = module.inv_freq(torch.device("cpu"), torch.arange(8.0))
+    want, factor = hf_yarn_inv_freq(128, 1000000.0, 4.0, 32768)
+    assert torch.equal(got, want) and args["rotary_scaling"]["attention_factor"] == factor
+    torch.testing.assert_close(torch.from_numpy(rotary_inv_freq(128, 1000000.0, args["rotary_scaling"])), want)
+    # read from transformers 5.24's ROPE_INIT_FUNCTIONS["yarn"] on this config: kept (0), ramped (20, 30),
+    # divided by factor (40, 63); attention factor 0.1·ln 4 + 1
+    pinned = {0: 1.0, 20: 0.01333521492779255, 30: 0.0010643609566614032, 40: 4.4456985051510856e-05,
+              63: 3.102344408034696e-07}
+    for i, value in pinned.items():
+        assert got[i].item() == pytest.approx(value, rel=1e-6)
+    assert factor == pytest.approx(1.138629436111989, rel=1e-12)
+    # DeepSeek's mscale pair sets the attention factor as a ratio instead (transformers: 1.0857263992561355)
+    deepseek = _spec("{type: MultiheadAttention, num_heads: 8, rotary: {scaling: {type: yarn, factor: 40, "
+                     "original_max_position_embeddings: 4096, mscale: 1.0, mscale_all_dim: 0.707}}}", "[B, T, 512]")
+    assert deepseek.graph.nodes[-1].result.args["rotary_scaling"]["attention_factor"] == pytest.approx(
+        1.0857263992561355, rel=1e-12)
+
+
+def test_longrope_takes_its_long_factors_past_the_trained_context() -> None:
+    from specc.targets.torch.support.grouped_attention import GroupedQueryAttention
+
+    short, long = [1.0, 2.0, 4.0, 8.0], [3.0, 5.0, 7.0, 9.0]
+    spec = _spec(f"{{type: MultiheadAttention, num_heads: 2, rotary: {{scaling: {{type: longrope, "
+                 f"short_factor: {short}, long_factor: {long}, factor: 16, original_max_position_embeddings: 4}}}}}}")
+    args = spec.graph.nodes[-1].result.args
+    module = GroupedQueryAttention(16, 2, 2, rotary_dim=8, rotary_scaling=args["rotary_scaling"])
+    base = 10000.0 ** (torch.arange(0, 8, 2).float() / 8)
+    # transformers 5.24 (longrope_frequency_update): short while max(position_ids) + 1 <= 4, long after
+    assert torch.equal(module.inv_freq(torch.device("cpu"), torch.arange(4.0)), 1.0 / (torch.tensor(short) * base))
+    assert torch.equal(module.inv_freq(torch.device("cpu"), torch.arange(5.0)), 1.0 / (torch.tensor(long) * base))
+    assert args["rotary_scaling"]["attention_factor"] == pytest.approx(math.sqrt(1 + math.log(16) / math.log(4)))
 
 
 def window_oracle(t: int, window: int) -> torch.Tensor:
@@ -146,13 +191,36 @@ def test_the_window_hides_exactly_the_keys_mistral_hides() -> None:
     assert torch.equal(seen, window_oracle(t, window))
 
 
+def test_the_local_window_hides_exactly_the_keys_modernbert_hides() -> None:
+    # ModernBERT's local_attention 4: query i reads keys i - 2 .. i + 2, on both sides, and no other
+    t = 8
+    model = build_module(_spec("{type: MultiheadAttention, num_heads: 2, local_window: 4, rotary: {}}"), seed=0).eval()
+    x = torch.randn(1, t, 16)
+    seen = torch.zeros(t, t, dtype=torch.bool)
+    with torch.no_grad():
+        base = model(x)
+        for j in range(t):
+            moved = x.clone()
+            moved[0, j] += 1.0
+            seen[:, j] = (model(moved) - base).abs().amax(-1)[0] > 1e-6
+    i, j = torch.arange(t)[:, None], torch.arange(t)[None]
+    assert torch.equal(seen, (i - j).abs() <= 2)
+
+
 @pytest.mark.parametrize("layer", [
     "{type: MultiheadAttention, num_heads: 4, num_kv_heads: 2, head_dim: 6, window: 3, causal: true, "
     "bias: {qkv: true, out: false}, rotary: {base: 500, scaling: " + LLAMA31.replace("8192", "16") + "}}",
     # a window with key padding: the two masks join; batch second; linear scaling
     "{type: MultiheadAttention, num_heads: 2, head_dim: 4, window: 2, causal: true, batch_first: false, "
     "masks: [key_padding], from: [x, pad], rotary: {scaling: {type: linear, factor: 2}}}",
-], ids=["window-head-dim-llama3", "window-padding-linear"])
+    # Gemma 2's softcap on a window; LongRoPE turning to its long factors past 3 steps, YaRN's static ramp
+    "{type: MultiheadAttention, num_heads: 2, num_kv_heads: 1, window: 3, causal: true, softcap: 0.5, scale: 0.3, "
+    "rotary: {scaling: {type: longrope, short_factor: [1, 2, 3, 4], long_factor: [2, 5, 9, 20], factor: 8, "
+    "original_max_position_embeddings: 3}}}",
+    "{type: MultiheadAttention, num_heads: 2, causal: true, rotary: {scaling: {type: yarn, factor: 8, "
+    "original_max_position_embeddings: 32}}}",
+    "{type: MultiheadAttention, num_heads: 2, local_window: 4, rotary: {}, bias: false}",  # ModernBERT
+], ids=["window-head-dim-llama3", "window-padding-linear", "softcap-longrope", "yarn", "local-window"])
 def test_direct_onnx_equals_pytorch_past_the_window(layer: str, tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
     from specc.backends.direct_export import export_direct
@@ -218,11 +286,21 @@ def test_head_dim_frees_embed_dim_from_the_head_count() -> None:
      "V131", "low_freq_factor is given too"),
     ("{type: MultiheadAttention, num_heads: 4, rotary: {scaling: {type: llama3, factor: 8, low_freq_factor: 4, "
      "high_freq_factor: 1, original_max_position_embeddings: 8192}}}", "V132", "swap the two"),
+    ("{type: MultiheadAttention, num_heads: 4, local_window: 8, causal: true}", "V158", "window (5) with causal"),
+    ("{type: MultiheadAttention, num_heads: 4, window: 4}", "V130", "local_window (8 for 4"),
+    ("{type: MultiheadAttention, num_heads: 4, rotary: {scaling: {type: yarn, factor: 4, "
+     "original_max_position_embeddings: 64, beta_fast: 1, beta_slow: 32}}}", "V156", "swap the two"),
+    ("{type: MultiheadAttention, num_heads: 2, rotary: {scaling: {type: longrope, short_factor: [1, 2], "
+     "long_factor: [1, 2], factor: 8, original_max_position_embeddings: 64}}}", "V157", "rotary turns 4 pairs"),
+    ("{type: MultiheadAttention, num_heads: 4, rotary: {scaling: {type: longrope, short_factor: [1, 2], "
+     "long_factor: [1, 2], original_max_position_embeddings: 64}}}", "V131", "max_position_embeddings / "
+     "original_max_position_embeddings"),
     # a split bias is LLaMA's path, which has no bias_kv
     ("{type: MultiheadAttention, num_heads: 4, bias: {qkv: true, out: false}, add_bias_kv: true}", "V100",
      "drop bias:"),
 ], ids=["window-not-causal", "llama3-incomplete", "linear-with-llama3-keys", "llama3-band-inverted",
-        "split-bias-bias-kv"])
+        "local-window-causal", "window-both-sides", "yarn-ramp-reversed", "longrope-factor-count",
+        "longrope-without-factor", "split-bias-bias-kv"])
 def test_wrong_combinations_are_refused_with_their_fix(layer: str, code: str, words: str) -> None:
     [(got, message, hint)] = _errors(layer)
     assert got == code and words in message + " " + hint, (message, hint)
@@ -240,8 +318,13 @@ def test_wrong_combinations_are_refused_with_their_fix(layer: str, code: str, wo
     ("{type: MultiheadAttention, num_heads: 4, partial_rotary_factor: 0.5}", "V001", "rotary: {dim: N}"),
     ("{type: MultiheadAttention, num_heads: 4, rotary: {scaling: {rope_type: dynamic, factor: 2}}}", "V003",
      "type: linear (position interpolation) or type: llama3"),
+    # Gemma 2's config keys: its scale, and the logits' softcap, which belongs after the LM head
+    ("{type: MultiheadAttention, num_heads: 4, rotary: {}, query_pre_attn_scalar: 144}", "V001", "scale: 0.0833333"),
+    ("{type: MultiheadAttention, num_heads: 4, rotary: {}, final_logit_softcapping: 30}", "V001",
+     "{type: Tanh}, {type: Mul, value: 30} after the LM head"),
 ], ids=["timm-qkv_bias", "hf-attention_bias", "hf-rope_theta", "theta-in-rotary", "hf-rope_scaling",
-        "rope_scaling-in-rotary", "hf-partial_rotary_factor", "dynamic-ntk"])
+        "rope_scaling-in-rotary", "hf-partial_rotary_factor", "dynamic-ntk", "gemma2-query_pre_attn_scalar",
+        "gemma2-final_logit_softcapping"])
 def test_hugging_face_and_timm_names_get_the_specs_way(layer: str, code: str, hint: str) -> None:
     [(got, _, given)] = _errors(layer)
     assert got == code and hint in given, given

@@ -7,6 +7,7 @@ branch fails here even though it checks, builds and exports."""
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -1641,6 +1642,71 @@ def test_llama_family_has_hugging_faces_counts(stem: str, sizes: dict, published
         overrides.append(f"tied={str(bool(sizes.get('tied'))).lower()}")
     spec = specc.load(ARCH / stem, overrides=overrides)
     assert spec.check()["total_params"] == published
+
+# -- language models past LLaMA, round 26: parallel blocks, partial and interleaved rotary, multi-query heads,
+# non-parametric norms, Gemma 2's softcaps (tests/test_hf_twins.py computes HF's logits where transformers is) ---
+
+# Each count is transformers 5.24's for <Model>ForCausalLM(<Model>Config(...)) at the model card's sizes, built
+# on the meta device (no weights downloaded).
+ROUND26 = [
+    ("falcon", dict(d=4544, heads=71, layers=32, vocab=65024), 6_921_720_704),  # tiiuae/falcon-7b
+    # EleutherAI/gpt-j-6b: HF's parameters; the card's 6,053,381,344 is another count
+    ("gpt_j", dict(d=4096, heads=16, rotary_dim=64, layers=28, vocab=50400), 6_050_882_784),
+    ("phi2", dict(d=2560, heads=32, layers=32, vocab=51200), 2_779_683_840),  # microsoft/phi-2
+    ("stablelm2", dict(d=2048, heads=32, ff=5632, layers=24, vocab=100352), 1_644_515_328),  # stablelm-2-1_6b
+    ("olmo", dict(d=2048, heads=16, ff=8192, layers=16, vocab=50304, tied=True), 1_176_764_416),  # OLMo-1B-hf
+    ("olmo", dict(d=4096, heads=32, ff=11008, layers=32, vocab=50304, tied=False), 6_888_095_744),  # OLMo-7B-hf
+    ("gemma2", dict(d=2304, heads=8, kv_heads=4, head_dim=256, ff=9216, pairs=13, vocab=256000),
+     2_614_341_888),  # google/gemma-2-2b
+    ("gemma2", dict(d=3584, heads=16, kv_heads=8, head_dim=256, ff=14336, pairs=21, vocab=256000),
+     9_241_705_984),  # google/gemma-2-9b
+    # Qwen/Qwen2.5-7B-Instruct with the YaRN rope_scaling of its card (no parameter of its own)
+    ("qwen2_5_yarn", dict(d=3584, heads=28, kv_heads=4, ff=18944, layers=28, vocab=152064, original=32768),
+     7_615_616_512),
+    # microsoft/Phi-3-mini-128k-instruct: 48 factors per list for heads of 96 (their values add no parameter)
+    ("phi3_longrope", dict(d=3072, heads=32, ff=8192, layers=32, vocab=32064, factor=32, original=4096),
+     3_821_079_552),
+    ("modernbert", dict(d=768, heads=12, ff=1152, triples=7, vocab=50368), 149_014_272),  # ModernBERT-base
+    ("modernbert", dict(d=1024, heads=16, ff=2624, triples=9, vocab=50368), 394_781_696),  # ModernBERT-large
+]
+
+
+def round26_params(stem: str, s: dict) -> int:
+    """Each spec's comment's formula: the count follows the architecture, not the spec read back."""
+    d, vocab, layers = s["d"], s["vocab"], s.get("layers", 2 * s.get("pairs", 0) or 1 + 3 * s.get("triples", 0))
+    if stem == "falcon":
+        return vocab * d + layers * (d * (d + 2 * d // s["heads"]) + d * d + 8 * d * d + 2 * d) + 2 * d
+    if stem in ("gpt_j", "phi2"):  # phi2's q/k/v/dense biases
+        return 2 * vocab * d + vocab + layers * (12 * d * d + 7 * d + (4 * d if stem == "phi2" else 0)) + 2 * d
+    if stem == "stablelm2":
+        return 2 * vocab * d + layers * (4 * d * d + 3 * d + 3 * d * s["ff"] + 4 * d) + 2 * d
+    if stem == "olmo":
+        return vocab * d * (1 if s["tied"] else 2) + layers * (4 * d * d + 3 * d * s["ff"])
+    if stem == "qwen2_5_yarn":
+        kv = s["kv_heads"] * d // s["heads"]
+        return 2 * vocab * d + layers * (2 * d * d + 2 * d * kv + d + 2 * kv + 3 * d * s["ff"] + 2 * d) + d
+    if stem == "phi3_longrope":
+        return 2 * vocab * d + layers * (4 * d * d + 3 * d * s["ff"] + 2 * d) + d
+    if stem == "modernbert":  # ModernBertModel: bias-free norms, the first layer's attn_norm an Identity
+        return vocab * d + d + layers * (4 * d * d + 3 * d * s["ff"] + 2 * d) - d + d
+    q, kv = s["heads"] * s["head_dim"], s["kv_heads"] * s["head_dim"]  # gemma2: four norms a layer
+    return vocab * d + layers * (2 * d * q + 2 * d * kv + 3 * d * s["ff"] + 4 * d) + d
+
+
+@pytest.mark.parametrize(("stem", "sizes", "published"), ROUND26,
+                         ids=["falcon-7b", "gpt-j-6b", "phi-2", "stablelm-2-1.6b", "olmo-1b", "olmo-7b", "gemma-2-2b",
+                              "gemma-2-9b", "qwen2.5-7b-yarn", "phi-3-mini-128k", "modernbert-base",
+                              "modernbert-large"])
+def test_round26_language_models_have_hugging_faces_counts(stem: str, sizes: dict, published: int) -> None:
+    assert round26_params(stem, sizes) == published
+    text = (ARCH / f"{stem}.yaml").read_text()
+    if stem == "phi3_longrope":  # overrides are scalars: the 48-entry factor lists of heads of 96 go into vars
+        ones = ", ".join(["1.0"] * 48)
+        text = re.sub(r"short: \[[^]]*\], long: \[[^]]*\]", f"short: [{ones}], long: [{ones}]", text)
+    spec = specc.loads(text, f"{stem}.yaml", overrides=sizes)
+    assert spec.ok, [(d.code, d.message) for d in spec.errors]
+    assert spec.check()["total_params"] == published
+
 
 # -- published architectures written from their reference code, round 24 ------------------------------------------
 

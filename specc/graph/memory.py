@@ -198,22 +198,24 @@ def _seq(t: TensorType, batch_first: bool) -> tuple[DimLike, DimLike]:
 
 
 def _attention(q: TensorType, kv: TensorType, e: int, heads: int, dropout: float, batch_first: bool,
-               same: bool, w: int, fused: bool = True) -> DimLike:
+               same: bool, w: int, fused: bool = True, capped: bool = False) -> DimLike:
     """What nn.MultiheadAttention (need_weights=False) keeps beyond its inputs: the projections (one
     packed q,k,v of 3E for self-attention, q and a packed k,v otherwise), the heads' q and k, the
     attended values before out_proj, and with dropout the math kernel's probabilities (softmax,
     mask, dropped: 3 of B·H·T·S); without dropout, the fused kernel keeps the projections, its
-    output and a log-sum-exp per head and position."""
+    output and a log-sum-exp per head and position.  ``capped`` (Gemma 2's softcap) takes the math
+    path whatever the dropout, and keeps the tanh's output of B·H·T·S beside the softmax's."""
     b, t = _seq(q, batch_first)
     _, s = _seq(kv, batch_first)
     nq, nk = mul(b, t), mul(b, s)
     proj = mul(nq, 3 * e) if same else add(mul(nq, e), mul(nk, 2 * e))
-    if dropout == 0:  # the fused kernel: q, k, v (views of the projections), its output and log-sum-exp
+    if dropout == 0 and not capped:  # the fused kernel: q, k, v (views of the projections), its output and log-sum-exp
         copies = 0 if fused else add(mul(nq, e), mul(nk, 2 * e))  # q, k, v made contiguous per head
         return _b(add(add(add(proj, mul(nq, e)), mul(nq, heads)), copies), w)
     heads_qk = add(mul(nq, e), mul(nk, e))  # the math kernel's scaled q and transposed k
     out = mul(nq, 2 * e)  # the attended values, and out_proj's input (a contiguous copy of them)
-    probs = mul(mul(nq, s), (3 if dropout > 0 else 1) * heads)  # softmax's output (with dropout: mask, dropped)
+    # softmax's output (with dropout: mask, dropped), and a softcap's tanh output
+    probs = mul(mul(nq, s), ((3 if dropout > 0 else 1) + int(capped)) * heads)
     return _b(add(add(add(proj, heads_qk), out), probs), w)
 
 
@@ -454,7 +456,8 @@ def kind_saves(layer: LayerKind, a: dict[str, Any], ins: list[TensorType], outs:
             masks = add(masks, _b(n, 4))
         return Saved(inputs=tuple(range(tensors)),
                      extra=add(_attention(x, kv, a["embed_dim"], a["num_heads"], a.get("dropout", 0.0),
-                                          a.get("batch_first", True), tensors == 1, w, plain), masks))
+                                          a.get("batch_first", True), tensors == 1, w, plain,
+                                          bool(a.get("softcap"))), masks))
     if kind in ("TransformerEncoderLayer", "TransformerEncoder"):
         layers = a.get("num_layers", 1)
         extra = mul(_encoder_layer(x, a, w), layers)

@@ -21,7 +21,9 @@ three LayerNorms.
 ``rotary:`` (rotary position embeddings, ``scaling:`` for longer contexts) and ``num_kv_heads:``
 (grouped-query attention) make a MultiheadAttention the attention of LLaMA, Mistral and GPT-NeoX
 (``grouped_attention``), and so do ``head_dim:`` (Gemma's heads wider than embed_dim / num_heads),
-``window:`` (Mistral's sliding window) and ``bias: {qkv, out}`` (Qwen2's biases on q/k/v alone):
+``window:`` (Mistral's sliding window), ``local_window:`` (ModernBERT's bidirectional local attention),
+``softcap:`` (Gemma 2's tanh bound on the scores) and
+``bias: {qkv, out}`` (Qwen2's biases on q/k/v alone):
 q/k/v/o projections of their own, Hugging Face's names, MACs T·2·E·H·head_dim +
 S·kv_heads·head_dim·(kdim + vdim) + 2·T·S·H·head_dim.
 
@@ -32,6 +34,7 @@ model runs, and exports, at every T.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from pydantic import AliasChoices, ConfigDict, Field, PositiveFloat, PositiveInt, field_validator
@@ -184,17 +187,32 @@ class RotaryScaling(LayerParams):
     ``linear`` divides every frequency by ``factor`` (position interpolation); ``llama3`` (LLaMA 3.1)
     divides the frequencies whose wavelength exceeds original_max_position_embeddings / low_freq_factor
     by ``factor``, keeps those shorter than original_max_position_embeddings / high_freq_factor, and
-    blends the band between."""
+    blends the band between; ``yarn`` (Qwen2.5's long context, DeepSeek) divides the slow pairs by
+    ``factor``, keeps the fast ones (the ramp between set by beta_fast and beta_slow) and scales cos and
+    sin by an attention factor; ``longrope`` (Phi-3 128K) divides each pair by its own short_factor, or
+    long_factor once the sequence is longer than original_max_position_embeddings, and scales cos and
+    sin likewise."""
 
     # type, or Hugging Face's rope_type: the JSON schema (specc schema) takes either, one of them
     model_config = ConfigDict(**LayerParams.model_config,
                               json_schema_extra=lambda schema: _either_name(schema, "type", "rope_type"))
 
-    type: Literal["linear", "llama3"] = Field(validation_alias=AliasChoices("type", "rope_type"))
-    factor: PositiveFloat
+    type: Literal["linear", "llama3", "yarn", "longrope"] = Field(validation_alias=AliasChoices("type", "rope_type"))
+    factor: PositiveFloat | None = None
     low_freq_factor: PositiveFloat | None = None
     high_freq_factor: PositiveFloat | None = None
     original_max_position_embeddings: PositiveInt | None = None
+    # yarn's ramp: pairs turning more than beta_fast times over the trained context keep their frequency,
+    # those turning fewer than beta_slow times are divided by factor (Hugging Face's defaults 32 and 1)
+    beta_fast: PositiveFloat | None = None
+    beta_slow: PositiveFloat | None = None
+    # what multiplies cos and sin (yarn, longrope); None: computed from factor as Hugging Face does
+    attention_factor: PositiveFloat | None = None
+    mscale: PositiveFloat | None = None
+    mscale_all_dim: PositiveFloat | None = None
+    truncate: bool | None = None  # yarn: the ramp's ends rounded to whole pairs (Hugging Face's default true)
+    short_factor: tuple[PositiveFloat, ...] | None = None
+    long_factor: tuple[PositiveFloat, ...] | None = None
 
     @field_validator("type", mode="before")
     @classmethod
@@ -202,16 +220,29 @@ class RotaryScaling(LayerParams):
         """Hugging Face's other rope types, named with what to write instead."""
         if v == "default":
             raise ValueError("scaling type default is no scaling; drop scaling: from rotary:")
-        if v in ("dynamic", "yarn", "longrope"):
-            raise ValueError(f"scaling type {v} is not offered: its angles depend on the length of the sequence "
-                             "(dynamic: the longest one the module has seen so far), not on the settings alone; "
-                             "write type: linear (position interpolation) or type: llama3")
+        if v == "dynamic":
+            raise ValueError("scaling type dynamic is not offered: its angles depend on the longest sequence the "
+                             "module has seen so far, a state, not on the settings and the sequence alone; write "
+                             "type: yarn (NTK-aware, static), type: linear (position interpolation) or type: llama3")
         return v
 
 
-# the keys each scaling type reads besides its type, in Hugging Face's order
+# the keys each scaling type needs besides its type, in Hugging Face's order, then those it may take
 SCALING_KEYS = {"linear": ("factor",),
-                "llama3": ("factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings")}
+                "llama3": ("factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"),
+                "yarn": ("factor", "original_max_position_embeddings"),
+                "longrope": ("short_factor", "long_factor", "original_max_position_embeddings")}
+SCALING_OPTIONAL = {"yarn": ("beta_fast", "beta_slow", "attention_factor", "mscale", "mscale_all_dim", "truncate"),
+                    "longrope": ("factor", "attention_factor")}
+# what each type's V131 hint proposes: a published model's rope_scaling
+SCALING_EXAMPLE = {
+    "linear": "scaling: {type: linear, factor: 4}",
+    "llama3": ("scaling: {type: llama3, factor: 8, low_freq_factor: 1, high_freq_factor: 4, "
+               "original_max_position_embeddings: 8192} (LLaMA 3.1)"),
+    "yarn": "scaling: {type: yarn, factor: 4, original_max_position_embeddings: 32768} (Qwen2.5's 128K)",
+    "longrope": ("scaling: {type: longrope, short_factor: [...], long_factor: [...], factor: 32, "
+                 "original_max_position_embeddings: 4096} (Phi-3-mini-128k: a factor per pair of the rotary)"),
+}
 
 
 class AttentionBias(LayerParams):
@@ -254,6 +285,10 @@ class MultiheadAttentionParams(LayerParams):
     # sliding-window causal attention (Mistral): a query sees at most its last `window` keys, itself included
     window: PositiveInt | None = Field(None, validation_alias=AliasChoices("window", "sliding_window"),
                                        examples=[4096])  # Mistral 7B's: what a wrong value's hint proposes
+    # ModernBERT's local attention, bidirectional: a query sees the keys within local_window // 2 steps on
+    # either side (Hugging Face's local_attention, 128: 64 each way)
+    local_window: PositiveInt | None = Field(None, validation_alias=AliasChoices("local_window", "local_attention"),
+                                             examples=[128])
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
     bias: bool | AttentionBias = True
     add_bias_kv: bool = False
@@ -265,6 +300,10 @@ class MultiheadAttentionParams(LayerParams):
     masks: tuple[Mask, ...] = ()
     # what multiplies q·kᵀ: None is PyTorch's 1/√(embed_dim / num_heads); T5 attends with 1.0
     scale: PositiveFloat | None = None
+    # Gemma 2's attention-logit softcapping: the scaled scores become tanh(scores / softcap)·softcap, kept
+    # within ±softcap, before the masks (Hugging Face's attn_logit_softcapping, 50.0 in Gemma 2)
+    softcap: PositiveFloat | None = Field(None, validation_alias=AliasChoices("softcap", "attn_logit_softcapping"),
+                                          examples=[50.0])
 
     _masks = field_validator("masks")(_unique_masks)
 
@@ -276,8 +315,10 @@ class MultiheadAttention(LayerKind):
     min_inputs, max_inputs = 1, 5
     accepts = "any"  # masks may be bool; query/key/value are checked below
     summary = ("multi-head attention: self (one input) or cross (from: [query, key_value] or [q, k, v]); "
-               "rotary:, num_kv_heads:, head_dim:, window: or bias: {qkv, out} make it LLaMA's (rotary positions, "
-               "grouped-query heads, Gemma's head width, Mistral's sliding window, Qwen2's biases)")
+               "rotary:, num_kv_heads:, head_dim:, window:, softcap:, local_window: or bias: {qkv, out} make it "
+               "LLaMA's (rotary "
+               "positions, grouped-query heads, Gemma's head width, Mistral's sliding window, Gemma 2's softcapped "
+               "scores, Qwen2's biases); local_window: is ModernBERT's bidirectional local attention")
     form = "call"  # query, key and value
 
     def weights(self, args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
@@ -369,7 +410,8 @@ def grouped_weights(args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
 def llama_keys(p: MultiheadAttentionParams) -> list[str]:
     """The keys given that make attention LLaMA's, with separate q/k/v/o projections (which
     nn.MultiheadAttention's packed one cannot be): bias: as a mapping sets q/k/v's apart from o's."""
-    keys = [k for k in ("rotary", "num_kv_heads", "head_dim", "window") if getattr(p, k) is not None]
+    keys = [k for k in ("rotary", "num_kv_heads", "head_dim", "window", "local_window", "softcap")
+            if getattr(p, k) is not None]
     return keys + ["bias"] * isinstance(p.bias, AttentionBias)
 
 
@@ -405,7 +447,19 @@ def grouped_attention(p: MultiheadAttentionParams, q: TensorType, e: int, kdim: 
         raise SpecError("V130", f"a sliding window of {p.window} keeps each query's last {p.window} keys up to "
                         "itself, a causal attention's window, but causal is false",
                         "set causal: true (Mistral's sliding window is causal); without a window every query "
-                        "sees every key", field="window")
+                        "sees every key; for keys on both sides of each query (ModernBERT's local attention) the key "
+                        f"is local_window ({2 * p.window} for {p.window} on either side) in place of window",
+                        field="window")
+    if p.local_window is not None and (p.causal or p.window is not None):
+        half = p.local_window // 2
+        given = "causal: true" if p.causal else f"window: {p.window}"
+        raise SpecError("V158", f"local_window {p.local_window} sees {half} keys on either side of each query "
+                        f"(ModernBERT's bidirectional local attention), and {given} also limits the keys: the two "
+                        "masks say different things",
+                        ("set causal: false for ModernBERT's local attention" if p.causal else
+                         "drop window for ModernBERT's local attention")
+                        + f"; for a causal window of the last {half + 1} keys, window ({half + 1}) with causal: true "
+                        "in place of local_window", field="local_window")
     heads = p.num_heads
     kv = p.num_kv_heads or heads
     if heads % kv:
@@ -436,7 +490,7 @@ def grouped_attention(p: MultiheadAttentionParams, q: TensorType, e: int, kdim: 
                    else "an odd count, but rotary turns features in pairs")
             hint = f"write rotary: {{dim: {fix}}} (the first {fix} features of each head turn)" if fix else fewer
             raise SpecError("S040", f"{given} is {why} ({width})", hint, field="rotary")
-    scaling = _rotary_scaling(p.rotary.scaling) if p.rotary is not None and p.rotary.scaling else None
+    scaling = _rotary_scaling(p.rotary.scaling, rotary_dim or 0) if p.rotary is not None and p.rotary.scaling else None
     bias, out_bias = (p.bias.qkv, p.bias.out) if isinstance(p.bias, AttentionBias) else (p.bias, p.bias)
     q_dim, kv_dim = heads * head_dim, kv * head_dim
     params = (e * q_dim + kv_dim * kdim + kv_dim * vdim + q_dim * e + int(bias) * (q_dim + 2 * kv_dim)
@@ -450,38 +504,83 @@ def grouped_attention(p: MultiheadAttentionParams, q: TensorType, e: int, kdim: 
             "rotary_interleaved": bool(p.rotary and p.rotary.interleaved),
             # None where the plain attention's value holds: the generated code names only what differs
             "head_dim": head_dim if head_dim * heads != e else None, "out_bias": None if out_bias == bias else out_bias,
-            "window": p.window, "rotary_scaling": scaling,
+            "window": p.window, "rotary_scaling": scaling, "softcap": p.softcap, "local_window": p.local_window,
             "masks": p.masks, "bool_masks": False, "float_attn": False}
     return LayerResult(TensorType(q.shape, q.dtype, q.notes), args, params, macs)
 
 
-def _rotary_scaling(s: RotaryScaling) -> dict[str, Any]:
-    """The scaling's settings its type reads, as Hugging Face's rope_scaling names them; the keys of
-    another type, or a missing one, are V131 (a silently ignored factor would be a wrong model)."""
-    wanted = SCALING_KEYS[s.type]
-    given = {k: getattr(s, k) for k in ("factor", "low_freq_factor", "high_freq_factor",
-                                        "original_max_position_embeddings") if getattr(s, k) is not None}
-    llama31 = ("scaling: {type: llama3, factor: 8, low_freq_factor: 1, high_freq_factor: 4, "
-               "original_max_position_embeddings: 8192} (LLaMA 3.1)")
+def _rotary_scaling(s: RotaryScaling, rotary_dim: int) -> dict[str, Any]:
+    """The scaling's settings its type reads, as Hugging Face's rope_scaling names them, with yarn's and
+    longrope's attention factor computed as Hugging Face computes it; the keys of another type, or a
+    missing one, are V131 (a silently ignored factor would be a wrong model)."""
+    wanted, optional = SCALING_KEYS[s.type], SCALING_OPTIONAL.get(s.type, ())
+    given = {k: getattr(s, k) for k in RotaryScaling.model_fields if k != "type" and getattr(s, k) is not None}
+    example = SCALING_EXAMPLE[s.type]
     missing = [k for k in wanted if k not in given]
+    if s.type == "longrope" and "factor" not in given and "attention_factor" not in given:
+        missing.append("factor")  # Hugging Face reads max_position_embeddings / original_... then
     if missing:
-        raise SpecError("V131", f"rotary scaling type {s.type} reads {', '.join(wanted)}, but "
-                        f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not given",
-                        f"write {llama31}, with the values of the model's rope_scaling", field="rotary")
-    extra = [k for k in given if k not in wanted]
+        also = (" (longrope's factor is max_position_embeddings / original_max_position_embeddings, which sets "
+                "its attention factor)") if "factor" in missing and s.type == "longrope" else ""
+        raise SpecError("V131", f"rotary scaling type {s.type} reads {', '.join(wanted + optional)}, but "
+                        f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not given{also}",
+                        f"write {example}, with the values of the model's rope_scaling", field="rotary")
+    extra = [k for k in given if k not in wanted + optional]
     if extra:
-        raise SpecError("V131", f"rotary scaling type {s.type} reads {', '.join(wanted)} alone, but "
-                        f"{', '.join(extra)} {'is' if len(extra) == 1 else 'are'} given too (llama3's)",
-                        f"write type: llama3 to blend the frequency band as LLaMA 3.1 does, or drop "
-                        f"{', '.join(extra)}", field="rotary")
+        owners = [t for t in SCALING_KEYS if all(k in SCALING_KEYS[t] + SCALING_OPTIONAL.get(t, ()) for k in extra)]
+        whose = f" ({owners[0]}'s)" if owners else ""
+        instead = (f"write type: {owners[0]} if the model's rope_scaling is {owners[0]}'s, or drop "
+                   if owners else "drop ")
+        raise SpecError("V131", f"rotary scaling type {s.type} reads {', '.join(wanted + optional)} alone, but "
+                        f"{', '.join(extra)} {'is' if len(extra) == 1 else 'are'} given too{whose}",
+                        f"{instead}{', '.join(extra)}", field="rotary")
     if s.type == "llama3" and given["high_freq_factor"] <= given["low_freq_factor"]:
         raise SpecError("V132", f"llama3 scaling's high_freq_factor {given['high_freq_factor']:g} is not above its "
                         f"low_freq_factor {given['low_freq_factor']:g}: the band blended between the two "
                         "wavelengths is empty (the blend divides by high_freq_factor - low_freq_factor)",
                         "LLaMA 3.1 writes low_freq_factor: 1 and high_freq_factor: 4; swap the two if they are the "
                         "wrong way round", field="rotary")
-    return {"type": s.type, **{k: float(v) if k != "original_max_position_embeddings" else int(v)
-                               for k, v in given.items()}}
+    out: dict[str, Any] = {"type": s.type}
+    for k, v in given.items():
+        out[k] = int(v) if k == "original_max_position_embeddings" else v if isinstance(v, bool) else \
+            [float(f) for f in v] if isinstance(v, tuple) else float(v)
+    if s.type == "yarn":
+        fast, slow = out.setdefault("beta_fast", 32.0), out.setdefault("beta_slow", 1.0)
+        if fast <= slow:
+            raise SpecError("V156", f"yarn scaling's beta_fast {fast:g} is not above its beta_slow {slow:g}: the "
+                            "ramp from the pairs kept (turning more than beta_fast times over the trained context) "
+                            "to those divided by factor (fewer than beta_slow) would run backwards, interpolating "
+                            "the fast pairs and keeping the slow ones", "Hugging Face's defaults are beta_fast: 32 "
+                            "and beta_slow: 1 (drop both to take them); swap the two if they are the wrong way round",
+                            field="rotary")
+        out.setdefault("truncate", True)
+        out["attention_factor"] = _yarn_attention_factor(out)
+    if s.type == "longrope":
+        for key in ("short_factor", "long_factor"):
+            if len(out[key]) != rotary_dim // 2:
+                raise SpecError("V157", f"longrope's {key} has {len(out[key])} entries, but the rotary turns "
+                                f"{rotary_dim // 2} pairs (rotary dim {rotary_dim}): one factor divides each pair's "
+                                "frequency", f"give {key} {rotary_dim // 2} entries, the model's rope_scaling's "
+                                "(its head_dim · partial_rotary_factor / 2), or set the rotary dim the factors were "
+                                f"made for (rotary: {{dim: {2 * len(out[key])}}})", field="rotary")
+        if "attention_factor" not in out:
+            factor, old = out["factor"], out["original_max_position_embeddings"]
+            out["attention_factor"] = 1.0 if factor <= 1.0 else math.sqrt(1 + math.log(factor) / math.log(old))
+    return out
+
+
+def _yarn_attention_factor(s: dict[str, Any]) -> float:
+    """Hugging Face's _compute_yarn_parameters: the given attention_factor, else DeepSeek's ratio of two
+    mscales, else 0.1·ln(factor) + 1."""
+    if "attention_factor" in s:
+        return float(s["attention_factor"])
+
+    def get_mscale(scale: float, mscale: float = 1.0) -> float:
+        return 1.0 if scale <= 1 else 0.1 * mscale * math.log(scale) + 1.0
+
+    if s.get("mscale") and s.get("mscale_all_dim"):
+        return float(get_mscale(s["factor"], s["mscale"]) / get_mscale(s["factor"], s["mscale_all_dim"]))
+    return get_mscale(s["factor"])
 
 
 class EncoderLayerParams(LayerParams):

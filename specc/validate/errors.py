@@ -463,6 +463,12 @@ def attention_config_key(key: str, value: Any, where: list[str]) -> str | None:
                 "proj_bias)")
     if key == "proj_bias" and not where:
         return f"replace it with bias: {{qkv: true, out: {shown}}} (timm's qkv_bias is the qkv entry)"
+    if key == "query_pre_attn_scalar" and not where and isinstance(value, int | float) and value > 0:
+        # Gemma 2 scales the scores by query_pre_attn_scalar ** -0.5 in place of 1/√head_dim
+        return f"replace it with scale: {value ** -0.5:.10g} (query_pre_attn_scalar ** -0.5, what multiplies q·kᵀ)"
+    if key == "final_logit_softcapping" and not where:
+        return (f"remove it: the logits' softcap is the model's last layers, {{type: Div, value: {shown}}}, "
+                f"{{type: Tanh}}, {{type: Mul, value: {shown}}} after the LM head (softcap: here caps the scores)")
     return None
 
 

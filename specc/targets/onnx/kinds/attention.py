@@ -215,15 +215,21 @@ def _attn_mask(layer: Layer, m: str, dtype: str, rank: int, heads: int) -> str:
     return layer.op("Reshape", [m, layer.op("Concat", [layer.const([-1, heads]), steps], axis=0)])
 
 
-def _causal(layer: Layer, x: str, t_axis: int, t: DimLike, extra: int = 0, window: int | None = None) -> str:
+def _causal(layer: Layer, x: str, t_axis: int, t: DimLike, extra: int = 0, window: int | None = None,
+            local: int | None = None) -> str:
     """The (T, T + extra) mask of ``x``'s own length, built at run time: -inf where key j comes
     after query i (j > i), PyTorch's top-left causal mask; with a ``window`` also where j <= i - window
-    (Mistral's sliding window)."""
+    (Mistral's sliding window).  With ``local`` instead (ModernBERT's bidirectional local window, no
+    causal mask): -inf where |i - j| > local // 2."""
     length = layer.op("Reshape", [_dim(layer, x, t_axis, t), layer.const([], "int64")])
     zero, one = layer.const(0), layer.const(1)
     rows = layer.op("Reshape", [layer.op("Range", [zero, length, one]), layer.const([-1, 1])])
     width = layer.op("Add", [length, layer.const(extra)]) if extra else length
     cols = layer.op("Range", [zero, width, one])
+    if local:
+        distance = layer.op("Abs", [layer.op("Sub", [rows, cols])])
+        far = layer.op("Greater", [distance, layer.const(local // 2)])
+        return layer.op("Where", [far, _ft(layer, -math.inf), _ft(layer, 0.0)])
     later = layer.op("Greater", [cols, rows])
     if window:
         too_old = layer.op("Greater", [layer.op("Sub", [rows, cols]), layer.const(window - 1)])
@@ -255,15 +261,24 @@ def _masks(layer: Layer, names: tuple[str, ...], first: int) -> dict[str, tuple[
 
 # -- the kinds --------------------------------------------------------------------------------------------
 
-def rotary_inv_freq(d: int, base: float, scaling: dict[str, Any] | None) -> np.ndarray:
+def rotary_inv_freq(d: int, base: float, scaling: dict[str, Any] | None, longer: bool = False) -> np.ndarray:
     """Hugging Face's inv_freq in float32, as GroupedQueryAttention.inv_freq computes it: each pair's
     angle per position, scaled as rope_scaling says (linear: divided by factor; llama3: long
-    wavelengths divided by factor, short ones kept, the band between blended)."""
-    inv = (1.0 / (np.float32(base) ** (np.arange(0, d, 2).astype(np.float32) / np.float32(d)))).astype(np.float32)
+    wavelengths divided by factor, short ones kept, the band between blended; yarn: a ramp from kept
+    to divided by factor; longrope: each pair divided by its short factor, or with ``longer`` (a
+    sequence past the trained context) its long one)."""
+    steps = np.arange(0, d, 2).astype(np.float32) / np.float32(d)
+    kind = scaling["type"] if scaling else None
+    if kind == "longrope":
+        factors = np.asarray(scaling["long_factor" if longer else "short_factor"], np.float32)  # type: ignore[index]
+        return (np.float32(1.0) / (factors * np.float32(base) ** steps)).astype(np.float32)
+    if kind == "yarn":
+        return _yarn_inv_freq(d, base, scaling)  # type: ignore[arg-type]
+    inv = (1.0 / (np.float32(base) ** steps)).astype(np.float32)
     if scaling is None:
         return inv
     factor = np.float32(scaling["factor"])
-    if scaling["type"] == "linear":
+    if kind == "linear":
         return (inv / factor).astype(np.float32)
     old = np.float32(scaling["original_max_position_embeddings"])
     low, high = np.float32(scaling["low_freq_factor"]), np.float32(scaling["high_freq_factor"])
@@ -274,6 +289,27 @@ def rotary_inv_freq(d: int, base: float, scaling: dict[str, Any] | None) -> np.n
     return np.where(wavelen > old / low, inv / factor, kept).astype(np.float32)
 
 
+def _yarn_inv_freq(d: int, base: float, s: dict[str, Any]) -> np.ndarray:
+    """GroupedQueryAttention.yarn (Hugging Face's _compute_yarn_parameters) in float32."""
+    old = s["original_max_position_embeddings"]
+
+    def pair(rotations: float) -> float:
+        return (d * math.log(old / (rotations * 2 * math.pi))) / (2 * math.log(base))
+
+    low, high = pair(s["beta_fast"]), pair(s["beta_slow"])
+    if s["truncate"]:
+        low, high = math.floor(low), math.ceil(high)
+    low, high = max(low, 0), min(high, d - 1)
+    if low == high:
+        high += 0.001
+    ramp = (np.arange(d // 2, dtype=np.float32) - np.float32(low)) / np.float32(high - low)
+    kept = np.float32(1) - np.clip(ramp, 0, 1)
+    pos_freqs = np.float32(base) ** (np.arange(0, d, 2).astype(np.float32) / np.float32(d))
+    inv = (np.float32(1) / (np.float32(s["factor"]) * pos_freqs)) * (np.float32(1) - kept) + \
+        (np.float32(1) / pos_freqs) * kept
+    return inv.astype(np.float32)
+
+
 def _rotary(layer: Layer, x: str, t_axis_of: str, t_axis: int, t: DimLike, head_dim: int) -> str:
     """``x`` (B, heads, T, head_dim) with its first rotary_dim features turned by position 0..T-1,
     T read from ``t_axis_of`` at run time: x·cos + rotate(x)·sin, where rotate is a Gather of each
@@ -281,25 +317,36 @@ def _rotary(layer: Layer, x: str, t_axis_of: str, t_axis: int, t: DimLike, head_
     rotary_dim get the angle 0 (cos 1, sin 0), which keeps them as they are."""
     args = layer.args
     d = int(args["rotary_dim"])
-    inv = rotary_inv_freq(d, float(args["rotary_base"]), args.get("rotary_scaling"))
+    scaling = args.get("rotary_scaling")
     half = d // 2
+    rest = head_dim - d
     if args["rotary_interleaved"]:
-        freqs = np.repeat(inv, 2)
         partner = [i + 1 if i % 2 == 0 else i - 1 for i in range(d)]
         sign = [-1.0 if i % 2 == 0 else 1.0 for i in range(d)]
     else:
-        freqs = np.concatenate([inv, inv])
         partner = [*range(half, d), *range(half)]
         sign = [-1.0] * half + [1.0] * half
-    rest = head_dim - d
-    freqs = np.concatenate([freqs, np.zeros(rest, np.float32)])
     partner += range(d, head_dim)
     sign += [0.0] * rest
+
+    def table(inv: np.ndarray) -> str:
+        """Each feature's angle per position, (head_dim,): its pair's, 0 past rotary_dim."""
+        freqs = np.repeat(inv, 2) if args["rotary_interleaved"] else np.concatenate([inv, inv])
+        return layer.const(np.concatenate([freqs, np.zeros(rest, np.float32)]).tolist(), "float32")
+
     length = layer.op("Reshape", [_dim(layer, t_axis_of, t_axis, t), layer.const([], "int64")])
+    freqs = table(rotary_inv_freq(d, float(args["rotary_base"]), scaling))
+    if scaling and scaling["type"] == "longrope":  # the long factors once T passes the trained context
+        longer = layer.op("Greater", [length, layer.const(int(scaling["original_max_position_embeddings"]))])
+        freqs = layer.op("Where", [longer, table(rotary_inv_freq(d, float(args["rotary_base"]), scaling, True)),
+                                   freqs])
     steps = layer.op("Range", [layer.const(0), length, layer.const(1)])
     positions = layer.op("Reshape", [layer.op("Cast", [steps], to=ELEM["float32"]), layer.const([-1, 1])])
-    angles = layer.op("Mul", [positions, layer.const(freqs.tolist(), "float32")])  # (T, head_dim)
+    angles = layer.op("Mul", [positions, freqs])  # (T, head_dim)
     cos, sin = layer.op("Cos", [angles]), layer.op("Sin", [angles])
+    if scaling and "attention_factor" in scaling:  # yarn, longrope: cos and sin scaled, in float32
+        factor = layer.const([float(scaling["attention_factor"])], "float32")
+        cos, sin = layer.op("Mul", [cos, factor]), layer.op("Mul", [sin, factor])
     if layer.float_dtype != "float32":
         cos, sin = (layer.op("Cast", [a], to=ELEM[layer.float_dtype]) for a in (cos, sin))
     turned = layer.op("Mul", [layer.op("Gather", [x, layer.const(partner)], axis=3), _ft(layer, sign)])
@@ -309,7 +356,8 @@ def _rotary(layer: Layer, x: str, t_axis_of: str, t_axis: int, t: DimLike, head_
 def _grouped(layer: Layer) -> str:
     """Attention with q/k/v/o projections of their own, num_kv_heads key/value heads repeated for
     their groups of query heads (an Expand and a Reshape), rotary embeddings on q and k, and the
-    causal mask built from the length: support/grouped_attention.py's GroupedQueryAttention."""
+    causal mask built from the length, Gemma 2's softcap on the scores: support/grouped_attention.py's
+    GroupedQueryAttention."""
     args = layer.args
     n = len(layer.inputs) - len(args["masks"])
     q_in = layer.inputs[0]
@@ -339,6 +387,9 @@ def _grouped(layer: Layer) -> str:
     scale = 1.0 / math.sqrt(d) if args["scale"] is None else float(args["scale"])
     scores = layer.op("MatMul", [q, layer.op("Transpose", [k], perm=[0, 1, 3, 2])])
     scores = layer.op("Mul", [scores, _ft(layer, scale)])
+    if args.get("softcap"):  # Gemma 2: tanh(scores / softcap)·softcap, before the masks
+        cap = _ft(layer, float(args["softcap"]))
+        scores = layer.op("Mul", [layer.op("Tanh", [layer.op("Div", [scores, cap])]), cap])
     parts = []
     given = _masks(layer, tuple(args["masks"]), n)
     if "key_padding" in given:
@@ -346,6 +397,8 @@ def _grouped(layer: Layer) -> str:
         parts.append(_key_padding(layer, m, dtype))
     if args["causal"]:
         parts.append(_causal(layer, q_in, t_axis, layer.in_types[0].shape[t_axis], window=args.get("window")))
+    elif args.get("local_window"):
+        parts.append(_causal(layer, q_in, t_axis, layer.in_types[0].shape[t_axis], local=args["local_window"]))
     mask = _sum(layer, parts)
     if mask is not None:
         scores = layer.op("Add", [scores, mask])

@@ -104,7 +104,8 @@ class _GroupedQueryAttention(Lowering):
     positional = ("embed_dim", "num_heads", "num_kv_heads")
     defaults = {"bias": True, "kdim": None, "vdim": None, "dropout": 0.0, "batch_first": True, "scale": None,
                 "causal": False, "rotary_dim": None, "rotary_base": 10000.0, "rotary_interleaved": False,
-                "head_dim": None, "out_bias": None, "window": None, "rotary_scaling": None}
+                "head_dim": None, "out_bias": None, "window": None, "rotary_scaling": None, "softcap": None,
+                "local_window": None}
 
 
 class _Encoder(_Masked):

@@ -4,12 +4,20 @@ key/value heads each shared by ``num_heads / num_kv_heads`` query heads (grouped
 1 is multi-query), heads of ``head_dim`` features (embed_dim / num_heads unless given, Gemma's 256),
 and rotary position embeddings turning the first ``rotary_dim`` features of every query and key
 head by angles position·base^(-2i/rotary_dim), stretched by ``rotary_scaling`` (Hugging Face's
-rope_scaling: linear, llama3).  The angles are computed in forward from the sequence's own length,
+rope_scaling: linear, llama3, yarn, longrope; the last two also scale cos and sin by their
+attention factor).  The angles are computed in forward from the sequence's own length,
 so one model runs at every length; positions are 0..T-1 for the queries and 0..S-1 for the keys.
-``window`` (Mistral's sliding window) hides from query i every key j <= i - window.
+``window`` (Mistral's sliding window) hides from query i every key j <= i - window;
+``local_window`` (ModernBERT's bidirectional local attention, no causal mask) every key with
+|i - j| > local_window // 2.  ``softcap``
+(Gemma 2's attn_logit_softcapping) bounds the scaled scores to tanh(scores / softcap)·softcap before
+the masks, which no fused kernel does: the scores are then computed as Hugging Face's eager attention
+computes them, the softmax in float32.
 
 A real module so that ruff lints it and tests import it; the emitter reads the text below
 the marker (``specc.targets.torch.support.text``)."""
+
+import math
 
 import torch
 from torch import nn
@@ -42,6 +50,8 @@ class GroupedQueryAttention(nn.Module):
         out_bias: bool | None = None,
         window: int | None = None,
         rotary_scaling: dict | None = None,
+        softcap: float | None = None,
+        local_window: int | None = None,
     ) -> None:
         super().__init__()
         self.num_heads, self.num_kv_heads = num_heads, num_kv_heads
@@ -61,18 +71,31 @@ class GroupedQueryAttention(nn.Module):
         self.rotary_dim, self.rotary_base = rotary_dim, rotary_base
         self.rotary_interleaved = rotary_interleaved
         self.window, self.rotary_scaling = window, rotary_scaling
+        self.softcap, self.local_window = softcap, local_window
 
-    def inv_freq(self, device: torch.device) -> torch.Tensor:
+    def inv_freq(self, device: torch.device, positions: torch.Tensor) -> torch.Tensor:
         """Each pair's angle per position, in float32 whatever x's type, as Hugging Face computes
-        them (no buffer: .half() would round it); scaled as its rope_scaling (linear, llama3)."""
+        them (no buffer: .half() would round it); scaled as its rope_scaling (linear, llama3, yarn,
+        longrope: the long factors once ``positions`` run past the trained context)."""
         d = self.rotary_dim
         steps = torch.arange(0, d, 2, device=device, dtype=torch.int64).float() / d
-        inv_freq = 1.0 / (self.rotary_base**steps)
         scaling = self.rotary_scaling
-        if scaling is None:
+        kind = scaling["type"] if scaling else None
+        if kind == "longrope":  # Phi-3: one factor per pair, short or long by the sequence's length
+            old = scaling["original_max_position_embeddings"]
+            short, long = (
+                torch.tensor(scaling[k], dtype=torch.float32, device=device)
+                for k in ("short_factor", "long_factor")
+            )
+            factors = torch.where(positions[-1:] >= old, long, short)
+            return 1.0 / (factors * self.rotary_base**steps)
+        if kind == "yarn":
+            return self.yarn(steps, scaling)
+        inv_freq = 1.0 / (self.rotary_base**steps)
+        if kind is None:
             return inv_freq
         factor = scaling["factor"]
-        if scaling["type"] == "linear":  # position interpolation: positions / factor
+        if kind == "linear":  # position interpolation: positions / factor
             return inv_freq / factor
         # LLaMA 3.1: long wavelengths slowed by factor, short ones kept, the band between blended
         old = scaling["original_max_position_embeddings"]
@@ -83,12 +106,32 @@ class GroupedQueryAttention(nn.Module):
         kept = torch.where(wavelen < old / high, inv_freq, blended)
         return torch.where(wavelen > old / low, inv_freq / factor, kept)
 
+    def yarn(self, steps: torch.Tensor, scaling: dict) -> torch.Tensor:
+        """Hugging Face's _compute_yarn_parameters: pairs turning more than beta_fast times over the
+        trained context keep their frequency, those under beta_slow are divided by factor, a linear
+        ramp between."""
+        d, base, factor = self.rotary_dim, self.rotary_base, scaling["factor"]
+        old = scaling["original_max_position_embeddings"]
+
+        def pair(rotations: float) -> float:
+            return (d * math.log(old / (rotations * 2 * math.pi))) / (2 * math.log(base))
+
+        low, high = pair(scaling["beta_fast"]), pair(scaling["beta_slow"])
+        if scaling["truncate"]:
+            low, high = math.floor(low), math.ceil(high)
+        low, high = max(low, 0), min(high, d - 1)
+        if low == high:
+            high += 0.001  # Hugging Face's guard against a ramp of no width
+        ramp = (torch.arange(d // 2, dtype=torch.float32, device=steps.device) - low) / (high - low)
+        kept = 1 - torch.clamp(ramp, 0, 1)
+        pos_freqs = base**steps
+        return (1.0 / (factor * pos_freqs)) * (1 - kept) + (1.0 / pos_freqs) * kept
+
     def rotate(self, x: torch.Tensor) -> torch.Tensor:
         """x (B, heads, T, head_dim) with its first rotary_dim features turned by position."""
         d = self.rotary_dim
-        inv_freq = self.inv_freq(x.device)
         positions = torch.arange(x.shape[2], device=x.device, dtype=torch.float32)
-        angles = torch.outer(positions, inv_freq)  # (T, d / 2)
+        angles = torch.outer(positions, self.inv_freq(x.device, positions))  # (T, d / 2)
         turned, kept = x[..., :d], x[..., d:]
         if self.rotary_interleaved:  # pairs (0, 1), (2, 3)...: GPT-J, Meta's LLaMA
             angles = angles[:, :, None].expand(-1, -1, 2).flatten(-2)
@@ -97,8 +140,29 @@ class GroupedQueryAttention(nn.Module):
         else:  # pairs (i, i + d/2): Hugging Face's rotate_half
             angles = torch.cat((angles, angles), dim=-1)
             half = torch.cat((-turned[..., d // 2 :], turned[..., : d // 2]), dim=-1)
-        cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)
+        cos, sin = angles.cos(), angles.sin()
+        if self.rotary_scaling and "attention_factor" in self.rotary_scaling:  # yarn, longrope
+            cos = cos * self.rotary_scaling["attention_factor"]
+            sin = sin * self.rotary_scaling["attention_factor"]
+        cos, sin = cos.to(x.dtype), sin.to(x.dtype)
         return torch.cat((turned * cos + half * sin, kept), dim=-1)
+
+    def capped(
+        self,
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        mask: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """Gemma 2's eager attention: the scaled scores softcapped, then masked, softmax in float32."""
+        scale = self.head_dim**-0.5 if self.scale is None else self.scale
+        scores = torch.matmul(q, k.transpose(2, 3)) * scale
+        scores = torch.tanh(scores / self.softcap) * self.softcap
+        if mask is not None:
+            scores = scores + mask
+        weights = torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
+        weights = F.dropout(weights, p=self.dropout, training=self.training)
+        return torch.matmul(weights, v)
 
     def forward(
         self,
@@ -132,11 +196,15 @@ class GroupedQueryAttention(nn.Module):
             v = v[:, :, None].expand(b, self.num_kv_heads, groups, s, self.head_dim)
             v = v.reshape(b, self.num_heads, s, self.head_dim)
         mask, hidden, later = None, None, None
-        if self.causal and (key_padding_mask is not None or self.window):
+        if self.causal and (key_padding_mask is not None or self.window or self.softcap):
             ones = torch.ones(t, s, dtype=torch.bool, device=q.device)
             later = ones.triu(1)
             if self.window:  # Mistral: query i sees keys i - window + 1 .. i
                 later = later | ones.tril(-self.window)
+        elif self.local_window:  # ModernBERT: query i sees keys j with |i - j| <= local_window // 2
+            ones = torch.ones(t, s, dtype=torch.bool, device=q.device)
+            half = self.local_window // 2
+            later = ones.triu(half + 1) | ones.tril(-half - 1)
         if key_padding_mask is not None:
             if key_padding_mask.dtype == torch.bool:
                 zeros = torch.zeros(
@@ -152,15 +220,18 @@ class GroupedQueryAttention(nn.Module):
         elif later is not None:  # each query keeps itself: no row is all hidden
             mask = torch.zeros(t, s, dtype=q.dtype, device=q.device)
             mask = mask.masked_fill(later, float("-inf"))
-        out = F.scaled_dot_product_attention(
-            q,
-            k,
-            v,
-            attn_mask=mask,
-            dropout_p=self.dropout if self.training else 0.0,
-            is_causal=self.causal and mask is None,
-            scale=self.scale,
-        )
+        if self.softcap:
+            out = self.capped(q, k, v, mask)
+        else:
+            out = F.scaled_dot_product_attention(
+                q,
+                k,
+                v,
+                attn_mask=mask,
+                dropout_p=self.dropout if self.training else 0.0,
+                is_causal=self.causal and mask is None,
+                scale=self.scale,
+            )
         if hidden is not None:
             out = out.masked_fill(hidden, 0.0)
         out = self.o_proj(

@@ -1,0 +1,166 @@
+"""Language models of tests/corpus/architectures against Hugging Face's own modules: each spec, built at its
+small default sizes, loads the state dict of the transformers model built from the matching config (random
+weights, nothing downloaded; renamed and unpacked as each spec's comment says) and computes its logits, at a
+length inside and one past Gemma 2's and ModernBERT's windows (and Phi-3's trained context, where LongRoPE
+turns to its long factors).  transformers is no dependency of specc: this runs where it is
+installed (a throwaway venv with specc's requirements, pytest and transformers) and skips elsewhere;
+tests/test_published_params.py pins the counts at the published sizes in every run.  To run it:
+``python3 -m venv /tmp/ref && /tmp/ref/bin/pip install torch transformers pyyaml pydantic jinja2 pytest``, then
+``PYTHONPATH=. /tmp/ref/bin/python -m pytest tests/test_hf_twins.py`` (transformers 5.24: 9 passed, ~50 s)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import specc
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from specc.backends.torch_build import build_module  # noqa: E402
+
+ARCH = Path(__file__).resolve().parent / "corpus" / "architectures"
+Renames = list[tuple[str, str]]
+
+
+def _falcon_qkv(state: dict[str, torch.Tensor], heads: int, head_dim: int) -> dict[str, torch.Tensor]:
+    """falcon-7b's query_key_value (multi_query): heads·head_dim rows of q, then one head of k, one of v."""
+    out = {}
+    for key, w in state.items():
+        if key.endswith("query_key_value.weight"):
+            stem = key[: -len("query_key_value.weight")]
+            q, k, v = w.split([heads * head_dim, head_dim, head_dim])
+            out |= {f"{stem}q_proj.weight": q, f"{stem}k_proj.weight": k, f"{stem}v_proj.weight": v}
+        else:
+            out[key] = w
+    return out
+
+
+def _phi3_packed(state: dict[str, torch.Tensor], d: int, ff: int) -> dict[str, torch.Tensor]:
+    """Phi-3's qkv_proj is [q_proj; k_proj; v_proj] by rows (as many key/value heads as query heads here),
+    gate_up_proj [gate_proj; up_proj]."""
+    out = {}
+    for key, w in state.items():
+        if key.endswith("qkv_proj.weight"):
+            stem = key[: -len("qkv_proj.weight")]
+            out |= dict(zip((f"{stem}{n}_proj.weight" for n in "qkv"), w.split([d, d, d])))
+        elif key.endswith("gate_up_proj.weight"):
+            stem = key[: -len("gate_up_proj.weight")]
+            out |= {f"{stem}gate_proj.weight": w[:ff], f"{stem}up_proj.weight": w[ff:]}
+        else:
+            out[key] = w
+    return out
+
+
+def _modernbert(state: dict[str, torch.Tensor], d: int) -> dict[str, torch.Tensor]:
+    """ModernBERT's attn.Wqkv is [q; k; v] by rows, attn.Wo the output projection; layers.0 is the spec's
+    first, layers.<3k + 1 + j> its triples.<k>.(local1, local2, full)[j]."""
+    out = {}
+    for key, w in state.items():
+        key = re.sub(r"^embeddings\.", "", key)
+        m = re.match(r"layers\.(\d+)\.(.*)", key)
+        if m:
+            i, rest = int(m.group(1)), m.group(2)
+            where = "first" if i == 0 else f"triples.{(i - 1) // 3}.{('local1', 'local2', 'full')[(i - 1) % 3]}"
+            key = f"{where}.{rest.replace('attn.Wo', 'attn.o_proj')}"
+        if key.endswith("attn.Wqkv.weight"):
+            stem = key[: -len("Wqkv.weight")]
+            out |= dict(zip((f"{stem}{n}_proj.weight" for n in "qkv"), w.split([d, d, d])))
+        else:
+            out[key] = w
+    return out
+
+
+def _gemma2_layers(key: str) -> str:
+    """HF's layers.<i> alternate sliding (even i) and full (odd i) attention: the spec's pairs.<i // 2>."""
+    m = re.match(r"layers\.(\d+)\.(.*)", key)
+    if not m:
+        return key
+    i = int(m.group(1))
+    return f"pairs.{i // 2}.{'local' if i % 2 == 0 else 'full'}.{m.group(2)}"
+
+
+# stem, config class, model class, config, the spec's overrides, renames (regex, replacement) applied in order
+TWINS: list[tuple[str, str, str, dict, list[str], Renames]] = [
+    ("falcon", "FalconConfig", "FalconForCausalLM",
+     dict(vocab_size=1000, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, multi_query=True,
+          parallel_attn=True, bias=False, new_decoder_architecture=False, alibi=False),
+     [], [(r"^transformer\.", ""), (r"\.mlp\.", "."), (r"self_attention\.dense", "self_attention.o_proj")]),
+    ("gpt_j", "GPTJConfig", "GPTJForCausalLM", dict(vocab_size=1000, n_embd=64, n_layer=2, n_head=4, rotary_dim=8),
+     [], [(r"^transformer\.", ""), (r"attn\.out_proj", "attn.o_proj")]),
+    ("phi2", "PhiConfig", "PhiForCausalLM",
+     dict(vocab_size=1000, hidden_size=80, intermediate_size=320, num_hidden_layers=2, num_attention_heads=4,
+          partial_rotary_factor=0.4),
+     [], [(r"^model\.", ""), (r"self_attn\.dense", "self_attn.o_proj")]),
+    ("stablelm2", "StableLmConfig", "StableLmForCausalLM",
+     dict(vocab_size=1000, hidden_size=64, intermediate_size=176, num_hidden_layers=2, num_attention_heads=4,
+          num_key_value_heads=4, partial_rotary_factor=0.25, use_qkv_bias=True, tie_word_embeddings=False),
+     [], [(r"^model\.", "")]),
+    ("olmo", "OlmoConfig", "OlmoForCausalLM",
+     dict(vocab_size=1000, hidden_size=64, intermediate_size=160, num_hidden_layers=2, num_attention_heads=4,
+          num_key_value_heads=4, tie_word_embeddings=True),
+     [], [(r"^model\.", "")]),
+    # YaRN as Qwen2.5's card adds it (factor 4), over a trained context of 64 so that the ramp is inside the head
+    ("qwen2_5_yarn", "Qwen2Config", "Qwen2ForCausalLM",
+     dict(vocab_size=1000, hidden_size=64, intermediate_size=160, num_hidden_layers=2, num_attention_heads=4,
+          num_key_value_heads=2, rms_norm_eps=1e-6, tie_word_embeddings=False,
+          rope_parameters={"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 64,
+                           "rope_theta": 1000000.0}),
+     [], [(r"^model\.", "")]),
+    # LongRoPE over a trained context of 4 (factor 64 / 4 = 16): 3 steps take the short factors, 9 the long
+    ("phi3_longrope", "Phi3Config", "Phi3ForCausalLM",
+     dict(vocab_size=1000, hidden_size=64, intermediate_size=160, num_hidden_layers=2, num_attention_heads=4,
+          num_key_value_heads=4, max_position_embeddings=64, original_max_position_embeddings=4, pad_token_id=0,
+          rope_parameters={"rope_type": "longrope", "rope_theta": 10000.0, "original_max_position_embeddings": 4,
+                           "short_factor": [1.0, 1.02, 1.05, 1.1, 1.2, 1.4, 1.7, 2.1],
+                           "long_factor": [1.1, 1.3, 1.8, 2.9, 5.4, 9.1, 14.5, 22.0]}),
+     [], [(r"^model\.", "")]),
+    # a local window of 4 (2 keys on either side): 9 steps reach past it; layers 0 and 3 global
+    ("modernbert", "ModernBertConfig", "ModernBertModel",
+     dict(vocab_size=1000, hidden_size=64, intermediate_size=96, num_hidden_layers=4, num_attention_heads=4,
+          local_attention=4, pad_token_id=0),
+     [], []),
+    # caps of 2 and 3 bend every score and logit of these random weights (Gemma 2's 50 and 30 barely would)
+    ("gemma2", "Gemma2Config", "Gemma2ForCausalLM",
+     dict(vocab_size=1000, hidden_size=48, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
+          num_key_value_heads=2, head_dim=16, sliding_window=4, attn_logit_softcapping=2.0,
+          final_logit_softcapping=3.0),
+     ["pairs=2", "window=4", "attn_softcap=2.0", "final_softcap=3.0"], [(r"^model\.", "")]),
+]
+
+
+@pytest.mark.parametrize(("stem", "config_class", "model_class", "config", "overrides", "renames"), TWINS,
+                         ids=[t[0] for t in TWINS])
+def test_spec_computes_hugging_faces_logits(stem: str, config_class: str, model_class: str, config: dict,
+                                            overrides: list[str], renames: Renames) -> None:
+    cfg = getattr(transformers, config_class)(**config)
+    torch.manual_seed(0)
+    twin = getattr(transformers, model_class)._from_config(cfg, attn_implementation="eager").eval()
+    for p in twin.parameters():
+        torch.nn.init.normal_(p, std=0.2)
+    state = twin.state_dict()
+    if stem == "falcon":
+        state = _falcon_qkv(state, 4, 16)
+    if stem == "phi3_longrope":
+        state = _phi3_packed(state, 64, 160)
+    if stem == "modernbert":
+        state = _modernbert(state, 64)
+    rename: Callable[[str], str] = _gemma2_layers if stem == "gemma2" else (lambda k: k)
+    for pattern, new in renames:
+        state = {re.sub(pattern, new, k): v for k, v in state.items()}
+    state = {rename(k): v for k, v in state.items()}
+    spec = specc.load(ARCH / f"{stem}.yaml", overrides=overrides)
+    assert spec.ok, [d.render() for d in spec.errors]
+    model = build_module(spec).eval()
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    assert not missing and not unexpected, (missing, unexpected)
+    for t in (3, 9):  # 9: past Gemma 2's window of 4
+        ids = torch.randint(0, 1000, (2, t))
+        with torch.no_grad():
+            out = twin(ids)
+            want = out.logits if hasattr(out, "logits") else out.last_hidden_state  # ModernBertModel: no head
+            torch.testing.assert_close(model(ids), want, atol=1e-4, rtol=1e-4)
