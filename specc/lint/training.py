@@ -42,7 +42,7 @@ CHANNELS_FIRST = ("conv", "pool")
 def check_training(spec: Spec) -> list[Diagnostic]:
     diags = lora.plan(spec)[1] + groups.plan(spec)[1] + _learning_rate(spec) + _peak_lr(spec) + \
         _weight_decay(spec) + _group_settings(spec) + _betas(spec) + _summed_loss_step(spec) + \
-        _growing_schedule(spec) + _idle_scheduler(spec) + _unreduced(spec)
+        _growing_schedule(spec) + _idle_scheduler(spec) + _unreduced(spec) + _split_reversed(spec)
     ctx = context(spec)
     diags += _single_sample_batches(spec, ctx.view.leaves if ctx is not None else [])
     diags += _accumulated_batchnorm(spec, ctx.view.leaves if ctx is not None else [])
@@ -488,6 +488,23 @@ def _learning_rate(spec: Spec, lr: float | None = None, at: tuple[Any, ...] = ("
     return [Diagnostic("T058", message, spec.locations.nearest(*at), hint, "warning")]
 
 
+def _split_reversed(spec: Spec) -> list[Diagnostic]:
+    """T092 of a val_split above one half: the share kept for training written where the share held
+    out belongs (scikit-learn's train_size: 0.8, Keras' habit of naming the training part). The model
+    then trains on the smaller part and is judged on the larger."""
+    doc = spec.document
+    train = doc.train if doc is not None else None
+    if train is None or train.data.val_source or not spec.locations.written("train", "data", "val_split"):
+        return []
+    split = train.data.val_split
+    if split <= 0.5:
+        return []
+    return [Diagnostic("T092", f"val_split: {split:g} holds out {split:.0%} of the samples for validation and trains "
+                       f"on {1 - split:.0%}: val_split is the share validated on, not the share trained on",
+                       spec.locations.value("train", "data", "val_split"),
+                       f"set val_split: {round(1 - split, 6):g} (to train on {split:.0%})", "warning")]
+
+
 # OneCycleLR's usual peak: about 10 times the adaptive optimizers' default lr (fast.ai's 1e-3 to 1e-2
 # for Adam), and 0.1 for SGD (Smith's super-convergence runs peak at 0.1 to 3 on CIFAR).
 ONECYCLE_PEAK = {"SGD": 0.1}
@@ -515,9 +532,25 @@ def _peak_lr(spec: Spec) -> list[Diagnostic]:
         message = (f"OneCycleLR's max_lr: {peak:g} is the highest lr {name} steps with, 1/{default / peak:,.0f} of "
                    f"PyTorch's default {default:g}: the weights barely move in any number of epochs")
     else:
-        return []
+        return _peak_below_lr(spec, peak)
     return [Diagnostic("T058", message, spec.locations.nearest("scheduler", "max_lr"),
                        f"use max_lr: {usual:g} (a usual peak for {name}; below about {high:g})", "warning")]
+
+
+def _peak_below_lr(spec: Spec, peak: float) -> list[Diagnostic]:
+    """T091 of a OneCycleLR max_lr below the lr written on the optimizer, which OneCycleLR replaces:
+    the run starts at max_lr / div_factor and never trains at the lr written."""
+    doc = spec.document
+    assert doc is not None and doc.scheduler is not None and doc.optimizer is not None
+    sched, lr = doc.scheduler, doc.optimizer.lr
+    if not spec.locations.written("optimizer", "lr") or lr <= peak:
+        return []
+    start = peak / sched.div_factor
+    return [Diagnostic("T091", f"OneCycleLR replaces the optimizer's lr: {lr:g}: the run starts at max_lr / div_factor "
+                       f"= {start:.3g}, peaks at max_lr: {peak:g}, {lr / peak:.3g} times below the lr written, and "
+                       f"ends at {start / sched.final_div_factor:.3g}; the lr {lr:g} is never used",
+                       spec.locations.nearest("scheduler", "max_lr"),
+                       f"set max_lr: {lr:g} (the cycle's peak is the lr the run trains at)", "warning")]
 
 
 # SGD's step on a summed loss is the mean's times the terms summed: past this many times the lr
