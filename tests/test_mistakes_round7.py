@@ -279,3 +279,30 @@ def test_v023_a_metric_of_another_task_is_not_taken_for_a_misspelling(loss: str,
         f"train: {{epochs: 5, early_stopping: {{monitor: {monitor}}}, data: {{source: synthetic}}}}\n"
     (d,) = _check(text).errors
     assert d.code == "V023" and says in d.message and d.hint == hint
+
+
+IDS = H + """inputs: {ids: {shape: [B, T], dtype: int64}}
+layers:
+  - {type: Embedding, num_embeddings: 100, embedding_dim: 16, padding_idx: 0, name: emb}
+  - {type: Compare, from: ids, op: eq, value: 0, name: pad}
+  - {type: TransformerEncoderLayer, nhead: 4, dim_feedforward: 32, masks: [key_padding], from: [emb, pad]}
+  - {type: Reduce, op: max, dim: 1}
+  - {type: Linear, out_features: 2}
+loss: {type: CrossEntropyLoss}
+optimizer: {type: Adam}
+train: {epochs: 1, batch_size: 8, data: {source: d.npz, x_key: ids}}
+"""
+
+
+def test_t089_padding_mask_the_model_makes_of_the_ids(tmp_path: Path) -> None:
+    """mask = ids == pad_id, as Hugging Face models build it: a row of nothing but pad ids hides every key."""
+    rng = np.random.default_rng(0)
+    ids = rng.integers(1, 100, (40, 8))
+    ids[np.arange(8)[None, :] >= rng.integers(1, 9, 40)[:, None]] = 0
+    np.savez(tmp_path / "d.npz", ids=ids, y=rng.integers(0, 2, 40))
+    assert _load(tmp_path, IDS).ok
+    ids[[5, 9]] = 0
+    np.savez(tmp_path / "d.npz", ids=ids, y=rng.integers(0, 2, 40))
+    (d,) = _load(tmp_path, IDS).errors
+    assert d.code == "T089" and "key-padding mask made of 'ids' (ids == 0)" in d.message
+    assert "2 of 40 samples (the first is sample 5)" in d.message

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..validate.run_size import SHUFFLE_FIX, unshuffled_sorted
-from ..validate.train_config import classes_at, head, scaling
+from ..validate.train_config import classes_at, head, own_masks, scaling
 from .read import Data, DataError, check_finite, ctc_steps, load, split, validation_size
 
 
@@ -27,11 +27,11 @@ def training_data(cfg: dict[str, Any], base: Path, seed: int, *, draw: bool = Tr
     rng = np.random.default_rng(seed)
     full = load(dcfg["source"], cfg, base, rng, rows=rows)
     masks = cfg.get("masks") or {}
-    check_finite(full, str(dcfg["source"]), masks)
+    check_finite(full, str(dcfg["source"]), own_masks(cfg))
     hidden_rows(masks, full, str(dcfg["source"]))
     if dcfg["val_source"]:
         train, val = full, load(dcfg["val_source"], cfg, base, rng, validation=True, known=full.reading(), rows=rows)
-        check_finite(val, str(dcfg["val_source"]), masks)
+        check_finite(val, str(dcfg["val_source"]), own_masks(cfg))
         hidden_rows(masks, val, str(dcfg["val_source"]))
     elif draw:
         tr, va = split(cfg, full, seed)
@@ -93,6 +93,11 @@ def _inverted(hidden: np.ndarray) -> bool:
     return bool(hidden.all(axis=1).any() and (np.diff(hidden.astype(np.int8), axis=1) <= 0).all())
 
 
+COMPARE = {"eq": np.equal, "ne": np.not_equal, "gt": np.greater, "ge": np.greater_equal, "lt": np.less,
+           "le": np.less_equal}
+SYMBOL = {"eq": "==", "ne": "!=", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+
+
 def hidden_rows(masks: dict[str, str], d: Data, source: str) -> None:
     """T089 for a sample whose attention mask hides every key of a row (true, or -inf in an additive
     mask, all along its last dim): a sequence of nothing but padding, a query allowed no key. The
@@ -101,6 +106,10 @@ def hidden_rows(masks: dict[str, str], d: Data, source: str) -> None:
     row evenly instead, and is not refused.)"""
     for name, kind in masks.items():
         m = d.inputs.get(name)
+        kind, *compared = kind.split("|")
+        if compared and m is not None and m.dtype.kind in "iufb":
+            op, value = compared[0], float(compared[1])
+            m = COMPARE[op](m, value)  # the mask the model makes of the input (ids == pad_id)
         if m is None or m.ndim < 2 or not len(m) or m.dtype.kind not in "bf":
             continue
         hidden = m.astype(bool) if m.dtype.kind == "b" else m == -np.inf
@@ -110,9 +119,10 @@ def hidden_rows(masks: dict[str, str], d: Data, source: str) -> None:
         if not whole.any():
             continue
         first, count = int(np.argmax(whole)), int(whole.sum())
-        what = "key-padding mask" if "key_padding" in kind else "attention mask"
+        what = ("key-padding mask" if "key_padding" in kind else "attention mask") + (
+            f" made of {name!r} ({name} {SYMBOL[compared[0]]} {compared[1]})" if compared else f" {name!r}")
         row = "all its keys" if m.ndim == 2 else "all the keys of a query"
-        raise DataError("T089", f"the {what} {name!r} of {source} hides {row} in {count} of {len(m)} samples (the "
+        raise DataError("T089", f"the {what} of {source} hides {row} in {count} of {len(m)} samples (the "
                         f"first is sample {first}): the Softmax over a row with no key left is 0/0, so attention "
                         "gives nan there and the loss turns nan at the first batch that holds the sample",
                         "drop the samples of nothing but padding from the data (or keep one key, such as a [CLS] "
@@ -309,7 +319,7 @@ def _check(cfg: dict[str, Any], d: Data) -> None:
                                 fix, "loss")
         if not loss.get("zero_infinity", False):
             _ctc_spellable(cfg, d)
-    check_finite(d, "the data", cfg.get("masks") or {})
+    check_finite(d, "the data", own_masks(cfg))
 
 
 # Values beyond this, fed or regressed as they are, start training far from where PyTorch's
@@ -327,7 +337,7 @@ def raw_scale(cfg: dict[str, Any], d: Data) -> list[tuple[str, str, str]]:
     for name, x in d.inputs.items():
         # a mask's -1e9 hides a key, it feeds no weight
         if kinds.get(name) != "none" or not cfg["inputs"][name]["dtype"].startswith(("float", "bfloat")) or \
-                name in (cfg.get("masks") or {}) or not x.size or float(np.abs(x).max()) <= RAW_SCALE:
+                name in own_masks(cfg) or not x.size or float(np.abs(x).max()) <= RAW_SCALE:
             continue
         why = ("preprocess inputs: auto leaves images and sequences as they are" if
                cfg["train"]["preprocess"]["inputs"] == "auto" else "preprocess inputs: none")

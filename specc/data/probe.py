@@ -132,7 +132,7 @@ def _additive(cfg: dict[str, Any], full: Any) -> list[str]:
     out = []
     for name, kind in (cfg.get("masks") or {}).items():
         m = full.inputs.get(name)
-        if "key_padding" in kind and m is not None and m.dtype.kind == "f" and m.size and \
+        if "key_padding" in kind and "|" not in kind and m is not None and m.dtype.kind == "f" and m.size and \
                 (m <= 0).all() and m.min() <= -1e4:
             out.append(name)
     return out

@@ -116,9 +116,10 @@ def train_config(spec: Spec) -> dict[str, Any]:
 def mask_inputs(graph: Graph) -> dict[str, str]:
     """The model inputs read as attention masks, each with how: its entry of a layer's ``masks:``
     (key_padding, memory_key_padding, attn), or ``fill`` for the bool mask of a MaskedFill that writes
-    -inf into what a Softmax over the last dim reads, through Unsqueezes that keep that dim last (the
-    scores of hand-written attention). Each hides a key where it is true or -inf, and a row of it that
-    hides every key is 0/0 in the Softmax: nan."""
+    -inf into what a Softmax over the last dim reads (the scores of hand-written attention). The mask
+    may be the input itself, or made of it by Unsqueezes that keep its last dim last and one Compare
+    with a constant (ids == pad_id: the kind then ends in ``|eq|0``). Each hides a key where it is
+    true or -inf, and a row of it that hides every key is 0/0 in the Softmax: nan."""
     found: dict[str, str] = {}
     readers: dict[str, list[Any]] = {}
     for node in graph.nodes:
@@ -128,8 +129,8 @@ def mask_inputs(graph: Graph) -> dict[str, str]:
         masks = getattr(node.params, "masks", None)
         if masks and isinstance(masks, (list, tuple)):
             for kind, ref in zip(masks, node.inputs[len(node.inputs) - len(masks):]):
-                if ref in graph.inputs:
-                    found.setdefault(ref, str(kind))
+                if (traced := _mask_source(graph, ref)) is not None:
+                    found.setdefault(traced[0], str(kind) + traced[1])
         value = getattr(node.params, "value", None)
         if node.type != "MaskedFill" or len(node.inputs) != 2 or not (isinstance(value, float) and value < 0
                                                                       and math.isinf(value)):
@@ -138,16 +139,32 @@ def mask_inputs(graph: Graph) -> dict[str, str]:
         if out is None or not any(r.type == "Softmax" and getattr(r.params, "dim", None) in (-1, out.rank - 1)
                                   for r in readers.get(node.name, [])):
             continue
-        ref = node.inputs[1]
-        while ref not in graph.inputs:
-            step = graph.node(ref)
-            if step is None or step.type != "Unsqueeze" or step.out is None or len(step.inputs) != 1 or \
-                    getattr(step.params, "dim", None) in (-1, step.out.rank - 1):
-                break
-            ref = step.inputs[0]
-        if ref in graph.inputs:
-            found.setdefault(ref, "fill")
+        if (traced := _mask_source(graph, node.inputs[1])) is not None:
+            found.setdefault(traced[0], "fill" + traced[1])
     return found
+
+
+def own_masks(cfg: dict[str, Any]) -> set[str]:
+    """The inputs that are attention masks themselves (not ids a Compare makes one of): never scaled,
+    and -inf allowed in them."""
+    return {name for name, kind in (cfg.get("masks") or {}).items() if "|" not in kind}
+
+
+def _mask_source(graph: Graph, ref: str) -> tuple[str, str] | None:
+    """(the model input a mask is made of, "" or "|op|value" of the Compare that makes it), through
+    Unsqueezes that keep the last dim last; None when it is made some other way."""
+    compared = ""
+    while ref not in graph.inputs:
+        step = graph.node(ref)
+        if step is None or step.out is None or len(step.inputs) != 1:
+            return None
+        dim = getattr(step.params, "dim", None)
+        if step.type == "Compare" and not compared and getattr(step.params, "value", None) is not None:
+            compared = f"|{step.params.op}|{step.params.value}"
+        elif step.type != "Unsqueeze" or dim in (-1, step.out.rank - 1):
+            return None
+        ref = step.inputs[0]
+    return ref, compared
 
 
 def head(cfg: dict[str, Any], name: str) -> dict[str, Any]:
@@ -177,7 +194,7 @@ def scaling(cfg: dict[str, Any]) -> tuple[dict[str, str], str]:
             # tabular rows [B, features]; images and sequences are left as they are
             kind = "standardize" if len(spec["shape"]) == 2 else "none"
         # never scale token ids, nor a mask: standardising 0/-inf or 0/1 leaves no mask at all
-        kinds[name] = kind if is_float and name not in cfg.get("masks", {}) else "none"
+        kinds[name] = kind if is_float and name not in own_masks(cfg) else "none"
     target = pre["targets"]
     if cfg["task"] != "regression":
         target = "none"  # class labels, 0/1 targets and probability rows keep their meaning
