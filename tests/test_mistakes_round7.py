@@ -306,3 +306,26 @@ def test_t089_padding_mask_the_model_makes_of_the_ids(tmp_path: Path) -> None:
     (d,) = _load(tmp_path, IDS).errors
     assert d.code == "T089" and "key-padding mask made of 'ids' (ids == 0)" in d.message
     assert "2 of 40 samples (the first is sample 5)" in d.message
+
+
+WLM = H + """inputs: {ids: {shape: [B, T], dtype: int64}}
+layers:
+  - {type: Embedding, num_embeddings: 1000, embedding_dim: 200}
+  - {type: LSTM, hidden_size: 200, num_layers: 2, dropout: 0.2}
+  - {type: Linear, out_features: 1000}
+loss: {type: CrossEntropyLoss, class_dim: -1}
+optimizer: {type: SGD, lr: 20}
+train: {epochs: 4, batch_size: 20, data: {source: synthetic, num_samples: 64}}
+"""
+
+
+def test_t058_recurrent_lm_at_sgd_lr_20_without_its_gradient_clipping() -> None:
+    """PyTorch's word_language_model (SGD at lr 20) with its --clip 0.25 left out: the hint was only
+    'use an lr near 0.001'; the recipe's fix is the clip."""
+    (d,) = _check(WLM).diagnostics
+    assert d.code == "T058" and "nothing clips them: train.grad_clip is unset" in d.message
+    assert d.hint.startswith("set grad_clip: 0.5 (") and "or use an lr near 0.001" in d.hint
+    assert not _check(WLM.replace("batch_size: 20,", "batch_size: 20, grad_clip: 0.25,")).diagnostics
+    # a feed-forward model at lr 20 gets no clip to try: its lr is the mistake
+    (d,) = _codes(_check(WLM.replace("LSTM, hidden_size: 200, num_layers: 2, dropout: 0.2", "GELU")), "T058")
+    assert d.hint.startswith("use an lr near 0.001")

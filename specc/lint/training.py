@@ -479,6 +479,12 @@ def _learning_rate(spec: Spec, lr: float | None = None, at: tuple[Any, ...] = ("
         message = (f"optimizer {name}{who} with lr: {lr:g}, {lr / default:,.0f} times PyTorch's default {default:g}: "
                    f"steps that large make the loss explode or the model collapse to a constant")
         hint = f"use an lr near {default:g} (below about {high:g} for {name}){meant}"
+        clip = _clip_for_recurrent(spec, lr) if name == "SGD" else None
+        if clip is not None:
+            message += (" (a recurrent model's gradients explode through its steps, and nothing clips them: "
+                        "train.grad_clip is unset)")
+            hint = (f"set grad_clip: {clip:g} (recurrent language models train with SGD at lr 20 only so clipped: "
+                    f"PyTorch's word_language_model clips at 0.25), or {hint}")
     elif lr < TOO_LOW * default:
         message = (f"optimizer {name}{who} with lr: {lr:g}, 1/{default / lr:,.0f} of PyTorch's default {default:g}: "
                    "the weights barely move in any number of epochs")
@@ -619,6 +625,24 @@ def _clipped_step(spec: Spec, lr: float) -> tuple[float, float, int] | None:
         return None
     momentum = getattr(doc.optimizer, "momentum", 0.0) or 0.0
     return lr * clip / (1 - momentum) / math.sqrt(params), clip, params
+
+
+RECURRENT = ("RNN", "LSTM", "GRU")
+CLIPS = (1.0, 0.5, 0.25, 0.1, 0.05, 0.01)
+
+
+def _clip_for_recurrent(spec: Spec, lr: float) -> float | None:
+    """The grad_clip (of a few usual ones) that keeps SGD's largest step per weight under
+    CLIPPED_STEP_TOO_HIGH, for a model with a recurrent layer and no grad_clip: the clipped SGD that
+    recurrent language models train with. None for another model, a clipped one, or no clip that fits."""
+    doc, graph = spec.document, spec.graph
+    if doc is None or graph is None or (doc.train is not None and doc.train.grad_clip) or \
+            not any(n.type in RECURRENT for n in graph.leaves()):
+        return None
+    params = graph.totals()[1]
+    momentum = getattr(doc.optimizer, "momentum", 0.0) or 0.0
+    bound = CLIPPED_STEP_TOO_HIGH * math.sqrt(max(params, 1)) * (1 - momentum) / lr
+    return next((c for c in CLIPS if c < bound), None)
 
 
 def _weight_decay(spec: Spec, decay: float | None = None,
