@@ -955,6 +955,16 @@ _TABLE: list[Code | LintCode] = [
          "larger, and learns less than the data allows.",
          "train: {data: {source: data.npz, val_split: 0.8}}",
          "Set val_split to the share to validate on: 0.2 to train on 80%."),
+    Code("T093", "post-ln-without-warmup", "A post-LN Transformer of 6 layers or more, 256 wide or more "
+         "(norm_first: false, PyTorch's default), trains under Adam at lr 5e-4 or more with no warmup (a warning).",
+         "In post-LN layers the gradients near the output are large at initialisation, and Adam's first steps "
+         "are lr-sized whatever the gradient: without a warmup the run diverges or stalls (Xiong et al. 2020, "
+         "On Layer Normalization in the Transformer Architecture). The original Transformer warms up over 4000 "
+         "steps and BERT over 10,000; pre-LN (norm_first: true) trains without.",
+         "layers:\n  - {type: TransformerEncoder, nhead: 8, num_layers: 6, dim_feedforward: 2048}\n"
+         "optimizer: {type: Adam, lr: 1.0e-3}",
+         "Add a warmup to the scheduler (warmup: {epochs: 1}), or set norm_first: true and norm: true on the "
+         "stack."),
     Code("T080", "step-exceeds-memory", "One training step needs more memory than the machine it trains on has "
          "free: `specc train` stops before building the model.",
          "A step holds the weights, their gradients, the optimizer's state and every activation autograd saves "
@@ -1301,7 +1311,7 @@ WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")}
                              "V072", "V096"}
                           | {"V074", "V075", "V076", "V160"}
                           | {"T019", "T020", "T021", "T022", "T023", "T024", "T061", "T062", "T063", "T064", "T073"}
-                          | {"T084", "T085", "T086", "T087", "T088", "T090", "T091", "T092", "V140"}
+                          | {"T084", "T085", "T086", "T087", "T088", "T090", "T091", "T092", "T093", "V140"}
                           | {"T065", "T066"})
 
 

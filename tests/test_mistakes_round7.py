@@ -329,3 +329,39 @@ def test_t058_recurrent_lm_at_sgd_lr_20_without_its_gradient_clipping() -> None:
     # a feed-forward model at lr 20 gets no clip to try: its lr is the mistake
     (d,) = _codes(_check(WLM.replace("LSTM, hidden_size: 200, num_layers: 2, dropout: 0.2", "GELU")), "T058")
     assert d.hint.startswith("use an lr near 0.001")
+
+
+# --- T093: a deep post-LN Transformer under Adam with no warmup ----------------------------------------------
+
+POST_LN = H + """inputs: {src: {shape: [B, S], dtype: int64}}
+layers:
+  - {type: Embedding, num_embeddings: 1000, embedding_dim: 256}
+  - {type: PositionalEncoding}
+  - {type: TransformerEncoder, nhead: 4, num_layers: 6, dim_feedforward: 512}
+  - {type: Reduce, op: mean, dim: 1}
+  - {type: Linear, out_features: 2}
+loss: {type: CrossEntropyLoss}
+optimizer: {type: Adam, lr: 1.0e-3}
+train: {epochs: 4, batch_size: 8, data: {source: synthetic, num_samples: 32}}
+"""
+
+
+def test_t093_post_ln_stack_without_warmup_and_both_fixes() -> None:
+    (d,) = _check(POST_LN).diagnostics
+    assert d.code == "T093" and d.severity == "warning" and d.loc.line == 6
+    assert "6 post-LN Transformer layers" in d.message and "under Adam at lr 0.001" in d.message
+    assert d.hint.startswith("add a warmup (scheduler: {type: LinearLR, start_factor: 0.01, total_iters: 1})")
+    warmed = POST_LN.replace("lr: 1.0e-3}\n", "lr: 1.0e-3}\nscheduler: {type: LinearLR, start_factor: 0.01, "
+                             "total_iters: 1}\n")
+    pre_ln = POST_LN.replace("dim_feedforward: 512}", "dim_feedforward: 512, norm_first: true, norm: true}")
+    assert not _check(warmed).diagnostics and not _check(pre_ln).diagnostics
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ("lr: 1.0e-3", "lr: 1.0e-4"),  # a fine-tuning lr
+    ("num_layers: 6", "num_layers: 2"),  # shallow
+    ("{type: Adam,", "{type: RAdam,"),  # rectifies its first steps itself
+    ("embedding_dim: 256", "embedding_dim: 64"),  # a toy width, as no measurement covers
+])
+def test_t093_quiet(old: str, new: str) -> None:
+    assert not _codes(_check(POST_LN.replace(old, new)), "T093")

@@ -46,6 +46,7 @@ def check_training(spec: Spec) -> list[Diagnostic]:
     ctx = context(spec)
     diags += _single_sample_batches(spec, ctx.view.leaves if ctx is not None else [])
     diags += _accumulated_batchnorm(spec, ctx.view.leaves if ctx is not None else [])
+    diags += _post_ln_without_warmup(spec, ctx.view.leaves if ctx is not None else [])
     diags += _fill_under_autocast(spec, ctx.view.leaves if ctx is not None else [])
     diags += _rows_with_no_key(ctx.view.leaves if ctx is not None else [])
     loss = ctx.loss_section if ctx is not None else None
@@ -426,6 +427,53 @@ def _accumulated_batchnorm(spec: Spec, leaves: list[Leaf]) -> list[Diagnostic]:
                        spec.locations.nearest("train", "accumulate"),
                        f"use GroupNorm (or LayerNorm) in place of BatchNorm, or a batch_size of {SMALL_NORM_BATCH} "
                        "or more per step", "warning", layer=norms[0].node.path)]
+
+
+# Post-LN Transformers (norm_first: false) that diverge under Adam without warmup (Xiong et al. 2020,
+# "On Layer Normalization in the Transformer Architecture": 6 layers of width 512 at lr 5e-4 and 1e-3);
+# narrow toy stacks are left alone, the paper measured none
+POST_LN_LAYERS, POST_LN_LR, POST_LN_WIDTH = 6, 5e-4, 256
+TRANSFORMER_LAYERS = ("TransformerEncoder", "TransformerEncoderLayer", "TransformerDecoder", "TransformerDecoderLayer")
+# Adam and its kind: their first steps are lr-sized whatever the gradient (RAdam rectifies them itself)
+ADAPTIVE = ("Adam", "AdamW", "NAdam", "Adamax")
+
+
+def _warmed_up(spec: Spec) -> bool:
+    sched = spec.document.scheduler if spec.document is not None else None
+    if sched is None:
+        return False
+    return bool(getattr(sched, "warmup", None)) or sched.type == "OneCycleLR" or (
+        sched.type == "LinearLR" and sched.start_factor < sched.end_factor)
+
+
+def _post_ln_without_warmup(spec: Spec, leaves: list[Leaf]) -> list[Diagnostic]:
+    """T093: a deep post-LN Transformer (norm_first: false, PyTorch's default; 6 layers or more in all,
+    of width 256 or more) trained by Adam at lr 5e-4 or more from its first step (a warning). The
+    post-LN layers' gradients near the output are large at initialisation, and Adam's first steps are
+    lr-sized whatever the gradient: without warmup such runs diverge or stall, which is why the
+    original Transformer and BERT warm up (Xiong et al. 2020). Pre-LN (norm_first: true) trains
+    without it."""
+    doc = spec.document
+    opt = doc.optimizer if doc is not None else None
+    if opt is None or opt.type not in ADAPTIVE or opt.lr < POST_LN_LR or _warmed_up(spec):
+        return []
+    post = [leaf for leaf in leaves if leaf.type in TRANSFORMER_LAYERS and leaf.node.trainable
+            and leaf.node.result is not None and not leaf.node.result.args.get("norm_first", False)
+            and leaf.out is not None and isinstance(leaf.out.shape[-1], int) and leaf.out.shape[-1] >= POST_LN_WIDTH]
+    depth = sum(int(leaf.node.result.args.get("num_layers", 1)) for leaf in post)  # type: ignore[union-attr]
+    if depth < POST_LN_LAYERS:
+        return []
+    first = post[0]
+    sched = doc.scheduler if doc is not None else None
+    warm = ("add warmup: {epochs: 1} to the scheduler" if sched is not None and sched.type != "ReduceLROnPlateau"
+            else "add a warmup (scheduler: {type: LinearLR, start_factor: 0.01, total_iters: 1})")
+    return [Diagnostic("T093", f"{depth} post-LN Transformer layers (norm_first: false, PyTorch's default; "
+                       f"{first.who()}{f' and {len(post) - 1} more' if len(post) > 1 else ''}) train under {opt.type} "
+                       f"at lr {opt.lr:g} from the first step, with no warmup: post-LN's gradients near the output "
+                       "are large at initialisation and Adam's first steps are lr-sized, so such runs diverge or "
+                       "stall (Xiong et al. 2020; the original Transformer warms up over 4000 steps)", first.node.loc,
+                       f"{warm}, or set norm_first: true and norm: true on {first.who()} (pre-LN trains without "
+                       "warmup)", "warning", layer=first.node.path)]
 
 
 def _synthetic_sizes(spec: Spec) -> dict[str, int]:
