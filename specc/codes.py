@@ -158,6 +158,14 @@ _TABLE: list[Code | LintCode] = [
          "layers:\n  - {type: Linear, out_features: 16, name: fc}\nlora: {rank: 64, targets: [fc]}",
          "Lower rank to the number the message gives (or below); alpha / rank scales the update, so scale "
          "alpha with it."),
+    Code("V160", "lora-scale-vanishing", "LoRA's alpha / rank scales the adapters' updates below 1/16 (a warning).",
+         "An adapted weight is W + (alpha / rank) B·A with B starting at zero. Adam and its kind move B by about "
+         "lr per step whatever its gradient, so the update reaching the weight is alpha / rank times the one at a "
+         "scale of 1 (under SGD, whose gradient is scaled too, its square). alpha written as the scale itself "
+         "(alpha: 1 at rank 64) trains the adapters 64 times slower: the fine-tune ends near the base model and "
+         "nothing fails. Published recipes use 0.25 (QLoRA's alpha 16 at rank 64) to 2 (alpha 16 at rank 8).",
+         "lora: {rank: 64, alpha: 1, targets: [q_proj, v_proj]}",
+         "Set alpha to the rank (a scale of 1) or twice it, or to 16 at rank 64 as QLoRA does."),
     Code("V033", "lora-target-trained-in-full", "A lora target is also marked trainable: true.",
          "With LoRA the base model is frozen except the layers marked trainable: true, which train in full (a "
          "new task's head). A layer that is both would train its weight directly and through a low-rank "
@@ -909,6 +917,54 @@ _TABLE: list[Code | LintCode] = [
          "Train with batch_size: 2 or more (BatchNorm's statistics want 16 or more), or normalise that layer "
          "with a LayerNorm or GroupNorm, which need no batch."),
     # -- training: memory (helper c24) ------------------------------------------------------------
+    Code("T089", "attention-row-fully-masked", "A sample of the data has an attention mask that hides every key "
+         "of a row (a sequence of nothing but padding, a query allowed no key).",
+         "PyTorch's attention adds -inf to every hidden key's score, and a -inf MaskedFill writes it; with every "
+         "key of a row hidden, its Softmax is 0/0 = nan, which the next MatMul spreads to the whole sample, and the "
+         "loss turns nan at the first batch holding it. check reads the mask in the data; a mask the model "
+         "builds itself is V177's, and synthetic data never holds such a row. A finite fill (-1e9) spreads the "
+         "row's attention evenly instead.",
+         "inputs: {x: [B, T, 64], pad: {shape: [B, T], dtype: bool}}   # a pad row of all true in the .npz\n"
+         "layers:\n  - {type: TransformerEncoderLayer, nhead: 4, dim_feedforward: 128, masks: [key_padding], "
+         "from: [x, pad]}",
+         "Drop the empty samples from the data, or keep one key (a [CLS] or end-of-sequence token) unmasked in "
+         "every sample."),
+    Code("T090", "next-step-target-visible", "The targets in the data are an input one step ahead (a language "
+         "model's next tokens, a one-step-ahead forecast), and a layer lets each step read the steps after it "
+         "(a warning).",
+         "Self-attention without a causal mask attends to every step, and a bidirectional recurrent layer reads the "
+         "sequence backwards: step t then sees x[t + 1], which is its own target. The loss falls to almost 0 within "
+         "an epoch, and generation or a forecast past the data, which has no next step to copy, fails; nothing "
+         "errs. A masked language model (targets at the same step) and a classifier are not concerned.",
+         "inputs: {ids: {shape: [B, T], dtype: int64}}   # y = ids shifted by one in the .npz\nlayers:\n"
+         "  - {type: Embedding, num_embeddings: 1000, embedding_dim: 64}\n"
+         "  - {type: TransformerEncoder, nhead: 4, num_layers: 2, dim_feedforward: 128}",
+         "Set causal: true on the attention layer (GPT's mask of later steps), or bidirectional: false on the "
+         "recurrent layer."),
+    Code("T091", "onecycle-peak-below-lr", "OneCycleLR's max_lr is below the lr written on the optimizer (a "
+         "warning).",
+         "OneCycleLR sets the lr itself: it starts at max_lr / div_factor, rises to max_lr and anneals to far "
+         "below, whatever the optimizer's lr says. An lr of 0.1 written on SGD beside max_lr: 0.01 reads as a "
+         "run at 0.1 with a one-cycle shape, but trains at a tenth of it at best, from 1/250 of it.",
+         "optimizer: {type: SGD, lr: 0.1, momentum: 0.9}\nscheduler: {type: OneCycleLR, max_lr: 0.01}",
+         "Write the peak you mean as max_lr (max_lr: 0.1); the optimizer's lr may then be left out."),
+    Code("T092", "val-split-reversed", "train.data.val_split is above one half: most samples are held out for "
+         "validation (a warning).",
+         "val_split is the share of the samples validated on (Keras' validation_split). Written as the share "
+         "trained on (scikit-learn's train_size: 0.8), the model trains on the smaller part and is judged on the "
+         "larger, and learns less than the data allows.",
+         "train: {data: {source: data.npz, val_split: 0.8}}",
+         "Set val_split to the share to validate on: 0.2 to train on 80%."),
+    Code("T093", "post-ln-without-warmup", "A post-LN Transformer of 6 layers or more, 256 wide or more "
+         "(norm_first: false, PyTorch's default), trains under Adam at lr 5e-4 or more with no warmup (a warning).",
+         "In post-LN layers the gradients near the output are large at initialisation, and Adam's first steps "
+         "are lr-sized whatever the gradient: without a warmup the run diverges or stalls (Xiong et al. 2020, "
+         "On Layer Normalization in the Transformer Architecture). The original Transformer warms up over 4000 "
+         "steps and BERT over 10,000; pre-LN (norm_first: true) trains without.",
+         "layers:\n  - {type: TransformerEncoder, nhead: 8, num_layers: 6, dim_feedforward: 2048}\n"
+         "optimizer: {type: Adam, lr: 1.0e-3}",
+         "Add a warmup to the scheduler (warmup: {epochs: 1}), or set norm_first: true and norm: true on the "
+         "stack."),
     Code("T080", "step-exceeds-memory", "One training step needs more memory than the machine it trains on has "
          "free: `specc train` stops before building the model.",
          "A step holds the weights, their gradients, the optimizer's state and every activation autograd saves "
@@ -1050,6 +1106,7 @@ _TABLE: list[Code | LintCode] = [
     LintCode("L061", "attention-scale-inverted"),
     LintCode("L062", "normalize-across-steps"),
     LintCode("L063", "attention-scaled-twice"),
+    LintCode("L064", "log-variance-bounded"),
     # -- weight_norm and spectral_norm on a layer's weight (helper d19) --------------------------
     Code("V051", "conflicting-weight-reparametrization", "Two settings rework the same weight of a layer: "
          "weight_norm beside spectral_norm, or a normalised weight that LoRA adapts or a tie: shares.",
@@ -1280,9 +1337,9 @@ assert len(CODES) == len(_TABLE), "duplicate code in the table"
 WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")}
                           | {"G005", "G007", "G011", "G014", "S012", "T011", "T017", "V032", "V066", "V067", "V070",
                              "V072", "V096"}
-                          | {"V074", "V075", "V076"}
+                          | {"V074", "V075", "V076", "V160"}
                           | {"T019", "T020", "T021", "T022", "T023", "T024", "T061", "T062", "T063", "T064", "T073"}
-                          | {"T084", "T085", "T086", "T087", "T088", "V140"}
+                          | {"T084", "T085", "T086", "T087", "T088", "T090", "T091", "T092", "T093", "V140"}
                           | {"T065", "T066"})
 
 

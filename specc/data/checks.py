@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..validate.run_size import SHUFFLE_FIX, unshuffled_sorted
-from ..validate.train_config import classes_at, head, scaling
+from ..validate.train_config import classes_at, head, own_masks, scaling
 from .read import Data, DataError, check_finite, ctc_steps, load, split, validation_size
 
 
@@ -26,10 +26,13 @@ def training_data(cfg: dict[str, Any], base: Path, seed: int, *, draw: bool = Tr
     dcfg = cfg["train"]["data"]
     rng = np.random.default_rng(seed)
     full = load(dcfg["source"], cfg, base, rng, rows=rows)
-    check_finite(full, str(dcfg["source"]))
+    masks = cfg.get("masks") or {}
+    check_finite(full, str(dcfg["source"]), own_masks(cfg))
+    hidden_rows(masks, full, str(dcfg["source"]))
     if dcfg["val_source"]:
         train, val = full, load(dcfg["val_source"], cfg, base, rng, validation=True, known=full.reading(), rows=rows)
-        check_finite(val, str(dcfg["val_source"]))
+        check_finite(val, str(dcfg["val_source"]), own_masks(cfg))
+        hidden_rows(masks, val, str(dcfg["val_source"]))
     elif draw:
         tr, va = split(cfg, full, seed)
         train, val = full.take(tr), full.take(va)
@@ -42,6 +45,88 @@ def training_data(cfg: dict[str, Any], base: Path, seed: int, *, draw: bool = Tr
     check_data(cfg, train, val)
     _watchable(cfg, val)
     return full, train, val
+
+
+# the share of a sequence's positions whose target is the input's next step, from which the
+# targets read as the inputs shifted by one (a language model's, a one-step-ahead forecast's)
+SHIFTED = 0.9
+
+
+def next_step_leak(cfg: dict[str, Any], d: Data) -> list[tuple[str, str, str]]:
+    """(message, hint, where) for a model trained to predict each step's next value (the targets are
+    an input shifted one step: y[:, t] = x[:, t + 1], token ids or a series' feature) through a layer
+    that lets step t read the steps after it (cfg["lookahead"]: self-attention without a causal mask,
+    a bidirectional recurrent layer). Step t then reads x[t + 1], its own target: the loss falls to
+    almost 0 and generation, or a forecast past the data, has no next step to copy."""
+    y = d.targets
+    if isinstance(y, dict) or not cfg.get("lookahead") or y.ndim < 2 or y.shape[1] < 3 or not len(y):
+        return []
+    y2 = y.reshape(y.shape[0], y.shape[1], -1)
+    if y2.shape[2] != 1:
+        return []
+    target = y2[:, :-1, 0]
+    for one in cfg["lookahead"]:
+        for name in one["inputs"]:
+            x = d.inputs.get(name)
+            if x is None or x.ndim < 2 or x.shape[:2] != y.shape[:2]:
+                continue
+            following = x[:, 1:].reshape(len(x), x.shape[1] - 1, -1)
+            same = np.isclose(following, target[..., None], rtol=1e-5, atol=1e-6) if x.dtype.kind == "f" or \
+                y.dtype.kind == "f" else following == target[..., None]
+            share = float(same.mean(axis=(0, 1)).max())
+            if share < SHIFTED:
+                continue
+            what = "token" if x.dtype.kind in "iu" else "value"
+            reads = ("attends to every step (no causal mask)" if one["fix"] == "set causal: true" else
+                     "reads the sequence backwards too")
+            return [(f"the targets are input {name!r} one step ahead (y[:, t] = {name}[:, t + 1] at {share:.0%} of "
+                     f"the positions): a next-{what} model, but {one['type']} '{one['name']}' {reads}, so step t "
+                     "reads its own target: the loss falls to almost 0 and prediction past the data, with no next "
+                     "step to copy, fails",
+                     f"{one['fix']} on {one['type']} '{one['name']}'", f"layer.{one['name']}")]
+    return []
+
+
+def _inverted(hidden: np.ndarray) -> bool:
+    """A (samples, keys) padding mask that reads as a tokenizer's attention_mask: hidden keys first
+    in every row, then the shown ones (inverted right padding), and some rows hidden whole."""
+    return bool(hidden.all(axis=1).any() and (np.diff(hidden.astype(np.int8), axis=1) <= 0).all())
+
+
+COMPARE = {"eq": np.equal, "ne": np.not_equal, "gt": np.greater, "ge": np.greater_equal, "lt": np.less,
+           "le": np.less_equal}
+SYMBOL = {"eq": "==", "ne": "!=", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+
+
+def hidden_rows(masks: dict[str, str], d: Data, source: str) -> None:
+    """T089 for a sample whose attention mask hides every key of a row (true, or -inf in an additive
+    mask, all along its last dim): a sequence of nothing but padding, a query allowed no key. The
+    Softmax over that row is 0/0, PyTorch's attention and a -inf MaskedFill give nan there, and the
+    loss turns nan at the first batch that holds the sample. (A finite fill such as -1e9 spreads the
+    row evenly instead, and is not refused.)"""
+    for name, kind in masks.items():
+        m = d.inputs.get(name)
+        kind, *compared = kind.split("|")
+        if compared and m is not None and m.dtype.kind in "iufb":
+            op, value = compared[0], float(compared[1])
+            m = COMPARE[op](m, value)  # the mask the model makes of the input (ids == pad_id)
+        if m is None or m.ndim < 2 or not len(m) or m.dtype.kind not in "bf":
+            continue
+        hidden = m.astype(bool) if m.dtype.kind == "b" else m == -np.inf
+        if "key_padding" in kind and m.ndim == 2 and m.shape[1] > 1 and _inverted(hidden):
+            continue  # a tokenizer's mask fed as it is: T086 names that cause and its fix
+        whole = hidden.all(axis=-1).reshape(len(m), -1).any(axis=1)
+        if not whole.any():
+            continue
+        first, count = int(np.argmax(whole)), int(whole.sum())
+        what = ("key-padding mask" if "key_padding" in kind else "attention mask") + (
+            f" made of {name!r} ({name} {SYMBOL[compared[0]]} {compared[1]})" if compared else f" {name!r}")
+        row = "all its keys" if m.ndim == 2 else "all the keys of a query"
+        raise DataError("T089", f"the {what} of {source} hides {row} in {count} of {len(m)} samples (the "
+                        f"first is sample {first}): the Softmax over a row with no key left is 0/0, so attention "
+                        "gives nan there and the loss turns nan at the first batch that holds the sample",
+                        "drop the samples of nothing but padding from the data (or keep one key, such as a [CLS] "
+                        "or end-of-sequence token, unmasked in every sample)", f"inputs.{name}")
 
 
 def _watchable(cfg: dict[str, Any], val: Data) -> None:
@@ -234,7 +319,7 @@ def _check(cfg: dict[str, Any], d: Data) -> None:
                                 fix, "loss")
         if not loss.get("zero_infinity", False):
             _ctc_spellable(cfg, d)
-    check_finite(d, "the data")
+    check_finite(d, "the data", own_masks(cfg))
 
 
 # Values beyond this, fed or regressed as they are, start training far from where PyTorch's
@@ -250,8 +335,9 @@ def raw_scale(cfg: dict[str, Any], d: Data) -> list[tuple[str, str, str]]:
     kinds = scaling(cfg)[0]
     out = []
     for name, x in d.inputs.items():
+        # a mask's -1e9 hides a key, it feeds no weight
         if kinds.get(name) != "none" or not cfg["inputs"][name]["dtype"].startswith(("float", "bfloat")) or \
-                not x.size or float(np.abs(x).max()) <= RAW_SCALE:
+                name in own_masks(cfg) or not x.size or float(np.abs(x).max()) <= RAW_SCALE:
             continue
         why = ("preprocess inputs: auto leaves images and sequences as they are" if
                cfg["train"]["preprocess"]["inputs"] == "auto" else "preprocess inputs: none")
@@ -390,9 +476,7 @@ def inverted_padding(cfg: dict[str, Any], d: Data) -> list[tuple[str, str, str]]
             continue  # an additive float mask (L040's case) or not a mask at all
         hidden = m.astype(bool)
         everything = hidden.all(axis=1)
-        # inverted right padding: hidden keys come first in every row, then the shown ones
-        prefix = (np.diff(hidden.astype(np.int8), axis=1) <= 0).all()
-        if not everything.any() or not prefix:
+        if not _inverted(hidden):
             continue
         k, n = int(everything.sum()), len(m)
         out.append((f"the key-padding mask {name!r} hides every key of {k} of the {n} samples and, in the others, "

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 CHECK_BYTES = {"csv": 4 * 2**20, "images": 16 * 2**20, "arrays": 64 * 2**20}
 SAMPLE_ROWS = 1000  # the samples check reads of such a file
 # what the last reads found (an error, else the warnings): an editor checks on every key
-_CACHE: dict[str, tuple[tuple[Any, ...] | None, list[Any]]] = {}
+_CACHE: dict[str, tuple[tuple[Any, ...] | None, list[Any], list[str]]] = {}
 _CACHE_SIZE = 16
 # keys of train.data: reported there when unwritten
 DATA_KEYS = ("source", "val_source", "features", "target", "shuffle")
@@ -90,6 +90,8 @@ def _read_data(spec: Spec, base: Path, paths: dict[str, Path], named: dict[str, 
     cfg = train_config(spec)
     masks = _padding_masks(spec)
     cfg["padding_masks"] = sorted(masks)  # part of the read's key: what is checked of the inputs
+    cfg["lookahead"] = _lookahead(spec)
+    cfg["locs"].update({f"layer.{one['name']}": one.pop("loc") for one in cfg["lookahead"]})
     cfg["locs"].update({f"input.{name}": loc for name, loc in masks.items()})
     for key in ("weight", "pos_weight", "ignore_index"):  # where T087 and T088 point: the key written
         if (at := spec.locations.nearest("loss", key)) is not None:
@@ -102,7 +104,8 @@ def _read_data(spec: Spec, base: Path, paths: dict[str, Path], named: dict[str, 
         _CACHE[key] = _read(cfg, base, rows)
         while len(_CACHE) > _CACHE_SIZE:
             del _CACHE[next(iter(_CACHE))]
-    error, warnings = _CACHE[key]
+    error, warnings = _CACHE[key][:2]
+    _withdraw_l040(spec, _CACHE[key][2])
     if error is not None:
         code, message, hint, where = error
         return [Diagnostic(code, message, locate(cfg, where), hint)]
@@ -114,15 +117,38 @@ def _read_data(spec: Spec, base: Path, paths: dict[str, Path], named: dict[str, 
                        severity="warning") for k, size in large.items()]
 
 
-def _read(cfg: dict[str, Any], base: Path, rows: int | None) -> tuple[tuple[Any, ...] | None, list[Any]]:
+def _withdraw_l040(spec: Spec, additive: list[str]) -> None:
+    """L040 judges a float key-padding mask by its dtype alone, since a spec does not say what the
+    mask holds: 0/1 from a tokenizer (hiding nothing) or 0/-inf, the additive mask PyTorch means.
+    Where the data shows the second, the warning was a false alarm and is taken back."""
+    if additive:
+        spec.diagnostics[:] = [d for d in spec.diagnostics if d.code != "L040"
+                               or not any(f"mask '{name}' is " in d.message for name in additive)]
+
+
+def _additive(cfg: dict[str, Any], full: Any) -> list[str]:
+    """The float key-padding masks the data holds as additive masks: 0 where a key is seen, -inf
+    (or a large negative, -1e4 and below) where it is hidden."""
+    out = []
+    for name, kind in (cfg.get("masks") or {}).items():
+        m = full.inputs.get(name)
+        if "key_padding" in kind and "|" not in kind and m is not None and m.dtype.kind == "f" and m.size and \
+                (m <= 0).all() and m.min() <= -1e4:
+            out.append(name)
+    return out
+
+
+def _read(cfg: dict[str, Any], base: Path, rows: int | None) -> tuple[tuple[Any, ...] | None, list[Any], list[str]]:
     """(the first problem reading the data as `specc train` does finds, or None; the warnings, each
     (code, message, hint, spec key): the readers' own, and values training would feed or regress
-    unscaled at a size that keeps it from learning)."""
+    unscaled at a size that keeps it from learning; the float key-padding masks the data shows to be
+    additive)."""
     from .checks import (
         data_warnings,
         ignored_class,
         inverted_padding,
         inverted_weights,
+        next_step_leak,
         out_of_reach,
         raw_scale,
         sorted_labels,
@@ -135,7 +161,7 @@ def _read(cfg: dict[str, Any], base: Path, rows: int | None) -> tuple[tuple[Any,
     try:
         full, _, val = training_data(cfg, base, seed, draw=False, rows=rows)
     except DataError as exc:
-        return (exc.code, exc.message, exc.hint, exc.where), []
+        return (exc.code, exc.message, exc.hint, exc.where), [], []
     scale = [("V067", message, hint, where) for message, hint, where in raw_scale(cfg, full)]
     scale += [("V075", message, hint, where) for message, hint, where in split_leaks(cfg, full)]
     scale += [("T073", message, hint, where) for message, hint, where in out_of_reach(cfg, full)]
@@ -143,7 +169,43 @@ def _read(cfg: dict[str, Any], base: Path, rows: int | None) -> tuple[tuple[Any,
     scale += [("T086", message, hint, where) for message, hint, where in inverted_padding(cfg, full)]
     scale += [("T087", message, hint, where) for message, hint, where in inverted_weights(cfg, full)]
     scale += [("T088", message, hint, where) for message, hint, where in ignored_class(cfg, full)]
-    return None, data_warnings(full, val) + scale
+    scale += [("T090", message, hint, where) for message, hint, where in next_step_leak(cfg, full)]
+    return None, data_warnings(full, val) + scale, _additive(cfg, full)
+
+
+# self-attention layers: without causal: true (or a mask of the spec's own) step t attends to every step
+ATTENTION = ("MultiheadAttention", "TransformerEncoder", "TransformerEncoderLayer", "TransformerDecoder",
+             "TransformerDecoderLayer")
+RECURRENT = ("RNN", "LSTM", "GRU")
+
+
+def _lookahead(spec: Spec) -> list[dict[str, Any]]:
+    """The layers between each model input and the output that let step t read the steps after it:
+    self-attention with no causal mask and no attention mask of the spec's own, and bidirectional
+    recurrent layers that return every step. Each as {name, type, inputs (the model inputs it
+    reads from), fix, loc}. A model trained to predict each step's next value must have none."""
+    graph = spec.graph
+    if graph is None:
+        return []
+    origins: dict[str, set[str]] = {name: {name} for name in graph.inputs}
+    found = []
+    for node in graph.nodes:
+        origins[node.name] = set().union(*(origins.get(producer, set()) for producer in
+                                           (ref.split(".", 1)[0] for ref in node.inputs)))
+        p = node.params
+        masks = tuple(getattr(p, "masks", ()) or ())
+        if node.type in ATTENTION and not getattr(p, "causal", True) and "attn" not in masks:
+            read = node.inputs[:len(node.inputs) - len(masks)]  # query, key, value: one sequence in self-attention
+            self_attention = node.type != "MultiheadAttention" or len(set(read)) == 1
+            fix = "set causal: true"
+        elif node.type in RECURRENT and getattr(p, "bidirectional", False) and getattr(p, "output", "") == "sequence":
+            self_attention, fix = True, "set bidirectional: false"
+        else:
+            continue
+        if self_attention and origins[node.name]:
+            found.append({"name": node.name, "type": node.type, "inputs": sorted(origins[node.name]), "fix": fix,
+                          "loc": [node.loc.file, node.loc.line, node.loc.col] if node.loc else None})
+    return found
 
 
 def _padding_masks(spec: Spec) -> dict[str, list[Any] | None]:

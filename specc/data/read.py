@@ -11,7 +11,7 @@ import csv
 import itertools
 import re
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -839,14 +839,15 @@ def _shaped(cfg: dict[str, Any], inputs: dict[str, np.ndarray], y: np.ndarray | 
                                      trained.get(name) if isinstance(trained, dict) else None)
                  for name, arr in y.items()}
         shaped = shape_inputs(cfg, inputs, n, where)
-        data = Data(shaped, {name: _positions(head(cfg, name), shaped, _targets(head(cfg, name), arr, where), where)
+        data = Data(shaped, {name: _positions(head(cfg, name), shaped, _targets(head(cfg, name), arr, where, shaped),
+                                                   where)
                              for name, (arr, _) in named.items()})
         classes = {name: c for name, (_, c) in named.items() if c}
         data.classes = classes or None  # type: ignore[assignment]
         return data
     arr, classes = _text_targets(cfg, np.asarray(y), where, trained if isinstance(trained, list) else None)
     shaped = shape_inputs(cfg, inputs, len(arr), where)
-    data = Data(shaped, _positions(cfg, shaped, _targets(cfg, arr, where), where))
+    data = Data(shaped, _positions(cfg, shaped, _targets(cfg, arr, where, shaped), where))
     data.classes = classes
     data.meta["notes"] = _byte_images(cfg, inputs)
     return data
@@ -1025,11 +1026,19 @@ def _label_rows(cfg: dict[str, Any], y: np.ndarray, at: int, out: Sequence[Any])
                     f"use loss: {{type: BCEWithLogitsLoss}}, one yes/no per label{width}", "loss")
 
 
-def _targets(cfg: dict[str, Any], y: np.ndarray, where: str) -> np.ndarray:
+def _targets(cfg: dict[str, Any], y: np.ndarray, where: str,
+             inputs: dict[str, np.ndarray] | None = None) -> np.ndarray:
     task = cfg["task"]
     if task == "ctc":
         return y.astype(np.int64)
-    out = fixed(next(iter(cfg["outputs"].values())), cfg["sizes"])
+    # the output at the sizes of the inputs it comes with: a per-step regression over 24 steps of
+    # data has 24 targets per sample, not the 16 of the export size
+    sizes = dict(cfg["sizes"])
+    for name, x in (inputs or {}).items():
+        for d, v in zip(cfg["inputs"][name]["shape"][1:], x.shape[1:]):
+            if isinstance(d, str):
+                sizes[d] = int(v)
+    out = fixed(next(iter(cfg["outputs"].values())), sizes)
     n = len(y)
     if task == "classification":
         if y.dtype.kind == "f" and not np.isfinite(y).all():
@@ -1140,11 +1149,16 @@ def _target_shape_fix(y: np.ndarray, out: Sequence[Any], cfg: dict[str, Any]) ->
     return f"make the output {list(y.shape[1:])} per sample (the targets' shape), or give targets of {list(out)}"
 
 
-def check_finite(d: Data, source: str) -> None:
+def check_finite(d: Data, source: str, masks: Collection[str] = ()) -> None:
     """NaN or infinity anywhere in the inputs or targets, named by sample (its row in ``source``,
-    so checked before any split or shuffle) and position: it would train as NaN."""
+    so checked before any split or shuffle) and position: it would train as NaN. In an input read as
+    an attention mask (``masks``), -inf is how an additive mask hides a key, and is kept."""
     for name, x in d.inputs.items():
-        if x.dtype.kind == "f" and not np.isfinite(x).all():
+        if x.dtype.kind == "f" and name in masks and not (np.isfinite(x) | (x == -np.inf)).all():
+            raise DataError("T004", f"input {name!r} of {source} holds {_first_bad(np.where(x == -np.inf, 0, x))}",
+                            "an attention mask holds 0 where a key is seen and -inf (or true) where it is hidden",
+                            "source")
+        if x.dtype.kind == "f" and name not in masks and not np.isfinite(x).all():
             raise DataError("T004", f"input {name!r} of {source} holds {_first_bad(x)}",
                             "clean or impute them before training", "source")
     for name, y in (d.targets.items() if isinstance(d.targets, dict) else [("", d.targets)]):

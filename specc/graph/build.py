@@ -648,6 +648,27 @@ class GraphBuilder:
             field = next((k for k, v in result.args.items() if v and k in reason), None)
             raise SpecError("U002", f"cannot be exported to ONNX: {reason}", fix or None, field=field)
 
+    @staticmethod
+    def _by_position_hint(g: Graph, names: list[Any], prev: str | None) -> str:
+        """The fix of a from: that counts layers as Keras' and PyTorch's indexing do (-1 for the layer
+        above, -2 for the one before): the same list with the names of the layers it counted to. A
+        count that reaches no layer, or an index from the start (0, 1: a Sequential's), gets the
+        general form, since which layer was meant is not known."""
+        above = [n.name for n in g.nodes if n.name and n.name != "?"]
+        if prev is not None and (not above or above[-1] != prev):
+            above.append(prev)
+        fixed: list[str] = []
+        for name in names:
+            if isinstance(name, str):
+                fixed.append(name)
+            elif isinstance(name, int) and not isinstance(name, bool) and 0 < -name <= len(above):
+                fixed.append(above[name])
+            else:
+                return "write from: conv1 or from: [a, b], naming the layers it reads"
+        listed = f"[{', '.join(fixed)}]" if len(fixed) > 1 else fixed[0]
+        above_is = f"; '{prev}' is the layer above" if prev in fixed else ""
+        return f"write from: {listed} (from: names the layers it reads, it does not count them{above_is})"
+
     def _sources(self, g: Graph, item: LayerDecl, prev: str | None, path: str, loc: Location | None) -> list[str]:
         t = item.type
         kind = layers.lookup(t) if isinstance(t, str) else None
@@ -677,7 +698,7 @@ class GraphBuilder:
             at = item.source_at(i)
             if not isinstance(name, str):
                 self.error("V003", f"{who}: from: expects layer or input names, got {name!r}", at,
-                           "write from: conv1 or from: [a, b]", layer=path)
+                           self._by_position_hint(g, names, prev), layer=path)
                 return []
             node = g.node(producer(name))
             if name in g.inputs or (node is not None and (node.sub is None or name == node.name)):

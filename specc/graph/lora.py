@@ -191,7 +191,7 @@ def plan(spec: Spec) -> tuple[Plan | None, list[Diagnostic]]:
                                     f"trains it), or remove '{name}' from targets to train it in full",
                                     layer=both[0]))
     result = Plan(lora.rank, lora.alpha, targets, full)
-    return result, diags + _rank_above_useful(spec, result)
+    return result, diags + _rank_above_useful(spec, result) + _scale_vanishes(spec, result)
 
 
 def _trained_in_full(graph: Graph, inherited: bool = False) -> list[Node]:
@@ -224,6 +224,31 @@ def _rank_above_useful(spec: Spec, p: Plan) -> list[Diagnostic]:
                        f"{p.params:,} adapter parameters add nothing", loc,
                        f"use rank: {useful} or lower (same updates, fewer parameters; alpha / rank sets the "
                        "step size, so scale alpha with it)", severity="warning")]
+
+
+# alpha / rank below this makes each adapter step a small fraction of the lr: the published recipes
+# use 0.25 (QLoRA's alpha 16 at rank 64) to 2 (alpha 16 at rank 8), PEFT's default 1.
+LOWEST_SCALE = 1 / 16
+
+
+def _scale_vanishes(spec: Spec, p: Plan) -> list[Diagnostic]:
+    """V160 (a warning) when alpha / rank scales the adapters' updates to almost nothing: alpha
+    written as if it were the scale itself (alpha: 1 at rank 64). B starts at zero and an adaptive
+    optimizer moves it by about lr per step whatever its gradient, so W + (alpha / rank) B·A moves
+    rank / alpha times slower than at a scale of 1 (under SGD the gradient is scaled too, slower
+    still): the fine-tune ends near the base model, with no error."""
+    if not p.targets or p.alpha / p.rank >= LOWEST_SCALE:
+        return []
+    written = spec.locations.written("lora", "alpha")
+    loc = spec.locations.value("lora", "alpha") if written else (
+        spec.locations.value("lora", "rank") if spec.locations.written("lora", "rank") else _target_loc(spec, 0))
+    slower = p.rank / p.alpha
+    return [Diagnostic("V160", f"lora alpha {p.alpha:g}{'' if written else ' (the default)'} at rank {p.rank} scales "
+                       f"every adapter update by alpha / rank = {p.alpha / p.rank:.3g}: the adapters start at zero "
+                       f"and the optimizer moves them about lr per step, so the adapted weights change {slower:.3g} "
+                       "times slower than at a scale of 1 and the fine-tune stays near the base model",
+                       loc, f"set alpha: {p.rank} (alpha = rank, a scale of 1; published recipes use 0.25 to 2, "
+                       "such as alpha 16 at rank 8)", severity="warning")]
 
 
 def _not_adaptable(n: Node, name: str, loc: Location | None) -> Diagnostic:

@@ -42,10 +42,11 @@ CHANNELS_FIRST = ("conv", "pool")
 def check_training(spec: Spec) -> list[Diagnostic]:
     diags = lora.plan(spec)[1] + groups.plan(spec)[1] + _learning_rate(spec) + _peak_lr(spec) + \
         _weight_decay(spec) + _group_settings(spec) + _betas(spec) + _summed_loss_step(spec) + \
-        _growing_schedule(spec) + _idle_scheduler(spec) + _unreduced(spec)
+        _growing_schedule(spec) + _idle_scheduler(spec) + _unreduced(spec) + _split_reversed(spec)
     ctx = context(spec)
     diags += _single_sample_batches(spec, ctx.view.leaves if ctx is not None else [])
     diags += _accumulated_batchnorm(spec, ctx.view.leaves if ctx is not None else [])
+    diags += _post_ln_without_warmup(spec, ctx.view.leaves if ctx is not None else [])
     diags += _fill_under_autocast(spec, ctx.view.leaves if ctx is not None else [])
     diags += _rows_with_no_key(ctx.view.leaves if ctx is not None else [])
     loss = ctx.loss_section if ctx is not None else None
@@ -428,6 +429,53 @@ def _accumulated_batchnorm(spec: Spec, leaves: list[Leaf]) -> list[Diagnostic]:
                        "or more per step", "warning", layer=norms[0].node.path)]
 
 
+# Post-LN Transformers (norm_first: false) that diverge under Adam without warmup (Xiong et al. 2020,
+# "On Layer Normalization in the Transformer Architecture": 6 layers of width 512 at lr 5e-4 and 1e-3);
+# narrow toy stacks are left alone, the paper measured none
+POST_LN_LAYERS, POST_LN_LR, POST_LN_WIDTH = 6, 5e-4, 256
+TRANSFORMER_LAYERS = ("TransformerEncoder", "TransformerEncoderLayer", "TransformerDecoder", "TransformerDecoderLayer")
+# Adam and its kind: their first steps are lr-sized whatever the gradient (RAdam rectifies them itself)
+ADAPTIVE = ("Adam", "AdamW", "NAdam", "Adamax")
+
+
+def _warmed_up(spec: Spec) -> bool:
+    sched = spec.document.scheduler if spec.document is not None else None
+    if sched is None:
+        return False
+    return bool(getattr(sched, "warmup", None)) or sched.type == "OneCycleLR" or (
+        sched.type == "LinearLR" and sched.start_factor < sched.end_factor)
+
+
+def _post_ln_without_warmup(spec: Spec, leaves: list[Leaf]) -> list[Diagnostic]:
+    """T093: a deep post-LN Transformer (norm_first: false, PyTorch's default; 6 layers or more in all,
+    of width 256 or more) trained by Adam at lr 5e-4 or more from its first step (a warning). The
+    post-LN layers' gradients near the output are large at initialisation, and Adam's first steps are
+    lr-sized whatever the gradient: without warmup such runs diverge or stall, which is why the
+    original Transformer and BERT warm up (Xiong et al. 2020). Pre-LN (norm_first: true) trains
+    without it."""
+    doc = spec.document
+    opt = doc.optimizer if doc is not None else None
+    if opt is None or opt.type not in ADAPTIVE or opt.lr < POST_LN_LR or _warmed_up(spec):
+        return []
+    post = [leaf for leaf in leaves if leaf.type in TRANSFORMER_LAYERS and leaf.node.trainable
+            and leaf.node.result is not None and not leaf.node.result.args.get("norm_first", False)
+            and leaf.out is not None and isinstance(leaf.out.shape[-1], int) and leaf.out.shape[-1] >= POST_LN_WIDTH]
+    depth = sum(int(leaf.node.result.args.get("num_layers", 1)) for leaf in post)  # type: ignore[union-attr]
+    if depth < POST_LN_LAYERS:
+        return []
+    first = post[0]
+    sched = doc.scheduler if doc is not None else None
+    warm = ("add warmup: {epochs: 1} to the scheduler" if sched is not None and sched.type != "ReduceLROnPlateau"
+            else "add a warmup (scheduler: {type: LinearLR, start_factor: 0.01, total_iters: 1})")
+    return [Diagnostic("T093", f"{depth} post-LN Transformer layers (norm_first: false, PyTorch's default; "
+                       f"{first.who()}{f' and {len(post) - 1} more' if len(post) > 1 else ''}) train under {opt.type} "
+                       f"at lr {opt.lr:g} from the first step, with no warmup: post-LN's gradients near the output "
+                       "are large at initialisation and Adam's first steps are lr-sized, so such runs diverge or "
+                       "stall (Xiong et al. 2020; the original Transformer warms up over 4000 steps)", first.node.loc,
+                       f"{warm}, or set norm_first: true and norm: true on {first.who()} (pre-LN trains without "
+                       "warmup)", "warning", layer=first.node.path)]
+
+
 def _synthetic_sizes(spec: Spec) -> dict[str, int]:
     """The symbol sizes of the synthetic data specc makes (data.read.data_sizes' rule); none for
     data that brings its own sizes."""
@@ -479,6 +527,12 @@ def _learning_rate(spec: Spec, lr: float | None = None, at: tuple[Any, ...] = ("
         message = (f"optimizer {name}{who} with lr: {lr:g}, {lr / default:,.0f} times PyTorch's default {default:g}: "
                    f"steps that large make the loss explode or the model collapse to a constant")
         hint = f"use an lr near {default:g} (below about {high:g} for {name}){meant}"
+        clip = _clip_for_recurrent(spec, lr) if name == "SGD" else None
+        if clip is not None:
+            message += (" (a recurrent model's gradients explode through its steps, and nothing clips them: "
+                        "train.grad_clip is unset)")
+            hint = (f"set grad_clip: {clip:g} (recurrent language models train with SGD at lr 20 only so clipped: "
+                    f"PyTorch's word_language_model clips at 0.25), or {hint}")
     elif lr < TOO_LOW * default:
         message = (f"optimizer {name}{who} with lr: {lr:g}, 1/{default / lr:,.0f} of PyTorch's default {default:g}: "
                    "the weights barely move in any number of epochs")
@@ -486,6 +540,23 @@ def _learning_rate(spec: Spec, lr: float | None = None, at: tuple[Any, ...] = ("
     else:
         return []
     return [Diagnostic("T058", message, spec.locations.nearest(*at), hint, "warning")]
+
+
+def _split_reversed(spec: Spec) -> list[Diagnostic]:
+    """T092 of a val_split above one half: the share kept for training written where the share held
+    out belongs (scikit-learn's train_size: 0.8, Keras' habit of naming the training part). The model
+    then trains on the smaller part and is judged on the larger."""
+    doc = spec.document
+    train = doc.train if doc is not None else None
+    if train is None or train.data.val_source or not spec.locations.written("train", "data", "val_split"):
+        return []
+    split = train.data.val_split
+    if split <= 0.5:
+        return []
+    return [Diagnostic("T092", f"val_split: {split:g} holds out {split:.0%} of the samples for validation and trains "
+                       f"on {1 - split:.0%}: val_split is the share validated on, not the share trained on",
+                       spec.locations.value("train", "data", "val_split"),
+                       f"set val_split: {round(1 - split, 6):g} (to train on {split:.0%})", "warning")]
 
 
 # OneCycleLR's usual peak: about 10 times the adaptive optimizers' default lr (fast.ai's 1e-3 to 1e-2
@@ -515,9 +586,25 @@ def _peak_lr(spec: Spec) -> list[Diagnostic]:
         message = (f"OneCycleLR's max_lr: {peak:g} is the highest lr {name} steps with, 1/{default / peak:,.0f} of "
                    f"PyTorch's default {default:g}: the weights barely move in any number of epochs")
     else:
-        return []
+        return _peak_below_lr(spec, peak)
     return [Diagnostic("T058", message, spec.locations.nearest("scheduler", "max_lr"),
                        f"use max_lr: {usual:g} (a usual peak for {name}; below about {high:g})", "warning")]
+
+
+def _peak_below_lr(spec: Spec, peak: float) -> list[Diagnostic]:
+    """T091 of a OneCycleLR max_lr below the lr written on the optimizer, which OneCycleLR replaces:
+    the run starts at max_lr / div_factor and never trains at the lr written."""
+    doc = spec.document
+    assert doc is not None and doc.scheduler is not None and doc.optimizer is not None
+    sched, lr = doc.scheduler, doc.optimizer.lr
+    if not spec.locations.written("optimizer", "lr") or lr <= peak:
+        return []
+    start = peak / sched.div_factor
+    return [Diagnostic("T091", f"OneCycleLR replaces the optimizer's lr: {lr:g}: the run starts at max_lr / div_factor "
+                       f"= {start:.3g}, peaks at max_lr: {peak:g}, {lr / peak:.3g} times below the lr written, and "
+                       f"ends at {start / sched.final_div_factor:.3g}; the lr {lr:g} is never used",
+                       spec.locations.nearest("scheduler", "max_lr"),
+                       f"set max_lr: {lr:g} (the cycle's peak is the lr the run trains at)", "warning")]
 
 
 # SGD's step on a summed loss is the mean's times the terms summed: past this many times the lr
@@ -586,6 +673,24 @@ def _clipped_step(spec: Spec, lr: float) -> tuple[float, float, int] | None:
         return None
     momentum = getattr(doc.optimizer, "momentum", 0.0) or 0.0
     return lr * clip / (1 - momentum) / math.sqrt(params), clip, params
+
+
+RECURRENT = ("RNN", "LSTM", "GRU")
+CLIPS = (1.0, 0.5, 0.25, 0.1, 0.05, 0.01)
+
+
+def _clip_for_recurrent(spec: Spec, lr: float) -> float | None:
+    """The grad_clip (of a few usual ones) that keeps SGD's largest step per weight under
+    CLIPPED_STEP_TOO_HIGH, for a model with a recurrent layer and no grad_clip: the clipped SGD that
+    recurrent language models train with. None for another model, a clipped one, or no clip that fits."""
+    doc, graph = spec.document, spec.graph
+    if doc is None or graph is None or (doc.train is not None and doc.train.grad_clip) or \
+            not any(n.type in RECURRENT for n in graph.leaves()):
+        return None
+    params = graph.totals()[1]
+    momentum = getattr(doc.optimizer, "momentum", 0.0) or 0.0
+    bound = CLIPPED_STEP_TOO_HIGH * math.sqrt(max(params, 1)) * (1 - momentum) / lr
+    return next((c for c in CLIPS if c < bound), None)
 
 
 def _weight_decay(spec: Spec, decay: float | None = None,

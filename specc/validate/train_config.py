@@ -9,9 +9,11 @@ so the PyTorch target's script writer and the training backend both stand above 
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..graph.ir import Graph
     from ..spec import Spec
 
 from .training import BOUNDED, task_of  # one rule of which loss trains what
@@ -84,6 +86,8 @@ def train_config(spec: Spec) -> dict[str, Any]:
         # the same shapes exactly (floor((H + 3)/4) as terms, not text), for data specc makes
         "output_dims": {n: [to_json(d) for d in graph.value(s).shape] for n, s in graph.outputs},
         "output_layers": last,
+        # inputs read as attention masks: never scaled, -inf allowed in them, rows that hide every key refused
+        "masks": mask_inputs(graph),
         "vocab": vocab,  # the int bounds alone, as runs written before index_bounds read them
         "index_bounds": {name: [[to_json(b.high), b.reader, b.kind, b.pad] for b in found]
                          for name, found in bounds.items()},
@@ -107,6 +111,60 @@ def train_config(spec: Spec) -> dict[str, Any]:
             **{f"inputs.{n}": _loc(spec, "inputs", n) for n in inputs},
         },
     }
+
+
+def mask_inputs(graph: Graph) -> dict[str, str]:
+    """The model inputs read as attention masks, each with how: its entry of a layer's ``masks:``
+    (key_padding, memory_key_padding, attn), or ``fill`` for the bool mask of a MaskedFill that writes
+    -inf into what a Softmax over the last dim reads (the scores of hand-written attention). The mask
+    may be the input itself, or made of it by Unsqueezes that keep its last dim last and one Compare
+    with a constant (ids == pad_id: the kind then ends in ``|eq|0``). Each hides a key where it is
+    true or -inf, and a row of it that hides every key is 0/0 in the Softmax: nan."""
+    found: dict[str, str] = {}
+    readers: dict[str, list[Any]] = {}
+    for node in graph.nodes:
+        for ref in node.inputs:
+            readers.setdefault(ref, []).append(node)
+    for node in graph.nodes:
+        masks = getattr(node.params, "masks", None)
+        if masks and isinstance(masks, (list, tuple)):
+            for kind, ref in zip(masks, node.inputs[len(node.inputs) - len(masks):]):
+                if (traced := _mask_source(graph, ref)) is not None:
+                    found.setdefault(traced[0], str(kind) + traced[1])
+        value = getattr(node.params, "value", None)
+        if node.type != "MaskedFill" or len(node.inputs) != 2 or not (isinstance(value, float) and value < 0
+                                                                      and math.isinf(value)):
+            continue
+        out = node.out
+        if out is None or not any(r.type == "Softmax" and getattr(r.params, "dim", None) in (-1, out.rank - 1)
+                                  for r in readers.get(node.name, [])):
+            continue
+        if (traced := _mask_source(graph, node.inputs[1])) is not None:
+            found.setdefault(traced[0], "fill" + traced[1])
+    return found
+
+
+def own_masks(cfg: dict[str, Any]) -> set[str]:
+    """The inputs that are attention masks themselves (not ids a Compare makes one of): never scaled,
+    and -inf allowed in them."""
+    return {name for name, kind in (cfg.get("masks") or {}).items() if "|" not in kind}
+
+
+def _mask_source(graph: Graph, ref: str) -> tuple[str, str] | None:
+    """(the model input a mask is made of, "" or "|op|value" of the Compare that makes it), through
+    Unsqueezes that keep the last dim last; None when it is made some other way."""
+    compared = ""
+    while ref not in graph.inputs:
+        step = graph.node(ref)
+        if step is None or step.out is None or len(step.inputs) != 1:
+            return None
+        dim = getattr(step.params, "dim", None)
+        if step.type == "Compare" and not compared and getattr(step.params, "value", None) is not None:
+            compared = f"|{step.params.op}|{step.params.value}"
+        elif step.type != "Unsqueeze" or dim in (-1, step.out.rank - 1):
+            return None
+        ref = step.inputs[0]
+    return ref, compared
 
 
 def head(cfg: dict[str, Any], name: str) -> dict[str, Any]:
@@ -135,7 +193,8 @@ def scaling(cfg: dict[str, Any]) -> tuple[dict[str, str], str]:
         if kind == "auto":
             # tabular rows [B, features]; images and sequences are left as they are
             kind = "standardize" if len(spec["shape"]) == 2 else "none"
-        kinds[name] = kind if is_float else "none"  # never scale token ids
+        # never scale token ids, nor a mask: standardising 0/-inf or 0/1 leaves no mask at all
+        kinds[name] = kind if is_float and name not in own_masks(cfg) else "none"
     target = pre["targets"]
     if cfg["task"] != "regression":
         target = "none"  # class labels, 0/1 targets and probability rows keep their meaning

@@ -27,6 +27,8 @@ METRICS_OF = {
     "regression": {"val_loss", "val_mae", "val_rmse", "val_r2"},
 }
 REGRESSION = {"MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss"}
+TASK_WORDS = {"binary": "a binary (yes/no) head", "regression": "a regression",
+              "classification": "a multi-class head"}
 # A last layer whose values are bounded (Sigmoid: 0…1) is meant to fit targets in its own range:
 # preprocess: auto leaves those targets unscaled and standardises any other regression's.
 BOUNDED = {"Sigmoid", "Tanh", "Softmax", "Hardsigmoid", "Hardtanh", "Softsign"}
@@ -240,8 +242,13 @@ def _monitor(monitor: str, trained: dict[str, Any], kinds: dict[str, str | None]
     if monitor in computed:
         return []
     what = ("this run" if per_output else f"a {next(iter(trained.values())).type} run") if trained else "the run"
-    guess = did_you_mean(monitor, sorted(computed))
-    return [Diagnostic("V023", f"early stopping monitors {monitor}, which {what} does not compute", loc,
+    # a metric of another task (the ROC AUC of a multi-class head, accuracy of a regression) is no
+    # misspelling: the nearest name (val_recall for val_roc_auc) would only change the subject
+    tasks = [TASK_WORDS[k] for k, m in METRICS_OF.items() if monitor.removeprefix("val_") in
+             {x.removeprefix("val_") for x in m} and k in TASK_WORDS]
+    why = f" ({monitor} is a metric of {' and '.join(tasks)})" if tasks and not per_output else ""
+    guess = did_you_mean(monitor, sorted(computed)) if not tasks else None
+    return [Diagnostic("V023", f"early stopping monitors {monitor}, which {what} does not compute{why}", loc,
                        f"did you mean '{guess}'?" if guess else f"monitor one of {', '.join(sorted(computed))}")]
 
 

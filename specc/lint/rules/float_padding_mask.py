@@ -12,6 +12,11 @@ Why is this bad
     model's answers change with the padded length. Nothing fails, and the warning PyTorch
     gives for mixed mask types does not come with one mask alone.
 
+    A spec does not say what the mask holds, so the warning is given on its dtype; where check
+    reads the data (train.data names a file) and the mask holds 0 and -inf (or -1e4 and below)
+    only, it is the additive mask PyTorch means and the warning is taken back. Masks are never
+    scaled by preprocessing, and -inf is allowed in them.
+
 Example
     inputs:
       x: [B, T, 64]
