@@ -140,7 +140,11 @@ def test_a_state_dict_with_adapters_loads_back(spec: Spec, tmp_path: Path) -> No
     model.eval(), again.eval()
     assert torch.allclose(model(*x), again(*x), atol=1e-6)
     merged = merge_lora(again)
-    assert not has_lora(merged) and torch.allclose(merged(*x), model(*x), atol=1e-5)
+    # W + s·B·A rounds differently from x·Aᵀ·Bᵀ: with adapters of std 1 the outputs reach ~1e3, and an
+    # output near 0 made of such terms cancels, so the tolerance follows the outputs' scale
+    want = model(*x)
+    assert not has_lora(merged)
+    assert torch.allclose(merged(*x), want, rtol=1e-5, atol=1e-6 * float(want.abs().max()))
 
 
 def test_targets_inside_blocks_and_repeats() -> None:
