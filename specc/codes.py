@@ -1024,7 +1024,8 @@ _TABLE: list[Code | LintCode] = [
     LintCode("L063", "attention-scaled-twice"),
     # -- weight_norm and spectral_norm on a layer's weight (helper d19) --------------------------
     Code("V051", "conflicting-weight-reparametrization", "Two settings rework the same weight of a layer: "
-         "weight_norm beside spectral_norm, or a normalised weight that LoRA adapts or a tie: shares.",
+         "two of weight_norm, spectral_norm, weight_standardization and mask, or a reworked weight that LoRA "
+         "adapts or a tie: shares.",
          "Each is a parametrization of the one weight: stacked, the weight the layer uses is neither what one "
          "nor the other promises, and a tie would make one layer's plain weight another's normalised one.",
          "- {type: Conv2d, out_channels: 64, kernel_size: 3, weight_norm: true, spectral_norm: true}",
@@ -1119,6 +1120,13 @@ _TABLE: list[Code | LintCode] = [
          "  - {type: ArgMax, from: text, dim: -1, keepdim: true, name: eot}\n  - {type: Pick, from: [x, eot]}",
          "Give the index the dims of x before dim: an ArgMax without keepdim over the same rows, or set dim: to "
          "the dim after the index's dims."),
+    Code("V166", "gamma-without-gain", "weight_standardization sets gamma without gain: true.",
+         "gamma is the scale of timm's ScaledStdConv2d (NFNet): the standardised filters times a learned gain and "
+         "gamma / sqrt(fan_in). StdConv2d (BiT, gain: false) standardises the filters and scales nothing, so the "
+         "gamma would be silently ignored and the activations would not have the variance the paper's gamma "
+         "restores.",
+         "- {type: Conv2d, out_channels: 64, kernel_size: 3, weight_standardization: {gamma: 1.7015043}}",
+         "Add gain: true (ScaledStdConv2d, NFNet, NF-ResNet), or remove gamma for BiT's StdConv2d."),
     Code("V176", "fill-value", "A MaskedFill writes a value its input's dtype cannot hold: a fraction or an "
          "infinity into integers, a number past float16's 65504 into float16 values, or nan.",
          "PyTorch's masked_fill converts the value to the input's dtype and raises where it cannot ('value cannot "

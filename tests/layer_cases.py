@@ -1322,6 +1322,74 @@ case("ConvTranspose2d", "{type: ConvTranspose2d, out_channels: 4, kernel_size: 4
 case("ConvTranspose3d", "{type: ConvTranspose3d, out_channels: 2, kernel_size: 2, stride: 2, "
      "spectral_norm: {dim: 0}}", {"inp": ("B", 3, 2, 3, 3)},
      lambda: spectral_norm(nn.ConvTranspose3d(3, 2, 2, stride=2), dim=0))
+class PixelCNNConv2d(nn.Conv2d):
+    """jzbontar/pixelcnn-pytorch's MaskedConv2d: the centre row right of the centre (from it, for A) and the
+    rows below zeroed; the mask applied to the weight in forward rather than to weight.data in place."""
+
+    def __init__(self, mask_type: str, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.register_buffer("mask", torch.ones_like(self.weight))
+        _, _, kh, kw = self.weight.shape
+        self.mask[:, :, kh // 2, kw // 2 + (mask_type == "B"):] = 0
+        self.mask[:, :, kh // 2 + 1:] = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._conv_forward(x, self.weight * self.mask, self.bias)
+
+
+class CausalMaskedConv1d(nn.Conv1d):
+    """The 1-d mask: the taps from the centre on (A) or after it (B) zeroed."""
+
+    def __init__(self, mask_type: str, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.register_buffer("mask", torch.ones_like(self.weight))
+        self.mask[:, :, self.weight.shape[2] // 2 + (mask_type == "B"):] = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._conv_forward(x, self.weight * self.mask, self.bias)
+
+
+class WSConv(nn.Module):
+    """Weight Standardization written out (Qiao et al. 2019; timm's StdConv2d / ScaledStdConv2d): each filter
+    less its mean, over the root of its biased variance plus eps, with a gain per filter times gamma / sqrt(fan_in)
+    when scaled."""
+
+    def __init__(self, conv: nn.Module, eps: float = 1e-6, gamma: float | None = None) -> None:
+        super().__init__()
+        self.weight, self.bias, self.conv, self.eps, self.gamma = conv.weight, conv.bias, conv, eps, gamma
+        if gamma is not None:
+            self.gain = nn.Parameter(torch.ones(conv.weight.shape[0], *(1,) * (conv.weight.dim() - 1)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.weight
+        dims = tuple(range(1, w.dim()))
+        w = (w - w.mean(dims, keepdim=True)) / torch.sqrt(w.var(dims, unbiased=False, keepdim=True) + self.eps)
+        if self.gamma is not None:
+            w = w * self.gain * self.gamma / math.sqrt(w[0].numel())
+        return self.conv._conv_forward(x, w, self.bias)
+
+    def state_dict(self, *args: Any, **kw: Any) -> Any:  # the conv's weight and bias, then the gain, as timm's
+        out = {"weight": self.weight, **({"bias": self.bias} if self.bias is not None else {})}
+        return out | ({"gain": self.gain} if self.gamma is not None else {})
+
+
+# -- PixelCNN's masked convolutions and weight-standardised convolutions (BiT, NFNet) ----------------------------
+
+case("Conv2d", "{type: Conv2d, out_channels: 6, kernel_size: 7, padding: 3, mask: A}", {"inp": ("B", 1, "H", "W")},
+     lambda: PixelCNNConv2d("A", 1, 6, 7, padding=3), BHW)
+case("Conv2d", "{type: Conv2d, out_channels: 4, kernel_size: [3, 5], padding: [1, 2], bias: false, mask: B}",
+     {"inp": ("B", 3, 8, 9)}, lambda: PixelCNNConv2d("B", 3, 4, (3, 5), padding=(1, 2), bias=False))
+case("Conv1d", "{type: Conv1d, out_channels: 4, kernel_size: 5, padding: 2, mask: B}", {"inp": ("B", 2, "L")},
+     lambda: CausalMaskedConv1d("B", 2, 4, 5, padding=2), BL)
+case("Conv2d", "{type: Conv2d, out_channels: 8, kernel_size: 3, padding: 1, bias: false, weight_standardization: "
+     "{eps: 1.0e-8}}", {"inp": ("B", 4, "H", "W")}, lambda: WSConv(nn.Conv2d(4, 8, 3, padding=1, bias=False), 1e-8),
+     BHW)
+case("Conv2d", "{type: Conv2d, out_channels: 6, kernel_size: 3, stride: 2, groups: 2, weight_standardization: "
+     "{gain: true, gamma: 1.7015043, eps: 1.0e-5}}", {"inp": ("B", 4, 9, 9)},
+     lambda: WSConv(nn.Conv2d(4, 6, 3, stride=2, groups=2), 1e-5, 1.7015043))
+case("Conv1d", "{type: Conv1d, out_channels: 4, kernel_size: 3, weight_standardization: true}", {"inp": ("B", 3, "L")},
+     lambda: WSConv(nn.Conv1d(3, 4, 3)), BL)
+
 case("Embedding", "{type: Embedding, num_embeddings: 12, embedding_dim: 4, padding_idx: 0, spectral_norm: true}",
      {"ids": ("B", "T")}, lambda: spectral_norm(nn.Embedding(12, 4, padding_idx=0)), BT, dtypes={"ids": "int64"},
      high=12)

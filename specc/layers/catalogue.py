@@ -107,6 +107,11 @@ ELSEWHERE: tuple[tuple[str, str], ...] = (
      "out_channels: 64, kernel_size: 3, spectral_norm: true}}"),
     (r"WeightNormalization|WeightNorm", "set weight_norm: true on the layer it wraps: - {{type: Conv1d, "
      "out_channels: 64, kernel_size: 3, weight_norm: true}}"),
+    (r"(?:Scaled)?StdConv([123])d", "set weight_standardization on the conv: - {{type: Conv{n}d, "
+     "out_channels: 64, kernel_size: 3, weight_standardization: true}} (StdConv; ScaledStdConv: "
+     "weight_standardization: {{gain: true}})"),
+    (r"MaskedConv([123])d", "set mask on the conv: - {{type: Conv{n}d, out_channels: 64, kernel_size: 7, padding: 3, "
+     "mask: A}} (B for every layer after the first)"),
 )
 
 
