@@ -14,7 +14,7 @@ import pytest
 import specc
 
 torch = pytest.importorskip("torch")
-from layer_cases import t5_buckets, timm_relative_position_index  # noqa: E402
+from layer_cases import PixelCNNConv2d, t5_buckets, timm_relative_position_index  # noqa: E402
 from torch import nn  # noqa: E402
 
 from specc.backends.torch_build import build_module  # noqa: E402
@@ -2745,3 +2745,71 @@ def test_round25_yolov8n_detect_is_ultralytics_head() -> None:
     with torch.no_grad():
         for y, want in zip(built(*feats), twin(*feats), strict=True):
             torch.testing.assert_close(y, want, rtol=1e-4, atol=1e-4)
+
+
+# -- round 26: generative models and vision -----------------------------------------------------------------------
+
+@pytest.mark.parametrize(("stem", "overrides", "published"), [
+    # torchvision.models.squeezenet1_1() (num_classes 1000), the formula of the twin below
+    ("squeezenet1_1", ["num_classes=1000"], 1_235_496),
+    # jzbontar/pixelcnn-pytorch's MNIST network at fm = 64: 8 masked 7x7 convs without bias, BatchNorms, a 1x1 to 256
+    ("pixelcnn", ["fm=64"], 1_425_728),
+    # timm resnetv2_50x1_bit and nfnet_f0 (timm.create_model(..., pretrained=False)), counted in a throwaway venv
+    ("bit_resnetv2", ["w=64", "d1=3", "d2=4", "d3=6", "d4=3", "num_classes=1000"], 25_549_352),
+    ("nfnet_f0", ["s=128", "c1=256", "c2=512", "c3=1536", "c4=1536", "g=128", "d2=2", "d3=6", "d4=3",
+                  "num_classes=1000"], 71_489_272),
+])
+def test_round26_published_sizes(stem: str, overrides: list[str], published: int) -> None:
+    spec = specc.load(ARCH / f"{stem}.yaml", overrides=overrides)
+    assert spec.ok, [d.render() for d in spec.errors]
+    assert spec.check()["total_params"] == published
+
+
+class Fire(nn.Module):
+    """torchvision squeezenet.py Fire: squeeze 1x1 + ReLU, then 1x1 and 3x3 expand convs + ReLU, concatenated."""
+
+    def __init__(self, c: int, s: int, e: int) -> None:
+        super().__init__()
+        self.squeeze, self.expand1x1, self.expand3x3 = nn.Conv2d(c, s, 1), nn.Conv2d(s, e, 1), nn.Conv2d(s, e, 3, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.squeeze(x))
+        return torch.cat([torch.relu(self.expand1x1(x)), torch.relu(self.expand3x3(x))], 1)
+
+
+def squeezenet1_1(classes: int = 1000) -> nn.Module:
+    pool = nn.MaxPool2d(3, 2, ceil_mode=True)
+    return nn.Sequential(nn.Conv2d(3, 64, 3, 2), nn.ReLU(), pool, Fire(64, 16, 64), Fire(128, 16, 64), pool,
+                         Fire(128, 32, 128), Fire(256, 32, 128), pool, Fire(256, 48, 192), Fire(384, 48, 192),
+                         Fire(384, 64, 256), Fire(512, 64, 256), nn.Dropout(0.5), nn.Conv2d(512, classes, 1),
+                         nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+
+
+def test_round26_squeezenet1_1_is_torchvisions() -> None:
+    assert _meta_count(squeezenet1_1) == 1_235_496
+    built, twin = build_module(specc.load(ARCH / "squeezenet1_1.yaml")).eval(), squeezenet1_1(10).eval()
+    assert counts(built) == counts(twin)
+    built.load_state_dict(dict(zip(built.state_dict(), twin.state_dict().values())))
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(built(x), twin(x), rtol=1e-4, atol=1e-5)
+
+
+def test_round26_pixelcnn_is_jzbontars_network_and_never_sees_ahead() -> None:
+    fm = 16
+    layers: list[nn.Module] = []
+    for i in range(8):
+        layers += [PixelCNNConv2d("A" if i == 0 else "B", 1 if i == 0 else fm, fm, 7, 1, 3, bias=False),
+                   nn.BatchNorm2d(fm), nn.ReLU(True)]
+    twin = nn.Sequential(*layers, nn.Conv2d(fm, 256, 1)).eval()
+    built = build_module(specc.load(ARCH / "pixelcnn.yaml")).eval()
+    assert counts(built) == counts(twin)
+    _random_norm_stats(twin)
+    built.load_state_dict(dict(zip(built.state_dict(), twin.state_dict().values())))
+    x = torch.rand(2, 1, 28, 28, requires_grad=True)
+    y = built(x)
+    torch.testing.assert_close(y, twin(x), rtol=1e-4, atol=1e-5)
+    # the autoregressive property: pixel (i, j)'s logits depend on no pixel at or after (i, j) in raster order
+    y[0, :, 10, 12].sum().backward()
+    seen = x.grad[0, 0].abs() > 0
+    assert seen.any() and not seen[10, 12:].any() and not seen[11:].any()
