@@ -312,6 +312,13 @@ _TABLE: list[Code | LintCode] = [
          "  - {type: CumSum, dim: 1}\n  - {type: Embedding, num_embeddings: 514, embedding_dim: 16}",
          "Give the Embedding a row for every id the length reaches (num_embeddings: the largest id + 1), or feed "
          "shorter sequences; at a symbolic length check records the longest one the table takes."),
+    Code("S074", "variance-of-too-few", "A Reduce takes a var or std with correction c over dims holding c values "
+         "or fewer.",
+         "The variance divides the sum of squared deviations by the count less the correction: with correction 1 "
+         "(torch's default, the unbiased estimate) over one value that is 0 / 0, and PyTorch returns nan.",
+         "inputs: {x: [B, 1, 8]}\nlayers:\n  - {type: Reduce, op: std, dim: 1}",
+         "Use correction: 0 (the population's variance, unbiased=False, as RevIN and iTransformer take it), or "
+         "reduce over dims of more values."),
     Code("S010", "unprovable-equal", "Two symbolic sizes could not be proven equal.",
          "Branches that reduce a symbolic length differently (e.g. padding on one side only) may disagree for "
          "some lengths, and a merge would then fail at runtime.",
@@ -1127,6 +1134,14 @@ _TABLE: list[Code | LintCode] = [
          "restores.",
          "- {type: Conv2d, out_channels: 64, kernel_size: 3, weight_standardization: {gamma: 1.7015043}}",
          "Add gain: true (ScaledStdConv2d, NFNet, NF-ResNet), or remove gamma for BiT's StdConv2d."),
+    Code("V167", "spread-setting-elsewhere", "A Reduce sets correction or eps where its op has no use for it: "
+         "correction on a mean, sum, max, min or l2, eps on anything but std.",
+         "correction says what a variance divides its sum of squares by, and eps is added under std's square "
+         "root (sqrt(var + eps), RevIN's deviation); on another op PyTorch has no such argument, and the spec "
+         "would promise a computation nothing runs.",
+         "- {type: Reduce, op: mean, dim: 1, correction: 0}",
+         "Remove the key, or use op: var / op: std (eps: op std only; after a var add the constant with "
+         "- {type: Add, value: 1.0e-5})."),
     Code("V176", "fill-value", "A MaskedFill writes a value its input's dtype cannot hold: a fraction or an "
          "infinity into integers, a number past float16's 65504 into float16 values, or nan.",
          "PyTorch's masked_fill converts the value to the input's dtype and raises where it cannot ('value cannot "

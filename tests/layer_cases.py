@@ -611,6 +611,12 @@ case("PixelUnshuffle", "{type: SpaceToDepth, block_size: 3}", {"ids": ("B", 1, 6
 
 # -- reductions ------------------------------------------------------------------------------
 
+# iTransformer's / RevIN's deviation over time (population variance, eps under the root); a sample variance
+case("Reduce", "{type: Reduce, op: std, dim: 1, keepdim: true, correction: 0, eps: 1.0e-5}", {"inp": ("B", "T", 5)},
+     fn(lambda x: torch.sqrt(torch.var(x, dim=1, keepdim=True, unbiased=False) + 1e-5)), BT)
+case("Reduce", "{type: Reduce, op: var, dim: [1, 2]}", {"inp": ("B", 3, 4, 5)}, fn(lambda x: x.var(dim=(1, 2))))
+case("Reduce", "{type: Reduce, op: std, dim: -1, correction: 2}", {"inp": ("B", 6)},
+     fn(lambda x: x.std(-1, correction=2)))
 case("Reduce", "{type: Reduce, op: sum, dim: [1, 2]}", {"inp": ("B", 3, 4, 5)}, fn(lambda x: x.sum(dim=(1, 2))))
 case("Reduce", "{type: Reduce, op: max, dim: -1, keepdim: true}", {"inp": ("B", "T", 6)},
      fn(lambda x: x.max(dim=-1, keepdim=True).values), BT)

@@ -2813,3 +2813,58 @@ def test_round26_pixelcnn_is_jzbontars_network_and_never_sees_ahead() -> None:
     y[0, :, 10, 12].sum().backward()
     seen = x.grad[0, 0].abs() > 0
     assert seen.any() and not seen[10, 12:].any() and not seen[11:].any()
+
+
+class ITransformerLayer(nn.Module):
+    """thuml/iTransformer layers/Transformer_EncDec.py EncoderLayer; its AttentionLayer (q, k, v and out
+    projections with biases, FullAttention's softmax(QK^T / sqrt(E))) is nn.MultiheadAttention's computation."""
+
+    def __init__(self, d: int, heads: int, d_ff: int) -> None:
+        super().__init__()
+        self.attention = nn.MultiheadAttention(d, heads, batch_first=True)
+        self.norm1 = nn.LayerNorm(d)
+        self.conv1, self.conv2 = nn.Conv1d(d, d_ff, 1), nn.Conv1d(d_ff, d, 1)
+        self.norm2 = nn.LayerNorm(d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.norm1(x + self.attention(x, x, x, need_weights=False)[0])
+        y = self.conv2(nn.functional.gelu(self.conv1(x.transpose(-1, 1)))).transpose(-1, 1)
+        return self.norm2(x + y)
+
+
+class ITransformerRef(nn.Module):
+    """thuml/iTransformer model/iTransformer.py Model.forecast with use_norm and no time marks."""
+
+    def __init__(self, seq_len: int = 96, pred_len: int = 96, d: int = 64, heads: int = 4, d_ff: int = 128,
+                 layers: int = 2) -> None:
+        super().__init__()
+        self.pred_len = pred_len
+        self.enc_embedding = nn.Linear(seq_len, d)
+        self.encoder = nn.ModuleList(ITransformerLayer(d, heads, d_ff) for _ in range(layers))
+        self.norm, self.projector = nn.LayerNorm(d), nn.Linear(d, pred_len)
+
+    def forward(self, x_enc: torch.Tensor) -> torch.Tensor:
+        means = x_enc.mean(1, keepdim=True).detach()
+        x_enc = x_enc - means
+        stdev = torch.sqrt(torch.var(x_enc, dim=1, keepdim=True, unbiased=False) + 1e-5)
+        x_enc /= stdev
+        _, _, n = x_enc.shape
+        enc_out = self.enc_embedding(x_enc.permute(0, 2, 1))
+        for layer in self.encoder:
+            enc_out = layer(enc_out)
+        dec_out = self.projector(self.norm(enc_out)).permute(0, 2, 1)[:, :, :n]
+        dec_out = dec_out * stdev[:, 0, :].unsqueeze(1).repeat(1, self.pred_len, 1)
+        return dec_out + means[:, 0, :].unsqueeze(1).repeat(1, self.pred_len, 1)
+
+
+def test_round26_itransformer_is_thumls_network_at_any_number_of_variates() -> None:
+    assert _meta_count(lambda: ITransformerRef(d=512, heads=8, d_ff=2048)) == 6_404_704
+    assert specc.load(ARCH / "itransformer.yaml", overrides=["d=512", "heads=8", "d_ff=2048"]).check()[
+        "total_params"] == 6_404_704
+    built, twin = build_module(specc.load(ARCH / "itransformer.yaml")).eval(), ITransformerRef().eval()
+    assert counts(built) == counts(twin)
+    built.load_state_dict(dict(zip(built.state_dict(), twin.state_dict().values())))
+    for n in (7, 21):  # ETT's 7 variates, Weather's 21
+        x = torch.randn(2, 96, n) * 3 + 5
+        with torch.no_grad():
+            torch.testing.assert_close(built(x), twin(x.clone()), rtol=1e-4, atol=1e-4)
