@@ -1142,6 +1142,13 @@ _TABLE: list[Code | LintCode] = [
          "- {type: Reduce, op: mean, dim: 1, correction: 0}",
          "Remove the key, or use op: var / op: std (eps: op std only; after a var add the constant with "
          "- {type: Add, value: 1.0e-5})."),
+    Code("V168", "absolute-offsets-with-class-token", "A RelativePositionIndex asks for absolute offsets (LeViT's) "
+         "and a class token (BEiT's) together.",
+         "Absolute offsets number the sizes (|dy|, |dx|) of a square map's offsets, Wh·Ww ids, as LeViT's "
+         "attention_bias_idxs; BEiT's three class-token ids extend the signed table, and no published model "
+         "defines them for the absolute one, so any choice would be specc's invention.",
+         "- {type: RelativePositionIndex, window: 7, absolute: true, class_token: true}",
+         "Remove class_token (LeViT pools the map's tokens for its head), or use signed offsets with it."),
     Code("V176", "fill-value", "A MaskedFill writes a value its input's dtype cannot hold: a fraction or an "
          "infinity into integers, a number past float16's 65504 into float16 values, or nan.",
          "PyTorch's masked_fill converts the value to the input's dtype and raises where it cannot ('value cannot "

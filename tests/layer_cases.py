@@ -1524,11 +1524,18 @@ def timm_relative_position_index(win_h: int, win_w: int, class_token: bool = Fal
     return index
 
 
+def levit_bias_idxs(resolution: int) -> torch.Tensor:
+    """timm levit.py Attention's attention_bias_idxs, as written there (a square map)."""
+    pos = torch.stack(torch.meshgrid(torch.arange(resolution), torch.arange(resolution), indexing="ij")).flatten(1)
+    rel_pos = (pos[..., :, None] - pos[..., None, :]).abs()
+    return (rel_pos[0] * resolution) + rel_pos[1]
+
+
 class WindowIndex(nn.Module):
-    def __init__(self, win_h: int, win_w: int, class_token: bool = False) -> None:
+    def __init__(self, win_h: int, win_w: int, class_token: bool = False, absolute: bool = False) -> None:
         super().__init__()
-        self.register_buffer("relative_position_index", timm_relative_position_index(win_h, win_w, class_token),
-                             persistent=False)
+        index = levit_bias_idxs(win_h) if absolute else timm_relative_position_index(win_h, win_w, class_token)
+        self.register_buffer("relative_position_index", index, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.relative_position_index
@@ -1546,6 +1553,8 @@ case("RelativePositionIndex", "{type: RelativePositionIndex, window: 4}", {"wind
      lambda: WindowIndex(4, 4))
 case("RelativePositionIndex", "{type: RelativePositionIndex, window_size: [2, 3], class_token: true}",
      {"windows": ("B", 7, 8)}, lambda: WindowIndex(2, 3, class_token=True))
+case("RelativePositionIndex", "{type: RelativePositionIndex, window: 4, absolute: true}", {"windows": ("B", 16, 8)},
+     lambda: WindowIndex(4, 4, absolute=True))
 # the (heads, T, S) bias they make, one for every sample, as the attention mask
 case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 4, bias: false, scale: 1.0, from: [inp, bias], "
      "masks: [attn]}", {"inp": ("B", "T", 8), "bias": (4, "T", "T")},

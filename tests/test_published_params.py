@@ -14,7 +14,7 @@ import pytest
 import specc
 
 torch = pytest.importorskip("torch")
-from layer_cases import PixelCNNConv2d, t5_buckets, timm_relative_position_index  # noqa: E402
+from layer_cases import PixelCNNConv2d, levit_bias_idxs, t5_buckets, timm_relative_position_index  # noqa: E402
 from torch import nn  # noqa: E402
 
 from specc.backends.torch_build import build_module  # noqa: E402
@@ -2868,3 +2868,73 @@ def test_round26_itransformer_is_thumls_network_at_any_number_of_variates() -> N
         x = torch.randn(2, 96, n) * 3 + 5
         with torch.no_grad():
             torch.testing.assert_close(built(x), twin(x.clone()), rtol=1e-4, atol=1e-4)
+
+
+class LinearNorm(nn.Sequential):
+    """timm levit.py LinearNorm: Linear without bias, BatchNorm1d over the features of every token."""
+
+    def __init__(self, i: int, o: int) -> None:
+        super().__init__(nn.Linear(i, o, bias=False), nn.BatchNorm1d(o))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self[1](self[0](x).flatten(0, 1)).reshape(*x.shape[:2], -1)
+
+
+class LeViTAttention(nn.Module):
+    """timm levit.py Attention (eval: the biases gathered by attention_bias_idxs); the bias table is held in a
+    ParameterList between qkv and proj only so that the state dicts list tensors in the spec's order."""
+
+    def __init__(self, dim: int = 128, key_dim: int = 16, heads: int = 4, attn_ratio: float = 2, res: int = 7) -> None:
+        super().__init__()
+        self.heads, self.key_dim, self.val_dim, self.scale = heads, key_dim, int(attn_ratio * key_dim), key_dim ** -0.5
+        self.qkv = LinearNorm(dim, heads * (2 * key_dim + self.val_dim))
+        self.attention_biases = nn.ParameterList([nn.Parameter(torch.randn(heads, res ** 2))])
+        self.proj = nn.Sequential(nn.Hardswish(), LinearNorm(heads * self.val_dim, dim))
+        self.register_buffer("attention_bias_idxs", levit_bias_idxs(res), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, _ = x.shape
+        q, k, v = self.qkv(x).view(b, n, self.heads, -1).split([self.key_dim, self.key_dim, self.val_dim], dim=3)
+        q, k, v = q.permute(0, 2, 1, 3), k.permute(0, 2, 3, 1), v.permute(0, 2, 1, 3)
+        attn = q @ k * self.scale + self.attention_biases[0][:, self.attention_bias_idxs]
+        x = (attn.softmax(dim=-1) @ v).transpose(1, 2).reshape(b, n, -1)
+        return self.proj(x)
+
+
+class LeViTStage1Ref(nn.Module):
+    """timm levit_128s's Stem16, stages[0] (two LevitBlocks: residual Attention and LevitMlp) and a NormLinear
+    head on the tokens' mean."""
+
+    def __init__(self, res: int = 7, classes: int = 10) -> None:
+        super().__init__()
+
+        def conv_norm(i: int, o: int) -> list[nn.Module]:
+            return [nn.Conv2d(i, o, 3, 2, 1, bias=False), nn.BatchNorm2d(o)]
+
+        self.stem = nn.Sequential(*conv_norm(3, 16), nn.Hardswish(), *conv_norm(16, 32), nn.Hardswish(),
+                                  *conv_norm(32, 64), nn.Hardswish(), *conv_norm(64, 128))
+        self.blocks = nn.ModuleList(nn.ModuleList([LeViTAttention(res=res), LinearNorm(128, 256), LinearNorm(256, 128)])
+                                    for _ in range(2))
+        self.head = nn.Sequential(nn.BatchNorm1d(128), nn.Linear(128, classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x).flatten(2).transpose(1, 2)
+        for attn, ln1, ln2 in self.blocks:
+            x = x + attn(x)
+            x = x + ln2(nn.functional.hardswish(ln1(x)))
+        return self.head(x.mean(1))
+
+
+def test_round26_levit_stage1_is_timms_network() -> None:
+    assert _meta_count(lambda: LeViTStage1Ref(14, 1000)) == 460_952
+    built, twin = build_module(specc.load(ARCH / "levit_128s_stage1.yaml")).eval(), LeViTStage1Ref().eval()
+    assert counts(built) == counts(twin)
+    _random_norm_stats(twin)
+    theirs = list(twin.state_dict().values())
+    ours = built.state_dict()
+    assert len(ours) == len(theirs)
+    # the bias table: timm's (heads, r²), an Embedding's (r², heads)
+    built.load_state_dict({k: w.t() if w.shape != v.shape else w for (k, v), w in zip(ours.items(), theirs)})
+    x = torch.randn(2, 3, 112, 112)
+    with torch.no_grad():
+        torch.testing.assert_close(built(x), twin(x), rtol=1e-4, atol=1e-4)

@@ -131,6 +131,7 @@ SUPPORT_CALLS: dict[str, list[tuple[str, tuple[Any, ...] | None, tuple[tuple[int
                           ("relative_position_bucket", (False, 16, 20), (lambda gen: 5, lambda gen: 40,
                                                                           lambda gen: "cpu")),
                           ("RelativePositionIndex", ((2, 3), True), ((2, 7, 4),)),
+                          ("RelativePositionIndex", ((3, 2), False, True), ((2, 6, 4),)),
                           ("alibi_bias", (8.0, True), (lambda gen: 5, lambda gen: 6, lambda gen: 12,
                                                        lambda gen: "cpu")),
                           ("causal_mask", (0, 3), (lambda gen: 5, lambda gen: 7, lambda gen: "cpu"))],

@@ -412,13 +412,17 @@ class RelativePositionIndexParams(LayerParams):
         description="the window's height and width (one number: square), Swin's window_size")
     class_token: bool = Field(False, description="a class token leads the window's tokens (BEiT): 3 more ids, "
                               "token to class, class to token, class to class")
+    absolute: bool = Field(False, description="the offset's size, not its sign (LeViT's attention_bias_idxs): "
+                           "|dy|·Ww + |dx|, Wh·Ww ids, for a table of Wh·Ww rows")
 
 
-def relative_position_index(wh: int, ww: int, class_token: bool = False) -> list[list[int]]:
+def relative_position_index(wh: int, ww: int, class_token: bool = False, absolute: bool = False) -> list[list[int]]:
     """timm's get_relative_position_index (Swin) and gen_relative_position_index (BEiT): the id of the
     offset between tokens i and j of a window, ((dy + Wh - 1)·(2Ww - 1) + dx + Ww - 1), the three
-    class-token ids after the (2Wh - 1)(2Ww - 1) offsets."""
+    class-token ids after the (2Wh - 1)(2Ww - 1) offsets; with ``absolute``, LeViT's |dy|·Ww + |dx|."""
     coords = [(y, x) for y in range(wh) for x in range(ww)]
+    if absolute:
+        return [[abs(yi - yj) * ww + abs(xi - xj) for yj, xj in coords] for yi, xi in coords]
     grid = [[(yi - yj + wh - 1) * (2 * ww - 1) + (xi - xj + ww - 1) for yj, xj in coords] for yi, xi in coords]
     if not class_token:
         return grid
@@ -440,7 +444,8 @@ class RelativePositionIndex(LayerKind):
     accepts = "any"
     layout = "(B·nW, N, C): the windows attention reads, N = Wh·Ww (+1 with class_token)"
     summary = ("Swin's and BEiT's constant relative_position_index (N, N) of a window's tokens (window: Wh×Ww), "
-               "int64 ids below (2Wh-1)(2Ww-1) (+3 with class_token) for an Embedding, the bias table")
+               "int64 ids below (2Wh-1)(2Ww-1) (+3 with class_token; Wh·Ww with absolute, LeViT's) for an "
+               "Embedding, the bias table")
 
     def infer(self, p: RelativePositionIndexParams, ins: list[TensorType]) -> LayerResult:
         x = ins[0]
@@ -457,11 +462,19 @@ class RelativePositionIndex(LayerKind):
             raise SpecError("S045", f"a {wh}×{ww} window{' with a class token' if p.class_token else ''} has "
                             f"{wh}·{ww}{' + 1' if ct else ''} = {tokens} tokens, but the windows it reads have {n}: "
                             f"{x}", fix, field="window")
-        rows = (2 * wh - 1) * (2 * ww - 1) + (3 if p.class_token else 0)
-        args = {"window": [wh, ww], "class_token": p.class_token}
+        if p.absolute and p.class_token:
+            raise SpecError("V168", "absolute offsets (LeViT) have no ids for a class token: LeViT's attention "
+                            "biases only the map's tokens", "remove class_token, and attend to the map's Wh·Ww "
+                            "tokens alone (LeViT pools them for its head)", field="class_token")
+        if p.absolute:
+            rows, made_by = wh * ww, f"the {wh * ww} offset sizes (|dy|, |dx|) of a {wh}×{ww} map"
+        else:
+            rows = (2 * wh - 1) * (2 * ww - 1) + (3 if p.class_token else 0)
+            made_by = (f"the {(2 * wh - 1) * (2 * ww - 1)} offsets of a {wh}×{ww} window"
+                       + (" and a class token's 3" if p.class_token else ""))
+        args = {"window": [wh, ww], "class_token": p.class_token, "absolute": p.absolute}
         out = RelativeIds((tokens, tokens), "int64", {0: "query tokens", 1: "key tokens"}, high=rows - 1,
-                          made_by=f"the {(2 * wh - 1) * (2 * ww - 1)} offsets of a {wh}×{ww} window"
-                          + (" and a class token's 3" if p.class_token else ""))
+                          made_by=made_by)
         # an int64 buffer of N² ids, as timm registers it (not saved with the weights: persistent=False)
         return LayerResult(out, args, 0, 0, tokens * tokens)
 

@@ -172,7 +172,8 @@ def relative_position_bucket(layer: Layer) -> str:
 @lowers("RelativePositionIndex")
 def relative_position_index_(layer: Layer) -> str:
     wh, ww = layer.args["window"]
-    return layer.const(relative_position_index(int(wh), int(ww), bool(layer.args["class_token"])))
+    return layer.const(relative_position_index(int(wh), int(ww), bool(layer.args["class_token"]),
+                                               bool(layer.args.get("absolute", False))))
 
 
 @lowers("ALiBi")

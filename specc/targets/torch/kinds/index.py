@@ -109,7 +109,7 @@ class RelativePositionIndex(Lowering):
     torch_class = "RelativePositionIndex"
     support = ("relative_position",)
     positional = ("window",)
-    defaults = {"class_token": False}
+    defaults = {"class_token": False, "absolute": False}
 
     def init(self, args: dict[str, Any], lit: Lit = repr) -> str | None:
         return super().init(args | {"window": tuple(args["window"])}, lit)
