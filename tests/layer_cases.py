@@ -1379,8 +1379,35 @@ class WSConv(nn.Module):
         return out | ({"gain": self.gain} if self.gamma is not None else {})
 
 
+class RosinalityQuantize(nn.Module):
+    """rosinality/vq-vae-2-pytorch vqvae.py Quantize (channels last), its codes and straight-through output; the
+    quantiser's dim moved last first when it is not."""
+
+    def __init__(self, dim: int, n_embed: int, decay: float = 0.99, eps: float = 1e-5, axis: int = -1) -> None:
+        super().__init__()
+        self.dim, self.n_embed, self.decay, self.eps, self.axis = dim, n_embed, decay, eps, axis
+        embed = torch.randn(dim, n_embed)
+        self.register_buffer("embed", embed)
+        self.register_buffer("cluster_size", torch.zeros(n_embed))
+        self.register_buffer("embed_avg", embed.clone())
+
+    def forward(self, input: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        input = input.movedim(self.axis, -1)
+        flatten = input.reshape(-1, self.dim)
+        dist = flatten.pow(2).sum(1, keepdim=True) - 2 * flatten @ self.embed + self.embed.pow(2).sum(0, keepdim=True)
+        _, embed_ind = (-dist).max(1)
+        embed_ind = embed_ind.view(*input.shape[:-1])
+        quantize = F.embedding(embed_ind, self.embed.transpose(0, 1))
+        quantize = input + (quantize - input).detach()
+        return quantize.movedim(-1, self.axis), embed_ind
+
+
 # -- PixelCNN's masked convolutions and weight-standardised convolutions (BiT, NFNet) ----------------------------
 
+case("VectorQuantizer", "{type: VectorQuantizer, num_embeddings: 16, embedding_dim: 8}", {"inp": ("B", "T", 8)},
+     lambda: RosinalityQuantize(8, 16), BT)
+case("VectorQuantizer", "{type: VectorQuantizer, num_embeddings: 12, dim: 1, decay: 0.9}", {"inp": ("B", 4, "H", "W")},
+     lambda: RosinalityQuantize(4, 12, 0.9, axis=1), BHW)
 case("Conv2d", "{type: Conv2d, out_channels: 6, kernel_size: 7, padding: 3, mask: A}", {"inp": ("B", 1, "H", "W")},
      lambda: PixelCNNConv2d("A", 1, 6, 7, padding=3), BHW)
 case("Conv2d", "{type: Conv2d, out_channels: 4, kernel_size: [3, 5], padding: [1, 2], bias: false, mask: B}",

@@ -1108,3 +1108,16 @@ def test_weighted_sum_refuses_inputs_of_other_shapes() -> None:
                        "  - {type: WeightedSum, from: [a, b]}\n")
     assert not spec.ok and spec.errors[0].code == "S006" and "Upsample" in (spec.errors[0].hint or ""), \
         render_text(spec.errors[0])
+
+
+@pytest.mark.parametrize("layer, shape, code, fix", [
+    # the features a codebook quantises have a fixed size, and are not the batch
+    ("{type: VectorQuantizer, num_embeddings: 8}", ["B", "T"], "S005", "quantise along the features' dim"),
+    ("{type: VectorQuantizer, num_embeddings: 8, dim: 0}", [2, 4], "S003", "use dim: 1"),
+    ("{type: VectorQuantizer, num_embeddings: 8, embedding_dim: 32, dim: 1}", [2, 64, 4, 4], "S001",
+     "set embedding_dim: 64"),
+])
+def test_vector_quantizer_misuse(layer: str, shape: list[Any], code: str, fix: str) -> None:
+    spec = _spec(layer, shape)
+    assert [d.code for d in spec.errors] == [code], [d.render() for d in spec.diagnostics]
+    assert fix in (spec.errors[0].hint or "")

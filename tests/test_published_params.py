@@ -14,7 +14,13 @@ import pytest
 import specc
 
 torch = pytest.importorskip("torch")
-from layer_cases import PixelCNNConv2d, levit_bias_idxs, t5_buckets, timm_relative_position_index  # noqa: E402
+from layer_cases import (  # noqa: E402
+    PixelCNNConv2d,
+    RosinalityQuantize,
+    levit_bias_idxs,
+    t5_buckets,
+    timm_relative_position_index,
+)
 from torch import nn  # noqa: E402
 
 from specc.backends.torch_build import build_module  # noqa: E402
@@ -2941,3 +2947,33 @@ def test_round26_levit_stage1_is_timms_network() -> None:
     x = torch.randn(2, 3, 112, 112)
     with torch.no_grad():
         torch.testing.assert_close(built(x), twin(x), rtol=1e-4, atol=1e-4)
+
+
+def test_round26_vqvae_quantises_as_the_references_do() -> None:
+    # zalandoresearch/pytorch-vq-vae Model(128, 2, 32, 512, 64, 0.25, decay=0.99): its encoder and decoder (the
+    # twin above) and VectorQuantizerEMA, whose _embedding.weight and _ema_w are two (512, 64) nn.Parameters no
+    # gradient reaches; here, as VQ-VAE-2's Quantize keeps them, buffers: embed, embed_avg and the cluster sizes
+    spec = specc.load(ARCH / "vqvae.yaml")
+    built = build_module(spec)
+    assert counts(built) == (counts(vqvae())[0], 2 * 512 * 64 + 512)
+    assert counts(vqvae())[0] + 2 * 512 * 64 == 727_619  # zalando's count, its quantiser's two tables included
+    vq, ref = built.vq, RosinalityQuantize(64, 512, 0.99, 1e-5, axis=1)
+    ref.load_state_dict(vq.state_dict())
+    z = torch.randn(4, 64, 8, 8, requires_grad=True)
+    (q, codes), (want_q, want_codes) = vq.eval()(z), ref(z)
+    assert codes.shape == (4, 8, 8) and codes.dtype == torch.int64
+    torch.testing.assert_close(q, want_q) and torch.testing.assert_close(codes, want_codes)
+    # the nearest vector: no other is closer to any position's features
+    flat = z.detach().permute(0, 2, 3, 1).reshape(-1, 64)
+    assert torch.equal(codes.reshape(-1), torch.cdist(flat, vq.embed.t()).argmin(1))
+    # straight through: the gradient reaches the encoder's output unchanged
+    q.sum().backward()
+    torch.testing.assert_close(z.grad, torch.ones_like(z))
+    # training mode moves the codebook by moving averages, as rosinality's Quantize does
+    before = vq.embed.clone()
+    vq.train()(z)
+    onehot = nn.functional.one_hot(codes.reshape(-1), 512).float()
+    size = 0.01 * onehot.sum(0)
+    avg = 0.99 * before + 0.01 * flat.t() @ onehot
+    n = size.sum()
+    torch.testing.assert_close(vq.embed, avg / ((size + 1e-5) / (n + 512 * 1e-5) * n).unsqueeze(0))

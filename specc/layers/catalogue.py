@@ -22,7 +22,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "convlstm": ("ConvLSTM2d", "ConvLSTM2D"),
     "dropout": ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout",
                 "StochasticDepth", "DropPath"),
-    "embedding": ("Embedding", "SinusoidalEmbedding"),
+    "embedding": ("Embedding", "SinusoidalEmbedding", "VectorQuantizer"),
     "index": ("ArgMax", "ArgMin", "CumSum", "Compare", "Pick", "MaskedFill", "CausalMask", "RelativePositionBucket",
               "RelativePositionIndex", "ALiBi"),
     "linear": ("Linear", "Dense", "MixtureOfExperts", "SparseMoE"),

@@ -18,7 +18,7 @@ NAMES = ("adaptive_pool", "attention_fastpath", "class_token", "conv_lstm", "exc
          "grouped_attention", "layer_scale", "learned_tokens", "masked_conv", "mixture_of_experts",
          "positional_encoding", "relative_position", "rms_norm", "rnn", "rnn_packed", "rnn_state", "scaled_attention",
          "separable_conv", "sparsemax", "std_conv", "stochastic_depth", "timestep_embedding", "triangle",
-         "unfold_steps", "weighted_sum")
+         "unfold_steps", "vector_quantizer", "weighted_sum")
 
 
 @functools.cache
