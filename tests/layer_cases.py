@@ -1582,6 +1582,26 @@ case("RelativePositionIndex", "{type: RelativePositionIndex, window_size: [2, 3]
      {"windows": ("B", 7, 8)}, lambda: WindowIndex(2, 3, class_token=True))
 case("RelativePositionIndex", "{type: RelativePositionIndex, window: 4, absolute: true}", {"windows": ("B", 16, 8)},
      lambda: WindowIndex(4, 4, absolute=True))
+def ultralytics_make_anchors(feats: list[torch.Tensor], strides: list[int], offset: float = 0.5
+                             ) -> tuple[torch.Tensor, torch.Tensor]:
+    """ultralytics utils/tal.py make_anchors as written there, transposed as Detect._inference reads it."""
+    anchor_points, stride_tensor = [], []
+    dtype, device = feats[0].dtype, feats[0].device
+    for i, stride in enumerate(strides):
+        h, w = feats[i].shape[2:]
+        sx = torch.arange(end=w, device=device, dtype=dtype) + offset  # shift x
+        sy = torch.arange(end=h, device=device, dtype=dtype) + offset  # shift y
+        sy, sx = torch.meshgrid(sy, sx, indexing="ij")
+        anchor_points.append(torch.stack((sx, sy), -1).view(-1, 2))
+        stride_tensor.append(torch.full((h * w, 1), stride, dtype=dtype, device=device))
+    return torch.cat(anchor_points).transpose(0, 1), torch.cat(stride_tensor).transpose(0, 1)
+
+
+case("AnchorPoints", "{type: AnchorPoints, from: [p3, p4, p5], strides: [8, 16, 32]}",
+     {"p3": ("B", 2, "H", "W"), "p4": ("B", 3, 4, 5), "p5": ("B", 2, 2, 3)},
+     fn(lambda *fs: ultralytics_make_anchors(list(fs), [8, 16, 32])), BHW)
+case("AnchorPoints", "{type: AnchorPoints, strides: [4], offset: 0.0}", {"inp": ("B", 3, "H", "W")},
+     fn(lambda f: ultralytics_make_anchors([f], [4], 0.0)), BHW)
 # the (heads, T, S) bias they make, one for every sample, as the attention mask
 case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 4, bias: false, scale: 1.0, from: [inp, bias], "
      "masks: [attn]}", {"inp": ("B", "T", 8), "bias": (4, "T", "T")},

@@ -1118,6 +1118,15 @@ def test_weighted_sum_refuses_inputs_of_other_shapes() -> None:
      "set embedding_dim: 64"),
 ])
 def test_vector_quantizer_misuse(layer: str, shape: list[Any], code: str, fix: str) -> None:
+    _refused(layer, shape, code, fix)
+
+
+def _refused(layer: str, shape: list[Any], code: str, fix: str) -> None:
     spec = _spec(layer, shape)
     assert [d.code for d in spec.errors] == [code], [d.render() for d in spec.diagnostics]
     assert fix in (spec.errors[0].hint or "")
+
+
+def test_anchor_points_take_a_stride_per_map() -> None:
+    # two maps, one stride: the second map's cells would have no stride to scale them
+    _refused("{type: AnchorPoints, from: [inp, inp], strides: [8]}", ["B", 3, "H", "W"], "S001", "one stride per map")

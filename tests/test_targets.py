@@ -120,6 +120,8 @@ SUPPORT_CALLS: dict[str, list[tuple[str, tuple[Any, ...] | None, tuple[tuple[int
                        ("SeparableConv2d", (3, 4, 3, 1, 1, 1, 2), ((2, 3, 5, 5),))],
     "stochastic_depth": [("StochasticDepth", (0.5,), ((4, 3),))],
     "masked_conv": [("MaskedConv2d", (2, 3, 5, 1, 2), ((2, 2, 6, 6),)), ("MaskedConv1d", (2, 3, 3), ((2, 2, 7),))],
+    "anchor_points": [("make_anchors", None, (lambda gen: [_torch().randn(1, 2, 3, 4), _torch().randn(1, 2, 2, 2)],
+                                              lambda gen: [8, 16]))],
     "vector_quantizer": [("VectorQuantizer", (6, 4), ((2, 3, 4),)), ("VectorQuantizer", (5, 3, 1), ((2, 3, 2, 2),))],
     "std_conv": [("StdConv2d", (2, 4, 3), ((2, 2, 6, 6),)), ("ScaledStdConv2d", (4, 4, 3, 1, 1, 1, 2), ((2, 4, 6, 6),)),
                  ("ScaledStdConv3d", (2, 2, 2), ((1, 2, 3, 3, 3),))],

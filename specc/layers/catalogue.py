@@ -24,7 +24,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
                 "StochasticDepth", "DropPath"),
     "embedding": ("Embedding", "SinusoidalEmbedding", "VectorQuantizer"),
     "index": ("ArgMax", "ArgMin", "CumSum", "Compare", "Pick", "MaskedFill", "CausalMask", "RelativePositionBucket",
-              "RelativePositionIndex", "ALiBi"),
+              "RelativePositionIndex", "ALiBi", "AnchorPoints"),
     "linear": ("Linear", "Dense", "MixtureOfExperts", "SparseMoE"),
     "merge": ("Add", "Mul", "Sub", "Div", "Max", "Min", "Concat", "Multiply", "Subtract", "Divide", "Maximum",
               "Minimum", "Concatenate", "Cat", "MatMul", "Modulate", "WeightedSum"),

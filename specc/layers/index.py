@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt
 
 from ..diagnostics import SpecError
-from ..shapes.dims import Dim, product, same_size
+from ..shapes.dims import Dim, add, product, same_size
 from ..shapes.formulas import broadcast
 from ..shapes.tensor import TensorType
 from .base import LayerKind, LayerParams, LayerResult, axis, register
@@ -535,3 +535,45 @@ class ALiBi(LayerKind):
                 "dims": [axis(p.dim, t.rank) for t in ins]}
         out = TensorType((p.num_heads, t_len, s_len), "float32", {0: f"num_heads {p.num_heads}"})
         return LayerResult(out, args, 0, 0)
+
+
+# -- AnchorPoints: a detector's grid of cell centres ---------------------------------------------------------------
+
+
+class AnchorPointsParams(LayerParams):
+    strides: list[PositiveInt] = Field(description="each map's stride in input pixels, in the order of from: "
+                                       "(YOLOv8's P3, P4, P5: [8, 16, 32])")
+    offset: float = Field(0.5, ge=0.0, le=1.0, validation_alias=AliasChoices("offset", "grid_cell_offset"),
+                          description="where in its cell each point lies, in cells: 0.5 the centre")
+
+
+@register
+class AnchorPoints(LayerKind):
+    """The anchor points of an anchor-free detector's maps (ultralytics' make_anchors, as its Detect head
+    reads them: transposed): for every cell of every map, in the maps' order and row-major within each,
+    its (x, y) in cells, ``(col + offset, row + offset)``, as a (2, A) tensor, and its map's stride as a
+    (1, A) one, A the cells of all the maps. With SoftArgmax's distances, dist2bbox is arithmetic:
+    ``(points ± distances) · strides``. The maps give only their sizes, read at run time."""
+
+    type_name, Params = "AnchorPoints", AnchorPointsParams
+    accepts = "any"
+    form = "inline"
+    min_inputs, max_inputs = 1, None
+    ranks = (4,)
+    layout = "(B, C, H, W) per map"
+    summary = ("ultralytics' make_anchors: each cell's (x + offset, y + offset) of every map (2, A) and its "
+               "map's stride (1, A), for dist2bbox")
+
+    def infer(self, p: AnchorPointsParams, ins: list[TensorType]) -> LayerResult:
+        if len(p.strides) != len(ins):
+            raise SpecError("S001", f"{len(p.strides)} strides for {len(ins)} maps: each map needs its own",
+                            f"give one stride per map in from: (strides: [{', '.join(['8'] * len(ins))}] for "
+                            "maps at 1/8 of the input, each next level usually twice the last)", field="strides")
+        cells: Dim = product(ins[0].shape[2:])
+        for t in ins[1:]:
+            cells = add(cells, product(t.shape[2:]))
+        dtype = ins[0].dtype if ins[0].is_float else "float32"
+        points = TensorType((2, cells), dtype, {0: "x, y in cells", 1: "anchors"})
+        strides = TensorType((1, cells), dtype, {1: "anchors"})
+        args = {"strides": list(p.strides), "offset": p.offset}
+        return LayerResult(points, args, 0, 0, outs=(points, strides), out_names=("points", "strides"))

@@ -116,6 +116,15 @@ class RelativePositionIndex(Lowering):
 
 
 @lowering
+class AnchorPoints(Lowering):
+    support = ("anchor_points",)  # ultralytics' make_anchors
+
+    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        offset = "" if args["offset"] == 0.5 else f", {args['offset']!r}"
+        return f"make_anchors([{', '.join(inputs)}], {args['strides']!r}{offset})"
+
+
+@lowering
 class ALiBi(Lowering):
     support = ("relative_position",)
 
