@@ -2984,3 +2984,53 @@ def test_round26_vqvae_quantises_as_the_references_do() -> None:
     avg = 0.99 * before + 0.01 * flat.t() @ onehot
     n = size.sum()
     torch.testing.assert_close(vq.embed, avg / ((size + 1e-5) / (n + 512 * 1e-5) * n).unsqueeze(0))
+
+
+class StdConv2d(nn.Conv2d):
+    """timm layers/std_conv.py StdConv2d (BiT: eps 1e-8), as written there."""
+
+    def __init__(self, *args: int, eps: float = 1e-8, **kw: int) -> None:
+        super().__init__(*args, bias=False, **kw)  # type: ignore[arg-type]
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight = nn.functional.batch_norm(self.weight.reshape(1, self.out_channels, -1), None, None, training=True,
+                                          momentum=0., eps=self.eps).reshape_as(self.weight)
+        return nn.functional.conv2d(x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+class PreActBottleneck(nn.Module):
+    """timm resnetv2.py PreActBottleneck (GroupNormAct of 32 groups, the shortcut a strided StdConv of the
+    normalised input in a stage's first block)."""
+
+    def __init__(self, cin: int, out: int, mid: int, stride: int) -> None:
+        super().__init__()
+        def gn(c: int) -> nn.Module:
+            return nn.Sequential(nn.GroupNorm(32, c), nn.ReLU())
+
+        self.norm1, self.conv1 = gn(cin), StdConv2d(cin, mid, 1)
+        self.norm2, self.conv2 = gn(mid), StdConv2d(mid, mid, 3, stride=stride, padding=1)
+        self.norm3, self.conv3 = gn(mid), StdConv2d(mid, out, 1)
+        self.downsample = StdConv2d(cin, out, 1, stride=stride) if cin != out or stride != 1 else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x_preact = self.norm1(x)
+        shortcut = x if self.downsample is None else self.downsample(x_preact)
+        x = self.conv3(self.norm3(self.conv2(self.norm2(self.conv1(x_preact)))))
+        return x + shortcut
+
+
+def test_round26_bit_is_timms_resnetv2() -> None:
+    w = 32
+    blocks = [PreActBottleneck(w, 4 * w, w, 1)] + [PreActBottleneck(4 * w * 2 ** (i - 1), 4 * w * 2 ** i, w * 2 ** i, 2)
+                                                   for i in (1, 2, 3)]
+    twin = nn.Sequential(StdConv2d(3, w, 7, stride=2, padding=3), nn.ConstantPad2d(1, 0.), nn.MaxPool2d(3, 2),
+                         *blocks, nn.GroupNorm(32, 32 * w), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                         nn.Conv2d(32 * w, 10, 1), nn.Flatten()).eval()
+    built = build_module(specc.load(ARCH / "bit_resnetv2.yaml")).eval()
+    assert counts(built) == counts(twin)
+    # the spec's block runs its downsample after conv3; the twin registers it last too
+    built.load_state_dict(dict(zip(built.state_dict(), twin.state_dict().values())))
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(built(x), twin(x), rtol=1e-4, atol=1e-4)
