@@ -3034,3 +3034,65 @@ def test_round26_bit_is_timms_resnetv2() -> None:
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(built(x), twin(x), rtol=1e-4, atol=1e-4)
+
+
+class ScaledStdConv2d(nn.Conv2d):
+    """timm layers/std_conv.py ScaledStdConv2d (NFNet: gamma the GELU's 1.7015043, eps 1e-5), as written there."""
+
+    def __init__(self, cin: int, cout: int, k: int, stride: int = 1, groups: int = 1) -> None:
+        super().__init__(cin, cout, k, stride, (k - 1) // 2, groups=groups)
+        self.scale, self.eps = 1.7015043497085571 * self.weight[0].numel() ** -0.5, 1e-5
+        self.gain = nn.Parameter(torch.empty(cout, 1, 1, 1).uniform_(0.5, 1.5))  # drawn off its start of 1 (or 0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight = nn.functional.batch_norm(self.weight.reshape(1, self.out_channels, -1), None, None,
+                                          weight=(self.gain * self.scale).view(-1), training=True, momentum=0.,
+                                          eps=self.eps).reshape_as(self.weight)
+        return nn.functional.conv2d(x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+class NormFreeBlock(nn.Module):
+    """timm nfnet.py NormFreeBlock (reg false, extra_conv, SE after conv3 with attn_gain 2, alpha 0.2), its
+    downsample (DownsampleAvg) registered after the SE as the spec runs it."""
+
+    def __init__(self, cin: int, out: int, stride: int, beta: float, g: int) -> None:
+        super().__init__()
+        mid = out // 2
+        self.beta = beta
+        self.conv1 = ScaledStdConv2d(cin, mid, 1)
+        self.conv2 = ScaledStdConv2d(mid, mid, 3, stride, mid // g)
+        self.conv2b = ScaledStdConv2d(mid, mid, 3, 1, mid // g)
+        self.conv3 = ScaledStdConv2d(mid, out, 1)
+        self.fc1, self.fc2 = nn.Conv2d(out, out // 2, 1), nn.Conv2d(out // 2, out, 1)
+        self.pool = nn.AvgPool2d(2, stride, ceil_mode=True, count_include_pad=False) if stride > 1 else nn.Identity()
+        self.downsample = ScaledStdConv2d(cin, out, 1) if cin != out or stride > 1 else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gelu = nn.functional.gelu
+        out = gelu(x) * self.beta
+        shortcut = x if self.downsample is None else self.downsample(self.pool(out))
+        out = self.conv3(gelu(self.conv2b(gelu(self.conv2(gelu(self.conv1(out)))))))
+        out = 2.0 * out * torch.sigmoid(self.fc2(nn.functional.relu(self.fc1(out.mean((2, 3), keepdim=True)))))
+        return out * 0.2 + shortcut
+
+
+def test_round26_nfnet_is_timms_normfreenet() -> None:
+    # the spec's narrow default (stem 32, widths 64, 128, 192, 192, groups of 16) at depths 1, 2, 3, 1: the
+    # expected variance reset at each stage's first block and grown by 0.2² a block sets each block's beta
+    depths, widths, ev, cin = (1, 2, 3, 1), (64, 128, 192, 192), 1.0, 32
+    stem = [ScaledStdConv2d(3, 4, 3, 2), nn.GELU(), ScaledStdConv2d(4, 8, 3), nn.GELU(), ScaledStdConv2d(8, 16, 3),
+            nn.GELU(), ScaledStdConv2d(16, 32, 3, 2)]
+    blocks: list[nn.Module] = []
+    for s, (d, w) in enumerate(zip(depths, widths)):
+        for i in range(d):
+            blocks.append(NormFreeBlock(cin, w, (1 if s == 0 else 2) if i == 0 else 1, ev ** -0.5, 16))
+            ev = (1.0 if i == 0 else ev) + 0.2 ** 2
+            cin = w
+    twin = nn.Sequential(*stem, *blocks, ScaledStdConv2d(192, 384, 1), nn.GELU(), nn.AdaptiveAvgPool2d(1),
+                         nn.Flatten(), nn.Linear(384, 10)).eval()
+    built = build_module(specc.load(ARCH / "nfnet_f0.yaml", overrides=["d2=2", "d3=3"])).eval()
+    assert counts(built) == counts(twin)
+    built.load_state_dict(dict(zip(built.state_dict(), twin.state_dict().values())))
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(built(x), twin(x), rtol=1e-4, atol=1e-4)
