@@ -3096,3 +3096,78 @@ def test_round26_nfnet_is_timms_normfreenet() -> None:
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(built(x), twin(x), rtol=1e-4, atol=1e-4)
+
+
+class MaxViTPartitionAttention(nn.Module):
+    """timm maxxvit.py PartitionAttentionCl: window_partition / grid_partition (as written there), attention under
+    RelPosBias (a Swin-indexed table), window_reverse / grid_reverse, then the MLP. Its head-first qkv rows are
+    nn.MultiheadAttention's once permuted: written with it here."""
+
+    def __init__(self, c: int = 64, heads: int = 2, p: int = 7, grid: bool = False) -> None:
+        super().__init__()
+        self.p, self.grid, self.heads = p, grid, heads
+        self.norm1 = nn.LayerNorm(c, eps=1e-6)
+        # RelPosBias's relative_position_bias_table, in a ParameterList so that it follows norm1 in the state dict
+        self.rel_pos = nn.ParameterList([nn.Parameter(torch.randn((2 * p - 1) ** 2, heads))])
+        self.attn = nn.MultiheadAttention(c, heads, batch_first=True)
+        self.norm2, self.fc1, self.fc2 = nn.LayerNorm(c, eps=1e-6), nn.Linear(c, 4 * c), nn.Linear(4 * c, c)
+        self.register_buffer("index", timm_relative_position_index(p, p), persistent=False)
+
+    def _attn(self, x: torch.Tensor) -> torch.Tensor:
+        b, h, w, c = x.shape
+        p = self.p
+        if self.grid:  # grid_partition
+            parts = x.view(b, p, h // p, p, w // p, c).permute(0, 2, 4, 1, 3, 5).reshape(-1, p * p, c)
+        else:  # window_partition
+            parts = x.view(b, h // p, p, w // p, p, c).permute(0, 1, 3, 2, 4, 5).reshape(-1, p * p, c)
+        bias = self.rel_pos[0][self.index.view(-1)].view(p * p, p * p, -1).permute(2, 0, 1)
+        out = self.attn(parts, parts, parts, attn_mask=bias.repeat(parts.shape[0], 1, 1), need_weights=False)[0]
+        out = out.view(-1, h // p, w // p, p, p, c)
+        order = (0, 3, 1, 4, 2, 5) if self.grid else (0, 1, 3, 2, 4, 5)  # grid_reverse / window_reverse
+        return out.permute(*order).reshape(b, h, w, c)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self._attn(self.norm1(x))
+        return x + self.fc2(nn.functional.gelu(self.fc1(self.norm2(x))))
+
+
+class MaxViTMBConv(nn.Module):
+    """timm maxxvit.py MbConvBlock (pre-norm, expand 4, SE of 1/4 with SiLU, the 2x2 average pool shortcut when
+    strided)."""
+
+    def __init__(self, c: int = 64, stride: int = 1) -> None:
+        super().__init__()
+        self.shortcut = nn.AvgPool2d(2, 2) if stride > 1 else nn.Identity()
+        self.pre_norm = nn.BatchNorm2d(c)
+        self.conv1, self.norm1 = nn.Conv2d(c, 4 * c, 1, bias=False), nn.BatchNorm2d(4 * c)
+        self.conv2, self.norm2 = nn.Conv2d(4 * c, 4 * c, 3, stride, 1, groups=4 * c, bias=False), nn.BatchNorm2d(4 * c)
+        self.fc1, self.fc2 = nn.Conv2d(4 * c, c // 4, 1), nn.Conv2d(c // 4, 4 * c, 1)
+        self.conv3 = nn.Conv2d(4 * c, c, 1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        silu = nn.functional.silu
+        y = silu(self.norm2(self.conv2(silu(self.norm1(self.conv1(self.pre_norm(x)))))))
+        y = y * torch.sigmoid(self.fc2(silu(self.fc1(y.mean((2, 3), keepdim=True)))))
+        return self.shortcut(x) + self.conv3(y)
+
+
+class MaxxVitBlock(nn.Module):
+    def __init__(self, stride: int = 1) -> None:
+        super().__init__()
+        self.conv = MaxViTMBConv(stride=stride)
+        self.attn_block, self.attn_grid = MaxViTPartitionAttention(), MaxViTPartitionAttention(grid=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.attn_grid(self.attn_block(self.conv(x).permute(0, 2, 3, 1))).permute(0, 3, 1, 2)
+
+
+def test_round26_maxvit_partitions_as_timm_does() -> None:
+    twin = nn.Sequential(nn.Conv2d(3, 32, 3, 2, 1, bias=False), nn.BatchNorm2d(32), nn.SiLU(),
+                         nn.Conv2d(32, 64, 3, 1, 1, bias=False), MaxxVitBlock(2), MaxxVitBlock()).eval()
+    built = build_module(specc.load(ARCH / "maxvit_stage1.yaml")).eval()  # 2 windows a side, 2 cells a grid step
+    assert counts(built) == counts(twin)
+    _random_norm_stats(twin)
+    built.load_state_dict(dict(zip(built.state_dict(), twin.state_dict().values())))
+    x = torch.randn(2, 3, 56, 56)
+    with torch.no_grad():
+        torch.testing.assert_close(built(x), twin(x), rtol=1e-4, atol=1e-4)
