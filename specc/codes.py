@@ -320,6 +320,13 @@ _TABLE: list[Code | LintCode] = [
          "  - {type: CumSum, dim: 1}\n  - {type: Embedding, num_embeddings: 514, embedding_dim: 16}",
          "Give the Embedding a row for every id the length reaches (num_embeddings: the largest id + 1), or feed "
          "shorter sequences; at a symbolic length check records the longest one the table takes."),
+    Code("S074", "variance-of-too-few", "A Reduce takes a var or std with correction c over dims holding c values "
+         "or fewer.",
+         "The variance divides the sum of squared deviations by the count less the correction: with correction 1 "
+         "(torch's default, the unbiased estimate) over one value that is 0 / 0, and PyTorch returns nan.",
+         "inputs: {x: [B, 1, 8]}\nlayers:\n  - {type: Reduce, op: std, dim: 1}",
+         "Use correction: 0 (the population's variance, unbiased=False, as RevIN and iTransformer take it), or "
+         "reduce over dims of more values."),
     Code("S010", "unprovable-equal", "Two symbolic sizes could not be proven equal.",
          "Branches that reduce a symbolic length differently (e.g. padding on one side only) may disagree for "
          "some lengths, and a merge would then fail at runtime.",
@@ -1109,7 +1116,8 @@ _TABLE: list[Code | LintCode] = [
     LintCode("L064", "log-variance-bounded"),
     # -- weight_norm and spectral_norm on a layer's weight (helper d19) --------------------------
     Code("V051", "conflicting-weight-reparametrization", "Two settings rework the same weight of a layer: "
-         "weight_norm beside spectral_norm, or a normalised weight that LoRA adapts or a tie: shares.",
+         "two of weight_norm, spectral_norm, weight_standardization and mask, or a reworked weight that LoRA "
+         "adapts or a tie: shares.",
          "Each is a parametrization of the one weight: stacked, the weight the layer uses is neither what one "
          "nor the other promises, and a tie would make one layer's plain weight another's normalised one.",
          "- {type: Conv2d, out_channels: 64, kernel_size: 3, weight_norm: true, spectral_norm: true}",
@@ -1204,6 +1212,28 @@ _TABLE: list[Code | LintCode] = [
          "  - {type: ArgMax, from: text, dim: -1, keepdim: true, name: eot}\n  - {type: Pick, from: [x, eot]}",
          "Give the index the dims of x before dim: an ArgMax without keepdim over the same rows, or set dim: to "
          "the dim after the index's dims."),
+    Code("V166", "gamma-without-gain", "weight_standardization sets gamma without gain: true.",
+         "gamma is the scale of timm's ScaledStdConv2d (NFNet): the standardised filters times a learned gain and "
+         "gamma / sqrt(fan_in). StdConv2d (BiT, gain: false) standardises the filters and scales nothing, so the "
+         "gamma would be silently ignored and the activations would not have the variance the paper's gamma "
+         "restores.",
+         "- {type: Conv2d, out_channels: 64, kernel_size: 3, weight_standardization: {gamma: 1.7015043}}",
+         "Add gain: true (ScaledStdConv2d, NFNet, NF-ResNet), or remove gamma for BiT's StdConv2d."),
+    Code("V167", "spread-setting-elsewhere", "A Reduce sets correction or eps where its op has no use for it: "
+         "correction on a mean, sum, max, min or l2, eps on anything but std.",
+         "correction says what a variance divides its sum of squares by, and eps is added under std's square "
+         "root (sqrt(var + eps), RevIN's deviation); on another op PyTorch has no such argument, and the spec "
+         "would promise a computation nothing runs.",
+         "- {type: Reduce, op: mean, dim: 1, correction: 0}",
+         "Remove the key, or use op: var / op: std (eps: op std only; after a var add the constant with "
+         "- {type: Add, value: 1.0e-5})."),
+    Code("V168", "absolute-offsets-with-class-token", "A RelativePositionIndex asks for absolute offsets (LeViT's) "
+         "and a class token (BEiT's) together.",
+         "Absolute offsets number the sizes (|dy|, |dx|) of a square map's offsets, Wh·Ww ids, as LeViT's "
+         "attention_bias_idxs; BEiT's three class-token ids extend the signed table, and no published model "
+         "defines them for the absolute one, so any choice would be specc's invention.",
+         "- {type: RelativePositionIndex, window: 7, absolute: true, class_token: true}",
+         "Remove class_token (LeViT pools the map's tokens for its head), or use signed offsets with it."),
     Code("V176", "fill-value", "A MaskedFill writes a value its input's dtype cannot hold: a fraction or an "
          "infinity into integers, a number past float16's 65504 into float16 values, or nan.",
          "PyTorch's masked_fill converts the value to the input's dtype and raises where it cannot ('value cannot "

@@ -611,6 +611,12 @@ case("PixelUnshuffle", "{type: SpaceToDepth, block_size: 3}", {"ids": ("B", 1, 6
 
 # -- reductions ------------------------------------------------------------------------------
 
+# iTransformer's / RevIN's deviation over time (population variance, eps under the root); a sample variance
+case("Reduce", "{type: Reduce, op: std, dim: 1, keepdim: true, correction: 0, eps: 1.0e-5}", {"inp": ("B", "T", 5)},
+     fn(lambda x: torch.sqrt(torch.var(x, dim=1, keepdim=True, unbiased=False) + 1e-5)), BT)
+case("Reduce", "{type: Reduce, op: var, dim: [1, 2]}", {"inp": ("B", 3, 4, 5)}, fn(lambda x: x.var(dim=(1, 2))))
+case("Reduce", "{type: Reduce, op: std, dim: -1, correction: 2}", {"inp": ("B", 6)},
+     fn(lambda x: x.std(-1, correction=2)))
 case("Reduce", "{type: Reduce, op: sum, dim: [1, 2]}", {"inp": ("B", 3, 4, 5)}, fn(lambda x: x.sum(dim=(1, 2))))
 case("Reduce", "{type: Reduce, op: max, dim: -1, keepdim: true}", {"inp": ("B", "T", 6)},
      fn(lambda x: x.max(dim=-1, keepdim=True).values), BT)
@@ -1376,6 +1382,101 @@ case("ConvTranspose2d", "{type: ConvTranspose2d, out_channels: 4, kernel_size: 4
 case("ConvTranspose3d", "{type: ConvTranspose3d, out_channels: 2, kernel_size: 2, stride: 2, "
      "spectral_norm: {dim: 0}}", {"inp": ("B", 3, 2, 3, 3)},
      lambda: spectral_norm(nn.ConvTranspose3d(3, 2, 2, stride=2), dim=0))
+class PixelCNNConv2d(nn.Conv2d):
+    """jzbontar/pixelcnn-pytorch's MaskedConv2d: the centre row right of the centre (from it, for A) and the
+    rows below zeroed; the mask applied to the weight in forward rather than to weight.data in place."""
+
+    def __init__(self, mask_type: str, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.register_buffer("mask", torch.ones_like(self.weight))
+        _, _, kh, kw = self.weight.shape
+        self.mask[:, :, kh // 2, kw // 2 + (mask_type == "B"):] = 0
+        self.mask[:, :, kh // 2 + 1:] = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._conv_forward(x, self.weight * self.mask, self.bias)
+
+
+class CausalMaskedConv1d(nn.Conv1d):
+    """The 1-d mask: the taps from the centre on (A) or after it (B) zeroed."""
+
+    def __init__(self, mask_type: str, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.register_buffer("mask", torch.ones_like(self.weight))
+        self.mask[:, :, self.weight.shape[2] // 2 + (mask_type == "B"):] = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._conv_forward(x, self.weight * self.mask, self.bias)
+
+
+class WSConv(nn.Module):
+    """Weight Standardization written out (Qiao et al. 2019; timm's StdConv2d / ScaledStdConv2d): each filter
+    less its mean, over the root of its biased variance plus eps, with a gain per filter times gamma / sqrt(fan_in)
+    when scaled."""
+
+    def __init__(self, conv: nn.Module, eps: float = 1e-6, gamma: float | None = None) -> None:
+        super().__init__()
+        self.weight, self.bias, self.conv, self.eps, self.gamma = conv.weight, conv.bias, conv, eps, gamma
+        if gamma is not None:
+            self.gain = nn.Parameter(torch.ones(conv.weight.shape[0], *(1,) * (conv.weight.dim() - 1)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.weight
+        dims = tuple(range(1, w.dim()))
+        w = (w - w.mean(dims, keepdim=True)) / torch.sqrt(w.var(dims, unbiased=False, keepdim=True) + self.eps)
+        if self.gamma is not None:
+            w = w * self.gain * self.gamma / math.sqrt(w[0].numel())
+        return self.conv._conv_forward(x, w, self.bias)
+
+    def state_dict(self, *args: Any, **kw: Any) -> Any:  # the conv's weight and bias, then the gain, as timm's
+        out = {"weight": self.weight, **({"bias": self.bias} if self.bias is not None else {})}
+        return out | ({"gain": self.gain} if self.gamma is not None else {})
+
+
+class RosinalityQuantize(nn.Module):
+    """rosinality/vq-vae-2-pytorch vqvae.py Quantize (channels last), its codes and straight-through output; the
+    quantiser's dim moved last first when it is not."""
+
+    def __init__(self, dim: int, n_embed: int, decay: float = 0.99, eps: float = 1e-5, axis: int = -1) -> None:
+        super().__init__()
+        self.dim, self.n_embed, self.decay, self.eps, self.axis = dim, n_embed, decay, eps, axis
+        embed = torch.randn(dim, n_embed)
+        self.register_buffer("embed", embed)
+        self.register_buffer("cluster_size", torch.zeros(n_embed))
+        self.register_buffer("embed_avg", embed.clone())
+
+    def forward(self, input: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        input = input.movedim(self.axis, -1)
+        flatten = input.reshape(-1, self.dim)
+        dist = flatten.pow(2).sum(1, keepdim=True) - 2 * flatten @ self.embed + self.embed.pow(2).sum(0, keepdim=True)
+        _, embed_ind = (-dist).max(1)
+        embed_ind = embed_ind.view(*input.shape[:-1])
+        quantize = F.embedding(embed_ind, self.embed.transpose(0, 1))
+        quantize = input + (quantize - input).detach()
+        return quantize.movedim(-1, self.axis), embed_ind
+
+
+# -- PixelCNN's masked convolutions and weight-standardised convolutions (BiT, NFNet) ----------------------------
+
+case("VectorQuantizer", "{type: VectorQuantizer, num_embeddings: 16, embedding_dim: 8}", {"inp": ("B", "T", 8)},
+     lambda: RosinalityQuantize(8, 16), BT)
+case("VectorQuantizer", "{type: VectorQuantizer, num_embeddings: 12, dim: 1, decay: 0.9}", {"inp": ("B", 4, "H", "W")},
+     lambda: RosinalityQuantize(4, 12, 0.9, axis=1), BHW)
+case("Conv2d", "{type: Conv2d, out_channels: 6, kernel_size: 7, padding: 3, mask: A}", {"inp": ("B", 1, "H", "W")},
+     lambda: PixelCNNConv2d("A", 1, 6, 7, padding=3), BHW)
+case("Conv2d", "{type: Conv2d, out_channels: 4, kernel_size: [3, 5], padding: [1, 2], bias: false, mask: B}",
+     {"inp": ("B", 3, 8, 9)}, lambda: PixelCNNConv2d("B", 3, 4, (3, 5), padding=(1, 2), bias=False))
+case("Conv1d", "{type: Conv1d, out_channels: 4, kernel_size: 5, padding: 2, mask: B}", {"inp": ("B", 2, "L")},
+     lambda: CausalMaskedConv1d("B", 2, 4, 5, padding=2), BL)
+case("Conv2d", "{type: Conv2d, out_channels: 8, kernel_size: 3, padding: 1, bias: false, weight_standardization: "
+     "{eps: 1.0e-8}}", {"inp": ("B", 4, "H", "W")}, lambda: WSConv(nn.Conv2d(4, 8, 3, padding=1, bias=False), 1e-8),
+     BHW)
+case("Conv2d", "{type: Conv2d, out_channels: 6, kernel_size: 3, stride: 2, groups: 2, weight_standardization: "
+     "{gain: true, gamma: 1.7015043, eps: 1.0e-5}}", {"inp": ("B", 4, 9, 9)},
+     lambda: WSConv(nn.Conv2d(4, 6, 3, stride=2, groups=2), 1e-5, 1.7015043))
+case("Conv1d", "{type: Conv1d, out_channels: 4, kernel_size: 3, weight_standardization: true}", {"inp": ("B", 3, "L")},
+     lambda: WSConv(nn.Conv1d(3, 4, 3)), BL)
+
 case("Embedding", "{type: Embedding, num_embeddings: 12, embedding_dim: 4, padding_idx: 0, spectral_norm: true}",
      {"ids": ("B", "T")}, lambda: spectral_norm(nn.Embedding(12, 4, padding_idx=0)), BT, dtypes={"ids": "int64"},
      high=12)
@@ -1504,11 +1605,18 @@ def timm_relative_position_index(win_h: int, win_w: int, class_token: bool = Fal
     return index
 
 
+def levit_bias_idxs(resolution: int) -> torch.Tensor:
+    """timm levit.py Attention's attention_bias_idxs, as written there (a square map)."""
+    pos = torch.stack(torch.meshgrid(torch.arange(resolution), torch.arange(resolution), indexing="ij")).flatten(1)
+    rel_pos = (pos[..., :, None] - pos[..., None, :]).abs()
+    return (rel_pos[0] * resolution) + rel_pos[1]
+
+
 class WindowIndex(nn.Module):
-    def __init__(self, win_h: int, win_w: int, class_token: bool = False) -> None:
+    def __init__(self, win_h: int, win_w: int, class_token: bool = False, absolute: bool = False) -> None:
         super().__init__()
-        self.register_buffer("relative_position_index", timm_relative_position_index(win_h, win_w, class_token),
-                             persistent=False)
+        index = levit_bias_idxs(win_h) if absolute else timm_relative_position_index(win_h, win_w, class_token)
+        self.register_buffer("relative_position_index", index, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.relative_position_index
@@ -1526,6 +1634,28 @@ case("RelativePositionIndex", "{type: RelativePositionIndex, window: 4}", {"wind
      lambda: WindowIndex(4, 4))
 case("RelativePositionIndex", "{type: RelativePositionIndex, window_size: [2, 3], class_token: true}",
      {"windows": ("B", 7, 8)}, lambda: WindowIndex(2, 3, class_token=True))
+case("RelativePositionIndex", "{type: RelativePositionIndex, window: 4, absolute: true}", {"windows": ("B", 16, 8)},
+     lambda: WindowIndex(4, 4, absolute=True))
+def ultralytics_make_anchors(feats: list[torch.Tensor], strides: list[int], offset: float = 0.5
+                             ) -> tuple[torch.Tensor, torch.Tensor]:
+    """ultralytics utils/tal.py make_anchors as written there, transposed as Detect._inference reads it."""
+    anchor_points, stride_tensor = [], []
+    dtype, device = feats[0].dtype, feats[0].device
+    for i, stride in enumerate(strides):
+        h, w = feats[i].shape[2:]
+        sx = torch.arange(end=w, device=device, dtype=dtype) + offset  # shift x
+        sy = torch.arange(end=h, device=device, dtype=dtype) + offset  # shift y
+        sy, sx = torch.meshgrid(sy, sx, indexing="ij")
+        anchor_points.append(torch.stack((sx, sy), -1).view(-1, 2))
+        stride_tensor.append(torch.full((h * w, 1), stride, dtype=dtype, device=device))
+    return torch.cat(anchor_points).transpose(0, 1), torch.cat(stride_tensor).transpose(0, 1)
+
+
+case("AnchorPoints", "{type: AnchorPoints, from: [p3, p4, p5], strides: [8, 16, 32]}",
+     {"p3": ("B", 2, "H", "W"), "p4": ("B", 3, 4, 5), "p5": ("B", 2, 2, 3)},
+     fn(lambda *fs: ultralytics_make_anchors(list(fs), [8, 16, 32])), BHW)
+case("AnchorPoints", "{type: AnchorPoints, strides: [4], offset: 0.0}", {"inp": ("B", 3, "H", "W")},
+     fn(lambda f: ultralytics_make_anchors([f], [4], 0.0)), BHW)
 # the (heads, T, S) bias they make, one for every sample, as the attention mask
 case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 4, bias: false, scale: 1.0, from: [inp, bias], "
      "masks: [attn]}", {"inp": ("B", "T", 8), "bias": (4, "T", "T")},

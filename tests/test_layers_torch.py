@@ -1019,10 +1019,41 @@ def test_normalised_weight_has_pytorchs_names_and_values(case: Case) -> None:
         torch.testing.assert_close(module.state_dict()[key], value, msg=key)
 
 
+REWORKED = [c for c in CASES if "mask:" in c.layer or "weight_standardization" in c.layer]
+
+
+@pytest.mark.parametrize("case", REWORKED, ids=[c.id for c in REWORKED])
+def test_masked_and_standardised_convs_compute_the_references(case: Case) -> None:
+    """mask: (PixelCNN) and weight_standardization: (timm's StdConv2d / ScaledStdConv2d): the emitted class
+    takes the hand-written module's state dict (weight, bias, the mask buffer or the gain) and computes what
+    it computes, the gain drawn away from its start of 1."""
+    node = _spec_node(case.yaml())
+    oracle = case.oracle().eval()
+    module, expr, ns = _emitted(node)
+    assert module is not None
+    assert re.match(r"(Masked|Std|ScaledStd)Conv[123]d\(", init_expr(node.kind, node.result.args) or "")
+    with torch.no_grad():
+        for name, p in oracle.named_parameters():
+            if name.endswith("gain"):
+                p.uniform_(0.5, 2.0)
+    module.load_state_dict(oracle.state_dict(), strict=True)
+    xs = case.tensors(case.envs[0])
+    with torch.no_grad():
+        want = oracle(*[x.clone() for x in xs])
+        got = eval(expr, {**ns, "m": module.eval(), **{n: x.clone() for n, x in zip(node.inputs, xs)}})
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("layer, shape, code, fix", [
     # PyTorch reads weight_norm's dim -1 as the whole tensor, not the last dim
     ("{type: Conv1d, out_channels: 4, kernel_size: 3, weight_norm: {dim: -1}}", [2, 3, 8], "V052", "dim: 2"),
     ("{type: Linear, out_features: 4, weight_norm: true, spectral_norm: true}", [2, 3], "V051", "keep one"),
+    ("{type: Conv2d, out_channels: 4, kernel_size: 3, mask: A, weight_norm: true}", [2, 1, 8, 8], "V051",
+     "mask for PixelCNN"),
+    # ScaledStdConv2d's gamma scales the gain's product; StdConv2d has neither
+    ("{type: Conv2d, out_channels: 4, kernel_size: 3, weight_standardization: {gamma: 1.7}}", [2, 3, 8, 8], "V166",
+     "gain: true"),
+    ("{type: Linear, out_features: 4, mask: A}", [2, 3], "V001", "only Conv1d/2d/3d"),
     ("{type: ReLU, weight_norm: true}", [2, 3], "V001", "only Linear, Conv1d/2d/3d"),
     ("{type: SeparableConv2d, out_channels: 4, kernel_size: 3, spectral_norm: true}", [2, 3, 8, 8], "V001",
      "a DepthwiseConv and a 1x1 Conv"),
@@ -1077,3 +1108,25 @@ def test_weighted_sum_refuses_inputs_of_other_shapes() -> None:
                        "  - {type: WeightedSum, from: [a, b]}\n")
     assert not spec.ok and spec.errors[0].code == "S006" and "Upsample" in (spec.errors[0].hint or ""), \
         render_text(spec.errors[0])
+
+
+@pytest.mark.parametrize("layer, shape, code, fix", [
+    # the features a codebook quantises have a fixed size, and are not the batch
+    ("{type: VectorQuantizer, num_embeddings: 8}", ["B", "T"], "S005", "quantise along the features' dim"),
+    ("{type: VectorQuantizer, num_embeddings: 8, dim: 0}", [2, 4], "S003", "use dim: 1"),
+    ("{type: VectorQuantizer, num_embeddings: 8, embedding_dim: 32, dim: 1}", [2, 64, 4, 4], "S001",
+     "set embedding_dim: 64"),
+])
+def test_vector_quantizer_misuse(layer: str, shape: list[Any], code: str, fix: str) -> None:
+    _refused(layer, shape, code, fix)
+
+
+def _refused(layer: str, shape: list[Any], code: str, fix: str) -> None:
+    spec = _spec(layer, shape)
+    assert [d.code for d in spec.errors] == [code], [d.render() for d in spec.diagnostics]
+    assert fix in (spec.errors[0].hint or "")
+
+
+def test_anchor_points_take_a_stride_per_map() -> None:
+    # two maps, one stride: the second map's cells would have no stride to scale them
+    _refused("{type: AnchorPoints, from: [inp, inp], strides: [8]}", ["B", 3, "H", "W"], "S001", "one stride per map")

@@ -15,7 +15,14 @@ import pytest
 import specc
 
 torch = pytest.importorskip("torch")
-from layer_cases import t5_buckets, timm_relative_position_index  # noqa: E402
+from layer_cases import (  # noqa: E402
+    PixelCNNConv2d,
+    RosinalityQuantize,
+    levit_bias_idxs,
+    t5_buckets,
+    timm_relative_position_index,
+    ultralytics_make_anchors,
+)
 from torch import nn  # noqa: E402
 
 from specc.backends.torch_build import build_module  # noqa: E402
@@ -2772,9 +2779,10 @@ def _twin_order(twin: nn.Module) -> list[torch.Tensor]:
 
 
 class YOLOv8DetectRef(nn.Module):
-    """ultralytics nn/modules/head.py Detect (nc 80, ch (64, 128, 256)) at inference up to dist2bbox: the
+    """ultralytics nn/modules/head.py Detect (nc 80, ch (64, 128, 256), stride (8, 16, 32)) at inference: the
     levels' cv2/cv3 outputs joined, the box split off and read by DFL (block.py: softmax over 16 bins, a
-    frozen 1x1 conv of weights 0..15), the classes as sigmoids."""
+    frozen 1x1 conv of weights 0..15), decoded by dist2bbox (utils/tal.py, xywh) about make_anchors' cell
+    centres times the strides, joined with the classes' sigmoids: Detect's y."""
 
     def __init__(self, nc: int = 80, ch: tuple[int, ...] = (64, 128, 256), reg_max: int = 16) -> None:
         super().__init__()
@@ -2786,14 +2794,18 @@ class YOLOv8DetectRef(nn.Module):
         self.dfl = nn.Conv2d(reg_max, 1, 1, bias=False).requires_grad_(False)
         self.dfl.weight.data[:] = torch.arange(reg_max, dtype=torch.float).view(1, reg_max, 1, 1)
 
-    def forward(self, *xs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
         b = xs[0].shape[0]
         x = torch.cat([torch.cat((cv2(x), cv3(x)), 1).view(b, 4 * self.reg_max + self.nc, -1)
                        for cv2, cv3, x in zip(self.cv2, self.cv3, xs)], 2)
         box, cls = x.split((4 * self.reg_max, self.nc), 1)
         a = box.shape[2]
         dist = self.dfl(box.view(b, 4, self.reg_max, a).transpose(2, 1).softmax(1)).view(b, 4, a)
-        return dist, cls.sigmoid()
+        anchors, strides = ultralytics_make_anchors(list(xs), [8, 16, 32], 0.5)
+        lt, rb = dist.chunk(2, 1)
+        x1y1, x2y2 = anchors.unsqueeze(0) - lt, anchors.unsqueeze(0) + rb
+        dbox = torch.cat(((x1y1 + x2y2) / 2, x2y2 - x1y1), 1) * strides
+        return torch.cat((dbox, cls.sigmoid()), 1)
 
 
 def test_round25_yolov8n_detect_is_ultralytics_head() -> None:
@@ -2809,5 +2821,419 @@ def test_round25_yolov8n_detect_is_ultralytics_head() -> None:
     assert len(order) == len(tensors) == len(built.state_dict())
     built.load_state_dict(dict(zip(built.state_dict(), order)))
     with torch.no_grad():
-        for y, want in zip(built(*feats), twin(*feats), strict=True):
-            torch.testing.assert_close(y, want, rtol=1e-4, atol=1e-4)
+        y, want = built(*feats), twin(*feats)
+    assert y.shape == (2, 84, 16 * 18 + 8 * 10 + 4 * 6)
+    torch.testing.assert_close(y, want, rtol=1e-4, atol=1e-3)
+
+
+# -- round 26: generative models and vision -----------------------------------------------------------------------
+
+@pytest.mark.parametrize(("stem", "overrides", "published"), [
+    # torchvision.models.squeezenet1_1() (num_classes 1000), the formula of the twin below
+    ("squeezenet1_1", ["num_classes=1000"], 1_235_496),
+    # jzbontar/pixelcnn-pytorch's MNIST network at fm = 64: 8 masked 7x7 convs without bias, BatchNorms, a 1x1 to 256
+    ("pixelcnn", ["fm=64"], 1_425_728),
+    # timm resnetv2_50x1_bit and nfnet_f0 (timm.create_model(..., pretrained=False)), counted in a throwaway venv
+    ("bit_resnetv2", ["w=64", "d1=3", "d2=4", "d3=6", "d4=3", "num_classes=1000"], 25_549_352),
+    ("nfnet_f0", ["s=128", "c1=256", "c2=512", "c3=1536", "c4=1536", "g=128", "d2=2", "d3=6", "d4=3",
+                  "num_classes=1000"], 71_489_272),
+    # timm maxvit_tiny_rw_224's stem and stages[0] (its qkv rows are per head, head_first: the same parameters;
+    # with them permuted into MultiheadAttention's q, k, v order the spec's outputs were timm's to 3e-6)
+    ("maxvit_stage1", ["img=224"], 310_024),
+])
+def test_round26_published_sizes(stem: str, overrides: list[str], published: int) -> None:
+    spec = specc.load(ARCH / f"{stem}.yaml", overrides=overrides)
+    assert spec.ok, [d.render() for d in spec.errors]
+    assert spec.check()["total_params"] == published
+
+
+class Fire(nn.Module):
+    """torchvision squeezenet.py Fire: squeeze 1x1 + ReLU, then 1x1 and 3x3 expand convs + ReLU, concatenated."""
+
+    def __init__(self, c: int, s: int, e: int) -> None:
+        super().__init__()
+        self.squeeze, self.expand1x1, self.expand3x3 = nn.Conv2d(c, s, 1), nn.Conv2d(s, e, 1), nn.Conv2d(s, e, 3, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.squeeze(x))
+        return torch.cat([torch.relu(self.expand1x1(x)), torch.relu(self.expand3x3(x))], 1)
+
+
+def squeezenet1_1(classes: int = 1000) -> nn.Module:
+    pool = nn.MaxPool2d(3, 2, ceil_mode=True)
+    return nn.Sequential(nn.Conv2d(3, 64, 3, 2), nn.ReLU(), pool, Fire(64, 16, 64), Fire(128, 16, 64), pool,
+                         Fire(128, 32, 128), Fire(256, 32, 128), pool, Fire(256, 48, 192), Fire(384, 48, 192),
+                         Fire(384, 64, 256), Fire(512, 64, 256), nn.Dropout(0.5), nn.Conv2d(512, classes, 1),
+                         nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+
+
+def test_round26_squeezenet1_1_is_torchvisions() -> None:
+    assert _meta_count(squeezenet1_1) == 1_235_496
+    built, twin = build_module(specc.load(ARCH / "squeezenet1_1.yaml")).eval(), squeezenet1_1(10).eval()
+    assert counts(built) == counts(twin)
+    built.load_state_dict(dict(zip(built.state_dict(), twin.state_dict().values())))
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(built(x), twin(x), rtol=1e-4, atol=1e-5)
+
+
+def test_round26_pixelcnn_is_jzbontars_network_and_never_sees_ahead() -> None:
+    fm = 16
+    layers: list[nn.Module] = []
+    for i in range(8):
+        layers += [PixelCNNConv2d("A" if i == 0 else "B", 1 if i == 0 else fm, fm, 7, 1, 3, bias=False),
+                   nn.BatchNorm2d(fm), nn.ReLU(True)]
+    twin = nn.Sequential(*layers, nn.Conv2d(fm, 256, 1)).eval()
+    built = build_module(specc.load(ARCH / "pixelcnn.yaml")).eval()
+    assert counts(built) == counts(twin)
+    _random_norm_stats(twin)
+    built.load_state_dict(dict(zip(built.state_dict(), twin.state_dict().values())))
+    x = torch.rand(2, 1, 28, 28, requires_grad=True)
+    y = built(x)
+    torch.testing.assert_close(y, twin(x), rtol=1e-4, atol=1e-5)
+    # the autoregressive property: pixel (i, j)'s logits depend on no pixel at or after (i, j) in raster order
+    y[0, :, 10, 12].sum().backward()
+    seen = x.grad[0, 0].abs() > 0
+    assert seen.any() and not seen[10, 12:].any() and not seen[11:].any()
+
+
+class ITransformerLayer(nn.Module):
+    """thuml/iTransformer layers/Transformer_EncDec.py EncoderLayer; its AttentionLayer (q, k, v and out
+    projections with biases, FullAttention's softmax(QK^T / sqrt(E))) is nn.MultiheadAttention's computation."""
+
+    def __init__(self, d: int, heads: int, d_ff: int) -> None:
+        super().__init__()
+        self.attention = nn.MultiheadAttention(d, heads, batch_first=True)
+        self.norm1 = nn.LayerNorm(d)
+        self.conv1, self.conv2 = nn.Conv1d(d, d_ff, 1), nn.Conv1d(d_ff, d, 1)
+        self.norm2 = nn.LayerNorm(d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.norm1(x + self.attention(x, x, x, need_weights=False)[0])
+        y = self.conv2(nn.functional.gelu(self.conv1(x.transpose(-1, 1)))).transpose(-1, 1)
+        return self.norm2(x + y)
+
+
+class ITransformerRef(nn.Module):
+    """thuml/iTransformer model/iTransformer.py Model.forecast with use_norm and no time marks."""
+
+    def __init__(self, seq_len: int = 96, pred_len: int = 96, d: int = 64, heads: int = 4, d_ff: int = 128,
+                 layers: int = 2) -> None:
+        super().__init__()
+        self.pred_len = pred_len
+        self.enc_embedding = nn.Linear(seq_len, d)
+        self.encoder = nn.ModuleList(ITransformerLayer(d, heads, d_ff) for _ in range(layers))
+        self.norm, self.projector = nn.LayerNorm(d), nn.Linear(d, pred_len)
+
+    def forward(self, x_enc: torch.Tensor) -> torch.Tensor:
+        means = x_enc.mean(1, keepdim=True).detach()
+        x_enc = x_enc - means
+        stdev = torch.sqrt(torch.var(x_enc, dim=1, keepdim=True, unbiased=False) + 1e-5)
+        x_enc /= stdev
+        _, _, n = x_enc.shape
+        enc_out = self.enc_embedding(x_enc.permute(0, 2, 1))
+        for layer in self.encoder:
+            enc_out = layer(enc_out)
+        dec_out = self.projector(self.norm(enc_out)).permute(0, 2, 1)[:, :, :n]
+        dec_out = dec_out * stdev[:, 0, :].unsqueeze(1).repeat(1, self.pred_len, 1)
+        return dec_out + means[:, 0, :].unsqueeze(1).repeat(1, self.pred_len, 1)
+
+
+def test_round26_itransformer_is_thumls_network_at_any_number_of_variates() -> None:
+    assert _meta_count(lambda: ITransformerRef(d=512, heads=8, d_ff=2048)) == 6_404_704
+    assert specc.load(ARCH / "itransformer.yaml", overrides=["d=512", "heads=8", "d_ff=2048"]).check()[
+        "total_params"] == 6_404_704
+    built, twin = build_module(specc.load(ARCH / "itransformer.yaml")).eval(), ITransformerRef().eval()
+    assert counts(built) == counts(twin)
+    built.load_state_dict(dict(zip(built.state_dict(), twin.state_dict().values())))
+    for n in (7, 21):  # ETT's 7 variates, Weather's 21
+        x = torch.randn(2, 96, n) * 3 + 5
+        with torch.no_grad():
+            torch.testing.assert_close(built(x), twin(x.clone()), rtol=1e-4, atol=1e-4)
+
+
+class LinearNorm(nn.Sequential):
+    """timm levit.py LinearNorm: Linear without bias, BatchNorm1d over the features of every token."""
+
+    def __init__(self, i: int, o: int) -> None:
+        super().__init__(nn.Linear(i, o, bias=False), nn.BatchNorm1d(o))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self[1](self[0](x).flatten(0, 1)).reshape(*x.shape[:2], -1)
+
+
+class LeViTAttention(nn.Module):
+    """timm levit.py Attention (eval: the biases gathered by attention_bias_idxs); the bias table is held in a
+    ParameterList between qkv and proj only so that the state dicts list tensors in the spec's order."""
+
+    def __init__(self, dim: int = 128, key_dim: int = 16, heads: int = 4, attn_ratio: float = 2, res: int = 7) -> None:
+        super().__init__()
+        self.heads, self.key_dim, self.val_dim, self.scale = heads, key_dim, int(attn_ratio * key_dim), key_dim ** -0.5
+        self.qkv = LinearNorm(dim, heads * (2 * key_dim + self.val_dim))
+        self.attention_biases = nn.ParameterList([nn.Parameter(torch.randn(heads, res ** 2))])
+        self.proj = nn.Sequential(nn.Hardswish(), LinearNorm(heads * self.val_dim, dim))
+        self.register_buffer("attention_bias_idxs", levit_bias_idxs(res), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, _ = x.shape
+        q, k, v = self.qkv(x).view(b, n, self.heads, -1).split([self.key_dim, self.key_dim, self.val_dim], dim=3)
+        q, k, v = q.permute(0, 2, 1, 3), k.permute(0, 2, 3, 1), v.permute(0, 2, 1, 3)
+        attn = q @ k * self.scale + self.attention_biases[0][:, self.attention_bias_idxs]
+        x = (attn.softmax(dim=-1) @ v).transpose(1, 2).reshape(b, n, -1)
+        return self.proj(x)
+
+
+class LeViTStage1Ref(nn.Module):
+    """timm levit_128s's Stem16, stages[0] (two LevitBlocks: residual Attention and LevitMlp) and a NormLinear
+    head on the tokens' mean."""
+
+    def __init__(self, res: int = 7, classes: int = 10) -> None:
+        super().__init__()
+
+        def conv_norm(i: int, o: int) -> list[nn.Module]:
+            return [nn.Conv2d(i, o, 3, 2, 1, bias=False), nn.BatchNorm2d(o)]
+
+        self.stem = nn.Sequential(*conv_norm(3, 16), nn.Hardswish(), *conv_norm(16, 32), nn.Hardswish(),
+                                  *conv_norm(32, 64), nn.Hardswish(), *conv_norm(64, 128))
+        self.blocks = nn.ModuleList(nn.ModuleList([LeViTAttention(res=res), LinearNorm(128, 256), LinearNorm(256, 128)])
+                                    for _ in range(2))
+        self.head = nn.Sequential(nn.BatchNorm1d(128), nn.Linear(128, classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x).flatten(2).transpose(1, 2)
+        for attn, ln1, ln2 in self.blocks:
+            x = x + attn(x)
+            x = x + ln2(nn.functional.hardswish(ln1(x)))
+        return self.head(x.mean(1))
+
+
+def test_round26_levit_stage1_is_timms_network() -> None:
+    assert _meta_count(lambda: LeViTStage1Ref(14, 1000)) == 460_952
+    built, twin = build_module(specc.load(ARCH / "levit_128s_stage1.yaml")).eval(), LeViTStage1Ref().eval()
+    assert counts(built) == counts(twin)
+    _random_norm_stats(twin)
+    theirs = list(twin.state_dict().values())
+    ours = built.state_dict()
+    assert len(ours) == len(theirs)
+    # the bias table: timm's (heads, r²), an Embedding's (r², heads)
+    built.load_state_dict({k: w.t() if w.shape != v.shape else w for (k, v), w in zip(ours.items(), theirs)})
+    x = torch.randn(2, 3, 112, 112)
+    with torch.no_grad():
+        torch.testing.assert_close(built(x), twin(x), rtol=1e-4, atol=1e-4)
+
+
+def test_round26_vqvae_quantises_as_the_references_do() -> None:
+    # zalandoresearch/pytorch-vq-vae Model(128, 2, 32, 512, 64, 0.25, decay=0.99): its encoder and decoder (the
+    # twin above) and VectorQuantizerEMA, whose _embedding.weight and _ema_w are two (512, 64) nn.Parameters no
+    # gradient reaches; here, as VQ-VAE-2's Quantize keeps them, buffers: embed, embed_avg and the cluster sizes
+    spec = specc.load(ARCH / "vqvae.yaml")
+    built = build_module(spec)
+    assert counts(built) == (counts(vqvae())[0], 2 * 512 * 64 + 512)
+    assert counts(vqvae())[0] + 2 * 512 * 64 == 727_619  # zalando's count, its quantiser's two tables included
+    vq, ref = built.vq, RosinalityQuantize(64, 512, 0.99, 1e-5, axis=1)
+    ref.load_state_dict(vq.state_dict())
+    z = torch.randn(4, 64, 8, 8, requires_grad=True)
+    (q, codes), (want_q, want_codes) = vq.eval()(z), ref(z)
+    assert codes.shape == (4, 8, 8) and codes.dtype == torch.int64
+    torch.testing.assert_close(q, want_q) and torch.testing.assert_close(codes, want_codes)
+    # the nearest vector: no other is closer to any position's features
+    flat = z.detach().permute(0, 2, 3, 1).reshape(-1, 64)
+    assert torch.equal(codes.reshape(-1), torch.cdist(flat, vq.embed.t()).argmin(1))
+    # straight through: the gradient reaches the encoder's output unchanged
+    q.sum().backward()
+    torch.testing.assert_close(z.grad, torch.ones_like(z))
+    # training mode moves the codebook by moving averages, as rosinality's Quantize does
+    before = vq.embed.clone()
+    vq.train()(z)
+    onehot = nn.functional.one_hot(codes.reshape(-1), 512).float()
+    size = 0.01 * onehot.sum(0)
+    avg = 0.99 * before + 0.01 * flat.t() @ onehot
+    n = size.sum()
+    torch.testing.assert_close(vq.embed, avg / ((size + 1e-5) / (n + 512 * 1e-5) * n).unsqueeze(0))
+
+
+class StdConv2d(nn.Conv2d):
+    """timm layers/std_conv.py StdConv2d (BiT: eps 1e-8), as written there."""
+
+    def __init__(self, *args: int, eps: float = 1e-8, **kw: int) -> None:
+        super().__init__(*args, bias=False, **kw)  # type: ignore[arg-type]
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight = nn.functional.batch_norm(self.weight.reshape(1, self.out_channels, -1), None, None, training=True,
+                                          momentum=0., eps=self.eps).reshape_as(self.weight)
+        return nn.functional.conv2d(x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+class PreActBottleneck(nn.Module):
+    """timm resnetv2.py PreActBottleneck (GroupNormAct of 32 groups, the shortcut a strided StdConv of the
+    normalised input in a stage's first block)."""
+
+    def __init__(self, cin: int, out: int, mid: int, stride: int) -> None:
+        super().__init__()
+        def gn(c: int) -> nn.Module:
+            return nn.Sequential(nn.GroupNorm(32, c), nn.ReLU())
+
+        self.norm1, self.conv1 = gn(cin), StdConv2d(cin, mid, 1)
+        self.norm2, self.conv2 = gn(mid), StdConv2d(mid, mid, 3, stride=stride, padding=1)
+        self.norm3, self.conv3 = gn(mid), StdConv2d(mid, out, 1)
+        self.downsample = StdConv2d(cin, out, 1, stride=stride) if cin != out or stride != 1 else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x_preact = self.norm1(x)
+        shortcut = x if self.downsample is None else self.downsample(x_preact)
+        x = self.conv3(self.norm3(self.conv2(self.norm2(self.conv1(x_preact)))))
+        return x + shortcut
+
+
+def test_round26_bit_is_timms_resnetv2() -> None:
+    w = 32
+    blocks = [PreActBottleneck(w, 4 * w, w, 1)] + [PreActBottleneck(4 * w * 2 ** (i - 1), 4 * w * 2 ** i, w * 2 ** i, 2)
+                                                   for i in (1, 2, 3)]
+    twin = nn.Sequential(StdConv2d(3, w, 7, stride=2, padding=3), nn.ConstantPad2d(1, 0.), nn.MaxPool2d(3, 2),
+                         *blocks, nn.GroupNorm(32, 32 * w), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                         nn.Conv2d(32 * w, 10, 1), nn.Flatten()).eval()
+    built = build_module(specc.load(ARCH / "bit_resnetv2.yaml")).eval()
+    assert counts(built) == counts(twin)
+    # the spec's block runs its downsample after conv3; the twin registers it last too
+    built.load_state_dict(dict(zip(built.state_dict(), twin.state_dict().values())))
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(built(x), twin(x), rtol=1e-4, atol=1e-4)
+
+
+class ScaledStdConv2d(nn.Conv2d):
+    """timm layers/std_conv.py ScaledStdConv2d (NFNet: gamma the GELU's 1.7015043, eps 1e-5), as written there."""
+
+    def __init__(self, cin: int, cout: int, k: int, stride: int = 1, groups: int = 1) -> None:
+        super().__init__(cin, cout, k, stride, (k - 1) // 2, groups=groups)
+        self.scale, self.eps = 1.7015043497085571 * self.weight[0].numel() ** -0.5, 1e-5
+        self.gain = nn.Parameter(torch.empty(cout, 1, 1, 1).uniform_(0.5, 1.5))  # drawn off its start of 1 (or 0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight = nn.functional.batch_norm(self.weight.reshape(1, self.out_channels, -1), None, None,
+                                          weight=(self.gain * self.scale).view(-1), training=True, momentum=0.,
+                                          eps=self.eps).reshape_as(self.weight)
+        return nn.functional.conv2d(x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+class NormFreeBlock(nn.Module):
+    """timm nfnet.py NormFreeBlock (reg false, extra_conv, SE after conv3 with attn_gain 2, alpha 0.2), its
+    downsample (DownsampleAvg) registered after the SE as the spec runs it."""
+
+    def __init__(self, cin: int, out: int, stride: int, beta: float, g: int) -> None:
+        super().__init__()
+        mid = out // 2
+        self.beta = beta
+        self.conv1 = ScaledStdConv2d(cin, mid, 1)
+        self.conv2 = ScaledStdConv2d(mid, mid, 3, stride, mid // g)
+        self.conv2b = ScaledStdConv2d(mid, mid, 3, 1, mid // g)
+        self.conv3 = ScaledStdConv2d(mid, out, 1)
+        self.fc1, self.fc2 = nn.Conv2d(out, out // 2, 1), nn.Conv2d(out // 2, out, 1)
+        self.pool = nn.AvgPool2d(2, stride, ceil_mode=True, count_include_pad=False) if stride > 1 else nn.Identity()
+        self.downsample = ScaledStdConv2d(cin, out, 1) if cin != out or stride > 1 else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gelu = nn.functional.gelu
+        out = gelu(x) * self.beta
+        shortcut = x if self.downsample is None else self.downsample(self.pool(out))
+        out = self.conv3(gelu(self.conv2b(gelu(self.conv2(gelu(self.conv1(out)))))))
+        out = 2.0 * out * torch.sigmoid(self.fc2(nn.functional.relu(self.fc1(out.mean((2, 3), keepdim=True)))))
+        return out * 0.2 + shortcut
+
+
+def test_round26_nfnet_is_timms_normfreenet() -> None:
+    # the spec's narrow default (stem 32, widths 64, 128, 192, 192, groups of 16) at depths 1, 2, 3, 1: the
+    # expected variance reset at each stage's first block and grown by 0.2² a block sets each block's beta
+    depths, widths, ev, cin = (1, 2, 3, 1), (64, 128, 192, 192), 1.0, 32
+    stem = [ScaledStdConv2d(3, 4, 3, 2), nn.GELU(), ScaledStdConv2d(4, 8, 3), nn.GELU(), ScaledStdConv2d(8, 16, 3),
+            nn.GELU(), ScaledStdConv2d(16, 32, 3, 2)]
+    blocks: list[nn.Module] = []
+    for s, (d, w) in enumerate(zip(depths, widths)):
+        for i in range(d):
+            blocks.append(NormFreeBlock(cin, w, (1 if s == 0 else 2) if i == 0 else 1, ev ** -0.5, 16))
+            ev = (1.0 if i == 0 else ev) + 0.2 ** 2
+            cin = w
+    twin = nn.Sequential(*stem, *blocks, ScaledStdConv2d(192, 384, 1), nn.GELU(), nn.AdaptiveAvgPool2d(1),
+                         nn.Flatten(), nn.Linear(384, 10)).eval()
+    built = build_module(specc.load(ARCH / "nfnet_f0.yaml", overrides=["d2=2", "d3=3"])).eval()
+    assert counts(built) == counts(twin)
+    built.load_state_dict(dict(zip(built.state_dict(), twin.state_dict().values())))
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(built(x), twin(x), rtol=1e-4, atol=1e-4)
+
+
+class MaxViTPartitionAttention(nn.Module):
+    """timm maxxvit.py PartitionAttentionCl: window_partition / grid_partition (as written there), attention under
+    RelPosBias (a Swin-indexed table), window_reverse / grid_reverse, then the MLP. Its head-first qkv rows are
+    nn.MultiheadAttention's once permuted: written with it here."""
+
+    def __init__(self, c: int = 64, heads: int = 2, p: int = 7, grid: bool = False) -> None:
+        super().__init__()
+        self.p, self.grid, self.heads = p, grid, heads
+        self.norm1 = nn.LayerNorm(c, eps=1e-6)
+        # RelPosBias's relative_position_bias_table, in a ParameterList so that it follows norm1 in the state dict
+        self.rel_pos = nn.ParameterList([nn.Parameter(torch.randn((2 * p - 1) ** 2, heads))])
+        self.attn = nn.MultiheadAttention(c, heads, batch_first=True)
+        self.norm2, self.fc1, self.fc2 = nn.LayerNorm(c, eps=1e-6), nn.Linear(c, 4 * c), nn.Linear(4 * c, c)
+        self.register_buffer("index", timm_relative_position_index(p, p), persistent=False)
+
+    def _attn(self, x: torch.Tensor) -> torch.Tensor:
+        b, h, w, c = x.shape
+        p = self.p
+        if self.grid:  # grid_partition
+            parts = x.view(b, p, h // p, p, w // p, c).permute(0, 2, 4, 1, 3, 5).reshape(-1, p * p, c)
+        else:  # window_partition
+            parts = x.view(b, h // p, p, w // p, p, c).permute(0, 1, 3, 2, 4, 5).reshape(-1, p * p, c)
+        bias = self.rel_pos[0][self.index.view(-1)].view(p * p, p * p, -1).permute(2, 0, 1)
+        out = self.attn(parts, parts, parts, attn_mask=bias.repeat(parts.shape[0], 1, 1), need_weights=False)[0]
+        out = out.view(-1, h // p, w // p, p, p, c)
+        order = (0, 3, 1, 4, 2, 5) if self.grid else (0, 1, 3, 2, 4, 5)  # grid_reverse / window_reverse
+        return out.permute(*order).reshape(b, h, w, c)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self._attn(self.norm1(x))
+        return x + self.fc2(nn.functional.gelu(self.fc1(self.norm2(x))))
+
+
+class MaxViTMBConv(nn.Module):
+    """timm maxxvit.py MbConvBlock (pre-norm, expand 4, SE of 1/4 with SiLU, the 2x2 average pool shortcut when
+    strided)."""
+
+    def __init__(self, c: int = 64, stride: int = 1) -> None:
+        super().__init__()
+        self.shortcut = nn.AvgPool2d(2, 2) if stride > 1 else nn.Identity()
+        self.pre_norm = nn.BatchNorm2d(c)
+        self.conv1, self.norm1 = nn.Conv2d(c, 4 * c, 1, bias=False), nn.BatchNorm2d(4 * c)
+        self.conv2, self.norm2 = nn.Conv2d(4 * c, 4 * c, 3, stride, 1, groups=4 * c, bias=False), nn.BatchNorm2d(4 * c)
+        self.fc1, self.fc2 = nn.Conv2d(4 * c, c // 4, 1), nn.Conv2d(c // 4, 4 * c, 1)
+        self.conv3 = nn.Conv2d(4 * c, c, 1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        silu = nn.functional.silu
+        y = silu(self.norm2(self.conv2(silu(self.norm1(self.conv1(self.pre_norm(x)))))))
+        y = y * torch.sigmoid(self.fc2(silu(self.fc1(y.mean((2, 3), keepdim=True)))))
+        return self.shortcut(x) + self.conv3(y)
+
+
+class MaxxVitBlock(nn.Module):
+    def __init__(self, stride: int = 1) -> None:
+        super().__init__()
+        self.conv = MaxViTMBConv(stride=stride)
+        self.attn_block, self.attn_grid = MaxViTPartitionAttention(), MaxViTPartitionAttention(grid=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.attn_grid(self.attn_block(self.conv(x).permute(0, 2, 3, 1))).permute(0, 3, 1, 2)
+
+
+def test_round26_maxvit_partitions_as_timm_does() -> None:
+    twin = nn.Sequential(nn.Conv2d(3, 32, 3, 2, 1, bias=False), nn.BatchNorm2d(32), nn.SiLU(),
+                         nn.Conv2d(32, 64, 3, 1, 1, bias=False), MaxxVitBlock(2), MaxxVitBlock()).eval()
+    built = build_module(specc.load(ARCH / "maxvit_stage1.yaml")).eval()  # 2 windows a side, 2 cells a grid step
+    assert counts(built) == counts(twin)
+    _random_norm_stats(twin)
+    built.load_state_dict(dict(zip(built.state_dict(), twin.state_dict().values())))
+    x = torch.randn(2, 3, 56, 56)
+    with torch.no_grad():
+        torch.testing.assert_close(built(x), twin(x), rtol=1e-4, atol=1e-4)

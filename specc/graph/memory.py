@@ -425,6 +425,10 @@ def kind_saves(layer: LayerKind, a: dict[str, Any], ins: list[TensorType], outs:
         if a.get("value") is not None:
             return Saved(inputs=(0,)) if kind in ("Max", "Min", "Maximum", "Minimum") else Saved()
         return Saved(inputs=tuple(range(len(ins))))  # Mul, Div, Max, Min, MatMul: each other's factor
+    if kind == "AnchorPoints":  # sizes read from the maps: no gradient
+        return Saved()
+    if kind == "VectorQuantizer":  # distances of a detached input; the straight-through sum keeps nothing
+        return Saved()
     if kind == "SoftArgmax":  # the softmax's output, which its gradient and the product with the bins read
         return Saved(extra=add(_b(_elems(x), w), _b(a["bins"], w)))
     if family == "reduce":

@@ -22,9 +22,9 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "convlstm": ("ConvLSTM2d", "ConvLSTM2D"),
     "dropout": ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout",
                 "StochasticDepth", "DropPath"),
-    "embedding": ("Embedding", "SinusoidalEmbedding"),
+    "embedding": ("Embedding", "SinusoidalEmbedding", "VectorQuantizer"),
     "index": ("ArgMax", "ArgMin", "CumSum", "Compare", "Pick", "MaskedFill", "CausalMask", "RelativePositionBucket",
-              "RelativePositionIndex", "ALiBi"),
+              "RelativePositionIndex", "ALiBi", "AnchorPoints"),
     "linear": ("Linear", "Dense", "MixtureOfExperts", "SparseMoE"),
     "merge": ("Add", "Mul", "Sub", "Div", "Max", "Min", "Concat", "Multiply", "Subtract", "Divide", "Maximum",
               "Minimum", "Concatenate", "Cat", "MatMul", "Modulate", "WeightedSum"),
@@ -107,6 +107,11 @@ ELSEWHERE: tuple[tuple[str, str], ...] = (
      "out_channels: 64, kernel_size: 3, spectral_norm: true}}"),
     (r"WeightNormalization|WeightNorm", "set weight_norm: true on the layer it wraps: - {{type: Conv1d, "
      "out_channels: 64, kernel_size: 3, weight_norm: true}}"),
+    (r"(?:Scaled)?StdConv([123])d", "set weight_standardization on the conv: - {{type: Conv{n}d, "
+     "out_channels: 64, kernel_size: 3, weight_standardization: true}} (StdConv; ScaledStdConv: "
+     "weight_standardization: {{gain: true}})"),
+    (r"MaskedConv([123])d", "set mask on the conv: - {{type: Conv{n}d, out_channels: 64, kernel_size: 7, padding: 3, "
+     "mask: A}} (B for every layer after the first)"),
 )
 
 

@@ -29,7 +29,7 @@ from .base import (
     register,
     sizes,
 )
-from .reparam import SpectralNorm, WeightNorm, reparam
+from .reparam import MaskType, SpectralNorm, WeightNorm, WeightStandardization, reparam
 
 IntOrTuple = PositiveInt | tuple[PositiveInt, ...]
 PadOrTuple = NonNegativeInt | tuple[NonNegativeInt, ...]
@@ -47,6 +47,9 @@ class ConvParams(LayerParams):
     in_channels: PositiveInt | None = None
     weight_norm: WeightNorm = False
     spectral_norm: SpectralNorm = False
+    weight_standardization: WeightStandardization = False
+    mask: MaskType | None = Field(None, description="PixelCNN's masked convolution: A hides the kernel's centre "
+                                  "and the taps after it in raster order (the first layer), B only those after it")
 
 
 class ConvTransposeParams(LayerParams):
@@ -171,7 +174,10 @@ class _Conv(Spatial):
     def weights(self, args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
         n_out = int(args["out_channels"])
         shape = (n_out, int(args["in_channels"]) // int(args["groups"]), *sizes(args["kernel_size"], self.rank))
-        return {"weight": shape, **({"bias": (n_out,)} if args["bias"] else {})}
+        # ScaledStdConv's gain, after the conv's own as timm registers it (NFNet starts some at 0: init: {gain: zeros})
+        scaled = args.get("weight_standardization", {}).get("gain")
+        gain = {"gain": (n_out,) + (1,) * (len(shape) - 1)} if scaled else {}
+        return {"weight": shape, **({"bias": (n_out,)} if args["bias"] else {}), **gain}
 
     def infer(self, p: ConvParams, ins: list[TensorType]) -> LayerResult:
         x, r = ins[0], self.rank

@@ -7,9 +7,9 @@ from typing import Any
 from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt
 
 from ..diagnostics import SpecError
-from ..shapes.dims import Dim, Sym, add
+from ..shapes.dims import Dim, Sym, add, mul, product
 from ..shapes.tensor import TensorType
-from .base import LayerKind, LayerParams, LayerResult, Requirement, register
+from .base import LayerKind, LayerParams, LayerResult, Requirement, axis, register
 from .reparam import SpectralNorm, reparam
 from .values import RelativeIds, high_of
 
@@ -145,3 +145,66 @@ class SinusoidalEmbedding(LayerKind):
                 "scale": float(p.scale)}
         # element-wise products, sines and cosines: no multiply-accumulates, as Sin and Cos count none
         return LayerResult(TensorType((x.shape[0], p.dim), "float32", {1: f"dim {p.dim}"}), args, 0, 0)
+
+
+# -- VectorQuantizer: VQ-VAE's codebook ---------------------------------------------------------------------------
+
+
+class VectorQuantizerParams(LayerParams):
+    num_embeddings: PositiveInt = Field(validation_alias=AliasChoices("num_embeddings", "n_embed", "codebook_size"),
+                                        description="the codebook's vectors (K)")
+    embedding_dim: PositiveInt | None = Field(None, validation_alias=AliasChoices("embedding_dim", "dim_embed"),
+                                              description="each vector's size (D): the input's size along dim "
+                                              "(taken from it when left out)")
+    dim: int = Field(-1, description="the input's dim holding the D features: -1 as VQ-VAE-2 quantises a "
+                     "channels-last map, 1 for a channels-first one")
+    decay: float = Field(0.99, gt=0.0, lt=1.0, description="the codebook's exponential moving averages "
+                         "(van den Oord et al.'s appendix; VQ-VAE-2): its vectors follow the inputs assigned to them")
+    eps: PositiveFloat = Field(1e-5, description="Laplace smoothing of the cluster sizes, so no vector divides by 0")
+
+
+@register
+class VectorQuantizer(LayerKind):
+    """VQ-VAE's vector quantiser (van den Oord et al. 2017) as VQ-VAE-2's reference code writes it
+    (rosinality/vq-vae-2-pytorch ``Quantize``): each position's D features are replaced by the nearest of
+    K codebook vectors (squared Euclidean distance, the first of equals), the gradient passing straight
+    through to the input (``x + (q - x).detach()``); the second output is the chosen vector's index, for
+    a prior over the codes (a PixelCNN) or a lookup. The codebook learns by exponential moving averages
+    in training mode, not by gradient, so the spec needs no codebook loss; the commitment loss, the one
+    term the training section cannot add, is left out. The codebook and its averages are buffers."""
+
+    type_name, Params = "VectorQuantizer", VectorQuantizerParams
+    accepts = "float"
+    form = "call"  # two outputs: nothing could chain it
+    layout = "(N, ..., D, ...): D features at dim"
+    summary = ("VQ-VAE's nearest-codebook quantiser (straight-through gradient, EMA codebook): outputs the "
+               "quantised input and the int64 codes (the input without dim)")
+
+    def infer(self, p: VectorQuantizerParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        if x.rank < 2:
+            raise SpecError("S003", f"quantises the features of each position, got rank {x.rank} {x}",
+                            "give it (N, D) vectors or a map with its features at dim")
+        d = axis(p.dim, x.rank)
+        if d == 0:
+            raise SpecError("S003", "dim 0 is the batch: the codebook quantises each sample's feature vectors",
+                            "use dim: 1 for a channels-first map (N, D, H, W), or dim: -1 for a channels-last one",
+                            field="dim")
+        feats = x.shape[d]
+        if not isinstance(feats, int):
+            raise SpecError("S005", f"the codebook's vectors have a fixed size, but dim {p.dim} of {x} is "
+                            f"symbolic ({feats})", "quantise along the features' dim (a fixed size), e.g. dim: 1 "
+                            "after the encoder's last conv", field="dim")
+        if p.embedding_dim is not None and p.embedding_dim != feats:
+            raise SpecError("S001", f"embedding_dim {p.embedding_dim} but the input has {feats} features at dim "
+                            f"{p.dim}: {x}", f"set embedding_dim: {feats}, or project to {p.embedding_dim} "
+                            "features first (VQ-VAE's 1x1 pre-quantisation conv)", field="embedding_dim")
+        k = p.num_embeddings
+        codes = TensorType(tuple(s for i, s in enumerate(x.shape) if i != d), "int64",
+                           {i - (i > d): n for i, n in x.notes.items() if i != d}, high=k - 1)
+        args = {"num_embeddings": k, "embedding_dim": feats, "dim": d if p.dim >= 0 else d - x.rank, "decay": p.decay,
+                "eps": p.eps}
+        # distances to every vector: D multiply-adds each, per position
+        positions = product([s for i, s in enumerate(x.shape[1:], 1) if i != d])
+        return LayerResult(x, args, 0, mul(positions, k * feats), 2 * k * feats + k, outs=(x, codes),
+                           out_names=("quantized", "codes"))

@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt
 
 from ..diagnostics import SpecError
-from ..shapes.dims import Dim, product, same_size
+from ..shapes.dims import Dim, add, product, same_size
 from ..shapes.formulas import broadcast
 from ..shapes.tensor import TensorType
 from .base import LayerKind, LayerParams, LayerResult, axis, register
@@ -412,13 +412,17 @@ class RelativePositionIndexParams(LayerParams):
         description="the window's height and width (one number: square), Swin's window_size")
     class_token: bool = Field(False, description="a class token leads the window's tokens (BEiT): 3 more ids, "
                               "token to class, class to token, class to class")
+    absolute: bool = Field(False, description="the offset's size, not its sign (LeViT's attention_bias_idxs): "
+                           "|dy|·Ww + |dx|, Wh·Ww ids, for a table of Wh·Ww rows")
 
 
-def relative_position_index(wh: int, ww: int, class_token: bool = False) -> list[list[int]]:
+def relative_position_index(wh: int, ww: int, class_token: bool = False, absolute: bool = False) -> list[list[int]]:
     """timm's get_relative_position_index (Swin) and gen_relative_position_index (BEiT): the id of the
     offset between tokens i and j of a window, ((dy + Wh - 1)·(2Ww - 1) + dx + Ww - 1), the three
-    class-token ids after the (2Wh - 1)(2Ww - 1) offsets."""
+    class-token ids after the (2Wh - 1)(2Ww - 1) offsets; with ``absolute``, LeViT's |dy|·Ww + |dx|."""
     coords = [(y, x) for y in range(wh) for x in range(ww)]
+    if absolute:
+        return [[abs(yi - yj) * ww + abs(xi - xj) for yj, xj in coords] for yi, xi in coords]
     grid = [[(yi - yj + wh - 1) * (2 * ww - 1) + (xi - xj + ww - 1) for yj, xj in coords] for yi, xi in coords]
     if not class_token:
         return grid
@@ -440,7 +444,8 @@ class RelativePositionIndex(LayerKind):
     accepts = "any"
     layout = "(B·nW, N, C): the windows attention reads, N = Wh·Ww (+1 with class_token)"
     summary = ("Swin's and BEiT's constant relative_position_index (N, N) of a window's tokens (window: Wh×Ww), "
-               "int64 ids below (2Wh-1)(2Ww-1) (+3 with class_token) for an Embedding, the bias table")
+               "int64 ids below (2Wh-1)(2Ww-1) (+3 with class_token; Wh·Ww with absolute, LeViT's) for an "
+               "Embedding, the bias table")
 
     def infer(self, p: RelativePositionIndexParams, ins: list[TensorType]) -> LayerResult:
         x = ins[0]
@@ -457,11 +462,19 @@ class RelativePositionIndex(LayerKind):
             raise SpecError("S045", f"a {wh}×{ww} window{' with a class token' if p.class_token else ''} has "
                             f"{wh}·{ww}{' + 1' if ct else ''} = {tokens} tokens, but the windows it reads have {n}: "
                             f"{x}", fix, field="window")
-        rows = (2 * wh - 1) * (2 * ww - 1) + (3 if p.class_token else 0)
-        args = {"window": [wh, ww], "class_token": p.class_token}
+        if p.absolute and p.class_token:
+            raise SpecError("V168", "absolute offsets (LeViT) have no ids for a class token: LeViT's attention "
+                            "biases only the map's tokens", "remove class_token, and attend to the map's Wh·Ww "
+                            "tokens alone (LeViT pools them for its head)", field="class_token")
+        if p.absolute:
+            rows, made_by = wh * ww, f"the {wh * ww} offset sizes (|dy|, |dx|) of a {wh}×{ww} map"
+        else:
+            rows = (2 * wh - 1) * (2 * ww - 1) + (3 if p.class_token else 0)
+            made_by = (f"the {(2 * wh - 1) * (2 * ww - 1)} offsets of a {wh}×{ww} window"
+                       + (" and a class token's 3" if p.class_token else ""))
+        args = {"window": [wh, ww], "class_token": p.class_token, "absolute": p.absolute}
         out = RelativeIds((tokens, tokens), "int64", {0: "query tokens", 1: "key tokens"}, high=rows - 1,
-                          made_by=f"the {(2 * wh - 1) * (2 * ww - 1)} offsets of a {wh}×{ww} window"
-                          + (" and a class token's 3" if p.class_token else ""))
+                          made_by=made_by)
         # an int64 buffer of N² ids, as timm registers it (not saved with the weights: persistent=False)
         return LayerResult(out, args, 0, 0, tokens * tokens)
 
@@ -522,3 +535,45 @@ class ALiBi(LayerKind):
                 "dims": [axis(p.dim, t.rank) for t in ins]}
         out = TensorType((p.num_heads, t_len, s_len), "float32", {0: f"num_heads {p.num_heads}"})
         return LayerResult(out, args, 0, 0)
+
+
+# -- AnchorPoints: a detector's grid of cell centres ---------------------------------------------------------------
+
+
+class AnchorPointsParams(LayerParams):
+    strides: list[PositiveInt] = Field(description="each map's stride in input pixels, in the order of from: "
+                                       "(YOLOv8's P3, P4, P5: [8, 16, 32])")
+    offset: float = Field(0.5, ge=0.0, le=1.0, validation_alias=AliasChoices("offset", "grid_cell_offset"),
+                          description="where in its cell each point lies, in cells: 0.5 the centre")
+
+
+@register
+class AnchorPoints(LayerKind):
+    """The anchor points of an anchor-free detector's maps (ultralytics' make_anchors, as its Detect head
+    reads them: transposed): for every cell of every map, in the maps' order and row-major within each,
+    its (x, y) in cells, ``(col + offset, row + offset)``, as a (2, A) tensor, and its map's stride as a
+    (1, A) one, A the cells of all the maps. With SoftArgmax's distances, dist2bbox is arithmetic:
+    ``(points ± distances) · strides``. The maps give only their sizes, read at run time."""
+
+    type_name, Params = "AnchorPoints", AnchorPointsParams
+    accepts = "any"
+    form = "inline"
+    min_inputs, max_inputs = 1, None
+    ranks = (4,)
+    layout = "(B, C, H, W) per map"
+    summary = ("ultralytics' make_anchors: each cell's (x + offset, y + offset) of every map (2, A) and its "
+               "map's stride (1, A), for dist2bbox")
+
+    def infer(self, p: AnchorPointsParams, ins: list[TensorType]) -> LayerResult:
+        if len(p.strides) != len(ins):
+            raise SpecError("S001", f"{len(p.strides)} strides for {len(ins)} maps: each map needs its own",
+                            f"give one stride per map in from: (strides: [{', '.join(['8'] * len(ins))}] for "
+                            "maps at 1/8 of the input, each next level usually twice the last)", field="strides")
+        cells: Dim = product(ins[0].shape[2:])
+        for t in ins[1:]:
+            cells = add(cells, product(t.shape[2:]))
+        dtype = ins[0].dtype if ins[0].is_float else "float32"
+        points = TensorType((2, cells), dtype, {0: "x, y in cells", 1: "anchors"})
+        strides = TensorType((1, cells), dtype, {1: "anchors"})
+        args = {"strides": list(p.strides), "offset": p.offset}
+        return LayerResult(points, args, 0, 0, outs=(points, strides), out_names=("points", "strides"))

@@ -1,4 +1,4 @@
-"""Reductions over chosen dims: Reduce (mean/sum/max/min/l2) and its shorthand Mean.
+"""Reductions over chosen dims: Reduce (mean/sum/max/min/l2/var/std) and its shorthand Mean.
 
 Written inline (``x.mean(dim=(1, 2))``, ``x.amax(dim=1, keepdim=True)``,
 ``torch.linalg.vector_norm(x, dim=(1, 2))`` for l2, the Euclidean norm that ConvNeXt-V2's GRN
@@ -10,20 +10,25 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, NonNegativeFloat, NonNegativeInt
 
 from ..diagnostics import SpecError
 from ..shapes.dims import mul, product
 from ..shapes.tensor import TensorType
-from .base import LayerKind, LayerParams, LayerResult, axis, register, static
+from .base import LayerKind, LayerParams, LayerResult, Requirement, axis, register, static
 
 DimOrDims = int | tuple[int, ...]
 
 
 class ReduceParams(LayerParams):
-    op: Literal["mean", "sum", "max", "min", "l2"] = "mean"
+    op: Literal["mean", "sum", "max", "min", "l2", "var", "std"] = "mean"
     dim: DimOrDims = Field(validation_alias=AliasChoices("dim", "axis"))
     keepdim: bool = Field(False, validation_alias=AliasChoices("keepdim", "keepdims"))
+    correction: NonNegativeInt | None = Field(None, description="var and std: the sum of squares is divided by "
+                                              "the count less this (torch's correction): 1, the default, unbiased; "
+                                              "0 the population's (unbiased=False)")
+    eps: NonNegativeFloat | None = Field(None, description="std only: sqrt(var + eps), as RevIN and the "
+                                         "non-stationary forecasters (iTransformer, PatchTST) take the deviation")
 
 
 class MeanParams(LayerParams):
@@ -60,20 +65,52 @@ class _Reduce(LayerKind):
     def infer(self, p: Any, ins: list[TensorType]) -> LayerResult:
         x = ins[0]
         op = getattr(p, "op", "mean")
-        if op in ("mean", "l2") and not x.is_float:
-            what = "mean" if op == "mean" else "L2 norm"
+        if op in ("mean", "l2", "var", "std") and not x.is_float:
+            what = {"mean": "mean", "l2": "L2 norm", "var": "variance", "std": "standard deviation"}[op]
             raise SpecError("S007", f"cannot take the {what} of {x.dtype} data {x}",
                             "use op: sum, or embed/convert the ids to floats first")
+        spread = _spread(p, op) if isinstance(p, ReduceParams) else {}
         out = reduced(x, p.dim, p.keepdim)
         if op == "sum" and not x.is_float:
             out = TensorType(out.shape, "int64", out.notes)  # PyTorch sums integers and bools as int64
         dim = p.dim if isinstance(p.dim, int) else tuple(p.dim)
-        return LayerResult(out, {"op": op, "dim": dim, "keepdim": p.keepdim}, 0, product(x.shape[1:]))
+        needs: list[Requirement] = []
+        if spread.get("correction"):
+            c = spread["correction"]
+            count = product([x.shape[axis(d, x.rank)] for d in ((dim,) if isinstance(dim, int) else dim)])
+            # the sum of squares over count - correction: 0/0 = nan at a count of correction or less
+            if isinstance(count, int) and count <= c:
+                raise SpecError("S074", f"the {op} with correction {c} divides the sum of squares by the count less "
+                                f"{c}, and dim {list(dim) if isinstance(dim, tuple) else dim} holds {count} "
+                                f"value{'s' * (count != 1)}: 0 / 0 = nan",
+                                f"use correction: 0 (the population's {op}), or reduce over a dim of more than {c}",
+                                field="correction")
+            if not isinstance(count, int):
+                needs.append(Requirement(count, c + 1, f"op: {op} with correction {c}", "correction"))
+        macs = product(x.shape[1:]) if op not in ("var", "std") else mul(product(x.shape[1:]), 3)
+        return LayerResult(out, {"op": op, "dim": dim, "keepdim": p.keepdim, **spread}, 0, macs, requires=needs)
+
+def _spread(p: ReduceParams, op: str) -> dict[str, Any]:
+    """var's and std's settings (correction, and std's eps), refused on the ops that have none."""
+    if op not in ("var", "std"):
+        given = "correction" if p.correction is not None else "eps" if p.eps is not None else ""
+        if given:
+            raise SpecError("V167", f"{given} sets how a var or std divides, but op is {op}",
+                            f"remove {given}, or use op: std", field=given)
+        return {}
+    if op == "var" and p.eps is not None:
+        raise SpecError("V167", "eps goes under the square root of op: std (sqrt(var + eps)); op: var adds nothing",
+                        "use op: std, or remove eps and add the constant after: - {type: Add, value: 1.0e-5}",
+                        field="eps")
+    out: dict[str, Any] = {"correction": 1 if p.correction is None else p.correction}
+    return out | ({"eps": p.eps} if op == "std" and p.eps else {})
+
 
 @register
 class Reduce(_Reduce):
     type_name, Params = "Reduce", ReduceParams
-    summary = "mean, sum, max, min or l2 (Euclidean norm) over dim (an int or a list), keepdim optional"
+    summary = ("mean, sum, max, min, l2 (Euclidean norm), var or std over dim (an int or a list), keepdim "
+               "optional; var and std take correction (1: unbiased, 0: the population's), std an eps under the root")
 
 
 @register

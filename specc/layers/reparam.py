@@ -17,9 +17,9 @@ along ``dim``) and ``v`` (the rest of it, flattened).
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, PositiveFloat, PositiveInt
+from pydantic import BeforeValidator, Field, PositiveFloat, PositiveInt
 
 from ..diagnostics import SpecError
 from .base import LayerParams
@@ -63,17 +63,61 @@ WeightNorm = Annotated[WeightNormParams | None, BeforeValidator(_switch), _BoolO
 SpectralNorm = Annotated[SpectralNormParams | None, BeforeValidator(_switch), _BoolOr(SpectralNormParams)]
 
 
+class WeightStandardizationParams(LayerParams):
+    eps: PositiveFloat = Field(1e-6, description="added to each filter's variance: timm's 1e-6; BiT's "
+                               "resnetv2 1e-8, NFNet's 1e-5")
+    gain: bool = Field(False, description="ScaledStdConv2d (NFNet, NF-ResNet): a learned gain per output "
+                       "channel (started at 1) times gamma / sqrt(fan_in); false is StdConv2d (BiT)")
+    gamma: PositiveFloat = Field(1.0, description="with gain: the activation's gamma the scale carries "
+                                 "(NFNet's GELU 1.7015043, ReLU 1.7139588)")
+
+
+# ``weight_standardization: true`` is timm's StdConv2d, a mapping its settings (ScaledStdConv2d with gain)
+WeightStandardization = Annotated[WeightStandardizationParams | None, BeforeValidator(_switch),
+                                  _BoolOr(WeightStandardizationParams)]
+# PixelCNN's masks: A hides the kernel's centre and every later tap in raster order (the first layer,
+# which must not see the pixel it predicts); B keeps the centre (every later layer)
+MaskType = Literal["A", "B"]
+# Every key that computes the weight a layer uses from the one it stores, in the order a message names them
+WEIGHT_KEYS = ("weight_norm", "spectral_norm", "weight_standardization", "mask")
+
+
+def kernel_mask(kernel: tuple[int, ...], kind: str) -> list[int]:
+    """PixelCNN's mask of a kernel, flattened in raster order: 1 for the taps before the centre (each
+    dim's k // 2), the centre itself only for mask B, 0 after it (van den Oord et al. 2016, as the
+    reference implementations zero ``mask[:, :, kH // 2, kW // 2 + (type == 'B'):]`` and the rows below)."""
+    centre = 0
+    for k in kernel:
+        centre = centre * k + k // 2
+    keep = centre + (kind == "B")
+    return [int(i < keep) for i in range(math.prod(kernel))]
+
+
 def reparam(p: LayerParams, weight: tuple[int, ...], out_dim: int) -> tuple[dict[str, Any], int, int]:
     """The resolved ``weight_norm`` / ``spectral_norm`` args of a layer whose weight has shape
     ``weight`` (``out_dim``: its output channels' dim, spectral_norm's default), with the
     parameters and buffers they add.  Args are given only for a key that is on, so a layer
     without either has the args it always had."""
     wn, sn = getattr(p, "weight_norm", None) or None, getattr(p, "spectral_norm", None) or None
+    ws, mask = getattr(p, "weight_standardization", None) or None, getattr(p, "mask", None)
     rank = len(weight)
-    if wn is not None and sn is not None:
-        raise SpecError("V051", "weight_norm and spectral_norm both reparametrise this layer's weight",
+    on = [k for k, v in zip(WEIGHT_KEYS, (wn, sn, ws, mask)) if v is not None]
+    if len(on) > 1:
+        raise SpecError("V051", f"{on[0]} and {on[1]} both rework this layer's weight",
                         "keep one: spectral_norm for a GAN's discriminator (SNGAN, BigGAN), weight_norm for a "
-                        "WaveNet, TCN or HiFi-GAN", field="spectral_norm")
+                        "WaveNet, TCN or HiFi-GAN, weight_standardization for BiT or NFNet, mask for PixelCNN",
+                        field=on[1])
+    if isinstance(ws, WeightStandardizationParams):
+        if ws.gamma != 1.0 and not ws.gain:
+            raise SpecError("V166", f"weight_standardization's gamma {ws.gamma:g} scales the weight only with "
+                            "gain (timm's ScaledStdConv2d); StdConv2d, gain: false, has no scale",
+                            "add gain: true to weight_standardization (NFNet's ScaledStdConv2d), or remove gamma",
+                            field="weight_standardization")
+        args = {"eps": ws.eps, "gain": ws.gain, **({"gamma": ws.gamma} if ws.gain else {})}
+        return {"weight_standardization": args}, weight[out_dim] if ws.gain else 0, 0
+    if mask is not None:
+        # the mask is a buffer of the weight's shape, as the reference implementations register it
+        return {"mask": mask}, 0, math.prod(weight)
     if isinstance(wn, WeightNormParams):
         d = wn.dim
         if d is not None and not 0 <= d < rank:
@@ -101,6 +145,6 @@ def reparam(p: LayerParams, weight: tuple[int, ...], out_dim: int) -> tuple[dict
 
 
 def normalised(args: dict[str, Any]) -> str:
-    """The key (weight_norm or spectral_norm) normalising the weight of a layer with these
-    resolved args, or "" for a plain weight."""
-    return next((k for k in ("weight_norm", "spectral_norm") if k in args), "")
+    """The key (weight_norm, spectral_norm, weight_standardization or mask) computing the weight a
+    layer with these resolved args uses from the one it stores, or "" for a plain weight."""
+    return next((k for k in WEIGHT_KEYS if k in args), "")

@@ -361,6 +361,9 @@ def keras_key(key: str, value: Any) -> str | None:
         "spectral_norm": "only Linear, Conv1d/2d/3d, ConvTranspose1d/2d/3d, DepthwiseConv1d/2d and Embedding have "
                          "one weight it can normalise: remove it here (for a SeparableConv's two weights, write a "
                          "DepthwiseConv and a 1x1 Conv, each with spectral_norm: true)",
+        "weight_standardization": "only Conv1d/2d/3d standardise their filters (BiT's StdConv2d, NFNet's "
+                                  "ScaledStdConv2d): remove it here",
+        "mask": "only Conv1d/2d/3d take PixelCNN's kernel mask (mask: A or B): remove it here",
         "input_shape": "declare the model's input in the inputs: section; specc infers every layer's input size",
         "input_length": "remove it: the sequence length is the input's own shape in inputs: ([B, 100], or [B, T] "
                         "for any length)",

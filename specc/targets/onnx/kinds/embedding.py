@@ -86,3 +86,42 @@ def sinusoidal_embedding(layer: Layer) -> str:
         parts.append(layer.op("ConstantOfShape", [layer.shape([layer.in_type.shape[0], 1])],
                               value=numpy_helper.from_array(np.zeros(1, dtype=np.float32))))
     return layer.op("Concat", parts, axis=1)
+
+
+@dataclass(frozen=True)
+class _Copy(Init):
+    """The values another tensor was drawn with (the codebook's moving average starts as the codebook)."""
+
+    layer: Layer | None = None
+    of: str = ""
+
+    def draw(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        assert self.layer is not None
+        return np.array(self.layer.b.initializers[self.of], dtype=np.float32).reshape(shape)
+
+
+@lowers("VectorQuantizer")
+def vector_quantizer(layer: Layer) -> list[str]:
+    # the features moved last and flattened; the nearest vector by ||x||² - 2 x·e + ||e||², the first of
+    # equals (ArgMin, as the reference's max of the negated distances); its row of the codebook gathered
+    a, t, rank = layer.args, layer.float_dtype, layer.in_type.rank
+    k, dim, d = int(a["num_embeddings"]), int(a["embedding_dim"]), int(a["dim"]) % rank
+    embed = layer.param("embed", (dim, k), Init("normal", 1.0), t)
+    layer.param("cluster_size", (k,), Init("constant", value=0.0), t)
+    layer.param("embed_avg", (dim, k), _Copy("derived", layer=layer, of=embed), t)
+    order = [i for i in range(rank) if i != d] + [d]
+    moved = layer.x if d == rank - 1 else layer.op("Transpose", [layer.x], perm=order)
+    flat = layer.op("Reshape", [moved, layer.const([-1, dim])])
+    dist = layer.op("Sub", [reduce(layer, "ReduceSum", layer.op("Mul", [flat, flat]), [1], True),
+                            layer.op("Mul", [layer.const(2.0, t), layer.op("MatMul", [flat, embed])])])
+    dist = layer.op("Add", [dist, reduce(layer, "ReduceSum", layer.op("Mul", [embed, embed]), [0], True)])
+    codes = layer.op("ArgMin", [dist], axis=1, keepdims=0, select_last_index=0)
+    quantized = layer.op("Gather", [layer.op("Transpose", [embed], perm=[1, 0]), codes], axis=0)
+    kept = layer.shape(layer.out.shape) if d == rank - 1 else None
+    moved_shape = layer.shape([layer.in_type.shape[i] for i in order])
+    quantized = layer.op("Reshape", [quantized, moved_shape if kept is None else kept])
+    if d != rank - 1:
+        back = [order.index(i) for i in range(rank)]
+        quantized = layer.op("Transpose", [quantized], perm=back)
+    codes = layer.op("Reshape", [codes, layer.shape([layer.in_type.shape[i] for i in order[:-1]])])
+    return [quantized, codes]

@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from ....layers.index import alibi_slopes, bucket_halves, relative_position_index
+from ....shapes.dims import DimLike
 from ....shapes.tensor import TensorType
 from ..builder import ELEM, Unsupported
 from . import opset
@@ -172,7 +173,8 @@ def relative_position_bucket(layer: Layer) -> str:
 @lowers("RelativePositionIndex")
 def relative_position_index_(layer: Layer) -> str:
     wh, ww = layer.args["window"]
-    return layer.const(relative_position_index(int(wh), int(ww), bool(layer.args["class_token"])))
+    return layer.const(relative_position_index(int(wh), int(ww), bool(layer.args["class_token"]),
+                                               bool(layer.args.get("absolute", False))))
 
 
 @lowers("ALiBi")
@@ -185,3 +187,28 @@ def alibi(layer: Layer) -> str:
     slopes = np.asarray(alibi_slopes(int(a["num_heads"]), float(a["max_bias"])), dtype=np.float32)
     offset = layer.op("Cast", [offset], to=ELEM["float32"])
     return layer.op("Mul", [layer.const(slopes[:, None, None], "float32"), offset])
+
+
+@lowers("AnchorPoints")
+def anchor_points(layer: Layer) -> list[str]:
+    # per map: its columns and rows (Range over the run-time sizes) plus the offset, spread over the (H, W)
+    # grid, flattened row by row and stacked as (x, y); its stride spread over its cells
+    t, offset = layer.out.dtype, float(layer.args["offset"])
+    points, strides = [], []
+    for ty, stride in zip(layer.in_types, layer.args["strides"]):
+        h, w = ty.shape[2], ty.shape[3]
+        grid = layer.shape([h, w])
+
+        def axis_of(n: DimLike) -> str:
+            r = layer.op("Range", [layer.const(0), opset.squeeze(layer, layer.size(n), [0]), layer.const(1)])
+            return layer.op("Add", [layer.op("Cast", [r], to=ELEM[t]), layer.const(offset, t)])
+
+        xs = layer.op("Expand", [opset.unsqueeze(layer, axis_of(w), [0]), grid])
+        ys = layer.op("Expand", [opset.unsqueeze(layer, axis_of(h), [1]), grid])
+        row = layer.const([1, -1])
+        points.append(layer.op("Concat", [layer.op("Reshape", [xs, row]), layer.op("Reshape", [ys, row])], axis=0))
+        cells = layer.shape([1, h * w])
+        strides.append(layer.op("Expand", [layer.const([[float(stride)]], t), cells]))
+    if len(points) == 1:
+        return [points[0], strides[0]]
+    return [layer.op("Concat", points, axis=1), layer.op("Concat", strides, axis=1)]

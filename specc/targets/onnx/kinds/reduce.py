@@ -1,4 +1,5 @@
-"""ONNX lowering of the reductions (Reduce, Mean): ReduceMean/Sum/Max/Min/L2 over the chosen dims.
+"""ONNX lowering of the reductions (Reduce, Mean): ReduceMean/Sum/Max/Min/L2 over the chosen dims; var and std
+written out from the mean.
 
 The dims go in an input from the opset where ONNX moved them there (13 for ReduceSum, 18 for the
 others) and in the ``axes`` attribute before.  PyTorch sums integers and bools as int64; they
@@ -12,6 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ....shapes.dims import product
+from ..builder import ELEM
 from .base import Layer, lowers
 from .merge import as_dtype
 
@@ -35,9 +38,31 @@ def reduction(layer: Layer) -> str:
     axes = sorted({d % rank for d in ((dim,) if isinstance(dim, int) else dim)})
     have, want = layer.in_type.dtype, layer.out.dtype
     floats = have.startswith(("float", "bfloat"))
+    if op in ("var", "std"):
+        return _spread(layer, axes, keep)
     work = have if floats or (have in ("int32", "int64") and op in ("max", "min")) else "int64"
     y = reduce(layer, _OPS[op], as_dtype(layer, layer.x, have, work), axes, keep)
     return as_dtype(layer, y, work, want)
+
+
+def _spread(layer: Layer, axes: list[int], keep: bool) -> str:
+    """The sum of squared deviations from the mean over the count less ``correction``; for std its
+    root, eps under it. The count is the reduced dims' sizes, read at run time."""
+    a, t = layer.args, layer.float_dtype
+    centred = layer.op("Sub", [layer.x, reduce(layer, "ReduceMean", layer.x, axes, True)])
+    squares = layer.op("Mul", [centred, centred])
+    if a["correction"] == 0:
+        var = reduce(layer, "ReduceMean", squares, axes, keep)
+    else:
+        count = layer.size(product([layer.in_type.shape[d] for d in axes]))
+        less = layer.op("Cast", [layer.op("Sub", [count, layer.const([a["correction"]])])], to=ELEM[t])
+        less = layer.op("Reshape", [less, layer.const(np.zeros(0, dtype=np.int64))])  # a scalar: no rank added
+        var = layer.op("Div", [reduce(layer, "ReduceSum", squares, axes, keep), less])
+    if a["op"] == "var":
+        return var
+    if a.get("eps"):
+        var = layer.op("Add", [var, layer.const(np.asarray(a["eps"], dtype=np.float32), t)])
+    return layer.op("Sqrt", [var])
 
 
 @lowers("SoftArgmax")

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ....layers.reparam import kernel_mask
 from ..weights import Init
 from .base import Layer
 from .reduce import reduce
@@ -56,12 +57,37 @@ def weight(layer: Layer, shape: Sequence[int], init: Init, dtype: str | None = N
     """The layer's ``weight`` of ``shape`` (drawn as ``init`` draws it), normalised as its args say."""
     shape = tuple(int(s) for s in shape)
     wn, sn = layer.args.get("weight_norm"), layer.args.get("spectral_norm")
+    ws, mask = layer.args.get("weight_standardization"), layer.args.get("mask")
+    if ws is not None:
+        return _standardized(layer, shape, init, ws, dtype or layer.float_dtype)
+    if mask is not None:
+        taps = np.asarray(kernel_mask(shape[2:], mask), dtype=np.float32).reshape(1, 1, *shape[2:])
+        m = layer.param("mask", shape, _Derived("derived", of=lambda _: np.broadcast_to(taps, shape)),
+                        dtype or layer.float_dtype)
+        return layer.op("Mul", [layer.param("weight", shape, init, dtype), m])
     if wn is None and sn is None:
         return layer.param("weight", shape, init, dtype)
     t = dtype or layer.float_dtype
     if wn is not None:
         return _weight_norm(layer, shape, init, wn["dim"], t)
     return _spectral_norm(layer, shape, init, sn, t)
+
+
+def _standardized(layer: Layer, shape: tuple[int, ...], init: Init, ws: dict[str, Any], t: str) -> str:
+    """timm's StdConv / ScaledStdConv weight: each output filter standardised over its fan-in (the
+    biased variance plus eps, as F.batch_norm in training mode computes it), times gain · gamma /
+    sqrt(fan_in) with gain."""
+    w = layer.param("weight", shape, init, t)
+    flat = layer.op("Reshape", [w, layer.const([shape[0], -1])])
+    centred = layer.op("Sub", [flat, reduce(layer, "ReduceMean", flat, [1], keepdims=True)])
+    var = reduce(layer, "ReduceMean", layer.op("Mul", [centred, centred]), [1], keepdims=True)
+    eps = layer.const(np.asarray(ws["eps"], dtype=np.float32), t)
+    out = layer.op("Div", [centred, layer.op("Sqrt", [layer.op("Add", [var, eps])])])
+    if ws["gain"]:
+        gain = layer.param("gain", (shape[0], *(1,) * (len(shape) - 1)), Init("constant", value=1.0), t)
+        scale = layer.const(np.asarray(ws["gamma"] * int(np.prod(shape[1:])) ** -0.5, dtype=np.float32), t)
+        out = layer.op("Mul", [out, layer.op("Reshape", [layer.op("Mul", [gain, scale]), layer.const([shape[0], 1])])])
+    return layer.op("Reshape", [out, layer.const(list(shape))])
 
 
 def _weight_norm(layer: Layer, shape: tuple[int, ...], init: Init, dim: int | None, t: str) -> str:

@@ -3,12 +3,37 @@ nn.Conv with groups = in_channels, a separable conv the SeparableConv support cl
 
 from __future__ import annotations
 
-from .base import Lowering, lowering
+from typing import Any
+
+from .. import support
+from .base import Lit, Lowering, lowering
 
 
 class _Conv(Lowering):
     positional = ("in_channels", "out_channels", "kernel_size")
     defaults = {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": True, "padding_mode": "zeros"}
+    support_when = ("masked_conv", "std_conv")
+
+    def init(self, args: dict[str, Any], lit: Lit = repr) -> str | None:
+        # A masked or weight-standardised conv is its own class (timm's StdConv2d, PixelCNN's
+        # MaskedConv2d) taking nn.Conv's arguments and its settings after them
+        rank = self.torch_class[-2] if self.torch_class else ""
+        if "mask" in args:
+            plain = super().init({k: v for k, v in args.items() if k != "mask"}, lit) or ""
+            return f"MaskedConv{rank}d({plain.partition('(')[2][:-1]}, mask_type={lit(args['mask'])})"
+        if "weight_standardization" in args:
+            ws = args["weight_standardization"]
+            plain = super().init({k: v for k, v in args.items() if k != "weight_standardization"}, lit) or ""
+            extra = [f"eps={lit(ws['eps'])}"] if ws["eps"] != 1e-6 else []
+            if ws["gain"]:
+                extra = ([f"gamma={lit(ws['gamma'])}"] if ws["gamma"] != 1.0 else []) + extra
+            cls = f"{'ScaledStdConv' if ws['gain'] else 'StdConv'}{rank}d"
+            return f"{cls}({', '.join([plain.partition('(')[2][:-1], *extra])})"
+        return super().init(args, lit)
+
+    def support_texts(self, args: dict[str, Any]) -> list[str]:
+        need = ["masked_conv"] * ("mask" in args) + ["std_conv"] * ("weight_standardization" in args)
+        return [*super().support_texts(args), *(support.text(name) for name in need)]
 
 
 class _ConvTranspose(Lowering):

@@ -24,4 +24,12 @@ class SinusoidalEmbedding(Lowering):
         return f"timestep_embedding({', '.join([inputs[0], str(args['dim']), *given])})"
 
 
+@lowering
+class VectorQuantizer(Lowering):
+    torch_class = "VectorQuantizer"
+    support = ("vector_quantizer",)
+    positional = ("num_embeddings", "embedding_dim")
+    defaults = {"dim": -1, "decay": 0.99, "eps": 1e-5}
+
+
 _SINUSOID_DEFAULTS = {"flip_sin_to_cos": False, "downscale_freq_shift": 1.0, "max_period": 10000.0, "scale": 1.0}

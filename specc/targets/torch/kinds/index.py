@@ -109,10 +109,19 @@ class RelativePositionIndex(Lowering):
     torch_class = "RelativePositionIndex"
     support = ("relative_position",)
     positional = ("window",)
-    defaults = {"class_token": False}
+    defaults = {"class_token": False, "absolute": False}
 
     def init(self, args: dict[str, Any], lit: Lit = repr) -> str | None:
         return super().init(args | {"window": tuple(args["window"])}, lit)
+
+
+@lowering
+class AnchorPoints(Lowering):
+    support = ("anchor_points",)  # ultralytics' make_anchors
+
+    def forward(self, module: str, inputs: list[str], args: dict[str, Any]) -> str:
+        offset = "" if args["offset"] == 0.5 else f", {args['offset']!r}"
+        return f"make_anchors([{', '.join(inputs)}], {args['strides']!r}{offset})"
 
 
 @lowering

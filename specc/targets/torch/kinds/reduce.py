@@ -15,6 +15,12 @@ class _Reduce(Lowering):
         keep = ", keepdim=True" if args["keepdim"] else ""
         if args["op"] == "l2":
             return f"torch.linalg.vector_norm({inputs[0]}, dim={args['dim']}{keep})"
+        if args["op"] in ("var", "std"):
+            c = args["correction"]
+            corr = "" if c == 1 else ", unbiased=False" if c == 0 else f", correction={c}"
+            if args.get("eps"):  # RevIN's deviation, as the forecasters write it
+                return f"torch.sqrt({on(inputs[0])}.var(dim={args['dim']}{keep}{corr}) + {args['eps']!r})"
+            return f"{on(inputs[0])}.{args['op']}(dim={args['dim']}{keep}{corr})"
         return f"{on(inputs[0])}.{METHODS[args['op']]}(dim={args['dim']}{keep})"
 
 

@@ -62,15 +62,22 @@ def relative_position_bucket(
 
 class RelativePositionIndex(nn.Module):
     """The id of the (dy, dx) offset between each pair of a window's tokens, (N, N) with N = Wh·Ww
-    (+1 with a class token, whose three ids follow the (2Wh - 1)(2Ww - 1) offsets): a buffer, not saved
-    with the weights, as timm keeps it."""
+    (+1 with a class token, whose three ids follow the (2Wh - 1)(2Ww - 1) offsets; with absolute, the
+    id of (|dy|, |dx|), LeViT's): a buffer, not saved with the weights, as timm keeps it."""
 
-    def __init__(self, window: tuple[int, int], class_token: bool = False) -> None:
+    def __init__(
+        self, window: tuple[int, int], class_token: bool = False, absolute: bool = False
+    ) -> None:
         super().__init__()
         wh, ww = window
         coords = torch.stack(
             torch.meshgrid(torch.arange(wh), torch.arange(ww), indexing="ij")
         ).flatten(1)
+        if absolute:  # LeViT's attention_bias_idxs: the offset's size, |dy|·Ww + |dx|
+            rel_pos = (coords[..., :, None] - coords[..., None, :]).abs()
+            index = rel_pos[0] * ww + rel_pos[1]
+            self.register_buffer("relative_position_index", index, persistent=False)
+            return
         relative_coords = (coords[:, :, None] - coords[:, None, :]).permute(
             1, 2, 0
         )  # (N, N, 2)
