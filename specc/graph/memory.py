@@ -197,6 +197,23 @@ def _seq(t: TensorType, batch_first: bool) -> tuple[DimLike, DimLike]:
     return (t.shape[0], t.shape[1]) if batch_first else (t.shape[1], t.shape[0])
 
 
+def _qk_norm(q: TensorType, kv: TensorType, a: dict[str, Any], w: int) -> DimLike:
+    """What q_norm and k_norm (Qwen3, OLMo-2, Gemma 3) keep beyond the projections they read: the
+    normalised queries and keys in float32 (the weight's product reads them), the reciprocal RMS per
+    row in float32, and their weighted output in the layer's type, which the rotary reads."""
+    norm = a.get("qk_norm")
+    if not norm:
+        return 0
+    heads, kv_heads = a["num_heads"], a["num_kv_heads"]
+    d = a.get("head_dim") or a["embed_dim"] // heads
+    b, t = _seq(q, a.get("batch_first", True))
+    _, s = _seq(kv, a.get("batch_first", True))
+    full = add(mul(mul(b, t), heads * d), mul(mul(b, s), kv_heads * d))
+    rows = add(mul(mul(b, t), heads), mul(mul(b, s), kv_heads)) if norm["over"] == "head" else \
+        add(mul(b, t), mul(b, s))
+    return add(add(_b(full, 4), _b(full, w)), _b(rows, 4))
+
+
 def _attention(q: TensorType, kv: TensorType, e: int, heads: int, dropout: float, batch_first: bool,
                same: bool, w: int, fused: bool = True, capped: bool = False) -> DimLike:
     """What nn.MultiheadAttention (need_weights=False) keeps beyond its inputs: the projections (one
@@ -457,7 +474,7 @@ def kind_saves(layer: LayerKind, a: dict[str, Any], ins: list[TensorType], outs:
         return Saved(inputs=tuple(range(tensors)),
                      extra=add(_attention(x, kv, a["embed_dim"], a["num_heads"], a.get("dropout", 0.0),
                                           a.get("batch_first", True), tensors == 1, w, plain,
-                                          bool(a.get("softcap"))), masks))
+                                          bool(a.get("softcap"))), add(masks, _qk_norm(x, kv, a, w))))
     if kind in ("TransformerEncoderLayer", "TransformerEncoder"):
         layers = a.get("num_layers", 1)
         extra = mul(_encoder_layer(x, a, w), layers)
