@@ -6,7 +6,7 @@ turns to its long factors).  transformers is no dependency of specc: this runs w
 installed (a throwaway venv with specc's requirements, pytest and transformers) and skips elsewhere;
 tests/test_published_params.py pins the counts at the published sizes in every run.  To run it:
 ``python3 -m venv /tmp/ref && /tmp/ref/bin/pip install torch transformers pyyaml pydantic jinja2 pytest``, then
-``PYTHONPATH=. /tmp/ref/bin/python -m pytest tests/test_hf_twins.py`` (transformers 5.24: 9 passed, ~50 s)."""
+``PYTHONPATH=. /tmp/ref/bin/python -m pytest tests/test_hf_twins.py`` (transformers 5.24: 11 passed, ~60 s)."""
 
 from __future__ import annotations
 
@@ -130,6 +130,17 @@ TWINS: list[tuple[str, str, str, dict, list[str], Renames]] = [
           num_key_value_heads=2, head_dim=16, sliding_window=4, attn_logit_softcapping=2.0,
           final_logit_softcapping=3.0),
      ["pairs=2", "window=4", "attn_softcap=2.0", "final_softcap=3.0"], [(r"^model\.", "")]),
+    # q_norm / k_norm: Qwen3's per head (4 heads of 32 in 64 features), OLMo-2's over the whole projections
+    ("qwen3", "Qwen3Config", "Qwen3ForCausalLM",
+     dict(vocab_size=1000, hidden_size=64, intermediate_size=160, num_hidden_layers=2, num_attention_heads=4,
+          num_key_value_heads=2, head_dim=32, rms_norm_eps=1e-6, tie_word_embeddings=False,
+          rope_parameters={"rope_type": "default", "rope_theta": 1000000.0}),
+     [], [(r"^model\.", "")]),
+    ("olmo2", "Olmo2Config", "Olmo2ForCausalLM",
+     dict(vocab_size=1000, hidden_size=64, intermediate_size=160, num_hidden_layers=2, num_attention_heads=4,
+          num_key_value_heads=4, rms_norm_eps=1e-6, tie_word_embeddings=False,
+          rope_parameters={"rope_type": "default", "rope_theta": 500000.0}),
+     [], [(r"^model\.", "")]),
 ]
 
 
