@@ -142,7 +142,8 @@ class GroupedQueryAttention(nn.Module):
         old = scaling["original_max_position_embeddings"]
 
         def pair(rotations: float) -> float:
-            return (d * math.log(old / (rotations * 2 * math.pi))) / (2 * math.log(base))
+            turns = math.log(old / (rotations * 2 * math.pi))
+            return d * turns / (2 * math.log(base))
 
         low, high = pair(scaling["beta_fast"]), pair(scaling["beta_slow"])
         if scaling["truncate"]:
@@ -150,7 +151,8 @@ class GroupedQueryAttention(nn.Module):
         low, high = max(low, 0), min(high, d - 1)
         if low == high:
             high += 0.001  # Hugging Face's guard against a ramp of no width
-        ramp = (torch.arange(d // 2, dtype=torch.float32, device=steps.device) - low) / (high - low)
+        offset = torch.arange(d // 2, dtype=torch.float32, device=steps.device) - low
+        ramp = offset / (high - low)
         kept = 1 - torch.clamp(ramp, 0, 1)
         pos_freqs = base**steps
         return (1.0 / (factor * pos_freqs)) * (1 - kept) + (1.0 / pos_freqs) * kept
@@ -226,7 +228,8 @@ class GroupedQueryAttention(nn.Module):
             v = v[:, :, None].expand(b, self.num_kv_heads, groups, s, self.head_dim)
             v = v.reshape(b, self.num_heads, s, self.head_dim)
         mask, hidden, later = None, None, None
-        if self.causal and (key_padding_mask is not None or self.window or self.softcap):
+        masked = key_padding_mask is not None or self.window or self.softcap
+        if self.causal and masked:
             ones = torch.ones(t, s, dtype=torch.bool, device=q.device)
             later = ones.triu(1)
             if self.window:  # Mistral: query i sees keys i - window + 1 .. i
