@@ -1088,6 +1088,18 @@ _TABLE: list[Code | LintCode] = [
          "- {type: MultiheadAttention, num_heads: 12, rotary: {}, local_window: 128, causal: true}",
          "For a causal sliding window (Mistral) write window: N with causal: true; for ModernBERT's local "
          "attention keep local_window and set causal: false (no window:)."),
+    # -- query/key norms: Qwen3, OLMo-2, Gemma 3 (helper e26) -----------------------------------------
+    Code("V159", "qk-norm-width", "An attention's qk_norm: gives a dim: that is not the width its over: "
+         "normalises.",
+         "qk_norm RMS-normalises the queries and keys before the rotary: over: head each head's head_dim "
+         "features with one weight of head_dim (Qwen3, Gemma 3), over: all the whole projection, "
+         "num_heads·head_dim for q and num_kv_heads·head_dim for k (OLMo-2). A dim: copied from the model's code "
+         "must be that width: the other one means the other norm (a checkpoint's q_norm.weight would not load, or "
+         "load into another model), and any other width matches no tensor the norm reads.",
+         "- {type: MultiheadAttention, num_heads: 16, num_kv_heads: 8, head_dim: 128, qk_norm: {dim: 2048}, "
+         "rotary: {}, causal: true}",
+         "Give over: head with dim: head_dim (Qwen3's RMSNorm(head_dim)), over: all with dim: num_heads·head_dim "
+         "(OLMo-2's RMSNorm(num_heads * head_dim)), or drop dim: and let over: say the width."),
     Code("V133", "unit-offset-without-weight", "An RMSNorm is given add_unit_offset: true and elementwise_affine: "
          "false.",
          "add_unit_offset scales by 1 + weight (Gemma's RMSNorm, its weight starting at 0); without a weight there "

@@ -1049,6 +1049,23 @@ def repeat_kv(x: torch.Tensor, n_rep: int) -> torch.Tensor:
     return x[:, :, None, :, :].expand(b, kv, n_rep, s, d).reshape(b, kv * n_rep, s, d)
 
 
+class HFQKNorm(nn.Module):
+    """Qwen3RMSNorm / Olmo2RMSNorm as transformers 5.24 writes them (float32, then weight times the result
+    cast back), and Gemma3RMSNorm with ``unit`` (the weight starting at 0, times 1 + weight in float32)."""
+
+    def __init__(self, dim: int, eps: float = 1e-6, unit: bool = False) -> None:
+        super().__init__()
+        self.eps, self.unit = eps, unit
+        self.weight = nn.Parameter(torch.zeros(dim) if unit else torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x.float()
+        h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
+        if self.unit:
+            return (h * (1.0 + self.weight.float())).type_as(x)
+        return self.weight * h.to(x.dtype)
+
+
 class HFAttention(nn.Module):
     """LlamaAttention (eager) as Hugging Face writes it, with GPT-NeoX's partial rotary
     (``rotary_dim`` < head_dim: the rest passes), GPT-J's interleaved pairs, Gemma's ``head_dim``,
@@ -1056,14 +1073,16 @@ class HFAttention(nn.Module):
     visible to query i when i - window < j <= i), a scaled rope's ``inv_freq`` (and longrope's
     ``long_inv_freq`` past ``original`` steps, yarn's and longrope's ``attention_factor``), Gemma 2's ``scale``
     (query_pre_attn_scalar ** -0.5) and ``softcap`` (tanh(scores / softcap)·softcap, before the mask), and
-    ModernBERT's bidirectional ``local`` window."""
+    ModernBERT's bidirectional ``local`` window, and ``qk_norm`` on the queries and keys before the rotary:
+    "head" (Qwen3's q_norm / k_norm of head_dim; Gemma 3's with ``unit``), "all" (OLMo-2's over the projection)."""
 
     def __init__(self, e: int, heads: int, kv_heads: int, bias: bool = False, causal: bool = True,
                  theta: float = 10000.0, rotary_dim: int | None = None, interleaved: bool = False,
                  batch_first: bool = True, head_dim: int | None = None, o_bias: bool | None = None,
                  window: int | None = None, inv_freq: torch.Tensor | None = None, scale: float | None = None,
                  softcap: float | None = None, attention_factor: float = 1.0,
-                 long_inv_freq: torch.Tensor | None = None, original: int = 0, local: int | None = None) -> None:
+                 long_inv_freq: torch.Tensor | None = None, original: int = 0, local: int | None = None,
+                 qk_norm: str | None = None, unit: bool = False) -> None:
         super().__init__()
         self.heads, self.kv_heads, self.d = heads, kv_heads, head_dim or e // heads
         self.q_proj = nn.Linear(e, heads * self.d, bias=bias)
@@ -1076,6 +1095,10 @@ class HFAttention(nn.Module):
         # yarn's and longrope's cos/sin factor; longrope's frequencies past the trained context (T > original)
         self.attention_factor, self.long_inv_freq, self.original = attention_factor, long_inv_freq, original
         self.local = local  # ModernBERT's bidirectional window: keys within local // 2 of the query
+        self.qk_norm = qk_norm
+        if qk_norm:
+            self.q_norm = HFQKNorm(self.d if qk_norm == "head" else heads * self.d, unit=unit)
+            self.k_norm = HFQKNorm(self.d if qk_norm == "head" else kv_heads * self.d, unit=unit)
         self.inv_freq = inv_freq if inv_freq is not None else 1.0 / (
             theta ** (torch.arange(0, self.rotary_dim, 2, dtype=torch.int64).float() / self.rotary_dim))
 
@@ -1084,8 +1107,13 @@ class HFAttention(nn.Module):
         if not self.batch_first:
             x = x.transpose(0, 1)
         b, t, _ = x.shape
-        q = self.q_proj(x).view(b, t, -1, self.d).transpose(1, 2)
-        k = self.k_proj(x).view(b, t, -1, self.d).transpose(1, 2)
+        q, k = self.q_proj(x), self.k_proj(x)
+        if self.qk_norm == "all":  # Olmo2Attention: q_norm(q_proj(x)) before the view
+            q, k = self.q_norm(q), self.k_norm(k)
+        q, k = q.view(b, t, -1, self.d), k.view(b, t, -1, self.d)
+        if self.qk_norm == "head":  # Qwen3Attention, Gemma3Attention: q_norm(q_proj(x).view(...))
+            q, k = self.q_norm(q), self.k_norm(k)
+        q, k = q.transpose(1, 2), k.transpose(1, 2)
         v = self.v_proj(x).view(b, t, -1, self.d).transpose(1, 2)
         position_ids = torch.arange(t)[None].float()
         inv_freq = self.long_inv_freq if self.long_inv_freq is not None and t > self.original else self.inv_freq
@@ -1169,6 +1197,17 @@ case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 2, causal: tru
                                                                                             .float() / 8)),
                          long_inv_freq=1.0 / (torch.tensor(_LONG) * 10000.0 ** (torch.arange(0, 8, 2).float() / 8)),
                          original=4, attention_factor=math.sqrt(1 + math.log(8) / math.log(4))), BT)
+# Qwen3's q_norm / k_norm over each head; OLMo-2's over the whole projection (k's over the kv heads'); Gemma 3's
+# per head with (1 + weight)
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 4, num_kv_heads: 2, head_dim: 8, qk_norm: true, "
+     "rotary: {}, causal: true, bias: false}", {"inp": ("B", "T", 16)},
+     lambda: HFAttention(16, 4, 2, head_dim=8, qk_norm="head"), BT)
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 4, num_kv_heads: 2, qk_norm: {over: all}, "
+     "rotary: {}, causal: true, bias: false}", {"inp": ("B", "T", 16)},
+     lambda: HFAttention(16, 4, 2, qk_norm="all"), BT)
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 2, num_kv_heads: 1, head_dim: 8, "
+     "qk_norm: {add_unit_offset: true}, rotary: {}, causal: true, bias: false}", {"inp": ("B", "T", 16)},
+     lambda: HFAttention(16, 2, 1, head_dim=8, qk_norm="head", unit=True), BT)
 # Gemma 2's attention: query_pre_attn_scalar's scale, the scores softcapped (a cap of 0.5 bends every score), a window
 case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 4, num_kv_heads: 2, head_dim: 8, scale: 0.25, "
      "softcap: 0.5, window: 3, rotary: {}, causal: true, bias: false}", {"inp": ("B", "T", 16)},

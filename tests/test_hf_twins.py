@@ -6,7 +6,7 @@ turns to its long factors).  transformers is no dependency of specc: this runs w
 installed (a throwaway venv with specc's requirements, pytest and transformers) and skips elsewhere;
 tests/test_published_params.py pins the counts at the published sizes in every run.  To run it:
 ``python3 -m venv /tmp/ref && /tmp/ref/bin/pip install torch transformers pyyaml pydantic jinja2 pytest``, then
-``PYTHONPATH=. /tmp/ref/bin/python -m pytest tests/test_hf_twins.py`` (transformers 5.24: 9 passed, ~50 s)."""
+``PYTHONPATH=. /tmp/ref/bin/python -m pytest tests/test_hf_twins.py`` (transformers 5.24: 12 passed, ~70 s)."""
 
 from __future__ import annotations
 
@@ -84,6 +84,19 @@ def _gemma2_layers(key: str) -> str:
     return f"pairs.{i // 2}.{'local' if i % 2 == 0 else 'full'}.{m.group(2)}"
 
 
+def _gemma3_layers(key: str, groups: int = 1) -> str:
+    """HF's layers.<6g + j> are five sliding layers and a global one: the spec's groups.<g>.local<j + 1> (j < 5)
+    and groups.<g>.full (j = 5); the layers past the groups, tail.<i>."""
+    m = re.match(r"layers\.(\d+)\.(.*)", key)
+    if not m:
+        return key
+    i = int(m.group(1))
+    if i >= 6 * groups:
+        return f"tail.{i - 6 * groups}.{m.group(2)}"
+    g, j = divmod(i, 6)
+    return f"groups.{g}.{'full' if j == 5 else f'local{j + 1}'}.{m.group(2)}"
+
+
 # stem, config class, model class, config, the spec's overrides, renames (regex, replacement) applied in order
 TWINS: list[tuple[str, str, str, dict, list[str], Renames]] = [
     ("falcon", "FalconConfig", "FalconForCausalLM",
@@ -130,6 +143,23 @@ TWINS: list[tuple[str, str, str, dict, list[str], Renames]] = [
           num_key_value_heads=2, head_dim=16, sliding_window=4, attn_logit_softcapping=2.0,
           final_logit_softcapping=3.0),
      ["pairs=2", "window=4", "attn_softcap=2.0", "final_softcap=3.0"], [(r"^model\.", "")]),
+    # q_norm / k_norm: Qwen3's per head (4 heads of 32 in 64 features), OLMo-2's over the whole projections
+    ("qwen3", "Qwen3Config", "Qwen3ForCausalLM",
+     dict(vocab_size=1000, hidden_size=64, intermediate_size=160, num_hidden_layers=2, num_attention_heads=4,
+          num_key_value_heads=2, head_dim=32, rms_norm_eps=1e-6, tie_word_embeddings=False,
+          rope_parameters={"rope_type": "default", "rope_theta": 1000000.0}),
+     [], [(r"^model\.", "")]),
+    # Gemma 3: q_norm / k_norm per head of 1 + weight, five windows of 4 keys then a global layer, then one more
+    # window; the local and global rotary bases apart
+    ("gemma3", "Gemma3TextConfig", "Gemma3ForCausalLM",
+     dict(vocab_size=1000, hidden_size=48, intermediate_size=128, num_hidden_layers=7, num_attention_heads=4,
+          num_key_value_heads=2, head_dim=16, sliding_window=4, query_pre_attn_scalar=256),
+     ["window=4"], [(r"^model\.", "")]),
+    ("olmo2", "Olmo2Config", "Olmo2ForCausalLM",
+     dict(vocab_size=1000, hidden_size=64, intermediate_size=160, num_hidden_layers=2, num_attention_heads=4,
+          num_key_value_heads=4, rms_norm_eps=1e-6, tie_word_embeddings=False,
+          rope_parameters={"rope_type": "default", "rope_theta": 500000.0}),
+     [], [(r"^model\.", "")]),
 ]
 
 
@@ -149,7 +179,7 @@ def test_spec_computes_hugging_faces_logits(stem: str, config_class: str, model_
         state = _phi3_packed(state, 64, 160)
     if stem == "modernbert":
         state = _modernbert(state, 64)
-    rename: Callable[[str], str] = _gemma2_layers if stem == "gemma2" else (lambda k: k)
+    rename: Callable[[str], str] = {"gemma2": _gemma2_layers, "gemma3": _gemma3_layers}.get(stem, lambda k: k)
     for pattern, new in renames:
         state = {re.sub(pattern, new, k): v for k, v in state.items()}
     state = {rename(k): v for k, v in state.items()}

@@ -157,11 +157,21 @@ HF_CASES = [
     ("{type: MultiheadAttention, num_heads: 2, rotary: {base: 500, scaling: {rope_type: llama3, factor: 4, "
      "low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 16}}, causal: true, bias: false, "
      "name: att}", dict(heads=2, kv_heads=2, inv_freq=hf_llama3_inv_freq(8, 500.0, 4.0, 1.0, 4.0, 16))),
+    # Qwen3: q_norm / k_norm of head_dim on each head before the rotary; OLMo-2: over the whole projections
+    # (k_norm 2·4 wide); Gemma 3: per head, 1 + weight
+    ("{type: MultiheadAttention, num_heads: 4, num_kv_heads: 2, head_dim: 8, qk_norm: true, rotary: {}, "
+     "causal: true, bias: false, name: att}", dict(head_dim=8, qk_norm="head")),
+    ("{type: MultiheadAttention, num_heads: 4, num_kv_heads: 2, qk_norm: {over: all, eps: 1e-6}, rotary: {}, "
+     "causal: true, bias: false, name: att}", dict(qk_norm="all")),
+    ("{type: MultiheadAttention, num_heads: 4, num_kv_heads: 1, head_dim: 8, qk_norm: {over: head, "
+     "add_unit_offset: true}, rotary: {}, causal: true, bias: false, name: att}",
+     dict(kv_heads=1, head_dim=8, qk_norm="head", unit=True)),
 ]
 
 
 @pytest.mark.parametrize(("layer", "config"), HF_CASES, ids=["qwen2-bias", "gemma-head-dim", "mistral-window",
-                                                             "llama31-rope"])
+                                                             "llama31-rope", "qwen3-qk-norm", "olmo2-qk-norm",
+                                                             "gemma3-qk-norm"])
 def test_generated_attention_equals_hugging_faces(layer: str, config: dict[str, object]) -> None:
     model = build_module(_spec(layer), seed=0).eval()
     torch.manual_seed(1)
@@ -220,7 +230,12 @@ def test_the_local_window_hides_exactly_the_keys_modernbert_hides() -> None:
     "{type: MultiheadAttention, num_heads: 2, causal: true, rotary: {scaling: {type: yarn, factor: 8, "
     "original_max_position_embeddings: 32}}}",
     "{type: MultiheadAttention, num_heads: 2, local_window: 4, rotary: {}, bias: false}",  # ModernBERT
-], ids=["window-head-dim-llama3", "window-padding-linear", "softcap-longrope", "yarn", "local-window"])
+    # Qwen3's per-head norm (Gemma 3's 1 + weight), OLMo-2's over the projections with grouped heads
+    "{type: MultiheadAttention, num_heads: 2, head_dim: 8, causal: true, qk_norm: {add_unit_offset: true}, "
+    "rotary: {}}",
+    "{type: MultiheadAttention, num_heads: 4, num_kv_heads: 2, causal: true, qk_norm: {over: all}, rotary: {}}",
+], ids=["window-head-dim-llama3", "window-padding-linear", "softcap-longrope", "yarn", "local-window",
+        "qk-norm-head", "qk-norm-all"])
 def test_direct_onnx_equals_pytorch_past_the_window(layer: str, tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
     from specc.backends.direct_export import export_direct
@@ -287,6 +302,13 @@ def test_head_dim_frees_embed_dim_from_the_head_count() -> None:
     ("{type: MultiheadAttention, num_heads: 4, rotary: {scaling: {type: llama3, factor: 8, low_freq_factor: 4, "
      "high_freq_factor: 1, original_max_position_embeddings: 8192}}}", "V132", "swap the two"),
     ("{type: MultiheadAttention, num_heads: 4, local_window: 8, causal: true}", "V158", "window (5) with causal"),
+    # qk_norm's dim held to the width over: names: the projection's on a per-head norm, the keys' on OLMo-2's, another
+    ("{type: MultiheadAttention, num_heads: 4, head_dim: 8, qk_norm: {dim: 32}}", "V159", "qk_norm: {dim: 8} for "
+     "Qwen3's per head"),
+    ("{type: MultiheadAttention, num_heads: 4, num_kv_heads: 2, qk_norm: {over: all, dim: 8}}", "V159",
+     "k_norm takes the keys' 8 by itself"),
+    ("{type: MultiheadAttention, num_heads: 4, qk_norm: {eps: 1e-5, dim: 6}}", "V159",
+     "qk_norm: {eps: 1e-05, dim: 4}"),
     ("{type: MultiheadAttention, num_heads: 4, window: 4}", "V130", "local_window (8 for 4"),
     ("{type: MultiheadAttention, num_heads: 4, rotary: {scaling: {type: yarn, factor: 4, "
      "original_max_position_embeddings: 64, beta_fast: 1, beta_slow: 32}}}", "V156", "swap the two"),
@@ -299,7 +321,8 @@ def test_head_dim_frees_embed_dim_from_the_head_count() -> None:
     ("{type: MultiheadAttention, num_heads: 4, bias: {qkv: true, out: false}, add_bias_kv: true}", "V100",
      "drop bias:"),
 ], ids=["window-not-causal", "llama3-incomplete", "linear-with-llama3-keys", "llama3-band-inverted",
-        "local-window-causal", "window-both-sides", "yarn-ramp-reversed", "longrope-factor-count",
+        "local-window-causal", "qk-norm-projection-on-head", "qk-norm-keys-width", "qk-norm-other-width",
+        "window-both-sides", "yarn-ramp-reversed", "longrope-factor-count",
         "longrope-without-factor", "split-bias-bias-kv"])
 def test_wrong_combinations_are_refused_with_their_fix(layer: str, code: str, words: str) -> None:
     [(got, message, hint)] = _errors(layer)
@@ -311,6 +334,8 @@ def test_wrong_combinations_are_refused_with_their_fix(layer: str, code: str, wo
     ("{type: MultiheadAttention, num_heads: 4, attention_bias: false, rotary: {}}", "V001", "bias: false"),
     ("{type: MultiheadAttention, num_heads: 4, rope_theta: 500000}", "V001", "rotary: {base: 500000}"),
     ("{type: MultiheadAttention, num_heads: 4, rotary: {theta: 500000}}", "V001", "base: 500000"),
+    ("{type: MultiheadAttention, num_heads: 4, use_qk_norm: true, rotary: {}}", "V001", "qk_norm: true"),
+    ("{type: MultiheadAttention, num_heads: 4, qk_norm: {rms_norm_eps: 1e-5}}", "V001", "eps: 1e-05"),
     ("{type: MultiheadAttention, num_heads: 4, rope_scaling: {type: linear, factor: 2}}", "V001",
      "under rotary: as scaling:"),
     ("{type: MultiheadAttention, num_heads: 4, rotary: {rope_scaling: {type: linear, factor: 2}}}", "V001",
@@ -322,7 +347,8 @@ def test_wrong_combinations_are_refused_with_their_fix(layer: str, code: str, wo
     ("{type: MultiheadAttention, num_heads: 4, rotary: {}, query_pre_attn_scalar: 144}", "V001", "scale: 0.0833333"),
     ("{type: MultiheadAttention, num_heads: 4, rotary: {}, final_logit_softcapping: 30}", "V001",
      "{type: Tanh}, {type: Mul, value: 30} after the LM head"),
-], ids=["timm-qkv_bias", "hf-attention_bias", "hf-rope_theta", "theta-in-rotary", "hf-rope_scaling",
+], ids=["timm-qkv_bias", "hf-attention_bias", "hf-rope_theta", "theta-in-rotary", "hf-use_qk_norm",
+        "rms_norm_eps-in-qk_norm", "hf-rope_scaling",
         "rope_scaling-in-rotary", "hf-partial_rotary_factor", "dynamic-ntk", "gemma2-query_pre_attn_scalar",
         "gemma2-final_logit_softcapping"])
 def test_hugging_face_and_timm_names_get_the_specs_way(layer: str, code: str, hint: str) -> None:

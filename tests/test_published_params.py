@@ -1675,6 +1675,15 @@ ROUND26 = [
      3_821_079_552),
     ("modernbert", dict(d=768, heads=12, ff=1152, triples=7, vocab=50368), 149_014_272),  # ModernBERT-base
     ("modernbert", dict(d=1024, heads=16, ff=2624, triples=9, vocab=50368), 394_781_696),  # ModernBERT-large
+    # q_norm / k_norm before the rotary: Qwen3's per head (2·head_dim a layer), OLMo-2's over the projections
+    ("qwen3", dict(d=1024, heads=16, kv_heads=8, head_dim=128, ff=3072, layers=28, vocab=151936, tied=True),
+     596_049_920),  # Qwen/Qwen3-0.6B
+    ("qwen3", dict(d=4096, heads=32, kv_heads=8, head_dim=128, ff=12288, layers=36, vocab=151936, tied=False),
+     8_190_735_360),  # Qwen/Qwen3-8B
+    ("olmo2", dict(d=2048, heads=16, ff=8192, layers=16, vocab=100352), 1_484_916_736),  # allenai/OLMo-2-0425-1B
+    # google/gemma-3-1b-pt: 26 layers, four groups of five windows and a global layer, two windows after
+    ("gemma3", dict(d=1152, heads=4, kv_heads=1, head_dim=256, ff=6912, groups=4, tail=2, vocab=262144, window=512),
+     999_885_952),
 ]
 
 
@@ -1696,14 +1705,23 @@ def round26_params(stem: str, s: dict) -> int:
         return 2 * vocab * d + layers * (4 * d * d + 3 * d * s["ff"] + 2 * d) + d
     if stem == "modernbert":  # ModernBertModel: bias-free norms, the first layer's attn_norm an Identity
         return vocab * d + d + layers * (4 * d * d + 3 * d * s["ff"] + 2 * d) - d + d
-    q, kv = s["heads"] * s["head_dim"], s["kv_heads"] * s["head_dim"]  # gemma2: four norms a layer
+    if stem == "olmo2":  # q_norm and k_norm of d each (16 key/value heads: kv = d), two norms after the sublayers
+        return 2 * vocab * d + layers * (4 * d * d + 2 * d + 3 * d * s["ff"] + 2 * d) + d
+    q, kv = s["heads"] * s["head_dim"], s["kv_heads"] * s["head_dim"]
+    if stem == "gemma3":  # sandwich norms, q_norm and k_norm of head_dim, the LM head tied
+        layers = 6 * s["groups"] + s["tail"]
+        return vocab * d + layers * (2 * d * q + 2 * d * kv + 2 * s["head_dim"] + 3 * d * s["ff"] + 4 * d) + d
+    if stem == "qwen3":
+        tied = 1 if s["tied"] else 2
+        return tied * vocab * d + layers * (2 * d * q + 2 * d * kv + 2 * s["head_dim"] + 3 * d * s["ff"] + 2 * d) + d
+    # gemma2: four norms a layer
     return vocab * d + layers * (2 * d * q + 2 * d * kv + 3 * d * s["ff"] + 4 * d) + d
 
 
 @pytest.mark.parametrize(("stem", "sizes", "published"), ROUND26,
                          ids=["falcon-7b", "gpt-j-6b", "phi-2", "stablelm-2-1.6b", "olmo-1b", "olmo-7b", "gemma-2-2b",
                               "gemma-2-9b", "qwen2.5-7b-yarn", "phi-3-mini-128k", "modernbert-base",
-                              "modernbert-large"])
+                              "modernbert-large", "qwen3-0.6b", "qwen3-8b", "olmo-2-1b", "gemma-3-1b"])
 def test_round26_language_models_have_hugging_faces_counts(stem: str, sizes: dict, published: int) -> None:
     assert round26_params(stem, sizes) == published
     text = (ARCH / f"{stem}.yaml").read_text()

@@ -70,6 +70,9 @@ CASES = [
     ("zoo/seq2seq_transformer.yaml", (), 0.1),  # encoder and decoder, cross-attention
     ("convlstm_frames.yaml", (), 0.02),  # return_sequences: false: the last step is a view of the whole stack
     ("timedistributed_video.yaml", (), 0.02),  # each wrapped layer's own rule; a GRU's last step, a view
+    # LLaMA's attention with heads wider than embed_dim / num_heads (head_dim 32 on 64 features) and Qwen3's
+    # q_norm / k_norm: the projections' and the norms' widths are the heads', not embed_dim
+    ("../tests/corpus/architectures/qwen3.yaml", (), 0.1),
 ]
 
 

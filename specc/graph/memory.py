@@ -197,23 +197,54 @@ def _seq(t: TensorType, batch_first: bool) -> tuple[DimLike, DimLike]:
     return (t.shape[0], t.shape[1]) if batch_first else (t.shape[1], t.shape[0])
 
 
+def _grouped_widths(a: dict[str, Any]) -> tuple[int, int] | None:
+    """The query and key projections' widths of LLaMA's attention (num_kv_heads given), None for
+    nn.MultiheadAttention's."""
+    if not a.get("num_kv_heads"):
+        return None
+    d = a.get("head_dim") or a["embed_dim"] // a["num_heads"]
+    return a["num_heads"] * d, a["num_kv_heads"] * d
+
+
+def _qk_norm(q: TensorType, kv: TensorType, a: dict[str, Any], w: int) -> DimLike:
+    """What q_norm and k_norm (Qwen3, OLMo-2, Gemma 3) keep beyond the projections they read: the
+    normalised queries and keys in float32 (the weight's product reads them), the reciprocal RMS per
+    row in float32, and their weighted output in the layer's type, which the rotary reads."""
+    norm = a.get("qk_norm")
+    if not norm:
+        return 0
+    heads, kv_heads = a["num_heads"], a["num_kv_heads"]
+    d = a.get("head_dim") or a["embed_dim"] // heads
+    b, t = _seq(q, a.get("batch_first", True))
+    _, s = _seq(kv, a.get("batch_first", True))
+    full = add(mul(mul(b, t), heads * d), mul(mul(b, s), kv_heads * d))
+    rows = add(mul(mul(b, t), heads), mul(mul(b, s), kv_heads)) if norm["over"] == "head" else \
+        add(mul(b, t), mul(b, s))
+    return add(add(_b(full, 4), _b(full, w)), _b(rows, 4))
+
+
 def _attention(q: TensorType, kv: TensorType, e: int, heads: int, dropout: float, batch_first: bool,
-               same: bool, w: int, fused: bool = True, capped: bool = False) -> DimLike:
+               same: bool, w: int, fused: bool = True, capped: bool = False,
+               widths: tuple[int, int] | None = None) -> DimLike:
     """What nn.MultiheadAttention (need_weights=False) keeps beyond its inputs: the projections (one
     packed q,k,v of 3E for self-attention, q and a packed k,v otherwise), the heads' q and k, the
     attended values before out_proj, and with dropout the math kernel's probabilities (softmax,
     mask, dropped: 3 of B·H·T·S); without dropout, the fused kernel keeps the projections, its
     output and a log-sum-exp per head and position.  ``capped`` (Gemma 2's softcap) takes the math
-    path whatever the dropout, and keeps the tanh's output of B·H·T·S beside the softmax's."""
+    path whatever the dropout, and keeps the tanh's output of B·H·T·S beside the softmax's.  ``widths``:
+    LLaMA's separate projections, the queries' num_heads·head_dim and the keys' (and values')
+    num_kv_heads·head_dim, where they are not embed_dim (Qwen3's and Gemma's head_dim); the key and value
+    heads are repeated to the query heads' width before the kernel."""
     b, t = _seq(q, batch_first)
     _, s = _seq(kv, batch_first)
     nq, nk = mul(b, t), mul(b, s)
-    proj = mul(nq, 3 * e) if same else add(mul(nq, e), mul(nk, 2 * e))
+    qw, kw = widths or (e, e)
+    proj = mul(nq, 3 * e) if same and not widths else add(mul(nq, qw), mul(nk, 2 * kw))
     if dropout == 0 and not capped:  # the fused kernel: q, k, v (views of the projections), its output and log-sum-exp
-        copies = 0 if fused else add(mul(nq, e), mul(nk, 2 * e))  # q, k, v made contiguous per head
-        return _b(add(add(add(proj, mul(nq, e)), mul(nq, heads)), copies), w)
-    heads_qk = add(mul(nq, e), mul(nk, e))  # the math kernel's scaled q and transposed k
-    out = mul(nq, 2 * e)  # the attended values, and out_proj's input (a contiguous copy of them)
+        copies = 0 if fused else add(mul(nq, qw), mul(nk, 2 * qw))  # q, k, v made contiguous per head
+        return _b(add(add(add(proj, mul(nq, qw)), mul(nq, heads)), copies), w)
+    heads_qk = add(mul(nq, qw), mul(nk, qw))  # the math kernel's scaled q and transposed k
+    out = mul(nq, 2 * qw)  # the attended values, and out_proj's input (a contiguous copy of them)
     # softmax's output (with dropout: mask, dropped), and a softcap's tanh output
     probs = mul(mul(nq, s), ((3 if dropout > 0 else 1) + int(capped)) * heads)
     return _b(add(add(add(proj, heads_qk), out), probs), w)
@@ -461,7 +492,8 @@ def kind_saves(layer: LayerKind, a: dict[str, Any], ins: list[TensorType], outs:
         return Saved(inputs=tuple(range(tensors)),
                      extra=add(_attention(x, kv, a["embed_dim"], a["num_heads"], a.get("dropout", 0.0),
                                           a.get("batch_first", True), tensors == 1, w, plain,
-                                          bool(a.get("softcap"))), masks))
+                                          bool(a.get("softcap")), _grouped_widths(a)),
+                               add(masks, _qk_norm(x, kv, a, w))))
     if kind in ("TransformerEncoderLayer", "TransformerEncoder"):
         layers = a.get("num_layers", 1)
         extra = mul(_encoder_layer(x, a, w), layers)

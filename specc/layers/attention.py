@@ -22,7 +22,8 @@ three LayerNorms.
 (grouped-query attention) make a MultiheadAttention the attention of LLaMA, Mistral and GPT-NeoX
 (``grouped_attention``), and so do ``head_dim:`` (Gemma's heads wider than embed_dim / num_heads),
 ``window:`` (Mistral's sliding window), ``local_window:`` (ModernBERT's bidirectional local attention),
-``softcap:`` (Gemma 2's tanh bound on the scores) and
+``softcap:`` (Gemma 2's tanh bound on the scores), ``qk_norm:`` (Qwen3's, OLMo-2's and Gemma 3's RMSNorm on
+the queries and keys before the rotary) and
 ``bias: {qkv, out}`` (Qwen2's biases on q/k/v alone):
 q/k/v/o projections of their own, Hugging Face's names, MACs T·2·E·H·head_dim +
 S·kv_heads·head_dim·(kdim + vdim) + 2·T·S·H·head_dim.
@@ -267,6 +268,21 @@ class RotaryParams(LayerParams):
     scaling: RotaryScaling | None = None
 
 
+class QKNorm(LayerParams):
+    """RMSNorm on the queries and keys before the rotary (Hugging Face's q_norm / k_norm): ``over: head``
+    normalises each head's head_dim features with one weight of head_dim shared by the heads (Qwen3,
+    Gemma 3), ``over: all`` the whole projection, num_heads·head_dim for q and num_kv_heads·head_dim for
+    k (OLMo-2).  ``add_unit_offset`` scales by 1 + weight (Gemma's RMSNorm, the weight starting at 0).
+    ``dim``, when given, is the width the norm is over as the model's code writes it (Qwen3's
+    RMSNorm(head_dim)): check holds it to the width ``over`` means."""
+
+    type: Literal["rms"] = "rms"
+    over: Literal["head", "all"] = "head"
+    eps: PositiveFloat = 1e-6  # rms_norm_eps of Qwen3, OLMo-2 and Gemma 3
+    add_unit_offset: bool = False
+    dim: PositiveInt | None = None
+
+
 class MultiheadAttentionParams(LayerParams):
     num_heads: PositiveInt = Field(validation_alias=AliasChoices("num_heads", "nhead"))
     # grouped-query attention: key/value heads, each shared by num_heads / num_kv_heads query heads
@@ -305,6 +321,15 @@ class MultiheadAttentionParams(LayerParams):
     softcap: PositiveFloat | None = Field(None, validation_alias=AliasChoices("softcap", "attn_logit_softcapping"),
                                           examples=[50.0])
 
+    # Qwen3, OLMo-2, Gemma 3: the queries and keys RMS-normalised before the rotary (true: Qwen3's, per head)
+    qk_norm: QKNorm | None = None
+
+    @field_validator("qk_norm", mode="before")
+    @classmethod
+    def _qk_norm_flag(cls, v: Any) -> Any:
+        """``qk_norm: true`` is Qwen3's (per head, eps 1e-6), ``qk_norm: false`` none."""
+        return {} if v is True else None if v is False else v
+
     _masks = field_validator("masks")(_unique_masks)
 
 
@@ -315,10 +340,10 @@ class MultiheadAttention(LayerKind):
     min_inputs, max_inputs = 1, 5
     accepts = "any"  # masks may be bool; query/key/value are checked below
     summary = ("multi-head attention: self (one input) or cross (from: [query, key_value] or [q, k, v]); "
-               "rotary:, num_kv_heads:, head_dim:, window:, softcap:, local_window: or bias: {qkv, out} make it "
-               "LLaMA's (rotary "
-               "positions, grouped-query heads, Gemma's head width, Mistral's sliding window, Gemma 2's softcapped "
-               "scores, Qwen2's biases); local_window: is ModernBERT's bidirectional local attention")
+               "rotary:, num_kv_heads:, head_dim:, window:, softcap:, local_window:, qk_norm: or bias: {qkv, out} "
+               "make it LLaMA's (rotary positions, grouped-query heads, Gemma's head width, Mistral's sliding window, "
+               "Gemma 2's softcapped scores, Qwen3's normalised queries and keys, Qwen2's biases); local_window: is "
+               "ModernBERT's bidirectional local attention")
     form = "call"  # query, key and value
 
     def weights(self, args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
@@ -404,13 +429,18 @@ def grouped_weights(args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
         out[f"{name}.weight"] = (n_out, n_in)
         if out_bias if name == "o_proj" else args["bias"]:
             out[f"{name}.bias"] = (n_out,)
+    norm = args.get("qk_norm")
+    if norm:  # after k_proj as Hugging Face's Qwen3Attention lists them
+        per_head = norm["over"] == "head"
+        out["q_norm.weight"] = (d,) if per_head else (heads * d,)
+        out["k_norm.weight"] = (d,) if per_head else (kv * d,)
     return out
 
 
 def llama_keys(p: MultiheadAttentionParams) -> list[str]:
     """The keys given that make attention LLaMA's, with separate q/k/v/o projections (which
     nn.MultiheadAttention's packed one cannot be): bias: as a mapping sets q/k/v's apart from o's."""
-    keys = [k for k in ("rotary", "num_kv_heads", "head_dim", "window", "local_window", "softcap")
+    keys = [k for k in ("rotary", "num_kv_heads", "head_dim", "window", "local_window", "softcap", "qk_norm")
             if getattr(p, k) is not None]
     return keys + ["bias"] * isinstance(p.bias, AttentionBias)
 
@@ -495,6 +525,9 @@ def grouped_attention(p: MultiheadAttentionParams, q: TensorType, e: int, kdim: 
     q_dim, kv_dim = heads * head_dim, kv * head_dim
     params = (e * q_dim + kv_dim * kdim + kv_dim * vdim + q_dim * e + int(bias) * (q_dim + 2 * kv_dim)
               + int(out_bias) * e)
+    qk_norm = _qk_norm(p.qk_norm, head_dim, q_dim, kv_dim, width) if p.qk_norm is not None else None
+    if qk_norm:
+        params += 2 * head_dim if qk_norm["over"] == "head" else q_dim + kv_dim
     # q and o projections, k and v projections, then scores and weighted sum over all query heads
     macs = add(add(mul(t_len, 2 * e * q_dim), mul(s_len, kv_dim * (kdim + vdim))), mul(mul(t_len, s_len), 2 * q_dim))
     args = {"embed_dim": e, "num_heads": heads, "num_kv_heads": kv, "bias": bias,
@@ -505,8 +538,41 @@ def grouped_attention(p: MultiheadAttentionParams, q: TensorType, e: int, kdim: 
             # None where the plain attention's value holds: the generated code names only what differs
             "head_dim": head_dim if head_dim * heads != e else None, "out_bias": None if out_bias == bias else out_bias,
             "window": p.window, "rotary_scaling": scaling, "softcap": p.softcap, "local_window": p.local_window,
-            "masks": p.masks, "bool_masks": False, "float_attn": False}
+            "qk_norm": qk_norm, "masks": p.masks, "bool_masks": False, "float_attn": False}
     return LayerResult(TensorType(q.shape, q.dtype, q.notes), args, params, macs)
+
+
+def _qk_norm(n: QKNorm, head_dim: int, q_dim: int, kv_dim: int, width: str) -> dict[str, Any]:
+    """The query/key norm's settings as the generated code takes them; a ``dim`` that is not the width
+    ``over`` normalises is V159 (a norm over another width cannot run, or would be another model)."""
+    if n.dim is not None:
+        wants = head_dim if n.over == "head" else q_dim
+        if n.dim != wants:
+            given = {k: getattr(n, k) for k in ("over", "eps", "add_unit_offset") if k in n.model_fields_set}
+            if n.dim == (q_dim if n.over == "head" else head_dim):
+                other = "all" if n.over == "head" else "head"
+                why = ("the whole query projection (num_heads·head_dim), OLMo-2's norm, while over: head "
+                       "normalises each head" if other == "all" else
+                       "one head, Qwen3's and Gemma 3's norm, while over: all normalises the whole projection")
+                fixed = yaml_flow({**given, "over": other, "dim": n.dim})
+                kept = yaml_flow({**given, "dim": head_dim if n.over == "head" else q_dim})
+                model = "OLMo-2's norm over the projection" if other == "all" else "Qwen3's norm per head"
+                mine = "Qwen3's per head" if other == "all" else "OLMo-2's over the projection"
+                raise SpecError("V159", f"qk_norm's dim {n.dim} is {why} ({width}, {q_dim} across the heads)",
+                                f"write qk_norm: {fixed} for {model}, or qk_norm: {kept} for {mine}",
+                                field="qk_norm")
+            fixed = yaml_flow({**given, "dim": wants})
+            if n.over == "all" and n.dim == kv_dim:
+                raise SpecError("V159", f"qk_norm's dim {n.dim} is the key projection's width (num_kv_heads·head_dim), "
+                                f"but dim: names the query projection's, {q_dim}: k_norm takes the keys' {kv_dim} by "
+                                "itself", f"write qk_norm: {fixed} (or drop dim: and let over: say the width)",
+                                field="qk_norm")
+            what = f"each head's width ({width})" if n.over == "head" else \
+                f"the query projection's width ({q_dim}; the keys' is {kv_dim})"
+            raise SpecError("V159", f"qk_norm's dim {n.dim} is neither a head's width {head_dim} nor the query "
+                            f"projection's {q_dim}: over: {n.over} normalises {what}",
+                            f"write qk_norm: {fixed} (or drop dim: and let over: say the width)", field="qk_norm")
+    return {"over": n.over, "eps": float(n.eps), "add_unit_offset": n.add_unit_offset}
 
 
 def _rotary_scaling(s: RotaryScaling, rotary_dim: int) -> dict[str, Any]:

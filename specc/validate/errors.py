@@ -469,6 +469,13 @@ def attention_config_key(key: str, value: Any, where: list[str]) -> str | None:
     if key == "query_pre_attn_scalar" and not where and isinstance(value, int | float) and value > 0:
         # Gemma 2 scales the scores by query_pre_attn_scalar ** -0.5 in place of 1/√head_dim
         return f"replace it with scale: {value ** -0.5:.10g} (query_pre_attn_scalar ** -0.5, what multiplies q·kᵀ)"
+    if key in ("use_qk_norm", "q_norm", "k_norm") and not where:
+        if value is False:
+            return "remove it: an attention has no query/key norm unless qk_norm: is given"
+        return ("replace it with qk_norm: true (an RMSNorm of head_dim on each head's queries and keys, Qwen3's, "
+                "named q_norm and k_norm; OLMo-2's over the whole projection is qk_norm: {over: all})")
+    if key in ("rms_norm_eps", "epsilon", "variance_epsilon") and where == ["qk_norm"]:
+        return f"write it as eps: {shown}"
     if key == "final_logit_softcapping" and not where:
         return (f"remove it: the logits' softcap is the model's last layers, {{type: Div, value: {shown}}}, "
                 f"{{type: Tanh}}, {{type: Mul, value: {shown}}} after the LM head (softcap: here caps the scores)")
@@ -631,7 +638,7 @@ def pydantic_diagnostics(exc: ValidationError, root: Any, model: type[BaseModel]
             noun = "parameter" if what and not owner.shown else "key"
             elsewhere = OPTIMIZER_KEYS.get(str(key)) if owner.shown[:1] == ["optimizer"] else None
             elsewhere = elsewhere or keras_key(str(key), err.get("input"))
-            if what.startswith("MultiheadAttention") and owner.shown[:1] in ([], ["rotary"]):
+            if what.startswith("MultiheadAttention") and owner.shown[:1] in ([], ["rotary"], ["qk_norm"]):
                 elsewhere = attention_config_key(str(key), err.get("input"), owner.shown[:1]) or elsewhere
             if key == "axis" and not what.startswith(("BatchNorm", "InstanceNorm")):
                 elsewhere = "replace it with dim, PyTorch's name for the axis a layer works along"

@@ -34,6 +34,7 @@ from ..weights import ONES, XAVIER, ZEROS, Init, fan_in
 from .activation import gelu
 from .base import Layer, lowers
 from .opset import dims_of, unsqueeze
+from .reduce import reduce
 
 # Range (the causal mask's positions) and Pad's pads as an input are opset 11's, Slice's bounds as
 # inputs (PositionalEncoding's) opset 10's: limits.py refuses the kinds below those.
@@ -353,6 +354,23 @@ def _rotary(layer: Layer, x: str, t_axis_of: str, t_axis: int, t: DimLike, head_
     return layer.op("Add", [layer.op("Mul", [x, cos]), layer.op("Mul", [turned, sin])])
 
 
+def _qk_rms(layer: Layer, x: str, key: str, width: int, rank: int) -> str:
+    """QKRMSNorm ``key`` over the last dim of ``x``: x / sqrt(mean(x²) + eps) · weight (1 + weight with
+    add_unit_offset), in float32 as Hugging Face computes it, then back to the layer's float type."""
+    norm = layer.args["qk_norm"]
+    unit = bool(norm["add_unit_offset"])
+    w = layer.param(f"{key}.weight", (width,), ZEROS if unit else ONES)
+    f32 = layer.float_dtype != "float32"
+    y = layer.op("Cast", [x], to=ELEM["float32"]) if f32 else x
+    if f32:
+        w = layer.op("Cast", [w], to=ELEM["float32"])
+    mean = reduce(layer, "ReduceMean", layer.op("Mul", [y, y]), [rank - 1], keepdims=True)
+    root = layer.op("Sqrt", [layer.op("Add", [mean, layer.const(float(norm["eps"]), "float32")])])
+    scale = layer.op("Add", [w, layer.const(1.0, "float32")]) if unit else w
+    y = layer.op("Mul", [layer.op("Div", [y, root]), scale])
+    return layer.op("Cast", [y], to=ELEM[layer.float_dtype]) if f32 else y
+
+
 def _grouped(layer: Layer) -> str:
     """Attention with q/k/v/o projections of their own, num_kv_heads key/value heads repeated for
     their groups of query heads (an Expand and a Reshape), rotary embeddings on q and k, and the
@@ -371,11 +389,20 @@ def _grouped(layer: Layer) -> str:
     kdim, vdim = int(args["kdim"] or e), int(args["vdim"] or e)
     to_heads = [0, 2, 1, 3] if batch_first else [1, 2, 0, 3]  # (B, heads, T, d)
 
-    def project(x: str, key: str, n_in: int, n_heads: int) -> str:
-        y = _linear(layer, x, key, n_in, n_heads * d, bias)
-        return layer.op("Transpose", [layer.op("Reshape", [y, layer.const([0, 0, n_heads, d])])], perm=to_heads)
+    norm = args.get("qk_norm")
 
-    q, k, v = project(q_in, "q_proj", e, heads), project(k_in, "k_proj", kdim, kv), project(v_in, "v_proj", vdim, kv)
+    def project(x: str, key: str, n_in: int, n_heads: int, norm_key: str | None = None) -> str:
+        y = _linear(layer, x, key, n_in, n_heads * d, bias)
+        if norm_key and norm["over"] == "all":  # OLMo-2: the whole projection, before the heads split
+            y = _qk_rms(layer, y, norm_key, n_heads * d, 3)
+        y = layer.op("Reshape", [y, layer.const([0, 0, n_heads, d])])
+        if norm_key and norm["over"] == "head":  # Qwen3, Gemma 3: each head's features
+            y = _qk_rms(layer, y, norm_key, d, 4)
+        return layer.op("Transpose", [y], perm=to_heads)
+
+    q = project(q_in, "q_proj", e, heads, "q_norm" if norm else None)
+    k = project(k_in, "k_proj", kdim, kv, "k_norm" if norm else None)
+    v = project(v_in, "v_proj", vdim, kv)
     if args["rotary_dim"]:
         q = _rotary(layer, q, q_in, t_axis, layer.in_types[0].shape[t_axis], d)
         k_type = layer.in_types[1 if n >= 2 else 0]

@@ -12,7 +12,8 @@ so one model runs at every length; positions are 0..T-1 for the queries and 0..S
 |i - j| > local_window // 2.  ``softcap``
 (Gemma 2's attn_logit_softcapping) bounds the scaled scores to tanh(scores / softcap)·softcap before
 the masks, which no fused kernel does: the scores are then computed as Hugging Face's eager attention
-computes them, the softmax in float32.
+computes them, the softmax in float32.  ``qk_norm`` (Qwen3, Gemma 3: over each head; OLMo-2: over the
+whole projection) RMS-normalises the queries and keys before the rotary, as q_norm and k_norm.
 
 A real module so that ruff lints it and tests import it; the emitter reads the text below
 the marker (``specc.targets.torch.support.text``)."""
@@ -24,6 +25,24 @@ from torch import nn
 from torch.nn import functional as F
 
 # -- written into generated modules: everything below this line --
+
+
+class QKRMSNorm(nn.Module):
+    """Hugging Face's Qwen3RMSNorm / Olmo2RMSNorm (Gemma3RMSNorm with add_unit_offset: times 1 + weight,
+    the weight starting at 0) on attention's queries or keys: computed in float32, then cast back."""
+
+    def __init__(self, dim: int, eps: float, add_unit_offset: bool = False) -> None:
+        super().__init__()
+        self.eps, self.add_unit_offset = eps, add_unit_offset
+        start = torch.zeros if add_unit_offset else torch.ones
+        self.weight = nn.Parameter(start(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x.float()
+        y = y * torch.rsqrt(y.pow(2).mean(-1, keepdim=True) + self.eps)
+        weight = self.weight.float()
+        y = y * (1.0 + weight) if self.add_unit_offset else y * weight
+        return y.to(x.dtype)
 
 
 class GroupedQueryAttention(nn.Module):
@@ -52,6 +71,7 @@ class GroupedQueryAttention(nn.Module):
         rotary_scaling: dict | None = None,
         softcap: float | None = None,
         local_window: int | None = None,
+        qk_norm: dict | None = None,
     ) -> None:
         super().__init__()
         self.num_heads, self.num_kv_heads = num_heads, num_kv_heads
@@ -62,6 +82,14 @@ class GroupedQueryAttention(nn.Module):
         self.v_proj = nn.Linear(vdim or embed_dim, kv_dim, bias=bias)
         out_bias = bias if out_bias is None else out_bias
         self.o_proj = nn.Linear(q_dim, embed_dim, bias=out_bias)
+        self.qk_norm_all = bool(qk_norm and qk_norm["over"] == "all")
+        if qk_norm:  # Qwen3, Gemma 3: one weight of head_dim for every head; OLMo-2: the whole projection
+            eps, unit = qk_norm["eps"], qk_norm["add_unit_offset"]
+            q_w, k_w = (q_dim, kv_dim) if self.qk_norm_all else (self.head_dim,) * 2
+            self.q_norm = QKRMSNorm(q_w, eps, unit)
+            self.k_norm = QKRMSNorm(k_w, eps, unit)
+        else:
+            self.q_norm = self.k_norm = None
         self.dropout, self.batch_first, self.scale, self.causal = (
             dropout,
             batch_first,
@@ -114,7 +142,8 @@ class GroupedQueryAttention(nn.Module):
         old = scaling["original_max_position_embeddings"]
 
         def pair(rotations: float) -> float:
-            return (d * math.log(old / (rotations * 2 * math.pi))) / (2 * math.log(base))
+            turns = math.log(old / (rotations * 2 * math.pi))
+            return d * turns / (2 * math.log(base))
 
         low, high = pair(scaling["beta_fast"]), pair(scaling["beta_slow"])
         if scaling["truncate"]:
@@ -122,7 +151,8 @@ class GroupedQueryAttention(nn.Module):
         low, high = max(low, 0), min(high, d - 1)
         if low == high:
             high += 0.001  # Hugging Face's guard against a ramp of no width
-        ramp = (torch.arange(d // 2, dtype=torch.float32, device=steps.device) - low) / (high - low)
+        offset = torch.arange(d // 2, dtype=torch.float32, device=steps.device) - low
+        ramp = offset / (high - low)
         kept = 1 - torch.clamp(ramp, 0, 1)
         pos_freqs = base**steps
         return (1.0 / (factor * pos_freqs)) * (1 - kept) + (1.0 / pos_freqs) * kept
@@ -176,12 +206,14 @@ class GroupedQueryAttention(nn.Module):
         if not self.batch_first:
             query, key, value = (x.transpose(0, 1) for x in (query, key, value))
         b, t, s = query.shape[0], query.shape[1], key.shape[1]
-        q = self.q_proj(query).view(b, t, self.num_heads, self.head_dim).transpose(1, 2)
-        k = (
-            self.k_proj(key)
-            .view(b, s, self.num_kv_heads, self.head_dim)
-            .transpose(1, 2)
-        )
+        q, k = self.q_proj(query), self.k_proj(key)
+        if self.qk_norm_all:  # OLMo-2: over the whole projection, before the heads split
+            q, k = self.q_norm(q), self.k_norm(k)
+        q = q.view(b, t, self.num_heads, self.head_dim)
+        k = k.view(b, s, self.num_kv_heads, self.head_dim)
+        if self.q_norm is not None and not self.qk_norm_all:  # Qwen3, Gemma 3: each head
+            q, k = self.q_norm(q), self.k_norm(k)
+        q, k = q.transpose(1, 2), k.transpose(1, 2)
         v = (
             self.v_proj(value)
             .view(b, s, self.num_kv_heads, self.head_dim)
@@ -196,7 +228,8 @@ class GroupedQueryAttention(nn.Module):
             v = v[:, :, None].expand(b, self.num_kv_heads, groups, s, self.head_dim)
             v = v.reshape(b, self.num_heads, s, self.head_dim)
         mask, hidden, later = None, None, None
-        if self.causal and (key_padding_mask is not None or self.window or self.softcap):
+        masked = key_padding_mask is not None or self.window or self.softcap
+        if self.causal and masked:
             ones = torch.ones(t, s, dtype=torch.bool, device=q.device)
             later = ones.triu(1)
             if self.window:  # Mistral: query i sees keys i - window + 1 .. i
