@@ -185,11 +185,9 @@ def test_generated_attention_equals_hugging_faces(layer: str, config: dict[str, 
             torch.testing.assert_close(model(x), oracle(x), atol=2e-5, rtol=1e-4)
 
 
-def test_the_window_hides_exactly_the_keys_mistral_hides() -> None:
-    # Each output row changes when a key inside its window changes, and never when one outside it does.
-    window, t = 3, 8
-    model = build_module(_spec("{type: MultiheadAttention, num_heads: 2, num_kv_heads: 1, window: 3, causal: true, "
-                               "rotary: {}}"), seed=0).eval()
+def _keys_seen(layer: str, t: int) -> torch.Tensor:
+    """(t, t): whether output row i changes when key j changes."""
+    model = build_module(_spec(layer), seed=0).eval()
     x = torch.randn(1, t, 16)
     seen = torch.zeros(t, t, dtype=torch.bool)
     with torch.no_grad():
@@ -198,22 +196,20 @@ def test_the_window_hides_exactly_the_keys_mistral_hides() -> None:
             moved = x.clone()
             moved[0, j] += 1.0
             seen[:, j] = (model(moved) - base).abs().amax(-1)[0] > 1e-6
-    assert torch.equal(seen, window_oracle(t, window))
+    return seen
+
+
+def test_the_window_hides_exactly_the_keys_mistral_hides() -> None:
+    # Each output row changes when a key inside its window changes, and never when one outside it does.
+    seen = _keys_seen("{type: MultiheadAttention, num_heads: 2, num_kv_heads: 1, window: 3, causal: true, rotary: {}}",
+                      8)
+    assert torch.equal(seen, window_oracle(8, 3))
 
 
 def test_the_local_window_hides_exactly_the_keys_modernbert_hides() -> None:
     # ModernBERT's local_attention 4: query i reads keys i - 2 .. i + 2, on both sides, and no other
-    t = 8
-    model = build_module(_spec("{type: MultiheadAttention, num_heads: 2, local_window: 4, rotary: {}}"), seed=0).eval()
-    x = torch.randn(1, t, 16)
-    seen = torch.zeros(t, t, dtype=torch.bool)
-    with torch.no_grad():
-        base = model(x)
-        for j in range(t):
-            moved = x.clone()
-            moved[0, j] += 1.0
-            seen[:, j] = (model(moved) - base).abs().amax(-1)[0] > 1e-6
-    i, j = torch.arange(t)[:, None], torch.arange(t)[None]
+    seen = _keys_seen("{type: MultiheadAttention, num_heads: 2, local_window: 4, rotary: {}}", 8)
+    i, j = torch.arange(8)[:, None], torch.arange(8)[None]
     assert torch.equal(seen, (i - j).abs() <= 2)
 
 
