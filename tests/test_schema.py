@@ -56,6 +56,7 @@ REJECTED = {
     "v002_no_inputs",  # no inputs:
     "v003_bad_input_keeps_checking",  # an input shape written as text
     "v003_block_output_not_a_name",  # a block's output: a list
+    "v003_from_minus_one_for_the_layer_above",  # from: [x, -1], a count where a name belongs
     "v003_dropout_p",  # p: 1.5
     "v003_dropout_drops_everything",  # p: 1.0, outside [0, 1)
     "v003_timedistributed_flat",  # layer: Conv2d with its arguments beside it

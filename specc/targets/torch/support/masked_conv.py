@@ -23,7 +23,9 @@ class _MaskedConv:
             centre = centre * k + k // 2
         mask = torch.ones(kernel.numel())
         mask[centre + (mask_type == "B") :] = 0
-        self.register_buffer("mask", mask.reshape(1, 1, *kernel).expand_as(self.weight).clone())
+        self.register_buffer(
+            "mask", mask.reshape(1, 1, *kernel).expand_as(self.weight).clone()
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._conv_forward(x, self.weight * self.mask, self.bias)

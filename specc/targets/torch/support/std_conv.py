@@ -46,7 +46,12 @@ class _ScaledStdConv:
     gain per output channel and gamma / sqrt(fan_in)."""
 
     def __init__(
-        self, *args, gamma: float = 1.0, eps: float = 1e-6, gain_init: float = 1.0, **kwargs
+        self,
+        *args,
+        gamma: float = 1.0,
+        eps: float = 1e-6,
+        gain_init: float = 1.0,
+        **kwargs,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.scale = gamma * self.weight[0].numel() ** -0.5
