@@ -154,3 +154,35 @@ def test_an_fp16_model_in_range_says_its_inner_values_were_probed(tmp_path: Path
     variant = make_variant(tmp_path / "m.onnx", "fp16", runs=1)
     assert any("float16 values inside the model is finite" in c for c in variant.checks)
     assert not any(n.startswith("kept in float32") for n in variant.notes)
+
+
+# MaskedFill's -1e9 (as a float32 model writes it) has no float16: ONNX Runtime's converter clips
+# it to -65504 without a word.  Before a Softmax that hides the same positions; a row filled
+# entirely and reduced by its max reads -65504 where the float model reads -1e9.
+FILLED = """\
+specc: 1
+name: FillThenMax
+inputs:
+  x: [B, T, 4]
+  pad: {shape: [B, T, 1], dtype: bool}
+layers:
+  - {type: Linear, from: x, out_features: 4}
+  - {type: MaskedFill, from: [linear_1, pad], value: -1.0e9}
+  - {type: Reduce, op: max, dim: 1}
+"""
+
+
+def test_an_fp16_variant_says_which_constants_float16_clips(tmp_path: Path) -> None:
+    export(specc.loads(FILLED), tmp_path / "m.onnx", via="direct")
+    variant = make_variant(tmp_path / "m.onnx", "fp16", runs=1)
+    note = next(n for n in variant.notes if n.startswith("float16 cannot hold"))
+    assert "masked_fill_1/Where reads -1e+09" in note
+    # what the note warns of: a sample of only padding
+    x = np.random.default_rng(0).standard_normal((1, 3, 4)).astype(np.float32)
+    feeds = {"x": x, "pad": np.ones((1, 3, 1), bool)}
+    full, half = create_session(tmp_path / "m.onnx", "cpu"), create_session(variant.path, "cpu")
+    assert (full.run(None, feeds)[0] == -1e9).all() and (half.run(None, feeds)[0] == -65504).all()
+    plain = specc.loads(FILLED.replace("-1.0e9", "-1.0e4"))
+    export(plain, tmp_path / "p.onnx", via="direct")
+    assert not any(n.startswith("float16 cannot hold") for n in make_variant(tmp_path / "p.onnx", "fp16",
+                                                                             runs=1).notes)

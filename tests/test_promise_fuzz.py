@@ -1,9 +1,12 @@
 """The promise, fuzzed: plausible edits of working specs (a width, a kernel, a stride, an input or
 export size off by one or doubled, a setting switched to another value the corpus uses, a layer
-dropped or duplicated, a `from:` rewired, a training setting changed) — the edits people make.
+dropped or duplicated, a `from:` rewired, a training setting changed) — the edits people make;
+and (session 26) a float setting set to 0, -inf or 1e9, an input's or a Cast's dtype switched,
+a layer's `from:` entries in another order, a named layer of a DAG bypassed (its readers read
+what it read), session 25's kinds inserted, a causal mask filled in before a Softmax.
 Whatever `check` accepts must then work: build with the parameters it counted, forward at two
-sizes of its symbols with the shapes it proved and finite outputs, export verified (a share of
-them), and train a few steps without an error it did not report.
+sizes of its symbols, the least ones and odd ones, with the shapes it proved and finite outputs,
+export verified (a share of them), and train a few steps without an error it did not report.
 
 Each mutant comes from a fixed seed, so a failure names the number that rebuilds it:
 
@@ -13,7 +16,7 @@ Each mutant comes from a fixed seed, so a failure names the number that rebuilds
 
 CI runs a few dozen of each (model stages 40, training 12).  Found so far: export sizes a
 position table could not hold (V071), XOR's labels against ten BCE logits (T003), a balanced
-sampler over per-token labels (V024).
+sampler over per-token labels (V024), positions multiplied by the ids a table bounds (S070).
 """
 
 from __future__ import annotations
@@ -107,9 +110,15 @@ def _edit_model(rng: random.Random, data: Any, known: dict[str, set[Any]]) -> st
     switches = [(c, k, p) for c, k, p in sites if isinstance(c[k], bool)]
     lists = [c[k] for c, k, _ in _places(data) if k == "layers" and isinstance(c[k], list) and len(c[k]) > 1]
     how = rng.choice(["number"] * 6 + ["word"] * 2 + ["switch", "drop", "duplicate", "rewire", "input", "type",
-                                                       "insert", "repeat", "when"])
+                                                       "insert", "repeat", "when", "float", "dtype", "swap",
+                                                       "bypass", "new", "mask"])
     if how == "input" and isinstance(data.get("inputs"), dict) and data["inputs"]:
         return _edit_input(rng, data["inputs"])
+    if how in MORE_EDITS:
+        done = MORE_EDITS[how](rng, data, sites, lists)
+        if done:
+            return done
+        how = "drop"
     items = [x for layers in lists for x in layers if isinstance(x, dict) and isinstance(x.get("type"), str)]
     if how == "type" and items:
         # a kind switched for a sibling the spec already uses (LSTM for GRU, AvgPool for MaxPool),
@@ -169,6 +178,124 @@ INSERTS = [{"type": "Dropout", "p": 0.5}, {"type": "ReLU"}, {"type": "GELU"}, {"
            {"type": "Linear", "out_features": 8},
            {"type": "Softmax", "dim": -1}, {"type": "Sigmoid"}, {"type": "Identity"},
            {"type": "MaxPool2d", "kernel_size": 2}, {"type": "Conv2d", "out_channels": 8, "kernel_size": 3}]
+
+
+FLOATS = (0.0, -1.0, 1e-9, 1e9, -1e9, float("-inf"), 0.5, 2.0)
+DTYPE_SWITCHES = {"float32": ("float16", "bfloat16", "float64"), "float16": ("float32", "bfloat16"),
+                  "bfloat16": ("float32", "float16"), "float64": ("float32",), "int64": ("int32", "float32"),
+                  "int32": ("int64",), "bool": ("float32", "int64")}
+# session 25's kinds, inserted where people reach for them: a sparse softmax, a soft argmax over bins,
+# the lower triangle of a square interaction
+NEW_KINDS = [{"type": "Sparsemax"}, {"type": "Sparsemax", "dim": 1}, {"type": "SoftArgmax"},
+             {"type": "SoftArgmax", "dim": 1, "keepdim": True}, {"type": "Triangle"}, {"type": "Triangle", "offset": 0}]
+
+
+def _edit_float(rng: random.Random, data: Any, sites: list[Any], lists: list[Any]) -> str | None:
+    """A float setting (a fill value, an eps, a dropout p, a scale) set to one people write: 0, -inf, 1e9."""
+    floats = [(c, k, p) for c, k, p in sites if isinstance(c[k], float)]
+    if not floats:
+        return None
+    c, k, p = rng.choice(floats)
+    old, c[k] = c[k], rng.choice([v for v in FLOATS if v != c[k]])
+    return f"{'/'.join(map(str, p))}: {old} -> {c[k]}"
+
+
+def _edit_dtype(rng: random.Random, data: Any, sites: list[Any], lists: list[Any]) -> str | None:
+    """An input's or a Cast's dtype switched: a half-precision input, ids read as int32, a mask as floats."""
+    inputs = data.get("inputs") if isinstance(data.get("inputs"), dict) else {}
+    places = [(d, "dtype", f"inputs/{n}") for n, d in inputs.items() if isinstance(d, dict)]
+    places += [(d, "dtype", "inputs/" + n) for n, d in inputs.items() if isinstance(d, list)]
+    places += [(x, "dtype", f"{x['type']}") for layers in lists for x in layers
+               if isinstance(x, dict) and x.get("type") == "Cast"]
+    if not places:
+        return None
+    d, k, where = rng.choice(places)
+    if isinstance(d, list):  # a bare shape: given its dtype in the long form
+        name = where.split("/")[1]
+        inputs[name] = d = {"shape": d}
+    old = d.get(k, "float32")
+    choices = DTYPE_SWITCHES.get(old)
+    if not choices:
+        return None
+    d[k] = rng.choice(choices)
+    return f"{where} dtype: {old} -> {d[k]}"
+
+
+def _edit_swap(rng: random.Random, data: Any, sites: list[Any], lists: list[Any]) -> str | None:
+    """A layer's `from:` entries in another order: [scores, mask] as [mask, scores], [a, b] of a MatMul."""
+    many = [x for layers in lists for x in layers
+            if isinstance(x, dict) and isinstance(x.get("from"), list) and len(set(map(str, x["from"]))) > 1]
+    if not many:
+        return None
+    x = rng.choice(many)
+    old = list(x["from"])
+    while x["from"] == old:
+        rng.shuffle(x["from"])
+    return f"{x.get('type', x.get('use'))} from: {old} -> {x['from']}"
+
+
+def _edit_bypass(rng: random.Random, data: Any, sites: list[Any], lists: list[Any]) -> str | None:
+    """A named layer of a DAG dropped and its readers pointed at what it read (a residual's branch
+    or a norm taken out): the drop people make on purpose, which keeps every name resolving."""
+    for _ in range(4):
+        layers = rng.choice(lists) if lists else []
+        j = rng.randrange(len(layers)) if layers else 0
+        x = layers[j] if layers else None
+        if not (isinstance(x, dict) and isinstance(x.get("name"), str) and j > 0):
+            continue
+        src = x.get("from")
+        if isinstance(src, list):
+            src = src[0] if src and isinstance(src[0], str) else None
+        if src is None:
+            above = layers[j - 1]
+            src = above.get("name") if isinstance(above, dict) else None
+        if not isinstance(src, str):
+            continue
+        name = x["name"]
+        del layers[j]
+        for y in layers:
+            if isinstance(y, dict) and y.get("from") == name:
+                y["from"] = src
+            elif isinstance(y, dict) and isinstance(y.get("from"), list):
+                y["from"] = [src if e == name else e for e in y["from"]]
+        if j < len(layers) and isinstance(layers[j], dict) and "from" not in layers[j]:
+            layers[j]["from"] = src
+        return f"bypassed {x.get('type', x.get('use'))} '{name}' (readers read {src})"
+    return None
+
+
+def _edit_new(rng: random.Random, data: Any, sites: list[Any], lists: list[Any]) -> str | None:
+    if not lists:
+        return None
+    layers = rng.choice(lists)
+    extra = rng.choice(NEW_KINDS)
+    layers.insert(rng.randrange(len(layers) + 1), dict(extra))
+    return f"inserted {extra}"
+
+
+def _edit_mask(rng: random.Random, data: Any, sites: list[Any], lists: list[Any]) -> str | None:
+    """A causal mask filled in before a Softmax (the scores of an attention written out, an encoder
+    made a decoder): CausalMask of the scores and MaskedFill with a fill people use, at a diagonal or
+    window people get wrong."""
+    at = [(layers, j) for layers in lists for j, x in enumerate(layers)
+          if j > 0 and isinstance(x, dict) and x.get("type") == "Softmax" and "from" not in x]
+    if not at:
+        return None
+    layers, j = rng.choice(at)
+    above = layers[j - 1]
+    if not isinstance(above, dict):
+        return None
+    above.setdefault("name", "fuzz_scores")
+    mask = {"type": "CausalMask", "from": above["name"], "diagonal": rng.choice([1, 1, 0, 2]),
+            "window": rng.choice([None, None, 1, 3]), "name": "fuzz_mask"}
+    fill = {"type": "MaskedFill", "from": [above["name"], "fuzz_mask"],
+            "value": rng.choice([float("-inf"), -1e9, -1e4, 0.0])}
+    layers[j:j] = [mask, fill]
+    return f"masked before Softmax: {mask} {fill}"
+
+
+MORE_EDITS = {"float": _edit_float, "dtype": _edit_dtype, "swap": _edit_swap, "bypass": _edit_bypass,
+              "new": _edit_new, "mask": _edit_mask}
 
 
 def _edit_input(rng: random.Random, inputs: dict[str, Any]) -> str:
@@ -232,6 +359,13 @@ def _smallest(sig: Any, env: dict[str, int], valid: Any) -> dict[str, int]:
     return env
 
 
+def _odd(sig: Any, valid: Any) -> list[dict[str, int]]:
+    """Each symbol at an odd size of its own (3, 5, 7, … and odd multiples of them, the first that
+    check allows): a halving's floor and ceil differ there, which even export sizes never show."""
+    base = {s: 2 * i + 3 for i, s in enumerate(sorted(sig.symbols()))}
+    return next(([env] for env in ({s: v * m for s, v in base.items()} for m in (1, 3, 5, 9)) if valid(env)), [])
+
+
 def _stages(spec: Any, rng: random.Random, tmp: Path) -> str | None:
     """What failed after check said ok, or None."""
     from specc.backends.onnx_export import signature_of, sizes_valid, spec_inputs
@@ -247,7 +381,8 @@ def _stages(spec: Any, rng: random.Random, tmp: Path) -> str | None:
     sig, valid = signature_of(spec), sizes_valid(spec)
     make = spec_inputs(spec, sig)
     first = export_env(sig, 2, None, valid)
-    for env in [first, other_envs(sig, first, valid)[-1], _smallest(sig, first, valid)] if sig.symbols() else [first]:
+    envs = [first, other_envs(sig, first, valid)[-1], _smallest(sig, first, valid), *_odd(sig, valid)]
+    for env in envs if sig.symbols() else [first]:
         with torch.no_grad():
             out = module(*make(env))
         for t, y in zip(sig.outputs, out if isinstance(out, (tuple, list)) else (out,)):

@@ -443,8 +443,35 @@ def _fp16(src: Path, dst: Path, work: Path, kept: Sequence[str] = ()) -> tuple[s
     dst.write_bytes(half.SerializeToString())
     notes = [f"kept in float32, as their values pass float16's largest (65504) on the sample inputs: "
              f"{', '.join(kept)}"] if kept else []
+    clipped = [f"{node} reads {value:.3g}" for node, value in _past_half(model) if node not in kept]
+    if clipped:
+        notes.append(f"float16 cannot hold {'this constant' if len(clipped) == 1 else 'these constants'}, so the "
+                     f"fp16 model reads {HALF_MAX:g} of its sign instead: {'; '.join(clipped)}. A fill (MaskedFill's "
+                     "-1e9) hides the same positions from a Softmax; a row filled entirely, or the constant "
+                     "computed with (a scale, an offset), gives another answer than the float model's")
     return ("float16 weights and arithmetic, float32 inputs and outputs (keep_io_types); for GPUs: "
             "no GPU ran it here"), notes
+
+
+HALF_MAX = 65504.0  # float16's largest finite value: ONNX Runtime's converter clips larger constants to it
+
+
+def _past_half(model: onnx.ModelProto) -> list[tuple[str, float]]:
+    """The nodes that read a finite float constant float16 cannot hold (past 65504), and its first such
+    value: the converter clips it to 65504 of its sign, silently (MaskedFill's -1e9 becomes -65504)."""
+    from onnx import numpy_helper
+
+    tensors = [(t.name, t) for t in model.graph.initializer]
+    tensors += [(n.output[0], a.t) for n in model.graph.node if n.op_type == "Constant"
+                for a in n.attribute if a.name == "value"]
+    big: dict[str, float] = {}
+    for name, t in tensors:
+        if t.data_type in (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE):
+            a = numpy_helper.to_array(t)
+            past = a[np.isfinite(a) & (np.abs(a) > HALF_MAX)]
+            if past.size:
+                big[name] = float(past.flat[0])
+    return [(n.name or n.output[0], big[i]) for n in model.graph.node for i in n.input if i in big]
 
 
 # How many nodes an fp16 model keeps in float32 before its overflows are reported instead: each

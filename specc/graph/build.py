@@ -9,6 +9,7 @@ spec is still reported in the same run.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from ..load.expr import InputShape
 from ..load.yaml_loader import Dropped
 from ..shapes.dims import Dim, Sym, add, mul
 from ..shapes.formulas import exact_div
-from ..shapes.tensor import MAX_ELEMENTS, PARAM_MEMORY_WARNING, TensorType, batch_symbol
+from ..shapes.tensor import INT_DTYPES, MAX_ELEMENTS, PARAM_MEMORY_WARNING, TensorType, batch_symbol
 from ..validate.errors import pydantic_diagnostics
 from ..validate.items import LayerDecl, Layers
 from ..validate.naming import name_problem, silenceable_list, split_silenceable, suggest_name
@@ -298,6 +299,25 @@ def _misplaced(diags: list[Diagnostic], item: LayerDecl, kind: Any, before: Node
     return diags
 
 
+def _ids_bounded_by_tables(items: Layers, inputs: dict[str, TensorType]) -> dict[str, TensorType]:
+    """The inputs, each integer one an Embedding of fixed rows looks up as it is given its bound: in any
+    run that works its ids stay below those rows, so ids the graph computes from it carry the bound on to
+    the tables they reach (S070 there).  SASRec's positions multiplied by the item ids instead of by
+    ``ids != 0`` reached L·3416 in a table of 201 rows and failed in export after check said ok."""
+    out = dict(inputs)
+    for i, item in enumerate(items):
+        src = item.source if item.source is not None or i or len(inputs) != 1 else next(iter(inputs))
+        if item.type != "Embedding" or not isinstance(src, str) or src not in out:
+            continue
+        rows = item.params.get("num_embeddings", item.params.get("input_dim"))
+        t = out[src]
+        if (isinstance(t, TensorType) and t.dtype in INT_DTYPES and isinstance(rows, int)
+                and not isinstance(rows, bool) and rows > 0):
+            high = rows - 1 if not isinstance(t.high, int) else min(t.high, rows - 1)
+            out[src] = dataclasses.replace(t, high=high)
+    return out
+
+
 class GraphBuilder:
     def __init__(self, limits: Limits | None = None) -> None:
         """``limits``: what the caller's target and exporter cannot write (the engine knows no
@@ -327,6 +347,8 @@ class GraphBuilder:
             # with a batch_first: false layer, dim 0 of the inputs may be time, not the batch: the
             # batch is known once the graph is built, and its requirements are checked then
             self.batch = None if batch_second else batch_symbol(inputs)
+        if not self._declared:
+            inputs = _ids_bounded_by_tables(items, inputs)
         g = Graph(name, inputs, block=block)
         explicit = self._explicit_names(items, inputs, prefix)
         self._declared.append(explicit)

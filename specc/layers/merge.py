@@ -408,6 +408,15 @@ class MatMul(LayerKind):
             if t.rank < 2:
                 raise SpecError("S003", f"MatMul multiplies matrices, but input {i} {t} has rank {t.rank}",
                                 "add - {type: Unsqueeze, dim: -1} before it to make a column")
+        if a.dtype != b.dtype:
+            # torch.matmul, unlike the element-wise ops, promotes nothing: "expected m1 and m2 to have
+            # the same dtype" (a float16 adjacency times float32 features)
+            want = promote([a.dtype, b.dtype])
+            cast = 1 if a.dtype != want else 2
+            raise SpecError("S007", f"multiplies input 1 of {a.dtype} by input 2 of {b.dtype}, but torch.matmul "
+                            "takes two inputs of one dtype (it promotes none, as element-wise ops do)",
+                            f"cast input {cast} to {want} first (- {{type: Cast, dtype: {want}}} on it), or declare "
+                            "both inputs with one dtype")
         k, k2 = a.shape[-1], b.shape[-2]
         if not same_size(k, k2):
             fix = (f"input 2 has the {k} in its last dim: transpose it first, - {{type: Transpose, dim0: -1, "

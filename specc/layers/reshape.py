@@ -325,8 +325,40 @@ class Reshape(LayerKind):
             else:
                 sizes.append(None if e == -1 else e)
                 reads.append(None)
-        out = _fill(product(x.shape), sizes, p.shape, "shape", f"the input {x}", "shape", x.shape)
+        try:
+            out = _fill(product(x.shape), sizes, p.shape, "shape", f"the input {x}", "shape", x.shape)
+        except SpecError as exc:
+            _untiled_window(x, sizes, p.shape)
+            raise exc from None
         return LayerResult(TensorType(out, x.dtype), {"shape": p.shape, "reads": reads}, 0, 0)
+
+
+def _untiled_window(x: TensorType, sizes: list[DimLike | None], written: tuple[Any, ...]) -> None:
+    """Raise the window's own S009 when a Reshape that failed partitions a map into windows the
+    map's size is no multiple of: Swin's (B, H, W, C) -> (B, H/w, w, W/w, w, C) at a window w that
+    does not divide H or W.  The generic count of elements says nothing of the window; the sizes
+    that would tile the map do."""
+    if len(sizes) != x.rank + 2:
+        return
+    for i in range(x.rank - 1):
+        h, w = x.shape[i], x.shape[i + 1]
+        wh, ww = sizes[i + 1], sizes[i + 3]
+        if (sizes[:i] != list(x.shape[:i]) or sizes[i + 4:] != list(x.shape[i + 2:])
+                or not all(isinstance(d, int) and not isinstance(d, bool) for d in (h, w, wh, ww))):
+            continue
+        assert isinstance(h, int) and isinstance(w, int) and isinstance(wh, int) and isinstance(ww, int)
+        counts = (sizes[i], sizes[i + 2])
+        if wh < 2 or ww < 2 or not all(c is None or isinstance(c, int) for c in counts) or (h % wh == 0
+                                                                                          and w % ww == 0):
+            continue
+        off = list(dict.fromkeys(f"{n} is not a multiple of {k}" for n, k in ((h, wh), (w, ww)) if n % k))
+        tiles = [d for d in divisors(h, wh) if w % d == 0 and d > 1] if wh == ww else []
+        which = f"a window that divides both ({', '.join(map(str, tiles))})" if tiles else \
+            f"windows that divide each side ({_near_divisors(h, wh, 4)} for {h}; {_near_divisors(w, ww, 4)} for {w})"
+        raise SpecError("S009", f"shape {_written(written)} partitions the {h} x {w} map of the input {x} into "
+                        f"{wh} x {ww} windows, which do not tile it: {' and '.join(off)}",
+                        f"use {which}, or pad the map up to multiples of the window first (Swin pads H and W to "
+                        f"{-(-h // wh) * wh} x {-(-w // ww) * ww} before partitioning)", field="shape")
 
 
 def _entry_read(e: Any, ins: list[TensorType], field: str) -> tuple[DimLike, tuple[int, int]] | None:

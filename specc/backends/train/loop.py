@@ -55,6 +55,29 @@ class TrainError(Exception):
     """A problem with how training was asked for (not a spec or data error): exit 2."""
 
 
+def _nan_loss(loss: float, epoch: int, batch: int, step: int, first: float = math.nan,
+              peak: float = math.nan) -> str:
+    """Why the training loss is not a number: a batch that made it before any update was made so by its
+    inputs through the model as built (a padding row with nothing left to attend to), which no lr fixes."""
+    where = f"the training loss became {loss} in epoch {epoch}"
+    if batch < 0:  # not one batch's loss: their sum overflowed
+        return f"{where}; lower the lr, set grad_clip, or check the targets against the loss"
+    if step == 0:
+        return (f"{where}, first in batch {batch + 1}, before any update: the model as built answers nan or inf "
+                "on those inputs, so a lower lr will not help: look for an attention row whose every key is "
+                "masked (a sample of only padding under a -inf fill: fill with a finite value such as -1e9, "
+                "or leave such samples out), a division by zero, or a log of 0 in the model or the loss")
+    if batch > 0 and math.isfinite(first) and math.isfinite(peak) and peak <= 2 * abs(first):
+        return (f"{where}, first in batch {batch + 1} after {step} updates whose losses stayed numbers, at most "
+                f"{peak:.4g} against the first's {first:.4g} (a diverging run's grow first): those inputs likely "
+                "make the model answer nan or inf: an attention row whose every key is masked (a sample of only "
+                "padding under a -inf fill: fill with a finite value such as -1e9, or leave such samples out), a "
+                "division by zero, or a log of 0; else lower the lr or set grad_clip")
+    return (f"{where}, first in batch {batch + 1} after {step} updates: lower the lr, set grad_clip, or check the "
+            "targets against the loss; or those inputs make the model answer nan (an attention row whose every "
+            "key is masked as padding, a division by zero)")
+
+
 class Diverged(TrainError):
     """The model's loss stopped being a number (training diverged, or the model answers nan or
     inf on some samples): the spec's settings or its data are at fault, exit 1."""
@@ -521,6 +544,11 @@ class Trainer:
             running = torch.zeros((), device=self.device)  # summed on the device: no sync per batch
             running_terms = {k: torch.zeros((), device=self.device) for k in self.heads}
             seen, start, cut = 0, 0, None
+            # the first batch whose loss is not a number, and the updates taken before it, kept on the
+            # device (no sync per batch): at step 0 the model as built answers nan, not an lr too high
+            first_bad = torch.full((2,), -1, dtype=torch.long, device=self.device)
+            # the first loss of the epoch and the largest before that batch: a diverging run's grow first
+            losses_before = torch.full((2,), math.nan, device=self.device)
             if partial is not None:
                 # the rest of an epoch --max-steps stopped in: its order replayed from the next batch, its
                 # sums so far (every rank's, kept by rank 0) carried on, as in a run never stopped
@@ -547,6 +575,13 @@ class Trainer:
                 group = min(accumulate, n_batches - (b // accumulate) * accumulate)
                 self.scaler.scale(loss / group).backward()
                 running.add_(loss.detach().float(), alpha=self.share("_", len(idx)))
+                now = loss.detach().float()
+                bad = (first_bad[0] < 0) & ~torch.isfinite(now)
+                first_bad[0:1].masked_fill_(bad, b)
+                first_bad[1:2].masked_fill_(bad, self.step)
+                before = first_bad[0] < 0
+                losses_before[0] = torch.where(losses_before[0].isnan() & before, now, losses_before[0])
+                losses_before[1] = torch.where(before, torch.fmax(losses_before[1], now), losses_before[1])
                 for k in self.heads:
                     running_terms[k].add_(self.terms[k].detach().float(), alpha=self.share(k, len(idx)))
                 seen += len(idx)
@@ -575,8 +610,7 @@ class Trainer:
                 seen = sum(p[1] for p in pieces)
             record: dict[str, Any] = {"epoch": epoch, **{k: v / max(seen, 1) for k, v in sums.items()}}
             if not math.isfinite(record["loss"]):
-                raise Diverged(f"the training loss became {record['loss']} in epoch {epoch}; lower the lr, "
-                                 "set grad_clip, or check the targets against the loss")
+                raise Diverged(_nan_loss(record["loss"], epoch, *first_bad.tolist(), *losses_before.tolist()))
             if has_val:
                 assert self.val_t is not None
                 record.update({f"val_{k}": v for k, v in self.evaluate(self.val_t).items()
