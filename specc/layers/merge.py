@@ -413,8 +413,9 @@ class MatMul(LayerKind):
             # the same dtype" (a float16 adjacency times float32 features)
             want = promote([a.dtype, b.dtype])
             cast = 1 if a.dtype != want else 2
-            raise SpecError("S007", f"multiplies input 1 of {a.dtype} by input 2 of {b.dtype}, but torch.matmul "
-                            "takes two inputs of one dtype (it promotes none, as element-wise ops do)",
+            raise SpecError("S007", f"multiplies input 1 of {a.dtype} by input 2 of {b.dtype}, but a matrix "
+                            "product takes two inputs of one dtype (PyTorch's matmul and ONNX's MatMul promote "
+                            "neither, unlike element-wise ops)",
                             f"cast input {cast} to {want} first (- {{type: Cast, dtype: {want}}} on it), or declare "
                             "both inputs with one dtype")
         k, k2 = a.shape[-1], b.shape[-2]
