@@ -12,3 +12,12 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
     code = cli(list(argv))
     out = capsys.readouterr()
     return code, out.out, out.err
+
+
+def ctrl_c_restored() -> None:
+    """``preexec_fn`` for a child a test interrupts with SIGINT: a shell that starts a job in the
+    background (``cmd &`` without job control) makes it ignore SIGINT, and its children inherit that,
+    so the Ctrl-C the test sends would be dropped; back to the default, Python installs its handler."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

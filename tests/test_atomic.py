@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cli_run import ctrl_c_restored
 
 from specc import atomic
 from specc.atomic import atomic_path, atomic_write
@@ -191,17 +192,23 @@ def test_real_ctrl_c_during_a_slow_write(target: Path) -> None:
 
         atomic_write({str(target)!r}, slow)
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == b"writing"
-    temps = [p for p in target.parent.iterdir() if p != target]
-    assert len(temps) == 1 and temps[0].read_bytes() == b"half of it"
-    proc.send_signal(signal.SIGINT)
-    deadline = time.monotonic() + 20
-    while proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert proc.returncode not in (None, 0)
-    assert b"KeyboardInterrupt" in proc.stderr.read()
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=ctrl_c_restored)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == b"writing"
+        temps = [p for p in target.parent.iterdir() if p != target]
+        assert len(temps) == 1 and temps[0].read_bytes() == b"half of it"
+        proc.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + 20
+        while proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.returncode not in (None, 0)
+        assert b"KeyboardInterrupt" in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     _untouched(target)
 
 

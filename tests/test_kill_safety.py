@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_run import ctrl_c_restored
 
 from specc.atomic import TEMP_PREFIX, atomic_write, sweep
 
@@ -56,12 +57,17 @@ def _complete(path: Path) -> bool:
 def _kill_once(tmp_path: Path, sig: int, rng: random.Random) -> list[Path]:
     folder = tmp_path
     proc = subprocess.Popen([sys.executable, "-c", WRITER.format(root=str(ROOT), folder=str(folder))],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == b"ready"
-    time.sleep(rng.uniform(0.0, 0.15))
-    proc.send_signal(sig)
-    proc.wait(timeout=20)
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, preexec_fn=ctrl_c_restored)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == b"ready"
+        time.sleep(rng.uniform(0.0, 0.15))
+        proc.send_signal(sig)
+        proc.wait(timeout=60)
+    finally:  # a writer left running would write for the rest of the suite
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     for name in ("model.py", "model.onnx"):
         if (folder / name).exists():
             assert _complete(folder / name), f"{name} is partial after {signal.Signals(sig).name}"

@@ -16,6 +16,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 safetensors_torch = pytest.importorskip("safetensors.torch")
 
+from cli_run import ctrl_c_restored  # noqa: E402
+
 SPEC = """\
     specc: 1
     name: DigitsMLP
@@ -39,7 +41,7 @@ def train(*args: str, cwd: Path, signal_at: str | None = None) -> subprocess.Pop
     if signal_at:  # the loop sends itself this signal after that batch (a real SIGKILL / Ctrl-C, no timing race)
         env["SPECC_TRAIN_SIGNAL_AT"] = signal_at
     return subprocess.Popen([sys.executable, "-m", "specc", "train", *args], cwd=cwd, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=ctrl_c_restored)
 
 
 def test_sigkill_or_ctrl_c_mid_epoch_then_resume_is_bit_identical(tmp_path: Path) -> None:
