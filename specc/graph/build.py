@@ -309,7 +309,11 @@ def _ids_bounded_by_tables(items: Layers, inputs: dict[str, TensorType]) -> dict
         src = item.source if item.source is not None or i or len(inputs) != 1 else next(iter(inputs))
         if item.type != "Embedding" or not isinstance(src, str) or src not in out:
             continue
-        rows = item.params.get("num_embeddings", item.params.get("input_dim"))
+        from ..layers.embedding import EmbeddingParams  # only for a spec with an Embedding
+
+        # the spellings the schema takes (num_embeddings, Keras' input_dim), read from it, not repeated
+        spellings = EmbeddingParams.model_fields["num_embeddings"].validation_alias.choices  # type: ignore[union-attr]
+        rows = next((item.params[k] for k in spellings if k in item.params), None)
         t = out[src]
         if (isinstance(t, TensorType) and t.dtype in INT_DTYPES and isinstance(rows, int)
                 and not isinstance(rows, bool) and rows > 0):
