@@ -574,8 +574,8 @@ class Trainer:
                 # the last group of an epoch may be short: weigh each batch by its share of it
                 group = min(accumulate, n_batches - (b // accumulate) * accumulate)
                 self.scaler.scale(loss / group).backward()
-                running.add_(loss.detach().float(), alpha=self.share("_", len(idx)))
                 now = loss.detach().float()
+                running.add_(now, alpha=self.share("_", len(idx)))
                 bad = (first_bad[0] < 0) & ~torch.isfinite(now)
                 first_bad[0:1].masked_fill_(bad, b)
                 first_bad[1:2].masked_fill_(bad, self.step)
