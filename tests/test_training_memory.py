@@ -48,7 +48,7 @@ def saved_bytes(spec: specc.Spec, batch: int, sizes: dict[str, int] | None = Non
 
 
 def estimated(spec: specc.Spec, batch: int, sizes: dict[str, int] | None = None) -> int:
-    est = spec_memory(spec, amp=False)
+    est = spec_memory(spec, amp=False, device="cpu")  # the truth it is held to is the CPU's
     assert est is not None
     return evaluate(est.activations, symbol_sizes(spec, batch, sizes)) if not isinstance(est.activations, int) \
         else est.activations
@@ -338,7 +338,7 @@ def test_every_kind_keeps_what_its_rule_says() -> None:
         with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
             model(*c.tensors(env))
         truth = sum(seen.values())
-        est = spec_memory(spec, amp=False)
+        est = spec_memory(spec, amp=False, device="cpu")
         assert est is not None
         value = est.activations if isinstance(est.activations, int) else evaluate(est.activations, env)
         if not (truth * 0.8 <= value <= truth * 1.6 or value == truth):
@@ -377,3 +377,75 @@ def test_a_batch_past_the_samples_is_estimated_at_the_samples(tmp_path: Path, ca
     path.write_text(CNN.format(batch=4096).replace("num_samples: 100", "num_samples: 10"))
     code, _, err = run_cli(capsys, "train", str(path), "--run", str(tmp_path / "run"), "--max-steps", "1")
     assert code == 0, err
+
+
+# What cuDNN's LSTM, GRU and RNN saved for backward (autograd's saved tensors, parameters aside; the
+# input needing a gradient), float32, measured on an NVIDIA H200 with PyTorch 2.11 and cuDNN 9.19 by
+# `python bench/cuda_train.py --skip fill,memory,cli` (session 27): (kind, T, B, input, hidden, layers,
+# bidirectional, bytes).  Each size is varied on its own from the first row of each kind.
+CUDNN_SAVED = [
+    ("LSTM", 64, 32, 128, 256, 1, False, 13697280),
+    ("LSTM", 128, 32, 128, 256, 1, False, 27328768),
+    ("LSTM", 64, 64, 128, 256, 1, False, 27394304),
+    ("LSTM", 64, 32, 512, 256, 1, False, 16843008),
+    ("LSTM", 64, 32, 128, 512, 1, False, 26345728),
+    ("LSTM", 64, 32, 128, 256, 2, False, 26345728),
+    ("LSTM", 64, 32, 128, 256, 1, True, 26345728),
+    ("LSTM", 64, 32, 128, 256, 3, True, 76939520),
+    ("LSTM", 17, 5, 33, 70, 2, True, 593892),
+    ("GRU", 64, 32, 128, 256, 1, False, 15761664),
+    ("GRU", 128, 32, 128, 256, 1, False, 31490304),
+    ("GRU", 64, 64, 128, 256, 1, False, 31523072),
+    ("GRU", 64, 32, 512, 256, 1, False, 18907392),
+    ("GRU", 64, 32, 128, 512, 1, False, 30474496),
+    ("GRU", 64, 32, 128, 256, 2, False, 30474496),
+    ("GRU", 64, 32, 128, 256, 1, True, 30474496),
+    ("GRU", 64, 32, 128, 256, 3, True, 89325824),
+    ("GRU", 17, 5, 33, 70, 2, True, 683492),
+    ("RNN", 64, 32, 128, 256, 1, False, 5275904),
+    ("RNN", 128, 32, 128, 256, 1, False, 10518784),
+    ("RNN", 64, 64, 128, 256, 1, False, 10551552),
+    ("RNN", 64, 32, 512, 256, 1, False, 8421632),
+    ("RNN", 64, 32, 128, 512, 1, False, 9502976),
+    ("RNN", 64, 32, 128, 256, 2, False, 9502976),
+    ("RNN", 64, 32, 128, 256, 1, True, 9502976),
+    ("RNN", 64, 32, 128, 256, 3, True, 26411264),
+    ("RNN", 17, 5, 33, 70, 2, True, 207492),
+]
+
+
+@pytest.mark.parametrize(("kind", "t", "b", "i", "h", "layers", "bi", "truth"), CUDNN_SAVED,
+                         ids=[f"{r[0]}-T{r[1]}-B{r[2]}-I{r[3]}-H{r[4]}-L{r[5]}{'-bi' * r[6]}" for r in CUDNN_SAVED])
+def test_the_recurrent_rule_on_cuda_is_what_cudnn_saved(kind: str, t: int, b: int, i: int, h: int, layers: int,
+                                                          bi: bool, truth: int) -> None:
+    """On a GPU the recurrent rule is cuDNN's (its reserve space), within 3 % (cuDNN pads the reserve:
+    a few KB, most of the smallest case's difference); on the CPU it stays PyTorch's cells' and oneDNN's,
+    and where the device is not known, the larger of the two: never less than either."""
+    layer = f"{{type: {kind}, hidden_size: {h}, num_layers: {layers}, bidirectional: {str(bi).lower()}}}"
+    spec = specc.loads(f"specc: 1\ninputs: {{x: [B, T, {i}]}}\nlayers:\n  - {layer}\n", "rnn.yaml")
+    assert spec.ok, spec.diagnostics
+    env = {"B": b, "T": t}
+
+    def act(device: str) -> int:
+        est = spec_memory(spec, amp=False, device=device)
+        assert est is not None
+        return evaluate(est.activations, env)
+
+    cuda, cpu, unknown = act("cuda"), act("cpu"), act("any")
+    assert truth * 0.97 <= cuda <= truth * 1.01, f"cuDNN saved {truth:,}, the rule says {cuda:,}"
+    assert unknown == max(cuda, cpu)
+
+
+def test_a_cuda_step_leaves_room_for_the_libraries_workspaces(monkeypatch: pytest.MonkeyPatch) -> None:
+    """cuBLAS allocates its 32 MiB workspace at the first matrix product (33.6 MB seen on an H200 for a
+    0.1 MB MLP step): on a GPU the budget is 60 % of what is free less CUDA_WORKSPACES; on the CPU not."""
+    from specc.backends.train import memory
+
+    monkeypatch.delenv(memory.IGNORE_ENV, raising=False)
+    est = spec_memory(specc.loads(CNN.format(batch=64)))
+    assert est is not None and est.batch is not None
+    step = est.at({est.batch: 16})["total"]
+    free = int((step + memory.CUDA_WORKSPACES // 2) / memory.HEADROOM)  # fits the CPU's budget, not the GPU's
+    memory.check_fits(est, {}, 16, torch.device("cpu"), free=(free, "test"))  # fits: no MemoryRefused
+    with pytest.raises(memory.MemoryRefused, match="workspaces"):
+        memory.check_fits(est, {}, 16, torch.device("cuda"), free=(free, "test"))

@@ -15,9 +15,11 @@ trains (a frozen stem on raw inputs).
 
 The truth is PyTorch's own: ``tests/test_training_memory.py`` sums the distinct storages that
 ``torch.autograd.graph.saved_tensors_hooks`` sees in one forward of the built module and holds the
-estimate to it.  Where PyTorch's choice depends on the machine (oneDNN's recurrent workspace, the
-attention kernel, dropout's mask as a float on CPU and a bool on CUDA), the rule takes the CPU
-path, the larger one.
+estimate to it.  Where PyTorch's choice depends on the machine (the attention kernel, dropout's mask
+as a float on CPU and a bool on CUDA), the rule takes the CPU path, the larger one.  Recurrent layers
+differ both ways (oneDNN's LSTM workspace is three times cuDNN's reserve, cuDNN's RNN keeps twice the
+CPU cell's): their rule knows both, measured, and takes the device's, or the larger where the device
+is not known.
 """
 
 from __future__ import annotations
@@ -309,35 +311,52 @@ def _decoder_layer(x: TensorType, memory: TensorType, a: dict[str, Any], w: int)
     return add(_encoder_layer(x, a, w), cross)
 
 
-def _recurrent(kind: str, x: TensorType, a: dict[str, Any], w: int) -> DimLike:
-    """nn.LSTM/GRU/RNN on CPU.  Each layer keeps its input sequence; the dropout between layers its
+# Where a recurrent layer trains: "cpu" (PyTorch's cells and oneDNN), "cuda" (cuDNN), or "any" where
+# the device is not known yet (check, summary): the larger of the two, layer by layer.
+DEVICES = ("any", "cpu", "cuda")
+# What cuDNN keeps per step, sample, direction and layer (its reserve space), in hidden-sized values:
+# measured on an H200 (cuDNN 9.19, PyTorch 2.11) over sizes that vary T, B, input, hidden, layers and
+# directions one at a time (bench/cuda_train.py's rnn part; tests/test_training_memory.py pins them).
+CUDNN_PER_STEP = {"LSTM": 6, "GRU": 7, "RNN": 2}
+
+
+def _recurrent(kind: str, x: TensorType, a: dict[str, Any], w: int, device: str = "any") -> DimLike:
+    """nn.LSTM/GRU/RNN.  On the CPU each layer keeps its input sequence; the dropout between layers its
     mask and output.  An LSTM trains through oneDNN, whose workspace per step, sample and direction
     holds about 11 hidden-sized and 7 input-sized values (measured: 94 KB for an LSTM of 64 on 64
     features over 10 steps of 2 samples), beside two copies of the direction's output sequence.  A
     GRU, an RNN or an LSTM with proj_size runs PyTorch's own cell, which keeps per step the hidden
     state it reads and its gates: for a GRU the three gates and four hidden-sized tensors (r·h, z, n
     and 1 - z), for an RNN its output (the next step's input), for a projected LSTM the four gates,
-    three activations and the projected state."""
+    three activations and the projected state.  On a GPU cuDNN keeps the first layer's input and, for
+    every layer and direction, CUDNN_PER_STEP hidden-sized values per step: an RNN's twice the CPU's,
+    an LSTM's about a third of oneDNN's (a projected LSTM and the dropout between layers, not
+    measured there, are counted as on the CPU)."""
     bf = a.get("batch_first", True)
     b, t = _seq(x, bf)
-    n = mul(b, t)
     h = a["hidden_size"]
     dirs = 2 if a.get("bidirectional") else 1
-    total: DimLike = 0
+    layers = a.get("num_layers", 1)
+    dropout = layers > 1 and a.get("dropout", 0) > 0
+    cpu = 0  # values per step and sample
     inp = x.shape[-1]
-    for layer in range(a.get("num_layers", 1)):
+    for layer in range(layers):
         size = inp if layer == 0 else dirs * h
-        total = add(total, mul(n, size))
+        cpu += size
         if kind == "LSTM" and a.get("proj_size"):  # no oneDNN: the gates, three activations, the projection
-            per_dir = mul(n, 7 * h + a["proj_size"])
+            cpu += dirs * (7 * h + a["proj_size"])
         elif kind == "LSTM":
-            per_dir = add(mul(n, 11 * h + 7 * size), mul(n, 2 * h))
+            cpu += dirs * (11 * h + 7 * size + 2 * h)
         else:
-            per_dir = mul(n, (7 if kind == "GRU" else 1) * h)
-        total = add(total, mul(per_dir, dirs))
-        if layer and a.get("dropout", 0) > 0:
-            total = add(total, mul(n, dirs * h))  # the dropout's mask (its output is the next layer's input)
-    return _b(total, w)
+            cpu += dirs * (7 if kind == "GRU" else 1) * h
+        if layer and dropout:
+            cpu += dirs * h  # the dropout's mask (its output is the next layer's input)
+    if kind == "LSTM" and a.get("proj_size"):
+        cuda = cpu
+    else:
+        cuda = inp + layers * dirs * CUDNN_PER_STEP[kind] * h + (dirs * h * (layers - 1) if dropout else 0)
+    per_step = {"cpu": cpu, "cuda": cuda}.get(device, max(cpu, cuda))
+    return _b(mul(mul(b, t), per_step), w)
 
 
 def _conv_lstm(x: TensorType, a: dict[str, Any], w: int) -> DimLike:
@@ -373,18 +392,20 @@ def _folded(t: TensorType) -> TensorType:
     return TensorType((mul(t.shape[0], t.shape[1]), *t.shape[2:]), t.dtype) if t.rank >= 2 else t
 
 
-def saves(n: Node, ins: list[TensorType], outs: list[TensorType], w: int, trains: bool = True) -> Saved:
+def saves(n: Node, ins: list[TensorType], outs: list[TensorType], w: int, trains: bool = True,
+          device: str = "any") -> Saved:
     """What layer ``n`` keeps for backward (``w``: bytes per element of what it computes; ``trains``:
-    whether its weights train)."""
+    whether its weights train; ``device``: one of DEVICES)."""
     layer, a = resolved(n)
     if layer is not n.kind:
         ins, outs = [_folded(t) for t in ins], [_folded(t) for t in outs]
-    return kind_saves(layer, a, ins, outs, w, trains)
+    return kind_saves(layer, a, ins, outs, w, trains, device)
 
 
 def kind_saves(layer: LayerKind, a: dict[str, Any], ins: list[TensorType], outs: list[TensorType],
-               w: int, trains: bool = True) -> Saved:
-    """What a layer of kind ``layer`` with attributes ``a`` keeps for backward."""
+               w: int, trains: bool = True, device: str = "any") -> Saved:
+    """What a layer of kind ``layer`` with attributes ``a`` keeps for backward, trained on ``device``
+    (one of DEVICES)."""
     kind = layer.type_name
     x = ins[0] if ins else outs[0]
     out = outs[0]
@@ -474,7 +495,7 @@ def kind_saves(layer: LayerKind, a: dict[str, Any], ins: list[TensorType], outs:
     if kind == "Triangle":  # an index of the flattened matrix: the int64 positions, not the values
         return Saved(extra=_b(out.shape[-1], 8))
     if kind in GATES:
-        return Saved(extra=_recurrent(kind, x, a, w))
+        return Saved(extra=_recurrent(kind, x, a, w, device))
     if kind == "ConvLSTM2d":
         return Saved(extra=_conv_lstm(x, a, w))
     if kind == "MultiheadAttention":
@@ -524,11 +545,11 @@ AUTOCAST_HALF = WEIGHTED_KEEP_INPUT | {"SeparableConv1d", "SeparableConv2d", "Ma
 AUTOCAST_FLOAT = {"Softmax", "LogSoftmax", "LayerNorm", "GroupNorm", "RMSNorm", "Normalize", "Exp", "Softplus"}
 
 
-def activation_bytes(graph: Graph, trains: Callable[[Node], bool] | None = None, amp: bool = False
-                     ) -> tuple[DimLike, list[tuple[str, DimLike]]]:
+def activation_bytes(graph: Graph, trains: Callable[[Node], bool] | None = None, amp: bool = False,
+                     device: str = "any") -> tuple[DimLike, list[tuple[str, DimLike]]]:
     """Bytes autograd keeps through one forward of ``graph`` in training mode, and each top-level
     node's share (a group's: its layers'); ``trains(node)``: whether a leaf has weights that train
-    (default: its parameters, unless trainable: false)."""
+    (default: its parameters, unless trainable: false); ``device``: one of DEVICES."""
     trains = trains or (lambda n: bool(n.trainable and n.result is not None and n.result.params))
     values: dict[Any, _Value] = {}
     sizes: dict[Any, DimLike] = {}  # storage -> bytes
@@ -575,7 +596,7 @@ def activation_bytes(graph: Graph, trains: Callable[[Node], bool] | None = None,
             env[n.name] = keys
             if not grad:
                 continue
-            rule = saves(n, [v.t for v in ins], outs, width, own)
+            rule = saves(n, [v.t for v in ins], outs, width, own, device)
             for i in rule.inputs:
                 if i < len(ins):
                     v = ins[i]
@@ -687,10 +708,12 @@ def _factored(graph: Graph, trains: Callable[[Node], bool]) -> int:
 
 
 def training_memory(graph: Graph, optimizer: Any, *, trainable: int | None = None, total_params: int | None = None,
-                    trains: Callable[[Node], bool] | None = None, amp: bool = False) -> TrainingMemory:
+                    trains: Callable[[Node], bool] | None = None, amp: bool = False,
+                    device: str = "any") -> TrainingMemory:
     """The memory of one training step of ``graph`` under ``optimizer`` (a validated optimizer
     section, or None).  ``trainable``/``total_params`` override the graph's own counts (LoRA adds
-    adapters and freezes the rest); ``trains`` says which leaves' weights train."""
+    adapters and freezes the rest); ``trains`` says which leaves' weights train; ``device``: where it
+    trains, one of DEVICES."""
     params, train_count, _, buffers = graph.totals()
     if total_params is not None:
         params = total_params
@@ -700,7 +723,7 @@ def training_memory(graph: Graph, optimizer: Any, *, trainable: int | None = Non
     state = int(optimizer_copies(optimizer) * train_count * 4)
     if optimizer is not None and optimizer.type == "Adafactor":
         state = _factored(graph, trains) * 4
-    acts, rows = activation_bytes(graph, trains, amp)
+    acts, rows = activation_bytes(graph, trains, amp, device)
     if amp:  # autocast keeps the float16 copy of each weight it casts
         acts = add(acts, train_count * 2)
     return TrainingMemory(params=(params + buffers) * 4, grads=train_count * 4, optimizer=state, activations=acts,
@@ -708,10 +731,12 @@ def training_memory(graph: Graph, optimizer: Any, *, trainable: int | None = Non
                           precision="float16 mixed" if amp else "float32", rows=rows)
 
 
-def spec_memory(spec: Spec, amp: bool | None = None) -> TrainingMemory | None:
+def spec_memory(spec: Spec, amp: bool | None = None, device: str | None = None) -> TrainingMemory | None:
     """The training memory of a checked spec under its optimizer (LoRA: only the adapters and the
     layers marked trainable: true train).  ``amp``: mixed precision (default: the train section's
-    mixed_precision, unless it trains on the CPU, where the loop runs float32)."""
+    mixed_precision, unless it trains on the CPU, where the loop runs float32).  ``device``: "cpu" or
+    "cuda" where the step runs (default: the train section's device; "auto" or none: "any", the larger
+    of the two kernels' needs)."""
     if not spec.ok or spec.graph is None or spec.document is None:
         return None
     from .lora import plan
@@ -719,13 +744,15 @@ def spec_memory(spec: Spec, amp: bool | None = None) -> TrainingMemory | None:
     doc = spec.document
     if amp is None:
         amp = bool(doc.train is not None and doc.train.mixed_precision and doc.train.device != "cpu")
+    if device is None:
+        device = doc.train.device if doc.train is not None and doc.train.device in ("cpu", "cuda") else "any"
     lora = plan(spec)[0]
     if lora is None:
-        return training_memory(spec.graph, doc.optimizer, amp=amp)
+        return training_memory(spec.graph, doc.optimizer, amp=amp, device=device)
     adapted = {id(t.node) for t in lora.targets} | {id(n) for n in lora.full}
     total = spec.graph.totals()[0] + lora.params
     return training_memory(spec.graph, doc.optimizer, trainable=lora.trainable, total_params=total,
-                           trains=lambda n: id(n) in adapted, amp=amp)
+                           trains=lambda n: id(n) in adapted, amp=amp, device=device)
 
 
 def step_sizes(spec: Spec, batch: int) -> dict[str, int]:

@@ -69,7 +69,7 @@ def run_training(req: TrainRequest) -> Result:
     if opts.memory is None and spec.graph is not None:
         from ...graph.memory import spec_memory
 
-        opts.memory = (lambda amp: spec_memory(spec, amp), dict(spec.graph.inputs))
+        opts.memory = (lambda amp, device: spec_memory(spec, amp, device), dict(spec.graph.inputs))
     opts.schedule_notes = lambda steps, epochs: [f"{d.message}; {d.hint} ({d.code})"
                                                  for d in schedule_warnings(spec, steps, epochs)]
     return fit(generated_module(spec), cfg, opts)

@@ -98,10 +98,10 @@ class Options:
     # what the lr schedule does over the run's epochs of this many steps (check's T019, T020 where it
     # could not count the steps), for the report's notes
     schedule_notes: Callable[[int, int], list[str]] | None = None
-    # the step's memory estimate under mixed precision or not, and the model's inputs (their
-    # symbols are sized from the data): checked against the device's free memory before the model
-    # is built (T080); None, or ignore_memory, skips it
-    memory: tuple[Callable[[bool], Any], dict[str, Any]] | None = None
+    # the step's memory estimate under mixed precision or not on a device type ("cpu", "cuda"), and the
+    # model's inputs (their symbols are sized from the data): checked against the device's free memory
+    # before the model is built (T080); None, or ignore_memory, skips it
+    memory: tuple[Callable[[bool, str], Any], dict[str, Any]] | None = None
     ignore_memory: bool = False
 
 
@@ -256,7 +256,7 @@ class Trainer:
         from .memory import check_fits, estimate_sizes
 
         estimate, inputs = self.opts.memory
-        est = estimate(self.amp)
+        est = estimate(self.amp, self.device.type if self.device.type in ("cpu", "cuda") else "any")
         if est is None:
             return
         shapes = {k: tuple(v.shape) for k, v in self.train_data.inputs.items()}
