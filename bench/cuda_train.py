@@ -5,9 +5,9 @@ Memory: for each spec, at a batch of --batch, (1) the bytes autograd saves for b
 forward, float32 and under CUDA autocast (float16), beside specc's static estimate
 (``specc.graph.memory``) of the same; (2) the peak ``torch.cuda.max_memory_allocated`` of a whole
 step (forward, a mean-square loss on the outputs, backward, the spec's optimizer's first step, which
-allocates its state) beside the estimate's total, the number ``specc train`` holds against the free
-memory with a headroom of 0.6 (specc/backends/train/memory.py).  A peak over the estimate / 0.6
-would let a step specc accepts fail for lack of memory.
+allocates its state) beside the estimate's total for that device, the number ``specc train`` holds
+against the free memory with a headroom of 0.6 less CUDA_WORKSPACES (specc/backends/train/memory.py).
+A peak over that would let a step specc accepts fail for lack of memory.
 
 Runs: each command of RUNS in a fresh process with its exit code, wall time and the last lines it
 printed; a checkpoint trained on the GPU is then evaluated and predicted from with CUDA hidden.
@@ -33,7 +33,7 @@ import torch  # noqa: E402
 
 import specc  # noqa: E402
 from specc.backends.torch_build import build_module, example_inputs, generated_module, symbol_sizes  # noqa: E402
-from specc.backends.train.memory import HEADROOM  # noqa: E402
+from specc.backends.train.memory import CUDA_WORKSPACES, HEADROOM  # noqa: E402
 from specc.graph.memory import spec_memory  # noqa: E402
 from specc.shapes.dims import evaluate  # noqa: E402
 
@@ -118,7 +118,7 @@ def memory(batch: int, device: torch.device, only: str) -> list[dict]:
             spec.require_ok()
             env = symbol_sizes(spec, batch)
             for amp in (False, True):
-                est = spec_memory(spec, amp=amp)
+                est = spec_memory(spec, amp=amp, device=device.type)
                 assert est is not None
                 act = est.activations if isinstance(est.activations, int) else evaluate(est.activations, env)
                 total = est.at(env)["total"]
@@ -134,10 +134,11 @@ def memory(batch: int, device: torch.device, only: str) -> list[dict]:
         for key in ("fp32", "amp"):
             m = row[key]
             over = m["peak_step"] / max(m["estimate_total"], 1)
+            room = m["peak_step"] / (m["estimate_total"] + CUDA_WORKSPACES)
             print(f"{path:42s} {key:4s} saved {m['saved'] / 1e6:9.1f} MB est {m['estimate_saved'] / 1e6:9.1f} "
                   f"({m['estimate_saved'] / max(m['saved'], 1):5.2f}x)   step peak {m['peak_step'] / 1e6:9.1f} MB "
                   f"est total {m['estimate_total'] / 1e6:9.1f} (peak/est {over:5.2f}, "
-                  f"limit {1 / HEADROOM:.2f})", flush=True)
+                  f"limit {1 / HEADROOM:.2f}; with the workspaces {room:4.2f})", flush=True)
     return rows
 
 

@@ -32,7 +32,8 @@ HEADROOM = 0.6
 NOTE_SHARE = 0.3
 IGNORE_ENV = "SPECC_IGNORE_MEMORY"
 # What a CUDA step allocates beside the model's tensors whatever its size: cuBLAS's workspace (32 MiB,
-# the first matrix product's 33.6 MB on an H200), cuDNN's dropout state for a recurrent layer (6 MB).
+# the first matrix product's 33.6 MB on an H200), cuDNN's dropout state for a recurrent layer with
+# dropout between its layers (6.3 MB there).
 CUDA_WORKSPACES = 64 << 20
 
 
