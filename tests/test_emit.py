@@ -437,3 +437,23 @@ def test_golden_module(path: Path) -> None:
     assert source == expected.read_text(), (
         f"the generated module for {path.name} changed; if that is intended, regenerate with "
         f"SPECC_UPDATE_GOLDEN=1 pytest tests/{Path(__file__).name}")
+
+
+def test_a_generated_file_carries_only_the_support_its_layers_reach() -> None:
+    """A support module defines 1-, 2- and 3-D variants and their base; a file keeps the variants its
+    layers construct, the base they derive from and the function they call, and drops the rest."""
+    def source(layers: str, dims: str) -> str:
+        spec = specc.loads(f"specc: 1\ninputs: {{x: [B, 3, {dims}]}}\nlayers:\n{layers}", "std.yaml")
+        assert spec.ok, spec.diagnostics
+        return compile_source(spec)
+
+    conv2d = "  - {type: Conv2d, out_channels: 8, kernel_size: 3, weight_standardization: true}\n"
+    only_2d = source(conv2d, "16, 16")
+    assert "class StdConv2d(" in only_2d and "class _StdConv" in only_2d and "def standardize_weight(" in only_2d
+    assert "class StdConv1d(" not in only_2d and "class StdConv3d(" not in only_2d
+    assert "ScaledStdConv" not in only_2d
+    build_module(specc.loads(f"specc: 1\ninputs: {{x: [B, 3, 16, 16]}}\nlayers:\n{conv2d}", "std.yaml"))
+    conv1d = "  - {type: Conv1d, out_channels: 8, kernel_size: 3, weight_standardization: true}\n"
+    both = source(conv1d + "  - {type: Unsqueeze, dim: -1}\n"
+                  "  - {type: Conv2d, out_channels: 4, kernel_size: 1, weight_standardization: true}\n", "16")
+    assert "class StdConv1d(" in both and "class StdConv2d(" in both and "class StdConv3d(" not in both

@@ -27,12 +27,6 @@ def rnn_last(out: torch.Tensor, batch_first: bool = True) -> torch.Tensor:
     return torch.cat([out[:, -1, :half], out[:, 0, half:]], dim=-1)
 
 
-def rnn_final(h_n: torch.Tensor) -> torch.Tensor:
-    """Top layer's final hidden state of a bidirectional RNN, both directions side by
-    side."""
-    return torch.cat([h_n[-2], h_n[-1]], dim=-1)
-
-
 class TwoHeads(nn.Module):
     """TwoHeads, generated from tests/golden/compile/two_heads.yaml.
 

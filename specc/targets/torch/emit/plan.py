@@ -16,6 +16,7 @@ from ....graph.ir import Graph
 from ....graph.lora import Plan, plan
 from ....shapes.tensor import TensorType
 from ....version import __version__
+from .. import support as support_texts
 from . import imports
 from .classes import ClassPlan, Member, frozen_norms, has_norm_stats
 from .errors import EmitError
@@ -60,6 +61,7 @@ def plan_module(spec: Spec) -> ModuleRecord:
         model=model,
         builders=builders(d, g, support, param_groups(spec)[0]),
     )
+    record.support = support_texts.prune(record.support, _own_code(record))
     record.imports = imports.import_groups(needed_names(record))
     return record
 
@@ -90,15 +92,21 @@ def _model_class(spec: Spec, g: Graph, model: str, cp: ClassPlan, members: list[
                        init_weights=init_weights_body(g))
 
 
-def needed_names(m: ModuleRecord) -> set[str]:
-    """The provided names the module's code reads: the code in its records and the
-    templates' own text for what is printed."""
-    code = [*m.support, *m.builders.scheduler_setup]
+def _own_code(m: ModuleRecord) -> list[str]:
+    """The code of the module's records, the support texts aside."""
+    code = [*m.builders.scheduler_setup]
     code += [x for x in (m.builders.loss, m.builders.optimizer, m.builders.scheduler) if x]
     code.append("\n".join(m.builders.param_groups))
     for c in m.classes:
         code += [a.constructor for a in c.attributes] + [s.expr for s in c.steps] + c.after_init + c.frozen_norms
         code += c.init_weights
+    return code
+
+
+def needed_names(m: ModuleRecord) -> set[str]:
+    """The provided names the module's code reads: the code in its records and the
+    templates' own text for what is printed."""
+    code = [*m.support, *_own_code(m)]
     names = set(imports.SKELETON)
     for piece in m.training_support:
         names |= imports.TRAINING_SUPPORT[piece]

@@ -46,3 +46,54 @@ def defined_names() -> frozenset[str]:
 
 
 _TOP_DEF = re.compile(r"^(?:def|class) (\w+)", re.M)
+
+
+_WORD = re.compile(r"[A-Za-z_]\w*")
+
+
+def prune(texts: list[str], code: list[str]) -> list[str]:
+    """``texts`` without the top-level classes and functions that nothing in the generated file
+    reaches from ``code`` (the file's own classes and builders): a module that defines a 1-, 2- and
+    3-D variant keeps the one its layers use, and the bases and helpers that one names.  What a
+    statement names is every word in its text (strings and comments too), so a doubt keeps it;
+    statements that define nothing (imports, calls) are always kept."""
+    import ast
+
+    pieces: list[list[tuple[set[str], set[str], str]]] = []  # per text: (defines, names, source)
+    for t in texts:
+        lines = t.split("\n")
+        stmts = ast.parse(t).body
+        out, start = [], 0
+        for s in stmts:
+            end = s.end_lineno or s.lineno
+            src = "\n".join(lines[start:end])
+            start = end
+            if isinstance(s, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                defines = {s.name}
+            elif isinstance(s, (ast.Assign, ast.AnnAssign)):
+                targets = s.targets if isinstance(s, ast.Assign) else [s.target]
+                defines = {n.id for tg in targets for n in ast.walk(tg) if isinstance(n, ast.Name)}
+            else:
+                defines = set()
+            out.append((defines, set(_WORD.findall(src)), src))
+        tail = "\n".join(lines[start:])
+        out.append((set(), set(), tail))
+        pieces.append(out)
+    reached = {w for c in code for w in _WORD.findall(c)}
+    kept: set[int] = set()
+    flat = [p for text_pieces in pieces for p in text_pieces]
+    changed = True
+    while changed:
+        changed = False
+        for i, (defines, names, _) in enumerate(flat):
+            if i not in kept and (not defines or defines & reached):
+                kept.add(i)
+                reached |= names
+                changed = True
+    result, i = [], 0
+    for text_pieces in pieces:
+        src = "\n".join(p[2] for j, p in enumerate(text_pieces) if i + j in kept)
+        i += len(text_pieces)
+        if src.strip():
+            result.append("\n" + re.sub(r"\n{4,}", "\n\n\n", src).strip("\n") + "\n")
+    return result
