@@ -1263,6 +1263,18 @@ _TABLE: list[Code | LintCode] = [
          "  - {type: MaskedFill, from: [scores, hide], value: -.inf}\n  - {type: Softmax, dim: -1}",
          "Use diagonal: 1 (each query sees itself and the keys before it), or fill with a finite value such as "
          "-1e4, whose row then averages its values evenly."),
+    Code("V161", "window-past-the-keys", "A Softmax reads scores filled with -inf where a CausalMask with a window "
+         "reads scores with window or more queries past the keys (T >= S + window at some size).",
+         "Query i keeps the keys i - window + 1 .. i; past the last key plus window - 1 that range holds no key at "
+         "all, so the row is all -inf, exp gives 0 everywhere and the Softmax divides 0 by 0. A cross-attention's "
+         "queries and keys have lengths of their own, so some input sizes reach it; the nan then spreads through "
+         "the weighted sum to every position.",
+         "inputs: {q: [B, T, 16], k: [B, S, 16]}\nlayers:\n  - {type: Transpose, from: k, dim0: 1, dim1: 2, name: kt}\n"
+         "  - {type: MatMul, from: [q, kt], name: scores}\n"
+         "  - {type: CausalMask, from: scores, window: 4, name: hide}\n"
+         "  - {type: MaskedFill, from: [scores, hide], value: -.inf}\n  - {type: Softmax, dim: -1}",
+         "Give the mask a self-attention's scores (as many queries as keys), drop window:, or fill with a finite "
+         "value such as -1e4, whose empty rows then average their values evenly."),
     Code("V105", "constant-operand", "A Compare, Add, Mul, Sub or Div has nothing to combine its input with (no "
          "value: and one input), two things (a value: and a second input), a constant its integer input cannot "
          "hold, or a division by value 0.",

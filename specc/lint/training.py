@@ -14,7 +14,7 @@ from ..diagnostics import Diagnostic, Location
 from ..graph import groups, lora
 from ..layers.catalogue import FAMILY_OF
 from ..shapes.dims import evaluate, product
-from ..shapes.rules import made_sizes, size_rules
+from ..shapes.rules import made_sizes, nearest_fit, size_rules
 from ..shapes.tensor import TensorType
 from ..validate.document import DATASET_SHAPES
 from ..validate.run_size import BUNDLED_CLASS_RUNS, SHUFFLE_FIX, unshuffled_sorted, validation_count
@@ -49,6 +49,7 @@ def check_training(spec: Spec) -> list[Diagnostic]:
     diags += _post_ln_without_warmup(spec, ctx.view.leaves if ctx is not None else [])
     diags += _fill_under_autocast(spec, ctx.view.leaves if ctx is not None else [])
     diags += _rows_with_no_key(ctx.view.leaves if ctx is not None else [])
+    diags += _window_past_the_keys(ctx.view.leaves if ctx is not None else [], ctx.graph if ctx is not None else None)
     loss = ctx.loss_section if ctx is not None else None
     if ctx is None or loss is None:
         return diags
@@ -405,6 +406,82 @@ def _rows_with_no_key(leaves: list[Leaf]) -> list[Diagnostic]:
             "its row of scores is all -inf and the Softmax gives nan there (0 / 0), which the next layers spread",
             mask.node.loc, "set diagonal: 1, so each query sees its own key, or fill with a finite value: value: "
             "-1.0e4", layer=mask.node.path))
+    return out
+
+
+def _filled_mask(softmax: Leaf) -> tuple[Leaf, Leaf] | None:
+    """The MaskedFill of -inf a Softmax reads and the CausalMask that fill reads, or None."""
+    if softmax.type != "Softmax" or not isinstance(softmax.inputs[0], Leaf):
+        return None
+    fill = producer(softmax.inputs[0])
+    value = arg(fill, "value") if fill.type == "MaskedFill" else None
+    if not isinstance(value, float) or value != -math.inf or len(fill.inputs) < 2 or \
+            not isinstance(fill.inputs[1], Leaf):
+        return None
+    mask = producer(fill.inputs[1])
+    return (fill, mask) if mask.type == "CausalMask" else None
+
+
+def _more_queries(queries: Any, keys: Any, window: int, rules: list) -> dict[str, int] | None:
+    """Symbol sizes (all rules holding) at which there are window or more queries past the keys,
+    queries - keys >= window, or None where no size tried gives that.  Each symbol of the two
+    lengths is grown alone from the smallest sizes the rules allow: enough for lengths that are
+    sums, differences and floors of symbols (a cross-attention's T and S, a cache's P + T)."""
+    gap = queries - keys
+    if isinstance(gap, int):
+        return {} if gap >= window else None
+    names = sorted(gap.symbols())
+    base = dict.fromkeys(names, 1)
+    base.update(nearest_fit(rules, base))
+
+    def reaches(env: dict[str, int]) -> bool:
+        return all(r.holds(env) for r in rules) and evaluate(gap, env) >= window
+
+    for name in names:
+        low, high = base[name], base[name]
+        while high < 1 << 24 and not reaches({**base, name: high}):
+            low, high = high, 2 * high
+        if high >= 1 << 24:
+            continue
+        while high - low > 1:  # the smallest size that shows it, for the message
+            mid = (low + high) // 2
+            low, high = (low, mid) if reaches({**base, name: mid}) else (mid, high)
+        return {**base, name: high}
+    return None
+
+
+def _window_past_the_keys(leaves: list[Leaf], graph: Any) -> list[Diagnostic]:
+    """V161: a Softmax over scores filled with -inf by a CausalMask with a window, over scores with
+    window or more queries past the keys at some size. Query i keeps keys max(0, i - window + 1) ..
+    min(S - 1, i + diagonal - 1): with diagonal >= 1 (V177 takes the others) that is empty exactly
+    where i >= S + window - 1, so T >= S + window leaves the last queries no key and their rows
+    0 / 0 = nan, as V177's first row."""
+    out = []
+    rules = size_rules(graph) if graph is not None else []
+    for leaf in leaves:
+        found = _filled_mask(leaf)
+        if found is None:
+            continue
+        fill, mask = found
+        window, diagonal = arg(mask, "window"), arg(mask, "diagonal")
+        src = mask.inputs[0] if mask.inputs else None
+        scores = src.out if isinstance(src, Leaf) else graph.inputs.get(src) if graph is not None else None
+        if not isinstance(window, int) or not isinstance(diagonal, int) or diagonal <= 0 or scores is None:
+            continue
+        q, k = arg(mask, "q"), arg(mask, "k")
+        queries, keys = scores.shape[q], scores.shape[k]
+        env = _more_queries(queries, keys, window, rules)
+        if env is None:
+            continue
+        at = f"at {', '.join(f'{s} = {v}' for s, v in env.items())}, " if env else ""
+        t_len, s_len = evaluate(queries, env), evaluate(keys, env)
+        out.append(Diagnostic(
+            "V161", f"{fill.who()}: {mask.who()} (window: {window}) reads scores of {queries} queries and {keys} "
+            f"keys, and query i keeps only keys i - {window - 1} .. i: {at}the queries from position "
+            f"{s_len + window - 1} of 0 .. {t_len - 1} are past all {s_len} keys, so their rows are all -inf and "
+            "the Softmax gives nan there (0 / 0), which the next layers spread", mask.node.loc,
+            "give the mask scores with as many queries as keys (its window is a self-attention's, where T = S), "
+            "drop window:, or fill with a finite value: value: -1.0e4", layer=mask.node.path))
     return out
 
 
