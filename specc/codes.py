@@ -1126,6 +1126,7 @@ _TABLE: list[Code | LintCode] = [
     LintCode("L062", "normalize-across-steps"),
     LintCode("L063", "attention-scaled-twice"),
     LintCode("L064", "log-variance-bounded"),
+    LintCode("L065", "sequence-first-into-batch-first"),
     # -- weight_norm and spectral_norm on a layer's weight (helper d19) --------------------------
     Code("V051", "conflicting-weight-reparametrization", "Two settings rework the same weight of a layer: "
          "two of weight_norm, spectral_norm, weight_standardization and mask, or a reworked weight that LoRA "

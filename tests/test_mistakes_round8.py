@@ -1,0 +1,223 @@
+"""Mistakes people make, round 8 (helper a27): a sliding-window mask over more queries than keys, a divisor
+made by a product with an adjacency, train's warnings against check's, sequence-first inputs into batch-first
+layers, and a round of forum mistakes. Each mistake is checked at its line with its fix, its corrected spec
+is quiet, and the correct look-alikes stay quiet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import specc
+
+ROOT = Path(__file__).resolve().parents[1]
+H = "specc: 1\n"
+T = "optimizer: {type: Adam}\ntrain: {epochs: 1, batch_size: 8, data: {source: synthetic, num_samples: 32}}\n"
+
+
+def _check(text: str) -> specc.Spec:
+    return specc.loads(text, "m.yaml")
+
+
+def _codes(spec: specc.Spec, code: str) -> list[specc.Diagnostic]:
+    return [d for d in spec.diagnostics if d.code == code]
+
+
+# --- V161: a sliding-window causal mask over scores with more queries than keys -----------------------------
+
+WINDOW = (ROOT / "tests" / "corpus" / "bad" / "v161_window_mask_on_cross_attention_scores.yaml").read_text()
+
+
+def test_v161_the_rows_it_names_are_the_rows_pytorch_fills_with_nan() -> None:
+    torch = pytest.importorskip("torch")
+    from specc.targets.torch.support.relative_position import causal_mask
+
+    fixed = WINDOW.replace("[B, T, 16]", "[B, 10, 16]").replace("[B, S, 16]", "[B, 4, 16]")
+    (d,) = _check(fixed).errors
+    assert d.code == "V161" and "the queries from position 7 of 0 .. 9 are past all 4 keys" in d.message
+    hidden = torch.randn(10, 4).masked_fill(causal_mask(10, 4, torch.device("cpu"), window=4), float("-inf"))
+    rows = hidden.softmax(-1).isnan().all(-1)
+    assert rows[7:].all() and not rows[:7].any()  # what V161 says, from PyTorch
+
+
+def test_v161_symbolic_lengths_give_the_smallest_sizes_that_show_it() -> None:
+    (d,) = _check(WINDOW).errors
+    assert d.code == "V161" and (d.loc.line, d.loc.col) == (13, 5)
+    assert "at S = 1, T = 5, the queries from position 4 of 0 .. 4" in d.message
+
+
+@pytest.mark.parametrize("edit", [
+    ("[B, S, 16]", "[B, T, 16]"),  # self-attention: T = S, the window's own case
+    ("[B, T, 16]\n  memory: [B, S, 16]", "[B, 6, 16]\n  memory: [B, 4, 16]"),  # 6 < 4 + 4: every query keeps one
+    ("window: 4, ", ""),  # no window: key 0 is every query's
+    ("value: -.inf", "value: -1.0e4"),  # a finite fill: no nan
+])
+def test_v161_quiet_look_alikes(edit: tuple[str, str]) -> None:
+    spec = _check(WINDOW.replace(*edit))
+    assert spec.ok and not _codes(spec, "V161"), [d.message for d in spec.diagnostics]
+
+
+def test_v161_quiet_on_a_cache_of_past_keys() -> None:
+    """Keys = past + new (S = P + T) are never fewer than the queries."""
+    text = WINDOW.replace("memory: [B, S, 16]", "past: [B, P, 16]").replace(
+        "  - {type: Linear, from: x", "  - {type: Concat, from: [past, x], dim: 1, name: keys}\n"
+        "  - {type: Linear, from: x").replace("from: memory", "from: keys").replace("[softmax_1, memory]",
+                                                                                   "[softmax_1, keys]")
+    spec = _check(text)
+    assert spec.ok and not spec.diagnostics, [d.message for d in spec.diagnostics]
+
+
+def test_v177_keeps_the_diagonal_case() -> None:
+    spec = _check(WINDOW.replace("window: 4,", "window: 4, diagonal: 0,").replace("[B, S, 16]", "[B, T, 16]"))
+    assert [d.code for d in spec.errors] == ["V177"]
+
+
+# --- L019: a divisor made by a product with a 0/1 adjacency -------------------------------------------------
+
+SAGE = H + """inputs:
+  x: [B, N, 16]
+  adj: {shape: [B, N, N], dtype: bool}
+layers:
+  - {type: Cast, from: adj, dtype: float32, name: a}
+  - {type: Reduce, from: a, op: sum, dim: -1, keepdim: true, name: deg1}
+  - {type: Add, from: deg1, value: 1.0, name: deg}
+  - {type: MatMul, from: [a, x], name: agg}
+  - {type: Div, from: [deg, agg], name: mean}
+  - {type: Linear, out_features: 8}
+"""
+
+
+def test_l019_graphsage_mean_with_its_operands_swapped() -> None:
+    (d,) = _check(SAGE).diagnostics
+    assert d.code == "L019" and d.loc.line == 10 and "MatMul 'agg'" in d.message
+    assert "row of a node with no edge" in d.message and "adjacency Cast 'a'" in d.message
+    assert d.hint.startswith("divide by the degree")
+    assert not _check(SAGE.replace("[deg, agg]", "[agg, deg]")).diagnostics  # (A @ x) / (deg + 1)
+
+
+def test_l019_the_isolated_node_divides_by_zero_in_pytorch() -> None:
+    torch = pytest.importorskip("torch")
+    a = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])  # node 2 has no edge
+    quotient = (a.sum(-1, keepdim=True) + 1) / (a @ torch.randn(3, 4))
+    assert quotient[2].isinf().all() and quotient[:2].isfinite().all()
+
+
+@pytest.mark.parametrize("edit", [
+    # a one-hot (T, V) matrix has a 1 in every row: its product is never a zero row
+    ("adj: {shape: [B, N, N], dtype: bool}", "adj: {shape: [B, N, 12], dtype: bool}"),
+    # float weights, not 0/1: nothing says a row is 0
+    ("  - {type: Cast, from: adj, dtype: float32, name: a}\n", "  - {type: Softmax, from: x2, dim: -1, name: a}\n"),
+])
+def test_l019_quiet_on_products_that_are_not_an_adjacencys(edit: tuple[str, str]) -> None:
+    text = SAGE.replace(*edit).replace("from: [a, x]", "from: [a, x12]" if "12]" in edit[1] else "from: [a, x]")
+    text = text.replace("  x: [B, N, 16]\n", "  x: [B, N, 16]\n  x12: [B, 12, 16]\n  x2: [B, N, N]\n")
+    text = text.replace("dtype: bool}\n", "dtype: bool}\n", 1)
+    spec = _check(text.replace("  - {type: Reduce, from: a, op: sum, dim: -1, keepdim: true, name: deg1}\n"
+                               "  - {type: Add, from: deg1, value: 1.0, name: deg}\n", "")
+                  .replace("from: [deg, agg]", "from: [x, agg]"))
+    assert not _codes(spec, "L019"), [d.message for d in spec.diagnostics]
+
+
+def test_l019_a_std_without_eps_as_a_divisor() -> None:
+    text = H + """inputs: {x: [B, T, 8]}
+layers:
+  - {type: Reduce, from: x, op: std, dim: 1, keepdim: true, name: sd}
+  - {type: Div, from: [x, sd]}
+  - {type: Linear, out_features: 1}
+"""
+    (d,) = _check(text).diagnostics
+    assert d.code == "L019" and "exactly 0 for a constant series" in d.message
+    assert d.hint.startswith("set eps: 1.0e-5 on 'sd'")
+    assert not _check(text.replace("keepdim: true,", "keepdim: true, eps: 1.0e-5,")).diagnostics
+
+
+# --- train warns of what check warns, once both have read the data -----------------------------------------
+
+MHA = H + """inputs:
+  x: [B, T, 16]
+  pad: [B, T]
+layers:
+  - {type: TransformerEncoderLayer, nhead: 4, dim_feedforward: 32, masks: [key_padding], from: [x, pad]}
+  - {type: Mean, dim: 1}
+  - {type: Linear, out_features: 2}
+loss: {type: CrossEntropyLoss}
+optimizer: {type: Adam}
+train: {epochs: 1, batch_size: 8, data: {source: d.npz, x_key: {x: x, pad: pad}}}
+"""
+
+
+def _masks(tmp_path: Path, additive: bool) -> Path:
+    rng = np.random.default_rng(0)
+    pad = np.arange(6)[None, :] >= rng.integers(1, 7, 40)[:, None]
+    mask = np.where(pad, -np.inf, 0.0) if additive else pad.astype(np.float32)
+    np.savez(tmp_path / "d.npz", x=rng.normal(size=(40, 6, 16)).astype(np.float32), pad=mask.astype(np.float32),
+             y=rng.integers(0, 2, 40))
+    (tmp_path / "s.yaml").write_text(MHA)
+    return tmp_path / "s.yaml"
+
+
+@pytest.mark.parametrize("additive", [True, False])
+def test_train_prints_l040_exactly_where_check_with_data_does(tmp_path: Path, additive: bool,
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """Before, train printed L040 from the spec alone, then read a 0/-inf mask check had accepted."""
+    from specc.backends.train import api
+    from specc.backends.train.loop import TrainError
+    from specc.cli import main
+
+    path = _masks(tmp_path, additive)
+    with_data = [d.code for d in specc.load(path).diagnostics]
+    assert with_data == ([] if additive else ["L040"])
+
+    def stop(request: object) -> None:
+        raise TrainError("stopped before training: the test reads what was printed")
+
+    monkeypatch.setattr(api, "run_training", stop)
+    assert main(["train", str(path), "--run", str(tmp_path / "run")]) != 0
+    printed = capsys.readouterr().err
+    assert ("warning[L040]" in printed) == ("L040" in with_data), printed
+
+
+# --- L065: a sequence-first input read by a batch-first layer ------------------------------------------------
+
+SEQ_FIRST = H + """inputs:
+  ids: {shape: [T, B], dtype: int64}
+layers:
+  - {type: Embedding, num_embeddings: 1000, embedding_dim: 32}
+  - {type: PositionalEncoding, kind: learned, max_len: 64}
+  - {type: MultiheadAttention, num_heads: 4}
+  - {type: Linear, out_features: 1000}
+"""
+
+
+def test_l065_sequence_first_ids_into_batch_first_attention() -> None:
+    (d,) = _check(SEQ_FIRST).diagnostics
+    assert d.code == "L065" and (d.loc.line, d.loc.col) == (3, 8)  # the input's declaration
+    assert "MultiheadAttention 'multihead_attention_1' (batch_first: true) reads (T, B, 32)" in d.message
+    assert "attends across the batch" in d.message
+    assert d.hint.startswith("declare ids: [B, T]")
+    assert not _check(SEQ_FIRST.replace("[T, B]", "[B, T]")).diagnostics  # the fix
+
+
+def test_l065_mixing_the_batch_is_what_pytorch_does() -> None:
+    """A batch-first layer fed (T, B, F): sample 0's output at step 0 depends on the other samples."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    gru = torch.nn.GRU(4, 4, batch_first=True)
+    seq_first = torch.randn(5, 3, 4)  # (T, B, F)
+    moved = seq_first.clone()
+    moved[0, 1] += 1.0  # sample 1 at step 0
+    assert not torch.allclose(gru(seq_first)[0][0, 2], gru(moved)[0][0, 2])  # sample 2 sees it
+
+
+@pytest.mark.parametrize("text", [
+    H + "inputs: {x: [T, B, 8]}\nlayers:\n  - {type: LSTM, hidden_size: 16, batch_first: false}\n",
+    H + "inputs: {x: [T, B, 8]}\nlayers:\n  - {type: Transpose, dim0: 0, dim1: 1}\n  - {type: GRU, hidden_size: 16}\n",
+    H + "inputs: {x: [B, N, 8]}\nlayers:\n  - {type: MultiheadAttention, num_heads: 2}\n",  # points of a cloud
+    H + "inputs: {x: [T, B, 8]}\nlayers:\n  - {type: Linear, out_features: 4}\n",  # no layer mixes steps
+])
+def test_l065_quiet_look_alikes(text: str) -> None:
+    spec = _check(text)
+    assert spec.ok and not _codes(spec, "L065"), [d.message for d in spec.diagnostics]
