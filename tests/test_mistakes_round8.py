@@ -74,6 +74,37 @@ def test_v177_keeps_the_diagonal_case() -> None:
     assert [d.code for d in spec.errors] == ["V177"]
 
 
+CROSS = H + """inputs:
+  x: [B, T, 16]
+  mem: [B, S, 16]
+layers:
+  - {type: Transpose, from: mem, dim0: 1, dim1: 2, name: mt}
+  - {type: MatMul, from: [x, mt], name: pairs}
+  - {type: CausalMask, from: pairs, window: 8, name: hide}
+  - {type: MultiheadAttention, from: [x, mem, hide], masks: [attn], num_heads: 2}
+"""
+
+
+def test_v161_and_v177_on_an_attention_layers_own_mask() -> None:
+    """The mask given to MultiheadAttention as its bool attn mask empties the same rows: PyTorch's
+    attention gives nan in them as the Softmax does."""
+    torch = pytest.importorskip("torch")
+    (d,) = _check(CROSS).errors
+    assert d.code == "V161" and d.loc.line == 8 and "at S = 1, T = 9, the queries from position 8" in d.message
+    mha = torch.nn.MultiheadAttention(16, 2, batch_first=True)
+    ones = torch.ones(9, 1, dtype=torch.bool)
+    out = mha(torch.randn(2, 9, 16), *[torch.randn(2, 1, 16)] * 2, attn_mask=ones.triu(1) | ones.tril(-8))[0]
+    assert out[:, 8].isnan().all() and not out[:, :8].isnan().any()
+    own = CROSS.replace("from: pairs, window: 8,", "from: x, dims: [1, 1], diagonal: 0,").replace(
+        "from: [x, mem, hide]", "from: [x, hide]")
+    (d,) = _check(own).errors
+    assert d.code == "V177" and "give MultiheadAttention 'multihead_attention_1' causal: true" in d.hint
+    fixed = own.replace("  - {type: CausalMask, from: x, dims: [1, 1], diagonal: 0, name: hide}\n", "").replace(
+        "from: [x, hide], masks: [attn],", "from: x, causal: true,")
+    assert not _check(fixed).errors
+    assert not _check(own.replace("diagonal: 0", "diagonal: 1")).errors
+
+
 # --- L019: a divisor made by a product with a 0/1 adjacency -------------------------------------------------
 
 SAGE = H + """inputs:

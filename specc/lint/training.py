@@ -384,36 +384,47 @@ SCALARS = ("Mul", "Div", "Add", "Sub", "Multiply", "Divide", "Subtract")
 
 
 def _rows_with_no_key(leaves: list[Leaf]) -> list[Diagnostic]:
-    """V177: a Softmax over scores filled with -inf by a CausalMask of diagonal <= 0, which hides every
-    key from the first query: exp(-inf) sums to 0 there and the Softmax gives 0/0 = nan in that row, which
-    the next MatMul spreads to every position. Forward, training and export all meet it (export then finds
-    nothing to compare)."""
+    """V177: a Softmax over scores filled with -inf by a CausalMask of diagonal <= 0, or an attention
+    layer given such a mask as its bool attn mask, which hides every key from the first query: exp(-inf)
+    sums to 0 there and the softmax gives 0/0 = nan in that row, which the next MatMul spreads to every
+    position. Forward, training and export all meet it (export then finds nothing to compare)."""
     out = []
     for leaf in leaves:
-        if leaf.type != "Softmax" or not isinstance(leaf.inputs[0], Leaf):
+        found = _filled_mask(leaf)
+        if found is None:
             continue
-        fill = producer(leaf.inputs[0])
-        value = arg(fill, "value") if fill.type == "MaskedFill" else None
-        if not isinstance(value, float) or value != -math.inf or len(fill.inputs) < 2 or \
-                not isinstance(fill.inputs[1], Leaf):
-            continue
-        mask = producer(fill.inputs[1])
-        diagonal = arg(mask, "diagonal") if mask.type == "CausalMask" else None
+        reader, mask = found
+        diagonal = arg(mask, "diagonal")
         if not isinstance(diagonal, int) or diagonal > 0:
             continue
         out.append(Diagnostic(
-            "V177", f"{fill.who()}: {mask.who()} (diagonal: {diagonal}) hides every key from the first query, so "
-            "its row of scores is all -inf and the Softmax gives nan there (0 / 0), which the next layers spread",
-            mask.node.loc, "set diagonal: 1, so each query sees its own key, or fill with a finite value: value: "
-            "-1.0e4", layer=mask.node.path))
+            "V177", f"{reader.who()}: {mask.who()} (diagonal: {diagonal}) hides every key from the first query, so "
+            f"its row of scores is all -inf and {_softmax_of(reader)} gives nan there (0 / 0), which the next layers "
+            "spread", mask.node.loc, "set diagonal: 1, so each query sees its own key, or " + _finite_fix(reader),
+            layer=mask.node.path))
     return out
 
 
-def _filled_mask(softmax: Leaf) -> tuple[Leaf, Leaf] | None:
-    """The MaskedFill of -inf a Softmax reads and the CausalMask that fill reads, or None."""
-    if softmax.type != "Softmax" or not isinstance(softmax.inputs[0], Leaf):
+def _softmax_of(reader: Leaf) -> str:
+    return "the Softmax" if reader.type == "MaskedFill" else "its softmax"
+
+
+def _finite_fix(reader: Leaf) -> str:
+    return ("fill with a finite value: value: -1.0e4" if reader.type == "MaskedFill" else
+            f"give {reader.who()} causal: true in place of the mask")
+
+
+def _filled_mask(leaf: Leaf) -> tuple[Leaf, Leaf] | None:
+    """The layer that hides the keys a CausalMask marks, and that mask: the MaskedFill of -inf a Softmax
+    reads, or an attention layer reading the mask as its bool attn mask; None for anything else."""
+    masks = arg(leaf, "masks")
+    if isinstance(masks, (list, tuple)) and "attn" in masks and len(leaf.inputs) >= len(masks):
+        src = leaf.inputs[len(leaf.inputs) - len(masks) + list(masks).index("attn")]
+        mask = producer(src) if isinstance(src, Leaf) else None
+        return (leaf, mask) if mask is not None and mask.type == "CausalMask" else None
+    if leaf.type != "Softmax" or not leaf.inputs or not isinstance(leaf.inputs[0], Leaf):
         return None
-    fill = producer(softmax.inputs[0])
+    fill = producer(leaf.inputs[0])
     value = arg(fill, "value") if fill.type == "MaskedFill" else None
     if not isinstance(value, float) or value != -math.inf or len(fill.inputs) < 2 or \
             not isinstance(fill.inputs[1], Leaf):
@@ -479,9 +490,9 @@ def _window_past_the_keys(leaves: list[Leaf], graph: Any) -> list[Diagnostic]:
             "V161", f"{fill.who()}: {mask.who()} (window: {window}) reads scores of {queries} queries and {keys} "
             f"keys, and query i keeps only keys i - {window - 1} .. i: {at}the queries from position "
             f"{s_len + window - 1} of 0 .. {t_len - 1} are past all {s_len} keys, so their rows are all -inf and "
-            "the Softmax gives nan there (0 / 0), which the next layers spread", mask.node.loc,
+            f"{_softmax_of(fill)} gives nan there (0 / 0), which the next layers spread", mask.node.loc,
             "give the mask scores with as many queries as keys (its window is a self-attention's, where T = S), "
-            "drop window:, or fill with a finite value: value: -1.0e4", layer=mask.node.path))
+            "drop window:, or " + _finite_fix(fill), layer=mask.node.path))
     return out
 
 
