@@ -504,6 +504,17 @@ _TABLE: list[Code | LintCode] = [
          "layers: [..., {type: Sigmoid}]\nloss: {type: BCELoss}\ntrain: {mixed_precision: true}",
          "End the model in its logits and use loss: {type: BCEWithLogitsLoss}, which applies the sigmoid itself "
          "in float32 (the fused, stable form); or train without mixed_precision."),
+    Code("T094", "sparse-gradient-refused", "An Embedding with sparse: true is trained by an optimizer other than "
+         "SGD or Adagrad, with weight decay on it, or under grad_clip.",
+         "sparse: true makes the embedding's gradient a sparse tensor. Adam, AdamW, RMSprop and the others raise "
+         "'does not support sparse gradients' at the first step; SGD's weight decay adds the dense weight to it "
+         "('add(sparse, dense) is not supported'), Adagrad refuses weight_decay, and clip_grad_norm_ cannot take "
+         "a sparse tensor's norm. The spec checks and builds; training stops at its first batch.",
+         "inputs: {ids: {shape: [B, T], dtype: int64}}\nlayers:\n"
+         "  - {type: Embedding, num_embeddings: 1000, embedding_dim: 32, sparse: true}\n"
+         "  - {type: Mean, dim: 1}\n  - {type: Linear, out_features: 2}\n"
+         "loss: {type: CrossEntropyLoss}\noptimizer: {type: Adam}",
+         "Set sparse: false (a dense gradient), or train with SGD or Adagrad without weight_decay or grad_clip."),
     Code("T096", "fill-under-autocast", "A MaskedFill writes a value past float16's range (such as -1e9) into "
          "values autocast computes in float16 under mixed_precision: true.",
          "masked_fill converts its value to the input's dtype and raises where it cannot: the scores of a MatMul "

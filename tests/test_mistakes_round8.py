@@ -252,3 +252,56 @@ def test_l065_mixing_the_batch_is_what_pytorch_does() -> None:
 def test_l065_quiet_look_alikes(text: str) -> None:
     spec = _check(text)
     assert spec.ok and not _codes(spec, "L065"), [d.message for d in spec.diagnostics]
+
+
+# --- T094: a sparse embedding gradient where training cannot step on it -------------------------------------
+
+SPARSE = (ROOT / "tests" / "corpus" / "bad" / "t094_sparse_embedding_under_adam.yaml").read_text()
+
+
+@pytest.mark.parametrize(("edit", "said"), [
+    (("optimizer: {type: Adam, lr: 1.0e-3}", "optimizer: {type: RMSprop}"), "RMSprop takes none"),
+    (("optimizer: {type: Adam, lr: 1.0e-3}", "optimizer: {type: SGD, lr: 0.1, weight_decay: 1.0e-4}"),
+     "add(sparse, dense) is not supported"),
+    (("optimizer: {type: Adam, lr: 1.0e-3}", "optimizer: {type: Adagrad, weight_decay: 1.0e-4}"),
+     "weight_decay option is not compatible with sparse gradients"),
+    (("optimizer: {type: Adam, lr: 1.0e-3}\ntrain: {epochs: 1, batch_size: 8,",
+      "optimizer: {type: SGD, lr: 0.1}\ntrain: {epochs: 1, batch_size: 8, grad_clip: 1.0,"), "grad_clip: 1"),
+])
+def test_t094_what_pytorch_refuses_of_a_sparse_gradient(edit: tuple[str, str], said: str) -> None:
+    (d,) = _check(SPARSE.replace(*edit)).errors
+    assert d.code == "T094" and said in d.message and d.hint.startswith("set sparse: false")
+    assert _check(SPARSE.replace(*edit).replace("sparse: true", "sparse: false")).ok
+
+
+@pytest.mark.filterwarnings("ignore:Sparse invariant checks")
+def test_t094_pytorch_refuses_as_said_and_sgd_steps() -> None:
+    torch = pytest.importorskip("torch")
+
+    def step(make: object, clip: bool = False) -> str:
+        emb = torch.nn.Embedding(10, 4, sparse=True)
+        emb(torch.tensor([1, 2])).sum().backward()
+        try:
+            if clip:
+                torch.nn.utils.clip_grad_norm_(emb.parameters(), 1.0)
+            make(emb.parameters()).step()
+        except (RuntimeError, NotImplementedError) as exc:
+            return str(exc)
+        return "stepped"
+
+    assert "Adam does not support sparse gradients" in step(torch.optim.Adam)
+    assert "add(sparse, dense) is not supported" in step(lambda p: torch.optim.SGD(p, lr=0.1, weight_decay=1e-4))
+    assert "not compatible with sparse" in step(lambda p: torch.optim.Adagrad(p, weight_decay=1e-4))
+    assert step(lambda p: torch.optim.SGD(p, lr=0.1), clip=True) != "stepped"
+    assert step(lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9)) == "stepped"
+    assert step(torch.optim.Adagrad) == "stepped"
+
+
+@pytest.mark.parametrize("edit", [
+    ("optimizer: {type: Adam, lr: 1.0e-3}", "optimizer: {type: SGD, lr: 0.1, momentum: 0.9}"),
+    ("optimizer: {type: Adam, lr: 1.0e-3}", "optimizer: {type: Adagrad}"),
+    ("sparse: true}", "sparse: true, trainable: false}"),  # a frozen table has no gradient
+])
+def test_t094_quiet_where_the_sparse_gradient_steps(edit: tuple[str, str]) -> None:
+    spec = _check(SPARSE.replace(*edit))
+    assert not _codes(spec, "T094"), [d.message for d in spec.diagnostics]

@@ -50,6 +50,7 @@ def check_training(spec: Spec) -> list[Diagnostic]:
     diags += _fill_under_autocast(spec, ctx.view.leaves if ctx is not None else [])
     diags += _rows_with_no_key(ctx.view.leaves if ctx is not None else [])
     diags += _window_past_the_keys(ctx.view.leaves if ctx is not None else [], ctx.graph if ctx is not None else None)
+    diags += _sparse_gradients(spec, ctx.view.leaves if ctx is not None else [])
     loss = ctx.loss_section if ctx is not None else None
     if ctx is None or loss is None:
         return diags
@@ -494,6 +495,63 @@ def _window_past_the_keys(leaves: list[Leaf], graph: Any) -> list[Diagnostic]:
             "give the mask scores with as many queries as keys (its window is a self-attention's, where T = S), "
             "drop window:, or " + _finite_fix(fill), layer=mask.node.path))
     return out
+
+
+# PyTorch's optimizers that step on a sparse gradient (an Embedding's with sparse: true); the rest
+# raise '<Optimizer> does not support sparse gradients' at the first step.
+SPARSE_STEPPERS = ("SGD", "Adagrad")
+
+
+def _sparse_gradients(spec: Spec, leaves: list[Leaf]) -> list[Diagnostic]:
+    """T094: an Embedding with sparse: true trained where a sparse gradient stops training at its first
+    step: an optimizer other than SGD or Adagrad, weight decay on it (SGD adds the dense weight to the
+    sparse gradient, which PyTorch refuses; Adagrad refuses the option), or grad_clip (clip_grad_norm_
+    cannot take the norm of a sparse tensor)."""
+    doc = spec.document
+    opt = doc.optimizer if doc is not None else None
+    if opt is None or doc.loss is None or doc.lora is not None:
+        return []
+    sparse = [leaf for leaf in leaves if leaf.type == "Embedding" and arg(leaf, "sparse") is True
+              and leaf.node.trainable]
+    if not sparse:
+        return []
+    leaf = sparse[0]
+    loc = leaf.node.field_locs.get("sparse", leaf.node.loc)
+    dense = "set sparse: false (a dense gradient, which every optimizer and setting takes)"
+    if opt.type not in SPARSE_STEPPERS:
+        return [Diagnostic("T094", f"{leaf.who()}: sparse: true gives its weight a sparse gradient, and {opt.type} "
+                           f"takes none: training stops at the first step ('{opt.type} does not support sparse "
+                           "gradients')", loc, f"{dense}, or use an optimizer that steps on one (type: SGD or "
+                           "Adagrad, without weight_decay)", layer=leaf.node.path)]
+    decay = _weight_decay_of(spec, leaf)
+    if decay:
+        refusal = ("add(sparse, dense) is not supported" if opt.type == "SGD" else
+                   "weight_decay option is not compatible with sparse gradients")
+        return [Diagnostic("T094", f"{leaf.who()}: sparse: true gives its weight a sparse gradient, and {opt.type}'s "
+                           f"weight_decay {decay:g} adds the dense weight to it: training stops at the first step "
+                           f"('{refusal}')", loc, f"{dense}, or set weight_decay: 0 in optimizer:",
+                           layer=leaf.node.path)]
+    train = doc.train
+    if train is not None and train.grad_clip is not None:
+        return [Diagnostic("T094", f"{leaf.who()}: sparse: true gives its weight a sparse gradient, and grad_clip: "
+                           f"{train.grad_clip:g} takes the norm of every gradient, which PyTorch cannot do for a "
+                           "sparse one: training stops at the first step", loc,
+                           f"{dense}, or remove grad_clip from train:", layer=leaf.node.path)]
+    return []
+
+
+def _weight_decay_of(spec: Spec, leaf: Leaf) -> float:
+    """The weight decay the optimizer applies to ``leaf``'s parameters: its group's, else the optimizer's."""
+    opt = spec.document.optimizer
+    base = float(getattr(opt, "weight_decay", 0.0) or 0.0)
+    plan = groups.plan(spec)[0]
+    if plan is None:
+        return base
+    names = {p.name for p in groups.parameters(spec) if p.node is leaf.node}
+    for g in [*plan.groups, plan.rest]:
+        if names & set(g.params):
+            return float(g.options.get("weight_decay", base) or 0.0)
+    return base
 
 
 def _accumulated_batchnorm(spec: Spec, leaves: list[Leaf]) -> list[Diagnostic]:
