@@ -305,3 +305,34 @@ def test_t094_pytorch_refuses_as_said_and_sgd_steps() -> None:
 def test_t094_quiet_where_the_sparse_gradient_steps(edit: tuple[str, str]) -> None:
     spec = _check(SPARSE.replace(*edit))
     assert not _codes(spec, "T094"), [d.message for d in spec.diagnostics]
+
+
+# --- L012: a text CNN's Conv1d given in_channels: T, S001's other way out ----------------------------------
+
+TEXT_CNN = H + """inputs: {ids: {shape: [B, 100], dtype: int64}}
+layers:
+  - {type: Embedding, num_embeddings: 1000, embedding_dim: 32}
+  - {type: Conv1d, in_channels: 100, out_channels: 64, kernel_size: 3}
+  - {type: AdaptiveMaxPool1d, output_size: 1}
+  - {type: Flatten}
+  - {type: Linear, out_features: 2}
+"""
+
+
+def test_l012_in_channels_written_as_the_steps_of_an_embedding() -> None:
+    """Kim's CNN without its permute: PyTorch's error names 100 channels, and in_channels: 100 'fixes' it."""
+    wrong = _check(TEXT_CNN.replace("in_channels: 100", "in_channels: 32")).errors
+    assert [d.code for d in wrong] == ["S001"] and "set in_channels: 100" in wrong[0].hint
+    (d,) = _check(TEXT_CNN).diagnostics
+    assert d.code == "L012" and (d.loc.line, d.loc.col) == (5, 20)
+    assert "in_channels: 100 is the 100 steps" in d.message and "slides over the 32 features" in d.message
+    assert "set in_channels: 32" in d.hint
+    fixed = TEXT_CNN.replace("  - {type: Conv1d, in_channels: 100,",
+                             "  - {type: Permute, dims: [0, 2, 1]}\n  - {type: Conv1d, in_channels: 32,")
+    assert not _check(fixed).diagnostics
+
+
+def test_l012_quiet_on_in_channels_of_a_channels_first_signal() -> None:
+    text = TEXT_CNN.replace("ids: {shape: [B, 100], dtype: int64}", "x: [B, 100, 32]").replace(
+        "  - {type: Embedding, num_embeddings: 1000, embedding_dim: 32}\n", "")
+    assert not _check(text).diagnostics  # 100 channels of 32 samples each, as declared
