@@ -336,3 +336,19 @@ def test_l012_quiet_on_in_channels_of_a_channels_first_signal() -> None:
     text = TEXT_CNN.replace("ids: {shape: [B, 100], dtype: int64}", "x: [B, 100, 32]").replace(
         "  - {type: Embedding, num_embeddings: 1000, embedding_dim: 32}\n", "")
     assert not _check(text).diagnostics  # 100 channels of 32 samples each, as declared
+
+
+# --- S001: LayerNorm given a conv's channel count ------------------------------------------------------------
+
+def test_s001_layernorm_of_conv_channels_offers_no_width_as_a_fix() -> None:
+    """nn.LayerNorm(16) after a Conv2d(16): the hint led with 'set normalized_shape: 32', the map's width."""
+    text = H + """inputs: {x: [B, 3, 32, 32]}
+layers:
+  - {type: Conv2d, out_channels: 16, kernel_size: 3, padding: 1}
+  - {type: LayerNorm, normalized_shape: 16}
+"""
+    (d,) = _check(text).errors
+    assert d.code == "S001" and d.hint.startswith("to normalise over the 16 channels")
+    assert "set normalized_shape" not in d.hint and "would normalise over the map's 32 columns" in d.hint
+    (d,) = _check(text.replace("normalized_shape: 16", "normalized_shape: 30")).errors  # not the channels
+    assert d.hint.startswith("set normalized_shape: 32")
