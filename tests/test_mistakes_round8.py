@@ -352,3 +352,29 @@ layers:
     assert "set normalized_shape" not in d.hint and "would normalise over the map's 32 columns" in d.hint
     (d,) = _check(text.replace("normalized_shape: 16", "normalized_shape: 30")).errors  # not the channels
     assert d.hint.startswith("set normalized_shape: 32")
+
+
+# --- L066: patches that do not tile the image -----------------------------------------------------------------
+
+def test_l066_the_pixels_it_names_change_nothing_in_pytorch() -> None:
+    torch = pytest.importorskip("torch")
+    conv = torch.nn.Conv2d(3, 8, kernel_size=15, stride=15)
+    image = torch.randn(1, 3, 224, 224)
+    edited = image.clone()
+    edited[..., 210:, :] = 100.0  # the last 14 rows
+    edited[..., :, 210:] = 100.0  # and columns
+    assert torch.equal(conv(image), conv(edited))
+
+
+@pytest.mark.parametrize(("shape", "conv", "fires"), [
+    ("[B, 3, 224, 224]", "kernel_size: 15, stride: 15", True),
+    ("[B, 1, 1000]", "kernel_size: 16, stride: 16", True),  # Conv1d: 62 patches of a 1000-sample signal
+    ("[B, 3, 224, 224]", "kernel_size: 16, stride: 16", False),
+    ("[B, 3, H, W]", "kernel_size: 16, stride: 16", False),  # any size: the size is the data's
+    ("[B, 3, 225, 225]", "kernel_size: 2, stride: 2, padding: 1", False),  # padding completes the last one
+    ("[B, 3, 225, 225]", "kernel_size: 3, stride: 2", False),  # overlapping windows: not patches
+])
+def test_l066_fires_on_patches_only(shape: str, conv: str, fires: bool) -> None:
+    kind = "Conv1d" if shape.count(",") == 2 else "Conv2d"
+    spec = _check(H + f"inputs: {{x: {shape}}}\nlayers:\n  - {{type: {kind}, out_channels: 8, {conv}}}\n")
+    assert bool(_codes(spec, "L066")) == fires, [d.message for d in spec.diagnostics]
