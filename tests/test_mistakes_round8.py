@@ -378,3 +378,29 @@ def test_l066_fires_on_patches_only(shape: str, conv: str, fires: bool) -> None:
     kind = "Conv1d" if shape.count(",") == 2 else "Conv2d"
     spec = _check(H + f"inputs: {{x: {shape}}}\nlayers:\n  - {{type: {kind}, out_channels: 8, {conv}}}\n")
     assert bool(_codes(spec, "L066")) == fires, [d.message for d in spec.diagnostics]
+
+
+# --- V003: Keras' Conv1D(padding="causal") --------------------------------------------------------------------
+
+CAUSAL = H + "inputs: {x: [B, 4, T]}\nlayers:\n  - {type: Conv1d, out_channels: 8, kernel_size: 3, dilation: 2, " \
+    "padding: causal}\n"
+
+
+def test_v003_causal_padding_names_the_pad_that_writes_it() -> None:
+    (d,) = _check(CAUSAL).errors
+    assert d.code == "V003" and "(kernel_size - 1) x dilation = 4 zeros before the first step" in d.message
+    assert d.hint == "write padding: 0 and add - {type: ZeroPad1d, padding: [4, 0]} before this layer"
+    fixed = CAUSAL.replace("  - {type: Conv1d", "  - {type: ZeroPad1d, padding: [4, 0]}\n  - {type: Conv1d").replace(
+        ", padding: causal}", "}")
+    spec = _check(fixed)
+    assert spec.ok and str(spec.graph.value(spec.graph.outputs[0][1])) == "(B, 8, T)"
+
+
+def test_v003_the_fix_is_causal_in_pytorch() -> None:
+    torch = pytest.importorskip("torch")
+    conv = torch.nn.Conv1d(4, 8, kernel_size=3, dilation=2)
+    x = torch.randn(1, 4, 10)
+    later = x.clone()
+    later[..., 6:] += 1.0  # the steps after step 5
+    out, moved = (conv(torch.nn.functional.pad(t, (4, 0))) for t in (x, later))
+    assert out.shape[-1] == 10 and torch.equal(out[..., :6], moved[..., :6])
