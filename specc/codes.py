@@ -1139,6 +1139,7 @@ _TABLE: list[Code | LintCode] = [
     LintCode("L064", "log-variance-bounded"),
     LintCode("L065", "sequence-first-into-batch-first"),
     LintCode("L066", "patches-leave-pixels"),
+    LintCode("L067", "adaptive-pool-enlarges"),
     # -- weight_norm and spectral_norm on a layer's weight (helper d19) --------------------------
     Code("V051", "conflicting-weight-reparametrization", "Two settings rework the same weight of a layer: "
          "two of weight_norm, spectral_norm, weight_standardization and mask, or a reworked weight that LoRA "

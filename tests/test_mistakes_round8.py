@@ -404,3 +404,23 @@ def test_v003_the_fix_is_causal_in_pytorch() -> None:
     later[..., 6:] += 1.0  # the steps after step 5
     out, moved = (conv(torch.nn.functional.pad(t, (4, 0))) for t in (x, later))
     assert out.shape[-1] == 10 and torch.equal(out[..., :6], moved[..., :6])
+
+
+# --- L067: an adaptive pool asked for a larger map than it reads --------------------------------------------
+
+def test_l067_pytorch_copies_a_1x1_map_into_49_cells() -> None:
+    torch = pytest.importorskip("torch")
+    x = torch.randn(2, 5, 1, 1)
+    out = torch.nn.AdaptiveAvgPool2d(7)(x)
+    assert out.shape == (2, 5, 7, 7) and torch.equal(out, x.expand(2, 5, 7, 7))
+
+
+@pytest.mark.parametrize(("shape", "size", "hint"), [
+    ("[B, 64, 1, 1]", "7", "set output_size: 1, or"),
+    ("[B, 64, 4, 4]", "7", "set output_size: 4 (or 1, a global pool)"),
+    ("[B, 64, 2, 14]", "[7, 7]", "set output_size: [2, 7]"),
+])
+def test_l067_fires_with_the_size_the_map_has(shape: str, size: str, hint: str) -> None:
+    (d,) = _check(H + f"inputs: {{x: {shape}}}\nlayers:\n  - {{type: AdaptiveAvgPool2d, output_size: {size}}}\n"
+                  ).diagnostics
+    assert d.code == "L067" and d.hint.startswith(hint)
