@@ -424,3 +424,59 @@ def test_l067_fires_with_the_size_the_map_has(shape: str, size: str, hint: str) 
     (d,) = _check(H + f"inputs: {{x: {shape}}}\nlayers:\n  - {{type: AdaptiveAvgPool2d, output_size: {size}}}\n"
                   ).diagnostics
     assert d.code == "L067" and d.hint.startswith(hint)
+
+
+# --- Reduce op: std without eps: left alone, as PyTorch's gradient is finite --------------------------------
+
+def test_std_without_eps_on_a_constant_series_is_left_alone() -> None:
+    """The brief asked whether a std without eps gives a nan gradient on a constant series (sqrt at 0):
+    the generated code calls x.std(), whose backward PyTorch writes as 0 where the std is 0, so nothing
+    to warn of while training. sqrt(var) written by hand is nan there; dividing by the std is L019's."""
+    torch = pytest.importorskip("torch")
+    x = torch.ones(2, 4, requires_grad=True)
+    x.std(dim=1).sum().backward()
+    assert torch.equal(x.grad, torch.zeros(2, 4))
+    y = torch.ones(2, 4, requires_grad=True)
+    y.var(dim=1).sqrt().sum().backward()
+    assert y.grad.isnan().all()
+    text = H + """inputs: {x: [B, T, 8]}
+layers:
+  - {type: Linear, out_features: 16}
+  - {type: Reduce, op: std, dim: 1}
+  - {type: Linear, out_features: 1}
+loss: {type: MSELoss}
+""" + T
+    assert not _check(text).diagnostics
+
+
+# --- the round's other mistakes, already refused at their line: kept so -------------------------------------
+
+@pytest.mark.parametrize(("text", "code"), [
+    # nn.LSTM(num_layers=1, dropout=0.5): PyTorch only warns, the dropout does nothing
+    ("inputs: {x: [B, T, 8]}\nlayers:\n  - {type: LSTM, hidden_size: 16, dropout: 0.5, output: last}\n", "V003"),
+    # SGD(nesterov=True) without momentum: PyTorch refuses it when the optimizer is made
+    ("inputs: {x: [B, 8]}\nlayers:\n  - {type: Linear, out_features: 2}\nloss: {type: CrossEntropyLoss}\n"
+     "optimizer: {type: SGD, lr: 0.1, nesterov: true}\n", "V003"),
+    # InstanceNorm2d after a global pool: statistics of one element
+    ("inputs: {x: [B, 3, 32, 32]}\nlayers:\n  - {type: Conv2d, out_channels: 8, kernel_size: 3}\n"
+     "  - {type: AdaptiveAvgPool2d, output_size: 1}\n  - {type: InstanceNorm2d, affine: true}\n", "S002"),
+    # a U-Net's ConvTranspose2d(k=3, s=2, p=1) without output_padding: 63 meets 64 at the skip
+    ("inputs: {x: [B, 3, 64, 64]}\nlayers:\n  - {type: Conv2d, out_channels: 8, kernel_size: 3, padding: 1, "
+     "name: skip}\n  - {type: MaxPool2d, kernel_size: 2}\n  - {type: ConvTranspose2d, out_channels: 8, kernel_size: 3, "
+     "stride: 2, padding: 1, name: up}\n  - {type: Concat, from: [up, skip], dim: 1}\n", "S006"),
+    # a squeeze-and-excitation gate (B, C) multiplied into (B, C, H, W) without its unsqueezes
+    ("inputs: {x: [B, 16, 16, 16]}\nlayers:\n  - {type: Conv2d, out_channels: 16, kernel_size: 1, name: f}\n"
+     "  - {type: AdaptiveAvgPool2d, output_size: 1}\n  - {type: Flatten}\n  - {type: Sigmoid, name: s}\n"
+     "  - {type: Mul, from: [f, s]}\n", "S006"),
+    # Keras' Dense(1) + binary_crossentropy ported as BCELoss on the raw output
+    ("inputs: {x: [B, 16]}\nlayers:\n  - {type: Linear, out_features: 1}\nloss: {type: BCELoss}\n"
+     "optimizer: {type: Adam}\n", "T053"),
+    # KLDivLoss given probabilities where it reads log-probabilities
+    ("inputs: {x: [B, 16]}\nlayers:\n  - {type: Linear, out_features: 5}\n  - {type: Softmax, dim: -1}\n"
+     "loss: {type: KLDivLoss}\noptimizer: {type: Adam}\n", "T050"),
+    # a channels-first segmentation map given Keras' default softmax axis
+    ("inputs: {x: [B, 4, 8, 8]}\nlayers:\n  - {type: Conv2d, out_channels: 5, kernel_size: 1}\n"
+     "  - {type: Softmax}\n", "L041"),
+])
+def test_round8_mistakes_specc_already_catches(text: str, code: str) -> None:
+    assert code in [d.code for d in _check(H + text).diagnostics]
