@@ -480,3 +480,26 @@ loss: {type: MSELoss}
 ])
 def test_round8_mistakes_specc_already_catches(text: str, code: str) -> None:
     assert code in [d.code for d in _check(H + text).diagnostics]
+
+
+# --- T003: a head on a sequence, one target per sample (Keras' Dense on a 3-d tensor) ----------------------
+
+def test_t003_names_the_positions_a_head_on_a_sequence_keeps(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.integers(0, 1000, (32, 50)), y=rng.integers(0, 2, 32).astype(np.float32))
+    text = H + """inputs: {ids: {shape: [B, 50], dtype: int64}}
+layers:
+  - {type: Embedding, num_embeddings: 1000, embedding_dim: 16}
+  - {type: Linear, out_features: 1}
+  - {type: Sigmoid}
+loss: {type: BCELoss}
+optimizer: {type: Adam}
+train: {epochs: 1, batch_size: 8, data: {source: d.npz}}
+"""
+    (tmp_path / "s.yaml").write_text(text)
+    (d,) = specc.load(tmp_path / "s.yaml").errors
+    assert d.code == "T003" and "the output has [50, 1]" in d.message
+    assert d.hint.startswith("the output keeps 50 positions the targets do not have")
+    assert "- {type: Mean, dim: 1}" in d.hint
+    (tmp_path / "s.yaml").write_text(text.replace("  - {type: Linear", "  - {type: Mean, dim: 1}\n  - {type: Linear"))
+    assert specc.load(tmp_path / "s.yaml").ok  # the fix
