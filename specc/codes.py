@@ -504,6 +504,17 @@ _TABLE: list[Code | LintCode] = [
          "layers: [..., {type: Sigmoid}]\nloss: {type: BCELoss}\ntrain: {mixed_precision: true}",
          "End the model in its logits and use loss: {type: BCEWithLogitsLoss}, which applies the sigmoid itself "
          "in float32 (the fused, stable form); or train without mixed_precision."),
+    Code("T094", "sparse-gradient-refused", "An Embedding with sparse: true is trained by an optimizer other than "
+         "SGD or Adagrad, with weight decay on it, or under grad_clip.",
+         "sparse: true makes the embedding's gradient a sparse tensor. Adam, AdamW, RMSprop and the others raise "
+         "'does not support sparse gradients' at the first step; SGD's weight decay adds the dense weight to it "
+         "('add(sparse, dense) is not supported'), Adagrad refuses weight_decay, and clip_grad_norm_ cannot take "
+         "a sparse tensor's norm. The spec checks and builds; training stops at its first batch.",
+         "inputs: {ids: {shape: [B, T], dtype: int64}}\nlayers:\n"
+         "  - {type: Embedding, num_embeddings: 1000, embedding_dim: 32, sparse: true}\n"
+         "  - {type: Mean, dim: 1}\n  - {type: Linear, out_features: 2}\n"
+         "loss: {type: CrossEntropyLoss}\noptimizer: {type: Adam}",
+         "Set sparse: false (a dense gradient), or train with SGD or Adagrad without weight_decay or grad_clip."),
     Code("T096", "fill-under-autocast", "A MaskedFill writes a value past float16's range (such as -1e9) into "
          "values autocast computes in float16 under mixed_precision: true.",
          "masked_fill converts its value to the input's dtype and raises where it cannot: the scores of a MatMul "
@@ -1126,6 +1137,9 @@ _TABLE: list[Code | LintCode] = [
     LintCode("L062", "normalize-across-steps"),
     LintCode("L063", "attention-scaled-twice"),
     LintCode("L064", "log-variance-bounded"),
+    LintCode("L065", "sequence-first-into-batch-first"),
+    LintCode("L066", "patches-leave-pixels"),
+    LintCode("L067", "adaptive-pool-enlarges"),
     # -- weight_norm and spectral_norm on a layer's weight (helper d19) --------------------------
     Code("V051", "conflicting-weight-reparametrization", "Two settings rework the same weight of a layer: "
          "two of weight_norm, spectral_norm, weight_standardization and mask, or a reworked weight that LoRA "
@@ -1263,6 +1277,18 @@ _TABLE: list[Code | LintCode] = [
          "  - {type: MaskedFill, from: [scores, hide], value: -.inf}\n  - {type: Softmax, dim: -1}",
          "Use diagonal: 1 (each query sees itself and the keys before it), or fill with a finite value such as "
          "-1e4, whose row then averages its values evenly."),
+    Code("V161", "window-past-the-keys", "A Softmax reads scores filled with -inf where a CausalMask with a window "
+         "reads scores with window or more queries past the keys (T >= S + window at some size).",
+         "Query i keeps the keys i - window + 1 .. i; past the last key plus window - 1 that range holds no key at "
+         "all, so the row is all -inf, exp gives 0 everywhere and the Softmax divides 0 by 0. A cross-attention's "
+         "queries and keys have lengths of their own, so some input sizes reach it; the nan then spreads through "
+         "the weighted sum to every position.",
+         "inputs: {q: [B, T, 16], k: [B, S, 16]}\nlayers:\n  - {type: Transpose, from: k, dim0: 1, dim1: 2, name: kt}\n"
+         "  - {type: MatMul, from: [q, kt], name: scores}\n"
+         "  - {type: CausalMask, from: scores, window: 4, name: hide}\n"
+         "  - {type: MaskedFill, from: [scores, hide], value: -.inf}\n  - {type: Softmax, dim: -1}",
+         "Give the mask a self-attention's scores (as many queries as keys), drop window:, or fill with a finite "
+         "value such as -1e4, whose empty rows then average their values evenly."),
     Code("V105", "constant-operand", "A Compare, Add, Mul, Sub or Div has nothing to combine its input with (no "
          "value: and one input), two things (a value: and a second input), a constant its integer input cannot "
          "hold, or a division by value 0.",

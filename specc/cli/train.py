@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..data.probe import locate
+from ..data.probe import locate, settle_warnings
 from ..data.read import DataError
 from ..diagnostics import Diagnostic, Location, dumps_json, render_text, use_colour
 from .common import (
@@ -94,6 +94,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         if (run / "run.json").is_file() and not args.overwrite:
             raise UsageError(f"{run} already holds a run; continue it with --resume {run}, or pass --overwrite "
                              "(or --run NEW_FOLDER)")
+    if spec.path and Path(spec.path).is_file():  # the data's say on the warnings, as check has it
+        settle_warnings(spec, Path(spec.path).resolve().parent)
     if not require_ok(spec, "text", "nothing was trained"):
         if args.format == "json":
             out(dumps_json({"ok": False, "diagnostics": [d.to_json() for d in spec.diagnostics]}))

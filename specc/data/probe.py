@@ -117,6 +117,19 @@ def _read_data(spec: Spec, base: Path, paths: dict[str, Path], named: dict[str, 
                        severity="warning") for k, size in large.items()]
 
 
+# Warnings of the spec alone that what its data holds may take back (L040: a float mask that is additive).
+DATA_JUDGED = ("L040",)
+
+
+def settle_warnings(spec: Spec, base: Path) -> None:
+    """Take back the spec's warnings that check, reading the data, takes back: for a verb that
+    reads the data itself after printing them (`specc train`), so it warns of what check warns.
+    The data is read here only where such a warning stands; what the read finds besides (a data
+    error, the data's own warnings) is the verb's to report when it reads the data."""
+    if any(d.code in DATA_JUDGED for d in spec.diagnostics) and spec.ok:
+        data_diagnostics(spec, base)
+
+
 def _withdraw_l040(spec: Spec, additive: list[str]) -> None:
     """L040 judges a float key-padding mask by its dtype alone, since a spec does not say what the
     mask holds: 0/1 from a tokenizer (hiding nothing) or 0/-inf, the additive mask PyTorch means.

@@ -1146,6 +1146,15 @@ def _target_shape_fix(y: np.ndarray, out: Sequence[Any], cfg: dict[str, Any]) ->
                 f"out_features: 1 with {loss}")
     if y.ndim == 1 and width is not None:
         return "the targets are one value per sample: end the model in out_features: 1"
+    per = list(y.shape[1:])
+    kept = len(out) - max(len(per), 1)  # the output's dims ahead of the ones the targets have
+    if kept >= 1 and list(out[kept:]) == (per or [1]) and all(isinstance(d, int) for d in out):
+        # (B, T, 1) against one value per sample: a Linear acts on the last dim only (Keras' Dense too),
+        # so a head on a sequence or a map predicts once per position
+        return (f"the output keeps {' x '.join(map(str, out[:kept]))} positions the targets do not have (a Linear "
+                "acts on the last dim only, as Keras' Dense does, so each position got its own prediction): reduce "
+                "them before the head, - {type: Mean, dim: 1} (or Flatten before the first Linear), or give "
+                f"targets of {list(out)}")
     return f"make the output {list(y.shape[1:])} per sample (the targets' shape), or give targets of {list(out)}"
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, NonNegativeInt, PositiveInt
+from pydantic import AliasChoices, Field, NonNegativeInt, PositiveInt, model_validator
 
 from ..diagnostics import SpecError, yaml_flow
 from ..shapes.dims import DimLike, mul, product
@@ -50,6 +50,22 @@ class ConvParams(LayerParams):
     weight_standardization: WeightStandardization = False
     mask: MaskType | None = Field(None, description="PixelCNN's masked convolution: A hides the kernel's centre "
                                   "and the taps after it in raster order (the first layer), B only those after it")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _causal(cls, data: Any) -> Any:
+        # Keras' Conv1D(padding="causal"): zeros before the first step only, which no PyTorch padding
+        # argument writes; what does is a pad layer ahead of the conv
+        if not isinstance(data, dict) or data.get("padding") != "causal":
+            return data
+        k, d = data.get("kernel_size"), data.get("dilation", data.get("dilation_rate", 1))
+        k = k[0] if isinstance(k, (list, tuple)) and k else k
+        d = d[0] if isinstance(d, (list, tuple)) and d else d
+        if not (isinstance(k, int) and isinstance(d, int) and k >= 1 and d >= 1):
+            return data  # the field's own check says what is wrong with them
+        raise ValueError(f"padding 'causal' (Keras' Conv1D) pads (kernel_size - 1) x dilation = {(k - 1) * d} zeros "
+                         "before the first step and none after it, which PyTorch's padding cannot write; write "
+                         f"padding: 0 and add - {{type: ZeroPad1d, padding: [{(k - 1) * d}, 0]}} before this layer")
 
 
 class ConvTransposeParams(LayerParams):

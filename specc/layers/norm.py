@@ -196,9 +196,13 @@ def _trailing(kind: str, given: int | tuple[int, ...] | None,
         wrote = given if isinstance(given, int) else list(want)
         found = f"last dim is {actual[0]}" if n == 1 else f"last {n} dims are {list(actual)}"
         channels = _feature_map_hint(kind, want, x) if n == 1 else ""
-        raise SpecError("S001", f"normalized_shape is {wrote} but the incoming tensor {x}'s {found}",
-                        f"set normalized_shape: {fix}, or omit it to normalise over the last dim"
-                        f"{'; ' + channels if channels else ''}", field="normalized_shape")
+        # a conv's channel count written where its map's width is last: the last dim is not what was
+        # meant, so "set normalized_shape: W" is no fix there
+        hint = (f"{channels}; normalized_shape: {fix} would normalise over the map's {fix} "
+                f"{'columns' if x.rank >= 4 else 'positions'} instead"
+                if channels else f"set normalized_shape: {fix}, or omit it to normalise over the last dim")
+        raise SpecError("S001", f"normalized_shape is {wrote} but the incoming tensor {x}'s {found}", hint,
+                        field="normalized_shape")
     return actual, (actual[0] if want is None or isinstance(given, int) else actual)
 
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..codes import CODES, LintCode
-from ..diagnostics import Diagnostic
+from ..diagnostics import Diagnostic, Location
 from ..graph import lora
 from .docs import parse_rule_doc
 from .view import Leaf, View, loss_type, view
@@ -37,11 +37,18 @@ class Context:
     loss: str | None  # the loss type, e.g. "CrossEntropyLoss" (a per-output loss: None); None when there is none
     loss_section: Any  # the validated loss: section (one loss, a loss per output name), or None
     lora: Any = None  # the lora: adapters' plan (specc.graph.lora.Plan: targets, layers trained in full), or None
+    inputs_at: dict[str, Location] = field(default_factory=dict)  # where each input of the spec is declared
 
     def warning(self, code: str, step: Leaf, message: str, hint: str, field: str | None = None) -> Diagnostic:
         """A warning about ``step``, located at its ``field`` key when the spec writes one."""
         loc = step.node.field_locs.get(field, step.node.loc) if field else step.node.loc
         return Diagnostic(code, f"{step.who()}: {message}", loc, hint, "warning", step.node.path)
+
+    def input_warning(self, code: str, name: str, step: Leaf, message: str, hint: str) -> Diagnostic:
+        """A warning about input ``name`` as ``step`` reads it, located at the input's declaration
+        (at ``step`` where the spec has no such line: a graph built by hand)."""
+        return Diagnostic(code, f"input {name!r}: {message}", self.inputs_at.get(name, step.node.loc), hint,
+                          "warning", step.node.path)
 
 
 Check = Callable[[Context], Iterable[Diagnostic]]
@@ -76,7 +83,8 @@ def context(spec: Spec) -> Context | None:
         return None
     section = spec.document.loss if spec.document is not None else None
     adapters = lora.plan(spec)[0] if spec.document is not None and spec.document.lora is not None else None
-    return Context(spec.graph, view(spec.graph), loss_type(spec), section, adapters)
+    inputs_at = {name: at for name in spec.graph.inputs if (at := spec.locations.value("inputs", name)) is not None}
+    return Context(spec.graph, view(spec.graph), loss_type(spec), section, adapters, inputs_at)
 
 
 def per_output(ctx: Context) -> list[Context]:
@@ -96,7 +104,7 @@ def per_output(ctx: Context) -> list[Context]:
         rest = [o for o in ctx.view.outputs if o[0] != name]
         if first:
             found.append(Context(ctx.graph, View(ctx.view.leaves, first + rest), getattr(one, "type", None), one,
-                                 ctx.lora))
+                                 ctx.lora, ctx.inputs_at))
     return found
 
 

@@ -14,7 +14,7 @@ from ..diagnostics import Diagnostic, Location
 from ..graph import groups, lora
 from ..layers.catalogue import FAMILY_OF
 from ..shapes.dims import evaluate, product
-from ..shapes.rules import made_sizes, size_rules
+from ..shapes.rules import made_sizes, nearest_fit, size_rules
 from ..shapes.tensor import TensorType
 from ..validate.document import DATASET_SHAPES
 from ..validate.run_size import BUNDLED_CLASS_RUNS, SHUFFLE_FIX, unshuffled_sorted, validation_count
@@ -49,6 +49,8 @@ def check_training(spec: Spec) -> list[Diagnostic]:
     diags += _post_ln_without_warmup(spec, ctx.view.leaves if ctx is not None else [])
     diags += _fill_under_autocast(spec, ctx.view.leaves if ctx is not None else [])
     diags += _rows_with_no_key(ctx.view.leaves if ctx is not None else [])
+    diags += _window_past_the_keys(ctx.view.leaves if ctx is not None else [], ctx.graph if ctx is not None else None)
+    diags += _sparse_gradients(spec, ctx.view.leaves if ctx is not None else [])
     loss = ctx.loss_section if ctx is not None else None
     if ctx is None or loss is None:
         return diags
@@ -383,29 +385,173 @@ SCALARS = ("Mul", "Div", "Add", "Sub", "Multiply", "Divide", "Subtract")
 
 
 def _rows_with_no_key(leaves: list[Leaf]) -> list[Diagnostic]:
-    """V177: a Softmax over scores filled with -inf by a CausalMask of diagonal <= 0, which hides every
-    key from the first query: exp(-inf) sums to 0 there and the Softmax gives 0/0 = nan in that row, which
-    the next MatMul spreads to every position. Forward, training and export all meet it (export then finds
-    nothing to compare)."""
+    """V177: a Softmax over scores filled with -inf by a CausalMask of diagonal <= 0, or an attention
+    layer given such a mask as its bool attn mask, which hides every key from the first query: exp(-inf)
+    sums to 0 there and the softmax gives 0/0 = nan in that row, which the next MatMul spreads to every
+    position. Forward, training and export all meet it (export then finds nothing to compare)."""
     out = []
     for leaf in leaves:
-        if leaf.type != "Softmax" or not isinstance(leaf.inputs[0], Leaf):
+        found = _filled_mask(leaf)
+        if found is None:
             continue
-        fill = producer(leaf.inputs[0])
-        value = arg(fill, "value") if fill.type == "MaskedFill" else None
-        if not isinstance(value, float) or value != -math.inf or len(fill.inputs) < 2 or \
-                not isinstance(fill.inputs[1], Leaf):
-            continue
-        mask = producer(fill.inputs[1])
-        diagonal = arg(mask, "diagonal") if mask.type == "CausalMask" else None
+        reader, mask = found
+        diagonal = arg(mask, "diagonal")
         if not isinstance(diagonal, int) or diagonal > 0:
             continue
         out.append(Diagnostic(
-            "V177", f"{fill.who()}: {mask.who()} (diagonal: {diagonal}) hides every key from the first query, so "
-            "its row of scores is all -inf and the Softmax gives nan there (0 / 0), which the next layers spread",
-            mask.node.loc, "set diagonal: 1, so each query sees its own key, or fill with a finite value: value: "
-            "-1.0e4", layer=mask.node.path))
+            "V177", f"{reader.who()}: {mask.who()} (diagonal: {diagonal}) hides every key from the first query, so "
+            f"its row of scores is all -inf and {_softmax_of(reader)} gives nan there (0 / 0), which the next layers "
+            "spread", mask.node.loc, "set diagonal: 1, so each query sees its own key, or " + _finite_fix(reader),
+            layer=mask.node.path))
     return out
+
+
+def _softmax_of(reader: Leaf) -> str:
+    return "the Softmax" if reader.type == "MaskedFill" else "its softmax"
+
+
+def _finite_fix(reader: Leaf) -> str:
+    return ("fill with a finite value: value: -1.0e4" if reader.type == "MaskedFill" else
+            f"give {reader.who()} causal: true in place of the mask")
+
+
+def _filled_mask(leaf: Leaf) -> tuple[Leaf, Leaf] | None:
+    """The layer that hides the keys a CausalMask marks, and that mask: the MaskedFill of -inf a Softmax
+    reads, or an attention layer reading the mask as its bool attn mask; None for anything else."""
+    masks = arg(leaf, "masks")
+    if isinstance(masks, (list, tuple)) and "attn" in masks and len(leaf.inputs) >= len(masks):
+        src = leaf.inputs[len(leaf.inputs) - len(masks) + list(masks).index("attn")]
+        mask = producer(src) if isinstance(src, Leaf) else None
+        return (leaf, mask) if mask is not None and mask.type == "CausalMask" else None
+    if leaf.type != "Softmax" or not leaf.inputs or not isinstance(leaf.inputs[0], Leaf):
+        return None
+    fill = producer(leaf.inputs[0])
+    value = arg(fill, "value") if fill.type == "MaskedFill" else None
+    if not isinstance(value, float) or value != -math.inf or len(fill.inputs) < 2 or \
+            not isinstance(fill.inputs[1], Leaf):
+        return None
+    mask = producer(fill.inputs[1])
+    return (fill, mask) if mask.type == "CausalMask" else None
+
+
+def _more_queries(queries: Any, keys: Any, window: int, rules: list) -> dict[str, int] | None:
+    """Symbol sizes (all rules holding) at which there are window or more queries past the keys,
+    queries - keys >= window, or None where no size tried gives that.  Each symbol of the two
+    lengths is grown alone from the smallest sizes the rules allow: enough for lengths that are
+    sums, differences and floors of symbols (a cross-attention's T and S, a cache's P + T)."""
+    gap = queries - keys
+    if isinstance(gap, int):
+        return {} if gap >= window else None
+    names = sorted(gap.symbols())
+    base = dict.fromkeys(names, 1)
+    base.update(nearest_fit(rules, base))
+
+    def reaches(env: dict[str, int]) -> bool:
+        return all(r.holds(env) for r in rules) and evaluate(gap, env) >= window
+
+    for name in names:
+        low, high = base[name], base[name]
+        while high < 1 << 24 and not reaches({**base, name: high}):
+            low, high = high, 2 * high
+        if high >= 1 << 24:
+            continue
+        while high - low > 1:  # the smallest size that shows it, for the message
+            mid = (low + high) // 2
+            low, high = (low, mid) if reaches({**base, name: mid}) else (mid, high)
+        return {**base, name: high}
+    return None
+
+
+def _window_past_the_keys(leaves: list[Leaf], graph: Any) -> list[Diagnostic]:
+    """V161: a Softmax over scores filled with -inf by a CausalMask with a window, over scores with
+    window or more queries past the keys at some size. Query i keeps keys max(0, i - window + 1) ..
+    min(S - 1, i + diagonal - 1): with diagonal >= 1 (V177 takes the others) that is empty exactly
+    where i >= S + window - 1, so T >= S + window leaves the last queries no key and their rows
+    0 / 0 = nan, as V177's first row."""
+    out = []
+    rules = size_rules(graph) if graph is not None else []
+    for leaf in leaves:
+        found = _filled_mask(leaf)
+        if found is None:
+            continue
+        fill, mask = found
+        window, diagonal = arg(mask, "window"), arg(mask, "diagonal")
+        src = mask.inputs[0] if mask.inputs else None
+        scores = src.out if isinstance(src, Leaf) else graph.inputs.get(src) if graph is not None else None
+        if not isinstance(window, int) or not isinstance(diagonal, int) or diagonal <= 0 or scores is None:
+            continue
+        q, k = arg(mask, "q"), arg(mask, "k")
+        queries, keys = scores.shape[q], scores.shape[k]
+        env = _more_queries(queries, keys, window, rules)
+        if env is None:
+            continue
+        at = f"at {', '.join(f'{s} = {v}' for s, v in env.items())}, " if env else ""
+        t_len, s_len = evaluate(queries, env), evaluate(keys, env)
+        out.append(Diagnostic(
+            "V161", f"{fill.who()}: {mask.who()} (window: {window}) reads scores of {queries} queries and {keys} "
+            f"keys, and query i keeps only keys i - {window - 1} .. i: {at}the queries from position "
+            f"{s_len + window - 1} of 0 .. {t_len - 1} are past all {s_len} keys, so their rows are all -inf and "
+            f"{_softmax_of(fill)} gives nan there (0 / 0), which the next layers spread", mask.node.loc,
+            "give the mask scores with as many queries as keys (its window is a self-attention's, where T = S), "
+            "drop window:, or " + _finite_fix(fill), layer=mask.node.path))
+    return out
+
+
+# PyTorch's optimizers that step on a sparse gradient (an Embedding's with sparse: true); the rest
+# raise '<Optimizer> does not support sparse gradients' at the first step.
+SPARSE_STEPPERS = ("SGD", "Adagrad")
+
+
+def _sparse_gradients(spec: Spec, leaves: list[Leaf]) -> list[Diagnostic]:
+    """T094: an Embedding with sparse: true trained where a sparse gradient stops training at its first
+    step: an optimizer other than SGD or Adagrad, weight decay on it (SGD adds the dense weight to the
+    sparse gradient, which PyTorch refuses; Adagrad refuses the option), or grad_clip (clip_grad_norm_
+    cannot take the norm of a sparse tensor)."""
+    doc = spec.document
+    opt = doc.optimizer if doc is not None else None
+    if opt is None or doc.loss is None or doc.lora is not None:
+        return []
+    sparse = [leaf for leaf in leaves if leaf.type == "Embedding" and arg(leaf, "sparse") is True
+              and leaf.node.trainable]
+    if not sparse:
+        return []
+    leaf = sparse[0]
+    loc = leaf.node.field_locs.get("sparse", leaf.node.loc)
+    dense = "set sparse: false (a dense gradient, which every optimizer and setting takes)"
+    if opt.type not in SPARSE_STEPPERS:
+        return [Diagnostic("T094", f"{leaf.who()}: sparse: true gives its weight a sparse gradient, and {opt.type} "
+                           f"takes none: training stops at the first step ('{opt.type} does not support sparse "
+                           "gradients')", loc, f"{dense}, or use an optimizer that steps on one (type: SGD or "
+                           "Adagrad, without weight_decay)", layer=leaf.node.path)]
+    decay = _weight_decay_of(spec, leaf)
+    if decay:
+        refusal = ("add(sparse, dense) is not supported" if opt.type == "SGD" else
+                   "weight_decay option is not compatible with sparse gradients")
+        return [Diagnostic("T094", f"{leaf.who()}: sparse: true gives its weight a sparse gradient, and {opt.type}'s "
+                           f"weight_decay {decay:g} adds the dense weight to it: training stops at the first step "
+                           f"('{refusal}')", loc, f"{dense}, or set weight_decay: 0 in optimizer:",
+                           layer=leaf.node.path)]
+    train = doc.train
+    if train is not None and train.grad_clip is not None:
+        return [Diagnostic("T094", f"{leaf.who()}: sparse: true gives its weight a sparse gradient, and grad_clip: "
+                           f"{train.grad_clip:g} takes the norm of every gradient, which PyTorch cannot do for a "
+                           "sparse one: training stops at the first step", loc,
+                           f"{dense}, or remove grad_clip from train:", layer=leaf.node.path)]
+    return []
+
+
+def _weight_decay_of(spec: Spec, leaf: Leaf) -> float:
+    """The weight decay the optimizer applies to ``leaf``'s parameters: its group's, else the optimizer's."""
+    opt = spec.document.optimizer
+    base = float(getattr(opt, "weight_decay", 0.0) or 0.0)
+    plan = groups.plan(spec)[0]
+    if plan is None:
+        return base
+    names = {p.name for p in groups.parameters(spec) if p.node is leaf.node}
+    for g in [*plan.groups, plan.rest]:
+        if names & set(g.params):
+            return float(g.options.get("weight_decay", base) or 0.0)
+    return base
 
 
 def _accumulated_batchnorm(spec: Spec, leaves: list[Leaf]) -> list[Diagnostic]:

@@ -12,7 +12,8 @@ What it does
     generator; an Unsqueeze of a greyscale (B, H, W) at its end); a Permute that moves the
     channels of an input declared channels-first away from dim 1 (a channels-last loader's
     permute(0, 3, 1, 2) kept); the (B, T, F) output of a sequence layer (Embedding, RNN,
-    attention), whose features are last; or a ConvLSTM2d reading a model input (B, T, H, W, C)
+    attention), whose features are last (also with in_channels written as its T steps, the
+    "fix" of PyTorch's channel-count error); or a ConvLSTM2d reading a model input (B, T, H, W, C)
     of frames with their colours last, Keras' ConvLSTM2D layout (ConvLSTM2d reads (B, T, C, H, W)).
 
 Why is this bad
@@ -190,7 +191,19 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
                     f"declare '{name}' as {_fmt([b, t, c, h, w])} and convert the data, or add - {{type: Permute, "
                     f"dims: [0, 1, 4, 2, 3]}} before '{conv.node.path}'")
             continue
-        if conv.family != "conv" or written(conv, "in_channels"):
+        if conv.family != "conv":
+            continue
+        if written(conv, "in_channels"):
+            # in_channels written as the steps: S001's "set in_channels: T" taken for a (B, T, F) sequence
+            seq = sequence_behind(conv)
+            if seq is not None and seq.out is not None and seq.out.shape[1] == arg(conv, "in_channels") and \
+                    seq.out.shape[1] != seq.out.shape[2]:
+                _, steps, features = seq.out.shape
+                yield ctx.warning(
+                    CODE, conv, f"in_channels: {steps} is the {steps} steps of the (B, T, F) output of {seq.who()}: "
+                    f"it reads (B, C, L), so it slides over the {features} features and mixes the steps as channels",
+                    f"add - {{type: Permute, dims: [0, 2, 1]}} before '{conv.node.path}' so it reads (B, F, T), and "
+                    f"set in_channels: {features}", field="in_channels")
             continue
         image = _image_input(ctx.graph, conv)
         if image is not None:

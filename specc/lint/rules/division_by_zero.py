@@ -8,7 +8,10 @@ What it does
     MaxUnpool everywhere but where the maxima go; a dropout layer while training; a sum (Reduce
     op: sum) of 0/1 values (a Compare, a bool or uint8 input, or a Cast of them) wherever every
     value summed is 0, over a row or column of a square (N, N) matrix: the degree of a graph node
-    with no edge, in an adjacency without self-loops.
+    with no edge, in an adjacency without self-loops; and a MatMul with such a square 0/1 matrix
+    (A @ x, x @ A), whose row (column) of an isolated node is 0 whatever the other factor holds:
+    GraphSAGE's mean written with the operands swapped, or a degree computed as A @ x; a std or
+    var (Reduce) without eps, 0 over a constant series.
 
 Why is this bad
     x / 0 is ±inf and 0 / 0 is NaN. A NaN spreads through every later layer into the loss, and
@@ -82,6 +85,16 @@ def _degree(step: Leaf) -> bool:
     return dim % t.rank in (t.rank - 1, t.rank - 2)
 
 
+def _square(step: Leaf | str, graph: Graph | None) -> bool:
+    """True for a square (..., N, N) matrix, an adjacency; a one-hot (..., T, V) matrix has a 1 in every row."""
+    t = step.out if isinstance(step, Leaf) else graph.inputs.get(step) if graph is not None else None
+    return t is not None and t.rank >= 2 and t.shape[-1] == t.shape[-2]
+
+
+def _name(step: Leaf | str) -> str:
+    return step.who() if isinstance(step, Leaf) else f"'{step}'"
+
+
 def zero_source(step: Leaf | str, depth: int = 0, graph: Graph | None = None) -> tuple[Leaf, str] | None:
     """The layer that makes exact zeros in ``step``'s output, and where, or None."""
     if not isinstance(step, Leaf) or depth > 64:
@@ -89,6 +102,14 @@ def zero_source(step: Leaf | str, depth: int = 0, graph: Graph | None = None) ->
     kind = step.type
     if kind == "Reduce" and arg(step, "op", "mean") == "sum" and _degree(step) and _zero_one(step.inputs[0], graph):
         return step, "for a node with no edge (a row of 0/1 adjacency summed with no self-loop in it)"
+    if kind == "MatMul" and len(step.inputs) == 2:
+        for side, src in enumerate(step.inputs):
+            if _square(src, graph) and _zero_one(src, graph):
+                line = ("row", "its row") if side == 0 else ("column", "its column")
+                return step, (f"in the {line[0]} of a node with no edge ({line[1]} of the 0/1 adjacency {_name(src)} "
+                              "is all 0, and so is every product of it)")
+    if kind == "Reduce" and arg(step, "op", "mean") in ("std", "var") and not arg(step, "eps", None):
+        return step, "for a constant series (every value it reduces equal: a flat stretch, padding)"
     if kind in CLAMPS:
         return step, CLAMPS[kind]
     if kind == "Hardtanh" and arg(step, "min_val", -1) == 0:
@@ -113,6 +134,13 @@ def _fix(source: Leaf) -> str:
     if source.type in CLAMPS or source.type == "Hardtanh":
         return (f"make the divisor positive: e.g. {{type: Softplus}} or {{type: Sigmoid}} in place of "
                 f"{source.type} '{source.node.path}'")
+    if source.type == "MatMul":
+        return ("divide by the degree, the adjacency's own sum ({type: Reduce, op: sum, dim: -1, keepdim: true} "
+                f"of it, plus 1 for a self-loop: {{type: Add, value: 1.0}}), not by {source.who()}: a mean "
+                "aggregation is (A @ x) / (deg + 1)")
+    if source.type == "Reduce" and arg(source, "op", "mean") in ("std", "var"):
+        return ("set eps: 1.0e-5 on '" + source.node.path + "' (sqrt(var + eps), RevIN's)" if arg(source, "op") == "std"
+                else f"add - {{type: Add, value: 1.0e-5}} after '{source.node.path}'")
     if source.type == "Reduce":
         return (f"add - {{type: Add, value: 1.0}} after '{source.node.path}': a self-loop on every node adds 1 to its "
                 "degree (Kipf and Welling's A + I), so no degree is 0")
