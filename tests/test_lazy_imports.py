@@ -104,6 +104,14 @@ def test_catalogue_names_each_kind_under_its_family() -> None:
     assert aliases == specc.layers.ALIASES
 
 
+def test_family_annotations_are_objects_not_text() -> None:
+    # Pydantic evaluates a text annotation of each Params field when its family loads, on every
+    # check that uses the family (CONTRIBUTING: "Family modules have no from __future__ ...").
+    futures = [f for f in FAMILIES if any(isinstance(n, ast.ImportFrom) and n.module == "__future__" for n in
+                                          ast.parse((LAYERS / f"{f}.py").read_text(encoding="utf-8")).body)]
+    assert not futures, f"{futures} import annotations from __future__"
+
+
 def test_unknown_type_is_none() -> None:
     assert lookup("Conv2dd") is None
     assert lookup("conv") is None
