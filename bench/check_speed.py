@@ -67,6 +67,22 @@ a check's path (codes, diagnostics, shapes, layers, graph, spec, lint, report: 2
 ~60-85 M together), defining only the loss, optimizer and scheduler a spec names (the ~37 it
 does not name cost ~40 M to define), and per-kind Params models in the layer families.
 
+The third round (session 27), measured the same way (``python -m specc check`` from this checkout,
+callgrind), split by phase with callgrind's ``--dump-before`` on a marker call between the stages:
+the verdict line built the whole summary (rows, MACs, report.summary and graph.memory imported,
+a training step's memory estimated) to print three counts; it reads Spec.param_counts now: 1,173
+-> 1,136 M.  Pydantic's plugin loader, whose module imports importlib.metadata, is stood in for by
+the command line while every plugin is off (its get_plugins answers no plugins then; the stand-in
+answers the same, and hands any other name to the real module): 1,086 M, the floor's ~50 M that
+earlier rounds could not reach.  Lint rules' docstrings are parsed when their documentation is
+asked for, not when the rule registers: 1,072 M.  The layer families' annotations are objects,
+not text Pydantic evaluates: 1,061 M.  XOR 1,012 -> 924 M, the Transformer 1,066 -> 969 M.  Left:
+the families' and the document's Pydantic models (~50 defined for ResNet-18's seven families,
+~54 for the document) and their schemas on first use (~85 M for the sections, ~40 M for the
+families'), the 49 lint rule modules' imports (~45 M), the support and template names that
+reserve_target_names reads from 28 files and the templates (~10 M), the codes table's 225 frozen
+dataclasses (~4 M); per check, once imported, ~80 M (the graph 21 M, expansion 11 M, YAML 10 M).
+
 Run:  .venv/bin/python bench/check_speed.py [--runs 7] [--sizes 100,1000,10000] [--profile]
                                            [--against DIR] [--instructions]
 """

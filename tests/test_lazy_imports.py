@@ -104,6 +104,14 @@ def test_catalogue_names_each_kind_under_its_family() -> None:
     assert aliases == specc.layers.ALIASES
 
 
+def test_family_annotations_are_objects_not_text() -> None:
+    # Pydantic evaluates a text annotation of each Params field when its family loads, on every
+    # check that uses the family (CONTRIBUTING: "Family modules have no from __future__ ...").
+    futures = [f for f in FAMILIES if any(isinstance(n, ast.ImportFrom) and n.module == "__future__" for n in
+                                          ast.parse((LAYERS / f"{f}.py").read_text(encoding="utf-8")).body)]
+    assert not futures, f"{futures} import annotations from __future__"
+
+
 def test_unknown_type_is_none() -> None:
     assert lookup("Conv2dd") is None
     assert lookup("conv") is None
@@ -137,8 +145,10 @@ def test_the_command_skips_pydantic_plugins_unless_the_user_says(preset: str | N
     # Looking for plugins reads every installed package's entry points before specc's first
     # model: the command line switches it off for its own process, keeping a user's own setting.
     # (and before Pydantic is imported, or the setting would come too late)
+    # With them all off, Pydantic's loader (whose module imports importlib.metadata) is stood in for.
     code = ("import os, sys, specc.cli.dispatch as d\n"
             "d.main = lambda: print(os.environ.get('PYDANTIC_DISABLE_PLUGINS'), 'pydantic' in sys.modules,\n"
+            "                       'pydantic.plugin._loader' in sys.modules,\n"
             "                       flush=True) or 0\n"
             "d.entry()\n")
     env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
@@ -147,7 +157,7 @@ def test_the_command_skips_pydantic_plugins_unless_the_user_says(preset: str | N
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == f"{preset or '__all__'} False"
+    assert proc.stdout.strip() == f"{preset or '__all__'} False {preset is None}"
     # and a program that imports specc keeps its environment as it was
     proc = subprocess.run([sys.executable, "-c", "import os, specc.pipeline; "
                            "print(os.environ.get('PYDANTIC_DISABLE_PLUGINS'))"], cwd=ROOT, env=env,
@@ -167,6 +177,40 @@ def test_checking_a_valid_spec_builds_no_schema_of_the_whole_document() -> None:
                               timeout=120)
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout.strip() == expected, path
+
+
+def test_the_stand_in_for_pydantics_plugin_loader_does_what_the_loader_does() -> None:
+    # Pydantic reads its loader through one name, get_plugins, which returns no plugins when they are all
+    # off: the stand-in (specc.cli.dispatch.skip_plugin_loader) answers the same, and a check through
+    # the command line then never imports importlib.metadata.  A Pydantic that reads more of the module
+    # fails here, not in a user's hands (the stand-in also hands any other name to the real module).
+    import pydantic
+
+    imported = set()
+    for source in Path(pydantic.__file__).parent.rglob("*.py"):
+        text = source.read_text(encoding="utf-8")
+        if "_loader" in text and source.name != "_loader.py":
+            imported |= {(source.name, n.module, a.name) for n in ast.walk(ast.parse(text))
+                         if isinstance(n, ast.ImportFrom) and (n.module or "").endswith("_loader") for a in n.names}
+    assert imported == {("_schema_validator.py", "_loader", "get_plugins")}
+    code = ("import importlib, os, sys\n"
+            "from specc.cli.dispatch import skip_plugin_loader, PLUGIN_LOADER\n"
+            "real = importlib.import_module(PLUGIN_LOADER)\n"
+            "answers = [list(real.get_plugins())]\n"
+            "for m in [m for m in sys.modules if m.startswith(('pydantic', 'importlib.metadata'))]:\n"
+            "    del sys.modules[m]\n"
+            "skip_plugin_loader()\n"
+            "import specc.pipeline\n"
+            "spec = specc.pipeline.load(sys.argv[1])\n"
+            "stand_in = sys.modules[PLUGIN_LOADER]\n"
+            "answers += [list(stand_in.get_plugins()), spec.ok, 'importlib.metadata' in sys.modules,\n"
+            "            stand_in.PYDANTIC_ENTRY_POINT_GROUP == real.PYDANTIC_ENTRY_POINT_GROUP]\n"
+            "print(answers)\n")
+    env = {**os.environ, "PYDANTIC_DISABLE_PLUGINS": "__all__"}
+    proc = subprocess.run([sys.executable, "-c", code, "specs/xor.yaml"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[[], [], True, False, True]"
 
 
 @pytest.mark.parametrize("verb", ["check", "summary", "export", "train"])

@@ -59,13 +59,13 @@ def _verdict(path: str, spec: Any) -> str:
     n_warn = len(spec.diagnostics) - n_err
     if not (spec.ok and spec.graph is not None):
         return f"{path}: {n_err} error{'s' if n_err != 1 else ''}, {n_warn} warning{'s' if n_warn != 1 else ''}"
-    counts = spec.summary()
-    params = f"{counts.total_params:,} params"
-    if counts.lora_params:
-        others = counts.trainable_params - counts.lora_params
-        params += (f" ({counts.lora_params:,} in LoRA adapters, which train with {others:,} of layers "
+    total, trainable, lora = spec.param_counts()
+    params = f"{total:,} params"
+    if lora:
+        others = trainable - lora
+        params += (f" ({lora:,} in LoRA adapters, which train with {others:,} of layers "
                    "marked trainable: true)" if others else
-                   f" ({counts.lora_params:,} in LoRA adapters, the only ones that train)")
+                   f" ({lora:,} in LoRA adapters, the only ones that train)")
     graph = spec.graph
     outs = ", ".join(f"{n} {graph.value(s)}" for n, s in graph.outputs)
     tail = f" ({n_warn} warning{'s' if n_warn != 1 else ''})" if n_warn else ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import importlib
 import os
 import sys
@@ -146,6 +147,56 @@ def _nothing_to_tear_down() -> bool:
     return all(t.daemon or t is threading.main_thread() for t in threading.enumerate())
 
 
+# The values of PYDANTIC_DISABLE_PLUGINS that turn every plugin off (pydantic/plugin/_loader.py)
+PLUGINS_OFF = ("__all__", "1", "true")
+PLUGIN_LOADER = "pydantic.plugin._loader"
+
+
+def skip_plugin_loader() -> None:
+    """With every Pydantic plugin switched off, stand in for Pydantic's plugin loader.
+
+    Its module imports importlib.metadata at its top (email, zipfile, csv and more: ~50 M
+    instructions, 4 % of a `specc check`) only to find entry points, which ``get_plugins`` never
+    reads when PYDANTIC_DISABLE_PLUGINS turns them all off: it returns no plugins.  So does this
+    stand-in.  A user's setting that names some plugins keeps the real loader, as does a process
+    where Pydantic is already imported.  Any other name is read from the real module, loaded on
+    first use (tests/test_lazy_imports.py holds the stand-in to what Pydantic's own loader does).
+    """
+    if os.environ.get("PYDANTIC_DISABLE_PLUGINS") not in PLUGINS_OFF or "pydantic" in sys.modules:
+        return
+    import types
+
+    stand_in = types.ModuleType(PLUGIN_LOADER, "Pydantic's plugin loader while every plugin is off (specc.cli)")
+
+    def get_plugins() -> tuple[()]:
+        if os.environ.get("PYDANTIC_DISABLE_PLUGINS") in PLUGINS_OFF:
+            return ()
+        return real().get_plugins()  # switched back on in this process: the real lookup
+
+    @functools.cache
+    def real() -> types.ModuleType:
+        import importlib.machinery
+        import importlib.util
+
+        from pydantic import plugin
+
+        found = importlib.machinery.PathFinder.find_spec(PLUGIN_LOADER, plugin.__path__)
+        if found is None or found.loader is None:
+            raise ImportError(f"no module named {PLUGIN_LOADER!r}", name=PLUGIN_LOADER)
+        module = importlib.util.module_from_spec(found)
+        found.loader.exec_module(module)
+        return module
+
+    def other(name: str) -> object:
+        if name.startswith("__"):  # what the import system asks of any module (__path__: no package)
+            raise AttributeError(name)
+        return getattr(real(), name)
+
+    stand_in.get_plugins = get_plugins  # type: ignore[attr-defined]
+    stand_in.__getattr__ = other  # type: ignore[method-assign]
+    sys.modules[PLUGIN_LOADER] = stand_in
+
+
 def entry() -> None:
     # numpy asks the kernel for huge pages on every large array; where the kernel then compacts
     # memory to find them (transparent_hugepage/defrag = madvise, the common default), the first
@@ -158,6 +209,7 @@ def entry() -> None:
     # are its own.  A user's own setting (``PYDANTIC_DISABLE_PLUGINS``) is kept.  Set before
     # Pydantic is imported; the library (``import specc``) leaves the environment alone.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    skip_plugin_loader()
     terminate_cleanly()  # SIGTERM unwinds like Ctrl-C, so no writer leaves a temp file behind
     code = main()
     if _nothing_to_tear_down():

@@ -1,7 +1,5 @@
 """Element-wise activations: shape in = shape out, no parameters (PReLU aside)."""
 
-from __future__ import annotations
-
 from typing import Any
 
 from pydantic import Field, PositiveFloat, PositiveInt

@@ -33,8 +33,6 @@ later steps: the generated forward builds the (T, T) mask from the length it is 
 model runs, and exports, at every T.
 """
 
-from __future__ import annotations
-
 import math
 from typing import Any, Literal
 

@@ -7,8 +7,6 @@ a separable conv is that depthwise conv (no bias) followed by a 1x1 pointwise co
 sizes, errors and counts are the plain conv's by construction.
 """
 
-from __future__ import annotations
-
 import math
 from typing import Any, Literal
 

@@ -8,8 +8,6 @@ Parameters: Σ_layers 4·h·(c + h)·kh·kw (+ 4·h bias), c the layer's input c
 MACs per sample: T·H·W · Σ_layers 4·h·(c + h)·kh·kw (the gate convs at every step).
 """
 
-from __future__ import annotations
-
 import math
 from typing import Any
 

@@ -4,8 +4,6 @@ identity shapes, no parameters.
 MACs are 0: at inference (where MACs matter) every dropout is the identity.
 """
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import AliasChoices, Field

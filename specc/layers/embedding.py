@@ -1,7 +1,5 @@
 """Embedding: integer ids (any shape) to vectors, (*) -> (*, embedding_dim)."""
 
-from __future__ import annotations
-
 from typing import Any
 
 from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt

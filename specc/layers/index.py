@@ -12,8 +12,6 @@ gradient flows through them: training refuses a model whose parameters reach the
 (V035), and a loss on such an output (V034).  Written inline; MACs per sample are the elements read.
 """
 
-from __future__ import annotations
-
 import math
 from typing import Annotated, Literal
 

@@ -1,8 +1,6 @@
 """Linear (Keras: Dense), which acts on the last dim of a tensor of any rank, and MixtureOfExperts, the
 sparse mixture of feed-forward experts that routes each token to its top-k (Mixtral, Switch, Qwen-MoE)."""
 
-from __future__ import annotations
-
 from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, PositiveInt

@@ -1,7 +1,5 @@
 """Layers that merge several inputs: Add, Mul, Sub, Div, Max, Min (broadcasting) and Concat."""
 
-from __future__ import annotations
-
 from typing import Any, Literal
 
 from pydantic import Field, PositiveFloat

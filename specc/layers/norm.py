@@ -9,8 +9,6 @@ scale and shift, 1 op per element (2 with affine); Layer/Group/InstanceNorm comp
 statistics on every call, 4 ops per element (5 with affine).
 """
 
-from __future__ import annotations
-
 import math
 from typing import Annotated, Any, Literal
 

@@ -10,8 +10,6 @@ Reflection mirrors the input without repeating its edge, so each side needs pad 
 padding copies, it does not multiply.
 """
 
-from __future__ import annotations
-
 from typing import Any
 
 from pydantic import NonNegativeInt

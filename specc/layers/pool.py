@@ -9,8 +9,6 @@ MACs per sample: a sliding pool does one compare/add per element of each window
 about once (input elements, fvcore's count for adaptive_avg_pool); an unpool, a scatter, none.
 """
 
-from __future__ import annotations
-
 import math
 from dataclasses import dataclass
 from typing import Any

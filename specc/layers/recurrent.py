@@ -40,8 +40,6 @@ MACs per sample count the matrix products at every step, which torchinfo leaves 
 arithmetic and biases are not counted, as for Linear.
 """
 
-from __future__ import annotations
-
 from typing import Any, ClassVar, Literal
 
 from pydantic import AliasChoices, Field, NonNegativeInt, PositiveInt

@@ -6,8 +6,6 @@ takes over the spatial dims); MACs per sample are the input elements (one add, c
 multiply-add each).
 """
 
-from __future__ import annotations
-
 from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, NonNegativeFloat, NonNegativeInt

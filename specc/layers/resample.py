@@ -13,8 +13,6 @@ MACs per sample: the taps each output element weighs (2 for linear, 4 bilinear, 
 8 trilinear; fvcore counts bilinear so), 0 for nearest, which copies.
 """
 
-from __future__ import annotations
-
 import math
 from fractions import Fraction
 from typing import Any, Literal

@@ -6,8 +6,6 @@ Reshape names symbolic dims by the input axis they come from (its ``reads``: inp
 each symbolic entry), so a target can write the new shape for any size of the symbols.
 """
 
-from __future__ import annotations
-
 import re
 from typing import Any, Literal
 
@@ -662,7 +660,7 @@ class SplitParams(LayerParams):
     names: list[str] | None = Field(None, description="names to read the parts by: split.left")
 
     @model_validator(mode="after")
-    def _one_way(self) -> SplitParams:
+    def _one_way(self) -> "SplitParams":
         if (self.sizes is None) == (self.size is None):
             raise ValueError("give either sizes: [a, b, ...] (one size per part) or size: n (parts of n each)")
         return self

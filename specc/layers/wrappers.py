@@ -9,8 +9,6 @@ the parameters are the wrapped layer's and the MACs per sample are T times its M
 folded sample.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from typing import Any
 

@@ -54,12 +54,37 @@ class Context:
 Check = Callable[[Context], Iterable[Diagnostic]]
 
 
-@dataclass(frozen=True)
 class Rule:
-    code: str
-    check: Check
-    docs: Code  # read from the module docstring
-    headline: str  # what it warns about, in a few words: the docstring's first line
+    """A registered rule: its code, its check, and its documentation, read from its module's
+    docstring the first time it is asked for (``specc explain``, SARIF, docs/spec.md, the tests):
+    a check runs every rule and reads no documentation, and parsing the 49 docstrings cost
+    ~9 M instructions of each `specc check`.  A docstring without its sections is refused there
+    (tests/test_lint.py reads every rule's)."""
+
+    __slots__ = ("_parsed", "check", "code")
+
+    def __init__(self, code: str, check: Check) -> None:
+        self.code = code
+        self.check = check
+        self._parsed: tuple[Code, str] | None = None
+
+    @property
+    def docs(self) -> Code:
+        """The rule's documentation, from its module docstring."""
+        return self._read()[0]
+
+    @property
+    def headline(self) -> str:
+        """What it warns about, in a few words: the docstring's first line."""
+        return self._read()[1]
+
+    def _read(self) -> tuple[Code, str]:
+        if self._parsed is None:
+            module = sys.modules[self.check.__module__]
+            entry = CODES[self.code]
+            assert isinstance(entry, LintCode)
+            self._parsed = parse_rule_doc(entry, module.__doc__ or "", module.__name__)
+        return self._parsed
 
 
 RULES: dict[str, Rule] = {}
@@ -73,7 +98,7 @@ def rule(fn: Check) -> Check:
     if not isinstance(entry, LintCode) or code in RULES:
         raise ValueError(f"lint rule {fn.__module__}: CODE {code!r} is not a lint code of specc.codes or is "
                          "registered twice")
-    RULES[entry.code] = Rule(entry.code, fn, *parse_rule_doc(entry, module.__doc__ or "", fn.__module__))
+    RULES[entry.code] = Rule(entry.code, fn)
     return fn
 
 

@@ -97,14 +97,12 @@ class Summary:
                               m, n.is_group, _scoped(n.path, n.shares), _scoped(n.path, n.tie),
                               r.outs if r else ()))
         s.outputs = [(name, g.value(src)) for name, src in g.outputs]
-        s.total_params, s.trainable_params, s.macs, s.buffers = g.totals()
+        _, _, s.macs, s.buffers = g.totals()
+        s.total_params, s.trainable_params, s.lora_params = spec.param_counts()
         if macs != "specc":
             s.macs = _sum([layer_macs(n, macs, batch) for n in g.nodes])
         s.memory = step_memory(spec)
         if lora is not None:
-            s.lora_params = lora.params
-            s.total_params += lora.params
-            s.trainable_params = lora.trainable
             s.lora_note = (f"rank {lora.rank}, alpha {lora.alpha:g}, on "
                            f"{', '.join(t.path for t in lora.targets) or 'no layer'}")
         return s
