@@ -168,10 +168,11 @@ def skip_plugin_loader() -> None:
 
     stand_in = types.ModuleType(PLUGIN_LOADER, "Pydantic's plugin loader while every plugin is off (specc.cli)")
 
-    def get_plugins() -> tuple[()]:
-        if os.environ.get("PYDANTIC_DISABLE_PLUGINS") in PLUGINS_OFF:
+    def get_plugins(*args: object, **kwargs: object) -> object:
+        # a later Pydantic that passes arguments, or plugins switched back on: the real lookup
+        if os.environ.get("PYDANTIC_DISABLE_PLUGINS") in PLUGINS_OFF and not args and not kwargs:
             return ()
-        return real().get_plugins()  # switched back on in this process: the real lookup
+        return real().get_plugins(*args, **kwargs)
 
     @functools.cache
     def real() -> types.ModuleType:
