@@ -1100,6 +1100,18 @@ _TABLE: list[Code | LintCode] = [
          "rotary: {}, causal: true}",
          "Give over: head with dim: head_dim (Qwen3's RMSNorm(head_dim)), over: all with dim: num_heads·head_dim "
          "(OLMo-2's RMSNorm(num_heads * head_dim)), or drop dim: and let over: say the width."),
+    # -- query/key norms without a weight or with one per head: Llama 4, Cohere (helper c27) ------------
+    Code("V171", "qk-norm-weight", "An attention's qk_norm: asks its norm for a weight its type or over: does not "
+         "have: add_unit_offset or per_head on type l2 (Llama 4's weightless norm), or per_head with over: all.",
+         "type l2 is Llama 4's L2 norm, x / sqrt(mean(x²) + eps) with no weight, so there is no 1 + weight to "
+         "offset and no weight to give each head; per_head gives each head a weight of its own (Cohere's "
+         "(num_heads, head_dim)), while over: all normalises the whole projection with one weight entry per "
+         "feature of every head (OLMo-2's). Either way the spec asks for a norm no published model has, and a "
+         "checkpoint's q_norm / k_norm would not load into it.",
+         "- {type: MultiheadAttention, num_heads: 8, num_kv_heads: 2, qk_norm: {type: l2, add_unit_offset: true}, "
+         "rotary: {}, causal: true}",
+         "Drop add_unit_offset / per_head for Llama 4's weightless norm, or give type: rms (or layer) for a norm "
+         "with a weight; give per_head: true with over: head (Cohere), or drop per_head for OLMo-2's norm."),
     Code("V133", "unit-offset-without-weight", "An RMSNorm is given add_unit_offset: true and elementwise_affine: "
          "false.",
          "add_unit_offset scales by 1 + weight (Gemma's RMSNorm, its weight starting at 0); without a weight there "

@@ -208,19 +208,26 @@ def _grouped_widths(a: dict[str, Any]) -> tuple[int, int] | None:
 
 def _qk_norm(q: TensorType, kv: TensorType, a: dict[str, Any], w: int) -> DimLike:
     """What q_norm and k_norm (Qwen3, OLMo-2, Gemma 3) keep beyond the projections they read: the
-    normalised queries and keys in float32 (the weight's product reads them), the reciprocal RMS per
-    row in float32, and their weighted output in the layer's type, which the rotary reads."""
+    normalised queries and keys in float32 (the weight's product reads them; Llama 4's weightless L2 norm
+    has none), the reciprocal RMS per row in float32, and their output in the layer's type, which the
+    rotary reads; Cohere's LayerNorm also keeps the centred values in float32 (its square reads them).
+    With clip_qkv (OLMo, DBRX) the clamped q, k and v are tensors of their own beside the projections."""
     norm = a.get("qk_norm")
-    if not norm:
+    clip = a.get("clip_qkv") is not None
+    if not norm and not clip:
         return 0
     heads, kv_heads = a["num_heads"], a["num_kv_heads"]
     d = a.get("head_dim") or a["embed_dim"] // heads
     b, t = _seq(q, a.get("batch_first", True))
     _, s = _seq(kv, a.get("batch_first", True))
     full = add(mul(mul(b, t), heads * d), mul(mul(b, s), kv_heads * d))
+    clipped = _b(add(full, mul(mul(b, s), kv_heads * d)), w) if clip else 0
+    if not norm:
+        return clipped
     rows = add(mul(mul(b, t), heads), mul(mul(b, s), kv_heads)) if norm["over"] == "head" else \
         add(mul(b, t), mul(b, s))
-    return add(add(_b(full, 4), _b(full, w)), _b(rows, 4))
+    copies = {"l2": 0, "layer": 2}.get(norm.get("type", "rms"), 1)  # float32 copies of q and k kept
+    return add(clipped, add(add(_b(mul(full, copies), 4), _b(full, w)), _b(rows, 4)))
 
 
 def _attention(q: TensorType, kv: TensorType, e: int, heads: int, dropout: float, batch_first: bool,

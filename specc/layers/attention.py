@@ -23,7 +23,8 @@ three LayerNorms.
 (``grouped_attention``), and so do ``head_dim:`` (Gemma's heads wider than embed_dim / num_heads),
 ``window:`` (Mistral's sliding window), ``local_window:`` (ModernBERT's bidirectional local attention),
 ``softcap:`` (Gemma 2's tanh bound on the scores), ``qk_norm:`` (Qwen3's, OLMo-2's and Gemma 3's RMSNorm on
-the queries and keys before the rotary) and
+the queries and keys before the rotary; Cohere's LayerNorm of each head, Llama 4's weightless L2 norm),
+``clip_qkv:`` (OLMo's and DBRX's clamp of the q/k/v projections to ±clip_qkv) and
 ``bias: {qkv, out}`` (Qwen2's biases on q/k/v alone):
 q/k/v/o projections of their own, Hugging Face's names, MACs T·2·E·H·head_dim +
 S·kv_heads·head_dim·(kdim + vdim) + 2·T·S·H·head_dim.
@@ -269,17 +270,22 @@ class RotaryParams(LayerParams):
 
 
 class QKNorm(LayerParams):
-    """RMSNorm on the queries and keys before the rotary (Hugging Face's q_norm / k_norm): ``over: head``
-    normalises each head's head_dim features with one weight of head_dim shared by the heads (Qwen3,
-    Gemma 3), ``over: all`` the whole projection, num_heads·head_dim for q and num_kv_heads·head_dim for
-    k (OLMo-2).  ``add_unit_offset`` scales by 1 + weight (Gemma's RMSNorm, the weight starting at 0).
+    """A norm on the queries and keys before the rotary (Hugging Face's q_norm / k_norm).  ``type: rms`` is
+    an RMSNorm (Qwen3, OLMo-2, Gemma 3), ``type: layer`` a LayerNorm without bias, the mean taken out first
+    (Cohere's Command R+, StableLM 2 12B's qk_layernorm), ``type: l2`` an RMSNorm with no weight at all
+    (Llama 4's L2Norm: x / sqrt(mean(x²) + eps)).  ``over: head`` normalises each head's head_dim features
+    with one weight of head_dim shared by the heads (Qwen3, Gemma 3), or with ``per_head: true`` a weight of
+    its own for each head, (num_heads, head_dim) for q and (num_kv_heads, head_dim) for k (Cohere);
+    ``over: all`` the whole projection, num_heads·head_dim for q and num_kv_heads·head_dim for k (OLMo-2).
+    ``add_unit_offset`` scales by 1 + weight (Gemma's RMSNorm, the weight starting at 0).
     ``dim``, when given, is the width the norm is over as the model's code writes it (Qwen3's
     RMSNorm(head_dim)): check holds it to the width ``over`` means."""
 
-    type: Literal["rms"] = "rms"
+    type: Literal["rms", "layer", "l2"] = "rms"
     over: Literal["head", "all"] = "head"
-    eps: PositiveFloat = 1e-6  # rms_norm_eps of Qwen3, OLMo-2 and Gemma 3
+    eps: PositiveFloat = 1e-6  # rms_norm_eps of Qwen3, OLMo-2 and Gemma 3 (Cohere's and Llama 4's: 1e-5)
     add_unit_offset: bool = False
+    per_head: bool = False
     dim: PositiveInt | None = None
 
 
@@ -330,6 +336,9 @@ class MultiheadAttentionParams(LayerParams):
         """``qk_norm: true`` is Qwen3's (per head, eps 1e-6), ``qk_norm: false`` none."""
         return {} if v is True else None if v is False else v
 
+    # OLMo (OLMo-7B-0424: 8.0) and DBRX: each of q_proj's, k_proj's and v_proj's outputs clamped to ±clip_qkv
+    clip_qkv: PositiveFloat | None = Field(None, examples=[8.0])
+
     _masks = field_validator("masks")(_unique_masks)
 
 
@@ -340,9 +349,10 @@ class MultiheadAttention(LayerKind):
     min_inputs, max_inputs = 1, 5
     accepts = "any"  # masks may be bool; query/key/value are checked below
     summary = ("multi-head attention: self (one input) or cross (from: [query, key_value] or [q, k, v]); "
-               "rotary:, num_kv_heads:, head_dim:, window:, softcap:, local_window:, qk_norm: or bias: {qkv, out} "
-               "make it LLaMA's (rotary positions, grouped-query heads, Gemma's head width, Mistral's sliding window, "
-               "Gemma 2's softcapped scores, Qwen3's normalised queries and keys, Qwen2's biases); local_window: is "
+               "rotary:, num_kv_heads:, head_dim:, window:, softcap:, local_window:, qk_norm:, clip_qkv: or bias: "
+               "{qkv, out} make it LLaMA's (rotary positions, grouped-query heads, Gemma's head width, Mistral's "
+               "sliding window, Gemma 2's softcapped scores, Qwen3's normalised queries and keys, OLMo's clipped "
+               "projections, Qwen2's biases); local_window: is "
                "ModernBERT's bidirectional local attention")
     form = "call"  # query, key and value
 
@@ -430,18 +440,21 @@ def grouped_weights(args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
         if out_bias if name == "o_proj" else args["bias"]:
             out[f"{name}.bias"] = (n_out,)
     norm = args.get("qk_norm")
-    if norm:  # after k_proj as Hugging Face's Qwen3Attention lists them
-        per_head = norm["over"] == "head"
-        out["q_norm.weight"] = (d,) if per_head else (heads * d,)
-        out["k_norm.weight"] = (d,) if per_head else (kv * d,)
+    if norm and norm.get("type") != "l2":  # after k_proj as Hugging Face's Qwen3Attention lists them
+        if norm.get("per_head"):  # Cohere's CohereLayerNorm((num_heads, head_dim))
+            out["q_norm.weight"], out["k_norm.weight"] = (heads, d), (kv, d)
+        else:
+            per_head = norm["over"] == "head"
+            out["q_norm.weight"] = (d,) if per_head else (heads * d,)
+            out["k_norm.weight"] = (d,) if per_head else (kv * d,)
     return out
 
 
 def llama_keys(p: MultiheadAttentionParams) -> list[str]:
     """The keys given that make attention LLaMA's, with separate q/k/v/o projections (which
     nn.MultiheadAttention's packed one cannot be): bias: as a mapping sets q/k/v's apart from o's."""
-    keys = [k for k in ("rotary", "num_kv_heads", "head_dim", "window", "local_window", "softcap", "qk_norm")
-            if getattr(p, k) is not None]
+    keys = [k for k in ("rotary", "num_kv_heads", "head_dim", "window", "local_window", "softcap", "qk_norm",
+                        "clip_qkv") if getattr(p, k) is not None]
     return keys + ["bias"] * isinstance(p.bias, AttentionBias)
 
 
@@ -527,7 +540,7 @@ def grouped_attention(p: MultiheadAttentionParams, q: TensorType, e: int, kdim: 
               + int(out_bias) * e)
     qk_norm = _qk_norm(p.qk_norm, head_dim, q_dim, kv_dim, width) if p.qk_norm is not None else None
     if qk_norm:
-        params += 2 * head_dim if qk_norm["over"] == "head" else q_dim + kv_dim
+        params += qk_norm_params(qk_norm, heads, kv, head_dim)
     # q and o projections, k and v projections, then scores and weighted sum over all query heads
     macs = add(add(mul(t_len, 2 * e * q_dim), mul(s_len, kv_dim * (kdim + vdim))), mul(mul(t_len, s_len), 2 * q_dim))
     args = {"embed_dim": e, "num_heads": heads, "num_kv_heads": kv, "bias": bias,
@@ -539,12 +552,46 @@ def grouped_attention(p: MultiheadAttentionParams, q: TensorType, e: int, kdim: 
             "head_dim": head_dim if head_dim * heads != e else None, "out_bias": None if out_bias == bias else out_bias,
             "window": p.window, "rotary_scaling": scaling, "softcap": p.softcap, "local_window": p.local_window,
             "qk_norm": qk_norm, "masks": p.masks, "bool_masks": False, "float_attn": False}
+    if p.clip_qkv is not None:  # only then: the attributes of every other attention stay as they were
+        args["clip_qkv"] = float(p.clip_qkv)
     return LayerResult(TensorType(q.shape, q.dtype, q.notes), args, params, macs)
+
+
+def qk_norm_params(norm: dict[str, Any], heads: int, kv_heads: int, head_dim: int) -> int:
+    """The weights of q_norm and k_norm: none for Llama 4's L2 norm, one head_dim shared by the heads (Qwen3),
+    one per head (Cohere), or the whole projections' (OLMo-2)."""
+    if norm.get("type") == "l2":
+        return 0
+    if norm["over"] == "head" and not norm.get("per_head"):
+        return 2 * head_dim
+    return (heads + kv_heads) * head_dim
+
+
+def _qk_norm_kind(n: QKNorm) -> None:
+    """V171: what a norm's type or over: leaves no weight for (an L2 norm's offset or per-head weights, a
+    per-head weight on a norm over the whole projection)."""
+    given = {k: getattr(n, k) for k in ("type", "over", "eps", "dim") if k in n.model_fields_set}
+    if n.type == "l2" and (n.add_unit_offset or n.per_head):
+        key = "add_unit_offset" if n.add_unit_offset else "per_head"
+        raise SpecError("V171", f"qk_norm's type l2 (Llama 4's L2 norm) has no weight, but {key}: true asks for "
+                        + ("1 + weight" if key == "add_unit_offset" else "a weight for each head"),
+                        f"write qk_norm: {yaml_flow({**{k: v for k, v in given.items() if k != 'type'}, key: True})}"
+                        f" for an RMSNorm with that weight, or drop {key} for Llama 4's weightless norm",
+                        field="qk_norm")
+    if n.per_head and n.over == "all":
+        cohere = yaml_flow({**{k: v for k, v in given.items() if k != "over"}, "per_head": True})
+        raise SpecError("V171", "qk_norm's per_head: true gives each head a weight of its own, but over: all "
+                        "normalises the whole projection at once (OLMo-2's), whose weight already has one entry "
+                        "per feature of every head",
+                        f"write qk_norm: {cohere} for Cohere's norm of each head, or drop per_head for OLMo-2's",
+                        field="qk_norm")
 
 
 def _qk_norm(n: QKNorm, head_dim: int, q_dim: int, kv_dim: int, width: str) -> dict[str, Any]:
     """The query/key norm's settings as the generated code takes them; a ``dim`` that is not the width
-    ``over`` normalises is V159 (a norm over another width cannot run, or would be another model)."""
+    ``over`` normalises is V159 (a norm over another width cannot run, or would be another model), a type
+    or over: that leaves no weight for what else is asked V171."""
+    _qk_norm_kind(n)
     if n.dim is not None:
         wants = head_dim if n.over == "head" else q_dim
         if n.dim != wants:
@@ -572,7 +619,13 @@ def _qk_norm(n: QKNorm, head_dim: int, q_dim: int, kv_dim: int, width: str) -> d
             raise SpecError("V159", f"qk_norm's dim {n.dim} is neither a head's width {head_dim} nor the query "
                             f"projection's {q_dim}: over: {n.over} normalises {what}",
                             f"write qk_norm: {fixed} (or drop dim: and let over: say the width)", field="qk_norm")
-    return {"over": n.over, "eps": float(n.eps), "add_unit_offset": n.add_unit_offset}
+    out: dict[str, Any] = {"over": n.over, "eps": float(n.eps), "add_unit_offset": n.add_unit_offset}
+    # only where they differ from Qwen3's: the attributes of the specs written before them stay as they were
+    if n.type != "rms":
+        out["type"] = n.type
+    if n.per_head:
+        out["per_head"] = True
+    return out
 
 
 def _rotary_scaling(s: RotaryScaling, rotary_dim: int) -> dict[str, Any]:

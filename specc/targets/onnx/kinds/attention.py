@@ -354,20 +354,27 @@ def _rotary(layer: Layer, x: str, t_axis_of: str, t_axis: int, t: DimLike, head_
     return layer.op("Add", [layer.op("Mul", [x, cos]), layer.op("Mul", [turned, sin])])
 
 
-def _qk_rms(layer: Layer, x: str, key: str, width: int, rank: int) -> str:
+def _qk_rms(layer: Layer, x: str, key: str, width: int | tuple[int, int], rank: int) -> str:
     """QKRMSNorm ``key`` over the last dim of ``x``: x / sqrt(mean(x²) + eps) · weight (1 + weight with
-    add_unit_offset), in float32 as Hugging Face computes it, then back to the layer's float type."""
+    add_unit_offset), in float32 as Hugging Face computes it, then back to the layer's float type; type
+    layer takes the mean out first (Cohere), l2 has no weight (Llama 4); ``width`` (heads, head_dim) is a
+    weight for each head."""
     norm = layer.args["qk_norm"]
     unit = bool(norm["add_unit_offset"])
-    w = layer.param(f"{key}.weight", (width,), ZEROS if unit else ONES)
+    kind = norm.get("type", "rms")
+    shape = width if isinstance(width, tuple) else (width,)
+    w = None if kind == "l2" else layer.param(f"{key}.weight", shape, ZEROS if unit else ONES)
     f32 = layer.float_dtype != "float32"
     y = layer.op("Cast", [x], to=ELEM["float32"]) if f32 else x
-    if f32:
+    if f32 and w is not None:
         w = layer.op("Cast", [w], to=ELEM["float32"])
+    if kind == "layer":
+        y = layer.op("Sub", [y, reduce(layer, "ReduceMean", y, [rank - 1], keepdims=True)])
     mean = reduce(layer, "ReduceMean", layer.op("Mul", [y, y]), [rank - 1], keepdims=True)
     root = layer.op("Sqrt", [layer.op("Add", [mean, layer.const(float(norm["eps"]), "float32")])])
-    scale = layer.op("Add", [w, layer.const(1.0, "float32")]) if unit else w
-    y = layer.op("Mul", [layer.op("Div", [y, root]), scale])
+    y = layer.op("Div", [y, root])
+    if w is not None:
+        y = layer.op("Mul", [y, layer.op("Add", [w, layer.const(1.0, "float32")]) if unit else w])
     return layer.op("Cast", [y], to=ELEM[layer.float_dtype]) if f32 else y
 
 
@@ -391,13 +398,17 @@ def _grouped(layer: Layer) -> str:
 
     norm = args.get("qk_norm")
 
+    clip = args.get("clip_qkv")
+
     def project(x: str, key: str, n_in: int, n_heads: int, norm_key: str | None = None) -> str:
         y = _linear(layer, x, key, n_in, n_heads * d, bias)
+        if clip is not None:  # OLMo, DBRX: each projection clamped to ±clip_qkv
+            y = layer.op("Clip", [y, _ft(layer, -float(clip)), _ft(layer, float(clip))])
         if norm_key and norm["over"] == "all":  # OLMo-2: the whole projection, before the heads split
             y = _qk_rms(layer, y, norm_key, n_heads * d, 3)
         y = layer.op("Reshape", [y, layer.const([0, 0, n_heads, d])])
-        if norm_key and norm["over"] == "head":  # Qwen3, Gemma 3: each head's features
-            y = _qk_rms(layer, y, norm_key, d, 4)
+        if norm_key and norm["over"] == "head":  # Qwen3, Gemma 3: each head's features; Cohere: each its own
+            y = _qk_rms(layer, y, norm_key, (n_heads, d) if norm.get("per_head") else d, 4)
         return layer.op("Transpose", [y], perm=to_heads)
 
     q = project(q_in, "q_proj", e, heads, "q_norm" if norm else None)

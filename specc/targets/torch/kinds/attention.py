@@ -105,7 +105,7 @@ class _GroupedQueryAttention(Lowering):
     defaults = {"bias": True, "kdim": None, "vdim": None, "dropout": 0.0, "batch_first": True, "scale": None,
                 "causal": False, "rotary_dim": None, "rotary_base": 10000.0, "rotary_interleaved": False,
                 "head_dim": None, "out_bias": None, "window": None, "rotary_scaling": None, "softcap": None,
-                "local_window": None, "qk_norm": None}
+                "local_window": None, "qk_norm": None, "clip_qkv": None}
 
 
 class _Encoder(_Masked):
