@@ -40,6 +40,24 @@ def _falcon_qkv(state: dict[str, torch.Tensor], heads: int, head_dim: int) -> di
     return out
 
 
+def _falcon_grouped_qkv(state: dict[str, torch.Tensor], heads: int, kv_heads: int,
+                        head_dim: int) -> dict[str, torch.Tensor]:
+    """falcon-40b's query_key_value (new_decoder_architecture): for each key/value group, its heads / kv_heads
+    query heads, then its key head, then its value head (FalconAttention._split_heads)."""
+    out = {}
+    for key, w in state.items():
+        if key.endswith("query_key_value.weight"):
+            stem = key[: -len("query_key_value.weight")]
+            groups = w.view(kv_heads, heads // kv_heads + 2, head_dim, -1)
+            q, k, v = groups[:, :-2], groups[:, -2], groups[:, -1]
+            out |= {f"{stem}q_proj.weight": q.reshape(heads * head_dim, -1),
+                    f"{stem}k_proj.weight": k.reshape(kv_heads * head_dim, -1),
+                    f"{stem}v_proj.weight": v.reshape(kv_heads * head_dim, -1)}
+        else:
+            out[key] = w
+    return out
+
+
 def _phi3_packed(state: dict[str, torch.Tensor], d: int, ff: int) -> dict[str, torch.Tensor]:
     """Phi-3's qkv_proj is [q_proj; k_proj; v_proj] by rows (as many key/value heads as query heads here),
     gate_up_proj [gate_proj; up_proj]."""
@@ -103,6 +121,17 @@ TWINS: list[tuple[str, str, str, dict, list[str], Renames]] = [
      dict(vocab_size=1000, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, multi_query=True,
           parallel_attn=True, bias=False, new_decoder_architecture=False, alibi=False),
      [], [(r"^transformer\.", ""), (r"\.mlp\.", "."), (r"self_attention\.dense", "self_attention.o_proj")]),
+    # falcon-40b's new decoder: ln_attn and ln_mlp, 8 query heads in 2 key/value groups
+    ("falcon_40b", "FalconConfig", "FalconForCausalLM",
+     dict(vocab_size=1000, hidden_size=64, num_hidden_layers=2, num_attention_heads=8, num_kv_heads=2,
+          parallel_attn=True, bias=False, new_decoder_architecture=True, alibi=False),
+     [], [(r"^transformer\.", ""), (r"\.mlp\.", "."), (r"self_attention\.dense", "self_attention.o_proj")]),
+    # Command R+: q_norm / k_norm a LayerNorm of each head with a weight per head, interleaved rotary, logit_scale
+    ("cohere", "CohereConfig", "CohereForCausalLM",
+     dict(vocab_size=1000, hidden_size=64, intermediate_size=160, num_hidden_layers=2, num_attention_heads=4,
+          num_key_value_heads=2, use_qk_norm=True, logit_scale=0.8333333, rope_theta=75000000.0,
+          tie_word_embeddings=True, pad_token_id=0),
+     [], [(r"^model\.", "")]),
     ("gpt_j", "GPTJConfig", "GPTJForCausalLM", dict(vocab_size=1000, n_embd=64, n_layer=2, n_head=4, rotary_dim=8),
      [], [(r"^transformer\.", ""), (r"attn\.out_proj", "attn.o_proj")]),
     ("phi2", "PhiConfig", "PhiForCausalLM",
@@ -117,6 +146,11 @@ TWINS: list[tuple[str, str, str, dict, list[str], Renames]] = [
      dict(vocab_size=1000, hidden_size=64, intermediate_size=160, num_hidden_layers=2, num_attention_heads=4,
           num_key_value_heads=4, tie_word_embeddings=True),
      [], [(r"^model\.", "")]),
+    # OLMo-7B-0424's clip_qkv, at 0.5: these weights' projections reach past it (8.0 would barely clamp any)
+    ("olmo", "OlmoConfig", "OlmoForCausalLM",
+     dict(vocab_size=1000, hidden_size=64, intermediate_size=160, num_hidden_layers=2, num_attention_heads=4,
+          num_key_value_heads=4, tie_word_embeddings=True, clip_qkv=0.5),
+     ["clip=0.5"], [(r"^model\.", "")]),
     # YaRN as Qwen2.5's card adds it (factor 4), over a trained context of 64 so that the ramp is inside the head
     ("qwen2_5_yarn", "Qwen2Config", "Qwen2ForCausalLM",
      dict(vocab_size=1000, hidden_size=64, intermediate_size=160, num_hidden_layers=2, num_attention_heads=4,
@@ -164,7 +198,7 @@ TWINS: list[tuple[str, str, str, dict, list[str], Renames]] = [
 
 
 @pytest.mark.parametrize(("stem", "config_class", "model_class", "config", "overrides", "renames"), TWINS,
-                         ids=[t[0] for t in TWINS])
+                         ids=[t[0] + "-clip" * any(o.startswith("clip=") for o in t[4]) for t in TWINS])
 def test_spec_computes_hugging_faces_logits(stem: str, config_class: str, model_class: str, config: dict,
                                             overrides: list[str], renames: Renames) -> None:
     cfg = getattr(transformers, config_class)(**config)
@@ -175,6 +209,8 @@ def test_spec_computes_hugging_faces_logits(stem: str, config_class: str, model_
     state = twin.state_dict()
     if stem == "falcon":
         state = _falcon_qkv(state, 4, 16)
+    if stem == "falcon_40b":
+        state = _falcon_grouped_qkv(state, 8, 2, 8)
     if stem == "phi3_longrope":
         state = _phi3_packed(state, 64, 160)
     if stem == "modernbert":

@@ -1733,6 +1733,42 @@ def test_round26_language_models_have_hugging_faces_counts(stem: str, sizes: dic
     assert spec.check()["total_params"] == published
 
 
+# -- round 27: Falcon's new decoder (two LayerNorms, grouped heads), Command R+'s LayerNorm of each query and key head,
+# OLMo 1.7's clip_qkv (no parameter: OLMo-7B's count); each transformers 5.24's, built on the meta device ------------
+
+ROUND27 = [
+    ("falcon_40b", dict(d=8192, heads=128, kv_heads=8, layers=60, vocab=65024), 41_303_293_952),  # tiiuae/falcon-40b
+    ("falcon_40b", dict(d=14848, heads=232, kv_heads=8, layers=80, vocab=65024), 178_557_088_768),  # falcon-180B
+    ("cohere", dict(d=12288, heads=96, kv_heads=8, ff=33792, layers=64, vocab=256000),
+     103_810_674_688),  # CohereForAI/c4ai-command-r-plus
+    ("olmo", dict(d=4096, heads=32, ff=11008, layers=32, vocab=50304, tied=False, clip=8.0),
+     6_888_095_744),  # allenai/OLMo-7B-0424-hf
+]
+
+
+def round27_params(stem: str, s: dict) -> int:
+    """Each spec's comment's formula."""
+    d, vocab, layers, heads = s["d"], s["vocab"], s["layers"], s["heads"]
+    head_dim = d // heads
+    if stem == "falcon_40b":
+        qkv = d * (heads + 2 * s["kv_heads"]) * head_dim
+        return vocab * d + layers * (qkv + d * d + 8 * d * d + 4 * d) + 2 * d
+    if stem == "cohere":
+        kv = s["kv_heads"] * head_dim
+        norms = (heads + s["kv_heads"]) * head_dim
+        return vocab * d + layers * (2 * d * d + 2 * d * kv + norms + 3 * d * s["ff"] + d) + d
+    return round26_params(stem, s)
+
+
+@pytest.mark.parametrize(("stem", "sizes", "published"), ROUND27,
+                         ids=["falcon-40b", "falcon-180b", "command-r-plus", "olmo-7b-0424"])
+def test_round27_language_models_have_hugging_faces_counts(stem: str, sizes: dict, published: int) -> None:
+    assert round27_params(stem, sizes) == published
+    spec = specc.load(ARCH / f"{stem}.yaml", overrides=sizes)
+    assert spec.ok, [(d.code, d.message) for d in spec.errors]
+    assert spec.check()["total_params"] == published
+
+
 # -- published architectures written from their reference code, round 24 ------------------------------------------
 
 class ECABasicBlock(TVBasicBlock):
