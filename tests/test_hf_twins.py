@@ -6,7 +6,9 @@ turns to its long factors).  transformers is no dependency of specc: this runs w
 installed (a throwaway venv with specc's requirements, pytest and transformers) and skips elsewhere;
 tests/test_published_params.py pins the counts at the published sizes in every run.  To run it:
 ``python3 -m venv /tmp/ref && /tmp/ref/bin/pip install torch transformers pyyaml pydantic jinja2 pytest``, then
-``PYTHONPATH=. /tmp/ref/bin/python -m pytest tests/test_hf_twins.py`` (transformers 5.24: 12 passed, ~70 s)."""
+``PYTHONPATH=. /tmp/ref/bin/python -m pytest tests/test_hf_twins.py`` (transformers 5.24: 16 passed, ~90 s).
+Llama 4's weightless L2 query/key norm is compared at the attention alone (Llama4TextAttention): its MoE
+layers and position-dependent temperature are no spec of this corpus."""
 
 from __future__ import annotations
 
@@ -230,3 +232,31 @@ def test_spec_computes_hugging_faces_logits(stem: str, config_class: str, model_
             out = twin(ids)
             want = out.logits if hasattr(out, "logits") else out.last_hidden_state  # ModernBertModel: no head
             torch.testing.assert_close(model(ids), want, atol=1e-4, rtol=1e-4)
+
+
+def test_l2_qk_norm_computes_llama_4s_attention() -> None:
+    # Llama 4 Scout's rotary layers at small sizes: Llama4TextAttention turns q and k (complex products of
+    # interleaved pairs), then its weightless L2 norm; the spec normalises before the rotary, the same numbers
+    cfg = transformers.Llama4TextConfig(hidden_size=64, num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+                                        use_qk_norm=True, rms_norm_eps=1e-5, num_hidden_layers=1,
+                                        rope_parameters={"rope_type": "default", "rope_theta": 500000.0})
+    cfg._attn_implementation = "eager"
+    modeling = pytest.importorskip("transformers.models.llama4.modeling_llama4")
+    torch.manual_seed(0)
+    twin = modeling.Llama4TextAttention(cfg, layer_idx=0).eval()
+    assert twin.use_rope and hasattr(twin, "qk_norm")
+    for p in twin.parameters():
+        torch.nn.init.normal_(p, std=0.2)
+    rope = modeling.Llama4TextRotaryEmbedding(cfg)
+    spec = specc.loads("specc: 1\ninputs:\n  x: [B, T, 64]\nlayers:\n  - {type: MultiheadAttention, num_heads: 4, "
+                       "num_kv_heads: 2, head_dim: 16, qk_norm: {type: l2, eps: 1.0e-5}, rotary: {base: 500000, "
+                       "interleaved: true}, causal: true, bias: false, name: att}\n", "llama4.yaml")
+    assert spec.ok, [(d.code, d.message) for d in spec.errors]
+    model = build_module(spec).eval()
+    model.att.load_state_dict(twin.state_dict(), strict=True)
+    for t in (3, 9):
+        x = torch.randn(2, t, 64)
+        mask = torch.full((t, t), float("-inf")).triu(1)[None, None]
+        with torch.no_grad():
+            want, _ = twin(x, rope(x, torch.arange(t)[None]), mask)
+            torch.testing.assert_close(model(x), want, atol=1e-5, rtol=1e-4)
