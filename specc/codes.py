@@ -1112,6 +1112,17 @@ _TABLE: list[Code | LintCode] = [
          "rotary: {}, causal: true}",
          "Drop add_unit_offset / per_head for Llama 4's weightless norm, or give type: rms (or layer) for a norm "
          "with a weight; give per_head: true with over: head (Cohere), or drop per_head for OLMo-2's norm."),
+    # -- MADE's masked Linear (helper c27) -------------------------------------------------------------
+    Code("V172", "made-width", "A Linear with made: role input reads other than the features inputs, or one with "
+         "role output writes a number of outputs that is not a multiple of features.",
+         "MADE numbers the inputs 1..D and masks each layer so that output d reads inputs 1..d - 1 alone: the "
+         "input layer's degrees are the D inputs themselves, and the output layer gives each input the same "
+         "number of outputs side by side (nflows' output_multiplier). Any other width leaves inputs without a "
+         "degree or outputs with another input's, and the model is no longer autoregressive in the order written.",
+         "inputs: {x: [B, 784]}\nlayers:\n  - {type: Linear, out_features: 500, made: {features: 784, role: input}}"
+         "\n  - {type: ReLU}\n  - {type: Linear, out_features: 1000, made: {features: 784, role: output}}",
+         "Give the output layer features · k outputs (k per input: 1 for a logit, 2 for MAF's mean and log-scale), "
+         "and the input layer the D inputs themselves (features: their count)."),
     Code("V133", "unit-offset-without-weight", "An RMSNorm is given add_unit_offset: true and elementwise_affine: "
          "false.",
          "add_unit_offset scales by 1 + weight (Gemma's RMSNorm, its weight starting at 0); without a weight there "
@@ -1140,7 +1151,7 @@ _TABLE: list[Code | LintCode] = [
     LintCode("L064", "log-variance-bounded"),
     # -- weight_norm and spectral_norm on a layer's weight (helper d19) --------------------------
     Code("V051", "conflicting-weight-reparametrization", "Two settings rework the same weight of a layer: "
-         "two of weight_norm, spectral_norm, weight_standardization and mask, or a reworked weight that LoRA "
+         "two of weight_norm, spectral_norm, weight_standardization, mask and made, or a reworked weight that LoRA "
          "adapts or a tie: shares.",
          "Each is a parametrization of the one weight: stacked, the weight the layer uses is neither what one "
          "nor the other promises, and a tie would make one layer's plain weight another's normalised one.",

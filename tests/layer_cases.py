@@ -102,6 +102,37 @@ case("Linear", "{type: Linear, out_features: 5}", {"inp": ("B", 8)}, lambda: nn.
 case("Linear", "{type: Dense, units: 4, use_bias: false}", {"inp": ("B", "T", 6)},
      lambda: nn.Linear(6, 4, bias=False), ({"B": 2, "T": 3}, {"B": 3, "T": 5}))
 
+
+
+class NflowsMaskedLinear(nn.Linear):
+    """nflows 0.14's MaskedLinear (transforms/made.py) without random_mask: ``in_degrees`` given (the inputs'
+    1..D, or the previous layer's), hidden degrees arange(out) % max(1, D - 1) + min(1, D - 1), an output
+    layer's torchutils.tile(1..D, out // D) read with >, a hidden one's with >=."""
+
+    def __init__(self, in_degrees: torch.Tensor, out_features: int, features: int, is_output: bool,
+                 bias: bool = True) -> None:
+        super().__init__(len(in_degrees), out_features, bias=bias)
+        if is_output:
+            out_degrees = torch.arange(1, features + 1).repeat(out_features // features)
+            out_degrees = out_degrees.reshape(out_features // features, -1).transpose(1, 0).reshape(-1)
+            mask = (out_degrees[..., None] > in_degrees).float()
+        else:
+            out_degrees = torch.arange(out_features) % max(1, features - 1) + min(1, features - 1)
+            mask = (out_degrees[..., None] >= in_degrees).float()
+        self.register_buffer("mask", mask)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight * self.mask, self.bias)
+
+
+# MADE's masks (nflows' MaskedLinear): the input layer, a hidden one, an output layer of 2 per input
+case("Linear", "{type: Linear, out_features: 7, made: {features: 5, role: input}}", {"inp": ("B", 5)},
+     lambda: NflowsMaskedLinear(torch.arange(1, 6), 7, 5, False))
+case("Linear", "{type: Linear, out_features: 6, made: {features: 4}}", {"inp": ("B", "T", 9)},
+     lambda: NflowsMaskedLinear(torch.arange(9) % 3 + 1, 6, 4, False), ({"B": 2, "T": 3}, {"B": 3, "T": 5}))
+case("Linear", "{type: Linear, out_features: 8, bias: false, made: {features: 4, role: output}}", {"inp": ("B", 6)},
+     lambda: NflowsMaskedLinear(torch.arange(6) % 3 + 1, 8, 4, True, bias=False))
+
 BL = ({"B": 2, "L": 9}, {"B": 3, "L": 16}, {"B": 1, "L": 21})
 BHW = ({"B": 2, "H": 9, "W": 12}, {"B": 3, "H": 14, "W": 7})
 case("Conv1d", "{type: Conv1d, out_channels: 6, kernel_size: 3, stride: 2, padding: 1}", {"inp": ("B", 4, "L")},

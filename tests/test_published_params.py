@@ -16,6 +16,7 @@ import specc
 
 torch = pytest.importorskip("torch")
 from layer_cases import (  # noqa: E402
+    NflowsMaskedLinear,
     PixelCNNConv2d,
     RosinalityQuantize,
     levit_bias_idxs,
@@ -1767,6 +1768,78 @@ def test_round27_language_models_have_hugging_faces_counts(stem: str, sizes: dic
     spec = specc.load(ARCH / f"{stem}.yaml", overrides=sizes)
     assert spec.ok, [(d.code, d.message) for d in spec.errors]
     assert spec.check()["total_params"] == published
+
+
+# -- MADE (Germain et al. 2015) as nflows 0.14 writes it: the masks of made: on Linear --------------------------------
+
+MADE_SIZES = [
+    (dict(features=784, hidden=500, blocks=0, multiplier=1), 785_284),  # the paper's one hidden layer, MNIST
+    (dict(features=784, hidden=500, blocks=1, multiplier=1), 1_035_784),  # its two hidden layers
+    (dict(features=784, hidden=1024, blocks=1, multiplier=2), 3_460_640),  # MAF's MADE on MNIST (mean, log-scale)
+]
+
+
+@pytest.mark.parametrize(("sizes", "published"), MADE_SIZES, ids=["made-1x500", "made-2x500", "maf-made-2x1024"])
+def test_made_has_nflows_counts(sizes: dict, published: int) -> None:
+    # nflows' MADE(features, hidden_features, num_blocks, output_multiplier, use_residual_blocks=False,
+    # random_mask=False): sum(p.numel() for p in made.parameters())
+    f, h, b, m = sizes["features"], sizes["hidden"], sizes["blocks"], sizes["multiplier"]
+    assert f * h + h + b * (h * h + h) + h * f * m + f * m == published
+    spec = specc.load(ARCH / "made.yaml", overrides=sizes)
+    assert spec.ok, [(d.code, d.message) for d in spec.errors]
+    assert spec.check()["total_params"] == published
+
+
+def _made_spec_and_oracle() -> tuple[nn.Module, nn.Module]:
+    """made.yaml at 5 inputs, hidden layers of 7, 2 outputs per input, and nflows' MADE of those sizes written
+    with layer_cases' transcription of its MaskedLinear (the spec's weights copied in, its masks not)."""
+    spec = specc.load(ARCH / "made.yaml", overrides={"features": 5, "hidden": 7, "blocks": 1, "multiplier": 2})
+    model = build_module(spec, seed=0).eval()
+    hidden = torch.arange(7) % 4 + 1
+    oracle = nn.ModuleDict({"initial_layer": NflowsMaskedLinear(torch.arange(1, 6), 7, 5, False),
+                            "blocks_0_linear": NflowsMaskedLinear(hidden, 7, 5, False),
+                            "final_layer": NflowsMaskedLinear(hidden, 10, 5, True)})
+    state = {k.replace("blocks.0.linear", "blocks_0_linear"): v for k, v in model.state_dict().items()
+             if not k.endswith("mask")}
+    missing, unexpected = oracle.load_state_dict(state, strict=False)
+    assert not unexpected and all(k.endswith("mask") for k in missing), (missing, unexpected)
+    return model, oracle
+
+
+def test_made_computes_nflows_outputs_and_is_autoregressive() -> None:
+    model, oracle = _made_spec_and_oracle()
+    relu = torch.relu
+    x = torch.randn(6, 5, requires_grad=True)
+    with torch.no_grad():
+        want = oracle["final_layer"](relu(oracle["blocks_0_linear"](relu(oracle["initial_layer"](x)))))
+        torch.testing.assert_close(model(x), want)
+    # output j (of input j // 2 + 1) moves with inputs 1..j // 2 alone: the first input's two outputs with none
+    jac = torch.autograd.functional.jacobian(lambda v: model(v).sum(0), x).abs().sum(1)  # (10, 5)
+    degree = torch.arange(10)[:, None] // 2 + 1
+    reads = torch.arange(1, 6)[None, :]
+    assert torch.all(jac[(reads >= degree).expand(10, 5)] == 0)
+    # and every earlier input has a path to it through the masks (the ReLUs may close one for some samples)
+    masks = dict(model.named_buffers())
+    paths = masks["final_layer.mask"] @ masks["blocks.0.linear.mask"] @ masks["initial_layer.mask"]
+    assert torch.equal(paths > 0, (reads < degree).expand(10, 5))
+
+
+def test_made_loads_nflows_own_weights() -> None:
+    # where nflows is installed: its MADE's state dict (less its degrees buffers) loads into made.yaml's module
+    made = pytest.importorskip("nflows.transforms.made")
+    torch.manual_seed(0)
+    ref = made.MADE(features=5, hidden_features=7, num_blocks=1, output_multiplier=2, use_residual_blocks=False,
+                    random_mask=False).eval()
+    spec = specc.load(ARCH / "made.yaml", overrides={"features": 5, "hidden": 7, "blocks": 1, "multiplier": 2})
+    model = build_module(spec).eval()
+    model.load_state_dict({k: v for k, v in ref.state_dict().items() if not k.endswith("degrees")}, strict=True)
+    own = build_module(spec).state_dict()
+    for key, mask in ref.state_dict().items():
+        if key.endswith("mask"):
+            assert torch.equal(own[key], mask), key  # the spec's own masks are nflows'
+    x = torch.randn(4, 5)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), ref(x))
 
 
 # -- published architectures written from their reference code, round 24 ------------------------------------------

@@ -112,6 +112,8 @@ ELSEWHERE: tuple[tuple[str, str], ...] = (
      "weight_standardization: {{gain: true}})"),
     (r"MaskedConv([123])d", "set mask on the conv: - {{type: Conv{n}d, out_channels: 64, kernel_size: 7, padding: 3, "
      "mask: A}} (B for every layer after the first)"),
+    (r"MaskedLinear", "set made on the Linear (MADE's mask, nflows' MaskedLinear): - {{type: Linear, out_features: "
+     "500, made: {{features: 784, role: hidden}}}} (role input for the first layer, output for the last)"),
 )
 
 
