@@ -1123,6 +1123,16 @@ _TABLE: list[Code | LintCode] = [
          "\n  - {type: ReLU}\n  - {type: Linear, out_features: 1000, made: {features: 784, role: output}}",
          "Give the output layer features · k outputs (k per input: 1 for a logit, 2 for MAF's mean and log-scale), "
          "and the input layer the D inputs themselves (features: their count)."),
+    # -- DeepSeek's multi-head latent attention (helper c27) -------------------------------------------
+    Code("V173", "latent-rotary-dim", "A MultiheadLatentAttention's rotary: gives a dim: other than its "
+         "qk_rope_head_dim.",
+         "Latent attention turns exactly its decoupled rotary features, the last qk_rope_head_dim of each query "
+         "head and the one key beside the latent; the qk_nope_head_dim features come from the latent and carry "
+         "no position. A second count would say two things about one set of features.",
+         "- {type: MultiheadLatentAttention, num_heads: 16, kv_lora_rank: 512, qk_nope_head_dim: 128, "
+         "qk_rope_head_dim: 64, v_head_dim: 128, rotary: {dim: 128}}",
+         "Drop dim from rotary: (qk_rope_head_dim says how many features turn), or set qk_rope_head_dim to the "
+         "count the model's config gives."),
     Code("V133", "unit-offset-without-weight", "An RMSNorm is given add_unit_offset: true and elementwise_affine: "
          "false.",
          "add_unit_offset scales by 1 + weight (Gemma's RMSNorm, its weight starting at 0); without a weight there "

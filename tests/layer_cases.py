@@ -1278,6 +1278,57 @@ case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 4, num_kv_head
      lambda: HFAttention(16, 4, 1, head_dim=8, theta=500000.0, qk_norm="l2"), BT)
 case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 2, clip_qkv: 0.3, rotary: {}, causal: true, "
      "bias: false}", {"inp": ("B", "T", 16)}, lambda: HFAttention(16, 2, 2, clip=0.3), BT)
+class HFLatentAttention(nn.Module):
+    """DeepseekV3Attention (transformers 5.24) written out: q_a_proj, q_a_layernorm, q_b_proj (q_proj without
+    ``q_rank``), kv_a_proj_with_mqa, kv_a_layernorm, kv_b_proj, o_proj; rotate_half on the decoupled features
+    (rope_interleave false), the causal mask (or none), softmax; ``batch_first`` false reads (T, B, E)."""
+
+    def __init__(self, e: int, heads: int, kv_rank: int, q_rank: int | None, nope: int, rope: int, v: int,
+                 causal: bool = True, batch_first: bool = True) -> None:
+        super().__init__()
+        self.causal, self.batch_first = causal, batch_first
+        self.h, self.nope, self.rope, self.v, self.kv_rank, self.q_rank = heads, nope, rope, v, kv_rank, q_rank
+        if q_rank is None:
+            self.q_proj = nn.Linear(e, heads * (nope + rope), bias=False)
+        else:
+            self.q_a_proj = nn.Linear(e, q_rank, bias=False)
+            self.q_a_layernorm = HFQKNorm(q_rank)
+            self.q_b_proj = nn.Linear(q_rank, heads * (nope + rope), bias=False)
+        self.kv_a_proj_with_mqa = nn.Linear(e, kv_rank + rope, bias=False)
+        self.kv_a_layernorm = HFQKNorm(kv_rank)
+        self.kv_b_proj = nn.Linear(kv_rank, heads * (nope + v), bias=False)
+        self.o_proj = nn.Linear(heads * v, e, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x if self.batch_first else x.transpose(0, 1)
+        b, t, _ = x.shape
+        q = self.q_proj(x) if self.q_rank is None else self.q_b_proj(self.q_a_layernorm(self.q_a_proj(x)))
+        q_pass, q_rot = q.view(b, t, self.h, -1).transpose(1, 2).split([self.nope, self.rope], dim=-1)
+        kv_nope, k_rot = self.kv_a_proj_with_mqa(x).split([self.kv_rank, self.rope], dim=-1)
+        kv = self.kv_b_proj(self.kv_a_layernorm(kv_nope)).view(b, t, self.h, -1).transpose(1, 2)
+        k_nope, value = kv.split([self.nope, self.v], dim=-1)
+        inv_freq = 1.0 / (10000.0 ** (torch.arange(0, self.rope, 2).float() / self.rope))
+        freqs = torch.arange(t).float()[:, None] * inv_freq[None]
+        emb = torch.cat((freqs, freqs), dim=-1)
+        cos, sin = emb.cos(), emb.sin()
+        q_rot = q_rot * cos + rotate_half(q_rot) * sin
+        k_rot = k_rot.view(b, 1, t, self.rope) * cos + rotate_half(k_rot.view(b, 1, t, self.rope)) * sin
+        q = torch.cat((q_pass, q_rot), dim=-1)
+        k = torch.cat((k_nope, k_rot.expand(b, self.h, t, self.rope)), dim=-1)
+        scores = q @ k.transpose(2, 3) * (self.nope + self.rope) ** -0.5
+        if self.causal:
+            scores = scores + torch.full((t, t), float("-inf")).triu(1)
+        out = self.o_proj((scores.softmax(-1) @ value).transpose(1, 2).reshape(b, t, -1))
+        return out if self.batch_first else out.transpose(0, 1)
+
+
+# DeepSeek-V2/V3's latent attention: with a q bottleneck (V3, V2) and without (V2-Lite), batch second
+case("MultiheadLatentAttention", "{type: MultiheadLatentAttention, num_heads: 4, q_lora_rank: 12, kv_lora_rank: 8, "
+     "qk_nope_head_dim: 6, qk_rope_head_dim: 4, v_head_dim: 5, causal: true}", {"inp": ("B", "T", 16)},
+     lambda: HFLatentAttention(16, 4, 8, 12, 6, 4, 5), BT)
+case("MultiheadLatentAttention", "{type: MLA, num_heads: 2, kv_lora_rank: 8, qk_nope_head_dim: 4, qk_rope_head_dim: 2, "
+     "v_head_dim: 6, batch_first: false}", {"inp": ("T", "B", 16)},
+     lambda: HFLatentAttention(16, 2, 8, None, 4, 2, 6, causal=False, batch_first=False), BT)
 # Gemma 2's attention: query_pre_attn_scalar's scale, the scores softcapped (a cap of 0.5 bends every score), a window
 case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 4, num_kv_heads: 2, head_dim: 8, scale: 0.25, "
      "softcap: 0.5, window: 3, rotary: {}, causal: true, bias: false}", {"inp": ("B", "T", 16)},

@@ -6,7 +6,7 @@ turns to its long factors).  transformers is no dependency of specc: this runs w
 installed (a throwaway venv with specc's requirements, pytest and transformers) and skips elsewhere;
 tests/test_published_params.py pins the counts at the published sizes in every run.  To run it:
 ``python3 -m venv /tmp/ref && /tmp/ref/bin/pip install torch transformers pyyaml pydantic jinja2 pytest``, then
-``PYTHONPATH=. /tmp/ref/bin/python -m pytest tests/test_hf_twins.py`` (transformers 5.24: 16 passed, ~90 s).
+``PYTHONPATH=. /tmp/ref/bin/python -m pytest tests/test_hf_twins.py`` (transformers 5.24: 19 passed, ~100 s).
 Llama 4's weightless L2 query/key norm is compared at the attention alone (Llama4TextAttention): its MoE
 layers and position-dependent temperature are no spec of this corpus."""
 
@@ -259,4 +259,40 @@ def test_l2_qk_norm_computes_llama_4s_attention() -> None:
         mask = torch.full((t, t), float("-inf")).triu(1)[None, None]
         with torch.no_grad():
             want, _ = twin(x, rope(x, torch.arange(t)[None]), mask)
+            torch.testing.assert_close(model(x), want, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize(("q_rank", "interleave", "rope"), [
+    (24, True, {"rope_type": "default", "rope_theta": 10000.0}),
+    # DeepSeek-V3's yarn over a trained context of 4: the ramp, cos and sin scaled, mscale_all_dim on the scores
+    (24, True, {"rope_type": "yarn", "rope_theta": 10000.0, "factor": 40.0, "original_max_position_embeddings": 4,
+                "beta_fast": 32.0, "beta_slow": 1.0, "mscale": 1.0, "mscale_all_dim": 1.0}),
+    (None, False, {"rope_type": "default", "rope_theta": 10000.0}),  # V2-Lite: one q_proj, rotate_half
+], ids=["v3", "v3-yarn", "v2-lite"])
+def test_latent_attention_computes_deepseeks(q_rank: int | None, interleave: bool, rope: dict) -> None:
+    modeling = pytest.importorskip("transformers.models.deepseek_v3.modeling_deepseek_v3")
+    cfg = transformers.DeepseekV3Config(hidden_size=64, num_attention_heads=4, num_key_value_heads=4,
+                                        q_lora_rank=q_rank, kv_lora_rank=16, qk_nope_head_dim=8, qk_rope_head_dim=4,
+                                        v_head_dim=12, rope_interleave=interleave, num_hidden_layers=1,
+                                        max_position_embeddings=160, rope_parameters=rope)
+    cfg._attn_implementation = "eager"
+    torch.manual_seed(0)
+    twin = modeling.DeepseekV3Attention(cfg, 0).eval()
+    for p in twin.parameters():
+        torch.nn.init.normal_(p, std=0.2)
+    scaling = {k: v for k, v in rope.items() if k not in ("rope_type", "rope_theta")}
+    rotary = {"interleaved": interleave, **({"scaling": {"type": "yarn", **scaling}} if scaling else {})}
+    ranks = "" if q_rank is None else f"q_lora_rank: {q_rank}, "
+    spec = specc.loads("specc: 1\ninputs:\n  x: [B, T, 64]\nlayers:\n  - {type: MultiheadLatentAttention, "
+                       f"num_heads: 4, {ranks}kv_lora_rank: 16, qk_nope_head_dim: 8, qk_rope_head_dim: 4, "
+                       f"v_head_dim: 12, rotary: {rotary}, causal: true, name: att}}\n".replace("'", ""), "mla.yaml")
+    assert spec.ok, [(d.code, d.message) for d in spec.errors]
+    model = build_module(spec).eval()
+    model.att.load_state_dict(twin.state_dict(), strict=True)
+    rotary_embedding = modeling.DeepseekV3RotaryEmbedding(cfg)
+    for t in (3, 9):
+        x = torch.randn(2, t, 64)
+        mask = torch.full((t, t), float("-inf")).triu(1)[None, None]
+        with torch.no_grad():
+            want, _ = twin(x, rotary_embedding(x, torch.arange(t)[None]), mask)
             torch.testing.assert_close(model(x), want, atol=1e-5, rtol=1e-4)

@@ -1770,6 +1770,30 @@ def test_round27_language_models_have_hugging_faces_counts(stem: str, sizes: dic
     assert spec.check()["total_params"] == published
 
 
+# -- DeepSeek's multi-head latent attention: one layer's count, transformers 5.24's DeepseekV3Attention(config) on
+# the meta device (the decoders around it are MoE models this corpus does not write) ------------------------------
+
+MLA_SIZES = [  # hidden_size, heads, q_lora_rank; kv_lora_rank 512, qk_nope 128, qk_rope 64, v 128 in all three
+    (7168, 128, 1536, 187_107_328),  # deepseek-ai/DeepSeek-V3 (and R1)
+    (5120, 128, 1536, 149_227_520),  # deepseek-ai/DeepSeek-V2
+    (2048, 16, None, 13_763_072),  # deepseek-ai/DeepSeek-V2-Lite: one q_proj
+]
+
+
+@pytest.mark.parametrize(("e", "heads", "q_rank", "published"), MLA_SIZES, ids=["deepseek-v3", "deepseek-v2",
+                                                                               "deepseek-v2-lite"])
+def test_latent_attention_has_hugging_faces_counts(e: int, heads: int, q_rank: int | None, published: int) -> None:
+    kv_rank, nope, rope, v = 512, 128, 64, 128
+    q = e * heads * (nope + rope) if q_rank is None else e * q_rank + q_rank + q_rank * heads * (nope + rope)
+    assert q + e * (kv_rank + rope) + kv_rank + kv_rank * heads * (nope + v) + heads * v * e == published
+    ranks = "" if q_rank is None else f"q_lora_rank: {q_rank}, "
+    spec = specc.loads(f"specc: 1\ninputs:\n  x: [B, T, {e}]\nlayers:\n  - {{type: MultiheadLatentAttention, "
+                       f"num_heads: {heads}, {ranks}kv_lora_rank: {kv_rank}, qk_nope_head_dim: {nope}, "
+                       f"qk_rope_head_dim: {rope}, v_head_dim: {v}, causal: true}}\n", "mla.yaml")
+    assert spec.ok, [(d.code, d.message) for d in spec.errors]
+    assert spec.check()["total_params"] == published
+
+
 # -- MADE (Germain et al. 2015) as nflows 0.14 writes it: the masks of made: on Linear --------------------------------
 
 MADE_SIZES = [

@@ -230,6 +230,23 @@ def _qk_norm(q: TensorType, kv: TensorType, a: dict[str, Any], w: int) -> DimLik
     return add(clipped, add(add(_b(mul(full, copies), 4), _b(full, w)), _b(rows, 4)))
 
 
+def _latent_attention(x: TensorType, a: dict[str, Any], w: int) -> DimLike:
+    """What DeepSeek's latent attention keeps beyond its input: the q bottleneck and its RMSNorm (float32 copy,
+    reciprocal RMS), the queries, the compressed latent and its norm, kv_b_proj's keys and values, the turned
+    rotary features, the concatenated q and k the kernel reads, its output and log-sum-exp, o_proj's input."""
+    b, t = _seq(x, a.get("batch_first", True))
+    bt = mul(b, t)
+    h, nope, r, v = a["num_heads"], a["qk_nope_head_dim"], a["qk_rope_head_dim"], a["v_head_dim"]
+    kv_rank, q_rank = a["kv_lora_rank"], a.get("q_lora_rank") or 0
+    per_step = (q_rank * 2 + h * (nope + r)  # q_a_proj's output and its normalised copy, the queries
+                + kv_rank * 2 + r  # the latent, its normalised copy, the rotary key
+                + h * (nope + v)  # kv_b_proj's keys and values
+                + 2 * (h + 1) * r  # the rotary's inputs and outputs
+                + 2 * h * (nope + r) + h * v * 2)  # q and k as the kernel reads them, its output, o_proj's input
+    floats = add(_b(mul(bt, q_rank + kv_rank), 4), _b(mul(bt, 2), 4))  # float32 copies, reciprocal RMS per row
+    return add(add(_b(mul(bt, per_step), w), floats), _b(mul(bt, h), 4))  # the kernel's log-sum-exp
+
+
 def _attention(q: TensorType, kv: TensorType, e: int, heads: int, dropout: float, batch_first: bool,
                same: bool, w: int, fused: bool = True, capped: bool = False,
                widths: tuple[int, int] | None = None) -> DimLike:
@@ -501,6 +518,8 @@ def kind_saves(layer: LayerKind, a: dict[str, Any], ins: list[TensorType], outs:
                                           a.get("batch_first", True), tensors == 1, w, plain,
                                           bool(a.get("softcap")), _grouped_widths(a)),
                                add(masks, _qk_norm(x, kv, a, w))))
+    if kind == "MultiheadLatentAttention":
+        return Saved(inputs=(0,), extra=_latent_attention(x, a, w))
     if kind in ("TransformerEncoderLayer", "TransformerEncoder"):
         layers = a.get("num_layers", 1)
         extra = mul(_encoder_layer(x, a, w), layers)

@@ -1003,6 +1003,106 @@ class LearnedTokens(LayerKind):
 
 # -- class token ------------------------------------------------------------------------------------
 
+class LatentAttentionParams(LayerParams):
+    num_heads: PositiveInt = Field(validation_alias=AliasChoices("num_heads", "num_attention_heads"))
+    # DeepSeek-V2/V3's ranks: the queries through a q_lora_rank bottleneck (None: one q_proj, V2-Lite), the keys
+    # and values through one kv_lora_rank latent shared by every head
+    kv_lora_rank: PositiveInt = Field(examples=[512])
+    q_lora_rank: PositiveInt | None = Field(None, examples=[1536])
+    qk_nope_head_dim: PositiveInt = Field(examples=[128])
+    qk_rope_head_dim: PositiveInt = Field(examples=[64])
+    v_head_dim: PositiveInt = Field(examples=[128])
+    embed_dim: PositiveInt | None = Field(None, validation_alias=AliasChoices("embed_dim", "hidden_size"))
+    # the rotary of the decoupled qk_rope_head_dim features (its dim is theirs); DeepSeek-V3 interleaves the pairs
+    rotary: RotaryParams = Field(default_factory=RotaryParams)
+    eps: PositiveFloat = Field(1e-6, validation_alias=AliasChoices("eps", "rms_norm_eps"))  # the two latents' RMSNorms
+    bias: bool = Field(False, validation_alias=AliasChoices("bias", "attention_bias"))
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    causal: bool = False
+    batch_first: bool = True
+    scale: PositiveFloat | None = None  # None: (qk_nope_head_dim + qk_rope_head_dim)^-1/2, yarn's mscale² on it
+
+    @field_validator("rotary", mode="before")
+    @classmethod
+    def _rotary_flag(cls, v: Any) -> Any:
+        return {} if v is True or v is None else v
+
+
+@register
+class MultiheadLatentAttention(LayerKind):
+    """DeepSeek-V2/V3's multi-head latent attention (MLA), as Hugging Face's DeepseekV3Attention writes it:
+    the queries through q_a_proj, an RMSNorm and q_b_proj (or one q_proj without q_lora_rank), the keys and
+    values through one latent, kv_a_proj_with_mqa's kv_lora_rank features RMS-normalised and expanded per head
+    by kv_b_proj into each head's qk_nope_head_dim key features and v_head_dim values; beside the latent,
+    kv_a_proj_with_mqa's last qk_rope_head_dim features are one rotary key shared by every head (decoupled
+    rotary), and each query head's last qk_rope_head_dim features turn with it.  Scores over
+    qk_nope_head_dim + qk_rope_head_dim features, outputs of v_head_dim per head through o_proj."""
+
+    type_name = "MultiheadLatentAttention"
+    aliases = ("MLA",)
+    Params = LatentAttentionParams
+    summary = ("DeepSeek-V2/V3's multi-head latent attention: low-rank q and kv projections (q_lora_rank, "
+               "kv_lora_rank) with decoupled rotary features (qk_rope_head_dim) shared by the heads' keys")
+
+    def weights(self, args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        e, h, bias = int(args["embed_dim"]), int(args["num_heads"]), bool(args["bias"])
+        qk = int(args["qk_nope_head_dim"]) + int(args["qk_rope_head_dim"])
+        q_rank, kv_rank = args["q_lora_rank"], int(args["kv_lora_rank"])
+        out: dict[str, tuple[int, ...]] = {}
+        if q_rank is None:
+            out["q_proj.weight"] = (h * qk, e)
+        else:
+            out["q_a_proj.weight"] = (int(q_rank), e)
+            out |= {"q_a_proj.bias": (int(q_rank),)} if bias else {}
+            out["q_a_layernorm.weight"] = (int(q_rank),)
+            out["q_b_proj.weight"] = (h * qk, int(q_rank))
+        out["kv_a_proj_with_mqa.weight"] = (kv_rank + int(args["qk_rope_head_dim"]), e)
+        out |= {"kv_a_proj_with_mqa.bias": (kv_rank + int(args["qk_rope_head_dim"]),)} if bias else {}
+        out["kv_a_layernorm.weight"] = (kv_rank,)
+        out["kv_b_proj.weight"] = (h * (int(args["qk_nope_head_dim"]) + int(args["v_head_dim"])), kv_rank)
+        out["o_proj.weight"] = (e, h * int(args["v_head_dim"]))
+        out |= {"o_proj.bias": (e,)} if bias else {}
+        return out
+
+    def infer(self, p: LatentAttentionParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        _check_float(x, "input", (), "the sequence")
+        if x.rank != 3:
+            raise SpecError("S003", f"the input must be (B, T, E) (or (T, B, E) with batch_first: false), got rank "
+                            f"{x.rank} {x}", sequence_hint(x))
+        e = check_given(p.embed_dim, x.shape[2], "embed_dim", x, 2, "features per step")
+        _, t_len = seq_axes(x, p.batch_first)
+        check_causal(p.causal, (), t_len, t_len)
+        r = p.qk_rope_head_dim
+        if r % 2:
+            raise SpecError("S040", f"qk_rope_head_dim {r} is an odd count, but rotary turns features in pairs",
+                            f"set qk_rope_head_dim: {r + 1} (DeepSeek-V2 and V3 turn 64)", field="qk_rope_head_dim")
+        if p.rotary.dim is not None and p.rotary.dim != r:
+            raise SpecError("V173", f"rotary dim {p.rotary.dim} differs from qk_rope_head_dim {r}: latent "
+                            "attention turns exactly its decoupled rotary features, and the others carry no position",
+                            "drop dim from rotary: (qk_rope_head_dim says how many features turn)", field="rotary")
+        scaling = _rotary_scaling(p.rotary.scaling, r) if p.rotary.scaling else None
+        h, qk = p.num_heads, p.qk_nope_head_dim + p.qk_rope_head_dim
+        scale = p.scale
+        if scale is None:  # Hugging Face's yarn_apply_mscale: mscale_all_dim's factor squared on qk^-1/2
+            scale = qk ** -0.5
+            if scaling and scaling.get("mscale_all_dim") and scaling.get("factor", 1.0) > 1:
+                m = 0.1 * scaling["mscale_all_dim"] * math.log(scaling["factor"]) + 1.0
+                scale *= m * m
+        args: dict[str, Any] = {
+            "embed_dim": e, "num_heads": h, "kv_lora_rank": p.kv_lora_rank, "q_lora_rank": p.q_lora_rank,
+            "qk_nope_head_dim": p.qk_nope_head_dim, "qk_rope_head_dim": r, "v_head_dim": p.v_head_dim,
+            "eps": float(p.eps), "bias": p.bias, "dropout": float(p.dropout), "causal": p.causal,
+            "batch_first": p.batch_first, "scale": float(scale), "rotary_base": float(p.rotary.base),
+            "rotary_interleaved": p.rotary.interleaved, "rotary_scaling": scaling}
+        params = sum(math.prod(s) for s in self.weights(args).values())
+        q_macs = e * h * qk if p.q_lora_rank is None else p.q_lora_rank * (e + h * qk)
+        per_step = q_macs + e * (p.kv_lora_rank + r) + p.kv_lora_rank * h * (p.qk_nope_head_dim + p.v_head_dim) \
+            + h * p.v_head_dim * e
+        macs = add(mul(t_len, per_step), mul(mul(t_len, t_len), h * (qk + p.v_head_dim)))
+        return LayerResult(TensorType(x.shape, x.dtype, x.notes), args, params, macs)
+
+
 class ClassTokenParams(LayerParams):
     d_model: PositiveInt | None = None
     num_tokens: PositiveInt = 1

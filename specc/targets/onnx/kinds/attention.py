@@ -631,3 +631,58 @@ def class_token(layer: Layer) -> str:
     tokens = layer.op("Expand", [token, layer.op("Concat", [one, batch, one], axis=0)])
     return layer.op("Concat", [tokens, layer.x], axis=0)
 
+
+
+def _latent_rms(layer: Layer, x: str, key: str, width: int) -> str:
+    """DeepseekV3RMSNorm ``key`` over the last dim of ``x``: in float32, cast back, then times the weight."""
+    w = layer.param(f"{key}.weight", (width,), ONES)
+    f32 = layer.float_dtype != "float32"
+    y = layer.op("Cast", [x], to=ELEM["float32"]) if f32 else x
+    mean = reduce(layer, "ReduceMean", layer.op("Mul", [y, y]), [2], keepdims=True)
+    y = layer.op("Div", [y, layer.op("Sqrt", [layer.op("Add", [mean, layer.const(float(layer.args["eps"]),
+                                                                                  "float32")])])])
+    y = layer.op("Cast", [y], to=ELEM[layer.float_dtype]) if f32 else y
+    return layer.op("Mul", [w, y])
+
+
+@lowers("MultiheadLatentAttention")
+def latent_attention(layer: Layer) -> str:
+    """support/latent_attention.py's MultiheadLatentAttention: the q path (q_proj, or q_a_proj, RMSNorm,
+    q_b_proj), the latent and its rotary key from kv_a_proj_with_mqa (Gathers of its features), each head's
+    key and value features from kv_b_proj, the rotary key Expanded to every head, Concat, scores, softmax."""
+    args = layer.args
+    e, h, bias = int(args["embed_dim"]), int(args["num_heads"]), bool(args["bias"])
+    nope, r, vd = int(args["qk_nope_head_dim"]), int(args["qk_rope_head_dim"]), int(args["v_head_dim"])
+    kv_rank, q_rank = int(args["kv_lora_rank"]), args["q_lora_rank"]
+    qk = nope + r
+    x_in, batch_first = layer.inputs[0], bool(args["batch_first"])
+    t_axis = 1 if batch_first else 0
+    t = layer.in_types[0].shape[t_axis]
+    x = x_in if batch_first else layer.op("Transpose", [x_in], perm=[1, 0, 2])
+    if q_rank is None:
+        q = _linear(layer, x, "q_proj", e, h * qk, False)
+    else:
+        q = _linear(layer, x, "q_a_proj", e, int(q_rank), bias)
+        q = _linear(layer, _latent_rms(layer, q, "q_a_layernorm", int(q_rank)), "q_b_proj", int(q_rank), h * qk, False)
+    q = layer.op("Transpose", [layer.op("Reshape", [q, layer.const([0, 0, h, qk])])], perm=[0, 2, 1, 3])
+
+    def part(v: str, start: int, stop: int, axis: int) -> str:
+        return layer.op("Gather", [v, layer.const(list(range(start, stop)))], axis=axis)
+
+    rotary = replace(layer, args={**args, "rotary_dim": r})
+    q = layer.op("Concat", [part(q, 0, nope, 3), _rotary(rotary, part(q, nope, qk, 3), x_in, t_axis, t, r)], axis=3)
+    compressed = _linear(layer, x, "kv_a_proj_with_mqa", e, kv_rank + r, bias)
+    latent = _latent_rms(layer, part(compressed, 0, kv_rank, 2), "kv_a_layernorm", kv_rank)
+    kv = _linear(layer, latent, "kv_b_proj", kv_rank, h * (nope + vd), False)
+    kv = layer.op("Transpose", [layer.op("Reshape", [kv, layer.const([0, 0, h, nope + vd])])], perm=[0, 2, 1, 3])
+    k_rot = _rotary(rotary, unsqueeze(layer, part(compressed, kv_rank, kv_rank + r, 2), [1]), x_in, t_axis, t, r)
+    k_rot = layer.op("Expand", [k_rot, layer.const([1, h, 1, 1])])  # the one rotary key, every head's
+    k = layer.op("Concat", [part(kv, 0, nope, 3), k_rot], axis=3)
+    scores = layer.op("MatMul", [q, layer.op("Transpose", [k], perm=[0, 1, 3, 2])])
+    scores = layer.op("Mul", [scores, _ft(layer, float(args["scale"]))])
+    if args["causal"]:
+        scores = layer.op("Add", [scores, _causal(layer, x_in, t_axis, t)])
+    out = layer.op("MatMul", [layer.op("Softmax", [scores], axis=-1), part(kv, nope, nope + vd, 3)])
+    out = layer.op("Reshape", [layer.op("Transpose", [out], perm=[0, 2, 1, 3]), layer.const([0, 0, h * vd])])
+    out = _linear(layer, out, "o_proj", h * vd, e, bias)
+    return out if batch_first else layer.op("Transpose", [out], perm=[1, 0, 2])
