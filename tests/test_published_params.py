@@ -1744,6 +1744,9 @@ ROUND27 = [
      103_810_674_688),  # CohereForAI/c4ai-command-r-plus
     ("olmo", dict(d=4096, heads=32, ff=11008, layers=32, vocab=50304, tied=False, clip=8.0),
      6_888_095_744),  # allenai/OLMo-7B-0424-hf
+    # deepseek-ai/DeepSeek-V2-Lite: latent attention, a dense first layer, 26 of 64 routed + 2 shared experts
+    ("deepseek_v2_lite", dict(d=2048, heads=16, kv_rank=512, nope=128, rope=64, v=128, ff=10944, moe_ff=1408,
+                              experts=64, k=6, shared=2, layers=27, vocab=102400), 15_706_484_224),
 ]
 
 
@@ -1758,11 +1761,17 @@ def round27_params(stem: str, s: dict) -> int:
         kv = s["kv_heads"] * head_dim
         norms = (heads + s["kv_heads"]) * head_dim
         return vocab * d + layers * (2 * d * d + 2 * d * kv + norms + 3 * d * s["ff"] + d) + d
+    if stem == "deepseek_v2_lite":
+        nope, rope, v, kv_rank, moe = s["nope"], s["rope"], s["v"], s["kv_rank"], s["moe_ff"]
+        attention = d * heads * (nope + rope) + d * (kv_rank + rope) + kv_rank + kv_rank * heads * (nope + v) \
+            + heads * s["v"] * d
+        experts = s["experts"] * 3 * d * moe + d * s["experts"] + 3 * d * s["shared"] * moe
+        return 2 * vocab * d + layers * (attention + 2 * d) + 3 * d * s["ff"] + (layers - 1) * experts + d
     return round26_params(stem, s)
 
 
 @pytest.mark.parametrize(("stem", "sizes", "published"), ROUND27,
-                         ids=["falcon-40b", "falcon-180b", "command-r-plus", "olmo-7b-0424"])
+                         ids=["falcon-40b", "falcon-180b", "command-r-plus", "olmo-7b-0424", "deepseek-v2-lite"])
 def test_round27_language_models_have_hugging_faces_counts(stem: str, sizes: dict, published: int) -> None:
     assert round27_params(stem, sizes) == published
     spec = specc.load(ARCH / f"{stem}.yaml", overrides=sizes)
