@@ -1111,6 +1111,39 @@ _TABLE: list[Code | LintCode] = [
          "rotary: {}, causal: true}",
          "Give over: head with dim: head_dim (Qwen3's RMSNorm(head_dim)), over: all with dim: num_heads·head_dim "
          "(OLMo-2's RMSNorm(num_heads * head_dim)), or drop dim: and let over: say the width."),
+    # -- query/key norms without a weight or with one per head: Llama 4, Cohere (helper c27) ------------
+    Code("V171", "qk-norm-weight", "An attention's qk_norm: asks its norm for a weight its type or over: does not "
+         "have: add_unit_offset or per_head on type l2 (Llama 4's weightless norm), or per_head with over: all.",
+         "type l2 is Llama 4's L2 norm, x / sqrt(mean(x²) + eps) with no weight, so there is no 1 + weight to "
+         "offset and no weight to give each head; per_head gives each head a weight of its own (Cohere's "
+         "(num_heads, head_dim)), while over: all normalises the whole projection with one weight entry per "
+         "feature of every head (OLMo-2's). Either way the spec asks for a norm no published model has, and a "
+         "checkpoint's q_norm / k_norm would not load into it.",
+         "- {type: MultiheadAttention, num_heads: 8, num_kv_heads: 2, qk_norm: {type: l2, add_unit_offset: true}, "
+         "rotary: {}, causal: true}",
+         "Drop add_unit_offset / per_head for Llama 4's weightless norm, or give type: rms (or layer) for a norm "
+         "with a weight; give per_head: true with over: head (Cohere), or drop per_head for OLMo-2's norm."),
+    # -- MADE's masked Linear (helper c27) -------------------------------------------------------------
+    Code("V172", "made-width", "A Linear with made: role input reads other than the features inputs, or one with "
+         "role output writes a number of outputs that is not a multiple of features.",
+         "MADE numbers the inputs 1..D and masks each layer so that output d reads inputs 1..d - 1 alone: the "
+         "input layer's degrees are the D inputs themselves, and the output layer gives each input the same "
+         "number of outputs side by side (nflows' output_multiplier). Any other width leaves inputs without a "
+         "degree or outputs with another input's, and the model is no longer autoregressive in the order written.",
+         "inputs: {x: [B, 784]}\nlayers:\n  - {type: Linear, out_features: 500, made: {features: 784, role: input}}"
+         "\n  - {type: ReLU}\n  - {type: Linear, out_features: 1000, made: {features: 784, role: output}}",
+         "Give the output layer features · k outputs (k per input: 1 for a logit, 2 for MAF's mean and log-scale), "
+         "and the input layer the D inputs themselves (features: their count)."),
+    # -- DeepSeek's multi-head latent attention (helper c27) -------------------------------------------
+    Code("V173", "latent-rotary-dim", "A MultiheadLatentAttention's rotary: gives a dim: other than its "
+         "qk_rope_head_dim.",
+         "Latent attention turns exactly its decoupled rotary features, the last qk_rope_head_dim of each query "
+         "head and the one key beside the latent; the qk_nope_head_dim features come from the latent and carry "
+         "no position. A second count would say two things about one set of features.",
+         "- {type: MultiheadLatentAttention, num_heads: 16, kv_lora_rank: 512, qk_nope_head_dim: 128, "
+         "qk_rope_head_dim: 64, v_head_dim: 128, rotary: {dim: 128}}",
+         "Drop dim from rotary: (qk_rope_head_dim says how many features turn), or set qk_rope_head_dim to the "
+         "count the model's config gives."),
     Code("V133", "unit-offset-without-weight", "An RMSNorm is given add_unit_offset: true and elementwise_affine: "
          "false.",
          "add_unit_offset scales by 1 + weight (Gemma's RMSNorm, its weight starting at 0); without a weight there "
@@ -1142,7 +1175,7 @@ _TABLE: list[Code | LintCode] = [
     LintCode("L067", "adaptive-pool-enlarges"),
     # -- weight_norm and spectral_norm on a layer's weight (helper d19) --------------------------
     Code("V051", "conflicting-weight-reparametrization", "Two settings rework the same weight of a layer: "
-         "two of weight_norm, spectral_norm, weight_standardization and mask, or a reworked weight that LoRA "
+         "two of weight_norm, spectral_norm, weight_standardization, mask and made, or a reworked weight that LoRA "
          "adapts or a tie: shares.",
          "Each is a parametrization of the one weight: stacked, the weight the layer uses is neither what one "
          "nor the other promises, and a tie would make one layer's plain weight another's normalised one.",

@@ -102,6 +102,37 @@ case("Linear", "{type: Linear, out_features: 5}", {"inp": ("B", 8)}, lambda: nn.
 case("Linear", "{type: Dense, units: 4, use_bias: false}", {"inp": ("B", "T", 6)},
      lambda: nn.Linear(6, 4, bias=False), ({"B": 2, "T": 3}, {"B": 3, "T": 5}))
 
+
+
+class NflowsMaskedLinear(nn.Linear):
+    """nflows 0.14's MaskedLinear (transforms/made.py) without random_mask: ``in_degrees`` given (the inputs'
+    1..D, or the previous layer's), hidden degrees arange(out) % max(1, D - 1) + min(1, D - 1), an output
+    layer's torchutils.tile(1..D, out // D) read with >, a hidden one's with >=."""
+
+    def __init__(self, in_degrees: torch.Tensor, out_features: int, features: int, is_output: bool,
+                 bias: bool = True) -> None:
+        super().__init__(len(in_degrees), out_features, bias=bias)
+        if is_output:
+            out_degrees = torch.arange(1, features + 1).repeat(out_features // features)
+            out_degrees = out_degrees.reshape(out_features // features, -1).transpose(1, 0).reshape(-1)
+            mask = (out_degrees[..., None] > in_degrees).float()
+        else:
+            out_degrees = torch.arange(out_features) % max(1, features - 1) + min(1, features - 1)
+            mask = (out_degrees[..., None] >= in_degrees).float()
+        self.register_buffer("mask", mask)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight * self.mask, self.bias)
+
+
+# MADE's masks (nflows' MaskedLinear): the input layer, a hidden one, an output layer of 2 per input
+case("Linear", "{type: Linear, out_features: 7, made: {features: 5, role: input}}", {"inp": ("B", 5)},
+     lambda: NflowsMaskedLinear(torch.arange(1, 6), 7, 5, False))
+case("Linear", "{type: Linear, out_features: 6, made: {features: 4}}", {"inp": ("B", "T", 9)},
+     lambda: NflowsMaskedLinear(torch.arange(9) % 3 + 1, 6, 4, False), ({"B": 2, "T": 3}, {"B": 3, "T": 5}))
+case("Linear", "{type: Linear, out_features: 8, bias: false, made: {features: 4, role: output}}", {"inp": ("B", 6)},
+     lambda: NflowsMaskedLinear(torch.arange(6) % 3 + 1, 8, 4, True, bias=False))
+
 BL = ({"B": 2, "L": 9}, {"B": 3, "L": 16}, {"B": 1, "L": 21})
 BHW = ({"B": 2, "H": 9, "W": 12}, {"B": 3, "H": 14, "W": 7})
 case("Conv1d", "{type: Conv1d, out_channels: 6, kernel_size: 3, stride: 2, padding: 1}", {"inp": ("B", 4, "L")},
@@ -1066,6 +1097,27 @@ class HFQKNorm(nn.Module):
         return self.weight * h.to(x.dtype)
 
 
+class HFCohereLayerNorm(nn.Module):
+    """CohereLayerNorm (transformers 5.24): the mean taken out, no bias, in float32; ``dim`` (heads, head_dim) for
+    q_norm / k_norm, a weight for each head."""
+
+    def __init__(self, dim: tuple[int, int], eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps, self.weight = eps, nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x.float()
+        h = h - h.mean(-1, keepdim=True)
+        h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
+        return (self.weight.float() * h).to(x.dtype)
+
+
+def hf_l2_norm(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """Llama4TextL2Norm (transformers 5.24): no weight, applied after the rotary."""
+    h = x.float()
+    return (h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)).type_as(x)
+
+
 class HFAttention(nn.Module):
     """LlamaAttention (eager) as Hugging Face writes it, with GPT-NeoX's partial rotary
     (``rotary_dim`` < head_dim: the rest passes), GPT-J's interleaved pairs, Gemma's ``head_dim``,
@@ -1074,7 +1126,9 @@ class HFAttention(nn.Module):
     ``long_inv_freq`` past ``original`` steps, yarn's and longrope's ``attention_factor``), Gemma 2's ``scale``
     (query_pre_attn_scalar ** -0.5) and ``softcap`` (tanh(scores / softcap)·softcap, before the mask), and
     ModernBERT's bidirectional ``local`` window, and ``qk_norm`` on the queries and keys before the rotary:
-    "head" (Qwen3's q_norm / k_norm of head_dim; Gemma 3's with ``unit``), "all" (OLMo-2's over the projection)."""
+    "head" (Qwen3's q_norm / k_norm of head_dim; Gemma 3's with ``unit``), "all" (OLMo-2's over the projection),
+    "cohere" (CohereAttention's LayerNorm of each head, a weight per head), or after it "l2" (Llama4TextAttention's
+    weightless L2 norm), and OLMo's ``clip`` (OlmoAttention's clamp_ of the three projections)."""
 
     def __init__(self, e: int, heads: int, kv_heads: int, bias: bool = False, causal: bool = True,
                  theta: float = 10000.0, rotary_dim: int | None = None, interleaved: bool = False,
@@ -1082,7 +1136,7 @@ class HFAttention(nn.Module):
                  window: int | None = None, inv_freq: torch.Tensor | None = None, scale: float | None = None,
                  softcap: float | None = None, attention_factor: float = 1.0,
                  long_inv_freq: torch.Tensor | None = None, original: int = 0, local: int | None = None,
-                 qk_norm: str | None = None, unit: bool = False) -> None:
+                 qk_norm: str | None = None, unit: bool = False, clip: float | None = None) -> None:
         super().__init__()
         self.heads, self.kv_heads, self.d = heads, kv_heads, head_dim or e // heads
         self.q_proj = nn.Linear(e, heads * self.d, bias=bias)
@@ -1095,8 +1149,10 @@ class HFAttention(nn.Module):
         # yarn's and longrope's cos/sin factor; longrope's frequencies past the trained context (T > original)
         self.attention_factor, self.long_inv_freq, self.original = attention_factor, long_inv_freq, original
         self.local = local  # ModernBERT's bidirectional window: keys within local // 2 of the query
-        self.qk_norm = qk_norm
-        if qk_norm:
+        self.qk_norm, self.clip = qk_norm, clip
+        if qk_norm == "cohere":
+            self.q_norm, self.k_norm = HFCohereLayerNorm((heads, self.d)), HFCohereLayerNorm((kv_heads, self.d))
+        elif qk_norm in ("head", "all"):
             self.q_norm = HFQKNorm(self.d if qk_norm == "head" else heads * self.d, unit=unit)
             self.k_norm = HFQKNorm(self.d if qk_norm == "head" else kv_heads * self.d, unit=unit)
         self.inv_freq = inv_freq if inv_freq is not None else 1.0 / (
@@ -1107,14 +1163,16 @@ class HFAttention(nn.Module):
         if not self.batch_first:
             x = x.transpose(0, 1)
         b, t, _ = x.shape
-        q, k = self.q_proj(x), self.k_proj(x)
+        q, k, v = self.q_proj(x), self.k_proj(x), self.v_proj(x)
+        if self.clip is not None:  # OlmoAttention
+            q, k, v = (y.clamp_(min=-self.clip, max=self.clip) for y in (q, k, v))
         if self.qk_norm == "all":  # Olmo2Attention: q_norm(q_proj(x)) before the view
             q, k = self.q_norm(q), self.k_norm(k)
         q, k = q.view(b, t, -1, self.d), k.view(b, t, -1, self.d)
-        if self.qk_norm == "head":  # Qwen3Attention, Gemma3Attention: q_norm(q_proj(x).view(...))
+        if self.qk_norm in ("head", "cohere"):  # Qwen3Attention, Gemma3Attention: q_norm(q_proj(x).view(...))
             q, k = self.q_norm(q), self.k_norm(k)
         q, k = q.transpose(1, 2), k.transpose(1, 2)
-        v = self.v_proj(x).view(b, t, -1, self.d).transpose(1, 2)
+        v = v.view(b, t, -1, self.d).transpose(1, 2)
         position_ids = torch.arange(t)[None].float()
         inv_freq = self.long_inv_freq if self.long_inv_freq is not None and t > self.original else self.inv_freq
         freqs = (inv_freq[None, :, None] @ position_ids[:, None, :]).transpose(1, 2)  # (1, T, r/2)
@@ -1127,6 +1185,8 @@ class HFAttention(nn.Module):
         q_rot, q_pass, k_rot, k_pass = q[..., :r], q[..., r:], k[..., :r], k[..., r:]
         q = torch.cat(((q_rot * cos) + (rotate(q_rot) * sin), q_pass), dim=-1)
         k = torch.cat(((k_rot * cos) + (rotate(k_rot) * sin), k_pass), dim=-1)
+        if self.qk_norm == "l2":  # Llama4TextAttention: after the rotary
+            q, k = hf_l2_norm(q), hf_l2_norm(k)
         k, v = repeat_kv(k, self.heads // self.kv_heads), repeat_kv(v, self.heads // self.kv_heads)
         scores = q @ k.transpose(2, 3) * self.scale
         if self.softcap:  # Gemma 2's eager_attention_forward: softcapped before the mask
@@ -1208,6 +1268,67 @@ case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 4, num_kv_head
 case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 2, num_kv_heads: 1, head_dim: 8, "
      "qk_norm: {add_unit_offset: true}, rotary: {}, causal: true, bias: false}", {"inp": ("B", "T", 16)},
      lambda: HFAttention(16, 2, 1, head_dim=8, qk_norm="head", unit=True), BT)
+# Command R+'s LayerNorm of each head (a weight per head) on interleaved pairs; Llama 4's weightless L2 norm after
+# the rotary (which keeps each head's sum of squares); OLMo 1.7's clip_qkv, at 0.3 so that the projections pass it
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 4, num_kv_heads: 2, qk_norm: {type: layer, "
+     "per_head: true, eps: 1e-5}, rotary: {interleaved: true}, causal: true, bias: false}", {"inp": ("B", "T", 16)},
+     lambda: HFAttention(16, 4, 2, interleaved=True, qk_norm="cohere"), BT)
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 4, num_kv_heads: 1, head_dim: 8, "
+     "qk_norm: {type: l2, eps: 1e-5}, rotary: {base: 500000}, causal: true, bias: false}", {"inp": ("B", "T", 16)},
+     lambda: HFAttention(16, 4, 1, head_dim=8, theta=500000.0, qk_norm="l2"), BT)
+case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 2, clip_qkv: 0.3, rotary: {}, causal: true, "
+     "bias: false}", {"inp": ("B", "T", 16)}, lambda: HFAttention(16, 2, 2, clip=0.3), BT)
+class HFLatentAttention(nn.Module):
+    """DeepseekV3Attention (transformers 5.24) written out: q_a_proj, q_a_layernorm, q_b_proj (q_proj without
+    ``q_rank``), kv_a_proj_with_mqa, kv_a_layernorm, kv_b_proj, o_proj; rotate_half on the decoupled features
+    (rope_interleave false), the causal mask (or none), softmax; ``batch_first`` false reads (T, B, E)."""
+
+    def __init__(self, e: int, heads: int, kv_rank: int, q_rank: int | None, nope: int, rope: int, v: int,
+                 causal: bool = True, batch_first: bool = True) -> None:
+        super().__init__()
+        self.causal, self.batch_first = causal, batch_first
+        self.h, self.nope, self.rope, self.v, self.kv_rank, self.q_rank = heads, nope, rope, v, kv_rank, q_rank
+        if q_rank is None:
+            self.q_proj = nn.Linear(e, heads * (nope + rope), bias=False)
+        else:
+            self.q_a_proj = nn.Linear(e, q_rank, bias=False)
+            self.q_a_layernorm = HFQKNorm(q_rank)
+            self.q_b_proj = nn.Linear(q_rank, heads * (nope + rope), bias=False)
+        self.kv_a_proj_with_mqa = nn.Linear(e, kv_rank + rope, bias=False)
+        self.kv_a_layernorm = HFQKNorm(kv_rank)
+        self.kv_b_proj = nn.Linear(kv_rank, heads * (nope + v), bias=False)
+        self.o_proj = nn.Linear(heads * v, e, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x if self.batch_first else x.transpose(0, 1)
+        b, t, _ = x.shape
+        q = self.q_proj(x) if self.q_rank is None else self.q_b_proj(self.q_a_layernorm(self.q_a_proj(x)))
+        q_pass, q_rot = q.view(b, t, self.h, -1).transpose(1, 2).split([self.nope, self.rope], dim=-1)
+        kv_nope, k_rot = self.kv_a_proj_with_mqa(x).split([self.kv_rank, self.rope], dim=-1)
+        kv = self.kv_b_proj(self.kv_a_layernorm(kv_nope)).view(b, t, self.h, -1).transpose(1, 2)
+        k_nope, value = kv.split([self.nope, self.v], dim=-1)
+        inv_freq = 1.0 / (10000.0 ** (torch.arange(0, self.rope, 2).float() / self.rope))
+        freqs = torch.arange(t).float()[:, None] * inv_freq[None]
+        emb = torch.cat((freqs, freqs), dim=-1)
+        cos, sin = emb.cos(), emb.sin()
+        q_rot = q_rot * cos + rotate_half(q_rot) * sin
+        k_rot = k_rot.view(b, 1, t, self.rope) * cos + rotate_half(k_rot.view(b, 1, t, self.rope)) * sin
+        q = torch.cat((q_pass, q_rot), dim=-1)
+        k = torch.cat((k_nope, k_rot.expand(b, self.h, t, self.rope)), dim=-1)
+        scores = q @ k.transpose(2, 3) * (self.nope + self.rope) ** -0.5
+        if self.causal:
+            scores = scores + torch.full((t, t), float("-inf")).triu(1)
+        out = self.o_proj((scores.softmax(-1) @ value).transpose(1, 2).reshape(b, t, -1))
+        return out if self.batch_first else out.transpose(0, 1)
+
+
+# DeepSeek-V2/V3's latent attention: with a q bottleneck (V3, V2) and without (V2-Lite), batch second
+case("MultiheadLatentAttention", "{type: MultiheadLatentAttention, num_heads: 4, q_lora_rank: 12, kv_lora_rank: 8, "
+     "qk_nope_head_dim: 6, qk_rope_head_dim: 4, v_head_dim: 5, causal: true}", {"inp": ("B", "T", 16)},
+     lambda: HFLatentAttention(16, 4, 8, 12, 6, 4, 5), BT)
+case("MultiheadLatentAttention", "{type: MLA, num_heads: 2, kv_lora_rank: 8, qk_nope_head_dim: 4, qk_rope_head_dim: 2, "
+     "v_head_dim: 6, batch_first: false}", {"inp": ("T", "B", 16)},
+     lambda: HFLatentAttention(16, 2, 8, None, 4, 2, 6, causal=False, batch_first=False), BT)
 # Gemma 2's attention: query_pre_attn_scalar's scale, the scores softcapped (a cap of 0.5 bends every score), a window
 case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 4, num_kv_heads: 2, head_dim: 8, scale: 0.25, "
      "softcap: 0.5, window: 3, rotary: {}, causal: true, bias: false}", {"inp": ("B", "T", 16)},

@@ -6,7 +6,9 @@ turns to its long factors).  transformers is no dependency of specc: this runs w
 installed (a throwaway venv with specc's requirements, pytest and transformers) and skips elsewhere;
 tests/test_published_params.py pins the counts at the published sizes in every run.  To run it:
 ``python3 -m venv /tmp/ref && /tmp/ref/bin/pip install torch transformers pyyaml pydantic jinja2 pytest``, then
-``PYTHONPATH=. /tmp/ref/bin/python -m pytest tests/test_hf_twins.py`` (transformers 5.24: 12 passed, ~70 s)."""
+``PYTHONPATH=. /tmp/ref/bin/python -m pytest tests/test_hf_twins.py`` (transformers 5.24: 19 passed, ~100 s).
+Llama 4's weightless L2 query/key norm is compared at the attention alone (Llama4TextAttention): its MoE
+layers and position-dependent temperature are no spec of this corpus."""
 
 from __future__ import annotations
 
@@ -35,6 +37,24 @@ def _falcon_qkv(state: dict[str, torch.Tensor], heads: int, head_dim: int) -> di
             stem = key[: -len("query_key_value.weight")]
             q, k, v = w.split([heads * head_dim, head_dim, head_dim])
             out |= {f"{stem}q_proj.weight": q, f"{stem}k_proj.weight": k, f"{stem}v_proj.weight": v}
+        else:
+            out[key] = w
+    return out
+
+
+def _falcon_grouped_qkv(state: dict[str, torch.Tensor], heads: int, kv_heads: int,
+                        head_dim: int) -> dict[str, torch.Tensor]:
+    """falcon-40b's query_key_value (new_decoder_architecture): for each key/value group, its heads / kv_heads
+    query heads, then its key head, then its value head (FalconAttention._split_heads)."""
+    out = {}
+    for key, w in state.items():
+        if key.endswith("query_key_value.weight"):
+            stem = key[: -len("query_key_value.weight")]
+            groups = w.view(kv_heads, heads // kv_heads + 2, head_dim, -1)
+            q, k, v = groups[:, :-2], groups[:, -2], groups[:, -1]
+            out |= {f"{stem}q_proj.weight": q.reshape(heads * head_dim, -1),
+                    f"{stem}k_proj.weight": k.reshape(kv_heads * head_dim, -1),
+                    f"{stem}v_proj.weight": v.reshape(kv_heads * head_dim, -1)}
         else:
             out[key] = w
     return out
@@ -103,6 +123,17 @@ TWINS: list[tuple[str, str, str, dict, list[str], Renames]] = [
      dict(vocab_size=1000, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, multi_query=True,
           parallel_attn=True, bias=False, new_decoder_architecture=False, alibi=False),
      [], [(r"^transformer\.", ""), (r"\.mlp\.", "."), (r"self_attention\.dense", "self_attention.o_proj")]),
+    # falcon-40b's new decoder: ln_attn and ln_mlp, 8 query heads in 2 key/value groups
+    ("falcon_40b", "FalconConfig", "FalconForCausalLM",
+     dict(vocab_size=1000, hidden_size=64, num_hidden_layers=2, num_attention_heads=8, num_kv_heads=2,
+          parallel_attn=True, bias=False, new_decoder_architecture=True, alibi=False),
+     [], [(r"^transformer\.", ""), (r"\.mlp\.", "."), (r"self_attention\.dense", "self_attention.o_proj")]),
+    # Command R+: q_norm / k_norm a LayerNorm of each head with a weight per head, interleaved rotary, logit_scale
+    ("cohere", "CohereConfig", "CohereForCausalLM",
+     dict(vocab_size=1000, hidden_size=64, intermediate_size=160, num_hidden_layers=2, num_attention_heads=4,
+          num_key_value_heads=2, use_qk_norm=True, logit_scale=0.8333333, rope_theta=75000000.0,
+          tie_word_embeddings=True, pad_token_id=0),
+     [], [(r"^model\.", "")]),
     ("gpt_j", "GPTJConfig", "GPTJForCausalLM", dict(vocab_size=1000, n_embd=64, n_layer=2, n_head=4, rotary_dim=8),
      [], [(r"^transformer\.", ""), (r"attn\.out_proj", "attn.o_proj")]),
     ("phi2", "PhiConfig", "PhiForCausalLM",
@@ -117,6 +148,11 @@ TWINS: list[tuple[str, str, str, dict, list[str], Renames]] = [
      dict(vocab_size=1000, hidden_size=64, intermediate_size=160, num_hidden_layers=2, num_attention_heads=4,
           num_key_value_heads=4, tie_word_embeddings=True),
      [], [(r"^model\.", "")]),
+    # OLMo-7B-0424's clip_qkv, at 0.5: these weights' projections reach past it (8.0 would barely clamp any)
+    ("olmo", "OlmoConfig", "OlmoForCausalLM",
+     dict(vocab_size=1000, hidden_size=64, intermediate_size=160, num_hidden_layers=2, num_attention_heads=4,
+          num_key_value_heads=4, tie_word_embeddings=True, clip_qkv=0.5),
+     ["clip=0.5"], [(r"^model\.", "")]),
     # YaRN as Qwen2.5's card adds it (factor 4), over a trained context of 64 so that the ramp is inside the head
     ("qwen2_5_yarn", "Qwen2Config", "Qwen2ForCausalLM",
      dict(vocab_size=1000, hidden_size=64, intermediate_size=160, num_hidden_layers=2, num_attention_heads=4,
@@ -164,7 +200,7 @@ TWINS: list[tuple[str, str, str, dict, list[str], Renames]] = [
 
 
 @pytest.mark.parametrize(("stem", "config_class", "model_class", "config", "overrides", "renames"), TWINS,
-                         ids=[t[0] for t in TWINS])
+                         ids=[t[0] + "-clip" * any(o.startswith("clip=") for o in t[4]) for t in TWINS])
 def test_spec_computes_hugging_faces_logits(stem: str, config_class: str, model_class: str, config: dict,
                                             overrides: list[str], renames: Renames) -> None:
     cfg = getattr(transformers, config_class)(**config)
@@ -175,6 +211,8 @@ def test_spec_computes_hugging_faces_logits(stem: str, config_class: str, model_
     state = twin.state_dict()
     if stem == "falcon":
         state = _falcon_qkv(state, 4, 16)
+    if stem == "falcon_40b":
+        state = _falcon_grouped_qkv(state, 8, 2, 8)
     if stem == "phi3_longrope":
         state = _phi3_packed(state, 64, 160)
     if stem == "modernbert":
@@ -194,3 +232,67 @@ def test_spec_computes_hugging_faces_logits(stem: str, config_class: str, model_
             out = twin(ids)
             want = out.logits if hasattr(out, "logits") else out.last_hidden_state  # ModernBertModel: no head
             torch.testing.assert_close(model(ids), want, atol=1e-4, rtol=1e-4)
+
+
+def test_l2_qk_norm_computes_llama_4s_attention() -> None:
+    # Llama 4 Scout's rotary layers at small sizes: Llama4TextAttention turns q and k (complex products of
+    # interleaved pairs), then its weightless L2 norm; the spec normalises before the rotary, the same numbers
+    cfg = transformers.Llama4TextConfig(hidden_size=64, num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+                                        use_qk_norm=True, rms_norm_eps=1e-5, num_hidden_layers=1,
+                                        rope_parameters={"rope_type": "default", "rope_theta": 500000.0})
+    cfg._attn_implementation = "eager"
+    modeling = pytest.importorskip("transformers.models.llama4.modeling_llama4")
+    torch.manual_seed(0)
+    twin = modeling.Llama4TextAttention(cfg, layer_idx=0).eval()
+    assert twin.use_rope and hasattr(twin, "qk_norm")
+    for p in twin.parameters():
+        torch.nn.init.normal_(p, std=0.2)
+    rope = modeling.Llama4TextRotaryEmbedding(cfg)
+    spec = specc.loads("specc: 1\ninputs:\n  x: [B, T, 64]\nlayers:\n  - {type: MultiheadAttention, num_heads: 4, "
+                       "num_kv_heads: 2, head_dim: 16, qk_norm: {type: l2, eps: 1.0e-5}, rotary: {base: 500000, "
+                       "interleaved: true}, causal: true, bias: false, name: att}\n", "llama4.yaml")
+    assert spec.ok, [(d.code, d.message) for d in spec.errors]
+    model = build_module(spec).eval()
+    model.att.load_state_dict(twin.state_dict(), strict=True)
+    for t in (3, 9):
+        x = torch.randn(2, t, 64)
+        mask = torch.full((t, t), float("-inf")).triu(1)[None, None]
+        with torch.no_grad():
+            want, _ = twin(x, rope(x, torch.arange(t)[None]), mask)
+            torch.testing.assert_close(model(x), want, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize(("q_rank", "interleave", "rope"), [
+    (24, True, {"rope_type": "default", "rope_theta": 10000.0}),
+    # DeepSeek-V3's yarn over a trained context of 4: the ramp, cos and sin scaled, mscale_all_dim on the scores
+    (24, True, {"rope_type": "yarn", "rope_theta": 10000.0, "factor": 40.0, "original_max_position_embeddings": 4,
+                "beta_fast": 32.0, "beta_slow": 1.0, "mscale": 1.0, "mscale_all_dim": 1.0}),
+    (None, False, {"rope_type": "default", "rope_theta": 10000.0}),  # V2-Lite: one q_proj, rotate_half
+], ids=["v3", "v3-yarn", "v2-lite"])
+def test_latent_attention_computes_deepseeks(q_rank: int | None, interleave: bool, rope: dict) -> None:
+    modeling = pytest.importorskip("transformers.models.deepseek_v3.modeling_deepseek_v3")
+    cfg = transformers.DeepseekV3Config(hidden_size=64, num_attention_heads=4, num_key_value_heads=4,
+                                        q_lora_rank=q_rank, kv_lora_rank=16, qk_nope_head_dim=8, qk_rope_head_dim=4,
+                                        v_head_dim=12, rope_interleave=interleave, num_hidden_layers=1,
+                                        max_position_embeddings=160, rope_parameters=rope)
+    cfg._attn_implementation = "eager"
+    torch.manual_seed(0)
+    twin = modeling.DeepseekV3Attention(cfg, 0).eval()
+    for p in twin.parameters():
+        torch.nn.init.normal_(p, std=0.2)
+    scaling = {k: v for k, v in rope.items() if k not in ("rope_type", "rope_theta")}
+    rotary = {"interleaved": interleave, **({"scaling": {"type": "yarn", **scaling}} if scaling else {})}
+    ranks = "" if q_rank is None else f"q_lora_rank: {q_rank}, "
+    spec = specc.loads("specc: 1\ninputs:\n  x: [B, T, 64]\nlayers:\n  - {type: MultiheadLatentAttention, "
+                       f"num_heads: 4, {ranks}kv_lora_rank: 16, qk_nope_head_dim: 8, qk_rope_head_dim: 4, "
+                       f"v_head_dim: 12, rotary: {rotary}, causal: true, name: att}}\n".replace("'", ""), "mla.yaml")
+    assert spec.ok, [(d.code, d.message) for d in spec.errors]
+    model = build_module(spec).eval()
+    model.att.load_state_dict(twin.state_dict(), strict=True)
+    rotary_embedding = modeling.DeepseekV3RotaryEmbedding(cfg)
+    for t in (3, 9):
+        x = torch.randn(2, t, 64)
+        mask = torch.full((t, t), float("-inf")).triu(1)[None, None]
+        with torch.no_grad():
+            want, _ = twin(x, rotary_embedding(x, torch.arange(t)[None]), mask)
+            torch.testing.assert_close(model(x), want, atol=1e-5, rtol=1e-4)

@@ -166,12 +166,21 @@ HF_CASES = [
     ("{type: MultiheadAttention, num_heads: 4, num_kv_heads: 1, head_dim: 8, qk_norm: {over: head, "
      "add_unit_offset: true}, rotary: {}, causal: true, bias: false, name: att}",
      dict(kv_heads=1, head_dim=8, qk_norm="head", unit=True)),
+    # Command R+: a LayerNorm of each head with a weight per head, interleaved pairs; Llama 4: the weightless L2
+    # norm (after the rotary in Hugging Face's code); OLMo 1.7: q/k/v clamped (0.3 reaches these projections)
+    ("{type: MultiheadAttention, num_heads: 4, num_kv_heads: 2, qk_norm: {type: layer, per_head: true, eps: 1e-5}, "
+     "rotary: {interleaved: true}, causal: true, bias: false, name: att}", dict(interleaved=True, qk_norm="cohere")),
+    ("{type: MultiheadAttention, num_heads: 4, num_kv_heads: 2, qk_norm: {type: l2, eps: 1e-5}, rotary: {}, "
+     "causal: true, bias: false, name: att}", dict(qk_norm="l2")),
+    ("{type: MultiheadAttention, num_heads: 4, num_kv_heads: 2, clip_qkv: 0.3, rotary: {}, causal: true, "
+     "bias: false, name: att}", dict(clip=0.3)),
 ]
 
 
 @pytest.mark.parametrize(("layer", "config"), HF_CASES, ids=["qwen2-bias", "gemma-head-dim", "mistral-window",
                                                              "llama31-rope", "qwen3-qk-norm", "olmo2-qk-norm",
-                                                             "gemma3-qk-norm"])
+                                                             "gemma3-qk-norm", "cohere-qk-norm", "llama4-l2-norm",
+                                                             "olmo-clip-qkv"])
 def test_generated_attention_equals_hugging_faces(layer: str, config: dict[str, object]) -> None:
     model = build_module(_spec(layer), seed=0).eval()
     torch.manual_seed(1)

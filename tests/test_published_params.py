@@ -16,6 +16,7 @@ import specc
 
 torch = pytest.importorskip("torch")
 from layer_cases import (  # noqa: E402
+    NflowsMaskedLinear,
     PixelCNNConv2d,
     RosinalityQuantize,
     levit_bias_idxs,
@@ -1731,6 +1732,147 @@ def test_round26_language_models_have_hugging_faces_counts(stem: str, sizes: dic
     spec = specc.loads(text, f"{stem}.yaml", overrides=sizes)
     assert spec.ok, [(d.code, d.message) for d in spec.errors]
     assert spec.check()["total_params"] == published
+
+
+# -- round 27: Falcon's new decoder (two LayerNorms, grouped heads), Command R+'s LayerNorm of each query and key head,
+# OLMo 1.7's clip_qkv (no parameter: OLMo-7B's count); each transformers 5.24's, built on the meta device ------------
+
+ROUND27 = [
+    ("falcon_40b", dict(d=8192, heads=128, kv_heads=8, layers=60, vocab=65024), 41_303_293_952),  # tiiuae/falcon-40b
+    ("falcon_40b", dict(d=14848, heads=232, kv_heads=8, layers=80, vocab=65024), 178_557_088_768),  # falcon-180B
+    ("cohere", dict(d=12288, heads=96, kv_heads=8, ff=33792, layers=64, vocab=256000),
+     103_810_674_688),  # CohereForAI/c4ai-command-r-plus
+    ("olmo", dict(d=4096, heads=32, ff=11008, layers=32, vocab=50304, tied=False, clip=8.0),
+     6_888_095_744),  # allenai/OLMo-7B-0424-hf
+    # deepseek-ai/DeepSeek-V2-Lite: latent attention, a dense first layer, 26 of 64 routed + 2 shared experts
+    ("deepseek_v2_lite", dict(d=2048, heads=16, kv_rank=512, nope=128, rope=64, v=128, ff=10944, moe_ff=1408,
+                              experts=64, k=6, shared=2, layers=27, vocab=102400), 15_706_484_224),
+]
+
+
+def round27_params(stem: str, s: dict) -> int:
+    """Each spec's comment's formula."""
+    d, vocab, layers, heads = s["d"], s["vocab"], s["layers"], s["heads"]
+    head_dim = d // heads
+    if stem == "falcon_40b":
+        qkv = d * (heads + 2 * s["kv_heads"]) * head_dim
+        return vocab * d + layers * (qkv + d * d + 8 * d * d + 4 * d) + 2 * d
+    if stem == "cohere":
+        kv = s["kv_heads"] * head_dim
+        norms = (heads + s["kv_heads"]) * head_dim
+        return vocab * d + layers * (2 * d * d + 2 * d * kv + norms + 3 * d * s["ff"] + d) + d
+    if stem == "deepseek_v2_lite":
+        nope, rope, v, kv_rank, moe = s["nope"], s["rope"], s["v"], s["kv_rank"], s["moe_ff"]
+        attention = d * heads * (nope + rope) + d * (kv_rank + rope) + kv_rank + kv_rank * heads * (nope + v) \
+            + heads * s["v"] * d
+        experts = s["experts"] * 3 * d * moe + d * s["experts"] + 3 * d * s["shared"] * moe
+        return 2 * vocab * d + layers * (attention + 2 * d) + 3 * d * s["ff"] + (layers - 1) * experts + d
+    return round26_params(stem, s)
+
+
+@pytest.mark.parametrize(("stem", "sizes", "published"), ROUND27,
+                         ids=["falcon-40b", "falcon-180b", "command-r-plus", "olmo-7b-0424", "deepseek-v2-lite"])
+def test_round27_language_models_have_hugging_faces_counts(stem: str, sizes: dict, published: int) -> None:
+    assert round27_params(stem, sizes) == published
+    spec = specc.load(ARCH / f"{stem}.yaml", overrides=sizes)
+    assert spec.ok, [(d.code, d.message) for d in spec.errors]
+    assert spec.check()["total_params"] == published
+
+
+# -- DeepSeek's multi-head latent attention: one layer's count, transformers 5.24's DeepseekV3Attention(config) on
+# the meta device (the decoders around it are MoE models this corpus does not write) ------------------------------
+
+MLA_SIZES = [  # hidden_size, heads, q_lora_rank; kv_lora_rank 512, qk_nope 128, qk_rope 64, v 128 in all three
+    (7168, 128, 1536, 187_107_328),  # deepseek-ai/DeepSeek-V3 (and R1)
+    (5120, 128, 1536, 149_227_520),  # deepseek-ai/DeepSeek-V2
+    (2048, 16, None, 13_763_072),  # deepseek-ai/DeepSeek-V2-Lite: one q_proj
+]
+
+
+@pytest.mark.parametrize(("e", "heads", "q_rank", "published"), MLA_SIZES, ids=["deepseek-v3", "deepseek-v2",
+                                                                               "deepseek-v2-lite"])
+def test_latent_attention_has_hugging_faces_counts(e: int, heads: int, q_rank: int | None, published: int) -> None:
+    kv_rank, nope, rope, v = 512, 128, 64, 128
+    q = e * heads * (nope + rope) if q_rank is None else e * q_rank + q_rank + q_rank * heads * (nope + rope)
+    assert q + e * (kv_rank + rope) + kv_rank + kv_rank * heads * (nope + v) + heads * v * e == published
+    ranks = "" if q_rank is None else f"q_lora_rank: {q_rank}, "
+    spec = specc.loads(f"specc: 1\ninputs:\n  x: [B, T, {e}]\nlayers:\n  - {{type: MultiheadLatentAttention, "
+                       f"num_heads: {heads}, {ranks}kv_lora_rank: {kv_rank}, qk_nope_head_dim: {nope}, "
+                       f"qk_rope_head_dim: {rope}, v_head_dim: {v}, causal: true}}\n", "mla.yaml")
+    assert spec.ok, [(d.code, d.message) for d in spec.errors]
+    assert spec.check()["total_params"] == published
+
+
+# -- MADE (Germain et al. 2015) as nflows 0.14 writes it: the masks of made: on Linear --------------------------------
+
+MADE_SIZES = [
+    (dict(features=784, hidden=500, blocks=0, multiplier=1), 785_284),  # the paper's one hidden layer, MNIST
+    (dict(features=784, hidden=500, blocks=1, multiplier=1), 1_035_784),  # its two hidden layers
+    (dict(features=784, hidden=1024, blocks=1, multiplier=2), 3_460_640),  # MAF's MADE on MNIST (mean, log-scale)
+]
+
+
+@pytest.mark.parametrize(("sizes", "published"), MADE_SIZES, ids=["made-1x500", "made-2x500", "maf-made-2x1024"])
+def test_made_has_nflows_counts(sizes: dict, published: int) -> None:
+    # nflows' MADE(features, hidden_features, num_blocks, output_multiplier, use_residual_blocks=False,
+    # random_mask=False): sum(p.numel() for p in made.parameters())
+    f, h, b, m = sizes["features"], sizes["hidden"], sizes["blocks"], sizes["multiplier"]
+    assert f * h + h + b * (h * h + h) + h * f * m + f * m == published
+    spec = specc.load(ARCH / "made.yaml", overrides=sizes)
+    assert spec.ok, [(d.code, d.message) for d in spec.errors]
+    assert spec.check()["total_params"] == published
+
+
+def _made_spec_and_oracle() -> tuple[nn.Module, nn.Module]:
+    """made.yaml at 5 inputs, hidden layers of 7, 2 outputs per input, and nflows' MADE of those sizes written
+    with layer_cases' transcription of its MaskedLinear (the spec's weights copied in, its masks not)."""
+    spec = specc.load(ARCH / "made.yaml", overrides={"features": 5, "hidden": 7, "blocks": 1, "multiplier": 2})
+    model = build_module(spec, seed=0).eval()
+    hidden = torch.arange(7) % 4 + 1
+    oracle = nn.ModuleDict({"initial_layer": NflowsMaskedLinear(torch.arange(1, 6), 7, 5, False),
+                            "blocks_0_linear": NflowsMaskedLinear(hidden, 7, 5, False),
+                            "final_layer": NflowsMaskedLinear(hidden, 10, 5, True)})
+    state = {k.replace("blocks.0.linear", "blocks_0_linear"): v for k, v in model.state_dict().items()
+             if not k.endswith("mask")}
+    missing, unexpected = oracle.load_state_dict(state, strict=False)
+    assert not unexpected and all(k.endswith("mask") for k in missing), (missing, unexpected)
+    return model, oracle
+
+
+def test_made_computes_nflows_outputs_and_is_autoregressive() -> None:
+    model, oracle = _made_spec_and_oracle()
+    relu = torch.relu
+    x = torch.randn(6, 5, requires_grad=True)
+    with torch.no_grad():
+        want = oracle["final_layer"](relu(oracle["blocks_0_linear"](relu(oracle["initial_layer"](x)))))
+        torch.testing.assert_close(model(x), want)
+    # output j (of input j // 2 + 1) moves with inputs 1..j // 2 alone: the first input's two outputs with none
+    jac = torch.autograd.functional.jacobian(lambda v: model(v).sum(0), x).abs().sum(1)  # (10, 5)
+    degree = torch.arange(10)[:, None] // 2 + 1
+    reads = torch.arange(1, 6)[None, :]
+    assert torch.all(jac[(reads >= degree).expand(10, 5)] == 0)
+    # and every earlier input has a path to it through the masks (the ReLUs may close one for some samples)
+    masks = dict(model.named_buffers())
+    paths = masks["final_layer.mask"] @ masks["blocks.0.linear.mask"] @ masks["initial_layer.mask"]
+    assert torch.equal(paths > 0, (reads < degree).expand(10, 5))
+
+
+def test_made_loads_nflows_own_weights() -> None:
+    # where nflows is installed: its MADE's state dict (less its degrees buffers) loads into made.yaml's module
+    made = pytest.importorskip("nflows.transforms.made")
+    torch.manual_seed(0)
+    ref = made.MADE(features=5, hidden_features=7, num_blocks=1, output_multiplier=2, use_residual_blocks=False,
+                    random_mask=False).eval()
+    spec = specc.load(ARCH / "made.yaml", overrides={"features": 5, "hidden": 7, "blocks": 1, "multiplier": 2})
+    model = build_module(spec).eval()
+    model.load_state_dict({k: v for k, v in ref.state_dict().items() if not k.endswith("degrees")}, strict=True)
+    own = build_module(spec).state_dict()
+    for key, mask in ref.state_dict().items():
+        if key.endswith("mask"):
+            assert torch.equal(own[key], mask), key  # the spec's own masks are nflows'
+    x = torch.randn(4, 5)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), ref(x))
 
 
 # -- published architectures written from their reference code, round 24 ------------------------------------------

@@ -153,7 +153,16 @@ SUPPORT_CALLS: dict[str, list[tuple[str, tuple[Any, ...] | None, tuple[tuple[int
                           ("GroupedQueryAttention", (8, 2, 2, True, 6, 5), ((2, 3, 8), (2, 4, 6), (2, 4, 5)))],
     "scaled_attention": [("ScaledMultiheadAttention", (4, 2, 1.0), ((3, 2, 4), (5, 2, 4), (5, 2, 4))),
                          ("ScaledMultiheadAttention", (4, 1), ((3, 2, 4), (3, 2, 4), (3, 2, 4)))],
+    # MADE's three roles on 4 inputs; a q bottleneck with causal interleaved rotary, then V2-Lite's q_proj
+    "masked_linear": [("MaskedLinear", (4, 6, True, 4, "input"), ((2, 4),)),
+                      ("MaskedLinear", (6, 6, True, 4), ((2, 6),)),
+                      ("MaskedLinear", (6, 8, False, 4, "output"), ((3, 6),))],
+    "latent_attention": [("MultiheadLatentAttention", (16, 2, 8, 6, 4, 2, 5, 1e-6, False, 0.0, True, True, None,
+                                                       10000.0, True), ((2, 5, 16),)),
+                         ("MultiheadLatentAttention", (16, 2, 8, None, 4, 4, 3), ((2, 4, 16),))],
 }
+# support modules whose text calls another's (the emitter writes both: the lowering lists them)
+SUPPORT_NEEDS = {"latent_attention": ("grouped_attention",)}
 
 
 def test_every_support_module_has_calls() -> None:
@@ -169,7 +178,8 @@ def test_support_module_computes_what_its_emitted_text_computes(name: str) -> No
     torch = pytest.importorskip("torch")
     module = importlib.import_module(f"specc.targets.torch.support.{name}")
     emitted: dict[str, Any] = {"torch": torch, "nn": torch.nn, "F": torch.nn.functional, "math": math}
-    exec(support.text(name), emitted)
+    for needed in (*SUPPORT_NEEDS.get(name, ()), name):
+        exec(support.text(needed), emitted)
     for top, ctor, shapes in SUPPORT_CALLS[name]:
         gen = torch.Generator().manual_seed(0)
         # a shape, a torch.nn class to make, or a function of the generator (a module with arguments, ints)

@@ -210,19 +210,43 @@ def _grouped_widths(a: dict[str, Any]) -> tuple[int, int] | None:
 
 def _qk_norm(q: TensorType, kv: TensorType, a: dict[str, Any], w: int) -> DimLike:
     """What q_norm and k_norm (Qwen3, OLMo-2, Gemma 3) keep beyond the projections they read: the
-    normalised queries and keys in float32 (the weight's product reads them), the reciprocal RMS per
-    row in float32, and their weighted output in the layer's type, which the rotary reads."""
+    normalised queries and keys in float32 (the weight's product reads them; Llama 4's weightless L2 norm
+    has none), the reciprocal RMS per row in float32, and their output in the layer's type, which the
+    rotary reads; Cohere's LayerNorm also keeps the centred values in float32 (its square reads them).
+    With clip_qkv (OLMo, DBRX) the clamped q, k and v are tensors of their own beside the projections."""
     norm = a.get("qk_norm")
-    if not norm:
+    clip = a.get("clip_qkv") is not None
+    if not norm and not clip:
         return 0
     heads, kv_heads = a["num_heads"], a["num_kv_heads"]
     d = a.get("head_dim") or a["embed_dim"] // heads
     b, t = _seq(q, a.get("batch_first", True))
     _, s = _seq(kv, a.get("batch_first", True))
     full = add(mul(mul(b, t), heads * d), mul(mul(b, s), kv_heads * d))
+    clipped = _b(add(full, mul(mul(b, s), kv_heads * d)), w) if clip else 0
+    if not norm:
+        return clipped
     rows = add(mul(mul(b, t), heads), mul(mul(b, s), kv_heads)) if norm["over"] == "head" else \
         add(mul(b, t), mul(b, s))
-    return add(add(_b(full, 4), _b(full, w)), _b(rows, 4))
+    copies = {"l2": 0, "layer": 2}.get(norm.get("type", "rms"), 1)  # float32 copies of q and k kept
+    return add(clipped, add(add(_b(mul(full, copies), 4), _b(full, w)), _b(rows, 4)))
+
+
+def _latent_attention(x: TensorType, a: dict[str, Any], w: int) -> DimLike:
+    """What DeepSeek's latent attention keeps beyond its input: the q bottleneck and its RMSNorm (float32 copy,
+    reciprocal RMS), the queries, the compressed latent and its norm, kv_b_proj's keys and values, the turned
+    rotary features, the concatenated q and k the kernel reads, its output and log-sum-exp, o_proj's input."""
+    b, t = _seq(x, a.get("batch_first", True))
+    bt = mul(b, t)
+    h, nope, r, v = a["num_heads"], a["qk_nope_head_dim"], a["qk_rope_head_dim"], a["v_head_dim"]
+    kv_rank, q_rank = a["kv_lora_rank"], a.get("q_lora_rank") or 0
+    per_step = (q_rank * 2 + h * (nope + r)  # q_a_proj's output and its normalised copy, the queries
+                + kv_rank * 2 + r  # the latent, its normalised copy, the rotary key
+                + h * (nope + v)  # kv_b_proj's keys and values
+                + 2 * (h + 1) * r  # the rotary's inputs and outputs
+                + 2 * h * (nope + r) + h * v * 2)  # q and k as the kernel reads them, its output, o_proj's input
+    floats = add(_b(mul(bt, q_rank + kv_rank), 4), _b(mul(bt, 2), 4))  # float32 copies, reciprocal RMS per row
+    return add(add(_b(mul(bt, per_step), w), floats), _b(mul(bt, h), 4))  # the kernel's log-sum-exp
 
 
 def _attention(q: TensorType, kv: TensorType, e: int, heads: int, dropout: float, batch_first: bool,
@@ -515,6 +539,8 @@ def kind_saves(layer: LayerKind, a: dict[str, Any], ins: list[TensorType], outs:
                                           a.get("batch_first", True), tensors == 1, w, plain,
                                           bool(a.get("softcap")), _grouped_widths(a)),
                                add(masks, _qk_norm(x, kv, a, w))))
+    if kind == "MultiheadLatentAttention":
+        return Saved(inputs=(0,), extra=_latent_attention(x, a, w))
     if kind in ("TransformerEncoderLayer", "TransformerEncoder"):
         layers = a.get("num_layers", 1)
         extra = mul(_encoder_layer(x, a, w), layers)

@@ -23,7 +23,8 @@ three LayerNorms.
 (``grouped_attention``), and so do ``head_dim:`` (Gemma's heads wider than embed_dim / num_heads),
 ``window:`` (Mistral's sliding window), ``local_window:`` (ModernBERT's bidirectional local attention),
 ``softcap:`` (Gemma 2's tanh bound on the scores), ``qk_norm:`` (Qwen3's, OLMo-2's and Gemma 3's RMSNorm on
-the queries and keys before the rotary) and
+the queries and keys before the rotary; Cohere's LayerNorm of each head, Llama 4's weightless L2 norm),
+``clip_qkv:`` (OLMo's and DBRX's clamp of the q/k/v projections to ±clip_qkv) and
 ``bias: {qkv, out}`` (Qwen2's biases on q/k/v alone):
 q/k/v/o projections of their own, Hugging Face's names, MACs T·2·E·H·head_dim +
 S·kv_heads·head_dim·(kdim + vdim) + 2·T·S·H·head_dim.
@@ -267,17 +268,22 @@ class RotaryParams(LayerParams):
 
 
 class QKNorm(LayerParams):
-    """RMSNorm on the queries and keys before the rotary (Hugging Face's q_norm / k_norm): ``over: head``
-    normalises each head's head_dim features with one weight of head_dim shared by the heads (Qwen3,
-    Gemma 3), ``over: all`` the whole projection, num_heads·head_dim for q and num_kv_heads·head_dim for
-    k (OLMo-2).  ``add_unit_offset`` scales by 1 + weight (Gemma's RMSNorm, the weight starting at 0).
+    """A norm on the queries and keys before the rotary (Hugging Face's q_norm / k_norm).  ``type: rms`` is
+    an RMSNorm (Qwen3, OLMo-2, Gemma 3), ``type: layer`` a LayerNorm without bias, the mean taken out first
+    (Cohere's Command R+, StableLM 2 12B's qk_layernorm), ``type: l2`` an RMSNorm with no weight at all
+    (Llama 4's L2Norm: x / sqrt(mean(x²) + eps)).  ``over: head`` normalises each head's head_dim features
+    with one weight of head_dim shared by the heads (Qwen3, Gemma 3), or with ``per_head: true`` a weight of
+    its own for each head, (num_heads, head_dim) for q and (num_kv_heads, head_dim) for k (Cohere);
+    ``over: all`` the whole projection, num_heads·head_dim for q and num_kv_heads·head_dim for k (OLMo-2).
+    ``add_unit_offset`` scales by 1 + weight (Gemma's RMSNorm, the weight starting at 0).
     ``dim``, when given, is the width the norm is over as the model's code writes it (Qwen3's
     RMSNorm(head_dim)): check holds it to the width ``over`` means."""
 
-    type: Literal["rms"] = "rms"
+    type: Literal["rms", "layer", "l2"] = "rms"
     over: Literal["head", "all"] = "head"
-    eps: PositiveFloat = 1e-6  # rms_norm_eps of Qwen3, OLMo-2 and Gemma 3
+    eps: PositiveFloat = 1e-6  # rms_norm_eps of Qwen3, OLMo-2 and Gemma 3 (Cohere's and Llama 4's: 1e-5)
     add_unit_offset: bool = False
+    per_head: bool = False
     dim: PositiveInt | None = None
 
 
@@ -328,6 +334,9 @@ class MultiheadAttentionParams(LayerParams):
         """``qk_norm: true`` is Qwen3's (per head, eps 1e-6), ``qk_norm: false`` none."""
         return {} if v is True else None if v is False else v
 
+    # OLMo (OLMo-7B-0424: 8.0) and DBRX: each of q_proj's, k_proj's and v_proj's outputs clamped to ±clip_qkv
+    clip_qkv: PositiveFloat | None = Field(None, examples=[8.0])
+
     _masks = field_validator("masks")(_unique_masks)
 
 
@@ -338,9 +347,10 @@ class MultiheadAttention(LayerKind):
     min_inputs, max_inputs = 1, 5
     accepts = "any"  # masks may be bool; query/key/value are checked below
     summary = ("multi-head attention: self (one input) or cross (from: [query, key_value] or [q, k, v]); "
-               "rotary:, num_kv_heads:, head_dim:, window:, softcap:, local_window:, qk_norm: or bias: {qkv, out} "
-               "make it LLaMA's (rotary positions, grouped-query heads, Gemma's head width, Mistral's sliding window, "
-               "Gemma 2's softcapped scores, Qwen3's normalised queries and keys, Qwen2's biases); local_window: is "
+               "rotary:, num_kv_heads:, head_dim:, window:, softcap:, local_window:, qk_norm:, clip_qkv: or bias: "
+               "{qkv, out} make it LLaMA's (rotary positions, grouped-query heads, Gemma's head width, Mistral's "
+               "sliding window, Gemma 2's softcapped scores, Qwen3's normalised queries and keys, OLMo's clipped "
+               "projections, Qwen2's biases); local_window: is "
                "ModernBERT's bidirectional local attention")
     form = "call"  # query, key and value
 
@@ -428,18 +438,21 @@ def grouped_weights(args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
         if out_bias if name == "o_proj" else args["bias"]:
             out[f"{name}.bias"] = (n_out,)
     norm = args.get("qk_norm")
-    if norm:  # after k_proj as Hugging Face's Qwen3Attention lists them
-        per_head = norm["over"] == "head"
-        out["q_norm.weight"] = (d,) if per_head else (heads * d,)
-        out["k_norm.weight"] = (d,) if per_head else (kv * d,)
+    if norm and norm.get("type") != "l2":  # after k_proj as Hugging Face's Qwen3Attention lists them
+        if norm.get("per_head"):  # Cohere's CohereLayerNorm((num_heads, head_dim))
+            out["q_norm.weight"], out["k_norm.weight"] = (heads, d), (kv, d)
+        else:
+            per_head = norm["over"] == "head"
+            out["q_norm.weight"] = (d,) if per_head else (heads * d,)
+            out["k_norm.weight"] = (d,) if per_head else (kv * d,)
     return out
 
 
 def llama_keys(p: MultiheadAttentionParams) -> list[str]:
     """The keys given that make attention LLaMA's, with separate q/k/v/o projections (which
     nn.MultiheadAttention's packed one cannot be): bias: as a mapping sets q/k/v's apart from o's."""
-    keys = [k for k in ("rotary", "num_kv_heads", "head_dim", "window", "local_window", "softcap", "qk_norm")
-            if getattr(p, k) is not None]
+    keys = [k for k in ("rotary", "num_kv_heads", "head_dim", "window", "local_window", "softcap", "qk_norm",
+                        "clip_qkv") if getattr(p, k) is not None]
     return keys + ["bias"] * isinstance(p.bias, AttentionBias)
 
 
@@ -525,7 +538,7 @@ def grouped_attention(p: MultiheadAttentionParams, q: TensorType, e: int, kdim: 
               + int(out_bias) * e)
     qk_norm = _qk_norm(p.qk_norm, head_dim, q_dim, kv_dim, width) if p.qk_norm is not None else None
     if qk_norm:
-        params += 2 * head_dim if qk_norm["over"] == "head" else q_dim + kv_dim
+        params += qk_norm_params(qk_norm, heads, kv, head_dim)
     # q and o projections, k and v projections, then scores and weighted sum over all query heads
     macs = add(add(mul(t_len, 2 * e * q_dim), mul(s_len, kv_dim * (kdim + vdim))), mul(mul(t_len, s_len), 2 * q_dim))
     args = {"embed_dim": e, "num_heads": heads, "num_kv_heads": kv, "bias": bias,
@@ -537,12 +550,46 @@ def grouped_attention(p: MultiheadAttentionParams, q: TensorType, e: int, kdim: 
             "head_dim": head_dim if head_dim * heads != e else None, "out_bias": None if out_bias == bias else out_bias,
             "window": p.window, "rotary_scaling": scaling, "softcap": p.softcap, "local_window": p.local_window,
             "qk_norm": qk_norm, "masks": p.masks, "bool_masks": False, "float_attn": False}
+    if p.clip_qkv is not None:  # only then: the attributes of every other attention stay as they were
+        args["clip_qkv"] = float(p.clip_qkv)
     return LayerResult(TensorType(q.shape, q.dtype, q.notes), args, params, macs)
+
+
+def qk_norm_params(norm: dict[str, Any], heads: int, kv_heads: int, head_dim: int) -> int:
+    """The weights of q_norm and k_norm: none for Llama 4's L2 norm, one head_dim shared by the heads (Qwen3),
+    one per head (Cohere), or the whole projections' (OLMo-2)."""
+    if norm.get("type") == "l2":
+        return 0
+    if norm["over"] == "head" and not norm.get("per_head"):
+        return 2 * head_dim
+    return (heads + kv_heads) * head_dim
+
+
+def _qk_norm_kind(n: QKNorm) -> None:
+    """V171: what a norm's type or over: leaves no weight for (an L2 norm's offset or per-head weights, a
+    per-head weight on a norm over the whole projection)."""
+    given = {k: getattr(n, k) for k in ("type", "over", "eps", "dim") if k in n.model_fields_set}
+    if n.type == "l2" and (n.add_unit_offset or n.per_head):
+        key = "add_unit_offset" if n.add_unit_offset else "per_head"
+        raise SpecError("V171", f"qk_norm's type l2 (Llama 4's L2 norm) has no weight, but {key}: true asks for "
+                        + ("1 + weight" if key == "add_unit_offset" else "a weight for each head"),
+                        f"write qk_norm: {yaml_flow({**{k: v for k, v in given.items() if k != 'type'}, key: True})}"
+                        f" for an RMSNorm with that weight, or drop {key} for Llama 4's weightless norm",
+                        field="qk_norm")
+    if n.per_head and n.over == "all":
+        cohere = yaml_flow({**{k: v for k, v in given.items() if k != "over"}, "per_head": True})
+        raise SpecError("V171", "qk_norm's per_head: true gives each head a weight of its own, but over: all "
+                        "normalises the whole projection at once (OLMo-2's), whose weight already has one entry "
+                        "per feature of every head",
+                        f"write qk_norm: {cohere} for Cohere's norm of each head, or drop per_head for OLMo-2's",
+                        field="qk_norm")
 
 
 def _qk_norm(n: QKNorm, head_dim: int, q_dim: int, kv_dim: int, width: str) -> dict[str, Any]:
     """The query/key norm's settings as the generated code takes them; a ``dim`` that is not the width
-    ``over`` normalises is V159 (a norm over another width cannot run, or would be another model)."""
+    ``over`` normalises is V159 (a norm over another width cannot run, or would be another model), a type
+    or over: that leaves no weight for what else is asked V171."""
+    _qk_norm_kind(n)
     if n.dim is not None:
         wants = head_dim if n.over == "head" else q_dim
         if n.dim != wants:
@@ -570,7 +617,13 @@ def _qk_norm(n: QKNorm, head_dim: int, q_dim: int, kv_dim: int, width: str) -> d
             raise SpecError("V159", f"qk_norm's dim {n.dim} is neither a head's width {head_dim} nor the query "
                             f"projection's {q_dim}: over: {n.over} normalises {what}",
                             f"write qk_norm: {fixed} (or drop dim: and let over: say the width)", field="qk_norm")
-    return {"over": n.over, "eps": float(n.eps), "add_unit_offset": n.add_unit_offset}
+    out: dict[str, Any] = {"over": n.over, "eps": float(n.eps), "add_unit_offset": n.add_unit_offset}
+    # only where they differ from Qwen3's: the attributes of the specs written before them stay as they were
+    if n.type != "rms":
+        out["type"] = n.type
+    if n.per_head:
+        out["per_head"] = True
+    return out
 
 
 def _rotary_scaling(s: RotaryScaling, rotary_dim: int) -> dict[str, Any]:
@@ -947,6 +1000,106 @@ class LearnedTokens(LayerKind):
 
 
 # -- class token ------------------------------------------------------------------------------------
+
+class LatentAttentionParams(LayerParams):
+    num_heads: PositiveInt = Field(validation_alias=AliasChoices("num_heads", "num_attention_heads"))
+    # DeepSeek-V2/V3's ranks: the queries through a q_lora_rank bottleneck (None: one q_proj, V2-Lite), the keys
+    # and values through one kv_lora_rank latent shared by every head
+    kv_lora_rank: PositiveInt = Field(examples=[512])
+    q_lora_rank: PositiveInt | None = Field(None, examples=[1536])
+    qk_nope_head_dim: PositiveInt = Field(examples=[128])
+    qk_rope_head_dim: PositiveInt = Field(examples=[64])
+    v_head_dim: PositiveInt = Field(examples=[128])
+    embed_dim: PositiveInt | None = Field(None, validation_alias=AliasChoices("embed_dim", "hidden_size"))
+    # the rotary of the decoupled qk_rope_head_dim features (its dim is theirs); DeepSeek-V3 interleaves the pairs
+    rotary: RotaryParams = Field(default_factory=RotaryParams)
+    eps: PositiveFloat = Field(1e-6, validation_alias=AliasChoices("eps", "rms_norm_eps"))  # the two latents' RMSNorms
+    bias: bool = Field(False, validation_alias=AliasChoices("bias", "attention_bias"))
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    causal: bool = False
+    batch_first: bool = True
+    scale: PositiveFloat | None = None  # None: (qk_nope_head_dim + qk_rope_head_dim)^-1/2, yarn's mscale² on it
+
+    @field_validator("rotary", mode="before")
+    @classmethod
+    def _rotary_flag(cls, v: Any) -> Any:
+        return {} if v is True or v is None else v
+
+
+@register
+class MultiheadLatentAttention(LayerKind):
+    """DeepSeek-V2/V3's multi-head latent attention (MLA), as Hugging Face's DeepseekV3Attention writes it:
+    the queries through q_a_proj, an RMSNorm and q_b_proj (or one q_proj without q_lora_rank), the keys and
+    values through one latent, kv_a_proj_with_mqa's kv_lora_rank features RMS-normalised and expanded per head
+    by kv_b_proj into each head's qk_nope_head_dim key features and v_head_dim values; beside the latent,
+    kv_a_proj_with_mqa's last qk_rope_head_dim features are one rotary key shared by every head (decoupled
+    rotary), and each query head's last qk_rope_head_dim features turn with it.  Scores over
+    qk_nope_head_dim + qk_rope_head_dim features, outputs of v_head_dim per head through o_proj."""
+
+    type_name = "MultiheadLatentAttention"
+    aliases = ("MLA",)
+    Params = LatentAttentionParams
+    summary = ("DeepSeek-V2/V3's multi-head latent attention: low-rank q and kv projections (q_lora_rank, "
+               "kv_lora_rank) with decoupled rotary features (qk_rope_head_dim) shared by the heads' keys")
+
+    def weights(self, args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        e, h, bias = int(args["embed_dim"]), int(args["num_heads"]), bool(args["bias"])
+        qk = int(args["qk_nope_head_dim"]) + int(args["qk_rope_head_dim"])
+        q_rank, kv_rank = args["q_lora_rank"], int(args["kv_lora_rank"])
+        out: dict[str, tuple[int, ...]] = {}
+        if q_rank is None:
+            out["q_proj.weight"] = (h * qk, e)
+        else:
+            out["q_a_proj.weight"] = (int(q_rank), e)
+            out |= {"q_a_proj.bias": (int(q_rank),)} if bias else {}
+            out["q_a_layernorm.weight"] = (int(q_rank),)
+            out["q_b_proj.weight"] = (h * qk, int(q_rank))
+        out["kv_a_proj_with_mqa.weight"] = (kv_rank + int(args["qk_rope_head_dim"]), e)
+        out |= {"kv_a_proj_with_mqa.bias": (kv_rank + int(args["qk_rope_head_dim"]),)} if bias else {}
+        out["kv_a_layernorm.weight"] = (kv_rank,)
+        out["kv_b_proj.weight"] = (h * (int(args["qk_nope_head_dim"]) + int(args["v_head_dim"])), kv_rank)
+        out["o_proj.weight"] = (e, h * int(args["v_head_dim"]))
+        out |= {"o_proj.bias": (e,)} if bias else {}
+        return out
+
+    def infer(self, p: LatentAttentionParams, ins: list[TensorType]) -> LayerResult:
+        x = ins[0]
+        _check_float(x, "input", (), "the sequence")
+        if x.rank != 3:
+            raise SpecError("S003", f"the input must be (B, T, E) (or (T, B, E) with batch_first: false), got rank "
+                            f"{x.rank} {x}", sequence_hint(x))
+        e = check_given(p.embed_dim, x.shape[2], "embed_dim", x, 2, "features per step")
+        _, t_len = seq_axes(x, p.batch_first)
+        check_causal(p.causal, (), t_len, t_len)
+        r = p.qk_rope_head_dim
+        if r % 2:
+            raise SpecError("S040", f"qk_rope_head_dim {r} is an odd count, but rotary turns features in pairs",
+                            f"set qk_rope_head_dim: {r + 1} (DeepSeek-V2 and V3 turn 64)", field="qk_rope_head_dim")
+        if p.rotary.dim is not None and p.rotary.dim != r:
+            raise SpecError("V173", f"rotary dim {p.rotary.dim} differs from qk_rope_head_dim {r}: latent "
+                            "attention turns exactly its decoupled rotary features, and the others carry no position",
+                            "drop dim from rotary: (qk_rope_head_dim says how many features turn)", field="rotary")
+        scaling = _rotary_scaling(p.rotary.scaling, r) if p.rotary.scaling else None
+        h, qk = p.num_heads, p.qk_nope_head_dim + p.qk_rope_head_dim
+        scale = p.scale
+        if scale is None:  # Hugging Face's yarn_apply_mscale: mscale_all_dim's factor squared on qk^-1/2
+            scale = qk ** -0.5
+            if scaling and scaling.get("mscale_all_dim") and scaling.get("factor", 1.0) > 1:
+                m = 0.1 * scaling["mscale_all_dim"] * math.log(scaling["factor"]) + 1.0
+                scale *= m * m
+        args: dict[str, Any] = {
+            "embed_dim": e, "num_heads": h, "kv_lora_rank": p.kv_lora_rank, "q_lora_rank": p.q_lora_rank,
+            "qk_nope_head_dim": p.qk_nope_head_dim, "qk_rope_head_dim": r, "v_head_dim": p.v_head_dim,
+            "eps": float(p.eps), "bias": p.bias, "dropout": float(p.dropout), "causal": p.causal,
+            "batch_first": p.batch_first, "scale": float(scale), "rotary_base": float(p.rotary.base),
+            "rotary_interleaved": p.rotary.interleaved, "rotary_scaling": scaling}
+        params = sum(math.prod(s) for s in self.weights(args).values())
+        q_macs = e * h * qk if p.q_lora_rank is None else p.q_lora_rank * (e + h * qk)
+        per_step = q_macs + e * (p.kv_lora_rank + r) + p.kv_lora_rank * h * (p.qk_nope_head_dim + p.v_head_dim) \
+            + h * p.v_head_dim * e
+        macs = add(mul(t_len, per_step), mul(mul(t_len, t_len), h * (qk + p.v_head_dim)))
+        return LayerResult(TensorType(x.shape, x.dtype, x.notes), args, params, macs)
+
 
 class ClassTokenParams(LayerParams):
     d_model: PositiveInt | None = None

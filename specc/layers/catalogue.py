@@ -14,7 +14,8 @@ FAMILIES: dict[str, tuple[str, ...]] = {
                    "Softplus", "Softsign", "Hardtanh", "Hardswish", "Hardsigmoid", "Softmax", "LogSoftmax", "Sparsemax",
                    "PReLU", "Abs", "GLU", "Sin", "Cos", "Exp", "Scale"),
     "attention": ("MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer",
-                  "TransformerDecoder", "PositionalEncoding", "ClassToken", "LearnedTokens"),
+                  "TransformerDecoder", "PositionalEncoding", "ClassToken", "LearnedTokens", "MultiheadLatentAttention",
+                  "MLA"),
     "conv": ("Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "DepthwiseConv1d",
              "DepthwiseConv2d", "SeparableConv1d", "SeparableConv2d", "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose",
              "Conv2DTranspose", "Conv3DTranspose", "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D",
@@ -112,6 +113,8 @@ ELSEWHERE: tuple[tuple[str, str], ...] = (
      "weight_standardization: {{gain: true}})"),
     (r"MaskedConv([123])d", "set mask on the conv: - {{type: Conv{n}d, out_channels: 64, kernel_size: 7, padding: 3, "
      "mask: A}} (B for every layer after the first)"),
+    (r"MaskedLinear", "set made on the Linear (MADE's mask, nflows' MaskedLinear): - {{type: Linear, out_features: "
+     "500, made: {{features: 784, role: hidden}}}} (role input for the first layer, output for the last)"),
 )
 
 

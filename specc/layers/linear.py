@@ -12,12 +12,66 @@ from .base import LINEAR_OVER_WIDTH, LayerKind, LayerParams, LayerResult, check_
 from .reparam import SpectralNorm, WeightNorm, reparam
 
 
+class MadeParams(LayerParams):
+    """MADE's mask (Germain et al. 2015, "MADE: Masked Autoencoder for Distribution Estimation"), with the
+    degrees nflows' MADE gives without random_mask: the inputs 1..features in their order, hidden unit k
+    k % (features - 1) + 1, and output unit j the degree j // (out_features / features) + 1 (each input's
+    outputs side by side).  A hidden unit reads the units of degree at most its own, an output the units
+    of degree strictly below its own, so output d depends on inputs 1..d - 1 alone."""
+
+    features: int = Field(ge=2, description="D, the autoregressive inputs (nflows' autoregressive_features)")
+    role: Literal["input", "hidden", "output"] = Field(
+        "hidden", description="input: the first layer, reading the D inputs; hidden: between hidden layers; "
+        "output: the last, out_features a multiple of D (nflows' output_multiplier)")
+
+
 class LinearParams(LayerParams):
     out_features: PositiveInt = Field(validation_alias=AliasChoices("out_features", "units"))
     in_features: PositiveInt | None = None
     bias: bool = Field(True, validation_alias=AliasChoices("bias", "use_bias"))
     weight_norm: WeightNorm = False
     spectral_norm: SpectralNorm = False
+    # MADE's autoregressive mask on the weight (a fixed buffer, as nflows' MaskedLinear registers it)
+    made: MadeParams | None = None
+
+
+def made_degrees(n: int, features: int, kind: str) -> list[int]:
+    """The degrees of ``n`` units: "input" 1..features, "hidden" k % (features - 1) + 1, "output" each
+    input's n / features outputs side by side (nflows' _get_input_degrees, arange % max_ + min_, tile)."""
+    if kind == "input":
+        return list(range(1, n + 1))
+    if kind == "hidden":
+        return [k % (features - 1) + 1 for k in range(n)]
+    return [j // (n // features) + 1 for j in range(n)]
+
+
+def made_mask(n_in: int, n_out: int, features: int, role: str) -> list[list[int]]:
+    """MADE's (out, in) mask of a layer of this role: 1 where output unit o may read input unit i."""
+    ins = made_degrees(n_in, features, "input" if role == "input" else "hidden")
+    outs = made_degrees(n_out, features, "output" if role == "output" else "hidden")
+    if role == "output":
+        return [[int(o > i) for i in ins] for o in outs]
+    return [[int(o >= i) for i in ins] for o in outs]
+
+
+def _check_made(m: MadeParams, n_in: int, n_out: int, p: LinearParams) -> None:
+    """V172: a MADE layer whose widths do not fit its role (the input layer reads the D inputs, the
+    output layer writes a whole number of outputs per input); V051 with another key reworking the weight."""
+    other = "weight_norm" if p.weight_norm else "spectral_norm" if p.spectral_norm else None
+    if other:
+        raise SpecError("V051", f"made and {other} both rework this layer's weight", f"keep one: remove {other} "
+                        "(nflows' MADE masks a plain weight)", field=other)
+    if m.role == "input" and n_in != m.features:
+        raise SpecError("V172", f"a MADE input layer reads the {m.features} autoregressive inputs (degrees 1.."
+                        f"{m.features}), but this one reads {n_in} features",
+                        f"set made: {{features: {n_in}, role: input}} if the layer reads every input, or feed it "
+                        "the inputs themselves", field="made")
+    if m.role == "output" and n_out % m.features:
+        k = max(1, round(n_out / m.features))
+        raise SpecError("V172", f"a MADE output layer writes the same number of outputs for each of the "
+                        f"{m.features} inputs, but out_features {n_out} is not a multiple of {m.features}",
+                        f"set out_features: {k * m.features} ({k} per input, nflows' output_multiplier)",
+                        field="out_features")
 
 
 @register
@@ -57,6 +111,10 @@ class Linear(LayerKind):
         params = n_in * p.out_features + (p.out_features if p.bias else 0)
         positions = product(x.shape[1:-1])
         norm, more, buffers = reparam(p, (p.out_features, n_in), 0)
+        if p.made is not None:
+            _check_made(p.made, n_in, p.out_features, p)
+            # the mask is a buffer of the weight's shape, as nflows' MaskedLinear registers it
+            norm, buffers = {"made": {"features": p.made.features, "role": p.made.role}}, n_in * p.out_features
         return LayerResult(out, {"in_features": n_in, "out_features": p.out_features, "bias": p.bias} | norm,
                            params + more, mul(positions, n_in * p.out_features), buffers)
 

@@ -79,7 +79,7 @@ WeightStandardization = Annotated[WeightStandardizationParams | None, BeforeVali
 # which must not see the pixel it predicts); B keeps the centre (every later layer)
 MaskType = Literal["A", "B"]
 # Every key that computes the weight a layer uses from the one it stores, in the order a message names them
-WEIGHT_KEYS = ("weight_norm", "spectral_norm", "weight_standardization", "mask")
+WEIGHT_KEYS = ("weight_norm", "spectral_norm", "weight_standardization", "mask", "made")
 
 
 def kernel_mask(kernel: tuple[int, ...], kind: str) -> list[int]:

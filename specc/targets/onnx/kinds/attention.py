@@ -354,20 +354,27 @@ def _rotary(layer: Layer, x: str, t_axis_of: str, t_axis: int, t: DimLike, head_
     return layer.op("Add", [layer.op("Mul", [x, cos]), layer.op("Mul", [turned, sin])])
 
 
-def _qk_rms(layer: Layer, x: str, key: str, width: int, rank: int) -> str:
+def _qk_rms(layer: Layer, x: str, key: str, width: int | tuple[int, int], rank: int) -> str:
     """QKRMSNorm ``key`` over the last dim of ``x``: x / sqrt(mean(x²) + eps) · weight (1 + weight with
-    add_unit_offset), in float32 as Hugging Face computes it, then back to the layer's float type."""
+    add_unit_offset), in float32 as Hugging Face computes it, then back to the layer's float type; type
+    layer takes the mean out first (Cohere), l2 has no weight (Llama 4); ``width`` (heads, head_dim) is a
+    weight for each head."""
     norm = layer.args["qk_norm"]
     unit = bool(norm["add_unit_offset"])
-    w = layer.param(f"{key}.weight", (width,), ZEROS if unit else ONES)
+    kind = norm.get("type", "rms")
+    shape = width if isinstance(width, tuple) else (width,)
+    w = None if kind == "l2" else layer.param(f"{key}.weight", shape, ZEROS if unit else ONES)
     f32 = layer.float_dtype != "float32"
     y = layer.op("Cast", [x], to=ELEM["float32"]) if f32 else x
-    if f32:
+    if f32 and w is not None:
         w = layer.op("Cast", [w], to=ELEM["float32"])
+    if kind == "layer":
+        y = layer.op("Sub", [y, reduce(layer, "ReduceMean", y, [rank - 1], keepdims=True)])
     mean = reduce(layer, "ReduceMean", layer.op("Mul", [y, y]), [rank - 1], keepdims=True)
     root = layer.op("Sqrt", [layer.op("Add", [mean, layer.const(float(norm["eps"]), "float32")])])
-    scale = layer.op("Add", [w, layer.const(1.0, "float32")]) if unit else w
-    y = layer.op("Mul", [layer.op("Div", [y, root]), scale])
+    y = layer.op("Div", [y, root])
+    if w is not None:
+        y = layer.op("Mul", [y, layer.op("Add", [w, layer.const(1.0, "float32")]) if unit else w])
     return layer.op("Cast", [y], to=ELEM[layer.float_dtype]) if f32 else y
 
 
@@ -391,13 +398,17 @@ def _grouped(layer: Layer) -> str:
 
     norm = args.get("qk_norm")
 
+    clip = args.get("clip_qkv")
+
     def project(x: str, key: str, n_in: int, n_heads: int, norm_key: str | None = None) -> str:
         y = _linear(layer, x, key, n_in, n_heads * d, bias)
+        if clip is not None:  # OLMo, DBRX: each projection clamped to ±clip_qkv
+            y = layer.op("Clip", [y, _ft(layer, -float(clip)), _ft(layer, float(clip))])
         if norm_key and norm["over"] == "all":  # OLMo-2: the whole projection, before the heads split
             y = _qk_rms(layer, y, norm_key, n_heads * d, 3)
         y = layer.op("Reshape", [y, layer.const([0, 0, n_heads, d])])
-        if norm_key and norm["over"] == "head":  # Qwen3, Gemma 3: each head's features
-            y = _qk_rms(layer, y, norm_key, d, 4)
+        if norm_key and norm["over"] == "head":  # Qwen3, Gemma 3: each head's features; Cohere: each its own
+            y = _qk_rms(layer, y, norm_key, (n_heads, d) if norm.get("per_head") else d, 4)
         return layer.op("Transpose", [y], perm=to_heads)
 
     q = project(q_in, "q_proj", e, heads, "q_norm" if norm else None)
@@ -620,3 +631,58 @@ def class_token(layer: Layer) -> str:
     tokens = layer.op("Expand", [token, layer.op("Concat", [one, batch, one], axis=0)])
     return layer.op("Concat", [tokens, layer.x], axis=0)
 
+
+
+def _latent_rms(layer: Layer, x: str, key: str, width: int) -> str:
+    """DeepseekV3RMSNorm ``key`` over the last dim of ``x``: in float32, cast back, then times the weight."""
+    w = layer.param(f"{key}.weight", (width,), ONES)
+    f32 = layer.float_dtype != "float32"
+    y = layer.op("Cast", [x], to=ELEM["float32"]) if f32 else x
+    mean = reduce(layer, "ReduceMean", layer.op("Mul", [y, y]), [2], keepdims=True)
+    y = layer.op("Div", [y, layer.op("Sqrt", [layer.op("Add", [mean, layer.const(float(layer.args["eps"]),
+                                                                                  "float32")])])])
+    y = layer.op("Cast", [y], to=ELEM[layer.float_dtype]) if f32 else y
+    return layer.op("Mul", [w, y])
+
+
+@lowers("MultiheadLatentAttention")
+def latent_attention(layer: Layer) -> str:
+    """support/latent_attention.py's MultiheadLatentAttention: the q path (q_proj, or q_a_proj, RMSNorm,
+    q_b_proj), the latent and its rotary key from kv_a_proj_with_mqa (Gathers of its features), each head's
+    key and value features from kv_b_proj, the rotary key Expanded to every head, Concat, scores, softmax."""
+    args = layer.args
+    e, h, bias = int(args["embed_dim"]), int(args["num_heads"]), bool(args["bias"])
+    nope, r, vd = int(args["qk_nope_head_dim"]), int(args["qk_rope_head_dim"]), int(args["v_head_dim"])
+    kv_rank, q_rank = int(args["kv_lora_rank"]), args["q_lora_rank"]
+    qk = nope + r
+    x_in, batch_first = layer.inputs[0], bool(args["batch_first"])
+    t_axis = 1 if batch_first else 0
+    t = layer.in_types[0].shape[t_axis]
+    x = x_in if batch_first else layer.op("Transpose", [x_in], perm=[1, 0, 2])
+    if q_rank is None:
+        q = _linear(layer, x, "q_proj", e, h * qk, False)
+    else:
+        q = _linear(layer, x, "q_a_proj", e, int(q_rank), bias)
+        q = _linear(layer, _latent_rms(layer, q, "q_a_layernorm", int(q_rank)), "q_b_proj", int(q_rank), h * qk, False)
+    q = layer.op("Transpose", [layer.op("Reshape", [q, layer.const([0, 0, h, qk])])], perm=[0, 2, 1, 3])
+
+    def part(v: str, start: int, stop: int, axis: int) -> str:
+        return layer.op("Gather", [v, layer.const(list(range(start, stop)))], axis=axis)
+
+    rotary = replace(layer, args={**args, "rotary_dim": r})
+    q = layer.op("Concat", [part(q, 0, nope, 3), _rotary(rotary, part(q, nope, qk, 3), x_in, t_axis, t, r)], axis=3)
+    compressed = _linear(layer, x, "kv_a_proj_with_mqa", e, kv_rank + r, bias)
+    latent = _latent_rms(layer, part(compressed, 0, kv_rank, 2), "kv_a_layernorm", kv_rank)
+    kv = _linear(layer, latent, "kv_b_proj", kv_rank, h * (nope + vd), False)
+    kv = layer.op("Transpose", [layer.op("Reshape", [kv, layer.const([0, 0, h, nope + vd])])], perm=[0, 2, 1, 3])
+    k_rot = _rotary(rotary, unsqueeze(layer, part(compressed, kv_rank, kv_rank + r, 2), [1]), x_in, t_axis, t, r)
+    k_rot = layer.op("Expand", [k_rot, layer.const([1, h, 1, 1])])  # the one rotary key, every head's
+    k = layer.op("Concat", [part(kv, 0, nope, 3), k_rot], axis=3)
+    scores = layer.op("MatMul", [q, layer.op("Transpose", [k], perm=[0, 1, 3, 2])])
+    scores = layer.op("Mul", [scores, _ft(layer, float(args["scale"]))])
+    if args["causal"]:
+        scores = layer.op("Add", [scores, _causal(layer, x_in, t_axis, t)])
+    out = layer.op("MatMul", [layer.op("Softmax", [scores], axis=-1), part(kv, nope, nope + vd, 3)])
+    out = layer.op("Reshape", [layer.op("Transpose", [out], perm=[0, 2, 1, 3]), layer.const([0, 0, h * vd])])
+    out = _linear(layer, out, "o_proj", h * vd, e, bias)
+    return out if batch_first else layer.op("Transpose", [out], perm=[1, 0, 2])

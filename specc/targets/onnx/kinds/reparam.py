@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ....layers.linear import made_mask
 from ....layers.reparam import kernel_mask
 from ..weights import Init
 from .base import Layer
@@ -60,6 +61,11 @@ def weight(layer: Layer, shape: Sequence[int], init: Init, dtype: str | None = N
     ws, mask = layer.args.get("weight_standardization"), layer.args.get("mask")
     if ws is not None:
         return _standardized(layer, shape, init, ws, dtype or layer.float_dtype)
+    made = layer.args.get("made")
+    if made is not None:  # MADE's (out, in) mask, a buffer as nflows' MaskedLinear registers it
+        grid = np.asarray(made_mask(shape[1], shape[0], made["features"], made["role"]), dtype=np.float32)
+        m = layer.param("mask", shape, _Derived("derived", of=lambda _: grid), dtype or layer.float_dtype)
+        return layer.op("Mul", [layer.param("weight", shape, init, dtype), m])
     if mask is not None:
         taps = np.asarray(kernel_mask(shape[2:], mask), dtype=np.float32).reshape(1, 1, *shape[2:])
         m = layer.param("mask", shape, _Derived("derived", of=lambda _: np.broadcast_to(taps, shape)),

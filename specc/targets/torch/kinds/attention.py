@@ -105,7 +105,19 @@ class _GroupedQueryAttention(Lowering):
     defaults = {"bias": True, "kdim": None, "vdim": None, "dropout": 0.0, "batch_first": True, "scale": None,
                 "causal": False, "rotary_dim": None, "rotary_base": 10000.0, "rotary_interleaved": False,
                 "head_dim": None, "out_bias": None, "window": None, "rotary_scaling": None, "softcap": None,
-                "local_window": None, "qk_norm": None}
+                "local_window": None, "qk_norm": None, "clip_qkv": None}
+
+
+@lowering
+class MultiheadLatentAttention(Lowering):
+    """The support module MultiheadLatentAttention, whose rotary is GroupedQueryAttention's."""
+
+    torch_class = "MultiheadLatentAttention"
+    support = ("grouped_attention", "latent_attention")
+    positional = ("embed_dim", "num_heads", "kv_lora_rank", "q_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim",
+                  "v_head_dim")
+    defaults = {"eps": 1e-6, "bias": False, "dropout": 0.0, "causal": False, "batch_first": True, "scale": None,
+                "rotary_base": 10000.0, "rotary_interleaved": False, "rotary_scaling": None}
 
 
 class _Encoder(_Masked):

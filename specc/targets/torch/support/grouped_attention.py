@@ -13,7 +13,10 @@ so one model runs at every length; positions are 0..T-1 for the queries and 0..S
 (Gemma 2's attn_logit_softcapping) bounds the scaled scores to tanh(scores / softcap)·softcap before
 the masks, which no fused kernel does: the scores are then computed as Hugging Face's eager attention
 computes them, the softmax in float32.  ``qk_norm`` (Qwen3, Gemma 3: over each head; OLMo-2: over the
-whole projection) RMS-normalises the queries and keys before the rotary, as q_norm and k_norm.
+whole projection) RMS-normalises the queries and keys before the rotary, as q_norm and k_norm; its type
+"layer" is Cohere's LayerNorm without bias (a weight per head with per_head), "l2" Llama 4's norm with no
+weight (which commutes with the rotary: a rotation keeps each head's sum of squares).  ``clip_qkv`` (OLMo,
+DBRX) clamps the q/k/v projections' outputs to ±clip_qkv before anything else reads them.
 
 A real module so that ruff lints it and tests import it; the emitter reads the text below
 the marker (``specc.targets.torch.support.text``)."""
@@ -29,19 +32,30 @@ from torch.nn import functional as F
 
 class QKRMSNorm(nn.Module):
     """Hugging Face's Qwen3RMSNorm / Olmo2RMSNorm (Gemma3RMSNorm with add_unit_offset: times 1 + weight,
-    the weight starting at 0) on attention's queries or keys: computed in float32, then cast back."""
+    the weight starting at 0) on attention's queries or keys: computed in float32, then cast back.
+    ``kind`` "layer" takes the mean out first (CohereLayerNorm, no bias), "l2" has no weight (Llama 4's
+    L2Norm); ``dim`` a tuple (num_heads, head_dim) is a weight for each head (Cohere)."""
 
-    def __init__(self, dim: int, eps: float, add_unit_offset: bool = False) -> None:
+    def __init__(
+        self,
+        dim: int | tuple[int, int],
+        eps: float,
+        add_unit_offset: bool = False,
+        kind: str = "rms",
+    ) -> None:
         super().__init__()
-        self.eps, self.add_unit_offset = eps, add_unit_offset
+        self.eps, self.add_unit_offset, self.kind = eps, add_unit_offset, kind
         start = torch.zeros if add_unit_offset else torch.ones
-        self.weight = nn.Parameter(start(dim))
+        self.weight = None if kind == "l2" else nn.Parameter(start(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = x.float()
+        if self.kind == "layer":
+            y = y - y.mean(-1, keepdim=True)
         y = y * torch.rsqrt(y.pow(2).mean(-1, keepdim=True) + self.eps)
-        weight = self.weight.float()
-        y = y * (1.0 + weight) if self.add_unit_offset else y * weight
+        if self.weight is not None:
+            weight = self.weight.float()
+            y = y * (1.0 + weight) if self.add_unit_offset else y * weight
         return y.to(x.dtype)
 
 
@@ -72,6 +86,7 @@ class GroupedQueryAttention(nn.Module):
         softcap: float | None = None,
         local_window: int | None = None,
         qk_norm: dict | None = None,
+        clip_qkv: float | None = None,
     ) -> None:
         super().__init__()
         self.num_heads, self.num_kv_heads = num_heads, num_kv_heads
@@ -85,11 +100,15 @@ class GroupedQueryAttention(nn.Module):
         self.qk_norm_all = bool(qk_norm and qk_norm["over"] == "all")
         if qk_norm:  # Qwen3, Gemma 3: one weight of head_dim for every head; OLMo-2: the whole projection
             eps, unit = qk_norm["eps"], qk_norm["add_unit_offset"]
+            kind = qk_norm.get("type", "rms")
             q_w, k_w = (q_dim, kv_dim) if self.qk_norm_all else (self.head_dim,) * 2
-            self.q_norm = QKRMSNorm(q_w, eps, unit)
-            self.k_norm = QKRMSNorm(k_w, eps, unit)
+            if qk_norm.get("per_head"):  # Cohere: (num_heads, head_dim) for q, (num_kv_heads, head_dim) for k
+                q_w, k_w = (num_heads, self.head_dim), (num_kv_heads, self.head_dim)
+            self.q_norm = QKRMSNorm(q_w, eps, unit, kind)
+            self.k_norm = QKRMSNorm(k_w, eps, unit, kind)
         else:
             self.q_norm = self.k_norm = None
+        self.clip_qkv = clip_qkv
         self.dropout, self.batch_first, self.scale, self.causal = (
             dropout,
             batch_first,
@@ -206,7 +225,9 @@ class GroupedQueryAttention(nn.Module):
         if not self.batch_first:
             query, key, value = (x.transpose(0, 1) for x in (query, key, value))
         b, t, s = query.shape[0], query.shape[1], key.shape[1]
-        q, k = self.q_proj(query), self.k_proj(key)
+        q, k, v = self.q_proj(query), self.k_proj(key), self.v_proj(value)
+        if self.clip_qkv is not None:  # OLMo, DBRX: before the norms and the rotary read them
+            q, k, v = (x.clamp(-self.clip_qkv, self.clip_qkv) for x in (q, k, v))
         if self.qk_norm_all:  # OLMo-2: over the whole projection, before the heads split
             q, k = self.q_norm(q), self.k_norm(k)
         q = q.view(b, t, self.num_heads, self.head_dim)
@@ -214,11 +235,7 @@ class GroupedQueryAttention(nn.Module):
         if self.q_norm is not None and not self.qk_norm_all:  # Qwen3, Gemma 3: each head
             q, k = self.q_norm(q), self.k_norm(k)
         q, k = q.transpose(1, 2), k.transpose(1, 2)
-        v = (
-            self.v_proj(value)
-            .view(b, s, self.num_kv_heads, self.head_dim)
-            .transpose(1, 2)
-        )
+        v = v.view(b, s, self.num_kv_heads, self.head_dim).transpose(1, 2)
         if self.rotary_dim:
             q, k = self.rotate(q), self.rotate(k)
         groups = self.num_heads // self.num_kv_heads
