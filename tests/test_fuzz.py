@@ -316,9 +316,17 @@ def check_mutant(i: int) -> tuple[str | None, float, str]:
     return None, seconds, what
 
 
-def test_mutants_get_diagnostics_never_exceptions() -> None:
+# the mutants in four tests, each every fourth number: under pytest-xdist the two workers share them
+# instead of one worker running all of them at the end of the suite while the other waits
+CHUNKS = 4
+
+
+@pytest.mark.parametrize("chunk", range(CHUNKS))
+def test_mutants_get_diagnostics_never_exceptions(chunk: int) -> None:
     only = os.environ.get("SPECC_FUZZ_ONLY")
-    indices = [int(only)] if only else range(EXAMPLES)
+    if only and int(only) % CHUNKS != chunk:
+        pytest.skip(f"SPECC_FUZZ_ONLY={only} is in chunk {int(only) % CHUNKS}")
+    indices = [int(only)] if only else range(chunk, EXAMPLES, CHUNKS)
     failures: list[str] = []
     slow: list[str] = []
     seconds_total, slowest = 0.0, (0.0, -1)

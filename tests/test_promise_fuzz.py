@@ -475,7 +475,8 @@ def _step_macs(spec: Any) -> int:
     return macs * batch if isinstance(macs, int) else 0
 
 
-def test_what_check_accepts_trains(tmp_path: Path) -> None:
+@pytest.mark.parametrize("chunk", range(3))  # three tests the xdist workers share, as the model stages' four
+def test_what_check_accepts_trains(chunk: int, tmp_path: Path) -> None:
     """A few steps of training (specc's own loop, every setting of the spec) on each accepted mutant,
     into a run folder: an error training reports that check did not, or a traceback, is the defect;
     so is a report, history or text with a NaN for a number; and (a share) a run stopped halfway and
@@ -486,7 +487,7 @@ def test_what_check_accepts_trains(tmp_path: Path) -> None:
 
     torch.set_num_threads(1)
     failures = []
-    for i in _numbers(TRAIN_EXAMPLES):
+    for i in _numbers(TRAIN_EXAMPLES)[chunk::3]:
         seed, done, data = _mutant(i, TRAINED, training=True)
         path = seed.parent / f".promise-{os.getpid()}-{i}.yaml"  # beside the seed: its data paths stay right
         path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")

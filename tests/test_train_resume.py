@@ -3,11 +3,13 @@ weights of a run never interrupted: bit for bit, on CPU."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,27 +46,49 @@ def train(*args: str, cwd: Path, signal_at: str | None = None) -> subprocess.Pop
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=ctrl_c_restored)
 
 
-def test_sigkill_or_ctrl_c_mid_epoch_then_resume_is_bit_identical(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """This process trains as the children do, on one intra-op thread (see train())."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_sigkill_or_ctrl_c_mid_epoch_then_resume_is_bit_identical(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from specc.cli import main
+
     (tmp_path / "mlp.yaml").write_text(textwrap.dedent(SPEC))
-    whole = train("mlp.yaml", "--run", "whole", cwd=tmp_path)
     killed = train("mlp.yaml", "--run", "killed", cwd=tmp_path, signal_at="KILL@2:20")  # epoch 2 of 2, batch 20 of 45
     interrupted = train("mlp.yaml", "--run", "interrupted", cwd=tmp_path, signal_at="INT@2:20")
-    killed.communicate(timeout=240)
+    try:
+        # the run never interrupted, and the resumes, train in this process: only the kill and the Ctrl-C
+        # need a process of their own (a resume reads nothing but the run folder; each child would add
+        # a python, torch, scikit-learn and matplotlib start-up)
+        with one_thread():
+            assert main(["train", str(tmp_path / "mlp.yaml"), "--run", str(tmp_path / "whole")]) == 0, \
+                capsys.readouterr().err
+        killed.communicate(timeout=240)
+        _, err = interrupted.communicate(timeout=240)
+    finally:
+        for child in (killed, interrupted):
+            if child.poll() is None:
+                child.kill()
+                child.communicate()
     assert killed.returncode == -signal.SIGKILL
-    _, err = interrupted.communicate(timeout=240)
     assert interrupted.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
     for run in ("killed", "interrupted"):
         assert os.readlink(tmp_path / run / "last").endswith("e0001")  # epoch 1's checkpoint, no later one
         assert (tmp_path / run / "history.csv").read_text().count("\n") == 2  # the header and epoch 1
     assert not list((tmp_path / "interrupted").rglob("*.tmp"))  # Ctrl-C leaves no temp files
-    _, err = whole.communicate(timeout=240)
-    assert whole.returncode == 0, err
     a = safetensors_torch.load_file(str(tmp_path / "whole" / "model.safetensors"))
     expected = [line.split(",")[:3] for line in (tmp_path / "whole" / "history.csv").read_text().splitlines()]
     for run in ("killed", "interrupted"):
-        resumed = train("--resume", run, cwd=tmp_path)
-        _, err = resumed.communicate(timeout=240)
-        assert resumed.returncode == 0, err
+        with one_thread():
+            assert main(["train", "--resume", str(tmp_path / run)]) == 0, capsys.readouterr().err
         b = safetensors_torch.load_file(str(tmp_path / run / "model.safetensors"))
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), run
         history = [line.split(",")[:3] for line in (tmp_path / run / "history.csv").read_text().splitlines()]
