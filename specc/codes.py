@@ -1246,6 +1246,16 @@ _TABLE: list[Code | LintCode] = [
          "defines them for the absolute one, so any choice would be specc's invention.",
          "- {type: RelativePositionIndex, window: 7, absolute: true, class_token: true}",
          "Remove class_token (LeViT pools the map's tokens for its head), or use signed offsets with it."),
+    Code("V169", "renormalised-table-tied", "An Embedding with max_norm shares its table with another layer "
+         "by tie:.",
+         "PyTorch's Embedding renormalises the rows it looks up in the table itself, in place, during forward: a "
+         "head tied to that table reads rows rescaled by whichever ids this call and every earlier one looked up, "
+         "so its logits depend on the history of calls. The exported model reads the table as stored, and an "
+         "in-place write to a weight another layer has read breaks the backward pass.",
+         "- {type: Embedding, num_embeddings: 1000, embedding_dim: 64, max_norm: 1.0, name: embed}\n"
+         "- {type: Linear, out_features: 1000, tie: embed}",
+         "Remove max_norm (GPT-2, BERT and T5 tie their heads to unbounded tables), or the tie: to give the "
+         "head its own weight."),
     Code("V176", "fill-value", "A MaskedFill writes a value its input's dtype cannot hold: a fraction or an "
          "infinity into integers, a number past float16's 65504 into float16 values, or nan.",
          "PyTorch's masked_fill converts the value to the input's dtype and raises where it cannot ('value cannot "
