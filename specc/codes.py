@@ -1256,6 +1256,14 @@ _TABLE: list[Code | LintCode] = [
          "- {type: Linear, out_features: 1000, tie: embed}",
          "Remove max_norm (GPT-2, BERT and T5 tie their heads to unbounded tables), or the tie: to give the "
          "head its own weight."),
+    Code("V170", "mask-hides-every-tap", "A convolution of a one-tap kernel (kernel_size 1) takes PixelCNN's "
+         "mask A.",
+         "Mask A zeroes the kernel's centre and every tap after it in raster order, keeping only the taps before "
+         "the centre; a 1x1 kernel has none, so every weight is zero and the layer outputs its bias whatever it "
+         "reads: a model that trains, exports and predicts a constant at that layer.",
+         "- {type: Conv2d, out_channels: 64, kernel_size: 1, mask: A}",
+         "Give the masked layer a kernel of 3 or more (PixelCNN's first layer is 7x7, padding 3), or use mask: B "
+         "on the 1x1 convolutions after it, which keeps the centre."),
     Code("V176", "fill-value", "A MaskedFill writes a value its input's dtype cannot hold: a fraction or an "
          "infinity into integers, a number past float16's 65504 into float16 values, or nan.",
          "PyTorch's masked_fill converts the value to the input's dtype and raises where it cannot ('value cannot "

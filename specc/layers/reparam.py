@@ -116,6 +116,15 @@ def reparam(p: LayerParams, weight: tuple[int, ...], out_dim: int) -> tuple[dict
         args = {"eps": ws.eps, "gain": ws.gain, **({"gamma": ws.gamma} if ws.gain else {})}
         return {"weight_standardization": args}, weight[out_dim] if ws.gain else 0, 0
     if mask is not None:
+        kernel = weight[2:]
+        if not any(kernel_mask(kernel, mask)):
+            # mask A of a 1-tap kernel zeroes the whole weight: the layer would answer its bias to any input
+            size = "x".join(map(str, kernel))
+            raise SpecError("V170", f"mask: A hides the kernel's centre and every tap after it, and a {size} kernel "
+                            "has no other tap: every weight is zeroed, so the layer ignores its input and outputs "
+                            "its bias", "set kernel_size: 3 (PixelCNN's first layer is 7x7 with padding 3; mask A "
+                            "keeps the taps before the centre), or use mask: B, which keeps the centre",
+                            field="mask")
         # the mask is a buffer of the weight's shape, as the reference implementations register it
         return {"mask": mask}, 0, math.prod(weight)
     if isinstance(wn, WeightNormParams):
