@@ -320,6 +320,16 @@ _TABLE: list[Code | LintCode] = [
          "  - {type: CumSum, dim: 1}\n  - {type: Embedding, num_embeddings: 514, embedding_dim: 16}",
          "Give the Embedding a row for every id the length reaches (num_embeddings: the largest id + 1), or feed "
          "shorter sequences; at a symbolic length check records the longest one the table takes."),
+    Code("S071", "standardised-filter-of-one-value", "A convolution with weight_standardization has filters of "
+         "one value each (one input channel per group and a kernel of 1).",
+         "Weight standardisation (BiT's StdConv2d, NFNet's ScaledStdConv2d) subtracts each filter's mean over its "
+         "own values and divides by their spread: a single value has none. PyTorch's batch_norm over the (1, "
+         "filters, 1) weight raises 'Expected more than 1 value per channel when training' at the first forward, "
+         "and the arithmetic itself would make every filter 0.",
+         "inputs: {x: [B, 1, 28, 28]}\nlayers:\n  - {type: Conv2d, out_channels: 32, kernel_size: 1, "
+         "weight_standardization: true}",
+         "Remove weight_standardization from that layer, or give its filters more values (a larger kernel, more "
+         "input channels per group)."),
     Code("S074", "variance-of-too-few", "A Reduce takes a var or std with correction c over dims holding c values "
          "or fewer.",
          "The variance divides the sum of squared deviations by the count less the correction: with correction 1 "
