@@ -330,6 +330,15 @@ _TABLE: list[Code | LintCode] = [
          "weight_standardization: true}",
          "Remove weight_standardization from that layer, or give its filters more values (a larger kernel, more "
          "input channels per group)."),
+    Code("S072", "local-window-cross-attention", "local_window on attention whose keys are not the queries' own "
+         "steps (cross-attention over T queries and S keys).",
+         "ModernBERT's local attention keeps the keys j with |i - j| <= local_window // 2 of query i: positions of "
+         "one sequence. Across two sequences of different lengths the offsets mean nothing, and every query more "
+         "than local_window // 2 steps past the keys' end has no key left: a softmax over nothing, which PyTorch's "
+         "fused kernel and ONNX Runtime answer differently (a number and nan).",
+         "inputs: {q: [B, T, 64], memory: [B, S, 64]}\nlayers:\n"
+         "  - {type: MultiheadAttention, num_heads: 4, local_window: 8, from: [q, memory]}",
+         "Put local_window on self-attention (from: [x]); cross-attention reads the whole memory."),
     Code("S074", "variance-of-too-few", "A Reduce takes a var or std with correction c over dims holding c values "
          "or fewer.",
          "The variance divides the sum of squared deviations by the count less the correction: with correction 1 "
