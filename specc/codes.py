@@ -320,6 +320,25 @@ _TABLE: list[Code | LintCode] = [
          "  - {type: CumSum, dim: 1}\n  - {type: Embedding, num_embeddings: 514, embedding_dim: 16}",
          "Give the Embedding a row for every id the length reaches (num_embeddings: the largest id + 1), or feed "
          "shorter sequences; at a symbolic length check records the longest one the table takes."),
+    Code("S071", "standardised-filter-of-one-value", "A convolution with weight_standardization has filters of "
+         "one value each (one input channel per group and a kernel of 1).",
+         "Weight standardisation (BiT's StdConv2d, NFNet's ScaledStdConv2d) subtracts each filter's mean over its "
+         "own values and divides by their spread: a single value has none. PyTorch's batch_norm over the (1, "
+         "filters, 1) weight raises 'Expected more than 1 value per channel when training' at the first forward, "
+         "and the arithmetic itself would make every filter 0.",
+         "inputs: {x: [B, 1, 28, 28]}\nlayers:\n  - {type: Conv2d, out_channels: 32, kernel_size: 1, "
+         "weight_standardization: true}",
+         "Remove weight_standardization from that layer, or give its filters more values (a larger kernel, more "
+         "input channels per group)."),
+    Code("S072", "local-window-cross-attention", "local_window on attention whose keys are not the queries' own "
+         "steps (cross-attention over T queries and S keys).",
+         "ModernBERT's local attention keeps the keys j with |i - j| <= local_window // 2 of query i: positions of "
+         "one sequence. Across two sequences of different lengths the offsets mean nothing, and every query more "
+         "than local_window // 2 steps past the keys' end has no key left: a softmax over nothing, which PyTorch's "
+         "fused kernel and ONNX Runtime answer differently (a number and nan).",
+         "inputs: {q: [B, T, 64], memory: [B, S, 64]}\nlayers:\n"
+         "  - {type: MultiheadAttention, num_heads: 4, local_window: 8, from: [q, memory]}",
+         "Put local_window on self-attention (from: [x]); cross-attention reads the whole memory."),
     Code("S074", "variance-of-too-few", "A Reduce takes a var or std with correction c over dims holding c values "
          "or fewer.",
          "The variance divides the sum of squared deviations by the count less the correction: with correction 1 "
@@ -1293,6 +1312,24 @@ _TABLE: list[Code | LintCode] = [
          "defines them for the absolute one, so any choice would be specc's invention.",
          "- {type: RelativePositionIndex, window: 7, absolute: true, class_token: true}",
          "Remove class_token (LeViT pools the map's tokens for its head), or use signed offsets with it."),
+    Code("V169", "renormalised-table-tied", "An Embedding with max_norm shares its table with another layer "
+         "by tie:.",
+         "PyTorch's Embedding renormalises the rows it looks up in the table itself, in place, during forward: a "
+         "head tied to that table reads rows rescaled by whichever ids this call and every earlier one looked up, "
+         "so its logits depend on the history of calls. The exported model reads the table as stored, and an "
+         "in-place write to a weight another layer has read breaks the backward pass.",
+         "- {type: Embedding, num_embeddings: 1000, embedding_dim: 64, max_norm: 1.0, name: embed}\n"
+         "- {type: Linear, out_features: 1000, tie: embed}",
+         "Remove max_norm (GPT-2, BERT and T5 tie their heads to unbounded tables), or the tie: to give the "
+         "head its own weight."),
+    Code("V170", "mask-hides-every-tap", "A convolution of a one-tap kernel (kernel_size 1) takes PixelCNN's "
+         "mask A.",
+         "Mask A zeroes the kernel's centre and every tap after it in raster order, keeping only the taps before "
+         "the centre; a 1x1 kernel has none, so every weight is zero and the layer outputs its bias whatever it "
+         "reads: a model that trains, exports and predicts a constant at that layer.",
+         "- {type: Conv2d, out_channels: 64, kernel_size: 1, mask: A}",
+         "Give the masked layer a kernel of 3 or more (PixelCNN's first layer is 7x7, padding 3), or use mask: B "
+         "on the 1x1 convolutions after it, which keeps the centre."),
     Code("V176", "fill-value", "A MaskedFill writes a value its input's dtype cannot hold: a fraction or an "
          "infinity into integers, a number past float16's 65504 into float16 values, or nan.",
          "PyTorch's masked_fill converts the value to the input's dtype and raises where it cannot ('value cannot "

@@ -3,7 +3,12 @@ export size off by one or doubled, a setting switched to another value the corpu
 dropped or duplicated, a `from:` rewired, a training setting changed) — the edits people make;
 and (session 26) a float setting set to 0, -inf or 1e9, an input's or a Cast's dtype switched,
 a layer's `from:` entries in another order, a named layer of a DAG bypassed (its readers read
-what it read), session 25's kinds inserted, a causal mask filled in before a Softmax.
+what it read), session 25's kinds inserted, a causal mask filled in before a Softmax; and
+(session 27) session 26's settings switched on where a spec has the kind (a softcap, local window,
+qk_norm or rotary scaling on an attention, PixelCNN's mask or weight standardisation on a conv, a
+variance in a Reduce, max_norm on a table) or its newest kinds inserted (MixtureOfExperts,
+VectorQuantizer, a std Reduce), and the rest of the training section's schedulers, optimizers, losses,
+parameter groups and LoRA adapters.
 Whatever `check` accepts must then work: build with the parameters it counted, forward at two
 sizes of its symbols, the least ones and odd ones, with the shapes it proved and finite outputs,
 export verified (a share of them), and train a few steps without an error it did not report.
@@ -16,7 +21,8 @@ Each mutant comes from a fixed seed, so a failure names the number that rebuilds
 
 CI runs a few dozen of each (model stages 40, training 12).  Found so far: export sizes a
 position table could not hold (V071), XOR's labels against ten BCE logits (T003), a balanced
-sampler over per-token labels (V024), positions multiplied by the ids a table bounds (S070).
+sampler over per-token labels (V024), positions multiplied by the ids a table bounds (S070), a max_norm
+table tied to a head (V169), weight standardisation of one-value filters (S071).
 """
 
 from __future__ import annotations
@@ -79,7 +85,23 @@ TRAIN_SETTINGS = [  # (section, key, value): settings people change
     ("", "loss", {"type": "CrossEntropyLoss", "label_smoothing": 0.2}),
     ("", "optimizer", {"type": "SGD", "lr": 0.01, "momentum": 0.9, "nesterov": True}),
     ("", "optimizer", {"type": "AdamW", "weight_decay": 0.05}), ("", "optimizer", {"type": "RMSprop"}),
-    ("train", "epochs", 3), ("train.data", "val_split", 0.9)]
+    ("train", "epochs", 3), ("train.data", "val_split", 0.9),
+    # session 27: the rest of the training section's kinds and the settings copied from a recipe
+    ("", "scheduler", {"type": "MultiStepLR", "milestones": [1, 2]}),
+    ("", "scheduler", {"type": "LinearLR", "start_factor": 0.1, "total_iters": 2}),
+    ("", "scheduler", {"type": "CosineAnnealingLR", "T_max": 2, "interval": "step", "warmup": {"epochs": 1}}),
+    ("", "optimizer", {"type": "Adafactor"}), ("", "optimizer", {"type": "Adagrad"}),
+    ("", "optimizer", {"type": "Adadelta"}), ("", "optimizer", {"type": "NAdam"}), ("", "optimizer", {"type": "RAdam"}),
+    ("", "optimizer", {"type": "Adamax"}), ("optimizer", "betas", [0.9, 0.95]),
+    ("optimizer", "no_decay", ["bias", "norm"]),
+    ("optimizer", "param_groups", [{"params": ["1d"], "weight_decay": 0.0}, {"params": ["bias"], "lr": 0.01}]),
+    ("", "loss", {"type": "SmoothL1Loss", "beta": 0.5}), ("", "loss", {"type": "L1Loss"}),
+    ("", "loss", {"type": "NLLLoss"}), ("", "loss", {"type": "KLDivLoss"}), ("", "loss", {"type": "BCELoss"}),
+    ("", "loss", {"type": "FocalLoss", "alpha": 0.25}),
+    ("loss", "ignore_index", 0), ("train", "batch_size", 2), ("train.data", "num_samples", 2),
+    ("train", "early_stopping", {"monitor": "val_loss", "mode": "max", "patience": 1}), ("train", "log_every", 1),
+    ("train.preprocess", "inputs", "minmax"), ("train.preprocess", "targets", "standardize"),
+    ("", "lora", "named"), ("train", "accumulate", 1000)]
 
 
 def _places(data: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, Any, tuple[Any, ...]]]:
@@ -111,7 +133,7 @@ def _edit_model(rng: random.Random, data: Any, known: dict[str, set[Any]]) -> st
     lists = [c[k] for c, k, _ in _places(data) if k == "layers" and isinstance(c[k], list) and len(c[k]) > 1]
     how = rng.choice(["number"] * 6 + ["word"] * 2 + ["switch", "drop", "duplicate", "rewire", "input", "type",
                                                        "insert", "repeat", "when", "float", "dtype", "swap",
-                                                       "bypass", "new", "mask"])
+                                                       "bypass", "new", "mask", "knob", "knob"])
     if how == "input" and isinstance(data.get("inputs"), dict) and data["inputs"]:
         return _edit_input(rng, data["inputs"])
     if how in MORE_EDITS:
@@ -294,8 +316,67 @@ def _edit_mask(rng: random.Random, data: Any, sites: list[Any], lists: list[Any]
     return f"masked before Softmax: {mask} {fill}"
 
 
+# session 26's settings on the kinds that take them, at values people copy from a config or get wrong
+# (a window of 1, a cap of 1, a YaRN context shorter than the run, LongRoPE's factors of another width)
+_YARN = {"type": "yarn", "factor": 4, "original_max_position_embeddings": 4}
+KNOBS: dict[str, list[dict[str, Any]]] = {
+    "MultiheadAttention": [
+        {"softcap": 50.0}, {"softcap": 1.0}, {"local_window": 3}, {"local_window": 1}, {"local_window": 2},
+        {"qk_norm": True}, {"qk_norm": {"over": "all"}}, {"qk_norm": {"add_unit_offset": True, "eps": 1e-6}},
+        {"rotary": {}}, {"rotary": {"scaling": _YARN}}, {"rotary": {"scaling": {**_YARN, "mscale": 1.0}}},
+        {"rotary": {"scaling": {"type": "linear", "factor": 2}}},
+        {"rotary": {"dim": 0.5, "scaling": {"type": "llama3", "factor": 8, "low_freq_factor": 1,
+                                             "high_freq_factor": 4, "original_max_position_embeddings": 4}}},
+        *({"rotary": {"scaling": {"type": "longrope", "factor": 8, "original_max_position_embeddings": 4,
+                                  "short_factor": [1.0] * n, "long_factor": [2.0] * n}}} for n in (2, 4, 8, 16)),
+        {"window": 2, "causal": True}, {"window": 1, "causal": True}, {"num_kv_heads": 1}, {"head_dim": 4},
+        {"head_dim": 6, "rotary": {}}, {"scale": 0.0625}, {"bias": {"qkv": True, "out": False}}, {"causal": True}],
+    "Conv": [{"mask": "A"}, {"mask": "B"}, {"weight_standardization": True},
+             {"weight_standardization": {"gain": True, "gamma": 1.7}}, {"weight_standardization": {"eps": 1e-10}},
+             {"mask": "A", "padding": "same"}],
+    "Reduce": [{"op": "var"}, {"op": "std"}, {"op": "std", "correction": 1, "eps": 1e-5},
+               {"op": "var", "correction": 0}, {"op": "var", "keepdim": True}, {"op": "std", "correction": 2}],
+    "RMSNorm": [{"add_unit_offset": True}], "LayerNorm": [{"bias": False}, {"elementwise_affine": False}],
+    "Embedding": [{"padding_idx": 0}, {"max_norm": 1.0}],
+    "MixtureOfExperts": [{"top_k": 1}, {"num_experts": 1}, {"normalize": False}, {"shared_features": 8},
+                         {"gated": False, "activation": "gelu"}, {"bias": True}],
+    "VectorQuantizer": [{"decay": 0.0}, {"decay": 1.0}, {"num_embeddings": 1}, {"dim": 1}],
+}
+# kinds people add to a working spec from the newest ones: a mixture of experts in place of an MLP,
+# a quantiser at a bottleneck, a per-position spread (iTransformer's std) taken and normalised by
+NEWEST_KINDS = [{"type": "MixtureOfExperts", "num_experts": 4, "top_k": 2, "hidden_features": 16},
+                {"type": "MixtureOfExperts", "num_experts": 2, "top_k": 2, "hidden_features": 8, "gated": False},
+                {"type": "VectorQuantizer", "num_embeddings": 8},
+                {"type": "VectorQuantizer", "num_embeddings": 4, "dim": 1},
+                {"type": "Reduce", "op": "std", "dim": -1, "keepdim": True},
+                {"type": "Reduce", "op": "var", "dim": 1, "keepdim": True},
+                {"type": "RMSNorm", "add_unit_offset": True},
+                {"type": "MultiheadAttention", "num_heads": 2, "qk_norm": True, "rotary": {}, "causal": True},
+                {"type": "MultiheadAttention", "num_heads": 1, "softcap": 30.0, "local_window": 4}]
+
+
+def _edit_knob(rng: random.Random, data: Any, sites: list[Any], lists: list[Any]) -> str | None:
+    """Session 26's settings switched on where a spec has the kind that takes them (a softcap, a local
+    window, qk_norm or rotary scaling on an attention, a mask or weight standardisation on a conv, a
+    variance in a Reduce), or one of its kinds inserted: most seeds with them are over MAX_PARAMS."""
+    items = [x for layers in lists for x in layers if isinstance(x, dict) and isinstance(x.get("type"), str)]
+    have = [(x, KNOBS["Conv" if x["type"] in ("Conv1d", "Conv2d", "Conv3d") else x["type"]]) for x in items
+            if x["type"] in KNOBS or x["type"] in ("Conv1d", "Conv2d", "Conv3d")]
+    if have and rng.random() < 0.7:
+        x, choices = rng.choice(have)
+        edit = copy.deepcopy(rng.choice(choices))
+        x.update(edit)
+        return f"{x['type']} {x.get('name', '')}: {edit}"
+    if not lists:
+        return None
+    layers = rng.choice(lists)
+    extra = copy.deepcopy(rng.choice(NEWEST_KINDS))
+    layers.insert(rng.randrange(len(layers) + 1), extra)
+    return f"inserted {extra}"
+
+
 MORE_EDITS = {"float": _edit_float, "dtype": _edit_dtype, "swap": _edit_swap, "bypass": _edit_bypass,
-              "new": _edit_new, "mask": _edit_mask}
+              "new": _edit_new, "mask": _edit_mask, "knob": _edit_knob}
 
 
 def _edit_input(rng: random.Random, inputs: dict[str, Any]) -> str:
@@ -330,6 +411,12 @@ def _edit_training(rng: random.Random, data: Any) -> str:
             return "unchanged"
     if not isinstance(d, dict):
         return "unchanged"
+    if value == "named":  # adapters on a named Linear or attention of the spec, at a small rank
+        names = [x["name"] for c, k, _ in _places(data) if k == "layers" and isinstance(c[k], list) for x in c[k]
+                 if isinstance(x, dict) and x.get("type") in ("Linear", "MultiheadAttention") and "name" in x]
+        if not names:
+            return "unchanged"
+        value = {"rank": rng.choice([1, 2, 4]), "targets": [rng.choice(names)]}
     d[key] = copy.deepcopy(value)
     return f"{section + '.' if section else ''}{key}: {value}"
 

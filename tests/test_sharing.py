@@ -194,6 +194,23 @@ def test_tied_head_is_the_embedding_table(tmp_path: Path) -> None:
     assert "self.head.weight = self.embed.weight" in compile_source(spec)
 
 
+@pytest.mark.parametrize(("where", "says"), [
+    ("name: embed}", "Embedding 'embed', whose max_norm: 1.0"),  # the table the head shares
+    ("name: head}", "and its own max_norm: 1.0"),  # a second Embedding tied to it, bounded itself
+])
+def test_a_max_norm_table_is_never_tied(where: str, says: str, tmp_path: Path) -> None:
+    """max_norm renormalises the looked-up rows inside the table during forward: the other layer would
+    read rows rescaled by the ids of every earlier call, which no export reproduces (V169)."""
+    text = LM.replace(where, where[:-1] + ", max_norm: 1.0}")
+    if where == "name: head}":
+        text = text.replace("{type: Linear, out_features: \"${vocab}\", bias: false, tie: embed, name: head",
+                            "{type: Embedding, num_embeddings: 50, embedding_dim: 16, from: tokens, tie: embed, "
+                            "name: head")
+    errors = [d for d in _spec(tmp_path, text).errors]
+    assert [d.code for d in errors] == ["V169"], errors
+    assert says in errors[0].message and errors[0].loc is not None
+
+
 def test_tied_weight_trains_as_one_tensor(tmp_path: Path) -> None:
     model = specc.build(_spec(tmp_path, LM), seed=0)
     before = model.embed.weight.detach().clone()

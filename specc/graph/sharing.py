@@ -184,6 +184,17 @@ def tie(b: GraphBuilder, g: Graph, item: LayerDecl, node: Node) -> None:
                     "on its weight", item.at("tie"), f"remove {normalised(args)} or the tie:", layer=path)
             node.result = None
             return
+    renormed = next((n for n in (target, node) if n.result.args.get("max_norm") is not None), None)
+    if renormed is not None:
+        # max_norm rewrites the rows looked up in the stored table during forward: the other layer would
+        # read a table that depends on the ids of every earlier call, which no export reproduces
+        whose = "and its own" if renormed is node else "whose"
+        b.error("V169", f"{node.type} '{path}': tie: shares the table of {target.type} '{target.name}', {whose} "
+                f"max_norm: {renormed.result.args['max_norm']} renormalises the rows it looks up in that table in "
+                "place, so the other layer would read rows rescaled by the ids of every earlier call",
+                item.at("tie"), f"remove max_norm from '{renormed.name}' or the tie:", layer=path)
+        node.result = None
+        return
     rows, cols = (node.result.args[k] for k in TIED_WEIGHT[node.type])
     want = tuple(target.result.args[k] for k in TIED_WEIGHT[target.type])
     if (rows, cols) != want:

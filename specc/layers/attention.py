@@ -501,6 +501,14 @@ def grouped_attention(p: MultiheadAttentionParams, q: TensorType, e: int, kdim: 
                          "drop window for ModernBERT's local attention")
                         + f"; for a causal window of the last {half + 1} keys, window ({half + 1}) with causal: true "
                         "in place of local_window", field="local_window")
+    if p.local_window is not None and t_len != s_len:
+        # |i - j| compares positions of one sequence: queries past the keys' end would see no key at all
+        # (PyTorch's fused kernel and ONNX Runtime then disagree: a number against nan)
+        raise SpecError("S072", f"local_window {p.local_window} keeps the keys within {p.local_window // 2} steps "
+                        f"of each query's own position, but the queries have {t_len} steps and the keys {s_len}: "
+                        "they are not positions of one sequence, and a query past the keys' end sees none",
+                        "use local_window on self-attention (from: [x]), as ModernBERT does; cross-attention "
+                        "reads the whole key sequence: drop local_window", field="local_window")
     heads = p.num_heads
     kv = p.num_kv_heads or heads
     if heads % kv:

@@ -110,6 +110,10 @@ class LayerKind:
     # (ELU, LeakyReLU, SELU and CELU then differentiate from their result).
     grad_reads_output: ClassVar[bool] = False
     grad_reads_output_inplace: ClassVar[bool] = False
+    # True when the layer multiplies its input by float32 tensors it keeps as buffers, not
+    # parameters (VectorQuantizer's codebook, learned by moving averages): its input must be
+    # float32 as a layer with weights' must (S018), though it counts no parameters.
+    weights_in_buffers: ClassVar[bool] = False
     form: ClassVar[Form] = "module"
 
     def infer(self, p: Any, ins: list[TensorType]) -> LayerResult:

@@ -32,7 +32,7 @@ def check_weight_dtype(kind: LayerKind, ins: list[TensorType], result: LayerResu
     """Weights are made in float32, and a layer multiplies its input by them: any other float
     (a Cast to float16 upstream, a float64 input) fails in the framework's matmul or conv."""
     other = next((t for t in ins if t.is_float and t.dtype != "float32"), None)
-    if result.params and other is not None:
+    if (result.params or (kind.weights_in_buffers and result.buffers)) and other is not None:
         raise SpecError("S018", f"receives {other.dtype} data {other}, but its weights are float32",
                         "add - {type: Cast, dtype: float32} before this layer (or declare the input float32)")
 

@@ -173,6 +173,7 @@ class VectorQuantizer(LayerKind):
 
     type_name, Params = "VectorQuantizer", VectorQuantizerParams
     accepts = "float"
+    weights_in_buffers = True  # its distances are a matmul with the float32 codebook
     form = "call"  # two outputs: nothing could chain it
     layout = "(N, ..., D, ...): D features at dim"
     summary = ("VQ-VAE's nearest-codebook quantiser (straight-through gradient, EMA codebook): outputs the "

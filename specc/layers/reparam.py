@@ -107,15 +107,34 @@ def reparam(p: LayerParams, weight: tuple[int, ...], out_dim: int) -> tuple[dict
                         "keep one: spectral_norm for a GAN's discriminator (SNGAN, BigGAN), weight_norm for a "
                         "WaveNet, TCN or HiFi-GAN, weight_standardization for BiT or NFNet, mask for PixelCNN",
                         field=on[1])
+    if isinstance(ws, WeightStandardizationParams) and ws.gamma != 1.0 and not ws.gain:
+        raise SpecError("V166", f"weight_standardization's gamma {ws.gamma:g} scales the weight only with "
+                        "gain (timm's ScaledStdConv2d); StdConv2d, gain: false, has no scale",
+                        "add gain: true to weight_standardization (NFNet's ScaledStdConv2d), or remove gamma",
+                        field="weight_standardization")
+    if ws is not None and math.prod(weight) == weight[0]:
+        # each filter is standardised over its own values (timm's batch_norm of the (1, filters, fan_in)
+        # weight): one value has variance 0, PyTorch raises 'Expected more than 1 value per channel'
+        # and the ONNX model's filters would all be 0
+        kernel = "x".join(map(str, weight[2:])) or "1"
+        raise SpecError("S071", f"weight_standardization standardises each of the {weight[0]} filters over its "
+                        f"own values, and each holds one ({weight[1]} input channel per group, kernel {kernel}): "
+                        "one value has no spread to divide by", "remove weight_standardization from this layer, or "
+                        "give its filters more values: a larger kernel_size or more input channels per group (BiT "
+                        "and NFNet standardise convolutions over many channels)", field="weight_standardization")
     if isinstance(ws, WeightStandardizationParams):
-        if ws.gamma != 1.0 and not ws.gain:
-            raise SpecError("V166", f"weight_standardization's gamma {ws.gamma:g} scales the weight only with "
-                            "gain (timm's ScaledStdConv2d); StdConv2d, gain: false, has no scale",
-                            "add gain: true to weight_standardization (NFNet's ScaledStdConv2d), or remove gamma",
-                            field="weight_standardization")
         args = {"eps": ws.eps, "gain": ws.gain, **({"gamma": ws.gamma} if ws.gain else {})}
         return {"weight_standardization": args}, weight[out_dim] if ws.gain else 0, 0
     if mask is not None:
+        kernel = weight[2:]
+        if not any(kernel_mask(kernel, mask)):
+            # mask A of a 1-tap kernel zeroes the whole weight: the layer would answer its bias to any input
+            size = "x".join(map(str, kernel))
+            raise SpecError("V170", f"mask: A hides the kernel's centre and every tap after it, and a {size} kernel "
+                            "has no other tap: every weight is zeroed, so the layer ignores its input and outputs "
+                            "its bias", "set kernel_size: 3 (PixelCNN's first layer is 7x7 with padding 3; mask A "
+                            "keeps the taps before the centre), or use mask: B, which keeps the centre",
+                            field="mask")
         # the mask is a buffer of the weight's shape, as the reference implementations register it
         return {"mask": mask}, 0, math.prod(weight)
     if isinstance(wn, WeightNormParams):

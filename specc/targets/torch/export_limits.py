@@ -71,6 +71,14 @@ def _lstm(args: dict[str, Any]) -> str | None:
     return None
 
 
+def _mixture_of_experts(args: dict[str, Any]) -> str | None:
+    # torch 2.x: TorchScript has no symbolic for the routing's sort ('Sort, Out parameter is not
+    # supported'), and dynamo fails converting the exported program: no opset helps either
+    return ("neither torch ONNX exporter writes a mixture of experts' routing (the TorchScript one has no "
+            "ONNX Sort with its out parameter, the dynamo one fails to convert it); export by the direct "
+            "target: export: {exporter: auto} at opset 11 or later")
+
+
 def merges_masks(args: dict[str, Any]) -> bool:
     """Whether an attention layer's key-padding mask joins an attention (or causal) mask, so that the
     two together may hide every key of a row."""
@@ -107,6 +115,7 @@ LIMITS: dict[str, Limit] = {
     "AvgPool3d": _avg_pool,
     "LSTM": _lstm,
     "TimeDistributed": _time_distributed,
+    "MixtureOfExperts": _mixture_of_experts,
     **{k: _merged_masks for k in ("MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder",
                                   "TransformerDecoderLayer", "TransformerDecoder")},
 }

@@ -115,7 +115,7 @@ def vector_quantizer(layer: Layer) -> list[str]:
     dist = layer.op("Sub", [reduce(layer, "ReduceSum", layer.op("Mul", [flat, flat]), [1], True),
                             layer.op("Mul", [layer.const(2.0, t), layer.op("MatMul", [flat, embed])])])
     dist = layer.op("Add", [dist, reduce(layer, "ReduceSum", layer.op("Mul", [embed, embed]), [0], True)])
-    codes = layer.op("ArgMin", [dist], axis=1, keepdims=0, select_last_index=0)
+    codes = layer.op("ArgMin", [dist], axis=1, keepdims=0)  # the first of equals at every opset (the default)
     quantized = layer.op("Gather", [layer.op("Transpose", [embed], perm=[1, 0]), codes], axis=0)
     kept = layer.shape(layer.out.shape) if d == rank - 1 else None
     moved_shape = layer.shape([layer.in_type.shape[i] for i in order])
