@@ -1347,3 +1347,24 @@ def test_a_csv_with_two_columns_of_one_name_is_refused_where_the_name_is_used(tm
     spec = mlp(tmp_path, "train.csv", 1, 1, loss="MSELoss", epochs=1)
     with pytest.raises(DataError, match="2 columns named 'a'"):
         specc.train(spec, None)
+
+
+def test_a_confusion_matrix_of_many_classes_is_summarised_not_printed() -> None:
+    """1000 classes make a table of a million cells: the text names the most confused pairs and the
+    classes recalled least (--format json keeps the matrix)."""
+    from specc.cli.train import SHOWN, _confusion_table
+
+    n = 50
+    matrix = [[0] * n for _ in range(n)]
+    for i in range(n):
+        matrix[i][i] = 10
+    matrix[3][7] = 9  # the most confused pair, and class 3 the least recalled
+    matrix[5][1] = 4
+    lines = _confusion_table(matrix, [f"c{i}" for i in range(n)])
+    assert len(lines) < 2 * SHOWN + 5
+    assert "50 classes" in lines[0] and "--format json" in lines[0]
+    assert lines.index("    c3 -> c7: 9") < lines.index("    c5 -> c1: 4")
+    low = lines.index("  lowest recall (class: recall of support):")
+    assert lines[low + 1] == f"    c3: {10 / 19:.3f} of 19"
+    small = _confusion_table([[3, 1], [0, 4]], ["a", "b"])
+    assert small[0].startswith("confusion matrix (rows: true class") and len(small) == 2 + 2 + 1 + 2

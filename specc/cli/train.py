@@ -302,10 +302,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# Past this many classes a table is not read but scrolled: the most confused pairs and the classes
+# recalled least say what it would, and --format json keeps the whole matrix.
+TABLE_CLASSES = 20
+SHOWN = 10
+
+
 def _confusion_table(matrix: list[list[int]], names: list[str] | None) -> list[str]:
     """The confusion matrix as a table (rows: the true class, columns: the predicted one) and each
-    class's precision, recall and support, as scikit-learn's classification_report gives them."""
+    class's precision, recall and support, as scikit-learn's classification_report gives them; past
+    TABLE_CLASSES classes, the most confused pairs and the classes recalled least."""
     labels = names or [str(i) for i in range(len(matrix))]
+    if len(matrix) > TABLE_CLASSES:
+        return _confusion_summary(matrix, labels)
     width = max(len("precision"), *(len(n) for n in labels), *(len(str(c)) for row in matrix for c in row))
     lines = ["confusion matrix (rows: true class, columns: predicted):",
              "  " + " " * width + "  " + "  ".join(f"{n:>{width}}" for n in labels)]
@@ -316,6 +325,22 @@ def _confusion_table(matrix: list[list[int]], names: list[str] | None) -> list[s
         precision = f"{matrix[i][i] / predicted:.3f}" if predicted else "n/a"
         recall = f"{matrix[i][i] / support:.3f}" if support else "n/a"
         lines.append("  " + f"{n:<{width}}" + "  " + "  ".join(f"{v:>{width}}" for v in (precision, recall, support)))
+    return lines
+
+
+def _confusion_summary(matrix: list[list[int]], labels: list[str]) -> list[str]:
+    pairs = sorted(((c, i, j) for i, row in enumerate(matrix) for j, c in enumerate(row) if i != j and c),
+                   key=lambda p: (-p[0], p[1], p[2]))[:SHOWN]
+    lines = [f"confusion matrix: {len(matrix)} classes, too many for a table (the whole matrix: --format json)"]
+    if pairs:
+        lines.append("  most confused (true class -> predicted: samples):")
+        lines += [f"    {labels[i]} -> {labels[j]}: {c}" for c, i, j in pairs]
+    else:
+        lines.append("  no sample was confused")
+    recall = sorted(((row[i] / sum(row), i) for i, row in enumerate(matrix) if sum(row)), key=lambda r: (r[0], r[1]))
+    if recall:
+        lines.append("  lowest recall (class: recall of support):")
+        lines += [f"    {labels[i]}: {r:.3f} of {sum(matrix[i])}" for r, i in recall[:SHOWN]]
     return lines
 
 
