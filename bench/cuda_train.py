@@ -240,6 +240,34 @@ def rnn_sweep(device: torch.device) -> list[dict]:
     return rows
 
 
+# Architectures with a train section whose kinds ran on a GPU nowhere else: latent attention and
+# experts, qk norms, ALiBi, relative positions, LayerScale, Modulate, Sparsemax, the vector quantiser
+NEWEST = ("bloom", "cait_xxs", "deepseek_v2_lite", "dit_s2", "efficientformer_l1_4d", "made", "mixtral_tiny",
+          "olmo2", "qwen3", "resmlp_12", "swin_shifted", "swin_window", "t5_encoder", "tabnet", "vqvae")
+
+
+def newest(tmp: Path) -> list[dict]:
+    """Three steps of each NEWEST architecture under fp16 autocast on the GPU, four at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+
+    def one(name: str) -> dict:
+        args = ["train", f"tests/corpus/architectures/{name}.yaml", "--device", "cuda", "--epochs", "1",
+                "--max-steps", "3", "--set", "train.mixed_precision=true", "-o", str(tmp / name)]
+        t0 = time.perf_counter()
+        p = subprocess.run([sys.executable, "-m", "specc", *args], cwd=ROOT, env=env, capture_output=True,
+                           text=True, timeout=240)
+        return {"arch": name, "rc": p.returncode, "wall_s": round(time.perf_counter() - t0, 1),
+                "tail": (p.stdout + p.stderr).strip().splitlines()[-4:]}
+
+    with ThreadPoolExecutor(4) as pool:
+        rows = list(pool.map(one, NEWEST))
+    for r in rows:
+        print(f"{r['arch']:24s} rc {r['rc']} {r['wall_s']:5.1f} s  | " + " / ".join(r["tail"][-2:])[:300], flush=True)
+    return rows
+
+
 def fp16_fill() -> dict:
     """The claim behind T096: a -1e9 fill on float16 scores stops the step, on the GPU."""
     q = torch.randn(2, 4, 8, 16, device="cuda")
@@ -263,7 +291,7 @@ def main() -> int:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--only", default="", help="memory: only the specs whose path holds one of these")
     p.add_argument("--smoke", action="store_true", help="two steps per training run")
-    p.add_argument("--skip", default="", help="comma-separated parts to skip: fill, rnn, memory, cli")
+    p.add_argument("--skip", default="", help="comma-separated parts to skip: fill, rnn, memory, cli, newest")
     args = p.parse_args()
     device = torch.device(args.device)
     card = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU (a smoke run: no peaks)"
@@ -279,6 +307,9 @@ def main() -> int:
     if "cli" not in skip:
         with tempfile.TemporaryDirectory(prefix="specc-cuda-") as tmp:
             result["cli"] = cli(Path(tmp), device, args.smoke)
+    if "newest" not in skip and device.type == "cuda":
+        with tempfile.TemporaryDirectory(prefix="specc-cuda-") as tmp:
+            result["newest"] = newest(Path(tmp))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
     return 0

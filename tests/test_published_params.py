@@ -26,7 +26,7 @@ from layer_cases import (  # noqa: E402
 )
 from torch import nn  # noqa: E402
 
-from specc.backends.torch_build import build_module  # noqa: E402
+from specc.backends.torch_build import build_module, generated_module  # noqa: E402
 
 ARCH = Path(__file__).resolve().parents[1] / "tests" / "corpus" / "architectures"
 
@@ -3210,6 +3210,28 @@ def test_round26_vqvae_quantises_as_the_references_do() -> None:
     avg = 0.99 * before + 0.01 * flat.t() @ onehot
     n = size.sum()
     torch.testing.assert_close(vq.embed, avg / ((size + 1e-5) / (n + 512 * 1e-5) * n).unsqueeze(0))
+
+
+def test_vqvae_trains_under_float16_autocast() -> None:
+    """Mixed precision (what `specc train` runs on a GPU): the moving averages leave an unused code near
+    randn / eps (about 4e5 here), and float16 distances to it overflowed into nan at the second step (an
+    H200, session 27; CPU autocast in float16 shows the same). The quantiser computes in float32."""
+    spec = specc.load(str(ARCH / "vqvae.yaml"))
+    assert spec.ok
+    model = specc.build(spec, seed=0).train()
+    module = generated_module(spec)
+    opt, loss_fn = module.build_optimizer(model), module.build_loss()
+    x = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    vq = next(m for m in model.modules() if type(m).__name__ == "VectorQuantizer")
+    for _ in range(3):
+        with torch.autocast("cpu", dtype=torch.float16):
+            out = model(x)
+            loss = loss_fn((out[0] if isinstance(out, tuple) else out).float(), x)
+        assert torch.isfinite(loss), "the loss became nan under float16 autocast"
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert vq.embed.abs().max() > 65504  # the drift that float16 cannot hold is there, and harmless
 
 
 class StdConv2d(nn.Conv2d):

@@ -35,8 +35,16 @@ class VectorQuantizer(nn.Module):
         self.register_buffer("embed_avg", embed.clone())
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # Distances and moving averages in float32 under mixed precision too: an unused vector
+        # drifts to about randn / eps (1e5), whose products overflow float16 into nan distances.
+        if x.device.type in ("cpu", "cuda"):
+            with torch.autocast(x.device.type, enabled=False):
+                return self.nearest(x)
+        return self.nearest(x)
+
+    def nearest(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         moved = x.movedim(self.dim, -1)
-        flatten = moved.detach().reshape(-1, self.embed.shape[0])
+        flatten = moved.detach().reshape(-1, self.embed.shape[0]).float()
         dist = (
             flatten.pow(2).sum(1, keepdim=True)
             - 2 * flatten @ self.embed
