@@ -24,6 +24,7 @@ from .view import Leaf, View, loss_type, view
 if TYPE_CHECKING:
     from ..codes import Code
     from ..graph.ir import Graph
+    from ..shapes.tensor import TensorType
     from ..spec import Spec
 
 
@@ -43,6 +44,13 @@ class Context:
         """A warning about ``step``, located at its ``field`` key when the spec writes one."""
         loc = step.node.field_locs.get(field, step.node.loc) if field else step.node.loc
         return Diagnostic(code, f"{step.who()}: {message}", loc, hint, "warning", step.node.path)
+
+    def reads(self, step: Leaf) -> TensorType | None:
+        """The tensor ``step`` reads: the output of the one layer it reads, or the model input it reads
+        first; None where it reads several layers."""
+        if step.source is not None:
+            return step.source.out
+        return self.graph.inputs.get(step.inputs[0]) if step.inputs and isinstance(step.inputs[0], str) else None
 
     def input_warning(self, code: str, name: str, step: Leaf, message: str, hint: str) -> Diagnostic:
         """A warning about input ``name`` as ``step`` reads it, located at the input's declaration

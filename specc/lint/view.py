@@ -38,6 +38,11 @@ class Leaf:
         return self.node.out
 
     @property
+    def spatial_dims(self) -> int:
+        """The n of an n-d kind (Conv2d: 2, AdaptiveAvgPool1d: 1); 0 for a kind not named so."""
+        return int(self.type[-2]) if self.type[-2:] in ("1d", "2d", "3d") else 0
+
+    @property
     def source(self) -> Leaf | None:
         """The single step this one reads, when it reads exactly one layer."""
         return self.inputs[0] if len(self.inputs) == 1 and isinstance(self.inputs[0], Leaf) else None

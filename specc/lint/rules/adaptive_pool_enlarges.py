@@ -41,9 +41,7 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
     for pool in ctx.view.leaves:
         if not pool.type.startswith(("AdaptiveAvgPool", "AdaptiveMaxPool")) or pool.out is None:
             continue
-        x = pool.source.out if pool.source is not None else ctx.graph.inputs.get(pool.inputs[0]) \
-            if pool.inputs else None
-        n = int(pool.type[-2]) if pool.type[-2:] in ("1d", "2d", "3d") else 0
+        x, n = ctx.reads(pool), pool.spatial_dims
         if x is None or not n or x.rank < n + 1:
             continue
         sides, made = x.shape[x.rank - n:], pool.out.shape[pool.out.rank - n:]

@@ -39,7 +39,7 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
     for step in ctx.view.leaves:
         if arg(step, "batch_first", True) is not False or not step.inputs:
             continue
-        x = step.source.out if step.source is not None else ctx.graph.inputs.get(step.inputs[0])
+        x = ctx.reads(step)
         if x is None or x.rank < 2:
             continue
         first, second = str(x.shape[0]), str(x.shape[1])

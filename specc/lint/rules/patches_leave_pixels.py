@@ -52,9 +52,7 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
     for conv in ctx.view.leaves:
         if conv.family != "conv" or not conv.type.startswith("Conv") or conv.type.startswith("ConvTranspose"):
             continue
-        x = conv.source.out if conv.source is not None else ctx.graph.inputs.get(conv.inputs[0]) \
-            if conv.inputs else None
-        n = int(conv.type[-2]) if conv.type[-2:] in ("1d", "2d", "3d") else 0
+        x, n = ctx.reads(conv), conv.spatial_dims
         if x is None or not n or x.rank < n + 1:
             continue
         kernel, stride = _per_dim(arg(conv, "kernel_size"), n), _per_dim(arg(conv, "stride"), n)

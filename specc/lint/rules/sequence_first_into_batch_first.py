@@ -52,7 +52,7 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
         if step.family not in MIXERS or step.type in NOT_MIXING or arg(step, "batch_first") is not True or \
                 not step.inputs:
             continue
-        x = step.source.out if step.source is not None else ctx.graph.inputs.get(step.inputs[0])
+        x = ctx.reads(step)
         if x is None or x.rank < 3 or not _batch_named(x.shape[1]) or _batch_named(x.shape[0]) or \
                 x.shape[0] == x.shape[1]:
             continue
