@@ -58,16 +58,12 @@ class Spec:
         """(parameters, trainable parameters, LoRA adapters' parameters among them) of the checked
         graph, as the summary counts them: what `specc check`'s verdict line prints, without the
         summary's rows, MACs and training memory (which would double a check's own work)."""
-        from .graph.lora import plan
+        from .graph.lora import param_counts, plan
 
         if self.graph is None:
             return 0, 0, 0
         total, trainable, _, _ = self.graph.totals()
-        lora = plan(self)[0] if self.ok else None
-        if lora is None:
-            return total, trainable, 0
-        # the base model is frozen: its adapters train, and the layers trained in full
-        return total + lora.params, lora.trainable, lora.params
+        return param_counts(total, trainable, plan(self)[0] if self.ok else None)
 
     def check(self, macs: str = "specc") -> dict[str, Any]:
         """The machine-readable report that `specc check --format json` prints; ``macs`` names

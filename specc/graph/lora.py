@@ -148,6 +148,14 @@ def _copies(n: Node) -> list[Node]:
     return n.sub.nodes if all(c.sub is None for c in n.sub.nodes) else []
 
 
+def param_counts(params: int, trainable: int, lora: Plan | None) -> tuple[int, int, int]:
+    """(parameters, trainable parameters, adapters' parameters) of a model of ``params`` (``trainable``
+    of them) under ``lora``: the base model is frozen, its adapters train and the layers trained in full."""
+    if lora is None:
+        return params, trainable, 0
+    return params + lora.params, lora.trainable, lora.params
+
+
 def plan(spec: Spec) -> tuple[Plan | None, list[Diagnostic]]:
     """The adapters of ``spec`` and the problems with its targets (V030, V031)."""
     lora: Lora | None = spec.document.lora if spec.document is not None else None

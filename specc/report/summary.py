@@ -73,7 +73,7 @@ class Summary:
         from .macs import batch_dim, layer_macs
 
         batch = batch_dim(g)
-        from ..graph.lora import plan
+        from ..graph.lora import param_counts, plan
 
         lora = plan(spec)[0] if spec.ok else None
         adapters = {id(t.node): t.params(lora.rank) for t in lora.targets} if lora else {}
@@ -97,8 +97,8 @@ class Summary:
                               m, n.is_group, _scoped(n.path, n.shares), _scoped(n.path, n.tie),
                               r.outs if r else ()))
         s.outputs = [(name, g.value(src)) for name, src in g.outputs]
-        _, _, s.macs, s.buffers = g.totals()
-        s.total_params, s.trainable_params, s.lora_params = spec.param_counts()
+        total, trainable, s.macs, s.buffers = g.totals()
+        s.total_params, s.trainable_params, s.lora_params = param_counts(total, trainable, lora)
         if macs != "specc":
             s.macs = _sum([layer_macs(n, macs, batch) for n in g.nodes])
         s.memory = step_memory(spec)
