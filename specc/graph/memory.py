@@ -335,9 +335,8 @@ def _decoder_layer(x: TensorType, memory: TensorType, a: dict[str, Any], w: int)
     return add(_encoder_layer(x, a, w), cross)
 
 
-# Where a recurrent layer trains: "cpu" (PyTorch's cells and oneDNN), "cuda" (cuDNN), or "any" where
-# the device is not known yet (check, summary): the larger of the two, layer by layer.
-DEVICES = ("any", "cpu", "cuda")
+# Where a recurrent layer trains: "cpu" (PyTorch's cells and oneDNN), "cuda" (cuDNN), or any other name
+# ("any", "auto": the device is not known yet) for the larger of the two, layer by layer.
 # What cuDNN keeps per step, sample, direction and layer (its reserve space), in hidden-sized values:
 # measured on an H200 (cuDNN 9.19, PyTorch 2.11) over sizes that vary T, B, input, hidden, layers and
 # directions one at a time (bench/cuda_train.py's rnn part; tests/test_training_memory.py pins them).
@@ -419,7 +418,7 @@ def _folded(t: TensorType) -> TensorType:
 def saves(n: Node, ins: list[TensorType], outs: list[TensorType], w: int, trains: bool = True,
           device: str = "any") -> Saved:
     """What layer ``n`` keeps for backward (``w``: bytes per element of what it computes; ``trains``:
-    whether its weights train; ``device``: one of DEVICES)."""
+    whether its weights train; ``device``: "cpu", "cuda", or another name for the larger)."""
     layer, a = resolved(n)
     if layer is not n.kind:
         ins, outs = [_folded(t) for t in ins], [_folded(t) for t in outs]
@@ -429,7 +428,7 @@ def saves(n: Node, ins: list[TensorType], outs: list[TensorType], w: int, trains
 def kind_saves(layer: LayerKind, a: dict[str, Any], ins: list[TensorType], outs: list[TensorType],
                w: int, trains: bool = True, device: str = "any") -> Saved:
     """What a layer of kind ``layer`` with attributes ``a`` keeps for backward, trained on ``device``
-    (one of DEVICES)."""
+    ("cpu", "cuda", or another name for the larger of the two)."""
     kind = layer.type_name
     x = ins[0] if ins else outs[0]
     out = outs[0]
@@ -575,7 +574,7 @@ def activation_bytes(graph: Graph, trains: Callable[[Node], bool] | None = None,
                      device: str = "any") -> tuple[DimLike, list[tuple[str, DimLike]]]:
     """Bytes autograd keeps through one forward of ``graph`` in training mode, and each top-level
     node's share (a group's: its layers'); ``trains(node)``: whether a leaf has weights that train
-    (default: its parameters, unless trainable: false); ``device``: one of DEVICES."""
+    (default: its parameters, unless trainable: false); ``device``: as for :func:`kind_saves`."""
     trains = trains or (lambda n: bool(n.trainable and n.result is not None and n.result.params))
     values: dict[Any, _Value] = {}
     sizes: dict[Any, DimLike] = {}  # storage -> bytes
@@ -739,7 +738,7 @@ def training_memory(graph: Graph, optimizer: Any, *, trainable: int | None = Non
     """The memory of one training step of ``graph`` under ``optimizer`` (a validated optimizer
     section, or None).  ``trainable``/``total_params`` override the graph's own counts (LoRA adds
     adapters and freezes the rest); ``trains`` says which leaves' weights train; ``device``: where it
-    trains, one of DEVICES."""
+    trains, as for :func:`kind_saves`."""
     params, train_count, _, buffers = graph.totals()
     if total_params is not None:
         params = total_params
@@ -771,7 +770,7 @@ def spec_memory(spec: Spec, amp: bool | None = None, device: str | None = None) 
     if amp is None:
         amp = bool(doc.train is not None and doc.train.mixed_precision and doc.train.device != "cpu")
     if device is None:
-        device = doc.train.device if doc.train is not None and doc.train.device in ("cpu", "cuda") else "any"
+        device = doc.train.device if doc.train is not None else "any"
     lora = plan(spec)[0]
     if lora is None:
         return training_memory(spec.graph, doc.optimizer, amp=amp, device=device)

@@ -55,6 +55,11 @@ class TrainError(Exception):
     """A problem with how training was asked for (not a spec or data error): exit 2."""
 
 
+# What makes a model answer nan on some inputs whatever its lr
+_NAN_CAUSES = ("an attention row whose every key is masked (a sample of only padding under a -inf fill: fill with a "
+               "finite value such as -1e9, or leave such samples out), a division by zero, or a log of 0")
+
+
 def _nan_loss(loss: float, epoch: int, batch: int, step: int, first: float = math.nan,
               peak: float = math.nan) -> str:
     """Why the training loss is not a number: a batch that made it before any update was made so by its
@@ -64,15 +69,11 @@ def _nan_loss(loss: float, epoch: int, batch: int, step: int, first: float = mat
         return f"{where}; lower the lr, set grad_clip, or check the targets against the loss"
     if step == 0:
         return (f"{where}, first in batch {batch + 1}, before any update: the model as built answers nan or inf "
-                "on those inputs, so a lower lr will not help: look for an attention row whose every key is "
-                "masked (a sample of only padding under a -inf fill: fill with a finite value such as -1e9, "
-                "or leave such samples out), a division by zero, or a log of 0 in the model or the loss")
+                f"on those inputs, so a lower lr will not help: look for {_NAN_CAUSES} in the model or the loss")
     if batch > 0 and math.isfinite(first) and math.isfinite(peak) and peak <= 2 * abs(first):
         return (f"{where}, first in batch {batch + 1} after {step} updates whose losses stayed numbers, at most "
                 f"{peak:.4g} against the first's {first:.4g} (a diverging run's grow first): those inputs likely "
-                "make the model answer nan or inf: an attention row whose every key is masked (a sample of only "
-                "padding under a -inf fill: fill with a finite value such as -1e9, or leave such samples out), a "
-                "division by zero, or a log of 0; else lower the lr or set grad_clip")
+                f"make the model answer nan or inf: {_NAN_CAUSES}; else lower the lr or set grad_clip")
     return (f"{where}, first in batch {batch + 1} after {step} updates: lower the lr, set grad_clip, or check the "
             "targets against the loss; or those inputs make the model answer nan (an attention row whose every "
             "key is masked as padding, a division by zero)")
@@ -256,7 +257,7 @@ class Trainer:
         from .memory import check_fits, estimate_sizes
 
         estimate, inputs = self.opts.memory
-        est = estimate(self.amp, self.device.type if self.device.type in ("cpu", "cuda") else "any")
+        est = estimate(self.amp, self.device.type)
         if est is None:
             return
         shapes = {k: tuple(v.shape) for k, v in self.train_data.inputs.items()}
