@@ -1163,6 +1163,19 @@ _TABLE: list[Code | LintCode] = [
          "qk_rope_head_dim: 64, v_head_dim: 128, rotary: {dim: 128}}",
          "Drop dim from rotary: (qk_rope_head_dim says how many features turn), or set qk_rope_head_dim to the "
          "count the model's config gives."),
+    # -- Mamba's selective state-space mixer (helper c28) ---------------------------------------------------
+    Code("V174", "mamba-dt-range", "A Mamba's dt_min is not below its dt_max.",
+         "dt_proj's bias starts at the inverse softplus of steps drawn log-uniformly between dt_min and dt_max "
+         "(mamba_ssm's 0.001 to 0.1): the range is what spreads the channels over short and long memories. An "
+         "empty range (or the two swapped) most likely comes from a config read the wrong way round.",
+         "- {type: Mamba, d_state: 16, dt_min: 0.1, dt_max: 0.001}",
+         "Give dt_min the smaller step and dt_max the larger (or leave both out for mamba_ssm's 0.001 and 0.1)."),
+    Code("V175", "mamba-inner-width", "A Mamba's d_inner (intermediate_size) is not its expand times d_model.",
+         "expand and d_inner both say the mixer's inner width (in_proj gives 2 · d_inner, conv1d, x_proj, dt_proj, "
+         "A_log and D are d_inner wide); written both ways and disagreeing, one of them is wrong and a checkpoint "
+         "would not load.",
+         "inputs: {x: [B, T, 768]}\nlayers:\n  - {type: Mamba, expand: 2, d_inner: 1024}",
+         "Write one of them: d_inner (transformers' intermediate_size) or expand (mamba_ssm's)."),
     Code("V133", "unit-offset-without-weight", "An RMSNorm is given add_unit_offset: true and elementwise_affine: "
          "false.",
          "add_unit_offset scales by 1 + weight (Gemma's RMSNorm, its weight starting at 0); without a weight there "

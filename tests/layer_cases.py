@@ -1329,6 +1329,49 @@ case("MultiheadLatentAttention", "{type: MultiheadLatentAttention, num_heads: 4,
 case("MultiheadLatentAttention", "{type: MLA, num_heads: 2, kv_lora_rank: 8, qk_nope_head_dim: 4, qk_rope_head_dim: 2, "
      "v_head_dim: 6, batch_first: false}", {"inp": ("T", "B", 16)},
      lambda: HFLatentAttention(16, 2, 8, None, 4, 2, 6, causal=False, batch_first=False), BT)
+
+
+class HFMambaMixer(nn.Module):
+    """transformers' MambaMixer.slow_forward (5.x) written out, without a cache: in_proj, the causal depthwise
+    conv1d and SiLU, x_proj's dt, B, C, softplus(dt_proj(dt)), the discretised A and B·x over (B, D, T, N), the
+    per-step recurrence and matmul with C, + D·x, gated by SiLU(z), out_proj."""
+
+    def __init__(self, d: int, n: int = 16, k: int = 4, expand: int = 2, r: int | None = None,
+                 conv_bias: bool = True, bias: bool = False) -> None:
+        super().__init__()
+        inner = expand * d
+        self.n, self.r = n, r or math.ceil(d / 16)
+        self.in_proj = nn.Linear(d, 2 * inner, bias=bias)
+        self.conv1d = nn.Conv1d(inner, inner, k, groups=inner, padding=k - 1, bias=conv_bias)
+        self.x_proj = nn.Linear(inner, self.r + 2 * n, bias=False)
+        self.dt_proj = nn.Linear(self.r, inner, bias=True)
+        self.A_log = nn.Parameter(torch.log(torch.arange(1, n + 1, dtype=torch.float32)).expand(inner, -1).contiguous())
+        self.D = nn.Parameter(torch.ones(inner))
+        self.out_proj = nn.Linear(inner, d, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, _ = x.shape
+        hidden, gate = self.in_proj(x).transpose(1, 2).chunk(2, dim=1)
+        hidden = F.silu(self.conv1d(hidden)[..., :t])
+        dt, bs, cs = torch.split(self.x_proj(hidden.transpose(1, 2)), [self.r, self.n, self.n], dim=-1)
+        dt = F.softplus(self.dt_proj(dt)).transpose(1, 2)
+        a = -torch.exp(self.A_log.float())
+        discrete_a = torch.exp(a[None, :, None, :] * dt[:, :, :, None])
+        delta_b_u = dt[:, :, :, None] * bs[:, None, :, :].float() * hidden[:, :, :, None].float()
+        state = torch.zeros(b, hidden.shape[1], self.n)
+        outs = []
+        for i in range(t):
+            state = discrete_a[:, :, i, :] * state + delta_b_u[:, :, i, :]
+            outs.append(torch.matmul(state, cs[:, i, :].unsqueeze(-1))[:, :, 0])
+        y = torch.stack(outs, dim=-1) + hidden * self.D[None, :, None]
+        return self.out_proj((y * F.silu(gate)).transpose(1, 2))
+
+
+# Mamba's mixer: mamba-130m's settings on 16 features (dt_rank auto = 1), then biases, a narrow conv and dt_rank
+case("Mamba", "{type: Mamba, d_state: 4}", {"inp": ("B", "T", 16)}, lambda: HFMambaMixer(16, 4), BT)
+case("Mamba", "{type: MambaMixer, hidden_size: 8, state_size: 3, conv_kernel: 2, expand: 3, time_step_rank: 2, "
+     "use_bias: true, use_conv_bias: false}", {"inp": ("B", "T", 8)},
+     lambda: HFMambaMixer(8, 3, 2, 3, 2, conv_bias=False, bias=True), BT)
 # Gemma 2's attention: query_pre_attn_scalar's scale, the scores softcapped (a cap of 0.5 bends every score), a window
 case("MultiheadAttention", "{type: MultiheadAttention, num_heads: 4, num_kv_heads: 2, head_dim: 8, scale: 0.25, "
      "softcap: 0.5, window: 3, rotary: {}, causal: true, bias: false}", {"inp": ("B", "T", 16)},

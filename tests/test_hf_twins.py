@@ -191,6 +191,11 @@ TWINS: list[tuple[str, str, str, dict, list[str], Renames]] = [
      dict(vocab_size=1000, hidden_size=48, intermediate_size=128, num_hidden_layers=7, num_attention_heads=4,
           num_key_value_heads=2, head_dim=16, sliding_window=4, query_pre_attn_scalar=256),
      ["window=4"], [(r"^model\.", "")]),
+    # Mamba: no attention, the selective scan's sequential reference path (MambaMixer.slow_forward on CPU)
+    ("mamba", "MambaConfig", "MambaForCausalLM",
+     dict(vocab_size=1000, hidden_size=32, num_hidden_layers=2, state_size=16, expand=2, conv_kernel=4,
+          tie_word_embeddings=True),
+     ["vocab=1000"], [(r"^backbone\.", "")]),
     ("olmo2", "Olmo2Config", "Olmo2ForCausalLM",
      dict(vocab_size=1000, hidden_size=64, intermediate_size=160, num_hidden_layers=2, num_attention_heads=4,
           num_key_value_heads=4, rms_norm_eps=1e-6, tie_word_embeddings=False,

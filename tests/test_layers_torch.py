@@ -552,10 +552,10 @@ RUFF = Path(sys.executable).with_name("ruff")
 
 
 @pytest.mark.skipif(not RUFF.exists(), reason="ruff is not installed beside this python")
-@pytest.mark.parametrize("type_name", ["SeparableConv2d", "ClassToken", "StochasticDepth"])
+@pytest.mark.parametrize("type_name", ["SeparableConv2d", "ClassToken", "StochasticDepth", "Mamba"])
 def test_support_code_is_formatted(type_name: str, tmp_path: Path) -> None:
     """Generated files are ruff-formatted at default settings; the support code must already be."""
-    header = "import math\n\nimport torch\nfrom torch import nn\n\n\n"
+    header = "import math\n\nimport torch\nfrom torch import nn\nfrom torch.nn import functional as F\n\n\n"
     code = "\n\n".join(support.text(name).strip() for name in LOWERINGS[type_name].support)
     (tmp_path / "support.py").write_text(header + code + "\n")
     for args in (["format", "--diff"], ["check", "--select", "E,F,W,B,UP", "--ignore", "B905,F401"]):

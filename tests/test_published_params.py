@@ -3419,3 +3419,24 @@ def test_round26_maxvit_partitions_as_timm_does() -> None:
     x = torch.randn(2, 3, 56, 56)
     with torch.no_grad():
         torch.testing.assert_close(built(x), twin(x), rtol=1e-4, atol=1e-4)
+
+
+# -- Mamba: transformers 5.24's MambaForCausalLM(MambaConfig(hidden_size=d, num_hidden_layers=layers,
+# vocab_size=50280, state_size=16, expand=2, conv_kernel=4, tie_word_embeddings=True)) on the meta device --------
+
+MAMBA_SIZES = [
+    (768, 24, 129_135_360),  # state-spaces/mamba-130m-hf
+    (1024, 48, 371_516_416),  # state-spaces/mamba-370m-hf
+    (2560, 64, 2_768_345_600),  # state-spaces/mamba-2.8b-hf
+]
+
+
+@pytest.mark.parametrize(("d", "layers", "published"), MAMBA_SIZES, ids=["mamba-130m", "mamba-370m", "mamba-2.8b"])
+def test_mamba_has_hugging_faces_counts(d: int, layers: int, published: int) -> None:
+    vocab, n, inner, r = 50280, 16, 2 * d, math.ceil(d / 16)  # the spec's comment's formula
+    block = d + 2 * inner * d + 4 * inner + inner + (r + 2 * n) * inner + r * inner + inner + inner * n + inner \
+        + inner * d
+    assert vocab * d + layers * block + d == published
+    spec = specc.load(ARCH / "mamba.yaml", overrides=[f"vars.d={d}", f"vars.layers={layers}", f"vars.vocab={vocab}"])
+    assert spec.ok, [(e.code, e.message) for e in spec.errors]
+    assert spec.check()["total_params"] == published

@@ -1146,3 +1146,38 @@ def test_time_distributed_nesting_mistakes_hint_the_fix() -> None:
     block = _check("specc: 1\nblocks:\n  Head: {layers: [{type: Linear, out_features: 8}]}\n"
                    "inputs: {x: [B, T, 4]}\nlayers:\n  - {type: TimeDistributed, layer: {type: Head}}\n")
     assert block.errors[0].code == "V003" and "a block cannot be wrapped" in (block.errors[0].hint or "")
+
+
+MAMBA = """\
+specc: 1
+inputs: {x: [B, T, 16]}
+layers:
+  - {type: Mamba, d_state: 4, name: mixer}
+"""
+
+
+def test_mamba_is_hugging_faces_mixer_with_its_weights_and_initialisation() -> None:
+    """specc's Mamba loads HF MambaMixer's state dict by name and computes what its slow path computes (the
+    hand-written HFMambaMixer of tests/layer_cases.py); it starts as mamba_ssm does (A_log = log(1..N), D = 1,
+    softplus(dt_proj.bias) within [dt_min, dt_max]); a later step changes no earlier output."""
+    from layer_cases import HFMambaMixer
+
+    import specc
+
+    model = specc.build(loads(MAMBA), seed=0).eval()
+    mixer = model.mixer
+    assert torch.equal(mixer.A_log, torch.log(torch.arange(1, 5.0)).expand(32, 4)) and torch.equal(mixer.D,
+                                                                                                    torch.ones(32))
+    dt = F.softplus(mixer.dt_proj.bias)
+    assert bool(((dt >= 0.001 * (1 - 1e-5)) & (dt <= 0.1 * (1 + 1e-5))).all())
+    torch.manual_seed(0)
+    oracle = HFMambaMixer(16, 4).eval()
+    with torch.no_grad():
+        oracle.A_log.add_(torch.rand(32, 4))  # weights unlike either initialisation
+    mixer.load_state_dict(oracle.state_dict())
+    x = torch.randn(2, 9, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), oracle(x), atol=1e-5, rtol=1e-4)
+        later = x.clone()
+        later[:, 5:] += 1.0
+        assert torch.equal(model(later)[:, :5], model(x)[:, :5])

@@ -157,6 +157,9 @@ SUPPORT_CALLS: dict[str, list[tuple[str, tuple[Any, ...] | None, tuple[tuple[int
     "masked_linear": [("MaskedLinear", (4, 6, True, 4, "input"), ((2, 4),)),
                       ("MaskedLinear", (6, 6, True, 4), ((2, 6),)),
                       ("MaskedLinear", (6, 8, False, 4, "output"), ((3, 6),))],
+    # mamba-130m's mixer narrowed (dt_rank auto), then biases, an explicit dt_rank and the constant dt init
+    "mamba": [("MambaMixer", (8, 16, 3, 2), ((2, 5, 8),)),
+              ("MambaMixer", (8, 12, 4, 4, 3, False, True, 0.01, 0.2, 1e-3, 2.0, "constant"), ((3, 4, 8),))],
     "latent_attention": [("MultiheadLatentAttention", (16, 2, 8, 6, 4, 2, 5, 1e-6, False, 0.0, True, True, None,
                                                        10000.0, True), ((2, 5, 16),)),
                          ("MultiheadLatentAttention", (16, 2, 8, None, 4, 4, 3), ((2, 4, 16),))],

@@ -399,6 +399,19 @@ def _conv_lstm(x: TensorType, a: dict[str, Any], w: int) -> DimLike:
     return _b(total, w)
 
 
+def _mamba(x: TensorType, a: dict[str, Any], w: int) -> DimLike:
+    """Mamba (support module mamba): per step in_proj's output (x and the gate), the conv's padded output, x_proj's
+    input and output, dt_proj's output and its softplus, dt·x, the conv's SiLU, the gated sum and SiLU(z), out_proj's
+    input (eight d_inner-wide and one 2·d_inner-wide); the scan's float32 decays exp(dt·A), its states (each step's
+    kept by the next) and their stack (d_inner·d_state each per step); -exp(A_log) twice."""
+    b, t = x.shape[0], x.shape[1]
+    inner, n, k = a["d_inner"], a["d_state"], a["d_conv"]
+    bt = mul(b, t)
+    per_step = 2 * inner + 8 * inner + a["dt_rank"] + 2 * n
+    conv = mul(mul(b, inner), add(t, k - 1))
+    return add(add(_b(mul(bt, per_step), w), _b(conv, w)), add(_b(mul(bt, 3 * inner * n), 4), _b(2 * inner * n, 4)))
+
+
 def resolved(n: Node) -> tuple[LayerKind, dict[str, Any]]:
     """The kind whose rule applies to ``n`` and its attributes: a TimeDistributed's wrapped layer (on
     the steps folded into the batch: the same elements)."""
@@ -540,6 +553,8 @@ def kind_saves(layer: LayerKind, a: dict[str, Any], ins: list[TensorType], outs:
                                add(masks, _qk_norm(x, kv, a, w))))
     if kind == "MultiheadLatentAttention":
         return Saved(inputs=(0,), extra=_latent_attention(x, a, w))
+    if kind == "Mamba":
+        return Saved(inputs=(0,), extra=_mamba(x, a, w))
     if kind in ("TransformerEncoderLayer", "TransformerEncoder"):
         layers = a.get("num_layers", 1)
         extra = mul(_encoder_layer(x, a, w), layers)

@@ -46,6 +46,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "reshape": ("Identity", "Flatten", "Unflatten", "Reshape", "Permute", "Transpose", "Squeeze", "Unsqueeze", "Slice",
                 "Split", "Chunk", "Cast", "PixelShuffle", "PixelUnshuffle", "DepthToSpace", "SpaceToDepth", "Repeat",
                 "Tile", "RepeatVector", "Roll", "Triangle"),
+    "ssm": ("Mamba", "MambaMixer"),
     "wrappers": ("TimeDistributed",),
 }
 

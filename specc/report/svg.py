@@ -38,7 +38,7 @@ COLOURS = {
     "conv": "#dbeafe", "convlstm": "#dbeafe", "norm": "#dcfce7", "activation": "#fef3c7", "pool": "#ede9fe",
     "linear": "#fce7f3", "embedding": "#fce7f3", "merge": "#ccfbf1", "reshape": "#f1f5f9", "reduce": "#f1f5f9",
     "index": "#f1f5f9",
-    "dropout": "#f8fafc", "recurrent": "#ffedd5", "attention": "#fee2e2", "wrappers": "#e0e7ff",
+    "dropout": "#f8fafc", "recurrent": "#ffedd5", "ssm": "#ffedd5", "attention": "#fee2e2", "wrappers": "#e0e7ff",
 }
 IO_FILL, GROUP_FILL, ERROR_FILL, ERROR_STROKE, STROKE = "#eef2ff", "#e0f2fe", "#fde8e8", "#c81e1e", "#64748b"
 

@@ -100,6 +100,13 @@ def _merged_masks(args: dict[str, Any]) -> str | None:
     return None
 
 
+def _mamba(args: dict[str, Any]) -> str | None:
+    # The support module's scan is a Python loop over T: traced, it would be unrolled to the export
+    # length (a model that silently ignores every later step); the direct target writes an ONNX Scan.
+    return ("torch.onnx would unroll Mamba's scan over T at the export length; export with --via direct (or "
+            "auto), which writes it as an ONNX Scan")
+
+
 def _time_distributed(args: dict[str, Any]) -> str | None:
     """The wrapped layer's limit (its attributes sit beside ``layer``, its type)."""
     inner = args["layer"]
@@ -116,6 +123,7 @@ LIMITS: dict[str, Limit] = {
     "LSTM": _lstm,
     "TimeDistributed": _time_distributed,
     "MixtureOfExperts": _mixture_of_experts,
+    "Mamba": _mamba,
     **{k: _merged_masks for k in ("MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder",
                                   "TransformerDecoderLayer", "TransformerDecoder")},
 }

@@ -17,6 +17,7 @@ from . import (  # noqa: F401  (registration on import)
     reduce,
     resample,
     reshape,
+    ssm,
     wrappers,
 )
 from .base import LOWERINGS, Lowering, lowering

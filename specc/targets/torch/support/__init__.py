@@ -15,10 +15,10 @@ MARKER = "# -- written into generated modules: everything below this line --"
 
 # The helper modules, by the name a lowering lists in its ``support``.
 NAMES = ("adaptive_pool", "anchor_points", "attention_fastpath", "class_token", "conv_lstm", "exclusive_cumsum",
-         "gelu_tanh", "grouped_attention", "latent_attention", "layer_scale", "learned_tokens", "masked_conv",
-         "masked_linear", "mixture_of_experts", "positional_encoding", "relative_position", "rms_norm", "rnn",
-         "rnn_packed", "rnn_state", "scaled_attention", "separable_conv", "sparsemax", "std_conv", "stochastic_depth",
-         "timestep_embedding", "triangle", "unfold_steps", "vector_quantizer", "weighted_sum")
+         "gelu_tanh", "grouped_attention", "latent_attention", "layer_scale", "learned_tokens", "mamba",
+         "masked_conv", "masked_linear", "mixture_of_experts", "positional_encoding", "relative_position",
+         "rms_norm", "rnn", "rnn_packed", "rnn_state", "scaled_attention", "separable_conv", "sparsemax", "std_conv",
+         "stochastic_depth", "timestep_embedding", "triangle", "unfold_steps", "vector_quantizer", "weighted_sum")
 
 
 @functools.cache
