@@ -402,14 +402,16 @@ def _conv_lstm(x: TensorType, a: dict[str, Any], w: int) -> DimLike:
 def _mamba(x: TensorType, a: dict[str, Any], w: int) -> DimLike:
     """Mamba (support module mamba): per step in_proj's output (x and the gate), the conv's padded output, x_proj's
     input and output, dt_proj's output and its softplus, dt·x, the conv's SiLU, the gated sum and SiLU(z), out_proj's
-    input (eight d_inner-wide and one 2·d_inner-wide); the scan's float32 decays exp(dt·A), its states (each step's
-    kept by the next) and their stack (d_inner·d_state each per step); -exp(A_log) twice."""
+    input (eight d_inner-wide and one 2·d_inner-wide); the scan's float32 decays exp(dt·A) (d_inner·d_state per step)
+    and its T + 1 states (the zeros it starts from included), each kept by the step that reads it and by its product
+    with C; -exp(A_log) twice."""
     b, t = x.shape[0], x.shape[1]
     inner, n, k = a["d_inner"], a["d_state"], a["d_conv"]
     bt = mul(b, t)
     per_step = 2 * inner + 8 * inner + a["dt_rank"] + 2 * n
     conv = mul(mul(b, inner), add(t, k - 1))
-    return add(add(_b(mul(bt, per_step), w), _b(conv, w)), add(_b(mul(bt, 3 * inner * n), 4), _b(2 * inner * n, 4)))
+    scan = add(_b(mul(bt, 2 * inner * n), 4), _b(mul(b, inner * n), 4))
+    return add(add(_b(mul(bt, per_step), w), _b(conv, w)), add(scan, _b(2 * inner * n, 4)))
 
 
 def resolved(n: Node) -> tuple[LayerKind, dict[str, Any]]:
