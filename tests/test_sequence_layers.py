@@ -1181,3 +1181,11 @@ def test_mamba_is_hugging_faces_mixer_with_its_weights_and_initialisation() -> N
         later = x.clone()
         later[:, 5:] += 1.0
         assert torch.equal(model(later)[:, :5], model(x)[:, :5])
+
+
+@pytest.mark.parametrize(("kind", "hint"), [("Mamba2", "Mamba-2's SSD mixer"),
+                                            ("MambaBlock", "define the block under blocks:")])
+def test_other_mamba_names_say_what_specc_writes(kind: str, hint: str) -> None:
+    spec = loads(f"specc: 1\ninputs: {{x: [B, T, 32]}}\nlayers:\n  - {{type: {kind}, d_state: 16}}\n")
+    [err] = spec.errors
+    assert err.code == "V004" and err.hint is not None and hint in err.hint

@@ -114,6 +114,10 @@ ELSEWHERE: tuple[tuple[str, str], ...] = (
      "weight_standardization: {{gain: true}})"),
     (r"MaskedConv([123])d", "set mask on the conv: - {{type: Conv{n}d, out_channels: 64, kernel_size: 7, padding: 3, "
      "mask: A}} (B for every layer after the first)"),
+    (r"Mamba2(?:Mixer)?", "specc writes Mamba-1's mixer, - {{type: Mamba, d_state: 16}}; Mamba-2's SSD mixer (headdim, "
+     "ngroups, chunk_size, a scalar decay per head) is not a layer kind yet"),
+    (r"Mamba(?:Block|Layer)", "define the block under blocks: as Hugging Face's MambaBlock is, layers: - {{type: "
+     "RMSNorm}}, - {{type: Mamba, name: mixer}}, - {{type: Add, from: [mixer, input]}}; then repeat: it"),
     (r"MaskedLinear", "set made on the Linear (MADE's mask, nflows' MaskedLinear): - {{type: Linear, out_features: "
      "500, made: {{features: 784, role: hidden}}}} (role input for the first layer, output for the last)"),
 )
