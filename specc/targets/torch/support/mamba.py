@@ -87,19 +87,27 @@ class MambaMixer(nn.Module):
         u = F.silu(self.conv1d(u)[..., :steps])
         sizes = [self.dt_rank, self.d_state, self.d_state]
         dt, b, c = self.x_proj(u.transpose(1, 2)).split(sizes, dim=-1)
-        dt = F.softplus(self.dt_proj(dt)).transpose(1, 2).float()  # (B, d_inner, T)
+        dt = F.softplus(self.dt_proj(dt)).transpose(1, 2)  # (B, d_inner, T)
+        # float32 under autocast too, as mamba_ssm's kernel keeps its states
+        with torch.autocast(x.device.type, enabled=False):
+            y = self._scan(dt.float(), u.float(), b.float(), c.float())
+        y = (y + u.float() * self.D.float()[:, None]).to(x.dtype)
+        return self.out_proj((y * F.silu(z)).transpose(1, 2))
+
+    def _scan(
+        self, dt: torch.Tensor, u: torch.Tensor, b: torch.Tensor, c: torch.Tensor
+    ) -> torch.Tensor:
+        """y (B, d_inner, T) of dt, u (B, d_inner, T) and B, C (B, T, d_state)."""
         a = -torch.exp(self.A_log.float())  # (d_inner, d_state)
         decay = torch.exp(a[:, None, :] * dt[..., None])  # (B, d_inner, T, d_state)
-        # dt_t·x_t·B_t, (B, d_inner, T, d_state)
-        push = (dt * u.float())[..., None] * b.float()[:, None]
+        push = (dt * u)[..., None] * b[:, None]  # dt_t·x_t·B_t, the same shape
         h = decay.new_zeros(decay.shape[0], decay.shape[1], decay.shape[3])
         # unbound once: indexing step t inside the loop would make backward write a
         # zero tensor of the whole (B, d_inner, T, d_state) per step (12x slower)
         ys = []
-        cs = c.float()[..., None].unbind(1)
-        for decay_t, push_t, c_t in zip(decay.unbind(2), push.unbind(2), cs):
+        for decay_t, push_t, c_t in zip(
+            decay.unbind(2), push.unbind(2), c[..., None].unbind(1)
+        ):
             h = torch.addcmul(push_t, decay_t, h)
             ys.append(torch.bmm(h, c_t))
-        y = torch.cat(ys, dim=2)
-        y = (y + u.float() * self.D.float()[:, None]).to(x.dtype)
-        return self.out_proj((y * F.silu(z)).transpose(1, 2))
+        return torch.cat(ys, dim=2)
