@@ -1181,6 +1181,13 @@ def test_mamba_is_hugging_faces_mixer_with_its_weights_and_initialisation() -> N
         later = x.clone()
         later[:, 5:] += 1.0
         assert torch.equal(model(later)[:, :5], model(x)[:, :5])
+        # under autocast (fp16 training on a GPU; bfloat16 here) the scan keeps float32 states, as mamba_ssm's kernel
+        scans: list[torch.dtype] = []
+        scan = mixer._scan
+        mixer._scan = lambda *a: scans.append((y := scan(*a)).dtype) or y
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            model(x)
+        assert scans == [torch.float32]
 
 
 @pytest.mark.parametrize(("kind", "hint"), [("Mamba2", "Mamba-2's SSD mixer"),
