@@ -103,8 +103,8 @@ def _merged_masks(args: dict[str, Any]) -> str | None:
 def _mamba(args: dict[str, Any]) -> str | None:
     # The support module's scan is a Python loop over T: traced, it would be unrolled to the export
     # length (a model that silently ignores every later step); the direct target writes an ONNX Scan.
-    return ("torch.onnx would unroll Mamba's scan over T at the export length; export with --via direct (or "
-            "auto), which writes it as an ONNX Scan")
+    return ("torch.onnx would unroll Mamba's scan over T at the export length; export by the direct target "
+            "(export: {exporter: auto}), which writes the scan as an ONNX Scan")
 
 
 def _time_distributed(args: dict[str, Any]) -> str | None:
