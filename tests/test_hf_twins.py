@@ -6,7 +6,7 @@ turns to its long factors).  transformers is no dependency of specc: this runs w
 installed (a throwaway venv with specc's requirements, pytest and transformers) and skips elsewhere;
 tests/test_published_params.py pins the counts at the published sizes in every run.  To run it:
 ``python3 -m venv /tmp/ref && /tmp/ref/bin/pip install torch transformers pyyaml pydantic jinja2 pytest``, then
-``PYTHONPATH=. /tmp/ref/bin/python -m pytest tests/test_hf_twins.py`` (transformers 5.24: 19 passed, ~100 s).
+``PYTHONPATH=. /tmp/ref/bin/python -m pytest tests/test_hf_twins.py`` (transformers 5.24: 20 passed, ~100 s).
 Llama 4's weightless L2 query/key norm is compared at the attention alone (Llama4TextAttention): its MoE
 layers and position-dependent temperature are no spec of this corpus."""
 
