@@ -730,6 +730,14 @@ def test_evaluate_prints_the_task_metrics(iris_run: Path, capsys: pytest.Capture
     assert code == 0 and matrix.tolist() == metrics["confusion_matrix"]
     recall = [float(line.split()[2]) for line in lines[at + 6:at + 9]]  # per class, as classification_report
     assert np.allclose(recall, np.diag(matrix) / matrix.sum(1), atol=1e-3)
+    # report.json names the final matrix, written beside it (a 1000-class one made it 11 MB inline)
+    report = json.loads((iris_run / "report.json").read_text())
+    assert report["confusion_matrices"] == {"val_confusion_matrix": "val_confusion_matrix.csv"}
+    assert not any(isinstance(v, list) for v in report["final"].values())
+    rows = (iris_run / "val_confusion_matrix.csv").read_text().splitlines()
+    assert rows[0].split(",") == ["true \\ predicted", "setosa", "versicolor", "virginica"]
+    assert [r.split(",")[0] for r in rows[1:]] == ["setosa", "versicolor", "virginica"]
+    assert [[int(c) for c in r.split(",")[1:]] for r in rows[1:]] == metrics["confusion_matrix"]  # the same model
 
 
 def test_csv_with_named_columns_and_an_image_folder(tmp_path: Path) -> None:

@@ -122,7 +122,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ..backends.train.memory import MemoryRefused
 
     try:
-        result = run_training(request)
+        run_training(request)
     except MemoryRefused as exc:  # the machine, not the spec: a usage error, located at batch_size
         report_data_error(request.config, exc, args.format)
         return EXIT_USAGE
@@ -138,7 +138,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 alone reports
         return EXIT_OK
     if args.format == "json":  # JSON lines: the epochs' records, then the report on one line of its own
-        _json_log({"event": "report", "ok": True, "run": str(run), **result.report})
+        from ..backends.run_folder import read_json_object
+
+        # as report.json holds it: a confusion matrix is named, not a 1000-class run's 11 MB line
+        _json_log({"event": "report", "ok": True, "run": str(run), **read_json_object(run / "report.json")})
     else:
         out((run / "report.txt").read_text(encoding="utf-8").rstrip())
         out(f"run folder: {run}")

@@ -7,6 +7,7 @@
     run/last, run/best             links to a checkpoint folder, swapped atomically
     run/model.safetensors          the final weights (the best epoch's when early stopping restores them)
     run/history.csv, curves.png, report.json, report.txt
+    run/<split>_confusion_matrix.csv   a classifier's matrix, named in report.json (confusion_matrices)
 
 A checkpoint folder is written under a hidden temporary name and renamed when complete, then
 ``last`` is pointed at it: a run killed at any moment resumes from a whole checkpoint.
@@ -161,7 +162,7 @@ def write_curves(run: Path, history: list[dict[str, Any]]) -> None:
 
 
 def write_report(run: Path, report: dict[str, Any]) -> None:
-    write_json(run / "report.json", report)
+    write_json(run / "report.json", _matrices_beside(run, report))
     lines = [f"model {report['model']} trained on {report['data']['source']} "
              f"({report['data']['train_samples']} training, {report['data']['val_samples']} validation samples)",
              f"device {report['device']}, precision {report['precision']}, {report['epochs_run']} "
@@ -189,6 +190,29 @@ def write_report(run: Path, report: dict[str, Any]) -> None:
     for note in report.get("notes", []):
         lines.append(f"note: {note}")
     atomic_write(run / "report.txt", "\n".join(lines) + "\n")
+
+
+def _matrices_beside(run: Path, report: dict[str, Any]) -> dict[str, Any]:
+    """The report as report.json holds it: each confusion matrix in a CSV file of its own beside it,
+    named under confusion_matrices. Inline, a 1000-class run's matrix made report.json 11 MB of
+    mostly zeros, the summary a person reads buried in it (specc evaluate --format json gives the
+    matrix as JSON)."""
+    final = dict(report.get("final") or {})
+    files: dict[str, str] = {}
+    for key in [k for k, v in final.items() if k.endswith("confusion_matrix") and isinstance(v, list)]:
+        matrix = final.pop(key)
+        head = key.split("_", 1)[1].removesuffix("confusion_matrix").removesuffix("_")  # after val_ or train_
+        classes = report.get("data", {}).get("classes")
+        names = classes.get(head) if isinstance(classes, dict) else classes
+        labels = [str(n) for n in names] if isinstance(names, list) and len(names) == len(matrix) else \
+            [str(i) for i in range(len(matrix))]
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["true \\ predicted", *labels])  # rows: the true class, columns: the predicted one
+        w.writerows([label, *row] for label, row in zip(labels, matrix))
+        files[key] = f"{key}.csv"
+        atomic_write(run / files[key], buf.getvalue())
+    return {**report, "final": final, "confusion_matrices": files} if files else report
 
 
 def jsonable(v: Any) -> Any:
