@@ -116,6 +116,23 @@ def test_iris_and_breast_cancer_reach_95_percent(tmp_path: Path, request: pytest
     assert (run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_a_long_run_is_drawn_through_each_stretch_s_extremes() -> None:
+    """curves.png of a 3000-epoch run: at most 2 points a stretch (lines and the legend's placing cost per
+    point), yet a one-epoch spike and an undefined stretch (a gap) are still drawn; short runs as they are."""
+    from specc.backends.train.run import CURVE_POINTS, _thinned
+
+    epochs = np.arange(1, 3001, dtype=np.float64)
+    loss = 1 / epochs
+    loss[1234] = 5.0
+    loss[500:900] = np.nan
+    xs, ys = _thinned(epochs, loss)
+    assert len(xs) <= 2 * CURVE_POINTS and list(xs) == sorted(xs) and xs[0] == 1 and xs[-1] == 3000
+    assert 1235 in xs and np.nanmax(ys) == 5.0
+    assert np.isnan(ys[(xs > 520) & (xs < 880)]).all() and np.isnan(ys).any()
+    short = np.arange(1, 31, dtype=np.float64)
+    assert _thinned(short, 1 / short)[0] is short
+
+
 @pytest.mark.slow
 def test_digits_cnn_reaches_97_percent_with_a_smooth_val_loss(tmp_path: Path) -> None:
     # 12 of the spec's 30 epochs (the cosine schedule shortened to match) reach about 98.6 %
