@@ -275,6 +275,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         fn = item.originalname
         for marker in sorted(needs.module | needs.of(fn) | _class_needs(item, needs)):
             item.add_marker(marker)
+    if gone := [name for name in SLOW_FIRST if not (TESTS / f"{name}.py").is_file()]:
+        raise pytest.UsageError(f"SLOW_FIRST in tests/conftest.py names {', '.join(gone)}, no module of tests/ now: "
+                                "rename or remove it there")
     first = {name: i for i, name in enumerate(SLOW_FIRST)}
     # a stable sort: every worker collects the same order, as pytest-xdist requires
     items.sort(key=lambda item: first.get(item.path.stem, len(first)) if item.path.parent == TESTS else len(first))
