@@ -255,6 +255,17 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     return None
 
 
+# Modules whose single tests take many seconds each (subprocesses that import torch, kill-and-resume,
+# several processes training, the largest architectures exported, training runs), longest first. They
+# run first: under `--dist worksteal` each worker starts on its half of the collection and one that runs
+# out takes the end of the other's, so a long test collected last (test_train_* sort near the end) kept
+# one core busy alone while the other idled. Each module stays whole and in its own order: a module-scoped
+# fixture (a trained run shared by its tests) is built once per unbroken run of its module's tests.
+SLOW_FIRST = ("test_train_resume", "test_train_ddp", "test_kill_safety", "test_every_stage", "test_train_script",
+              "test_export_route", "test_published_params", "test_deploy_without_torch", "test_lazy_imports",
+              "test_train_integration", "test_train", "test_promise_fuzz", "test_fuzz")
+
+
 @pytest.hookimpl(tryfirst=True)  # before -m deselects by these markers
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
@@ -264,6 +275,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         fn = item.originalname
         for marker in sorted(needs.module | needs.of(fn) | _class_needs(item, needs)):
             item.add_marker(marker)
+    if gone := [name for name in SLOW_FIRST if not (TESTS / f"{name}.py").is_file()]:
+        raise pytest.UsageError(f"SLOW_FIRST in tests/conftest.py names {', '.join(gone)}, no module of tests/ now: "
+                                "rename or remove it there")
+    first = {name: i for i, name in enumerate(SLOW_FIRST)}
+    # a stable sort: every worker collects the same order, as pytest-xdist requires
+    items.sort(key=lambda item: first.get(item.path.stem, len(first)) if item.path.parent == TESTS else len(first))
 
 
 def _class_needs(item: pytest.Function, needs: ModuleNeeds) -> set[str]:

@@ -211,6 +211,41 @@ def test_train_prints_l040_exactly_where_check_with_data_does(tmp_path: Path, ad
     assert ("warning[L040]" in printed) == ("L040" in with_data), printed
 
 
+@pytest.mark.parametrize("here", ["other data", "nothing"])
+def test_train_resume_settles_l040_on_the_data_the_run_reads(tmp_path: Path, here: str,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """Before, --resume read the data for L040 beside the spec's path as run.json records it (relative to
+    where the run was started), not from the run's own base: from another folder it read that folder's data
+    (a 0/1 mask: L040 warned) or none (L040 from the spec alone), though the run trains on a 0/-inf mask."""
+    import json
+
+    from specc.backends.train import api
+    from specc.backends.train.loop import TrainError
+    from specc.cli import main
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    spec = _masks(tmp_path / "a", additive=True)
+    if here == "other data":  # a spec of the same name beside data check would warn of
+        _masks(tmp_path / "b", additive=False)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "spec.yaml").write_text(MHA)
+    # as specc train writes it, started in a/ as `specc train s.yaml`
+    (run / "run.json").write_text(json.dumps({"spec": "s.yaml", "base": str(spec.parent), "overrides": []}))
+
+    def stop(request: api.TrainRequest) -> None:
+        assert request.options.resume
+        raise TrainError("stopped before training: the test reads what was printed")
+
+    monkeypatch.setattr(api, "run_training", stop)
+    monkeypatch.chdir(tmp_path / "b")
+    assert main(["train", "--resume", str(run)]) != 0
+    printed = capsys.readouterr().err
+    assert "stopped before training" in printed and "warning[L040]" not in printed, printed
+
+
 # --- L065: a sequence-first input read by a batch-first layer ------------------------------------------------
 
 SEQ_FIRST = H + """inputs:

@@ -116,6 +116,23 @@ def test_iris_and_breast_cancer_reach_95_percent(tmp_path: Path, request: pytest
     assert (run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_a_long_run_is_drawn_through_each_stretch_s_extremes() -> None:
+    """curves.png of a 3000-epoch run: at most 2 points a stretch (lines and the legend's placing cost per
+    point), yet a one-epoch spike and an undefined stretch (a gap) are still drawn; short runs as they are."""
+    from specc.backends.train.run import CURVE_POINTS, _thinned
+
+    epochs = np.arange(1, 3001, dtype=np.float64)
+    loss = 1 / epochs
+    loss[1234] = 5.0
+    loss[500:900] = np.nan
+    xs, ys = _thinned(epochs, loss)
+    assert len(xs) <= 2 * CURVE_POINTS and list(xs) == sorted(xs) and xs[0] == 1 and xs[-1] == 3000
+    assert 1235 in xs and np.nanmax(ys) == 5.0
+    assert np.isnan(ys[(xs > 520) & (xs < 880)]).all() and np.isnan(ys).any()
+    short = np.arange(1, 31, dtype=np.float64)
+    assert _thinned(short, 1 / short)[0] is short
+
+
 @pytest.mark.slow
 def test_digits_cnn_reaches_97_percent_with_a_smooth_val_loss(tmp_path: Path) -> None:
     # 12 of the spec's 30 epochs (the cosine schedule shortened to match) reach about 98.6 %
@@ -730,6 +747,14 @@ def test_evaluate_prints_the_task_metrics(iris_run: Path, capsys: pytest.Capture
     assert code == 0 and matrix.tolist() == metrics["confusion_matrix"]
     recall = [float(line.split()[2]) for line in lines[at + 6:at + 9]]  # per class, as classification_report
     assert np.allclose(recall, np.diag(matrix) / matrix.sum(1), atol=1e-3)
+    # report.json names the final matrix, written beside it (a 1000-class one made it 11 MB inline)
+    report = json.loads((iris_run / "report.json").read_text())
+    assert report["confusion_matrices"] == {"val_confusion_matrix": "val_confusion_matrix.csv"}
+    assert not any(isinstance(v, list) for v in report["final"].values())
+    rows = (iris_run / "val_confusion_matrix.csv").read_text().splitlines()
+    assert rows[0].split(",") == ["true \\ predicted", "setosa", "versicolor", "virginica"]
+    assert [r.split(",")[0] for r in rows[1:]] == ["setosa", "versicolor", "virginica"]
+    assert [[int(c) for c in r.split(",")[1:]] for r in rows[1:]] == metrics["confusion_matrix"]  # the same model
 
 
 def test_csv_with_named_columns_and_an_image_folder(tmp_path: Path) -> None:

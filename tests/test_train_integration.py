@@ -151,6 +151,9 @@ def test_lora_fine_tune_from_a_base_run_trains_only_adapters_and_exports_merged(
     records = [json.loads(line) for line in out.splitlines()]  # --format json: nothing but JSON lines
     report = records[-1]
     assert report["event"] == "report" and [r["event"] for r in records[:-1]] == ["epoch"] * 6
+    # what report.json holds: the confusion matrix named, in its file, not inline on the line
+    assert report["confusion_matrices"] == {"val_confusion_matrix": "val_confusion_matrix.csv"}
+    assert "val_confusion_matrix" not in report["final"] and (tmp_path / "lora" / "val_confusion_matrix.csv").is_file()
     init = report["init_from"]
     assert init["adapters_only"] and init["unexpected"] == [] and init["mismatched"] == []
     assert init["missing"] and all(k.endswith((".lora_A", ".lora_B")) for k in init["missing"])

@@ -25,9 +25,10 @@ safetensors_torch = pytest.importorskip("safetensors.torch")
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def script(tmp_path: Path, spec: specc.Spec, name: str = "train_model") -> ModuleType:
-    path = tmp_path / f"{name}.py"
-    path.write_text(compile_source(spec, train=True))
+def script(folder: Path, spec: specc.Spec, name: str = "train_model", script_dir: Path | None = None) -> ModuleType:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.py"
+    path.write_text(compile_source(spec, train=True, script_dir=script_dir))
     module_spec = importlib.util.spec_from_file_location(name, path)
     assert module_spec is not None and module_spec.loader is not None
     module = importlib.util.module_from_spec(module_spec)
@@ -90,13 +91,21 @@ def test_the_script_runs_standalone_with_its_cli(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "epoch 1/1" in out.stdout
     assert (tmp_path / "run" / "model.safetensors").is_file()
-    assert "--run" in subprocess.run([sys.executable, str(path), "--help"], capture_output=True,
-                                     text=True, timeout=120, env=env).stdout
 
 
-def test_the_script_finds_the_spec_data_files_from_any_folder(tmp_path: Path) -> None:
+def test_the_script_s_help_names_its_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # in this process: the standalone run above is the subprocess that proves `python model.py` works
+    with pytest.raises(SystemExit) as stop:
+        script(tmp_path, mlp("iris", 4, 3)).main(["--help"])
+    assert stop.value.code == 0 and "--run" in capsys.readouterr().out
+
+
+def test_the_script_finds_the_spec_data_files_from_any_folder(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """Data paths are the spec's folder's; the script, written elsewhere and run from a third folder,
-    still reads the same files (they were 'looked in' the folder it was run from)."""
+    still reads the same files (they were 'looked in' the folder it was run from). Its main() in this
+    process, run from the third folder: the paths lead from the script's own file, as under `python`
+    (test_the_script_runs_standalone_with_its_cli runs one so)."""
     from sklearn.datasets import load_iris
 
     iris = load_iris()
@@ -112,15 +121,13 @@ def test_the_script_finds_the_spec_data_files_from_any_folder(tmp_path: Path) ->
         optimizer: {type: Adam}
         train: {epochs: 1, data: {source: data/iris.npz}}
         """))
-    (tmp_path / "scripts").mkdir()
     (tmp_path / "elsewhere").mkdir()
-    path = tmp_path / "scripts" / "train_net.py"
-    path.write_text(compile_source(specc.load(spec_path), train=True, script_dir=path.parent))
-    assert '"source": "../project/data/iris.npz"' in path.read_text()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, str(path), "--epochs", "1", "--device", "cpu"], capture_output=True,
-                         text=True, timeout=300, cwd=tmp_path / "elsewhere", env=env)
-    assert out.returncode == 0 and "epoch 1/1" in out.stdout, out.stderr
+    module = script(tmp_path / "scripts", specc.load(spec_path), "train_net", script_dir=tmp_path / "scripts")
+    assert '"source": "../project/data/iris.npz"' in (tmp_path / "scripts" / "train_net.py").read_text()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    result = module.main(["--epochs", "1", "--device", "cpu"])
+    assert len(result["history"]) == 1 and result["report"]["data"]["train_samples"] + \
+        result["report"]["data"]["val_samples"] == 150  # the file's iris, read from a third folder
 
 
 def test_the_model_part_needs_no_specc(tmp_path: Path) -> None:

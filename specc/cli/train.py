@@ -85,6 +85,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         except WeightsError as exc:
             raise UsageError(f"--resume {run}: {exc}") from None
         overrides = meta.get("overrides", [])
+        # the folder the run read its data from, as training reads it on resuming (run.json's base),
+        # wherever this is run from and wherever the spec has moved since
+        data_base: Path | None = Path(meta["base"]) if isinstance(meta.get("base"), str) else None
     else:
         if not args.spec:
             raise UsageError("give a SPEC to train, or --resume RUN")
@@ -94,8 +97,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         if (run / "run.json").is_file() and not args.overwrite:
             raise UsageError(f"{run} already holds a run; continue it with --resume {run}, or pass --overwrite "
                              "(or --run NEW_FOLDER)")
-    if spec.path and Path(spec.path).is_file():  # the data's say on the warnings, as check has it
-        settle_warnings(spec, Path(spec.path).resolve().parent)
+        data_base = None
+    if data_base is None and spec.path and Path(spec.path).is_file():
+        data_base = Path(spec.path).resolve().parent
+    if data_base is not None:  # the data's say on the warnings, as check has it
+        settle_warnings(spec, data_base)
     if not require_ok(spec, "text", "nothing was trained"):
         if args.format == "json":
             out(dumps_json({"ok": False, "diagnostics": [d.to_json() for d in spec.diagnostics]}))
@@ -116,7 +122,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ..backends.train.memory import MemoryRefused
 
     try:
-        result = run_training(request)
+        run_training(request)
     except MemoryRefused as exc:  # the machine, not the spec: a usage error, located at batch_size
         report_data_error(request.config, exc, args.format)
         return EXIT_USAGE
@@ -132,7 +138,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 alone reports
         return EXIT_OK
     if args.format == "json":  # JSON lines: the epochs' records, then the report on one line of its own
-        _json_log({"event": "report", "ok": True, "run": str(run), **result.report})
+        from ..backends.run_folder import read_json_object
+
+        # as report.json holds it: a confusion matrix is named, not a 1000-class run's 11 MB line
+        _json_log({"event": "report", "ok": True, "run": str(run), **read_json_object(run / "report.json")})
     else:
         out((run / "report.txt").read_text(encoding="utf-8").rstrip())
         out(f"run folder: {run}")

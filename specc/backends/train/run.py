@@ -7,6 +7,7 @@
     run/last, run/best             links to a checkpoint folder, swapped atomically
     run/model.safetensors          the final weights (the best epoch's when early stopping restores them)
     run/history.csv, curves.png, report.json, report.txt
+    run/<split>_confusion_matrix.csv   a classifier's matrix, named in report.json (confusion_matrices)
 
 A checkpoint folder is written under a hidden temporary name and renamed when complete, then
 ``last`` is pointed at it: a run killed at any moment resumes from a whole checkpoint.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import gc
 import io
 import json
 import math
@@ -124,12 +126,33 @@ def write_history(run: Path, history: list[dict[str, Any]]) -> None:
     atomic_write(run / "history.csv", buf.getvalue())
 
 
+# A panel is 360 pixels wide (4.5 in at 80 dpi): past CURVE_POINTS epochs a curve is drawn through each
+# stretch's lowest and highest epoch, the same picture, where lines, markers and the legend's 'best' place
+# cost per point; markers only where epochs can be told apart.
+CURVE_POINTS = 400
+MARKED_EPOCHS = 50
+
+
 def write_curves(run: Path, history: list[dict[str, Any]]) -> None:
-    """Loss and metric curves, one panel each, written by matplotlib's Agg backend."""
+    """Loss and metric curves, one panel each, written by matplotlib's Agg backend (imported here,
+    when a run folder is written, not by the training loop)."""
+    collecting = gc.isenabled()
+    # drawing makes some 100,000 short-lived objects, which set off full collections of a heap that
+    # holds torch: a sixth of the drawing's time; the figure's cycles are collected after it
+    gc.disable()
+    try:
+        _draw_curves(run, history)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _draw_curves(run: Path, history: list[dict[str, Any]]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     metrics = sorted({k.removeprefix("val_") for rec in history for k, v in rec.items()
                       if k.startswith("val_") and k != "val_loss" and isinstance(v, float)})
@@ -140,15 +163,19 @@ def write_curves(run: Path, history: list[dict[str, Any]]) -> None:
     # first and took most of a short run's last second
     fig.subplots_adjust(left=0.6 / width, right=1 - 0.2 / width, bottom=0.5 / height, top=1 - 0.35 / height,
                         wspace=0.3)
-    epochs = [r["epoch"] for r in history]
+    epochs = np.array([r["epoch"] for r in history], dtype=np.float64)
     for i, name in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), i + 1)
+        # whole epochs on x (a 3-epoch run had ticks at 1.25, 1.5 …), and few labels, each laid out in text
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
         plotted = False
         for key, label in ((name, "train"), (f"val_{name}", "validation")):
-            ys = [r.get(key, math.nan) for r in history]
-            ys = [y if isinstance(y, float) else math.nan for y in ys]  # null in a resumed history: undefined
-            if any(math.isfinite(y) for y in ys):
-                ax.plot(epochs, ys, marker=".", label=label)
+            # null in a resumed history: undefined, a gap in the line
+            ys = np.array([v if isinstance(v := r.get(key), float) else math.nan for r in history])
+            if np.isfinite(ys).any():
+                xs, ys = _thinned(epochs, ys)
+                ax.plot(xs, ys, marker="." if len(history) <= MARKED_EPOCHS else None, label=label)
                 plotted = True
         ax.set_title(name)
         ax.set_xlabel("epoch")
@@ -160,8 +187,24 @@ def write_curves(run: Path, history: list[dict[str, Any]]) -> None:
         fig.savefig(tmp, format="png", dpi=80)
 
 
+def _thinned(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """At most about 2 * CURVE_POINTS points: in each of CURVE_POINTS stretches of epochs its lowest and
+    highest value in epoch order, so a spike stays drawn (every k-th epoch could skip it); a stretch
+    undefined throughout stays a gap."""
+    if len(xs) <= 2 * CURVE_POINTS:
+        return xs, ys
+    keep: list[int] = []
+    for part in np.array_split(np.arange(len(xs)), CURVE_POINTS):
+        seen = part[np.isfinite(ys[part])]
+        if not seen.size:
+            keep.append(int(part[0]))
+            continue
+        keep += sorted({int(seen[np.argmin(ys[seen])]), int(seen[np.argmax(ys[seen])])})
+    return xs[keep], ys[keep]
+
+
 def write_report(run: Path, report: dict[str, Any]) -> None:
-    write_json(run / "report.json", report)
+    write_json(run / "report.json", _matrices_beside(run, report))
     lines = [f"model {report['model']} trained on {report['data']['source']} "
              f"({report['data']['train_samples']} training, {report['data']['val_samples']} validation samples)",
              f"device {report['device']}, precision {report['precision']}, {report['epochs_run']} "
@@ -189,6 +232,29 @@ def write_report(run: Path, report: dict[str, Any]) -> None:
     for note in report.get("notes", []):
         lines.append(f"note: {note}")
     atomic_write(run / "report.txt", "\n".join(lines) + "\n")
+
+
+def _matrices_beside(run: Path, report: dict[str, Any]) -> dict[str, Any]:
+    """The report as report.json holds it: each confusion matrix in a CSV file of its own beside it,
+    named under confusion_matrices. Inline, a 1000-class run's matrix made report.json 11 MB of
+    mostly zeros, the summary a person reads buried in it (specc evaluate --format json gives the
+    matrix as JSON)."""
+    final = dict(report.get("final") or {})
+    files: dict[str, str] = {}
+    for key in [k for k, v in final.items() if k.endswith("confusion_matrix") and isinstance(v, list)]:
+        matrix = final.pop(key)
+        head = key.split("_", 1)[1].removesuffix("confusion_matrix").removesuffix("_")  # after val_ or train_
+        classes = report.get("data", {}).get("classes")
+        names = classes.get(head) if isinstance(classes, dict) else classes
+        labels = [str(n) for n in names] if isinstance(names, list) and len(names) == len(matrix) else \
+            [str(i) for i in range(len(matrix))]
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["true \\ predicted", *labels])  # rows: the true class, columns: the predicted one
+        w.writerows([label, *row] for label, row in zip(labels, matrix))
+        files[key] = f"{key}.csv"
+        atomic_write(run / files[key], buf.getvalue())
+    return {**report, "final": final, "confusion_matrices": files} if files else report
 
 
 def jsonable(v: Any) -> Any:
