@@ -1192,6 +1192,7 @@ _TABLE: list[Code | LintCode] = [
     LintCode("L065", "sequence-first-into-batch-first"),
     LintCode("L066", "patches-leave-pixels"),
     LintCode("L067", "adaptive-pool-enlarges"),
+    LintCode("L068", "reduced-over-batch"),
     # -- weight_norm and spectral_norm on a layer's weight (helper d19) --------------------------
     Code("V051", "conflicting-weight-reparametrization", "Two settings rework the same weight of a layer: "
          "two of weight_norm, spectral_norm, weight_standardization, mask and made, or a reworked weight that LoRA "
