@@ -938,8 +938,30 @@ def shape_inputs(cfg: dict[str, Any], inputs: dict[str, np.ndarray], n: int, whe
                 raise DataError("T003", f"input {name!r} takes samples of shape {want}, but the data has "
                                 f"{list(per)} ({int(np.prod(per))} values)", fix, f"inputs.{name}")
         out[name] = x
+    if where != "input":  # predict tests its inputs with the batch's size too (predict._symbol_sizes)
+        _sizes_fit(cfg, out)
     _ids_in_bounds(cfg, out)
     return out
+
+
+def _sizes_fit(cfg: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    """T003 for samples of a size the model cannot run at, as predict refuses them: a sequence longer
+    than a position table, a signal shorter than a kernel; the first input that sizes the rule broken."""
+    env: dict[str, int] = {}
+    for name, x in arrays.items():
+        for d, size in zip(cfg["inputs"][name]["shape"][1:], x.shape[1:]):
+            if isinstance(d, str) and d.isidentifier():
+                env.setdefault(d, int(size))
+    rules = rules_from_json(cfg.get("size_rules"))
+    found = refusal(rules, env)
+    if found is None:
+        return
+    bad = next(r for r in rules if not r.holds(env))
+    symbols = set(bad.size.symbols()) if not isinstance(bad.size, int) else set()
+    name = next((n for n in arrays if symbols & {str(d) for d in cfg["inputs"][n]["shape"][1:]}), next(iter(arrays)))
+    raise DataError("T003", f"the samples of input {name!r} are a size the model cannot run at: {found[0]}",
+                    f"{found[1]}: crop or pad the samples to it, or change the layer it names",
+                    f"inputs.{name}")
 
 
 def _ids_in_bounds(cfg: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
