@@ -511,7 +511,7 @@ _TABLE: list[Code | LintCode] = [
          "is spent after T_max batches and, as PyTorch's cosine climbs back past T_max, swings the lr between lr "
          "and eta_min all run long. ReduceLROnPlateau lowers the lr after patience + 1 epochs without a better "
          "validation loss: never in a run that short, nor when early stopping on val_loss with no more patience "
-         "ends the run first.",
+         "ends the run first, nor to a min_lr at or above the lr (PyTorch only ever lowers it).",
          "scheduler: {type: StepLR, step_size: 50}\ntrain: {epochs: 10}",
          "Fit the schedule to the epochs trained (the hint gives a value), set interval: step to count batches, "
          "or drop the scheduler."),
@@ -557,10 +557,12 @@ _TABLE: list[Code | LintCode] = [
          "classes, mean over the batch) is.",
          "loss: {type: KLDivLoss, reduction: mean}",
          "reduction: batchmean, specc's default for KLDivLoss."),
-    Code("T063", "lr-schedule-grows", "StepLR, MultiStepLR or ExponentialLR with gamma above 1: a warning.",
+    Code("T063", "lr-schedule-grows", "StepLR, MultiStepLR or ExponentialLR with gamma above 1, or a cosine "
+         "schedule whose eta_min is above the lr: a warning.",
          "gamma is the factor the scheduler multiplies the lr by at each step; written as what it divides by "
          "(gamma: 10 for 'a tenth'), the lr grows tenfold at each step instead, and training that started well "
-         "diverges when it reaches an lr no model trains at.",
+         "diverges when it reaches an lr no model trains at. CosineAnnealingLR (and WarmRestarts) runs from the "
+         "lr to eta_min: an eta_min copied from a recipe of a larger lr is where the lr climbs to.",
          "scheduler: {type: StepLR, step_size: 10, gamma: 10}",
          "gamma below 1: gamma: 0.1 divides the lr by 10 at each step."),
     Code("V075", "windows-split-at-random", "The samples are overlapping windows of one series, and val_split "

@@ -204,6 +204,51 @@ def test_l001_logsoftmax_before_cross_entropy_is_said_to_be_redundant_not_harmfu
     assert d.code == "L001" and "normalised twice" in d.message
 
 
+# --- the schedule: eta_min above the lr (T063), a plateau floor above it (T059), unsorted milestones ---------
+
+SCHED = MLP + "  - {type: Linear, out_features: 5}\nloss: {type: CrossEntropyLoss}\noptimizer: {type: Adam, lr: " \
+    "1.0e-3}\nscheduler: {type: CosineAnnealingLR, T_max: 10, eta_min: 1.0e-2}\ntrain: {epochs: 10, data: " \
+    "{source: synthetic}}\n"
+
+
+def test_t063_cosine_eta_min_above_the_lr_climbs_to_it() -> None:
+    torch = pytest.importorskip("torch")
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1e-3)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=10, eta_min=1e-2)
+    for _ in range(10):
+        opt.step()
+        sched.step()
+    assert opt.param_groups[0]["lr"] == pytest.approx(1e-2)  # ten times the lr it started from
+    (d,) = _codes(_check(SCHED), "T063")
+    assert "the lr rises 10 times instead of decaying" in d.message and d.hint.startswith("use eta_min: 0")
+    assert d.loc.line == SCHED.splitlines().index(next(x for x in SCHED.splitlines() if "eta_min" in x)) + 1
+    for quiet in ("eta_min: 1.0e-5", "eta_min: 0"):
+        assert not _codes(_check(SCHED.replace("eta_min: 1.0e-2", quiet)), "T063")
+    warm = SCHED.replace("CosineAnnealingLR, T_max: 10", "CosineAnnealingWarmRestarts, T_0: 5")
+    assert _codes(_check(warm), "T063")
+
+
+def test_t059_plateau_floor_at_or_above_the_lr() -> None:
+    torch = pytest.importorskip("torch")
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1e-3)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=0, min_lr=1e-2)
+    for _ in range(5):
+        sched.step(1.0)  # no improvement, epoch after epoch
+    assert opt.param_groups[0]["lr"] == 1e-3  # never lowered
+    text = SCHED.replace("CosineAnnealingLR, T_max: 10, eta_min: 1.0e-2", "ReduceLROnPlateau, patience: 1, "
+                         "min_lr: 1.0e-2")
+    (d,) = _codes(_check(text), "T059")
+    assert "never lowers the lr below min_lr: 0.01, which is at or above the optimizer's lr: 0.001" in d.message
+    assert not _codes(_check(text.replace("min_lr: 1.0e-2", "min_lr: 1.0e-6")), "T059")
+
+
+def test_v003_unsorted_milestones_hint_the_sorted_list() -> None:
+    text = SCHED.replace("CosineAnnealingLR, T_max: 10, eta_min: 1.0e-2", "MultiStepLR, milestones: [8, 4]")
+    (d,) = _check(text).errors
+    assert d.code == "V003" and d.hint == "write milestones: [4, 8]"
+    assert _check(text.replace("[8, 4]", "[4, 8]")).ok
+
+
 # --- the round's other mistakes, already refused (or warned of) at their line: kept so ---------------------
 
 def _data(kind: str) -> dict[str, np.ndarray]:

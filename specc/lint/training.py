@@ -893,8 +893,18 @@ def _betas(spec: Spec) -> list[Diagnostic]:
 
 def _growing_schedule(spec: Spec) -> list[Diagnostic]:
     """T063: a decaying scheduler (StepLR, MultiStepLR, ExponentialLR) given gamma above 1, the factor
-    it multiplies the lr by, written as what it divides by (a warning: the lr grows until the loss explodes)."""
+    it multiplies the lr by, written as what it divides by (a warning: the lr grows until the loss explodes);
+    a cosine schedule whose eta_min, the lr it ends at, is above the lr it starts from."""
     sched = spec.document.scheduler if spec.document is not None else None
+    lr, eta = getattr(spec.document.optimizer, "lr", None) if sched is not None else None, getattr(sched, "eta_min", 0)
+    if sched is not None and sched.type in ("CosineAnnealingLR", "CosineAnnealingWarmRestarts") and \
+            isinstance(lr, (int, float)) and isinstance(eta, (int, float)) and eta > lr > 0:
+        # the cosine runs from each group's lr to eta_min: an eta_min above the lr is where it climbs to
+        return [Diagnostic("T063", f"{sched.type} with eta_min: {eta:g} above the optimizer's lr: {lr:g}: the cosine "
+                           f"runs from lr to eta_min, so the lr rises {eta / lr:.3g} times instead of decaying "
+                           "(eta_min is the lr it ends at, written here for a larger lr)",
+                           spec.locations.nearest("scheduler", "eta_min"),
+                           f"use eta_min: 0, or a value below lr such as {lr / 100:g}", "warning")]
     gamma = getattr(sched, "gamma", None)
     if sched is None or sched.type not in ("StepLR", "MultiStepLR", "ExponentialLR") or \
             not isinstance(gamma, (int, float)) or gamma <= 1:
@@ -964,6 +974,13 @@ def _idle_plateau(spec: Spec, sched: Any, epochs: int, unit: str) -> list[Diagno
     patience, which ends the run first (Keras' callbacks copied with the patiences swapped)."""
     wait = sched.patience + 1
     stopper = spec.document.train.early_stopping
+    lr = getattr(spec.document.optimizer, "lr", None)
+    if isinstance(lr, (int, float)) and sched.min_lr >= lr > 0:
+        # PyTorch lowers to max(lr x factor, min_lr) only where that is below the lr: never, here
+        return [Diagnostic("T059", f"ReduceLROnPlateau never lowers the lr below min_lr: {sched.min_lr:g}, which is at "
+                           f"or above the optimizer's lr: {lr:g}: the lr never changes",
+                           spec.locations.nearest("scheduler", "min_lr"),
+                           f"use min_lr: 0, or a value below lr such as {lr / 1000:g}", "warning")]
     if wait >= epochs:
         message = (f"ReduceLROnPlateau lowers the lr after {wait} epochs without improvement (patience: "
                    f"{sched.patience}), but it runs for {unit}: the lr never changes")
