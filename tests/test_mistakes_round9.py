@@ -186,6 +186,29 @@ loss: {type: CrossEntropyLoss}
     assert _load(tmp_path, text, x=rng.normal(size=(16, 2, 9)), y=rng.integers(0, 2, 16)).ok
 
 
+# --- T003: a tagger's per-step labels trained on a model that answers once per sample --------------------------
+
+TAGGER = H + """inputs: {ids: {shape: [B, T], dtype: int64}}
+layers:
+  - {type: Embedding, num_embeddings: 50, embedding_dim: 8}
+  - {type: LSTM, hidden_size: 16, output: last}
+  - {type: Linear, out_features: 5}
+loss: {type: CrossEntropyLoss}
+""" + OPT + TRAIN.replace("source: d.npz", "source: d.npz, x_key: {ids: x}")
+
+
+def test_t003_per_step_labels_read_by_a_last_step_model(tmp_path: Path) -> None:
+    """Was: 'give one class index per position of the output' for a (B, 5) output; the fix is in the model."""
+    rng = np.random.default_rng(0)
+    data = {"x": rng.integers(0, 50, (16, 10)), "y": rng.integers(0, 5, (16, 10))}
+    (d,) = _load(tmp_path, TAGGER, **data).errors
+    assert d.code == "T003" and "the output needs [] (one class index per sample)" in d.message
+    assert d.hint.startswith("the targets hold a class per step (10, the steps of input 'ids')")
+    fixed = TAGGER.replace("output: last", "output: sequence").replace("CrossEntropyLoss}", "CrossEntropyLoss, "
+                                                                        "class_dim: -1}")
+    assert _load(tmp_path, fixed, **data).ok
+
+
 # --- L001: LogSoftmax before CrossEntropyLoss trains as the logits do ---------------------------------------
 
 def test_l001_logsoftmax_before_cross_entropy_is_said_to_be_redundant_not_harmful() -> None:
