@@ -496,7 +496,8 @@ _TABLE: list[Code | LintCode] = [
          "collapses to a constant, with no error (lr: 1000 for 1.0e-3 is a common slip of the minus sign). SGD "
          "trains with lr up to about 1; far above that it diverges, unless train.grad_clip bounds each step to "
          "lr x grad_clip, small beside the weights of a large model (PyTorch's word_language_model: lr 20, "
-         "grad_clip 0.25). Far below 1/10,000 of the default, the "
+         "grad_clip 0.25). Far below 1/10,000 of the default (1/100 for SGD and Adadelta, whose lr no "
+         "fine-tuning recipe shrinks as Adam's; Keras' Adadelta defaults to 1/1,000 of PyTorch's 1.0), the "
          "weights barely move in any number of epochs.",
          "optimizer: {type: AdamW, lr: 1000}",
          "Use an lr near the optimizer's default (Adam 1e-3; SGD 0.01 to 0.1 with momentum); for a slip of the "

@@ -272,6 +272,28 @@ def test_v003_unsorted_milestones_hint_the_sorted_list() -> None:
     assert _check(text.replace("[8, 4]", "[4, 8]")).ok
 
 
+# --- T058: SGD and Adadelta at an lr that barely moves the weights ------------------------------------------
+
+LR = MLP + "  - {type: Linear, out_features: 5}\nloss: {type: CrossEntropyLoss}\noptimizer: {type: %s}\n"
+
+
+@pytest.mark.parametrize(("opt", "said"), [
+    # digits MLP, 20 epochs: 9% accuracy (chance) at Adadelta lr 1e-3, 75% at 1e-2, 95% at 0.1, 97% at 1.0
+    ("Adadelta, lr: 1.0e-3", "(Keras' default for Adadelta; PyTorch's and the paper's is 1.0), 1/1,000"),
+    # digits MLP, 20 epochs at SGD lr 1e-6, momentum 0.9: 4% (chance)
+    ("SGD, lr: 1.0e-6, momentum: 0.9", "lr: 1e-06, 1/1,000 of PyTorch's default 0.001"),
+])
+def test_t058_sgd_and_adadelta_below_a_hundredth_of_the_default(opt: str, said: str) -> None:
+    (d,) = _codes(_check(LR % opt), "T058")
+    assert said in d.message and "barely move" in d.message
+
+
+@pytest.mark.parametrize("opt", ["Adadelta, lr: 1.0e-2", "Adadelta", "SGD, lr: 1.0e-4, momentum: 0.9",
+                                 "AdamW, lr: 1.0e-6", "Adam, lr: 2.0e-5"])  # fine-tuning's Adam lrs stay quiet
+def test_t058_quiet(opt: str) -> None:
+    assert not _codes(_check(LR % opt), "T058")
+
+
 # --- the round's other mistakes, already refused (or warned of) at their line: kept so ---------------------
 
 def _data(kind: str) -> dict[str, np.ndarray]:
