@@ -535,6 +535,14 @@ _TABLE: list[Code | LintCode] = [
          "  - {type: Mean, dim: 1}\n  - {type: Linear, out_features: 2}\n"
          "loss: {type: CrossEntropyLoss}\noptimizer: {type: Adam}",
          "Set sparse: false (a dense gradient), or train with SGD or Adagrad without weight_decay or grad_clip."),
+    Code("T095", "one-hot-targets-regressed", "The targets are one-hot rows (a single 1 in each) and a regression "
+         "loss (MSELoss, L1Loss, HuberLoss, SmoothL1Loss) trains on them: a warning.",
+         "Keras' categorical targets with loss='mse' (or a classifier's labels one-hot encoded for a regression "
+         "loss) train the model to output the rows' 0s and 1s as numbers: nothing makes it pick one class, the "
+         "targets are standardised as measurements, and predict and evaluate answer values and errors instead of "
+         "labels and accuracy.",
+         "loss: {type: MSELoss}\ntrain: {data: {source: onehot.npz}}   # y: (N, 10) one-hot rows",
+         "loss: {type: CrossEntropyLoss} on the raw outputs: it reads one-hot rows as the index of their 1."),
     Code("T096", "fill-under-autocast", "A MaskedFill writes a value past float16's range (such as -1e9) into "
          "values autocast computes in float16 under mixed_precision: true.",
          "masked_fill converts its value to the input's dtype and raises where it cannot: the scores of a MatMul "
@@ -1481,7 +1489,7 @@ WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")}
                              "V072", "V096"}
                           | {"V074", "V075", "V076", "V160"}
                           | {"T019", "T020", "T021", "T022", "T023", "T024", "T061", "T062", "T063", "T064", "T073"}
-                          | {"T084", "T085", "T086", "T087", "T088", "T090", "T091", "T092", "T093", "V140"}
+                          | {"T084", "T085", "T086", "T087", "T088", "T090", "T091", "T092", "T093", "T095", "V140"}
                           | {"T065", "T066"})
 
 

@@ -209,6 +209,36 @@ def test_t003_per_step_labels_read_by_a_last_step_model(tmp_path: Path) -> None:
     assert _load(tmp_path, fixed, **data).ok
 
 
+# --- T095: one-hot rows regressed ----------------------------------------------------------------------------
+
+ONEHOT = MLP + "  - {type: Linear, out_features: 5}\nloss: {type: MSELoss}\n" + OPT + TRAIN
+
+
+@pytest.mark.parametrize("loss", ["MSELoss", "L1Loss", "HuberLoss"])
+def test_t095_one_hot_targets_under_a_regression_loss(tmp_path: Path, loss: str) -> None:
+    rng = np.random.default_rng(0)
+    data = {"x": rng.normal(size=(32, 16)), "y": np.eye(5)[rng.integers(0, 5, 32)]}
+    spec = _load(tmp_path, ONEHOT.replace("MSELoss", loss), **data)
+    (d,) = spec.diagnostics
+    assert spec.ok and d.code == "T095" and d.severity == "warning" and d.loc.line == 7
+    assert f"one-hot rows of 5 classes (a single 1 in each), but {loss} regresses them" in d.message
+    assert d.hint.startswith("use loss: {type: CrossEntropyLoss}")
+    fixed = _load(tmp_path, ONEHOT.replace("MSELoss", "CrossEntropyLoss"), **data)
+    assert fixed.ok and not fixed.diagnostics
+
+
+@pytest.mark.parametrize("y", [
+    lambda r: r.integers(0, 2, (32, 5)).astype(float),  # multi-label rows: some hold two 1s or none
+    lambda r: r.dirichlet(np.ones(5), 32),  # soft rows summing to 1
+    lambda r: np.eye(5)[r.integers(0, 5, 32)][:, :1],  # one column: a yes/no regressed
+])
+def test_t095_quiet_on_targets_that_are_not_one_hot(tmp_path: Path, y: object) -> None:
+    rng = np.random.default_rng(0)
+    arr = y(rng)  # type: ignore[operator]
+    text = ONEHOT.replace("out_features: 5", f"out_features: {arr.shape[1]}")
+    assert not _codes(_load(tmp_path, text, x=rng.normal(size=(32, 16)), y=arr), "T095")
+
+
 # --- L001: LogSoftmax before CrossEntropyLoss trains as the logits do ---------------------------------------
 
 def test_l001_logsoftmax_before_cross_entropy_is_said_to_be_redundant_not_harmful() -> None:

@@ -412,6 +412,28 @@ def out_of_reach(cfg: dict[str, Any], d: Data) -> list[tuple[str, str, str]]:
     return out
 
 
+def onehot_regressed(cfg: dict[str, Any], d: Data) -> list[tuple[str, str, str]]:
+    """(message, hint, where) for each regression output trained on one-hot rows (a single 1 in each row of
+    two or more 0/1 values, in every sample): Keras' categorical targets under loss='mse', a classifier
+    trained to regress its classes' indicators, whose predictions then come back as scaled numbers."""
+    targets = d.targets if isinstance(d.targets, dict) else {None: d.targets}
+    out = []
+    for name, y in targets.items():
+        one = head(cfg, name) if name is not None else cfg
+        key = name if name is not None else next(iter(one["outputs"]))
+        if one["task"] != "regression" or y.ndim != 2 or y.shape[1] < 2 or len(y) < 2 or \
+                not np.isin(y, (0, 1)).all() or not (y.sum(axis=1) == 1).all():
+            continue
+        loss = (one.get("loss") or {}).get("type", "the loss")
+        whose = f" of output {key!r}" if name is not None else ""
+        out.append((f"the targets{whose} are one-hot rows of {y.shape[1]} classes (a single 1 in each), but {loss} "
+                    f"regresses them as {y.shape[1]} numbers: the model is never asked for a class, and predict and "
+                    "evaluate answer values and errors, not labels and accuracy",
+                    f"use loss: {{type: CrossEntropyLoss}} on the {y.shape[1]} raw outputs (it reads a one-hot row "
+                    "as the index of its 1)", "loss"))
+    return out
+
+
 # Sliding windows: each sample is the one before it moved on by a few steps (up to MAX_SHIFT), in
 # at least WINDOW_SHARE of the consecutive pairs of the first WINDOW_ROWS samples.
 MAX_SHIFT = 16
