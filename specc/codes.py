@@ -496,7 +496,8 @@ _TABLE: list[Code | LintCode] = [
          "collapses to a constant, with no error (lr: 1000 for 1.0e-3 is a common slip of the minus sign). SGD "
          "trains with lr up to about 1; far above that it diverges, unless train.grad_clip bounds each step to "
          "lr x grad_clip, small beside the weights of a large model (PyTorch's word_language_model: lr 20, "
-         "grad_clip 0.25). Far below 1/10,000 of the default, the "
+         "grad_clip 0.25). Far below 1/10,000 of the default (1/100 for SGD and Adadelta, whose lr no "
+         "fine-tuning recipe shrinks as Adam's; Keras' Adadelta defaults to 1/1,000 of PyTorch's 1.0), the "
          "weights barely move in any number of epochs.",
          "optimizer: {type: AdamW, lr: 1000}",
          "Use an lr near the optimizer's default (Adam 1e-3; SGD 0.01 to 0.1 with momentum); for a slip of the "
@@ -511,7 +512,7 @@ _TABLE: list[Code | LintCode] = [
          "is spent after T_max batches and, as PyTorch's cosine climbs back past T_max, swings the lr between lr "
          "and eta_min all run long. ReduceLROnPlateau lowers the lr after patience + 1 epochs without a better "
          "validation loss: never in a run that short, nor when early stopping on val_loss with no more patience "
-         "ends the run first.",
+         "ends the run first, nor to a min_lr at or above the lr (PyTorch only ever lowers it).",
          "scheduler: {type: StepLR, step_size: 50}\ntrain: {epochs: 10}",
          "Fit the schedule to the epochs trained (the hint gives a value), set interval: step to count batches, "
          "or drop the scheduler."),
@@ -534,6 +535,14 @@ _TABLE: list[Code | LintCode] = [
          "  - {type: Mean, dim: 1}\n  - {type: Linear, out_features: 2}\n"
          "loss: {type: CrossEntropyLoss}\noptimizer: {type: Adam}",
          "Set sparse: false (a dense gradient), or train with SGD or Adagrad without weight_decay or grad_clip."),
+    Code("T095", "one-hot-targets-regressed", "The targets are one-hot rows (a single 1 in each) and a regression "
+         "loss (MSELoss, L1Loss, HuberLoss, SmoothL1Loss) trains on them: a warning.",
+         "Keras' categorical targets with loss='mse' (or a classifier's labels one-hot encoded for a regression "
+         "loss) train the model to output the rows' 0s and 1s as numbers: nothing makes it pick one class, the "
+         "targets are standardised as measurements, and predict and evaluate answer values and errors instead of "
+         "labels and accuracy.",
+         "loss: {type: MSELoss}\ntrain: {data: {source: onehot.npz}}   # y: (N, 10) one-hot rows",
+         "loss: {type: CrossEntropyLoss} on the raw outputs: it reads one-hot rows as the index of their 1."),
     Code("T096", "fill-under-autocast", "A MaskedFill writes a value past float16's range (such as -1e9) into "
          "values autocast computes in float16 under mixed_precision: true.",
          "masked_fill converts its value to the input's dtype and raises where it cannot: the scores of a MatMul "
@@ -557,10 +566,12 @@ _TABLE: list[Code | LintCode] = [
          "classes, mean over the batch) is.",
          "loss: {type: KLDivLoss, reduction: mean}",
          "reduction: batchmean, specc's default for KLDivLoss."),
-    Code("T063", "lr-schedule-grows", "StepLR, MultiStepLR or ExponentialLR with gamma above 1: a warning.",
+    Code("T063", "lr-schedule-grows", "StepLR, MultiStepLR or ExponentialLR with gamma above 1, or a cosine "
+         "schedule whose eta_min is above the lr: a warning.",
          "gamma is the factor the scheduler multiplies the lr by at each step; written as what it divides by "
          "(gamma: 10 for 'a tenth'), the lr grows tenfold at each step instead, and training that started well "
-         "diverges when it reaches an lr no model trains at.",
+         "diverges when it reaches an lr no model trains at. CosineAnnealingLR (and WarmRestarts) runs from the "
+         "lr to eta_min: an eta_min copied from a recipe of a larger lr is where the lr climbs to.",
          "scheduler: {type: StepLR, step_size: 10, gamma: 10}",
          "gamma below 1: gamma: 0.1 divides the lr by 10 at each step."),
     Code("V075", "windows-split-at-random", "The samples are overlapping windows of one series, and val_split "
@@ -1205,6 +1216,7 @@ _TABLE: list[Code | LintCode] = [
     LintCode("L065", "sequence-first-into-batch-first"),
     LintCode("L066", "patches-leave-pixels"),
     LintCode("L067", "adaptive-pool-enlarges"),
+    LintCode("L068", "reduced-over-batch"),
     # -- weight_norm and spectral_norm on a layer's weight (helper d19) --------------------------
     Code("V051", "conflicting-weight-reparametrization", "Two settings rework the same weight of a layer: "
          "two of weight_norm, spectral_norm, weight_standardization, mask and made, or a reworked weight that LoRA "
@@ -1490,7 +1502,7 @@ WARNING_CODES = frozenset({c for c in CODES if c.startswith("L")}
                              "V072", "V096"}
                           | {"V074", "V075", "V076", "V160"}
                           | {"T019", "T020", "T021", "T022", "T023", "T024", "T061", "T062", "T063", "T064", "T073"}
-                          | {"T084", "T085", "T086", "T087", "T088", "T090", "T091", "T092", "T093", "V140"}
+                          | {"T084", "T085", "T086", "T087", "T088", "T090", "T091", "T092", "T093", "T095", "V140"}
                           | {"T065", "T066"})
 
 

@@ -178,6 +178,21 @@ def check_data(cfg: dict[str, Any], train: Data, val: Data) -> None:
             _check(cfg, part)
 
 
+def _binary_fix(y: np.ndarray, low: float, high: float) -> str:
+    """The fix for yes/no targets outside [0, 1], from the values they hold: -1/+1 labels (an SVM's, a
+    tanh head's), -1 marking a missing label beside 0/1, or 8-bit pixels (a mask saved as 0/255)."""
+    values = set(np.unique(y[np.isfinite(y)]).tolist()) if high - low <= 255 else set()
+    if values and values <= {-1.0, 1.0}:
+        return "the targets are -1/+1 labels: map them to 0/1 with (y + 1) / 2 before training"
+    if values and values <= {-1.0, 0.0, 1.0}:
+        return ("if -1 marks a missing label, use loss: {type: FocalLoss, mode: binary, gamma: 0, ignore_index: -1} "
+                "on raw logits (BCEWithLogitsLoss that skips those entries); else map the targets to 0/1")
+    if low >= 0 and 127 < high <= 255:
+        return ("the targets look like 8-bit pixel values (a mask saved as 0/255, an image as 0 to 255): divide "
+                "them by 255 (y / 255); for class indices use CrossEntropyLoss")
+    return "use 0/1 labels (or probabilities); for class indices use CrossEntropyLoss"
+
+
 def _measured(labels: np.ndarray) -> str:
     """Why whole-number targets read as class ids look like a regression's values ("" when they do
     not): about one sample per class, as diabetes' 25 to 346 for 354 samples.  (Fractional targets
@@ -277,10 +292,12 @@ def _check(cfg: dict[str, Any], d: Data) -> None:
             raise DataError("T005", f"the loss has {len(weight)} class weights but the output has {width} classes",
                             f"give {width} weights, or class_weights: auto", "loss")
     elif task == "binary":
+        if loss.get("ignore_index") is not None:
+            y = y[y != loss["ignore_index"]]  # a binary FocalLoss skips the labels marked missing
         if y.size and (np.nanmin(y) < 0 or np.nanmax(y) > 1):
+            low, high = float(np.nanmin(y)), float(np.nanmax(y))
             raise DataError("T006", f"{loss.get('type')} needs targets in [0, 1], but the data holds values from "
-                            f"{float(np.nanmin(y)):g} to {float(np.nanmax(y)):g}",
-                            "use 0/1 labels (or probabilities); for class indices use CrossEntropyLoss", "loss")
+                            f"{low:g} to {high:g}", _binary_fix(y, low, high), "loss")
     elif task == "distribution":
         log_target = loss.get("log_target", False)
         p = np.exp(y) if log_target else y
@@ -392,6 +409,28 @@ def out_of_reach(cfg: dict[str, Any], d: Data) -> list[tuple[str, str, str]]:
         out.append((f"the targets{whose} run from {low:g} to {high:g} and are regressed as they are, but the model "
                     f"ends in {last}, whose outputs stay in ({lo:g}, {hi:g}): {share:.0%} of the target values lie "
                     "outside it and can never be reached", fix, f"output.{key}"))
+    return out
+
+
+def onehot_regressed(cfg: dict[str, Any], d: Data) -> list[tuple[str, str, str]]:
+    """(message, hint, where) for each regression output trained on one-hot rows (a single 1 in each row of
+    two or more 0/1 values, in every sample): Keras' categorical targets under loss='mse', a classifier
+    trained to regress its classes' indicators, whose predictions then come back as scaled numbers."""
+    targets = d.targets if isinstance(d.targets, dict) else {None: d.targets}
+    out = []
+    for name, y in targets.items():
+        one = head(cfg, name) if name is not None else cfg
+        key = name if name is not None else next(iter(one["outputs"]))
+        if one["task"] != "regression" or y.ndim != 2 or y.shape[1] < 2 or len(y) < 2 or \
+                not np.isin(y, (0, 1)).all() or not (y.sum(axis=1) == 1).all():
+            continue
+        loss = (one.get("loss") or {}).get("type", "the loss")
+        whose = f" of output {key!r}" if name is not None else ""
+        out.append((f"the targets{whose} are one-hot rows of {y.shape[1]} classes (a single 1 in each), but {loss} "
+                    f"regresses them as {y.shape[1]} numbers: the model is never asked for a class, and predict and "
+                    "evaluate answer values and errors, not labels and accuracy",
+                    f"use loss: {{type: CrossEntropyLoss}} on the {y.shape[1]} raw outputs (it reads a one-hot row "
+                    "as the index of its 1)", "loss"))
     return out
 
 

@@ -162,6 +162,7 @@ def _read(cfg: dict[str, Any], base: Path, rows: int | None) -> tuple[tuple[Any,
         inverted_padding,
         inverted_weights,
         next_step_leak,
+        onehot_regressed,
         out_of_reach,
         raw_scale,
         sorted_labels,
@@ -183,6 +184,7 @@ def _read(cfg: dict[str, Any], base: Path, rows: int | None) -> tuple[tuple[Any,
     scale += [("T087", message, hint, where) for message, hint, where in inverted_weights(cfg, full)]
     scale += [("T088", message, hint, where) for message, hint, where in ignored_class(cfg, full)]
     scale += [("T090", message, hint, where) for message, hint, where in next_step_leak(cfg, full)]
+    scale += [("T095", message, hint, where) for message, hint, where in onehot_regressed(cfg, full)]
     return None, data_warnings(full, val) + scale, _additive(cfg, full)
 
 

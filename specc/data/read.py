@@ -938,8 +938,30 @@ def shape_inputs(cfg: dict[str, Any], inputs: dict[str, np.ndarray], n: int, whe
                 raise DataError("T003", f"input {name!r} takes samples of shape {want}, but the data has "
                                 f"{list(per)} ({int(np.prod(per))} values)", fix, f"inputs.{name}")
         out[name] = x
+    if where != "input":  # predict tests its inputs with the batch's size too (predict._symbol_sizes)
+        _sizes_fit(cfg, out)
     _ids_in_bounds(cfg, out)
     return out
+
+
+def _sizes_fit(cfg: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    """T003 for samples of a size the model cannot run at, as predict refuses them: a sequence longer
+    than a position table, a signal shorter than a kernel; the first input that sizes the rule broken."""
+    env: dict[str, int] = {}
+    for name, x in arrays.items():
+        for d, size in zip(cfg["inputs"][name]["shape"][1:], x.shape[1:]):
+            if isinstance(d, str) and d.isidentifier():
+                env.setdefault(d, int(size))
+    rules = rules_from_json(cfg.get("size_rules"))
+    found = refusal(rules, env)
+    if found is None:
+        return
+    bad = next(r for r in rules if not r.holds(env))
+    symbols = set(bad.size.symbols()) if not isinstance(bad.size, int) else set()
+    name = next((n for n in arrays if symbols & {str(d) for d in cfg["inputs"][n]["shape"][1:]}), next(iter(arrays)))
+    raise DataError("T003", f"the samples of input {name!r} are a size the model cannot run at: {found[0]}",
+                    f"{found[1]}: crop or pad the samples to it, or change the layer it names",
+                    f"inputs.{name}")
 
 
 def _ids_in_bounds(cfg: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
@@ -1079,15 +1101,29 @@ def _targets(cfg: dict[str, Any], y: np.ndarray, where: str,
                    "a mask saved (N, H, W, 1))" if y.ndim - 1 == len(want) + 1 and ones else
                    f"the targets are one-hot along their last dim (channels-last, {y.shape[-1]} classes): save each "
                    "position's class index, y.argmax(-1)" if last_hot else
+                   _per_step_fix(y, inputs) if not want else
                    "give one class index per position of the output")
             raise DataError("T003", f"targets have shape {list(y.shape[1:])} per sample, the output needs {shown} "
-                            f"(one class index per position of its {len(declared) + 1}-d output)", fix, where)
+                            + ("(one class index per sample)" if not want else
+                               f"(one class index per position of its {len(declared) + 1}-d output)"), fix, where)
         return y
     y = y.astype(np.float32)
     if int(np.prod(y.shape[1:])) == int(np.prod(out)) and all(isinstance(d, int) for d in out):
         return y.reshape(n, *out)
     raise DataError("T003", f"targets have shape {list(y.shape[1:])} per sample, the output has {list(out)}",
                     _target_shape_fix(y, out, cfg), where)
+
+
+def _per_step_fix(y: np.ndarray, inputs: dict[str, np.ndarray] | None) -> str:
+    """The fix for class-index targets with positions where the model answers one class per sample:
+    a tagger's labels, one per step of an input, trained on a model that pools or keeps only the last step."""
+    steps = next((name for name, x in (inputs or {}).items() if y.ndim == 2 and x.ndim >= 2 and
+                  x.shape[1] == y.shape[1] and (x.ndim >= 3 or x.dtype.kind in "iu")), None)  # (N, T, F) or ids
+    if steps is None:
+        return "give one class index per sample, or keep the positions the targets have in the output"
+    return (f"the targets hold a class per step ({y.shape[1]}, the steps of input {steps!r}), but the model answers "
+            "one class per sample: keep the steps to the output (output: sequence on a recurrent layer, no pooling "
+            "over them) and set class_dim: -1 in the loss")
 
 
 def _positions(cfg: dict[str, Any], inputs: dict[str, np.ndarray], y: np.ndarray, where: str) -> np.ndarray:

@@ -286,6 +286,10 @@ def _one_label_many_positions(spec: Spec, source: str, loss: Any, last: Leaf, ou
 TOO_HIGH = 100
 SGD_TOO_HIGH = 5.0  # lr: 10 on SGD diverged on digits; large-batch recipes reach about 3
 TOO_LOW = 1e-4
+# SGD's and Adadelta's lr scale a step that fine-tuning does not shrink as it does Adam's (1e-5, 1e-6
+# of BERT and LLM recipes): on a digits MLP, 20 epochs of SGD at 1e-6 (momentum 0.9) and of Adadelta at
+# 1e-3 (Keras' default; PyTorch's and the paper's is 1.0) stayed at chance, where Adadelta at 1.0 reached 97%
+LOW_SCALED = {"SGD": 1e-2, "Adadelta": 1e-2}
 # With grad_clip, SGD moves the weights by at most lr x grad_clip per step (/(1 - momentum) once
 # momentum builds up), over all the parameters together: spread over P of them, that is about
 # lr x clip / sqrt(P) each, next to weights PyTorch starts at about 1/sqrt(fan_in). A digits MLP
@@ -679,10 +683,12 @@ def _learning_rate(spec: Spec, lr: float | None = None, at: tuple[Any, ...] = ("
                         "train.grad_clip is unset)")
             hint = (f"set grad_clip: {clip:g} (recurrent language models train with SGD at lr 20 only so clipped: "
                     f"PyTorch's word_language_model clips at 0.25), or {hint}")
-    elif lr < TOO_LOW * default:
-        message = (f"optimizer {name}{who} with lr: {lr:g}, 1/{default / lr:,.0f} of PyTorch's default {default:g}: "
-                   "the weights barely move in any number of epochs")
-        hint = f"use an lr near {default:g}"
+    elif lr < LOW_SCALED.get(name, TOO_LOW) * default:
+        keras = " (Keras' default for Adadelta; PyTorch's and the paper's is 1.0)" if name == "Adadelta" and \
+            math.isclose(lr, 1e-3) else ""
+        message = (f"optimizer {name}{who} with lr: {lr:g}{keras}, 1/{default / lr:,.0f} of PyTorch's default "
+                   f"{default:g}: the weights barely move in any number of epochs")
+        hint = f"use an lr near {default:g}" if name != "SGD" else "use an lr near 0.01 to 0.1 (SGD recipes' range)"
     else:
         return []
     return [Diagnostic("T058", message, spec.locations.nearest(*at), hint, "warning")]
@@ -893,8 +899,18 @@ def _betas(spec: Spec) -> list[Diagnostic]:
 
 def _growing_schedule(spec: Spec) -> list[Diagnostic]:
     """T063: a decaying scheduler (StepLR, MultiStepLR, ExponentialLR) given gamma above 1, the factor
-    it multiplies the lr by, written as what it divides by (a warning: the lr grows until the loss explodes)."""
+    it multiplies the lr by, written as what it divides by (a warning: the lr grows until the loss explodes);
+    a cosine schedule whose eta_min, the lr it ends at, is above the lr it starts from."""
     sched = spec.document.scheduler if spec.document is not None else None
+    lr, eta = getattr(spec.document.optimizer, "lr", None) if sched is not None else None, getattr(sched, "eta_min", 0)
+    if sched is not None and sched.type in ("CosineAnnealingLR", "CosineAnnealingWarmRestarts") and \
+            isinstance(lr, (int, float)) and isinstance(eta, (int, float)) and eta > lr > 0:
+        # the cosine runs from each group's lr to eta_min: an eta_min above the lr is where it climbs to
+        return [Diagnostic("T063", f"{sched.type} with eta_min: {eta:g} above the optimizer's lr: {lr:g}: the cosine "
+                           f"runs from lr to eta_min, so the lr rises {eta / lr:.3g} times instead of decaying "
+                           "(eta_min is the lr it ends at, written here for a larger lr)",
+                           spec.locations.nearest("scheduler", "eta_min"),
+                           f"use eta_min: 0, or a value below lr such as {lr / 100:g}", "warning")]
     gamma = getattr(sched, "gamma", None)
     if sched is None or sched.type not in ("StepLR", "MultiStepLR", "ExponentialLR") or \
             not isinstance(gamma, (int, float)) or gamma <= 1:
@@ -964,6 +980,13 @@ def _idle_plateau(spec: Spec, sched: Any, epochs: int, unit: str) -> list[Diagno
     patience, which ends the run first (Keras' callbacks copied with the patiences swapped)."""
     wait = sched.patience + 1
     stopper = spec.document.train.early_stopping
+    lr = getattr(spec.document.optimizer, "lr", None)
+    if isinstance(lr, (int, float)) and sched.min_lr >= lr > 0:
+        # PyTorch lowers to max(lr x factor, min_lr) only where that is below the lr: never, here
+        return [Diagnostic("T059", f"ReduceLROnPlateau never lowers the lr below min_lr: {sched.min_lr:g}, which is at "
+                           f"or above the optimizer's lr: {lr:g}: the lr never changes",
+                           spec.locations.nearest("scheduler", "min_lr"),
+                           f"use min_lr: 0, or a value below lr such as {lr / 1000:g}", "warning")]
     if wait >= epochs:
         message = (f"ReduceLROnPlateau lowers the lr after {wait} epochs without improvement (patience: "
                    f"{sched.patience}), but it runs for {unit}: the lr never changes")

@@ -426,7 +426,8 @@ class MultiStepLR(_Sched):
     @classmethod
     def _increasing(cls, v: list[int]) -> list[int]:
         if any(b <= a for a, b in itertools.pairwise(v)):
-            raise ValueError("milestones must be strictly increasing")
+            raise ValueError(f"milestones must be strictly increasing, the epochs at which the lr is multiplied by "
+                             f"gamma in order; write milestones: {sorted(set(v))}")
         return v
 
 

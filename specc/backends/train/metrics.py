@@ -39,15 +39,23 @@ def compute(task: str, outputs: np.ndarray, targets: np.ndarray, threshold: floa
             return out
         if task == "binary":
             truth, scores = _labels_by_column(targets, outputs)
+            # a binary FocalLoss's ignore_index (a negative target, such as -1) marks a label missing:
+            # the loss skips it, and so does each metric, where counting it would score it a negative
+            known = truth >= 0
             pred = (scores > threshold).astype(np.int64)
             truth = (truth > 0.5).astype(np.int64)
-            out["accuracy"] = float((pred == truth).mean())
+            out["accuracy"] = float((pred == truth)[known].mean()) if known.any() else math.nan
             if truth.shape[1] == 1:
-                out.update(_precision_recall_f1(truth[:, 0], pred[:, 0], [1]))  # of the positive class
-                out["confusion_matrix"] = skm.confusion_matrix(truth[:, 0], pred[:, 0], labels=[0, 1]).tolist()
-            else:  # multi-label: each label's positive class
+                t, p = truth[known[:, 0], 0], pred[known[:, 0], 0]
+                out.update(_precision_recall_f1(t, p, [1]))  # of the positive class
+                out["confusion_matrix"] = skm.confusion_matrix(t, p, labels=[0, 1]).tolist()
+            elif known.all():  # multi-label: each label's positive class
                 out.update(_precision_recall_f1(truth, pred, None))
-            out["roc_auc"] = _macro_auc(truth, scores)
+            else:
+                each = [_precision_recall_f1(truth[known[:, j], j], pred[known[:, j], j], [1])
+                        for j in range(truth.shape[1])]
+                out.update({k: _mean_defined(np.array([e[k] for e in each])) for k in ("precision", "recall", "f1")})
+            out["roc_auc"] = _macro_auc(truth, scores, known)
             return out
         if task == "regression":
             y, p = targets.reshape(len(targets), -1), outputs.reshape(len(outputs), -1)
@@ -100,13 +108,13 @@ def _labels_by_column(targets: np.ndarray, outputs: np.ndarray) -> tuple[np.ndar
     return by_channel(targets), by_channel(outputs)
 
 
-def _macro_auc(truth: np.ndarray, scores: np.ndarray) -> float:
-    """ROC AUC averaged over the labels for which it is defined (both classes present); NaN when
-    none is (shown as undefined, never as a number)."""
+def _macro_auc(truth: np.ndarray, scores: np.ndarray, known: np.ndarray) -> float:
+    """ROC AUC averaged over the labels for which it is defined (both classes present among the
+    ``known`` entries); NaN when none is (shown as undefined, never as a number)."""
     from sklearn import metrics as skm
 
-    aucs = [skm.roc_auc_score(truth[:, j], scores[:, j]) for j in range(truth.shape[1])
-            if 0 < truth[:, j].sum() < len(truth)]
+    columns = [(truth[known[:, j], j], scores[known[:, j], j]) for j in range(truth.shape[1])]
+    aucs = [skm.roc_auc_score(t, s) for t, s in columns if 0 < t.sum() < len(t)]
     return float(np.mean(aucs)) if aucs else math.nan
 
 
