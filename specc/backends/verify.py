@@ -360,6 +360,13 @@ def weightless(model: onnx.ModelProto) -> onnx.ModelProto:
 def check_inferred(model: onnx.ModelProto, sig: Signature, skip: set[str] | frozenset[str] = frozenset()) -> list[str]:
     """Run ONNX shape inference with the declared output shapes removed, and compare (outputs
     in ``skip`` already have a reported problem)."""
+    return inferred_outputs(model, sig, skip)[0]
+
+
+def inferred_outputs(model: onnx.ModelProto, sig: Signature,
+                     skip: set[str] | frozenset[str] = frozenset()) -> tuple[list[str], onnx.ModelProto | None]:
+    """:func:`check_inferred`'s problems, and the model as inferred (None where inference failed),
+    whose inner values later checks read: one inference pass serves both."""
     stripped = onnx.ModelProto()
     stripped.CopyFrom(model)
     for out in stripped.graph.output:
@@ -368,13 +375,13 @@ def check_inferred(model: onnx.ModelProto, sig: Signature, skip: set[str] | froz
     try:
         inferred = onnx.shape_inference.infer_shapes(stripped, check_type=True, strict_mode=True, data_prop=True)
     except Exception as exc:  # noqa: BLE001 -- onnx raises InferenceError or ValidationError
-        return [f"ONNX shape inference fails on the model: {str(exc).strip().splitlines()[0]}"]
+        return [f"ONNX shape inference fails on the model: {str(exc).strip().splitlines()[0]}"], None
     problems: list[str] = []
     by_name = {t.name: t for t in sig.outputs}
     for v in inferred.graph.output:
         if v.name in by_name and v.name not in skip:
             problems += _check_value("output", v, by_name[v.name], inferred=True)
-    return problems
+    return problems, inferred
 
 
 def _checker(path: Path) -> list[str]:
@@ -618,7 +625,8 @@ def verify_against(path: str | Path, sig: Signature, reference: Reference, env0:
                    extra: Callable[[onnx.ModelProto], list[str]] | None = None,
                    light: onnx.ModelProto | None = None, session: Future[Any] | None = None,
                    arbiter: Arbiter | None = None) -> VerifyReport:
-    """The checker, the shapes (plus ``extra``'s checks of the loaded model), and ONNX Runtime
+    """The checker, the shapes (plus ``extra``'s checks of the model as ONNX shape inference typed it,
+    declared output shapes and value_info left out), and ONNX Runtime
     against ``reference`` at the export sizes and two others (``arbiter`` judging a difference past
     the tolerance).  ``light`` is the model as written without its weights' data, where the writer
     has it (else it is read back from ``path``); ``session``: ONNX Runtime's session on ``path``,
@@ -659,7 +667,8 @@ def _verify(path: Path, sig: Signature, reference: Reference, env0: dict[str, in
     model = light if light is not None else weightless(onnx.load(str(path), load_external_data=False))
     declared = check_declared(model, sig)
     flagged = {t.name for t in sig.outputs if any(f"output '{t.name}'" in p for p in declared)}
-    shape_problems = declared + check_inferred(model, sig, flagged) + (extra(model) if extra else [])
+    outputs, inferred = inferred_outputs(model, sig, flagged)
+    shape_problems = declared + outputs + (extra(inferred) if extra and inferred is not None else [])
     report.shapes = f"of {len(sig.outputs)} output{'s' if len(sig.outputs) != 1 else ''} match the spec"
     problems += shape_problems
     envs = [dict(env0), *(other_envs(sig, env0, valid) if sig.symbols() else [])]
