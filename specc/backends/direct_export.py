@@ -13,7 +13,6 @@ import json
 import os
 import tempfile
 import time
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ from .verify import (
     Arbiter,
     Reference,
     Signature,
+    Started,
     VerifyReport,
     arbitrable,
     export_env,
@@ -211,7 +211,7 @@ class LayerShapes:
 # -- export --------------------------------------------------------------------------------------------------------
 
 def _verify_direct(spec: Any, lowered: Lowered, path: Path, sig: Signature, source: Weights, checkpoint: Path | None,
-                   env: dict[str, int], compare: str, session: Future[Any], notes: list[str], *, work: Path,
+                   env: dict[str, int], compare: str, session: Started, notes: list[str], *, work: Path,
                    name: str, valid: Any, rtol: float, atol: float) -> VerifyReport:
     """Verify the model written at ``path`` against PyTorch (when asked for or installed) or the
     spec's shapes, with ``session`` (ONNX Runtime's, being built); a note for ``notes`` when max
