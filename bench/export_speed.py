@@ -56,6 +56,19 @@ The rest of ResNet-18's time is imports (~0.25 s of CPU before the spec is read)
 (~0.15 s: parsing the 45 MB file, fusing batch norms into the convolutions, NCHWc) and the six
 images of the three runs (~0.14 s on one core), which verification needs.
 
+Session 28, where the deploy route's imports go, in instructions (callgrind, ``python -c "import
+..."`` adding one package at a time): Python's start 90 M, specc's pipeline with Pydantic and PyYAML
+726 M (what ``check`` pays), numpy 247 M, onnx 216 M (its ``__init__`` imports every submodule --
+compose, helper with ml_dtypes, protobuf's json_format, gen_proto with subprocess -- and reads its
+own version through importlib.metadata, which imports email, csv and zipfile), onnxruntime 305 M,
+specc's export modules 99 M (the verification's ThreadPoolExecutor and its logging 14 M).  Of these
+only specc's 99 M are specc's to cut; onnx and onnxruntime load whole whatever one uses of them.
+In-process (thread CPU), ResNet-18's checker with ``full_check`` takes ~80 ms, ~60 ms of it the
+shape inference it runs on the file with its 45 MB of weights (on the weightless model the same
+inference takes ~1 ms), and drawing the 11.7 M weights ~65 ms (SFC64's float32 draw; scaling adds
+~15 ms).  Verification's own shape inference now runs once (the layer check reads the outputs'
+pass): the Transformer's two passes cost 15.0 M, one 12.5 M.
+
 Run:  .venv/bin/python bench/export_speed.py [--runs 5] [--routes direct-shapes,direct-torch,torchscript,dynamo]
                                             [--against TREE]  (a checkout to compare, alternated)
       .venv/bin/python bench/export_speed.py --phases specs/zoo/vgg11_bn.yaml

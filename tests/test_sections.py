@@ -133,11 +133,35 @@ def test_no_stage_after_validate_imports_the_raw_yaml_types() -> None:
     assert not found
 
 
-def test_the_support_names_scan_finds_what_python_parses() -> None:
+def test_the_reserved_support_names_are_what_python_parses() -> None:
     import specc.pipeline  # noqa: F401  (reserves the PyTorch target's names)
     from specc.targets.torch import support
     from specc.validate.naming import support_names
 
     parsed = {n.name for name in support.NAMES for n in ast.parse(support.text(name)).body
               if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
-    assert parsed and support.defined_names() == parsed and support_names() == parsed
+    assert parsed
+    assert parsed == support.DEFINED, (f"support/__init__.py's DEFINED: add {sorted(parsed - support.DEFINED)}, "
+                                       f"drop {sorted(support.DEFINED - parsed)}")
+    assert support.defined_names() == parsed and support_names() == parsed
+
+
+def test_the_reserved_template_names_are_what_the_templates_define() -> None:
+    # the templates' top-level assignments, defs and classes, and the names their fixed imports bind
+    # (jinja's {% ... %} left out; an import line with a {{ }} placeholder is the generated file's own)
+    import re
+
+    from specc.resources import templates_dir
+    from specc.validate.naming import TEMPLATE_NAMES
+
+    names: set[str] = set()
+    for path in sorted(templates_dir().glob("*.j2")):
+        text = path.read_text(encoding="utf-8")
+        names.update(g for m in re.finditer(r"^(?:def|class) (\w+)|^(\w+) =", text, re.M) for g in m.groups() if g)
+        for line in re.sub(r"\{%.*?%\}", "", text).splitlines():
+            if line.startswith(("import ", "from ")) and "{" not in line:
+                names.update(a.asname or a.name.split(".")[0] for node in ast.parse(line).body
+                             if isinstance(node, (ast.Import, ast.ImportFrom)) for a in node.names)
+    assert "build_loss" in names and "INPUT_SHAPES" in names
+    assert names == TEMPLATE_NAMES, (f"validate/naming.py's TEMPLATE_NAMES: add {sorted(names - TEMPLATE_NAMES)}, "
+                                     f"drop {sorted(TEMPLATE_NAMES - names)}")

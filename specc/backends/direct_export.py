@@ -13,7 +13,6 @@ import json
 import os
 import tempfile
 import time
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ from .verify import (
     Arbiter,
     Reference,
     Signature,
+    Started,
     VerifyReport,
     arbitrable,
     export_env,
@@ -178,6 +178,11 @@ class LayerShapes:
             inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
         except Exception as exc:  # noqa: BLE001 -- onnx raises InferenceError or ValidationError
             return [f"ONNX shape inference fails on the model: {str(exc).strip().splitlines()[0]}"]
+        return self.of_inferred(inferred)
+
+    def of_inferred(self, inferred: onnx.ModelProto) -> list[str]:
+        """The check on a model ONNX shape inference has already typed (verification's own pass, with
+        the declared output shapes left out: the outputs too are then compared as inferred)."""
         found = {v.name: v for v in (*inferred.graph.value_info, *inferred.graph.output)}
         problems: list[str] = []
         for value, (path, t) in self.lowered.values.items():
@@ -206,7 +211,7 @@ class LayerShapes:
 # -- export --------------------------------------------------------------------------------------------------------
 
 def _verify_direct(spec: Any, lowered: Lowered, path: Path, sig: Signature, source: Weights, checkpoint: Path | None,
-                   env: dict[str, int], compare: str, session: Future[Any], notes: list[str], *, work: Path,
+                   env: dict[str, int], compare: str, session: Started, notes: list[str], *, work: Path,
                    name: str, valid: Any, rtol: float, atol: float) -> VerifyReport:
     """Verify the model written at ``path`` against PyTorch (when asked for or installed) or the
     spec's shapes, with ``session`` (ONNX Runtime's, being built); a note for ``notes`` when max
@@ -223,7 +228,7 @@ def _verify_direct(spec: Any, lowered: Lowered, path: Path, sig: Signature, sour
     inner = LayerShapes(lowered)
     try:
         report = verify_against(path, sig, reference, env, valid=valid, rtol=rtol, atol=atol, against=against,
-                                extra=inner, light=lowered.light(), session=session, arbiter=arbiter)
+                                extra=inner.of_inferred, light=lowered.light(), session=session, arbiter=arbiter)
     except VerificationFailed as failed:
         failed.exporter = "direct"
         raise

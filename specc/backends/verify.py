@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -360,6 +360,13 @@ def weightless(model: onnx.ModelProto) -> onnx.ModelProto:
 def check_inferred(model: onnx.ModelProto, sig: Signature, skip: set[str] | frozenset[str] = frozenset()) -> list[str]:
     """Run ONNX shape inference with the declared output shapes removed, and compare (outputs
     in ``skip`` already have a reported problem)."""
+    return inferred_outputs(model, sig, skip)[0]
+
+
+def inferred_outputs(model: onnx.ModelProto, sig: Signature,
+                     skip: set[str] | frozenset[str] = frozenset()) -> tuple[list[str], onnx.ModelProto | None]:
+    """:func:`check_inferred`'s problems, and the model as inferred (None where inference failed),
+    whose inner values later checks read: one inference pass serves both."""
     stripped = onnx.ModelProto()
     stripped.CopyFrom(model)
     for out in stripped.graph.output:
@@ -368,13 +375,13 @@ def check_inferred(model: onnx.ModelProto, sig: Signature, skip: set[str] | froz
     try:
         inferred = onnx.shape_inference.infer_shapes(stripped, check_type=True, strict_mode=True, data_prop=True)
     except Exception as exc:  # noqa: BLE001 -- onnx raises InferenceError or ValidationError
-        return [f"ONNX shape inference fails on the model: {str(exc).strip().splitlines()[0]}"]
+        return [f"ONNX shape inference fails on the model: {str(exc).strip().splitlines()[0]}"], None
     problems: list[str] = []
     by_name = {t.name: t for t in sig.outputs}
     for v in inferred.graph.output:
         if v.name in by_name and v.name not in skip:
             problems += _check_value("output", v, by_name[v.name], inferred=True)
-    return problems
+    return problems, inferred
 
 
 def _checker(path: Path) -> list[str]:
@@ -509,7 +516,7 @@ def _numpy(t: torch.Tensor) -> np.ndarray:
 
 def compare_runs(path: Path, sig: Signature, reference: Reference, envs: Sequence[dict[str, int]],
                  export_sizes: Mapping[str, int], *, rtol: float = RTOL, atol: float = ATOL,
-                 against: str = "PyTorch", session: Future[Any] | None = None,
+                 against: str = "PyTorch", session: Started | None = None,
                  arbiter: Arbiter | None = None) -> tuple[list[Run], list[str]]:
     """ONNX Runtime (CPU: deterministic, always there) against ``reference`` at each size setting;
     with no reference values, the outputs' shapes and dtypes against the spec's.  ``session``: one
@@ -616,9 +623,10 @@ def verify(path: str | Path, module: torch.nn.Module, sig: Signature,
 def verify_against(path: str | Path, sig: Signature, reference: Reference, env0: dict[str, int], *,
                    valid: EnvCheck | None = None, rtol: float = RTOL, atol: float = ATOL, against: str = "PyTorch",
                    extra: Callable[[onnx.ModelProto], list[str]] | None = None,
-                   light: onnx.ModelProto | None = None, session: Future[Any] | None = None,
+                   light: onnx.ModelProto | None = None, session: Started | None = None,
                    arbiter: Arbiter | None = None) -> VerifyReport:
-    """The checker, the shapes (plus ``extra``'s checks of the loaded model), and ONNX Runtime
+    """The checker, the shapes (plus ``extra``'s checks of the model as ONNX shape inference typed it,
+    declared output shapes and value_info left out), and ONNX Runtime
     against ``reference`` at the export sizes and two others (``arbiter`` judging a difference past
     the tolerance).  ``light`` is the model as written without its weights' data, where the writer
     has it (else it is read back from ``path``); ``session``: ONNX Runtime's session on ``path``,
@@ -632,18 +640,45 @@ def verify_against(path: str | Path, sig: Signature, reference: Reference, env0:
                    atol=atol, against=against, extra=extra, light=light, arbiter=arbiter)
 
 
+class Started:
+    """A session being built on a thread of its own: ``result()`` waits for it and returns it, or
+    raises its failure.  (A thread, not concurrent.futures' executor: importing that module and its
+    logging cost every export ~14 M instructions, for the one task it ran.)"""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(make,), name="specc-verify", daemon=True)
+        self._thread.start()
+
+    def _run(self, make: Callable[[], Any]) -> None:
+        try:
+            self._value = make()
+        except BaseException as exc:  # noqa: BLE001 -- handed to the caller, raised by result()
+            self._error = exc
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def result(self) -> Any:
+        self.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
 @contextlib.contextmanager
-def session_started(path: str | Path) -> Iterator[Future[Any]]:
+def session_started(path: str | Path) -> Iterator[Started]:
     """ONNX Runtime's verification session on ``path``, built on a second thread while the caller
     goes on: the checker, shape inference and the references (a PyTorch module's import, build and
     runs) take their time beside it, since all of them release the GIL for most of theirs (on two
-    cores, ResNet-18's verification takes ~0.1 s less).  Its failure is raised by ``result()``."""
-    with ThreadPoolExecutor(1, thread_name_prefix="specc-verify") as pool:
-        session = pool.submit(_session, Path(path))
-        try:
-            yield session
-        finally:
-            session.cancel()
+    cores, ResNet-18's verification takes ~0.1 s less).  Its failure is raised by ``result()``; the
+    thread is waited for on the way out, whatever the caller did."""
+    session = Started(lambda: _session(Path(path)))
+    try:
+        yield session
+    finally:
+        session.wait()
 
 
 def _session(path: Path) -> Any:
@@ -651,7 +686,7 @@ def _session(path: Path) -> Any:
 
 
 def _verify(path: Path, sig: Signature, reference: Reference, env0: dict[str, int], report: VerifyReport,
-            session: Future[Any], *, valid: EnvCheck | None, rtol: float, atol: float, against: str,
+            session: Started, *, valid: EnvCheck | None, rtol: float, atol: float, against: str,
             extra: Callable[[onnx.ModelProto], list[str]] | None, light: onnx.ModelProto | None,
             arbiter: Arbiter | None) -> VerifyReport:
     problems = _checker(path)
@@ -659,7 +694,8 @@ def _verify(path: Path, sig: Signature, reference: Reference, env0: dict[str, in
     model = light if light is not None else weightless(onnx.load(str(path), load_external_data=False))
     declared = check_declared(model, sig)
     flagged = {t.name for t in sig.outputs if any(f"output '{t.name}'" in p for p in declared)}
-    shape_problems = declared + check_inferred(model, sig, flagged) + (extra(model) if extra else [])
+    outputs, inferred = inferred_outputs(model, sig, flagged)
+    shape_problems = declared + outputs + (extra(inferred) if extra and inferred is not None else [])
     report.shapes = f"of {len(sig.outputs)} output{'s' if len(sig.outputs) != 1 else ''} match the spec"
     problems += shape_problems
     envs = [dict(env0), *(other_envs(sig, env0, valid) if sig.symbols() else [])]

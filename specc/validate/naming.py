@@ -13,9 +13,7 @@ Silencing: only warnings may be silenced (``ignore:``, ``lint: {ignore: [...]}``
 
 from __future__ import annotations
 
-import ast
 import builtins
-import functools
 import keyword
 import re
 import unicodedata
@@ -167,26 +165,16 @@ def support_names() -> frozenset[str]:
     return _reserved[0]
 
 
-_TOP_LEVEL = re.compile(r"^(?:def|class) (\w+)|^(\w+) =", re.M)
-
-
-@functools.cache
-def template_names() -> frozenset[str]:
-    """Top-level names the templates define beside the generated classes (``INPUT_SHAPES``,
-    ``build_loss``, the training script's ``main`` and imports…): a model or block class of
-    that name would be rebound by them."""
-    from ..resources import templates_dir
-
-    names: set[str] = set()
-    for path in sorted(templates_dir().glob("*.j2")):
-        text = path.read_text(encoding="utf-8")
-        names.update(g for m in _TOP_LEVEL.finditer(text) for g in m.groups() if g)
-        for line in re.sub(r"\{%.*?%\}", "", text).splitlines():
-            if line.startswith(("import ", "from ")) and "{" not in line:
-                for node in ast.parse(line).body:
-                    if isinstance(node, (ast.Import, ast.ImportFrom)):
-                        names.update(a.asname or a.name.split(".")[0] for a in node.names)
-    return frozenset(names)
+# Top-level names the templates define beside the generated classes (``INPUT_SHAPES``, ``build_loss``,
+# the training script's ``main`` and imports…): a model or block class of that name would be rebound
+# by them.  Written out: reading and scanning the templates cost every check of a spec with blocks
+# ~3 M instructions; tests/test_sections.py holds this list equal to the templates' top-level
+# assignments, defs, classes and imports.
+TEMPLATE_NAMES = frozenset({
+    "ClassesAt", "FocalLoss", "FromLogits", "INPUT_SHAPES", "LoRA", "MultiLoss", "OUTPUT_SHAPES", "Outputs",
+    "SCHEDULER_INTERVAL", "TRAIN_CONFIG", "_spec_name", "add_lora", "annotations", "build_loss", "build_optimizer",
+    "build_scheduler", "freeze_norm_stats", "main", "param_groups",
+})
 
 
 # `input` is how a block's layers refer to the block input in a spec, so no layer may take it.
@@ -216,7 +204,7 @@ def name_problem(name: object, *, allow_input: bool = False, parameter: bool = F
     if parameter and name in _BUILTINS:
         # Parameters are locals of generated functions: `super` or `float` would break them.
         return f"name {name!r} would shadow the Python builtin {name}()"
-    if class_name and name in template_names():
+    if class_name and name in TEMPLATE_NAMES:
         return f"name {name!r} is defined by the generated module beside its classes"
     reserved = name in GENERATED or name in support_names()
     if reserved or (name in FORWARD_LOCALS and not parameter and not (allow_input and name == "input")):

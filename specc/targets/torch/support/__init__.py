@@ -35,17 +35,28 @@ def text(name: str) -> str:
     return "\n" + body.strip("\n") + "\n"
 
 
-@functools.cache
+# The top-level names the support code defines in generated files (``rnn_last``,
+# ``PositionalEncoding``, ``ConvLSTM2d``…), written out: reading the thirty modules and scanning them
+# cost every `specc check` ~8 M instructions (callgrind; a whole check of ResNet-18 is ~1,060 M).
+# tests/test_sections.py holds this list equal to what Python parses below the modules' markers, and
+# names the entries to add or drop when a support module changes.
+DEFINED = frozenset({
+    "AdaptivePool", "ClassToken", "ConvLSTM2d", "ExpertMLP", "GroupedQueryAttention", "LatentRMSNorm",
+    "LayerScale", "LearnedTokens", "MaskedConv1d", "MaskedConv2d", "MaskedConv3d", "MaskedLinear",
+    "MixtureOfExperts", "MultiheadLatentAttention", "PositionalEncoding", "QKRMSNorm", "RMSNorm",
+    "RelativePositionIndex", "ScaledMultiheadAttention", "ScaledStdConv1d", "ScaledStdConv2d", "ScaledStdConv3d",
+    "SeparableConv1d", "SeparableConv2d", "Sparsemax", "StdConv1d", "StdConv2d", "StdConv3d", "StochasticDepth",
+    "Triangle", "VectorQuantizer", "WeightedSum", "_MaskedConv", "_ScaledStdConv", "_SeparableConv", "_StdConv",
+    "alibi_bias", "alibi_slopes", "causal_mask", "exclusive_cumsum", "gelu_tanh", "make_anchors", "off_fastpath",
+    "relative_position_bucket", "rnn_final", "rnn_last", "rnn_packed", "rnn_with_state", "standardize_weight",
+    "timestep_embedding", "unfold_steps",
+})
+
+
 def defined_names() -> frozenset[str]:
-    """Top-level names the support code defines in generated files (``rnn_last``,
-    ``PositionalEncoding``, ``ConvLSTM2d``…): a layer, input or model called that would shadow them."""
-    # A scan of the lines that start a top-level def or class: the support code is specc's own,
-    # formatted source (tests/test_sections.py holds the scan to what ast.parse finds), and parsing
-    # all of it cost `check` 2 ms of every run that names a layer.
-    return frozenset(m[1] for name in NAMES for m in _TOP_DEF.finditer(text(name)))
-
-
-_TOP_DEF = re.compile(r"^(?:def|class) (\w+)", re.M)
+    """Top-level names the support code defines in generated files: a layer, input or model called
+    that would shadow them."""
+    return DEFINED
 
 
 _WORD = re.compile(r"[A-Za-z_]\w*")
