@@ -43,7 +43,7 @@ def text(name: str) -> str:
 DEFINED = frozenset({
     "AdaptivePool", "ClassToken", "ConvLSTM2d", "ExpertMLP", "GroupedQueryAttention", "LatentRMSNorm",
     "LayerScale", "LearnedTokens", "MaskedConv1d", "MaskedConv2d", "MaskedConv3d", "MaskedLinear",
-    "MixtureOfExperts", "MultiheadLatentAttention", "PositionalEncoding", "QKRMSNorm", "RMSNorm",
+    "MambaMixer", "MixtureOfExperts", "MultiheadLatentAttention", "PositionalEncoding", "QKRMSNorm", "RMSNorm",
     "RelativePositionIndex", "ScaledMultiheadAttention", "ScaledStdConv1d", "ScaledStdConv2d", "ScaledStdConv3d",
     "SeparableConv1d", "SeparableConv2d", "Sparsemax", "StdConv1d", "StdConv2d", "StdConv3d", "StochasticDepth",
     "Triangle", "VectorQuantizer", "WeightedSum", "_MaskedConv", "_ScaledStdConv", "_SeparableConv", "_StdConv",
