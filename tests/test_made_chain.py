@@ -3,7 +3,8 @@ on the inputs, hidden and output layers of one D on a MADE layer's hidden units,
 between (specc/graph/made.py). Each broken chain here checked ok before and computed a density that
 is not one: with the check turned off, an output moves with its own input or a later one. Its
 look-alikes (a conditioning context added, BatchNorm1d, dropout, a residual sum of MADE layers,
-made.yaml) check ok and are autoregressive."""
+made.yaml) check ok and are autoregressive; an input layer reads any tensor as its inputs (MAF's
+stack of MADEs between permutations)."""
 
 from __future__ import annotations
 
@@ -27,8 +28,6 @@ BROKEN = {
     "hidden-first": ("  - {type: Linear, out_features: 8, made: {features: 4, role: hidden}, name: h}\n" + OUTPUT,
                      "h", "reads the model's inputs themselves"),
     "output-alone": (OUTPUT, "out", "output 2 reads input 4"),
-    "mixed-before-input": ("  - {type: Linear, out_features: 4, name: pre}\n"
-                           + INPUT.replace("name: h", "from: pre, name: h") + OUTPUT, "h", "Linear 'pre' before it"),
     "input-added-to-hidden": ("  - {type: Linear, out_features: 4, made: {features: 4, role: input}, name: h}\n"
                               "  - {type: Add, from: [h, x]}\n" + OUTPUT, "out", "combines from values of different"),
     "after-an-output": (INPUT + "  - {type: Linear, out_features: 8, made: {features: 4, role: output}, name: o1}\n"
@@ -46,6 +45,19 @@ GOOD = {
                     "  - {type: Linear, out_features: 8, made: {features: 4, role: output}}\n"),
     "plain": HEAD + INPUT + "  - {type: GELU}\n" + OUTPUT + "  - {type: Sigmoid}\n",
 }
+
+
+# MAF's stack (Papamakarios et al. 2017; nflows' MaskedAffineAutoregressiveTransform between permutations or
+# LU-decomposed Linears): each MADE is autoregressive in what its input layer reads, a mix of the model's inputs
+STACKED = (HEAD + "  - {type: Linear, out_features: 4, name: lu}\n" + INPUT.replace("name: h", "from: lu, name: h")
+           + "  - {type: ReLU}\n" + OUTPUT + "  - {type: Roll, shifts: 1, dims: 1}\n"
+           + "  - {type: Linear, out_features: 8, made: {features: 4, role: input}}\n  - {type: ReLU}\n"
+           + "  - {type: Linear, out_features: 4, made: {features: 4, role: output}}\n")
+
+
+def test_a_made_input_layer_takes_what_it_reads_as_its_inputs() -> None:
+    spec = specc.loads(STACKED, "maf.yaml")
+    assert spec.ok, spec.diagnostics
 
 
 def _outputs_read_later_inputs(spec: specc.Spec) -> bool:

@@ -2,12 +2,13 @@
 
 A ``made:`` Linear masks its weight by degrees it assigns from the unit's position alone (the inputs
 1..D, hidden unit k k % (D - 1) + 1, each input's outputs side by side), on the assumption that the
-units it reads carry exactly those degrees: the D inputs for role input, the hidden units of a MADE
-layer of the same D for roles hidden and output. Anything else between them breaks that assumption
-without an error anywhere: a plain Linear, a LayerNorm or a Softmax over the units (each then depends on
-every input), a Concat or a Reshape (the positions move), a MADE layer of another D, or a layer of the
-wrong role (the hidden degrees read as the inputs', or the inputs read as hidden units). The model
-checks, trains and gives a density that is not one (output d reads input d or later).
+units a hidden or output layer reads are the hidden units of a MADE layer of the same D. Anything else
+between them breaks that assumption without an error anywhere: a plain Linear, a LayerNorm or a Softmax
+over the units (each then depends on every input), a Concat or a Reshape (the positions move), a MADE
+layer of another D, a layer after an output layer, or the inputs read as hidden units. The model checks,
+trains and gives a density that is not one (output d reads input d or later). The input layer reads
+whatever it is given as its inputs (the order the MADE is autoregressive in): a flow's permutation or
+LU-decomposed Linear before it is MAF's stack, not a mistake.
 
 Walked over the built graph, blocks and repeats seen through: each value carries the degrees of its
 last dim, kept by elementwise layers (activations, dropout, a per-feature BatchNorm, sums and
@@ -125,18 +126,9 @@ def _who(n: Node | None) -> str:
 def _broken(role: str, features: int, x: _Degrees) -> tuple[str, str] | None:
     """(message, hint) where a MADE layer of ``role`` reads units of other degrees than it assumes."""
     if role == "input":
-        if x.kind == "inputs":
-            return None
-        if x.kind in ("hidden", "output"):
-            return (f"a MADE input layer numbers the units it reads 1..{features} as the inputs themselves, but it "
-                    f"reads the {x.kind} units of {_who(x.by)}, whose degrees are others, so some output reads its "
-                    "own input or a later one", f"set made: {{features: {features}, role: hidden}} (a layer between "
-                    "hidden layers)" if x.kind == "hidden" and x.features == features else
-                    "give the MADE input layer the model's inputs themselves")
-        return (f"a MADE input layer numbers the units it reads 1..{features} as the inputs themselves, but "
-                f"{_who(x.by)} before it mixes the inputs (each of its units depends on every input), so the "
-                "model is no longer autoregressive", f"remove '{x.by.path if x.by else ''}' or move it after the "
-                "MADE layers: the input layer reads the inputs themselves (elementwise layers between are fine)")
+        # the input layer defines the order over whatever it reads: MAF and IAF stack MADEs with a permutation
+        # or an LU-decomposed Linear between them, each MADE autoregressive in its own inputs
+        return None
     if x.kind == "hidden" and x.features == features:
         return None
     fix_layers = "make the layers between the MADE layers elementwise (activations, dropout, BatchNorm1d, " \
