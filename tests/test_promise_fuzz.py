@@ -25,7 +25,8 @@ Each mutant comes from a fixed seed, so a failure names the number that rebuilds
 CI runs a few dozen of each (model stages 40, training 12).  Found so far: export sizes a
 position table could not hold (V071), XOR's labels against ten BCE logits (T003), a balanced
 sampler over per-token labels (V024), positions multiplied by the ids a table bounds (S070), a max_norm
-table tied to a head (V169), weight standardisation of one-value filters (S071).
+table tied to a head (V169), weight standardisation of one-value filters (S071), a bundled data set
+(iris, digits, xor) for a model of several inputs (T003, which only training said).
 """
 
 from __future__ import annotations
