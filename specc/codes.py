@@ -1164,6 +1164,20 @@ _TABLE: list[Code | LintCode] = [
          "\n  - {type: ReLU}\n  - {type: Linear, out_features: 1000, made: {features: 784, role: output}}",
          "Give the output layer features · k outputs (k per input: 1 for a logit, 2 for MAF's mean and log-scale), "
          "and the input layer the D inputs themselves (features: their count)."),
+    Code("V178", "made-chain", "A Linear with made: reads units whose degrees are not those its role assumes: "
+         "a layer between MADE layers mixes the units (a plain Linear, LayerNorm, Softmax, Concat, Reshape), the "
+         "layers disagree on features, or a role is out of place (hidden or output reading the inputs themselves, "
+         "a layer after an output layer).",
+         "A MADE layer's mask is fixed by its units' positions: the input layer takes its inputs as degrees "
+         "1..D, hidden and output layers take what they read as a MADE layer's hidden units (k % (D - 1) + 1). "
+         "Only a chain of MADE layers of one D, with elementwise layers between, keeps those degrees: anything "
+         "else lets output d read input d or a later one, and the model checks, trains and computes a density "
+         "that is not one, with no error anywhere.",
+         "inputs: {x: [B, 8]}\nlayers:\n  - {type: Linear, out_features: 16, made: {features: 8, role: input}}"
+         "\n  - {type: LayerNorm}\n  - {type: Linear, out_features: 8, made: {features: 8, role: output}}",
+         "Keep only elementwise layers between MADE layers (activations, dropout, BatchNorm1d over (B, F), sums of "
+         "MADE layers' units), one features: D for all of them, role input first and role output last. The input "
+         "layer takes what it reads as its inputs (a permutation or Linear before it is MAF's stack)."),
     # -- DeepSeek's multi-head latent attention (helper c27) -------------------------------------------
     Code("V173", "latent-rotary-dim", "A MultiheadLatentAttention's rotary: gives a dim: other than its "
          "qk_rope_head_dim.",

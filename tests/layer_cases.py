@@ -125,13 +125,15 @@ class NflowsMaskedLinear(nn.Linear):
         return F.linear(x, self.weight * self.mask, self.bias)
 
 
-# MADE's masks (nflows' MaskedLinear): the input layer, a hidden one, an output layer of 2 per input
+# MADE's masks (nflows' MaskedLinear): the input layer, a hidden one, an output layer of 2 per input. A hidden
+# or output layer alone reads a model input, which check takes as the inputs themselves (V178 where their
+# hidden degrees k % (D - 1) + 1 would differ): fewer than D of them, where the two agree
 case("Linear", "{type: Linear, out_features: 7, made: {features: 5, role: input}}", {"inp": ("B", 5)},
      lambda: NflowsMaskedLinear(torch.arange(1, 6), 7, 5, False))
-case("Linear", "{type: Linear, out_features: 6, made: {features: 4}}", {"inp": ("B", "T", 9)},
-     lambda: NflowsMaskedLinear(torch.arange(9) % 3 + 1, 6, 4, False), ({"B": 2, "T": 3}, {"B": 3, "T": 5}))
-case("Linear", "{type: Linear, out_features: 8, bias: false, made: {features: 4, role: output}}", {"inp": ("B", 6)},
-     lambda: NflowsMaskedLinear(torch.arange(6) % 3 + 1, 8, 4, True, bias=False))
+case("Linear", "{type: Linear, out_features: 12, made: {features: 10}}", {"inp": ("B", "T", 9)},
+     lambda: NflowsMaskedLinear(torch.arange(9) % 9 + 1, 12, 10, False), ({"B": 2, "T": 3}, {"B": 3, "T": 5}))
+case("Linear", "{type: Linear, out_features: 16, bias: false, made: {features: 8, role: output}}", {"inp": ("B", 6)},
+     lambda: NflowsMaskedLinear(torch.arange(6) % 7 + 1, 16, 8, True, bias=False))
 
 BL = ({"B": 2, "L": 9}, {"B": 3, "L": 16}, {"B": 1, "L": 21})
 BHW = ({"B": 2, "H": 9, "W": 12}, {"B": 3, "H": 14, "W": 7})

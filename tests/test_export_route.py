@@ -231,3 +231,26 @@ def test_a_failing_torch_exporter_leaves_no_library_noise(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr
     assert done.stdout.lstrip().startswith("{") and "Torch IR graph" not in done.stdout
     assert "Torch IR graph" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize(("body", "chosen"), [
+    ("inputs: {x: [B, T, 8]}\nlayers:\n  - {type: TransformerEncoder, nhead: 2, num_layers: 1}\n", "dynamo"),
+    ("inputs: {x: [B, T, 4]}\nlayers:\n  - {type: LSTM, hidden_size: 6}\n", "torchscript"),
+    ("inputs: {x: [B, 12, 8]}\nlayers:\n  - {type: TransformerEncoder, nhead: 2, num_layers: 1}\n", "auto"),
+    ("inputs: {x: [B, 8]}\nlayers:\n  - {type: Linear, out_features: 3}\n", "auto"),
+])
+def test_auto_takes_the_one_torch_exporter_whose_limits_the_model_does_not_meet(body: str, chosen: str) -> None:
+    """`specc export --via torch --no-verify` of a TransformerEncoder over a symbolic T published
+    TorchScript's model, frozen at the export T (ONNX Runtime's Reshape failed at any other): auto tried
+    TorchScript first and only verification sent it on to dynamo. The exporter a layer's limit rules
+    out is skipped, with the reason in the notes, verified or not."""
+    from specc.backends.onnx_export import auto_exporter
+
+    spec = _spec(body)
+    assert spec.ok, _errors(spec)
+    which, why = auto_exporter(spec.graph, "auto", 18)
+    assert which == chosen
+    assert (why is None) == (chosen == "auto")
+    if why is not None:
+        assert why.startswith(f"exported with {chosen}, not ") and "at the export size" in why, why
+    assert auto_exporter(spec.graph, "torchscript", 18) == ("torchscript", None)  # a pinned one is kept

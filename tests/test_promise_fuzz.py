@@ -8,7 +8,10 @@ what it read), session 25's kinds inserted, a causal mask filled in before a Sof
 qk_norm or rotary scaling on an attention, PixelCNN's mask or weight standardisation on a conv, a
 variance in a Reduce, max_norm on a table) or its newest kinds inserted (MixtureOfExperts,
 VectorQuantizer, a std Reduce), and the rest of the training section's schedulers, optimizers, losses,
-parameter groups and LoRA adapters.
+parameter groups and LoRA adapters; and (session 28) session 27's kinds: qk_norm's layer and l2 norms
+per head or over all, OLMo's clip_qkv, MultiheadLatentAttention's ranks, rotary and layout switched or
+the layer inserted, MADE's made: switched on, off or to another role on a Linear; the other early-stopping
+monitors, and the data switched to a bundled set.
 Whatever `check` accepts must then work: build with the parameters it counted, forward at two
 sizes of its symbols, the least ones and odd ones, with the shapes it proved and finite outputs,
 export verified (a share of them), and train a few steps without an error it did not report.
@@ -22,7 +25,8 @@ Each mutant comes from a fixed seed, so a failure names the number that rebuilds
 CI runs a few dozen of each (model stages 40, training 12).  Found so far: export sizes a
 position table could not hold (V071), XOR's labels against ten BCE logits (T003), a balanced
 sampler over per-token labels (V024), positions multiplied by the ids a table bounds (S070), a max_norm
-table tied to a head (V169), weight standardisation of one-value filters (S071).
+table tied to a head (V169), weight standardisation of one-value filters (S071), a bundled data set
+(iris, digits, xor) for a model of several inputs (T003, which only training said).
 """
 
 from __future__ import annotations
@@ -101,7 +105,15 @@ TRAIN_SETTINGS = [  # (section, key, value): settings people change
     ("loss", "ignore_index", 0), ("train", "batch_size", 2), ("train.data", "num_samples", 2),
     ("train", "early_stopping", {"monitor": "val_loss", "mode": "max", "patience": 1}), ("train", "log_every", 1),
     ("train.preprocess", "inputs", "minmax"), ("train.preprocess", "targets", "standardize"),
-    ("", "lora", "named"), ("train", "accumulate", 1000)]
+    ("", "lora", "named"), ("train", "accumulate", 1000),
+    # session 28: the other monitors and the bundled data sets a spec's data is switched to
+    ("train", "early_stopping", {"monitor": "val_precision", "patience": 1}),
+    ("train", "early_stopping", {"monitor": "val_recall", "patience": 1}),
+    ("train", "early_stopping", {"monitor": "val_token_accuracy", "patience": 1}),
+    ("train", "early_stopping", {"monitor": "val_rmse", "patience": 1}),
+    ("train.data", "source", "iris"), ("train.data", "source", "xor"), ("train.data", "source", "diabetes"),
+    ("train.data", "source", "digits"), ("train.data", "source", "synthetic"),
+    ("train.data", "stratify", True), ("train.data", "num_samples", 3)]
 
 
 def _places(data: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, Any, tuple[Any, ...]]]:
@@ -330,7 +342,20 @@ KNOBS: dict[str, list[dict[str, Any]]] = {
         *({"rotary": {"scaling": {"type": "longrope", "factor": 8, "original_max_position_embeddings": 4,
                                   "short_factor": [1.0] * n, "long_factor": [2.0] * n}}} for n in (2, 4, 8, 16)),
         {"window": 2, "causal": True}, {"window": 1, "causal": True}, {"num_kv_heads": 1}, {"head_dim": 4},
-        {"head_dim": 6, "rotary": {}}, {"scale": 0.0625}, {"bias": {"qkv": True, "out": False}}, {"causal": True}],
+        {"head_dim": 6, "rotary": {}}, {"scale": 0.0625}, {"bias": {"qkv": True, "out": False}}, {"causal": True},
+        # session 28: session 27's qk_norm kinds and OLMo's clamp, at values people copy or get wrong
+        {"qk_norm": {"type": "layer", "per_head": True}}, {"qk_norm": {"type": "l2"}}, {"qk_norm": {"type": "l2",
+                                                                                                    "over": "all"}},
+        {"qk_norm": {"type": "layer", "over": "all", "eps": 1e-5}}, {"qk_norm": {"per_head": True, "dim": 4}},
+        {"clip_qkv": 8.0}, {"clip_qkv": 1e-3}, {"clip_qkv": 8.0, "num_kv_heads": 1, "qk_norm": True}],
+    "MultiheadLatentAttention": [
+        {"q_lora_rank": 4}, {"q_lora_rank": 1}, {"kv_lora_rank": 1}, {"causal": False}, {"causal": True},
+        {"rotary": {"interleaved": False}}, {"rotary": {"dim": 4}}, {"qk_rope_head_dim": 4}, {"qk_rope_head_dim": 3},
+        {"rotary": {"scaling": {**_YARN, "mscale_all_dim": 1.0, "mscale": 1.0}}}, {"batch_first": False},
+        {"bias": True}, {"scale": 1e-3}, {"eps": 1e-12}, {"v_head_dim": 1}, {"qk_nope_head_dim": 1}],
+    # MADE's masks switched on, or a role or features changed, on a spec's Linear: what check must then prove
+    "Linear": [{"made": {"features": 2, "role": "hidden"}}, {"made": {"features": 4, "role": "input"}},
+               {"made": {"features": 2, "role": "output"}}, {"made": {"features": 8, "role": "hidden"}}],
     "Conv": [{"mask": "A"}, {"mask": "B"}, {"weight_standardization": True},
              {"weight_standardization": {"gain": True, "gamma": 1.7}}, {"weight_standardization": {"eps": 1e-10}},
              {"mask": "A", "padding": "same"}],
@@ -352,7 +377,10 @@ NEWEST_KINDS = [{"type": "MixtureOfExperts", "num_experts": 4, "top_k": 2, "hidd
                 {"type": "Reduce", "op": "var", "dim": 1, "keepdim": True},
                 {"type": "RMSNorm", "add_unit_offset": True},
                 {"type": "MultiheadAttention", "num_heads": 2, "qk_norm": True, "rotary": {}, "causal": True},
-                {"type": "MultiheadAttention", "num_heads": 1, "softcap": 30.0, "local_window": 4}]
+                {"type": "MultiheadAttention", "num_heads": 1, "softcap": 30.0, "local_window": 4},
+                {"type": "MultiheadLatentAttention", "num_heads": 2, "kv_lora_rank": 4, "qk_nope_head_dim": 4,
+                 "qk_rope_head_dim": 2, "v_head_dim": 4, "causal": True},
+                {"type": "MultiheadAttention", "num_heads": 2, "qk_norm": {"type": "l2"}, "clip_qkv": 4.0}]
 
 
 def _edit_knob(rng: random.Random, data: Any, sites: list[Any], lists: list[Any]) -> str | None:
@@ -360,10 +388,13 @@ def _edit_knob(rng: random.Random, data: Any, sites: list[Any], lists: list[Any]
     window, qk_norm or rotary scaling on an attention, a mask or weight standardisation on a conv, a
     variance in a Reduce), or one of its kinds inserted: most seeds with them are over MAX_PARAMS."""
     items = [x for layers in lists for x in layers if isinstance(x, dict) and isinstance(x.get("type"), str)]
-    have = [(x, KNOBS["Conv" if x["type"] in ("Conv1d", "Conv2d", "Conv3d") else x["type"]]) for x in items
+    have = [("Conv" if x["type"] in ("Conv1d", "Conv2d", "Conv3d") else x["type"], x) for x in items
             if x["type"] in KNOBS or x["type"] in ("Conv1d", "Conv2d", "Conv3d")]
+    # a kind first, then one of its layers: Linears, in nearly every spec, would take most of the edits
     if have and rng.random() < 0.7:
-        x, choices = rng.choice(have)
+        kind = rng.choice(sorted({k for k, _ in have}))
+        x = rng.choice([x for k, x in have if k == kind])
+        choices = KNOBS[kind]
         edit = copy.deepcopy(rng.choice(choices))
         x.update(edit)
         return f"{x['type']} {x.get('name', '')}: {edit}"

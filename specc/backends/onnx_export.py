@@ -327,6 +327,7 @@ def export_spec(spec: Any, path: str | os.PathLike[str] | None, *, weights: str 
     blocked = torch_problems(spec.graph, exporter or opts.exporter, opset or opts.opset)
     if blocked:
         raise ExportFailed("this model cannot be exported to ONNX: " + "; ".join(blocked))
+    chosen, skipped = auto_exporter(spec.graph, exporter or opts.exporter, opset or opts.opset)
     module = build_module(spec, seed=seed)
     if weights is not None:
         # a run folder of `specc train`: its weights, with its fitted scaling baked into the graph
@@ -363,11 +364,30 @@ def export_spec(spec: Any, path: str | os.PathLike[str] | None, *, weights: str 
     torch.backends.mha.set_fastpath_enabled(False)
     try:
         result = export_module(module, sig, path, make_inputs=spec_inputs(spec, sig), env=env,
-                               opset=opset or opts.opset, exporter=exporter or opts.exporter,
+                               opset=opset or opts.opset, exporter=chosen,
                                verify_model=opts.verify if verify_model is None else verify_model, metadata=meta,
                                valid=valid, rtol=rtol, atol=atol, keep=keep, arbitrate=arbitrable(spec.graph))
     finally:
         torch.backends.mha.set_fastpath_enabled(fastpath)
     result.triton = entry[0] if entry else None
     result.requirements = requirements(spec)
+    if skipped:
+        result.notes.insert(0, skipped)
     return result
+
+
+def auto_exporter(graph: Any, exporter: str, opset: int) -> tuple[str, str | None]:
+    """The exporter ``auto`` means for this graph, and why it skipped the other: the one exporter whose
+    limits this model's layers do not meet, where one does (TorchScript freezes T in a self-attention),
+    instead of trying both in turn.  The model that exporter would write is wrong at every other size,
+    which only verification shows: under --no-verify (or export: {verify: false}) auto published it."""
+    from ..targets.verdict import torch_problems
+
+    if exporter != "auto":
+        return exporter, None
+    why = {e: torch_problems(graph, e, opset) for e in EXPORTERS}
+    usable = [e for e in EXPORTERS if not why[e]]
+    if len(usable) != 1:
+        return "auto", None
+    other = next(e for e in EXPORTERS if why[e])
+    return usable[0], f"exported with {usable[0]}, not {other}: {why[other][0].split('; ')[0]}"

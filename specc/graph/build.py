@@ -34,6 +34,7 @@ from ..validate.naming import name_problem, silenceable_list, split_silenceable,
 from .culprit import merge_culprit
 from .ir import Graph, Node, producer
 from .left_out import branch_left_out, output_past, reads_past
+from .made import made_chains
 from .names import auto_name
 from .sharing import reuse, tie
 
@@ -407,6 +408,7 @@ class GraphBuilder:
             self._check_batch_second_requirements(g)
         if not self._declared and g.ok:
             self._check_total_params(g)
+            self.diags.extend(made_chains(g))
         return g
 
     def _check_batch_second_requirements(self, g: Graph) -> None:

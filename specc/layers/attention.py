@@ -1047,6 +1047,10 @@ class MultiheadLatentAttention(LayerKind):
     type_name = "MultiheadLatentAttention"
     aliases = ("MLA",)
     Params = LatentAttentionParams
+    # DeepSeek's decoders attend each sequence to itself under a causal mask alone, which is what it lowers
+    extra_inputs_hint = ("it attends the sequence to itself and takes no mask or memory: read the sequence alone "
+                         "(from: x), with causal: true for a decoder's mask; for a padding mask or cross-attention "
+                         "use MultiheadAttention (masks: [key_padding], from: [query, memory])")
     summary = ("DeepSeek-V2/V3's multi-head latent attention: low-rank q and kv projections (q_lora_rank, "
                "kv_lora_rank) with decoupled rotary features (qk_rope_head_dim) shared by the heads' keys")
 

@@ -95,6 +95,9 @@ class LayerKind:
     Params: ClassVar[type[LayerParams]]
     min_inputs: ClassVar[int] = 1
     max_inputs: ClassVar[int | None] = 1  # None: any number ≥ min_inputs
+    # G003's hint where a layer gets more inputs than it takes and what people pass is no branch to merge
+    # (a mask, a memory): the layer's own way to that, instead of "use Concat or Add"
+    extra_inputs_hint: ClassVar[str | None] = None
     ranks: ClassVar[tuple[int, ...] | None] = None  # accepted input ranks, batch dim included
     layout: ClassVar[str] = ""  # "(N, C, H, W)" for rank errors
     accepts: ClassVar[Literal["float", "int", "any"]] = "float"

@@ -48,7 +48,7 @@ def check_inputs(kind: LayerKind, ins: list[TensorType], *, steps: bool = False,
                 f"{kind.min_inputs} to {kind.max_inputs}")
         raise SpecError("G003", f"takes {want} input{'s' if want != '1' else ''}, got {n}",
                         "list the inputs with from: [a, b]" if kind.min_inputs > 1 else
-                        "give a single from: (use Concat or Add to merge branches first)")
+                        kind.extra_inputs_hint or "give a single from: (use Concat or Add to merge branches first)")
     states = getattr(kind, "states", ())
     for i, t in enumerate(kind.typed_inputs(ins)):
         shown = "" if steps else f" {t}"

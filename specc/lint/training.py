@@ -220,7 +220,14 @@ def _bundled_data(spec: Spec, pairs: list[Any]) -> list[Diagnostic]:
     for source in sorted(s for s in sources if s in DATASET_SHAPES):
         features, classes = DATASET_SHAPES[source]
         if len(spec.graph.inputs) != 1:
-            continue  # training says it: one data set, several inputs
+            # training's own refusal (data/read.py), said here: check said ok and training stopped at once
+            names = list(spec.graph.inputs)
+            diags.append(Diagnostic("T003", f"data source {source!r} feeds one input, but the model has "
+                                    f"{len(names)} ({', '.join(names)})",
+                                    spec.locations.value("train", "data", "val_source" if source ==
+                                                         train.data.val_source else "source"),
+                                    "use a .npz file with one array per input (x_key: {input: key, ...})"))
+            continue
         name, t = next(iter(spec.graph.inputs.items()))
         per = t.shape[1:]
         fits = (len(per) == 1 and (not isinstance(per[0], int) or per[0] == features)) or (
