@@ -239,6 +239,21 @@ def test_t095_quiet_on_targets_that_are_not_one_hot(tmp_path: Path, y: object) -
     assert not _codes(_load(tmp_path, text, x=rng.normal(size=(32, 16)), y=arr), "T095")
 
 
+def test_train_warns_of_what_check_says_of_the_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`specc train` printed the spec's own warnings but none that check gives from the data (T095, V067,
+    T084...): a user who trained without checking first regressed one-hot rows unwarned."""
+    pytest.importorskip("torch")
+    from specc.cli import main
+
+    rng = np.random.default_rng(0)
+    _load(tmp_path, ONEHOT, x=rng.normal(size=(32, 16)), y=np.eye(5)[rng.integers(0, 5, 32)])
+    assert main(["train", str(tmp_path / "s.yaml"), "--run", str(tmp_path / "run"), "--max-steps", "1",
+                 "--device", "cpu"]) == 0
+    said = capsys.readouterr().err
+    assert said.count("warning[T095]") == 1 and "s.yaml:7:" in said, said[:500]
+    assert "T011" not in said
+
+
 # --- L001: LogSoftmax before CrossEntropyLoss trains as the logits do ---------------------------------------
 
 def test_l001_logsoftmax_before_cross_entropy_is_said_to_be_redundant_not_harmful() -> None:

@@ -117,17 +117,18 @@ def _read_data(spec: Spec, base: Path, paths: dict[str, Path], named: dict[str, 
                        severity="warning") for k, size in large.items()]
 
 
-# Warnings of the spec alone that what its data holds may take back (L040: a float mask that is additive).
-DATA_JUDGED = ("L040",)
-
-
 def settle_warnings(spec: Spec, base: Path) -> None:
-    """Take back the spec's warnings that check, reading the data, takes back: for a verb that
-    reads the data itself after printing them (`specc train`), so it warns of what check warns.
-    The data is read here only where such a warning stands; what the read finds besides (a data
-    error, the data's own warnings) is the verb's to report when it reads the data."""
-    if any(d.code in DATA_JUDGED for d in spec.diagnostics) and spec.ok:
-        data_diagnostics(spec, base)
+    """Give a checked spec the warnings check gives it from its data (values that keep training from
+    learning, one-hot rows regressed, …) and take back those its data takes back (L040): for a verb
+    that prints the spec's diagnostics before reading the data itself (`specc train`), so that a user
+    who trains without checking first is told what check would have said. A data error is left to the
+    verb, which reports it as it reads; T011 (check read a large file in part) says nothing of a run
+    that reads all of it."""
+    if not spec.ok:
+        return
+    seen = {(d.code, d.message) for d in spec.diagnostics}
+    spec.diagnostics.extend(d for d in data_diagnostics(spec, base)
+                            if d.severity == "warning" and d.code != "T011" and (d.code, d.message) not in seen)
 
 
 def _withdraw_l040(spec: Spec, additive: list[str]) -> None:
