@@ -431,19 +431,21 @@ def _folded(t: TensorType) -> TensorType:
 
 
 def saves(n: Node, ins: list[TensorType], outs: list[TensorType], w: int, trains: bool = True,
-          device: str = "any") -> Saved:
+          device: str = "any", in_grad: bool = True) -> Saved:
     """What layer ``n`` keeps for backward (``w``: bytes per element of what it computes; ``trains``:
-    whether its weights train; ``device``: "cpu", "cuda", or another name for the larger)."""
+    whether its weights train; ``device``: "cpu", "cuda", or another name for the larger; ``in_grad``:
+    whether a gradient flows back to its inputs)."""
     layer, a = resolved(n)
     if layer is not n.kind:
         ins, outs = [_folded(t) for t in ins], [_folded(t) for t in outs]
-    return kind_saves(layer, a, ins, outs, w, trains, device)
+    return kind_saves(layer, a, ins, outs, w, trains, device, in_grad)
 
 
 def kind_saves(layer: LayerKind, a: dict[str, Any], ins: list[TensorType], outs: list[TensorType],
-               w: int, trains: bool = True, device: str = "any") -> Saved:
+               w: int, trains: bool = True, device: str = "any", in_grad: bool = True) -> Saved:
     """What a layer of kind ``layer`` with attributes ``a`` keeps for backward, trained on ``device``
-    ("cpu", "cuda", or another name for the larger of the two)."""
+    ("cpu", "cuda", or another name for the larger of the two); ``in_grad``: whether a gradient flows
+    back to its inputs (a model input's does not)."""
     kind = layer.type_name
     x = ins[0] if ins else outs[0]
     out = outs[0]
@@ -494,8 +496,13 @@ def kind_saves(layer: LayerKind, a: dict[str, Any], ins: list[TensorType], outs:
             stats = mul(2 * a["num_groups"], x.shape[0])
         elif kind == "LayerNorm":
             stats = mul(2, _norm_rows(x, a.get("normalized_shape")))
-        elif kind == "RMSNorm":  # PyTorch's fused kernel: its input and the reciprocal RMS per row
-            stats = _norm_rows(x, a.get("normalized_shape"))
+        elif kind == "RMSNorm":
+            # PyTorch's rms_norm is composite on the CPU: x·rsqrt(mean(x²) + eps) keeps x and the reciprocal
+            # RMS per row for x's gradient, and the product, scaled by the weight, for the weight's; a
+            # fused kernel keeps less, so the larger is the estimate
+            rows = _norm_rows(x, a.get("normalized_shape"))
+            normed = _b(_elems(x), w) if trains and a.get("elementwise_affine", True) else 0
+            return Saved(inputs=(0,), extra=add(_b(rows, 4), normed)) if in_grad else Saved(extra=normed)
         else:  # Normalize: the norm per row, and it clamped
             stats = mul(2, exact_div(_elems(x), x.shape[a.get("dim", 1)]) if x.rank else 1)
         return Saved(inputs=(0,), extra=_b(stats, 4))  # statistics stay float32
@@ -638,7 +645,7 @@ def activation_bytes(graph: Graph, trains: Callable[[Node], bool] | None = None,
             env[n.name] = keys
             if not grad:
                 continue
-            rule = saves(n, [v.t for v in ins], outs, width, own, device)
+            rule = saves(n, [v.t for v in ins], outs, width, own, device, any(v.grad for v in ins))
             for i in rule.inputs:
                 if i < len(ins):
                     v = ins[i]
