@@ -252,6 +252,12 @@ def test_train_warns_of_what_check_says_of_the_data(tmp_path: Path, capsys: pyte
     said = capsys.readouterr().err
     assert said.count("warning[T095]") == 1 and "s.yaml:7:" in said, said[:500]
     assert "T011" not in said
+    # silenced in the spec, silenced in train as in check
+    (tmp_path / "s.yaml").write_text(ONEHOT + "lint: {ignore: [T095]}\n")
+    assert not specc.load(tmp_path / "s.yaml").diagnostics
+    assert main(["train", str(tmp_path / "s.yaml"), "--run", str(tmp_path / "run2"), "--max-steps", "1",
+                 "--device", "cpu"]) == 0
+    assert "T095" not in capsys.readouterr().err
 
 
 # --- L001: LogSoftmax before CrossEntropyLoss trains as the logits do ---------------------------------------

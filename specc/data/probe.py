@@ -123,12 +123,15 @@ def settle_warnings(spec: Spec, base: Path) -> None:
     that prints the spec's diagnostics before reading the data itself (`specc train`), so that a user
     who trains without checking first is told what check would have said. A data error is left to the
     verb, which reports it as it reads; T011 (check read a large file in part) says nothing of a run
-    that reads all of it."""
-    if not spec.ok:
+    that reads all of it. The spec's own silencing (lint: {ignore}, a layer's ignore:) applies, as in check."""
+    from ..graph.model import silence
+
+    if not spec.ok or spec.graph is None:
         return
     seen = {(d.code, d.message) for d in spec.diagnostics}
     spec.diagnostics.extend(d for d in data_diagnostics(spec, base)
                             if d.severity == "warning" and d.code != "T011" and (d.code, d.message) not in seen)
+    spec.diagnostics = silence(spec, spec.graph)
 
 
 def _withdraw_l040(spec: Spec, additive: list[str]) -> None:
