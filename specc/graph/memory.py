@@ -632,7 +632,8 @@ def activation_bytes(graph: Graph, trains: Callable[[Node], bool] | None = None,
             outs = list(n.result.outs) or [n.result.out]
             kind = n.kind.type_name
             own = trains(n)
-            grad = own or any(v.grad for v in ins)
+            in_grad = any(v.grad for v in ins)
+            grad = own or in_grad
             width = 2 if amp and kind in AUTOCAST_HALF else 4
             keys = []
             for i, t in enumerate(outs):
@@ -645,7 +646,7 @@ def activation_bytes(graph: Graph, trains: Callable[[Node], bool] | None = None,
             env[n.name] = keys
             if not grad:
                 continue
-            rule = saves(n, [v.t for v in ins], outs, width, own, device, any(v.grad for v in ins))
+            rule = saves(n, [v.t for v in ins], outs, width, own, device, in_grad)
             for i in rule.inputs:
                 if i < len(ins):
                     v = ins[i]
