@@ -115,7 +115,6 @@ def _after(n: Node, got: list[_Degrees], made: dict[str, object] | None, ar: fro
             kind, features = carried.pop()
             by = next(g.by for g in got if g.kind == kind)
             return _Degrees(kind, features, by, ar)
-        return _Degrees("mixed", 0, n, ar)
     return _Degrees("mixed", 0, n, ar)
 
 
