@@ -909,9 +909,10 @@ def _growing_schedule(spec: Spec) -> list[Diagnostic]:
     it multiplies the lr by, written as what it divides by (a warning: the lr grows until the loss explodes);
     a cosine schedule whose eta_min, the lr it ends at, is above the lr it starts from."""
     sched = spec.document.scheduler if spec.document is not None else None
-    lr, eta = getattr(spec.document.optimizer, "lr", None) if sched is not None else None, getattr(sched, "eta_min", 0)
-    if sched is not None and sched.type in ("CosineAnnealingLR", "CosineAnnealingWarmRestarts") and \
-            isinstance(lr, (int, float)) and isinstance(eta, (int, float)) and eta > lr > 0:
+    if sched is not None and sched.type in ("CosineAnnealingLR", "CosineAnnealingWarmRestarts"):
+        lr, eta = getattr(spec.document.optimizer, "lr", None), getattr(sched, "eta_min", 0)
+        if not (isinstance(lr, (int, float)) and isinstance(eta, (int, float)) and eta > lr > 0):
+            return []
         # the cosine runs from each group's lr to eta_min: an eta_min above the lr is where it climbs to
         return [Diagnostic("T063", f"{sched.type} with eta_min: {eta:g} above the optimizer's lr: {lr:g}: the cosine "
                            f"runs from lr to eta_min, so the lr rises {eta / lr:.3g} times instead of decaying "
