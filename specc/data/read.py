@@ -938,20 +938,28 @@ def shape_inputs(cfg: dict[str, Any], inputs: dict[str, np.ndarray], n: int, whe
                 raise DataError("T003", f"input {name!r} takes samples of shape {want}, but the data has "
                                 f"{list(per)} ({int(np.prod(per))} values)", fix, f"inputs.{name}")
         out[name] = x
-    if where != "input":  # predict tests its inputs with the batch's size too (predict._symbol_sizes)
+    if where != "input":  # predict tests its inputs with the batch's size too
         _sizes_fit(cfg, out)
     _ids_in_bounds(cfg, out)
     return out
 
 
+def symbol_sizes(cfg: dict[str, Any], arrays: dict[str, np.ndarray], batch: bool = True) -> dict[str, int]:
+    """The sizes of the spec's symbols in the given input arrays (T from a length, ...), and the batch
+    dim's unless ``batch`` is False (a data set's row count is no batch size)."""
+    env: dict[str, int] = {}
+    for name, x in arrays.items():
+        dims = list(zip(cfg["inputs"][name]["shape"], x.shape))
+        for d, size in dims if batch else dims[1:]:
+            if isinstance(d, str) and d.isidentifier():
+                env.setdefault(d, int(size))
+    return env
+
+
 def _sizes_fit(cfg: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
     """T003 for samples of a size the model cannot run at, as predict refuses them: a sequence longer
     than a position table, a signal shorter than a kernel; the first input that sizes the rule broken."""
-    env: dict[str, int] = {}
-    for name, x in arrays.items():
-        for d, size in zip(cfg["inputs"][name]["shape"][1:], x.shape[1:]):
-            if isinstance(d, str) and d.isidentifier():
-                env.setdefault(d, int(size))
+    env = symbol_sizes(cfg, arrays, batch=False)
     rules = rules_from_json(cfg.get("size_rules"))
     found = refusal(rules, env)
     if found is None:

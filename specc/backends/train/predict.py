@@ -136,13 +136,13 @@ def _csv_rows(path: Path, columns: list[str] | None) -> np.ndarray:
 
 
 def predict(trained: Trained, raw: dict[str, np.ndarray], batch_size: int = 256) -> dict[str, Any]:
-    from ...data.read import DataError, shape_inputs  # the same shape and dtype rules as training data
+    from ...data.read import DataError, shape_inputs, symbol_sizes  # the shape and dtype rules of training data
 
     cfg = trained.cfg
     raw = {name: _batched(x, cfg["inputs"][name]["shape"]) for name, x in raw.items()}
     n = len(next(iter(raw.values())))
     shaped = shape_inputs(cfg, raw, n, "input")
-    refused = refusal(rules_from_json(cfg.get("size_rules")), _symbol_sizes(cfg, shaped))
+    refused = refusal(rules_from_json(cfg.get("size_rules")), symbol_sizes(cfg, shaped))
     if refused is not None:  # too short a sequence, too small an image: named, not a runtime's error
         raise DataError("T003", refused[0], refused[1], "input")
     for name, x in shaped.items():  # a NaN would come back as a confident-looking label
@@ -163,16 +163,6 @@ def predict(trained: Trained, raw: dict[str, np.ndarray], batch_size: int = 256)
             name: answer(head(cfg, name), trained, torch.cat([o[names.index(name)] for o in outs]), name)
             for name in cfg["heads"]}}
     return answer(cfg, trained, torch.cat([o[0] for o in outs]))
-
-
-def _symbol_sizes(cfg: dict[str, Any], shaped: dict[str, np.ndarray]) -> dict[str, int]:
-    """The sizes of the spec's symbols in the given inputs (B from the batch, T from a length...)."""
-    env: dict[str, int] = {}
-    for name, x in shaped.items():
-        for d, n in zip(cfg["inputs"][name]["shape"], x.shape):
-            if isinstance(d, str):
-                env.setdefault(d, int(n))
-    return env
 
 
 def answer(cfg: dict[str, Any], trained: Trained, out_t: torch.Tensor, output: str | None = None) -> dict[str, Any]:
