@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import specc
+from tests.test_mistakes_round7 import MHA  # the encoder with a float key-padding mask
 
 ROOT = Path(__file__).resolve().parents[1]
 H = "specc: 1\n"
@@ -165,19 +166,6 @@ layers:
 
 
 # --- train warns of what check warns, once both have read the data -----------------------------------------
-
-MHA = H + """inputs:
-  x: [B, T, 16]
-  pad: [B, T]
-layers:
-  - {type: TransformerEncoderLayer, nhead: 4, dim_feedforward: 32, masks: [key_padding], from: [x, pad]}
-  - {type: Mean, dim: 1}
-  - {type: Linear, out_features: 2}
-loss: {type: CrossEntropyLoss}
-optimizer: {type: Adam}
-train: {epochs: 1, batch_size: 8, data: {source: d.npz, x_key: {x: x, pad: pad}}}
-"""
-
 
 def _masks(tmp_path: Path, additive: bool) -> Path:
     rng = np.random.default_rng(0)
